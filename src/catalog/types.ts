@@ -1,0 +1,54 @@
+// Shapes of the built-in catalog (providers and their models). Prices are decimal strings in USD per
+// million tokens as published by the provider, dated by `pricesAsOf`; they are converted to integers once.
+
+export type ApiFormat = 'openai' | 'anthropic';
+/** The API surfaces Tollgate serves; `completions` and `embeddings` are OpenAI-only. */
+export type ApiSurface = 'chat-completions' | 'responses' | 'completions' | 'embeddings' | 'messages';
+
+export interface SurfaceSpec {
+  format: ApiFormat;
+  surface: ApiSurface;
+  /** Path appended to the provider base URL, e.g. `/chat/completions`. */
+  path: string;
+  /** Top-level body fields this surface accepts; empty/absent = accept everything (nothing stripped). */
+  supportedParams?: readonly string[];
+}
+
+export interface CatalogPricing {
+  input: string;
+  output: string;
+  cacheRead?: string;
+  cacheWrite?: string;
+}
+
+export interface CatalogModel {
+  /** Upstream model id, sent to the provider (e.g. `gpt-4o`, `meta-llama/llama-3.3-70b-versatile`). */
+  id: string;
+  displayName: string;
+  contextWindow: number;
+  maxOutputTokens: number;
+  inputModalities: readonly string[];
+  outputModalities: readonly string[];
+  /** Top-level request fields this model rejects; stripped before sending and reported. */
+  unsupportedParams?: readonly string[];
+  /** Absent when the provider publishes no price; such models cannot be served with managed credentials. */
+  pricing?: CatalogPricing;
+  /** Surfaces this model can be used on (defaults to every surface of its provider except embeddings). */
+  surfaces?: readonly ApiSurface[];
+}
+
+export interface CatalogProvider {
+  id: string;
+  displayName: string;
+  /** Default upstream base URL (overridable by TOLLGATE_PROVIDER_<ID>_BASE_URL). */
+  baseUrl: string;
+  website: string;
+  /** Whether `ngrok` routing steps (operator credentials) may serve this provider. */
+  managed: boolean;
+  /** How the credential is sent upstream. */
+  auth: 'bearer' | 'x-api-key';
+  surfaces: readonly SurfaceSpec[];
+  models: readonly CatalogModel[];
+  /** Date the prices were taken from the provider's public price list (YYYY-MM-DD). */
+  pricesAsOf: string;
+}

@@ -1,0 +1,112 @@
+// Typed server configuration from the environment (flags of the CLI map onto the same names).
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { parseMasterKey } from '../domain/secret-box.ts';
+import { parseDatabaseUrl } from '../store/database.ts';
+
+export interface Config {
+  databaseUrl: string;
+  host: string;
+  gatewayPort: number;
+  apiPort: number;
+  masterKey: Buffer;
+  /** Where the master key came from, reported at start (never the key itself). */
+  masterKeySource: 'env' | 'generated' | 'file';
+  masterKeyFile?: string;
+  bootstrapApiKey?: string;
+  /** Built-in provider base-URL overrides by provider id. */
+  providerBaseUrls: Record<string, string>;
+  /** Operator ("ngrok"-step) credentials by provider id. */
+  managedKeys: Record<string, string>;
+  allowPrivateUpstreams: boolean;
+  billing: boolean;
+  processingFeeMicroUsdPerMtok: bigint;
+  maxBodyBytes: number;
+  logLevel: string;
+  stripeSecretKey?: string;
+  stripeWebhookSecret?: string;
+  stripeApiBaseUrl?: string;
+  publicApiUrl?: string;
+  checkoutSuccessUrl: string;
+  checkoutCancelUrl: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+export const DEFAULT_SQLITE_URL = 'sqlite:data/tollgate.db';
+
+/** Provider id ↔ env suffix: upper-case, `-` → `_` (TOLLGATE_PROVIDER_INFERENCE_NET_BASE_URL). */
+export function envSuffix(providerId: string): string {
+  return providerId.toUpperCase().replace(/-/g, '_');
+}
+
+function collect(env: Env, prefix: string, suffix: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value && name.startsWith(prefix) && name.endsWith(suffix) && name.length > prefix.length + suffix.length) {
+      out[name.slice(prefix.length, name.length - suffix.length).toLowerCase().replace(/_/g, '-')] = value;
+    }
+  }
+  return out;
+}
+
+function port(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got "${raw}"`);
+  return n;
+}
+
+function decimalUsd(raw: string | undefined, name: string): bigint {
+  if (raw === undefined || raw === '') return 0n;
+  const m = /^(\d+)(?:\.(\d{1,6}))?$/.exec(raw.trim());
+  if (!m) throw new Error(`${name} must be a decimal USD amount such as 0.05, got "${raw}"`);
+  return BigInt(m[1]!) * 1_000_000n + BigInt((m[2] ?? '').padEnd(6, '0'));
+}
+
+function loadMasterKey(env: Env, databaseUrl: string): Pick<Config, 'masterKey' | 'masterKeySource' | 'masterKeyFile'> {
+  if (env.TOLLGATE_SECRET_KEY) return { masterKey: parseMasterKey(env.TOLLGATE_SECRET_KEY), masterKeySource: 'env' };
+  const parsed = parseDatabaseUrl(databaseUrl);
+  if (parsed.dialect !== 'sqlite' || parsed.path === ':memory:') {
+    throw new Error('TOLLGATE_SECRET_KEY is required with PostgreSQL (64 hex characters or base64 of 32 bytes)');
+  }
+  // Embedded default: one key generated beside the database file, readable by its owner only.
+  const file = join(dirname(resolve(parsed.path)), 'secret.key');
+  if (existsSync(file)) return { masterKey: parseMasterKey(readFileSync(file, 'utf8')), masterKeySource: 'file', masterKeyFile: file };
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { masterKey: parseMasterKey(readFileSync(file, 'utf8')), masterKeySource: 'generated', masterKeyFile: file };
+}
+
+export function loadConfig(env: Env = process.env, overrides: Partial<Record<'databaseUrl' | 'host', string> & Record<'gatewayPort' | 'apiPort', number>> = {}): Config {
+  let databaseUrl = overrides.databaseUrl ?? env.TOLLGATE_DATABASE_URL ?? DEFAULT_SQLITE_URL;
+  const parsed = parseDatabaseUrl(databaseUrl);
+  if (parsed.dialect === 'sqlite' && parsed.path !== ':memory:' && !isAbsolute(parsed.path)) databaseUrl = `sqlite:${parsed.path}`;
+  const maxBody = env.TOLLGATE_MAX_BODY_BYTES ? Number(env.TOLLGATE_MAX_BODY_BYTES) : 10 * 1024 * 1024;
+  if (!Number.isInteger(maxBody) || maxBody <= 0) throw new Error('TOLLGATE_MAX_BODY_BYTES must be a positive integer');
+  const config: Config = {
+    databaseUrl,
+    host: overrides.host ?? env.TOLLGATE_HOST ?? '127.0.0.1',
+    gatewayPort: overrides.gatewayPort ?? port(env, 'TOLLGATE_GATEWAY_PORT', 8080),
+    apiPort: overrides.apiPort ?? port(env, 'TOLLGATE_API_PORT', 8081),
+    ...loadMasterKey(env, databaseUrl),
+    providerBaseUrls: collect(env, 'TOLLGATE_PROVIDER_', '_BASE_URL'),
+    managedKeys: collect(env, 'TOLLGATE_MANAGED_', '_API_KEY'),
+    allowPrivateUpstreams: env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS === '1' || env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS === 'true',
+    billing: env.TOLLGATE_BILLING === 'on',
+    processingFeeMicroUsdPerMtok: decimalUsd(env.TOLLGATE_PROCESSING_FEE_USD_PER_MTOK, 'TOLLGATE_PROCESSING_FEE_USD_PER_MTOK'),
+    maxBodyBytes: maxBody,
+    logLevel: env.TOLLGATE_LOG_LEVEL ?? 'info',
+    checkoutSuccessUrl: env.TOLLGATE_CHECKOUT_SUCCESS_URL ?? 'http://127.0.0.1:8081/?checkout=success',
+    checkoutCancelUrl: env.TOLLGATE_CHECKOUT_CANCEL_URL ?? 'http://127.0.0.1:8081/?checkout=cancel',
+  };
+  if (env.TOLLGATE_BOOTSTRAP_API_KEY) config.bootstrapApiKey = env.TOLLGATE_BOOTSTRAP_API_KEY;
+  if (env.TOLLGATE_STRIPE_SECRET_KEY) config.stripeSecretKey = env.TOLLGATE_STRIPE_SECRET_KEY;
+  if (env.TOLLGATE_STRIPE_WEBHOOK_SECRET) config.stripeWebhookSecret = env.TOLLGATE_STRIPE_WEBHOOK_SECRET;
+  if (env.TOLLGATE_STRIPE_API_BASE_URL) config.stripeApiBaseUrl = env.TOLLGATE_STRIPE_API_BASE_URL;
+  if (env.TOLLGATE_PUBLIC_API_URL) config.publicApiUrl = env.TOLLGATE_PUBLIC_API_URL.replace(/\/$/, '');
+  return config;
+}

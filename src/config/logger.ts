@@ -1,0 +1,15 @@
+// Structured JSON logs (pino), written asynchronously. Secrets are redacted by path as a second line of
+// defence: the code never logs a token or a provider-key value on purpose.
+import pino, { type Logger } from 'pino';
+
+export const REDACT_PATHS = [
+  'token', '*.token', 'value', '*.value', 'apiKey', '*.apiKey', 'authorization', '*.authorization',
+  'headers.authorization', 'headers["x-api-key"]', 'req.headers.authorization', 'req.headers["x-api-key"]',
+  'secret', '*.secret', 'sealedValue', '*.sealedValue',
+];
+
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+  const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'tollgate' } };
+  if (destination) return pino(options, destination as pino.DestinationStream);
+  return pino(options, pino.destination({ sync: false, minLength: 4096 }));
+}

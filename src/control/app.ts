@@ -1,0 +1,150 @@
+// The control-plane HTTP app. Routes come from the contract: every operation in
+// spec/control-plane.openapi.yaml is bound to the handler of the same operationId, HEAD operations reuse
+// their GET handler without a body, and the app refuses to start if any operation has no handler.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { Errors, TollgateError } from '../domain/errors.ts';
+import { sha256Hex } from '../domain/ids.ts';
+import type { Store } from '../store/database.ts';
+import type { Config } from '../config/config.ts';
+import type { SecretBox } from '../domain/secret-box.ts';
+import type { ChangeBus } from '../state/changes.ts';
+import { contractDocument, operations, type ContractOperation } from './contract.ts';
+import { validateBody, validateQuery } from './validation.ts';
+
+export interface Principal { accountId: string; apiKeyId: string }
+
+export interface ControlDeps {
+  store: Store;
+  config: Config;
+  secretBox: SecretBox;
+  changes: ChangeBus;
+  logger: Logger;
+}
+
+export interface Call {
+  op: ContractOperation;
+  principal: Principal;
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: unknown;
+  /** Absolute base URL of this API (for resource `uri`s). */
+  base: string;
+  /** Request path without the query string. */
+  path: string;
+}
+
+/** Returns the success body (undefined for 204). */
+export type Handler = (call: Call) => Promise<unknown>;
+export type HandlerTable = Record<string, Handler>;
+export type HandlerFactory = (deps: ControlDeps) => HandlerTable;
+
+/** Extra non-contract routes (webhooks, health, spec) a module may add. */
+export type RouteExtension = (app: FastifyInstance, deps: ControlDeps) => void;
+
+export function contractErrorBody(status: number, code: string | undefined, msg: string, details: Record<string, string>) {
+  return code === undefined ? { statusCode: status, msg, details } : { errorCode: code, statusCode: status, msg, details };
+}
+
+function sendError(reply: FastifyReply, err: TollgateError): FastifyReply {
+  return reply.code(err.status).type('application/json').send(contractErrorBody(err.status, err.code, err.message, err.details));
+}
+
+function toFastifyPath(path: string): string {
+  return path.replace(/\{(\w+)\}/g, ':$1');
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m?.[1];
+}
+
+export function baseUrlOf(request: FastifyRequest, config: Config): string {
+  return config.publicApiUrl ?? `${request.protocol}://${request.host}`;
+}
+
+export async function buildControlApp(deps: ControlDeps, factories: readonly HandlerFactory[], extensions: readonly RouteExtension[] = []): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    exposeHeadRoutes: false,
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  // Scripts often omit Content-Type; every body on this API is JSON, so parse whatever arrives as JSON.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(new TollgateError(Errors.validationFailed, { reason: `The request body is not valid JSON: ${(e as Error).message}` }), undefined);
+    }
+  });
+
+  app.setErrorHandler((error: unknown, request, reply) => {
+    if (error instanceof TollgateError) return sendError(reply, error);
+    const e = error as { statusCode?: number; code?: string; message?: string };
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, new TollgateError(Errors.payloadTooLarge, { limit: String(1024 * 1024) }));
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      return sendError(reply, new TollgateError(Errors.validationFailed, { reason: e.message ?? 'Bad request.' }, e.statusCode));
+    }
+    request.log.error({ err: error, operation: request.routeOptions.config }, 'control-plane request failed');
+    return sendError(reply, new TollgateError(Errors.internal));
+  });
+
+  const patterns = operations.map((op) => ({ op, re: new RegExp(`^${op.path.replace(/\{\w+\}/g, '[^/]+')}/?$`) }));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const sameResource = patterns.filter((p) => p.re.test(path));
+    if (sameResource.length > 0) {
+      return sendError(reply, new TollgateError(Errors.methodNotAllowed, { method: request.method, path }));
+    }
+    return sendError(reply, new TollgateError(Errors.routeNotFound, { method: request.method, path }));
+  });
+
+  const handlers: HandlerTable = {};
+  for (const factory of factories) Object.assign(handlers, factory(deps));
+
+  const authenticate = async (request: FastifyRequest): Promise<Principal> => {
+    const token = bearer(request);
+    if (!token) throw new TollgateError(Errors.unauthorized);
+    const row = await deps.store.db.selectFrom('apiKeys').select(['id', 'accountId']).where('tokenHash', '=', sha256Hex(token)).executeTakeFirst();
+    if (!row) throw new TollgateError(Errors.unauthorized);
+    return { accountId: row.accountId, apiKeyId: row.id };
+  };
+
+  const missing: string[] = [];
+  for (const op of operations) {
+    const getTwin = op.method === 'HEAD' ? operations.find((o) => o.method === 'GET' && o.path === op.path) : undefined;
+    const handler = handlers[op.operationId] ?? (getTwin ? handlers[getTwin.operationId] : undefined);
+    if (!handler) { missing.push(op.operationId); continue; }
+    const validationOp = getTwin ?? op;
+    app.route({
+      method: op.method,
+      url: toFastifyPath(op.path),
+      handler: async (request, reply) => {
+        const principal = await authenticate(request);
+        const query = validateQuery<Record<string, unknown>>(validationOp, request.query as Record<string, unknown>);
+        const body = op.method === 'POST' || op.method === 'PATCH' ? validateBody(op, request.body) : undefined;
+        const path = request.url.split('?')[0]!;
+        const result = await handler({ op, principal, params: request.params as Record<string, string>, query, body, base: baseUrlOf(request, deps.config), path });
+        reply.code(op.successStatus);
+        if (op.method === 'HEAD' || op.successStatus === 204 || result === undefined) return reply.send();
+        return reply.type('application/json').send(result);
+      },
+    });
+  }
+  if (missing.length > 0) throw new Error(`control plane has no handler for: ${missing.join(', ')}`);
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/openapi.json', async () => contractDocument);
+  for (const extend of extensions) extend(app, deps);
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,98 @@
+// Turns a contract validation failure into the documented ERR_NGROK_* code. Each resource family has its
+// own codes for the same rule (a too-long name is 27501 for provider keys, 27701 for providers, 27603
+// elsewhere); this table is the only place that knows which.
+import { Errors, TollgateError, type ErrorSpec } from '../domain/errors.ts';
+import { queryValidator, schemaValidator, type ContractOperation, type ErrorObject } from './contract.ts';
+
+interface FamilyCodes {
+  maxLength?: Record<string, ErrorSpec>;
+  minLength?: Record<string, ErrorSpec>;
+  required?: Record<string, ErrorSpec>;
+  requiredDefault?: ErrorSpec;
+}
+
+const generic: FamilyCodes = {
+  maxLength: { name: Errors.nameTooLong, metadata: Errors.metadataTooLong },
+  requiredDefault: Errors.fieldRequired,
+};
+
+const families: Record<string, FamilyCodes> = {
+  'AI Gateway Provider Keys': {
+    maxLength: { name: Errors.providerKeyNameTooLong, description: Errors.providerKeyDescriptionTooLong, metadata: Errors.providerKeyMetadataTooLong },
+    required: { value: Errors.providerKeyValueRequired },
+    requiredDefault: Errors.providerKeyFieldRequired,
+  },
+  'AI Gateway Providers': {
+    maxLength: { name: Errors.providerNameTooLong, metadata: Errors.providerMetadataTooLong, baseUrl: Errors.providerBaseUrlTooLong, providerId: Errors.providerIdTooLong, modelId: Errors.providerModelIdTooLong },
+    minLength: { name: Errors.providerNameTooLong, baseUrl: Errors.providerBaseUrlTooLong, providerId: Errors.providerIdTooLong, modelId: Errors.providerModelIdTooLong },
+    requiredDefault: Errors.providerFieldRequired,
+  },
+};
+
+function fieldPath(e: ErrorObject): string {
+  return e.instancePath.replace(/^\//, '').replace(/\//g, '.');
+}
+
+function lastSegment(path: string): string {
+  const parts = path.split('.').filter((p) => !/^\d+$/.test(p));
+  return parts[parts.length - 1] ?? '';
+}
+
+export function validationError(tag: string, e: ErrorObject): TollgateError {
+  const codes = families[tag] ?? generic;
+  const path = fieldPath(e);
+  const field = lastSegment(path);
+  const where = path === '' ? 'the request body' : `"${path}"`;
+  switch (e.keyword) {
+    case 'required': {
+      const missing = (e.params as { missingProperty: string }).missingProperty;
+      const full = path === '' ? missing : `${path}.${missing}`;
+      const spec = codes.required?.[missing] ?? codes.requiredDefault ?? Errors.fieldRequired;
+      return new TollgateError(spec, { field: full });
+    }
+    case 'maxLength':
+    case 'minLength': {
+      const spec = (e.keyword === 'maxLength' ? codes.maxLength : codes.minLength)?.[field] ?? (e.keyword === 'maxLength' ? generic.maxLength?.[field] : undefined);
+      if (spec) return new TollgateError(spec, { field: path });
+      const limit = (e.params as { limit: number }).limit;
+      return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} must be ${e.keyword === 'maxLength' ? 'at most' : 'at least'} ${limit} characters.` });
+    }
+    case 'additionalProperties': {
+      const extra = (e.params as { additionalProperty: string }).additionalProperty;
+      const full = path === '' ? extra : `${path}.${extra}`;
+      return new TollgateError(Errors.validationFailed, { field: full, reason: `Unknown field "${full}".` });
+    }
+    case 'type':
+      return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} must be of type ${(e.params as { type: string | string[] }).type}.` });
+    case 'enum':
+      return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} must be one of: ${((e.params as { allowedValues: unknown[] }).allowedValues).filter((v) => v !== null).join(', ')}.` });
+    default:
+      return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} ${e.message ?? 'is invalid'}.` });
+  }
+}
+
+/** Validates a request body against the operation's contract schema; throws the mapped error. */
+export function validateBody<T>(op: ContractOperation, body: unknown): T {
+  if (!op.requestSchema) return body as T;
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new TollgateError(Errors.validationFailed, { reason: 'The request body must be a JSON object.' });
+  }
+  const validate = schemaValidator(op.requestSchema);
+  if (!validate(body)) throw validationError(op.tag, validate.errors![0]!);
+  return body as T;
+}
+
+/** Validates and coerces the query string; unknown parameters are ignored, as most HTTP APIs do. */
+export function validateQuery<T>(op: ContractOperation, query: Record<string, unknown>): T {
+  const copy: Record<string, unknown> = { ...query };
+  const validate = queryValidator(op);
+  if (!validate(copy)) {
+    const e = validate.errors![0]!;
+    const name = e.keyword === 'required' ? (e.params as { missingProperty: string }).missingProperty : fieldPath(e);
+    const reason = e.keyword === 'required'
+      ? `The query parameter "${name}" is required.`
+      : `The query parameter "${name}" ${e.message ?? 'is invalid'}.`;
+    throw new TollgateError(e.keyword === 'required' ? Errors.fieldRequired : Errors.validationFailed, { field: name, reason });
+  }
+  return copy as T;
+}

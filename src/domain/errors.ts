@@ -1,0 +1,129 @@
+// One catalogue of every error Tollgate answers with. Each entry fixes the HTTP status, the stable
+// ERR_NGROK_* code and the message template, so the control plane, the gateway and the tests all agree.
+// Templates use {name} placeholders filled from the details given when the error is raised.
+
+export interface ErrorSpec {
+  readonly status: number;
+  readonly code: string;
+  readonly template: string;
+  /** OpenAI-style error `type` used by the gateway body; the control plane ignores it. */
+  readonly type?: string;
+}
+
+const spec = (status: number, code: string, template: string, type?: string): ErrorSpec =>
+  type === undefined ? { status, code, template } : { status, code, template, type };
+
+export const Errors = {
+  // --- control plane: provider keys (27501–27511)
+  providerKeyNameTooLong: spec(400, 'ERR_NGROK_27501', 'The provider key name must be at most 255 characters.'),
+  providerKeyDescriptionTooLong: spec(400, 'ERR_NGROK_27502', 'The provider key description must be at most 255 characters.'),
+  providerKeyMetadataTooLong: spec(400, 'ERR_NGROK_27503', 'The provider key metadata must be at most 4096 bytes.'),
+  providerKeysNotEntitled: spec(403, 'ERR_NGROK_27504', 'This account is not entitled to provider keys.'),
+  providerKeyEncryptionUnavailable: spec(500, 'ERR_NGROK_27505', 'Provider key encryption is not configured on this server.'),
+  providerKeyLimit: spec(409, 'ERR_NGROK_27506', 'The maximum number of keys ({limit}) for provider "{providerId}" has been reached.'),
+  providerKeyValueRequired: spec(400, 'ERR_NGROK_27507', 'The provider key value must not be empty.'),
+  providerKeyUnknownProvider: spec(400, 'ERR_NGROK_27508', 'Provider "{providerId}" is not a supported provider.'),
+  providerKeyReferenceNotFound: spec(404, 'ERR_NGROK_27509', 'Provider key "{id}" was not found.'),
+  providerKeyFieldRequired: spec(400, 'ERR_NGROK_27510', 'The field "{field}" is required.'),
+  providerKeyInUse: spec(409, 'ERR_NGROK_27511', 'Provider key "{id}" is referenced by routing rules of access key configuration "{configurationId}" and cannot be deleted.'),
+
+  // --- control plane: configurations and general (27601–27616)
+  gatewayNotEnabled: spec(403, 'ERR_NGROK_27601', 'The AI Gateway is not enabled for this account.'),
+  fieldRequired: spec(400, 'ERR_NGROK_27602', 'The field "{field}" is required.'),
+  nameTooLong: spec(400, 'ERR_NGROK_27603', 'The name must be at most 255 characters.'),
+  metadataTooLong: spec(400, 'ERR_NGROK_27604', 'The metadata must be at most 4096 bytes.'),
+  invalidRouter: spec(400, 'ERR_NGROK_27605', 'Invalid router configuration: {reason}'),
+  validationFailed: spec(400, 'ERR_NGROK_27606', '{reason}'),
+  alreadyExists: spec(409, 'ERR_NGROK_27607', '{resource} already exists.'),
+  requestCanceled: spec(499, 'ERR_NGROK_27609', 'The request was canceled.'),
+  deadlineExceeded: spec(504, 'ERR_NGROK_27610', 'The request deadline was exceeded.'),
+  notFound: spec(404, 'ERR_NGROK_27611', '{resource} "{id}" not found.'),
+  notImplemented: spec(501, 'ERR_NGROK_27612', '{feature} is not available: {reason}'),
+  upstreamServiceError: spec(502, 'ERR_NGROK_27613', 'An upstream service failed: {reason}'),
+  methodNotAllowed: spec(405, 'ERR_NGROK_27614', 'Method {method} is not allowed on {path}.'),
+  inUse: spec(409, 'ERR_NGROK_27615', '{resource} "{id}" is still in use by {usedBy} and cannot be deleted.'),
+  purchaseInProgress: spec(409, 'ERR_NGROK_27616', 'Another credit purchase is already in progress.'),
+  unauthorized: spec(401, 'ERR_NGROK_27007', 'The API key is missing, malformed or unknown.'),
+  routeNotFound: spec(404, 'ERR_NGROK_27611', 'Route {method} {path} not found.'),
+  payloadTooLarge: spec(413, 'ERR_NGROK_27606', 'The request body is larger than {limit} bytes.'),
+
+  // --- control plane: user-defined providers (27701–27718)
+  providerNameTooLong: spec(400, 'ERR_NGROK_27701', 'The provider name must be 1 to 255 characters.'),
+  providerMetadataTooLong: spec(400, 'ERR_NGROK_27702', 'The provider metadata must be at most 4096 bytes.'),
+  providerBaseUrlTooLong: spec(400, 'ERR_NGROK_27703', 'The provider baseUrl must be 1 to 2048 characters.'),
+  providerFieldRequired: spec(400, 'ERR_NGROK_27704', 'The field "{field}" is required.'),
+  providerIdReserved: spec(400, 'ERR_NGROK_27705', 'Provider id "{providerId}" is reserved by a built-in provider.'),
+  providerIdTooLong: spec(400, 'ERR_NGROK_27706', 'The providerId must be 1 to 255 characters.'),
+  providerUnknownFormat: spec(400, 'ERR_NGROK_27707', 'Unknown API format "{format}"; expected one of: {allowed}.'),
+  providerUnknownSurface: spec(400, 'ERR_NGROK_27708', 'Unknown API surface "{surface}" for format "{format}"; expected one of: {allowed}.'),
+  providerModelIdTooLong: spec(400, 'ERR_NGROK_27709', 'A modelId must be 1 to 255 characters.'),
+  providerInUse: spec(409, 'ERR_NGROK_27710', 'Provider "{providerId}" is referenced by {usedBy} and cannot be deleted.'),
+  providerDuplicateModel: spec(400, 'ERR_NGROK_27711', 'Model "{modelId}" is listed more than once.'),
+  providerIdTaken: spec(409, 'ERR_NGROK_27712', 'Provider id "{providerId}" is already used in this account.'),
+  providerHostNotAllowed: spec(400, 'ERR_NGROK_27718', 'The baseUrl host is not permitted: {reason}'),
+
+  // --- credits
+  stripeNotConfigured: spec(501, 'ERR_NGROK_27612', 'Credit purchases are not configured on this server: set {setting}.'),
+
+  // --- gateway (data plane)
+  accessKeyMissing: spec(401, 'ERR_NGROK_27201', 'Authentication failed: {reason}', 'authentication_error'),
+  badRequestBody: spec(400, 'ERR_NGROK_3801', 'Invalid request body: {reason}', 'invalid_request_error'),
+  invalidRequest: spec(400, 'ERR_NGROK_27228', 'Invalid request: {reason}', 'invalid_request_error'),
+  noCredentials: spec(400, 'ERR_NGROK_3802', 'No API key found for provider "{provider}": {reason}', 'invalid_request_error'),
+  noProviderKeys: spec(400, 'ERR_NGROK_27202', 'No keys available for provider "{provider}".', 'invalid_request_error'),
+  managedUncataloged: spec(400, 'ERR_NGROK_27233', 'Model "{model}" is not in the catalog and cannot be used with managed credentials; add your own provider key.', 'invalid_request_error'),
+  managedNotConfigured: spec(400, 'ERR_NGROK_3819', 'Provider "{provider}" has no managed credentials on this gateway; add a provider key and a routing rule.', 'invalid_request_error'),
+  unsupportedPath: spec(404, 'ERR_NGROK_27204', 'Unsupported API surface: {method} {path}.', 'invalid_request_error'),
+  creditCheckFailed: spec(403, 'ERR_NGROK_27206', 'Credit check failed: {reason}', 'permission_error'),
+  outOfCredit: spec(403, 'ERR_NGROK_4026', 'Your account has run out of credit.', 'insufficient_quota'),
+  unknownModel: spec(400, 'ERR_NGROK_27224', 'Unknown model "{model}".{suggestion}', 'invalid_request_error'),
+  unknownProvider: spec(400, 'ERR_NGROK_27225', 'Unknown provider "{provider}".', 'invalid_request_error'),
+  providerLacksSurface: spec(400, 'ERR_NGROK_27226', 'Provider "{provider}" does not support the {surface} API surface.', 'invalid_request_error'),
+  invalidModelAddress: spec(400, 'ERR_NGROK_27229', 'Invalid model address "{address}".', 'invalid_request_error'),
+  unknownModelOrProvider: spec(400, 'ERR_NGROK_27230', '"{address}" is neither a known model nor a recognized provider.', 'invalid_request_error'),
+  providerNotAllowed: spec(403, 'ERR_NGROK_27231', 'Provider "{provider}" is not allowed by the access policy.', 'permission_error'),
+  modelNotAllowed: spec(403, 'ERR_NGROK_27232', 'Model "{model}" is not allowed by the access policy.', 'permission_error'),
+  inputTooLarge: spec(413, 'ERR_NGROK_3811', 'Input too large: {tokens} tokens (max {max}).', 'invalid_request_error'),
+  requestBodyTooLarge: spec(413, 'ERR_NGROK_27215', 'Request body exceeds the limit of {limit} bytes.', 'invalid_request_error'),
+  allProvidersFailed: spec(503, 'ERR_NGROK_3807', 'All providers failed: {errors}', 'api_error'),
+  totalTimeout: spec(504, 'ERR_NGROK_3810', 'Request timed out after {timeout}.', 'timeout_error'),
+  upstreamUnreachable: spec(502, 'ERR_NGROK_3800', 'Provider "{provider}" is unreachable: {reason}', 'api_error'),
+  upstreamRateLimited: spec(429, 'ERR_NGROK_27217', 'Upstream rate limit exceeded: {reason}', 'rate_limit_error'),
+  upstreamAuthRejected: spec(502, 'ERR_NGROK_27211', 'Upstream rejected the API key: {reason}', 'api_error'),
+  upstreamTimeout: spec(504, 'ERR_NGROK_27207', 'Upstream request timed out after {timeout}.', 'timeout_error'),
+  upstreamNonStreaming: spec(502, 'ERR_NGROK_27234', 'The upstream answered a streaming request without a stream.', 'api_error'),
+  upstreamStreamBroken: spec(502, 'ERR_NGROK_27235', 'The upstream stream ended unexpectedly: {reason}', 'api_error'),
+  routingLoop: spec(508, 'ERR_NGROK_27237', 'Routing loop detected through provider "{provider}".', 'invalid_request_error'),
+  internal: spec(500, 'ERR_NGROK_27009', 'Internal error; retry the request.', 'api_error'),
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorName = keyof typeof Errors;
+
+/** A typed failure carrying its catalogue entry; thrown by stages and rendered by each plane's own error writer. */
+export class TollgateError extends Error {
+  readonly spec: ErrorSpec;
+  readonly details: Record<string, string>;
+  readonly status: number;
+  readonly code: string;
+
+  constructor(spec: ErrorSpec, details: Record<string, string> = {}, status?: number) {
+    super(fill(spec.template, details));
+    this.name = 'TollgateError';
+    this.spec = spec;
+    this.details = details;
+    this.status = status ?? spec.status;
+    this.code = spec.code;
+  }
+}
+
+export function fail(name: ErrorName, details: Record<string, string> = {}): never {
+  throw new TollgateError(Errors[name], details);
+}
+
+export function tollgateError(name: ErrorName, details: Record<string, string> = {}): TollgateError {
+  return new TollgateError(Errors[name], details);
+}
+
+function fill(template: string, details: Record<string, string>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => details[key] ?? (key === 'suggestion' ? '' : whole));
+}

@@ -1,0 +1,55 @@
+// The composition root: opens the store, bootstraps the first account, and starts the planes asked for.
+// It is the only module that knows both the control plane and the gateway.
+import type { Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config/config.ts';
+import { createLogger } from './config/logger.ts';
+import { SecretBox } from './domain/secret-box.ts';
+import { openStore, type Store } from './store/database.ts';
+import { countAccounts, createAccount } from './store/accounts.ts';
+import { ChangeBus } from './state/changes.ts';
+import { buildControlApp } from './control/app.ts';
+import { handlerFactories, routeExtensions } from './control/index.ts';
+
+export type Plane = 'gateway' | 'api';
+
+export interface RunningTollgate {
+  store: Store;
+  logger: Logger;
+  apiUrl?: string;
+  gatewayUrl?: string;
+  controlApp?: FastifyInstance;
+  /** Set when this start created the first account. */
+  bootstrap?: { accountId: string; apiKeyToken: string; generated: boolean };
+  stop(): Promise<void>;
+}
+
+export async function startTollgate(config: Config, options: { planes?: readonly Plane[]; logger?: Logger } = {}): Promise<RunningTollgate> {
+  const planes = options.planes ?? ['gateway', 'api'];
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const store = await openStore(config.databaseUrl);
+  const secretBox = new SecretBox(config.masterKey);
+  const changes = new ChangeBus(store.db);
+  const running: RunningTollgate = { store, logger, stop: async () => {} };
+
+  if ((await countAccounts(store.db)) === 0) {
+    const created = await createAccount(store.db, 'default', config.bootstrapApiKey);
+    running.bootstrap = { accountId: created.account.id, apiKeyToken: created.apiKey.token, generated: config.bootstrapApiKey === undefined };
+  }
+
+  const closers: (() => Promise<void>)[] = [];
+  if (planes.includes('api')) {
+    const app = await buildControlApp({ store, config, secretBox, changes, logger }, handlerFactories, routeExtensions);
+    const address = await app.listen({ host: config.host, port: config.apiPort });
+    running.controlApp = app;
+    running.apiUrl = address;
+    closers.push(() => app.close());
+  }
+
+  running.stop = async () => {
+    for (const close of closers.reverse()) await close();
+    await store.close();
+    logger.flush?.();
+  };
+  return running;
+}

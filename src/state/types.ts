@@ -1,0 +1,54 @@
+// What the gateway serves from: an in-memory snapshot per account, built from the store and replaced
+// whole when the control plane announces a change (state/changes.ts). Nothing here does I/O per request.
+import type { ApiFormat } from '../catalog/types.ts';
+
+export interface AccessDimension { allow?: string[] }
+export interface AccessScope { providers?: AccessDimension; models?: AccessDimension }
+
+export interface StoredRouterStep { type: 'user' | 'ngrok'; keySelectionStrategy?: 'ordered'; keys?: { id: string }[] }
+export interface StoredRouterRule { provider?: string; model?: string; steps: StoredRouterStep[] }
+
+export interface ConfigurationState { id: string; access: AccessScope | null; rules: StoredRouterRule[] | null }
+
+export interface ProviderKeyState {
+  id: string;
+  providerId: string;
+  name: string;
+  keyRedacted: string;
+  /** Decrypted upstream secret, held only in memory. */
+  value: string;
+}
+
+export interface CustomSurfaceState { format: ApiFormat; surface?: string; supportedParams?: string[] }
+
+export interface CustomProviderState {
+  /** Resource id (`aigp_…`). */
+  id: string;
+  providerId: string;
+  name: string;
+  baseUrl: string;
+  surfaces: CustomSurfaceState[];
+  models: string[];
+}
+
+export interface AccountSettings {
+  totalTimeoutMs: number;
+  perRequestTimeoutMs: number;
+  maxInputTokens: number | null;
+  maxOutputTokens: number | null;
+}
+
+export interface AccountSnapshot {
+  accountId: string;
+  settings: AccountSettings;
+  configurations: ReadonlyMap<string, ConfigurationState>;
+  providerKeys: ReadonlyMap<string, ProviderKeyState>;
+  /** Provider keys per providerId, oldest first (the default order when no rule lists them). */
+  providerKeysByProvider: ReadonlyMap<string, readonly ProviderKeyState[]>;
+  /** User-defined providers by providerId slug. */
+  customProviders: ReadonlyMap<string, CustomProviderState>;
+  /** Credit balance in pico-USD: grants − recorded cost (kept current in memory as usage is recorded). */
+  balancePico: bigint;
+}
+
+export interface AuthenticatedKey { id: string; accountId: string; configurationId: string | null }

@@ -1,0 +1,46 @@
+// Access keys: the credentials apps send to the gateway. Tokens are stored only as SHA-256.
+import type { Kysely, Selectable } from 'kysely';
+import type { AccessKeysTable, Database } from './schema.ts';
+import { pageById, type Page } from './paging.ts';
+
+export type AccessKeyRow = Selectable<AccessKeysTable> & { configurationName: string | null };
+
+function selectWithConfiguration(db: Kysely<Database>, accountId: string) {
+  return db.selectFrom('accessKeys')
+    .leftJoin('accessKeyConfigurations', 'accessKeyConfigurations.id', 'accessKeys.configurationId')
+    .selectAll('accessKeys')
+    .select('accessKeyConfigurations.name as configurationName')
+    .where('accessKeys.accountId', '=', accountId);
+}
+
+export function listAccessKeys(db: Kysely<Database>, accountId: string, options: { beforeId?: string; limit?: number }): Promise<Page<AccessKeyRow>> {
+  return pageById(selectWithConfiguration(db, accountId), 'accessKeys.id', options);
+}
+
+export function getAccessKey(db: Kysely<Database>, accountId: string, id: string): Promise<AccessKeyRow | undefined> {
+  return selectWithConfiguration(db, accountId).where('accessKeys.id', '=', id).executeTakeFirst();
+}
+
+export async function insertAccessKey(db: Kysely<Database>, row: Selectable<AccessKeysTable>): Promise<void> {
+  await db.insertInto('accessKeys').values(row).execute();
+}
+
+export async function updateAccessKey(db: Kysely<Database>, accountId: string, id: string, changes: Partial<Selectable<AccessKeysTable>>): Promise<boolean> {
+  const r = await db.updateTable('accessKeys').set(changes).where('accountId', '=', accountId).where('id', '=', id).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+export async function deleteAccessKey(db: Kysely<Database>, accountId: string, id: string): Promise<boolean> {
+  const r = await db.deleteFrom('accessKeys').where('accountId', '=', accountId).where('id', '=', id).executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}
+
+export async function accessKeysUsingConfiguration(db: Kysely<Database>, accountId: string, configurationId: string): Promise<string[]> {
+  const rows = await db.selectFrom('accessKeys').select('id').where('accountId', '=', accountId).where('configurationId', '=', configurationId).execute();
+  return rows.map((r) => r.id);
+}
+
+/** Bulk `lastUsed` write from the gateway's in-memory tracker (one statement per flushed key). */
+export async function touchAccessKeys(db: Kysely<Database>, lastUsed: ReadonlyMap<string, string>): Promise<void> {
+  for (const [id, at] of lastUsed) await db.updateTable('accessKeys').set({ lastUsed: at }).where('id', '=', id).execute();
+}

@@ -1,0 +1,69 @@
+// Opens the store named by a database URL (SQLite file or PostgreSQL) as one Kysely instance and runs
+// the migrations. Everything above this file is dialect-agnostic.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Migrator, type MigrationProvider } from 'kysely/migration';
+import type { Database } from './schema.ts';
+import { migrations } from './migrations.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  readonly url: string;
+  /** The raw SQLite handle (for `PRAGMA data_version` polling); undefined on PostgreSQL. */
+  readonly sqlite?: BetterSqlite3.Database;
+  /** A pg pool, undefined on SQLite. */
+  readonly pool?: pg.Pool;
+  close(): Promise<void>;
+}
+
+export interface ParsedDatabaseUrl { dialect: Dialect; path: string; url: string }
+
+/** `sqlite:relative/file.db`, `sqlite:///abs/file.db`, a bare path, or `postgres://…`. */
+export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
+  if (/^postgres(ql)?:\/\//.test(url)) return { dialect: 'postgres', path: '', url };
+  let path = url;
+  if (url.startsWith('sqlite://')) path = url.slice('sqlite://'.length);
+  else if (url.startsWith('sqlite:')) path = url.slice('sqlite:'.length);
+  if (path === '') throw new Error(`invalid database URL "${url}"`);
+  return { dialect: 'sqlite', path, url };
+}
+
+// int8 and numeric come back as strings from pg; the repositories convert them explicitly (schema.ts).
+export async function openStore(url: string, options: { migrate?: boolean; poolSize?: number } = {}): Promise<Store> {
+  const parsed = parseDatabaseUrl(url);
+  let store: Store;
+  if (parsed.dialect === 'sqlite') {
+    if (parsed.path !== ':memory:') mkdirSync(dirname(parsed.path), { recursive: true });
+    const sqlite = new BetterSqlite3(parsed.path);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins: [new CamelCasePlugin()] });
+    store = { db, dialect: 'sqlite', url, sqlite, close: () => db.destroy() };
+  } else {
+    const pool = new pg.Pool({ connectionString: parsed.url, max: options.poolSize ?? 10 });
+    // An idle client losing its connection (database restart) must not crash the process.
+    pool.on('error', () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
+    store = { db, dialect: 'postgres', url, pool, close: () => db.destroy() };
+  }
+  if (options.migrate !== false) await migrate(store);
+  return store;
+}
+
+export async function migrate(store: Store): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations };
+  const migrator = new Migrator({ db: store.db, provider, migrationTableName: 'tollgate_migrations', migrationLockTableName: 'tollgate_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

@@ -1,0 +1,172 @@
+// Schema migrations, in code so the same list runs on SQLite and PostgreSQL at start.
+import { sql, type Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+
+type Db = Kysely<unknown>;
+
+export const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Db) {
+      const bigintType = sql`bigint`;
+      await db.schema.createTable('accounts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+
+      for (const table of ['api_keys', 'access_keys'] as const) {
+        let t = db.schema.createTable(table)
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+          .addColumn('name', 'text')
+          .addColumn('description', 'text')
+          .addColumn('metadata', 'text')
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('key_redacted', 'text', (c) => c.notNull())
+          .addColumn('last_used', 'text');
+        if (table === 'access_keys') t = t.addColumn('configuration_id', 'text');
+        await t
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('last_updated_by', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex(`${table}_account_idx`).on(table).columns(['account_id', 'id']).execute();
+      }
+
+      await db.schema.createTable('access_key_configurations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('metadata', 'text')
+        .addColumn('access', 'text')
+        .addColumn('router', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('last_updated_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('access_key_configurations_account_idx').on('access_key_configurations').columns(['account_id', 'id']).execute();
+
+      await db.schema.createTable('provider_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('provider_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('metadata', 'text')
+        .addColumn('sealed_value', 'text', (c) => c.notNull())
+        .addColumn('key_redacted', 'text', (c) => c.notNull())
+        .addColumn('last_used', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('last_updated_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('provider_keys_account_idx').on('provider_keys').columns(['account_id', 'id']).execute();
+
+      await db.schema.createTable('providers')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('provider_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('base_url', 'text', (c) => c.notNull())
+        .addColumn('metadata', 'text')
+        .addColumn('supported_api_surfaces', 'text')
+        .addColumn('models', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('last_updated_by', 'text', (c) => c.notNull())
+        .addUniqueConstraint('providers_account_provider_uq', ['account_id', 'provider_id'])
+        .execute();
+
+      await db.schema.createTable('gateway_configs')
+        .addColumn('account_id', 'text', (c) => c.primaryKey().references('accounts.id'))
+        .addColumn('total_timeout', 'text')
+        .addColumn('per_request_timeout', 'text')
+        .addColumn('max_input_tokens', bigintType)
+        .addColumn('max_input_tokens_set', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('max_output_tokens', bigintType)
+        .addColumn('max_output_tokens_set', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('metadata', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+
+      await db.schema.createTable('credit_transactions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('category', 'text')
+        .addColumn('amount_cents', bigintType, (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('external_ref', 'text', (c) => c.unique())
+        .addColumn('details', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('credit_transactions_account_idx').on('credit_transactions').columns(['account_id', 'id']).execute();
+
+      await db.schema.createTable('credit_purchases')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('amount', bigintType, (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('decline_reason', 'text')
+        .addColumn('external_ref', 'text', (c) => c.unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+
+      await db.schema.createTable('usage_events')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('access_key_id', 'text', (c) => c.notNull())
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('provider_display_name', 'text', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('model_display_name', 'text', (c) => c.notNull())
+        .addColumn('attempt_number', 'integer', (c) => c.notNull())
+        .addColumn('is_final_attempt', 'integer', (c) => c.notNull())
+        .addColumn('status_code', 'integer', (c) => c.notNull())
+        .addColumn('timed_out', 'integer', (c) => c.notNull())
+        .addColumn('is_error', 'integer', (c) => c.notNull())
+        .addColumn('is_streaming', 'integer', (c) => c.notNull())
+        .addColumn('stop_reason', 'text', (c) => c.notNull())
+        .addColumn('input_tokens', bigintType, (c) => c.notNull())
+        .addColumn('output_tokens', bigintType, (c) => c.notNull())
+        .addColumn('cache_read_tokens', bigintType, (c) => c.notNull())
+        .addColumn('cache_write_tokens', bigintType, (c) => c.notNull())
+        .addColumn('reasoning_tokens', bigintType, (c) => c.notNull())
+        .addColumn('usage_estimated', 'integer', (c) => c.notNull())
+        .addColumn('input_tokens_estimate', bigintType, (c) => c.notNull())
+        .addColumn('output_tokens_estimate', bigintType, (c) => c.notNull())
+        .addColumn('cost_pico', bigintType, (c) => c.notNull())
+        .addColumn('key_source', 'text', (c) => c.notNull())
+        .addColumn('provider_key_id', 'text')
+        .addColumn('provider_key_display_name', 'text')
+        .addColumn('retry_action', 'text', (c) => c.notNull())
+        .addColumn('completion', 'text', (c) => c.notNull())
+        .addColumn('upstream_duration_ms', 'integer', (c) => c.notNull())
+        .addColumn('event_time', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('usage_events_account_time_idx').on('usage_events').columns(['account_id', 'event_time', 'id']).execute();
+      await db.schema.createIndex('usage_events_request_idx').on('usage_events').columns(['request_id']).execute();
+    },
+  },
+  '0002_state_changes': {
+    async up(db: Db) {
+      const dialect = (db.getExecutor().adapter.constructor.name);
+      const seq = dialect.includes('Postgres')
+        ? db.schema.createTable('state_changes').addColumn('seq', 'bigserial', (c) => c.primaryKey())
+        : db.schema.createTable('state_changes').addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement());
+      await seq
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('resource_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+};

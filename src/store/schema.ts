@@ -1,0 +1,116 @@
+// Row shapes of every table, as Kysely sees them through CamelCasePlugin. The same schema serves SQLite
+// and PostgreSQL: timestamps are ISO-8601 UTC text (they sort as text), booleans are 0/1 integers, JSON
+// columns are text, and money/token counters are 64-bit integers (pg returns them as strings: see int()).
+import type { ColumnType, Generated } from 'kysely';
+
+type Int64 = ColumnType<string | number | bigint, number | bigint | string, number | bigint | string>;
+type Flag = ColumnType<number | boolean, number, number>;
+
+interface Audited {
+  createdAt: string;
+  updatedAt: string;
+  createdBy: string;
+  lastUpdatedBy: string;
+}
+
+export interface AccountsTable { id: string; name: string; createdAt: string }
+
+export interface ApiKeysTable extends Audited {
+  id: string; accountId: string; name: string | null; description: string | null; metadata: string | null;
+  tokenHash: string; keyRedacted: string; lastUsed: string | null;
+}
+
+export interface AccessKeyConfigurationsTable extends Audited {
+  id: string; accountId: string; name: string; description: string | null; metadata: string | null;
+  /** JSON of the contract's AccessScope, or null for allow-all. */
+  access: string | null;
+  /** JSON of the stored Router (rules with key ids only), or null for the defaults. */
+  router: string | null;
+}
+
+export interface AccessKeysTable extends Audited {
+  id: string; accountId: string; name: string | null; description: string | null; metadata: string | null;
+  tokenHash: string; keyRedacted: string; configurationId: string | null; lastUsed: string | null;
+}
+
+export interface ProviderKeysTable extends Audited {
+  id: string; accountId: string; providerId: string; name: string; description: string | null;
+  metadata: string | null; sealedValue: string; keyRedacted: string; lastUsed: string | null;
+}
+
+export interface ProvidersTable extends Audited {
+  id: string; accountId: string; providerId: string; name: string; baseUrl: string; metadata: string | null;
+  /** JSON array of SupportedAPISurface, or null when never set. */
+  supportedApiSurfaces: string | null;
+  /** JSON array of {id, modelId}. */
+  models: string;
+}
+
+export interface GatewayConfigsTable {
+  accountId: string; totalTimeout: string | null; perRequestTimeout: string | null;
+  maxInputTokens: Int64 | null; maxInputTokensSet: Flag;
+  maxOutputTokens: Int64 | null; maxOutputTokensSet: Flag;
+  metadata: string | null; updatedAt: string;
+}
+
+export interface CreditTransactionsTable {
+  id: string; accountId: string;
+  type: 'credits' | 'usageInvoice' | 'usageInvoicePreview';
+  category: 'purchase' | 'promotional' | null;
+  amountCents: Int64;
+  expiresAt: string | null;
+  /** Idempotency reference (e.g. a Stripe Checkout session id); unique when present. */
+  externalRef: string | null;
+  /** JSON with the invoice fields for invoice rows. */
+  details: string | null;
+  createdAt: string;
+}
+
+export interface CreditPurchasesTable {
+  id: string; accountId: string; amount: Int64; status: 'pending' | 'succeeded' | 'failed';
+  declineReason: string | null; externalRef: string | null; createdAt: string; updatedAt: string;
+}
+
+export interface UsageEventsTable {
+  id: string; accountId: string; requestId: string; accessKeyId: string;
+  provider: string; providerDisplayName: string; model: string; modelDisplayName: string;
+  attemptNumber: number; isFinalAttempt: Flag; statusCode: number; timedOut: Flag; isError: Flag;
+  isStreaming: Flag; stopReason: string;
+  inputTokens: Int64; outputTokens: Int64; cacheReadTokens: Int64; cacheWriteTokens: Int64; reasoningTokens: Int64;
+  usageEstimated: Flag; inputTokensEstimate: Int64; outputTokensEstimate: Int64;
+  /** Cost in pico-USD (1e-12): model cost when managed credentials served, plus the processing fee. */
+  costPico: Int64;
+  keySource: 'ngrok' | 'user'; providerKeyId: string | null; providerKeyDisplayName: string | null;
+  retryAction: string; completion: string; upstreamDurationMs: number;
+  eventTime: string;
+}
+
+/** Monotonic feed of control-plane changes; gateways in other processes replay it to invalidate state. */
+export interface StateChangesTable {
+  seq: Generated<number>; accountId: string; kind: string; resourceId: string; createdAt: string;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  apiKeys: ApiKeysTable;
+  accessKeyConfigurations: AccessKeyConfigurationsTable;
+  accessKeys: AccessKeysTable;
+  providerKeys: ProviderKeysTable;
+  providers: ProvidersTable;
+  gatewayConfigs: GatewayConfigsTable;
+  creditTransactions: CreditTransactionsTable;
+  creditPurchases: CreditPurchasesTable;
+  usageEvents: UsageEventsTable;
+  stateChanges: StateChangesTable;
+}
+
+/** pg returns int8 as string and SQLite as number: every 64-bit read goes through this. */
+export function int(value: string | number | bigint | null | undefined): number {
+  return value === null || value === undefined ? 0 : Number(value);
+}
+export function bigint(value: string | number | bigint | null | undefined): bigint {
+  return value === null || value === undefined ? 0n : BigInt(value);
+}
+export function flag(value: number | boolean | null | undefined): boolean {
+  return value === true || value === 1;
+}

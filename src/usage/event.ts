@@ -1,0 +1,49 @@
+// One usage event per upstream attempt: the contract's AIGatewayUsageEvent plus the internal fields
+// (account, cost in pico-USD, retry verdict) that the store keeps and the API derives views from.
+
+export type RetryAction =
+  | 'succeeded' | 'next_key' | 'next_backend' | 'managed_fallback' | 'fail_fast' | 'exhausted';
+export type Completion = 'succeeded' | 'failed' | 'timed_out' | 'stream_failed' | 'unknown';
+
+export interface UsageEvent {
+  id: string;
+  accountId: string;
+  requestId: string;
+  accessKeyId: string;
+  provider: string;
+  providerDisplayName: string;
+  model: string;
+  modelDisplayName: string;
+  attemptNumber: number;
+  isFinalAttempt: boolean;
+  /** Upstream HTTP status; 0 when no response arrived (connection error or timeout before headers). */
+  statusCode: number;
+  timedOut: boolean;
+  isError: boolean;
+  isStreaming: boolean;
+  stopReason: string;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
+  usageEstimated: boolean;
+  inputTokensEstimate: number;
+  outputTokensEstimate: number;
+  costPico: bigint;
+  keySource: 'ngrok' | 'user';
+  providerKeyId: string | null;
+  providerKeyDisplayName: string | null;
+  retryAction: RetryAction;
+  completion: Completion;
+  upstreamDurationMs: number;
+  eventTime: string;
+}
+
+/** Where the gateway hands usage events; implementations batch them to the store and drain on stop. */
+export interface UsageSink {
+  record(event: UsageEvent): void;
+  /** Writes everything recorded so far; resolves when it is in the store. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
