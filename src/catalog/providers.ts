@@ -1,0 +1,45 @@
+// Built-in providers (gateway.md §11): ids, upstream base URLs, how they authenticate and which API
+// surfaces they serve. Models and prices live in models.ts.
+import type { CatalogProvider, SurfaceSpec } from './types.ts';
+import { modelsByProvider } from './models.ts';
+
+const openaiChat: SurfaceSpec = { format: 'openai', surface: 'chat-completions', path: '/chat/completions' };
+
+const OPENAI_SURFACES: readonly SurfaceSpec[] = [
+  openaiChat,
+  { format: 'openai', surface: 'responses', path: '/responses' },
+  { format: 'openai', surface: 'completions', path: '/completions' },
+  { format: 'openai', surface: 'embeddings', path: '/embeddings' },
+];
+
+function provider(p: Omit<CatalogProvider, 'models'>): CatalogProvider {
+  return { ...p, models: modelsByProvider[p.id] ?? [] };
+}
+
+export const builtinProviders: readonly CatalogProvider[] = [
+  provider({ id: 'openai', displayName: 'OpenAI', baseUrl: 'https://api.openai.com/v1', website: 'https://openai.com', managed: true, auth: 'bearer', surfaces: OPENAI_SURFACES, pricesAsOf: '2026-11-01' }),
+  provider({
+    id: 'anthropic', displayName: 'Anthropic', baseUrl: 'https://api.anthropic.com/v1', website: 'https://anthropic.com', managed: true, auth: 'x-api-key',
+    surfaces: [{ format: 'anthropic', surface: 'messages', path: '/messages' }, openaiChat], pricesAsOf: '2026-11-01',
+  }),
+  provider({ id: 'google', displayName: 'Google', baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai', website: 'https://ai.google.dev', managed: true, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
+  provider({ id: 'deepseek', displayName: 'DeepSeek', baseUrl: 'https://api.deepseek.com', website: 'https://deepseek.com', managed: true, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
+  provider({ id: 'groq', displayName: 'Groq', baseUrl: 'https://api.groq.com/openai/v1', website: 'https://groq.com', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
+  provider({ id: 'moonshotai', displayName: 'Moonshot AI', baseUrl: 'https://api.moonshot.ai/v1', website: 'https://moonshot.ai', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
+  provider({ id: 'z-ai', displayName: 'Z.ai', baseUrl: 'https://api.z.ai/api/paas/v4', website: 'https://z.ai', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
+  provider({ id: 'openrouter', displayName: 'OpenRouter', baseUrl: 'https://openrouter.ai/api/v1', website: 'https://openrouter.ai', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
+  provider({ id: 'hyperbolic', displayName: 'Hyperbolic', baseUrl: 'https://api.hyperbolic.xyz/v1', website: 'https://hyperbolic.xyz', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
+  provider({ id: 'inceptionlabs', displayName: 'Inception Labs', baseUrl: 'https://api.inceptionlabs.ai/v1', website: 'https://inceptionlabs.ai', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
+  provider({ id: 'inference-net', displayName: 'Inference.net', baseUrl: 'https://api.inference.net/v1', website: 'https://inference.net', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
+  provider({ id: 'xai', displayName: 'xAI', baseUrl: 'https://api.x.ai/v1', website: 'https://x.ai', managed: false, auth: 'bearer', surfaces: [openaiChat, { format: 'openai', surface: 'responses', path: '/responses' }], pricesAsOf: '2026-11-01' }),
+];
+
+const byId = new Map(builtinProviders.map((p) => [p.id, p]));
+
+export function builtinProvider(id: string): CatalogProvider | undefined {
+  return byId.get(id);
+}
+
+export function isBuiltinProviderId(id: string): boolean {
+  return byId.has(id);
+}
