@@ -1,0 +1,35 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { openStore } from '../src/store/database.ts';
+import { createAccount } from '../src/store/accounts.ts';
+import { insertUsageEvents } from '../src/store/usage-events.ts';
+import { usageEvent } from './helpers/usage.ts';
+import { STORE_KINDS, createTestDatabase } from './helpers/stores.ts';
+
+for (const kind of STORE_KINDS) {
+  describe(`insertUsageEvents (${kind})`, () => {
+    it('inserts booleans as flags, keeps big costs exact, ignores duplicate ids', async () => {
+      const database = await createTestDatabase(kind);
+      const store = await openStore(database.url);
+      try {
+        const { account } = await createAccount(store.db, 'a');
+        const big = 123_456_789_012_345_678n;
+        const e = usageEvent(account.id, { id: 'ue_dup', costPico: big, isStreaming: true });
+        await insertUsageEvents(store.db, [e, usageEvent(account.id)]);
+        await insertUsageEvents(store.db, [{ ...e, costPico: 1n }]);
+        const rows = await store.db.selectFrom('usageEvents').selectAll().orderBy('id').execute();
+        assert.equal(rows.length, 2);
+        const dup = rows.find((r) => r.id === 'ue_dup');
+        assert.ok(dup);
+        assert.equal(Number(dup.isStreaming), 1);
+        assert.equal(Number(dup.isError), 0);
+        const { sql } = await import('kysely');
+        const exact = await sql<{ c: string }>`select cast(cost_pico as text) as c from usage_events where id = 'ue_dup'`.execute(store.db);
+        assert.equal(BigInt(exact.rows[0]!.c), big);
+      } finally {
+        await store.close();
+        await database.drop();
+      }
+    });
+  });
+}
