@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { newAccessKeyToken, newId, redactSecret, sha256Hex } from './ids.ts';
+import { SecretBox, parseMasterKey } from './secret-box.ts';
+import { randomBytes } from 'node:crypto';
+
+test('ids carry their prefix and sort by creation, even within one millisecond', () => {
+  const ids = Array.from({ length: 500 }, () => newId('accessKey'));
+  assert.ok(ids.every((id) => /^aigk_[0-9A-HJKMNP-TV-Z]{26}$/.test(id)));
+  assert.deepEqual([...ids].sort(), ids);
+  assert.equal(new Set(ids).size, ids.length);
+});
+
+test('access key tokens have the contract shape and are redacted for display', () => {
+  const token = newAccessKeyToken();
+  assert.match(token, /^ng-[0-9A-Za-z]{5}-g1-[0-9A-Za-z]{40}$/);
+  const shown = redactSecret(token);
+  assert.ok(shown.startsWith(token.slice(0, 10)) && shown.endsWith(token.slice(-4)));
+  assert.ok(!shown.includes(token.slice(10, -4)));
+  assert.equal(sha256Hex('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+});
+
+test('sealed secrets round-trip, differ each time, and fail under another key', () => {
+  const box = new SecretBox(randomBytes(32));
+  const a = box.seal('sk-live-123');
+  assert.notEqual(a, box.seal('sk-live-123'));
+  assert.ok(!a.includes('sk-live'));
+  assert.equal(box.open(a), 'sk-live-123');
+  assert.throws(() => new SecretBox(randomBytes(32)).open(a));
+});
+
+test('the master key must be 32 bytes as hex or base64', () => {
+  assert.equal(parseMasterKey('ab'.repeat(32)).length, 32);
+  assert.equal(parseMasterKey(randomBytes(32).toString('base64')).length, 32);
+  for (const bad of ['short', 'ab'.repeat(31), randomBytes(16).toString('base64'), 'zz'.repeat(32)]) assert.throws(() => parseMasterKey(bad), bad);
+});
