@@ -1,0 +1,174 @@
+// A fake LLM provider on 127.0.0.1 speaking the OpenAI and Anthropic wire formats. It serves the demo
+// (no provider account needed) and the gateway tests, which script it per request:
+//   credential `sk-NNN` (e.g. sk-429, sk-401, sk-500) → that HTTP status with the provider's error body
+//   credential `sk-reset`                              → socket destroyed before any response
+//   model `fail-NNN-…`                                 → that HTTP status, whatever the key
+//   model `slow-…` / `slow-MS-…`                       → waits MS (default 1500) before answering
+//   model `cut-…`                                      → answer cut mid-way (socket destroyed)
+//   model `drip-…`                                     → streamed events 150 ms apart
+//   model `nousage-…`                                  → no usage reported
+// Every request is recorded (method, path, headers, parsed body) and whether the client went away.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { errorBody, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type FakeSurface } from './wire.ts';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  rawBody: string;
+  body: Record<string, unknown> | undefined;
+  /** The client (the gateway) closed the connection before the answer was complete. */
+  aborted: boolean;
+  completed: boolean;
+}
+
+export interface FakeProvider {
+  url: string;
+  requests: RecordedRequest[];
+  events: EventEmitter<{ request: [RecordedRequest]; aborted: [RecordedRequest] }>;
+  reset(): void;
+  /** Resolves when a recorded request matching `test` was aborted by its client. */
+  waitForAbort(test: (r: RecordedRequest) => boolean, timeoutMs?: number): Promise<RecordedRequest>;
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function credentialOf(req: IncomingMessage): string {
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7);
+  const key = req.headers['x-api-key'];
+  return typeof key === 'string' ? key : '';
+}
+
+function lastUserText(body: Record<string, unknown>): string {
+  const fromContent = (c: unknown): string => {
+    if (typeof c === 'string') return c;
+    if (Array.isArray(c)) return c.map((p) => (p && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : '')).join(' ');
+    return '';
+  };
+  const messages = Array.isArray(body.messages) ? body.messages : Array.isArray(body.input) ? body.input : undefined;
+  if (messages) {
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const m = messages[i] as { role?: unknown; content?: unknown } | undefined;
+      if (m && (m.role === 'user' || m.role === undefined)) return fromContent(m.content);
+    }
+  }
+  if (typeof body.input === 'string') return body.input;
+  if (typeof body.prompt === 'string') return body.prompt;
+  return '';
+}
+
+function answerText(model: string, body: Record<string, unknown>): string {
+  const asked = lastUserText(body).replace(/\s+/g, ' ').trim().slice(0, 60);
+  return `Hello from the fake ${model} model! You said: "${asked}".`;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
+  const surface = surfaceOfPath(record.path);
+  const format = formatOf(surface);
+  const sendError = (status: number) => {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (status === 429) headers['retry-after'] = '1';
+    if (format === 'anthropic') headers['request-id'] = 'req_fake1';
+    res.writeHead(status, headers).end(errorBody(format, status));
+  };
+  if (!surface || req.method !== 'POST') return sendError(404);
+  const body = record.body;
+  if (!body) return sendError(400);
+
+  const credential = credentialOf(req);
+  if (credential === 'sk-reset') { req.socket.destroy(); return; }
+  const keyStatus = /^sk-(\d{3})$/.exec(credential);
+  if (keyStatus) return sendError(Number(keyStatus[1]));
+
+  const model = typeof body.model === 'string' ? body.model : 'unknown';
+  const modelStatus = /^fail-(\d{3})-/.exec(model);
+  if (modelStatus) return sendError(Number(modelStatus[1]));
+  const slow = /^slow-(?:(\d+)-)?/.exec(model);
+  if (slow) {
+    await sleep(slow[1] ? Number(slow[1]) : 1500);
+    if (res.destroyed) return;
+  }
+
+  const answer = { model, text: answerText(model, body), withUsage: !model.startsWith('nousage-') };
+  const cut = model.startsWith('cut-');
+  if (body.stream !== true || surface === 'embeddings') {
+    const text = JSON.stringify(jsonAnswer(surface as FakeSurface, answer, body.input));
+    if (cut) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
+      res.write(text.slice(0, text.length >> 1));
+      setTimeout(() => res.socket?.destroy(), 20);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', ...(format === 'anthropic' ? { 'request-id': 'req_fake1' } : {}) }).end(text);
+    return;
+  }
+
+  const options = body.stream_options as { include_usage?: unknown } | undefined;
+  const events = streamEvents(surface as FakeSurface, answer, options?.include_usage === true);
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  const gap = model.startsWith('drip-') ? 150 : cut ? 20 : 0;
+  const stopAt = cut ? Math.max(2, events.length >> 1) : events.length;
+  for (let i = 0; i < stopAt; i++) {
+    if (res.destroyed) return;
+    res.write(events[i]);
+    if (gap) await sleep(gap);
+  }
+  if (cut) { res.socket?.destroy(); return; }
+  res.end();
+}
+
+export async function startFakeProvider(port = 0): Promise<FakeProvider> {
+  const requests: RecordedRequest[] = [];
+  const events = new EventEmitter<{ request: [RecordedRequest]; aborted: [RecordedRequest] }>();
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const rawBody = Buffer.concat(chunks).toString('utf8');
+      let body: Record<string, unknown> | undefined;
+      try {
+        const parsed: unknown = rawBody ? JSON.parse(rawBody) : undefined;
+        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+      } catch { /* recorded as raw text */ }
+      const record: RecordedRequest = { method: req.method ?? '', path: (req.url ?? '').split('?')[0]!, headers: req.headers, rawBody, body, aborted: false, completed: false };
+      requests.push(record);
+      events.emit('request', record);
+      res.on('close', () => {
+        if (res.writableFinished) { record.completed = true; return; }
+        record.aborted = true;
+        events.emit('aborted', record);
+      });
+      handle(req, res, record).catch(() => res.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const { port: bound } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${bound}`,
+    requests,
+    events,
+    reset() { requests.length = 0; },
+    waitForAbort(test, timeoutMs = 5000) {
+      const found = requests.find((r) => r.aborted && test(r));
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => { events.off('aborted', on); reject(new Error('the fake provider saw no aborted request')); }, timeoutMs);
+        const on = (r: RecordedRequest) => {
+          if (!test(r)) return;
+          clearTimeout(timer);
+          events.off('aborted', on);
+          resolve(r);
+        };
+        events.on('aborted', on);
+      });
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,182 @@
+// Wire-format bodies of a fake OpenAI / Anthropic provider: JSON answers, SSE events and error bodies,
+// shaped like the real APIs so the official SDKs (and the gateway's meters) read them unchanged.
+
+/** Token counts every fake answer reports, so tests can compare the recorded usage exactly. */
+export const FAKE_USAGE = { input: 17, output: 9, cacheRead: 5, cacheWrite: 3, reasoning: 2 } as const;
+
+export type WireFormat = 'openai' | 'anthropic';
+export type FakeSurface = 'chat-completions' | 'responses' | 'completions' | 'embeddings' | 'messages';
+
+export function surfaceOfPath(path: string): FakeSurface | undefined {
+  if (path.endsWith('/chat/completions')) return 'chat-completions';
+  if (path.endsWith('/responses')) return 'responses';
+  if (path.endsWith('/completions')) return 'completions';
+  if (path.endsWith('/embeddings')) return 'embeddings';
+  if (path.endsWith('/messages')) return 'messages';
+  return undefined;
+}
+
+export function formatOf(surface: FakeSurface | undefined): WireFormat {
+  return surface === 'messages' ? 'anthropic' : 'openai';
+}
+
+/** One SSE event: optional `event:` line, one `data:` line, blank line. */
+export function sse(data: string, event?: string): string {
+  return `${event ? `event: ${event}\n` : ''}data: ${data}\n\n`;
+}
+
+const created = () => Math.floor(Date.now() / 1000);
+
+function openaiUsage(withUsage: boolean) {
+  if (!withUsage) return undefined;
+  return {
+    prompt_tokens: FAKE_USAGE.input, completion_tokens: FAKE_USAGE.output, total_tokens: FAKE_USAGE.input + FAKE_USAGE.output,
+    prompt_tokens_details: { cached_tokens: FAKE_USAGE.cacheRead, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: FAKE_USAGE.reasoning, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+  };
+}
+
+function responsesUsage() {
+  return {
+    input_tokens: FAKE_USAGE.input, input_tokens_details: { cached_tokens: FAKE_USAGE.cacheRead },
+    output_tokens: FAKE_USAGE.output, output_tokens_details: { reasoning_tokens: FAKE_USAGE.reasoning },
+    total_tokens: FAKE_USAGE.input + FAKE_USAGE.output,
+  };
+}
+
+function anthropicUsage() {
+  return {
+    input_tokens: FAKE_USAGE.input, output_tokens: FAKE_USAGE.output,
+    cache_read_input_tokens: FAKE_USAGE.cacheRead, cache_creation_input_tokens: FAKE_USAGE.cacheWrite,
+  };
+}
+
+export interface AnswerSpec { model: string; text: string; withUsage: boolean }
+
+/** A complete (non-streamed) JSON answer for the surface. */
+export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown): unknown {
+  const usage = openaiUsage(a.withUsage);
+  switch (surface) {
+    case 'chat-completions':
+      return {
+        id: 'chatcmpl-fake1', object: 'chat.completion', created: created(), model: a.model, system_fingerprint: 'fp_fake',
+        choices: [{ index: 0, message: { role: 'assistant', content: a.text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+        ...(usage ? { usage } : {}),
+      };
+    case 'completions':
+      return {
+        id: 'cmpl-fake1', object: 'text_completion', created: created(), model: a.model,
+        choices: [{ index: 0, text: a.text, logprobs: null, finish_reason: 'stop' }],
+        ...(usage ? { usage } : {}),
+      };
+    case 'embeddings': {
+      const inputs = Array.isArray(input) ? input : [input];
+      return {
+        object: 'list', model: a.model,
+        data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.0123, -0.0456, 0.0789, 0.1011] })),
+        ...(a.withUsage ? { usage: { prompt_tokens: FAKE_USAGE.input, total_tokens: FAKE_USAGE.input } } : {}),
+      };
+    }
+    case 'responses':
+      return responseObject(a, 'completed');
+    case 'messages':
+      return {
+        id: 'msg_fake1', type: 'message', role: 'assistant', model: a.model,
+        content: [{ type: 'text', text: a.text }], stop_reason: 'end_turn', stop_sequence: null,
+        usage: a.withUsage ? anthropicUsage() : { input_tokens: 0, output_tokens: 0 },
+      };
+  }
+}
+
+function responseObject(a: AnswerSpec, status: 'in_progress' | 'completed') {
+  const done = status === 'completed';
+  return {
+    id: 'resp_fake1', object: 'response', created_at: created(), status, model: a.model, error: null, incomplete_details: null,
+    output: done ? [{ type: 'message', id: 'msg_fake1', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: a.text, annotations: [] }] }] : [],
+    usage: done && a.withUsage ? responsesUsage() : null,
+  };
+}
+
+/**
+ * The SSE events of a streamed answer, one string per write. `includeUsage` applies to the OpenAI chat and
+ * completions surfaces (`stream_options.include_usage`); Responses and Messages always carry usage.
+ */
+export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: boolean): string[] {
+  const words = a.text.split(/(?<= )/);
+  const out: string[] = [];
+  if (surface === 'messages') {
+    const startUsage = a.withUsage
+      ? { input_tokens: FAKE_USAGE.input, output_tokens: 1, cache_read_input_tokens: FAKE_USAGE.cacheRead, cache_creation_input_tokens: FAKE_USAGE.cacheWrite }
+      : undefined;
+    out.push(sse(JSON.stringify({
+      type: 'message_start',
+      message: { id: 'msg_fake1', type: 'message', role: 'assistant', model: a.model, content: [], stop_reason: null, stop_sequence: null, ...(startUsage ? { usage: startUsage } : {}) },
+    }), 'message_start'));
+    out.push(sse(JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }), 'content_block_start'));
+    out.push(sse(JSON.stringify({ type: 'ping' }), 'ping'));
+    for (const w of words) out.push(sse(JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: w } }), 'content_block_delta'));
+    out.push(sse(JSON.stringify({ type: 'content_block_stop', index: 0 }), 'content_block_stop'));
+    out.push(sse(JSON.stringify({
+      type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null },
+      ...(a.withUsage ? { usage: { output_tokens: FAKE_USAGE.output } } : {}),
+    }), 'message_delta'));
+    out.push(sse(JSON.stringify({ type: 'message_stop' }), 'message_stop'));
+    return out;
+  }
+  if (surface === 'responses') {
+    out.push(sse(JSON.stringify({ type: 'response.created', sequence_number: 0, response: responseObject(a, 'in_progress') }), 'response.created'));
+    let seq = 1;
+    for (const w of words) {
+      out.push(sse(JSON.stringify({ type: 'response.output_text.delta', sequence_number: seq++, item_id: 'msg_fake1', output_index: 0, content_index: 0, delta: w }), 'response.output_text.delta'));
+    }
+    out.push(sse(JSON.stringify({ type: 'response.completed', sequence_number: seq, response: responseObject(a, 'completed') }), 'response.completed'));
+    return out;
+  }
+  const usageField = includeUsage && a.withUsage ? { usage: null } : {};
+  const chunk = (choice: Record<string, unknown>) => JSON.stringify(surface === 'completions'
+    ? { id: 'cmpl-fake1', object: 'text_completion', created: created(), model: a.model, choices: [{ index: 0, logprobs: null, ...choice }], ...usageField }
+    : { id: 'chatcmpl-fake1', object: 'chat.completion.chunk', created: created(), model: a.model, system_fingerprint: 'fp_fake', choices: [{ index: 0, logprobs: null, ...choice }], ...usageField });
+  if (surface === 'chat-completions') out.push(sse(chunk({ delta: { role: 'assistant', content: '' }, finish_reason: null })));
+  for (const w of words) {
+    out.push(sse(chunk(surface === 'completions' ? { text: w, finish_reason: null } : { delta: { content: w }, finish_reason: null })));
+  }
+  out.push(sse(chunk(surface === 'completions' ? { text: '', finish_reason: 'stop' } : { delta: {}, finish_reason: 'stop' })));
+  if (includeUsage && a.withUsage) {
+    const object = surface === 'completions' ? 'text_completion' : 'chat.completion.chunk';
+    out.push(sse(JSON.stringify({ id: 'chatcmpl-fake1', object, created: created(), model: a.model, choices: [], usage: openaiUsage(true) })));
+  }
+  out.push(sse('[DONE]'));
+  return out;
+}
+
+const OPENAI_ERRORS: Record<number, { type: string; code: string | null; message: string }> = {
+  400: { type: 'invalid_request_error', code: 'invalid_value', message: 'Invalid value for \'messages\': the fake provider rejects this request.' },
+  401: { type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.' },
+  403: { type: 'invalid_request_error', code: 'unsupported_country_region_territory', message: 'Country, region, or territory not supported.' },
+  404: { type: 'invalid_request_error', code: 'model_not_found', message: 'The model does not exist or you do not have access to it.' },
+  422: { type: 'invalid_request_error', code: null, message: 'Unprocessable request.' },
+  429: { type: 'requests', code: 'rate_limit_exceeded', message: 'Rate limit reached for requests. Please try again in 1s.' },
+  500: { type: 'server_error', code: null, message: 'The server had an error while processing your request. Sorry about that!' },
+  503: { type: 'server_error', code: null, message: 'The engine is currently overloaded, please try again later.' },
+};
+
+const ANTHROPIC_ERRORS: Record<number, { type: string; message: string }> = {
+  400: { type: 'invalid_request_error', message: 'messages: the fake provider rejects this request' },
+  401: { type: 'authentication_error', message: 'invalid x-api-key' },
+  403: { type: 'permission_error', message: 'Your API key does not have permission to use the specified resource.' },
+  404: { type: 'not_found_error', message: 'model: not found' },
+  422: { type: 'invalid_request_error', message: 'Unprocessable request.' },
+  429: { type: 'rate_limit_error', message: 'Number of request tokens has exceeded your per-minute rate limit' },
+  500: { type: 'api_error', message: 'Internal server error' },
+  503: { type: 'overloaded_error', message: 'Overloaded' },
+};
+
+/** The provider's own error body for a status, in its format. */
+export function errorBody(format: WireFormat, status: number): string {
+  if (format === 'anthropic') {
+    const e = ANTHROPIC_ERRORS[status] ?? ANTHROPIC_ERRORS[500]!;
+    return JSON.stringify({ type: 'error', error: e, request_id: 'req_fake1' });
+  }
+  const e = OPENAI_ERRORS[status] ?? OPENAI_ERRORS[500]!;
+  return JSON.stringify({ error: { message: e.message, type: e.type, param: null, code: e.code } });
+}
