@@ -20,7 +20,15 @@ export interface ControlDeps {
   secretBox: SecretBox;
   changes: ChangeBus;
   logger: Logger;
+  /**
+   * Resolves a principal from something other than the Bearer header (the console's session cookie).
+   * Tried only when no Bearer header is present, so API-key callers behave exactly as before. It may
+   * throw a TollgateError (e.g. 403 for a missing CSRF token) and returns undefined when it has no opinion.
+   */
+  sessionAuthenticator?: SessionAuthenticator;
 }
+
+export type SessionAuthenticator = (request: FastifyRequest) => Promise<Principal | undefined>;
 
 export interface Call {
   op: ContractOperation;
@@ -39,8 +47,11 @@ export type Handler = (call: Call) => Promise<unknown>;
 export type HandlerTable = Record<string, Handler>;
 export type HandlerFactory = (deps: ControlDeps) => HandlerTable;
 
-/** Extra non-contract routes (webhooks, health, spec) a module may add. */
-export type RouteExtension = (app: FastifyInstance, deps: ControlDeps) => void;
+/**
+ * Extra non-contract routes (webhooks, health, spec, console) a module may add. An extension may return a
+ * session authenticator (the console does), because ControlDeps are built by callers that know no console.
+ */
+export type RouteExtension = (app: FastifyInstance, deps: ControlDeps) => void | { sessionAuthenticator?: SessionAuthenticator };
 
 export function contractErrorBody(status: number, code: string | undefined, msg: string, details: Record<string, string>) {
   return code === undefined ? { statusCode: status, msg, details } : { errorCode: code, statusCode: status, msg, details };
@@ -111,9 +122,17 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
   const handlers: HandlerTable = {};
   for (const factory of factories) Object.assign(handlers, factory(deps));
 
+  // Filled from deps and from extensions (registered after the routes; read per request, so that is fine).
+  const sessionAuthenticators: SessionAuthenticator[] = deps.sessionAuthenticator ? [deps.sessionAuthenticator] : [];
   const authenticate = async (request: FastifyRequest): Promise<Principal> => {
     const token = bearer(request);
-    if (!token) throw new TollgateError(Errors.unauthorized);
+    if (!token) {
+      for (const resolve of sessionAuthenticators) {
+        const principal = await resolve(request);
+        if (principal) return principal;
+      }
+      throw new TollgateError(Errors.unauthorized);
+    }
     const row = await deps.store.db.selectFrom('apiKeys').select(['id', 'accountId']).where('tokenHash', '=', sha256Hex(token)).executeTakeFirst();
     if (!row) throw new TollgateError(Errors.unauthorized);
     return { accountId: row.accountId, apiKeyId: row.id };
@@ -144,7 +163,10 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/openapi.json', async () => contractDocument);
-  for (const extend of extensions) extend(app, deps);
+  for (const extend of extensions) {
+    const hooks = extend(app, deps);
+    if (hooks?.sessionAuthenticator) sessionAuthenticators.push(hooks.sessionAuthenticator);
+  }
   await app.ready();
   return app;
 }

@@ -1,6 +1,7 @@
 // Every control-plane resource module, in one list the app binds to the contract's operations.
 import type { HandlerFactory, RouteExtension } from './app.ts';
 import { accessKeyHandlers } from './access-keys.ts';
+import { consoleExtension } from './console.ts';
 
 export const handlerFactories: HandlerFactory[] = [accessKeyHandlers];
-export const routeExtensions: RouteExtension[] = [];
+export const routeExtensions: RouteExtension[] = [consoleExtension];

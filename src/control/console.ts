@@ -1,0 +1,190 @@
+// The web console's server side: serves the built single-page app (console/dist) at `/` and `/assets/*`,
+// and turns a control-plane API key into a browser session. The console itself only calls the public
+// contract API; the session cookie is merely another way to present the same API key identity:
+//  - POST /console/session {apiKey} checks the key with the API's own SHA-256 lookup and sets an httpOnly,
+//    SameSite=Strict cookie holding a random session id. The cookie never carries the token; the server
+//    keeps {apiKeyId, accountId, csrfToken, expiry} in memory (a restart signs everyone out, by design).
+//  - Cookie-authenticated state-changing requests must echo the session's CSRF token in `x-csrf-token`.
+//    SameSite=Strict already stops cross-site sends; the token is the second, independent guard.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Errors, TollgateError } from '../domain/errors.ts';
+import { sha256Hex } from '../domain/ids.ts';
+import type { ControlDeps, Principal, RouteExtension, SessionAuthenticator } from './app.ts';
+
+export const SESSION_COOKIE = 'tollgate_session';
+const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+const MAX_SESSIONS = 10_000;
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const DIST = fileURLToPath(new URL('../../console/dist/', import.meta.url));
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+  '.map': 'application/json',
+  '.woff2': 'font/woff2',
+};
+
+// The SPA loads only its own bundle; Chart.js and Preact set element styles through the CSSOM, which
+// style-src does not restrict, but Vite may emit a small inline style for the initial paint.
+const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+interface Session { apiKeyId: string; accountId: string; csrfToken: string; expiresAt: number }
+
+function readCookie(request: FastifyRequest, name: string): string | undefined {
+  const header = request.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function cookie(request: FastifyRequest, value: string, maxAgeSeconds: number): string {
+  // Secure only over HTTPS: browsers drop Secure cookies set by plain-HTTP origins other than localhost.
+  const secure = request.protocol === 'https' ? '; Secure' : '';
+  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure}`;
+}
+
+function isJson(request: FastifyRequest): boolean {
+  // A cross-site page cannot send application/json without a CORS preflight this server never grants,
+  // which keeps "log the victim in as the attacker" (login CSRF) out of reach.
+  return (request.headers['content-type'] ?? '').toLowerCase().startsWith('application/json');
+}
+
+class SessionStore {
+  private readonly sessions = new Map<string, Session>();
+
+  create(apiKeyId: string, accountId: string): { id: string; session: Session } {
+    this.prune();
+    const id = randomBytes(32).toString('base64url');
+    const session = { apiKeyId, accountId, csrfToken: randomBytes(32).toString('base64url'), expiresAt: Date.now() + SESSION_TTL_MS };
+    // Keyed by the hash so a heap dump does not hand out live cookies.
+    this.sessions.set(sha256Hex(id), session);
+    return { id, session };
+  }
+
+  get(id: string | undefined): Session | undefined {
+    if (!id) return undefined;
+    const key = sha256Hex(id);
+    const session = this.sessions.get(key);
+    if (!session) return undefined;
+    if (session.expiresAt <= Date.now()) { this.sessions.delete(key); return undefined; }
+    return session;
+  }
+
+  delete(id: string | undefined): void {
+    if (id) this.sessions.delete(sha256Hex(id));
+  }
+
+  private prune(): void {
+    const now = Date.now();
+    for (const [key, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(key);
+    // Bound memory if someone scripts sign-ins: drop the oldest (Map keeps insertion order).
+    while (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
+  }
+}
+
+async function sendFile(reply: FastifyReply, path: string, cache: string): Promise<FastifyReply> {
+  const body = await readFile(path);
+  return reply
+    .headers(SECURITY_HEADERS)
+    .header('cache-control', cache)
+    .type(CONTENT_TYPES[extname(path)] ?? 'application/octet-stream')
+    .send(body);
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try { return (await stat(path)).isFile(); } catch { return false; }
+}
+
+function registerStatic(app: FastifyInstance): void {
+  const index = resolve(DIST, 'index.html');
+  app.get('/', async (_request, reply) => {
+    if (!(await isFile(index))) {
+      return reply.code(503).type('text/plain; charset=utf-8')
+        .send('The web console is not built. Run `npm run build:console` (scripts/run.sh does it on install).');
+    }
+    // index.html names the hashed bundles, so it must be revalidated; the bundles themselves never change.
+    return sendFile(reply, index, 'no-cache');
+  });
+  app.get('/assets/*', async (request, reply) => {
+    const rest = (request.params as { '*': string })['*'];
+    const path = resolve(DIST, 'assets', rest);
+    if (!path.startsWith(resolve(DIST, 'assets') + sep) || !(await isFile(path))) {
+      throw new TollgateError(Errors.routeNotFound, { method: 'GET', path: request.url.split('?')[0]! });
+    }
+    return sendFile(reply, path, 'public, max-age=31536000, immutable');
+  });
+}
+
+async function principalForKey(deps: ControlDeps, apiKeyId: string): Promise<Principal | undefined> {
+  // Re-read per request so deleting the API key ends its console sessions at once.
+  const row = await deps.store.db.selectFrom('apiKeys').select(['id', 'accountId']).where('id', '=', apiKeyId).executeTakeFirst();
+  return row ? { accountId: row.accountId, apiKeyId: row.id } : undefined;
+}
+
+function csrfRejected(): TollgateError {
+  return new TollgateError(Errors.validationFailed, { reason: 'Missing or wrong x-csrf-token header for a cookie-authenticated request; reload the console and sign in again.' }, 403);
+}
+
+export const consoleExtension: RouteExtension = (app, deps) => {
+  const sessions = new SessionStore();
+  registerStatic(app);
+
+  app.post('/console/session', async (request, reply) => {
+    if (!isJson(request)) throw new TollgateError(Errors.validationFailed, { reason: 'Send the API key as JSON: {"apiKey": "..."}.' }, 415);
+    const body = request.body as { apiKey?: unknown } | undefined;
+    const apiKey = typeof body?.apiKey === 'string' ? body.apiKey.trim() : '';
+    if (apiKey === '') throw new TollgateError(Errors.validationFailed, { reason: 'Enter an API key to sign in.' });
+    const row = await deps.store.db.selectFrom('apiKeys').select(['id', 'accountId']).where('tokenHash', '=', sha256Hex(apiKey)).executeTakeFirst();
+    if (!row) throw new TollgateError(Errors.unauthorized, { reason: 'That API key is not known to this server. Check that you copied the whole key.' });
+    const { id, session } = sessions.create(row.id, row.accountId);
+    reply.header('set-cookie', cookie(request, id, SESSION_TTL_MS / 1000)).header('cache-control', 'no-store');
+    return { csrfToken: session.csrfToken, apiKeyId: session.apiKeyId, accountId: session.accountId, expiresAt: new Date(session.expiresAt).toISOString() };
+  });
+
+  // Lets a reloaded page recover its CSRF token; cross-origin pages cannot read this (no CORS headers).
+  app.get('/console/session', async (request, reply) => {
+    const session = sessions.get(readCookie(request, SESSION_COOKIE));
+    if (!session || !(await principalForKey(deps, session.apiKeyId))) throw new TollgateError(Errors.unauthorized);
+    reply.header('cache-control', 'no-store');
+    return { csrfToken: session.csrfToken, apiKeyId: session.apiKeyId, accountId: session.accountId, expiresAt: new Date(session.expiresAt).toISOString() };
+  });
+
+  app.delete('/console/session', async (request, reply) => {
+    const id = readCookie(request, SESSION_COOKIE);
+    const session = sessions.get(id);
+    if (session && !sameSecret(String(request.headers['x-csrf-token'] ?? ''), session.csrfToken)) throw csrfRejected();
+    sessions.delete(id);
+    return reply.header('set-cookie', cookie(request, '', 0)).code(204).send();
+  });
+
+  const sessionAuthenticator: SessionAuthenticator = async (request) => {
+    const session = sessions.get(readCookie(request, SESSION_COOKIE));
+    if (!session) return undefined;
+    if (!SAFE_METHODS.has(request.method) && !sameSecret(String(request.headers['x-csrf-token'] ?? ''), session.csrfToken)) throw csrfRejected();
+    return principalForKey(deps, session.apiKeyId);
+  };
+  return { sessionAuthenticator };
+};
