@@ -1,4 +1,196 @@
 // Built-in models per provider with limits, modalities and prices (USD per million tokens).
-import type { CatalogModel } from './types.ts';
+// Prices are the providers' public list prices for standard (non-batch, ≤200K-context) usage as of the
+// provider's `pricesAsOf` in providers.ts; a model without a price we could vouch for has no `pricing` and
+// therefore cannot be served by an `ngrok` (operator-credential) step, which must bill it.
+import type { ApiSurface, CatalogModel, CatalogPricing } from './types.ts';
 
-export const modelsByProvider: Record<string, readonly CatalogModel[]> = {};
+const TEXT = ['text'] as const;
+const TEXT_IMAGE = ['text', 'image'] as const;
+const TEXT_IMAGE_FILE = ['text', 'image', 'file'] as const;
+const GEMINI_IN = ['text', 'image', 'audio', 'video', 'file'] as const;
+
+/** OpenAI text models are served on chat and responses; /completions is legacy (instruct models only). */
+const OPENAI_TEXT_SURFACES: readonly ApiSurface[] = ['chat-completions', 'responses'];
+
+/** Sampling knobs OpenAI's reasoning models (o-series, gpt-5 family) answer with a 400 for. */
+const REASONING_UNSUPPORTED = [
+  'temperature', 'top_p', 'presence_penalty', 'frequency_penalty', 'logprobs', 'top_logprobs', 'logit_bias',
+] as const;
+
+/** Groq documents these as unsupported on its OpenAI-compatible API (a 400 when present). */
+const GROQ_UNSUPPORTED = ['logprobs', 'logit_bias', 'top_logprobs'] as const;
+
+/** xAI's reasoning Grok models reject these. */
+const GROK_REASONING_UNSUPPORTED = ['presence_penalty', 'frequency_penalty', 'stop'] as const;
+
+function price(input: string, output: string, cacheRead?: string, cacheWrite?: string): CatalogPricing {
+  const p: CatalogPricing = { input, output };
+  if (cacheRead !== undefined) p.cacheRead = cacheRead;
+  if (cacheWrite !== undefined) p.cacheWrite = cacheWrite;
+  return p;
+}
+
+interface ModelInit {
+  displayName: string;
+  context: number;
+  maxOut: number;
+  input?: readonly string[];
+  output?: readonly string[];
+  pricing?: CatalogPricing;
+  unsupported?: readonly string[];
+  surfaces?: readonly ApiSurface[];
+  authorId?: string;
+}
+
+function m(id: string, init: ModelInit): CatalogModel {
+  const model: CatalogModel = {
+    id,
+    displayName: init.displayName,
+    contextWindow: init.context,
+    maxOutputTokens: init.maxOut,
+    inputModalities: init.input ?? TEXT,
+    outputModalities: init.output ?? TEXT,
+  };
+  if (init.authorId !== undefined) model.authorId = init.authorId;
+  if (init.unsupported !== undefined) model.unsupportedParams = init.unsupported;
+  if (init.pricing !== undefined) model.pricing = init.pricing;
+  if (init.surfaces !== undefined) model.surfaces = init.surfaces;
+  return model;
+}
+
+function openaiReasoning(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing): CatalogModel {
+  return m(id, { displayName, context, maxOut, input: TEXT_IMAGE, pricing, unsupported: REASONING_UNSUPPORTED, surfaces: OPENAI_TEXT_SURFACES });
+}
+
+function openaiChat(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing, input: readonly string[] = TEXT_IMAGE): CatalogModel {
+  return m(id, { displayName, context, maxOut, input, pricing, surfaces: OPENAI_TEXT_SURFACES });
+}
+
+function embedding(id: string, displayName: string, inputPrice: string): CatalogModel {
+  return m(id, { displayName, context: 8191, maxOut: 0, output: ['embedding'], pricing: price(inputPrice, '0'), surfaces: ['embeddings'] });
+}
+
+const openai: readonly CatalogModel[] = [
+  openaiReasoning('gpt-5.5', 'GPT-5.5', 1_050_000, 128_000, price('5.00', '30.00', '0.50')),
+  openaiReasoning('gpt-5.4', 'GPT-5.4', 1_050_000, 128_000, price('2.50', '15.00', '0.25')),
+  openaiReasoning('gpt-5.4-mini', 'GPT-5.4 mini', 400_000, 128_000, price('0.75', '4.50', '0.075')),
+  openaiReasoning('gpt-5.2', 'GPT-5.2', 400_000, 128_000, price('1.75', '14.00', '0.175')),
+  openaiReasoning('gpt-5.1', 'GPT-5.1', 400_000, 128_000, price('1.25', '10.00', '0.125')),
+  openaiReasoning('gpt-5', 'GPT-5', 400_000, 128_000, price('1.25', '10.00', '0.125')),
+  openaiReasoning('gpt-5-mini', 'GPT-5 mini', 400_000, 128_000, price('0.25', '2.00', '0.025')),
+  openaiReasoning('gpt-5-nano', 'GPT-5 nano', 400_000, 128_000, price('0.05', '0.40', '0.005')),
+  openaiChat('gpt-4.1', 'GPT-4.1', 1_047_576, 32_768, price('2.00', '8.00', '0.50')),
+  openaiChat('gpt-4.1-mini', 'GPT-4.1 mini', 1_047_576, 32_768, price('0.40', '1.60', '0.10')),
+  openaiChat('gpt-4.1-nano', 'GPT-4.1 nano', 1_047_576, 32_768, price('0.10', '0.40', '0.025')),
+  openaiChat('gpt-4o', 'GPT-4o', 128_000, 16_384, price('2.50', '10.00', '1.25')),
+  openaiChat('gpt-4o-mini', 'GPT-4o mini', 128_000, 16_384, price('0.15', '0.60', '0.075')),
+  openaiReasoning('o3', 'o3', 200_000, 100_000, price('2.00', '8.00', '0.50')),
+  openaiReasoning('o4-mini', 'o4-mini', 200_000, 100_000, price('1.10', '4.40', '0.275')),
+  m('o3-mini', { displayName: 'o3-mini', context: 200_000, maxOut: 100_000, pricing: price('1.10', '4.40', '0.55'), unsupported: REASONING_UNSUPPORTED, surfaces: OPENAI_TEXT_SURFACES }),
+  openaiReasoning('o1', 'o1', 200_000, 100_000, price('15.00', '60.00', '7.50')),
+  openaiChat('gpt-3.5-turbo', 'GPT-3.5 Turbo', 16_385, 4_096, price('0.50', '1.50'), TEXT),
+  m('gpt-3.5-turbo-instruct', { displayName: 'GPT-3.5 Turbo Instruct', context: 4_096, maxOut: 4_096, pricing: price('1.50', '2.00'), surfaces: ['completions'] }),
+  embedding('text-embedding-3-small', 'Text Embedding 3 Small', '0.02'),
+  embedding('text-embedding-3-large', 'Text Embedding 3 Large', '0.13'),
+  embedding('text-embedding-ada-002', 'Text Embedding Ada 002', '0.10'),
+];
+
+function claude(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing): CatalogModel {
+  return m(id, { displayName, context, maxOut, input: TEXT_IMAGE_FILE, pricing });
+}
+
+// Cache writes are the 5-minute TTL price (1.25 × input); cache reads are 0.1 × input.
+const anthropic: readonly CatalogModel[] = [
+  claude('claude-opus-4-6', 'Claude Opus 4.6', 1_000_000, 128_000, price('5.00', '25.00', '0.50', '6.25')),
+  claude('claude-sonnet-4-6', 'Claude Sonnet 4.6', 1_000_000, 128_000, price('3.00', '15.00', '0.30', '3.75')),
+  claude('claude-opus-4-5', 'Claude Opus 4.5', 200_000, 64_000, price('5.00', '25.00', '0.50', '6.25')),
+  claude('claude-sonnet-4-5', 'Claude Sonnet 4.5', 200_000, 64_000, price('3.00', '15.00', '0.30', '3.75')),
+  claude('claude-haiku-4-5', 'Claude Haiku 4.5', 200_000, 64_000, price('1.00', '5.00', '0.10', '1.25')),
+  claude('claude-opus-4-1', 'Claude Opus 4.1', 200_000, 32_000, price('15.00', '75.00', '1.50', '18.75')),
+  claude('claude-opus-4-0', 'Claude Opus 4', 200_000, 32_000, price('15.00', '75.00', '1.50', '18.75')),
+  claude('claude-sonnet-4-0', 'Claude Sonnet 4', 200_000, 64_000, price('3.00', '15.00', '0.30', '3.75')),
+];
+
+function gemini(id: string, displayName: string, pricing: CatalogPricing | undefined, maxOut = 65_536): CatalogModel {
+  return m(id, { displayName, context: 1_048_576, maxOut, input: GEMINI_IN, ...(pricing ? { pricing } : {}) });
+}
+
+const google: readonly CatalogModel[] = [
+  gemini('gemini-3.6-flash', 'Gemini 3.6 Flash', price('0.75', '3.75')),
+  gemini('gemini-3.1-pro-preview', 'Gemini 3.1 Pro Preview', price('2.00', '12.00', '0.20')),
+  gemini('gemini-3-flash-preview', 'Gemini 3 Flash Preview', price('0.50', '3.00', '0.05')),
+  gemini('gemini-2.5-pro', 'Gemini 2.5 Pro', price('1.25', '10.00', '0.125')),
+  gemini('gemini-2.5-flash', 'Gemini 2.5 Flash', price('0.30', '2.50', '0.03')),
+  gemini('gemini-2.5-flash-lite', 'Gemini 2.5 Flash-Lite', price('0.10', '0.40', '0.01')),
+  gemini('gemini-2.0-flash', 'Gemini 2.0 Flash', price('0.10', '0.40', '0.025'), 8_192),
+];
+
+const deepseek: readonly CatalogModel[] = [
+  m('deepseek-v4-pro', { displayName: 'DeepSeek V4 Pro', context: 1_000_000, maxOut: 384_000, pricing: price('1.74', '3.48', '0.145') }),
+  m('deepseek-v4-flash', { displayName: 'DeepSeek V4 Flash', context: 1_000_000, maxOut: 384_000, pricing: price('0.14', '0.28', '0.028') }),
+  m('deepseek-chat', { displayName: 'DeepSeek Chat', context: 128_000, maxOut: 8_192, pricing: price('0.28', '0.42', '0.028') }),
+  m('deepseek-reasoner', { displayName: 'DeepSeek Reasoner', context: 128_000, maxOut: 64_000, pricing: price('0.28', '0.42', '0.028'), unsupported: ['logprobs', 'top_logprobs'] }),
+];
+
+function groqModel(id: string, init: Omit<ModelInit, 'unsupported'>): CatalogModel {
+  return m(id, { ...init, unsupported: GROQ_UNSUPPORTED });
+}
+
+// Groq's upstream ids: Llama 3.x without an author prefix, newer models with one.
+const groq: readonly CatalogModel[] = [
+  groqModel('llama-3.3-70b-versatile', { displayName: 'Llama 3.3 70B Versatile', authorId: 'meta-llama', context: 131_072, maxOut: 32_768, pricing: price('0.59', '0.79') }),
+  groqModel('llama-3.1-8b-instant', { displayName: 'Llama 3.1 8B Instant', authorId: 'meta-llama', context: 131_072, maxOut: 131_072, pricing: price('0.05', '0.08') }),
+  groqModel('meta-llama/llama-4-scout-17b-16e-instruct', { displayName: 'Llama 4 Scout', authorId: 'meta-llama', context: 131_072, maxOut: 8_192, input: TEXT_IMAGE, pricing: price('0.11', '0.34') }),
+  groqModel('meta-llama/llama-4-maverick-17b-128e-instruct', { displayName: 'Llama 4 Maverick', authorId: 'meta-llama', context: 131_072, maxOut: 8_192, input: TEXT_IMAGE, pricing: price('0.20', '0.60') }),
+  groqModel('openai/gpt-oss-120b', { displayName: 'GPT-OSS 120B', authorId: 'openai', context: 131_072, maxOut: 65_536, pricing: price('0.15', '0.60') }),
+  groqModel('openai/gpt-oss-20b', { displayName: 'GPT-OSS 20B', authorId: 'openai', context: 131_072, maxOut: 65_536, pricing: price('0.075', '0.30') }),
+  groqModel('qwen/qwen3-32b', { displayName: 'Qwen3 32B', authorId: 'qwen', context: 131_072, maxOut: 40_960, pricing: price('0.29', '0.59') }),
+  groqModel('moonshotai/kimi-k2-instruct-0905', { displayName: 'Kimi K2 Instruct', authorId: 'moonshotai', context: 262_144, maxOut: 16_384, pricing: price('1.00', '3.00') }),
+];
+
+const moonshotai: readonly CatalogModel[] = [
+  m('kimi-k2.6', { displayName: 'Kimi K2.6', context: 262_144, maxOut: 262_144, input: TEXT_IMAGE }),
+  m('kimi-k2.5', { displayName: 'Kimi K2.5', context: 262_144, maxOut: 262_144, input: TEXT_IMAGE, pricing: price('0.60', '3.00', '0.10') }),
+  m('kimi-k2-thinking', { displayName: 'Kimi K2 Thinking', context: 262_144, maxOut: 262_144, pricing: price('0.60', '2.50', '0.15') }),
+  m('kimi-k2-0905-preview', { displayName: 'Kimi K2 0905', context: 262_144, maxOut: 262_144, pricing: price('0.60', '2.50', '0.15') }),
+];
+
+const zai: readonly CatalogModel[] = [
+  m('glm-5.1', { displayName: 'GLM-5.1', context: 200_000, maxOut: 131_072 }),
+  m('glm-5', { displayName: 'GLM-5', context: 200_000, maxOut: 131_072, pricing: price('1.00', '3.20', '0.20') }),
+  m('glm-4.7', { displayName: 'GLM-4.7', context: 200_000, maxOut: 131_072, pricing: price('0.60', '2.20', '0.11') }),
+  m('glm-4.6', { displayName: 'GLM-4.6', context: 200_000, maxOut: 131_072, pricing: price('0.60', '2.20', '0.11') }),
+  m('glm-4.5', { displayName: 'GLM-4.5', context: 131_072, maxOut: 98_304, pricing: price('0.60', '2.20', '0.11') }),
+  m('glm-4.5-air', { displayName: 'GLM-4.5-Air', context: 131_072, maxOut: 98_304, pricing: price('0.20', '1.10', '0.03') }),
+];
+
+function grok(id: string, displayName: string, context: number, maxOut: number, pricing?: CatalogPricing): CatalogModel {
+  return m(id, { displayName, context, maxOut, input: TEXT_IMAGE, unsupported: GROK_REASONING_UNSUPPORTED, ...(pricing ? { pricing } : {}) });
+}
+
+// The newest Grok generations (4.3+) are listed with their published limits; their prices were not public
+// when this catalog was dated, so they need the account's own xAI key.
+const xai: readonly CatalogModel[] = [
+  grok('grok-4.7', 'Grok 4.7', 500_000, 128_000),
+  grok('grok-4.6', 'Grok 4.6', 500_000, 128_000),
+  grok('grok-4.5', 'Grok 4.5', 500_000, 128_000),
+  grok('grok-4.3', 'Grok 4.3', 1_000_000, 128_000),
+  grok('grok-build-0.1', 'Grok Build 0.1', 256_000, 128_000),
+  grok('grok-4', 'Grok 4', 256_000, 128_000, price('3.00', '15.00', '0.75')),
+  grok('grok-4-1-fast-reasoning', 'Grok 4.1 Fast Reasoning', 2_000_000, 30_000, price('0.20', '0.50', '0.05')),
+  m('grok-4-1-fast-non-reasoning', { displayName: 'Grok 4.1 Fast', context: 2_000_000, maxOut: 30_000, input: TEXT_IMAGE, pricing: price('0.20', '0.50', '0.05') }),
+  m('grok-code-fast-1', { displayName: 'Grok Code Fast 1', context: 256_000, maxOut: 10_000, unsupported: GROK_REASONING_UNSUPPORTED, pricing: price('0.20', '1.50', '0.02') }),
+  m('grok-3', { displayName: 'Grok 3', context: 131_072, maxOut: 16_384, pricing: price('3.00', '15.00', '0.75') }),
+  m('grok-3-mini', { displayName: 'Grok 3 Mini', context: 131_072, maxOut: 16_384, pricing: price('0.30', '0.50', '0.075') }),
+];
+
+export const modelsByProvider: Record<string, readonly CatalogModel[]> = {
+  openai,
+  anthropic,
+  google,
+  deepseek,
+  groq,
+  moonshotai,
+  'z-ai': zai,
+  xai,
+};

@@ -21,9 +21,22 @@ export interface CatalogPricing {
   cacheWrite?: string;
 }
 
+/** Prices as integers (micro-USD per million tokens), derived once from CatalogPricing by createCatalog. */
+export interface PriceMicro {
+  input: bigint;
+  output: bigint;
+  cacheRead?: bigint;
+  cacheWrite?: bigint;
+}
+
 export interface CatalogModel {
-  /** Upstream model id, sent to the provider (e.g. `gpt-4o`, `meta-llama/llama-3.3-70b-versatile`). */
+  /** Upstream model id, sent to the provider (e.g. `gpt-4o`, `llama-3.3-70b-versatile`). */
   id: string;
+  /**
+   * Who made the model (`openai`, `meta-llama`, …); defaults to the provider id. `author/id` is accepted as
+   * another name for the model (the catalog's newer `author/name` ids), unless `id` already carries a slash.
+   */
+  authorId?: string;
   displayName: string;
   contextWindow: number;
   maxOutputTokens: number;
@@ -35,6 +48,8 @@ export interface CatalogModel {
   pricing?: CatalogPricing;
   /** Surfaces this model can be used on (defaults to every surface of its provider except embeddings). */
   surfaces?: readonly ApiSurface[];
+  /** Filled by createCatalog from `pricing`; absent in the raw data and for unpriced models. */
+  priceMicro?: PriceMicro;
 }
 
 export interface CatalogProvider {

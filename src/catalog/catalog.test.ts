@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { modelsByProvider } from './models.ts';
+import { builtinProviders } from './providers.ts';
+import { createCatalog } from './index.ts';
+import { usdPerMillionToMicro } from '../domain/money.ts';
+
+test('every priced model parses and model ids are unique per provider', () => {
+  for (const [providerId, models] of Object.entries(modelsByProvider)) {
+    assert.ok(builtinProviders.some((p) => p.id === providerId), `models listed for unknown provider ${providerId}`);
+    const seen = new Set<string>();
+    for (const model of models) {
+      const key = model.id.toLowerCase();
+      assert.ok(!seen.has(key), `${providerId}: duplicate model ${model.id}`);
+      seen.add(key);
+      assert.ok(model.contextWindow > 0 && model.maxOutputTokens >= 0, `${providerId}/${model.id}: limits`);
+      if (model.pricing) {
+        for (const value of Object.values(model.pricing)) {
+          assert.equal(typeof usdPerMillionToMicro(value), 'bigint', `${providerId}/${model.id}: price ${value}`);
+        }
+      }
+    }
+  }
+});
+
+test('providers carry a pricesAsOf date and the openai chat surface passes every param', () => {
+  for (const p of builtinProviders) assert.match(p.pricesAsOf, /^\d{4}-\d{2}-\d{2}$/);
+  const openai = builtinProviders.find((p) => p.id === 'openai')!;
+  const chat = openai.surfaces.find((s) => s.surface === 'chat-completions')!;
+  assert.equal(chat.supportedParams?.length ?? 0, 0);
+});
+
+test('createCatalog converts prices once and applies base URL overrides', () => {
+  const catalog = createCatalog({ openai: 'http://127.0.0.1:9999/v1/' });
+  assert.equal(catalog.provider('openai')!.baseUrl, 'http://127.0.0.1:9999/v1');
+  assert.equal(catalog.provider('anthropic')!.baseUrl, 'https://api.anthropic.com/v1');
+  const gpt4o = catalog.model('openai', 'gpt-4o')!;
+  assert.deepEqual(gpt4o.priceMicro, { input: 2_500_000n, output: 10_000_000n, cacheRead: 1_250_000n });
+  assert.equal(catalog.model('google', 'gemini-3.6-flash')!.priceMicro!.input, 750_000n);
+  assert.equal(catalog.model('moonshotai', 'kimi-k2.6')!.priceMicro, undefined);
+});
+
+test('lookups are case-insensitive and accept author/name ids', () => {
+  const catalog = createCatalog({});
+  assert.equal(catalog.model('openai', 'GPT-4o')!.id, 'gpt-4o');
+  assert.equal(catalog.model('openai', 'openai/gpt-5.5')!.id, 'gpt-5.5');
+  assert.equal(catalog.model('anthropic', 'gpt-4o'), undefined);
+  assert.equal(catalog.provider('OpenAI'), undefined, 'provider ids are exact');
+  const found = catalog.findModel('Claude-Sonnet-4-6')!;
+  assert.equal(found.provider.id, 'anthropic');
+  assert.equal(found.model.id, 'claude-sonnet-4-6');
+  const llama = catalog.findModel('meta-llama/llama-3.3-70b-versatile')!;
+  assert.equal(llama.provider.id, 'groq');
+  assert.equal(llama.model.id, 'llama-3.3-70b-versatile');
+  assert.equal(catalog.findModel('openai/gpt-oss-120b')!.provider.id, 'groq');
+  assert.equal(catalog.findModel('openai/gpt-4o')!.provider.id, 'openai');
+  assert.equal(catalog.findModel('no-such-model'), undefined);
+});

@@ -1,0 +1,69 @@
+// The catalog the gateway resolves against: built-in providers (with operator base-URL overrides applied)
+// and their models, indexed once so every lookup per request is a Map get. Prices become integers here.
+import type { CatalogModel, CatalogProvider, PriceMicro } from './types.ts';
+import { builtinProviders } from './providers.ts';
+import { usdPerMillionToMicro } from '../domain/money.ts';
+
+export interface Catalog {
+  readonly providers: readonly CatalogProvider[];
+  provider(id: string): CatalogProvider | undefined;
+  /** A provider's model by id or `author/id`, case-insensitive. */
+  model(providerId: string, modelId: string): CatalogModel | undefined;
+  /** A bare model name (or `author/name` id) → the provider that serves it by default, case-insensitive. */
+  findModel(name: string): { provider: CatalogProvider; model: CatalogModel } | undefined;
+  /** Every name findModel accepts (lower-case), for "did you mean" suggestions. */
+  readonly modelNames: readonly string[];
+}
+
+/** The lower-cased names a model answers to: its id and, when the id has no slash, `author/id`. */
+export function modelNames(model: CatalogModel, providerId: string): string[] {
+  const id = model.id.toLowerCase();
+  if (id.includes('/')) return [id];
+  return [id, `${(model.authorId ?? providerId).toLowerCase()}/${id}`];
+}
+
+function priceMicro(model: CatalogModel): PriceMicro | undefined {
+  const p = model.pricing;
+  if (!p) return undefined;
+  const out: PriceMicro = { input: usdPerMillionToMicro(p.input), output: usdPerMillionToMicro(p.output) };
+  if (p.cacheRead !== undefined) out.cacheRead = usdPerMillionToMicro(p.cacheRead);
+  if (p.cacheWrite !== undefined) out.cacheWrite = usdPerMillionToMicro(p.cacheWrite);
+  return out;
+}
+
+function withPrices(provider: CatalogProvider, baseUrl: string | undefined): CatalogProvider {
+  const models = provider.models.map((model) => {
+    const micro = priceMicro(model);
+    return Object.freeze(micro ? { ...model, priceMicro: micro } : { ...model });
+  });
+  return Object.freeze({ ...provider, baseUrl: (baseUrl ?? provider.baseUrl).replace(/\/+$/, ''), models });
+}
+
+/** `baseUrlOverrides` maps provider ids to base URLs (TOLLGATE_PROVIDER_<ID>_BASE_URL, see config.ts). */
+export function createCatalog(baseUrlOverrides: Record<string, string> = {}): Catalog {
+  const providers = builtinProviders.map((p) => withPrices(p, baseUrlOverrides[p.id]));
+  const byId = new Map(providers.map((p) => [p.id, p]));
+  const perProvider = new Map<string, Map<string, CatalogModel>>();
+  const global = new Map<string, { provider: CatalogProvider; model: CatalogModel }>();
+  // A name served by several providers defaults to the model's own author when that is a provider
+  // (an `openai/…` id on Groq stays Groq's only if OpenAI does not list it), else to the first listing.
+  const authorRank = (provider: CatalogProvider, model: CatalogModel) => ((model.authorId ?? provider.id) === provider.id ? 0 : 1);
+  for (const provider of providers) {
+    const names = new Map<string, CatalogModel>();
+    for (const model of provider.models) {
+      for (const name of modelNames(model, provider.id)) {
+        if (!names.has(name)) names.set(name, model);
+        const existing = global.get(name);
+        if (!existing || authorRank(provider, model) < authorRank(existing.provider, existing.model)) global.set(name, { provider, model });
+      }
+    }
+    perProvider.set(provider.id, names);
+  }
+  return {
+    providers,
+    modelNames: [...global.keys()],
+    provider: (id) => byId.get(id),
+    model: (providerId, modelId) => perProvider.get(providerId)?.get(modelId.toLowerCase()),
+    findModel: (name) => global.get(name.toLowerCase()),
+  };
+}

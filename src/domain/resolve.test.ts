@@ -1,0 +1,156 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCatalog } from '../catalog/index.ts';
+import { resolveCandidates, type ResolveInput } from './resolve.ts';
+import { TollgateError } from './errors.ts';
+import { ollama, snapshot } from '../../test/helpers/snapshot.ts';
+import type { CustomProviderState } from '../state/types.ts';
+
+const catalog = createCatalog({});
+const account = snapshot({ customProviders: [ollama] });
+const chat = (model: unknown, models?: unknown): ResolveInput => ({ model, models, format: 'openai', surface: 'chat-completions' });
+
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof TollgateError, String(e));
+    return e.code;
+  }
+  assert.fail('expected a TollgateError');
+}
+
+test('bare catalog names resolve to their default provider, case-insensitively', () => {
+  const [c] = resolveCandidates(chat('GPT-4o'), catalog, account);
+  assert.equal(c!.provider.id, 'openai');
+  assert.equal(c!.modelId, 'gpt-4o');
+  assert.equal(c!.requested, 'GPT-4o');
+  assert.equal(c!.catalogModel?.id, 'gpt-4o');
+  assert.equal(c!.surface.path, '/chat/completions');
+  assert.equal(c!.provider.managed, true);
+  assert.equal(c!.provider.custom, false);
+  const [claude] = resolveCandidates(chat('claude-sonnet-4-6'), catalog, account);
+  assert.equal(claude!.provider.id, 'anthropic');
+  const [llama] = resolveCandidates(chat('meta-llama/llama-3.3-70b-versatile'), catalog, account);
+  assert.equal(llama!.provider.id, 'groq');
+  assert.equal(llama!.modelId, 'llama-3.3-70b-versatile');
+});
+
+test('provider:model pins the provider and splits on the first colon', () => {
+  const [c] = resolveCandidates(chat('openai:gpt-4o'), catalog, account);
+  assert.equal(c!.provider.id, 'openai');
+  const [author] = resolveCandidates(chat('openai:openai/gpt-5.5'), catalog, account);
+  assert.equal(author!.modelId, 'gpt-5.5');
+  const [or] = resolveCandidates(chat('openrouter:anthropic/claude-3.5-sonnet:beta'), catalog, account);
+  assert.equal(or!.provider.id, 'openrouter');
+  assert.equal(or!.modelId, 'anthropic/claude-3.5-sonnet:beta');
+  assert.equal(or!.catalogModel, undefined);
+});
+
+test('known provider with an uncataloged model passes the model through as-is', () => {
+  const [c] = resolveCandidates(chat('openai:gpt-5-preview'), catalog, account);
+  assert.equal(c!.modelId, 'gpt-5-preview');
+  assert.equal(c!.catalogModel, undefined);
+  assert.equal(c!.displayName, 'gpt-5-preview');
+});
+
+test('custom providers: declared models only, case-insensitive, surfaces from the provider', () => {
+  const [c] = resolveCandidates(chat('my-ollama:LLAMA3.2'), catalog, account);
+  assert.equal(c!.provider.id, 'my-ollama');
+  assert.equal(c!.provider.custom, true);
+  assert.equal(c!.provider.resourceId, 'aigp_ollama');
+  assert.equal(c!.provider.baseUrl, 'http://127.0.0.1:11434/v1');
+  assert.equal(c!.modelId, 'llama3.2');
+  assert.equal(c!.surface.path, '/chat/completions');
+  const [q] = resolveCandidates(chat('my-ollama:qwen3:8b'), catalog, account);
+  assert.equal(q!.modelId, 'Qwen3:8b');
+  assert.equal(code(() => resolveCandidates(chat('my-ollama:mistral'), catalog, account)), 'ERR_NGROK_27224');
+  // A bare name declared by exactly one custom provider resolves to it.
+  const [bare] = resolveCandidates(chat('llama3.2'), catalog, account);
+  assert.equal(bare!.provider.id, 'my-ollama');
+});
+
+test('custom provider without declared surfaces serves openai chat; declared surfaces map to paths', () => {
+  const none: CustomProviderState = { ...ollama, id: 'aigp_x', providerId: 'plain', surfaces: [] };
+  const anth: CustomProviderState = { ...ollama, id: 'aigp_y', providerId: 'proxy', surfaces: [{ format: 'anthropic', surface: 'messages', supportedParams: ['model', 'messages'] }] };
+  const acct = snapshot({ customProviders: [none, anth] });
+  const [c] = resolveCandidates(chat('plain:llama3.2'), catalog, acct);
+  assert.equal(c!.surface.surface, 'chat-completions');
+  const [m] = resolveCandidates({ model: 'proxy:llama3.2', models: undefined, format: 'anthropic', surface: 'messages' }, catalog, acct);
+  assert.equal(m!.surface.path, '/messages');
+  assert.equal(m!.provider.auth, 'x-api-key');
+  assert.deepEqual(m!.surface.supportedParams, ['model', 'messages']);
+  assert.equal(code(() => resolveCandidates(chat('proxy:llama3.2'), catalog, acct)), 'ERR_NGROK_27226');
+});
+
+test('type errors and a missing model are 3801', () => {
+  assert.equal(code(() => resolveCandidates(chat(42), catalog, account)), 'ERR_NGROK_3801');
+  assert.equal(code(() => resolveCandidates(chat('gpt-4o', 'gpt-4o-mini'), catalog, account)), 'ERR_NGROK_3801');
+  assert.equal(code(() => resolveCandidates(chat('gpt-4o', ['gpt-4o-mini', 3]), catalog, account)), 'ERR_NGROK_3801');
+  assert.equal(code(() => resolveCandidates(chat(undefined), catalog, account)), 'ERR_NGROK_3801');
+  assert.equal(code(() => resolveCandidates(chat('ngrok/auto'), catalog, account)), 'ERR_NGROK_3801');
+  try {
+    resolveCandidates(chat(undefined), catalog, account);
+  } catch (e) {
+    assert.match((e as Error).message, /automatic model selection is not supported/);
+  }
+});
+
+test('models alone (no model) is accepted, in order', () => {
+  const list = resolveCandidates(chat(undefined, ['gpt-4o-mini', 'claude-haiku-4-5']), catalog, account);
+  assert.deepEqual(list.map((c) => c.modelId), ['gpt-4o-mini', 'claude-haiku-4-5']);
+});
+
+test('unparsable addresses are 27229', () => {
+  for (const bad of [':gpt-4o', 'openai:', '', ' ', 'gpt 4o', ':', 'openai']) {
+    assert.equal(code(() => resolveCandidates(chat(bad), catalog, account)), 'ERR_NGROK_27229', bad);
+  }
+});
+
+test('unknown prefixes: 27225 when the model is known, 27230 when neither part is', () => {
+  assert.equal(code(() => resolveCandidates(chat('nope:gpt-4o'), catalog, account)), 'ERR_NGROK_27225');
+  assert.equal(code(() => resolveCandidates(chat('OpenAI:gpt-4o'), catalog, account)), 'ERR_NGROK_27225', 'provider ids are exact');
+  assert.equal(code(() => resolveCandidates(chat('nope:whatever'), catalog, account)), 'ERR_NGROK_27230');
+});
+
+test('unknown bare names are 27224 with a suggestion when close', () => {
+  try {
+    resolveCandidates(chat('gpt-4-o'), catalog, account);
+    assert.fail('expected an error');
+  } catch (e) {
+    assert.ok(e instanceof TollgateError);
+    assert.equal(e.code, 'ERR_NGROK_27224');
+    assert.match(e.message, /Unknown model "gpt-4-o"\. Did you mean "gpt-4o"\?/);
+  }
+  try {
+    resolveCandidates(chat('totally-unrelated-name'), catalog, account);
+  } catch (e) {
+    assert.equal((e as TollgateError).message, 'Unknown model "totally-unrelated-name".');
+  }
+});
+
+test('model then models[], de-duplicated', () => {
+  const list = resolveCandidates(chat('gpt-4o', ['openai:GPT-4O', 'claude-sonnet-4-6', 'anthropic:claude-sonnet-4-6', 'gpt-4o-mini']), catalog, account);
+  assert.deepEqual(list.map((c) => `${c.provider.id}:${c.modelId}`), ['openai:gpt-4o', 'anthropic:claude-sonnet-4-6', 'openai:gpt-4o-mini']);
+});
+
+test('candidates lacking the surface are dropped; none left is 27226', () => {
+  const messages = (model: unknown, models?: unknown): ResolveInput => ({ model, models, format: 'anthropic', surface: 'messages' });
+  const list = resolveCandidates(messages('gpt-4o', ['claude-haiku-4-5']), catalog, account);
+  assert.deepEqual(list.map((c) => c.modelId), ['claude-haiku-4-5']);
+  assert.equal(list[0]!.surface.path, '/messages');
+  assert.equal(code(() => resolveCandidates(messages('gpt-4o'), catalog, account)), 'ERR_NGROK_27226');
+  const responses: ResolveInput = { model: 'gemini-2.5-flash', models: undefined, format: 'openai', surface: 'responses' };
+  assert.equal(code(() => resolveCandidates(responses, catalog, account)), 'ERR_NGROK_27226');
+  // Model-level surfaces: embeddings models only on /embeddings, chat models not there.
+  const embeddings: ResolveInput = { model: 'text-embedding-3-small', models: ['gpt-4o'], format: 'openai', surface: 'embeddings' };
+  assert.deepEqual(resolveCandidates(embeddings, catalog, account).map((c) => c.modelId), ['text-embedding-3-small']);
+  assert.equal(code(() => resolveCandidates(chat('text-embedding-3-small'), catalog, account)), 'ERR_NGROK_27226');
+  // Anthropic serves the OpenAI chat surface too.
+  assert.equal(resolveCandidates(chat('claude-haiku-4-5'), catalog, account)[0]!.surface.path, '/chat/completions');
+});
+
+test('base URL overrides reach the resolved provider', () => {
+  const c = createCatalog({ openai: 'http://127.0.0.1:1234/v1' });
+  assert.equal(resolveCandidates(chat('gpt-4o'), c, account)[0]!.provider.baseUrl, 'http://127.0.0.1:1234/v1');
+});

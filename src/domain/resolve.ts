@@ -1,0 +1,199 @@
+// Model resolution (gateway.md §4): the request's `model` and `models[]` become an ordered, de-duplicated
+// list of (provider, upstream model, surface) candidates. Pure: reads the catalog and the account snapshot.
+import type { Catalog } from '../catalog/index.ts';
+import type { ApiFormat, ApiSurface, CatalogModel, CatalogProvider, SurfaceSpec } from '../catalog/types.ts';
+import type { AccountSnapshot, CustomProviderState } from '../state/types.ts';
+import { tollgateError } from './errors.ts';
+import { suggestName } from './suggest.ts';
+
+export interface ResolvedProvider {
+  id: string;
+  displayName: string;
+  baseUrl: string;
+  auth: 'bearer' | 'x-api-key';
+  surfaces: readonly SurfaceSpec[];
+  managed: boolean;
+  custom: boolean;
+  /** `aigp_…` of a user-defined provider. */
+  resourceId?: string;
+}
+
+export interface Candidate {
+  /** The string the client sent for this candidate. */
+  requested: string;
+  provider: ResolvedProvider;
+  /** The id sent upstream. */
+  modelId: string;
+  displayName: string;
+  /** Absent for pass-through models (known provider, uncataloged model) and custom providers. */
+  catalogModel?: CatalogModel;
+  surface: SurfaceSpec;
+}
+
+export interface ResolveInput { model: unknown; models: unknown; format: ApiFormat; surface: ApiSurface }
+
+/** Upstream path per surface for user-defined providers (appended to their baseUrl). */
+export const CUSTOM_SURFACE_PATHS: Readonly<Record<ApiSurface, string>> = {
+  'chat-completions': '/chat/completions',
+  responses: '/responses',
+  completions: '/completions',
+  embeddings: '/embeddings',
+  messages: '/messages',
+};
+
+const AUTO_MODEL = 'ngrok/auto';
+
+export function resolveCandidates(input: ResolveInput, catalog: Catalog, account: AccountSnapshot): Candidate[] {
+  const names = requestedNames(input.model, input.models);
+  const candidates: Candidate[] = [];
+  const seen = new Set<string>();
+  let firstDropped: Candidate | undefined;
+  for (const name of names) {
+    const resolved = resolveName(name, catalog, account);
+    const key = `${resolved.provider.id}\u0000${resolved.modelId.toLowerCase()}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const surface = resolved.provider.surfaces.find((s) => s.surface === input.surface && s.format === input.format);
+    const modelSurfaces = resolved.catalogModel ? modelSurfacesOf(resolved.catalogModel, resolved.provider) : undefined;
+    if (!surface || (modelSurfaces && !modelSurfaces.includes(input.surface))) {
+      firstDropped ??= { ...resolved, surface: resolved.provider.surfaces[0]! };
+      continue;
+    }
+    candidates.push({ ...resolved, surface });
+  }
+  if (candidates.length === 0 && firstDropped) {
+    throw tollgateError('providerLacksSurface', { provider: firstDropped.provider.id, model: firstDropped.modelId, surface: input.surface });
+  }
+  return candidates;
+}
+
+/** `model` first, then `models[]`; validates the JSON types (ERR_NGROK_3801). */
+function requestedNames(model: unknown, models: unknown): string[] {
+  if (model !== undefined && model !== null && typeof model !== 'string') {
+    throw tollgateError('badRequestBody', { reason: '"model" must be a string.' });
+  }
+  if (models !== undefined && models !== null && !(Array.isArray(models) && models.every((m) => typeof m === 'string'))) {
+    throw tollgateError('badRequestBody', { reason: '"models" must be an array of strings.' });
+  }
+  const list: string[] = [];
+  if (typeof model === 'string') list.push(model);
+  if (Array.isArray(models)) list.push(...(models as string[]));
+  if (list.length === 0) {
+    throw tollgateError('badRequestBody', { reason: '"model" is required: automatic model selection is not supported by this gateway; name a model such as "gpt-4o" or "openai:gpt-4o".' });
+  }
+  for (const name of list) {
+    if (name.toLowerCase() === AUTO_MODEL) {
+      throw tollgateError('badRequestBody', { reason: '"ngrok/auto" (automatic model selection) is not supported by this gateway; name a model.' });
+    }
+  }
+  return list;
+}
+
+type Resolved = Omit<Candidate, 'surface'>;
+
+function resolveName(address: string, catalog: Catalog, account: AccountSnapshot): Resolved {
+  if (address === '' || /[\s\u0000-\u001f\u007f]/.test(address)) throw tollgateError('invalidModelAddress', { address });
+  const colon = address.indexOf(':');
+  if (colon < 0) return resolveBare(address, catalog, account);
+  const prefix = address.slice(0, colon);
+  const rest = address.slice(colon + 1);
+  if (prefix === '' || rest === '') throw tollgateError('invalidModelAddress', { address });
+  const builtin = catalog.provider(prefix);
+  if (builtin) {
+    const model = catalog.model(prefix, rest);
+    // Known provider, uncataloged model: passed through as-is; the provider decides whether it exists.
+    return model ? fromCatalog(address, builtin, model) : { requested: address, provider: builtinProvider(builtin), modelId: rest, displayName: rest };
+  }
+  const custom = account.customProviders.get(prefix);
+  if (custom) {
+    const declared = findDeclared(custom, rest);
+    if (declared === undefined) throw tollgateError('unknownModel', { model: address, suggestion: suggestion(rest, custom.models.map((m) => m.toLowerCase())) });
+    return fromCustom(address, custom, declared);
+  }
+  // An id that itself contains `:` (none in the catalog today, but ids are data) still resolves as a bare name.
+  const whole = catalog.findModel(address);
+  if (whole) return fromCatalog(address, whole.provider, whole.model);
+  if (catalog.findModel(rest) || findInCustom(rest, account)) throw tollgateError('unknownProvider', { provider: prefix, address });
+  throw tollgateError('unknownModelOrProvider', { address });
+}
+
+function resolveBare(name: string, catalog: Catalog, account: AccountSnapshot): Resolved {
+  const found = catalog.findModel(name);
+  if (found) return fromCatalog(name, found.provider, found.model);
+  // Convenience beyond the contract: a bare name declared by exactly one of the account's own providers.
+  const custom = findInCustom(name, account);
+  if (custom) return fromCustom(name, custom.provider, custom.modelId);
+  if (catalog.provider(name) || account.customProviders.has(name)) throw tollgateError('invalidModelAddress', { address: name });
+  const names = [...catalog.modelNames];
+  for (const p of account.customProviders.values()) for (const m of p.models) names.push(m.toLowerCase());
+  throw tollgateError('unknownModel', { model: name, suggestion: suggestion(name, names) });
+}
+
+function suggestion(name: string, names: readonly string[]): string {
+  const best = suggestName(name.toLowerCase(), names);
+  return best ? ` Did you mean "${best}"?` : '';
+}
+
+function findDeclared(provider: CustomProviderState, modelId: string): string | undefined {
+  const lower = modelId.toLowerCase();
+  return provider.models.find((m) => m.toLowerCase() === lower);
+}
+
+function findInCustom(name: string, account: AccountSnapshot): { provider: CustomProviderState; modelId: string } | undefined {
+  let found: { provider: CustomProviderState; modelId: string } | undefined;
+  for (const provider of account.customProviders.values()) {
+    const modelId = findDeclared(provider, name);
+    if (modelId === undefined) continue;
+    if (found) return undefined; // ambiguous: the client must pin a provider
+    found = { provider, modelId };
+  }
+  return found;
+}
+
+function modelSurfacesOf(model: CatalogModel, provider: ResolvedProvider): readonly ApiSurface[] {
+  return model.surfaces ?? provider.surfaces.map((s) => s.surface).filter((s) => s !== 'embeddings');
+}
+
+const builtinCache = new WeakMap<CatalogProvider, ResolvedProvider>();
+
+function builtinProvider(p: CatalogProvider): ResolvedProvider {
+  let resolved = builtinCache.get(p);
+  if (!resolved) {
+    resolved = Object.freeze({ id: p.id, displayName: p.displayName, baseUrl: p.baseUrl, auth: p.auth, surfaces: p.surfaces, managed: p.managed, custom: false });
+    builtinCache.set(p, resolved);
+  }
+  return resolved;
+}
+
+function fromCatalog(requested: string, provider: CatalogProvider, model: CatalogModel): Resolved {
+  return { requested, provider: builtinProvider(provider), modelId: model.id, displayName: model.displayName, catalogModel: model };
+}
+
+const customCache = new WeakMap<CustomProviderState, ResolvedProvider>();
+
+/** A user-defined provider as the pipeline sees it; cached per snapshot object (snapshots are immutable). */
+export function customProvider(p: CustomProviderState): ResolvedProvider {
+  let resolved = customCache.get(p);
+  if (resolved) return resolved;
+  const surfaces: SurfaceSpec[] = [];
+  for (const s of p.surfaces) {
+    const surface = (s.surface ?? (s.format === 'anthropic' ? 'messages' : 'chat-completions')) as ApiSurface;
+    if (!(surface in CUSTOM_SURFACE_PATHS)) continue;
+    const spec: SurfaceSpec = { format: s.format, surface, path: CUSTOM_SURFACE_PATHS[surface] };
+    if (s.supportedParams && s.supportedParams.length > 0) spec.supportedParams = s.supportedParams;
+    surfaces.push(spec);
+  }
+  if (surfaces.length === 0) surfaces.push({ format: 'openai', surface: 'chat-completions', path: CUSTOM_SURFACE_PATHS['chat-completions'] });
+  // One credential header per provider: Anthropic's only when every declared surface is Anthropic's.
+  const auth = surfaces.every((s) => s.format === 'anthropic') ? 'x-api-key' : 'bearer';
+  resolved = Object.freeze({
+    id: p.providerId, displayName: p.name || p.providerId, baseUrl: p.baseUrl.replace(/\/+$/, ''), auth, surfaces,
+    managed: false, custom: true, resourceId: p.id,
+  });
+  customCache.set(p, resolved);
+  return resolved;
+}
+
+function fromCustom(requested: string, provider: CustomProviderState, modelId: string): Resolved {
+  return { requested, provider: customProvider(provider), modelId, displayName: modelId };
+}

@@ -1,0 +1,116 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCatalog } from '../catalog/index.ts';
+import { resolveCandidates, type Candidate } from './resolve.ts';
+import { planAttempts } from './routing.ts';
+import { ollama, snapshot } from '../../test/helpers/snapshot.ts';
+import type { ConfigurationState, StoredRouterRule } from '../state/types.ts';
+
+const catalog = createCatalog({});
+const account = snapshot({
+  customProviders: [ollama],
+  providerKeys: [
+    { id: 'aigpk_o1', providerId: 'openai', value: 'sk-o1' },
+    { id: 'aigpk_o2', providerId: 'openai', value: 'sk-o2' },
+    { id: 'aigpk_a1', providerId: 'anthropic', value: 'sk-ant-1' },
+    { id: 'aigpk_g1', providerId: 'groq', value: 'gsk-1' },
+  ],
+});
+const bare = snapshot({ customProviders: [ollama] });
+const managed = { openai: 'sk-managed-openai', anthropic: 'sk-managed-anthropic' };
+const one = (name: string, acct = account): Candidate => resolveCandidates({ model: name, models: undefined, format: 'openai', surface: 'chat-completions' }, catalog, acct)[0]!;
+const config = (rules: StoredRouterRule[] | null): ConfigurationState => ({ id: 'aigac_1', access: null, rules });
+const summary = (r: ReturnType<typeof planAttempts>) => r.attempts.map((a) => (a.keySource === 'ngrok' ? 'ngrok' : a.providerKey?.id ?? `user:${a.credential}`));
+
+test('defaults: account keys oldest first, then the managed key', () => {
+  const r = planAttempts(one('gpt-4o'), null, account, managed);
+  assert.deepEqual(summary(r), ['aigpk_o1', 'aigpk_o2', 'ngrok']);
+  assert.equal(r.attempts[0]!.credential, 'sk-o1');
+  assert.equal(r.attempts[2]!.credential, 'sk-managed-openai');
+  assert.equal(r.problem, undefined);
+  // A configuration without rules behaves the same.
+  assert.deepEqual(summary(planAttempts(one('gpt-4o'), config(null), account, managed)), ['aigpk_o1', 'aigpk_o2', 'ngrok']);
+});
+
+test('defaults: no keys and no managed credential → 3819; non-managed provider without keys → 27202', () => {
+  const r = planAttempts(one('gpt-4o', bare), null, bare, {});
+  assert.deepEqual(r.attempts, []);
+  assert.equal(r.problem?.code, 'ERR_NGROK_3819');
+  const g = planAttempts(one('llama-3.3-70b-versatile', bare), null, bare, managed);
+  assert.equal(g.problem?.code, 'ERR_NGROK_27202');
+  assert.equal(g.problem?.message, 'No keys available for provider "groq".');
+  assert.deepEqual(summary(planAttempts(one('llama-3.3-70b-versatile'), null, account, managed)), ['aigpk_g1']);
+});
+
+test('managed steps refuse uncataloged (27233) and unpriced (27236) models', () => {
+  const r = planAttempts(one('openai:gpt-5-preview', bare), null, bare, managed);
+  assert.equal(r.problem?.code, 'ERR_NGROK_27233');
+  // With user keys the pass-through model is still served by them.
+  assert.deepEqual(summary(planAttempts(one('openai:gpt-5-preview'), null, account, managed)), ['aigpk_o1', 'aigpk_o2']);
+  const unpriced = snapshot({});
+  const kimi = one('kimi-k2.6', unpriced);
+  const forced = { ...kimi, provider: { ...kimi.provider, managed: true } };
+  const k = planAttempts(forced, null, unpriced, { moonshotai: 'sk-m' });
+  assert.equal(k.problem?.code, 'ERR_NGROK_27236');
+});
+
+test('custom providers: account keys, else one attempt without credentials', () => {
+  const r = planAttempts(one('my-ollama:llama3.2'), null, account, managed);
+  assert.equal(r.attempts.length, 1);
+  assert.equal(r.attempts[0]!.keySource, 'user');
+  assert.equal(r.attempts[0]!.credential, '');
+  const withKey = snapshot({ customProviders: [ollama], providerKeys: [{ id: 'aigpk_c', providerId: 'my-ollama', value: 'ollama-secret' }] });
+  assert.deepEqual(summary(planAttempts(one('my-ollama:llama3.2', withKey), null, withKey, managed)), ['aigpk_c']);
+});
+
+test('provider rule: steps in order, keys in order, deleted keys skipped', () => {
+  const c = config([{ provider: 'openai', steps: [
+    { type: 'ngrok' },
+    { type: 'user', keySelectionStrategy: 'ordered', keys: [{ id: 'aigpk_o2' }, { id: 'aigpk_deleted' }, { id: 'aigpk_o1' }] },
+  ] }]);
+  assert.deepEqual(summary(planAttempts(one('gpt-4o'), c, account, managed)), ['ngrok', 'aigpk_o2', 'aigpk_o1']);
+  const userOnly = config([{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: 'aigpk_o1' }] }] }]);
+  assert.deepEqual(summary(planAttempts(one('gpt-4o'), userOnly, account, managed)), ['aigpk_o1'], 'a rule replaces the defaults');
+});
+
+test('model rule beats provider rule, matched case-insensitively, author forms accepted', () => {
+  const rules: StoredRouterRule[] = [
+    { provider: 'openai', steps: [{ type: 'ngrok' }] },
+    { model: 'openai:GPT-4o-mini', steps: [{ type: 'user', keys: [{ id: 'aigpk_o2' }] }] },
+    { provider: 'openai', model: 'openai:openai/gpt-5.5', steps: [{ type: 'user', keys: [{ id: 'aigpk_o1' }] }] },
+  ];
+  assert.deepEqual(summary(planAttempts(one('gpt-4o-mini'), config(rules), account, managed)), ['aigpk_o2']);
+  assert.deepEqual(summary(planAttempts(one('gpt-5.5'), config(rules), account, managed)), ['aigpk_o1']);
+  assert.deepEqual(summary(planAttempts(one('gpt-4o'), config(rules), account, managed)), ['ngrok']);
+  // Rules for another provider do not apply: defaults.
+  assert.deepEqual(summary(planAttempts(one('claude-haiku-4-5'), config(rules), account, managed)), ['aigpk_a1', 'ngrok']);
+});
+
+test('each key appears once; keys of another provider are never used', () => {
+  const c = config([{ provider: 'openai', steps: [
+    { type: 'user', keys: [{ id: 'aigpk_o1' }, { id: 'aigpk_a1' }] },
+    { type: 'ngrok' },
+    { type: 'user', keys: [{ id: 'aigpk_o1' }, { id: 'aigpk_o2' }] },
+    { type: 'ngrok' },
+  ] }]);
+  assert.deepEqual(summary(planAttempts(one('gpt-4o'), c, account, managed)), ['aigpk_o1', 'ngrok', 'aigpk_o2']);
+});
+
+test('rule problems: ngrok step without operator key → 3819; only deleted keys → 3802', () => {
+  const ngrokOnly = config([{ provider: 'openai', steps: [{ type: 'ngrok' }] }]);
+  assert.equal(planAttempts(one('gpt-4o'), ngrokOnly, account, {}).problem?.code, 'ERR_NGROK_3819');
+  const deleted = config([{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: 'aigpk_gone' }] }] }]);
+  const r = planAttempts(one('gpt-4o'), deleted, account, managed);
+  assert.deepEqual(r.attempts, []);
+  assert.equal(r.problem?.code, 'ERR_NGROK_3802');
+  const ngrokOnGroq = config([{ provider: 'groq', steps: [{ type: 'ngrok' }] }]);
+  assert.equal(planAttempts(one('llama-3.3-70b-versatile'), ngrokOnGroq, account, managed).problem?.code, 'ERR_NGROK_3819');
+});
+
+test('custom provider rule by slug or resource id', () => {
+  const withKey = snapshot({ customProviders: [ollama], providerKeys: [{ id: 'aigpk_c', providerId: 'my-ollama', value: 's' }, { id: 'aigpk_d', providerId: 'my-ollama', value: 't' }] });
+  const bySlug = config([{ provider: 'my-ollama', steps: [{ type: 'user', keys: [{ id: 'aigpk_d' }] }] }]);
+  assert.deepEqual(summary(planAttempts(one('my-ollama:llama3.2', withKey), bySlug, withKey, managed)), ['aigpk_d']);
+  const byId = config([{ provider: 'aigp_ollama', steps: [{ type: 'user', keys: [{ id: 'aigpk_c' }] }] }]);
+  assert.deepEqual(summary(planAttempts(one('my-ollama:llama3.2', withKey), byId, withKey, managed)), ['aigpk_c']);
+});

@@ -1,0 +1,111 @@
+// Routing (gateway.md §6, control-plane.md §8): one candidate → the ordered credentials to try. A model rule
+// beats a provider rule; steps run in order and keys inside a step in order; without a rule the defaults
+// apply (account keys oldest first, then the operator's managed key). Each (model, key) pair appears once.
+import type { AccountSnapshot, ConfigurationState, ProviderKeyState, StoredRouterRule, StoredRouterStep } from '../state/types.ts';
+import { tollgateError, type TollgateError } from './errors.ts';
+import type { Candidate } from './resolve.ts';
+import { isCandidateProvider, matchesModelRef } from './model-match.ts';
+
+export interface AttemptPlan {
+  candidate: Candidate;
+  keySource: 'ngrok' | 'user';
+  /** The upstream secret; '' = send no credential header (a custom provider without keys, e.g. local Ollama). */
+  credential: string;
+  providerKey?: ProviderKeyState;
+}
+
+export interface PlanResult { attempts: AttemptPlan[]; problem?: TollgateError }
+
+/** The rule governing this candidate: the first matching model rule, else the first provider-only rule. */
+export function findRule(candidate: Candidate, configuration: ConfigurationState | null): StoredRouterRule | undefined {
+  const rules = configuration?.rules;
+  if (!rules) return undefined;
+  let providerRule: StoredRouterRule | undefined;
+  for (const rule of rules) {
+    if (rule.provider !== undefined && !isCandidateProvider(candidate, rule.provider)) continue;
+    if (rule.model !== undefined) {
+      if (matchesModelRef(candidate, rule.model, false)) return rule;
+    } else if (rule.provider !== undefined) {
+      providerRule ??= rule;
+    }
+  }
+  return providerRule;
+}
+
+export function planAttempts(
+  candidate: Candidate,
+  configuration: ConfigurationState | null,
+  account: AccountSnapshot,
+  managedKeys: Record<string, string>,
+): PlanResult {
+  const rule = findRule(candidate, configuration);
+  const plan = new Planner(candidate, account, managedKeys);
+  if (rule) {
+    for (const step of rule.steps) plan.step(step);
+  } else {
+    plan.accountKeys();
+    if (!candidate.provider.custom && candidate.provider.managed) plan.managed();
+    // A user-defined provider with no key at all is called without credentials (local Ollama needs none).
+    if (candidate.provider.custom && plan.attempts.length === 0) plan.attempts.push({ candidate, keySource: 'user', credential: '' });
+  }
+  if (plan.attempts.length > 0) return { attempts: plan.attempts };
+  return { attempts: [], problem: plan.problem ?? (rule ? tollgateError('noCredentials', { provider: candidate.provider.id, reason: 'the routing rule lists no usable keys (deleted keys are skipped).' }) : tollgateError('noProviderKeys', { provider: candidate.provider.id })) };
+}
+
+class Planner {
+  readonly attempts: AttemptPlan[] = [];
+  problem: TollgateError | undefined;
+  readonly #used = new Set<string>();
+  readonly #candidate: Candidate;
+  readonly #account: AccountSnapshot;
+  readonly #managedKeys: Record<string, string>;
+
+  constructor(candidate: Candidate, account: AccountSnapshot, managedKeys: Record<string, string>) {
+    this.#candidate = candidate;
+    this.#account = account;
+    this.#managedKeys = managedKeys;
+  }
+
+  step(step: StoredRouterStep): void {
+    if (step.type === 'ngrok') return this.managed();
+    for (const ref of step.keys ?? []) {
+      const key = this.#account.providerKeys.get(ref.id);
+      // Deleted keys are skipped; a key of another provider would leak a secret to the wrong upstream.
+      if (key && this.#ownsKey(key)) this.#user(key);
+    }
+  }
+
+  accountKeys(): void {
+    const p = this.#candidate.provider;
+    const keys = this.#account.providerKeysByProvider.get(p.id) ?? (p.resourceId ? this.#account.providerKeysByProvider.get(p.resourceId) : undefined) ?? [];
+    for (const key of keys) this.#user(key);
+  }
+
+  managed(): void {
+    const c = this.#candidate;
+    if (this.#used.has('ngrok')) return;
+    if (c.provider.custom || !c.provider.managed) return this.#note(tollgateError('managedNotConfigured', { provider: c.provider.id }));
+    const credential = this.#managedKeys[c.provider.id];
+    if (!credential) return this.#note(tollgateError('managedNotConfigured', { provider: c.provider.id }));
+    // Managed credentials bill the account at catalog prices, so the model must be cataloged and priced.
+    if (!c.catalogModel) return this.#note(tollgateError('managedUncataloged', { model: c.requested, provider: c.provider.id }));
+    if (!c.catalogModel.pricing) return this.#note(tollgateError('managedUnpriced', { model: c.requested, provider: c.provider.id }));
+    this.#used.add('ngrok');
+    this.attempts.push({ candidate: c, keySource: 'ngrok', credential });
+  }
+
+  #user(key: ProviderKeyState): void {
+    if (this.#used.has(key.id)) return;
+    this.#used.add(key.id);
+    this.attempts.push({ candidate: this.#candidate, keySource: 'user', credential: key.value, providerKey: key });
+  }
+
+  #ownsKey(key: ProviderKeyState): boolean {
+    return isCandidateProvider(this.#candidate, key.providerId);
+  }
+
+  /** The first reason a step yielded nothing is the one reported if no attempt is left at all. */
+  #note(problem: TollgateError): void {
+    this.problem ??= problem;
+  }
+}

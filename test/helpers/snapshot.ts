@@ -1,0 +1,30 @@
+// Builds in-memory account snapshots for pure-logic tests (no store involved).
+import type { AccountSettings, AccountSnapshot, ConfigurationState, CustomProviderState, ProviderKeyState } from '../../src/state/types.ts';
+
+export interface SnapshotInit {
+  settings?: Partial<AccountSettings>;
+  configurations?: ConfigurationState[];
+  providerKeys?: Omit<ProviderKeyState, 'keyRedacted' | 'name'>[];
+  customProviders?: CustomProviderState[];
+  balancePico?: bigint;
+}
+
+export function snapshot(init: SnapshotInit = {}): AccountSnapshot {
+  const keys: ProviderKeyState[] = (init.providerKeys ?? []).map((k) => ({ ...k, name: `key ${k.id}`, keyRedacted: '***' }));
+  const byProvider = new Map<string, ProviderKeyState[]>();
+  for (const k of keys) byProvider.set(k.providerId, [...(byProvider.get(k.providerId) ?? []), k]);
+  return {
+    accountId: 'acct_test',
+    settings: { totalTimeoutMs: 120_000, perRequestTimeoutMs: 60_000, maxInputTokens: null, maxOutputTokens: null, ...init.settings },
+    configurations: new Map((init.configurations ?? []).map((c) => [c.id, c])),
+    providerKeys: new Map(keys.map((k) => [k.id, k])),
+    providerKeysByProvider: byProvider,
+    customProviders: new Map((init.customProviders ?? []).map((p) => [p.providerId, p])),
+    balancePico: init.balancePico ?? 0n,
+  };
+}
+
+export const ollama: CustomProviderState = {
+  id: 'aigp_ollama', providerId: 'my-ollama', name: 'My Ollama', baseUrl: 'http://127.0.0.1:11434/v1',
+  surfaces: [{ format: 'openai', surface: 'chat-completions' }], models: ['llama3.2', 'Qwen3:8b'],
+};
