@@ -1,0 +1,77 @@
+// Account-wide gateway settings. One row per account, created on first write; an account that never
+// wrote reads the defaults. Token caps are tri-state: never written (`*_set` = 0) reads the account
+// default, an explicit null reads null, a number reads that number.
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, GatewayConfigsTable } from './schema.ts';
+import { int } from './schema.ts';
+import { parseGoDuration } from '../domain/duration.ts';
+import type { AccountSettings } from '../state/types.ts';
+
+export const DEFAULT_TOTAL_TIMEOUT = '120s';
+export const DEFAULT_PER_REQUEST_TIMEOUT = '60s';
+/** What a never-written cap reads as: the guide says accounts have no caps by default. */
+export const ACCOUNT_DEFAULT_MAX_INPUT_TOKENS: number | null = null;
+export const ACCOUNT_DEFAULT_MAX_OUTPUT_TOKENS: number | null = null;
+
+export interface GatewaySettings {
+  totalTimeout: string;
+  perRequestTimeout: string;
+  maxInputTokens: number | null;
+  maxOutputTokens: number | null;
+  metadata: string | null;
+}
+
+export type GatewaySettingsPatch = Partial<GatewaySettings>;
+
+function fromRow(row: Selectable<GatewayConfigsTable> | undefined): GatewaySettings {
+  return {
+    totalTimeout: row?.totalTimeout ?? DEFAULT_TOTAL_TIMEOUT,
+    perRequestTimeout: row?.perRequestTimeout ?? DEFAULT_PER_REQUEST_TIMEOUT,
+    maxInputTokens: row && Number(row.maxInputTokensSet) === 1 ? (row.maxInputTokens === null ? null : int(row.maxInputTokens)) : ACCOUNT_DEFAULT_MAX_INPUT_TOKENS,
+    maxOutputTokens: row && Number(row.maxOutputTokensSet) === 1 ? (row.maxOutputTokens === null ? null : int(row.maxOutputTokens)) : ACCOUNT_DEFAULT_MAX_OUTPUT_TOKENS,
+    metadata: row?.metadata ?? null,
+  };
+}
+
+export async function getGatewaySettings(db: Kysely<Database>, accountId: string): Promise<GatewaySettings> {
+  return fromRow(await db.selectFrom('gatewayConfigs').selectAll().where('accountId', '=', accountId).executeTakeFirst());
+}
+
+/** Applies a tri-state patch (absent = keep) and returns the settings after it. */
+export async function patchGatewaySettings(db: Kysely<Database>, accountId: string, patch: GatewaySettingsPatch): Promise<GatewaySettings> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('gatewayConfigs').selectAll().where('accountId', '=', accountId).executeTakeFirst();
+    const next: Selectable<GatewayConfigsTable> = {
+      accountId,
+      totalTimeout: row?.totalTimeout ?? null,
+      perRequestTimeout: row?.perRequestTimeout ?? null,
+      maxInputTokens: row?.maxInputTokens ?? null,
+      maxInputTokensSet: row?.maxInputTokensSet ?? 0,
+      maxOutputTokens: row?.maxOutputTokens ?? null,
+      maxOutputTokensSet: row?.maxOutputTokensSet ?? 0,
+      metadata: row?.metadata ?? null,
+      updatedAt: new Date().toISOString(),
+    };
+    if (patch.totalTimeout !== undefined) next.totalTimeout = patch.totalTimeout;
+    if (patch.perRequestTimeout !== undefined) next.perRequestTimeout = patch.perRequestTimeout;
+    if (patch.maxInputTokens !== undefined) Object.assign(next, { maxInputTokens: patch.maxInputTokens, maxInputTokensSet: 1 });
+    if (patch.maxOutputTokens !== undefined) Object.assign(next, { maxOutputTokens: patch.maxOutputTokens, maxOutputTokensSet: 1 });
+    if (patch.metadata !== undefined) next.metadata = patch.metadata;
+    const { accountId: _key, ...update } = next;
+    await trx.insertInto('gatewayConfigs').values({ ...next, maxInputTokensSet: Number(next.maxInputTokensSet), maxOutputTokensSet: Number(next.maxOutputTokensSet) })
+      .onConflict((oc) => oc.column('accountId').doUpdateSet({ ...update, maxInputTokensSet: Number(update.maxInputTokensSet), maxOutputTokensSet: Number(update.maxOutputTokensSet) }))
+      .execute();
+    return fromRow(next);
+  });
+}
+
+/** The settings the gateway enforces, in milliseconds; stored durations were validated on write. */
+export async function loadGatewaySettings(db: Kysely<Database>, accountId: string): Promise<AccountSettings> {
+  const s = await getGatewaySettings(db, accountId);
+  return {
+    totalTimeoutMs: parseGoDuration(s.totalTimeout) ?? parseGoDuration(DEFAULT_TOTAL_TIMEOUT)!,
+    perRequestTimeoutMs: parseGoDuration(s.perRequestTimeout) ?? parseGoDuration(DEFAULT_PER_REQUEST_TIMEOUT)!,
+    maxInputTokens: s.maxInputTokens,
+    maxOutputTokens: s.maxOutputTokens,
+  };
+}
