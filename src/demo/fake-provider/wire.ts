@@ -83,7 +83,7 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
       return {
         id: 'msg_fake1', type: 'message', role: 'assistant', model: a.model,
         content: [{ type: 'text', text: a.text }], stop_reason: 'end_turn', stop_sequence: null,
-        usage: a.withUsage ? anthropicUsage() : { input_tokens: 0, output_tokens: 0 },
+        ...(a.withUsage ? { usage: anthropicUsage() } : {}),
       };
   }
 }

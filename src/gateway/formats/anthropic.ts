@@ -1,0 +1,82 @@
+// Anthropic Messages wire format: `{"type":"error","error":{type,message}}` errors, usage from the message
+// body, and SSE metering: `message_start` carries input (and cache) usage, `message_delta` the final
+// output count (cumulative) and stop reason; each is read once.
+import type { TollgateError } from '../../domain/errors.ts';
+import { appendText, errorMessage, num, obj, parseJson, rawStringAfter, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+
+/** Our OpenAI-style error types → the error types the Anthropic SDK maps to its classes. */
+function anthropicType(error: TollgateError): string {
+  switch (error.status) {
+    case 400: return 'invalid_request_error';
+    case 401: return 'authentication_error';
+    case 403: return 'permission_error';
+    case 404: return 'not_found_error';
+    case 413: return 'request_too_large';
+    case 429: return 'rate_limit_error';
+    case 503: return 'overloaded_error';
+    default: return error.status < 500 ? 'invalid_request_error' : 'api_error';
+  }
+}
+
+function errorJson(error: TollgateError, requestId: string): string {
+  return JSON.stringify({ type: 'error', error: { type: anthropicType(error), code: error.code, message: errorMessage(error) }, request_id: requestId });
+}
+
+/** Anthropic `input_tokens` excludes cache reads and writes; ours counts every input token. */
+function anthropicUsage(u: unknown, base?: ReportedUsage): ReportedUsage | undefined {
+  const usage = obj(u);
+  if (!usage) return base;
+  const read = 'cache_read_input_tokens' in usage ? num(usage.cache_read_input_tokens) : base?.cacheReadTokens ?? 0;
+  const write = 'cache_creation_input_tokens' in usage ? num(usage.cache_creation_input_tokens) : base?.cacheWriteTokens ?? 0;
+  const uncached = 'input_tokens' in usage ? num(usage.input_tokens) : base ? base.inputTokens - base.cacheReadTokens - base.cacheWriteTokens : 0;
+  return {
+    inputTokens: uncached + read + write,
+    outputTokens: 'output_tokens' in usage ? num(usage.output_tokens) : base?.outputTokens ?? 0,
+    cacheReadTokens: read,
+    cacheWriteTokens: write,
+    reasoningTokens: 0,
+  };
+}
+
+export const anthropic: FormatCodec = {
+  errorBody: errorJson,
+
+  streamErrorEvent(error, requestId) {
+    return `event: error\ndata: ${errorJson(error, requestId)}\n\n`;
+  },
+
+  factsFromJson(body): AnswerFacts {
+    const b = obj(body);
+    if (!b) return { usage: undefined, stopReason: '' };
+    return { usage: anthropicUsage(b.usage), stopReason: typeof b.stop_reason === 'string' ? b.stop_reason : '' };
+  },
+
+  onStreamEvent(facts: StreamFacts, event, data) {
+    switch (event) {
+      case 'content_block_delta':
+        appendText(facts, rawStringAfter(data, '"text":"'));
+        return true;
+      case 'message_start': {
+        const message = obj(obj(parseJson(data))?.message);
+        facts.usage = anthropicUsage(message?.usage);
+        return true;
+      }
+      case 'message_delta': {
+        const delta = obj(parseJson(data));
+        // message_delta usage is cumulative and may restate input counts: merge over message_start's.
+        if (delta?.usage !== undefined) facts.usage = anthropicUsage(delta.usage, facts.usage);
+        const stop = obj(delta?.delta)?.stop_reason;
+        if (typeof stop === 'string') facts.stopReason = stop;
+        return true;
+      }
+      case 'message_stop':
+        facts.terminal = true;
+        return true;
+      case 'error':
+        facts.errored = true;
+        return true;
+      default:
+        return true;
+    }
+  },
+};

@@ -1,0 +1,94 @@
+// OpenAI wire format: `{"error":{type,code,message}}` errors, usage from chat/completions/responses/embeddings
+// answers, and SSE metering (chat and completions chunks end with `data: [DONE]`; Responses ends with
+// `response.completed` carrying usage).
+import type { ApiSurface } from '../../catalog/types.ts';
+import type { TollgateError } from '../../domain/errors.ts';
+import { appendText, errorMessage, num, obj, parseJson, rawStringAfter, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+
+function errorJson(error: TollgateError): string {
+  return JSON.stringify({ error: { type: error.spec.type ?? 'api_error', code: error.code, message: errorMessage(error), param: null } });
+}
+
+/** chat/completions/embeddings usage (`prompt_tokens`…) or Responses usage (`input_tokens`…). */
+export function openaiUsage(u: unknown): ReportedUsage | undefined {
+  const usage = obj(u);
+  if (!usage) return undefined;
+  if ('input_tokens' in usage || 'output_tokens' in usage) {
+    return {
+      inputTokens: num(usage.input_tokens), outputTokens: num(usage.output_tokens),
+      cacheReadTokens: num(obj(usage.input_tokens_details)?.cached_tokens), cacheWriteTokens: 0,
+      reasoningTokens: num(obj(usage.output_tokens_details)?.reasoning_tokens),
+    };
+  }
+  if (!('prompt_tokens' in usage) && !('completion_tokens' in usage)) return undefined;
+  return {
+    inputTokens: num(usage.prompt_tokens), outputTokens: num(usage.completion_tokens),
+    cacheReadTokens: num(obj(usage.prompt_tokens_details)?.cached_tokens), cacheWriteTokens: 0,
+    reasoningTokens: num(obj(usage.completion_tokens_details)?.reasoning_tokens),
+  };
+}
+
+function responsesStop(response: Record<string, unknown>): string {
+  const reason = obj(response.incomplete_details)?.reason;
+  if (typeof reason === 'string') return reason;
+  return typeof response.status === 'string' ? response.status : '';
+}
+
+function firstFinishReason(body: Record<string, unknown>): string {
+  const choices = body.choices;
+  if (!Array.isArray(choices)) return '';
+  const reason = obj(choices[0])?.finish_reason;
+  return typeof reason === 'string' ? reason : '';
+}
+
+const FINISH_MARKER = '"finish_reason":"';
+const USAGE_MARKER = '"usage":{';
+
+export const openai: FormatCodec = {
+  errorBody: errorJson,
+
+  streamErrorEvent(error) {
+    return `data: ${errorJson(error)}\n\n`;
+  },
+
+  factsFromJson(body, surface): AnswerFacts {
+    const b = obj(body);
+    if (!b) return { usage: undefined, stopReason: '' };
+    if (surface === 'responses') return { usage: openaiUsage(b.usage), stopReason: responsesStop(b) };
+    return { usage: openaiUsage(b.usage), stopReason: firstFinishReason(b) };
+  },
+
+  onStreamEvent(facts: StreamFacts, event, data, surface: ApiSurface, dropUsageChunk) {
+    if (surface === 'responses') {
+      if (event === 'response.output_text.delta') { appendText(facts, rawStringAfter(data, '"delta":"')); return true; }
+      if (event === 'response.completed' || event === 'response.incomplete' || event === 'response.failed') {
+        const response = obj(obj(parseJson(data))?.response);
+        if (response) {
+          facts.usage = openaiUsage(response.usage) ?? facts.usage;
+          facts.stopReason = responsesStop(response);
+        }
+        facts.terminal = true;
+        if (event === 'response.failed') facts.errored = true;
+      } else if (event === 'error') {
+        facts.errored = true;
+      }
+      return true;
+    }
+    // chat.completion.chunk / text_completion chunks: no event names; cheap string checks decide whether
+    // an event is worth parsing, so ordinary content chunks are never JSON-parsed.
+    if (data === '[DONE]') { facts.terminal = true; return true; }
+    const finish = rawStringAfter(data, FINISH_MARKER);
+    if (finish) facts.stopReason = finish;
+    else appendText(facts, rawStringAfter(data, surface === 'completions' ? '"text":"' : '"content":"'));
+    if (data.includes(USAGE_MARKER)) {
+      const chunk = obj(parseJson(data));
+      const usage = openaiUsage(chunk?.usage);
+      if (usage) facts.usage = usage;
+      // The usage-only chunk (`choices: []`) exists only because the gateway asked for it: hide it.
+      if (dropUsageChunk && usage && Array.isArray(chunk?.choices) && chunk.choices.length === 0) return false;
+    } else if (data.startsWith('{"error"')) {
+      facts.errored = true;
+    }
+    return true;
+  },
+};

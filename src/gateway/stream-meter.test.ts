@@ -1,0 +1,105 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { StreamMeter } from './stream-meter.ts';
+import { codecs } from './formats/index.ts';
+import { FAKE_USAGE, streamEvents, jsonAnswer } from '../demo/fake-provider/wire.ts';
+import { tollgateError } from '../domain/errors.ts';
+
+const answer = { model: 'm', text: 'Hello there, how are you?', withUsage: true };
+
+/** Feeds the events split at awkward places (mid-event, mid-line, CRLF) and returns the forwarded bytes. */
+function run(meter: StreamMeter, events: string[], splitEvery = 7, crlf = false): string {
+  let all = events.join('');
+  if (crlf) all = all.replace(/\n/g, '\r\n');
+  const bytes = Buffer.from(all);
+  let out = '';
+  for (let i = 0; i < bytes.length; i += splitEvery) {
+    const fwd = meter.push(bytes.subarray(i, i + splitEvery));
+    if (fwd) out += fwd.toString();
+  }
+  const tail = meter.end();
+  if (tail) out += tail.toString();
+  return out;
+}
+
+const expected = { inputTokens: FAKE_USAGE.input, outputTokens: FAKE_USAGE.output, cacheReadTokens: FAKE_USAGE.cacheRead, cacheWriteTokens: 0, reasoningTokens: FAKE_USAGE.reasoning };
+
+describe('StreamMeter', () => {
+  it('reads the OpenAI final usage chunk and passes bytes through unchanged', () => {
+    const events = streamEvents('chat-completions', answer, true);
+    const meter = new StreamMeter(codecs.openai, 'chat-completions', false);
+    const out = run(meter, events, 5, true);
+    assert.equal(out, events.join('').replace(/\n/g, '\r\n'));
+    assert.deepEqual(meter.facts.usage, expected);
+    assert.equal(meter.facts.stopReason, 'stop');
+    assert.equal(meter.facts.terminal, true);
+  });
+
+  it('drops only the usage-only chunk when the gateway injected include_usage', () => {
+    const events = streamEvents('chat-completions', answer, true);
+    const meter = new StreamMeter(codecs.openai, 'chat-completions', true);
+    const out = run(meter, events, 3);
+    const usageEvent = events.find((e) => e.includes('"choices":[]'))!;
+    assert.equal(out, events.filter((e) => e !== usageEvent).join(''));
+    assert.deepEqual(meter.facts.usage, expected);
+  });
+
+  it('collects text for estimates when no usage is reported', () => {
+    const meter = new StreamMeter(codecs.openai, 'chat-completions', false);
+    run(meter, streamEvents('chat-completions', { ...answer, withUsage: false }, false));
+    assert.equal(meter.facts.usage, undefined);
+    assert.equal(meter.facts.text, answer.text);
+  });
+
+  it('reads Anthropic message_start and message_delta usage once each', () => {
+    const meter = new StreamMeter(codecs.anthropic, 'messages', false);
+    run(meter, streamEvents('messages', answer, false), 11);
+    assert.deepEqual(meter.facts.usage, {
+      inputTokens: FAKE_USAGE.input + FAKE_USAGE.cacheRead + FAKE_USAGE.cacheWrite, outputTokens: FAKE_USAGE.output,
+      cacheReadTokens: FAKE_USAGE.cacheRead, cacheWriteTokens: FAKE_USAGE.cacheWrite, reasoningTokens: 0,
+    });
+    assert.equal(meter.facts.stopReason, 'end_turn');
+    assert.equal(meter.facts.terminal, true);
+    assert.equal(meter.facts.text, answer.text);
+  });
+
+  it('reads Responses usage from response.completed', () => {
+    const meter = new StreamMeter(codecs.openai, 'responses', false);
+    run(meter, streamEvents('responses', answer, false), 13);
+    assert.deepEqual(meter.facts.usage, expected);
+    assert.equal(meter.facts.stopReason, 'completed');
+  });
+
+  it('multi-byte characters split across chunks', () => {
+    const meter = new StreamMeter(codecs.anthropic, 'messages', false);
+    run(meter, streamEvents('messages', { ...answer, text: 'héllo wörld ✓ done' }, false), 1);
+    assert.equal(meter.facts.text, 'héllo wörld ✓ done');
+  });
+});
+
+describe('format codecs', () => {
+  it('reads JSON usage per surface', () => {
+    assert.deepEqual(codecs.openai.factsFromJson(jsonAnswer('chat-completions', answer, undefined), 'chat-completions'), { usage: expected, stopReason: 'stop' });
+    assert.deepEqual(codecs.openai.factsFromJson(jsonAnswer('responses', answer, undefined), 'responses'), { usage: expected, stopReason: 'completed' });
+    const emb = codecs.openai.factsFromJson(jsonAnswer('embeddings', answer, 'x'), 'embeddings');
+    assert.equal(emb.usage?.inputTokens, FAKE_USAGE.input);
+    const msg = codecs.anthropic.factsFromJson(jsonAnswer('messages', answer, undefined), 'messages');
+    assert.equal(msg.stopReason, 'end_turn');
+    assert.equal(msg.usage?.cacheWriteTokens, FAKE_USAGE.cacheWrite);
+    assert.equal(codecs.openai.factsFromJson(jsonAnswer('chat-completions', { ...answer, withUsage: false }, undefined), 'chat-completions').usage, undefined);
+  });
+
+  it('writes error bodies the SDKs parse, with the code', () => {
+    const e = tollgateError('modelNotAllowed', { model: 'x' });
+    const o = JSON.parse(codecs.openai.errorBody(e, 'rq_1'));
+    assert.equal(o.error.code, 'ERR_NGROK_27232');
+    assert.equal(o.error.type, 'permission_error');
+    assert.match(o.error.message, /^ERR_NGROK_27232: Model "x"/);
+    const a = JSON.parse(codecs.anthropic.errorBody(e, 'rq_1'));
+    assert.equal(a.type, 'error');
+    assert.equal(a.error.type, 'permission_error');
+    assert.equal(a.error.code, 'ERR_NGROK_27232');
+    assert.match(codecs.anthropic.streamErrorEvent(e, 'rq_1'), /^event: error\ndata: \{"type":"error"/);
+    assert.match(codecs.openai.streamErrorEvent(e, 'rq_1'), /^data: \{"error":\{/);
+  });
+});
