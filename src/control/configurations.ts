@@ -1,0 +1,143 @@
+// /access-key-configurations: access scope plus routing rules. Rules are stored with key ids only and
+// shown with each key's name and redaction joined at read time; keys written inline are created in the
+// same transaction as the configuration.
+import type { Kysely } from 'kysely';
+import type { components } from './spec-types.ts';
+import { Errors, TollgateError } from '../domain/errors.ts';
+import { newId } from '../domain/ids.ts';
+import type { Database } from '../store/schema.ts';
+import * as repo from '../store/configurations.ts';
+import { accessKeysUsingConfiguration } from '../store/access-keys.ts';
+import { providerKeysByIds } from '../store/provider-keys.ts';
+import { customProviderIds } from '../store/providers.ts';
+import { deleteOwned, insertOwned, updateOwned } from '../store/owned.ts';
+import type { Call, ControlDeps, HandlerTable, Principal } from './app.ts';
+import { compact, listEnvelope, notFound, patchFields } from './resource.ts';
+import { auditedView, createdStamp, updatedStamp } from './audit.ts';
+import { inlineKeys, planRouter, referencedKeyIds, storedRules } from './router-rules.ts';
+import { requireCapacity, sealedProviderKey } from './provider-key-values.ts';
+import { describeUsers } from './references.ts';
+
+type Configuration = components['schemas']['AIGatewayAccessKeyConfiguration'];
+type ConfigurationCreate = components['schemas']['AIGatewayAccessKeyConfigurationCreate'];
+type ConfigurationUpdate = components['schemas']['AIGatewayAccessKeyConfigurationUpdate'];
+type RouterWrite = components['schemas']['RouterWrite'];
+type StepKey = components['schemas']['RouterStepKey'];
+
+const COLLECTION = '/access-key-configurations';
+
+function routerView(router: repo.StoredRouter, keys: ReadonlyMap<string, StepKey>): components['schemas']['Router'] {
+  return {
+    rules: router.rules.map((rule) => ({
+      ...rule,
+      steps: rule.steps.map(({ keys: ids, ...step }) => (ids === undefined ? step : { ...step, keys: ids.flatMap((k) => keys.get(k.id) ?? []) })),
+    })),
+  };
+}
+
+/** Contract views of stored rows, with every referenced key loaded in one query. */
+async function views(db: Kysely<Database>, base: string, accountId: string, rows: readonly repo.ConfigurationRow[]): Promise<Configuration[]> {
+  const ids = rows.flatMap((r) => r.router?.rules.flatMap((rule) => rule.steps.flatMap((s) => s.keys?.map((k) => k.id) ?? [])) ?? []);
+  const found = await providerKeysByIds(db, accountId, ids);
+  const keys = new Map([...found].map(([id, k]) => [id, { id, name: k.name, keyRedacted: k.keyRedacted }]));
+  return rows.map((row) => compact({
+    ...auditedView(base, COLLECTION, row),
+    name: row.name,
+    description: row.description ?? undefined,
+    metadata: row.metadata ?? undefined,
+    access: row.access ?? undefined,
+    router: row.router === null ? undefined : routerView(row.router, keys),
+  }));
+}
+
+/** Validates a written router and creates its inline keys; returns the stored router and the new key ids. */
+async function writeRouter(trx: Kysely<Database>, deps: ControlDeps, principal: Principal, router: RouterWrite): Promise<{ stored: repo.StoredRouter; createdKeys: string[] }> {
+  const { accountId, apiKeyId } = principal;
+  const found = await providerKeysByIds(trx, accountId, referencedKeyIds(router));
+  const plan = planRouter(router, {
+    customProviders: await customProviderIds(trx, accountId),
+    keyProviders: new Map([...found].map(([id, k]) => [id, k.providerId])),
+  });
+  const inline = inlineKeys(plan);
+  const perProvider = new Map<string, number>();
+  for (const k of inline) perProvider.set(k.providerId, (perProvider.get(k.providerId) ?? 0) + 1);
+  for (const [providerId, adding] of perProvider) await requireCapacity(trx, accountId, providerId, adding);
+  const rows = inline.map((k) => sealedProviderKey(deps.secretBox, { accountId, principalId: apiKeyId, ...k }));
+  for (const row of rows) await insertOwned(trx, 'providerKeys', row);
+  const createdKeys = rows.map((r) => r.id);
+  return { stored: { rules: storedRules(plan, createdKeys) }, createdKeys };
+}
+
+export function configurationHandlers(deps: ControlDeps): HandlerTable {
+  const { db } = deps.store;
+
+  const read = async (call: Call, id: string): Promise<Configuration> => {
+    const row = await repo.getConfiguration(db, call.principal.accountId, id);
+    if (!row) throw notFound('Access key configuration', id);
+    return (await views(db, call.base, call.principal.accountId, [row]))[0]!;
+  };
+
+  const announce = async (accountId: string, id: string, createdKeys: readonly string[]) => {
+    for (const keyId of createdKeys) await deps.changes.publish({ accountId, kind: 'providerKey', resourceId: keyId });
+    await deps.changes.publish({ accountId, kind: 'configuration', resourceId: id });
+  };
+
+  return {
+    async ListAIGatewayAccessKeyConfigurations(call: Call) {
+      const { accountId } = call.principal;
+      const page = await repo.listConfigurations(db, accountId, call.query as { beforeId?: string; limit?: number });
+      return listEnvelope(call, 'aiGatewayAccessKeyConfigurations', page, await views(db, call.base, accountId, page.items));
+    },
+    async CreateAIGatewayAccessKeyConfiguration(call: Call) {
+      const body = call.body as ConfigurationCreate;
+      const { accountId, apiKeyId } = call.principal;
+      const id = newId('configuration');
+      const createdKeys = await db.transaction().execute(async (trx) => {
+        const router = body.router === undefined ? undefined : await writeRouter(trx, deps, call.principal, body.router);
+        await insertOwned(trx, 'accessKeyConfigurations', {
+          id, accountId, name: body.name, description: body.description ?? null, metadata: body.metadata ?? null,
+          access: repo.jsonColumn(body.access ?? null), router: repo.jsonColumn(router?.stored ?? null),
+          ...createdStamp(apiKeyId),
+        });
+        return router?.createdKeys ?? [];
+      });
+      await announce(accountId, id, createdKeys);
+      return read(call, id);
+    },
+    async GetAIGatewayAccessKeyConfiguration(call: Call) {
+      return read(call, call.params.id!);
+    },
+    async UpdateAIGatewayAccessKeyConfiguration(call: Call) {
+      const { accountId, apiKeyId } = call.principal;
+      const id = call.params.id!;
+      if (!(await repo.getConfiguration(db, accountId, id))) throw notFound('Access key configuration', id);
+      const { name, access, router, ...text } = patchFields<ConfigurationUpdate>(call.body as Record<string, unknown>, ['name', 'description', 'metadata', 'access', 'router']);
+      // The contract marks name nullable on update, yet every configuration must have one to show.
+      if (name === null) throw new TollgateError(Errors.fieldRequired, { field: 'name' });
+      const createdKeys = await db.transaction().execute(async (trx) => {
+        const written = router ? await writeRouter(trx, deps, call.principal, router) : undefined;
+        await updateOwned(trx, 'accessKeyConfigurations', accountId, id, {
+          ...text,
+          ...(name !== undefined ? { name } : {}),
+          ...(access !== undefined ? { access: repo.jsonColumn(access) } : {}),
+          ...(router !== undefined ? { router: repo.jsonColumn(written?.stored ?? null) } : {}),
+          ...updatedStamp(apiKeyId),
+        });
+        return written?.createdKeys ?? [];
+      });
+      await announce(accountId, id, createdKeys);
+      return read(call, id);
+    },
+    async DeleteAIGatewayAccessKeyConfiguration(call: Call) {
+      const { accountId } = call.principal;
+      const id = call.params.id!;
+      const users = await accessKeysUsingConfiguration(db, accountId, id);
+      if (users.length > 0) {
+        throw new TollgateError(Errors.inUse, { resource: 'Access key configuration', id, usedBy: describeUsers('access key', users) });
+      }
+      if (!(await deleteOwned(db, 'accessKeyConfigurations', accountId, id))) throw notFound('Access key configuration', id);
+      await announce(accountId, id, []);
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,57 @@
+// Creating a provider key's stored form, shared by POST /provider-keys and by keys written inline in a
+// configuration's routing rules: the same value, capacity and provider checks apply to both.
+import type { Kysely } from 'kysely';
+import { Errors, TollgateError } from '../domain/errors.ts';
+import { newId, redactSecret } from '../domain/ids.ts';
+import type { SecretBox } from '../domain/secret-box.ts';
+import { isBuiltinProviderId } from '../catalog/providers.ts';
+import type { Database } from '../store/schema.ts';
+import { countProviderKeys, type ProviderKeyRow } from '../store/provider-keys.ts';
+import { customProviderIds } from '../store/providers.ts';
+import { createdStamp } from './audit.ts';
+
+/**
+ * At most 50 keys per provider in one account. The contract has a limit (ERR_NGROK_27506) but no number;
+ * 50 is far beyond any real failover chain (keys are tried one by one within a request) while keeping
+ * the gateway's decrypted in-memory key set per account small.
+ */
+export const PROVIDER_KEY_LIMIT = 50;
+
+/** The secret with surrounding whitespace removed (pasted keys often carry a newline); empty is refused. */
+export function requireSecret(value: string | undefined): string {
+  const trimmed = (value ?? '').trim();
+  if (trimmed === '') throw new TollgateError(Errors.providerKeyValueRequired, { field: 'value' });
+  return trimmed;
+}
+
+export async function requireKnownProvider(db: Kysely<Database>, accountId: string, providerId: string): Promise<void> {
+  if (isBuiltinProviderId(providerId)) return;
+  if (!(await customProviderIds(db, accountId)).has(providerId)) throw new TollgateError(Errors.providerKeyUnknownProvider, { providerId });
+}
+
+/** Refuses when `adding` more keys would take the provider over the limit. */
+export async function requireCapacity(db: Kysely<Database>, accountId: string, providerId: string, adding: number): Promise<void> {
+  if ((await countProviderKeys(db, accountId, providerId)) + adding > PROVIDER_KEY_LIMIT) {
+    throw new TollgateError(Errors.providerKeyLimit, { limit: String(PROVIDER_KEY_LIMIT), providerId });
+  }
+}
+
+export interface NewProviderKey {
+  accountId: string; principalId: string; providerId: string; name: string; value: string;
+  description?: string | undefined; metadata?: string | undefined;
+}
+
+export function sealedProviderKey(box: SecretBox, key: NewProviderKey): ProviderKeyRow {
+  return {
+    id: newId('providerKey'), accountId: key.accountId, providerId: key.providerId, name: key.name,
+    description: key.description ?? null, metadata: key.metadata ?? null,
+    ...resealed(box, key.value), lastUsed: null,
+    ...createdStamp(key.principalId),
+  };
+}
+
+/** The columns a rotation rewrites: a new sealed secret and its redaction. */
+export function resealed(box: SecretBox, value: string): Pick<ProviderKeyRow, 'sealedValue' | 'keyRedacted'> {
+  const secret = requireSecret(value);
+  return { sealedValue: box.seal(secret), keyRedacted: redactSecret(secret) };
+}

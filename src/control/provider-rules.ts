@@ -1,0 +1,85 @@
+// Checks on user-defined providers that need no I/O: the providerId slug, the upstream URL (SSRF
+// guard), the declared API surfaces and the model list.
+import { BlockList, isIP } from 'node:net';
+import type { components } from './spec-types.ts';
+import { Errors, TollgateError } from '../domain/errors.ts';
+import { newId } from '../domain/ids.ts';
+import { isBuiltinProviderId } from '../catalog/providers.ts';
+import type { ApiFormat, ApiSurface } from '../catalog/types.ts';
+
+type Surface = components['schemas']['SupportedAPISurface'];
+type Model = components['schemas']['AIGatewayProviderModel'];
+
+// The slug is the provider part of `provider:model` addresses and appears in URLs and allow lists, so it
+// is limited to characters that need no quoting and cannot be confused with the `:` or `/` separators.
+const SLUG = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export function checkProviderSlug(providerId: string): void {
+  if (!SLUG.test(providerId)) {
+    throw new TollgateError(Errors.validationFailed, { field: 'providerId', reason: `providerId "${providerId}" may contain only letters, digits, ".", "_" and "-", starting with a letter or digit.` });
+  }
+  if (isBuiltinProviderId(providerId)) throw new TollgateError(Errors.providerIdReserved, { providerId });
+}
+
+const SURFACES: Record<ApiFormat, readonly ApiSurface[]> = {
+  openai: ['chat-completions', 'responses', 'completions', 'embeddings'],
+  anthropic: ['messages'],
+};
+
+export function checkSurfaces(surfaces: readonly Surface[]): void {
+  for (const s of surfaces) {
+    if (!Object.hasOwn(SURFACES, s.format)) throw new TollgateError(Errors.providerUnknownFormat, { format: s.format, allowed: Object.keys(SURFACES).join(', ') });
+    const allowed = SURFACES[s.format as ApiFormat];
+    if (s.surface !== undefined && !allowed.includes(s.surface as ApiSurface)) {
+      throw new TollgateError(Errors.providerUnknownSurface, { surface: s.surface, format: s.format, allowed: allowed.join(', ') });
+    }
+  }
+}
+
+/** Loopback, private, link-local, unspecified and shared (CGNAT) ranges, plus IPv4-mapped IPv6. */
+const PRIVATE = new BlockList();
+for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) PRIVATE.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [['::', 128], ['::1', 128], ['::ffff:0:0', 96], ['fc00::', 7], ['fe80::', 10]] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
+
+function privateHost(hostname: string): boolean {
+  const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+  const family = isIP(host);
+  if (family !== 0) return PRIVATE.check(host, family === 4 ? 'ipv4' : 'ipv6');
+  const lower = host.toLowerCase().replace(/\.$/, '');
+  return lower === 'localhost' || lower.endsWith('.localhost');
+}
+
+/**
+ * An absolute http(s) URL. Unless the operator allows private upstreams, it must be `https:` and must not
+ * name a loopback/private/link-local address literal or localhost. Host names are not resolved here: DNS
+ * answers change, so a resolved-address check belongs at connection time.
+ */
+export function checkBaseUrl(baseUrl: string, allowPrivate: boolean): void {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new TollgateError(Errors.validationFailed, { field: 'baseUrl', reason: `baseUrl "${baseUrl}" is not an absolute URL.` });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new TollgateError(Errors.validationFailed, { field: 'baseUrl', reason: `baseUrl must use http or https, not "${url.protocol}".` });
+  }
+  if (allowPrivate) return;
+  if (url.protocol !== 'https:') throw new TollgateError(Errors.providerHostNotAllowed, { reason: 'https is required.' });
+  if (privateHost(url.hostname)) throw new TollgateError(Errors.providerHostNotAllowed, { reason: `"${url.hostname}" is a loopback, private or link-local address.` });
+}
+
+/**
+ * The new model set, refusing duplicates (model names are case-insensitive at the gateway). A model that
+ * stays keeps its record id, so references to it survive a whole-set replacement.
+ */
+export function nextModels(models: readonly { modelId: string }[], current: readonly Model[] = []): Model[] {
+  const ids = new Map(current.map((m) => [m.modelId.toLowerCase(), m.id]));
+  const seen = new Set<string>();
+  return models.map(({ modelId }) => {
+    const key = modelId.toLowerCase();
+    if (seen.has(key)) throw new TollgateError(Errors.providerDuplicateModel, { modelId });
+    seen.add(key);
+    return { id: ids.get(key) ?? newId('providerModel'), modelId };
+  });
+}

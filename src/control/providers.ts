@@ -1,0 +1,113 @@
+// /providers: the account's own (custom) upstreams with their surfaces and models. The providerId slug
+// never changes after creation; deleting is refused while keys or configurations still refer to it.
+import type { components } from './spec-types.ts';
+import { Errors, TollgateError } from '../domain/errors.ts';
+import { newId } from '../domain/ids.ts';
+import * as repo from '../store/providers.ts';
+import { configurationRules } from '../store/configurations.ts';
+import { providerKeyIdsFor } from '../store/provider-keys.ts';
+import { deleteOwned, insertOwned, updateOwned } from '../store/owned.ts';
+import type { Call, ControlDeps, HandlerTable } from './app.ts';
+import { compact, listEnvelope, notFound, patchFields } from './resource.ts';
+import { auditedView, createdStamp, updatedStamp } from './audit.ts';
+import { checkBaseUrl, checkProviderSlug, checkSurfaces, nextModels } from './provider-rules.ts';
+import { configurationsUsingProvider, describeUsers } from './references.ts';
+
+type Provider = components['schemas']['AIGatewayProvider'];
+type ProviderCreate = components['schemas']['AIGatewayProviderCreate'];
+type ProviderUpdate = components['schemas']['AIGatewayProviderUpdate'];
+type Surface = components['schemas']['SupportedAPISurface'];
+type Model = components['schemas']['AIGatewayProviderModel'];
+
+function surfacesOf(row: repo.ProviderRow): Surface[] | undefined {
+  return row.supportedApiSurfaces === null ? undefined : JSON.parse(row.supportedApiSurfaces) as Surface[];
+}
+
+function modelsOf(row: repo.ProviderRow): Model[] {
+  return JSON.parse(row.models) as Model[];
+}
+
+export function providerView(base: string, row: repo.ProviderRow): Provider {
+  return compact({
+    ...auditedView(base, '/providers', row),
+    providerId: row.providerId,
+    name: row.name,
+    baseUrl: row.baseUrl,
+    metadata: row.metadata ?? undefined,
+    supportedApiSurfaces: surfacesOf(row),
+    models: modelsOf(row),
+  });
+}
+
+export function providerHandlers(deps: ControlDeps): HandlerTable {
+  const { db } = deps.store;
+  const allowPrivate = deps.config.allowPrivateUpstreams;
+
+  const existing = async (call: Call): Promise<repo.ProviderRow> => {
+    const row = await repo.getProvider(db, call.principal.accountId, call.params.id!);
+    if (!row) throw notFound('Provider', call.params.id!);
+    return row;
+  };
+
+  return {
+    async ListAIGatewayProviders(call: Call) {
+      const page = await repo.listProviders(db, call.principal.accountId, call.query as { beforeId?: string; limit?: number });
+      return listEnvelope(call, 'aiGatewayProviders', page, page.items.map((r) => providerView(call.base, r)));
+    },
+    async CreateAIGatewayProvider(call: Call) {
+      const body = call.body as ProviderCreate;
+      const { accountId, apiKeyId } = call.principal;
+      checkProviderSlug(body.providerId);
+      checkBaseUrl(body.baseUrl, allowPrivate);
+      if (body.supportedApiSurfaces) checkSurfaces(body.supportedApiSurfaces);
+      const models = nextModels(body.models ?? []);
+      if (await repo.providerSlugTaken(db, accountId, body.providerId)) throw new TollgateError(Errors.providerIdTaken, { providerId: body.providerId });
+      const row: repo.ProviderRow = {
+        id: newId('provider'), accountId, providerId: body.providerId, name: body.name, baseUrl: body.baseUrl,
+        metadata: body.metadata ?? null,
+        supportedApiSurfaces: body.supportedApiSurfaces === undefined ? null : JSON.stringify(body.supportedApiSurfaces),
+        models: JSON.stringify(models),
+        ...createdStamp(apiKeyId),
+      };
+      await insertOwned(db, 'providers', row);
+      await deps.changes.publish({ accountId, kind: 'provider', resourceId: row.id });
+      return providerView(call.base, row);
+    },
+    async GetAIGatewayProvider(call: Call) {
+      return providerView(call.base, await existing(call));
+    },
+    async UpdateAIGatewayProvider(call: Call) {
+      const { accountId, apiKeyId } = call.principal;
+      const row = await existing(call);
+      const { name, baseUrl, metadata, supportedApiSurfaces, models } = patchFields<ProviderUpdate>(call.body as Record<string, unknown>, ['name', 'baseUrl', 'metadata', 'supportedApiSurfaces', 'models']);
+      // Nullable in the contract's update schema, but a provider always needs a name to be shown.
+      if (name === null) throw new TollgateError(Errors.providerFieldRequired, { field: 'name' });
+      if (baseUrl !== undefined) checkBaseUrl(baseUrl, allowPrivate);
+      if (supportedApiSurfaces) checkSurfaces(supportedApiSurfaces);
+      await updateOwned(db, 'providers', accountId, row.id, {
+        ...(name !== undefined ? { name } : {}),
+        ...(baseUrl !== undefined ? { baseUrl } : {}),
+        ...(metadata !== undefined ? { metadata } : {}),
+        ...(supportedApiSurfaces !== undefined ? { supportedApiSurfaces: supportedApiSurfaces === null ? null : JSON.stringify(supportedApiSurfaces) } : {}),
+        ...(models !== undefined ? { models: JSON.stringify(nextModels(models ?? [], modelsOf(row))) } : {}),
+        ...updatedStamp(apiKeyId),
+      });
+      await deps.changes.publish({ accountId, kind: 'provider', resourceId: row.id });
+      return providerView(call.base, (await repo.getProvider(db, accountId, row.id))!);
+    },
+    async DeleteAIGatewayProvider(call: Call) {
+      const { accountId } = call.principal;
+      const row = await existing(call);
+      const keys = await providerKeyIdsFor(db, accountId, row.providerId);
+      const configurations = configurationsUsingProvider(await configurationRules(db, accountId), row);
+      const usedBy = [
+        ...(keys.length > 0 ? [describeUsers('provider key', keys)] : []),
+        ...(configurations.length > 0 ? [describeUsers('access key configuration', configurations)] : []),
+      ];
+      if (usedBy.length > 0) throw new TollgateError(Errors.providerInUse, { providerId: row.providerId, usedBy: usedBy.join(' and ') });
+      await deleteOwned(db, 'providers', accountId, row.id);
+      await deps.changes.publish({ accountId, kind: 'provider', resourceId: row.id });
+      return undefined;
+    },
+  };
+}
