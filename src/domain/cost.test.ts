@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCatalog } from '../catalog/index.ts';
+import { resolveCandidates } from './resolve.ts';
+import type { AttemptPlan } from './routing.ts';
+import { attemptCostPico, type TokenUsage } from './cost.ts';
+import { snapshot } from '../../test/helpers/snapshot.ts';
+import { formatUsd5, PICO_PER_USD } from './money.ts';
+
+const catalog = createCatalog({});
+const account = snapshot();
+function attempt(model: string, keySource: 'ngrok' | 'user'): AttemptPlan {
+  const candidate = resolveCandidates({ model, models: undefined, format: 'openai', surface: 'chat-completions' }, catalog, account)[0]!;
+  return { candidate, keySource, credential: 'k' };
+}
+const usage = (u: Partial<TokenUsage>): TokenUsage => ({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, ...u });
+const FEE = 50_000n; // $0.05 per million tokens
+
+test('managed: input, cached input and output at catalog prices, plus the fee on success', () => {
+  // gpt-4o: $2.50 in, $1.25 cached, $10 out per Mtok.
+  const u = usage({ inputTokens: 1_000_000, cacheReadTokens: 200_000, outputTokens: 100_000, reasoningTokens: 30_000 });
+  const model = 800_000n * 2_500_000n + 200_000n * 1_250_000n + 100_000n * 10_000_000n;
+  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'ngrok'), 0n, true), model);
+  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'ngrok'), FEE, true), model + 1_100_000n * FEE);
+  assert.equal(formatUsd5(model), '3.25000');
+});
+
+test('gemini-3.6-flash example from the spec: $0.75 in, $3.75 out', () => {
+  const cost = attemptCostPico(usage({ inputTokens: 1_000_000, outputTokens: 1_000_000 }), attempt('gemini-3.6-flash', 'ngrok'), 0n, true);
+  assert.equal(cost, 4_500_000n * 1_000_000n);
+  assert.equal(cost / PICO_PER_USD, 4n);
+});
+
+test('cache writes use the cache-write price, missing cache prices fall back to input', () => {
+  // claude-haiku-4-5: $1 in, $0.10 read, $1.25 write, $5 out.
+  const u = usage({ inputTokens: 1000, cacheReadTokens: 100, cacheWriteTokens: 200, outputTokens: 10 });
+  assert.equal(attemptCostPico(u, attempt('claude-haiku-4-5', 'ngrok'), 0n, true), 700n * 1_000_000n + 100n * 100_000n + 200n * 1_250_000n + 10n * 5_000_000n);
+  // gpt-3.5-turbo has no cached price.
+  assert.equal(attemptCostPico(usage({ inputTokens: 10, cacheReadTokens: 10 }), attempt('gpt-3.5-turbo', 'ngrok'), 0n, true), 10n * 500_000n);
+});
+
+test('user keys pay only the fee; failures pay nothing beyond model cost', () => {
+  const u = usage({ inputTokens: 1000, outputTokens: 500 });
+  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'user'), FEE, true), 1500n * FEE);
+  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'user'), FEE, false), 0n);
+  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'ngrok'), FEE, false), 1000n * 2_500_000n + 500n * 10_000_000n);
+});
+
+test('odd counts are clamped to non-negative integers', () => {
+  const u = usage({ inputTokens: 10, cacheReadTokens: 50, outputTokens: -5 });
+  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'ngrok'), 0n, true), 10n * 1_250_000n);
+});

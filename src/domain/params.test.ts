@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCatalog } from '../catalog/index.ts';
+import { resolveCandidates } from './resolve.ts';
+import type { AttemptPlan } from './routing.ts';
+import { prepareUpstreamBody } from './params.ts';
+import { snapshot } from '../../test/helpers/snapshot.ts';
+import type { ApiFormat, ApiSurface } from '../catalog/types.ts';
+import type { AccountSettings, CustomProviderState } from '../state/types.ts';
+
+const catalog = createCatalog({});
+const proxy: CustomProviderState = { id: 'aigp_p', providerId: 'strict', name: 'Strict', baseUrl: 'https://llm.example.com/v1', surfaces: [{ format: 'openai', surface: 'chat-completions', supportedParams: ['messages', 'stream', 'max_tokens'] }], models: ['m1'] };
+const account = snapshot({ customProviders: [proxy] });
+const settings = (maxOutputTokens: number | null = null): AccountSettings => ({ ...account.settings, maxOutputTokens });
+function attempt(model: string, surface: ApiSurface = 'chat-completions', format: ApiFormat = 'openai'): AttemptPlan {
+  const candidate = resolveCandidates({ model, models: undefined, format, surface }, catalog, account)[0]!;
+  return { candidate, keySource: 'user', credential: 'k' };
+}
+
+test('nothing to change returns the same object', () => {
+  const body = { model: 'gpt-4o', messages: [], temperature: 0.2 };
+  const r = prepareUpstreamBody(body, attempt('gpt-4o'), settings());
+  assert.equal(r.body, body);
+  assert.equal(r.changed, false);
+  assert.deepEqual(r.removed, []);
+});
+
+test('model is rewritten to the upstream id and models[] dropped, without touching the input', () => {
+  const body = { model: 'openai:GPT-4o', models: ['claude-haiku-4-5'], messages: [] };
+  const r = prepareUpstreamBody(body, attempt('openai:GPT-4o'), settings());
+  assert.deepEqual(r.body, { model: 'gpt-4o', messages: [] });
+  assert.equal(r.changed, true);
+  assert.deepEqual(r.removed, []);
+  assert.deepEqual(body.models, ['claude-haiku-4-5']);
+  assert.equal(body.model, 'openai:GPT-4o');
+});
+
+test('model unsupportedParams are stripped and reported', () => {
+  const body = { model: 'o3', messages: [], temperature: 0.7, top_p: 1, stream: true };
+  const r = prepareUpstreamBody(body, attempt('o3'), settings());
+  assert.deepEqual(r.body, { model: 'o3', messages: [], stream: true });
+  assert.deepEqual(r.removed, ['temperature', 'top_p']);
+});
+
+test('a non-empty surface allowlist drops every other top-level field (model is kept)', () => {
+  const body = { model: 'm1', messages: [{ role: 'user', content: 'hi' }], stream: false, seed: 1, metadata: { a: 1 } };
+  const r = prepareUpstreamBody(body, attempt('strict:m1'), settings());
+  assert.deepEqual(r.body, { model: 'm1', messages: [{ role: 'user', content: 'hi' }], stream: false });
+  assert.deepEqual(r.removed, ['seed', 'metadata']);
+});
+
+test('output limits are clamped to maxOutputTokens', () => {
+  const chat = prepareUpstreamBody({ model: 'gpt-4o', max_tokens: 5000, max_completion_tokens: 50 }, attempt('gpt-4o'), settings(100));
+  assert.deepEqual(chat.body, { model: 'gpt-4o', max_tokens: 100, max_completion_tokens: 50 });
+  const under = prepareUpstreamBody({ model: 'gpt-4o', max_tokens: 10 }, attempt('gpt-4o'), settings(100));
+  assert.equal(under.changed, false);
+  const responses = prepareUpstreamBody({ model: 'gpt-4o', max_output_tokens: 1000, input: 'x' }, attempt('gpt-4o', 'responses'), settings(100));
+  assert.equal(responses.body.max_output_tokens, 100);
+  const messages = prepareUpstreamBody({ model: 'claude-haiku-4-5', max_tokens: 64000 }, attempt('claude-haiku-4-5', 'messages', 'anthropic'), settings(2048));
+  assert.equal(messages.body.max_tokens, 2048);
+});
+
+test('a cap is added when the request sets no limit, in the surface field', () => {
+  assert.deepEqual(prepareUpstreamBody({ model: 'gpt-4o' }, attempt('gpt-4o'), settings(100)).body, { model: 'gpt-4o', max_completion_tokens: 100 });
+  assert.deepEqual(prepareUpstreamBody({ model: 'claude-haiku-4-5' }, attempt('claude-haiku-4-5'), settings(100)).body, { model: 'claude-haiku-4-5', max_tokens: 100 });
+  assert.deepEqual(prepareUpstreamBody({ model: 'gpt-4o', input: 'x' }, attempt('gpt-4o', 'responses'), settings(100)).body, { model: 'gpt-4o', input: 'x', max_output_tokens: 100 });
+  assert.deepEqual(prepareUpstreamBody({ model: 'claude-haiku-4-5' }, attempt('claude-haiku-4-5', 'messages', 'anthropic'), settings(100)).body, { model: 'claude-haiku-4-5', max_tokens: 100 });
+  const embeddings = prepareUpstreamBody({ model: 'text-embedding-3-small', input: 'x' }, attempt('text-embedding-3-small', 'embeddings'), settings(100));
+  assert.equal(embeddings.changed, false);
+  // The strict provider only accepts max_tokens.
+  assert.equal(prepareUpstreamBody({ model: 'm1' }, attempt('strict:m1'), settings(100)).body.max_tokens, 100);
+});

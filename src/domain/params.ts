@@ -1,0 +1,71 @@
+// The body sent upstream for one attempt (gateway.md §9). The client's object is never mutated: a shallow
+// copy is made only when something changes, so the common case (nothing to strip, same model id) lets the
+// gateway forward the original bytes without re-serialising.
+import type { ApiSurface } from '../catalog/types.ts';
+import type { AccountSettings } from '../state/types.ts';
+import type { AttemptPlan } from './routing.ts';
+
+export interface PreparedBody { body: Record<string, unknown>; changed: boolean; removed: string[] }
+
+/** Output-limit fields per surface; every one present is clamped to the account's maxOutputTokens. */
+const OUTPUT_LIMIT_FIELDS: Readonly<Record<ApiSurface, readonly string[]>> = {
+  'chat-completions': ['max_tokens', 'max_completion_tokens'],
+  completions: ['max_tokens'],
+  responses: ['max_output_tokens'],
+  messages: ['max_tokens'],
+  embeddings: [],
+};
+
+/** Fields the gateway itself reads and that must survive a surface allowlist. */
+const ALWAYS_KEPT = new Set(['model']);
+
+export function prepareUpstreamBody(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings): PreparedBody {
+  const { candidate } = attempt;
+  let out: Record<string, unknown> | undefined;
+  const edit = (): Record<string, unknown> => (out ??= { ...body });
+  const removed: string[] = [];
+
+  if (body.model !== candidate.modelId) edit().model = candidate.modelId;
+  if ('models' in body) delete edit().models;
+
+  // 1. Surface allowlist (only when the provider declares one), 2. the model's denylist.
+  const allow = candidate.surface.supportedParams;
+  const deny = candidate.catalogModel?.unsupportedParams;
+  if ((allow && allow.length > 0) || (deny && deny.length > 0)) {
+    for (const name of Object.keys(body)) {
+      if (name === 'models' || ALWAYS_KEPT.has(name)) continue;
+      if ((allow && allow.length > 0 && !allow.includes(name)) || deny?.includes(name)) {
+        delete edit()[name];
+        removed.push(name);
+      }
+    }
+  }
+
+  const cap = settings.maxOutputTokens;
+  if (cap !== null && cap > 0) clampOutput(out ?? body, edit, candidate.surface.surface, cap, attempt, removed);
+
+  return out ? { body: out, changed: true, removed } : { body, changed: false, removed };
+}
+
+/**
+ * Lowers every output-limit field above the cap; when the request sets none, adds the surface's field so the
+ * cap holds (chat: `max_completion_tokens` on OpenAI — its reasoning models reject `max_tokens` — else
+ * `max_tokens`, unless that field is one the model rejects or was just stripped).
+ */
+function clampOutput(current: Record<string, unknown>, edit: () => Record<string, unknown>, surface: ApiSurface, cap: number, attempt: AttemptPlan, removed: string[]): void {
+  const fields = OUTPUT_LIMIT_FIELDS[surface];
+  if (fields.length === 0) return;
+  let present = false;
+  for (const field of fields) {
+    const value = current[field];
+    if (value === undefined || value === null) continue;
+    present = true;
+    if (typeof value === 'number' && value > cap) edit()[field] = cap;
+  }
+  if (present) return;
+  const usable = fields.filter((f) => !removed.includes(f) && !attempt.candidate.catalogModel?.unsupportedParams?.includes(f)
+    && !(attempt.candidate.surface.supportedParams?.length && !attempt.candidate.surface.supportedParams.includes(f)));
+  const preferred = surface === 'chat-completions' && attempt.candidate.provider.id === 'openai' ? 'max_completion_tokens' : fields[0]!;
+  const field = usable.includes(preferred) ? preferred : usable[0];
+  if (field !== undefined) edit()[field] = cap;
+}

@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { estimateRequestInputTokens, estimateTokens } from './tokens.ts';
+
+test('estimateTokens uses o200k_base', () => {
+  assert.equal(estimateTokens(''), 0);
+  assert.equal(estimateTokens('Hello, world!'), 4);
+  const long = 'word '.repeat(1000);
+  assert.ok(Math.abs(estimateTokens(long) - 1000) <= 2);
+});
+
+test('chat and messages count system and every message', () => {
+  const chat = estimateRequestInputTokens({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: [{ type: 'text', text: 'Hello, world!' }] }] }, 'chat-completions');
+  assert.equal(chat, 4 + estimateTokens('Be brief.') + 4 + 4);
+  const messages = estimateRequestInputTokens({ system: [{ type: 'text', text: 'Be brief.' }], messages: [{ role: 'user', content: 'Hello, world!' }] }, 'messages');
+  assert.equal(messages, estimateTokens('Be brief.') + 4 + 4);
+});
+
+test('responses, completions and embeddings', () => {
+  assert.equal(estimateRequestInputTokens({ input: 'Hello, world!', instructions: 'Be brief.' }, 'responses'), 4 + estimateTokens('Be brief.'));
+  assert.equal(estimateRequestInputTokens({ input: [{ role: 'user', content: [{ type: 'input_text', text: 'Hello, world!' }] }] }, 'responses'), 8);
+  assert.equal(estimateRequestInputTokens({ prompt: ['Hello, world!', 'Hello, world!'] }, 'completions'), 8);
+  assert.equal(estimateRequestInputTokens({ input: [[1, 2, 3]] }, 'embeddings'), 3);
+  assert.equal(estimateRequestInputTokens({}, 'chat-completions'), 0);
+});
+
+test('a big input grows the estimate roughly linearly', () => {
+  const text = 'lorem ipsum dolor sit amet '.repeat(20_000);
+  const n = estimateRequestInputTokens({ messages: [{ role: 'user', content: text }] }, 'chat-completions');
+  assert.ok(n > 100_000, String(n));
+});

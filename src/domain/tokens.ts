@@ -1,0 +1,94 @@
+// Input-token estimates (gateway.md §10: the gateway estimates with tiktoken; provider-reported counts win
+// when present). One o200k_base encoder, built on first use: building it costs tens of milliseconds and
+// most deployments never set maxInputTokens.
+import { Tiktoken } from 'js-tiktoken/lite';
+import o200kBase from 'js-tiktoken/ranks/o200k_base';
+import type { ApiSurface } from '../catalog/types.ts';
+
+let encoder: Tiktoken | undefined;
+
+/** Per-message framing tokens (role and separators), as OpenAI's own counting guide adds. */
+const MESSAGE_OVERHEAD = 4;
+/** Texts longer than this are estimated from their length: exact BPE over megabytes would stall the loop. */
+const EXACT_LIMIT = 200_000;
+
+export function estimateTokens(text: string): number {
+  if (text.length === 0) return 0;
+  if (text.length > EXACT_LIMIT) return Math.ceil(text.length / 4);
+  encoder ??= new Tiktoken(o200kBase);
+  return encoder.encode(text, [], []).length;
+}
+
+export function estimateRequestInputTokens(body: Record<string, unknown>, surface: ApiSurface): number {
+  let total = 0;
+  const add = (value: unknown) => { total += contentTokens(value); };
+  switch (surface) {
+    case 'chat-completions':
+    case 'messages':
+      add(body.system);
+      total += messagesTokens(body.messages);
+      if (body.tools !== undefined) add(JSON.stringify(body.tools));
+      break;
+    case 'responses':
+      add(body.instructions);
+      total += typeof body.input === 'string' ? estimateTokens(body.input) : messagesTokens(body.input);
+      if (body.tools !== undefined) add(JSON.stringify(body.tools));
+      break;
+    case 'completions':
+    case 'embeddings':
+      total += promptTokens(surface === 'completions' ? body.prompt : body.input);
+      break;
+  }
+  return total;
+}
+
+function messagesTokens(messages: unknown): number {
+  if (!Array.isArray(messages)) return 0;
+  let total = 0;
+  for (const message of messages) {
+    if (typeof message === 'string') {
+      total += estimateTokens(message);
+      continue;
+    }
+    if (!isRecord(message)) continue;
+    total += MESSAGE_OVERHEAD + contentTokens(message.content);
+    // Responses input items: function outputs and tool calls carry their text elsewhere.
+    if (typeof message.output === 'string') total += estimateTokens(message.output);
+    if (typeof message.arguments === 'string') total += estimateTokens(message.arguments);
+    if (Array.isArray(message.tool_calls)) total += estimateTokens(JSON.stringify(message.tool_calls));
+  }
+  return total;
+}
+
+/** A string, or an array of content parts whose `text` (or nested tool-result `content`) is counted. */
+function contentTokens(content: unknown): number {
+  if (typeof content === 'string') return estimateTokens(content);
+  if (!Array.isArray(content)) return 0;
+  let total = 0;
+  for (const part of content) {
+    if (typeof part === 'string') total += estimateTokens(part);
+    else if (isRecord(part)) {
+      if (typeof part.text === 'string') total += estimateTokens(part.text);
+      if (part.content !== undefined) total += contentTokens(part.content);
+      if (isRecord(part.input)) total += estimateTokens(JSON.stringify(part.input));
+    }
+  }
+  return total;
+}
+
+/** Completions `prompt` / embeddings `input`: a string, strings, or pre-tokenised integer arrays. */
+function promptTokens(prompt: unknown): number {
+  if (typeof prompt === 'string') return estimateTokens(prompt);
+  if (!Array.isArray(prompt)) return 0;
+  let total = 0;
+  for (const item of prompt) {
+    if (typeof item === 'string') total += estimateTokens(item);
+    else if (typeof item === 'number') total += 1;
+    else if (Array.isArray(item)) total += item.length;
+  }
+  return total;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
