@@ -1,0 +1,162 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { SecretBox } from '../src/domain/secret-box.ts';
+import { PROVIDER_KEY_LIMIT } from '../src/control/provider-key-values.ts';
+import { expectError, expectSchema, startControl, type TestControl } from './helpers/control.ts';
+import { STORE_KINDS } from './helpers/stores.ts';
+import { assertHead, assertIsolated, assertPaging, recordChanges, type Collection } from './helpers/crud.ts';
+
+const KEYS: Collection = { path: '/provider-keys', listKey: 'aiGatewayProviderKeys', listSchema: 'AIGatewayProviderAPIKeyList', schema: 'AIGatewayProviderAPIKeyDetail' };
+type Detail = { id: string; providerId: string; name: string; keyRedacted: string; description?: string; metadata?: string; lastUsed: string | null; updatedAt: string };
+
+for (const kind of STORE_KINDS) {
+  describe(`provider keys (${kind})`, () => {
+    let c: TestControl;
+    before(async () => { c = await startControl(kind); });
+    after(async () => { await c.close(); });
+
+    const create = async (body: Record<string, unknown>, status = 201) => expectSchema<Detail>(await c.call('POST', '/provider-keys', body), status, KEYS.schema);
+    const sealedOf = async (id: string) => (await c.store.db.selectFrom('providerKeys').select('sealedValue').where('id', '=', id).executeTakeFirstOrThrow()).sealedValue;
+
+    it('creates, reads, heads and lists keys newest first, with the provider filter', async () => {
+      const changes = recordChanges(c);
+      const a = await create({ providerId: 'anthropic', name: 'first', value: 'sk-ant-0000000000000000000001', description: 'd', metadata: '{"team":"x"}' });
+      assert.equal(a.providerId, 'anthropic');
+      assert.equal(a.keyRedacted, 'sk-ant-000***0001');
+      assert.equal(a.description, 'd');
+      assert.equal(a.metadata, '{"team":"x"}');
+      assert.equal(a.lastUsed, null);
+      assert.match(a.id, /^aigpk_/);
+      assert.deepEqual(changes.map((x) => [x.kind, x.resourceId, x.accountId]), [['providerKey', a.id, c.accountId]]);
+      const ids = [a.id];
+      for (let i = 0; i < 4; i++) ids.push((await create({ providerId: 'openai', name: `k${i}`, value: `sk-proj-${i}-aaaaaaaaaaaaaaaaaaaa` })).id);
+      assert.deepEqual(expectSchema<Detail>(await c.call('GET', `/provider-keys/${a.id}`), 200, KEYS.schema), a);
+      await assertHead(c, `/provider-keys/${a.id}`);
+      await assertHead(c, '/provider-keys');
+      await assertPaging(c, KEYS, ids);
+      const filtered = expectSchema<{ aiGatewayProviderKeys: Detail[]; nextPageUri: string | null }>(await c.call('GET', '/provider-keys?provider=openai&limit=3'), 200, KEYS.listSchema);
+      assert.deepEqual(filtered.aiGatewayProviderKeys.map((k) => k.id), ids.slice(1).reverse().slice(0, 3));
+      assert.match(filtered.nextPageUri!, /provider=openai/);
+      const rest = expectSchema<{ aiGatewayProviderKeys: Detail[] }>(await c.call('GET', new URL(filtered.nextPageUri!).pathname + new URL(filtered.nextPageUri!).search), 200, KEYS.listSchema);
+      assert.deepEqual(rest.aiGatewayProviderKeys.map((k) => k.id), [ids[1]]);
+      const none = expectSchema<{ aiGatewayProviderKeys: Detail[] }>(await c.call('GET', '/provider-keys?provider=groq'), 200, KEYS.listSchema);
+      assert.deepEqual(none.aiGatewayProviderKeys, []);
+      for (const id of ids) assert.equal((await c.call('DELETE', `/provider-keys/${id}`)).statusCode, 204);
+    });
+
+    it('never returns or stores the raw value, and the sealed form opens to it', async () => {
+      const secret = 'sk-proj-SECRET-VALUE-do-not-leak-1234567890';
+      const res = await c.call('POST', '/provider-keys', { providerId: 'openai', name: 'secret', value: `  ${secret}\n` });
+      const key = expectSchema<Detail>(res, 201, KEYS.schema);
+      const bodies = [
+        res.body,
+        (await c.call('GET', `/provider-keys/${key.id}`)).body,
+        (await c.call('GET', '/provider-keys')).body,
+        (await c.call('PATCH', `/provider-keys/${key.id}`, { description: 'x' })).body,
+      ];
+      for (const body of bodies) assert.ok(!body.includes(secret) && !body.includes('SECRET-VALUE'), `leaked in ${body}`);
+      const sealed = await sealedOf(key.id);
+      assert.ok(!sealed.includes(secret) && !sealed.includes('SECRET'));
+      assert.equal(new SecretBox(c.config.masterKey).open(sealed), secret, 'surrounding whitespace is trimmed before sealing');
+      assert.equal(key.keyRedacted, 'sk-proj-SE***7890');
+      assert.equal((await c.call('DELETE', `/provider-keys/${key.id}`)).statusCode, 204);
+    });
+
+    it('rotates the value and name under the same id', async () => {
+      const box = new SecretBox(c.config.masterKey);
+      const key = await create({ providerId: 'openai', name: 'old', value: 'sk-old-11111111111111111111', description: 'kept' });
+      const changes = recordChanges(c);
+      const res = await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'new', value: 'sk-new-22222222222222222222' });
+      const rotated = expectSchema<Detail>(res, 200, KEYS.schema);
+      assert.equal(rotated.id, key.id);
+      assert.equal(rotated.name, 'new');
+      assert.equal(rotated.description, 'kept');
+      assert.equal(rotated.keyRedacted, 'sk-new-222***2222');
+      assert.ok(!res.body.includes('sk-new-22222222222222222222'));
+      assert.equal(box.open(await sealedOf(key.id)), 'sk-new-22222222222222222222');
+      assert.deepEqual(changes.map((x) => x.kind), ['providerKey']);
+      expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n', value: '   ' }), 400, 'ERR_NGROK_27507');
+      expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n' }), 400, 'ERR_NGROK_27507');
+      expectError(await c.call('POST', '/provider-keys/aigpk_missing/rotate', { name: 'n', value: 'v' }), 404, 'ERR_NGROK_27611');
+      expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n', value: 'v' }, c.other.token), 404, 'ERR_NGROK_27611');
+      assert.equal(box.open(await sealedOf(key.id)), 'sk-new-22222222222222222222', 'failed rotations change nothing');
+      assert.equal((await c.call('DELETE', `/provider-keys/${key.id}`)).statusCode, 204);
+    });
+
+    it('applies PATCH tri-state to name, description and metadata', async () => {
+      const key = await create({ providerId: 'openai', name: 'n', value: 'sk-patch-3333333333333333', description: 'desc', metadata: 'meta' });
+      let got = expectSchema<Detail>(await c.call('PATCH', `/provider-keys/${key.id}`, { name: 'renamed' }), 200, KEYS.schema);
+      assert.equal(got.name, 'renamed');
+      assert.equal(got.description, 'desc');
+      assert.equal(got.metadata, 'meta');
+      got = expectSchema<Detail>(await c.call('PATCH', `/provider-keys/${key.id}`, { description: null, metadata: 'm2' }), 200, KEYS.schema);
+      assert.equal(got.description, undefined);
+      assert.equal(got.metadata, 'm2');
+      assert.equal(got.keyRedacted, key.keyRedacted);
+      expectError(await c.call('PATCH', `/provider-keys/${key.id}`, { name: null }), 400, 'ERR_NGROK_27510');
+      expectError(await c.call('PATCH', `/provider-keys/${key.id}`, { value: 'sk-x' }), 400, 'ERR_NGROK_27606');
+      expectError(await c.call('PATCH', `/provider-keys/${key.id}`, { name: 'x'.repeat(256) }), 400, 'ERR_NGROK_27501');
+      assert.equal(expectSchema<Detail>(await c.call('GET', `/provider-keys/${key.id}`), 200, KEYS.schema).name, 'renamed');
+      assert.equal((await c.call('DELETE', `/provider-keys/${key.id}`)).statusCode, 204);
+      expectError(await c.call('GET', `/provider-keys/${key.id}`), 404, 'ERR_NGROK_27611');
+      expectError(await c.call('DELETE', `/provider-keys/${key.id}`), 404, 'ERR_NGROK_27611');
+    });
+
+    it('validates the create body with the provider-key codes', async () => {
+      const ok = { providerId: 'openai', name: 'n', value: 'sk-valid-44444444444444' };
+      expectError(await c.call('POST', '/provider-keys', { ...ok, extra: 1 }), 400, 'ERR_NGROK_27606');
+      expectError(await c.call('POST', '/provider-keys', { ...ok, name: 'x'.repeat(256) }), 400, 'ERR_NGROK_27501');
+      expectError(await c.call('POST', '/provider-keys', { ...ok, description: 'x'.repeat(256) }), 400, 'ERR_NGROK_27502');
+      expectError(await c.call('POST', '/provider-keys', { ...ok, metadata: 'x'.repeat(4097) }), 400, 'ERR_NGROK_27503');
+      expectError(await c.call('POST', '/provider-keys', { providerId: 'openai', name: 'n' }), 400, 'ERR_NGROK_27507');
+      expectError(await c.call('POST', '/provider-keys', { ...ok, value: '' }), 400, 'ERR_NGROK_27507');
+      expectError(await c.call('POST', '/provider-keys', { ...ok, value: ' \t\n' }), 400, 'ERR_NGROK_27507');
+      expectError(await c.call('POST', '/provider-keys', { name: 'n', value: 'v' }), 400, 'ERR_NGROK_27510');
+      const unknown = expectError(await c.call('POST', '/provider-keys', { ...ok, providerId: 'not-a-provider' }), 400, 'ERR_NGROK_27508');
+      assert.match(unknown.msg, /not-a-provider/);
+      assert.deepEqual(expectSchema<{ aiGatewayProviderKeys: unknown[] }>(await c.call('GET', '/provider-keys'), 200, KEYS.listSchema).aiGatewayProviderKeys, []);
+    });
+
+    it('accepts the account\'s own custom providers only', async () => {
+      const theirs = await c.call('POST', '/providers', { providerId: 'their-llm', name: 'T', baseUrl: 'https://llm.example.com/v1' }, c.other.token);
+      assert.equal(theirs.statusCode, 201);
+      expectError(await c.call('POST', '/provider-keys', { providerId: 'their-llm', name: 'n', value: 'sk-x-555555555555' }), 400, 'ERR_NGROK_27508');
+      const provider = expectSchema<{ id: string }>(await c.call('POST', '/providers', { providerId: 'my-llm', name: 'M', baseUrl: 'https://llm.example.com/v1' }), 201, 'AIGatewayProvider');
+      const key = await create({ providerId: 'my-llm', name: 'n', value: 'sk-x-555555555555' });
+      assert.equal(key.providerId, 'my-llm');
+      assert.equal((await c.call('DELETE', `/provider-keys/${key.id}`)).statusCode, 204);
+      assert.equal((await c.call('DELETE', `/providers/${provider.id}`)).statusCode, 204);
+    });
+
+    it(`refuses keys beyond ${PROVIDER_KEY_LIMIT} for one provider`, async () => {
+      assert.equal(PROVIDER_KEY_LIMIT, 50);
+      const ids: string[] = [];
+      for (let i = 0; i < PROVIDER_KEY_LIMIT; i++) ids.push((await create({ providerId: 'deepseek', name: `k${i}`, value: `sk-limit-${i}-000000000` })).id);
+      const err = expectError(await c.call('POST', '/provider-keys', { providerId: 'deepseek', name: 'over', value: 'sk-over-000000000' }), 409, 'ERR_NGROK_27506');
+      assert.match(err.msg, /50/);
+      await create({ providerId: 'groq', name: 'other provider', value: 'sk-groq-000000000' });
+      await c.store.db.deleteFrom('providerKeys').where('accountId', '=', c.accountId).execute();
+    });
+
+    it('refuses to delete a key a routing rule references, naming the configuration', async () => {
+      const key = await create({ providerId: 'openai', name: 'ref', value: 'sk-ref-666666666666666' });
+      const cfg = expectSchema<{ id: string }>(await c.call('POST', '/access-key-configurations', {
+        name: 'uses key', router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: key.id }] }] }] },
+      }), 201, 'AIGatewayAccessKeyConfiguration');
+      const err = expectError(await c.call('DELETE', `/provider-keys/${key.id}`), 409, 'ERR_NGROK_27511');
+      assert.ok(err.msg.includes(cfg.id), err.msg);
+      expectSchema(await c.call('GET', `/provider-keys/${key.id}`), 200, KEYS.schema);
+      expectSchema(await c.call('PATCH', `/access-key-configurations/${cfg.id}`, { router: null }), 200, 'AIGatewayAccessKeyConfiguration');
+      const changes = recordChanges(c);
+      assert.equal((await c.call('DELETE', `/provider-keys/${key.id}`)).statusCode, 204);
+      assert.deepEqual(changes.map((x) => [x.kind, x.resourceId]), [['providerKey', key.id]]);
+      assert.equal((await c.call('DELETE', `/access-key-configurations/${cfg.id}`)).statusCode, 204);
+    });
+
+    it('keeps keys invisible to other accounts', async () => {
+      const key = await create({ providerId: 'openai', name: 'mine', value: 'sk-mine-7777777777777' });
+      await assertIsolated(c, KEYS, key.id, { name: 'stolen' });
+      assert.equal(expectSchema<Detail>(await c.call('GET', `/provider-keys/${key.id}`), 200, KEYS.schema).name, 'mine');
+    });
+  });
+}
