@@ -1,32 +1,22 @@
 // /access-keys: create (token shown once), list, get, update (tri-state, link/unlink a configuration), delete.
 import type { components } from './spec-types.ts';
-import { newAccessKeyToken, newId, redactSecret, sha256Hex } from '../domain/ids.ts';
+import { newAccessKeyToken, newId } from '../domain/ids.ts';
 import * as repo from '../store/access-keys.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
-import { compact, listEnvelope, notFound, nowIso, patchFields, principalRef } from './resource.ts';
+import { listEnvelope, notFound } from './resource.ts';
+import { newTokenKeyRow, tokenKeyFields, tokenKeyPatch } from './token-keys.ts';
 
 type AccessKey = components['schemas']['AIGatewayAccessKey'];
 type AccessKeyCreate = components['schemas']['AIGatewayAccessKeyCreate'];
 type AccessKeyUpdate = components['schemas']['AIGatewayAccessKeyUpdate'];
 
 export function accessKeyView(base: string, row: repo.AccessKeyRow, token?: string): AccessKey {
-  return compact({
-    id: row.id,
-    uri: `${base}/access-keys/${row.id}`,
-    name: row.name ?? undefined,
-    description: row.description ?? undefined,
-    metadata: row.metadata ?? undefined,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-    createdBy: principalRef(base, row.createdBy),
-    lastUpdatedBy: principalRef(base, row.lastUpdatedBy),
-    token,
-    keyRedacted: row.keyRedacted,
-    lastUsed: row.lastUsed,
+  return {
+    ...tokenKeyFields(base, '/access-keys', row, token),
     accessKeyConfiguration: row.configurationId
       ? { id: row.configurationId, uri: `${base}/access-key-configurations/${row.configurationId}`, name: row.configurationName ?? '' }
       : null,
-  });
+  };
 }
 
 async function requireConfiguration(deps: ControlDeps, accountId: string, id: string): Promise<void> {
@@ -43,16 +33,11 @@ export function accessKeyHandlers(deps: ControlDeps): HandlerTable {
     },
     async CreateAIGatewayAccessKey(call: Call) {
       const body = call.body as AccessKeyCreate;
-      const { accountId, apiKeyId } = call.principal;
+      const { accountId } = call.principal;
       if (body.accessKeyConfigurationId !== undefined) await requireConfiguration(deps, accountId, body.accessKeyConfigurationId);
       const token = newAccessKeyToken();
-      const now = nowIso();
       const id = newId('accessKey');
-      await repo.insertAccessKey(db, {
-        id, accountId, name: body.name ?? null, description: body.description ?? null, metadata: body.metadata ?? null,
-        tokenHash: sha256Hex(token), keyRedacted: redactSecret(token), configurationId: body.accessKeyConfigurationId ?? null,
-        lastUsed: null, createdAt: now, updatedAt: now, createdBy: apiKeyId, lastUpdatedBy: apiKeyId,
-      });
+      await repo.insertAccessKey(db, { ...newTokenKeyRow(call.principal, id, token, body), configurationId: body.accessKeyConfigurationId ?? null });
       await deps.changes.publish({ accountId, kind: 'accessKey', resourceId: id });
       return accessKeyView(call.base, (await repo.getAccessKey(db, accountId, id))!, token);
     },
@@ -62,18 +47,14 @@ export function accessKeyHandlers(deps: ControlDeps): HandlerTable {
       return accessKeyView(call.base, row);
     },
     async UpdateAIGatewayAccessKey(call: Call) {
-      const { accountId, apiKeyId } = call.principal;
+      const { accountId } = call.principal;
       const id = call.params.id!;
       const body = call.body as AccessKeyUpdate;
       if (!(await repo.getAccessKey(db, accountId, id))) throw notFound('Access key', id);
-      const changes = patchFields<AccessKeyUpdate>(body as Record<string, unknown>, ['name', 'description', 'metadata', 'accessKeyConfigurationId']);
-      if (typeof changes.accessKeyConfigurationId === 'string') await requireConfiguration(deps, accountId, changes.accessKeyConfigurationId);
-      const { accessKeyConfigurationId, ...rest } = changes;
+      if (typeof body.accessKeyConfigurationId === 'string') await requireConfiguration(deps, accountId, body.accessKeyConfigurationId);
       await repo.updateAccessKey(db, accountId, id, {
-        ...rest,
-        ...(accessKeyConfigurationId !== undefined ? { configurationId: accessKeyConfigurationId } : {}),
-        updatedAt: nowIso(),
-        lastUpdatedBy: apiKeyId,
+        ...tokenKeyPatch(call.principal, body),
+        ...(body.accessKeyConfigurationId !== undefined ? { configurationId: body.accessKeyConfigurationId } : {}),
       });
       await deps.changes.publish({ accountId, kind: 'accessKey', resourceId: id });
       return accessKeyView(call.base, (await repo.getAccessKey(db, accountId, id))!);

@@ -5,6 +5,13 @@ import { configurationHandlers } from './configurations.ts';
 import { providerKeyHandlers } from './provider-keys.ts';
 import { providerHandlers } from './providers.ts';
 import { consoleExtension } from './console.ts';
+import { apiKeyHandlers } from './api-keys.ts';
+import { gatewayConfigHandlers } from './gateway-config.ts';
+import { creditHandlers } from './credits.ts';
+import { usageHandlers } from './usage.ts';
+import { modelHandlers } from './models.ts';
+import { stripeWebhookRoutes } from './stripe-webhook.ts';
 
-export const handlerFactories: HandlerFactory[] = [accessKeyHandlers, configurationHandlers, providerKeyHandlers, providerHandlers];
-export const routeExtensions: RouteExtension[] = [consoleExtension];
+export const handlerFactories: HandlerFactory[] = [accessKeyHandlers, configurationHandlers, providerKeyHandlers, providerHandlers,
+  apiKeyHandlers, gatewayConfigHandlers, creditHandlers, usageHandlers, modelHandlers];
+export const routeExtensions: RouteExtension[] = [consoleExtension, stripeWebhookRoutes];

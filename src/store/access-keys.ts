@@ -1,7 +1,8 @@
 // Access keys: the credentials apps send to the gateway. Tokens are stored only as SHA-256.
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { AccessKeysTable, Database } from './schema.ts';
 import { pageById, type Page } from './paging.ts';
+import { deleteTokenKey, updateTokenKey } from './token-keys.ts';
 
 export type AccessKeyRow = Selectable<AccessKeysTable> & { configurationName: string | null };
 
@@ -25,14 +26,12 @@ export async function insertAccessKey(db: Kysely<Database>, row: Selectable<Acce
   await db.insertInto('accessKeys').values(row).execute();
 }
 
-export async function updateAccessKey(db: Kysely<Database>, accountId: string, id: string, changes: Partial<Selectable<AccessKeysTable>>): Promise<boolean> {
-  const r = await db.updateTable('accessKeys').set(changes).where('accountId', '=', accountId).where('id', '=', id).executeTakeFirst();
-  return Number(r.numUpdatedRows) > 0;
+export function updateAccessKey(db: Kysely<Database>, accountId: string, id: string, changes: Updateable<AccessKeysTable>): Promise<boolean> {
+  return updateTokenKey(db, 'accessKeys', accountId, id, changes);
 }
 
-export async function deleteAccessKey(db: Kysely<Database>, accountId: string, id: string): Promise<boolean> {
-  const r = await db.deleteFrom('accessKeys').where('accountId', '=', accountId).where('id', '=', id).executeTakeFirst();
-  return Number(r.numDeletedRows) > 0;
+export function deleteAccessKey(db: Kysely<Database>, accountId: string, id: string): Promise<boolean> {
+  return deleteTokenKey(db, 'accessKeys', accountId, id);
 }
 
 export async function accessKeysUsingConfiguration(db: Kysely<Database>, accountId: string, configurationId: string): Promise<string[]> {

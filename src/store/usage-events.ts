@@ -1,6 +1,7 @@
 // Usage events: one row per upstream attempt, written in batches by the gateway's usage sink.
-import type { Insertable, Kysely } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { Database, UsageEventsTable } from './schema.ts';
+import { bigint, int } from './schema.ts';
 import type { UsageEvent } from '../usage/event.ts';
 
 // 31 columns per row: 500 rows stays well under SQLite's bound-parameter limit and pg's 65535.
@@ -29,4 +30,59 @@ export async function insertUsageEvents(db: Kysely<Database>, events: readonly U
     const rows = events.slice(i, i + CHUNK).map(toRow);
     await db.insertInto('usageEvents').values(rows).onConflict((oc) => oc.column('id').doNothing()).execute();
   }
+}
+
+export type UsageEventRow = Selectable<UsageEventsTable>;
+
+/** Position of an event in the newest-first order; pages continue strictly after it. */
+export interface UsagePosition { eventTime: string; id: string }
+
+export interface UsageQuery {
+  accountId: string;
+  /** Inclusive bounds, canonical ISO-8601 UTC (the stored form, so text comparison is time order). */
+  start: string;
+  end: string;
+  accessKeyId?: string | undefined;
+  includeRetries: boolean;
+  after?: UsagePosition | undefined;
+  limit: number;
+}
+
+export async function listUsageEvents(db: Kysely<Database>, q: UsageQuery): Promise<{ items: UsageEventRow[]; hasMore: boolean }> {
+  let query = db.selectFrom('usageEvents').selectAll()
+    .where('accountId', '=', q.accountId).where('eventTime', '>=', q.start).where('eventTime', '<=', q.end);
+  if (q.accessKeyId !== undefined) query = query.where('accessKeyId', '=', q.accessKeyId);
+  if (!q.includeRetries) query = query.where('isFinalAttempt', '=', 1);
+  const after = q.after;
+  if (after) {
+    query = query.where((eb) => eb.or([
+      eb('eventTime', '<', after.eventTime),
+      eb.and([eb('eventTime', '=', after.eventTime), eb('id', '<', after.id)]),
+    ]));
+  }
+  const rows = await query.orderBy('eventTime', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
+  return { items: rows.slice(0, q.limit), hasMore: rows.length > q.limit };
+}
+
+export interface DailyUsage { day: string; groupKey: string; costPico: bigint; requests: number; errors: number }
+
+/**
+ * Per-UTC-day figures. `substr(event_time, 1, 10)` is the day on both dialects (timestamps are ISO text),
+ * and the cost sum is read back as text so it stays exact beyond 2^53 pico-USD.
+ */
+export async function dailyUsage(db: Kysely<Database>, accountId: string, start: string, end: string, groupBy: 'provider' | 'accessKey'): Promise<DailyUsage[]> {
+  const groupColumn = sql.ref(groupBy === 'provider' ? 'provider' : 'accessKeyId');
+  const day = sql<string>`substr(${sql.ref('eventTime')}, 1, 10)`;
+  const rows = await db.selectFrom('usageEvents')
+    .select([
+      day.as('day'),
+      sql<string>`${groupColumn}`.as('groupKey'),
+      sql<string | null>`cast(sum(${sql.ref('costPico')}) as text)`.as('cost'),
+      sql<string | number>`sum(case when ${sql.ref('isFinalAttempt')} = 1 then 1 else 0 end)`.as('requests'),
+      sql<string | number>`sum(case when ${sql.ref('isFinalAttempt')} = 1 and ${sql.ref('isError')} = 1 then 1 else 0 end)`.as('errors'),
+    ])
+    .where('accountId', '=', accountId).where('eventTime', '>=', start).where('eventTime', '<=', end)
+    .groupBy([day, groupColumn])
+    .execute();
+  return rows.map((r) => ({ day: r.day, groupKey: r.groupKey, costPico: bigint(r.cost), requests: int(r.requests), errors: int(r.errors) }));
 }

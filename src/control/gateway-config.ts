@@ -1,0 +1,53 @@
+// /gateway-config: account-wide timeouts, token caps and metadata. PATCH is tri-state per field; the
+// merged result is validated as a whole, so a per-request timeout can never exceed the total one.
+import type { components } from './spec-types.ts';
+import { Errors, TollgateError } from '../domain/errors.ts';
+import { parseGoDuration } from '../domain/duration.ts';
+import { getGatewaySettings, patchGatewaySettings, type GatewaySettings } from '../store/gateway-config.ts';
+import type { Call, ControlDeps, HandlerTable } from './app.ts';
+import { patchFields } from './resource.ts';
+
+type GatewayConfig = components['schemas']['AIGatewayConfig'];
+type GatewayConfigUpdate = components['schemas']['AIGatewayConfigUpdate'];
+
+function invalid(field: string, reason: string): TollgateError {
+  return new TollgateError(Errors.validationFailed, { field, reason });
+}
+
+function durationMs(field: string, value: string): number {
+  const ms = parseGoDuration(value);
+  if (ms === undefined || ms <= 0) throw invalid(field, `"${field}" must be a positive Go duration such as "30s" or "2m", got "${value}".`);
+  return ms;
+}
+
+function validate(next: GatewaySettings): void {
+  const total = durationMs('totalTimeout', next.totalTimeout);
+  const perRequest = durationMs('perRequestTimeout', next.perRequestTimeout);
+  if (perRequest > total) throw invalid('perRequestTimeout', `"perRequestTimeout" (${next.perRequestTimeout}) must not exceed "totalTimeout" (${next.totalTimeout}).`);
+  for (const field of ['maxInputTokens', 'maxOutputTokens'] as const) {
+    const cap = next[field];
+    if (cap !== null && cap < 1) throw invalid(field, `"${field}" must be at least 1, or null for no cap.`);
+  }
+}
+
+function view(call: Call, s: GatewaySettings): GatewayConfig {
+  return { accountId: call.principal.accountId, uri: `${call.base}/gateway-config`, ...s };
+}
+
+export function gatewayConfigHandlers(deps: ControlDeps): HandlerTable {
+  const { db } = deps.store;
+  return {
+    async GetAIGatewayConfig(call: Call) {
+      return view(call, await getGatewaySettings(db, call.principal.accountId));
+    },
+    async UpdateAIGatewayConfig(call: Call) {
+      const { accountId } = call.principal;
+      const patch = patchFields<GatewayConfigUpdate & Record<string, unknown>>(call.body as Record<string, unknown>,
+        ['totalTimeout', 'perRequestTimeout', 'maxInputTokens', 'maxOutputTokens', 'metadata']);
+      validate({ ...(await getGatewaySettings(db, accountId)), ...patch });
+      const saved = await patchGatewaySettings(db, accountId, patch);
+      await deps.changes.publish({ accountId, kind: 'gatewayConfig', resourceId: accountId });
+      return view(call, saved);
+    },
+  };
+}

@@ -1,0 +1,35 @@
+// The Stripe SDK client for this server, or a 501 naming the missing setting. TOLLGATE_STRIPE_API_BASE_URL
+// points the SDK at another host (a local fake in tests, stripe-mock in development).
+import Stripe from 'stripe';
+import type { Config } from '../config/config.ts';
+import { Errors, TollgateError } from '../domain/errors.ts';
+
+export const STRIPE_SECRET_SETTING = 'TOLLGATE_STRIPE_SECRET_KEY';
+export const STRIPE_WEBHOOK_SETTING = 'TOLLGATE_STRIPE_WEBHOOK_SECRET';
+
+function endpoint(base: string): Pick<Stripe.StripeConfig, 'host' | 'port' | 'protocol'> {
+  const url = new URL(base);
+  const protocol = url.protocol === 'http:' ? 'http' : 'https';
+  return { host: url.hostname, port: url.port || (protocol === 'http' ? 80 : 443), protocol };
+}
+
+export function createStripeClient(config: Config): Stripe | undefined {
+  if (!config.stripeSecretKey) return undefined;
+  return new Stripe(config.stripeSecretKey, {
+    ...(config.stripeApiBaseUrl ? endpoint(config.stripeApiBaseUrl) : {}),
+    maxNetworkRetries: 1,
+    timeout: 20_000,
+    telemetry: false,
+    appInfo: { name: 'tollgate' },
+  });
+}
+
+export function stripeNotConfigured(setting: string): TollgateError {
+  return new TollgateError(Errors.stripeNotConfigured, { setting });
+}
+
+/** Any SDK failure other than a card decline: Stripe is unreachable or refused the call. */
+export function stripeFailure(err: unknown): TollgateError {
+  const message = err instanceof Error ? err.message : String(err);
+  return new TollgateError(Errors.upstreamServiceError, { reason: `Stripe: ${message}` });
+}

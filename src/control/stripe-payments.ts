@@ -1,0 +1,129 @@
+// Buying credits through Stripe: Checkout sessions, off-session charges of the saved card, and applying
+// the webhook events that settle them. Credits are granted only from Stripe's word (a completed, paid
+// session or a succeeded PaymentIntent), each once: the Stripe object id is the grant's externalRef.
+//
+// Customer mapping: Stripe itself holds it. Each account has one Stripe Customer carrying metadata
+// `tollgate_account_id`, found by Customer search and created (idempotently) on the first checkout, so
+// no local table is needed. Checkout saves the card on that customer for later off-session purchases.
+import type Stripe from 'stripe';
+import type { ControlDeps } from './app.ts';
+import { grantCredits } from '../store/credits.ts';
+import * as purchases from '../store/credit-purchases.ts';
+import { accountExists } from '../store/accounts.ts';
+
+const ACCOUNT_KEY = 'tollgate_account_id';
+/** Purchased credits lapse 12 months after purchase (concepts/credits). */
+const PURCHASE_VALIDITY_MONTHS = 12;
+
+function purchaseExpiry(now = new Date()): string {
+  const d = new Date(now);
+  d.setUTCMonth(d.getUTCMonth() + PURCHASE_VALIDITY_MONTHS);
+  return d.toISOString();
+}
+
+async function findCustomer(stripe: Stripe, accountId: string): Promise<Stripe.Customer | undefined> {
+  const found = await stripe.customers.search({ query: `metadata['${ACCOUNT_KEY}']:'${accountId}'`, limit: 1 });
+  return found.data[0];
+}
+
+async function ensureCustomer(stripe: Stripe, accountId: string): Promise<string> {
+  const existing = await findCustomer(stripe, accountId);
+  if (existing) return existing.id;
+  // Search is eventually consistent; the idempotency key stops two quick checkouts making two customers.
+  const created = await stripe.customers.create({ metadata: { [ACCOUNT_KEY]: accountId } }, { idempotencyKey: `tollgate-customer-${accountId}` });
+  return created.id;
+}
+
+export async function createCheckout(stripe: Stripe, deps: ControlDeps, accountId: string, amountCents: number): Promise<{ sessionId: string; sessionUrl: string }> {
+  const metadata = { [ACCOUNT_KEY]: accountId, amount_cents: String(amountCents) };
+  const session = await stripe.checkout.sessions.create({
+    mode: 'payment',
+    customer: await ensureCustomer(stripe, accountId),
+    client_reference_id: accountId,
+    line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: amountCents, product_data: { name: 'Tollgate AI gateway credits' } } }],
+    payment_intent_data: { setup_future_usage: 'off_session', metadata },
+    metadata,
+    success_url: deps.config.checkoutSuccessUrl,
+    cancel_url: deps.config.checkoutCancelUrl,
+  });
+  if (!session.url) throw new Error(`Stripe returned checkout session ${session.id} without a url`);
+  return { sessionId: session.id, sessionUrl: session.url };
+}
+
+async function grant(deps: ControlDeps, accountId: string, cents: number, externalRef: string): Promise<boolean> {
+  const { granted } = await grantCredits(deps.store.db, accountId, cents, { category: 'purchase', externalRef, expiresAt: purchaseExpiry() });
+  if (granted) await deps.changes.publish({ accountId, kind: 'credits', resourceId: externalRef });
+  return granted;
+}
+
+export type ChargeOutcome = { status: 'succeeded' | 'pending' } | { status: 'failed'; reason: string };
+
+/** Charges the saved card off-session for a recorded purchase; card declines come back as outcomes. */
+export async function chargeSavedCard(stripe: Stripe, deps: ControlDeps, purchase: purchases.PurchaseRow): Promise<ChargeOutcome> {
+  const customer = await findCustomer(stripe, purchase.accountId);
+  const methods = customer ? await stripe.customers.listPaymentMethods(customer.id, { type: 'card', limit: 1 }) : undefined;
+  const defaultMethod = customer?.invoice_settings?.default_payment_method;
+  const method = (typeof defaultMethod === 'string' ? defaultMethod : defaultMethod?.id) ?? methods?.data[0]?.id;
+  if (!customer || !method) return { status: 'failed', reason: 'no_saved_card: buy credits through Checkout once to save a card' };
+  const cents = Number(purchase.amount);
+  try {
+    const intent = await stripe.paymentIntents.create({
+      amount: cents, currency: 'usd', customer: customer.id, payment_method: method, off_session: true, confirm: true,
+      metadata: { [ACCOUNT_KEY]: purchase.accountId, purchase_id: purchase.id, amount_cents: String(cents) },
+    }, { idempotencyKey: `tollgate-purchase-${purchase.id}` });
+    await purchases.setPurchaseRef(deps.store.db, purchase.id, intent.id);
+    if (intent.status === 'succeeded') {
+      await grant(deps, purchase.accountId, cents, intent.id);
+      return { status: 'succeeded' };
+    }
+    if (intent.status === 'canceled' || intent.status === 'requires_payment_method') {
+      return { status: 'failed', reason: intent.last_payment_error?.decline_code ?? intent.last_payment_error?.code ?? intent.status };
+    }
+    return { status: 'pending' };
+  } catch (err) {
+    const e = err as Stripe.errors.StripeError;
+    if (e.type !== 'StripeCardError') throw err;
+    if (e.payment_intent?.id) await purchases.setPurchaseRef(deps.store.db, purchase.id, e.payment_intent.id);
+    return { status: 'failed', reason: e.decline_code ?? e.code ?? e.message };
+  }
+}
+
+async function settleIntent(deps: ControlDeps, intent: Stripe.PaymentIntent, succeeded: boolean): Promise<void> {
+  const purchaseId = intent.metadata?.purchase_id;
+  if (!purchaseId) return; // a Checkout PaymentIntent: its session event grants
+  const purchase = await purchases.getPurchaseById(deps.store.db, purchaseId);
+  if (!purchase) return;
+  if (succeeded) {
+    await grant(deps, purchase.accountId, Number(purchase.amount), intent.id);
+    await purchases.settlePurchase(deps.store.db, purchase.id, 'succeeded', null);
+  } else {
+    const error = intent.last_payment_error;
+    await purchases.settlePurchase(deps.store.db, purchase.id, 'failed', error?.decline_code ?? error?.code ?? error?.message ?? 'payment_failed');
+  }
+}
+
+async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session): Promise<void> {
+  if (session.payment_status !== 'paid') return; // async methods settle later with async_payment_succeeded
+  const accountId = session.metadata?.[ACCOUNT_KEY] ?? session.client_reference_id;
+  const cents = Number(session.metadata?.amount_cents ?? session.amount_total);
+  if (!accountId || !Number.isSafeInteger(cents) || cents <= 0 || !(await accountExists(deps.store.db, accountId))) {
+    deps.logger.warn({ session: session.id }, 'paid checkout session without a known account or amount; no credits granted');
+    return;
+  }
+  await grant(deps, accountId, cents, session.id);
+}
+
+/** Applies one verified Stripe event; unrelated event types are acknowledged and ignored. */
+export async function applyStripeEvent(deps: ControlDeps, event: Stripe.Event): Promise<void> {
+  switch (event.type) {
+    case 'checkout.session.completed':
+    case 'checkout.session.async_payment_succeeded':
+      return settleSession(deps, event.data.object);
+    case 'payment_intent.succeeded':
+      return settleIntent(deps, event.data.object, true);
+    case 'payment_intent.payment_failed':
+      return settleIntent(deps, event.data.object, false);
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,106 @@
+// /usage and /usage/overview: the account's usage events (one per upstream attempt) and per-day figures.
+import type { components } from './spec-types.ts';
+import { Errors, TollgateError } from '../domain/errors.ts';
+import { formatUsd5 } from '../domain/money.ts';
+import { bigint, flag, int } from '../store/schema.ts';
+import { dailyUsage, listUsageEvents, type UsageEventRow, type UsagePosition } from '../store/usage-events.ts';
+import { DEFAULT_PAGE_LIMIT } from '../store/paging.ts';
+import type { Call, ControlDeps, HandlerTable } from './app.ts';
+
+type Schemas = components['schemas'];
+type UsageEventView = Schemas['AIGatewayUsageEvent'];
+
+interface UsageListQuery { startTime: string; endTime?: string; accessKeyId?: string; includeRetries?: boolean; cursor?: string; limit?: number }
+interface OverviewQuery { startTime: string; endTime?: string; groupBy?: 'provider' | 'accessKey' }
+
+function invalid(field: string, reason: string): TollgateError {
+  return new TollgateError(Errors.validationFailed, { field, reason });
+}
+
+/** RFC 3339 → the stored canonical form (ISO-8601 UTC with milliseconds), so bounds compare as text. */
+function instant(field: string, value: string | undefined, fallback: Date): string {
+  if (value === undefined) return fallback.toISOString();
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw invalid(field, `"${field}" must be an RFC 3339 date-time, got "${value}".`);
+  return new Date(t).toISOString();
+}
+
+function window(q: { startTime: string; endTime?: string | undefined }): { start: string; end: string } {
+  const start = instant('startTime', q.startTime, new Date());
+  const end = instant('endTime', q.endTime, new Date());
+  if (start > end) throw invalid('startTime', '"startTime" must not be after "endTime".');
+  return { start, end };
+}
+
+function encodeCursor(p: UsagePosition): string {
+  return Buffer.from(JSON.stringify([p.eventTime, p.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): UsagePosition {
+  try {
+    const [eventTime, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof eventTime === 'string' && typeof id === 'string') return { eventTime, id };
+  } catch { /* fall through */ }
+  throw invalid('cursor', 'The cursor is not one this API issued; take it from nextPageUri.');
+}
+
+function eventView(r: UsageEventRow): UsageEventView {
+  const view: UsageEventView = {
+    id: r.id, eventTime: r.eventTime, requestId: r.requestId, accessKeyId: r.accessKeyId,
+    provider: r.provider, providerDisplayName: r.providerDisplayName, model: r.model, modelDisplayName: r.modelDisplayName,
+    attemptNumber: r.attemptNumber, isFinalAttempt: flag(r.isFinalAttempt), statusCode: r.statusCode,
+    timedOut: flag(r.timedOut), isError: flag(r.isError), isStreaming: flag(r.isStreaming), stopReason: r.stopReason,
+    inputTokens: int(r.inputTokens), outputTokens: int(r.outputTokens), cacheReadTokens: int(r.cacheReadTokens),
+    reasoningTokens: int(r.reasoningTokens), totalCost: formatUsd5(bigint(r.costPico)), keySource: r.keySource,
+  };
+  if (r.keySource === 'user') {
+    if (r.providerKeyId !== null) view.providerKeyId = r.providerKeyId;
+    if (r.providerKeyDisplayName !== null) view.providerKeyDisplayName = r.providerKeyDisplayName;
+  }
+  return view;
+}
+
+function pageUri(call: Call, cursor?: string): string {
+  const search = new URLSearchParams();
+  for (const [k, v] of Object.entries(call.query)) if (v !== undefined && k !== 'cursor') search.set(k, String(v));
+  if (cursor !== undefined) search.set('cursor', cursor);
+  const qs = search.toString();
+  return `${call.base}${call.path}${qs ? `?${qs}` : ''}`;
+}
+
+export function usageHandlers(deps: ControlDeps): HandlerTable {
+  const { db } = deps.store;
+  return {
+    async ListAIGatewayUsage(call: Call) {
+      const q = call.query as unknown as UsageListQuery;
+      const page = await listUsageEvents(db, {
+        accountId: call.principal.accountId, ...window(q), accessKeyId: q.accessKeyId,
+        includeRetries: q.includeRetries === true, after: q.cursor !== undefined ? decodeCursor(q.cursor) : undefined,
+        limit: q.limit ?? DEFAULT_PAGE_LIMIT,
+      });
+      const last = page.items[page.items.length - 1];
+      return {
+        aiGatewayUsage: page.items.map(eventView),
+        uri: pageUri(call, q.cursor),
+        nextPageUri: page.hasMore && last ? pageUri(call, encodeCursor(last)) : null,
+      };
+    },
+    async GetAIGatewayUsageOverview(call: Call) {
+      const q = call.query as unknown as OverviewQuery;
+      const { start, end } = window(q);
+      const days = await dailyUsage(db, call.principal.accountId, start, end, q.groupBy ?? 'provider');
+      // Sorted here rather than in SQL so the order is byte order on both databases, whatever their collation.
+      days.sort((a, b) => (a.day !== b.day ? (a.day < b.day ? -1 : 1) : a.groupKey < b.groupKey ? -1 : a.groupKey > b.groupKey ? 1 : 0));
+      let cost = 0n;
+      let requests = 0;
+      let errors = 0;
+      const buckets = days.map((d) => {
+        cost += d.costPico;
+        requests += d.requests;
+        errors += d.errors;
+        return { bucketStart: `${d.day}T00:00:00Z`, groupKey: d.groupKey, cost: formatUsd5(d.costPico), requests: d.requests, errors: d.errors };
+      });
+      return { uri: pageUri(call), buckets, totals: { cost: formatUsd5(cost), requests, errors } };
+    },
+  };
+}
