@@ -36,10 +36,11 @@ export function checkSurfaces(surfaces: readonly Surface[]): void {
   }
 }
 
-/** Loopback, private, link-local, unspecified and shared (CGNAT) ranges, plus IPv4-mapped IPv6. */
+/** Loopback, private, link-local, unspecified and shared (CGNAT) ranges. BlockList applies the IPv4 rules to
+ * IPv4-mapped IPv6 addresses (`[::ffff:127.0.0.1]`) by itself. */
 const PRIVATE = new BlockList();
 for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) PRIVATE.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [['::', 128], ['::1', 128], ['::ffff:0:0', 96], ['fc00::', 7], ['fe80::', 10]] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
+for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10]] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
 
 function privateHost(hostname: string): boolean {
   const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
