@@ -1,0 +1,103 @@
+// /api-keys on SQLite and PostgreSQL: CRUD, token shown once and stored only as SHA-256, new keys
+// authenticate, deleted keys stop authenticating (including the caller's own), and account isolation.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { STORE_KINDS } from './helpers/stores.ts';
+import { expectError, expectSchema, startControl, type TestControl } from './helpers/control.ts';
+
+interface ApiKey { id: string; uri: string; name?: string; description?: string; metadata?: string; token?: string; keyRedacted: string }
+interface ApiKeyList { aiGatewayApiKeys: ApiKey[]; nextPageUri: string | null }
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+for (const kind of STORE_KINDS) {
+  describe(`API keys (${kind})`, () => {
+    let control: TestControl;
+    before(async () => { control = await startControl(kind); });
+    after(async () => { await control.close(); });
+
+    test('create returns the token once; the table holds only its SHA-256', async () => {
+      const created = expectSchema<ApiKey>(await control.call('POST', '/api-keys', { name: 'ci', description: 'deploys', metadata: '{"team":"ops"}' }), 201, 'AIGatewayAPIKey');
+      assert.ok(created.token?.startsWith('tgapi_'));
+      assert.ok(created.id.startsWith('aigak_'));
+      assert.equal(created.uri, `${created.uri.split('/api-keys/')[0]}/api-keys/${created.id}`);
+      assert.ok(!created.keyRedacted.includes(created.token.slice(12, 30)));
+      const row = await control.store.db.selectFrom('apiKeys').selectAll().where('id', '=', created.id).executeTakeFirstOrThrow();
+      assert.equal(row.tokenHash, sha256(created.token));
+      assert.ok(!JSON.stringify(row).includes(created.token));
+
+      const got = expectSchema<ApiKey>(await control.call('GET', `/api-keys/${created.id}`), 200, 'AIGatewayAPIKey');
+      assert.equal(got.token, undefined);
+      assert.equal(got.name, 'ci');
+      const list = expectSchema<ApiKeyList>(await control.call('GET', '/api-keys'), 200, 'AIGatewayAPIKeyList');
+      assert.ok(list.aiGatewayApiKeys.some((k) => k.id === created.id));
+      assert.ok(list.aiGatewayApiKeys.every((k) => k.token === undefined));
+    });
+
+    test('a new key authenticates; after deletion it gets 401', async () => {
+      const created = expectSchema<ApiKey>(await control.call('POST', '/api-keys', {}), 201, 'AIGatewayAPIKey');
+      expectSchema(await control.call('GET', '/api-keys', undefined, created.token), 200, 'AIGatewayAPIKeyList');
+      assert.equal((await control.call('DELETE', `/api-keys/${created.id}`)).statusCode, 204);
+      expectError(await control.call('GET', '/api-keys', undefined, created.token), 401, 'ERR_NGROK_27007');
+      expectError(await control.call('GET', `/api-keys/${created.id}`), 404, 'ERR_NGROK_27611');
+      expectError(await control.call('DELETE', `/api-keys/${created.id}`), 404, 'ERR_NGROK_27611');
+    });
+
+    test('a key may delete itself; its next call is 401', async () => {
+      const created = expectSchema<ApiKey>(await control.call('POST', '/api-keys', { name: 'self' }), 201, 'AIGatewayAPIKey');
+      assert.equal((await control.call('DELETE', `/api-keys/${created.id}`, undefined, created.token)).statusCode, 204);
+      expectError(await control.call('GET', '/api-keys', undefined, created.token), 401, 'ERR_NGROK_27007');
+    });
+
+    test('bad tokens are 401', async () => {
+      expectError(await control.call('GET', '/api-keys', undefined, 'tgapi_wrong'), 401, 'ERR_NGROK_27007');
+      const res = await control.app.inject({ method: 'GET', url: '/api-keys' });
+      expectError(res, 401, 'ERR_NGROK_27007');
+    });
+
+    test('PATCH is tri-state: absent keeps, null clears, value sets; validation errors are 400', async () => {
+      const created = expectSchema<ApiKey>(await control.call('POST', '/api-keys', { name: 'a', description: 'd', metadata: 'm' }), 201, 'AIGatewayAPIKey');
+      const renamed = expectSchema<ApiKey>(await control.call('PATCH', `/api-keys/${created.id}`, { name: 'b' }), 200, 'AIGatewayAPIKey');
+      assert.deepEqual([renamed.name, renamed.description, renamed.metadata], ['b', 'd', 'm']);
+      const cleared = expectSchema<ApiKey>(await control.call('PATCH', `/api-keys/${created.id}`, { description: null, metadata: null }), 200, 'AIGatewayAPIKey');
+      assert.deepEqual([cleared.name, cleared.description, cleared.metadata], ['b', undefined, undefined]);
+      expectError(await control.call('PATCH', `/api-keys/${created.id}`, { name: 'x'.repeat(256) }), 400, 'ERR_NGROK_27603');
+      expectError(await control.call('PATCH', `/api-keys/${created.id}`, { token: 'x' }), 400, 'ERR_NGROK_27606');
+      expectError(await control.call('POST', '/api-keys', { metadata: 'x'.repeat(4097) }), 400, 'ERR_NGROK_27604');
+    });
+
+    test('HEAD answers 200 without a body for the collection and an existing key, 404 otherwise', async () => {
+      const created = expectSchema<ApiKey>(await control.call('POST', '/api-keys', {}), 201, 'AIGatewayAPIKey');
+      const head = await control.call('HEAD', '/api-keys');
+      assert.equal(head.statusCode, 200);
+      assert.equal(head.body, '');
+      assert.equal((await control.call('HEAD', `/api-keys/${created.id}`)).statusCode, 200);
+      assert.equal((await control.call('HEAD', '/api-keys/aigak_00000000000000000000000000')).statusCode, 404);
+    });
+
+    test('paging with limit and beforeId walks every key once', async () => {
+      for (let i = 0; i < 3; i++) expectSchema(await control.call('POST', '/api-keys', { name: `p${i}` }), 201, 'AIGatewayAPIKey');
+      const all = expectSchema<ApiKeyList>(await control.call('GET', '/api-keys'), 200, 'AIGatewayAPIKeyList').aiGatewayApiKeys.map((k) => k.id);
+      const seen: string[] = [];
+      let url: string | null = '/api-keys?limit=2';
+      while (url) {
+        const page: ApiKeyList = expectSchema<ApiKeyList>(await control.call('GET', url.replace(/^https?:\/\/[^/]+/, '')), 200, 'AIGatewayAPIKeyList');
+        seen.push(...page.aiGatewayApiKeys.map((k) => k.id));
+        url = page.nextPageUri;
+      }
+      assert.deepEqual(seen, all);
+    });
+
+    test("another account cannot see, change or delete this account's keys", async () => {
+      const mine = expectSchema<ApiKey>(await control.call('POST', '/api-keys', { name: 'mine' }), 201, 'AIGatewayAPIKey');
+      const other = control.other.token;
+      expectError(await control.call('GET', `/api-keys/${mine.id}`, undefined, other), 404, 'ERR_NGROK_27611');
+      expectError(await control.call('PATCH', `/api-keys/${mine.id}`, { name: 'x' }, other), 404, 'ERR_NGROK_27611');
+      expectError(await control.call('DELETE', `/api-keys/${mine.id}`, undefined, other), 404, 'ERR_NGROK_27611');
+      const theirs = expectSchema<ApiKeyList>(await control.call('GET', '/api-keys', undefined, other), 200, 'AIGatewayAPIKeyList');
+      assert.ok(theirs.aiGatewayApiKeys.every((k) => k.id !== mine.id));
+      assert.equal(expectSchema<ApiKey>(await control.call('GET', `/api-keys/${mine.id}`), 200, 'AIGatewayAPIKey').name, 'mine');
+    });
+  });
+}
