@@ -1,0 +1,150 @@
+// Rendering of one benchmark run: the console/markdown table, the ratios against the budget, and a
+// hand-written SVG bar chart (no charting dependency for a handful of bars).
+
+export type TargetId = 'upstream' | 'bare' | 'tollgate' | 'portkey';
+export type Mode = 'json' | 'stream';
+
+export const TARGET_LABELS: Record<TargetId, string> = {
+  upstream: 'upstream alone',
+  bare: 'bare proxy',
+  tollgate: 'Tollgate',
+  portkey: 'Portkey 1.15.2',
+};
+export const MODE_LABELS: Record<Mode, string> = { json: 'JSON', stream: 'streaming' };
+
+export interface Row {
+  target: TargetId;
+  mode: Mode;
+  status: 'ok' | 'skipped' | 'failed';
+  reason?: string;
+  /** Medians over the repeats. */
+  rps?: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  /** p50 at one connection minus the upstream's own p50 at one connection. */
+  addedP50Ms?: number;
+  /** Median time to first streamed byte minus the upstream's (streaming only). */
+  addedTtfbMs?: number;
+  cpuUsPerRequest?: number;
+  peakRssMb?: number;
+  requests?: number;
+  errors?: number;
+}
+
+export interface Ratio { mode: Mode; name: string; value: number; budget: string; meets: boolean }
+
+const fmt = (v: number | undefined, digits: number): string => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
+const fmtInt = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US'));
+
+const HEADER = ['target', 'mode', 'req/s @50c', 'p50 ms', 'p99 ms', '+p50 @1c ms', '+TTFB ms', 'CPU µs/req', 'peak RSS MB', 'errors'];
+
+function cells(r: Row): string[] {
+  const head = [TARGET_LABELS[r.target], MODE_LABELS[r.mode]];
+  if (r.status !== 'ok') return [...head, `${r.status}: ${r.reason ?? ''}`];
+  return [
+    ...head, fmtInt(r.rps), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2),
+    r.target === 'upstream' ? '(base)' : fmt(r.addedP50Ms, 3),
+    r.mode === 'json' ? '' : r.target === 'upstream' ? '(base)' : fmt(r.addedTtfbMs, 3),
+    r.target === 'upstream' ? '' : fmt(r.cpuUsPerRequest, 0), fmt(r.peakRssMb, 1), fmtInt(r.errors),
+  ];
+}
+
+/** A fixed-width table for the console (status rows span the figure columns). */
+export function consoleTable(rows: readonly Row[]): string {
+  const all = [HEADER, ...rows.map(cells)];
+  const widths = HEADER.map((_, i) => Math.max(...all.filter((c) => c.length === HEADER.length).map((c) => c[i]!.length)));
+  return all.map((c) => c.map((v, i) => (i < 2 || c.length !== HEADER.length ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+export function markdownTable(rows: readonly Row[]): string {
+  const lines = [`| ${HEADER.join(' | ')} |`, `|${HEADER.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
+  for (const r of rows) {
+    const c = cells(r);
+    lines.push(`| ${(c.length === HEADER.length ? c : [...c, ...Array<string>(HEADER.length - c.length).fill('')]).join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Ratios and budget checks. Informational only: benchmarks never fail a build. */
+export function ratios(rows: readonly Row[]): Ratio[] {
+  const get = (t: TargetId, m: Mode): Row | undefined => rows.find((r) => r.target === t && r.mode === m && r.status === 'ok');
+  const out: Ratio[] = [];
+  for (const mode of ['json', 'stream'] as const) {
+    const tg = get('tollgate', mode);
+    if (!tg || tg.rps === undefined) continue;
+    const bare = get('bare', mode);
+    const peer = get('portkey', mode);
+    if (bare?.rps) out.push({ mode, name: 'Tollgate / bare proxy, req/s', value: tg.rps / bare.rps, budget: '≥ 0.85', meets: tg.rps / bare.rps >= 0.85 });
+    if (peer?.rps) out.push({ mode, name: 'Tollgate / Portkey, req/s', value: tg.rps / peer.rps, budget: '≥ 8', meets: tg.rps / peer.rps >= 8 });
+    if (bare?.cpuUsPerRequest && tg.cpuUsPerRequest !== undefined) out.push({ mode, name: 'Tollgate / bare proxy, CPU per request', value: tg.cpuUsPerRequest / bare.cpuUsPerRequest, budget: '(info)', meets: true });
+    if (peer?.cpuUsPerRequest && tg.cpuUsPerRequest !== undefined) out.push({ mode, name: 'Tollgate / Portkey, CPU per request', value: tg.cpuUsPerRequest / peer.cpuUsPerRequest, budget: '(info)', meets: true });
+  }
+  return out;
+}
+
+/** The absolute budget lines of design.md, for Tollgate's rows. */
+export function budgetChecks(rows: readonly Row[]): { name: string; value: string; budget: string; meets: boolean }[] {
+  const out: { name: string; value: string; budget: string; meets: boolean }[] = [];
+  for (const r of rows) {
+    if (r.target !== 'tollgate' || r.status !== 'ok') continue;
+    const m = MODE_LABELS[r.mode];
+    if (r.addedP50Ms !== undefined) out.push({ name: `added p50 at 1 connection (${m})`, value: `${r.addedP50Ms.toFixed(3)} ms`, budget: '≤ 0.2 ms', meets: r.addedP50Ms <= 0.2 });
+    if (r.addedTtfbMs !== undefined) out.push({ name: 'added time to first streamed byte', value: `${r.addedTtfbMs.toFixed(3)} ms`, budget: '≤ 0.5 ms', meets: r.addedTtfbMs <= 0.5 });
+    if (r.cpuUsPerRequest !== undefined) out.push({ name: `CPU per request (${m})`, value: `${r.cpuUsPerRequest.toFixed(0)} µs`, budget: '≤ 140 µs', meets: r.cpuUsPerRequest <= 140 });
+  }
+  return out;
+}
+
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+const COLORS: Record<TargetId, string> = { upstream: '#9aa5b1', bare: '#7b8794', tollgate: '#2f80ed', portkey: '#eb5757' };
+
+/** Two panels (req/s, CPU µs per request), bars grouped by mode, one colour per target. */
+export function svgChart(rows: readonly Row[], title: string, subtitle: string): string {
+  const targets: TargetId[] = ['bare', 'tollgate', 'portkey'];
+  const modes: Mode[] = ['json', 'stream'];
+  const panels: { title: string; value: (r: Row) => number | undefined; unit: string }[] = [
+    { title: 'Requests per second at 50 connections (higher is better)', value: (r) => r.rps, unit: '' },
+    { title: 'Gateway CPU per request, µs (lower is better)', value: (r) => r.cpuUsPerRequest, unit: ' µs' },
+  ];
+  const W = 760, panelH = 230, top = 70, left = 60, barW = 56, gap = 14, groupGap = 70;
+  const H = top + panels.length * (panelH + 40) + 30;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
+    `<text x="${left}" y="26" font-size="16" font-weight="600">${esc(title)}</text>`,
+    `<text x="${left}" y="46" fill="#52606d">${esc(subtitle)}</text>`,
+  ];
+  // Legend.
+  targets.forEach((t, i) => {
+    const x = W - 390 + i * 130;
+    parts.push(`<rect x="${x}" y="56" width="12" height="12" fill="${COLORS[t]}"/><text x="${x + 17}" y="66">${esc(TARGET_LABELS[t])}</text>`);
+  });
+  panels.forEach((panel, p) => {
+    const y0 = top + 20 + p * (panelH + 40);
+    const chartH = panelH - 50;
+    const values = rows.filter((r) => r.status === 'ok' && targets.includes(r.target)).map((r) => panel.value(r) ?? 0);
+    const max = Math.max(1, ...values) * 1.12;
+    parts.push(`<text x="${left}" y="${y0}" font-weight="600">${esc(panel.title)}</text>`);
+    const base = y0 + 16 + chartH;
+    parts.push(`<line x1="${left}" y1="${base}" x2="${W - 20}" y2="${base}" stroke="#cbd2d9"/>`);
+    modes.forEach((mode, g) => {
+      const gx = left + 20 + g * (targets.length * (barW + gap) + groupGap);
+      targets.forEach((t, i) => {
+        const r = rows.find((x) => x.target === t && x.mode === mode);
+        const x = gx + i * (barW + gap);
+        const v = r?.status === 'ok' ? panel.value(r) : undefined;
+        if (v === undefined || !Number.isFinite(v)) {
+          parts.push(`<text x="${x + barW / 2}" y="${base - 6}" text-anchor="middle" fill="#9aa5b1">${r ? esc(r.status) : 'n/a'}</text>`);
+          return;
+        }
+        const h = Math.max(1, (v / max) * chartH);
+        parts.push(`<rect x="${x}" y="${(base - h).toFixed(1)}" width="${barW}" height="${h.toFixed(1)}" fill="${COLORS[t]}"><title>${esc(`${TARGET_LABELS[t]} ${MODE_LABELS[mode]}: ${v.toFixed(0)}${panel.unit}`)}</title></rect>`);
+        parts.push(`<text x="${x + barW / 2}" y="${(base - h - 5).toFixed(1)}" text-anchor="middle">${esc(Math.round(v).toLocaleString('en-US'))}</text>`);
+      });
+      parts.push(`<text x="${gx + (targets.length * (barW + gap) - gap) / 2}" y="${base + 18}" text-anchor="middle" fill="#52606d">${esc(MODE_LABELS[mode])}</text>`);
+    });
+  });
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}

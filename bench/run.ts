@@ -1,0 +1,445 @@
+// `npm run bench`: Tollgate side by side with a bare node:http + undici proxy and the Portkey gateway, in ONE
+// run on loopback, against an instant fake upstream. Each server under test is pinned to one core and the load
+// generator (wrk) to the other, so the figures compare gateways rather than schedulers.
+//
+//   npm run bench                    full table: 5 s × 3 repeats per point, medians; writes bench/results/<date>.*
+//   npm run bench -- --soak          also the memory soak (≥ 1,000,000 requests; 1,000 concurrent slow streams)
+//   npm run bench -- --smoke         ~1 s per point, tiny loads; proves the harness works (CI), no figure asserted
+// Options: --targets=bare,tollgate,portkey  --duration=S  --repeats=N  --connections=N  --no-install
+//          --soak-requests=N  --streams=N  --soak-targets=tollgate,bare
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import { request } from 'undici';
+import { chooseLoadGenerator, type LoadResult } from './lib/load.ts';
+import { jsonCall, probe, slowStreams, ttfbMedianMs, type Endpoint, type SlowStreamsResult } from './lib/clients.ts';
+import {
+  allowedCpus, cpuMicros, cpuModel, firstJsonLine, freePort, hasCommand, killAllChildrenNow, loadAverage, median,
+  peakRssMb, pin, resetPeakRss, rssMb, startChild, stopAllChildren, stopChild, waitFor,
+} from './lib/system.ts';
+import {
+  budgetChecks, consoleTable, markdownTable, MODE_LABELS, ratios, svgChart, TARGET_LABELS, type Mode, type Row, type TargetId,
+} from './lib/report.ts';
+
+const BENCH = dirname(fileURLToPath(import.meta.url));
+const ROOT = dirname(BENCH);
+const PEER = join(BENCH, 'peer');
+const PORTKEY_ENTRY = join(PEER, 'node_modules/@portkey-ai/gateway/build/start-server.js');
+
+// ---------------------------------------------------------------------------------------------- options
+const argv = process.argv.slice(2);
+const flag = (name: string): boolean => argv.includes(`--${name}`);
+const opt = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const num = (name: string, fallback: number): number => {
+  const raw = opt(name);
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
+  return n;
+};
+const list = <T extends string>(name: string, fallback: readonly T[], allowed: readonly T[]): T[] => {
+  const raw = opt(name);
+  if (raw === undefined) return [...fallback];
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean) as T[];
+  for (const i of items) if (!allowed.includes(i)) throw new Error(`--${name}: unknown "${i}" (one of ${allowed.join(', ')})`);
+  return items;
+};
+
+const smoke = flag('smoke');
+const soak = flag('soak');
+const GATEWAYS = ['bare', 'tollgate', 'portkey'] as const;
+type GatewayId = (typeof GATEWAYS)[number];
+const settings = {
+  smoke, soak,
+  targets: list<GatewayId>('targets', GATEWAYS, GATEWAYS),
+  // Smoke: tiny loads, one short run per point; the figures mean nothing, the code paths all run.
+  durationSec: num('duration', smoke ? 1 : 5),
+  latencyDurationSec: smoke ? 1 : 3,
+  warmupSec: smoke ? 0 : 2,
+  repeats: num('repeats', smoke ? 1 : 3),
+  connections: num('connections', smoke ? 4 : 50),
+  ttfbSamples: smoke ? 20 : 300,
+  install: !flag('no-install'),
+  soakRequests: num('soak-requests', smoke ? 2_000 : 1_000_000),
+  soakSliceSec: smoke ? 1 : 10,
+  soakMaxSec: smoke ? 20 : 900,
+  streams: num('streams', smoke ? 20 : 1_000),
+  soakTargets: list<GatewayId>('soak-targets', ['tollgate', 'bare'], GATEWAYS),
+};
+
+const BODY_JSON = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello in one short sentence.' }], max_tokens: 32 });
+const BODY_STREAM = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello in one short sentence.' }], max_tokens: 32, stream: true, stream_options: { include_usage: true } });
+const bodyFor = (mode: Mode): string => (mode === 'json' ? BODY_JSON : BODY_STREAM);
+const UPSTREAM_KEY = 'sk-bench-upstream-key';
+const CHAT_PATH = '/v1/chat/completions';
+
+const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
+
+// ------------------------------------------------------------------------------------- cleanup on every path
+const work = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+process.on('exit', () => {
+  killAllChildrenNow();
+  rmSync(work, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => { void stopAllChildren().finally(() => process.exit(130)); });
+}
+
+// ------------------------------------------------------------------------------------------ placement
+const cpus = allowedCpus();
+const canPin = cpus.length >= 2 && hasCommand('taskset');
+const serverCore = canPin ? cpus[cpus.length - 1] : undefined;
+const loadCore = canPin ? cpus[0] : undefined;
+// The harness pins itself first: wrk, the upstream and the client loops it starts inherit the load core.
+if (canPin) pin(process.pid, loadCore);
+else log(`no pinning (${cpus.length} CPU(s) allowed${hasCommand('taskset') ? '' : ', taskset missing'}): figures are less comparable`);
+
+// ----------------------------------------------------------------------------------------- targets
+interface Running { id: TargetId; child: ChildProcess; ep: Endpoint; version: string }
+interface Unavailable { id: TargetId; status: 'skipped' | 'failed'; reason: string }
+
+const node = process.execPath;
+
+async function startUpstream(): Promise<Running> {
+  const child = startChild(node, [join(BENCH, 'upstream.ts')]);
+  const { port } = await firstJsonLine<{ port: number }>(child, 'fake upstream');
+  return {
+    id: 'upstream', child, version: 'bench/upstream.ts',
+    ep: { origin: `http://127.0.0.1:${port}`, path: CHAT_PATH, headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}` } },
+  };
+}
+
+async function startBare(upstream: Endpoint): Promise<Running> {
+  const token = 'tg-bench-bare-token';
+  const child = startChild(node, [join(BENCH, 'bare-proxy.ts'), `--upstream=${upstream.origin}`, `--token=${token}`, `--upstream-key=${UPSTREAM_KEY}`]);
+  const { port } = await firstJsonLine<{ port: number }>(child, 'bare proxy');
+  return { id: 'bare', child, version: 'bench/bare-proxy.ts', ep: { origin: `http://127.0.0.1:${port}`, path: CHAT_PATH, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } } };
+}
+
+async function startTollgateTarget(upstream: Endpoint): Promise<Running | Unavailable> {
+  const dir = join(work, 'tollgate');
+  mkdirSync(dir, { recursive: true });
+  const readyFile = join(dir, 'ready.json');
+  const logFile = join(dir, 'tollgate.log');
+  const apiKey = `tg-bench-api-${randomBytes(12).toString('hex')}`;
+  const [gatewayPort, apiPort] = [await freePort(), await freePort()];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'tollgate.db')}`,
+    TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'),
+    TOLLGATE_GATEWAY_PORT: String(gatewayPort),
+    TOLLGATE_API_PORT: String(apiPort),
+    TOLLGATE_HOST: '127.0.0.1',
+    TOLLGATE_BOOTSTRAP_API_KEY: apiKey,
+    TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${upstream.origin}/v1`,
+    TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
+  };
+  // Logs go to a file (cheap, like a production log sink) and are shown when something fails.
+  const child = startChild(node, [join(BENCH, 'tollgate-server.ts'), `--ready-file=${readyFile}`], { env, stdout: openSync(logFile, 'a') });
+  const tail = (): string => (existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '');
+  let ready: { gatewayUrl?: string; apiUrl?: string; error?: string };
+  try {
+    ready = await waitFor('Tollgate', () => (existsSync(readyFile) ? JSON.parse(readFileSync(readyFile, 'utf8')) as typeof ready : undefined), 30_000, child);
+  } catch (err) {
+    await stopChild(child);
+    return { id: 'tollgate', status: 'failed', reason: `${err instanceof Error ? err.message : String(err)} ${tail()}` };
+  }
+  const unavailable = async (reason: string, status: 'skipped' | 'failed' = 'skipped'): Promise<Unavailable> => {
+    await stopChild(child);
+    return { id: 'tollgate', status, reason };
+  };
+  if (!ready.gatewayUrl || !ready.apiUrl) return await unavailable(ready.error ?? 'gateway not available', ready.error?.startsWith('gateway not available') ? 'skipped' : 'failed');
+  const gateway = ready.gatewayUrl.replace(/\/$/, '');
+  const api = ready.apiUrl.replace(/\/$/, '');
+  try {
+    await waitFor('Tollgate /healthz', async () => {
+      try {
+        const r = await request(`${gateway}/healthz`);
+        await r.body.dump();
+        return r.statusCode === 200 ? true : undefined;
+      } catch { return undefined; }
+    }, 15_000, child);
+  } catch (err) {
+    return await unavailable(`gateway not healthy: ${err instanceof Error ? err.message : String(err)}`, 'failed');
+  }
+  // Provision like an operator would: a stored provider key, a configuration whose `user` rule uses it, and
+  // an access key bound to that configuration. Missing routes mean the control plane is not there yet.
+  const step = async <T>(path: string, body: unknown): Promise<T> => {
+    const r = await jsonCall<T>(`${api}${path}`, 'POST', apiKey, body);
+    if (r.status === 404 && !r.text.includes('ERR_NGROK')) throw new Error(`control plane has no POST ${path} yet`);
+    if (r.status !== 201 && r.status !== 200) throw new Error(`POST ${path} answered ${r.status}: ${r.text.slice(0, 300)}`);
+    return r.body;
+  };
+  let token: string;
+  try {
+    const key = await step<{ id: string }>('/provider-keys', { providerId: 'openai', name: 'bench upstream', value: UPSTREAM_KEY });
+    const cfg = await step<{ id: string }>('/access-key-configurations', { name: 'bench', router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: key.id }] }] }] } });
+    const access = await step<{ token: string }>('/access-keys', { name: 'bench', accessKeyConfigurationId: cfg.id });
+    token = access.token;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return await unavailable(message.includes('has no POST') ? `gateway not available (${message})` : message, message.includes('has no POST') ? 'skipped' : 'failed');
+  }
+  return { id: 'tollgate', child, version: gitDescribe(), ep: { origin: gateway, path: CHAT_PATH, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } } };
+}
+
+function ensurePortkey(): string | undefined {
+  if (existsSync(PORTKEY_ENTRY)) return undefined;
+  if (!settings.install) return 'not installed (run without --no-install to install it into bench/peer)';
+  log('installing @portkey-ai/gateway 1.15.2 into bench/peer (benchmark only) ...');
+  // Bounded: smoke mode must stay well under a minute even without a network.
+  const r = spawnSync('npm', ['install', '--prefix', PEER, '--no-audit', '--no-fund', '--loglevel=error'], { encoding: 'utf8', timeout: smoke ? 30_000 : 300_000, env: { ...process.env, npm_config_update_notifier: 'false' } });
+  if (r.status !== 0 || !existsSync(PORTKEY_ENTRY)) return `not installed and could not be installed: ${(r.stderr || r.error?.message || 'npm failed').trim().split('\n').slice(-1)[0]}`;
+  return undefined;
+}
+
+async function startPortkey(upstream: Endpoint): Promise<Running | Unavailable> {
+  const missing = ensurePortkey();
+  if (missing) return { id: 'portkey', status: 'skipped', reason: missing };
+  const port = await freePort();
+  const child = startChild(node, [PORTKEY_ENTRY, `--port=${port}`, '--headless'], { cwd: PEER, stdout: openSync(join(work, 'portkey.log'), 'a') });
+  const origin = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor('Portkey', async () => {
+      try {
+        const r = await request(`${origin}/`);
+        await r.body.dump();
+        return r.statusCode === 200 ? true : undefined;
+      } catch { return undefined; }
+    }, 30_000, child);
+  } catch (err) {
+    await stopChild(child);
+    return { id: 'portkey', status: 'failed', reason: err instanceof Error ? err.message : String(err) };
+  }
+  const version = (JSON.parse(readFileSync(join(PEER, 'node_modules/@portkey-ai/gateway/package.json'), 'utf8')) as { version: string }).version;
+  return {
+    id: 'portkey', child, version: `@portkey-ai/gateway ${version}`,
+    ep: {
+      origin, path: CHAT_PATH,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}`, 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstream.origin}/v1` },
+    },
+  };
+}
+
+function gitDescribe(): string {
+  const r = spawnSync('git', ['-C', ROOT, 'describe', '--always', '--dirty'], { encoding: 'utf8' });
+  return r.status === 0 ? `tollgate ${r.stdout.trim()}` : 'tollgate';
+}
+
+// ------------------------------------------------------------------------------------------ measuring
+const loader = await chooseLoadGenerator();
+log(`load generator: ${loader.tool}; server core ${serverCore ?? '-'}, load core ${loadCore ?? '-'}; ${settings.durationSec} s × ${settings.repeats} at ${settings.connections} connections`);
+
+interface Point { c50: LoadResult[]; c1: LoadResult[]; cpuUs: number[]; peakMb: number[]; peakIsPerRun: boolean; ttfbMs?: number }
+
+async function measureLoad(t: Running, mode: Mode, connections: number, durationSec: number): Promise<{ result: LoadResult; cpuUs: number; peakMb: number; peakIsPerRun: boolean }> {
+  const pid = t.child.pid!;
+  const peakIsPerRun = resetPeakRss(pid);
+  const cpu0 = cpuMicros(pid);
+  const result = await loader.run({ origin: t.ep.origin, path: t.ep.path, headers: t.ep.headers, body: bodyFor(mode), connections, durationSec });
+  const cpuUs = result.requests > 0 ? (cpuMicros(pid) - cpu0) / result.requests : NaN;
+  return { result, cpuUs, peakMb: peakRssMb(pid), peakIsPerRun };
+}
+
+async function measureAll(upstream: Running, targets: Running[]): Promise<Row[]> {
+  const all = [upstream, ...targets];
+  const points = new Map<string, Point>();
+  const key = (t: TargetId, m: Mode): string => `${t}/${m}`;
+  for (const mode of ['json', 'stream'] as const) {
+    for (const t of all) points.set(key(t.id, mode), { c50: [], c1: [], cpuUs: [], peakMb: [], peakIsPerRun: true });
+    if (settings.warmupSec > 0) {
+      for (const t of all) {
+        log(`warm-up ${TARGET_LABELS[t.id]} ${MODE_LABELS[mode]}`);
+        await loader.run({ origin: t.ep.origin, path: t.ep.path, headers: t.ep.headers, body: bodyFor(mode), connections: settings.connections, durationSec: settings.warmupSec });
+      }
+    }
+    // Repeats go round-robin over the targets, so slow drift of the machine (other jobs) spreads evenly.
+    for (let rep = 1; rep <= settings.repeats; rep++) {
+      for (const t of all) {
+        const p = points.get(key(t.id, mode))!;
+        // The upstream alone is measured on the server core too, like the gateways (it moves back afterwards).
+        if (t.id === 'upstream') pin(t.child.pid!, serverCore);
+        const loaded = await measureLoad(t, mode, settings.connections, settings.durationSec);
+        const single = await measureLoad(t, mode, 1, settings.latencyDurationSec);
+        if (t.id === 'upstream') pin(t.child.pid!, loadCore);
+        p.c50.push(loaded.result);
+        p.cpuUs.push(loaded.cpuUs);
+        p.peakMb.push(loaded.peakMb);
+        p.peakIsPerRun &&= loaded.peakIsPerRun;
+        p.c1.push(single.result);
+        log(`${mode} #${rep} ${TARGET_LABELS[t.id]}: ${Math.round(loaded.result.rps)} req/s, p50 ${loaded.result.p50Ms.toFixed(2)} ms, ${Number.isFinite(loaded.cpuUs) ? loaded.cpuUs.toFixed(0) : '–'} µs CPU/req, 1c p50 ${single.result.p50Ms.toFixed(3)} ms${loaded.result.errors + single.result.errors > 0 ? `, ${loaded.result.errors + single.result.errors} errors` : ''}`);
+      }
+    }
+    if (mode === 'stream') {
+      for (const t of all) {
+        points.get(key(t.id, mode))!.ttfbMs = await ttfbMedianMs(t.ep, BODY_STREAM, settings.ttfbSamples, Math.min(50, settings.ttfbSamples));
+      }
+    }
+  }
+  const rows: Row[] = [];
+  for (const mode of ['json', 'stream'] as const) {
+    const base = points.get(key('upstream', mode))!;
+    const baseC1 = median(base.c1.map((r) => r.p50Ms));
+    for (const t of all) {
+      const p = points.get(key(t.id, mode))!;
+      const row: Row = {
+        target: t.id, mode, status: 'ok',
+        rps: median(p.c50.map((r) => r.rps)),
+        p50Ms: median(p.c50.map((r) => r.p50Ms)),
+        p99Ms: median(p.c50.map((r) => r.p99Ms)),
+        addedP50Ms: median(p.c1.map((r) => r.p50Ms)) - baseC1,
+        cpuUsPerRequest: median(p.cpuUs),
+        peakRssMb: Math.max(...p.peakMb),
+        requests: [...p.c50, ...p.c1].reduce((s, r) => s + r.requests, 0),
+        errors: [...p.c50, ...p.c1].reduce((s, r) => s + r.errors, 0),
+      };
+      if (mode === 'stream' && p.ttfbMs !== undefined && base.ttfbMs !== undefined) row.addedTtfbMs = p.ttfbMs - base.ttfbMs;
+      rows.push(row);
+    }
+  }
+  return rows;
+}
+
+interface SoakResult {
+  target: TargetId;
+  memory: { requests: number; seconds: number; errors: number; samples: { requests: number; rssMb: number }[]; firstMb: number; lastMb: number; maxMb: number; growthMb: number };
+  streams: SlowStreamsResult & { intervalMs: number; events: number };
+}
+
+async function setUpstreamStreaming(upstream: Running, intervalMs: number, events: number): Promise<void> {
+  const r = await request(`${upstream.ep.origin}/__bench/config`, { method: 'POST', body: JSON.stringify({ intervalMs, events }) });
+  await r.body.dump();
+}
+
+async function soakTarget(upstream: Running, t: Running): Promise<SoakResult> {
+  const pid = t.child.pid!;
+  // RSS over ≥ N requests: alternate JSON and streaming slices (both code paths soak), sample after each.
+  const samples: { requests: number; rssMb: number }[] = [];
+  let requests = 0;
+  let errors = 0;
+  const started = Date.now();
+  for (let slice = 0; requests < settings.soakRequests && Date.now() - started < settings.soakMaxSec * 1000; slice++) {
+    const mode: Mode = slice % 2 === 0 ? 'json' : 'stream';
+    const r = await loader.run({ origin: t.ep.origin, path: t.ep.path, headers: t.ep.headers, body: bodyFor(mode), connections: settings.connections, durationSec: settings.soakSliceSec });
+    requests += r.requests;
+    errors += r.errors;
+    samples.push({ requests, rssMb: rssMb(pid) });
+    if (slice % 10 === 0) log(`soak ${TARGET_LABELS[t.id]}: ${requests.toLocaleString('en-US')} requests, RSS ${samples.at(-1)!.rssMb.toFixed(1)} MB`);
+  }
+  const rss = samples.map((s) => s.rssMb);
+  // The first sample is after warm-up (JIT, pools, caches): growth is measured from there.
+  const memory = { requests, seconds: (Date.now() - started) / 1000, errors, samples, firstMb: rss[0]!, lastMb: rss.at(-1)!, maxMb: Math.max(...rss), growthMb: rss.at(-1)! - rss[0]! };
+  // 1,000 concurrent slow streams: one content event every 250 ms, 20 of them (~5 s per stream).
+  const intervalMs = smoke ? 50 : 250;
+  const events = 20;
+  await setUpstreamStreaming(upstream, intervalMs, events);
+  let streams: SlowStreamsResult;
+  try {
+    streams = await slowStreams(t.ep, BODY_STREAM, settings.streams, 60_000, () => rssMb(pid));
+  } finally {
+    await setUpstreamStreaming(upstream, 0, events);
+  }
+  log(`slow streams ${TARGET_LABELS[t.id]}: ${streams.completed}/${streams.streams} completed, peak RSS ${streams.peakRssMb.toFixed(1)} MB`);
+  return { target: t.id, memory, streams: { ...streams, intervalMs, events } };
+}
+
+// ---------------------------------------------------------------------------------------------- main
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  const loadAvgAtStart = loadAverage();
+  const upstream = await startUpstream();
+  const running: Running[] = [];
+  const unavailable: Unavailable[] = [];
+  const starters: Record<GatewayId, (u: Endpoint) => Promise<Running | Unavailable>> = { bare: startBare, tollgate: startTollgateTarget, portkey: startPortkey };
+  for (const id of settings.targets) {
+    let started: Running | Unavailable;
+    try {
+      started = await starters[id](upstream.ep);
+    } catch (err) {
+      started = { id, status: 'failed', reason: err instanceof Error ? err.message : String(err) };
+    }
+    if ('child' in started) {
+      pin(started.child.pid!, serverCore);
+      // A gateway that answers errors fast would win a benchmark: each target must answer correctly first.
+      try {
+        await probe(started.ep, BODY_JSON, false);
+        await probe(started.ep, BODY_STREAM, true);
+        running.push(started);
+        log(`${TARGET_LABELS[id]} ready (${started.version}), pid ${started.child.pid}`);
+      } catch (err) {
+        await stopChild(started.child);
+        unavailable.push({ id, status: 'failed', reason: err instanceof Error ? err.message : String(err) });
+      }
+    } else {
+      unavailable.push(started);
+    }
+    const u = unavailable.find((x) => x.id === id);
+    if (u) log(`${TARGET_LABELS[id]} ${u.status}: ${u.reason}`);
+  }
+  for (const u of unavailable) if (u.reason.startsWith('gateway not available')) console.log(`Tollgate: ${u.reason} — skipped`);
+
+  const measured = await measureAll(upstream, running);
+  const order: TargetId[] = ['upstream', 'bare', 'tollgate', 'portkey'];
+  const rows: Row[] = [];
+  for (const mode of ['json', 'stream'] as const) {
+    for (const id of order) {
+      const m = measured.find((r) => r.target === id && r.mode === mode);
+      const u = unavailable.find((x) => x.id === id);
+      if (m) rows.push(m);
+      else if (u) rows.push({ target: id, mode, status: u.status, reason: u.reason });
+    }
+  }
+
+  const soaks: SoakResult[] = [];
+  if (soak) {
+    for (const t of running.filter((r) => (settings.soakTargets as TargetId[]).includes(r.id))) soaks.push(await soakTarget(upstream, t));
+  }
+
+  // ------------------------------------------------------------------------------------------ report
+  const rat = ratios(rows);
+  const budget = budgetChecks(rows);
+  const lines: string[] = [];
+  lines.push('', `Tollgate benchmark — ${startedAt.toISOString()}${smoke ? ' — SMOKE (figures meaningless)' : ''}`);
+  lines.push(`${cpuModel()}; server pinned to CPU ${serverCore ?? '-'}, load (${loader.tool}) on CPU ${loadCore ?? '-'}; ${settings.durationSec} s × ${settings.repeats} repeats (median) at ${settings.connections} connections; load average at start ${loadAvgAtStart.join(' ')}`, '');
+  lines.push(consoleTable(rows), '');
+  for (const r of rat) lines.push(`${r.name} (${MODE_LABELS[r.mode]}): ${r.value.toFixed(2)}× — budget ${r.budget}${r.budget === '(info)' ? '' : r.meets ? ' ✓' : ' ✗'}`);
+  for (const b of budget) lines.push(`${b.name}: ${b.value} — budget ${b.budget} ${b.meets ? '✓' : '✗'}`);
+  for (const s of soaks) {
+    lines.push(`soak ${TARGET_LABELS[s.target]}: ${s.memory.requests.toLocaleString('en-US')} requests in ${s.memory.seconds.toFixed(0)} s, RSS ${s.memory.firstMb.toFixed(1)} → ${s.memory.lastMb.toFixed(1)} MB (max ${s.memory.maxMb.toFixed(1)}, growth ${s.memory.growthMb.toFixed(1)} MB), ${s.memory.errors} errors`);
+    lines.push(`slow streams ${TARGET_LABELS[s.target]}: ${s.streams.completed}/${s.streams.streams} completed in ${s.streams.seconds.toFixed(1)} s, RSS ${s.streams.rssBeforeMb.toFixed(1)} → peak ${s.streams.peakRssMb.toFixed(1)} MB${s.target === 'tollgate' ? ` — budget < 200 MB ${s.streams.peakRssMb < 200 ? '✓' : '✗'}` : ''}`);
+  }
+  console.log(lines.join('\n'));
+
+  const date = `${startedAt.getFullYear()}-${String(startedAt.getMonth() + 1).padStart(2, '0')}-${String(startedAt.getDate()).padStart(2, '0')}`;
+  // Smoke figures are meaningless: they go to the ignored tmp folder so they never replace real results.
+  const outDir = smoke ? join(BENCH, 'results', 'tmp') : join(BENCH, 'results');
+  mkdirSync(outDir, { recursive: true });
+  const versions: Record<string, string> = { upstream: upstream.version };
+  for (const r of running) versions[r.id] = r.version;
+  const result = {
+    date, startedAt: startedAt.toISOString(), smoke,
+    machine: { cpuModel: cpuModel(), allowedCpus: cpus, serverCore: serverCore ?? null, loadCore: loadCore ?? null, node: process.version, loadGenerator: loader.tool, loadAverageAtStart: loadAvgAtStart, loadAverageAtEnd: loadAverage() },
+    settings, versions,
+    rows, ratios: rat, budget, soak: soaks,
+    markdown: markdownTable(rows),
+  };
+  const jsonPath = join(outDir, `${date}.json`);
+  const svgPath = join(outDir, `${date}.svg`);
+  writeFileSync(jsonPath, JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(svgPath, svgChart(rows, `Tollgate benchmark ${date}${smoke ? ' (smoke)' : ''}`, `${cpuModel()} · one pinned core per server · ${loader.tool}, ${settings.connections} connections, median of ${settings.repeats}`));
+  console.log(`\nwrote ${jsonPath.slice(ROOT.length + 1)} and ${svgPath.slice(ROOT.length + 1)}`);
+  return rows.some((r) => r.status === 'failed') ? 1 : 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  log(`failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+} finally {
+  await stopAllChildren();
+}
+process.exit(code);
