@@ -1,0 +1,78 @@
+// /gateway-config on SQLite and PostgreSQL: defaults, tri-state PATCH of caps and metadata, duration
+// validation, what the gateway loads (loadGatewaySettings), HEAD, and account isolation.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { STORE_KINDS } from './helpers/stores.ts';
+import { expectError, expectSchema, startControl, type TestControl } from './helpers/control.ts';
+import { loadGatewaySettings } from '../src/store/gateway-config.ts';
+
+interface GatewayConfig { accountId: string; uri: string; totalTimeout: string; perRequestTimeout: string; maxInputTokens?: number | null; maxOutputTokens?: number | null; metadata?: string | null }
+
+for (const kind of STORE_KINDS) {
+  describe(`gateway config (${kind})`, () => {
+    let control: TestControl;
+    before(async () => { control = await startControl(kind); });
+    after(async () => { await control.close(); });
+
+    const get = async (token?: string) => expectSchema<GatewayConfig>(await control.call('GET', '/gateway-config', undefined, token), 200, 'AIGatewayConfig');
+    const patch = async (body: unknown, token?: string) => expectSchema<GatewayConfig>(await control.call('PATCH', '/gateway-config', body, token), 200, 'AIGatewayConfig');
+
+    test('a never-written account reads the defaults: 120s, 60s, no caps, no metadata', async () => {
+      const cfg = await get(control.other.token);
+      assert.equal(cfg.accountId, control.other.accountId);
+      assert.match(cfg.uri, /\/gateway-config$/);
+      assert.deepEqual([cfg.totalTimeout, cfg.perRequestTimeout, cfg.maxInputTokens, cfg.maxOutputTokens, cfg.metadata], ['120s', '60s', null, null, null]);
+      assert.deepEqual(await loadGatewaySettings(control.store.db, control.other.accountId), { totalTimeoutMs: 120_000, perRequestTimeoutMs: 60_000, maxInputTokens: null, maxOutputTokens: null });
+    });
+
+    test('PATCH is tri-state for caps and metadata; durations are stored as given', async () => {
+      let cfg = await patch({ totalTimeout: '2m30s', perRequestTimeout: '45s', maxInputTokens: 1000, metadata: 'm' });
+      assert.deepEqual([cfg.totalTimeout, cfg.perRequestTimeout, cfg.maxInputTokens, cfg.maxOutputTokens, cfg.metadata], ['2m30s', '45s', 1000, null, 'm']);
+      cfg = await patch({ maxOutputTokens: 500 });
+      assert.deepEqual([cfg.maxInputTokens, cfg.maxOutputTokens, cfg.metadata, cfg.totalTimeout], [1000, 500, 'm', '2m30s']);
+      cfg = await patch({ maxInputTokens: null, metadata: null });
+      assert.deepEqual([cfg.maxInputTokens, cfg.maxOutputTokens, cfg.metadata], [null, 500, null]);
+      assert.deepEqual(await get(), cfg);
+      assert.deepEqual(await loadGatewaySettings(control.store.db, control.accountId), { totalTimeoutMs: 150_000, perRequestTimeoutMs: 45_000, maxInputTokens: null, maxOutputTokens: 500 });
+      const row = await control.store.db.selectFrom('gatewayConfigs').selectAll().where('accountId', '=', control.accountId).executeTakeFirstOrThrow();
+      assert.equal(Number(row.maxInputTokensSet), 1, 'an explicit null is remembered as written');
+      cfg = await patch({});
+      assert.equal(cfg.maxOutputTokens, 500);
+    });
+
+    test('invalid durations, a per-request timeout above the total, and caps below 1 are 400 27606 and change nothing', async () => {
+      const beforeCfg = await get();
+      for (const body of [
+        { totalTimeout: 'soon' }, { totalTimeout: '0s' }, { perRequestTimeout: '-5s' }, { totalTimeout: '10' }, { perRequestTimeout: '' },
+        { perRequestTimeout: '10m' }, { totalTimeout: '10s' }, { maxInputTokens: 0 }, { maxOutputTokens: -3 }, { maxInputTokens: 1.5 },
+        { totalTimeout: null }, { unknown: 1 },
+      ]) {
+        expectError(await control.call('PATCH', '/gateway-config', body), 400, 'ERR_NGROK_27606');
+      }
+      expectError(await control.call('PATCH', '/gateway-config', { metadata: 'x'.repeat(4097) }), 400, 'ERR_NGROK_27604');
+      assert.deepEqual(await get(), beforeCfg);
+    });
+
+    test('HEAD answers 200 without a body', async () => {
+      const res = await control.call('HEAD', '/gateway-config');
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.body, '');
+    });
+
+    test("one account's settings do not leak into another's", async () => {
+      await patch({ maxInputTokens: 7, metadata: 'first' });
+      const other = await get(control.other.token);
+      assert.deepEqual([other.maxInputTokens, other.metadata, other.accountId], [null, null, control.other.accountId]);
+      await patch({ maxInputTokens: 9 }, control.other.token);
+      assert.equal((await get()).maxInputTokens, 7);
+    });
+
+    test('a PATCH announces a gatewayConfig change for the account', async () => {
+      const seen: string[] = [];
+      const stop = control.changes.subscribe((c) => { if (c.kind === 'gatewayConfig') seen.push(c.accountId); });
+      await patch({ perRequestTimeout: '30s' });
+      stop();
+      assert.deepEqual(seen, [control.accountId]);
+    });
+  });
+}
