@@ -1,0 +1,307 @@
+// The in-memory view the gateway serves from. Steady state does no database I/O per request: access keys
+// are found by SHA-256 in a Map, account snapshots are immutable objects swapped whole on reload.
+// Freshness: in-process changes (ChangeBus) apply before the next request; other processes' changes are
+// read from `state_changes` every pollIntervalMs; a full resync every minute is the safety net.
+import type { Logger } from 'pino';
+import type { Store } from '../store/database.ts';
+import type { SecretBox } from '../domain/secret-box.ts';
+import { sha256Hex } from '../domain/ids.ts';
+import type { Change, ChangeBus } from './changes.ts';
+import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from './types.ts';
+import { findAccessKeyByHash, findAccessKeysByIds, loadAccountSnapshot, type AccessKeyRecord } from './snapshot-loader.ts';
+import { writeLastUsed } from '../store/last-used.ts';
+
+export interface GatewayStateOptions {
+  store: Store;
+  secretBox: SecretBox;
+  changes: ChangeBus;
+  logger: Logger;
+  /** How often `state_changes` is polled for other processes' changes (default 250 ms). */
+  pollIntervalMs?: number;
+  /** Full resync period (default 60 s). */
+  resyncIntervalMs?: number;
+  /** How often lastUsed timestamps are written (default 5 s). */
+  flushIntervalMs?: number;
+  /** How long an unknown token is remembered as unknown (default 2 s). */
+  negativeTtlMs?: number;
+}
+
+const MAX_KEYS = 100_000;
+const MAX_NEGATIVE = 10_000;
+
+interface Reload { again: boolean; promise: Promise<void>; error?: unknown }
+
+export class GatewayState {
+  readonly #store: Store;
+  readonly #secretBox: SecretBox;
+  readonly #changes: ChangeBus;
+  readonly #logger: Logger;
+  readonly #pollMs: number;
+  readonly #resyncMs: number;
+  readonly #flushMs: number;
+  readonly #negativeTtlMs: number;
+
+  /** token hash → key; key id → token hash (to drop a key when it changes). */
+  readonly #keys = new Map<string, AuthenticatedKey>();
+  readonly #hashById = new Map<string, string>();
+  /** token hash → time until which it is known not to exist. */
+  readonly #negative = new Map<string, number>();
+  readonly #keyLoads = new Map<string, Promise<AuthenticatedKey | null>>();
+  /** Bumped on every access-key change, so a lookup racing with one is not cached. */
+  #keyGeneration = 0;
+
+  readonly #accounts = new Map<string, AccountSnapshot>();
+  readonly #reloads = new Map<string, Reload>();
+
+  #accessUsed = new Map<string, string>();
+  #providerUsed = new Map<string, string>();
+
+  #lastSeq = 0;
+  #unsubscribe: (() => void) | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #pollTimer: NodeJS.Timeout | undefined;
+  #polling: Promise<void> | undefined;
+  #closed = false;
+  #failing = false;
+
+  constructor(options: GatewayStateOptions) {
+    this.#store = options.store;
+    this.#secretBox = options.secretBox;
+    this.#changes = options.changes;
+    this.#logger = options.logger;
+    this.#pollMs = options.pollIntervalMs ?? 250;
+    this.#resyncMs = options.resyncIntervalMs ?? 60_000;
+    this.#flushMs = options.flushIntervalMs ?? 5_000;
+    this.#negativeTtlMs = options.negativeTtlMs ?? 2_000;
+  }
+
+  async start(): Promise<void> {
+    const row = await this.#store.db.selectFrom('stateChanges').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst();
+    this.#lastSeq = Number(row?.seq ?? 0);
+    this.#unsubscribe = this.#changes.subscribe((change) => this.#apply(change));
+    this.#schedulePoll();
+    this.#timers.push(setInterval(() => void this.#resync(), this.#resyncMs).unref());
+    this.#timers.push(setInterval(() => void this.#flushLastUsed(), this.#flushMs).unref());
+  }
+
+  /** Sync when cached (positive or negative); a Promise only on a cache miss or while the account reloads. */
+  authenticate(token: string): AuthenticatedKey | null | Promise<AuthenticatedKey | null> {
+    if (token === '') return null;
+    const hash = sha256Hex(token);
+    const key = this.#keys.get(hash);
+    if (key) {
+      const reload = this.#reloads.get(key.accountId);
+      if (reload) return reload.promise.then(() => this.authenticate(token));
+      if (this.#accounts.has(key.accountId)) return key;
+    }
+    const until = this.#negative.get(hash);
+    if (until !== undefined) {
+      if (until > Date.now()) return null;
+      this.#negative.delete(hash);
+    }
+    let load = this.#keyLoads.get(hash);
+    if (!load) {
+      load = this.#loadKey(hash).finally(() => this.#keyLoads.delete(hash));
+      this.#keyLoads.set(hash, load);
+    }
+    return load;
+  }
+
+  /** The account's current snapshot; present once one of its keys authenticated. */
+  account(accountId: string): AccountSnapshot {
+    const snapshot = this.#accounts.get(accountId);
+    if (!snapshot) throw new Error(`account ${accountId} is not loaded`);
+    return snapshot;
+  }
+
+  configuration(key: AuthenticatedKey): ConfigurationState | null {
+    if (key.configurationId === null) return null;
+    return this.#accounts.get(key.accountId)?.configurations.get(key.configurationId) ?? null;
+  }
+
+  markUsed(accessKeyId: string, providerKeyId?: string): void {
+    const now = new Date().toISOString();
+    this.#accessUsed.set(accessKeyId, now);
+    if (providerKeyId !== undefined) this.#providerUsed.set(providerKeyId, now);
+  }
+
+  /** Keeps the in-memory balance current between reloads (a reload reads the store's balance again). */
+  debit(accountId: string, pico: bigint): void {
+    const snapshot = this.#accounts.get(accountId);
+    if (snapshot) snapshot.balancePico -= pico;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#unsubscribe?.();
+    for (const t of this.#timers) clearInterval(t);
+    if (this.#pollTimer) clearTimeout(this.#pollTimer);
+    await this.#polling;
+    await Promise.allSettled([...this.#reloads.values()].map((r) => r.promise));
+    await this.#flushLastUsed();
+  }
+
+  /** Writes pending lastUsed timestamps now (also done every few seconds and on close). */
+  async flushLastUsed(): Promise<void> {
+    await this.#flushLastUsed();
+  }
+
+  /** Applies every change recorded by other processes so far (also done every pollIntervalMs). */
+  async poll(): Promise<void> {
+    const rows = await this.#store.db.selectFrom('stateChanges').select(['seq', 'accountId', 'kind', 'resourceId'])
+      .where('seq', '>', this.#lastSeq).orderBy('seq').limit(1000).execute();
+    for (const row of rows) {
+      this.#lastSeq = Math.max(this.#lastSeq, Number(row.seq));
+      this.#apply({ accountId: row.accountId, kind: row.kind as Change['kind'], resourceId: row.resourceId });
+    }
+  }
+
+  async #loadKey(hash: string): Promise<AuthenticatedKey | null> {
+    const generation = this.#keyGeneration;
+    const row = await findAccessKeyByHash(this.#store.db, hash);
+    if (!row) {
+      if (generation === this.#keyGeneration) this.#rememberUnknown(hash);
+      return null;
+    }
+    await this.#ensureAccount(row.accountId);
+    const key = toKey(row);
+    if (generation === this.#keyGeneration) this.#cacheKey(hash, key);
+    return key;
+  }
+
+  #cacheKey(hash: string, key: AuthenticatedKey): void {
+    if (this.#keys.size >= MAX_KEYS) {
+      const oldest = this.#keys.entries().next().value;
+      if (oldest) this.#dropKey(oldest[1].id);
+    }
+    this.#keys.set(hash, key);
+    this.#hashById.set(key.id, hash);
+  }
+
+  #dropKey(id: string): void {
+    const hash = this.#hashById.get(id);
+    if (hash === undefined) return;
+    this.#hashById.delete(id);
+    this.#keys.delete(hash);
+  }
+
+  #rememberUnknown(hash: string): void {
+    if (this.#negative.size >= MAX_NEGATIVE) {
+      const now = Date.now();
+      for (const [h, until] of this.#negative) if (until <= now) this.#negative.delete(h);
+      if (this.#negative.size >= MAX_NEGATIVE) this.#negative.clear();
+    }
+    this.#negative.set(hash, Date.now() + this.#negativeTtlMs);
+  }
+
+  async #ensureAccount(accountId: string): Promise<void> {
+    if (this.#accounts.has(accountId) && !this.#reloads.has(accountId)) return;
+    const reload = this.#reload(accountId, true)!;
+    await reload.promise;
+    if (!this.#accounts.has(accountId)) throw reload.error instanceof Error ? reload.error : new Error(`account ${accountId} could not be loaded`);
+  }
+
+  /** Reloads an account's snapshot (only if it is served here, unless forced); a change mid-load loads again. */
+  #reload(accountId: string, force: boolean): Reload | undefined {
+    const running = this.#reloads.get(accountId);
+    if (running) {
+      running.again = true;
+      return running;
+    }
+    if (!force && !this.#accounts.has(accountId)) return undefined;
+    const reload: Reload = { again: true, promise: Promise.resolve() };
+    reload.promise = (async () => {
+      try {
+        while (reload.again) {
+          reload.again = false;
+          const snapshot = await loadAccountSnapshot(this.#store.db, this.#secretBox, this.#logger, accountId);
+          this.#accounts.set(accountId, snapshot);
+        }
+        this.#recovered();
+      } catch (error) {
+        // Keep serving the last snapshot; a later change, poll or resync tries again.
+        reload.error = error;
+        this.#failed(error, 'account reload failed; serving the last snapshot');
+      } finally {
+        this.#reloads.delete(accountId);
+      }
+    })();
+    this.#reloads.set(accountId, reload);
+    return reload;
+  }
+
+  #apply(change: Change): void {
+    switch (change.kind) {
+      case 'accessKey':
+        // Revocation and re-linking take effect on the very next request: the key is looked up again.
+        this.#keyGeneration++;
+        this.#dropKey(change.resourceId);
+        this.#negative.clear();
+        return;
+      case 'apiKey':
+        return;
+      default:
+        this.#reload(change.accountId, false);
+    }
+  }
+
+  #schedulePoll(): void {
+    if (this.#closed) return;
+    this.#pollTimer = setTimeout(() => {
+      this.#polling = this.poll()
+        .then(() => this.#recovered(), (error: unknown) => this.#failed(error, 'polling state changes failed'))
+        .finally(() => { this.#polling = undefined; this.#schedulePoll(); });
+    }, this.#pollMs);
+    this.#pollTimer.unref();
+  }
+
+  async #resync(): Promise<void> {
+    try {
+      for (const accountId of this.#accounts.keys()) this.#reload(accountId, false);
+      const generation = this.#keyGeneration;
+      const rows = await findAccessKeysByIds(this.#store.db, [...this.#hashById.keys()]);
+      if (generation !== this.#keyGeneration) return;
+      const live = new Map(rows.map((r) => [r.id, r]));
+      for (const [id, hash] of [...this.#hashById]) {
+        const row = live.get(id);
+        if (!row || row.tokenHash !== hash) this.#dropKey(id);
+        else this.#keys.set(hash, toKey(row));
+      }
+    } catch (error) {
+      this.#failed(error, 'full resync failed');
+    }
+  }
+
+  async #flushLastUsed(): Promise<void> {
+    if (this.#accessUsed.size === 0 && this.#providerUsed.size === 0) return;
+    const access = this.#accessUsed;
+    const provider = this.#providerUsed;
+    this.#accessUsed = new Map();
+    this.#providerUsed = new Map();
+    try {
+      await writeLastUsed(this.#store.db, access, provider);
+    } catch (error) {
+      // Put them back unless a newer use was recorded meanwhile.
+      for (const [id, at] of access) if (!this.#accessUsed.has(id)) this.#accessUsed.set(id, at);
+      for (const [id, at] of provider) if (!this.#providerUsed.has(id)) this.#providerUsed.set(id, at);
+      this.#failed(error, 'writing lastUsed failed');
+    }
+  }
+
+  /** Logs the first failure of a streak only, so a database outage does not flood the log. */
+  #failed(error: unknown, message: string): void {
+    if (this.#failing) return;
+    this.#failing = true;
+    this.#logger.error({ err: error instanceof Error ? { message: error.message } : String(error) }, message);
+  }
+
+  #recovered(): void {
+    if (!this.#failing) return;
+    this.#failing = false;
+    this.#logger.info('gateway state reloads from the store again');
+  }
+}
+
+function toKey(row: AccessKeyRecord): AuthenticatedKey {
+  return Object.freeze({ id: row.id, accountId: row.accountId, configurationId: row.configurationId });
+}

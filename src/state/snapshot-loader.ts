@@ -1,0 +1,108 @@
+// Reads one account's gateway view from the store in a handful of queries: settings, configurations,
+// provider keys (opened with the master key), user-defined providers and the credit balance.
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../store/schema.ts';
+import { loadGatewaySettings } from '../store/gateway-config.ts';
+import { balancePico } from '../store/credits.ts';
+import type { SecretBox } from '../domain/secret-box.ts';
+import type { ApiFormat } from '../catalog/types.ts';
+import type {
+  AccessScope, AccountSnapshot, AuthenticatedKey, ConfigurationState, CustomProviderState, CustomSurfaceState,
+  ProviderKeyState, StoredRouterRule,
+} from './types.ts';
+
+export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: SecretBox, logger: Logger, accountId: string): Promise<AccountSnapshot> {
+  const [settings, configRows, keyRows, providerRows, balance] = await Promise.all([
+    loadGatewaySettings(db, accountId),
+    db.selectFrom('accessKeyConfigurations').select(['id', 'access', 'router']).where('accountId', '=', accountId).execute(),
+    db.selectFrom('providerKeys').select(['id', 'providerId', 'name', 'keyRedacted', 'sealedValue', 'createdAt'])
+      .where('accountId', '=', accountId).orderBy('createdAt').orderBy('id').execute(),
+    db.selectFrom('providers').select(['id', 'providerId', 'name', 'baseUrl', 'supportedApiSurfaces', 'models'])
+      .where('accountId', '=', accountId).execute(),
+    balancePico(db, accountId),
+  ]);
+
+  const configurations = new Map<string, ConfigurationState>();
+  for (const row of configRows) {
+    const router = parseJson(row.router) as { rules?: StoredRouterRule[] } | StoredRouterRule[] | null;
+    const rules = Array.isArray(router) ? router : router?.rules ?? null;
+    configurations.set(row.id, { id: row.id, access: parseJson(row.access) as AccessScope | null, rules });
+  }
+
+  const providerKeys = new Map<string, ProviderKeyState>();
+  const providerKeysByProvider = new Map<string, ProviderKeyState[]>();
+  for (const row of keyRows) {
+    let value: string;
+    try {
+      value = secretBox.open(row.sealedValue);
+    } catch {
+      // A key sealed under another master key is unusable; it is skipped (never logged by value).
+      logger.warn({ accountId, providerKeyId: row.id }, 'provider key cannot be decrypted with the current master key; skipped');
+      continue;
+    }
+    const key: ProviderKeyState = { id: row.id, providerId: row.providerId, name: row.name, keyRedacted: row.keyRedacted, value };
+    providerKeys.set(key.id, key);
+    const list = providerKeysByProvider.get(key.providerId);
+    if (list) list.push(key);
+    else providerKeysByProvider.set(key.providerId, [key]);
+  }
+
+  const customProviders = new Map<string, CustomProviderState>();
+  for (const row of providerRows) {
+    customProviders.set(row.providerId, {
+      id: row.id, providerId: row.providerId, name: row.name, baseUrl: row.baseUrl,
+      surfaces: parseSurfaces(row.supportedApiSurfaces), models: parseModels(row.models),
+    });
+  }
+
+  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, customProviders, balancePico: balance };
+}
+
+export interface AccessKeyRecord extends AuthenticatedKey { tokenHash: string }
+
+export async function findAccessKeyByHash(db: Kysely<Database>, tokenHash: string): Promise<AccessKeyRecord | undefined> {
+  return db.selectFrom('accessKeys').select(['id', 'accountId', 'configurationId', 'tokenHash']).where('tokenHash', '=', tokenHash).executeTakeFirst();
+}
+
+export async function findAccessKeysByIds(db: Kysely<Database>, ids: readonly string[]): Promise<AccessKeyRecord[]> {
+  const out: AccessKeyRecord[] = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    out.push(...await db.selectFrom('accessKeys').select(['id', 'accountId', 'configurationId', 'tokenHash']).where('id', 'in', chunk).execute());
+  }
+  return out;
+}
+
+function parseJson(text: string | null): unknown {
+  return text === null || text === '' ? null : JSON.parse(text);
+}
+
+function parseSurfaces(text: string | null): CustomSurfaceState[] {
+  const raw = parseJson(text);
+  if (!Array.isArray(raw)) return [];
+  const out: CustomSurfaceState[] = [];
+  for (const item of raw as unknown[]) {
+    if (typeof item !== 'object' || item === null) continue;
+    const s = item as { format?: unknown; surface?: unknown; supportedParams?: unknown };
+    if (s.format !== 'openai' && s.format !== 'anthropic') continue;
+    const surface: CustomSurfaceState = { format: s.format as ApiFormat };
+    if (typeof s.surface === 'string') surface.surface = s.surface;
+    if (Array.isArray(s.supportedParams)) {
+      // Stored as the contract's [{name}]; plain strings are accepted too.
+      surface.supportedParams = (s.supportedParams as unknown[])
+        .map((p) => (typeof p === 'string' ? p : typeof p === 'object' && p !== null ? (p as { name?: unknown }).name : undefined))
+        .filter((p): p is string => typeof p === 'string');
+    }
+    out.push(surface);
+  }
+  return out;
+}
+
+function parseModels(text: string): string[] {
+  const raw = parseJson(text);
+  if (!Array.isArray(raw)) return [];
+  return (raw as unknown[])
+    .map((m) => (typeof m === 'string' ? m : typeof m === 'object' && m !== null ? (m as { modelId?: unknown }).modelId : undefined))
+    .filter((m): m is string => typeof m === 'string');
+}

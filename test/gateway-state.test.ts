@@ -1,0 +1,217 @@
+// The gateway's in-memory state on both stores: cached authentication, immediate revocation, changes from
+// other processes (rows only in state_changes), decrypted provider keys, lastUsed flushing.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { STORE_KINDS } from './helpers/stores.ts';
+import { startControl, type TestControl } from './helpers/control.ts';
+import { GatewayState } from '../src/state/gateway-state.ts';
+import { SecretBox } from '../src/domain/secret-box.ts';
+import { newAccessKeyToken, newId, redactSecret, sha256Hex } from '../src/domain/ids.ts';
+import { patchGatewaySettings } from '../src/store/gateway-config.ts';
+import type { AuthenticatedKey } from '../src/state/types.ts';
+
+function newState(c: TestControl, pollIntervalMs = 100): GatewayState {
+  return new GatewayState({ store: c.store, secretBox: new SecretBox(c.config.masterKey), changes: c.changes, logger: pino({ level: 'silent' }), pollIntervalMs, flushIntervalMs: 60_000 });
+}
+
+async function createKey(c: TestControl, body: Record<string, unknown> = { name: 'app' }): Promise<{ id: string; token: string }> {
+  const res = await c.call('POST', '/access-keys', body);
+  assert.equal(res.statusCode, 201, res.body);
+  return res.json() as { id: string; token: string };
+}
+
+/** Polls `check` until it holds, failing after `ms`; returns the time it took. */
+async function within(ms: number, check: () => boolean | Promise<boolean>): Promise<number> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > ms) assert.fail(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now() - start;
+}
+
+/** Simulates a change made by another process: the row only, no in-process event. */
+async function foreignChange(c: TestControl, kind: string, resourceId: string, accountId = c.accountId): Promise<void> {
+  await c.store.db.insertInto('stateChanges').values({ accountId, kind, resourceId, createdAt: new Date().toISOString() }).execute();
+}
+
+async function insertKeyDirectly(c: TestControl): Promise<{ id: string; token: string }> {
+  const token = newAccessKeyToken();
+  const id = newId('accessKey');
+  const now = new Date().toISOString();
+  await c.store.db.insertInto('accessKeys').values({
+    id, accountId: c.accountId, name: 'cli', description: null, metadata: null, tokenHash: sha256Hex(token), keyRedacted: redactSecret(token),
+    configurationId: null, lastUsed: null, createdAt: now, updatedAt: now, createdBy: 'test', lastUpdatedBy: 'test',
+  }).execute();
+  return { id, token };
+}
+
+for (const kind of STORE_KINDS) {
+  describe(`gateway state on ${kind}`, () => {
+    test('authentication is cached, positive and negative', async () => {
+      const c = await startControl(kind);
+      const state = newState(c);
+      try {
+        await state.start();
+        const key = await createKey(c);
+        const first = state.authenticate(key.token);
+        assert.ok(first instanceof Promise, 'first lookup loads from the store');
+        const loaded = await first;
+        assert.equal(loaded?.id, key.id);
+        assert.equal(loaded?.accountId, c.accountId);
+        assert.equal(loaded?.configurationId, null);
+        const second = state.authenticate(key.token);
+        assert.ok(!(second instanceof Promise), 'second lookup is synchronous');
+        assert.equal((second as AuthenticatedKey).id, key.id);
+        assert.equal(state.account(c.accountId).accountId, c.accountId);
+        assert.equal(state.configuration(second as AuthenticatedKey), null);
+
+        assert.equal(await state.authenticate('ng-unknown-token'), null);
+        assert.equal(state.authenticate('ng-unknown-token'), null, 'unknown tokens are remembered briefly');
+        assert.equal(state.authenticate(''), null);
+      } finally {
+        await state.close();
+        await c.close();
+      }
+    });
+
+    test('a deleted key is refused on the very next request; a new key works at once', async () => {
+      const c = await startControl(kind);
+      const state = newState(c, 60_000); // only the in-process bus can make this pass
+      try {
+        await state.start();
+        const key = await createKey(c);
+        assert.equal((await state.authenticate(key.token))?.id, key.id);
+        assert.equal((await c.call('DELETE', `/access-keys/${key.id}`)).statusCode, 204);
+        assert.equal(await state.authenticate(key.token), null);
+
+        const fresh = newAccessKeyToken();
+        assert.equal(await state.authenticate(fresh), null);
+        const created = await createKey(c);
+        assert.equal((await state.authenticate(created.token))?.id, created.id);
+      } finally {
+        await state.close();
+        await c.close();
+      }
+    });
+
+    test('changes recorded only in state_changes (another process) apply within 1 s', async () => {
+      const c = await startControl(kind);
+      const state = newState(c, 250);
+      try {
+        await state.start();
+        const key = await createKey(c);
+        assert.ok(await state.authenticate(key.token));
+        assert.equal(state.account(c.accountId).settings.maxOutputTokens, null);
+
+        // Settings written by another process.
+        await patchGatewaySettings(c.store.db, c.accountId, { maxOutputTokens: 321 });
+        await foreignChange(c, 'gatewayConfig', c.accountId);
+        const took = await within(1000, () => state.account(c.accountId).settings.maxOutputTokens === 321);
+        assert.ok(took < 1000);
+
+        // A key deleted by another process (e.g. the CLI).
+        await c.store.db.deleteFrom('accessKeys').where('id', '=', key.id).execute();
+        assert.ok(state.authenticate(key.token), 'still cached until the change is seen');
+        await foreignChange(c, 'accessKey', key.id);
+        await within(1000, async () => (await state.authenticate(key.token)) === null);
+
+        // A key created by another process while its token sits in the negative cache.
+        const direct = await insertKeyDirectly(c);
+        await c.store.db.deleteFrom('accessKeys').where('id', '=', direct.id).execute();
+        assert.equal(await state.authenticate(direct.token), null);
+        await c.store.db.insertInto('accessKeys').values({
+          id: direct.id, accountId: c.accountId, name: 'cli', description: null, metadata: null, tokenHash: sha256Hex(direct.token),
+          keyRedacted: '***', configurationId: null, lastUsed: null, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(), createdBy: 't', lastUpdatedBy: 't',
+        }).execute();
+        await foreignChange(c, 'accessKey', direct.id);
+        await within(1000, async () => (await state.authenticate(direct.token))?.id === direct.id);
+      } finally {
+        await state.close();
+        await c.close();
+      }
+    });
+
+    test('snapshot: decrypted provider keys, custom providers, configurations, balance', async () => {
+      const c = await startControl(kind);
+      const state = newState(c);
+      try {
+        await state.start();
+        const k1 = (await c.call('POST', '/provider-keys', { providerId: 'openai', name: 'first', value: 'sk-first-1111111111111111' })).json() as { id: string };
+        const k2 = (await c.call('POST', '/provider-keys', { providerId: 'openai', name: 'second', value: 'sk-second-222222222222222' })).json() as { id: string };
+        const provider = await c.call('POST', '/providers', {
+          providerId: 'my-ollama', name: 'Ollama', baseUrl: 'http://127.0.0.1:11434/v1',
+          supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions', supportedParams: [{ name: 'messages' }] }],
+          models: [{ modelId: 'llama3.2' }],
+        });
+        assert.equal(provider.statusCode, 201, provider.body);
+        const config = await c.call('POST', '/access-key-configurations', {
+          name: 'restricted',
+          access: { providers: { allow: ['openai', 'my-ollama'] } },
+          router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keySelectionStrategy: 'ordered', keys: [{ id: k2.id }, { id: k1.id }] }] }] },
+        });
+        assert.equal(config.statusCode, 201, config.body);
+        const configId = (config.json() as { id: string }).id;
+        const key = await createKey(c, { name: 'app', accessKeyConfigurationId: configId });
+
+        const auth = await state.authenticate(key.token);
+        assert.ok(auth);
+        assert.equal(auth.configurationId, configId);
+        const snap = state.account(c.accountId);
+        assert.equal(snap.providerKeys.get(k1.id)?.value, 'sk-first-1111111111111111');
+        assert.deepEqual(snap.providerKeysByProvider.get('openai')?.map((k) => k.id), [k1.id, k2.id]);
+        const ollama = snap.customProviders.get('my-ollama');
+        assert.deepEqual(ollama?.models, ['llama3.2']);
+        assert.deepEqual(ollama?.surfaces, [{ format: 'openai', surface: 'chat-completions', supportedParams: ['messages'] }]);
+        const conf = state.configuration(auth);
+        assert.deepEqual(conf?.access, { providers: { allow: ['openai', 'my-ollama'] } });
+        assert.deepEqual(conf?.rules?.[0]?.steps[0]?.keys?.map((k) => k.id), [k2.id, k1.id]);
+
+        assert.equal(snap.balancePico, 0n);
+        state.debit(c.accountId, 5n);
+        assert.equal(state.account(c.accountId).balancePico, -5n);
+
+        // An in-process change applies before the next request is served.
+        const k3 = (await c.call('POST', '/provider-keys', { providerId: 'anthropic', name: 'third', value: 'sk-ant-third-33333333333' })).json() as { id: string };
+        assert.ok(await state.authenticate(key.token));
+        assert.equal(state.account(c.accountId).providerKeys.get(k3.id)?.value, 'sk-ant-third-33333333333');
+        assert.equal((await c.call('DELETE', `/provider-keys/${k3.id}`)).statusCode, 204);
+        assert.ok(await state.authenticate(key.token));
+        assert.equal(state.account(c.accountId).providerKeys.has(k3.id), false);
+        assert.equal(state.account(c.accountId).providerKeysByProvider.get('anthropic'), undefined);
+      } finally {
+        await state.close();
+        await c.close();
+      }
+    });
+
+    test('lastUsed is flushed to the store', async () => {
+      const c = await startControl(kind);
+      const state = newState(c);
+      try {
+        await state.start();
+        const key = await createKey(c);
+        const pk = (await c.call('POST', '/provider-keys', { providerId: 'openai', name: 'k', value: 'sk-k-33333333333333333333' })).json() as { id: string };
+        assert.ok(await state.authenticate(key.token));
+        state.markUsed(key.id, pk.id);
+        const before = await c.store.db.selectFrom('accessKeys').select('lastUsed').where('id', '=', key.id).executeTakeFirstOrThrow();
+        assert.equal(before.lastUsed, null, 'nothing written per request');
+        await state.flushLastUsed();
+        const ak = await c.store.db.selectFrom('accessKeys').select('lastUsed').where('id', '=', key.id).executeTakeFirstOrThrow();
+        const pkr = await c.store.db.selectFrom('providerKeys').select('lastUsed').where('id', '=', pk.id).executeTakeFirstOrThrow();
+        assert.match(ak.lastUsed ?? '', /^\d{4}-\d{2}-\d{2}T/);
+        assert.equal(pkr.lastUsed, ak.lastUsed);
+        // close() flushes too.
+        await new Promise((r) => setTimeout(r, 5));
+        state.markUsed(key.id);
+        await state.close();
+        const later = await c.store.db.selectFrom('accessKeys').select('lastUsed').where('id', '=', key.id).executeTakeFirstOrThrow();
+        assert.ok((later.lastUsed ?? '') > (ak.lastUsed ?? ''));
+      } finally {
+        await state.close();
+        await c.close();
+      }
+    });
+  });
+}
