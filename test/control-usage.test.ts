@@ -1,0 +1,145 @@
+// /usage and /usage/overview on SQLite and PostgreSQL over events seeded with insertUsageEvents: window and
+// access-key filters, final attempts vs retries, cursor paging, exact overview sums, isolation; and /v1/models.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { STORE_KINDS } from './helpers/stores.ts';
+import { expectError, expectSchema, startControl, type TestControl } from './helpers/control.ts';
+import { usageEvent } from './helpers/usage.ts';
+import { insertUsageEvents } from '../src/store/usage-events.ts';
+import type { UsageEvent } from '../src/usage/event.ts';
+
+interface UsageList { aiGatewayUsage: Array<Record<string, unknown> & { id: string; eventTime: string }>; uri: string; nextPageUri: string | null }
+interface Overview { buckets: Array<{ bucketStart: string; groupKey: string; cost: string; requests: number; errors: number }>; totals: { cost: string; requests: number; errors: number } }
+
+const DAY1 = '2025-03-01';
+const DAY2 = '2025-03-02';
+const WINDOW = `startTime=${DAY1}T00:00:00Z&endTime=${DAY2}T23:59:59Z`;
+// Costs chosen so that float arithmetic would drift: 0.1 + 0.2 USD and a sum beyond 2^53 pico-USD.
+const BIG = 9_007_199_254_740_993n;
+
+function seed(accountId: string): UsageEvent[] {
+  const e = (o: Partial<UsageEvent>) => usageEvent(accountId, o);
+  return [
+    // Request A on day 1: a 429 retried on another key, then success (user key).
+    e({ id: 'ue_a1', requestId: 'rq_a', attemptNumber: 1, isFinalAttempt: false, statusCode: 429, isError: true, costPico: 0n, retryAction: 'next_key', eventTime: `${DAY1}T10:00:00.000Z`, accessKeyId: 'aigk_one', keySource: 'user', providerKeyId: 'aigpk_1', providerKeyDisplayName: 'sk-abc***wxyz' }),
+    e({ id: 'ue_a2', requestId: 'rq_a', attemptNumber: 2, isFinalAttempt: true, costPico: 100_000_000_000n, eventTime: `${DAY1}T10:00:01.000Z`, accessKeyId: 'aigk_one', keySource: 'user', providerKeyId: 'aigpk_2', providerKeyDisplayName: 'sk-def***wxyz' }),
+    // Request B on day 1, anthropic, failed finally, costs a partial stream.
+    e({ id: 'ue_b1', requestId: 'rq_b', provider: 'anthropic', providerDisplayName: 'Anthropic', model: 'claude-x', isFinalAttempt: true, statusCode: 500, isError: true, costPico: 200_000_000_000n, eventTime: `${DAY1}T12:00:00.000Z`, accessKeyId: 'aigk_two' }),
+    // Request C on day 2, a big managed-credential cost.
+    e({ id: 'ue_c1', requestId: 'rq_c', isFinalAttempt: true, costPico: BIG, eventTime: `${DAY2}T08:00:00.000Z`, accessKeyId: 'aigk_one' }),
+    // Outside the window.
+    e({ id: 'ue_z1', requestId: 'rq_z', isFinalAttempt: true, costPico: 5n, eventTime: '2025-02-28T23:59:59.999Z' }),
+  ];
+}
+
+const path = (uri: string) => uri.replace(/^https?:\/\/[^/]+/, '');
+
+for (const kind of STORE_KINDS) {
+  describe(`usage (${kind})`, () => {
+    let control: TestControl;
+    before(async () => {
+      control = await startControl(kind);
+      await insertUsageEvents(control.store.db, seed(control.accountId));
+      await insertUsageEvents(control.store.db, [usageEvent(control.other.accountId, { id: 'ue_other', eventTime: `${DAY1}T11:00:00.000Z`, accessKeyId: 'aigk_one', costPico: 7n })]);
+    });
+    after(async () => { await control.close(); });
+
+    const list = async (qs: string, token?: string) => expectSchema<UsageList>(await control.call('GET', `/usage?${qs}`, undefined, token), 200, 'AIGatewayUsageList');
+
+    test('final attempts only by default, newest first, mapped to the contract', async () => {
+      const page = await list(WINDOW);
+      assert.deepEqual(page.aiGatewayUsage.map((u) => u.id), ['ue_c1', 'ue_b1', 'ue_a2']);
+      assert.equal(page.nextPageUri, null);
+      const a2 = page.aiGatewayUsage.find((u) => u.id === 'ue_a2')!;
+      assert.equal(a2.totalCost, '0.10000');
+      assert.equal(a2.keySource, 'user');
+      assert.equal(a2.providerKeyId, 'aigpk_2');
+      assert.equal(a2.providerKeyDisplayName, 'sk-def***wxyz');
+      assert.equal(a2.isFinalAttempt, true);
+      const c1 = page.aiGatewayUsage.find((u) => u.id === 'ue_c1')!;
+      assert.equal(c1.totalCost, '9007.19925');
+      assert.equal(c1.providerKeyId, undefined);
+      assert.equal(c1.accountId, undefined, 'internal fields stay internal');
+    });
+
+    test('includeRetries adds the non-final attempts; accessKeyId filters', async () => {
+      assert.deepEqual((await list(`${WINDOW}&includeRetries=true`)).aiGatewayUsage.map((u) => u.id), ['ue_c1', 'ue_b1', 'ue_a2', 'ue_a1']);
+      assert.deepEqual((await list(`${WINDOW}&includeRetries=true&accessKeyId=aigk_one`)).aiGatewayUsage.map((u) => u.id), ['ue_c1', 'ue_a2', 'ue_a1']);
+      assert.deepEqual((await list(`${WINDOW}&accessKeyId=aigk_none`)).aiGatewayUsage, []);
+      const since = await list(`startTime=${DAY2}T00:00:00Z`);
+      assert.deepEqual(since.aiGatewayUsage.map((u) => u.id), ['ue_c1'], 'endTime defaults to now');
+    });
+
+    test('cursor paging walks every event once across pages, keeping the filters', async () => {
+      const seen: string[] = [];
+      let url: string | null = `/usage?${WINDOW}&includeRetries=true&limit=1`;
+      let pages = 0;
+      while (url) {
+        const page: UsageList = expectSchema<UsageList>(await control.call('GET', path(url)), 200, 'AIGatewayUsageList');
+        assert.ok(page.aiGatewayUsage.length <= 1);
+        seen.push(...page.aiGatewayUsage.map((u) => u.id));
+        url = page.nextPageUri;
+        if (url) assert.match(url, /cursor=/);
+        pages++;
+      }
+      assert.deepEqual(seen, ['ue_c1', 'ue_b1', 'ue_a2', 'ue_a1']);
+      assert.equal(pages, 4);
+      const two = await list(`${WINDOW}&limit=2`);
+      assert.deepEqual(two.aiGatewayUsage.map((u) => u.id), ['ue_c1', 'ue_b1']);
+      const rest = expectSchema<UsageList>(await control.call('GET', path(two.nextPageUri!)), 200, 'AIGatewayUsageList');
+      assert.deepEqual(rest.aiGatewayUsage.map((u) => u.id), ['ue_a2']);
+    });
+
+    test('bad inputs are 400', async () => {
+      expectError(await control.call('GET', '/usage'), 400, 'ERR_NGROK_27602');
+      expectError(await control.call('GET', '/usage?startTime=yesterday'), 400, 'ERR_NGROK_27606');
+      expectError(await control.call('GET', `/usage?${WINDOW}&cursor=bm90LWEtY3Vyc29y`), 400, 'ERR_NGROK_27606');
+      expectError(await control.call('GET', `/usage?${WINDOW}&limit=101`), 400, 'ERR_NGROK_27606');
+      expectError(await control.call('GET', `/usage?${WINDOW}&limit=0`), 400, 'ERR_NGROK_27606');
+      expectError(await control.call('GET', `/usage/overview?${WINDOW}&groupBy=model`), 400, 'ERR_NGROK_27606');
+      expectError(await control.call('GET', `/usage/overview?startTime=${DAY2}T00:00:00Z&endTime=${DAY1}T00:00:00Z`), 400, 'ERR_NGROK_27606');
+    });
+
+    test('overview by provider: day buckets sorted by day then key, exact sums, final attempts counted', async () => {
+      const o = expectSchema<Overview>(await control.call('GET', `/usage/overview?${WINDOW}`), 200, 'AIGatewayUsageOverview');
+      assert.deepEqual(o.buckets, [
+        { bucketStart: `${DAY1}T00:00:00Z`, groupKey: 'anthropic', cost: '0.20000', requests: 1, errors: 1 },
+        { bucketStart: `${DAY1}T00:00:00Z`, groupKey: 'openai', cost: '0.10000', requests: 1, errors: 0 },
+        { bucketStart: `${DAY2}T00:00:00Z`, groupKey: 'openai', cost: '9007.19925', requests: 1, errors: 0 },
+      ]);
+      // 0.1 + 0.2 + 9007.199254740993 = 9007.499254740993 → 9007.49925 (exact; a float sum would not be).
+      assert.deepEqual(o.totals, { cost: '9007.49925', requests: 3, errors: 1 });
+    });
+
+    test('overview by access key', async () => {
+      const o = expectSchema<Overview>(await control.call('GET', `/usage/overview?${WINDOW}&groupBy=accessKey`), 200, 'AIGatewayUsageOverview');
+      assert.deepEqual(o.buckets.map((b) => [b.bucketStart.slice(0, 10), b.groupKey, b.requests]), [[DAY1, 'aigk_one', 1], [DAY1, 'aigk_two', 1], [DAY2, 'aigk_one', 1]]);
+    });
+
+    test("accounts see only their own usage, even filtering by the other's access key id", async () => {
+      const theirs = await list(`${WINDOW}&accessKeyId=aigk_one&includeRetries=true`, control.other.token);
+      assert.deepEqual(theirs.aiGatewayUsage.map((u) => u.id), ['ue_other']);
+      const o = expectSchema<Overview>(await control.call('GET', `/usage/overview?${WINDOW}`, undefined, control.other.token), 200, 'AIGatewayUsageOverview');
+      assert.deepEqual(o.totals, { cost: '0.00000', requests: 1, errors: 0 });
+      assert.ok(!(await list(WINDOW)).aiGatewayUsage.some((u) => u.id === 'ue_other'));
+    });
+
+    test('/v1/models lists catalog models and custom provider models as provider:model', async () => {
+      const now = new Date().toISOString();
+      await control.store.db.insertInto('providers').values({
+        id: 'aigp_test', accountId: control.accountId, providerId: 'my-ollama', name: 'Ollama', baseUrl: 'http://127.0.0.1:11434/v1', metadata: null,
+        supportedApiSurfaces: null, models: JSON.stringify([{ id: 'aigpm_1', modelId: 'llama3.2' }]),
+        createdAt: now, updatedAt: now, createdBy: 'x', lastUpdatedBy: 'x',
+      }).execute();
+      const body = expectSchema<{ object: string; data: Array<{ id: string; owned_by: string }> }>(await control.call('GET', '/v1/models'), 200, 'AIGatewayModelList');
+      assert.ok(body.data.some((m) => m.id === 'my-ollama:llama3.2' && m.owned_by === 'my-ollama'));
+      const { builtinProviders } = await import('../src/catalog/providers.ts');
+      const catalogIds = builtinProviders.flatMap((p) => p.models.map((m) => `${p.id}:${m.id}`));
+      assert.ok(catalogIds.length > 0, 'the catalog has models');
+      for (const id of catalogIds) assert.ok(body.data.some((m) => m.id === id), `missing ${id}`);
+      const other = expectSchema<{ data: Array<{ id: string }> }>(await control.call('GET', '/v1/models', undefined, control.other.token), 200, 'AIGatewayModelList');
+      assert.ok(!other.data.some((m) => m.id.startsWith('my-ollama:')));
+      assert.equal(other.data.length, catalogIds.length);
+    });
+  });
+}
