@@ -1,0 +1,32 @@
+// The benchmark harness still works: `npm run bench -- --smoke` runs every target briefly and prints its
+// table. Benchmarks are never timed tests, so nothing here looks at a figure — only that the rows are there.
+// --no-install keeps the npm registry out of the test: Portkey is measured when bench/peer is installed
+// already and reported "skipped" otherwise.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const runTs = fileURLToPath(new URL('../bench/run.ts', import.meta.url));
+
+test('bench --smoke prints a table row for the bare proxy and for Tollgate', async () => {
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [runTs, '--smoke', '--no-install'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    // A hang guard, not a timing assertion: the harness stops its own runs, this only catches a bug there.
+    const guard = setTimeout(() => child.kill('SIGTERM'), 110_000);
+    child.once('error', reject);
+    child.once('exit', (c) => { clearTimeout(guard); resolve({ code: c, stdout, stderr }); });
+  });
+  const context = `\n--- stdout\n${stdout}\n--- stderr\n${stderr}`;
+  assert.equal(code, 0, `bench --smoke exited ${code}${context}`);
+  for (const mode of ['JSON', 'streaming']) {
+    assert.match(stdout, new RegExp(`^bare proxy\\s+${mode}\\s+[\\d,]+\\s`, 'm'), `no measured bare-proxy ${mode} row${context}`);
+    // Tollgate's row is either measured or says why it was skipped (the gateway plane not built yet).
+    assert.match(stdout, new RegExp(`^Tollgate\\s+${mode}\\s+([\\d,]+\\s|skipped: gateway not available)`, 'm'), `no Tollgate ${mode} row${context}`);
+  }
+  assert.match(stdout, /wrote bench\/results\/tmp\/\d{4}-\d{2}-\d{2}\.json/, `no results file written${context}`);
+});
