@@ -1,0 +1,95 @@
+// The shell: sign-in gate, navigation and a hash router. Hash routes (#/keys) keep every console URL
+// clear of the JSON API's own paths (/access-keys, /providers, ...) served by the same port.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { session, whenSignedOut, type SessionInfo } from './api.ts';
+import { announce, Button, StatusRegion, useAction } from './ui.tsx';
+import { SignIn } from './screens/sign-in.tsx';
+import { KeysScreen } from './screens/keys.tsx';
+import { ConfigurationsScreen } from './screens/configurations.tsx';
+import { ProvidersScreen } from './screens/providers.tsx';
+import { LogsScreen } from './screens/logs.tsx';
+import { UsageScreen } from './screens/usage.tsx';
+import { SettingsScreen } from './screens/settings.tsx';
+
+const NAV = [
+  { route: 'keys', label: 'Access keys' },
+  { route: 'configurations', label: 'Configurations' },
+  { route: 'providers', label: 'Providers' },
+  { route: 'logs', label: 'Logs' },
+  { route: 'usage', label: 'Usage' },
+  { route: 'settings', label: 'Credits & settings' },
+] as const;
+
+function currentRoute(): string[] {
+  const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  return parts.length > 0 ? parts : ['keys'];
+}
+
+function Screen({ route, me }: { route: string[]; me: SessionInfo }) {
+  const [head, ...rest] = route;
+  switch (head) {
+    case 'configurations': return <ConfigurationsScreen id={rest[0]} />;
+    case 'providers': return <ProvidersScreen />;
+    case 'logs': return <LogsScreen />;
+    case 'usage': return <UsageScreen />;
+    case 'settings': return <SettingsScreen me={me} />;
+    default: return <KeysScreen />;
+  }
+}
+
+export function App() {
+  const [me, setMe] = useState<SessionInfo | null | undefined>(undefined);
+  const [route, setRoute] = useState(currentRoute);
+  const mainRef = useRef<HTMLElement>(null);
+  const signOut = useAction();
+
+  useEffect(() => {
+    whenSignedOut(() => { setMe(null); announce('Your session ended. Sign in again.', 'error'); });
+    void session.resume().then((info) => setMe(info ?? null));
+    const onHash = () => setRoute(currentRoute());
+    addEventListener('hashchange', onHash);
+    return () => removeEventListener('hashchange', onHash);
+  }, []);
+
+  // Move focus to the new screen's heading so screen readers announce the page change.
+  useEffect(() => { mainRef.current?.querySelector('h1')?.focus(); }, [route[0], me?.apiKeyId]);
+
+  if (me === undefined) return <p class="loading" role="status">Loading…</p>;
+  if (me === null) {
+    return (
+      <>
+        <a class="skip" href="#signin">Skip to sign in</a>
+        <SignIn onSignedIn={setMe} />
+        <StatusRegion />
+      </>
+    );
+  }
+
+  const doSignOut = async () => {
+    const done = await signOut.run('Signing out', async () => { await session.signOut(); return true; }, 'Signed out.');
+    if (done) setMe(null);
+  };
+
+  return (
+    <div class="shell">
+      <a class="skip" href="#main">Skip to content</a>
+      <header class="topbar">
+        <span class="brand">Tollgate</span>
+        <nav aria-label="Console sections">
+          <ul>
+            {NAV.map((n) => (
+              <li key={n.route}>
+                <a href={`#/${n.route}`} aria-current={route[0] === n.route ? 'page' : undefined}>{n.label}</a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <Button busy={signOut.busy} onClick={() => void doSignOut()}>Sign out</Button>
+      </header>
+      <main id="main" ref={mainRef}>
+        <Screen route={route} me={me} />
+      </main>
+      <StatusRegion />
+    </div>
+  );
+}

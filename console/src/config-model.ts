@@ -1,0 +1,88 @@
+// The configuration editor's form state and its translation to and from the contract's shapes. Kept
+// apart from the JSX so the rules (allow-all vs allow-only, ordered steps of keys) read in one place.
+import type { Configuration, ConfigurationWrite, Schemas } from './api.ts';
+
+export interface DimensionState { mode: 'all' | 'only'; allow: string[] }
+export interface StepState { type: 'ngrok' | 'user'; keys: string[] }
+export interface RuleState { target: 'provider' | 'model'; provider: string; model: string; steps: StepState[] }
+export interface ConfigState {
+  name: string;
+  description: string;
+  metadata: string;
+  providers: DimensionState;
+  models: DimensionState;
+  rules: RuleState[];
+}
+
+export const emptyConfig = (): ConfigState => ({
+  name: '', description: '', metadata: '',
+  providers: { mode: 'all', allow: [] },
+  models: { mode: 'all', allow: [] },
+  rules: [],
+});
+
+function dimension(d: Schemas['AccessDimension'] | undefined): DimensionState {
+  // An absent dimension means "no restriction"; a present one (even empty) is an allow list.
+  return d?.allow === undefined ? { mode: 'all', allow: [] } : { mode: 'only', allow: [...d.allow] };
+}
+
+export function fromConfiguration(c: Configuration): ConfigState {
+  return {
+    name: c.name,
+    description: c.description ?? '',
+    metadata: c.metadata ?? '',
+    providers: dimension(c.access?.providers),
+    models: dimension(c.access?.models),
+    rules: (c.router?.rules ?? []).map((r) => ({
+      target: r.model ? 'model' : 'provider',
+      provider: r.provider ?? '',
+      model: r.model ?? '',
+      steps: r.steps.map((s) => ({ type: s.type, keys: (s.keys ?? []).map((k) => k.id) })),
+    })),
+  };
+}
+
+/** The body for POST (isUpdate false) or PATCH (true: cleared parts are sent as null so they are removed). */
+export function toWrite(s: ConfigState, isUpdate: boolean): Record<string, unknown> {
+  const access: NonNullable<ConfigurationWrite['access']> = {};
+  if (s.providers.mode === 'only') access.providers = { allow: s.providers.allow };
+  if (s.models.mode === 'only') access.models = { allow: s.models.allow };
+  const rules: Schemas['RouterRuleWrite'][] = s.rules.map((r) => ({
+    ...(r.target === 'provider' ? { provider: r.provider.trim() } : { model: r.model.trim() }),
+    steps: r.steps.map((st): Schemas['RouterStepWrite'] => (st.type === 'ngrok'
+      ? { type: 'ngrok' }
+      : { type: 'user', keySelectionStrategy: 'ordered', keys: st.keys.map((id) => ({ id })) })),
+  }));
+  const cleared = isUpdate ? null : undefined;
+  const body: Record<string, unknown> = {
+    name: s.name.trim(),
+    description: s.description.trim() || cleared,
+    metadata: s.metadata || cleared,
+    access: Object.keys(access).length > 0 ? access : cleared,
+    router: rules.length > 0 ? { rules } : cleared,
+  };
+  for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
+  return body;
+}
+
+export function move<T>(list: T[], index: number, by: -1 | 1): T[] {
+  const to = index + by;
+  if (to < 0 || to >= list.length) return list;
+  const copy = [...list];
+  [copy[index], copy[to]] = [copy[to]!, copy[index]!];
+  return copy;
+}
+
+/** Which section an API validation error belongs next to, judged from its wording and details. */
+export function sectionOf(message: string): 'access' | 'routing' | 'details' {
+  const m = message.toLowerCase();
+  if (/router|routing|rule|step|provider key|\bkeys?\b/.test(m)) return 'routing';
+  if (/access|allow|scope/.test(m)) return 'access';
+  return 'details';
+}
+
+export function summarizeAccess(c: Configuration): string {
+  const dim = (d: Schemas['AccessDimension'] | undefined, what: string) =>
+    d?.allow === undefined ? `all ${what}` : d.allow.length === 0 ? `no ${what} (blocked)` : d.allow.join(', ');
+  return `${dim(c.access?.providers, 'providers')}; ${dim(c.access?.models, 'models')}`;
+}

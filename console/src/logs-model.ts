@@ -1,0 +1,47 @@
+// Groups usage events (one per upstream attempt) into requests, newest first. The API filters by time and
+// access key; provider, model and status are filtered here over what has been loaded.
+import type { UsageEvent } from './api.ts';
+
+export interface RequestRow {
+  requestId: string;
+  /** The attempt that ended the request, or the latest one seen so far. */
+  final: UsageEvent;
+  attempts: UsageEvent[];
+  cost: number;
+}
+
+export function groupRequests(events: UsageEvent[]): RequestRow[] {
+  const byId = new Map<string, UsageEvent[]>();
+  for (const e of events) byId.set(e.requestId, [...(byId.get(e.requestId) ?? []), e]);
+  const rows: RequestRow[] = [];
+  for (const [requestId, list] of byId) {
+    const attempts = [...list].sort((a, b) => a.attemptNumber - b.attemptNumber);
+    const final = attempts.find((a) => a.isFinalAttempt) ?? attempts[attempts.length - 1]!;
+    rows.push({ requestId, final, attempts, cost: attempts.reduce((sum, a) => sum + Number(a.totalCost), 0) });
+  }
+  return rows.sort((a, b) => b.final.eventTime.localeCompare(a.final.eventTime));
+}
+
+export interface ClientFilter { provider: string; model: string; status: 'all' | 'ok' | 'error' }
+
+export function matches(row: RequestRow, f: ClientFilter): boolean {
+  const e = row.final;
+  if (f.provider && !e.provider.toLowerCase().includes(f.provider.toLowerCase())) return false;
+  if (f.model && !e.model.toLowerCase().includes(f.model.toLowerCase())) return false;
+  if (f.status === 'ok' && e.isError) return false;
+  if (f.status === 'error' && !e.isError) return false;
+  return true;
+}
+
+export const RANGES = [
+  { id: '1h', label: 'Last hour', ms: 3_600_000 },
+  { id: '24h', label: 'Last 24 hours', ms: 86_400_000 },
+  { id: '7d', label: 'Last 7 days', ms: 7 * 86_400_000 },
+  { id: '30d', label: 'Last 30 days', ms: 30 * 86_400_000 },
+] as const;
+export type RangeId = (typeof RANGES)[number]['id'];
+
+export function startOf(range: RangeId): string {
+  const r = RANGES.find((x) => x.id === range)!;
+  return new Date(Date.now() - r.ms).toISOString();
+}

@@ -1,0 +1,119 @@
+// Configurations: the list, and the guide's editor (name and description → Access → Routing → save).
+// Validation errors from the API are shown next to the section they concern.
+import { useEffect, useState } from 'preact/hooks';
+import { api, listAll, when, type Configuration } from '../api.ts';
+import { loadCatalog, type Catalog } from '../catalog.ts';
+import { emptyConfig, fromConfiguration, sectionOf, summarizeAccess, toWrite, type ConfigState } from '../config-model.ts';
+import { navigate } from '../nav.ts';
+import { Button, ConfirmButton, Empty, ErrorNote, Field, TableWrap, useAction } from '../ui.tsx';
+import { AccessDimensionEditor } from './access-editor.tsx';
+import { RulesEditor } from './rules-editor.tsx';
+
+function ConfigurationList() {
+  const [items, setItems] = useState<Configuration[] | undefined>();
+  const load = useAction();
+  const remove = useAction();
+  useEffect(() => {
+    void load.run('Loading configurations', () => listAll<Configuration>('/access-key-configurations', 'aiGatewayAccessKeyConfigurations'), (l) => `${l.length} configurations loaded.`).then((l) => l && setItems(l));
+  }, []);
+  const del = async (c: Configuration) => {
+    const done = await remove.run(`Deleting configuration ${c.name}`, async () => { await api<void>('DELETE', `/access-key-configurations/${c.id}`); return true; }, 'Configuration deleted.');
+    if (done) setItems((old) => old?.filter((o) => o.id !== c.id));
+  };
+  return (
+    <section aria-labelledby="configs-title">
+      <h1 id="configs-title" tabIndex={-1}>Configurations</h1>
+      <p class="lead">A configuration bundles an access scope (which providers and models) with routing rules (which credentials). Assign it to access keys under Access keys.</p>
+      <p><a class="btn btn-primary" href="#/configurations/new">New configuration</a></p>
+      <ErrorNote error={load.error ?? remove.error} />
+      {items && items.length === 0 ? <Empty>No configurations yet.</Empty> : null}
+      {items && items.length > 0 ? (
+        <TableWrap label="Configurations">
+          <table>
+            <thead><tr><th scope="col">Name</th><th scope="col">Access</th><th scope="col">Routing rules</th><th scope="col">Updated</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+            <tbody>
+              {items.map((c) => (
+                <tr key={c.id} data-id={c.id}>
+                  <th scope="row"><a href={`#/configurations/${c.id}`}>{c.name}</a>{c.description ? <div class="sub">{c.description}</div> : null}</th>
+                  <td>{summarizeAccess(c)}</td>
+                  <td>{(c.router?.rules ?? []).map((r) => r.model ?? r.provider).join(', ') || <span class="muted">none</span>}</td>
+                  <td>{when(c.updatedAt)}</td>
+                  <td class="actions">
+                    <ConfirmButton label="Delete" question={`Delete ${c.name}?`} busy={remove.busy} onConfirm={() => void del(c)} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableWrap>
+      ) : null}
+    </section>
+  );
+}
+
+function ConfigurationEditor({ id }: { id: string | undefined }) {
+  const [state, setState] = useState<ConfigState | undefined>(id ? undefined : emptyConfig());
+  const [catalog, setCatalog] = useState<Catalog | undefined>();
+  const load = useAction();
+  const save = useAction();
+  useEffect(() => {
+    void load.run('Loading providers and keys', loadCatalog, 'Providers and keys loaded.').then((c) => c && setCatalog(c));
+    if (id) void load.run('Loading configuration', () => api<Configuration>('GET', `/access-key-configurations/${id}`), 'Configuration loaded.').then((c) => c && setState(fromConfiguration(c)));
+  }, [id]);
+  if (!state) return <section><h1 tabIndex={-1}>Configuration</h1><ErrorNote error={load.error} />{load.busy ? <p>Loading…</p> : null}</section>;
+
+  const set = (patch: Partial<ConfigState>) => setState({ ...state, ...patch });
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const body = toWrite(state, id !== undefined);
+    const saved = await save.run('Saving configuration',
+      () => (id ? api<Configuration>('PATCH', `/access-key-configurations/${id}`, body) : api<Configuration>('POST', '/access-key-configurations', body)),
+      (c) => `Configuration ${c.name} saved.`);
+    if (saved) {
+      setState(fromConfiguration(saved));
+      if (!id) navigate('configurations', saved.id);
+    }
+  };
+  const section = save.error ? sectionOf(save.error) : undefined;
+  const modelChoices = catalog ? catalog.models.map((m) => m.id) : [];
+  return (
+    <form class="editor" onSubmit={(e) => void submit(e)} aria-labelledby="editor-title" noValidate={false}>
+      <p><a href="#/configurations">← All configurations</a></p>
+      <h1 id="editor-title" tabIndex={-1}>{id ? `Edit ${state.name || 'configuration'}` : 'New configuration'}</h1>
+      <ErrorNote error={load.error} />
+      <section class="card" aria-labelledby="details-title">
+        <h2 id="details-title">Details</h2>
+        <div class="grid">
+          <Field label="Configuration name"><input required maxLength={255} value={state.name} onInput={(e) => set({ name: e.currentTarget.value })} /></Field>
+          <Field label="Description"><input maxLength={255} value={state.description} onInput={(e) => set({ description: e.currentTarget.value })} /></Field>
+          <Field label="Metadata" hint="Optional, up to 4096 bytes."><textarea rows={2} maxLength={4096} value={state.metadata} onInput={(e) => set({ metadata: e.currentTarget.value })} /></Field>
+        </div>
+        {section === 'details' ? <ErrorNote error={save.error} /> : null}
+      </section>
+      <section class="card" aria-labelledby="access-title">
+        <h2 id="access-title">Access</h2>
+        <p class="hint">Allow only the providers and models this key should use. Leaving both on "allow all" means no restriction.</p>
+        <div class="grid two">
+          <AccessDimensionEditor what="providers" value={state.providers} onChange={(providers) => set({ providers })} choices={catalog?.providerIds ?? []} />
+          <AccessDimensionEditor what="models" value={state.models} onChange={(models) => set({ models })} choices={modelChoices} />
+        </div>
+        {section === 'access' ? <ErrorNote error={save.error} /> : null}
+      </section>
+      <section class="card" aria-labelledby="routing-title">
+        <h2 id="routing-title">Routing</h2>
+        <p class="hint">A rule per provider (or model): managed credentials, or your stored provider keys tried in order. Later steps are fallbacks.</p>
+        <RulesEditor rules={state.rules} onChange={(rules) => set({ rules })} ctx={{ providerIds: catalog?.providerIds ?? [], keys: catalog?.keys ?? [] }} />
+        {section === 'routing' ? <ErrorNote error={save.error} /> : null}
+      </section>
+      <div class="row sticky-actions">
+        <Button type="submit" kind="primary" busy={save.busy}>Save configuration</Button>
+        <a href="#/configurations">Cancel</a>
+      </div>
+    </form>
+  );
+}
+
+export function ConfigurationsScreen({ id }: { id: string | undefined }) {
+  if (id === undefined) return <ConfigurationList />;
+  return <ConfigurationEditor key={id} id={id === 'new' ? undefined : id} />;
+}

@@ -1,0 +1,60 @@
+// Credits: balance, transaction history, and buying credits through Stripe Checkout when the operator
+// configured payments (otherwise the API's own explanation is shown).
+import { useEffect, useState } from 'preact/hooks';
+import { api, cents, when, type CreditTransaction, type Schemas } from '../api.ts';
+import { Button, Empty, ErrorNote, Field, TableWrap, useAction } from '../ui.tsx';
+
+function describe(t: CreditTransaction): { what: string; amount: string } {
+  if (t.type === 'credits') return { what: t.category === 'purchase' ? 'Credits bought' : 'Promotional credits', amount: `+${cents(t.amountCents)}` };
+  const label = t.type === 'usageInvoice' ? 'Usage invoice' : 'Usage so far (preview)';
+  return { what: `${label}, ${t.periodStart.slice(0, 10)} – ${t.periodEnd.slice(0, 10)}`, amount: `−${cents(t.appliedCreditsCents)}` };
+}
+
+export function Credits() {
+  const [balance, setBalance] = useState<number | undefined>();
+  const [items, setItems] = useState<CreditTransaction[] | undefined>();
+  const [amount, setAmount] = useState('25');
+  const load = useAction();
+  const buy = useAction();
+  useEffect(() => {
+    void load.run('Loading credits', async () => {
+      const [b, t] = await Promise.all([
+        api<Schemas['CreditBalance']>('GET', '/credits/balance'),
+        api<Schemas['CreditTransactionList']>('GET', '/credits/transactions'),
+      ]);
+      setBalance(b.balanceCents);
+      setItems(t.items);
+    }, 'Credits loaded.');
+  }, []);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const body = { amount: Math.round(Number(amount) * 100) };
+    const s = await buy.run('Starting checkout', () => api<Schemas['CheckoutSession']>('POST', '/credits/checkout-session', body), 'Checkout opened; continue on the payment page.');
+    if (s) location.assign(s.sessionUrl);
+  };
+  return (
+    <section aria-labelledby="credits-title">
+      <h2 id="credits-title">Credits</h2>
+      <ErrorNote error={load.error} />
+      <p class="balance">Balance: <strong data-testid="balance">{balance === undefined ? '…' : cents(balance)}</strong></p>
+      <form class="card row" onSubmit={(e) => void submit(e)} aria-label="Buy credits">
+        <Field label="Amount to buy (USD)" hint="Minimum $5.00.">
+          <input type="number" min={5} step={1} required value={amount} onInput={(e) => setAmount(e.currentTarget.value)} />
+        </Field>
+        <Button type="submit" kind="primary" busy={buy.busy}>Buy credits</Button>
+        <ErrorNote error={buy.error} />
+      </form>
+      {items && items.length === 0 ? <Empty>No transactions yet.</Empty> : null}
+      {items && items.length > 0 ? (
+        <TableWrap label="Credit transactions">
+          <table>
+            <thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">Amount</th></tr></thead>
+            <tbody>
+              {items.map((t, i) => { const d = describe(t); return <tr key={i}><td>{when(t.createdAt)}</td><td>{d.what}</td><td>{d.amount}</td></tr>; })}
+            </tbody>
+          </table>
+        </TableWrap>
+      ) : null}
+    </section>
+  );
+}

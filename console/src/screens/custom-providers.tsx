@@ -1,0 +1,109 @@
+// User-defined providers: an OpenAI- or Anthropic-compatible upstream with its base URL, API surfaces
+// and model list. Create, edit (providerId is fixed once created) and delete.
+import { useState } from 'preact/hooks';
+import { api, type Provider, type Schemas } from '../api.ts';
+import { Button, ConfirmButton, Empty, ErrorNote, Field, useAction } from '../ui.tsx';
+
+type Surface = Schemas['SupportedAPISurface'];
+const SURFACES: { format: string; surface: string; label: string }[] = [
+  { format: 'openai', surface: 'chat-completions', label: 'OpenAI chat completions' },
+  { format: 'openai', surface: 'responses', label: 'OpenAI responses' },
+  { format: 'openai', surface: 'completions', label: 'OpenAI completions' },
+  { format: 'openai', surface: 'embeddings', label: 'OpenAI embeddings' },
+  { format: 'anthropic', surface: 'messages', label: 'Anthropic messages' },
+];
+const keyOf = (s: Surface) => `${s.format}/${s.surface ?? ''}`;
+
+function ProviderForm({ existing, onSaved, onCancel }: { existing?: Provider; onSaved: (p: Provider) => void; onCancel?: () => void }) {
+  const [providerId, setProviderId] = useState(existing?.providerId ?? '');
+  const [name, setName] = useState(existing?.name ?? '');
+  const [baseUrl, setBaseUrl] = useState(existing?.baseUrl ?? '');
+  const [metadata, setMetadata] = useState(existing?.metadata ?? '');
+  const [surfaces, setSurfaces] = useState<string[]>((existing?.supportedApiSurfaces ?? [{ format: 'openai', surface: 'chat-completions' }]).map(keyOf));
+  const [models, setModels] = useState((existing?.models ?? []).map((m) => m.modelId).join('\n'));
+  const action = useAction();
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const body = {
+      ...(existing ? {} : { providerId: providerId.trim() }),
+      name: name.trim(),
+      baseUrl: baseUrl.trim(),
+      ...(metadata ? { metadata } : existing ? { metadata: null } : {}),
+      supportedApiSurfaces: surfaces.map((k) => { const [format, surface] = k.split('/'); return { format: format!, surface: surface! }; }),
+      models: models.split('\n').map((m) => m.trim()).filter(Boolean).map((modelId) => ({ modelId })),
+    };
+    const p = await action.run(existing ? 'Saving provider' : 'Creating provider',
+      () => (existing ? api<Provider>('PATCH', `/providers/${existing.id}`, body) : api<Provider>('POST', '/providers', body)),
+      (r) => `Provider ${r.providerId} saved.`);
+    if (p) onSaved(p);
+  };
+  return (
+    <form class="card" onSubmit={(e) => void submit(e)} aria-label={existing ? `Edit provider ${existing.providerId}` : 'Create a custom provider'}>
+      {existing ? null : <h3>Create a custom provider</h3>}
+      <div class="grid">
+        {existing ? null : (
+          <Field label="Provider id" hint="Slug used in model strings, e.g. my-ollama in my-ollama:llama3.2.">
+            <input required maxLength={255} value={providerId} onInput={(e) => setProviderId(e.currentTarget.value)} />
+          </Field>
+        )}
+        <Field label="Display name"><input required maxLength={255} value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
+        <Field label="Base URL" hint="Root URL of the upstream API (HTTPS unless the operator allows private upstreams).">
+          <input required type="url" maxLength={2048} value={baseUrl} onInput={(e) => setBaseUrl(e.currentTarget.value)} />
+        </Field>
+        <Field label="Models" hint="One model id per line.">
+          <textarea rows={3} value={models} onInput={(e) => setModels(e.currentTarget.value)} />
+        </Field>
+        <Field label="Provider metadata"><input maxLength={4096} value={metadata} onInput={(e) => setMetadata(e.currentTarget.value)} /></Field>
+      </div>
+      <fieldset>
+        <legend>API surfaces</legend>
+        <div class="checks">
+          {SURFACES.map((s) => {
+            const k = `${s.format}/${s.surface}`;
+            return (
+              <label class="choice" key={k}>
+                <input type="checkbox" checked={surfaces.includes(k)} onChange={(e) => setSurfaces(e.currentTarget.checked ? [...surfaces, k] : surfaces.filter((x) => x !== k))} /> {s.label}
+              </label>
+            );
+          })}
+        </div>
+      </fieldset>
+      <ErrorNote error={action.error} />
+      <div class="row">
+        <Button type="submit" kind="primary" busy={action.busy}>{existing ? 'Save provider' : 'Create provider'}</Button>
+        {onCancel ? <Button onClick={onCancel}>Cancel</Button> : null}
+      </div>
+    </form>
+  );
+}
+
+export function CustomProviders({ providers, onChange }: { providers: Provider[]; onChange: (p: Provider[]) => void }) {
+  const [editing, setEditing] = useState<string | undefined>();
+  const remove = useAction();
+  const del = async (p: Provider) => {
+    const done = await remove.run(`Deleting provider ${p.providerId}`, async () => { await api<void>('DELETE', `/providers/${p.id}`); return true; }, 'Provider deleted.');
+    if (done) onChange(providers.filter((o) => o.id !== p.id));
+  };
+  return (
+    <>
+      <ProviderForm key={providers.length} onSaved={(p) => onChange([p, ...providers])} />
+      <ErrorNote error={remove.error} />
+      {providers.length === 0 ? <Empty>No custom providers.</Empty> : null}
+      {providers.map((p) => (
+        <article class="card" key={p.id} data-id={p.id} aria-label={p.providerId}>
+          <div class="row spread">
+            <h3>{p.name} <span class="mono muted">{p.providerId}</span></h3>
+            <span class="actions">
+              <Button aria-expanded={editing === p.id} onClick={() => setEditing(editing === p.id ? undefined : p.id)}>Edit</Button>
+              <ConfirmButton label="Delete" question={`Delete ${p.providerId}?`} busy={remove.busy} onConfirm={() => void del(p)} />
+            </span>
+          </div>
+          <p class="mono">{p.baseUrl}</p>
+          <p>Surfaces: {(p.supportedApiSurfaces ?? []).map(keyOf).join(', ') || 'none'}</p>
+          <p>Models: {(p.models ?? []).map((m) => m.modelId).join(', ') || 'none'}</p>
+          {editing === p.id ? <ProviderForm existing={p} onCancel={() => setEditing(undefined)} onSaved={(s) => { setEditing(undefined); onChange(providers.map((o) => (o.id === s.id ? s : o))); }} /> : null}
+        </article>
+      ))}
+    </>
+  );
+}

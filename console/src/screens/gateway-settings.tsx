@@ -1,0 +1,43 @@
+// Account-wide gateway settings: timeouts (Go duration strings) and token caps (empty = no cap).
+import { useEffect, useState } from 'preact/hooks';
+import { api, type GatewayConfig } from '../api.ts';
+import { Button, ErrorNote, Field, useAction } from '../ui.tsx';
+
+const cap = (s: string): number | null => (s.trim() === '' ? null : Number(s));
+
+export function GatewaySettings() {
+  const [cfg, setCfg] = useState<GatewayConfig | undefined>();
+  const [form, setForm] = useState({ totalTimeout: '', perRequestTimeout: '', maxInputTokens: '', maxOutputTokens: '' });
+  const load = useAction();
+  const save = useAction();
+  const show = (c: GatewayConfig) => {
+    setCfg(c);
+    setForm({ totalTimeout: c.totalTimeout, perRequestTimeout: c.perRequestTimeout, maxInputTokens: c.maxInputTokens?.toString() ?? '', maxOutputTokens: c.maxOutputTokens?.toString() ?? '' });
+  };
+  useEffect(() => { void load.run('Loading gateway settings', () => api<GatewayConfig>('GET', '/gateway-config'), 'Gateway settings loaded.').then((c) => c && show(c)); }, []);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const body = { totalTimeout: form.totalTimeout.trim(), perRequestTimeout: form.perRequestTimeout.trim(), maxInputTokens: cap(form.maxInputTokens), maxOutputTokens: cap(form.maxOutputTokens) };
+    const c = await save.run('Saving gateway settings', () => api<GatewayConfig>('PATCH', '/gateway-config', body), 'Gateway settings saved.');
+    if (c) show(c);
+  };
+  const input = (k: keyof typeof form) => (e: { currentTarget: HTMLInputElement }) => setForm({ ...form, [k]: e.currentTarget.value });
+  return (
+    <section aria-labelledby="gw-title">
+      <h2 id="gw-title">Gateway settings</h2>
+      <ErrorNote error={load.error} />
+      {cfg ? (
+        <form class="card" onSubmit={(e) => void submit(e)} aria-labelledby="gw-title">
+          <div class="grid">
+            <Field label="Total timeout" hint="Whole request including failover, e.g. 120s or 2m."><input required value={form.totalTimeout} onInput={input('totalTimeout')} /></Field>
+            <Field label="Per-attempt timeout" hint="One upstream attempt, e.g. 60s."><input required value={form.perRequestTimeout} onInput={input('perRequestTimeout')} /></Field>
+            <Field label="Max input tokens" hint="Empty for no cap."><input type="number" min={1} value={form.maxInputTokens} onInput={input('maxInputTokens')} /></Field>
+            <Field label="Max output tokens" hint="Empty for no cap."><input type="number" min={1} value={form.maxOutputTokens} onInput={input('maxOutputTokens')} /></Field>
+          </div>
+          <ErrorNote error={save.error} />
+          <Button type="submit" kind="primary" busy={save.busy}>Save gateway settings</Button>
+        </form>
+      ) : null}
+    </section>
+  );
+}

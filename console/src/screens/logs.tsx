@@ -1,0 +1,120 @@
+// Logs: usage events from GET /usage (includeRetries), newest first, one row per request; selecting a
+// request shows its attempts side by side.
+import { useEffect, useState } from 'preact/hooks';
+import { api, listAll, pathOf, usd, when, type AccessKey, type Schemas, type UsageEvent } from '../api.ts';
+import { groupRequests, matches, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
+import { Button, Empty, ErrorNote, Field, LoadMore, TableWrap, useAction } from '../ui.tsx';
+
+type UsageList = Schemas['AIGatewayUsageList'];
+const PAGE = 50;
+
+function Attempt({ e }: { e: UsageEvent }) {
+  return (
+    <article class={`attempt card ${e.isError ? 'is-error' : 'is-ok'}`} aria-label={`Attempt ${e.attemptNumber}`}>
+      <h3>Attempt {e.attemptNumber}{e.isFinalAttempt ? ' (final)' : ''}</h3>
+      <dl>
+        <dt>Status</dt><dd>{e.statusCode}{e.timedOut ? ' (timed out)' : ''}</dd>
+        <dt>Provider</dt><dd>{e.providerDisplayName} <span class="mono muted">{e.provider}</span></dd>
+        <dt>Model</dt><dd class="mono">{e.model}</dd>
+        <dt>Key source</dt><dd>{e.keySource}{e.providerKeyDisplayName ? ` · ${e.providerKeyDisplayName}` : ''}</dd>
+        <dt>Tokens</dt><dd>{e.inputTokens} in · {e.outputTokens} out{e.cacheReadTokens ? ` · ${e.cacheReadTokens} cached` : ''}{e.reasoningTokens ? ` · ${e.reasoningTokens} reasoning` : ''}</dd>
+        <dt>Cost</dt><dd>{usd(e.totalCost)}</dd>
+        <dt>Stream</dt><dd>{e.isStreaming ? 'yes' : 'no'}</dd>
+        <dt>Stop reason</dt><dd>{e.stopReason || '—'}</dd>
+        <dt>Time</dt><dd>{when(e.eventTime)}</dd>
+      </dl>
+    </article>
+  );
+}
+
+export function LogsScreen() {
+  const [range, setRange] = useState<RangeId>('24h');
+  const [accessKeyId, setAccessKeyId] = useState('');
+  const [includeRetries, setIncludeRetries] = useState(true);
+  const [filter, setFilter] = useState<ClientFilter>({ provider: '', model: '', status: 'all' });
+  const [events, setEvents] = useState<UsageEvent[]>([]);
+  const [next, setNext] = useState<string | null | undefined>();
+  const [keys, setKeys] = useState<AccessKey[]>([]);
+  const [open, setOpen] = useState<string | undefined>();
+  const load = useAction();
+
+  const fetchPage = async (path: string, append: boolean) => {
+    const page = await load.run('Loading logs', () => api<UsageList>('GET', path), (p) => `${p.aiGatewayUsage.length} usage events loaded.`);
+    if (!page) return;
+    setEvents((old) => (append ? [...old, ...page.aiGatewayUsage] : page.aiGatewayUsage));
+    setNext(page.nextPageUri);
+  };
+  const refresh = () => {
+    const q = new URLSearchParams({ startTime: startOf(range), includeRetries: String(includeRetries), limit: String(PAGE) });
+    if (accessKeyId) q.set('accessKeyId', accessKeyId);
+    setOpen(undefined);
+    void fetchPage(`/usage?${q.toString()}`, false);
+  };
+  useEffect(refresh, [range, accessKeyId, includeRetries]);
+  useEffect(() => { void listAll<AccessKey>('/access-keys', 'aiGatewayAccessKeys').then(setKeys, () => undefined); }, []);
+
+  const rows = groupRequests(events).filter((r) => matches(r, filter));
+  const selected: RequestRow | undefined = rows.find((r) => r.requestId === open);
+  return (
+    <section aria-labelledby="logs-title">
+      <h1 id="logs-title" tabIndex={-1}>Logs</h1>
+      <form class="card filters" aria-label="Log filters" onSubmit={(e) => { e.preventDefault(); refresh(); }}>
+        <Field label="Time range">
+          <select value={range} onChange={(e) => setRange(e.currentTarget.value as RangeId)}>
+            {RANGES.map((r) => <option key={r.id} value={r.id}>{r.label}</option>)}
+          </select>
+        </Field>
+        <Field label="Access key">
+          <select value={accessKeyId} onChange={(e) => setAccessKeyId(e.currentTarget.value)}>
+            <option value="">All access keys</option>
+            {keys.map((k) => <option key={k.id} value={k.id}>{k.name ?? k.id}</option>)}
+          </select>
+        </Field>
+        <Field label="Provider contains"><input value={filter.provider} onInput={(e) => setFilter({ ...filter, provider: e.currentTarget.value })} /></Field>
+        <Field label="Model contains"><input value={filter.model} onInput={(e) => setFilter({ ...filter, model: e.currentTarget.value })} /></Field>
+        <Field label="Status">
+          <select value={filter.status} onChange={(e) => setFilter({ ...filter, status: e.currentTarget.value as ClientFilter['status'] })}>
+            <option value="all">All</option><option value="ok">Succeeded</option><option value="error">Failed</option>
+          </select>
+        </Field>
+        <label class="choice"><input type="checkbox" checked={includeRetries} onChange={(e) => setIncludeRetries(e.currentTarget.checked)} /> Include retried attempts</label>
+        <Button type="submit" busy={load.busy}>Refresh</Button>
+      </form>
+      <ErrorNote error={load.error} />
+      {rows.length === 0 && !load.busy ? <Empty>No requests in this range.</Empty> : null}
+      {rows.length > 0 ? (
+        <TableWrap label="Requests">
+          <table class="logs">
+            <thead><tr><th scope="col">Time</th><th scope="col">Status</th><th scope="col">Model</th><th scope="col">Provider</th><th scope="col">Tokens (in / out)</th><th scope="col">Cost</th><th scope="col">Key source</th><th scope="col">Attempts</th></tr></thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr key={r.requestId} data-request-id={r.requestId} class={open === r.requestId ? 'selected' : undefined}>
+                  <td>
+                    <button type="button" class="linklike" aria-expanded={open === r.requestId} aria-controls="attempts"
+                      onClick={() => setOpen(open === r.requestId ? undefined : r.requestId)}>
+                      {when(r.final.eventTime)}
+                    </button>
+                  </td>
+                  <td><span class={`badge ${r.final.isError ? 'bad' : 'good'}`}>{r.final.statusCode}</span></td>
+                  <td class="mono">{r.final.model}</td>
+                  <td>{r.final.provider}</td>
+                  <td>{r.final.inputTokens} / {r.final.outputTokens}</td>
+                  <td data-testid="cost">{usd(r.cost)}</td>
+                  <td>{r.final.keySource}</td>
+                  <td>{r.attempts.length}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableWrap>
+      ) : null}
+      <LoadMore next={next} busy={load.busy} onLoad={() => next && void fetchPage(pathOf(next), true)} />
+      {selected ? (
+        <section id="attempts" aria-label={`Attempts of request ${selected.requestId}`} class="attempts-panel">
+          <h2>Request <span class="mono">{selected.requestId}</span></h2>
+          <div class="attempts">{selected.attempts.map((e) => <Attempt key={e.id} e={e} />)}</div>
+        </section>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,101 @@
+// Provider keys (BYOK): stored upstream secrets, grouped per provider. Add, rotate (same id, new secret,
+// so routing rules keep working) and delete. Secrets are write-only: the API returns only a masked form.
+import { useState } from 'preact/hooks';
+import { api, when, type ProviderKey } from '../api.ts';
+import { Button, ConfirmButton, Empty, ErrorNote, Field, useAction } from '../ui.tsx';
+
+function AddKey({ providerIds, onAdded }: { providerIds: string[]; onAdded: (k: ProviderKey) => void }) {
+  const [providerId, setProviderId] = useState('');
+  const [name, setName] = useState('');
+  const [value, setValue] = useState('');
+  const [description, setDescription] = useState('');
+  const action = useAction();
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const body = { providerId, name, value, ...(description ? { description } : {}) };
+    const k = await action.run('Storing provider key', () => api<ProviderKey>('POST', '/provider-keys', body), (r) => `Provider key ${r.name} stored as ${r.keyRedacted}.`);
+    if (k) { setName(''); setValue(''); setDescription(''); onAdded(k); }
+  };
+  return (
+    <form class="card" onSubmit={(e) => void submit(e)} aria-labelledby="add-pk-title">
+      <h3 id="add-pk-title">Add a provider key</h3>
+      <div class="grid">
+        <Field label="Provider for the key">
+          <select required value={providerId} onChange={(e) => setProviderId(e.currentTarget.value)}>
+            <option value="">Choose…</option>
+            {providerIds.map((p) => <option key={p} value={p}>{p}</option>)}
+          </select>
+        </Field>
+        <Field label="Key name"><input required maxLength={255} value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
+        <Field label="Secret value" hint="Encrypted at rest and never shown again.">
+          <input type="password" autoComplete="off" required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
+        </Field>
+        <Field label="Key description"><input maxLength={255} value={description} onInput={(e) => setDescription(e.currentTarget.value)} /></Field>
+      </div>
+      <ErrorNote error={action.error} />
+      <Button type="submit" kind="primary" busy={action.busy}>Add provider key</Button>
+    </form>
+  );
+}
+
+function RotateKey({ k, onDone, onCancel }: { k: ProviderKey; onDone: (k: ProviderKey) => void; onCancel: () => void }) {
+  const [name, setName] = useState(k.name);
+  const [value, setValue] = useState('');
+  const action = useAction();
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const r = await action.run(`Rotating ${k.name}`, () => api<ProviderKey>('POST', `/provider-keys/${k.id}/rotate`, { name, value }), (x) => `Provider key rotated; now ${x.keyRedacted}.`);
+    if (r) onDone(r);
+  };
+  return (
+    <form class="inline-form" onSubmit={(e) => void submit(e)} aria-label={`Rotate ${k.name}`}>
+      <Field label="Name after rotation"><input required maxLength={255} value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
+      <Field label="New secret value"><input type="password" autoComplete="off" required value={value} onInput={(e) => setValue(e.currentTarget.value)} /></Field>
+      <ErrorNote error={action.error} />
+      <div class="row">
+        <Button type="submit" kind="primary" busy={action.busy}>Rotate</Button>
+        <Button onClick={onCancel}>Cancel</Button>
+      </div>
+    </form>
+  );
+}
+
+export function ProviderKeys({ keys, providerIds, onChange }: { keys: ProviderKey[]; providerIds: string[]; onChange: (keys: ProviderKey[]) => void }) {
+  const [rotating, setRotating] = useState<string | undefined>();
+  const remove = useAction();
+  const groups = new Map<string, ProviderKey[]>();
+  for (const k of keys) groups.set(k.providerId, [...(groups.get(k.providerId) ?? []), k]);
+  const del = async (k: ProviderKey) => {
+    const done = await remove.run(`Deleting provider key ${k.name}`, async () => { await api<void>('DELETE', `/provider-keys/${k.id}`); return true; }, 'Provider key deleted.');
+    if (done) onChange(keys.filter((o) => o.id !== k.id));
+  };
+  return (
+    <section aria-labelledby="pk-title">
+      <h2 id="pk-title">Provider keys</h2>
+      <AddKey providerIds={providerIds} onAdded={(k) => onChange([k, ...keys])} />
+      <ErrorNote error={remove.error} />
+      {keys.length === 0 ? <Empty>No provider keys stored. Without one, built-in providers use managed credentials.</Empty> : null}
+      {[...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([provider, list]) => (
+        <div class="card" key={provider}>
+          <h3>{provider} <span class="muted">({list.length})</span></h3>
+          <ul class="plain-list" aria-label={`Keys for ${provider}`}>
+            {list.map((k) => (
+              <li key={k.id} data-id={k.id}>
+                <div class="row spread">
+                  <span><strong>{k.name}</strong> <span class="mono">{k.keyRedacted}</span> <span class="sub">last used {when(k.lastUsed)}</span></span>
+                  <span class="actions">
+                    <Button aria-expanded={rotating === k.id} aria-label={`Rotate ${k.name}`} onClick={() => setRotating(rotating === k.id ? undefined : k.id)}>Rotate</Button>
+                    <ConfirmButton label="Delete" question={`Delete ${k.name}? Rules that use it must be changed first.`} busy={remove.busy} onConfirm={() => void del(k)} />
+                  </span>
+                </div>
+                {rotating === k.id ? (
+                  <RotateKey k={k} onCancel={() => setRotating(undefined)} onDone={(r) => { setRotating(undefined); onChange(keys.map((o) => (o.id === r.id ? r : o))); }} />
+                ) : null}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ))}
+    </section>
+  );
+}

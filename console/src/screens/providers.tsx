@@ -1,0 +1,62 @@
+// Providers: stored provider keys on top (the guide's BYOK step), then tabs for the built-in catalog and
+// for custom providers.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { loadCatalog, type Catalog } from '../catalog.ts';
+import { ErrorNote, useAction } from '../ui.tsx';
+import { ProviderKeys } from './provider-keys.tsx';
+import { CustomProviders } from './custom-providers.tsx';
+
+function BuiltIn({ catalog }: { catalog: Catalog }) {
+  return (
+    <div class="catalog">
+      {[...catalog.builtIn.entries()].map(([owner, models]) => (
+        <details class="card" key={owner}>
+          <summary><strong>{owner}</strong> — {models.length} models</summary>
+          <ul class="columns">{models.map((m) => <li key={m.id} class="mono">{m.id}</li>)}</ul>
+        </details>
+      ))}
+    </div>
+  );
+}
+
+const TABS = [{ id: 'builtin', label: 'Built-in' }, { id: 'custom', label: 'Custom' }] as const;
+
+export function ProvidersScreen() {
+  const [catalog, setCatalog] = useState<Catalog | undefined>();
+  const [tab, setTab] = useState<'builtin' | 'custom'>('builtin');
+  const tabRefs = useRef<(HTMLButtonElement | null)[]>([]);
+  const load = useAction();
+  useEffect(() => { void load.run('Loading providers', loadCatalog, 'Providers loaded.').then((c) => c && setCatalog(c)); }, []);
+  const onTabKey = (e: KeyboardEvent, i: number) => {
+    // Arrow keys move between tabs, as the ARIA tabs pattern expects.
+    if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
+    const next = (i + (e.key === 'ArrowRight' ? 1 : TABS.length - 1)) % TABS.length;
+    setTab(TABS[next]!.id);
+    tabRefs.current[next]?.focus();
+  };
+  return (
+    <section aria-labelledby="providers-title">
+      <h1 id="providers-title" tabIndex={-1}>Providers</h1>
+      <ErrorNote error={load.error} />
+      {catalog ? (
+        <>
+          <ProviderKeys keys={catalog.keys} providerIds={catalog.providerIds} onChange={(keys) => setCatalog({ ...catalog, keys })} />
+          <h2>Catalog</h2>
+          <div role="tablist" aria-label="Provider kinds" class="tabs">
+            {TABS.map((t, i) => (
+              <button key={t.id} ref={(el) => { tabRefs.current[i] = el; }} type="button" role="tab" id={`tab-${t.id}`} aria-controls={`panel-${t.id}`}
+                aria-selected={tab === t.id} tabIndex={tab === t.id ? 0 : -1} onClick={() => setTab(t.id)} onKeyDown={(e) => onTabKey(e, i)}>
+                {t.label}
+              </button>
+            ))}
+          </div>
+          <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} tabIndex={0}>
+            {tab === 'builtin'
+              ? <BuiltIn catalog={catalog} />
+              : <CustomProviders providers={catalog.custom} onChange={(custom) => setCatalog({ ...catalog, custom, providerIds: [...new Set([...catalog.builtIn.keys(), ...custom.map((p) => p.providerId)])].sort() })} />}
+          </div>
+        </>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,132 @@
+// Routing rules: one per provider or per model, each an ordered chain of steps. A step uses managed
+// credentials (`ngrok`, billed to credits) or stored provider keys tried in the order shown here.
+import { useState } from 'preact/hooks';
+import type { ProviderKey } from '../api.ts';
+import { providerOfModel } from '../catalog.ts';
+import { move, type RuleState, type StepState } from '../config-model.ts';
+import { Button, Field } from '../ui.tsx';
+
+interface Ctx { providerIds: string[]; keys: ProviderKey[] }
+
+function KeyPicker({ candidates, onAdd, label }: { candidates: ProviderKey[]; onAdd: (id: string) => void; label: string }) {
+  const [choice, setChoice] = useState('');
+  const picked = choice || candidates[0]?.id || '';
+  if (candidates.length === 0) return <p class="hint">No more stored keys for this provider. Add one under Providers → Provider keys.</p>;
+  return (
+    <div class="row">
+      <Field label={label}>
+        <select value={picked} onChange={(e) => setChoice(e.currentTarget.value)}>
+          {candidates.map((k) => <option key={k.id} value={k.id}>{k.name} ({k.providerId}, {k.keyRedacted})</option>)}
+        </select>
+      </Field>
+      <Button onClick={() => { if (picked) { onAdd(picked); setChoice(''); } }}>Add key</Button>
+    </div>
+  );
+}
+
+function StepEditor({ step, index, count, provider, ctx, onChange, onMove, onRemove, prefix }: {
+  step: StepState; index: number; count: number; provider: string | undefined; ctx: Ctx; prefix: string;
+  onChange: (s: StepState) => void; onMove: (by: -1 | 1) => void; onRemove: () => void;
+}) {
+  const byId = new Map(ctx.keys.map((k) => [k.id, k]));
+  const candidates = ctx.keys.filter((k) => !step.keys.includes(k.id) && (!provider || k.providerId === provider));
+  const label = `${prefix} step ${index + 1}`;
+  return (
+    <li class="step">
+      <fieldset aria-label={label}>
+        <legend>Step {index + 1}</legend>
+        <Field label="Credentials">
+          <select value={step.type} onChange={(e) => onChange({ type: e.currentTarget.value as StepState['type'], keys: step.keys })}>
+            <option value="ngrok">Managed (operator credentials, billed to credits)</option>
+            <option value="user">Stored provider keys, tried in order</option>
+          </select>
+        </Field>
+        {step.type === 'user' ? (
+          <>
+            {step.keys.length === 0 ? <p class="warning" role="note">Add at least one stored key to this step.</p> : (
+              <ol class="keys" aria-label={`Keys of ${label}, in the order they are tried`}>
+                {step.keys.map((id, i) => {
+                  const k = byId.get(id);
+                  const name = k ? `${k.name} (${k.keyRedacted})` : id;
+                  return (
+                    <li key={id}>
+                      <span>{name}</span>
+                      <Button aria-label={`Move key ${k?.name ?? id} up`} disabled={i === 0} onClick={() => onChange({ ...step, keys: move(step.keys, i, -1) })}>↑</Button>
+                      <Button aria-label={`Move key ${k?.name ?? id} down`} disabled={i === step.keys.length - 1} onClick={() => onChange({ ...step, keys: move(step.keys, i, 1) })}>↓</Button>
+                      <Button aria-label={`Remove key ${k?.name ?? id}`} onClick={() => onChange({ ...step, keys: step.keys.filter((x) => x !== id) })}>Remove</Button>
+                    </li>
+                  );
+                })}
+              </ol>
+            )}
+            <KeyPicker label="Stored key to add" candidates={candidates} onAdd={(id) => onChange({ ...step, keys: [...step.keys, id] })} />
+          </>
+        ) : <p class="hint">Uses the operator's managed credentials for built-in providers (TOLLGATE_MANAGED_…_API_KEY).</p>}
+        <div class="row">
+          <Button aria-label={`Move ${label} up`} disabled={index === 0} onClick={() => onMove(-1)}>Move step up</Button>
+          <Button aria-label={`Move ${label} down`} disabled={index === count - 1} onClick={() => onMove(1)}>Move step down</Button>
+          <Button aria-label={`Remove ${label}`} onClick={onRemove}>Remove step</Button>
+        </div>
+      </fieldset>
+    </li>
+  );
+}
+
+function RuleEditor({ rule, index, ctx, onChange, onRemove }: { rule: RuleState; index: number; ctx: Ctx; onChange: (r: RuleState) => void; onRemove: () => void }) {
+  const provider = rule.target === 'provider' ? rule.provider : providerOfModel(rule.model);
+  const prefix = `Rule ${index + 1}`;
+  const setStep = (i: number, s: StepState) => onChange({ ...rule, steps: rule.steps.map((o, j) => (j === i ? s : o)) });
+  return (
+    <li class="rule card">
+      <fieldset aria-label={prefix}>
+        <legend>{prefix}: {rule.target === 'provider' ? (rule.provider || 'choose a provider') : (rule.model || 'enter a model')}</legend>
+        <div class="grid">
+          <Field label="Applies to">
+            <select value={rule.target} onChange={(e) => onChange({ ...rule, target: e.currentTarget.value as RuleState['target'] })}>
+              <option value="provider">A provider</option>
+              <option value="model">A model (wins over a provider rule)</option>
+            </select>
+          </Field>
+          {rule.target === 'provider' ? (
+            <Field label="Provider">
+              <select value={rule.provider} onChange={(e) => onChange({ ...rule, provider: e.currentTarget.value })}>
+                <option value="">Choose…</option>
+                {ctx.providerIds.map((p) => <option key={p} value={p}>{p}</option>)}
+              </select>
+            </Field>
+          ) : (
+            <Field label="Model" hint="Provider-qualified, e.g. openai:gpt-4o.">
+              <input list="model-suggestions" value={rule.model} onInput={(e) => onChange({ ...rule, model: e.currentTarget.value })} />
+            </Field>
+          )}
+        </div>
+        <ol class="steps">
+          {rule.steps.map((s, i) => (
+            <StepEditor key={i} step={s} index={i} count={rule.steps.length} provider={provider} ctx={ctx} prefix={prefix}
+              onChange={(n) => setStep(i, n)} onMove={(by) => onChange({ ...rule, steps: move(rule.steps, i, by) })}
+              onRemove={() => onChange({ ...rule, steps: rule.steps.filter((_, j) => j !== i) })} />
+          ))}
+        </ol>
+        <div class="row">
+          <Button onClick={() => onChange({ ...rule, steps: [...rule.steps, { type: 'user', keys: [] }] })}>Add step</Button>
+          <Button kind="danger" aria-label={`Remove ${prefix}`} onClick={onRemove}>Remove rule</Button>
+        </div>
+      </fieldset>
+    </li>
+  );
+}
+
+export function RulesEditor({ rules, onChange, ctx }: { rules: RuleState[]; onChange: (r: RuleState[]) => void; ctx: Ctx }) {
+  return (
+    <>
+      {rules.length === 0 ? <p class="hint">No rules: built-in providers use managed credentials; custom providers cannot be used until a rule with stored keys exists.</p> : null}
+      <ol class="rules">
+        {rules.map((r, i) => (
+          <RuleEditor key={i} rule={r} index={i} ctx={ctx} onChange={(n) => onChange(rules.map((o, j) => (j === i ? n : o)))}
+            onRemove={() => onChange(rules.filter((_, j) => j !== i))} />
+        ))}
+      </ol>
+      <Button onClick={() => onChange([...rules, { target: 'provider', provider: '', model: '', steps: [{ type: 'user', keys: [] }] }])}>Add routing rule</Button>
+    </>
+  );
+}
