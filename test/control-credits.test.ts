@@ -1,0 +1,205 @@
+// Credits on SQLite and PostgreSQL: the ledger (grants, usage, expiry), balance and transactions, Stripe
+// Checkout against a loopback fake of the Stripe API, signed webhooks, saved-card purchases, isolation.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Stripe from 'stripe';
+import { STORE_KINDS } from './helpers/stores.ts';
+import { expectError, expectSchema, startControl, type TestControl } from './helpers/control.ts';
+import { startFakeStripe, type FakeStripe } from './helpers/fake-stripe.ts';
+import { usageEvent } from './helpers/usage.ts';
+import { insertUsageEvents } from '../src/store/usage-events.ts';
+import { balancePico, grantCredits } from '../src/store/credits.ts';
+import { createAccount } from '../src/store/accounts.ts';
+import type { Change } from '../src/state/changes.ts';
+
+const WEBHOOK_SECRET = 'whsec_test_secret';
+const CENT = 10_000_000_000n;
+
+interface Tx { type: string; amountCents?: number; category?: string; createdAt: string; totalCents?: number; appliedCreditsCents?: number; amountDueCents?: number; periodStart?: string }
+interface Purchase { id: string; status: string; amount: number; declineReason?: string | null }
+
+for (const kind of STORE_KINDS) {
+  describe(`credits without Stripe (${kind})`, () => {
+    let control: TestControl;
+    before(async () => { control = await startControl(kind); });
+    after(async () => { await control.close(); });
+
+    test('checkout, purchases and the webhook answer 501 naming the missing setting', async () => {
+      const checkout = expectError(await control.call('POST', '/credits/checkout-session', { amount: 1000 }), 501, 'ERR_NGROK_27612');
+      assert.match(checkout.msg, /TOLLGATE_STRIPE_SECRET_KEY/);
+      const purchase = expectError(await control.call('POST', '/credits/purchases', { amount: 1000 }), 501, 'ERR_NGROK_27612');
+      assert.match(purchase.msg, /TOLLGATE_STRIPE_SECRET_KEY/);
+      const hook = await control.app.inject({ method: 'POST', url: '/stripe/webhook', payload: '{}', headers: { 'content-type': 'application/json', 'stripe-signature': 't=1,v1=x' } });
+      assert.match(expectError(hook, 501, 'ERR_NGROK_27612').msg, /TOLLGATE_STRIPE_WEBHOOK_SECRET/);
+    });
+
+    test('balance is grants minus usage, floored to cents; grants are idempotent on their reference', async () => {
+      expectSchema(await control.call('GET', '/credits/balance'), 200, 'CreditBalance');
+      assert.deepEqual((await control.call('GET', '/credits/balance')).json(), { balanceCents: 0 });
+      assert.deepEqual(await grantCredits(control.store.db, control.accountId, 1000, { category: 'promotional', externalRef: 'promo-1' }).then((r) => r.granted), true);
+      const again = await grantCredits(control.store.db, control.accountId, 1000, { category: 'promotional', externalRef: 'promo-1' });
+      assert.equal(again.granted, false);
+      await insertUsageEvents(control.store.db, [
+        usageEvent(control.accountId, { costPico: CENT + CENT / 2n, eventTime: new Date().toISOString() }),
+        usageEvent(control.accountId, { costPico: 1n, isFinalAttempt: false, eventTime: new Date().toISOString() }),
+      ]);
+      assert.equal(await balancePico(control.store.db, control.accountId), 1000n * CENT - CENT - CENT / 2n - 1n);
+      assert.deepEqual(expectSchema(await control.call('GET', '/credits/balance'), 200, 'CreditBalance'), { balanceCents: 998 });
+      assert.deepEqual((await control.call('GET', '/credits/balance', undefined, control.other.token)).json(), { balanceCents: 0 });
+    });
+
+    test('transactions: grants newest first, plus this month\'s usage invoice preview rounded up', async () => {
+      await grantCredits(control.store.db, control.accountId, 250, { category: 'purchase', externalRef: 'cs_manual' });
+      const { items } = expectSchema<{ items: Tx[] }>(await control.call('GET', '/credits/transactions'), 200, 'CreditTransactionList');
+      assert.deepEqual(items.map((t) => [t.type, t.amountCents ?? t.totalCents]), [['usageInvoicePreview', 2], ['credits', 250], ['credits', 1000]]);
+      const preview = items[0]!;
+      assert.deepEqual([preview.appliedCreditsCents, preview.amountDueCents], [2, 0]);
+      const now = new Date();
+      assert.equal(preview.periodStart, new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString());
+      const other = expectSchema<{ items: Tx[] }>(await control.call('GET', '/credits/transactions', undefined, control.other.token), 200, 'CreditTransactionList');
+      assert.deepEqual(other.items, []);
+    });
+
+    test('an expired grant forfeits only what usage before its expiry had not consumed', async () => {
+      const { account } = await createAccount(control.store.db, 'expiry');
+      const id = account.id;
+      await grantCredits(control.store.db, id, 100, { category: 'promotional', expiresAt: '2025-01-10T00:00:00.000Z' });
+      await grantCredits(control.store.db, id, 500, { category: 'purchase' });
+      // 30 cents used before the promo expired, 20 after: the promo forfeits its unused 70 cents.
+      await insertUsageEvents(control.store.db, [
+        usageEvent(id, { costPico: 30n * CENT, eventTime: '2025-01-05T00:00:00.000Z' }),
+        usageEvent(id, { costPico: 20n * CENT, eventTime: '2025-02-05T00:00:00.000Z' }),
+      ]);
+      assert.equal(await balancePico(control.store.db, id), (600n - 70n - 50n) * CENT);
+      // Before the expiry instant the grant still counts in full.
+      assert.equal(await balancePico(control.store.db, id, new Date('2025-01-09T00:00:00Z')), (600n - 50n) * CENT);
+    });
+  });
+
+  describe(`credits with Stripe (${kind})`, () => {
+    let control: TestControl;
+    let fake: FakeStripe;
+    const changes: Change[] = [];
+    before(async () => {
+      fake = await startFakeStripe();
+      control = await startControl(kind, {
+        TOLLGATE_STRIPE_SECRET_KEY: 'sk_test_fake', TOLLGATE_STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, TOLLGATE_STRIPE_API_BASE_URL: fake.url,
+        TOLLGATE_CHECKOUT_SUCCESS_URL: 'https://console.example/credits?ok=1', TOLLGATE_CHECKOUT_CANCEL_URL: 'https://console.example/credits?cancel=1',
+      });
+      control.changes.subscribe((c) => changes.push(c));
+    });
+    after(async () => { await control.close(); await fake.close(); });
+
+    const balance = async (token?: string) => (expectSchema<{ balanceCents: number }>(await control.call('GET', '/credits/balance', undefined, token), 200, 'CreditBalance')).balanceCents;
+    const deliver = (event: unknown, secret = WEBHOOK_SECRET) => {
+      const payload = JSON.stringify(event);
+      const header = Stripe.webhooks.generateTestHeaderString({ payload, secret });
+      return control.app.inject({ method: 'POST', url: '/stripe/webhook', payload, headers: { 'content-type': 'application/json', 'stripe-signature': header } });
+    };
+    const sessionCompleted = (id: string, accountId: string, cents: number, paymentStatus = 'paid') => ({
+      id: `evt_${id}`, object: 'event', type: 'checkout.session.completed', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
+      data: { object: { id, object: 'checkout.session', payment_status: paymentStatus, client_reference_id: accountId, amount_total: cents, metadata: { tollgate_account_id: accountId, amount_cents: String(cents) } } },
+    });
+
+    test('checkout creates a Stripe session through the SDK with the amount, account and URLs', async () => {
+      const body = expectSchema<{ sessionId: string; sessionUrl: string }>(await control.call('POST', '/credits/checkout-session', { amount: 2500 }), 200, 'CheckoutSession');
+      assert.match(body.sessionId, /^cs_test_fake\d+$/);
+      assert.equal(body.sessionUrl, `https://checkout.stripe.test/c/pay/${body.sessionId}`);
+      const sent = fake.requests.filter((r) => r.path === '/v1/checkout/sessions').at(-1)!;
+      assert.equal(sent.form.get('line_items[0][price_data][unit_amount]'), '2500');
+      assert.equal(sent.form.get('line_items[0][price_data][currency]'), 'usd');
+      assert.equal(sent.form.get('metadata[tollgate_account_id]'), control.accountId);
+      assert.equal(sent.form.get('metadata[amount_cents]'), '2500');
+      assert.equal(sent.form.get('success_url'), 'https://console.example/credits?ok=1');
+      assert.equal(sent.form.get('cancel_url'), 'https://console.example/credits?cancel=1');
+      assert.match(sent.form.get('customer') ?? '', /^cus_fake/);
+      assert.equal(await balance(), 0, 'opening a session grants nothing');
+    });
+
+    test('checkout below the USD 5.00 minimum is 400 27606', async () => {
+      const before = fake.requests.length;
+      expectError(await control.call('POST', '/credits/checkout-session', { amount: 499 }), 400, 'ERR_NGROK_27606');
+      expectError(await control.call('POST', '/credits/checkout-session', { amount: 0 }), 400, 'ERR_NGROK_27606');
+      assert.equal(fake.requests.length, before);
+    });
+
+    test('a signed checkout.session.completed grants once, even when delivered twice', async () => {
+      const start = await balance();
+      const event = sessionCompleted('cs_test_paid1', control.accountId, 2500);
+      for (let i = 0; i < 2; i++) {
+        const res = await deliver(event);
+        assert.equal(res.statusCode, 200, res.body);
+      }
+      assert.equal(await balance(), start + 2500);
+      assert.equal(changes.filter((c) => c.kind === 'credits' && c.accountId === control.accountId).length, 1);
+      const { items } = expectSchema<{ items: Tx[] }>(await control.call('GET', '/credits/transactions'), 200, 'CreditTransactionList');
+      assert.deepEqual(items.filter((t) => t.type === 'credits').map((t) => [t.amountCents, t.category]), [[2500, 'purchase']]);
+      assert.equal(await balance(control.other.token), 0);
+    });
+
+    test('a bad signature is 400 and grants nothing; an unpaid session grants nothing', async () => {
+      const start = await balance();
+      expectError(await deliver(sessionCompleted('cs_test_forged', control.accountId, 9900), 'whsec_wrong'), 400, 'ERR_NGROK_27606');
+      const unsigned = await control.app.inject({ method: 'POST', url: '/stripe/webhook', payload: JSON.stringify(sessionCompleted('cs_test_x', control.accountId, 9900)), headers: { 'content-type': 'application/json' } });
+      expectError(unsigned, 400, 'ERR_NGROK_27606');
+      assert.equal((await deliver(sessionCompleted('cs_test_unpaid', control.accountId, 9900, 'unpaid'))).statusCode, 200);
+      assert.equal(await balance(), start);
+    });
+
+    test('a saved-card purchase that Stripe confirms at once is 201 succeeded and grants', async () => {
+      fake.intentBehaviour = 'succeeded';
+      const start = await balance();
+      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 1000 }), 201, 'CreditPurchase');
+      assert.deepEqual([p.status, p.amount, p.declineReason], ['succeeded', 1000, null]);
+      const sent = fake.requests.filter((r) => r.path === '/v1/payment_intents').at(-1)!;
+      assert.deepEqual([sent.form.get('amount'), sent.form.get('off_session'), sent.form.get('confirm'), sent.form.get('payment_method')], ['1000', 'true', 'true', 'pm_fake_card']);
+      assert.equal(await balance(), start + 1000);
+      assert.deepEqual(expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${p.id}`), 200, 'CreditPurchase'), p);
+      expectError(await control.call('GET', `/credits/purchases/${p.id}`, undefined, control.other.token), 404, 'ERR_NGROK_27611');
+    });
+
+    test('a declined card gives a failed purchase with the decline reason and no credits', async () => {
+      fake.intentBehaviour = 'decline';
+      const start = await balance();
+      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 700 }), 201, 'CreditPurchase');
+      assert.deepEqual([p.status, p.declineReason], ['failed', 'insufficient_funds']);
+      assert.equal(await balance(), start);
+    });
+
+    test('a pending purchase blocks another (409 27616) and is settled by payment_intent webhooks once', async () => {
+      fake.intentBehaviour = 'processing';
+      const start = await balance();
+      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 800 }), 201, 'CreditPurchase');
+      assert.equal(p.status, 'pending');
+      expectError(await control.call('POST', '/credits/purchases', { amount: 800 }), 409, 'ERR_NGROK_27616');
+      // Another account is not blocked by this one's pending purchase (it has no saved card: failed, not 409).
+      const otherPurchase = await control.call('POST', '/credits/purchases', { amount: 800 }, control.other.token);
+      assert.equal(otherPurchase.statusCode, 201);
+      const row = await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', p.id).executeTakeFirstOrThrow();
+      const succeeded = {
+        id: 'evt_pi_ok', object: 'event', type: 'payment_intent.succeeded', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
+        data: { object: { id: row.externalRef, object: 'payment_intent', status: 'succeeded', amount: 800, metadata: { purchase_id: p.id, tollgate_account_id: control.accountId } } },
+      };
+      for (let i = 0; i < 2; i++) assert.equal((await deliver(succeeded)).statusCode, 200);
+      const settled = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${p.id}`), 200, 'CreditPurchase');
+      assert.equal(settled.status, 'succeeded');
+      assert.equal(await balance(), start + 800);
+
+      const q = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 900 }), 201, 'CreditPurchase');
+      const failed = { ...succeeded, id: 'evt_pi_fail', type: 'payment_intent.payment_failed', data: { object: { id: 'pi_other', object: 'payment_intent', status: 'requires_payment_method', metadata: { purchase_id: q.id }, last_payment_error: { code: 'card_declined', decline_code: 'expired_card' } } } };
+      assert.equal((await deliver(failed)).statusCode, 200);
+      const lost = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${q.id}`), 200, 'CreditPurchase');
+      assert.deepEqual([lost.status, lost.declineReason], ['failed', 'expired_card']);
+      assert.equal(await balance(), start + 800);
+    });
+
+    test('without a saved card the purchase fails with a reason', async () => {
+      fake.savedCard = false;
+      const { token } = (await createAccount(control.store.db, 'nocard')).apiKey;
+      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 600 }, token), 201, 'CreditPurchase');
+      assert.equal(p.status, 'failed');
+      assert.match(p.declineReason ?? '', /no_saved_card/);
+      fake.savedCard = true;
+    });
+  });
+}

@@ -1,0 +1,72 @@
+// A loopback stand-in for the Stripe API, answering the few endpoints Tollgate calls the way Stripe does
+// and recording every request (form-decoded) so tests can assert what the SDK sent.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedRequest { method: string; path: string; form: URLSearchParams }
+
+export type IntentBehaviour = 'succeeded' | 'processing' | 'decline';
+
+export interface FakeStripe {
+  url: string;
+  requests: RecordedRequest[];
+  /** How the next PaymentIntent confirmations end. */
+  intentBehaviour: IntentBehaviour;
+  /** Whether customers have a saved card. */
+  savedCard: boolean;
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_fake' });
+  res.end(JSON.stringify(body));
+}
+
+export async function startFakeStripe(): Promise<FakeStripe> {
+  const customers: Array<{ id: string; object: 'customer'; metadata: Record<string, string>; invoice_settings: { default_payment_method: null } }> = [];
+  let seq = 0;
+  const fake: FakeStripe = { url: '', requests: [], intentBehaviour: 'succeeded', savedCard: true, close: async () => {} };
+
+  const handle = (req: IncomingMessage, raw: string, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const form = new URLSearchParams(req.method === 'GET' ? url.search : raw);
+    fake.requests.push({ method: req.method ?? '', path: url.pathname, form });
+    if (req.method === 'GET' && url.pathname === '/v1/customers/search') {
+      const account = /'([^']+)'$/.exec(form.get('query') ?? '')?.[1];
+      return send(res, 200, { object: 'search_result', url: url.pathname, has_more: false, data: customers.filter((c) => Object.values(c.metadata).includes(account ?? '')) });
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/customers') {
+      const metadata: Record<string, string> = {};
+      for (const [k, v] of form) { const m = /^metadata\[(.+)\]$/.exec(k); if (m) metadata[m[1]!] = v; }
+      const customer = { id: `cus_fake${++seq}`, object: 'customer' as const, metadata, invoice_settings: { default_payment_method: null } };
+      customers.push(customer);
+      return send(res, 200, customer);
+    }
+    if (req.method === 'GET' && /^\/v1\/customers\/[^/]+\/payment_methods$/.test(url.pathname)) {
+      return send(res, 200, { object: 'list', url: url.pathname, has_more: false, data: fake.savedCard ? [{ id: 'pm_fake_card', object: 'payment_method', type: 'card' }] : [] });
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/checkout/sessions') {
+      const id = `cs_test_fake${++seq}`;
+      return send(res, 200, { id, object: 'checkout.session', url: `https://checkout.stripe.test/c/pay/${id}`, payment_status: 'unpaid' });
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/payment_intents') {
+      const id = `pi_fake${++seq}`;
+      if (fake.intentBehaviour === 'decline') {
+        return send(res, 402, { error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.', payment_intent: { id, object: 'payment_intent', status: 'requires_payment_method' } } });
+      }
+      return send(res, 200, { id, object: 'payment_intent', status: fake.intentBehaviour, amount: Number(form.get('amount')), metadata: {} });
+    }
+    return send(res, 404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${url.pathname})` } });
+  };
+
+  const server: Server = createServer((req, res) => {
+    let raw = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => { raw += chunk; });
+    req.on('end', () => handle(req, raw, res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fake.close = () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
+  return fake;
+}
