@@ -10,6 +10,12 @@ import { countAccounts, createAccount } from './store/accounts.ts';
 import { ChangeBus } from './state/changes.ts';
 import { buildControlApp } from './control/app.ts';
 import { handlerFactories, routeExtensions } from './control/index.ts';
+import { GatewayState } from './state/gateway-state.ts';
+import { createCatalog } from './catalog/index.ts';
+import { insertUsageEvents } from './store/usage-events.ts';
+import { UsageRecorder } from './usage/recorder.ts';
+import { Upstreams } from './gateway/upstream.ts';
+import { startGatewayServer } from './gateway/server.ts';
 
 export type Plane = 'gateway' | 'api';
 
@@ -44,6 +50,28 @@ export async function startTollgate(config: Config, options: { planes?: readonly
     running.controlApp = app;
     running.apiUrl = address;
     closers.push(() => app.close());
+  }
+
+  if (planes.includes('gateway')) {
+    const state = new GatewayState({ store, secretBox, changes, logger });
+    await state.start();
+    const usage = new UsageRecorder({ write: (events) => insertUsageEvents(store.db, events), logger });
+    const gateway = await startGatewayServer({
+      state, usage, logger,
+      catalog: createCatalog(config.providerBaseUrls),
+      upstreams: new Upstreams(),
+      options: {
+        billing: config.billing, maxBodyBytes: config.maxBodyBytes, managedKeys: config.managedKeys,
+        processingFeeMicroUsdPerMtok: config.processingFeeMicroUsdPerMtok,
+      },
+    }, config.host, config.gatewayPort);
+    running.gatewayUrl = gateway.url;
+    // Order matters: no new requests, then every recorded usage event in the store, then the state.
+    closers.push(async () => {
+      await gateway.close();
+      await usage.close();
+      await state.close();
+    });
   }
 
   running.stop = async () => {

@@ -1,0 +1,174 @@
+// Stage 6: the attempt loop. Each planned (model, key) is tried once, in order, until one answers. Rate
+// limits, rejected credentials, 5xx, timeouts and connection errors move on to the next attempt; any other
+// provider 4xx stops the chain and is passed through unchanged. Once bytes reached the client there is no
+// failover. Every attempt becomes one usage event (meter.ts).
+import type { Dispatcher } from 'undici';
+import type { AttemptPlan } from '../domain/routing.ts';
+import { prepareUpstreamBody } from '../domain/params.ts';
+import type { RetryAction } from '../usage/event.ts';
+import type { RequestContext } from './context.ts';
+import { codecs } from './formats/index.ts';
+import { obj } from './formats/types.ts';
+import { answerHeaders, relayStream, sendBuffered } from './relay.ts';
+import { meterAttempts, type AttemptRecord, type FailureKind } from './meter.ts';
+import { exhaustedError } from './failure.ts';
+import { writeError } from './respond.ts';
+
+type Verdict = 'served' | 'next' | 'stop';
+
+function failureOf(status: number): FailureKind | undefined {
+  if (status === 429) return 'rate-limited';
+  if (status === 401 || status === 403) return 'auth';
+  if (status === 408 || status >= 500) return 'server';
+  return undefined;
+}
+
+function onAttemptTimeout(controller: AbortController): void {
+  controller.abort('attempt-timeout');
+}
+
+/** A function, not an inline check: the cause changes from a timer while the loop awaits. */
+function totalTimedOut(ctx: RequestContext): boolean {
+  return ctx.abortCause === 'total-timeout';
+}
+
+function onTotalTimeout(ctx: RequestContext): void {
+  ctx.abortCause = 'total-timeout';
+  ctx.current?.abort('total-timeout');
+}
+
+/** What follows a failed attempt: another key of the same model, a managed fallback, the next model, or nothing. */
+function nextAction(attempts: readonly AttemptPlan[], i: number): RetryAction {
+  const next = attempts[i + 1];
+  if (!next) return 'exhausted';
+  if (next.candidate !== attempts[i]!.candidate) return 'next_backend';
+  return next.keySource === 'ngrok' && attempts[i]!.keySource === 'user' ? 'managed_fallback' : 'next_key';
+}
+
+/** OpenAI chat/completions streams report usage only when asked; see docs/decisions/gateway-behaviour.md. */
+function needsUsageInjection(ctx: RequestContext, plan: AttemptPlan, body: Record<string, unknown>): boolean {
+  const s = ctx.route.surface;
+  if ((s !== 'chat-completions' && s !== 'completions') || plan.candidate.surface.format !== 'openai') return false;
+  if (body.stream !== true || plan.candidate.provider.custom) return false;
+  return obj(body.stream_options)?.include_usage !== true;
+}
+
+function isEventStream(headers: Dispatcher.ResponseData['headers']): boolean {
+  const type = headers['content-type'];
+  return typeof type === 'string' && type.startsWith('text/event-stream');
+}
+
+export async function runAttempts(ctx: RequestContext, attempts: readonly AttemptPlan[]): Promise<void> {
+  const settings = ctx.account!.settings;
+  const isStreaming = ctx.body!.stream === true;
+  const records: AttemptRecord[] = [];
+  const remaining = settings.totalTimeoutMs - (performance.now() - ctx.startedAt);
+  const totalTimer = setTimeout(onTotalTimeout, Math.max(1, remaining), ctx);
+  let verdict: Verdict = 'next';
+  try {
+    for (let i = 0; i < attempts.length && verdict === 'next'; i++) {
+      if (ctx.clientGone || totalTimedOut(ctx)) break;
+      const record: AttemptRecord = { plan: attempts[i]!, statusCode: 0, timedOut: false, retryAction: 'succeeded', completion: 'failed', durationMs: 0, served: false };
+      records.push(record);
+      verdict = await attemptOnce(ctx, record, i + 1, isStreaming);
+      if (verdict === 'next') record.retryAction = totalTimedOut(ctx) ? 'exhausted' : nextAction(attempts, i);
+      else if (verdict === 'stop') record.retryAction = 'fail_fast';
+    }
+  } finally {
+    clearTimeout(totalTimer);
+  }
+  if (verdict === 'next' && !ctx.clientGone) {
+    const last = records[records.length - 1];
+    if (last) last.retryAction = 'exhausted';
+    const retryAfter = last?.failure === 'rate-limited' ? last.retryAfter : undefined;
+    writeError(ctx, exhaustedError(records, totalTimedOut(ctx), settings), records.length, retryAfter ? { 'Retry-After': retryAfter } : undefined);
+  }
+  meterAttempts(ctx, records, isStreaming);
+}
+
+async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNumber: number, isStreaming: boolean): Promise<Verdict> {
+  const { plan } = record;
+  const settings = ctx.account!.settings;
+  const prepared = prepareUpstreamBody(ctx.body!, plan, settings);
+  let body = prepared.body;
+  let changed = prepared.changed;
+  const dropUsageChunk = needsUsageInjection(ctx, plan, body);
+  if (dropUsageChunk) {
+    body = { ...body, stream_options: { ...obj(body.stream_options), include_usage: true } };
+    changed = true;
+  }
+  // Same bytes as the client sent whenever nothing had to change: no re-serialisation on the hot path.
+  const bytes = changed ? Buffer.from(JSON.stringify(body)) : ctx.rawBody!;
+  const controller = new AbortController();
+  ctx.current = controller;
+  const started = performance.now();
+  const timer = setTimeout(onAttemptTimeout, settings.perRequestTimeoutMs, controller);
+  try {
+    const response = await ctx.deps.upstreams.send({ plan, body: bytes, clientHeaders: ctx.req.headers, signal: controller.signal, idleTimeoutMs: settings.perRequestTimeoutMs });
+    const status = response.statusCode;
+    record.statusCode = status;
+    const model = `${plan.candidate.provider.id}:${plan.candidate.modelId}`;
+    if (status >= 200 && status < 300) {
+      if (isStreaming && isEventStream(response.headers)) {
+        // Committed: from here on the answer is this attempt's, whatever happens to the stream.
+        clearTimeout(timer);
+        record.served = true;
+        const headers = answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed);
+        const outcome = await relayStream(ctx, response, headers, dropUsageChunk, controller);
+        record.facts = outcome.facts;
+        record.completion = outcome.completion;
+        record.timedOut = outcome.timedOut;
+        record.durationMs = performance.now() - started;
+        return 'served';
+      }
+      const answer = Buffer.from(await response.body.arrayBuffer());
+      clearTimeout(timer);
+      record.durationMs = performance.now() - started;
+      record.served = true;
+      record.completion = 'succeeded';
+      record.facts = codecs[ctx.route.format].factsFromJson(parseQuietly(answer), ctx.route.surface);
+      if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed), answer);
+      return 'served';
+    }
+    const failure = failureOf(status);
+    if (failure) {
+      const retryAfter = response.headers['retry-after'];
+      if (typeof retryAfter === 'string') record.retryAfter = retryAfter;
+      record.failure = failure;
+      await response.body.dump();
+      record.durationMs = performance.now() - started;
+      return 'next';
+    }
+    // The provider refused the request itself (400, 404, 422…): no other key or model would do better.
+    const errorBody = Buffer.from(await response.body.arrayBuffer());
+    record.durationMs = performance.now() - started;
+    record.failure = 'rejected';
+    record.served = true;
+    if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed), errorBody);
+    return 'stop';
+  } catch (error) {
+    record.durationMs = performance.now() - started;
+    const reason: unknown = controller.signal.reason;
+    if (ctx.clientGone) {
+      record.failure = 'cancelled';
+      record.completion = 'unknown';
+      return 'stop';
+    }
+    const name = error instanceof Error ? error.name : '';
+    if (reason === 'attempt-timeout' || reason === 'total-timeout' || name === 'HeadersTimeoutError' || name === 'BodyTimeoutError') {
+      record.failure = 'timeout';
+      record.timedOut = true;
+      record.completion = 'timed_out';
+    } else {
+      record.failure = 'connection';
+    }
+    return 'next';
+  } finally {
+    clearTimeout(timer);
+    ctx.current = undefined;
+  }
+}
+
+function parseQuietly(body: Buffer): unknown {
+  try { return JSON.parse(body.toString('utf8')); } catch { return undefined; }
+}

@@ -1,0 +1,29 @@
+// Stage 1: the access key from `Authorization: Bearer`, `x-api-key` or `x-goog-api-key`, looked up in
+// memory. Missing or unknown → 401 before anything else happens; no provider is ever reached.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { AuthenticatedKey } from '../state/types.ts';
+import { tollgateError, type TollgateError } from '../domain/errors.ts';
+import type { GatewayStateView } from './context.ts';
+
+export function accessToken(headers: IncomingHttpHeaders): string | undefined {
+  const auth = headers.authorization;
+  // Scheme is case-insensitive (RFC 9110); the token is everything after the first space.
+  if (auth && auth.length > 7 && auth.charCodeAt(6) === 32 && auth.slice(0, 6).toLowerCase() === 'bearer') {
+    const token = auth.slice(7).trim();
+    if (token) return token;
+  }
+  const key = headers['x-api-key'] ?? headers['x-goog-api-key'];
+  return typeof key === 'string' && key !== '' ? key.trim() : undefined;
+}
+
+export const missingKey = (): TollgateError => tollgateError('accessKeyMissing', { reason: 'no access key in the request; send it as "Authorization: Bearer <key>" or "x-api-key: <key>".' });
+export const unknownKey = (): TollgateError => tollgateError('accessKeyMissing', { reason: 'the access key is invalid or has been deleted.' });
+
+/** The authenticated key, or a 401 error. Synchronous when the key is cached. */
+export function authenticate(state: GatewayStateView, headers: IncomingHttpHeaders): AuthenticatedKey | TollgateError | Promise<AuthenticatedKey | TollgateError> {
+  const token = accessToken(headers);
+  if (!token) return missingKey();
+  const found = state.authenticate(token);
+  if (found instanceof Promise) return found.then((k) => k ?? unknownKey());
+  return found ?? unknownKey();
+}

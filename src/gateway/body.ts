@@ -1,0 +1,43 @@
+// Reads the request body into one Buffer, refusing more than the configured limit (413) as soon as the
+// declared length or the bytes received exceed it.
+import type { IncomingMessage } from 'node:http';
+import { tollgateError, type TollgateError } from '../domain/errors.ts';
+
+export function tooLarge(limit: number): TollgateError {
+  return tollgateError('requestBodyTooLarge', { limit: String(limit) });
+}
+
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}
+
+/** The body as a JSON object, or 400 ERR_NGROK_3801. */
+export function parseBody(raw: Buffer): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw tollgateError('badRequestBody', { reason: 'the body is not valid JSON.' });
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw tollgateError('badRequestBody', { reason: 'the body must be a JSON object.' });
+  }
+  return parsed as Record<string, unknown>;
+}

@@ -1,0 +1,62 @@
+// Shapes shared by the gateway's stages: what the server depends on, and the per-request context that
+// the stages fill in as the request moves through the pipeline.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Catalog } from '../catalog/index.ts';
+import type { ApiFormat, ApiSurface } from '../catalog/types.ts';
+import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from '../state/types.ts';
+import type { UsageSink } from '../usage/event.ts';
+import type { Upstreams } from './upstream.ts';
+
+/** The part of GatewayState (src/state) the data plane reads; all of it answers from memory. */
+export interface GatewayStateView {
+  authenticate(token: string): AuthenticatedKey | null | Promise<AuthenticatedKey | null>;
+  account(accountId: string): AccountSnapshot;
+  configuration(key: AuthenticatedKey): ConfigurationState | null;
+  markUsed(accessKeyId: string, providerKeyId?: string): void;
+  debit(accountId: string, pico: bigint): void;
+}
+
+export interface GatewayOptions {
+  billing: boolean;
+  maxBodyBytes: number;
+  managedKeys: Record<string, string>;
+  processingFeeMicroUsdPerMtok: bigint;
+}
+
+export interface GatewayDeps {
+  state: GatewayStateView;
+  catalog: Catalog;
+  usage: UsageSink;
+  upstreams: Upstreams;
+  options: GatewayOptions;
+  logger: Logger;
+}
+
+/** A gateway route: the API format and surface a path serves. */
+export interface SurfaceRoute { format: ApiFormat; surface: ApiSurface }
+
+/** Why the current upstream call was aborted (set before aborting, read when the call fails). */
+export type AbortCause = 'attempt-timeout' | 'total-timeout' | 'client-gone';
+
+export interface RequestContext {
+  readonly deps: GatewayDeps;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  readonly startedAt: number;
+  route: SurfaceRoute;
+  key?: AuthenticatedKey;
+  account?: AccountSnapshot;
+  configuration?: ConfigurationState | null;
+  rawBody?: Buffer;
+  body?: Record<string, unknown>;
+  /** Comma list for Ngrok-AIG-Rejected-Models, '' when scope dropped nothing. */
+  rejectedModels: string;
+  /** The in-flight upstream call's controller; aborted on timeouts and client disconnect. */
+  current: AbortController | undefined;
+  abortCause: AbortCause | undefined;
+  clientGone: boolean;
+  /** Input-token estimate, computed at most once. */
+  inputEstimate: number | undefined;
+}

@@ -1,0 +1,42 @@
+// What the client sees when no attempt served an answer (gateway.md §8, decisions in
+// docs/decisions/gateway-behaviour.md): every failure a 429 → 429 (SDKs raise RateLimitError); the total
+// timeout → 504 3810; the last attempt timed out → 504 27207; only connection errors → 502 3800; anything
+// else → 503 3807 listing each attempt (provider, model, key name, status — never a secret or a provider body).
+import { tollgateError, type TollgateError } from '../domain/errors.ts';
+import type { AttemptRecord } from './meter.ts';
+
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms % 1000 !== 0) return `${(ms / 1000).toFixed(3).replace(/0+$/, '')}s`;
+  const s = ms / 1000;
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
+}
+
+function describe(r: AttemptRecord, i: number, perRequestMs: number): string {
+  const { candidate, providerKey, keySource } = r.plan;
+  const key = keySource === 'ngrok' ? 'managed key' : providerKey ? `key "${providerKey.name}" (${providerKey.id})` : 'no key';
+  let what: string;
+  switch (r.failure) {
+    case 'timeout': what = `timed out after ${formatMs(perRequestMs)}`; break;
+    case 'connection': what = 'connection failed'; break;
+    case 'rate-limited': what = 'HTTP 429 rate limited'; break;
+    case 'auth': what = `HTTP ${r.statusCode} credential rejected`; break;
+    default: what = r.statusCode ? `HTTP ${r.statusCode}` : 'no response';
+  }
+  return `[${i + 1}] ${candidate.provider.id}:${candidate.modelId} with ${key}: ${what}`;
+}
+
+export function exhaustedError(records: readonly AttemptRecord[], totalTimedOut: boolean, settings: { totalTimeoutMs: number; perRequestTimeoutMs: number }): TollgateError {
+  if (totalTimedOut) return tollgateError('totalTimeout', { timeout: formatMs(settings.totalTimeoutMs) });
+  const last = records[records.length - 1];
+  if (records.length > 0 && records.every((r) => r.failure === 'rate-limited')) {
+    return tollgateError('upstreamRateLimited', { reason: `every attempt (${records.length}) was rate limited by the provider.` });
+  }
+  if (last?.failure === 'timeout') return tollgateError('upstreamTimeout', { timeout: formatMs(settings.perRequestTimeoutMs) });
+  if (last && records.every((r) => r.failure === 'connection')) {
+    return tollgateError('upstreamUnreachable', { provider: last.plan.candidate.provider.id, reason: records.length > 1 ? `${records.length} connection attempts failed.` : 'the connection failed.' });
+  }
+  return tollgateError('allProvidersFailed', { errors: records.map((r, i) => describe(r, i, settings.perRequestTimeoutMs)).join('; ') });
+}

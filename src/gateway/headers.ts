@@ -1,0 +1,43 @@
+// Header names and the fixed header sets of gateway responses. Constants, so no per-request allocation.
+export const H_REQUEST_ID = 'Ngrok-AIG-Request-Id';
+export const H_ATTEMPTS = 'Ngrok-AIG-Attempts';
+export const H_MODEL = 'Ngrok-AIG-Model';
+export const H_REJECTED = 'Ngrok-AIG-Rejected-Models';
+export const H_REMOVED = 'Ngrok-AIG-Removed-Params';
+
+/** Browsers may read these (gateway.md §9): our headers plus the ones SDKs look at for retries and ids. */
+export const EXPOSED_HEADERS = [H_REQUEST_ID, H_ATTEMPTS, H_MODEL, H_REJECTED, H_REMOVED, 'Retry-After', 'x-request-id', 'request-id'].join(', ');
+
+export const CORS_PREFLIGHT_METHODS = 'GET, POST, OPTIONS';
+/** Echoed when a preflight does not name its headers. */
+export const CORS_DEFAULT_ALLOWED_HEADERS = 'authorization, x-api-key, x-goog-api-key, content-type, anthropic-version, anthropic-beta, anthropic-dangerous-direct-browser-access, openai-beta';
+
+/** Client headers forwarded to the provider (everything else, credentials first of all, stays here). */
+export const FORWARDED_REQUEST_HEADERS = ['anthropic-version', 'anthropic-beta', 'openai-beta', 'accept'] as const;
+
+/**
+ * Upstream response headers never copied to the client: hop-by-hop, framing (the gateway frames the body
+ * itself), encoding (it asks for identity), cookies, and CORS (the gateway answers its own).
+ */
+const DROPPED_RESPONSE_HEADERS = new Set([
+  'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'proxy-authenticate',
+  'proxy-connection', 'upgrade', 'trailer', 'te', 'set-cookie', 'date', 'server', 'vary',
+  'access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers',
+  'access-control-allow-headers', 'access-control-allow-methods', 'access-control-max-age',
+]);
+
+export type OutHeaders = Record<string, string | string[] | number>;
+
+/** Copies the upstream's end-to-end headers into `out` (lower-case names, as undici gives them). */
+export function copyUpstreamHeaders(upstream: Record<string, string | string[] | undefined>, out: OutHeaders): void {
+  for (const name in upstream) {
+    const value = upstream[name];
+    if (value === undefined || DROPPED_RESPONSE_HEADERS.has(name)) continue;
+    out[name] = value;
+  }
+}
+
+/** The headers every gateway response carries. */
+export function baseHeaders(requestId: string): OutHeaders {
+  return { [H_REQUEST_ID]: requestId, 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSED_HEADERS };
+}

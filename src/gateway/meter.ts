@@ -1,0 +1,91 @@
+// Stage 8: one usage event per upstream attempt, priced, debited and handed to the usage sink. Runs after
+// the answer is complete (for streams, after the last byte), off the client's critical path.
+import type { AttemptPlan } from '../domain/routing.ts';
+import { attemptCostPico, type TokenUsage } from '../domain/cost.ts';
+import { estimateRequestInputTokens, estimateTokens } from '../domain/tokens.ts';
+import { newId } from '../domain/ids.ts';
+import type { Completion, RetryAction, UsageEvent } from '../usage/event.ts';
+import type { RequestContext } from './context.ts';
+import type { AnswerFacts, StreamFacts } from './formats/types.ts';
+
+/** How an attempt that did not serve the answer failed. */
+export type FailureKind = 'rate-limited' | 'auth' | 'server' | 'timeout' | 'connection' | 'rejected' | 'cancelled';
+
+export interface AttemptRecord {
+  plan: AttemptPlan;
+  statusCode: number;
+  timedOut: boolean;
+  retryAction: RetryAction;
+  completion: Completion;
+  durationMs: number;
+  /** Set on the attempt whose answer went to the client (success, or a provider error passed through). */
+  served: boolean;
+  facts?: AnswerFacts | StreamFacts;
+  failure?: FailureKind;
+  retryAfter?: string;
+}
+
+const ZERO: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
+
+function inputEstimate(ctx: RequestContext): number {
+  return (ctx.inputEstimate ??= ctx.body ? estimateRequestInputTokens(ctx.body, ctx.route.surface) : 0);
+}
+
+export function meterAttempts(ctx: RequestContext, records: readonly AttemptRecord[], isStreaming: boolean): void {
+  const { deps, key, account } = ctx;
+  if (!key || !account || records.length === 0) return;
+  const eventTime = new Date().toISOString();
+  let total = 0n;
+  let servedKeyId: string | undefined;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const { candidate } = r.plan;
+    const succeeded = r.served && r.statusCode >= 200 && r.statusCode < 300;
+    const reported = r.facts?.usage;
+    // Only an answer that was served can be estimated; failed attempts produced nothing to count.
+    const estimated = succeeded && reported === undefined;
+    const inEstimate = estimated ? inputEstimate(ctx) : 0;
+    const outEstimate = estimated ? estimateTokens((r.facts as StreamFacts | undefined)?.text ?? '') : 0;
+    const usage = reported ?? ZERO;
+    const priced = estimated ? { ...ZERO, inputTokens: inEstimate, outputTokens: outEstimate } : usage;
+    const cost = attemptCostPico(priced, r.plan, deps.options.processingFeeMicroUsdPerMtok, succeeded);
+    total += cost;
+    if (r.served) servedKeyId = r.plan.providerKey?.id;
+    const event: UsageEvent = {
+      id: newId('usageEvent'),
+      accountId: account.accountId,
+      requestId: ctx.requestId,
+      accessKeyId: key.id,
+      provider: candidate.provider.id,
+      providerDisplayName: candidate.provider.displayName,
+      model: candidate.modelId,
+      modelDisplayName: candidate.displayName,
+      attemptNumber: i + 1,
+      isFinalAttempt: i === records.length - 1,
+      statusCode: r.statusCode,
+      timedOut: r.timedOut,
+      isError: r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed',
+      isStreaming,
+      stopReason: r.facts?.stopReason ?? '',
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      cacheReadTokens: usage.cacheReadTokens,
+      cacheWriteTokens: usage.cacheWriteTokens,
+      reasoningTokens: usage.reasoningTokens,
+      usageEstimated: estimated,
+      inputTokensEstimate: inEstimate,
+      outputTokensEstimate: outEstimate,
+      costPico: cost,
+      keySource: r.plan.keySource,
+      providerKeyId: r.plan.providerKey?.id ?? null,
+      providerKeyDisplayName: r.plan.providerKey?.name ?? null,
+      retryAction: r.retryAction,
+      completion: r.completion,
+      upstreamDurationMs: Math.round(r.durationMs),
+      eventTime,
+    };
+    deps.usage.record(event);
+  }
+  if (total > 0n) deps.state.debit(account.accountId, total);
+  deps.state.markUsed(key.id, servedKeyId);
+}

@@ -1,0 +1,64 @@
+// The model-request pipeline (design.md): authenticate → admit → resolve → scope → plan → attempts
+// (→ respond → meter inside the attempt loop). Each stage either fills the context or throws a
+// TollgateError, which the server writes in the request's wire format.
+import { TollgateError, tollgateError } from '../domain/errors.ts';
+import { resolveCandidates } from '../domain/resolve.ts';
+import { applyScope, scopeError } from '../domain/scope.ts';
+import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
+import { estimateRequestInputTokens } from '../domain/tokens.ts';
+import type { RequestContext } from './context.ts';
+import { authenticate } from './authenticate.ts';
+import { parseBody, readBody } from './body.ts';
+import { runAttempts } from './attempt.ts';
+
+/** Stage 1, shared with GET /v1/models: fills ctx.key/account/configuration or throws 401. */
+export async function authenticateStage(ctx: RequestContext): Promise<void> {
+  let found = authenticate(ctx.deps.state, ctx.req.headers);
+  if (found instanceof Promise) found = await found;
+  if (found instanceof TollgateError) throw found;
+  ctx.key = found;
+  ctx.account = ctx.deps.state.account(found.accountId);
+  ctx.configuration = ctx.deps.state.configuration(found);
+}
+
+/** Stage 2: credits (billing on; BYOK traffic too) before anything else costs money. */
+function admitCredit(ctx: RequestContext): void {
+  if (ctx.deps.options.billing && ctx.account!.balancePico <= 0n) throw tollgateError('outOfCredit');
+}
+
+/** Stage 2b: account token cap on the estimated input, before any upstream call. */
+function admitInput(ctx: RequestContext): void {
+  const max = ctx.account!.settings.maxInputTokens;
+  if (max === null || max <= 0) return;
+  const tokens = (ctx.inputEstimate ??= estimateRequestInputTokens(ctx.body!, ctx.route.surface));
+  if (tokens > max) throw tollgateError('inputTooLarge', { tokens: String(tokens), max: String(max) });
+}
+
+/** Stages 3–5: ordered candidates, scope filter, routing plans → the attempts to make. */
+function selectAttempts(ctx: RequestContext): AttemptPlan[] {
+  const { deps, body, account, configuration } = ctx;
+  const candidates = resolveCandidates({ model: body!.model, models: body!.models, format: ctx.route.format, surface: ctx.route.surface }, deps.catalog, account!);
+  const access = configuration?.access ?? null;
+  const { allowed, rejected } = applyScope(candidates, access);
+  if (rejected.length > 0) ctx.rejectedModels = rejected.map((c) => c.requested).join(', ');
+  if (allowed.length === 0) throw scopeError(rejected, access);
+  admitInput(ctx);
+  const attempts: AttemptPlan[] = [];
+  let problem: TollgateError | undefined;
+  for (const candidate of allowed) {
+    const plan = planAttempts(candidate, configuration ?? null, account!, deps.options.managedKeys);
+    for (const a of plan.attempts) attempts.push(a);
+    problem ??= plan.problem;
+  }
+  if (attempts.length === 0) throw problem ?? tollgateError('noProviderKeys', { provider: allowed[0]!.provider.id });
+  return attempts;
+}
+
+export async function handleModelRequest(ctx: RequestContext): Promise<void> {
+  await authenticateStage(ctx);
+  admitCredit(ctx);
+  ctx.rawBody = await readBody(ctx.req, ctx.deps.options.maxBodyBytes);
+  ctx.body = parseBody(ctx.rawBody);
+  const attempts = selectAttempts(ctx);
+  await runAttempts(ctx, attempts);
+}

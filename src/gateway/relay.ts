@@ -1,0 +1,73 @@
+// Stage 7: writing the winning upstream answer to the client. JSON answers are sent byte-for-byte with
+// the gateway's headers; SSE answers are piped chunk by chunk with backpressure through the stream meter.
+// If the stream breaks after bytes went out, the client gets an error event in its format and the stream
+// ends — never a clean `[DONE]` / `message_stop`.
+import type { Dispatcher } from 'undici';
+import type { ServerResponse } from 'node:http';
+import { tollgateError, type TollgateError } from '../domain/errors.ts';
+import type { Completion } from '../usage/event.ts';
+import type { RequestContext } from './context.ts';
+import { codecs } from './formats/index.ts';
+import type { StreamFacts } from './formats/types.ts';
+import { baseHeaders, copyUpstreamHeaders, H_ATTEMPTS, H_MODEL, H_REJECTED, H_REMOVED, type OutHeaders } from './headers.ts';
+import { StreamMeter } from './stream-meter.ts';
+import { formatMs } from './failure.ts';
+
+export function answerHeaders(ctx: RequestContext, upstream: Dispatcher.ResponseData['headers'], attempts: number, model: string, removed: readonly string[]): OutHeaders {
+  const headers = baseHeaders(ctx.requestId);
+  copyUpstreamHeaders(upstream, headers);
+  headers[H_ATTEMPTS] = String(attempts);
+  headers[H_MODEL] = model;
+  if (removed.length > 0) headers[H_REMOVED] = removed.join(', ');
+  if (ctx.rejectedModels) headers[H_REJECTED] = ctx.rejectedModels;
+  return headers;
+}
+
+/** A buffered upstream answer (JSON success or a provider error passed through), exactly as received. */
+export function sendBuffered(res: ServerResponse, status: number, headers: OutHeaders, body: Buffer): void {
+  headers['content-length'] = body.length;
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+export interface StreamOutcome { facts: StreamFacts; completion: Completion; timedOut: boolean }
+
+/** Pipes an SSE answer; resolves when the client has it all, the upstream broke, or the client left. */
+export function relayStream(ctx: RequestContext, upstream: Dispatcher.ResponseData, headers: OutHeaders, dropUsageChunk: boolean, controller: AbortController): Promise<StreamOutcome> {
+  const { res } = ctx;
+  const codec = codecs[ctx.route.format];
+  const meter = new StreamMeter(codec, ctx.route.surface, dropUsageChunk);
+  const body = upstream.body;
+  res.writeHead(upstream.statusCode, headers);
+  // Headers out now: clients see the 200 while the model is still thinking.
+  res.flushHeaders();
+  return new Promise((resolve) => {
+    const onDrain = () => body.resume();
+    res.on('drain', onDrain);
+    body.on('data', (chunk: Buffer) => {
+      const out = meter.push(chunk);
+      if (out && !res.write(out)) body.pause();
+    });
+    body.once('end', () => {
+      res.off('drain', onDrain);
+      const tail = meter.end();
+      res.end(tail);
+      resolve({ facts: meter.facts, completion: meter.facts.errored ? 'stream_failed' : 'succeeded', timedOut: false });
+    });
+    body.once('error', (err: Error) => {
+      res.off('drain', onDrain);
+      if (ctx.clientGone) {
+        resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });
+        return;
+      }
+      const reason = controller.signal.reason;
+      const totalTimedOut = reason === 'total-timeout';
+      const idle = err.name === 'BodyTimeoutError';
+      let error: TollgateError;
+      if (totalTimedOut) error = tollgateError('totalTimeout', { timeout: formatMs(ctx.account!.settings.totalTimeoutMs) });
+      else error = tollgateError('upstreamStreamBroken', { reason: idle ? `no data for ${formatMs(ctx.account!.settings.perRequestTimeoutMs)}.` : 'the provider connection was lost.' });
+      res.end(codec.streamErrorEvent(error, ctx.requestId));
+      resolve({ facts: meter.facts, completion: totalTimedOut || idle ? 'timed_out' : 'stream_failed', timedOut: totalTimedOut || idle });
+    });
+  });
+}

@@ -1,0 +1,25 @@
+// Writing gateway-made answers: errors in the request's wire format and small JSON bodies. Every one
+// carries the request id (baseHeaders) so a failed call can be traced.
+import type { ServerResponse } from 'node:http';
+import type { TollgateError } from '../domain/errors.ts';
+import { codecs } from './formats/index.ts';
+import { baseHeaders, H_ATTEMPTS, H_REJECTED, type OutHeaders } from './headers.ts';
+import type { RequestContext } from './context.ts';
+
+export function writeJson(res: ServerResponse, status: number, headers: OutHeaders, body: string): void {
+  headers['content-type'] = 'application/json';
+  headers['content-length'] = Buffer.byteLength(body);
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+/** The error as the SDKs of the request's format expect it; `attempts` when upstream calls were made. */
+export function writeError(ctx: RequestContext, error: TollgateError, attempts = 0, extra?: OutHeaders): void {
+  const { res } = ctx;
+  if (res.headersSent || res.destroyed) return;
+  const headers = baseHeaders(ctx.requestId);
+  if (attempts > 0) headers[H_ATTEMPTS] = String(attempts);
+  if (ctx.rejectedModels) headers[H_REJECTED] = ctx.rejectedModels;
+  if (extra) Object.assign(headers, extra);
+  writeJson(res, error.status, headers, codecs[ctx.route.format].errorBody(error, ctx.requestId));
+}

@@ -1,0 +1,18 @@
+// Path → API format and surface (gateway.md §3). The path decides the format; there is no translation.
+import type { SurfaceRoute } from './context.ts';
+
+export const SURFACE_ROUTES: ReadonlyMap<string, SurfaceRoute> = new Map([
+  ['/v1/chat/completions', { format: 'openai', surface: 'chat-completions' }],
+  ['/v1/responses', { format: 'openai', surface: 'responses' }],
+  ['/v1/completions', { format: 'openai', surface: 'completions' }],
+  ['/v1/embeddings', { format: 'openai', surface: 'embeddings' }],
+  ['/v1/messages', { format: 'anthropic', surface: 'messages' }],
+]);
+
+/** For errors on paths that are not routes: Anthropic-looking paths get Anthropic-shaped errors. */
+export const OPENAI_ROUTE: SurfaceRoute = { format: 'openai', surface: 'chat-completions' };
+export const ANTHROPIC_ROUTE: SurfaceRoute = { format: 'anthropic', surface: 'messages' };
+
+export function errorRouteFor(path: string): SurfaceRoute {
+  return path.startsWith('/v1/messages') ? ANTHROPIC_ROUTE : OPENAI_ROUTE;
+}

@@ -1,0 +1,122 @@
+// The gateway's HTTP server: plain node:http (the hot path; no framework), routing by method + path to the
+// model pipeline, GET /v1/models, /healthz and CORS preflights. Every response carries a fresh `rq_…` id
+// in Ngrok-AIG-Request-Id, errors included.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { newId } from '../domain/ids.ts';
+import { TollgateError, tollgateError } from '../domain/errors.ts';
+import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
+import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS } from './headers.ts';
+import { errorRouteFor, SURFACE_ROUTES } from './routes.ts';
+import { writeError, writeJson } from './respond.ts';
+import { authenticateStage, handleModelRequest } from './pipeline.ts';
+import { listModels } from './models-list.ts';
+
+export interface GatewayServer {
+  server: Server;
+  /** `http://host:port` with the port actually bound (ports 0 pick one). */
+  url: string;
+  /** Stops accepting, lets in-flight answers finish (up to graceMs), then closes upstream pools. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const CTX = Symbol('tollgate.ctx');
+type TrackedResponse = ServerResponse & { [CTX]?: RequestContext };
+
+const HEALTH_BODY = '{"status":"ok"}';
+
+function newContext(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, route: SurfaceRoute): RequestContext {
+  return {
+    deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), rejectedModels: '',
+    current: undefined, abortCause: undefined, clientGone: false, inputEstimate: undefined,
+  };
+}
+
+/** The client went away before the answer was complete: abort the upstream call so the provider stops too. */
+function onResponseClose(this: TrackedResponse): void {
+  const ctx = this[CTX];
+  if (!ctx || this.writableFinished) return;
+  ctx.clientGone = true;
+  ctx.abortCause = 'client-gone';
+  ctx.current?.abort('client-gone');
+}
+
+function onStageError(this: RequestContext, error: unknown): void {
+  if (error instanceof TollgateError) {
+    // A body over the limit may still be arriving: close the connection rather than read it all.
+    writeError(this, error, 0, error.code === 'ERR_NGROK_27215' ? { connection: 'close' } : undefined);
+    return;
+  }
+  this.deps.logger.error({ requestId: this.requestId, err: error instanceof Error ? error.message : String(error) }, 'gateway request failed');
+  writeError(this, tollgateError('internal'));
+  if (!this.res.headersSent) return;
+  // Headers already out (mid-stream bug): end the answer rather than leave the client hanging.
+  if (!this.res.writableEnded) this.res.end();
+}
+
+async function modelsStage(ctx: RequestContext): Promise<void> {
+  await authenticateStage(ctx);
+  const body = listModels(ctx.deps.catalog, ctx.account!, ctx.configuration?.access ?? null);
+  writeJson(ctx.res, 200, baseHeaders(ctx.requestId), body);
+}
+
+function preflight(req: IncomingMessage, res: ServerResponse): void {
+  const headers = baseHeaders(newId('request'));
+  headers['Access-Control-Allow-Methods'] = CORS_PREFLIGHT_METHODS;
+  const asked = req.headers['access-control-request-headers'];
+  headers['Access-Control-Allow-Headers'] = typeof asked === 'string' && asked ? asked : CORS_DEFAULT_ALLOWED_HEADERS;
+  headers['Access-Control-Max-Age'] = '86400';
+  headers['content-length'] = 0;
+  res.writeHead(204, headers);
+  res.end();
+}
+
+export function createGatewayHandler(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return function onRequest(req, res) {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const method = req.method;
+    if (method === 'OPTIONS') return preflight(req, res);
+    const route = SURFACE_ROUTES.get(path);
+    if (route && method === 'POST') {
+      const ctx = newContext(deps, req, res, route);
+      (res as TrackedResponse)[CTX] = ctx;
+      res.once('close', onResponseClose);
+      handleModelRequest(ctx).catch(onStageError.bind(ctx));
+      return;
+    }
+    const ctx = newContext(deps, req, res, errorRouteFor(path));
+    if (path === '/v1/models' && method === 'GET') {
+      modelsStage(ctx).catch(onStageError.bind(ctx));
+      return;
+    }
+    if (path === '/healthz' && (method === 'GET' || method === 'HEAD')) {
+      writeJson(res, 200, baseHeaders(ctx.requestId), HEALTH_BODY);
+      return;
+    }
+    writeError(ctx, tollgateError('unsupportedPath', { method: method ?? '', path }));
+  };
+}
+
+export async function startGatewayServer(deps: GatewayDeps, host: string, port: number): Promise<GatewayServer> {
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, createGatewayHandler(deps));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    server,
+    url: `http://${shownHost}:${address.port}`,
+    async close(graceMs = 5000) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(force);
+      await deps.upstreams.close();
+    },
+  };
+}

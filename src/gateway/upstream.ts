@@ -1,0 +1,78 @@
+// The upstream client: one undici Pool per provider origin (keep-alive connections reused across requests;
+// never global fetch, which costs ~300 µs per call). Targets (origin + path + query) are parsed once per
+// base URL and surface path and cached.
+import { Pool, type Dispatcher } from 'undici';
+import type { AttemptPlan } from '../domain/routing.ts';
+import { FORWARDED_REQUEST_HEADERS } from './headers.ts';
+import type { IncomingHttpHeaders } from 'node:http';
+
+interface Target { origin: string; path: string }
+
+export interface UpstreamCall {
+  plan: AttemptPlan;
+  body: Buffer;
+  clientHeaders: IncomingHttpHeaders;
+  signal: AbortSignal;
+  /** Longest silence between body chunks (streams): the per-attempt timeout. */
+  idleTimeoutMs: number;
+}
+
+const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
+
+export class Upstreams {
+  readonly #pools = new Map<string, Pool>();
+  readonly #targets = new Map<string, Target>();
+  readonly #connections: number;
+
+  constructor(options: { connectionsPerOrigin?: number } = {}) {
+    this.#connections = options.connectionsPerOrigin ?? 256;
+  }
+
+  target(baseUrl: string, surfacePath: string): Target {
+    const cacheKey = `${baseUrl}\u0000${surfacePath}`;
+    let t = this.#targets.get(cacheKey);
+    if (!t) {
+      // Custom providers may carry a query string (Azure `?api-version=`): the surface path goes before it.
+      const url = new URL(baseUrl);
+      const path = `${url.pathname.replace(/\/+$/, '')}${surfacePath}${url.search}`;
+      t = { origin: url.origin, path };
+      this.#targets.set(cacheKey, t);
+    }
+    return t;
+  }
+
+  #pool(origin: string): Pool {
+    let pool = this.#pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, { connections: this.#connections, pipelining: 1, keepAliveTimeout: 30_000 });
+      this.#pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  send(call: UpstreamCall): Promise<Dispatcher.ResponseData> {
+    const { candidate } = call.plan;
+    const t = this.target(candidate.provider.baseUrl, candidate.surface.path);
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'accept-encoding': 'identity' };
+    for (const name of FORWARDED_REQUEST_HEADERS) {
+      const v = call.clientHeaders[name];
+      if (typeof v === 'string') headers[name] = v;
+    }
+    if (candidate.surface.format === 'anthropic' && !headers['anthropic-version']) headers['anthropic-version'] = DEFAULT_ANTHROPIC_VERSION;
+    // The provider credential replaces the client's access key, in the provider's own header.
+    if (call.plan.credential) {
+      if (candidate.provider.auth === 'x-api-key') headers['x-api-key'] = call.plan.credential;
+      else headers.authorization = `Bearer ${call.plan.credential}`;
+    }
+    return this.#pool(t.origin).request({
+      origin: t.origin, path: t.path, method: 'POST', headers, body: call.body, signal: call.signal,
+      headersTimeout: call.idleTimeoutMs, bodyTimeout: call.idleTimeoutMs,
+    });
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => p.destroy()));
+  }
+}
