@@ -19,13 +19,14 @@ for (const kind of STORE_KINDS) {
 
     test('create returns the token once; the table holds only its SHA-256', async () => {
       const created = expectSchema<ApiKey>(await control.call('POST', '/api-keys', { name: 'ci', description: 'deploys', metadata: '{"team":"ops"}' }), 201, 'AIGatewayAPIKey');
-      assert.ok(created.token?.startsWith('tgapi_'));
+      const token = created.token;
+      assert.ok(token !== undefined && token.startsWith('tgapi_'));
       assert.ok(created.id.startsWith('aigak_'));
       assert.equal(created.uri, `${created.uri.split('/api-keys/')[0]}/api-keys/${created.id}`);
-      assert.ok(!created.keyRedacted.includes(created.token.slice(12, 30)));
+      assert.ok(!created.keyRedacted.includes(token.slice(12, 30)));
       const row = await control.store.db.selectFrom('apiKeys').selectAll().where('id', '=', created.id).executeTakeFirstOrThrow();
-      assert.equal(row.tokenHash, sha256(created.token));
-      assert.ok(!JSON.stringify(row).includes(created.token));
+      assert.equal(row.tokenHash, sha256(token));
+      assert.ok(!JSON.stringify(row).includes(token));
 
       const got = expectSchema<ApiKey>(await control.call('GET', `/api-keys/${created.id}`), 200, 'AIGatewayAPIKey');
       assert.equal(got.token, undefined);
