@@ -1,0 +1,156 @@
+// Gateway front door on SQLite: authentication, paths, bodies, request ids, CORS, /healthz, /v1/models,
+// and what reaches the provider (never the access key; the provider key in the provider's header).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { gw, MANAGED_ANTHROPIC_KEY, MANAGED_OPENAI_KEY, startHarness, type Harness } from './helpers/gateway.ts';
+
+const chat = (content = 'hi', model = 'gpt-4o') => ({ model, messages: [{ role: 'user', content }] });
+const RQ = /^rq_[0-9A-Z]{26}$/;
+
+describe('gateway front door (sqlite)', () => {
+  let h: Harness;
+  let token: string;
+  before(async () => {
+    h = await startHarness('sqlite', { TOLLGATE_MAX_BODY_BYTES: '4096' });
+    token = (await h.accessKey()).token;
+  });
+  after(async () => { await h.close(); });
+
+  test('the returned URLs carry the real ports', () => {
+    assert.match(h.gatewayUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.notEqual(new URL(h.gatewayUrl).port, '0');
+    assert.notEqual(new URL(h.apiUrl).port, '0');
+  });
+
+  test('Authorization: Bearer (OpenAI SDK) and x-api-key (Anthropic SDK) both authenticate', async () => {
+    const openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
+    const { data, response } = await openai.chat.completions.create(chat('bearer')).withResponse();
+    assert.match(data.choices[0]!.message.content!, /fake gpt-4o model/);
+    assert.match(response.headers.get('ngrok-aig-request-id')!, RQ);
+    const anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 });
+    const msg = await anthropic.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 50, messages: [{ role: 'user', content: 'x-api-key' }] });
+    assert.equal(msg.content[0]!.type, 'text');
+    const viaBearer = new Anthropic({ baseURL: h.gatewayUrl, authToken: token, apiKey: null, maxRetries: 0 });
+    const msg2 = await viaBearer.messages.create({ model: 'claude-haiku-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'bearer to anthropic' }] });
+    assert.equal(msg2.stop_reason, 'end_turn');
+  });
+
+  test('the access key never reaches a provider; each provider key goes in its own header', async () => {
+    h.fake.reset();
+    const byok = await h.providerKey('openai', 'sk-byok-openai', 'primary');
+    const cfg = await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: byok }] }] }] } });
+    const scoped = await h.accessKey(cfg);
+    // Without a rule the account's own keys come first (routing defaults): pin the managed key explicitly.
+    const managedOnly = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'ngrok' }] }] } }));
+    await gw(h, '/v1/chat/completions', { token: scoped.token, body: chat('byok') });
+    await gw(h, '/v1/chat/completions', { token: managedOnly.token, body: chat('managed') });
+    await gw(h, '/v1/messages', { headers: { 'x-api-key': token, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'test-beta' }, body: { model: 'claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user', content: 'hey' }] } });
+    const [first, second, third] = h.fake.requests;
+    assert.equal(first!.headers.authorization, 'Bearer sk-byok-openai');
+    assert.equal(second!.headers.authorization, `Bearer ${MANAGED_OPENAI_KEY}`);
+    assert.equal(third!.headers['x-api-key'], MANAGED_ANTHROPIC_KEY);
+    assert.equal(third!.headers.authorization, undefined);
+    assert.equal(third!.headers['anthropic-version'], '2023-06-01');
+    assert.equal(third!.headers['anthropic-beta'], 'test-beta');
+    for (const r of h.fake.requests) {
+      const all = JSON.stringify(r.headers) + r.rawBody;
+      assert.ok(!all.includes(token) && !all.includes(scoped.token) && !all.includes(managedOnly.token), 'an access key reached the provider');
+    }
+  });
+
+  test('same-format bodies are forwarded byte for byte', async () => {
+    h.fake.reset();
+    const raw = '{ "model" : "gpt-4o",\n  "messages": [{"role":"user","content":"exact bytes ✓"}], "temperature": 0.5 }';
+    const r = await gw(h, '/v1/chat/completions', { token, body: raw });
+    assert.equal(r.status, 200);
+    assert.equal(h.fake.requests[0]!.rawBody, raw);
+  });
+
+  test('missing, unknown and revoked keys get 401 at once and never reach a provider', async () => {
+    h.fake.reset();
+    const missing = await gw(h, '/v1/chat/completions', { body: chat() });
+    assert.equal(missing.status, 401);
+    assert.equal(missing.json().error.code, 'ERR_NGROK_27201');
+    assert.equal(missing.json().error.type, 'authentication_error');
+    assert.match(missing.headers.get('ngrok-aig-request-id')!, RQ);
+    const unknown = await gw(h, '/v1/chat/completions', { token: 'ng-nope-g1-unknownkey', body: chat() });
+    assert.equal(unknown.status, 401);
+    const anthropicShape = await gw(h, '/v1/messages', { headers: { 'x-api-key': 'ng-wrong' }, body: { model: 'claude-sonnet-4-6', max_tokens: 5, messages: [] } });
+    assert.equal(anthropicShape.status, 401);
+    assert.equal(anthropicShape.json().type, 'error');
+    assert.equal(anthropicShape.json().error.type, 'authentication_error');
+    await assert.rejects(new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: 'ng-bad', maxRetries: 0 }).chat.completions.create(chat()), OpenAI.AuthenticationError);
+    await assert.rejects(new Anthropic({ baseURL: h.gatewayUrl, apiKey: 'ng-bad', maxRetries: 0 }).messages.create({ model: 'claude-sonnet-4-6', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }), Anthropic.AuthenticationError);
+
+    const doomed = await h.accessKey();
+    assert.equal((await gw(h, '/v1/chat/completions', { token: doomed.token, body: chat() })).status, 200);
+    await h.api('DELETE', `/access-keys/${doomed.id}`);
+    const revoked = await gw(h, '/v1/chat/completions', { token: doomed.token, body: chat('after revoke') });
+    assert.equal(revoked.status, 401);
+    assert.ok(!h.fake.requests.some((r) => r.rawBody.includes('after revoke')));
+    assert.equal(h.fake.requests.length, 1);
+  });
+
+  test('unknown paths 404 27204; bad JSON 400 3801; oversized bodies 413', async () => {
+    const nf = await gw(h, '/v1/nope', { token, body: {} });
+    assert.equal(nf.status, 404);
+    assert.equal(nf.json().error.code, 'ERR_NGROK_27204');
+    assert.match(nf.headers.get('ngrok-aig-request-id')!, RQ);
+    const wrongMethod = await gw(h, '/v1/chat/completions', { token });
+    assert.equal(wrongMethod.status, 404);
+    const bad = await gw(h, '/v1/chat/completions', { token, body: '{"model": "gpt-4o", ' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json().error.code, 'ERR_NGROK_3801');
+    const notObject = await gw(h, '/v1/chat/completions', { token, body: '[1,2]' });
+    assert.equal(notObject.status, 400);
+    const modelNotString = await gw(h, '/v1/chat/completions', { token, body: { model: 5, messages: [] } });
+    assert.equal(modelNotString.json().error.code, 'ERR_NGROK_3801');
+    const big = await gw(h, '/v1/chat/completions', { token, body: chat('x'.repeat(5000)) });
+    assert.equal(big.status, 413);
+    assert.equal(big.json().error.code, 'ERR_NGROK_27215');
+    assert.match(big.headers.get('ngrok-aig-request-id')!, RQ);
+  });
+
+  test('request ids are unique and on every response; /healthz answers', async () => {
+    const ids = new Set<string>();
+    for (const r of [
+      await gw(h, '/healthz'), await gw(h, '/v1/models', { token }), await gw(h, '/v1/chat/completions', { token, body: chat() }),
+      await gw(h, '/v1/chat/completions', { body: chat() }), await gw(h, '/elsewhere'),
+    ]) {
+      const id = r.headers.get('ngrok-aig-request-id');
+      assert.match(id ?? '', RQ);
+      ids.add(id!);
+    }
+    assert.equal(ids.size, 5);
+    assert.equal((await gw(h, '/healthz')).json().status, 'ok');
+  });
+
+  test('CORS: preflight answers and responses expose the Ngrok-AIG headers', async () => {
+    const pre = await gw(h, '/v1/chat/completions', { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, x-stainless-os' } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-origin'), '*');
+    assert.match(pre.headers.get('access-control-allow-methods')!, /POST/);
+    assert.match(pre.headers.get('access-control-allow-headers')!, /authorization/);
+    assert.match(pre.headers.get('access-control-allow-headers')!, /x-stainless-os/);
+    const r = await gw(h, '/v1/chat/completions', { token, headers: { origin: 'https://app.example' }, body: chat() });
+    const exposed = r.headers.get('access-control-expose-headers')!;
+    for (const name of ['Ngrok-AIG-Request-Id', 'Ngrok-AIG-Attempts', 'Ngrok-AIG-Model', 'Ngrok-AIG-Rejected-Models', 'Ngrok-AIG-Removed-Params']) assert.ok(exposed.includes(name), name);
+  });
+
+  test('/v1/models lists what the key may use, in OpenAI list shape', async () => {
+    const openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
+    const all: string[] = [];
+    for await (const m of openai.models.list()) all.push(m.id);
+    assert.ok(all.includes('openai:gpt-4o'));
+    assert.ok(all.includes('anthropic:claude-sonnet-4-6'));
+    const cfg = await h.configuration({ access: { providers: { allow: ['anthropic'] } } });
+    const scoped = await h.accessKey(cfg);
+    const list = (await gw(h, '/v1/models', { token: scoped.token })).json();
+    assert.equal(list.object, 'list');
+    assert.ok(list.data.length > 0);
+    assert.ok(list.data.every((m: { id: string; owned_by: string; object: string }) => m.owned_by === 'anthropic' && m.id.startsWith('anthropic:') && m.object === 'model'));
+    assert.equal((await gw(h, '/v1/models')).status, 401);
+  });
+});

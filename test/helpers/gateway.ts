@@ -1,0 +1,111 @@
+// A real Tollgate (both planes, ports 0) in front of the fake provider, on a fresh store, plus small
+// helpers to drive its control plane over HTTP and read the usage events it recorded.
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { loadConfig } from '../../src/config/config.ts';
+import { startTollgate, type RunningTollgate } from '../../src/server.ts';
+import type { UsageEventsTable } from '../../src/store/schema.ts';
+import type { Selectable } from 'kysely';
+import { startFakeProvider, type FakeProvider } from '../fake-upstream.ts';
+import { createTestDatabase, type StoreKind, type TestDatabase } from './stores.ts';
+
+export const MANAGED_OPENAI_KEY = 'sk-managed-openai-secret';
+export const MANAGED_ANTHROPIC_KEY = 'sk-managed-anthropic-secret';
+const BOOTSTRAP = 'tgapi_bootstraptestkey0000000000000000000000000';
+
+export type UsageRow = Selectable<UsageEventsTable>;
+
+export interface Harness {
+  fake: FakeProvider;
+  running: RunningTollgate;
+  database: TestDatabase;
+  gatewayUrl: string;
+  apiUrl: string;
+  accountId: string;
+  /** Control-plane call with the bootstrap API key; throws unless the status is 2xx. */
+  api<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T>;
+  accessKey(configurationId?: string): Promise<{ id: string; token: string }>;
+  providerKey(providerId: string, value: string, name?: string): Promise<string>;
+  configuration(body: Record<string, unknown>): Promise<string>;
+  gatewayConfig(patch: Record<string, unknown>): Promise<void>;
+  /** The request's usage events (all attempts) once `count` of them are in the store. */
+  usage(requestId: string, count: number): Promise<UsageRow[]>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(kind: StoreKind = 'sqlite', env: Record<string, string> = {}): Promise<Harness> {
+  const fake = await startFakeProvider();
+  const database = await createTestDatabase(kind);
+  const config = loadConfig({
+    TOLLGATE_DATABASE_URL: database.url,
+    TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'),
+    TOLLGATE_BOOTSTRAP_API_KEY: BOOTSTRAP,
+    TOLLGATE_GATEWAY_PORT: '0',
+    TOLLGATE_API_PORT: '0',
+    TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fake.url}/v1`,
+    TOLLGATE_PROVIDER_ANTHROPIC_BASE_URL: `${fake.url}/v1`,
+    TOLLGATE_MANAGED_OPENAI_API_KEY: MANAGED_OPENAI_KEY,
+    TOLLGATE_MANAGED_ANTHROPIC_API_KEY: MANAGED_ANTHROPIC_KEY,
+    TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
+    ...env,
+  });
+  const running = await startTollgate(config, { logger: pino({ level: 'silent' }) });
+  const apiUrl = running.apiUrl!;
+  const gatewayUrl = running.gatewayUrl!;
+  const api = async <T,>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(apiUrl + path, {
+      method,
+      headers: { authorization: `Bearer ${BOOTSTRAP}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
+    return (text ? JSON.parse(text) : {}) as T;
+  };
+  const h: Harness = {
+    fake, running, database, gatewayUrl, apiUrl,
+    accountId: running.bootstrap!.accountId,
+    api,
+    async accessKey(configurationId) {
+      return api<{ id: string; token: string }>('POST', '/access-keys', { name: 'test key', ...(configurationId ? { accessKeyConfigurationId: configurationId } : {}) });
+    },
+    async providerKey(providerId, value, name = value) {
+      return (await api<{ id: string }>('POST', '/provider-keys', { providerId, value, name })).id;
+    },
+    async configuration(body) {
+      return (await api<{ id: string }>('POST', '/access-key-configurations', { name: 'test configuration', ...body })).id;
+    },
+    async gatewayConfig(patch) {
+      await api('PATCH', '/gateway-config', patch);
+    },
+    async usage(requestId, count) {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const rows = await running.store.db.selectFrom('usageEvents').selectAll().where('requestId', '=', requestId).orderBy('attemptNumber').execute();
+        if (rows.length >= count) return rows;
+        if (Date.now() > deadline) throw new Error(`expected ${count} usage events for ${requestId}, found ${rows.length}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    async close() {
+      await running.stop();
+      await fake.close();
+      await database.drop();
+    },
+  };
+  return h;
+}
+
+/** Raw call to the gateway (for what SDKs hide: headers, exact bodies, odd requests). */
+export async function gw(h: Harness, path: string, init: { method?: string; token?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<{ status: number; headers: Headers; text: string; json: () => any }> {
+  const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  let body: string | undefined;
+  if (init.body !== undefined) {
+    body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(h.gatewayUrl + path, { method: init.method ?? (body !== undefined ? 'POST' : 'GET'), headers, ...(body !== undefined ? { body } : {}) });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+}
