@@ -10,10 +10,11 @@ import * as repo from '../store/configurations.ts';
 import { accessKeysUsingConfiguration } from '../store/access-keys.ts';
 import { providerKeysByIds } from '../store/provider-keys.ts';
 import { customProviderIds } from '../store/providers.ts';
-import { deleteOwned, insertOwned, updateOwned } from '../store/owned.ts';
+import { insertOwned, updateOwned } from '../store/owned.ts';
 import type { Call, ControlDeps, HandlerTable, Principal } from './app.ts';
 import { compact, listEnvelope, notFound, patchFields } from './resource.ts';
 import { auditedView, createdStamp, updatedStamp } from './audit.ts';
+import { ownedResource } from './owned-resource.ts';
 import { inlineKeys, planRouter, referencedKeyIds, storedRules } from './router-rules.ts';
 import { requireCapacity, sealedProviderKey } from './provider-key-values.ts';
 import { describeUsers } from './references.ts';
@@ -77,9 +78,11 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
     return (await views(db, call.base, call.principal.accountId, [row]))[0]!;
   };
 
-  const announce = async (accountId: string, id: string, createdKeys: readonly string[]) => {
-    for (const keyId of createdKeys) await deps.changes.publish({ accountId, kind: 'providerKey', resourceId: keyId });
-    await deps.changes.publish({ accountId, kind: 'configuration', resourceId: id });
+  const configurations = ownedResource(deps, 'accessKeyConfigurations', 'configuration', 'Access key configuration');
+
+  const announce = async (call: Call, id: string, createdKeys: readonly string[]) => {
+    for (const keyId of createdKeys) await deps.changes.publish({ accountId: call.principal.accountId, kind: 'providerKey', resourceId: keyId });
+    await configurations.publish(call, id);
   };
 
   return {
@@ -101,7 +104,7 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
         });
         return router?.createdKeys ?? [];
       });
-      await announce(accountId, id, createdKeys);
+      await announce(call, id, createdKeys);
       return read(call, id);
     },
     async GetAIGatewayAccessKeyConfiguration(call: Call) {
@@ -110,7 +113,7 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
     async UpdateAIGatewayAccessKeyConfiguration(call: Call) {
       const { accountId, apiKeyId } = call.principal;
       const id = call.params.id!;
-      if (!(await repo.getConfiguration(db, accountId, id))) throw notFound('Access key configuration', id);
+      await configurations.existing(call);
       const { name, access, router, ...text } = patchFields<ConfigurationUpdate>(call.body as Record<string, unknown>, ['name', 'description', 'metadata', 'access', 'router']);
       // The contract marks name nullable on update, yet every configuration must have one to show.
       if (name === null) throw new TollgateError(Errors.fieldRequired, { field: 'name' });
@@ -125,7 +128,7 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
         });
         return written?.createdKeys ?? [];
       });
-      await announce(accountId, id, createdKeys);
+      await announce(call, id, createdKeys);
       return read(call, id);
     },
     async DeleteAIGatewayAccessKeyConfiguration(call: Call) {
@@ -135,8 +138,7 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
       if (users.length > 0) {
         throw new TollgateError(Errors.inUse, { resource: 'Access key configuration', id, usedBy: describeUsers('access key', users) });
       }
-      if (!(await deleteOwned(db, 'accessKeyConfigurations', accountId, id))) throw notFound('Access key configuration', id);
-      await announce(accountId, id, []);
+      await configurations.remove(call, id);
       return undefined;
     },
   };

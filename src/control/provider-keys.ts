@@ -4,10 +4,10 @@ import type { components } from './spec-types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import * as repo from '../store/provider-keys.ts';
 import { configurationRules } from '../store/configurations.ts';
-import { deleteOwned, insertOwned, updateOwned } from '../store/owned.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
-import { compact, listEnvelope, notFound, patchFields } from './resource.ts';
-import { auditedView, updatedStamp } from './audit.ts';
+import { compact, listEnvelope, patchFields } from './resource.ts';
+import { auditedView } from './audit.ts';
+import { ownedResource } from './owned-resource.ts';
 import { requireCapacity, requireKnownProvider, resealed, sealedProviderKey } from './provider-key-values.ts';
 import { configurationsUsingKey } from './references.ts';
 
@@ -31,20 +31,7 @@ export function providerKeyView(base: string, row: repo.ProviderKeyRow): Provide
 export function providerKeyHandlers(deps: ControlDeps): HandlerTable {
   const { db } = deps.store;
 
-  const existing = async (call: Call): Promise<repo.ProviderKeyRow> => {
-    const row = await repo.getProviderKey(db, call.principal.accountId, call.params.id!);
-    if (!row) throw notFound('Provider key', call.params.id!);
-    return row;
-  };
-
-  /** Writes the changes, announces them and answers with the stored result. */
-  const change = async (call: Call, changes: Partial<repo.ProviderKeyRow>): Promise<ProviderKey> => {
-    const { accountId, apiKeyId } = call.principal;
-    const id = call.params.id!;
-    await updateOwned(db, 'providerKeys', accountId, id, { ...changes, ...updatedStamp(apiKeyId) });
-    await deps.changes.publish({ accountId, kind: 'providerKey', resourceId: id });
-    return providerKeyView(call.base, (await repo.getProviderKey(db, accountId, id))!);
-  };
+  const keys = ownedResource(deps, 'providerKeys', 'providerKey', 'Provider key');
 
   return {
     async ListAIGatewayProviderAPIKeys(call: Call) {
@@ -57,32 +44,28 @@ export function providerKeyHandlers(deps: ControlDeps): HandlerTable {
       const row = sealedProviderKey(deps.secretBox, { accountId, principalId: apiKeyId, ...body });
       await requireKnownProvider(db, accountId, body.providerId);
       await requireCapacity(db, accountId, body.providerId, 1);
-      await insertOwned(db, 'providerKeys', row);
-      await deps.changes.publish({ accountId, kind: 'providerKey', resourceId: row.id });
+      await keys.insert(call, row);
       return providerKeyView(call.base, row);
     },
     async GetAIGatewayProviderAPIKey(call: Call) {
-      return providerKeyView(call.base, await existing(call));
+      return providerKeyView(call.base, await keys.existing(call));
     },
     async UpdateAIGatewayProviderAPIKey(call: Call) {
-      await existing(call);
-      const changes = patchFields<ProviderKeyUpdate>(call.body as Record<string, unknown>, ['name', 'description', 'metadata']);
+      const { name, ...text } = patchFields<ProviderKeyUpdate>(call.body as Record<string, unknown>, ['name', 'description', 'metadata']);
       // Nullable in the contract's update schema, but a key always needs a name to be shown and picked.
-      if (changes.name === null) throw new TollgateError(Errors.providerKeyFieldRequired, { field: 'name' });
-      return change(call, changes as Partial<repo.ProviderKeyRow>);
+      if (name === null) throw new TollgateError(Errors.providerKeyFieldRequired, { field: 'name' });
+      return providerKeyView(call.base, await keys.update(call, call.params.id!, { ...text, ...(name !== undefined ? { name } : {}) }));
     },
     async RotateAIGatewayProviderAPIKey(call: Call) {
       const body = call.body as ProviderKeyRotate;
-      await existing(call);
-      return change(call, { name: body.name, ...resealed(deps.secretBox, body.value) });
+      return providerKeyView(call.base, await keys.update(call, call.params.id!, { name: body.name, ...resealed(deps.secretBox, body.value) }));
     },
     async DeleteAIGatewayProviderAPIKey(call: Call) {
       const { accountId } = call.principal;
-      const id = (await existing(call)).id;
+      const id = (await keys.existing(call)).id;
       const users = configurationsUsingKey(await configurationRules(db, accountId), id);
       if (users.length > 0) throw new TollgateError(Errors.providerKeyInUse, { id, configurationId: users.join(', ') });
-      await deleteOwned(db, 'providerKeys', accountId, id);
-      await deps.changes.publish({ accountId, kind: 'providerKey', resourceId: id });
+      await keys.remove(call, id);
       return undefined;
     },
   };

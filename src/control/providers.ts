@@ -6,10 +6,10 @@ import { newId } from '../domain/ids.ts';
 import * as repo from '../store/providers.ts';
 import { configurationRules } from '../store/configurations.ts';
 import { providerKeyIdsFor } from '../store/provider-keys.ts';
-import { deleteOwned, insertOwned, updateOwned } from '../store/owned.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
-import { compact, listEnvelope, notFound, patchFields } from './resource.ts';
-import { auditedView, createdStamp, updatedStamp } from './audit.ts';
+import { compact, listEnvelope, patchFields } from './resource.ts';
+import { auditedView, createdStamp } from './audit.ts';
+import { ownedResource } from './owned-resource.ts';
 import { checkBaseUrl, checkProviderSlug, checkSurfaces, nextModels } from './provider-rules.ts';
 import { configurationsUsingProvider, describeUsers } from './references.ts';
 
@@ -43,11 +43,7 @@ export function providerHandlers(deps: ControlDeps): HandlerTable {
   const { db } = deps.store;
   const allowPrivate = deps.config.allowPrivateUpstreams;
 
-  const existing = async (call: Call): Promise<repo.ProviderRow> => {
-    const row = await repo.getProvider(db, call.principal.accountId, call.params.id!);
-    if (!row) throw notFound('Provider', call.params.id!);
-    return row;
-  };
+  const providers = ownedResource(deps, 'providers', 'provider', 'Provider');
 
   return {
     async ListAIGatewayProviders(call: Call) {
@@ -69,35 +65,30 @@ export function providerHandlers(deps: ControlDeps): HandlerTable {
         models: JSON.stringify(models),
         ...createdStamp(apiKeyId),
       };
-      await insertOwned(db, 'providers', row);
-      await deps.changes.publish({ accountId, kind: 'provider', resourceId: row.id });
+      await providers.insert(call, row);
       return providerView(call.base, row);
     },
     async GetAIGatewayProvider(call: Call) {
-      return providerView(call.base, await existing(call));
+      return providerView(call.base, await providers.existing(call));
     },
     async UpdateAIGatewayProvider(call: Call) {
-      const { accountId, apiKeyId } = call.principal;
-      const row = await existing(call);
+      const row = await providers.existing(call);
       const { name, baseUrl, metadata, supportedApiSurfaces, models } = patchFields<ProviderUpdate>(call.body as Record<string, unknown>, ['name', 'baseUrl', 'metadata', 'supportedApiSurfaces', 'models']);
       // Nullable in the contract's update schema, but a provider always needs a name to be shown.
       if (name === null) throw new TollgateError(Errors.providerFieldRequired, { field: 'name' });
       if (baseUrl !== undefined) checkBaseUrl(baseUrl, allowPrivate);
       if (supportedApiSurfaces) checkSurfaces(supportedApiSurfaces);
-      await updateOwned(db, 'providers', accountId, row.id, {
+      return providerView(call.base, await providers.update(call, row.id, {
         ...(name !== undefined ? { name } : {}),
         ...(baseUrl !== undefined ? { baseUrl } : {}),
         ...(metadata !== undefined ? { metadata } : {}),
         ...(supportedApiSurfaces !== undefined ? { supportedApiSurfaces: supportedApiSurfaces === null ? null : JSON.stringify(supportedApiSurfaces) } : {}),
         ...(models !== undefined ? { models: JSON.stringify(nextModels(models ?? [], modelsOf(row))) } : {}),
-        ...updatedStamp(apiKeyId),
-      });
-      await deps.changes.publish({ accountId, kind: 'provider', resourceId: row.id });
-      return providerView(call.base, (await repo.getProvider(db, accountId, row.id))!);
+      }));
     },
     async DeleteAIGatewayProvider(call: Call) {
       const { accountId } = call.principal;
-      const row = await existing(call);
+      const row = await providers.existing(call);
       const keys = await providerKeyIdsFor(db, accountId, row.providerId);
       const configurations = configurationsUsingProvider(await configurationRules(db, accountId), row);
       const usedBy = [
@@ -105,8 +96,7 @@ export function providerHandlers(deps: ControlDeps): HandlerTable {
         ...(configurations.length > 0 ? [describeUsers('access key configuration', configurations)] : []),
       ];
       if (usedBy.length > 0) throw new TollgateError(Errors.providerInUse, { providerId: row.providerId, usedBy: usedBy.join(' and ') });
-      await deleteOwned(db, 'providers', accountId, row.id);
-      await deps.changes.publish({ accountId, kind: 'provider', resourceId: row.id });
+      await providers.remove(call, row.id);
       return undefined;
     },
   };

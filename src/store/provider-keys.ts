@@ -2,16 +2,12 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, ProviderKeysTable } from './schema.ts';
 import type { Page } from './paging.ts';
-import { getOwned, pageOwned } from './owned.ts';
+import { pageOwned } from './owned.ts';
 
 export type ProviderKeyRow = Selectable<ProviderKeysTable>;
 
 export function listProviderKeys(db: Kysely<Database>, accountId: string, options: { beforeId?: string; limit?: number; provider?: string }): Promise<Page<ProviderKeyRow>> {
   return pageOwned(db, 'providerKeys', accountId, options, options.provider === undefined ? {} : { providerId: options.provider });
-}
-
-export function getProviderKey(db: Kysely<Database>, accountId: string, id: string): Promise<ProviderKeyRow | undefined> {
-  return getOwned(db, 'providerKeys', accountId, id);
 }
 
 /** The account's keys among `ids` (unknown and foreign ids are simply absent), without their secrets. */

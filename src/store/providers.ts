@@ -2,16 +2,12 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, ProvidersTable } from './schema.ts';
 import type { Page } from './paging.ts';
-import { getOwned, pageOwned } from './owned.ts';
+import { pageOwned } from './owned.ts';
 
 export type ProviderRow = Selectable<ProvidersTable>;
 
 export function listProviders(db: Kysely<Database>, accountId: string, options: { beforeId?: string; limit?: number }): Promise<Page<ProviderRow>> {
   return pageOwned(db, 'providers', accountId, options);
-}
-
-export function getProvider(db: Kysely<Database>, accountId: string, id: string): Promise<ProviderRow | undefined> {
-  return getOwned(db, 'providers', accountId, id);
 }
 
 export async function providerSlugTaken(db: Kysely<Database>, accountId: string, providerId: string): Promise<boolean> {
