@@ -1,0 +1,259 @@
+// Resolution, scope, routing rules, failover, error mapping when everything fails, timeouts, parameter
+// stripping, token caps and billing — driven through the SDKs where they matter, on SQLite.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { gw, startHarness, type Harness } from './helpers/gateway.ts';
+import { grantCredits } from '../src/store/credits.ts';
+import { ChangeBus } from '../src/state/changes.ts';
+
+const chat = (model: string, extra: Record<string, unknown> = {}, content = 'hello') => ({ model, messages: [{ role: 'user', content }], ...extra });
+
+describe('gateway routing and failover (sqlite)', () => {
+  let h: Harness;
+  let token: string;
+  const keys: Record<string, string> = {};
+  const sdk = (t: string) => new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: t, maxRetries: 0 });
+  /** An access key whose configuration routes with the given rules (key names → ids). */
+  const keyWith = async (rules: unknown[], access?: unknown) => (await h.accessKey(await h.configuration({ router: { rules }, ...(access ? { access } : {}) }))).token;
+  const user = (...names: string[]) => ({ type: 'user', keys: names.map((n) => ({ id: keys[n] })) });
+
+  before(async () => {
+    h = await startHarness('sqlite');
+    token = (await h.accessKey()).token;
+    for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic']] as const) {
+      const value = name === 'sk-429b' ? 'sk-429' : name === 'sk-429-anth' ? 'sk-429' : name;
+      keys[name] = await h.providerKey(provider, value, name);
+    }
+  });
+  after(async () => { await h.close(); });
+
+  test('model resolution errors carry their codes', async () => {
+    const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
+    const cases: [unknown, number, string][] = [
+      [chat('gpt-4oo'), 400, 'ERR_NGROK_27224'],
+      [chat('nope:gpt-4o'), 400, 'ERR_NGROK_27225'],
+      [chat('foo:bar'), 400, 'ERR_NGROK_27230'],
+      [{ messages: [] }, 400, 'ERR_NGROK_3801'],
+      [chat('gpt-4o', { models: 'gpt-4o-mini' }), 400, 'ERR_NGROK_3801'],
+    ];
+    for (const [body, status, code] of cases) {
+      const r = await gw(h, '/v1/chat/completions', { token: t, body });
+      assert.equal(r.status, status, r.text);
+      assert.equal(r.json().error.code, code, r.text);
+    }
+    const suggest = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4oo') });
+    assert.match(suggest.json().error.message, /Did you mean/);
+    // The Messages surface only reaches providers that speak it.
+    const m = await gw(h, '/v1/messages', { headers: { 'x-api-key': t }, body: { model: 'gpt-4o', max_tokens: 5, messages: [] } });
+    assert.equal(m.status, 400);
+    assert.equal(m.json().type, 'error');
+    assert.equal(m.json().error.code, 'ERR_NGROK_27226');
+    await assert.rejects(sdk(t).chat.completions.create(chat('gpt-4oo')), (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27224/.test(e.message));
+  });
+
+  test('scope: refused providers and models are 403 before any upstream call; skipped fallbacks are reported', async () => {
+    h.fake.reset();
+    const onlyAnthropic = await keyWith([], { providers: { allow: ['anthropic'] } });
+    await assert.rejects(sdk(onlyAnthropic).chat.completions.create(chat('gpt-4o')), (e: unknown) => e instanceof OpenAI.PermissionDeniedError && e.code === 'ERR_NGROK_27231');
+    const onlyMini = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }], { models: { allow: ['openai/gpt-4o-mini'] } });
+    const denied = await gw(h, '/v1/chat/completions', { token: onlyMini, body: chat('gpt-4o') });
+    assert.equal(denied.status, 403);
+    assert.equal(denied.json().error.code, 'ERR_NGROK_27232');
+    assert.equal(h.fake.requests.length, 0);
+    const fallback = await gw(h, '/v1/chat/completions', { token: onlyMini, body: chat('gpt-4o', { models: ['gpt-4o-mini'] }) });
+    assert.equal(fallback.status, 200);
+    assert.equal(fallback.headers.get('ngrok-aig-rejected-models'), 'gpt-4o');
+    assert.equal(fallback.headers.get('ngrok-aig-model'), 'openai:gpt-4o-mini');
+    assert.equal(h.fake.requests[0]!.body!.model, 'gpt-4o-mini');
+    assert.equal(h.fake.requests[0]!.body!.models, undefined, 'models[] is not sent upstream');
+  });
+
+  test('a model rule beats a provider rule; keys run in order', async () => {
+    h.fake.reset();
+    const t = await keyWith([
+      { provider: 'openai', steps: [user('sk-good-a')] },
+      { model: 'openai:gpt-4o', steps: [user('sk-429', 'sk-good-b')] },
+    ]);
+    const r = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o') });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('ngrok-aig-attempts'), '2');
+    assert.deepEqual(h.fake.requests.map((x) => x.headers.authorization), ['Bearer sk-429', 'Bearer sk-good-b']);
+    h.fake.reset();
+    await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o-mini') });
+    assert.deepEqual(h.fake.requests.map((x) => x.headers.authorization), ['Bearer sk-good-a']);
+  });
+
+  test('failover across keys, steps and models: one usage event per attempt with its retryAction', async () => {
+    h.fake.reset();
+    const t = await keyWith([
+      { provider: 'openai', steps: [user('sk-429', 'sk-401'), user('sk-500')] },
+      { provider: 'anthropic', steps: [user('sk-anth-good')] },
+    ]);
+    const { data, response } = await sdk(t).chat.completions.create(chat('gpt-4o', { models: ['anthropic:claude-sonnet-4-6'] })).withResponse();
+    assert.match(data.choices[0]!.message.content!, /claude-sonnet-4-6/);
+    assert.equal(response.headers.get('ngrok-aig-attempts'), '4');
+    assert.equal(response.headers.get('ngrok-aig-model'), 'anthropic:claude-sonnet-4-6');
+    const last = h.fake.requests[3]!;
+    assert.equal(last.path, '/v1/chat/completions');
+    assert.equal(last.headers['x-api-key'], 'sk-anth-good', "Anthropic's key goes in x-api-key");
+    const rows = await h.usage(response.headers.get('ngrok-aig-request-id')!, 4);
+    assert.deepEqual(rows.map((r) => [r.provider, r.statusCode, r.retryAction, Number(r.isFinalAttempt), Number(r.isError), r.providerKeyDisplayName]), [
+      ['openai', 429, 'next_key', 0, 1, 'sk-429'],
+      ['openai', 401, 'next_key', 0, 1, 'sk-401'],
+      ['openai', 500, 'next_backend', 0, 1, 'sk-500'],
+      ['anthropic', 200, 'succeeded', 1, 0, 'sk-anth-good'],
+    ]);
+    assert.equal(rows[3]!.inputTokens, 17);
+    assert.equal(rows[3]!.completion, 'succeeded');
+    assert.equal(rows[0]!.completion, 'failed');
+  });
+
+  test('a provider 400/404 stops the chain and is passed through as-is', async () => {
+    h.fake.reset();
+    const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a', 'sk-good-b')] }]);
+    const r = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:fail-400-x', { models: ['gpt-4o'] }) });
+    assert.equal(r.status, 400);
+    assert.equal(r.headers.get('ngrok-aig-attempts'), '1');
+    assert.equal(r.json().error.code, 'invalid_value', 'the provider body, untouched');
+    assert.equal(h.fake.requests.length, 1);
+    const rows = await h.usage(r.headers.get('ngrok-aig-request-id')!, 1);
+    assert.equal(rows[0]!.retryAction, 'fail_fast');
+    assert.equal(rows[0]!.statusCode, 400);
+    await assert.rejects(sdk(t).chat.completions.create(chat('openai:fail-404-x')), OpenAI.NotFoundError);
+  });
+
+  test('when every attempt fails: 429 if all were rate limits, 502 for connection errors, else 503 listing attempts', async () => {
+    const limited = await keyWith([{ provider: 'openai', steps: [user('sk-429', 'sk-429b')] }]);
+    const r429 = await gw(h, '/v1/chat/completions', { token: limited, body: chat('gpt-4o') });
+    assert.equal(r429.status, 429);
+    assert.equal(r429.json().error.code, 'ERR_NGROK_27217');
+    assert.equal(r429.headers.get('retry-after'), '1');
+    assert.equal(r429.headers.get('ngrok-aig-attempts'), '2');
+    await assert.rejects(sdk(limited).chat.completions.create(chat('gpt-4o')), OpenAI.RateLimitError);
+    const rows = await h.usage(r429.headers.get('ngrok-aig-request-id')!, 2);
+    assert.deepEqual(rows.map((r) => r.retryAction), ['next_key', 'exhausted']);
+
+    const unreachable = await keyWith([{ provider: 'openai', steps: [user('sk-reset')] }]);
+    const r502 = await gw(h, '/v1/chat/completions', { token: unreachable, body: chat('gpt-4o') });
+    assert.equal(r502.status, 502);
+    assert.equal(r502.json().error.code, 'ERR_NGROK_3800');
+    const [conn] = await h.usage(r502.headers.get('ngrok-aig-request-id')!, 1);
+    assert.equal(conn!.statusCode, 0);
+    assert.equal(Number(conn!.isError), 1);
+
+    const mixed = await keyWith([{ provider: 'openai', steps: [user('sk-500', 'sk-401')] }]);
+    const r503 = await gw(h, '/v1/chat/completions', { token: mixed, body: chat('gpt-4o') });
+    assert.equal(r503.status, 503);
+    const err = r503.json().error;
+    assert.equal(err.code, 'ERR_NGROK_3807');
+    assert.match(err.message, /\[1\] openai:gpt-4o with key "sk-500" \(aigpk_\w+\): HTTP 500/);
+    assert.match(err.message, /\[2\] openai:gpt-4o with key "sk-401" \(aigpk_\w+\): HTTP 401/);
+    // Key names are the operator's labels; the secret values never appear (here they differ from names only by design).
+    const anthropicAllLimited = await keyWith([{ provider: 'anthropic', steps: [user('sk-429-anth')] }]);
+    const a = await gw(h, '/v1/messages', { headers: { 'x-api-key': anthropicAllLimited }, body: { model: 'claude-sonnet-4-6', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(a.status, 429);
+    assert.equal(a.json().error.type, 'rate_limit_error');
+  });
+
+  test('timeouts: a slow attempt fails over; all slow → 504; the total budget → 504 3810', async () => {
+    const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
+    await h.gatewayConfig({ perRequestTimeout: '300ms', totalTimeout: '10s' });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const started = Date.now();
+      const r = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:slow-2000-a', { models: ['gpt-4o'] }) });
+      assert.equal(r.status, 200, r.text);
+      assert.ok(Date.now() - started < 1500);
+      assert.equal(r.headers.get('ngrok-aig-attempts'), '2');
+      const rows = await h.usage(r.headers.get('ngrok-aig-request-id')!, 2);
+      assert.deepEqual(rows.map((x) => [x.statusCode, Number(x.timedOut), x.completion, x.retryAction]), [[0, 1, 'timed_out', 'next_backend'], [200, 0, 'succeeded', 'succeeded']]);
+      const slow = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:slow-2000-a') });
+      assert.equal(slow.status, 504);
+      assert.equal(slow.json().error.code, 'ERR_NGROK_27207');
+      await h.gatewayConfig({ perRequestTimeout: '300ms', totalTimeout: '450ms' });
+      await new Promise((r) => setTimeout(r, 100));
+      const total = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:slow-2000-a', { models: ['openai:slow-2000-b', 'gpt-4o'] }) });
+      assert.equal(total.status, 504);
+      assert.equal(total.json().error.code, 'ERR_NGROK_3810');
+      assert.equal(total.headers.get('ngrok-aig-attempts'), '2');
+    } finally {
+      await h.gatewayConfig({ perRequestTimeout: '60s', totalTimeout: '120s' });
+    }
+  });
+
+  test('unsupported parameters are stripped and reported', async () => {
+    h.fake.reset();
+    const t = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }]);
+    const r = await gw(h, '/v1/chat/completions', { token: t, body: chat('o3', { temperature: 0.2, top_p: 0.5, seed: 1 }) });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('ngrok-aig-removed-params'), 'temperature, top_p');
+    assert.equal(h.fake.requests[0]!.body!.temperature, undefined);
+    assert.equal(h.fake.requests[0]!.body!.seed, 1);
+    const plain = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o', { temperature: 0.2 }) });
+    assert.equal(plain.headers.get('ngrok-aig-removed-params'), null);
+  });
+
+  test('token caps: maxInputTokens → 413 3811 before any call; maxOutputTokens clamps what the provider sees', async () => {
+    const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
+    await h.gatewayConfig({ maxInputTokens: 20, maxOutputTokens: 50 });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      h.fake.reset();
+      const big = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o', {}, 'word '.repeat(100)) });
+      assert.equal(big.status, 413);
+      assert.equal(big.json().error.code, 'ERR_NGROK_3811');
+      assert.match(big.json().error.message, /max 20/);
+      assert.equal(h.fake.requests.length, 0);
+      await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o', { max_tokens: 1000 }) });
+      await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o', { max_tokens: 10 }) });
+      await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o') });
+      assert.equal(h.fake.requests[0]!.body!.max_tokens, 50);
+      assert.equal(h.fake.requests[1]!.body!.max_tokens, 10);
+      assert.equal(h.fake.requests[2]!.body!.max_completion_tokens, 50);
+    } finally {
+      await h.gatewayConfig({ maxInputTokens: null, maxOutputTokens: null });
+    }
+  });
+
+  test('Responses, completions and embeddings surfaces pass through and are metered', async () => {
+    const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
+    const client = sdk(t);
+    const resp = await client.responses.create({ model: 'gpt-4o', input: 'hello responses' });
+    assert.match(resp.output_text, /fake gpt-4o/);
+    const emb = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['a', 'b'] }).withResponse();
+    assert.equal(emb.data.data.length, 2);
+    const rows = await h.usage(emb.response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.equal(rows[0]!.inputTokens, 17);
+    assert.equal(rows[0]!.model, 'text-embedding-3-small');
+    const comp = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'say hi' });
+    assert.match(comp.choices[0]!.text, /fake/);
+  });
+});
+
+describe('billing (sqlite)', () => {
+  let h: Harness;
+  before(async () => { h = await startHarness('sqlite', { TOLLGATE_BILLING: 'on', TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '0.05' }); });
+  after(async () => { await h.close(); });
+
+  test('balance ≤ 0 → 403 4026 before any upstream call; credits make requests pass and usage is charged', async () => {
+    const { token } = await h.accessKey();
+    const denied = await gw(h, '/v1/chat/completions', { token, body: chat('gpt-4o') });
+    assert.equal(denied.status, 403);
+    assert.equal(denied.json().error.code, 'ERR_NGROK_4026');
+    assert.equal(h.fake.requests.length, 0);
+    await assert.rejects(new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 }).chat.completions.create(chat('gpt-4o')), OpenAI.PermissionDeniedError);
+    await grantCredits(h.running.store.db, h.accountId, 500, { category: 'promotional' });
+    await new ChangeBus(h.running.store.db).publish({ accountId: h.accountId, kind: 'credits', resourceId: h.accountId });
+    let ok: Awaited<ReturnType<typeof gw>> | undefined;
+    for (let i = 0; i < 40; i++) {
+      ok = await gw(h, '/v1/chat/completions', { token, body: chat('gpt-4o') });
+      if (ok.status === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(ok!.status, 200);
+    const [row] = await h.usage(ok!.headers.get('ngrok-aig-request-id')!, 1);
+    // Managed key: model cost at catalog prices plus the processing fee.
+    assert.ok(BigInt(row!.costPico) > 0n);
+  });
+});
