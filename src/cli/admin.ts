@@ -1,0 +1,47 @@
+// Administrative commands that work while the server runs: they write to the store and announce the
+// change in state_changes, which running gateways poll.
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/config.ts';
+import { openStore } from '../store/database.ts';
+import { accountExists, createAccount } from '../store/accounts.ts';
+import { grantCredits } from '../store/credits.ts';
+import { ChangeBus } from '../state/changes.ts';
+
+const dbOption = { 'database-url': { type: 'string' } } as const;
+
+function databaseUrl(value: string | undefined): string {
+  return loadConfig(value ? { ...process.env, TOLLGATE_DATABASE_URL: value } : process.env).databaseUrl;
+}
+
+export async function accountsCreate(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub !== 'create') throw new Error('usage: tollgate accounts create --name NAME');
+  const { values } = parseArgs({ args: rest, options: { name: { type: 'string' }, ...dbOption }, strict: true });
+  if (!values.name) throw new Error('--name is required');
+  const store = await openStore(databaseUrl(values['database-url']));
+  try {
+    const created = await createAccount(store.db, values.name);
+    process.stdout.write(`${JSON.stringify(created)}\n`);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function creditsGrant(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub !== 'grant') throw new Error('usage: tollgate credits grant --account ID --cents N');
+  const { values } = parseArgs({ args: rest, options: { account: { type: 'string' }, cents: { type: 'string' }, category: { type: 'string' }, ...dbOption }, strict: true });
+  if (!values.account) throw new Error('--account is required');
+  if (!values.cents || !/^[1-9]\d*$/.test(values.cents)) throw new Error('--cents must be a positive whole number of US cents');
+  const category = values.category ?? 'promotional';
+  if (category !== 'purchase' && category !== 'promotional') throw new Error('--category must be purchase or promotional');
+  const store = await openStore(databaseUrl(values['database-url']));
+  try {
+    if (!(await accountExists(store.db, values.account))) throw new Error(`account ${values.account} not found`);
+    await grantCredits(store.db, values.account, Number(values.cents), { category });
+    await new ChangeBus(store.db).publish({ accountId: values.account, kind: 'credits', resourceId: values.account });
+    process.stdout.write(`${JSON.stringify({ accountId: values.account, grantedCents: Number(values.cents), category })}\n`);
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,101 @@
+// The `tollgate` command line: start | gateway | api | migrate | accounts create | credits grant | demo.
+import { parseArgs } from 'node:util';
+import { loadConfig, type Config } from '../config/config.ts';
+import { openStore } from '../store/database.ts';
+import { startTollgate, type Plane } from '../server.ts';
+
+const USAGE = `Usage: tollgate <command> [options]
+
+Commands:
+  start                      run the gateway and the control plane (embedded SQLite by default)
+  gateway                    run only the gateway plane
+  api                        run only the control plane
+  migrate                    apply database migrations and exit
+  accounts create --name N   create an account; prints {"account":{id,name},"apiKey":{id,token}}
+  credits grant --account ID --cents N [--category purchase|promotional]
+  demo                       run a local demo against a fake provider (no provider account needed)
+
+Server options (or the TOLLGATE_* environment variables):
+  --database-url URL   --host HOST   --gateway-port N   --api-port N
+`;
+
+const serverOptions = {
+  'database-url': { type: 'string' },
+  host: { type: 'string' },
+  'gateway-port': { type: 'string' },
+  'api-port': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function configFrom(values: { 'database-url'?: string | undefined; host?: string | undefined; 'gateway-port'?: string | undefined; 'api-port'?: string | undefined }): Config {
+  const env = { ...process.env };
+  if (values['database-url']) env.TOLLGATE_DATABASE_URL = values['database-url'];
+  if (values.host) env.TOLLGATE_HOST = values.host;
+  if (values['gateway-port']) env.TOLLGATE_GATEWAY_PORT = values['gateway-port'];
+  if (values['api-port']) env.TOLLGATE_API_PORT = values['api-port'];
+  return loadConfig(env);
+}
+
+async function serve(planes: readonly Plane[], args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: serverOptions, strict: true });
+  if (values.help) { process.stdout.write(USAGE); return; }
+  const config = configFrom(values);
+  const running = await startTollgate(config, { planes });
+  const { logger } = running;
+  if (config.masterKeySource === 'generated') logger.warn({ file: config.masterKeyFile }, 'generated a new TOLLGATE_SECRET_KEY for provider-key encryption; back this file up');
+  else logger.info({ source: config.masterKeySource, file: config.masterKeyFile }, 'provider-key encryption key loaded');
+  if (running.bootstrap) {
+    // The one moment the bootstrap token is shown; it is stored only as a hash.
+    const lines = running.bootstrap.generated
+      ? [`Created account ${running.bootstrap.accountId}.`, `Control-plane API key (shown once): ${running.bootstrap.apiKeyToken}`]
+      : [`Created account ${running.bootstrap.accountId} with the API key from TOLLGATE_BOOTSTRAP_API_KEY.`];
+    process.stderr.write(`${lines.join('\n')}\n`);
+  }
+  if (running.gatewayUrl) process.stderr.write(`Gateway:       ${running.gatewayUrl}\n`);
+  if (running.apiUrl) process.stderr.write(`Control plane: ${running.apiUrl}\n`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await running.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start': return serve(['gateway', 'api'], rest);
+    case 'gateway': return serve(['gateway'], rest);
+    case 'api': return serve(['api'], rest);
+    case 'migrate': {
+      const { values } = parseArgs({ args: rest, options: serverOptions, strict: true });
+      const store = await openStore(configFrom(values).databaseUrl);
+      await store.close();
+      process.stdout.write('migrations applied\n');
+      return;
+    }
+    case 'accounts': return (await import('./admin.ts')).accountsCreate(rest);
+    case 'credits': return (await import('./admin.ts')).creditsGrant(rest);
+    case 'demo': {
+      const { runDemo } = await import('./demo.ts');
+      return runDemo((line) => process.stdout.write(`${line}\n`));
+    }
+    case undefined: case 'help': case '--help': case '-h':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
+      process.exitCode = 2;
+  }
+}
+
+try {
+  await main(process.argv.slice(2));
+} catch (e) {
+  process.stderr.write(`tollgate: ${(e as Error).message}\n`);
+  process.exit(1);
+}
