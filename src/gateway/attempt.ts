@@ -83,7 +83,8 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
     const retryAfter = last?.failure === 'rate-limited' ? last.retryAfter : undefined;
     writeError(ctx, exhaustedError(records, totalTimedOut(ctx), settings), records.length, retryAfter ? { 'Retry-After': retryAfter } : undefined);
   }
-  meterAttempts(ctx, records, isStreaming);
+  // After the answer is flushed: estimating tokens (tiktoken) must not delay the client's last bytes.
+  setImmediate(meterAttempts, ctx, records, isStreaming);
 }
 
 async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNumber: number, isStreaming: boolean): Promise<Verdict> {

@@ -56,6 +56,12 @@ export function relayStream(ctx: RequestContext, upstream: Dispatcher.ResponseDa
     });
     body.once('error', (err: Error) => {
       res.off('drain', onDrain);
+      // Clients (the OpenAI SDK among them) may hang up as soon as they read the final event: that is a success.
+      if (meter.facts.terminal) {
+        if (!res.writableEnded) res.end();
+        resolve({ facts: meter.facts, completion: 'succeeded', timedOut: false });
+        return;
+      }
       if (ctx.clientGone) {
         resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });
         return;

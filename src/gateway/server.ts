@@ -2,7 +2,7 @@
 // model pipeline, GET /v1/models, /healthz and CORS preflights. Every response carries a fresh `rq_…` id
 // in Ngrok-AIG-Request-Id, errors included.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { newId } from '../domain/ids.ts';
 import { TollgateError, tollgateError } from '../domain/errors.ts';
 import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
@@ -101,6 +101,11 @@ export function createGatewayHandler(deps: GatewayDeps): (req: IncomingMessage, 
 
 export async function startGatewayServer(deps: GatewayDeps, host: string, port: number): Promise<GatewayServer> {
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, createGatewayHandler(deps));
+  // Sockets are tracked (per connection, not per request) so close() can drop connections a client opened
+  // but never sent a request on: node counts those as active, not idle, and would wait for them.
+  const sockets = new Set<Socket>();
+  const forget = function (this: Socket) { sockets.delete(this); };
+  server.on('connection', (socket: Socket) => { sockets.add(socket); socket.once('close', forget); });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => { server.off('error', reject); resolve(); });
@@ -112,9 +117,16 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
     url: `http://${shownHost}:${address.port}`,
     async close(graceMs = 5000) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      // Keep-alive connections that finish their answer after close() was called become idle later: sweep.
+      const sweepOnce = () => {
+        server.closeIdleConnections();
+        for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
+      };
+      const sweep = setInterval(sweepOnce, 50);
       const force = setTimeout(() => server.closeAllConnections(), graceMs);
+      sweepOnce();
       await closed;
+      clearInterval(sweep);
       clearTimeout(force);
       await deps.upstreams.close();
     },

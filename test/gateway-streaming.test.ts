@@ -1,0 +1,126 @@
+// Streaming through the gateway with the official SDKs: chunks arrive as they are produced, usage is read
+// from the stream (both formats), a broken upstream stream raises in the SDK, and a client that goes away
+// aborts the upstream request. SQLite store.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { generateText, streamText } from 'ai';
+import { createOpenAI } from '@ai-sdk/openai';
+import { gw, startHarness, type Harness } from './helpers/gateway.ts';
+import { FAKE_USAGE } from './fake-upstream.ts';
+
+describe('gateway streaming (sqlite)', () => {
+  let h: Harness;
+  let token: string;
+  let openai: OpenAI;
+  let anthropic: Anthropic;
+  before(async () => {
+    h = await startHarness('sqlite');
+    const ko = await h.providerKey('openai', 'sk-stream-openai');
+    const ka = await h.providerKey('anthropic', 'sk-stream-anthropic');
+    token = (await h.accessKey(await h.configuration({ router: { rules: [
+      { provider: 'openai', steps: [{ type: 'user', keys: [{ id: ko }] }] },
+      { provider: 'anthropic', steps: [{ type: 'user', keys: [{ id: ka }] }] },
+    ] } }))).token;
+    openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
+    anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 });
+  });
+  after(async () => { await h.close(); });
+
+  test('OpenAI stream: chunks arrive before the end; usage read from the stream without showing the client an extra chunk', async () => {
+    const { data: stream, response } = await openai.chat.completions.create({ model: 'openai:drip-chat', stream: true, messages: [{ role: 'user', content: 'stream please' }] }).withResponse();
+    const arrivals: number[] = [];
+    let text = '';
+    for await (const chunk of stream) {
+      arrivals.push(Date.now());
+      assert.ok(chunk.choices.length > 0, 'the usage-only chunk the gateway asked for is not shown');
+      assert.equal(chunk.usage ?? null, null);
+      text += chunk.choices[0]!.delta.content ?? '';
+    }
+    assert.match(text, /fake drip-chat model/);
+    assert.ok(arrivals[arrivals.length - 1]! - arrivals[0]! > 600, 'chunks were delivered as produced, not buffered');
+    assert.equal(h.fake.requests.at(-1)!.body!.stream_options && (h.fake.requests.at(-1)!.body!.stream_options as { include_usage: boolean }).include_usage, true);
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.inputTokens, row!.outputTokens, row!.cacheReadTokens, row!.reasoningTokens, Number(row!.isStreaming), Number(row!.usageEstimated), row!.stopReason, row!.completion],
+      [FAKE_USAGE.input, FAKE_USAGE.output, FAKE_USAGE.cacheRead, FAKE_USAGE.reasoning, 1, 0, 'stop', 'succeeded']);
+  });
+
+  test('OpenAI stream with include_usage: the client gets its usage chunk', async () => {
+    const stream = await openai.chat.completions.create({ model: 'gpt-4o', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'u' }] });
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+    assert.equal(usage?.prompt_tokens, FAKE_USAGE.input);
+  });
+
+  test('Anthropic stream: message_start and message_delta usage recorded once each', async () => {
+    const stream = anthropic.messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 100, messages: [{ role: 'user', content: 'stream' }] });
+    const final = await stream.finalMessage();
+    assert.match((final.content[0] as { text: string }).text, /claude-sonnet-4-6/);
+    assert.equal(final.usage.output_tokens, FAKE_USAGE.output);
+    const requestId = (await stream.withResponse()).response.headers.get('ngrok-aig-request-id')!;
+    const [row] = await h.usage(requestId, 1);
+    assert.deepEqual([row!.inputTokens, row!.outputTokens, row!.cacheReadTokens, row!.cacheWriteTokens, row!.stopReason],
+      [FAKE_USAGE.input + FAKE_USAGE.cacheRead + FAKE_USAGE.cacheWrite, FAKE_USAGE.output, FAKE_USAGE.cacheRead, FAKE_USAGE.cacheWrite, 'end_turn']);
+  });
+
+  test('Vercel AI SDK (provider.chat) generates and streams', async () => {
+    const provider = createOpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token });
+    const gen = await generateText({ model: provider.chat('gpt-4o'), prompt: 'vercel', maxRetries: 0 });
+    assert.match(gen.text, /fake gpt-4o/);
+    assert.equal(gen.usage.inputTokens, FAKE_USAGE.input);
+    const streamed = streamText({ model: provider.chat('gpt-4o-mini'), prompt: 'vercel stream', maxRetries: 0 });
+    let text = '';
+    for await (const part of streamed.textStream) text += part;
+    assert.match(text, /fake gpt-4o-mini/);
+    assert.equal((await streamed.usage).outputTokens, FAKE_USAGE.output);
+  });
+
+  test('a stream cut mid-way ends with an error event and the SDKs raise', async () => {
+    const raw = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:cut-raw', stream: true, messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(raw.status, 200);
+    assert.match(raw.text, /data: \{"error":\{"type":"api_error","code":"ERR_NGROK_27235"/);
+    assert.ok(!raw.text.includes('[DONE]'));
+    const [row] = await h.usage(raw.headers.get('ngrok-aig-request-id')!, 1);
+    assert.equal(row!.completion, 'stream_failed');
+    assert.equal(Number(row!.isError), 1);
+
+    await assert.rejects(async () => {
+      const stream = await openai.chat.completions.create({ model: 'openai:cut-sdk', stream: true, messages: [{ role: 'user', content: 'x' }] });
+      for await (const _ of stream) { /* drain */ }
+    }, (e: unknown) => e instanceof OpenAI.APIError && /ERR_NGROK_27235/.test(e.message));
+
+    const rawA = await gw(h, '/v1/messages', { headers: { 'x-api-key': token }, body: { model: 'anthropic:cut-raw', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] } });
+    assert.match(rawA.text, /event: error\ndata: \{"type":"error"/);
+    assert.ok(!rawA.text.includes('message_stop'));
+    await assert.rejects(async () => {
+      const stream = await anthropic.messages.create({ model: 'anthropic:cut-sdk', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] });
+      for await (const _ of stream) { /* drain */ }
+    }, Anthropic.APIError);
+  });
+
+  test('a client that goes away aborts the upstream request', async () => {
+    const controller = new AbortController();
+    const stream = await openai.chat.completions.create({ model: 'openai:drip-abort', stream: true, messages: [{ role: 'user', content: 'x' }] }, { signal: controller.signal });
+    const aborted = h.fake.waitForAbort((r) => r.body?.model === 'drip-abort');
+    try {
+      for await (const _ of stream) controller.abort();
+    } catch { /* the SDK may raise or just stop */ }
+    const seen = await aborted;
+    assert.equal(seen.completed, false);
+  });
+
+  test('no usage from the provider: usageEstimated with tiktoken estimates', async () => {
+    const r = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:nousage-x', stream: true, messages: [{ role: 'user', content: 'count my tokens please' }] } });
+    assert.ok(r.text.includes('[DONE]'));
+    const [row] = await h.usage(r.headers.get('ngrok-aig-request-id')!, 1);
+    assert.equal(Number(row!.usageEstimated), 1);
+    assert.equal(row!.inputTokens, 0);
+    assert.ok(row!.inputTokensEstimate > 0);
+    assert.ok(row!.outputTokensEstimate > 5);
+    const j = await gw(h, '/v1/messages', { headers: { 'x-api-key': token }, body: { model: 'anthropic:nousage-y', max_tokens: 5, messages: [{ role: 'user', content: 'hi there' }] } });
+    const [jr] = await h.usage(j.headers.get('ngrok-aig-request-id')!, 1);
+    assert.equal(Number(jr!.usageEstimated), 1);
+    assert.ok(jr!.inputTokensEstimate > 0);
+  });
+});
