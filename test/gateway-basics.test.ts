@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { gw, MANAGED_ANTHROPIC_KEY, MANAGED_OPENAI_KEY, startHarness, type Harness } from './helpers/gateway.ts';
 
-const chat = (content = 'hi', model = 'gpt-4o') => ({ model, messages: [{ role: 'user', content }] });
+const chat = (content = 'hi', model = 'gpt-4o') => ({ model, messages: [{ role: 'user' as const, content }] });
 const RQ = /^rq_[0-9A-Z]{26}$/;
 
 describe('gateway front door (sqlite)', () => {

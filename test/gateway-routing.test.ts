@@ -7,7 +7,7 @@ import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { grantCredits } from '../src/store/credits.ts';
 import { ChangeBus } from '../src/state/changes.ts';
 
-const chat = (model: string, extra: Record<string, unknown> = {}, content = 'hello') => ({ model, messages: [{ role: 'user', content }], ...extra });
+const chat = (model: string, extra: Record<string, unknown> = {}, content = 'hello') => ({ model, messages: [{ role: 'user' as const, content }], ...extra });
 
 describe('gateway routing and failover (sqlite)', () => {
   let h: Harness;
