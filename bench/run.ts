@@ -120,8 +120,8 @@ async function startBare(upstream: Endpoint): Promise<Running> {
 }
 
 async function startTollgateTarget(upstream: Endpoint): Promise<Running | Unavailable> {
-  const dir = join(work, 'tollgate');
-  mkdirSync(dir, { recursive: true });
+  // A fresh directory (store, ready file, log) per start: the soak starts a second, fresh instance.
+  const dir = mkdtempSync(join(work, 'tollgate-'));
   const readyFile = join(dir, 'ready.json');
   const logFile = join(dir, 'tollgate.log');
   const apiKey = `tg-bench-api-${randomBytes(12).toString('hex')}`;
@@ -233,15 +233,16 @@ function gitDescribe(): string {
 const loader = await chooseLoadGenerator();
 log(`load generator: ${loader.tool}; server core ${serverCore ?? '-'}, load core ${loadCore ?? '-'}; ${settings.durationSec} s × ${settings.repeats} at ${settings.connections} connections`);
 
-interface Point { c50: LoadResult[]; c1: LoadResult[]; cpuUs: number[]; peakMb: number[]; peakIsPerRun: boolean; ttfbMs?: number }
+interface Point { c50: LoadResult[]; c1: LoadResult[]; cpuUs: number[]; coreShare: number[]; peakMb: number[]; peakIsPerRun: boolean; ttfbMs?: number }
 
-async function measureLoad(t: Running, mode: Mode, connections: number, durationSec: number): Promise<{ result: LoadResult; cpuUs: number; peakMb: number; peakIsPerRun: boolean }> {
+async function measureLoad(t: Running, mode: Mode, connections: number, durationSec: number): Promise<{ result: LoadResult; cpuUs: number; coreShare: number; peakMb: number; peakIsPerRun: boolean }> {
   const pid = t.child.pid!;
   const peakIsPerRun = resetPeakRss(pid);
   const cpu0 = cpuMicros(pid);
   const result = await loader.run({ origin: t.ep.origin, path: t.ep.path, headers: t.ep.headers, body: bodyFor(mode), connections, durationSec });
-  const cpuUs = result.requests > 0 ? (cpuMicros(pid) - cpu0) / result.requests : NaN;
-  return { result, cpuUs, peakMb: peakRssMb(pid), peakIsPerRun };
+  const used = cpuMicros(pid) - cpu0;
+  const cpuUs = result.requests > 0 ? used / result.requests : NaN;
+  return { result, cpuUs, coreShare: used / (result.seconds * 1e6), peakMb: peakRssMb(pid), peakIsPerRun };
 }
 
 async function measureAll(upstream: Running, targets: Running[]): Promise<Row[]> {
@@ -249,7 +250,7 @@ async function measureAll(upstream: Running, targets: Running[]): Promise<Row[]>
   const points = new Map<string, Point>();
   const key = (t: TargetId, m: Mode): string => `${t}/${m}`;
   for (const mode of ['json', 'stream'] as const) {
-    for (const t of all) points.set(key(t.id, mode), { c50: [], c1: [], cpuUs: [], peakMb: [], peakIsPerRun: true });
+    for (const t of all) points.set(key(t.id, mode), { c50: [], c1: [], cpuUs: [], coreShare: [], peakMb: [], peakIsPerRun: true });
     if (settings.warmupSec > 0) {
       for (const t of all) {
         log(`warm-up ${TARGET_LABELS[t.id]} ${MODE_LABELS[mode]}`);
@@ -267,10 +268,11 @@ async function measureAll(upstream: Running, targets: Running[]): Promise<Row[]>
         if (t.id === 'upstream') pin(t.child.pid!, loadCore);
         p.c50.push(loaded.result);
         p.cpuUs.push(loaded.cpuUs);
+        p.coreShare.push(loaded.coreShare);
         p.peakMb.push(loaded.peakMb);
         p.peakIsPerRun &&= loaded.peakIsPerRun;
         p.c1.push(single.result);
-        log(`${mode} #${rep} ${TARGET_LABELS[t.id]}: ${Math.round(loaded.result.rps)} req/s, p50 ${loaded.result.p50Ms.toFixed(2)} ms, ${Number.isFinite(loaded.cpuUs) ? loaded.cpuUs.toFixed(0) : '–'} µs CPU/req, 1c p50 ${single.result.p50Ms.toFixed(3)} ms${loaded.result.errors + single.result.errors > 0 ? `, ${loaded.result.errors + single.result.errors} errors` : ''}`);
+        log(`${mode} #${rep} ${TARGET_LABELS[t.id]}: ${Math.round(loaded.result.rps)} req/s, p50 ${loaded.result.p50Ms.toFixed(2)} ms, ${Number.isFinite(loaded.cpuUs) ? loaded.cpuUs.toFixed(0) : '–'} µs CPU/req, core ${Math.round(loaded.coreShare * 100)} %, 1c p50 ${single.result.p50Ms.toFixed(3)} ms${loaded.result.errors + single.result.errors > 0 ? `, ${loaded.result.errors + single.result.errors} errors` : ''}`);
       }
     }
     if (mode === 'stream') {
@@ -292,6 +294,7 @@ async function measureAll(upstream: Running, targets: Running[]): Promise<Row[]>
         p99Ms: median(p.c50.map((r) => r.p99Ms)),
         addedP50Ms: median(p.c1.map((r) => r.p50Ms)) - baseC1,
         cpuUsPerRequest: median(p.cpuUs),
+        coreShare: median(p.coreShare),
         peakRssMb: Math.max(...p.peakMb),
         requests: [...p.c50, ...p.c1].reduce((s, r) => s + r.requests, 0),
         errors: [...p.c50, ...p.c1].reduce((s, r) => s + r.errors, 0),
@@ -314,36 +317,72 @@ async function setUpstreamStreaming(upstream: Running, intervalMs: number, event
   await r.body.dump();
 }
 
-async function soakTarget(upstream: Running, t: Running): Promise<SoakResult> {
+/**
+ * The soak runs on a freshly started instance, so "RSS with 1,000 open streams" is not inflated by the heap
+ * high-water mark of the table's load runs: first the slow streams, then ≥ N requests with RSS sampled.
+ */
+async function soakTarget(upstream: Running, id: GatewayId): Promise<SoakResult | Unavailable> {
+  const started = await startTarget(id, upstream);
+  if (!('child' in started)) return started;
+  const t = started;
   const pid = t.child.pid!;
-  // RSS over ≥ N requests: alternate JSON and streaming slices (both code paths soak), sample after each.
-  const samples: { requests: number; rssMb: number }[] = [];
-  let requests = 0;
-  let errors = 0;
-  const started = Date.now();
-  for (let slice = 0; requests < settings.soakRequests && Date.now() - started < settings.soakMaxSec * 1000; slice++) {
-    const mode: Mode = slice % 2 === 0 ? 'json' : 'stream';
-    const r = await loader.run({ origin: t.ep.origin, path: t.ep.path, headers: t.ep.headers, body: bodyFor(mode), connections: settings.connections, durationSec: settings.soakSliceSec });
-    requests += r.requests;
-    errors += r.errors;
-    samples.push({ requests, rssMb: rssMb(pid) });
-    if (slice % 10 === 0) log(`soak ${TARGET_LABELS[t.id]}: ${requests.toLocaleString('en-US')} requests, RSS ${samples.at(-1)!.rssMb.toFixed(1)} MB`);
-  }
-  const rss = samples.map((s) => s.rssMb);
-  // The first sample is after warm-up (JIT, pools, caches): growth is measured from there.
-  const memory = { requests, seconds: (Date.now() - started) / 1000, errors, samples, firstMb: rss[0]!, lastMb: rss.at(-1)!, maxMb: Math.max(...rss), growthMb: rss.at(-1)! - rss[0]! };
-  // 1,000 concurrent slow streams: one content event every 250 ms, 20 of them (~5 s per stream).
-  const intervalMs = smoke ? 50 : 250;
-  const events = 20;
-  await setUpstreamStreaming(upstream, intervalMs, events);
-  let streams: SlowStreamsResult;
   try {
-    streams = await slowStreams(t.ep, BODY_STREAM, settings.streams, 60_000, () => rssMb(pid));
+    // 1,000 concurrent slow streams: one content event every 250 ms, 20 of them (~5 s per stream).
+    const intervalMs = smoke ? 50 : 250;
+    const events = 20;
+    await setUpstreamStreaming(upstream, intervalMs, events);
+    let streams: SlowStreamsResult;
+    try {
+      streams = await slowStreams(t.ep, BODY_STREAM, settings.streams, 60_000, () => rssMb(pid));
+    } finally {
+      await setUpstreamStreaming(upstream, 0, events);
+    }
+    log(`slow streams ${TARGET_LABELS[t.id]}: ${streams.completed}/${streams.streams} completed, peak RSS ${streams.peakRssMb.toFixed(1)} MB`);
+
+    // RSS over ≥ N requests: alternate JSON and streaming slices (both code paths soak), sample after each.
+    const samples: { requests: number; rssMb: number }[] = [];
+    let requests = 0;
+    let errors = 0;
+    const soakStart = Date.now();
+    for (let slice = 0; requests < settings.soakRequests && Date.now() - soakStart < settings.soakMaxSec * 1000; slice++) {
+      const mode: Mode = slice % 2 === 0 ? 'json' : 'stream';
+      const r = await loader.run({ origin: t.ep.origin, path: t.ep.path, headers: t.ep.headers, body: bodyFor(mode), connections: settings.connections, durationSec: settings.soakSliceSec });
+      requests += r.requests;
+      errors += r.errors;
+      samples.push({ requests, rssMb: rssMb(pid) });
+      if (slice % 10 === 0) log(`soak ${TARGET_LABELS[t.id]}: ${requests.toLocaleString('en-US')} requests, RSS ${samples.at(-1)!.rssMb.toFixed(1)} MB`);
+    }
+    const rss = samples.map((x) => x.rssMb);
+    // The first sample is after warm-up (JIT, pools, caches): growth is measured from there.
+    const memory = { requests, seconds: (Date.now() - soakStart) / 1000, errors, samples, firstMb: rss[0]!, lastMb: rss.at(-1)!, maxMb: Math.max(...rss), growthMb: rss.at(-1)! - rss[0]! };
+    return { target: t.id, memory, streams: { ...streams, intervalMs, events } };
   } finally {
-    await setUpstreamStreaming(upstream, 0, events);
+    await stopChild(t.child);
   }
-  log(`slow streams ${TARGET_LABELS[t.id]}: ${streams.completed}/${streams.streams} completed, peak RSS ${streams.peakRssMb.toFixed(1)} MB`);
-  return { target: t.id, memory, streams: { ...streams, intervalMs, events } };
+}
+
+const STARTERS: Record<GatewayId, (u: Endpoint) => Promise<Running | Unavailable>> = { bare: startBare, tollgate: startTollgateTarget, portkey: startPortkey };
+
+/** Starts one target, pins it to the server core and checks it answers correctly in both modes. */
+async function startTarget(id: GatewayId, upstream: Running): Promise<Running | Unavailable> {
+  let started: Running | Unavailable;
+  try {
+    started = await STARTERS[id](upstream.ep);
+  } catch (err) {
+    return { id, status: 'failed', reason: err instanceof Error ? err.message : String(err) };
+  }
+  if (!('child' in started)) return started;
+  pin(started.child.pid!, serverCore);
+  // A gateway that answers errors fast would win a benchmark: each target must answer correctly first.
+  try {
+    await probe(started.ep, BODY_JSON, false);
+    await probe(started.ep, BODY_STREAM, true);
+    log(`${TARGET_LABELS[id]} ready (${started.version}), pid ${started.child.pid}`);
+    return started;
+  } catch (err) {
+    await stopChild(started.child);
+    return { id, status: 'failed', reason: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 // ---------------------------------------------------------------------------------------------- main
@@ -353,31 +392,13 @@ async function main(): Promise<number> {
   const upstream = await startUpstream();
   const running: Running[] = [];
   const unavailable: Unavailable[] = [];
-  const starters: Record<GatewayId, (u: Endpoint) => Promise<Running | Unavailable>> = { bare: startBare, tollgate: startTollgateTarget, portkey: startPortkey };
   for (const id of settings.targets) {
-    let started: Running | Unavailable;
-    try {
-      started = await starters[id](upstream.ep);
-    } catch (err) {
-      started = { id, status: 'failed', reason: err instanceof Error ? err.message : String(err) };
-    }
-    if ('child' in started) {
-      pin(started.child.pid!, serverCore);
-      // A gateway that answers errors fast would win a benchmark: each target must answer correctly first.
-      try {
-        await probe(started.ep, BODY_JSON, false);
-        await probe(started.ep, BODY_STREAM, true);
-        running.push(started);
-        log(`${TARGET_LABELS[id]} ready (${started.version}), pid ${started.child.pid}`);
-      } catch (err) {
-        await stopChild(started.child);
-        unavailable.push({ id, status: 'failed', reason: err instanceof Error ? err.message : String(err) });
-      }
-    } else {
+    const started = await startTarget(id, upstream);
+    if ('child' in started) running.push(started);
+    else {
       unavailable.push(started);
+      log(`${TARGET_LABELS[id]} ${started.status}: ${started.reason}`);
     }
-    const u = unavailable.find((x) => x.id === id);
-    if (u) log(`${TARGET_LABELS[id]} ${u.status}: ${u.reason}`);
   }
   for (const u of unavailable) if (u.reason.startsWith('gateway not available')) console.log(`Tollgate: ${u.reason} — skipped`);
 
@@ -395,7 +416,13 @@ async function main(): Promise<number> {
 
   const soaks: SoakResult[] = [];
   if (soak) {
-    for (const t of running.filter((r) => (settings.soakTargets as TargetId[]).includes(r.id))) soaks.push(await soakTarget(upstream, t));
+    // The table's instances are done: stop them so the soak's fresh instance has the server core alone.
+    for (const t of running) await stopChild(t.child);
+    for (const id of settings.soakTargets.filter((x) => running.some((r) => r.id === x))) {
+      const s = await soakTarget(upstream, id);
+      if ('memory' in s) soaks.push(s);
+      else log(`soak ${TARGET_LABELS[id]} ${s.status}: ${s.reason}`);
+    }
   }
 
   // ------------------------------------------------------------------------------------------ report
@@ -409,7 +436,7 @@ async function main(): Promise<number> {
   for (const b of budget) lines.push(`${b.name}: ${b.value} — budget ${b.budget} ${b.meets ? '✓' : '✗'}`);
   for (const s of soaks) {
     lines.push(`soak ${TARGET_LABELS[s.target]}: ${s.memory.requests.toLocaleString('en-US')} requests in ${s.memory.seconds.toFixed(0)} s, RSS ${s.memory.firstMb.toFixed(1)} → ${s.memory.lastMb.toFixed(1)} MB (max ${s.memory.maxMb.toFixed(1)}, growth ${s.memory.growthMb.toFixed(1)} MB), ${s.memory.errors} errors`);
-    lines.push(`slow streams ${TARGET_LABELS[s.target]}: ${s.streams.completed}/${s.streams.streams} completed in ${s.streams.seconds.toFixed(1)} s, RSS ${s.streams.rssBeforeMb.toFixed(1)} → peak ${s.streams.peakRssMb.toFixed(1)} MB${s.target === 'tollgate' ? ` — budget < 200 MB ${s.streams.peakRssMb < 200 ? '✓' : '✗'}` : ''}`);
+    lines.push(`slow streams ${TARGET_LABELS[s.target]} (fresh process): ${s.streams.completed}/${s.streams.streams} completed in ${s.streams.seconds.toFixed(1)} s, RSS ${s.streams.rssBeforeMb.toFixed(1)} MB idle → peak ${s.streams.peakRssMb.toFixed(1)} MB${s.target === 'tollgate' ? ` — budget < 200 MB ${s.streams.peakRssMb < 200 ? '✓' : '✗'}` : ''}`);
   }
   console.log(lines.join('\n'));
 
@@ -429,7 +456,7 @@ async function main(): Promise<number> {
   const jsonPath = join(outDir, `${date}.json`);
   const svgPath = join(outDir, `${date}.svg`);
   writeFileSync(jsonPath, JSON.stringify(result, null, 2) + '\n');
-  writeFileSync(svgPath, svgChart(rows, `Tollgate benchmark ${date}${smoke ? ' (smoke)' : ''}`, `${cpuModel()} · one pinned core per server · ${loader.tool}, ${settings.connections} connections, median of ${settings.repeats}`));
+  writeFileSync(svgPath, svgChart(rows, `Tollgate benchmark ${date}${smoke ? ' (smoke)' : ''}`, `${cpuModel()} · one pinned core per server · ${loader.tool}, ${settings.connections} connections, median of ${settings.repeats}`, settings.connections));
   console.log(`\nwrote ${jsonPath.slice(ROOT.length + 1)} and ${svgPath.slice(ROOT.length + 1)}`);
   return rows.some((r) => r.status === 'failed') ? 1 : 0;
 }
