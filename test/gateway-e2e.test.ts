@@ -1,0 +1,82 @@
+// End to end on both stores (SQLite and PostgreSQL): keys and routing made through the control plane,
+// traffic through the SDKs, failover, revocation, and the recorded usage read back from GET /usage —
+// including events still queued when Tollgate stops (stop drains them into the store).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { startHarness, type Harness } from './helpers/gateway.ts';
+import { STORE_KINDS } from './helpers/stores.ts';
+import { FAKE_USAGE } from './fake-upstream.ts';
+
+interface UsageApiEvent { requestId: string; provider: string; model: string; attemptNumber: number; isFinalAttempt: boolean; statusCode: number; inputTokens: number; outputTokens: number; isStreaming: boolean; keySource: string; providerKeyId?: string | null; totalCost: string }
+
+for (const kind of STORE_KINDS) {
+  describe(`gateway end to end (${kind})`, () => {
+    let h: Harness;
+    before(async () => { h = await startHarness(kind); });
+    after(async () => { await h.close(); });
+
+    test('SDK traffic with failover, streaming, revocation, and usage through the API', async () => {
+      const bad = await h.providerKey('openai', 'sk-429', 'limited');
+      const good = await h.providerKey('openai', 'sk-e2e-good', 'good');
+      const cfg = await h.configuration({
+        access: { providers: { allow: ['openai', 'anthropic'] } },
+        router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: bad }, { id: good }] }] }] },
+      });
+      const key = await h.accessKey(cfg);
+      const openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: key.token, maxRetries: 0 });
+      const since = new Date(Date.now() - 60_000).toISOString();
+
+      const { data, response } = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'e2e' }] }).withResponse();
+      assert.match(data.choices[0]!.message.content!, /e2e/);
+      assert.equal(response.headers.get('ngrok-aig-attempts'), '2');
+      const chatId = response.headers.get('ngrok-aig-request-id')!;
+
+      const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'e2e stream' }] });
+      let text = '';
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+      assert.match(text, /gpt-4o-mini/);
+
+      const anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: key.token, maxRetries: 0 });
+      const msg = await anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(msg.usage.input_tokens, FAKE_USAGE.input);
+
+      await h.api('DELETE', `/access-keys/${key.id}`);
+      await assert.rejects(openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'after' }] }), OpenAI.AuthenticationError);
+
+      await h.usage(chatId, 2);
+      const all = await h.api<{ aiGatewayUsage: UsageApiEvent[] }>('GET', `/usage?startTime=${encodeURIComponent(since)}&includeRetries=true&accessKeyId=${key.id}`);
+      const chatEvents = all.aiGatewayUsage.filter((e) => e.requestId === chatId).sort((a, b) => a.attemptNumber - b.attemptNumber);
+      assert.deepEqual(chatEvents.map((e) => [e.statusCode, e.isFinalAttempt, e.providerKeyId]), [[429, false, bad], [200, true, good]]);
+      assert.equal(chatEvents[1]!.inputTokens, FAKE_USAGE.input);
+      const finals = await h.api<{ aiGatewayUsage: UsageApiEvent[] }>('GET', `/usage?startTime=${encodeURIComponent(since)}&accessKeyId=${key.id}`);
+      // Default view: final attempts only — chat, stream, messages.
+      assert.equal(finals.aiGatewayUsage.length, 3);
+      assert.ok(finals.aiGatewayUsage.some((e) => e.isStreaming && e.outputTokens === FAKE_USAGE.output));
+      assert.ok(finals.aiGatewayUsage.some((e) => e.provider === 'anthropic' && e.keySource === 'ngrok' && Number(e.totalCost) > 0));
+    });
+
+    test('stop() drains queued usage into the store', async () => {
+      const key = await h.accessKey();
+      const openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: key.token, maxRetries: 0 });
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const { response } = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: `n${i}` }] }).withResponse();
+        ids.push(response.headers.get('ngrok-aig-request-id')!);
+      }
+      await h.running.stop();
+      const { openStore } = await import('../src/store/database.ts');
+      const store = await openStore(h.database.url);
+      try {
+        const rows = await store.db.selectFrom('usageEvents').select('requestId').where('requestId', 'in', ids).execute();
+        // Each request made two attempts (the account's rate-limited key first, by default routing).
+        assert.equal(rows.length, 10);
+        assert.equal(new Set(rows.map((r) => r.requestId)).size, 5);
+      } finally {
+        await store.close();
+      }
+      h.running.stop = async () => {};
+    });
+  });
+}
