@@ -1,7 +1,11 @@
 // Every control-plane mutation is announced here: in-process listeners (the gateway's in-memory state)
-// hear it at once, and a row in state_changes lets gateways in other processes replay it.
-import type { Kysely } from 'kysely';
+// hear it at once, and a row in state_changes lets gateways in other processes replay it. On PostgreSQL the
+// same statement also NOTIFYs, so gateways on other nodes poll at once instead of on their next tick.
+import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
+
+/** The LISTEN/NOTIFY channel; the payload is the new row's seq (listeners only use it as a wake-up). */
+export const CHANGES_CHANNEL = 'tollgate_changes';
 
 export type ChangeKind =
   | 'accessKey' | 'configuration' | 'providerKey' | 'provider' | 'gatewayConfig' | 'credits' | 'apiKey' | 'account';
@@ -25,8 +29,16 @@ export class ChangeBus {
 
   /** Records the change for other processes, then tells local listeners. */
   async publish(change: Change): Promise<void> {
-    if (this.#db) {
-      await this.#db.insertInto('stateChanges')
+    const db = this.#db;
+    if (db && db.getExecutor().adapter instanceof PostgresAdapter) {
+      // One statement, so one implicit transaction: the notification is delivered exactly when the row
+      // becomes visible (at commit), never before it, and never without it.
+      await sql`WITH row AS (
+          INSERT INTO state_changes (account_id, kind, resource_id, created_at)
+          VALUES (${change.accountId}, ${change.kind}, ${change.resourceId}, ${new Date().toISOString()}) RETURNING seq)
+        SELECT pg_notify(${CHANGES_CHANNEL}, seq::text) FROM row`.execute(db);
+    } else if (db) {
+      await db.insertInto('stateChanges')
         .values({ accountId: change.accountId, kind: change.kind, resourceId: change.resourceId, createdAt: new Date().toISOString() })
         .execute();
     }

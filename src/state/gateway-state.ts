@@ -1,7 +1,8 @@
 // The in-memory view the gateway serves from. Steady state does no database I/O per request: access keys
 // are found by SHA-256 in a Map, account snapshots are immutable objects swapped whole on reload.
-// Freshness: in-process changes (ChangeBus) apply before the next request; other processes' changes are
-// read from `state_changes` every pollIntervalMs; a full resync every minute is the safety net.
+// Freshness: in-process changes (ChangeBus) apply before the next request. Other processes' changes are
+// read from `state_changes` as soon as we hear of them — PostgreSQL NOTIFY on a dedicated LISTEN connection,
+// or SQLite's `PRAGMA data_version` moving — with a slower poll and a full resync every minute as safety nets.
 import type { Logger } from 'pino';
 import type { Store } from '../store/database.ts';
 import type { SecretBox } from '../domain/secret-box.ts';
@@ -10,14 +11,22 @@ import type { Change, ChangeBus } from './changes.ts';
 import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from './types.ts';
 import { findAccessKeyByHash, findAccessKeysByIds, loadAccountSnapshot, type AccessKeyRecord } from './snapshot-loader.ts';
 import { writeLastUsed } from '../store/last-used.ts';
+import { CHANGES_CHANNEL } from './changes.ts';
+import { PgChangeListener } from './pg-listener.ts';
+import { watchDataVersion, type DataVersionWatch } from './sqlite-watch.ts';
 
 export interface GatewayStateOptions {
   store: Store;
   secretBox: SecretBox;
   changes: ChangeBus;
   logger: Logger;
-  /** How often `state_changes` is polled for other processes' changes (default 250 ms). */
+  /**
+   * How often `state_changes` is polled for other processes' changes. Default: 2 s while a push channel
+   * (LISTEN, data_version) works, 250 ms while it does not. When given, this period is used throughout.
+   */
   pollIntervalMs?: number;
+  /** How often SQLite's `PRAGMA data_version` is compared (default 100 ms). */
+  dataVersionIntervalMs?: number;
   /** Full resync period (default 60 s). */
   resyncIntervalMs?: number;
   /** How often lastUsed timestamps are written (default 5 s). */
@@ -27,6 +36,11 @@ export interface GatewayStateOptions {
 }
 
 const MAX_KEYS = 100_000;
+const POLL_PUSHED_MS = 2_000;
+const POLL_UNPUSHED_MS = 250;
+/** A seq skipped by a poll may belong to a transaction that commits later (PostgreSQL); it is re-read this long. */
+const GAP_TTL_MS = 10_000;
+const MAX_GAPS = 1_000;
 const MAX_NEGATIVE = 10_000;
 
 interface Reload { again: boolean; promise: Promise<void>; error?: unknown }
@@ -36,7 +50,8 @@ export class GatewayState {
   readonly #secretBox: SecretBox;
   readonly #changes: ChangeBus;
   readonly #logger: Logger;
-  readonly #pollMs: number;
+  readonly #pollMs: number | undefined;
+  readonly #dataVersionMs: number;
   readonly #resyncMs: number;
   readonly #flushMs: number;
   readonly #negativeTtlMs: number;
@@ -61,6 +76,11 @@ export class GatewayState {
   #timers: NodeJS.Timeout[] = [];
   #pollTimer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
+  #pollAgain = false;
+  /** seq → time until which it is looked for again (see GAP_TTL_MS). */
+  readonly #gaps = new Map<number, number>();
+  #listener: PgChangeListener | undefined;
+  #watch: DataVersionWatch | undefined;
   #closed = false;
   #failing = false;
 
@@ -69,7 +89,8 @@ export class GatewayState {
     this.#secretBox = options.secretBox;
     this.#changes = options.changes;
     this.#logger = options.logger;
-    this.#pollMs = options.pollIntervalMs ?? 250;
+    this.#pollMs = options.pollIntervalMs;
+    this.#dataVersionMs = options.dataVersionIntervalMs ?? 100;
     this.#resyncMs = options.resyncIntervalMs ?? 60_000;
     this.#flushMs = options.flushIntervalMs ?? 5_000;
     this.#negativeTtlMs = options.negativeTtlMs ?? 2_000;
@@ -79,6 +100,7 @@ export class GatewayState {
     const row = await this.#store.db.selectFrom('stateChanges').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst();
     this.#lastSeq = Number(row?.seq ?? 0);
     this.#unsubscribe = this.#changes.subscribe((change) => this.#apply(change));
+    await this.#startPush();
     this.#schedulePoll();
     this.#timers.push(setInterval(() => void this.#resync(), this.#resyncMs).unref());
     this.#timers.push(setInterval(() => void this.#flushLastUsed(), this.#flushMs).unref());
@@ -134,6 +156,8 @@ export class GatewayState {
   async close(): Promise<void> {
     this.#closed = true;
     this.#unsubscribe?.();
+    this.#watch?.stop();
+    await this.#listener?.close();
     for (const t of this.#timers) clearInterval(t);
     if (this.#pollTimer) clearTimeout(this.#pollTimer);
     await this.#polling;
@@ -146,13 +170,30 @@ export class GatewayState {
     await this.#flushLastUsed();
   }
 
-  /** Applies every change recorded by other processes so far (also done every pollIntervalMs). */
+  /** Applies every change recorded by other processes so far (on a push, and every poll interval). */
   async poll(): Promise<void> {
-    const rows = await this.#store.db.selectFrom('stateChanges').select(['seq', 'accountId', 'kind', 'resourceId'])
-      .where('seq', '>', this.#lastSeq).orderBy('seq').limit(1000).execute();
-    for (const row of rows) {
-      this.#lastSeq = Math.max(this.#lastSeq, Number(row.seq));
-      this.#apply({ accountId: row.accountId, kind: row.kind as Change['kind'], resourceId: row.resourceId });
+    const now = Date.now();
+    for (const [seq, until] of this.#gaps) if (until <= now) this.#gaps.delete(seq);
+    for (;;) {
+      const gaps = [...this.#gaps.keys()];
+      const rows = await this.#store.db.selectFrom('stateChanges').select(['seq', 'accountId', 'kind', 'resourceId'])
+        .where((eb) => gaps.length > 0 ? eb.or([eb('seq', '>', this.#lastSeq), eb('seq', 'in', gaps)]) : eb('seq', '>', this.#lastSeq))
+        .orderBy('seq').limit(1000).execute();
+      for (const row of rows) {
+        const seq = Number(row.seq);
+        if (this.#gaps.delete(seq)) {
+          // A late commit: applying a change twice is harmless (drop a key, reload an account).
+        } else if (seq > this.#lastSeq) {
+          // Sequence values are taken at insert and become visible at commit, so on PostgreSQL a lower seq
+          // can appear after a higher one was read. Remember what was skipped and look for it again.
+          for (let missing = Math.max(this.#lastSeq + 1, seq - MAX_GAPS); missing < seq && this.#gaps.size < MAX_GAPS; missing++) {
+            this.#gaps.set(missing, now + GAP_TTL_MS);
+          }
+          this.#lastSeq = seq;
+        }
+        this.#apply({ accountId: row.accountId, kind: row.kind as Change['kind'], resourceId: row.resourceId });
+      }
+      if (rows.length < 1000) return;
     }
   }
 
@@ -245,13 +286,54 @@ export class GatewayState {
     }
   }
 
+  /** LISTEN on PostgreSQL, data_version on SQLite: both only trigger #kick, the poll does the reading. */
+  async #startPush(): Promise<void> {
+    if (this.#store.dialect === 'postgres') {
+      this.#listener = new PgChangeListener({
+        connectionString: this.#store.url, channel: CHANGES_CHANNEL, logger: this.#logger,
+        onNotify: () => this.#kick(),
+        onConnect: () => this.#kick(),
+        // Back to the fast poll at once, not after the slow period already scheduled.
+        onDisconnect: () => { if (!this.#polling) this.#schedulePoll(); },
+      });
+      await this.#listener.start();
+    } else if (this.#store.sqlite) {
+      this.#watch = watchDataVersion(this.#store.sqlite, this.#dataVersionMs, () => this.#kick(),
+        (error) => this.#failed(error, 'reading PRAGMA data_version failed'));
+    }
+  }
+
+  #pushHealthy(): boolean {
+    if (this.#listener) return this.#listener.healthy;
+    return this.#watch !== undefined;
+  }
+
+  /** Polls now; a push arriving mid-poll runs one more poll after it (a burst costs at most two). */
+  #kick(): void {
+    if (this.#closed) return;
+    if (this.#polling) {
+      this.#pollAgain = true;
+      return;
+    }
+    if (this.#pollTimer) clearTimeout(this.#pollTimer);
+    this.#polling = (async () => {
+      do {
+        this.#pollAgain = false;
+        try {
+          await this.poll();
+          this.#recovered();
+        } catch (error) {
+          this.#failed(error, 'polling state changes failed');
+        }
+      } while (this.#pollAgain && !this.#closed);
+    })().finally(() => { this.#polling = undefined; this.#schedulePoll(); });
+  }
+
   #schedulePoll(): void {
     if (this.#closed) return;
-    this.#pollTimer = setTimeout(() => {
-      this.#polling = this.poll()
-        .then(() => this.#recovered(), (error: unknown) => this.#failed(error, 'polling state changes failed'))
-        .finally(() => { this.#polling = undefined; this.#schedulePoll(); });
-    }, this.#pollMs);
+    if (this.#pollTimer) clearTimeout(this.#pollTimer);
+    const period = this.#pollMs ?? (this.#pushHealthy() ? POLL_PUSHED_MS : POLL_UNPUSHED_MS);
+    this.#pollTimer = setTimeout(() => this.#kick(), period);
     this.#pollTimer.unref();
   }
 

@@ -1,0 +1,138 @@
+// Cross-process invalidation inside one test process: a second store connection plays "another process".
+// The gateway state polls only once a minute here, so only a push (PostgreSQL LISTEN/NOTIFY, SQLite
+// PRAGMA data_version) can make these changes visible within the 1 s the operations guide promises.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { sql } from 'kysely';
+import { startControl, type TestControl } from './helpers/control.ts';
+import { GatewayState } from '../src/state/gateway-state.ts';
+import { ChangeBus, CHANGES_CHANNEL } from '../src/state/changes.ts';
+import { SecretBox } from '../src/domain/secret-box.ts';
+import { openStore, type Store } from '../src/store/database.ts';
+import { patchGatewaySettings } from '../src/store/gateway-config.ts';
+
+const ONLY_PUSH = 60_000;
+
+function newState(c: TestControl): GatewayState {
+  return new GatewayState({
+    store: c.store, secretBox: new SecretBox(c.config.masterKey), changes: c.changes, logger: pino({ level: 'silent' }),
+    pollIntervalMs: ONLY_PUSH, resyncIntervalMs: ONLY_PUSH, flushIntervalMs: ONLY_PUSH,
+  });
+}
+
+async function createKey(c: TestControl): Promise<{ id: string; token: string }> {
+  const res = await c.call('POST', '/access-keys', { name: 'app' });
+  assert.equal(res.statusCode, 201, res.body);
+  return res.json() as { id: string; token: string };
+}
+
+/** Polls `check` every 20 ms until it holds; fails after `ms`; returns how long it took. */
+async function within(ms: number, check: () => boolean | Promise<boolean>): Promise<number> {
+  const start = performance.now();
+  while (!(await check())) {
+    if (performance.now() - start > ms) assert.fail(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Math.round(performance.now() - start);
+}
+
+/** What another process does to revoke a key: delete the row, then announce it. */
+async function revokeElsewhere(other: Store, accountId: string, keyId: string): Promise<void> {
+  await other.db.deleteFrom('accessKeys').where('id', '=', keyId).execute();
+  await new ChangeBus(other.db).publish({ accountId, kind: 'accessKey', resourceId: keyId });
+}
+
+async function withSetup(kind: 'sqlite' | 'postgres', body: (c: TestControl, state: GatewayState, other: Store) => Promise<void>): Promise<void> {
+  const c = await startControl(kind);
+  const state = newState(c);
+  const other = await openStore(c.database.url, { migrate: false });
+  try {
+    await state.start();
+    await body(c, state, other);
+  } finally {
+    await state.close();
+    await other.close();
+    await c.close();
+  }
+}
+
+describe('cross-process invalidation by push', () => {
+  test('sqlite: a commit by another connection is seen through PRAGMA data_version', async (t) => {
+    await withSetup('sqlite', async (c, state, other) => {
+      const key = await createKey(c);
+      assert.ok(await state.authenticate(key.token));
+      await revokeElsewhere(other, c.accountId, key.id);
+      const took = await within(1000, async () => (await state.authenticate(key.token)) === null);
+      t.diagnostic(`revocation seen after ${took} ms`);
+
+      const second = await createKey(c);
+      assert.ok(await state.authenticate(second.token));
+      await patchGatewaySettings(other.db, c.accountId, { maxOutputTokens: 77 });
+      await new ChangeBus(other.db).publish({ accountId: c.accountId, kind: 'gatewayConfig', resourceId: c.accountId });
+      t.diagnostic(`gateway config seen after ${await within(1000, () => state.account(c.accountId).settings.maxOutputTokens === 77)} ms`);
+    });
+  });
+
+  test('postgres: NOTIFY wakes the gateway at once', async (t) => {
+    await withSetup('postgres', async (c, state, other) => {
+      const key = await createKey(c);
+      assert.ok(await state.authenticate(key.token));
+      await revokeElsewhere(other, c.accountId, key.id);
+      const took = await within(1000, async () => (await state.authenticate(key.token)) === null);
+      t.diagnostic(`revocation seen after ${took} ms`);
+    });
+  });
+
+  test('postgres: the listener reconnects after its connection is killed and reads what it missed', async (t) => {
+    await withSetup('postgres', async (c, state, other) => {
+      const key = await createKey(c);
+      const later = await createKey(c);
+      assert.ok(await state.authenticate(key.token));
+      assert.ok(await state.authenticate(later.token));
+      const listeners = async () => (await sql<{ pid: number }>`SELECT pid FROM pg_stat_activity
+        WHERE application_name = 'tollgate-listen' AND datname = current_database()`.execute(other.db)).rows.map((r) => r.pid);
+      const [old] = await listeners();
+      assert.ok(old, 'one listening connection');
+      await sql`SELECT pg_terminate_backend(${old})`.execute(other.db);
+      await within(1000, async () => !(await listeners()).includes(old));
+      // Announced (almost surely) while nobody listens, the reconnect waiting ≥ 50 ms: the notification is
+      // lost and the poll that follows reconnecting finds the row.
+      await revokeElsewhere(other, c.accountId, key.id);
+      t.diagnostic(`change made during the outage seen after ${await within(1000, async () => (await state.authenticate(key.token)) === null)} ms`);
+      await within(2000, async () => (await listeners()).some((pid) => pid !== old));
+      // And notifications flow again.
+      await revokeElsewhere(other, c.accountId, later.id);
+      t.diagnostic(`next change seen after ${await within(1000, async () => (await state.authenticate(later.token)) === null)} ms`);
+    });
+  });
+
+  test('postgres: a change that commits after a later one (sequence gap) is still applied', async () => {
+    await withSetup('postgres', async (c, state, other) => {
+      const key = await createKey(c);
+      assert.ok(await state.authenticate(key.token));
+      let release!: () => void;
+      const held = new Promise<void>((r) => { release = r; });
+      let inserted!: () => void;
+      const insertedP = new Promise<void>((r) => { inserted = r; });
+      // Transaction A takes the lower seq but commits last.
+      const slow = other.db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('accessKeys').where('id', '=', key.id).execute();
+        await sql`WITH row AS (INSERT INTO state_changes (account_id, kind, resource_id, created_at)
+          VALUES (${c.accountId}, 'accessKey', ${key.id}, ${new Date().toISOString()}) RETURNING seq)
+          SELECT pg_notify(${CHANGES_CHANNEL}, seq::text) FROM row`.execute(trx);
+        inserted();
+        await held;
+      });
+      await insertedP;
+      // Transaction B takes the higher seq and commits first; the gateway reads past A's seq.
+      await patchGatewaySettings(c.store.db, c.accountId, { maxOutputTokens: 5 });
+      await new ChangeBus(other.db).publish({ accountId: c.accountId, kind: 'gatewayConfig', resourceId: c.accountId });
+      await within(1000, () => state.account(c.accountId).settings.maxOutputTokens === 5);
+      assert.ok(await state.authenticate(key.token), 'A is not committed yet');
+      release();
+      await slow;
+      await within(1000, async () => (await state.authenticate(key.token)) === null);
+    });
+  });
+});
