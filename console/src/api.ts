@@ -113,7 +113,7 @@ export function usd(value: string | number): string {
 }
 
 export function cents(value: number): string {
-  return `$${(value / 100).toFixed(2)}`;
+  return `${value < 0 ? '-' : ''}$${(Math.abs(value) / 100).toFixed(2)}`;
 }
 
 export function when(iso: string | null | undefined): string {

@@ -46,6 +46,13 @@ export function App() {
   useEffect(() => {
     whenSignedOut(() => { setMe(null); announce('Your session ended. Sign in again.', 'error'); });
     void session.resume().then((info) => setMe(info ?? null));
+    // Stripe Checkout returns to /?checkout=success|cancel (TOLLGATE_CHECKOUT_*_URL defaults).
+    const checkout = new URLSearchParams(location.search).get('checkout');
+    if (checkout) {
+      history.replaceState(null, '', '/#/settings');
+      setRoute(currentRoute());
+      announce(checkout === 'success' ? 'Payment received: the credits appear once Stripe confirms it.' : 'Checkout cancelled; nothing was charged.', checkout === 'success' ? 'ok' : 'info');
+    }
     const onHash = () => setRoute(currentRoute());
     addEventListener('hashchange', onHash);
     return () => removeEventListener('hashchange', onHash);

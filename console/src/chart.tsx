@@ -12,14 +12,14 @@ const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00
 
 export interface Series { label: string; values: number[] }
 
-export function BarChart({ title, labels, series, format }: { title: string; labels: string[]; series: Series[]; format: (n: number) => string }) {
+export function BarChart({ title, labels, series, format, integer = false }: { title: string; labels: string[]; series: Series[]; format: (n: number) => string; integer?: boolean }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     if (!canvas.current) return;
     const chart = new Chart(canvas.current, {
       type: 'bar',
       data: {
-        labels,
+        labels: labels.map((d) => d.slice(5)), // MM-DD keeps the axis unrotated on a phone
         datasets: series.map((s, i) => ({ label: s.label, data: s.values, backgroundColor: PALETTE[i % PALETTE.length] })),
       },
       options: {
@@ -28,7 +28,7 @@ export function BarChart({ title, labels, series, format }: { title: string; lab
         animation: false,
         scales: {
           x: { stacked: true },
-          y: { stacked: true, beginAtZero: true, ticks: { callback: (v) => format(Number(v)) } },
+          y: { stacked: true, beginAtZero: true, ticks: { callback: (v) => format(Number(v)), ...(integer ? { precision: 0 } : {}) } },
         },
         plugins: {
           legend: { position: 'bottom' },

@@ -1,7 +1,7 @@
 // Small shared pieces: the polite status region every action reports to, the action runner that shows
 // progress and outcome, labelled fields, confirmations, copy-once secrets and scrollable tables.
-import type { ButtonHTMLAttributes, ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { cloneElement, type ButtonHTMLAttributes, type ComponentChildren, type VNode } from 'preact';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
 
 type Tone = 'info' | 'ok' | 'error';
@@ -18,6 +18,12 @@ export function announce(text: string, tone: Tone = 'info'): void {
 export function StatusRegion() {
   const [status, setStatus] = useState(current);
   useEffect(() => { listeners.add(setStatus); return () => { listeners.delete(setStatus); }; }, []);
+  // Outcomes fade after a while so a stale "saved" never sits beside the next screen; errors stay longer.
+  useEffect(() => {
+    if (!status.text) return;
+    const timer = setTimeout(() => setStatus({ ...status, text: '' }), status.tone === 'error' ? 15_000 : 6_000);
+    return () => clearTimeout(timer);
+  }, [status.at]);
   return (
     <div class={`status status-${status.tone}`} role="status" aria-live="polite" aria-atomic="true" data-testid="status">
       {status.text}
@@ -33,7 +39,11 @@ export function errorText(e: unknown): string {
 export interface Action {
   busy: boolean;
   error: string | undefined;
-  /** Runs fn, announcing "label…" then the success text or the error; resolves to fn's result or undefined. */
+  /**
+   * Runs fn, announcing "label…" then the success text or the error; resolves to fn's result or undefined.
+   * An empty success text marks a background read: only its failure is announced, so loading the next
+   * screen never talks over the outcome of the action that led there.
+   */
   run<T>(label: string, fn: () => Promise<T>, success: string | ((r: T) => string)): Promise<T | undefined>;
   clear(): void;
 }
@@ -48,10 +58,11 @@ export function useAction(): Action {
     async run(label, fn, success) {
       setBusy(true);
       setError(undefined);
-      announce(`${label}…`);
+      const quiet = success === '';
+      if (!quiet) announce(`${label}…`);
       try {
         const result = await fn();
-        announce(typeof success === 'function' ? success(result) : success, 'ok');
+        if (!quiet) announce(typeof success === 'function' ? success(result) : success, 'ok');
         return result;
       } catch (e) {
         const text = errorText(e);
@@ -70,13 +81,19 @@ export function ErrorNote({ error, id }: { error: string | undefined; id?: strin
   return <p class="error-note" role="alert" id={id}>{error}</p>;
 }
 
-export function Field({ label, hint, children }: { label: string; hint?: ComponentChildren; children: ComponentChildren }) {
+/**
+ * A label tied to its control by for/id (not by wrapping), so the control's accessible name is exactly the
+ * label text and the hint is read as its description.
+ */
+export function Field({ label, hint, children }: { label: string; hint?: ComponentChildren; children: VNode<Record<string, unknown>> }) {
+  const id = useId();
+  const hintId = `${id}-hint`;
   return (
-    <label class="field">
-      <span class="field-label">{label}</span>
-      {children}
-      {hint ? <small class="hint">{hint}</small> : null}
-    </label>
+    <div class="field">
+      <label class="field-label" for={id}>{label}</label>
+      {cloneElement(children, { id, 'aria-describedby': hint ? hintId : undefined })}
+      {hint ? <small class="hint" id={hintId}>{hint}</small> : null}
+    </div>
   );
 }
 
@@ -123,7 +140,7 @@ export function SecretOnce({ label, value, onDone }: { label: string; value: str
   useEffect(() => { ref.current?.focus(); ref.current?.select(); }, []);
   return (
     <section class="secret-once" aria-label={label}>
-      <p><strong>Copy this {label.toLowerCase()} now: you will not see it again.</strong> Tollgate stores only a hash of it.</p>
+      <p><strong>Copy this token now: you will not see it again.</strong> Tollgate keeps only a hash of it.</p>
       <div class="row">
         <Field label={label}>
           <input ref={ref} readOnly value={value} class="mono" data-testid="new-secret" onFocus={(e) => e.currentTarget.select()} />
@@ -143,6 +160,10 @@ export function TableWrap({ label, children }: { label: string; children: Compon
 export function LoadMore({ next, busy, onLoad }: { next: string | null | undefined; busy: boolean; onLoad: () => void }) {
   if (!next) return null;
   return <p><Button busy={busy} onClick={onLoad}>Load more</Button></p>;
+}
+
+export function Loading({ busy }: { busy: boolean }) {
+  return busy ? <p class="muted" aria-busy="true">Loading…</p> : null;
 }
 
 export function Empty({ children }: { children: ComponentChildren }) {

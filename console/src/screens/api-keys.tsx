@@ -1,7 +1,7 @@
 // Management API keys (what this console signs in with): paged list, create (token shown once), delete.
 import { useEffect, useState } from 'preact/hooks';
 import { api, pathOf, when, type ApiKey, type Schemas } from '../api.ts';
-import { Button, ConfirmButton, ErrorNote, Field, LoadMore, SecretOnce, TableWrap, useAction } from '../ui.tsx';
+import { Button, ConfirmButton, ErrorNote, Field, LoadMore, SecretOnce, TableWrap, useAction, Loading } from '../ui.tsx';
 
 type ApiKeyList = Schemas['AIGatewayAPIKeyList'];
 
@@ -14,7 +14,7 @@ export function ApiKeys({ currentKeyId }: { currentKeyId: string }) {
   const create = useAction();
   const remove = useAction();
   const fetchPage = async (path: string, append: boolean) => {
-    const page = await load.run('Loading API keys', () => api<ApiKeyList>('GET', path), (p) => `${p.aiGatewayApiKeys.length} API keys loaded.`);
+    const page = await load.run('Loading API keys', () => api<ApiKeyList>('GET', path), '');
     if (!page) return;
     setKeys((old) => (append ? [...old, ...page.aiGatewayApiKeys] : page.aiGatewayApiKeys));
     setNext(page.nextPageUri);
@@ -41,6 +41,7 @@ export function ApiKeys({ currentKeyId }: { currentKeyId: string }) {
         </form>
       )}
       <ErrorNote error={load.error ?? remove.error} />
+      <Loading busy={load.busy} />
       <TableWrap label="API keys">
         <table>
           <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Last used</th><th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
@@ -48,9 +49,9 @@ export function ApiKeys({ currentKeyId }: { currentKeyId: string }) {
             {keys.map((k) => (
               <tr key={k.id} data-id={k.id}>
                 <th scope="row">{k.name ?? <em>unnamed</em>}{k.id === currentKeyId ? <span class="badge">this session</span> : null}<div class="sub mono">{k.id}</div></th>
-                <td class="mono">{k.keyRedacted}</td>
-                <td>{when(k.lastUsed)}</td>
-                <td>{when(k.createdAt)}</td>
+                <td data-label="Key" class="mono">{k.keyRedacted}</td>
+                <td data-label="Last used">{when(k.lastUsed)}</td>
+                <td data-label="Created">{when(k.createdAt)}</td>
                 <td class="actions">
                   <ConfirmButton label="Delete" busy={remove.busy} onConfirm={() => void del(k)}
                     question={k.id === currentKeyId ? 'Delete the key this session uses? You will be signed out.' : `Delete ${k.name ?? k.id}? Scripts using it stop working.`} />

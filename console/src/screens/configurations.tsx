@@ -5,7 +5,7 @@ import { api, listAll, when, type Configuration } from '../api.ts';
 import { loadCatalog, type Catalog } from '../catalog.ts';
 import { emptyConfig, fromConfiguration, sectionOf, summarizeAccess, toWrite, type ConfigState } from '../config-model.ts';
 import { navigate } from '../nav.ts';
-import { Button, ConfirmButton, Empty, ErrorNote, Field, TableWrap, useAction } from '../ui.tsx';
+import { Button, ConfirmButton, Empty, ErrorNote, Field, TableWrap, useAction, Loading } from '../ui.tsx';
 import { AccessDimensionEditor } from './access-editor.tsx';
 import { RulesEditor } from './rules-editor.tsx';
 
@@ -14,7 +14,7 @@ function ConfigurationList() {
   const load = useAction();
   const remove = useAction();
   useEffect(() => {
-    void load.run('Loading configurations', () => listAll<Configuration>('/access-key-configurations', 'aiGatewayAccessKeyConfigurations'), (l) => `${l.length} configurations loaded.`).then((l) => l && setItems(l));
+    void load.run('Loading configurations', () => listAll<Configuration>('/access-key-configurations', 'aiGatewayAccessKeyConfigurations'), '').then((l) => l && setItems(l));
   }, []);
   const del = async (c: Configuration) => {
     const done = await remove.run(`Deleting configuration ${c.name}`, async () => { await api<void>('DELETE', `/access-key-configurations/${c.id}`); return true; }, 'Configuration deleted.');
@@ -26,6 +26,7 @@ function ConfigurationList() {
       <p class="lead">A configuration bundles an access scope (which providers and models) with routing rules (which credentials). Assign it to access keys under Access keys.</p>
       <p><a class="btn btn-primary" href="#/configurations/new">New configuration</a></p>
       <ErrorNote error={load.error ?? remove.error} />
+      <Loading busy={load.busy} />
       {items && items.length === 0 ? <Empty>No configurations yet.</Empty> : null}
       {items && items.length > 0 ? (
         <TableWrap label="Configurations">
@@ -35,9 +36,9 @@ function ConfigurationList() {
               {items.map((c) => (
                 <tr key={c.id} data-id={c.id}>
                   <th scope="row"><a href={`#/configurations/${c.id}`}>{c.name}</a>{c.description ? <div class="sub">{c.description}</div> : null}</th>
-                  <td>{summarizeAccess(c)}</td>
-                  <td>{(c.router?.rules ?? []).map((r) => r.model ?? r.provider).join(', ') || <span class="muted">none</span>}</td>
-                  <td>{when(c.updatedAt)}</td>
+                  <td data-label="Access">{summarizeAccess(c)}</td>
+                  <td data-label="Routing">{(c.router?.rules ?? []).map((r) => r.model ?? r.provider).join(', ') || <span class="muted">none</span>}</td>
+                  <td data-label="Updated">{when(c.updatedAt)}</td>
                   <td class="actions">
                     <ConfirmButton label="Delete" question={`Delete ${c.name}?`} busy={remove.busy} onConfirm={() => void del(c)} />
                   </td>
@@ -57,8 +58,8 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
   const load = useAction();
   const save = useAction();
   useEffect(() => {
-    void load.run('Loading providers and keys', loadCatalog, 'Providers and keys loaded.').then((c) => c && setCatalog(c));
-    if (id) void load.run('Loading configuration', () => api<Configuration>('GET', `/access-key-configurations/${id}`), 'Configuration loaded.').then((c) => c && setState(fromConfiguration(c)));
+    void load.run('Loading providers and keys', loadCatalog, '').then((c) => c && setCatalog(c));
+    if (id) void load.run('Loading configuration', () => api<Configuration>('GET', `/access-key-configurations/${id}`), '').then((c) => c && setState(fromConfiguration(c)));
   }, [id]);
   if (!state) return <section><h1 tabIndex={-1}>Configuration</h1><ErrorNote error={load.error} />{load.busy ? <p>Loading…</p> : null}</section>;
 
@@ -81,6 +82,7 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
       <p><a href="#/configurations">← All configurations</a></p>
       <h1 id="editor-title" tabIndex={-1}>{id ? `Edit ${state.name || 'configuration'}` : 'New configuration'}</h1>
       <ErrorNote error={load.error} />
+      <Loading busy={load.busy} />
       <section class="card" aria-labelledby="details-title">
         <h2 id="details-title">Details</h2>
         <div class="grid">
@@ -105,7 +107,7 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
         <RulesEditor rules={state.rules} onChange={(rules) => set({ rules })} ctx={{ providerIds: catalog?.providerIds ?? [], keys: catalog?.keys ?? [] }} />
         {section === 'routing' ? <ErrorNote error={save.error} /> : null}
       </section>
-      <div class="row sticky-actions">
+      <div class="row form-actions">
         <Button type="submit" kind="primary" busy={save.busy}>Save configuration</Button>
         <a href="#/configurations">Cancel</a>
       </div>

@@ -2,12 +2,12 @@
 // configured payments (otherwise the API's own explanation is shown).
 import { useEffect, useState } from 'preact/hooks';
 import { api, cents, when, type CreditTransaction, type Schemas } from '../api.ts';
-import { Button, Empty, ErrorNote, Field, TableWrap, useAction } from '../ui.tsx';
+import { Button, Empty, ErrorNote, Field, TableWrap, useAction, Loading } from '../ui.tsx';
 
 function describe(t: CreditTransaction): { what: string; amount: string } {
   if (t.type === 'credits') return { what: t.category === 'purchase' ? 'Credits bought' : 'Promotional credits', amount: `+${cents(t.amountCents)}` };
   const label = t.type === 'usageInvoice' ? 'Usage invoice' : 'Usage so far (preview)';
-  return { what: `${label}, ${t.periodStart.slice(0, 10)} – ${t.periodEnd.slice(0, 10)}`, amount: `−${cents(t.appliedCreditsCents)}` };
+  return { what: `${label}, ${t.periodStart.slice(0, 10)} – ${t.periodEnd.slice(0, 10)}`, amount: `${cents(t.totalCents)} (${cents(t.appliedCreditsCents)} from credits)` };
 }
 
 export function Credits() {
@@ -24,7 +24,7 @@ export function Credits() {
       ]);
       setBalance(b.balanceCents);
       setItems(t.items);
-    }, 'Credits loaded.');
+    }, '');
   }, []);
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -36,6 +36,7 @@ export function Credits() {
     <section aria-labelledby="credits-title">
       <h2 id="credits-title">Credits</h2>
       <ErrorNote error={load.error} />
+      <Loading busy={load.busy} />
       <p class="balance">Balance: <strong data-testid="balance">{balance === undefined ? '…' : cents(balance)}</strong></p>
       <form class="card row" onSubmit={(e) => void submit(e)} aria-label="Buy credits">
         <Field label="Amount to buy (USD)" hint="Minimum $5.00.">
@@ -50,7 +51,7 @@ export function Credits() {
           <table>
             <thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">Amount</th></tr></thead>
             <tbody>
-              {items.map((t, i) => { const d = describe(t); return <tr key={i}><td>{when(t.createdAt)}</td><td>{d.what}</td><td>{d.amount}</td></tr>; })}
+              {items.map((t, i) => { const d = describe(t); return <tr key={i}><td data-label="When">{when(t.createdAt)}</td><td data-label="What">{d.what}</td><td data-label="Amount">{d.amount}</td></tr>; })}
             </tbody>
           </table>
         </TableWrap>

@@ -1,7 +1,7 @@
 // Account-wide gateway settings: timeouts (Go duration strings) and token caps (empty = no cap).
 import { useEffect, useState } from 'preact/hooks';
 import { api, type GatewayConfig } from '../api.ts';
-import { Button, ErrorNote, Field, useAction } from '../ui.tsx';
+import { Button, ErrorNote, Field, useAction, Loading } from '../ui.tsx';
 
 const cap = (s: string): number | null => (s.trim() === '' ? null : Number(s));
 
@@ -14,7 +14,7 @@ export function GatewaySettings() {
     setCfg(c);
     setForm({ totalTimeout: c.totalTimeout, perRequestTimeout: c.perRequestTimeout, maxInputTokens: c.maxInputTokens?.toString() ?? '', maxOutputTokens: c.maxOutputTokens?.toString() ?? '' });
   };
-  useEffect(() => { void load.run('Loading gateway settings', () => api<GatewayConfig>('GET', '/gateway-config'), 'Gateway settings loaded.').then((c) => c && show(c)); }, []);
+  useEffect(() => { void load.run('Loading gateway settings', () => api<GatewayConfig>('GET', '/gateway-config'), '').then((c) => c && show(c)); }, []);
   const submit = async (e: Event) => {
     e.preventDefault();
     const body = { totalTimeout: form.totalTimeout.trim(), perRequestTimeout: form.perRequestTimeout.trim(), maxInputTokens: cap(form.maxInputTokens), maxOutputTokens: cap(form.maxOutputTokens) };
@@ -26,6 +26,7 @@ export function GatewaySettings() {
     <section aria-labelledby="gw-title">
       <h2 id="gw-title">Gateway settings</h2>
       <ErrorNote error={load.error} />
+      <Loading busy={load.busy} />
       {cfg ? (
         <form class="card" onSubmit={(e) => void submit(e)} aria-labelledby="gw-title">
           <div class="grid">

@@ -3,7 +3,7 @@
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, listAll, pathOf, when, type AccessKey, type Configuration, type Schemas } from '../api.ts';
-import { Button, ConfirmButton, Empty, ErrorNote, Field, LoadMore, SecretOnce, TableWrap, useAction } from '../ui.tsx';
+import { Button, ConfirmButton, Empty, ErrorNote, Field, LoadMore, SecretOnce, TableWrap, useAction, Loading } from '../ui.tsx';
 
 type KeyList = Schemas['AIGatewayAccessKeyList'];
 const PAGE = 20;
@@ -84,7 +84,7 @@ export function KeysScreen() {
   const remove = useAction();
 
   const loadPage = async (path: string, append: boolean) => {
-    const page = await load.run('Loading access keys', () => api<KeyList>('GET', path), (p) => `${p.aiGatewayAccessKeys.length} access keys loaded.`);
+    const page = await load.run('Loading access keys', () => api<KeyList>('GET', path), '');
     if (!page) return;
     setKeys((old) => (append ? [...old, ...page.aiGatewayAccessKeys] : page.aiGatewayAccessKeys));
     setNext(page.nextPageUri);
@@ -109,6 +109,7 @@ export function KeysScreen() {
         : <CreateKey configurations={configurations} onCreated={(k) => { setFresh(k); setKeys((old) => [k, ...old]); }} />}
       <h2>Your access keys</h2>
       <ErrorNote error={load.error ?? remove.error} />
+      <Loading busy={load.busy} />
       {keys.length === 0 && !load.busy ? <Empty>No access keys yet.</Empty> : (
         <TableWrap label="Access keys">
           <table>
@@ -118,10 +119,10 @@ export function KeysScreen() {
                 <Fragment key={k.id}>
                   <tr data-id={k.id}>
                     <th scope="row">{k.name ?? <em>unnamed</em>}<div class="sub mono">{k.id}</div>{k.description ? <div class="sub">{k.description}</div> : null}</th>
-                    <td class="mono">{k.keyRedacted}</td>
-                    <td>{k.accessKeyConfiguration ? <a href={`#/configurations/${k.accessKeyConfiguration.id}`}>{k.accessKeyConfiguration.name}</a> : <span class="muted">None (allow all)</span>}</td>
-                    <td>{when(k.lastUsed)}</td>
-                    <td>{when(k.createdAt)}</td>
+                    <td data-label="Key" class="mono">{k.keyRedacted}</td>
+                    <td data-label="Configuration">{k.accessKeyConfiguration ? <a href={`#/configurations/${k.accessKeyConfiguration.id}`}>{k.accessKeyConfiguration.name}</a> : <span class="muted">None (allow all)</span>}</td>
+                    <td data-label="Last used">{when(k.lastUsed)}</td>
+                    <td data-label="Created">{when(k.createdAt)}</td>
                     <td class="actions">
                       <Button onClick={() => setEditing(editing === k.id ? undefined : k.id)} aria-expanded={editing === k.id} aria-label={`Edit ${k.name ?? k.id}`}>Edit</Button>
                       <ConfirmButton label="Delete" question={`Delete ${k.name ?? k.id}? Apps using it stop working at once.`} busy={remove.busy} onConfirm={() => void del(k)} />

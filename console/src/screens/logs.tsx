@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, listAll, pathOf, usd, when, type AccessKey, type Schemas, type UsageEvent } from '../api.ts';
 import { groupRequests, matches, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
-import { Button, Empty, ErrorNote, Field, LoadMore, TableWrap, useAction } from '../ui.tsx';
+import { Button, Empty, ErrorNote, Field, LoadMore, TableWrap, useAction, Loading } from '../ui.tsx';
 
 type UsageList = Schemas['AIGatewayUsageList'];
 const PAGE = 50;
@@ -39,7 +39,7 @@ export function LogsScreen() {
   const load = useAction();
 
   const fetchPage = async (path: string, append: boolean) => {
-    const page = await load.run('Loading logs', () => api<UsageList>('GET', path), (p) => `${p.aiGatewayUsage.length} usage events loaded.`);
+    const page = await load.run('Loading logs', () => api<UsageList>('GET', path), '');
     if (!page) return;
     setEvents((old) => (append ? [...old, ...page.aiGatewayUsage] : page.aiGatewayUsage));
     setNext(page.nextPageUri);
@@ -81,6 +81,7 @@ export function LogsScreen() {
         <Button type="submit" busy={load.busy}>Refresh</Button>
       </form>
       <ErrorNote error={load.error} />
+      <Loading busy={load.busy} />
       {rows.length === 0 && !load.busy ? <Empty>No requests in this range.</Empty> : null}
       {rows.length > 0 ? (
         <TableWrap label="Requests">
@@ -89,19 +90,19 @@ export function LogsScreen() {
             <tbody>
               {rows.map((r) => (
                 <tr key={r.requestId} data-request-id={r.requestId} class={open === r.requestId ? 'selected' : undefined}>
-                  <td>
+                  <td data-label="Time">
                     <button type="button" class="linklike" aria-expanded={open === r.requestId} aria-controls="attempts"
                       onClick={() => setOpen(open === r.requestId ? undefined : r.requestId)}>
                       {when(r.final.eventTime)}
                     </button>
                   </td>
-                  <td><span class={`badge ${r.final.isError ? 'bad' : 'good'}`}>{r.final.statusCode}</span></td>
-                  <td class="mono">{r.final.model}</td>
-                  <td>{r.final.provider}</td>
-                  <td>{r.final.inputTokens} / {r.final.outputTokens}</td>
-                  <td data-testid="cost">{usd(r.cost)}</td>
-                  <td>{r.final.keySource}</td>
-                  <td>{r.attempts.length}</td>
+                  <td data-label="Status"><span class={`badge ${r.final.isError ? 'bad' : 'good'}`}>{r.final.statusCode}</span></td>
+                  <td data-label="Model" class="mono">{r.final.model}</td>
+                  <td data-label="Provider">{r.final.provider}</td>
+                  <td data-label="Tokens in / out">{r.final.inputTokens} / {r.final.outputTokens}</td>
+                  <td data-label="Cost" data-testid="cost">{usd(r.cost)}</td>
+                  <td data-label="Key source">{r.final.keySource}</td>
+                  <td data-label="Attempts">{r.attempts.length}</td>
                 </tr>
               ))}
             </tbody>

@@ -2,7 +2,7 @@
 // for custom providers.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { loadCatalog, type Catalog } from '../catalog.ts';
-import { ErrorNote, useAction } from '../ui.tsx';
+import { ErrorNote, useAction, Loading } from '../ui.tsx';
 import { ProviderKeys } from './provider-keys.tsx';
 import { CustomProviders } from './custom-providers.tsx';
 
@@ -26,7 +26,7 @@ export function ProvidersScreen() {
   const [tab, setTab] = useState<'builtin' | 'custom'>('builtin');
   const tabRefs = useRef<(HTMLButtonElement | null)[]>([]);
   const load = useAction();
-  useEffect(() => { void load.run('Loading providers', loadCatalog, 'Providers loaded.').then((c) => c && setCatalog(c)); }, []);
+  useEffect(() => { void load.run('Loading providers', loadCatalog, '').then((c) => c && setCatalog(c)); }, []);
   const onTabKey = (e: KeyboardEvent, i: number) => {
     // Arrow keys move between tabs, as the ARIA tabs pattern expects.
     if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
@@ -38,6 +38,7 @@ export function ProvidersScreen() {
     <section aria-labelledby="providers-title">
       <h1 id="providers-title" tabIndex={-1}>Providers</h1>
       <ErrorNote error={load.error} />
+      <Loading busy={load.busy} />
       {catalog ? (
         <>
           <ProviderKeys keys={catalog.keys} providerIds={catalog.providerIds} onChange={(keys) => setCatalog({ ...catalog, keys })} />

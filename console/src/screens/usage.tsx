@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, listAll, usd, type AccessKey, type UsageOverview } from '../api.ts';
 import { BarChart, type Series } from '../chart.tsx';
-import { ErrorNote, Field, TableWrap, useAction } from '../ui.tsx';
+import { ErrorNote, Field, TableWrap, useAction, Loading } from '../ui.tsx';
 
 const WINDOWS = [7, 30, 90] as const;
 
@@ -31,7 +31,7 @@ export function UsageScreen() {
   const labels = days(windowDays);
   useEffect(() => {
     const q = new URLSearchParams({ startTime: `${labels[0]}T00:00:00Z`, groupBy });
-    void load.run('Loading usage', () => api<UsageOverview>('GET', `/usage/overview?${q.toString()}`), 'Usage loaded.').then((o) => o && setOverview(o));
+    void load.run('Loading usage', () => api<UsageOverview>('GET', `/usage/overview?${q.toString()}`), '').then((o) => o && setOverview(o));
   }, [windowDays, groupBy]);
   useEffect(() => {
     void listAll<AccessKey>('/access-keys', 'aiGatewayAccessKeys').then((ks) => setKeyNames(new Map(ks.map((k) => [k.id, k.name ?? k.id]))), () => undefined);
@@ -54,6 +54,7 @@ export function UsageScreen() {
         </Field>
       </div>
       <ErrorNote error={load.error} />
+      <Loading busy={load.busy} />
       {overview ? (
         <>
           <dl class="totals" aria-label="Totals for the window">
@@ -62,8 +63,8 @@ export function UsageScreen() {
             <div><dt>Cost</dt><dd data-testid="total-cost">{usd(overview.totals.cost)}</dd></div>
           </dl>
           <div class="charts">
-            <BarChart title="Requests per day" labels={labels} series={seriesOf(overview, labels, (b) => b.requests, name)} format={count} />
-            <BarChart title="Errors per day" labels={labels} series={seriesOf(overview, labels, (b) => b.errors, name)} format={count} />
+            <BarChart title="Requests per day" labels={labels} series={seriesOf(overview, labels, (b) => b.requests, name)} format={count} integer />
+            <BarChart title="Errors per day" labels={labels} series={seriesOf(overview, labels, (b) => b.errors, name)} format={count} integer />
             <BarChart title="Cost per day" labels={labels} series={seriesOf(overview, labels, (b) => Number(b.cost), name)} format={usd} />
           </div>
           <details class="card">
@@ -73,7 +74,7 @@ export function UsageScreen() {
                 <thead><tr><th scope="col">Day (UTC)</th><th scope="col">{groupBy === 'provider' ? 'Provider' : 'Access key'}</th><th scope="col">Requests</th><th scope="col">Errors</th><th scope="col">Cost</th></tr></thead>
                 <tbody>
                   {overview.buckets.map((b) => (
-                    <tr key={`${b.bucketStart}-${b.groupKey}`}><td>{b.bucketStart.slice(0, 10)}</td><td>{name(b.groupKey)}</td><td>{b.requests}</td><td>{b.errors}</td><td>{usd(b.cost)}</td></tr>
+                    <tr key={`${b.bucketStart}-${b.groupKey}`}><td data-label="Day">{b.bucketStart.slice(0, 10)}</td><td data-label="Group">{name(b.groupKey)}</td><td data-label="Requests">{b.requests}</td><td data-label="Errors">{b.errors}</td><td data-label="Cost">{usd(b.cost)}</td></tr>
                   ))}
                 </tbody>
               </table>

@@ -1,0 +1,364 @@
+// The web console end to end: a real Tollgate (both planes, temp SQLite), Debian's chromium driven by
+// playwright-core, and the seed guide's workflow clicked through the UI. After each UI action the test
+// checks through the public API, with the bootstrap key, that the action really happened.
+// Screenshots go to a temp dir; TOLLGATE_UPDATE_SCREENSHOTS=1 writes them to docs/screenshots/ instead.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import OpenAI from 'openai';
+import pino from 'pino';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { loadConfig } from '../src/config/config.ts';
+import type { components } from '../src/control/spec-types.ts';
+import { startTollgate, type RunningTollgate } from '../src/server.ts';
+import { startFakeProvider, type FakeProvider } from './fake-upstream.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = new URL('..', import.meta.url).pathname;
+const SHOTS = process.env.TOLLGATE_UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs/screenshots') : mkdtempSync(join(tmpdir(), 'tollgate-shots-'));
+const BOOTSTRAP = `tgk_e2e_${randomBytes(16).toString('hex')}`;
+
+/** Builds console/dist when it is missing or older than its sources (the install step normally does it). */
+function ensureConsoleBuilt(): void {
+  const index = join(ROOT, 'console/dist/index.html');
+  const newest = (dir: string): number => readdirSync(dir, { withFileTypes: true })
+    .reduce((m, e) => Math.max(m, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0);
+  if (existsSync(index) && statSync(index).mtimeMs >= newest(join(ROOT, 'console/src'))) return;
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', join(ROOT, 'console/vite.config.ts'), '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, `console build failed: ${r.stderr}${r.stdout}`);
+}
+
+type S = components['schemas'];
+interface Api { <T = S['Error']>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T; headers: Headers }> }
+
+function apiClient(base: string): Api {
+  return async <T,>(method: string, path: string, body?: unknown, headers: Record<string, string> = { authorization: `Bearer ${BOOTSTRAP}` }) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, headers: res.headers };
+  };
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true, animations: 'disabled' });
+}
+
+/** Waits for the polite status region to report an outcome matching `text`. */
+async function expectStatus(page: Page, text: string | RegExp): Promise<void> {
+  await page.getByTestId('status').filter({ hasText: text }).waitFor({ timeout: 10_000 });
+}
+
+async function go(page: Page, route: string, heading: string | RegExp): Promise<void> {
+  await page.evaluate(`location.hash = ${JSON.stringify(route)}`);
+  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+}
+
+/** Every form control on the page has an accessible name (a label, or aria-label). */
+async function assertLabelled(page: Page): Promise<void> {
+  // Runs in the page (a string, because this program is typed for Node, not the DOM).
+  const unlabelled = await page.evaluate<string[]>(`[...document.querySelectorAll('input, select, textarea')]
+    .filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label'))
+    .map((el) => el.outerHTML.slice(0, 120))`);
+  assert.deepEqual(unlabelled, [], 'form controls without a label');
+}
+
+async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function within(page: Page, role: 'group' | 'region' | 'form', name: string | RegExp): Locator {
+  return page.getByRole(role, { name, exact: true });
+}
+
+test('web console: the guide workflow in a real browser', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (bash scripts/run.sh test installs it)`, timeout: 90_000 }, async (t) => {
+  ensureConsoleBuilt();
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-console-'));
+  const fake: FakeProvider = await startFakeProvider();
+  const config = loadConfig({
+    TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'tollgate.db')}`,
+    TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'),
+    TOLLGATE_BOOTSTRAP_API_KEY: BOOTSTRAP,
+    TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fake.url}/v1`,
+    // BYOK requests cost only the processing fee; a large one makes the cost visible at 5 decimals.
+    TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '2000',
+    TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
+  }, { apiPort: 0, gatewayPort: 0 });
+  const running: RunningTollgate = await startTollgate(config, { logger: pino({ level: 'silent' }) });
+  const base = running.apiUrl!;
+  const api = apiClient(base);
+  const context: BrowserContext = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'tollgate-chromium-')), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 860 },
+  });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  const page = context.pages()[0] ?? await context.newPage();
+  page.setDefaultTimeout(10_000);
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  t.after(async () => {
+    await context.close();
+    await running.stop();
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  let providerKeyId = '';
+  let configurationId = '';
+  let accessToken = '';
+  let accessKeyId = '';
+
+  await t.test('a wrong key is refused with a clear message, the right one signs in', async () => {
+    await page.goto(base);
+    await page.getByLabel('API key').fill('not-a-real-key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: /Sign-in failed: .*not known to this server/ }).waitFor();
+    await assertLabelled(page);
+    await shot(page, 'sign-in');
+    await page.getByLabel('API key').fill(BOOTSTRAP);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Access keys' }).waitFor();
+    const [cookie] = await context.cookies(base);
+    assert.ok(cookie, 'a session cookie is set');
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.sameSite, 'Strict');
+    assert.equal(cookie.path, '/');
+    assert.ok(!cookie.value.includes(BOOTSTRAP) && cookie.value.length >= 40, 'the cookie holds a random session id, not the key');
+  });
+
+  await t.test('cookie sessions are CSRF-protected; Bearer auth is unchanged', async () => {
+    const [cookie] = await context.cookies(base);
+    const withCookie = { cookie: `${cookie!.name}=${cookie!.value}` };
+    assert.equal((await api('GET', '/gateway-config', undefined, withCookie)).status, 200);
+    const noToken = await api('PATCH', '/gateway-config', { totalTimeout: '100s' }, withCookie);
+    assert.equal(noToken.status, 403);
+    assert.match(noToken.body.msg, /x-csrf-token/);
+    assert.equal((await api('PATCH', '/gateway-config', { totalTimeout: '100s' }, { ...withCookie, 'x-csrf-token': 'wrong' })).status, 403);
+    const { csrfToken } = (await api<{ csrfToken: string }>('GET', '/console/session', undefined, withCookie)).body;
+    assert.equal((await api('PATCH', '/gateway-config', { totalTimeout: '100s' }, { ...withCookie, 'x-csrf-token': csrfToken })).status, 200);
+    // The page's own fetch without the header is refused too.
+    const status = await page.evaluate(() => fetch('/gateway-config', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"totalTimeout":"99s"}' }).then((r) => r.status));
+    assert.equal(status, 403);
+    assert.equal((await api('GET', '/access-keys', undefined, { authorization: 'Bearer nope', ...withCookie })).status, 401, 'a bad Bearer header is not rescued by a cookie');
+    assert.equal((await api('GET', '/access-keys')).status, 200);
+    assert.equal((await api('GET', '/access-keys', undefined, {})).status, 401);
+  });
+
+  await t.test('Providers: add a provider key, then rotate it', async () => {
+    await go(page, '#/providers', 'Providers');
+    await page.getByLabel('Provider for the key').selectOption('openai');
+    await page.getByLabel('Key name').fill('openai-primary');
+    await page.getByLabel('Secret value').fill('sk-e2e-original-0001');
+    await page.getByRole('button', { name: 'Add provider key' }).click();
+    await expectStatus(page, /Provider key openai-primary stored/);
+    const listed = (await api<S['AIGatewayProviderAPIKeyList']>('GET', '/provider-keys?provider=openai')).body.aiGatewayProviderKeys;
+    const stored = listed.find((k) => k.name === 'openai-primary');
+    assert.ok(stored, 'the provider key exists in the API');
+    providerKeyId = stored.id;
+    assert.ok(!(await page.content()).includes('sk-e2e-original-0001'), 'the secret is not shown again');
+
+    await page.getByRole('button', { name: 'Rotate openai-primary' }).click();
+    const form = within(page, 'form', 'Rotate openai-primary');
+    await form.getByLabel('New secret value').fill('sk-e2e-rotated-0002');
+    await form.getByRole('button', { name: 'Rotate' }).click();
+    await expectStatus(page, /Provider key rotated/);
+    const after = (await api<S['AIGatewayProviderAPIKeyDetail']>('GET', `/provider-keys/${providerKeyId}`)).body;
+    assert.notEqual(after.keyRedacted, stored.keyRedacted, 'the stored secret changed, same id');
+    await page.getByRole('tab', { name: 'Built-in' }).waitFor();
+    await assertLabelled(page);
+    await shot(page, 'providers');
+  });
+
+  await t.test('Configurations: build the guide example; API validation errors show beside the section', async () => {
+    await go(page, '#/configurations', 'Configurations');
+    await page.getByRole('link', { name: 'New configuration' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New configuration' }).waitFor();
+    await page.getByLabel('Configuration name').fill('Production OpenAI BYOK');
+    await page.getByLabel('Description').fill('The seed guide example');
+    const providers = page.getByTestId('access-providers');
+    await providers.getByLabel('Allow only these providers').check();
+    await providers.getByText('an empty list blocks every provider').waitFor();
+    await providers.getByLabel('openai', { exact: true }).check();
+    const models = page.getByTestId('access-models');
+    await models.getByLabel('Allow only these models').check();
+    await models.getByLabel('Model to allow').fill('openai/gpt-4o');
+    await models.getByRole('button', { name: 'Add model' }).click();
+    await page.getByRole('button', { name: 'Add routing rule' }).click();
+    const rule = within(page, 'group', 'Rule 1');
+    await rule.getByLabel('Provider', { exact: true }).selectOption('openai');
+    // Save before attaching a key: the API refuses, and the message sits in the Routing section.
+    await page.getByRole('button', { name: 'Save configuration' }).click();
+    await page.locator('section[aria-labelledby="routing-title"]').getByRole('alert').filter({ hasText: /needs at least one key/ }).waitFor();
+    assert.equal((await api<S['AIGatewayAccessKeyConfigurationList']>('GET', '/access-key-configurations')).body.aiGatewayAccessKeyConfigurations.length, 0);
+
+    await rule.getByLabel('Stored key to add').selectOption(providerKeyId);
+    await rule.getByRole('button', { name: 'Add key' }).click();
+    await page.getByRole('button', { name: 'Save configuration' }).click();
+    await expectStatus(page, 'Configuration Production OpenAI BYOK saved.');
+    await page.getByRole('heading', { level: 1, name: 'Edit Production OpenAI BYOK' }).waitFor();
+    const configs = (await api<S['AIGatewayAccessKeyConfigurationList']>('GET', '/access-key-configurations')).body.aiGatewayAccessKeyConfigurations;
+    const saved = configs.find((c) => c.name === 'Production OpenAI BYOK');
+    assert.ok(saved);
+    configurationId = saved.id;
+    assert.deepEqual(saved.access, { providers: { allow: ['openai'] }, models: { allow: ['openai/gpt-4o'] } });
+    const rules = saved.router?.rules ?? [];
+    assert.equal(rules.length, 1);
+    assert.equal(rules[0]!.provider, 'openai');
+    assert.equal(rules[0]!.steps[0]!.type, 'user');
+    assert.deepEqual(rules[0]!.steps[0]!.keys?.map((k) => k.id), [providerKeyId]);
+    await assertLabelled(page);
+    await shot(page, 'configuration-editor');
+  });
+
+  await t.test('Access keys: create, copy the token once, edit and assign the configuration', async () => {
+    await go(page, '#/keys', 'Access keys');
+    await page.getByLabel('Name', { exact: true }).fill('e2e app');
+    await page.getByRole('button', { name: 'Create access key' }).click();
+    await expectStatus(page, 'Access key e2e app created.');
+    await page.getByText('you will not see it again').waitFor();
+    accessToken = await page.getByTestId('new-secret').inputValue();
+    assert.ok(accessToken.length > 20);
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await expectStatus(page, 'Access key token copied to the clipboard.');
+    assert.equal(await page.evaluate<string>('navigator.clipboard.readText()'), accessToken);
+    const keys = (await api<S['AIGatewayAccessKeyList']>('GET', '/access-keys')).body.aiGatewayAccessKeys;
+    const created = keys.find((k) => k.name === 'e2e app');
+    assert.ok(created, 'the access key exists in the API');
+    accessKeyId = created.id;
+    await page.getByRole('button', { name: 'I have saved it' }).click();
+    await assert.rejects(page.getByTestId('new-secret').waitFor({ timeout: 300 }), 'the token is gone once dismissed');
+
+    await page.getByRole('button', { name: 'Edit e2e app' }).click();
+    const form = within(page, 'form', 'Edit access key e2e app');
+    await form.getByLabel('Description').fill('made by the console test');
+    await form.getByLabel('Metadata').fill('{"team":"e2e"}');
+    await form.getByLabel('Configuration').selectOption({ label: 'Production OpenAI BYOK' });
+    await form.getByRole('button', { name: 'Save' }).click();
+    await expectStatus(page, 'Access key saved.');
+    const after = (await api<S['AIGatewayAccessKey']>('GET', `/access-keys/${accessKeyId}`)).body;
+    assert.equal(after.accessKeyConfiguration?.id, configurationId);
+    assert.equal(after.description, 'made by the console test');
+    assert.equal(after.metadata, '{"team":"e2e"}');
+    await page.locator(`tr[data-id="${accessKeyId}"]`).getByRole('link', { name: 'Production OpenAI BYOK' }).waitFor();
+    await assertLabelled(page);
+    await shot(page, 'access-keys');
+  });
+
+  await t.test('a request through the gateway shows in Logs with its cost and in the Usage chart', { skip: running.gatewayUrl ? false : 'the gateway plane is not wired into startTollgate yet' }, async () => {
+    // The guide's BYOK configuration: the rotated stored key goes upstream; the account pays the fee.
+    const client = new OpenAI({ apiKey: accessToken, baseURL: `${running.gatewayUrl}/v1`, maxRetries: 0 });
+    const reply = await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hello from the console test' }] });
+    assert.ok(reply.choices[0]?.message.content);
+    assert.equal(fake.requests.at(-1)?.headers.authorization, 'Bearer sk-e2e-rotated-0002', 'the rotated provider key was used upstream');
+    const since = encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString());
+    const event = await poll('the usage event', async () => {
+      const list = (await api<S['AIGatewayUsageList']>('GET', `/usage?startTime=${since}&includeRetries=true`)).body.aiGatewayUsage;
+      return list[0];
+    });
+    assert.equal(event.accessKeyId, accessKeyId);
+    assert.equal(event.keySource, 'user');
+    assert.ok(Number(event.totalCost) > 0, `the request has a cost: ${JSON.stringify(event)}`);
+
+    await go(page, '#/logs', 'Logs');
+    const row = page.locator(`tr[data-request-id="${event.requestId}"]`);
+    await row.waitFor();
+    const n = Number(event.totalCost);
+    assert.equal(await row.getByTestId('cost').innerText(), `$${n.toFixed(n < 0.01 ? 5 : 2)}`);
+    await row.getByText('user', { exact: true }).waitFor();
+    await row.getByRole('button').click();
+    const attempts = page.getByRole('region', { name: `Attempts of request ${event.requestId}` });
+    await attempts.getByRole('heading', { name: 'Attempt 1 (final)' }).waitFor();
+    await assertLabelled(page);
+    await shot(page, 'logs');
+
+    await go(page, '#/usage', 'Usage');
+    const overview = (await api<S['AIGatewayUsageOverview']>('GET', `/usage/overview?startTime=${new Date(Date.now() - 6 * 86_400_000).toISOString().slice(0, 10)}T00:00:00Z`)).body;
+    assert.equal(overview.totals.requests, 1);
+    await page.getByTestId('total-requests').filter({ hasText: '1' }).waitFor();
+    assert.match(await page.getByTestId('chart-requests').getAttribute('aria-label') ?? '', /Requests per day: 1 in total .* openai/);
+    await page.getByText('Show the numbers as a table').click();
+    await page.getByTestId('usage-table').getByRole('row').filter({ hasText: 'openai' }).waitFor();
+    await shot(page, 'usage');
+  });
+
+  await t.test('Credits & settings: gateway timeouts save; buying credits shows the API message', async () => {
+    await go(page, '#/settings', 'Credits & settings');
+    await page.getByLabel('Total timeout').fill('90s');
+    await page.getByLabel('Max output tokens').fill('4096');
+    await page.getByRole('button', { name: 'Save gateway settings' }).click();
+    await expectStatus(page, 'Gateway settings saved.');
+    const cfg = (await api<S['AIGatewayConfig']>('GET', '/gateway-config')).body;
+    assert.equal(cfg.totalTimeout, '90s');
+    assert.equal(cfg.maxOutputTokens, 4096);
+    await page.getByRole('button', { name: 'Buy credits' }).click();
+    await within(page, 'form', 'Buy credits').getByRole('alert').waitFor();
+    await page.getByLabel('API key name').fill('ci script');
+    await page.getByRole('button', { name: 'Create API key' }).click();
+    await expectStatus(page, 'API key created.');
+    const apiKeys = (await api<S['AIGatewayAPIKeyList']>('GET', '/api-keys')).body.aiGatewayApiKeys;
+    assert.ok(apiKeys.some((k) => k.name === 'ci script'));
+    await assertLabelled(page);
+    await shot(page, 'settings');
+  });
+
+  await t.test('the layout fits a phone (390px) without sideways scrolling', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const [route, heading, name] of [['#/configurations/' + configurationId, 'Edit Production OpenAI BYOK', 'mobile-configuration'], ['#/keys', 'Access keys', 'mobile-access-keys'], ['#/logs', 'Logs', 'mobile-logs']] as const) {
+      await go(page, route, heading);
+      await page.getByRole('button', { name: /Sign out/ }).waitFor();
+      const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+      assert.ok(overflow <= 0, `${route} scrolls sideways by ${overflow}px at 390px`);
+      await shot(page, name);
+    }
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  await t.test('long lists page with Load more', async () => {
+    await Promise.all(Array.from({ length: 21 }, (_, i) => api('POST', '/access-keys', { name: `bulk ${String(i).padStart(2, '0')}` })));
+    await go(page, '#/keys', 'Access keys');
+    const rows = page.locator('tbody tr[data-id]');
+    await page.getByRole('button', { name: 'Load more' }).waitFor();
+    assert.equal(await rows.count(), 20);
+    const total = (await api<S['AIGatewayAccessKeyList']>('GET', '/access-keys')).body.aiGatewayAccessKeys.length;
+    assert.ok(total > 20);
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await poll('the second page', async () => ((await rows.count()) === total ? true : undefined));
+    await assert.rejects(page.getByRole('button', { name: 'Load more' }).waitFor({ timeout: 300 }), 'no more pages');
+  });
+
+  await t.test('keyboard: the navigation is reachable by Tab and follows Enter', async () => {
+    await page.getByRole('link', { name: 'Skip to content' }).focus(); // the first stop on every page
+    let focused = '';
+    for (let i = 0; i < 8 && focused !== 'Logs'; i++) {
+      await page.keyboard.press('Tab');
+      focused = await page.evaluate<string>("document.activeElement?.textContent ?? ''");
+    }
+    assert.equal(focused, 'Logs');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Logs' }).waitFor();
+  });
+
+  await t.test('sign out ends the session', async () => {
+    const [cookie] = await context.cookies(base);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Sign in to Tollgate' }).waitFor();
+    assert.equal((await api('GET', '/access-keys', undefined, { cookie: `${cookie!.name}=${cookie!.value}` })).status, 401);
+    assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
+  });
+});
