@@ -80,8 +80,9 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
   if (verdict === 'next' && !ctx.clientGone) {
     const last = records[records.length - 1];
     if (last) last.retryAction = 'exhausted';
-    const retryAfter = last?.failure === 'rate-limited' ? last.retryAfter : undefined;
-    writeError(ctx, exhaustedError(records, totalTimedOut(ctx), settings), records.length, retryAfter ? { 'Retry-After': retryAfter } : undefined);
+    const error = exhaustedError(records, totalTimedOut(ctx), settings);
+    const retryAfter = error.status === 429 ? last?.retryAfter : undefined;
+    writeError(ctx, error, records.length, retryAfter ? { 'Retry-After': retryAfter } : undefined);
   }
   // After the answer is flushed: estimating tokens (tiktoken) must not delay the client's last bytes.
   setImmediate(meterAttempts, ctx, records, isStreaming);
