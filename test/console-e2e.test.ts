@@ -49,7 +49,8 @@ function apiClient(base: string): Api {
 
 async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true, animations: 'disabled' });
+  // The fixed status toast would float over arbitrary content in a full-page capture: hide it meanwhile.
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true, animations: 'disabled', style: '[data-testid="status"] { visibility: hidden; }' });
 }
 
 /** Waits for the polite status region to report an outcome matching `text`. */
@@ -183,6 +184,28 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await page.getByRole('tab', { name: 'Built-in' }).waitFor();
     await assertLabelled(page);
     await shot(page, 'providers');
+  });
+
+  await t.test('Providers: create a custom provider with models and surfaces, then delete it after confirming', async () => {
+    await page.getByRole('tab', { name: 'Custom' }).click();
+    const form = within(page, 'form', 'Create a custom provider');
+    await form.getByLabel('Provider id').fill('my-ollama');
+    await form.getByLabel('Display name').fill('My Ollama');
+    await form.getByLabel('Base URL').fill(`${fake.url}/v1`);
+    await form.getByLabel('Models').fill('llama3.2\nqwen3');
+    await form.getByLabel('Anthropic messages').check();
+    await form.getByRole('button', { name: 'Create provider' }).click();
+    await expectStatus(page, 'Provider my-ollama saved.');
+    const created = (await api<S['AIGatewayProviderList']>('GET', '/providers')).body.aiGatewayProviders.find((p) => p.providerId === 'my-ollama');
+    assert.ok(created, 'the provider exists in the API');
+    assert.deepEqual(created.models?.map((m) => m.modelId).sort(), ['llama3.2', 'qwen3']);
+    assert.deepEqual(created.supportedApiSurfaces?.map((x) => `${x.format}/${x.surface}`).sort(), ['anthropic/messages', 'openai/chat-completions']);
+    await shot(page, 'providers-custom');
+    const card = page.getByRole('article', { name: 'my-ollama' });
+    await card.getByRole('button', { name: 'Delete' }).click();
+    await card.getByRole('button', { name: 'Yes, delete' }).click();
+    await expectStatus(page, 'Provider deleted.');
+    assert.equal((await api('GET', `/providers/${created.id}`)).status, 404);
   });
 
   await t.test('Configurations: build the guide example; API validation errors show beside the section', async () => {

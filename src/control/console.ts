@@ -60,9 +60,10 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function cookie(request: FastifyRequest, value: string, maxAgeSeconds: number): string {
-  // Secure only over HTTPS: browsers drop Secure cookies set by plain-HTTP origins other than localhost.
-  const secure = request.protocol === 'https' ? '; Secure' : '';
+function cookie(request: FastifyRequest, publicUrl: string | undefined, value: string, maxAgeSeconds: number): string {
+  // Secure only over HTTPS (directly, or behind a TLS proxy named by TOLLGATE_PUBLIC_API_URL): browsers
+  // drop Secure cookies set by plain-HTTP origins other than localhost.
+  const secure = request.protocol === 'https' || publicUrl?.startsWith('https:') ? '; Secure' : '';
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure}`;
 }
 
@@ -160,7 +161,7 @@ export const consoleExtension: RouteExtension = (app, deps) => {
     const row = await deps.store.db.selectFrom('apiKeys').select(['id', 'accountId']).where('tokenHash', '=', sha256Hex(apiKey)).executeTakeFirst();
     if (!row) throw new TollgateError(Errors.unauthorized, { reason: 'That API key is not known to this server. Check that you copied the whole key.' });
     const { id, session } = sessions.create(row.id, row.accountId);
-    reply.header('set-cookie', cookie(request, id, SESSION_TTL_MS / 1000)).header('cache-control', 'no-store');
+    reply.header('set-cookie', cookie(request, deps.config.publicApiUrl, id, SESSION_TTL_MS / 1000)).header('cache-control', 'no-store');
     return { csrfToken: session.csrfToken, apiKeyId: session.apiKeyId, accountId: session.accountId, expiresAt: new Date(session.expiresAt).toISOString() };
   });
 
@@ -177,7 +178,7 @@ export const consoleExtension: RouteExtension = (app, deps) => {
     const session = sessions.get(id);
     if (session && !sameSecret(String(request.headers['x-csrf-token'] ?? ''), session.csrfToken)) throw csrfRejected();
     sessions.delete(id);
-    return reply.header('set-cookie', cookie(request, '', 0)).code(204).send();
+    return reply.header('set-cookie', cookie(request, deps.config.publicApiUrl, '', 0)).code(204).send();
   });
 
   const sessionAuthenticator: SessionAuthenticator = async (request) => {
