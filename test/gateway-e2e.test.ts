@@ -50,7 +50,12 @@ for (const kind of STORE_KINDS) {
       const chatEvents = all.aiGatewayUsage.filter((e) => e.requestId === chatId).sort((a, b) => a.attemptNumber - b.attemptNumber);
       assert.deepEqual(chatEvents.map((e) => [e.statusCode, e.isFinalAttempt, e.providerKeyId]), [[429, false, bad], [200, true, good]]);
       assert.equal(chatEvents[1]!.inputTokens, FAKE_USAGE.input);
-      const finals = await h.api<{ aiGatewayUsage: UsageApiEvent[] }>('GET', `/usage?startTime=${encodeURIComponent(since)}&accessKeyId=${key.id}`);
+      // Usage is written in ~100 ms batches: wait until the three requests' final events are all in.
+      let finals = { aiGatewayUsage: [] as UsageApiEvent[] };
+      for (let i = 0; i < 50 && finals.aiGatewayUsage.length < 3; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 50));
+        finals = await h.api<{ aiGatewayUsage: UsageApiEvent[] }>('GET', `/usage?startTime=${encodeURIComponent(since)}&accessKeyId=${key.id}`);
+      }
       // Default view: final attempts only — chat, stream, messages.
       assert.equal(finals.aiGatewayUsage.length, 3);
       assert.ok(finals.aiGatewayUsage.some((e) => e.isStreaming && e.outputTokens === FAKE_USAGE.output));
