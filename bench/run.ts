@@ -5,7 +5,7 @@
 //   npm run bench                    full table: 5 s × 3 repeats per point, medians; writes bench/results/<date>.*
 //   npm run bench -- --soak          also the memory soak (≥ 1,000,000 requests; 1,000 concurrent slow streams)
 //   npm run bench -- --smoke         ~1 s per point, tiny loads; proves the harness works (CI), no figure asserted
-// Options: --targets=bare,tollgate,portkey  --duration=S  --repeats=N  --connections=N  --no-install
+// Options: --targets=bare,tollgate,portkey  --duration=S  --repeats=N  --connections=N  --no-install  --loadgen=wrk|autocannon|undici-loop
 //          --soak-requests=N  --streams=N  --soak-targets=tollgate,bare
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { request } from 'undici';
-import { chooseLoadGenerator, type LoadResult } from './lib/load.ts';
+import { chooseLoadGenerator, type LoadResult, type LoadTool } from './lib/load.ts';
 import { jsonCall, probe, slowStreams, ttfbMedianMs, type Endpoint, type SlowStreamsResult } from './lib/clients.ts';
 import {
   allowedCpus, cpuMicros, cpuModel, firstJsonLine, freePort, hasCommand, killAllChildrenNow, loadAverage, median,
@@ -230,7 +230,9 @@ function gitDescribe(): string {
 }
 
 // ------------------------------------------------------------------------------------------ measuring
-const loader = await chooseLoadGenerator();
+const forced = opt('loadgen');
+if (forced !== undefined && !['wrk', 'autocannon', 'undici-loop'].includes(forced)) throw new Error('--loadgen must be wrk, autocannon or undici-loop');
+const loader = await chooseLoadGenerator({ install: !smoke && settings.install, log, ...(forced ? { force: forced as LoadTool } : {}) });
 log(`load generator: ${loader.tool}; server core ${serverCore ?? '-'}, load core ${loadCore ?? '-'}; ${settings.durationSec} s × ${settings.repeats} at ${settings.connections} connections`);
 
 interface Point { c50: LoadResult[]; c1: LoadResult[]; cpuUs: number[]; coreShare: number[]; peakMb: number[]; peakIsPerRun: boolean; ttfbMs?: number }

@@ -2,7 +2,7 @@
 // so the load core is not the bottleneck. autocannon is the fallback when wrk is missing, and a small undici
 // loop the last resort (smoke mode on a machine with neither: it proves the harness, its figures are weaker).
 // Every run is bounded by its duration and stops by itself.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,7 +149,27 @@ function undiciLoopGenerator(): LoadGenerator {
   };
 }
 
-export async function chooseLoadGenerator(): Promise<LoadGenerator> {
-  if (hasCommand('wrk')) return wrkGenerator();
+/** Debian's wrk, installed with apt when missing and allowed (never in smoke mode: that must work offline). */
+function installWrk(log: (line: string) => void): boolean {
+  if (!hasCommand('apt-get')) return false;
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
+  log('wrk is missing: installing the Debian package (apt-get) ...');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const run = (args: string[]): boolean => {
+    const [cmd, ...rest] = [...sudo, ...args];
+    return spawnSync(cmd!, rest, { stdio: 'ignore', env, timeout: 180_000 }).status === 0;
+  };
+  return run(['apt-get', 'update', '-qq']) && run(['apt-get', 'install', '-y', '-qq', 'wrk']) && hasCommand('wrk');
+}
+
+export async function chooseLoadGenerator(options: { install: boolean; log: (line: string) => void; force?: LoadTool }): Promise<LoadGenerator> {
+  // --loadgen= forces one (to exercise the fallbacks, or to compare generators).
+  if (options.force === 'undici-loop') return undiciLoopGenerator();
+  if (options.force === 'autocannon') {
+    const ac = await autocannonGenerator();
+    if (!ac) throw new Error('--loadgen=autocannon: autocannon is not installed');
+    return ac;
+  }
+  if (hasCommand('wrk') || (options.install && installWrk(options.log))) return wrkGenerator();
   return (await autocannonGenerator()) ?? undiciLoopGenerator();
 }
