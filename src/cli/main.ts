@@ -13,6 +13,7 @@ Commands:
   migrate                    apply database migrations and exit
   accounts create --name N   create an account; prints {"account":{id,name},"apiKey":{id,token}}
   credits grant --account ID --cents N [--category purchase|promotional]
+  rotate-secret --new-key KEY   re-seal every provider key under a new TOLLGATE_SECRET_KEY (processes stopped)
   demo                       run a local demo against a fake provider (no provider account needed)
 
 Server options (or the TOLLGATE_* environment variables):
@@ -80,6 +81,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'accounts': return (await import('./admin.ts')).accountsCreate(rest);
     case 'credits': return (await import('./admin.ts')).creditsGrant(rest);
+    case 'rotate-secret': return (await import('./rotate-secret.ts')).rotateSecret(rest);
     case 'demo': {
       const { runDemo } = await import('./demo.ts');
       return runDemo((line) => process.stdout.write(`${line}\n`));

@@ -22,6 +22,8 @@ export interface Child {
   proc: ChildProcess;
   /** Everything it printed (stdout and stderr), for failure messages. */
   output(): string;
+  /** What it printed on stdout alone (a command's result). */
+  stdout(): string;
   exited: Promise<number | null>;
 }
 
@@ -36,16 +38,17 @@ export class Children {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
+    let stdout = '';
     const keep = (b: Buffer) => { out = (out + b.toString()).slice(-20_000); };
-    proc.stdout!.on('data', keep);
+    proc.stdout!.on('data', (b: Buffer) => { keep(b); stdout = (stdout + b.toString()).slice(-20_000); });
     proc.stderr!.on('data', keep);
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-    const child: Child = { name, proc, output: () => out, exited };
+    const child: Child = { name, proc, output: () => out, stdout: () => stdout, exited };
     this.#all.push(child);
     return child;
   }
 
-  /** Runs a short-lived command to completion; throws with its output unless it exits 0. */
+  /** Runs a short-lived command to completion and returns its stdout; throws with its output unless it exits 0. */
   async run(name: string, args: string[], env: Record<string, string>, options: { script?: string; timeoutMs?: number } = {}): Promise<string> {
     const child = this.spawn(name, args, env, options.script);
     const timeoutMs = options.timeoutMs ?? 30_000;
@@ -53,7 +56,7 @@ export class Children {
     const code = await child.exited;
     clearTimeout(timer);
     if (code !== 0) throw new Error(`${name} exited with ${code}:\n${child.output()}`);
-    return child.output();
+    return child.stdout();
   }
 
   /** SIGTERM everyone still running, SIGKILL whoever is left after `graceMs`. */

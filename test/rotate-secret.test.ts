@@ -1,0 +1,100 @@
+// `tollgate rotate-secret` as a real process on both stores: every provider key (standalone and inline in a
+// configuration) re-sealed under the new key in one transaction, idempotent on a re-run, all-or-nothing when
+// a key opens under neither key, and the embedded secret.key file swapped (old one kept beside it).
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { STORE_KINDS } from './helpers/stores.ts';
+import { startControl, type TestControl } from './helpers/control.ts';
+import { Children } from './helpers/processes.ts';
+import { parseDatabaseUrl } from '../src/store/database.ts';
+import { SecretBox } from '../src/domain/secret-box.ts';
+
+const children = new Children();
+after(() => children.killAll());
+
+async function seedKeys(c: TestControl): Promise<Map<string, string>> {
+  const values = new Map<string, string>();
+  for (const [providerId, value] of [['openai', 'sk-openai-aaaaaaaaaaaaaaaa'], ['anthropic', 'sk-ant-bbbbbbbbbbbbbbbbbbbb']] as const) {
+    const res = await c.call('POST', '/provider-keys', { providerId, name: providerId, value });
+    assert.equal(res.statusCode, 201, res.body);
+    values.set((res.json() as { id: string }).id, value);
+  }
+  const inline = await c.call('POST', '/access-key-configurations', {
+    name: 'inline', router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ name: 'inline', value: 'sk-inline-cccccccccccccccc' }] }] }] },
+  });
+  assert.equal(inline.statusCode, 201, inline.body);
+  const rows = await c.store.db.selectFrom('providerKeys').select(['id', 'sealedValue']).execute();
+  for (const row of rows) if (!values.has(row.id)) values.set(row.id, new SecretBox(c.config.masterKey).open(row.sealedValue));
+  assert.equal(values.size, 3);
+  return values;
+}
+
+async function sealedRows(c: TestControl): Promise<Map<string, string>> {
+  const rows = await c.store.db.selectFrom('providerKeys').select(['id', 'sealedValue']).execute();
+  return new Map(rows.map((r) => [r.id, r.sealedValue]));
+}
+
+for (const kind of STORE_KINDS) {
+  describe(`tollgate rotate-secret on ${kind}`, () => {
+    test('re-seals every provider key; a re-run is a no-op; an unreadable key changes nothing', async () => {
+      const c = await startControl(kind);
+      try {
+        const plain = await seedKeys(c);
+        const oldHex = c.config.masterKey.toString('hex');
+        const newHex = randomBytes(32).toString('hex');
+        const env = { TOLLGATE_DATABASE_URL: c.database.url, TOLLGATE_SECRET_KEY: oldHex };
+
+        const out = JSON.parse(await children.run('rotate', ['rotate-secret', '--new-key', newHex], env)) as { resealed: number; alreadyNew: number };
+        assert.deepEqual(out, { resealed: 3, alreadyNew: 0 });
+        const newBox = new SecretBox(Buffer.from(newHex, 'hex'));
+        const oldBox = new SecretBox(c.config.masterKey);
+        for (const [id, sealed] of await sealedRows(c)) {
+          assert.equal(newBox.open(sealed), plain.get(id));
+          assert.throws(() => oldBox.open(sealed));
+        }
+
+        const again = JSON.parse(await children.run('rotate again', ['rotate-secret', '--new-key', newHex], env)) as { resealed: number; alreadyNew: number };
+        assert.deepEqual(again, { resealed: 0, alreadyNew: 3 });
+
+        // A key sealed under some third master key: the rotation refuses and leaves every row as it was.
+        const stray = [...plain.keys()][0]!;
+        await c.store.db.updateTable('providerKeys').set({ sealedValue: new SecretBox(randomBytes(32)).seal('sk-stray') }).where('id', '=', stray).execute();
+        const before = await sealedRows(c);
+        await assert.rejects(children.run('rotate back', ['rotate-secret', '--new-key', oldHex], { ...env, TOLLGATE_SECRET_KEY: newHex }), /open under neither/);
+        assert.deepEqual(await sealedRows(c), before);
+
+        await assert.rejects(children.run('same key', ['rotate-secret', '--new-key', newHex], { ...env, TOLLGATE_SECRET_KEY: newHex }), /is the current key/);
+        await assert.rejects(children.run('bad key', ['rotate-secret', '--new-key', 'short'], env), /TOLLGATE_SECRET_KEY must be 32 bytes/);
+      } finally {
+        await c.close();
+      }
+    });
+  });
+}
+
+describe('tollgate rotate-secret with the embedded secret.key file', () => {
+  test('the file is swapped to the new key and the old one kept as secret.key.previous', async () => {
+    const c = await startControl('sqlite');
+    try {
+      const plain = await seedKeys(c);
+      const file = join(dirname(parseDatabaseUrl(c.database.url).path), 'secret.key');
+      const oldHex = c.config.masterKey.toString('hex');
+      writeFileSync(file, `${oldHex}\n`, { mode: 0o600 });
+      const newHex = randomBytes(32).toString('hex');
+      const out = JSON.parse(await children.run('rotate', ['rotate-secret', '--new-key', newHex], { TOLLGATE_DATABASE_URL: c.database.url })) as Record<string, unknown>;
+      assert.equal(out.resealed, 3);
+      assert.equal(out.keyFile, file);
+      assert.equal(readFileSync(file, 'utf8').trim(), newHex);
+      assert.equal(readFileSync(`${file}.previous`, 'utf8').trim(), oldHex);
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      assert.equal(statSync(`${file}.previous`).mode & 0o777, 0o600);
+      const box = new SecretBox(Buffer.from(newHex, 'hex'));
+      for (const [id, sealed] of await sealedRows(c)) assert.equal(box.open(sealed), plain.get(id));
+    } finally {
+      await c.close();
+    }
+  });
+});
