@@ -12,7 +12,8 @@ export type ChangeKind =
 
 export interface Change { accountId: string; kind: ChangeKind; resourceId: string }
 
-export type ChangeListener = (change: Change) => void;
+/** `seq` is the change's state_changes row, when it has one: a listener that also polls skips it there. */
+export type ChangeListener = (change: Change, seq?: number) => void;
 
 export class ChangeBus {
   readonly #listeners = new Set<ChangeListener>();
@@ -30,22 +31,25 @@ export class ChangeBus {
   /** Records the change for other processes, then tells local listeners. */
   async publish(change: Change): Promise<void> {
     const db = this.#db;
+    let seq: number | undefined;
     if (db && db.getExecutor().adapter instanceof PostgresAdapter) {
       // One statement, so one implicit transaction: the notification is delivered exactly when the row
       // becomes visible (at commit), never before it, and never without it.
-      await sql`WITH row AS (
+      const result = await sql<{ seq: string }>`WITH row AS (
           INSERT INTO state_changes (account_id, kind, resource_id, created_at)
           VALUES (${change.accountId}, ${change.kind}, ${change.resourceId}, ${new Date().toISOString()}) RETURNING seq)
-        SELECT pg_notify(${CHANGES_CHANNEL}, seq::text) FROM row`.execute(db);
+        SELECT seq, pg_notify(${CHANGES_CHANNEL}, seq::text) FROM row`.execute(db);
+      seq = result.rows[0] ? Number(result.rows[0].seq) : undefined;
     } else if (db) {
-      await db.insertInto('stateChanges')
+      const row = await db.insertInto('stateChanges')
         .values({ accountId: change.accountId, kind: change.kind, resourceId: change.resourceId, createdAt: new Date().toISOString() })
-        .execute();
+        .returning('seq').executeTakeFirst();
+      seq = row ? Number(row.seq) : undefined;
     }
-    this.emitLocal(change);
+    this.emitLocal(change, seq);
   }
 
-  emitLocal(change: Change): void {
-    for (const listener of this.#listeners) listener(change);
+  emitLocal(change: Change, seq?: number): void {
+    for (const listener of this.#listeners) listener(change, seq);
   }
 }

@@ -41,6 +41,7 @@ const POLL_UNPUSHED_MS = 250;
 /** A seq skipped by a poll may belong to a transaction that commits later (PostgreSQL); it is re-read this long. */
 const GAP_TTL_MS = 10_000;
 const MAX_GAPS = 1_000;
+const MAX_OWN = 10_000;
 const MAX_NEGATIVE = 10_000;
 
 interface Reload { again: boolean; promise: Promise<void>; error?: unknown }
@@ -79,6 +80,8 @@ export class GatewayState {
   #pollAgain = false;
   /** seq → time until which it is looked for again (see GAP_TTL_MS). */
   readonly #gaps = new Map<number, number>();
+  /** Seqs this process published and already applied through the bus; the poll skips them once. */
+  readonly #own = new Set<number>();
   #listener: PgChangeListener | undefined;
   #watch: DataVersionWatch | undefined;
   #closed = false;
@@ -99,7 +102,15 @@ export class GatewayState {
   async start(): Promise<void> {
     const row = await this.#store.db.selectFrom('stateChanges').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst();
     this.#lastSeq = Number(row?.seq ?? 0);
-    this.#unsubscribe = this.#changes.subscribe((change) => this.#apply(change));
+    this.#unsubscribe = this.#changes.subscribe((change, seq) => {
+      // Re-applying our own change when the poll reads it back (at once, now that NOTIFY wakes the poll)
+      // would reload for nothing and keep racing lookups from being cached.
+      if (seq !== undefined) {
+        if (this.#own.size >= MAX_OWN) this.#own.clear();
+        this.#own.add(seq);
+      }
+      this.#apply(change);
+    });
     await this.#startPush();
     this.#schedulePoll();
     this.#timers.push(setInterval(() => void this.#resync(), this.#resyncMs).unref());
@@ -181,6 +192,7 @@ export class GatewayState {
         .orderBy('seq').limit(1000).execute();
       for (const row of rows) {
         const seq = Number(row.seq);
+        const own = this.#own.delete(seq);
         if (this.#gaps.delete(seq)) {
           // A late commit: applying a change twice is harmless (drop a key, reload an account).
         } else if (seq > this.#lastSeq) {
@@ -191,7 +203,7 @@ export class GatewayState {
           }
           this.#lastSeq = seq;
         }
-        this.#apply({ accountId: row.accountId, kind: row.kind as Change['kind'], resourceId: row.resourceId });
+        if (!own) this.#apply({ accountId: row.accountId, kind: row.kind as Change['kind'], resourceId: row.resourceId });
       }
       if (rows.length < 1000) return;
     }
