@@ -311,12 +311,14 @@ async function measureAll(upstream: Running, targets: Running[]): Promise<Row[]>
 interface SoakResult {
   target: TargetId;
   memory: { requests: number; seconds: number; errors: number; samples: { requests: number; rssMb: number }[]; firstMb: number; lastMb: number; maxMb: number; growthMb: number };
-  streams: SlowStreamsResult & { intervalMs: number; events: number };
+  /** upstreamPeakOpen: most streams the upstream had open at once (below `streams` = the gateway queued them). */
+  streams: SlowStreamsResult & { intervalMs: number; events: number; upstreamPeakOpen: number };
 }
 
-async function setUpstreamStreaming(upstream: Running, intervalMs: number, events: number): Promise<void> {
+/** Switches the upstream's streaming speed; returns the most streams it had open since the previous call. */
+async function setUpstreamStreaming(upstream: Running, intervalMs: number, events: number): Promise<number> {
   const r = await request(`${upstream.ep.origin}/__bench/config`, { method: 'POST', body: JSON.stringify({ intervalMs, events }) });
-  await r.body.dump();
+  return ((await r.body.json()) as { peakOpenStreams: number }).peakOpenStreams;
 }
 
 /**
@@ -334,10 +336,11 @@ async function soakTarget(upstream: Running, id: GatewayId): Promise<SoakResult 
     const events = 20;
     await setUpstreamStreaming(upstream, intervalMs, events);
     let streams: SlowStreamsResult;
+    let upstreamPeakOpen = 0;
     try {
-      streams = await slowStreams(t.ep, BODY_STREAM, settings.streams, 60_000, () => rssMb(pid));
+      streams = await slowStreams(t.ep, BODY_STREAM, settings.streams, 90_000, () => rssMb(pid));
     } finally {
-      await setUpstreamStreaming(upstream, 0, events);
+      upstreamPeakOpen = await setUpstreamStreaming(upstream, 0, events);
     }
     log(`slow streams ${TARGET_LABELS[t.id]}: ${streams.completed}/${streams.streams} completed, peak RSS ${streams.peakRssMb.toFixed(1)} MB`);
 
@@ -357,7 +360,7 @@ async function soakTarget(upstream: Running, id: GatewayId): Promise<SoakResult 
     const rss = samples.map((x) => x.rssMb);
     // The first sample is after warm-up (JIT, pools, caches): growth is measured from there.
     const memory = { requests, seconds: (Date.now() - soakStart) / 1000, errors, samples, firstMb: rss[0]!, lastMb: rss.at(-1)!, maxMb: Math.max(...rss), growthMb: rss.at(-1)! - rss[0]! };
-    return { target: t.id, memory, streams: { ...streams, intervalMs, events } };
+    return { target: t.id, memory, streams: { ...streams, intervalMs, events, upstreamPeakOpen } };
   } finally {
     await stopChild(t.child);
   }
@@ -438,7 +441,7 @@ async function main(): Promise<number> {
   for (const b of budget) lines.push(`${b.name}: ${b.value} — budget ${b.budget} ${b.meets ? '✓' : '✗'}`);
   for (const s of soaks) {
     lines.push(`soak ${TARGET_LABELS[s.target]}: ${s.memory.requests.toLocaleString('en-US')} requests in ${s.memory.seconds.toFixed(0)} s, RSS ${s.memory.firstMb.toFixed(1)} → ${s.memory.lastMb.toFixed(1)} MB (max ${s.memory.maxMb.toFixed(1)}, growth ${s.memory.growthMb.toFixed(1)} MB), ${s.memory.errors} errors`);
-    lines.push(`slow streams ${TARGET_LABELS[s.target]} (fresh process): ${s.streams.completed}/${s.streams.streams} completed in ${s.streams.seconds.toFixed(1)} s, RSS ${s.streams.rssBeforeMb.toFixed(1)} MB idle → peak ${s.streams.peakRssMb.toFixed(1)} MB${s.target === 'tollgate' ? ` — budget < 200 MB ${s.streams.peakRssMb < 200 ? '✓' : '✗'}` : ''}`);
+    lines.push(`slow streams ${TARGET_LABELS[s.target]} (fresh process): ${s.streams.completed}/${s.streams.streams} completed in ${s.streams.seconds.toFixed(1)} s (at most ${s.streams.upstreamPeakOpen} open upstream at once), RSS ${s.streams.rssBeforeMb.toFixed(1)} MB idle → peak ${s.streams.peakRssMb.toFixed(1)} MB${s.target === 'tollgate' ? ` — budget < 200 MB ${s.streams.peakRssMb < 200 ? '✓' : '✗'}` : ''}`);
   }
   console.log(lines.join('\n'));
 

@@ -37,6 +37,10 @@ const sseHeaders = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-
 /** Slow mode: one content event every `intervalMs`, `events` of them. 0 = instant (the default). */
 const slow = { intervalMs: 0, events: 20 };
 let served = 0;
+// Streams open at once (slow mode), and the most seen: shows whether a gateway really held N streams open
+// upstream or queued them behind a connection cap.
+let openStreams = 0;
+let peakOpenStreams = 0;
 
 function respond(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
   served++;
@@ -57,6 +61,8 @@ function respond(req: IncomingMessage, res: ServerResponse, body: Buffer): void 
     return;
   }
   res.write(streamHead);
+  openStreams++;
+  if (openStreams > peakOpenStreams) peakOpenStreams = openStreams;
   let sent = 0;
   const timer = setInterval(() => {
     if (sent < slow.events) {
@@ -68,7 +74,10 @@ function respond(req: IncomingMessage, res: ServerResponse, body: Buffer): void 
     for (const b of streamTail) res.write(b);
     res.end();
   }, slow.intervalMs);
-  res.on('close', () => clearInterval(timer));
+  res.on('close', () => {
+    clearInterval(timer);
+    openStreams--;
+  });
 }
 
 const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
@@ -82,7 +91,10 @@ const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
       const cfg = JSON.parse(body.toString('utf8') || '{}') as { intervalMs?: unknown; events?: unknown };
       if (typeof cfg.intervalMs === 'number') slow.intervalMs = cfg.intervalMs;
       if (typeof cfg.events === 'number') slow.events = cfg.events;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...slow, served }));
+      const reply = JSON.stringify({ ...slow, served, openStreams, peakOpenStreams });
+      // Each configuration starts a new observation window for the peak.
+      peakOpenStreams = openStreams;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(reply);
       return;
     }
     if (url === '/healthz' || url === '/v1/models') {
