@@ -6,7 +6,7 @@ import type { Config } from './config/config.ts';
 import { createLogger } from './config/logger.ts';
 import { SecretBox } from './domain/secret-box.ts';
 import { openStore, type Store } from './store/database.ts';
-import { countAccounts, createAccount } from './store/accounts.ts';
+import { bootstrapAccount } from './store/accounts.ts';
 import { ChangeBus } from './state/changes.ts';
 import { buildControlApp } from './control/app.ts';
 import { handlerFactories, routeExtensions } from './control/index.ts';
@@ -38,8 +38,8 @@ export async function startTollgate(config: Config, options: { planes?: readonly
   const changes = new ChangeBus(store.db);
   const running: RunningTollgate = { store, logger, stop: async () => {} };
 
-  if ((await countAccounts(store.db)) === 0) {
-    const created = await createAccount(store.db, 'default', config.bootstrapApiKey);
+  const created = await bootstrapAccount(store.db, 'default', config.bootstrapApiKey);
+  if (created) {
     running.bootstrap = { accountId: created.account.id, apiKeyToken: created.apiKey.token, generated: config.bootstrapApiKey === undefined };
   }
 

@@ -1,28 +1,41 @@
 // Accounts and their control-plane API keys. Tokens are stored only as SHA-256.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import { newApiKeyToken, newId, redactSecret, sha256Hex } from '../domain/ids.ts';
 
 export interface CreatedAccount { account: { id: string; name: string }; apiKey: { id: string; token: string } }
 
-export async function countAccounts(db: Kysely<Database>): Promise<number> {
-  const row = await db.selectFrom('accounts').select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow();
-  return Number(row.n);
+export async function createAccount(db: Kysely<Database>, name: string, token: string = newApiKeyToken()): Promise<CreatedAccount> {
+  return (await insertAccount(db, name, token, false))!;
 }
 
-export async function createAccount(db: Kysely<Database>, name: string, token: string = newApiKeyToken()): Promise<CreatedAccount> {
+/**
+ * Creates the first account of an empty database, or nothing if one exists. Safe when several processes
+ * start at once: the claim row is written first (taking SQLite's write lock, or PostgreSQL's unique-index
+ * wait), and only the process whose claim landed creates the account.
+ */
+export async function bootstrapAccount(db: Kysely<Database>, name: string, token: string = newApiKeyToken()): Promise<CreatedAccount | undefined> {
+  return insertAccount(db, name, token, true);
+}
+
+async function insertAccount(db: Kysely<Database>, name: string, token: string, onlyIfFirst: boolean): Promise<CreatedAccount | undefined> {
   const now = new Date().toISOString();
   const accountId = newId('account');
   const apiKeyId = newId('apiKey');
-  await db.transaction().execute(async (trx) => {
+  const created = await db.transaction().execute(async (trx) => {
+    if (onlyIfFirst) {
+      const claim = await sql`INSERT INTO bootstrap_claims (id) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM accounts) ON CONFLICT DO NOTHING`.execute(trx);
+      if (Number(claim.numAffectedRows ?? 0n) === 0) return false;
+    }
     await trx.insertInto('accounts').values({ id: accountId, name, createdAt: now }).execute();
     await trx.insertInto('apiKeys').values({
       id: apiKeyId, accountId, name: 'bootstrap', description: null, metadata: null,
       tokenHash: sha256Hex(token), keyRedacted: redactSecret(token), lastUsed: null,
       createdAt: now, updatedAt: now, createdBy: accountId, lastUpdatedBy: accountId,
     }).execute();
+    return true;
   });
-  return { account: { id: accountId, name }, apiKey: { id: apiKeyId, token } };
+  return created ? { account: { id: accountId, name }, apiKey: { id: apiKeyId, token } } : undefined;
 }
 
 export async function accountExists(db: Kysely<Database>, id: string): Promise<boolean> {

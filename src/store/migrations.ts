@@ -169,4 +169,10 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_bootstrap_claim': {
+    async up(db: Db) {
+      // One row claims the first start of an empty database, so concurrent first starts create one account.
+      await db.schema.createTable('bootstrap_claims').addColumn('id', 'integer', (c) => c.primaryKey()).execute();
+    },
+  },
 };

@@ -102,6 +102,7 @@ export interface Database {
   creditPurchases: CreditPurchasesTable;
   usageEvents: UsageEventsTable;
   stateChanges: StateChangesTable;
+  bootstrapClaims: { id: number };
 }
 
 /** pg returns int8 as string and SQLite as number: every 64-bit read goes through this. */

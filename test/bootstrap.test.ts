@@ -1,0 +1,44 @@
+// First start of an empty database: exactly one default account, even when several processes start at once.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { openStore } from '../src/store/database.ts';
+import { bootstrapAccount, createAccount } from '../src/store/accounts.ts';
+import { sha256Hex } from '../src/domain/ids.ts';
+import { STORE_KINDS, createTestDatabase } from './helpers/stores.ts';
+
+const run = promisify(execFile);
+
+for (const kind of STORE_KINDS) {
+  describe(`bootstrap (${kind})`, () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    after(async () => { for (const c of cleanups.reverse()) await c(); });
+
+    test('concurrent first starts in separate processes create one account with the bootstrap key', async () => {
+      const database = await createTestDatabase(kind);
+      cleanups.push(() => database.drop());
+      const first = await openStore(database.url);
+      cleanups.push(() => first.close());
+      const script = fileURLToPath(new URL('./helpers/bootstrap-once.ts', import.meta.url));
+      const outcomes = await Promise.all(Array.from({ length: 4 }, async () => (await run(process.execPath, [script, database.url])).stdout));
+      assert.deepEqual(outcomes.sort(), ['created', 'skipped', 'skipped', 'skipped']);
+      const accounts = await first.db.selectFrom('accounts').selectAll().execute();
+      assert.equal(accounts.length, 1);
+      const key = await first.db.selectFrom('apiKeys').selectAll().executeTakeFirstOrThrow();
+      assert.equal(key.tokenHash, sha256Hex('tgapi_bootstrap-token'));
+      assert.equal(key.accountId, accounts[0]!.id);
+    });
+
+    test('a database that already has accounts is never bootstrapped again', async () => {
+      const database = await createTestDatabase(kind);
+      cleanups.push(() => database.drop());
+      const store = await openStore(database.url);
+      cleanups.push(() => store.close());
+      await createAccount(store.db, 'made by the CLI');
+      assert.equal(await bootstrapAccount(store.db, 'default'), undefined);
+      assert.equal((await store.db.selectFrom('accounts').selectAll().execute()).length, 1);
+    });
+  });
+}
