@@ -1,0 +1,67 @@
+// Contract-wide behaviour of the control plane, checked for every operation in the contract on both stores:
+// authentication, error shape, malformed bodies, unknown routes and methods, and the served contract.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { operations } from '../src/control/contract.ts';
+import { contractDocument } from '../src/control/contract.ts';
+import { STORE_KINDS } from './helpers/stores.ts';
+import { expectError, startControl, type TestControl } from './helpers/control.ts';
+
+const concrete = (path: string) => path.replace(/\{id\}/g, 'aigk_00000000000000000000000000');
+
+for (const kind of STORE_KINDS) {
+  describe(`control-plane contract (${kind})`, () => {
+    let control: TestControl;
+    before(async () => { control = await startControl(kind); });
+    after(async () => { await control.close(); });
+
+    test('every operation refuses a missing or unknown API key with 401 in the contract error shape', async () => {
+      for (const op of operations) {
+        for (const headers of [{}, { authorization: 'Bearer tgapi_not-a-real-key' }, { authorization: 'Basic abc' }]) {
+          const res = await control.app.inject({ method: op.method, url: concrete(op.path), headers });
+          assert.equal(res.statusCode, 401, `${op.method} ${op.path} answered ${res.statusCode}`);
+          if (op.method !== 'HEAD') expectError(res, 401, 'ERR_NGROK_27007');
+        }
+      }
+    });
+
+    test('an access key is not a control-plane credential', async () => {
+      const created = (await control.call('POST', '/access-keys', { name: 'app' })).json() as { token: string };
+      expectError(await control.call('GET', '/access-keys', undefined, created.token), 401, 'ERR_NGROK_27007');
+    });
+
+    test('every operation with a body rejects malformed JSON and non-object bodies with 400', async () => {
+      for (const op of operations.filter((o) => o.requestSchema)) {
+        for (const payload of ['{"name": ', '[1,2]', '"text"', '42']) {
+          const res = await control.call(op.method, concrete(op.path), payload);
+          assert.ok(res.statusCode === 400 || res.statusCode === 404, `${op.operationId} with ${payload}: ${res.statusCode} ${res.body}`);
+          assert.notEqual(res.statusCode, 500);
+          const body = res.json() as { statusCode: number; msg: string };
+          assert.equal(body.statusCode, res.statusCode);
+          assert.ok(body.msg.length > 0);
+        }
+      }
+    });
+
+    test('unknown paths are 404 and unsupported methods on known paths are 405', async () => {
+      expectError(await control.call('GET', '/no-such-thing'), 404, 'ERR_NGROK_27611');
+      expectError(await control.call('PUT', '/access-keys'), 405, 'ERR_NGROK_27614');
+      expectError(await control.call('DELETE', '/gateway-config'), 405, 'ERR_NGROK_27614');
+      assert.equal((await control.call('HEAD', '/credits/balance')).statusCode, 405);
+    });
+
+    test('the contract is served at /openapi.json and /healthz answers', async () => {
+      const spec = await control.app.inject({ method: 'GET', url: '/openapi.json' });
+      assert.equal(spec.statusCode, 200);
+      assert.deepEqual(spec.json(), JSON.parse(JSON.stringify(contractDocument)));
+      assert.equal((await control.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+    });
+
+    test('the contract has the 47 documented operations and every one is routed', () => {
+      assert.equal(operations.length, 47);
+      for (const op of operations) {
+        assert.ok(control.app.hasRoute({ method: op.method, url: op.path.replace(/\{(\w+)\}/g, ':$1') }), `${op.method} ${op.path} is not routed`);
+      }
+    });
+  });
+}
