@@ -235,6 +235,9 @@ if (forced !== undefined && !['wrk', 'autocannon', 'undici-loop'].includes(force
 const loader = await chooseLoadGenerator({ install: !smoke && settings.install, log, ...(forced ? { force: forced as LoadTool } : {}) });
 log(`load generator: ${loader.tool}; server core ${serverCore ?? '-'}, load core ${loadCore ?? '-'}; ${settings.durationSec} s × ${settings.repeats} at ${settings.connections} connections`);
 
+/** False when /proc/PID/clear_refs could not be written: peak RSS is then since process start. */
+let peakResettable = true;
+
 interface Point { c50: LoadResult[]; c1: LoadResult[]; cpuUs: number[]; coreShare: number[]; peakMb: number[]; peakIsPerRun: boolean; ttfbMs?: number }
 
 async function measureLoad(t: Running, mode: Mode, connections: number, durationSec: number): Promise<{ result: LoadResult; cpuUs: number; coreShare: number; peakMb: number; peakIsPerRun: boolean }> {
@@ -273,6 +276,7 @@ async function measureAll(upstream: Running, targets: Running[]): Promise<Row[]>
         p.coreShare.push(loaded.coreShare);
         p.peakMb.push(loaded.peakMb);
         p.peakIsPerRun &&= loaded.peakIsPerRun;
+        peakResettable &&= loaded.peakIsPerRun;
         p.c1.push(single.result);
         log(`${mode} #${rep} ${TARGET_LABELS[t.id]}: ${Math.round(loaded.result.rps)} req/s, p50 ${loaded.result.p50Ms.toFixed(2)} ms, ${Number.isFinite(loaded.cpuUs) ? loaded.cpuUs.toFixed(0) : '–'} µs CPU/req, core ${Math.round(loaded.coreShare * 100)} %, 1c p50 ${single.result.p50Ms.toFixed(3)} ms${loaded.result.errors + single.result.errors > 0 ? `, ${loaded.result.errors + single.result.errors} errors` : ''}`);
       }
@@ -453,7 +457,7 @@ async function main(): Promise<number> {
   for (const r of running) versions[r.id] = r.version;
   const result = {
     date, startedAt: startedAt.toISOString(), smoke,
-    machine: { cpuModel: cpuModel(), allowedCpus: cpus, serverCore: serverCore ?? null, loadCore: loadCore ?? null, node: process.version, loadGenerator: loader.tool, loadAverageAtStart: loadAvgAtStart, loadAverageAtEnd: loadAverage() },
+    machine: { peakRssResetPerRun: peakResettable, cpuModel: cpuModel(), allowedCpus: cpus, serverCore: serverCore ?? null, loadCore: loadCore ?? null, node: process.version, loadGenerator: loader.tool, loadAverageAtStart: loadAvgAtStart, loadAverageAtEnd: loadAverage() },
     settings, versions,
     rows, ratios: rat, budget, soak: soaks,
     markdown: markdownTable(rows),
@@ -463,7 +467,8 @@ async function main(): Promise<number> {
   writeFileSync(jsonPath, JSON.stringify(result, null, 2) + '\n');
   writeFileSync(svgPath, svgChart(rows, `Tollgate benchmark ${date}${smoke ? ' (smoke)' : ''}`, `${cpuModel()} · one pinned core per server · ${loader.tool}, ${settings.connections} connections, median of ${settings.repeats}`, settings.connections));
   console.log(`\nwrote ${jsonPath.slice(ROOT.length + 1)} and ${svgPath.slice(ROOT.length + 1)}`);
-  return rows.some((r) => r.status === 'failed') ? 1 : 0;
+  // The harness and Tollgate must work; the peer is third-party code: its failure is reported, not fatal.
+  return rows.some((r) => r.status === 'failed' && r.target !== 'portkey') ? 1 : 0;
 }
 
 let code = 1;
