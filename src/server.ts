@@ -13,7 +13,9 @@ import { handlerFactories, routeExtensions } from './control/index.ts';
 import { GatewayState } from './state/gateway-state.ts';
 import { createCatalog } from './catalog/index.ts';
 import { insertUsageEvents } from './store/usage-events.ts';
-import { UsageRecorder } from './usage/recorder.ts';
+import { UsageJournal } from './usage/journal.ts';
+import { CreditLedger } from './usage/ledger.ts';
+import { balancePico } from './store/credits.ts';
 import { Upstreams } from './gateway/upstream.ts';
 import { startGatewayServer } from './gateway/server.ts';
 
@@ -55,13 +57,14 @@ export async function startTollgate(config: Config, options: { planes?: readonly
   if (planes.includes('gateway')) {
     const state = new GatewayState({ store, secretBox, changes, logger });
     await state.start();
-    const usage = new UsageRecorder({ write: (events) => insertUsageEvents(store.db, events), logger });
+    const usage = new UsageJournal({ path: config.journalPath, write: (events) => insertUsageEvents(store.db, events), logger });
+    const ledger = config.billing ? new CreditLedger({ journal: usage, readBalance: (accountId) => balancePico(store.db, accountId), logger }) : undefined;
     const gateway = await startGatewayServer({
-      state, usage, logger,
+      state, usage, logger, ...(ledger ? { ledger } : {}),
       catalog: createCatalog(config.providerBaseUrls),
       upstreams: new Upstreams(),
       options: {
-        billing: config.billing, maxBodyBytes: config.maxBodyBytes, managedKeys: config.managedKeys,
+        maxBodyBytes: config.maxBodyBytes, managedKeys: config.managedKeys,
         processingFeeMicroUsdPerMtok: config.processingFeeMicroUsdPerMtok,
       },
     }, config.host, config.gatewayPort);

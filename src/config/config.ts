@@ -23,6 +23,8 @@ export interface Config {
   billing: boolean;
   processingFeeMicroUsdPerMtok: bigint;
   maxBodyBytes: number;
+  /** The gateway's local usage journal (docs/decisions/usage-durability.md); ':memory:' with an in-memory store. */
+  journalPath: string;
   logLevel: string;
   stripeSecretKey?: string;
   stripeWebhookSecret?: string;
@@ -81,6 +83,14 @@ function loadMasterKey(env: Env, databaseUrl: string): Pick<Config, 'masterKey' 
   return { masterKey: parseMasterKey(readFileSync(file, 'utf8')), masterKeySource: 'generated', masterKeyFile: file };
 }
 
+/** TOLLGATE_JOURNAL_PATH, else beside the SQLite database, else ./data/usage-journal.db (PostgreSQL). */
+function journalPath(env: Env, databaseUrl: string): string {
+  if (env.TOLLGATE_JOURNAL_PATH) return env.TOLLGATE_JOURNAL_PATH;
+  const parsed = parseDatabaseUrl(databaseUrl);
+  if (parsed.dialect === 'postgres') return join('data', 'usage-journal.db');
+  return parsed.path === ':memory:' ? ':memory:' : join(dirname(parsed.path), 'usage-journal.db');
+}
+
 export function loadConfig(env: Env = process.env, overrides: Partial<Record<'databaseUrl' | 'host', string> & Record<'gatewayPort' | 'apiPort', number>> = {}): Config {
   let databaseUrl = overrides.databaseUrl ?? env.TOLLGATE_DATABASE_URL ?? DEFAULT_SQLITE_URL;
   const parsed = parseDatabaseUrl(databaseUrl);
@@ -99,6 +109,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     billing: env.TOLLGATE_BILLING === 'on',
     processingFeeMicroUsdPerMtok: decimalUsd(env.TOLLGATE_PROCESSING_FEE_USD_PER_MTOK, 'TOLLGATE_PROCESSING_FEE_USD_PER_MTOK'),
     maxBodyBytes: maxBody,
+    journalPath: journalPath(env, databaseUrl),
     logLevel: env.TOLLGATE_LOG_LEVEL ?? 'info',
     checkoutSuccessUrl: env.TOLLGATE_CHECKOUT_SUCCESS_URL ?? 'http://127.0.0.1:8081/?checkout=success',
     checkoutCancelUrl: env.TOLLGATE_CHECKOUT_CANCEL_URL ?? 'http://127.0.0.1:8081/?checkout=cancel',

@@ -41,3 +41,17 @@ export function attemptCostPico(usage: TokenUsage, attempt: AttemptPlan, feeMicr
   const fee = succeeded ? (count(usage.inputTokens) + count(usage.outputTokens)) * feeMicroUsdPerMtok : 0n;
   return modelCostPico(usage, attempt) + fee;
 }
+
+/**
+ * Upper bound of one attempt's cost for a credit reservation: every input token at the dearest input price
+ * (a cache write can cost more than plain input), `outputTokens` at the output price, the fee on both.
+ */
+export function reservationPico(inputTokens: number, outputTokens: number, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint): bigint {
+  const input = count(inputTokens);
+  const output = count(outputTokens);
+  const price = attempt.keySource === 'ngrok' ? attempt.candidate.catalogModel?.priceMicro : undefined;
+  let inputPrice = price?.input ?? 0n;
+  if (price?.cacheWrite !== undefined && price.cacheWrite > inputPrice) inputPrice = price.cacheWrite;
+  if (price?.cacheRead !== undefined && price.cacheRead > inputPrice) inputPrice = price.cacheRead;
+  return input * inputPrice + output * (price?.output ?? 0n) + (input + output) * feeMicroUsdPerMtok;
+}

@@ -19,6 +19,29 @@ const OUTPUT_LIMIT_FIELDS: Readonly<Record<ApiSurface, readonly string[]>> = {
 /** Fields the gateway itself reads and that must survive a surface allowlist. */
 const ALWAYS_KEPT = new Set(['model']);
 
+/** Output tokens assumed when neither the request, the account nor the catalog bounds them (a custom model). */
+export const UNBOUNDED_OUTPUT_TOKENS = 16_384;
+
+/**
+ * The most output an attempt can be asked to produce: the smallest of the request's own limit (the largest
+ * of its limit fields), the account's cap and the model's maximum; embeddings produce none.
+ */
+export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings): number {
+  const fields = OUTPUT_LIMIT_FIELDS[attempt.candidate.surface.surface];
+  if (fields.length === 0) return 0;
+  let requested: number | undefined;
+  for (const field of fields) {
+    const value = body[field];
+    if (typeof value === 'number' && value >= 0 && (requested === undefined || value > requested)) requested = value;
+  }
+  let limit = requested ?? Infinity;
+  const cap = settings.maxOutputTokens;
+  if (cap !== null && cap > 0 && cap < limit) limit = cap;
+  const modelMax = attempt.candidate.catalogModel?.maxOutputTokens;
+  if (modelMax !== undefined && modelMax > 0 && modelMax < limit) limit = modelMax;
+  return limit === Infinity ? UNBOUNDED_OUTPUT_TOKENS : limit;
+}
+
 export function prepareUpstreamBody(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings): PreparedBody {
   const { candidate } = attempt;
   let out: Record<string, unknown> | undefined;

@@ -10,7 +10,8 @@ import type { RequestContext } from './context.ts';
 import { codecs } from './formats/index.ts';
 import { obj } from './formats/types.ts';
 import { answerHeaders, relayStream, sendBuffered } from './relay.ts';
-import { meterAttempts, type AttemptRecord, type FailureKind } from './meter.ts';
+import { begunAttempt, meterAttempts, type AttemptRecord, type FailureKind } from './meter.ts';
+import { newId } from '../domain/ids.ts';
 import { exhaustedError } from './failure.ts';
 import { writeError } from './respond.ts';
 
@@ -68,8 +69,10 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
   try {
     for (let i = 0; i < attempts.length && verdict === 'next'; i++) {
       if (ctx.clientGone || totalTimedOut(ctx)) break;
-      const record: AttemptRecord = { plan: attempts[i]!, statusCode: 0, timedOut: false, retryAction: 'succeeded', completion: 'failed', durationMs: 0, served: false };
+      const record: AttemptRecord = { plan: attempts[i]!, eventId: newId('usageEvent'), statusCode: 0, timedOut: false, retryAction: 'succeeded', completion: 'failed', durationMs: 0, served: false };
       records.push(record);
+      // Durably noted before the upstream can see it: a crash from here on still yields its usage event.
+      await ctx.deps.usage.begin(begunAttempt(ctx, record, i + 1, isStreaming, nextAction(attempts, i)));
       verdict = await attemptOnce(ctx, record, i + 1, isStreaming);
       if (verdict === 'next') record.retryAction = totalTimedOut(ctx) ? 'exhausted' : nextAction(attempts, i);
       else if (verdict === 'stop') record.retryAction = 'fail_fast';

@@ -6,6 +6,7 @@ import type { Catalog } from '../catalog/index.ts';
 import type { ApiFormat, ApiSurface } from '../catalog/types.ts';
 import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from '../state/types.ts';
 import type { UsageSink } from '../usage/event.ts';
+import type { CreditLedger, Reservation } from '../usage/ledger.ts';
 import type { Upstreams } from './upstream.ts';
 
 /** The part of GatewayState (src/state) the data plane reads; all of it answers from memory. */
@@ -14,11 +15,9 @@ export interface GatewayStateView {
   account(accountId: string): AccountSnapshot;
   configuration(key: AuthenticatedKey): ConfigurationState | null;
   markUsed(accessKeyId: string, providerKeyId?: string): void;
-  debit(accountId: string, pico: bigint): void;
 }
 
 export interface GatewayOptions {
-  billing: boolean;
   maxBodyBytes: number;
   managedKeys: Record<string, string>;
   processingFeeMicroUsdPerMtok: bigint;
@@ -28,6 +27,8 @@ export interface GatewayDeps {
   state: GatewayStateView;
   catalog: Catalog;
   usage: UsageSink;
+  /** Present with TOLLGATE_BILLING=on: credit checks and reservations (src/usage/ledger.ts). */
+  ledger?: CreditLedger;
   upstreams: Upstreams;
   options: GatewayOptions;
   logger: Logger;
@@ -59,4 +60,6 @@ export interface RequestContext {
   clientGone: boolean;
   /** Input-token estimate, computed at most once. */
   inputEstimate: number | undefined;
+  /** The credit held for this request (billing on) until metering settles it. */
+  reservation: Reservation | undefined;
 }

@@ -3,8 +3,7 @@
 import type { AttemptPlan } from '../domain/routing.ts';
 import { attemptCostPico, type TokenUsage } from '../domain/cost.ts';
 import { estimateRequestInputTokens, estimateTokens } from '../domain/tokens.ts';
-import { newId } from '../domain/ids.ts';
-import type { Completion, RetryAction, UsageEvent } from '../usage/event.ts';
+import type { BegunAttempt, Completion, RetryAction, UsageEvent } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
 import type { AnswerFacts, StreamFacts } from './formats/types.ts';
 
@@ -13,6 +12,8 @@ export type FailureKind = 'rate-limited' | 'auth' | 'server' | 'timeout' | 'conn
 
 export interface AttemptRecord {
   plan: AttemptPlan;
+  /** The usage event's id, fixed when the attempt begins (the journal's begun row and final event share it). */
+  eventId: string;
   statusCode: number;
   timedOut: boolean;
   retryAction: RetryAction;
@@ -31,9 +32,36 @@ function inputEstimate(ctx: RequestContext): number {
   return (ctx.inputEstimate ??= ctx.body ? estimateRequestInputTokens(ctx.body, ctx.route.surface) : 0);
 }
 
+/** What the journal keeps of an attempt about to be sent (see UsageSink.begin). */
+export function begunAttempt(ctx: RequestContext, record: AttemptRecord, attemptNumber: number, isStreaming: boolean, ifFailed: RetryAction): BegunAttempt {
+  const { candidate } = record.plan;
+  return {
+    id: record.eventId,
+    accountId: ctx.key!.accountId,
+    requestId: ctx.requestId,
+    accessKeyId: ctx.key!.id,
+    provider: candidate.provider.id,
+    providerDisplayName: candidate.provider.displayName,
+    model: candidate.modelId,
+    modelDisplayName: candidate.displayName,
+    attemptNumber,
+    isStreaming,
+    // Only when already computed (billing, input caps): tokenising here would slow every request.
+    inputTokensEstimate: ctx.inputEstimate ?? 0,
+    keySource: record.plan.keySource,
+    providerKeyId: record.plan.providerKey?.id ?? null,
+    providerKeyDisplayName: record.plan.providerKey?.name ?? null,
+    retryAction: ifFailed,
+    eventTime: new Date().toISOString(),
+  };
+}
+
 export function meterAttempts(ctx: RequestContext, records: readonly AttemptRecord[], isStreaming: boolean): void {
   const { deps, key, account } = ctx;
-  if (!key || !account || records.length === 0) return;
+  if (!key || !account || records.length === 0) {
+    deps.ledger?.release(ctx.reservation);
+    return;
+  }
   const eventTime = new Date().toISOString();
   let total = 0n;
   let servedKeyId: string | undefined;
@@ -52,7 +80,7 @@ export function meterAttempts(ctx: RequestContext, records: readonly AttemptReco
     total += cost;
     if (r.served) servedKeyId = r.plan.providerKey?.id;
     const event: UsageEvent = {
-      id: newId('usageEvent'),
+      id: r.eventId,
       accountId: account.accountId,
       requestId: ctx.requestId,
       accessKeyId: key.id,
@@ -86,6 +114,6 @@ export function meterAttempts(ctx: RequestContext, records: readonly AttemptReco
     };
     deps.usage.record(event);
   }
-  if (total > 0n) deps.state.debit(account.accountId, total);
+  deps.ledger?.settle(account.accountId, ctx.reservation, total);
   deps.state.markUsed(key.id, servedKeyId);
 }

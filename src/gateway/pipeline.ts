@@ -6,6 +6,8 @@ import { resolveCandidates } from '../domain/resolve.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { estimateRequestInputTokens } from '../domain/tokens.ts';
+import { reservationPico } from '../domain/cost.ts';
+import { outputLimit } from '../domain/params.ts';
 import type { RequestContext } from './context.ts';
 import { authenticate } from './authenticate.ts';
 import { parseBody, readBody } from './body.ts';
@@ -22,8 +24,33 @@ export async function authenticateStage(ctx: RequestContext): Promise<void> {
 }
 
 /** Stage 2: credits (billing on; BYOK traffic too) before anything else costs money. */
-function admitCredit(ctx: RequestContext): void {
-  if (ctx.deps.options.billing && ctx.account!.balancePico <= 0n) throw tollgateError('outOfCredit');
+function admitCredit(ctx: RequestContext): void | Promise<void> {
+  const available = ctx.deps.ledger?.available(ctx.key!.accountId, ctx.account!);
+  if (available instanceof Promise) return available.then(refuseUnlessPositive);
+  if (available !== undefined) refuseUnlessPositive(available);
+}
+
+function refuseUnlessPositive(available: bigint): void {
+  if (available <= 0n) throw tollgateError('outOfCredit');
+}
+
+/**
+ * Stage 5b (billing on): hold the most this request can cost — the dearest planned attempt at the input
+ * estimate and its output limit — while balance − open reservations is still positive; metering settles it.
+ */
+function reserveCredit(ctx: RequestContext, attempts: readonly AttemptPlan[]): void {
+  const ledger = ctx.deps.ledger;
+  if (!ledger) return;
+  const input = (ctx.inputEstimate ??= estimateRequestInputTokens(ctx.body!, ctx.route.surface));
+  const fee = ctx.deps.options.processingFeeMicroUsdPerMtok;
+  let bound = 0n;
+  for (const a of attempts) {
+    const pico = reservationPico(input, outputLimit(ctx.body!, a, ctx.account!.settings), a, fee);
+    if (pico > bound) bound = pico;
+  }
+  const reservation = ledger.reserve(ctx.key!.accountId, bound);
+  if (!reservation) throw tollgateError('outOfCredit');
+  ctx.reservation = reservation;
 }
 
 /** Stage 2b: account token cap on the estimated input, before any upstream call. */
@@ -56,9 +83,17 @@ function selectAttempts(ctx: RequestContext): AttemptPlan[] {
 
 export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   await authenticateStage(ctx);
-  admitCredit(ctx);
+  const admitted = admitCredit(ctx);
+  if (admitted) await admitted;
   ctx.rawBody = await readBody(ctx.req, ctx.deps.options.maxBodyBytes);
   ctx.body = parseBody(ctx.rawBody);
   const attempts = selectAttempts(ctx);
-  await runAttempts(ctx, attempts);
+  reserveCredit(ctx, attempts);
+  try {
+    await runAttempts(ctx, attempts);
+  } catch (error) {
+    // Metering (which settles) never ran: give the held credit back.
+    ctx.deps.ledger?.release(ctx.reservation);
+    throw error;
+  }
 }

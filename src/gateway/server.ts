@@ -28,7 +28,7 @@ const HEALTH_BODY = '{"status":"ok"}';
 function newContext(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, route: SurfaceRoute): RequestContext {
   return {
     deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), rejectedModels: '',
-    current: undefined, abortCause: undefined, clientGone: false, inputEstimate: undefined,
+    current: undefined, abortCause: undefined, clientGone: false, inputEstimate: undefined, reservation: undefined,
   };
 }
 

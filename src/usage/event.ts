@@ -40,8 +40,23 @@ export interface UsageEvent {
   eventTime: string;
 }
 
-/** Where the gateway hands usage events; implementations batch them to the store and drain on stop. */
+/**
+ * What is known of an attempt before its request is sent: enough to write a final usage event for it if
+ * the process dies before the attempt is metered. `id` is the event id the finished event will carry.
+ */
+export type BegunAttempt = Pick<UsageEvent,
+  | 'id' | 'accountId' | 'requestId' | 'accessKeyId' | 'provider' | 'providerDisplayName' | 'model' | 'modelDisplayName'
+  | 'attemptNumber' | 'isStreaming' | 'inputTokensEstimate' | 'keySource' | 'providerKeyId' | 'providerKeyDisplayName'
+  | 'retryAction' | 'eventTime'>;
+
+/** Where the gateway hands usage events; implementations make them durable, ship them to the store, drain on stop. */
 export interface UsageSink {
+  /**
+   * Called just before an attempt's upstream request is sent; resolves once the attempt is durably noted, so
+   * an attempt that reached the upstream is never missing from usage, whatever happens to the process next.
+   */
+  begin(attempt: BegunAttempt): Promise<void>;
+  /** The attempt's final event (same id as its begin). */
   record(event: UsageEvent): void;
   /** Writes everything recorded so far; resolves when it is in the store. */
   flush(): Promise<void>;

@@ -1,6 +1,9 @@
 // A real Tollgate (both planes, ports 0) in front of the fake provider, on a fresh store, plus small
 // helpers to drive its control plane over HTTP and read the usage events it recorded.
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { startTollgate, type RunningTollgate } from '../../src/server.ts';
@@ -36,7 +39,10 @@ export interface Harness {
 export async function startHarness(kind: StoreKind = 'sqlite', env: Record<string, string> = {}): Promise<Harness> {
   const fake = await startFakeProvider();
   const database = await createTestDatabase(kind);
+  // Each harness its own usage journal (PostgreSQL's default would be ./data in the repository).
+  const journalDir = mkdtempSync(join(tmpdir(), 'tollgate-journal-'));
   const config = loadConfig({
+    TOLLGATE_JOURNAL_PATH: join(journalDir, 'usage-journal.db'),
     TOLLGATE_DATABASE_URL: database.url,
     TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'),
     TOLLGATE_BOOTSTRAP_API_KEY: BOOTSTRAP,
@@ -91,6 +97,7 @@ export async function startHarness(kind: StoreKind = 'sqlite', env: Record<strin
       await running.stop();
       await fake.close();
       await database.drop();
+      rmSync(journalDir, { recursive: true, force: true });
     },
   };
   return h;

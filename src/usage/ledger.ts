@@ -1,0 +1,128 @@
+// Credit ledger of the gateway process (TOLLGATE_BILLING=on): per account, the spendable balance and the
+// reservations of requests in flight. A request reserves an upper bound of its cost before dispatch and is
+// admitted only while balance − open reservations > 0; metering settles it to the real cost.
+//
+// The balance is read from the store under the journal's fence (no shipment in flight), minus the cost of
+// events recorded here but not yet shipped, so an event is counted exactly once whether or not it has
+// reached the store. It is read again whenever the account's snapshot is reloaded (a credit grant, any
+// change, the periodic resync), without holding up requests. See docs/decisions/usage-durability.md.
+import type { Logger } from 'pino';
+
+export interface LedgerJournal {
+  unshippedPico(accountId: string): bigint;
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+export interface LedgerOptions {
+  journal: LedgerJournal;
+  /** The store's balance (grants − recorded cost), exact. */
+  readBalance(accountId: string): Promise<bigint>;
+  logger?: Pick<Logger, 'warn'>;
+}
+
+export interface Reservation {
+  readonly accountId: string;
+  readonly pico: bigint;
+  open: boolean;
+}
+
+interface Account {
+  balance: bigint;
+  reserved: bigint;
+  /** The snapshot the balance was last read for; a different one means the store may have changed. */
+  seen: object;
+  reading: boolean;
+  readAgain: boolean;
+}
+
+export class CreditLedger {
+  readonly #journal: LedgerJournal;
+  readonly #readBalance: (accountId: string) => Promise<bigint>;
+  readonly #logger: Pick<Logger, 'warn'> | undefined;
+  readonly #accounts = new Map<string, Account>();
+  readonly #loads = new Map<string, Promise<void>>();
+
+  constructor(options: LedgerOptions) {
+    this.#journal = options.journal;
+    this.#readBalance = options.readBalance;
+    this.#logger = options.logger;
+  }
+
+  /**
+   * Balance − open reservations. `snapshot` is the account's current state object: when it changed since
+   * the last read, the balance is read again in the background. A Promise only the first time an account
+   * is seen (its balance must be read before anything is admitted).
+   */
+  available(accountId: string, snapshot: object): bigint | Promise<bigint> {
+    const account = this.#accounts.get(accountId);
+    if (!account) return this.#firstLoad(accountId, snapshot).then(() => this.available(accountId, snapshot));
+    if (account.seen !== snapshot) {
+      account.seen = snapshot;
+      void this.#refresh(accountId, account);
+    }
+    return account.balance - account.reserved;
+  }
+
+  /** Reserves `pico` when the account has credit left (see available()); undefined means refuse. */
+  reserve(accountId: string, pico: bigint): Reservation | undefined {
+    const account = this.#accounts.get(accountId);
+    if (!account || account.balance - account.reserved <= 0n) return undefined;
+    account.reserved += pico;
+    return { accountId, pico, open: true };
+  }
+
+  /** The request's real cost replaces its reservation (cost is charged even without one). */
+  settle(accountId: string, reservation: Reservation | undefined, costPico: bigint): void {
+    this.release(reservation);
+    const account = this.#accounts.get(accountId);
+    if (account) account.balance -= costPico;
+  }
+
+  release(reservation: Reservation | undefined): void {
+    if (!reservation?.open) return;
+    reservation.open = false;
+    const account = this.#accounts.get(reservation.accountId);
+    if (account) account.reserved -= reservation.pico;
+  }
+
+  #firstLoad(accountId: string, snapshot: object): Promise<void> {
+    let load = this.#loads.get(accountId);
+    if (!load) {
+      load = this.#fencedRead(accountId, (balance) => {
+        this.#accounts.set(accountId, { balance, reserved: 0n, seen: snapshot, reading: false, readAgain: false });
+      }).finally(() => this.#loads.delete(accountId));
+      this.#loads.set(accountId, load);
+    }
+    return load;
+  }
+
+  /**
+   * Store balance − unshipped local cost, applied in the very turn the read returns: nothing ships while the
+   * fence is held, and a cost settled after the store's answer is still unshipped, so it is counted once.
+   */
+  #fencedRead(accountId: string, apply: (balance: bigint) => void): Promise<void> {
+    return this.#journal.exclusive(async () => {
+      const stored = await this.#readBalance(accountId);
+      apply(stored - this.#journal.unshippedPico(accountId));
+    });
+  }
+
+  async #refresh(accountId: string, account: Account): Promise<void> {
+    if (account.reading) {
+      account.readAgain = true;
+      return;
+    }
+    account.reading = true;
+    try {
+      do {
+        account.readAgain = false;
+        await this.#fencedRead(accountId, (balance) => { account.balance = balance; });
+      } while (account.readAgain);
+    } catch (error) {
+      // Keep the current figure; the next snapshot change reads again.
+      this.#logger?.warn({ err: error instanceof Error ? error.message : String(error) }, 'credit balance read failed; keeping the in-memory balance');
+    } finally {
+      account.reading = false;
+    }
+  }
+}
