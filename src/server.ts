@@ -10,6 +10,7 @@ import { bootstrapAccount } from './store/accounts.ts';
 import { ChangeBus } from './state/changes.ts';
 import { buildControlApp } from './control/app.ts';
 import { handlerFactories, routeExtensions } from './control/index.ts';
+import type { RouteExtension } from './control/app.ts';
 import { GatewayState } from './state/gateway-state.ts';
 import { createCatalog } from './catalog/index.ts';
 import { insertUsageEvents } from './store/usage-events.ts';
@@ -18,8 +19,13 @@ import { CreditLedger } from './usage/ledger.ts';
 import { balancePico } from './store/credits.ts';
 import { Upstreams } from './gateway/upstream.ts';
 import { startGatewayServer } from './gateway/server.ts';
+import { createGatewayObserver } from './gateway/observe/setup.ts';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { readFileSync } from 'node:fs';
 
 export type Plane = 'gateway' | 'api';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface RunningTollgate {
   store: Store;
@@ -46,8 +52,15 @@ export async function startTollgate(config: Config, options: { planes?: readonly
   }
 
   const closers: (() => Promise<void>)[] = [];
+  // One registry per process: the API port serves it, and so does the gateway port when asked to. Gateway
+  // series are registered when the gateway plane starts (below); a scrape reads whatever is registered.
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tollgate_' });
+  const metricsRoute: RouteExtension = (app) => {
+    app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  };
   if (planes.includes('api')) {
-    const app = await buildControlApp({ store, config, secretBox, changes, logger }, handlerFactories, routeExtensions);
+    const app = await buildControlApp({ store, config, secretBox, changes, logger }, handlerFactories, [...routeExtensions, metricsRoute]);
     const address = await app.listen({ host: config.host, port: config.apiPort });
     running.controlApp = app;
     running.apiUrl = address;
@@ -59,8 +72,12 @@ export async function startTollgate(config: Config, options: { planes?: readonly
     await state.start();
     const usage = new UsageJournal({ path: config.journalPath, write: (events) => insertUsageEvents(store.db, events), logger });
     const ledger = config.billing ? new CreditLedger({ journal: usage, readBalance: (accountId) => balancePico(store.db, accountId), logger }) : undefined;
+    const observer = await createGatewayObserver(config.observability, registry, logger, {
+      usageBacklog: () => usage.pending,
+      balances: () => state.accounts(),
+    }, VERSION);
     const gateway = await startGatewayServer({
-      state, usage, logger, ...(ledger ? { ledger } : {}),
+      state, usage, logger, observer, ...(ledger ? { ledger } : {}),
       catalog: createCatalog(config.providerBaseUrls),
       upstreams: new Upstreams(),
       options: {
@@ -74,6 +91,8 @@ export async function startTollgate(config: Config, options: { planes?: readonly
       await gateway.close();
       await usage.close();
       await state.close();
+      // Spans of the last requests are exported before the process goes.
+      await observer.close();
     });
   }
 

@@ -4,6 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseMasterKey } from '../domain/secret-box.ts';
 import { parseDatabaseUrl } from '../store/database.ts';
+import { loadObservabilityConfig, type ObservabilityConfig } from './observability.ts';
 
 export interface Config {
   databaseUrl: string;
@@ -26,6 +27,8 @@ export interface Config {
   /** The gateway's local usage journal (docs/decisions/usage-durability.md); ':memory:' with an in-memory store. */
   journalPath: string;
   logLevel: string;
+  /** Metrics, access log, traces (config/observability.ts). */
+  observability: ObservabilityConfig;
   stripeSecretKey?: string;
   stripeWebhookSecret?: string;
   stripeApiBaseUrl?: string;
@@ -111,6 +114,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     maxBodyBytes: maxBody,
     journalPath: journalPath(env, databaseUrl),
     logLevel: env.TOLLGATE_LOG_LEVEL ?? 'info',
+    observability: loadObservabilityConfig(env),
     checkoutSuccessUrl: env.TOLLGATE_CHECKOUT_SUCCESS_URL ?? 'http://127.0.0.1:8081/?checkout=success',
     checkoutCancelUrl: env.TOLLGATE_CHECKOUT_CANCEL_URL ?? 'http://127.0.0.1:8081/?checkout=cancel',
   };

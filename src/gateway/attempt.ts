@@ -87,6 +87,7 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
     const retryAfter = error.status === 429 ? last?.retryAfter : undefined;
     writeError(ctx, error, records.length, retryAfter ? { 'Retry-After': retryAfter } : undefined);
   }
+  ctx.endedAt = performance.now();
   // After the answer is flushed: estimating tokens (tiktoken) must not delay the client's last bytes.
   setImmediate(meterAttempts, ctx, records, isStreaming);
 }
@@ -109,7 +110,9 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   const started = performance.now();
   const timer = setTimeout(onAttemptTimeout, settings.perRequestTimeoutMs, controller);
   try {
-    const response = await ctx.deps.upstreams.send({ plan, body: bytes, clientHeaders: ctx.req.headers, signal: controller.signal, idleTimeoutMs: settings.perRequestTimeoutMs });
+    // Tracing on: the attempt's span starts here and its traceparent goes upstream; off: one undefined check.
+    const traceparent = ctx.deps.observer?.tracer?.startAttempt(ctx, plan, attemptNumber);
+    const response = await ctx.deps.upstreams.send({ plan, body: bytes, clientHeaders: ctx.req.headers, signal: controller.signal, idleTimeoutMs: settings.perRequestTimeoutMs, traceparent });
     const status = response.statusCode;
     record.statusCode = status;
     const model = `${plan.candidate.provider.id}:${plan.candidate.modelId}`;

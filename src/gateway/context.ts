@@ -8,6 +8,9 @@ import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from '../s
 import type { UsageSink } from '../usage/event.ts';
 import type { CreditLedger, Reservation } from '../usage/ledger.ts';
 import type { Upstreams } from './upstream.ts';
+import type { GatewayObserver } from './observe/observer.ts';
+import type { RequestTrace } from './observe/tracing.ts';
+import type { BodyCapture } from './observe/access-log.ts';
 
 /** The part of GatewayState (src/state) the data plane reads; all of it answers from memory. */
 export interface GatewayStateView {
@@ -32,6 +35,8 @@ export interface GatewayDeps {
   upstreams: Upstreams;
   options: GatewayOptions;
   logger: Logger;
+  /** Metrics, traces and the access log (src/gateway/observe); absent in bare test setups. */
+  observer?: GatewayObserver;
 }
 
 /** A gateway route: the API format and surface a path serves. */
@@ -62,4 +67,13 @@ export interface RequestContext {
   inputEstimate: number | undefined;
   /** The credit held for this request (billing on) until metering settles it. */
   reservation: Reservation | undefined;
+  /** Observation (observe/observer.ts): performance.now() of the first streamed byte and of the answer's end, 0 until then. */
+  firstByteAt: number;
+  endedAt: number;
+  /** Set once the request was observed (metrics, spans, access line), so it never counts twice. */
+  observed: boolean;
+  /** The request's spans, only while tracing is on. */
+  trace: RequestTrace | undefined;
+  /** Response bytes kept for the access log, only with TOLLGATE_LOG_BODIES=1. */
+  capture: BodyCapture | undefined;
 }

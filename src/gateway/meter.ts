@@ -7,6 +7,8 @@ import type { BegunAttempt, Completion, RetryAction, UsageEvent } from '../usage
 import type { RequestContext } from './context.ts';
 import type { AnswerFacts, StreamFacts } from './formats/types.ts';
 
+const NO_EVENTS: readonly UsageEvent[] = [];
+
 /** How an attempt that did not serve the answer failed. */
 export type FailureKind = 'rate-limited' | 'auth' | 'server' | 'timeout' | 'connection' | 'rejected' | 'cancelled';
 
@@ -60,8 +62,10 @@ export function meterAttempts(ctx: RequestContext, records: readonly AttemptReco
   const { deps, key, account } = ctx;
   if (!key || !account || records.length === 0) {
     deps.ledger?.release(ctx.reservation);
+    deps.observer?.finished(ctx, records, NO_EVENTS);
     return;
   }
+  const events: UsageEvent[] = [];
   const eventTime = new Date().toISOString();
   let total = 0n;
   let servedKeyId: string | undefined;
@@ -113,7 +117,9 @@ export function meterAttempts(ctx: RequestContext, records: readonly AttemptReco
       eventTime,
     };
     deps.usage.record(event);
+    events.push(event);
   }
   deps.ledger?.settle(account.accountId, ctx.reservation, total);
   deps.state.markUsed(key.id, servedKeyId);
+  deps.observer?.finished(ctx, records, events);
 }

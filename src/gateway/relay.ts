@@ -34,6 +34,16 @@ export interface StreamOutcome { facts: StreamFacts; completion: Completion; tim
 
 /** Pipes an SSE answer; resolves when the client has it all, the upstream broke, or the client left. */
 export function relayStream(ctx: RequestContext, upstream: Dispatcher.ResponseData, headers: OutHeaders, dropUsageChunk: boolean, controller: AbortController): Promise<StreamOutcome> {
+  const observer = ctx.deps.observer;
+  if (!observer) return pipeStream(ctx, upstream, headers, dropUsageChunk, controller);
+  // The open-streams gauge: counted here, read at scrape time.
+  observer.openStreams++;
+  const piping = pipeStream(ctx, upstream, headers, dropUsageChunk, controller);
+  void piping.then(observer.streamClosed);
+  return piping;
+}
+
+function pipeStream(ctx: RequestContext, upstream: Dispatcher.ResponseData, headers: OutHeaders, dropUsageChunk: boolean, controller: AbortController): Promise<StreamOutcome> {
   const { res } = ctx;
   const codec = codecs[ctx.route.format];
   const meter = new StreamMeter(codec, ctx.route.surface, dropUsageChunk);
@@ -46,7 +56,10 @@ export function relayStream(ctx: RequestContext, upstream: Dispatcher.ResponseDa
     res.on('drain', onDrain);
     body.on('data', (chunk: Buffer) => {
       const out = meter.push(chunk);
-      if (out && !res.write(out)) body.pause();
+      if (!out) return;
+      // Time to first byte: when the first streamed bytes go to the client (one compare per chunk).
+      if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
+      if (!res.write(out)) body.pause();
     });
     body.once('end', () => {
       res.off('drain', onDrain);

@@ -12,6 +12,8 @@ export const SURFACE_ROUTES: ReadonlyMap<string, SurfaceRoute> = new Map([
 /** For errors on paths that are not routes: Anthropic-looking paths get Anthropic-shaped errors. */
 export const OPENAI_ROUTE: SurfaceRoute = { format: 'openai', surface: 'chat-completions' };
 export const ANTHROPIC_ROUTE: SurfaceRoute = { format: 'anthropic', surface: 'messages' };
+/** GET /v1/models: OpenAI-shaped errors; its own object so observation can tell it apart (surface `models`). */
+export const MODELS_ROUTE: SurfaceRoute = { format: 'openai', surface: 'chat-completions' };
 
 export function errorRouteFor(path: string): SurfaceRoute {
   return path.startsWith('/v1/messages') ? ANTHROPIC_ROUTE : OPENAI_ROUTE;

@@ -7,7 +7,7 @@ import { newId } from '../domain/ids.ts';
 import { TollgateError, tollgateError } from '../domain/errors.ts';
 import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS } from './headers.ts';
-import { errorRouteFor, SURFACE_ROUTES } from './routes.ts';
+import { errorRouteFor, MODELS_ROUTE, SURFACE_ROUTES } from './routes.ts';
 import { writeError, writeJson } from './respond.ts';
 import { authenticateStage, handleModelRequest } from './pipeline.ts';
 import { listModels } from './models-list.ts';
@@ -29,13 +29,16 @@ function newContext(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse
   return {
     deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), rejectedModels: '',
     current: undefined, abortCause: undefined, clientGone: false, inputEstimate: undefined, reservation: undefined,
+    firstByteAt: 0, endedAt: 0, observed: false, trace: undefined, capture: undefined,
   };
 }
 
 /** The client went away before the answer was complete: abort the upstream call so the provider stops too. */
 function onResponseClose(this: TrackedResponse): void {
   const ctx = this[CTX];
-  if (!ctx || this.writableFinished) return;
+  if (!ctx) return;
+  ctx.deps.observer?.closed();
+  if (this.writableFinished) return;
   ctx.clientGone = true;
   ctx.abortCause = 'client-gone';
   ctx.current?.abort('client-gone');
@@ -45,10 +48,12 @@ function onStageError(this: RequestContext, error: unknown): void {
   if (error instanceof TollgateError) {
     // A body over the limit may still be arriving: close the connection rather than read it all.
     writeError(this, error, 0, error.code === 'ERR_NGROK_27215' ? { connection: 'close' } : undefined);
+    this.deps.observer?.answered(this, error.code);
     return;
   }
   this.deps.logger.error({ requestId: this.requestId, err: error instanceof Error ? error.message : String(error) }, 'gateway request failed');
   writeError(this, tollgateError('internal'));
+  this.deps.observer?.answered(this, 'internal');
   if (!this.res.headersSent) return;
   // Headers already out (mid-stream bug): end the answer rather than leave the client hanging.
   if (!this.res.writableEnded) this.res.end();
@@ -58,6 +63,7 @@ async function modelsStage(ctx: RequestContext): Promise<void> {
   await authenticateStage(ctx);
   const body = listModels(ctx.deps.catalog, ctx.account!, ctx.configuration?.access ?? null);
   writeJson(ctx.res, 200, baseHeaders(ctx.requestId), body);
+  ctx.deps.observer?.answered(ctx);
 }
 
 function preflight(req: IncomingMessage, res: ServerResponse): void {
@@ -83,10 +89,11 @@ export function createGatewayHandler(deps: GatewayDeps): (req: IncomingMessage, 
       const ctx = newContext(deps, req, res, route);
       (res as TrackedResponse)[CTX] = ctx;
       res.once('close', onResponseClose);
+      deps.observer?.started(ctx);
       handleModelRequest(ctx).catch(onStageError.bind(ctx));
       return;
     }
-    const ctx = newContext(deps, req, res, errorRouteFor(path));
+    const ctx = newContext(deps, req, res, path === '/v1/models' ? MODELS_ROUTE : errorRouteFor(path));
     if (path === '/v1/models' && method === 'GET') {
       modelsStage(ctx).catch(onStageError.bind(ctx));
       return;
@@ -95,7 +102,11 @@ export function createGatewayHandler(deps: GatewayDeps): (req: IncomingMessage, 
       writeJson(res, 200, baseHeaders(ctx.requestId), HEALTH_BODY);
       return;
     }
-    writeError(ctx, tollgateError('unsupportedPath', { method: method ?? '', path }));
+    // Scrapers that reach only the gateway nodes (TOLLGATE_METRICS_ON_GATEWAY=1); 404 like any path otherwise.
+    if (path === '/metrics' && method === 'GET' && deps.observer?.metricsOnGateway) return deps.observer.serveMetrics(res);
+    const error = tollgateError('unsupportedPath', { method: method ?? '', path });
+    writeError(ctx, error);
+    deps.observer?.answered(ctx, error.code);
   };
 }
 

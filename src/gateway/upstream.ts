@@ -15,6 +15,8 @@ export interface UpstreamCall {
   signal: AbortSignal;
   /** Longest silence between body chunks (streams): the per-attempt timeout. */
   idleTimeoutMs: number;
+  /** W3C trace context of the attempt's span (tracing on only). */
+  traceparent?: string | undefined;
 }
 
 const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
@@ -58,6 +60,7 @@ export class Upstreams {
       const v = call.clientHeaders[name];
       if (typeof v === 'string') headers[name] = v;
     }
+    if (call.traceparent !== undefined) headers.traceparent = call.traceparent;
     if (candidate.surface.format === 'anthropic' && !headers['anthropic-version']) headers['anthropic-version'] = DEFAULT_ANTHROPIC_VERSION;
     // The provider credential replaces the client's access key, in the provider's own header.
     if (call.plan.credential) {

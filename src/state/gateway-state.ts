@@ -147,6 +147,11 @@ export class GatewayState {
     return snapshot;
   }
 
+  /** Every loaded account (those whose keys authenticated here), for the credit-balance gauge at scrape time. */
+  accounts(): IterableIterator<AccountSnapshot> {
+    return this.#accounts.values();
+  }
+
   configuration(key: AuthenticatedKey): ConfigurationState | null {
     if (key.configurationId === null) return null;
     return this.#accounts.get(key.accountId)?.configurations.get(key.configurationId) ?? null;

@@ -1,0 +1,49 @@
+// Observability settings (docs/observability.md): metrics exposure and labels, the access log, body
+// capture, and OpenTelemetry export. Read from the same environment as the rest of the config.
+
+export interface ObservabilityConfig {
+  /** TOLLGATE_METRICS_ON_GATEWAY=1: GET /metrics on the gateway port too (it is always on the API port). */
+  metricsOnGateway: boolean;
+  /** TOLLGATE_METRICS_ACCESS_KEY_LABEL=1: an `access_key` (id) label on request, token and cost series. */
+  metricsAccessKeyLabel: boolean;
+  /** TOLLGATE_METRICS_BALANCE_ACCOUNTS (default 100): most accounts with a balance series; 0 = none. */
+  metricsBalanceAccounts: number;
+  /** TOLLGATE_ACCESS_LOG=0 turns the per-request access line off (default on). */
+  accessLog: boolean;
+  /** TOLLGATE_LOG_BODIES=1: request and response bodies (truncated) in the access line. Debugging only. */
+  logBodies: boolean;
+  /** OTLP/HTTP traces URL; tracing is on only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. */
+  otlpTracesUrl?: string;
+  /** OTEL_SERVICE_NAME (default `tollgate`). */
+  serviceName: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function on(value: string | undefined): boolean {
+  return value === '1' || value === 'true' || value === 'on';
+}
+
+/** `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as is, else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces` (the OTLP spec's rule). */
+export function otlpTracesUrl(env: Env): string | undefined {
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (traces) return traces;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined;
+}
+
+export function loadObservabilityConfig(env: Env): ObservabilityConfig {
+  const accounts = env.TOLLGATE_METRICS_BALANCE_ACCOUNTS === undefined || env.TOLLGATE_METRICS_BALANCE_ACCOUNTS === '' ? 100 : Number(env.TOLLGATE_METRICS_BALANCE_ACCOUNTS);
+  if (!Number.isInteger(accounts) || accounts < 0) throw new Error('TOLLGATE_METRICS_BALANCE_ACCOUNTS must be a whole number ≥ 0');
+  const config: ObservabilityConfig = {
+    metricsOnGateway: on(env.TOLLGATE_METRICS_ON_GATEWAY),
+    metricsAccessKeyLabel: on(env.TOLLGATE_METRICS_ACCESS_KEY_LABEL),
+    metricsBalanceAccounts: accounts,
+    accessLog: !(env.TOLLGATE_ACCESS_LOG === '0' || env.TOLLGATE_ACCESS_LOG === 'false' || env.TOLLGATE_ACCESS_LOG === 'off'),
+    logBodies: on(env.TOLLGATE_LOG_BODIES),
+    serviceName: env.OTEL_SERVICE_NAME || 'tollgate',
+  };
+  const url = otlpTracesUrl(env);
+  if (url) config.otlpTracesUrl = url;
+  return config;
+}

@@ -1,0 +1,102 @@
+// The access-log line: one per gateway request, written after the answer is complete through the
+// process's pino logger (asynchronous destination). It names what happened — ids, models, provider,
+// attempts, status, tokens, cost, durations — and never carries a prompt, a completion, an access-key token
+// or a provider key. Bodies appear only with TOLLGATE_LOG_BODIES=1 (an operator's explicit choice for
+// debugging), truncated, with credential headers removed.
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+
+/** Longest body kept per side when body capture is on. */
+export const BODY_CAPTURE_BYTES = 4096;
+
+/** Client headers never logged, even with body capture on. */
+const SECRET_HEADERS = new Set(['authorization', 'x-api-key', 'x-goog-api-key', 'proxy-authorization', 'cookie']);
+
+export interface AccessLine {
+  requestId: string;
+  accessKeyId: string | null;
+  accountId: string | null;
+  surface: string;
+  streaming: boolean;
+  modelAsked: string | null;
+  modelServed: string | null;
+  provider: string | null;
+  keySource: string | null;
+  attempts: number;
+  retryActions: string;
+  status: number;
+  errorCode?: string;
+  clientGone: boolean;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
+  usageEstimated: boolean;
+  costUsd: string;
+  totalMs: number;
+  upstreamMs: number;
+  ttfbMs: number;
+  requestHeaders?: Record<string, string | string[]>;
+  requestBody?: string;
+  responseBody?: string;
+}
+
+/** Pico-USD → USD with 5 decimals, rounded half up (1e-5 USD = 1e7 pico). */
+export function usd5(pico: bigint): string {
+  const units = (pico + 5_000_000n) / 10_000_000n;
+  const whole = units / 100_000n;
+  return `${whole}.${(units - whole * 100_000n).toString().padStart(5, '0')}`;
+}
+
+export function ms(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+export function truncate(text: string, max = BODY_CAPTURE_BYTES): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…[${text.length - max} more]`;
+}
+
+export function safeHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    out[name] = SECRET_HEADERS.has(name) ? '[redacted]' : value;
+  }
+  return out;
+}
+
+/** Response bytes seen so far, capped; attached to a response only while body capture is on. */
+export class BodyCapture {
+  #chunks: Buffer[] = [];
+  #size = 0;
+
+  keep(chunk: unknown): void {
+    if (this.#size >= BODY_CAPTURE_BYTES || chunk === undefined || chunk === null || typeof chunk === 'function') return;
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk) : undefined;
+    if (!buffer) return;
+    const room = BODY_CAPTURE_BYTES - this.#size;
+    this.#chunks.push(buffer.length > room ? buffer.subarray(0, room) : buffer);
+    this.#size += Math.min(buffer.length, room);
+  }
+
+  text(): string {
+    return Buffer.concat(this.#chunks).toString('utf8');
+  }
+
+  /** Wraps `res.write`/`res.end` so whatever the gateway sends is also kept (capped). */
+  static attach(res: ServerResponse): BodyCapture {
+    const capture = new BodyCapture();
+    const write = res.write;
+    const end = res.end;
+    res.write = function (this: ServerResponse, ...args: unknown[]) {
+      capture.keep(args[0]);
+      return Reflect.apply(write, this, args) as boolean;
+    } as ServerResponse['write'];
+    res.end = function (this: ServerResponse, ...args: unknown[]) {
+      capture.keep(args[0]);
+      return Reflect.apply(end, this, args) as ServerResponse;
+    } as ServerResponse['end'];
+    return capture;
+  }
+}

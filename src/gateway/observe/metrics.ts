@@ -1,0 +1,222 @@
+// Prometheus metrics of the data plane (prom-client). Everything is observed once per request, after the
+// answer went out (observer.ts), through label children resolved once per label tuple and cached here:
+// the request path never builds a label object. Labels are bounded by construction: surfaces, status
+// classes, key sources and retry actions are enums; providers are catalog or account-declared ids; models
+// are catalog or custom-provider-declared ids (pass-through names collapse to `other`); access-key ids only
+// when the operator asks for them. Gauges that mirror state (balances, usage backlog, in-flight) are read
+// at scrape time, so keeping them current costs the request path nothing.
+import { Counter, Gauge, Histogram, Registry, type CounterConfiguration } from 'prom-client';
+import type { RetryAction } from '../../usage/event.ts';
+
+export interface MetricsOptions {
+  /** Adds an `access_key` label (access-key id, never the token) to requests, tokens and cost. */
+  accessKeyLabel: boolean;
+  /** Most accounts given a balance series (the lowest balances first); 0 turns the gauge off. */
+  maxBalanceAccounts: number;
+}
+
+/** Read at scrape time from whoever owns the numbers (the composition root wires them). */
+export interface MetricsSources {
+  inFlight(): number;
+  openStreams(): number;
+  /** Usage events recorded but not yet in the store (journal / shipper backlog). */
+  usageBacklog(): number;
+  /** Credit balances in pico-USD of the accounts this process serves. */
+  balances(): Iterable<{ accountId: string; balancePico: bigint }>;
+}
+
+type CounterChild = ReturnType<Counter['labels']>;
+type HistogramChild = ReturnType<Histogram['labels']>;
+
+export const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+/** 0 (no HTTP answer: connection error, timeout) → `none`. */
+export function statusClassIndex(status: number): number {
+  const c = Math.floor(status / 100);
+  return c >= 1 && c <= 5 ? c : 0;
+}
+
+const RETRY_ACTIONS: readonly RetryAction[] = ['succeeded', 'next_key', 'next_backend', 'managed_fallback', 'fail_fast', 'exhausted'];
+const RETRY_INDEX = new Map<string, number>(RETRY_ACTIONS.map((a, i) => [a, i]));
+const FAILOVER: ReadonlySet<string> = new Set(['next_key', 'next_backend', 'managed_fallback']);
+
+export const KEY_SOURCES = ['user', 'ngrok', 'none'] as const;
+export type KeySourceLabel = (typeof KEY_SOURCES)[number];
+const KEY_INDEX: Readonly<Record<KeySourceLabel, number>> = { user: 0, ngrok: 1, none: 2 };
+
+/** Latency buckets (seconds): sub-millisecond resolution for the gateway's own time, minutes for models. */
+const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+const TTFB_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** Series of one (provider, model[, access key]) whose labels include the access key when enabled. */
+class KeyedSeries {
+  readonly tokens: readonly [CounterChild, CounterChild, CounterChild, CounterChild, CounterChild];
+  readonly #metrics: GatewayMetrics;
+  readonly #labels: readonly string[];
+  readonly #cost: (CounterChild | undefined)[] = [];
+  /** Indexed by surface × status class × key source; filled on first use. */
+  readonly #requests: (CounterChild | undefined)[] = [];
+
+  constructor(metrics: GatewayMetrics, labels: readonly string[]) {
+    this.#metrics = metrics;
+    this.#labels = labels;
+    const t = metrics.tokens;
+    this.tokens = [
+      t.labels(...labels, 'input'), t.labels(...labels, 'output'), t.labels(...labels, 'cache_read'),
+      t.labels(...labels, 'cache_write'), t.labels(...labels, 'reasoning'),
+    ];
+  }
+
+  cost(keySource: KeySourceLabel): CounterChild {
+    const i = KEY_INDEX[keySource];
+    return (this.#cost[i] ??= this.#metrics.cost.labels(...this.#labels, keySource));
+  }
+
+  request(surface: number, status: number, keySource: KeySourceLabel): CounterChild {
+    const s = statusClassIndex(status);
+    const i = (surface * STATUS_CLASSES.length + s) * KEY_SOURCES.length + KEY_INDEX[keySource];
+    let child = this.#requests[i];
+    if (!child) {
+      const [provider, model, ...key] = this.#labels;
+      child = this.#metrics.requests.labels(this.#metrics.surfaces[surface]!, provider!, model!, STATUS_CLASSES[s], keySource, ...key);
+      this.#requests[i] = child;
+    }
+    return child;
+  }
+}
+
+/** Series of one (provider, model): attempts and upstream latency (never per access key). */
+class ModelSeries {
+  readonly #metrics: GatewayMetrics;
+  readonly #provider: string;
+  readonly #model: string;
+  readonly #attempts: (CounterChild | undefined)[] = [];
+  readonly #failovers: (CounterChild | undefined)[] = [];
+  readonly #keyed = new Map<string, KeyedSeries>();
+  #upstream: HistogramChild | undefined;
+
+  constructor(metrics: GatewayMetrics, provider: string, model: string) {
+    this.#metrics = metrics;
+    this.#provider = provider;
+    this.#model = model;
+  }
+
+  /** Made on first use: requests that never reached a provider have no latency series. */
+  get upstream(): HistogramChild {
+    return (this.#upstream ??= this.#metrics.upstreamSeconds.labels(this.#provider, this.#model));
+  }
+
+  keyed(accessKeyId: string): KeyedSeries {
+    let series = this.#keyed.get(accessKeyId);
+    if (!series) {
+      const labels = this.#metrics.options.accessKeyLabel ? [this.#provider, this.#model, accessKeyId] : [this.#provider, this.#model];
+      series = new KeyedSeries(this.#metrics, labels);
+      this.#keyed.set(accessKeyId, series);
+    }
+    return series;
+  }
+
+  attempt(retryAction: RetryAction, status: number): void {
+    const r = RETRY_INDEX.get(retryAction) ?? 0;
+    const s = statusClassIndex(status);
+    const i = r * STATUS_CLASSES.length + s;
+    (this.#attempts[i] ??= this.#metrics.attempts.labels(this.#provider, this.#model, retryAction, STATUS_CLASSES[s])).inc();
+    if (FAILOVER.has(retryAction)) (this.#failovers[r] ??= this.#metrics.failovers.labels(this.#provider, this.#model, retryAction)).inc();
+  }
+}
+
+export class GatewayMetrics {
+  readonly registry: Registry;
+  readonly options: MetricsOptions;
+  /** Surface label values; callers pass indexes (surfaceIndex). */
+  readonly surfaces: readonly string[];
+  readonly requests: Counter;
+  readonly attempts: Counter;
+  readonly failovers: Counter;
+  readonly tokens: Counter;
+  readonly cost: Counter;
+  readonly upstreamSeconds: Histogram;
+  readonly overheadSeconds: Histogram;
+  readonly ttfbSeconds: Histogram;
+  readonly durationSeconds: Histogram;
+  readonly #surfaceIndex: ReadonlyMap<string, number>;
+  readonly #overhead: HistogramChild[];
+  readonly #ttfb: HistogramChild[];
+  readonly #duration: HistogramChild[];
+  readonly #models = new Map<string, Map<string, ModelSeries>>();
+
+  constructor(registry: Registry, options: MetricsOptions, sources: MetricsSources, surfaces: readonly string[]) {
+    this.registry = registry;
+    this.options = options;
+    this.surfaces = surfaces;
+    this.#surfaceIndex = new Map(surfaces.map((s, i) => [s, i]));
+    const key = options.accessKeyLabel ? ['access_key'] : [];
+    const registers = [registry];
+    const counter = (c: CounterConfiguration<string>) => new Counter({ ...c, registers });
+    this.requests = counter({ name: 'tollgate_requests_total', help: 'Gateway requests by surface, served provider and model, status class and key source.', labelNames: ['surface', 'provider', 'model', 'status_class', 'key_source', ...key] });
+    this.attempts = counter({ name: 'tollgate_upstream_attempts_total', help: 'Upstream attempts by provider, model, retry action and upstream status class (none: no HTTP answer).', labelNames: ['provider', 'model', 'retry_action', 'status_class'] });
+    this.failovers = counter({ name: 'tollgate_failovers_total', help: 'Failed attempts that moved on to another attempt, by retry action.', labelNames: ['provider', 'model', 'retry_action'] });
+    this.tokens = counter({ name: 'tollgate_tokens_total', help: 'Tokens metered (provider-reported, else estimated), by type: input (all, cached included), output (all, reasoning included), cache_read, cache_write, reasoning.', labelNames: ['provider', 'model', ...key, 'type'] });
+    this.cost = counter({ name: 'tollgate_cost_usd_total', help: 'Cost charged in USD (model cost on managed keys plus the processing fee), by key source.', labelNames: ['provider', 'model', ...key, 'key_source'] });
+    this.upstreamSeconds = new Histogram({ name: 'tollgate_upstream_duration_seconds', help: 'Upstream attempt duration (request sent to answer complete; streams included).', labelNames: ['provider', 'model'], buckets: UPSTREAM_BUCKETS, registers });
+    this.overheadSeconds = new Histogram({ name: 'tollgate_gateway_overhead_seconds', help: "The gateway's own time per request: total duration minus the upstream attempts' time.", labelNames: ['surface'], buckets: OVERHEAD_BUCKETS, registers });
+    this.ttfbSeconds = new Histogram({ name: 'tollgate_time_to_first_byte_seconds', help: 'Request received to the first body byte sent to the client (streams: first streamed chunk).', labelNames: ['surface', 'streaming'], buckets: TTFB_BUCKETS, registers });
+    this.durationSeconds = new Histogram({ name: 'tollgate_request_duration_seconds', help: 'Request received to answer complete.', labelNames: ['surface'], buckets: UPSTREAM_BUCKETS, registers });
+    this.#overhead = surfaces.map((s) => this.overheadSeconds.labels(s));
+    this.#duration = surfaces.map((s) => this.durationSeconds.labels(s));
+    this.#ttfb = surfaces.flatMap((s) => [this.ttfbSeconds.labels(s, 'false'), this.ttfbSeconds.labels(s, 'true')]);
+
+    new Gauge({ name: 'tollgate_requests_in_flight', help: 'Model requests received and not yet answered.', registers, collect() { this.set(sources.inFlight()); } });
+    new Gauge({ name: 'tollgate_open_streams', help: 'Streamed answers being relayed right now.', registers, collect() { this.set(sources.openStreams()); } });
+    new Gauge({ name: 'tollgate_usage_backlog_events', help: 'Usage events recorded by this process and not yet written to the store.', registers, collect() { this.set(sources.usageBacklog()); } });
+    if (options.maxBalanceAccounts > 0) {
+      const max = options.maxBalanceAccounts;
+      new Gauge({
+        name: 'tollgate_credit_balance_usd', help: `Credit balance in USD of the accounts this process serves (at most ${max}, lowest first).`, labelNames: ['account'], registers,
+        collect() {
+          this.reset();
+          const all = [...sources.balances()];
+          if (all.length > max) all.sort((a, b) => (a.balancePico < b.balancePico ? -1 : a.balancePico > b.balancePico ? 1 : 0));
+          for (let i = 0; i < all.length && i < max; i++) this.labels(all[i]!.accountId).set(picoToUsd(all[i]!.balancePico));
+        },
+      });
+    }
+  }
+
+  surfaceIndex(surface: string): number {
+    return this.#surfaceIndex.get(surface) ?? this.surfaces.length - 1;
+  }
+
+  model(provider: string, model: string): ModelSeries {
+    let byModel = this.#models.get(provider);
+    if (!byModel) this.#models.set(provider, (byModel = new Map()));
+    let series = byModel.get(model);
+    if (!series) byModel.set(model, (series = new ModelSeries(this, provider, model)));
+    return series;
+  }
+
+  timings(surface: number, streaming: boolean, totalMs: number, overheadMs: number, ttfbMs: number): void {
+    this.#duration[surface]!.observe(totalMs / 1000);
+    this.#overhead[surface]!.observe(overheadMs > 0 ? overheadMs / 1000 : 0);
+    this.#ttfb[surface * 2 + (streaming ? 1 : 0)]!.observe(ttfbMs / 1000);
+  }
+
+  /** Positional (not an object) so metering a request allocates nothing. */
+  addTokens(series: KeyedSeries, input: number, output: number, cacheRead: number, cacheWrite: number, reasoning: number): void {
+    const t = series.tokens;
+    if (input > 0) t[0].inc(input);
+    if (output > 0) t[1].inc(output);
+    if (cacheRead > 0) t[2].inc(cacheRead);
+    if (cacheWrite > 0) t[3].inc(cacheWrite);
+    if (reasoning > 0) t[4].inc(reasoning);
+  }
+}
+
+export type { KeyedSeries, ModelSeries };
+
+/** Pico-USD (integer) → USD float, for Prometheus only (the ledger stays integer). */
+export function picoToUsd(pico: bigint): number {
+  // Split so balances beyond 2^53 pico (~9,000 USD) keep their cents exactly.
+  const whole = pico / 1_000_000_000_000n;
+  return Number(whole) + Number(pico - whole * 1_000_000_000_000n) / 1e12;
+}

@@ -1,0 +1,169 @@
+// The gateway's one observation point. The request path calls it at four places only: a model request
+// arrives (server.ts), its response closes (server.ts), an attempt is about to be sent (attempt.ts, tracing
+// only) and the request is over (meter.ts after metering; server.ts for requests refused before any
+// attempt). Everything costly — metric updates, span attributes, the access-log line — happens in
+// `finished`, which runs after the answer is complete, off the client's critical path.
+import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Candidate } from '../../domain/resolve.ts';
+import type { UsageEvent } from '../../usage/event.ts';
+import type { RequestContext } from '../context.ts';
+import type { AttemptRecord } from '../meter.ts';
+import { ANTHROPIC_ROUTE, MODELS_ROUTE, OPENAI_ROUTE } from '../routes.ts';
+import { picoToUsd, type GatewayMetrics } from './metrics.ts';
+import type { RequestTracer } from './tracing.ts';
+import { BodyCapture, ms, safeHeaders, truncate, usd5, type AccessLine } from './access-log.ts';
+
+/** Surface label values, in GatewayMetrics index order; `other` (unknown paths) last. */
+export const SURFACE_LABELS = ['chat-completions', 'responses', 'completions', 'embeddings', 'messages', 'models', 'other'] as const;
+
+export interface ObserverOptions {
+  metrics: GatewayMetrics;
+  /** Present only when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  tracer?: RequestTracer | undefined;
+  logger: Logger;
+  accessLog: boolean;
+  logBodies: boolean;
+  metricsOnGateway: boolean;
+}
+
+const NO_RECORDS: readonly AttemptRecord[] = [];
+const NO_EVENTS: readonly UsageEvent[] = [];
+
+/** Model label: catalog ids and custom-provider-declared ids; pass-through names (unbounded) collapse. */
+function modelLabel(candidate: Candidate): string {
+  return candidate.catalogModel || candidate.provider.custom ? candidate.modelId : 'other';
+}
+
+function surfaceOf(ctx: RequestContext): string {
+  if (ctx.route === MODELS_ROUTE) return 'models';
+  if (ctx.route === OPENAI_ROUTE || ctx.route === ANTHROPIC_ROUTE) return 'other';
+  return ctx.route.surface;
+}
+
+export class GatewayObserver {
+  /** Model requests received and not yet closed; read by the in-flight gauge at scrape time. */
+  inFlight = 0;
+  openStreams = 0;
+  readonly tracer: RequestTracer | undefined;
+  readonly metricsOnGateway: boolean;
+  readonly metrics: GatewayMetrics;
+  readonly #access: Logger | undefined;
+  readonly #logBodies: boolean;
+
+  constructor(options: ObserverOptions) {
+    this.metrics = options.metrics;
+    this.tracer = options.tracer;
+    this.metricsOnGateway = options.metricsOnGateway;
+    this.#access = options.accessLog ? options.logger.child({ log: 'access' }) : undefined;
+    this.#logBodies = options.logBodies;
+  }
+
+  /** Bound once: relay.ts hands it to the stream's promise, no closure per stream. */
+  readonly streamClosed = (): void => { this.openStreams--; };
+
+  started(ctx: RequestContext): void {
+    this.inFlight++;
+    if (this.#logBodies) ctx.capture = BodyCapture.attach(ctx.res);
+  }
+
+  closed(): void {
+    this.inFlight--;
+  }
+
+  /** A request answered without any upstream attempt (refused early, /v1/models, unknown path). */
+  answered(ctx: RequestContext, errorCode?: string): void {
+    this.finished(ctx, NO_RECORDS, NO_EVENTS, errorCode);
+  }
+
+  /** The request is over: metrics, spans and the access line, exactly once per request. */
+  finished(ctx: RequestContext, records: readonly AttemptRecord[], events: readonly UsageEvent[], errorCode?: string): void {
+    if (ctx.observed) return;
+    ctx.observed = true;
+    const endedAt = ctx.endedAt > 0 ? ctx.endedAt : performance.now();
+    const totalMs = endedAt - ctx.startedAt;
+    let upstreamMs = 0;
+    let served: AttemptRecord | undefined;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      upstreamMs += r.durationMs;
+      if (r.served) served = r;
+    }
+    const last = served ?? records[records.length - 1];
+    // 499 (nginx's "client closed request"): the client left before any answer was written.
+    const status = ctx.res.headersSent ? ctx.res.statusCode : 499;
+    const ttfbMs = ctx.firstByteAt > 0 ? ctx.firstByteAt - ctx.startedAt : totalMs;
+    const streaming = ctx.body?.stream === true;
+    const surface = surfaceOf(ctx);
+    const m = this.metrics;
+    const keyLabel = m.options.accessKeyLabel ? (ctx.key?.id ?? 'none') : '';
+    let input = 0, output = 0, cacheRead = 0, cacheWrite = 0, reasoning = 0, estimated = false;
+    let cost = 0n;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      const series = m.model(r.plan.candidate.provider.id, modelLabel(r.plan.candidate));
+      series.attempt(r.retryAction, r.statusCode);
+      series.upstream.observe(r.durationMs / 1000);
+      const e = events[i];
+      if (!e) continue;
+      const inTokens = e.usageEstimated ? e.inputTokensEstimate : e.inputTokens;
+      const outTokens = e.usageEstimated ? e.outputTokensEstimate : e.outputTokens;
+      const keyed = series.keyed(keyLabel);
+      m.addTokens(keyed, inTokens, outTokens, e.cacheReadTokens, e.cacheWriteTokens, e.reasoningTokens);
+      if (e.costPico > 0n) keyed.cost(e.keySource).inc(picoToUsd(e.costPico));
+      input += inTokens; output += outTokens; cacheRead += e.cacheReadTokens; cacheWrite += e.cacheWriteTokens; reasoning += e.reasoningTokens;
+      estimated ||= e.usageEstimated;
+      cost += e.costPico;
+    }
+    const surfaceIndex = m.surfaceIndex(surface);
+    const requestSeries = last ? m.model(last.plan.candidate.provider.id, modelLabel(last.plan.candidate)) : m.model('none', 'none');
+    requestSeries.keyed(keyLabel).request(surfaceIndex, status, last ? last.plan.keySource : 'none').inc();
+    m.timings(surfaceIndex, streaming, totalMs, totalMs - upstreamMs, ttfbMs);
+
+    const asked = typeof ctx.body?.model === 'string' ? truncate(ctx.body.model, 256) : undefined;
+    this.tracer?.finish(ctx, records, events, status, endedAt, asked);
+
+    if (!this.#access) return;
+    const line: AccessLine = {
+      requestId: ctx.requestId,
+      accessKeyId: ctx.key?.id ?? null,
+      accountId: ctx.key?.accountId ?? null,
+      surface, streaming,
+      modelAsked: asked ?? null,
+      modelServed: last ? `${last.plan.candidate.provider.id}:${last.plan.candidate.modelId}` : null,
+      provider: last ? last.plan.candidate.provider.id : null,
+      keySource: last ? last.plan.keySource : null,
+      attempts: records.length,
+      retryActions: records.map((r) => r.retryAction).join(','),
+      status,
+      clientGone: ctx.clientGone,
+      inputTokens: input, outputTokens: output, cacheReadTokens: cacheRead, cacheWriteTokens: cacheWrite, reasoningTokens: reasoning,
+      usageEstimated: estimated,
+      costUsd: usd5(cost),
+      totalMs: ms(totalMs), upstreamMs: ms(upstreamMs), ttfbMs: ms(ttfbMs),
+    };
+    if (errorCode !== undefined) line.errorCode = errorCode;
+    if (this.#logBodies) {
+      line.requestHeaders = safeHeaders(ctx.req.headers);
+      if (ctx.rawBody) line.requestBody = truncate(ctx.rawBody.toString('utf8'));
+      if (ctx.capture) line.responseBody = truncate(ctx.capture.text());
+    }
+    this.#access.info(line, 'request');
+  }
+
+  /** GET /metrics on the gateway port (TOLLGATE_METRICS_ON_GATEWAY=1). */
+  serveMetrics(res: ServerResponse): void {
+    const registry = this.metrics.registry;
+    registry.metrics().then((text) => {
+      res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    }, () => {
+      res.writeHead(500, { 'content-length': 0 });
+      res.end();
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.tracer?.shutdown();
+  }
+}

@@ -1,0 +1,34 @@
+// Builds the gateway's observer from the config: the metrics (always), the tracer (only with an OTLP
+// endpoint; its module, and OpenTelemetry with it, is imported only then) and the access log.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { ObservabilityConfig } from '../../config/observability.ts';
+import { GatewayMetrics, type MetricsSources } from './metrics.ts';
+import { GatewayObserver, SURFACE_LABELS } from './observer.ts';
+
+export interface ObserverSources {
+  usageBacklog(): number;
+  balances(): Iterable<{ accountId: string; balancePico: bigint }>;
+}
+
+export async function createGatewayObserver(config: ObservabilityConfig, registry: Registry, logger: Logger, sources: ObserverSources, serviceVersion: string): Promise<GatewayObserver> {
+  // The observer owns in-flight and open-stream counts; the gauges read them through this indirection.
+  let observer: GatewayObserver | undefined;
+  const metricSources: MetricsSources = {
+    inFlight: () => observer?.inFlight ?? 0,
+    openStreams: () => observer?.openStreams ?? 0,
+    usageBacklog: sources.usageBacklog,
+    balances: sources.balances,
+  };
+  const metrics = new GatewayMetrics(registry, { accessKeyLabel: config.metricsAccessKeyLabel, maxBalanceAccounts: config.metricsBalanceAccounts }, metricSources, SURFACE_LABELS);
+  let tracer;
+  if (config.otlpTracesUrl) {
+    const { RequestTracer } = await import('./tracing.ts');
+    tracer = new RequestTracer({ url: config.otlpTracesUrl, serviceName: config.serviceName, serviceVersion });
+    logger.info({ url: config.otlpTracesUrl }, 'OpenTelemetry traces exported over OTLP/HTTP');
+  }
+  observer = new GatewayObserver({
+    metrics, tracer, logger, accessLog: config.accessLog, logBodies: config.logBodies, metricsOnGateway: config.metricsOnGateway,
+  });
+  return observer;
+}

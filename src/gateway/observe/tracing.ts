@@ -1,0 +1,171 @@
+// OpenTelemetry traces following the GenAI semantic conventions: one SERVER span per gateway request and one
+// CLIENT span per upstream attempt, exported over OTLP/HTTP (JSON). Loaded by the composition root only when
+// OTEL_EXPORTER_OTLP_ENDPOINT is set (dynamic import), so without it no OTel code runs or is even loaded.
+// No global provider, context manager or propagator is registered: parents are passed explicitly, which is
+// all a request/attempt tree needs and leaves the host process's own OTel setup (if any) alone.
+// The request span starts lazily (at the first attempt, or when the request ends) with the request's own
+// start time, so requests refused early cost one span and nothing before their answer.
+import { defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import {
+  ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION, ATTR_URL_PATH,
+} from '@opentelemetry/semantic-conventions';
+import type { ApiSurface } from '../../catalog/types.ts';
+import type { AttemptPlan } from '../../domain/routing.ts';
+import type { UsageEvent } from '../../usage/event.ts';
+import type { RequestContext } from '../context.ts';
+import type { AttemptRecord } from '../meter.ts';
+
+// GenAI attribute names (incubating in @opentelemetry/semantic-conventions; copied, as its docs advise,
+// rather than loading the whole incubating entry point).
+const GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
+const GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
+const GEN_AI_SYSTEM = 'gen_ai.system';
+const GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
+const GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model';
+const GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens';
+const GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
+const GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reasons';
+
+const OPERATION: Readonly<Record<ApiSurface, string>> = {
+  'chat-completions': 'chat', messages: 'chat', responses: 'chat', completions: 'text_completion', embeddings: 'embeddings',
+};
+
+/** Catalog provider ids whose GenAI well-known name differs; everything else is reported as its id. */
+const PROVIDER_NAMES: Readonly<Record<string, string>> = { google: 'gcp.gemini', xai: 'x_ai' };
+
+/** A request's spans, kept on its context while it runs. */
+export interface RequestTrace {
+  span: Span;
+  attempts: Span[];
+  /** performance.now() at each attempt's start (the span's own start), for its end time. */
+  attemptStarts: number[];
+}
+
+export interface TracingOptions {
+  /** Full OTLP/HTTP traces URL (…/v1/traces). */
+  url: string;
+  serviceName: string;
+  serviceVersion: string;
+  /** Tests pass an exporter; production uses OTLP/HTTP JSON to `url`. */
+  exporter?: SpanExporter;
+}
+
+const propagator = new W3CTraceContextPropagator();
+
+function errorTypeOf(r: AttemptRecord): string | undefined {
+  if (r.failure === undefined) return r.statusCode >= 400 ? String(r.statusCode) : undefined;
+  return r.statusCode > 0 ? String(r.statusCode) : r.failure;
+}
+
+export class RequestTracer {
+  readonly #provider: TracerProvider;
+  readonly #tracer: Tracer;
+
+  constructor(options: TracingOptions) {
+    const exporter = options.exporter ?? new OTLPTraceExporter({ url: options.url });
+    this.#provider = new TracerProvider({
+      resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName, [ATTR_SERVICE_VERSION]: options.serviceVersion }),
+      spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: 1000 })],
+    });
+    this.#tracer = this.#provider.getTracer('tollgate-gateway', options.serviceVersion);
+  }
+
+  /** The request span, started on first use with the request's start time and the caller's traceparent as parent. */
+  #trace(ctx: RequestContext): RequestTrace {
+    if (ctx.trace) return ctx.trace;
+    const parent = propagator.extract(ROOT_CONTEXT, ctx.req.headers, defaultTextMapGetter);
+    const url = ctx.req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const method = ctx.req.method ?? 'POST';
+    const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: path, 'tollgate.request_id': ctx.requestId };
+    const span = this.#tracer.startSpan(`${method} ${path}`, { kind: SpanKind.SERVER, startTime: ctx.startedAt, attributes }, parent);
+    ctx.trace = { span, attempts: [], attemptStarts: [] };
+    return ctx.trace;
+  }
+
+  /** Starts the attempt's span; returns the `traceparent` to send upstream (the attempt span as parent). */
+  startAttempt(ctx: RequestContext, plan: AttemptPlan, attemptNumber: number): string | undefined {
+    const t = this.#trace(ctx);
+    const { candidate } = plan;
+    const operation = OPERATION[ctx.route.surface];
+    const provider = PROVIDER_NAMES[candidate.provider.id] ?? candidate.provider.id;
+    const started = performance.now();
+    const span = this.#tracer.startSpan(`${operation} ${candidate.modelId}`, {
+      kind: SpanKind.CLIENT,
+      startTime: started,
+      attributes: {
+        [GEN_AI_OPERATION_NAME]: operation, [GEN_AI_PROVIDER_NAME]: provider, [GEN_AI_SYSTEM]: provider,
+        [GEN_AI_REQUEST_MODEL]: candidate.modelId, 'tollgate.attempt': attemptNumber, 'tollgate.key_source': plan.keySource,
+      },
+    }, trace.setSpan(ROOT_CONTEXT, t.span));
+    t.attempts.push(span);
+    t.attemptStarts.push(started);
+    const carrier: Record<string, string> = {};
+    propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
+    return carrier.traceparent;
+  }
+
+  /** Ends the request's spans once its answer is complete, with what the attempts and the meter learnt. */
+  finish(ctx: RequestContext, records: readonly AttemptRecord[], events: readonly UsageEvent[], status: number, endedAt: number, askedModel: string | undefined): void {
+    const t = this.#trace(ctx);
+    const operation = OPERATION[ctx.route.surface];
+    let input = 0;
+    let output = 0;
+    for (let i = 0; i < t.attempts.length; i++) {
+      const span = t.attempts[i]!;
+      const r = records[i];
+      const e = events[i];
+      if (!r) { span.end(); continue; }
+      const attributes: Attributes = { 'tollgate.retry_action': r.retryAction, 'tollgate.completion': r.completion };
+      if (r.statusCode > 0) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = r.statusCode;
+      const ok = r.served && r.statusCode >= 200 && r.statusCode < 300;
+      if (ok) attributes[GEN_AI_RESPONSE_MODEL] = r.plan.candidate.modelId;
+      if (e) {
+        const inTokens = e.usageEstimated ? e.inputTokensEstimate : e.inputTokens;
+        const outTokens = e.usageEstimated ? e.outputTokensEstimate : e.outputTokens;
+        attributes[GEN_AI_USAGE_INPUT_TOKENS] = inTokens;
+        attributes[GEN_AI_USAGE_OUTPUT_TOKENS] = outTokens;
+        input += inTokens;
+        output += outTokens;
+        if (e.stopReason) attributes[GEN_AI_RESPONSE_FINISH_REASONS] = [e.stopReason];
+      }
+      const error = ok ? undefined : errorTypeOf(r);
+      if (error !== undefined) {
+        attributes[ATTR_ERROR_TYPE] = error;
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      span.setAttributes(attributes);
+      span.end(t.attemptStarts[i]! + r.durationMs);
+    }
+    const attributes: Attributes = { [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, [GEN_AI_OPERATION_NAME]: operation, 'tollgate.attempts': records.length };
+    if (askedModel !== undefined) attributes[GEN_AI_REQUEST_MODEL] = askedModel;
+    if (ctx.key) attributes['tollgate.access_key_id'] = ctx.key.id;
+    const served = records.find((r) => r.served);
+    if (served) {
+      const provider = served.plan.candidate.provider.id;
+      attributes[GEN_AI_PROVIDER_NAME] = PROVIDER_NAMES[provider] ?? provider;
+      attributes[GEN_AI_RESPONSE_MODEL] = served.plan.candidate.modelId;
+    }
+    if (events.length > 0) {
+      attributes[GEN_AI_USAGE_INPUT_TOKENS] = input;
+      attributes[GEN_AI_USAGE_OUTPUT_TOKENS] = output;
+    }
+    if (status >= 500) {
+      attributes[ATTR_ERROR_TYPE] = String(status);
+      t.span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    t.span.setAttributes(attributes);
+    t.span.end(endedAt);
+  }
+
+  /** Exports what is buffered and stops (the process is stopping). */
+  async shutdown(): Promise<void> {
+    await this.#provider.forceFlush();
+    await this.#provider.shutdown();
+  }
+}
