@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { startTollgate, type RunningTollgate } from '../../src/server.ts';
 import type { UsageEventsTable } from '../../src/store/schema.ts';
@@ -36,7 +36,8 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(kind: StoreKind = 'sqlite', env: Record<string, string> = {}): Promise<Harness> {
+/** `options.logger`: where Tollgate logs (silent by default; the observability test captures it). */
+export async function startHarness(kind: StoreKind = 'sqlite', env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<Harness> {
   const fake = await startFakeProvider();
   const database = await createTestDatabase(kind);
   // Each harness its own usage journal (PostgreSQL's default would be ./data in the repository).
@@ -55,7 +56,7 @@ export async function startHarness(kind: StoreKind = 'sqlite', env: Record<strin
     TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
     ...env,
   });
-  const running = await startTollgate(config, { logger: pino({ level: 'silent' }) });
+  const running = await startTollgate(config, { logger: options.logger ?? pino({ level: 'silent' }) });
   const apiUrl = running.apiUrl!;
   const gatewayUrl = running.gatewayUrl!;
   const api = async <T,>(method: string, path: string, body?: unknown): Promise<T> => {

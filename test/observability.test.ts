@@ -1,0 +1,344 @@
+// Observability end to end: a scripted mix of requests through a real Tollgate in front of the fake
+// provider, then exact counter values from GET /metrics (API port and gateway port), one access-log line per
+// request with its fields, no secret anywhere in logs or labels; and OTLP/HTTP traces received on loopback
+// with the GenAI attributes, parent links and the traceparent the upstream saw.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import pino from 'pino';
+import { gw, startHarness, type Harness } from './helpers/gateway.ts';
+import { FAKE_USAGE } from './fake-upstream.ts';
+
+const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content: 'hello there' }], ...extra });
+
+/** Prometheus text → `name{a="x",b="y"}` (labels sorted) → value. */
+function parseMetrics(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels = m[2] ? [...m[2].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => `${l[1]}="${l[2]}"`).sort().join(',') : '';
+    out.set(`${m[1]}{${labels}}`, Number(m[3]));
+  }
+  return out;
+}
+
+function series(name: string, labels: Record<string, string>): string {
+  return `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).sort().join(',')}}`;
+}
+
+/** Sum of every series of `name` (all label values). */
+function total(metrics: Map<string, number>, name: string): number {
+  let sum = 0;
+  for (const [key, value] of metrics) if (key.startsWith(`${name}{`)) sum += value;
+  return sum;
+}
+
+class LineCapture extends Writable {
+  readonly lines: string[] = [];
+  #rest = '';
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    const text = this.#rest + chunk.toString('utf8');
+    const parts = text.split('\n');
+    this.#rest = parts.pop()!;
+    this.lines.push(...parts.filter(Boolean));
+    done();
+  }
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('metrics and access log (sqlite)', () => {
+  let h: Harness;
+  const capture = new LineCapture();
+  const secrets: string[] = [];
+  const requestIds: string[] = [];
+  let plain: { id: string; token: string };
+  let failover: { id: string; token: string };
+  let onlyAnthropic: { id: string; token: string };
+  let metricsText = '';
+  let metrics: Map<string, number>;
+  const badToken = 'tgak_this-is-not-a-real-access-key-0000000000';
+  const PROVIDER_SECRET = 'sk-good-obs-provider-secret-value-9f8e7d';
+
+  before(async () => {
+    h = await startHarness('sqlite', { TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '1', TOLLGATE_METRICS_ON_GATEWAY: '1' }, { logger: pino({ level: 'info' }, capture) });
+    const good = await h.providerKey('openai', PROVIDER_SECRET, 'good');
+    const limited = await h.providerKey('openai', 'sk-429', 'limited');
+    secrets.push(PROVIDER_SECRET);
+    const user = (...ids: string[]) => ({ type: 'user', keys: ids.map((id) => ({ id })) });
+    plain = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [user(good)] }] } }));
+    failover = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [user(limited, good)] }] } }));
+    onlyAnthropic = await h.accessKey(await h.configuration({ access: { providers: { allow: ['anthropic'] } } }));
+    secrets.push(plain.token, failover.token, onlyAnthropic.token, badToken);
+
+    const script: [string, Parameters<typeof gw>[2], number][] = [
+      ['json success', { token: plain.token, body: chat('gpt-4o') }, 200],
+      ['stream success', { token: plain.token, body: chat('gpt-4o', { stream: true }) }, 200],
+      ['failover 429 → next key', { token: failover.token, body: chat('gpt-4o') }, 200],
+      ['provider 400 stops', { token: plain.token, body: chat('openai:fail-400-x') }, 400],
+      ['bad access key', { token: badToken, body: chat('gpt-4o') }, 401],
+      ['scope 403', { token: onlyAnthropic.token, body: chat('gpt-4o') }, 403],
+    ];
+    for (const [name, init, status] of script) {
+      const r = await gw(h, '/v1/chat/completions', init);
+      assert.equal(r.status, status, `${name}: ${r.text}`);
+      requestIds.push(r.headers.get('ngrok-aig-request-id')!);
+    }
+    // Observation runs just after each answer: wait until all six requests are counted.
+    metrics = await until('six requests in /metrics', async () => {
+      metricsText = await (await fetch(`${h.apiUrl}/metrics`)).text();
+      const m = parseMetrics(metricsText);
+      return total(m, 'tollgate_requests_total') === 6 ? m : undefined;
+    });
+    await until('six access lines', () => (accessLines().length >= 6 ? true : undefined));
+  });
+  after(async () => { await h?.close(); });
+
+  function accessLines(): Record<string, unknown>[] {
+    return capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.log === 'access');
+  }
+
+  test('requests by surface, provider, model, status class and key source: exact counts', () => {
+    const req = (provider: string, model: string, status: string, keySource: string) =>
+      metrics.get(series('tollgate_requests_total', { surface: 'chat-completions', provider, model, status_class: status, key_source: keySource }));
+    assert.equal(req('openai', 'gpt-4o', '2xx', 'user'), 3);
+    // A pass-through model name (not in the catalog) never becomes a label value.
+    assert.equal(req('openai', 'other', '4xx', 'user'), 1);
+    assert.equal(req('none', 'none', '4xx', 'none'), 2, '401 and 403 reached no provider');
+    assert.equal(total(metrics, 'tollgate_requests_total'), 6);
+    assert.ok(!metricsText.includes('fail-400-x'));
+  });
+
+  test('attempts and failovers by retryAction', () => {
+    const attempts = (model: string, action: string, status: string) =>
+      metrics.get(series('tollgate_upstream_attempts_total', { provider: 'openai', model, retry_action: action, status_class: status }));
+    assert.equal(attempts('gpt-4o', 'succeeded', '2xx'), 3);
+    assert.equal(attempts('gpt-4o', 'next_key', '4xx'), 1);
+    assert.equal(attempts('other', 'fail_fast', '4xx'), 1);
+    assert.equal(total(metrics, 'tollgate_upstream_attempts_total'), 5);
+    assert.equal(metrics.get(series('tollgate_failovers_total', { provider: 'openai', model: 'gpt-4o', retry_action: 'next_key' })), 1);
+    assert.equal(total(metrics, 'tollgate_failovers_total'), 1);
+  });
+
+  test('tokens and cost counters', () => {
+    const tokens = (type: string) => metrics.get(series('tollgate_tokens_total', { provider: 'openai', model: 'gpt-4o', type }));
+    assert.equal(tokens('input'), 3 * FAKE_USAGE.input);
+    assert.equal(tokens('output'), 3 * FAKE_USAGE.output);
+    assert.equal(tokens('cache_read'), 3 * FAKE_USAGE.cacheRead);
+    assert.equal(tokens('reasoning'), 3 * FAKE_USAGE.reasoning);
+    assert.equal(tokens('cache_write') ?? 0, 0, 'OpenAI reports no cache writes');
+    // Processing fee 1 USD per million tokens on each of the three successes; user keys carry no model cost.
+    const cost = metrics.get(series('tollgate_cost_usd_total', { provider: 'openai', model: 'gpt-4o', key_source: 'user' }))!;
+    assert.ok(Math.abs(cost - 3 * (FAKE_USAGE.input + FAKE_USAGE.output) * 1e-6) < 1e-15, String(cost));
+    assert.equal(total(metrics, 'tollgate_cost_usd_total'), cost);
+  });
+
+  test('latency histograms, gauges, and the same registry on the gateway port', async () => {
+    assert.equal(metrics.get(series('tollgate_upstream_duration_seconds_count', { provider: 'openai', model: 'gpt-4o' })), 4);
+    assert.equal(metrics.get(series('tollgate_gateway_overhead_seconds_count', { surface: 'chat-completions' })), 6);
+    assert.equal(metrics.get(series('tollgate_time_to_first_byte_seconds_count', { surface: 'chat-completions', streaming: 'true' })), 1);
+    assert.equal(metrics.get(series('tollgate_time_to_first_byte_seconds_count', { surface: 'chat-completions', streaming: 'false' })), 5);
+    assert.equal(metrics.get('tollgate_requests_in_flight{}'), 0);
+    assert.equal(metrics.get('tollgate_open_streams{}'), 0);
+    assert.ok(metrics.has('tollgate_usage_backlog_events{}'));
+    assert.ok(metrics.has(series('tollgate_credit_balance_usd', { account: h.accountId })));
+    assert.ok(metrics.has('tollgate_process_resident_memory_bytes{}'), 'process metrics');
+    const onGateway = await fetch(`${h.gatewayUrl}/metrics`);
+    assert.equal(onGateway.status, 200);
+    assert.match(onGateway.headers.get('content-type')!, /^text\/plain/);
+    const gatewayMetrics = parseMetrics(await onGateway.text());
+    assert.equal(total(gatewayMetrics, 'tollgate_requests_total'), 6);
+  });
+
+  test('exactly one access line per request, with its fields', () => {
+    const lines = accessLines();
+    assert.equal(lines.length, 6);
+    assert.deepEqual(lines.map((l) => l.requestId).sort(), [...requestIds].sort());
+    const byId = new Map(lines.map((l) => [l.requestId, l]));
+    const [json, stream, failed, rejected, unauthorized, scoped] = requestIds.map((id) => byId.get(id)!);
+    assert.deepEqual(pick(json!, ['accessKeyId', 'surface', 'streaming', 'modelAsked', 'modelServed', 'provider', 'keySource', 'attempts', 'retryActions', 'status', 'inputTokens', 'outputTokens', 'cacheReadTokens', 'reasoningTokens', 'costUsd']), {
+      accessKeyId: plain.id, surface: 'chat-completions', streaming: false, modelAsked: 'gpt-4o', modelServed: 'openai:gpt-4o', provider: 'openai',
+      keySource: 'user', attempts: 1, retryActions: 'succeeded', status: 200, inputTokens: 17, outputTokens: 9, cacheReadTokens: 5, reasoningTokens: 2,
+      // 26 tokens × 1 USD per million = 0.000026 → 5 decimals.
+      costUsd: '0.00003',
+    });
+    for (const l of [json, stream, failed, rejected, unauthorized, scoped]) {
+      for (const field of ['totalMs', 'upstreamMs', 'ttfbMs']) assert.equal(typeof l![field], 'number', field);
+      assert.ok((l!.totalMs as number) >= (l!.upstreamMs as number));
+    }
+    assert.equal(stream!.streaming, true);
+    assert.equal(stream!.outputTokens, FAKE_USAGE.output);
+    assert.ok((stream!.ttfbMs as number) <= (stream!.totalMs as number));
+    assert.deepEqual(pick(failed!, ['accessKeyId', 'attempts', 'retryActions', 'status', 'inputTokens']), { accessKeyId: failover.id, attempts: 2, retryActions: 'next_key,succeeded', status: 200, inputTokens: 17 });
+    assert.deepEqual(pick(rejected!, ['attempts', 'retryActions', 'status', 'modelAsked', 'modelServed', 'costUsd']), { attempts: 1, retryActions: 'fail_fast', status: 400, modelAsked: 'openai:fail-400-x', modelServed: 'openai:fail-400-x', costUsd: '0.00000' });
+    assert.deepEqual(pick(unauthorized!, ['accessKeyId', 'attempts', 'status', 'errorCode', 'provider']), { accessKeyId: null, attempts: 0, status: 401, errorCode: 'ERR_NGROK_27201', provider: null });
+    assert.deepEqual(pick(scoped!, ['accessKeyId', 'attempts', 'status', 'errorCode']), { accessKeyId: onlyAnthropic.id, attempts: 0, status: 403, errorCode: 'ERR_NGROK_27231' });
+    // Nothing of the conversation: no prompt, no completion.
+    for (const l of lines) {
+      const text = JSON.stringify(l);
+      assert.ok(!text.includes('hello there'), 'prompt');
+      assert.ok(!text.includes('Hello from the fake'), 'completion');
+      assert.equal(l.requestBody, undefined);
+    }
+  });
+
+  test('no log line and no metric carries an access-key token or a provider key', () => {
+    assert.ok(capture.lines.length >= 6);
+    for (const secret of secrets) {
+      for (const line of capture.lines) assert.ok(!line.includes(secret), `log line leaks a secret: ${line}`);
+      assert.ok(!metricsText.includes(secret), 'metrics leak a secret');
+    }
+    assert.ok(!metricsText.includes(plain.id), 'no access-key label unless asked for');
+  });
+});
+
+function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.map((k) => [k, o[k]]));
+}
+
+describe('opt-in settings: access-key label, body capture (sqlite)', () => {
+  test('TOLLGATE_METRICS_ACCESS_KEY_LABEL adds the key id (never the token); TOLLGATE_LOG_BODIES logs truncated bodies without credentials', async () => {
+    const capture = new LineCapture();
+    const h = await startHarness('sqlite', { TOLLGATE_METRICS_ACCESS_KEY_LABEL: '1', TOLLGATE_LOG_BODIES: '1' }, { logger: pino({ level: 'info' }, capture) });
+    try {
+      const value = 'sk-good-bodies-secret-1234';
+      await h.providerKey('openai', value, 'good');
+      const key = await h.accessKey();
+      const r = await gw(h, '/v1/chat/completions', { token: key.token, body: chat('gpt-4o', { messages: [{ role: 'user', content: 'x'.repeat(10_000) }] }) });
+      assert.equal(r.status, 200);
+      const text = await until('the request counted', async () => {
+        const t = await (await fetch(`${h.apiUrl}/metrics`)).text();
+        return t.includes(`access_key="${key.id}"`) ? t : undefined;
+      });
+      const m = parseMetrics(text);
+      assert.equal(m.get(series('tollgate_requests_total', { surface: 'chat-completions', provider: 'openai', model: 'gpt-4o', status_class: '2xx', key_source: 'user', access_key: key.id })), 1);
+      assert.equal(m.get(series('tollgate_tokens_total', { provider: 'openai', model: 'gpt-4o', type: 'input', access_key: key.id })), FAKE_USAGE.input);
+      const line = await until('the access line', () => capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.log === 'access'));
+      assert.match(line.requestBody as string, /^\{"model":"gpt-4o".*…\[\d+ more\]$/);
+      assert.match(line.responseBody as string, /Hello from the fake gpt-4o model/);
+      assert.equal((line.requestHeaders as Record<string, string>).authorization, '[redacted]');
+      for (const l of capture.lines) {
+        assert.ok(!l.includes(key.token), 'access token in a log line');
+        assert.ok(!l.includes(value), 'provider key in a log line');
+      }
+      assert.ok(!text.includes(key.token));
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+interface OtlpSpan {
+  traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number;
+  attributes: { key: string; value: Record<string, unknown> }[];
+  status?: { code?: number };
+}
+
+function attr(span: OtlpSpan, key: string): unknown {
+  const v = span.attributes.find((a) => a.key === key)?.value;
+  if (!v) return undefined;
+  if ('stringValue' in v) return v.stringValue;
+  if ('intValue' in v) return Number(v.intValue);
+  if ('doubleValue' in v) return v.doubleValue;
+  if ('boolValue' in v) return v.boolValue;
+  if ('arrayValue' in v) return ((v.arrayValue as { values?: Record<string, unknown>[] }).values ?? []).map((x) => x.stringValue ?? x.intValue);
+  return v;
+}
+
+describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
+  let receiver: Server;
+  const spans: OtlpSpan[] = [];
+  const posts: string[] = [];
+
+  before(async () => {
+    receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        posts.push(`${req.method} ${req.url} ${req.headers['content-type']}`);
+        let body = Buffer.concat(chunks);
+        if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
+        const payload = JSON.parse(body.toString('utf8')) as { resourceSpans?: { scopeSpans?: { spans?: OtlpSpan[] }[] }[] };
+        for (const rs of payload.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans.push(...(ss.spans ?? []));
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  });
+  after(async () => { await new Promise<void>((resolve) => receiver.close(() => resolve())); });
+
+  test('a span per request parented to the incoming traceparent, a child span per attempt with gen_ai attributes, traceparent upstream', async () => {
+    const { port } = receiver.address() as AddressInfo;
+    const h = await startHarness('sqlite', { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_SERVICE_NAME: 'tollgate-test' });
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const parentId = '00f067aa0ba902b7';
+    let requestId = '';
+    let upstreamParents: string[] = [];
+    try {
+      const limited = await h.providerKey('openai', 'sk-429', 'limited');
+      const good = await h.providerKey('openai', 'sk-good-trace', 'good');
+      const key = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: limited }, { id: good }] }] }] } }));
+      h.fake.reset();
+      const r = await gw(h, '/v1/chat/completions', { token: key.token, headers: { traceparent: `00-${traceId}-${parentId}-01` }, body: chat('gpt-4o') });
+      assert.equal(r.status, 200);
+      requestId = r.headers.get('ngrok-aig-request-id')!;
+      // Each upstream attempt got the same trace id, with a parent span of its own.
+      const upstream = h.fake.requests.map((x) => x.headers.traceparent as string);
+      assert.equal(upstream.length, 2);
+      for (const tp of upstream) assert.match(tp, new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+      assert.notEqual(upstream[0], upstream[1]);
+      upstreamParents = upstream.map((tp) => tp.split('-')[2]!);
+      // Metering (which ends the spans) is done once the usage is in the store; stopping then flushes them.
+      await h.usage(requestId, 2);
+    } finally {
+      await h.close();
+    }
+    assert.ok(posts.every((p) => p.startsWith('POST /v1/traces application/json')), posts.join('; '));
+    const mine = spans.filter((s) => s.traceId === traceId);
+    const server = mine.find((s) => s.kind === 2);
+    assert.ok(server, 'request span');
+    assert.equal(server.name, 'POST /v1/chat/completions');
+    assert.equal(server.parentSpanId, parentId, 'parented to the caller');
+    assert.equal(attr(server, 'gen_ai.operation.name'), 'chat');
+    assert.equal(attr(server, 'gen_ai.request.model'), 'gpt-4o');
+    assert.equal(attr(server, 'gen_ai.response.model'), 'gpt-4o');
+    assert.equal(attr(server, 'http.response.status_code'), 200);
+    assert.equal(attr(server, 'tollgate.request_id'), requestId);
+    assert.equal(attr(server, 'tollgate.attempts'), 2);
+    const attempts = mine.filter((s) => s.kind === 3).sort((a, b) => (attr(a, 'tollgate.attempt') as number) - (attr(b, 'tollgate.attempt') as number));
+    assert.equal(attempts.length, 2);
+    for (const a of attempts) {
+      assert.equal(a.parentSpanId, server.spanId, 'attempt spans are children of the request span');
+      assert.equal(a.name, 'chat gpt-4o');
+      assert.equal(attr(a, 'gen_ai.provider.name'), 'openai');
+      assert.equal(attr(a, 'gen_ai.system'), 'openai');
+      assert.equal(attr(a, 'gen_ai.request.model'), 'gpt-4o');
+    }
+    assert.deepEqual(attempts.map((a) => a.spanId), upstreamParents, 'the upstream saw each attempt span as its parent');
+    const [first, second] = attempts as [OtlpSpan, OtlpSpan];
+    assert.equal(attr(first, 'http.response.status_code'), 429);
+    assert.equal(attr(first, 'tollgate.retry_action'), 'next_key');
+    assert.equal(attr(first, 'error.type'), '429');
+    assert.equal(first.status?.code, 2, 'ERROR');
+    assert.equal(attr(second, 'http.response.status_code'), 200);
+    assert.equal(attr(second, 'tollgate.retry_action'), 'succeeded');
+    assert.equal(attr(second, 'gen_ai.response.model'), 'gpt-4o');
+    assert.equal(attr(second, 'gen_ai.usage.input_tokens'), FAKE_USAGE.input);
+    assert.equal(attr(second, 'gen_ai.usage.output_tokens'), FAKE_USAGE.output);
+    assert.deepEqual(attr(second, 'gen_ai.response.finish_reasons'), ['stop']);
+    assert.equal(attr(second, 'error.type'), undefined);
+  });
+});
