@@ -1,0 +1,331 @@
+// Usage durability and exact money with real processes (issue 5): `tollgate start` as a child in front of
+// the fake provider, a bounded load (streamed and not, ~10 at a time), and faults — kill -9 mid-load and a
+// restart on the same files; PostgreSQL stopped mid-load and started again; SIGTERM with answers in flight.
+// Afterwards the store must hold one usage event per attempt that reached the upstream, none twice, and
+// the balance must be grants − Σ recorded cost to the pico-USD. With TOLLGATE_BILLING=on, 100 concurrent
+// requests on a small balance must not overspend by more than one reservation.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { sql } from 'kysely';
+import { startFakeProvider, type FakeProvider } from './fake-upstream.ts';
+import { Children, freePort, until, waitHealthy, type Child } from './helpers/processes.ts';
+import { startPgCluster, type PgCluster } from './helpers/pg-cluster.ts';
+import { openStore } from '../src/store/database.ts';
+import { balancePico } from '../src/store/credits.ts';
+import { createCatalog } from '../src/catalog/index.ts';
+import { estimateRequestInputTokens } from '../src/domain/tokens.ts';
+import { PICO_PER_CENT, picoToCentsFloor } from '../src/domain/money.ts';
+
+const BOOTSTRAP = 'tgapi_durabilitytestkey00000000000000000000000';
+const CONCURRENCY = 10;
+
+interface Outcome { status: number; requestId: string | null; code?: string }
+
+/** One gateway process (`tollgate start`) that can be killed and started again on the same files and ports. */
+class GatewayNode {
+  readonly children: Children;
+  readonly env: Record<string, string>;
+  readonly gatewayUrl: string;
+  readonly apiUrl: string;
+  child!: Child;
+  constructor(children: Children, env: Record<string, string>, gatewayPort: number, apiPort: number) {
+    this.children = children;
+    this.env = { ...env, TOLLGATE_GATEWAY_PORT: String(gatewayPort), TOLLGATE_API_PORT: String(apiPort), TOLLGATE_BOOTSTRAP_API_KEY: BOOTSTRAP };
+    this.gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    this.apiUrl = `http://127.0.0.1:${apiPort}`;
+  }
+
+  async start(): Promise<void> {
+    this.child = this.children.spawn('tollgate start', ['start'], this.env);
+    await waitHealthy(this.child, this.apiUrl);
+    await waitHealthy(this.child, this.gatewayUrl);
+  }
+
+  async api<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(this.apiUrl + path, {
+      method,
+      headers: { authorization: `Bearer ${BOOTSTRAP}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+
+  accountId(): string {
+    const created = /Created account (\S+) /.exec(this.child.output());
+    assert.ok(created, this.child.output());
+    return created[1]!;
+  }
+
+  /** SIGTERM (graceful: drains usage) and the exit code. */
+  async stop(): Promise<number | null> {
+    this.child.proc.kill('SIGTERM');
+    return this.child.exited;
+  }
+}
+
+function body(i: number, model: string, stream: boolean): Record<string, unknown> {
+  // Long enough that the input estimate exceeds what the fake reports (17), so reservations bound the cost.
+  const text = `request number ${i}: please answer this short question about durable usage journals and exact money in a gateway`;
+  return { model, max_tokens: 50, stream, messages: [{ role: 'user', content: text }] };
+}
+
+async function send(gatewayUrl: string, token: string, payload: Record<string, unknown>): Promise<Outcome> {
+  try {
+    const res = await fetch(`${gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(payload),
+    });
+    const text = await res.text();
+    const requestId = res.headers.get('ngrok-aig-request-id');
+    if (res.status !== 200) return { status: res.status, requestId, code: (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? '' };
+    // A stream counts as answered only once complete (a kill may cut it).
+    if (payload.stream === true && !text.includes('[DONE]')) return { status: 0, requestId };
+    return { status: 200, requestId };
+  } catch {
+    return { status: 0, requestId: null };
+  }
+}
+
+/**
+ * Sends requests `from…to-1` with `concurrency` workers; `onDone(n)` runs after each answer, and workers take
+ * no new request once `halt()` is true. Returns the outcomes by index and the next index not sent.
+ */
+async function drive(gatewayUrl: string, token: string, model: string, from: number, to: number, concurrency: number,
+  onDone: (done: number) => void | Promise<void> = () => {}, halt: () => boolean = () => false): Promise<{ outcomes: Map<number, Outcome>; next: number }> {
+  const outcomes = new Map<number, Outcome>();
+  let next = from;
+  let done = 0;
+  const worker = async () => {
+    while (next < to && !halt()) {
+      const i = next++;
+      outcomes.set(i, await send(gatewayUrl, token, body(i, model, i % 2 === 0)));
+      await onDone(++done);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { outcomes, next };
+}
+
+interface StoreFacts {
+  events: { id: string; requestId: string; attemptNumber: number; completion: string; statusCode: number; costPico: bigint }[];
+  costPico: bigint;
+  grantsPico: bigint;
+  balancePico: bigint;
+}
+
+async function storeFacts(url: string, accountId: string): Promise<StoreFacts> {
+  const store = await openStore(url, { migrate: false });
+  try {
+    const rows = await store.db.selectFrom('usageEvents').select(['id', 'requestId', 'attemptNumber', 'completion', 'statusCode', 'costPico']).where('accountId', '=', accountId).execute();
+    const sum = await store.db.selectFrom('usageEvents').select(sql<string | null>`cast(sum(cost_pico) as text)`.as('total')).where('accountId', '=', accountId).executeTakeFirstOrThrow();
+    const grants = await store.db.selectFrom('creditTransactions').select(sql<string | null>`cast(sum(amount_cents) as text)`.as('cents')).where('accountId', '=', accountId).executeTakeFirstOrThrow();
+    return {
+      events: rows.map((r) => ({ id: r.id, requestId: r.requestId, attemptNumber: Number(r.attemptNumber), completion: r.completion, statusCode: Number(r.statusCode), costPico: BigInt(r.costPico) })),
+      costPico: BigInt(sum.total ?? '0'),
+      grantsPico: BigInt(grants.cents ?? '0') * PICO_PER_CENT,
+      balancePico: await balancePico(store.db, accountId),
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+/** Waits until the store holds at least `count` events of the account (the journal shipped). */
+async function shipped(url: string, accountId: string, count: number, limitMs = 20_000): Promise<void> {
+  await until(limitMs, async () => (await storeFacts(url, accountId)).events.length >= count, `${count} usage events in the store`);
+}
+
+/** No event twice, exactly one per upstream request, and the money adds up to the pico-USD. */
+function assertExact(facts: StoreFacts, upstream: number, answered: readonly Outcome[], options: { inFlightAtCrash?: number } = {}): void {
+  const ids = new Set(facts.events.map((e) => e.id));
+  assert.equal(ids.size, facts.events.length, 'no event id twice');
+  const attempts = new Set(facts.events.map((e) => `${e.requestId}#${e.attemptNumber}`));
+  assert.equal(attempts.size, facts.events.length, 'no attempt counted twice');
+  const orphans = facts.events.filter((e) => e.completion === 'unknown');
+  const finished = facts.events.length - orphans.length;
+  const slack = options.inFlightAtCrash ?? 0;
+  // Every request the upstream received has an event; beyond that only attempts begun in the instant of a
+  // crash, before their bytes left (completion unknown, cost 0), can be extra.
+  assert.ok(facts.events.length >= upstream, `${facts.events.length} events for ${upstream} upstream requests`);
+  assert.ok(facts.events.length - upstream <= slack, `${facts.events.length - upstream} events without an upstream request (allowed ${slack})`);
+  assert.ok(finished <= upstream, 'a finished event per upstream request at most');
+  for (const e of orphans) assert.equal(e.costPico, 0n, 'an attempt cut by a crash is not charged');
+  const byRequest = new Map(facts.events.map((e) => [e.requestId, e]));
+  for (const o of answered) {
+    if (o.status !== 200) continue;
+    const e = byRequest.get(o.requestId!);
+    assert.ok(e, `answered request ${o.requestId} has its event`);
+    // After a crash an answered request may not have been metered yet: it is then a recovered attempt.
+    if (slack === 0) assert.equal(e.completion, 'succeeded');
+  }
+  assert.equal(facts.costPico, facts.events.reduce((sum, e) => sum + e.costPico, 0n));
+  assert.equal(facts.balancePico, facts.grantsPico - facts.costPico, 'balance = grants − Σ recorded cost, exactly');
+}
+
+async function balanceCents(node: GatewayNode): Promise<number> {
+  return (await node.api<{ balanceCents: number }>('GET', '/credits/balance')).balanceCents;
+}
+
+describe('usage durability with real processes', () => {
+  const children = new Children();
+  const dirs: string[] = [];
+  const clusters: PgCluster[] = [];
+  const fakes: FakeProvider[] = [];
+  after(async () => {
+    await children.killAll();
+    for (const f of fakes) await f.close();
+    for (const c of clusters) c.destroy();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  async function setup(database: 'sqlite' | PgCluster, extra: Record<string, string> = {}): Promise<{ node: GatewayNode; fake: FakeProvider; url: string; journal: string }> {
+    const fake = await startFakeProvider();
+    fakes.push(fake);
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-durability-'));
+    dirs.push(dir);
+    const url = database === 'sqlite' ? `sqlite://${join(dir, 'tollgate.db')}` : database.url;
+    const journal = join(dir, 'usage-journal.db');
+    const node = new GatewayNode(children, {
+      TOLLGATE_DATABASE_URL: url,
+      TOLLGATE_JOURNAL_PATH: journal,
+      TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'),
+      TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fake.url}/v1`,
+      TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-managed-openai',
+      TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
+      ...extra,
+    }, await freePort(), await freePort());
+    await node.start();
+    return { node, fake, url, journal };
+  }
+
+  async function grant(node: GatewayNode, cents: number): Promise<void> {
+    await children.run('credits grant', ['credits', 'grant', '--account', node.accountId(), '--cents', String(cents)], node.env);
+  }
+
+  test('kill -9 mid-load, restart on the same files: one event per upstream attempt, balance exact (SQLite)', async (t) => {
+    const { node, fake, url, journal } = await setup('sqlite');
+    const accountId = node.accountId();
+    await grant(node, 10_000);
+    const { token } = await node.api<{ token: string }>('POST', '/access-keys', { name: 'load' });
+    const N = 200;
+    let killed = false;
+    const first = await drive(node.gatewayUrl, token, 'gpt-4o', 0, N, CONCURRENCY, (done) => {
+      if (done === 80 && !killed) {
+        killed = true;
+        node.child.proc.kill('SIGKILL');
+      }
+    }, () => killed);
+    await node.child.exited;
+    const atKill = fake.requests.length;
+    await node.start();
+    const second = await drive(node.gatewayUrl, token, 'gpt-4o', first.next, N, CONCURRENCY);
+    const outcomes = [...first.outcomes.values(), ...second.outcomes.values()];
+    const upstream = fake.requests.length;
+    await shipped(url, accountId, upstream);
+    assert.equal(await node.stop(), 0, node.child.output());
+    const facts = await storeFacts(url, accountId);
+    t.diagnostic(`${outcomes.length} requests sent, ${outcomes.filter((o) => o.status === 200).length} answered; upstream received ${upstream} (${atKill} before the kill); store ${facts.events.length} events (${facts.events.filter((e) => e.completion === 'unknown').length} recovered from begun attempts)`);
+    assertExact(facts, upstream, outcomes, { inFlightAtCrash: CONCURRENCY });
+    assert.ok(outcomes.filter((o) => o.status === 200).length >= 150, 'the load really ran on both sides of the kill');
+    // Nothing left behind in the journal once the drained process exited.
+    const left = new BetterSqlite3(journal, { readonly: true });
+    assert.equal((left.prepare('SELECT count(*) AS n FROM usage_journal').get() as { n: number }).n, 0);
+    left.close();
+    await node.start();
+    assert.equal(await balanceCents(node), Number(picoToCentsFloor(facts.grantsPico - facts.costPico)));
+    await node.stop();
+  });
+
+  test('PostgreSQL stopped mid-load and started again: every request served, every event shipped once', async (t) => {
+    const cluster = await startPgCluster();
+    clusters.push(cluster);
+    const { node, fake, url } = await setup(cluster);
+    const accountId = node.accountId();
+    await grant(node, 10_000);
+    const { token } = await node.api<{ token: string }>('POST', '/access-keys', { name: 'load' });
+    // Warm: the key and the account are in the gateway's memory before the database goes away.
+    assert.equal((await send(node.gatewayUrl, token, body(-1, 'gpt-4o', false))).status, 200);
+    const N = 200;
+    let outage: Promise<void> = Promise.resolve();
+    let down = false;
+    let servedWhileDown = 0;
+    const run = await drive(node.gatewayUrl, token, 'gpt-4o', 0, N, CONCURRENCY, (done) => {
+      if (down) servedWhileDown++;
+      if (done === 50) outage = cluster.stop('fast').then(() => { down = true; });
+      if (done === 150) outage = outage.then(() => { down = false; return cluster.start(); });
+    });
+    await outage;
+    assert.ok(servedWhileDown > 0, 'requests were answered while PostgreSQL was down');
+    const outcomes = [...run.outcomes.values()];
+    assert.deepEqual(outcomes.filter((o) => o.status !== 200), [], 'served from memory throughout the outage');
+    const upstream = fake.requests.length;
+    await shipped(url, accountId, upstream, 30_000);
+    assert.equal(await node.stop(), 0, node.child.output());
+    // Logs are buffered: read them once the process has exited.
+    assert.match(node.child.output(), /usage shipping failed/, 'the shipper met the outage');
+    const facts = await storeFacts(url, accountId);
+    t.diagnostic(`${N + 1} requests answered (${servedWhileDown} while PostgreSQL was down); upstream received ${upstream}; store ${facts.events.length} events`);
+    assert.equal(facts.events.length, upstream, 'exactly one event per upstream request (nothing was killed)');
+    assertExact(facts, upstream, outcomes);
+    await node.start();
+    assert.equal(await balanceCents(node), Number(picoToCentsFloor(facts.grantsPico - facts.costPico)));
+    await node.stop();
+  });
+
+  test('SIGTERM with answers in flight: all answered, every event in the store when the process exits', async () => {
+    const { node, fake, url } = await setup('sqlite');
+    const accountId = node.accountId();
+    await node.api('POST', '/provider-keys', { providerId: 'openai', name: 'primary', value: 'sk-user-key' });
+    const { token } = await node.api<{ token: string }>('POST', '/access-keys', { name: 'drain' });
+    const inFlight = Array.from({ length: 20 }, (_, i) => send(node.gatewayUrl, token, body(i, 'openai:slow-400-drain', i % 2 === 0)));
+    await until(5_000, async () => fake.requests.length === 20, 'all 20 requests at the upstream');
+    const exit = node.stop();
+    const outcomes = await Promise.all(inFlight);
+    assert.equal(await exit, 0, node.child.output());
+    assert.deepEqual(outcomes.map((o) => o.status), Array(20).fill(200));
+    const facts = await storeFacts(url, accountId);
+    assert.equal(facts.events.length, 20);
+    assertExact(facts, 20, outcomes);
+  });
+
+  test('billing on: waves of 100 concurrent requests spend a small balance, overspending by less than one reservation', async (t) => {
+    const { node, url } = await setup('sqlite', { TOLLGATE_BILLING: 'on', TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '0.05' });
+    const accountId = node.accountId();
+    const { token } = await node.api<{ token: string }>('POST', '/access-keys', { name: 'spender' });
+    await grant(node, 1);
+    // The grant reaches the running gateway through its change feed; one request proves it.
+    await until(2_000, async () => (await send(node.gatewayUrl, token, body(-1, 'gpt-4o', false))).status === 200, 'credit granted');
+    // Until a whole wave is refused: the balance is then spent (no reservation was open when it began).
+    const outcomes: Outcome[] = [];
+    let waves = 0;
+    for (let served = 1; served > 0 && waves < 20; waves++) {
+      const wave = await Promise.all(Array.from({ length: 100 }, (_, i) => send(node.gatewayUrl, token, body(i, 'gpt-4o', i % 2 === 0))));
+      outcomes.push(...wave);
+      served = wave.filter((o) => o.status === 200).length;
+    }
+    const served = outcomes.filter((o) => o.status === 200).length;
+    const refused = outcomes.filter((o) => o.status === 403 && o.code === 'ERR_NGROK_4026').length;
+    assert.equal(served + refused, outcomes.length, JSON.stringify(outcomes.filter((o) => o.status !== 200 && o.status !== 403)));
+    assert.ok(refused >= 100 && served > 0, `${served} served, ${refused} refused in ${waves} waves`);
+    assert.equal(await node.stop(), 0, node.child.output());
+    const facts = await storeFacts(url, accountId);
+    // The reservation of one request: every input token (estimated) at gpt-4o's dearest input price, the
+    // output limit (max_tokens 50) at its output price, the 0.05 USD/Mtok fee on both.
+    const price = createCatalog().model('openai', 'gpt-4o')!.priceMicro!;
+    const input = BigInt(estimateRequestInputTokens(body(99, 'gpt-4o', false), 'chat-completions'));
+    const reservation = input * price.input + 50n * price.output + (input + 50n) * 50_000n;
+    const overshoot = facts.costPico - facts.grantsPico;
+    t.diagnostic(`grant 1 cent = ${facts.grantsPico} pico; ${waves} waves of 100: ${served} served, ${refused} refused; recorded ${facts.costPico} pico; overshoot ${overshoot} pico (bound: one reservation, ${reservation} pico)`);
+    assert.ok(overshoot >= 0n, 'the whole grant was spent before the last wave was refused');
+    assert.ok(overshoot < reservation, `recorded cost exceeds the grant by ${overshoot} pico, more than one reservation (${reservation})`);
+    assertExact(facts, facts.events.length, outcomes);
+  });
+});
