@@ -74,7 +74,8 @@ export async function startTollgate(config: Config, options: { planes?: readonly
     const ledger = config.billing ? new CreditLedger({ journal: usage, readBalance: (accountId) => balancePico(store.db, accountId), logger }) : undefined;
     const observer = await createGatewayObserver(config.observability, registry, logger, {
       usageBacklog: () => usage.pending,
-      balances: () => state.accounts(),
+      // Billing on: the ledger's exact figures; otherwise the snapshots' (store balance at load, then debited).
+      balances: () => ledger ? ledger.balances() : state.accounts(),
     }, VERSION);
     const gateway = await startGatewayServer({
       state, usage, logger, observer, ...(ledger ? { ledger } : {}),

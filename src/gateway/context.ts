@@ -18,6 +18,8 @@ export interface GatewayStateView {
   account(accountId: string): AccountSnapshot;
   configuration(key: AuthenticatedKey): ConfigurationState | null;
   markUsed(accessKeyId: string, providerKeyId?: string): void;
+  /** Moves the snapshot's displayed balance between reloads (metrics); admission uses the ledger. */
+  debit(accountId: string, pico: bigint): void;
 }
 
 export interface GatewayOptions {

@@ -120,6 +120,7 @@ export function meterAttempts(ctx: RequestContext, records: readonly AttemptReco
     events.push(event);
   }
   deps.ledger?.settle(account.accountId, ctx.reservation, total);
+  if (total > 0n) deps.state.debit(account.accountId, total);
   deps.state.markUsed(key.id, servedKeyId);
   deps.observer?.finished(ctx, records, events);
 }

@@ -85,6 +85,11 @@ export class CreditLedger {
     if (account) account.reserved -= reservation.pico;
   }
 
+  /** Each loaded account's balance (settled cost deducted, reservations not), for the balance gauge. */
+  *balances(): Iterable<{ accountId: string; balancePico: bigint }> {
+    for (const [accountId, account] of this.#accounts) yield { accountId, balancePico: account.balance };
+  }
+
   #firstLoad(accountId: string, snapshot: object): Promise<void> {
     let load = this.#loads.get(accountId);
     if (!load) {
