@@ -1,0 +1,88 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JournalFile, orphanEvent } from './journal-file.ts';
+import { UsageJournal } from './journal.ts';
+import type { BegunAttempt, UsageEvent } from './event.ts';
+
+function begun(id: string, requestId: string, attemptNumber: number): BegunAttempt {
+  return {
+    id, accountId: 'acct_1', requestId, accessKeyId: 'aigk_1', provider: 'openai', providerDisplayName: 'OpenAI',
+    model: 'gpt-4o', modelDisplayName: 'GPT-4o', attemptNumber, isStreaming: false, inputTokensEstimate: 12,
+    keySource: 'ngrok', providerKeyId: null, providerKeyDisplayName: null, retryAction: 'next_backend', eventTime: '2026-01-01T00:00:00.000Z',
+  };
+}
+
+function finished(b: BegunAttempt, costPico: bigint): UsageEvent {
+  return { ...orphanEvent(b, true), completion: 'succeeded', statusCode: 200, isError: false, retryAction: 'succeeded', costPico };
+}
+
+function withDir(fn: (dir: string) => Promise<void> | void): () => Promise<void> {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-journal-test-'));
+    try { await fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
+  };
+}
+
+describe('usage journal', () => {
+  it('turns attempts begun but never finished into final events when reopened', withDir((dir) => {
+    const path = join(dir, 'j.db');
+    const first = JournalFile.open(path);
+    const [a1, a2, other] = [begun('e1', 'rq_a', 1), begun('e2', 'rq_a', 2), begun('e3', 'rq_b', 1)];
+    first.write([a1, a2, other], []);
+    first.write([], [finished(other, 7n)]);
+    first.close(); // as if the process died here
+    const again = JournalFile.open(path);
+    const events = new Map(again.finishedBatch(100).map((e) => [e.id, e]));
+    assert.equal(events.size, 3);
+    assert.equal(events.get('e3')!.completion, 'succeeded');
+    assert.equal(events.get('e3')!.costPico, 7n);
+    assert.deepEqual([events.get('e1')!.isFinalAttempt, events.get('e1')!.retryAction], [false, 'next_backend']);
+    assert.deepEqual([events.get('e2')!.isFinalAttempt, events.get('e2')!.retryAction, events.get('e2')!.completion], [true, 'fail_fast', 'unknown']);
+    assert.equal(events.get('e2')!.costPico, 0n);
+    assert.equal(events.get('e2')!.inputTokensEstimate, 12);
+    again.close();
+  }));
+
+  it('a second process takes the next slot; a later one adopts slots nobody holds', withDir((dir) => {
+    const path = join(dir, 'j.db');
+    const a = JournalFile.open(path);
+    const b = JournalFile.open(path);
+    assert.equal(a.path, path);
+    assert.equal(b.path, `${path}.1`);
+    b.write([], [finished(begun('e9', 'rq_z', 1), 5n)]);
+    b.close();
+    a.close();
+    const c = JournalFile.open(path);
+    assert.equal(c.path, path);
+    assert.deepEqual(c.finishedBatch(10).map((e) => e.id), ['e9']);
+    c.close();
+    const d = JournalFile.open(`${path}.1`);
+    assert.deepEqual(d.finishedBatch(10), [], 'the adopted rows left the orphaned slot');
+    d.close();
+  }));
+
+  it('keeps events while the store fails, ships each once when it returns, and tracks unshipped cost', withDir(async (dir) => {
+    let failures = 3;
+    const stored = new Map<string, UsageEvent>();
+    const journal = new UsageJournal({
+      path: join(dir, 'j.db'), intervalMs: 5, maxBackoffMs: 20,
+      write: async (events) => {
+        if (failures-- > 0) throw new Error('store down');
+        for (const e of events) stored.set(e.id, e);
+      },
+    });
+    const b = begun('e1', 'rq_1', 1);
+    await journal.begin(b);
+    journal.record(finished(b, 40n));
+    journal.record(finished(begun('e2', 'rq_2', 1), 2n));
+    assert.equal(journal.unshippedPico('acct_1'), 42n);
+    await journal.flush();
+    assert.deepEqual([...stored.keys()].sort(), ['e1', 'e2']);
+    assert.equal(journal.unshippedPico('acct_1'), 0n);
+    assert.equal(journal.pending, 0);
+    await journal.close();
+  }));
+});
