@@ -1,11 +1,12 @@
-// Prometheus metrics of the data plane (prom-client). Everything is observed once per request, after the
-// answer went out (observer.ts), through label children resolved once per label tuple and cached here:
-// the request path never builds a label object. Labels are bounded by construction: surfaces, status
+// Prometheus metrics of the data plane, served by prom-client's registry. Everything is observed once per
+// request, after the answer went out (observer.ts), through label children resolved once per label tuple
+// and cached here (fast-series.ts: an update is an addition, no label object or hash per request). Labels are bounded by construction: surfaces, status
 // classes, key sources and retry actions are enums; providers are catalog or account-declared ids; models
 // are catalog or custom-provider-declared ids (pass-through names collapse to `other`); access-key ids only
 // when the operator asks for them. Gauges that mirror state (balances, usage backlog, in-flight) are read
 // at scrape time, so keeping them current costs the request path nothing.
-import { Counter, Gauge, Histogram, Registry, type CounterConfiguration } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { FastCounter, FastHistogram, type CounterChild, type HistogramChild } from './fast-series.ts';
 import type { RetryAction } from '../../usage/event.ts';
 
 export interface MetricsOptions {
@@ -24,9 +25,6 @@ export interface MetricsSources {
   /** Credit balances in pico-USD of the accounts this process serves. */
   balances(): Iterable<{ accountId: string; balancePico: bigint }>;
 }
-
-type CounterChild = ReturnType<Counter['labels']>;
-type HistogramChild = ReturnType<Histogram['labels']>;
 
 export const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 /** 0 (no HTTP answer: connection error, timeout) → `none`. */
@@ -62,14 +60,14 @@ class KeyedSeries {
     this.#labels = labels;
     const t = metrics.tokens;
     this.tokens = [
-      t.labels(...labels, 'input'), t.labels(...labels, 'output'), t.labels(...labels, 'cache_read'),
-      t.labels(...labels, 'cache_write'), t.labels(...labels, 'reasoning'),
+      t.child(...labels, 'input'), t.child(...labels, 'output'), t.child(...labels, 'cache_read'),
+      t.child(...labels, 'cache_write'), t.child(...labels, 'reasoning'),
     ];
   }
 
   cost(keySource: KeySourceLabel): CounterChild {
     const i = KEY_INDEX[keySource];
-    return (this.#cost[i] ??= this.#metrics.cost.labels(...this.#labels, keySource));
+    return (this.#cost[i] ??= this.#metrics.cost.child(...this.#labels, keySource));
   }
 
   request(surface: number, status: number, keySource: KeySourceLabel): CounterChild {
@@ -78,7 +76,7 @@ class KeyedSeries {
     let child = this.#requests[i];
     if (!child) {
       const [provider, model, ...key] = this.#labels;
-      child = this.#metrics.requests.labels(this.#metrics.surfaces[surface]!, provider!, model!, STATUS_CLASSES[s], keySource, ...key);
+      child = this.#metrics.requests.child(this.#metrics.surfaces[surface]!, provider!, model!, STATUS_CLASSES[s], keySource, ...key);
       this.#requests[i] = child;
     }
     return child;
@@ -103,7 +101,7 @@ class ModelSeries {
 
   /** Made on first use: requests that never reached a provider have no latency series. */
   get upstream(): HistogramChild {
-    return (this.#upstream ??= this.#metrics.upstreamSeconds.labels(this.#provider, this.#model));
+    return (this.#upstream ??= this.#metrics.upstreamSeconds.child(this.#provider, this.#model));
   }
 
   keyed(accessKeyId: string): KeyedSeries {
@@ -120,8 +118,8 @@ class ModelSeries {
     const r = RETRY_INDEX.get(retryAction) ?? 0;
     const s = statusClassIndex(status);
     const i = r * STATUS_CLASSES.length + s;
-    (this.#attempts[i] ??= this.#metrics.attempts.labels(this.#provider, this.#model, retryAction, STATUS_CLASSES[s])).inc();
-    if (FAILOVER.has(retryAction)) (this.#failovers[r] ??= this.#metrics.failovers.labels(this.#provider, this.#model, retryAction)).inc();
+    (this.#attempts[i] ??= this.#metrics.attempts.child(this.#provider, this.#model, retryAction, STATUS_CLASSES[s])).inc();
+    if (FAILOVER.has(retryAction)) (this.#failovers[r] ??= this.#metrics.failovers.child(this.#provider, this.#model, retryAction)).inc();
   }
 }
 
@@ -130,15 +128,15 @@ export class GatewayMetrics {
   readonly options: MetricsOptions;
   /** Surface label values; callers pass indexes (surfaceIndex). */
   readonly surfaces: readonly string[];
-  readonly requests: Counter;
-  readonly attempts: Counter;
-  readonly failovers: Counter;
-  readonly tokens: Counter;
-  readonly cost: Counter;
-  readonly upstreamSeconds: Histogram;
-  readonly overheadSeconds: Histogram;
-  readonly ttfbSeconds: Histogram;
-  readonly durationSeconds: Histogram;
+  readonly requests: FastCounter;
+  readonly attempts: FastCounter;
+  readonly failovers: FastCounter;
+  readonly tokens: FastCounter;
+  readonly cost: FastCounter;
+  readonly upstreamSeconds: FastHistogram;
+  readonly overheadSeconds: FastHistogram;
+  readonly ttfbSeconds: FastHistogram;
+  readonly durationSeconds: FastHistogram;
   readonly #surfaceIndex: ReadonlyMap<string, number>;
   readonly #overhead: HistogramChild[];
   readonly #ttfb: HistogramChild[];
@@ -152,19 +150,19 @@ export class GatewayMetrics {
     this.#surfaceIndex = new Map(surfaces.map((s, i) => [s, i]));
     const key = options.accessKeyLabel ? ['access_key'] : [];
     const registers = [registry];
-    const counter = (c: CounterConfiguration<string>) => new Counter({ ...c, registers });
-    this.requests = counter({ name: 'tollgate_requests_total', help: 'Gateway requests by surface, served provider and model, status class and key source.', labelNames: ['surface', 'provider', 'model', 'status_class', 'key_source', ...key] });
-    this.attempts = counter({ name: 'tollgate_upstream_attempts_total', help: 'Upstream attempts by provider, model, retry action and upstream status class (none: no HTTP answer).', labelNames: ['provider', 'model', 'retry_action', 'status_class'] });
-    this.failovers = counter({ name: 'tollgate_failovers_total', help: 'Failed attempts that moved on to another attempt, by retry action.', labelNames: ['provider', 'model', 'retry_action'] });
-    this.tokens = counter({ name: 'tollgate_tokens_total', help: 'Tokens metered (provider-reported, else estimated), by type: input (all, cached included), output (all, reasoning included), cache_read, cache_write, reasoning.', labelNames: ['provider', 'model', ...key, 'type'] });
-    this.cost = counter({ name: 'tollgate_cost_usd_total', help: 'Cost charged in USD (model cost on managed keys plus the processing fee), by key source.', labelNames: ['provider', 'model', ...key, 'key_source'] });
-    this.upstreamSeconds = new Histogram({ name: 'tollgate_upstream_duration_seconds', help: 'Upstream attempt duration (request sent to answer complete; streams included).', labelNames: ['provider', 'model'], buckets: UPSTREAM_BUCKETS, registers });
-    this.overheadSeconds = new Histogram({ name: 'tollgate_gateway_overhead_seconds', help: "The gateway's own time per request: total duration minus the upstream attempts' time.", labelNames: ['surface'], buckets: OVERHEAD_BUCKETS, registers });
-    this.ttfbSeconds = new Histogram({ name: 'tollgate_time_to_first_byte_seconds', help: 'Request received to the first body byte sent to the client (streams: first streamed chunk).', labelNames: ['surface', 'streaming'], buckets: TTFB_BUCKETS, registers });
-    this.durationSeconds = new Histogram({ name: 'tollgate_request_duration_seconds', help: 'Request received to answer complete.', labelNames: ['surface'], buckets: UPSTREAM_BUCKETS, registers });
-    this.#overhead = surfaces.map((s) => this.overheadSeconds.labels(s));
-    this.#duration = surfaces.map((s) => this.durationSeconds.labels(s));
-    this.#ttfb = surfaces.flatMap((s) => [this.ttfbSeconds.labels(s, 'false'), this.ttfbSeconds.labels(s, 'true')]);
+    const counter = (name: string, help: string, labels: string[]) => new FastCounter(name, help, labels, registry);
+    this.requests = counter('tollgate_requests_total', 'Gateway requests by surface, served provider and model, status class and key source.', ['surface', 'provider', 'model', 'status_class', 'key_source', ...key]);
+    this.attempts = counter('tollgate_upstream_attempts_total', 'Upstream attempts by provider, model, retry action and upstream status class (none: no HTTP answer).', ['provider', 'model', 'retry_action', 'status_class']);
+    this.failovers = counter('tollgate_failovers_total', 'Failed attempts that moved on to another attempt, by retry action.', ['provider', 'model', 'retry_action']);
+    this.tokens = counter('tollgate_tokens_total', 'Tokens metered (provider-reported, else estimated), by type: input (all, cached included), output (all, reasoning included), cache_read, cache_write, reasoning.', ['provider', 'model', ...key, 'type']);
+    this.cost = counter('tollgate_cost_usd_total', 'Cost charged in USD (model cost on managed keys plus the processing fee), by key source.', ['provider', 'model', ...key, 'key_source']);
+    this.upstreamSeconds = new FastHistogram('tollgate_upstream_duration_seconds', 'Upstream attempt duration (request sent to answer complete; streams included).', ['provider', 'model'], UPSTREAM_BUCKETS, registry);
+    this.overheadSeconds = new FastHistogram('tollgate_gateway_overhead_seconds', "The gateway's own time per request: total duration minus the upstream attempts' time.", ['surface'], OVERHEAD_BUCKETS, registry);
+    this.ttfbSeconds = new FastHistogram('tollgate_time_to_first_byte_seconds', 'Request received to the first body byte sent to the client (streams: first streamed chunk).', ['surface', 'streaming'], TTFB_BUCKETS, registry);
+    this.durationSeconds = new FastHistogram('tollgate_request_duration_seconds', 'Request received to answer complete.', ['surface'], UPSTREAM_BUCKETS, registry);
+    this.#overhead = surfaces.map((s) => this.overheadSeconds.child(s));
+    this.#duration = surfaces.map((s) => this.durationSeconds.child(s));
+    this.#ttfb = surfaces.flatMap((s) => [this.ttfbSeconds.child(s, 'false'), this.ttfbSeconds.child(s, 'true')]);
 
     new Gauge({ name: 'tollgate_requests_in_flight', help: 'Model requests received and not yet answered.', registers, collect() { this.set(sources.inFlight()); } });
     new Gauge({ name: 'tollgate_open_streams', help: 'Streamed answers being relayed right now.', registers, collect() { this.set(sources.openStreams()); } });
