@@ -47,7 +47,7 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS usage_journal (
   finished INTEGER NOT NULL,
   cost_pico TEXT NOT NULL,
   event TEXT NOT NULL
-)`;
+) WITHOUT ROWID`;
 
 /** Opens `path` and takes its lock; undefined when another live process holds it. */
 function tryOpen(path: string): BetterSqlite3.Database | undefined {
@@ -104,7 +104,8 @@ export class JournalFile {
     this.#begin = db.prepare('INSERT OR IGNORE INTO usage_journal (id, account_id, finished, cost_pico, event) VALUES (?, ?, 0, \'0\', ?)');
     this.#finish = db.prepare(`INSERT INTO usage_journal (id, account_id, finished, cost_pico, event) VALUES (?, ?, 1, ?, ?)
       ON CONFLICT (id) DO UPDATE SET finished = 1, cost_pico = excluded.cost_pico, event = excluded.event`);
-    this.#select = db.prepare('SELECT event FROM usage_journal WHERE finished = 1 ORDER BY rowid LIMIT ?');
+    // Event ids sort by creation time, so the primary key gives oldest-first (one b-tree, no rowid table).
+    this.#select = db.prepare('SELECT event FROM usage_journal WHERE finished = 1 ORDER BY id LIMIT ?');
     this.#delete = db.prepare('DELETE FROM usage_journal WHERE id = ?');
     this.#write = db.transaction((begun: readonly BegunAttempt[], finished: readonly UsageEvent[]) => {
       for (const b of begun) this.#begin.run(b.id, b.accountId, JSON.stringify(b));
