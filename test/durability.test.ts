@@ -253,18 +253,23 @@ describe('usage durability with real processes', () => {
     const { token } = await node.api<{ token: string }>('POST', '/access-keys', { name: 'load' });
     // Warm: the key and the account are in the gateway's memory before the database goes away.
     assert.equal((await send(node.gatewayUrl, token, body(-1, 'gpt-4o', false))).status, 200);
-    const N = 200;
-    let outage: Promise<void> = Promise.resolve();
-    let down = false;
-    let servedWhileDown = 0;
-    const run = await drive(node.gatewayUrl, token, 'gpt-4o', 0, N, CONCURRENCY, (done) => {
-      if (down) servedWhileDown++;
-      if (done === 50) outage = cluster.stop('fast').then(() => { down = true; });
-      if (done === 150) outage = outage.then(() => { down = false; return cluster.start(); });
+    // Three phases so the outage is certain to cover real traffic however fast the machine is: the stop begins
+    // with requests in flight, a whole phase runs while the database is down, the restart happens under load.
+    let stopping: Promise<void> = Promise.resolve();
+    const before = await drive(node.gatewayUrl, token, 'gpt-4o', 0, 100, CONCURRENCY, (done) => {
+      if (done === 50) stopping = cluster.stop('fast');
     });
-    await outage;
-    assert.ok(servedWhileDown > 0, 'requests were answered while PostgreSQL was down');
-    const outcomes = [...run.outcomes.values()];
+    await stopping;
+    const during = await drive(node.gatewayUrl, token, 'gpt-4o', 100, 200, CONCURRENCY);
+    const servedWhileDown = [...during.outcomes.values()].filter((o) => o.status === 200).length;
+    let starting: Promise<void> = Promise.resolve();
+    const after = await drive(node.gatewayUrl, token, 'gpt-4o', 200, 260, CONCURRENCY, (done) => {
+      if (done === 1) starting = cluster.start();
+    });
+    await starting;
+    const N = 260;
+    assert.equal(servedWhileDown, 100, 'every request answered while PostgreSQL was down');
+    const outcomes = [...before.outcomes.values(), ...during.outcomes.values(), ...after.outcomes.values()];
     assert.deepEqual(outcomes.filter((o) => o.status !== 200), [], 'served from memory throughout the outage');
     const upstream = fake.requests.length;
     await shipped(url, accountId, upstream, 30_000);
