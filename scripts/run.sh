@@ -44,7 +44,7 @@ need_apt() {
 cmd="${1:-start}"; shift || true
 case "$cmd" in
   test)
-    need_apt postgresql chromium  # chromium drives the console end-to-end test
+    need_apt postgresql chromium wrk  # chromium drives the console end-to-end test; wrk the benchmark smoke test
     npm test -- "$@"
     ;;
   start)

@@ -64,10 +64,13 @@ describe('many nodes on PostgreSQL: one api and two gateway processes', () => {
   let database: TestDatabase;
   let api: Api;
   let gateways: string[] = [];
+  let journals: string;
 
   before(async () => {
     fake = await startFakeProvider();
     database = await createTestDatabase('postgres');
+    // Each gateway its own usage journal (PostgreSQL's default would be ./data in the repository).
+    journals = mkdtempSync(join(tmpdir(), 'tollgate-many-journals-'));
     const [apiPort, gw1, gw2] = [await freePort(), await freePort(), await freePort()];
     const common = {
       TOLLGATE_DATABASE_URL: database.url,
@@ -82,7 +85,9 @@ describe('many nodes on PostgreSQL: one api and two gateway processes', () => {
     await waitHealthy(apiChild, apiUrl);
     api = apiClient(apiUrl);
     gateways = [`http://127.0.0.1:${gw1}`, `http://127.0.0.1:${gw2}`];
-    const started = [gw1, gw2].map((port, i) => children.spawn(`gateway ${i + 1}`, ['gateway'], { ...common, TOLLGATE_GATEWAY_PORT: String(port) }));
+    const started = [gw1, gw2].map((port, i) => children.spawn(`gateway ${i + 1}`, ['gateway'], {
+      ...common, TOLLGATE_GATEWAY_PORT: String(port), TOLLGATE_JOURNAL_PATH: join(journals, `gateway-${i + 1}.db`),
+    }));
     await Promise.all(started.map((child, i) => waitHealthy(child, gateways[i]!)));
   });
 
@@ -90,6 +95,7 @@ describe('many nodes on PostgreSQL: one api and two gateway processes', () => {
     await children.killAll();
     await fake?.close();
     await database?.drop();
+    if (journals) rmSync(journals, { recursive: true, force: true });
   });
 
   test('revocation, scope, provider-key rotation and deletion, gateway config: every gateway within 1 s', async (t) => {
