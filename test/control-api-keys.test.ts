@@ -4,7 +4,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { STORE_KINDS } from './helpers/stores.ts';
+import pino from 'pino';
 import { expectError, expectSchema, startControl, type TestControl } from './helpers/control.ts';
+import { buildControlApp } from '../src/control/app.ts';
+import { handlerFactories, routeExtensions } from '../src/control/index.ts';
+import { SecretBox } from '../src/domain/secret-box.ts';
 
 interface ApiKey { id: string; uri: string; name?: string; description?: string; metadata?: string; token?: string; keyRedacted: string }
 interface ApiKeyList { aiGatewayApiKeys: ApiKey[]; nextPageUri: string | null }
@@ -49,6 +53,34 @@ for (const kind of STORE_KINDS) {
       const created = expectSchema<ApiKey>(await control.call('POST', '/api-keys', { name: 'self' }), 201, 'AIGatewayAPIKey');
       assert.equal((await control.call('DELETE', `/api-keys/${created.id}`, undefined, created.token)).statusCode, 204);
       expectError(await control.call('GET', '/api-keys', undefined, created.token), 401, 'ERR_NGROK_27007');
+    });
+
+    test('lastUsed: set in a batch after the key authenticates a call, not written per request', async () => {
+      const created = expectSchema<ApiKey & { lastUsed: string | null }>(await control.call('POST', '/api-keys', { name: 'used' }), 201, 'AIGatewayAPIKey');
+      assert.equal(created.lastUsed, null);
+      await control.apiKeyUsage.flush(); // whatever earlier calls left pending
+      const before = Date.now();
+      expectSchema(await control.call('GET', '/access-keys', undefined, created.token), 200, 'AIGatewayAccessKeyList');
+      const row = await control.store.db.selectFrom('apiKeys').select('lastUsed').where('id', '=', created.id).executeTakeFirstOrThrow();
+      assert.equal(row.lastUsed, null, 'nothing written per request');
+
+      await control.apiKeyUsage.flush();
+      const got = expectSchema<ApiKey & { lastUsed: string | null }>(await control.call('GET', `/api-keys/${created.id}`), 200, 'AIGatewayAPIKey');
+      assert.ok(got.lastUsed, 'lastUsed set after the flush');
+      const at = Date.parse(got.lastUsed);
+      assert.ok(at >= before - 1_000 && at <= Date.now(), `lastUsed ${got.lastUsed} is recent`);
+    });
+
+    test('lastUsed: what is pending is written when the app closes', async () => {
+      const created = expectSchema<ApiKey>(await control.call('POST', '/api-keys', { name: 'used before shutdown' }), 201, 'AIGatewayAPIKey');
+      // A second app on the same store, with the tracker it makes itself (as `tollgate api` does).
+      const deps = { store: control.store, config: control.config, secretBox: new SecretBox(control.config.masterKey), changes: control.changes, logger: pino({ level: 'silent' }) };
+      const app = await buildControlApp(deps, handlerFactories, routeExtensions);
+      const res = await app.inject({ method: 'GET', url: '/api-keys', headers: { authorization: `Bearer ${created.token}` } });
+      assert.equal(res.statusCode, 200);
+      await app.close();
+      const row = await control.store.db.selectFrom('apiKeys').select('lastUsed').where('id', '=', created.id).executeTakeFirstOrThrow();
+      assert.match(row.lastUsed ?? '', /^\d{4}-\d{2}-\d{2}T/);
     });
 
     test('bad tokens are 401', async () => {

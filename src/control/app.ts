@@ -11,6 +11,7 @@ import type { SecretBox } from '../domain/secret-box.ts';
 import type { ChangeBus } from '../state/changes.ts';
 import { contractDocument, operations, type ContractOperation } from './contract.ts';
 import { validateBody, validateQuery } from './validation.ts';
+import { ApiKeyUsage } from './api-key-usage.ts';
 
 export interface Principal { accountId: string; apiKeyId: string }
 
@@ -26,6 +27,8 @@ export interface ControlDeps {
    * throw a TollgateError (e.g. 403 for a missing CSRF token) and returns undefined when it has no opinion.
    */
   sessionAuthenticator?: SessionAuthenticator;
+  /** Where API keys' lastUsed times are kept until flushed (one is made, and flushed on close, if absent). */
+  apiKeyUsage?: ApiKeyUsage;
 }
 
 export type SessionAuthenticator = (request: FastifyRequest) => Promise<Principal | undefined>;
@@ -119,6 +122,9 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
     return sendError(reply, new TollgateError(Errors.routeNotFound, { method: request.method, path }));
   });
 
+  const apiKeyUsage = deps.apiKeyUsage ?? new ApiKeyUsage(deps.store.db, deps.logger);
+  app.addHook('onClose', () => apiKeyUsage.close());
+
   const handlers: HandlerTable = {};
   for (const factory of factories) Object.assign(handlers, factory(deps));
 
@@ -149,6 +155,7 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
       url: toFastifyPath(op.path),
       handler: async (request, reply) => {
         const principal = await authenticate(request);
+        apiKeyUsage.mark(principal.apiKeyId);
         const query = validateQuery<Record<string, unknown>>(validationOp, request.query as Record<string, unknown>);
         const body = op.method === 'POST' || op.method === 'PATCH' ? validateBody(op, request.body) : undefined;
         const path = request.url.split('?')[0]!;

@@ -1,7 +1,10 @@
-// `lastUsed` writes from the gateway's in-memory tracker: flushed in batches every few seconds, never
-// per request. One statement per distinct timestamp keeps it portable across SQLite and PostgreSQL.
+// `lastUsed` writes from in-memory trackers (the gateway's for access and provider keys, the control
+// plane's for API keys): flushed in batches every few seconds, never per request. One statement per
+// distinct timestamp keeps it portable across SQLite and PostgreSQL.
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
+
+type KeyTable = 'accessKeys' | 'providerKeys' | 'apiKeys';
 
 function byTime(lastUsed: ReadonlyMap<string, string>): Map<string, string[]> {
   const groups = new Map<string, string[]>();
@@ -13,7 +16,12 @@ function byTime(lastUsed: ReadonlyMap<string, string>): Map<string, string[]> {
   return groups;
 }
 
+/** Sets `lastUsed` of each key id in `table` to its timestamp (ids no longer there are skipped). */
+export async function writeLastUsedOf(db: Kysely<Database>, table: KeyTable, lastUsed: ReadonlyMap<string, string>): Promise<void> {
+  for (const [at, ids] of byTime(lastUsed)) await db.updateTable(table).set({ lastUsed: at }).where('id', 'in', ids).execute();
+}
+
 export async function writeLastUsed(db: Kysely<Database>, accessKeys: ReadonlyMap<string, string>, providerKeys: ReadonlyMap<string, string>): Promise<void> {
-  for (const [at, ids] of byTime(accessKeys)) await db.updateTable('accessKeys').set({ lastUsed: at }).where('id', 'in', ids).execute();
-  for (const [at, ids] of byTime(providerKeys)) await db.updateTable('providerKeys').set({ lastUsed: at }).where('id', 'in', ids).execute();
+  await writeLastUsedOf(db, 'accessKeys', accessKeys);
+  await writeLastUsedOf(db, 'providerKeys', providerKeys);
 }

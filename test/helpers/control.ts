@@ -9,6 +9,7 @@ import { openStore, type Store } from '../../src/store/database.ts';
 import { createAccount } from '../../src/store/accounts.ts';
 import { ChangeBus } from '../../src/state/changes.ts';
 import { buildControlApp } from '../../src/control/app.ts';
+import { ApiKeyUsage } from '../../src/control/api-key-usage.ts';
 import { handlerFactories, routeExtensions } from '../../src/control/index.ts';
 import { schemaValidator } from '../../src/control/contract.ts';
 import { createTestDatabase, type StoreKind, type TestDatabase } from './stores.ts';
@@ -19,6 +20,8 @@ export interface TestControl {
   config: Config;
   changes: ChangeBus;
   database: TestDatabase;
+  /** API keys' lastUsed tracker: `flush()` writes what it holds now instead of at the next interval. */
+  apiKeyUsage: ApiKeyUsage;
   /** First account's API key token and id. */
   token: string;
   accountId: string;
@@ -34,11 +37,12 @@ export async function startControl(kind: StoreKind, env: Record<string, string> 
   const store = await openStore(config.databaseUrl);
   const changes = new ChangeBus(store.db);
   const logger = pino({ level: 'silent' });
-  const app = await buildControlApp({ store, config, secretBox: new SecretBox(config.masterKey), changes, logger }, handlerFactories, routeExtensions);
+  const apiKeyUsage = new ApiKeyUsage(store.db, logger);
+  const app = await buildControlApp({ store, config, secretBox: new SecretBox(config.masterKey), changes, logger, apiKeyUsage }, handlerFactories, routeExtensions);
   const first = await createAccount(store.db, 'first');
   const second = await createAccount(store.db, 'second');
   const control: TestControl = {
-    app, store, config, changes, database,
+    app, store, config, changes, database, apiKeyUsage,
     token: first.apiKey.token, accountId: first.account.id,
     other: { token: second.apiKey.token, accountId: second.account.id },
     call(method, url, body, token = first.apiKey.token) {
