@@ -17,6 +17,7 @@ import { insertUsageEvents } from './store/usage-events.ts';
 import { UsageJournal } from './usage/journal.ts';
 import { CreditLedger } from './usage/ledger.ts';
 import { balancePico } from './store/credits.ts';
+import { startStateChangesPruning } from './store/state-changes.ts';
 import { Upstreams } from './gateway/upstream.ts';
 import { startGatewayServer } from './gateway/server.ts';
 import { createGatewayObserver } from './gateway/observe/setup.ts';
@@ -65,6 +66,8 @@ export async function startTollgate(config: Config, options: { planes?: readonly
     running.controlApp = app;
     running.apiUrl = address;
     closers.push(() => app.close());
+    // Housekeeping owned by the api plane (idempotent, so several api processes may all run it).
+    closers.push(startStateChangesPruning(store.db, logger));
   }
 
   if (planes.includes('gateway')) {
