@@ -60,6 +60,30 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(other.items, []);
     });
 
+    test('invoice preview: this month\'s recorded cost rounded up; with no credits none is applied and all is due', async () => {
+      // The console once read "$0.06 ($0.00 from credits)" beside a usage cost of $0.05: the $0.00 is the
+      // credits applied (the account had none), and $0.052 shows as $0.05 on the usage screen but bills as 6 cents.
+      const { account, apiKey } = await createAccount(control.store.db, 'no credits');
+      const now = new Date();
+      const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+      await insertUsageEvents(control.store.db, [
+        usageEvent(account.id, { costPico: 5n * CENT + CENT / 5n, eventTime: now.toISOString() }),
+        usageEvent(account.id, { costPico: 40n * CENT, eventTime: new Date(monthStart - 1).toISOString() }), // last month
+      ]);
+      const items = async () => expectSchema<{ items: (Tx & { periodEnd: string; amountRemainingCents: number })[] }>(
+        await control.call('GET', '/credits/transactions', undefined, apiKey.token), 200, 'CreditTransactionList').items;
+      const [preview] = await items();
+      assert.equal(preview?.type, 'usageInvoicePreview');
+      assert.deepEqual([preview.totalCents, preview.appliedCreditsCents, preview.amountDueCents, preview.amountRemainingCents], [6, 0, 6, 6]);
+      assert.equal(preview.periodStart, new Date(monthStart).toISOString());
+      assert.equal(preview.periodEnd, new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1) - 1).toISOString());
+
+      // Credits granted now cover what they can of it (last month's usage spent part of them first).
+      await grantCredits(control.store.db, account.id, 42, { category: 'promotional' });
+      const covered = (await items()).find((t) => t.type === 'usageInvoicePreview')!;
+      assert.deepEqual([covered.totalCents, covered.appliedCreditsCents, covered.amountDueCents], [6, 2, 4]);
+    });
+
     test('an expired grant forfeits only what usage before its expiry had not consumed', async () => {
       const { account } = await createAccount(control.store.db, 'expiry');
       const id = account.id;
