@@ -5,6 +5,7 @@
 //   npm run bench                    full table: 5 s × 3 repeats per point, medians; writes bench/results/<date>.*
 //   npm run bench -- --soak          also the memory soak (≥ 1,000,000 requests; 1,000 concurrent slow streams)
 //   npm run bench -- --smoke         ~1 s per point, tiny loads; proves the harness works (CI), no figure asserted
+//   npm run bench -- --profile       also a V8 CPU profile of Tollgate (bench/results/tmp/profiles; node bench/profile.ts)
 // Options: --targets=bare,tollgate,portkey  --duration=S  --repeats=N  --connections=N  --no-install  --loadgen=wrk|autocannon|undici-loop
 //          --soak-requests=N  --streams=N  --soak-targets=tollgate,bare
 import { spawnSync } from 'node:child_process';
@@ -68,6 +69,7 @@ const settings = {
   soakMaxSec: smoke ? 20 : 900,
   streams: num('streams', smoke ? 20 : 1_000),
   soakTargets: list<GatewayId>('soak-targets', ['tollgate', 'bare'], GATEWAYS),
+  profile: flag('profile') ? join(BENCH, 'results', 'tmp', 'profiles') : undefined,
 };
 
 const BODY_JSON = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello in one short sentence.' }], max_tokens: 32 });
@@ -138,7 +140,9 @@ async function startTollgateTarget(upstream: Endpoint): Promise<Running | Unavai
     TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
   };
   // Logs go to a file (cheap, like a production log sink) and are shown when something fails.
-  const child = startChild(node, [join(BENCH, 'tollgate-server.ts'), `--ready-file=${readyFile}`], { env, stdout: openSync(logFile, 'a') });
+  // --profile: V8 CPU profile of the whole run (written when the process exits), summarised by bench/profile.ts.
+  const profile = settings.profile ? [`--cpu-prof`, `--cpu-prof-dir=${settings.profile}`] : [];
+  const child = startChild(node, [...profile, join(BENCH, 'tollgate-server.ts'), `--ready-file=${readyFile}`], { env, stdout: openSync(logFile, 'a') });
   const tail = (): string => (existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '');
   let ready: { gatewayUrl?: string; apiUrl?: string; error?: string };
   try {

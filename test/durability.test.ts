@@ -237,7 +237,7 @@ describe('usage durability with real processes', () => {
     assert.ok(outcomes.filter((o) => o.status === 200).length >= 150, 'the load really ran on both sides of the kill');
     // Nothing left behind in the journal once the drained process exited.
     const left = new BetterSqlite3(journal, { readonly: true });
-    assert.equal((left.prepare('SELECT count(*) AS n FROM usage_journal').get() as { n: number }).n, 0);
+    assert.equal((left.prepare('SELECT count(*) AS n FROM journal_batches').get() as { n: number }).n, 0);
     left.close();
     await node.start();
     assert.equal(await balanceCents(node), Number(picoToCentsFloor(facts.grantsPico - facts.costPico)));

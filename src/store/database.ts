@@ -35,6 +35,13 @@ export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
 }
 
 // int8 and numeric come back as strings from pg; the repositories convert them explicitly (schema.ts).
+const sqliteHandles = new WeakMap<Kysely<Database>, BetterSqlite3.Database>();
+
+/** The better-sqlite3 connection under a SQLite store, for the few hot writes that use cached prepared statements. */
+export function sqliteHandle(db: Kysely<Database>): BetterSqlite3.Database | undefined {
+  return sqliteHandles.get(db);
+}
+
 export async function openStore(url: string, options: { migrate?: boolean; poolSize?: number } = {}): Promise<Store> {
   const parsed = parseDatabaseUrl(url);
   let store: Store;
@@ -46,6 +53,7 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins: [new CamelCasePlugin()] });
+    sqliteHandles.set(db, sqlite);
     store = { db, dialect: 'sqlite', url, sqlite, close: () => db.destroy() };
   } else {
     const pool = new pg.Pool({ connectionString: parsed.url, max: options.poolSize ?? 10 });

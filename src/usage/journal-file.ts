@@ -1,27 +1,55 @@
 // The usage journal on disk: one SQLite file in WAL mode, owned by exactly one process at a time through
 // SQLite's EXCLUSIVE locking mode (the OS drops the lock when the process dies, kill -9 included). Whoever
-// holds a journal's lock may treat every "begun" row in it as an attempt of a dead process. A second process
-// pointed at the same path takes the next free sibling (`path.1`, `path.2`, …) and adopts the rows of any
-// sibling nobody holds, so N gateways on one host need no configuration and no journal is ever orphaned.
+// holds a journal's lock may treat every begun attempt in it without a finished event as an attempt of a dead
+// process. A second process pointed at the same path takes the next free sibling (`path.1`, `path.2`, …) and
+// adopts the rows of any sibling nobody holds, so N gateways on one host need no configuration and no journal
+// is ever orphaned.
+//
+// Rows are batches, not events: one row holds every attempt begun in a tick, another every event finished in
+// it. A commit then costs two small B-tree inserts whatever the traffic, where a row per event cost 25–35 µs of
+// CPU per event on this machine's disk (docs/decisions/usage-durability.md, "Journal cost").
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { BegunAttempt, UsageEvent } from './event.ts';
 
 const MAX_SLOTS = 32;
+const BEGUN = 0;
+const FINISHED = 1;
 
-/** A journaled event as stored: the UsageEvent with its bigint cost as a decimal string. */
-type StoredEvent = Omit<UsageEvent, 'costPico'> & { costPico: string };
+// Rows hold events as arrays of values in these fixed orders (no repeated keys): half the bytes of objects, and
+// the bytes a commit writes are what it costs. New fields go at the end; an older row decodes them as absent.
+const EVENT_FIELDS = [
+  'id', 'accountId', 'requestId', 'accessKeyId', 'provider', 'providerDisplayName', 'model', 'modelDisplayName',
+  'attemptNumber', 'isFinalAttempt', 'statusCode', 'timedOut', 'isError', 'isStreaming', 'stopReason',
+  'inputTokens', 'outputTokens', 'cacheReadTokens', 'cacheWriteTokens', 'reasoningTokens', 'usageEstimated',
+  'inputTokensEstimate', 'outputTokensEstimate', 'costPico', 'keySource', 'providerKeyId', 'providerKeyDisplayName',
+  'retryAction', 'completion', 'upstreamDurationMs', 'eventTime',
+] as const satisfies readonly (keyof UsageEvent)[];
+const BEGUN_FIELDS = [
+  'id', 'accountId', 'requestId', 'accessKeyId', 'provider', 'providerDisplayName', 'model', 'modelDisplayName',
+  'attemptNumber', 'isStreaming', 'inputTokensEstimate', 'keySource', 'providerKeyId', 'providerKeyDisplayName',
+  'retryAction', 'eventTime',
+] as const satisfies readonly (keyof BegunAttempt)[];
 
-export interface JournalRow { id: string; accountId: string; costPico: bigint }
-
-export function encodeEvent(event: UsageEvent): string {
-  return JSON.stringify(event, (key, value: unknown) => (key === 'costPico' && typeof value === 'bigint' ? value.toString() : value));
+export function encodeEvents(events: readonly UsageEvent[]): string {
+  return JSON.stringify(events.map((e) => EVENT_FIELDS.map((k) => (k === 'costPico' ? e.costPico.toString() : e[k]))));
 }
 
-export function decodeEvent(text: string): UsageEvent {
-  const stored = JSON.parse(text) as StoredEvent;
-  return { ...stored, costPico: BigInt(stored.costPico) };
+export function decodeEvents(text: string): UsageEvent[] {
+  return (JSON.parse(text) as unknown[][]).map((values) => {
+    const event = Object.fromEntries(EVENT_FIELDS.map((k, i) => [k, values[i]])) as Record<string, unknown>;
+    event.costPico = BigInt(event.costPico as string);
+    return event as unknown as UsageEvent;
+  });
+}
+
+export function encodeBegun(begun: readonly BegunAttempt[]): string {
+  return JSON.stringify(begun.map((b) => BEGUN_FIELDS.map((k) => b[k])));
+}
+
+export function decodeBegun(text: string): BegunAttempt[] {
+  return (JSON.parse(text) as unknown[][]).map((values) => Object.fromEntries(BEGUN_FIELDS.map((k, i) => [k, values[i]])) as unknown as BegunAttempt);
 }
 
 /** The final event of an attempt that began but was never metered: the process died in between. */
@@ -41,13 +69,14 @@ export function orphanEvent(begun: BegunAttempt, isFinalAttempt: boolean): Usage
   };
 }
 
-const SCHEMA = `CREATE TABLE IF NOT EXISTS usage_journal (
-  id TEXT PRIMARY KEY,
-  account_id TEXT NOT NULL,
-  finished INTEGER NOT NULL,
-  cost_pico TEXT NOT NULL,
-  event TEXT NOT NULL
-) WITHOUT ROWID`;
+/** A committed row of finished events, waiting to be shipped. */
+export interface FinishedBatch { seq: number; events: UsageEvent[] }
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS journal_batches (
+  seq INTEGER PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  events TEXT NOT NULL
+)`;
 
 /** Opens `path` and takes its lock; undefined when another live process holds it. */
 function tryOpen(path: string): BetterSqlite3.Database | undefined {
@@ -72,15 +101,16 @@ function slotPath(base: string, slot: number): string {
   return slot === 0 ? base : `${base}.${slot}`;
 }
 
+/** What one commit wrote: the row numbers a later commit or a shipment refers to. */
+export interface Written { begunSeq: number | undefined; finishedSeq: number | undefined }
+
 export class JournalFile {
   readonly path: string;
   readonly #db: BetterSqlite3.Database;
-  readonly #begin: BetterSqlite3.Statement<[string, string, string]>;
-  readonly #finish: BetterSqlite3.Statement<[string, string, string, string]>;
-  readonly #select: BetterSqlite3.Statement<[number], { event: string }>;
-  readonly #delete: BetterSqlite3.Statement<[string]>;
-  readonly #write: (begun: readonly BegunAttempt[], finished: readonly UsageEvent[]) => void;
-  readonly #remove: (ids: readonly string[]) => void;
+  readonly #insert: BetterSqlite3.Statement<[number, string]>;
+  readonly #delete: BetterSqlite3.Statement<[number]>;
+  readonly #write: (begun: readonly BegunAttempt[], finished: readonly UsageEvent[], released: readonly number[]) => Written;
+  readonly #remove: (seqs: readonly number[]) => void;
 
   /** Takes the first free slot at `base`, converts its orphans, and adopts every other unheld slot's rows. */
   static open(base: string): JournalFile {
@@ -101,54 +131,65 @@ export class JournalFile {
   private constructor(path: string, db: BetterSqlite3.Database) {
     this.path = path;
     this.#db = db;
-    this.#begin = db.prepare('INSERT OR IGNORE INTO usage_journal (id, account_id, finished, cost_pico, event) VALUES (?, ?, 0, \'0\', ?)');
-    this.#finish = db.prepare(`INSERT INTO usage_journal (id, account_id, finished, cost_pico, event) VALUES (?, ?, 1, ?, ?)
-      ON CONFLICT (id) DO UPDATE SET finished = 1, cost_pico = excluded.cost_pico, event = excluded.event`);
-    // Event ids sort by creation time, so the primary key gives oldest-first (one b-tree, no rowid table).
-    this.#select = db.prepare('SELECT event FROM usage_journal WHERE finished = 1 ORDER BY id LIMIT ?');
-    this.#delete = db.prepare('DELETE FROM usage_journal WHERE id = ?');
-    this.#write = db.transaction((begun: readonly BegunAttempt[], finished: readonly UsageEvent[]) => {
-      for (const b of begun) this.#begin.run(b.id, b.accountId, JSON.stringify(b));
-      for (const e of finished) this.#finish.run(e.id, e.accountId, e.costPico.toString(), encodeEvent(e));
+    this.#insert = db.prepare('INSERT INTO journal_batches (kind, events) VALUES (?, ?)');
+    this.#delete = db.prepare('DELETE FROM journal_batches WHERE seq = ?');
+    this.#write = db.transaction((begun: readonly BegunAttempt[], finished: readonly UsageEvent[], released: readonly number[]): Written => {
+      const begunSeq = begun.length > 0 ? Number(this.#insert.run(BEGUN, encodeBegun(begun)).lastInsertRowid) : undefined;
+      const finishedSeq = finished.length > 0 ? Number(this.#insert.run(FINISHED, encodeEvents(finished)).lastInsertRowid) : undefined;
+      for (const seq of released) this.#delete.run(seq);
+      return { begunSeq, finishedSeq };
     });
-    this.#remove = db.transaction((ids: readonly string[]) => {
-      for (const id of ids) this.#delete.run(id);
+    this.#remove = db.transaction((seqs: readonly number[]) => {
+      for (const seq of seqs) this.#delete.run(seq);
     });
   }
 
-  /** One transaction for a tick's worth of begun attempts and finished events. */
-  write(begun: readonly BegunAttempt[], finished: readonly UsageEvent[]): void {
-    this.#write(begun, finished);
+  /**
+   * One transaction: the attempts begun and the events finished since the last commit, and the deletion of
+   * begun rows whose every attempt now has its finished event (`released`).
+   */
+  write(begun: readonly BegunAttempt[], finished: readonly UsageEvent[], released: readonly number[] = []): Written {
+    return this.#write(begun, finished, released);
   }
 
-  /** The oldest finished events, up to `limit`. */
-  finishedBatch(limit: number): UsageEvent[] {
-    return this.#select.all(limit).map((r) => decodeEvent(r.event));
+  /** Finished rows in commit order, from `afterSeq` on, until at least `minEvents` events (all when fewer). */
+  finishedBatches(minEvents: number, afterSeq = 0): FinishedBatch[] {
+    const out: FinishedBatch[] = [];
+    let count = 0;
+    for (const row of this.#db.prepare<[number, number], { seq: number; events: string }>('SELECT seq, events FROM journal_batches WHERE kind = ? AND seq > ? ORDER BY seq').iterate(FINISHED, afterSeq)) {
+      const batch = { seq: row.seq, events: decodeEvents(row.events) };
+      out.push(batch);
+      count += batch.events.length;
+      if (count >= minEvents) break;
+    }
+    return out;
   }
 
-  remove(ids: readonly string[]): void {
-    this.#remove(ids);
+  /** Every finished event waiting to be shipped (read once at start). */
+  unshipped(): UsageEvent[] {
+    return this.finishedBatches(Number.MAX_SAFE_INTEGER).flatMap((b) => b.events);
   }
 
-  /** Finished events waiting to be shipped (id, account, cost), read once at start. */
-  unshipped(): JournalRow[] {
-    return this.#db.prepare<[], { id: string; account_id: string; cost_pico: string }>('SELECT id, account_id, cost_pico FROM usage_journal WHERE finished = 1').all()
-      .map((r) => ({ id: r.id, accountId: r.account_id, costPico: BigInt(r.cost_pico) }));
+  /** Drops shipped rows of finished events. */
+  remove(seqs: readonly number[]): void {
+    this.#remove(seqs);
   }
 
   close(): void {
     this.#db.close();
   }
 
-  /** We hold the lock, so every begun-but-unfinished row belongs to a process that died mid-attempt. */
+  /** We hold the lock, so every begun attempt without a finished event belongs to a process that died mid-attempt. */
   #convertOrphans(): void {
-    const rows = this.#db.prepare<[], { event: string }>('SELECT event FROM usage_journal WHERE finished = 0').all();
-    if (rows.length === 0) return;
-    const begun = rows.map((r) => JSON.parse(r.event) as BegunAttempt);
+    const begunRows = this.#db.prepare<[number], { seq: number; events: string }>('SELECT seq, events FROM journal_batches WHERE kind = ?').all(BEGUN);
+    if (begunRows.length === 0) return;
+    const finishedIds = new Set(this.unshipped().map((e) => e.id));
+    const begun = begunRows.flatMap((r) => decodeBegun(r.events)).filter((b) => !finishedIds.has(b.id));
     // The last attempt begun for a request is its final one: the process died before another could start.
     const last = new Map<string, number>();
     for (const b of begun) last.set(b.requestId, Math.max(last.get(b.requestId) ?? 0, b.attemptNumber));
-    this.write([], begun.map((b) => orphanEvent(b, last.get(b.requestId) === b.attemptNumber)));
+    const orphans = begun.map((b) => orphanEvent(b, last.get(b.requestId) === b.attemptNumber));
+    this.write([], orphans, begunRows.map((r) => r.seq));
   }
 
   /** Moves the rows of every sibling slot no live process holds into this journal. */
@@ -161,10 +202,10 @@ export class JournalFile {
       try {
         const orphan = new JournalFile(path, db);
         orphan.#convertOrphans();
-        const events = orphan.finishedBatch(Number.MAX_SAFE_INTEGER);
+        const batches = orphan.finishedBatches(Number.MAX_SAFE_INTEGER);
         // Ours first, then theirs: a crash in between leaves a copy in both, harmless (ids are idempotent).
-        this.write([], events);
-        orphan.remove(events.map((e) => e.id));
+        if (batches.length > 0) this.write([], batches.flatMap((b) => b.events));
+        orphan.remove(batches.map((b) => b.seq));
       } finally {
         db.close();
       }

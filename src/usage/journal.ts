@@ -1,11 +1,12 @@
 // The gateway's usage sink: a local journal (journal-file.ts) in front of the store. An attempt is noted as
-// begun before its upstream request is sent, and its final event is written when it is metered; both are
-// batched per event-loop tick (one transaction, one shared promise per batch). A shipper then moves finished
-// events to the store in idempotent batches and deletes them from the journal only after the store commit,
-// retrying with backoff while the store is unreachable. See docs/decisions/usage-durability.md.
+// begun before its upstream request is sent (batched per event-loop tick: one transaction, one shared promise),
+// and its final event is written when it is metered (joining the next begin commit, or within FINISH_WINDOW_MS).
+// A shipper then moves finished events to the store in idempotent batches — from memory, the journal being the
+// copy that survives a crash — and deletes them from the journal only after the store commit, retrying with
+// backoff while the store is unreachable. See docs/decisions/usage-durability.md.
 import type { Logger } from 'pino';
 import type { BegunAttempt, UsageEvent, UsageSink } from './event.ts';
-import { JournalFile } from './journal-file.ts';
+import { JournalFile, type FinishedBatch } from './journal-file.ts';
 
 export type UsageWriter = (events: readonly UsageEvent[]) => Promise<void>;
 
@@ -20,7 +21,12 @@ export interface UsageJournalOptions {
   maxBatch?: number;
   /** Longest wait between retries of a failing store write (default 5 s). */
   maxBackoffMs?: number;
+  /** Finished events kept in memory for shipping (default 50,000); beyond it (a long store outage) shipping reads the file. */
+  memoryQueueEvents?: number;
 }
+
+/** Longest a finished event waits for a begin commit to join before it is committed on its own. */
+const FINISH_WINDOW_MS = 2;
 
 export class UsageJournal implements UsageSink {
   readonly #file: JournalFile;
@@ -29,12 +35,27 @@ export class UsageJournal implements UsageSink {
   readonly #intervalMs: number;
   readonly #maxBatch: number;
   readonly #maxBackoffMs: number;
+  readonly #memoryQueueEvents: number;
 
   #begun: BegunAttempt[] = [];
   #finished: UsageEvent[] = [];
-  /** The pending tick's commit; every begin() of the tick shares it. */
+  /** The pending begin commit; every begin() of the tick shares it. */
   #tick: Promise<void> | undefined;
+  #finishTimer: NodeJS.Timeout | undefined;
   #tickFailures = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+
+  /** Begun row of each attempt not yet finished, and how many of each row's attempts are still open. */
+  readonly #begunRowOf = new Map<string, number>();
+  readonly #openInRow = new Map<number, number>();
+
+  /** Committed finished rows not yet shipped, oldest first, while they fit in memory. */
+  #queue: FinishedBatch[] = [];
+  #queuedEvents = 0;
+  /** Some committed rows are only on disk (start-up leftovers, or the memory queue overflowed): ship from the file. */
+  #spilled = false;
+  /** Shipped rows whose deletion from the file failed: never shipped (and uncounted) twice. */
+  readonly #shippedRows = new Set<number>();
 
   /** Finished events not yet confirmed in the store: count, and cost per account (for the credit ledger). */
   #unshippedCount = 0;
@@ -54,9 +75,11 @@ export class UsageJournal implements UsageSink {
     this.#intervalMs = options.intervalMs ?? 100;
     this.#maxBatch = options.maxBatch ?? 500;
     this.#maxBackoffMs = options.maxBackoffMs ?? 5000;
+    this.#memoryQueueEvents = options.memoryQueueEvents ?? 50_000;
     // What a previous run (or a dead neighbour) left: its events still count against balances until shipped.
-    for (const row of this.#file.unshipped()) this.#count(row.accountId, row.costPico);
+    for (const event of this.#file.unshipped()) this.#count(event.accountId, event.costPico);
     if (this.#unshippedCount > 0) {
+      this.#spilled = true;
       this.#logger?.info({ events: this.#unshippedCount, journal: this.#file.path }, 'usage journal: shipping events left by a previous run');
       this.#scheduleShip(0);
     }
@@ -88,18 +111,26 @@ export class UsageJournal implements UsageSink {
 
   begin(attempt: BegunAttempt): Promise<void> {
     this.#begun.push(attempt);
-    return this.#commitSoon();
+    // setImmediate: every attempt that began in this turn of the loop joins the same transaction.
+    this.#tick ??= new Promise<void>((resolve) => setImmediate(() => { this.#commit(); resolve(); }));
+    return this.#tick;
   }
 
   record(event: UsageEvent): void {
     this.#finished.push(event);
     this.#count(event.accountId, event.costPico);
-    void this.#commitSoon();
+    // Under load a begin commit comes first and takes this event along; when idle, the timer commits it.
+    if (!this.#tick && !this.#finishTimer) this.#finishTimer = setTimeout(() => this.#commit(), FINISH_WINDOW_MS);
   }
 
   async flush(): Promise<void> {
     for (;;) {
-      if (this.#tick) { await this.#tick; continue; }
+      if (this.#begun.length > 0 || this.#finished.length > 0) {
+        this.#commit();
+        // A failing disk: give it the commit backoff rather than spinning.
+        await new Promise((resolve) => (this.#tickFailures > 0 ? setTimeout(resolve, this.#backoff()) : setImmediate(resolve)));
+        continue;
+      }
       if (this.#shipping) { await this.#shipping; continue; }
       if (this.#unshippedCount === 0) return;
       const shipped = await this.#ship();
@@ -113,8 +144,8 @@ export class UsageJournal implements UsageSink {
     // Metering runs on setImmediate after an answer completes: let the last ones record first.
     await new Promise((resolve) => setImmediate(resolve));
     await this.flush();
-    if (this.#shipTimer) clearTimeout(this.#shipTimer);
-    this.#shipTimer = undefined;
+    for (const timer of [this.#shipTimer, this.#finishTimer, this.#retryTimer]) if (timer) clearTimeout(timer);
+    this.#shipTimer = this.#finishTimer = this.#retryTimer = undefined;
     this.#file.close();
   }
 
@@ -131,30 +162,108 @@ export class UsageJournal implements UsageSink {
     else this.#unshippedPico.set(accountId, left);
   }
 
-  #commitSoon(): Promise<void> {
-    // setImmediate: every attempt that began in this turn of the loop joins the same transaction.
-    this.#tick ??= new Promise<void>((resolve) => setImmediate(() => this.#commit(resolve)));
-    return this.#tick;
-  }
-
-  #commit(resolve: () => void): void {
+  #commit(): void {
+    this.#tick = undefined;
+    if (this.#finishTimer) { clearTimeout(this.#finishTimer); this.#finishTimer = undefined; }
     const begun = this.#begun;
     const finished = this.#finished;
+    if (begun.length === 0 && finished.length === 0) return;
     this.#begun = [];
     this.#finished = [];
-    this.#tick = undefined;
+    // Begun rows whose last open attempt finishes in this commit go in the same transaction.
+    let released: number[] | undefined;
+    let closing: Map<number, number> | undefined;
+    for (const e of finished) {
+      const seq = this.#begunRowOf.get(e.id);
+      if (seq === undefined) continue;
+      closing ??= new Map();
+      const open = (closing.get(seq) ?? this.#openInRow.get(seq)!) - 1;
+      closing.set(seq, open);
+      if (open === 0) (released ??= []).push(seq);
+    }
     try {
-      this.#file.write(begun, finished);
+      const written = this.#file.write(begun, finished, released);
       this.#tickFailures = 0;
-      if (finished.length > 0) this.#scheduleShip(this.#unshippedCount >= this.#maxBatch ? 0 : this.#intervalMs);
+      if (written.begunSeq !== undefined) {
+        this.#openInRow.set(written.begunSeq, begun.length);
+        for (const b of begun) this.#begunRowOf.set(b.id, written.begunSeq);
+      }
+      if (closing) {
+        for (const e of finished) this.#begunRowOf.delete(e.id);
+        for (const [seq, open] of closing) {
+          if (open === 0) this.#openInRow.delete(seq);
+          else this.#openInRow.set(seq, open);
+        }
+      }
+      if (written.finishedSeq !== undefined) {
+        this.#enqueue({ seq: written.finishedSeq, events: finished });
+        this.#scheduleShip(this.#unshippedCount >= this.#maxBatch ? 0 : this.#intervalMs);
+      }
     } catch (error) {
       // A broken disk must not stop traffic: keep the rows in memory and try again (logged once per streak).
       this.#begun = begun.concat(this.#begun);
       this.#finished = finished.concat(this.#finished);
       if (this.#tickFailures++ === 0) this.#logger?.error({ err: error instanceof Error ? error.message : String(error) }, 'usage journal write failed; retrying');
-      setTimeout(() => void this.#commitSoon(), Math.min(this.#maxBackoffMs, 10 * 2 ** Math.min(this.#tickFailures, 10))).unref();
+      this.#retryTimer ??= setTimeout(() => { this.#retryTimer = undefined; this.#commit(); }, Math.min(this.#maxBackoffMs, 10 * 2 ** Math.min(this.#tickFailures, 10)));
+      this.#retryTimer.unref();
     }
-    resolve();
+  }
+
+  #enqueue(batch: FinishedBatch): void {
+    if (this.#spilled) return;
+    if (this.#queuedEvents + batch.events.length > this.#memoryQueueEvents) {
+      // Everything queued is also in the file: drop the memory copy and read the file until it is drained.
+      this.#spill();
+      return;
+    }
+    this.#queue.push(batch);
+    this.#queuedEvents += batch.events.length;
+  }
+
+  #spill(): void {
+    this.#spilled = true;
+    this.#queue = [];
+    this.#queuedEvents = 0;
+  }
+
+  /** The next shipment: from memory, or from the file while it holds rows memory does not. */
+  #nextBatches(): FinishedBatch[] {
+    if (this.#spilled) {
+      if (this.#shippedRows.size > 0) this.#removeRows([...this.#shippedRows]);
+      const batches = this.#file.finishedBatches(this.#maxBatch).filter((b) => !this.#shippedRows.has(b.seq));
+      const events = batches.reduce((n, b) => n + b.events.length, 0);
+      // The read reached the end of the file: every committed row is in this shipment, later ones queue in memory.
+      if (events < this.#maxBatch) this.#spilled = false;
+      return batches;
+    }
+    const out: FinishedBatch[] = [];
+    let events = 0;
+    while (this.#queue.length > 0 && (out.length === 0 || events + this.#queue[0]!.events.length <= this.#maxBatch)) {
+      const batch = this.#queue.shift()!;
+      out.push(batch);
+      events += batch.events.length;
+    }
+    this.#queuedEvents -= events;
+    return out;
+  }
+
+  #removeRows(seqs: number[]): void {
+    try {
+      this.#file.remove(seqs);
+      for (const seq of seqs) this.#shippedRows.delete(seq);
+    } catch (error) {
+      // Shipped, but still in the file: remembered so they are not shipped again (a restart would, idempotently).
+      for (const seq of seqs) this.#shippedRows.add(seq);
+      this.#logger?.error({ err: error instanceof Error ? error.message : String(error) }, 'usage journal cleanup failed');
+    }
+  }
+
+  /** A shipment failed: its rows wait again, in memory when they came from there. */
+  #putBack(batches: FinishedBatch[], fromFile: boolean): void {
+    if (fromFile) { this.#spill(); return; }
+    if (this.#spilled) return;
+    this.#queue = batches.concat(this.#queue);
+    this.#queuedEvents += batches.reduce((n, b) => n + b.events.length, 0);
   }
 
   #backoff(): number {
@@ -171,26 +280,29 @@ export class UsageJournal implements UsageSink {
     this.#shipTimer.unref();
   }
 
-  /** Ships one batch from the journal to the store; resolves to the events shipped, −1 on failure. Never rejects. */
+  /** Ships one batch to the store; resolves to the events shipped, −1 on failure. Never rejects. */
   #ship(): Promise<number> {
     if (this.#shipping) return this.#shipping;
     const shipping = this.exclusive(async () => {
-      const batch = this.#file.finishedBatch(this.#maxBatch);
-      if (batch.length === 0) return 0;
+      const fromFile = this.#spilled;
+      const batches = this.#nextBatches();
+      if (batches.length === 0) return 0;
+      const events = batches.length === 1 ? batches[0]!.events : batches.flatMap((b) => b.events);
       try {
-        await this.#write(batch);
+        await this.#write(events);
       } catch (error) {
+        this.#putBack(batches, fromFile);
         if (this.#shipFailures++ === 0) {
           this.#logger?.warn({ err: error instanceof Error ? error.message : String(error), pending: this.#unshippedCount }, 'usage shipping failed; the journal keeps the events and retries');
         }
         return -1;
       }
-      // Only after the store committed: a crash before this line ships the batch again, a no-op there.
-      this.#file.remove(batch.map((e) => e.id));
-      for (const e of batch) this.#uncount(e.accountId, e.costPico);
+      // Only after the store committed: a crash before this line ships the rows again, a no-op there.
+      this.#removeRows(batches.map((b) => b.seq));
+      for (const e of events) this.#uncount(e.accountId, e.costPico);
       if (this.#shipFailures > 0) this.#logger?.info({ pending: this.#unshippedCount }, 'usage shipping resumed');
       this.#shipFailures = 0;
-      return batch.length;
+      return events.length;
     }).catch((error: unknown) => {
       this.#logger?.error({ err: error instanceof Error ? error.message : String(error) }, 'usage journal read failed');
       return -1;

