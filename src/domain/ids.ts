@@ -1,6 +1,6 @@
 // Identifiers and secrets. IDs sort by creation time (newest-first paging compares IDs), so they are
 // a prefix plus a monotonic ULID-like body: 10 Crockford base32 characters of milliseconds, 16 random.
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { hash, randomFillSync, randomInt } from 'node:crypto';
 
 export const IdPrefix = {
   account: 'acct',
@@ -19,7 +19,14 @@ export type IdKind = keyof typeof IdPrefix;
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 let lastTime = -1;
-let lastRandom: number[] = [];
+let lastTimeText = '';
+const lastRandom = new Uint8Array(16);
+
+// Random bytes come from a pool refilled 4 KiB at a time: one getrandom call per 256 ids instead of one each
+// (ids are made twice per gateway request).
+const POOL_SIZE = 4096;
+const pool = Buffer.alloc(POOL_SIZE);
+let poolOffset = POOL_SIZE;
 
 function encodeTime(ms: number): string {
   let out = '';
@@ -30,27 +37,32 @@ function encodeTime(ms: number): string {
   return out;
 }
 
-function nextRandom(now: number): number[] {
+function nextRandom(now: number): void {
   if (now === lastTime) {
     // Same millisecond: increment the previous random part so IDs stay strictly increasing.
-    const r = lastRandom.slice();
-    for (let i = r.length - 1; i >= 0; i--) {
-      if (r[i]! < 31) { r[i]!++; break; }
-      r[i] = 0;
+    for (let i = 15; i >= 0; i--) {
+      if (lastRandom[i]! < 31) { lastRandom[i]!++; return; }
+      lastRandom[i] = 0;
     }
-    lastRandom = r;
-    return r;
+    return;
   }
   lastTime = now;
-  const bytes = randomBytes(16);
-  lastRandom = Array.from(bytes, (b, i) => (i === 0 ? b % 16 : b % 32));
-  return lastRandom;
+  lastTimeText = encodeTime(now);
+  if (poolOffset + 16 > POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  // The first digit stays below 16 so a same-millisecond increment never overflows the 16 digits.
+  for (let i = 0; i < 16; i++) lastRandom[i] = pool[poolOffset + i]! % (i === 0 ? 16 : 32);
+  poolOffset += 16;
 }
 
 /** A new time-ordered id such as `aigk_01JD…`. */
 export function newId(kind: IdKind, now = Date.now()): string {
-  const time = Math.max(now, lastTime);
-  return `${IdPrefix[kind]}_${encodeTime(time)}${nextRandom(time).map((n) => CROCKFORD[n]).join('')}`;
+  nextRandom(Math.max(now, lastTime));
+  let random = '';
+  for (let i = 0; i < 16; i++) random += CROCKFORD[lastRandom[i]!];
+  return `${IdPrefix[kind]}_${lastTimeText}${random}`;
 }
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -71,7 +83,8 @@ export function newApiKeyToken(): string {
 }
 
 export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
+  // One-shot hash: no Hash object per call (it is computed for every gateway request's access key).
+  return hash('sha256', value, 'hex');
 }
 
 /** `first10***last4`, the masking shown for provider keys in the guides; short secrets reveal less. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { estimateRequestInputTokens, estimateTokens } from './tokens.ts';
+import { estimateRequestInputTokens, estimateTokens, inputTokensUpperBound } from './tokens.ts';
 
 test('estimateTokens uses o200k_base', () => {
   assert.equal(estimateTokens(''), 0);
@@ -28,4 +28,21 @@ test('a big input grows the estimate roughly linearly', () => {
   const text = 'lorem ipsum dolor sit amet '.repeat(20_000);
   const n = estimateRequestInputTokens({ messages: [{ role: 'user', content: text }] }, 'chat-completions');
   assert.ok(n > 100_000, String(n));
+});
+
+test('the byte bound admission relies on is never below the estimate', () => {
+  const cases: [Record<string, unknown>, Parameters<typeof estimateRequestInputTokens>[1]][] = [
+    [{ messages: [{ role: 'user', content: '' }, { role: 'assistant', content: '' }, { role: 'user', content: 'x' }] }, 'chat-completions'],
+    [{ messages: ['a', 'b', 'c'] }, 'chat-completions'],
+    [{ messages: [{ role: 'user', content: '日本語のテキスト、絵文字 🎉🎉🎉 и кириллица' }] }, 'chat-completions'],
+    [{ system: 'be brief', messages: [{ role: 'user', content: [{ type: 'text', text: 'a b c d e f g' }] }], tools: [{ name: 't', input_schema: {} }] }, 'messages'],
+    [{ instructions: 'x', input: [{ role: 'user', content: 'hi' }, { type: 'function_call_output', output: '{"a":1}' }] }, 'responses'],
+    [{ input: [[1, 2, 3, 4, 5, 6, 7, 8, 9]] }, 'embeddings'],
+    [{ prompt: ['one', 'two', 'three'] }, 'completions'],
+  ];
+  for (const [body, surface] of cases) {
+    const raw = Buffer.from(JSON.stringify(body));
+    const estimate = estimateRequestInputTokens(body, surface);
+    assert.ok(estimate <= inputTokensUpperBound(raw), `${surface}: estimate ${estimate} > ${raw.length} bytes`);
+  }
 });

@@ -5,7 +5,7 @@ import { TollgateError, tollgateError } from '../domain/errors.ts';
 import { resolveCandidates } from '../domain/resolve.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
-import { estimateRequestInputTokens } from '../domain/tokens.ts';
+import { estimateRequestInputTokens, inputTokensUpperBound } from '../domain/tokens.ts';
 import { reservationPico } from '../domain/cost.ts';
 import { outputLimit } from '../domain/params.ts';
 import type { RequestContext } from './context.ts';
@@ -41,22 +41,31 @@ function refuseUnlessPositive(available: bigint): void {
 function reserveCredit(ctx: RequestContext, attempts: readonly AttemptPlan[]): void {
   const ledger = ctx.deps.ledger;
   if (!ledger) return;
-  const input = (ctx.inputEstimate ??= estimateRequestInputTokens(ctx.body!, ctx.route.surface));
+  // The free byte bound (no tokenising) while the balance covers it easily; a tight balance pays for the exact
+  // estimate so it is not held back by an inflated reservation.
+  const accountId = ctx.key!.accountId;
+  let bound = reservationBound(ctx, attempts, inputTokensUpperBound(ctx.rawBody!));
+  if (bound > ledger.headroom(accountId)) bound = reservationBound(ctx, attempts, (ctx.inputEstimate ??= estimateRequestInputTokens(ctx.body!, ctx.route.surface)));
+  const reservation = ledger.reserve(accountId, bound);
+  if (!reservation) throw tollgateError('outOfCredit');
+  ctx.reservation = reservation;
+}
+
+function reservationBound(ctx: RequestContext, attempts: readonly AttemptPlan[], inputTokens: number): bigint {
   const fee = ctx.deps.options.processingFeeMicroUsdPerMtok;
   let bound = 0n;
   for (const a of attempts) {
-    const pico = reservationPico(input, outputLimit(ctx.body!, a, ctx.account!.settings), a, fee);
+    const pico = reservationPico(inputTokens, outputLimit(ctx.body!, a, ctx.account!.settings), a, fee);
     if (pico > bound) bound = pico;
   }
-  const reservation = ledger.reserve(ctx.key!.accountId, bound);
-  if (!reservation) throw tollgateError('outOfCredit');
-  ctx.reservation = reservation;
+  return bound;
 }
 
 /** Stage 2b: account token cap on the estimated input, before any upstream call. */
 function admitInput(ctx: RequestContext): void {
   const max = ctx.account!.settings.maxInputTokens;
   if (max === null || max <= 0) return;
+  if (inputTokensUpperBound(ctx.rawBody!) <= max) return;
   const tokens = (ctx.inputEstimate ??= estimateRequestInputTokens(ctx.body!, ctx.route.surface));
   if (tokens > max) throw tollgateError('inputTooLarge', { tokens: String(tokens), max: String(max) });
 }

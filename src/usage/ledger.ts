@@ -63,6 +63,12 @@ export class CreditLedger {
     return account.balance - account.reserved;
   }
 
+  /** Balance minus open reservations of a loaded account (0 when not loaded). */
+  headroom(accountId: string): bigint {
+    const account = this.#accounts.get(accountId);
+    return account ? account.balance - account.reserved : 0n;
+  }
+
   /** Reserves `pico` when the account has credit left (see available()); undefined means refuse. */
   reserve(accountId: string, pico: bigint): Reservation | undefined {
     const account = this.#accounts.get(accountId);
