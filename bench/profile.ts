@@ -1,7 +1,7 @@
 // Summarises a V8 CPU profile (`npm run bench -- --profile` writes them to bench/results/tmp/profiles): self
 // time per function and per source (our files, each package, node internals), and the total time under each of
 // our own pipeline stages. Open the .cpuprofile in Chrome DevTools or speedscope.app for the flame graph.
-// Usage: node bench/profile.ts [file.cpuprofile] [--top=N]
+// Usage: node bench/profile.ts [file.cpuprofile | tollgate | bare] [--top=N]   (default: the newest Tollgate profile)
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,11 +13,12 @@ interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: numb
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const argv = process.argv.slice(2);
 const top = Number(argv.find((a) => a.startsWith('--top='))?.slice(6) ?? 40);
-let file = argv.find((a) => !a.startsWith('--'));
-if (!file) {
+let file = argv.find((a) => !a.startsWith('--')) ?? 'tollgate';
+if (!file.endsWith('.cpuprofile')) {
   const dir = join(ROOT, 'bench/results/tmp/profiles');
-  const newest = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
-  if (!newest) throw new Error(`no .cpuprofile in ${dir}`);
+  const target = file;
+  const newest = readdirSync(dir).filter((f) => f.startsWith(`${target}-`) && f.endsWith('.cpuprofile')).map((f) => join(dir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  if (!newest) throw new Error(`no ${target}-*.cpuprofile in ${dir}`);
   file = newest;
 }
 const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;

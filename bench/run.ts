@@ -78,6 +78,8 @@ const bodyFor = (mode: Mode): string => (mode === 'json' ? BODY_JSON : BODY_STRE
 const UPSTREAM_KEY = 'sk-bench-upstream-key';
 const CHAT_PATH = '/v1/chat/completions';
 
+/** --profile: a V8 CPU profile of the target's whole run (written at exit), summarised by bench/profile.ts. */
+const profileArgs = (target: string): string[] => (settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${settings.profile}`, `--cpu-prof-name=${target}-\${pid}.cpuprofile`] : []);
 const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
 
 // ------------------------------------------------------------------------------------- cleanup on every path
@@ -116,7 +118,7 @@ async function startUpstream(): Promise<Running> {
 
 async function startBare(upstream: Endpoint): Promise<Running> {
   const token = 'tg-bench-bare-token';
-  const child = startChild(node, [join(BENCH, 'bare-proxy.ts'), `--upstream=${upstream.origin}`, `--token=${token}`, `--upstream-key=${UPSTREAM_KEY}`]);
+  const child = startChild(node, [...profileArgs('bare'), join(BENCH, 'bare-proxy.ts'), `--upstream=${upstream.origin}`, `--token=${token}`, `--upstream-key=${UPSTREAM_KEY}`]);
   const { port } = await firstJsonLine<{ port: number }>(child, 'bare proxy');
   return { id: 'bare', child, version: 'bench/bare-proxy.ts', ep: { origin: `http://127.0.0.1:${port}`, path: CHAT_PATH, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } } };
 }
@@ -140,9 +142,7 @@ async function startTollgateTarget(upstream: Endpoint): Promise<Running | Unavai
     TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
   };
   // Logs go to a file (cheap, like a production log sink) and are shown when something fails.
-  // --profile: V8 CPU profile of the whole run (written when the process exits), summarised by bench/profile.ts.
-  const profile = settings.profile ? [`--cpu-prof`, `--cpu-prof-dir=${settings.profile}`] : [];
-  const child = startChild(node, [...profile, join(BENCH, 'tollgate-server.ts'), `--ready-file=${readyFile}`], { env, stdout: openSync(logFile, 'a') });
+  const child = startChild(node, [...profileArgs('tollgate'), join(BENCH, 'tollgate-server.ts'), `--ready-file=${readyFile}`], { env, stdout: openSync(logFile, 'a') });
   const tail = (): string => (existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '');
   let ready: { gatewayUrl?: string; apiUrl?: string; error?: string };
   try {

@@ -1,6 +1,7 @@
 // Input-token estimates (gateway.md §10: the gateway estimates with tiktoken; provider-reported counts win
-// when present). One o200k_base encoder for the process. Building it blocks the event loop for 0.7–2 s, so the
-// gateway builds it before it listens (warmTokenizer) rather than on the first request that needs a count.
+// when present). One o200k_base encoder for the process, built on first use: building it blocks the event loop
+// for 0.7–2 s and holds ~100 MB, so the gateway avoids needing it — admission decides on a free byte bound
+// whenever it can (inputTokensUpperBound), and providers' own usage reports make estimates rare.
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200kBase from 'js-tiktoken/ranks/o200k_base';
 import type { ApiSurface } from '../catalog/types.ts';
@@ -11,13 +12,6 @@ let encoder: Tiktoken | undefined;
 const MESSAGE_OVERHEAD = 4;
 /** Texts longer than this are estimated from their length: exact BPE over megabytes would stall the loop. */
 const EXACT_LIMIT = 200_000;
-
-/** Builds the encoder now; returns how long that took (ms). */
-export function warmTokenizer(): number {
-  const started = performance.now();
-  encoder ??= new Tiktoken(o200kBase);
-  return performance.now() - started;
-}
 
 /**
  * A bound no estimate of this body can exceed, for free: every BPE token is at least one UTF-8 byte of the text

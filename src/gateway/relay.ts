@@ -43,14 +43,19 @@ export function relayStream(ctx: RequestContext, upstream: Dispatcher.ResponseDa
   return piping;
 }
 
+function flushIfIdle(res: ServerResponse): void {
+  if (!res.headersSent && !res.destroyed) res.flushHeaders();
+}
+
 function pipeStream(ctx: RequestContext, upstream: Dispatcher.ResponseData, headers: OutHeaders, dropUsageChunk: boolean, controller: AbortController): Promise<StreamOutcome> {
   const { res } = ctx;
   const codec = codecs[ctx.route.format];
   const meter = new StreamMeter(codec, ctx.route.surface, dropUsageChunk);
   const body = upstream.body;
   res.writeHead(upstream.statusCode, headers);
-  // Headers out now: clients see the 200 while the model is still thinking.
-  res.flushHeaders();
+  // Headers go out with the first event when it is already here (one write instead of two), or on their own one
+  // loop turn later: either way clients see the 200 while the model is still thinking.
+  setImmediate(flushIfIdle, res);
   return new Promise((resolve) => {
     const onDrain = () => body.resume();
     res.on('drain', onDrain);

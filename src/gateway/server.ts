@@ -4,7 +4,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { newId } from '../domain/ids.ts';
-import { warmTokenizer } from '../domain/tokens.ts';
 import { TollgateError, tollgateError } from '../domain/errors.ts';
 import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS } from './headers.ts';
@@ -112,9 +111,6 @@ export function createGatewayHandler(deps: GatewayDeps): (req: IncomingMessage, 
 }
 
 export async function startGatewayServer(deps: GatewayDeps, host: string, port: number): Promise<GatewayServer> {
-  // Before listening: building the tokenizer blocks the loop, and must not stall requests already in flight.
-  const tokenizerMs = warmTokenizer();
-  deps.logger.debug({ ms: Math.round(tokenizerMs) }, 'tokenizer ready');
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, createGatewayHandler(deps));
   // Sockets are tracked (per connection, not per request) so close() can drop connections a client opened
   // but never sent a request on: node counts those as active, not idle, and would wait for them.
