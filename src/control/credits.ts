@@ -65,10 +65,11 @@ function purchaseView(base: string, row: purchases.PurchaseRow): Purchase {
 
 export function creditHandlers(deps: ControlDeps): HandlerTable {
   const { db } = deps.store;
-  const stripe = createStripeClient(deps.config);
-  const requireStripe = (): Stripe => {
-    if (!stripe) throw stripeNotConfigured(STRIPE_SECRET_SETTING);
-    return stripe;
+  let stripe: Promise<Stripe | undefined> | undefined;
+  const requireStripe = async (): Promise<Stripe> => {
+    const client = await (stripe ??= createStripeClient(deps.config));
+    if (!client) throw stripeNotConfigured(STRIPE_SECRET_SETTING);
+    return client;
   };
   return {
     async GetCreditBalance(call: Call) {
@@ -83,7 +84,7 @@ export function creditHandlers(deps: ControlDeps): HandlerTable {
     },
     async CreateCheckoutSession(call: Call) {
       const { amount } = call.body as Schemas['CheckoutSessionCreate'];
-      const client = requireStripe();
+      const client = await requireStripe();
       checkAmount(amount);
       try {
         return await createCheckout(client, deps, call.principal.accountId, amount);
@@ -94,7 +95,7 @@ export function creditHandlers(deps: ControlDeps): HandlerTable {
     async CreateCreditPurchase(call: Call) {
       const { amount } = call.body as Schemas['CreditPurchaseCreate'];
       const { accountId } = call.principal;
-      const client = requireStripe();
+      const client = await requireStripe();
       checkAmount(amount);
       if (await purchases.hasPendingPurchase(db, accountId)) throw new TollgateError(Errors.purchaseInProgress);
       const now = nowIso();

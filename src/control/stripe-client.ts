@@ -1,6 +1,7 @@
 // The Stripe SDK client for this server, or a 501 naming the missing setting. TOLLGATE_STRIPE_API_BASE_URL
-// points the SDK at another host (a local fake in tests, stripe-mock in development).
-import Stripe from 'stripe';
+// points the SDK at another host (a local fake in tests, stripe-mock in development). The SDK is imported on
+// first use only: it adds ~35 MB to a process, and most deployments never take payments.
+import type Stripe from 'stripe';
 import type { Config } from '../config/config.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
 
@@ -13,9 +14,18 @@ function endpoint(base: string): Pick<Stripe.StripeConfig, 'host' | 'port' | 'pr
   return { host: url.hostname, port: url.port || (protocol === 'http' ? 80 : 443), protocol };
 }
 
-export function createStripeClient(config: Config): Stripe | undefined {
+let sdk: Promise<typeof import('stripe').default> | undefined;
+
+/** The SDK's constructor (with its static helpers, e.g. webhooks), loaded once. */
+export function stripeSdk(): Promise<typeof import('stripe').default> {
+  sdk ??= import('stripe').then((m) => m.default);
+  return sdk;
+}
+
+export async function createStripeClient(config: Config): Promise<Stripe | undefined> {
   if (!config.stripeSecretKey) return undefined;
-  return new Stripe(config.stripeSecretKey, {
+  const StripeSdk = await stripeSdk();
+  return new StripeSdk(config.stripeSecretKey, {
     ...(config.stripeApiBaseUrl ? endpoint(config.stripeApiBaseUrl) : {}),
     maxNetworkRetries: 1,
     timeout: 20_000,
