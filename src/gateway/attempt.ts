@@ -8,7 +8,7 @@ import { prepareUpstreamBody } from '../domain/params.ts';
 import type { RetryAction } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
 import { codecs } from './formats/index.ts';
-import { obj } from './formats/types.ts';
+import { obj, parseJson } from './formats/types.ts';
 import { answerHeaders, relayStream, sendBuffered } from './relay.ts';
 import { begunAttempt, meterAttempts, type AttemptRecord, type FailureKind } from './meter.ts';
 import { newId } from '../domain/ids.ts';
@@ -134,7 +134,9 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       record.durationMs = performance.now() - started;
       record.served = true;
       record.completion = 'succeeded';
-      record.facts = codecs[ctx.route.format].factsFromJson(parseQuietly(answer), ctx.route.surface);
+      const codec = codecs[ctx.route.format];
+      const text = answer.toString('utf8');
+      record.facts = codec.factsFromText(text, ctx.route.surface) ?? codec.factsFromJson(parseJson(text), ctx.route.surface);
       if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed), answer);
       return 'served';
     }
@@ -175,8 +177,4 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     clearTimeout(timer);
     ctx.current = undefined;
   }
-}
-
-function parseQuietly(body: Buffer): unknown {
-  try { return JSON.parse(body.toString('utf8')); } catch { return undefined; }
 }

@@ -2,7 +2,7 @@
 // body, and SSE metering: `message_start` carries input (and cache) usage, `message_delta` the final
 // output count (cumulative) and stop reason; each is read once.
 import type { TollgateError } from '../../domain/errors.ts';
-import { appendText, errorMessage, num, obj, parseJson, rawStringAfter, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+import { appendText, errorMessage, firstStringOf, lastObjectOf, num, obj, parseJson, rawStringAfter, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
 
 /** Our OpenAI-style error types → the error types the Anthropic SDK maps to its classes. */
 function anthropicType(error: TollgateError): string {
@@ -49,6 +49,11 @@ export const anthropic: FormatCodec = {
     const b = obj(body);
     if (!b) return { usage: undefined, stopReason: '' };
     return { usage: anthropicUsage(b.usage), stopReason: typeof b.stop_reason === 'string' ? b.stop_reason : '' };
+  },
+
+  factsFromText(text) {
+    const usage = anthropicUsage(lastObjectOf(text, 'usage'));
+    return usage ? { usage, stopReason: firstStringOf(text, 'stop_reason') } : undefined;
   },
 
   onStreamEvent(facts: StreamFacts, event, data) {

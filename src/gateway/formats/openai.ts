@@ -3,7 +3,7 @@
 // `response.completed` carrying usage).
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { TollgateError } from '../../domain/errors.ts';
-import { appendText, errorMessage, num, obj, parseJson, rawStringAfter, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+import { appendText, errorMessage, firstStringOf, lastObjectOf, num, obj, parseJson, rawStringAfter, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
 
 function errorJson(error: TollgateError): string {
   return JSON.stringify({ error: { type: error.spec.type ?? 'api_error', code: error.code, message: errorMessage(error), param: null } });
@@ -56,6 +56,12 @@ export const openai: FormatCodec = {
     if (!b) return { usage: undefined, stopReason: '' };
     if (surface === 'responses') return { usage: openaiUsage(b.usage), stopReason: responsesStop(b) };
     return { usage: openaiUsage(b.usage), stopReason: firstFinishReason(b) };
+  },
+
+  factsFromText(text, surface) {
+    if (surface === 'responses') return undefined;
+    const usage = openaiUsage(lastObjectOf(text, 'usage'));
+    return usage ? { usage, stopReason: firstStringOf(text, 'finish_reason') } : undefined;
   },
 
   onStreamEvent(facts: StreamFacts, event, data, surface: ApiSurface, dropUsageChunk) {

@@ -35,6 +35,8 @@ export interface FormatCodec {
   streamErrorEvent(error: TollgateError, requestId: string): string;
   /** Usage and stop reason from a parsed JSON answer. */
   factsFromJson(body: unknown, surface: ApiSurface): AnswerFacts;
+  /** The same read from the answer's text without parsing all of it; undefined when only a full parse can tell. */
+  factsFromText(text: string, surface: ApiSurface): AnswerFacts | undefined;
   /**
    * Feeds one SSE event (event name may be '' when absent) into `facts`. Returns false when the event must
    * not reach the client (the usage-only chunk the gateway asked for itself, see `dropUsageChunk`).
@@ -57,6 +59,47 @@ export function rawStringAfter(data: string, marker: string): string {
     i++;
   }
   return data.slice(from, i);
+}
+
+/** Index just past `"key"`, whitespace, `:` and whitespace at or after `from`; -1 when `key` is not a key there. */
+function valueStart(text: string, at: number, key: string): number {
+  let i = at + key.length + 2;
+  while (i < text.length && text.charCodeAt(i) <= 32) i++;
+  if (text.charCodeAt(i) !== 58 /* : */) return -1;
+  i++;
+  while (i < text.length && text.charCodeAt(i) <= 32) i++;
+  return i;
+}
+
+/**
+ * The object value of the last `"key": {…}` in a JSON text, parsed alone — no full parse of a long answer for
+ * its small usage block. A quote inside a JSON string is always escaped, so `"key"` never matches string content.
+ */
+export function lastObjectOf(text: string, key: string): Record<string, unknown> | undefined {
+  const quoted = `"${key}"`;
+  for (let at = text.lastIndexOf(quoted); at >= 0; at = at === 0 ? -1 : text.lastIndexOf(quoted, at - 1)) {
+    const start = valueStart(text, at, key);
+    if (start < 0 || text.charCodeAt(start) !== 123 /* { */) continue;
+    let depth = 0;
+    for (let i = start; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 34 /* " */) {
+        for (i++; i < text.length && text.charCodeAt(i) !== 34; i++) if (text.charCodeAt(i) === 92) i++;
+      } else if (c === 123) depth++;
+      else if (c === 125 /* } */ && --depth === 0) return obj(parseJson(text.slice(start, i + 1)));
+    }
+    return undefined;
+  }
+  return undefined;
+}
+
+/** The string value of the first `"key": "…"` in a JSON text, still escaped; '' when absent or not a string. */
+export function firstStringOf(text: string, key: string): string {
+  const at = text.indexOf(`"${key}"`);
+  if (at < 0) return '';
+  const start = valueStart(text, at, key);
+  if (start < 0 || text.charCodeAt(start) !== 34) return '';
+  return rawStringAfter(text.slice(start, start + 256), '"');
 }
 
 export function appendText(facts: StreamFacts, piece: string): void {

@@ -4,6 +4,7 @@
 // or a provider key. Bodies appear only with TOLLGATE_LOG_BODIES=1 (an operator's explicit choice for
 // debugging), truncated, with credential headers removed.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import pino, { type Logger } from 'pino';
 
 /** Longest body kept per side when body capture is on. */
 export const BODY_CAPTURE_BYTES = 4096;
@@ -39,6 +40,21 @@ export interface AccessLine {
   requestHeaders?: Record<string, string | string[]>;
   requestBody?: string;
   responseBody?: string;
+}
+
+/**
+ * Writes access lines exactly as `logger.info(line, 'request')` would (same level, time, bindings and message
+ * fields, same asynchronous destination), without pino's per-line serialiser and redaction. For lines whose
+ * fields are safe by construction only.
+ */
+export function fastAccessWriter(logger: Logger): (line: AccessLine) => void {
+  const destination = (logger as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym]!;
+  const level = logger.levels.values.info!;
+  const bindings = JSON.stringify(logger.bindings()).slice(1, -1);
+  return (line) => {
+    if (!logger.isLevelEnabled('info')) return;
+    destination.write(`{"level":${level},"time":${Date.now()},${bindings},${JSON.stringify(line).slice(1, -1)},"msg":"request"}\n`);
+  };
 }
 
 /** Pico-USD → USD with 5 decimals, rounded half up (1e-5 USD = 1e7 pico). */

@@ -12,7 +12,7 @@ import type { AttemptRecord } from '../meter.ts';
 import { ANTHROPIC_ROUTE, MODELS_ROUTE, OPENAI_ROUTE } from '../routes.ts';
 import { picoToUsd, type GatewayMetrics } from './metrics.ts';
 import type { RequestTracer } from './tracing.ts';
-import { BodyCapture, ms, safeHeaders, truncate, usd5, type AccessLine } from './access-log.ts';
+import { BodyCapture, fastAccessWriter, ms, safeHeaders, truncate, usd5, type AccessLine } from './access-log.ts';
 
 /** Surface label values, in GatewayMetrics index order; `other` (unknown paths) last. */
 export const SURFACE_LABELS = ['chat-completions', 'responses', 'completions', 'embeddings', 'messages', 'models', 'other'] as const;
@@ -50,14 +50,17 @@ export class GatewayObserver {
   readonly metrics: GatewayMetrics;
   readonly #access: Logger | undefined;
   readonly #logBodies: boolean;
+  readonly #accessLine: ((line: AccessLine) => void) | undefined;
 
   constructor(options: ObserverOptions) {
     this.metrics = options.metrics;
     this.tracer = options.tracer;
     this.metricsOnGateway = options.metricsOnGateway;
-    // The access line is built from safe fields only, so path redaction (4× the cost of the line itself) is
-    // kept just for body capture, where client headers and bodies go in (already stripped of credentials).
-    this.#access = options.accessLog ? options.logger.child({ log: 'access' }, options.logBodies ? undefined : { redact: [] }) : undefined;
+    this.#access = options.accessLog ? options.logger.child({ log: 'access' }) : undefined;
+    // The ordinary line (no bodies) is serialised here and handed to the logger's own asynchronous destination:
+    // its fields are safe by construction, so pino's path redaction and generic serialiser (≈ 4× the cost of
+    // JSON.stringify on this flat object) buy nothing. Body capture keeps the full pino path, redaction included.
+    if (this.#access && !options.logBodies) this.#accessLine = fastAccessWriter(this.#access);
     this.#logBodies = options.logBodies;
   }
 
@@ -145,6 +148,10 @@ export class GatewayObserver {
       totalMs: ms(totalMs), upstreamMs: ms(upstreamMs), ttfbMs: ms(ttfbMs),
     };
     if (errorCode !== undefined) line.errorCode = errorCode;
+    if (this.#accessLine) {
+      this.#accessLine(line);
+      return;
+    }
     if (this.#logBodies) {
       line.requestHeaders = safeHeaders(ctx.req.headers);
       if (ctx.rawBody) line.requestBody = truncate(ctx.rawBody.toString('utf8'));

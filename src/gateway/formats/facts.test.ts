@@ -1,0 +1,47 @@
+// Usage read from an answer's text must equal what a full parse reads, for the shapes providers really send:
+// compact and pretty-printed JSON, usage before or after the content, and content that mentions "usage".
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openai } from './openai.ts';
+import { anthropic } from './anthropic.ts';
+import { firstStringOf, lastObjectOf } from './types.ts';
+
+const chat = {
+  id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-4o-mini',
+  choices: [
+    { index: 0, message: { role: 'assistant', content: 'Here is JSON: {"usage": {"prompt_tokens": 999}} and a quote \\" done' }, finish_reason: 'length' },
+    { index: 1, message: { role: 'assistant', content: 'second' }, finish_reason: 'stop' },
+  ],
+  usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19, prompt_tokens_details: { cached_tokens: 4 }, completion_tokens_details: { reasoning_tokens: 2 } },
+};
+
+const message = {
+  id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5',
+  usage: { input_tokens: 30, output_tokens: 11, cache_read_input_tokens: 5, cache_creation_input_tokens: 3 },
+  content: [{ type: 'text', text: 'I said "usage": {"input_tokens": 1} on purpose' }],
+  stop_reason: 'end_turn', stop_sequence: null,
+};
+
+test('OpenAI chat answers: the text reader equals the full parse, compact and pretty-printed', () => {
+  for (const text of [JSON.stringify(chat), JSON.stringify(chat, null, 2)]) {
+    assert.deepEqual(openai.factsFromText(text, 'chat-completions'), openai.factsFromJson(JSON.parse(text), 'chat-completions'));
+  }
+  const facts = openai.factsFromText(JSON.stringify(chat), 'chat-completions')!;
+  assert.equal(facts.stopReason, 'length', 'the first choice decides, as in the full parse');
+  assert.equal(facts.usage!.inputTokens, 12);
+});
+
+test('Anthropic messages: usage before the content is found, quoted look-alikes in the content are not', () => {
+  for (const text of [JSON.stringify(message), JSON.stringify(message, null, 2)]) {
+    assert.deepEqual(anthropic.factsFromText(text, 'messages'), anthropic.factsFromJson(JSON.parse(text), 'messages'));
+  }
+});
+
+test('answers without usage, Responses answers and broken text fall back to the full parse (undefined)', () => {
+  assert.equal(openai.factsFromText(JSON.stringify({ choices: [{ finish_reason: 'stop' }] }), 'chat-completions'), undefined);
+  assert.equal(openai.factsFromText(JSON.stringify({ status: 'completed', usage: { input_tokens: 1, output_tokens: 1 } }), 'responses'), undefined);
+  assert.equal(lastObjectOf('{"usage": {"prompt_tokens": 3', 'usage'), undefined);
+  assert.equal(lastObjectOf('{"usage": 5}', 'usage'), undefined);
+  assert.equal(firstStringOf('{"finish_reason": null}', 'finish_reason'), '');
+  assert.deepEqual(lastObjectOf('{"a":{"usage":{"x":1}},"usage":{"y":"}{"}}', 'usage'), { y: '}{' });
+});

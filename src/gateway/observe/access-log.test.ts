@@ -1,0 +1,27 @@
+// The fast access-line writer must produce exactly what pino's own `info(line, 'request')` writes, so log
+// pipelines see one format whichever path wrote the line.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../config/logger.ts';
+import { fastAccessWriter, type AccessLine } from './access-log.ts';
+
+test('fastAccessWriter writes the same line as pino (time aside), escaping client-supplied text', async () => {
+  const lines: string[] = [];
+  const destination = new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } });
+  const logger = createLogger('info', destination).child({ log: 'access' });
+  const line: AccessLine = {
+    requestId: 'rq_1', accessKeyId: 'aigk_1', accountId: 'acct_1', surface: 'chat-completions', streaming: true,
+    modelAsked: 'gpt-"4o"\n\u2028', modelServed: 'openai:gpt-4o', provider: 'openai', keySource: 'user', attempts: 2,
+    retryActions: 'next_key,succeeded', status: 200, clientGone: false, inputTokens: 3, outputTokens: 4, cacheReadTokens: 0,
+    cacheWriteTokens: 0, reasoningTokens: 0, usageEstimated: false, costUsd: '0.00012', totalMs: 1.5, upstreamMs: 1.25, ttfbMs: 0.75,
+  };
+  logger.info(line, 'request');
+  fastAccessWriter(logger)(line);
+  fastAccessWriter(createLogger('warn', destination).child({ log: 'access' }))(line);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(lines.length, 2, 'a level above info writes nothing');
+  const [viaPino, fast] = lines.map((l) => l.replace(/"time":\d+/, '"time":0'));
+  assert.equal(fast, viaPino);
+  assert.deepEqual(JSON.parse(fast!).modelAsked, line.modelAsked);
+});
