@@ -2,7 +2,7 @@
 // the answer is complete (for streams, after the last byte), off the client's critical path.
 import type { AttemptPlan } from '../domain/routing.ts';
 import { attemptCostPico, type TokenUsage } from '../domain/cost.ts';
-import { estimateRequestInputTokens, estimateTokens } from '../domain/tokens.ts';
+import { countInputTokens, countTextTokens } from '../domain/token-counter.ts';
 import type { BegunAttempt, Completion, RetryAction, UsageEvent } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
 import type { AnswerFacts, StreamFacts } from './formats/types.ts';
@@ -30,9 +30,14 @@ export interface AttemptRecord {
 
 const ZERO: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
 
-function inputEstimate(ctx: RequestContext): number {
-  return (ctx.inputEstimate ??= ctx.body ? estimateRequestInputTokens(ctx.body, ctx.route.surface) : 0);
+/** Attempts whose answer was served without a provider usage report: their tokens must be estimated. */
+function needsEstimate(r: AttemptRecord): boolean {
+  return r.served && r.statusCode >= 200 && r.statusCode < 300 && r.facts?.usage === undefined;
 }
+
+/** Estimates counted on the tokenizer thread, keyed by record (the input once per request). */
+interface Estimates { input: number; output: Map<AttemptRecord, number> }
+const NO_ESTIMATES: Estimates = { input: 0, output: new Map() };
 
 /** What the journal keeps of an attempt about to be sent (see UsageSink.begin). */
 export function begunAttempt(ctx: RequestContext, record: AttemptRecord, attemptNumber: number, isStreaming: boolean, ifFailed: RetryAction): BegunAttempt {
@@ -58,6 +63,11 @@ export function begunAttempt(ctx: RequestContext, record: AttemptRecord, attempt
   };
 }
 
+/**
+ * Meters the request's attempts. Synchronous in the ordinary case (the provider reported usage); when tokens
+ * must be estimated they are counted on the tokenizer thread first, and the events are recorded after
+ * (a stopping gateway waits for those counts: tokenCountsIdle()).
+ */
 export function meterAttempts(ctx: RequestContext, records: readonly AttemptRecord[], isStreaming: boolean): void {
   const { deps, key, account } = ctx;
   if (!key || !account || records.length === 0) {
@@ -65,6 +75,22 @@ export function meterAttempts(ctx: RequestContext, records: readonly AttemptReco
     deps.observer?.finished(ctx, records, NO_EVENTS);
     return;
   }
+  const estimated = records.filter(needsEstimate);
+  if (estimated.length === 0) {
+    recordEvents(ctx, records, isStreaming, NO_ESTIMATES);
+    return;
+  }
+  const input = ctx.inputEstimate !== undefined || !ctx.body || !ctx.rawBody ? Promise.resolve(ctx.inputEstimate ?? 0) : countInputTokens(ctx.rawBody, ctx.route.surface, ctx.body);
+  void Promise.all([input, ...estimated.map((r) => countTextTokens((r.facts as StreamFacts | undefined)?.text ?? ''))]).then(([inputTokens, ...outputs]) => {
+    ctx.inputEstimate = inputTokens;
+    recordEvents(ctx, records, isStreaming, { input: inputTokens!, output: new Map(estimated.map((r, i) => [r, outputs[i]!])) });
+  });
+}
+
+function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], isStreaming: boolean, estimates: Estimates): void {
+  const { deps } = ctx;
+  const key = ctx.key!;
+  const account = ctx.account!;
   const events: UsageEvent[] = [];
   const eventTime = new Date().toISOString();
   let total = 0n;
@@ -76,8 +102,8 @@ export function meterAttempts(ctx: RequestContext, records: readonly AttemptReco
     const reported = r.facts?.usage;
     // Only an answer that was served can be estimated; failed attempts produced nothing to count.
     const estimated = succeeded && reported === undefined;
-    const inEstimate = estimated ? inputEstimate(ctx) : 0;
-    const outEstimate = estimated ? estimateTokens((r.facts as StreamFacts | undefined)?.text ?? '') : 0;
+    const inEstimate = estimated ? estimates.input : 0;
+    const outEstimate = estimated ? estimates.output.get(r) ?? 0 : 0;
     const usage = reported ?? ZERO;
     const priced = estimated ? { ...ZERO, inputTokens: inEstimate, outputTokens: outEstimate } : usage;
     const cost = attemptCostPico(priced, r.plan, deps.options.processingFeeMicroUsdPerMtok, succeeded);

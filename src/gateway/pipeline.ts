@@ -2,10 +2,11 @@
 // (→ respond → meter inside the attempt loop). Each stage either fills the context or throws a
 // TollgateError, which the server writes in the request's wire format.
 import { TollgateError, tollgateError } from '../domain/errors.ts';
-import { resolveCandidates } from '../domain/resolve.ts';
+import { resolveCandidates, type Candidate } from '../domain/resolve.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
-import { estimateRequestInputTokens, inputTokensUpperBound } from '../domain/tokens.ts';
+import { inputTokensUpperBound } from '../domain/tokens.ts';
+import { countInputTokens } from '../domain/token-counter.ts';
 import { reservationPico } from '../domain/cost.ts';
 import { outputLimit } from '../domain/params.ts';
 import type { RequestContext } from './context.ts';
@@ -38,17 +39,25 @@ function refuseUnlessPositive(available: bigint): void {
  * Stage 5b (billing on): hold the most this request can cost — the dearest planned attempt at the input
  * estimate and its output limit — while balance − open reservations is still positive; metering settles it.
  */
-function reserveCredit(ctx: RequestContext, attempts: readonly AttemptPlan[]): void {
+function reserveCredit(ctx: RequestContext, attempts: readonly AttemptPlan[]): void | Promise<void> {
   const ledger = ctx.deps.ledger;
   if (!ledger) return;
   // The free byte bound (no tokenising) while the balance covers it easily; a tight balance pays for the exact
   // estimate so it is not held back by an inflated reservation.
-  const accountId = ctx.key!.accountId;
-  let bound = reservationBound(ctx, attempts, inputTokensUpperBound(ctx.rawBody!));
-  if (bound > ledger.headroom(accountId)) bound = reservationBound(ctx, attempts, (ctx.inputEstimate ??= estimateRequestInputTokens(ctx.body!, ctx.route.surface)));
-  const reservation = ledger.reserve(accountId, bound);
+  const bound = reservationBound(ctx, attempts, inputTokensUpperBound(ctx.rawBody!));
+  if (bound <= ledger.headroom(ctx.key!.accountId)) return reserve(ctx, ledger, bound);
+  return exactInputTokens(ctx).then((tokens) => reserve(ctx, ledger, reservationBound(ctx, attempts, tokens)));
+}
+
+function reserve(ctx: RequestContext, ledger: NonNullable<RequestContext['deps']['ledger']>, bound: bigint): void {
+  const reservation = ledger.reserve(ctx.key!.accountId, bound);
   if (!reservation) throw tollgateError('outOfCredit');
   ctx.reservation = reservation;
+}
+
+/** The tokenizer's estimate of the request's input, counted once per request (off the event loop). */
+async function exactInputTokens(ctx: RequestContext): Promise<number> {
+  return (ctx.inputEstimate ??= await countInputTokens(ctx.rawBody!, ctx.route.surface, ctx.body!));
 }
 
 function reservationBound(ctx: RequestContext, attempts: readonly AttemptPlan[], inputTokens: number): bigint {
@@ -62,23 +71,29 @@ function reservationBound(ctx: RequestContext, attempts: readonly AttemptPlan[],
 }
 
 /** Stage 2b: account token cap on the estimated input, before any upstream call. */
-function admitInput(ctx: RequestContext): void {
+function admitInput(ctx: RequestContext): void | Promise<void> {
   const max = ctx.account!.settings.maxInputTokens;
   if (max === null || max <= 0) return;
   if (inputTokensUpperBound(ctx.rawBody!) <= max) return;
-  const tokens = (ctx.inputEstimate ??= estimateRequestInputTokens(ctx.body!, ctx.route.surface));
-  if (tokens > max) throw tollgateError('inputTooLarge', { tokens: String(tokens), max: String(max) });
+  return exactInputTokens(ctx).then((tokens) => {
+    if (tokens > max) throw tollgateError('inputTooLarge', { tokens: String(tokens), max: String(max) });
+  });
 }
 
-/** Stages 3–5: ordered candidates, scope filter, routing plans → the attempts to make. */
-function selectAttempts(ctx: RequestContext): AttemptPlan[] {
+/** Stages 3–4: ordered candidates filtered by the key's scope. */
+function scopedCandidates(ctx: RequestContext): Candidate[] {
   const { deps, body, account, configuration } = ctx;
   const candidates = resolveCandidates({ model: body!.model, models: body!.models, format: ctx.route.format, surface: ctx.route.surface }, deps.catalog, account!);
   const access = configuration?.access ?? null;
   const { allowed, rejected } = applyScope(candidates, access);
   if (rejected.length > 0) ctx.rejectedModels = rejected.map((c) => c.requested).join(', ');
   if (allowed.length === 0) throw scopeError(rejected, access);
-  admitInput(ctx);
+  return allowed;
+}
+
+/** Stage 5: routing plans → the attempts to make. */
+function planAll(ctx: RequestContext, allowed: readonly Candidate[]): AttemptPlan[] {
+  const { deps, account, configuration } = ctx;
   const attempts: AttemptPlan[] = [];
   let problem: TollgateError | undefined;
   for (const candidate of allowed) {
@@ -96,8 +111,12 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   if (admitted) await admitted;
   ctx.rawBody = await readBody(ctx.req, ctx.deps.options.maxBodyBytes);
   ctx.body = parseBody(ctx.rawBody);
-  const attempts = selectAttempts(ctx);
-  reserveCredit(ctx, attempts);
+  const allowed = scopedCandidates(ctx);
+  const admittedInput = admitInput(ctx);
+  if (admittedInput) await admittedInput;
+  const attempts = planAll(ctx, allowed);
+  const reserved = reserveCredit(ctx, attempts);
+  if (reserved) await reserved;
   try {
     await runAttempts(ctx, attempts);
   } catch (error) {

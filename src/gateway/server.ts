@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { newId } from '../domain/ids.ts';
+import { stopTokenCounter } from '../domain/token-counter.ts';
 import { TollgateError, tollgateError } from '../domain/errors.ts';
 import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS } from './headers.ts';
@@ -139,6 +140,8 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
       await closed;
       clearInterval(sweep);
       clearTimeout(force);
+      // Answers whose tokens are being counted are metered once the counts arrive: before the usage sink closes.
+      await stopTokenCounter();
       await deps.upstreams.close();
     },
   };
