@@ -24,6 +24,8 @@ export interface Config {
   billing: boolean;
   processingFeeMicroUsdPerMtok: bigint;
   maxBodyBytes: number;
+  /** Most connections the gateway keeps open to one provider origin (requests beyond wait for a free one). */
+  upstreamConnections: number;
   /** The gateway's local usage journal (docs/decisions/usage-durability.md); ':memory:' with an in-memory store. */
   journalPath: string;
   logLevel: string;
@@ -94,12 +96,18 @@ function journalPath(env: Env, databaseUrl: string): string {
   return parsed.path === ':memory:' ? ':memory:' : join(dirname(parsed.path), 'usage-journal.db');
 }
 
+function positiveInteger(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
 export function loadConfig(env: Env = process.env, overrides: Partial<Record<'databaseUrl' | 'host', string> & Record<'gatewayPort' | 'apiPort', number>> = {}): Config {
   let databaseUrl = overrides.databaseUrl ?? env.TOLLGATE_DATABASE_URL ?? DEFAULT_SQLITE_URL;
   const parsed = parseDatabaseUrl(databaseUrl);
   if (parsed.dialect === 'sqlite' && parsed.path !== ':memory:' && !isAbsolute(parsed.path)) databaseUrl = `sqlite:${parsed.path}`;
-  const maxBody = env.TOLLGATE_MAX_BODY_BYTES ? Number(env.TOLLGATE_MAX_BODY_BYTES) : 10 * 1024 * 1024;
-  if (!Number.isInteger(maxBody) || maxBody <= 0) throw new Error('TOLLGATE_MAX_BODY_BYTES must be a positive integer');
   const config: Config = {
     databaseUrl,
     host: overrides.host ?? env.TOLLGATE_HOST ?? '127.0.0.1',
@@ -111,7 +119,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     allowPrivateUpstreams: env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS === '1' || env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS === 'true',
     billing: env.TOLLGATE_BILLING === 'on',
     processingFeeMicroUsdPerMtok: decimalUsd(env.TOLLGATE_PROCESSING_FEE_USD_PER_MTOK, 'TOLLGATE_PROCESSING_FEE_USD_PER_MTOK'),
-    maxBodyBytes: maxBody,
+    maxBodyBytes: positiveInteger(env, 'TOLLGATE_MAX_BODY_BYTES', 10 * 1024 * 1024),
+    // Every open stream holds one: 1,024 per origin carries a thousand concurrent streams to one provider.
+    upstreamConnections: positiveInteger(env, 'TOLLGATE_UPSTREAM_CONNECTIONS', 1024),
     journalPath: journalPath(env, databaseUrl),
     logLevel: env.TOLLGATE_LOG_LEVEL ?? 'info',
     observability: loadObservabilityConfig(env),

@@ -27,7 +27,7 @@ export class Upstreams {
   readonly #connections: number;
 
   constructor(options: { connectionsPerOrigin?: number } = {}) {
-    this.#connections = options.connectionsPerOrigin ?? 256;
+    this.#connections = options.connectionsPerOrigin ?? 1024;
   }
 
   target(baseUrl: string, surfacePath: string): Target {
