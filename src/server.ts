@@ -8,8 +8,6 @@ import { SecretBox } from './domain/secret-box.ts';
 import { openStore, type Store } from './store/database.ts';
 import { bootstrapAccount } from './store/accounts.ts';
 import { ChangeBus } from './state/changes.ts';
-import { buildControlApp } from './control/app.ts';
-import { handlerFactories, routeExtensions } from './control/index.ts';
 import type { RouteExtension } from './control/app.ts';
 import { GatewayState } from './state/gateway-state.ts';
 import { createCatalog } from './catalog/index.ts';
@@ -18,9 +16,6 @@ import { UsageJournal } from './usage/journal.ts';
 import { CreditLedger } from './usage/ledger.ts';
 import { balancePico } from './store/credits.ts';
 import { startStateChangesPruning } from './store/state-changes.ts';
-import { Upstreams } from './gateway/upstream.ts';
-import { startGatewayServer } from './gateway/server.ts';
-import { createGatewayObserver } from './gateway/observe/setup.ts';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { readFileSync } from 'node:fs';
 
@@ -61,6 +56,9 @@ export async function startTollgate(config: Config, options: { planes?: readonly
     app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   };
   if (planes.includes('api')) {
+    // Each plane's modules load only in a process that runs it: a gateway-only node never holds the control
+    // plane's HTTP framework, compiled contract and payment SDK (tens of MB of a process's memory).
+    const [{ buildControlApp }, { handlerFactories, routeExtensions }] = await Promise.all([import('./control/app.ts'), import('./control/index.ts')]);
     const app = await buildControlApp({ store, config, secretBox, changes, logger }, handlerFactories, [...routeExtensions, metricsRoute]);
     const address = await app.listen({ host: config.host, port: config.apiPort });
     running.controlApp = app;
@@ -71,6 +69,9 @@ export async function startTollgate(config: Config, options: { planes?: readonly
   }
 
   if (planes.includes('gateway')) {
+    const [{ startGatewayServer }, { createGatewayObserver }, { Upstreams }] = await Promise.all([
+      import('./gateway/server.ts'), import('./gateway/observe/setup.ts'), import('./gateway/upstream.ts'),
+    ]);
     const state = new GatewayState({ store, secretBox, changes, logger });
     await state.start();
     const usage = new UsageJournal({ path: config.journalPath, write: (events) => insertUsageEvents(store.db, events), logger });
