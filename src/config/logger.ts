@@ -11,5 +11,17 @@ export const REDACT_PATHS = [
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'tollgate' } };
   if (destination) return pino(options, destination as pino.DestinationStream);
-  return pino(options, pino.destination({ sync: false, minLength: 4096 }));
+  // Batched writes (one syscall per ~8 KB of lines under load), flushed at least every second so a quiet
+  // gateway's lines — warnings above all — never wait in memory for the buffer to fill.
+  const batched = pino.destination({ sync: false, minLength: 8 * 1024 });
+  setInterval(flushQuietly, 1000, batched).unref();
+  return pino(options, batched);
+}
+
+function flushQuietly(destination: ReturnType<typeof pino.destination>): void {
+  try {
+    destination.flush();
+  } catch {
+    // Not open yet, or closed at exit: the next tick or pino's exit handler writes what is left.
+  }
 }
