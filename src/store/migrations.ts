@@ -175,4 +175,11 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createTable('bootstrap_claims').addColumn('id', 'integer', (c) => c.primaryKey()).execute();
     },
   },
+  '0004_usage_events_drop_request_index': {
+    async up(db: Db) {
+      // Nothing queries usage events by request id (pages are by account and time; a request's attempts arrive
+      // together in those pages), and every gateway request paid one more B-tree insert for it.
+      await db.schema.dropIndex('usage_events_request_idx').ifExists().execute();
+    },
+  },
 };
