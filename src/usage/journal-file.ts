@@ -121,6 +121,7 @@ export class JournalFile {
       if (!db) continue;
       if (base === ':memory:') db.exec(SCHEMA);
       const file = new JournalFile(path, db);
+      file.#convertLegacyRows();
       file.#convertOrphans();
       if (base !== ':memory:') file.#adoptSiblings(base, slot);
       return file;
@@ -179,6 +180,25 @@ export class JournalFile {
     this.#db.close();
   }
 
+  /**
+   * A journal written before rows were batches (one `usage_journal` row per event, `event` as JSON): its
+   * finished events and begun attempts move into batch rows, then the old table goes — in one transaction.
+   */
+  #convertLegacyRows(): void {
+    const legacy = this.#db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'usage_journal'").get();
+    if (!legacy) return;
+    const rows = this.#db.prepare<[], { finished: number; event: string }>('SELECT finished, event FROM usage_journal ORDER BY id').all();
+    const finished = rows.filter((r) => r.finished === 1).map((r) => {
+      const stored = JSON.parse(r.event) as Omit<UsageEvent, 'costPico'> & { costPico: string };
+      return { ...stored, costPico: BigInt(stored.costPico) };
+    });
+    const begun = rows.filter((r) => r.finished === 0).map((r) => JSON.parse(r.event) as BegunAttempt);
+    this.#db.transaction(() => {
+      this.write(begun, finished);
+      this.#db.exec('DROP TABLE usage_journal');
+    })();
+  }
+
   /** We hold the lock, so every begun attempt without a finished event belongs to a process that died mid-attempt. */
   #convertOrphans(): void {
     const begunRows = this.#db.prepare<[number], { seq: number; events: string }>('SELECT seq, events FROM journal_batches WHERE kind = ?').all(BEGUN);
@@ -201,6 +221,7 @@ export class JournalFile {
       if (!db) continue;
       try {
         const orphan = new JournalFile(path, db);
+        orphan.#convertLegacyRows();
         orphan.#convertOrphans();
         const batches = orphan.finishedBatches(Number.MAX_SAFE_INTEGER);
         // Ours first, then theirs: a crash in between leaves a copy in both, harmless (ids are idempotent).

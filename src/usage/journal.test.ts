@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import BetterSqlite3 from 'better-sqlite3';
 import { join } from 'node:path';
 import { JournalFile, orphanEvent } from './journal-file.ts';
 import { UsageJournal } from './journal.ts';
@@ -142,6 +143,25 @@ describe('usage journal', () => {
     // a and b were shipped; re-created as unknown they would be ignored by the store (same ids), but c must be there.
     assert.ok(left.some((e) => e.id === 'e3' && e.completion === 'unknown'));
     again.close();
+  }));
+
+  it('converts a journal of the earlier one-row-per-event format when it opens it', withDir((dir) => {
+    const path = join(dir, 'j.db');
+    const old = new BetterSqlite3(path);
+    old.exec(`CREATE TABLE usage_journal (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, finished INTEGER NOT NULL, cost_pico TEXT NOT NULL, event TEXT NOT NULL) WITHOUT ROWID`);
+    const done = finished(begun('e1', 'rq_1', 1), 123n);
+    old.prepare('INSERT INTO usage_journal VALUES (?, ?, 1, ?, ?)').run('e1', 'acct_1', '123', JSON.stringify({ ...done, costPico: '123' }));
+    old.prepare("INSERT INTO usage_journal VALUES (?, ?, 0, '0', ?)").run('e2', 'acct_1', JSON.stringify(begun('e2', 'rq_2', 1)));
+    old.close();
+    const file = JournalFile.open(path);
+    const events = new Map(file.unshipped().map((e) => [e.id, e]));
+    assert.equal(events.get('e1')!.costPico, 123n);
+    assert.equal(events.get('e1')!.completion, 'succeeded');
+    assert.equal(events.get('e2')!.completion, 'unknown', 'an attempt begun under the old format is recovered like any other');
+    file.close();
+    const check = new BetterSqlite3(path, { readonly: true });
+    assert.equal((check.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'usage_journal'").get() as { n: number }).n, 0);
+    check.close();
   }));
 });
 
