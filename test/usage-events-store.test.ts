@@ -31,5 +31,29 @@ for (const kind of STORE_KINDS) {
         await database.drop();
       }
     });
+
+    it('a batch shipped while a control-plane transaction is open survives that transaction rolling back', async () => {
+      const database = await createTestDatabase(kind);
+      const store = await openStore(database.url);
+      try {
+        const { account } = await createAccount(store.db, 'a');
+        let shipped: Promise<void> | undefined;
+        await assert.rejects(store.db.transaction().execute(async (trx) => {
+          await trx.updateTable('accounts').set({ name: 'renamed' }).where('id', '=', account.id).execute();
+          shipped = insertUsageEvents(store.db, [usageEvent(account.id, { id: 'ue_during_tx' })]);
+          // Give the insert every chance to run inside the transaction before it fails.
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          throw new Error('rollback');
+        }), /rollback/);
+        await shipped;
+        const rows = await store.db.selectFrom('usageEvents').select('id').execute();
+        assert.deepEqual(rows.map((r) => r.id), ['ue_during_tx']);
+        const renamed = await store.db.selectFrom('accounts').select('name').where('id', '=', account.id).executeTakeFirstOrThrow();
+        assert.equal(renamed.name, 'a');
+      } finally {
+        await store.close();
+        await database.drop();
+      }
+    });
   });
 }

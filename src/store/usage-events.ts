@@ -52,7 +52,9 @@ export async function insertUsageEvents(db: Kysely<Database>, events: readonly U
   const sqlite = sqliteHandle(db);
   if (sqlite && events.length > 0) {
     const rows = events.map(toRow);
-    sqliteInsert(sqlite, rows[0]!)(rows);
+    // Through Kysely's connection so the insert waits for a control-plane transaction in progress instead of
+    // becoming a savepoint inside it (its rollback would erase usage the journal already counts as shipped).
+    await db.connection().execute(async () => { sqliteInsert(sqlite, rows[0]!)(rows); });
     return;
   }
   for (let i = 0; i < events.length; i += CHUNK) {
