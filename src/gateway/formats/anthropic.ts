@@ -2,7 +2,7 @@
 // body, and SSE metering: `message_start` carries input (and cache) usage, `message_delta` the final
 // output count (cumulative) and stop reason; each is read once.
 import type { TollgateError } from '../../domain/errors.ts';
-import { appendText, errorMessage, firstStringOf, lastObjectOf, num, obj, parseJson, rawStringAfter, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+import { appendText, errorMessage, num, objectAt, obj, parseJson, rawStringAfter, stringAt, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
 
 /** Our OpenAI-style error types → the error types the Anthropic SDK maps to its classes. */
 function anthropicType(error: TollgateError): string {
@@ -38,6 +38,8 @@ function anthropicUsage(u: unknown, base?: ReportedUsage): ReportedUsage | undef
   };
 }
 
+const ANSWER_KEYS = ['usage', 'stop_reason'];
+
 export const anthropic: FormatCodec = {
   errorBody: errorJson,
 
@@ -52,8 +54,9 @@ export const anthropic: FormatCodec = {
   },
 
   factsFromText(text) {
-    const usage = anthropicUsage(lastObjectOf(text, 'usage'));
-    return usage ? { usage, stopReason: firstStringOf(text, 'stop_reason') } : undefined;
+    const [usageAt, stopAt] = topLevelValueStarts(text, ANSWER_KEYS) as [number, number];
+    const usage = anthropicUsage(objectAt(text, usageAt));
+    return usage ? { usage, stopReason: stringAt(text, stopAt) } : undefined;
   },
 
   onStreamEvent(facts: StreamFacts, event, data) {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openai } from './openai.ts';
 import { anthropic } from './anthropic.ts';
-import { firstStringOf, lastObjectOf } from './types.ts';
+import { firstStringOf, objectAt, topLevelValueStarts } from './types.ts';
 
 const chat = {
   id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-4o-mini',
@@ -40,8 +40,27 @@ test('Anthropic messages: usage before the content is found, quoted look-alikes 
 test('answers without usage, Responses answers and broken text fall back to the full parse (undefined)', () => {
   assert.equal(openai.factsFromText(JSON.stringify({ choices: [{ finish_reason: 'stop' }] }), 'chat-completions'), undefined);
   assert.equal(openai.factsFromText(JSON.stringify({ status: 'completed', usage: { input_tokens: 1, output_tokens: 1 } }), 'responses'), undefined);
-  assert.equal(lastObjectOf('{"usage": {"prompt_tokens": 3', 'usage'), undefined);
-  assert.equal(lastObjectOf('{"usage": 5}', 'usage'), undefined);
+  const usageOf = (text: string) => objectAt(text, topLevelValueStarts(text, ['usage'])[0]!);
+  assert.equal(usageOf('{"usage": {"prompt_tokens": 3'), undefined);
+  assert.equal(usageOf('{"usage": 5}'), undefined);
   assert.equal(firstStringOf('{"finish_reason": null}', 'finish_reason'), '');
-  assert.deepEqual(lastObjectOf('{"a":{"usage":{"x":1}},"usage":{"y":"}{"}}', 'usage'), { y: '}{' });
+  assert.deepEqual(usageOf('{"a":{"usage":{"x":1}},"usage":{"y":"}{"}}'), { y: '}{' });
+  assert.equal(usageOf('{"a":{"usage":{"x":1}},"usage":null}'), undefined, 'a nested look-alike never stands in for the answer\'s own');
+});
+
+test('Anthropic tool calls whose input holds "usage" and "stop_reason" keys do not fool the text reader', () => {
+  const toolUse = {
+    id: 'msg_2', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5',
+    usage: { input_tokens: 40, output_tokens: 9, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+    stop_reason: 'tool_use', stop_sequence: null,
+    content: [{ type: 'tool_use', id: 'toolu_1', name: 'record', input: { usage: { input_tokens: 1, output_tokens: 2 }, stop_reason: 'end_turn', list: [{ usage: {} }] } }],
+  };
+  const { usage, stop_reason, content, ...head } = toolUse;
+  const reordered = { ...head, content, stop_reason, usage }; // the order the API itself sends
+  for (const text of [JSON.stringify(toolUse), JSON.stringify(toolUse, null, 2), JSON.stringify(reordered)]) {
+    const facts = anthropic.factsFromText(text, 'messages');
+    assert.deepEqual(facts, anthropic.factsFromJson(JSON.parse(text), 'messages'));
+    assert.equal(facts!.usage!.inputTokens, 40);
+    assert.equal(facts!.stopReason, 'tool_use');
+  }
 });

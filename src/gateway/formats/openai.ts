@@ -3,7 +3,7 @@
 // `response.completed` carrying usage).
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { TollgateError } from '../../domain/errors.ts';
-import { appendText, errorMessage, firstStringOf, lastObjectOf, num, obj, parseJson, rawStringAfter, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+import { appendText, errorMessage, firstStringOf, num, objectAt, obj, parseJson, rawStringAfter, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
 
 function errorJson(error: TollgateError): string {
   return JSON.stringify({ error: { type: error.spec.type ?? 'api_error', code: error.code, message: errorMessage(error), param: null } });
@@ -43,6 +43,7 @@ function firstFinishReason(body: Record<string, unknown>): string {
 
 const FINISH_MARKER = '"finish_reason":"';
 const USAGE_MARKER = '"usage":{';
+const USAGE_KEY = ['usage'];
 
 export const openai: FormatCodec = {
   errorBody: errorJson,
@@ -58,9 +59,10 @@ export const openai: FormatCodec = {
     return { usage: openaiUsage(b.usage), stopReason: firstFinishReason(b) };
   },
 
+  // finish_reason: the first one is the first choice's (choices' content is all strings, so no look-alike key).
   factsFromText(text, surface) {
     if (surface === 'responses') return undefined;
-    const usage = openaiUsage(lastObjectOf(text, 'usage'));
+    const usage = openaiUsage(objectAt(text, topLevelValueStarts(text, USAGE_KEY)[0]!));
     return usage ? { usage, stopReason: firstStringOf(text, 'finish_reason') } : undefined;
   },
 

@@ -71,35 +71,69 @@ function valueStart(text: string, at: number, key: string): number {
   return i;
 }
 
+/** Index of the `"` closing the JSON string whose opening quote is at `open`. */
+function stringEnd(text: string, open: number): number {
+  let i = open + 1;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 92 /* \ */) { i += 2; continue; }
+    if (c === 34 /* " */) return i;
+    i++;
+  }
+  return text.length;
+}
+
 /**
- * The object value of the last `"key": {…}` in a JSON text, parsed alone — no full parse of a long answer for
- * its small usage block. A quote inside a JSON string is always escaped, so `"key"` never matches string content.
+ * Where the values of the answer object's own `keys` start (-1 when absent), in one string-aware scan that
+ * tracks depth — so a `"usage"` key inside a tool call's input object or a quoted look-alike in the content
+ * never stands in for the answer's own. Cheaper than a full parse of a long answer for its small usage block.
  */
-export function lastObjectOf(text: string, key: string): Record<string, unknown> | undefined {
-  const quoted = `"${key}"`;
-  for (let at = text.lastIndexOf(quoted); at >= 0; at = at === 0 ? -1 : text.lastIndexOf(quoted, at - 1)) {
-    const start = valueStart(text, at, key);
-    if (start < 0 || text.charCodeAt(start) !== 123 /* { */) continue;
-    let depth = 0;
-    for (let i = start; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 34 /* " */) {
-        for (i++; i < text.length && text.charCodeAt(i) !== 34; i++) if (text.charCodeAt(i) === 92) i++;
-      } else if (c === 123) depth++;
-      else if (c === 125 /* } */ && --depth === 0) return obj(parseJson(text.slice(start, i + 1)));
-    }
-    return undefined;
+export function topLevelValueStarts(text: string, keys: readonly string[]): number[] {
+  const found = keys.map(() => -1);
+  let depth = 0;
+  let missing = keys.length;
+  for (let i = 0; i < text.length && missing > 0; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      const end = stringEnd(text, i);
+      if (depth === 1) {
+        const k = keys.indexOf(text.slice(i + 1, end));
+        if (k >= 0 && found[k] === -1) {
+          const start = valueStart(text, i, keys[k]!);
+          if (start >= 0) { found[k] = start; missing--; }
+        }
+      }
+      i = end;
+    } else if (c === 123 /* { */ || c === 91 /* [ */) depth++;
+    else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
+  }
+  return found;
+}
+
+/** The object starting at `start` (a `{`), parsed alone; undefined when there is none or it is cut off. */
+export function objectAt(text: string, start: number): Record<string, unknown> | undefined {
+  if (start < 0 || text.charCodeAt(start) !== 123) return undefined;
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) i = stringEnd(text, i);
+    else if (c === 123) depth++;
+    else if (c === 125 && --depth === 0) return obj(parseJson(text.slice(start, i + 1)));
   }
   return undefined;
+}
+
+/** The string starting at `start` (a `"`), still escaped; '' when the value there is not a string. */
+export function stringAt(text: string, start: number): string {
+  if (start < 0 || text.charCodeAt(start) !== 34) return '';
+  return rawStringAfter(text.slice(start, start + 256), '"');
 }
 
 /** The string value of the first `"key": "…"` in a JSON text, still escaped; '' when absent or not a string. */
 export function firstStringOf(text: string, key: string): string {
   const at = text.indexOf(`"${key}"`);
   if (at < 0) return '';
-  const start = valueStart(text, at, key);
-  if (start < 0 || text.charCodeAt(start) !== 34) return '';
-  return rawStringAfter(text.slice(start, start + 256), '"');
+  return stringAt(text, valueStart(text, at, key));
 }
 
 export function appendText(facts: StreamFacts, piece: string): void {
