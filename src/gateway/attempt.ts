@@ -2,6 +2,7 @@
 // limits, rejected credentials, 5xx, timeouts and connection errors move on to the next attempt; any other
 // provider 4xx stops the chain and is passed through unchanged. Once bytes reached the client there is no
 // failover. Every attempt becomes one usage event (meter.ts).
+import { setImmediate as afterFlush } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import type { AttemptPlan } from '../domain/routing.ts';
 import { prepareUpstreamBody } from '../domain/params.ts';
@@ -77,6 +78,12 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
       if (verdict === 'next') record.retryAction = totalTimedOut(ctx) ? 'exhausted' : nextAction(attempts, i);
       else if (verdict === 'stop') record.retryAction = 'fail_fast';
     }
+  } catch (error) {
+    // A gateway bug inside the loop: the attempts made so far are still metered (their begun rows released).
+    ctx.endedAt = performance.now();
+    const metered = meterAttempts(ctx, records, isStreaming);
+    if (metered) await metered;
+    throw error;
   } finally {
     clearTimeout(totalTimer);
   }
@@ -88,8 +95,11 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
     writeError(ctx, error, records.length, retryAfter ? { 'Retry-After': retryAfter } : undefined);
   }
   ctx.endedAt = performance.now();
-  // After the answer is flushed: estimating tokens (tiktoken) must not delay the client's last bytes.
-  setImmediate(meterAttempts, ctx, records, isStreaming);
+  // After the answer is flushed: estimating tokens (tiktoken) must not delay the client's last bytes. The
+  // request's promise settles only once its events are recorded, so a stopping gateway can wait for them.
+  await afterFlush();
+  const metered = meterAttempts(ctx, records, isStreaming);
+  if (metered) await metered;
 }
 
 async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNumber: number, isStreaming: boolean): Promise<Verdict> {

@@ -65,10 +65,10 @@ export function begunAttempt(ctx: RequestContext, record: AttemptRecord, attempt
 
 /**
  * Meters the request's attempts. Synchronous in the ordinary case (the provider reported usage); when tokens
- * must be estimated they are counted on the tokenizer thread first, and the events are recorded after
- * (a stopping gateway waits for those counts: tokenCountsIdle()).
+ * must be estimated they are counted on the tokenizer thread first, and the returned promise settles once
+ * the events are recorded.
  */
-export function meterAttempts(ctx: RequestContext, records: readonly AttemptRecord[], isStreaming: boolean): void {
+export function meterAttempts(ctx: RequestContext, records: readonly AttemptRecord[], isStreaming: boolean): void | Promise<void> {
   const { deps, key, account } = ctx;
   if (!key || !account || records.length === 0) {
     deps.ledger?.release(ctx.reservation);
@@ -81,7 +81,7 @@ export function meterAttempts(ctx: RequestContext, records: readonly AttemptReco
     return;
   }
   const input = ctx.inputEstimate !== undefined || !ctx.body || !ctx.rawBody ? Promise.resolve(ctx.inputEstimate ?? 0) : countInputTokens(ctx.rawBody, ctx.route.surface, ctx.body);
-  void Promise.all([input, ...estimated.map((r) => countTextTokens((r.facts as StreamFacts | undefined)?.text ?? ''))]).then(([inputTokens, ...outputs]) => {
+  return Promise.all([input, ...estimated.map((r) => countTextTokens((r.facts as StreamFacts | undefined)?.text ?? ''))]).then(([inputTokens, ...outputs]) => {
     ctx.inputEstimate = inputTokens;
     recordEvents(ctx, records, isStreaming, { input: inputTokens!, output: new Map(estimated.map((r, i) => [r, outputs[i]!])) });
   });

@@ -78,7 +78,28 @@ function preflight(req: IncomingMessage, res: ServerResponse): void {
   res.end();
 }
 
-export function createGatewayHandler(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse) => void {
+/**
+ * Model requests from arrival until their usage is recorded — which, for a stream the client cut or an answer
+ * whose tokens are being counted, is after the HTTP exchange ended. A stopping gateway waits for none left.
+ */
+export class RequestsInFlight {
+  #count = 0;
+  #idle: (() => void)[] = [];
+  readonly leave = (): void => {
+    if (--this.#count > 0 || this.#idle.length === 0) return;
+    const waiters = this.#idle;
+    this.#idle = [];
+    for (const w of waiters) w();
+  };
+
+  enter(): void { this.#count++; }
+  get count(): number { return this.#count; }
+  idle(): Promise<void> {
+    return this.#count === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
+  }
+}
+
+export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsInFlight()): (req: IncomingMessage, res: ServerResponse) => void {
   return function onRequest(req, res) {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -91,7 +112,10 @@ export function createGatewayHandler(deps: GatewayDeps): (req: IncomingMessage, 
       (res as TrackedResponse)[CTX] = ctx;
       res.once('close', onResponseClose);
       deps.observer?.started(ctx);
-      handleModelRequest(ctx).catch(onStageError.bind(ctx));
+      inFlight.enter();
+      handleModelRequest(ctx).then(inFlight.leave, (error: unknown) => {
+        try { onStageError.call(ctx, error); } finally { inFlight.leave(); }
+      });
       return;
     }
     const ctx = newContext(deps, req, res, path === '/v1/models' ? MODELS_ROUTE : errorRouteFor(path));
@@ -112,7 +136,8 @@ export function createGatewayHandler(deps: GatewayDeps): (req: IncomingMessage, 
 }
 
 export async function startGatewayServer(deps: GatewayDeps, host: string, port: number): Promise<GatewayServer> {
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, createGatewayHandler(deps));
+  const inFlight = new RequestsInFlight();
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, createGatewayHandler(deps, inFlight));
   // Sockets are tracked (per connection, not per request) so close() can drop connections a client opened
   // but never sent a request on: node counts those as active, not idle, and would wait for them.
   const sockets = new Set<Socket>();
@@ -140,7 +165,9 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
       await closed;
       clearInterval(sweep);
       clearTimeout(force);
-      // Answers whose tokens are being counted are metered once the counts arrive: before the usage sink closes.
+      // Connections are gone, but a cut stream or an answer whose tokens are being counted is metered a little
+      // later: every request's usage is recorded before the usage sink closes.
+      await inFlight.idle();
       await stopTokenCounter();
       await deps.upstreams.close();
     },

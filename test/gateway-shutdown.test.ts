@@ -1,0 +1,59 @@
+// Stopping a gateway loses no usage: a stream the client cuts while the gateway is closing, and one still
+// running when close() begins, are both in the store once stop() returns — even when their tokens must be
+// counted on the tokenizer thread first (a cut stream never reached the provider's usage report).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { openStore } from '../src/store/database.ts';
+import { startHarness } from './helpers/gateway.ts';
+
+test('usage of streams cut or still running during shutdown is recorded before stop() returns', async () => {
+  const h = await startHarness('sqlite');
+  let stopped = false;
+  try {
+    const keyId = await h.providerKey('openai', 'sk-shutdown');
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: keyId }] }] }] } }))).token;
+    // The answer repeats the prompt word by word, 150 ms apart: a longer prompt is a longer stream.
+    const open = (model: string, prompt: string) => request(`${h.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: `openai:${model}`, stream: true, messages: [{ role: 'user', content: prompt }] }),
+    });
+    const running = await open('drip-finishes-at-shutdown', 'hi');
+    const runningChunks = running.body[Symbol.asyncIterator]();
+    await runningChunks.next();
+    const cut = await open('drip-cut-at-shutdown', 'tell me a long story about a gateway that never loses a record');
+    await cut.body[Symbol.asyncIterator]().next();
+    const stopping = h.running.stop();
+    stopped = true;
+    // One stream finishes while the gateway is closing; then the other's client goes away, closing the last
+    // connection — the server is closed from then on, but that request is not metered yet.
+    let rest = '';
+    for (let c = await runningChunks.next(); !c.done; c = await runningChunks.next()) rest += String(c.value);
+    assert.match(rest, /\[DONE\]/);
+    cut.body.destroy();
+    await stopping;
+
+    const store = await openStore(h.database.url, { migrate: false });
+    try {
+      const rows = await store.db.selectFrom('usageEvents').selectAll().execute();
+      assert.equal(rows.length, 2, 'one usage event per stream');
+      assert.equal(h.fake.requests.length, 2);
+      const byModel = new Map(rows.map((r) => [r.model, r]));
+      const cutRow = byModel.get('drip-cut-at-shutdown');
+      assert.ok(cutRow);
+      assert.equal(Number(cutRow.isStreaming), 1);
+      assert.equal(Number(cutRow.usageEstimated), 1, 'the cut stream never got its usage report: estimated');
+      assert.ok(Number(cutRow.inputTokensEstimate) > 0, "its input counted on the tokenizer thread during shutdown");
+      const finished = byModel.get('drip-finishes-at-shutdown');
+      assert.ok(finished);
+      assert.equal(finished.completion, 'succeeded');
+    } finally {
+      await store.close();
+    }
+  } finally {
+    if (!stopped) await h.running.stop();
+    await h.fake.close();
+    await h.database.drop();
+  }
+});
