@@ -110,7 +110,7 @@ describe('gateway streaming (sqlite)', () => {
     assert.equal(seen.completed, false);
   });
 
-  test('no usage from the provider: usageEstimated with tiktoken estimates', async () => {
+  test('no usage from the provider: usageEstimated with o200k token estimates', async () => {
     const r = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:nousage-x', stream: true, messages: [{ role: 'user', content: 'count my tokens please' }] } });
     assert.ok(r.text.includes('[DONE]'));
     const [row] = await h.usage(r.headers.get('ngrok-aig-request-id')!, 1);

@@ -1,9 +1,10 @@
 // Counts made on the tokenizer thread equal the estimator's own, the event loop keeps turning while the
-// encoder is built, and a stopped thread never leaves a count unanswered.
+// ranks load, a stopped thread never leaves a count unanswered, and a pathological text is answered by its
+// deadline (by length) instead of holding up every count behind it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { countInputTokens, countTextTokens, stopTokenCounter, tokenCountsIdle } from './token-counter.ts';
-import { estimateRequestInputTokens, estimateTokens } from './tokens.ts';
+import { countInputTokens, countTextTokens, setTokenCountDeadline, stopTokenCounter, tokenCountsIdle } from './token-counter.ts';
+import { estimateRequestInputTokens, estimateTokens, lengthEstimate } from './tokens.ts';
 
 const body = { model: 'gpt-4o', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Wie spät ist es in 東京? 🎉' }] };
 
@@ -18,11 +19,11 @@ test('counts on the thread equal the synchronous estimator, and the loop is neve
     ticks++;
   }, 5);
   const [input, text] = await Promise.all([
-    countInputTokens(Buffer.from(JSON.stringify(body)), 'chat-completions', body),
+    countInputTokens(Buffer.from(JSON.stringify(body)), 'chat-completions'),
     countTextTokens('The time in Tokyo is 9 pm.'),
   ]);
   clearInterval(timer);
-  // Building the encoder takes the thread 0.7–2 s: the main loop ticked all along (no gap near that long).
+  // Loading the ranks takes the thread ~0.4 s: the main loop ticked all along (no gap near that long).
   assert.ok(ticks > 10, `${ticks} ticks while counting`);
   assert.ok(longestGapMs < 500, `the loop stalled for ${longestGapMs.toFixed(0)} ms`);
   assert.equal(input, estimateRequestInputTokens(body, 'chat-completions'));
@@ -38,4 +39,21 @@ test('a count submitted when the thread is stopped is still answered', async () 
   // A later count starts a new thread.
   assert.equal(await countTextTokens('again'), estimateTokens('again'));
   await stopTokenCounter();
+});
+
+test('a text the tokenizer would take seconds over is answered by length at the deadline; the next count is exact again', async () => {
+  setTokenCountDeadline(1500);
+  try {
+    // One 150,000-letter "word": BPE over a single piece this long takes the tokenizer many seconds.
+    const pathological = 'a'.repeat(150_000);
+    const queued = 'queued behind it';
+    const [slow, behind] = await Promise.all([countTextTokens(pathological), countTextTokens(queued)]);
+    assert.equal(slow, lengthEstimate(150_000));
+    assert.equal(behind, lengthEstimate(Buffer.byteLength(queued)), 'a count queued behind it is answered too');
+    await tokenCountsIdle();
+    assert.equal(await countTextTokens('after the restart'), estimateTokens('after the restart'));
+  } finally {
+    setTokenCountDeadline(5000);
+    await stopTokenCounter();
+  }
 });

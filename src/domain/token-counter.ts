@@ -1,16 +1,22 @@
-// Token counts for the gateway without stalling it. Building the o200k encoder blocks for 0.7–2 s and holds
-// ~100 MB, and BPE over a long prompt takes milliseconds, so counting runs on one worker thread, started on
-// the first count a process needs (most never need one: admission decides on a byte bound, providers report
-// usage). If the thread cannot run, counts fall back to the same estimator on the calling thread.
+// Token counts for the gateway without stalling it. Loading the o200k ranks takes ~0.4 s and ~80 MB, and BPE
+// over a long prompt takes milliseconds (seconds for a pathological one), so counting runs on one worker
+// thread, started on the first count a process needs (most never need one: admission decides on a byte bound,
+// providers report usage). Every count answers within a deadline: a job the thread has not answered by then
+// (a pathological text, or one queued behind it) gets the length estimate, and the thread is replaced — so
+// admission, metering and shutdown never wait longer. If the thread cannot run, counts are length estimates.
 import { Worker } from 'node:worker_threads';
 import type { ApiSurface } from '../catalog/types.ts';
 import type { TokenAnswer, TokenJob } from './token-worker.ts';
-import { estimateRequestInputTokens, estimateTokens } from './tokens.ts';
+import { lengthEstimate } from './tokens.ts';
 
-type Pending = { resolve: (tokens: number) => void; fallback: () => number; thread: Worker | undefined };
+/** Long enough for the first count (ranks loading) on a slow machine; far below any request timeout. */
+const DEFAULT_DEADLINE_MS = 5000;
+
+type Pending = { resolve: (tokens: number) => void; bytes: number; thread: Worker | undefined; timer: NodeJS.Timeout };
 
 let worker: Worker | undefined;
 let nextId = 0;
+let deadlineMs = DEFAULT_DEADLINE_MS;
 const pending = new Map<number, Pending>();
 let idleWaiters: (() => void)[] = [];
 
@@ -18,7 +24,8 @@ function settle(id: number, tokens: number | undefined): void {
   const job = pending.get(id);
   if (!job) return;
   pending.delete(id);
-  job.resolve(tokens ?? job.fallback());
+  clearTimeout(job.timer);
+  job.resolve(tokens ?? lengthEstimate(job.bytes));
   if (pending.size === 0) {
     const waiters = idleWaiters;
     idleWaiters = [];
@@ -27,10 +34,20 @@ function settle(id: number, tokens: number | undefined): void {
   }
 }
 
-/** A thread died or was stopped: what it still owed is counted here instead. */
+/** A thread died, was stopped or replaced: what it still owed is estimated from length instead. */
 function failJobsOf(thread: Worker): void {
   if (worker === thread) worker = undefined;
   for (const [id, job] of [...pending]) if (job.thread === thread) settle(id, undefined);
+}
+
+function onDeadline(id: number): void {
+  const thread = pending.get(id)?.thread;
+  settle(id, undefined);
+  // The thread is stuck in one count: replace it (a later count starts a new one).
+  if (thread) {
+    failJobsOf(thread);
+    void thread.terminate();
+  }
 }
 
 function thread(): Worker {
@@ -45,9 +62,11 @@ function thread(): Worker {
   return started;
 }
 
-function submit(job: TokenJob, fallback: () => number): Promise<number> {
+function submit(job: TokenJob, bytes: number): Promise<number> {
   return new Promise((resolve) => {
-    const entry: Pending = { resolve, fallback, thread: undefined };
+    const timer = setTimeout(onDeadline, deadlineMs, job.id);
+    timer.unref();
+    const entry: Pending = { resolve, bytes, thread: undefined, timer };
     pending.set(job.id, entry);
     try {
       entry.thread = thread();
@@ -59,14 +78,19 @@ function submit(job: TokenJob, fallback: () => number): Promise<number> {
 }
 
 /** Estimated input tokens of a request body (as sent, JSON) on `surface`. */
-export function countInputTokens(raw: Buffer, surface: ApiSurface, body: Record<string, unknown>): Promise<number> {
-  return submit({ id: nextId++, raw: new Uint8Array(raw), surface }, () => estimateRequestInputTokens(body, surface));
+export function countInputTokens(raw: Buffer, surface: ApiSurface): Promise<number> {
+  return submit({ id: nextId++, raw: new Uint8Array(raw), surface }, raw.length);
 }
 
 /** Estimated tokens of a text (a streamed answer's collected text, capped by the caller). */
 export function countTextTokens(text: string): Promise<number> {
   if (text.length === 0) return Promise.resolve(0);
-  return submit({ id: nextId++, text }, () => estimateTokens(text));
+  return submit({ id: nextId++, text }, Buffer.byteLength(text));
+}
+
+/** How long a count may take before it is answered by length (tests shorten it). */
+export function setTokenCountDeadline(ms: number): void {
+  deadlineMs = ms;
 }
 
 /** Resolves once no count is outstanding (and their callers' continuations have run). */
@@ -75,7 +99,7 @@ export function tokenCountsIdle(): Promise<void> {
   return new Promise((resolve) => idleWaiters.push(resolve));
 }
 
-/** Stops the thread (a later count starts a new one). */
+/** Stops the thread (a later count starts a new one). Bounded: every count answers by its deadline. */
 export async function stopTokenCounter(): Promise<void> {
   await tokenCountsIdle();
   const running = worker;

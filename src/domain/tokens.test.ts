@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { estimateRequestInputTokens, estimateTokens, inputTokensUpperBound } from './tokens.ts';
+import { estimateRawRequestInputTokens, estimateRequestInputTokens, estimateTokens, inputTokensUpperBound } from './tokens.ts';
 
 test('estimateTokens uses o200k_base', () => {
   assert.equal(estimateTokens(''), 0);
@@ -39,10 +39,20 @@ test('the byte bound admission relies on is never below the estimate', () => {
     [{ instructions: 'x', input: [{ role: 'user', content: 'hi' }, { type: 'function_call_output', output: '{"a":1}' }] }, 'responses'],
     [{ input: [[1, 2, 3, 4, 5, 6, 7, 8, 9]] }, 'embeddings'],
     [{ prompt: ['one', 'two', 'three'] }, 'completions'],
+    // Degenerate bodies whose framing and re-serialised JSON outgrow their bytes: the count is clamped.
+    [{ messages: Array.from({ length: 1000 }, () => ({})) }, 'chat-completions'],
+    [{ messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f', parameters: { maximum: 1e300 } } }] }, 'chat-completions'],
   ];
   for (const [body, surface] of cases) {
     const raw = Buffer.from(JSON.stringify(body));
-    const estimate = estimateRequestInputTokens(body, surface);
+    const estimate = estimateRawRequestInputTokens(raw, surface);
     assert.ok(estimate <= inputTokensUpperBound(raw), `${surface}: estimate ${estimate} > ${raw.length} bytes`);
+    assert.ok(estimate > 0);
   }
+  const ordinary = { messages: [{ role: 'user', content: 'How many tokens is this?' }] };
+  assert.equal(estimateRawRequestInputTokens(Buffer.from(JSON.stringify(ordinary)), 'chat-completions'), estimateRequestInputTokens(ordinary, 'chat-completions'));
+});
+
+test('special-token text in a prompt is counted as ordinary text, not refused', () => {
+  assert.ok(estimateTokens('hi <|endoftext|> there') > 3);
 });

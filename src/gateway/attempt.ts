@@ -95,7 +95,7 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
     writeError(ctx, error, records.length, retryAfter ? { 'Retry-After': retryAfter } : undefined);
   }
   ctx.endedAt = performance.now();
-  // After the answer is flushed: estimating tokens (tiktoken) must not delay the client's last bytes. The
+  // After the answer is flushed: estimating tokens must not delay the client's last bytes. The
   // request's promise settles only once its events are recorded, so a stopping gateway can wait for them.
   await afterFlush();
   const metered = meterAttempts(ctx, records, isStreaming);

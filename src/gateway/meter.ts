@@ -80,7 +80,7 @@ export function meterAttempts(ctx: RequestContext, records: readonly AttemptReco
     recordEvents(ctx, records, isStreaming, NO_ESTIMATES);
     return;
   }
-  const input = ctx.inputEstimate !== undefined || !ctx.body || !ctx.rawBody ? Promise.resolve(ctx.inputEstimate ?? 0) : countInputTokens(ctx.rawBody, ctx.route.surface, ctx.body);
+  const input = ctx.inputEstimate !== undefined || !ctx.body || !ctx.rawBody ? Promise.resolve(ctx.inputEstimate ?? 0) : countInputTokens(ctx.rawBody, ctx.route.surface);
   return Promise.all([input, ...estimated.map((r) => countTextTokens((r.facts as StreamFacts | undefined)?.text ?? ''))]).then(([inputTokens, ...outputs]) => {
     ctx.inputEstimate = inputTokens;
     recordEvents(ctx, records, isStreaming, { input: inputTokens!, output: new Map(estimated.map((r, i) => [r, outputs[i]!])) });

@@ -57,7 +57,7 @@ function reserve(ctx: RequestContext, ledger: NonNullable<RequestContext['deps']
 
 /** The tokenizer's estimate of the request's input, counted once per request (off the event loop). */
 async function exactInputTokens(ctx: RequestContext): Promise<number> {
-  return (ctx.inputEstimate ??= await countInputTokens(ctx.rawBody!, ctx.route.surface, ctx.body!));
+  return (ctx.inputEstimate ??= await countInputTokens(ctx.rawBody!, ctx.route.surface));
 }
 
 function reservationBound(ctx: RequestContext, attempts: readonly AttemptPlan[], inputTokens: number): bigint {
