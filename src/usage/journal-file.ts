@@ -18,7 +18,8 @@ const BEGUN = 0;
 const FINISHED = 1;
 
 // Rows hold events as arrays of values in these fixed orders (no repeated keys): half the bytes of objects, and
-// the bytes a commit writes are what it costs. New fields go at the end; an older row decodes them as absent.
+// the bytes a commit writes are what it costs. A new field goes at the end, and decode must give it a default:
+// a row written before it decodes it as undefined, and the store's columns are NOT NULL.
 const EVENT_FIELDS = [
   'id', 'accountId', 'requestId', 'accessKeyId', 'provider', 'providerDisplayName', 'model', 'modelDisplayName',
   'attemptNumber', 'isFinalAttempt', 'statusCode', 'timedOut', 'isError', 'isStreaming', 'stopReason',

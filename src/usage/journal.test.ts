@@ -163,5 +163,75 @@ describe('usage journal', () => {
     assert.equal((check.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'usage_journal'").get() as { n: number }).n, 0);
     check.close();
   }));
-});
 
+  it('keeps shipping from the file while shipped rows cannot be removed from it, each event once', { timeout: 20_000 }, withDir(async (dir) => {
+    const path = join(dir, 'j.db');
+    let down = true;
+    let failRemoves = false;
+    const stored = new Map<string, UsageEvent>();
+    const journal = new UsageJournal({
+      path, intervalMs: 2, maxBackoffMs: 5, maxBatch: 5, memoryQueueEvents: 4,
+      write: async (events) => {
+        if (down) throw new Error('store down');
+        for (const e of events) {
+          assert.ok(!stored.has(e.id), `${e.id} shipped twice`);
+          stored.set(e.id, e);
+        }
+      },
+    });
+    // A disk fault on the delete only (fault injection on the real file class).
+    const remove = JournalFile.prototype.remove;
+    JournalFile.prototype.remove = function (this: JournalFile, seqs: readonly number[]) {
+      if (failRemoves) throw new Error('disk I/O error');
+      remove.call(this, seqs);
+    };
+    try {
+      for (let i = 0; i < 20; i++) {
+        const b = begun(`e${String(i).padStart(2, '0')}`, `rq_${i}`, 1);
+        await journal.begin(b);
+        journal.record(finished(b, 1n));
+        await new Promise((resolve) => setTimeout(resolve, 3));
+      }
+      assert.equal(journal.pending, 20);
+      failRemoves = true;
+      down = false;
+      // Every event reaches the store although none of the shipped rows leaves the file.
+      for (let waited = 0; stored.size < 20 && waited < 5000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal(stored.size, 20);
+      failRemoves = false;
+      await journal.flush();
+      assert.equal(journal.pending, 0);
+      await journal.close();
+    } finally {
+      JournalFile.prototype.remove = remove;
+    }
+    const reopened = JournalFile.open(path);
+    assert.deepEqual(reopened.unshipped(), [], 'shipped rows were removed once the disk recovered');
+    reopened.close();
+  }));
+
+  it('an attempt whose begin and final event are committed together (after a failed commit) leaves no begun row', withDir(async (dir) => {
+    const path = join(dir, 'j.db');
+    const stored: UsageEvent[] = [];
+    const journal = new UsageJournal({ path, intervalMs: 2, maxBackoffMs: 5, write: async (events) => { stored.push(...events); } });
+    const write = JournalFile.prototype.write;
+    let failWrites = 1;
+    JournalFile.prototype.write = function (this: JournalFile, ...args: Parameters<JournalFile['write']>) {
+      if (failWrites-- > 0) throw new Error('disk full');
+      return write.apply(this, args);
+    };
+    try {
+      const b = begun('e1', 'rq_1', 1);
+      await journal.begin(b); // this commit fails: the begin waits in memory
+      journal.record(finished(b, 3n));
+      await journal.flush();
+      await journal.close();
+    } finally {
+      JournalFile.prototype.write = write;
+    }
+    assert.deepEqual(stored.map((e) => [e.id, e.completion]), [['e1', 'succeeded']]);
+    const reopened = JournalFile.open(path);
+    assert.deepEqual(reopened.unshipped(), [], 'no begun row left behind to come back as an unknown attempt');
+    reopened.close();
+  }));
+});

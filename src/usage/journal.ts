@@ -132,7 +132,11 @@ export class UsageJournal implements UsageSink {
         continue;
       }
       if (this.#shipping) { await this.#shipping; continue; }
-      if (this.#unshippedCount === 0) return;
+      if (this.#unshippedCount === 0) {
+        // Rows shipped while the disk refused their deletion: a last try, so a restart does not count them again.
+        if (this.#shippedRows.size > 0) this.#removeRows([...this.#shippedRows]);
+        return;
+      }
       const shipped = await this.#ship();
       // A failed write backs off; an empty read means rows still wait in memory (a failed journal write).
       if (shipped <= 0) await new Promise((resolve) => setTimeout(resolve, shipped < 0 ? this.#backoff() : this.#intervalMs));
@@ -165,11 +169,17 @@ export class UsageJournal implements UsageSink {
   #commit(): void {
     this.#tick = undefined;
     if (this.#finishTimer) { clearTimeout(this.#finishTimer); this.#finishTimer = undefined; }
-    const begun = this.#begun;
+    let begun = this.#begun;
     const finished = this.#finished;
     if (begun.length === 0 && finished.length === 0) return;
     this.#begun = [];
     this.#finished = [];
+    // After a failed commit, an attempt's begin and its final event can meet here: the event alone is enough
+    // (a begun row written with it would never be released).
+    if (this.#tickFailures > 0 && begun.length > 0 && finished.length > 0) {
+      const done = new Set(finished.map((e) => e.id));
+      begun = begun.filter((b) => !done.has(b.id));
+    }
     // Begun rows whose last open attempt finishes in this commit go in the same transaction.
     let released: number[] | undefined;
     let closing: Map<number, number> | undefined;
@@ -228,14 +238,10 @@ export class UsageJournal implements UsageSink {
 
   /** The next shipment: from memory, or from the file while it holds rows memory does not. */
   #nextBatches(): FinishedBatch[] {
-    if (this.#spilled) {
-      if (this.#shippedRows.size > 0) this.#removeRows([...this.#shippedRows]);
-      const batches = this.#file.finishedBatches(this.#maxBatch).filter((b) => !this.#shippedRows.has(b.seq));
-      const events = batches.reduce((n, b) => n + b.events.length, 0);
-      // The read reached the end of the file: every committed row is in this shipment, later ones queue in memory.
-      if (events < this.#maxBatch) this.#spilled = false;
-      return batches;
-    }
+    if (this.#shippedRows.size > 0) this.#removeRows([...this.#shippedRows]);
+    // Safety net: events counted as unshipped that are neither in memory nor being committed are in the file.
+    if (!this.#spilled && this.#queue.length === 0 && this.#finished.length === 0 && this.#unshippedCount > 0) this.#spill();
+    if (this.#spilled) return this.#fileBatches();
     const out: FinishedBatch[] = [];
     let events = 0;
     while (this.#queue.length > 0 && (out.length === 0 || events + this.#queue[0]!.events.length <= this.#maxBatch)) {
@@ -244,6 +250,34 @@ export class UsageJournal implements UsageSink {
       events += batch.events.length;
     }
     this.#queuedEvents -= events;
+    return out;
+  }
+
+  /**
+   * Up to maxBatch events of committed rows read from the file, skipping rows already shipped whose removal
+   * failed. A read that reaches the end of the file ends the spill: later rows queue in memory again.
+   */
+  #fileBatches(): FinishedBatch[] {
+    const out: FinishedBatch[] = [];
+    let events = 0;
+    let afterSeq = 0;
+    while (events < this.#maxBatch) {
+      const wanted = this.#maxBatch - events;
+      const read = this.#file.finishedBatches(wanted, afterSeq);
+      let readEvents = 0;
+      for (const batch of read) {
+        readEvents += batch.events.length;
+        afterSeq = batch.seq;
+        if (this.#shippedRows.has(batch.seq)) continue;
+        out.push(batch);
+        events += batch.events.length;
+      }
+      // Fewer than asked for (counting skipped rows): nothing committed lies beyond.
+      if (readEvents < wanted) {
+        this.#spilled = false;
+        break;
+      }
+    }
     return out;
   }
 
