@@ -38,8 +38,3 @@ export async function accessKeysUsingConfiguration(db: Kysely<Database>, account
   const rows = await db.selectFrom('accessKeys').select('id').where('accountId', '=', accountId).where('configurationId', '=', configurationId).execute();
   return rows.map((r) => r.id);
 }
-
-/** Bulk `lastUsed` write from the gateway's in-memory tracker (one statement per flushed key). */
-export async function touchAccessKeys(db: Kysely<Database>, lastUsed: ReadonlyMap<string, string>): Promise<void> {
-  for (const [id, at] of lastUsed) await db.updateTable('accessKeys').set({ lastUsed: at }).where('id', '=', id).execute();
-}
