@@ -2,9 +2,11 @@
 // ranks load, a stopped thread never leaves a count unanswered, and a pathological text is answered by its
 // deadline (by length) instead of holding up every count behind it.
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { countInputTokens, countTextTokens, setTokenCountDeadline, stopTokenCounter, tokenCountsIdle } from './token-counter.ts';
-import { estimateRequestInputTokens, estimateTokens, lengthEstimate } from './tokens.ts';
+import { estimateRequestInputTokens, estimateTokens } from './tokens.ts';
+import { lengthEstimate } from './token-bounds.ts';
 
 const body = { model: 'gpt-4o', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Wie spät ist es in 東京? 🎉' }] };
 
@@ -56,4 +58,16 @@ test('a text the tokenizer would take seconds over is answered by length at the 
     setTokenCountDeadline(5000);
     await stopTokenCounter();
   }
+});
+
+test('the gateway process never loads the tokenizer on its event loop (only the counting thread does)', () => {
+  const root = new URL('../../', import.meta.url);
+  const script = `
+    import { registerHooks } from 'node:module';
+    const loaded = [];
+    registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); loaded.push(r.url); return r; } });
+    for (const m of ['src/server.ts', 'src/gateway/server.ts', 'src/gateway/pipeline.ts', 'src/gateway/meter.ts', 'src/domain/token-counter.ts']) await import(new URL(m, ${JSON.stringify(root.href)}).href);
+    console.log(JSON.stringify(loaded.filter((u) => u.includes('gpt-tokenizer') || u.endsWith('/domain/tokens.ts'))));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), []);
 });

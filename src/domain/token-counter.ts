@@ -7,7 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ApiSurface } from '../catalog/types.ts';
 import type { TokenAnswer, TokenJob } from './token-worker.ts';
-import { lengthEstimate } from './tokens.ts';
+import { lengthEstimate } from './token-bounds.ts';
 
 /** Long enough for the first count (ranks loading) on a slow machine; far below any request timeout. */
 const DEFAULT_DEADLINE_MS = 5000;

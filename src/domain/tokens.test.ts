@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { estimateRawRequestInputTokens, estimateRequestInputTokens, estimateTokens, inputTokensUpperBound } from './tokens.ts';
+import { estimateRawRequestInputTokens, estimateRequestInputTokens, estimateTokens } from './tokens.ts';
+import { inputTokensUpperBound } from './token-bounds.ts';
 
 test('estimateTokens uses o200k_base', () => {
   assert.equal(estimateTokens(''), 0);

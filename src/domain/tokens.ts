@@ -1,11 +1,12 @@
 // Input-token estimates (gateway.md §10: the gateway estimates with a tiktoken-compatible tokenizer;
 // provider-reported counts win when present). o200k_base through gpt-tokenizer: loading its ranks takes
 // ~0.4 s and ~80 MB, so the gateway avoids needing it — admission decides on a free byte bound whenever it
-// can (inputTokensUpperBound), providers' own usage reports make estimates rare, and counts run on a worker
+// can (token-bounds.ts), providers' own usage reports make estimates rare, and counts run on a worker
 // thread (token-counter.ts). gpt-tokenizer over js-tiktoken: exact same counts, but BPE over a long piece
 // without spaces (CJK text, base64, repeated letters) is 10–200× faster — js-tiktoken took minutes on some.
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import type { ApiSurface } from '../catalog/types.ts';
+import { lengthEstimate } from './token-bounds.ts';
 
 /** Special-token text (`<|endoftext|>`) in a prompt is counted as ordinary text, as providers do for users. */
 const AS_TEXT = { disallowedSpecial: new Set<string>() };
@@ -15,28 +16,13 @@ const MESSAGE_OVERHEAD = 4;
 /** Texts longer than this are estimated from their length: exact BPE over megabytes would stall the loop. */
 const EXACT_LIMIT = 200_000;
 
-/**
- * A bound no estimate of this body exceeds, for free: the body's byte length. A tokenizer run over the body
- * itself never yields more tokens than bytes; the request estimate is clamped to it (estimateRawRequestInputTokens)
- * because its framing tokens and re-serialised tool JSON can exceed the bytes of degenerate bodies (a thousand
- * `{}` messages, `1e300` in a schema). Lets admission skip tokenising whenever the bound already decides.
- */
-export function inputTokensUpperBound(rawBody: Buffer): number {
-  return rawBody.length;
-}
-
-/** The estimate when the tokenizer cannot answer in time (or at all): about four bytes a token. */
-export function lengthEstimate(bytes: number): number {
-  return Math.ceil(bytes / 4);
-}
-
 export function estimateTokens(text: string): number {
   if (text.length === 0) return 0;
   if (text.length > EXACT_LIMIT) return Math.ceil(text.length / 4);
   return countTokens(text, AS_TEXT);
 }
 
-/** A request body as sent (JSON bytes): its estimate, never above its byte length (see inputTokensUpperBound). */
+/** A request body as sent (JSON bytes): its estimate, never above its byte length (see token-bounds.ts). */
 export function estimateRawRequestInputTokens(raw: Uint8Array, surface: ApiSurface): number {
   let body: unknown;
   try {

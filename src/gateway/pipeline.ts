@@ -5,7 +5,7 @@ import { TollgateError, tollgateError } from '../domain/errors.ts';
 import { resolveCandidates, type Candidate } from '../domain/resolve.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
-import { inputTokensUpperBound } from '../domain/tokens.ts';
+import { inputTokensUpperBound } from '../domain/token-bounds.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
 import { reservationPico } from '../domain/cost.ts';
 import { outputLimit } from '../domain/params.ts';
