@@ -93,7 +93,6 @@ export class RequestsInFlight {
   };
 
   enter(): void { this.#count++; }
-  get count(): number { return this.#count; }
   idle(): Promise<void> {
     return this.#count === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
   }

@@ -50,15 +50,8 @@ export const TEXT_ESTIMATE_CAP = 64 * 1024;
 export function rawStringAfter(data: string, marker: string): string {
   const start = data.indexOf(marker);
   if (start < 0) return '';
-  let i = start + marker.length;
-  const from = i;
-  while (i < data.length) {
-    const c = data.charCodeAt(i);
-    if (c === 92 /* \ */) { i += 2; continue; }
-    if (c === 34 /* " */) break;
-    i++;
-  }
-  return data.slice(from, i);
+  const from = start + marker.length;
+  return data.slice(from, stringEnd(data, from - 1));
 }
 
 /** Index just past `"key"`, whitespace, `:` and whitespace at or after `from`; -1 when `key` is not a key there. */
