@@ -37,11 +37,11 @@ const sqliteInserts = new WeakMap<BetterSqlite3.Database, BatchInsert>();
 function sqliteInsert(sqlite: BetterSqlite3.Database, sample: Insertable<UsageEventsTable>): BatchInsert {
   let insert = sqliteInserts.get(sqlite);
   if (insert) return insert;
-  const fields = Object.keys(sample) as (keyof Insertable<UsageEventsTable>)[];
-  const columns = fields.map((f) => f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+  const columns = Object.keys(sample).map((f) => f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
   const statement = sqlite.prepare(`INSERT INTO usage_events (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`);
   insert = sqlite.transaction((rows: readonly Insertable<UsageEventsTable>[]) => {
-    for (const row of rows) statement.run(fields.map((f) => row[f]));
+    // Object.values follows toRow's key order, the order `columns` was read in: no keyed lookup per field.
+    for (const row of rows) statement.run(Object.values(row));
   });
   sqliteInserts.set(sqlite, insert);
   return insert;
