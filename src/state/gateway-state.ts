@@ -12,7 +12,7 @@ import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from './ty
 import { findAccessKeyByHash, findAccessKeysByIds, loadAccountSnapshot, type AccessKeyRecord } from './snapshot-loader.ts';
 import { writeLastUsed } from '../store/last-used.ts';
 import { CHANGES_CHANNEL } from './changes.ts';
-import { PgChangeListener } from './pg-listener.ts';
+import type { PgChangeListener } from './pg-listener.ts';
 import { watchDataVersion, type DataVersionWatch } from './sqlite-watch.ts';
 
 export interface GatewayStateOptions {
@@ -306,6 +306,8 @@ export class GatewayState {
   /** LISTEN on PostgreSQL, data_version on SQLite: both only trigger #kick, the poll does the reading. */
   async #startPush(): Promise<void> {
     if (this.#store.dialect === 'postgres') {
+      // Imported here, like the driver in store/database.ts: SQLite deployments never load pg.
+      const { PgChangeListener } = await import('./pg-listener.ts');
       this.#listener = new PgChangeListener({
         connectionString: this.#store.url, channel: CHANGES_CHANNEL, logger: this.#logger,
         onNotify: () => this.#kick(),

@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import pg from 'pg';
+import type pg from 'pg';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { Migrator, type MigrationProvider } from 'kysely/migration';
 import type { Database } from './schema.ts';
@@ -56,7 +56,9 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
     sqliteHandles.set(db, sqlite);
     store = { db, dialect: 'sqlite', url, sqlite, close: () => db.destroy() };
   } else {
-    const pool = new pg.Pool({ connectionString: parsed.url, max: options.poolSize ?? 10 });
+    // Loaded only here: a SQLite deployment never pays pg's ~10 MB of memory.
+    const { default: driver } = await import('pg');
+    const pool = new driver.Pool({ connectionString: parsed.url, max: options.poolSize ?? 10 });
     // An idle client losing its connection (database restart) must not crash the process.
     pool.on('error', () => {});
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
