@@ -3,7 +3,7 @@
 // provider 4xx stops the chain and is passed through unchanged. Once bytes reached the client there is no
 // failover. Every attempt becomes one usage event (meter.ts).
 import { setImmediate as afterFlush } from 'node:timers/promises';
-import type { Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { AttemptPlan } from '../domain/routing.ts';
 import { prepareUpstreamBody } from '../domain/params.ts';
 import type { RetryAction } from '../usage/event.ts';
@@ -11,6 +11,7 @@ import type { RequestContext } from './context.ts';
 import { codecs } from './formats/index.ts';
 import { obj, parseJson } from './formats/types.ts';
 import { answerHeaders, relayStream, sendBuffered } from './relay.ts';
+import { UpstreamExchange } from './exchange.ts';
 import { begunAttempt, meterAttempts, type AttemptRecord, type FailureKind } from './meter.ts';
 import { newId } from '../domain/ids.ts';
 import { exhaustedError } from './failure.ts';
@@ -25,8 +26,8 @@ function failureOf(status: number): FailureKind | undefined {
   return undefined;
 }
 
-function onAttemptTimeout(controller: AbortController): void {
-  controller.abort('attempt-timeout');
+function onAttemptTimeout(exchange: UpstreamExchange): void {
+  exchange.abort('attempt-timeout');
 }
 
 /** A function, not an inline check: the cause changes from a timer while the loop awaits. */
@@ -55,7 +56,7 @@ function needsUsageInjection(ctx: RequestContext, plan: AttemptPlan, body: Recor
   return obj(body.stream_options)?.include_usage !== true;
 }
 
-function isEventStream(headers: Dispatcher.ResponseData['headers']): boolean {
+function isEventStream(headers: IncomingHttpHeaders): boolean {
   const type = headers['content-type'];
   return typeof type === 'string' && type.startsWith('text/event-stream');
 }
@@ -115,14 +116,15 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   }
   // Same bytes as the client sent whenever nothing had to change: no re-serialisation on the hot path.
   const bytes = changed ? Buffer.from(JSON.stringify(body)) : ctx.rawBody!;
-  const controller = new AbortController();
-  ctx.current = controller;
+  const exchange = new UpstreamExchange();
+  ctx.current = exchange;
   const started = performance.now();
-  const timer = setTimeout(onAttemptTimeout, settings.perRequestTimeoutMs, controller);
+  const timer = setTimeout(onAttemptTimeout, settings.perRequestTimeoutMs, exchange);
   try {
     // Tracing on: the attempt's span starts here and its traceparent goes upstream; off: one undefined check.
     const traceparent = ctx.deps.observer?.tracer?.startAttempt(ctx, plan, attemptNumber);
-    const response = await ctx.deps.upstreams.send({ plan, body: bytes, clientHeaders: ctx.req.headers, signal: controller.signal, idleTimeoutMs: settings.perRequestTimeoutMs, traceparent });
+    ctx.deps.upstreams.dispatch({ plan, body: bytes, clientHeaders: ctx.req.headers, idleTimeoutMs: settings.perRequestTimeoutMs, traceparent }, exchange);
+    const response = await exchange.head;
     const status = response.statusCode;
     record.statusCode = status;
     const model = `${plan.candidate.provider.id}:${plan.candidate.modelId}`;
@@ -132,14 +134,14 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         clearTimeout(timer);
         record.served = true;
         const headers = answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed);
-        const outcome = await relayStream(ctx, response, headers, dropUsageChunk, controller);
+        const outcome = await relayStream(ctx, exchange, status, headers, dropUsageChunk);
         record.facts = outcome.facts;
         record.completion = outcome.completion;
         record.timedOut = outcome.timedOut;
         record.durationMs = performance.now() - started;
         return 'served';
       }
-      const answer = Buffer.from(await response.body.arrayBuffer());
+      const answer = await exchange.collect();
       clearTimeout(timer);
       record.durationMs = performance.now() - started;
       record.served = true;
@@ -155,12 +157,12 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       const retryAfter = response.headers['retry-after'];
       if (typeof retryAfter === 'string') record.retryAfter = retryAfter;
       record.failure = failure;
-      await response.body.dump();
+      await exchange.discard();
       record.durationMs = performance.now() - started;
       return 'next';
     }
     // The provider refused the request itself (400, 404, 422…): no other key or model would do better.
-    const errorBody = Buffer.from(await response.body.arrayBuffer());
+    const errorBody = await exchange.collect();
     record.durationMs = performance.now() - started;
     record.failure = 'rejected';
     record.served = true;
@@ -168,7 +170,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     return 'stop';
   } catch (error) {
     record.durationMs = performance.now() - started;
-    const reason: unknown = controller.signal.reason;
+    const reason = exchange.cause;
     if (ctx.clientGone) {
       record.failure = 'cancelled';
       record.completion = 'unknown';

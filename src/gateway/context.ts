@@ -8,6 +8,7 @@ import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from '../s
 import type { UsageSink } from '../usage/event.ts';
 import type { CreditLedger, Reservation } from '../usage/ledger.ts';
 import type { Upstreams } from './upstream.ts';
+import type { UpstreamExchange } from './exchange.ts';
 import type { GatewayObserver } from './observe/observer.ts';
 import type { RequestTrace } from './observe/tracing.ts';
 import type { BodyCapture } from './observe/access-log.ts';
@@ -61,8 +62,8 @@ export interface RequestContext {
   body?: Record<string, unknown>;
   /** Comma list for Ngrok-AIG-Rejected-Models, '' when scope dropped nothing. */
   rejectedModels: string;
-  /** The in-flight upstream call's controller; aborted on timeouts and client disconnect. */
-  current: AbortController | undefined;
+  /** The in-flight upstream exchange; aborted on timeouts and client disconnect. */
+  current: UpstreamExchange | undefined;
   abortCause: AbortCause | undefined;
   clientGone: boolean;
   /** Input-token estimate, computed at most once. */

@@ -2,8 +2,7 @@
 // the gateway's headers; SSE answers are piped chunk by chunk with backpressure through the stream meter.
 // If the stream breaks after bytes went out, the client gets an error event in its format and the stream
 // ends — never a clean `[DONE]` / `message_stop`.
-import type { Dispatcher } from 'undici';
-import type { ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { tollgateError, type TollgateError } from '../domain/errors.ts';
 import type { Completion } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
@@ -11,9 +10,10 @@ import { codecs } from './formats/index.ts';
 import type { StreamFacts } from './formats/types.ts';
 import { baseHeaders, copyUpstreamHeaders, H_ATTEMPTS, H_MODEL, H_REJECTED, H_REMOVED, type OutHeaders } from './headers.ts';
 import { StreamMeter } from './stream-meter.ts';
+import type { UpstreamExchange } from './exchange.ts';
 import { formatMs } from './failure.ts';
 
-export function answerHeaders(ctx: RequestContext, upstream: Dispatcher.ResponseData['headers'], attempts: number, model: string, removed: readonly string[]): OutHeaders {
+export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders, attempts: number, model: string, removed: readonly string[]): OutHeaders {
   const headers = baseHeaders(ctx.requestId);
   copyUpstreamHeaders(upstream, headers);
   headers[H_ATTEMPTS] = String(attempts);
@@ -33,12 +33,12 @@ export function sendBuffered(res: ServerResponse, status: number, headers: OutHe
 export interface StreamOutcome { facts: StreamFacts; completion: Completion; timedOut: boolean }
 
 /** Pipes an SSE answer; resolves when the client has it all, the upstream broke, or the client left. */
-export function relayStream(ctx: RequestContext, upstream: Dispatcher.ResponseData, headers: OutHeaders, dropUsageChunk: boolean, controller: AbortController): Promise<StreamOutcome> {
+export function relayStream(ctx: RequestContext, upstream: UpstreamExchange, status: number, headers: OutHeaders, dropUsageChunk: boolean): Promise<StreamOutcome> {
   const observer = ctx.deps.observer;
-  if (!observer) return pipeStream(ctx, upstream, headers, dropUsageChunk, controller);
+  if (!observer) return pipeStream(ctx, upstream, status, headers, dropUsageChunk);
   // The open-streams gauge: counted here, read at scrape time.
   observer.openStreams++;
-  const piping = pipeStream(ctx, upstream, headers, dropUsageChunk, controller);
+  const piping = pipeStream(ctx, upstream, status, headers, dropUsageChunk);
   void piping.then(observer.streamClosed);
   return piping;
 }
@@ -47,51 +47,51 @@ function flushIfIdle(res: ServerResponse): void {
   if (!res.headersSent && !res.destroyed) res.flushHeaders();
 }
 
-function pipeStream(ctx: RequestContext, upstream: Dispatcher.ResponseData, headers: OutHeaders, dropUsageChunk: boolean, controller: AbortController): Promise<StreamOutcome> {
+function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: number, headers: OutHeaders, dropUsageChunk: boolean): Promise<StreamOutcome> {
   const { res } = ctx;
   const codec = codecs[ctx.route.format];
   const meter = new StreamMeter(codec, ctx.route.surface, dropUsageChunk);
-  const body = upstream.body;
-  res.writeHead(upstream.statusCode, headers);
+  res.writeHead(status, headers);
   // Headers go out with the first event when it is already here (one write instead of two), or on their own one
   // loop turn later: either way clients see the 200 while the model is still thinking.
   setImmediate(flushIfIdle, res);
   return new Promise((resolve) => {
-    const onDrain = () => body.resume();
+    const onDrain = () => upstream.resume();
     res.on('drain', onDrain);
-    body.on('data', (chunk: Buffer) => {
-      const out = meter.push(chunk);
-      if (!out) return;
-      // Time to first byte: when the first streamed bytes go to the client (one compare per chunk).
-      if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
-      if (!res.write(out)) body.pause();
-    });
-    body.once('end', () => {
-      res.off('drain', onDrain);
-      const tail = meter.end();
-      res.end(tail);
-      resolve({ facts: meter.facts, completion: meter.facts.errored ? 'stream_failed' : 'succeeded', timedOut: false });
-    });
-    body.once('error', (err: Error) => {
-      res.off('drain', onDrain);
-      // Clients (the OpenAI SDK among them) may hang up as soon as they read the final event: that is a success.
-      if (meter.facts.terminal) {
-        if (!res.writableEnded) res.end();
-        resolve({ facts: meter.facts, completion: 'succeeded', timedOut: false });
-        return;
-      }
-      if (ctx.clientGone) {
-        resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });
-        return;
-      }
-      const reason = controller.signal.reason;
-      const totalTimedOut = reason === 'total-timeout';
-      const idle = err.name === 'BodyTimeoutError';
-      let error: TollgateError;
-      if (totalTimedOut) error = tollgateError('totalTimeout', { timeout: formatMs(ctx.account!.settings.totalTimeoutMs) });
-      else error = tollgateError('upstreamStreamBroken', { reason: idle ? `no data for ${formatMs(ctx.account!.settings.perRequestTimeoutMs)}.` : 'the provider connection was lost.' });
-      res.end(codec.streamErrorEvent(error, ctx.requestId));
-      resolve({ facts: meter.facts, completion: totalTimedOut || idle ? 'timed_out' : 'stream_failed', timedOut: totalTimedOut || idle });
+    upstream.pipe({
+      data(chunk) {
+        const out = meter.push(chunk);
+        if (!out) return true;
+        // Time to first byte: when the first streamed bytes go to the client (one compare per chunk).
+        if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
+        return res.write(out);
+      },
+      end() {
+        res.off('drain', onDrain);
+        const tail = meter.end();
+        res.end(tail);
+        resolve({ facts: meter.facts, completion: meter.facts.errored ? 'stream_failed' : 'succeeded', timedOut: false });
+      },
+      error(err) {
+        res.off('drain', onDrain);
+        // Clients (the OpenAI SDK among them) may hang up as soon as they read the final event: that is a success.
+        if (meter.facts.terminal) {
+          if (!res.writableEnded) res.end();
+          resolve({ facts: meter.facts, completion: 'succeeded', timedOut: false });
+          return;
+        }
+        if (ctx.clientGone) {
+          resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });
+          return;
+        }
+        const totalTimedOut = upstream.cause === 'total-timeout';
+        const idle = err.name === 'BodyTimeoutError';
+        let error: TollgateError;
+        if (totalTimedOut) error = tollgateError('totalTimeout', { timeout: formatMs(ctx.account!.settings.totalTimeoutMs) });
+        else error = tollgateError('upstreamStreamBroken', { reason: idle ? `no data for ${formatMs(ctx.account!.settings.perRequestTimeoutMs)}.` : 'the provider connection was lost.' });
+        res.end(codec.streamErrorEvent(error, ctx.requestId));
+        resolve({ facts: meter.facts, completion: totalTimedOut || idle ? 'timed_out' : 'stream_failed', timedOut: totalTimedOut || idle });
+      },
     });
   });
 }

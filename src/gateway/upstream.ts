@@ -1,10 +1,11 @@
 // The upstream client: one undici Pool per provider origin (keep-alive connections reused across requests;
-// never global fetch, which costs ~300 µs per call). Targets (origin + path + query) are parsed once per
+// never global fetch, which costs ~300 µs per call), driven through `dispatch` with the exchange's handler. Targets (origin + path + query) are parsed once per
 // base URL and surface path and cached.
-import { Pool, type Dispatcher } from 'undici';
+import { Pool } from 'undici';
 import type { AttemptPlan } from '../domain/routing.ts';
 import { FORWARDED_REQUEST_HEADERS } from './headers.ts';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { UpstreamExchange } from './exchange.ts';
 
 interface Target { origin: string; path: string }
 
@@ -12,7 +13,6 @@ export interface UpstreamCall {
   plan: AttemptPlan;
   body: Buffer;
   clientHeaders: IncomingHttpHeaders;
-  signal: AbortSignal;
   /** Longest silence between body chunks (streams): the per-attempt timeout. */
   idleTimeoutMs: number;
   /** W3C trace context of the attempt's span (tracing on only). */
@@ -52,7 +52,8 @@ export class Upstreams {
     return pool;
   }
 
-  send(call: UpstreamCall): Promise<Dispatcher.ResponseData> {
+  /** Starts the call; its head, body and failure reach `exchange`. */
+  dispatch(call: UpstreamCall, exchange: UpstreamExchange): void {
     const { candidate } = call.plan;
     const t = this.target(candidate.provider.baseUrl, candidate.surface.path);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'accept-encoding': 'identity' };
@@ -67,10 +68,10 @@ export class Upstreams {
       if (candidate.provider.auth === 'x-api-key') headers['x-api-key'] = call.plan.credential;
       else headers.authorization = `Bearer ${call.plan.credential}`;
     }
-    return this.#pool(t.origin).request({
-      origin: t.origin, path: t.path, method: 'POST', headers, body: call.body, signal: call.signal,
+    this.#pool(t.origin).dispatch({
+      origin: t.origin, path: t.path, method: 'POST', headers, body: call.body,
       headersTimeout: call.idleTimeoutMs, bodyTimeout: call.idleTimeoutMs,
-    });
+    }, exchange);
   }
 
   async close(): Promise<void> {
