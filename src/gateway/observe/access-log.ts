@@ -1,5 +1,5 @@
 // The access-log line: one per gateway request, written after the answer is complete through the
-// process's pino logger (asynchronous destination). It names what happened — ids, models, provider,
+// process's pino logger (batched destination, config/log-destination.ts). It names what happened — ids, models, provider,
 // attempts, status, tokens, cost, durations — and never carries a prompt, a completion, an access-key token
 // or a provider key. Bodies appear only with TOLLGATE_LOG_BODIES=1 (an operator's explicit choice for
 // debugging), truncated, with credential headers removed.
@@ -44,7 +44,7 @@ export interface AccessLine {
 
 /**
  * Writes access lines exactly as `logger.info(line, 'request')` would (same level, time, bindings and message
- * fields, same asynchronous destination), without pino's per-line serialiser and redaction. For lines whose
+ * fields, same destination), without pino's per-line serialiser and redaction. For lines whose
  * fields are safe by construction only.
  */
 export function fastAccessWriter(logger: Logger): (line: AccessLine) => void {

@@ -57,7 +57,7 @@ export class GatewayObserver {
     this.tracer = options.tracer;
     this.metricsOnGateway = options.metricsOnGateway;
     this.#access = options.accessLog ? options.logger.child({ log: 'access' }) : undefined;
-    // The ordinary line (no bodies) is serialised here and handed to the logger's own asynchronous destination:
+    // The ordinary line (no bodies) is serialised here and handed to the logger's own batched destination:
     // its fields are safe by construction, so pino's path redaction and generic serialiser (≈ 4× the cost of
     // JSON.stringify on this flat object) buy nothing. Body capture keeps the full pino path, redaction included.
     if (this.#access && !options.logBodies) this.#accessLine = fastAccessWriter(this.#access);
