@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { request } from 'undici';
+import { V8_FLAGS } from '../src/config/runtime-flags.ts';
 import { chooseLoadGenerator, type LoadResult, type LoadTool } from './lib/load.ts';
 import { jsonCall, probe, slowStreams, ttfbMedianMs, type Endpoint, type SlowStreamsResult } from './lib/clients.ts';
 import {
@@ -142,7 +143,8 @@ async function startTollgateTarget(upstream: Endpoint): Promise<Running | Unavai
     TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
   };
   // Logs go to a file (cheap, like a production log sink) and are shown when something fails.
-  const child = startChild(node, [...profileArgs('tollgate'), join(BENCH, 'tollgate-server.ts'), `--ready-file=${readyFile}`], { env, stdout: openSync(logFile, 'a') });
+  // With the V8 flags every production launcher passes (src/config/runtime-flags.ts).
+  const child = startChild(node, [...V8_FLAGS, ...profileArgs('tollgate'), join(BENCH, 'tollgate-server.ts'), `--ready-file=${readyFile}`], { env, stdout: openSync(logFile, 'a') });
   const tail = (): string => (existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '');
   let ready: { gatewayUrl?: string; apiUrl?: string; error?: string };
   try {

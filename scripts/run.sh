@@ -48,9 +48,10 @@ case "$cmd" in
     npm test -- "$@"
     ;;
   start)
-    exec node src/cli/main.ts start "$@"
+    # V8 flags: see src/config/runtime-flags.ts.
+    exec node --max-semi-space-size=4 src/cli/main.ts start "$@"
     ;;
   *)
-    exec node src/cli/main.ts "$cmd" "$@"
+    exec node --max-semi-space-size=4 src/cli/main.ts "$cmd" "$@"
     ;;
 esac
