@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,4 +71,21 @@ test('past the memory bound lines are dropped, counted, and the log says so once
   const kept = lines.filter((l) => l.n !== undefined).map((l) => l.n!);
   assert.equal(kept.length + dropped, 10_000, 'every line is either written whole or counted as dropped');
   assert.deepEqual(kept, [...kept].sort((a, b) => a - b), 'in order');
+});
+
+test('many destinations in one process share one exit hook, and each one\'s lines are written at exit', () => {
+  const path = join(dir, 'exit.log');
+  const script = `
+    const { openSync } = await import('node:fs');
+    const { BatchedLogDestination } = await import(${JSON.stringify(new URL('./log-destination.ts', import.meta.url).href)});
+    process.on('warning', (w) => { console.error('WARNING ' + w.name); });
+    const fd = openSync(${JSON.stringify(path)}, 'w');
+    for (let i = 0; i < 20; i++) new BatchedLogDestination(fd).write('{"n":' + i + '}\\n');
+    console.error('listeners ' + process.listenerCount('exit'));`;
+  const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(out.status, 0, out.stderr);
+  assert.doesNotMatch(out.stderr, /WARNING/);
+  assert.match(out.stderr, /listeners 1\b/);
+  const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+  assert.equal(lines.length, 20, 'nothing was written before exit; everything was written at exit');
 });

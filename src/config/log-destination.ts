@@ -17,6 +17,14 @@ export interface LogDestinationOptions {
   retryMs?: number;
 }
 
+/** Destinations still open: one `exit` listener flushes them all (a process may create several, tests do). */
+const open = new Set<BatchedLogDestination>();
+let exitHook = false;
+
+function flushAllAtExit(): void {
+  for (const destination of open) destination.flushSync();
+}
+
 export class BatchedLogDestination {
   readonly #fd: number;
   readonly #batchBytes: number;
@@ -39,7 +47,11 @@ export class BatchedLogDestination {
     this.#retryMs = options.retryMs ?? 10;
     this.#interval = setInterval(() => this.#writeOut(), options.flushIntervalMs ?? 1000);
     this.#interval.unref();
-    process.once('exit', () => this.flushSync());
+    open.add(this);
+    if (!exitHook) {
+      exitHook = true;
+      process.once('exit', flushAllAtExit);
+    }
   }
 
   /** Lines dropped so far because the sink stayed full. */
@@ -106,6 +118,7 @@ export class BatchedLogDestination {
   }
 
   close(): void {
+    open.delete(this);
     clearInterval(this.#interval);
     if (this.#retry) clearTimeout(this.#retry);
     this.#retry = undefined;
