@@ -268,7 +268,7 @@ describe('usage durability with real processes', () => {
     });
     await starting;
     const N = 260;
-    assert.equal(servedWhileDown, 100, 'every request answered while PostgreSQL was down');
+    assert.equal(servedWhileDown, 100, `every request answered while PostgreSQL was down; others: ${JSON.stringify([...during.outcomes.values()].filter((o) => o.status !== 200).slice(0, 5))}\n${node.child.output().slice(-3000)}`);
     const outcomes = [...before.outcomes.values(), ...during.outcomes.values(), ...after.outcomes.values()];
     assert.deepEqual(outcomes.filter((o) => o.status !== 200), [], 'served from memory throughout the outage');
     const upstream = fake.requests.length;

@@ -9,18 +9,19 @@ import { V8_FLAGS } from '../src/config/runtime-flags.ts';
 const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 const flags = V8_FLAGS.join(' ');
 
-test('scripts/run.sh, npm start, bin/tollgate.js and the benchmark start Tollgate with the runtime flags', () => {
+test('scripts/run.sh, npm start and the benchmark start Tollgate with the runtime flags', () => {
   const run = read('scripts/run.sh');
   assert.match(run, new RegExp(`exec node ${flags} src/cli/main\\.ts start`));
   assert.match(run, new RegExp(`exec node ${flags} src/cli/main\\.ts "\\$cmd"`));
   const start = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.start;
   assert.equal(start, `node ${flags} src/cli/main.ts start`);
-  assert.equal(read('bin/tollgate.js').split('\n')[0], `#!/usr/bin/env -S node ${flags}`);
+  // A shebang with arguments needs `env -S`, which BusyBox (Alpine) lacks: the npx entry stays portable.
+  assert.equal(read('bin/tollgate.js').split('\n')[0], '#!/usr/bin/env node');
   assert.match(read('bench/run.ts'), /startChild\(node, \[\.\.\.V8_FLAGS, /);
 });
 
-test('the flags are ones this Node accepts, and the shebang line runs the CLI', () => {
+test('the flags are ones this Node accepts: the CLI runs with them', () => {
   // An unknown or malformed flag makes node refuse to start: prove it starts with them and gets to the CLI.
-  const out = execFileSync('/usr/bin/env', ['-S', `${process.execPath} ${flags} ${new URL('../bin/tollgate.js', import.meta.url).pathname} --help`], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, [...V8_FLAGS, new URL('../bin/tollgate.js', import.meta.url).pathname, '--help'], { encoding: 'utf8' });
   assert.match(out, /tollgate/i);
 });

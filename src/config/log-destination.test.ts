@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,4 +88,26 @@ test('many destinations in one process share one exit hook, and each one\'s line
   assert.match(out.stderr, /listeners 1\b/);
   const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
   assert.equal(lines.length, 20, 'nothing was written before exit; everything was written at exit');
+});
+
+test('stdout inherited as a blocking pipe (a shell pipeline, a container runtime) is made non-blocking: a reader that starts late never stalls the writer', () => {
+  const out = join(dir, 'stdout.log');
+  const writerDone = join(dir, 'writer-done');
+  const verdict = join(dir, 'verdict');
+  const child = `
+    const { writeFileSync } = await import('node:fs');
+    const { BatchedLogDestination } = await import(${JSON.stringify(new URL('./log-destination.ts', import.meta.url).href)});
+    const log = new BatchedLogDestination(1, { batchBytes: 8192, retryMs: 5 });
+    for (let i = 0; i < 10000; i++) log.write('{"n":' + i + ',"pad":"${'x'.repeat(200)}"}\\n');
+    writeFileSync(${JSON.stringify(writerDone)}, 'yes');
+    // A server stays up: the retry timer writes the rest once the reader starts.
+    setTimeout(() => {}, 6000);`;
+  // The shell's pipe is blocking; its reader waits 3 s, then records whether the writer had already finished
+  // its loop (it cannot have, had its writes blocked on the full pipe), then reads everything.
+  const reader = `sleep 3; if [ -e "${writerDone}" ]; then echo free > "${verdict}"; else echo stalled > "${verdict}"; fi; cat > "${out}"`;
+  const script = `"${process.execPath}" --input-type=module -e '${child.replace(/'/g, `'\\''`)}' | (${reader})`;
+  execFileSync('sh', ['-c', script], { timeout: 60_000 });
+  assert.equal(readFileSync(verdict, 'utf8').trim(), 'free');
+  const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
+  assert.deepEqual(lines.map((l) => (JSON.parse(l) as { n: number }).n), Array.from({ length: 10_000 }, (_, i) => i));
 });

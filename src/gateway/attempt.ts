@@ -188,5 +188,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   } finally {
     clearTimeout(timer);
     ctx.current = undefined;
+    // Only when something threw between the head and the body's end: no body left buffering unread.
+    if (!exchange.settled) exchange.abort('abandoned');
   }
 }

@@ -45,8 +45,11 @@ export interface GatewayDeps {
 /** A gateway route: the API format and surface a path serves. */
 export interface SurfaceRoute { format: ApiFormat; surface: ApiSurface }
 
-/** Why the current upstream call was aborted (set before aborting, read when the call fails). */
-export type AbortCause = 'attempt-timeout' | 'total-timeout' | 'client-gone';
+/**
+ * Why the current upstream call was aborted (set before aborting, read when the call fails). `abandoned`: the
+ * attempt ended (a gateway bug threw) with the exchange still open, so its connection is released.
+ */
+export type AbortCause = 'attempt-timeout' | 'total-timeout' | 'client-gone' | 'abandoned';
 
 export interface RequestContext {
   readonly deps: GatewayDeps;

@@ -52,6 +52,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     });
   }
 
+  /** The response ended or failed: nothing more will arrive. */
+  get settled(): boolean {
+    return this.#ended || this.#failure !== undefined;
+  }
+
   /** The gateway's reason for aborting, if it did. */
   get cause(): AbortCause | undefined {
     return this.#cause;

@@ -39,7 +39,7 @@ export function relayStream(ctx: RequestContext, upstream: UpstreamExchange, sta
   // The open-streams gauge: counted here, read at scrape time.
   observer.openStreams++;
   const piping = pipeStream(ctx, upstream, status, headers, dropUsageChunk);
-  void piping.then(observer.streamClosed);
+  void piping.then(observer.streamClosed, observer.streamClosed);
   return piping;
 }
 

@@ -308,6 +308,8 @@ export class GatewayState {
     if (this.#store.dialect === 'postgres') {
       // Imported here, like the driver in store/database.ts: SQLite deployments never load pg.
       const { PgChangeListener } = await import('./pg-listener.ts');
+      // close() may have run while the module loaded: start nothing it would not stop.
+      if (this.#closed) return;
       this.#listener = new PgChangeListener({
         connectionString: this.#store.url, channel: CHANGES_CHANNEL, logger: this.#logger,
         onNotify: () => this.#kick(),
