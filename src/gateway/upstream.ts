@@ -1,6 +1,6 @@
 // The upstream client: one undici Pool per provider origin (keep-alive connections reused across requests;
-// never global fetch, which costs ~300 µs per call), driven through `dispatch` with the exchange's handler. Targets (origin + path + query) are parsed once per
-// base URL and surface path and cached.
+// never global fetch, which costs ~300 µs per call), driven through `dispatch` with the exchange's handler.
+// Targets (origin + path + query) are parsed once per base URL and surface path and cached.
 import { Pool } from 'undici';
 import type { AttemptPlan } from '../domain/routing.ts';
 import { FORWARDED_REQUEST_HEADERS } from './headers.ts';

@@ -1,7 +1,7 @@
 // The access-log line: one per gateway request, written after the answer is complete through the
-// process's pino logger (batched destination, config/log-destination.ts). It names what happened — ids, models, provider,
-// attempts, status, tokens, cost, durations — and never carries a prompt, a completion, an access-key token
-// or a provider key. Bodies appear only with TOLLGATE_LOG_BODIES=1 (an operator's explicit choice for
+// process's pino logger (batched destination, config/log-destination.ts). It names what happened — ids,
+// models, provider, attempts, status, tokens, cost, durations — and never carries a prompt, a completion, an
+// access-key token or a provider key. Bodies appear only with TOLLGATE_LOG_BODIES=1 (an operator's explicit choice for
 // debugging), truncated, with credential headers removed.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import pino, { type Logger } from 'pino';
