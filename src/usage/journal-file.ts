@@ -1,25 +1,32 @@
-// The usage journal on disk: one SQLite file in WAL mode, owned by exactly one process at a time through
-// SQLite's EXCLUSIVE locking mode (the OS drops the lock when the process dies, kill -9 included). Whoever
-// holds a journal's lock may treat every begun attempt in it without a finished event as an attempt of a dead
-// process. A second process pointed at the same path takes the next free sibling (`path.1`, `path.2`, …) and
-// adopts the rows of any sibling nobody holds, so N gateways on one host need no configuration and no journal
-// is ever orphaned.
+// The usage journal on disk: an append-only log, owned by exactly one process at a time.
 //
-// Rows are batches, not events: one row holds every attempt begun in a tick, another every event finished in
-// it. A commit then costs two small B-tree inserts whatever the traffic, where a row per event cost 25–35 µs of
-// CPU per event on this machine's disk (docs/decisions/usage-durability.md, "Journal cost").
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+// Ownership: a small SQLite file at the journal path opened in SQLite's EXCLUSIVE locking mode — the process holds
+// its lock until it exits, and the OS drops the lock when the process dies (kill -9 included). Whoever holds a
+// slot's lock may treat every begun attempt in that slot's log without a finished event as an attempt of a dead
+// process. A second process pointed at the same path takes the next free sibling (`path.1`, `path.2`, …) and
+// adopts the rows of any sibling nobody holds, so N gateways on one host need no configuration and no journal is
+// ever orphaned.
+//
+// The log: segment files `<slot>.log.<n>` holding one line per commit — the attempts begun in an event-loop turn
+// (a begun row), the events finished since the last commit (a finished row), the begun rows released and the
+// finished rows shipped — written with one write(2), fdatasync'ed off the event loop every second. Nothing is
+// rewritten in place; a segment is deleted once it and every older segment hold no live row. This replaced a
+// SQLite table, whose B-tree inserts, WAL frames and checkpoint fsyncs on the event loop cost ~12 µs per attempt
+// (docs/decisions/usage-durability.md, "Why a log and not SQLite").
+import { close, closeSync, existsSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { BegunAttempt, UsageEvent } from './event.ts';
 
 const MAX_SLOTS = 32;
-const BEGUN = 0;
-const FINISHED = 1;
+/** Past this size the next commit starts a new segment, so settled ones can be deleted. */
+const SEGMENT_BYTES = 8 * 1024 * 1024;
+/** Commits reach the disk at least this often (a process crash loses nothing either way; see the doc). */
+const SYNC_INTERVAL_MS = 1000;
 
-// Rows hold events as arrays of values in these fixed orders (no repeated keys): half the bytes of objects, and
-// the bytes a commit writes are what it costs. A new field goes at the end, and decode must give it a default:
-// a row written before it decodes it as undefined, and the store's columns are NOT NULL.
+// Rows hold events as arrays of values in these fixed orders (no repeated keys): half the bytes of objects. A new
+// field goes at the end of both the list and its encoder, and decode must give it a default: a row written before
+// it decodes it as undefined, and the store's columns are NOT NULL.
 const EVENT_FIELDS = [
   'id', 'accountId', 'requestId', 'accessKeyId', 'provider', 'providerDisplayName', 'model', 'modelDisplayName',
   'attemptNumber', 'isFinalAttempt', 'statusCode', 'timedOut', 'isError', 'isStreaming', 'stopReason',
@@ -33,24 +40,34 @@ const BEGUN_FIELDS = [
   'retryAction', 'eventTime',
 ] as const satisfies readonly (keyof BegunAttempt)[];
 
-export function encodeEvents(events: readonly UsageEvent[]): string {
-  return JSON.stringify(events.map((e) => EVENT_FIELDS.map((k) => (k === 'costPico' ? e.costPico.toString() : e[k]))));
+// Written out field by field (in EVENT_FIELDS / BEGUN_FIELDS order, which a test holds them to): a keyed loop over
+// the field list made every load megamorphic, and this runs for every attempt.
+export function eventValues(e: UsageEvent): unknown[] {
+  return [
+    e.id, e.accountId, e.requestId, e.accessKeyId, e.provider, e.providerDisplayName, e.model, e.modelDisplayName,
+    e.attemptNumber, e.isFinalAttempt, e.statusCode, e.timedOut, e.isError, e.isStreaming, e.stopReason,
+    e.inputTokens, e.outputTokens, e.cacheReadTokens, e.cacheWriteTokens, e.reasoningTokens, e.usageEstimated,
+    e.inputTokensEstimate, e.outputTokensEstimate, e.costPico.toString(), e.keySource, e.providerKeyId, e.providerKeyDisplayName,
+    e.retryAction, e.completion, e.upstreamDurationMs, e.eventTime,
+  ];
 }
 
-export function decodeEvents(text: string): UsageEvent[] {
-  return (JSON.parse(text) as unknown[][]).map((values) => {
-    const event = Object.fromEntries(EVENT_FIELDS.map((k, i) => [k, values[i]])) as Record<string, unknown>;
-    event.costPico = BigInt(event.costPico as string);
-    return event as unknown as UsageEvent;
-  });
+export function begunValues(b: BegunAttempt): unknown[] {
+  return [
+    b.id, b.accountId, b.requestId, b.accessKeyId, b.provider, b.providerDisplayName, b.model, b.modelDisplayName,
+    b.attemptNumber, b.isStreaming, b.inputTokensEstimate, b.keySource, b.providerKeyId, b.providerKeyDisplayName,
+    b.retryAction, b.eventTime,
+  ];
 }
 
-export function encodeBegun(begun: readonly BegunAttempt[]): string {
-  return JSON.stringify(begun.map((b) => BEGUN_FIELDS.map((k) => b[k])));
+export function eventFrom(values: readonly unknown[]): UsageEvent {
+  const event = Object.fromEntries(EVENT_FIELDS.map((k, i) => [k, values[i]])) as Record<string, unknown>;
+  event.costPico = BigInt(event.costPico as string);
+  return event as unknown as UsageEvent;
 }
 
-export function decodeBegun(text: string): BegunAttempt[] {
-  return (JSON.parse(text) as unknown[][]).map((values) => Object.fromEntries(BEGUN_FIELDS.map((k, i) => [k, values[i]])) as unknown as BegunAttempt);
+export function begunFrom(values: readonly unknown[]): BegunAttempt {
+  return Object.fromEntries(BEGUN_FIELDS.map((k, i) => [k, values[i]])) as unknown as BegunAttempt;
 }
 
 /** The final event of an attempt that began but was never metered: the process died in between. */
@@ -70,26 +87,73 @@ export function orphanEvent(begun: BegunAttempt, isFinalAttempt: boolean): Usage
   };
 }
 
+/** Final events for attempts of a dead process: the last attempt begun for a request is its final one. */
+function orphanEvents(open: readonly BegunAttempt[]): UsageEvent[] {
+  const last = new Map<string, number>();
+  for (const b of open) last.set(b.requestId, Math.max(last.get(b.requestId) ?? 0, b.attemptNumber));
+  return open.map((b) => orphanEvent(b, last.get(b.requestId) === b.attemptNumber));
+}
+
 /** A committed row of finished events, waiting to be shipped. */
 export interface FinishedBatch { seq: number; events: UsageEvent[] }
 
-const SCHEMA = `CREATE TABLE IF NOT EXISTS journal_batches (
+export interface JournalFileOptions {
+  /** Size past which a new segment is started (default 8 MiB). */
+  segmentBytes?: number;
+}
+
+/** What one commit wrote: the row numbers a later commit or a shipment refers to. */
+export interface Written { begunSeq: number | undefined; finishedSeq: number | undefined }
+
+/**
+ * One commit, as one line of JSON: a begun row (its seq and attempts), a finished row (its seq and events), the
+ * begun rows it releases and the finished rows it marks shipped. 0 stands for "none" in every position.
+ */
+type Line = [begunSeq: number, begun: unknown[][] | 0, finishedSeq: number, finished: unknown[][] | 0, released: readonly number[] | 0, shipped: readonly number[] | 0];
+
+function isLine(value: unknown): value is Line {
+  return Array.isArray(value) && value.length === 6 && typeof value[0] === 'number' && typeof value[2] === 'number';
+}
+
+/** Where a row's line lies in its segment (or the line itself, for a journal kept in memory). */
+interface Row { offset: number; length: number; text?: string }
+
+class Segment {
+  /** Live rows: begun rows with an attempt still open, finished rows not yet shipped. */
+  readonly begun = new Map<number, Row>();
+  readonly finished = new Map<number, Row>();
+  size = 0;
+  /** Open while this is the segment being written. */
+  fd: number | undefined;
+  readonly path: string;
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  get settled(): boolean {
+    return this.begun.size === 0 && this.finished.size === 0;
+  }
+}
+
+// The lock file keeps the table the journal used before it was a log: rows found there are converted on open, and
+// creating it is the write that takes the EXCLUSIVE lock on a new file.
+const LEGACY_SCHEMA = `CREATE TABLE IF NOT EXISTS journal_batches (
   seq INTEGER PRIMARY KEY,
   kind INTEGER NOT NULL,
   events TEXT NOT NULL
 )`;
+const LEGACY_BEGUN = 0;
 
 /** Opens `path` and takes its lock; undefined when another live process holds it. */
-function tryOpen(path: string): BetterSqlite3.Database | undefined {
+function tryLock(path: string): BetterSqlite3.Database | undefined {
   // timeout 0: a held lock answers SQLITE_BUSY at once instead of waiting for a process that will not let go.
   const db = new BetterSqlite3(path, { timeout: 0 });
   try {
     // EXCLUSIVE before WAL: no shared-memory index, and the write below takes a lock kept until close.
     db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
-    // NORMAL: a commit is in the OS once it returns, which is what survives a process crash (see the doc).
-    db.pragma('synchronous = NORMAL');
-    db.exec(`BEGIN IMMEDIATE; ${SCHEMA}; COMMIT`);
+    db.exec(`BEGIN IMMEDIATE; ${LEGACY_SCHEMA}; COMMIT`);
     return db;
   } catch (error) {
     db.close();
@@ -98,71 +162,142 @@ function tryOpen(path: string): BetterSqlite3.Database | undefined {
   }
 }
 
+interface Legacy { begun: BegunAttempt[]; finished: UsageEvent[] }
+
+/**
+ * Rows of the formats before the log: a `journal_batches` row per commit and kind (values arrays as in the log),
+ * and before that a `usage_journal` row per event (`event` as JSON).
+ */
+function readLegacy(db: BetterSqlite3.Database): Legacy {
+  const legacy: Legacy = { begun: [], finished: [] };
+  const perEvent = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'usage_journal'").get();
+  if (perEvent) {
+    for (const r of db.prepare<[], { finished: number; event: string }>('SELECT finished, event FROM usage_journal ORDER BY id').all()) {
+      if (r.finished === 1) {
+        const stored = JSON.parse(r.event) as Omit<UsageEvent, 'costPico'> & { costPico: string };
+        legacy.finished.push({ ...stored, costPico: BigInt(stored.costPico) });
+      } else {
+        legacy.begun.push(JSON.parse(r.event) as BegunAttempt);
+      }
+    }
+  }
+  for (const r of db.prepare<[], { kind: number; events: string }>('SELECT kind, events FROM journal_batches ORDER BY seq').all()) {
+    const values = JSON.parse(r.events) as unknown[][];
+    if (r.kind === LEGACY_BEGUN) legacy.begun.push(...values.map(begunFrom));
+    else legacy.finished.push(...values.map(eventFrom));
+  }
+  return legacy;
+}
+
+function clearLegacy(db: BetterSqlite3.Database, legacy: Legacy): void {
+  if (legacy.begun.length > 0 || legacy.finished.length > 0) db.exec('DELETE FROM journal_batches; DROP TABLE IF EXISTS usage_journal');
+}
+
 function slotPath(base: string, slot: number): string {
   return slot === 0 ? base : `${base}.${slot}`;
 }
 
-/** What one commit wrote: the row numbers a later commit or a shipment refers to. */
-export interface Written { begunSeq: number | undefined; finishedSeq: number | undefined }
+/** The slot's segment numbers, oldest first. */
+function segmentNumbers(slot: string): number[] {
+  const prefix = `${basename(slot)}.log.`;
+  return readdirSync(dirname(slot))
+    .filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)))
+    .map((name) => Number(name.slice(prefix.length)))
+    .sort((a, b) => a - b);
+}
+
+function segmentPath(slot: string, n: number): string {
+  return `${slot}.log.${n}`;
+}
 
 export class JournalFile {
   readonly path: string;
-  readonly #db: BetterSqlite3.Database;
-  readonly #insert: BetterSqlite3.Statement<[number, string]>;
-  readonly #delete: BetterSqlite3.Statement<[number]>;
-  readonly #write: (begun: readonly BegunAttempt[], finished: readonly UsageEvent[], released: readonly number[]) => Written;
-  readonly #remove: (seqs: readonly number[]) => void;
+  /** The slot's lock; undefined for a journal kept in memory (`:memory:`, the in-memory store). */
+  readonly #lock: BetterSqlite3.Database | undefined;
+  readonly #segmentBytes: number;
+  /** Oldest first; the last one is written while it is `#current`. */
+  readonly #segments: Segment[] = [];
+  #current: Segment | undefined;
+  #nextSegment = 1;
+  #nextSeq = 1;
+  #dirty = false;
+  #syncing = false;
+  #syncTimer: NodeJS.Timeout | undefined;
+  /** Lines that did not parse when the log was read (a damaged disk): skipped, reported by `skippedLines`. */
+  #skipped = 0;
 
   /** Takes the first free slot at `base`, converts its orphans, and adopts every other unheld slot's rows. */
-  static open(base: string): JournalFile {
-    if (base !== ':memory:') mkdirSync(dirname(base), { recursive: true });
+  static open(base: string, options: JournalFileOptions = {}): JournalFile {
+    const segmentBytes = options.segmentBytes ?? SEGMENT_BYTES;
+    if (base === ':memory:') return new JournalFile(base, undefined, segmentBytes);
+    mkdirSync(dirname(base), { recursive: true });
     for (let slot = 0; slot < MAX_SLOTS; slot++) {
       const path = slotPath(base, slot);
-      const db = base === ':memory:' ? new BetterSqlite3(':memory:') : tryOpen(path);
-      if (!db) continue;
-      if (base === ':memory:') db.exec(SCHEMA);
-      const file = new JournalFile(path, db);
-      file.#convertLegacyRows();
-      file.#convertOrphans();
-      if (base !== ':memory:') file.#adoptSiblings(base, slot);
+      const lock = tryLock(path);
+      if (!lock) continue;
+      const file = new JournalFile(path, lock, segmentBytes);
+      try {
+        file.#replay();
+        const legacy = readLegacy(lock);
+        const { events, released } = file.#recovered(legacy);
+        if (events.length > 0 || released.length > 0) file.write([], events, released);
+        clearLegacy(lock, legacy);
+        file.#adoptSiblings(base, slot);
+      } catch (error) {
+        file.close();
+        throw error;
+      }
       return file;
     }
     throw new Error(`every usage journal slot at ${base} (.1 … .${MAX_SLOTS - 1}) is held by a running process`);
   }
 
-  private constructor(path: string, db: BetterSqlite3.Database) {
+  private constructor(path: string, lock: BetterSqlite3.Database | undefined, segmentBytes: number) {
     this.path = path;
-    this.#db = db;
-    this.#insert = db.prepare('INSERT INTO journal_batches (kind, events) VALUES (?, ?)');
-    this.#delete = db.prepare('DELETE FROM journal_batches WHERE seq = ?');
-    this.#write = db.transaction((begun: readonly BegunAttempt[], finished: readonly UsageEvent[], released: readonly number[]): Written => {
-      const begunSeq = begun.length > 0 ? Number(this.#insert.run(BEGUN, encodeBegun(begun)).lastInsertRowid) : undefined;
-      const finishedSeq = finished.length > 0 ? Number(this.#insert.run(FINISHED, encodeEvents(finished)).lastInsertRowid) : undefined;
-      for (const seq of released) this.#delete.run(seq);
-      return { begunSeq, finishedSeq };
-    });
-    this.#remove = db.transaction((seqs: readonly number[]) => {
-      for (const seq of seqs) this.#delete.run(seq);
-    });
+    this.#lock = lock;
+    this.#segmentBytes = segmentBytes;
+  }
+
+  /** Lines of the log that could not be read back (0 unless the disk damaged them). */
+  get skippedLines(): number {
+    return this.#skipped;
   }
 
   /**
-   * One transaction: the attempts begun and the events finished since the last commit, and the deletion of
-   * begun rows whose every attempt now has its finished event (`released`).
+   * One commit: the attempts begun and the events finished since the last commit, and the release of begun rows
+   * whose every attempt now has its finished event (`released`). Throws when the line could not be written whole;
+   * nothing of it then counts (a torn line is ignored when the log is read).
    */
   write(begun: readonly BegunAttempt[], finished: readonly UsageEvent[], released: readonly number[] = []): Written {
-    return this.#write(begun, finished, released);
+    const begunSeq = begun.length > 0 ? this.#nextSeq++ : 0;
+    const finishedSeq = finished.length > 0 ? this.#nextSeq++ : 0;
+    const row = this.#append([
+      begunSeq, begunSeq > 0 ? begun.map(begunValues) : 0,
+      finishedSeq, finishedSeq > 0 ? finished.map(eventValues) : 0,
+      released.length > 0 ? released : 0, 0,
+    ]);
+    const segment = this.#current!;
+    if (begunSeq > 0) segment.begun.set(begunSeq, row);
+    if (finishedSeq > 0) segment.finished.set(finishedSeq, row);
+    if (released.length > 0) {
+      for (const seq of released) this.#forget(seq, 'begun');
+      this.#trim();
+    }
+    return { begunSeq: begunSeq || undefined, finishedSeq: finishedSeq || undefined };
   }
 
   /** Finished rows in commit order, from `afterSeq` on, until at least `minEvents` events (all when fewer). */
   finishedBatches(minEvents: number, afterSeq = 0): FinishedBatch[] {
     const out: FinishedBatch[] = [];
     let count = 0;
-    for (const row of this.#db.prepare<[number, number], { seq: number; events: string }>('SELECT seq, events FROM journal_batches WHERE kind = ? AND seq > ? ORDER BY seq').iterate(FINISHED, afterSeq)) {
-      const batch = { seq: row.seq, events: decodeEvents(row.events) };
-      out.push(batch);
-      count += batch.events.length;
-      if (count >= minEvents) break;
+    for (const segment of this.#segments) {
+      for (const [seq, row] of segment.finished) {
+        if (seq <= afterSeq) continue;
+        const events = (this.#read(segment, row)[3] || []).map(eventFrom);
+        out.push({ seq, events });
+        count += events.length;
+        if (count >= minEvents) return out;
+      }
     }
     return out;
   }
@@ -172,45 +307,188 @@ export class JournalFile {
     return this.finishedBatches(Number.MAX_SAFE_INTEGER).flatMap((b) => b.events);
   }
 
-  /** Drops shipped rows of finished events. */
+  /** Marks shipped rows of finished events; segments left with no live row are deleted. */
   remove(seqs: readonly number[]): void {
-    this.#remove(seqs);
+    if (seqs.length === 0) return;
+    this.#append([0, 0, 0, 0, 0, seqs]);
+    for (const seq of seqs) this.#forget(seq, 'finished');
+    this.#trim();
   }
 
+  /** Flushes and closes; after a stop with every row settled, no segment is left behind. */
   close(): void {
-    this.#db.close();
+    if (this.#syncTimer) clearInterval(this.#syncTimer);
+    this.#syncTimer = undefined;
+    const current = this.#current;
+    if (current?.fd !== undefined) {
+      try { fdatasyncSync(current.fd); } catch { /* the lines are in the OS; a failing disk was reported by writes */ }
+      closeSync(current.fd);
+      current.fd = undefined;
+    }
+    this.#current = undefined;
+    this.#trim();
+    this.#lock?.close();
+  }
+
+  /** Appends one line to the current segment (a new one past SEGMENT_BYTES) with one write. */
+  #append(line: Line): Row {
+    let segment = this.#current;
+    if (!segment || segment.size >= this.#segmentBytes) segment = this.#rotate();
+    return this.#appendTo(segment, line);
+  }
+
+  #appendTo(segment: Segment, line: Line): Row {
+    const text = JSON.stringify(line) + '\n';
+    const offset = segment.size;
+    if (!this.#lock) {
+      segment.size += text.length;
+      return { offset, length: text.length, text };
+    }
+    const bytes = Buffer.from(text);
+    let written = -1;
+    try {
+      written = writeSync(segment.fd!, bytes);
+    } finally {
+      // A failed or short write may have left part of the line: nothing more goes after it in this segment.
+      if (written !== bytes.length) this.#retire(segment);
+    }
+    if (written !== bytes.length) throw new Error(`usage journal: short write to ${segment.path} (${written} of ${bytes.length} bytes)`);
+    segment.size += written;
+    if (!this.#dirty) {
+      this.#dirty = true;
+      this.#syncTimer ??= setInterval(() => this.#sync(), SYNC_INTERVAL_MS).unref();
+    }
+    return { offset, length: written };
+  }
+
+  /** Starts a new segment; carries open begun rows out of the old ones so those can go. */
+  #rotate(): Segment {
+    if (this.#current) this.#retire(this.#current);
+    const segment = new Segment(this.#lock ? segmentPath(this.path, this.#nextSegment++) : '');
+    if (this.#lock) segment.fd = openSync(segment.path, 'ax+');
+    this.#segments.push(segment);
+    this.#current = segment;
+    this.#carryForward();
+    this.#trim();
+    return segment;
+  }
+
+  /** The segment is written no more: its lines reach the disk, then its descriptor closes (off the event loop). */
+  #retire(segment: Segment): void {
+    if (segment === this.#current) this.#current = undefined;
+    const fd = segment.fd;
+    if (fd === undefined) return;
+    segment.fd = undefined;
+    fdatasync(fd, () => close(fd, () => {}));
   }
 
   /**
-   * A journal written before rows were batches (one `usage_journal` row per event, `event` as JSON): its
-   * finished events and begun attempts move into batch rows, then the old table goes — in one transaction.
+   * A long stream keeps its begun row open; rather than keep every segment after it, the oldest segments with only
+   * begun rows left have those rows written again (same seq) into the current one. Segments are only deleted from
+   * the oldest on, so a release or a shipment marker is never lost while the row it settles is still on disk.
    */
-  #convertLegacyRows(): void {
-    const legacy = this.#db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'usage_journal'").get();
-    if (!legacy) return;
-    const rows = this.#db.prepare<[], { finished: number; event: string }>('SELECT finished, event FROM usage_journal ORDER BY id').all();
-    const finished = rows.filter((r) => r.finished === 1).map((r) => {
-      const stored = JSON.parse(r.event) as Omit<UsageEvent, 'costPico'> & { costPico: string };
-      return { ...stored, costPico: BigInt(stored.costPico) };
-    });
-    const begun = rows.filter((r) => r.finished === 0).map((r) => JSON.parse(r.event) as BegunAttempt);
-    this.#db.transaction(() => {
-      this.write(begun, finished);
-      this.#db.exec('DROP TABLE usage_journal');
-    })();
+  #carryForward(): void {
+    const current = this.#current!;
+    for (const segment of this.#segments) {
+      if (segment === current || segment.finished.size > 0) return;
+      for (const [seq, row] of segment.begun) {
+        const line = this.#read(segment, row);
+        segment.begun.delete(seq);
+        current.begun.set(seq, this.#appendTo(current, [seq, line[1], 0, 0, 0, 0]));
+      }
+    }
   }
 
-  /** We hold the lock, so every begun attempt without a finished event belongs to a process that died mid-attempt. */
-  #convertOrphans(): void {
-    const begunRows = this.#db.prepare<[number], { seq: number; events: string }>('SELECT seq, events FROM journal_batches WHERE kind = ?').all(BEGUN);
-    if (begunRows.length === 0) return;
-    const finishedIds = new Set(this.unshipped().map((e) => e.id));
-    const begun = begunRows.flatMap((r) => decodeBegun(r.events)).filter((b) => !finishedIds.has(b.id));
-    // The last attempt begun for a request is its final one: the process died before another could start.
-    const last = new Map<string, number>();
-    for (const b of begun) last.set(b.requestId, Math.max(last.get(b.requestId) ?? 0, b.attemptNumber));
-    const orphans = begun.map((b) => orphanEvent(b, last.get(b.requestId) === b.attemptNumber));
-    this.write([], orphans, begunRows.map((r) => r.seq));
+  /** Deletes the oldest segments while they hold no live row. */
+  #trim(): void {
+    while (this.#segments.length > 0) {
+      const oldest = this.#segments[0]!;
+      if (oldest === this.#current || !oldest.settled) return;
+      if (this.#lock) {
+        try {
+          unlinkSync(oldest.path);
+        } catch (error) {
+          // Kept on disk: it is read again at the next start, and later segments settle its rows there too.
+          if (!(error instanceof Error && 'code' in error && error.code === 'ENOENT')) return;
+        }
+      }
+      this.#segments.shift();
+    }
+  }
+
+  #forget(seq: number, kind: 'begun' | 'finished'): void {
+    // A begun row carried forward exists in two segments until the older one is deleted.
+    for (const segment of this.#segments) segment[kind].delete(seq);
+  }
+
+  #read(segment: Segment, row: Row): Line {
+    if (row.text !== undefined) return JSON.parse(row.text) as Line;
+    const fd = segment.fd ?? openSync(segment.path, 'r');
+    try {
+      const bytes = Buffer.allocUnsafe(row.length);
+      const read = readSync(fd, bytes, 0, row.length, row.offset);
+      if (read !== row.length) throw new Error(`usage journal: ${segment.path} ends inside a row (offset ${row.offset})`);
+      return JSON.parse(bytes.toString('utf8')) as Line;
+    } finally {
+      if (fd !== segment.fd) closeSync(fd);
+    }
+  }
+
+  #sync(): void {
+    const fd = this.#current?.fd;
+    if (!this.#dirty || this.#syncing || fd === undefined) return;
+    this.#dirty = false;
+    this.#syncing = true;
+    fdatasync(fd, () => { this.#syncing = false; });
+  }
+
+  /** Reads the slot's segments: which rows are live, where they lie, and the next seq and segment number. */
+  #replay(): void {
+    for (const n of segmentNumbers(this.path)) {
+      const segment = new Segment(segmentPath(this.path, n));
+      // Markers only ever follow their rows (same or later segment), so every row they settle is indexed by then.
+      this.#segments.push(segment);
+      const bytes = readFileSync(segment.path);
+      // A last line without its newline is a write the process died in: not committed, ignored. Nothing is ever
+      // appended to a segment of an earlier run, so it stays last.
+      for (let offset = 0, end = bytes.indexOf(10); end !== -1; offset = end + 1, end = bytes.indexOf(10, offset)) {
+        let line: unknown;
+        try { line = JSON.parse(bytes.toString('utf8', offset, end)); } catch { line = undefined; }
+        if (!isLine(line)) { this.#skipped++; continue; }
+        const row = { offset, length: end + 1 - offset };
+        const [begunSeq, , finishedSeq, , released, shipped] = line;
+        if (begunSeq > 0) segment.begun.set(begunSeq, row);
+        if (finishedSeq > 0) segment.finished.set(finishedSeq, row);
+        if (released) for (const seq of released) this.#forget(seq, 'begun');
+        if (shipped) for (const seq of shipped) this.#forget(seq, 'finished');
+        this.#nextSeq = Math.max(this.#nextSeq, begunSeq + 1, finishedSeq + 1);
+      }
+      segment.size = bytes.length;
+      this.#nextSegment = n + 1;
+    }
+    this.#trim();
+  }
+
+  /**
+   * We hold the lock, so every begun attempt without a finished event belongs to a process that died mid-attempt:
+   * the final events to write for them (and the older formats' rows), and the begun rows they release.
+   */
+  #recovered(legacy: Legacy): { events: UsageEvent[]; released: number[] } {
+    const attempts = new Map<string, BegunAttempt>();
+    for (const b of legacy.begun) attempts.set(b.id, b);
+    const released = new Set<number>();
+    for (const segment of this.#segments) {
+      for (const [seq, row] of segment.begun) {
+        released.add(seq);
+        for (const values of this.#read(segment, row)[1] || []) {
+          const b = begunFrom(values);
+          attempts.set(b.id, b);
+        }
+      }
+    }
+    const finishedIds = new Set([...legacy.finished, ...this.unshipped()].map((e) => e.id));
+    const open = [...attempts.values()].filter((b) => !finishedIds.has(b.id));
+    return { events: legacy.finished.concat(orphanEvents(open)), released: [...released] };
   }
 
   /** Moves the rows of every sibling slot no live process holds into this journal. */
@@ -218,18 +496,20 @@ export class JournalFile {
     for (let slot = 0; slot < MAX_SLOTS; slot++) {
       const path = slotPath(base, slot);
       if (slot === own || !existsSync(path)) continue;
-      const db = tryOpen(path);
-      if (!db) continue;
+      const lock = tryLock(path);
+      if (!lock) continue;
+      const sibling = new JournalFile(path, lock, this.#segmentBytes);
       try {
-        const orphan = new JournalFile(path, db);
-        orphan.#convertLegacyRows();
-        orphan.#convertOrphans();
-        const batches = orphan.finishedBatches(Number.MAX_SAFE_INTEGER);
-        // Ours first, then theirs: a crash in between leaves a copy in both, harmless (ids are idempotent).
-        if (batches.length > 0) this.write([], batches.flatMap((b) => b.events));
-        orphan.remove(batches.map((b) => b.seq));
+        sibling.#replay();
+        const legacy = readLegacy(lock);
+        const events = sibling.unshipped().concat(sibling.#recovered(legacy).events);
+        // Ours first, then theirs goes: a crash in between leaves a copy in both, harmless (ids are idempotent).
+        if (events.length > 0) this.write([], events);
+        for (const segment of sibling.#segments) unlinkSync(segment.path);
+        sibling.#segments.length = 0;
+        clearLegacy(lock, legacy);
       } finally {
-        db.close();
+        sibling.close();
       }
     }
   }

@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import BetterSqlite3 from 'better-sqlite3';
 import { join } from 'node:path';
-import { JournalFile, orphanEvent } from './journal-file.ts';
+import { begunFrom, begunValues, eventFrom, eventValues, JournalFile, orphanEvent } from './journal-file.ts';
 import { UsageJournal } from './journal.ts';
 import type { BegunAttempt, UsageEvent } from './event.ts';
 
@@ -27,7 +27,94 @@ function withDir(fn: (dir: string) => Promise<void> | void): () => Promise<void>
   };
 }
 
+/** The slot's log segments on disk. */
+function segmentsIn(dir: string, slot = 'j.db'): string[] {
+  return readdirSync(dir).filter((name) => name.startsWith(`${slot}.log.`)).sort();
+}
+
 describe('usage journal', () => {
+  it('writes every field of an event and of a begun attempt in the order it reads them back', () => {
+    const event: UsageEvent = {
+      id: 'ev', accountId: 'acct', requestId: 'rq', accessKeyId: 'aigk', provider: 'anthropic', providerDisplayName: 'Anthropic',
+      model: 'claude', modelDisplayName: 'Claude', attemptNumber: 2, isFinalAttempt: true, statusCode: 429, timedOut: true,
+      isError: true, isStreaming: true, stopReason: 'max_tokens', inputTokens: 3, outputTokens: 4, cacheReadTokens: 5,
+      cacheWriteTokens: 6, reasoningTokens: 7, usageEstimated: true, inputTokensEstimate: 8, outputTokensEstimate: 9,
+      costPico: 123456789012345678901n, keySource: 'user', providerKeyId: 'pk', providerKeyDisplayName: 'Main key',
+      retryAction: 'next_key', completion: 'timed_out', upstreamDurationMs: 10.5, eventTime: '2026-12-02T01:02:03.456Z',
+    };
+    assert.deepEqual(eventFrom(JSON.parse(JSON.stringify(eventValues(event))) as unknown[]), event);
+    const attempt: BegunAttempt = { ...begun('ev', 'rq', 3), isStreaming: true, keySource: 'user', providerKeyId: 'pk', providerKeyDisplayName: 'Main key' };
+    assert.deepEqual(begunFrom(JSON.parse(JSON.stringify(begunValues(attempt))) as unknown[]), attempt);
+  });
+
+  it('ignores a commit the process died writing, and skips and counts a damaged line', withDir((dir) => {
+    const path = join(dir, 'j.db');
+    const first = JournalFile.open(path);
+    for (const id of ['e1', 'e2', 'e3']) first.write([], [finished(begun(id, `rq_${id}`, 1), 1n)]);
+    first.close();
+    const [segment] = segmentsIn(dir);
+    const file = join(dir, segment!);
+    // The write a kill -9 interrupted: no newline, so it was never a commit.
+    appendFileSync(file, '[0,0,9,[["e9","acct_1"');
+    const torn = JournalFile.open(path);
+    assert.equal(torn.skippedLines, 0);
+    assert.deepEqual(torn.unshipped().map((e) => e.id), ['e1', 'e2', 'e3']);
+    torn.close();
+    // A byte the disk damaged in the second commit: that line is lost, the others are read.
+    const lines = readFileSync(file, 'utf8').split('\n');
+    lines[1] = lines[1]!.replace('"e2"', '"e2\u0000');
+    writeFileSync(file, lines.join('\n'));
+    const damaged = JournalFile.open(path);
+    assert.equal(damaged.skippedLines, 1);
+    assert.deepEqual(damaged.unshipped().map((e) => e.id), ['e1', 'e3']);
+    damaged.close();
+  }));
+
+  it('starts new segments and deletes settled ones, carrying a long-open attempt forward', withDir((dir) => {
+    const path = join(dir, 'j.db');
+    const file = JournalFile.open(path, { segmentBytes: 2000 });
+    file.write([begun('long', 'rq_long', 1)], []);
+    let most = 0;
+    for (let i = 0; i < 60; i++) {
+      const b = begun(`e${i}`, `rq_${i}`, 1);
+      const { begunSeq } = file.write([b], []);
+      const { finishedSeq } = file.write([], [finished(b, 1n)], [begunSeq!]);
+      file.remove([finishedSeq!]);
+      most = Math.max(most, segmentsIn(dir).length);
+    }
+    // 60 rounds of ~1 KB fill ~30 segments; an open stream must not keep them all.
+    assert.ok(most <= 3, `${most} segments on disk at once`);
+    file.close(); // the process dies with the long stream open
+    const again = JournalFile.open(path);
+    const [batch] = again.finishedBatches(1);
+    assert.deepEqual(batch!.events.map((e) => [e.id, e.completion]), [['long', 'unknown']]);
+    again.remove([batch!.seq]);
+    again.close();
+    assert.deepEqual(segmentsIn(dir), [], 'a stop with every row settled leaves no segment');
+  }));
+
+  it('converts a journal of SQLite batch rows (the format before the log) when it opens it', withDir((dir) => {
+    const path = join(dir, 'j.db');
+    const old = new BetterSqlite3(path);
+    old.exec('CREATE TABLE journal_batches (seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, events TEXT NOT NULL)');
+    const [a, b] = [begun('e1', 'rq_1', 1), begun('e2', 'rq_2', 1)];
+    const insert = old.prepare('INSERT INTO journal_batches (kind, events) VALUES (?, ?)');
+    insert.run(0, JSON.stringify([a, b].map(begunValues)));
+    insert.run(1, JSON.stringify([finished(a, 9n)].map(eventValues)));
+    old.close();
+    const file = JournalFile.open(path);
+    const events = new Map(file.unshipped().map((e) => [e.id, e]));
+    assert.deepEqual([events.get('e1')!.completion, events.get('e1')!.costPico], ['succeeded', 9n]);
+    assert.equal(events.get('e2')!.completion, 'unknown');
+    file.close();
+    const check = new BetterSqlite3(path, { readonly: true });
+    assert.equal((check.prepare('SELECT count(*) AS n FROM journal_batches').get() as { n: number }).n, 0);
+    check.close();
+    const reopened = JournalFile.open(path);
+    assert.equal(reopened.unshipped().length, 2, 'converted once, kept in the log');
+    reopened.close();
+  }));
+
   it('turns attempts begun but never finished into final events when reopened', withDir((dir) => {
     const path = join(dir, 'j.db');
     const first = JournalFile.open(path);

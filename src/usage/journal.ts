@@ -76,6 +76,9 @@ export class UsageJournal implements UsageSink {
     this.#maxBatch = options.maxBatch ?? 500;
     this.#maxBackoffMs = options.maxBackoffMs ?? 5000;
     this.#memoryQueueEvents = options.memoryQueueEvents ?? 50_000;
+    if (this.#file.skippedLines > 0) {
+      this.#logger?.error({ lines: this.#file.skippedLines, journal: this.#file.path }, 'usage journal: lines that could not be read were skipped (damaged disk?)');
+    }
     // What a previous run (or a dead neighbour) left: its events still count against balances until shipped.
     for (const event of this.#file.unshipped()) this.#count(event.accountId, event.costPico);
     if (this.#unshippedCount > 0) {
