@@ -100,6 +100,15 @@ export interface FinishedBatch { seq: number; events: UsageEvent[] }
 export interface JournalFileOptions {
   /** Size past which a new segment is started (default 8 MiB). */
   segmentBytes?: number;
+  /**
+   * Whether an attempt is still open (UsageJournal knows): only those are carried out of an old segment. Without
+   * it, a begun row is carried whole.
+   */
+  isOpen?: (attemptId: string) => boolean;
+  /** How often written lines are synced to disk (default 1 s); settled segments are deleted after a sync. */
+  syncIntervalMs?: number;
+  /** Problems that do not stop the journal (a failed sync, a sibling's file that cannot be deleted). */
+  report?: (message: string, details: Record<string, unknown>) => void;
 }
 
 /** What one commit wrote: the row numbers a later commit or a shipment refers to. */
@@ -123,6 +132,8 @@ class Segment {
   readonly begun = new Map<number, Row>();
   readonly finished = new Map<number, Row>();
   size = 0;
+  /** Bytes of begun rows carried into it: not counted towards rotation, or carrying could rotate again at once. */
+  carried = 0;
   /** Open while this is the segment being written. */
   fd: number | undefined;
   readonly path: string;
@@ -215,6 +226,11 @@ export class JournalFile {
   /** The slot's lock; undefined for a journal kept in memory (`:memory:`, the in-memory store). */
   readonly #lock: BetterSqlite3.Database | undefined;
   readonly #segmentBytes: number;
+  readonly #isOpen: ((attemptId: string) => boolean) | undefined;
+  readonly #syncIntervalMs: number;
+  readonly #report: JournalFileOptions['report'];
+  /** Settled segments gone from the index, deleted once the lines that settled them are on disk (#sync). */
+  #doomed: string[] = [];
   /** Oldest first; the last one is written while it is `#current`. */
   readonly #segments: Segment[] = [];
   #current: Segment | undefined;
@@ -228,14 +244,13 @@ export class JournalFile {
 
   /** Takes the first free slot at `base`, converts its orphans, and adopts every other unheld slot's rows. */
   static open(base: string, options: JournalFileOptions = {}): JournalFile {
-    const segmentBytes = options.segmentBytes ?? SEGMENT_BYTES;
-    if (base === ':memory:') return new JournalFile(base, undefined, segmentBytes);
+    if (base === ':memory:') return new JournalFile(base, undefined, options);
     mkdirSync(dirname(base), { recursive: true });
     for (let slot = 0; slot < MAX_SLOTS; slot++) {
       const path = slotPath(base, slot);
       const lock = tryLock(path);
       if (!lock) continue;
-      const file = new JournalFile(path, lock, segmentBytes);
+      const file = new JournalFile(path, lock, options);
       try {
         file.#replay();
         const legacy = readLegacy(lock);
@@ -252,10 +267,13 @@ export class JournalFile {
     throw new Error(`every usage journal slot at ${base} (.1 … .${MAX_SLOTS - 1}) is held by a running process`);
   }
 
-  private constructor(path: string, lock: BetterSqlite3.Database | undefined, segmentBytes: number) {
+  private constructor(path: string, lock: BetterSqlite3.Database | undefined, options: JournalFileOptions) {
     this.path = path;
     this.#lock = lock;
-    this.#segmentBytes = segmentBytes;
+    this.#segmentBytes = options.segmentBytes ?? SEGMENT_BYTES;
+    this.#isOpen = options.isOpen;
+    this.#syncIntervalMs = options.syncIntervalMs ?? SYNC_INTERVAL_MS;
+    this.#report = options.report;
   }
 
   /** Lines of the log that could not be read back (0 unless the disk damaged them). */
@@ -320,20 +338,28 @@ export class JournalFile {
     if (this.#syncTimer) clearInterval(this.#syncTimer);
     this.#syncTimer = undefined;
     const current = this.#current;
+    let synced = true;
     if (current?.fd !== undefined) {
-      try { fdatasyncSync(current.fd); } catch { /* the lines are in the OS; a failing disk was reported by writes */ }
+      try {
+        fdatasyncSync(current.fd);
+      } catch (error) {
+        synced = false;
+        this.#report?.('usage journal: fdatasync failed', { segment: current.path, err: error instanceof Error ? error.message : String(error) });
+      }
       closeSync(current.fd);
       current.fd = undefined;
     }
     this.#current = undefined;
     this.#trim();
+    if (synced) this.#unlink(this.#doomed);
+    this.#doomed = [];
     this.#lock?.close();
   }
 
   /** Appends one line to the current segment (a new one past SEGMENT_BYTES) with one write. */
   #append(line: Line): Row {
     let segment = this.#current;
-    if (!segment || segment.size >= this.#segmentBytes) segment = this.#rotate();
+    if (!segment || segment.size - segment.carried >= this.#segmentBytes) segment = this.#rotate();
     return this.#appendTo(segment, line);
   }
 
@@ -356,7 +382,7 @@ export class JournalFile {
     segment.size += written;
     if (!this.#dirty) {
       this.#dirty = true;
-      this.#syncTimer ??= setInterval(() => this.#sync(), SYNC_INTERVAL_MS).unref();
+      this.#syncTimer ??= setInterval(() => this.#sync(), this.#syncIntervalMs).unref();
     }
     return { offset, length: written };
   }
@@ -379,7 +405,10 @@ export class JournalFile {
     const fd = segment.fd;
     if (fd === undefined) return;
     segment.fd = undefined;
-    fdatasync(fd, () => close(fd, () => {}));
+    fdatasync(fd, (error) => {
+      if (error) this.#report?.('usage journal: fdatasync failed', { segment: segment.path, err: error.message });
+      close(fd, () => {});
+    });
   }
 
   /**
@@ -392,27 +421,43 @@ export class JournalFile {
     for (const segment of this.#segments) {
       if (segment === current || segment.finished.size > 0) return;
       for (const [seq, row] of segment.begun) {
-        const line = this.#read(segment, row);
+        const attempts = this.#read(segment, row)[1] || [];
+        const isOpen = this.#isOpen;
+        const open = isOpen ? attempts.filter((values) => isOpen(values[0] as string)) : attempts;
+        if (open.length > 0) {
+          const before = current.size;
+          // Written before it leaves the old segment's index: a failed write keeps the old copy (and its segment).
+          current.begun.set(seq, this.#appendTo(current, [seq, open, 0, 0, 0, 0]));
+          current.carried += current.size - before;
+        }
         segment.begun.delete(seq);
-        current.begun.set(seq, this.#appendTo(current, [seq, line[1], 0, 0, 0, 0]));
       }
     }
   }
 
-  /** Deletes the oldest segments while they hold no live row. */
+  /**
+   * Drops the oldest segments while they hold no live row. Their files go once the lines that settled them are on
+   * disk (#sync): after a power loss the disk never holds a marker-less row without its segment or vice versa.
+   */
   #trim(): void {
     while (this.#segments.length > 0) {
       const oldest = this.#segments[0]!;
       if (oldest === this.#current || !oldest.settled) return;
-      if (this.#lock) {
-        try {
-          unlinkSync(oldest.path);
-        } catch (error) {
-          // Kept on disk: it is read again at the next start, and later segments settle its rows there too.
-          if (!(error instanceof Error && 'code' in error && error.code === 'ENOENT')) return;
+      this.#segments.shift();
+      if (this.#lock) this.#doomed.push(oldest.path);
+    }
+  }
+
+  #unlink(paths: readonly string[]): void {
+    for (const path of paths) {
+      try {
+        unlinkSync(path);
+      } catch (error) {
+        // Left on disk: read again at the next start, where later segments settle its rows again.
+        if (!(error instanceof Error && 'code' in error && error.code === 'ENOENT')) {
+          this.#report?.('usage journal: a settled segment could not be deleted', { segment: path, err: error instanceof Error ? error.message : String(error) });
         }
       }
-      this.#segments.shift();
     }
   }
 
@@ -435,11 +480,28 @@ export class JournalFile {
   }
 
   #sync(): void {
+    if (this.#syncing || (!this.#dirty && this.#doomed.length === 0)) return;
     const fd = this.#current?.fd;
-    if (!this.#dirty || this.#syncing || fd === undefined) return;
+    const doomed = this.#doomed;
+    this.#doomed = [];
+    if (fd === undefined) {
+      // No segment is being written: every line went out with a retired segment, synced when it was retired.
+      this.#unlink(doomed);
+      return;
+    }
     this.#dirty = false;
     this.#syncing = true;
-    fdatasync(fd, () => { this.#syncing = false; });
+    fdatasync(fd, (error) => {
+      this.#syncing = false;
+      if (error) {
+        // The lines are still in the OS (a process crash loses nothing); keep the old files until a sync succeeds.
+        this.#dirty = true;
+        this.#doomed = doomed.concat(this.#doomed);
+        this.#report?.('usage journal: fdatasync failed', { segment: this.#current?.path, err: error.message });
+        return;
+      }
+      this.#unlink(doomed);
+    });
   }
 
   /** Reads the slot's segments: which rows are live, where they lie, and the next seq and segment number. */
@@ -486,9 +548,12 @@ export class JournalFile {
         }
       }
     }
-    const finishedIds = new Set([...legacy.finished, ...this.unshipped()].map((e) => e.id));
+    const logged = new Set(this.unshipped().map((e) => e.id));
+    // A run that died converting the older format left its events in both places: the log's copy is the one.
+    const converted = legacy.finished.filter((e) => !logged.has(e.id));
+    const finishedIds = new Set([...logged, ...converted.map((e) => e.id)]);
     const open = [...attempts.values()].filter((b) => !finishedIds.has(b.id));
-    return { events: legacy.finished.concat(orphanEvents(open)), released: [...released] };
+    return { events: converted.concat(orphanEvents(open)), released: [...released] };
   }
 
   /** Moves the rows of every sibling slot no live process holds into this journal. */
@@ -498,14 +563,17 @@ export class JournalFile {
       if (slot === own || !existsSync(path)) continue;
       const lock = tryLock(path);
       if (!lock) continue;
-      const sibling = new JournalFile(path, lock, this.#segmentBytes);
+      const sibling = new JournalFile(path, lock, {});
       try {
         sibling.#replay();
+        this.#skipped += sibling.#skipped;
         const legacy = readLegacy(lock);
-        const events = sibling.unshipped().concat(sibling.#recovered(legacy).events);
-        // Ours first, then theirs goes: a crash in between leaves a copy in both, harmless (ids are idempotent).
+        // Ours first, then theirs goes. A run that died in between left a copy in both: what we hold already is
+        // not taken twice (it would count twice against balances until shipped).
+        const ours = new Set(this.unshipped().map((e) => e.id));
+        const events = sibling.unshipped().concat(sibling.#recovered(legacy).events).filter((e) => !ours.has(e.id));
         if (events.length > 0) this.write([], events);
-        for (const segment of sibling.#segments) unlinkSync(segment.path);
+        this.#unlink(sibling.#segments.map((segment) => segment.path));
         sibling.#segments.length = 0;
         clearLegacy(lock, legacy);
       } finally {

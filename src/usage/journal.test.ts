@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import BetterSqlite3 from 'better-sqlite3';
 import { join } from 'node:path';
@@ -25,6 +26,10 @@ function withDir(fn: (dir: string) => Promise<void> | void): () => Promise<void>
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-journal-test-'));
     try { await fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
   };
+}
+
+function retried<T>(operation: () => T): T {
+  try { return operation(); } catch { return operation(); }
 }
 
 /** The slot's log segments on disk. */
@@ -70,9 +75,9 @@ describe('usage journal', () => {
     damaged.close();
   }));
 
-  it('starts new segments and deletes settled ones, carrying a long-open attempt forward', withDir((dir) => {
+  it('starts new segments and deletes settled ones, carrying a long-open attempt forward', withDir(async (dir) => {
     const path = join(dir, 'j.db');
-    const file = JournalFile.open(path, { segmentBytes: 2000 });
+    const file = JournalFile.open(path, { segmentBytes: 2000, syncIntervalMs: 1 });
     file.write([begun('long', 'rq_long', 1)], []);
     let most = 0;
     for (let i = 0; i < 60; i++) {
@@ -80,6 +85,8 @@ describe('usage journal', () => {
       const { begunSeq } = file.write([b], []);
       const { finishedSeq } = file.write([], [finished(b, 1n)], [begunSeq!]);
       file.remove([finishedSeq!]);
+      // Settled segments are deleted after the next sync of the log.
+      await new Promise((resolve) => setTimeout(resolve, 3));
       most = Math.max(most, segmentsIn(dir).length);
     }
     // 60 rounds of ~1 KB fill ~30 segments; an open stream must not keep them all.
@@ -91,6 +98,114 @@ describe('usage journal', () => {
     again.remove([batch!.seq]);
     again.close();
     assert.deepEqual(segmentsIn(dir), [], 'a stop with every row settled leaves no segment');
+  }));
+
+  it('carries only the open attempts of a begun row, and carried bytes do not start segment after segment', withDir((dir) => {
+    const path = join(dir, 'j.db');
+    const open = new Set<string>();
+    const file = JournalFile.open(path, { segmentBytes: 2000, isOpen: (id) => open.has(id) });
+    // 40 turns, each beginning three attempts of which one stays open (a long stream), the other two finished and
+    // shipped: ~1.5 KB of new lines per turn. Settled files are deleted only after a sync (none runs here), so the
+    // files on disk are everything written.
+    for (let i = 0; i < 40; i++) {
+      const row = [begun(`long${i}`, `rq_l${i}`, 1), begun(`a${i}`, `rq_a${i}`, 1), begun(`b${i}`, `rq_b${i}`, 1)];
+      open.add(`long${i}`);
+      file.write(row, []);
+      const { finishedSeq } = file.write([], [finished(row[1]!, 1n), finished(row[2]!, 1n)]);
+      file.remove([finishedSeq!]);
+    }
+    const names = segmentsIn(dir);
+    const started = Math.max(...names.map((name) => Number(name.split('.').pop())));
+    const written = names.reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+    // 17 segments for the new lines; counting carried bytes towards the size started 26, and carrying whole rows
+    // (the finished attempts too) wrote 107 KB.
+    assert.ok(started <= 20, `${started} segments started`);
+    assert.ok(written < 80_000, `${written} bytes written`);
+    file.close();
+    const again = JournalFile.open(path);
+    const unknown = new Set(again.unshipped().filter((e) => e.completion === 'unknown').map((e) => e.id));
+    assert.ok([...open].every((id) => unknown.has(id)), 'every open attempt recovered');
+    // Finished (and shipped) attempts come back, under the same id the store ignores, only from rows never carried.
+    assert.ok(unknown.size - open.size <= 4, `${unknown.size - open.size} settled attempts re-created`);
+    again.close();
+  }));
+
+  it('keeps a long-open attempt when the write carrying it forward fails (disk full)', withDir((dir) => {
+    const path = join(dir, 'j.db');
+    const file = JournalFile.open(path, { segmentBytes: 1500 });
+    file.write([begun('long', 'rq_long', 1)], []);
+    const realWrite = fs.writeSync;
+    let carries = 0;
+    fs.writeSync = ((...args: Parameters<typeof fs.writeSync>) => {
+      // The second line naming 'long' is its first carry into a new segment: the disk is full right then.
+      if (Buffer.isBuffer(args[1]) && args[1].includes('"long"') && ++carries === 2) {
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }
+      return (realWrite as (...a: unknown[]) => number)(...args);
+    }) as typeof fs.writeSync;
+    syncBuiltinESMExports();
+    try {
+      for (let i = 0; i < 30; i++) {
+        const b = begun(`e${i}`, `rq_${i}`, 1);
+        // As UsageJournal does, a commit or a removal that failed is tried again.
+        const { begunSeq } = retried(() => file.write([b], []));
+        const { finishedSeq } = retried(() => file.write([], [finished(b, 1n)], [begunSeq!]));
+        retried(() => file.remove([finishedSeq!]));
+      }
+    } finally {
+      fs.writeSync = realWrite;
+      syncBuiltinESMExports();
+    }
+    assert.ok(carries >= 2, 'a carry failed');
+    file.close(); // dies with the stream open
+    const again = JournalFile.open(path);
+    assert.deepEqual(again.unshipped().map((e) => [e.id, e.completion]), [['long', 'unknown']]);
+    again.close();
+  }));
+
+  it('a start that died converting or adopting a journal does not take its events twice', withDir((dir) => {
+    const path = join(dir, 'j.db');
+    // A journal in the SQLite batch format; the conversion dies after writing the log, before clearing the table.
+    const old = new BetterSqlite3(path);
+    old.exec('CREATE TABLE journal_batches (seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, events TEXT NOT NULL)');
+    old.prepare('INSERT INTO journal_batches (kind, events) VALUES (?, ?)').run(1, JSON.stringify([finished(begun('e1', 'rq_1', 1), 9n)].map(eventValues)));
+    old.close();
+    const exec = BetterSqlite3.prototype.exec;
+    BetterSqlite3.prototype.exec = function (this: BetterSqlite3.Database, source: string) {
+      if (source.startsWith('DELETE FROM journal_batches')) throw new Error('killed');
+      return exec.call(this, source);
+    };
+    try {
+      assert.throws(() => JournalFile.open(path), /killed/);
+    } finally {
+      BetterSqlite3.prototype.exec = exec;
+    }
+    const converted = JournalFile.open(path);
+    assert.deepEqual(converted.unshipped().map((e) => e.id), ['e1']);
+    // A sibling slot whose segments cannot be deleted once adopted (as if the adopting run died first).
+    const sibling = JournalFile.open(path);
+    assert.equal(sibling.path, `${path}.1`);
+    sibling.write([begun('e3', 'rq_3', 1)], [finished(begun('e2', 'rq_2', 1), 5n)]);
+    sibling.close();
+    converted.close();
+    const realUnlink = fs.unlinkSync;
+    fs.unlinkSync = ((target: fs.PathLike) => {
+      if (String(target).includes('.1.log.')) throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+      realUnlink(target);
+    }) as typeof fs.unlinkSync;
+    syncBuiltinESMExports();
+    const reports: string[] = [];
+    try {
+      for (let start = 0; start < 2; start++) {
+        const adopting = JournalFile.open(path, { report: (message) => reports.push(message) });
+        assert.deepEqual(adopting.unshipped().map((e) => [e.id, e.completion]).sort(), [['e1', 'succeeded'], ['e2', 'succeeded'], ['e3', 'unknown']]);
+        adopting.close();
+      }
+    } finally {
+      fs.unlinkSync = realUnlink;
+      syncBuiltinESMExports();
+    }
+    assert.ok(reports.some((m) => m.includes('could not be deleted')), 'the undeletable segment was reported');
   }));
 
   it('converts a journal of SQLite batch rows (the format before the log) when it opens it', withDir((dir) => {

@@ -69,7 +69,11 @@ export class UsageJournal implements UsageSink {
   #closed = false;
 
   constructor(options: UsageJournalOptions) {
-    this.#file = JournalFile.open(options.path);
+    this.#file = JournalFile.open(options.path, {
+      // Only attempts still open are carried out of an old segment (the rest are settled or being settled).
+      isOpen: (attemptId) => this.#begunRowOf.has(attemptId),
+      report: (message, details) => this.#logger?.error(details, message),
+    });
     this.#write = options.write;
     this.#logger = options.logger;
     this.#intervalMs = options.intervalMs ?? 100;
