@@ -23,6 +23,8 @@ export interface UsageJournalOptions {
   maxBackoffMs?: number;
   /** Finished events kept in memory for shipping (default 50,000); beyond it (a long store outage) shipping reads the file. */
   memoryQueueEvents?: number;
+  /** Size of the log's segments (default 8 MiB; tests use small ones to rotate often). */
+  segmentBytes?: number;
 }
 
 /** Longest a finished event waits for a begin commit to join before it is committed on its own. */
@@ -70,6 +72,7 @@ export class UsageJournal implements UsageSink {
 
   constructor(options: UsageJournalOptions) {
     this.#file = JournalFile.open(options.path, {
+      ...(options.segmentBytes !== undefined ? { segmentBytes: options.segmentBytes } : {}),
       // Only attempts still open are carried out of an old segment (the rest are settled or being settled).
       isOpen: (attemptId) => this.#begunRowOf.has(attemptId),
       report: (message, details) => this.#logger?.error(details, message),
