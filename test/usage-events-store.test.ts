@@ -2,9 +2,20 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStore } from '../src/store/database.ts';
 import { createAccount } from '../src/store/accounts.ts';
-import { insertUsageEvents } from '../src/store/usage-events.ts';
+import { insertUsageEvents, rowValues, toRow } from '../src/store/usage-events.ts';
 import { usageEvent } from './helpers/usage.ts';
 import { STORE_KINDS, createTestDatabase } from './helpers/stores.ts';
+
+describe('usage event rows', () => {
+  it('binds the values of every column in the order the SQLite statement names them', () => {
+    const e = usageEvent('acct_1', {
+      isFinalAttempt: true, timedOut: true, isError: true, isStreaming: true, usageEstimated: true, stopReason: 'length',
+      inputTokens: 1, outputTokens: 2, cacheReadTokens: 3, cacheWriteTokens: 4, reasoningTokens: 5, inputTokensEstimate: 6,
+      outputTokensEstimate: 7, costPico: 8n, providerKeyId: 'pk', providerKeyDisplayName: 'Key', upstreamDurationMs: 9,
+    });
+    assert.deepEqual(rowValues(e), Object.values(toRow(e)));
+  });
+});
 
 for (const kind of STORE_KINDS) {
   describe(`insertUsageEvents (${kind})`, () => {

@@ -69,8 +69,9 @@ export class GatewayState {
   readonly #accounts = new Map<string, AccountSnapshot>();
   readonly #reloads = new Map<string, Reload>();
 
-  #accessUsed = new Map<string, string>();
-  #providerUsed = new Map<string, string>();
+  /** Last use of each key since the last flush, epoch ms (made ISO text only when flushed, not per request). */
+  #accessUsed = new Map<string, number>();
+  #providerUsed = new Map<string, number>();
 
   #lastSeq = 0;
   #unsubscribe: (() => void) | undefined;
@@ -158,7 +159,7 @@ export class GatewayState {
   }
 
   markUsed(accessKeyId: string, providerKeyId?: string): void {
-    const now = new Date().toISOString();
+    const now = Date.now();
     this.#accessUsed.set(accessKeyId, now);
     if (providerKeyId !== undefined) this.#providerUsed.set(providerKeyId, now);
   }
@@ -382,7 +383,7 @@ export class GatewayState {
     this.#accessUsed = new Map();
     this.#providerUsed = new Map();
     try {
-      await writeLastUsed(this.#store.db, access, provider);
+      await writeLastUsed(this.#store.db, isoTimes(access), isoTimes(provider));
     } catch (error) {
       // Put them back unless a newer use was recorded meanwhile.
       for (const [id, at] of access) if (!this.#accessUsed.has(id)) this.#accessUsed.set(id, at);
@@ -407,4 +408,10 @@ export class GatewayState {
 
 function toKey(row: AccessKeyRecord): AuthenticatedKey {
   return Object.freeze({ id: row.id, accountId: row.accountId, configurationId: row.configurationId });
+}
+
+function isoTimes(times: ReadonlyMap<string, number>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [id, at] of times) out.set(id, new Date(at).toISOString());
+  return out;
 }

@@ -9,7 +9,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 // 31 columns per row: 500 rows stays well under SQLite's bound-parameter limit and pg's 65535.
 const CHUNK = 500;
 
-function toRow(e: UsageEvent): Insertable<UsageEventsTable> {
+export function toRow(e: UsageEvent): Insertable<UsageEventsTable> {
   return {
     id: e.id, accountId: e.accountId, requestId: e.requestId, accessKeyId: e.accessKeyId,
     provider: e.provider, providerDisplayName: e.providerDisplayName, model: e.model, modelDisplayName: e.modelDisplayName,
@@ -26,7 +26,21 @@ function toRow(e: UsageEvent): Insertable<UsageEventsTable> {
   };
 }
 
-type BatchInsert = (rows: readonly Insertable<UsageEventsTable>[]) => void;
+/**
+ * toRow's values in its key order, built directly: the SQLite insert binds this array, so each event costs one
+ * array instead of a 31-key object plus `Object.values` (a test holds the two in step).
+ */
+export function rowValues(e: UsageEvent): unknown[] {
+  return [
+    e.id, e.accountId, e.requestId, e.accessKeyId, e.provider, e.providerDisplayName, e.model, e.modelDisplayName,
+    e.attemptNumber, e.isFinalAttempt ? 1 : 0, e.statusCode, e.timedOut ? 1 : 0, e.isError ? 1 : 0, e.isStreaming ? 1 : 0,
+    e.stopReason, e.inputTokens, e.outputTokens, e.cacheReadTokens, e.cacheWriteTokens, e.reasoningTokens,
+    e.usageEstimated ? 1 : 0, e.inputTokensEstimate, e.outputTokensEstimate, e.costPico.toString(),
+    e.keySource, e.providerKeyId, e.providerKeyDisplayName, e.retryAction, e.completion, e.upstreamDurationMs, e.eventTime,
+  ];
+}
+
+type BatchInsert = (events: readonly UsageEvent[]) => void;
 const sqliteInserts = new WeakMap<BetterSqlite3.Database, BatchInsert>();
 
 /**
@@ -34,14 +48,13 @@ const sqliteInserts = new WeakMap<BetterSqlite3.Database, BatchInsert>();
  * per row in one transaction. Building and preparing a 500-row statement per batch through the query builder
  * cost more than the inserts themselves.
  */
-function sqliteInsert(sqlite: BetterSqlite3.Database, sample: Insertable<UsageEventsTable>): BatchInsert {
+function sqliteInsert(sqlite: BetterSqlite3.Database, sample: UsageEvent): BatchInsert {
   let insert = sqliteInserts.get(sqlite);
   if (insert) return insert;
-  const columns = Object.keys(sample).map((f) => f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+  const columns = Object.keys(toRow(sample)).map((f) => f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
   const statement = sqlite.prepare(`INSERT INTO usage_events (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`);
-  insert = sqlite.transaction((rows: readonly Insertable<UsageEventsTable>[]) => {
-    // Object.values follows toRow's key order, the order `columns` was read in: no keyed lookup per field.
-    for (const row of rows) statement.run(Object.values(row));
+  insert = sqlite.transaction((events: readonly UsageEvent[]) => {
+    for (const event of events) statement.run(rowValues(event));
   });
   sqliteInserts.set(sqlite, insert);
   return insert;
@@ -51,10 +64,9 @@ function sqliteInsert(sqlite: BetterSqlite3.Database, sample: Insertable<UsageEv
 export async function insertUsageEvents(db: Kysely<Database>, events: readonly UsageEvent[]): Promise<void> {
   const sqlite = sqliteHandle(db);
   if (sqlite && events.length > 0) {
-    const rows = events.map(toRow);
     // Through Kysely's connection so the insert waits for a control-plane transaction in progress instead of
     // becoming a savepoint inside it (its rollback would erase usage the journal already counts as shipped).
-    await db.connection().execute(async () => { sqliteInsert(sqlite, rows[0]!)(rows); });
+    await db.connection().execute(async () => { sqliteInsert(sqlite, events[0]!)(events); });
     return;
   }
   for (let i = 0; i < events.length; i += CHUNK) {
