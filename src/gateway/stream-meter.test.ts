@@ -35,6 +35,16 @@ describe('StreamMeter', () => {
     assert.equal(meter.facts.terminal, true);
   });
 
+  it('meters JSON-looking content as text: a quoted finish_reason or usage inside a string is not one', () => {
+    const sneaky = 'a "finish_reason":"length" and "usage":{"prompt_tokens":1} b';
+    const events = streamEvents('chat-completions', { ...answer, text: sneaky }, true);
+    const meter = new StreamMeter(codecs.openai, 'chat-completions', false);
+    run(meter, events, 11);
+    assert.deepEqual(meter.facts.usage, expected);
+    assert.equal(meter.facts.stopReason, 'stop');
+    assert.ok(meter.facts.text.includes('finish_reason'), 'the quoted text counts towards the fallback estimate');
+  });
+
   it('drops only the usage-only chunk when the gateway injected include_usage', () => {
     const events = streamEvents('chat-completions', answer, true);
     const meter = new StreamMeter(codecs.openai, 'chat-completions', true);

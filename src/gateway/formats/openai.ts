@@ -3,7 +3,7 @@
 // `response.completed` carrying usage).
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { TollgateError } from '../../domain/errors.ts';
-import { appendText, errorMessage, firstStringOf, num, objectAt, obj, parseJson, rawStringAfter, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+import { appendText, lastRawStringAfter, errorMessage, firstStringOf, num, objectAt, obj, parseJson, rawStringAfter, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
 
 function errorJson(error: TollgateError): string {
   return JSON.stringify({ error: { type: error.spec.type ?? 'api_error', code: error.code, message: errorMessage(error), param: null } });
@@ -85,10 +85,10 @@ export const openai: FormatCodec = {
     // chat.completion.chunk / text_completion chunks: no event names; cheap string checks decide whether
     // an event is worth parsing, so ordinary content chunks are never JSON-parsed.
     if (data === '[DONE]') { facts.terminal = true; return true; }
-    const finish = rawStringAfter(data, FINISH_MARKER);
+    const finish = lastRawStringAfter(data, FINISH_MARKER);
     if (finish) facts.stopReason = finish;
-    else appendText(facts, rawStringAfter(data, surface === 'completions' ? '"text":"' : '"content":"'));
-    if (data.includes(USAGE_MARKER)) {
+    else appendText(facts, lastRawStringAfter(data, surface === 'completions' ? '"text":"' : '"content":"'));
+    if (data.lastIndexOf(USAGE_MARKER) >= 0) {
       const chunk = obj(parseJson(data));
       const usage = openaiUsage(chunk?.usage);
       if (usage) facts.usage = usage;

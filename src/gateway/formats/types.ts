@@ -54,6 +54,14 @@ export function rawStringAfter(data: string, marker: string): string {
   return data.slice(from, stringEnd(data, from - 1));
 }
 
+/** rawStringAfter for the last occurrence: for keys a chunk carries near its end, found without scanning it all. */
+export function lastRawStringAfter(data: string, marker: string): string {
+  const start = data.lastIndexOf(marker);
+  if (start < 0) return '';
+  const from = start + marker.length;
+  return data.slice(from, stringEnd(data, from - 1));
+}
+
 /** Index just past `"key"`, whitespace, `:` and whitespace at or after `from`; -1 when `key` is not a key there. */
 function valueStart(text: string, at: number, key: string): number {
   let i = at + key.length + 2;
