@@ -226,7 +226,8 @@ export class JournalFile {
   /** The slot's lock; undefined for a journal kept in memory (`:memory:`, the in-memory store). */
   readonly #lock: BetterSqlite3.Database | undefined;
   readonly #segmentBytes: number;
-  readonly #isOpen: ((attemptId: string) => boolean) | undefined;
+  /** Unset while the journal recovers at open: every begun row found then is carried whole. */
+  #isOpen: ((attemptId: string) => boolean) | undefined;
   readonly #syncIntervalMs: number;
   readonly #report: JournalFileOptions['report'];
   /** Settled segments gone from the index, deleted once the lines that settled them are on disk (#sync). */
@@ -258,6 +259,7 @@ export class JournalFile {
         if (events.length > 0 || released.length > 0) file.write([], events, released);
         clearLegacy(lock, legacy);
         file.#adoptSiblings(base, slot);
+        file.#isOpen = options.isOpen;
       } catch (error) {
         file.close();
         throw error;
@@ -271,7 +273,6 @@ export class JournalFile {
     this.path = path;
     this.#lock = lock;
     this.#segmentBytes = options.segmentBytes ?? SEGMENT_BYTES;
-    this.#isOpen = options.isOpen;
     this.#syncIntervalMs = options.syncIntervalMs ?? SYNC_INTERVAL_MS;
     this.#report = options.report;
   }

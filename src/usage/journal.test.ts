@@ -163,6 +163,26 @@ describe('usage journal', () => {
     again.close();
   }));
 
+  it('a start whose recovery cannot be written (disk full) leaves the dead run\'s attempts for the next start', withDir((dir) => {
+    const path = join(dir, 'j.db');
+    const first = JournalFile.open(path);
+    first.write([begun('e1', 'rq_1', 1)], []);
+    first.close(); // dies with e1 open
+    const realWrite = fs.writeSync;
+    fs.writeSync = (() => { throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }); }) as typeof fs.writeSync;
+    syncBuiltinESMExports();
+    try {
+      // As UsageJournal opens it: nothing is open yet in this process.
+      assert.throws(() => JournalFile.open(path, { isOpen: () => false }), /ENOSPC/);
+    } finally {
+      fs.writeSync = realWrite;
+      syncBuiltinESMExports();
+    }
+    const again = JournalFile.open(path, { isOpen: () => false });
+    assert.deepEqual(again.unshipped().map((e) => [e.id, e.completion]), [['e1', 'unknown']]);
+    again.close();
+  }));
+
   it('a start that died converting or adopting a journal does not take its events twice', withDir((dir) => {
     const path = join(dir, 'j.db');
     // A journal in the SQLite batch format; the conversion dies after writing the log, before clearing the table.
