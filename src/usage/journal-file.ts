@@ -232,6 +232,9 @@ export class JournalFile {
   readonly #report: JournalFileOptions['report'];
   /** Settled segments gone from the index, deleted once the lines that settled them are on disk (#sync). */
   #doomed: string[] = [];
+  /** The older doomed files an in-flight #sync will delete (close() takes them over). */
+  #syncingDoomed: string[] = [];
+  #closed = false;
   /** Oldest first; the last one is written while it is `#current`. */
   readonly #segments: Segment[] = [];
   #current: Segment | undefined;
@@ -351,8 +354,11 @@ export class JournalFile {
       current.fd = undefined;
     }
     this.#current = undefined;
+    this.#closed = true;
     this.#trim();
-    if (synced) this.#unlink(this.#doomed);
+    // The in-flight sync's files are older than ours: deleted first, or (sync failed) none of them.
+    if (synced) this.#unlink(this.#syncingDoomed.concat(this.#doomed));
+    this.#syncingDoomed = [];
     this.#doomed = [];
     this.#lock?.close();
   }
@@ -449,17 +455,19 @@ export class JournalFile {
     }
   }
 
-  #unlink(paths: readonly string[]): void {
-    for (const path of paths) {
+  /** Deletes oldest first; stops at a file it cannot delete (newer ones may settle its rows): returns the rest. */
+  #unlink(paths: readonly string[]): string[] {
+    for (let i = 0; i < paths.length; i++) {
       try {
-        unlinkSync(path);
+        unlinkSync(paths[i]!);
       } catch (error) {
-        // Left on disk: read again at the next start, where later segments settle its rows again.
         if (!(error instanceof Error && 'code' in error && error.code === 'ENOENT')) {
-          this.#report?.('usage journal: a settled segment could not be deleted', { segment: path, err: error instanceof Error ? error.message : String(error) });
+          this.#report?.('usage journal: a settled segment could not be deleted', { segment: paths[i], err: error instanceof Error ? error.message : String(error) });
+          return paths.slice(i);
         }
       }
     }
+    return [];
   }
 
   #forget(seq: number, kind: 'begun' | 'finished'): void {
@@ -487,13 +495,17 @@ export class JournalFile {
     this.#doomed = [];
     if (fd === undefined) {
       // No segment is being written: every line went out with a retired segment, synced when it was retired.
-      this.#unlink(doomed);
+      this.#doomed = this.#unlink(doomed).concat(this.#doomed);
       return;
     }
     this.#dirty = false;
     this.#syncing = true;
+    this.#syncingDoomed = doomed;
     fdatasync(fd, (error) => {
       this.#syncing = false;
+      // Closed meanwhile: close() synced and deleted these itself (the fd may already be closed: EBADF).
+      if (this.#closed) return;
+      this.#syncingDoomed = [];
       if (error) {
         // The lines are still in the OS (a process crash loses nothing); keep the old files until a sync succeeds.
         this.#dirty = true;
@@ -501,7 +513,7 @@ export class JournalFile {
         this.#report?.('usage journal: fdatasync failed', { segment: this.#current?.path, err: error.message });
         return;
       }
-      this.#unlink(doomed);
+      this.#doomed = this.#unlink(doomed).concat(this.#doomed);
     });
   }
 
@@ -574,7 +586,9 @@ export class JournalFile {
         const ours = new Set(this.unshipped().map((e) => e.id));
         const events = sibling.unshipped().concat(sibling.#recovered(legacy).events).filter((e) => !ours.has(e.id));
         if (events.length > 0) this.write([], events);
-        this.#unlink(sibling.#segments.map((segment) => segment.path));
+        // Oldest first: its settled segments (doomed at replay) before the ones whose markers settle them.
+        this.#unlink(sibling.#doomed.concat(sibling.#segments.map((segment) => segment.path)));
+        sibling.#doomed = [];
         sibling.#segments.length = 0;
         clearLegacy(lock, legacy);
       } finally {

@@ -183,6 +183,81 @@ describe('usage journal', () => {
     again.close();
   }));
 
+  it('deletes settled segments oldest first: one it cannot delete keeps the newer ones, whose lines settle it', withDir(async (dir) => {
+    const path = join(dir, 'j.db');
+    const file = JournalFile.open(path, { segmentBytes: 1500, syncIntervalMs: 2 });
+    const settleOne = (i: number) => {
+      const b = begun(`e${i}`, `rq_${i}`, 1);
+      const { begunSeq } = file.write([b], []);
+      const { finishedSeq } = file.write([], [finished(b, 1n)], [begunSeq!]);
+      file.remove([finishedSeq!]);
+    };
+    const realUnlink = fs.unlinkSync;
+    const stuck = join(dir, 'j.db.log.1');
+    fs.unlinkSync = ((target: fs.PathLike) => {
+      if (String(target) === stuck) throw Object.assign(new Error('EIO: i/o error, unlink'), { code: 'EIO' });
+      realUnlink(target);
+    }) as typeof fs.unlinkSync;
+    syncBuiltinESMExports();
+    try {
+      for (let i = 0; i < 12; i++) settleOne(i);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      // Segment 1 could not go: every segment after it stays too (their markers are what settle its rows).
+      const left = segmentsIn(dir).map((name) => Number(name.split('.').pop()));
+      assert.deepEqual(left, Array.from({ length: left.length }, (_, i) => i + 1), `segments on disk: ${left.join(', ')}`);
+      assert.ok(left.length >= 3);
+    } finally {
+      fs.unlinkSync = realUnlink;
+      syncBuiltinESMExports();
+    }
+    settleOne(12);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.ok(!segmentsIn(dir).includes('j.db.log.1'), 'deleted once the disk lets it');
+    file.close();
+    const again = JournalFile.open(path);
+    assert.deepEqual(again.unshipped(), [], 'no shipped event comes back');
+    again.close();
+  }));
+
+  it('adopting a slot also deletes its settled segments, oldest first', withDir((dir) => {
+    const path = join(dir, 'j.db');
+    const holder = JournalFile.open(path);
+    const sibling = JournalFile.open(path, { segmentBytes: 1500 });
+    for (let i = 0; i < 8; i++) {
+      const b = begun(`e${i}`, `rq_${i}`, 1);
+      const { begunSeq } = sibling.write([b], []);
+      const { finishedSeq } = sibling.write([], [finished(b, 1n)], [begunSeq!]);
+      sibling.remove([finishedSeq!]);
+    }
+    sibling.write([], [finished(begun('live', 'rq_live', 1), 2n)]);
+    // The sibling dies before its settled segments were deleted (its unlinks fail until then).
+    const realUnlink = fs.unlinkSync;
+    fs.unlinkSync = (() => { throw Object.assign(new Error('EIO: i/o error, unlink'), { code: 'EIO' }); }) as typeof fs.unlinkSync;
+    syncBuiltinESMExports();
+    try { sibling.close(); } finally {
+      fs.unlinkSync = realUnlink;
+      syncBuiltinESMExports();
+    }
+    assert.ok(segmentsIn(dir, 'j.db.1').length >= 3);
+    holder.close();
+    // A crash amid the deletions must never leave an older segment without the newer ones that settle it.
+    const order: number[] = [];
+    fs.unlinkSync = ((target: fs.PathLike) => {
+      if (String(target).includes('j.db.1.log.')) order.push(Number(String(target).split('.').pop()));
+      realUnlink(target);
+    }) as typeof fs.unlinkSync;
+    syncBuiltinESMExports();
+    let adopting: JournalFile;
+    try { adopting = JournalFile.open(path); } finally {
+      fs.unlinkSync = realUnlink;
+      syncBuiltinESMExports();
+    }
+    assert.deepEqual(adopting.unshipped().map((e) => e.id), ['live']);
+    assert.deepEqual(segmentsIn(dir, 'j.db.1'), [], 'nothing of the adopted slot is left to be adopted again');
+    assert.deepEqual(order, [...order].sort((x, y) => x - y), `deleted in the order ${order.join(', ')}`);
+    adopting.close();
+  }));
+
   it('a start that died converting or adopting a journal does not take its events twice', withDir((dir) => {
     const path = join(dir, 'j.db');
     // A journal in the SQLite batch format; the conversion dies after writing the log, before clearing the table.
