@@ -28,6 +28,13 @@ function withDir(fn: (dir: string) => Promise<void> | void): () => Promise<void>
   };
 }
 
+/** Waits (up to 5 s) for a condition that a background sync makes true. */
+async function eventually(condition: () => boolean, message: () => string): Promise<void> {
+  for (const started = Date.now(); !condition(); await new Promise((resolve) => setTimeout(resolve, 2))) {
+    if (Date.now() - started > 5000) assert.fail(message());
+  }
+}
+
 function retried<T>(operation: () => T): T {
   try { return operation(); } catch { return operation(); }
 }
@@ -79,18 +86,15 @@ describe('usage journal', () => {
     const path = join(dir, 'j.db');
     const file = JournalFile.open(path, { segmentBytes: 2000, syncIntervalMs: 1 });
     file.write([begun('long', 'rq_long', 1)], []);
-    let most = 0;
     for (let i = 0; i < 60; i++) {
       const b = begun(`e${i}`, `rq_${i}`, 1);
       const { begunSeq } = file.write([b], []);
       const { finishedSeq } = file.write([], [finished(b, 1n)], [begunSeq!]);
       file.remove([finishedSeq!]);
-      // Settled segments are deleted after the next sync of the log.
-      await new Promise((resolve) => setTimeout(resolve, 3));
-      most = Math.max(most, segmentsIn(dir).length);
+      // 60 rounds of ~1 KB fill ~30 segments; an open stream must not keep them all. Settled segments are deleted
+      // after the next sync of the log, however long the disk takes.
+      await eventually(() => segmentsIn(dir).length <= 3, () => `${segmentsIn(dir).length} segments on disk after round ${i}`);
     }
-    // 60 rounds of ~1 KB fill ~30 segments; an open stream must not keep them all.
-    assert.ok(most <= 3, `${most} segments on disk at once`);
     file.close(); // the process dies with the long stream open
     const again = JournalFile.open(path);
     const [batch] = again.finishedBatches(1);
@@ -194,14 +198,19 @@ describe('usage journal', () => {
     };
     const realUnlink = fs.unlinkSync;
     const stuck = join(dir, 'j.db.log.1');
+    let unlinkAttempts = 0;
     fs.unlinkSync = ((target: fs.PathLike) => {
-      if (String(target) === stuck) throw Object.assign(new Error('EIO: i/o error, unlink'), { code: 'EIO' });
+      if (String(target) === stuck) {
+        unlinkAttempts++;
+        throw Object.assign(new Error('EIO: i/o error, unlink'), { code: 'EIO' });
+      }
       realUnlink(target);
     }) as typeof fs.unlinkSync;
     syncBuiltinESMExports();
     try {
       for (let i = 0; i < 12; i++) settleOne(i);
-      await new Promise((resolve) => setTimeout(resolve, 30));
+      // Two deletion attempts of segment 1 means a sync after every line above went by.
+      await eventually(() => unlinkAttempts >= 2, () => 'no sync tried to delete the settled segments');
       // Segment 1 could not go: every segment after it stays too (their markers are what settle its rows).
       const left = segmentsIn(dir).map((name) => Number(name.split('.').pop()));
       assert.deepEqual(left, Array.from({ length: left.length }, (_, i) => i + 1), `segments on disk: ${left.join(', ')}`);
@@ -211,8 +220,7 @@ describe('usage journal', () => {
       syncBuiltinESMExports();
     }
     settleOne(12);
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    assert.ok(!segmentsIn(dir).includes('j.db.log.1'), 'deleted once the disk lets it');
+    await eventually(() => !segmentsIn(dir).includes('j.db.log.1'), () => 'segment 1 not deleted once the disk lets it');
     file.close();
     const again = JournalFile.open(path);
     assert.deepEqual(again.unshipped(), [], 'no shipped event comes back');
