@@ -2,11 +2,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs, { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import BetterSqlite3 from 'better-sqlite3';
 import { join } from 'node:path';
 import { begunFrom, begunValues, eventFrom, eventValues, JournalFile, orphanEvent } from './journal-file.ts';
 import { UsageJournal } from './journal.ts';
+import { createLogger } from '../config/logger.ts';
 import type { BegunAttempt, UsageEvent } from './event.ts';
 
 function begun(id: string, requestId: string, attemptNumber: number): BegunAttempt {
@@ -264,6 +266,34 @@ describe('usage journal', () => {
     assert.deepEqual(segmentsIn(dir, 'j.db.1'), [], 'nothing of the adopted slot is left to be adopted again');
     assert.deepEqual(order, [...order].sort((x, y) => x - y), `deleted in the order ${order.join(', ')}`);
     adopting.close();
+  }));
+
+  it('logs what the journal meets while it opens (a slot\'s file it cannot delete) and still ships its events', withDir(async (dir) => {
+    const path = join(dir, 'j.db');
+    const holder = JournalFile.open(path);
+    const sibling = JournalFile.open(path);
+    sibling.write([], [finished(begun('e1', 'rq_1', 1), 1n)]);
+    sibling.close();
+    holder.close();
+    const realUnlink = fs.unlinkSync;
+    fs.unlinkSync = ((target: fs.PathLike) => {
+      if (String(target).includes('.1.log.')) throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+      realUnlink(target);
+    }) as typeof fs.unlinkSync;
+    syncBuiltinESMExports();
+    const lines: string[] = [];
+    const logger = createLogger('info', new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } }));
+    const stored: string[] = [];
+    let journal: UsageJournal;
+    try {
+      journal = new UsageJournal({ path, logger, write: async (events) => { stored.push(...events.map((e) => e.id)); } });
+    } finally {
+      fs.unlinkSync = realUnlink;
+      syncBuiltinESMExports();
+    }
+    assert.ok(lines.some((l) => l.includes('could not be deleted')), `logged: ${lines.join('')}`);
+    await journal.close();
+    assert.deepEqual(stored, ['e1']);
   }));
 
   it('a start that died converting or adopting a journal does not take its events twice', withDir((dir) => {

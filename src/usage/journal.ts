@@ -71,6 +71,8 @@ export class UsageJournal implements UsageSink {
   #closed = false;
 
   constructor(options: UsageJournalOptions) {
+    // Before the file opens: what it meets while recovering and adopting (an undeletable file) is reported too.
+    this.#logger = options.logger;
     this.#file = JournalFile.open(options.path, {
       ...(options.segmentBytes !== undefined ? { segmentBytes: options.segmentBytes } : {}),
       // Only attempts still open are carried out of an old segment (the rest are settled or being settled).
@@ -78,7 +80,6 @@ export class UsageJournal implements UsageSink {
       report: (message, details) => this.#logger?.error(details, message),
     });
     this.#write = options.write;
-    this.#logger = options.logger;
     this.#intervalMs = options.intervalMs ?? 100;
     this.#maxBatch = options.maxBatch ?? 500;
     this.#maxBackoffMs = options.maxBackoffMs ?? 5000;
