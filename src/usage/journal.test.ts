@@ -30,6 +30,38 @@ function withDir(fn: (dir: string) => Promise<void> | void): () => Promise<void>
   };
 }
 
+type FsFunction = 'writeSync' | 'unlinkSync';
+
+/**
+ * Runs `body` with one node:fs function replaced — for the journal's own imports too (syncBuiltinESMExports) — and
+ * puts the real one back however `body` ends (an async body: once it settles). `replace` is given the real one.
+ */
+function withFs<K extends FsFunction, T>(name: K, replace: (real: (typeof fs)[K]) => (typeof fs)[K], body: () => T): T {
+  const functions = fs as Record<FsFunction, unknown>;
+  const real = fs[name];
+  functions[name] = replace(real);
+  syncBuiltinESMExports();
+  const restore = () => { functions[name] = real; syncBuiltinESMExports(); };
+  let result: T;
+  try { result = body(); } catch (error) { restore(); throw error; }
+  if (result instanceof Promise) return result.finally(restore) as T;
+  restore();
+  return result;
+}
+
+/** An error as the failing syscall raises it. */
+function fsError(code: string, syscall: string): Error {
+  return Object.assign(new Error(`${code}: ${syscall} failed`), { code });
+}
+
+/** unlinkSync failing with `code` for the paths `matches` picks. */
+function failingUnlink(matches: (path: string) => boolean, code: string) {
+  return (real: typeof fs.unlinkSync) => ((target: fs.PathLike) => {
+    if (matches(String(target))) throw fsError(code, 'unlink');
+    real(target);
+  }) as typeof fs.unlinkSync;
+}
+
 /** Waits (up to 5 s) for a condition that a background sync makes true. */
 async function eventually(condition: () => boolean, message: () => string): Promise<void> {
   for (const started = Date.now(); !condition(); await new Promise((resolve) => setTimeout(resolve, 2))) {
@@ -140,17 +172,13 @@ describe('usage journal', () => {
     const path = join(dir, 'j.db');
     const file = JournalFile.open(path, { segmentBytes: 1500 });
     file.write([begun('long', 'rq_long', 1)], []);
-    const realWrite = fs.writeSync;
     let carries = 0;
-    fs.writeSync = ((...args: Parameters<typeof fs.writeSync>) => {
+    const fullOnFirstCarry = (real: typeof fs.writeSync) => ((...args: Parameters<typeof fs.writeSync>) => {
       // The second line naming 'long' is its first carry into a new segment: the disk is full right then.
-      if (Buffer.isBuffer(args[1]) && args[1].includes('"long"') && ++carries === 2) {
-        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-      }
-      return (realWrite as (...a: unknown[]) => number)(...args);
+      if (Buffer.isBuffer(args[1]) && args[1].includes('"long"') && ++carries === 2) throw fsError('ENOSPC', 'write');
+      return (real as (...a: unknown[]) => number)(...args);
     }) as typeof fs.writeSync;
-    syncBuiltinESMExports();
-    try {
+    withFs('writeSync', fullOnFirstCarry, () => {
       for (let i = 0; i < 30; i++) {
         const b = begun(`e${i}`, `rq_${i}`, 1);
         // As UsageJournal does, a commit or a removal that failed is tried again.
@@ -158,10 +186,7 @@ describe('usage journal', () => {
         const { finishedSeq } = retried(() => file.write([], [finished(b, 1n)], [begunSeq!]));
         retried(() => file.remove([finishedSeq!]));
       }
-    } finally {
-      fs.writeSync = realWrite;
-      syncBuiltinESMExports();
-    }
+    });
     assert.ok(carries >= 2, 'a carry failed');
     file.close(); // dies with the stream open
     const again = JournalFile.open(path);
@@ -174,16 +199,9 @@ describe('usage journal', () => {
     const first = JournalFile.open(path);
     first.write([begun('e1', 'rq_1', 1)], []);
     first.close(); // dies with e1 open
-    const realWrite = fs.writeSync;
-    fs.writeSync = (() => { throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }); }) as typeof fs.writeSync;
-    syncBuiltinESMExports();
-    try {
-      // As UsageJournal opens it: nothing is open yet in this process.
-      assert.throws(() => JournalFile.open(path, { isOpen: () => false }), /ENOSPC/);
-    } finally {
-      fs.writeSync = realWrite;
-      syncBuiltinESMExports();
-    }
+    const diskFull = () => (() => { throw fsError('ENOSPC', 'write'); }) as typeof fs.writeSync;
+    // As UsageJournal opens it: nothing is open yet in this process.
+    withFs('writeSync', diskFull, () => assert.throws(() => JournalFile.open(path, { isOpen: () => false }), /ENOSPC/));
     const again = JournalFile.open(path, { isOpen: () => false });
     assert.deepEqual(again.unshipped().map((e) => [e.id, e.completion]), [['e1', 'unknown']]);
     again.close();
@@ -198,18 +216,13 @@ describe('usage journal', () => {
       const { finishedSeq } = file.write([], [finished(b, 1n)], [begunSeq!]);
       file.remove([finishedSeq!]);
     };
-    const realUnlink = fs.unlinkSync;
     const stuck = join(dir, 'j.db.log.1');
     let unlinkAttempts = 0;
-    fs.unlinkSync = ((target: fs.PathLike) => {
-      if (String(target) === stuck) {
-        unlinkAttempts++;
-        throw Object.assign(new Error('EIO: i/o error, unlink'), { code: 'EIO' });
-      }
-      realUnlink(target);
-    }) as typeof fs.unlinkSync;
-    syncBuiltinESMExports();
-    try {
+    await withFs('unlinkSync', failingUnlink((target) => {
+      if (target !== stuck) return false;
+      unlinkAttempts++;
+      return true;
+    }, 'EIO'), async () => {
       for (let i = 0; i < 12; i++) settleOne(i);
       // Two deletion attempts of segment 1 means a sync after every line above went by.
       await eventually(() => unlinkAttempts >= 2, () => 'no sync tried to delete the settled segments');
@@ -217,10 +230,7 @@ describe('usage journal', () => {
       const left = segmentsIn(dir).map((name) => Number(name.split('.').pop()));
       assert.deepEqual(left, Array.from({ length: left.length }, (_, i) => i + 1), `segments on disk: ${left.join(', ')}`);
       assert.ok(left.length >= 3);
-    } finally {
-      fs.unlinkSync = realUnlink;
-      syncBuiltinESMExports();
-    }
+    });
     settleOne(12);
     await eventually(() => !segmentsIn(dir).includes('j.db.log.1'), () => 'segment 1 not deleted once the disk lets it');
     file.close();
@@ -241,27 +251,16 @@ describe('usage journal', () => {
     }
     sibling.write([], [finished(begun('live', 'rq_live', 1), 2n)]);
     // The sibling dies before its settled segments were deleted (its unlinks fail until then).
-    const realUnlink = fs.unlinkSync;
-    fs.unlinkSync = (() => { throw Object.assign(new Error('EIO: i/o error, unlink'), { code: 'EIO' }); }) as typeof fs.unlinkSync;
-    syncBuiltinESMExports();
-    try { sibling.close(); } finally {
-      fs.unlinkSync = realUnlink;
-      syncBuiltinESMExports();
-    }
+    withFs('unlinkSync', failingUnlink(() => true, 'EIO'), () => sibling.close());
     assert.ok(segmentsIn(dir, 'j.db.1').length >= 3);
     holder.close();
     // A crash amid the deletions must never leave an older segment without the newer ones that settle it.
     const order: number[] = [];
-    fs.unlinkSync = ((target: fs.PathLike) => {
+    const recording = (real: typeof fs.unlinkSync) => ((target: fs.PathLike) => {
       if (String(target).includes('j.db.1.log.')) order.push(Number(String(target).split('.').pop()));
-      realUnlink(target);
+      real(target);
     }) as typeof fs.unlinkSync;
-    syncBuiltinESMExports();
-    let adopting: JournalFile;
-    try { adopting = JournalFile.open(path); } finally {
-      fs.unlinkSync = realUnlink;
-      syncBuiltinESMExports();
-    }
+    const adopting = withFs('unlinkSync', recording, () => JournalFile.open(path));
     assert.deepEqual(adopting.unshipped().map((e) => e.id), ['live']);
     assert.deepEqual(segmentsIn(dir, 'j.db.1'), [], 'nothing of the adopted slot is left to be adopted again');
     assert.deepEqual(order, [...order].sort((x, y) => x - y), `deleted in the order ${order.join(', ')}`);
@@ -275,22 +274,11 @@ describe('usage journal', () => {
     sibling.write([], [finished(begun('e1', 'rq_1', 1), 1n)]);
     sibling.close();
     holder.close();
-    const realUnlink = fs.unlinkSync;
-    fs.unlinkSync = ((target: fs.PathLike) => {
-      if (String(target).includes('.1.log.')) throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
-      realUnlink(target);
-    }) as typeof fs.unlinkSync;
-    syncBuiltinESMExports();
     const lines: string[] = [];
     const logger = createLogger('info', new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } }));
     const stored: string[] = [];
-    let journal: UsageJournal;
-    try {
-      journal = new UsageJournal({ path, logger, write: async (events) => { stored.push(...events.map((e) => e.id)); } });
-    } finally {
-      fs.unlinkSync = realUnlink;
-      syncBuiltinESMExports();
-    }
+    const journal = withFs('unlinkSync', failingUnlink((target) => target.includes('.1.log.'), 'EACCES'),
+      () => new UsageJournal({ path, logger, write: async (events) => { stored.push(...events.map((e) => e.id)); } }));
     assert.ok(lines.some((l) => l.includes('could not be deleted')), `logged: ${lines.join('')}`);
     await journal.close();
     assert.deepEqual(stored, ['e1']);
@@ -321,23 +309,14 @@ describe('usage journal', () => {
     sibling.write([begun('e3', 'rq_3', 1)], [finished(begun('e2', 'rq_2', 1), 5n)]);
     sibling.close();
     converted.close();
-    const realUnlink = fs.unlinkSync;
-    fs.unlinkSync = ((target: fs.PathLike) => {
-      if (String(target).includes('.1.log.')) throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
-      realUnlink(target);
-    }) as typeof fs.unlinkSync;
-    syncBuiltinESMExports();
     const reports: string[] = [];
-    try {
+    withFs('unlinkSync', failingUnlink((target) => target.includes('.1.log.'), 'EACCES'), () => {
       for (let start = 0; start < 2; start++) {
         const adopting = JournalFile.open(path, { report: (message) => reports.push(message) });
         assert.deepEqual(adopting.unshipped().map((e) => [e.id, e.completion]).sort(), [['e1', 'succeeded'], ['e2', 'succeeded'], ['e3', 'unknown']]);
         adopting.close();
       }
-    } finally {
-      fs.unlinkSync = realUnlink;
-      syncBuiltinESMExports();
-    }
+    });
     assert.ok(reports.some((m) => m.includes('could not be deleted')), 'the undeletable segment was reported');
   }));
 
