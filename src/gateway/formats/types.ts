@@ -48,17 +48,17 @@ export const TEXT_ESTIMATE_CAP = 64 * 1024;
 
 /** The JSON string value following `marker` (e.g. `"content":"`) in `data`, still escaped; '' when absent. */
 export function rawStringAfter(data: string, marker: string): string {
-  const start = data.indexOf(marker);
-  if (start < 0) return '';
-  const from = start + marker.length;
-  return data.slice(from, stringEnd(data, from - 1));
+  return stringAfterMarkerAt(data, data.indexOf(marker), marker);
 }
 
 /** rawStringAfter for the last occurrence: for keys a chunk carries near its end, found without scanning it all. */
 export function lastRawStringAfter(data: string, marker: string): string {
-  const start = data.lastIndexOf(marker);
-  if (start < 0) return '';
-  const from = start + marker.length;
+  return stringAfterMarkerAt(data, data.lastIndexOf(marker), marker);
+}
+
+function stringAfterMarkerAt(data: string, markerAt: number, marker: string): string {
+  if (markerAt < 0) return '';
+  const from = markerAt + marker.length;
   return data.slice(from, stringEnd(data, from - 1));
 }
 
