@@ -23,7 +23,8 @@ const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 
 export class Upstreams {
   readonly #pools = new Map<string, Pool>();
-  readonly #targets = new Map<string, Target>();
+  /** base URL → surface path → target: two lookups instead of a concatenated key built per request. */
+  readonly #targets = new Map<string, Map<string, Target>>();
   readonly #connections: number;
 
   constructor(options: { connectionsPerOrigin?: number } = {}) {
@@ -31,14 +32,15 @@ export class Upstreams {
   }
 
   target(baseUrl: string, surfacePath: string): Target {
-    const cacheKey = `${baseUrl}\u0000${surfacePath}`;
-    let t = this.#targets.get(cacheKey);
+    let byPath = this.#targets.get(baseUrl);
+    if (!byPath) this.#targets.set(baseUrl, (byPath = new Map()));
+    let t = byPath.get(surfacePath);
     if (!t) {
       // Custom providers may carry a query string (Azure `?api-version=`): the surface path goes before it.
       const url = new URL(baseUrl);
       const path = `${url.pathname.replace(/\/+$/, '')}${surfacePath}${url.search}`;
       t = { origin: url.origin, path };
-      this.#targets.set(cacheKey, t);
+      byPath.set(surfacePath, t);
     }
     return t;
   }
