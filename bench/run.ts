@@ -302,6 +302,8 @@ async function measureAll(upstream: Running, targets: Running[]): Promise<Row[]>
       const row: Row = {
         target: t.id, mode, status: 'ok',
         rps: median(p.c50.map((r) => r.rps)),
+        rpsByRepeat: p.c50.map((r) => r.rps),
+        cpuUsByRepeat: p.cpuUs,
         p50Ms: median(p.c50.map((r) => r.p50Ms)),
         p99Ms: median(p.c50.map((r) => r.p99Ms)),
         addedP50Ms: median(p.c1.map((r) => r.p50Ms)) - baseC1,
@@ -445,7 +447,7 @@ async function main(): Promise<number> {
   const budget = budgetChecks(rows);
   const lines: string[] = [];
   lines.push('', `Tollgate benchmark — ${startedAt.toISOString()}${smoke ? ' — SMOKE (figures meaningless)' : ''}`);
-  lines.push(`${cpuModel()}; server pinned to CPU ${serverCore ?? '-'}, load (${loader.tool}) on CPU ${loadCore ?? '-'}; ${settings.durationSec} s × ${settings.repeats} repeats (median) at ${settings.connections} connections; load average at start ${loadAvgAtStart.join(' ')}`, '');
+  lines.push(`${cpuModel()}; server pinned to CPU ${serverCore ?? '-'}, load (${loader.tool}) on CPU ${loadCore ?? '-'}; ${settings.durationSec} s × ${settings.repeats} repeats (median) at ${settings.connections} connections; load average at start ${loadAvgAtStart.join(' ')}`, 'Ratios: the median of the per-repeat ratios (each pair measured seconds apart).', '');
   lines.push(consoleTable(rows), '');
   for (const r of rat) lines.push(`${r.name} (${MODE_LABELS[r.mode]}): ${r.value.toFixed(2)}× — budget ${r.budget}${r.budget === '(info)' ? '' : r.meets ? ' ✓' : ' ✗'}`);
   for (const b of budget) lines.push(`${b.name}: ${b.value} — budget ${b.budget} ${b.meets ? '✓' : '✗'}`);

@@ -1,0 +1,35 @@
+// The benchmark's ratios: on a machine whose speed drifts between minutes, each repeat of Tollgate is set against
+// the same repeat of the reference (measured seconds apart), so a slow minute for both does not skew the ratio.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pairedRatio, ratios, type Row } from '../bench/lib/report.ts';
+
+const row = (target: Row['target'], rpsByRepeat: number[], cpuUsByRepeat: number[]): Row => ({
+  target, mode: 'json', status: 'ok', rpsByRepeat, cpuUsByRepeat,
+  rps: [...rpsByRepeat].sort((a, b) => a - b)[1], cpuUsPerRequest: [...cpuUsByRepeat].sort((a, b) => a - b)[1],
+});
+
+test('ratios pair each repeat of Tollgate with the same repeat of the bare proxy and Portkey', () => {
+  // Repeat 2 was a slow minute for everyone. Pairs say 0.6 / 0.7 / 0.56 (median 0.6); the ratio of the medians,
+  // which sets repeat 3's Tollgate against repeat 3's bare proxy only by accident, would say 0.56.
+  const rows = [
+    row('bare', [10_000, 5_000, 9_000], [100, 200, 110]),
+    row('tollgate', [6_000, 3_500, 5_000], [150, 280, 200]),
+    row('portkey', [1_000, 500, 1_000], [1_000, 2_000, 1_000]),
+  ];
+  assert.equal((rows[1]!.rps! / rows[0]!.rps!).toFixed(3), '0.556');
+  const byName = Object.fromEntries(ratios(rows).map((r) => [r.name, r]));
+  assert.equal(byName['Tollgate / bare proxy, req/s']!.value.toFixed(3), '0.600');
+  assert.equal(byName['Tollgate / bare proxy, req/s per core']!.value.toFixed(3), '0.667');
+  assert.equal(byName['Tollgate / bare proxy, req/s']!.meets, false);
+  assert.equal(byName['Tollgate / Portkey, req/s']!.value.toFixed(3), '6.000');
+  assert.equal(byName['Tollgate / Portkey, req/s per core']!.value.toFixed(3), '6.667');
+  assert.equal(byName['Tollgate / Portkey, req/s']!.budget, '≥ 8');
+});
+
+test('without per-repeat figures (or with unequal repeats) the ratio is that of the medians', () => {
+  assert.equal(pairedRatio(undefined, undefined, 6_000, 10_000), 0.6);
+  assert.equal(pairedRatio([1, 2], [1, 2, 3], 6_000, 10_000), 0.6);
+  assert.equal(pairedRatio(undefined, undefined, 6_000, undefined), undefined);
+  assert.deepEqual(ratios([row('tollgate', [1], [1])]), []);
+});
