@@ -65,7 +65,8 @@ export class GatewayState {
   readonly #keyLoads = new Map<string, Promise<AuthenticatedKey | null>>();
   /**
    * token → its hash, for tokens of cached keys only: a SHA-256 per request was ~1 % of the gateway's CPU. Process
-   * memory only (the token passes through it anyway); an unknown token is never remembered, so junk cannot grow it.
+   * memory only (the token passes through it anyway); an unknown token is never remembered, so junk cannot grow it,
+   * and the memo is emptied whenever a key leaves the cache, so a deleted key's token does not linger.
    */
   readonly #tokenHashes = new Map<string, string>();
   /** Bumped on every access-key change, so a lookup racing with one is not cached. */
@@ -256,6 +257,7 @@ export class GatewayState {
     if (hash === undefined) return;
     this.#hashById.delete(id);
     this.#keys.delete(hash);
+    this.#tokenHashes.clear();
   }
 
   #rememberUnknown(hash: string): void {
