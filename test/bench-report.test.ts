@@ -33,3 +33,10 @@ test('without per-repeat figures (or with unequal repeats) the ratio is that of 
   assert.equal(pairedRatio(undefined, undefined, 6_000, undefined), undefined);
   assert.deepEqual(ratios([row('tollgate', [1], [1])]), []);
 });
+
+test('a Tollgate that served nothing shows as a failed 0× ratio, not as a missing line', () => {
+  const [ratio] = ratios([row('bare', [10_000, 10_000, 10_000], [100, 100, 100]), row('tollgate', [0, 0, 0], [NaN, NaN, NaN])]);
+  assert.equal(ratio?.name, 'Tollgate / bare proxy, req/s');
+  assert.equal(ratio?.value, 0);
+  assert.equal(ratio?.meets, false);
+});

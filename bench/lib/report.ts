@@ -81,7 +81,7 @@ export function ratios(rows: readonly Row[]): Ratio[] {
   const get = (t: TargetId, m: Mode): Row | undefined => rows.find((r) => r.target === t && r.mode === m && r.status === 'ok');
   const out: Ratio[] = [];
   const push = (mode: Mode, name: string, value: number | undefined, min: number): void => {
-    if (value !== undefined && Number.isFinite(value) && value > 0) out.push({ mode, name, value, budget: `≥ ${min}`, meets: value >= min });
+    if (value !== undefined && Number.isFinite(value) && value >= 0) out.push({ mode, name, value, budget: `≥ ${min}`, meets: value >= min });
   };
   for (const mode of ['json', 'stream'] as const) {
     const tg = get('tollgate', mode);
