@@ -1,6 +1,7 @@
 // The identity and audit fields every owned resource carries, in the stored and in the contract form.
 import type { components } from './spec-types.ts';
-import { nowIso, principalRef } from './resource.ts';
+import { principalRef } from './resource.ts';
+import { nowIso } from '../domain/clock.ts';
 
 type Ref = components['schemas']['Ref'];
 

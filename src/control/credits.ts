@@ -8,7 +8,8 @@ import { PICO_PER_CENT, picoToCentsFloor } from '../domain/money.ts';
 import { balancePico, listCreditRows, usageCostPico, type CreditRow } from '../store/credits.ts';
 import * as purchases from '../store/credit-purchases.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
-import { notFound, nowIso } from './resource.ts';
+import { notFound } from './resource.ts';
+import { nowIso } from '../domain/clock.ts';
 import { STRIPE_SECRET_SETTING, createStripeClient, stripeFailure, stripeNotConfigured } from './stripe-client.ts';
 import { chargeSavedCard, createCheckout } from './stripe-payments.ts';
 

@@ -44,7 +44,3 @@ export function compact<T extends Record<string, unknown>>(obj: T): T {
   for (const k of Object.keys(obj)) if (obj[k] === undefined) delete obj[k];
   return obj;
 }
-
-export function nowIso(): string {
-  return new Date().toISOString();
-}

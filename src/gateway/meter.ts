@@ -6,7 +6,7 @@ import { countInputTokens, countTextTokens } from '../domain/token-counter.ts';
 import type { BegunAttempt, Completion, RetryAction, UsageEvent } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
 import type { AnswerFacts, StreamFacts } from './formats/types.ts';
-import { isoNow } from '../domain/clock.ts';
+import { nowIso } from '../domain/clock.ts';
 
 const NO_EVENTS: readonly UsageEvent[] = [];
 
@@ -60,7 +60,7 @@ export function begunAttempt(ctx: RequestContext, record: AttemptRecord, attempt
     providerKeyId: record.plan.providerKey?.id ?? null,
     providerKeyDisplayName: record.plan.providerKey?.name ?? null,
     retryAction: ifFailed,
-    eventTime: isoNow(),
+    eventTime: nowIso(),
   };
 }
 
@@ -93,7 +93,7 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
   const key = ctx.key!;
   const account = ctx.account!;
   const events: UsageEvent[] = [];
-  const eventTime = isoNow();
+  const eventTime = nowIso();
   let total = 0n;
   let servedKeyId: string | undefined;
   for (let i = 0; i < records.length; i++) {
