@@ -86,13 +86,12 @@ export function ratios(rows: readonly Row[]): Ratio[] {
   for (const mode of ['json', 'stream'] as const) {
     const tg = get('tollgate', mode);
     if (!tg) continue;
-    for (const [other, min] of [['bare', 0.85], ['portkey', 8]] as const) {
+    for (const [other, name, min] of [['bare', 'bare proxy', 0.85], ['portkey', 'Portkey', 8]] as const) {
       const row = get(other, mode);
       if (!row) continue;
-      const label = `Tollgate / ${TARGET_LABELS[other].replace(/ [\d.]+$/, '')}`;
-      push(mode, `${label}, req/s`, pairedRatio(tg.rpsByRepeat, row.rpsByRepeat, tg.rps, row.rps), min);
+      push(mode, `Tollgate / ${name}, req/s`, pairedRatio(tg.rpsByRepeat, row.rpsByRepeat, tg.rps, row.rps), min);
       // The same ratio from CPU per request (req/s per core): steadier than req/s when the machine is busy.
-      push(mode, `${label}, req/s per core`, pairedRatio(row.cpuUsByRepeat, tg.cpuUsByRepeat, row.cpuUsPerRequest, tg.cpuUsPerRequest), min);
+      push(mode, `Tollgate / ${name}, req/s per core`, pairedRatio(row.cpuUsByRepeat, tg.cpuUsByRepeat, row.cpuUsPerRequest, tg.cpuUsPerRequest), min);
     }
   }
   return out;
@@ -108,7 +107,6 @@ export function pairedRatio(aByRepeat: readonly number[] | undefined, bByRepeat:
   }
   return a !== undefined && b ? a / b : undefined;
 }
-
 
 /** The absolute budget lines of design.md, for Tollgate's rows. */
 export function budgetChecks(rows: readonly Row[]): { name: string; value: string; budget: string; meets: boolean }[] {
