@@ -7,7 +7,10 @@ import type BetterSqlite3 from 'better-sqlite3';
 export interface DataVersionWatch { stop(): void }
 
 export function watchDataVersion(sqlite: BetterSqlite3.Database, intervalMs: number, onChange: () => void, onError: (error: unknown) => void): DataVersionWatch {
-  const read = (): number => Number(sqlite.pragma('data_version', { simple: true }));
+  // Prepared once: `sqlite.pragma()` compiles a statement per call, which made this poll most of an idle
+  // gateway's CPU (~0.5 % of a core at 10 reads a second).
+  const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
+  const read = (): number => Number(dataVersion.get());
   let last = read();
   const timer = setInterval(() => {
     if (!sqlite.open) return;
