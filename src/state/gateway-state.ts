@@ -66,9 +66,11 @@ export class GatewayState {
   /**
    * token → its hash, for tokens of cached keys only: a SHA-256 per request was ~1 % of the gateway's CPU. Process
    * memory only (the token passes through it anyway); an unknown token is never remembered, so junk cannot grow it,
-   * and the memo is emptied whenever a key leaves the cache, so a deleted key's token does not linger.
+   * and a key's token is forgotten when the key leaves the cache (changed, deleted, evicted), so it never lingers.
    */
   readonly #tokenHashes = new Map<string, string>();
+  /** key id → its memoised token, so dropping one key forgets only its own token. */
+  readonly #tokenById = new Map<string, string>();
   /** Bumped on every access-key change, so a lookup racing with one is not cached. */
   #keyGeneration = 0;
 
@@ -134,7 +136,7 @@ export class GatewayState {
       const reload = this.#reloads.get(key.accountId);
       if (reload) return reload.promise.then(() => this.authenticate(token));
       if (this.#accounts.has(key.accountId)) {
-        if (memo === undefined) this.#memoHash(token, hash);
+        if (memo === undefined) this.#memoHash(token, hash, key.id);
         return key;
       }
     }
@@ -247,9 +249,11 @@ export class GatewayState {
     this.#hashById.set(key.id, hash);
   }
 
-  #memoHash(token: string, hash: string): void {
-    if (this.#tokenHashes.size >= MAX_KEYS) this.#tokenHashes.clear();
+  #memoHash(token: string, hash: string, keyId: string): void {
+    // Only cached keys' tokens are here and each leaves with its key, so this bound is a safety net.
+    if (this.#tokenHashes.size >= MAX_KEYS) { this.#tokenHashes.clear(); this.#tokenById.clear(); }
     this.#tokenHashes.set(token, hash);
+    this.#tokenById.set(keyId, token);
   }
 
   #dropKey(id: string): void {
@@ -257,7 +261,10 @@ export class GatewayState {
     if (hash === undefined) return;
     this.#hashById.delete(id);
     this.#keys.delete(hash);
-    this.#tokenHashes.clear();
+    const token = this.#tokenById.get(id);
+    if (token === undefined) return;
+    this.#tokenById.delete(id);
+    this.#tokenHashes.delete(token);
   }
 
   #rememberUnknown(hash: string): void {
