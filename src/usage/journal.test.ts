@@ -524,6 +524,27 @@ describe('usage journal', () => {
     reopened.close();
   }));
 
+  it('stopping while the journal cannot write at all (disk full) puts the events in the store instead of waiting forever', { timeout: 10_000 }, withDir(async (dir) => {
+    const path = join(dir, 'j.db');
+    const stored: UsageEvent[] = [];
+    const journal = new UsageJournal({ path, intervalMs: 2, maxBackoffMs: 5, write: async (events) => { stored.push(...events); } });
+    const write = JournalFile.prototype.write;
+    JournalFile.prototype.write = () => { throw fsError('ENOSPC', 'write'); };
+    try {
+      const [a, b] = [begun('e1', 'rq_1', 1), begun('e2', 'rq_2', 1)];
+      await Promise.all([journal.begin(a), journal.begin(b)]); // refused: both wait in memory
+      journal.record(finished(a, 3n));
+      journal.record(finished(b, 4n));
+      assert.equal(journal.unshippedPico(a.accountId), 7n);
+      await journal.close();
+    } finally {
+      JournalFile.prototype.write = write;
+    }
+    assert.deepEqual(stored.map((e) => [e.id, e.costPico]).sort(), [['e1', 3n], ['e2', 4n]]);
+    assert.equal(journal.pending, 0);
+    assert.equal(journal.unshippedPico('acct_1'), 0n);
+  }));
+
   it('an attempt whose begin and final event are committed together (after a failed commit) leaves no begun row', withDir(async (dir) => {
     const path = join(dir, 'j.db');
     const stored: UsageEvent[] = [];

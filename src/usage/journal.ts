@@ -138,6 +138,9 @@ export class UsageJournal implements UsageSink {
     for (;;) {
       if (this.#begun.length > 0 || this.#finished.length > 0) {
         this.#commit();
+        // Stopping while the journal refuses writes (disk full or failed): these events exist only in memory, and a
+        // supervisor's SIGKILL would take them — they go straight to the store instead.
+        if (this.#tickFailures > 0 && this.#closed && this.#finished.length > 0 && await this.#storeUnjournaled()) continue;
         // A failing disk: give it the commit backoff rather than spinning.
         await new Promise((resolve) => (this.#tickFailures > 0 ? setTimeout(resolve, this.#backoff()) : setImmediate(resolve)));
         continue;
@@ -162,6 +165,32 @@ export class UsageJournal implements UsageSink {
     for (const timer of [this.#shipTimer, this.#finishTimer, this.#retryTimer]) if (timer) clearTimeout(timer);
     this.#shipTimer = this.#finishTimer = this.#retryTimer = undefined;
     this.#file.close();
+  }
+
+  /**
+   * Writes the finished events the journal could not take directly to the store; true once they are there. A begun
+   * row committed for one of them earlier stays in the journal: the next start recovers it as an `unknown` event
+   * with the same id, which the store ignores.
+   */
+  #storeUnjournaled(): Promise<boolean> {
+    return this.exclusive(async () => {
+      // Taken out before the await: a retry commit meanwhile must not journal (and later ship and uncount) them too.
+      const events = this.#finished;
+      this.#finished = [];
+      if (events.length === 0) return true;
+      try {
+        await this.#write(events);
+      } catch (error) {
+        this.#finished = events.concat(this.#finished);
+        this.#logger?.error({ err: error instanceof Error ? error.message : String(error), events: events.length }, 'usage journal unwritable while stopping, and the store refused its events too; retrying');
+        return false;
+      }
+      const stored = new Set(events.map((e) => e.id));
+      this.#begun = this.#begun.filter((b) => !stored.has(b.id));
+      for (const e of events) this.#uncount(e.accountId, e.costPico);
+      this.#logger?.warn({ events: events.length }, 'usage journal unwritable while stopping: events written straight to the store');
+      return true;
+    });
   }
 
   #count(accountId: string, pico: bigint): void {
