@@ -545,6 +545,31 @@ describe('usage journal', () => {
     assert.equal(journal.unshippedPico('acct_1'), 0n);
   }));
 
+  it('stopping with the journal disk full and the store refusing for a while: retries, logs once, stores everything', { timeout: 10_000 }, withDir(async (dir) => {
+    const path = join(dir, 'j.db');
+    const stored: UsageEvent[] = [];
+    let refusals = 3;
+    const lines: string[] = [];
+    const logger = createLogger('info', new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } }));
+    const journal = new UsageJournal({
+      path, intervalMs: 2, maxBackoffMs: 5, logger,
+      write: async (events) => { if (refusals-- > 0) throw new Error('store unavailable'); stored.push(...events); },
+    });
+    const write = JournalFile.prototype.write;
+    JournalFile.prototype.write = () => { throw fsError('ENOSPC', 'write'); };
+    try {
+      const a = begun('e1', 'rq_1', 1);
+      await journal.begin(a);
+      journal.record(finished(a, 5n));
+      await journal.close();
+    } finally {
+      JournalFile.prototype.write = write;
+    }
+    assert.deepEqual(stored.map((e) => [e.id, e.costPico]), [['e1', 5n]]);
+    assert.equal(journal.unshippedPico('acct_1'), 0n);
+    assert.equal(lines.filter((l) => l.includes('the store refused its events too')).length, 1, lines.join(''));
+  }));
+
   it('an attempt whose begin and final event are committed together (after a failed commit) leaves no begun row', withDir(async (dir) => {
     const path = join(dir, 'j.db');
     const stored: UsageEvent[] = [];

@@ -182,12 +182,16 @@ export class UsageJournal implements UsageSink {
         await this.#write(events);
       } catch (error) {
         this.#finished = events.concat(this.#finished);
-        this.#logger?.error({ err: error instanceof Error ? error.message : String(error), events: events.length }, 'usage journal unwritable while stopping, and the store refused its events too; retrying');
+        // Counted as a failed shipment: the retries back off (#backoff) and the error is logged once per streak.
+        if (this.#shipFailures++ === 0) {
+          this.#logger?.error({ err: error instanceof Error ? error.message : String(error), events: events.length }, 'usage journal unwritable while stopping, and the store refused its events too; retrying');
+        }
         return false;
       }
       const stored = new Set(events.map((e) => e.id));
       this.#begun = this.#begun.filter((b) => !stored.has(b.id));
       for (const e of events) this.#uncount(e.accountId, e.costPico);
+      this.#shipFailures = 0;
       this.#logger?.warn({ events: events.length }, 'usage journal unwritable while stopping: events written straight to the store');
       return true;
     });
