@@ -124,3 +124,30 @@ describe('gateway streaming (sqlite)', () => {
     assert.ok(Number(jr!.inputTokensEstimate) > 0);
   });
 });
+
+describe('processing fee on streams (sqlite)', () => {
+  let h: Harness;
+  let token: string;
+  before(async () => {
+    // A high fee so the cost of a few tokens is visible; the user's own key: the fee is the whole cost.
+    h = await startHarness('sqlite', { TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '1000' });
+    const ko = await h.providerKey('openai', 'sk-fee-openai');
+    token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: ko }] }] }] } }))).token;
+  });
+  after(async () => { await h.close(); });
+
+  test('a completed stream pays the fee; a stream the provider broke does not, though its tokens are still estimated', async () => {
+    const whole = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:gpt-4o', stream: true, messages: [{ role: 'user', content: 'hello there' }] } });
+    assert.ok(whole.text.includes('[DONE]'));
+    const [paid] = await h.usage(whole.headers.get('ngrok-aig-request-id')!, 1);
+    assert.equal(paid!.completion, 'succeeded');
+    assert.ok(BigInt(paid!.costPico) > 0n, `a completed stream costs the fee (${paid!.costPico})`);
+
+    const cut = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:cut-fee', stream: true, messages: [{ role: 'user', content: 'hello there' }] } });
+    assert.match(cut.text, /ERR_NGROK_27235/);
+    const [broken] = await h.usage(cut.headers.get('ngrok-aig-request-id')!, 1);
+    assert.equal(broken!.completion, 'stream_failed');
+    assert.ok(Number(broken!.inputTokensEstimate) + Number(broken!.outputTokensEstimate) + Number(broken!.inputTokens) > 0, 'tokens are still counted');
+    assert.equal(BigInt(broken!.costPico), 0n, 'no processing fee on a failed request');
+  });
+});

@@ -107,7 +107,10 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     const outEstimate = estimated ? estimates.output.get(r) ?? 0 : 0;
     const usage = reported ?? ZERO;
     const priced = estimated ? { ...ZERO, inputTokens: inEstimate, outputTokens: outEstimate } : usage;
-    const cost = attemptCostPico(priced, r.plan, deps.options.processingFeeMicroUsdPerMtok, succeeded);
+    // The processing fee is for a successful request: not for a stream the provider broke or that timed out
+    // (the client got an error event). A client that hung up mid-stream still pays for what it received.
+    const feeCharged = succeeded && r.completion !== 'stream_failed' && r.completion !== 'timed_out';
+    const cost = attemptCostPico(priced, r.plan, deps.options.processingFeeMicroUsdPerMtok, feeCharged);
     total += cost;
     if (r.served) servedKeyId = r.plan.providerKey?.id;
     const event: UsageEvent = {
