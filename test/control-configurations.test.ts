@@ -98,6 +98,10 @@ for (const kind of STORE_KINDS) {
       expectError(await c.call('PATCH', `${CONFIGS.path}/${cfg.id}`, { router: { rules: [{ steps: [{ type: 'ngrok' }] }] } }), 400, 'ERR_NGROK_27605');
       assert.deepEqual(expectSchema<Configuration>(await c.call('GET', `${CONFIGS.path}/${cfg.id}`), 200, CONFIGS.schema).router, { rules: [] }, 'a refused PATCH changes nothing');
       expectError(await c.call('PATCH', `${CONFIGS.path}/aigac_missing`, { name: 'x' }), 404, 'ERR_NGROK_27611');
+      // Ids of any length, and URLs the router cannot decode, get the contract's error shape (not the framework's).
+      expectError(await c.call('GET', `${CONFIGS.path}/aigac_${'x'.repeat(300)}`), 404, 'ERR_NGROK_27611');
+      expectError(await c.call('DELETE', `${CONFIGS.path}/aigac_${'x'.repeat(5000)}`), 404, 'ERR_NGROK_27611');
+      expectError(await c.call('GET', `${CONFIGS.path}/%E0%A4%A`), 400, 'ERR_NGROK_27606');
       await remove(cfg.id);
     });
 

@@ -86,7 +86,16 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
     exposeHeadRoutes: false,
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
-    routerOptions: { ignoreTrailingSlash: true },
+    // Fastify answers ids over 100 characters with its own 414 body: long ids reach the handlers (an unknown id is
+    // a 404 27611 like any other), and what the router still refuses gets the contract's error shape below.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    frameworkErrors: (error, request, reply) => {
+      const path = request.url.split('?')[0]!;
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+        return sendError(reply, new TollgateError(Errors.routeNotFound, { method: request.method, path: path.slice(0, 200) }));
+      }
+      return sendError(reply, new TollgateError(Errors.validationFailed, { reason: `The request URL is malformed: ${error.message}` }));
+    },
   });
 
   // Scripts often omit Content-Type; every body on this API is JSON, so parse whatever arrives as JSON.
