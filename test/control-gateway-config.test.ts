@@ -38,6 +38,12 @@ for (const kind of STORE_KINDS) {
       assert.equal(Number(row.maxInputTokensSet), 1, 'an explicit null is remembered as written');
       cfg = await patch({});
       assert.equal(cfg.maxOutputTokens, 500);
+      // Any form Go's time.ParseDuration reads; a positive sub-millisecond value is enforced as 1 ms, never 0.
+      cfg = await patch({ totalTimeout: '+1m30.5s', perRequestTimeout: '.5s' });
+      assert.deepEqual([cfg.totalTimeout, cfg.perRequestTimeout], ['+1m30.5s', '.5s']);
+      await patch({ perRequestTimeout: '300\u00b5s' });
+      assert.deepEqual(await loadGatewaySettings(control.store.db, control.accountId), { totalTimeoutMs: 90_500, perRequestTimeoutMs: 1, maxInputTokens: null, maxOutputTokens: 500 });
+      await patch({ totalTimeout: '2m30s', perRequestTimeout: '45s' });
     });
 
     test('invalid durations, a per-request timeout above the total, and caps below 1 are 400 27606 and change nothing', async () => {
@@ -45,7 +51,7 @@ for (const kind of STORE_KINDS) {
       for (const body of [
         { totalTimeout: 'soon' }, { totalTimeout: '0s' }, { perRequestTimeout: '-5s' }, { totalTimeout: '10' }, { perRequestTimeout: '' },
         { perRequestTimeout: '10m' }, { totalTimeout: '10s' }, { maxInputTokens: 0 }, { maxOutputTokens: -3 }, { maxInputTokens: 1.5 },
-        { totalTimeout: null }, { unknown: 1 },
+        { totalTimeout: null }, { unknown: 1 }, { totalTimeout: '3000000h' }, { perRequestTimeout: '.s' },
       ]) {
         expectError(await control.call('PATCH', '/gateway-config', body), 400, 'ERR_NGROK_27606');
       }

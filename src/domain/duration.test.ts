@@ -11,6 +11,16 @@ test('Go duration strings parse to milliseconds', () => {
   assert.equal(parseGoDuration('0'), 0);
 });
 
-test('malformed durations are refused', () => {
-  for (const bad of ['', '30', 's', '10 s', '-5s', '1d', 'abc', '5s ']) assert.equal(parseGoDuration(bad), undefined, bad);
+test('everything Go\'s time.ParseDuration accepts is accepted, and a positive duration never rounds to 0 ms', () => {
+  const cases: [string, number][] = [
+    ['.5s', 500], ['5.s', 5000], ['+5s', 5000], ['-5s', -5000], ['-0', 0], ['+0', 0], ['1m30.5s', 90_500],
+    ['1500\u00b5s', 2], ['1500\u03bcs', 2], ['1500us', 2], ['300us', 1], ['1ns', 1], ['2000000ns', 2],
+    ['2562047h', 2_562_047 * 3_600_000], ['1h0m0s', 3_600_000],
+  ];
+  for (const [text, ms] of cases) assert.equal(parseGoDuration(text), ms, text);
+});
+
+test('what Go refuses is refused', () => {
+  for (const bad of ['', '30', 's', '10 s', '1d', 'abc', '5s ', '.s', '.', '-', '+', '1.2.3s', '5 ', ' 5s', '3000000h', '9223372036855ms'])
+    assert.equal(parseGoDuration(bad), undefined, bad);
 });
