@@ -107,10 +107,10 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     const outEstimate = estimated ? estimates.output.get(r) ?? 0 : 0;
     const usage = reported ?? ZERO;
     const priced = estimated ? { ...ZERO, inputTokens: inEstimate, outputTokens: outEstimate } : usage;
-    // The processing fee is for a successful request: not for a stream the provider broke or that timed out
-    // (the client got an error event). A client that hung up mid-stream still pays for what it received.
-    const feeCharged = succeeded && r.completion !== 'stream_failed' && r.completion !== 'timed_out';
-    const cost = attemptCostPico(priced, r.plan, deps.options.processingFeeMicroUsdPerMtok, feeCharged);
+    const isError = r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed';
+    // The processing fee is for a successful request: not for a 2xx stream the provider broke or that timed out
+    // (an error for the client too). A client that hung up mid-stream still pays for what it received.
+    const cost = attemptCostPico(priced, r.plan, deps.options.processingFeeMicroUsdPerMtok, succeeded && !isError);
     total += cost;
     if (r.served) servedKeyId = r.plan.providerKey?.id;
     const event: UsageEvent = {
@@ -126,7 +126,7 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
       isFinalAttempt: i === records.length - 1,
       statusCode: r.statusCode,
       timedOut: r.timedOut,
-      isError: r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed',
+      isError,
       isStreaming,
       stopReason: r.facts?.stopReason ?? '',
       inputTokens: usage.inputTokens,
