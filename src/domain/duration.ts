@@ -25,7 +25,7 @@ export function parseGoDuration(text: string): number | undefined {
     const [whole, int = '', fraction = '', unitName = ''] = m;
     if (int === '' && fraction === '') return undefined;
     const unit = UNIT_NS.get(unitName);
-    if (unit === undefined || whole.length === 0) return undefined;
+    if (unit === undefined) return undefined;
     total += BigInt(int || '0') * unit;
     // Like Go, the fraction's digits beyond the unit's resolution are dropped.
     if (fraction !== '') total += (BigInt(fraction) * unit) / 10n ** BigInt(fraction.length);
