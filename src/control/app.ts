@@ -12,6 +12,7 @@ import type { ChangeBus } from '../state/changes.ts';
 import { contractDocument, operations, type ContractOperation } from './contract.ts';
 import { validateBody, validateQuery } from './validation.ts';
 import { ApiKeyUsage } from './api-key-usage.ts';
+import { answerClientError } from '../http/client-error.ts';
 
 export interface Principal { accountId: string; apiKeyId: string }
 
@@ -96,6 +97,8 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
       }
       return sendError(reply, new TollgateError(Errors.validationFailed, { reason: `The request URL is malformed: ${error.message}` }));
     },
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, ({ status, reason }) =>
+      JSON.stringify(contractErrorBody(status, Errors.validationFailed.code, reason, { reason }))),
   });
 
   // Scripts often omit Content-Type; every body on this API is JSON, so parse whatever arrives as JSON.

@@ -17,7 +17,7 @@ export const Errors = {
   // --- control plane: provider keys (27501–27511)
   providerKeyNameTooLong: spec(400, 'ERR_NGROK_27501', 'The provider key name must be at most 255 characters.'),
   providerKeyDescriptionTooLong: spec(400, 'ERR_NGROK_27502', 'The provider key description must be at most 255 characters.'),
-  providerKeyMetadataTooLong: spec(400, 'ERR_NGROK_27503', 'The provider key metadata must be at most 4096 bytes.'),
+  providerKeyMetadataTooLong: spec(400, 'ERR_NGROK_27503', 'The provider key metadata must be at most 4096 characters.'),
   providerKeysNotEntitled: spec(403, 'ERR_NGROK_27504', 'This account is not entitled to provider keys.'),
   providerKeyEncryptionUnavailable: spec(500, 'ERR_NGROK_27505', 'Provider key encryption is not configured on this server.'),
   providerKeyLimit: spec(409, 'ERR_NGROK_27506', 'The maximum number of keys ({limit}) for provider "{providerId}" has been reached.'),
@@ -31,7 +31,7 @@ export const Errors = {
   gatewayNotEnabled: spec(403, 'ERR_NGROK_27601', 'The AI Gateway is not enabled for this account.'),
   fieldRequired: spec(400, 'ERR_NGROK_27602', 'The field "{field}" is required.'),
   nameTooLong: spec(400, 'ERR_NGROK_27603', 'The name must be at most 255 characters.'),
-  metadataTooLong: spec(400, 'ERR_NGROK_27604', 'The metadata must be at most 4096 bytes.'),
+  metadataTooLong: spec(400, 'ERR_NGROK_27604', 'The metadata must be at most 4096 characters.'),
   invalidRouter: spec(400, 'ERR_NGROK_27605', 'Invalid router configuration: {reason}'),
   validationFailed: spec(400, 'ERR_NGROK_27606', '{reason}'),
   alreadyExists: spec(409, 'ERR_NGROK_27607', '{resource} already exists.'),
@@ -49,7 +49,7 @@ export const Errors = {
 
   // --- control plane: user-defined providers (27701–27718)
   providerNameTooLong: spec(400, 'ERR_NGROK_27701', 'The provider name must be 1 to 255 characters.'),
-  providerMetadataTooLong: spec(400, 'ERR_NGROK_27702', 'The provider metadata must be at most 4096 bytes.'),
+  providerMetadataTooLong: spec(400, 'ERR_NGROK_27702', 'The provider metadata must be at most 4096 characters.'),
   providerBaseUrlTooLong: spec(400, 'ERR_NGROK_27703', 'The provider baseUrl must be 1 to 2048 characters.'),
   providerFieldRequired: spec(400, 'ERR_NGROK_27704', 'The field "{field}" is required.'),
   providerIdReserved: spec(400, 'ERR_NGROK_27705', 'Provider id "{providerId}" is reserved by a built-in provider.'),

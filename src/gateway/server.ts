@@ -5,9 +5,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { newId } from '../domain/ids.ts';
 import { stopTokenCounter } from '../domain/token-counter.ts';
-import { TollgateError, tollgateError } from '../domain/errors.ts';
+import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
+import { answerClientError } from '../http/client-error.ts';
+import type { Duplex } from 'node:stream';
 import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
-import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS } from './headers.ts';
+import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_REQUEST_ID } from './headers.ts';
+import { codecs } from './formats/index.ts';
 import { errorRouteFor, MODELS_ROUTE, SURFACE_ROUTES } from './routes.ts';
 import { writeError, writeJson } from './respond.ts';
 import { authenticateStage, handleModelRequest } from './pipeline.ts';
@@ -134,6 +137,13 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
   };
 }
 
+/** A request node:http could not parse: answered in the OpenAI error shape (the format is unknown), request id included. */
+function answerUnparsable(error: Error & { code?: string }, socket: Duplex): void {
+  const requestId = newId('request');
+  answerClientError(error, socket, ({ status, reason }) => codecs.openai.errorBody(new TollgateError(Errors.invalidRequest, { reason }, status), requestId),
+    `${H_REQUEST_ID}: ${requestId}\r\naccess-control-allow-origin: *\r\n`);
+}
+
 export async function startGatewayServer(deps: GatewayDeps, host: string, port: number): Promise<GatewayServer> {
   const inFlight = new RequestsInFlight();
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, createGatewayHandler(deps, inFlight));
@@ -142,6 +152,7 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
   const sockets = new Set<Socket>();
   const forget = function (this: Socket) { sockets.delete(this); };
   server.on('connection', (socket: Socket) => { sockets.add(socket); socket.once('close', forget); });
+  server.on('clientError', answerUnparsable);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => { server.off('error', reject); resolve(); });

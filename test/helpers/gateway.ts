@@ -14,7 +14,7 @@ import { createTestDatabase, type StoreKind, type TestDatabase } from './stores.
 
 export const MANAGED_OPENAI_KEY = 'sk-managed-openai-secret';
 export const MANAGED_ANTHROPIC_KEY = 'sk-managed-anthropic-secret';
-const BOOTSTRAP = 'tgapi_bootstraptestkey0000000000000000000000000';
+export const BOOTSTRAP = 'tgapi_bootstraptestkey0000000000000000000000000';
 
 export type UsageRow = Selectable<UsageEventsTable>;
 
