@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
+import { rawHttp } from './helpers/raw-http.ts';
 import { gw, MANAGED_ANTHROPIC_KEY, MANAGED_OPENAI_KEY, startHarness, type Harness } from './helpers/gateway.ts';
 
 const chat = (content = 'hi', model = 'gpt-4o') => ({ model, messages: [{ role: 'user' as const, content }] });
@@ -137,6 +138,41 @@ describe('gateway front door (sqlite)', () => {
     const r = await gw(h, '/v1/chat/completions', { token, headers: { origin: 'https://app.example' }, body: chat() });
     const exposed = r.headers.get('access-control-expose-headers')!;
     for (const name of ['Ngrok-AIG-Request-Id', 'Ngrok-AIG-Attempts', 'Ngrok-AIG-Model', 'Ngrok-AIG-Rejected-Models', 'Ngrok-AIG-Removed-Params']) assert.ok(exposed.includes(name), name);
+  });
+
+  test('client-chosen names in Ngrok-AIG headers are percent-encoded as UTF-8; the gateway survives any of them', async () => {
+    const scoped = (await h.accessKey(await h.configuration({ access: { models: { allow: ['openai/gpt-4o'] } } }))).token;
+    const refused = await gw(h, '/v1/chat/completions', { token: scoped, body: chat('hi', 'openai:gpt-4o-€') });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.json().error.code, 'ERR_NGROK_27232');
+    assert.equal(refused.headers.get('ngrok-aig-rejected-models'), 'openai:gpt-4o-%E2%82%AC');
+    const served = await gw(h, '/v1/chat/completions', { token, body: chat('hi', 'openai:gpt-4o-é\ud800') });
+    assert.equal(served.status, 200);
+    assert.equal(served.headers.get('ngrok-aig-model'), 'openai:gpt-4o-%C3%A9%EF%BF%BD');
+    assert.equal(served.headers.get('ngrok-aig-attempts'), '1');
+    assert.equal((await h.usage(served.headers.get('ngrok-aig-request-id')!, 1)).length, 1);
+    assert.equal((await gw(h, '/healthz')).status, 200);
+  });
+
+  test("a chained gateway's Ngrok-AIG headers are not passed on: the client sees one value, this gateway's", async () => {
+    const r = await gw(h, '/v1/chat/completions', { token, body: chat('hi', 'openai:chained-gpt-4o') });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('ngrok-aig-request-id')!, RQ);
+    assert.notEqual(r.headers.get('ngrok-aig-request-id'), 'rq_01UPSTREAMGATEWAY000000000');
+    assert.equal(r.headers.get('ngrok-aig-attempts'), '1');
+    assert.equal(r.headers.get('ngrok-aig-model'), 'openai:chained-gpt-4o');
+    assert.equal(r.headers.get('ngrok-aig-rejected-models'), null);
+  });
+
+  test('an answer given before a large body is read closes the connection instead of reading the rest', async () => {
+    // Without the close, node would read (and discard) the whole declared megabyte the client never sends.
+    const answer = await rawHttp(h.gatewayUrl, `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer wrong\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n{"model":"gpt-4o",`);
+    assert.equal(answer.status, 401);
+    assert.equal(answer.headers.connection, 'close');
+    const unknownPath = await rawHttp(h.gatewayUrl, `POST /v1/nope HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n\r\n{`);
+    assert.equal(unknownPath.status, 404);
+    const small = await gw(h, '/v1/chat/completions', { body: chat() });
+    assert.equal(small.status, 401);
   });
 
   test('/v1/models lists what the key may use, in OpenAI list shape', async () => {

@@ -28,13 +28,29 @@ const DROPPED_RESPONSE_HEADERS = new Set([
 
 export type OutHeaders = Record<string, string | string[] | number>;
 
-/** Copies the upstream's end-to-end headers into `out` (lower-case names, as undici gives them). */
+/**
+ * Copies the upstream's end-to-end headers into `out` (lower-case names, as undici gives them). A chained
+ * gateway's `ngrok-aig-*` headers are dropped: this gateway sets its own, and node would send both spellings.
+ */
 export function copyUpstreamHeaders(upstream: Record<string, string | string[] | undefined>, out: OutHeaders): void {
   for (const name in upstream) {
     const value = upstream[name];
-    if (value === undefined || DROPPED_RESPONSE_HEADERS.has(name)) continue;
+    if (value === undefined || DROPPED_RESPONSE_HEADERS.has(name) || name.startsWith('ngrok-aig-')) continue;
     out[name] = value;
   }
+}
+
+const HEADER_SAFE = /^[\x20-\x7e]*$/;
+const UNSAFE_CHAR = /[^\x20-\x7e]/gu;
+const percentEncode = (char: string): string => Buffer.from(char, 'utf8').toString('hex').replace(/../g, '%$&').toUpperCase();
+
+/**
+ * A client-chosen string (a model name, a body field's name) as a header value. node refuses characters
+ * outside Latin-1 (the response could not be written at all) and sends Latin-1 ones as single bytes no client
+ * decodes as UTF-8, so anything outside printable ASCII is percent-encoded as UTF-8 (`gpt-€` → `gpt-%E2%82%AC`).
+ */
+export function headerText(text: string): string {
+  return HEADER_SAFE.test(text) ? text : text.replace(UNSAFE_CHAR, percentEncode);
 }
 
 /** The headers every gateway response carries. */

@@ -12,6 +12,7 @@ import { outputLimit } from '../domain/params.ts';
 import type { RequestContext } from './context.ts';
 import { authenticate } from './authenticate.ts';
 import { parseBody, readBody } from './body.ts';
+import { headerText } from './headers.ts';
 import { runAttempts } from './attempt.ts';
 
 /** Stage 1, shared with GET /v1/models: fills ctx.key/account/configuration or throws 401. */
@@ -86,7 +87,7 @@ function scopedCandidates(ctx: RequestContext): Candidate[] {
   const candidates = resolveCandidates({ model: body!.model, models: body!.models, format: ctx.route.format, surface: ctx.route.surface }, deps.catalog, account!);
   const access = configuration?.access ?? null;
   const { allowed, rejected } = applyScope(candidates, access);
-  if (rejected.length > 0) ctx.rejectedModels = rejected.map((c) => c.requested).join(', ');
+  if (rejected.length > 0) ctx.rejectedModels = headerText(rejected.map((c) => c.requested).join(', '));
   if (allowed.length === 0) throw scopeError(rejected, access);
   return allowed;
 }

@@ -8,7 +8,7 @@ import type { Completion } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
 import { codecs } from './formats/index.ts';
 import type { StreamFacts } from './formats/types.ts';
-import { baseHeaders, copyUpstreamHeaders, H_ATTEMPTS, H_MODEL, H_REJECTED, H_REMOVED, type OutHeaders } from './headers.ts';
+import { baseHeaders, copyUpstreamHeaders, headerText, H_ATTEMPTS, H_MODEL, H_REJECTED, H_REMOVED, type OutHeaders } from './headers.ts';
 import { StreamMeter } from './stream-meter.ts';
 import type { UpstreamExchange } from './exchange.ts';
 import { formatMs } from './failure.ts';
@@ -17,8 +17,8 @@ export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders
   const headers = baseHeaders(ctx.requestId);
   copyUpstreamHeaders(upstream, headers);
   headers[H_ATTEMPTS] = String(attempts);
-  headers[H_MODEL] = model;
-  if (removed.length > 0) headers[H_REMOVED] = removed.join(', ');
+  headers[H_MODEL] = headerText(model);
+  if (removed.length > 0) headers[H_REMOVED] = headerText(removed.join(', '));
   if (ctx.rejectedModels) headers[H_REJECTED] = ctx.rejectedModels;
   return headers;
 }

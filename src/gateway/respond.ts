@@ -21,5 +21,8 @@ export function writeError(ctx: RequestContext, error: TollgateError, attempts =
   if (attempts > 0) headers[H_ATTEMPTS] = String(attempts);
   if (ctx.rejectedModels) headers[H_REJECTED] = ctx.rejectedModels;
   if (extra) Object.assign(headers, extra);
+  // Answered before the body was read (401, 404, 413…) while more of it is still arriving: close the connection
+  // rather than let node read and discard the rest — an unauthenticated caller could otherwise stream gigabytes.
+  if (!ctx.req.complete) headers.connection = 'close';
   writeJson(res, error.status, headers, codecs[ctx.route.format].errorBody(error, ctx.requestId));
 }

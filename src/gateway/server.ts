@@ -49,18 +49,23 @@ function onResponseClose(this: TrackedResponse): void {
 }
 
 function onStageError(this: RequestContext, error: unknown): void {
-  if (error instanceof TollgateError) {
-    // A body over the limit may still be arriving: close the connection rather than read it all.
-    writeError(this, error, 0, error.code === 'ERR_NGROK_27215' ? { connection: 'close' } : undefined);
-    this.deps.observer?.answered(this, error.code);
-    return;
+  try {
+    if (error instanceof TollgateError) {
+      writeError(this, error);
+      this.deps.observer?.answered(this, error.code);
+      return;
+    }
+    this.deps.logger.error({ requestId: this.requestId, err: error instanceof Error ? error.message : String(error) }, 'gateway request failed');
+    writeError(this, tollgateError('internal'));
+    this.deps.observer?.answered(this, 'internal');
+    if (!this.res.headersSent) return;
+    // Headers already out (mid-stream bug): end the answer rather than leave the client hanging.
+    if (!this.res.writableEnded) this.res.end();
+  } catch (failure) {
+    // Even the error answer could not be written: this connection goes, never the process.
+    this.deps.logger.error({ requestId: this.requestId, err: failure instanceof Error ? failure.message : String(failure) }, 'gateway error answer failed');
+    this.res.destroy();
   }
-  this.deps.logger.error({ requestId: this.requestId, err: error instanceof Error ? error.message : String(error) }, 'gateway request failed');
-  writeError(this, tollgateError('internal'));
-  this.deps.observer?.answered(this, 'internal');
-  if (!this.res.headersSent) return;
-  // Headers already out (mid-stream bug): end the answer rather than leave the client hanging.
-  if (!this.res.writableEnded) this.res.end();
 }
 
 async function modelsStage(ctx: RequestContext): Promise<void> {

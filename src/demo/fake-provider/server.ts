@@ -7,11 +7,15 @@
 //   model `cut-…`                                      → answer cut mid-way (socket destroyed)
 //   model `drip-…`                                     → streamed events 150 ms apart
 //   model `nousage-…`                                  → no usage reported
+//   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
 // Every request is recorded (method, path, headers, parsed body) and whether the client went away.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { errorBody, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type FakeSurface } from './wire.ts';
+
+/** What another ngrok-style gateway in front of the provider adds to its answers. */
+const CHAINED_GATEWAY_HEADERS = { 'Ngrok-AIG-Request-Id': 'rq_01UPSTREAMGATEWAY000000000', 'Ngrok-AIG-Attempts': '3', 'Ngrok-AIG-Model': 'openai:gpt-4o', 'Ngrok-AIG-Rejected-Models': 'x' };
 
 export interface RecordedRequest {
   method: string;
@@ -103,7 +107,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
       setTimeout(() => res.socket?.destroy(), 20);
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/json', ...(format === 'anthropic' ? { 'request-id': 'req_fake1' } : {}) }).end(text);
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      ...(format === 'anthropic' ? { 'request-id': 'req_fake1' } : {}),
+      ...(model.startsWith('chained-') ? CHAINED_GATEWAY_HEADERS : {}),
+    }).end(text);
     return;
   }
 
