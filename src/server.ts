@@ -71,8 +71,8 @@ export async function startTollgate(config: Config, options: { planes?: readonly
   }
 
   if (planes.includes('gateway')) {
-    const [{ startGatewayServer }, { createGatewayObserver }, { Upstreams }] = await Promise.all([
-      import('./gateway/server.ts'), import('./gateway/observe/setup.ts'), import('./gateway/upstream.ts'),
+    const [{ startGatewayServer }, { createGatewayObserver }, { Upstreams }, { deploymentLoopId }] = await Promise.all([
+      import('./gateway/server.ts'), import('./gateway/observe/setup.ts'), import('./gateway/upstream.ts'), import('./gateway/routing-loop.ts'),
     ]);
     const state = new GatewayState({ store, secretBox, changes, logger });
     await state.start();
@@ -83,13 +83,14 @@ export async function startTollgate(config: Config, options: { planes?: readonly
       // Billing on: the ledger's exact figures; otherwise the snapshots' (store balance at load, then debited).
       balances: () => ledger ? ledger.balances() : state.accounts(),
     }, VERSION);
+    const loopId = deploymentLoopId(config.masterKey);
     const gateway = await startGatewayServer({
       state, usage, logger, observer, ...(ledger ? { ledger } : {}),
       catalog: createCatalog(config.providerBaseUrls),
-      upstreams: new Upstreams({ connectionsPerOrigin: config.upstreamConnections }),
+      upstreams: new Upstreams({ connectionsPerOrigin: config.upstreamConnections, loopId }),
       options: {
         maxBodyBytes: config.maxBodyBytes, managedKeys: config.managedKeys,
-        processingFeeMicroUsdPerMtok: config.processingFeeMicroUsdPerMtok,
+        processingFeeMicroUsdPerMtok: config.processingFeeMicroUsdPerMtok, loopId,
       },
     }, config.host, config.gatewayPort);
     running.gatewayUrl = gateway.url;

@@ -182,6 +182,35 @@ describe('gateway routing and failover (sqlite)', () => {
     }
   });
 
+  test('a provider URL leading back to this gateway: 508 27237 at the first hop back, not a chain of calls', async () => {
+    const inner = (await h.accessKey()).token;
+    await h.api('POST', '/providers', {
+      providerId: 'loopback', name: 'Back to ourselves', baseUrl: `${h.gatewayUrl}/v1`,
+      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions', supportedParams: [{ name: 'messages' }] }],
+      models: [{ modelId: 'm' }],
+    });
+    const loopKey = await h.providerKey('loopback', inner, 'our own access key');
+    const looping = await keyWith([{ provider: 'loopback', steps: [{ type: 'user', keys: [{ id: loopKey }] }] }]);
+    const r = await gw(h, '/v1/chat/completions', { token: looping, body: { model: 'loopback:m', messages: [{ role: 'user', content: 'hi' }] } });
+    assert.equal(r.status, 508);
+    assert.equal(r.json().error.code, 'ERR_NGROK_27237');
+    assert.equal(r.headers.get('ngrok-aig-attempts'), '1');
+    const events = await h.usage(r.headers.get('ngrok-aig-request-id')!, 1);
+    assert.equal(events.length, 1);
+
+    // What a provider sees: this deployment's id after the hops the request already made.
+    h.fake.reset();
+    assert.equal((await gw(h, '/v1/chat/completions', { token, body: { model: 'gpt-4o', messages: [] } })).status, 200);
+    const ours = h.fake.requests[0]!.headers['tollgate-via'];
+    assert.match(String(ours), /^[0-9a-f]{16}$/);
+    h.fake.reset();
+    const chained = await gw(h, '/v1/chat/completions', { token, headers: { 'tollgate-via': '0123456789abcdef' }, body: { model: 'gpt-4o', messages: [] } });
+    assert.equal(chained.status, 200);
+    assert.equal(h.fake.requests[0]!.headers['tollgate-via'], `0123456789abcdef, ${ours}`);
+    const endless = await gw(h, '/v1/chat/completions', { token, headers: { 'tollgate-via': Array.from({ length: 16 }, (_, i) => `hop${i}`).join(', ') }, body: { model: 'gpt-4o', messages: [] } });
+    assert.equal(endless.status, 508);
+  });
+
   test('unsupported parameters are stripped and reported', async () => {
     h.fake.reset();
     const t = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }]);

@@ -93,7 +93,7 @@ export const Errors = {
   upstreamTimeout: spec(504, 'ERR_NGROK_27207', 'Upstream request timed out after {timeout}.', 'timeout_error'),
   upstreamNonStreaming: spec(502, 'ERR_NGROK_27234', 'The upstream answered a streaming request without a stream.', 'api_error'),
   upstreamStreamBroken: spec(502, 'ERR_NGROK_27235', 'The upstream stream ended unexpectedly: {reason}', 'api_error'),
-  routingLoop: spec(508, 'ERR_NGROK_27237', 'Routing loop detected through provider "{provider}".', 'invalid_request_error'),
+  routingLoop: spec(508, 'ERR_NGROK_27237', 'Routing loop detected: the request came back to this gateway through a provider URL.', 'invalid_request_error'),
   managedUnpriced: spec(400, 'ERR_NGROK_27236', 'Model "{model}" has no published price and cannot be used with managed credentials; add your own provider key.', 'invalid_request_error'),
   internal: spec(500, 'ERR_NGROK_27009', 'Internal error; retry the request.', 'api_error'),
 } as const satisfies Record<string, ErrorSpec>;

@@ -22,7 +22,9 @@ type Verdict = 'served' | 'next' | 'stop';
 function failureOf(status: number): FailureKind | undefined {
   if (status === 429) return 'rate-limited';
   if (status === 401 || status === 403) return 'auth';
-  if (status === 408 || status >= 500) return 'server';
+  // 508: a gateway behind this provider URL found a routing loop (27237); passed through like a 4xx, since
+  // another key or model of the same loop would only loop again.
+  if (status === 408 || (status >= 500 && status !== 508)) return 'server';
   return undefined;
 }
 

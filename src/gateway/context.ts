@@ -27,6 +27,8 @@ export interface GatewayOptions {
   maxBodyBytes: number;
   managedKeys: Record<string, string>;
   processingFeeMicroUsdPerMtok: bigint;
+  /** This deployment's id in `tollgate-via` (routing-loop.ts). */
+  loopId: string;
 }
 
 export interface GatewayDeps {

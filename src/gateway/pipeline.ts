@@ -13,6 +13,7 @@ import type { RequestContext } from './context.ts';
 import { authenticate } from './authenticate.ts';
 import { parseBody, readBody } from './body.ts';
 import { headerText } from './headers.ts';
+import { refuseRoutingLoop } from './routing-loop.ts';
 import { runAttempts } from './attempt.ts';
 
 /** Stage 1, shared with GET /v1/models: fills ctx.key/account/configuration or throws 401. */
@@ -108,6 +109,7 @@ function planAll(ctx: RequestContext, allowed: readonly Candidate[]): AttemptPla
 
 export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   await authenticateStage(ctx);
+  refuseRoutingLoop(ctx.req.headers, ctx.deps.options.loopId);
   const admitted = admitCredit(ctx);
   if (admitted) await admitted;
   ctx.rawBody = await readBody(ctx.req, ctx.deps.options.maxBodyBytes);

@@ -4,6 +4,7 @@
 import { Pool } from 'undici';
 import type { AttemptPlan } from '../domain/routing.ts';
 import { FORWARDED_REQUEST_HEADERS } from './headers.ts';
+import { VIA_HEADER, viaValue } from './routing-loop.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { UpstreamExchange } from './exchange.ts';
 
@@ -27,8 +28,12 @@ export class Upstreams {
   readonly #targets = new Map<string, Map<string, Target>>();
   readonly #connections: number;
 
-  constructor(options: { connectionsPerOrigin?: number } = {}) {
+  readonly #loopId: string;
+
+  /** `loopId`: this deployment's id, added to every call's `tollgate-via` (routing-loop.ts). */
+  constructor(options: { connectionsPerOrigin?: number; loopId: string }) {
     this.#connections = options.connectionsPerOrigin ?? 1024;
+    this.#loopId = options.loopId;
   }
 
   target(baseUrl: string, surfacePath: string): Target {
@@ -58,7 +63,7 @@ export class Upstreams {
   dispatch(call: UpstreamCall, exchange: UpstreamExchange): void {
     const { candidate } = call.plan;
     const t = this.target(candidate.provider.baseUrl, candidate.surface.path);
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'accept-encoding': 'identity' };
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'accept-encoding': 'identity', [VIA_HEADER]: viaValue(call.clientHeaders, this.#loopId) };
     for (const name of FORWARDED_REQUEST_HEADERS) {
       const v = call.clientHeaders[name];
       if (typeof v === 'string') headers[name] = v;
