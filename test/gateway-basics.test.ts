@@ -78,6 +78,10 @@ describe('gateway front door (sqlite)', () => {
     assert.match(missing.headers.get('ngrok-aig-request-id')!, RQ);
     const unknown = await gw(h, '/v1/chat/completions', { token: 'ng-nope-g1-unknownkey', body: chat() });
     assert.equal(unknown.status, 401);
+    assert.match(unknown.json().error.message, /invalid or has been deleted/);
+    const basic = await gw(h, '/v1/chat/completions', { headers: { authorization: 'Basic Zm9vOmJhcg==' }, body: chat() });
+    assert.equal(basic.status, 401);
+    assert.match(basic.json().error.message, /Authorization header is not "Bearer <access key>"/);
     const anthropicShape = await gw(h, '/v1/messages', { headers: { 'x-api-key': 'ng-wrong' }, body: { model: 'claude-sonnet-4-6', max_tokens: 5, messages: [] } });
     assert.equal(anthropicShape.status, 401);
     assert.equal(anthropicShape.json().type, 'error');
