@@ -112,4 +112,13 @@ describe('format codecs', () => {
     assert.match(codecs.anthropic.streamErrorEvent(e, 'rq_1'), /^event: error\ndata: \{"type":"error"/);
     assert.match(codecs.openai.streamErrorEvent(e, 'rq_1'), /^data: \{"error":\{/);
   });
+
+  it('with n > 1 choices the stop reason is the first choice\'s, whichever finishes first', () => {
+    const chunk = (index: number, finish: string) => `data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":${index},"delta":{},"finish_reason":"${finish}"}]}\n\n`;
+    for (const order of [[chunk(1, 'stop'), chunk(0, 'tool_calls')], [chunk(0, 'tool_calls'), chunk(1, 'stop')]]) {
+      const meter = new StreamMeter(codecs.openai, 'chat-completions', false);
+      run(meter, [...order, 'data: [DONE]\n\n']);
+      assert.equal(meter.facts.stopReason, 'tool_calls');
+    }
+  });
 });

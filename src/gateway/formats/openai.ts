@@ -42,6 +42,7 @@ function firstFinishReason(body: Record<string, unknown>): string {
 }
 
 const FINISH_MARKER = '"finish_reason":"';
+const FIRST_CHOICE = '"index":0';
 const USAGE_MARKER = '"usage":{';
 const USAGE_KEY = ['usage'];
 
@@ -86,7 +87,9 @@ export const openai: FormatCodec = {
     // an event is worth parsing, so ordinary content chunks are never JSON-parsed.
     if (data === '[DONE]') { facts.terminal = true; return true; }
     const finish = lastRawStringAfter(data, FINISH_MARKER);
-    if (finish) facts.stopReason = finish;
+    // With n > 1 choices finish in any order: the stop reason is the first choice's (as for JSON answers), or
+    // the first seen until choice 0's arrives.
+    if (finish) { if (!facts.stopReason || data.includes(FIRST_CHOICE)) facts.stopReason = finish; }
     else appendText(facts, lastRawStringAfter(data, surface === 'completions' ? '"text":"' : '"content":"'));
     if (data.lastIndexOf(USAGE_MARKER) >= 0) {
       const chunk = obj(parseJson(data));
