@@ -69,6 +69,15 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(h.fake.requests[0]!.rawBody, raw);
   });
 
+  test('an edited body keeps every value the gateway did not edit as the client wrote it', async () => {
+    h.fake.reset();
+    // The model is rewritten (provider prefix) and usage injected into the stream: the rest stays as sent.
+    const raw = '{"model":"openai:gpt-4o","stream":true,"seed":9007199254740993,"temperature":1.0,"messages":[{"role":"user","content":"x"}]}';
+    const r = await gw(h, '/v1/chat/completions', { token, body: raw });
+    assert.equal(r.status, 200);
+    assert.equal(h.fake.requests[0]!.rawBody, '{"model":"gpt-4o","stream":true,"seed":9007199254740993,"temperature":1.0,"messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":true}}');
+  });
+
   test('missing, unknown and revoked keys get 401 at once and never reach a provider', async () => {
     h.fake.reset();
     const missing = await gw(h, '/v1/chat/completions', { body: chat() });

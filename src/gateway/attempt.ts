@@ -12,6 +12,7 @@ import { codecs } from './formats/index.ts';
 import { obj, parseJson } from './formats/types.ts';
 import { answerHeaders, relayStream, sendBuffered } from './relay.ts';
 import { UpstreamExchange } from './exchange.ts';
+import { editedBodyText } from './body-edit.ts';
 import { begunAttempt, meterAttempts, type AttemptRecord, type FailureKind } from './meter.ts';
 import { newId } from '../domain/ids.ts';
 import { exhaustedError } from './failure.ts';
@@ -117,7 +118,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     changed = true;
   }
   // Same bytes as the client sent whenever nothing had to change: no re-serialisation on the hot path.
-  const bytes = changed ? Buffer.from(JSON.stringify(body)) : ctx.rawBody!;
+  const bytes = changed ? Buffer.from(editedBodyText(ctx.rawBody!.toString('utf8'), ctx.body!, body)) : ctx.rawBody!;
   const exchange = new UpstreamExchange();
   ctx.current = exchange;
   const started = performance.now();

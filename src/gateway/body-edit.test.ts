@@ -1,0 +1,38 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { editedBodyText } from './body-edit.ts';
+
+/** What the gateway does: parse, edit a shallow copy, write it back. */
+function edit(raw: string, change: (body: Record<string, unknown>) => void): string {
+  const original = JSON.parse(raw) as Record<string, unknown>;
+  const edited = { ...original };
+  change(edited);
+  const text = editedBodyText(raw, original, edited);
+  assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify(edited)), 'same JSON value as serialising the edit');
+  return text;
+}
+
+describe('editedBodyText', () => {
+  it('keeps values the gateway did not touch as the client wrote them: big integers, 1.0, exponents, escapes', () => {
+    const raw = '{ "model" : "gpt-4o", "seed": 9007199254740993, "temperature": 1.0, "n": 1e0,\n "messages": [ {"role":"user","content":"h\\u00e9 \\"q\\" }]"} ], "models": ["a","b"] }';
+    const text = edit(raw, (b) => { b.model = 'gpt-4o-2024-08-06'; delete b.models; });
+    assert.equal(text, '{"model":"gpt-4o-2024-08-06","seed": 9007199254740993,"temperature": 1.0,"n": 1e0,"messages": [ {"role":"user","content":"h\\u00e9 \\"q\\" }]"} ]}');
+  });
+
+  it('adds new members at the end and serialises changed objects', () => {
+    const raw = '{"model":"m","stream":true,"stream_options":{"include_usage":false},"max_tokens":90071992547409930}';
+    const text = edit(raw, (b) => { b.stream_options = { include_usage: true }; b.max_tokens = 100; b.max_completion_tokens = 100; });
+    assert.equal(text, '{"model":"m","stream":true,"stream_options":{"include_usage":true},"max_tokens":100,"max_completion_tokens":100}');
+  });
+
+  it('escaped keys, nested look-alikes and null values', () => {
+    const raw = '{"mo\\u0064el":"x","tools":[{"model":"inner","n":{"}":"]"}}],"user":null,"a":false}';
+    const text = edit(raw, (b) => { b.model = 'y'; });
+    assert.equal(text, '{"model":"y","tools":[{"model":"inner","n":{"}":"]"}}],"user":null,"a":false}');
+  });
+
+  it('duplicate keys (the parse keeps the last): the whole edit is serialised', () => {
+    const raw = '{"model":"a","model":"b","seed":1}';
+    assert.equal(edit(raw, (b) => { b.seed = 2; }), '{"model":"b","seed":2}');
+  });
+});

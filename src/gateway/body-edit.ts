@@ -1,0 +1,74 @@
+// Writing an edited request body without re-serialising what was not edited. JSON.parse + JSON.stringify
+// would change the client's values on the way: integers past 2^53 (`"seed": 9007199254740993` → …992),
+// `1.0` → `1`, `1e2` → `100`. So the body's top-level members are copied as the client wrote them, and only the
+// members the gateway changed or added (model, a clamped output limit, stream_options) are serialised.
+
+interface Member { key: string; start: number; end: number }
+
+/** Index just past the JSON value starting at `i` (whitespace already skipped). */
+function valueEnd(text: string, i: number): number {
+  let depth = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      i++;
+      while (i < text.length && text.charCodeAt(i) !== 34) i += text.charCodeAt(i) === 92 /* \ */ ? 2 : 1;
+      if (depth === 0) return i + 1;
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
+      depth++;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) {
+      if (depth === 0) return i;
+      if (--depth === 0) return i + 1;
+    } else if (depth === 0 && (c === 44 /* , */ || c <= 32)) {
+      return i;
+    }
+  }
+  return i;
+}
+
+const skipSpace = (text: string, i: number): number => {
+  while (i < text.length && text.charCodeAt(i) <= 32) i++;
+  return i;
+};
+
+/** The object's own members as written (key decoded; `start`…`end` spans `"key": value`), or undefined. */
+function topLevelMembers(text: string): Member[] | undefined {
+  const members: Member[] = [];
+  let i = skipSpace(text, 0);
+  if (text.charCodeAt(i) !== 123) return undefined;
+  i = skipSpace(text, i + 1);
+  while (i < text.length && text.charCodeAt(i) !== 125) {
+    const start = i;
+    const keyEnd = valueEnd(text, i);
+    const key = JSON.parse(text.slice(start, keyEnd)) as string;
+    i = skipSpace(text, keyEnd);
+    if (text.charCodeAt(i) !== 58 /* : */) return undefined;
+    const end = valueEnd(text, skipSpace(text, i + 1));
+    members.push({ key, start, end });
+    i = skipSpace(text, end);
+    if (text.charCodeAt(i) === 44) i = skipSpace(text, i + 1);
+  }
+  return members;
+}
+
+/**
+ * `edited` (a shallow edit of `original`, the parse of `raw`) as JSON text: members whose value is still the
+ * original's are copied from `raw` byte for byte, removed ones left out, changed and added ones serialised.
+ */
+export function editedBodyText(raw: string, original: Record<string, unknown>, edited: Record<string, unknown>): string {
+  const members = topLevelMembers(raw);
+  // Duplicate keys (the parse kept the last) or a shape the scan does not follow: serialise the whole edit.
+  if (!members || new Set(members.map((m) => m.key)).size !== members.length) return JSON.stringify(edited);
+  const parts: string[] = [];
+  for (const m of members) {
+    if (!Object.hasOwn(edited, m.key)) continue;
+    const value = edited[m.key];
+    if (value === undefined) continue;
+    parts.push(value === original[m.key] ? raw.slice(m.start, m.end) : `${JSON.stringify(m.key)}:${JSON.stringify(value)}`);
+  }
+  for (const key of Object.keys(edited)) {
+    if (Object.hasOwn(original, key) || edited[key] === undefined) continue;
+    parts.push(`${JSON.stringify(key)}:${JSON.stringify(edited[key])}`);
+  }
+  return `{${parts.join(',')}}`;
+}
