@@ -41,6 +41,9 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(rest.aiGatewayProviderKeys.map((k) => k.id), [ids[1]]);
       const none = expectSchema<{ aiGatewayProviderKeys: Detail[] }>(await c.call('GET', '/provider-keys?provider=groq'), 200, KEYS.listSchema);
       assert.deepEqual(none.aiGatewayProviderKeys, []);
+      // An empty filter is no filter, as an empty beforeId is no position.
+      const unfiltered = expectSchema<{ aiGatewayProviderKeys: Detail[] }>(await c.call('GET', '/provider-keys?provider='), 200, KEYS.listSchema);
+      assert.equal(unfiltered.aiGatewayProviderKeys.length, ids.length);
       for (const id of ids) assert.equal((await c.call('DELETE', `/provider-keys/${id}`)).statusCode, 204);
     });
 

@@ -94,6 +94,10 @@ for (const kind of STORE_KINDS) {
       expectError(await control.call('GET', '/usage'), 400, 'ERR_NGROK_27602');
       expectError(await control.call('GET', '/usage?startTime=yesterday'), 400, 'ERR_NGROK_27606');
       expectError(await control.call('GET', `/usage?${WINDOW}&cursor=bm90LWEtY3Vyc29y`), 400, 'ERR_NGROK_27606');
+      // Well-formed JSON, but not a position this API writes.
+      for (const forged of [['x', 'y'], ['2026-01-01T00:00:00.000Z', 'a b'], ['2026-13-45T00:00:00Z', 'aigue_1'], [1, 2]]) {
+        expectError(await control.call('GET', `/usage?${WINDOW}&cursor=${Buffer.from(JSON.stringify(forged)).toString('base64url')}`), 400, 'ERR_NGROK_27606');
+      }
       expectError(await control.call('GET', `/usage?${WINDOW}&limit=101`), 400, 'ERR_NGROK_27606');
       expectError(await control.call('GET', `/usage?${WINDOW}&limit=0`), 400, 'ERR_NGROK_27606');
       expectError(await control.call('GET', `/usage/overview?${WINDOW}&groupBy=model`), 400, 'ERR_NGROK_27606');

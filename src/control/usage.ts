@@ -36,10 +36,16 @@ function encodeCursor(p: UsagePosition): string {
   return Buffer.from(JSON.stringify([p.eventTime, p.id])).toString('base64url');
 }
 
+/** What encodeCursor writes: an event's time (ISO 8601, as either store returns it) and its id. */
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/;
+const EVENT_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
 function decodeCursor(cursor: string): UsagePosition {
   try {
     const [eventTime, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof eventTime === 'string' && typeof id === 'string') return { eventTime, id };
+    if (typeof eventTime === 'string' && ISO_TIME.test(eventTime) && !Number.isNaN(Date.parse(eventTime)) && typeof id === 'string' && EVENT_ID.test(id)) {
+      return { eventTime, id };
+    }
   } catch { /* fall through */ }
   throw invalid('cursor', 'The cursor is not one this API issued; take it from nextPageUri.');
 }

@@ -7,7 +7,7 @@ import { pageOwned } from './owned.ts';
 export type ProviderKeyRow = Selectable<ProviderKeysTable>;
 
 export function listProviderKeys(db: Kysely<Database>, accountId: string, options: { beforeId?: string; limit?: number; provider?: string }): Promise<Page<ProviderKeyRow>> {
-  return pageOwned(db, 'providerKeys', accountId, options, options.provider === undefined ? {} : { providerId: options.provider });
+  return pageOwned(db, 'providerKeys', accountId, options, !options.provider ? {} : { providerId: options.provider });
 }
 
 /** The account's keys among `ids` (unknown and foreign ids are simply absent), without their secrets. */
