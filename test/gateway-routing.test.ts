@@ -141,6 +141,12 @@ describe('gateway routing and failover (sqlite)', () => {
     const [conn] = await h.usage(r502.headers.get('ngrok-aig-request-id')!, 1);
     assert.equal(conn!.statusCode, 0);
     assert.equal(Number(conn!.isError), 1);
+    // Reached, answered 200, then the body broke off: not "unreachable".
+    const oneKey = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
+    const broken = await gw(h, '/v1/chat/completions', { token: oneKey, body: chat('openai:cut-json') });
+    assert.equal(broken.status, 502);
+    assert.equal(broken.json().error.code, 'ERR_NGROK_27235');
+    assert.match(broken.json().error.message, /answered HTTP 200, then the connection broke/);
 
     const mixed = await keyWith([{ provider: 'openai', steps: [user('sk-500', 'sk-401')] }]);
     const r503 = await gw(h, '/v1/chat/completions', { token: mixed, body: chat('gpt-4o') });

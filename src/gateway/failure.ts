@@ -1,6 +1,7 @@
 // What the client sees when no attempt served an answer (gateway.md §8, decisions in
 // docs/decisions/gateway-behaviour.md): every failure a 429 → 429 (SDKs raise RateLimitError); the total
-// timeout → 504 3810; the last attempt timed out → 504 27207; only connection errors → 502 3800; anything
+// timeout → 504 3810; the last attempt timed out → 504 27207; only connection errors → 502 3800 (27235 when the
+// last one broke off after the provider answered); anything
 // else → 503 3807 listing each attempt (provider, model, key name, status — never a secret or a provider body).
 import { tollgateError, type TollgateError } from '../domain/errors.ts';
 import type { AttemptRecord } from './meter.ts';
@@ -20,7 +21,7 @@ function describe(r: AttemptRecord, i: number, perRequestMs: number): string {
   let what: string;
   switch (r.failure) {
     case 'timeout': what = `timed out after ${formatMs(perRequestMs)}`; break;
-    case 'connection': what = 'connection failed'; break;
+    case 'connection': what = r.statusCode ? `HTTP ${r.statusCode}, then the connection broke` : 'connection failed'; break;
     case 'rate-limited': what = 'HTTP 429 rate limited'; break;
     case 'auth': what = `HTTP ${r.statusCode} credential rejected`; break;
     default: what = r.statusCode ? `HTTP ${r.statusCode}` : 'no response';
@@ -36,6 +37,10 @@ export function exhaustedError(records: readonly AttemptRecord[], totalTimedOut:
   }
   if (last?.failure === 'timeout') return tollgateError('upstreamTimeout', { timeout: formatMs(settings.perRequestTimeoutMs) });
   if (last && records.every((r) => r.failure === 'connection')) {
+    // The provider was reached and answered, but its body broke off: not "unreachable".
+    if (last.statusCode) {
+      return tollgateError('upstreamStreamBroken', { reason: `provider "${last.plan.candidate.provider.id}" answered HTTP ${last.statusCode}, then the connection broke before the answer was complete.` });
+    }
     return tollgateError('upstreamUnreachable', { provider: last.plan.candidate.provider.id, reason: records.length > 1 ? `${records.length} connection attempts failed.` : 'the connection failed.' });
   }
   return tollgateError('allProvidersFailed', { errors: records.map((r, i) => describe(r, i, settings.perRequestTimeoutMs)).join('; ') });
