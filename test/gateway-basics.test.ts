@@ -85,6 +85,7 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(missing.json().error.code, 'ERR_NGROK_27201');
     assert.equal(missing.json().error.type, 'authentication_error');
     assert.match(missing.headers.get('ngrok-aig-request-id')!, RQ);
+    assert.equal(missing.headers.get('ngrok-aig-attempts'), '0');
     const unknown = await gw(h, '/v1/chat/completions', { token: 'ng-nope-g1-unknownkey', body: chat() });
     assert.equal(unknown.status, 401);
     assert.match(unknown.json().error.message, /invalid or has been deleted/);

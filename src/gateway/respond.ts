@@ -18,7 +18,8 @@ export function writeError(ctx: RequestContext, error: TollgateError, attempts =
   const { res } = ctx;
   if (res.headersSent || res.destroyed) return;
   const headers = baseHeaders(ctx.requestId);
-  if (attempts > 0) headers[H_ATTEMPTS] = String(attempts);
+  // On every answer, rejections included (`0`: refused before any upstream call), as ngrok documents it.
+  headers[H_ATTEMPTS] = String(attempts);
   if (ctx.rejectedModels) headers[H_REJECTED] = ctx.rejectedModels;
   if (extra) Object.assign(headers, extra);
   // Answered before the body was read (401, 404, 413…) while more of it is still arriving: close the connection
