@@ -108,11 +108,16 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(h.fake.requests.length, 1);
   });
 
-  test('unknown paths 404 27204; bad JSON 400 3801; oversized bodies 413', async () => {
+  test('unknown paths 404 27204, Gemini-native ones 501 27205; bad JSON 400 3801; oversized bodies 413', async () => {
     const nf = await gw(h, '/v1/nope', { token, body: {} });
     assert.equal(nf.status, 404);
     assert.equal(nf.json().error.code, 'ERR_NGROK_27204');
     assert.match(nf.headers.get('ngrok-aig-request-id')!, RQ);
+    const gemini = await gw(h, '/v1beta/models/gemini-2.5-flash:generateContent', { headers: { 'x-goog-api-key': token }, body: { contents: [] } });
+    assert.equal(gemini.status, 501);
+    assert.equal(gemini.json().error.code, 'ERR_NGROK_27205');
+    assert.match(gemini.json().error.message, /Gemini native API is not implemented/);
+    assert.equal((await gw(h, '/v1beta/interactions', { token, body: {} })).status, 501);
     const wrongMethod = await gw(h, '/v1/chat/completions', { token });
     assert.equal(wrongMethod.status, 404);
     const bad = await gw(h, '/v1/chat/completions', { token, body: '{"model": "gpt-4o", ' });

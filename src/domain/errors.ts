@@ -74,6 +74,7 @@ export const Errors = {
   managedUncataloged: spec(400, 'ERR_NGROK_27233', 'Model "{model}" is not in the catalog and cannot be used with managed credentials; add your own provider key.', 'invalid_request_error'),
   managedNotConfigured: spec(400, 'ERR_NGROK_3819', 'Provider "{provider}" has no managed credentials on this gateway; add a provider key and a routing rule.', 'invalid_request_error'),
   unsupportedPath: spec(404, 'ERR_NGROK_27204', 'Unsupported API surface: {method} {path}.', 'invalid_request_error'),
+  surfaceNotImplemented: spec(501, 'ERR_NGROK_27205', 'The {surface} API is not implemented by this gateway ({method} {path}); use the OpenAI-compatible endpoints.', 'invalid_request_error'),
   creditCheckFailed: spec(403, 'ERR_NGROK_27206', 'Credit check failed: {reason}', 'permission_error'),
   outOfCredit: spec(403, 'ERR_NGROK_4026', 'Your account has run out of credit.', 'insufficient_quota'),
   unknownModel: spec(400, 'ERR_NGROK_27224', 'Unknown model "{model}".{suggestion}', 'invalid_request_error'),

@@ -18,3 +18,14 @@ export const MODELS_ROUTE: SurfaceRoute = { format: 'openai', surface: 'chat-com
 export function errorRouteFor(path: string): SurfaceRoute {
   return path.startsWith('/v1/messages') ? ANTHROPIC_ROUTE : OPENAI_ROUTE;
 }
+
+/**
+ * ngrok gateway surfaces this gateway does not serve (gateway.md §3: Gemini native, marked later): named in a
+ * 501 ERR_NGROK_27205 instead of the 404 of a path that means nothing, so a Gen AI SDK user learns why.
+ */
+export function unimplementedSurface(method: string | undefined, path: string): string | undefined {
+  if (method !== 'POST') return undefined;
+  if (path === '/v1beta/interactions') return 'Gemini Interactions';
+  if (path.startsWith('/v1beta/models/') && (path.endsWith(':generateContent') || path.endsWith(':streamGenerateContent'))) return 'Gemini native';
+  return undefined;
+}

@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_REQUEST_ID } from './headers.ts';
 import { codecs } from './formats/index.ts';
-import { errorRouteFor, MODELS_ROUTE, SURFACE_ROUTES } from './routes.ts';
+import { errorRouteFor, MODELS_ROUTE, SURFACE_ROUTES, unimplementedSurface } from './routes.ts';
 import { writeError, writeJson } from './respond.ts';
 import { authenticateStage, handleModelRequest } from './pipeline.ts';
 import { listModels } from './models-list.ts';
@@ -136,7 +136,10 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
     }
     // Scrapers that reach only the gateway nodes (TOLLGATE_METRICS_ON_GATEWAY=1); 404 like any path otherwise.
     if (path === '/metrics' && method === 'GET' && deps.observer?.metricsOnGateway) return deps.observer.serveMetrics(res);
-    const error = tollgateError('unsupportedPath', { method: method ?? '', path });
+    const unimplemented = unimplementedSurface(method, path);
+    const error = unimplemented
+      ? tollgateError('surfaceNotImplemented', { surface: unimplemented, method: method ?? '', path })
+      : tollgateError('unsupportedPath', { method: method ?? '', path });
     writeError(ctx, error);
     deps.observer?.answered(ctx, error.code);
   };
