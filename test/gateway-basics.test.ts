@@ -207,5 +207,9 @@ describe('gateway front door (sqlite)', () => {
     assert.ok(list.data.length > 0);
     assert.ok(list.data.every((m: { id: string; owned_by: string; object: string }) => m.owned_by === 'anthropic' && m.id.startsWith('anthropic:') && m.object === 'model'));
     assert.equal((await gw(h, '/v1/models')).status, 401);
+    const head = await gw(h, '/v1/models', { method: 'HEAD', token });
+    assert.equal(head.status, 200);
+    assert.equal(head.text, '');
+    assert.equal(head.headers.get('content-type'), 'application/json');
   });
 });

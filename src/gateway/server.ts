@@ -126,7 +126,7 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       return;
     }
     const ctx = newContext(deps, req, res, path === '/v1/models' ? MODELS_ROUTE : errorRouteFor(path));
-    if (path === '/v1/models' && method === 'GET') {
+    if (path === '/v1/models' && (method === 'GET' || method === 'HEAD')) {
       modelsStage(ctx).catch(onStageError.bind(ctx));
       return;
     }
