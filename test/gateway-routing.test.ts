@@ -67,6 +67,10 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(fallback.headers.get('ngrok-aig-model'), 'openai:gpt-4o-mini');
     assert.equal(h.fake.requests[0]!.body!.model, 'gpt-4o-mini');
     assert.equal(h.fake.requests[0]!.body!.models, undefined, 'models[] is not sent upstream');
+    // A candidate that does not serve the surface (an embedding model on chat) is reported as skipped too.
+    const compat = await gw(h, '/v1/chat/completions', { token: onlyMini, body: chat('text-embedding-3-small', { models: ['gpt-4o', 'gpt-4o-mini'] }) });
+    assert.equal(compat.status, 200);
+    assert.equal(compat.headers.get('ngrok-aig-rejected-models'), 'text-embedding-3-small, gpt-4o');
   });
 
   test('a model rule beats a provider rule; keys run in order', async () => {

@@ -43,7 +43,8 @@ export const CUSTOM_SURFACE_PATHS: Readonly<Record<ApiSurface, string>> = {
 
 const AUTO_MODEL = 'ngrok/auto';
 
-export function resolveCandidates(input: ResolveInput, catalog: Catalog, account: AccountSnapshot): Candidate[] {
+/** `incompatible`, when given, receives the requested names dropped because they do not serve this surface. */
+export function resolveCandidates(input: ResolveInput, catalog: Catalog, account: AccountSnapshot, incompatible?: string[]): Candidate[] {
   const names = requestedNames(input.model, input.models);
   const candidates: Candidate[] = [];
   const seen = new Set<string>();
@@ -57,6 +58,7 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     const modelSurfaces = resolved.catalogModel ? modelSurfacesOf(resolved.catalogModel, resolved.provider) : undefined;
     if (!surface || (modelSurfaces && !modelSurfaces.includes(input.surface))) {
       firstDropped ??= { ...resolved, surface: resolved.provider.surfaces[0]! };
+      incompatible?.push(name);
       continue;
     }
     candidates.push({ ...resolved, surface });
