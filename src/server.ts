@@ -87,7 +87,7 @@ export async function startTollgate(config: Config, options: { planes?: readonly
     const gateway = await startGatewayServer({
       state, usage, logger, observer, ...(ledger ? { ledger } : {}),
       catalog: createCatalog(config.providerBaseUrls),
-      upstreams: new Upstreams({ connectionsPerOrigin: config.upstreamConnections, loopId }),
+      upstreams: new Upstreams({ connectionsPerOrigin: config.upstreamConnections, loopId, allowPrivate: config.allowPrivateUpstreams }),
       options: {
         maxBodyBytes: config.maxBodyBytes, managedKeys: config.managedKeys,
         processingFeeMicroUsdPerMtok: config.processingFeeMicroUsdPerMtok, loopId,

@@ -160,11 +160,13 @@ for (const kind of STORE_KINDS) {
     before(async () => { c = await startControl(kind, { TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '0' }); });
     after(async () => { await c.close(); });
 
-    it('requires https and refuses loopback, private and link-local hosts', async () => {
+    it('requires https and refuses loopback, private, link-local and reserved hosts, IPv6 forms included', async () => {
       const refused = [
         'http://api.example.com/v1', 'https://127.0.0.1/v1', 'https://127.1.2.3', 'https://2130706433/', 'https://localhost:8080/v1',
         'https://LOCALHOST.', 'https://svc.localhost', 'https://10.1.2.3', 'https://172.16.0.1', 'https://192.168.1.20',
         'https://169.254.169.254/latest', 'https://0.0.0.0', 'https://[::1]/v1', 'https://[fe80::1]', 'https://[fd00::5]', 'https://[::ffff:127.0.0.1]', 'https://[::ffff:10.0.0.1]',
+        'https://[::127.0.0.1]', 'https://[64:ff9b::a9fe:a9fe]', 'https://[2002:7f00:1::]', 'https://198.18.0.1', 'https://224.0.0.1',
+        'https://255.255.255.255', 'https://[fec0::1]',
       ];
       for (const baseUrl of refused) {
         expectError(await c.call('POST', '/providers', { providerId: 'ssrf', name: 'x', baseUrl }), 400, 'ERR_NGROK_27718');

@@ -1,6 +1,6 @@
 // Checks on user-defined providers that need no I/O: the providerId slug, the upstream URL (SSRF
 // guard), the declared API surfaces and the model list.
-import { BlockList, isIP } from 'node:net';
+import { isNonPublicHost } from '../domain/public-address.ts';
 import type { components } from './spec-types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
@@ -36,24 +36,10 @@ export function checkSurfaces(surfaces: readonly Surface[]): void {
   }
 }
 
-/** Loopback, private, link-local, unspecified and shared (CGNAT) ranges. BlockList applies the IPv4 rules to
- * IPv4-mapped IPv6 addresses (`[::ffff:127.0.0.1]`) by itself. */
-const PRIVATE = new BlockList();
-for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) PRIVATE.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10]] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
-
-function privateHost(hostname: string): boolean {
-  const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
-  const family = isIP(host);
-  if (family !== 0) return PRIVATE.check(host, family === 4 ? 'ipv4' : 'ipv6');
-  const lower = host.toLowerCase().replace(/\.$/, '');
-  return lower === 'localhost' || lower.endsWith('.localhost');
-}
-
 /**
  * An absolute http(s) URL. Unless the operator allows private upstreams, it must be `https:` and must not
- * name a loopback/private/link-local address literal or localhost. Host names are not resolved here: DNS
- * answers change, so a resolved-address check belongs at connection time.
+ * name a non-public address literal or localhost. Host names are not resolved here: DNS answers change, so
+ * the gateway checks every resolved address when it connects (src/domain/public-address.ts).
  */
 export function checkBaseUrl(baseUrl: string, allowPrivate: boolean): void {
   let url: URL;
@@ -67,7 +53,7 @@ export function checkBaseUrl(baseUrl: string, allowPrivate: boolean): void {
   }
   if (allowPrivate) return;
   if (url.protocol !== 'https:') throw new TollgateError(Errors.providerHostNotAllowed, { reason: 'https is required.' });
-  if (privateHost(url.hostname)) throw new TollgateError(Errors.providerHostNotAllowed, { reason: `"${url.hostname}" is a loopback, private or link-local address.` });
+  if (isNonPublicHost(url.hostname)) throw new TollgateError(Errors.providerHostNotAllowed, { reason: `"${url.hostname}" is not a public address (loopback, private, link-local, reserved or an IPv6 form of one).` });
 }
 
 /**

@@ -136,6 +136,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.refuse(error);
+  }
+
+  /** Fails the exchange before (or instead of) any dispatch: the call is not made. */
+  refuse(error: Error): void {
     this.#failure = error;
     if (!this.#headSeen) {
       this.#headSeen = true;

@@ -5,10 +5,11 @@ import { Pool } from 'undici';
 import type { AttemptPlan } from '../domain/routing.ts';
 import { FORWARDED_REQUEST_HEADERS } from './headers.ts';
 import { VIA_HEADER, viaValue } from './routing-loop.ts';
+import { isNonPublicHost, NonPublicAddressError, publicOnlyLookup, type Lookup } from '../domain/public-address.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { UpstreamExchange } from './exchange.ts';
 
-interface Target { origin: string; path: string }
+interface Target { origin: string; path: string; hostname: string; nonPublicLiteral: boolean }
 
 export interface UpstreamCall {
   plan: AttemptPlan;
@@ -29,11 +30,18 @@ export class Upstreams {
   readonly #connections: number;
 
   readonly #loopId: string;
+  /** Connect-time lookup for tenants' custom providers; absent when the operator allows private upstreams. */
+  readonly #publicOnly: ReturnType<typeof publicOnlyLookup> | undefined;
 
-  /** `loopId`: this deployment's id, added to every call's `tollgate-via` (routing-loop.ts). */
-  constructor(options: { connectionsPerOrigin?: number; loopId: string }) {
+  /**
+   * `loopId`: this deployment's id, added to every call's `tollgate-via` (routing-loop.ts). `allowPrivate`: the
+   * operator lets custom providers reach non-public addresses; otherwise their connections resolve through
+   * `publicOnlyLookup` (`lookup` replaces the system resolver, for tests).
+   */
+  constructor(options: { connectionsPerOrigin?: number; loopId: string; allowPrivate: boolean; lookup?: Lookup }) {
     this.#connections = options.connectionsPerOrigin ?? 1024;
     this.#loopId = options.loopId;
+    this.#publicOnly = options.allowPrivate ? undefined : publicOnlyLookup(options.lookup);
   }
 
   target(baseUrl: string, surfacePath: string): Target {
@@ -44,17 +52,25 @@ export class Upstreams {
       // Custom providers may carry a query string (Azure `?api-version=`): the surface path goes before it.
       const url = new URL(baseUrl);
       const path = `${url.pathname.replace(/\/+$/, '')}${surfacePath}${url.search}`;
-      t = { origin: url.origin, path };
+      t = { origin: url.origin, path, hostname: url.hostname, nonPublicLiteral: isNonPublicHost(url.hostname) };
       byPath.set(surfacePath, t);
     }
     return t;
   }
 
-  #pool(origin: string): Pool {
-    let pool = this.#pools.get(origin);
+  /**
+   * One pool per origin, and a separate one per origin for custom providers when they must stay public: an
+   * operator's provider URL (a built-in's base URL set by environment) may well be private, a tenant's may not.
+   */
+  #pool(origin: string, publicOnly: boolean): Pool {
+    const key = publicOnly ? `public ${origin}` : origin;
+    let pool = this.#pools.get(key);
     if (!pool) {
-      pool = new Pool(origin, { connections: this.#connections, pipelining: 1, keepAliveTimeout: 30_000 });
-      this.#pools.set(origin, pool);
+      pool = new Pool(origin, {
+        connections: this.#connections, pipelining: 1, keepAliveTimeout: 30_000,
+        ...(publicOnly ? { connect: { lookup: this.#publicOnly } } : {}),
+      });
+      this.#pools.set(key, pool);
     }
     return pool;
   }
@@ -75,7 +91,14 @@ export class Upstreams {
       if (candidate.provider.auth === 'x-api-key') headers['x-api-key'] = call.plan.credential;
       else headers.authorization = `Bearer ${call.plan.credential}`;
     }
-    this.#pool(t.origin).dispatch({
+    const publicOnly = this.#publicOnly !== undefined && candidate.provider.custom;
+    // An address literal never goes through a lookup: judged here (providers saved while private upstreams
+    // were allowed, or before a range was added to the list, are not trusted either).
+    if (publicOnly && t.nonPublicLiteral) {
+      exchange.refuse(new NonPublicAddressError(t.hostname, t.hostname));
+      return;
+    }
+    this.#pool(t.origin, publicOnly).dispatch({
       origin: t.origin, path: t.path, method: 'POST', headers, body: call.body,
       headersTimeout: call.idleTimeoutMs, bodyTimeout: call.idleTimeoutMs,
     }, exchange);

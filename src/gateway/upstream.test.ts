@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Lookup } from '../domain/public-address.ts';
+import type { AttemptPlan } from '../domain/routing.ts';
+import type { Candidate } from '../domain/resolve.ts';
+import { UpstreamExchange } from './exchange.ts';
+import { Upstreams } from './upstream.ts';
+
+function plan(baseUrl: string, custom: boolean): AttemptPlan {
+  const surface = { format: 'openai', surface: 'chat-completions', path: '/chat/completions' } as Candidate['surface'];
+  const candidate: Candidate = {
+    requested: 'x:m', modelId: 'm', displayName: 'm', surface,
+    provider: { id: custom ? 'intranet' : 'openai', displayName: 'p', baseUrl, auth: 'bearer', surfaces: [surface], managed: false, custom },
+  };
+  return { candidate, keySource: 'user', credential: 'sk-test' };
+}
+
+test("a tenant's provider host resolving to a private address is never connected to; an operator's is", async () => {
+  let connections = 0;
+  const server = createServer((req, res) => { req.resume(); res.end('{}'); });
+  server.on('connection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  // internal.example resolves to this machine, as a name in a tenant's baseUrl might.
+  const lookup: Lookup = (_hostname, _options, callback) => callback(null, [{ address: '127.0.0.1', family: 4 }]);
+  const upstreams = new Upstreams({ loopId: '0123456789abcdef', allowPrivate: false, lookup });
+  const call = (p: AttemptPlan) => {
+    const exchange = new UpstreamExchange();
+    upstreams.dispatch({ plan: p, body: Buffer.from('{}'), clientHeaders: {}, idleTimeoutMs: 2000 }, exchange);
+    return exchange;
+  };
+  try {
+    for (const baseUrl of [`http://internal.example:${port}/v1`, `http://127.0.0.1:${port}/v1`, `http://[::ffff:127.0.0.1]:${port}/v1`]) {
+      await assert.rejects(call(plan(baseUrl, true)).head, (e: NodeJS.ErrnoException) => e.code === 'ERR_TOLLGATE_NON_PUBLIC_ADDRESS', baseUrl);
+    }
+    assert.equal(connections, 0);
+    // The operator's own provider URL (a built-in's base URL from the environment) may be private.
+    const operator = call(plan(`http://127.0.0.1:${port}/v1`, false));
+    assert.equal((await operator.head).statusCode, 200);
+    await operator.collect();
+    assert.equal(connections, 1);
+  } finally {
+    await upstreams.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
