@@ -64,6 +64,24 @@ for (const kind of STORE_KINDS) {
       assert.equal((await c.call('DELETE', `/access-keys/${accessKey.id}`)).statusCode, 204);
     });
 
+    it('a link and a delete racing never leave an access key pointing at a deleted configuration', async () => {
+      const accessKey = expectSchema<{ id: string }>(await c.call('POST', '/access-keys', { name: 'racer' }), 201, 'AIGatewayAccessKey');
+      for (let i = 0; i < 15; i++) {
+        const cfg = await create({ name: `deny all ${i}`, access: { providers: { allow: [] } } });
+        const [link, del] = await Promise.all([
+          c.call('PATCH', `/access-keys/${accessKey.id}`, { accessKeyConfigurationId: cfg.id }),
+          c.call('DELETE', `${CONFIGS.path}/${cfg.id}`),
+        ]);
+        // Either the link landed first (the delete sees it: 409) or the delete did (the link finds nothing: 404).
+        assert.ok((link.statusCode === 200 && del.statusCode === 409) || (link.statusCode === 404 && del.statusCode === 204), `link ${link.statusCode}, delete ${del.statusCode}`);
+        const linked = (await c.call('GET', `/access-keys/${accessKey.id}`)).json() as { accessKeyConfiguration: { id: string } | null };
+        if (linked.accessKeyConfiguration) expectSchema(await c.call('GET', `${CONFIGS.path}/${linked.accessKeyConfiguration.id}`), 200, CONFIGS.schema);
+        expectSchema(await c.call('PATCH', `/access-keys/${accessKey.id}`, { accessKeyConfigurationId: null }), 200, 'AIGatewayAccessKey');
+        if (link.statusCode === 200) await remove(cfg.id);
+      }
+      assert.equal((await c.call('DELETE', `/access-keys/${accessKey.id}`)).statusCode, 204);
+    });
+
     it('lists newest first with limit, beforeId and nextPageUri', async () => {
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) ids.push((await create({ name: `c${i}` })).id);

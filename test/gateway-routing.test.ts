@@ -73,6 +73,21 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(compat.headers.get('ngrok-aig-rejected-models'), 'text-embedding-3-small, gpt-4o');
   });
 
+  test('a key whose configuration is gone fails closed: nothing is allowed, not everything', async () => {
+    const denyAll = await h.configuration({ access: { providers: { allow: [] } } });
+    const key = await h.accessKey(denyAll);
+    assert.equal((await gw(h, '/v1/chat/completions', { token: key.token, body: chat('gpt-4o') })).status, 403);
+    // The control plane refuses to delete a linked configuration; a store edited by hand (or restored from a
+    // backup) can still hold such a link. The name change makes the gateway reload the account.
+    await h.running.store.db.updateTable('accessKeys').set({ configurationId: 'aigac_00000000000000000000000000' }).where('id', '=', key.id).execute();
+    await h.api('PATCH', `/access-keys/${key.id}`, { name: 'dangling' });
+    const r = await gw(h, '/v1/chat/completions', { token: key.token, body: chat('gpt-4o') });
+    assert.equal(r.status, 403);
+    assert.equal(r.json().error.code, 'ERR_NGROK_27231');
+    assert.match(r.json().error.message, /no longer exists/);
+    assert.equal((await gw(h, '/v1/models', { token: key.token })).status, 403);
+  });
+
   test('a model rule beats a provider rule; keys run in order', async () => {
     h.fake.reset();
     const t = await keyWith([

@@ -1,7 +1,10 @@
 // /access-keys: create (token shown once), list, get, update (tri-state, link/unlink a configuration), delete.
 import type { components } from './spec-types.ts';
 import { newAccessKeyToken, newId } from '../domain/ids.ts';
+import type { Kysely } from 'kysely';
 import * as repo from '../store/access-keys.ts';
+import { lockConfiguration } from '../store/configurations.ts';
+import type { Database } from '../store/schema.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { listEnvelope, notFound } from './resource.ts';
 import { newTokenKeyRow, tokenKeyFields, tokenKeyPatch } from './token-keys.ts';
@@ -19,9 +22,13 @@ export function accessKeyView(base: string, row: repo.AccessKeyRow, token?: stri
   };
 }
 
-async function requireConfiguration(deps: ControlDeps, accountId: string, id: string): Promise<void> {
-  const found = await deps.store.db.selectFrom('accessKeyConfigurations').select('id').where('accountId', '=', accountId).where('id', '=', id).executeTakeFirst();
-  if (!found) throw notFound('Access key configuration', id);
+/** Runs `write` with the linked configuration (if any) locked against deletion, or answers 404 for it. */
+function withConfiguration<T>(deps: ControlDeps, accountId: string, configurationId: string | null | undefined, write: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  if (typeof configurationId !== 'string') return write(deps.store.db);
+  return deps.store.db.transaction().execute(async (trx) => {
+    if (!(await lockConfiguration(trx, deps.store.dialect, accountId, configurationId, 'share'))) throw notFound('Access key configuration', configurationId);
+    return write(trx);
+  });
 }
 
 export function accessKeyHandlers(deps: ControlDeps): HandlerTable {
@@ -34,10 +41,10 @@ export function accessKeyHandlers(deps: ControlDeps): HandlerTable {
     async CreateAIGatewayAccessKey(call: Call) {
       const body = call.body as AccessKeyCreate;
       const { accountId } = call.principal;
-      if (body.accessKeyConfigurationId !== undefined) await requireConfiguration(deps, accountId, body.accessKeyConfigurationId);
       const token = newAccessKeyToken();
       const id = newId('accessKey');
-      await repo.insertAccessKey(db, { ...newTokenKeyRow(call.principal, id, token, body), configurationId: body.accessKeyConfigurationId ?? null });
+      await withConfiguration(deps, accountId, body.accessKeyConfigurationId, (trx) =>
+        repo.insertAccessKey(trx, { ...newTokenKeyRow(call.principal, id, token, body), configurationId: body.accessKeyConfigurationId ?? null }));
       await deps.changes.publish({ accountId, kind: 'accessKey', resourceId: id });
       return accessKeyView(call.base, (await repo.getAccessKey(db, accountId, id))!, token);
     },
@@ -51,11 +58,10 @@ export function accessKeyHandlers(deps: ControlDeps): HandlerTable {
       const id = call.params.id!;
       const body = call.body as AccessKeyUpdate;
       if (!(await repo.getAccessKey(db, accountId, id))) throw notFound('Access key', id);
-      if (typeof body.accessKeyConfigurationId === 'string') await requireConfiguration(deps, accountId, body.accessKeyConfigurationId);
-      await repo.updateAccessKey(db, accountId, id, {
+      await withConfiguration(deps, accountId, body.accessKeyConfigurationId, (trx) => repo.updateAccessKey(trx, accountId, id, {
         ...tokenKeyPatch(call.principal, body),
         ...(body.accessKeyConfigurationId !== undefined ? { configurationId: body.accessKeyConfigurationId } : {}),
-      });
+      }));
       await deps.changes.publish({ accountId, kind: 'accessKey', resourceId: id });
       return accessKeyView(call.base, (await repo.getAccessKey(db, accountId, id))!);
     },

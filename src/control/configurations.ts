@@ -10,7 +10,7 @@ import * as repo from '../store/configurations.ts';
 import { accessKeysUsingConfiguration } from '../store/access-keys.ts';
 import { providerKeysByIds } from '../store/provider-keys.ts';
 import { customProviderIds } from '../store/providers.ts';
-import { insertOwned, updateOwned } from '../store/owned.ts';
+import { deleteOwned, insertOwned, updateOwned } from '../store/owned.ts';
 import type { Call, ControlDeps, HandlerTable, Principal } from './app.ts';
 import { compact, listEnvelope, notFound, patchFields } from './resource.ts';
 import { auditedView, createdStamp, updatedStamp } from './audit.ts';
@@ -134,11 +134,17 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
     async DeleteAIGatewayAccessKeyConfiguration(call: Call) {
       const { accountId } = call.principal;
       const id = call.params.id!;
-      const users = await accessKeysUsingConfiguration(db, accountId, id);
-      if (users.length > 0) {
-        throw new TollgateError(Errors.inUse, { resource: 'Access key configuration', id, usedBy: describeUsers('access key', users) });
-      }
-      await configurations.remove(call, id);
+      // Locked while checked and deleted: an access key linked meanwhile either lands first (409 here) or
+      // finds the configuration gone (404 there), never a key pointing at nothing.
+      await db.transaction().execute(async (trx) => {
+        if (!(await repo.lockConfiguration(trx, deps.store.dialect, accountId, id, 'update'))) throw notFound('Access key configuration', id);
+        const users = await accessKeysUsingConfiguration(trx, accountId, id);
+        if (users.length > 0) {
+          throw new TollgateError(Errors.inUse, { resource: 'Access key configuration', id, usedBy: describeUsers('access key', users) });
+        }
+        await deleteOwned(trx, 'accessKeyConfigurations', accountId, id);
+      });
+      await configurations.publish(call, id);
       return undefined;
     },
   };

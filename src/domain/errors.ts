@@ -84,6 +84,7 @@ export const Errors = {
   unknownModelOrProvider: spec(400, 'ERR_NGROK_27230', '"{address}" is neither a known model nor a recognized provider.', 'invalid_request_error'),
   providerNotAllowed: spec(403, 'ERR_NGROK_27231', 'Provider "{provider}" is not allowed by the access policy.', 'permission_error'),
   modelNotAllowed: spec(403, 'ERR_NGROK_27232', 'Model "{model}" is not allowed by the access policy.', 'permission_error'),
+  configurationGone: spec(403, 'ERR_NGROK_27231', 'The access key\'s configuration "{id}" no longer exists, so its access policy allows nothing; link the key to another configuration.', 'permission_error'),
   inputTooLarge: spec(413, 'ERR_NGROK_3811', 'Input too large: {tokens} tokens (max {max}).', 'invalid_request_error'),
   requestBodyTooLarge: spec(413, 'ERR_NGROK_27215', 'Request body exceeds the limit of {limit} bytes.', 'invalid_request_error'),
   allProvidersFailed: spec(503, 'ERR_NGROK_3807', 'All providers failed: {errors}', 'api_error'),

@@ -24,6 +24,9 @@ export async function authenticateStage(ctx: RequestContext): Promise<void> {
   ctx.key = found;
   ctx.account = ctx.deps.state.account(found.accountId);
   ctx.configuration = ctx.deps.state.configuration(found);
+  // A key linked to a configuration this gateway does not know fails closed: no configuration means "no
+  // restrictions", which must never be what a deleted deny-all policy turns into.
+  if (found.configurationId !== null && ctx.configuration === null) throw tollgateError('configurationGone', { id: found.configurationId });
 }
 
 /** Stage 2: credits (billing on; BYOK traffic too) before anything else costs money. */

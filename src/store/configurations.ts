@@ -5,6 +5,7 @@ import type { AccessKeyConfigurationsTable, Database } from './schema.ts';
 import type { Page } from './paging.ts';
 import type { AccessScope, StoredRouterRule } from '../state/types.ts';
 import { getOwned, pageOwned } from './owned.ts';
+import type { Dialect } from './database.ts';
 
 export interface StoredRouter { rules: StoredRouterRule[] }
 
@@ -39,4 +40,16 @@ export async function getConfiguration(db: Kysely<Database>, accountId: string, 
 export async function configurationRules(db: Kysely<Database>, accountId: string): Promise<Pick<ConfigurationRow, 'id' | 'access' | 'router'>[]> {
   const rows = await db.selectFrom('accessKeyConfigurations').select(['id', 'access', 'router']).where('accountId', '=', accountId).orderBy('id').execute();
   return rows.map(parse);
+}
+
+/**
+ * Whether the account's configuration exists, locking its row until the transaction ends — `share` while an
+ * access key is linked to it, `update` while it is deleted — so a link and a delete cannot both pass their
+ * checks and leave a key pointing at nothing (PostgreSQL; a SQLite transaction holds the store's only
+ * connection, so it runs alone anyway).
+ */
+export async function lockConfiguration(trx: Kysely<Database>, dialect: Dialect, accountId: string, id: string, mode: 'share' | 'update'): Promise<boolean> {
+  let query = trx.selectFrom('accessKeyConfigurations').select('id').where('accountId', '=', accountId).where('id', '=', id);
+  if (dialect === 'postgres') query = mode === 'share' ? query.forShare() : query.forUpdate();
+  return (await query.executeTakeFirst()) !== undefined;
 }
