@@ -91,6 +91,7 @@ export async function startTollgate(config: Config, options: { planes?: readonly
       options: {
         maxBodyBytes: config.maxBodyBytes, managedKeys: config.managedKeys,
         processingFeeMicroUsdPerMtok: config.processingFeeMicroUsdPerMtok, loopId,
+        clientHeadersTimeoutMs: config.clientHeadersTimeoutMs, clientRequestTimeoutMs: config.clientRequestTimeoutMs,
       },
     }, config.host, config.gatewayPort);
     running.gatewayUrl = gateway.url;

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { BOOTSTRAP, startHarness, type Harness } from './helpers/gateway.ts';
+import { BOOTSTRAP, gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { rawHttp } from './helpers/raw-http.ts';
 
 const RQ = /^rq_[0-9A-Z]{26}$/;
@@ -61,5 +61,50 @@ describe('unparsable requests', () => {
       assert.ok(!text.includes(JSON.stringify([...Buffer.from(secret)]).slice(1, -1)), `${secret.slice(0, 8)}… as bytes in the log`);
     }
     assert.ok(!text.includes('rawPacket'));
+  });
+});
+
+describe('slow clients', () => {
+  let h: Harness;
+  let token: string;
+  before(async () => {
+    h = await startHarness('sqlite', { TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS: '300', TOLLGATE_CLIENT_REQUEST_TIMEOUT_MS: '600' });
+    // An uncataloged (drip-…) model needs the account's own provider key.
+    await h.providerKey('openai', 'sk-user-drip');
+    token = (await h.accessKey()).token;
+  });
+  after(async () => { await h.close(); });
+
+  /** Milliseconds until the server closes a connection that sent `bytes` and then nothing, and what it answered. */
+  async function heldFor(url: string, bytes: string): Promise<{ ms: number; status: number | undefined }> {
+    const started = performance.now();
+    const status = await rawHttp(url, bytes).then((a) => a.status, () => undefined);
+    return { ms: performance.now() - started, status };
+  }
+
+  test('connections that send nothing, or headers that never finish, are closed on both planes', async () => {
+    for (const url of [h.gatewayUrl, h.apiUrl]) {
+      for (const bytes of ['', 'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthoriz']) {
+        const { ms, status } = await heldFor(url, bytes);
+        assert.ok(ms < 5000, `${url} held ${JSON.stringify(bytes.slice(0, 10))} for ${ms} ms`);
+        if (status !== undefined) assert.equal(status, 408);
+      }
+    }
+  });
+
+  test('a body that never arrives is cut after the request timeout', async () => {
+    const gateway = await heldFor(h.gatewayUrl, `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-length: 1000\r\n\r\n{"mo`);
+    assert.ok(gateway.ms < 5000, `gateway held ${gateway.ms} ms`);
+    const control = await heldFor(h.apiUrl, `POST /providers HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"pro`);
+    assert.ok(control.ms < 5000, `control plane held ${control.ms} ms`);
+    assert.equal(control.status, 408);
+  });
+
+  test('an answer streaming longer than the request timeout is not cut', async () => {
+    const started = performance.now();
+    const r = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:drip-gpt-4o', stream: true, messages: [{ role: 'user', content: 'a slow story' }] } });
+    assert.equal(r.status, 200, r.text);
+    assert.ok(performance.now() - started > 600, 'the stream outlived the request timeout');
+    assert.match(r.text, /data: \[DONE\]/);
   });
 });

@@ -26,6 +26,12 @@ export interface Config {
   maxBodyBytes: number;
   /** Most connections the gateway keeps open to one provider origin (requests beyond wait for a free one). */
   upstreamConnections: number;
+  /**
+   * Both planes: how long a client may take to send its request headers, and its whole request (headers and
+   * body — not the answer, which may stream for minutes). A connection that sends nothing is closed too.
+   */
+  clientHeadersTimeoutMs: number;
+  clientRequestTimeoutMs: number;
   /** The gateway's local usage journal (docs/decisions/usage-durability.md); ':memory:' with an in-memory store. */
   journalPath: string;
   logLevel: string;
@@ -122,6 +128,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     maxBodyBytes: positiveInteger(env, 'TOLLGATE_MAX_BODY_BYTES', 10 * 1024 * 1024),
     // Every open stream holds one: 1,024 per origin carries a thousand concurrent streams to one provider.
     upstreamConnections: positiveInteger(env, 'TOLLGATE_UPSTREAM_CONNECTIONS', 1024),
+    clientHeadersTimeoutMs: positiveInteger(env, 'TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS', 30_000),
+    clientRequestTimeoutMs: positiveInteger(env, 'TOLLGATE_CLIENT_REQUEST_TIMEOUT_MS', 120_000),
     journalPath: journalPath(env, databaseUrl),
     logLevel: env.TOLLGATE_LOG_LEVEL ?? 'info',
     observability: loadObservabilityConfig(env),

@@ -13,6 +13,7 @@ import { contractDocument, operations, type ContractOperation } from './contract
 import { validateBody, validateQuery } from './validation.ts';
 import { ApiKeyUsage } from './api-key-usage.ts';
 import { answerClientError } from '../http/client-error.ts';
+import { clientTimeoutOptions } from '../http/client-timeouts.ts';
 
 export interface Principal { accountId: string; apiKeyId: string }
 
@@ -86,6 +87,9 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
     bodyLimit: 1024 * 1024,
+    // Fastify passes `http` to http.createServer and sets `requestTimeout` itself (its default, 0, is off).
+    http: clientTimeoutOptions(deps.config.clientHeadersTimeoutMs, deps.config.clientRequestTimeoutMs),
+    requestTimeout: Math.max(deps.config.clientRequestTimeoutMs, deps.config.clientHeadersTimeoutMs),
     return503OnClosing: true,
     // Fastify answers ids over 100 characters with its own 414 body: long ids reach the handlers (an unknown id is
     // a 404 27611 like any other), and what the router still refuses gets the contract's error shape below.

@@ -29,6 +29,9 @@ export interface GatewayOptions {
   processingFeeMicroUsdPerMtok: bigint;
   /** This deployment's id in `tollgate-via` (routing-loop.ts). */
   loopId: string;
+  /** How long a client may take to send its headers / its whole request (src/http/client-timeouts.ts). */
+  clientHeadersTimeoutMs: number;
+  clientRequestTimeoutMs: number;
 }
 
 export interface GatewayDeps {

@@ -7,6 +7,7 @@ import { newId } from '../domain/ids.ts';
 import { stopTokenCounter } from '../domain/token-counter.ts';
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
 import { answerClientError } from '../http/client-error.ts';
+import { clientTimeoutOptions } from '../http/client-timeouts.ts';
 import type { Duplex } from 'node:stream';
 import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_REQUEST_ID } from './headers.ts';
@@ -154,7 +155,8 @@ function answerUnparsable(error: Error & { code?: string }, socket: Duplex): voi
 
 export async function startGatewayServer(deps: GatewayDeps, host: string, port: number): Promise<GatewayServer> {
   const inFlight = new RequestsInFlight();
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, createGatewayHandler(deps, inFlight));
+  const { clientHeadersTimeoutMs, clientRequestTimeoutMs } = deps.options;
+  const server = createServer({ keepAliveTimeout: 65_000, ...clientTimeoutOptions(clientHeadersTimeoutMs, clientRequestTimeoutMs) }, createGatewayHandler(deps, inFlight));
   // Sockets are tracked (per connection, not per request) so close() can drop connections a client opened
   // but never sent a request on: node counts those as active, not idle, and would wait for them.
   const sockets = new Set<Socket>();
