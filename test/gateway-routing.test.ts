@@ -236,6 +236,16 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(endless.status, 508);
   });
 
+  test('deeply nested bodies: forwarded when only copied, 400 (not 500) when the gateway would have to walk them', async () => {
+    const deep = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
+    const copied = await gw(h, '/v1/chat/completions', { token, body: `{"model":"gpt-4o","model":"openai:gpt-4o","messages":[],"x":${deep(100_000)}}` });
+    assert.equal(copied.status, 200);
+    const walked = await gw(h, '/v1/chat/completions', { token, body: `{"model":"gpt-4o","stream":true,"messages":[],"stream_options":{"x":${deep(100_000)}}}` });
+    assert.equal(walked.status, 400);
+    assert.equal(walked.json().error.code, 'ERR_NGROK_3801');
+    assert.match(walked.json().error.message, /nested too deeply/);
+  });
+
   test('unsupported parameters are stripped and reported', async () => {
     h.fake.reset();
     const t = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }]);

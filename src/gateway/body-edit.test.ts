@@ -31,8 +31,15 @@ describe('editedBodyText', () => {
     assert.equal(text, '{"model":"y","tools":[{"model":"inner","n":{"}":"]"}}],"user":null,"a":false}');
   });
 
-  it('duplicate keys (the parse keeps the last): the whole edit is serialised', () => {
-    const raw = '{"model":"a","model":"b","seed":1}';
-    assert.equal(edit(raw, (b) => { b.seed = 2; }), '{"model":"b","seed":2}');
+  it('duplicate keys: only the last, the one the parse kept, is written', () => {
+    const raw = '{"model":"a","seed":1,"model":"b","x":1.0,"x":2.50}';
+    assert.equal(edit(raw, (b) => { b.seed = 2; }), '{"seed":2,"model":"b","x":2.50}');
+  });
+
+  it('never re-serialises client values, however deeply nested', () => {
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    const raw = `{"model":"a","model":"openai:b","x":${deep}}`;
+    const original = JSON.parse(raw) as Record<string, unknown>;
+    assert.equal(editedBodyText(raw, original, { ...original, model: 'b' }), `{"model":"b","x":${deep}}`);
   });
 });

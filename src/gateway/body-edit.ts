@@ -57,11 +57,15 @@ function topLevelMembers(text: string): Member[] | undefined {
  */
 export function editedBodyText(raw: string, original: Record<string, unknown>, edited: Record<string, unknown>): string {
   const members = topLevelMembers(raw);
-  // Duplicate keys (the parse kept the last) or a shape the scan does not follow: serialise the whole edit.
-  if (!members || new Set(members.map((m) => m.key)).size !== members.length) return JSON.stringify(edited);
+  // A shape the scan does not follow (cannot happen for text JSON.parse accepted): serialise the whole edit.
+  if (!members) return JSON.stringify(edited);
+  // A key given twice: the parse kept the last, so only the last is written (never a re-serialisation of
+  // the client's values, which could be nested deeper than JSON.stringify recurses).
+  const last = new Map<string, Member>();
+  for (const m of members) last.set(m.key, m);
   const parts: string[] = [];
   for (const m of members) {
-    if (!Object.hasOwn(edited, m.key)) continue;
+    if (last.get(m.key) !== m || !Object.hasOwn(edited, m.key)) continue;
     const value = edited[m.key];
     if (value === undefined) continue;
     parts.push(value === original[m.key] ? raw.slice(m.start, m.end) : `${JSON.stringify(m.key)}:${JSON.stringify(value)}`);

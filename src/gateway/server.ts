@@ -49,11 +49,18 @@ function onResponseClose(this: TrackedResponse): void {
   ctx.current?.abort('client-gone');
 }
 
+/** A stack overflow while handling a request comes from the client's nesting (a body JSON.parse accepted but
+ * a recursive walk could not follow): the client's mistake, not the gateway's. */
+function isTooDeep(error: unknown): boolean {
+  return error instanceof RangeError && error.message.includes('call stack');
+}
+
 function onStageError(this: RequestContext, error: unknown): void {
   try {
-    if (error instanceof TollgateError) {
-      writeError(this, error);
-      this.deps.observer?.answered(this, error.code);
+    if (error instanceof TollgateError || isTooDeep(error)) {
+      const answer = error instanceof TollgateError ? error : tollgateError('badRequestBody', { reason: 'the body is nested too deeply.' });
+      writeError(this, answer);
+      this.deps.observer?.answered(this, answer.code);
       return;
     }
     this.deps.logger.error({ requestId: this.requestId, err: error instanceof Error ? error.message : String(error) }, 'gateway request failed');
