@@ -44,7 +44,7 @@ for (const kind of STORE_KINDS) {
       assert.match(cfg.id, /^aigac_/);
       assert.equal(cfg.name, 'Production OpenAI BYOK');
       assert.deepEqual(cfg.access, seed.access);
-      assert.deepEqual(cfg.router, { rules: [{ provider: 'openai', steps: [{ type: 'user', keySelectionStrategy: 'ordered', keys: [{ id: keys.openai, name: 'openai key', keyRedacted: 'sk-openai-***cdef' }] }] }] });
+      assert.deepEqual(cfg.router, { rules: [{ provider: 'openai', steps: [{ type: 'user', keySelectionStrategy: 'ordered', keys: [{ id: keys.openai, name: 'openai key', keyRedacted: 'sk-ope***def' }] }] }] });
       assert.deepEqual(changes.map((x) => [x.kind, x.resourceId, x.accountId]), [['configuration', cfg.id, c.accountId]]);
       assert.deepEqual(expectSchema<Configuration>(await c.call('GET', `${CONFIGS.path}/${cfg.id}`), 200, CONFIGS.schema), cfg);
       await assertHead(c, `${CONFIGS.path}/${cfg.id}`);
@@ -139,7 +139,7 @@ for (const kind of STORE_KINDS) {
       const fresh = first!.steps[0]!.keys![1]!;
       assert.equal(first!.steps[0]!.keys![0]!.id, keys.openai);
       assert.equal(fresh.name, 'fresh');
-      assert.equal(fresh.keyRedacted, 'sk-inline-***mnop');
+      assert.equal(fresh.keyRedacted, 'sk-inlin***mnop');
       const local = second!.steps[0]!.keys![0]!;
       assert.equal(await providerKeyCount(), before + 2);
       const detail = expectSchema<{ providerId: string }>(await c.call('GET', `/provider-keys/${fresh.id}`), 200, 'AIGatewayProviderAPIKeyDetail');

@@ -20,6 +20,17 @@ test('access key tokens have the contract shape and are redacted for display', (
   assert.equal(sha256Hex('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
 });
 
+test('a short secret shows at most a quarter of itself, a real provider key first10***last4', () => {
+  assert.equal(redactSecret('sk-proj-abcdefghijklmnopqrstuvwxyz0123456789'), 'sk-proj-ab***6789');
+  assert.equal(redactSecret('Zq8vN3kLp2Xw7Rt5M'), 'Zq8v***5M');
+  for (let length = 0; length <= 64; length++) {
+    const secret = 'x'.repeat(length);
+    const shown = redactSecret(secret).replace('***', '').length;
+    assert.ok(shown <= Math.floor(length / 4) + Math.floor(length / 8) && shown <= 14, `${length}: ${shown} shown`);
+    assert.ok(length - shown >= Math.ceil(length * 0.6), `${length}: only ${length - shown} hidden`);
+  }
+});
+
 test('sealed secrets round-trip, differ each time, and fail under another key', () => {
   const box = new SecretBox(randomBytes(32));
   const a = box.seal('sk-live-123');

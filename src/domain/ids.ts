@@ -91,9 +91,14 @@ export function sha256Hex(value: string): string {
   return hash('sha256', value, 'hex');
 }
 
-/** `first10***last4`, the masking shown for provider keys in the guides; short secrets reveal less. */
+/**
+ * `first10***last4`, the masking shown for provider keys in the guides, for secrets of 40 characters or more
+ * (real provider keys); a shorter one shows at most a quarter of itself at the front and an eighth at the end,
+ * so the redaction never leaves a short key guessable.
+ */
 export function redactSecret(secret: string): string {
-  if (secret.length <= 8) return '***';
-  if (secret.length <= 16) return `${secret.slice(0, 3)}***${secret.slice(-2)}`;
-  return `${secret.slice(0, 10)}***${secret.slice(-4)}`;
+  const head = Math.min(10, Math.floor(secret.length / 4));
+  const tail = Math.min(4, Math.floor(secret.length / 8));
+  if (tail === 0) return '***';
+  return `${secret.slice(0, head)}***${secret.slice(-tail)}`;
 }
