@@ -87,8 +87,8 @@ for (const kind of STORE_KINDS) {
     test('an expired grant forfeits only what usage before its expiry had not consumed', async () => {
       const { account } = await createAccount(control.store.db, 'expiry');
       const id = account.id;
-      await grantCredits(control.store.db, id, 100, { category: 'promotional', expiresAt: '2025-01-10T00:00:00.000Z' });
-      await grantCredits(control.store.db, id, 500, { category: 'purchase' });
+      await grantCredits(control.store.db, id, 100, { category: 'promotional', expiresAt: '2025-01-10T00:00:00.000Z', grantedAt: '2025-01-01T00:00:00.000Z' });
+      await grantCredits(control.store.db, id, 500, { category: 'purchase', grantedAt: '2025-01-01T00:00:00.000Z' });
       // 30 cents used before the promo expired, 20 after: the promo forfeits its unused 70 cents.
       await insertUsageEvents(control.store.db, [
         usageEvent(id, { costPico: 30n * CENT, eventTime: '2025-01-05T00:00:00.000Z' }),
@@ -97,6 +97,21 @@ for (const kind of STORE_KINDS) {
       assert.equal(await balancePico(control.store.db, id), (600n - 70n - 50n) * CENT);
       // Before the expiry instant the grant still counts in full.
       assert.equal(await balancePico(control.store.db, id, new Date('2025-01-09T00:00:00Z')), (600n - 50n) * CENT);
+    });
+
+    test('usage made before a grant existed never consumes it: an unused grant expires whole', async () => {
+      const { account } = await createAccount(control.store.db, 'expiry-later');
+      const id = account.id;
+      await grantCredits(control.store.db, id, 100, { category: 'promotional', grantedAt: '2025-01-01T00:00:00.000Z' });
+      await insertUsageEvents(control.store.db, [usageEvent(id, { costPico: 97n * CENT + 585n * (CENT / 1000n), eventTime: '2025-01-05T00:00:00.000Z' })]);
+      // Bought after that usage, never used, expired: its 500 cents go, the promo keeps what usage left of it.
+      await grantCredits(control.store.db, id, 500, { category: 'purchase', grantedAt: '2025-01-10T00:00:00.000Z', expiresAt: '2025-01-13T00:00:00.000Z' });
+      assert.equal(await balancePico(control.store.db, id), 2n * CENT + 415n * (CENT / 1000n));
+      // Usage beyond all credit is a debt the next grant pays first; what that grant has left then expires.
+      const { account: debtor } = await createAccount(control.store.db, 'expiry-debt');
+      await insertUsageEvents(control.store.db, [usageEvent(debtor.id, { costPico: 30n * CENT, eventTime: '2025-01-05T00:00:00.000Z' })]);
+      await grantCredits(control.store.db, debtor.id, 100, { category: 'promotional', grantedAt: '2025-01-10T00:00:00.000Z', expiresAt: '2025-01-20T00:00:00.000Z' });
+      assert.equal(await balancePico(control.store.db, debtor.id), 100n * CENT - 70n * CENT - 30n * CENT);
     });
   });
 

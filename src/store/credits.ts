@@ -16,6 +16,8 @@ export interface GrantOptions {
   /** Idempotency reference (Stripe session or payment intent id): a second grant with it is a no-op. */
   externalRef?: string;
   expiresAt?: string | null;
+  /** When the grant was made (ISO 8601); now unless given — an import or a test's history. */
+  grantedAt?: string;
 }
 
 export interface GrantResult { granted: boolean; id: string }
@@ -27,7 +29,7 @@ export async function grantCredits(db: Kysely<Database>, accountId: string, cent
   const result = await db.insertInto('creditTransactions').values({
     id, accountId, type: 'credits', category: options.category, amountCents: amount.toString(),
     expiresAt: options.expiresAt ?? null, externalRef: options.externalRef ?? null, details: null,
-    createdAt: new Date().toISOString(),
+    createdAt: options.grantedAt ?? new Date().toISOString(),
   }).onConflict((oc) => oc.column('externalRef').doNothing()).executeTakeFirst();
   if (Number(result.numInsertedOrUpdatedRows ?? 0n) > 0) return { granted: true, id };
   const existing = await db.selectFrom('creditTransactions').select('id').where('externalRef', '=', options.externalRef ?? '').executeTakeFirstOrThrow();
@@ -50,24 +52,61 @@ export async function usageCostPico(db: Kysely<Database>, accountId: string, win
 
 export async function balancePico(db: Kysely<Database>, accountId: string, now: Date = new Date()): Promise<bigint> {
   const nowIso = now.toISOString();
-  const grants = await db.selectFrom('creditTransactions').select(['amountCents', 'expiresAt'])
+  const rows = await db.selectFrom('creditTransactions').select(['amountCents', 'expiresAt', 'createdAt'])
     .where('accountId', '=', accountId).where('type', '=', 'credits').execute();
-  let granted = 0n;
-  const expired: { pico: bigint; at: string }[] = [];
-  for (const g of grants) {
-    const pico = centsToPico(bigint(g.amountCents));
-    granted += pico;
-    if (g.expiresAt !== null && g.expiresAt <= nowIso) expired.push({ pico, at: g.expiresAt });
-  }
-  expired.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
-  let consumed = 0n;
+  const grants = rows.map((g): Grant => ({
+    pico: centsToPico(bigint(g.amountCents)), from: g.createdAt, expiresAt: g.expiresAt,
+    expired: g.expiresAt !== null && g.expiresAt <= nowIso,
+  }));
+  const granted = grants.reduce((sum, g) => sum + g.pico, 0n);
+  const total = await usageCostPico(db, accountId);
+  if (!grants.some((g) => g.expired)) return granted - total;
+  return granted - (await forfeitedPico(db, accountId, grants)) - total;
+}
+
+interface Grant { pico: bigint; from: string; expiresAt: string | null; expired: boolean }
+
+const NEVER = '\uffff';
+
+/**
+ * What expired grants left unused. Replayed in time order over the moments grants were made and expired:
+ * the usage between two such moments consumes the credit available then, soonest-expiring first (never a
+ * grant made after it, nor one already expired); usage beyond all of it is a debt the next grant pays first;
+ * whatever an expired grant still held at its expiry is forfeited.
+ */
+async function forfeitedPico(db: Kysely<Database>, accountId: string, grants: readonly Grant[]): Promise<bigint> {
+  const moments = [...new Set(grants.flatMap((g) => (g.expired ? [g.from, g.expiresAt!] : [g.from])))].sort();
+  const active: { grant: Grant; left: bigint }[] = [];
+  let debt = 0n;
   let forfeited = 0n;
-  for (const g of expired) {
-    const usedBefore = await usageCostPico(db, accountId, { before: g.at });
-    const available = usedBefore - consumed;
-    const used = available <= 0n ? 0n : available < g.pico ? available : g.pico;
-    consumed += used;
-    forfeited += g.pico - used;
+  let usedSoFar = 0n;
+  for (const at of moments) {
+    const usedBefore = await usageCostPico(db, accountId, { before: at });
+    let use = usedBefore - usedSoFar;
+    usedSoFar = usedBefore;
+    active.sort((a, b) => ((a.grant.expiresAt ?? NEVER) < (b.grant.expiresAt ?? NEVER) ? -1 : 1));
+    for (const entry of active) {
+      if (use <= 0n) break;
+      const taken = entry.left < use ? entry.left : use;
+      entry.left -= taken;
+      use -= taken;
+    }
+    debt += use;
+    for (let i = active.length - 1; i >= 0; i--) {
+      const { grant, left } = active[i]!;
+      if (grant.expired && grant.expiresAt === at) {
+        forfeited += left;
+        active.splice(i, 1);
+      }
+    }
+    for (const grant of grants) {
+      if (grant.from !== at) continue;
+      const paid = debt < grant.pico ? debt : grant.pico;
+      debt -= paid;
+      // Made at or after its own expiry: nothing of it was ever available.
+      if (grant.expired && grant.expiresAt! <= at) forfeited += grant.pico - paid;
+      else active.push({ grant, left: grant.pico - paid });
+    }
   }
-  return granted - forfeited - (await usageCostPico(db, accountId));
+  return forfeited;
 }
