@@ -5,7 +5,7 @@ import { attemptCostPico, type TokenUsage } from '../domain/cost.ts';
 import { countInputTokens, countTextTokens } from '../domain/token-counter.ts';
 import type { BegunAttempt, Completion, RetryAction, UsageEvent } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
-import type { AnswerFacts, StreamFacts } from './formats/types.ts';
+import { storedStopReason, type AnswerFacts, type StreamFacts } from './formats/types.ts';
 import { nowIso } from '../domain/clock.ts';
 
 const NO_EVENTS: readonly UsageEvent[] = [];
@@ -128,7 +128,7 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
       timedOut: r.timedOut,
       isError,
       isStreaming,
-      stopReason: r.facts?.stopReason ?? '',
+      stopReason: storedStopReason(r.facts?.stopReason ?? ''),
       inputTokens: usage.inputTokens,
       outputTokens: usage.outputTokens,
       cacheReadTokens: usage.cacheReadTokens,

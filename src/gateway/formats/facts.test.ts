@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openai } from './openai.ts';
 import { anthropic } from './anthropic.ts';
-import { firstStringOf, objectAt, topLevelValueStarts } from './types.ts';
+import { firstStringOf, objectAt, storedStopReason, topLevelValueStarts } from './types.ts';
 
 const chat = {
   id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-4o-mini',
@@ -63,4 +63,14 @@ test('Anthropic tool calls whose input holds "usage" and "stop_reason" keys do n
     assert.equal(facts!.usage!.inputTokens, 40);
     assert.equal(facts!.stopReason, 'tool_use');
   }
+});
+
+test('untrusted reported usage cannot overflow the store: counts capped at a billion, stop reasons printable', () => {
+  const lie = { ...chat, usage: { prompt_tokens: 1e19, completion_tokens: 1e300, total_tokens: 2 } };
+  const facts = openai.factsFromJson(lie, 'chat-completions');
+  assert.equal(facts.usage?.inputTokens, 1_000_000_000);
+  assert.equal(facts.usage?.outputTokens, 1_000_000_000);
+  assert.equal(storedStopReason('st\u0000op'), 'stop');
+  assert.equal(storedStopReason('end_turn'), 'end_turn');
+  assert.equal(storedStopReason(`x${'é'.repeat(10)}${'y'.repeat(100)}`).length, 64);
 });

@@ -141,8 +141,25 @@ export function appendText(facts: StreamFacts, piece: string): void {
   if (piece && facts.text.length < TEXT_ESTIMATE_CAP) facts.text += piece;
 }
 
+/**
+ * A provider-reported count is untrusted input (a custom provider is any URL an account chooses): past a billion
+ * tokens in one answer it is a lie, and 1e19 would overflow the store's 64-bit columns and cost, refusing the
+ * usage batch it sits in — and with it every later event — forever.
+ */
+const MAX_REPORTED_TOKENS = 1_000_000_000;
+
 export function num(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.min(Math.floor(v), MAX_REPORTED_TOKENS) : 0;
+}
+
+const PLAIN_REASON = /^[\x20-\x7e]{0,64}$/;
+
+/**
+ * A provider's finish reason as stored: printable ASCII, at most 64 characters. A NUL (`"st\u0000op"`) is refused
+ * by PostgreSQL text columns, which would stop the usage shipper on that event; real reasons are short words.
+ */
+export function storedStopReason(reason: string): string {
+  return PLAIN_REASON.test(reason) ? reason : reason.replace(/[^\x20-\x7e]/g, '').slice(0, 64);
 }
 
 export function obj(v: unknown): Record<string, unknown> | undefined {
