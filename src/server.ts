@@ -77,7 +77,11 @@ export async function startTollgate(config: Config, options: { planes?: readonly
     const state = new GatewayState({ store, secretBox, changes, logger });
     await state.start();
     const usage = new UsageJournal({ path: config.journalPath, write: (events) => insertUsageEvents(store.db, events), logger });
-    const ledger = config.billing ? new CreditLedger({ journal: usage, readBalance: (accountId) => balancePico(store.db, accountId), logger }) : undefined;
+    // On PostgreSQL other gateway processes may spend the same credit: their shipped spending is read back
+    // within a second of an account's next request. A SQLite gateway is the only one spending its accounts'.
+    const ledger = config.billing
+      ? new CreditLedger({ journal: usage, readBalance: (accountId) => balancePico(store.db, accountId), logger, ...(store.dialect === 'postgres' ? { refreshMs: 1000 } : {}) })
+      : undefined;
     const observer = await createGatewayObserver(config.observability, registry, logger, {
       usageBacklog: () => usage.pending,
       // Billing on: the ledger's exact figures; otherwise the snapshots' (store balance at load, then debited).

@@ -5,7 +5,8 @@
 // The balance is read from the store under the journal's fence (no shipment in flight), minus the cost of
 // events recorded here but not yet shipped, so an event is counted exactly once whether or not it has
 // reached the store. It is read again whenever the account's snapshot is reloaded (a credit grant, any
-// change, the periodic resync), without holding up requests. See docs/decisions/usage-durability.md.
+// change, the periodic resync) and, with several gateways, at most a second after the last read, without
+// holding up requests. See docs/decisions/usage-durability.md.
 import type { Logger } from 'pino';
 
 export interface LedgerJournal {
@@ -17,7 +18,14 @@ export interface LedgerOptions {
   journal: LedgerJournal;
   /** The store's balance (grants − recorded cost), exact. */
   readBalance(accountId: string): Promise<bigint>;
+  /**
+   * Also read an account's balance again when the last read is older than this, on its next request: other
+   * gateway processes spend the same credit, and their shipped spending changes no snapshot here. Omit it
+   * for a single gateway, which sees every spend of its accounts itself.
+   */
+  refreshMs?: number;
   logger?: Pick<Logger, 'warn'>;
+  now?: () => number;
 }
 
 export interface Reservation {
@@ -31,6 +39,8 @@ interface Account {
   reserved: bigint;
   /** The snapshot the balance was last read for; a different one means the store may have changed. */
   seen: object;
+  /** When the last read was started (ms). */
+  readAt: number;
   reading: boolean;
   readAgain: boolean;
 }
@@ -41,11 +51,15 @@ export class CreditLedger {
   readonly #logger: Pick<Logger, 'warn'> | undefined;
   readonly #accounts = new Map<string, Account>();
   readonly #loads = new Map<string, Promise<void>>();
+  readonly #refreshMs: number;
+  readonly #now: () => number;
 
   constructor(options: LedgerOptions) {
     this.#journal = options.journal;
     this.#readBalance = options.readBalance;
     this.#logger = options.logger;
+    this.#refreshMs = options.refreshMs ?? Infinity;
+    this.#now = options.now ?? Date.now;
   }
 
   /**
@@ -56,7 +70,7 @@ export class CreditLedger {
   available(accountId: string, snapshot: object): bigint | Promise<bigint> {
     const account = this.#accounts.get(accountId);
     if (!account) return this.#firstLoad(accountId, snapshot).then(() => this.available(accountId, snapshot));
-    if (account.seen !== snapshot) {
+    if (account.seen !== snapshot || this.#now() - account.readAt >= this.#refreshMs) {
       account.seen = snapshot;
       void this.#refresh(accountId, account);
     }
@@ -100,7 +114,7 @@ export class CreditLedger {
     let load = this.#loads.get(accountId);
     if (!load) {
       load = this.#fencedRead(accountId, (balance) => {
-        this.#accounts.set(accountId, { balance, reserved: 0n, seen: snapshot, reading: false, readAgain: false });
+        this.#accounts.set(accountId, { balance, reserved: 0n, seen: snapshot, readAt: this.#now(), reading: false, readAgain: false });
       }).finally(() => this.#loads.delete(accountId));
       this.#loads.set(accountId, load);
     }
@@ -124,6 +138,7 @@ export class CreditLedger {
       return;
     }
     account.reading = true;
+    account.readAt = this.#now();
     try {
       do {
         account.readAgain = false;

@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CreditLedger, type LedgerJournal } from './ledger.ts';
+
+const journal: LedgerJournal = { unshippedPico: () => 0n, exclusive: (fn) => fn() };
+
+test("with several gateways, another node's shipped spending is read back within refreshMs of a request", async () => {
+  let stored = 1000n;
+  let clock = 0;
+  const ledger = new CreditLedger({ journal, readBalance: async () => stored, refreshMs: 1000, now: () => clock });
+  const snapshot = {};
+  assert.equal(await ledger.available('acct', snapshot), 1000n);
+  stored = -5n; // the other node spent it all and shipped its events
+  clock = 999;
+  assert.equal(ledger.available('acct', snapshot), 1000n, 'not yet: the last read is recent');
+  clock = 1000;
+  ledger.available('acct', snapshot); // starts the read in the background
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(ledger.available('acct', snapshot), -5n);
+  assert.equal(ledger.reserve('acct', 1n), undefined, 'refused: the account is spent');
+});
+
+test('a single gateway reads the balance again only when the snapshot changes', async () => {
+  let reads = 0;
+  let clock = 0;
+  const ledger = new CreditLedger({ journal, readBalance: async () => { reads++; return 10n; }, now: () => clock });
+  const snapshot = {};
+  await ledger.available('acct', snapshot);
+  clock = 3_600_000;
+  ledger.available('acct', snapshot);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(reads, 1);
+  ledger.available('acct', {});
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(reads, 2);
+});
