@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createCatalog } from '../catalog/index.ts';
 import { resolveCandidates } from './resolve.ts';
 import type { AttemptPlan } from './routing.ts';
-import { prepareUpstreamBody } from './params.ts';
+import { outputLimit, prepareUpstreamBody } from './params.ts';
 import { snapshot } from '../../test/helpers/snapshot.ts';
 import type { ApiFormat, ApiSurface } from '../catalog/types.ts';
 import type { AccountSettings, CustomProviderState } from '../state/types.ts';
@@ -69,4 +69,13 @@ test('a cap is added when the request sets no limit, in the surface field', () =
   assert.equal(embeddings.changed, false);
   // The strict provider only accepts max_tokens.
   assert.equal(prepareUpstreamBody({ model: 'm1' }, attempt('strict:m1'), settings(100)).body.max_tokens, 100);
+});
+
+test('the billed output limit counts every choice generated (n, best_of)', () => {
+  const a = attempt('gpt-4o');
+  assert.equal(outputLimit({ max_tokens: 100 }, a, settings()), 100);
+  assert.equal(outputLimit({ max_tokens: 100, n: 8 }, a, settings()), 800);
+  assert.equal(outputLimit({ max_tokens: 100, n: 2, best_of: 5 }, a, settings()), 500);
+  assert.equal(outputLimit({ max_tokens: 100, n: 1e9 }, a, settings()), 12_800, 'n beyond what the provider allows holds no more');
+  assert.equal(outputLimit({ max_tokens: 100, n: '8' }, a, settings()), 100, 'not a number: one choice');
 });

@@ -23,8 +23,9 @@ const ALWAYS_KEPT = new Set(['model']);
 export const UNBOUNDED_OUTPUT_TOKENS = 16_384;
 
 /**
- * The most output an attempt can be asked to produce: the smallest of the request's own limit (the largest
- * of its limit fields), the account's cap and the model's maximum; embeddings produce none.
+ * The most output an attempt can be billed for: per choice, the smallest of the request's own limit (the
+ * largest of its limit fields), the account's cap and the model's maximum, times the choices generated (`n`,
+ * `best_of`); embeddings produce none.
  */
 export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings): number {
   const fields = OUTPUT_LIMIT_FIELDS[attempt.candidate.surface.surface];
@@ -39,8 +40,20 @@ export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan,
   if (cap !== null && cap > 0 && cap < limit) limit = cap;
   const modelMax = attempt.candidate.catalogModel?.maxOutputTokens;
   if (modelMax !== undefined && modelMax > 0 && modelMax < limit) limit = modelMax;
-  return limit === Infinity ? UNBOUNDED_OUTPUT_TOKENS : limit;
+  return (limit === Infinity ? UNBOUNDED_OUTPUT_TOKENS : limit) * choices(body);
 }
+
+/** OpenAI's `n` (choices returned) and `best_of` (completions generated): every one is billed output. */
+function choices(body: Record<string, unknown>): number {
+  let most = 1;
+  for (const value of [body.n, body.best_of]) {
+    if (typeof value === 'number' && Number.isInteger(value) && value > most) most = Math.min(value, MAX_CHOICES);
+  }
+  return most;
+}
+
+/** OpenAI allows n ≤ 128; past that the provider refuses the request, so a larger hold would only refuse early. */
+const MAX_CHOICES = 128;
 
 export function prepareUpstreamBody(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings): PreparedBody {
   const { candidate } = attempt;
