@@ -110,6 +110,42 @@ describe('gateway streaming (sqlite)', () => {
     assert.equal(seen.completed, false);
   });
 
+  test('a client hanging up between the last words and the usage event is billed what the provider counted', async () => {
+    // The stream is read on for a moment after the client leaves: the usage events come right after the words.
+    const controller = new AbortController();
+    const { data: stream, response } = await openai.chat.completions.create({ model: 'openai:drip-leave', stream: true, messages: [{ role: 'user', content: 'x' }] }, { signal: controller.signal }).withResponse();
+    try {
+      for await (const chunk of stream) if (chunk.choices[0]?.finish_reason) controller.abort();
+    } catch { /* the SDK may raise or just stop */ }
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.inputTokens, row!.outputTokens, Number(row!.usageEstimated), row!.completion], [FAKE_USAGE.input, FAKE_USAGE.output, 0, 'unknown']);
+
+    const leaving = new AbortController();
+    const { data: messages, response: anthropicResponse } = await anthropic.messages.create({ model: 'anthropic:drip-leave', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'x' }] }, { signal: leaving.signal }).withResponse();
+    try {
+      for await (const event of messages) if (event.type === 'content_block_stop') leaving.abort();
+    } catch { /* the SDK may raise or just stop */ }
+    const [anthropicRow] = await h.usage(anthropicResponse.headers.get('ngrok-aig-request-id')!, 1);
+    assert.equal(Number(anthropicRow!.outputTokens), FAKE_USAGE.output);
+    assert.equal(Number(anthropicRow!.usageEstimated), 0);
+  });
+
+  test('a stream left early bills what it streamed, never only the provider\'s opening count', async () => {
+    // Anthropic reports output_tokens: 1 in message_start; the real count comes in the last events, which a
+    // client leaving early (and the abort after the grace) never lets arrive.
+    const story = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ');
+    const leaving = new AbortController();
+    const { data: messages, response } = await anthropic.messages.create({ model: 'anthropic:drip-early', max_tokens: 500, stream: true, messages: [{ role: 'user', content: story }] }, { signal: leaving.signal }).withResponse();
+    let deltas = 0;
+    try {
+      for await (const event of messages) if (event.type === 'content_block_delta' && ++deltas === 12) leaving.abort();
+    } catch { /* the SDK may raise or just stop */ }
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.equal(Number(row!.usageEstimated), 1);
+    assert.ok(Number(row!.outputTokens) >= 10, `output tokens ${row!.outputTokens}: the dozen words streamed count`);
+    assert.equal(row!.completion, 'unknown');
+  });
+
   test('no usage from the provider: usageEstimated with o200k token estimates', async () => {
     const r = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:nousage-x', stream: true, messages: [{ role: 'user', content: 'count my tokens please' }] } });
     assert.ok(r.text.includes('[DONE]'));

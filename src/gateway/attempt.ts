@@ -136,6 +136,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         // Committed: from here on the answer is this attempt's, whatever happens to the stream.
         clearTimeout(timer);
         record.served = true;
+        ctx.relaying = true;
         const headers = answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed);
         const outcome = await relayStream(ctx, exchange, status, headers, dropUsageChunk);
         record.facts = outcome.facts;

@@ -74,6 +74,11 @@ export interface RequestContext {
   current: UpstreamExchange | undefined;
   abortCause: AbortCause | undefined;
   clientGone: boolean;
+  /**
+   * A streamed answer is being relayed: a client leaving now lets the provider's final usage arrive for a
+   * moment (METER_GRACE_MS) before the call is aborted, so the request is billed what the provider counted.
+   */
+  relaying: boolean;
   /** Input-token estimate, computed at most once. */
   inputEstimate: number | undefined;
   /** The credit held for this request (billing on) until metering settles it. */

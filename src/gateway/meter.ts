@@ -31,9 +31,18 @@ export interface AttemptRecord {
 
 const ZERO: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
 
-/** Attempts whose answer was served without a provider usage report: their tokens must be estimated. */
+/**
+ * A stream that ended before its final event: any usage it carried is what the provider said at the start
+ * (Anthropic's `message_start`: output 1), not what it produced.
+ */
+function cutShort(r: AttemptRecord): boolean {
+  const facts = r.facts;
+  return facts !== undefined && 'terminal' in facts && !facts.terminal;
+}
+
+/** Attempts whose answer was served without a (final) provider usage report: their output must be estimated. */
 function needsEstimate(r: AttemptRecord): boolean {
-  return r.served && r.statusCode >= 200 && r.statusCode < 300 && r.facts?.usage === undefined;
+  return r.served && r.statusCode >= 200 && r.statusCode < 300 && (r.facts?.usage === undefined || cutShort(r));
 }
 
 /** Estimates counted on the tokenizer thread, keyed by record (the input once per request). */
@@ -102,11 +111,13 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     const succeeded = r.served && r.statusCode >= 200 && r.statusCode < 300;
     const reported = r.facts?.usage;
     // Only an answer that was served can be estimated; failed attempts produced nothing to count.
-    const estimated = succeeded && reported === undefined;
+    const estimated = succeeded && (reported === undefined || cutShort(r));
     const inEstimate = estimated ? estimates.input : 0;
     const outEstimate = estimated ? estimates.output.get(r) ?? 0 : 0;
-    const usage = reported ?? ZERO;
-    const priced = estimated ? { ...ZERO, inputTokens: inEstimate, outputTokens: outEstimate } : usage;
+    let usage = reported ?? ZERO;
+    // A stream cut short after an early usage report: what it streamed counts when it is more.
+    if (reported !== undefined && outEstimate > usage.outputTokens) usage = { ...usage, outputTokens: outEstimate };
+    const priced = reported === undefined && estimated ? { ...ZERO, inputTokens: inEstimate, outputTokens: outEstimate } : usage;
     const isError = r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed';
     // The processing fee is for a successful request: not for a 2xx stream the provider broke or that timed out
     // (an error for the client too). A client that hung up mid-stream still pays for what it received.

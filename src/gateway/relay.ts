@@ -58,9 +58,14 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
   return new Promise((resolve) => {
     const onDrain = () => upstream.resume();
     res.on('drain', onDrain);
+    // Whether the final event had gone to the client before it left (then leaving is a success).
+    let delivered = false;
     upstream.pipe({
       data(chunk) {
         const out = meter.push(chunk);
+        // The client left: the stream is only read on for its usage (see METER_GRACE_MS), nothing is written.
+        if (ctx.clientGone) return true;
+        delivered = meter.facts.terminal;
         if (!out) return true;
         // Time to first byte: when the first streamed bytes go to the client (one compare per chunk).
         if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
@@ -69,13 +74,18 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
       end() {
         res.off('drain', onDrain);
         const tail = meter.end();
-        res.end(tail);
+        if (ctx.clientGone && !delivered) {
+          // Read to the end after the client left: the usage is the provider's, the client did not get it all.
+          resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });
+          return;
+        }
+        if (!ctx.clientGone) res.end(tail);
         resolve({ facts: meter.facts, completion: meter.facts.errored ? 'stream_failed' : 'succeeded', timedOut: false });
       },
       error(err) {
         res.off('drain', onDrain);
         // Clients (the OpenAI SDK among them) may hang up as soon as they read the final event: that is a success.
-        if (meter.facts.terminal) {
+        if (delivered) {
           if (!res.writableEnded) res.end();
           resolve({ facts: meter.facts, completion: 'succeeded', timedOut: false });
           return;

@@ -33,9 +33,20 @@ const HEALTH_BODY = '{"status":"ok"}';
 function newContext(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, route: SurfaceRoute): RequestContext {
   return {
     deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), rejectedModels: '',
-    current: undefined, abortCause: undefined, clientGone: false, inputEstimate: undefined, reservation: undefined,
+    current: undefined, abortCause: undefined, clientGone: false, relaying: false, inputEstimate: undefined, reservation: undefined,
     firstByteAt: 0, endedAt: 0, observed: false, trace: undefined, capture: undefined,
   };
+}
+
+/**
+ * How long a stream is still read after its client left: the provider's usage comes in the last events, right
+ * after the last words, so a client hanging up between the two (by accident or to skip the bill) is still
+ * billed what the provider counted; a stream left earlier costs at most this much more generation.
+ */
+const METER_GRACE_MS = 1000;
+
+function abortAfterGrace(ctx: RequestContext): void {
+  ctx.current?.abort('client-gone');
 }
 
 /** The client went away before the answer was complete: abort the upstream call so the provider stops too. */
@@ -46,7 +57,8 @@ function onResponseClose(this: TrackedResponse): void {
   if (this.writableFinished) return;
   ctx.clientGone = true;
   ctx.abortCause = 'client-gone';
-  ctx.current?.abort('client-gone');
+  if (ctx.relaying) setTimeout(abortAfterGrace, METER_GRACE_MS, ctx);
+  else ctx.current?.abort('client-gone');
 }
 
 /** A stack overflow while handling a request comes from the client's nesting (a body JSON.parse accepted but
