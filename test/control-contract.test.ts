@@ -25,6 +25,13 @@ for (const kind of STORE_KINDS) {
       }
     });
 
+    test('authentication comes before the body is parsed: an anonymous malformed or oversized body is 401', async () => {
+      for (const payload of ['{"name": ', 'x'.repeat(2 * 1024 * 1024)]) {
+        const res = await control.app.inject({ method: 'POST', url: '/providers', headers: { 'content-type': 'application/json' }, payload });
+        expectError(res, 401, 'ERR_NGROK_27007');
+      }
+    });
+
     test('an access key is not a control-plane credential', async () => {
       const created = (await control.call('POST', '/access-keys', { name: 'app' })).json() as { token: string };
       expectError(await control.call('GET', '/access-keys', undefined, created.token), 401, 'ERR_NGROK_27007');
