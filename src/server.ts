@@ -18,6 +18,7 @@ import { balancePico } from './store/credits.ts';
 import { startStateChangesPruning } from './store/state-changes.ts';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { readFileSync } from 'node:fs';
+import { metricsAccess, METRICS_REFUSALS } from './http/metrics-access.ts';
 
 export type Plane = 'gateway' | 'api';
 
@@ -55,7 +56,11 @@ export async function startTollgate(config: Config, options: { planes?: readonly
   // of an idle gateway's CPU, and lag that matters (GC pauses, blocking work) still shows at 100.
   collectDefaultMetrics({ register: registry, prefix: 'tollgate_', eventLoopMonitoringPrecision: 100 });
   const metricsRoute: RouteExtension = (app) => {
-    app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+    app.get('/metrics', async (request, reply) => {
+      const access = metricsAccess(request.raw, config.observability.metricsToken);
+      if (access !== 'allowed') return reply.code(METRICS_REFUSALS[access].status).type('text/plain').send(METRICS_REFUSALS[access].text);
+      return reply.type(registry.contentType).send(await registry.metrics());
+    });
   };
   if (planes.includes('api')) {
     // Each plane's modules load only in a process that runs it: a gateway-only node never holds the control

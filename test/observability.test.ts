@@ -209,6 +209,23 @@ function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknow
   return Object.fromEntries(keys.map((k) => [k, o[k]]));
 }
 
+describe('metrics access (sqlite)', () => {
+  test('TOLLGATE_METRICS_TOKEN: both ports answer /metrics only to a scraper sending it', async () => {
+    const h = await startHarness('sqlite', { TOLLGATE_METRICS_TOKEN: 'scrape-me', TOLLGATE_METRICS_ON_GATEWAY: '1' });
+    try {
+      for (const url of [`${h.apiUrl}/metrics`, `${h.gatewayUrl}/metrics`]) {
+        assert.equal((await fetch(url)).status, 401, url);
+        assert.equal((await fetch(url, { headers: { authorization: 'Bearer nope' } })).status, 401, url);
+        const ok = await fetch(url, { headers: { authorization: 'Bearer scrape-me' } });
+        assert.equal(ok.status, 200, url);
+        assert.match(await ok.text(), /tollgate_requests_in_flight/);
+      }
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('opt-in settings: access-key label, body capture (sqlite)', () => {
   test('TOLLGATE_METRICS_ACCESS_KEY_LABEL adds the key id (never the token); TOLLGATE_LOG_BODIES logs truncated bodies without credentials', async () => {
     const capture = new LineCapture();

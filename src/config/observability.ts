@@ -8,6 +8,8 @@ export interface ObservabilityConfig {
   metricsAccessKeyLabel: boolean;
   /** TOLLGATE_METRICS_BALANCE_ACCOUNTS (default 100): most accounts with a balance series; 0 = none. */
   metricsBalanceAccounts: number;
+  /** TOLLGATE_METRICS_TOKEN: the bearer token /metrics requires; unset, only loopback clients may read it. */
+  metricsToken?: string;
   /** TOLLGATE_ACCESS_LOG=0 turns the per-request access line off (default on). */
   accessLog: boolean;
   /** TOLLGATE_LOG_BODIES=1: request and response bodies (truncated) in the access line. Debugging only. */
@@ -43,6 +45,7 @@ export function loadObservabilityConfig(env: Env): ObservabilityConfig {
     logBodies: on(env.TOLLGATE_LOG_BODIES),
     serviceName: env.OTEL_SERVICE_NAME || 'tollgate',
   };
+  if (env.TOLLGATE_METRICS_TOKEN) config.metricsToken = env.TOLLGATE_METRICS_TOKEN;
   const url = otlpTracesUrl(env);
   if (url) config.otlpTracesUrl = url;
   return config;

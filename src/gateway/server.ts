@@ -155,7 +155,7 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       return;
     }
     // Scrapers that reach only the gateway nodes (TOLLGATE_METRICS_ON_GATEWAY=1); 404 like any path otherwise.
-    if (path === '/metrics' && method === 'GET' && deps.observer?.metricsOnGateway) return deps.observer.serveMetrics(res);
+    if (path === '/metrics' && method === 'GET' && deps.observer?.metricsOnGateway) return deps.observer.serveMetrics(req, res);
     const unimplemented = unimplementedSurface(method, path);
     const error = unimplemented
       ? tollgateError('surfaceNotImplemented', { surface: unimplemented, method: method ?? '', path })

@@ -3,7 +3,8 @@
 // only) and the request is over (meter.ts after metering; server.ts for requests refused before any
 // attempt). Everything costly — metric updates, span attributes, the access-log line — happens in
 // `finished`, which runs after the answer is complete, off the client's critical path.
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { metricsAccess, METRICS_REFUSALS } from '../../http/metrics-access.ts';
 import type { Logger } from 'pino';
 import type { Candidate } from '../../domain/resolve.ts';
 import type { UsageEvent } from '../../usage/event.ts';
@@ -25,6 +26,8 @@ export interface ObserverOptions {
   accessLog: boolean;
   logBodies: boolean;
   metricsOnGateway: boolean;
+  /** TOLLGATE_METRICS_TOKEN (src/http/metrics-access.ts). */
+  metricsToken?: string | undefined;
 }
 
 const NO_RECORDS: readonly AttemptRecord[] = [];
@@ -51,8 +54,10 @@ export class GatewayObserver {
   readonly #access: Logger | undefined;
   readonly #logBodies: boolean;
   readonly #accessLine: ((line: AccessLine) => void) | undefined;
+  readonly #metricsToken: string | undefined;
 
   constructor(options: ObserverOptions) {
+    this.#metricsToken = options.metricsToken;
     this.metrics = options.metrics;
     this.tracer = options.tracer;
     this.metricsOnGateway = options.metricsOnGateway;
@@ -161,7 +166,14 @@ export class GatewayObserver {
   }
 
   /** GET /metrics on the gateway port (TOLLGATE_METRICS_ON_GATEWAY=1). */
-  serveMetrics(res: ServerResponse): void {
+  serveMetrics(req: IncomingMessage, res: ServerResponse): void {
+    const access = metricsAccess(req, this.#metricsToken);
+    if (access !== 'allowed') {
+      const { status, text } = METRICS_REFUSALS[access];
+      res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
     const registry = this.metrics.registry;
     registry.metrics().then((text) => {
       res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });

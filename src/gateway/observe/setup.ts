@@ -28,7 +28,7 @@ export async function createGatewayObserver(config: ObservabilityConfig, registr
     logger.info({ url: config.otlpTracesUrl }, 'OpenTelemetry traces exported over OTLP/HTTP');
   }
   observer = new GatewayObserver({
-    metrics, tracer, logger, accessLog: config.accessLog, logBodies: config.logBodies, metricsOnGateway: config.metricsOnGateway,
+    metrics, tracer, logger, accessLog: config.accessLog, logBodies: config.logBodies, metricsOnGateway: config.metricsOnGateway, metricsToken: config.metricsToken,
   });
   return observer;
 }
