@@ -95,7 +95,7 @@ describe('slow clients', () => {
   test('a body that never arrives is cut after the request timeout', async () => {
     const gateway = await heldFor(h.gatewayUrl, `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-length: 1000\r\n\r\n{"mo`);
     assert.ok(gateway.ms < 5000, `gateway held ${gateway.ms} ms`);
-    const control = await heldFor(h.apiUrl, `POST /providers HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"pro`);
+    const control = await heldFor(h.apiUrl, `POST /providers HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${BOOTSTRAP}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"pro`);
     assert.ok(control.ms < 5000, `control plane held ${control.ms} ms`);
     assert.equal(control.status, 408);
   });
