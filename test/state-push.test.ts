@@ -136,3 +136,49 @@ describe('cross-process invalidation by push', () => {
     });
   });
 });
+
+describe('a key and its configuration made by another process', () => {
+  test('the gateway reads the account again instead of refusing a configuration it has not seen yet', async () => {
+    const { startTollgate } = await import('../src/server.ts');
+    const { loadConfig } = await import('../src/config/config.ts');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { randomBytes } = await import('node:crypto');
+    const { startFakeProvider } = await import('./fake-upstream.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-split-'));
+    const fake = await startFakeProvider();
+    const bootstrap = 'tgapi_splitplanestestkey000000000000000000000000';
+    const env = (journal: string) => ({
+      TOLLGATE_DATABASE_URL: `sqlite:${join(dir, 't.db')}`, TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'),
+      TOLLGATE_BOOTSTRAP_API_KEY: bootstrap, TOLLGATE_GATEWAY_PORT: '0', TOLLGATE_API_PORT: '0', TOLLGATE_JOURNAL_PATH: join(dir, journal),
+      TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fake.url}/v1`, TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-managed', TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
+    });
+    const shared = env('api.db');
+    const api = await startTollgate(loadConfig(shared), { planes: ['api'], logger: pino({ level: 'silent' }) });
+    const gateway = await startTollgate(loadConfig({ ...env('gateway.db'), TOLLGATE_SECRET_KEY: shared.TOLLGATE_SECRET_KEY }), { planes: ['gateway'], logger: pino({ level: 'silent' }) });
+    const call = async <T,>(path: string, body: unknown): Promise<T> => {
+      const res = await fetch(api.apiUrl + path, { method: 'POST', headers: { authorization: `Bearer ${bootstrap}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(res.status, 201, await res.clone().text());
+      return res.json() as Promise<T>;
+    };
+    try {
+      // The gateway serves the account already (its snapshot is loaded), then each round makes a configuration
+      // and a key in the other process and uses the key at once, before any change could reach the gateway.
+      const first = await call<{ token: string }>('/access-keys', { name: 'warm' });
+      const chat = (token: string) => fetch(`${gateway.gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [] }) });
+      assert.equal((await chat(first.token)).status, 200);
+      for (let i = 0; i < 10; i++) {
+        const cfg = await call<{ id: string }>('/access-key-configurations', { name: `open ${i}`, access: { providers: { allow: ['openai'] } } });
+        const key = await call<{ token: string }>('/access-keys', { name: `new ${i}`, accessKeyConfigurationId: cfg.id });
+        const res = await chat(key.token);
+        assert.equal(res.status, 200, await res.text());
+      }
+    } finally {
+      await gateway.stop();
+      await api.stop();
+      await fake.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

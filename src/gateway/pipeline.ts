@@ -10,6 +10,7 @@ import { countInputTokens } from '../domain/token-counter.ts';
 import { reservationPico } from '../domain/cost.ts';
 import { outputLimit } from '../domain/params.ts';
 import type { RequestContext } from './context.ts';
+import type { AuthenticatedKey } from '../state/types.ts';
 import { authenticate } from './authenticate.ts';
 import { parseBody, readBody } from './body.ts';
 import { headerText } from './headers.ts';
@@ -24,9 +25,19 @@ export async function authenticateStage(ctx: RequestContext): Promise<void> {
   ctx.key = found;
   ctx.account = ctx.deps.state.account(found.accountId);
   ctx.configuration = ctx.deps.state.configuration(found);
-  // A key linked to a configuration this gateway does not know fails closed: no configuration means "no
-  // restrictions", which must never be what a deleted deny-all policy turns into.
-  if (found.configurationId !== null && ctx.configuration === null) throw tollgateError('configurationGone', { id: found.configurationId });
+  if (found.configurationId !== null && ctx.configuration === null) await configurationOrRefusal(ctx, found);
+}
+
+/**
+ * A key linked to a configuration this gateway does not know: the account's snapshot may predate the
+ * configuration (a new key and configuration made by another process), so it is read once more; still missing
+ * fails closed — no configuration means "no restrictions", which a deleted deny-all policy must never become.
+ */
+async function configurationOrRefusal(ctx: RequestContext, key: AuthenticatedKey): Promise<void> {
+  await ctx.deps.state.reloadAccount(key.accountId, key.configurationId!);
+  ctx.account = ctx.deps.state.account(key.accountId);
+  ctx.configuration = ctx.deps.state.configuration(key);
+  if (ctx.configuration === null) throw tollgateError('configurationGone', { id: key.configurationId! });
 }
 
 /** Stage 2: credits (billing on; BYOK traffic too) before anything else costs money. */

@@ -76,6 +76,8 @@ export class GatewayState {
 
   readonly #accounts = new Map<string, AccountSnapshot>();
   readonly #reloads = new Map<string, Reload>();
+  /** When reloadAccount last read an account for each missing id (ms). */
+  readonly #askedReloads = new Map<string, number>();
 
   /** Last use of each key since the last flush, epoch ms (made ISO text only when flushed, not per request). */
   #accessUsed = new Map<string, number>();
@@ -163,6 +165,21 @@ export class GatewayState {
   /** Every loaded account (those whose keys authenticated here), for the credit-balance gauge at scrape time. */
   accounts(): IterableIterator<AccountSnapshot> {
     return this.#accounts.values();
+  }
+
+  /**
+   * Reads the account's snapshot again now and resolves when it is loaded: for a key naming a configuration (`missing`)
+   * this snapshot does not hold yet (the key was loaded on its own, after the snapshot, in another process's
+   * deployment), before concluding the configuration is gone.
+   */
+  async reloadAccount(accountId: string, missing: string): Promise<void> {
+    // At most once a second for one missing thing: a key whose configuration really is gone must not turn each
+    // of its requests into a snapshot read.
+    const now = Date.now();
+    if (now - (this.#askedReloads.get(missing) ?? 0) < 1000) return;
+    if (this.#askedReloads.size >= MAX_NEGATIVE) this.#askedReloads.clear();
+    this.#askedReloads.set(missing, now);
+    await this.#reload(accountId, true)!.promise;
   }
 
   configuration(key: AuthenticatedKey): ConfigurationState | null {
