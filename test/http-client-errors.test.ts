@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { connect } from 'node:net';
 import pino from 'pino';
 import { BOOTSTRAP, gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { rawHttp } from './helpers/raw-http.ts';
@@ -106,5 +107,39 @@ describe('slow clients', () => {
     assert.equal(r.status, 200, r.text);
     assert.ok(performance.now() - started > 600, 'the stream outlived the request timeout');
     assert.match(r.text, /data: \[DONE\]/);
+  });
+});
+
+describe('bodies nobody will read', () => {
+  let h: Harness;
+  before(async () => { h = await startHarness('sqlite'); });
+  after(async () => { await h.close(); });
+
+  /** Streams a body without end after `head`; resolves with the answer's status line and how long the server kept reading. */
+  function endlessUpload(url: string, head: string): Promise<{ statusLine: string; ms: number }> {
+    const { hostname, port } = new URL(url);
+    return new Promise((resolve) => {
+      const started = performance.now();
+      let answer = '';
+      const chunk = Buffer.alloc(64 * 1024, 120);
+      const socket = connect(Number(port), hostname, () => {
+        socket.write(head);
+        const pump = () => { while (!socket.destroyed && socket.write(chunk)) { /* until the buffer is full */ } };
+        socket.on('drain', pump);
+        pump();
+      });
+      socket.on('data', (data: Buffer) => { answer += data.toString('latin1'); });
+      socket.on('error', () => { /* a reset while sending is the expected end */ });
+      socket.on('close', () => resolve({ statusLine: answer.split('\r\n')[0] ?? '', ms: performance.now() - started }));
+      setTimeout(() => socket.destroy(), 8000).unref();
+    });
+  }
+
+  test('an anonymous upload is answered 401 and its connection closed, on both planes', async () => {
+    for (const [url, path] of [[h.gatewayUrl, '/v1/chat/completions'], [h.apiUrl, '/providers']] as const) {
+      const { statusLine, ms } = await endlessUpload(url, `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000000000\r\n\r\n`);
+      assert.match(statusLine, /^HTTP\/1\.1 401 /, url);
+      assert.ok(ms < 5000, `${url} kept reading for ${Math.round(ms)} ms`);
+    }
   });
 });

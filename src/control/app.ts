@@ -13,7 +13,7 @@ import { contractDocument, operations, type ContractOperation } from './contract
 import { validateBody, validateQuery } from './validation.ts';
 import { ApiKeyUsage } from './api-key-usage.ts';
 import { answerClientError } from '../http/client-error.ts';
-import { clientTimeoutOptions } from '../http/client-timeouts.ts';
+import { clientTimeoutOptions, closeAfterAnswer } from '../http/client-timeouts.ts';
 
 export interface Principal { accountId: string; apiKeyId: string }
 
@@ -171,8 +171,13 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
       method: op.method,
       url: toFastifyPath(op.path),
       // Before the body is read and parsed: an anonymous caller costs a header lookup, not a 1 MiB JSON parse.
-      onRequest: async (request) => {
-        principals.set(request, await authenticate(request));
+      onRequest: async (request, reply) => {
+        try {
+          principals.set(request, await authenticate(request));
+        } catch (error) {
+          closeAfterAnswer(request.raw, reply.raw);
+          throw error;
+        }
       },
       handler: async (request, reply) => {
         const principal = principals.get(request)!;

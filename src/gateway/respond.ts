@@ -5,6 +5,7 @@ import type { TollgateError } from '../domain/errors.ts';
 import { codecs } from './formats/index.ts';
 import { baseHeaders, H_ATTEMPTS, H_REJECTED, type OutHeaders } from './headers.ts';
 import type { RequestContext } from './context.ts';
+import { closeAfterAnswer } from '../http/client-timeouts.ts';
 
 export function writeJson(res: ServerResponse, status: number, headers: OutHeaders, body: string): void {
   headers['content-type'] = 'application/json';
@@ -24,6 +25,6 @@ export function writeError(ctx: RequestContext, error: TollgateError, attempts =
   if (extra) Object.assign(headers, extra);
   // Answered before the body was read (401, 404, 413…) while more of it is still arriving: close the connection
   // rather than let node read and discard the rest — an unauthenticated caller could otherwise stream gigabytes.
-  if (!ctx.req.complete) headers.connection = 'close';
+  closeAfterAnswer(ctx.req, res);
   writeJson(res, error.status, headers, codecs[ctx.route.format].errorBody(error, ctx.requestId));
 }
