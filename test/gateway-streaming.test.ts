@@ -3,6 +3,7 @@
 // aborts the upstream request. SQLite store.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { generateText, streamText } from 'ai';
@@ -128,6 +129,28 @@ describe('gateway streaming (sqlite)', () => {
     const [anthropicRow] = await h.usage(anthropicResponse.headers.get('ngrok-aig-request-id')!, 1);
     assert.equal(Number(anthropicRow!.outputTokens), FAKE_USAGE.output);
     assert.equal(Number(anthropicRow!.usageEstimated), 0);
+  });
+
+  test('a client that stopped reading and then left still gets its stream read for the usage', async () => {
+    // A 16 MB answer fills the socket buffers, so the gateway pauses the provider for the client; the client
+    // then hangs up without reading. The usage event after the big chunk must still be read in the grace.
+    const { hostname, port } = new URL(h.gatewayUrl);
+    const body = JSON.stringify({ model: 'openai:flood-leave', stream: true, messages: [{ role: 'user', content: 'flood me' }] });
+    const requestId = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => {
+        socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`);
+        socket.write(body);
+      });
+      socket.once('data', (head: Buffer) => {
+        socket.pause(); // stop reading: the gateway's writes back up
+        const id = /ngrok-aig-request-id: (rq_\w+)/i.exec(head.toString('latin1'))?.[1];
+        setTimeout(() => { socket.destroy(); id ? resolve(id) : reject(new Error('no request id')); }, 500);
+      });
+      socket.on('error', reject);
+    });
+    const [row] = await h.usage(requestId, 1);
+    assert.equal(Number(row!.usageEstimated), 0, 'the provider\'s own usage was read');
+    assert.equal(Number(row!.outputTokens), FAKE_USAGE.output);
   });
 
   test('a stream left early bills what it streamed, never only the provider\'s opening count', async () => {

@@ -57,8 +57,13 @@ function onResponseClose(this: TrackedResponse): void {
   if (this.writableFinished) return;
   ctx.clientGone = true;
   ctx.abortCause = 'client-gone';
-  if (ctx.relaying) setTimeout(abortAfterGrace, METER_GRACE_MS, ctx);
-  else ctx.current?.abort('client-gone');
+  if (ctx.relaying) {
+    // Paused for a client that stopped reading, the stream would never be read again: 'drain' will not come.
+    ctx.current?.resume();
+    setTimeout(abortAfterGrace, METER_GRACE_MS, ctx);
+  } else {
+    ctx.current?.abort('client-gone');
+  }
 }
 
 /** A stack overflow while handling a request comes from the client's nesting (a body JSON.parse accepted but

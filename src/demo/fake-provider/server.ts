@@ -8,6 +8,7 @@
 //   model `drip-…`                                     → streamed events 150 ms apart
 //   model `nousage-…`                                  → no usage reported
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
+//   model `flood-…`                                    → a 16 MB answer (fills socket buffers)
 // Every request is recorded (method, path, headers, parsed body) and whether the client went away.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { EventEmitter } from 'node:events';
@@ -67,7 +68,10 @@ function lastUserText(body: Record<string, unknown>): string {
 
 function answerText(model: string, body: Record<string, unknown>): string {
   const asked = lastUserText(body).replace(/\s+/g, ' ').trim().slice(0, 60);
-  return `Hello from the fake ${model} model! You said: "${asked}".`;
+  // flood-…: 16 MB in 256 words of 64 KB (one event each), more than socket buffers hold, so a client that
+  // stops reading pushes back.
+  const flood = model.startsWith('flood-') ? ` ${`${'z'.repeat(64 * 1024 - 1)} `.repeat(256)}` : '';
+  return `Hello from the fake ${model} model! You said: "${asked}".${flood}`;
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
