@@ -121,4 +121,34 @@ describe('format codecs', () => {
       assert.equal(meter.facts.stopReason, 'tool_calls');
     }
   });
+
+  it('any split of the bytes meters and forwards the same as one piece (CRLF, CR and LF line ends)', () => {
+    let seed = 7;
+    const random = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+    for (const surface of ['chat-completions', 'messages'] as const) {
+      const codec = surface === 'messages' ? codecs.anthropic : codecs.openai;
+      const events = streamEvents(surface, { ...answer, text: 'Unicode ✓ — “quotes” and a longer answer to split' }, true);
+      for (const lineEnd of ['\n', '\r\n', '\r']) {
+        const bytes = Buffer.from(events.join('').replace(/\n/g, lineEnd));
+        for (const drop of [false, true]) {
+          const whole = new StreamMeter(codec, surface, drop);
+          const wholeOut = Buffer.concat([whole.push(bytes) ?? Buffer.alloc(0), whole.end() ?? Buffer.alloc(0)]).toString();
+          for (let round = 0; round < 40; round++) {
+            const meter = new StreamMeter(codec, surface, drop);
+            const out: Buffer[] = [];
+            for (let i = 0; i < bytes.length;) {
+              const size = 1 + random(round % 2 === 0 ? 4 : 40);
+              const forwarded = meter.push(bytes.subarray(i, i + size));
+              if (forwarded) out.push(forwarded);
+              i += size;
+            }
+            const tail = meter.end();
+            if (tail) out.push(tail);
+            assert.deepEqual(meter.facts, whole.facts, `${surface} ${JSON.stringify(lineEnd)} round ${round}`);
+            if (drop) assert.equal(Buffer.concat(out).toString(), wholeOut);
+          }
+        }
+      }
+    }
+  });
 });

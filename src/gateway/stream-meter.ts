@@ -12,7 +12,16 @@ export class StreamMeter {
   readonly #surface: ApiSurface;
   readonly #dropUsageChunk: boolean;
   readonly #decoder = new StringDecoder('utf8');
-  #pending = '';
+  /**
+   * The unfinished event, in the pieces it arrived in: joined only once it completes, and only the newest piece
+   * is searched for the blank line that ends it — a provider's multi-megabyte event costs its length, not its
+   * length squared.
+   */
+  #pieces: string[] = [];
+  /** The pending text ends with a newline (a blank line may straddle two pieces). */
+  #endsWithNewline = false;
+  /** The last piece ended with a CR already turned into LF: an LF starting the next one is that CRLF's. */
+  #carryCr = false;
 
   constructor(codec: FormatCodec, surface: ApiSurface, dropUsageChunk: boolean) {
     this.#codec = codec;
@@ -22,27 +31,48 @@ export class StreamMeter {
 
   /** Meters `chunk`; returns what to forward: `chunk` itself, or (filtering) the complete kept events. */
   push(chunk: Buffer): Buffer | undefined {
-    let text = this.#pending + this.#decoder.write(chunk);
-    if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
+    const text = this.#normalised(this.#decoder.write(chunk));
     let kept = '';
     let start = 0;
-    for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n', start)) {
-      const block = text.slice(start, end);
+    if (this.#pieces.length > 0 && this.#endsWithNewline && text.charCodeAt(0) === 10) {
+      const block = this.#take().slice(0, -1);
+      if (this.#event(block) && this.#dropUsageChunk) kept += block + '\n\n';
+      start = 1;
+    }
+    for (let end = text.indexOf('\n\n', start); end >= 0; end = text.indexOf('\n\n', start)) {
+      const block = start === 0 && this.#pieces.length > 0 ? this.#take() + text.slice(0, end) : text.slice(start, end);
       start = end + 2;
       if (this.#event(block) && this.#dropUsageChunk) kept += block + '\n\n';
     }
-    this.#pending = text.slice(start);
+    if (start < text.length) {
+      this.#pieces.push(start === 0 ? text : text.slice(start));
+      this.#endsWithNewline = text.charCodeAt(text.length - 1) === 10;
+    }
     if (!this.#dropUsageChunk) return chunk;
     return kept ? Buffer.from(kept) : undefined;
   }
 
   /** The upstream ended: meters a last event without its blank line; returns held bytes to forward. */
   end(): Buffer | undefined {
-    const rest = this.#pending + this.#decoder.end();
-    this.#pending = '';
+    const rest = this.#take() + this.#normalised(this.#decoder.end());
     if (!rest.trim()) return this.#dropUsageChunk && rest ? Buffer.from(rest) : undefined;
     const keep = this.#event(rest.replace(/\n+$/, ''));
     return this.#dropUsageChunk && keep ? Buffer.from(rest) : undefined;
+  }
+
+  /** SSE line ends (CRLF, CR, LF) as LF, a CRLF split between two chunks included. */
+  #normalised(text: string): string {
+    if (text === '') return text;
+    if (this.#carryCr && text.charCodeAt(0) === 10) text = text.slice(1);
+    this.#carryCr = text.charCodeAt(text.length - 1) === 13;
+    return text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
+  }
+
+  #take(): string {
+    const joined = this.#pieces.length === 1 ? this.#pieces[0]! : this.#pieces.join('');
+    this.#pieces = [];
+    this.#endsWithNewline = false;
+    return joined;
   }
 
   /** Parses one event block; returns whether it is kept for the client. */
