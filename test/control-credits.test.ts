@@ -112,6 +112,15 @@ for (const kind of STORE_KINDS) {
       await insertUsageEvents(control.store.db, [usageEvent(debtor.id, { costPico: 30n * CENT, eventTime: '2025-01-05T00:00:00.000Z' })]);
       await grantCredits(control.store.db, debtor.id, 100, { category: 'promotional', grantedAt: '2025-01-10T00:00:00.000Z', expiresAt: '2025-01-20T00:00:00.000Z' });
       assert.equal(await balancePico(control.store.db, debtor.id), 100n * CENT - 70n * CENT - 30n * CENT);
+      // Two grants at the same moment: the debt is paid from the one expiring first, whatever the row order.
+      for (const order of [['expiring', 'permanent'], ['permanent', 'expiring']]) {
+        const { account: tie } = await createAccount(control.store.db, `expiry-tie-${order[0]}`);
+        await insertUsageEvents(control.store.db, [usageEvent(tie.id, { costPico: 30n * CENT, eventTime: '2025-01-05T00:00:00.000Z' })]);
+        for (const kind of order) {
+          await grantCredits(control.store.db, tie.id, 100, { category: 'promotional', grantedAt: '2025-01-10T00:00:00.000Z', ...(kind === 'expiring' ? { expiresAt: '2025-01-20T00:00:00.000Z' } : {}) });
+        }
+        assert.equal(await balancePico(control.store.db, tie.id), 100n * CENT, order.join(' then '));
+      }
     });
   });
 

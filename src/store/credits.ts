@@ -66,6 +66,11 @@ export async function balancePico(db: Kysely<Database>, accountId: string, now: 
 
 interface Grant { pico: bigint; from: string; expiresAt: string | null; expired: boolean }
 
+/** Grants made at `at`, soonest-expiring first: a debt is paid from the credit that would expire first. */
+function madeAt(grants: readonly Grant[], at: string): Grant[] {
+  return grants.filter((g) => g.from === at).sort((a, b) => ((a.expiresAt ?? NEVER) < (b.expiresAt ?? NEVER) ? -1 : 1));
+}
+
 const NEVER = '\uffff';
 
 /**
@@ -99,8 +104,7 @@ async function forfeitedPico(db: Kysely<Database>, accountId: string, grants: re
         active.splice(i, 1);
       }
     }
-    for (const grant of grants) {
-      if (grant.from !== at) continue;
+    for (const grant of madeAt(grants, at)) {
       const paid = debt < grant.pico ? debt : grant.pico;
       debt -= paid;
       // Made at or after its own expiry: nothing of it was ever available.
