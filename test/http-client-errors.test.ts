@@ -68,8 +68,10 @@ describe('unparsable requests', () => {
 describe('slow clients', () => {
   let h: Harness;
   let token: string;
+  const logged: string[] = [];
   before(async () => {
-    h = await startHarness('sqlite', { TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS: '300', TOLLGATE_CLIENT_REQUEST_TIMEOUT_MS: '600' });
+    const capture = new Writable({ write(chunk: Buffer, _enc, done) { logged.push(chunk.toString('utf8')); done(); } });
+    h = await startHarness('sqlite', { TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS: '300', TOLLGATE_CLIENT_REQUEST_TIMEOUT_MS: '600' }, { logger: pino({ level: 'info' }, capture) });
     // An uncataloged (drip-…) model needs the account's own provider key.
     await h.providerKey('openai', 'sk-user-drip');
     token = (await h.accessKey()).token;
@@ -99,6 +101,8 @@ describe('slow clients', () => {
     const control = await heldFor(h.apiUrl, `POST /providers HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${BOOTSTRAP}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"pro`);
     assert.ok(control.ms < 5000, `control plane held ${control.ms} ms`);
     assert.equal(control.status, 408);
+    // A body cut off by its client's timeout is not the gateway's failure.
+    assert.ok(!logged.join('').includes('gateway request failed'), 'no error line for a client that never sent its body');
   });
 
   test('an answer streaming longer than the request timeout is not cut', async () => {

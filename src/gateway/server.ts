@@ -72,7 +72,17 @@ function isTooDeep(error: unknown): boolean {
   return error instanceof RangeError && error.message.includes('call stack');
 }
 
+/** The request's body stopped arriving because its connection closed (client gone, or a request timeout). */
+function isClientAbort(error: unknown): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === 'ECONNRESET';
+}
+
 function onStageError(this: RequestContext, error: unknown): void {
+  if (isClientAbort(error)) {
+    // Nobody to answer, and not the gateway's failure: no error line, no `internal` in the metrics.
+    this.deps.observer?.answered(this, 'client-gone');
+    return;
+  }
   try {
     if (error instanceof TollgateError || isTooDeep(error)) {
       const answer = error instanceof TollgateError ? error : tollgateError('badRequestBody', { reason: 'the body is nested too deeply.' });
