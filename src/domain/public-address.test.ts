@@ -11,7 +11,9 @@ describe('public addresses', () => {
       '[::ffff:127.0.0.1]', '[::ffff:a9fe:a9fe]', '[64:ff9b::a9fe:a9fe]', '[2002:7f00:1::]', '[2001:0:4136:e378::1]',
       '[fc00::1]', '[fd12::1]', '[fe80::1]', '[fec0::1]', '[ff02::1]', '[2001:db8::1]',
     ]) assert.equal(isNonPublicHost(host), true, host);
-    for (const host of ['8.8.8.8', '1.1.1.1', '[2606:4700:4700::1111]', '[::ffff:8.8.8.8]', 'api.openai.com', 'localhost.example.com']) {
+    // NAT64 (DNS64 on IPv6-only hosts): judged by the IPv4 address inside.
+    for (const host of ['[64:ff9b::7f00:1]', '[64:ff9b::10.0.0.1]', '[64:ff9b::169.254.169.254]']) assert.equal(isNonPublicHost(host), true, host);
+    for (const host of ['8.8.8.8', '1.1.1.1', '[2606:4700:4700::1111]', '[::ffff:8.8.8.8]', 'api.openai.com', 'localhost.example.com', '[64:ff9b::808:808]', '[64:ff9b::8.8.4.4]']) {
       assert.equal(isNonPublicHost(host), false, host);
     }
   });

@@ -16,14 +16,39 @@ for (const [net, bits] of [
 for (const [net, bits] of [
   // `::/96` holds `::` and `::1` and the deprecated IPv4-compatible form (`::127.0.0.1`); IPv4-mapped
   // addresses (`::ffff:a.b.c.d`) are judged by BlockList with the IPv4 rules above.
-  ['::', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32],
+  ['::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32],
   ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ] as const) NON_PUBLIC.addSubnet(net, bits, 'ipv6');
+
+/** NAT64's well-known prefix (RFC 6052): the last 32 bits are the IPv4 address it reaches. */
+const NAT64 = new BlockList();
+NAT64.addSubnet('64:ff9b::', 96, 'ipv6');
+
+/** The eight 16-bit groups of an IPv6 address (`::` expanded, a trailing dotted quad folded in). */
+function ipv6Groups(ip: string): number[] {
+  let text = ip.replace(/%.*$/, '');
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (quad) {
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const parse = (part: string | undefined) => (part ? part.split(':').map((h) => parseInt(h, 16)) : []);
+  const front = parse(head);
+  const back = parse(tail);
+  return [...front, ...Array<number>(8 - front.length - back.length).fill(0), ...back];
+}
 
 /** True for an IP literal that is not a public unicast address. */
 export function isNonPublicAddress(ip: string): boolean {
   const family = isIP(ip);
   if (family === 0) return false;
+  if (family === 6 && NAT64.check(ip, 'ipv6')) {
+    // DNS64 hands IPv6-only hosts these for every IPv4-only name: judge the IPv4 address inside.
+    const groups = ipv6Groups(ip);
+    const [high, low] = [groups[6]!, groups[7]!];
+    return isNonPublicAddress(`${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`);
+  }
   return NON_PUBLIC.check(ip, family === 4 ? 'ipv4' : 'ipv6');
 }
 
