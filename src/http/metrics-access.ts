@@ -13,8 +13,14 @@ function fromThisMachine(address: string | undefined): boolean {
   return plain === '::1' || (isIP(plain) === 4 && plain.startsWith('127.'));
 }
 
+/** A reverse proxy on this machine makes every tenant's request come from loopback; it says so in these. */
+function forwarded(req: IncomingMessage): boolean {
+  const h = req.headers;
+  return h['x-forwarded-for'] !== undefined || h.forwarded !== undefined || h['x-real-ip'] !== undefined;
+}
+
 export function metricsAccess(req: IncomingMessage, token: string | undefined): MetricsAccess {
-  if (token === undefined) return fromThisMachine(req.socket.remoteAddress) ? 'allowed' : 'forbidden';
+  if (token === undefined) return fromThisMachine(req.socket.remoteAddress) && !forwarded(req) ? 'allowed' : 'forbidden';
   const header = req.headers.authorization ?? '';
   const sent = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
   const expected = Buffer.from(token);
