@@ -34,3 +34,33 @@ test('a single gateway reads the balance again only when the snapshot changes', 
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(reads, 2);
 });
+
+test('periodic reads run one at a time, and a slow one is repeated less often', async () => {
+  let clock = 0;
+  const started: string[] = [];
+  let finish: (() => void) | undefined;
+  const ledger = new CreditLedger({
+    journal, refreshMs: 1000, now: () => clock,
+    readBalance: (accountId) => {
+      started.push(accountId);
+      if (started.length <= 2) return Promise.resolve(100n); // the first loads
+      return new Promise((resolve) => { finish = () => { clock += 100; resolve(50n); }; });
+    },
+  });
+  const snapshot = {};
+  await ledger.available('a', snapshot);
+  await ledger.available('b', snapshot);
+  clock = 1000;
+  ledger.available('a', snapshot);
+  ledger.available('b', snapshot);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(started, ['a', 'b', 'a'], 'b waits: one periodic read holds the fence at a time');
+  finish!();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(ledger.available('a', snapshot), 50n);
+  // That read took 100 ms: the next is due 2 s (20×) after it ended, not 1 s.
+  clock = 1100 + 1999;
+  ledger.available('a', snapshot);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(started.filter((id) => id === 'a').length, 2);
+});

@@ -39,8 +39,8 @@ interface Account {
   reserved: bigint;
   /** The snapshot the balance was last read for; a different one means the store may have changed. */
   seen: object;
-  /** When the last read was started (ms). */
-  readAt: number;
+  /** When the account is due for a periodic read (ms; refreshMs after the last read ended, longer if it was slow). */
+  dueAt: number;
   reading: boolean;
   readAgain: boolean;
 }
@@ -53,6 +53,8 @@ export class CreditLedger {
   readonly #loads = new Map<string, Promise<void>>();
   readonly #refreshMs: number;
   readonly #now: () => number;
+  /** One periodic read at a time: each holds the journal's fence, which shipping needs too. */
+  #periodicReading = false;
 
   constructor(options: LedgerOptions) {
     this.#journal = options.journal;
@@ -70,9 +72,12 @@ export class CreditLedger {
   available(accountId: string, snapshot: object): bigint | Promise<bigint> {
     const account = this.#accounts.get(accountId);
     if (!account) return this.#firstLoad(accountId, snapshot).then(() => this.available(accountId, snapshot));
-    if (account.seen !== snapshot || this.#now() - account.readAt >= this.#refreshMs) {
+    if (account.seen !== snapshot) {
       account.seen = snapshot;
       void this.#refresh(accountId, account);
+    } else if (!this.#periodicReading && !account.reading && this.#now() >= account.dueAt) {
+      this.#periodicReading = true;
+      void this.#refresh(accountId, account).finally(() => { this.#periodicReading = false; });
     }
     return account.balance - account.reserved;
   }
@@ -114,7 +119,7 @@ export class CreditLedger {
     let load = this.#loads.get(accountId);
     if (!load) {
       load = this.#fencedRead(accountId, (balance) => {
-        this.#accounts.set(accountId, { balance, reserved: 0n, seen: snapshot, readAt: this.#now(), reading: false, readAgain: false });
+        this.#accounts.set(accountId, { balance, reserved: 0n, seen: snapshot, dueAt: this.#now() + this.#refreshMs, reading: false, readAgain: false });
       }).finally(() => this.#loads.delete(accountId));
       this.#loads.set(accountId, load);
     }
@@ -138,12 +143,15 @@ export class CreditLedger {
       return;
     }
     account.reading = true;
-    account.readAt = this.#now();
+    const started = this.#now();
     try {
       do {
         account.readAgain = false;
         await this.#fencedRead(accountId, (balance) => { account.balance = balance; });
       } while (account.readAgain);
+      // A slow read (a large account) is repeated less often: periodic reads hold the fence at most ~5 % of the time.
+      const ended = this.#now();
+      account.dueAt = ended + Math.max(this.#refreshMs, 20 * (ended - started));
     } catch (error) {
       // Keep the current figure; the next snapshot change reads again.
       this.#logger?.warn({ err: error instanceof Error ? error.message : String(error) }, 'credit balance read failed; keeping the in-memory balance');
