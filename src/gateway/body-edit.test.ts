@@ -42,4 +42,36 @@ describe('editedBodyText', () => {
     const original = JSON.parse(raw) as Record<string, unknown>;
     assert.equal(editedBodyText(raw, original, { ...original, model: 'b' }), `{"model":"b","x":${deep}}`);
   });
+
+  it('random bodies, odd spacing and escapes: the edit parses back to the same value, untouched members byte for byte', () => {
+    let seed = 11;
+    const random = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+    const pieces = ['a', '"', '\\', '{', '}', '[', ']', ',', ':', ' ', 'é', '✓', '\u0000', '\n', '😀'];
+    const text = () => Array.from({ length: random(12) }, () => pieces[random(pieces.length)]).join('');
+    const value = (depth: number): unknown => {
+      switch (random(depth > 2 ? 4 : 6)) {
+        case 0: return text();
+        case 1: return random(2) ? random(1e6) / 7 : -random(100);
+        case 2: return [true, false, null][random(3)];
+        case 3: return 9007199254740993;
+        case 4: return Array.from({ length: random(4) }, () => value(depth + 1));
+        default: return Object.fromEntries(Array.from({ length: random(4) }, () => [text(), value(depth + 1)]));
+      }
+    };
+    const spaced = (json: string) => json.replace(/([,:{}[\]])(?=(?:[^"\\]|\\.|"(?:[^"\\]|\\.)*")*$)/g, (m) => (random(2) ? ` ${m}\n ` : m));
+    for (let round = 0; round < 300; round++) {
+      const body: Record<string, unknown> = { model: text() };
+      for (let k = 0; k < random(6); k++) body[`${text()}${k}`] = value(0);
+      const raw = spaced(JSON.stringify(body));
+      const original = JSON.parse(raw) as Record<string, unknown>;
+      const edited: Record<string, unknown> = { ...original, model: 'm' };
+      if (random(2)) delete edited[Object.keys(original)[random(Object.keys(original).length)]!];
+      if (random(2)) edited.stream_options = { include_usage: true };
+      const out = editedBodyText(raw, original, edited);
+      assert.deepEqual(JSON.parse(out), JSON.parse(JSON.stringify(edited)), raw);
+      for (const [key, v] of Object.entries(edited)) {
+        if (key !== 'model' && key !== 'stream_options' && v === original[key] && typeof v === 'number' && v > 2 ** 53) assert.ok(out.includes('9007199254740993'));
+      }
+    }
+  });
 });

@@ -5,14 +5,26 @@
 
 interface Member { key: string; start: number; end: number }
 
+/** Index just past the string whose opening quote is at `open`: jumps quote to quote (most of a body is text). */
+function stringEnd(text: string, open: number): number {
+  let from = open + 1;
+  for (;;) {
+    const quote = text.indexOf('"', from);
+    if (quote < 0) return text.length;
+    let backslashes = 0;
+    while (quote - backslashes - 1 > open && text.charCodeAt(quote - backslashes - 1) === 92 /* \ */) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+    from = quote + 1;
+  }
+}
+
 /** Index just past the JSON value starting at `i` (whitespace already skipped). */
 function valueEnd(text: string, i: number): number {
   let depth = 0;
   for (; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 34 /* " */) {
-      i++;
-      while (i < text.length && text.charCodeAt(i) !== 34) i += text.charCodeAt(i) === 92 /* \ */ ? 2 : 1;
+      i = stringEnd(text, i) - 1;
       if (depth === 0) return i + 1;
     } else if (c === 123 /* { */ || c === 91 /* [ */) {
       depth++;
