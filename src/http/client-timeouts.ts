@@ -16,6 +16,12 @@ export function clientTimeoutOptions(headersMs: number, requestMs: number): Pick
   };
 }
 
+/** Injected requests (Fastify's `inject`) have a socket stand-in without `destroy`; a timer must never throw. */
+function destroySocket(req: IncomingMessage): void {
+  const socket = req.socket as IncomingMessage['socket'] | undefined;
+  if (typeof socket?.destroy === 'function') socket.destroy();
+}
+
 /** How long a connection still reads (and drops) a body after the answer that refused it, before it is closed. */
 const LINGER_MS = 500;
 
@@ -29,6 +35,6 @@ export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): voi
   if (req.complete) return;
   res.setHeader('connection', 'close');
   res.once('finish', () => {
-    if (!req.complete) setTimeout(() => req.socket.destroy(), LINGER_MS).unref();
+    if (!req.complete) setTimeout(destroySocket, LINGER_MS, req).unref();
   });
 }
