@@ -40,9 +40,14 @@ function cutShort(r: AttemptRecord): boolean {
   return facts !== undefined && 'terminal' in facts && !facts.terminal;
 }
 
+/** The attempt whose 2xx answer went to the client. */
+function servedSuccess(r: AttemptRecord): boolean {
+  return r.served && r.statusCode >= 200 && r.statusCode < 300;
+}
+
 /** Attempts whose answer was served without a (final) provider usage report: their output must be estimated. */
 function needsEstimate(r: AttemptRecord): boolean {
-  return r.served && r.statusCode >= 200 && r.statusCode < 300 && (r.facts?.usage === undefined || cutShort(r));
+  return servedSuccess(r) && (r.facts?.usage === undefined || cutShort(r));
 }
 
 /** Estimates counted on the tokenizer thread, keyed by record (the input once per request). */
@@ -108,10 +113,10 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     const { candidate } = r.plan;
-    const succeeded = r.served && r.statusCode >= 200 && r.statusCode < 300;
+    const succeeded = servedSuccess(r);
     const reported = r.facts?.usage;
     // Only an answer that was served can be estimated; failed attempts produced nothing to count.
-    const estimated = succeeded && (reported === undefined || cutShort(r));
+    const estimated = needsEstimate(r);
     const inEstimate = estimated ? estimates.input : 0;
     const outEstimate = estimated ? estimates.output.get(r) ?? 0 : 0;
     let usage = reported ?? ZERO;
