@@ -66,12 +66,10 @@ export async function balancePico(db: Kysely<Database>, accountId: string, now: 
 
 interface Grant { pico: bigint; from: string; expiresAt: string | null; expired: boolean }
 
-/** Grants made at `at`, soonest-expiring first: a debt is paid from the credit that would expire first. */
-function madeAt(grants: readonly Grant[], at: string): Grant[] {
-  return grants.filter((g) => g.from === at).sort((a, b) => ((a.expiresAt ?? NEVER) < (b.expiresAt ?? NEVER) ? -1 : 1));
-}
-
 const NEVER = '\uffff';
+
+/** Credit is spent soonest-expiring first (never-expiring last), the order a customer would pick. */
+const soonestExpiryFirst = (a: Grant, b: Grant): number => ((a.expiresAt ?? NEVER) < (b.expiresAt ?? NEVER) ? -1 : 1);
 
 /**
  * What expired grants left unused. Replayed in time order over the moments grants were made and expired:
@@ -89,7 +87,7 @@ async function forfeitedPico(db: Kysely<Database>, accountId: string, grants: re
     const usedBefore = await usageCostPico(db, accountId, { before: at });
     let use = usedBefore - usedSoFar;
     usedSoFar = usedBefore;
-    active.sort((a, b) => ((a.grant.expiresAt ?? NEVER) < (b.grant.expiresAt ?? NEVER) ? -1 : 1));
+    active.sort((a, b) => soonestExpiryFirst(a.grant, b.grant));
     for (const entry of active) {
       if (use <= 0n) break;
       const taken = entry.left < use ? entry.left : use;
@@ -104,7 +102,8 @@ async function forfeitedPico(db: Kysely<Database>, accountId: string, grants: re
         active.splice(i, 1);
       }
     }
-    for (const grant of madeAt(grants, at)) {
+    // A debt is paid from the grant made now that would expire first.
+    for (const grant of grants.filter((g) => g.from === at).sort(soonestExpiryFirst)) {
       const paid = debt < grant.pico ? debt : grant.pico;
       debt -= paid;
       // Made at or after its own expiry: nothing of it was ever available.
