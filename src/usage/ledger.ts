@@ -149,13 +149,14 @@ export class CreditLedger {
         account.readAgain = false;
         await this.#fencedRead(accountId, (balance) => { account.balance = balance; });
       } while (account.readAgain);
-      // A slow read (a large account) is repeated less often: periodic reads hold the fence at most ~5 % of the time.
-      const ended = this.#now();
-      account.dueAt = ended + Math.max(this.#refreshMs, 20 * (ended - started));
     } catch (error) {
       // Keep the current figure; the next snapshot change reads again.
       this.#logger?.warn({ err: error instanceof Error ? error.message : String(error) }, 'credit balance read failed; keeping the in-memory balance');
     } finally {
+      // A slow read (a large account) is repeated less often: periodic reads hold the fence at most ~5 % of the
+      // time. A failed one waits its turn too, so a store that is down is not asked on every request.
+      const ended = this.#now();
+      account.dueAt = ended + Math.max(this.#refreshMs, 20 * (ended - started));
       account.reading = false;
     }
   }
