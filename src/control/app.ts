@@ -82,14 +82,15 @@ export function baseUrlOf(request: FastifyRequest, config: Config): string {
 }
 
 export async function buildControlApp(deps: ControlDeps, factories: readonly HandlerFactory[], extensions: readonly RouteExtension[] = []): Promise<FastifyInstance> {
+  const timeouts = clientTimeoutOptions(deps.config.clientHeadersTimeoutMs, deps.config.clientRequestTimeoutMs);
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
     bodyLimit: 1024 * 1024,
     // Fastify passes `http` to http.createServer and sets `requestTimeout` itself (its default, 0, is off).
-    http: clientTimeoutOptions(deps.config.clientHeadersTimeoutMs, deps.config.clientRequestTimeoutMs),
-    requestTimeout: Math.max(deps.config.clientRequestTimeoutMs, deps.config.clientHeadersTimeoutMs),
+    http: timeouts,
+    requestTimeout: timeouts.requestTimeout!,
     return503OnClosing: true,
     // Fastify answers ids over 100 characters with its own 414 body: long ids reach the handlers (an unknown id is
     // a 404 27611 like any other), and what the router still refuses gets the contract's error shape below.

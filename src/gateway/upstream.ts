@@ -7,6 +7,7 @@ import { FORWARDED_REQUEST_HEADERS } from './headers.ts';
 import { VIA_HEADER, viaValue } from './routing-loop.ts';
 import { isNonPublicHost, NonPublicAddressError, publicOnlyLookup, type Lookup } from '../domain/public-address.ts';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { LookupFunction } from 'node:net';
 import type { UpstreamExchange } from './exchange.ts';
 
 interface Target { origin: string; path: string; hostname: string; nonPublicLiteral: boolean }
@@ -31,7 +32,7 @@ export class Upstreams {
 
   readonly #loopId: string;
   /** Connect-time lookup for tenants' custom providers; absent when the operator allows private upstreams. */
-  readonly #publicOnly: ReturnType<typeof publicOnlyLookup> | undefined;
+  readonly #publicOnly: LookupFunction | undefined;
 
   /**
    * `loopId`: this deployment's id, added to every call's `tollgate-via` (routing-loop.ts). `allowPrivate`: the

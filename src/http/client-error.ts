@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 export interface ClientError { status: number; phrase: string; reason: string }
 
 /** What the client did wrong, from the parser's error code (the statuses node itself would answer). */
-export function classifyClientError(code: string | undefined): ClientError {
+function classifyClientError(code: string | undefined): ClientError {
   if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, phrase: 'Request Header Fields Too Large', reason: 'The request line and headers are larger than the server accepts (16 KB).' };
   // Node reports the header and the whole-request timeouts alike.
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, phrase: 'Request Timeout', reason: 'The request (its headers or its body) did not arrive in time.' };
@@ -18,9 +18,9 @@ export function classifyClientError(code: string | undefined): ClientError {
 type ClientSocket = Duplex & { _httpMessage?: ServerResponse | null };
 
 /**
- * Writes `body(error)` as the connection's last answer and closes it; `headers` are extra `name: value\r\n` lines. When an answer to an earlier request on
- * the same connection is already being written, the socket is only closed: bytes of a second answer would
- * corrupt the first (node's own handler follows the same rule).
+ * Writes `body(error)` as the connection's last answer and closes it; `headers` are extra `name: value\r\n`
+ * lines. When an answer to an earlier request on the same connection is already being written, the socket is
+ * only closed: bytes of a second answer would corrupt the first (node's own handler follows the same rule).
  */
 export function answerClientError(error: Error & { code?: string }, socket: Duplex, body: (error: ClientError) => string, headers = ''): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
