@@ -2,20 +2,19 @@
 // error shape, and the raw bytes (bearer tokens, provider-key values) never reach the log, even at trace.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { connect } from 'node:net';
 import pino from 'pino';
 import { BOOTSTRAP, gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { rawHttp } from './helpers/raw-http.ts';
+import { LineCapture } from './helpers/log-capture.ts';
 
 const RQ = /^rq_[0-9A-Z]{26}$/;
 
 describe('unparsable requests', () => {
   let h: Harness;
   let token: string;
-  const logged: string[] = [];
+  const capture = new LineCapture();
   before(async () => {
-    const capture = new Writable({ write(chunk: Buffer, _enc, done) { logged.push(chunk.toString('utf8')); done(); } });
     h = await startHarness('sqlite', {}, { logger: pino({ level: 'trace' }, capture) });
     token = (await h.accessKey()).token;
   });
@@ -54,7 +53,7 @@ describe('unparsable requests', () => {
     await rawHttp(h.apiUrl, oversized(BOOTSTRAP));
     await rawHttp(h.apiUrl, badChunk('/provider-keys', BOOTSTRAP, '{"providerId":"openai","value":"sk-SECRET-VALUE-1234567890"}'));
     await rawHttp(h.gatewayUrl, oversized(token));
-    const text = logged.join('');
+    const text = capture.lines.join('\n');
     assert.ok(text.length > 0, 'the trace logger captured something');
     for (const secret of [BOOTSTRAP, token, 'sk-SECRET-VALUE']) {
       assert.ok(!text.includes(secret), `${secret.slice(0, 8)}… in the log`);
@@ -68,9 +67,8 @@ describe('unparsable requests', () => {
 describe('slow clients', () => {
   let h: Harness;
   let token: string;
-  const logged: string[] = [];
+  const capture = new LineCapture();
   before(async () => {
-    const capture = new Writable({ write(chunk: Buffer, _enc, done) { logged.push(chunk.toString('utf8')); done(); } });
     h = await startHarness('sqlite', { TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS: '300', TOLLGATE_CLIENT_REQUEST_TIMEOUT_MS: '600' }, { logger: pino({ level: 'info' }, capture) });
     // An uncataloged (drip-…) model needs the account's own provider key.
     await h.providerKey('openai', 'sk-user-drip');
@@ -102,7 +100,7 @@ describe('slow clients', () => {
     assert.ok(control.ms < 5000, `control plane held ${control.ms} ms`);
     assert.equal(control.status, 408);
     // A body cut off by its client's timeout is not the gateway's failure.
-    assert.ok(!logged.join('').includes('gateway request failed'), 'no error line for a client that never sent its body');
+    assert.ok(!capture.lines.join('\n').includes('gateway request failed'), 'no error line for a client that never sent its body');
   });
 
   test('an answer streaming longer than the request timeout is not cut', async () => {

@@ -6,10 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import pino from 'pino';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
+import { LineCapture } from './helpers/log-capture.ts';
 import { FAKE_USAGE } from './fake-upstream.ts';
 
 const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content: 'hello there' }], ...extra });
@@ -36,18 +36,6 @@ function total(metrics: Map<string, number>, name: string): number {
   let sum = 0;
   for (const [key, value] of metrics) if (key.startsWith(`${name}{`)) sum += value;
   return sum;
-}
-
-class LineCapture extends Writable {
-  readonly lines: string[] = [];
-  #rest = '';
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    const text = this.#rest + chunk.toString('utf8');
-    const parts = text.split('\n');
-    this.#rest = parts.pop()!;
-    this.lines.push(...parts.filter(Boolean));
-    done();
-  }
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
