@@ -60,6 +60,24 @@ test('output limits are clamped to maxOutputTokens', () => {
   assert.equal(messages.body.max_tokens, 2048);
 });
 
+test('a thinking budget the cap would leave at or above max_tokens is lowered under it, or thinking dropped', () => {
+  const claude = attempt('claude-haiku-4-5', 'messages', 'anthropic');
+  const thinking = { type: 'enabled', budget_tokens: 10000 };
+  const lowered = prepareUpstreamBody({ model: 'claude-haiku-4-5', max_tokens: 16000, thinking }, claude, settings(4096));
+  assert.deepEqual(lowered.body, { model: 'claude-haiku-4-5', max_tokens: 4096, thinking: { type: 'enabled', budget_tokens: 4095 } });
+  assert.deepEqual(lowered.removed, []);
+  assert.equal(thinking.budget_tokens, 10000);
+  // A cap added where the request had no limit counts too.
+  assert.equal((prepareUpstreamBody({ model: 'claude-haiku-4-5', thinking }, claude, settings(2048)).body.thinking as typeof thinking).budget_tokens, 2047);
+  // Not even Anthropic's smallest budget (1024) fits: thinking goes, reported like a stripped parameter.
+  const dropped = prepareUpstreamBody({ model: 'claude-haiku-4-5', max_tokens: 16000, thinking }, claude, settings(1000));
+  assert.deepEqual(dropped.body, { model: 'claude-haiku-4-5', max_tokens: 1000 });
+  assert.deepEqual(dropped.removed, ['thinking']);
+  // Under the cap, or a client's own inconsistent request: left for the provider to judge.
+  assert.equal(prepareUpstreamBody({ model: 'claude-haiku-4-5', max_tokens: 3000, thinking: { type: 'enabled', budget_tokens: 2000 } }, claude, settings(4096)).changed, false);
+  assert.equal(prepareUpstreamBody({ model: 'claude-haiku-4-5', max_tokens: 2000, thinking }, claude, settings(4096)).changed, false);
+});
+
 test('a cap is added when the request sets no limit, in the surface field', () => {
   assert.deepEqual(prepareUpstreamBody({ model: 'gpt-4o' }, attempt('gpt-4o'), settings(100)).body, { model: 'gpt-4o', max_completion_tokens: 100 });
   assert.deepEqual(prepareUpstreamBody({ model: 'claude-haiku-4-5' }, attempt('claude-haiku-4-5'), settings(100)).body, { model: 'claude-haiku-4-5', max_tokens: 100 });

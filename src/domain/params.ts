@@ -78,7 +78,9 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
   }
 
   const cap = settings.maxOutputTokens;
-  if (cap !== null && cap > 0) clampOutput(out ?? body, edit, candidate.surface.surface, cap, attempt, removed);
+  if (cap !== null && cap > 0 && clampOutput(out ?? body, edit, candidate.surface.surface, cap, attempt, removed)) {
+    fitThinkingBudget(out ?? body, edit, cap, removed);
+  }
 
   return out ? { body: out, changed: true, removed } : { body, changed: false, removed };
 }
@@ -86,22 +88,50 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
 /**
  * Lowers every output-limit field above the cap; when the request sets none, adds the surface's field so the
  * cap holds (chat: `max_completion_tokens` on OpenAI — its reasoning models reject `max_tokens` — else
- * `max_tokens`, unless that field is one the model rejects or was just stripped).
+ * `max_tokens`, unless that field is one the model rejects or was just stripped). True when the cap is now the
+ * request's output limit (lowered or added).
  */
-function clampOutput(current: Record<string, unknown>, edit: () => Record<string, unknown>, surface: ApiSurface, cap: number, attempt: AttemptPlan, removed: string[]): void {
+function clampOutput(current: Record<string, unknown>, edit: () => Record<string, unknown>, surface: ApiSurface, cap: number, attempt: AttemptPlan, removed: string[]): boolean {
   const fields = OUTPUT_LIMIT_FIELDS[surface];
-  if (fields.length === 0) return;
+  if (fields.length === 0) return false;
   let present = false;
+  let lowered = false;
   for (const field of fields) {
     const value = current[field];
     if (value === undefined || value === null) continue;
     present = true;
-    if (typeof value === 'number' && value > cap) edit()[field] = cap;
+    if (typeof value === 'number' && value > cap) {
+      edit()[field] = cap;
+      lowered = true;
+    }
   }
-  if (present) return;
+  if (present) return lowered;
   const usable = fields.filter((f) => !removed.includes(f) && !attempt.candidate.catalogModel?.unsupportedParams?.includes(f)
     && !(attempt.candidate.surface.supportedParams?.length && !attempt.candidate.surface.supportedParams.includes(f)));
   const preferred = surface === 'chat-completions' && attempt.candidate.provider.id === 'openai' ? 'max_completion_tokens' : fields[0]!;
   const field = usable.includes(preferred) ? preferred : usable[0];
-  if (field !== undefined) edit()[field] = cap;
+  if (field === undefined) return false;
+  edit()[field] = cap;
+  return true;
+}
+
+/** Anthropic's smallest extended-thinking budget. */
+const MIN_THINKING_BUDGET = 1024;
+
+/**
+ * Extended thinking (Anthropic) needs `thinking.budget_tokens` below `max_tokens`: a request valid as sent would
+ * otherwise become one the provider refuses once the account's cap lowered its limit. The budget is lowered to fit
+ * under the cap; when not even the smallest budget fits, thinking is dropped (and reported like a stripped param).
+ */
+function fitThinkingBudget(current: Record<string, unknown>, edit: () => Record<string, unknown>, cap: number, removed: string[]): void {
+  const thinking = current.thinking;
+  if (typeof thinking !== 'object' || thinking === null || Array.isArray(thinking)) return;
+  const budget = (thinking as Record<string, unknown>).budget_tokens;
+  if (typeof budget !== 'number' || budget < cap) return;
+  if (cap - 1 >= MIN_THINKING_BUDGET) {
+    edit().thinking = { ...thinking, budget_tokens: cap - 1 };
+    return;
+  }
+  delete edit().thinking;
+  removed.push('thinking');
 }
