@@ -21,7 +21,7 @@ describe('gateway routing and failover (sqlite)', () => {
   before(async () => {
     h = await startHarness('sqlite');
     token = (await h.accessKey()).token;
-    for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic']] as const) {
+    for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-402', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic']] as const) {
       const value = name === 'sk-429b' ? 'sk-429' : name === 'sk-429-anth' ? 'sk-429' : name;
       keys[name] = await h.providerKey(provider, value, name);
     }
@@ -126,6 +126,16 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(rows[3]!.inputTokens, 17);
     assert.equal(rows[3]!.completion, 'succeeded');
     assert.equal(rows[0]!.completion, 'failed');
+  });
+
+  test('a key whose provider account ran out of funds (402) moves on to the next key', async () => {
+    h.fake.reset();
+    const t = await keyWith([{ provider: 'openai', steps: [user('sk-402', 'sk-good-a')] }]);
+    const { response } = await sdk(t).chat.completions.create(chat('gpt-4o')).withResponse();
+    assert.equal(response.headers.get('ngrok-aig-attempts'), '2');
+    assert.deepEqual(h.fake.requests.map((x) => x.headers.authorization), ['Bearer sk-402', 'Bearer sk-good-a']);
+    const rows = await h.usage(response.headers.get('ngrok-aig-request-id')!, 2);
+    assert.deepEqual(rows.map((r) => [r.statusCode, r.retryAction]), [[402, 'next_key'], [200, 'succeeded']]);
   });
 
   test('a provider 400/404 stops the chain and is passed through as-is', async () => {

@@ -22,7 +22,9 @@ type Verdict = 'served' | 'next' | 'stop';
 
 function failureOf(status: number): FailureKind | undefined {
   if (status === 429) return 'rate-limited';
-  if (status === 401 || status === 403) return 'auth';
+  // 402: the key's account ran out of money (DeepSeek, OpenRouter) — an exhausted key, which gateway.md §8
+  // lists with invalid and expired ones as a reason to try the next key.
+  if (status === 401 || status === 402 || status === 403) return 'auth';
   // 508: a gateway behind this provider URL found a routing loop (27237); passed through like a 4xx, since
   // another key or model of the same loop would only loop again.
   if (status === 408 || (status >= 500 && status !== 508)) return 'server';
@@ -137,7 +139,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         clearTimeout(timer);
         record.served = true;
         ctx.relaying = true;
-        const headers = answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed);
+        const headers = answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed, plan.keySource === 'ngrok');
         const outcome = await relayStream(ctx, exchange, status, headers, dropUsageChunk);
         record.facts = outcome.facts;
         record.completion = outcome.completion;
@@ -153,7 +155,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       const codec = codecs[ctx.route.format];
       const text = answer.toString('utf8');
       record.facts = codec.factsFromText(text, ctx.route.surface) ?? codec.factsFromJson(parseJson(text), ctx.route.surface);
-      if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed), answer);
+      if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed, plan.keySource === 'ngrok'), answer);
       return 'served';
     }
     const failure = failureOf(status);
@@ -170,7 +172,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     record.durationMs = performance.now() - started;
     record.failure = 'rejected';
     record.served = true;
-    if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed), errorBody);
+    if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed, plan.keySource === 'ngrok'), errorBody);
     return 'stop';
   } catch (error) {
     record.durationMs = performance.now() - started;

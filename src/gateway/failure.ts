@@ -23,7 +23,7 @@ function describe(r: AttemptRecord, i: number, perRequestMs: number): string {
     case 'timeout': what = `timed out after ${formatMs(perRequestMs)}`; break;
     case 'connection': what = r.statusCode ? `HTTP ${r.statusCode}, then the connection broke` : 'connection failed'; break;
     case 'rate-limited': what = 'HTTP 429 rate limited'; break;
-    case 'auth': what = `HTTP ${r.statusCode} credential rejected`; break;
+    case 'auth': what = r.statusCode === 402 ? 'HTTP 402 credential out of funds' : `HTTP ${r.statusCode} credential rejected`; break;
     default: what = r.statusCode ? `HTTP ${r.statusCode}` : 'no response';
   }
   return `[${i + 1}] ${candidate.provider.id}:${candidate.modelId} with ${key}: ${what}`;
