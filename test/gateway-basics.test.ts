@@ -61,6 +61,26 @@ describe('gateway front door (sqlite)', () => {
     }
   });
 
+  test("the operator's organization, project and rate limits never reach a tenant using the managed key", async () => {
+    const byok = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: await h.providerKey('openai', 'sk-own-openai', 'own') }] }] }] } }));
+    const managed = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'ngrok' }] }, { provider: 'anthropic', steps: [{ type: 'ngrok' }] }] } }));
+    const own = await gw(h, '/v1/chat/completions', { token: byok.token, body: chat('own key') });
+    // The tenant's own key: its own account's headers are passed through.
+    assert.equal(own.headers.get('openai-organization'), 'fake-org');
+    assert.equal(own.headers.get('x-ratelimit-remaining-requests'), '9999');
+    const answers = [
+      await gw(h, '/v1/chat/completions', { token: managed.token, body: chat('managed') }),
+      await gw(h, '/v1/chat/completions', { token: managed.token, body: { ...chat('managed stream'), stream: true } }),
+      await gw(h, '/v1/messages', { headers: { 'x-api-key': managed.token }, body: { model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'managed' }] } }),
+    ];
+    for (const r of answers) {
+      assert.equal(r.status, 200, r.text);
+      const leaked = [...r.headers.keys()].filter((name) => /organization|project|ratelimit/.test(name));
+      assert.deepEqual(leaked, []);
+    }
+    assert.equal(answers[2]!.headers.get('request-id'), 'req_fake1', "the provider's request id still reaches the client");
+  });
+
   test('same-format bodies are forwarded byte for byte', async () => {
     h.fake.reset();
     const raw = '{ "model" : "gpt-4o",\n  "messages": [{"role":"user","content":"exact bytes ✓"}], "temperature": 0.5 }';

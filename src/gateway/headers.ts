@@ -26,16 +26,27 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   'access-control-allow-headers', 'access-control-allow-methods', 'access-control-max-age',
 ]);
 
+/** What a provider says about the account behind the key: the operator's own business on a managed key. */
+const OPERATOR_ACCOUNT_HEADERS = new Set(['openai-organization', 'openai-project', 'anthropic-organization-id']);
+const OPERATOR_LIMIT_PREFIXES = ['x-ratelimit-', 'anthropic-ratelimit-'];
+
+function isOperatorAccountHeader(name: string): boolean {
+  return OPERATOR_ACCOUNT_HEADERS.has(name) || OPERATOR_LIMIT_PREFIXES.some((prefix) => name.startsWith(prefix));
+}
+
 export type OutHeaders = Record<string, string | string[] | number>;
 
 /**
  * Copies the upstream's end-to-end headers into `out` (lower-case names, as undici gives them). A chained
  * gateway's `ngrok-aig-*` headers are dropped: this gateway sets its own, and node would send both spellings.
+ * `managedKey`: the answer came with the operator's credential, whose organization and project ids and rate
+ * limits (shared by every tenant) are not the client's to see.
  */
-export function copyUpstreamHeaders(upstream: Record<string, string | string[] | undefined>, out: OutHeaders): void {
+export function copyUpstreamHeaders(upstream: Record<string, string | string[] | undefined>, out: OutHeaders, managedKey = false): void {
   for (const name in upstream) {
     const value = upstream[name];
     if (value === undefined || DROPPED_RESPONSE_HEADERS.has(name) || name.startsWith('ngrok-aig-')) continue;
+    if (managedKey && isOperatorAccountHeader(name)) continue;
     out[name] = value;
   }
 }

@@ -13,9 +13,9 @@ import { StreamMeter } from './stream-meter.ts';
 import type { UpstreamExchange } from './exchange.ts';
 import { formatMs } from './failure.ts';
 
-export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders, attempts: number, model: string, removed: readonly string[]): OutHeaders {
+export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders, attempts: number, model: string, removed: readonly string[], managedKey: boolean): OutHeaders {
   const headers = baseHeaders(ctx.requestId);
-  copyUpstreamHeaders(upstream, headers);
+  copyUpstreamHeaders(upstream, headers, managedKey);
   headers[H_ATTEMPTS] = String(attempts);
   headers[H_MODEL] = headerText(model);
   if (removed.length > 0) headers[H_REMOVED] = headerText(removed.join(', '));

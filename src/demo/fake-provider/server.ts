@@ -15,6 +15,13 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { errorBody, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type FakeSurface } from './wire.ts';
 
+/** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
+function accountHeaders(format: 'openai' | 'anthropic'): Record<string, string> {
+  return format === 'anthropic'
+    ? { 'anthropic-organization-id': 'fake-org-0000', 'anthropic-ratelimit-requests-limit': '4000', 'anthropic-ratelimit-requests-remaining': '3999' }
+    : { 'openai-organization': 'fake-org', 'openai-project': 'proj_fake', 'x-ratelimit-limit-requests': '10000', 'x-ratelimit-remaining-requests': '9999' };
+}
+
 /** What another ngrok-style gateway in front of the provider adds to its answers. */
 const CHAINED_GATEWAY_HEADERS = { 'Ngrok-AIG-Request-Id': 'rq_01UPSTREAMGATEWAY000000000', 'Ngrok-AIG-Attempts': '3', 'Ngrok-AIG-Model': 'openai:gpt-4o', 'Ngrok-AIG-Rejected-Models': 'x' };
 
@@ -113,6 +120,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
     }
     res.writeHead(200, {
       'content-type': 'application/json',
+      ...accountHeaders(format),
       ...(format === 'anthropic' ? { 'request-id': 'req_fake1' } : {}),
       ...(model.startsWith('chained-') ? CHAINED_GATEWAY_HEADERS : {}),
     }).end(text);
@@ -121,7 +129,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
 
   const options = body.stream_options as { include_usage?: unknown } | undefined;
   const events = streamEvents(surface as FakeSurface, answer, options?.include_usage === true);
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...accountHeaders(format) });
   const gap = model.startsWith('drip-') ? 150 : cut ? 20 : 0;
   const stopAt = cut ? Math.max(2, events.length >> 1) : events.length;
   for (let i = 0; i < stopAt; i++) {
