@@ -50,6 +50,21 @@ for (const kind of STORE_KINDS) {
       }
     });
 
+    test('a NUL character (U+0000) in any text value, key or URL is a 400 on both stores, and nothing is stored', async () => {
+      for (const op of operations.filter((o) => o.requestSchema && o.method === 'POST' && !o.path.includes('{'))) {
+        const res = await control.call(op.method, op.path, '{"name":"a\\u0000b","metadata":"m"}');
+        expectError(res, 400, 'ERR_NGROK_27606');
+        assert.match(res.body, /NUL/, `${op.operationId}: ${res.body}`);
+      }
+      expectError(await control.call('PATCH', '/gateway-config', { metadata: 'x\u0000' }), 400, 'ERR_NGROK_27606');
+      expectError(await control.call('POST', '/api-keys', { name: 'n', ['k\u0000']: 1 }), 400, 'ERR_NGROK_27606');
+      for (const url of ['/access-keys/a%00b', '/provider-keys?provider=a%00b', '/access-keys?beforeId=a%00B', '/usage?startTime=2020-01-01T00:00:00Z&accessKeyId=a%00b']) {
+        expectError(await control.call('GET', url), 400, 'ERR_NGROK_27606');
+      }
+      const keys = (await control.call('GET', '/api-keys')).json() as { aiGatewayApiKeys: { name: string }[] };
+      assert.ok(keys.aiGatewayApiKeys.every((k) => !k.name.includes('\u0000')));
+    });
+
     test('unknown paths are 404 and unsupported methods on known paths are 405', async () => {
       expectError(await control.call('GET', '/no-such-thing'), 404, 'ERR_NGROK_27611');
       expectError(await control.call('PUT', '/access-keys'), 405, 'ERR_NGROK_27614');

@@ -15,6 +15,29 @@ import { ApiKeyUsage } from './api-key-usage.ts';
 import { answerClientError } from '../http/client-error.ts';
 import { clientTimeoutOptions, closeAfterAnswer } from '../http/client-timeouts.ts';
 
+/**
+ * PostgreSQL text cannot hold U+0000 (SQLite can): refused in every body and URL on both stores, so a client's
+ * NUL is a 400 rather than an internal error, and the two stores accept the same input.
+ */
+const NUL_ESCAPE = /%00/i;
+
+function holdsNul(value: unknown): boolean {
+  // Iterative: a deeply nested body must not overflow the stack here (validation refuses it later).
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const v = pending.pop();
+    if (typeof v === 'string') {
+      if (v.includes('\0')) return true;
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [key, item] of Object.entries(v)) {
+        if (key.includes('\0')) return true;
+        pending.push(item);
+      }
+    }
+  }
+  return false;
+}
+
 export interface Principal { accountId: string; apiKeyId: string }
 
 export interface ControlDeps {
@@ -111,11 +134,17 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
+    let value: unknown;
     try {
-      done(null, JSON.parse(text));
+      value = JSON.parse(text);
     } catch (e) {
-      done(new TollgateError(Errors.validationFailed, { reason: `The request body is not valid JSON: ${(e as Error).message}` }), undefined);
+      return done(new TollgateError(Errors.validationFailed, { reason: `The request body is not valid JSON: ${(e as Error).message}` }), undefined);
     }
+    // Only bodies that could hold one are walked (a NUL is written `\u0000` in JSON, or sent raw).
+    if ((text.includes('u0000') || text.includes('\0')) && holdsNul(value)) {
+      return done(new TollgateError(Errors.validationFailed, { reason: 'Text values must not contain NUL characters (U+0000).' }), undefined);
+    }
+    done(null, value);
   });
 
   app.setErrorHandler((error: unknown, request, reply) => {
@@ -183,6 +212,7 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
       handler: async (request, reply) => {
         const principal = principals.get(request)!;
         apiKeyUsage.mark(principal.apiKeyId);
+        if (NUL_ESCAPE.test(request.url)) throw new TollgateError(Errors.validationFailed, { reason: 'The request URL must not contain NUL characters (%00).' });
         const query = validateQuery<Record<string, unknown>>(validationOp, request.query as Record<string, unknown>);
         const body = op.method === 'POST' || op.method === 'PATCH' ? validateBody(op, request.body) : undefined;
         const path = request.url.split('?')[0]!;
