@@ -200,6 +200,8 @@ for (const kind of STORE_KINDS) {
         ['inline key with empty value', [{ provider: 'openai', steps: [user({ name: 'k', value: '  ' })] }], /must not be empty/],
         ['id together with an inline key', [{ provider: 'openai', steps: [user({ id: keys.openai, name: 'k', value: 'sk-x-0000000000' })] }], /either "id" or "name" with "value"/],
         ['id together with a name', [{ provider: 'openai', steps: [user({ id: keys.openai, name: 'k' })] }], /either "id"/],
+        // More ids than one SQL statement may bind (SQLite 32,766, PostgreSQL 65,535): still a plain 400.
+        ['66,000 unknown key ids', [{ provider: 'openai', steps: [user(...Array.from({ length: 66_000 }, (_, i) => ({ id: i.toString(36) })))] }], /does not exist/],
       ];
       const before = await providerKeyCount();
       for (const [label, rules, reason] of cases) {

@@ -3,6 +3,7 @@
 // distinct timestamp keeps it portable across SQLite and PostgreSQL.
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
+import { inChunks } from './in-chunks.ts';
 
 type KeyTable = 'accessKeys' | 'providerKeys' | 'apiKeys';
 
@@ -18,7 +19,9 @@ function byTime(lastUsed: ReadonlyMap<string, string>): Map<string, string[]> {
 
 /** Sets `lastUsed` of each key id in `table` to its timestamp (ids no longer there are skipped). */
 export async function writeLastUsedOf(db: Kysely<Database>, table: KeyTable, lastUsed: ReadonlyMap<string, string>): Promise<void> {
-  for (const [at, ids] of byTime(lastUsed)) await db.updateTable(table).set({ lastUsed: at }).where('id', 'in', ids).execute();
+  for (const [at, ids] of byTime(lastUsed)) {
+    for (const slice of inChunks(ids)) await db.updateTable(table).set({ lastUsed: at }).where('id', 'in', slice).execute();
+  }
 }
 
 export async function writeLastUsed(db: Kysely<Database>, accessKeys: ReadonlyMap<string, string>, providerKeys: ReadonlyMap<string, string>): Promise<void> {

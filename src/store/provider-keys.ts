@@ -3,6 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Database, ProviderKeysTable } from './schema.ts';
 import type { Page } from './paging.ts';
 import { pageOwned } from './owned.ts';
+import { inChunks } from './in-chunks.ts';
 
 export type ProviderKeyRow = Selectable<ProviderKeysTable>;
 
@@ -12,10 +13,14 @@ export function listProviderKeys(db: Kysely<Database>, accountId: string, option
 
 /** The account's keys among `ids` (unknown and foreign ids are simply absent), without their secrets. */
 export async function providerKeysByIds(db: Kysely<Database>, accountId: string, ids: readonly string[]): Promise<Map<string, Pick<ProviderKeyRow, 'id' | 'providerId' | 'name' | 'keyRedacted'>>> {
-  if (ids.length === 0) return new Map();
-  const rows = await db.selectFrom('providerKeys').select(['id', 'providerId', 'name', 'keyRedacted'])
-    .where('accountId', '=', accountId).where('id', 'in', [...new Set(ids)]).execute();
-  return new Map(rows.map((r) => [r.id, r]));
+  const found = new Map<string, Pick<ProviderKeyRow, 'id' | 'providerId' | 'name' | 'keyRedacted'>>();
+  // A router may name any number of keys: read in slices (one bound parameter per id).
+  for (const slice of inChunks([...new Set(ids)])) {
+    const rows = await db.selectFrom('providerKeys').select(['id', 'providerId', 'name', 'keyRedacted'])
+      .where('accountId', '=', accountId).where('id', 'in', slice).execute();
+    for (const r of rows) found.set(r.id, r);
+  }
+  return found;
 }
 
 export async function countProviderKeys(db: Kysely<Database>, accountId: string, providerId: string): Promise<number> {

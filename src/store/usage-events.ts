@@ -4,10 +4,9 @@ import type { Database, UsageEventsTable } from './schema.ts';
 import { bigint, int } from './schema.ts';
 import type { UsageEvent } from '../usage/event.ts';
 import { sqliteHandle } from './database.ts';
+import { inChunks } from './in-chunks.ts';
 import type BetterSqlite3 from 'better-sqlite3';
 
-// 31 columns per row: 500 rows stays well under SQLite's bound-parameter limit and pg's 65535.
-const CHUNK = 500;
 
 export function toRow(e: UsageEvent): Insertable<UsageEventsTable> {
   return {
@@ -70,8 +69,8 @@ export async function insertUsageEvents(db: Kysely<Database>, events: readonly U
     await db.connection().execute(async () => { sqliteInsert(sqlite, events[0]!)(events); });
     return;
   }
-  for (let i = 0; i < events.length; i += CHUNK) {
-    const rows = events.slice(i, i + CHUNK).map(toRow);
+  for (const slice of inChunks(events)) {
+    const rows = slice.map(toRow);
     await db.insertInto('usageEvents').values(rows).onConflict((oc) => oc.column('id').doNothing()).execute();
   }
 }
