@@ -148,6 +148,47 @@ for (const kind of STORE_KINDS) {
       assert.equal((await c.call('DELETE', `/access-key-configurations/${unrelated.id}`)).statusCode, 204);
     });
 
+    it('concurrent writes never leave a reference to something deleted, a duplicate slug or an invalid gateway config', async () => {
+      const status = (r: { statusCode: number }) => r.statusCode;
+      for (let round = 0; round < 8; round++) {
+        // A key created while its custom provider is deleted: one of the two wins, consistently.
+        const p = await create({ providerId: `race-${kind}-${round}` });
+        const [key, del] = await Promise.all([
+          c.call('POST', '/provider-keys', { providerId: p.providerId, name: 'k', value: 'sk-race-0000000000' }),
+          c.call('DELETE', `/providers/${p.id}`),
+        ]);
+        const keys = (await c.call('GET', `/provider-keys?provider=${p.providerId}`)).json() as { aiGatewayProviderKeys: { id: string }[] };
+        if (status(del) === 204) {
+          assert.equal(status(key), 400, key.body);
+          assert.equal(keys.aiGatewayProviderKeys.length, 0);
+        } else {
+          assert.deepEqual([status(key), status(del)], [201, 409], `${key.body} ${del.body}`);
+          assert.equal(keys.aiGatewayProviderKeys.length, 1);
+        }
+        // A configuration naming a key while that key is deleted.
+        const k = (await c.call('POST', '/provider-keys', { providerId: 'openai', name: 'k', value: 'sk-race-0000000000' })).json() as { id: string };
+        const [cfg, delKey] = await Promise.all([
+          c.call('POST', '/access-key-configurations', { name: 'race', router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: k.id }] }] }] } }),
+          c.call('DELETE', `/provider-keys/${k.id}`),
+        ]);
+        if (status(delKey) === 204) {
+          assert.equal(status(cfg), 400, cfg.body);
+        } else {
+          assert.deepEqual([status(cfg), status(delKey)], [201, 409], `${cfg.body} ${delKey.body}`);
+          const stored = (await c.call('GET', `/access-key-configurations/${(cfg.json() as { id: string }).id}`)).json() as { router: { rules: { steps: { keys: unknown[] }[] }[] } };
+          assert.equal(stored.router.rules[0]!.steps[0]!.keys.length, 1);
+        }
+        // Two creates of one slug: 201 and 409, never a 500 from the unique index.
+        const twins = await Promise.all([0, 1].map(() => c.call('POST', '/providers', { providerId: `twin-${kind}-${round}`, name: 'T', baseUrl: 'https://llm.example.com/v1' })));
+        assert.deepEqual(twins.map(status).sort(), [201, 409]);
+        // Two PATCHes each valid alone but not together: at most one lands.
+        assert.equal(status(await c.call('PATCH', '/gateway-config', { totalTimeout: '120s', perRequestTimeout: '5s' })), 200);
+        await Promise.all([c.call('PATCH', '/gateway-config', { totalTimeout: '10s' }), c.call('PATCH', '/gateway-config', { perRequestTimeout: '100s' })]);
+        const config = (await c.call('GET', '/gateway-config')).json() as { totalTimeout: string; perRequestTimeout: string };
+        assert.ok(!(config.totalTimeout === '10s' && config.perRequestTimeout === '100s'), JSON.stringify(config));
+      }
+    });
+
     it('keeps providers invisible to other accounts', async () => {
       const p = await create({ providerId: 'private-one' });
       await assertIsolated(c, PROVIDERS, p.id, { name: 'stolen' });

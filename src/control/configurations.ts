@@ -11,6 +11,7 @@ import { accessKeysUsingConfiguration } from '../store/access-keys.ts';
 import { providerKeysByIds } from '../store/provider-keys.ts';
 import { customProviderIds } from '../store/providers.ts';
 import { deleteOwned, insertOwned, updateOwned } from '../store/owned.ts';
+import { withAccountLock } from '../store/account-lock.ts';
 import type { Call, ControlDeps, HandlerTable, Principal } from './app.ts';
 import { compact, listEnvelope, notFound, patchFields } from './resource.ts';
 import { auditedView, createdStamp, updatedStamp } from './audit.ts';
@@ -95,7 +96,8 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
       const body = call.body as ConfigurationCreate;
       const { accountId, apiKeyId } = call.principal;
       const id = newId('configuration');
-      const createdKeys = await db.transaction().execute(async (trx) => {
+      // Locked against a concurrent delete of a key or custom provider the router names (and past the key limit).
+      const createdKeys = await withAccountLock(deps.store, accountId, async (trx) => {
         const router = body.router === undefined ? undefined : await writeRouter(trx, deps, call.principal, body.router);
         await insertOwned(trx, 'accessKeyConfigurations', {
           id, accountId, name: body.name, description: body.description ?? null, metadata: body.metadata ?? null,
@@ -117,7 +119,7 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
       const { name, access, router, ...text } = patchFields<ConfigurationUpdate>(call.body as Record<string, unknown>, ['name', 'description', 'metadata', 'access', 'router']);
       // The contract marks name nullable on update, yet every configuration must have one to show.
       if (name === null) throw new TollgateError(Errors.fieldRequired, { field: 'name' });
-      const createdKeys = await db.transaction().execute(async (trx) => {
+      const createdKeys = await withAccountLock(deps.store, accountId, async (trx) => {
         const written = router ? await writeRouter(trx, deps, call.principal, router) : undefined;
         await updateOwned(trx, 'accessKeyConfigurations', accountId, id, {
           ...text,

@@ -3,7 +3,8 @@
 import type { components } from './spec-types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import { parseGoDuration } from '../domain/duration.ts';
-import { getGatewaySettings, patchGatewaySettings, type GatewaySettings } from '../store/gateway-config.ts';
+import { getGatewaySettings, writeGatewaySettings, type GatewaySettings } from '../store/gateway-config.ts';
+import { withAccountLock } from '../store/account-lock.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { patchFields } from './resource.ts';
 
@@ -44,8 +45,12 @@ export function gatewayConfigHandlers(deps: ControlDeps): HandlerTable {
       const { accountId } = call.principal;
       const patch = patchFields<GatewayConfigUpdate & Record<string, unknown>>(call.body as Record<string, unknown>,
         ['totalTimeout', 'perRequestTimeout', 'maxInputTokens', 'maxOutputTokens', 'metadata']);
-      validate({ ...(await getGatewaySettings(db, accountId)), ...patch });
-      const saved = await patchGatewaySettings(db, accountId, patch);
+      // Validated and written under the account's lock: two PATCHes each valid on their own (a shorter total, a
+      // longer per-request timeout) cannot both land and leave an invalid pair.
+      const saved = await withAccountLock(deps.store, accountId, async (trx) => {
+        validate({ ...(await getGatewaySettings(trx, accountId)), ...patch });
+        return writeGatewaySettings(trx, accountId, patch);
+      });
       await deps.changes.publish({ accountId, kind: 'gatewayConfig', resourceId: accountId });
       return view(call, saved);
     },

@@ -4,6 +4,8 @@ import type { components } from './spec-types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import * as repo from '../store/provider-keys.ts';
 import { configurationRules } from '../store/configurations.ts';
+import { deleteOwned, insertOwned } from '../store/owned.ts';
+import { withAccountLock } from '../store/account-lock.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { compact, listEnvelope, patchFields } from './resource.ts';
 import { auditedView } from './audit.ts';
@@ -42,9 +44,13 @@ export function providerKeyHandlers(deps: ControlDeps): HandlerTable {
       const body = call.body as ProviderKeyCreate;
       const { accountId, apiKeyId } = call.principal;
       const row = sealedProviderKey(deps.secretBox, { accountId, principalId: apiKeyId, ...body });
-      await requireKnownProvider(db, accountId, body.providerId);
-      await requireCapacity(db, accountId, body.providerId, 1);
-      await keys.insert(call, row);
+      // Locked against a concurrent delete of its custom provider, and against other creates past the limit.
+      await withAccountLock(deps.store, accountId, async (trx) => {
+        await requireKnownProvider(trx, accountId, body.providerId);
+        await requireCapacity(trx, accountId, body.providerId, 1);
+        await insertOwned(trx, 'providerKeys', row);
+      });
+      await keys.publish(call, row.id);
       return providerKeyView(call.base, row);
     },
     async GetAIGatewayProviderAPIKey(call: Call) {
@@ -62,10 +68,16 @@ export function providerKeyHandlers(deps: ControlDeps): HandlerTable {
     },
     async DeleteAIGatewayProviderAPIKey(call: Call) {
       const { accountId } = call.principal;
-      const id = (await keys.existing(call)).id;
-      const users = configurationsUsingKey(await configurationRules(db, accountId), id);
-      if (users.length > 0) throw new TollgateError(Errors.providerKeyInUse, { id, configurationId: users.join(', ') });
-      await keys.remove(call, id);
+      // Locked: a configuration naming this key written meanwhile either lands first (409 here) or finds the
+      // key gone (400 there), never a routing step pointing at a deleted key.
+      const id = await withAccountLock(deps.store, accountId, async (trx) => {
+        const keyId = (await keys.existing(call, call.params.id!, trx)).id;
+        const users = configurationsUsingKey(await configurationRules(trx, accountId), keyId);
+        if (users.length > 0) throw new TollgateError(Errors.providerKeyInUse, { id: keyId, configurationId: users.join(', ') });
+        await deleteOwned(trx, 'providerKeys', accountId, keyId);
+        return keyId;
+      });
+      await keys.publish(call, id);
       return undefined;
     },
   };

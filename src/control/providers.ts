@@ -6,6 +6,8 @@ import { newId } from '../domain/ids.ts';
 import * as repo from '../store/providers.ts';
 import { configurationRules } from '../store/configurations.ts';
 import { providerKeyIdsFor } from '../store/provider-keys.ts';
+import { deleteOwned, insertOwned } from '../store/owned.ts';
+import { withAccountLock } from '../store/account-lock.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { compact, listEnvelope, patchFields } from './resource.ts';
 import { auditedView, createdStamp } from './audit.ts';
@@ -57,7 +59,6 @@ export function providerHandlers(deps: ControlDeps): HandlerTable {
       checkBaseUrl(body.baseUrl, allowPrivate);
       if (body.supportedApiSurfaces) checkSurfaces(body.supportedApiSurfaces);
       const models = nextModels(body.models ?? []);
-      if (await repo.providerSlugTaken(db, accountId, body.providerId)) throw new TollgateError(Errors.providerIdTaken, { providerId: body.providerId });
       const row: repo.ProviderRow = {
         id: newId('provider'), accountId, providerId: body.providerId, name: body.name, baseUrl: body.baseUrl,
         metadata: body.metadata ?? null,
@@ -65,7 +66,12 @@ export function providerHandlers(deps: ControlDeps): HandlerTable {
         models: JSON.stringify(models),
         ...createdStamp(apiKeyId),
       };
-      await providers.insert(call, row);
+      // Locked: of two creates of one slug the second sees the first (409, not a unique-index 500).
+      await withAccountLock(deps.store, accountId, async (trx) => {
+        if (await repo.providerSlugTaken(trx, accountId, body.providerId)) throw new TollgateError(Errors.providerIdTaken, { providerId: body.providerId });
+        await insertOwned(trx, 'providers', row);
+      });
+      await providers.publish(call, row.id);
       return providerView(call.base, row);
     },
     async GetAIGatewayProvider(call: Call) {
@@ -88,15 +94,21 @@ export function providerHandlers(deps: ControlDeps): HandlerTable {
     },
     async DeleteAIGatewayProvider(call: Call) {
       const { accountId } = call.principal;
-      const row = await providers.existing(call);
-      const keys = await providerKeyIdsFor(db, accountId, row.providerId);
-      const configurations = configurationsUsingProvider(await configurationRules(db, accountId), row);
-      const usedBy = [
-        ...(keys.length > 0 ? [describeUsers('provider key', keys)] : []),
-        ...(configurations.length > 0 ? [describeUsers('access key configuration', configurations)] : []),
-      ];
-      if (usedBy.length > 0) throw new TollgateError(Errors.providerInUse, { providerId: row.providerId, usedBy: usedBy.join(' and ') });
-      await providers.remove(call, row.id);
+      // Locked: a key or configuration for this provider written meanwhile either lands first (409 here) or
+      // finds the provider gone, never a reference to a deleted provider.
+      const id = await withAccountLock(deps.store, accountId, async (trx) => {
+        const row = await providers.existing(call, call.params.id!, trx);
+        const keys = await providerKeyIdsFor(trx, accountId, row.providerId);
+        const configurations = configurationsUsingProvider(await configurationRules(trx, accountId), row);
+        const usedBy = [
+          ...(keys.length > 0 ? [describeUsers('provider key', keys)] : []),
+          ...(configurations.length > 0 ? [describeUsers('access key configuration', configurations)] : []),
+        ];
+        if (usedBy.length > 0) throw new TollgateError(Errors.providerInUse, { providerId: row.providerId, usedBy: usedBy.join(' and ') });
+        await deleteOwned(trx, 'providers', accountId, row.id);
+        return row.id;
+      });
+      await providers.publish(call, id);
       return undefined;
     },
   };

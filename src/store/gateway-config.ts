@@ -38,31 +38,34 @@ export async function getGatewaySettings(db: Kysely<Database>, accountId: string
 }
 
 /** Applies a tri-state patch (absent = keep) and returns the settings after it. */
-export async function patchGatewaySettings(db: Kysely<Database>, accountId: string, patch: GatewaySettingsPatch): Promise<GatewaySettings> {
-  return db.transaction().execute(async (trx) => {
-    const row = await trx.selectFrom('gatewayConfigs').selectAll().where('accountId', '=', accountId).executeTakeFirst();
-    const next: Selectable<GatewayConfigsTable> = {
-      accountId,
-      totalTimeout: row?.totalTimeout ?? null,
-      perRequestTimeout: row?.perRequestTimeout ?? null,
-      maxInputTokens: row?.maxInputTokens ?? null,
-      maxInputTokensSet: row?.maxInputTokensSet ?? 0,
-      maxOutputTokens: row?.maxOutputTokens ?? null,
-      maxOutputTokensSet: row?.maxOutputTokensSet ?? 0,
-      metadata: row?.metadata ?? null,
-      updatedAt: new Date().toISOString(),
-    };
-    if (patch.totalTimeout !== undefined) next.totalTimeout = patch.totalTimeout;
-    if (patch.perRequestTimeout !== undefined) next.perRequestTimeout = patch.perRequestTimeout;
-    if (patch.maxInputTokens !== undefined) Object.assign(next, { maxInputTokens: patch.maxInputTokens, maxInputTokensSet: 1 });
-    if (patch.maxOutputTokens !== undefined) Object.assign(next, { maxOutputTokens: patch.maxOutputTokens, maxOutputTokensSet: 1 });
-    if (patch.metadata !== undefined) next.metadata = patch.metadata;
-    const { accountId: _key, ...update } = next;
-    await trx.insertInto('gatewayConfigs').values({ ...next, maxInputTokensSet: Number(next.maxInputTokensSet), maxOutputTokensSet: Number(next.maxOutputTokensSet) })
-      .onConflict((oc) => oc.column('accountId').doUpdateSet({ ...update, maxInputTokensSet: Number(update.maxInputTokensSet), maxOutputTokensSet: Number(update.maxOutputTokensSet) }))
-      .execute();
-    return fromRow(next);
-  });
+export function patchGatewaySettings(db: Kysely<Database>, accountId: string, patch: GatewaySettingsPatch): Promise<GatewaySettings> {
+  return db.transaction().execute((trx) => writeGatewaySettings(trx, accountId, patch));
+}
+
+/** Merges `patch` into the stored row; inside the caller's transaction (a read, then one upsert). */
+export async function writeGatewaySettings(trx: Kysely<Database>, accountId: string, patch: GatewaySettingsPatch): Promise<GatewaySettings> {
+  const row = await trx.selectFrom('gatewayConfigs').selectAll().where('accountId', '=', accountId).executeTakeFirst();
+  const next: Selectable<GatewayConfigsTable> = {
+    accountId,
+    totalTimeout: row?.totalTimeout ?? null,
+    perRequestTimeout: row?.perRequestTimeout ?? null,
+    maxInputTokens: row?.maxInputTokens ?? null,
+    maxInputTokensSet: row?.maxInputTokensSet ?? 0,
+    maxOutputTokens: row?.maxOutputTokens ?? null,
+    maxOutputTokensSet: row?.maxOutputTokensSet ?? 0,
+    metadata: row?.metadata ?? null,
+    updatedAt: new Date().toISOString(),
+  };
+  if (patch.totalTimeout !== undefined) next.totalTimeout = patch.totalTimeout;
+  if (patch.perRequestTimeout !== undefined) next.perRequestTimeout = patch.perRequestTimeout;
+  if (patch.maxInputTokens !== undefined) Object.assign(next, { maxInputTokens: patch.maxInputTokens, maxInputTokensSet: 1 });
+  if (patch.maxOutputTokens !== undefined) Object.assign(next, { maxOutputTokens: patch.maxOutputTokens, maxOutputTokensSet: 1 });
+  if (patch.metadata !== undefined) next.metadata = patch.metadata;
+  const { accountId: _key, ...update } = next;
+  await trx.insertInto('gatewayConfigs').values({ ...next, maxInputTokensSet: Number(next.maxInputTokensSet), maxOutputTokensSet: Number(next.maxOutputTokensSet) })
+    .onConflict((oc) => oc.column('accountId').doUpdateSet({ ...update, maxInputTokensSet: Number(update.maxInputTokensSet), maxOutputTokensSet: Number(update.maxOutputTokensSet) }))
+    .execute();
+  return fromRow(next);
 }
 
 /** The settings the gateway enforces, in milliseconds; stored durations were validated on write. */
