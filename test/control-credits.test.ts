@@ -31,6 +31,9 @@ for (const kind of STORE_KINDS) {
       assert.match(purchase.msg, /TOLLGATE_STRIPE_SECRET_KEY/);
       const hook = await control.app.inject({ method: 'POST', url: '/stripe/webhook', payload: '{}', headers: { 'content-type': 'application/json', 'stripe-signature': 't=1,v1=x' } });
       assert.match(expectError(hook, 501, 'ERR_NGROK_27612').msg, /TOLLGATE_STRIPE_WEBHOOK_SECRET/);
+      // The client's own mistake is named first, whatever the server's setup.
+      expectError(await control.call('POST', '/credits/checkout-session', { amount: 1 }), 400, 'ERR_NGROK_27606');
+      expectError(await control.call('POST', '/credits/purchases', { amount: 1 }), 400, 'ERR_NGROK_27606');
     });
 
     test('balance is grants minus usage, floored to cents; grants are idempotent on their reference', async () => {

@@ -90,6 +90,14 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(rest.aiGatewayUsage.map((u) => u.id), ['ue_a2']);
     });
 
+    test('a window reaching beyond year 9999 (or before year 0) is clamped, not compared as text', async () => {
+      // 9999-12-31T23:59:59-23:59 is an instant in year 10000; 0000-01-01T00:00:00+01:00 one in year -1.
+      const wide = await list(`startTime=0000-01-01T00:00:00%2B01:00&endTime=9999-12-31T23:59:59-23:59`);
+      assert.ok(wide.aiGatewayUsage.length > 0);
+      assert.deepEqual(wide.aiGatewayUsage.map((u) => u.id), (await list('startTime=1000-01-01T00:00:00Z&endTime=9000-01-01T00:00:00Z')).aiGatewayUsage.map((u) => u.id));
+      expectSchema(await control.call('GET', '/usage/overview?startTime=2020-01-01T00:00:00Z&endTime=9999-12-31T23:59:59-23:59'), 200, 'AIGatewayUsageOverview');
+    });
+
     test('bad inputs are 400', async () => {
       expectError(await control.call('GET', '/usage'), 400, 'ERR_NGROK_27602');
       expectError(await control.call('GET', '/usage?startTime=yesterday'), 400, 'ERR_NGROK_27606');

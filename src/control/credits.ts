@@ -85,8 +85,8 @@ export function creditHandlers(deps: ControlDeps): HandlerTable {
     },
     async CreateCheckoutSession(call: Call) {
       const { amount } = call.body as Schemas['CheckoutSessionCreate'];
-      const client = await requireStripe();
       checkAmount(amount);
+      const client = await requireStripe();
       try {
         return await createCheckout(client, deps, call.principal.accountId, amount);
       } catch (err) {
@@ -96,8 +96,8 @@ export function creditHandlers(deps: ControlDeps): HandlerTable {
     async CreateCreditPurchase(call: Call) {
       const { amount } = call.body as Schemas['CreditPurchaseCreate'];
       const { accountId } = call.principal;
-      const client = await requireStripe();
       checkAmount(amount);
+      const client = await requireStripe();
       if (await purchases.hasPendingPurchase(db, accountId)) throw new TollgateError(Errors.purchaseInProgress);
       const now = nowIso();
       const row: purchases.PurchaseRow = { id: newId('creditPurchase'), accountId, amount, status: 'pending', declineReason: null, externalRef: null, createdAt: now, updatedAt: now };

@@ -18,11 +18,18 @@ function invalid(field: string, reason: string): TollgateError {
 }
 
 /** RFC 3339 → the stored canonical form (ISO-8601 UTC with milliseconds), so bounds compare as text. */
+/**
+ * Stored times are compared as text, which orders ISO-8601 only within four-digit years: an instant outside
+ * them (`9999-12-31T23:59:59-23:59` is in year 10000, written `+010000-…`) is clamped to the nearest end.
+ */
+const EARLIEST = Date.parse('0000-01-01T00:00:00.000Z');
+const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
+
 function instant(field: string, value: string | undefined, fallback: Date): string {
   if (value === undefined) return fallback.toISOString();
   const t = Date.parse(value);
   if (Number.isNaN(t)) throw invalid(field, `"${field}" must be an RFC 3339 date-time, got "${value}".`);
-  return new Date(t).toISOString();
+  return new Date(Math.min(LATEST, Math.max(EARLIEST, t))).toISOString();
 }
 
 function window(q: { startTime: string; endTime?: string | undefined }): { start: string; end: string } {
