@@ -153,6 +153,18 @@ describe('gateway front door (sqlite)', () => {
     assert.match(big.headers.get('ngrok-aig-request-id')!, RQ);
   });
 
+  test("both SDKs' errors carry the gateway's request id for gateway-made errors", async () => {
+    const openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
+    const openaiError = await openai.chat.completions.create(chat('x', 'gpt-4oo')).then(() => undefined, (e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
+    assert.ok(openaiError instanceof OpenAI.BadRequestError);
+    assert.match(openaiError.requestID ?? '', RQ);
+    assert.equal(openaiError.requestID, openaiError.headers?.get('ngrok-aig-request-id'));
+    const anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: 'ng-wrong-key', maxRetries: 0 });
+    const anthropicError = await anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).then(() => undefined, (e: unknown) => e as InstanceType<typeof Anthropic.APIError>);
+    assert.ok(anthropicError instanceof Anthropic.AuthenticationError);
+    assert.match(anthropicError.requestID ?? '', RQ);
+  });
+
   test('request ids are unique and on every response; /healthz answers', async () => {
     const ids = new Set<string>();
     for (const r of [

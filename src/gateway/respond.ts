@@ -22,6 +22,10 @@ export function writeError(ctx: RequestContext, error: TollgateError, attempts =
   // On every answer, rejections included (`0`: refused before any upstream call), as ngrok documents it.
   headers[H_ATTEMPTS] = String(attempts);
   if (ctx.rejectedModels) headers[H_REJECTED] = ctx.rejectedModels;
+  // Where each SDK looks for a request id (OpenAI's `x-request-id`, Anthropic's `request-id`): its error then
+  // carries the id of this answer (`err.request_id` / `err.requestID`), as it would from the provider.
+  headers['x-request-id'] = ctx.requestId;
+  headers['request-id'] = ctx.requestId;
   if (extra) Object.assign(headers, extra);
   // Answered before the body was read (401, 404, 413…) while more of it is still arriving: close the connection
   // rather than let node read and discard the rest — an unauthenticated caller could otherwise stream gigabytes.
