@@ -146,6 +146,11 @@ test('candidates lacking the surface are dropped; none left is 27226', () => {
   const embeddings: ResolveInput = { model: 'text-embedding-3-small', models: ['gpt-4o'], format: 'openai', surface: 'embeddings' };
   assert.deepEqual(resolveCandidates(embeddings, catalog, account).map((c) => c.modelId), ['text-embedding-3-small']);
   assert.equal(code(() => resolveCandidates(chat('text-embedding-3-small'), catalog, account)), 'ERR_NGROK_27226');
+  // The message blames what lacks the surface: the model when its provider serves it, else the provider.
+  const message = (input: ResolveInput) => { try { resolveCandidates(input, catalog, account); } catch (e) { return (e as Error).message; } return ''; };
+  assert.match(message(chat('text-embedding-3-small')), /^Model "openai:text-embedding-3-small" is not served on the chat-completions API surface/);
+  assert.match(message({ model: 'gpt-4o', models: undefined, format: 'openai', surface: 'embeddings' }), /^Model "openai:gpt-4o" is not served on the embeddings/);
+  assert.match(message(messages('gpt-4o')), /^Provider "openai" does not support the messages API surface/);
   // Anthropic serves the OpenAI chat surface too.
   assert.equal(resolveCandidates(chat('claude-haiku-4-5'), catalog, account)[0]!.surface.path, '/chat/completions');
 });

@@ -49,6 +49,8 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
   const candidates: Candidate[] = [];
   const seen = new Set<string>();
   let firstDropped: Candidate | undefined;
+  /** Whether the first dropped candidate's provider serves the surface, only not with that model. */
+  let droppedForModel = false;
   for (const name of names) {
     const resolved = resolveName(name, catalog, account);
     const key = `${resolved.provider.id}\u0000${resolved.modelId.toLowerCase()}`;
@@ -57,14 +59,17 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     const surface = resolved.provider.surfaces.find((s) => s.surface === input.surface && s.format === input.format);
     const modelSurfaces = resolved.catalogModel ? modelSurfacesOf(resolved.catalogModel, resolved.provider) : undefined;
     if (!surface || (modelSurfaces && !modelSurfaces.includes(input.surface))) {
-      firstDropped ??= { ...resolved, surface: resolved.provider.surfaces[0]! };
+      if (!firstDropped) {
+        firstDropped = { ...resolved, surface: resolved.provider.surfaces[0]! };
+        droppedForModel = surface !== undefined;
+      }
       incompatible?.push(name);
       continue;
     }
     candidates.push({ ...resolved, surface });
   }
   if (candidates.length === 0 && firstDropped) {
-    throw tollgateError('providerLacksSurface', { provider: firstDropped.provider.id, model: firstDropped.modelId, surface: input.surface });
+    throw tollgateError(droppedForModel ? 'modelLacksSurface' : 'providerLacksSurface', { provider: firstDropped.provider.id, model: firstDropped.modelId, surface: input.surface });
   }
   return candidates;
 }
