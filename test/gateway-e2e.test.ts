@@ -17,6 +17,15 @@ for (const kind of STORE_KINDS) {
     before(async () => { h = await startHarness(kind); });
     after(async () => { await h.close(); });
 
+    test('a 12 MiB request (a large base64 image) passes under the default body limit, 33 MiB is 413', async () => {
+      const key = await h.accessKey();
+      const anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: key.token, maxRetries: 0 });
+      const image = (mb: number) => ({ type: 'image' as const, source: { type: 'base64' as const, media_type: 'image/png' as const, data: 'A'.repeat(mb * 1024 * 1024) } });
+      const msg = await anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 20, messages: [{ role: 'user', content: [image(12), { type: 'text', text: 'what is this?' }] }] });
+      assert.equal(msg.stop_reason, 'end_turn');
+      await assert.rejects(anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 20, messages: [{ role: 'user', content: [image(33)] }] }), (e: unknown) => e instanceof Anthropic.APIError && e.status === 413);
+    });
+
     test('SDK traffic with failover, streaming, revocation, and usage through the API', async () => {
       const bad = await h.providerKey('openai', 'sk-429', 'limited');
       const good = await h.providerKey('openai', 'sk-e2e-good', 'good');

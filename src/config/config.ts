@@ -125,7 +125,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     allowPrivateUpstreams: env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS === '1' || env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS === 'true',
     billing: env.TOLLGATE_BILLING === 'on',
     processingFeeMicroUsdPerMtok: decimalUsd(env.TOLLGATE_PROCESSING_FEE_USD_PER_MTOK, 'TOLLGATE_PROCESSING_FEE_USD_PER_MTOK'),
-    maxBodyBytes: positiveInteger(env, 'TOLLGATE_MAX_BODY_BYTES', 10 * 1024 * 1024),
+    // 32 MiB: what Anthropic's Messages API and ngrok's gateway accept (base64 images and PDFs make large bodies).
+    maxBodyBytes: positiveInteger(env, 'TOLLGATE_MAX_BODY_BYTES', 32 * 1024 * 1024),
     // Every open stream holds one: 1,024 per origin carries a thousand concurrent streams to one provider.
     upstreamConnections: positiveInteger(env, 'TOLLGATE_UPSTREAM_CONNECTIONS', 1024),
     clientHeadersTimeoutMs: positiveInteger(env, 'TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS', 30_000),
