@@ -6,6 +6,7 @@ import OpenAI from 'openai';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { grantCredits } from '../src/store/credits.ts';
 import { ChangeBus } from '../src/state/changes.ts';
+import { redactSecret } from '../src/domain/ids.ts';
 
 const chat = (model: string, extra: Record<string, unknown> = {}, content = 'hello') => ({ model, messages: [{ role: 'user' as const, content }], ...extra });
 
@@ -117,12 +118,14 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(last.path, '/v1/chat/completions');
     assert.equal(last.headers['x-api-key'], 'sk-anth-good', "Anthropic's key goes in x-api-key");
     const rows = await h.usage(response.headers.get('ngrok-aig-request-id')!, 4);
+    // The contract's providerKeyDisplayName is the key's masked form (as keyRedacted), never its name or value.
     assert.deepEqual(rows.map((r) => [r.provider, r.statusCode, r.retryAction, Number(r.isFinalAttempt), Number(r.isError), r.providerKeyDisplayName]), [
-      ['openai', 429, 'next_key', 0, 1, 'sk-429'],
-      ['openai', 401, 'next_key', 0, 1, 'sk-401'],
-      ['openai', 500, 'next_backend', 0, 1, 'sk-500'],
-      ['anthropic', 200, 'succeeded', 1, 0, 'sk-anth-good'],
+      ['openai', 429, 'next_key', 0, 1, redactSecret('sk-429')],
+      ['openai', 401, 'next_key', 0, 1, redactSecret('sk-401')],
+      ['openai', 500, 'next_backend', 0, 1, redactSecret('sk-500')],
+      ['anthropic', 200, 'succeeded', 1, 0, redactSecret('sk-anth-good')],
     ]);
+    assert.equal(rows[3]!.providerKeyDisplayName, 'sk-***d');
     assert.equal(rows[3]!.inputTokens, 17);
     assert.equal(rows[3]!.completion, 'succeeded');
     assert.equal(rows[0]!.completion, 'failed');

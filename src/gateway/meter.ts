@@ -72,7 +72,7 @@ export function begunAttempt(ctx: RequestContext, record: AttemptRecord, attempt
     inputTokensEstimate: ctx.inputEstimate ?? 0,
     keySource: record.plan.keySource,
     providerKeyId: record.plan.providerKey?.id ?? null,
-    providerKeyDisplayName: record.plan.providerKey?.name ?? null,
+    providerKeyDisplayName: record.plan.providerKey?.keyRedacted ?? null,
     retryAction: ifFailed,
     eventTime: nowIso(),
   };
@@ -156,7 +156,7 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
       costPico: cost,
       keySource: r.plan.keySource,
       providerKeyId: r.plan.providerKey?.id ?? null,
-      providerKeyDisplayName: r.plan.providerKey?.name ?? null,
+      providerKeyDisplayName: r.plan.providerKey?.keyRedacted ?? null,
       retryAction: r.retryAction,
       completion: r.completion,
       upstreamDurationMs: Math.round(r.durationMs),
