@@ -67,7 +67,9 @@ for (const kind of STORE_KINDS) {
 
     test('unknown paths are 404 and unsupported methods on known paths are 405', async () => {
       expectError(await control.call('GET', '/no-such-thing'), 404, 'ERR_NGROK_27611');
-      expectError(await control.call('PUT', '/access-keys'), 405, 'ERR_NGROK_27614');
+      const put = await control.call('PUT', '/access-keys');
+      expectError(put, 405, 'ERR_NGROK_27614');
+      assert.equal(put.headers.allow, 'GET, HEAD, POST');
       expectError(await control.call('DELETE', '/gateway-config'), 405, 'ERR_NGROK_27614');
       assert.equal((await control.call('HEAD', '/credits/balance')).statusCode, 405);
     });

@@ -163,6 +163,8 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
     const path = request.url.split('?')[0]!;
     const sameResource = patterns.filter((p) => p.re.test(path));
     if (sameResource.length > 0) {
+      // RFC 9110: a 405 lists the methods the resource does support.
+      reply.header('allow', [...new Set(sameResource.map((p) => p.op.method))].join(', '));
       return sendError(reply, new TollgateError(Errors.methodNotAllowed, { method: request.method, path }));
     }
     return sendError(reply, new TollgateError(Errors.routeNotFound, { method: request.method, path }));
