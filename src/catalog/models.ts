@@ -17,6 +17,12 @@ const REASONING_UNSUPPORTED = [
   'temperature', 'top_p', 'presence_penalty', 'frequency_penalty', 'logprobs', 'top_logprobs', 'logit_bias',
 ] as const;
 
+/**
+ * GPT-5.1 and later accept these again with reasoning effort "none" (OpenAI's GPT-5.1 guide: temperature, top_p
+ * and logprobs are supported only then).
+ */
+const SAMPLING_WITHOUT_REASONING = ['temperature', 'top_p', 'logprobs', 'top_logprobs'] as const;
+
 /** Groq documents these as unsupported on its OpenAI-compatible API (a 400 when present). */
 const GROQ_UNSUPPORTED = ['logprobs', 'logit_bias', 'top_logprobs'] as const;
 
@@ -38,6 +44,7 @@ interface ModelInit {
   output?: readonly string[];
   pricing?: CatalogPricing;
   unsupported?: readonly string[];
+  withoutReasoning?: readonly string[];
   surfaces?: readonly ApiSurface[];
   authorId?: string;
 }
@@ -53,13 +60,17 @@ function m(id: string, init: ModelInit): CatalogModel {
   };
   if (init.authorId !== undefined) model.authorId = init.authorId;
   if (init.unsupported !== undefined) model.unsupportedParams = init.unsupported;
+  if (init.withoutReasoning !== undefined) model.paramsWithoutReasoning = init.withoutReasoning;
   if (init.pricing !== undefined) model.pricing = init.pricing;
   if (init.surfaces !== undefined) model.surfaces = init.surfaces;
   return model;
 }
 
-function openaiReasoning(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing): CatalogModel {
-  return m(id, { displayName, context, maxOut, input: TEXT_IMAGE, pricing, unsupported: REASONING_UNSUPPORTED, surfaces: OPENAI_TEXT_SURFACES });
+function openaiReasoning(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing, canTurnReasoningOff = false): CatalogModel {
+  return m(id, {
+    displayName, context, maxOut, input: TEXT_IMAGE, pricing, unsupported: REASONING_UNSUPPORTED, surfaces: OPENAI_TEXT_SURFACES,
+    ...(canTurnReasoningOff ? { withoutReasoning: SAMPLING_WITHOUT_REASONING } : {}),
+  });
 }
 
 function openaiChat(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing, input: readonly string[] = TEXT_IMAGE): CatalogModel {
@@ -71,11 +82,11 @@ function embedding(id: string, displayName: string, inputPrice: string): Catalog
 }
 
 const openai: readonly CatalogModel[] = [
-  openaiReasoning('gpt-5.5', 'GPT-5.5', 1_050_000, 128_000, price('5.00', '30.00', '0.50')),
-  openaiReasoning('gpt-5.4', 'GPT-5.4', 1_050_000, 128_000, price('2.50', '15.00', '0.25')),
-  openaiReasoning('gpt-5.4-mini', 'GPT-5.4 mini', 400_000, 128_000, price('0.75', '4.50', '0.075')),
-  openaiReasoning('gpt-5.2', 'GPT-5.2', 400_000, 128_000, price('1.75', '14.00', '0.175')),
-  openaiReasoning('gpt-5.1', 'GPT-5.1', 400_000, 128_000, price('1.25', '10.00', '0.125')),
+  openaiReasoning('gpt-5.5', 'GPT-5.5', 1_050_000, 128_000, price('5.00', '30.00', '0.50'), true),
+  openaiReasoning('gpt-5.4', 'GPT-5.4', 1_050_000, 128_000, price('2.50', '15.00', '0.25'), true),
+  openaiReasoning('gpt-5.4-mini', 'GPT-5.4 mini', 400_000, 128_000, price('0.75', '4.50', '0.075'), true),
+  openaiReasoning('gpt-5.2', 'GPT-5.2', 400_000, 128_000, price('1.75', '14.00', '0.175'), true),
+  openaiReasoning('gpt-5.1', 'GPT-5.1', 400_000, 128_000, price('1.25', '10.00', '0.125'), true),
   openaiReasoning('gpt-5', 'GPT-5', 400_000, 128_000, price('1.25', '10.00', '0.125')),
   openaiReasoning('gpt-5-mini', 'GPT-5 mini', 400_000, 128_000, price('0.25', '2.00', '0.025')),
   openaiReasoning('gpt-5-nano', 'GPT-5 nano', 400_000, 128_000, price('0.05', '0.40', '0.005')),

@@ -44,6 +44,8 @@ export interface CatalogModel {
   outputModalities: readonly string[];
   /** Top-level request fields this model rejects; stripped before sending and reported. */
   unsupportedParams?: readonly string[];
+  /** Of those, the ones it accepts when the request turns reasoning off (`reasoning_effort` / `reasoning.effort` "none"). */
+  paramsWithoutReasoning?: readonly string[];
   /** Absent when the provider publishes no price; such models cannot be served with managed credentials. */
   pricing?: CatalogPricing;
   /** Surfaces this model can be used on (defaults to every surface of its provider except embeddings). */

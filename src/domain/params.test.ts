@@ -42,6 +42,19 @@ test('model unsupportedParams are stripped and reported', () => {
   assert.deepEqual(r.removed, ['temperature', 'top_p']);
 });
 
+test('gpt-5.1 and later keep temperature, top_p and logprobs when the request turns reasoning off', () => {
+  const body = { model: 'gpt-5.1', messages: [], temperature: 0.2, top_p: 0.9, logprobs: true, presence_penalty: 1 };
+  const off = prepareUpstreamBody({ ...body, reasoning_effort: 'none' }, attempt('gpt-5.1'), settings());
+  assert.deepEqual(off.removed, ['presence_penalty']);
+  assert.equal(off.body.temperature, 0.2);
+  const responses = prepareUpstreamBody({ model: 'gpt-5.2', input: 'x', temperature: 0.2, reasoning: { effort: 'none' } }, attempt('gpt-5.2', 'responses'), settings());
+  assert.deepEqual(responses.removed, []);
+  // Reasoning on (or left to the default), or a model without the "none" effort: stripped as before.
+  assert.deepEqual(prepareUpstreamBody({ ...body, reasoning_effort: 'low' }, attempt('gpt-5.1'), settings()).removed, ['temperature', 'top_p', 'logprobs', 'presence_penalty']);
+  assert.deepEqual(prepareUpstreamBody(body, attempt('gpt-5.1'), settings()).removed, ['temperature', 'top_p', 'logprobs', 'presence_penalty']);
+  assert.deepEqual(prepareUpstreamBody({ ...body, model: 'gpt-5', reasoning_effort: 'none' }, attempt('gpt-5'), settings()).removed, ['temperature', 'top_p', 'logprobs', 'presence_penalty']);
+});
+
 test('a non-empty surface allowlist drops every other top-level field (model is kept)', () => {
   const body = { model: 'm1', messages: [{ role: 'user', content: 'hi' }], stream: false, seed: 1, metadata: { a: 1 } };
   const r = prepareUpstreamBody(body, attempt('strict:m1'), settings());

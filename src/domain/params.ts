@@ -1,7 +1,7 @@
 // The body sent upstream for one attempt (gateway.md §9). The client's object is never mutated: a shallow
 // copy is made only when something changes, so the common case (nothing to strip, same model id) lets the
 // gateway forward the original bytes without re-serialising.
-import type { ApiSurface } from '../catalog/types.ts';
+import type { ApiSurface, CatalogModel } from '../catalog/types.ts';
 import type { AccountSettings } from '../state/types.ts';
 import type { AttemptPlan } from './routing.ts';
 
@@ -55,6 +55,21 @@ function choices(body: Record<string, unknown>): number {
 /** OpenAI allows n ≤ 128; past that the provider refuses the request, so a larger hold would only refuse early. */
 const MAX_CHOICES = 128;
 
+/** The model's rejected fields, less those it accepts again because the request turned reasoning off. */
+function deniedParams(body: Record<string, unknown>, model: CatalogModel | undefined): readonly string[] | undefined {
+  const deny = model?.unsupportedParams;
+  const allowed = model?.paramsWithoutReasoning;
+  if (!deny || !allowed || reasoningEffort(body) !== 'none') return deny;
+  return deny.filter((name) => !allowed.includes(name));
+}
+
+/** `reasoning_effort` (chat completions) or `reasoning.effort` (responses). */
+function reasoningEffort(body: Record<string, unknown>): unknown {
+  if (body.reasoning_effort !== undefined) return body.reasoning_effort;
+  const reasoning = body.reasoning;
+  return typeof reasoning === 'object' && reasoning !== null ? (reasoning as Record<string, unknown>).effort : undefined;
+}
+
 export function prepareUpstreamBody(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings): PreparedBody {
   const { candidate } = attempt;
   let out: Record<string, unknown> | undefined;
@@ -66,7 +81,7 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
 
   // 1. Surface allowlist (only when the provider declares one), 2. the model's denylist.
   const allow = candidate.surface.supportedParams;
-  const deny = candidate.catalogModel?.unsupportedParams;
+  const deny = deniedParams(body, candidate.catalogModel);
   if ((allow && allow.length > 0) || (deny && deny.length > 0)) {
     for (const name of Object.keys(body)) {
       if (name === 'models' || ALWAYS_KEPT.has(name)) continue;
