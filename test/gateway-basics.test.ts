@@ -36,6 +36,11 @@ describe('gateway front door (sqlite)', () => {
     const viaBearer = new Anthropic({ baseURL: h.gatewayUrl, authToken: token, apiKey: null, maxRetries: 0 });
     const msg2 = await viaBearer.messages.create({ model: 'claude-haiku-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'bearer to anthropic' }] });
     assert.equal(msg2.stop_reason, 'end_turn');
+    // A dated snapshot id is the catalogued model (managed key included), sent upstream as pinned.
+    h.fake.reset();
+    const pinned = await anthropic.messages.create({ model: 'claude-haiku-4-5-20251001', max_tokens: 50, messages: [{ role: 'user', content: 'pinned' }] });
+    assert.equal(pinned.stop_reason, 'end_turn');
+    assert.equal(h.fake.requests[0]!.body!.model, 'claude-haiku-4-5-20251001');
   });
 
   test('the access key never reaches a provider; each provider key goes in its own header', async () => {

@@ -50,11 +50,17 @@ export function createCatalog(baseUrlOverrides: Record<string, string> = {}): Ca
   const authorRank = (provider: CatalogProvider, model: CatalogModel) => ((model.authorId ?? provider.id) === provider.id ? 0 : 1);
   for (const provider of providers) {
     const names = new Map<string, CatalogModel>();
+    const add = (name: string, model: CatalogModel) => {
+      if (!names.has(name)) names.set(name, model);
+      const existing = global.get(name);
+      if (!existing || authorRank(provider, model) < authorRank(existing.provider, existing.model)) global.set(name, { provider, model });
+    };
     for (const model of provider.models) {
-      for (const name of modelNames(model, provider.id)) {
-        if (!names.has(name)) names.set(name, model);
-        const existing = global.get(name);
-        if (!existing || authorRank(provider, model) < authorRank(existing.provider, existing.model)) global.set(name, { provider, model });
+      for (const name of modelNames(model, provider.id)) add(name, model);
+      // A snapshot is the model under its dated id: same price and rules, that id sent upstream.
+      for (const id of model.snapshots ?? []) {
+        const snapshot: CatalogModel = Object.freeze({ ...model, id, snapshots: [] });
+        for (const name of modelNames(snapshot, provider.id)) add(name, snapshot);
       }
     }
     perProvider.set(provider.id, names);

@@ -195,9 +195,39 @@ const xai: readonly CatalogModel[] = [
   m('grok-3-mini', { displayName: 'Grok 3 Mini', context: 131_072, maxOut: 16_384, pricing: price('0.30', '0.50', '0.075') }),
 ];
 
+/**
+ * Dated ids the providers publish for catalogued aliases, where the snapshot is billed as the alias (a snapshot
+ * priced differently, such as gpt-4o-2024-05-13, is left out: it stays a pass-through with `openai:`).
+ */
+const SNAPSHOTS: Readonly<Record<string, readonly string[]>> = {
+  'gpt-5.1': ['gpt-5.1-2025-11-13'],
+  'gpt-5': ['gpt-5-2025-08-07'],
+  'gpt-5-mini': ['gpt-5-mini-2025-08-07'],
+  'gpt-5-nano': ['gpt-5-nano-2025-08-07'],
+  'gpt-4.1': ['gpt-4.1-2025-04-14'],
+  'gpt-4.1-mini': ['gpt-4.1-mini-2025-04-14'],
+  'gpt-4.1-nano': ['gpt-4.1-nano-2025-04-14'],
+  'gpt-4o': ['gpt-4o-2024-08-06', 'gpt-4o-2024-11-20'],
+  'gpt-4o-mini': ['gpt-4o-mini-2024-07-18'],
+  'o3': ['o3-2025-04-16'],
+  'o4-mini': ['o4-mini-2025-04-16'],
+  'o3-mini': ['o3-mini-2025-01-31'],
+  'o1': ['o1-2024-12-17'],
+  'gpt-3.5-turbo': ['gpt-3.5-turbo-0125'],
+  'claude-opus-4-5': ['claude-opus-4-5-20251101'],
+  'claude-sonnet-4-5': ['claude-sonnet-4-5-20250929'],
+  'claude-haiku-4-5': ['claude-haiku-4-5-20251001'],
+  'claude-opus-4-1': ['claude-opus-4-1-20250805'],
+  'claude-opus-4-0': ['claude-opus-4-20250514'],
+  'claude-sonnet-4-0': ['claude-sonnet-4-20250514'],
+};
+
+const withSnapshots = (models: readonly CatalogModel[]): readonly CatalogModel[] =>
+  models.map((model) => (SNAPSHOTS[model.id] ? { ...model, snapshots: SNAPSHOTS[model.id] } : model));
+
 export const modelsByProvider: Record<string, readonly CatalogModel[]> = {
-  openai,
-  anthropic,
+  openai: withSnapshots(openai),
+  anthropic: withSnapshots(anthropic),
   google,
   deepseek,
   groq,

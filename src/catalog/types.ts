@@ -48,6 +48,11 @@ export interface CatalogModel {
   paramsWithoutReasoning?: readonly string[];
   /** Absent when the provider publishes no price; such models cannot be served with managed credentials. */
   pricing?: CatalogPricing;
+  /**
+   * Dated snapshot ids of this model at the same price (`claude-haiku-4-5-20251001`, `gpt-4o-mini-2024-07-18`):
+   * accepted as names of the model, and sent upstream as requested, so a client pinning a snapshot keeps it.
+   */
+  snapshots?: readonly string[];
   /** Surfaces this model can be used on (defaults to every surface of its provider except embeddings). */
   surfaces?: readonly ApiSurface[];
   /** Filled by createCatalog from `pricing`; absent in the raw data and for unpriced models. */

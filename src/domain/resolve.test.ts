@@ -129,6 +129,22 @@ test('unknown bare names are 27224 with a suggestion when close', () => {
   }
 });
 
+const messagesInput = (model: string): ResolveInput => ({ model, models: undefined, format: 'anthropic', surface: 'messages' });
+
+test('dated snapshots of catalogued models resolve as those models, sent upstream under the dated id', () => {
+  for (const name of ['claude-haiku-4-5-20251001', 'anthropic:claude-haiku-4-5-20251001', 'CLAUDE-HAIKU-4-5-20251001']) {
+    const [c] = resolveCandidates(messagesInput(name), catalog, account);
+    assert.equal(c!.provider.id, 'anthropic');
+    assert.equal(c!.modelId, 'claude-haiku-4-5-20251001');
+    assert.deepEqual(c!.catalogModel?.priceMicro, catalog.findModel('claude-haiku-4-5')!.model.priceMicro);
+  }
+  const [mini] = resolveCandidates(chat('gpt-4o-mini-2024-07-18'), catalog, account);
+  assert.equal(`${mini!.provider.id}:${mini!.modelId}`, 'openai:gpt-4o-mini-2024-07-18');
+  // A snapshot priced unlike its alias is not catalogued: bare it is unknown, prefixed a pass-through.
+  assert.equal(code(() => resolveCandidates(chat('gpt-4o-2024-05-13'), catalog, account)), 'ERR_NGROK_27224');
+  assert.equal(resolveCandidates(chat('openai:gpt-4o-2024-05-13'), catalog, account)[0]!.catalogModel, undefined);
+});
+
 test('model then models[], de-duplicated', () => {
   const list = resolveCandidates(chat('gpt-4o', ['openai:GPT-4O', 'claude-sonnet-4-6', 'anthropic:claude-sonnet-4-6', 'gpt-4o-mini']), catalog, account);
   assert.deepEqual(list.map((c) => `${c.provider.id}:${c.modelId}`), ['openai:gpt-4o', 'anthropic:claude-sonnet-4-6', 'openai:gpt-4o-mini']);
