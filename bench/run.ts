@@ -52,7 +52,7 @@ const list = <T extends string>(name: string, fallback: readonly T[], allowed: r
 
 const smoke = flag('smoke');
 const soak = flag('soak');
-const GATEWAYS = ['bare', 'tollgate', 'portkey'] as const;
+const GATEWAYS = ['bare', 'floor', 'tollgate', 'portkey'] as const;
 type GatewayId = (typeof GATEWAYS)[number];
 const settings = {
   smoke, soak,
@@ -122,6 +122,15 @@ async function startBare(upstream: Endpoint): Promise<Running> {
   const child = startChild(node, [...profileArgs('bare'), join(BENCH, 'bare-proxy.ts'), `--upstream=${upstream.origin}`, `--token=${token}`, `--upstream-key=${UPSTREAM_KEY}`]);
   const { port } = await firstJsonLine<{ port: number }>(child, 'bare proxy');
   return { id: 'bare', child, version: 'bench/bare-proxy.ts', ep: { origin: `http://127.0.0.1:${port}`, path: CHAT_PATH, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } } };
+}
+
+/** bench/floor-proxy.ts: the bare proxy plus a durable usage record per request (journal + SQLite), nothing else. */
+async function startFloor(upstream: Endpoint): Promise<Running> {
+  const token = 'tg-bench-floor-token';
+  const dir = mkdtempSync(join(work, 'floor-'));
+  const child = startChild(node, [...profileArgs('floor'), join(BENCH, 'floor-proxy.ts'), `--upstream=${upstream.origin}`, `--token=${token}`, `--upstream-key=${UPSTREAM_KEY}`, `--dir=${dir}`]);
+  const { port } = await firstJsonLine<{ port: number }>(child, 'bare + durable usage');
+  return { id: 'floor', child, version: 'bench/floor-proxy.ts', ep: { origin: `http://127.0.0.1:${port}`, path: CHAT_PATH, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } } };
 }
 
 async function startTollgateTarget(upstream: Endpoint): Promise<Running | Unavailable> {
@@ -378,7 +387,7 @@ async function soakTarget(upstream: Running, id: GatewayId): Promise<SoakResult 
   }
 }
 
-const STARTERS: Record<GatewayId, (u: Endpoint) => Promise<Running | Unavailable>> = { bare: startBare, tollgate: startTollgateTarget, portkey: startPortkey };
+const STARTERS: Record<GatewayId, (u: Endpoint) => Promise<Running | Unavailable>> = { bare: startBare, floor: startFloor, tollgate: startTollgateTarget, portkey: startPortkey };
 
 /** Starts one target, pins it to the server core and checks it answers correctly in both modes. */
 async function startTarget(id: GatewayId, upstream: Running): Promise<Running | Unavailable> {
@@ -420,7 +429,7 @@ async function main(): Promise<number> {
   for (const u of unavailable) if (u.reason.startsWith('gateway not available')) console.log(`Tollgate: ${u.reason} — skipped`);
 
   const measured = await measureAll(upstream, running);
-  const order: TargetId[] = ['upstream', 'bare', 'tollgate', 'portkey'];
+  const order: TargetId[] = ['upstream', 'bare', 'floor', 'tollgate', 'portkey'];
   const rows: Row[] = [];
   for (const mode of ['json', 'stream'] as const) {
     for (const id of order) {

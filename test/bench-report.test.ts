@@ -27,6 +27,13 @@ test('ratios pair each repeat of Tollgate with the same repeat of the bare proxy
   assert.equal(byName['Tollgate / Portkey, req/s']!.budget, '≥ 8');
 });
 
+test('the bare proxy with durable usage is set against the bare proxy, as information with no budget', () => {
+  const rows = [row('bare', [10_000, 5_000, 9_000], [100, 200, 110]), row('floor', [7_500, 3_500, 7_200], [130, 280, 140]), row('tollgate', [6_000, 3_500, 5_000], [150, 280, 200])];
+  const floor = ratios(rows).find((r) => r.name === 'bare + durable usage / bare proxy, req/s');
+  assert.equal(floor?.value.toFixed(3), '0.750');
+  assert.equal(floor?.budget, '(info)');
+});
+
 test('without per-repeat figures (or with unequal repeats) the ratio is that of the medians', () => {
   assert.equal(pairedRatio(undefined, undefined, 6_000, 10_000), 0.6);
   assert.equal(pairedRatio([1, 2], [1, 2, 3], 6_000, 10_000), 0.6);

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const runTs = fileURLToPath(new URL('../bench/run.ts', import.meta.url));
 
-test('bench --smoke prints a table row for the bare proxy and for Tollgate', async () => {
+test('bench --smoke prints a table row for the bare proxy (alone and with durable usage) and for Tollgate', async () => {
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(process.execPath, [runTs, '--smoke', '--no-install'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -25,6 +25,8 @@ test('bench --smoke prints a table row for the bare proxy and for Tollgate', asy
   assert.equal(code, 0, `bench --smoke exited ${code}${context}`);
   for (const mode of ['JSON', 'streaming']) {
     assert.match(stdout, new RegExp(`^bare proxy\\s+${mode}\\s+[\\d,]+\\s`, 'm'), `no measured bare-proxy ${mode} row${context}`);
+    assert.match(stdout, new RegExp(`^bare \\+ durable usage\\s+${mode}\\s+[\\d,]+\\s`, 'm'), `no measured bare + durable usage ${mode} row${context}`);
+    assert.match(stdout, new RegExp(`^bare \\+ durable usage / bare proxy, req/s \\(${mode}\\): [\\d.]+×`, 'm'), `no durable-usage ratio (${mode})${context}`);
     // Tollgate's row is either measured or says why it was skipped (the gateway plane not built yet).
     assert.match(stdout, new RegExp(`^Tollgate\\s+${mode}\\s+([\\d,]+\\s|skipped: gateway not available)`, 'm'), `no Tollgate ${mode} row${context}`);
   }
