@@ -79,7 +79,8 @@ export async function startTollgate(config: Config, options: { planes?: readonly
     const [{ startGatewayServer }, { createGatewayObserver }, { Upstreams }, { deploymentLoopId }] = await Promise.all([
       import('./gateway/server.ts'), import('./gateway/observe/setup.ts'), import('./gateway/upstream.ts'), import('./gateway/routing-loop.ts'),
     ]);
-    const state = new GatewayState({ store, secretBox, changes, logger });
+    // With billing on the credit ledger reads balances itself (gauge included).
+    const state = new GatewayState({ store, secretBox, changes, logger, ...(config.billing ? { readBalance: null } : {}) });
     await state.start();
     const usage = new UsageJournal({ path: config.journalPath, write: (events) => insertUsageEvents(store.db, events), logger });
     // On PostgreSQL other gateway processes may spend the same credit: their shipped spending is read back

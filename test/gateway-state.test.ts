@@ -133,6 +133,35 @@ for (const kind of STORE_KINDS) {
       }
     });
 
+    test("a reload never waits for the account's balance (a sum over its whole usage history)", async () => {
+      const c = await startControl(kind);
+      let reads = 0;
+      let answer: ((pico: bigint) => void) | undefined;
+      // A balance read that takes as long as the test wants: a large account's usage sum.
+      const state = new GatewayState({
+        store: c.store, secretBox: new SecretBox(c.config.masterKey), changes: c.changes, logger: pino({ level: 'silent' }), pollIntervalMs: 100, flushIntervalMs: 60_000,
+        readBalance: () => { reads++; return new Promise((resolve) => { answer = resolve; }); },
+      });
+      try {
+        await state.start();
+        const key = await createKey(c);
+        const auth = await state.authenticate(key.token);
+        assert.equal(auth?.accountId, c.accountId, 'served while the balance is still being read');
+        // A change reloads the account; requests see it without waiting for the balance either.
+        assert.equal((await c.call('PATCH', '/gateway-config', { maxOutputTokens: 77 })).statusCode, 200);
+        assert.ok(await state.authenticate(key.token));
+        assert.equal(state.account(c.accountId).settings.maxOutputTokens, 77);
+        assert.equal(state.account(c.accountId).balancePico, 0n);
+        // The figure lands when the read ends, on the current snapshot; the reload asked for one more read.
+        answer!(123n);
+        await within(1000, async () => state.account(c.accountId).balancePico === 123n);
+        await within(1000, async () => reads === 2);
+      } finally {
+        await state.close();
+        await c.close();
+      }
+    });
+
     test('snapshot: decrypted provider keys, custom providers, configurations, balance', async () => {
       const c = await startControl(kind);
       const state = newState(c);

@@ -11,6 +11,7 @@ import type { Change, ChangeBus } from './changes.ts';
 import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from './types.ts';
 import { findAccessKeyByHash, findAccessKeysByIds, loadAccountSnapshot, type AccessKeyRecord } from './snapshot-loader.ts';
 import { writeLastUsed } from '../store/last-used.ts';
+import { balancePico } from '../store/credits.ts';
 import { CHANGES_CHANNEL } from './changes.ts';
 import type { PgChangeListener } from './pg-listener.ts';
 import { watchDataVersion, type DataVersionWatch } from './sqlite-watch.ts';
@@ -33,6 +34,11 @@ export interface GatewayStateOptions {
   flushIntervalMs?: number;
   /** How long an unknown token is remembered as unknown (default 2 s). */
   negativeTtlMs?: number;
+  /**
+   * Reads an account's credit balance for the balance gauge, in the background after its snapshot loads (default:
+   * the store's balance). `null` when the credit ledger keeps balances itself (billing on).
+   */
+  readBalance?: ((accountId: string) => Promise<bigint>) | null;
 }
 
 const MAX_KEYS = 100_000;
@@ -56,6 +62,9 @@ export class GatewayState {
   readonly #resyncMs: number;
   readonly #flushMs: number;
   readonly #negativeTtlMs: number;
+  readonly #balanceOf: ((accountId: string) => Promise<bigint>) | null;
+  /** Accounts whose balance is being read (value: read once more when it ends). */
+  readonly #balanceReads = new Map<string, boolean>();
 
   /** token hash → key; key id → token hash (to drop a key when it changes). */
   readonly #keys = new Map<string, AuthenticatedKey>();
@@ -108,6 +117,7 @@ export class GatewayState {
     this.#resyncMs = options.resyncIntervalMs ?? 60_000;
     this.#flushMs = options.flushIntervalMs ?? 5_000;
     this.#negativeTtlMs = options.negativeTtlMs ?? 2_000;
+    this.#balanceOf = options.readBalance === undefined ? (accountId) => balancePico(options.store.db, accountId) : options.readBalance;
   }
 
   async start(): Promise<void> {
@@ -300,6 +310,30 @@ export class GatewayState {
     if (!this.#accounts.has(accountId)) throw reload.error instanceof Error ? reload.error : new Error(`account ${accountId} could not be loaded`);
   }
 
+  /**
+   * The balance gauge's figure, read after the snapshot without holding up requests: the sum over an account's
+   * usage grows with its history (hundreds of ms for a large account), and a reload is waited for by requests.
+   */
+  #readBalance(accountId: string): void {
+    const balanceOf = this.#balanceOf;
+    if (!balanceOf || this.#closed) return;
+    if (this.#balanceReads.has(accountId)) {
+      this.#balanceReads.set(accountId, true);
+      return;
+    }
+    this.#balanceReads.set(accountId, false);
+    void balanceOf(accountId).then((balance) => {
+      const snapshot = this.#accounts.get(accountId);
+      if (snapshot) snapshot.balancePico = balance;
+    }, (error: unknown) => {
+      this.#logger.debug({ accountId, err: error instanceof Error ? error.message : String(error) }, 'credit balance read for the gauge failed');
+    }).finally(() => {
+      const again = this.#balanceReads.get(accountId);
+      this.#balanceReads.delete(accountId);
+      if (again) this.#readBalance(accountId);
+    });
+  }
+
   /** Reloads an account's snapshot (only if it is served here, unless forced); a change mid-load loads again. */
   #reload(accountId: string, force: boolean): Reload | undefined {
     const running = this.#reloads.get(accountId);
@@ -313,9 +347,10 @@ export class GatewayState {
       try {
         while (reload.again) {
           reload.again = false;
-          const snapshot = await loadAccountSnapshot(this.#store.db, this.#secretBox, this.#logger, accountId);
+          const snapshot = await loadAccountSnapshot(this.#store.db, this.#secretBox, this.#logger, accountId, this.#accounts.get(accountId)?.balancePico);
           this.#accounts.set(accountId, snapshot);
         }
+        this.#readBalance(accountId);
         this.#recovered();
       } catch (error) {
         // Keep serving the last snapshot; a later change, poll or resync tries again.

@@ -1,10 +1,10 @@
 // Reads one account's gateway view from the store in a handful of queries: settings, configurations,
-// provider keys (opened with the master key), user-defined providers and the credit balance.
+// provider keys (opened with the master key) and user-defined providers. Not the credit balance: summing an
+// account's usage grows with its history, and requests wait for a reload (gateway-state.ts reads it apart).
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../store/schema.ts';
 import { loadGatewaySettings } from '../store/gateway-config.ts';
-import { balancePico } from '../store/credits.ts';
 import type { SecretBox } from '../domain/secret-box.ts';
 import type { ApiFormat } from '../catalog/types.ts';
 import type {
@@ -12,15 +12,15 @@ import type {
   ProviderKeyState, StoredRouterRule,
 } from './types.ts';
 
-export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: SecretBox, logger: Logger, accountId: string): Promise<AccountSnapshot> {
-  const [settings, configRows, keyRows, providerRows, balance] = await Promise.all([
+/** `balancePico`: carried over from the snapshot this one replaces (0 for a first load) until it is read again. */
+export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: SecretBox, logger: Logger, accountId: string, balancePico = 0n): Promise<AccountSnapshot> {
+  const [settings, configRows, keyRows, providerRows] = await Promise.all([
     loadGatewaySettings(db, accountId),
     db.selectFrom('accessKeyConfigurations').select(['id', 'access', 'router']).where('accountId', '=', accountId).execute(),
     db.selectFrom('providerKeys').select(['id', 'providerId', 'name', 'keyRedacted', 'sealedValue', 'createdAt'])
       .where('accountId', '=', accountId).orderBy('createdAt').orderBy('id').execute(),
     db.selectFrom('providers').select(['id', 'providerId', 'name', 'baseUrl', 'supportedApiSurfaces', 'models'])
       .where('accountId', '=', accountId).execute(),
-    balancePico(db, accountId),
   ]);
 
   const configurations = new Map<string, ConfigurationState>();
@@ -56,7 +56,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
     });
   }
 
-  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, customProviders, balancePico: balance };
+  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, customProviders, balancePico };
 }
 
 export interface AccessKeyRecord extends AuthenticatedKey { tokenHash: string }

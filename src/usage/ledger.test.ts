@@ -64,3 +64,33 @@ test('periodic reads run one at a time, and a slow one is repeated less often', 
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(started.filter((id) => id === 'a').length, 2);
 });
+
+test('a request the figure would refuse waits for the read under way: a grant just made admits it', async () => {
+  let stored = 0n;
+  const ledger = new CreditLedger({ journal, readBalance: async () => stored, now: () => 0 });
+  await ledger.available('acct', {});
+  assert.equal(ledger.reserve('acct', 1n), undefined, 'spent');
+  stored = 500n; // a credit grant: the account's snapshot is reloaded
+  const afterGrant = ledger.available('acct', {});
+  assert.ok(afterGrant instanceof Promise, 'the refusal waits for the new figure');
+  assert.equal(await afterGrant, 500n);
+  // With credit left, a snapshot change reads in the background and the request goes on at once.
+  stored = 400n;
+  assert.equal(ledger.available('acct', {}), 500n);
+});
+
+test('after the account sat idle, the first request waits for a fresh figure; under traffic none does', async () => {
+  let stored = 1000n;
+  let clock = 0;
+  const ledger = new CreditLedger({ journal, readBalance: async () => stored, refreshMs: 1000, now: () => clock });
+  const snapshot = {};
+  await ledger.available('acct', snapshot);
+  clock = 1500; // due: read in the background, the request is not held
+  assert.equal(ledger.available('acct', snapshot), 1000n);
+  await new Promise((resolve) => setImmediate(resolve));
+  stored = 10n; // other gateways spent meanwhile
+  clock = 1500 + 1000 + 4000; // idle past four refresh periods
+  const idle = ledger.available('acct', snapshot);
+  assert.ok(idle instanceof Promise);
+  assert.equal(await idle, 10n);
+});

@@ -5,8 +5,10 @@
 // The balance is read from the store under the journal's fence (no shipment in flight), minus the cost of
 // events recorded here but not yet shipped, so an event is counted exactly once whether or not it has
 // reached the store. It is read again whenever the account's snapshot is reloaded (a credit grant, any
-// change, the periodic resync) and, with several gateways, at most a second after the last read, without
-// holding up requests. See docs/decisions/usage-durability.md.
+// change, the periodic resync) and, with several gateways, at most a second after the last read. Requests do
+// not wait for those reads, except a request the current figure would refuse while a read is under way (a
+// grant may be arriving), and the first request after the account sat idle long enough for the figure to be
+// stale (other gateways may have spent meanwhile). See docs/decisions/usage-durability.md.
 import type { Logger } from 'pino';
 
 export interface LedgerJournal {
@@ -43,7 +45,12 @@ interface Account {
   dueAt: number;
   reading: boolean;
   readAgain: boolean;
+  /** The read under way (every readAgain included), for requests that must wait for its figure. */
+  inflight: Promise<void> | undefined;
 }
+
+/** Past its due time by this many refresh periods, the balance is too old to admit on without reading it. */
+const STALE_PERIODS = 4;
 
 export class CreditLedger {
   readonly #journal: LedgerJournal;
@@ -72,14 +79,24 @@ export class CreditLedger {
   available(accountId: string, snapshot: object): bigint | Promise<bigint> {
     const account = this.#accounts.get(accountId);
     if (!account) return this.#firstLoad(accountId, snapshot).then(() => this.available(accountId, snapshot));
+    const now = this.#now();
+    const stale = now >= account.dueAt + STALE_PERIODS * this.#refreshMs;
     if (account.seen !== snapshot) {
       account.seen = snapshot;
       void this.#refresh(accountId, account);
-    } else if (!this.#periodicReading && !account.reading && this.#now() >= account.dueAt) {
-      this.#periodicReading = true;
-      void this.#refresh(accountId, account).finally(() => { this.#periodicReading = false; });
+    } else if (!account.reading && now >= account.dueAt) {
+      // One periodic read at a time across accounts, except for a stale figure, which is read at once.
+      if (!this.#periodicReading) {
+        this.#periodicReading = true;
+        void this.#refresh(accountId, account).finally(() => { this.#periodicReading = false; });
+      } else if (stale) {
+        void this.#refresh(accountId, account);
+      }
     }
-    return account.balance - account.reserved;
+    const headroom = account.balance - account.reserved;
+    // A refusal the read under way may overturn (a grant), or an admission on a stale figure, waits for it.
+    if (account.inflight && (headroom <= 0n || stale)) return account.inflight.then(() => account.balance - account.reserved);
+    return headroom;
   }
 
   /** Balance minus open reservations of a loaded account (0 when not loaded). */
@@ -119,7 +136,7 @@ export class CreditLedger {
     let load = this.#loads.get(accountId);
     if (!load) {
       load = this.#fencedRead(accountId, (balance) => {
-        this.#accounts.set(accountId, { balance, reserved: 0n, seen: snapshot, dueAt: this.#now() + this.#refreshMs, reading: false, readAgain: false });
+        this.#accounts.set(accountId, { balance, reserved: 0n, seen: snapshot, dueAt: this.#now() + this.#refreshMs, reading: false, readAgain: false, inflight: undefined });
       }).finally(() => this.#loads.delete(accountId));
       this.#loads.set(accountId, load);
     }
@@ -137,12 +154,20 @@ export class CreditLedger {
     });
   }
 
-  async #refresh(accountId: string, account: Account): Promise<void> {
+  #refresh(accountId: string, account: Account): Promise<void> {
     if (account.reading) {
       account.readAgain = true;
-      return;
+      return account.inflight!;
     }
     account.reading = true;
+    const read = this.#read(accountId, account);
+    account.inflight = read;
+    // #read never rejects (a failed read keeps the figure).
+    void read.finally(() => { if (account.inflight === read) account.inflight = undefined; });
+    return read;
+  }
+
+  async #read(accountId: string, account: Account): Promise<void> {
     const started = this.#now();
     try {
       do {
