@@ -156,9 +156,18 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     // The page's own fetch without the header is refused too.
     const status = await page.evaluate(() => fetch('/gateway-config', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"totalTimeout":"99s"}' }).then((r) => r.status));
     assert.equal(status, 403);
-    assert.equal((await api('GET', '/access-keys', undefined, { authorization: 'Bearer nope', ...withCookie })).status, 401, 'a bad Bearer header is not rescued by a cookie');
+    for (const authorization of ['Bearer nope', 'Bearer bad token', 'Bearer', 'Basic dXNlcjpwYXNz']) {
+      assert.equal((await api('GET', '/access-keys', undefined, { authorization, ...withCookie })).status, 401, `a bad Authorization header (${authorization}) is not rescued by a cookie`);
+    }
     assert.equal((await api('GET', '/access-keys')).status, 200);
     assert.equal((await api('GET', '/access-keys', undefined, {})).status, 401);
+    // A page or answer that showed a token once is kept by no cache (the back/forward cache included).
+    const created = await api<{ token: string }>('POST', '/access-keys', { name: 'cache check' });
+    assert.equal(created.headers.get('cache-control'), 'no-store');
+    const page0 = await fetch(`${base}/`);
+    assert.equal(page0.headers.get('cache-control'), 'no-store');
+    assert.match(page0.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+    await api('DELETE', `/access-keys/${(created.body as unknown as { id: string }).id}`);
   });
 
   await t.test('Providers: add a provider key, then rotate it', async () => {

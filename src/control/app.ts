@@ -181,6 +181,8 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
   const authenticate = async (request: FastifyRequest): Promise<Principal> => {
     const token = bearer(request);
     if (!token) {
+      // A malformed or non-Bearer Authorization header is refused as such, never rescued by a session cookie.
+      if (request.headers.authorization !== undefined) throw new TollgateError(Errors.unauthorized);
       for (const resolve of sessionAuthenticators) {
         const principal = await resolve(request);
         if (principal) return principal;
@@ -220,6 +222,9 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
         const path = request.url.split('?')[0]!;
         const result = await handler({ op, principal, params: request.params as Record<string, string>, query, body, base: baseUrlOf(request, deps.config), path });
         reply.code(op.successStatus);
+        // Answers are per caller and some carry a secret shown once (a new token): kept by no cache, the
+        // browser's back/forward cache included.
+        reply.header('cache-control', 'no-store');
         if (op.method === 'HEAD' || op.successStatus === 204 || result === undefined) return reply.send();
         return reply.type('application/json').send(result);
       },

@@ -6,7 +6,7 @@
 //    keeps {apiKeyId, accountId, csrfToken, expiry} in memory (a restart signs everyone out, by design).
 //  - Cookie-authenticated state-changing requests must echo the session's CSRF token in `x-csrf-token`.
 //    SameSite=Strict already stops cross-site sends; the token is the second, independent guard.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,10 +14,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import { sha256Hex } from '../domain/ids.ts';
 import type { ControlDeps, Principal, RouteExtension, SessionAuthenticator } from './app.ts';
+import { SESSION_TTL_MS, SessionStore } from './console-sessions.ts';
 
 export const SESSION_COOKIE = 'tollgate_session';
-const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
-const MAX_SESSIONS = 10_000;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const DIST = fileURLToPath(new URL('../../console/dist/', import.meta.url));
 
@@ -41,8 +40,6 @@ const SECURITY_HEADERS: Record<string, string> = {
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
 };
-
-interface Session { apiKeyId: string; accountId: string; csrfToken: string; expiresAt: number }
 
 function readCookie(request: FastifyRequest, name: string): string | undefined {
   const header = request.headers.cookie;
@@ -73,39 +70,6 @@ function isJson(request: FastifyRequest): boolean {
   return (request.headers['content-type'] ?? '').toLowerCase().startsWith('application/json');
 }
 
-class SessionStore {
-  private readonly sessions = new Map<string, Session>();
-
-  create(apiKeyId: string, accountId: string): { id: string; session: Session } {
-    this.prune();
-    const id = randomBytes(32).toString('base64url');
-    const session = { apiKeyId, accountId, csrfToken: randomBytes(32).toString('base64url'), expiresAt: Date.now() + SESSION_TTL_MS };
-    // Keyed by the hash so a heap dump does not hand out live cookies.
-    this.sessions.set(sha256Hex(id), session);
-    return { id, session };
-  }
-
-  get(id: string | undefined): Session | undefined {
-    if (!id) return undefined;
-    const key = sha256Hex(id);
-    const session = this.sessions.get(key);
-    if (!session) return undefined;
-    if (session.expiresAt <= Date.now()) { this.sessions.delete(key); return undefined; }
-    return session;
-  }
-
-  delete(id: string | undefined): void {
-    if (id) this.sessions.delete(sha256Hex(id));
-  }
-
-  private prune(): void {
-    const now = Date.now();
-    for (const [key, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(key);
-    // Bound memory if someone scripts sign-ins: drop the oldest (Map keeps insertion order).
-    while (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
-  }
-}
-
 async function sendFile(reply: FastifyReply, path: string, cache: string): Promise<FastifyReply> {
   const body = await readFile(path);
   return reply
@@ -127,7 +91,8 @@ function registerStatic(app: FastifyInstance): void {
         .send('The web console is not built. Run `npm run build:console` (scripts/run.sh does it on install).');
     }
     // index.html names the hashed bundles, so it must be revalidated; the bundles themselves never change.
-    return sendFile(reply, index, 'no-cache');
+    // no-store, not no-cache: a page that showed a new token must not come back from the back/forward cache.
+    return sendFile(reply, index, 'no-store');
   });
   app.get('/assets/*', async (request, reply) => {
     const rest = (request.params as { '*': string })['*'];
