@@ -24,7 +24,51 @@ function run(meter: StreamMeter, events: string[], splitEvery = 7, crlf = false)
 
 const expected = { inputTokens: FAKE_USAGE.input, outputTokens: FAKE_USAGE.output, cacheReadTokens: FAKE_USAGE.cacheRead, cacheWriteTokens: 0, reasoningTokens: FAKE_USAGE.reasoning };
 
+/** JSON as Python's json.dumps writes it (`", "` and `": "`), which many OpenAI-compatible servers send. */
+function spaced(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(spaced).join(', ')}]`;
+  if (v && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${spaced(x)}`).join(', ')}}`;
+  return JSON.stringify(v);
+}
+const spacedEvents = (events: string[]) => events.map((e) => e.replace(/^data: (\{.*\})$/m, (_, json: string) => `data: ${spaced(JSON.parse(json))}`));
+
 describe('StreamMeter', () => {
+  it('reads usage, stop reason and text from chunks written with spaces (any JSON layout), and still hides the injected usage chunk', () => {
+    const events = spacedEvents(streamEvents('chat-completions', answer, true));
+    assert.ok(events.some((e) => e.includes('"usage": {')), 'the fixture really is spaced');
+    const meter = new StreamMeter(codecs.openai, 'chat-completions', true);
+    const out = run(meter, events, 9);
+    assert.deepEqual(meter.facts.usage, expected);
+    assert.equal(meter.facts.stopReason, 'stop');
+    assert.ok(meter.facts.text.includes('Hello there'));
+    assert.ok(!out.includes('"choices": []'), 'the usage-only chunk the gateway asked for is not forwarded');
+    const compact = new StreamMeter(codecs.anthropic, 'messages', false);
+    run(compact, streamEvents('messages', answer, true));
+    const anthropic = new StreamMeter(codecs.anthropic, 'messages', false);
+    run(anthropic, spacedEvents(streamEvents('messages', answer, true)), 13);
+    assert.deepEqual(anthropic.facts, compact.facts);
+    assert.ok(anthropic.facts.text.includes('Hello there'));
+    const errored = new StreamMeter(codecs.openai, 'chat-completions', false);
+    run(errored, ['data: {"error": {"message": "overloaded"}}\n\n']);
+    assert.equal(errored.facts.errored, true);
+  });
+
+  it('a byte-order mark before the first event does not hide it', () => {
+    for (const [codec, surface] of [[codecs.anthropic, 'messages'], [codecs.openai, 'chat-completions']] as const) {
+      const events = streamEvents(surface, answer, true);
+      const plain = new StreamMeter(codec, surface, false);
+      run(plain, events, 4);
+      const meter = new StreamMeter(codec, surface, false);
+      run(meter, ['\uFEFF' + events[0], ...events.slice(1)], 4);
+      assert.deepEqual(meter.facts, plain.facts, surface);
+    }
+    // Usage first (OpenAI with the usage chunk leading): still read.
+    const meter = new StreamMeter(codecs.openai, 'chat-completions', false);
+    const usageChunk = streamEvents('chat-completions', answer, true).find((e) => e.includes('"choices":[]'))!;
+    run(meter, ['\uFEFF' + usageChunk, 'data: [DONE]\n\n']);
+    assert.deepEqual(meter.facts.usage, expected);
+  });
+
   it('reads the OpenAI final usage chunk and passes bytes through unchanged', () => {
     const events = streamEvents('chat-completions', answer, true);
     const meter = new StreamMeter(codecs.openai, 'chat-completions', false);

@@ -22,6 +22,8 @@ export class StreamMeter {
   #endsWithNewline = false;
   /** The last piece ended with a CR already turned into LF: an LF starting the next one is that CRLF's. */
   #carryCr = false;
+  /** Some text was decoded already (a byte-order mark is only one at the very start of the stream). */
+  #started = false;
 
   constructor(codec: FormatCodec, surface: ApiSurface, dropUsageChunk: boolean) {
     this.#codec = codec;
@@ -60,9 +62,15 @@ export class StreamMeter {
     return this.#dropUsageChunk && keep ? Buffer.from(rest) : undefined;
   }
 
-  /** SSE line ends (CRLF, CR, LF) as LF, a CRLF split between two chunks included. */
+  /** SSE line ends (CRLF, CR, LF) as LF, a CRLF split between two chunks included; a leading BOM dropped. */
   #normalised(text: string): string {
     if (text === '') return text;
+    if (!this.#started) {
+      this.#started = true;
+      // The SSE format ignores a leading U+FEFF, as the SDKs do: the first event must not hide behind it.
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      if (text === '') return text;
+    }
     if (this.#carryCr && text.charCodeAt(0) === 10) text = text.slice(1);
     this.#carryCr = text.charCodeAt(text.length - 1) === 13;
     return text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;

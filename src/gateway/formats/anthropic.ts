@@ -2,7 +2,7 @@
 // body, and SSE metering: `message_start` carries input (and cache) usage, `message_delta` the final
 // output count (cumulative) and stop reason; each is read once.
 import type { TollgateError } from '../../domain/errors.ts';
-import { appendText, errorMessage, num, objectAt, obj, parseJson, rawStringAfter, stringAt, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+import { appendText, errorMessage, num, objectAt, obj, parseJson, rawStringAfter, spacedJson, stringAt, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
 
 /** Our OpenAI-style error types → the error types the Anthropic SDK maps to its classes. */
 function anthropicType(error: TollgateError): string {
@@ -62,7 +62,7 @@ export const anthropic: FormatCodec = {
   onStreamEvent(facts: StreamFacts, event, data) {
     switch (event) {
       case 'content_block_delta':
-        appendText(facts, rawStringAfter(data, '"text":"'));
+        appendText(facts, spacedJson(data) ? stringOr(obj(obj(parseJson(data))?.delta)?.text) : rawStringAfter(data, '"text":"'));
         return true;
       case 'message_start': {
         const message = obj(obj(parseJson(data))?.message);

@@ -3,7 +3,7 @@
 // `response.completed` carrying usage).
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { TollgateError } from '../../domain/errors.ts';
-import { appendText, lastRawStringAfter, errorMessage, firstStringOf, num, objectAt, obj, parseJson, rawStringAfter, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+import { appendText, lastRawStringAfter, errorMessage, firstStringOf, num, objectAt, obj, parseJson, rawStringAfter, spacedJson, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
 
 function errorJson(error: TollgateError): string {
   return JSON.stringify({ error: { type: error.spec.type ?? 'api_error', code: error.code, message: errorMessage(error), param: null } });
@@ -41,6 +41,28 @@ function firstFinishReason(body: Record<string, unknown>): string {
   return typeof reason === 'string' ? reason : '';
 }
 
+/** One chat/completions chunk read by parsing it: the same facts as the marker path, for any JSON layout. */
+function parsedChunk(facts: StreamFacts, data: string, surface: ApiSurface, dropUsageChunk: boolean): boolean {
+  const chunk = obj(parseJson(data));
+  if (!chunk) return true;
+  if (chunk.error !== undefined) { facts.errored = true; return true; }
+  const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
+  for (const item of choices) {
+    const choice = obj(item);
+    if (!choice) continue;
+    const finish = choice.finish_reason;
+    if (typeof finish === 'string' && finish) {
+      if (!facts.stopReason || choice.index === 0) facts.stopReason = finish;
+    } else {
+      const text = surface === 'completions' ? choice.text : obj(choice.delta)?.content;
+      if (typeof text === 'string') appendText(facts, text);
+    }
+  }
+  const usage = openaiUsage(chunk.usage);
+  if (usage) facts.usage = usage;
+  return !(dropUsageChunk && usage && choices.length === 0);
+}
+
 const FINISH_MARKER = '"finish_reason":"';
 const FIRST_CHOICE = '"index":0';
 const USAGE_MARKER = '"usage":{';
@@ -69,7 +91,10 @@ export const openai: FormatCodec = {
 
   onStreamEvent(facts: StreamFacts, event, data, surface: ApiSurface, dropUsageChunk) {
     if (surface === 'responses') {
-      if (event === 'response.output_text.delta') { appendText(facts, rawStringAfter(data, '"delta":"')); return true; }
+      if (event === 'response.output_text.delta') {
+        appendText(facts, spacedJson(data) ? stringOr(obj(parseJson(data))?.delta) : rawStringAfter(data, '"delta":"'));
+        return true;
+      }
       if (event === 'response.completed' || event === 'response.incomplete' || event === 'response.failed') {
         const response = obj(obj(parseJson(data))?.response);
         if (response) {
@@ -86,6 +111,7 @@ export const openai: FormatCodec = {
     // chat.completion.chunk / text_completion chunks: no event names; cheap string checks decide whether
     // an event is worth parsing, so ordinary content chunks are never JSON-parsed.
     if (data === '[DONE]') { facts.terminal = true; return true; }
+    if (spacedJson(data)) return parsedChunk(facts, data, surface, dropUsageChunk);
     const finish = lastRawStringAfter(data, FINISH_MARKER);
     // With n > 1 choices finish in any order: the stop reason is the first choice's (as for JSON answers), or
     // the first seen until choice 0's arrives.

@@ -137,6 +137,20 @@ export function firstStringOf(text: string, key: string): string {
   return stringAt(text, valueStart(text, at, key));
 }
 
+/**
+ * JSON written with spaces after its colons (Python's json.dumps, many OpenAI-compatible servers): the compact
+ * markers below would find nothing in it, so such a chunk is parsed instead. Compact JSON contains `": ` only
+ * inside a string (`\": `), which costs that chunk a parse, never a wrong reading.
+ */
+export function spacedJson(data: string): boolean {
+  return data.includes('": ') || data.includes('" :');
+}
+
+/** `v` when it is a string, else empty. */
+export function stringOr(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
 export function appendText(facts: StreamFacts, piece: string): void {
   if (piece && facts.text.length < TEXT_ESTIMATE_CAP) facts.text += piece;
 }
