@@ -179,6 +179,8 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(broken.status, 502);
     assert.equal(broken.json().error.code, 'ERR_NGROK_27235');
     assert.match(broken.json().error.message, /answered HTTP 200, then the connection broke/);
+    const [brokenRow] = await h.usage(broken.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([brokenRow!.statusCode, Number(brokenRow!.isError), brokenRow!.completion], [200, 1, 'failed'], 'a 2xx whose body broke is an error attempt');
 
     const mixed = await keyWith([{ provider: 'openai', steps: [user('sk-500', 'sk-401')] }]);
     const r503 = await gw(h, '/v1/chat/completions', { token: mixed, body: chat('gpt-4o') });

@@ -100,6 +100,37 @@ describe('gateway streaming (sqlite)', () => {
     }, Anthropic.APIError);
   });
 
+  test('a stream the provider ends cleanly before its final event is an error too, not a complete answer', async () => {
+    const raw = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:short-raw', stream: true, messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(raw.status, 200);
+    assert.match(raw.text, /ERR_NGROK_27235.*before its final event/);
+    assert.ok(!raw.text.includes('[DONE]'));
+    const [row] = await h.usage(raw.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.completion, Number(row!.isError)], ['stream_failed', 1]);
+    await assert.rejects(async () => {
+      const stream = await openai.chat.completions.create({ model: 'openai:short-sdk', stream: true, messages: [{ role: 'user', content: 'x' }] });
+      for await (const _ of stream) { /* drain */ }
+    }, (e: unknown) => e instanceof OpenAI.APIError && /ERR_NGROK_27235/.test(e.message));
+    await assert.rejects(async () => {
+      const stream = await anthropic.messages.create({ model: 'anthropic:short-sdk', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] });
+      for await (const _ of stream) { /* drain */ }
+    }, Anthropic.APIError);
+  });
+
+  test('an event stream is recognised whatever the case of its media type', async () => {
+    const chunks: string[] = [];
+    const stream = await openai.chat.completions.create({ model: 'openai:mixedcase-gpt', stream: true, messages: [{ role: 'user', content: 'case' }] });
+    for await (const chunk of stream) chunks.push(chunk.choices[0]?.delta.content ?? '');
+    assert.match(chunks.join(''), /mixedcase-gpt/);
+    // Relayed as a stream (not collected as one JSON body): metered from the provider's usage chunk, which the
+    // gateway asked for and hides.
+    const raw = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:mixedcase-raw', stream: true, messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(raw.headers.get('content-length'), null);
+    assert.ok(!raw.text.includes('"choices":[]'), 'the injected usage chunk is not forwarded');
+    const [row] = await h.usage(raw.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([Number(row!.usageEstimated), row!.stopReason], [0, 'stop']);
+  });
+
   test('a client that goes away aborts the upstream request', async () => {
     const controller = new AbortController();
     const stream = await openai.chat.completions.create({ model: 'openai:drip-abort', stream: true, messages: [{ role: 'user', content: 'x' }] }, { signal: controller.signal });

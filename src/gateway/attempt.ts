@@ -61,9 +61,12 @@ function needsUsageInjection(ctx: RequestContext, plan: AttemptPlan, body: Recor
   return obj(body.stream_options)?.include_usage !== true;
 }
 
+/** Media types are case-insensitive (`Text/Event-Stream` is one too). */
+const EVENT_STREAM = /^text\/event-stream/i;
+
 function isEventStream(headers: IncomingHttpHeaders): boolean {
   const type = headers['content-type'];
-  return typeof type === 'string' && type.startsWith('text/event-stream');
+  return typeof type === 'string' && EVENT_STREAM.test(type);
 }
 
 export async function runAttempts(ctx: RequestContext, attempts: readonly AttemptPlan[]): Promise<void> {

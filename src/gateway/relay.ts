@@ -43,6 +43,14 @@ export function relayStream(ctx: RequestContext, upstream: UpstreamExchange, sta
   return piping;
 }
 
+/**
+ * The stream reached its end: the format's final event, or at least a stop reason (a provider that finishes its
+ * choices but omits `[DONE]` is lenient, not broken). A provider error event counts too (its client saw it).
+ */
+function finished(facts: StreamFacts): boolean {
+  return facts.terminal || facts.stopReason !== '' || facts.errored;
+}
+
 function flushIfIdle(res: ServerResponse): void {
   if (!res.headersSent && !res.destroyed) res.flushHeaders();
 }
@@ -77,6 +85,14 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         if (ctx.clientGone && !delivered) {
           // Read to the end after the client left: the usage is the provider's, the client did not get it all.
           resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });
+          return;
+        }
+        if (!ctx.clientGone && !finished(meter.facts)) {
+          // The provider closed the stream cleanly but before its end (no `[DONE]`, `message_stop` or finish): as
+          // for a broken connection, the client gets an error event, never what looks like a complete answer.
+          if (tail) res.write(tail);
+          res.end(codec.streamErrorEvent(tollgateError('upstreamStreamBroken', { reason: 'the provider ended the stream before its final event.' }), ctx.requestId));
+          resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
           return;
         }
         if (!ctx.clientGone) res.end(tail);

@@ -5,6 +5,8 @@
 //   model `fail-NNN-…`                                 → that HTTP status, whatever the key
 //   model `slow-…` / `slow-MS-…`                       → waits MS (default 1500) before answering
 //   model `cut-…`                                      → answer cut mid-way (socket destroyed)
+//   model `short-…`                                    → stream ended cleanly half-way (no finish, no final event)
+//   model `mixedcase-…`                                → stream sent as `Text/Event-Stream`
 //   model `drip-…`                                     → streamed events 150 ms apart
 //   model `nousage-…`                                  → no usage reported
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
@@ -129,9 +131,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
 
   const options = body.stream_options as { include_usage?: unknown } | undefined;
   const events = streamEvents(surface as FakeSurface, answer, options?.include_usage === true);
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...accountHeaders(format) });
+  const contentType = model.startsWith('mixedcase-') ? 'Text/Event-Stream; charset=utf-8' : 'text/event-stream; charset=utf-8';
+  res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-cache', connection: 'keep-alive', ...accountHeaders(format) });
   const gap = model.startsWith('drip-') ? 150 : cut ? 20 : 0;
-  const stopAt = cut ? Math.max(2, events.length >> 1) : events.length;
+  // short-…: the first events only (role and a first piece of text), then a clean end.
+  const stopAt = cut ? Math.max(2, events.length >> 1) : model.startsWith('short-') ? 2 : events.length;
   for (let i = 0; i < stopAt; i++) {
     if (res.destroyed) return;
     res.write(events[i]);
