@@ -107,7 +107,7 @@ export async function startTollgate(config: Config, options: { planes?: readonly
     running.gatewayUrl = gateway.url;
     // Order matters: no new requests, then every recorded usage event in the store, then the state.
     closers.push(async () => {
-      await gateway.close();
+      await gateway.close(config.shutdownGraceMs);
       await usage.close();
       await state.close();
       // Spans of the last requests are exported before the process goes.

@@ -57,3 +57,46 @@ test('usage of streams cut or still running during shutdown is recorded before s
     await h.database.drop();
   }
 });
+
+test('answers still open when the shutdown grace period ends get an error the SDKs raise, and are recorded as failed', async () => {
+  const h = await startHarness('sqlite', { TOLLGATE_SHUTDOWN_GRACE_MS: '300' });
+  let stopped = false;
+  try {
+    const keyId = await h.providerKey('openai', 'sk-grace');
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: keyId }] }] }] } }))).token;
+    const post = (body: Record<string, unknown>) => request(`${h.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    // A stream far longer than the grace period (one word every 150 ms), and an answer the provider takes 5 s over.
+    const stream = await post({ model: 'openai:drip-outlives-grace', stream: true, messages: [{ role: 'user', content: 'a b c d e f g h i j k l m n o p q r s t u v w x y z' }] });
+    const chunks = stream.body[Symbol.asyncIterator]();
+    await chunks.next();
+    const reached = new Promise<void>((resolve) => h.fake.events.on('request', (r) => { if (r.body?.model === 'slow-5000-outlives-grace') resolve(); }));
+    const slow = post({ model: 'openai:slow-5000-outlives-grace', messages: [{ role: 'user', content: 'x' }] });
+    await reached;
+    const stopping = h.running.stop();
+    stopped = true;
+    let rest = '';
+    for (let c = await chunks.next(); !c.done; c = await chunks.next()) rest += String(c.value);
+    assert.match(rest, /data: \{"error":\{"type":"api_error","code":"ERR_NGROK_27235","message":"[^"]*gateway stopped/);
+    assert.ok(!rest.includes('[DONE]'));
+    const answered = await slow;
+    assert.equal(answered.statusCode, 503);
+    assert.equal(((await answered.body.json()) as { error: { code: string } }).error.code, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE');
+    await stopping;
+
+    const store = await openStore(h.database.url, { migrate: false });
+    try {
+      const rows = new Map((await store.db.selectFrom('usageEvents').selectAll().execute()).map((r) => [r.model, r]));
+      const streamRow = rows.get('drip-outlives-grace');
+      assert.deepEqual([streamRow?.completion, Number(streamRow?.isError)], ['stream_failed', 1], 'not a client that hung up');
+      assert.equal(Number(rows.get('slow-5000-outlives-grace')?.isError), 1);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    if (!stopped) await h.running.stop();
+    await h.fake.close();
+    await h.database.drop();
+  }
+});

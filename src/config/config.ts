@@ -24,6 +24,8 @@ export interface Config {
   billing: boolean;
   processingFeeMicroUsdPerMtok: bigint;
   maxBodyBytes: number;
+  /** How long a stopping gateway lets open answers finish before ending them with an error (ms). */
+  shutdownGraceMs: number;
   /** Most connections the gateway keeps open to one provider origin (requests beyond wait for a free one). */
   upstreamConnections: number;
   /**
@@ -127,6 +129,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     processingFeeMicroUsdPerMtok: decimalUsd(env.TOLLGATE_PROCESSING_FEE_USD_PER_MTOK, 'TOLLGATE_PROCESSING_FEE_USD_PER_MTOK'),
     // 32 MiB: what Anthropic's Messages API and ngrok's gateway accept (base64 images and PDFs make large bodies).
     maxBodyBytes: positiveInteger(env, 'TOLLGATE_MAX_BODY_BYTES', 32 * 1024 * 1024),
+    shutdownGraceMs: positiveInteger(env, 'TOLLGATE_SHUTDOWN_GRACE_MS', 5000),
     // Every open stream holds one: 1,024 per origin carries a thousand concurrent streams to one provider.
     upstreamConnections: positiveInteger(env, 'TOLLGATE_UPSTREAM_CONNECTIONS', 1024),
     clientHeadersTimeoutMs: positiveInteger(env, 'TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS', 30_000),

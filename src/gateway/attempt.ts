@@ -78,7 +78,7 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
   let verdict: Verdict = 'next';
   try {
     for (let i = 0; i < attempts.length && verdict === 'next'; i++) {
-      if (ctx.clientGone || totalTimedOut(ctx)) break;
+      if (ctx.clientGone || totalTimedOut(ctx) || ctx.abortCause === 'shutdown') break;
       const record: AttemptRecord = { plan: attempts[i]!, eventId: newId('usageEvent'), statusCode: 0, timedOut: false, retryAction: 'succeeded', completion: 'failed', durationMs: 0, served: false };
       records.push(record);
       // Durably noted before the upstream can see it: a crash from here on still yields its usage event.

@@ -56,7 +56,8 @@ export interface SurfaceRoute { format: ApiFormat; surface: ApiSurface }
  * Why the current upstream call was aborted (set before aborting, read when the call fails). `abandoned`: the
  * attempt ended (a gateway bug threw) with the exchange still open, so its connection is released.
  */
-export type AbortCause = 'attempt-timeout' | 'total-timeout' | 'client-gone' | 'abandoned';
+/** `shutdown`: the gateway stopped while the request was still open past the shutdown grace period. */
+export type AbortCause = 'attempt-timeout' | 'total-timeout' | 'client-gone' | 'abandoned' | 'shutdown';
 
 export interface RequestContext {
   readonly deps: GatewayDeps;

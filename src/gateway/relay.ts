@@ -100,6 +100,11 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
       },
       error(err) {
         res.off('drain', onDrain);
+        // A stopping gateway ended the answer with its own error event and aborted this read.
+        if (ctx.abortCause === 'shutdown') {
+          resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
+          return;
+        }
         // Clients (the OpenAI SDK among them) may hang up as soon as they read the final event: that is a success.
         if (delivered) {
           if (!res.writableEnded) res.end();

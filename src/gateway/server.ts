@@ -54,7 +54,8 @@ function onResponseClose(this: TrackedResponse): void {
   const ctx = this[CTX];
   if (!ctx) return;
   ctx.deps.observer?.closed();
-  if (this.writableFinished) return;
+  // Cut by a stopping gateway (its answer already ended with an error): not a client that left.
+  if (this.writableFinished || ctx.abortCause === 'shutdown') return;
   ctx.clientGone = true;
   ctx.abortCause = 'client-gone';
   if (ctx.relaying) {
@@ -126,18 +127,41 @@ function preflight(req: IncomingMessage, res: ServerResponse): void {
  * whose tokens are being counted, is after the HTTP exchange ended. A stopping gateway waits for none left.
  */
 export class RequestsInFlight {
-  #count = 0;
+  readonly #open = new Set<RequestContext>();
   #idle: (() => void)[] = [];
-  readonly leave = (): void => {
-    if (--this.#count > 0 || this.#idle.length === 0) return;
+
+  enter(ctx: RequestContext): void { this.#open.add(ctx); }
+
+  leave(ctx: RequestContext): void {
+    this.#open.delete(ctx);
+    if (this.#open.size > 0 || this.#idle.length === 0) return;
     const waiters = this.#idle;
     this.#idle = [];
     for (const w of waiters) w();
-  };
+  }
 
-  enter(): void { this.#count++; }
+  /**
+   * The shutdown grace period is over: every answer still open ends now with an error the client's SDK raises —
+   * a 503 "retry" when nothing was sent yet, the format's error event mid-stream — and its upstream call is
+   * aborted. Its usage is still recorded (as failed), before the usage sink closes.
+   */
+  cutShort(): void {
+    for (const ctx of this.#open) {
+      const { res } = ctx;
+      if (res.writableEnded || res.destroyed) continue;
+      ctx.abortCause = 'shutdown';
+      if (res.headersSent) {
+        const error = tollgateError('upstreamStreamBroken', { reason: 'the gateway stopped before the stream finished; retry the request.' });
+        res.end(codecs[ctx.route.format].streamErrorEvent(error, ctx.requestId));
+      } else {
+        writeError(ctx, tollgateError('gatewayStopping'));
+      }
+      ctx.current?.abort('shutdown');
+    }
+  }
+
   idle(): Promise<void> {
-    return this.#count === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
+    return this.#open.size === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
   }
 }
 
@@ -154,9 +178,9 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       (res as TrackedResponse)[CTX] = ctx;
       res.once('close', onResponseClose);
       deps.observer?.started(ctx);
-      inFlight.enter();
-      handleModelRequest(ctx).then(inFlight.leave, (error: unknown) => {
-        try { onStageError.call(ctx, error); } finally { inFlight.leave(); }
+      inFlight.enter(ctx);
+      handleModelRequest(ctx).then(() => inFlight.leave(ctx), (error: unknown) => {
+        try { onStageError.call(ctx, error); } finally { inFlight.leave(ctx); }
       });
       return;
     }
@@ -214,7 +238,12 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
         for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
       };
       const sweep = setInterval(sweepOnce, 50);
-      const force = setTimeout(() => server.closeAllConnections(), graceMs);
+      const force = setTimeout(() => {
+        inFlight.cutShort();
+        // After the error answers are handed to the sockets: closing ends them (a written answer is sent first
+        // only when the kernel takes it at once, which a short error does).
+        setImmediate(() => server.closeAllConnections());
+      }, graceMs);
       sweepOnce();
       await closed;
       clearInterval(sweep);
