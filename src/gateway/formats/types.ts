@@ -138,13 +138,19 @@ export function firstStringOf(text: string, key: string): string {
 }
 
 /**
- * JSON written with spaces after its colons (Python's json.dumps, many OpenAI-compatible servers): the compact
- * markers below would find nothing in it, so such a chunk is parsed instead. Compact JSON contains `": ` only
- * inside a string (`\": `), which costs that chunk a parse, never a wrong reading.
+ * JSON written with whitespace around its colons (Python's json.dumps, many OpenAI-compatible servers): the
+ * compact markers the codecs search for would find nothing in it, so such an event is parsed instead. Judged by
+ * the first key (a serializer spaces every colon or none), so a compact event costs a few characters' scan.
  */
 export function spacedJson(data: string): boolean {
-  return data.includes('": ') || data.includes('" :');
+  const colon = data.indexOf(':');
+  if (colon < 1) return false;
+  const before = data.charCodeAt(colon - 1);
+  return before !== 34 || WHITESPACE.has(data.charCodeAt(colon + 1));
 }
+
+/** Space, tab, LF, CR. */
+const WHITESPACE = new Set([32, 9, 10, 13]);
 
 /** `v` when it is a string, else empty. */
 export function stringOr(v: unknown): string {
