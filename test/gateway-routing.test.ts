@@ -208,6 +208,13 @@ describe('gateway routing and failover (sqlite)', () => {
       assert.equal(r.headers.get('ngrok-aig-attempts'), '2');
       const rows = await h.usage(r.headers.get('ngrok-aig-request-id')!, 2);
       assert.deepEqual(rows.map((x) => [x.statusCode, Number(x.timedOut), x.completion, x.retryAction]), [[0, 1, 'timed_out', 'next_backend'], [200, 0, 'succeeded', 'succeeded']]);
+      // A stream whose head came at once but no event within the attempt timeout: nothing reached the client, so
+      // it fails over like a slow head.
+      const silent = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:silent-2000-a', { models: ['gpt-4o'], stream: true }) });
+      assert.equal(silent.status, 200, silent.text);
+      assert.equal(silent.headers.get('ngrok-aig-model'), 'openai:gpt-4o');
+      const silentRows = await h.usage(silent.headers.get('ngrok-aig-request-id')!, 2);
+      assert.deepEqual(silentRows.map((x) => [x.statusCode, Number(x.timedOut), x.completion]), [[200, 1, 'timed_out'], [200, 0, 'succeeded']]);
       const slow = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:slow-2000-a') });
       assert.equal(slow.status, 504);
       assert.equal(slow.json().error.code, 'ERR_NGROK_27207');

@@ -117,6 +117,27 @@ describe('gateway streaming (sqlite)', () => {
     }, Anthropic.APIError);
   });
 
+  test('a 200 stream that opens with an error event (overloaded) fails over to the next model; alone it is a 503', async () => {
+    const stream = anthropic.messages.stream({ model: 'anthropic:overloaded-sonnet', models: ['claude-haiku-4-5'], max_tokens: 20, messages: [{ role: 'user', content: 'fallback' }] } as Anthropic.MessageStreamParams);
+    const message = await stream.finalMessage();
+    assert.equal(message.stop_reason, 'end_turn');
+    const response = (await stream.withResponse()).response;
+    assert.equal(response.headers.get('ngrok-aig-attempts'), '2');
+    assert.equal(response.headers.get('ngrok-aig-model'), 'anthropic:claude-haiku-4-5');
+    const rows = await h.usage(response.headers.get('ngrok-aig-request-id')!, 2);
+    assert.deepEqual(rows.map((r) => [r.model, r.statusCode, Number(r.isError), r.retryAction]), [
+      ['overloaded-sonnet', 200, 1, 'next_backend'],
+      ['claude-haiku-4-5', 200, 0, 'succeeded'],
+    ]);
+    const chat = await openai.chat.completions.create({ model: 'openai:overloaded-gpt', models: ['gpt-4o-mini'], stream: true, messages: [{ role: 'user', content: 'fallback' }] } as OpenAI.ChatCompletionCreateParamsStreaming);
+    let text = '';
+    for await (const chunk of chat) text += chunk.choices[0]?.delta.content ?? '';
+    assert.match(text, /gpt-4o-mini/);
+    const alone = await gw(h, '/v1/messages', { headers: { 'x-api-key': token }, body: { model: 'anthropic:overloaded-only', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(alone.status, 503);
+    assert.match(alone.json().error.message, /then an error event before any output/);
+  });
+
   test('an event stream is recognised whatever the case of its media type', async () => {
     const chunks: string[] = [];
     const stream = await openai.chat.completions.create({ model: 'openai:mixedcase-gpt', stream: true, messages: [{ role: 'user', content: 'case' }] });

@@ -61,6 +61,19 @@ function needsUsageInjection(ctx: RequestContext, plan: AttemptPlan, body: Recor
   return obj(body.stream_options)?.include_usage !== true;
 }
 
+/** The first SSE event of a stream, when it is an error (`event: error`, or an OpenAI `data: {"error": …}`). */
+const ERROR_EVENT = /^(?:event: ?error[ \t]*$|data: ?\{\s*"error"\s*:)/m;
+const BOM = 0xfeff;
+
+function opensWithError(received: readonly Buffer[]): boolean {
+  if (received.length === 0) return false;
+  // The first event fits in its first bytes; only those are decoded.
+  let text = (received.length === 1 ? received[0]! : Buffer.concat(received as Buffer[])).toString('utf8', 0, 4096);
+  if (text.charCodeAt(0) === BOM) text = text.slice(1);
+  const end = text.search(/\r?\n\r?\n|\r\r/);
+  return ERROR_EVENT.test(end < 0 ? text : text.slice(0, end));
+}
+
 /** Media types are case-insensitive (`Text/Event-Stream` is one too). */
 const EVENT_STREAM = /^text\/event-stream/i;
 
@@ -138,6 +151,16 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     const model = `${plan.candidate.provider.id}:${plan.candidate.modelId}`;
     if (status >= 200 && status < 300) {
       if (isStreaming && isEventStream(response.headers)) {
+        // The first event decides: a provider that opens its 200 stream with an error event (Anthropic's
+        // overloaded_error) failed like a 5xx, and nothing has reached the client yet — the next attempt may serve.
+        await exchange.firstData();
+        // Timed out (or the client left) before any event: classified like any failure before the head.
+        if (exchange.cause !== undefined) throw new Error(`stream aborted before its first event: ${exchange.cause}`);
+        if (opensWithError(exchange.received)) {
+          record.failure = 'server';
+          record.durationMs = performance.now() - started;
+          return 'next';
+        }
         // Committed: from here on the answer is this attempt's, whatever happens to the stream.
         clearTimeout(timer);
         record.served = true;

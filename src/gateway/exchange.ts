@@ -44,6 +44,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   #sink: BodySink | undefined;
   /** collect() or discard() waiting for the end. */
   #waiter: { resolve: (body: Buffer) => void; reject: (error: Error) => void } | undefined;
+  /** firstData() waiting for the first body bytes. */
+  #onFirst: (() => void) | undefined;
 
   constructor() {
     this.head = new Promise((resolve, reject) => {
@@ -67,6 +69,26 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.#cause = cause;
     // Not started yet: onRequestStart aborts at once.
     this.#controller?.abort(new ExchangeAborted(cause));
+  }
+
+  /**
+   * Resolves once the first body bytes are here (or the body ended or failed), which stay buffered for pipe()
+   * or collect(); `received` shows them.
+   */
+  firstData(): Promise<void> {
+    if (this.#chunks.length > 0 || this.settled) return Promise.resolve();
+    return new Promise((resolve) => { this.#onFirst = resolve; });
+  }
+
+  /** Body bytes received and not yet handed on (before pipe/collect chose where they go). */
+  get received(): readonly Buffer[] {
+    return this.#chunks;
+  }
+
+  #first(): void {
+    const waiting = this.#onFirst;
+    this.#onFirst = undefined;
+    waiting?.();
   }
 
   /** The whole body as one Buffer (rejects if the exchange fails first). */
@@ -126,11 +148,13 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       default:
         this.#chunks.push(chunk);
         this.#size += chunk.length;
+        this.#first();
     }
   }
 
   onResponseEnd(): void {
     this.#ended = true;
+    this.#first();
     if (this.#mode === 'sink') this.#sink!.end();
     else this.#settle();
   }
@@ -142,6 +166,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** Fails the exchange before (or instead of) any dispatch: the call is not made. */
   refuse(error: Error): void {
     this.#failure = error;
+    this.#first();
     if (!this.#headSeen) {
       this.#headSeen = true;
       this.#rejectHead(error);

@@ -124,7 +124,7 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     if (reported !== undefined && outEstimate > usage.outputTokens) usage = { ...usage, outputTokens: outEstimate };
     const priced = reported === undefined && estimated ? { ...ZERO, inputTokens: inEstimate, outputTokens: outEstimate } : usage;
     // A body that broke off after a 2xx head (`connection`) failed as surely as a 5xx, and the client got a 502.
-    const isError = r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed' || r.failure === 'connection' || r.failure === 'timeout';
+    const isError = r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed' || r.failure === 'connection' || r.failure === 'timeout' || r.failure === 'server';
     // The processing fee is for a successful request: not for a 2xx stream the provider broke or that timed out
     // (an error for the client too). A client that hung up mid-stream still pays for what it received.
     const cost = attemptCostPico(priced, r.plan, deps.options.processingFeeMicroUsdPerMtok, succeeded && !isError);

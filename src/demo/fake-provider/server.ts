@@ -7,6 +7,8 @@
 //   model `cut-…`                                      → answer cut mid-way (socket destroyed)
 //   model `short-…`                                    → stream ended cleanly half-way (no finish, no final event)
 //   model `mixedcase-…`                                → stream sent as `Text/Event-Stream`
+//   model `overloaded-…`                               → 200 stream whose first event is an error (Anthropic's overloaded_error)
+//   model `silent-MS-…`                                → stream head sent at once, first event after MS
 //   model `drip-…`                                     → streamed events 150 ms apart
 //   model `nousage-…`                                  → no usage reported
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
@@ -131,8 +133,20 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
 
   const options = body.stream_options as { include_usage?: unknown } | undefined;
   const events = streamEvents(surface as FakeSurface, answer, options?.include_usage === true);
+  if (model.startsWith('overloaded-')) {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...accountHeaders(format) });
+    res.end(format === 'anthropic'
+      ? 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+      : 'data: {"error":{"message":"The server is overloaded.","type":"server_error","code":null}}\n\n');
+    return;
+  }
   const contentType = model.startsWith('mixedcase-') ? 'Text/Event-Stream; charset=utf-8' : 'text/event-stream; charset=utf-8';
   res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-cache', connection: 'keep-alive', ...accountHeaders(format) });
+  const silent = /^silent-(\d+)-/.exec(model);
+  if (silent) {
+    res.flushHeaders();
+    await sleep(Number(silent[1]));
+  }
   const gap = model.startsWith('drip-') ? 150 : cut ? 20 : 0;
   // short-…: the first events only (role and a first piece of text), then a clean end.
   const stopAt = cut ? Math.max(2, events.length >> 1) : model.startsWith('short-') ? 2 : events.length;
