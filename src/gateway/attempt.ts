@@ -67,8 +67,8 @@ const BOM = 0xfeff;
 
 function opensWithError(received: readonly Buffer[]): boolean {
   if (received.length === 0) return false;
-  // The first event fits in its first bytes; only those are decoded.
-  let text = (received.length === 1 ? received[0]! : Buffer.concat(received as Buffer[])).toString('utf8', 0, 4096);
+  // An error event says so in its first line or two: only the first bytes are decoded (once per stream).
+  let text = received[0]!.toString('utf8', 0, 256);
   if (text.charCodeAt(0) === BOM) text = text.slice(1);
   const end = text.search(/\r?\n\r?\n|\r\r/);
   return ERROR_EVENT.test(end < 0 ? text : text.slice(0, end));
