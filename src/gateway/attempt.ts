@@ -67,6 +67,9 @@ const BOM = 0xfeff;
 
 function opensWithError(received: readonly Buffer[]): boolean {
   if (received.length === 0) return false;
+  // Ordinary first events never say "error" in their first bytes: one native search decides for them.
+  const at = received[0]!.indexOf('error');
+  if (at < 0 || at > 256) return false;
   // An error event says so in its first line or two: only the first bytes are decoded (once per stream).
   let text = received[0]!.toString('utf8', 0, 256);
   if (text.charCodeAt(0) === BOM) text = text.slice(1);
