@@ -1,9 +1,10 @@
-// The steps every account-owned resource handler repeats: find the caller's row or answer 404, update it
-// with the audit stamp, and announce the change so gateways reload (creates and deletes, which check
-// references first, run under withAccountLock and announce after it).
+// The steps every account-owned resource handler repeats: find the caller's row or answer 404, write it
+// with the audit stamp, and announce the change so gateways reload. Creates and deletes run their checks
+// (a free slug, no references left) and their write under the account's lock, and announce after it.
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { Database } from '../store/schema.ts';
-import { getOwned, updateOwned, type OwnedTable } from '../store/owned.ts';
+import { deleteOwned, getOwned, insertOwned, updateOwned, type OwnedTable } from '../store/owned.ts';
+import { withAccountLock } from '../store/account-lock.ts';
 import type { ChangeKind } from '../state/changes.ts';
 import type { Call, ControlDeps } from './app.ts';
 import { notFound } from './resource.ts';
@@ -15,7 +16,7 @@ export function ownedResource<T extends OwnedTable>(deps: ControlDeps, table: T,
 
   const publish = (call: Call, id: string) => deps.changes.publish({ accountId: call.principal.accountId, kind, resourceId: id });
 
-  /** The caller's row or 404; `via` reads inside a transaction (withAccountLock). */
+  /** The caller's row or 404; `via` reads inside a transaction. */
   const existing = async (call: Call, id: string = call.params.id!, via: Kysely<Database> = db): Promise<Row> => {
     const row = await getOwned(via, table, call.principal.accountId, id);
     if (!row) throw notFound(label, id);
@@ -25,6 +26,23 @@ export function ownedResource<T extends OwnedTable>(deps: ControlDeps, table: T,
   return {
     publish,
     existing,
+    /** Inserts `row` once `check` passes, both under the account's lock, then announces it. */
+    async insert(call: Call, row: Row & { id: string }, check?: (trx: Kysely<Database>) => Promise<void>): Promise<void> {
+      await withAccountLock(deps.store, call.principal.accountId, async (trx) => {
+        await check?.(trx);
+        await insertOwned(trx, table, row);
+      });
+      await publish(call, row.id);
+    },
+    /** Deletes the caller's row (404 if none) once `check` passes on it, both under the account's lock. */
+    async remove(call: Call, check?: (trx: Kysely<Database>, row: Row) => Promise<void>): Promise<void> {
+      const id = call.params.id!;
+      await withAccountLock(deps.store, call.principal.accountId, async (trx) => {
+        await check?.(trx, await existing(call, id, trx));
+        await deleteOwned(trx, table, call.principal.accountId, id);
+      });
+      await publish(call, id);
+    },
     /** Applies `changes` to the caller's row (404 if it has none) and returns the stored result. */
     async update(call: Call, id: string, changes: Updateable<Database[T]>): Promise<Row> {
       const { accountId, apiKeyId } = call.principal;

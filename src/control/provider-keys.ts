@@ -4,8 +4,6 @@ import type { components } from './spec-types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import * as repo from '../store/provider-keys.ts';
 import { configurationRules } from '../store/configurations.ts';
-import { deleteOwned, insertOwned } from '../store/owned.ts';
-import { withAccountLock } from '../store/account-lock.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { compact, listEnvelope, patchFields } from './resource.ts';
 import { auditedView } from './audit.ts';
@@ -45,12 +43,10 @@ export function providerKeyHandlers(deps: ControlDeps): HandlerTable {
       const { accountId, apiKeyId } = call.principal;
       const row = sealedProviderKey(deps.secretBox, { accountId, principalId: apiKeyId, ...body });
       // Locked against a concurrent delete of its custom provider, and against other creates past the limit.
-      await withAccountLock(deps.store, accountId, async (trx) => {
+      await keys.insert(call, row, async (trx) => {
         await requireKnownProvider(trx, accountId, body.providerId);
         await requireCapacity(trx, accountId, body.providerId, 1);
-        await insertOwned(trx, 'providerKeys', row);
       });
-      await keys.publish(call, row.id);
       return providerKeyView(call.base, row);
     },
     async GetAIGatewayProviderAPIKey(call: Call) {
@@ -70,14 +66,10 @@ export function providerKeyHandlers(deps: ControlDeps): HandlerTable {
       const { accountId } = call.principal;
       // Locked: a configuration naming this key written meanwhile either lands first (409 here) or finds the
       // key gone (400 there), never a routing step pointing at a deleted key.
-      const id = await withAccountLock(deps.store, accountId, async (trx) => {
-        const keyId = (await keys.existing(call, call.params.id!, trx)).id;
-        const users = configurationsUsingKey(await configurationRules(trx, accountId), keyId);
-        if (users.length > 0) throw new TollgateError(Errors.providerKeyInUse, { id: keyId, configurationId: users.join(', ') });
-        await deleteOwned(trx, 'providerKeys', accountId, keyId);
-        return keyId;
+      await keys.remove(call, async (trx, key) => {
+        const users = configurationsUsingKey(await configurationRules(trx, accountId), key.id);
+        if (users.length > 0) throw new TollgateError(Errors.providerKeyInUse, { id: key.id, configurationId: users.join(', ') });
       });
-      await keys.publish(call, id);
       return undefined;
     },
   };

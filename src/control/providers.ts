@@ -6,8 +6,6 @@ import { newId } from '../domain/ids.ts';
 import * as repo from '../store/providers.ts';
 import { configurationRules } from '../store/configurations.ts';
 import { providerKeyIdsFor } from '../store/provider-keys.ts';
-import { deleteOwned, insertOwned } from '../store/owned.ts';
-import { withAccountLock } from '../store/account-lock.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { compact, listEnvelope, patchFields } from './resource.ts';
 import { auditedView, createdStamp } from './audit.ts';
@@ -67,11 +65,9 @@ export function providerHandlers(deps: ControlDeps): HandlerTable {
         ...createdStamp(apiKeyId),
       };
       // Locked: of two creates of one slug the second sees the first (409, not a unique-index 500).
-      await withAccountLock(deps.store, accountId, async (trx) => {
+      await providers.insert(call, row, async (trx) => {
         if (await repo.providerSlugTaken(trx, accountId, body.providerId)) throw new TollgateError(Errors.providerIdTaken, { providerId: body.providerId });
-        await insertOwned(trx, 'providers', row);
       });
-      await providers.publish(call, row.id);
       return providerView(call.base, row);
     },
     async GetAIGatewayProvider(call: Call) {
@@ -96,8 +92,7 @@ export function providerHandlers(deps: ControlDeps): HandlerTable {
       const { accountId } = call.principal;
       // Locked: a key or configuration for this provider written meanwhile either lands first (409 here) or
       // finds the provider gone, never a reference to a deleted provider.
-      const id = await withAccountLock(deps.store, accountId, async (trx) => {
-        const row = await providers.existing(call, call.params.id!, trx);
+      await providers.remove(call, async (trx, row) => {
         const keys = await providerKeyIdsFor(trx, accountId, row.providerId);
         const configurations = configurationsUsingProvider(await configurationRules(trx, accountId), row);
         const usedBy = [
@@ -105,10 +100,7 @@ export function providerHandlers(deps: ControlDeps): HandlerTable {
           ...(configurations.length > 0 ? [describeUsers('access key configuration', configurations)] : []),
         ];
         if (usedBy.length > 0) throw new TollgateError(Errors.providerInUse, { providerId: row.providerId, usedBy: usedBy.join(' and ') });
-        await deleteOwned(trx, 'providers', accountId, row.id);
-        return row.id;
       });
-      await providers.publish(call, id);
       return undefined;
     },
   };
