@@ -43,7 +43,6 @@ interface Account {
   seen: object;
   /** When the account is due for a periodic read (ms; refreshMs after the last read ended, longer if it was slow). */
   dueAt: number;
-  reading: boolean;
   readAgain: boolean;
   /** The read under way (every readAgain included), for requests that must wait for its figure. */
   inflight: Promise<void> | undefined;
@@ -84,7 +83,7 @@ export class CreditLedger {
     if (account.seen !== snapshot) {
       account.seen = snapshot;
       void this.#refresh(accountId, account);
-    } else if (!account.reading && now >= account.dueAt) {
+    } else if (!account.inflight && now >= account.dueAt) {
       // One periodic read at a time across accounts, except for a stale figure, which is read at once.
       if (!this.#periodicReading) {
         this.#periodicReading = true;
@@ -136,7 +135,7 @@ export class CreditLedger {
     let load = this.#loads.get(accountId);
     if (!load) {
       load = this.#fencedRead(accountId, (balance) => {
-        this.#accounts.set(accountId, { balance, reserved: 0n, seen: snapshot, dueAt: this.#now() + this.#refreshMs, reading: false, readAgain: false, inflight: undefined });
+        this.#accounts.set(accountId, { balance, reserved: 0n, seen: snapshot, dueAt: this.#now() + this.#refreshMs, readAgain: false, inflight: undefined });
       }).finally(() => this.#loads.delete(accountId));
       this.#loads.set(accountId, load);
     }
@@ -155,16 +154,13 @@ export class CreditLedger {
   }
 
   #refresh(accountId: string, account: Account): Promise<void> {
-    if (account.reading) {
+    if (account.inflight) {
       account.readAgain = true;
-      return account.inflight!;
+      return account.inflight;
     }
-    account.reading = true;
-    const read = this.#read(accountId, account);
-    account.inflight = read;
-    // #read never rejects (a failed read keeps the figure).
-    void read.finally(() => { if (account.inflight === read) account.inflight = undefined; });
-    return read;
+    // #read clears it when done (it never rejects: a failed read keeps the figure).
+    account.inflight = this.#read(accountId, account);
+    return account.inflight;
   }
 
   async #read(accountId: string, account: Account): Promise<void> {
@@ -182,7 +178,7 @@ export class CreditLedger {
       // time. A failed one waits its turn too, so a store that is down is not asked on every request.
       const ended = this.#now();
       account.dueAt = ended + Math.max(this.#refreshMs, 20 * (ended - started));
-      account.reading = false;
+      account.inflight = undefined;
     }
   }
 }
