@@ -152,6 +152,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     const status = response.statusCode;
     record.statusCode = status;
     const model = `${plan.candidate.provider.id}:${plan.candidate.modelId}`;
+    const managedKey = plan.keySource === 'ngrok';
     if (status >= 200 && status < 300) {
       if (isStreaming && isEventStream(response.headers)) {
         // The first event decides: a provider that opens its 200 stream with an error event (Anthropic's
@@ -168,7 +169,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         clearTimeout(timer);
         record.served = true;
         ctx.relaying = true;
-        const headers = answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed, plan.keySource === 'ngrok');
+        const headers = answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed, managedKey);
         const outcome = await relayStream(ctx, exchange, status, headers, dropUsageChunk);
         record.facts = outcome.facts;
         record.completion = outcome.completion;
@@ -184,7 +185,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       const codec = codecs[ctx.route.format];
       const text = answer.toString('utf8');
       record.facts = codec.factsFromText(text, ctx.route.surface) ?? codec.factsFromJson(parseJson(text), ctx.route.surface);
-      if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed, plan.keySource === 'ngrok'), answer);
+      if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed, managedKey), answer);
       return 'served';
     }
     const failure = failureOf(status);
@@ -201,7 +202,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     record.durationMs = performance.now() - started;
     record.failure = 'rejected';
     record.served = true;
-    if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed, plan.keySource === 'ngrok'), errorBody);
+    if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed, managedKey), errorBody);
     return 'stop';
   } catch (error) {
     record.durationMs = performance.now() - started;
