@@ -5,7 +5,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { openStore } from '../src/store/database.ts';
-import { startHarness } from './helpers/gateway.ts';
+import { startHarness, type Harness } from './helpers/gateway.ts';
+
+/** Every usage row in the stopped gateway's store. */
+async function storedUsage(h: Harness) {
+  const store = await openStore(h.database.url, { migrate: false });
+  try {
+    return await store.db.selectFrom('usageEvents').selectAll().execute();
+  } finally {
+    await store.close();
+  }
+}
+
+async function release(h: Harness, stopped: boolean): Promise<void> {
+  if (!stopped) await h.running.stop();
+  await h.fake.close();
+  await h.database.drop();
+}
 
 test('usage of streams cut or still running during shutdown is recorded before stop() returns', async () => {
   const h = await startHarness('sqlite');
@@ -34,27 +50,20 @@ test('usage of streams cut or still running during shutdown is recorded before s
     cut.body.destroy();
     await stopping;
 
-    const store = await openStore(h.database.url, { migrate: false });
-    try {
-      const rows = await store.db.selectFrom('usageEvents').selectAll().execute();
-      assert.equal(rows.length, 2, 'one usage event per stream');
-      assert.equal(h.fake.requests.length, 2);
-      const byModel = new Map(rows.map((r) => [r.model, r]));
-      const cutRow = byModel.get('drip-cut-at-shutdown');
-      assert.ok(cutRow);
-      assert.equal(Number(cutRow.isStreaming), 1);
-      assert.equal(Number(cutRow.usageEstimated), 1, 'the cut stream never got its usage report: estimated');
-      assert.ok(Number(cutRow.inputTokensEstimate) > 0, "its input counted on the tokenizer thread during shutdown");
-      const finished = byModel.get('drip-finishes-at-shutdown');
-      assert.ok(finished);
-      assert.equal(finished.completion, 'succeeded');
-    } finally {
-      await store.close();
-    }
+    const rows = await storedUsage(h);
+    assert.equal(rows.length, 2, 'one usage event per stream');
+    assert.equal(h.fake.requests.length, 2);
+    const byModel = new Map(rows.map((r) => [r.model, r]));
+    const cutRow = byModel.get('drip-cut-at-shutdown');
+    assert.ok(cutRow);
+    assert.equal(Number(cutRow.isStreaming), 1);
+    assert.equal(Number(cutRow.usageEstimated), 1, 'the cut stream never got its usage report: estimated');
+    assert.ok(Number(cutRow.inputTokensEstimate) > 0, "its input counted on the tokenizer thread during shutdown");
+    const finished = byModel.get('drip-finishes-at-shutdown');
+    assert.ok(finished);
+    assert.equal(finished.completion, 'succeeded');
   } finally {
-    if (!stopped) await h.running.stop();
-    await h.fake.close();
-    await h.database.drop();
+    await release(h, stopped);
   }
 });
 
@@ -85,18 +94,11 @@ test('answers still open when the shutdown grace period ends get an error the SD
     assert.equal(((await answered.body.json()) as { error: { code: string } }).error.code, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE');
     await stopping;
 
-    const store = await openStore(h.database.url, { migrate: false });
-    try {
-      const rows = new Map((await store.db.selectFrom('usageEvents').selectAll().execute()).map((r) => [r.model, r]));
-      const streamRow = rows.get('drip-outlives-grace');
-      assert.deepEqual([streamRow?.completion, Number(streamRow?.isError)], ['stream_failed', 1], 'not a client that hung up');
-      assert.equal(Number(rows.get('slow-5000-outlives-grace')?.isError), 1);
-    } finally {
-      await store.close();
-    }
+    const rows = new Map((await storedUsage(h)).map((r) => [r.model, r]));
+    const streamRow = rows.get('drip-outlives-grace');
+    assert.deepEqual([streamRow?.completion, Number(streamRow?.isError)], ['stream_failed', 1], 'not a client that hung up');
+    assert.equal(Number(rows.get('slow-5000-outlives-grace')?.isError), 1);
   } finally {
-    if (!stopped) await h.running.stop();
-    await h.fake.close();
-    await h.database.drop();
+    await release(h, stopped);
   }
 });
