@@ -72,6 +72,14 @@ describe('gateway routing and failover (sqlite)', () => {
     const compat = await gw(h, '/v1/chat/completions', { token: onlyMini, body: chat('text-embedding-3-small', { models: ['gpt-4o', 'gpt-4o-mini'] }) });
     assert.equal(compat.status, 200);
     assert.equal(compat.headers.get('ngrok-aig-rejected-models'), 'text-embedding-3-small, gpt-4o');
+    // So is one no credential can serve: an uncatalogued model the managed key may not bill.
+    const managedOnly = await keyWith([{ provider: 'anthropic', steps: [{ type: 'ngrok' }] }, { provider: 'openai', steps: [user('sk-good-a')] }]);
+    const unserved = await gw(h, '/v1/chat/completions', { token: managedOnly, body: chat('anthropic:claude-unreleased-9', { models: ['gpt-4o-mini'] }) });
+    assert.equal(unserved.status, 200, unserved.text);
+    assert.equal(unserved.headers.get('ngrok-aig-rejected-models'), 'anthropic:claude-unreleased-9');
+    assert.equal(unserved.headers.get('ngrok-aig-model'), 'openai:gpt-4o-mini');
+    const both = await gw(h, '/v1/chat/completions', { token: onlyMini, body: chat('gpt-4o', { models: ['anthropic:claude-unreleased-9', 'gpt-4o-mini'] }) });
+    assert.equal(both.headers.get('ngrok-aig-rejected-models'), 'gpt-4o, anthropic:claude-unreleased-9');
   });
 
   test('a key whose configuration is gone fails closed: nothing is allowed, not everything', async () => {

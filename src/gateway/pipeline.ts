@@ -114,12 +114,17 @@ function planAll(ctx: RequestContext, allowed: readonly Candidate[]): AttemptPla
   const { deps, account, configuration } = ctx;
   const attempts: AttemptPlan[] = [];
   let problem: TollgateError | undefined;
+  let unserved: string[] | undefined;
   for (const candidate of allowed) {
     const plan = planAttempts(candidate, configuration ?? null, account!, deps.options.managedKeys);
     for (const a of plan.attempts) attempts.push(a);
+    if (plan.attempts.length === 0) (unserved ??= []).push(candidate.requested);
     problem ??= plan.problem;
   }
   if (attempts.length === 0) throw problem ?? tollgateError('noProviderKeys', { provider: allowed[0]!.provider.id });
+  // A candidate no credential can serve (no key for its provider, or an uncatalogued model on the managed key)
+  // is skipped like one the scope refused: the client learns why its fallback answered instead.
+  if (unserved) ctx.rejectedModels = headerText(ctx.rejectedModels ? `${ctx.rejectedModels}, ${unserved.join(', ')}` : unserved.join(', '));
   return attempts;
 }
 
