@@ -152,6 +152,36 @@ describe('gateway streaming (sqlite)', () => {
     assert.deepEqual([Number(row!.usageEstimated), row!.stopReason], [0, 'stop']);
   });
 
+  test('an upstream that compresses despite accept-encoding: identity is decoded: answers, errors and streams', async () => {
+    // JSON: the client reads plain JSON (no content-encoding it did not ask for), metered from the provider's usage.
+    const { data: answer, response } = await openai.chat.completions.create({ model: 'openai:gzip-chat', messages: [{ role: 'user', content: 'zip' }] }).withResponse();
+    assert.match(answer.choices[0]!.message.content!, /gzip-chat/);
+    assert.equal(h.fake.requests.at(-1)!.headers['accept-encoding'], 'identity');
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.inputTokens, row!.outputTokens, Number(row!.usageEstimated)], [FAKE_USAGE.input, FAKE_USAGE.output, 0]);
+    const raw = await gw(h, '/v1/chat/completions', { token, headers: { 'accept-encoding': 'identity' }, body: { model: 'openai:gzip-chat', messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(raw.headers.get('content-encoding'), null);
+    assert.equal(Number(raw.headers.get('content-length')), Buffer.byteLength(raw.text));
+    assert.match(raw.json().choices[0].message.content, /gzip-chat/);
+    // A compressed provider error is passed through readable (the SDK sees its status and message).
+    await assert.rejects(openai.chat.completions.create({ model: 'openai:gzip-fail-400-chat', messages: [{ role: 'user', content: 'x' }] }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && e.status === 400 && typeof e.message === 'string' && !/ERR_NGROK_3800/.test(e.message));
+    // Streams: decoded event by event as they come, with the provider's usage.
+    const { data: stream, response: streamed } = await openai.chat.completions.create({ model: 'openai:gzip-drip-chat', stream: true, messages: [{ role: 'user', content: 'zip' }] }).withResponse();
+    const arrivals: number[] = [];
+    let text = '';
+    for await (const chunk of stream) {
+      arrivals.push(Date.now());
+      text += chunk.choices[0]?.delta.content ?? '';
+    }
+    assert.match(text, /gzip-drip-chat/);
+    assert.ok(arrivals.at(-1)! - arrivals[0]! > 600, 'decoded chunks were delivered as produced');
+    const [streamRow] = await h.usage(streamed.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([streamRow!.inputTokens, streamRow!.outputTokens, Number(streamRow!.usageEstimated), streamRow!.completion], [FAKE_USAGE.input, FAKE_USAGE.output, 0, 'succeeded']);
+    const anthropicStream = anthropic.messages.stream({ model: 'anthropic:gzip-claude', max_tokens: 10, messages: [{ role: 'user', content: 'zip' }] });
+    assert.equal((await anthropicStream.finalMessage()).usage.output_tokens, FAKE_USAGE.output);
+  });
+
   test('a client that goes away aborts the upstream request', async () => {
     const controller = new AbortController();
     const stream = await openai.chat.completions.create({ model: 'openai:drip-abort', stream: true, messages: [{ role: 'user', content: 'x' }] }, { signal: controller.signal });

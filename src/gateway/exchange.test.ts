@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
-import { UpstreamExchange } from './exchange.ts';
+import { brotliCompressSync, createGzip, deflateSync, gzipSync, zstdCompressSync } from 'node:zlib';
+import { MAX_DECODED_BYTES, UpstreamExchange } from './exchange.ts';
 
 async function withUpstream(handler: Parameters<typeof createServer>[1], run: (pool: Pool) => Promise<void>): Promise<void> {
   const server: Server = createServer(handler);
@@ -117,5 +118,94 @@ test('a sink that refuses more data pauses the upstream until resumed', async ()
     });
     assert.equal(bytes, 64 * piece.length);
     assert.ok(pausedOnce);
+  });
+});
+
+test('a compressed answer is decoded, its headers no longer claim the coding; one it cannot decode keeps them', async () => {
+  const text = JSON.stringify({ answer: 'y'.repeat(10_000) });
+  await withUpstream((req, res) => {
+    req.resume();
+    const coding = req.headers['x-coding'] as string;
+    const body = coding === 'br' ? brotliCompressSync(text) : coding === 'deflate' ? deflateSync(text) : coding === 'zstd' ? zstdCompressSync(text) : Buffer.from(text);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': coding, 'content-length': body.length });
+    res.end(body);
+  }, async (pool) => {
+    for (const coding of ['br', 'deflate', 'zstd', 'Identity']) {
+      const exchange = new UpstreamExchange();
+      pool.dispatch({ path: '/', method: 'POST', body: '{}', headers: { 'x-coding': coding } }, exchange);
+      const head = await exchange.head;
+      assert.equal(head.headers['content-encoding'], undefined, coding);
+      assert.equal((await exchange.collect()).toString(), text, coding);
+    }
+    // `compress` (LZW) is not zlib's: the bytes and their header stay as they came, for the client to decode.
+    const exchange = new UpstreamExchange();
+    pool.dispatch({ path: '/', method: 'POST', body: '{}', headers: { 'x-coding': 'compress' } }, exchange);
+    assert.equal((await exchange.head).headers['content-encoding'], 'compress');
+    await exchange.collect();
+  });
+});
+
+test('a compressed body that decodes past the limit fails instead of filling memory; a broken one fails too', async () => {
+  // ~100 KB of gzip inflating to 96 MiB.
+  const bomb = gzipSync(Buffer.alloc(MAX_DECODED_BYTES + 32 * 1024 * 1024));
+  await withUpstream((req, res) => {
+    req.resume();
+    const broken = req.headers['x-broken'] === '1';
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    res.end(broken ? Buffer.from('not gzip at all') : bomb);
+  }, async (pool) => {
+    const exchange = new UpstreamExchange();
+    start(pool, exchange);
+    await exchange.head;
+    await assert.rejects(exchange.collect(), /decodes to more than/);
+    const broken = new UpstreamExchange();
+    pool.dispatch({ path: '/', method: 'POST', body: '{}', headers: { 'x-broken': '1' } }, broken);
+    await broken.head;
+    await assert.rejects(broken.collect(), { code: 'Z_DATA_ERROR' });
+  });
+});
+
+test('a compressed stream inflates only as fast as its sink reads; a discarded compressed body ends', async () => {
+  // 8 MiB of text that gzip makes ~8 KB: the sink pauses after 1 MiB, and the decoder must stop with it.
+  const piece = 'z'.repeat(1024 * 1024);
+  await withUpstream((req, res) => {
+    req.resume();
+    res.writeHead(req.headers['x-fail'] ? 500 : 200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' });
+    const gz = createGzip();
+    gz.pipe(res);
+    for (let i = 0; i < 8; i++) gz.write(piece);
+    gz.end();
+  }, async (pool) => {
+    const failed = new UpstreamExchange();
+    pool.dispatch({ path: '/', method: 'POST', body: '{}', headers: { 'x-fail': '1' } }, failed);
+    await failed.head;
+    // Let the whole raw body arrive (into the decoder) before the gateway decides to drop it.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await failed.discard();
+
+    const exchange = new UpstreamExchange();
+    start(pool, exchange);
+    await exchange.head;
+    let bytes = 0;
+    let whilePaused = 0;
+    let paused = false;
+    let pausedOnce = false;
+    await new Promise<void>((resolve, reject) => {
+      exchange.pipe({
+        data(chunk) {
+          if (paused) whilePaused += chunk.length;
+          bytes += chunk.length;
+          if (pausedOnce || bytes < 1024 * 1024) return true;
+          paused = pausedOnce = true;
+          setTimeout(() => { paused = false; exchange.resume(); }, 100);
+          return false;
+        },
+        end: resolve,
+        error: reject,
+      });
+    });
+    assert.equal(bytes, 8 * piece.length);
+    assert.ok(pausedOnce);
+    assert.ok(whilePaused <= 64 * 1024, `decoded ${whilePaused} bytes while the sink was full`);
   });
 });

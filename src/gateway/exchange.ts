@@ -6,6 +6,7 @@
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AbortCause } from './context.ts';
+import { decoderFor } from './content-coding.ts';
 
 export interface UpstreamHead { statusCode: number; headers: IncomingHttpHeaders }
 
@@ -17,6 +18,13 @@ export interface BodySink {
 }
 
 type BodyMode = 'pending' | 'collect' | 'discard' | 'sink';
+
+/**
+ * The most a compressed answer may decode to when it is collected whole: a few KB of gzip can inflate to
+ * gigabytes, and a tenant's custom provider is not trusted with the gateway's memory. (Streams decode only as fast
+ * as the client reads.)
+ */
+export const MAX_DECODED_BYTES = 64 * 1024 * 1024;
 
 class ExchangeAborted extends Error {
   override name = 'AbortError';
@@ -46,6 +54,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   #waiter: { resolve: (body: Buffer) => void; reject: (error: Error) => void } | undefined;
   /** firstData() waiting for the first body bytes. */
   #onFirst: (() => void) | undefined;
+  /** Decodes a compressed answer (content-coding.ts); its output goes where raw bytes would. */
+  #decoder: ReturnType<typeof decoderFor>;
+  /** The upstream's (raw) body ended; with a decoder, `#ended` waits for its last output. */
+  #rawEnded = false;
 
   constructor() {
     this.head = new Promise((resolve, reject) => {
@@ -67,6 +79,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   abort(cause: AbortCause): void {
     if (this.#cause !== undefined) return;
     this.#cause = cause;
+    this.#decoder?.destroy();
     // Not started yet: onRequestStart aborts at once.
     this.#controller?.abort(new ExchangeAborted(cause));
   }
@@ -104,6 +117,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   discard(): Promise<void> {
     this.#mode = 'discard';
     this.#chunks = [];
+    if (this.#decoder) {
+      // Nothing is read from a discarded body: its raw bytes need no decoding. The decoder may have paused the
+      // connection, or already have all the raw bytes (the end then comes from here, not from the decoder).
+      this.#decoder.destroy();
+      this.#decoder = undefined;
+      if (this.#rawEnded) this.#ended = true;
+      this.#controller?.resume();
+    }
     this.#size = 0;
     return new Promise((resolve) => {
       this.#waiter = { resolve: () => resolve(), reject: () => resolve() };
@@ -117,13 +138,23 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.#mode = 'sink';
     const early = this.#chunks;
     this.#chunks = [];
-    for (const chunk of early) if (!sink.data(chunk)) this.#controller?.pause();
+    for (const chunk of early) if (!sink.data(chunk)) this.#pause();
     if (this.#failure) sink.error(this.#failure);
     else if (this.#ended) sink.end();
   }
 
+  /**
+   * The sink is full. With a decoder, it is the decoder that stops: its buffers then fill and its `write` refuses
+   * the raw bytes, which pauses the connection — so a small compressed body never inflates faster than it is read.
+   */
+  #pause(): void {
+    if (this.#decoder) this.#decoder.pause();
+    else this.#controller?.pause();
+  }
+
   resume(): void {
-    this.#controller?.resume();
+    if (this.#decoder) this.#decoder.resume();
+    else this.#controller?.resume();
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -135,24 +166,66 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     // 1xx interim responses: the real head follows.
     if (statusCode < 200) return;
     this.#headSeen = true;
+    const decoder = decoderFor(headers);
+    if (decoder) this.#decodeWith(decoder);
     this.#resolveHead({ statusCode, headers });
   }
 
+  #decodeWith(decoder: NonNullable<ReturnType<typeof decoderFor>>): void {
+    this.#decoder = decoder;
+    decoder.on('data', (chunk: Buffer) => this.#take(chunk));
+    decoder.on('end', () => this.#bodyEnded());
+    decoder.on('drain', () => this.#controller?.resume());
+    decoder.on('error', (error: Error) => {
+      if (this.settled || this.#cause !== undefined) return;
+      this.#controller?.abort(error);
+      this.refuse(error);
+    });
+  }
+
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const decoder = this.#decoder;
+    if (decoder && this.#mode !== 'discard') {
+      if (!decoder.write(chunk)) controller.pause();
+      return;
+    }
+    this.#take(chunk);
+  }
+
+  /** Body bytes (decoded ones for a compressed answer) to wherever the body goes. */
+  #take(chunk: Buffer): void {
     switch (this.#mode) {
       case 'sink':
-        if (!this.#sink!.data(chunk)) controller.pause();
+        if (!this.#sink!.data(chunk)) this.#pause();
         return;
       case 'discard':
         return;
       default:
         this.#chunks.push(chunk);
         this.#size += chunk.length;
+        if (this.#decoder && this.#size > MAX_DECODED_BYTES) {
+          const error = new Error(`the provider's compressed answer decodes to more than ${MAX_DECODED_BYTES} bytes`);
+          this.#decoder.destroy();
+          this.#controller?.abort(error);
+          this.refuse(error);
+          return;
+        }
         this.#first();
     }
   }
 
   onResponseEnd(): void {
+    this.#rawEnded = true;
+    const decoder = this.#decoder;
+    if (decoder && this.#mode !== 'discard') {
+      // The body ends when the decoder has given out its last bytes.
+      decoder.end();
+      return;
+    }
+    this.#bodyEnded();
+  }
+
+  #bodyEnded(): void {
     this.#ended = true;
     this.#first();
     if (this.#mode === 'sink') this.#sink!.end();
@@ -165,7 +238,9 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   /** Fails the exchange before (or instead of) any dispatch: the call is not made. */
   refuse(error: Error): void {
+    if (this.#failure) return;
     this.#failure = error;
+    this.#decoder?.destroy();
     this.#first();
     if (!this.#headSeen) {
       this.#headSeen = true;

@@ -17,10 +17,11 @@ export const FORWARDED_REQUEST_HEADERS = ['anthropic-version', 'anthropic-beta',
 
 /**
  * Upstream response headers never copied to the client: hop-by-hop, framing (the gateway frames the body
- * itself), encoding (it asks for identity), cookies, and CORS (the gateway answers its own).
+ * itself), cookies, and CORS (the gateway answers its own). A `content-encoding` still present is one the
+ * exchange could not decode (content-coding.ts): the bytes go on as they came, so the client must know it.
  */
 const DROPPED_RESPONSE_HEADERS = new Set([
-  'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'proxy-authenticate',
+  'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'proxy-authenticate',
   'proxy-connection', 'upgrade', 'trailer', 'te', 'set-cookie', 'date', 'server', 'vary',
   'access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers',
   'access-control-allow-headers', 'access-control-allow-methods', 'access-control-max-age',

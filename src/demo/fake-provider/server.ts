@@ -13,10 +13,13 @@
 //   model `nousage-…`                                  → no usage reported
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
 //   model `flood-…`                                    → a 16 MB answer (fills socket buffers)
+//   model `gzip-…` (also `gzip-fail-NNN-`, `gzip-drip-`) → answer gzip-compressed whatever accept-encoding said
+//                                                         (streams flushed per event)
 // Every request is recorded (method, path, headers, parsed body) and whether the client went away.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { createGzip, gzipSync } from 'node:zlib';
 import { errorBody, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type FakeSurface } from './wire.ts';
 
 /** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
@@ -88,11 +91,13 @@ function answerText(model: string, body: Record<string, unknown>): string {
 async function handle(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
   const surface = surfaceOfPath(record.path);
   const format = formatOf(surface);
-  const sendError = (status: number) => {
+  const sendError = (status: number, gzip = false) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (status === 429) headers['retry-after'] = '1';
     if (format === 'anthropic') headers['request-id'] = 'req_fake1';
-    res.writeHead(status, headers).end(errorBody(format, status));
+    if (gzip) headers['content-encoding'] = 'gzip';
+    const text = errorBody(format, status);
+    res.writeHead(status, headers).end(gzip ? gzipSync(text) : text);
   };
   if (!surface || req.method !== 'POST') return sendError(404);
   const body = record.body;
@@ -104,8 +109,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (keyStatus) return sendError(Number(keyStatus[1]));
 
   const model = typeof body.model === 'string' ? body.model : 'unknown';
-  const modelStatus = /^fail-(\d{3})-/.exec(model);
-  if (modelStatus) return sendError(Number(modelStatus[1]));
+  const gzip = model.startsWith('gzip-');
+  const modelStatus = /^(?:gzip-)?fail-(\d{3})-/.exec(model);
+  if (modelStatus) return sendError(Number(modelStatus[1]), gzip);
   const slow = /^slow-(?:(\d+)-)?/.exec(model);
   if (slow) {
     await sleep(slow[1] ? Number(slow[1]) : 1500);
@@ -127,7 +133,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
       ...accountHeaders(format),
       ...(format === 'anthropic' ? { 'request-id': 'req_fake1' } : {}),
       ...(model.startsWith('chained-') ? CHAINED_GATEWAY_HEADERS : {}),
-    }).end(text);
+      ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+    }).end(gzip ? gzipSync(text) : text);
     return;
   }
 
@@ -141,22 +148,27 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
     return;
   }
   const contentType = model.startsWith('mixedcase-') ? 'Text/Event-Stream; charset=utf-8' : 'text/event-stream; charset=utf-8';
-  res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-cache', connection: 'keep-alive', ...accountHeaders(format) });
+  res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-cache', connection: 'keep-alive', ...accountHeaders(format), ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+  // gzip-…: each event compressed and flushed on its own, as a compressing proxy in front of a model server does.
+  const compressor = gzip ? createGzip() : undefined;
+  compressor?.pipe(res);
+  const out = compressor ?? res;
   const silent = /^silent-(\d+)-/.exec(model);
   if (silent) {
     res.flushHeaders();
     await sleep(Number(silent[1]));
   }
-  const gap = model.startsWith('drip-') ? 150 : cut ? 20 : 0;
+  const gap = model.startsWith('drip-') || model.startsWith('gzip-drip-') ? 150 : cut ? 20 : 0;
   // short-…: the first events only (role and a first piece of text), then a clean end.
   const stopAt = cut ? Math.max(2, events.length >> 1) : model.startsWith('short-') ? 2 : events.length;
   for (let i = 0; i < stopAt; i++) {
     if (res.destroyed) return;
-    res.write(events[i]);
+    out.write(events[i]);
+    compressor?.flush();
     if (gap) await sleep(gap);
   }
   if (cut) { res.socket?.destroy(); return; }
-  res.end();
+  out.end();
 }
 
 export async function startFakeProvider(port = 0): Promise<FakeProvider> {
