@@ -112,6 +112,21 @@ function positiveInteger(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+/**
+ * The operator's own first API key. Generated keys carry 256 random bits; a chosen one is the only token a
+ * guesser could hope to find, so it must be at least as long as a 128-bit hex secret, and header-safe (a Bearer
+ * token: visible ASCII, no spaces).
+ */
+export const MIN_BOOTSTRAP_KEY_LENGTH = 32;
+
+function bootstrapApiKey(env: Env): string | undefined {
+  const key = env.TOLLGATE_BOOTSTRAP_API_KEY;
+  if (!key) return undefined;
+  if (key.length < MIN_BOOTSTRAP_KEY_LENGTH) throw new Error(`TOLLGATE_BOOTSTRAP_API_KEY must be at least ${MIN_BOOTSTRAP_KEY_LENGTH} characters (try: openssl rand -hex 32)`);
+  if (!/^[\x21-\x7e]+$/.test(key)) throw new Error('TOLLGATE_BOOTSTRAP_API_KEY may hold only visible ASCII characters (no spaces)');
+  return key;
+}
+
 export function loadConfig(env: Env = process.env, overrides: Partial<Record<'databaseUrl' | 'host', string> & Record<'gatewayPort' | 'apiPort', number>> = {}): Config {
   let databaseUrl = overrides.databaseUrl ?? env.TOLLGATE_DATABASE_URL ?? DEFAULT_SQLITE_URL;
   const parsed = parseDatabaseUrl(databaseUrl);
@@ -140,7 +155,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     checkoutSuccessUrl: env.TOLLGATE_CHECKOUT_SUCCESS_URL ?? 'http://127.0.0.1:8081/?checkout=success',
     checkoutCancelUrl: env.TOLLGATE_CHECKOUT_CANCEL_URL ?? 'http://127.0.0.1:8081/?checkout=cancel',
   };
-  if (env.TOLLGATE_BOOTSTRAP_API_KEY) config.bootstrapApiKey = env.TOLLGATE_BOOTSTRAP_API_KEY;
+  const bootstrap = bootstrapApiKey(env);
+  if (bootstrap) config.bootstrapApiKey = bootstrap;
   if (env.TOLLGATE_STRIPE_SECRET_KEY) config.stripeSecretKey = env.TOLLGATE_STRIPE_SECRET_KEY;
   if (env.TOLLGATE_STRIPE_WEBHOOK_SECRET) config.stripeWebhookSecret = env.TOLLGATE_STRIPE_WEBHOOK_SECRET;
   if (env.TOLLGATE_STRIPE_API_BASE_URL) config.stripeApiBaseUrl = env.TOLLGATE_STRIPE_API_BASE_URL;

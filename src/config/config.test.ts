@@ -1,0 +1,15 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfig } from './config.ts';
+
+const base = { TOLLGATE_DATABASE_URL: 'sqlite::memory:', TOLLGATE_SECRET_KEY: 'a'.repeat(64) };
+
+test('a chosen bootstrap API key must be long and header-safe; a good one is taken as given', () => {
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_BOOTSTRAP_API_KEY: 'letmein' }), /at least 32 characters/);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_BOOTSTRAP_API_KEY: `${'k'.repeat(31)}` }), /at least 32 characters/);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_BOOTSTRAP_API_KEY: `${'k'.repeat(32)} x` }), /visible ASCII/);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_BOOTSTRAP_API_KEY: `${'k'.repeat(32)}é` }), /visible ASCII/);
+  const key = `tg_${'0123456789abcdef'.repeat(2)}`;
+  assert.equal(loadConfig({ ...base, TOLLGATE_BOOTSTRAP_API_KEY: key }).bootstrapApiKey, key);
+  assert.equal(loadConfig(base).bootstrapApiKey, undefined);
+});
