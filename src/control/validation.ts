@@ -82,9 +82,23 @@ export function validateBody<T>(op: ContractOperation, body: unknown): T {
   return body as T;
 }
 
-/** Validates and coerces the query string; unknown parameters are ignored, as most HTTP APIs do. */
+const DECIMAL_INTEGER = /^-?\d+$/;
+
+/**
+ * Validates and coerces the query string. Unknown parameters are ignored, as most HTTP APIs do, and left out of
+ * what the handlers see (so list envelopes do not echo them into `uri` / `nextPageUri`).
+ */
 export function validateQuery<T>(op: ContractOperation, query: Record<string, unknown>): T {
-  const copy: Record<string, unknown> = { ...query };
+  const copy: Record<string, unknown> = {};
+  for (const p of op.queryParameters) {
+    const value = query[p.name];
+    if (value === undefined) continue;
+    // Ajv coerces whatever `+value` reads as a number (`0x10`, `1e1`, ` 5 `): an integer is written in decimal.
+    if (p.schema.type === 'integer' && typeof value === 'string' && !DECIMAL_INTEGER.test(value)) {
+      throw new TollgateError(Errors.validationFailed, { field: p.name, reason: `The query parameter "${p.name}" must be integer.` });
+    }
+    copy[p.name] = value;
+  }
   const validate = queryValidator(op);
   if (!validate(copy)) {
     const e = validate.errors![0]!;

@@ -31,6 +31,13 @@ export async function assertPaging(c: TestControl, { path: collection, listKey, 
   assert.equal(all.nextPageUri, null);
   const after: Record<string, unknown> = expectSchema(await c.call('GET', `${collection}?beforeId=${newestFirst[0]}`), 200, listSchema);
   assert.deepEqual((after[listKey] as { id: string }[]).map((i) => i.id), newestFirst.slice(1));
+  // Parameters the operation does not define are ignored, and not echoed back into the page links.
+  const tagged: Record<string, unknown> = expectSchema(await c.call('GET', `${collection}?limit=1&utm_source=mail`), 200, listSchema);
+  assert.ok(!String(tagged.uri).includes('utm_source'), String(tagged.uri));
+  assert.match(String(tagged.uri), /\?limit=1$/);
+  assert.ok(!String(tagged.nextPageUri).includes('utm_source'), String(tagged.nextPageUri));
+  // An integer is written in decimal: what `Number()` would read (hex, exponent, spaces) is refused.
+  for (const limit of ['0x2', '1e1', '2.0', '%202']) expectError(await c.call('GET', `${collection}?limit=${limit}`), 400, 'ERR_NGROK_27606');
 }
 
 export async function assertHead(c: TestControl, path: string): Promise<void> {
