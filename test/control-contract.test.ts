@@ -65,6 +65,20 @@ for (const kind of STORE_KINDS) {
       assert.ok(keys.aiGatewayApiKeys.every((k) => !k.name.includes('\u0000')));
     });
 
+    test('a body that is not valid UTF-8 is a 400 and nothing is stored; a leading byte-order mark is accepted', async () => {
+      const send = (payload: Buffer) => control.app.inject({ method: 'POST', url: '/api-keys', headers: { authorization: `Bearer ${control.token}`, 'content-type': 'application/json' }, payload });
+      for (const bad of [Buffer.from([0xff]), Buffer.from([0xc3, 0x28]), Buffer.from([0xed, 0xa0, 0x80])]) {
+        const res = await send(Buffer.concat([Buffer.from('{"name":"bad'), bad, Buffer.from('"}')]));
+        expectError(res, 400, 'ERR_NGROK_27606');
+        assert.match(res.body, /UTF-8/);
+      }
+      const keys = (await control.call('GET', '/api-keys')).json() as { aiGatewayApiKeys: { name: string }[] };
+      assert.ok(keys.aiGatewayApiKeys.every((k) => !k.name.startsWith('bad')));
+      const bom = await send(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"name":"bom-é"}')]));
+      assert.equal(bom.statusCode, 201, bom.body);
+      assert.equal((bom.json() as { name: string }).name, 'bom-é');
+    });
+
     test('unknown paths are 404 and unsupported methods on known paths are 405', async () => {
       expectError(await control.call('GET', '/no-such-thing'), 404, 'ERR_NGROK_27611');
       const put = await control.call('PUT', '/access-keys');

@@ -20,6 +20,8 @@ import { clientTimeoutOptions, closeAfterAnswer } from '../http/client-timeouts.
  * NUL is a 400 rather than an internal error, and the two stores accept the same input.
  */
 const NUL_ESCAPE = /%00/i;
+/** Throws on invalid UTF-8; a leading byte-order mark is dropped. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function holdsNul(value: unknown): boolean {
   // Iterative: a deeply nested body must not overflow the stack here (validation refuses it later).
@@ -131,8 +133,14 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
 
   // Scripts often omit Content-Type; every body on this API is JSON, so parse whatever arrives as JSON.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
+    let text: string;
+    try {
+      // JSON is UTF-8 (RFC 8259): invalid bytes are refused, not stored as U+FFFD in a key's name or secret.
+      text = typeof body === 'string' ? body : STRICT_UTF8.decode(body);
+    } catch {
+      return done(new TollgateError(Errors.validationFailed, { reason: 'The request body is not valid UTF-8.' }), undefined);
+    }
     if (text.trim() === '') return done(null, undefined);
     let value: unknown;
     try {
