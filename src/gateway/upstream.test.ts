@@ -47,3 +47,45 @@ test("a tenant's provider host resolving to a private address is never connected
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('a pool no call used for a whole sweep period is closed; one in use or with a call in flight is kept', async () => {
+  const server = createServer((req, res) => {
+    req.resume();
+    // `/slow`: an answer still in flight when the sweep runs.
+    setTimeout(() => res.end('{}'), req.url!.includes('slow') ? 300 : 0);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  // Sweeps are driven by hand here (the timer period is out of reach).
+  const upstreams = new Upstreams({ loopId: '0123456789abcdef', allowPrivate: true, sweepMs: 3_600_000 });
+  const call = async (baseUrl: string) => {
+    const exchange = new UpstreamExchange();
+    upstreams.dispatch({ plan: plan(baseUrl, false), body: Buffer.from('{}'), clientHeaders: {}, idleTimeoutMs: 2000 }, exchange);
+    await exchange.head;
+    await exchange.collect();
+  };
+  try {
+    await call(`http://127.0.0.1:${port}/v1`);
+    await call(`http://localhost:${port}/v1`);
+    assert.equal(upstreams.poolCount, 2);
+    upstreams.sweep();
+    assert.equal(upstreams.poolCount, 2, 'both were used since the last sweep');
+    await call(`http://127.0.0.1:${port}/v1`);
+    const slow = call(`http://localhost:${port}/slow`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    upstreams.sweep();
+    assert.equal(upstreams.poolCount, 2);
+    upstreams.sweep();
+    assert.equal(upstreams.poolCount, 1, 'the idle origin was closed, the one with an answer in flight kept');
+    await slow;
+    upstreams.sweep();
+    assert.equal(upstreams.poolCount, 0);
+    // A closed origin is opened again on its next call.
+    await call(`http://127.0.0.1:${port}/v1`);
+    assert.equal(upstreams.poolCount, 1);
+  } finally {
+    await upstreams.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});

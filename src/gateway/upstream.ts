@@ -12,6 +12,14 @@ import type { UpstreamExchange } from './exchange.ts';
 
 interface Target { origin: string; path: string; hostname: string; nonPublicLiteral: boolean }
 
+/** A pool and whether a call used it since the last sweep (a flag per dispatch instead of a clock read). */
+interface PoolEntry { pool: Pool; used: boolean }
+
+/** How often idle pools are looked for; one unused for a whole period, with nothing in flight, is closed. */
+const SWEEP_MS = 5 * 60_000;
+/** Targets kept before the cache starts over: each distinct provider base URL adds one (tenants choose them). */
+const MAX_TARGET_BASES = 1_000;
+
 export interface UpstreamCall {
   plan: AttemptPlan;
   body: Buffer;
@@ -25,7 +33,8 @@ export interface UpstreamCall {
 const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 
 export class Upstreams {
-  readonly #pools = new Map<string, Pool>();
+  readonly #pools = new Map<string, PoolEntry>();
+  readonly #sweeper: NodeJS.Timeout;
   /** base URL → surface path → target: two lookups instead of a concatenated key built per request. */
   readonly #targets = new Map<string, Map<string, Target>>();
   readonly #connections: number;
@@ -39,15 +48,39 @@ export class Upstreams {
    * operator lets custom providers reach non-public addresses; otherwise their connections resolve through
    * `publicOnlyLookup` (`lookup` replaces the system resolver, for tests).
    */
-  constructor(options: { connectionsPerOrigin?: number; loopId: string; allowPrivate: boolean; lookup?: Lookup }) {
+  constructor(options: { connectionsPerOrigin?: number; loopId: string; allowPrivate: boolean; lookup?: Lookup; sweepMs?: number }) {
     this.#connections = options.connectionsPerOrigin ?? 1024;
     this.#loopId = options.loopId;
     this.#publicOnly = options.allowPrivate ? undefined : publicOnlyLookup(options.lookup);
+    // Tenants' custom providers can name any number of origins over time (and change them by PATCH): a pool no
+    // call has used for a whole period is closed, so the map holds the origins in use, not every one ever seen.
+    this.#sweeper = setInterval(() => this.sweep(), options.sweepMs ?? SWEEP_MS).unref();
+  }
+
+  /** Closes the pools unused since the last sweep with nothing in flight; marks the others unused. */
+  sweep(): void {
+    for (const [key, entry] of this.#pools) {
+      const { running, pending } = entry.pool.stats;
+      if (entry.used || running > 0 || pending > 0) {
+        entry.used = false;
+        continue;
+      }
+      this.#pools.delete(key);
+      void entry.pool.close().catch(() => {});
+    }
+  }
+
+  /** Origins with an open pool (for tests and diagnostics). */
+  get poolCount(): number {
+    return this.#pools.size;
   }
 
   target(baseUrl: string, surfacePath: string): Target {
     let byPath = this.#targets.get(baseUrl);
-    if (!byPath) this.#targets.set(baseUrl, (byPath = new Map()));
+    if (!byPath) {
+      if (this.#targets.size >= MAX_TARGET_BASES) this.#targets.clear();
+      this.#targets.set(baseUrl, (byPath = new Map()));
+    }
     let t = byPath.get(surfacePath);
     if (!t) {
       // Custom providers may carry a query string (Azure `?api-version=`): the surface path goes before it.
@@ -65,15 +98,16 @@ export class Upstreams {
    */
   #pool(origin: string, publicOnly: boolean): Pool {
     const key = publicOnly ? `public ${origin}` : origin;
-    let pool = this.#pools.get(key);
-    if (!pool) {
-      pool = new Pool(origin, {
+    let entry = this.#pools.get(key);
+    if (!entry) {
+      const pool = new Pool(origin, {
         connections: this.#connections, pipelining: 1, keepAliveTimeout: 30_000,
         ...(publicOnly ? { connect: { lookup: this.#publicOnly } } : {}),
       });
-      this.#pools.set(key, pool);
+      this.#pools.set(key, (entry = { pool, used: true }));
     }
-    return pool;
+    entry.used = true;
+    return entry.pool;
   }
 
   /** Starts the call; its head, body and failure reach `exchange`. */
@@ -106,8 +140,9 @@ export class Upstreams {
   }
 
   async close(): Promise<void> {
-    const pools = [...this.#pools.values()];
+    clearInterval(this.#sweeper);
+    const entries = [...this.#pools.values()];
     this.#pools.clear();
-    await Promise.all(pools.map((p) => p.destroy()));
+    await Promise.all(entries.map((e) => e.pool.destroy()));
   }
 }
