@@ -216,6 +216,12 @@ describe('gateway routing and failover (sqlite)', () => {
       assert.equal(r.headers.get('ngrok-aig-attempts'), '2');
       const rows = await h.usage(r.headers.get('ngrok-aig-request-id')!, 2);
       assert.deepEqual(rows.map((x) => [x.statusCode, Number(x.timedOut), x.completion, x.retryAction]), [[0, 1, 'timed_out', 'next_backend'], [200, 0, 'succeeded', 'succeeded']]);
+      // Each attempt is stamped when it finished: a failure at once, then an answer that took 250 ms.
+      const later = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:fail-500-a', { models: ['openai:slow-250-b'] }) });
+      assert.equal(later.status, 200, later.text);
+      const [first, second] = await h.usage(later.headers.get('ngrok-aig-request-id')!, 2);
+      const gap = Date.parse(second!.eventTime) - Date.parse(first!.eventTime);
+      assert.ok(gap >= 240, `the failed attempt's eventTime is ${gap} ms before the answer's`);
       // A stream whose head came at once but no event within the attempt timeout: nothing reached the client, so
       // it fails over like a slow head.
       const silent = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:silent-2000-a', { models: ['gpt-4o'], stream: true }) });

@@ -263,6 +263,12 @@ describe('gateway streaming (sqlite)', () => {
     const [jr] = await h.usage(j.headers.get('ngrok-aig-request-id')!, 1);
     assert.equal(Number(jr!.usageEstimated), 1);
     assert.ok(Number(jr!.inputTokensEstimate) > 0);
+    // A JSON answer without usage is estimated from what it generated too, not billed as 0 output tokens.
+    assert.ok(Number(jr!.outputTokensEstimate) > 5, `anthropic JSON output estimate ${jr!.outputTokensEstimate}`);
+    const oj = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:nousage-z', messages: [{ role: 'user', content: 'hi there' }] } });
+    const [ojr] = await h.usage(oj.headers.get('ngrok-aig-request-id')!, 1);
+    assert.equal(Number(ojr!.usageEstimated), 1);
+    assert.ok(Number(ojr!.outputTokensEstimate) > 5, `openai JSON output estimate ${ojr!.outputTokensEstimate}`);
   });
 });
 

@@ -9,7 +9,8 @@ import { prepareUpstreamBody } from '../domain/params.ts';
 import type { RetryAction } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
 import { codecs } from './formats/index.ts';
-import { obj, parseJson } from './formats/types.ts';
+import { obj, parseJson, TEXT_ESTIMATE_CAP, type AnswerFacts, type FormatCodec } from './formats/types.ts';
+import type { ApiSurface } from '../catalog/types.ts';
 import { answerHeaders, relayStream, sendBuffered } from './relay.ts';
 import { UpstreamExchange } from './exchange.ts';
 import { editedBodyText } from './body-edit.ts';
@@ -80,6 +81,17 @@ function opensWithError(received: readonly Buffer[]): boolean {
 /** Media types are case-insensitive (`Text/Event-Stream` is one too). */
 const EVENT_STREAM = /^text\/event-stream/i;
 
+/**
+ * Facts of a JSON answer the quick text read could not settle. One without usage keeps its generated output, so
+ * its output tokens can be estimated (capped as a stream's text is; `textChars` scales the estimate).
+ */
+function jsonFacts(codec: FormatCodec, body: unknown, surface: ApiSurface): AnswerFacts {
+  const facts = codec.factsFromJson(body, surface);
+  if (facts.usage) return facts;
+  const text = codec.answerText(body, surface);
+  return { ...facts, text: text.length > TEXT_ESTIMATE_CAP ? text.slice(0, TEXT_ESTIMATE_CAP) : text, textChars: text.length };
+}
+
 function isEventStream(headers: IncomingHttpHeaders): boolean {
   const type = headers['content-type'];
   return typeof type === 'string' && EVENT_STREAM.test(type);
@@ -95,7 +107,7 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
   try {
     for (let i = 0; i < attempts.length && verdict === 'next'; i++) {
       if (ctx.clientGone || totalTimedOut(ctx) || ctx.abortCause === 'shutdown') break;
-      const record: AttemptRecord = { plan: attempts[i]!, eventId: newId('usageEvent'), statusCode: 0, timedOut: false, retryAction: 'succeeded', completion: 'failed', durationMs: 0, served: false };
+      const record: AttemptRecord = { plan: attempts[i]!, eventId: newId('usageEvent'), statusCode: 0, timedOut: false, retryAction: 'succeeded', completion: 'failed', durationMs: 0, startedAt: 0, served: false };
       records.push(record);
       // Durably noted before the upstream can see it: a crash from here on still yields its usage event.
       await ctx.deps.usage.begin(begunAttempt(ctx, record, i + 1, isStreaming, nextAction(attempts, i)));
@@ -143,6 +155,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   const exchange = new UpstreamExchange();
   ctx.current = exchange;
   const started = performance.now();
+  record.startedAt = started;
   const timer = setTimeout(onAttemptTimeout, settings.perRequestTimeoutMs, exchange);
   try {
     // Tracing on: the attempt's span starts here and its traceparent goes upstream; off: one undefined check.
@@ -184,7 +197,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       record.completion = 'succeeded';
       const codec = codecs[ctx.route.format];
       const text = answer.toString('utf8');
-      record.facts = codec.factsFromText(text, ctx.route.surface) ?? codec.factsFromJson(parseJson(text), ctx.route.surface);
+      record.facts = codec.factsFromText(text, ctx.route.surface) ?? jsonFacts(codec, parseJson(text), ctx.route.surface);
       if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed, managedKey), answer);
       return 'served';
     }

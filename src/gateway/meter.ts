@@ -22,6 +22,8 @@ export interface AttemptRecord {
   retryAction: RetryAction;
   completion: Completion;
   durationMs: number;
+  /** When the attempt started (performance.now()); with durationMs, when it finished. */
+  startedAt: number;
   /** Set on the attempt whose answer went to the client (success, or a provider error passed through). */
   served: boolean;
   facts?: AnswerFacts | StreamFacts;
@@ -53,6 +55,15 @@ function needsEstimate(r: AttemptRecord): boolean {
 /** Estimates counted on the tokenizer thread, keyed by record (the input once per request). */
 interface Estimates { input: number; output: Map<AttemptRecord, number> }
 const NO_ESTIMATES: Estimates = { input: 0, output: new Map() };
+
+/** Output tokens of the kept text, scaled up when more was generated than kept (TEXT_ESTIMATE_CAP). */
+async function outputEstimate(facts: AnswerFacts | undefined): Promise<number> {
+  const text = facts?.text ?? '';
+  if (text === '') return 0;
+  const tokens = await countTextTokens(text);
+  const chars = facts?.textChars ?? 0;
+  return chars > text.length ? Math.ceil((tokens * chars) / text.length) : tokens;
+}
 
 /** What the journal keeps of an attempt about to be sent (see UsageSink.begin). */
 export function begunAttempt(ctx: RequestContext, record: AttemptRecord, attemptNumber: number, isStreaming: boolean, ifFailed: RetryAction): BegunAttempt {
@@ -96,7 +107,7 @@ export function meterAttempts(ctx: RequestContext, records: readonly AttemptReco
     return;
   }
   const input = ctx.inputEstimate !== undefined || !ctx.body || !ctx.rawBody ? Promise.resolve(ctx.inputEstimate ?? 0) : countInputTokens(ctx.rawBody, ctx.route.surface);
-  return Promise.all([input, ...estimated.map((r) => countTextTokens((r.facts as StreamFacts | undefined)?.text ?? ''))]).then(([inputTokens, ...outputs]) => {
+  return Promise.all([input, ...estimated.map((r) => outputEstimate(r.facts))]).then(([inputTokens, ...outputs]) => {
     ctx.inputEstimate = inputTokens;
     recordEvents(ctx, records, isStreaming, { input: inputTokens!, output: new Map(estimated.map((r, i) => [r, outputs[i]!])) });
   });
@@ -107,7 +118,11 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
   const key = ctx.key!;
   const account = ctx.account!;
   const events: UsageEvent[] = [];
-  const eventTime = nowIso();
+  // The last attempt finishes now (a stream's last byte, or the tokenizer's count just after it); earlier ones
+  // failed over earlier — by up to the total timeout — and are stamped when they did.
+  const now = nowIso();
+  const nowMs = Date.now();
+  const nowPerf = performance.now();
   let total = 0n;
   let servedKeyId: string | undefined;
   for (let i = 0; i < records.length; i++) {
@@ -161,7 +176,7 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
       retryAction: r.retryAction,
       completion: r.completion,
       upstreamDurationMs: Math.round(r.durationMs),
-      eventTime,
+      eventTime: i === records.length - 1 ? now : new Date(nowMs - (nowPerf - (r.startedAt + r.durationMs))).toISOString(),
     };
     deps.usage.record(event);
     events.push(event);

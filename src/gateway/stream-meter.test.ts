@@ -196,3 +196,64 @@ describe('format codecs', () => {
     }
   });
 });
+
+describe('output collected from streams for estimates', () => {
+  const data = (v: unknown) => `data: ${JSON.stringify(v)}\n\n`;
+  const named = (event: string, v: unknown) => `event: ${event}\ndata: ${JSON.stringify(v)}\n\n`;
+
+  it('OpenAI chat: tool-call arguments and reasoning_content count as well as content, compact or spaced', () => {
+    const events = [
+      data({ choices: [{ index: 0, delta: { role: 'assistant', content: null, reasoning_content: 'Let me think. ' } }] }),
+      data({ choices: [{ index: 0, delta: { content: 'Calling. ' } }] }),
+      data({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 'c', type: 'function', function: { name: 'w', arguments: '' } }] } }] }),
+      data({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] } }] }),
+      data({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] } }] }),
+      data({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] }),
+      'data: [DONE]\n\n',
+    ];
+    for (const shape of [events, events.map((e) => (e.startsWith('data: {') ? `data: ${spaced(JSON.parse(e.slice(6)))}\n\n` : e))]) {
+      const meter = new StreamMeter(codecs.openai, 'chat-completions', false);
+      run(meter, shape);
+      // Kept as the wire escapes it (quotes stay `\"` on the fast path): what counts is that it is there.
+      assert.equal(meter.facts.text.replaceAll('\\"', '"'), 'Let me think. Calling. {"city":"Paris"}');
+      assert.equal(meter.facts.textChars, meter.facts.text.length);
+      assert.equal(meter.facts.stopReason, 'tool_calls');
+    }
+  });
+
+  it('OpenAI chat: two choices finishing in one chunk record the first choice\'s reason', () => {
+    const meter = new StreamMeter(codecs.openai, 'chat-completions', false);
+    run(meter, [data({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }, { index: 1, delta: {}, finish_reason: 'length' }] }), 'data: [DONE]\n\n']);
+    assert.equal(meter.facts.stopReason, 'stop');
+  });
+
+  it('Responses: function-call arguments and reasoning deltas count', () => {
+    const meter = new StreamMeter(codecs.openai, 'responses', false);
+    run(meter, [
+      named('response.reasoning_summary_text.delta', { type: 'response.reasoning_summary_text.delta', delta: 'plan ' }),
+      named('response.function_call_arguments.delta', { type: 'response.function_call_arguments.delta', delta: '{"a":1}' }),
+      named('response.output_text.delta', { type: 'response.output_text.delta', delta: ' ok' }),
+    ]);
+    assert.equal(meter.facts.text.replaceAll('\\"', '"'), 'plan {"a":1} ok');
+  });
+
+  it('Anthropic: thinking and tool-input deltas count; signatures do not', () => {
+    const delta = (d: unknown) => named('content_block_delta', { type: 'content_block_delta', index: 0, delta: d });
+    const meter = new StreamMeter(codecs.anthropic, 'messages', false);
+    run(meter, [
+      delta({ type: 'thinking_delta', thinking: 'Hmm. ' }),
+      delta({ type: 'signature_delta', signature: 'EqQBCgIYAhIM' }),
+      delta({ type: 'text_delta', text: 'Sure. ' }),
+      delta({ type: 'input_json_delta', partial_json: '{"q": "x"}' }),
+    ]);
+    assert.equal(meter.facts.text, 'Hmm. Sure. {\\"q\\": \\"x\\"}');
+  });
+
+  it('past the kept text, the characters seen are still counted', () => {
+    const meter = new StreamMeter(codecs.openai, 'chat-completions', false);
+    const piece = 'word '.repeat(4000);
+    run(meter, Array.from({ length: 10 }, () => data({ choices: [{ index: 0, delta: { content: piece } }] })), 4096);
+    assert.ok(meter.facts.text.length < meter.facts.textChars);
+    assert.equal(meter.facts.textChars, 10 * piece.length);
+  });
+});

@@ -7,7 +7,7 @@ import type { ApiSurface } from '../catalog/types.ts';
 import type { FormatCodec, StreamFacts } from './formats/types.ts';
 
 export class StreamMeter {
-  readonly facts: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '' };
+  readonly facts: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
   readonly #codec: FormatCodec;
   readonly #surface: ApiSurface;
   readonly #dropUsageChunk: boolean;

@@ -2,7 +2,7 @@
 // body, and SSE metering: `message_start` carries input (and cache) usage, `message_delta` the final
 // output count (cumulative) and stop reason; each is read once.
 import type { TollgateError } from '../../domain/errors.ts';
-import { appendText, errorMessage, num, objectAt, obj, parseJson, rawStringAfter, spacedJson, stringAt, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+import { appendText, errorMessage, num, objectAt, obj, outputParts, parseJson, rawStringAfter, spacedJson, stringAt, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
 
 /** Our OpenAI-style error types → the error types the Anthropic SDK maps to its classes. */
 function anthropicType(error: TollgateError): string {
@@ -40,6 +40,30 @@ function anthropicUsage(u: unknown, base?: ReportedUsage): ReportedUsage | undef
 
 const ANSWER_KEYS = ['usage', 'stop_reason'];
 
+/** A message's generated content: text, thinking, and tool inputs (as the JSON the model wrote). */
+function answerText(body: unknown): string {
+  const content = obj(body)?.content;
+  if (!Array.isArray(content)) return '';
+  const out = outputParts();
+  for (const item of content) {
+    const block = obj(item);
+    if (!block) continue;
+    out.add(block.text);
+    out.add(block.thinking);
+    if (block.type === 'tool_use' || block.type === 'server_tool_use') out.add(block.input);
+  }
+  return out.text();
+}
+
+/** A content_block_delta's output: `text_delta`, `input_json_delta` (tool input) or `thinking_delta`. */
+function deltaText(data: string): string {
+  if (spacedJson(data)) {
+    const delta = obj(obj(parseJson(data))?.delta);
+    return stringOr(delta?.text) || stringOr(delta?.partial_json) || stringOr(delta?.thinking);
+  }
+  return rawStringAfter(data, '"text":"') || rawStringAfter(data, '"partial_json":"') || rawStringAfter(data, '"thinking":"');
+}
+
 export const anthropic: FormatCodec = {
   errorBody: errorJson,
 
@@ -53,6 +77,8 @@ export const anthropic: FormatCodec = {
     return { usage: anthropicUsage(b.usage), stopReason: typeof b.stop_reason === 'string' ? b.stop_reason : '' };
   },
 
+  answerText,
+
   factsFromText(text) {
     const [usageAt, stopAt] = topLevelValueStarts(text, ANSWER_KEYS) as [number, number];
     const usage = anthropicUsage(objectAt(text, usageAt));
@@ -62,7 +88,7 @@ export const anthropic: FormatCodec = {
   onStreamEvent(facts: StreamFacts, event, data) {
     switch (event) {
       case 'content_block_delta':
-        appendText(facts, spacedJson(data) ? stringOr(obj(obj(parseJson(data))?.delta)?.text) : rawStringAfter(data, '"text":"'));
+        appendText(facts, deltaText(data));
         return true;
       case 'message_start': {
         const message = obj(obj(parseJson(data))?.message);

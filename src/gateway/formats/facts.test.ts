@@ -74,3 +74,26 @@ test('untrusted reported usage cannot overflow the store: counts capped at a bil
   assert.equal(storedStopReason('end_turn'), 'end_turn');
   assert.equal(storedStopReason(`x${'é'.repeat(10)}${'y'.repeat(100)}`).length, 64);
 });
+
+test('output of answers without usage is collected for the estimate: text, tool-call arguments, reasoning, tool inputs', () => {
+  const chatAnswer = { choices: [{ index: 0, message: { content: null, reasoning_content: 'think ', tool_calls: [{ function: { name: 'f', arguments: '{"city":"Paris"}' } }] } }, { index: 1, message: { content: [{ type: 'text', text: ' two' }], refusal: ' no' } }] };
+  assert.equal(openai.answerText(chatAnswer, 'chat-completions'), 'think {"city":"Paris"} two no');
+  assert.equal(openai.answerText({ choices: [{ text: 'legacy' }] }, 'completions'), 'legacy');
+  const response = { output: [
+    { type: 'reasoning', summary: [{ type: 'summary_text', text: 'plan ' }] },
+    { type: 'function_call', name: 'f', arguments: '{"a":1}' },
+    { type: 'message', content: [{ type: 'output_text', text: ' done' }, { type: 'refusal', refusal: ' nope' }] },
+  ] };
+  assert.equal(openai.answerText(response, 'responses'), 'plan {"a":1} done nope');
+  const claude = { content: [{ type: 'thinking', thinking: 'hmm ', signature: 'sig' }, { type: 'text', text: 'call ' }, { type: 'tool_use', id: 't', name: 'f', input: { q: 'x' } }] };
+  assert.equal(anthropic.answerText(claude, 'messages'), 'hmm call {"q":"x"}');
+  assert.equal(openai.answerText({ data: [{ embedding: [0.1] }] }, 'embeddings'), '');
+});
+
+test('DeepSeek cache hits at the top level of its usage are cache reads', () => {
+  const facts = openai.factsFromJson({ choices: [], usage: { prompt_tokens: 100_000, completion_tokens: 10, prompt_cache_hit_tokens: 90_000, prompt_cache_miss_tokens: 10_000 } }, 'chat-completions');
+  assert.equal(facts.usage!.cacheReadTokens, 90_000);
+  // The nested OpenAI field wins when both are there.
+  const both = openai.factsFromJson({ usage: { prompt_tokens: 100, completion_tokens: 1, prompt_tokens_details: { cached_tokens: 40 }, prompt_cache_hit_tokens: 40 } }, 'chat-completions');
+  assert.equal(both.usage!.cacheReadTokens, 40);
+});

@@ -3,7 +3,7 @@
 // `response.completed` carrying usage).
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { TollgateError } from '../../domain/errors.ts';
-import { appendText, lastRawStringAfter, errorMessage, firstStringOf, num, objectAt, obj, parseJson, rawStringAfter, spacedJson, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+import { appendText, lastRawStringAfter, errorMessage, firstStringOf, num, objectAt, obj, outputParts, parseJson, rawStringAfter, spacedJson, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
 
 function errorJson(error: TollgateError): string {
   return JSON.stringify({ error: { type: error.spec.type ?? 'api_error', code: error.code, message: errorMessage(error), param: null } });
@@ -23,7 +23,8 @@ export function openaiUsage(u: unknown): ReportedUsage | undefined {
   if (!('prompt_tokens' in usage) && !('completion_tokens' in usage)) return undefined;
   return {
     inputTokens: num(usage.prompt_tokens), outputTokens: num(usage.completion_tokens),
-    cacheReadTokens: num(obj(usage.prompt_tokens_details)?.cached_tokens), cacheWriteTokens: 0,
+    // DeepSeek reports its cache hits at the top level (`prompt_cache_hit_tokens`), not in the details.
+    cacheReadTokens: num(obj(usage.prompt_tokens_details)?.cached_tokens) || num(usage.prompt_cache_hit_tokens), cacheWriteTokens: 0,
     reasoningTokens: num(obj(usage.completion_tokens_details)?.reasoning_tokens),
   };
 }
@@ -32,6 +33,47 @@ function responsesStop(response: Record<string, unknown>): string {
   const reason = obj(response.incomplete_details)?.reason;
   if (typeof reason === 'string') return reason;
   return typeof response.status === 'string' ? response.status : '';
+}
+
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/**
+ * Everything a JSON answer generated: message text (or content parts), refusals, reasoning text (DeepSeek's
+ * `reasoning_content`, OpenRouter's `reasoning`), tool-call arguments; Responses output items likewise.
+ */
+function answerText(body: unknown, surface: ApiSurface): string {
+  const b = obj(body);
+  if (!b) return '';
+  const out = outputParts();
+  if (surface === 'responses') {
+    for (const item of list(b.output)) {
+      const o = obj(item);
+      if (!o) continue;
+      out.add(o.arguments);
+      out.add(o.input);
+      for (const part of [...list(o.content), ...list(o.summary)]) {
+        const p = obj(part);
+        out.add(p?.text);
+        out.add(p?.refusal);
+      }
+    }
+    return out.text();
+  }
+  for (const item of list(b.choices)) {
+    const choice = obj(item);
+    if (!choice) continue;
+    out.add(choice.text);
+    const message = obj(choice.message);
+    if (!message) continue;
+    if (Array.isArray(message.content)) for (const part of message.content) out.add(obj(part)?.text);
+    else out.add(message.content);
+    out.add(message.refusal);
+    out.add(message.reasoning_content);
+    out.add(message.reasoning);
+    out.add(obj(message.function_call)?.arguments);
+    for (const call of list(message.tool_calls)) out.add(obj(obj(call)?.function)?.arguments);
+  }
+  return out.text();
 }
 
 function firstFinishReason(body: Record<string, unknown>): string {
@@ -53,9 +95,13 @@ function parsedChunk(facts: StreamFacts, data: string, surface: ApiSurface, drop
     const finish = choice.finish_reason;
     if (typeof finish === 'string' && finish) {
       if (!facts.stopReason || choice.index === 0) facts.stopReason = finish;
+    } else if (surface === 'completions') {
+      appendText(facts, stringOr(choice.text));
     } else {
-      const text = surface === 'completions' ? choice.text : obj(choice.delta)?.content;
-      if (typeof text === 'string') appendText(facts, text);
+      const delta = obj(choice.delta);
+      appendText(facts, stringOr(delta?.content));
+      appendText(facts, stringOr(delta?.reasoning_content));
+      for (const call of list(delta?.tool_calls)) appendText(facts, stringOr(obj(obj(call)?.function)?.arguments));
     }
   }
   const usage = openaiUsage(chunk.usage);
@@ -64,6 +110,14 @@ function parsedChunk(facts: StreamFacts, data: string, surface: ApiSurface, drop
 }
 
 const FINISH_MARKER = '"finish_reason":"';
+/** Where a chunk's generated output sits, other than `content`: tool-call arguments, then reasoning text. */
+const ARGUMENTS_MARKER = '"arguments":"';
+const REASONING_MARKER = '"reasoning_content":"';
+/** Responses stream events whose `delta` is generated output. */
+const RESPONSES_OUTPUT_DELTAS = new Set([
+  'response.output_text.delta', 'response.function_call_arguments.delta', 'response.custom_tool_call_input.delta',
+  'response.refusal.delta', 'response.reasoning_text.delta', 'response.reasoning_summary_text.delta',
+]);
 const FIRST_CHOICE = '"index":0';
 const USAGE_MARKER = '"usage":{';
 const USAGE_KEY = ['usage'];
@@ -82,6 +136,8 @@ export const openai: FormatCodec = {
     return { usage: openaiUsage(b.usage), stopReason: firstFinishReason(b) };
   },
 
+  answerText,
+
   // finish_reason: the first one is the first choice's (choices' content is all strings, so no look-alike key).
   factsFromText(text, surface) {
     if (surface === 'responses') return undefined;
@@ -91,7 +147,7 @@ export const openai: FormatCodec = {
 
   onStreamEvent(facts: StreamFacts, event, data, surface: ApiSurface, dropUsageChunk) {
     if (surface === 'responses') {
-      if (event === 'response.output_text.delta') {
+      if (RESPONSES_OUTPUT_DELTAS.has(event)) {
         appendText(facts, spacedJson(data) ? stringOr(obj(parseJson(data))?.delta) : rawStringAfter(data, '"delta":"'));
         return true;
       }
@@ -114,9 +170,17 @@ export const openai: FormatCodec = {
     if (spacedJson(data)) return parsedChunk(facts, data, surface, dropUsageChunk);
     const finish = lastRawStringAfter(data, FINISH_MARKER);
     // With n > 1 choices finish in any order: the stop reason is the first choice's (as for JSON answers), or
-    // the first seen until choice 0's arrives.
+    // the first seen until choice 0's arrives. Several finishing in one chunk: only a parse tells which is whose.
+    if (finish && data.indexOf(FINISH_MARKER) !== data.lastIndexOf(FINISH_MARKER)) return parsedChunk(facts, data, surface, dropUsageChunk);
     if (finish) { if (!facts.stopReason || data.includes(FIRST_CHOICE)) facts.stopReason = finish; }
-    else appendText(facts, lastRawStringAfter(data, surface === 'completions' ? '"text":"' : '"content":"'));
+    else if (surface === 'completions') appendText(facts, lastRawStringAfter(data, '"text":"'));
+    else {
+      // Content chunks (the common case) are found by the first search; tool-call and reasoning chunks carry
+      // `"content":null` or no content at all.
+      const content = lastRawStringAfter(data, '"content":"');
+      if (content) appendText(facts, content);
+      else appendText(facts, data.includes(ARGUMENTS_MARKER) ? lastRawStringAfter(data, ARGUMENTS_MARKER) : lastRawStringAfter(data, REASONING_MARKER));
+    }
     if (data.lastIndexOf(USAGE_MARKER) >= 0) {
       const chunk = obj(parseJson(data));
       const usage = openaiUsage(chunk?.usage);

@@ -16,6 +16,13 @@ export interface ReportedUsage {
 export interface AnswerFacts {
   usage: ReportedUsage | undefined;
   stopReason: string;
+  /**
+   * Generated output (text, tool-call arguments, reasoning) kept to estimate output tokens when the provider
+   * reported no usage: at most TEXT_ESTIMATE_CAP characters. A JSON answer has it only when it lacks usage.
+   */
+  text?: string;
+  /** Characters of output seen in all, when more than `text` kept (the estimate is scaled up by the ratio). */
+  textChars?: number;
 }
 
 /** Running state of one metered stream, updated event by event. */
@@ -24,8 +31,8 @@ export interface StreamFacts extends AnswerFacts {
   terminal: boolean;
   /** The provider itself sent an error event inside the stream. */
   errored: boolean;
-  /** Generated text seen so far (capped), only used to estimate output when no usage is reported. */
   text: string;
+  textChars: number;
 }
 
 export interface FormatCodec {
@@ -35,6 +42,8 @@ export interface FormatCodec {
   streamErrorEvent(error: TollgateError, requestId: string): string;
   /** Usage and stop reason from a parsed JSON answer. */
   factsFromJson(body: unknown, surface: ApiSurface): AnswerFacts;
+  /** A parsed JSON answer's generated output (text, tool-call arguments, reasoning), to estimate its tokens. */
+  answerText(body: unknown, surface: ApiSurface): string;
   /** The same read from the answer's text without parsing all of it; undefined when only a full parse can tell. */
   factsFromText(text: string, surface: ApiSurface): AnswerFacts | undefined;
   /**
@@ -158,7 +167,21 @@ export function stringOr(v: unknown): string {
 }
 
 export function appendText(facts: StreamFacts, piece: string): void {
-  if (piece && facts.text.length < TEXT_ESTIMATE_CAP) facts.text += piece;
+  if (!piece) return;
+  facts.textChars += piece.length;
+  if (facts.text.length < TEXT_ESTIMATE_CAP) facts.text += piece;
+}
+
+/** Collects an answer's output parts: strings as they are, structured values (tool inputs) as JSON. */
+export function outputParts(): { add(v: unknown): void; text(): string } {
+  const parts: string[] = [];
+  return {
+    add(v) {
+      if (typeof v === 'string') parts.push(v);
+      else if (v !== undefined && v !== null && typeof v === 'object') parts.push(JSON.stringify(v));
+    },
+    text: () => parts.join(''),
+  };
 }
 
 /**
