@@ -82,6 +82,28 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(both.headers.get('ngrok-aig-rejected-models'), 'gpt-4o, anthropic:claude-unreleased-9');
   });
 
+  test('the managed key serves only the standard service tier (3815); the account\'s own keys serve any', async () => {
+    h.fake.reset();
+    const managed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }, { provider: 'anthropic', steps: [{ type: 'ngrok' }] }]);
+    for (const tier of ['priority', 'auto', 'flex']) {
+      const r = await gw(h, '/v1/chat/completions', { token: managed, body: chat('gpt-4o', { service_tier: tier }) });
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.json().error.code, 'ERR_NGROK_3815');
+    }
+    const claude = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, service_tier: 'auto', messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(claude.status, 400, claude.text);
+    assert.deepEqual([claude.json().type, claude.json().error.code], ['error', 'ERR_NGROK_3815']);
+    assert.equal(h.fake.requests.length, 0, 'nothing reached the provider on the operator\'s key');
+    assert.equal((await gw(h, '/v1/chat/completions', { token: managed, body: chat('gpt-4o', { service_tier: 'default' }) })).status, 200);
+    assert.equal((await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, service_tier: 'standard_only', messages: [{ role: 'user', content: 'x' }] } })).status, 200);
+    // With the account's own key in the chain, a priority request is served by it (the managed step is skipped).
+    const mixed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }, user('sk-good-a')] }]);
+    const own = await gw(h, '/v1/chat/completions', { token: mixed, body: chat('gpt-4o', { service_tier: 'priority' }) });
+    assert.equal(own.status, 200, own.text);
+    assert.equal(h.fake.requests.at(-1)!.headers.authorization, 'Bearer sk-good-a');
+    assert.equal(h.fake.requests.at(-1)!.body!.service_tier, 'priority');
+  });
+
   test('a key whose configuration is gone fails closed: nothing is allowed, not everything', async () => {
     const denyAll = await h.configuration({ access: { providers: { allow: [] } } });
     const key = await h.accessKey(denyAll);

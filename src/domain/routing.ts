@@ -32,14 +32,23 @@ export function findRule(candidate: Candidate, configuration: ConfigurationState
   return providerRule;
 }
 
+/**
+ * The one `service_tier` the operator's credential may be asked for (gateway.md §6, 3815): a tenant asking for
+ * priority (or `auto`, which uses it where the operator's organisation has it) would be served at a price the
+ * catalog does not bill.
+ */
+const MANAGED_SERVICE_TIER: Record<string, string> = { openai: 'default', anthropic: 'standard_only' };
+
 export function planAttempts(
   candidate: Candidate,
   configuration: ConfigurationState | null,
   account: AccountSnapshot,
   managedKeys: Record<string, string>,
+  /** The request's `service_tier`, when it has one. */
+  serviceTier?: unknown,
 ): PlanResult {
   const rule = findRule(candidate, configuration);
-  const plan = new Planner(candidate, account, managedKeys);
+  const plan = new Planner(candidate, account, managedKeys, serviceTier);
   if (rule) {
     for (const step of rule.steps) plan.step(step);
   } else {
@@ -59,11 +68,13 @@ class Planner {
   readonly #candidate: Candidate;
   readonly #account: AccountSnapshot;
   readonly #managedKeys: Record<string, string>;
+  readonly #serviceTier: unknown;
 
-  constructor(candidate: Candidate, account: AccountSnapshot, managedKeys: Record<string, string>) {
+  constructor(candidate: Candidate, account: AccountSnapshot, managedKeys: Record<string, string>, serviceTier: unknown) {
     this.#candidate = candidate;
     this.#account = account;
     this.#managedKeys = managedKeys;
+    this.#serviceTier = serviceTier;
   }
 
   step(step: StoredRouterStep): void {
@@ -90,6 +101,11 @@ class Planner {
     // Managed credentials bill the account at catalog prices, so the model must be cataloged and priced.
     if (!c.catalogModel) return this.#note(tollgateError('managedUncataloged', { model: c.requested, provider: c.provider.id }));
     if (!c.catalogModel.pricing) return this.#note(tollgateError('managedUnpriced', { model: c.requested, provider: c.provider.id }));
+    const tier = this.#serviceTier;
+    const allowed = MANAGED_SERVICE_TIER[c.surface.format] ?? 'default';
+    if (tier !== undefined && tier !== null && tier !== allowed) {
+      return this.#note(tollgateError('managedServiceTier', { tier: typeof tier === 'string' ? tier.slice(0, 64) : JSON.stringify(tier).slice(0, 64), allowed }));
+    }
     this.#used.add('ngrok');
     this.attempts.push({ candidate: c, keySource: 'ngrok', credential });
   }
