@@ -171,6 +171,19 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.deepEqual(rows.map((r) => [r.statusCode, r.retryAction]), [[402, 'next_key'], [200, 'succeeded']]);
   });
 
+  test('an upstream redirect is never passed on (the client would follow it with its access key): it fails over', async () => {
+    const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
+    const alone = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:redirect-a') });
+    assert.equal(alone.status, 503, alone.text);
+    assert.equal(alone.headers.get('location'), null);
+    assert.match(alone.json().error.message, /HTTP 307 redirect, not followed/);
+    const fallback = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:redirect-a', { models: ['gpt-4o'] }) });
+    assert.equal(fallback.status, 200, fallback.text);
+    assert.equal(fallback.headers.get('location'), null);
+    const rows = await h.usage(fallback.headers.get('ngrok-aig-request-id')!, 2);
+    assert.deepEqual(rows.map((r) => [r.statusCode, Number(r.isError), r.retryAction]), [[307, 1, 'next_backend'], [200, 0, 'succeeded']]);
+  });
+
   test('a provider 400/404 stops the chain and is passed through as-is', async () => {
     h.fake.reset();
     const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a', 'sk-good-b')] }]);

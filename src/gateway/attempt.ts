@@ -29,6 +29,9 @@ function failureOf(status: number): FailureKind | undefined {
   // 508: a gateway behind this provider URL found a routing loop (27237); passed through like a 4xx, since
   // another key or model of the same loop would only loop again.
   if (status === 408 || (status >= 500 && status !== 508)) return 'server';
+  // A redirect is never followed (a provider API does not redirect; a misconfigured base URL might, and the
+  // client must not be sent on with its access key): the attempt failed, like a 5xx.
+  if (status >= 300 && status < 400) return 'server';
   return undefined;
 }
 

@@ -23,7 +23,11 @@ function describe(r: AttemptRecord, i: number, perRequestMs: number): string {
     case 'timeout': what = `timed out after ${formatMs(perRequestMs)}`; break;
     case 'connection': what = r.statusCode ? `HTTP ${r.statusCode}, then the connection broke` : 'connection failed'; break;
     case 'rate-limited': what = 'HTTP 429 rate limited'; break;
-    case 'server': what = r.statusCode < 300 ? `HTTP ${r.statusCode}, then an error event before any output` : `HTTP ${r.statusCode}`; break;
+    case 'server':
+      if (r.statusCode < 300) what = `HTTP ${r.statusCode}, then an error event before any output`;
+      else if (r.statusCode < 400) what = `HTTP ${r.statusCode} redirect, not followed`;
+      else what = `HTTP ${r.statusCode}`;
+      break;
     case 'auth': what = r.statusCode === 402 ? 'HTTP 402 credential out of funds' : `HTTP ${r.statusCode} credential rejected`; break;
     default: what = r.statusCode ? `HTTP ${r.statusCode}` : 'no response';
   }

@@ -13,6 +13,7 @@
 //   model `nousage-…`                                  → no usage reported
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
 //   model `flood-…`                                    → a 16 MB answer (fills socket buffers)
+//   model `redirect-…`                                 → 307 to another host (a misconfigured base URL)
 //   model `gzip-…` (also `gzip-fail-NNN-`, `gzip-drip-`) → answer gzip-compressed whatever accept-encoding said
 //                                                         (streams flushed per event)
 // Every request is recorded (method, path, headers, parsed body) and whether the client went away.
@@ -112,6 +113,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   const gzip = model.startsWith('gzip-');
   const modelStatus = /^(?:gzip-)?fail-(\d{3})-/.exec(model);
   if (modelStatus) return sendError(Number(modelStatus[1]), gzip);
+  if (model.startsWith('redirect-')) {
+    res.writeHead(307, { location: 'http://127.0.0.1:9/collect', 'content-type': 'text/plain' }).end('Temporary Redirect');
+    return;
+  }
   const slow = /^slow-(?:(\d+)-)?/.exec(model);
   if (slow) {
     await sleep(slow[1] ? Number(slow[1]) : 1500);
