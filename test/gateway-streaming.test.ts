@@ -98,6 +98,22 @@ describe('gateway streaming (sqlite)', () => {
       const stream = await anthropic.messages.create({ model: 'anthropic:cut-sdk', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] });
       for await (const _ of stream) { /* drain */ }
     }, Anthropic.APIError);
+
+    // Responses streams get Responses' own error event, which the OpenAI SDK raises and the AI SDK (whose
+    // default OpenAI model speaks Responses) reports as the gateway's error rather than a validation failure.
+    const rawR = await gw(h, '/v1/responses', { token, body: { model: 'openai:cut-raw', stream: true, input: 'x' } });
+    assert.match(rawR.text, /event: error\ndata: \{"type":"error","code":"ERR_NGROK_27235"/);
+    await assert.rejects(async () => {
+      const stream = await openai.responses.create({ model: 'openai:cut-sdk', stream: true, input: 'x' });
+      for await (const _ of stream) { /* drain */ }
+    }, (e: unknown) => e instanceof OpenAI.APIError && /ERR_NGROK_27235/.test(e.message));
+    const provider = createOpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token });
+    const errors: unknown[] = [];
+    const streamed = streamText({ model: provider('openai:cut-ai'), prompt: 'x', maxRetries: 0, onError: ({ error }) => { errors.push(error); } });
+    for await (const _ of streamed.fullStream) { /* drain */ }
+    assert.equal(errors.length, 1);
+    assert.match(JSON.stringify(errors[0]) + String((errors[0] as Error).message ?? ''), /ERR_NGROK_27235/);
+    assert.doesNotMatch(String((errors[0] as Error).message ?? ''), /Type validation failed/);
   });
 
   test('a stream the provider ends cleanly before its final event is an error too, not a complete answer', async () => {

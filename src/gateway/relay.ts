@@ -91,7 +91,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           // The provider closed the stream cleanly but before its end (no `[DONE]`, `message_stop` or finish): as
           // for a broken connection, the client gets an error event, never what looks like a complete answer.
           if (tail) res.write(tail);
-          res.end(codec.streamErrorEvent(tollgateError('upstreamStreamBroken', { reason: 'the provider ended the stream before its final event.' }), ctx.requestId));
+          res.end(codec.streamErrorEvent(tollgateError('upstreamStreamBroken', { reason: 'the provider ended the stream before its final event.' }), ctx.requestId, ctx.route.surface));
           resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
           return;
         }
@@ -120,7 +120,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         let error: TollgateError;
         if (totalTimedOut) error = tollgateError('totalTimeout', { timeout: formatMs(ctx.account!.settings.totalTimeoutMs) });
         else error = tollgateError('upstreamStreamBroken', { reason: idle ? `no data for ${formatMs(ctx.account!.settings.perRequestTimeoutMs)}.` : 'the provider connection was lost.' });
-        res.end(codec.streamErrorEvent(error, ctx.requestId));
+        res.end(codec.streamErrorEvent(error, ctx.requestId, ctx.route.surface));
         resolve({ facts: meter.facts, completion: totalTimedOut || idle ? 'timed_out' : 'stream_failed', timedOut: totalTimedOut || idle });
       },
     });

@@ -152,7 +152,7 @@ export class RequestsInFlight {
       ctx.abortCause = 'shutdown';
       if (res.headersSent) {
         const error = tollgateError('upstreamStreamBroken', { reason: 'the gateway stopped before the stream finished; retry the request.' });
-        res.end(codecs[ctx.route.format].streamErrorEvent(error, ctx.requestId));
+        res.end(codecs[ctx.route.format].streamErrorEvent(error, ctx.requestId, ctx.route.surface));
       } else {
         writeError(ctx, tollgateError('gatewayStopping'));
       }

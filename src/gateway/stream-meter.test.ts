@@ -153,8 +153,9 @@ describe('format codecs', () => {
     assert.equal(a.type, 'error');
     assert.equal(a.error.type, 'permission_error');
     assert.equal(a.error.code, 'ERR_NGROK_27232');
-    assert.match(codecs.anthropic.streamErrorEvent(e, 'rq_1'), /^event: error\ndata: \{"type":"error"/);
-    assert.match(codecs.openai.streamErrorEvent(e, 'rq_1'), /^data: \{"error":\{/);
+    assert.match(codecs.anthropic.streamErrorEvent(e, 'rq_1', 'messages'), /^event: error\ndata: \{"type":"error"/);
+    assert.match(codecs.openai.streamErrorEvent(e, 'rq_1', 'chat-completions'), /^data: \{"error":\{/);
+    assert.match(codecs.openai.streamErrorEvent(e, 'rq_1', 'responses'), /^event: error\ndata: \{"type":"error","code":"ERR_NGROK_27235",.*"sequence_number":0\}\n\n$/);
   });
 
   it('with n > 1 choices the stop reason is the first choice\'s, whichever finishes first', () => {

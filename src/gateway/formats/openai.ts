@@ -125,7 +125,12 @@ const USAGE_KEY = ['usage'];
 export const openai: FormatCodec = {
   errorBody: errorJson,
 
-  streamErrorEvent(error) {
+  // Chat and completions streams carry errors as an `{"error":…}` chunk; Responses streams as a typed `error`
+  // event, which the SDKs (OpenAI's, Vercel's) validate by its `type` and `sequence_number`.
+  streamErrorEvent(error, _requestId, surface) {
+    if (surface === 'responses') {
+      return `event: error\ndata: ${JSON.stringify({ type: 'error', code: error.code, message: errorMessage(error), param: null, sequence_number: 0 })}\n\n`;
+    }
     return `data: ${errorJson(error)}\n\n`;
   },
 

@@ -38,8 +38,8 @@ export interface StreamFacts extends AnswerFacts {
 export interface FormatCodec {
   /** Error body for a gateway error; the SDKs of this format parse it into their error classes. */
   errorBody(error: TollgateError, requestId: string): string;
-  /** A complete SSE error event, written when a stream breaks after bytes reached the client. */
-  streamErrorEvent(error: TollgateError, requestId: string): string;
+  /** A complete SSE error event of the surface, written when a stream breaks after bytes reached the client. */
+  streamErrorEvent(error: TollgateError, requestId: string, surface: ApiSurface): string;
   /** Usage and stop reason from a parsed JSON answer. */
   factsFromJson(body: unknown, surface: ApiSurface): AnswerFacts;
   /** A parsed JSON answer's generated output (text, tool-call arguments, reasoning), to estimate its tokens. */
