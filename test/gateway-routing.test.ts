@@ -43,6 +43,17 @@ describe('gateway routing and failover (sqlite)', () => {
       assert.equal(r.status, status, r.text);
       assert.equal(r.json().error.code, code, r.text);
     }
+    // An unknown name among several is skipped (and reported) while another serves; with none left, the first
+    // one's error is the answer.
+    const typoFallback = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o', { models: ['gpt-4o-mnii', 'mistral:large'] }) });
+    assert.equal(typoFallback.status, 200, typoFallback.text);
+    assert.equal(typoFallback.headers.get('ngrok-aig-rejected-models'), 'gpt-4o-mnii, mistral:large');
+    const typoPrimary = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4oo', { models: ['gpt-4o-mini'] }) });
+    assert.equal(typoPrimary.status, 200, typoPrimary.text);
+    assert.deepEqual([typoPrimary.headers.get('ngrok-aig-model'), typoPrimary.headers.get('ngrok-aig-rejected-models')], ['openai:gpt-4o-mini', 'gpt-4oo']);
+    const none = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4oo', { models: ['mistral:large'] }) });
+    assert.equal(none.status, 400);
+    assert.equal(none.json().error.code, 'ERR_NGROK_27224');
     const suggest = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4oo') });
     assert.match(suggest.json().error.message, /Did you mean/);
     // The Messages surface only reaches providers that speak it.

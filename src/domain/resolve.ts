@@ -3,7 +3,7 @@
 import type { Catalog } from '../catalog/index.ts';
 import type { ApiFormat, ApiSurface, CatalogModel, CatalogProvider, SurfaceSpec } from '../catalog/types.ts';
 import type { AccountSnapshot, CustomProviderState } from '../state/types.ts';
-import { tollgateError } from './errors.ts';
+import { TollgateError, tollgateError } from './errors.ts';
 import { suggestName } from './suggest.ts';
 
 export interface ResolvedProvider {
@@ -43,34 +43,40 @@ export const CUSTOM_SURFACE_PATHS: Readonly<Record<ApiSurface, string>> = {
 
 const AUTO_MODEL = 'ngrok/auto';
 
-/** `incompatible`, when given, receives the requested names dropped because they do not serve this surface. */
-export function resolveCandidates(input: ResolveInput, catalog: Catalog, account: AccountSnapshot, incompatible?: string[]): Candidate[] {
+/**
+ * `skipped`, when given, receives the requested names dropped because they name no model this gateway knows or
+ * do not serve this surface. Any one of them is skipped as long as another candidate is left (gateway.md §4: try
+ * `model`, then `models[]` in order); with none left, the first one's error is the request's.
+ */
+export function resolveCandidates(input: ResolveInput, catalog: Catalog, account: AccountSnapshot, skipped?: string[]): Candidate[] {
   const names = requestedNames(input.model, input.models);
   const candidates: Candidate[] = [];
   const seen = new Set<string>();
-  let firstDropped: Candidate | undefined;
-  /** Whether the first dropped candidate's provider serves the surface, only not with that model. */
-  let droppedForModel = false;
+  let firstProblem: TollgateError | undefined;
   for (const name of names) {
-    const resolved = resolveName(name, catalog, account);
+    let resolved: Resolved;
+    try {
+      resolved = resolveName(name, catalog, account);
+    } catch (error) {
+      if (!(error instanceof TollgateError)) throw error;
+      firstProblem ??= error;
+      skipped?.push(name);
+      continue;
+    }
     const key = `${resolved.provider.id}\u0000${resolved.modelId.toLowerCase()}`;
     if (seen.has(key)) continue;
     seen.add(key);
     const surface = resolved.provider.surfaces.find((s) => s.surface === input.surface && s.format === input.format);
     const modelSurfaces = resolved.catalogModel ? modelSurfacesOf(resolved.catalogModel, resolved.provider) : undefined;
     if (!surface || (modelSurfaces && !modelSurfaces.includes(input.surface))) {
-      if (!firstDropped) {
-        firstDropped = { ...resolved, surface: resolved.provider.surfaces[0]! };
-        droppedForModel = surface !== undefined;
-      }
-      incompatible?.push(name);
+      // Whether the provider serves the surface, only not with that model.
+      firstProblem ??= tollgateError(surface !== undefined ? 'modelLacksSurface' : 'providerLacksSurface', { provider: resolved.provider.id, model: resolved.modelId, surface: input.surface });
+      skipped?.push(name);
       continue;
     }
     candidates.push({ ...resolved, surface });
   }
-  if (candidates.length === 0 && firstDropped) {
-    throw tollgateError(droppedForModel ? 'modelLacksSurface' : 'providerLacksSurface', { provider: firstDropped.provider.id, model: firstDropped.modelId, surface: input.surface });
-  }
+  if (candidates.length === 0 && firstProblem) throw firstProblem;
   return candidates;
 }
 

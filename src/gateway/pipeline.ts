@@ -99,12 +99,13 @@ function admitInput(ctx: RequestContext): void | Promise<void> {
 /** Stages 3–4: ordered candidates serving the request's surface, filtered by the key's scope. */
 function scopedCandidates(ctx: RequestContext): Candidate[] {
   const { deps, body, account, configuration } = ctx;
-  const incompatible: string[] = [];
-  const candidates = resolveCandidates({ model: body!.model, models: body!.models, format: ctx.route.format, surface: ctx.route.surface }, deps.catalog, account!, incompatible);
+  const skipped: string[] = [];
+  const candidates = resolveCandidates({ model: body!.model, models: body!.models, format: ctx.route.format, surface: ctx.route.surface }, deps.catalog, account!, skipped);
   const access = configuration?.access ?? null;
   const { allowed, rejected } = applyScope(candidates, access);
-  // Skipped candidates, whether the surface (compat) or the key's scope ruled them out (gateway.md §9).
-  if (rejected.length > 0 || incompatible.length > 0) ctx.rejectedModels = headerText([...incompatible, ...rejected.map((c) => c.requested)].join(', '));
+  // Skipped candidates, whether resolution (unknown, or not on this surface) or the key's scope ruled them out
+  // (gateway.md §9).
+  if (rejected.length > 0 || skipped.length > 0) ctx.rejectedModels = headerText([...skipped, ...rejected.map((c) => c.requested)].join(', '));
   if (allowed.length === 0) throw scopeError(rejected, access);
   return allowed;
 }
