@@ -60,7 +60,13 @@ function m(id: string, init: ModelInit): CatalogModel {
   };
   if (init.authorId !== undefined) model.authorId = init.authorId;
   if (init.unsupported !== undefined) model.unsupportedParams = init.unsupported;
-  if (init.withoutReasoning !== undefined) model.paramsWithoutReasoning = init.withoutReasoning;
+  if (init.withoutReasoning !== undefined) {
+    model.paramsWithoutReasoning = init.withoutReasoning;
+    // OpenAI: "gpt-5.1 defaults to none … All models before gpt-5.1 default to medium" — the models that can turn
+    // reasoning off are those that have it off unless asked.
+    model.reasoningOffByDefault = true;
+  }
+  if (init.unsupported === REASONING_UNSUPPORTED) model.chatOutputLimitField = 'max_completion_tokens';
   if (init.pricing !== undefined) model.pricing = init.pricing;
   if (init.surfaces !== undefined) model.surfaces = init.surfaces;
   return model;

@@ -46,6 +46,13 @@ export interface CatalogModel {
   unsupportedParams?: readonly string[];
   /** Of those, the ones it accepts when the request turns reasoning off (`reasoning_effort` / `reasoning.effort` "none"). */
   paramsWithoutReasoning?: readonly string[];
+  /** Reasoning is off unless the request sets an effort (GPT-5.1 and later default to "none"). */
+  reasoningOffByDefault?: boolean;
+  /**
+   * The only output-limit field the model takes on chat completions: OpenAI's reasoning models refuse
+   * `max_tokens` ("use max_completion_tokens instead"), so the gateway renames it.
+   */
+  chatOutputLimitField?: 'max_completion_tokens';
   /** Absent when the provider publishes no price; such models cannot be served with managed credentials. */
   pricing?: CatalogPricing;
   /**

@@ -49,10 +49,26 @@ test('gpt-5.1 and later keep temperature, top_p and logprobs when the request tu
   assert.equal(off.body.temperature, 0.2);
   const responses = prepareUpstreamBody({ model: 'gpt-5.2', input: 'x', temperature: 0.2, reasoning: { effort: 'none' } }, attempt('gpt-5.2', 'responses'), settings());
   assert.deepEqual(responses.removed, []);
-  // Reasoning on (or left to the default), or a model without the "none" effort: stripped as before.
+  // Left to the model's default, which is "none" for these models: kept too.
+  assert.deepEqual(prepareUpstreamBody(body, attempt('gpt-5.1'), settings()).removed, ['presence_penalty']);
+  assert.deepEqual(prepareUpstreamBody({ ...body, reasoning_effort: null }, attempt('gpt-5.1'), settings()).removed, ['presence_penalty']);
+  // Reasoning on, or a model without the "none" effort (whose default is medium): stripped as before.
   assert.deepEqual(prepareUpstreamBody({ ...body, reasoning_effort: 'low' }, attempt('gpt-5.1'), settings()).removed, ['temperature', 'top_p', 'logprobs', 'presence_penalty']);
-  assert.deepEqual(prepareUpstreamBody(body, attempt('gpt-5.1'), settings()).removed, ['temperature', 'top_p', 'logprobs', 'presence_penalty']);
+  assert.deepEqual(prepareUpstreamBody({ ...body, model: 'gpt-5' }, attempt('gpt-5'), settings()).removed, ['temperature', 'top_p', 'logprobs', 'presence_penalty']);
   assert.deepEqual(prepareUpstreamBody({ ...body, model: 'gpt-5', reasoning_effort: 'none' }, attempt('gpt-5'), settings()).removed, ['temperature', 'top_p', 'logprobs', 'presence_penalty']);
+});
+
+test('OpenAI reasoning models get max_tokens as max_completion_tokens on chat (they refuse max_tokens)', () => {
+  const renamed = prepareUpstreamBody({ model: 'o3', messages: [], max_tokens: 100 }, attempt('o3'), settings());
+  assert.deepEqual([renamed.body.max_tokens, renamed.body.max_completion_tokens, renamed.removed], [undefined, 100, []]);
+  const both = prepareUpstreamBody({ model: 'gpt-5.1', messages: [], max_tokens: 100, max_completion_tokens: 50 }, attempt('gpt-5.1'), settings());
+  assert.deepEqual([both.body.max_tokens, both.body.max_completion_tokens, both.removed], [undefined, 50, ['max_tokens']]);
+  // Under an account cap the renamed field is the one clamped.
+  const capped = prepareUpstreamBody({ model: 'o3', messages: [], max_tokens: 5000 }, attempt('o3'), settings(1000));
+  assert.deepEqual([capped.body.max_tokens, capped.body.max_completion_tokens], [undefined, 1000]);
+  // Other models, and the Responses surface, keep their fields as sent.
+  assert.equal(prepareUpstreamBody({ model: 'gpt-4o', messages: [], max_tokens: 100 }, attempt('gpt-4o'), settings()).changed, false);
+  assert.equal(prepareUpstreamBody({ model: 'o3', input: 'x', max_output_tokens: 100 }, attempt('o3', 'responses'), settings()).changed, false);
 });
 
 test('a non-empty surface allowlist drops every other top-level field (model is kept)', () => {

@@ -59,8 +59,23 @@ const MAX_CHOICES = 128;
 function deniedParams(body: Record<string, unknown>, model: CatalogModel | undefined): readonly string[] | undefined {
   const deny = model?.unsupportedParams;
   const allowed = model?.paramsWithoutReasoning;
-  if (!deny || !allowed || reasoningEffort(body) !== 'none') return deny;
-  return deny.filter((name) => !allowed.includes(name));
+  if (!deny || !allowed) return deny;
+  const effort = reasoningEffort(body);
+  const off = effort === 'none' || ((effort === undefined || effort === null) && model.reasoningOffByDefault === true);
+  return off ? deny.filter((name) => !allowed.includes(name)) : deny;
+}
+
+/**
+ * `max_tokens` on a model that takes only `max_completion_tokens` (chat): renamed, value kept — not a removal. With
+ * both set, `max_completion_tokens` is the model's own and `max_tokens` is dropped (and reported).
+ */
+function renameMaxTokens(current: Record<string, unknown>, edit: () => Record<string, unknown>, removed: string[]): void {
+  const value = current.max_tokens;
+  if (value === undefined) return;
+  const target = edit();
+  delete target.max_tokens;
+  if (current.max_completion_tokens === undefined || current.max_completion_tokens === null) target.max_completion_tokens = value;
+  else removed.push('max_tokens');
 }
 
 /** `reasoning_effort` (chat completions) or `reasoning.effort` (responses). */
@@ -91,6 +106,8 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
       }
     }
   }
+
+  if (candidate.catalogModel?.chatOutputLimitField !== undefined && candidate.surface.surface === 'chat-completions') renameMaxTokens(out ?? body, edit, removed);
 
   const cap = settings.maxOutputTokens;
   if (cap !== null && cap > 0 && clampOutput(out ?? body, edit, candidate.surface.surface, cap, attempt, removed)) {
