@@ -15,8 +15,15 @@ test('every priced model parses and model ids are unique per provider', () => {
       seen.add(key);
       assert.ok(model.contextWindow > 0 && model.maxOutputTokens >= 0, `${providerId}/${model.id}: limits`);
       if (model.pricing) {
-        for (const value of Object.values(model.pricing)) {
+        const { longContext, ...flat } = model.pricing;
+        for (const value of [...Object.values(flat), ...Object.values(longContext ?? {}).filter((v) => typeof v === 'string')]) {
           assert.equal(typeof usdPerMillionToMicro(value), 'bigint', `${providerId}/${model.id}: price ${value}`);
+        }
+        // A tier starts above the base prices' range and never makes tokens cheaper.
+        if (longContext) {
+          assert.ok(longContext.above > 0, `${providerId}/${model.id}: tier line`);
+          assert.ok(usdPerMillionToMicro(longContext.input) >= usdPerMillionToMicro(model.pricing.input), `${providerId}/${model.id}: tier input`);
+          assert.ok(usdPerMillionToMicro(longContext.output) >= usdPerMillionToMicro(model.pricing.output), `${providerId}/${model.id}: tier output`);
         }
       }
     }

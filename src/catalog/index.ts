@@ -1,6 +1,6 @@
 // The catalog the gateway resolves against: built-in providers (with operator base-URL overrides applied)
 // and their models, indexed once so every lookup per request is a Map get. Prices become integers here.
-import type { CatalogModel, CatalogProvider, PriceMicro } from './types.ts';
+import type { CatalogModel, CatalogPricing, CatalogProvider, PriceMicro } from './types.ts';
 import { builtinProviders } from './providers.ts';
 import { usdPerMillionToMicro } from '../domain/money.ts';
 
@@ -22,12 +22,25 @@ export function modelNames(model: CatalogModel, providerId: string): string[] {
   return [id, `${(model.authorId ?? providerId).toLowerCase()}/${id}`];
 }
 
-function priceMicro(model: CatalogModel): PriceMicro | undefined {
-  const p = model.pricing;
-  if (!p) return undefined;
+function tokenPrices(p: Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand'>): PriceMicro {
   const out: PriceMicro = { input: usdPerMillionToMicro(p.input), output: usdPerMillionToMicro(p.output) };
   if (p.cacheRead !== undefined) out.cacheRead = usdPerMillionToMicro(p.cacheRead);
   if (p.cacheWrite !== undefined) out.cacheWrite = usdPerMillionToMicro(p.cacheWrite);
+  if (p.cacheWriteLong !== undefined) out.cacheWriteLong = usdPerMillionToMicro(p.cacheWriteLong);
+  return out;
+}
+
+function priceMicro(model: CatalogModel): PriceMicro | undefined {
+  const p = model.pricing;
+  if (!p) return undefined;
+  const out = tokenPrices(p);
+  // USD per 1,000 → pico-USD per search: micro-USD per million (the token conversion) × 1,000.
+  if (p.webSearchPerThousand !== undefined) out.webSearchPico = usdPerMillionToMicro(p.webSearchPerThousand) * 1000n;
+  if (p.longContext) {
+    const price = tokenPrices(p.longContext);
+    if (out.webSearchPico !== undefined) price.webSearchPico = out.webSearchPico;
+    out.longContext = { above: p.longContext.above, price };
+  }
   return out;
 }
 

@@ -1,8 +1,9 @@
 // Built-in models per provider with limits, modalities and prices (USD per million tokens).
-// Prices are the providers' public list prices for standard (non-batch, ≤200K-context) usage as of the
+// Prices are the providers' public list prices for standard (non-batch) usage as of the
 // provider's `pricesAsOf` in providers.ts; a model without a price we could vouch for has no `pricing` and
 // therefore cannot be served by an `ngrok` (operator-credential) step, which must bill it.
 import type { ApiSurface, CatalogModel, CatalogPricing } from './types.ts';
+import { usdPerMillionToMicro } from '../domain/money.ts';
 
 const TEXT = ['text'] as const;
 const TEXT_IMAGE = ['text', 'image'] as const;
@@ -116,16 +117,32 @@ function claude(id: string, displayName: string, context: number, maxOut: number
   return m(id, { displayName, context, maxOut, input: TEXT_IMAGE_FILE, pricing });
 }
 
-// Cache writes are the 5-minute TTL price (1.25 × input); cache reads are 0.1 × input.
+/** `usd` × num / den, exactly (prices are whole micro-USD). */
+function times(usd: string, num: bigint, den = 1n): string {
+  const micro = (usdPerMillionToMicro(usd) * num) / den;
+  return `${micro / 1_000_000n}.${(micro % 1_000_000n).toString().padStart(6, '0')}`;
+}
+
+/**
+ * Anthropic's published ratios: cache reads 0.1 × input, cache writes 1.25 × input (5-minute TTL) or 2 × input
+ * (1 hour), web search $10 per 1,000. Models that take a 1M context (natively, or Sonnet 4 / 4.5 with the
+ * `context-1m` beta) bill a request whose input exceeds 200K tokens at 2 × input and 1.5 × output (cache prices
+ * scale with input), as Anthropic prices Sonnet 4.5's long context.
+ */
+function claudePrice(input: string, output: string, longContext: boolean): CatalogPricing {
+  const tokens = (i: string, o: string) => ({ input: i, output: o, cacheRead: times(i, 1n, 10n), cacheWrite: times(i, 5n, 4n), cacheWriteLong: times(i, 2n) });
+  return { ...tokens(input, output), webSearchPerThousand: '10.00', ...(longContext ? { longContext: { above: 200_000, ...tokens(times(input, 2n), times(output, 3n, 2n)) } } : {}) };
+}
+
 const anthropic: readonly CatalogModel[] = [
-  claude('claude-opus-4-6', 'Claude Opus 4.6', 1_000_000, 128_000, price('5.00', '25.00', '0.50', '6.25')),
-  claude('claude-sonnet-4-6', 'Claude Sonnet 4.6', 1_000_000, 128_000, price('3.00', '15.00', '0.30', '3.75')),
-  claude('claude-opus-4-5', 'Claude Opus 4.5', 200_000, 64_000, price('5.00', '25.00', '0.50', '6.25')),
-  claude('claude-sonnet-4-5', 'Claude Sonnet 4.5', 200_000, 64_000, price('3.00', '15.00', '0.30', '3.75')),
-  claude('claude-haiku-4-5', 'Claude Haiku 4.5', 200_000, 64_000, price('1.00', '5.00', '0.10', '1.25')),
-  claude('claude-opus-4-1', 'Claude Opus 4.1', 200_000, 32_000, price('15.00', '75.00', '1.50', '18.75')),
-  claude('claude-opus-4-0', 'Claude Opus 4', 200_000, 32_000, price('15.00', '75.00', '1.50', '18.75')),
-  claude('claude-sonnet-4-0', 'Claude Sonnet 4', 200_000, 64_000, price('3.00', '15.00', '0.30', '3.75')),
+  claude('claude-opus-4-6', 'Claude Opus 4.6', 1_000_000, 128_000, claudePrice('5.00', '25.00', true)),
+  claude('claude-sonnet-4-6', 'Claude Sonnet 4.6', 1_000_000, 128_000, claudePrice('3.00', '15.00', true)),
+  claude('claude-opus-4-5', 'Claude Opus 4.5', 200_000, 64_000, claudePrice('5.00', '25.00', false)),
+  claude('claude-sonnet-4-5', 'Claude Sonnet 4.5', 200_000, 64_000, claudePrice('3.00', '15.00', true)),
+  claude('claude-haiku-4-5', 'Claude Haiku 4.5', 200_000, 64_000, claudePrice('1.00', '5.00', false)),
+  claude('claude-opus-4-1', 'Claude Opus 4.1', 200_000, 32_000, claudePrice('15.00', '75.00', false)),
+  claude('claude-opus-4-0', 'Claude Opus 4', 200_000, 32_000, claudePrice('15.00', '75.00', false)),
+  claude('claude-sonnet-4-0', 'Claude Sonnet 4', 200_000, 64_000, claudePrice('3.00', '15.00', true)),
 ];
 
 function gemini(id: string, displayName: string, pricing: CatalogPricing | undefined, maxOut = 65_536): CatalogModel {
@@ -134,9 +151,10 @@ function gemini(id: string, displayName: string, pricing: CatalogPricing | undef
 
 const google: readonly CatalogModel[] = [
   gemini('gemini-3.6-flash', 'Gemini 3.6 Flash', price('0.75', '3.75')),
-  gemini('gemini-3.1-pro-preview', 'Gemini 3.1 Pro Preview', price('2.00', '12.00', '0.20')),
+  // Pro models bill a prompt over 200K tokens at their long-context rates, input and output alike.
+  gemini('gemini-3.1-pro-preview', 'Gemini 3.1 Pro Preview', { ...price('2.00', '12.00', '0.20'), longContext: { above: 200_000, ...price('4.00', '18.00', '0.40') } }),
   gemini('gemini-3-flash-preview', 'Gemini 3 Flash Preview', price('0.50', '3.00', '0.05')),
-  gemini('gemini-2.5-pro', 'Gemini 2.5 Pro', price('1.25', '10.00', '0.125')),
+  gemini('gemini-2.5-pro', 'Gemini 2.5 Pro', { ...price('1.25', '10.00', '0.125'), longContext: { above: 200_000, ...price('2.50', '15.00', '0.25') } }),
   gemini('gemini-2.5-flash', 'Gemini 2.5 Flash', price('0.30', '2.50', '0.03')),
   gemini('gemini-2.5-flash-lite', 'Gemini 2.5 Flash-Lite', price('0.10', '0.40', '0.01')),
   gemini('gemini-2.0-flash', 'Gemini 2.0 Flash', price('0.10', '0.40', '0.025'), 8_192),

@@ -18,7 +18,14 @@ export interface CatalogPricing {
   input: string;
   output: string;
   cacheRead?: string;
+  /** Cache writes kept 5 minutes (Anthropic), or the only cache-write price. */
   cacheWrite?: string;
+  /** Cache writes kept 1 hour (Anthropic: 2 × input). */
+  cacheWriteLong?: string;
+  /** USD per 1,000 server-side web searches (Anthropic's `web_search` tool: $10). */
+  webSearchPerThousand?: string;
+  /** Prices of the whole request when its input exceeds `above` tokens (long-context tiers). */
+  longContext?: { above: number } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand'>;
 }
 
 /** Prices as integers (micro-USD per million tokens), derived once from CatalogPricing by createCatalog. */
@@ -27,6 +34,10 @@ export interface PriceMicro {
   output: bigint;
   cacheRead?: bigint;
   cacheWrite?: bigint;
+  cacheWriteLong?: bigint;
+  /** Pico-USD per web search. */
+  webSearchPico?: bigint;
+  longContext?: { above: number; price: PriceMicro };
 }
 
 export interface CatalogModel {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createCatalog } from '../catalog/index.ts';
 import { resolveCandidates } from './resolve.ts';
 import type { AttemptPlan } from './routing.ts';
-import { attemptCostPico, type TokenUsage } from './cost.ts';
+import { attemptCostPico, reservationPico, type TokenUsage } from './cost.ts';
 import { snapshot } from '../../test/helpers/snapshot.ts';
 import { formatUsd5, PICO_PER_USD } from './money.ts';
 
@@ -49,4 +49,35 @@ test('user keys pay only the fee; failures pay nothing beyond model cost', () =>
 test('odd counts are clamped to non-negative integers', () => {
   const u = usage({ inputTokens: 10, cacheReadTokens: 50, outputTokens: -5 });
   assert.equal(attemptCostPico(u, attempt('gpt-4o', 'ngrok'), 0n, true), 10n * 1_250_000n);
+});
+
+test('Anthropic hour-long cache writes cost 2 × input, web searches $10 per 1,000', () => {
+  // claude-sonnet-4-6: $3 in, $3.75 5-minute write, $6 1-hour write, $15 out (probe: 100 in + 10,000 1h writes).
+  const u = usage({ inputTokens: 10_100, cacheWriteTokens: 10_000, cacheWriteLongTokens: 10_000 });
+  assert.equal(attemptCostPico(u, attempt('claude-sonnet-4-6', 'ngrok'), 0n, true), 100n * 3_000_000n + 10_000n * 6_000_000n);
+  const mixed = usage({ inputTokens: 300, cacheWriteTokens: 300, cacheWriteLongTokens: 100, outputTokens: 10, webSearchRequests: 50 });
+  assert.equal(attemptCostPico(mixed, attempt('claude-sonnet-4-6', 'ngrok'), 0n, true), 200n * 3_750_000n + 100n * 6_000_000n + 10n * 15_000_000n + 50n * 10_000_000_000n);
+  // A reported hour-long count above the writes it is part of is held to them.
+  assert.equal(attemptCostPico(usage({ inputTokens: 10, cacheWriteTokens: 5, cacheWriteLongTokens: 99 }), attempt('claude-haiku-4-5', 'ngrok'), 0n, true), 5n * 1_000_000n + 5n * 2_000_000n);
+});
+
+test('long-context tiers price the whole request once its input passes the line', () => {
+  // gemini-2.5-pro: $1.25 / $10 up to 200K input, $2.50 / $15 above (the probe's 500K in + 10K out: $1.40).
+  const big = attemptCostPico(usage({ inputTokens: 500_000, outputTokens: 10_000 }), attempt('gemini-2.5-pro', 'ngrok'), 0n, true);
+  assert.equal(formatUsd5(big), '1.40000');
+  const at = attemptCostPico(usage({ inputTokens: 200_000, outputTokens: 10_000 }), attempt('gemini-2.5-pro', 'ngrok'), 0n, true);
+  assert.equal(at, 200_000n * 1_250_000n + 10_000n * 10_000_000n);
+  // Claude with a 1M context: 2 × input, 1.5 × output, cache prices scaled with input.
+  const claude = attemptCostPico(usage({ inputTokens: 300_000, cacheReadTokens: 100_000, outputTokens: 1000 }), attempt('claude-sonnet-4-6', 'ngrok'), 0n, true);
+  assert.equal(claude, 200_000n * 6_000_000n + 100_000n * 600_000n + 1000n * 22_500_000n);
+  // Models without a long context have no tier.
+  assert.equal(attemptCostPico(usage({ inputTokens: 300_000 }), attempt('claude-haiku-4-5', 'ngrok'), 0n, true), 300_000n * 1_000_000n);
+});
+
+test('a reservation past a tier\'s line holds the tier\'s dearest input price', () => {
+  const plan = attempt('claude-sonnet-4-6', 'ngrok');
+  // Up to 200K: the dearest input price is the hour-long write, 2 × $3.
+  assert.equal(reservationPico(100_000, 0, plan, 0n), 100_000n * 6_000_000n);
+  // Above: 2 × $6.
+  assert.equal(reservationPico(300_000, 10, plan, 0n), 300_000n * 12_000_000n + 10n * 22_500_000n);
 });

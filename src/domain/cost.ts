@@ -2,6 +2,7 @@
 // million tokens is exactly pico-USD. Model cost applies only when the operator's (managed) credential
 // served; the processing fee applies to successful attempts whatever the credential.
 import type { AttemptPlan } from './routing.ts';
+import type { PriceMicro } from '../catalog/types.ts';
 
 export interface TokenUsage {
   /** All input tokens, cached ones included (normalise Anthropic's split counts before calling). */
@@ -14,27 +15,42 @@ export interface TokenUsage {
   cacheWriteTokens: number;
   /** Part of outputTokens spent on reasoning (reported, priced as output). */
   reasoningTokens: number;
+  /** Part of cacheWriteTokens kept an hour (Anthropic), dearer than the 5-minute writes. */
+  cacheWriteLongTokens?: number;
+  /** Server-side web searches the provider ran and bills per search (Anthropic's `web_search` tool). */
+  webSearchRequests?: number;
 }
 
 function count(n: number): bigint {
   return Number.isFinite(n) && n > 0 ? BigInt(Math.floor(n)) : 0n;
 }
 
+/** The prices of a request with `inputTokens` of input: a long-context tier prices all of it once past its line. */
+function pricesFor(price: PriceMicro, inputTokens: bigint): PriceMicro {
+  const tier = price.longContext;
+  return tier !== undefined && inputTokens > BigInt(tier.above) ? tier.price : price;
+}
+
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
 export function modelCostPico(usage: TokenUsage, attempt: AttemptPlan): bigint {
   if (attempt.keySource !== 'ngrok') return 0n;
-  const price = attempt.candidate.catalogModel?.priceMicro;
-  if (!price) return 0n;
+  const base = attempt.candidate.catalogModel?.priceMicro;
+  if (!base) return 0n;
   const input = count(usage.inputTokens);
-  const cacheRead = count(usage.cacheReadTokens);
-  const cacheWrite = count(usage.cacheWriteTokens);
+  const price = pricesFor(base, input);
   // Cached counts never exceed the input they are part of, whatever a provider reports.
-  const cachedRead = cacheRead < input ? cacheRead : input;
-  const cachedWrite = cacheWrite < input - cachedRead ? cacheWrite : input - cachedRead;
+  const cachedRead = min(count(usage.cacheReadTokens), input);
+  const cachedWrite = min(count(usage.cacheWriteTokens), input - cachedRead);
+  const longWrite = min(count(usage.cacheWriteLongTokens ?? 0), cachedWrite);
   const uncached = input - cachedRead - cachedWrite;
+  const writePrice = price.cacheWrite ?? price.input;
   return uncached * price.input
     + cachedRead * (price.cacheRead ?? price.input)
-    + cachedWrite * (price.cacheWrite ?? price.input)
-    + count(usage.outputTokens) * price.output;
+    + (cachedWrite - longWrite) * writePrice
+    + longWrite * (price.cacheWriteLong ?? writePrice)
+    + count(usage.outputTokens) * price.output
+    + count(usage.webSearchRequests ?? 0) * (price.webSearchPico ?? 0n);
 }
 
 export function attemptCostPico(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, succeeded: boolean): bigint {
@@ -49,9 +65,10 @@ export function attemptCostPico(usage: TokenUsage, attempt: AttemptPlan, feeMicr
 export function reservationPico(inputTokens: number, outputTokens: number, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint): bigint {
   const input = count(inputTokens);
   const output = count(outputTokens);
-  const price = attempt.keySource === 'ngrok' ? attempt.candidate.catalogModel?.priceMicro : undefined;
+  const base = attempt.keySource === 'ngrok' ? attempt.candidate.catalogModel?.priceMicro : undefined;
+  // The bound is at least the real input: past a tier's line by the bound, the tier's dearer prices hold.
+  const price = base ? pricesFor(base, input) : undefined;
   let inputPrice = price?.input ?? 0n;
-  if (price?.cacheWrite !== undefined && price.cacheWrite > inputPrice) inputPrice = price.cacheWrite;
-  if (price?.cacheRead !== undefined && price.cacheRead > inputPrice) inputPrice = price.cacheRead;
+  for (const p of [price?.cacheWrite, price?.cacheWriteLong, price?.cacheRead]) if (p !== undefined && p > inputPrice) inputPrice = p;
   return input * inputPrice + output * (price?.output ?? 0n) + (input + output) * feeMicroUsdPerMtok;
 }

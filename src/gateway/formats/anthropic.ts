@@ -29,13 +29,21 @@ function anthropicUsage(u: unknown, base?: ReportedUsage): ReportedUsage | undef
   const read = 'cache_read_input_tokens' in usage ? num(usage.cache_read_input_tokens) : base?.cacheReadTokens ?? 0;
   const write = 'cache_creation_input_tokens' in usage ? num(usage.cache_creation_input_tokens) : base?.cacheWriteTokens ?? 0;
   const uncached = 'input_tokens' in usage ? num(usage.input_tokens) : base ? base.inputTokens - base.cacheReadTokens - base.cacheWriteTokens : 0;
-  return {
+  const out: ReportedUsage = {
     inputTokens: uncached + read + write,
     outputTokens: 'output_tokens' in usage ? num(usage.output_tokens) : base?.outputTokens ?? 0,
     cacheReadTokens: read,
     cacheWriteTokens: write,
     reasoningTokens: 0,
   };
+  // Priced apart (cost.ts): hour-long cache writes (2 × input, not 1.25 ×) and web searches ($10 per 1,000).
+  const creation = obj(usage.cache_creation);
+  const longWrite = creation ? num(creation.ephemeral_1h_input_tokens) : base?.cacheWriteLongTokens ?? 0;
+  if (longWrite > 0) out.cacheWriteLongTokens = longWrite;
+  const tools = obj(usage.server_tool_use);
+  const searches = tools ? num(tools.web_search_requests) : base?.webSearchRequests ?? 0;
+  if (searches > 0) out.webSearchRequests = searches;
+  return out;
 }
 
 const ANSWER_KEYS = ['usage', 'stop_reason'];

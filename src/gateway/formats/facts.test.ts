@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openai } from './openai.ts';
 import { anthropic } from './anthropic.ts';
-import { firstStringOf, objectAt, storedStopReason, topLevelValueStarts } from './types.ts';
+import { firstStringOf, objectAt, storedStopReason, topLevelValueStarts, type StreamFacts } from './types.ts';
 
 const chat = {
   id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-4o-mini',
@@ -96,4 +96,17 @@ test('DeepSeek cache hits at the top level of its usage are cache reads', () => 
   // The nested OpenAI field wins when both are there.
   const both = openai.factsFromJson({ usage: { prompt_tokens: 100, completion_tokens: 1, prompt_tokens_details: { cached_tokens: 40 }, prompt_cache_hit_tokens: 40 } }, 'chat-completions');
   assert.equal(both.usage!.cacheReadTokens, 40);
+});
+
+test('Anthropic hour-long cache writes and web searches are read, in JSON answers and merged across stream events', () => {
+  const usage = { input_tokens: 100, output_tokens: 5, cache_creation_input_tokens: 10_000, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 10_000 }, server_tool_use: { web_search_requests: 3 } };
+  const facts = anthropic.factsFromJson({ ...message, usage }, 'messages');
+  assert.deepEqual([facts.usage!.cacheWriteTokens, facts.usage!.cacheWriteLongTokens, facts.usage!.webSearchRequests], [10_000, 10_000, 3]);
+  // message_start brings the cache counts; message_delta's cumulative usage adds the searches and keeps them.
+  const stream: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
+  anthropic.onStreamEvent(stream, 'message_start', JSON.stringify({ type: 'message_start', message: { usage: { input_tokens: 100, output_tokens: 1, cache_creation_input_tokens: 500, cache_creation: { ephemeral_1h_input_tokens: 500 } } } }), 'messages', false);
+  anthropic.onStreamEvent(stream, 'message_delta', JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 40, server_tool_use: { web_search_requests: 2 } } }), 'messages', false);
+  assert.deepEqual([stream.usage!.cacheWriteLongTokens, stream.usage!.webSearchRequests, stream.usage!.outputTokens], [500, 2, 40]);
+  // Without them, the fields stay absent (no zero noise in the ordinary case).
+  assert.equal('cacheWriteLongTokens' in anthropic.factsFromJson(message, 'messages').usage!, false);
 });

@@ -10,6 +10,10 @@ export interface ReportedUsage {
   cacheReadTokens: number;
   cacheWriteTokens: number;
   reasoningTokens: number;
+  /** Part of cacheWriteTokens kept an hour (Anthropic's `cache_creation.ephemeral_1h_input_tokens`). */
+  cacheWriteLongTokens?: number;
+  /** Server-side web searches billed per search (Anthropic's `server_tool_use.web_search_requests`). */
+  webSearchRequests?: number;
 }
 
 /** What a JSON answer or a stream told us about the attempt. */
