@@ -155,7 +155,7 @@ describe('format codecs', () => {
     assert.equal(a.error.code, 'ERR_NGROK_27232');
     assert.match(codecs.anthropic.streamErrorEvent(e, 'rq_1', 'messages'), /^event: error\ndata: \{"type":"error"/);
     assert.match(codecs.openai.streamErrorEvent(e, 'rq_1', 'chat-completions'), /^data: \{"error":\{/);
-    assert.match(codecs.openai.streamErrorEvent(e, 'rq_1', 'responses'), /^event: error\ndata: \{"type":"error","code":"ERR_NGROK_27235",.*"sequence_number":0\}\n\n$/);
+    assert.match(codecs.openai.streamErrorEvent(e, 'rq_1', 'responses'), /^event: error\ndata: \{"type":"error","code":"ERR_NGROK_27232",.*"sequence_number":0\}\n\n$/);
   });
 
   it('with n > 1 choices the stop reason is the first choice\'s, whichever finishes first', () => {
