@@ -94,6 +94,16 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(h.fake.requests[0]!.rawBody, raw);
   });
 
+  test('a key given twice reaches the provider once, with the value the gateway checked and routed by', async () => {
+    h.fake.reset();
+    // A provider whose parser keeps the first value would otherwise serve gpt-4o-mini and 100000 tokens, which
+    // the scope, the routing and the output cap never saw.
+    const raw = '{"model":"gpt-4o-mini","max_tokens":100000,"messages":[{"role":"user","content":"twice"}],"model":"gpt-4o","max_tokens":10}';
+    const r = await gw(h, '/v1/chat/completions', { token, body: raw });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(h.fake.requests[0]!.rawBody, '{"messages":[{"role":"user","content":"twice"}],"model":"gpt-4o","max_tokens":10}');
+  });
+
   test('an edited body keeps every value the gateway did not edit as the client wrote it', async () => {
     h.fake.reset();
     // The model is rewritten (provider prefix) and usage injected into the stream: the rest stays as sent.

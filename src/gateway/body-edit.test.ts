@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { editedBodyText } from './body-edit.ts';
+import { editedBodyText, withoutRepeatedKeys } from './body-edit.ts';
 
 /** What the gateway does: parse, edit a shallow copy, write it back. */
 function edit(raw: string, change: (body: Record<string, unknown>) => void): string {
@@ -34,6 +34,13 @@ describe('editedBodyText', () => {
   it('duplicate keys: only the last, the one the parse kept, is written', () => {
     const raw = '{"model":"a","seed":1,"model":"b","x":1.0,"x":2.50}';
     assert.equal(edit(raw, (b) => { b.seed = 2; }), '{"seed":2,"model":"b","x":2.50}');
+  });
+
+  it('withoutRepeatedKeys: undefined when every key is once (nested repeats are the client\'s own), else the last of each', () => {
+    const once = '{"model":"a","tools":[{"model":"x"},{"model":"y"}],"n":{"a":1,"a":2}}';
+    assert.equal(withoutRepeatedKeys(once, JSON.parse(once) as Record<string, unknown>), undefined);
+    const twice = '{"model":"a", "seed": 9007199254740993, "mo\\u0064el":"b"}';
+    assert.equal(withoutRepeatedKeys(twice, JSON.parse(twice) as Record<string, unknown>), '{"seed": 9007199254740993,"mo\\u0064el":"b"}');
   });
 
   it('never re-serialises client values, however deeply nested', () => {

@@ -64,6 +64,18 @@ function topLevelMembers(text: string): Member[] | undefined {
 }
 
 /**
+ * The body with each top-level key given only once — its last occurrence, the one JSON.parse (and so the scope
+ * check, the token caps and the routing) saw — or undefined when no key repeats. Forwarding the raw text of
+ * `{"model":"allowed","model":"refused"}` would let a provider whose parser keeps the first value serve what the
+ * policy refused, or ignore a clamped `max_tokens`.
+ */
+export function withoutRepeatedKeys(raw: string, parsed: Record<string, unknown>): string | undefined {
+  const members = topLevelMembers(raw);
+  if (!members || members.length === Object.keys(parsed).length) return undefined;
+  return editedBodyText(raw, parsed, parsed);
+}
+
+/**
  * `edited` (a shallow edit of `original`, the parse of `raw`) as JSON text: members whose value is still the
  * original's are copied from `raw` byte for byte, removed ones left out, changed and added ones serialised.
  */

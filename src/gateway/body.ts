@@ -2,6 +2,7 @@
 // declared length or the bytes received exceed it.
 import type { IncomingMessage } from 'node:http';
 import { tollgateError, type TollgateError } from '../domain/errors.ts';
+import { withoutRepeatedKeys } from './body-edit.ts';
 
 export function tooLarge(limit: number): TollgateError {
   return tollgateError('requestBodyTooLarge', { limit: String(limit) });
@@ -28,16 +29,22 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** The body as a JSON object, or 400 ERR_NGROK_3801. */
-export function parseBody(raw: Buffer): Record<string, unknown> {
+/**
+ * The body as a JSON object, or 400 ERR_NGROK_3801; `raw` as the gateway will forward it: with each top-level key
+ * once (see withoutRepeatedKeys), the very bytes received otherwise.
+ */
+export function parseBody(received: Buffer): { raw: Buffer; body: Record<string, unknown> } {
+  const text = received.toString('utf8');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(raw.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     throw tollgateError('badRequestBody', { reason: 'the body is not valid JSON.' });
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw tollgateError('badRequestBody', { reason: 'the body must be a JSON object.' });
   }
-  return parsed as Record<string, unknown>;
+  const body = parsed as Record<string, unknown>;
+  const deduplicated = withoutRepeatedKeys(text, body);
+  return { raw: deduplicated === undefined ? received : Buffer.from(deduplicated), body };
 }

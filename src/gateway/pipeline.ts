@@ -134,8 +134,9 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   refuseRoutingLoop(ctx.req.headers, ctx.deps.options.loopId);
   const admitted = admitCredit(ctx);
   if (admitted) await admitted;
-  ctx.rawBody = await readBody(ctx.req, ctx.deps.options.maxBodyBytes);
-  ctx.body = parseBody(ctx.rawBody);
+  const request = parseBody(await readBody(ctx.req, ctx.deps.options.maxBodyBytes));
+  ctx.rawBody = request.raw;
+  ctx.body = request.body;
   const allowed = scopedCandidates(ctx);
   const admittedInput = admitInput(ctx);
   if (admittedInput) await admittedInput;
