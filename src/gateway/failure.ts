@@ -2,7 +2,7 @@
 // docs/decisions/gateway-behaviour.md): every failure a 429 → 429 (SDKs raise RateLimitError); the total
 // timeout → 504 3810; the last attempt timed out → 504 27207; only connection errors → 502 3800 (27235 when the
 // last one broke off after the provider answered); anything
-// else → 503 3807 listing each attempt (provider, model, key name, status — never a secret or a provider body).
+// else → 503 3807 listing each attempt (provider, model, key id, status — never a secret or a provider body).
 import { tollgateError, type TollgateError } from '../domain/errors.ts';
 import type { AttemptRecord } from './meter.ts';
 
@@ -17,7 +17,9 @@ export function formatMs(ms: number): string {
 
 function describe(r: AttemptRecord, i: number, perRequestMs: number): string {
   const { candidate, providerKey, keySource } = r.plan;
-  const key = keySource === 'ngrok' ? 'managed key' : providerKey ? `key "${providerKey.name}" (${providerKey.id})` : 'no key';
+  // The key's id, not its name: the answer goes to whoever holds the access key (an app, a customer), while a
+  // name is the operator's free text ("acme-prod-billing"); the id is opaque and all the operator needs to find it.
+  const key = keySource === 'ngrok' ? 'managed key' : providerKey ? `key ${providerKey.id}` : 'no key';
   let what: string;
   switch (r.failure) {
     case 'timeout': what = `timed out after ${formatMs(perRequestMs)}`; break;
