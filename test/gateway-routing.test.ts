@@ -387,6 +387,7 @@ describe('billing (sqlite)', () => {
     const denied = await gw(h, '/v1/chat/completions', { token, body: chat('gpt-4o') });
     assert.equal(denied.status, 403);
     assert.equal(denied.json().error.code, 'ERR_NGROK_4026');
+    assert.match(denied.json().error.message, /run out of credit/);
     assert.equal(h.fake.requests.length, 0);
     await assert.rejects(new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 }).chat.completions.create(chat('gpt-4o')), OpenAI.PermissionDeniedError);
     await grantCredits(h.running.store.db, h.accountId, 500, { category: 'promotional' });
@@ -401,5 +402,39 @@ describe('billing (sqlite)', () => {
     const [row] = await h.usage(ok!.headers.get('ngrok-aig-request-id')!, 1);
     // Managed key: model cost at catalog prices plus the processing fee.
     assert.ok(BigInt(row!.costPico) > 0n);
+  });
+});
+
+describe('billing: credit held by requests in flight (sqlite)', () => {
+  let h: Harness;
+  before(async () => { h = await startHarness('sqlite', { TOLLGATE_BILLING: 'on', TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '0.05' }); });
+  after(async () => { await h.close(); });
+
+  test('a positive balance that open reservations hold is refused as transient, and serves again once they settle', async () => {
+    const keyId = await h.providerKey('openai', 'sk-good-a');
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: keyId }] }] }] } }))).token;
+    await grantCredits(h.running.store.db, h.accountId, 1, { category: 'promotional' });
+    await new ChangeBus(h.running.store.db).publish({ accountId: h.accountId, kind: 'credits', resourceId: h.accountId });
+    const small = { model: 'openai:gpt-4o-mini', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] };
+    let first = await gw(h, '/v1/chat/completions', { token, body: small });
+    for (let i = 0; i < 40 && first.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      first = await gw(h, '/v1/chat/completions', { token, body: small });
+    }
+    assert.equal(first.status, 200, first.text);
+    // 128 choices of an uncatalogued model's 16,384-token default limit at the 0.05 USD/Mtok fee: ~10.5 cents held
+    // against a balance of under one cent, for the 1.5 s the provider takes.
+    h.fake.reset();
+    const slow = gw(h, '/v1/chat/completions', { token, body: { model: 'openai:slow-1500-x', n: 128, messages: [{ role: 'user', content: 'x' }] } });
+    for (let i = 0; i < 100 && h.fake.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(h.fake.requests.length, 1, 'the slow request reached the provider (its reservation is open)');
+    const held = await gw(h, '/v1/chat/completions', { token, body: small });
+    assert.equal(held.status, 403);
+    assert.equal(held.json().error.code, 'ERR_NGROK_4026');
+    assert.match(held.json().error.message, /held by requests still in flight; retry when they finish/);
+    assert.equal((await slow).status, 200);
+    // Settled at its real cost (a few tokens of fee): the balance serves again.
+    const after = await gw(h, '/v1/chat/completions', { token, body: small });
+    assert.equal(after.status, 200, after.text);
   });
 });

@@ -78,6 +78,9 @@ export const Errors = {
   surfaceNotImplemented: spec(501, 'ERR_NGROK_27205', 'The {surface} API is not implemented by this gateway ({method} {path}); use the OpenAI-compatible endpoints.', 'invalid_request_error'),
   creditCheckFailed: spec(403, 'ERR_NGROK_27206', 'Credit check failed: {reason}', 'permission_error'),
   outOfCredit: spec(403, 'ERR_NGROK_4026', 'Your account has run out of credit.', 'insufficient_quota'),
+  // Same code (the contract has one for "no credit"), but a balance is left: the client should learn it is
+  // transient — requests in flight hold the rest until they finish — not that the account is empty.
+  creditHeldInFlight: spec(403, 'ERR_NGROK_4026', 'Your account\'s remaining credit is held by requests still in flight; retry when they finish, or add credit.', 'insufficient_quota'),
   unknownModel: spec(400, 'ERR_NGROK_27224', 'Unknown model "{model}".{suggestion}', 'invalid_request_error'),
   unknownProvider: spec(400, 'ERR_NGROK_27225', 'Unknown provider "{provider}".', 'invalid_request_error'),
   providerLacksSurface: spec(400, 'ERR_NGROK_27226', 'Provider "{provider}" does not support the {surface} API surface.', 'invalid_request_error'),

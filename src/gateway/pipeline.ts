@@ -43,12 +43,18 @@ async function configurationOrRefusal(ctx: RequestContext, key: AuthenticatedKey
 /** Stage 2: credits (billing on; BYOK traffic too) before anything else costs money. */
 function admitCredit(ctx: RequestContext): void | Promise<void> {
   const available = ctx.deps.ledger?.available(ctx.key!.accountId, ctx.account!);
-  if (available instanceof Promise) return available.then(refuseUnlessPositive);
-  if (available !== undefined) refuseUnlessPositive(available);
+  if (available instanceof Promise) return available.then((headroom) => refuseUnlessPositive(ctx, headroom));
+  if (available !== undefined) refuseUnlessPositive(ctx, available);
 }
 
-function refuseUnlessPositive(available: bigint): void {
-  if (available <= 0n) throw tollgateError('outOfCredit');
+function refuseUnlessPositive(ctx: RequestContext, available: bigint): void {
+  if (available <= 0n) throw creditRefusal(ctx);
+}
+
+/** An empty account, or one whose balance other requests' reservations hold for now. */
+function creditRefusal(ctx: RequestContext): TollgateError {
+  const balance = ctx.deps.ledger?.balance(ctx.key!.accountId) ?? 0n;
+  return tollgateError(balance > 0n ? 'creditHeldInFlight' : 'outOfCredit');
 }
 
 /**
@@ -67,7 +73,7 @@ function reserveCredit(ctx: RequestContext, attempts: readonly AttemptPlan[]): v
 
 function reserve(ctx: RequestContext, ledger: NonNullable<RequestContext['deps']['ledger']>, bound: bigint): void {
   const reservation = ledger.reserve(ctx.key!.accountId, bound);
-  if (!reservation) throw tollgateError('outOfCredit');
+  if (!reservation) throw creditRefusal(ctx);
   ctx.reservation = reservation;
 }
 

@@ -104,6 +104,11 @@ export class CreditLedger {
     return account ? account.balance - account.reserved : 0n;
   }
 
+  /** The account's balance as last read and settled, reservations not deducted (0 when not loaded). */
+  balance(accountId: string): bigint {
+    return this.#accounts.get(accountId)?.balance ?? 0n;
+  }
+
   /** Reserves `pico` when the account has credit left (see available()); undefined means refuse. */
   reserve(accountId: string, pico: bigint): Reservation | undefined {
     const account = this.#accounts.get(accountId);
