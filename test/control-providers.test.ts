@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { LightMyRequestResponse } from 'fastify';
 import { expectError, expectSchema, startControl, type TestControl } from './helpers/control.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
 import { assertHead, assertIsolated, assertPaging, recordChanges, type Collection } from './helpers/crud.ts';
@@ -90,6 +91,35 @@ for (const kind of STORE_KINDS) {
       expectError(await c.call('POST', '/providers', { ...ok, baseUrl: 'not a url' }), 400, 'ERR_NGROK_27606');
       expectError(await c.call('POST', '/providers', { ...ok, baseUrl: 'ftp://files.example.com' }), 400, 'ERR_NGROK_27606');
       assert.deepEqual(expectSchema<{ aiGatewayProviders: unknown[] }>(await c.call('GET', '/providers'), 200, PROVIDERS.listSchema).aiGatewayProviders, []);
+    });
+
+    it('refuses credentials in baseUrl on create and update without echoing the password', async () => {
+      // The providers table is not encrypted and the gateway would drop the userinfo: a provider key holds them.
+      const password = 'hunter2-s3cr3t';
+      const withCredentials = [
+        `https://alice:${password}@llm.example.com/v1`, 'https://alice@llm.example.com/v1', `https://:${password}@llm.example.com`,
+        `https://alice:${password}@llm.example.com:8443/v1?api-version=2024-06-01`,
+      ];
+      const refused = (res: LightMyRequestResponse) => {
+        const err = expectError(res, 400, 'ERR_NGROK_27606');
+        assert.equal(err.details.field, 'baseUrl');
+        assert.match(err.msg, /provider key/);
+        assert.ok(!res.body.includes(password) && !res.body.includes('alice'), res.body);
+      };
+      for (const baseUrl of withCredentials) refused(await c.call('POST', '/providers', { providerId: 'creds', name: 'x', baseUrl }));
+      // Unparsable and carrying a password: refused as not a URL, still without echoing it.
+      const bad = expectError(await c.call('POST', '/providers', { providerId: 'creds', name: 'x', baseUrl: `https://alice:${password}@` }), 400, 'ERR_NGROK_27606');
+      assert.ok(!JSON.stringify(bad).includes(password), bad.msg);
+      assert.deepEqual(expectSchema<{ aiGatewayProviders: unknown[] }>(await c.call('GET', '/providers'), 200, PROVIDERS.listSchema).aiGatewayProviders, []);
+
+      const p = await create({ providerId: 'creds' });
+      for (const baseUrl of withCredentials) refused(await c.call('PATCH', `/providers/${p.id}`, { baseUrl }));
+      assert.equal(expectSchema<Provider>(await c.call('GET', `/providers/${p.id}`), 200, PROVIDERS.schema).baseUrl, p.baseUrl);
+      // An empty userinfo carries nothing and is accepted, as is an `@` later in the path.
+      for (const baseUrl of ['https://@llm.example.com/v1', 'https://llm.example.com/v1/@team']) {
+        assert.equal(expectSchema<Provider>(await c.call('PATCH', `/providers/${p.id}`, { baseUrl }), 200, PROVIDERS.schema).baseUrl, baseUrl);
+      }
+      await remove(p.id);
     });
 
     it('applies PATCH tri-state, replacing models while keeping ids of models that stay', async () => {

@@ -8,9 +8,9 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { STORE_KINDS } from './helpers/stores.ts';
 import { startControl, type TestControl } from './helpers/control.ts';
-import { Children } from './helpers/processes.ts';
+import { Children, type Child } from './helpers/processes.ts';
 import { parseDatabaseUrl } from '../src/store/database.ts';
-import { SecretBox } from '../src/domain/secret-box.ts';
+import { parseMasterKey, SecretBox } from '../src/domain/secret-box.ts';
 
 const children = new Children();
 after(() => children.killAll());
@@ -93,6 +93,48 @@ describe('tollgate rotate-secret with the embedded secret.key file', () => {
       assert.equal(statSync(`${file}.previous`).mode & 0o777, 0o600);
       const box = new SecretBox(Buffer.from(newHex, 'hex'));
       for (const [id, sealed] of await sealedRows(c)) assert.equal(box.open(sealed), plain.get(id));
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe('tollgate rotate-secret with the new key off the command line', () => {
+  test('reads it from TOLLGATE_SECRET_KEY_NEW or stdin (--new-key -); --new-key KEY still works, with a warning that never shows the key', async () => {
+    const c = await startControl('sqlite');
+    try {
+      const plain = await seedKeys(c);
+      const assertSealedUnder = async (key: string) => {
+        const box = new SecretBox(parseMasterKey(key));
+        for (const [id, sealed] of await sealedRows(c)) assert.equal(box.open(sealed), plain.get(id));
+      };
+      const [viaEnv, viaStdin, viaFlag] = [randomBytes(32).toString('hex'), randomBytes(32).toString('base64'), randomBytes(32).toString('hex')];
+      const current = (key: string) => ({ TOLLGATE_DATABASE_URL: c.database.url, TOLLGATE_SECRET_KEY: key });
+      const resealedAll = (child: Child) => assert.deepEqual(JSON.parse(child.stdout()), { resealed: 3, alreadyNew: 0 });
+
+      const fromEnv = await children.finish('rotate (env)', ['rotate-secret'], { ...current(c.config.masterKey.toString('hex')), TOLLGATE_SECRET_KEY_NEW: viaEnv });
+      resealedAll(fromEnv);
+      assert.doesNotMatch(fromEnv.stderr(), /warning/);
+      await assertSealedUnder(viaEnv);
+
+      // As `openssl rand -base64 32 > new.key` writes it: with a trailing newline.
+      const fromStdin = await children.finish('rotate (stdin)', ['rotate-secret', '--new-key', '-'], current(viaEnv), { stdin: `${viaStdin}\n` });
+      resealedAll(fromStdin);
+      assert.doesNotMatch(fromStdin.stderr(), /warning/);
+      await assertSealedUnder(viaStdin);
+
+      const fromFlag = await children.finish('rotate (flag)', ['rotate-secret', '--new-key', viaFlag], current(viaStdin));
+      resealedAll(fromFlag);
+      assert.match(fromFlag.stderr(), /warning: --new-key KEY shows the key in the process list and shell history; prefer TOLLGATE_SECRET_KEY_NEW or --new-key - \(stdin\)/);
+      assert.ok(!fromFlag.output().includes(viaFlag), fromFlag.output());
+      await assertSealedUnder(viaFlag);
+
+      const now = current(viaFlag);
+      await assert.rejects(children.run('both', ['rotate-secret', '--new-key', viaEnv], { ...now, TOLLGATE_SECRET_KEY_NEW: viaStdin }), /give the new key once/);
+      await assert.rejects(children.run('empty stdin', ['rotate-secret', '--new-key', '-'], now, { stdin: '' }), /found no key on stdin/);
+      await assert.rejects(children.run('bad env key', ['rotate-secret'], { ...now, TOLLGATE_SECRET_KEY_NEW: 'short' }), /new key \(TOLLGATE_SECRET_KEY_NEW\): TOLLGATE_SECRET_KEY must be 32 bytes/);
+      await assert.rejects(children.run('no key', ['rotate-secret'], now), /usage: TOLLGATE_SECRET_KEY_NEW=KEY tollgate rotate-secret/);
+      await assertSealedUnder(viaFlag);
     } finally {
       await c.close();
     }

@@ -13,7 +13,8 @@ Commands:
   migrate                    apply database migrations and exit
   accounts create --name N   create an account; prints {"account":{id,name},"apiKey":{id,token}}
   credits grant --account ID --cents N [--category purchase|promotional]
-  rotate-secret --new-key KEY   re-seal every provider key under a new TOLLGATE_SECRET_KEY (processes stopped)
+  rotate-secret              re-seal every provider key under a new TOLLGATE_SECRET_KEY (processes stopped);
+                             the new key from TOLLGATE_SECRET_KEY_NEW or stdin (--new-key -)
   demo                       run a local demo against a fake provider (no provider account needed)
 
 Server options (or the TOLLGATE_* environment variables):

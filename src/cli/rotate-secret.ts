@@ -1,7 +1,8 @@
-// `tollgate rotate-secret --new-key KEY`: re-seals every provider key under a new TOLLGATE_SECRET_KEY in one
-// transaction, so the store is never half old, half new. The current key comes from the usual place (env or
-// the secret.key file). Run it with the processes stopped (see docs/operations.md): a running process would
-// seal new keys under the old master key, and could not decrypt re-sealed ones on its next reload.
+// `tollgate rotate-secret`: re-seals every provider key under a new TOLLGATE_SECRET_KEY in one transaction, so
+// the store is never half old, half new. The current key comes from the usual place (env or the secret.key
+// file); the new one from TOLLGATE_SECRET_KEY_NEW, stdin (`--new-key -`) or, for compatibility, `--new-key KEY`.
+// Run it with the processes stopped (see docs/operations.md): a running process would seal new keys under the
+// old master key, and could not decrypt re-sealed ones on its next reload.
 import { renameSync, writeFileSync, chmodSync, copyFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Kysely } from 'kysely';
@@ -45,10 +46,48 @@ function tryOpen(box: SecretBox, sealed: string): string | undefined {
   }
 }
 
+const NEW_KEY_ENV = 'TOLLGATE_SECRET_KEY_NEW';
+
+const USAGE = `usage: ${NEW_KEY_ENV}=KEY tollgate rotate-secret, or tollgate rotate-secret --new-key - < FILE (KEY: 64 hex characters or base64 of 32 bytes)`;
+
+/**
+ * The new master key. A value on the command line is visible to every local user in `ps` and stays in shell
+ * history, so it is still accepted (older scripts) but warned about; the key itself is never printed.
+ */
+async function newKeyFrom(flag: string | undefined, env: NodeJS.ProcessEnv): Promise<Buffer> {
+  const fromEnv = env[NEW_KEY_ENV];
+  // Two sources could name different keys, and guessing which one wins would re-seal under the wrong one.
+  if (flag && fromEnv) throw new Error(`give the new key once: --new-key or ${NEW_KEY_ENV}, not both`);
+  if (flag === '-') return parseNewKey(await readStdin(), 'stdin');
+  if (flag) {
+    process.stderr.write(`tollgate: warning: --new-key KEY shows the key in the process list and shell history; prefer ${NEW_KEY_ENV} or --new-key - (stdin)\n`);
+    return parseNewKey(flag, '--new-key');
+  }
+  if (fromEnv) return parseNewKey(fromEnv, NEW_KEY_ENV);
+  throw new Error(USAGE);
+}
+
+async function readStdin(): Promise<string> {
+  // Typed at a terminal the key would be echoed on screen, and a forgotten `-` would just hang.
+  if (process.stdin.isTTY) throw new Error('--new-key - reads the key from stdin: pipe or redirect it in (e.g. < new.key)');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw new Error('--new-key - found no key on stdin');
+  return text;
+}
+
+function parseNewKey(text: string, source: string): Buffer {
+  try {
+    return parseMasterKey(text);
+  } catch (e) {
+    throw new Error(`the new key (${source}): ${(e as Error).message}`);
+  }
+}
+
 export async function rotateSecret(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { 'new-key': { type: 'string' }, 'database-url': { type: 'string' } }, strict: true });
-  if (!values['new-key']) throw new Error('usage: tollgate rotate-secret --new-key KEY (64 hex characters or base64 of 32 bytes)');
-  const newKey = parseMasterKey(values['new-key']);
+  const newKey = await newKeyFrom(values['new-key'], process.env);
   const config = loadConfig(values['database-url'] ? { ...process.env, TOLLGATE_DATABASE_URL: values['database-url'] } : process.env);
   if (newKey.equals(config.masterKey)) throw new Error('the new key is the current key');
   const store = await openStore(config.databaseUrl);

@@ -37,19 +37,26 @@ export function checkSurfaces(surfaces: readonly Surface[]): void {
 }
 
 /**
- * An absolute http(s) URL. Unless the operator allows private upstreams, it must be `https:` and must not
- * name a non-public address literal or localhost. Host names are not resolved here: DNS answers change, so
- * the gateway checks every resolved address when it connects (src/domain/public-address.ts).
+ * An absolute http(s) URL without userinfo. Unless the operator allows private upstreams, it must be `https:`
+ * and must not name a non-public address literal or localhost. Host names are not resolved here: DNS answers
+ * change, so the gateway checks every resolved address when it connects (src/domain/public-address.ts).
  */
 export function checkBaseUrl(baseUrl: string, allowPrivate: boolean): void {
   let url: URL;
   try {
     url = new URL(baseUrl);
   } catch {
-    throw new TollgateError(Errors.validationFailed, { field: 'baseUrl', reason: `baseUrl "${baseUrl}" is not an absolute URL.` });
+    // Echoed to help find the typo, unless it may hold a password (`https://user:secret@` with no host).
+    const shown = baseUrl.includes('@') ? 'baseUrl' : `baseUrl "${baseUrl}"`;
+    throw new TollgateError(Errors.validationFailed, { field: 'baseUrl', reason: `${shown} is not an absolute URL.` });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new TollgateError(Errors.validationFailed, { field: 'baseUrl', reason: `baseUrl must use http or https, not "${url.protocol}".` });
+  }
+  // The providers table is not encrypted (provider keys are) and the gateway does not send userinfo upstream,
+  // so a `user:pass@` would sit in plain text and silently not authenticate. The URL is not echoed.
+  if (url.username !== '' || url.password !== '') {
+    throw new TollgateError(Errors.validationFailed, { field: 'baseUrl', reason: 'baseUrl must not contain credentials (user:password@): put them in a provider key, not the URL.' });
   }
   if (allowPrivate) return;
   if (url.protocol !== 'https:') throw new TollgateError(Errors.providerHostNotAllowed, { reason: 'https is required.' });

@@ -24,39 +24,47 @@ export interface Child {
   output(): string;
   /** What it printed on stdout alone (a command's result). */
   stdout(): string;
+  /** What it printed on stderr alone (warnings, errors). */
+  stderr(): string;
   exited: Promise<number | null>;
 }
 
 export class Children {
   readonly #all: Child[] = [];
 
-  /** Starts `node script args…` (the tollgate CLI unless told otherwise). */
-  spawn(name: string, args: string[], env: Record<string, string>, script = CLI): Child {
+  /** Starts `node script args…` (the tollgate CLI unless told otherwise), with `stdin` piped in if given. */
+  spawn(name: string, args: string[], env: Record<string, string>, { script = CLI, stdin }: { script?: string; stdin?: string } = {}): Child {
     const proc = spawn(process.execPath, [script, ...args], {
       // A minimal environment: nothing from the developer's shell (e.g. a TOLLGATE_DATABASE_URL) leaks in.
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TOLLGATE_LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (stdin !== undefined) proc.stdin!.end(stdin);
     let out = '';
     let stdout = '';
+    let stderr = '';
     const keep = (b: Buffer) => { out = (out + b.toString()).slice(-20_000); };
     proc.stdout!.on('data', (b: Buffer) => { keep(b); stdout = (stdout + b.toString()).slice(-20_000); });
-    proc.stderr!.on('data', keep);
+    proc.stderr!.on('data', (b: Buffer) => { keep(b); stderr = (stderr + b.toString()).slice(-20_000); });
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-    const child: Child = { name, proc, output: () => out, stdout: () => stdout, exited };
+    const child: Child = { name, proc, output: () => out, stdout: () => stdout, stderr: () => stderr, exited };
     this.#all.push(child);
     return child;
   }
 
   /** Runs a short-lived command to completion and returns its stdout; throws with its output unless it exits 0. */
-  async run(name: string, args: string[], env: Record<string, string>, options: { script?: string; timeoutMs?: number } = {}): Promise<string> {
-    const child = this.spawn(name, args, env, options.script);
-    const timeoutMs = options.timeoutMs ?? 30_000;
+  async run(name: string, args: string[], env: Record<string, string>, options: { script?: string; stdin?: string; timeoutMs?: number } = {}): Promise<string> {
+    return (await this.finish(name, args, env, options)).stdout();
+  }
+
+  /** `run`, returning the finished child (its stderr too). */
+  async finish(name: string, args: string[], env: Record<string, string>, { timeoutMs = 30_000, ...options }: { script?: string; stdin?: string; timeoutMs?: number } = {}): Promise<Child> {
+    const child = this.spawn(name, args, env, options);
     const timer = setTimeout(() => child.proc.kill('SIGKILL'), timeoutMs);
     const code = await child.exited;
     clearTimeout(timer);
     if (code !== 0) throw new Error(`${name} exited with ${code}:\n${child.output()}`);
-    return child.stdout();
+    return child;
   }
 
   /** SIGTERM everyone still running, SIGKILL whoever is left after `graceMs`. */
