@@ -9,8 +9,9 @@ import { dirname, join } from 'node:path';
 import { STORE_KINDS } from './helpers/stores.ts';
 import { startControl, type TestControl } from './helpers/control.ts';
 import { Children, type Child } from './helpers/processes.ts';
+import { legacySeal } from './helpers/legacy-seal.ts';
 import { parseDatabaseUrl } from '../src/store/database.ts';
-import { parseMasterKey, SecretBox } from '../src/domain/secret-box.ts';
+import { parseMasterKey, providerKeyBinding, SecretBox } from '../src/domain/secret-box.ts';
 
 const children = new Children();
 after(() => children.killAll());
@@ -27,7 +28,7 @@ async function seedKeys(c: TestControl): Promise<Map<string, string>> {
   });
   assert.equal(inline.statusCode, 201, inline.body);
   const rows = await c.store.db.selectFrom('providerKeys').select(['id', 'sealedValue']).execute();
-  for (const row of rows) if (!values.has(row.id)) values.set(row.id, new SecretBox(c.config.masterKey).open(row.sealedValue));
+  for (const row of rows) if (!values.has(row.id)) values.set(row.id, new SecretBox(c.config.masterKey).open(row.sealedValue, providerKeyBinding(c.accountId, row.id)));
   assert.equal(values.size, 3);
   return values;
 }
@@ -47,13 +48,18 @@ for (const kind of STORE_KINDS) {
         const newHex = randomBytes(32).toString('hex');
         const env = { TOLLGATE_DATABASE_URL: c.database.url, TOLLGATE_SECRET_KEY: oldHex };
 
+        // One value as sealed before values were bound to their row: the rotation binds it too.
+        const legacy = [...plain.keys()][1]!;
+        await c.store.db.updateTable('providerKeys').set({ sealedValue: legacySeal(c.config.masterKey, plain.get(legacy)!) }).where('id', '=', legacy).execute();
         const out = JSON.parse(await children.run('rotate', ['rotate-secret', '--new-key', newHex], env)) as { resealed: number; alreadyNew: number };
         assert.deepEqual(out, { resealed: 3, alreadyNew: 0 });
         const newBox = new SecretBox(Buffer.from(newHex, 'hex'));
         const oldBox = new SecretBox(c.config.masterKey);
         for (const [id, sealed] of await sealedRows(c)) {
-          assert.equal(newBox.open(sealed), plain.get(id));
-          assert.throws(() => oldBox.open(sealed));
+          assert.match(sealed, /^v2:/);
+          assert.throws(() => newBox.open(sealed, providerKeyBinding(c.other.accountId, id)), 'bound to its account');
+          assert.equal(newBox.open(sealed, providerKeyBinding(c.accountId, id)), plain.get(id));
+          assert.throws(() => oldBox.open(sealed, providerKeyBinding(c.accountId, id)));
         }
 
         const again = JSON.parse(await children.run('rotate again', ['rotate-secret', '--new-key', newHex], env)) as { resealed: number; alreadyNew: number };
@@ -61,7 +67,7 @@ for (const kind of STORE_KINDS) {
 
         // A key sealed under some third master key: the rotation refuses and leaves every row as it was.
         const stray = [...plain.keys()][0]!;
-        await c.store.db.updateTable('providerKeys').set({ sealedValue: new SecretBox(randomBytes(32)).seal('sk-stray') }).where('id', '=', stray).execute();
+        await c.store.db.updateTable('providerKeys').set({ sealedValue: new SecretBox(randomBytes(32)).seal('sk-stray', providerKeyBinding(c.accountId, stray)) }).where('id', '=', stray).execute();
         const before = await sealedRows(c);
         await assert.rejects(children.run('rotate back', ['rotate-secret', '--new-key', oldHex], { ...env, TOLLGATE_SECRET_KEY: newHex }), /open under neither/);
         assert.deepEqual(await sealedRows(c), before);
@@ -92,7 +98,7 @@ describe('tollgate rotate-secret with the embedded secret.key file', () => {
       assert.equal(statSync(file).mode & 0o777, 0o600);
       assert.equal(statSync(`${file}.previous`).mode & 0o777, 0o600);
       const box = new SecretBox(Buffer.from(newHex, 'hex'));
-      for (const [id, sealed] of await sealedRows(c)) assert.equal(box.open(sealed), plain.get(id));
+      for (const [id, sealed] of await sealedRows(c)) assert.equal(box.open(sealed, providerKeyBinding(c.accountId, id)), plain.get(id));
     } finally {
       await c.close();
     }
@@ -106,7 +112,7 @@ describe('tollgate rotate-secret with the new key off the command line', () => {
       const plain = await seedKeys(c);
       const assertSealedUnder = async (key: string) => {
         const box = new SecretBox(parseMasterKey(key));
-        for (const [id, sealed] of await sealedRows(c)) assert.equal(box.open(sealed), plain.get(id));
+        for (const [id, sealed] of await sealedRows(c)) assert.equal(box.open(sealed, providerKeyBinding(c.accountId, id)), plain.get(id));
       };
       const [viaEnv, viaStdin, viaFlag] = [randomBytes(32).toString('hex'), randomBytes(32).toString('base64'), randomBytes(32).toString('hex')];
       const current = (key: string) => ({ TOLLGATE_DATABASE_URL: c.database.url, TOLLGATE_SECRET_KEY: key });

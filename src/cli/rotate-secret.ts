@@ -7,7 +7,7 @@ import { renameSync, writeFileSync, chmodSync, copyFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Kysely } from 'kysely';
 import { loadConfig } from '../config/config.ts';
-import { parseMasterKey, SecretBox } from '../domain/secret-box.ts';
+import { parseMasterKey, providerKeyBinding, SecretBox } from '../domain/secret-box.ts';
 import { openStore } from '../store/database.ts';
 import type { Database } from '../store/schema.ts';
 
@@ -16,7 +16,7 @@ export interface RotationResult { resealed: number; alreadyNew: number }
 /** Re-seals every provider key; throws (changing nothing) if one opens under neither key. */
 export async function resealProviderKeys(db: Kysely<Database>, dialect: 'sqlite' | 'postgres', oldBox: SecretBox, newBox: SecretBox): Promise<RotationResult> {
   return db.transaction().execute(async (trx) => {
-    let query = trx.selectFrom('providerKeys').select(['id', 'sealedValue']).orderBy('id');
+    let query = trx.selectFrom('providerKeys').select(['id', 'accountId', 'sealedValue']).orderBy('id');
     // Serialises against another rotation (and any edit) of the same rows on PostgreSQL; SQLite's write
     // transaction already excludes other writers once the first update runs.
     if (dialect === 'postgres') query = query.forUpdate();
@@ -25,9 +25,11 @@ export async function resealProviderKeys(db: Kysely<Database>, dialect: 'sqlite'
     const updates: { id: string; sealedValue: string }[] = [];
     let alreadyNew = 0;
     for (const row of rows) {
-      const plain = tryOpen(oldBox, row.sealedValue);
-      if (plain !== undefined) updates.push({ id: row.id, sealedValue: newBox.seal(plain) });
-      else if (tryOpen(newBox, row.sealedValue) !== undefined) alreadyNew++; // a re-run after success
+      const binding = providerKeyBinding(row.accountId, row.id);
+      const plain = tryOpen(oldBox, row.sealedValue, binding);
+      // Re-sealed as v2, so rotating the master key also binds values sealed before the binding existed.
+      if (plain !== undefined) updates.push({ id: row.id, sealedValue: newBox.seal(plain, binding) });
+      else if (tryOpen(newBox, row.sealedValue, binding) !== undefined) alreadyNew++; // a re-run after success
       else unreadable.push(row.id);
     }
     if (unreadable.length > 0) {
@@ -38,9 +40,9 @@ export async function resealProviderKeys(db: Kysely<Database>, dialect: 'sqlite'
   });
 }
 
-function tryOpen(box: SecretBox, sealed: string): string | undefined {
+function tryOpen(box: SecretBox, sealed: string, binding: string): string | undefined {
   try {
-    return box.open(sealed);
+    return box.open(sealed, binding);
   } catch {
     return undefined;
   }

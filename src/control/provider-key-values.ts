@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import { newId, redactSecret } from '../domain/ids.ts';
-import type { SecretBox } from '../domain/secret-box.ts';
+import { providerKeyBinding, type SecretBox } from '../domain/secret-box.ts';
 import { isBuiltinProviderId } from '../catalog/providers.ts';
 import type { Database } from '../store/schema.ts';
 import { countProviderKeys, type ProviderKeyRow } from '../store/provider-keys.ts';
@@ -42,16 +42,17 @@ export interface NewProviderKey {
 }
 
 export function sealedProviderKey(box: SecretBox, key: NewProviderKey): ProviderKeyRow {
+  const id = newId('providerKey');
   return {
-    id: newId('providerKey'), accountId: key.accountId, providerId: key.providerId, name: key.name,
+    id, accountId: key.accountId, providerId: key.providerId, name: key.name,
     description: key.description ?? null, metadata: key.metadata ?? null,
-    ...resealed(box, key.value), lastUsed: null,
+    ...resealed(box, key.value, key.accountId, id), lastUsed: null,
     ...createdStamp(key.principalId),
   };
 }
 
 /** The columns a rotation rewrites: a new sealed secret and its redaction. */
-export function resealed(box: SecretBox, value: string): Pick<ProviderKeyRow, 'sealedValue' | 'keyRedacted'> {
+export function resealed(box: SecretBox, value: string, accountId: string, providerKeyId: string): Pick<ProviderKeyRow, 'sealedValue' | 'keyRedacted'> {
   const secret = requireSecret(value);
-  return { sealedValue: box.seal(secret), keyRedacted: redactSecret(secret) };
+  return { sealedValue: box.seal(secret, providerKeyBinding(accountId, providerKeyId)), keyRedacted: redactSecret(secret) };
 }

@@ -60,7 +60,8 @@ export function providerKeyHandlers(deps: ControlDeps): HandlerTable {
     },
     async RotateAIGatewayProviderAPIKey(call: Call) {
       const body = call.body as ProviderKeyRotate;
-      return providerKeyView(call.base, await keys.update(call, call.params.id!, { name: body.name, ...resealed(deps.secretBox, body.value) }));
+      const id = call.params.id!;
+      return providerKeyView(call.base, await keys.update(call, id, { name: body.name, ...resealed(deps.secretBox, body.value, call.principal.accountId, id) }));
     },
     async DeleteAIGatewayProviderAPIKey(call: Call) {
       const { accountId } = call.principal;

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newAccessKeyToken, newId, redactSecret, sha256Hex } from './ids.ts';
-import { SecretBox, parseMasterKey } from './secret-box.ts';
+import { SecretBox, parseMasterKey, providerKeyBinding } from './secret-box.ts';
 import { randomBytes } from 'node:crypto';
+import { legacySeal } from '../../test/helpers/legacy-seal.ts';
 
 test('ids carry their prefix and sort by creation, even within one millisecond', () => {
   const ids = Array.from({ length: 500 }, () => newId('accessKey'));
@@ -33,11 +34,23 @@ test('a short secret shows at most a quarter of itself, a real provider key firs
 
 test('sealed secrets round-trip, differ each time, and fail under another key', () => {
   const box = new SecretBox(randomBytes(32));
-  const a = box.seal('sk-live-123');
-  assert.notEqual(a, box.seal('sk-live-123'));
+  const row = providerKeyBinding('acct_a', 'aigpk_1');
+  const a = box.seal('sk-live-123', row);
+  assert.notEqual(a, box.seal('sk-live-123', row));
   assert.ok(!a.includes('sk-live'));
-  assert.equal(box.open(a), 'sk-live-123');
-  assert.throws(() => new SecretBox(randomBytes(32)).open(a));
+  assert.equal(box.open(a, row), 'sk-live-123');
+  assert.throws(() => new SecretBox(randomBytes(32)).open(a, row));
+});
+
+test('a sealed value opens only for the row it was sealed for; values sealed before the binding (v1) still open', () => {
+  const key = randomBytes(32);
+  const box = new SecretBox(key);
+  const sealed = box.seal('sk-victim', providerKeyBinding('acct_victim', 'aigpk_1'));
+  assert.throws(() => box.open(sealed, providerKeyBinding('acct_attacker', 'aigpk_1')), 'copied into another account');
+  assert.throws(() => box.open(sealed, providerKeyBinding('acct_victim', 'aigpk_2')), 'copied into another key of the account');
+  const legacy = legacySeal(key, 'sk-legacy');
+  assert.equal(box.open(legacy, providerKeyBinding('acct_any', 'aigpk_any')), 'sk-legacy');
+  assert.throws(() => box.open(`v9:${legacy.slice(3)}`, 'x'), /unknown sealed secret version/);
 });
 
 test('the master key must be 32 bytes as hex or base64', () => {

@@ -1,6 +1,14 @@
 // Provider-key values are sealed with AES-256-GCM under the operator's master key. The stored form is
-// `v1:<base64 iv|tag|ciphertext>` so a later key-rotation scheme can add versions without a migration.
+// `v2:<base64 iv|tag|ciphertext>`, authenticated together with the row it belongs to (account and key id, as
+// GCM's additional data): a sealed value copied into another row — another account's key, by anyone who can
+// write the table but does not hold the master key — no longer opens there. `v1:` values (sealed before the
+// binding) still open, unbound; any write of the value (rotation of the key or of the master key) makes it v2.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+/** The row a provider key's sealed value is bound to. */
+export function providerKeyBinding(accountId: string, providerKeyId: string): string {
+  return `tollgate provider key ${accountId} ${providerKeyId}`;
+}
 
 export class SecretBox {
   readonly #key: Buffer;
@@ -10,17 +18,22 @@ export class SecretBox {
     this.#key = key;
   }
 
-  seal(plaintext: string): string {
+  /** Seals `plaintext` bound to `binding` (see providerKeyBinding): it opens only with the same binding. */
+  seal(plaintext: string, binding: string): string {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
+    cipher.setAAD(Buffer.from(binding, 'utf8'));
     const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return `v1:${Buffer.concat([iv, cipher.getAuthTag(), ct]).toString('base64')}`;
+    return `v2:${Buffer.concat([iv, cipher.getAuthTag(), ct]).toString('base64')}`;
   }
 
-  open(sealed: string): string {
-    if (!sealed.startsWith('v1:')) throw new Error('unknown sealed secret version');
+  /** Throws when the value was sealed under another master key, for another binding, or was altered. */
+  open(sealed: string, binding: string): string {
+    const version = sealed.slice(0, 3);
+    if (version !== 'v1:' && version !== 'v2:') throw new Error('unknown sealed secret version');
     const raw = Buffer.from(sealed.slice(3), 'base64');
     const decipher = createDecipheriv('aes-256-gcm', this.#key, raw.subarray(0, 12));
+    if (version === 'v2:') decipher.setAAD(Buffer.from(binding, 'utf8'));
     decipher.setAuthTag(raw.subarray(12, 28));
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
   }

@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../store/schema.ts';
 import { loadGatewaySettings } from '../store/gateway-config.ts';
-import type { SecretBox } from '../domain/secret-box.ts';
+import { providerKeyBinding, type SecretBox } from '../domain/secret-box.ts';
 import type { ApiFormat } from '../catalog/types.ts';
 import type {
   AccessScope, AccountSnapshot, AuthenticatedKey, ConfigurationState, CustomProviderState, CustomSurfaceState,
@@ -35,10 +35,10 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
   for (const row of keyRows) {
     let value: string;
     try {
-      value = secretBox.open(row.sealedValue);
+      value = secretBox.open(row.sealedValue, providerKeyBinding(accountId, row.id));
     } catch {
-      // A key sealed under another master key is unusable; it is skipped (never logged by value).
-      logger.warn({ accountId, providerKeyId: row.id }, 'provider key cannot be decrypted with the current master key; skipped');
+      // A key sealed under another master key, or for another row, is unusable; it is skipped (never logged by value).
+      logger.warn({ accountId, providerKeyId: row.id }, 'provider key cannot be decrypted with the current master key for this row; skipped');
       continue;
     }
     const key: ProviderKeyState = { id: row.id, providerId: row.providerId, name: row.name, keyRedacted: row.keyRedacted, value };
