@@ -259,4 +259,72 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(head.text, '');
     assert.equal(head.headers.get('content-type'), 'application/json');
   });
+
+  test('/v1/models for the Anthropic SDK: its ModelInfo pages, the same ids, paged by limit, after_id and before_id', async () => {
+    const anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 });
+    const openaiIds: string[] = [];
+    for await (const m of new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 }).models.list()) openaiIds.push(m.id);
+    // Without a limit, the whole list in one page (clients written against Anthropic's short list may read only one).
+    const whole = await anthropic.models.list();
+    assert.equal(whole.has_more, false);
+    const ids = whole.data.map((m) => m.id);
+    assert.deepEqual(ids, openaiIds);
+    assert.deepEqual([whole.first_id, whole.last_id], [ids[0], ids[ids.length - 1]]);
+    const sonnet = whole.data.find((m) => m.id === 'anthropic:claude-sonnet-4-6')!;
+    assert.deepEqual([sonnet.type, sonnet.display_name, sonnet.created_at, sonnet.max_input_tokens, sonnet.max_tokens, sonnet.lifecycle],
+      ['model', 'Claude Sonnet 4.6', '1970-01-01T00:00:00Z', 1_000_000, 128_000, 'active']);
+
+    const page = await anthropic.models.list({ limit: 5 });
+    assert.deepEqual([page.data.map((m) => m.id), page.has_more, page.first_id, page.last_id], [ids.slice(0, 5), true, ids[0], ids[4]]);
+    assert.deepEqual((await page.getNextPage()).data.map((m) => m.id), ids.slice(5, 10));
+    const walked: string[] = [];
+    for await (const m of anthropic.models.list({ limit: 7 })) walked.push(m.id);
+    assert.deepEqual(walked, ids);
+    const before = await anthropic.models.list({ before_id: ids[8]!, limit: 3 });
+    assert.deepEqual([before.data.map((m) => m.id), before.has_more], [ids.slice(5, 8), true]);
+    const last = await anthropic.models.list({ after_id: ids[ids.length - 2]! });
+    assert.deepEqual([last.data.map((m) => m.id), last.has_more], [ids.slice(-1), false]);
+    assert.deepEqual((await anthropic.models.list({ lifecycle: ['retired'] })).data, []);
+
+    for (const bad of [{ limit: 0 }, { limit: 1001 }, { after_id: 'openai:no-such-model' }, { after_id: ids[0]!, before_id: ids[1]! }]) {
+      await assert.rejects(anthropic.models.list(bad), (e: unknown) => e instanceof Anthropic.BadRequestError && e.type === 'invalid_request_error' && e.message.includes('ERR_NGROK_27228'));
+    }
+    // Errors in Anthropic's shape too, so its SDK reads their type.
+    await assert.rejects(new Anthropic({ baseURL: h.gatewayUrl, apiKey: 'ng-unknown', maxRetries: 0 }).models.list(),
+      (e: unknown) => e instanceof Anthropic.AuthenticationError && e.type === 'authentication_error');
+    const scoped = await h.accessKey(await h.configuration({ access: { providers: { allow: ['anthropic'] } } }));
+    const onlyAnthropic = await new Anthropic({ baseURL: h.gatewayUrl, apiKey: scoped.token, maxRetries: 0 }).models.list();
+    assert.ok(onlyAnthropic.data.length > 0 && onlyAnthropic.data.every((m) => m.id.startsWith('anthropic:')));
+  });
+
+  test('/v1/models/{id}: each SDK retrieves a model the key may use; anything else is its NotFoundError', async () => {
+    const openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
+    const anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 });
+    assert.deepEqual(await openai.models.retrieve('openai:gpt-4o'), { id: 'openai:gpt-4o', object: 'model', created: 0, owned_by: 'openai' });
+    const sonnet = await anthropic.models.retrieve('anthropic:claude-sonnet-4-6');
+    assert.deepEqual([sonnet.type, sonnet.id, sonnet.display_name, sonnet.max_tokens], ['model', 'anthropic:claude-sonnet-4-6', 'Claude Sonnet 4.6', 128_000]);
+    // Any name a request could use answers under the model's id, as Anthropic answers an alias.
+    assert.equal((await anthropic.models.retrieve('claude-sonnet-4-6')).id, 'anthropic:claude-sonnet-4-6');
+    assert.equal((await openai.models.retrieve('openai/gpt-4o')).id, 'openai:gpt-4o');
+    // A custom provider's model id holds a `/` (the SDKs send it percent-encoded) and a `:`.
+    await h.api('POST', '/providers', {
+      providerId: 'lab', name: 'Lab', baseUrl: `${h.fake.url}/v1`,
+      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }], models: [{ modelId: 'org/model:v2' }],
+    });
+    assert.equal((await openai.models.retrieve('lab:org/model:v2')).owned_by, 'lab');
+    assert.equal((await anthropic.models.retrieve('lab:org/model:v2')).display_name, 'org/model:v2');
+    assert.equal((await gw(h, '/v1/models/lab:org/model:v2', { token })).json().id, 'lab:org/model:v2', 'an unencoded slash too');
+
+    const scoped = await h.accessKey(await h.configuration({ access: { providers: { allow: ['anthropic'] } } }));
+    const openaiScoped = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: scoped.token, maxRetries: 0 });
+    const anthropicScoped = new Anthropic({ baseURL: h.gatewayUrl, apiKey: scoped.token, maxRetries: 0 });
+    for (const id of ['openai:gpt-4o', 'openai:gpt-4oo', 'openai:uncatalogued-model', 'nobody:x', 'ngrok/auto']) {
+      await assert.rejects(openaiScoped.models.retrieve(id), (e: unknown) => e instanceof OpenAI.NotFoundError && e.code === 'ERR_NGROK_27224', id);
+      await assert.rejects(anthropicScoped.models.retrieve(id), (e: unknown) => e instanceof Anthropic.NotFoundError && e.type === 'not_found_error' && e.message.includes('ERR_NGROK_27224'), id);
+    }
+    const typo = await gw(h, '/v1/models/anthropic:claude-sonet-4-6', { token: scoped.token });
+    assert.match(typo.json().error.message, /Did you mean "anthropic:claude-sonnet-4-6"\?/);
+    assert.equal((await gw(h, '/v1/models/openai:gpt-4o')).status, 401);
+    assert.equal((await gw(h, '/v1/models/openai:gpt-4o', { method: 'HEAD', token })).status, 200);
+  });
 });

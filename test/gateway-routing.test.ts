@@ -3,12 +3,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
+import { FAKE_TOKEN_COUNT } from './fake-upstream.ts';
 import { grantCredits } from '../src/store/credits.ts';
 import { ChangeBus } from '../src/state/changes.ts';
 import { redactSecret } from '../src/domain/ids.ts';
 
 const chat = (model: string, extra: Record<string, unknown> = {}, content = 'hello') => ({ model, messages: [{ role: 'user' as const, content }], ...extra });
+const countParams = (model: string) => ({ model, system: 'be brief', messages: [{ role: 'user' as const, content: 'count me' }] });
 
 describe('gateway routing and failover (sqlite)', () => {
   let h: Harness;
@@ -362,6 +365,58 @@ describe('gateway routing and failover (sqlite)', () => {
     }
   });
 
+  test('messages.countTokens passes through like Messages (scope, provider key, failover) and is recorded at zero tokens and cost', async () => {
+    h.fake.reset();
+    const t = await keyWith([{ provider: 'anthropic', steps: [user('sk-429-anth', 'sk-anth-good')] }]);
+    const anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: t, maxRetries: 0 });
+    const params = countParams('claude-sonnet-4-6');
+    const { data, response } = await anthropic.messages.countTokens(params).withResponse();
+    assert.deepEqual(data, { input_tokens: FAKE_TOKEN_COUNT });
+    assert.equal(response.headers.get('ngrok-aig-attempts'), '2');
+    assert.equal(response.headers.get('ngrok-aig-model'), 'anthropic:claude-sonnet-4-6');
+    assert.deepEqual(h.fake.requests.map((r) => [r.path, r.headers['x-api-key'], r.headers.authorization]), [
+      ['/v1/messages/count_tokens', 'sk-429', undefined],
+      ['/v1/messages/count_tokens', 'sk-anth-good', undefined],
+    ]);
+    assert.equal(h.fake.requests[1]!.rawBody, JSON.stringify(params), 'the body goes as the client sent it');
+    // One event per attempt, like any request, but a count is neither usage nor estimated usage, and costs nothing.
+    const rows = await h.usage(response.headers.get('ngrok-aig-request-id')!, 2);
+    assert.deepEqual(rows.map((r) => [r.statusCode, r.retryAction, Number(r.isError), r.inputTokens, r.outputTokens, Number(r.usageEstimated), r.inputTokensEstimate, r.outputTokensEstimate, BigInt(r.costPico)]), [
+      [429, 'next_key', 1, 0, 0, 0, 0, 0, 0n],
+      [200, 'succeeded', 0, 0, 0, 0, 0, 0, 0n],
+    ]);
+
+    // The scope is checked on `model`, and only providers serving Messages serve counts.
+    const onlyOpenai = await keyWith([{ provider: 'anthropic', steps: [user('sk-anth-good')] }], { providers: { allow: ['openai'] } });
+    await assert.rejects(new Anthropic({ baseURL: h.gatewayUrl, apiKey: onlyOpenai, maxRetries: 0 }).messages.countTokens(params),
+      (e: unknown) => e instanceof Anthropic.PermissionDeniedError && e.message.includes('ERR_NGROK_27231'));
+    await assert.rejects(anthropic.messages.countTokens(countParams('gpt-4o')),
+      (e: unknown) => e instanceof Anthropic.BadRequestError && e.message.includes('ERR_NGROK_27226'));
+
+    // An account output cap is never added to a count (Anthropic refuses `max_tokens` there).
+    await h.gatewayConfig({ maxOutputTokens: 50 });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      h.fake.reset();
+      await anthropic.messages.create({ ...params, max_tokens: 1000 });
+      assert.equal(h.fake.requests.at(-1)!.body!.max_tokens, 50, 'the cap is in force');
+      assert.deepEqual(await anthropic.messages.countTokens(params), { input_tokens: FAKE_TOKEN_COUNT });
+      assert.equal(h.fake.requests.at(-1)!.body!.max_tokens, undefined);
+    } finally {
+      await h.gatewayConfig({ maxOutputTokens: null });
+    }
+
+    // A user-defined Anthropic-compatible provider serves counts beside its Messages surface.
+    await h.api('POST', '/providers', {
+      providerId: 'claude-compat', name: 'Claude-compatible', baseUrl: `${h.fake.url}/v1`,
+      supportedApiSurfaces: [{ format: 'anthropic', surface: 'messages' }], models: [{ modelId: 'org/compat-1' }],
+    });
+    await h.providerKey('claude-compat', 'sk-compat-key');
+    h.fake.reset();
+    assert.deepEqual(await anthropic.messages.countTokens(countParams('claude-compat:org/compat-1')), { input_tokens: FAKE_TOKEN_COUNT });
+    assert.deepEqual([h.fake.requests[0]!.path, h.fake.requests[0]!.headers['x-api-key'], h.fake.requests[0]!.body!.model], ['/v1/messages/count_tokens', 'sk-compat-key', 'org/compat-1']);
+  });
+
   test('Responses, completions and embeddings surfaces pass through and are metered', async () => {
     const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
     const client = sdk(t);
@@ -402,6 +457,21 @@ describe('billing (sqlite)', () => {
     const [row] = await h.usage(ok!.headers.get('ngrok-aig-request-id')!, 1);
     // Managed key: model cost at catalog prices plus the processing fee.
     assert.ok(BigInt(row!.costPico) > 0n);
+  });
+
+  test('a count served with the managed key is neither billed nor charged the processing fee', async () => {
+    const { token } = await h.accessKey();
+    await grantCredits(h.running.store.db, h.accountId, 1, { category: 'promotional' });
+    await new ChangeBus(h.running.store.db).publish({ accountId: h.accountId, kind: 'credits', resourceId: h.accountId });
+    let counted = await gw(h, '/v1/messages/count_tokens', { token, body: countParams('claude-sonnet-4-6') });
+    for (let i = 0; i < 40 && counted.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      counted = await gw(h, '/v1/messages/count_tokens', { token, body: countParams('claude-sonnet-4-6') });
+    }
+    assert.equal(counted.status, 200, counted.text);
+    assert.deepEqual(counted.json(), { input_tokens: FAKE_TOKEN_COUNT });
+    const [row] = await h.usage(counted.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.keySource, row!.inputTokens, Number(row!.usageEstimated), BigInt(row!.costPico)], ['ngrok', 0, 0, 0n]);
   });
 });
 

@@ -2,8 +2,13 @@
 // million tokens as published by the provider, dated by `pricesAsOf`; they are converted to integers once.
 
 export type ApiFormat = 'openai' | 'anthropic';
-/** The API surfaces Tollgate serves; `completions` and `embeddings` are OpenAI-only. */
-export type ApiSurface = 'chat-completions' | 'responses' | 'completions' | 'embeddings' | 'messages';
+/** The API surfaces a provider declares; `completions` and `embeddings` are OpenAI-only. */
+export type DeclaredSurface = 'chat-completions' | 'responses' | 'completions' | 'embeddings' | 'messages';
+/**
+ * The API surfaces Tollgate serves: the declared ones, and `count-tokens` (Anthropic's
+ * `/v1/messages/count_tokens`), which no provider declares — it is served wherever `messages` is (resolve.ts).
+ */
+export type ApiSurface = DeclaredSurface | 'count-tokens';
 
 export interface SurfaceSpec {
   format: ApiFormat;

@@ -63,6 +63,8 @@ export function attemptCostPico(usage: TokenUsage, attempt: AttemptPlan, feeMicr
  * (a cache write can cost more than plain input), `outputTokens` at the output price, the fee on both.
  */
 export function reservationPico(inputTokens: number, outputTokens: number, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint): bigint {
+  // Token counting is never billed (meter.ts): nothing to hold, and no tokenising to size the hold.
+  if (attempt.candidate.surface.surface === 'count-tokens') return 0n;
   const input = count(inputTokens);
   const output = count(outputTokens);
   const base = attempt.keySource === 'ngrok' ? attempt.candidate.catalogModel?.priceMicro : undefined;

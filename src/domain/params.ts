@@ -14,6 +14,9 @@ const OUTPUT_LIMIT_FIELDS: Readonly<Record<ApiSurface, readonly string[]>> = {
   responses: ['max_output_tokens'],
   messages: ['max_tokens'],
   embeddings: [],
+  // Token counting generates nothing, and Anthropic refuses a `max_tokens` there ("Extra inputs are not permitted"):
+  // the account's output cap is never added to it.
+  'count-tokens': [],
 };
 
 /** Fields the gateway itself reads and that must survive a surface allowlist. */

@@ -1,7 +1,7 @@
 // Model resolution (gateway.md §4): the request's `model` and `models[]` become an ordered, de-duplicated
 // list of (provider, upstream model, surface) candidates. Pure: reads the catalog and the account snapshot.
 import type { Catalog } from '../catalog/index.ts';
-import type { ApiFormat, ApiSurface, CatalogModel, CatalogProvider, SurfaceSpec } from '../catalog/types.ts';
+import type { ApiFormat, ApiSurface, CatalogModel, CatalogProvider, DeclaredSurface, SurfaceSpec } from '../catalog/types.ts';
 import type { AccountSnapshot, CustomProviderState } from '../state/types.ts';
 import { TollgateError, tollgateError } from './errors.ts';
 import { suggestName } from './suggest.ts';
@@ -33,7 +33,7 @@ export interface Candidate {
 export interface ResolveInput { model: unknown; models: unknown; format: ApiFormat; surface: ApiSurface }
 
 /** Upstream path per surface for user-defined providers (appended to their baseUrl). */
-export const CUSTOM_SURFACE_PATHS: Readonly<Record<ApiSurface, string>> = {
+export const CUSTOM_SURFACE_PATHS: Readonly<Record<DeclaredSurface, string>> = {
   'chat-completions': '/chat/completions',
   responses: '/responses',
   completions: '/completions',
@@ -66,9 +66,9 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     const key = `${resolved.provider.id}\u0000${resolved.modelId.toLowerCase()}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const surface = resolved.provider.surfaces.find((s) => s.surface === input.surface && s.format === input.format);
+    const surface = surfaceOf(resolved.provider, input.format, input.surface);
     const modelSurfaces = resolved.catalogModel ? modelSurfacesOf(resolved.catalogModel, resolved.provider) : undefined;
-    if (!surface || (modelSurfaces && !modelSurfaces.includes(input.surface))) {
+    if (!surface || (modelSurfaces && !modelSurfaces.includes(hostSurface(input.surface)))) {
       // Whether the provider serves the surface, only not with that model.
       firstProblem ??= tollgateError(surface !== undefined ? 'modelLacksSurface' : 'providerLacksSurface', { provider: resolved.provider.id, model: resolved.modelId, surface: input.surface });
       skipped?.push(name);
@@ -78,6 +78,30 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
   }
   if (candidates.length === 0 && firstProblem) throw firstProblem;
   return candidates;
+}
+
+/** The surface a provider or model must declare to serve `surface`: token counting rides on Messages. */
+function hostSurface(surface: ApiSurface): ApiSurface {
+  return surface === 'count-tokens' ? 'messages' : surface;
+}
+
+const countTokensSpecs = new WeakMap<SurfaceSpec, SurfaceSpec>();
+
+/**
+ * The provider's spec for `surface`. Token counting is served by every provider (and model) serving Messages,
+ * at that surface's path + `/count_tokens` — Anthropic's layout, which Anthropic-compatible servers copy — with
+ * the same parameter allowlist, so a custom provider needs no declaration of its own.
+ */
+function surfaceOf(provider: ResolvedProvider, format: ApiFormat, surface: ApiSurface): SurfaceSpec | undefined {
+  const host = hostSurface(surface);
+  const spec = provider.surfaces.find((s) => s.surface === host && s.format === format);
+  if (!spec || host === surface) return spec;
+  let counting = countTokensSpecs.get(spec);
+  if (!counting) {
+    counting = Object.freeze({ ...spec, surface, path: `${spec.path}/count_tokens` });
+    countTokensSpecs.set(spec, counting);
+  }
+  return counting;
 }
 
 /** `model` first, then `models[]`; validates the JSON types (ERR_NGROK_3801). */
@@ -103,6 +127,24 @@ function requestedNames(model: unknown, models: unknown): string[] {
 }
 
 type Resolved = Omit<Candidate, 'surface'>;
+
+/**
+ * The model `address` names if it is one GET /v1/models lists — catalogued (a dated snapshot included) or declared
+ * by one of the account's providers — as a candidate on its provider's first surface, as the list has it (scope
+ * checks need one). Undefined for any other name: unknown, or a known provider's uncatalogued model, which
+ * requests pass through but the list does not show.
+ */
+export function resolveListedModel(address: string, catalog: Catalog, account: AccountSnapshot): Candidate | undefined {
+  let resolved: Resolved;
+  try {
+    resolved = resolveName(address, catalog, account);
+  } catch (error) {
+    if (error instanceof TollgateError) return undefined;
+    throw error;
+  }
+  if (!resolved.catalogModel && !resolved.provider.custom) return undefined;
+  return { ...resolved, surface: resolved.provider.surfaces[0]! };
+}
 
 function resolveName(address: string, catalog: Catalog, account: AccountSnapshot): Resolved {
   if (address === '' || /[\s\u0000-\u001f\u007f]/.test(address)) throw tollgateError('invalidModelAddress', { address });
@@ -190,7 +232,7 @@ export function customProvider(p: CustomProviderState): ResolvedProvider {
   if (resolved) return resolved;
   const surfaces: SurfaceSpec[] = [];
   for (const s of p.surfaces) {
-    const surface = (s.surface ?? (s.format === 'anthropic' ? 'messages' : 'chat-completions')) as ApiSurface;
+    const surface = (s.surface ?? (s.format === 'anthropic' ? 'messages' : 'chat-completions')) as DeclaredSurface;
     if (!(surface in CUSTOM_SURFACE_PATHS)) continue;
     const spec: SurfaceSpec = { format: s.format, surface, path: CUSTOM_SURFACE_PATHS[surface] };
     if (s.supportedParams && s.supportedParams.length > 0) spec.supportedParams = s.supportedParams;

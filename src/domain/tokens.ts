@@ -40,6 +40,7 @@ export function estimateRequestInputTokens(body: Record<string, unknown>, surfac
   switch (surface) {
     case 'chat-completions':
     case 'messages':
+    case 'count-tokens':
       add(body.system);
       total += messagesTokens(body.messages);
       if (body.tools !== undefined) add(JSON.stringify(body.tools));

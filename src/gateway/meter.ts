@@ -52,6 +52,15 @@ function needsEstimate(r: AttemptRecord): boolean {
   return servedSuccess(r) && (r.facts?.usage === undefined || cutShort(r));
 }
 
+/**
+ * Token counting (`/v1/messages/count_tokens`) generates nothing and providers do not bill it. Its attempts are
+ * still recorded — status, key, retry action, like any attempt, and the journal's begun rows need their events —
+ * but with zero tokens, no estimate and zero cost: the count in its answer is a number for the client, not usage.
+ */
+function isTokenCount(ctx: RequestContext): boolean {
+  return ctx.route.surface === 'count-tokens';
+}
+
 /** Estimates counted on the tokenizer thread, keyed by record (the input once per request). */
 interface Estimates { input: number; output: Map<AttemptRecord, number> }
 const NO_ESTIMATES: Estimates = { input: 0, output: new Map() };
@@ -101,7 +110,7 @@ export function meterAttempts(ctx: RequestContext, records: readonly AttemptReco
     deps.observer?.finished(ctx, records, NO_EVENTS);
     return;
   }
-  const estimated = records.filter(needsEstimate);
+  const estimated = isTokenCount(ctx) ? [] : records.filter(needsEstimate);
   if (estimated.length === 0) {
     recordEvents(ctx, records, isStreaming, NO_ESTIMATES);
     return;
@@ -125,13 +134,14 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
   const nowPerf = performance.now();
   let total = 0n;
   let servedKeyId: string | undefined;
+  const counting = isTokenCount(ctx);
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     const { candidate } = r.plan;
     const succeeded = servedSuccess(r);
-    const reported = r.facts?.usage;
+    const reported = counting ? undefined : r.facts?.usage;
     // Only an answer that was served can be estimated; failed attempts produced nothing to count.
-    const estimated = needsEstimate(r);
+    const estimated = !counting && needsEstimate(r);
     const inEstimate = estimated ? estimates.input : 0;
     const outEstimate = estimated ? estimates.output.get(r) ?? 0 : 0;
     let usage = reported ?? ZERO;

@@ -1,11 +1,20 @@
-// GET /v1/models on the gateway: the models this access key may use — the catalog plus the account's
-// user-defined providers, filtered by the key's access scope — as an OpenAI list of `provider:model` ids
-// (the same strings the gateway accepts as model addresses; the control plane's list uses the same form).
+// GET /v1/models and GET /v1/models/{id} on the gateway: the models this access key may use — the catalog plus
+// the account's user-defined providers, filtered by the key's access scope — under `provider:model` ids (the
+// strings the gateway accepts as model addresses; the control plane's list uses the same form), in the shape of
+// the client's SDK (models-wire.ts).
 import type { Catalog } from '../catalog/index.ts';
 import type { CatalogProvider } from '../catalog/types.ts';
-import { customProvider, type Candidate, type ResolvedProvider } from '../domain/resolve.ts';
+import { Errors, TollgateError } from '../domain/errors.ts';
+import { customProvider, resolveListedModel, type Candidate, type ResolvedProvider } from '../domain/resolve.ts';
 import { applyScope } from '../domain/scope.ts';
+import { suggestName } from '../domain/suggest.ts';
 import type { AccessScope, AccountSnapshot } from '../state/types.ts';
+import type { RequestContext } from './context.ts';
+import { baseHeaders } from './headers.ts';
+import { MODEL_ANSWERS, modelId } from './models-wire.ts';
+import { authenticateStage } from './pipeline.ts';
+import { writeJson } from './respond.ts';
+import { MODEL_PATH_PREFIX } from './routes.ts';
 
 const catalogCandidates = new WeakMap<Catalog, Candidate[]>();
 
@@ -29,7 +38,8 @@ function candidatesOf(catalog: Catalog): Candidate[] {
   return list;
 }
 
-export function listModels(catalog: Catalog, account: AccountSnapshot, access: AccessScope | null): string {
+/** The models the key may use, catalog first, then the account's own providers' declared models. */
+export function visibleModels(catalog: Catalog, account: AccountSnapshot, access: AccessScope | null): Candidate[] {
   const all = candidatesOf(catalog).slice();
   for (const custom of account.customProviders.values()) {
     const provider = customProvider(custom);
@@ -37,7 +47,43 @@ export function listModels(catalog: Catalog, account: AccountSnapshot, access: A
       all.push({ requested: `${provider.id}:${modelId}`, provider, modelId, displayName: modelId, surface: provider.surfaces[0]! });
     }
   }
-  const { allowed } = applyScope(all, access);
-  const data = allowed.map((c) => ({ id: `${c.provider.id}:${c.modelId}`, object: 'model', created: 0, owned_by: c.provider.id }));
-  return JSON.stringify({ object: 'list', data });
+  return applyScope(all, access).allowed;
+}
+
+/**
+ * The model `requested` names, when the key may use it: any name a request could use for a listed model (a
+ * listed id, a bare or `author/` name, a dated snapshot), answered under its `provider:model` id — as Anthropic
+ * answers an alias with the model it stands for. Anything else is not found, whether it does not exist or the
+ * key's scope refuses it: the list does not show it either.
+ */
+function findModel(requested: string, catalog: Catalog, account: AccountSnapshot, access: AccessScope | null): Candidate {
+  const found = resolveListedModel(requested, catalog, account);
+  if (found && applyScope([found], access).allowed.length === 1) return found;
+  const best = suggestName(requested, visibleModels(catalog, account, access).map(modelId));
+  // 27224 is the gateway's "unknown model", answered 404 here: the SDKs raise their NotFoundError.
+  throw new TollgateError(Errors.unknownModel, { model: requested, suggestion: best ? ` Did you mean "${best}"?` : '' }, 404);
+}
+
+/** The id of `/v1/models/{id}`: percent-decoded (SDKs encode a custom model's `/`); kept raw when not decodable. */
+function requestedId(path: string): string {
+  const raw = path.slice(MODEL_PATH_PREFIX.length);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** GET/HEAD /v1/models (`query`: the Anthropic page parameters) or /v1/models/{id}, in the route's format. */
+export async function modelsStage(ctx: RequestContext, path: string, query: string): Promise<void> {
+  await authenticateStage(ctx);
+  const { catalog } = ctx.deps;
+  const account = ctx.account!;
+  const access = ctx.configuration?.access ?? null;
+  const answers = MODEL_ANSWERS[ctx.route.format];
+  const body = path.startsWith(MODEL_PATH_PREFIX)
+    ? answers.one(findModel(requestedId(path), catalog, account, access))
+    : answers.list(visibleModels(catalog, account, access), new URLSearchParams(query));
+  writeJson(ctx.res, 200, baseHeaders(ctx.requestId), body);
+  ctx.deps.observer?.answered(ctx);
 }

@@ -1,4 +1,5 @@
 // Path → API format and surface (gateway.md §3). The path decides the format; there is no translation.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { SurfaceRoute } from './context.ts';
 
 export const SURFACE_ROUTES: ReadonlyMap<string, SurfaceRoute> = new Map([
@@ -7,13 +8,28 @@ export const SURFACE_ROUTES: ReadonlyMap<string, SurfaceRoute> = new Map([
   ['/v1/completions', { format: 'openai', surface: 'completions' }],
   ['/v1/embeddings', { format: 'openai', surface: 'embeddings' }],
   ['/v1/messages', { format: 'anthropic', surface: 'messages' }],
+  // Anthropic's token counting, passed through like Messages and never billed (meter.ts).
+  ['/v1/messages/count_tokens', { format: 'anthropic', surface: 'count-tokens' }],
 ]);
 
 /** For errors on paths that are not routes: Anthropic-looking paths get Anthropic-shaped errors. */
 export const OPENAI_ROUTE: SurfaceRoute = { format: 'openai', surface: 'chat-completions' };
 export const ANTHROPIC_ROUTE: SurfaceRoute = { format: 'anthropic', surface: 'messages' };
-/** GET /v1/models: OpenAI-shaped errors; its own object so observation can tell it apart (surface `models`). */
+/**
+ * GET /v1/models and /v1/models/{id}, per client: answers and errors in the OpenAI shape, or in Anthropic's for an
+ * Anthropic client (models-list.ts). Objects of their own so observation can tell them apart (surface `models`).
+ */
 export const MODELS_ROUTE: SurfaceRoute = { format: 'openai', surface: 'chat-completions' };
+export const ANTHROPIC_MODELS_ROUTE: SurfaceRoute = { format: 'anthropic', surface: 'messages' };
+
+/** The Anthropic SDK sends `anthropic-version` on every call, the OpenAI SDK never: that header picks the shape. */
+export function modelsRouteFor(headers: IncomingHttpHeaders): SurfaceRoute {
+  return headers['anthropic-version'] !== undefined ? ANTHROPIC_MODELS_ROUTE : MODELS_ROUTE;
+}
+
+export const MODELS_PATH = '/v1/models';
+/** `/v1/models/{id}`: the id is the rest of the path, percent-decoded (ids hold `:` and may hold `/`). */
+export const MODEL_PATH_PREFIX = '/v1/models/';
 
 export function errorRouteFor(path: string): SurfaceRoute {
   return path.startsWith('/v1/messages') ? ANTHROPIC_ROUTE : OPENAI_ROUTE;

@@ -1,5 +1,5 @@
 // The gateway's HTTP server: plain node:http (the hot path; no framework), routing by method + path to the
-// model pipeline, GET /v1/models, /healthz and CORS preflights. Every response carries a fresh `rq_…` id
+// model pipeline, GET /v1/models and /v1/models/{id}, /healthz and CORS preflights. Every response carries a fresh `rq_…` id
 // in Ngrok-AIG-Request-Id, errors included.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -12,10 +12,10 @@ import type { Duplex } from 'node:stream';
 import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_REQUEST_ID } from './headers.ts';
 import { codecs } from './formats/index.ts';
-import { errorRouteFor, MODELS_ROUTE, SURFACE_ROUTES, unimplementedSurface } from './routes.ts';
+import { errorRouteFor, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, SURFACE_ROUTES, unimplementedSurface } from './routes.ts';
 import { writeError, writeJson } from './respond.ts';
-import { authenticateStage, handleModelRequest } from './pipeline.ts';
-import { listModels } from './models-list.ts';
+import { handleModelRequest } from './pipeline.ts';
+import { modelsStage } from './models-list.ts';
 
 export interface GatewayServer {
   server: Server;
@@ -104,13 +104,6 @@ function onStageError(this: RequestContext, error: unknown): void {
   }
 }
 
-async function modelsStage(ctx: RequestContext): Promise<void> {
-  await authenticateStage(ctx);
-  const body = listModels(ctx.deps.catalog, ctx.account!, ctx.configuration?.access ?? null);
-  writeJson(ctx.res, 200, baseHeaders(ctx.requestId), body);
-  ctx.deps.observer?.answered(ctx);
-}
-
 function preflight(req: IncomingMessage, res: ServerResponse): void {
   const headers = baseHeaders(newId('request'));
   headers['Access-Control-Allow-Methods'] = CORS_PREFLIGHT_METHODS;
@@ -184,9 +177,10 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       });
       return;
     }
-    const ctx = newContext(deps, req, res, path === '/v1/models' ? MODELS_ROUTE : errorRouteFor(path));
-    if (path === '/v1/models' && (method === 'GET' || method === 'HEAD')) {
-      modelsStage(ctx).catch(onStageError.bind(ctx));
+    const models = path === MODELS_PATH || path.startsWith(MODEL_PATH_PREFIX);
+    const ctx = newContext(deps, req, res, models ? modelsRouteFor(req.headers) : errorRouteFor(path));
+    if (models && (method === 'GET' || method === 'HEAD')) {
+      modelsStage(ctx, path, q < 0 ? '' : url.slice(q + 1)).catch(onStageError.bind(ctx));
       return;
     }
     if (path === '/healthz' && (method === 'GET' || method === 'HEAD')) {

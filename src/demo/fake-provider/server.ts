@@ -16,12 +16,14 @@
 //   model `redirect-…`                                 → 307 to another host (a misconfigured base URL)
 //   model `gzip-…` (also `gzip-fail-NNN-`, `gzip-drip-`) → answer gzip-compressed whatever accept-encoding said
 //                                                         (streams flushed per event)
+// `/messages/count_tokens` answers `{"input_tokens": 42}` (scripted by key and model like the rest), and 400 for a
+// body with `max_tokens` or `stream`, as Anthropic refuses them there.
 // Every request is recorded (method, path, headers, parsed body) and whether the client went away.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
-import { errorBody, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type FakeSurface } from './wire.ts';
+import { COUNT_TOKENS_REFUSED, errorBody, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type FakeSurface } from './wire.ts';
 
 /** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
 function accountHeaders(format: 'openai' | 'anthropic'): Record<string, string> {
@@ -103,6 +105,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (!surface || req.method !== 'POST') return sendError(404);
   const body = record.body;
   if (!body) return sendError(400);
+  if (surface === 'count-tokens' && COUNT_TOKENS_REFUSED.some((field) => field in body)) return sendError(400);
 
   const credential = credentialOf(req);
   if (credential === 'sk-reset') { req.socket.destroy(); return; }

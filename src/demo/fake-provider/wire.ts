@@ -4,10 +4,14 @@
 /** Token counts every fake answer reports, so tests can compare the recorded usage exactly. */
 export const FAKE_USAGE = { input: 17, output: 9, cacheRead: 5, cacheWrite: 3, reasoning: 2 } as const;
 
+/** What every token count (`/messages/count_tokens`) answers: unlike FAKE_USAGE.input, so tests tell them apart. */
+export const FAKE_TOKEN_COUNT = 42;
+
 export type WireFormat = 'openai' | 'anthropic';
-export type FakeSurface = 'chat-completions' | 'responses' | 'completions' | 'embeddings' | 'messages';
+export type FakeSurface = 'chat-completions' | 'responses' | 'completions' | 'embeddings' | 'messages' | 'count-tokens';
 
 export function surfaceOfPath(path: string): FakeSurface | undefined {
+  if (path.endsWith('/messages/count_tokens')) return 'count-tokens';
   if (path.endsWith('/chat/completions')) return 'chat-completions';
   if (path.endsWith('/responses')) return 'responses';
   if (path.endsWith('/completions')) return 'completions';
@@ -17,7 +21,7 @@ export function surfaceOfPath(path: string): FakeSurface | undefined {
 }
 
 export function formatOf(surface: FakeSurface | undefined): WireFormat {
-  return surface === 'messages' ? 'anthropic' : 'openai';
+  return surface === 'messages' || surface === 'count-tokens' ? 'anthropic' : 'openai';
 }
 
 /** One SSE event: optional `event:` line, one `data:` line, blank line. */
@@ -85,8 +89,16 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
         content: [{ type: 'text', text: a.text }], stop_reason: 'end_turn', stop_sequence: null,
         ...(a.withUsage ? { usage: anthropicUsage() } : {}),
       };
+    case 'count-tokens':
+      return { input_tokens: FAKE_TOKEN_COUNT };
   }
 }
+
+/**
+ * Anthropic's token counting refuses any field that is not one of its parameters with a 400 ("Extra inputs are
+ * not permitted"); these are the Messages fields a gateway could add on the way (an output cap, a stream flag).
+ */
+export const COUNT_TOKENS_REFUSED = ['max_tokens', 'stream'] as const;
 
 function responseObject(a: AnswerSpec, status: 'in_progress' | 'completed') {
   const done = status === 'completed';

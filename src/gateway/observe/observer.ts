@@ -10,13 +10,13 @@ import type { Candidate } from '../../domain/resolve.ts';
 import type { UsageEvent } from '../../usage/event.ts';
 import type { RequestContext } from '../context.ts';
 import type { AttemptRecord } from '../meter.ts';
-import { ANTHROPIC_ROUTE, MODELS_ROUTE, OPENAI_ROUTE } from '../routes.ts';
+import { ANTHROPIC_MODELS_ROUTE, ANTHROPIC_ROUTE, MODELS_ROUTE, OPENAI_ROUTE } from '../routes.ts';
 import { picoToUsd, type GatewayMetrics } from './metrics.ts';
 import type { RequestTracer } from './tracing.ts';
 import { BodyCapture, fastAccessWriter, ms, safeHeaders, truncate, usd5, type AccessLine } from './access-log.ts';
 
 /** Surface label values, in GatewayMetrics index order; `other` (unknown paths) last. */
-export const SURFACE_LABELS = ['chat-completions', 'responses', 'completions', 'embeddings', 'messages', 'models', 'other'] as const;
+export const SURFACE_LABELS = ['chat-completions', 'responses', 'completions', 'embeddings', 'messages', 'count-tokens', 'models', 'other'] as const;
 
 export interface ObserverOptions {
   metrics: GatewayMetrics;
@@ -39,7 +39,7 @@ function modelLabel(candidate: Candidate): string {
 }
 
 function surfaceOf(ctx: RequestContext): string {
-  if (ctx.route === MODELS_ROUTE) return 'models';
+  if (ctx.route === MODELS_ROUTE || ctx.route === ANTHROPIC_MODELS_ROUTE) return 'models';
   if (ctx.route === OPENAI_ROUTE || ctx.route === ANTHROPIC_ROUTE) return 'other';
   return ctx.route.surface;
 }

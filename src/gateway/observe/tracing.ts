@@ -32,6 +32,8 @@ const GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reasons';
 
 const OPERATION: Readonly<Record<ApiSurface, string>> = {
   'chat-completions': 'chat', messages: 'chat', responses: 'chat', completions: 'text_completion', embeddings: 'embeddings',
+  // No GenAI well-known name for token counting: a custom value, as the conventions allow.
+  'count-tokens': 'count_tokens',
 };
 
 /** Catalog provider ids whose GenAI well-known name differs; everything else is reported as its id. */

@@ -1,0 +1,96 @@
+// The model endpoints' answers in each SDK's shape. OpenAI: `{object:"list",data:[…]}` of
+// `{id,object:"model",created,owned_by}`, and one such object. Anthropic (its SDK's `Page` and `ModelInfo`):
+// `{data:[…],has_more,first_id,last_id}` of `{type:"model",id,display_name,created_at,…}`, paged by `limit`
+// and `after_id` / `before_id`, and one ModelInfo.
+import type { ApiFormat } from '../catalog/types.ts';
+import { tollgateError } from '../domain/errors.ts';
+import type { Candidate } from '../domain/resolve.ts';
+
+export interface ModelAnswers {
+  /** The list; `query` holds the request's query parameters (pages, for Anthropic). */
+  list(models: readonly Candidate[], query: URLSearchParams): string;
+  one(model: Candidate): string;
+}
+
+/** A model's id in every answer: its address `provider:model`. */
+export const modelId = (c: Candidate): string => `${c.provider.id}:${c.modelId}`;
+
+function openaiModel(c: Candidate): Record<string, unknown> {
+  return { id: modelId(c), object: 'model', created: 0, owned_by: c.provider.id };
+}
+
+/** Release dates are not in the catalog: the epoch, which Anthropic documents for an unknown date (OpenAI's `created: 0`). */
+const UNKNOWN_DATE = '1970-01-01T00:00:00Z';
+
+interface AnthropicModel { id: string; [field: string]: unknown }
+
+/** Every field of the SDK's ModelInfo: what the catalog knows (limits), null for what it does not track. */
+function anthropicModel(c: Candidate): AnthropicModel {
+  const m = c.catalogModel;
+  return {
+    type: 'model', id: modelId(c), display_name: c.displayName, created_at: UNKNOWN_DATE,
+    max_input_tokens: m?.contextWindow ?? null, max_tokens: m?.maxOutputTokens ?? null,
+    capabilities: null, line: null, lifecycle: 'active', deprecated_at: null, retires_at: null,
+  };
+}
+
+/** Anthropic's largest page. */
+const MAX_LIMIT = 1000;
+
+/**
+ * The page size: without `limit`, the whole list — not Anthropic's default of 20. Anthropic's own list is shorter
+ * than that, so clients written against it may read only the first page; the gateway's spans every provider.
+ */
+function pageLimit(query: URLSearchParams): number {
+  const raw = query.get('limit');
+  if (raw === null || raw === '') return Infinity;
+  const limit = /^\d{1,4}$/.test(raw) ? Number(raw) : 0;
+  if (limit < 1 || limit > MAX_LIMIT) throw tollgateError('invalidRequest', { reason: `limit must be an integer from 1 to ${MAX_LIMIT}.` });
+  return limit;
+}
+
+function cursorAt(models: readonly AnthropicModel[], name: string, id: string): number {
+  const at = models.findIndex((m) => m.id === id);
+  if (at < 0) throw tollgateError('invalidRequest', { reason: `${name} "${id}" is not a model of this list.` });
+  return at;
+}
+
+/** Every model here is `active` (the catalog tracks no deprecations): a `lifecycle` filter without it lists none. */
+function wantsActive(query: URLSearchParams): boolean {
+  const stages = [...query.getAll('lifecycle'), ...query.getAll('lifecycle[]')];
+  return stages.length === 0 || stages.includes('active');
+}
+
+/** One page, as Anthropic pages: after `after_id`, or the `limit` models just before `before_id` (has_more: earlier ones). */
+function anthropicPage(candidates: readonly Candidate[], query: URLSearchParams): string {
+  const limit = pageLimit(query);
+  const after = query.get('after_id') || undefined;
+  const before = query.get('before_id') || undefined;
+  if (after !== undefined && before !== undefined) throw tollgateError('invalidRequest', { reason: 'after_id and before_id cannot be used together.' });
+  const models = wantsActive(query) ? candidates.map(anthropicModel) : [];
+  let start: number;
+  let end: number;
+  let hasMore: boolean;
+  if (before !== undefined) {
+    end = cursorAt(models, 'before_id', before);
+    start = Math.max(0, end - limit);
+    hasMore = start > 0;
+  } else {
+    start = after !== undefined ? cursorAt(models, 'after_id', after) + 1 : 0;
+    end = Math.min(models.length, start + limit);
+    hasMore = end < models.length;
+  }
+  const data = models.slice(start, end);
+  return JSON.stringify({ data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null });
+}
+
+export const MODEL_ANSWERS: Readonly<Record<ApiFormat, ModelAnswers>> = {
+  openai: {
+    list: (models) => JSON.stringify({ object: 'list', data: models.map(openaiModel) }),
+    one: (model) => JSON.stringify(openaiModel(model)),
+  },
+  anthropic: {
+    list: anthropicPage,
+    one: (model) => JSON.stringify(anthropicModel(model)),
+  },
+};
