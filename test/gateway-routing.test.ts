@@ -354,6 +354,11 @@ describe('gateway routing and failover (sqlite)', () => {
       assert.equal(big.json().error.code, 'ERR_NGROK_3811');
       assert.match(big.json().error.message, /max 20/);
       assert.equal(h.fake.requests.length, 0);
+      // Counting is how a client learns whether a prompt fits: the input cap does not refuse it.
+      const anthropicKey = await keyWith([{ provider: 'anthropic', steps: [user('sk-anth-good')] }]);
+      const counted = await gw(h, '/v1/messages/count_tokens', { headers: { 'x-api-key': anthropicKey }, body: { model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'word '.repeat(100) }] } });
+      assert.equal(counted.status, 200, counted.text);
+      h.fake.reset();
       await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o', { max_tokens: 1000 }) });
       await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o', { max_tokens: 10 }) });
       await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o') });

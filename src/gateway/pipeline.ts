@@ -144,7 +144,8 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   ctx.rawBody = request.raw;
   ctx.body = request.body;
   const allowed = scopedCandidates(ctx);
-  const admittedInput = admitInput(ctx);
+  // Counting tokens is how a client learns whether a prompt fits: the input cap does not refuse it.
+  const admittedInput = ctx.route.surface === 'count-tokens' ? undefined : admitInput(ctx);
   if (admittedInput) await admittedInput;
   const attempts = planAll(ctx, allowed);
   const reserved = reserveCredit(ctx, attempts);
