@@ -4,13 +4,15 @@ import { createCatalog } from '../catalog/index.ts';
 import { resolveCandidates } from './resolve.ts';
 import type { AttemptPlan } from './routing.ts';
 import { attemptCostPico, reservationPico, type TokenUsage } from './cost.ts';
+import { WEB_SEARCHES_WITHOUT_LIMIT, webSearchLimit } from './params.ts';
 import { snapshot } from '../../test/helpers/snapshot.ts';
 import { formatUsd5, PICO_PER_USD } from './money.ts';
 
 const catalog = createCatalog({});
 const account = snapshot();
-function attempt(model: string, keySource: 'ngrok' | 'user'): AttemptPlan {
-  const candidate = resolveCandidates({ model, models: undefined, format: 'openai', surface: 'chat-completions' }, catalog, account)[0]!;
+function attempt(model: string, keySource: 'ngrok' | 'user', surface: 'chat-completions' | 'messages' = 'chat-completions'): AttemptPlan {
+  const format = surface === 'messages' ? 'anthropic' : 'openai';
+  const candidate = resolveCandidates({ model, models: undefined, format, surface }, catalog, account)[0]!;
   return { candidate, keySource, credential: 'k' };
 }
 const usage = (u: Partial<TokenUsage>): TokenUsage => ({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, ...u });
@@ -80,4 +82,18 @@ test('a reservation past a tier\'s line holds the tier\'s dearest input price', 
   assert.equal(reservationPico(100_000, 0, plan, 0n), 100_000n * 6_000_000n);
   // Above: 2 × $6.
   assert.equal(reservationPico(300_000, 10, plan, 0n), 300_000n * 12_000_000n + 10n * 22_500_000n);
+});
+
+test('a reservation holds the web searches a request allows, at $10 per thousand on the managed key only', () => {
+  const body = (tools: unknown) => ({ model: 'claude-sonnet-4-6', max_tokens: 10, messages: [], tools });
+  const managed = attempt('claude-sonnet-4-6', 'ngrok', 'messages');
+  const searches = (tools: unknown) => webSearchLimit(body(tools), managed);
+  assert.equal(searches([{ type: 'web_search_20250305', name: 'web_search', max_uses: 3 }]), 3);
+  assert.equal(searches([{ type: 'web_search_20250305', name: 'web_search' }]), WEB_SEARCHES_WITHOUT_LIMIT);
+  assert.equal(searches([{ name: 'get_weather', input_schema: {} }, null]), 0);
+  assert.equal(searches(undefined), 0);
+  assert.equal(webSearchLimit(body([{ type: 'web_search_20250305', max_uses: 3 }]), attempt('claude-sonnet-4-6', 'ngrok')), 0, 'Anthropic\'s tool, on Messages only');
+  const cent = 10_000_000_000n; // $10 / 1000 searches = 1 cent each, in pico-USD
+  assert.equal(reservationPico(0, 0, managed, 0n, 3), 3n * cent);
+  assert.equal(reservationPico(0, 0, attempt('claude-sonnet-4-6', 'user', 'messages'), 0n, 3), 0n, 'the account\'s own key pays its searches');
 });

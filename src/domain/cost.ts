@@ -60,9 +60,10 @@ export function attemptCostPico(usage: TokenUsage, attempt: AttemptPlan, feeMicr
 
 /**
  * Upper bound of one attempt's cost for a credit reservation: every input token at the dearest input price
- * (a cache write can cost more than plain input), `outputTokens` at the output price, the fee on both.
+ * (a cache write can cost more than plain input), `outputTokens` at the output price, `webSearches` at the
+ * per-search price, the fee on the tokens.
  */
-export function reservationPico(inputTokens: number, outputTokens: number, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint): bigint {
+export function reservationPico(inputTokens: number, outputTokens: number, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, webSearches = 0): bigint {
   // Token counting is never billed (meter.ts): nothing to hold, and no tokenising to size the hold.
   if (attempt.candidate.surface.surface === 'count-tokens') return 0n;
   const input = count(inputTokens);
@@ -72,5 +73,6 @@ export function reservationPico(inputTokens: number, outputTokens: number, attem
   const price = base ? pricesFor(base, input) : undefined;
   let inputPrice = price?.input ?? 0n;
   for (const p of [price?.cacheWrite, price?.cacheWriteLong, price?.cacheRead]) if (p !== undefined && p > inputPrice) inputPrice = p;
-  return input * inputPrice + output * (price?.output ?? 0n) + (input + output) * feeMicroUsdPerMtok;
+  return input * inputPrice + output * (price?.output ?? 0n) + count(webSearches) * (price?.webSearchPico ?? 0n)
+    + (input + output) * feeMicroUsdPerMtok;
 }

@@ -46,6 +46,25 @@ export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan,
   return (limit === Infinity ? UNBOUNDED_OUTPUT_TOKENS : limit) * choices(body);
 }
 
+/**
+ * Searches a Messages request's web search tool may run (each billed, catalog `webSearchPerThousand`): its
+ * `max_uses`, or WEB_SEARCHES_WITHOUT_LIMIT when it sets none (Anthropic imposes no limit, so no bound is exact).
+ */
+export function webSearchLimit(body: Record<string, unknown>, attempt: AttemptPlan): number {
+  if (attempt.candidate.surface.surface !== 'messages' || !Array.isArray(body.tools)) return 0;
+  let searches = 0;
+  for (const tool of body.tools) {
+    if (tool === null || typeof tool !== 'object') continue;
+    const { type, max_uses: maxUses } = tool as { type?: unknown; max_uses?: unknown };
+    if (typeof type !== 'string' || !type.startsWith('web_search')) continue;
+    searches += typeof maxUses === 'number' && Number.isInteger(maxUses) && maxUses >= 0 ? maxUses : WEB_SEARCHES_WITHOUT_LIMIT;
+  }
+  return searches;
+}
+
+/** Searches held for a web search tool without `max_uses`: a long research turn, not the worst case (none exists). */
+export const WEB_SEARCHES_WITHOUT_LIMIT = 10;
+
 /** OpenAI's `n` (choices returned) and `best_of` (completions generated): every one is billed output. */
 function choices(body: Record<string, unknown>): number {
   let most = 1;

@@ -8,7 +8,7 @@ import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { inputTokensUpperBound } from '../domain/token-bounds.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
 import { reservationPico } from '../domain/cost.ts';
-import { outputLimit } from '../domain/params.ts';
+import { outputLimit, webSearchLimit } from '../domain/params.ts';
 import type { RequestContext } from './context.ts';
 import type { AuthenticatedKey } from '../state/types.ts';
 import { authenticate } from './authenticate.ts';
@@ -86,7 +86,7 @@ function reservationBound(ctx: RequestContext, attempts: readonly AttemptPlan[],
   const fee = ctx.deps.options.processingFeeMicroUsdPerMtok;
   let bound = 0n;
   for (const a of attempts) {
-    const pico = reservationPico(inputTokens, outputLimit(ctx.body!, a, ctx.account!.settings), a, fee);
+    const pico = reservationPico(inputTokens, outputLimit(ctx.body!, a, ctx.account!.settings), a, fee, webSearchLimit(ctx.body!, a));
     if (pico > bound) bound = pico;
   }
   return bound;
