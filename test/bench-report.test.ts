@@ -32,6 +32,9 @@ test('the bare proxy with durable usage is set against the bare proxy, as inform
   const floor = ratios(rows).find((r) => r.name === 'bare + durable usage / bare proxy, req/s');
   assert.equal(floor?.value.toFixed(3), '0.750');
   assert.equal(floor?.budget, '(info)');
+  const ofFloor = ratios(rows).find((r) => r.name === 'Tollgate / bare + durable usage, req/s');
+  assert.equal(ofFloor?.value.toFixed(3), '0.800', 'median of 0.800, 1.000, 0.694');
+  assert.equal(ofFloor?.budget, '(info)');
 });
 
 test('without per-repeat figures (or with unequal repeats) the ratio is that of the medians', () => {

@@ -95,6 +95,12 @@ export function ratios(rows: readonly Row[]): Ratio[] {
     }
     const tg = get('tollgate', mode);
     if (!tg) continue;
+    // What Tollgate keeps of the floor's throughput: the budget's 0.85× read against what a metering gateway can
+    // reach on this machine (information; the budget stays against the bare proxy).
+    if (floor) {
+      const value = pairedRatio(tg.rpsByRepeat, floor.rpsByRepeat, tg.rps, floor.rps);
+      if (value !== undefined && Number.isFinite(value)) out.push({ mode, name: 'Tollgate / bare + durable usage, req/s', value, budget: '(info)', meets: true });
+    }
     for (const [other, name, min] of [['bare', 'bare proxy', 0.85], ['portkey', 'Portkey', 8]] as const) {
       const row = get(other, mode);
       if (!row) continue;
