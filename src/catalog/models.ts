@@ -73,15 +73,22 @@ function m(id: string, init: ModelInit): CatalogModel {
   return model;
 }
 
+/**
+ * OpenAI's hosted web search (Responses `web_search` tool): $10 per 1,000 calls on every model, the search content
+ * tokens billed as input (they are in the reported usage). The older `web_search_preview` on non-reasoning models is
+ * $25 per 1,000 and searches a call runs internally are billed but not shown: see docs/decisions/gateway-routing.md.
+ */
+const withOpenaiWebSearch = (pricing: CatalogPricing): CatalogPricing => ({ ...pricing, webSearchPerThousand: '10.00' });
+
 function openaiReasoning(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing, canTurnReasoningOff = false): CatalogModel {
   return m(id, {
-    displayName, context, maxOut, input: TEXT_IMAGE, pricing, unsupported: REASONING_UNSUPPORTED, surfaces: OPENAI_TEXT_SURFACES,
+    displayName, context, maxOut, input: TEXT_IMAGE, pricing: withOpenaiWebSearch(pricing), unsupported: REASONING_UNSUPPORTED, surfaces: OPENAI_TEXT_SURFACES,
     ...(canTurnReasoningOff ? { withoutReasoning: SAMPLING_WITHOUT_REASONING } : {}),
   });
 }
 
 function openaiChat(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing, input: readonly string[] = TEXT_IMAGE): CatalogModel {
-  return m(id, { displayName, context, maxOut, input, pricing, surfaces: OPENAI_TEXT_SURFACES });
+  return m(id, { displayName, context, maxOut, input, pricing: withOpenaiWebSearch(pricing), surfaces: OPENAI_TEXT_SURFACES });
 }
 
 function embedding(id: string, displayName: string, inputPrice: string): CatalogModel {

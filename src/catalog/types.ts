@@ -27,7 +27,7 @@ export interface CatalogPricing {
   cacheWrite?: string;
   /** Cache writes kept 1 hour (Anthropic: 2 × input). */
   cacheWriteLong?: string;
-  /** USD per 1,000 server-side web searches (Anthropic's `web_search` tool: $10). */
+  /** USD per 1,000 server-side web searches (Anthropic's `web_search` tool, OpenAI's Responses `web_search`: $10). */
   webSearchPerThousand?: string;
   /** Prices of the whole request when its input exceeds `above` tokens (long-context tiers). */
   longContext?: { above: number } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand'>;

@@ -10,7 +10,7 @@ import { formatUsd5, PICO_PER_USD } from './money.ts';
 
 const catalog = createCatalog({});
 const account = snapshot();
-function attempt(model: string, keySource: 'ngrok' | 'user', surface: 'chat-completions' | 'messages' = 'chat-completions'): AttemptPlan {
+function attempt(model: string, keySource: 'ngrok' | 'user', surface: 'chat-completions' | 'messages' | 'responses' = 'chat-completions'): AttemptPlan {
   const format = surface === 'messages' ? 'anthropic' : 'openai';
   const candidate = resolveCandidates({ model, models: undefined, format, surface }, catalog, account)[0]!;
   return { candidate, keySource, credential: 'k' };
@@ -96,4 +96,15 @@ test('a reservation holds the web searches a request allows, at $10 per thousand
   const cent = 10_000_000_000n; // $10 / 1000 searches = 1 cent each, in pico-USD
   assert.equal(reservationPico(0, 0, managed, 0n, 3), 3n * cent);
   assert.equal(reservationPico(0, 0, attempt('claude-sonnet-4-6', 'user', 'messages'), 0n, 3), 0n, 'the account\'s own key pays its searches');
+});
+
+test('OpenAI Responses web searches: $10 per thousand calls, held up to max_tool_calls', () => {
+  const responses = attempt('gpt-5', 'ngrok', 'responses');
+  const cent = 10_000_000_000n;
+  assert.equal(attemptCostPico(usage({ webSearchRequests: 2 }), responses, 0n, true), 2n * cent);
+  const body = (extra: Record<string, unknown>) => ({ model: 'gpt-5', input: 'x', tools: [{ type: 'web_search' }], ...extra });
+  assert.equal(webSearchLimit(body({ max_tool_calls: 4 }), responses), 4);
+  assert.equal(webSearchLimit(body({}), responses), WEB_SEARCHES_WITHOUT_LIMIT);
+  assert.equal(webSearchLimit({ model: 'gpt-5', input: 'x', tools: [{ type: 'function', name: 'f' }] }, responses), 0);
+  assert.equal(reservationPico(0, 0, responses, 0n, 4), 4n * cent);
 });

@@ -47,20 +47,26 @@ export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan,
 }
 
 /**
- * Searches a Messages request's web search tool may run (each billed, catalog `webSearchPerThousand`): its
- * `max_uses`, or WEB_SEARCHES_WITHOUT_LIMIT when it sets none (Anthropic imposes no limit, so no bound is exact).
+ * Searches a request's hosted web search tool may run (each billed, catalog `webSearchPerThousand`). Messages
+ * (Anthropic): each web search tool's `max_uses`. Responses (OpenAI): the request's `max_tool_calls`, which bounds
+ * every hosted tool call. WEB_SEARCHES_WITHOUT_LIMIT where neither is set (the providers impose no limit, so no
+ * bound is exact).
  */
 export function webSearchLimit(body: Record<string, unknown>, attempt: AttemptPlan): number {
-  if (attempt.candidate.surface.surface !== 'messages' || !Array.isArray(body.tools)) return 0;
+  const surface = attempt.candidate.surface.surface;
+  if ((surface !== 'messages' && surface !== 'responses') || !Array.isArray(body.tools)) return 0;
   let searches = 0;
   for (const tool of body.tools) {
     if (tool === null || typeof tool !== 'object') continue;
     const { type, max_uses: maxUses } = tool as { type?: unknown; max_uses?: unknown };
     if (typeof type !== 'string' || !type.startsWith('web_search')) continue;
-    searches += typeof maxUses === 'number' && Number.isInteger(maxUses) && maxUses >= 0 ? maxUses : WEB_SEARCHES_WITHOUT_LIMIT;
+    if (surface === 'responses') return limitOr(body.max_tool_calls);
+    searches += limitOr(maxUses);
   }
   return searches;
 }
+
+const limitOr = (value: unknown): number => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : WEB_SEARCHES_WITHOUT_LIMIT);
 
 /** Searches held for a web search tool without `max_uses`: a long research turn, not the worst case (none exists). */
 export const WEB_SEARCHES_WITHOUT_LIMIT = 10;

@@ -110,3 +110,22 @@ test('Anthropic hour-long cache writes and web searches are read, in JSON answer
   // Without them, the fields stay absent (no zero noise in the ordinary case).
   assert.equal('cacheWriteLongTokens' in anthropic.factsFromJson(message, 'messages').usage!, false);
 });
+
+test('OpenAI Responses web searches are counted from the answer\'s web_search_call items, in JSON and at response.completed', () => {
+  const response = {
+    id: 'resp_1', object: 'response', status: 'completed',
+    output: [
+      { type: 'web_search_call', id: 'ws_1', status: 'completed', action: { type: 'search', query: 'a' } },
+      { type: 'web_search_call', id: 'ws_2', status: 'failed' },
+      { type: 'web_search_call', id: 'ws_3', status: 'completed', action: { type: 'search', query: 'b' } },
+      { type: 'message', id: 'msg_1', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'found' }] },
+    ],
+    usage: { input_tokens: 2000, output_tokens: 30, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } },
+  };
+  assert.equal(openai.factsFromJson(response, 'responses').usage!.webSearchRequests, 2, 'a failed call is not billed');
+  const stream: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
+  openai.onStreamEvent(stream, 'response.completed', JSON.stringify({ type: 'response.completed', sequence_number: 9, response }), 'responses', false);
+  assert.deepEqual([stream.usage!.inputTokens, stream.usage!.webSearchRequests], [2000, 2]);
+  const plain = openai.factsFromJson({ ...response, output: response.output.slice(3) }, 'responses');
+  assert.equal('webSearchRequests' in plain.usage!, false);
+});

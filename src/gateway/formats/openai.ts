@@ -29,6 +29,22 @@ export function openaiUsage(u: unknown): ReportedUsage | undefined {
   };
 }
 
+/**
+ * A Responses answer's usage with the web searches it ran (`web_search_call` output items, billed per call); the
+ * usage object itself does not count them.
+ */
+function responsesUsage(response: Record<string, unknown>): ReportedUsage | undefined {
+  const usage = openaiUsage(response.usage);
+  if (!usage || !Array.isArray(response.output)) return usage;
+  let searches = 0;
+  for (const item of response.output) {
+    const o = obj(item);
+    if (o?.type === 'web_search_call' && o.status !== 'failed') searches++;
+  }
+  if (searches > 0) usage.webSearchRequests = searches;
+  return usage;
+}
+
 function responsesStop(response: Record<string, unknown>): string {
   const reason = obj(response.incomplete_details)?.reason;
   if (typeof reason === 'string') return reason;
@@ -137,7 +153,7 @@ export const openai: FormatCodec = {
   factsFromJson(body, surface): AnswerFacts {
     const b = obj(body);
     if (!b) return { usage: undefined, stopReason: '' };
-    if (surface === 'responses') return { usage: openaiUsage(b.usage), stopReason: responsesStop(b) };
+    if (surface === 'responses') return { usage: responsesUsage(b), stopReason: responsesStop(b) };
     return { usage: openaiUsage(b.usage), stopReason: firstFinishReason(b) };
   },
 
@@ -159,7 +175,7 @@ export const openai: FormatCodec = {
       if (event === 'response.completed' || event === 'response.incomplete' || event === 'response.failed') {
         const response = obj(obj(parseJson(data))?.response);
         if (response) {
-          facts.usage = openaiUsage(response.usage) ?? facts.usage;
+          facts.usage = responsesUsage(response) ?? facts.usage;
           facts.stopReason = responsesStop(response);
         }
         facts.terminal = true;
