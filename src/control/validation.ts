@@ -52,10 +52,14 @@ export function validationError(tag: string, e: ErrorObject): TollgateError {
     }
     case 'maxLength':
     case 'minLength': {
+      const limit = (e.params as { limit: number }).limit;
+      const reason = `${where} must be ${e.keyword === 'maxLength' ? 'at most' : 'at least'} ${limit} characters.`;
+      // "The name must be at most 255 characters." would be about the configuration's own name; an inline provider
+      // key's `name` in a routing rule answers as every other router mistake does, naming where it is.
+      if (path.startsWith('router.')) return new TollgateError(Errors.invalidRouter, { field: path, reason });
       const spec = (e.keyword === 'maxLength' ? codes.maxLength : codes.minLength)?.[field] ?? (e.keyword === 'maxLength' ? generic.maxLength?.[field] : undefined);
       if (spec) return new TollgateError(spec, { field: path });
-      const limit = (e.params as { limit: number }).limit;
-      return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} must be ${e.keyword === 'maxLength' ? 'at most' : 'at least'} ${limit} characters.` });
+      return new TollgateError(Errors.validationFailed, { field: path, reason });
     }
     case 'additionalProperties': {
       const extra = (e.params as { additionalProperty: string }).additionalProperty;
