@@ -147,7 +147,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(expectSchema<{ providerId: string }>(await c.call('GET', `/provider-keys/${local.id}`), 200, 'AIGatewayProviderAPIKeyDetail').providerId, 'my-ollama');
       const row = await c.store.db.selectFrom('providerKeys').select('sealedValue').where('id', '=', fresh.id).executeTakeFirstOrThrow();
       assert.ok(!row.sealedValue.includes(secret));
-      assert.equal(new SecretBox(c.config.masterKey).open(row.sealedValue, providerKeyBinding(c.accountId, fresh.id)), secret);
+      assert.equal(new SecretBox(c.config.masterKey).open(row.sealedValue, providerKeyBinding({ accountId: c.accountId, providerId: 'openai', id: fresh.id })), secret);
       const stored = await c.store.db.selectFrom('accessKeyConfigurations').select('router').where('id', '=', cfg.id).executeTakeFirstOrThrow();
       assert.ok(!stored.router!.includes(secret), 'the stored router holds key ids only');
       assert.deepEqual(JSON.parse(stored.router!).rules[0].steps[0].keys, [{ id: keys.openai }, { id: fresh.id }]);

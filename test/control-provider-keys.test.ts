@@ -60,7 +60,7 @@ for (const kind of STORE_KINDS) {
       for (const body of bodies) assert.ok(!body.includes(secret) && !body.includes('SECRET-VALUE'), `leaked in ${body}`);
       const sealed = await sealedOf(key.id);
       assert.ok(!sealed.includes(secret) && !sealed.includes('SECRET'));
-      assert.equal(new SecretBox(c.config.masterKey).open(sealed, providerKeyBinding(c.accountId, key.id)), secret, 'surrounding whitespace is trimmed before sealing');
+      assert.equal(new SecretBox(c.config.masterKey).open(sealed, providerKeyBinding({ accountId: c.accountId, providerId: 'openai', id: key.id })), secret, 'surrounding whitespace is trimmed before sealing');
       assert.equal(key.keyRedacted, 'sk-proj-SE***7890');
       assert.equal((await c.call('DELETE', `/provider-keys/${key.id}`)).statusCode, 204);
     });
@@ -76,13 +76,13 @@ for (const kind of STORE_KINDS) {
       assert.equal(rotated.description, 'kept');
       assert.equal(rotated.keyRedacted, 'sk-new***222');
       assert.ok(!res.body.includes('sk-new-22222222222222222222'));
-      assert.equal(box.open(await sealedOf(key.id), providerKeyBinding(c.accountId, key.id)), 'sk-new-22222222222222222222');
+      assert.equal(box.open(await sealedOf(key.id), providerKeyBinding({ accountId: c.accountId, providerId: 'openai', id: key.id })), 'sk-new-22222222222222222222');
       assert.deepEqual(changes.map((x) => x.kind), ['providerKey']);
       expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n', value: '   ' }), 400, 'ERR_NGROK_27507');
       expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n' }), 400, 'ERR_NGROK_27507');
       expectError(await c.call('POST', '/provider-keys/aigpk_missing/rotate', { name: 'n', value: 'v' }), 404, 'ERR_NGROK_27611');
       expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n', value: 'v' }, c.other.token), 404, 'ERR_NGROK_27611');
-      assert.equal(box.open(await sealedOf(key.id), providerKeyBinding(c.accountId, key.id)), 'sk-new-22222222222222222222', 'failed rotations change nothing');
+      assert.equal(box.open(await sealedOf(key.id), providerKeyBinding({ accountId: c.accountId, providerId: 'openai', id: key.id })), 'sk-new-22222222222222222222', 'failed rotations change nothing');
       assert.equal((await c.call('DELETE', `/provider-keys/${key.id}`)).statusCode, 204);
     });
 

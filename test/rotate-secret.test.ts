@@ -27,10 +27,16 @@ async function seedKeys(c: TestControl): Promise<Map<string, string>> {
     name: 'inline', router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ name: 'inline', value: 'sk-inline-cccccccccccccccc' }] }] }] },
   });
   assert.equal(inline.statusCode, 201, inline.body);
-  const rows = await c.store.db.selectFrom('providerKeys').select(['id', 'sealedValue']).execute();
-  for (const row of rows) if (!values.has(row.id)) values.set(row.id, new SecretBox(c.config.masterKey).open(row.sealedValue, providerKeyBinding(c.accountId, row.id)));
+  const rows = await c.store.db.selectFrom('providerKeys').select(['id', 'accountId', 'providerId', 'sealedValue']).execute();
+  for (const row of rows) if (!values.has(row.id)) values.set(row.id, new SecretBox(c.config.masterKey).open(row.sealedValue, providerKeyBinding(row)));
   assert.equal(values.size, 3);
   return values;
+}
+
+/** What each key's value is bound to (its account, provider and id). */
+async function bindings(c: TestControl): Promise<Map<string, string>> {
+  const rows = await c.store.db.selectFrom('providerKeys').select(['id', 'accountId', 'providerId']).execute();
+  return new Map(rows.map((r) => [r.id, providerKeyBinding(r)]));
 }
 
 async function sealedRows(c: TestControl): Promise<Map<string, string>> {
@@ -55,11 +61,12 @@ for (const kind of STORE_KINDS) {
         assert.deepEqual(out, { resealed: 3, alreadyNew: 0 });
         const newBox = new SecretBox(Buffer.from(newHex, 'hex'));
         const oldBox = new SecretBox(c.config.masterKey);
+        const bound = await bindings(c);
         for (const [id, sealed] of await sealedRows(c)) {
           assert.match(sealed, /^v2:/);
-          assert.throws(() => newBox.open(sealed, providerKeyBinding(c.other.accountId, id)), 'bound to its account');
-          assert.equal(newBox.open(sealed, providerKeyBinding(c.accountId, id)), plain.get(id));
-          assert.throws(() => oldBox.open(sealed, providerKeyBinding(c.accountId, id)));
+          assert.throws(() => newBox.open(sealed, bound.get(id)!.replace(c.accountId, c.other.accountId)), 'bound to its account');
+          assert.equal(newBox.open(sealed, bound.get(id)!), plain.get(id));
+          assert.throws(() => oldBox.open(sealed, bound.get(id)!));
         }
 
         const again = JSON.parse(await children.run('rotate again', ['rotate-secret', '--new-key', newHex], env)) as { resealed: number; alreadyNew: number };
@@ -67,7 +74,7 @@ for (const kind of STORE_KINDS) {
 
         // A key sealed under some third master key: the rotation refuses and leaves every row as it was.
         const stray = [...plain.keys()][0]!;
-        await c.store.db.updateTable('providerKeys').set({ sealedValue: new SecretBox(randomBytes(32)).seal('sk-stray', providerKeyBinding(c.accountId, stray)) }).where('id', '=', stray).execute();
+        await c.store.db.updateTable('providerKeys').set({ sealedValue: new SecretBox(randomBytes(32)).seal('sk-stray', (await bindings(c)).get(stray)!) }).where('id', '=', stray).execute();
         const before = await sealedRows(c);
         await assert.rejects(children.run('rotate back', ['rotate-secret', '--new-key', oldHex], { ...env, TOLLGATE_SECRET_KEY: newHex }), /open under neither/);
         assert.deepEqual(await sealedRows(c), before);
@@ -98,7 +105,8 @@ describe('tollgate rotate-secret with the embedded secret.key file', () => {
       assert.equal(statSync(file).mode & 0o777, 0o600);
       assert.equal(statSync(`${file}.previous`).mode & 0o777, 0o600);
       const box = new SecretBox(Buffer.from(newHex, 'hex'));
-      for (const [id, sealed] of await sealedRows(c)) assert.equal(box.open(sealed, providerKeyBinding(c.accountId, id)), plain.get(id));
+      const bound = await bindings(c);
+      for (const [id, sealed] of await sealedRows(c)) assert.equal(box.open(sealed, bound.get(id)!), plain.get(id));
     } finally {
       await c.close();
     }
@@ -112,7 +120,8 @@ describe('tollgate rotate-secret with the new key off the command line', () => {
       const plain = await seedKeys(c);
       const assertSealedUnder = async (key: string) => {
         const box = new SecretBox(parseMasterKey(key));
-        for (const [id, sealed] of await sealedRows(c)) assert.equal(box.open(sealed, providerKeyBinding(c.accountId, id)), plain.get(id));
+        const bound = await bindings(c);
+      for (const [id, sealed] of await sealedRows(c)) assert.equal(box.open(sealed, bound.get(id)!), plain.get(id));
       };
       const [viaEnv, viaStdin, viaFlag] = [randomBytes(32).toString('hex'), randomBytes(32).toString('base64'), randomBytes(32).toString('hex')];
       const current = (key: string) => ({ TOLLGATE_DATABASE_URL: c.database.url, TOLLGATE_SECRET_KEY: key });

@@ -16,7 +16,7 @@ export interface RotationResult { resealed: number; alreadyNew: number }
 /** Re-seals every provider key; throws (changing nothing) if one opens under neither key. */
 export async function resealProviderKeys(db: Kysely<Database>, dialect: 'sqlite' | 'postgres', oldBox: SecretBox, newBox: SecretBox): Promise<RotationResult> {
   return db.transaction().execute(async (trx) => {
-    let query = trx.selectFrom('providerKeys').select(['id', 'accountId', 'sealedValue']).orderBy('id');
+    let query = trx.selectFrom('providerKeys').select(['id', 'accountId', 'providerId', 'sealedValue']).orderBy('id');
     // Serialises against another rotation (and any edit) of the same rows on PostgreSQL; SQLite's write
     // transaction already excludes other writers once the first update runs.
     if (dialect === 'postgres') query = query.forUpdate();
@@ -25,7 +25,7 @@ export async function resealProviderKeys(db: Kysely<Database>, dialect: 'sqlite'
     const updates: { id: string; sealedValue: string }[] = [];
     let alreadyNew = 0;
     for (const row of rows) {
-      const binding = providerKeyBinding(row.accountId, row.id);
+      const binding = providerKeyBinding(row);
       const plain = tryOpen(oldBox, row.sealedValue, binding);
       // Re-sealed as v2, so rotating the master key also binds values sealed before the binding existed.
       if (plain !== undefined) updates.push({ id: row.id, sealedValue: newBox.seal(plain, binding) });

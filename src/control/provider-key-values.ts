@@ -46,13 +46,13 @@ export function sealedProviderKey(box: SecretBox, key: NewProviderKey): Provider
   return {
     id, accountId: key.accountId, providerId: key.providerId, name: key.name,
     description: key.description ?? null, metadata: key.metadata ?? null,
-    ...resealed(box, key.value, key.accountId, id), lastUsed: null,
+    ...resealed(box, key.value, { accountId: key.accountId, providerId: key.providerId, id }), lastUsed: null,
     ...createdStamp(key.principalId),
   };
 }
 
 /** The columns a rotation rewrites: a new sealed secret and its redaction. */
-export function resealed(box: SecretBox, value: string, accountId: string, providerKeyId: string): Pick<ProviderKeyRow, 'sealedValue' | 'keyRedacted'> {
+export function resealed(box: SecretBox, value: string, row: Parameters<typeof providerKeyBinding>[0]): Pick<ProviderKeyRow, 'sealedValue' | 'keyRedacted'> {
   const secret = requireSecret(value);
-  return { sealedValue: box.seal(secret, providerKeyBinding(accountId, providerKeyId)), keyRedacted: redactSecret(secret) };
+  return { sealedValue: box.seal(secret, providerKeyBinding(row)), keyRedacted: redactSecret(secret) };
 }

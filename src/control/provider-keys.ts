@@ -60,8 +60,9 @@ export function providerKeyHandlers(deps: ControlDeps): HandlerTable {
     },
     async RotateAIGatewayProviderAPIKey(call: Call) {
       const body = call.body as ProviderKeyRotate;
-      const id = call.params.id!;
-      return providerKeyView(call.base, await keys.update(call, id, { name: body.name, ...resealed(deps.secretBox, body.value, call.principal.accountId, id) }));
+      // The provider is part of what the new value is bound to (a key never changes provider).
+      const key = await keys.existing(call);
+      return providerKeyView(call.base, await keys.update(call, key.id, { name: body.name, ...resealed(deps.secretBox, body.value, key) }));
     },
     async DeleteAIGatewayProviderAPIKey(call: Call) {
       const { accountId } = call.principal;

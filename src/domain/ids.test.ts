@@ -34,7 +34,7 @@ test('a short secret shows at most a quarter of itself, a real provider key firs
 
 test('sealed secrets round-trip, differ each time, and fail under another key', () => {
   const box = new SecretBox(randomBytes(32));
-  const row = providerKeyBinding('acct_a', 'aigpk_1');
+  const row = providerKeyBinding({ accountId: 'acct_a', providerId: 'openai', id: 'aigpk_1' });
   const a = box.seal('sk-live-123', row);
   assert.notEqual(a, box.seal('sk-live-123', row));
   assert.ok(!a.includes('sk-live'));
@@ -42,14 +42,15 @@ test('sealed secrets round-trip, differ each time, and fail under another key', 
   assert.throws(() => new SecretBox(randomBytes(32)).open(a, row));
 });
 
-test('a sealed value opens only for the row it was sealed for; values sealed before the binding (v1) still open', () => {
+test('a sealed value opens only for the row (account, provider, key) it was sealed for; values sealed before the binding (v1) still open', () => {
   const key = randomBytes(32);
   const box = new SecretBox(key);
-  const sealed = box.seal('sk-victim', providerKeyBinding('acct_victim', 'aigpk_1'));
-  assert.throws(() => box.open(sealed, providerKeyBinding('acct_attacker', 'aigpk_1')), 'copied into another account');
-  assert.throws(() => box.open(sealed, providerKeyBinding('acct_victim', 'aigpk_2')), 'copied into another key of the account');
+  const sealed = box.seal('sk-victim', providerKeyBinding({ accountId: 'acct_victim', providerId: 'openai', id: 'aigpk_1' }));
+  assert.throws(() => box.open(sealed, providerKeyBinding({ accountId: 'acct_attacker', providerId: 'openai', id: 'aigpk_1' })), 'copied into another account');
+  assert.throws(() => box.open(sealed, providerKeyBinding({ accountId: 'acct_victim', providerId: 'their-proxy', id: 'aigpk_1' })), 'its row pointed at another provider');
+  assert.throws(() => box.open(sealed, providerKeyBinding({ accountId: 'acct_victim', providerId: 'openai', id: 'aigpk_2' })), 'copied into another key of the account');
   const legacy = legacySeal(key, 'sk-legacy');
-  assert.equal(box.open(legacy, providerKeyBinding('acct_any', 'aigpk_any')), 'sk-legacy');
+  assert.equal(box.open(legacy, providerKeyBinding({ accountId: 'acct_any', providerId: 'openai', id: 'aigpk_any' })), 'sk-legacy');
   assert.throws(() => box.open(`v9:${legacy.slice(3)}`, 'x'), /unknown sealed secret version/);
 });
 

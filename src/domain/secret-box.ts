@@ -1,13 +1,14 @@
 // Provider-key values are sealed with AES-256-GCM under the operator's master key. The stored form is
-// `v2:<base64 iv|tag|ciphertext>`, authenticated together with the row it belongs to (account and key id, as
-// GCM's additional data): a sealed value copied into another row — another account's key, by anyone who can
-// write the table but does not hold the master key — no longer opens there. `v1:` values (sealed before the
-// binding) still open, unbound; any write of the value (rotation of the key or of the master key) makes it v2.
+// `v2:<base64 iv|tag|ciphertext>`, authenticated together with the row it belongs to (account, provider and key
+// id, as GCM's additional data): a sealed value copied into another row (another account's key), or its row
+// pointed at another provider (one whose base URL the writer controls), by anyone who can write the table but
+// does not hold the master key, no longer opens. `v1:` values (sealed before the binding) still open, unbound;
+// any write of the value (rotation of the key or of the master key) makes it v2.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
-/** The row a provider key's sealed value is bound to. */
-export function providerKeyBinding(accountId: string, providerKeyId: string): string {
-  return `tollgate provider key ${accountId} ${providerKeyId}`;
+/** The row a provider key's sealed value is bound to: whose it is, where it is sent, which key it is. */
+export function providerKeyBinding(row: { accountId: string; providerId: string; id: string }): string {
+  return `tollgate provider key ${row.accountId} ${row.providerId} ${row.id}`;
 }
 
 export class SecretBox {
@@ -32,7 +33,8 @@ export class SecretBox {
     const version = sealed.slice(0, 3);
     if (version !== 'v1:' && version !== 'v2:') throw new Error('unknown sealed secret version');
     const raw = Buffer.from(sealed.slice(3), 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', this.#key, raw.subarray(0, 12));
+    // The tag length pinned: GCM would otherwise accept a truncated (forgeable) tag.
+    const decipher = createDecipheriv('aes-256-gcm', this.#key, raw.subarray(0, 12), { authTagLength: 16 });
     if (version === 'v2:') decipher.setAAD(Buffer.from(binding, 'utf8'));
     decipher.setAuthTag(raw.subarray(12, 28));
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');

@@ -35,7 +35,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
   for (const row of keyRows) {
     let value: string;
     try {
-      value = secretBox.open(row.sealedValue, providerKeyBinding(accountId, row.id));
+      value = secretBox.open(row.sealedValue, providerKeyBinding({ accountId, providerId: row.providerId, id: row.id }));
     } catch {
       // A key sealed under another master key, or for another row, is unusable; it is skipped (never logged by value).
       logger.warn({ accountId, providerKeyId: row.id }, 'provider key cannot be decrypted with the current master key for this row; skipped');
