@@ -4,7 +4,7 @@ import { createCatalog } from '../catalog/index.ts';
 import { resolveCandidates } from './resolve.ts';
 import type { AttemptPlan } from './routing.ts';
 import { attemptCostPico, reservationPico, type TokenUsage } from './cost.ts';
-import { WEB_SEARCHES_WITHOUT_LIMIT, webSearchLimit } from './params.ts';
+import { MAX_WEB_SEARCHES_HELD, WEB_SEARCHES_WITHOUT_LIMIT, webSearchLimit } from './params.ts';
 import { snapshot } from '../../test/helpers/snapshot.ts';
 import { formatUsd5, PICO_PER_USD } from './money.ts';
 
@@ -92,6 +92,10 @@ test('a reservation holds the web searches a request allows, at $10 per thousand
   assert.equal(searches([{ type: 'web_search_20250305', name: 'web_search' }]), WEB_SEARCHES_WITHOUT_LIMIT);
   assert.equal(searches([{ name: 'get_weather', input_schema: {} }, null]), 0);
   assert.equal(searches(undefined), 0);
+  // Declared limits are held up to MAX_WEB_SEARCHES_HELD: never the whole balance, never an overflow to nothing.
+  assert.equal(searches([{ type: 'web_search_20250305', max_uses: 1e9 }]), MAX_WEB_SEARCHES_HELD);
+  assert.equal(searches([{ type: 'web_search_20250305', max_uses: 1e308 }, { type: 'web_search_20250305', max_uses: 1e308 }]), MAX_WEB_SEARCHES_HELD);
+  assert.equal(webSearchLimit({ tools: [{ type: 'web_search' }], max_tool_calls: 1e12 }, attempt('gpt-5', 'ngrok', 'responses')), MAX_WEB_SEARCHES_HELD);
   assert.equal(webSearchLimit(body([{ type: 'web_search_20250305', max_uses: 3 }]), attempt('claude-sonnet-4-6', 'ngrok')), 0, 'Anthropic\'s tool, on Messages only');
   const cent = 10_000_000_000n; // $10 / 1000 searches = 1 cent each, in pico-USD
   assert.equal(reservationPico(0, 0, managed, 0n, 3), 3n * cent);

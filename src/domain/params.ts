@@ -61,12 +61,19 @@ export function webSearchLimit(body: Record<string, unknown>, attempt: AttemptPl
     const { type, max_uses: maxUses } = tool as { type?: unknown; max_uses?: unknown };
     if (typeof type !== 'string' || !type.startsWith('web_search')) continue;
     if (surface === 'responses') return limitOr(body.max_tool_calls);
-    searches += limitOr(maxUses);
+    searches = Math.min(searches + limitOr(maxUses), MAX_WEB_SEARCHES_HELD);
   }
   return searches;
 }
 
-const limitOr = (value: unknown): number => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : WEB_SEARCHES_WITHOUT_LIMIT);
+/**
+ * At most this many searches are held for one request ($1 at $10 per thousand), however large its declared limit:
+ * like `n`, an absurd `max_uses` would otherwise hold the whole balance (every other request refused while it
+ * runs), or sum past Number's range to Infinity and hold nothing.
+ */
+export const MAX_WEB_SEARCHES_HELD = 100;
+
+const limitOr = (value: unknown): number => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? Math.min(value, MAX_WEB_SEARCHES_HELD) : WEB_SEARCHES_WITHOUT_LIMIT);
 
 /** Searches held for a web search tool without `max_uses`: a long research turn, not the worst case (none exists). */
 export const WEB_SEARCHES_WITHOUT_LIMIT = 10;
