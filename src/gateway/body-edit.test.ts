@@ -43,6 +43,11 @@ describe('editedBodyText', () => {
     assert.equal(withoutRepeatedKeys(twice, JSON.parse(twice) as Record<string, unknown>), '{"seed": 9007199254740993,"mo\\u0064el":"b"}');
   });
 
+  it('numbers, negative numbers and exponents inside arrays are crossed whole (the fast path for number runs)', () => {
+    const raw = '{"input":[[1,-2,3.5e-7,-0.5E+3],[40,[5]],{"model":"inner"}],"model":"a","n":-1,"model":"b"}';
+    assert.equal(withoutRepeatedKeys(raw, JSON.parse(raw) as Record<string, unknown>), '{"input":[[1,-2,3.5e-7,-0.5E+3],[40,[5]],{"model":"inner"}],"n":-1,"model":"b"}');
+  });
+
   it('never re-serialises client values, however deeply nested', () => {
     const deep = '['.repeat(100_000) + ']'.repeat(100_000);
     const raw = `{"model":"a","model":"openai:b","x":${deep}}`;

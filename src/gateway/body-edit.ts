@@ -18,21 +18,38 @@ function stringEnd(text: string, open: number): number {
   }
 }
 
-/** Index just past the JSON value starting at `i` (whitespace already skipped). */
+/** The characters that open or close a nested value, or start a string. */
+const STRUCTURAL = /["[\]{}]/g;
+
+/**
+ * Index just past the JSON value starting at `i` (whitespace already skipped). Strings are crossed from quote to
+ * quote; a run of numbers (embedding vectors, token ids) by letting the regex engine find the next structural
+ * character (`test` allocates nothing): this runs on every request's body, megabytes of numbers included.
+ */
 function valueEnd(text: string, i: number): number {
+  const first = text.charCodeAt(i);
+  if (first === 34 /* " */) return stringEnd(text, i);
+  if (first !== 123 /* { */ && first !== 91 /* [ */) {
+    // A number or a literal: it ends at the next comma, closing bracket or whitespace.
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 44 || c === 125 || c === 93 || c <= 32) return i;
+    }
+    return i;
+  }
   let depth = 0;
   for (; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 34 /* " */) {
+    if (c === 34) {
       i = stringEnd(text, i) - 1;
-      if (depth === 0) return i + 1;
-    } else if (c === 123 /* { */ || c === 91 /* [ */) {
+    } else if (c === 123 || c === 91) {
       depth++;
-    } else if (c === 125 /* } */ || c === 93 /* ] */) {
-      if (depth === 0) return i;
+    } else if (c === 125 || c === 93) {
       if (--depth === 0) return i + 1;
-    } else if (depth === 0 && (c === 44 /* , */ || c <= 32)) {
-      return i;
+    } else if ((c >= 48 && c <= 57) || c === 45 /* - */) {
+      STRUCTURAL.lastIndex = i;
+      if (!STRUCTURAL.test(text)) return text.length;
+      i = STRUCTURAL.lastIndex - 2;
     }
   }
   return i;
