@@ -111,6 +111,13 @@ export const anthropic: FormatCodec = {
         if (typeof stop === 'string') facts.stopReason = stop;
         return true;
       }
+      case 'content_block_start':
+        // A search the web search tool runs (billed per search) opens its own block.
+        if (data.includes('"server_tool_use"')) {
+          const block = obj(obj(parseJson(data))?.content_block);
+          if (block?.type === 'server_tool_use' && block.name === 'web_search') facts.webSearches = (facts.webSearches ?? 0) + 1;
+        }
+        return true;
       case 'message_stop':
         facts.terminal = true;
         return true;

@@ -129,3 +129,21 @@ test('OpenAI Responses web searches are counted from the answer\'s web_search_ca
   const plain = openai.factsFromJson({ ...response, output: response.output.slice(3) }, 'responses');
   assert.equal('webSearchRequests' in plain.usage!, false);
 });
+
+test('searches are counted as they run in a stream, for streams that end before the usage that counts them', () => {
+  const fresh = (): StreamFacts => ({ usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 });
+  const oa = fresh();
+  const itemDone = (item: unknown) => JSON.stringify({ type: 'response.output_item.done', sequence_number: 3, output_index: 0, item });
+  openai.onStreamEvent(oa, 'response.output_item.done', itemDone({ type: 'web_search_call', id: 'ws_1', status: 'completed' }), 'responses', false);
+  openai.onStreamEvent(oa, 'response.output_item.done', itemDone({ type: 'web_search_call', id: 'ws_2', status: 'failed' }), 'responses', false);
+  openai.onStreamEvent(oa, 'response.output_item.done', itemDone({ type: 'message', id: 'm', content: [{ type: 'output_text', text: 'a "web_search_call" mention' }] }), 'responses', false);
+  assert.equal(oa.webSearches, 1);
+  assert.equal(oa.usage, undefined, 'cut before response.completed');
+  const an = fresh();
+  const blockStart = (block: unknown) => JSON.stringify({ type: 'content_block_start', index: 1, content_block: block });
+  anthropic.onStreamEvent(an, 'content_block_start', blockStart({ type: 'server_tool_use', id: 'srvtoolu_1', name: 'web_search', input: {} }), 'messages', false);
+  anthropic.onStreamEvent(an, 'content_block_start', blockStart({ type: 'web_search_tool_result', tool_use_id: 'srvtoolu_1', content: [] }), 'messages', false);
+  anthropic.onStreamEvent(an, 'content_block_start', blockStart({ type: 'server_tool_use', id: 'srvtoolu_2', name: 'web_search', input: {} }), 'messages', false);
+  anthropic.onStreamEvent(an, 'content_block_start', blockStart({ type: 'text', text: '' }), 'messages', false);
+  assert.equal(an.webSearches, 2);
+});

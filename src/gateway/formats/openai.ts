@@ -172,6 +172,13 @@ export const openai: FormatCodec = {
         appendText(facts, spacedJson(data) ? stringOr(obj(parseJson(data))?.delta) : rawStringAfter(data, '"delta":"'));
         return true;
       }
+      if (event === 'response.output_item.done') {
+        if (data.includes('"web_search_call"')) {
+          const item = obj(obj(parseJson(data))?.item);
+          if (item?.type === 'web_search_call' && item.status !== 'failed') facts.webSearches = (facts.webSearches ?? 0) + 1;
+        }
+        return true;
+      }
       if (event === 'response.completed' || event === 'response.incomplete' || event === 'response.failed') {
         const response = obj(obj(parseJson(data))?.response);
         if (response) {

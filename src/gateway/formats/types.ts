@@ -27,6 +27,11 @@ export interface AnswerFacts {
   text?: string;
   /** Characters of output seen in all, when more than `text` kept (the estimate is scaled up by the ratio). */
   textChars?: number;
+  /**
+   * Hosted web searches a stream showed as they ran (billed per search): what is billed when the stream ends
+   * before the usage that counts them (Anthropic's message_delta, OpenAI's response.completed).
+   */
+  webSearches?: number;
 }
 
 /** Running state of one metered stream, updated event by event. */
