@@ -215,6 +215,33 @@ for (const kind of STORE_KINDS) {
       }
     });
 
+    test('a sealed value copied into another row, or its row pointed at another provider, is not used', async () => {
+      const c = await startControl(kind);
+      const state = newState(c);
+      try {
+        await state.start();
+        const created = async (providerId: string, value: string) => ((await c.call('POST', '/provider-keys', { providerId, name: value, value })).json() as { id: string }).id;
+        const victim = await created('openai', 'sk-victim-1111111111111111');
+        const other = await created('openai', 'sk-other-2222222222222222');
+        const moved = await created('openai', 'sk-moved-3333333333333333');
+        assert.equal((await c.call('POST', '/providers', { providerId: 'their-proxy', name: 'Theirs', baseUrl: 'http://127.0.0.1:9/v1', models: [{ modelId: 'm' }] })).statusCode, 201);
+        const key = await createKey(c);
+        assert.ok(await state.authenticate(key.token));
+        assert.equal(state.account(c.accountId).providerKeys.size, 3);
+        // Someone with write access to the table but not the master key: another row's value, another provider.
+        const { sealedValue } = await c.store.db.selectFrom('providerKeys').select('sealedValue').where('id', '=', victim).executeTakeFirstOrThrow();
+        await c.store.db.updateTable('providerKeys').set({ sealedValue }).where('id', '=', other).execute();
+        await c.store.db.updateTable('providerKeys').set({ providerId: 'their-proxy' }).where('id', '=', moved).execute();
+        await foreignChange(c, 'providerKey', other);
+        await within(2_000, () => state.account(c.accountId).providerKeys.size === 1);
+        assert.deepEqual([...state.account(c.accountId).providerKeys.keys()], [victim]);
+        assert.equal(state.account(c.accountId).providerKeysByProvider.get('their-proxy'), undefined);
+      } finally {
+        await state.close();
+        await c.close();
+      }
+    });
+
     test('lastUsed is flushed to the store', async () => {
       const c = await startControl(kind);
       const state = newState(c);
