@@ -20,6 +20,9 @@ function stringEnd(text: string, open: number): number {
 
 /** The characters that open or close a nested value, or start a string. */
 const STRUCTURAL = /["[\]{}]/g;
+const isStructural = (c: number): boolean => c === 34 || c === 91 || c === 93 || c === 123 || c === 125;
+/** How far past a number's first digit to look by hand before handing the run to the regex engine. */
+const RUN_LOOKAHEAD = 24;
 
 /**
  * Index just past the JSON value starting at `i` (whitespace already skipped). Strings are crossed from quote to
@@ -47,7 +50,16 @@ function valueEnd(text: string, i: number): number {
     } else if (c === 125 || c === 93) {
       if (--depth === 0) return i + 1;
     } else if ((c >= 48 && c <= 57) || c === 45 /* - */) {
-      STRUCTURAL.lastIndex = i;
+      // A few characters by hand first: most numbers are followed closely by a quote or bracket (one regex call
+      // per short number would double the cost); no structural character near means a run worth jumping.
+      const near = Math.min(i + RUN_LOOKAHEAD, text.length);
+      let j = i + 1;
+      while (j < near && !isStructural(text.charCodeAt(j))) j++;
+      if (j < near) {
+        i = j - 1;
+        continue;
+      }
+      STRUCTURAL.lastIndex = j;
       if (!STRUCTURAL.test(text)) return text.length;
       i = STRUCTURAL.lastIndex - 2;
     }
