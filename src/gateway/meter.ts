@@ -148,9 +148,10 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     // A stream cut short after an early usage report: what it streamed counts when it is more.
     if (reported !== undefined && outEstimate > usage.outputTokens) usage = { ...usage, outputTokens: outEstimate };
     let priced = reported === undefined && estimated ? { ...ZERO, inputTokens: inEstimate, outputTokens: outEstimate } : usage;
-    // Searches seen running in a stream that ended before the usage counting them are billed all the same.
-    const searchesSeen = counting ? 0 : r.facts?.webSearches ?? 0;
-    if (searchesSeen > (priced.webSearchRequests ?? 0)) priced = { ...priced, webSearchRequests: searchesSeen };
+    // Searches seen running are billed only when no count of the provider's came (a stream cut before its final
+    // usage, an answer without usage): the provider's count leaves out the searches that failed.
+    const searchesSeen = counting || priced.webSearchRequests !== undefined || (reported !== undefined && !cutShort(r)) ? 0 : r.facts?.webSearches ?? 0;
+    if (searchesSeen > 0) priced = { ...priced, webSearchRequests: searchesSeen };
     // A body that broke off after a 2xx head (`connection`) failed as surely as a 5xx, and the client got a 502.
     const isError = r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed' || r.failure === 'connection' || r.failure === 'timeout' || r.failure === 'server';
     // The processing fee is for a successful request: not for a 2xx stream the provider broke or that timed out

@@ -128,6 +128,12 @@ test('OpenAI Responses web searches are counted from the answer\'s web_search_ca
   assert.deepEqual([stream.usage!.inputTokens, stream.usage!.webSearchRequests], [2000, 2]);
   const plain = openai.factsFromJson({ ...response, output: response.output.slice(3) }, 'responses');
   assert.equal('webSearchRequests' in plain.usage!, false);
+  // Reasoning models open pages and find in them: no search, no charge.
+  const browsing = { ...response, output: [...response.output, { type: 'web_search_call', id: 'ws_4', status: 'completed', action: { type: 'open_page', url: 'https://example.com' } }, { type: 'web_search_call', id: 'ws_5', status: 'completed', action: { type: 'find', pattern: 'x' } }] };
+  assert.equal(openai.factsFromJson(browsing, 'responses').usage!.webSearchRequests, 2);
+  // An answer without usage is estimated; the searches it shows still reach the meter.
+  const noUsage = openai.factsFromJson({ ...response, usage: null }, 'responses');
+  assert.deepEqual([noUsage.usage, noUsage.webSearches], [undefined, 2]);
 });
 
 test('searches are counted as they run in a stream, for streams that end before the usage that counts them', () => {

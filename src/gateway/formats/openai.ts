@@ -35,14 +35,26 @@ export function openaiUsage(u: unknown): ReportedUsage | undefined {
  */
 function responsesUsage(response: Record<string, unknown>): ReportedUsage | undefined {
   const usage = openaiUsage(response.usage);
-  if (!usage || !Array.isArray(response.output)) return usage;
-  let searches = 0;
-  for (const item of response.output) {
-    const o = obj(item);
-    if (o?.type === 'web_search_call' && o.status !== 'failed') searches++;
-  }
-  if (searches > 0) usage.webSearchRequests = searches;
+  const searches = usage ? searchesIn(response) : 0;
+  if (searches > 0) usage!.webSearchRequests = searches;
   return usage;
+}
+
+function searchesIn(response: Record<string, unknown>): number {
+  let searches = 0;
+  if (Array.isArray(response.output)) for (const item of response.output) if (isBilledSearch(obj(item))) searches++;
+  return searches;
+}
+
+/**
+ * A web search call OpenAI bills: one that did not fail and searched. Reasoning models also open pages and find in
+ * them (`action.type` `open_page`, `find`), which OpenAI prices as no search; an item without an action is the
+ * older preview tool's search.
+ */
+function isBilledSearch(item: Record<string, unknown> | undefined): boolean {
+  if (item?.type !== 'web_search_call' || item.status === 'failed') return false;
+  const action = obj(item.action)?.type;
+  return action === undefined || action === 'search';
 }
 
 function responsesStop(response: Record<string, unknown>): string {
@@ -153,7 +165,12 @@ export const openai: FormatCodec = {
   factsFromJson(body, surface): AnswerFacts {
     const b = obj(body);
     if (!b) return { usage: undefined, stopReason: '' };
-    if (surface === 'responses') return { usage: responsesUsage(b), stopReason: responsesStop(b) };
+    if (surface === 'responses') {
+      const usage = responsesUsage(b);
+      // Without usage the attempt is estimated; the searches it shows are billed all the same (meter.ts).
+      const searches = usage ? 0 : searchesIn(b);
+      return searches > 0 ? { usage, stopReason: responsesStop(b), webSearches: searches } : { usage, stopReason: responsesStop(b) };
+    }
     return { usage: openaiUsage(b.usage), stopReason: firstFinishReason(b) };
   },
 
@@ -174,8 +191,7 @@ export const openai: FormatCodec = {
       }
       if (event === 'response.output_item.done') {
         if (data.includes('"web_search_call"')) {
-          const item = obj(obj(parseJson(data))?.item);
-          if (item?.type === 'web_search_call' && item.status !== 'failed') facts.webSearches = (facts.webSearches ?? 0) + 1;
+          if (isBilledSearch(obj(obj(parseJson(data))?.item))) facts.webSearches = (facts.webSearches ?? 0) + 1;
         }
         return true;
       }
