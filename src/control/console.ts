@@ -57,11 +57,24 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** Served over HTTPS: directly, or behind a TLS proxy named by TOLLGATE_PUBLIC_API_URL. */
+function isSecure(request: FastifyRequest, publicUrl: string | undefined): boolean {
+  return request.protocol === 'https' || publicUrl?.startsWith('https:') === true;
+}
+
+/**
+ * Over HTTPS the cookie is `__Host-` prefixed: browsers then accept it only from this exact host, Secure, with
+ * Path=/ and no Domain, so a sibling subdomain cannot plant a session of its own choosing (the attacker's
+ * account) in the console. Only that name is read there. Plain HTTP (local use) cannot have the prefix.
+ */
+function cookieName(request: FastifyRequest, publicUrl: string | undefined): string {
+  return isSecure(request, publicUrl) ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE;
+}
+
 function cookie(request: FastifyRequest, publicUrl: string | undefined, value: string, maxAgeSeconds: number): string {
-  // Secure only over HTTPS (directly, or behind a TLS proxy named by TOLLGATE_PUBLIC_API_URL): browsers
-  // drop Secure cookies set by plain-HTTP origins other than localhost.
-  const secure = request.protocol === 'https' || publicUrl?.startsWith('https:') ? '; Secure' : '';
-  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure}`;
+  // Secure only over HTTPS: browsers drop Secure cookies set by plain-HTTP origins other than localhost.
+  const secure = isSecure(request, publicUrl) ? '; Secure' : '';
+  return `${cookieName(request, publicUrl)}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure}`;
 }
 
 function isJson(request: FastifyRequest): boolean {
@@ -132,14 +145,14 @@ export const consoleExtension: RouteExtension = (app, deps) => {
 
   // Lets a reloaded page recover its CSRF token; cross-origin pages cannot read this (no CORS headers).
   app.get('/console/session', async (request, reply) => {
-    const session = sessions.get(readCookie(request, SESSION_COOKIE));
+    const session = sessions.get(readCookie(request, cookieName(request, deps.config.publicApiUrl)));
     if (!session || !(await principalForKey(deps, session.apiKeyId))) throw new TollgateError(Errors.unauthorized);
     reply.header('cache-control', 'no-store');
     return { csrfToken: session.csrfToken, apiKeyId: session.apiKeyId, accountId: session.accountId, expiresAt: new Date(session.expiresAt).toISOString() };
   });
 
   app.delete('/console/session', async (request, reply) => {
-    const id = readCookie(request, SESSION_COOKIE);
+    const id = readCookie(request, cookieName(request, deps.config.publicApiUrl));
     const session = sessions.get(id);
     if (session && !sameSecret(String(request.headers['x-csrf-token'] ?? ''), session.csrfToken)) throw csrfRejected();
     sessions.delete(id);
@@ -147,7 +160,7 @@ export const consoleExtension: RouteExtension = (app, deps) => {
   });
 
   const sessionAuthenticator: SessionAuthenticator = async (request) => {
-    const session = sessions.get(readCookie(request, SESSION_COOKIE));
+    const session = sessions.get(readCookie(request, cookieName(request, deps.config.publicApiUrl)));
     if (!session) return undefined;
     if (!SAFE_METHODS.has(request.method) && !sameSecret(String(request.headers['x-csrf-token'] ?? ''), session.csrfToken)) throw csrfRejected();
     return principalForKey(deps, session.apiKeyId);
