@@ -39,6 +39,13 @@ async function bindings(c: TestControl): Promise<Map<string, string>> {
   return new Map(rows.map((r) => [r.id, providerKeyBinding(r)]));
 }
 
+/** Every provider key opens, for its own row, under `masterKey` to the value it was created with. */
+async function assertSealedUnder(c: TestControl, masterKey: Buffer, plain: Map<string, string>): Promise<void> {
+  const box = new SecretBox(masterKey);
+  const bound = await bindings(c);
+  for (const [id, sealed] of await sealedRows(c)) assert.equal(box.open(sealed, bound.get(id)!), plain.get(id));
+}
+
 async function sealedRows(c: TestControl): Promise<Map<string, string>> {
   const rows = await c.store.db.selectFrom('providerKeys').select(['id', 'sealedValue']).execute();
   return new Map(rows.map((r) => [r.id, r.sealedValue]));
@@ -104,9 +111,7 @@ describe('tollgate rotate-secret with the embedded secret.key file', () => {
       assert.equal(readFileSync(`${file}.previous`, 'utf8').trim(), oldHex);
       assert.equal(statSync(file).mode & 0o777, 0o600);
       assert.equal(statSync(`${file}.previous`).mode & 0o777, 0o600);
-      const box = new SecretBox(Buffer.from(newHex, 'hex'));
-      const bound = await bindings(c);
-      for (const [id, sealed] of await sealedRows(c)) assert.equal(box.open(sealed, bound.get(id)!), plain.get(id));
+      await assertSealedUnder(c, Buffer.from(newHex, 'hex'), plain);
     } finally {
       await c.close();
     }
@@ -118,11 +123,6 @@ describe('tollgate rotate-secret with the new key off the command line', () => {
     const c = await startControl('sqlite');
     try {
       const plain = await seedKeys(c);
-      const assertSealedUnder = async (key: string) => {
-        const box = new SecretBox(parseMasterKey(key));
-        const bound = await bindings(c);
-      for (const [id, sealed] of await sealedRows(c)) assert.equal(box.open(sealed, bound.get(id)!), plain.get(id));
-      };
       const [viaEnv, viaStdin, viaFlag] = [randomBytes(32).toString('hex'), randomBytes(32).toString('base64'), randomBytes(32).toString('hex')];
       const current = (key: string) => ({ TOLLGATE_DATABASE_URL: c.database.url, TOLLGATE_SECRET_KEY: key });
       const resealedAll = (child: Child) => assert.deepEqual(JSON.parse(child.stdout()), { resealed: 3, alreadyNew: 0 });
@@ -130,26 +130,26 @@ describe('tollgate rotate-secret with the new key off the command line', () => {
       const fromEnv = await children.finish('rotate (env)', ['rotate-secret'], { ...current(c.config.masterKey.toString('hex')), TOLLGATE_SECRET_KEY_NEW: viaEnv });
       resealedAll(fromEnv);
       assert.doesNotMatch(fromEnv.stderr(), /warning/);
-      await assertSealedUnder(viaEnv);
+      await assertSealedUnder(c, parseMasterKey(viaEnv), plain);
 
       // As `openssl rand -base64 32 > new.key` writes it: with a trailing newline.
       const fromStdin = await children.finish('rotate (stdin)', ['rotate-secret', '--new-key', '-'], current(viaEnv), { stdin: `${viaStdin}\n` });
       resealedAll(fromStdin);
       assert.doesNotMatch(fromStdin.stderr(), /warning/);
-      await assertSealedUnder(viaStdin);
+      await assertSealedUnder(c, parseMasterKey(viaStdin), plain);
 
       const fromFlag = await children.finish('rotate (flag)', ['rotate-secret', '--new-key', viaFlag], current(viaStdin));
       resealedAll(fromFlag);
       assert.match(fromFlag.stderr(), /warning: --new-key KEY shows the key in the process list and shell history; prefer TOLLGATE_SECRET_KEY_NEW or --new-key - \(stdin\)/);
       assert.ok(!fromFlag.output().includes(viaFlag), fromFlag.output());
-      await assertSealedUnder(viaFlag);
+      await assertSealedUnder(c, parseMasterKey(viaFlag), plain);
 
       const now = current(viaFlag);
       await assert.rejects(children.run('both', ['rotate-secret', '--new-key', viaEnv], { ...now, TOLLGATE_SECRET_KEY_NEW: viaStdin }), /give the new key once/);
       await assert.rejects(children.run('empty stdin', ['rotate-secret', '--new-key', '-'], now, { stdin: '' }), /found no key on stdin/);
       await assert.rejects(children.run('bad env key', ['rotate-secret'], { ...now, TOLLGATE_SECRET_KEY_NEW: 'short' }), /new key \(TOLLGATE_SECRET_KEY_NEW\): TOLLGATE_SECRET_KEY must be 32 bytes/);
       await assert.rejects(children.run('no key', ['rotate-secret'], now), /usage: TOLLGATE_SECRET_KEY_NEW=KEY tollgate rotate-secret/);
-      await assertSealedUnder(viaFlag);
+      await assertSealedUnder(c, parseMasterKey(viaFlag), plain);
     } finally {
       await c.close();
     }
