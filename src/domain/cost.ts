@@ -64,8 +64,6 @@ export function attemptCostPico(usage: TokenUsage, attempt: AttemptPlan, feeMicr
  * per-search price, the fee on the tokens.
  */
 export function reservationPico(inputTokens: number, outputTokens: number, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, webSearches = 0): bigint {
-  // Token counting is never billed (meter.ts): nothing to hold, and no tokenising to size the hold.
-  if (attempt.candidate.surface.surface === 'count-tokens') return 0n;
   const input = count(inputTokens);
   const output = count(outputTokens);
   const base = attempt.keySource === 'ngrok' ? attempt.candidate.catalogModel?.priceMicro : undefined;

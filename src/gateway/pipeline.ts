@@ -144,11 +144,13 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   ctx.rawBody = request.raw;
   ctx.body = request.body;
   const allowed = scopedCandidates(ctx);
-  // Counting tokens is how a client learns whether a prompt fits: the input cap does not refuse it.
-  const admittedInput = ctx.route.surface === 'count-tokens' ? undefined : admitInput(ctx);
+  // Counting tokens is how a client learns whether a prompt fits, and it is never billed (meter.ts): the input
+  // cap does not refuse it, and nothing is held (nor tokenised to size a hold) once the balance admitted it.
+  const counting = ctx.route.surface === 'count-tokens';
+  const admittedInput = counting ? undefined : admitInput(ctx);
   if (admittedInput) await admittedInput;
   const attempts = planAll(ctx, allowed);
-  const reserved = reserveCredit(ctx, attempts);
+  const reserved = counting ? undefined : reserveCredit(ctx, attempts);
   if (reserved) await reserved;
   try {
     await runAttempts(ctx, attempts);
