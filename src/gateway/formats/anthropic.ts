@@ -22,19 +22,27 @@ function errorJson(error: TollgateError, requestId: string): string {
   return JSON.stringify({ type: 'error', error: { type: anthropicType(error), code: error.code, message: errorMessage(error) }, request_id: requestId });
 }
 
+function given(v: unknown): boolean {
+  return v !== undefined && v !== null;
+}
+
 /** Anthropic `input_tokens` excludes cache reads and writes; ours counts every input token. */
 function anthropicUsage(u: unknown, base?: ReportedUsage): ReportedUsage | undefined {
   const usage = obj(u);
   if (!usage) return base;
-  const read = 'cache_read_input_tokens' in usage ? num(usage.cache_read_input_tokens) : base?.cacheReadTokens ?? 0;
-  const write = 'cache_creation_input_tokens' in usage ? num(usage.cache_creation_input_tokens) : base?.cacheWriteTokens ?? 0;
-  const uncached = 'input_tokens' in usage ? num(usage.input_tokens) : base ? base.inputTokens - base.cacheReadTokens - base.cacheWriteTokens : 0;
+  // A message_delta may restate a count or send null for it (the SDK's MessageDeltaUsage allows both): null
+  // keeps message_start's count, as the SDK's own stream accumulator does.
+  const read = given(usage.cache_read_input_tokens) ? num(usage.cache_read_input_tokens) : base?.cacheReadTokens ?? 0;
+  const write = given(usage.cache_creation_input_tokens) ? num(usage.cache_creation_input_tokens) : base?.cacheWriteTokens ?? 0;
+  const uncached = given(usage.input_tokens) ? num(usage.input_tokens) : base ? base.inputTokens - base.cacheReadTokens - base.cacheWriteTokens : 0;
+  // Thinking is billed inside output_tokens; thinking_tokens says how much of it was thinking.
+  const details = obj(usage.output_tokens_details);
   const out: ReportedUsage = {
     inputTokens: uncached + read + write,
-    outputTokens: 'output_tokens' in usage ? num(usage.output_tokens) : base?.outputTokens ?? 0,
+    outputTokens: given(usage.output_tokens) ? num(usage.output_tokens) : base?.outputTokens ?? 0,
     cacheReadTokens: read,
     cacheWriteTokens: write,
-    reasoningTokens: 0,
+    reasoningTokens: details && given(details.thinking_tokens) ? num(details.thinking_tokens) : base?.reasoningTokens ?? 0,
   };
   // Priced apart (cost.ts): hour-long cache writes (2 × input, not 1.25 ×) and web searches ($10 per 1,000).
   const creation = obj(usage.cache_creation);

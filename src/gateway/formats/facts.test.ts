@@ -153,3 +153,24 @@ test('searches are counted as they run in a stream, for streams that end before 
   anthropic.onStreamEvent(an, 'content_block_start', blockStart({ type: 'text', text: '' }), 'messages', false);
   assert.equal(an.webSearches, 2);
 });
+
+test('Anthropic message_delta counts given as null keep message_start\'s, as the SDK\'s stream accumulator does', () => {
+  const stream: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
+  anthropic.onStreamEvent(stream, 'message_start', JSON.stringify({ type: 'message_start', message: { usage: { input_tokens: 1200, cache_creation_input_tokens: 0, cache_read_input_tokens: 800, output_tokens: 1 } } }), 'messages', false);
+  anthropic.onStreamEvent(stream, 'message_delta', JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { input_tokens: null, cache_creation_input_tokens: null, cache_read_input_tokens: null, output_tokens: 42, server_tool_use: null } }), 'messages', false);
+  const u = stream.usage!;
+  assert.deepEqual([u.inputTokens, u.cacheReadTokens, u.cacheWriteTokens, u.outputTokens], [2000, 800, 0, 42]);
+});
+
+test('Anthropic thinking tokens (output_tokens_details.thinking_tokens) are the reasoning tokens, in JSON and streams', () => {
+  const usage = { input_tokens: 50, output_tokens: 900, output_tokens_details: { thinking_tokens: 850 } };
+  assert.equal(anthropic.factsFromJson({ ...message, usage }, 'messages').usage!.reasoningTokens, 850);
+  assert.equal(anthropic.factsFromText(JSON.stringify({ ...message, usage }), 'messages')!.usage!.reasoningTokens, 850);
+  const stream: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
+  anthropic.onStreamEvent(stream, 'message_start', JSON.stringify({ type: 'message_start', message: { usage: { input_tokens: 50, output_tokens: 1 } } }), 'messages', false);
+  anthropic.onStreamEvent(stream, 'message_delta', JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 900, output_tokens_details: { thinking_tokens: 850 } } }), 'messages', false);
+  assert.deepEqual([stream.usage!.outputTokens, stream.usage!.reasoningTokens], [900, 850]);
+  // A later delta without the details keeps the count.
+  anthropic.onStreamEvent(stream, 'message_delta', JSON.stringify({ type: 'message_delta', delta: {}, usage: { output_tokens: 900 } }), 'messages', false);
+  assert.equal(stream.usage!.reasoningTokens, 850);
+});
