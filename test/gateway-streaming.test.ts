@@ -154,6 +154,26 @@ describe('gateway streaming (sqlite)', () => {
     assert.match(alone.json().error.message, /then an error event before any output/);
   });
 
+  test('a 200 stream that drops or ends before its first event fails over: nothing reached the client', async () => {
+    for (const failing of ['hangup', 'empty']) {
+      const chat = await openai.chat.completions.create({ model: `openai:${failing}-gpt`, models: ['gpt-4o-mini'], stream: true, messages: [{ role: 'user', content: 'fallback' }] } as OpenAI.ChatCompletionCreateParamsStreaming).withResponse();
+      let text = '';
+      for await (const chunk of chat.data) text += chunk.choices[0]?.delta.content ?? '';
+      assert.match(text, /gpt-4o-mini/, failing);
+      assert.equal(chat.response.headers.get('ngrok-aig-attempts'), '2', failing);
+      const rows = await h.usage(chat.response.headers.get('ngrok-aig-request-id')!, 2);
+      assert.deepEqual(rows.map((r) => [r.model, r.statusCode, Number(r.isError), r.retryAction, r.completion]), [
+        [`${failing}-gpt`, 200, 1, 'next_backend', 'failed'],
+        ['gpt-4o-mini', 200, 0, 'succeeded', 'succeeded'],
+      ], failing);
+    }
+    // Alone: the provider answered, then broke off before the answer — 502 27235, in the request's format.
+    const alone = await gw(h, '/v1/messages', { headers: { 'x-api-key': token }, body: { model: 'anthropic:hangup-only', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(alone.status, 502);
+    assert.equal(alone.json().type, 'error');
+    assert.match(alone.json().error.message, /ERR_NGROK_27235.*answered HTTP 200, then the connection broke/);
+  });
+
   test('an event stream is recognised whatever the case of its media type', async () => {
     const chunks: string[] = [];
     const stream = await openai.chat.completions.create({ model: 'openai:mixedcase-gpt', stream: true, messages: [{ role: 'user', content: 'case' }] });

@@ -176,6 +176,12 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         await exchange.firstData();
         // Timed out (or the client left) before any event: classified like any failure before the head.
         if (exchange.cause !== undefined) throw new Error(`stream aborted before its first event: ${exchange.cause}`);
+        // Broken off (or ended) with no byte of a body: nothing reached the client, so the next attempt may serve.
+        if (exchange.received.length === 0) {
+          record.failure = 'connection';
+          record.durationMs = performance.now() - started;
+          return 'next';
+        }
         if (opensWithError(exchange.received)) {
           record.failure = 'server';
           record.durationMs = performance.now() - started;

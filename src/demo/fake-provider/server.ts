@@ -9,6 +9,8 @@
 //   model `mixedcase-…`                                → stream sent as `Text/Event-Stream`
 //   model `overloaded-…`                               → 200 stream whose first event is an error (Anthropic's overloaded_error)
 //   model `silent-MS-…`                                → stream head sent at once, first event after MS
+//   model `hangup-…`                                   → stream head, then the connection drops before any event
+//   model `empty-…`                                    → stream head, then a clean end with no event
 //   model `drip-…`                                     → streamed events 150 ms apart
 //   model `nousage-…`                                  → no usage reported
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
@@ -157,6 +159,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   }
   const contentType = model.startsWith('mixedcase-') ? 'Text/Event-Stream; charset=utf-8' : 'text/event-stream; charset=utf-8';
   res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-cache', connection: 'keep-alive', ...accountHeaders(format), ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+  if (model.startsWith('hangup-')) {
+    res.flushHeaders();
+    await sleep(20);
+    res.socket?.destroy();
+    return;
+  }
+  if (model.startsWith('empty-')) {
+    res.end();
+    return;
+  }
   // gzip-…: each event compressed and flushed on its own, as a compressing proxy in front of a model server does.
   const compressor = gzip ? createGzip() : undefined;
   compressor?.pipe(res);
