@@ -174,6 +174,17 @@ describe('gateway streaming (sqlite)', () => {
     assert.match(alone.json().error.message, /ERR_NGROK_27235.*answered HTTP 200, then the connection broke/);
   });
 
+  test('a Responses stream whose events carry their type only in data (no `event:` lines) is complete and metered', async () => {
+    const stream = await openai.responses.create({ model: 'openai:unnamed-gpt', stream: true, input: 'unnamed events' }).withResponse();
+    const types: string[] = [];
+    for await (const event of stream.data) types.push(event.type);
+    assert.equal(types[0], 'response.created');
+    assert.equal(types.at(-1), 'response.completed');
+    assert.ok(!types.includes('error'));
+    const [row] = await h.usage(stream.response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.completion, Number(row!.usageEstimated), Number(row!.inputTokens) > 0], ['succeeded', 0, true]);
+  });
+
   test('an event stream is recognised whatever the case of its media type', async () => {
     const chunks: string[] = [];
     const stream = await openai.chat.completions.create({ model: 'openai:mixedcase-gpt', stream: true, messages: [{ role: 'user', content: 'case' }] });

@@ -11,6 +11,7 @@
 //   model `silent-MS-…`                                → stream head sent at once, first event after MS
 //   model `hangup-…`                                   → stream head, then the connection drops before any event
 //   model `empty-…`                                    → stream head, then a clean end with no event
+//   model `unnamed-…`                                  → stream events without `event:` lines (some compatible servers)
 //   model `drip-…`                                     → streamed events 150 ms apart
 //   model `nousage-…`                                  → no usage reported
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
@@ -149,7 +150,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   }
 
   const options = body.stream_options as { include_usage?: unknown } | undefined;
-  const events = streamEvents(surface as FakeSurface, answer, options?.include_usage === true);
+  const named = streamEvents(surface as FakeSurface, answer, options?.include_usage === true);
+  const events = model.startsWith('unnamed-') ? named.map((e) => e.replace(/^event: [^\n]*\n/, '')) : named;
   if (model.startsWith('overloaded-')) {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...accountHeaders(format) });
     res.end(format === 'anthropic'

@@ -185,6 +185,9 @@ export const openai: FormatCodec = {
 
   onStreamEvent(facts: StreamFacts, event, data, surface: ApiSurface, dropUsageChunk) {
     if (surface === 'responses') {
+      // OpenAI names each event on an `event:` line; some compatible servers send only `data:`, whose JSON `type`
+      // is the same name (the SDKs read that one). Parsed only for such servers.
+      if (event === '') event = stringOr(obj(parseJson(data))?.type);
       if (RESPONSES_OUTPUT_DELTAS.has(event)) {
         appendText(facts, spacedJson(data) ? stringOr(obj(parseJson(data))?.delta) : rawStringAfter(data, '"delta":"'));
         return true;
