@@ -212,6 +212,27 @@ describe('gateway routing and failover (sqlite)', () => {
     await assert.rejects(sdk(t).chat.completions.create(chat('openai:fail-404-x')), OpenAI.NotFoundError);
   });
 
+  test('a model the provider does not know (404) moves on to the next model listed, skipping its other keys', async () => {
+    h.fake.reset();
+    const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a', 'sk-good-b')] }]);
+    const r = await sdk(t).chat.completions.create(chat('openai:fail-404-gone', { models: ['gpt-4o'] }) as OpenAI.ChatCompletionCreateParamsNonStreaming).withResponse();
+    assert.equal(r.response.headers.get('ngrok-aig-model'), 'openai:gpt-4o');
+    assert.equal(r.response.headers.get('ngrok-aig-attempts'), '2');
+    assert.deepEqual(h.fake.requests.map((q) => [q.body?.model, q.headers.authorization]), [['fail-404-gone', 'Bearer sk-good-a'], ['gpt-4o', 'Bearer sk-good-a']]);
+    const rows = await h.usage(r.response.headers.get('ngrok-aig-request-id')!, 2);
+    assert.deepEqual(rows.map((row) => [row.model, row.statusCode, Number(row.attemptNumber), row.retryAction]), [
+      ['fail-404-gone', 404, 1, 'next_backend'],
+      ['gpt-4o', 200, 2, 'succeeded'],
+    ]);
+    // The last model's 404 is the provider's, passed through.
+    const last = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o', { models: ['openai:fail-404-also'] }) });
+    assert.equal(last.status, 200, 'the first model served');
+    const alone = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:fail-404-a', { models: ['openai:fail-404-b'] }) });
+    assert.equal(alone.status, 404);
+    assert.equal(alone.headers.get('ngrok-aig-attempts'), '2');
+    assert.equal(alone.headers.get('ngrok-aig-model'), 'openai:fail-404-b');
+  });
+
   test('when every attempt fails: 429 if all were rate limits, 502 for connection errors, else 503 listing attempts', async () => {
     const limited = await keyWith([{ provider: 'openai', steps: [user('sk-429', 'sk-429b')] }]);
     const r429 = await gw(h, '/v1/chat/completions', { token: limited, body: chat('gpt-4o') });

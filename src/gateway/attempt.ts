@@ -1,6 +1,7 @@
 // Stage 6: the attempt loop. Each planned (model, key) is tried once, in order, until one answers. Rate
-// limits, rejected credentials, 5xx, timeouts and connection errors move on to the next attempt; any other
-// provider 4xx stops the chain and is passed through unchanged. Once bytes reached the client there is no
+// limits, rejected credentials, 5xx, timeouts and connection errors move on to the next attempt; a 404 (a model
+// the provider does not know) moves on to the next model; any other provider 4xx stops the chain and is passed
+// through unchanged. Once bytes reached the client there is no
 // failover. Every attempt becomes one usage event (meter.ts).
 import { setImmediate as afterFlush } from 'node:timers/promises';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -19,7 +20,8 @@ import { newId } from '../domain/ids.ts';
 import { exhaustedError } from './failure.ts';
 import { writeError } from './respond.ts';
 
-type Verdict = 'served' | 'next' | 'stop';
+/** `next-model`: skip the rest of this model's keys (they would get the same answer) for the next model's. */
+type Verdict = 'served' | 'next' | 'next-model' | 'stop';
 
 function failureOf(status: number): FailureKind | undefined {
   if (status === 429) return 'rate-limited';
@@ -55,6 +57,12 @@ function nextAction(attempts: readonly AttemptPlan[], i: number): RetryAction {
   if (!next) return 'exhausted';
   if (next.candidate !== attempts[i]!.candidate) return 'next_backend';
   return next.keySource === 'ngrok' && attempts[i]!.keySource === 'user' ? 'managed_fallback' : 'next_key';
+}
+
+/** Index of the first attempt after `i` on another model; -1 when the rest are all the same model's. */
+function nextModelAt(attempts: readonly AttemptPlan[], i: number): number {
+  for (let j = i + 1; j < attempts.length; j++) if (attempts[j]!.candidate !== attempts[i]!.candidate) return j;
+  return -1;
 }
 
 /** OpenAI chat/completions streams report usage only when asked; see docs/decisions/gateway-behaviour.md. */
@@ -112,10 +120,15 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
       if (ctx.clientGone || totalTimedOut(ctx) || ctx.abortCause === 'shutdown') break;
       const record: AttemptRecord = { plan: attempts[i]!, eventId: newId('usageEvent'), statusCode: 0, timedOut: false, retryAction: 'succeeded', completion: 'failed', durationMs: 0, startedAt: 0, served: false };
       records.push(record);
+      const nextModel = nextModelAt(attempts, i);
       // Durably noted before the upstream can see it: a crash from here on still yields its usage event.
-      await ctx.deps.usage.begin(begunAttempt(ctx, record, i + 1, isStreaming, nextAction(attempts, i)));
-      verdict = await attemptOnce(ctx, record, i + 1, isStreaming);
-      if (verdict === 'next') record.retryAction = totalTimedOut(ctx) ? 'exhausted' : nextAction(attempts, i);
+      await ctx.deps.usage.begin(begunAttempt(ctx, record, records.length, isStreaming, nextAction(attempts, i)));
+      verdict = await attemptOnce(ctx, record, records.length, isStreaming, nextModel >= 0);
+      if (verdict === 'next-model') {
+        record.retryAction = totalTimedOut(ctx) ? 'exhausted' : 'next_backend';
+        verdict = 'next';
+        i = nextModel - 1;
+      } else if (verdict === 'next') record.retryAction = totalTimedOut(ctx) ? 'exhausted' : nextAction(attempts, i);
       else if (verdict === 'stop') record.retryAction = 'fail_fast';
     }
   } catch (error) {
@@ -142,7 +155,7 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
   if (metered) await metered;
 }
 
-async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNumber: number, isStreaming: boolean): Promise<Verdict> {
+async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNumber: number, isStreaming: boolean, modelFollows: boolean): Promise<Verdict> {
   const { plan } = record;
   const settings = ctx.account!.settings;
   const prepared = prepareUpstreamBody(ctx.body!, plan, settings);
@@ -218,6 +231,14 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       await exchange.discard();
       record.durationMs = performance.now() - started;
       return 'next';
+    }
+    // The provider does not know the model (or the account cannot use it): gateway.md §8 moves a model error on to
+    // the next model the client listed. The last one's 404 is passed through like any refusal.
+    if (status === 404 && modelFollows) {
+      record.failure = 'rejected';
+      await exchange.discard();
+      record.durationMs = performance.now() - started;
+      return 'next-model';
     }
     // The provider refused the request itself (400, 404, 422…): no other key or model would do better.
     const errorBody = await exchange.collect();
