@@ -118,6 +118,23 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(h.fake.requests.at(-1)!.body!.service_tier, 'priority');
   });
 
+  test('a background response is refused on the managed key (its answer could never be metered); the account\'s own key serves it', async () => {
+    h.fake.reset();
+    const managed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }]);
+    const body = { model: 'gpt-4o', input: 'x', background: true };
+    const r = await gw(h, '/v1/responses', { token: managed, body });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json().error.code, 'ERR_NGROK_3815');
+    assert.match(r.json().error.message, /"background": true is not allowed with managed credentials/);
+    assert.equal(h.fake.requests.length, 0, 'nothing reached the provider on the operator\'s key');
+    assert.equal((await gw(h, '/v1/responses', { token: managed, body: { ...body, background: false } })).status, 200);
+    const mixed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }, user('sk-good-a')] }]);
+    const own = await gw(h, '/v1/responses', { token: mixed, body });
+    assert.equal(own.status, 200, own.text);
+    assert.equal(h.fake.requests.at(-1)!.headers.authorization, 'Bearer sk-good-a');
+    assert.equal(h.fake.requests.at(-1)!.body!.background, true);
+  });
+
   test('a key whose configuration is gone fails closed: nothing is allowed, not everything', async () => {
     const denyAll = await h.configuration({ access: { providers: { allow: [] } } });
     const key = await h.accessKey(denyAll);

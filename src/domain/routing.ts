@@ -39,16 +39,23 @@ export function findRule(candidate: Candidate, configuration: ConfigurationState
  */
 const MANAGED_SERVICE_TIER: Record<string, string> = { openai: 'default', anthropic: 'standard_only' };
 
+/** What of the request the managed credential must check: only what the catalog can bill may use it. */
+export interface ManagedAsk {
+  /** `service_tier`, when the request has one. */
+  serviceTier?: unknown;
+  /** Responses `background`: generated after the request's answer, where no usage reaches the gateway. */
+  background?: unknown;
+}
+
 export function planAttempts(
   candidate: Candidate,
   configuration: ConfigurationState | null,
   account: AccountSnapshot,
   managedKeys: Record<string, string>,
-  /** The request's `service_tier`, when it has one. */
-  serviceTier?: unknown,
+  ask: ManagedAsk = {},
 ): PlanResult {
   const rule = findRule(candidate, configuration);
-  const plan = new Planner(candidate, account, managedKeys, serviceTier);
+  const plan = new Planner(candidate, account, managedKeys, ask);
   if (rule) {
     for (const step of rule.steps) plan.step(step);
   } else {
@@ -68,13 +75,13 @@ class Planner {
   readonly #candidate: Candidate;
   readonly #account: AccountSnapshot;
   readonly #managedKeys: Record<string, string>;
-  readonly #serviceTier: unknown;
+  readonly #ask: ManagedAsk;
 
-  constructor(candidate: Candidate, account: AccountSnapshot, managedKeys: Record<string, string>, serviceTier: unknown) {
+  constructor(candidate: Candidate, account: AccountSnapshot, managedKeys: Record<string, string>, ask: ManagedAsk) {
     this.#candidate = candidate;
     this.#account = account;
     this.#managedKeys = managedKeys;
-    this.#serviceTier = serviceTier;
+    this.#ask = ask;
   }
 
   step(step: StoredRouterStep): void {
@@ -101,7 +108,10 @@ class Planner {
     // Managed credentials bill the account at catalog prices, so the model must be cataloged and priced.
     if (!c.catalogModel) return this.#note(tollgateError('managedUncataloged', { model: c.requested, provider: c.provider.id }));
     if (!c.catalogModel.pricing) return this.#note(tollgateError('managedUnpriced', { model: c.requested, provider: c.provider.id }));
-    const tier = this.#serviceTier;
+    // The answer of a background response is fetched later from the provider (GET /v1/responses/{id}), never
+    // through this request: the operator's account would pay for a generation no usage event counts.
+    if (this.#ask.background === true) return this.#note(tollgateError('managedBackground', {}));
+    const tier = this.#ask.serviceTier;
     const allowed = MANAGED_SERVICE_TIER[c.surface.format] ?? 'default';
     if (tier !== undefined && tier !== null && tier !== allowed) {
       return this.#note(tollgateError('managedServiceTier', { tier: typeof tier === 'string' ? tier.slice(0, 64) : JSON.stringify(tier).slice(0, 64), allowed }));
