@@ -240,6 +240,34 @@ describe('gateway streaming (sqlite)', () => {
     assert.equal(seen.completed, false);
   });
 
+  test('a client leaving while a JSON answer is on its way is billed what the provider counted; after a second, the call is aborted', async () => {
+    const eventsOf = async (model: string) => {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const rows = await h.running.store.db.selectFrom('usageEvents').selectAll().where('model', '=', model).execute();
+        if (rows.length > 0 || Date.now() > deadline) return rows;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    const leave = async (model: string) => {
+      const controller = new AbortController();
+      const reached = new Promise<void>((resolve) => h.fake.events.on('request', (r) => { if (r.body?.model === model) resolve(); }));
+      const call = openai.chat.completions.create({ model: `openai:${model}`, messages: [{ role: 'user', content: 'x' }] }, { signal: controller.signal });
+      await reached;
+      controller.abort();
+      await assert.rejects(call);
+    };
+    await leave('slow-400-leave');
+    const [arrived] = await eventsOf('slow-400-leave');
+    assert.deepEqual([Number(arrived!.inputTokens), Number(arrived!.outputTokens), Number(arrived!.usageEstimated), arrived!.completion, arrived!.statusCode], [FAKE_USAGE.input, FAKE_USAGE.output, 0, 'unknown', 200]);
+    // An answer later than the grace: the provider sees the call aborted, and nothing came to count.
+    const aborted = h.fake.waitForAbort((r) => r.body?.model === 'slow-3000-gone');
+    await leave('slow-3000-gone');
+    assert.equal((await aborted).completed, false);
+    const [gone] = await eventsOf('slow-3000-gone');
+    assert.deepEqual([Number(gone!.outputTokens), gone!.completion, gone!.statusCode], [0, 'unknown', 0]);
+  });
+
   test('a client hanging up between the last words and the usage event is billed what the provider counted', async () => {
     // The stream is read on for a moment after the client leaves: the usage events come right after the words.
     const controller = new AbortController();

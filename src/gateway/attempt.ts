@@ -123,6 +123,14 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
       const nextModel = nextModelAt(attempts, i);
       // Durably noted before the upstream can see it: a crash from here on still yields its usage event.
       await ctx.deps.usage.begin(begunAttempt(ctx, record, records.length, isStreaming, nextAction(attempts, i)));
+      if (ctx.clientGone) {
+        // Left while the attempt was being noted: it is never sent (its begun row still gets its event).
+        record.failure = 'cancelled';
+        record.completion = 'unknown';
+        record.retryAction = 'fail_fast';
+        verdict = 'stop';
+        break;
+      }
       verdict = await attemptOnce(ctx, record, records.length, isStreaming, nextModel >= 0);
       if (verdict === 'next-model') {
         record.retryAction = totalTimedOut(ctx) ? 'exhausted' : 'next_backend';
@@ -216,7 +224,8 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       clearTimeout(timer);
       record.durationMs = performance.now() - started;
       record.served = true;
-      record.completion = 'succeeded';
+      // The client left while the answer was on its way: it is read for its usage, and nobody received it.
+      record.completion = ctx.clientGone ? 'unknown' : 'succeeded';
       const codec = codecs[ctx.route.format];
       const text = answer.toString('utf8');
       record.facts = codec.factsFromText(text, ctx.route.surface) ?? jsonFacts(codec, parseJson(text), ctx.route.surface);

@@ -49,7 +49,11 @@ function abortAfterGrace(ctx: RequestContext): void {
   ctx.current?.abort('client-gone');
 }
 
-/** The client went away before the answer was complete: abort the upstream call so the provider stops too. */
+/**
+ * The client went away before the answer was complete: the upstream call is aborted so the provider stops too —
+ * after METER_GRACE_MS, in which an answer already on its way (a JSON answer's body, a stream's last events)
+ * still brings the provider's usage, which is what the provider bills for the work.
+ */
 function onResponseClose(this: TrackedResponse): void {
   const ctx = this[CTX];
   if (!ctx) return;
@@ -58,13 +62,10 @@ function onResponseClose(this: TrackedResponse): void {
   if (this.writableFinished || ctx.abortCause === 'shutdown') return;
   ctx.clientGone = true;
   ctx.abortCause = 'client-gone';
-  if (ctx.relaying) {
-    // Paused for a client that stopped reading, the stream would never be read again: 'drain' will not come.
-    ctx.current?.resume();
-    setTimeout(abortAfterGrace, METER_GRACE_MS, ctx);
-  } else {
-    ctx.current?.abort('client-gone');
-  }
+  // Paused for a client that stopped reading, a stream would never be read again: 'drain' will not come.
+  if (ctx.relaying) ctx.current?.resume();
+  // No call in flight: the attempt loop stops before making one.
+  if (ctx.current) setTimeout(abortAfterGrace, METER_GRACE_MS, ctx);
 }
 
 /** A stack overflow while handling a request comes from the client's nesting (a body JSON.parse accepted but
