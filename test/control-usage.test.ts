@@ -66,6 +66,9 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual((await list(`${WINDOW}&includeRetries=true`)).aiGatewayUsage.map((u) => u.id), ['ue_c1', 'ue_b1', 'ue_a2', 'ue_a1']);
       assert.deepEqual((await list(`${WINDOW}&includeRetries=true&accessKeyId=aigk_one`)).aiGatewayUsage.map((u) => u.id), ['ue_c1', 'ue_a2', 'ue_a1']);
       assert.deepEqual((await list(`${WINDOW}&accessKeyId=aigk_none`)).aiGatewayUsage, []);
+      // An empty value is no value (a script's unset variable), not a filter that matches nothing.
+      assert.deepEqual((await list(`${WINDOW}&includeRetries=true&accessKeyId=&cursor=&limit=`)).aiGatewayUsage.map((u) => u.id), ['ue_c1', 'ue_b1', 'ue_a2', 'ue_a1']);
+      expectError(await control.call('GET', '/usage?startTime='), 400, 'ERR_NGROK_27602');
       const since = await list(`startTime=${DAY2}T00:00:00Z`);
       assert.deepEqual(since.aiGatewayUsage.map((u) => u.id), ['ue_c1'], 'endTime defaults to now');
     });

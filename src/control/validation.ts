@@ -96,7 +96,8 @@ export function validateQuery<T>(op: ContractOperation, query: Record<string, un
   const copy: Record<string, unknown> = {};
   for (const p of op.queryParameters) {
     const value = query[p.name];
-    if (value === undefined) continue;
+    // An empty value is no value (`?accessKeyId=` from a script's unset variable): never a filter matching nothing.
+    if (value === undefined || value === '') continue;
     // Ajv coerces whatever `+value` reads as a number (`0x10`, `1e1`, ` 5 `): an integer is written in decimal.
     if (p.schema.type === 'integer' && typeof value === 'string' && !DECIMAL_INTEGER.test(value)) {
       throw new TollgateError(Errors.validationFailed, { field: p.name, reason: `The query parameter "${p.name}" must be integer.` });
