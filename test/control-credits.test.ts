@@ -244,6 +244,58 @@ for (const kind of STORE_KINDS) {
       assert.equal(await balance(), start + 800);
     });
 
+    test('a charge whose outcome Stripe leaves unknown (its 500) stays pending: no second charge, settled from Stripe\'s word', async () => {
+      const start = await balance();
+      const pending = await control.store.db.selectFrom('creditPurchases').select('id').where('accountId', '=', control.accountId).where('status', '=', 'pending').execute();
+      assert.deepEqual(pending, [], 'no purchase in flight before');
+      fake.intentBehaviour = 'unknown';
+      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 500 }), 201, 'CreditPurchase');
+      assert.deepEqual([p.status, p.declineReason], ['pending', null]);
+      const charges = () => fake.requests.filter((r) => r.path === '/v1/payment_intents').length;
+      const made = charges();
+      // Polling asks Stripe, which has the charge: succeeded, granted once; the retry is then a new purchase.
+      const polled = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${p.id}`), 200, 'CreditPurchase');
+      assert.deepEqual([polled.status, polled.declineReason], ['succeeded', null]);
+      assert.equal(await balance(), start + 500);
+      // The webhook arriving afterwards changes nothing.
+      const intent = await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', p.id).executeTakeFirstOrThrow();
+      assert.equal((await deliver({ id: 'evt_pi_unknown', object: 'event', type: 'payment_intent.succeeded', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
+        data: { object: { id: intent.externalRef, object: 'payment_intent', status: 'succeeded', amount: 500, metadata: { purchase_id: p.id, tollgate_account_id: control.accountId } } } })).statusCode, 200);
+      assert.equal(await balance(), start + 500);
+
+      // No charge made: pending, and a retry meanwhile is 409 without a charge attempt; found nowhere after 15
+      // minutes, it failed and the next purchase may go ahead.
+      fake.intentBehaviour = 'lost';
+      const q = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 600 }), 201, 'CreditPurchase');
+      assert.equal(q.status, 'pending');
+      const before = charges();
+      assert.ok(before > made);
+      expectError(await control.call('POST', '/credits/purchases', { amount: 600 }), 409, 'ERR_NGROK_27616');
+      assert.equal(charges(), before, 'the retry made no second charge');
+      assert.equal(expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${q.id}`), 200, 'CreditPurchase').status, 'pending');
+      await control.store.db.updateTable('creditPurchases').set({ createdAt: new Date(Date.now() - 16 * 60_000).toISOString() }).where('id', '=', q.id).execute();
+      fake.intentBehaviour = 'succeeded';
+      const next = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 600 }), 201, 'CreditPurchase');
+      assert.equal(next.status, 'succeeded');
+      const lost = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${q.id}`), 200, 'CreditPurchase');
+      assert.deepEqual([lost.status, lost.declineReason], ['failed', 'stripe_error']);
+      assert.equal(await balance(), start + 1100);
+    });
+
+    test('a purchase marked failed is set succeeded when Stripe\'s succeeded event grants its credits', async () => {
+      fake.intentBehaviour = 'succeeded';
+      const start = await balance();
+      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 500 }), 201, 'CreditPurchase');
+      // As a gateway before this change left an ambiguous charge: failed, while Stripe went on to charge.
+      const { externalRef } = await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', p.id).executeTakeFirstOrThrow();
+      await control.store.db.updateTable('creditPurchases').set({ status: 'failed', declineReason: 'stripe_error' }).where('id', '=', p.id).execute();
+      assert.equal((await deliver({ id: 'evt_pi_late', object: 'event', type: 'payment_intent.succeeded', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
+        data: { object: { id: externalRef, object: 'payment_intent', status: 'succeeded', amount: 500, metadata: { purchase_id: p.id, tollgate_account_id: control.accountId } } } })).statusCode, 200);
+      const got = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${p.id}`), 200, 'CreditPurchase');
+      assert.deepEqual([got.status, got.declineReason], ['succeeded', null]);
+      assert.equal(await balance(), start + 500, 'granted once');
+    });
+
     test('without a saved card the purchase fails with a reason', async () => {
       fake.savedCard = false;
       const { token } = (await createAccount(control.store.db, 'nocard')).apiKey;

@@ -11,7 +11,7 @@ import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { notFound } from './resource.ts';
 import { nowIso } from '../domain/clock.ts';
 import { STRIPE_SECRET_SETTING, createStripeClient, stripeFailure, stripeNotConfigured } from './stripe-client.ts';
-import { chargeSavedCard, createCheckout } from './stripe-payments.ts';
+import { chargeSavedCard, createCheckout, reconcilePurchase } from './stripe-payments.ts';
 
 type Schemas = components['schemas'];
 type Transaction = Schemas['CreditTransactionItem'];
@@ -72,6 +72,16 @@ export function creditHandlers(deps: ControlDeps): HandlerTable {
     if (!client) throw stripeNotConfigured(STRIPE_SECRET_SETTING);
     return client;
   };
+  /** Asks Stripe about a purchase in flight; Stripe unreachable leaves it pending (it is asked again next time). */
+  const reconcile = async (row: purchases.PurchaseRow): Promise<void> => {
+    const client = await (stripe ??= createStripeClient(deps.config));
+    if (!client) return;
+    try {
+      await reconcilePurchase(client, deps, row);
+    } catch (err) {
+      deps.logger.warn({ purchase: row.id, err: err instanceof Error ? err.message : String(err) }, 'could not ask Stripe about a pending purchase; it stays pending');
+    }
+  };
   return {
     async GetCreditBalance(call: Call) {
       return { balanceCents: Number(picoToCentsFloor(await balancePico(db, call.principal.accountId))) };
@@ -98,7 +108,12 @@ export function creditHandlers(deps: ControlDeps): HandlerTable {
       const { accountId } = call.principal;
       checkAmount(amount);
       const client = await requireStripe();
-      if (await purchases.hasPendingPurchase(db, accountId)) throw new TollgateError(Errors.purchaseInProgress);
+      const inFlight = await purchases.pendingPurchase(db, accountId);
+      if (inFlight) {
+        // One whose charge ended without Stripe's answer may be settled by now: Stripe is asked before refusing.
+        await reconcile(inFlight);
+        if (await purchases.pendingPurchase(db, accountId)) throw new TollgateError(Errors.purchaseInProgress);
+      }
       const now = nowIso();
       const row: purchases.PurchaseRow = { id: newId('creditPurchase'), accountId, amount, status: 'pending', declineReason: null, externalRef: null, createdAt: now, updatedAt: now };
       await purchases.insertPurchase(db, row);
@@ -113,8 +128,13 @@ export function creditHandlers(deps: ControlDeps): HandlerTable {
       return purchaseView(call.base, (await purchases.getPurchase(db, accountId, row.id))!);
     },
     async GetCreditPurchase(call: Call) {
-      const row = await purchases.getPurchase(db, call.principal.accountId, call.params.id!);
+      let row = await purchases.getPurchase(db, call.principal.accountId, call.params.id!);
       if (!row) throw notFound('Credit purchase', call.params.id!);
+      if (row.status === 'pending' && !row.externalRef) {
+        // Polled while its charge's outcome is unknown: settled from Stripe's word when it has one.
+        await reconcile(row);
+        row = (await purchases.getPurchase(db, call.principal.accountId, row.id))!;
+      }
       return purchaseView(call.base, row);
     },
   };

@@ -82,10 +82,40 @@ export async function chargeSavedCard(stripe: Stripe, deps: ControlDeps, purchas
     return { status: 'pending' };
   } catch (err) {
     const e = err as Stripe.errors.StripeError;
-    if (e.type !== 'StripeCardError') throw err;
-    if (e.payment_intent?.id) await purchases.setPurchaseRef(deps.store.db, purchase.id, e.payment_intent.id);
-    return { status: 'failed', reason: e.decline_code ?? e.code ?? e.message };
+    if (e.type === 'StripeCardError') {
+      if (e.payment_intent?.id) await purchases.setPurchaseRef(deps.store.db, purchase.id, e.payment_intent.id);
+      return { status: 'failed', reason: e.decline_code ?? e.code ?? e.message };
+    }
+    if (REFUSED.has(e.type)) throw err;
+    // Stripe's 5xx or a lost connection: the card may have been charged. The purchase stays pending (so a retry
+    // cannot charge again) until Stripe's webhook, or reconcilePurchase asking Stripe, settles it.
+    deps.logger.warn({ purchase: purchase.id, err: e.message }, 'saved-card charge outcome unknown; the purchase stays pending until Stripe settles it');
+    return { status: 'pending' };
   }
+}
+
+/** Stripe errors that say the charge was not made: the purchase fails at once. */
+const REFUSED = new Set(['StripeInvalidRequestError', 'StripeAuthenticationError', 'StripePermissionError', 'StripeRateLimitError', 'StripeIdempotencyError']);
+
+/** With no PaymentIntent found this long after the purchase began, its charge never reached Stripe. */
+const ABANDONED_AFTER_MS = 15 * 60_000;
+
+/**
+ * A pending purchase with no PaymentIntent recorded: its charge call ended without Stripe's answer. Stripe is
+ * asked (a search by the purchase id the intent carries) and the purchase settled by what it says; found nowhere
+ * after ABANDONED_AFTER_MS (search trails writes by about a minute), it failed. No-op for any other purchase.
+ */
+export async function reconcilePurchase(stripe: Stripe, deps: ControlDeps, purchase: purchases.PurchaseRow, now = Date.now()): Promise<void> {
+  if (purchase.status !== 'pending' || purchase.externalRef) return;
+  const found = await stripe.paymentIntents.search({ query: `metadata['purchase_id']:'${purchase.id}'`, limit: 1 });
+  const intent = found.data[0];
+  if (intent) {
+    await purchases.setPurchaseRef(deps.store.db, purchase.id, intent.id);
+    if (intent.status === 'succeeded') await settleIntent(deps, intent, true);
+    else if (intent.status === 'canceled' || intent.status === 'requires_payment_method') await settleIntent(deps, intent, false);
+    return;
+  }
+  if (now - Date.parse(purchase.createdAt) >= ABANDONED_AFTER_MS) await purchases.settlePurchase(deps.store.db, purchase.id, 'failed', 'stripe_error');
 }
 
 async function settleIntent(deps: ControlDeps, intent: Stripe.PaymentIntent, succeeded: boolean): Promise<void> {
@@ -95,7 +125,8 @@ async function settleIntent(deps: ControlDeps, intent: Stripe.PaymentIntent, suc
   if (!purchase) return;
   if (succeeded) {
     await grant(deps, purchase.accountId, Number(purchase.amount), intent.id);
-    await purchases.settlePurchase(deps.store.db, purchase.id, 'succeeded', null);
+    // Granted, so it succeeded — also when it was marked failed before Stripe's word came.
+    await purchases.settlePurchase(deps.store.db, purchase.id, 'succeeded', null, ['pending', 'failed']);
   } else {
     const error = intent.last_payment_error;
     await purchases.settlePurchase(deps.store.db, purchase.id, 'failed', error?.decline_code ?? error?.code ?? error?.message ?? 'payment_failed');

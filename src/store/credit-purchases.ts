@@ -17,17 +17,18 @@ export function getPurchaseById(db: Kysely<Database>, id: string): Promise<Purch
   return db.selectFrom('creditPurchases').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function hasPendingPurchase(db: Kysely<Database>, accountId: string): Promise<boolean> {
-  return (await db.selectFrom('creditPurchases').select('id').where('accountId', '=', accountId).where('status', '=', 'pending').executeTakeFirst()) !== undefined;
+/** The account's purchase in flight, if any (at most one: ERR_NGROK_27616). */
+export function pendingPurchase(db: Kysely<Database>, accountId: string): Promise<PurchaseRow | undefined> {
+  return db.selectFrom('creditPurchases').selectAll().where('accountId', '=', accountId).where('status', '=', 'pending').executeTakeFirst();
 }
 
 export async function setPurchaseRef(db: Kysely<Database>, id: string, externalRef: string): Promise<void> {
   await db.updateTable('creditPurchases').set({ externalRef, updatedAt: new Date().toISOString() }).where('id', '=', id).execute();
 }
 
-/** Moves a pending purchase to a final state; false when it was already final (a redelivered event). */
-export async function settlePurchase(db: Kysely<Database>, id: string, status: 'succeeded' | 'failed', declineReason: string | null): Promise<boolean> {
+/** Moves a purchase in one of `from` (pending) to a final state; false when it was not (a redelivered event). */
+export async function settlePurchase(db: Kysely<Database>, id: string, status: 'succeeded' | 'failed', declineReason: string | null, from: readonly ('pending' | 'failed')[] = ['pending']): Promise<boolean> {
   const r = await db.updateTable('creditPurchases').set({ status, declineReason, updatedAt: new Date().toISOString() })
-    .where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
+    .where('id', '=', id).where('status', 'in', from).executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }

@@ -5,7 +5,11 @@ import type { AddressInfo } from 'node:net';
 
 export interface RecordedRequest { method: string; path: string; form: URLSearchParams }
 
-export type IntentBehaviour = 'succeeded' | 'processing' | 'decline';
+/**
+ * `unknown`: the charge succeeds but Stripe answers 500 (its "outcome unknown"); `lost`: 500 and no charge made.
+ * Either way the intent, if any, is found by PaymentIntent search afterwards.
+ */
+export type IntentBehaviour = 'succeeded' | 'processing' | 'decline' | 'unknown' | 'lost';
 
 export interface FakeStripe {
   url: string;
@@ -23,6 +27,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 export async function startFakeStripe(): Promise<FakeStripe> {
+  const intents: Array<{ id: string; object: 'payment_intent'; status: string; amount: number; metadata: Record<string, string> }> = [];
   const customers: Array<{ id: string; object: 'customer'; metadata: Record<string, string>; invoice_settings: { default_payment_method: null } }> = [];
   let seq = 0;
   const fake: FakeStripe = { url: '', requests: [], intentBehaviour: 'succeeded', savedCard: true, close: async () => {} };
@@ -49,8 +54,21 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       const id = `cs_test_fake${++seq}`;
       return send(res, 200, { id, object: 'checkout.session', url: `https://checkout.stripe.test/c/pay/${id}`, payment_status: 'unpaid' });
     }
+    if (req.method === 'GET' && url.pathname === '/v1/payment_intents/search') {
+      const purchase = /'([^']+)'$/.exec(form.get('query') ?? '')?.[1];
+      return send(res, 200, { object: 'search_result', url: url.pathname, has_more: false, data: intents.filter((i) => i.metadata.purchase_id === purchase) });
+    }
     if (req.method === 'POST' && url.pathname === '/v1/payment_intents') {
       const id = `pi_fake${++seq}`;
+      if (fake.intentBehaviour === 'unknown' || fake.intentBehaviour === 'lost') {
+        const metadata: Record<string, string> = {};
+        for (const [k, v] of form) { const m = /^metadata\[(.+)\]$/.exec(k); if (m) metadata[m[1]!] = v; }
+        // Stripe replays an idempotent request's first answer: one intent per purchase, however often it is asked.
+        if (fake.intentBehaviour === 'unknown' && !intents.some((i) => i.metadata.purchase_id === metadata.purchase_id)) {
+          intents.push({ id, object: 'payment_intent', status: 'succeeded', amount: Number(form.get('amount')), metadata });
+        }
+        return send(res, 500, { error: { type: 'api_error', message: 'An unknown error occurred' } });
+      }
       if (fake.intentBehaviour === 'decline') {
         return send(res, 402, { error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.', payment_intent: { id, object: 'payment_intent', status: 'requires_payment_method' } } });
       }
