@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { openStore } from '../src/store/database.ts';
 import { bootstrapAccount, createAccount } from '../src/store/accounts.ts';
 import { sha256Hex } from '../src/domain/ids.ts';
+import { migrations } from '../src/store/migrations.ts';
 import { STORE_KINDS, createTestDatabase } from './helpers/stores.ts';
 
 const run = promisify(execFile);
@@ -29,6 +30,20 @@ for (const kind of STORE_KINDS) {
       const key = await first.db.selectFrom('apiKeys').selectAll().executeTakeFirstOrThrow();
       assert.equal(key.tokenHash, sha256Hex('tgapi_bootstrap-token'));
       assert.equal(key.accountId, accounts[0]!.id);
+    });
+
+    test('a first key stamped by an older version as made by its account is rewritten as made by itself', async () => {
+      const database = await createTestDatabase(kind);
+      cleanups.push(() => database.drop());
+      const store = await openStore(database.url);
+      cleanups.push(() => store.close());
+      const { account, apiKey } = (await createAccount(store.db, 'older'))!;
+      const second = (await createAccount(store.db, 'other'))!;
+      await store.db.updateTable('apiKeys').set({ createdBy: account.id, lastUpdatedBy: account.id }).where('id', '=', apiKey.id).execute();
+      await migrations['0005_first_api_key_made_by_itself']!.up(store.db as never);
+      const rows = await store.db.selectFrom('apiKeys').select(['id', 'createdBy', 'lastUpdatedBy']).orderBy('id').execute();
+      assert.deepEqual(rows.map((r) => [r.createdBy, r.lastUpdatedBy]), rows.map((r) => [r.id, r.id]));
+      assert.ok(rows.some((r) => r.id === second.apiKey.id));
     });
 
     test('a database that already has accounts is never bootstrapped again', async () => {

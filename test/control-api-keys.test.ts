@@ -100,6 +100,19 @@ for (const kind of STORE_KINDS) {
       expectError(await control.call('POST', '/api-keys', { metadata: 'x'.repeat(4097) }), 400, 'ERR_NGROK_27604');
     });
 
+    test('every createdBy / lastUpdatedBy reference resolves, the first key\'s (made by itself) included', async () => {
+      await control.call('POST', '/api-keys', { name: 'made by the first' });
+      const keys = (await control.call('GET', '/api-keys?limit=100')).json() as { aiGatewayApiKeys: Array<{ id: string; createdBy: { id: string; uri: string }; lastUpdatedBy: { id: string; uri: string } }> };
+      assert.ok(keys.aiGatewayApiKeys.length >= 2);
+      for (const key of keys.aiGatewayApiKeys) {
+        for (const ref of [key.createdBy, key.lastUpdatedBy]) {
+          const r = await control.call('GET', new URL(ref.uri).pathname);
+          assert.equal(r.statusCode, 200, `${key.id}: ${ref.uri}`);
+          assert.equal(r.json().id, ref.id);
+        }
+      }
+    });
+
     test('HEAD answers 200 without a body for the collection and an existing key, 404 otherwise', async () => {
       const created = expectSchema<ApiKey>(await control.call('POST', '/api-keys', {}), 201, 'AIGatewayAPIKey');
       const head = await control.call('HEAD', '/api-keys');

@@ -4,7 +4,7 @@ import { Errors, TollgateError } from '../domain/errors.ts';
 import type { Page } from '../store/paging.ts';
 import type { Call } from './app.ts';
 
-const REF_PATHS: Record<string, string> = { aigak: '/api-keys', acct: '/accounts' };
+const REF_PATHS: Record<string, string> = { aigak: '/api-keys' };
 
 /** A `createdBy`/`lastUpdatedBy` reference to the principal that made the change. */
 export function principalRef(base: string, principalId: string) {

@@ -31,7 +31,7 @@ async function insertAccount(db: Kysely<Database>, name: string, token: string, 
     await trx.insertInto('apiKeys').values({
       id: apiKeyId, accountId, name: 'bootstrap', description: null, metadata: null,
       tokenHash: sha256Hex(token), keyRedacted: redactSecret(token), lastUsed: null,
-      createdAt: now, updatedAt: now, createdBy: accountId, lastUpdatedBy: accountId,
+      createdAt: now, updatedAt: now, createdBy: apiKeyId, lastUpdatedBy: apiKeyId,
     }).execute();
     return true;
   });

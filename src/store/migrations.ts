@@ -182,4 +182,12 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropIndex('usage_events_request_idx').ifExists().execute();
     },
   },
+  '0005_first_api_key_made_by_itself': {
+    async up(db: Db) {
+      // An account's first API key was stamped as made by the account, whose reference URI (/accounts/…) no
+      // operation serves; it is the one principal without a maker in the API, so it names itself.
+      await sql`UPDATE api_keys SET created_by = id WHERE created_by LIKE 'acct%'`.execute(db);
+      await sql`UPDATE api_keys SET last_updated_by = id WHERE last_updated_by LIKE 'acct%'`.execute(db);
+    },
+  },
 };
