@@ -135,6 +135,25 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(h.fake.requests.at(-1)!.body!.background, true);
   });
 
+  test('hosted tools billed apart from tokens at unpriced rates are refused on the managed key; web search and functions pass', async () => {
+    h.fake.reset();
+    const managed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }, { provider: 'anthropic', steps: [{ type: 'ngrok' }] }]);
+    for (const tool of [{ type: 'code_interpreter', container: { type: 'auto' } }, { type: 'file_search', vector_store_ids: ['vs_1'] }, { type: 'image_generation' }]) {
+      const r = await gw(h, '/v1/responses', { token: managed, body: { model: 'gpt-4o', input: 'x', tools: [{ type: 'function', name: 'f', parameters: {} }, tool] } });
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.json().error.code, 'ERR_NGROK_3815');
+      assert.match(r.json().error.message, new RegExp(`hosted tool "${tool.type}"`));
+    }
+    const claude = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, tools: [{ type: 'code_execution_20250825', name: 'code_execution' }], messages: [{ role: 'user', content: 'x' }] } });
+    assert.deepEqual([claude.status, claude.json().type, claude.json().error.code], [400, 'error', 'ERR_NGROK_3815']);
+    assert.equal(h.fake.requests.length, 0, 'nothing reached the provider on the operator\'s key');
+    const priced = await gw(h, '/v1/responses', { token: managed, body: { model: 'gpt-4o', input: 'x', tools: [{ type: 'web_search' }, { type: 'function', name: 'f', parameters: {} }] } });
+    assert.equal(priced.status, 200, priced.text);
+    const own = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }, user('sk-good-a')] }]);
+    assert.equal((await gw(h, '/v1/responses', { token: own, body: { model: 'gpt-4o', input: 'x', tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] } })).status, 200);
+    assert.equal(h.fake.requests.at(-1)!.headers.authorization, 'Bearer sk-good-a');
+  });
+
   test('a key whose configuration is gone fails closed: nothing is allowed, not everything', async () => {
     const denyAll = await h.configuration({ access: { providers: { allow: [] } } });
     const key = await h.accessKey(denyAll);

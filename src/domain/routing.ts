@@ -45,6 +45,23 @@ export interface ManagedAsk {
   serviceTier?: unknown;
   /** Responses `background`: generated after the request's answer, where no usage reaches the gateway. */
   background?: unknown;
+  /** The request's `tools`: hosted tools the provider bills apart from tokens must be ones the catalog prices. */
+  tools?: unknown;
+}
+
+/**
+ * Provider-hosted tools billed apart from tokens at prices the catalog does not hold (OpenAI file search per call,
+ * code interpreter per container, image generation per image; Anthropic code execution per container hour).
+ * Web search is priced (cost.ts) and allowed.
+ */
+function unpricedHostedTool(tools: unknown): string | undefined {
+  if (!Array.isArray(tools)) return undefined;
+  for (const tool of tools) {
+    const type = tool !== null && typeof tool === 'object' ? (tool as { type?: unknown }).type : undefined;
+    if (typeof type !== 'string') continue;
+    if (type === 'file_search' || type === 'code_interpreter' || type === 'image_generation' || type.startsWith('code_execution')) return type;
+  }
+  return undefined;
 }
 
 export function planAttempts(
@@ -111,6 +128,8 @@ class Planner {
     // The answer of a background response is fetched later from the provider (GET /v1/responses/{id}), never
     // through this request: the operator's account would pay for a generation no usage event counts.
     if (this.#ask.background === true) return this.#note(tollgateError('managedBackground', {}));
+    const tool = unpricedHostedTool(this.#ask.tools);
+    if (tool) return this.#note(tollgateError('managedHostedTool', { tool: tool.slice(0, 64) }));
     const tier = this.#ask.serviceTier;
     const allowed = MANAGED_SERVICE_TIER[c.surface.format] ?? 'default';
     if (tier !== undefined && tier !== null && tier !== allowed) {

@@ -123,7 +123,7 @@ function planAll(ctx: RequestContext, allowed: readonly Candidate[]): AttemptPla
   let problem: TollgateError | undefined;
   let unserved: string[] | undefined;
   for (const candidate of allowed) {
-    const plan = planAttempts(candidate, configuration ?? null, account!, deps.options.managedKeys, { serviceTier: ctx.body!.service_tier, background: ctx.body!.background });
+    const plan = planAttempts(candidate, configuration ?? null, account!, deps.options.managedKeys, { serviceTier: ctx.body!.service_tier, background: ctx.body!.background, tools: ctx.body!.tools });
     for (const a of plan.attempts) attempts.push(a);
     if (plan.attempts.length === 0) (unserved ??= []).push(candidate.requested);
     problem ??= plan.problem;
