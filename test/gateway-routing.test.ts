@@ -479,6 +479,17 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.deepEqual([h.fake.requests[0]!.path, h.fake.requests[0]!.headers['x-api-key'], h.fake.requests[0]!.body!.model], ['/v1/messages/count_tokens', 'sk-compat-key', 'org/compat-1']);
   });
 
+  test('a custom provider set up with a bare origin, as ngrok\'s Ollama guide does, is called under /v1', async () => {
+    await h.api('POST', '/providers', {
+      providerId: 'my-ollama', name: 'Local Ollama', baseUrl: h.fake.url,
+      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }], models: [{ modelId: 'llama3.2' }],
+    });
+    h.fake.reset();
+    const answer = await sdk(token).chat.completions.create({ model: 'my-ollama:llama3.2', messages: [{ role: 'user', content: 'hi' }] });
+    assert.match(answer.choices[0]!.message.content ?? '', /llama3\.2/);
+    assert.equal(h.fake.requests[0]!.path, '/v1/chat/completions');
+  });
+
   test('Responses, completions and embeddings surfaces pass through and are metered', async () => {
     const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
     const client = sdk(t);

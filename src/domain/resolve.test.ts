@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCatalog } from '../catalog/index.ts';
-import { resolveCandidates, type ResolveInput } from './resolve.ts';
+import { resolveCandidates, type ResolveInput, customBaseUrl } from './resolve.ts';
 import { TollgateError } from './errors.ts';
 import { ollama, snapshot } from '../../test/helpers/snapshot.ts';
 import type { CustomProviderState } from '../state/types.ts';
@@ -174,4 +174,13 @@ test('candidates lacking the surface are dropped; none left is 27226', () => {
 test('base URL overrides reach the resolved provider', () => {
   const c = createCatalog({ openai: 'http://127.0.0.1:1234/v1' });
   assert.equal(resolveCandidates(chat('gpt-4o'), c, account)[0]!.provider.baseUrl, 'http://127.0.0.1:1234/v1');
+});
+
+test('a custom provider given a bare origin is called under /v1 (Ollama, vLLM, LM Studio); a path is used as given', () => {
+  assert.equal(customBaseUrl('https://my-ollama.internal'), 'https://my-ollama.internal/v1');
+  assert.equal(customBaseUrl('http://127.0.0.1:11434/'), 'http://127.0.0.1:11434/v1');
+  assert.equal(customBaseUrl('https://api.example.com/v1/'), 'https://api.example.com/v1');
+  assert.equal(customBaseUrl('https://api.example.com/openai'), 'https://api.example.com/openai');
+  assert.equal(customBaseUrl('https://my.openai.azure.com/openai/deployments/gpt?api-version=2024-06-01'), 'https://my.openai.azure.com/openai/deployments/gpt?api-version=2024-06-01');
+  assert.equal(customBaseUrl('https://x.example.com?api-version=1'), 'https://x.example.com/v1?api-version=1');
 });

@@ -227,6 +227,20 @@ function fromCatalog(requested: string, provider: CatalogProvider, model: Catalo
 const customCache = new WeakMap<CustomProviderState, ResolvedProvider>();
 
 /** A user-defined provider as the pipeline sees it; cached per snapshot object (snapshots are immutable). */
+/**
+ * The URL a custom provider's surface paths go under. A bare origin (`https://my-ollama.internal`, as ngrok's own
+ * guide sets up Ollama) means the API lives under `/v1`, where Ollama, vLLM, LM Studio and llama.cpp serve it; a
+ * base URL with a path (`https://api.example.com/v1`, Azure's deployment path) is used as given.
+ */
+export function customBaseUrl(baseUrl: string): string {
+  const trimmed = baseUrl.replace(/\/+$/, '');
+  let url: URL;
+  try { url = new URL(trimmed); } catch { return trimmed; }
+  if (url.pathname !== '/' && url.pathname !== '') return trimmed;
+  url.pathname = '/v1';
+  return url.toString();
+}
+
 export function customProvider(p: CustomProviderState): ResolvedProvider {
   let resolved = customCache.get(p);
   if (resolved) return resolved;
@@ -242,7 +256,7 @@ export function customProvider(p: CustomProviderState): ResolvedProvider {
   // One credential header per provider: Anthropic's only when every declared surface is Anthropic's.
   const auth = surfaces.every((s) => s.format === 'anthropic') ? 'x-api-key' : 'bearer';
   resolved = Object.freeze({
-    id: p.providerId, displayName: p.name || p.providerId, baseUrl: p.baseUrl.replace(/\/+$/, ''), auth, surfaces,
+    id: p.providerId, displayName: p.name || p.providerId, baseUrl: customBaseUrl(p.baseUrl), auth, surfaces,
     managed: false, custom: true, resourceId: p.id,
   });
   customCache.set(p, resolved);
