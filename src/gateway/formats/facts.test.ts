@@ -174,3 +174,23 @@ test('Anthropic thinking tokens (output_tokens_details.thinking_tokens) are the 
   anthropic.onStreamEvent(stream, 'message_delta', JSON.stringify({ type: 'message_delta', delta: {}, usage: { output_tokens: 900 } }), 'messages', false);
   assert.equal(stream.usage!.reasoningTokens, 850);
 });
+
+test('OpenAI-style usage from relays writing both namings (the unused one zero) counts the one that counts', () => {
+  const usage = { prompt_tokens: 686, completion_tokens: 123, total_tokens: 809, prompt_tokens_details: { cached_tokens: 679 }, input_tokens: 0, output_tokens: 0 };
+  const u = openai.factsFromJson({ ...chat, usage }, 'chat-completions').usage!;
+  assert.deepEqual([u.inputTokens, u.outputTokens, u.cacheReadTokens], [686, 123, 679]);
+  const stream: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
+  openai.onStreamEvent(stream, '', JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [], usage }), 'chat-completions', false);
+  assert.deepEqual([stream.usage!.inputTokens, stream.usage!.outputTokens], [686, 123]);
+  // The Responses naming alone, or with counts, is read as before.
+  assert.equal(openai.factsFromJson({ ...chat, usage: { input_tokens: 5, output_tokens: 2, prompt_tokens: 0 } }, 'chat-completions').usage!.inputTokens, 5);
+});
+
+test('xAI reasoning tokens, reported beside completion_tokens (the total adds all three), are output tokens', () => {
+  const xai = { prompt_tokens: 663, completion_tokens: 50, total_tokens: 837, completion_tokens_details: { reasoning_tokens: 124 } };
+  const u = openai.factsFromJson({ ...chat, usage: xai }, 'chat-completions').usage!;
+  assert.deepEqual([u.inputTokens, u.outputTokens, u.reasoningTokens], [663, 174, 124]);
+  // OpenAI counts reasoning inside completion_tokens: unchanged.
+  const o = openai.factsFromJson({ ...chat, usage: { prompt_tokens: 10, completion_tokens: 300, total_tokens: 310, completion_tokens_details: { reasoning_tokens: 256 } } }, 'chat-completions').usage!;
+  assert.deepEqual([o.outputTokens, o.reasoningTokens], [300, 256]);
+});

@@ -13,19 +13,26 @@ function errorJson(error: TollgateError): string {
 export function openaiUsage(u: unknown): ReportedUsage | undefined {
   const usage = obj(u);
   if (!usage) return undefined;
-  if ('input_tokens' in usage || 'output_tokens' in usage) {
+  const chatNaming = 'prompt_tokens' in usage || 'completion_tokens' in usage;
+  // Relays in front of many providers (one-api / new-api) write both namings, the unused one as zeros: the
+  // Responses naming counts only when it counts something or stands alone.
+  if (('input_tokens' in usage || 'output_tokens' in usage) && (!chatNaming || num(usage.input_tokens) + num(usage.output_tokens) > 0)) {
     return {
       inputTokens: num(usage.input_tokens), outputTokens: num(usage.output_tokens),
       cacheReadTokens: num(obj(usage.input_tokens_details)?.cached_tokens), cacheWriteTokens: 0,
       reasoningTokens: num(obj(usage.output_tokens_details)?.reasoning_tokens),
     };
   }
-  if (!('prompt_tokens' in usage) && !('completion_tokens' in usage)) return undefined;
+  if (!chatNaming) return undefined;
+  const input = num(usage.prompt_tokens);
+  const completion = num(usage.completion_tokens);
+  const reasoning = num(obj(usage.completion_tokens_details)?.reasoning_tokens);
   return {
-    inputTokens: num(usage.prompt_tokens), outputTokens: num(usage.completion_tokens),
+    // xAI counts reasoning beside completion_tokens, not in it (its total adds the three up); OpenAI counts it in.
+    inputTokens: input, outputTokens: reasoning > 0 && num(usage.total_tokens) === input + completion + reasoning ? completion + reasoning : completion,
     // DeepSeek reports its cache hits at the top level (`prompt_cache_hit_tokens`), not in the details.
     cacheReadTokens: num(obj(usage.prompt_tokens_details)?.cached_tokens) || num(usage.prompt_cache_hit_tokens), cacheWriteTokens: 0,
-    reasoningTokens: num(obj(usage.completion_tokens_details)?.reasoning_tokens),
+    reasoningTokens: reasoning,
   };
 }
 
