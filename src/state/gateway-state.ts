@@ -50,7 +50,24 @@ const MAX_GAPS = 1_000;
 const MAX_OWN = 10_000;
 const MAX_NEGATIVE = 10_000;
 
-interface Reload { again: boolean; promise: Promise<void>; error?: unknown }
+/**
+ * `urgent`: a change (or a first load) that requests must see, so they wait for it — at most RELOAD_WAIT_MS when a
+ * snapshot is there to fall back on. The minute's safety-net resync is not urgent: nobody waits for it, so a
+ * database that stopped answering never holds requests up.
+ */
+interface Reload { again: boolean; urgent: boolean; promise: Promise<void>; error?: unknown }
+
+/** Longest a request waits for a change's reload before it is served from the last snapshot. */
+const RELOAD_WAIT_MS = 2_000;
+
+/** Resolves when `promise` settles or after `ms`, whichever is first (never rejects). */
+function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.then(() => {}, () => {}),
+    new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); }),
+  ]).finally(() => clearTimeout(timer));
+}
 
 export class GatewayState {
   readonly #store: Store;
@@ -85,6 +102,8 @@ export class GatewayState {
 
   readonly #accounts = new Map<string, AccountSnapshot>();
   readonly #reloads = new Map<string, Reload>();
+  /** Accounts whose last reload failed: every poll tries them again until one succeeds. */
+  readonly #failedReloads = new Set<string>();
   /** When reloadAccount last read an account for each missing id (ms). */
   readonly #askedReloads = new Map<string, number>();
 
@@ -146,7 +165,16 @@ export class GatewayState {
     const key = this.#keys.get(hash);
     if (key) {
       const reload = this.#reloads.get(key.accountId);
-      if (reload) return reload.promise.then(() => this.authenticate(token));
+      if (reload?.urgent) {
+        // A change is being applied: the request sees it — unless the database is too slow to answer, when the last
+        // snapshot serves (operations.md: an unreachable database is served from memory).
+        const waited = this.#accounts.has(key.accountId) ? settledWithin(reload.promise, RELOAD_WAIT_MS) : reload.promise;
+        return waited.then(() => {
+          // Still reloading: served as the key stands in the last snapshot (if the change did not drop it).
+          const stillReloading = this.#reloads.get(key.accountId)?.urgent === true && this.#accounts.has(key.accountId);
+          return (stillReloading ? this.#keys.get(hash) : undefined) ?? this.authenticate(token);
+        });
+      }
       if (this.#accounts.has(key.accountId)) {
         if (memo === undefined) this.#memoHash(token, hash, key.id);
         return key;
@@ -304,9 +332,11 @@ export class GatewayState {
   }
 
   async #ensureAccount(accountId: string): Promise<void> {
-    if (this.#accounts.has(accountId) && !this.#reloads.has(accountId)) return;
+    const loaded = this.#accounts.has(accountId);
+    if (loaded && !this.#reloads.get(accountId)?.urgent) return;
     const reload = this.#reload(accountId, true)!;
-    await reload.promise;
+    // With a snapshot to fall back on, a slow database holds the request up only so long.
+    await (loaded ? settledWithin(reload.promise, RELOAD_WAIT_MS) : reload.promise);
     if (!this.#accounts.has(accountId)) throw reload.error instanceof Error ? reload.error : new Error(`account ${accountId} could not be loaded`);
   }
 
@@ -335,14 +365,15 @@ export class GatewayState {
   }
 
   /** Reloads an account's snapshot (only if it is served here, unless forced); a change mid-load loads again. */
-  #reload(accountId: string, force: boolean): Reload | undefined {
+  #reload(accountId: string, force: boolean, urgent = true): Reload | undefined {
     const running = this.#reloads.get(accountId);
     if (running) {
       running.again = true;
+      if (urgent) running.urgent = true;
       return running;
     }
     if (!force && !this.#accounts.has(accountId)) return undefined;
-    const reload: Reload = { again: true, promise: Promise.resolve() };
+    const reload: Reload = { again: true, urgent, promise: Promise.resolve() };
     reload.promise = (async () => {
       try {
         while (reload.again) {
@@ -350,11 +381,13 @@ export class GatewayState {
           const snapshot = await loadAccountSnapshot(this.#store.db, this.#secretBox, this.#logger, accountId, this.#accounts.get(accountId)?.balancePico);
           this.#accounts.set(accountId, snapshot);
         }
+        this.#failedReloads.delete(accountId);
         this.#readBalance(accountId);
         this.#recovered();
       } catch (error) {
-        // Keep serving the last snapshot; a later change, poll or resync tries again.
+        // Keep serving the last snapshot; the next poll tries again (the change it applies was read already).
         reload.error = error;
+        if (this.#accounts.has(accountId)) this.#failedReloads.add(accountId);
         this.#failed(error, 'account reload failed; serving the last snapshot');
       } finally {
         this.#reloads.delete(accountId);
@@ -418,6 +451,7 @@ export class GatewayState {
         this.#pollAgain = false;
         try {
           await this.poll();
+          for (const accountId of this.#failedReloads) this.#reload(accountId, false);
           this.#recovered();
         } catch (error) {
           this.#failed(error, 'polling state changes failed');
@@ -436,7 +470,7 @@ export class GatewayState {
 
   async #resync(): Promise<void> {
     try {
-      for (const accountId of this.#accounts.keys()) this.#reload(accountId, false);
+      for (const accountId of this.#accounts.keys()) this.#reload(accountId, false, false);
       const generation = this.#keyGeneration;
       const rows = await findAccessKeysByIds(this.#store.db, [...this.#hashById.keys()]);
       if (generation !== this.#keyGeneration) return;

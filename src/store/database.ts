@@ -58,9 +58,13 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
   } else {
     // Loaded only here: a SQLite deployment never pays pg's ~10 MB of memory.
     const { default: driver } = await import('pg');
-    const pool = new driver.Pool({ connectionString: parsed.url, max: options.poolSize ?? 10 });
-    // An idle client losing its connection (database restart) must not crash the process.
+    // keepAlive: a connection whose peer vanished without a reset (a partition) is found dead by TCP, not never.
+    const pool = new driver.Pool({ connectionString: parsed.url, max: options.poolSize ?? 10, keepAlive: true, keepAliveInitialDelayMillis: 10_000, connectionTimeoutMillis: 15_000 });
+    // A client losing its connection (database restart, failover, a reset by a pooler) must not crash the process:
+    // the pool listens on idle clients only, and a client in use emits 'error' with no listener — an uncaught
+    // exception. Its query fails on its own (its caller keeps serving the last snapshot, or retries).
     pool.on('error', () => {});
+    pool.on('connect', (client) => { client.on('error', () => {}); });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
     store = { db, dialect: 'postgres', url, pool, close: () => db.destroy() };
   }

@@ -1,0 +1,136 @@
+// A PostgreSQL deployment whose database misbehaves under the gateway: the connection reset mid-query (a failover,
+// a restarted pooler), the database silently unreachable (a partition), a table locked long enough for a snapshot
+// reload to fail. operations.md: the gateway keeps serving its last snapshot, and a change reaches it within a
+// second once the database answers. Real PostgreSQL behind a loopback proxy that plays the network.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import pg from 'pg';
+import { sql } from 'kysely';
+import { startFakeProvider, type FakeProvider } from './fake-upstream.ts';
+import { createTestDatabase } from './helpers/stores.ts';
+import { Children, freePort, waitHealthy } from './helpers/processes.ts';
+import { startPgProxy } from './helpers/pg-proxy.ts';
+import { startControl, type TestControl } from './helpers/control.ts';
+import { GatewayState } from '../src/state/gateway-state.ts';
+import { ChangeBus } from '../src/state/changes.ts';
+import { SecretBox } from '../src/domain/secret-box.ts';
+import { openStore } from '../src/store/database.ts';
+
+const BOOTSTRAP = 'tgapi_dboutagetestkey0000000000000000000000000';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('database outages (postgres)', () => {
+  let fake: FakeProvider;
+  before(async () => { fake = await startFakeProvider(); });
+  after(async () => { await fake.close(); });
+
+  test('a connection reset while a query is in flight leaves the gateway process serving', async () => {
+    const children = new Children();
+    const database = await createTestDatabase('postgres');
+    const proxy = await startPgProxy(database.url);
+    const journals = mkdtempSync(join(tmpdir(), 'tollgate-outage-'));
+    const locker = new pg.Client({ connectionString: database.url });
+    try {
+      const [apiPort, gwPort] = [await freePort(), await freePort()];
+      const common = { TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'), TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fake.url}/v1`, TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1', TOLLGATE_HOST: '127.0.0.1' };
+      const api = children.spawn('api', ['api'], { ...common, TOLLGATE_DATABASE_URL: database.url, TOLLGATE_API_PORT: String(apiPort), TOLLGATE_BOOTSTRAP_API_KEY: BOOTSTRAP });
+      const apiUrl = `http://127.0.0.1:${apiPort}`;
+      await waitHealthy(api, apiUrl);
+      // The gateway reaches PostgreSQL through the proxy: its network path.
+      const gw = children.spawn('gateway', ['gateway'], { ...common, TOLLGATE_DATABASE_URL: proxy.url, TOLLGATE_GATEWAY_PORT: String(gwPort), TOLLGATE_JOURNAL_PATH: join(journals, 'j.db') });
+      const gwUrl = `http://127.0.0.1:${gwPort}`;
+      await waitHealthy(gw, gwUrl);
+      const headers = { authorization: `Bearer ${BOOTSTRAP}`, 'content-type': 'application/json' };
+      await fetch(`${apiUrl}/provider-keys`, { method: 'POST', headers, body: JSON.stringify({ providerId: 'openai', name: 'p', value: 'sk-x' }) });
+      const key = await (await fetch(`${apiUrl}/access-keys`, { method: 'POST', headers, body: JSON.stringify({ name: 'app' }) })).json() as { token: string };
+      const chat = () => fetch(`${gwUrl}/v1/chat/completions`, {
+        method: 'POST', headers: { authorization: `Bearer ${key.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+      }).then((r) => r.status, () => -1);
+      assert.equal(await chat(), 200);
+      // The gateway's next safety-net poll (every 2 s) held in flight by a lock, then the network path resets.
+      await locker.connect();
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE state_changes IN ACCESS EXCLUSIVE MODE');
+      await sleep(2500);
+      proxy.reset();
+      await locker.query('ROLLBACK');
+      await sleep(1000);
+      assert.equal(gw.proc.exitCode, null, `the gateway exited: ${gw.output().split('\n').filter((l) => /Error|terminated/.test(l)).slice(0, 3).join(' | ')}`);
+      assert.equal(await chat(), 200);
+    } finally {
+      await locker.end().catch(() => {});
+      await children.killAll();
+      await proxy.close();
+      await database.drop();
+      rmSync(journals, { recursive: true, force: true });
+    }
+  });
+
+  describe('gateway state', () => {
+    let c: TestControl;
+    before(async () => { c = await startControl('postgres'); });
+    after(async () => { await c.close(); });
+
+    test('a silently unreachable database: cached keys are served from the last snapshot while the resync hangs', async () => {
+      const proxy = await startPgProxy(c.database.url);
+      const store = await openStore(proxy.url, { migrate: false });
+      // The minute's resync, every second here, so it runs during the partition.
+      const state = new GatewayState({ store, secretBox: new SecretBox(c.config.masterKey), changes: new ChangeBus(store.db), logger: pino({ level: 'silent' }), resyncIntervalMs: 1000 });
+      try {
+        await state.start();
+        const key = (await c.call('POST', '/access-keys', { name: 'partitioned' })).json() as { token: string };
+        assert.ok(await state.authenticate(key.token));
+        proxy.blackhole();
+        await sleep(1500);
+        const during = state.authenticate(key.token);
+        const outcome = await Promise.race([Promise.resolve(during).then((k) => (k ? 'served' : 'refused')), sleep(3000).then(() => 'still waiting after 3 s')]);
+        assert.equal(outcome, 'served');
+      } finally {
+        proxy.reset();
+        await proxy.close();
+        await state.close().catch(() => {});
+        await store.close().catch(() => {});
+      }
+    });
+
+    test('a change whose reload failed once (a table locked past lock_timeout) is applied by the next poll', async () => {
+      const dbName = new URL(c.database.url).pathname.slice(1);
+      // The gateway's sessions give up on a lock after 200 ms, as production settings often have them.
+      await sql.raw(`ALTER DATABASE ${dbName} SET lock_timeout = '200ms'`).execute(c.store.db);
+      const gwStore = await openStore(c.database.url, { migrate: false });
+      const state = new GatewayState({ store: gwStore, secretBox: new SecretBox(c.config.masterKey), changes: new ChangeBus(gwStore.db), logger: pino({ level: 'silent' }) });
+      const locker = new pg.Client({ connectionString: c.database.url });
+      try {
+        await state.start();
+        const cfg = (await c.call('POST', '/access-key-configurations', { name: 'mini', access: { models: { allow: ['openai/gpt-4o-mini'] } } })).json() as { id: string };
+        const key = (await c.call('POST', '/access-keys', { name: 'locked', accessKeyConfigurationId: cfg.id })).json() as { token: string };
+        const found = await state.authenticate(key.token);
+        assert.deepEqual(state.configuration(found!)!.access, { models: { allow: ['openai/gpt-4o-mini'] } });
+        await locker.connect();
+        await locker.query('BEGIN');
+        await locker.query('LOCK TABLE providers IN ACCESS EXCLUSIVE MODE');
+        await c.call('PATCH', `/access-key-configurations/${cfg.id}`, { access: { models: { allow: ['openai/gpt-4o'] } } }).catch(() => undefined);
+        await sleep(1000);
+        await locker.query('ROLLBACK');
+        const start = Date.now();
+        let applied = false;
+        while (!applied && Date.now() - start < 5000) {
+          applied = JSON.stringify(state.configuration((await state.authenticate(key.token))!)?.access) === JSON.stringify({ models: { allow: ['openai/gpt-4o'] } });
+          if (!applied) await sleep(100);
+        }
+        assert.ok(applied, 'the narrowed scope reached the gateway once the lock was released');
+      } finally {
+        await sql.raw(`ALTER DATABASE ${dbName} RESET lock_timeout`).execute(c.store.db);
+        await locker.end().catch(() => {});
+        await state.close();
+        await gwStore.close();
+      }
+    });
+  });
+});
