@@ -85,7 +85,12 @@ describe('database outages (postgres)', () => {
       try {
         await state.start();
         const key = (await c.call('POST', '/access-keys', { name: 'partitioned' })).json() as { token: string };
+        // The key's creation applied here first (it drops the key from the cache), then the key cached.
+        await sleep(300);
+        await state.poll();
         assert.ok(await state.authenticate(key.token));
+        const cached = state.authenticate(key.token);
+        assert.ok(cached && !(cached instanceof Promise), 'served from memory while the database answers');
         proxy.blackhole();
         await sleep(1500);
         const during = state.authenticate(key.token);
@@ -96,6 +101,29 @@ describe('database outages (postgres)', () => {
         await proxy.close();
         await state.close().catch(() => {});
         await store.close().catch(() => {});
+      }
+    });
+
+    test('an access key deletion and its announcement commit together: a connection lost between them leaves neither', async () => {
+      const key = (await c.call('POST', '/access-keys', { name: 'to revoke' })).json() as { id: string };
+      const locker = new pg.Client({ connectionString: c.database.url });
+      await locker.connect();
+      try {
+        // The change log is held, as a long migration would; the deletion's connection is then lost.
+        await locker.query('BEGIN');
+        await locker.query('LOCK TABLE state_changes IN ACCESS EXCLUSIVE MODE');
+        const deletion = c.call('DELETE', `/access-keys/${key.id}`);
+        await sleep(500);
+        await locker.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`);
+        const answer = await deletion;
+        await locker.query('ROLLBACK');
+        const gone = (await c.store.db.selectFrom('accessKeys').select('id').where('id', '=', key.id).executeTakeFirst()) === undefined;
+        const changes = await c.store.db.selectFrom('stateChanges').select('seq').where('resourceId', '=', key.id).execute();
+        // Created (one change); deleted only together with its second change.
+        assert.equal(gone, changes.length === 2, `gone: ${gone}, changes recorded: ${changes.length}, answer ${answer.statusCode}`);
+        if (!gone) assert.ok(answer.statusCode >= 500, 'a failed deletion is not reported as done');
+      } finally {
+        await locker.end().catch(() => {});
       }
     });
 

@@ -22,13 +22,19 @@ export function accessKeyView(base: string, row: repo.AccessKeyRow, token?: stri
   };
 }
 
-/** Runs `write` with the linked configuration (if any) locked against deletion, or answers 404 for it. */
-function withConfiguration<T>(deps: ControlDeps, accountId: string, configurationId: string | null | undefined, write: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
-  if (typeof configurationId !== 'string') return write(deps.store.db);
-  return deps.store.db.transaction().execute(async (trx) => {
-    if (!(await lockConfiguration(trx, deps.store.dialect, accountId, configurationId, 'share'))) throw notFound('Access key configuration', configurationId);
-    return write(trx);
+/**
+ * Runs `write` with the linked configuration (if any) locked against deletion (404 for it when it is gone) and
+ * records the key's change in the same transaction: a revocation committed is a revocation every gateway hears of,
+ * even if this process dies right after the commit.
+ */
+async function announcedWrite(deps: ControlDeps, accountId: string, keyId: string, configurationId: string | null | undefined, write: (trx: Kysely<Database>) => Promise<void>): Promise<void> {
+  const change = { accountId, kind: 'accessKey', resourceId: keyId } as const;
+  const seq = await deps.store.db.transaction().execute(async (trx) => {
+    if (typeof configurationId === 'string' && !(await lockConfiguration(trx, deps.store.dialect, accountId, configurationId, 'share'))) throw notFound('Access key configuration', configurationId);
+    await write(trx);
+    return deps.changes.record(trx, change);
   });
+  deps.changes.emitLocal(change, seq);
 }
 
 export function accessKeyHandlers(deps: ControlDeps): HandlerTable {
@@ -43,9 +49,8 @@ export function accessKeyHandlers(deps: ControlDeps): HandlerTable {
       const { accountId } = call.principal;
       const token = newAccessKeyToken();
       const id = newId('accessKey');
-      await withConfiguration(deps, accountId, body.accessKeyConfigurationId, (trx) =>
+      await announcedWrite(deps, accountId, id, body.accessKeyConfigurationId, (trx) =>
         repo.insertAccessKey(trx, { ...newTokenKeyRow(call.principal, id, token, body), configurationId: body.accessKeyConfigurationId ?? null }));
-      await deps.changes.publish({ accountId, kind: 'accessKey', resourceId: id });
       return accessKeyView(call.base, (await repo.getAccessKey(db, accountId, id))!, token);
     },
     async GetAIGatewayAccessKey(call: Call) {
@@ -58,17 +63,20 @@ export function accessKeyHandlers(deps: ControlDeps): HandlerTable {
       const id = call.params.id!;
       const body = call.body as AccessKeyUpdate;
       if (!(await repo.getAccessKey(db, accountId, id))) throw notFound('Access key', id);
-      await withConfiguration(deps, accountId, body.accessKeyConfigurationId, (trx) => repo.updateAccessKey(trx, accountId, id, {
-        ...tokenKeyPatch(call.principal, body),
-        ...(body.accessKeyConfigurationId !== undefined ? { configurationId: body.accessKeyConfigurationId } : {}),
-      }));
-      await deps.changes.publish({ accountId, kind: 'accessKey', resourceId: id });
+      await announcedWrite(deps, accountId, id, body.accessKeyConfigurationId, async (trx) => {
+        await repo.updateAccessKey(trx, accountId, id, {
+          ...tokenKeyPatch(call.principal, body),
+          ...(body.accessKeyConfigurationId !== undefined ? { configurationId: body.accessKeyConfigurationId } : {}),
+        });
+      });
       return accessKeyView(call.base, (await repo.getAccessKey(db, accountId, id))!);
     },
     async DeleteAIGatewayAccessKey(call: Call) {
       const { accountId } = call.principal;
-      if (!(await repo.deleteAccessKey(db, accountId, call.params.id!))) throw notFound('Access key', call.params.id!);
-      await deps.changes.publish({ accountId, kind: 'accessKey', resourceId: call.params.id! });
+      const id = call.params.id!;
+      await announcedWrite(deps, accountId, id, undefined, async (trx) => {
+        if (!(await repo.deleteAccessKey(trx, accountId, id))) throw notFound('Access key', id);
+      });
       return undefined;
     },
   };

@@ -30,23 +30,32 @@ export class ChangeBus {
 
   /** Records the change for other processes, then tells local listeners. */
   async publish(change: Change): Promise<void> {
-    const db = this.#db;
+    const seq = this.#db ? await this.record(this.#db, change) : undefined;
+    this.emitLocal(change, seq);
+  }
+
+  /**
+   * Records `change` through `db`, which may be the mutation's own transaction: a committed mutation is then never
+   * left unannounced (a crash or a lost connection between a commit and its announcement would leave other nodes
+   * on the old state until their minute's resync). Local listeners are told with `emitLocal` after the commit.
+   */
+  async record(db: Kysely<Database>, change: Change): Promise<number | undefined> {
     let seq: number | undefined;
-    if (db && db.getExecutor().adapter instanceof PostgresAdapter) {
-      // One statement, so one implicit transaction: the notification is delivered exactly when the row
-      // becomes visible (at commit), never before it, and never without it.
+    if (db.getExecutor().adapter instanceof PostgresAdapter) {
+      // One statement: the notification is delivered exactly when the row becomes visible (at commit of the
+      // statement's transaction, or of the mutation's when it runs inside it), never before it, never without it.
       const result = await sql<{ seq: string }>`WITH row AS (
           INSERT INTO state_changes (account_id, kind, resource_id, created_at)
           VALUES (${change.accountId}, ${change.kind}, ${change.resourceId}, ${new Date().toISOString()}) RETURNING seq)
         SELECT seq, pg_notify(${CHANGES_CHANNEL}, seq::text) FROM row`.execute(db);
       seq = result.rows[0] ? Number(result.rows[0].seq) : undefined;
-    } else if (db) {
+    } else {
       const row = await db.insertInto('stateChanges')
         .values({ accountId: change.accountId, kind: change.kind, resourceId: change.resourceId, createdAt: new Date().toISOString() })
         .returning('seq').executeTakeFirst();
       seq = row ? Number(row.seq) : undefined;
     }
-    this.emitLocal(change, seq);
+    return seq;
   }
 
   emitLocal(change: Change, seq?: number): void {
