@@ -104,6 +104,23 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(h.fake.requests[0]!.rawBody, '{"messages":[{"role":"user","content":"twice"}],"model":"gpt-4o","max_tokens":10}');
   });
 
+  test('top-level keys that differ only in case are refused: a case-insensitive provider could read the unchecked one', async () => {
+    h.fake.reset();
+    for (const raw of [
+      '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"Model":"gpt-4o"}',
+      '{"Max_tokens":100000,"model":"gpt-4o","messages":[],"max_tokens":10}',
+      '{"model":"gpt-4o","messages":[],"STREAM":true,"Stream":false}',
+    ]) {
+      const r = await gw(h, '/v1/chat/completions', { token, body: raw });
+      assert.equal(r.status, 400, raw);
+      assert.equal(r.json().error.code, 'ERR_NGROK_3801');
+      assert.match(r.json().error.message, /differ only in case/);
+    }
+    assert.equal(h.fake.requests.length, 0);
+    // One spelling alone is the client's business (the provider decides what it means).
+    assert.equal((await gw(h, '/v1/chat/completions', { token, body: '{"model":"gpt-4o","messages":[],"User":"u1"}' })).status, 200);
+  });
+
   test('an edited body keeps every value the gateway did not edit as the client wrote it', async () => {
     h.fake.reset();
     // The model is rewritten (provider prefix) and usage injected into the stream: the rest stays as sent.

@@ -29,6 +29,21 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** Two top-level keys equal but for case (`model` and `Model`), if the body has such a pair. */
+function caseTwins(body: Record<string, unknown>): [string, string] | undefined {
+  let seen: Map<string, string> | undefined;
+  for (const key of Object.keys(body)) {
+    const folded = key.toLowerCase();
+    // Ordinary bodies have lower-case keys only: one compare each, no map.
+    if (folded === key && seen === undefined) continue;
+    seen ??= new Map(Object.keys(body).filter((k) => k === k.toLowerCase()).map((k) => [k, k]));
+    const other = seen.get(folded);
+    if (other !== undefined && other !== key) return [other, key];
+    seen.set(folded, key);
+  }
+  return undefined;
+}
+
 /**
  * The body as a JSON object, or 400 ERR_NGROK_3801; `raw` as the gateway will forward it: with each top-level key
  * once (see withoutRepeatedKeys), the very bytes received otherwise.
@@ -45,6 +60,8 @@ export function parseBody(received: Buffer): { raw: Buffer; body: Record<string,
     throw tollgateError('badRequestBody', { reason: 'the body must be a JSON object.' });
   }
   const body = parsed as Record<string, unknown>;
+  const twins = caseTwins(body);
+  if (twins) throw tollgateError('badRequestBody', { reason: `the keys "${twins[0]}" and "${twins[1]}" differ only in case; providers that match keys regardless of case (Go's JSON decoder: Ollama, vLLM routers) could read the one the gateway did not check. Send one.` });
   const deduplicated = withoutRepeatedKeys(text, body);
   return { raw: deduplicated === undefined ? received : Buffer.from(deduplicated), body };
 }
