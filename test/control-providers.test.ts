@@ -119,6 +119,18 @@ for (const kind of STORE_KINDS) {
       for (const baseUrl of ['https://@llm.example.com/v1', 'https://llm.example.com/v1/@team']) {
         assert.equal(expectSchema<Provider>(await c.call('PATCH', `/providers/${p.id}`, { baseUrl }), 200, PROVIDERS.schema).baseUrl, baseUrl);
       }
+      // A credential in the query string is refused the same way (never echoed); ordinary parameters pass.
+      const secret = 'AIzaSyQuerySecret123';
+      for (const baseUrl of [`https://generativelanguage.googleapis.com/v1beta/openai?key=${secret}`, `https://fn.example.com/api?code=${secret}`, `https://llm.example.com/v1?api-version=1&access_token=${secret}`]) {
+        for (const res of [await c.call('POST', '/providers', { providerId: 'querykey', name: 'x', baseUrl }), await c.call('PATCH', `/providers/${p.id}`, { baseUrl })]) {
+          const err = expectError(res, 400, 'ERR_NGROK_27606');
+          assert.equal(err.details.field, 'baseUrl');
+          assert.match(err.msg, /credential in its query/);
+          assert.ok(!res.body.includes(secret), res.body);
+        }
+      }
+      const azure = 'https://my.openai.azure.com/openai/deployments/gpt?api-version=2024-06-01';
+      assert.equal(expectSchema<Provider>(await c.call('PATCH', `/providers/${p.id}`, { baseUrl: azure }), 200, PROVIDERS.schema).baseUrl, azure);
       await remove(p.id);
     });
 

@@ -41,6 +41,9 @@ export function checkSurfaces(surfaces: readonly Surface[]): void {
  * and must not name a non-public address literal or localhost. Host names are not resolved here: DNS answers
  * change, so the gateway checks every resolved address when it connects (src/domain/public-address.ts).
  */
+/** Query parameter names that carry credentials: `key`, `api_key`, `apiKey`, `access_token`, `token`, `sig`, `secret`, `password`, `auth`… */
+const CREDENTIAL_PARAM = /^(?:x[-_])?(?:(?:api|access|auth|subscription)[-_]?)?(?:key|token|secret|password|passwd|sig|signature|auth|authorization|credentials?)$|^code$/i;
+
 export function checkBaseUrl(baseUrl: string, allowPrivate: boolean): void {
   let url: URL;
   try {
@@ -57,6 +60,13 @@ export function checkBaseUrl(baseUrl: string, allowPrivate: boolean): void {
   // so a `user:pass@` would sit in plain text and silently not authenticate. The URL is not echoed.
   if (url.username !== '' || url.password !== '') {
     throw new TollgateError(Errors.validationFailed, { field: 'baseUrl', reason: 'baseUrl must not contain credentials (user:password@): put them in a provider key, not the URL.' });
+  }
+  // Same for a key in the query string (Google's `?key=`, a signed URL's `sig=`): shown by every GET and stored
+  // in plain text. Ordinary parameters (`api-version`) stay. The value is not echoed.
+  for (const name of url.searchParams.keys()) {
+    if (CREDENTIAL_PARAM.test(name)) {
+      throw new TollgateError(Errors.validationFailed, { field: 'baseUrl', reason: `baseUrl must not carry a credential in its query ("${name.slice(0, 64)}"): put it in a provider key, not the URL.` });
+    }
   }
   if (allowPrivate) return;
   if (url.protocol !== 'https:') throw new TollgateError(Errors.providerHostNotAllowed, { reason: 'https is required.' });
