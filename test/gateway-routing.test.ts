@@ -147,6 +147,9 @@ describe('gateway routing and failover (sqlite)', () => {
     const claude = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, tools: [{ type: 'code_execution_20250825', name: 'code_execution' }], messages: [{ role: 'user', content: 'x' }] } });
     assert.deepEqual([claude.status, claude.json().type, claude.json().error.code], [400, 'error', 'ERR_NGROK_3815']);
     assert.equal(h.fake.requests.length, 0, 'nothing reached the provider on the operator\'s key');
+    // Counting tokens bills nothing: the same tools may be counted on the managed key.
+    const counted = await gw(h, '/v1/messages/count_tokens', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', tools: [{ type: 'code_execution_20250825', name: 'code_execution' }], messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(counted.status, 200, counted.text);
     const priced = await gw(h, '/v1/responses', { token: managed, body: { model: 'gpt-4o', input: 'x', tools: [{ type: 'web_search' }, { type: 'function', name: 'f', parameters: {} }] } });
     assert.equal(priced.status, 200, priced.text);
     const own = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }, user('sk-good-a')] }]);

@@ -271,3 +271,35 @@ for (const kind of STORE_KINDS) {
     });
   });
 }
+
+test('a reload that keeps failing is logged once per streak, retried by every poll, and applied when it can be (sqlite)', async () => {
+  const { Writable } = await import('node:stream');
+  const { sql } = await import('kysely');
+  const c = await startControl('sqlite');
+  const lines: { msg: string }[] = [];
+  const sink = new Writable({ write(chunk, _e, cb) { for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l) as { msg: string }); cb(); } });
+  const state = new GatewayState({ store: c.store, secretBox: new SecretBox(c.config.masterKey), changes: c.changes, logger: pino({ level: 'info' }, sink), pollIntervalMs: 100, flushIntervalMs: 60_000 });
+  try {
+    await state.start();
+    const cfg = (await c.call('POST', '/access-key-configurations', { name: 'wide', access: { models: { allow: ['openai/gpt-4o-mini'] } } })).json() as { id: string };
+    const key = (await c.call('POST', '/access-keys', { name: 'app', accessKeyConfigurationId: cfg.id })).json() as { token: string };
+    assert.ok(await state.authenticate(key.token));
+    // Snapshot reads fail (a broken table, a lock timeout) while the change log still reads; a change comes in.
+    await sql`ALTER TABLE providers RENAME TO providers_gone`.execute(c.store.db);
+    await c.call('PATCH', `/access-key-configurations/${cfg.id}`, { access: { models: { allow: ['openai/gpt-4o'] } } });
+    await new Promise((r) => setTimeout(r, 1000));
+    const count = (msg: string) => lines.filter((l) => l.msg === msg).length;
+    assert.equal(count('account reload failed; serving the last snapshot'), 1, 'the first failure of the streak');
+    assert.equal(count('gateway state reloads from the store again'), 0, 'nothing recovered yet');
+    const served = await state.authenticate(key.token);
+    assert.deepEqual(state.configuration(served!)!.access, { models: { allow: ['openai/gpt-4o-mini'] } }, 'the last snapshot serves');
+    await sql`ALTER TABLE providers_gone RENAME TO providers`.execute(c.store.db);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(state.configuration((await state.authenticate(key.token))!)!.access, { models: { allow: ['openai/gpt-4o'] } });
+    assert.equal(count('gateway state reloads from the store again'), 1);
+  } finally {
+    await state.close();
+    await sql`ALTER TABLE providers_gone RENAME TO providers`.execute(c.store.db).catch(() => {});
+    await c.close();
+  }
+});

@@ -172,6 +172,12 @@ describe('gateway streaming (sqlite)', () => {
     assert.equal(alone.status, 502);
     assert.equal(alone.json().type, 'error');
     assert.match(alone.json().error.message, /ERR_NGROK_27235.*answered HTTP 200, then the connection broke/);
+    // An empty stream ended cleanly: nothing broke, so it is not called a broken connection.
+    const empty = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:empty-only', stream: true, messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(empty.status, 503);
+    assert.match(empty.json().error.message, /ERR_NGROK_3807.*HTTP 200, then a stream that ended without any event/);
+    const [emptyRow] = await h.usage(empty.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([Number(emptyRow!.isError), emptyRow!.completion], [1, 'failed']);
   });
 
   test('a Responses stream whose events carry their type only in data (no `event:` lines) is complete and metered', async () => {
@@ -249,10 +255,10 @@ describe('gateway streaming (sqlite)', () => {
         await new Promise((r) => setTimeout(r, 25));
       }
     };
-    const leave = async (model: string) => {
+    const leave = async (model: string, fallbacks: string[] = []) => {
       const controller = new AbortController();
       const reached = new Promise<void>((resolve) => h.fake.events.on('request', (r) => { if (r.body?.model === model) resolve(); }));
-      const call = openai.chat.completions.create({ model: `openai:${model}`, messages: [{ role: 'user', content: 'x' }] }, { signal: controller.signal });
+      const call = openai.chat.completions.create({ model: `openai:${model}`, models: fallbacks, messages: [{ role: 'user', content: 'x' }] } as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal: controller.signal });
       await reached;
       controller.abort();
       await assert.rejects(call);
@@ -266,6 +272,10 @@ describe('gateway streaming (sqlite)', () => {
     assert.equal((await aborted).completed, false);
     const [gone] = await eventsOf('slow-3000-gone');
     assert.deepEqual([Number(gone!.outputTokens), gone!.completion, gone!.statusCode], [0, 'unknown', 0]);
+    // A failure arriving within that second stops the chain there: no fallback is recorded, none is made.
+    await leave('slow-300-fail-500-left', ['gpt-4o-mini']);
+    const [failed] = await eventsOf('slow-300-fail-500-left');
+    assert.deepEqual([failed!.statusCode, failed!.retryAction, failed!.completion, Number(failed!.isFinalAttempt)], [500, 'fail_fast', 'unknown', 1]);
   });
 
   test('a client hanging up between the last words and the usage event is billed what the provider counted', async () => {

@@ -39,15 +39,20 @@ export function findRule(candidate: Candidate, configuration: ConfigurationState
  */
 const MANAGED_SERVICE_TIER: Record<string, string> = { openai: 'default', anthropic: 'standard_only' };
 
-/** What of the request the managed credential must check: only what the catalog can bill may use it. */
+/**
+ * What of the request (its body, passed as is) the managed credential must check: only what the catalog can bill
+ * may use it.
+ */
 export interface ManagedAsk {
   /** `service_tier`, when the request has one. */
-  serviceTier?: unknown;
+  readonly service_tier?: unknown;
   /** Responses `background`: generated after the request's answer, where no usage reaches the gateway. */
-  background?: unknown;
+  readonly background?: unknown;
   /** The request's `tools`: hosted tools the provider bills apart from tokens must be ones the catalog prices. */
-  tools?: unknown;
+  readonly tools?: unknown;
 }
+
+const NOTHING_ASKED: ManagedAsk = {};
 
 /**
  * Provider-hosted tools billed apart from tokens at prices the catalog does not hold (OpenAI file search per call,
@@ -69,7 +74,7 @@ export function planAttempts(
   configuration: ConfigurationState | null,
   account: AccountSnapshot,
   managedKeys: Record<string, string>,
-  ask: ManagedAsk = {},
+  ask: ManagedAsk = NOTHING_ASKED,
 ): PlanResult {
   const rule = findRule(candidate, configuration);
   const plan = new Planner(candidate, account, managedKeys, ask);
@@ -130,7 +135,7 @@ class Planner {
     if (this.#ask.background === true) return this.#note(tollgateError('managedBackground', {}));
     const tool = unpricedHostedTool(this.#ask.tools);
     if (tool) return this.#note(tollgateError('managedHostedTool', { tool: tool.slice(0, 64) }));
-    const tier = this.#ask.serviceTier;
+    const tier = this.#ask.service_tier;
     const allowed = MANAGED_SERVICE_TIER[c.surface.format] ?? 'default';
     if (tier !== undefined && tier !== null && tier !== allowed) {
       return this.#note(tollgateError('managedServiceTier', { tier: typeof tier === 'string' ? tier.slice(0, 64) : JSON.stringify(tier).slice(0, 64), allowed }));

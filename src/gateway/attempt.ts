@@ -132,7 +132,12 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
         break;
       }
       verdict = await attemptOnce(ctx, record, records.length, isStreaming, nextModel >= 0);
-      if (verdict === 'next-model') {
+      if (ctx.clientGone && verdict !== 'served') {
+        // Left while this attempt was answered (read on for METER_GRACE_MS): the chain stops here.
+        record.retryAction = 'fail_fast';
+        record.completion = 'unknown';
+        verdict = 'stop';
+      } else if (verdict === 'next-model') {
         record.retryAction = totalTimedOut(ctx) ? 'exhausted' : 'next_backend';
         verdict = 'next';
         i = nextModel - 1;
@@ -199,7 +204,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         if (exchange.cause !== undefined) throw new Error(`stream aborted before its first event: ${exchange.cause}`);
         // Broken off (or ended) with no byte of a body: nothing reached the client, so the next attempt may serve.
         if (exchange.received.length === 0) {
-          record.failure = 'connection';
+          record.failure = exchange.failed ? 'connection' : 'empty';
           record.durationMs = performance.now() - started;
           return 'next';
         }

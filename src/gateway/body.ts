@@ -31,14 +31,17 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 /** Two top-level keys equal but for case (`model` and `Model`), if the body has such a pair. */
 function caseTwins(body: Record<string, unknown>): [string, string] | undefined {
-  let seen: Map<string, string> | undefined;
+  // Ordinary bodies have lower-case keys only: one scan, no array, no map (for…in over a parsed object's own keys).
+  let upper = false;
+  for (const key in body) {
+    if (key !== key.toLowerCase()) { upper = true; break; }
+  }
+  if (!upper) return undefined;
+  const seen = new Map<string, string>();
   for (const key of Object.keys(body)) {
     const folded = key.toLowerCase();
-    // Ordinary bodies have lower-case keys only: one compare each, no map.
-    if (folded === key && seen === undefined) continue;
-    seen ??= new Map(Object.keys(body).filter((k) => k === k.toLowerCase()).map((k) => [k, k]));
     const other = seen.get(folded);
-    if (other !== undefined && other !== key) return [other, key];
+    if (other !== undefined) return [other, key];
     seen.set(folded, key);
   }
   return undefined;

@@ -71,6 +71,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     return this.#ended || this.#failure !== undefined;
   }
 
+  /** The exchange failed (connection lost, aborted, refused), as opposed to ending. */
+  get failed(): boolean {
+    return this.#failure !== undefined;
+  }
+
   /** The gateway's reason for aborting, if it did. */
   get cause(): AbortCause | undefined {
     return this.#cause;

@@ -24,6 +24,7 @@ function describe(r: AttemptRecord, i: number, perRequestMs: number): string {
   switch (r.failure) {
     case 'timeout': what = `timed out after ${formatMs(perRequestMs)}`; break;
     case 'connection': what = r.statusCode ? `HTTP ${r.statusCode}, then the connection broke` : 'connection failed'; break;
+    case 'empty': what = `HTTP ${r.statusCode}, then a stream that ended without any event`; break;
     case 'rate-limited': what = 'HTTP 429 rate limited'; break;
     case 'server':
       if (r.statusCode < 300) what = `HTTP ${r.statusCode}, then an error event before any output`;

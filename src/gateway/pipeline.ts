@@ -120,10 +120,12 @@ function scopedCandidates(ctx: RequestContext): Candidate[] {
 function planAll(ctx: RequestContext, allowed: readonly Candidate[]): AttemptPlan[] {
   const { deps, account, configuration } = ctx;
   const attempts: AttemptPlan[] = [];
+  // Token counting bills nothing (meter.ts): no parameter of it needs the managed key's checks.
+  const counting = ctx.route.surface === 'count-tokens';
   let problem: TollgateError | undefined;
   let unserved: string[] | undefined;
   for (const candidate of allowed) {
-    const plan = planAttempts(candidate, configuration ?? null, account!, deps.options.managedKeys, { serviceTier: ctx.body!.service_tier, background: ctx.body!.background, tools: ctx.body!.tools });
+    const plan = planAttempts(candidate, configuration ?? null, account!, deps.options.managedKeys, counting ? undefined : ctx.body!);
     for (const a of plan.attempts) attempts.push(a);
     if (plan.attempts.length === 0) (unserved ??= []).push(candidate.requested);
     problem ??= plan.problem;

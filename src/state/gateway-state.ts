@@ -102,8 +102,8 @@ export class GatewayState {
 
   readonly #accounts = new Map<string, AccountSnapshot>();
   readonly #reloads = new Map<string, Reload>();
-  /** Accounts whose last reload failed: every poll tries them again until one succeeds. */
-  readonly #failedReloads = new Set<string>();
+  /** Accounts whose last reload failed, and whether it carried a change: every poll tries them again. */
+  readonly #failedReloads = new Map<string, boolean>();
   /** When reloadAccount last read an account for each missing id (ms). */
   readonly #askedReloads = new Map<string, number>();
 
@@ -383,11 +383,11 @@ export class GatewayState {
         }
         this.#failedReloads.delete(accountId);
         this.#readBalance(accountId);
-        this.#recovered();
+        if (this.#failedReloads.size === 0) this.#recovered();
       } catch (error) {
         // Keep serving the last snapshot; the next poll tries again (the change it applies was read already).
         reload.error = error;
-        if (this.#accounts.has(accountId)) this.#failedReloads.add(accountId);
+        if (this.#accounts.has(accountId)) this.#failedReloads.set(accountId, reload.urgent || this.#failedReloads.get(accountId) === true);
         this.#failed(error, 'account reload failed; serving the last snapshot');
       } finally {
         this.#reloads.delete(accountId);
@@ -451,8 +451,9 @@ export class GatewayState {
         this.#pollAgain = false;
         try {
           await this.poll();
-          for (const accountId of this.#failedReloads) this.#reload(accountId, false);
-          this.#recovered();
+          for (const [accountId, urgent] of this.#failedReloads) this.#reload(accountId, false, urgent);
+          // Recovered only when nothing is still failing: a streak is logged once, not once per poll.
+          if (this.#failedReloads.size === 0) this.#recovered();
         } catch (error) {
           this.#failed(error, 'polling state changes failed');
         }

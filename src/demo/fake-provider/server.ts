@@ -4,6 +4,7 @@
 //   credential `sk-reset`                              → socket destroyed before any response
 //   model `fail-NNN-…`                                 → that HTTP status, whatever the key
 //   model `slow-…` / `slow-MS-…`                       → waits MS (default 1500) before answering
+//   model `slow-MS-fail-NNN-…`                         → waits MS, then that HTTP status
 //   model `cut-…`                                      → answer cut mid-way (socket destroyed)
 //   model `short-…`                                    → stream ended cleanly half-way (no finish, no final event)
 //   model `mixedcase-…`                                → stream sent as `Text/Event-Stream`
@@ -127,6 +128,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (slow) {
     await sleep(slow[1] ? Number(slow[1]) : 1500);
     if (res.destroyed) return;
+    const lateStatus = /^slow-\d+-fail-(\d{3})-/.exec(model);
+    if (lateStatus) return sendError(Number(lateStatus[1]));
   }
 
   const answer = { model, text: answerText(model, body), withUsage: !model.startsWith('nousage-') };
