@@ -35,7 +35,11 @@ export interface RunningTollgate {
   stop(): Promise<void>;
 }
 
-export async function startTollgate(config: Config, options: { planes?: readonly Plane[]; logger?: Logger } = {}): Promise<RunningTollgate> {
+/**
+ * `onBootstrap` hears of the first account the moment it is created, before any port is bound: its generated
+ * API key is shown only once, so a start that fails afterwards (a port in use) must not take it along.
+ */
+export async function startTollgate(config: Config, options: { planes?: readonly Plane[]; logger?: Logger; onBootstrap?: (bootstrap: NonNullable<RunningTollgate['bootstrap']>) => void } = {}): Promise<RunningTollgate> {
   const planes = options.planes ?? ['gateway', 'api'];
   const logger = options.logger ?? createLogger(config.logLevel);
   const store = await openStore(config.databaseUrl);
@@ -46,9 +50,31 @@ export async function startTollgate(config: Config, options: { planes?: readonly
   const created = await bootstrapAccount(store.db, 'default', config.bootstrapApiKey);
   if (created) {
     running.bootstrap = { accountId: created.account.id, apiKeyToken: created.apiKey.token, generated: config.bootstrapApiKey === undefined };
+    options.onBootstrap?.(running.bootstrap);
   }
 
   const closers: (() => Promise<void>)[] = [];
+  try {
+    await startPlanes(config, planes, { store, logger, secretBox, changes, running, closers });
+  } catch (error) {
+    // A start that fails half-way (a port in use) leaves nothing listening or open behind it.
+    for (const close of closers.reverse()) await close().catch(() => {});
+    await store.close().catch(() => {});
+    throw error;
+  }
+  running.stop = async () => {
+    for (const close of closers.reverse()) await close();
+    await store.close();
+    logger.flush?.();
+  };
+  return running;
+}
+
+interface PlaneContext {
+  store: Store; logger: Logger; secretBox: SecretBox; changes: ChangeBus; running: RunningTollgate; closers: (() => Promise<void>)[];
+}
+
+async function startPlanes(config: Config, planes: readonly Plane[], { store, logger, secretBox, changes, running, closers }: PlaneContext): Promise<void> {
   // One registry per process: the API port serves it, and so does the gateway port when asked to. Gateway
   // series are registered when the gateway plane starts (below); a scrape reads whatever is registered.
   const registry = new Registry();
@@ -115,10 +141,4 @@ export async function startTollgate(config: Config, options: { planes?: readonly
     });
   }
 
-  running.stop = async () => {
-    for (const close of closers.reverse()) await close();
-    await store.close();
-    logger.flush?.();
-  };
-  return running;
 }

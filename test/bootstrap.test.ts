@@ -9,6 +9,11 @@ import { bootstrapAccount, createAccount } from '../src/store/accounts.ts';
 import { sha256Hex } from '../src/domain/ids.ts';
 import { migrations } from '../src/store/migrations.ts';
 import { STORE_KINDS, createTestDatabase } from './helpers/stores.ts';
+import { Children, freePort, waitHealthy } from './helpers/processes.ts';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const run = promisify(execFile);
 
@@ -57,3 +62,28 @@ for (const kind of STORE_KINDS) {
     });
   });
 }
+
+test('a first start that fails (gateway port in use) still shows the generated API key, which works on the next start', async () => {
+  const children = new Children();
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-first-start-'));
+  const blocker = createServer();
+  try {
+    const [gatewayPort, apiPort] = [await freePort(), await freePort()];
+    await new Promise<void>((resolve) => blocker.listen(gatewayPort, '127.0.0.1', () => resolve()));
+    const env = { TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'tollgate.db')}`, TOLLGATE_GATEWAY_PORT: String(gatewayPort), TOLLGATE_API_PORT: String(apiPort), TOLLGATE_HOST: '127.0.0.1' };
+    const first = children.spawn('first', ['start'], env);
+    assert.notEqual(await first.exited, 0, 'the start failed');
+    const token = /Control-plane API key \(shown once\): (\S+)/.exec(first.stderr())?.[1];
+    assert.ok(token, `the key was shown: ${first.stderr()}`);
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    const second = children.spawn('second', ['start'], env);
+    await waitHealthy(second, `http://127.0.0.1:${apiPort}`);
+    assert.doesNotMatch(second.stderr(), /shown once/, 'one account, created once');
+    const keys = await fetch(`http://127.0.0.1:${apiPort}/api-keys`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(keys.status, 200);
+  } finally {
+    blocker.close();
+    await children.killAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -42,17 +42,20 @@ async function serve(planes: readonly Plane[], args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: serverOptions, strict: true });
   if (values.help) { process.stdout.write(USAGE); return; }
   const config = configFrom(values);
-  const running = await startTollgate(config, { planes });
+  const running = await startTollgate(config, {
+    planes,
+    // The one moment the bootstrap token is shown (it is stored only as a hash): as soon as it exists, so a start
+    // that then fails (a port in use) still shows it.
+    onBootstrap: (bootstrap) => {
+      const lines = bootstrap.generated
+        ? [`Created account ${bootstrap.accountId}.`, `Control-plane API key (shown once): ${bootstrap.apiKeyToken}`]
+        : [`Created account ${bootstrap.accountId} with the API key from TOLLGATE_BOOTSTRAP_API_KEY.`];
+      process.stderr.write(`${lines.join('\n')}\n`);
+    },
+  });
   const { logger } = running;
   if (config.masterKeySource === 'generated') logger.warn({ file: config.masterKeyFile }, 'generated a new TOLLGATE_SECRET_KEY for provider-key encryption; back this file up');
   else logger.info({ source: config.masterKeySource, file: config.masterKeyFile }, 'provider-key encryption key loaded');
-  if (running.bootstrap) {
-    // The one moment the bootstrap token is shown; it is stored only as a hash.
-    const lines = running.bootstrap.generated
-      ? [`Created account ${running.bootstrap.accountId}.`, `Control-plane API key (shown once): ${running.bootstrap.apiKeyToken}`]
-      : [`Created account ${running.bootstrap.accountId} with the API key from TOLLGATE_BOOTSTRAP_API_KEY.`];
-    process.stderr.write(`${lines.join('\n')}\n`);
-  }
   if (running.gatewayUrl) process.stderr.write(`Gateway:       ${running.gatewayUrl}\n`);
   if (running.apiUrl) process.stderr.write(`Control plane: ${running.apiUrl}\n`);
   let stopping = false;
