@@ -191,6 +191,19 @@ describe('metrics and access log (sqlite)', () => {
     }
     assert.ok(!metricsText.includes(plain.id), 'no access-key label unless asked for');
   });
+
+  test('a stream the provider cuts after its 200 is counted as a broken answer and logged with its completion', async () => {
+    const json = accessLines().find((l) => l.requestId === requestIds[0]);
+    assert.equal(json!.completion, 'succeeded');
+    const r = await gw(h, '/v1/chat/completions', { token: plain.token, body: chat('openai:cut-obs', { stream: true }) });
+    assert.equal(r.status, 200);
+    assert.match(r.text, /ERR_NGROK_27235/);
+    const id = r.headers.get('ngrok-aig-request-id')!;
+    const line = await until('the cut stream\'s access line', () => accessLines().find((l) => l.requestId === id));
+    assert.deepEqual(pick(line, ['status', 'retryActions', 'completion']), { status: 200, retryActions: 'succeeded', completion: 'stream_failed' });
+    const after = parseMetrics(await (await fetch(`${h.apiUrl}/metrics`)).text());
+    assert.equal(after.get(series('tollgate_broken_answers_total', { provider: 'openai', model: 'other', completion: 'stream_failed' })), 1);
+  });
 });
 
 function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {

@@ -13,7 +13,7 @@ test('fastAccessWriter writes the same line as pino (time aside), escaping clien
   const line: AccessLine = {
     requestId: 'rq_1', accessKeyId: 'aigk_1', accountId: 'acct_1', surface: 'chat-completions', streaming: true,
     modelAsked: 'gpt-"4o"\n\u2028', modelServed: 'openai:gpt-4o', provider: 'openai', keySource: 'user', attempts: 2,
-    retryActions: 'next_key,succeeded', status: 200, clientGone: false, inputTokens: 3, outputTokens: 4, cacheReadTokens: 0,
+    retryActions: 'next_key,succeeded', completion: 'succeeded', status: 200, clientGone: false, inputTokens: 3, outputTokens: 4, cacheReadTokens: 0,
     cacheWriteTokens: 0, reasoningTokens: 0, usageEstimated: false, costUsd: '0.00012', totalMs: 1.5, upstreamMs: 1.25, ttfbMs: 0.75,
   };
   logger.info(line, 'request');

@@ -24,6 +24,7 @@ export interface AccessLine {
   keySource: string | null;
   attempts: number;
   retryActions: string;
+  completion: string | null;
   status: number;
   errorCode?: string;
   clientGone: boolean;

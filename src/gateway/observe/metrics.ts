@@ -114,6 +114,11 @@ class ModelSeries {
     return series;
   }
 
+  /** A served answer that broke after it began (`stream_failed`, `timed_out`). */
+  broken(completion: string): void {
+    this.#metrics.brokenAnswers.child(this.#provider, this.#model, completion).inc();
+  }
+
   attempt(retryAction: RetryAction, status: number): void {
     const r = RETRY_INDEX.get(retryAction) ?? 0;
     const s = statusClassIndex(status);
@@ -131,6 +136,8 @@ export class GatewayMetrics {
   readonly requests: FastCounter;
   readonly attempts: FastCounter;
   readonly failovers: FastCounter;
+  /** Answers that began (2xx) and then failed: the HTTP status says success, the client got an error event. */
+  readonly brokenAnswers: FastCounter;
   readonly tokens: FastCounter;
   readonly cost: FastCounter;
   readonly upstreamSeconds: FastHistogram;
@@ -154,6 +161,7 @@ export class GatewayMetrics {
     this.requests = counter('tollgate_requests_total', 'Gateway requests by surface, served provider and model, status class and key source.', ['surface', 'provider', 'model', 'status_class', 'key_source', ...key]);
     this.attempts = counter('tollgate_upstream_attempts_total', 'Upstream attempts by provider, model, retry action and upstream status class (none: no HTTP answer).', ['provider', 'model', 'retry_action', 'status_class']);
     this.failovers = counter('tollgate_failovers_total', 'Failed attempts that moved on to another attempt, by retry action.', ['provider', 'model', 'retry_action']);
+    this.brokenAnswers = counter('tollgate_broken_answers_total', 'Served answers that began with a 2xx and then failed (a stream cut by the provider or a timeout: the client got an error event, not a complete answer), by completion.', ['provider', 'model', 'completion']);
     this.tokens = counter('tollgate_tokens_total', 'Tokens metered (provider-reported, else estimated), by type: input (all, cached included), output (all, reasoning included), cache_read, cache_write, reasoning.', ['provider', 'model', ...key, 'type']);
     this.cost = counter('tollgate_cost_usd_total', 'Cost charged in USD (model cost on managed keys plus the processing fee), by key source.', ['provider', 'model', ...key, 'key_source']);
     this.upstreamSeconds = new FastHistogram('tollgate_upstream_duration_seconds', 'Upstream attempt duration (request sent to answer complete; streams included).', ['provider', 'model'], UPSTREAM_BUCKETS, registry);

@@ -113,6 +113,7 @@ export class GatewayObserver {
       const r = records[i]!;
       const series = m.model(r.plan.candidate.provider.id, modelLabel(r.plan.candidate));
       series.attempt(r.retryAction, r.statusCode);
+      if (r.served && (r.completion === 'stream_failed' || r.completion === 'timed_out')) series.broken(r.completion);
       series.upstream.observe(r.durationMs / 1000);
       const e = events[i];
       if (!e) continue;
@@ -145,6 +146,8 @@ export class GatewayObserver {
       keySource: last ? last.plan.keySource : null,
       attempts: records.length,
       retryActions: records.map((r) => r.retryAction).join(','),
+      // What the served answer came to: a 200 whose stream broke reads `stream_failed` here, not success.
+      completion: last ? last.completion : null,
       status,
       clientGone: ctx.clientGone,
       inputTokens: input, outputTokens: output, cacheReadTokens: cacheRead, cacheWriteTokens: cacheWrite, reasoningTokens: reasoning,
