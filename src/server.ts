@@ -114,7 +114,9 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     const ledger = config.billing
       ? new CreditLedger({ journal: usage, readBalance: (accountId) => balancePico(store.db, accountId), logger, ...(store.dialect === 'postgres' ? { refreshMs: 1000 } : {}) })
       : undefined;
-    const observer = await createGatewayObserver(config.observability, registry, logger, {
+    // A gateway-only process has no API port to serve /metrics: its gateway port does, or its series are nowhere.
+    const observability = planes.includes('api') ? config.observability : { ...config.observability, metricsOnGateway: true };
+    const observer = await createGatewayObserver(observability, registry, logger, {
       usageBacklog: () => usage.pending,
       // Billing on: the ledger's exact figures; otherwise the snapshots' (store balance at load, then debited).
       balances: () => ledger ? ledger.balances() : state.accounts(),

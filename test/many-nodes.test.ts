@@ -98,6 +98,14 @@ describe('many nodes on PostgreSQL: one api and two gateway processes', () => {
     if (journals) rmSync(journals, { recursive: true, force: true });
   });
 
+  test('a gateway-only process serves its metrics on the gateway port (it has no API port)', async () => {
+    for (const url of gateways) {
+      const res = await fetch(`${url}/metrics`);
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /^# HELP tollgate_requests_total /m);
+    }
+  });
+
   test('revocation, scope, provider-key rotation and deletion, gateway config: every gateway within 1 s', async (t) => {
     const providerKey = (await api<{ id: string }>('POST', '/provider-keys', { providerId: 'openai', name: 'primary', value: 'sk-good-primary' })).id;
     const configuration = (await api<{ id: string }>('POST', '/access-key-configurations', {
