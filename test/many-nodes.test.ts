@@ -98,6 +98,13 @@ describe('many nodes on PostgreSQL: one api and two gateway processes', () => {
     if (journals) rmSync(journals, { recursive: true, force: true });
   });
 
+  test('admin commands on PostgreSQL need only the database URL, never TOLLGATE_SECRET_KEY', async () => {
+    const env = { TOLLGATE_DATABASE_URL: database.url };
+    assert.match(await children.run('migrate', ['migrate'], env), /migrations applied/);
+    const created = JSON.parse(await children.run('accounts create', ['accounts', 'create', '--name', 'ops-job'], env)) as { account: { id: string } };
+    await children.run('credits grant', ['credits', 'grant', '--account', created.account.id, '--cents', '100'], env);
+  });
+
   test('a gateway-only process serves its metrics on the gateway port (it has no API port)', async () => {
     for (const url of gateways) {
       const res = await fetch(`${url}/metrics`);

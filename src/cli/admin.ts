@@ -1,7 +1,7 @@
 // Administrative commands that work while the server runs: they write to the store and announce the
 // change in state_changes, which running gateways poll.
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/config.ts';
+import { databaseUrlFrom } from '../config/config.ts';
 import { openStore } from '../store/database.ts';
 import { accountExists, createAccount } from '../store/accounts.ts';
 import { grantCredits } from '../store/credits.ts';
@@ -9,8 +9,9 @@ import { ChangeBus } from '../state/changes.ts';
 
 const dbOption = { 'database-url': { type: 'string' } } as const;
 
+/** Only the database: these commands never decrypt a provider key, so they need no TOLLGATE_SECRET_KEY. */
 function databaseUrl(value: string | undefined): string {
-  return loadConfig(value ? { ...process.env, TOLLGATE_DATABASE_URL: value } : process.env).databaseUrl;
+  return databaseUrlFrom(process.env, value || undefined);
 }
 
 export async function accountsCreate(args: string[]): Promise<void> {

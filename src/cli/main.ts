@@ -1,6 +1,6 @@
 // The `tollgate` command line: start | gateway | api | migrate | accounts create | credits grant | demo.
 import { parseArgs } from 'node:util';
-import { loadConfig, type Config } from '../config/config.ts';
+import { databaseUrlFrom, loadConfig, type Config } from '../config/config.ts';
 import { openStore } from '../store/database.ts';
 import { startTollgate, type Plane } from '../server.ts';
 
@@ -78,7 +78,8 @@ async function main(argv: string[]): Promise<void> {
     case 'api': return serve(['api'], rest);
     case 'migrate': {
       const { values } = parseArgs({ args: rest, options: serverOptions, strict: true });
-      const store = await openStore(configFrom(values).databaseUrl);
+      // The database alone: migrating needs no TOLLGATE_SECRET_KEY.
+      const store = await openStore(databaseUrlFrom(process.env, values['database-url'] || undefined));
       await store.close();
       process.stdout.write('migrations applied\n');
       return;

@@ -127,10 +127,18 @@ function bootstrapApiKey(env: Env): string | undefined {
   return key;
 }
 
-export function loadConfig(env: Env = process.env, overrides: Partial<Record<'databaseUrl' | 'host', string> & Record<'gatewayPort' | 'apiPort', number>> = {}): Config {
-  let databaseUrl = overrides.databaseUrl ?? env.TOLLGATE_DATABASE_URL ?? DEFAULT_SQLITE_URL;
+/**
+ * The store's URL alone (TOLLGATE_DATABASE_URL, else the embedded default), for commands that touch only the
+ * database — migrations, accounts, credits — and so need no TOLLGATE_SECRET_KEY, which decrypts provider keys.
+ */
+export function databaseUrlFrom(env: Env = process.env, override?: string): string {
+  const databaseUrl = override ?? env.TOLLGATE_DATABASE_URL ?? DEFAULT_SQLITE_URL;
   const parsed = parseDatabaseUrl(databaseUrl);
-  if (parsed.dialect === 'sqlite' && parsed.path !== ':memory:' && !isAbsolute(parsed.path)) databaseUrl = `sqlite:${parsed.path}`;
+  return parsed.dialect === 'sqlite' && parsed.path !== ':memory:' && !isAbsolute(parsed.path) ? `sqlite:${parsed.path}` : databaseUrl;
+}
+
+export function loadConfig(env: Env = process.env, overrides: Partial<Record<'databaseUrl' | 'host', string> & Record<'gatewayPort' | 'apiPort', number>> = {}): Config {
+  const databaseUrl = databaseUrlFrom(env, overrides.databaseUrl);
   const config: Config = {
     databaseUrl,
     host: overrides.host ?? env.TOLLGATE_HOST ?? '127.0.0.1',
