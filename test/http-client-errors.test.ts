@@ -101,6 +101,11 @@ describe('slow clients', () => {
     assert.equal(control.status, 408);
     // A body cut off by its client's timeout is not the gateway's failure.
     assert.ok(!capture.lines.join('\n').includes('gateway request failed'), 'no error line for a client that never sent its body');
+    // The gateway answered it 408, and logs it so — not as a client that left (499).
+    if (gateway.status !== undefined) assert.equal(gateway.status, 408);
+    const access = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.log === 'access');
+    const timedOut = access.at(-1)!;
+    assert.deepEqual([timedOut.status, timedOut.errorCode, timedOut.clientGone], [408, 'ERR_NGROK_27228', false]);
   });
 
   test('an answer streaming longer than the request timeout is not cut', async () => {

@@ -78,6 +78,11 @@ export interface RequestContext {
   abortCause: AbortCause | undefined;
   clientGone: boolean;
   /**
+   * A status the connection's own error handler answered with (408: the body did not arrive in time), 0 if none:
+   * the request is observed with it, and the connection closing after it is not a client that left.
+   */
+  answeredStatus: number;
+  /**
    * A streamed answer is being relayed: a client leaving now lets the provider's final usage arrive for a
    * moment (METER_GRACE_MS) before the call is aborted, so the request is billed what the provider counted.
    */

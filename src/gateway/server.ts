@@ -33,7 +33,7 @@ const HEALTH_BODY = '{"status":"ok"}';
 function newContext(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, route: SurfaceRoute): RequestContext {
   return {
     deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), rejectedModels: '',
-    current: undefined, abortCause: undefined, clientGone: false, relaying: false, inputEstimate: undefined, reservation: undefined,
+    current: undefined, abortCause: undefined, clientGone: false, answeredStatus: 0, relaying: false, inputEstimate: undefined, reservation: undefined,
     firstByteAt: 0, endedAt: 0, observed: false, trace: undefined, capture: undefined,
   };
 }
@@ -58,8 +58,9 @@ function onResponseClose(this: TrackedResponse): void {
   const ctx = this[CTX];
   if (!ctx) return;
   ctx.deps.observer?.closed();
-  // Cut by a stopping gateway (its answer already ended with an error): not a client that left.
-  if (this.writableFinished || ctx.abortCause === 'shutdown') return;
+  // Cut by a stopping gateway (its answer already ended with an error), or closed after the gateway's own 408:
+  // not a client that left.
+  if (this.writableFinished || ctx.abortCause === 'shutdown' || ctx.answeredStatus !== 0) return;
   ctx.clientGone = true;
   ctx.abortCause = 'client-gone';
   // Paused for a client that stopped reading, a stream would never be read again: 'drain' will not come.
@@ -81,6 +82,11 @@ function isClientAbort(error: unknown): boolean {
 
 function onStageError(this: RequestContext, error: unknown): void {
   if (isClientAbort(error)) {
+    // The body timed out and the connection's handler answered 408 (answerUnparsable): that is the answer.
+    if (this.answeredStatus !== 0) {
+      this.deps.observer?.answered(this, Errors.invalidRequest.code);
+      return;
+    }
     // Nobody to answer, and not the gateway's failure: no error line, no `internal` in the metrics.
     this.deps.observer?.answered(this, 'client-gone');
     return;
@@ -201,7 +207,11 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
 
 /** A request node:http could not parse: answered in the OpenAI error shape (the format is unknown), request id included. */
 function answerUnparsable(error: Error & { code?: string }, socket: Duplex): void {
-  const requestId = newId('request');
+  // A request whose body did not arrive in time is already being handled: it is observed with the 408 it gets.
+  const inFlight = (socket as Duplex & { _httpMessage?: TrackedResponse | null })._httpMessage;
+  const ctx = inFlight?.[CTX];
+  if (ctx && error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && !inFlight!.headersSent && !socket.destroyed) ctx.answeredStatus = 408;
+  const requestId = ctx && ctx.answeredStatus !== 0 ? ctx.requestId : newId('request');
   answerClientError(error, socket, ({ status, reason }) => codecs.openai.errorBody(new TollgateError(Errors.invalidRequest, { reason }, status), requestId),
     `${H_REQUEST_ID}: ${requestId}\r\naccess-control-allow-origin: *\r\n`);
 }

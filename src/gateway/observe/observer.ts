@@ -101,7 +101,7 @@ export class GatewayObserver {
     }
     const last = served ?? records[records.length - 1];
     // 499 (nginx's "client closed request"): the client left before any answer was written.
-    const status = ctx.res.headersSent ? ctx.res.statusCode : 499;
+    const status = ctx.answeredStatus !== 0 ? ctx.answeredStatus : ctx.res.headersSent ? ctx.res.statusCode : 499;
     const ttfbMs = ctx.firstByteAt > 0 ? ctx.firstByteAt - ctx.startedAt : totalMs;
     const streaming = ctx.body?.stream === true;
     const surface = surfaceOf(ctx);
