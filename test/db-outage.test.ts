@@ -104,20 +104,21 @@ describe('database outages (postgres)', () => {
       }
     });
 
-    test('an access key deletion and its announcement commit together: a connection lost between them leaves neither', async () => {
-      const key = (await c.call('POST', '/access-keys', { name: 'to revoke' })).json() as { id: string };
+    for (const [path, body] of [['/access-keys', { name: 'to revoke' }], ['/provider-keys', { providerId: 'openai', name: 'compromised', value: 'sk-compromised' }]] as const) {
+    test(`a deletion (${path}) and its announcement commit together: a connection lost between them leaves neither`, async () => {
+      const key = (await c.call('POST', path, body)).json() as { id: string };
       const locker = new pg.Client({ connectionString: c.database.url });
       await locker.connect();
       try {
         // The change log is held, as a long migration would; the deletion's connection is then lost.
         await locker.query('BEGIN');
         await locker.query('LOCK TABLE state_changes IN ACCESS EXCLUSIVE MODE');
-        const deletion = c.call('DELETE', `/access-keys/${key.id}`);
+        const deletion = c.call('DELETE', `${path}/${key.id}`);
         await sleep(500);
         await locker.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`);
         const answer = await deletion;
         await locker.query('ROLLBACK');
-        const gone = (await c.store.db.selectFrom('accessKeys').select('id').where('id', '=', key.id).executeTakeFirst()) === undefined;
+        const gone = (await c.store.db.selectFrom(path === '/access-keys' ? 'accessKeys' : 'providerKeys').select('id').where('id', '=', key.id).executeTakeFirst()) === undefined;
         const changes = await c.store.db.selectFrom('stateChanges').select('seq').where('resourceId', '=', key.id).execute();
         // Created (one change); deleted only together with its second change.
         assert.equal(gone, changes.length === 2, `gone: ${gone}, changes recorded: ${changes.length}, answer ${answer.statusCode}`);
@@ -126,6 +127,7 @@ describe('database outages (postgres)', () => {
         await locker.end().catch(() => {});
       }
     });
+    }
 
     test('a change whose reload failed once (a table locked past lock_timeout) is applied by the next poll', async () => {
       const dbName = new URL(c.database.url).pathname.slice(1);

@@ -81,10 +81,11 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
 
   const configurations = ownedResource(deps, 'accessKeyConfigurations', 'configuration', 'Access key configuration');
 
-  const announce = async (call: Call, id: string, createdKeys: readonly string[]) => {
-    for (const keyId of createdKeys) await deps.changes.publish({ accountId: call.principal.accountId, kind: 'providerKey', resourceId: keyId });
-    await configurations.publish(call, id);
-  };
+  /** Records the configuration's change and its new inline keys' inside `trx`; tells local listeners after. */
+  const record = (call: Call, id: string, createdKeys: readonly string[], trx: Kysely<Database>) => deps.changes.recordAll(trx, [
+    ...createdKeys.map((keyId) => ({ accountId: call.principal.accountId, kind: 'providerKey' as const, resourceId: keyId })),
+    { accountId: call.principal.accountId, kind: 'configuration' as const, resourceId: id },
+  ]);
 
   return {
     async ListAIGatewayAccessKeyConfigurations(call: Call) {
@@ -97,16 +98,16 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
       const { accountId, apiKeyId } = call.principal;
       const id = newId('configuration');
       // Locked against a concurrent delete of a key or custom provider the router names (and past the key limit).
-      const createdKeys = await withAccountLock(deps.store, accountId, async (trx) => {
+      const announce = await withAccountLock(deps.store, accountId, async (trx) => {
         const router = body.router === undefined ? undefined : await writeRouter(trx, deps, call.principal, body.router);
         await insertOwned(trx, 'accessKeyConfigurations', {
           id, accountId, name: body.name, description: body.description ?? null, metadata: body.metadata ?? null,
           access: repo.jsonColumn(body.access ?? null), router: repo.jsonColumn(router?.stored ?? null),
           ...createdStamp(apiKeyId),
         });
-        return router?.createdKeys ?? [];
+        return record(call, id, router?.createdKeys ?? [], trx);
       });
-      await announce(call, id, createdKeys);
+      announce();
       return read(call, id);
     },
     async GetAIGatewayAccessKeyConfiguration(call: Call) {
@@ -119,7 +120,7 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
       const { name, access, router, ...text } = patchFields<ConfigurationUpdate>(call.body as Record<string, unknown>, ['name', 'description', 'metadata', 'access', 'router']);
       // The contract marks name nullable on update, yet every configuration must have one to show.
       if (name === null) throw new TollgateError(Errors.fieldRequired, { field: 'name' });
-      const createdKeys = await withAccountLock(deps.store, accountId, async (trx) => {
+      const announce = await withAccountLock(deps.store, accountId, async (trx) => {
         const written = router ? await writeRouter(trx, deps, call.principal, router) : undefined;
         await updateOwned(trx, 'accessKeyConfigurations', accountId, id, {
           ...text,
@@ -128,9 +129,9 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
           ...(router !== undefined ? { router: repo.jsonColumn(written?.stored ?? null) } : {}),
           ...updatedStamp(apiKeyId),
         });
-        return written?.createdKeys ?? [];
+        return record(call, id, written?.createdKeys ?? [], trx);
       });
-      await announce(call, id, createdKeys);
+      announce();
       return read(call, id);
     },
     async DeleteAIGatewayAccessKeyConfiguration(call: Call) {
@@ -145,8 +146,8 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
           throw new TollgateError(Errors.inUse, { resource: 'Access key configuration', id, usedBy: describeUsers('access key', users) });
         }
         await deleteOwned(trx, 'accessKeyConfigurations', accountId, id);
-      });
-      await configurations.publish(call, id);
+        return record(call, id, [], trx);
+      }).then((announce) => announce());
       return undefined;
     },
   };

@@ -47,11 +47,12 @@ export function gatewayConfigHandlers(deps: ControlDeps): HandlerTable {
         ['totalTimeout', 'perRequestTimeout', 'maxInputTokens', 'maxOutputTokens', 'metadata']);
       // Validated and written under the account's lock: two PATCHes each valid on their own (a shorter total, a
       // longer per-request timeout) cannot both land and leave an invalid pair.
-      const saved = await withAccountLock(deps.store, accountId, async (trx) => {
+      const [saved, announce] = await withAccountLock(deps.store, accountId, async (trx) => {
         validate({ ...(await getGatewaySettings(trx, accountId)), ...patch });
-        return writeGatewaySettings(trx, accountId, patch);
+        const written = await writeGatewaySettings(trx, accountId, patch);
+        return [written, await deps.changes.recordAll(trx, [{ accountId, kind: 'gatewayConfig', resourceId: accountId }])] as const;
       });
-      await deps.changes.publish({ accountId, kind: 'gatewayConfig', resourceId: accountId });
+      announce();
       return view(call, saved);
     },
   };

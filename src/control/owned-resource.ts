@@ -1,6 +1,7 @@
 // The steps every account-owned resource handler repeats: find the caller's row or answer 404, write it
 // with the audit stamp, and announce the change so gateways reload. Creates and deletes run their checks
-// (a free slug, no references left) and their write under the account's lock, and announce after it.
+// (a free slug, no references left) and their write under the account's lock. The change is recorded in the
+// write's own transaction (a committed write is never left unannounced) and local listeners hear it after.
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import { deleteOwned, getOwned, insertOwned, updateOwned, type OwnedTable } from '../store/owned.ts';
@@ -14,7 +15,8 @@ export function ownedResource<T extends OwnedTable>(deps: ControlDeps, table: T,
   const { db } = deps.store;
   type Row = Selectable<Database[T]>;
 
-  const publish = (call: Call, id: string) => deps.changes.publish({ accountId: call.principal.accountId, kind, resourceId: id });
+  /** Records the row's change inside `trx`; the returned function tells local listeners after the commit. */
+  const record = (call: Call, id: string, trx: Kysely<Database>) => deps.changes.recordAll(trx, [{ accountId: call.principal.accountId, kind, resourceId: id }]);
 
   /** The caller's row or 404; `via` reads inside a transaction. */
   const existing = async (call: Call, id: string = call.params.id!, via: Kysely<Database> = db): Promise<Row> => {
@@ -24,30 +26,35 @@ export function ownedResource<T extends OwnedTable>(deps: ControlDeps, table: T,
   };
 
   return {
-    publish,
+    record,
     existing,
     /** Inserts `row` once `check` passes, both under the account's lock, then announces it. */
     async insert(call: Call, row: Row & { id: string }, check?: (trx: Kysely<Database>) => Promise<void>): Promise<void> {
-      await withAccountLock(deps.store, call.principal.accountId, async (trx) => {
+      const announce = await withAccountLock(deps.store, call.principal.accountId, async (trx) => {
         await check?.(trx);
         await insertOwned(trx, table, row);
+        return record(call, row.id, trx);
       });
-      await publish(call, row.id);
+      announce();
     },
     /** Deletes the caller's row (404 if none) once `check` passes on it, both under the account's lock. */
     async remove(call: Call, check?: (trx: Kysely<Database>, row: Row) => Promise<void>): Promise<void> {
       const id = call.params.id!;
-      await withAccountLock(deps.store, call.principal.accountId, async (trx) => {
+      const announce = await withAccountLock(deps.store, call.principal.accountId, async (trx) => {
         await check?.(trx, await existing(call, id, trx));
         await deleteOwned(trx, table, call.principal.accountId, id);
+        return record(call, id, trx);
       });
-      await publish(call, id);
+      announce();
     },
     /** Applies `changes` to the caller's row (404 if it has none) and returns the stored result. */
     async update(call: Call, id: string, changes: Updateable<Database[T]>): Promise<Row> {
       const { accountId, apiKeyId } = call.principal;
-      if (!(await updateOwned(db, table, accountId, id, { ...changes, ...updatedStamp(apiKeyId) } as Updateable<Database[T]>))) throw notFound(label, id);
-      await publish(call, id);
+      const announce = await db.transaction().execute(async (trx) => {
+        if (!(await updateOwned(trx, table, accountId, id, { ...changes, ...updatedStamp(apiKeyId) } as Updateable<Database[T]>))) throw notFound(label, id);
+        return record(call, id, trx);
+      });
+      announce();
       return existing(call, id);
     },
   };

@@ -58,6 +58,16 @@ export class ChangeBus {
     return seq;
   }
 
+  /**
+   * Records `changes` through `trx`, the mutation's own transaction, and returns what tells local listeners once
+   * that transaction committed: call it after the commit.
+   */
+  async recordAll(trx: Kysely<Database>, changes: readonly Change[]): Promise<() => void> {
+    const seqs: (number | undefined)[] = [];
+    for (const change of changes) seqs.push(await this.record(trx, change));
+    return () => { for (let i = 0; i < changes.length; i++) this.emitLocal(changes[i]!, seqs[i]); };
+  }
+
   emitLocal(change: Change, seq?: number): void {
     for (const listener of this.#listeners) listener(change, seq);
   }
