@@ -109,6 +109,10 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     const state = new GatewayState({ store, secretBox, changes, logger, ...(config.billing ? { readBalance: null } : {}) });
     await state.start();
     const usage = new UsageJournal({ path: config.journalPath, write: (events) => insertUsageEvents(store.db, events), logger });
+    // Until the server listens, a failed start closes these alone (the journal holds its slot's lock); after, the
+    // ordered shutdown below does.
+    let serving = false;
+    closers.push(async () => { if (!serving) { await usage.close(); await state.close(); } });
     // On PostgreSQL other gateway processes may spend the same credit: their shipped spending is read back
     // within a second of an account's next request. A SQLite gateway is the only one spending its accounts'.
     const ledger = config.billing
@@ -133,6 +137,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
       },
     }, config.host, config.gatewayPort);
     running.gatewayUrl = gateway.url;
+    serving = true;
     // Order matters: no new requests, then every recorded usage event in the store, then the state.
     closers.push(async () => {
       await gateway.close(config.shutdownGraceMs);
