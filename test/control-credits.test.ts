@@ -19,6 +19,27 @@ interface Tx { type: string; amountCents?: number; category?: string; createdAt:
 interface Purchase { id: string; status: string; amount: number; declineReason?: string | null }
 
 for (const kind of STORE_KINDS) {
+  describe(`an account whose usage passes 2^63 pico-USD (${kind})`, () => {
+    let control: TestControl;
+    before(async () => { control = await startControl(kind); });
+    after(async () => { await control.close(); });
+
+    test('balance, transactions and overview stay exact (SQLite\'s SUM of integers would overflow)', async () => {
+      const now = new Date().toISOString();
+      await grantCredits(control.store.db, control.accountId, 1_000_000_000, { category: 'purchase' }); // USD 10 M
+      // Ten USD 1 M attempts: USD 10 M in all, 1e19 pico > 2^63 − 1, plus 7 pico that must not be lost.
+      await insertUsageEvents(control.store.db, [
+        ...Array.from({ length: 10 }, (_, i) => usageEvent(control.accountId, { id: `ue_big${i}`, costPico: 1_000_000_000_000_000_000n, eventTime: now })),
+        usageEvent(control.accountId, { id: 'ue_small', costPico: 7n, eventTime: now }),
+      ]);
+      assert.equal(await balancePico(control.store.db, control.accountId), -7n);
+      assert.deepEqual(expectSchema(await control.call('GET', '/credits/balance'), 200, 'CreditBalance'), { balanceCents: -1 });
+      expectSchema(await control.call('GET', '/credits/transactions'), 200, 'CreditTransactionList');
+      const overview = expectSchema<{ totals: { cost: string } }>(await control.call('GET', `/usage/overview?startTime=${now.slice(0, 10)}T00:00:00Z`), 200, 'AIGatewayUsageOverview');
+      assert.equal(overview.totals.cost, '10000000.00000');
+    });
+  });
+
   describe(`credits without Stripe (${kind})`, () => {
     let control: TestControl;
     before(async () => { control = await startControl(kind); });

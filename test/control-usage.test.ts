@@ -101,6 +101,19 @@ for (const kind of STORE_KINDS) {
       expectSchema(await control.call('GET', '/usage/overview?startTime=2020-01-01T00:00:00Z&endTime=9999-12-31T23:59:59-23:59'), 200, 'AIGatewayUsageOverview');
     });
 
+    test('window bounds finer than a millisecond, and a leap second, are read as RFC 3339 means them', async () => {
+      await insertUsageEvents(control.store.db, [usageEvent(control.accountId, { id: 'ue_edge', requestId: 'rq_edge', eventTime: '2024-05-01T10:00:00.000Z', costPico: 10_000_000_000n })]);
+      // 10:00:00.000 is before a start of 10:00:00.0005, and within an end of 10:00:00.0005.
+      assert.deepEqual((await list('startTime=2024-05-01T10:00:00.0005Z&endTime=2024-05-01T11:00:00Z')).aiGatewayUsage, []);
+      const overview = expectSchema<{ totals: { requests: number } }>(await control.call('GET', '/usage/overview?startTime=2024-05-01T10:00:00.0005Z&endTime=2024-05-01T11:00:00Z'), 200, 'AIGatewayUsageOverview');
+      assert.equal(overview.totals.requests, 0);
+      assert.deepEqual((await list('startTime=2024-05-01T09:00:00Z&endTime=2024-05-01T10:00:00.0005Z')).aiGatewayUsage.map((u) => u.id), ['ue_edge']);
+      assert.deepEqual((await list('startTime=2024-05-01T10:00:00.000000Z&endTime=2024-05-01T10:00:00Z')).aiGatewayUsage.map((u) => u.id), ['ue_edge']);
+      // 23:59:60 (a leap second) is valid RFC 3339: the end of that day, the start of the next.
+      assert.deepEqual((await list('startTime=2016-12-31T00:00:00Z&endTime=2016-12-31T23:59:60Z')).aiGatewayUsage, []);
+      assert.deepEqual((await list('startTime=2016-12-31T23:59:60Z&endTime=2017-01-01T00:00:01Z')).aiGatewayUsage, []);
+    });
+
     test('bad inputs are 400', async () => {
       expectError(await control.call('GET', '/usage'), 400, 'ERR_NGROK_27602');
       expectError(await control.call('GET', '/usage?startTime=yesterday'), 400, 'ERR_NGROK_27606');

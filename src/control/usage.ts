@@ -25,16 +25,29 @@ function invalid(field: string, reason: string): TollgateError {
 const EARLIEST = Date.parse('0000-01-01T00:00:00.000Z');
 const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
 
-function instant(field: string, value: string | undefined, fallback: Date): string {
+/** The seconds of an RFC 3339 time and their fraction (`:59.1234` → 59, 1234), before its offset. */
+const SECONDS = /:(\d\d)(?:\.(\d+))?(?=[Zz]$|[+-]\d\d:\d\d$)/;
+
+/**
+ * A window bound as stored times compare (ISO text, millisecond precision). Times are kept to the millisecond, so
+ * a finer `start` is rounded up (an event at .000 is before .0005) and a finer `end` down. A leap second
+ * (`23:59:60`, valid RFC 3339, which Date.parse refuses) is the end of second 59 as an end and the next second
+ * as a start.
+ */
+function instant(field: string, value: string | undefined, fallback: Date, bound: 'start' | 'end'): string {
   if (value === undefined) return fallback.toISOString();
-  const t = Date.parse(value);
+  const seconds = SECONDS.exec(value);
+  const leap = seconds?.[1] === '60';
+  let t = Date.parse(leap ? value.replace(SECONDS, ':59') : value);
   if (Number.isNaN(t)) throw invalid(field, `"${field}" must be an RFC 3339 date-time, got "${value}".`);
+  if (leap) t += bound === 'start' ? 1000 : 999;
+  else if (bound === 'start' && /[1-9]/.test(seconds?.[2]?.slice(3) ?? '')) t += 1;
   return new Date(Math.min(LATEST, Math.max(EARLIEST, t))).toISOString();
 }
 
 function window(q: { startTime: string; endTime?: string | undefined }): { start: string; end: string } {
-  const start = instant('startTime', q.startTime, new Date());
-  const end = instant('endTime', q.endTime, new Date());
+  const start = instant('startTime', q.startTime, new Date(), 'start');
+  const end = instant('endTime', q.endTime, new Date(), 'end');
   if (start > end) throw invalid('startTime', '"startTime" must not be after "endTime".');
   return { start, end };
 }

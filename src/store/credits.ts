@@ -5,7 +5,7 @@
 // customer would choose), so spent credits never "expire again" and push a balance negative.
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { CreditTransactionsTable, Database } from './schema.ts';
-import { bigint } from './schema.ts';
+import { bigint, COST_BILLIONS, COST_REMAINDERS, picoSum } from './schema.ts';
 import { newId } from '../domain/ids.ts';
 import { centsToPico } from '../domain/money.ts';
 
@@ -43,11 +43,11 @@ export function listCreditRows(db: Kysely<Database>, accountId: string): Promise
 
 /** Exact Σ cost_pico of the account's usage, optionally only events in [from, before). */
 export async function usageCostPico(db: Kysely<Database>, accountId: string, window: { from?: string; before?: string } = {}): Promise<bigint> {
-  let q = db.selectFrom('usageEvents').select(sql<string | null>`cast(sum(cost_pico) as text)`.as('total')).where('accountId', '=', accountId);
+  let q = db.selectFrom('usageEvents').select([COST_BILLIONS.as('billions'), COST_REMAINDERS.as('remainders')]).where('accountId', '=', accountId);
   if (window.from !== undefined) q = q.where('eventTime', '>=', window.from);
   if (window.before !== undefined) q = q.where('eventTime', '<', window.before);
   const row = await q.executeTakeFirstOrThrow();
-  return bigint(row.total);
+  return picoSum(row.billions, row.remainders);
 }
 
 export async function balancePico(db: Kysely<Database>, accountId: string, now: Date = new Date()): Promise<bigint> {

@@ -1,7 +1,7 @@
 // Row shapes of every table, as Kysely sees them through CamelCasePlugin. The same schema serves SQLite
 // and PostgreSQL: timestamps are ISO-8601 UTC text (they sort as text), booleans are 0/1 integers, JSON
 // columns are text, and money/token counters are 64-bit integers (pg returns them as strings: see int()).
-import type { ColumnType, Generated } from 'kysely';
+import { sql, type ColumnType, type Generated } from 'kysely';
 
 type Int64 = ColumnType<string | number | bigint, number | bigint | string, number | bigint | string>;
 type Flag = ColumnType<number | boolean, number, number>;
@@ -114,4 +114,16 @@ export function bigint(value: string | number | bigint | null | undefined): bigi
 }
 export function flag(value: number | boolean | null | undefined): boolean {
   return value === true || value === 1;
+}
+
+/**
+ * Σ of the pico-USD cost column, exact on both dialects: SQLite's SUM of integers overflows past 2^63 (USD 9.2 M,
+ * an account's whole history can reach it), so it is summed as whole billions and remainders, each far from that
+ * limit, and put back together in JavaScript (`picoSum`). PostgreSQL would be exact either way (numeric).
+ */
+export const COST_BILLIONS = sql<string | null>`cast(sum(cost_pico / 1000000000) as text)`;
+export const COST_REMAINDERS = sql<string | null>`cast(sum(cost_pico % 1000000000) as text)`;
+
+export function picoSum(billions: string | number | null | undefined, remainders: string | number | null | undefined): bigint {
+  return bigint(billions) * 1_000_000_000n + bigint(remainders);
 }

@@ -1,7 +1,7 @@
 // Usage events: one row per upstream attempt, written in batches by the gateway's usage sink.
 import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { Database, UsageEventsTable } from './schema.ts';
-import { bigint, int } from './schema.ts';
+import { COST_BILLIONS, COST_REMAINDERS, int, picoSum } from './schema.ts';
 import type { UsageEvent } from '../usage/event.ts';
 import { sqliteHandle } from './database.ts';
 import { inChunks } from './in-chunks.ts';
@@ -111,7 +111,7 @@ export interface DailyUsage { day: string; groupKey: string; costPico: bigint; r
 
 /**
  * Per-UTC-day figures. `substr(event_time, 1, 10)` is the day on both dialects (timestamps are ISO text),
- * and the cost sum is read back as text so it stays exact beyond 2^53 pico-USD.
+ * and the cost sum is exact past 2^63 pico-USD (COST_BILLIONS / COST_REMAINDERS).
  */
 export async function dailyUsage(db: Kysely<Database>, accountId: string, start: string, end: string, groupBy: 'provider' | 'accessKey'): Promise<DailyUsage[]> {
   const groupColumn = sql.ref(groupBy === 'provider' ? 'provider' : 'accessKeyId');
@@ -120,12 +120,13 @@ export async function dailyUsage(db: Kysely<Database>, accountId: string, start:
     .select([
       day.as('day'),
       sql<string>`${groupColumn}`.as('groupKey'),
-      sql<string | null>`cast(sum(${sql.ref('costPico')}) as text)`.as('cost'),
+      COST_BILLIONS.as('costBillions'),
+      COST_REMAINDERS.as('costRemainders'),
       sql<string | number>`sum(case when ${sql.ref('isFinalAttempt')} = 1 then 1 else 0 end)`.as('requests'),
       sql<string | number>`sum(case when ${sql.ref('isFinalAttempt')} = 1 and ${sql.ref('isError')} = 1 then 1 else 0 end)`.as('errors'),
     ])
     .where('accountId', '=', accountId).where('eventTime', '>=', start).where('eventTime', '<=', end)
     .groupBy([day, groupColumn])
     .execute();
-  return rows.map((r) => ({ day: r.day, groupKey: r.groupKey, costPico: bigint(r.cost), requests: int(r.requests), errors: int(r.errors) }));
+  return rows.map((r) => ({ day: r.day, groupKey: r.groupKey, costPico: picoSum(r.costBillions, r.costRemainders), requests: int(r.requests), errors: int(r.errors) }));
 }
