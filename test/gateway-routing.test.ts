@@ -147,6 +147,15 @@ describe('gateway routing and failover (sqlite)', () => {
     const claude = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, tools: [{ type: 'code_execution_20250825', name: 'code_execution' }], messages: [{ role: 'user', content: 'x' }] } });
     assert.deepEqual([claude.status, claude.json().type, claude.json().error.code], [400, 'error', 'ERR_NGROK_3815']);
     assert.equal(h.fake.requests.length, 0, 'nothing reached the provider on the operator\'s key');
+    // Anthropic fast mode and US-only inference are billed at premiums the catalog does not hold.
+    for (const extra of [{ speed: 'fast' }, { inference_geo: 'us' }]) {
+      const premium = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-opus-4-6', max_tokens: 5, ...extra, messages: [{ role: 'user', content: 'x' }] } });
+      assert.deepEqual([premium.status, premium.json().error.type, premium.json().error.code], [400, 'invalid_request_error', 'ERR_NGROK_3815'], JSON.stringify(extra));
+      assert.match(premium.json().error.message, /not allowed with managed credentials/);
+    }
+    assert.equal(h.fake.requests.length, 0);
+    assert.equal((await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-opus-4-6', max_tokens: 5, speed: 'standard', messages: [{ role: 'user', content: 'x' }] } })).status, 200);
+    h.fake.reset();
     // Counting tokens bills nothing: the same tools may be counted on the managed key.
     const counted = await gw(h, '/v1/messages/count_tokens', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', tools: [{ type: 'code_execution_20250825', name: 'code_execution' }], messages: [{ role: 'user', content: 'x' }] } });
     assert.equal(counted.status, 200, counted.text);
@@ -341,6 +350,11 @@ describe('gateway routing and failover (sqlite)', () => {
       const slow = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:slow-2000-a') });
       assert.equal(slow.status, 504);
       assert.equal(slow.json().error.code, 'ERR_NGROK_27207');
+      // On Anthropic's surface the type is Anthropic's own for a timeout.
+      const claudeKey = await keyWith([{ provider: 'anthropic', steps: [user('sk-anth-good')] }]);
+      const slowClaude = await gw(h, '/v1/messages', { headers: { 'x-api-key': claudeKey }, body: { model: 'anthropic:slow-2000-claude', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] } });
+      assert.equal(slowClaude.status, 504);
+      assert.deepEqual([slowClaude.json().type, slowClaude.json().error.type, slowClaude.json().error.code], ['error', 'timeout_error', 'ERR_NGROK_27207']);
       await h.gatewayConfig({ perRequestTimeout: '300ms', totalTimeout: '450ms' });
       await new Promise((r) => setTimeout(r, 100));
       const total = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:slow-2000-a', { models: ['openai:slow-2000-b', 'gpt-4o'] }) });

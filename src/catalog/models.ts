@@ -132,9 +132,10 @@ function times(usd: string, num: bigint, den = 1n): string {
 
 /**
  * Anthropic's published ratios: cache reads 0.1 × input, cache writes 1.25 × input (5-minute TTL) or 2 × input
- * (1 hour), web search $10 per 1,000. Models that take a 1M context (natively, or Sonnet 4 / 4.5 with the
- * `context-1m` beta) bill a request whose input exceeds 200K tokens at 2 × input and 1.5 × output (cache prices
- * scale with input), as Anthropic prices Sonnet 4.5's long context.
+ * (1 hour), web search $10 per 1,000. Sonnet 4 / 4.5 with the `context-1m` beta bill a request whose input
+ * exceeds 200K tokens at 2 × input and 1.5 × output (cache prices scale with input). Opus 4.6 and Sonnet 4.6 take
+ * the 1M window at standard prices throughout: Anthropic dropped their long-context premium when the window went
+ * generally available (2026-03-13).
  */
 function claudePrice(input: string, output: string, longContext: boolean): CatalogPricing {
   const tokens = (i: string, o: string) => ({ input: i, output: o, cacheRead: times(i, 1n, 10n), cacheWrite: times(i, 5n, 4n), cacheWriteLong: times(i, 2n) });
@@ -142,8 +143,8 @@ function claudePrice(input: string, output: string, longContext: boolean): Catal
 }
 
 const anthropic: readonly CatalogModel[] = [
-  claude('claude-opus-4-6', 'Claude Opus 4.6', 1_000_000, 128_000, claudePrice('5.00', '25.00', true)),
-  claude('claude-sonnet-4-6', 'Claude Sonnet 4.6', 1_000_000, 128_000, claudePrice('3.00', '15.00', true)),
+  claude('claude-opus-4-6', 'Claude Opus 4.6', 1_000_000, 128_000, claudePrice('5.00', '25.00', false)),
+  claude('claude-sonnet-4-6', 'Claude Sonnet 4.6', 1_000_000, 128_000, claudePrice('3.00', '15.00', false)),
   claude('claude-opus-4-5', 'Claude Opus 4.5', 200_000, 64_000, claudePrice('5.00', '25.00', false)),
   claude('claude-sonnet-4-5', 'Claude Sonnet 4.5', 200_000, 64_000, claudePrice('3.00', '15.00', true)),
   claude('claude-haiku-4-5', 'Claude Haiku 4.5', 200_000, 64_000, claudePrice('1.00', '5.00', false)),

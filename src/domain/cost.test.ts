@@ -69,15 +69,19 @@ test('long-context tiers price the whole request once its input passes the line'
   assert.equal(formatUsd5(big), '1.40000');
   const at = attemptCostPico(usage({ inputTokens: 200_000, outputTokens: 10_000 }), attempt('gemini-2.5-pro', 'ngrok'), 0n, true);
   assert.equal(at, 200_000n * 1_250_000n + 10_000n * 10_000_000n);
-  // Claude with a 1M context: 2 × input, 1.5 × output, cache prices scaled with input.
-  const claude = attemptCostPico(usage({ inputTokens: 300_000, cacheReadTokens: 100_000, outputTokens: 1000 }), attempt('claude-sonnet-4-6', 'ngrok'), 0n, true);
+  // Sonnet 4.5's 1M context (the beta): 2 × input, 1.5 × output, cache prices scaled with input.
+  const claude = attemptCostPico(usage({ inputTokens: 300_000, cacheReadTokens: 100_000, outputTokens: 1000 }), attempt('claude-sonnet-4-5', 'ngrok'), 0n, true);
   assert.equal(claude, 200_000n * 6_000_000n + 100_000n * 600_000n + 1000n * 22_500_000n);
+  // Sonnet 4.6 and Opus 4.6: standard prices across the whole 1M window.
+  const flat = attemptCostPico(usage({ inputTokens: 300_000, cacheReadTokens: 100_000, outputTokens: 1000 }), attempt('claude-sonnet-4-6', 'ngrok'), 0n, true);
+  assert.equal(flat, 200_000n * 3_000_000n + 100_000n * 300_000n + 1000n * 15_000_000n);
+  assert.equal(attemptCostPico(usage({ inputTokens: 900_000, outputTokens: 1000 }), attempt('claude-opus-4-6', 'ngrok'), 0n, true), 900_000n * 5_000_000n + 1000n * 25_000_000n);
   // Models without a long context have no tier.
   assert.equal(attemptCostPico(usage({ inputTokens: 300_000 }), attempt('claude-haiku-4-5', 'ngrok'), 0n, true), 300_000n * 1_000_000n);
 });
 
 test('a reservation past a tier\'s line holds the tier\'s dearest input price', () => {
-  const plan = attempt('claude-sonnet-4-6', 'ngrok');
+  const plan = attempt('claude-sonnet-4-5', 'ngrok');
   // Up to 200K: the dearest input price is the hour-long write, 2 × $3.
   assert.equal(reservationPico(100_000, 0, plan, 0n), 100_000n * 6_000_000n);
   // Above: 2 × $6.

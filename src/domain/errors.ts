@@ -75,6 +75,7 @@ export const Errors = {
   managedServiceTier: spec(400, 'ERR_NGROK_3815', 'service_tier "{tier}" is not allowed with managed credentials: use "{allowed}" (or omit it), or add your own provider key.', 'invalid_request_error'),
   managedBackground: spec(400, 'ERR_NGROK_3815', '"background": true is not allowed with managed credentials: a background response is generated after this request ends, where the gateway cannot meter it. Omit it, or add your own provider key.', 'invalid_request_error'),
   managedHostedTool: spec(400, 'ERR_NGROK_3815', 'The hosted tool "{tool}" is not allowed with managed credentials: the provider bills it apart from tokens, at a price this gateway cannot meter. Add your own provider key, or leave the tool out.', 'invalid_request_error'),
+  managedPremium: spec(400, 'ERR_NGROK_3815', '{option} is not allowed with managed credentials: the provider bills it at a premium this gateway does not price. Leave it out, or add your own provider key.', 'invalid_request_error'),
   managedNotConfigured: spec(400, 'ERR_NGROK_3819', 'Provider "{provider}" has no managed credentials on this gateway; add a provider key and a routing rule.', 'invalid_request_error'),
   unsupportedPath: spec(404, 'ERR_NGROK_27204', 'Unsupported API surface: {method} {path}.', 'invalid_request_error'),
   surfaceNotImplemented: spec(501, 'ERR_NGROK_27205', 'The {surface} API is not implemented by this gateway ({method} {path}); use the OpenAI-compatible endpoints.', 'invalid_request_error'),

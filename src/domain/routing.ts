@@ -50,6 +50,17 @@ export interface ManagedAsk {
   readonly background?: unknown;
   /** The request's `tools`: hosted tools the provider bills apart from tokens must be ones the catalog prices. */
   readonly tools?: unknown;
+  /** Anthropic fast mode (`speed: "fast"`, about 6 × the standard price on Opus 4.6) and data residency
+   * (`inference_geo`, 1.1 × for US-only): premiums the catalog does not price. */
+  readonly speed?: unknown;
+  readonly inference_geo?: unknown;
+}
+
+/** The premium option a request asks for that the catalog cannot price, if any (`speed`, `inference_geo`). */
+function unpricedPremium(ask: ManagedAsk): string | undefined {
+  if (ask.speed !== undefined && ask.speed !== null && ask.speed !== 'standard') return `speed ${JSON.stringify(ask.speed).slice(0, 32)}`;
+  if (ask.inference_geo !== undefined && ask.inference_geo !== null && ask.inference_geo !== 'global') return `inference_geo ${JSON.stringify(ask.inference_geo).slice(0, 32)}`;
+  return undefined;
 }
 
 const NOTHING_ASKED: ManagedAsk = {};
@@ -135,6 +146,8 @@ class Planner {
     if (this.#ask.background === true) return this.#note(tollgateError('managedBackground', {}));
     const tool = unpricedHostedTool(this.#ask.tools);
     if (tool) return this.#note(tollgateError('managedHostedTool', { tool: tool.slice(0, 64) }));
+    const premium = unpricedPremium(this.#ask);
+    if (premium) return this.#note(tollgateError('managedPremium', { option: premium }));
     const tier = this.#ask.service_tier;
     const allowed = MANAGED_SERVICE_TIER[c.surface.format] ?? 'default';
     if (tier !== undefined && tier !== null && tier !== allowed) {
