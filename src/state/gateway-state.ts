@@ -15,6 +15,7 @@ import { balancePico } from '../store/credits.ts';
 import { CHANGES_CHANNEL } from './changes.ts';
 import type { PgChangeListener } from './pg-listener.ts';
 import { watchDataVersion, type DataVersionWatch } from './sqlite-watch.ts';
+import { settledWithin } from '../domain/settled.ts';
 
 export interface GatewayStateOptions {
   store: Store;
@@ -59,15 +60,6 @@ interface Reload { again: boolean; urgent: boolean; promise: Promise<void>; erro
 
 /** Longest a request waits for a change's reload before it is served from the last snapshot. */
 const RELOAD_WAIT_MS = 2_000;
-
-/** Resolves when `promise` settles or after `ms`, whichever is first (never rejects). */
-function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.then(() => {}, () => {}),
-    new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 export class GatewayState {
   readonly #store: Store;

@@ -94,3 +94,21 @@ test('after the account sat idle, the first request waits for a fresh figure; un
   assert.ok(idle instanceof Promise);
   assert.equal(await idle, 10n);
 });
+
+test('a read that never returns (a database gone silent) holds a request only readWaitMs, then the last figure decides', async () => {
+  let clock = 0;
+  let reads = 0;
+  const ledger = new CreditLedger({
+    journal, refreshMs: 1000, now: () => clock, readWaitMs: 50,
+    readBalance: () => (++reads === 1 ? Promise.resolve(1000n) : new Promise<bigint>(() => {})),
+  });
+  const snapshot = {};
+  assert.equal(await ledger.available('acct', snapshot), 1000n);
+  clock = 10_000; // stale: the request waits for a fresh figure…
+  const started = performance.now();
+  const stale = ledger.available('acct', snapshot);
+  assert.ok(stale instanceof Promise);
+  // …but not for ever: the last figure (this node's own spending is settled into it) decides.
+  assert.equal(await stale, 1000n);
+  assert.ok(performance.now() - started < 1000);
+});

@@ -10,6 +10,7 @@
 // grant may be arriving), and the first request after the account sat idle long enough for the figure to be
 // stale (other gateways may have spent meanwhile). See docs/decisions/usage-durability.md.
 import type { Logger } from 'pino';
+import { settledWithin } from '../domain/settled.ts';
 
 export interface LedgerJournal {
   unshippedPico(accountId: string): bigint;
@@ -28,6 +29,11 @@ export interface LedgerOptions {
   refreshMs?: number;
   logger?: Pick<Logger, 'warn'>;
   now?: () => number;
+  /**
+   * Longest a request waits for a read under way (a refusal it may overturn, a stale figure) before it is decided
+   * on the last figure: a database that stopped answering must not hold every request of the account (2 s).
+   */
+  readWaitMs?: number;
 }
 
 export interface Reservation {
@@ -59,6 +65,7 @@ export class CreditLedger {
   readonly #loads = new Map<string, Promise<void>>();
   readonly #refreshMs: number;
   readonly #now: () => number;
+  readonly #readWaitMs: number;
   /** One periodic read at a time: each holds the journal's fence, which shipping needs too. */
   #periodicReading = false;
 
@@ -68,6 +75,7 @@ export class CreditLedger {
     this.#logger = options.logger;
     this.#refreshMs = options.refreshMs ?? Infinity;
     this.#now = options.now ?? Date.now;
+    this.#readWaitMs = options.readWaitMs ?? 2_000;
   }
 
   /**
@@ -94,7 +102,7 @@ export class CreditLedger {
     }
     const headroom = account.balance - account.reserved;
     // A refusal the read under way may overturn (a grant), or an admission on a stale figure, waits for it.
-    if (account.inflight && (headroom <= 0n || stale)) return account.inflight.then(() => account.balance - account.reserved);
+    if (account.inflight && (headroom <= 0n || stale)) return settledWithin(account.inflight, this.#readWaitMs).then(() => account.balance - account.reserved);
     return headroom;
   }
 
