@@ -28,13 +28,12 @@ export function accessKeyView(base: string, row: repo.AccessKeyRow, token?: stri
  * even if this process dies right after the commit.
  */
 async function announcedWrite(deps: ControlDeps, accountId: string, keyId: string, configurationId: string | null | undefined, write: (trx: Kysely<Database>) => Promise<void>): Promise<void> {
-  const change = { accountId, kind: 'accessKey', resourceId: keyId } as const;
-  const seq = await deps.store.db.transaction().execute(async (trx) => {
+  const announce = await deps.store.db.transaction().execute(async (trx) => {
     if (typeof configurationId === 'string' && !(await lockConfiguration(trx, deps.store.dialect, accountId, configurationId, 'share'))) throw notFound('Access key configuration', configurationId);
     await write(trx);
-    return deps.changes.record(trx, change);
+    return deps.changes.recordAll(trx, [{ accountId, kind: 'accessKey', resourceId: keyId }]);
   });
-  deps.changes.emitLocal(change, seq);
+  announce();
 }
 
 export function accessKeyHandlers(deps: ControlDeps): HandlerTable {

@@ -26,7 +26,6 @@ export function ownedResource<T extends OwnedTable>(deps: ControlDeps, table: T,
   };
 
   return {
-    record,
     existing,
     /** Inserts `row` once `check` passes, both under the account's lock, then announces it. */
     async insert(call: Call, row: Row & { id: string }, check?: (trx: Kysely<Database>) => Promise<void>): Promise<void> {

@@ -30,7 +30,7 @@ export class ChangeBus {
 
   /** Records the change for other processes, then tells local listeners. */
   async publish(change: Change): Promise<void> {
-    const seq = this.#db ? await this.record(this.#db, change) : undefined;
+    const seq = this.#db ? await this.#record(this.#db, change) : undefined;
     this.emitLocal(change, seq);
   }
 
@@ -39,7 +39,7 @@ export class ChangeBus {
    * left unannounced (a crash or a lost connection between a commit and its announcement would leave other nodes
    * on the old state until their minute's resync). Local listeners are told with `emitLocal` after the commit.
    */
-  async record(db: Kysely<Database>, change: Change): Promise<number | undefined> {
+  async #record(db: Kysely<Database>, change: Change): Promise<number | undefined> {
     let seq: number | undefined;
     if (db.getExecutor().adapter instanceof PostgresAdapter) {
       // One statement: the notification is delivered exactly when the row becomes visible (at commit of the
@@ -64,7 +64,7 @@ export class ChangeBus {
    */
   async recordAll(trx: Kysely<Database>, changes: readonly Change[]): Promise<() => void> {
     const seqs: (number | undefined)[] = [];
-    for (const change of changes) seqs.push(await this.record(trx, change));
+    for (const change of changes) seqs.push(await this.#record(trx, change));
     return () => { for (let i = 0; i < changes.length; i++) this.emitLocal(changes[i]!, seqs[i]); };
   }
 
