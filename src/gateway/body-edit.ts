@@ -96,15 +96,19 @@ function topLevelMembers(text: string): Member[] | undefined {
  * The body with each top-level key given only once — its last occurrence, the one JSON.parse (and so the scope
  * check, the token caps and the routing) saw — or undefined when no key repeats. Forwarding the raw text of
  * `{"model":"allowed","model":"refused"}` would let a provider whose parser keeps the first value serve what the
- * policy refused, or ignore a clamped `max_tokens`.
+ * policy refused, or ignore a clamped `max_tokens`. `keys`: the parse's own key count, when the caller has it.
  */
-export function withoutRepeatedKeys(raw: string, parsed: Record<string, unknown>): string | undefined {
+export function withoutRepeatedKeys(raw: string, parsed: Record<string, unknown>, keys = ownKeyCount(parsed)): string | undefined {
   // Counting members as written against keys parsed: on every request, so no allocation and no key decoding.
-  let keys = 0;
-  for (const key in parsed) if (Object.hasOwn(parsed, key)) keys++;
   const written = topLevelMemberCount(raw);
   if (written === undefined || written === keys) return undefined;
   return editedBodyText(raw, parsed, parsed);
+}
+
+function ownKeyCount(parsed: Record<string, unknown>): number {
+  let keys = 0;
+  for (const key in parsed) if (Object.hasOwn(parsed, key)) keys++;
+  return keys;
 }
 
 /** How many members the object's text has (a key given twice counts twice), or undefined for a non-object. */

@@ -31,12 +31,6 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 /** Two top-level keys equal but for case (`model` and `Model`), if the body has such a pair. */
 function caseTwins(body: Record<string, unknown>): [string, string] | undefined {
-  // Ordinary bodies have lower-case keys only: one scan, no array, no map (for…in over a parsed object's own keys).
-  let upper = false;
-  for (const key in body) {
-    if (key !== key.toLowerCase()) { upper = true; break; }
-  }
-  if (!upper) return undefined;
   const seen = new Map<string, string>();
   for (const key of Object.keys(body)) {
     const folded = key.toLowerCase();
@@ -63,8 +57,16 @@ export function parseBody(received: Buffer): { raw: Buffer; body: Record<string,
     throw tollgateError('badRequestBody', { reason: 'the body must be a JSON object.' });
   }
   const body = parsed as Record<string, unknown>;
-  const twins = caseTwins(body);
+  // One pass over the keys for both checks below, on every request: no array, no map (ordinary bodies have
+  // lower-case keys only, so the case-twin search runs only when one is not).
+  let keys = 0;
+  let upper = false;
+  for (const key in body) {
+    keys++;
+    if (!upper && key !== key.toLowerCase()) upper = true;
+  }
+  const twins = upper ? caseTwins(body) : undefined;
   if (twins) throw tollgateError('badRequestBody', { reason: `the keys "${twins[0]}" and "${twins[1]}" differ only in case; providers that match keys regardless of case (Go's JSON decoder: Ollama, vLLM routers) could read the one the gateway did not check. Send one.` });
-  const deduplicated = withoutRepeatedKeys(text, body);
+  const deduplicated = withoutRepeatedKeys(text, body, keys);
   return { raw: deduplicated === undefined ? received : Buffer.from(deduplicated), body };
 }
