@@ -59,6 +59,13 @@ function nextAction(attempts: readonly AttemptPlan[], i: number): RetryAction {
   return next.keySource === 'ngrok' && attempts[i]!.keySource === 'user' ? 'managed_fallback' : 'next_key';
 }
 
+/** The client left before this attempt's answer reached it: the chain ends here, its outcome unknown. */
+function leftByClient(record: AttemptRecord): Verdict {
+  record.retryAction = 'fail_fast';
+  record.completion = 'unknown';
+  return 'stop';
+}
+
 /** Index of the first attempt after `i` on another model; -1 when the rest are all the same model's. */
 function nextModelAt(attempts: readonly AttemptPlan[], i: number): number {
   for (let j = i + 1; j < attempts.length; j++) if (attempts[j]!.candidate !== attempts[i]!.candidate) return j;
@@ -126,18 +133,13 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
       if (ctx.clientGone) {
         // Left while the attempt was being noted: it is never sent (its begun row still gets its event).
         record.failure = 'cancelled';
-        record.completion = 'unknown';
-        record.retryAction = 'fail_fast';
-        verdict = 'stop';
+        verdict = leftByClient(record);
         break;
       }
       verdict = await attemptOnce(ctx, record, records.length, isStreaming, nextModel >= 0);
-      if (ctx.clientGone && verdict !== 'served') {
-        // Left while this attempt was answered (read on for METER_GRACE_MS): the chain stops here.
-        record.retryAction = 'fail_fast';
-        record.completion = 'unknown';
-        verdict = 'stop';
-      } else if (verdict === 'next-model') {
+      // Left while this attempt was answered (read on for METER_GRACE_MS): the chain stops here.
+      if (ctx.clientGone && verdict !== 'served') verdict = leftByClient(record);
+      else if (verdict === 'next-model') {
         record.retryAction = totalTimedOut(ctx) ? 'exhausted' : 'next_backend';
         verdict = 'next';
         i = nextModel - 1;
