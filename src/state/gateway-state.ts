@@ -160,8 +160,7 @@ export class GatewayState {
       if (reload?.urgent) {
         // A change is being applied: the request sees it — unless the database is too slow to answer, when the last
         // snapshot serves (operations.md: an unreachable database is served from memory).
-        const waited = this.#accounts.has(key.accountId) ? settledWithin(reload.promise, RELOAD_WAIT_MS) : reload.promise;
-        return waited.then(() => {
+        return this.#awaitReload(key.accountId, reload).then(() => {
           // Still reloading: served as the key stands in the last snapshot (if the change did not drop it).
           const stillReloading = this.#reloads.get(key.accountId)?.urgent === true && this.#accounts.has(key.accountId);
           return (stillReloading ? this.#keys.get(hash) : undefined) ?? this.authenticate(token);
@@ -323,12 +322,16 @@ export class GatewayState {
     this.#negative.set(hash, Date.now() + this.#negativeTtlMs);
   }
 
+  /** A reload's end — with a snapshot to fall back on, at most RELOAD_WAIT_MS: a slow database holds a request only so long. */
+  #awaitReload(accountId: string, reload: Reload): Promise<void> {
+    return this.#accounts.has(accountId) ? settledWithin(reload.promise, RELOAD_WAIT_MS) : reload.promise;
+  }
+
   async #ensureAccount(accountId: string): Promise<void> {
     const loaded = this.#accounts.has(accountId);
     if (loaded && !this.#reloads.get(accountId)?.urgent) return;
     const reload = this.#reload(accountId, true)!;
-    // With a snapshot to fall back on, a slow database holds the request up only so long.
-    await (loaded ? settledWithin(reload.promise, RELOAD_WAIT_MS) : reload.promise);
+    await this.#awaitReload(accountId, reload);
     if (!this.#accounts.has(accountId)) throw reload.error instanceof Error ? reload.error : new Error(`account ${accountId} could not be loaded`);
   }
 
