@@ -108,11 +108,11 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     // With billing on the credit ledger reads balances itself (gauge included).
     const state = new GatewayState({ store, secretBox, changes, logger, ...(config.billing ? { readBalance: null } : {}) });
     await state.start();
+    // Closers run last pushed first: no new requests (the gateway), the last spans exported (the observer), every
+    // recorded usage event in the store (the journal), then the state. A start failing half-way closes what it opened.
+    closers.push(() => state.close());
     const usage = new UsageJournal({ path: config.journalPath, write: (events) => insertUsageEvents(store.db, events), logger });
-    // Until the server listens, a failed start closes these alone (the journal holds its slot's lock); after, the
-    // ordered shutdown below does.
-    let serving = false;
-    closers.push(async () => { if (!serving) { await usage.close(); await state.close(); } });
+    closers.push(() => usage.close());
     // On PostgreSQL other gateway processes may spend the same credit: their shipped spending is read back
     // within a second of an account's next request. A SQLite gateway is the only one spending its accounts'.
     const ledger = config.billing
@@ -125,6 +125,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
       // Billing on: the ledger's exact figures; otherwise the snapshots' (store balance at load, then debited).
       balances: () => ledger ? ledger.balances() : state.accounts(),
     }, VERSION);
+    closers.push(() => observer.close());
     const loopId = deploymentLoopId(config.masterKey);
     const gateway = await startGatewayServer({
       state, usage, logger, observer, ...(ledger ? { ledger } : {}),
@@ -137,15 +138,6 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
       },
     }, config.host, config.gatewayPort);
     running.gatewayUrl = gateway.url;
-    serving = true;
-    // Order matters: no new requests, then every recorded usage event in the store, then the state.
-    closers.push(async () => {
-      await gateway.close(config.shutdownGraceMs);
-      await usage.close();
-      await state.close();
-      // Spans of the last requests are exported before the process goes.
-      await observer.close();
-    });
+    closers.push(() => gateway.close(config.shutdownGraceMs));
   }
-
 }
