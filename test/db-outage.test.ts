@@ -20,6 +20,7 @@ import { GatewayState } from '../src/state/gateway-state.ts';
 import { ChangeBus } from '../src/state/changes.ts';
 import { SecretBox } from '../src/domain/secret-box.ts';
 import { openStore } from '../src/store/database.ts';
+import { creditsGrant } from '../src/cli/admin.ts';
 
 const BOOTSTRAP = 'tgapi_dboutagetestkey0000000000000000000000000';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -128,6 +129,28 @@ describe('database outages (postgres)', () => {
       }
     });
     }
+
+    test('a credit grant (`tollgate credits grant`) and its announcement commit together: a connection lost between them leaves neither', async () => {
+      const locker = new pg.Client({ connectionString: c.database.url });
+      await locker.connect();
+      const credits = () => c.store.db.selectFrom('creditTransactions').select('id').where('accountId', '=', c.accountId).where('type', '=', 'credits').execute();
+      const grantsBefore = (await credits()).length;
+      try {
+        await locker.query('BEGIN');
+        await locker.query('LOCK TABLE state_changes IN ACCESS EXCLUSIVE MODE');
+        const grant = creditsGrant(['grant', '--account', c.accountId, '--cents', '700', '--database-url', c.database.url]).then(() => 'granted', (e: Error) => e.message);
+        await sleep(500);
+        await locker.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`);
+        const outcome = await grant;
+        await locker.query('ROLLBACK');
+        const granted = (await credits()).length - grantsBefore;
+        const announced = (await c.store.db.selectFrom('stateChanges').select('seq').where('accountId', '=', c.accountId).where('kind', '=', 'credits').execute()).length;
+        assert.equal(granted, announced, `grants made: ${granted}, announced: ${announced}, command: ${outcome}`);
+        assert.equal(granted === 0, outcome !== 'granted', 'the command reports what happened');
+      } finally {
+        await locker.end().catch(() => {});
+      }
+    });
 
     test('a change whose reload failed once (a table locked past lock_timeout) is applied by the next poll', async () => {
       const dbName = new URL(c.database.url).pathname.slice(1);

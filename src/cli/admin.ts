@@ -39,8 +39,11 @@ export async function creditsGrant(args: string[]): Promise<void> {
   const store = await openStore(databaseUrl(values['database-url']));
   try {
     if (!(await accountExists(store.db, values.account))) throw new Error(`account ${values.account} not found`);
-    await grantCredits(store.db, values.account, Number(values.cents), { category });
-    await new ChangeBus(store.db).publish({ accountId: values.account, kind: 'credits', resourceId: values.account });
+    const account = values.account;
+    await store.db.transaction().execute(async (trx) => {
+      await grantCredits(trx, account, Number(values.cents), { category });
+      await new ChangeBus().recordAll(trx, [{ accountId: account, kind: 'credits', resourceId: account }]);
+    });
     process.stdout.write(`${JSON.stringify({ accountId: values.account, grantedCents: Number(values.cents), category })}\n`);
   } finally {
     await store.close();

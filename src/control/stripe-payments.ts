@@ -51,8 +51,12 @@ export async function createCheckout(stripe: Stripe, deps: ControlDeps, accountI
 }
 
 async function grant(deps: ControlDeps, accountId: string, cents: number, externalRef: string): Promise<boolean> {
-  const { granted } = await grantCredits(deps.store.db, accountId, cents, { category: 'purchase', externalRef, expiresAt: purchaseExpiry() });
-  if (granted) await deps.changes.publish({ accountId, kind: 'credits', resourceId: externalRef });
+  // The grant's announcement commits with it, so a grant is never left unannounced to the other gateways.
+  const [granted, announce] = await deps.store.db.transaction().execute(async (trx) => {
+    const result = await grantCredits(trx, accountId, cents, { category: 'purchase', externalRef, expiresAt: purchaseExpiry() });
+    return [result.granted, result.granted ? await deps.changes.recordAll(trx, [{ accountId, kind: 'credits', resourceId: externalRef }]) : undefined] as const;
+  });
+  announce?.();
   return granted;
 }
 
