@@ -2,7 +2,7 @@
 // run on loopback, against an instant fake upstream. Each server under test is pinned to one core and the load
 // generator (wrk) to the other, so the figures compare gateways rather than schedulers.
 //
-//   npm run bench                    full table: 5 s × 3 repeats per point, medians; writes bench/results/<date>.*
+//   npm run bench                    full table: 5 s × 3 repeats per point, medians; writes bench/results/<date>.* (<date>T<HHMM>.* for a later run that day)
 //   npm run bench -- --soak          also the memory soak (≥ 1,000,000 requests; 1,000 concurrent slow streams)
 //   npm run bench -- --smoke         ~1 s per point, tiny loads; proves the harness works (CI), no figure asserted
 //   npm run bench -- --profile       also a V8 CPU profile of Tollgate (bench/results/tmp/profiles; node bench/profile.ts)
@@ -479,8 +479,11 @@ async function main(): Promise<number> {
     rows, ratios: rat, budget, soak: soaks,
     markdown: markdownTable(rows),
   };
-  const jsonPath = join(outDir, `${date}.json`);
-  const svgPath = join(outDir, `${date}.svg`);
+  // A second full run on the same day keeps the first one's files (the docs cite them): it is named by its time too.
+  const hhmm = `${String(startedAt.getHours()).padStart(2, '0')}${String(startedAt.getMinutes()).padStart(2, '0')}`;
+  const name = !smoke && existsSync(join(outDir, `${date}.json`)) ? `${date}T${hhmm}` : date;
+  const jsonPath = join(outDir, `${name}.json`);
+  const svgPath = join(outDir, `${name}.svg`);
   writeFileSync(jsonPath, JSON.stringify(result, null, 2) + '\n');
   writeFileSync(svgPath, svgChart(rows, `Tollgate benchmark ${date}${smoke ? ' (smoke)' : ''}`, `${cpuModel()} · one pinned core per server · ${loader.tool}, ${settings.connections} connections, median of ${settings.repeats}`, settings.connections));
   console.log(`\nwrote ${jsonPath.slice(ROOT.length + 1)} and ${svgPath.slice(ROOT.length + 1)}`);
