@@ -73,6 +73,64 @@ describe('database outages (postgres)', () => {
     }
   });
 
+  test('SIGTERM while the database is silently unreachable: the gateway exits, and its next start ships what the journal kept', async (t) => {
+    const children = new Children();
+    const database = await createTestDatabase('postgres');
+    const proxy = await startPgProxy(database.url);
+    const journals = mkdtempSync(join(tmpdir(), 'tollgate-outage-'));
+    const store = await openStore(database.url, { migrate: false });
+    try {
+      const [apiPort, gwPort] = [await freePort(), await freePort()];
+      const common = { TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'), TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fake.url}/v1`, TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1', TOLLGATE_HOST: '127.0.0.1' };
+      const api = children.spawn('api', ['api'], { ...common, TOLLGATE_DATABASE_URL: database.url, TOLLGATE_API_PORT: String(apiPort), TOLLGATE_BOOTSTRAP_API_KEY: BOOTSTRAP });
+      const apiUrl = `http://127.0.0.1:${apiPort}`;
+      await waitHealthy(api, apiUrl);
+      const gwEnv = { ...common, TOLLGATE_DATABASE_URL: proxy.url, TOLLGATE_GATEWAY_PORT: String(gwPort), TOLLGATE_JOURNAL_PATH: join(journals, 'j.db') };
+      const gwUrl = `http://127.0.0.1:${gwPort}`;
+      const gw = children.spawn('gateway', ['gateway'], gwEnv);
+      await waitHealthy(gw, gwUrl);
+      const headers = { authorization: `Bearer ${BOOTSTRAP}`, 'content-type': 'application/json' };
+      await fetch(`${apiUrl}/provider-keys`, { method: 'POST', headers, body: JSON.stringify({ providerId: 'openai', name: 'p', value: 'sk-x' }) });
+      const key = await (await fetch(`${apiUrl}/access-keys`, { method: 'POST', headers, body: JSON.stringify({ name: 'app' }) })).json() as { id: string; token: string };
+      const chat = () => fetch(`${gwUrl}/v1/chat/completions`, {
+        method: 'POST', headers: { authorization: `Bearer ${key.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+      }).then((r) => r.status, () => -1);
+      assert.equal(await chat(), 200);
+      await sleep(300);
+      // The partition: answers are served from memory, their events wait in the journal for the store.
+      proxy.blackhole();
+      const statuses = await Promise.all(Array.from({ length: 10 }, chat));
+      assert.deepEqual(statuses, Array(10).fill(200));
+      const stopping = Date.now();
+      gw.proc.kill('SIGTERM');
+      const exited = await Promise.race([gw.exited.then((code) => `exit ${code}`), sleep(30_000).then(() => 'still running after 30 s')]);
+      const tookMs = Date.now() - stopping;
+      assert.equal(exited, 'exit 0', gw.output().slice(-2000));
+      assert.ok(tookMs < 20_000, `stopped in ${tookMs} ms`);
+      t.diagnostic(`SIGTERM → exit in ${tookMs} ms with the database silent`);
+      assert.match(gw.output(), /left in the journal/);
+      // The network heals; the next start on the same journal ships every event once.
+      proxy.heal();
+      proxy.reset();
+      const again = children.spawn('gateway-again', ['gateway'], gwEnv);
+      await waitHealthy(again, gwUrl);
+      let rows: { id: string }[] = [];
+      for (let i = 0; i < 50 && rows.length < 11; i++) {
+        await sleep(200);
+        rows = await store.db.selectFrom('usageEvents').select('id').where('accessKeyId', '=', key.id).execute();
+      }
+      assert.equal(rows.length, 11, 'the warm-up request and the ten served during the partition');
+      assert.equal(new Set(rows.map((r) => r.id)).size, 11);
+    } finally {
+      await children.killAll();
+      await store.close().catch(() => {});
+      await proxy.close();
+      await database.drop();
+      rmSync(journals, { recursive: true, force: true });
+    }
+  });
+
   describe('gateway state', () => {
     let c: TestControl;
     before(async () => { c = await startControl('postgres'); });

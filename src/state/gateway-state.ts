@@ -60,6 +60,8 @@ interface Reload { again: boolean; urgent: boolean; promise: Promise<void>; erro
 
 /** Longest a request waits for a change's reload before it is served from the last snapshot. */
 const RELOAD_WAIT_MS = 2_000;
+/** Longest close() waits for the database (the last lastUsed stamps, a poll under way). */
+const CLOSE_WAIT_MS = 2_000;
 
 export class GatewayState {
   readonly #store: Store;
@@ -232,12 +234,13 @@ export class GatewayState {
     this.#closed = true;
     this.#unsubscribe?.();
     this.#watch?.stop();
-    await this.#listener?.close();
     for (const t of this.#timers) clearInterval(t);
     if (this.#pollTimer) clearTimeout(this.#pollTimer);
-    await this.#polling;
-    await Promise.allSettled([...this.#reloads.values()].map((r) => r.promise));
-    await this.#flushLastUsed();
+    // A database gone silent must not keep a stopping process alive: what is left is a poll, reloads nobody needs any
+    // more, and lastUsed stamps (a convenience, not a record).
+    const finishing = Promise.allSettled([this.#listener?.close(), this.#polling, ...[...this.#reloads.values()].map((r) => r.promise)])
+      .then(() => this.#flushLastUsed());
+    if (!(await settledWithin(finishing, CLOSE_WAIT_MS))) this.#logger.warn({ waitedMs: CLOSE_WAIT_MS }, 'the database did not answer while the gateway state closed; stopping without it (lastUsed stamps not yet written are dropped)');
   }
 
   /** Writes pending lastUsed timestamps now (also done every few seconds and on close). */
@@ -323,8 +326,9 @@ export class GatewayState {
   }
 
   /** A reload's end — with a snapshot to fall back on, at most RELOAD_WAIT_MS: a slow database holds a request only so long. */
-  #awaitReload(accountId: string, reload: Reload): Promise<void> {
-    return this.#accounts.has(accountId) ? settledWithin(reload.promise, RELOAD_WAIT_MS) : reload.promise;
+  async #awaitReload(accountId: string, reload: Reload): Promise<void> {
+    if (this.#accounts.has(accountId)) await settledWithin(reload.promise, RELOAD_WAIT_MS);
+    else await reload.promise;
   }
 
   async #ensureAccount(accountId: string): Promise<void> {

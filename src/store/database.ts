@@ -8,8 +8,12 @@ import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import { Migrator, type MigrationProvider } from 'kysely/migration';
 import type { Database } from './schema.ts';
 import { migrations } from './migrations.ts';
+import { settledWithin } from '../domain/settled.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
+
+/** Longest close() waits for PostgreSQL connections still in use. */
+const POOL_END_WAIT_MS = 2_000;
 
 export interface Store {
   readonly db: Kysely<Database>;
@@ -66,7 +70,9 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
     pool.on('error', () => {});
     pool.on('connect', (client) => { client.on('error', () => {}); });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
-    store = { db, dialect: 'postgres', url, pool, close: () => db.destroy() };
+    // pool.end() waits for every client in use: one whose query a silent database never answers would keep a
+    // stopping process alive for as long as TCP takes to give up (minutes). Its work is lost with it either way.
+    store = { db, dialect: 'postgres', url, pool, close: async () => { await settledWithin(db.destroy(), POOL_END_WAIT_MS); } };
   }
   if (options.migrate !== false) await migrate(store);
   return store;

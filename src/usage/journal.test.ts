@@ -545,6 +545,25 @@ describe('usage journal', () => {
     assert.equal(journal.unshippedPico('acct_1'), 0n);
   }));
 
+  it('stopping while the store never answers leaves the journaled events for the next start, which ships each once', { timeout: 10_000 }, withDir(async (dir) => {
+    const path = join(dir, 'j.db');
+    const written: string[] = [];
+    // A database gone silent: the write is sent and never answered, nor refused.
+    const silent = new UsageJournal({ path, intervalMs: 2, closeShippingMs: 200, write: () => new Promise<void>(() => {}) });
+    const [a, b] = [begun('e1', 'rq_1', 1), begun('e2', 'rq_2', 1)];
+    await Promise.all([silent.begin(a), silent.begin(b)]);
+    silent.record(finished(a, 3n));
+    silent.record(finished(b, 4n));
+    const started = Date.now();
+    await silent.close();
+    assert.ok(Date.now() - started < 2_000, `close() took ${Date.now() - started} ms`);
+    const next = new UsageJournal({ path, intervalMs: 2, write: async (events) => { written.push(...events.map((e) => e.id)); } });
+    assert.equal(next.unshippedPico('acct_1'), 7n, 'the events still count against the balance until shipped');
+    await next.close();
+    assert.deepEqual(written.sort(), ['e1', 'e2']);
+    assert.deepEqual(segmentsIn(dir), [], 'shipped and removed');
+  }));
+
   it('stopping with the journal disk full and the store refusing for a while: retries, logs once, stores everything', { timeout: 10_000 }, withDir(async (dir) => {
     const path = join(dir, 'j.db');
     const stored: UsageEvent[] = [];

@@ -25,6 +25,12 @@ export interface UsageJournalOptions {
   memoryQueueEvents?: number;
   /** Size of the log's segments (default 8 MiB; tests use small ones to rotate often). */
   segmentBytes?: number;
+  /**
+   * How long close() keeps trying a store that takes no shipment, once the journal file holds every event (default
+   * 10 s): a database gone silent must not keep a stopping process alive; the next start on the file ships them.
+   * A store that keeps taking shipments (a backlog draining) is waited for.
+   */
+  closeShippingMs?: number;
 }
 
 /** Longest a finished event waits for a begin commit to join before it is committed on its own. */
@@ -69,6 +75,11 @@ export class UsageJournal implements UsageSink {
   #shipTimer: NodeJS.Timeout | undefined;
   #shipFailures = 0;
   #closed = false;
+  /** close() stopped waiting for the store: the file is closed, and the rows still in it are left for the next start. */
+  #abandoned = false;
+  readonly #closeShippingMs: number;
+  /** When the store last took a shipment (performance.now()). */
+  #shippedAt = 0;
 
   constructor(options: UsageJournalOptions) {
     // Before the file opens: what it meets while recovering and adopting (an undeletable file) is reported too.
@@ -84,6 +95,7 @@ export class UsageJournal implements UsageSink {
     this.#maxBatch = options.maxBatch ?? 500;
     this.#maxBackoffMs = options.maxBackoffMs ?? 5000;
     this.#memoryQueueEvents = options.memoryQueueEvents ?? 50_000;
+    this.#closeShippingMs = options.closeShippingMs ?? 10_000;
     if (this.#file.skippedLines > 0) {
       this.#logger?.error({ lines: this.#file.skippedLines, journal: this.#file.path }, 'usage journal: lines that could not be read were skipped (damaged disk?)');
     }
@@ -136,6 +148,7 @@ export class UsageJournal implements UsageSink {
 
   async flush(): Promise<void> {
     for (;;) {
+      if (this.#abandoned) return;
       if (this.#begun.length > 0 || this.#finished.length > 0) {
         this.#commit();
         // Stopping while the journal refuses writes (disk full or failed): these events exist only in memory, and a
@@ -161,10 +174,31 @@ export class UsageJournal implements UsageSink {
     this.#closed = true;
     // Metering runs on setImmediate after an answer completes: let the last ones record first.
     await new Promise((resolve) => setImmediate(resolve));
-    await this.flush();
+    if (!(await this.#flushWithin(this.#closeShippingMs))) {
+      this.#abandoned = true;
+      this.#logger?.warn({ events: this.#unshippedCount, journal: this.#file.path }, 'usage events the store did not take in time were left in the journal; the next start on this journal ships them');
+    }
     for (const timer of [this.#shipTimer, this.#finishTimer, this.#retryTimer]) if (timer) clearTimeout(timer);
     this.#shipTimer = this.#finishTimer = this.#retryTimer = undefined;
     this.#file.close();
+  }
+
+  /**
+   * flush(), given up after `ms` once every event is in the journal file (true when it finished). Events only in
+   * memory (a failing disk) are waited for however long it takes: a stop now would lose them.
+   */
+  #flushWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const since = performance.now();
+    const giveUp = new Promise<boolean>((resolve) => {
+      const check = (): void => {
+        const idle = performance.now() - Math.max(since, this.#shippedAt);
+        if (idle >= ms && this.#begun.length === 0 && this.#finished.length === 0 && this.#tickFailures === 0) resolve(false);
+        else timer = setTimeout(check, Math.max(100, ms - idle));
+      };
+      timer = setTimeout(check, ms);
+    });
+    return Promise.race([this.flush().then(() => true), giveUp]).finally(() => clearTimeout(timer));
   }
 
   /**
@@ -375,8 +409,10 @@ export class UsageJournal implements UsageSink {
         }
         return -1;
       }
-      // Only after the store committed: a crash before this line ships the rows again, a no-op there.
-      this.#removeRows(batches.map((b) => b.seq));
+      // Only after the store committed: a crash before this line ships the rows again, a no-op there. So does the
+      // next start when close() gave up on this write and closed the file.
+      if (!this.#abandoned) this.#removeRows(batches.map((b) => b.seq));
+      this.#shippedAt = performance.now();
       for (const e of events) this.#uncount(e.accountId, e.costPico);
       if (this.#shipFailures > 0) this.#logger?.info({ pending: this.#unshippedCount }, 'usage shipping resumed');
       this.#shipFailures = 0;
