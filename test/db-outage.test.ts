@@ -14,7 +14,7 @@ import { sql } from 'kysely';
 import { startFakeProvider, type FakeProvider } from './fake-upstream.ts';
 import { createTestDatabase } from './helpers/stores.ts';
 import { Children, freePort, waitHealthy } from './helpers/processes.ts';
-import { startPgProxy } from './helpers/pg-proxy.ts';
+import { startPgProxy, type PgProxy } from './helpers/pg-proxy.ts';
 import { startControl, type TestControl } from './helpers/control.ts';
 import { GatewayState } from '../src/state/gateway-state.ts';
 import { ChangeBus } from '../src/state/changes.ts';
@@ -24,6 +24,30 @@ import { creditsGrant } from '../src/cli/admin.ts';
 
 const BOOTSTRAP = 'tgapi_dboutagetestkey0000000000000000000000000';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * An api process on the database and a gateway process that reaches it through `proxy` (its network path), with
+ * a provider key and an access key made; `chat()` sends one request through the gateway and resolves to its status.
+ */
+async function apiAndGateway(children: Children, databaseUrl: string, proxy: PgProxy, journals: string, fakeUrl: string) {
+  const [apiPort, gwPort] = [await freePort(), await freePort()];
+  const common = { TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'), TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fakeUrl}/v1`, TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1', TOLLGATE_HOST: '127.0.0.1' };
+  const api = children.spawn('api', ['api'], { ...common, TOLLGATE_DATABASE_URL: databaseUrl, TOLLGATE_API_PORT: String(apiPort), TOLLGATE_BOOTSTRAP_API_KEY: BOOTSTRAP });
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  await waitHealthy(api, apiUrl);
+  const gatewayEnv = { ...common, TOLLGATE_DATABASE_URL: proxy.url, TOLLGATE_GATEWAY_PORT: String(gwPort), TOLLGATE_JOURNAL_PATH: join(journals, 'j.db') };
+  const gatewayUrl = `http://127.0.0.1:${gwPort}`;
+  const gateway = children.spawn('gateway', ['gateway'], gatewayEnv);
+  await waitHealthy(gateway, gatewayUrl);
+  const headers = { authorization: `Bearer ${BOOTSTRAP}`, 'content-type': 'application/json' };
+  await fetch(`${apiUrl}/provider-keys`, { method: 'POST', headers, body: JSON.stringify({ providerId: 'openai', name: 'p', value: 'sk-x' }) });
+  const key = await (await fetch(`${apiUrl}/access-keys`, { method: 'POST', headers, body: JSON.stringify({ name: 'app' }) })).json() as { id: string; token: string };
+  const chat = () => fetch(`${gatewayUrl}/v1/chat/completions`, {
+    method: 'POST', headers: { authorization: `Bearer ${key.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+  }).then((r) => r.status, () => -1);
+  return { gateway, gatewayEnv, gatewayUrl, key, chat };
+}
 
 describe('database outages (postgres)', () => {
   let fake: FakeProvider;
@@ -37,22 +61,7 @@ describe('database outages (postgres)', () => {
     const journals = mkdtempSync(join(tmpdir(), 'tollgate-outage-'));
     const locker = new pg.Client({ connectionString: database.url });
     try {
-      const [apiPort, gwPort] = [await freePort(), await freePort()];
-      const common = { TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'), TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fake.url}/v1`, TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1', TOLLGATE_HOST: '127.0.0.1' };
-      const api = children.spawn('api', ['api'], { ...common, TOLLGATE_DATABASE_URL: database.url, TOLLGATE_API_PORT: String(apiPort), TOLLGATE_BOOTSTRAP_API_KEY: BOOTSTRAP });
-      const apiUrl = `http://127.0.0.1:${apiPort}`;
-      await waitHealthy(api, apiUrl);
-      // The gateway reaches PostgreSQL through the proxy: its network path.
-      const gw = children.spawn('gateway', ['gateway'], { ...common, TOLLGATE_DATABASE_URL: proxy.url, TOLLGATE_GATEWAY_PORT: String(gwPort), TOLLGATE_JOURNAL_PATH: join(journals, 'j.db') });
-      const gwUrl = `http://127.0.0.1:${gwPort}`;
-      await waitHealthy(gw, gwUrl);
-      const headers = { authorization: `Bearer ${BOOTSTRAP}`, 'content-type': 'application/json' };
-      await fetch(`${apiUrl}/provider-keys`, { method: 'POST', headers, body: JSON.stringify({ providerId: 'openai', name: 'p', value: 'sk-x' }) });
-      const key = await (await fetch(`${apiUrl}/access-keys`, { method: 'POST', headers, body: JSON.stringify({ name: 'app' }) })).json() as { token: string };
-      const chat = () => fetch(`${gwUrl}/v1/chat/completions`, {
-        method: 'POST', headers: { authorization: `Bearer ${key.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-      }).then((r) => r.status, () => -1);
+      const { gateway: gw, chat } = await apiAndGateway(children, database.url, proxy, journals, fake.url);
       assert.equal(await chat(), 200);
       // The gateway's next safety-net poll (every 2 s) held in flight by a lock, then the network path resets.
       await locker.connect();
@@ -80,22 +89,7 @@ describe('database outages (postgres)', () => {
     const journals = mkdtempSync(join(tmpdir(), 'tollgate-outage-'));
     const store = await openStore(database.url, { migrate: false });
     try {
-      const [apiPort, gwPort] = [await freePort(), await freePort()];
-      const common = { TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'), TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fake.url}/v1`, TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1', TOLLGATE_HOST: '127.0.0.1' };
-      const api = children.spawn('api', ['api'], { ...common, TOLLGATE_DATABASE_URL: database.url, TOLLGATE_API_PORT: String(apiPort), TOLLGATE_BOOTSTRAP_API_KEY: BOOTSTRAP });
-      const apiUrl = `http://127.0.0.1:${apiPort}`;
-      await waitHealthy(api, apiUrl);
-      const gwEnv = { ...common, TOLLGATE_DATABASE_URL: proxy.url, TOLLGATE_GATEWAY_PORT: String(gwPort), TOLLGATE_JOURNAL_PATH: join(journals, 'j.db') };
-      const gwUrl = `http://127.0.0.1:${gwPort}`;
-      const gw = children.spawn('gateway', ['gateway'], gwEnv);
-      await waitHealthy(gw, gwUrl);
-      const headers = { authorization: `Bearer ${BOOTSTRAP}`, 'content-type': 'application/json' };
-      await fetch(`${apiUrl}/provider-keys`, { method: 'POST', headers, body: JSON.stringify({ providerId: 'openai', name: 'p', value: 'sk-x' }) });
-      const key = await (await fetch(`${apiUrl}/access-keys`, { method: 'POST', headers, body: JSON.stringify({ name: 'app' }) })).json() as { id: string; token: string };
-      const chat = () => fetch(`${gwUrl}/v1/chat/completions`, {
-        method: 'POST', headers: { authorization: `Bearer ${key.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-      }).then((r) => r.status, () => -1);
+      const { gateway: gw, gatewayEnv: gwEnv, gatewayUrl: gwUrl, key, chat } = await apiAndGateway(children, database.url, proxy, journals, fake.url);
       assert.equal(await chat(), 200);
       await sleep(300);
       // The partition: answers are served from memory, their events wait in the journal for the store.
