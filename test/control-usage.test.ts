@@ -24,7 +24,7 @@ function seed(accountId: string): UsageEvent[] {
     e({ id: 'ue_a1', requestId: 'rq_a', attemptNumber: 1, isFinalAttempt: false, statusCode: 429, isError: true, costPico: 0n, retryAction: 'next_key', eventTime: `${DAY1}T10:00:00.000Z`, accessKeyId: 'aigk_one', keySource: 'user', providerKeyId: 'aigpk_1', providerKeyDisplayName: 'sk-abc***wxyz' }),
     e({ id: 'ue_a2', requestId: 'rq_a', attemptNumber: 2, isFinalAttempt: true, costPico: 100_000_000_000n, eventTime: `${DAY1}T10:00:01.000Z`, accessKeyId: 'aigk_one', keySource: 'user', providerKeyId: 'aigpk_2', providerKeyDisplayName: 'sk-def***wxyz' }),
     // Request B on day 1, anthropic, failed finally, costs a partial stream.
-    e({ id: 'ue_b1', requestId: 'rq_b', provider: 'anthropic', providerDisplayName: 'Anthropic', model: 'claude-x', isFinalAttempt: true, statusCode: 500, isError: true, costPico: 200_000_000_000n, eventTime: `${DAY1}T12:00:00.000Z`, accessKeyId: 'aigk_two' }),
+    e({ id: 'ue_b1', requestId: 'rq_b', provider: 'anthropic', providerDisplayName: 'Anthropic', model: 'claude-x', isFinalAttempt: true, statusCode: 500, isError: true, retryAction: 'exhausted', completion: 'failed', costPico: 200_000_000_000n, eventTime: `${DAY1}T12:00:00.000Z`, accessKeyId: 'aigk_two' }),
     // Request C on day 2, a big managed-credential cost.
     e({ id: 'ue_c1', requestId: 'rq_c', isFinalAttempt: true, costPico: BIG, eventTime: `${DAY2}T08:00:00.000Z`, accessKeyId: 'aigk_one' }),
     // Outside the window.
@@ -60,6 +60,31 @@ for (const kind of STORE_KINDS) {
       assert.equal(c1.totalCost, '9007.19925');
       assert.equal(c1.providerKeyId, undefined);
       assert.equal(c1.accountId, undefined, 'internal fields stay internal');
+    });
+
+    test('GET /usage/requests/{requestId}: every attempt of the request in order, with the verdict on each', async () => {
+      const found = expectSchema<{ uri: string; requestId: string; attempts: Array<{ event: { id: string; attemptNumber: number }; served: boolean; retryAction?: string; completion: string; upstreamDurationMs: number | null; requestDurationMs: number | null }> }>(
+        await control.call('GET', '/usage/requests/rq_a'), 200, 'AIGatewayRequest');
+      assert.equal(found.requestId, 'rq_a');
+      assert.equal(path(found.uri), '/usage/requests/rq_a');
+      assert.deepEqual(found.attempts.map((a) => [a.event.id, a.event.attemptNumber, a.served, a.retryAction, a.completion]),
+        [['ue_a1', 1, false, 'next_key', 'succeeded'], ['ue_a2', 2, true, 'succeeded', 'succeeded']]);
+      assert.equal(found.attempts[0]!.upstreamDurationMs, 5);
+      assert.equal(found.attempts[0]!.requestDurationMs, null, 'not recorded per attempt');
+      // Served or not: a request every candidate failed (the gateway's own error answered it); the provider's refusal
+      // passed through (the client got that answer); an answer the client had left before (nobody received it).
+      const at = '2020-06-01T00:00:00.000Z';
+      await insertUsageEvents(control.store.db, [
+        usageEvent(control.accountId, { id: 'ue_refused', requestId: 'rq_refused', statusCode: 400, isError: true, retryAction: 'fail_fast', completion: 'failed', eventTime: at }),
+        usageEvent(control.accountId, { id: 'ue_gone', requestId: 'rq_gone', statusCode: 200, retryAction: 'succeeded', completion: 'unknown', eventTime: at }),
+      ]);
+      const servedOf = async (id: string) => expectSchema<{ attempts: Array<{ served: boolean }> }>(await control.call('GET', `/usage/requests/${id}`), 200, 'AIGatewayRequest').attempts.map((a) => a.served);
+      assert.deepEqual(await servedOf('rq_b'), [false]);
+      assert.deepEqual(await servedOf('rq_refused'), [true]);
+      assert.deepEqual(await servedOf('rq_gone'), [false]);
+      // Unknown, and another account's: both read as missing.
+      expectError(await control.call('GET', '/usage/requests/rq_nope'), 404, 'ERR_NGROK_27611');
+      expectError(await control.call('GET', '/usage/requests/rq_a', undefined, control.other.token), 404, 'ERR_NGROK_27611');
     });
 
     test('includeRetries adds the non-final attempts; accessKeyId filters', async () => {

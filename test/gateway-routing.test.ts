@@ -221,6 +221,16 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(rows[3]!.inputTokens, 17);
     assert.equal(rows[3]!.completion, 'succeeded');
     assert.equal(rows[0]!.completion, 'failed');
+    // ngrok's "why a request failed over" guide: the request id from the header, looked up on the control plane.
+    const requestId = response.headers.get('ngrok-aig-request-id')!;
+    const lookup = await h.api<{ requestId: string; attempts: Array<{ event: { provider: string; statusCode: number }; served: boolean; retryAction: string; completion: string }> }>('GET', `/usage/requests/${requestId}`);
+    assert.equal(lookup.requestId, requestId);
+    assert.deepEqual(lookup.attempts.map((a) => [a.event.provider, a.event.statusCode, a.served, a.retryAction, a.completion]), [
+      ['openai', 429, false, 'next_key', 'failed'],
+      ['openai', 401, false, 'next_key', 'failed'],
+      ['openai', 500, false, 'next_backend', 'failed'],
+      ['anthropic', 200, true, 'succeeded', 'succeeded'],
+    ]);
   });
 
   test('a key whose provider account ran out of funds (402) moves on to the next key', async () => {

@@ -556,6 +556,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/usage/requests/{requestId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the upstream attempts of one AI Gateway request
+         * @description Every upstream attempt the AI Gateway made for one client request,
+         *     ordered by attempt number. Read-only and account-scoped: a request of
+         *     another account reads as not found. The request ID is the value of the
+         *     gateway's `Ngrok-AIG-Request-Id` response header.
+         */
+        get: operations["GetAIGatewayRequestAttempts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1346,6 +1369,48 @@ export interface components {
             /** @description Masked form of that provider key; only present when keySource is `user`. */
             providerKeyDisplayName?: string;
         };
+        AIGatewayRequest: {
+            /** @description URI of this request resource. */
+            uri: string;
+            /** @description The request ID this resource describes. */
+            requestId: string;
+            /** @description Every upstream attempt, ordered by attempt number. */
+            attempts: components["schemas"]["AIGatewayRequestAttempt"][];
+        };
+        AIGatewayRequestAttempt: {
+            event: components["schemas"]["AIGatewayUsageEvent"];
+            /** @description Whether this attempt produced the response the client received. At most one attempt of a request is served. */
+            served: boolean;
+            retryAction?: components["schemas"]["AIGatewayRetryAction"];
+            completion: components["schemas"]["AIGatewayAttemptCompletion"];
+            /**
+             * Format: int64
+             * @description Time from the gateway receiving the client request to the attempt completing, in milliseconds.
+             */
+            requestDurationMs?: number | null;
+            /**
+             * Format: int64
+             * @description Time the upstream provider took to answer, in milliseconds.
+             */
+            upstreamDurationMs?: number | null;
+            /**
+             * Format: int64
+             * @description Time to the first streamed token, in milliseconds. Null for a non-streaming attempt.
+             */
+            timeToFirstTokenMs?: number | null;
+        };
+        /**
+         * @description The verdict the gateway's retry loop reached after one attempt, which says
+         *     why it moved on. Absent for an attempt the gateway recorded before it
+         *     stored the verdict.
+         * @enum {string}
+         */
+        AIGatewayRetryAction: "succeeded" | "next_key" | "next_quota_pool" | "next_backend" | "managed_fallback" | "retry_same_backend" | "fail_fast" | "exhausted";
+        /**
+         * @description How one upstream attempt finished. `stream_failed` means the stream broke after the first token reached the client.
+         * @enum {string}
+         */
+        AIGatewayAttemptCompletion: "succeeded" | "failed" | "timed_out" | "stream_failed" | "unknown";
         AIGatewayUsageList: {
             /** @description Usage events on this page, most recent first. */
             aiGatewayUsage: components["schemas"]["AIGatewayUsageEvent"][];
@@ -2585,6 +2650,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AIGatewayUsageOverview"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    GetAIGatewayRequestAttempts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The request ID from the `Ngrok-AIG-Request-Id` response header. */
+                requestId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every upstream attempt for the request. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AIGatewayRequest"];
                 };
             };
             default: components["responses"]["Error"];

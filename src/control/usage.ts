@@ -3,12 +3,14 @@ import type { components } from './spec-types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import { formatUsd5 } from '../domain/money.ts';
 import { bigint, flag, int } from '../store/schema.ts';
-import { dailyUsage, listUsageEvents, type UsageEventRow, type UsagePosition } from '../store/usage-events.ts';
+import { dailyUsage, listUsageEvents, requestAttempts, type UsageEventRow, type UsagePosition } from '../store/usage-events.ts';
 import { DEFAULT_PAGE_LIMIT } from '../store/paging.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
+import { notFound } from './resource.ts';
 
 type Schemas = components['schemas'];
 type UsageEventView = Schemas['AIGatewayUsageEvent'];
+type RequestAttemptView = Schemas['AIGatewayRequestAttempt'];
 
 interface UsageListQuery { startTime: string; endTime?: string; accessKeyId?: string; includeRetries?: boolean; cursor?: string; limit?: number }
 interface OverviewQuery { startTime: string; endTime?: string; groupBy?: 'provider' | 'accessKey' }
@@ -86,6 +88,34 @@ function eventView(r: UsageEventRow): UsageEventView {
   return view;
 }
 
+const RETRY_ACTIONS: ReadonlySet<string> = new Set<Schemas['AIGatewayRetryAction']>(['succeeded', 'next_key', 'next_quota_pool', 'next_backend', 'managed_fallback', 'retry_same_backend', 'fail_fast', 'exhausted']);
+const COMPLETIONS: ReadonlySet<string> = new Set<Schemas['AIGatewayAttemptCompletion']>(['succeeded', 'failed', 'timed_out', 'stream_failed', 'unknown']);
+
+/**
+ * Whether the attempt's answer is the one the client received: an answer relayed (`succeeded`, even if its stream
+ * then broke or timed out), or the provider's refusal of the request passed through (`fail_fast` with completion
+ * `failed`). Not an attempt nobody is known to have received (completion `unknown`: the client had left), nor any
+ * attempt of a request the gateway answered with its own error (every candidate failed).
+ */
+function served(r: UsageEventRow): boolean {
+  if (r.completion === 'unknown') return false;
+  return r.retryAction === 'succeeded' || (r.retryAction === 'fail_fast' && r.completion === 'failed');
+}
+
+/** One attempt with the gateway's verdict on it. Request duration and time to first token are not recorded per attempt: null. */
+function attemptView(r: UsageEventRow): RequestAttemptView {
+  const view: RequestAttemptView = {
+    event: eventView(r),
+    served: served(r),
+    completion: (COMPLETIONS.has(r.completion) ? r.completion : 'unknown') as RequestAttemptView['completion'],
+    requestDurationMs: null,
+    upstreamDurationMs: Math.round(r.upstreamDurationMs),
+    timeToFirstTokenMs: null,
+  };
+  if (RETRY_ACTIONS.has(r.retryAction)) view.retryAction = r.retryAction as RequestAttemptView['retryAction'];
+  return view;
+}
+
 function pageUri(call: Call, cursor?: string): string {
   const search = new URLSearchParams();
   for (const [k, v] of Object.entries(call.query)) if (v !== undefined && k !== 'cursor') search.set(k, String(v));
@@ -110,6 +140,13 @@ export function usageHandlers(deps: ControlDeps): HandlerTable {
         uri: pageUri(call, q.cursor),
         nextPageUri: page.hasMore && last ? pageUri(call, encodeCursor(last)) : null,
       };
+    },
+    async GetAIGatewayRequestAttempts(call: Call) {
+      const requestId = call.params.requestId!;
+      // Another account's request reads as missing, not forbidden (ngrok's guide).
+      const rows = await requestAttempts(db, call.principal.accountId, requestId);
+      if (rows.length === 0) throw notFound('Request', requestId);
+      return { uri: `${call.base}${call.path}`, requestId, attempts: rows.map(attemptView) };
     },
     async GetAIGatewayUsageOverview(call: Call) {
       const q = call.query as unknown as OverviewQuery;

@@ -190,4 +190,11 @@ export const migrations: Record<string, Migration> = {
       await sql`UPDATE api_keys SET last_updated_by = id WHERE last_updated_by LIKE 'acct%'`.execute(db);
     },
   },
+  '0006_usage_events_request_index': {
+    async up(db: Db) {
+      // GET /usage/requests/{requestId} (ngrok's request-attempts lookup) reads a request's attempts by its id:
+      // worth the B-tree insert per event that 0004 had saved while nothing queried by it.
+      await db.schema.createIndex('usage_events_request_idx').ifNotExists().on('usage_events').columns(['request_id']).execute();
+    },
+  },
 };

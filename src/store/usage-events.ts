@@ -107,6 +107,12 @@ export async function listUsageEvents(db: Kysely<Database>, q: UsageQuery): Prom
   return { items: rows.slice(0, q.limit), hasMore: rows.length > q.limit };
 }
 
+/** Every attempt recorded for one request of the account, in attempt order. */
+export function requestAttempts(db: Kysely<Database>, accountId: string, requestId: string): Promise<UsageEventRow[]> {
+  return db.selectFrom('usageEvents').selectAll().where('requestId', '=', requestId).where('accountId', '=', accountId)
+    .orderBy('attemptNumber').orderBy('id').execute();
+}
+
 export interface DailyUsage { day: string; groupKey: string; costPico: bigint; requests: number; errors: number }
 
 /**
