@@ -8,7 +8,7 @@ import { assertHead, assertIsolated, assertPaging, recordChanges, type Collectio
 const CONFIGS: Collection = { path: '/access-key-configurations', listKey: 'aiGatewayAccessKeyConfigurations', listSchema: 'AIGatewayAccessKeyConfigurationList', schema: 'AIGatewayAccessKeyConfiguration' };
 type StepKey = { id: string; name: string; keyRedacted: string };
 type Rule = { provider?: string; model?: string; steps: { type: string; keySelectionStrategy?: string; keys?: StepKey[] }[] };
-type Configuration = { id: string; name: string; description?: string; metadata?: string; access?: unknown; router?: { rules: Rule[] } };
+type Configuration = { id: string; name: string; accessKeyCount?: number; description?: string; metadata?: string; access?: unknown; router?: { rules: Rule[] } };
 
 const user = (...keys: unknown[]) => ({ type: 'user', keys });
 
@@ -52,6 +52,19 @@ for (const kind of STORE_KINDS) {
       const accessKey = expectSchema<{ id: string }>(await c.call('POST', '/access-keys', { name: 'app' }), 201, 'AIGatewayAccessKey');
       const linked = expectSchema<{ accessKeyConfiguration: { id: string; name: string } | null }>(await c.call('PATCH', `/access-keys/${accessKey.id}`, { accessKeyConfigurationId: cfg.id }), 200, 'AIGatewayAccessKey');
       assert.deepEqual({ id: linked.accessKeyConfiguration?.id, name: linked.accessKeyConfiguration?.name }, { id: cfg.id, name: 'Production OpenAI BYOK' });
+      // ngrok's later contract: how many keys a configuration has, and the keys of one configuration.
+      const other = expectSchema<{ id: string }>(await c.call('POST', '/access-keys', { name: 'unlinked' }), 201, 'AIGatewayAccessKey');
+      assert.equal(cfg.accessKeyCount, 0);
+      assert.equal(expectSchema<Configuration>(await c.call('GET', `${CONFIGS.path}/${cfg.id}`), 200, CONFIGS.schema).accessKeyCount, 1);
+      const listed = expectSchema<{ aiGatewayAccessKeyConfigurations: Configuration[] }>(await c.call('GET', CONFIGS.path), 200, 'AIGatewayAccessKeyConfigurationList');
+      assert.equal(listed.aiGatewayAccessKeyConfigurations.find((x) => x.id === cfg.id)?.accessKeyCount, 1);
+      const ofCfg = expectSchema<{ aiGatewayAccessKeys: Array<{ id: string }>; uri: string }>(await c.call('GET', `/access-keys?accessKeyConfigurationId=${cfg.id}`), 200, 'AIGatewayAccessKeyList');
+      assert.deepEqual(ofCfg.aiGatewayAccessKeys.map((k) => k.id), [accessKey.id]);
+      assert.match(ofCfg.uri, new RegExp(`accessKeyConfigurationId=${cfg.id}`));
+      assert.deepEqual(expectSchema<{ aiGatewayAccessKeys: unknown[] }>(await c.call('GET', '/access-keys?accessKeyConfigurationId=aigac_none'), 200, 'AIGatewayAccessKeyList').aiGatewayAccessKeys, []);
+      assert.ok(expectSchema<{ aiGatewayAccessKeys: Array<{ id: string }> }>(await c.call('GET', '/access-keys?accessKeyConfigurationId='), 200, 'AIGatewayAccessKeyList').aiGatewayAccessKeys.some((k) => k.id === other.id), 'an empty value is no filter');
+      assert.equal((await c.call('HEAD', `/access-keys?accessKeyConfigurationId=${cfg.id}`)).statusCode, 200);
+      assert.equal((await c.call('DELETE', `/access-keys/${other.id}`)).statusCode, 204);
       const err = expectError(await c.call('DELETE', `${CONFIGS.path}/${cfg.id}`), 409, 'ERR_NGROK_27615');
       assert.ok(err.msg.includes(accessKey.id), err.msg);
       expectSchema(await c.call('GET', `${CONFIGS.path}/${cfg.id}`), 200, CONFIGS.schema);

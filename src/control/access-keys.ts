@@ -40,7 +40,8 @@ export function accessKeyHandlers(deps: ControlDeps): HandlerTable {
   const { db } = deps.store;
   return {
     async ListAIGatewayAccessKeys(call: Call) {
-      const page = await repo.listAccessKeys(db, call.principal.accountId, call.query as { beforeId?: string; limit?: number });
+      const q = call.query as { beforeId?: string; limit?: number; accessKeyConfigurationId?: string };
+      const page = await repo.listAccessKeys(db, call.principal.accountId, { beforeId: q.beforeId, limit: q.limit, configurationId: q.accessKeyConfigurationId });
       return listEnvelope(call, 'aiGatewayAccessKeys', page, page.items.map((r) => accessKeyView(call.base, r)));
     },
     async CreateAIGatewayAccessKey(call: Call) {

@@ -7,7 +7,7 @@ import { Errors, TollgateError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import type { Database } from '../store/schema.ts';
 import * as repo from '../store/configurations.ts';
-import { accessKeysUsingConfiguration } from '../store/access-keys.ts';
+import { accessKeyCounts, accessKeysUsingConfiguration } from '../store/access-keys.ts';
 import { providerKeysByIds } from '../store/provider-keys.ts';
 import { customProviderIds } from '../store/providers.ts';
 import { deleteOwned, insertOwned, updateOwned } from '../store/owned.ts';
@@ -42,8 +42,10 @@ async function views(db: Kysely<Database>, base: string, accountId: string, rows
   const ids = rows.flatMap((r) => r.router?.rules.flatMap((rule) => rule.steps.flatMap((s) => s.keys?.map((k) => k.id) ?? [])) ?? []);
   const found = await providerKeysByIds(db, accountId, ids);
   const keys = new Map([...found].map(([id, k]) => [id, { id, name: k.name, keyRedacted: k.keyRedacted }]));
+  const linked = await accessKeyCounts(db, accountId, rows.map((r) => r.id));
   return rows.map((row) => compact({
     ...auditedView(base, COLLECTION, row),
+    accessKeyCount: linked.get(row.id) ?? 0,
     name: row.name,
     description: row.description ?? undefined,
     metadata: row.metadata ?? undefined,

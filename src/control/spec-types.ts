@@ -650,6 +650,11 @@ export interface components {
             id: string;
             /** @description API URI of this configuration. */
             uri: string;
+            /**
+             * Format: int32
+             * @description Number of access keys currently linked to this configuration. 0 when unused.
+             */
+            accessKeyCount: number;
             /** @description Display name. */
             name: string;
             /**
@@ -1490,6 +1495,8 @@ export interface components {
         AIGatewayProviderID: string;
         /** @description ID of a credit purchase attempt. */
         CreditPurchaseID: string;
+        /** @description When set, returns only access keys linked to this access key configuration. */
+        AccessKeyConfigurationIDFilter: string;
     };
     requestBodies: never;
     headers: never;
@@ -1675,6 +1682,8 @@ export interface operations {
                 beforeId?: components["parameters"]["BeforeID"];
                 /** @description Page size, 1 to 100; 100 when omitted. */
                 limit?: components["parameters"]["Limit"];
+                /** @description When set, returns only access keys linked to this access key configuration. */
+                accessKeyConfigurationId?: components["parameters"]["AccessKeyConfigurationIDFilter"];
             };
             header?: never;
             path?: never;
@@ -1726,6 +1735,8 @@ export interface operations {
                 beforeId?: components["parameters"]["BeforeID"];
                 /** @description Page size, 1 to 100; 100 when omitted. */
                 limit?: components["parameters"]["Limit"];
+                /** @description When set, returns only access keys linked to this access key configuration. */
+                accessKeyConfigurationId?: components["parameters"]["AccessKeyConfigurationIDFilter"];
             };
             header?: never;
             path?: never;

@@ -14,8 +14,18 @@ function selectWithConfiguration(db: Kysely<Database>, accountId: string) {
     .where('accessKeys.accountId', '=', accountId);
 }
 
-export function listAccessKeys(db: Kysely<Database>, accountId: string, options: { beforeId?: string; limit?: number }): Promise<Page<AccessKeyRow>> {
-  return pageById(selectWithConfiguration(db, accountId), 'accessKeys.id', options);
+export function listAccessKeys(db: Kysely<Database>, accountId: string, options: { beforeId?: string; limit?: number; configurationId?: string }): Promise<Page<AccessKeyRow>> {
+  let query = selectWithConfiguration(db, accountId);
+  if (options.configurationId !== undefined) query = query.where('accessKeys.configurationId', '=', options.configurationId);
+  return pageById(query, 'accessKeys.id', options);
+}
+
+/** How many of the account's access keys each of these configurations has linked (absent: none). */
+export async function accessKeyCounts(db: Kysely<Database>, accountId: string, configurationIds: readonly string[]): Promise<Map<string, number>> {
+  if (configurationIds.length === 0) return new Map();
+  const rows = await db.selectFrom('accessKeys').select(['configurationId', (eb) => eb.fn.countAll<string | number>().as('keys')])
+    .where('accountId', '=', accountId).where('configurationId', 'in', [...configurationIds]).groupBy('configurationId').execute();
+  return new Map(rows.map((r) => [r.configurationId!, Number(r.keys)]));
 }
 
 export function getAccessKey(db: Kysely<Database>, accountId: string, id: string): Promise<AccessKeyRow | undefined> {
