@@ -60,6 +60,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(c1.totalCost, '9007.19925');
       assert.equal(c1.providerKeyId, undefined);
       assert.equal(c1.accountId, undefined, 'internal fields stay internal');
+      assert.deepEqual([a2.cacheWriteTokens, a2.inputTokensEstimate, a2.outputTokensEstimate, a2.usageEstimated], [0, 0, 0, false]);
     });
 
     test('GET /usage/requests/{requestId}: every attempt of the request in order, with the verdict on each', async () => {
@@ -77,7 +78,11 @@ for (const kind of STORE_KINDS) {
       await insertUsageEvents(control.store.db, [
         usageEvent(control.accountId, { id: 'ue_refused', requestId: 'rq_refused', statusCode: 400, isError: true, retryAction: 'fail_fast', completion: 'failed', eventTime: at }),
         usageEvent(control.accountId, { id: 'ue_gone', requestId: 'rq_gone', statusCode: 200, retryAction: 'succeeded', completion: 'unknown', eventTime: at }),
+        // A provider that reported no usage: the gateway's own counts, shown as ngrok's later contract has them.
+        usageEvent(control.accountId, { id: 'ue_est', requestId: 'rq_est', inputTokens: 0, outputTokens: 0, cacheWriteTokens: 7, usageEstimated: true, inputTokensEstimate: 12, outputTokensEstimate: 30, eventTime: at }),
       ]);
+      const estimated = expectSchema<{ attempts: Array<{ event: Record<string, unknown> }> }>(await control.call('GET', '/usage/requests/rq_est'), 200, 'AIGatewayRequest').attempts[0]!.event;
+      assert.deepEqual([estimated.inputTokens, estimated.cacheWriteTokens, estimated.usageEstimated, estimated.inputTokensEstimate, estimated.outputTokensEstimate], [0, 7, true, 12, 30]);
       const servedOf = async (id: string) => expectSchema<{ attempts: Array<{ served: boolean }> }>(await control.call('GET', `/usage/requests/${id}`), 200, 'AIGatewayRequest').attempts.map((a) => a.served);
       assert.deepEqual(await servedOf('rq_b'), [false]);
       assert.deepEqual(await servedOf('rq_refused'), [true]);

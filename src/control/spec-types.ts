@@ -1365,6 +1365,23 @@ export interface components {
              * @description Reasoning tokens as reported upstream.
              */
             reasoningTokens: number;
+            /**
+             * Format: int64
+             * @description Tokens written to the provider cache.
+             */
+            cacheWriteTokens: number;
+            /**
+             * Format: int64
+             * @description Input tokens counted by the gateway's own tokenizer.
+             */
+            inputTokensEstimate: number;
+            /**
+             * Format: int64
+             * @description Output tokens counted by the gateway's own tokenizer.
+             */
+            outputTokensEstimate: number;
+            /** @description True when the provider reported no usage and the cost was derived from the estimates; the provider-reported token fields are then zero. */
+            usageEstimated: boolean;
             /** @description Cost in USD as a decimal string with five fractional digits. */
             totalCost: string;
             /** @description `ngrok` when ngrok.ai credentials were used, `user` when a BYOK provider key was used. */

@@ -79,7 +79,9 @@ function eventView(r: UsageEventRow): UsageEventView {
     attemptNumber: r.attemptNumber, isFinalAttempt: flag(r.isFinalAttempt), statusCode: r.statusCode,
     timedOut: flag(r.timedOut), isError: flag(r.isError), isStreaming: flag(r.isStreaming), stopReason: r.stopReason,
     inputTokens: int(r.inputTokens), outputTokens: int(r.outputTokens), cacheReadTokens: int(r.cacheReadTokens),
-    reasoningTokens: int(r.reasoningTokens), totalCost: formatUsd5(bigint(r.costPico)), keySource: r.keySource,
+    cacheWriteTokens: int(r.cacheWriteTokens), reasoningTokens: int(r.reasoningTokens),
+    inputTokensEstimate: int(r.inputTokensEstimate), outputTokensEstimate: int(r.outputTokensEstimate), usageEstimated: flag(r.usageEstimated),
+    totalCost: formatUsd5(bigint(r.costPico)), keySource: r.keySource,
   };
   if (r.keySource === 'user') {
     if (r.providerKeyId !== null) view.providerKeyId = r.providerKeyId;
