@@ -6,7 +6,7 @@ test('the demo runs end to end without a provider account and prints answers and
   const lines: string[] = [];
   await runDemo((line) => lines.push(line));
   const out = lines.join('\n');
-  assert.match(out, /chat answer \(openai:gpt-4o-mini/);
+  assert.match(out, /chat answer \(gpt-4o-mini/);
   assert.match(out, /streamed answer \(\d+ chunks\)/);
   assert.match(out, /openai:gpt-4o-mini\s+json\s+in=17 out=9/);
   assert.match(out, /openai:gpt-4o\s+stream\s+in=17 out=9/);

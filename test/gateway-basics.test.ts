@@ -231,7 +231,7 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(refused.headers.get('ngrok-aig-rejected-models'), 'openai:gpt-4o-%E2%82%AC');
     const served = await gw(h, '/v1/chat/completions', { token, body: chat('hi', 'openai:gpt-4o-é\ud800') });
     assert.equal(served.status, 200);
-    assert.equal(served.headers.get('ngrok-aig-model'), 'openai:gpt-4o-%C3%A9%EF%BF%BD');
+    assert.equal(served.headers.get('ngrok-aig-model'), 'gpt-4o-%C3%A9%EF%BF%BD');
     assert.equal(served.headers.get('ngrok-aig-attempts'), '1');
     assert.equal((await h.usage(served.headers.get('ngrok-aig-request-id')!, 1)).length, 1);
     assert.equal((await gw(h, '/healthz')).status, 200);
@@ -243,7 +243,7 @@ describe('gateway front door (sqlite)', () => {
     assert.match(r.headers.get('ngrok-aig-request-id')!, RQ);
     assert.notEqual(r.headers.get('ngrok-aig-request-id'), 'rq_01UPSTREAMGATEWAY000000000');
     assert.equal(r.headers.get('ngrok-aig-attempts'), '1');
-    assert.equal(r.headers.get('ngrok-aig-model'), 'openai:chained-gpt-4o');
+    assert.equal(r.headers.get('ngrok-aig-model'), 'chained-gpt-4o');
     assert.equal(r.headers.get('ngrok-aig-rejected-models'), null);
   });
 

@@ -53,7 +53,7 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(typoFallback.headers.get('ngrok-aig-rejected-models'), 'gpt-4o-mnii, mistral:large');
     const typoPrimary = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4oo', { models: ['gpt-4o-mini'] }) });
     assert.equal(typoPrimary.status, 200, typoPrimary.text);
-    assert.deepEqual([typoPrimary.headers.get('ngrok-aig-model'), typoPrimary.headers.get('ngrok-aig-rejected-models')], ['openai:gpt-4o-mini', 'gpt-4oo']);
+    assert.deepEqual([typoPrimary.headers.get('ngrok-aig-model'), typoPrimary.headers.get('ngrok-aig-rejected-models')], ['gpt-4o-mini', 'gpt-4oo']);
     const none = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4oo', { models: ['mistral:large'] }) });
     assert.equal(none.status, 400);
     assert.equal(none.json().error.code, 'ERR_NGROK_27224');
@@ -79,7 +79,7 @@ describe('gateway routing and failover (sqlite)', () => {
     const fallback = await gw(h, '/v1/chat/completions', { token: onlyMini, body: chat('gpt-4o', { models: ['gpt-4o-mini'] }) });
     assert.equal(fallback.status, 200);
     assert.equal(fallback.headers.get('ngrok-aig-rejected-models'), 'gpt-4o');
-    assert.equal(fallback.headers.get('ngrok-aig-model'), 'openai:gpt-4o-mini');
+    assert.equal(fallback.headers.get('ngrok-aig-model'), 'gpt-4o-mini');
     assert.equal(h.fake.requests[0]!.body!.model, 'gpt-4o-mini');
     assert.equal(h.fake.requests[0]!.body!.models, undefined, 'models[] is not sent upstream');
     // A candidate that does not serve the surface (an embedding model on chat) is reported as skipped too.
@@ -91,7 +91,7 @@ describe('gateway routing and failover (sqlite)', () => {
     const unserved = await gw(h, '/v1/chat/completions', { token: managedOnly, body: chat('anthropic:claude-unreleased-9', { models: ['gpt-4o-mini'] }) });
     assert.equal(unserved.status, 200, unserved.text);
     assert.equal(unserved.headers.get('ngrok-aig-rejected-models'), 'anthropic:claude-unreleased-9');
-    assert.equal(unserved.headers.get('ngrok-aig-model'), 'openai:gpt-4o-mini');
+    assert.equal(unserved.headers.get('ngrok-aig-model'), 'gpt-4o-mini');
     const both = await gw(h, '/v1/chat/completions', { token: onlyMini, body: chat('gpt-4o', { models: ['anthropic:claude-unreleased-9', 'gpt-4o-mini'] }) });
     assert.equal(both.headers.get('ngrok-aig-rejected-models'), 'gpt-4o, anthropic:claude-unreleased-9');
   });
@@ -205,7 +205,7 @@ describe('gateway routing and failover (sqlite)', () => {
     const { data, response } = await sdk(t).chat.completions.create(chat('gpt-4o', { models: ['anthropic:claude-sonnet-4-6'] })).withResponse();
     assert.match(data.choices[0]!.message.content!, /claude-sonnet-4-6/);
     assert.equal(response.headers.get('ngrok-aig-attempts'), '4');
-    assert.equal(response.headers.get('ngrok-aig-model'), 'anthropic:claude-sonnet-4-6');
+    assert.equal(response.headers.get('ngrok-aig-model'), 'claude-sonnet-4-6');
     const last = h.fake.requests[3]!;
     assert.equal(last.path, '/v1/chat/completions');
     assert.equal(last.headers['x-api-key'], 'sk-anth-good', "Anthropic's key goes in x-api-key");
@@ -274,7 +274,7 @@ describe('gateway routing and failover (sqlite)', () => {
     h.fake.reset();
     const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a', 'sk-good-b')] }]);
     const r = await sdk(t).chat.completions.create(chat('openai:fail-404-gone', { models: ['gpt-4o'] }) as OpenAI.ChatCompletionCreateParamsNonStreaming).withResponse();
-    assert.equal(r.response.headers.get('ngrok-aig-model'), 'openai:gpt-4o');
+    assert.equal(r.response.headers.get('ngrok-aig-model'), 'gpt-4o');
     assert.equal(r.response.headers.get('ngrok-aig-attempts'), '2');
     assert.deepEqual(h.fake.requests.map((q) => [q.body?.model, q.headers.authorization]), [['fail-404-gone', 'Bearer sk-good-a'], ['gpt-4o', 'Bearer sk-good-a']]);
     const rows = await h.usage(r.response.headers.get('ngrok-aig-request-id')!, 2);
@@ -288,7 +288,7 @@ describe('gateway routing and failover (sqlite)', () => {
     const alone = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:fail-404-a', { models: ['openai:fail-404-b'] }) });
     assert.equal(alone.status, 404);
     assert.equal(alone.headers.get('ngrok-aig-attempts'), '2');
-    assert.equal(alone.headers.get('ngrok-aig-model'), 'openai:fail-404-b');
+    assert.equal(alone.headers.get('ngrok-aig-model'), 'fail-404-b');
   });
 
   test('when every attempt fails: 429 if all were rate limits, 502 for connection errors, else 503 listing attempts', async () => {
@@ -354,7 +354,7 @@ describe('gateway routing and failover (sqlite)', () => {
       // it fails over like a slow head.
       const silent = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:silent-2000-a', { models: ['gpt-4o'], stream: true }) });
       assert.equal(silent.status, 200, silent.text);
-      assert.equal(silent.headers.get('ngrok-aig-model'), 'openai:gpt-4o');
+      assert.equal(silent.headers.get('ngrok-aig-model'), 'gpt-4o');
       const silentRows = await h.usage(silent.headers.get('ngrok-aig-request-id')!, 2);
       assert.deepEqual(silentRows.map((x) => [x.statusCode, Number(x.timedOut), x.completion]), [[200, 1, 'timed_out'], [200, 0, 'succeeded']]);
       const slow = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:slow-2000-a') });
@@ -462,7 +462,7 @@ describe('gateway routing and failover (sqlite)', () => {
     const { data, response } = await anthropic.messages.countTokens(params).withResponse();
     assert.deepEqual(data, { input_tokens: FAKE_TOKEN_COUNT });
     assert.equal(response.headers.get('ngrok-aig-attempts'), '2');
-    assert.equal(response.headers.get('ngrok-aig-model'), 'anthropic:claude-sonnet-4-6');
+    assert.equal(response.headers.get('ngrok-aig-model'), 'claude-sonnet-4-6');
     assert.deepEqual(h.fake.requests.map((r) => [r.path, r.headers['x-api-key'], r.headers.authorization]), [
       ['/v1/messages/count_tokens', 'sk-429', undefined],
       ['/v1/messages/count_tokens', 'sk-anth-good', undefined],

@@ -139,7 +139,7 @@ describe('gateway streaming (sqlite)', () => {
     assert.equal(message.stop_reason, 'end_turn');
     const response = (await stream.withResponse()).response;
     assert.equal(response.headers.get('ngrok-aig-attempts'), '2');
-    assert.equal(response.headers.get('ngrok-aig-model'), 'anthropic:claude-haiku-4-5');
+    assert.equal(response.headers.get('ngrok-aig-model'), 'claude-haiku-4-5');
     const rows = await h.usage(response.headers.get('ngrok-aig-request-id')!, 2);
     assert.deepEqual(rows.map((r) => [r.model, r.statusCode, Number(r.isError), r.retryAction]), [
       ['overloaded-sonnet', 200, 1, 'next_backend'],

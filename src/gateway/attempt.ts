@@ -195,7 +195,9 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     const response = await exchange.head;
     const status = response.statusCode;
     record.statusCode = status;
-    const model = `${plan.candidate.provider.id}:${plan.candidate.modelId}`;
+    // The upstream model as the provider knows it, without the provider: ngrok's failover guide shows
+    // `gemini-3.6-flash` for a request that listed `google:gemini-3.6-flash`, comparable with the body's `model`.
+    const model = plan.candidate.modelId;
     const managedKey = plan.keySource === 'ngrok';
     if (status >= 200 && status < 300) {
       if (isStreaming && isEventStream(response.headers)) {
