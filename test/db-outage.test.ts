@@ -21,6 +21,8 @@ import { ChangeBus } from '../src/state/changes.ts';
 import { SecretBox } from '../src/domain/secret-box.ts';
 import { openStore } from '../src/store/database.ts';
 import { creditsGrant } from '../src/cli/admin.ts';
+import { startHarness } from './helpers/gateway.ts';
+import { connect } from 'node:net';
 
 const BOOTSTRAP = 'tgapi_dboutagetestkey0000000000000000000000000';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -122,6 +124,39 @@ describe('database outages (postgres)', () => {
       await proxy.close();
       await database.drop();
       rmSync(journals, { recursive: true, force: true });
+    }
+  });
+
+  test('a client that leaves while its key is looked up (a slow database) leaves no request behind: the gateway stops', async () => {
+    const h = await startHarness('postgres');
+    let stopped = false;
+    const locker = new pg.Client({ connectionString: h.database.url });
+    try {
+      const key = await h.accessKey();
+      // The key is not cached yet: its lookup waits on the locked table while the client gives up.
+      await locker.connect();
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE access_keys IN ACCESS EXCLUSIVE MODE');
+      const { port } = new URL(h.gatewayUrl);
+      const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => {});
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${key.token}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      await sleep(300);
+      socket.destroy();
+      await sleep(200);
+      await locker.query('ROLLBACK');
+      await sleep(500);
+      const outcome = await Promise.race([h.running.stop().then(() => 'stopped'), sleep(10_000).then(() => 'still stopping after 10 s')]);
+      stopped = outcome === 'stopped';
+      assert.equal(outcome, 'stopped');
+      assert.equal(h.fake.requests.length, 0, 'nothing was sent for a client that had left');
+    } finally {
+      await locker.end().catch(() => {});
+      if (!stopped) await Promise.race([h.running.stop(), sleep(2000)]).catch(() => {});
+      await h.fake.close();
+      await h.database.drop();
     }
   });
 

@@ -8,12 +8,20 @@ export function tooLarge(limit: number): TollgateError {
   return tollgateError('requestBodyTooLarge', { limit: String(limit) });
 }
 
+/** The client's connection closed before its body was read: what node:http raises for it ('aborted'). */
+function clientLeft(): Error {
+  return Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+}
+
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) return Promise.reject(tooLarge(limit));
+  // Gone while the request waited (a key looked up in a slow database): its stream will never emit again.
+  if (req.destroyed) return Promise.reject(clientLeft());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let ended = false;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
@@ -24,8 +32,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(chunk);
     };
     req.on('data', onData);
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.once('end', () => {
+      ended = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
     req.once('error', reject);
+    req.once('close', () => { if (!ended) reject(clientLeft()); });
   });
 }
 
