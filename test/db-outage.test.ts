@@ -127,6 +127,43 @@ describe('database outages (postgres)', () => {
     }
   });
 
+  test('a key not in memory while the database is down or silent: 503 to retry within 2 s, never a 500 or a hang', async () => {
+    const children = new Children();
+    const database = await createTestDatabase('postgres');
+    const proxy = await startPgProxy(database.url);
+    const journals = mkdtempSync(join(tmpdir(), 'tollgate-outage-'));
+    try {
+      const { gateway: gw, gatewayUrl, key } = await apiAndGateway(children, database.url, proxy, journals, fake.url);
+      const ask = async (token: string) => {
+        const started = Date.now();
+        const r = await fetch(`${gatewayUrl}/v1/chat/completions`, {
+          method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+        });
+        const body = await r.json() as { error: { code: string; type: string } };
+        return { status: r.status, code: body.error.code, ms: Date.now() - started };
+      };
+      // Silent (a partition): the lookup is given up after 2 s.
+      proxy.blackhole();
+      const silent = await ask('ng-wrong-g1-notakeyatall');
+      assert.deepEqual([silent.status, silent.code], [503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE']);
+      assert.ok(silent.ms < 4000, `answered after ${silent.ms} ms`);
+      // Down (connections refused): at once, for a wrong token and for a valid key not used since the start alike.
+      proxy.heal();
+      await proxy.close();
+      for (const token of ['ng-wrong-g1-notakeyatall', key.token]) {
+        const down = await ask(token);
+        assert.deepEqual([down.status, down.code], [503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE']);
+      }
+      assert.doesNotMatch(gw.output(), /gateway request failed/, 'not logged as a gateway failure per request');
+    } finally {
+      await children.killAll();
+      await proxy.close().catch(() => {});
+      await database.drop();
+      rmSync(journals, { recursive: true, force: true });
+    }
+  });
+
   test('a client that leaves while its key is looked up (a slow database) leaves no request behind: the gateway stops', async () => {
     const h = await startHarness('postgres');
     let stopped = false;

@@ -107,6 +107,7 @@ export const Errors = {
   managedUnpriced: spec(400, 'ERR_NGROK_27236', 'Model "{model}" has no published price and cannot be used with managed credentials; add your own provider key.', 'invalid_request_error'),
   internal: spec(500, 'ERR_NGROK_27009', 'Internal error; retry the request.', 'api_error'),
   gatewayStopping: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway is busy. Retry the request.', 'api_error'),
+  accessKeysUnavailable: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway cannot check this access key right now: its database does not answer. Retry the request.', 'api_error'),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof Errors;

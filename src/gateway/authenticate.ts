@@ -19,12 +19,15 @@ export function accessToken(headers: IncomingHttpHeaders): string | undefined {
 export const missingKey = (): TollgateError => tollgateError('accessKeyMissing', { reason: 'no access key in the request; send it as "Authorization: Bearer <key>" or "x-api-key: <key>".' });
 const malformedAuthorization = (): TollgateError => tollgateError('accessKeyMissing', { reason: 'the Authorization header is not "Bearer <access key>".' });
 export const unknownKey = (): TollgateError => tollgateError('accessKeyMissing', { reason: 'the access key is invalid or has been deleted.' });
+/** A key not in memory, and the database that would know it does not answer: neither the client's mistake nor a
+ * gateway bug, and a retry may well succeed (the state logs the outage once). */
+const keysUnavailable = (): TollgateError => tollgateError('accessKeysUnavailable');
 
 /** The authenticated key, or a 401 error. Synchronous when the key is cached. */
 export function authenticate(state: GatewayStateView, headers: IncomingHttpHeaders): AuthenticatedKey | TollgateError | Promise<AuthenticatedKey | TollgateError> {
   const token = accessToken(headers);
   if (!token) return headers.authorization ? malformedAuthorization() : missingKey();
   const found = state.authenticate(token);
-  if (found instanceof Promise) return found.then((k) => k ?? unknownKey());
+  if (found instanceof Promise) return found.then((k) => k ?? unknownKey(), keysUnavailable);
   return found ?? unknownKey();
 }

@@ -60,6 +60,13 @@ interface Reload { again: boolean; urgent: boolean; promise: Promise<void>; erro
 
 /** Longest a request waits for a change's reload before it is served from the last snapshot. */
 const RELOAD_WAIT_MS = 2_000;
+
+/** A key lookup's answer, or a rejection after RELOAD_WAIT_MS: a database gone silent holds no request longer. */
+function withinReloadWait<T>(load: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(reject, RELOAD_WAIT_MS, new Error(`the store did not answer a key lookup within ${RELOAD_WAIT_MS} ms`)); });
+  return Promise.race([load, late]).finally(() => clearTimeout(timer));
+}
 /** Longest close() waits for the database (the last lastUsed stamps, a poll under way). */
 const CLOSE_WAIT_MS = 2_000;
 
@@ -183,7 +190,7 @@ export class GatewayState {
       load = this.#loadKey(hash).finally(() => this.#keyLoads.delete(hash));
       this.#keyLoads.set(hash, load);
     }
-    return load;
+    return withinReloadWait(load);
   }
 
   /** The account's current snapshot; present once one of its keys authenticated. */
@@ -278,7 +285,13 @@ export class GatewayState {
 
   async #loadKey(hash: string): Promise<AuthenticatedKey | null> {
     const generation = this.#keyGeneration;
-    const row = await findAccessKeyByHash(this.#store.db, hash);
+    let row: Awaited<ReturnType<typeof findAccessKeyByHash>>;
+    try {
+      row = await findAccessKeyByHash(this.#store.db, hash);
+    } catch (error) {
+      this.#failed(error, 'looking up an access key failed; keys not in memory cannot be checked until the store answers');
+      throw error;
+    }
     if (!row) {
       if (generation === this.#keyGeneration) this.#rememberUnknown(hash);
       return null;
