@@ -16,7 +16,7 @@ const WEBHOOK_SECRET = 'whsec_test_secret';
 const CENT = 10_000_000_000n;
 
 interface Tx { type: string; amountCents?: number; category?: string; createdAt: string; totalCents?: number; appliedCreditsCents?: number; amountDueCents?: number; periodStart?: string }
-interface Purchase { id: string; status: string; amount: number; declineReason?: string | null }
+interface Purchase { id: string; status: string; amountCents: number; currency: string; createdAt: string; expiresAt: string; failureCode?: string | null; failureMessage?: string | null }
 
 for (const kind of STORE_KINDS) {
   describe(`an account whose usage passes 2^63 pico-USD (${kind})`, () => {
@@ -218,11 +218,15 @@ for (const kind of STORE_KINDS) {
       assert.equal(await balance(), start);
     });
 
-    test('a saved-card purchase that Stripe confirms at once is 201 succeeded and grants', async () => {
+    test('a saved-card purchase that Stripe confirms at once is 200 succeeded and grants', async () => {
       fake.intentBehaviour = 'succeeded';
       const start = await balance();
-      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 1000 }), 201, 'CreditPurchase');
-      assert.deepEqual([p.status, p.amount, p.declineReason], ['succeeded', 1000, null]);
+      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 1000 }), 200, 'CreditPurchase');
+      assert.deepEqual([p.status, p.amountCents, p.currency, p.failureCode, p.failureMessage], ['succeeded', 1000, 'usd', null, null]);
+      // Purchased credits lapse 12 months after the purchase.
+      const expires = new Date(p.createdAt);
+      expires.setUTCMonth(expires.getUTCMonth() + 12);
+      assert.equal(p.expiresAt, expires.toISOString());
       const sent = fake.requests.filter((r) => r.path === '/v1/payment_intents').at(-1)!;
       assert.deepEqual([sent.form.get('amount'), sent.form.get('off_session'), sent.form.get('confirm'), sent.form.get('payment_method')], ['1000', 'true', 'true', 'pm_fake_card']);
       assert.equal(await balance(), start + 1000);
@@ -233,20 +237,21 @@ for (const kind of STORE_KINDS) {
     test('a declined card gives a failed purchase with the decline reason and no credits', async () => {
       fake.intentBehaviour = 'decline';
       const start = await balance();
-      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 700 }), 201, 'CreditPurchase');
-      assert.deepEqual([p.status, p.declineReason], ['failed', 'insufficient_funds']);
+      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 700 }), 200, 'CreditPurchase');
+      assert.deepEqual([p.status, p.failureCode, p.failureMessage], ['failed', 'insufficient_funds', 'The card was declined (insufficient_funds).']);
       assert.equal(await balance(), start);
     });
 
     test('a pending purchase blocks another (409 27616) and is settled by payment_intent webhooks once', async () => {
       fake.intentBehaviour = 'processing';
       const start = await balance();
-      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 800 }), 201, 'CreditPurchase');
+      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 800 }), 200, 'CreditPurchase');
       assert.equal(p.status, 'pending');
-      expectError(await control.call('POST', '/credits/purchases', { amount: 800 }), 409, 'ERR_NGROK_27616');
-      // Another account is not blocked by this one's pending purchase (it has no saved card: failed, not 409).
-      const otherPurchase = await control.call('POST', '/credits/purchases', { amount: 800 }, control.other.token);
-      assert.equal(otherPurchase.statusCode, 201);
+      const blocked = expectError(await control.call('POST', '/credits/purchases', { amount: 800 }), 409, 'ERR_NGROK_27616');
+      assert.deepEqual([blocked.details.reason, blocked.details.purchase_id], ['purchase_in_progress', p.id], 'names the purchase to poll');
+      // Another account is not blocked by this one's pending purchase (it has no saved card: 400, not 409).
+      const otherPurchase = expectError(await control.call('POST', '/credits/purchases', { amount: 800 }, control.other.token), 400, 'ERR_NGROK_27606');
+      assert.equal(otherPurchase.details.reason, 'no_default_payment_method');
       const row = await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', p.id).executeTakeFirstOrThrow();
       const succeeded = {
         id: 'evt_pi_ok', object: 'event', type: 'payment_intent.succeeded', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
@@ -257,11 +262,11 @@ for (const kind of STORE_KINDS) {
       assert.equal(settled.status, 'succeeded');
       assert.equal(await balance(), start + 800);
 
-      const q = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 900 }), 201, 'CreditPurchase');
+      const q = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 900 }), 200, 'CreditPurchase');
       const failed = { ...succeeded, id: 'evt_pi_fail', type: 'payment_intent.payment_failed', data: { object: { id: 'pi_other', object: 'payment_intent', status: 'requires_payment_method', metadata: { purchase_id: q.id }, last_payment_error: { code: 'card_declined', decline_code: 'expired_card' } } } };
       assert.equal((await deliver(failed)).statusCode, 200);
       const lost = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${q.id}`), 200, 'CreditPurchase');
-      assert.deepEqual([lost.status, lost.declineReason], ['failed', 'expired_card']);
+      assert.deepEqual([lost.status, lost.failureCode], ['failed', 'expired_card']);
       assert.equal(await balance(), start + 800);
     });
 
@@ -270,13 +275,13 @@ for (const kind of STORE_KINDS) {
       const pending = await control.store.db.selectFrom('creditPurchases').select('id').where('accountId', '=', control.accountId).where('status', '=', 'pending').execute();
       assert.deepEqual(pending, [], 'no purchase in flight before');
       fake.intentBehaviour = 'unknown';
-      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 500 }), 201, 'CreditPurchase');
-      assert.deepEqual([p.status, p.declineReason], ['pending', null]);
+      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 500 }), 200, 'CreditPurchase');
+      assert.deepEqual([p.status, p.failureCode, p.failureMessage], ['pending', 'ambiguous_upstream', null], 'says its outcome is not known yet');
       const charges = () => fake.requests.filter((r) => r.path === '/v1/payment_intents').length;
       const made = charges();
       // Polling asks Stripe, which has the charge: succeeded, granted once; the retry is then a new purchase.
       const polled = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${p.id}`), 200, 'CreditPurchase');
-      assert.deepEqual([polled.status, polled.declineReason], ['succeeded', null]);
+      assert.deepEqual([polled.status, polled.failureCode], ['succeeded', null]);
       assert.equal(await balance(), start + 500);
       // The webhook arriving afterwards changes nothing.
       const intent = await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', p.id).executeTakeFirstOrThrow();
@@ -287,7 +292,7 @@ for (const kind of STORE_KINDS) {
       // No charge made: pending, and a retry meanwhile is 409 without a charge attempt; found nowhere after 15
       // minutes, it failed and the next purchase may go ahead.
       fake.intentBehaviour = 'lost';
-      const q = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 600 }), 201, 'CreditPurchase');
+      const q = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 600 }), 200, 'CreditPurchase');
       assert.equal(q.status, 'pending');
       const before = charges();
       assert.ok(before > made);
@@ -296,34 +301,77 @@ for (const kind of STORE_KINDS) {
       assert.equal(expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${q.id}`), 200, 'CreditPurchase').status, 'pending');
       await control.store.db.updateTable('creditPurchases').set({ createdAt: new Date(Date.now() - 16 * 60_000).toISOString() }).where('id', '=', q.id).execute();
       fake.intentBehaviour = 'succeeded';
-      const next = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 600 }), 201, 'CreditPurchase');
+      const next = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 600 }), 200, 'CreditPurchase');
       assert.equal(next.status, 'succeeded');
       const lost = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${q.id}`), 200, 'CreditPurchase');
-      assert.deepEqual([lost.status, lost.declineReason], ['failed', 'stripe_error']);
+      assert.deepEqual([lost.status, lost.failureCode, lost.failureMessage], ['failed', 'stripe_error', 'Stripe did not complete the charge; no credits were granted.']);
       assert.equal(await balance(), start + 1100);
     });
 
     test('a purchase marked failed is set succeeded when Stripe\'s succeeded event grants its credits', async () => {
       fake.intentBehaviour = 'succeeded';
       const start = await balance();
-      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 500 }), 201, 'CreditPurchase');
+      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 500 }), 200, 'CreditPurchase');
       // As a gateway before this change left an ambiguous charge: failed, while Stripe went on to charge.
       const { externalRef } = await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', p.id).executeTakeFirstOrThrow();
       await control.store.db.updateTable('creditPurchases').set({ status: 'failed', declineReason: 'stripe_error' }).where('id', '=', p.id).execute();
       assert.equal((await deliver({ id: 'evt_pi_late', object: 'event', type: 'payment_intent.succeeded', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
         data: { object: { id: externalRef, object: 'payment_intent', status: 'succeeded', amount: 500, metadata: { purchase_id: p.id, tollgate_account_id: control.accountId } } } })).statusCode, 200);
       const got = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${p.id}`), 200, 'CreditPurchase');
-      assert.deepEqual([got.status, got.declineReason], ['succeeded', null]);
+      assert.deepEqual([got.status, got.failureCode], ['succeeded', null]);
       assert.equal(await balance(), start + 500, 'granted once');
     });
 
-    test('without a saved card the purchase fails with a reason', async () => {
+    test('without a saved card: 400 no_default_payment_method, and no purchase is recorded', async () => {
       fake.savedCard = false;
-      const { token } = (await createAccount(control.store.db, 'nocard')).apiKey;
-      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 600 }, token), 201, 'CreditPurchase');
-      assert.equal(p.status, 'failed');
-      assert.match(p.declineReason ?? '', /no_saved_card/);
+      const { account, apiKey } = await createAccount(control.store.db, 'nocard');
+      const refused = expectError(await control.call('POST', '/credits/purchases', { amount: 600 }, apiKey.token), 400, 'ERR_NGROK_27606');
+      assert.equal(refused.details.reason, 'no_default_payment_method');
+      assert.deepEqual(await control.store.db.selectFrom('creditPurchases').select('id').where('accountId', '=', account.id).execute(), []);
       fake.savedCard = true;
+    });
+
+    test('Idempotency-Key: a repeat returns the first attempt without a second charge; another amount is 409; over 255 characters is 400', async () => {
+      fake.intentBehaviour = 'succeeded';
+      const start = await balance();
+      const charges = () => fake.requests.filter((r) => r.path === '/v1/payment_intents').length;
+      const buy = (amount: number, key?: string) => control.app.inject({
+        method: 'POST', url: '/credits/purchases', payload: JSON.stringify({ amount }),
+        headers: { authorization: `Bearer ${control.token}`, 'content-type': 'application/json', ...(key !== undefined ? { 'idempotency-key': key } : {}) },
+      });
+      const first = expectSchema<Purchase>(await buy(1200, 'order-42'), 200, 'CreditPurchase');
+      const made = charges();
+      // Trimmed: " order-42 " is the same key. The attempt comes back as it is now (succeeded), never charged again.
+      const again = expectSchema<Purchase>(await buy(1200, ' order-42 '), 200, 'CreditPurchase');
+      assert.deepEqual(again, first);
+      assert.equal(charges(), made);
+      assert.equal(await balance(), start + 1200, 'granted once');
+      const reused = expectError(await buy(1300, 'order-42'), 409, 'ERR_NGROK_27616');
+      assert.deepEqual([reused.details.reason, reused.details.purchase_id], ['idempotency_key_reuse', first.id]);
+      assert.equal(expectError(await buy(1200, 'k'.repeat(256)), 400, 'ERR_NGROK_27606').details.reason, 'invalid_idempotency_key');
+      // An empty key is no key: a new purchase each time.
+      const unkeyed = expectSchema<Purchase>(await buy(1200, ''), 200, 'CreditPurchase');
+      assert.notEqual(unkeyed.id, first.id);
+      // The same key at once: one attempt, one charge, both answered with it.
+      const before = charges();
+      const [a, b] = await Promise.all([buy(700, 'order-43'), buy(700, 'order-43')]);
+      assert.equal(expectSchema<Purchase>(a, 200, 'CreditPurchase').id, expectSchema<Purchase>(b, 200, 'CreditPurchase').id);
+      assert.equal(charges(), before + 1);
+      // USD 500 is the most one saved-card purchase may be.
+      expectError(await buy(50_001), 400, 'ERR_NGROK_27606');
+    });
+
+    test('a bank asking for authentication (3-D Secure) leaves the purchase actionRequired, settled by Stripe\'s word later', async () => {
+      fake.intentBehaviour = 'requires_action';
+      const start = await balance();
+      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 900 }), 200, 'CreditPurchase');
+      assert.equal(p.status, 'actionRequired');
+      const { externalRef } = await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', p.id).executeTakeFirstOrThrow();
+      assert.equal((await deliver({ id: 'evt_pi_3ds', object: 'event', type: 'payment_intent.succeeded', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
+        data: { object: { id: externalRef, object: 'payment_intent', status: 'succeeded', amount: 900, metadata: { purchase_id: p.id, tollgate_account_id: control.accountId } } } })).statusCode, 200);
+      assert.equal(expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${p.id}`), 200, 'CreditPurchase').status, 'succeeded');
+      assert.equal(await balance(), start + 900);
+      fake.intentBehaviour = 'succeeded';
     });
   });
 }

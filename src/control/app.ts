@@ -3,6 +3,7 @@
 // their GET handler without a body, and the app refuses to start if any operation has no handler.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import { sha256Hex } from '../domain/ids.ts';
 import type { Store } from '../store/database.ts';
@@ -70,6 +71,8 @@ export interface Call {
   base: string;
   /** Request path without the query string. */
   path: string;
+  /** The request's headers (operations with header parameters, such as Idempotency-Key). */
+  headers: IncomingHttpHeaders;
 }
 
 /** Returns the success body (undefined for 204). */
@@ -228,7 +231,7 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
         const query = validateQuery<Record<string, unknown>>(validationOp, request.query as Record<string, unknown>);
         const body = op.method === 'POST' || op.method === 'PATCH' ? validateBody(op, request.body) : undefined;
         const path = request.url.split('?')[0]!;
-        const result = await handler({ op, principal, params: request.params as Record<string, string>, query, body, base: baseUrlOf(request, deps.config), path });
+        const result = await handler({ op, principal, params: request.params as Record<string, string>, query, body, base: baseUrlOf(request, deps.config), path, headers: request.headers });
         reply.code(op.successStatus);
         // Answers are per caller and some carry a secret shown once (a new token): kept by no cache, the
         // browser's back/forward cache included.

@@ -11,15 +11,18 @@ import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { notFound } from './resource.ts';
 import { nowIso } from '../domain/clock.ts';
 import { STRIPE_SECRET_SETTING, createStripeClient, stripeFailure, stripeNotConfigured } from './stripe-client.ts';
-import { chargeSavedCard, createCheckout, reconcilePurchase } from './stripe-payments.ts';
+import { chargeSavedCard, createCheckout, purchaseExpiry, reconcilePurchase, savedCard } from './stripe-payments.ts';
 
 type Schemas = components['schemas'];
 type Transaction = Schemas['CreditTransactionItem'];
 type Purchase = Schemas['CreditPurchase'];
 
-/** The dashboard's minimum purchase (USD 5.00); Stripe's own ceiling for one USD charge. */
+/** The dashboard's minimum purchase (USD 5.00); Stripe's own ceiling for one USD charge (Checkout). */
 export const MIN_PURCHASE_CENTS = 500;
 export const MAX_PURCHASE_CENTS = 99_999_999;
+/** A saved-card purchase's ceiling in ngrok's published contract (USD 500). */
+const MAX_CARD_PURCHASE_CENTS = 50_000;
+const MAX_IDEMPOTENCY_KEY = 255;
 
 function checkAmount(amount: number): void {
   if (amount < MIN_PURCHASE_CENTS || amount > MAX_PURCHASE_CENTS) {
@@ -57,11 +60,38 @@ async function invoicePreview(deps: ControlDeps, accountId: string, now: Date): 
   };
 }
 
-function purchaseView(base: string, row: purchases.PurchaseRow): Purchase {
+const FAILURE_MESSAGES: Record<string, string> = {
+  stripe_error: 'Stripe did not complete the charge; no credits were granted.',
+  payment_failed: 'The payment failed; no credits were granted.',
+};
+
+/**
+ * `failureCode` / `failureMessage` from the stored decline reason: a Stripe decline code (`expired_card`), our own
+ * (`stripe_error`), or `code: message` as older rows have it. While pending only `ambiguous_upstream` is shown.
+ */
+function failure(row: purchases.PurchaseRow): Pick<Purchase, 'failureCode' | 'failureMessage'> {
+  const reason = row.declineReason;
+  if (reason === null) return { failureCode: null, failureMessage: null };
+  const colon = reason.indexOf(': ');
+  const code = colon > 0 ? reason.slice(0, colon) : reason;
+  if (row.status !== 'failed') return { failureCode: code === purchases.AMBIGUOUS ? code : null, failureMessage: null };
+  return { failureCode: code, failureMessage: colon > 0 ? reason.slice(colon + 2) : FAILURE_MESSAGES[code] ?? `The card was declined (${code}).` };
+}
+
+function purchaseView(row: purchases.PurchaseRow): Purchase {
   return {
-    id: row.id, uri: `${base}/credits/purchases/${row.id}`, status: row.status, amount: Number(row.amount),
-    declineReason: row.declineReason, createdAt: row.createdAt, updatedAt: row.updatedAt,
+    id: row.id, status: row.status, amountCents: Number(row.amount), currency: 'usd', createdAt: row.createdAt,
+    expiresAt: purchaseExpiry(new Date(row.createdAt)), ...failure(row),
   };
+}
+
+/** The trimmed Idempotency-Key, or undefined when absent or empty (no replay protection). */
+function idempotencyKey(call: Call): string | undefined {
+  const raw = call.headers['idempotency-key'];
+  const key = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+  if (!key) return undefined;
+  if (key.length > MAX_IDEMPOTENCY_KEY) throw new TollgateError(Errors.purchaseKeyInvalid, { reason: 'invalid_idempotency_key' });
+  return key;
 }
 
 export function creditHandlers(deps: ControlDeps): HandlerTable {
@@ -106,26 +136,53 @@ export function creditHandlers(deps: ControlDeps): HandlerTable {
     async CreateCreditPurchase(call: Call) {
       const { amount } = call.body as Schemas['CreditPurchaseCreate'];
       const { accountId } = call.principal;
-      checkAmount(amount);
+      if (amount < MIN_PURCHASE_CENTS || amount > MAX_CARD_PURCHASE_CENTS) {
+        throw new TollgateError(Errors.validationFailed, { field: 'amount', reason: `"amount" must be between ${MIN_PURCHASE_CENTS} and ${MAX_CARD_PURCHASE_CENTS} cents (USD 5.00 to 500.00), got ${amount}.` });
+      }
+      const key = idempotencyKey(call);
       const client = await requireStripe();
+      // A repeated key is answered with the attempt it started, whatever its state: it never charges twice.
+      const replayed = async (): Promise<Purchase | undefined> => {
+        const earlier = key === undefined ? undefined : await purchases.purchaseByIdempotencyKey(db, accountId, key);
+        if (!earlier) return undefined;
+        if (Number(earlier.amount) !== amount) throw new TollgateError(Errors.purchaseKeyReused, { reason: 'idempotency_key_reuse', purchase_id: earlier.id });
+        return purchaseView(earlier);
+      };
+      const replay = await replayed();
+      if (replay) return replay;
       const inFlight = await purchases.pendingPurchase(db, accountId);
       if (inFlight) {
         // One whose charge ended without Stripe's answer may be settled by now: Stripe is asked before refusing.
         await reconcile(inFlight);
-        if (await purchases.pendingPurchase(db, accountId)) throw new TollgateError(Errors.purchaseInProgress);
+        const still = await purchases.pendingPurchase(db, accountId);
+        if (still) {
+          // Started a moment ago by a request with this very key (sent twice at once): answered with that attempt.
+          const concurrent = await replayed();
+          if (concurrent) return concurrent;
+          throw new TollgateError(Errors.purchaseInProgress, { reason: 'purchase_in_progress', purchase_id: still.id });
+        }
       }
+      const card = await savedCard(client, accountId).catch((err: unknown) => { throw stripeFailure(err); });
+      if (!card) throw new TollgateError(Errors.purchaseNoCard, { reason: 'no_default_payment_method' });
       const now = nowIso();
-      const row: purchases.PurchaseRow = { id: newId('creditPurchase'), accountId, amount, status: 'pending', declineReason: null, externalRef: null, createdAt: now, updatedAt: now };
-      await purchases.insertPurchase(db, row);
+      const row: purchases.PurchaseRow = { id: newId('creditPurchase'), accountId, amount, status: 'pending', declineReason: null, externalRef: null, createdAt: now, updatedAt: now, idempotencyKey: key ?? null };
+      try {
+        await purchases.insertPurchase(db, row);
+      } catch (err) {
+        // The same key sent twice at once: the other request's insert won; both answer with its attempt.
+        const concurrent = await replayed();
+        if (concurrent) return concurrent;
+        throw err;
+      }
       let outcome;
       try {
-        outcome = await chargeSavedCard(client, deps, row);
+        outcome = await chargeSavedCard(client, deps, row, card);
       } catch (err) {
         await purchases.settlePurchase(db, row.id, 'failed', 'stripe_error');
         throw stripeFailure(err);
       }
       if (outcome.status !== 'pending') await purchases.settlePurchase(db, row.id, outcome.status, outcome.status === 'failed' ? outcome.reason : null);
-      return purchaseView(call.base, (await purchases.getPurchase(db, accountId, row.id))!);
+      return purchaseView((await purchases.getPurchase(db, accountId, row.id))!);
     },
     async GetCreditPurchase(call: Call) {
       let row = await purchases.getPurchase(db, call.principal.accountId, call.params.id!);
@@ -135,7 +192,7 @@ export function creditHandlers(deps: ControlDeps): HandlerTable {
         await reconcile(row);
         row = (await purchases.getPurchase(db, call.principal.accountId, row.id))!;
       }
-      return purchaseView(call.base, row);
+      return purchaseView(row);
     },
   };
 }

@@ -448,11 +448,18 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Start a credit purchase with the saved card
-         * @description Begins an off-session charge of the account's stored card to buy
-         *     credits. The charge completes asynchronously; poll
-         *     GET /credits/purchases/{id} until it reaches a final state.
-         *     Only one purchase may be in flight (ERR_NGROK_27616).
+         * Start a credit purchase
+         * @description Starts an off-session charge of the account's saved card. A 200 means
+         *     the purchase started, not that credits were granted: poll
+         *     GET /credits/purchases/{id} for the outcome (`pending` can also mean
+         *     the charge's outcome is not known yet; poll instead of retrying).
+         *     An account with no saved default card gets 400 with `details.reason`
+         *     `no_default_payment_method`. `Idempotency-Key` (optional, at most 255
+         *     characters, trimmed) makes a retry safe: a repeated key returns the
+         *     attempt the first request started, in whatever state; the same key
+         *     with another `amount` is 409 `idempotency_key_reuse` naming
+         *     `details.purchase_id`. A purchase started while another is unresolved
+         *     is 409 `purchase_in_progress` naming the one to poll.
          */
         post: operations["CreateCreditPurchase"];
         delete?: never;
@@ -1226,37 +1233,39 @@ export interface components {
         CreditPurchaseCreate: {
             /**
              * Format: int64
-             * @description Purchase amount in US cents (assumed, as for checkout sessions).
+             * @description Amount in US cents to purchase.
              */
             amount: number;
         };
         CreditPurchase: {
             /** @description Purchase attempt ID. */
             id: string;
-            /** @description API URI of this purchase attempt. */
-            uri?: string;
             /**
-             * @description Lifecycle state; pending until Stripe settles the charge (values guessed).
+             * @description Poll until a terminal state (succeeded or failed). actionRequired means the card's bank asks for the cardholder's authentication.
              * @enum {string}
              */
-            status: "pending" | "succeeded" | "failed";
+            status: "pending" | "actionRequired" | "succeeded" | "failed";
             /**
              * Format: int64
-             * @description Requested amount in US cents.
+             * @description Amount purchased, in cents.
              */
-            amount: number;
-            /** @description Why the charge failed; null unless status is failed. */
-            declineReason?: string | null;
+            amountCents: number;
+            /** @description ISO 4217 currency code, lowercase. */
+            currency: string;
             /**
              * Format: date-time
-             * @description When the attempt started.
+             * @description When the purchase attempt was started.
              */
             createdAt: string;
             /**
              * Format: date-time
-             * @description When the status last changed.
+             * @description When the purchased credits stop being usable.
              */
-            updatedAt?: string;
+            expiresAt: string;
+            /** @description Machine-readable decline reason; set when failed, and `ambiguous_upstream` while pending after a charge whose outcome is not known. */
+            failureCode?: string | null;
+            /** @description Human-readable decline detail, set only when failed. */
+            failureMessage?: string | null;
         };
         AIGatewayConfig: {
             /** @description Account that owns these settings. */
@@ -1512,6 +1521,8 @@ export interface components {
         AIGatewayProviderID: string;
         /** @description ID of a credit purchase attempt. */
         CreditPurchaseID: string;
+        /** @description Optional key that makes a retry safe; a repeat returns the purchase attempt the first request started. Scoped to the account; at most 255 characters; an absent or empty header disables replay protection. */
+        IdempotencyKey: string;
         /** @description When set, returns only access keys linked to this access key configuration. */
         AccessKeyConfigurationIDFilter: string;
     };
@@ -2510,7 +2521,10 @@ export interface operations {
     CreateCreditPurchase: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional key that makes a retry safe; a repeat returns the purchase attempt the first request started. Scoped to the account; at most 255 characters; an absent or empty header disables replay protection. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2520,8 +2534,8 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Purchase attempt recorded (status code guessed; 202 is equally plausible). */
-            201: {
+            /** @description The purchase attempt that was started (or that the Idempotency-Key started earlier). */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -15,7 +15,8 @@ const ACCOUNT_KEY = 'tollgate_account_id';
 /** Purchased credits lapse 12 months after purchase (concepts/credits). */
 const PURCHASE_VALIDITY_MONTHS = 12;
 
-function purchaseExpiry(now = new Date()): string {
+/** When credits bought at `now` lapse. */
+export function purchaseExpiry(now = new Date()): string {
   const d = new Date(now);
   d.setUTCMonth(d.getUTCMonth() + PURCHASE_VALIDITY_MONTHS);
   return d.toISOString();
@@ -60,19 +61,26 @@ async function grant(deps: ControlDeps, accountId: string, cents: number, extern
   return granted;
 }
 
-export type ChargeOutcome = { status: 'succeeded' | 'pending' } | { status: 'failed'; reason: string };
+export type ChargeOutcome = { status: 'succeeded' | 'pending' | 'actionRequired' } | { status: 'failed'; reason: string };
+
+/** The card a saved-card purchase charges: the account's Stripe customer and its default card (else its first). */
+export interface SavedCard { customer: string; method: string }
+
+export async function savedCard(stripe: Stripe, accountId: string): Promise<SavedCard | undefined> {
+  const customer = await findCustomer(stripe, accountId);
+  if (!customer) return undefined;
+  const defaultMethod = customer.invoice_settings?.default_payment_method;
+  const method = (typeof defaultMethod === 'string' ? defaultMethod : defaultMethod?.id)
+    ?? (await stripe.customers.listPaymentMethods(customer.id, { type: 'card', limit: 1 })).data[0]?.id;
+  return method ? { customer: customer.id, method } : undefined;
+}
 
 /** Charges the saved card off-session for a recorded purchase; card declines come back as outcomes. */
-export async function chargeSavedCard(stripe: Stripe, deps: ControlDeps, purchase: purchases.PurchaseRow): Promise<ChargeOutcome> {
-  const customer = await findCustomer(stripe, purchase.accountId);
-  const methods = customer ? await stripe.customers.listPaymentMethods(customer.id, { type: 'card', limit: 1 }) : undefined;
-  const defaultMethod = customer?.invoice_settings?.default_payment_method;
-  const method = (typeof defaultMethod === 'string' ? defaultMethod : defaultMethod?.id) ?? methods?.data[0]?.id;
-  if (!customer || !method) return { status: 'failed', reason: 'no_saved_card: buy credits through Checkout once to save a card' };
+export async function chargeSavedCard(stripe: Stripe, deps: ControlDeps, purchase: purchases.PurchaseRow, card: SavedCard): Promise<ChargeOutcome> {
   const cents = Number(purchase.amount);
   try {
     const intent = await stripe.paymentIntents.create({
-      amount: cents, currency: 'usd', customer: customer.id, payment_method: method, off_session: true, confirm: true,
+      amount: cents, currency: 'usd', customer: card.customer, payment_method: card.method, off_session: true, confirm: true,
       metadata: { [ACCOUNT_KEY]: purchase.accountId, purchase_id: purchase.id, amount_cents: String(cents) },
     }, { idempotencyKey: `tollgate-purchase-${purchase.id}` });
     await purchases.setPurchaseRef(deps.store.db, purchase.id, intent.id);
@@ -83,6 +91,8 @@ export async function chargeSavedCard(stripe: Stripe, deps: ControlDeps, purchas
     if (intent.status === 'canceled' || intent.status === 'requires_payment_method') {
       return { status: 'failed', reason: intent.last_payment_error?.decline_code ?? intent.last_payment_error?.code ?? intent.status };
     }
+    // The card's bank wants the cardholder to authenticate (3-D Secure), which an off-session charge cannot do.
+    if (intent.status === 'requires_action') return { status: 'actionRequired' };
     return { status: 'pending' };
   } catch (err) {
     const e = err as Stripe.errors.StripeError;
@@ -94,6 +104,7 @@ export async function chargeSavedCard(stripe: Stripe, deps: ControlDeps, purchas
     // Stripe's 5xx or a lost connection: the card may have been charged. The purchase stays pending (so a retry
     // cannot charge again) until Stripe's webhook, or reconcilePurchase asking Stripe, settles it.
     deps.logger.warn({ purchase: purchase.id, err: e.message }, 'saved-card charge outcome unknown; the purchase stays pending until Stripe settles it');
+    await purchases.markAmbiguous(deps.store.db, purchase.id);
     return { status: 'pending' };
   }
 }
@@ -130,7 +141,7 @@ async function settleIntent(deps: ControlDeps, intent: Stripe.PaymentIntent, suc
   if (succeeded) {
     await grant(deps, purchase.accountId, Number(purchase.amount), intent.id);
     // Granted, so it succeeded — also when it was marked failed before Stripe's word came.
-    await purchases.settlePurchase(deps.store.db, purchase.id, 'succeeded', null, ['pending', 'failed']);
+    await purchases.settlePurchase(deps.store.db, purchase.id, 'succeeded', null, ['pending', 'actionRequired', 'failed']);
   } else {
     const error = intent.last_payment_error;
     await purchases.settlePurchase(deps.store.db, purchase.id, 'failed', error?.decline_code ?? error?.code ?? error?.message ?? 'payment_failed');

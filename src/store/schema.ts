@@ -66,9 +66,13 @@ export interface CreditTransactionsTable {
   createdAt: string;
 }
 
+export type PurchaseStatus = 'pending' | 'actionRequired' | 'succeeded' | 'failed';
+
 export interface CreditPurchasesTable {
-  id: string; accountId: string; amount: Int64; status: 'pending' | 'succeeded' | 'failed';
+  id: string; accountId: string; amount: Int64; status: PurchaseStatus;
   declineReason: string | null; externalRef: string | null; createdAt: string; updatedAt: string;
+  /** The caller's Idempotency-Key (trimmed), unique per account; null without one. */
+  idempotencyKey: string | null;
 }
 
 export interface UsageEventsTable {

@@ -9,7 +9,7 @@ export interface RecordedRequest { method: string; path: string; form: URLSearch
  * `unknown`: the charge succeeds but Stripe answers 500 (its "outcome unknown"); `lost`: 500 and no charge made.
  * Either way the intent, if any, is found by PaymentIntent search afterwards.
  */
-export type IntentBehaviour = 'succeeded' | 'processing' | 'decline' | 'unknown' | 'lost';
+export type IntentBehaviour = 'succeeded' | 'processing' | 'requires_action' | 'decline' | 'unknown' | 'lost';
 
 export interface FakeStripe {
   url: string;
