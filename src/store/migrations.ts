@@ -190,19 +190,19 @@ export const migrations: Record<string, Migration> = {
       await sql`UPDATE api_keys SET last_updated_by = id WHERE last_updated_by LIKE 'acct%'`.execute(db);
     },
   },
+  '0006_usage_events_request_index': {
+    async up(db: Db) {
+      // GET /usage/requests/{requestId} (ngrok's request-attempts lookup) reads a request's attempts by its id:
+      // worth the B-tree insert per event that 0004 had saved while nothing queried by it.
+      await db.schema.createIndex('usage_events_request_idx').ifNotExists().on('usage_events').columns(['request_id']).execute();
+    },
+  },
   '0007_credit_purchase_idempotency_key': {
     async up(db: Db) {
       // POST /credits/purchases takes an Idempotency-Key (ngrok's published contract): a repeat returns the attempt
       // the first request started. One key per account; NULL (no key) may repeat on both databases.
       await db.schema.alterTable('credit_purchases').addColumn('idempotency_key', 'text').execute();
       await db.schema.createIndex('credit_purchases_idempotency_idx').unique().on('credit_purchases').columns(['account_id', 'idempotency_key']).execute();
-    },
-  },
-  '0006_usage_events_request_index': {
-    async up(db: Db) {
-      // GET /usage/requests/{requestId} (ngrok's request-attempts lookup) reads a request's attempts by its id:
-      // worth the B-tree insert per event that 0004 had saved while nothing queried by it.
-      await db.schema.createIndex('usage_events_request_idx').ifNotExists().on('usage_events').columns(['request_id']).execute();
     },
   },
 };
