@@ -61,12 +61,6 @@ interface Reload { again: boolean; urgent: boolean; promise: Promise<void>; erro
 /** Longest a request waits for a change's reload before it is served from the last snapshot. */
 const RELOAD_WAIT_MS = 2_000;
 
-/** A key lookup's answer, or a rejection after RELOAD_WAIT_MS: a database gone silent holds no request longer. */
-function withinReloadWait<T>(load: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => { timer = setTimeout(reject, RELOAD_WAIT_MS, new Error(`the store did not answer a key lookup within ${RELOAD_WAIT_MS} ms`)); });
-  return Promise.race([load, late]).finally(() => clearTimeout(timer));
-}
 /** Longest close() waits for the database (the last lastUsed stamps, a poll under way). */
 const CLOSE_WAIT_MS = 2_000;
 
@@ -190,7 +184,7 @@ export class GatewayState {
       load = this.#loadKey(hash).finally(() => this.#keyLoads.delete(hash));
       this.#keyLoads.set(hash, load);
     }
-    return withinReloadWait(load);
+    return load;
   }
 
   /** The account's current snapshot; present once one of its keys authenticated. */
@@ -287,7 +281,7 @@ export class GatewayState {
     const generation = this.#keyGeneration;
     let row: Awaited<ReturnType<typeof findAccessKeyByHash>>;
     try {
-      row = await findAccessKeyByHash(this.#store.db, hash);
+      row = await this.#answeredWithin(findAccessKeyByHash(this.#store.db, hash), 'an access key lookup');
     } catch (error) {
       this.#failed(error, 'looking up an access key failed; keys not in memory cannot be checked until the store answers');
       throw error;
@@ -341,7 +335,20 @@ export class GatewayState {
   /** A reload's end — with a snapshot to fall back on, at most RELOAD_WAIT_MS: a slow database holds a request only so long. */
   async #awaitReload(accountId: string, reload: Reload): Promise<void> {
     if (this.#accounts.has(accountId)) await settledWithin(reload.promise, RELOAD_WAIT_MS);
-    else await reload.promise;
+    else await this.#answeredWithin(reload.promise, "an account's first load");
+  }
+
+  /**
+   * `work`, or a rejection after RELOAD_WAIT_MS (logged once per streak): a database gone silent holds no request
+   * longer, and the lookup is dropped so the next request asks again rather than joining one stuck on a dead
+   * connection. With no snapshot to fall back on, the request is answered 503 (retry).
+   */
+  #answeredWithin<T>(work: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the store did not answer ${what} within ${RELOAD_WAIT_MS} ms`)), RELOAD_WAIT_MS);
+    });
+    return Promise.race([work, late]).finally(() => clearTimeout(timer));
   }
 
   async #ensureAccount(accountId: string): Promise<void> {
