@@ -328,6 +328,39 @@ describe('database outages (postgres)', () => {
       }
     });
 
+    test('after a partition heals, a revocation reaches the gateway within seconds (not when TCP gives up on the dead connections)', async (t) => {
+      const proxy = await startPgProxy(c.database.url);
+      // Connections silent for 3 s are dropped here (30 s by default).
+      const store = await openStore(proxy.url, { migrate: false, silentConnectionMs: 3000 });
+      const state = new GatewayState({ store, secretBox: new SecretBox(c.config.masterKey), changes: new ChangeBus(store.db), logger: pino({ level: 'silent' }), pollIntervalMs: 250 });
+      try {
+        await state.start();
+        const key = (await c.call('POST', '/access-keys', { name: 'revoked after the partition' })).json() as { id: string; token: string };
+        await sleep(600);
+        await state.poll();
+        assert.ok(await state.authenticate(key.token));
+        // Partitioned while the gateway polls (every 250 ms here): queries are sent and never answered.
+        proxy.blackhole();
+        await sleep(1500);
+        proxy.heal();
+        assert.equal((await c.call('DELETE', `/access-keys/${key.id}`)).statusCode, 204);
+        const healed = Date.now();
+        let revoked = false;
+        while (!revoked && Date.now() - healed < 90_000) {
+          await sleep(250);
+          try { revoked = (await state.authenticate(key.token)) === null; } catch { /* a lookup given up: ask again */ }
+        }
+        t.diagnostic(`revocation applied ${Date.now() - healed} ms after the network healed`);
+        // Within the silence limit plus a poll or two, far before the minute's resync would apply it.
+        assert.ok(revoked && Date.now() - healed < 10_000, `revoked: ${revoked} after ${Date.now() - healed} ms`);
+      } finally {
+        proxy.reset();
+        await proxy.close();
+        await state.close().catch(() => {});
+        await store.close().catch(() => {});
+      }
+    });
+
     test('a change whose reload failed once (a table locked past lock_timeout) is applied by the next poll', async () => {
       const dbName = new URL(c.database.url).pathname.slice(1);
       // The gateway's sessions give up on a lock after 200 ms, as production settings often have them.

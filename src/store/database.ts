@@ -1,6 +1,7 @@
 // Opens the store named by a database URL (SQLite file or PostgreSQL) as one Kysely instance and runs
 // the migrations. Everything above this file is dialect-agnostic.
 import { mkdirSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type pg from 'pg';
@@ -14,6 +15,23 @@ export type Dialect = 'sqlite' | 'postgres';
 
 /** Longest close() waits for PostgreSQL connections still in use. */
 const POOL_END_WAIT_MS = 2_000;
+/** Default for `silentConnectionMs`. */
+const SILENT_CONNECTION_MS = 30_000;
+
+/**
+ * Sockets for the pool that destroy themselves after `ms` without a byte either way. A partition leaves a query
+ * sent and never answered: TCP retransmits for ~15 minutes before giving up, and meanwhile that connection (back
+ * in the pool, its query still pending) holds every query that lands on it — change polls, key lookups, usage
+ * shipments — long after the network healed. Destroyed, it fails its query and the pool replaces it. Idle pooled
+ * connections close after 10 s anyway, so only a silent query is cut.
+ */
+function silenceLimitedSocket(ms: number): () => Socket {
+  return () => {
+    const socket = new Socket();
+    socket.setTimeout(ms, () => socket.destroy(new Error(`PostgreSQL connection silent for ${ms} ms`)));
+    return socket;
+  };
+}
 
 export interface Store {
   readonly db: Kysely<Database>;
@@ -46,7 +64,11 @@ export function sqliteHandle(db: Kysely<Database>): BetterSqlite3.Database | und
   return sqliteHandles.get(db);
 }
 
-export async function openStore(url: string, options: { migrate?: boolean; poolSize?: number } = {}): Promise<Store> {
+/**
+ * `silentConnectionMs`: how long a PostgreSQL connection may go without a byte while in use before it is dropped
+ * (default 30 s; a query running longer without an answer fails).
+ */
+export async function openStore(url: string, options: { migrate?: boolean; poolSize?: number; silentConnectionMs?: number } = {}): Promise<Store> {
   const parsed = parseDatabaseUrl(url);
   let store: Store;
   if (parsed.dialect === 'sqlite') {
@@ -63,7 +85,10 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
     // Loaded only here: a SQLite deployment never pays pg's ~10 MB of memory.
     const { default: driver } = await import('pg');
     // keepAlive: a connection whose peer vanished without a reset (a partition) is found dead by TCP, not never.
-    const pool = new driver.Pool({ connectionString: parsed.url, max: options.poolSize ?? 10, keepAlive: true, keepAliveInitialDelayMillis: 10_000, connectionTimeoutMillis: 15_000 });
+    const pool = new driver.Pool({
+      connectionString: parsed.url, max: options.poolSize ?? 10, keepAlive: true, keepAliveInitialDelayMillis: 10_000, connectionTimeoutMillis: 15_000,
+      stream: silenceLimitedSocket(options.silentConnectionMs ?? SILENT_CONNECTION_MS),
+    });
     // A client losing its connection (database restart, failover, a reset by a pooler) must not crash the process:
     // the pool listens on idle clients only, and a client in use emits 'error' with no listener — an uncaught
     // exception. Its query fails on its own (its caller keeps serving the last snapshot, or retries).
