@@ -517,6 +517,30 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(h.fake.requests[0]!.path, '/v1/chat/completions');
   });
 
+  test('a custom model declared with providerModelId and unsupportedParams: the provider gets its own id, without those params', async () => {
+    const created = await h.api<{ id: string; models: Array<{ modelId: string; providerModelId?: string; unsupportedParams: string[] }> }>('POST', '/providers', {
+      providerId: 'my-vllm', name: 'vLLM', baseUrl: `${h.fake.url}/v1`,
+      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }],
+      models: [{ modelId: 'llama-70b', providerModelId: 'meta-llama/Llama-3.3-70B-Instruct', unsupportedParams: ['logit_bias', 'seed'] }, { modelId: 'plain' }],
+    });
+    assert.deepEqual(created.models.map((m) => [m.modelId, m.providerModelId, m.unsupportedParams]), [
+      ['llama-70b', 'meta-llama/Llama-3.3-70B-Instruct', ['logit_bias', 'seed']], ['plain', undefined, []],
+    ]);
+    await h.providerKey('my-vllm', 'sk-vllm');
+    h.fake.reset();
+    const { response } = await sdk(token).chat.completions.create({ model: 'my-vllm:llama-70b', messages: [{ role: 'user', content: 'hi' }], seed: 7, logit_bias: { 50256: -100 }, temperature: 0.2 }).withResponse();
+    const sent = h.fake.requests[0]!.body!;
+    assert.deepEqual([sent.model, 'seed' in sent, 'logit_bias' in sent, sent.temperature], ['meta-llama/Llama-3.3-70B-Instruct', false, false, 0.2]);
+    assert.equal(response.headers.get('ngrok-aig-removed-params'), 'seed, logit_bias');
+    assert.equal(response.headers.get('ngrok-aig-model'), 'meta-llama/Llama-3.3-70B-Instruct', 'the model as the provider knows it');
+    const rows = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.equal(rows[0]!.model, 'llama-70b', 'usage names the model as the account declared it');
+    // A model without them is sent as named, with everything.
+    h.fake.reset();
+    await sdk(token).chat.completions.create({ model: 'my-vllm:plain', messages: [{ role: 'user', content: 'hi' }], seed: 7 });
+    assert.deepEqual([h.fake.requests[0]!.body!.model, h.fake.requests[0]!.body!.seed], ['plain', 7]);
+  });
+
   test('Responses, completions and embeddings surfaces pass through and are metered', async () => {
     const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
     const client = sdk(t);

@@ -9,6 +9,7 @@ import type { ApiFormat, ApiSurface } from '../catalog/types.ts';
 
 type Surface = components['schemas']['SupportedAPISurface'];
 type Model = components['schemas']['AIGatewayProviderModel'];
+type ModelWrite = components['schemas']['AIGatewayProviderModelCreate'];
 
 // The slug is the provider part of `provider:model` addresses and appears in URLs and allow lists, so it
 // is limited to characters that need no quoting and cannot be confused with the `:` or `/` separators.
@@ -77,13 +78,16 @@ export function checkBaseUrl(baseUrl: string, allowPrivate: boolean): void {
  * The new model set, refusing duplicates (model names are case-insensitive at the gateway). A model that
  * stays keeps its record id, so references to it survive a whole-set replacement.
  */
-export function nextModels(models: readonly { modelId: string }[], current: readonly Model[] = []): Model[] {
+export function nextModels(models: readonly ModelWrite[], current: readonly Model[] = []): Model[] {
   const ids = new Map(current.map((m) => [m.modelId.toLowerCase(), m.id]));
   const seen = new Set<string>();
-  return models.map(({ modelId }) => {
+  return models.map(({ modelId, providerModelId, unsupportedParams }) => {
     const key = modelId.toLowerCase();
     if (seen.has(key)) throw new TollgateError(Errors.providerDuplicateModel, { modelId });
     seen.add(key);
-    return { id: ids.get(key) ?? newId('providerModel'), modelId };
+    const model: Model = { id: ids.get(key) ?? newId('providerModel'), modelId, unsupportedParams: [...new Set(unsupportedParams ?? [])] };
+    // An empty upstream id (or the model's own) is no rewrite.
+    if (providerModelId !== undefined && providerModelId.trim() !== '' && providerModelId !== modelId) model.providerModelId = providerModelId;
+    return model;
   });
 }

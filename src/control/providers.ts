@@ -24,7 +24,8 @@ function surfacesOf(row: repo.ProviderRow): Surface[] | undefined {
 }
 
 function modelsOf(row: repo.ProviderRow): Model[] {
-  return JSON.parse(row.models) as Model[];
+  // Models stored before unsupportedParams existed have none.
+  return (JSON.parse(row.models) as Model[]).map((m) => (m.unsupportedParams ? m : { ...m, unsupportedParams: [] }));
 }
 
 export function providerView(base: string, row: repo.ProviderRow): Provider {

@@ -976,6 +976,10 @@ export interface components {
             id: string;
             /** @description Model name used in requests, e.g. "llama3.2". */
             modelId: string;
+            /** @description Upstream model id sent to the provider when it differs from modelId. Omitted when unset. */
+            providerModelId?: string;
+            /** @description Request params this provider does not support for this model; the gateway removes them. Empty when none. */
+            unsupportedParams: string[];
         };
         AIGatewayProvider: {
             /** @description Resource ID of the provider. */
@@ -1018,6 +1022,10 @@ export interface components {
         AIGatewayProviderModelCreate: {
             /** @description Model name used in requests, e.g. "llama3.2"; unique within the provider. */
             modelId: string;
+            /** @description Upstream model id sent to the provider when it differs from modelId; omit to send modelId as-is. */
+            providerModelId?: string;
+            /** @description Request params this provider does not support for this model. */
+            unsupportedParams?: string[];
         };
         AIGatewayProviderCreate: {
             /**

@@ -126,12 +126,13 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
   const edit = (): Record<string, unknown> => (out ??= { ...body });
   const removed: string[] = [];
 
-  if (body.model !== candidate.modelId) edit().model = candidate.modelId;
+  const upstreamModel = candidate.upstreamModelId ?? candidate.modelId;
+  if (body.model !== upstreamModel) edit().model = upstreamModel;
   if ('models' in body) delete edit().models;
 
   // 1. Surface allowlist (only when the provider declares one), 2. the model's denylist.
   const allow = candidate.surface.supportedParams;
-  const deny = deniedParams(body, candidate.catalogModel);
+  const deny = candidate.unsupportedParams ?? deniedParams(body, candidate.catalogModel);
   if ((allow && allow.length > 0) || (deny && deny.length > 0)) {
     for (const name of Object.keys(body)) {
       if (name === 'models' || ALWAYS_KEPT.has(name)) continue;
@@ -173,7 +174,8 @@ function clampOutput(current: Record<string, unknown>, edit: () => Record<string
     }
   }
   if (present) return lowered;
-  const usable = fields.filter((f) => !removed.includes(f) && !attempt.candidate.catalogModel?.unsupportedParams?.includes(f)
+  const denied = attempt.candidate.unsupportedParams ?? attempt.candidate.catalogModel?.unsupportedParams;
+  const usable = fields.filter((f) => !removed.includes(f) && !denied?.includes(f)
     && !(attempt.candidate.surface.supportedParams?.length && !attempt.candidate.surface.supportedParams.includes(f)));
   const preferred = surface === 'chat-completions' && attempt.candidate.provider.id === 'openai' ? 'max_completion_tokens' : fields[0]!;
   const field = usable.includes(preferred) ? preferred : usable[0];

@@ -22,11 +22,15 @@ export interface Candidate {
   /** The string the client sent for this candidate. */
   requested: string;
   provider: ResolvedProvider;
-  /** The id sent upstream. */
+  /** The model's id as clients and usage name it, and the id sent upstream unless `upstreamModelId` is set. */
   modelId: string;
   displayName: string;
   /** Absent for pass-through models (known provider, uncataloged model) and custom providers. */
   catalogModel?: CatalogModel;
+  /** A custom provider's model declared with a providerModelId: the id the provider knows it by. */
+  upstreamModelId?: string;
+  /** A custom provider's model's unsupportedParams: removed from the request (Ngrok-AIG-Removed-Params). */
+  unsupportedParams?: readonly string[];
   surface: SurfaceSpec;
 }
 
@@ -264,5 +268,9 @@ export function customProvider(p: CustomProviderState): ResolvedProvider {
 }
 
 function fromCustom(requested: string, provider: CustomProviderState, modelId: string): Resolved {
-  return { requested, provider: customProvider(provider), modelId, displayName: modelId };
+  const resolved: Resolved = { requested, provider: customProvider(provider), modelId, displayName: modelId };
+  const options = provider.modelOptions?.get(modelId);
+  if (options?.providerModelId !== undefined) resolved.upstreamModelId = options.providerModelId;
+  if (options && options.unsupportedParams.length > 0) resolved.unsupportedParams = options.unsupportedParams;
+  return resolved;
 }

@@ -197,7 +197,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     record.statusCode = status;
     // The upstream model as the provider knows it, without the provider: ngrok's failover guide shows
     // `gemini-3.6-flash` for a request that listed `google:gemini-3.6-flash`, comparable with the body's `model`.
-    const model = plan.candidate.modelId;
+    const model = plan.candidate.upstreamModelId ?? plan.candidate.modelId;
     const managedKey = plan.keySource === 'ngrok';
     if (status >= 200 && status < 300) {
       if (isStreaming && isEventStream(response.headers)) {

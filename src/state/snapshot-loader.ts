@@ -8,7 +8,7 @@ import { loadGatewaySettings } from '../store/gateway-config.ts';
 import { providerKeyBinding, type SecretBox } from '../domain/secret-box.ts';
 import type { ApiFormat } from '../catalog/types.ts';
 import type {
-  AccessScope, AccountSnapshot, AuthenticatedKey, ConfigurationState, CustomProviderState, CustomSurfaceState,
+  AccessScope, AccountSnapshot, AuthenticatedKey, ConfigurationState, CustomModelOptions, CustomProviderState, CustomSurfaceState,
   ProviderKeyState, StoredRouterRule,
 } from './types.ts';
 
@@ -52,7 +52,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
   for (const row of providerRows) {
     customProviders.set(row.providerId, {
       id: row.id, providerId: row.providerId, name: row.name, baseUrl: row.baseUrl,
-      surfaces: parseSurfaces(row.supportedApiSurfaces), models: parseModels(row.models),
+      surfaces: parseSurfaces(row.supportedApiSurfaces), models: parseModels(row.models), modelOptions: parseModelOptions(row.models),
     });
   }
 
@@ -97,6 +97,22 @@ function parseSurfaces(text: string | null): CustomSurfaceState[] {
     out.push(surface);
   }
   return out;
+}
+
+function parseModelOptions(text: string): ReadonlyMap<string, CustomModelOptions> | undefined {
+  const raw = parseJson(text);
+  if (!Array.isArray(raw)) return undefined;
+  let options: Map<string, CustomModelOptions> | undefined;
+  for (const m of raw as unknown[]) {
+    if (typeof m !== 'object' || m === null) continue;
+    const { modelId, providerModelId, unsupportedParams } = m as { modelId?: unknown; providerModelId?: unknown; unsupportedParams?: unknown };
+    if (typeof modelId !== 'string') continue;
+    const params = Array.isArray(unsupportedParams) ? unsupportedParams.filter((p): p is string => typeof p === 'string') : [];
+    const upstream = typeof providerModelId === 'string' && providerModelId !== '' ? providerModelId : undefined;
+    if (upstream === undefined && params.length === 0) continue;
+    (options ??= new Map()).set(modelId, upstream === undefined ? { unsupportedParams: params } : { providerModelId: upstream, unsupportedParams: params });
+  }
+  return options;
 }
 
 function parseModels(text: string): string[] {

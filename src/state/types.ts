@@ -21,6 +21,9 @@ export interface ProviderKeyState {
 
 export interface CustomSurfaceState { format: ApiFormat; surface?: string; supportedParams?: string[] }
 
+/** What a custom provider's model declares beyond its id: the id sent upstream, the params it cannot take. */
+export interface CustomModelOptions { providerModelId?: string; unsupportedParams: readonly string[] }
+
 export interface CustomProviderState {
   /** Resource id (`aigp_…`). */
   id: string;
@@ -29,6 +32,8 @@ export interface CustomProviderState {
   baseUrl: string;
   surfaces: CustomSurfaceState[];
   models: string[];
+  /** Per declared model id, when it declares a providerModelId or unsupportedParams. */
+  modelOptions?: ReadonlyMap<string, CustomModelOptions>;
 }
 
 export interface AccountSettings {
