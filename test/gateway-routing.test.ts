@@ -541,6 +541,25 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.deepEqual([h.fake.requests[0]!.body!.model, h.fake.requests[0]!.body!.seed], ['plain', 7]);
   });
 
+  test('a custom provider surface with its own baseUrl (a vendor serving Anthropic\'s API under another path) is called there', async () => {
+    // As DeepSeek does: Chat Completions at https://api.deepseek.com/v1, Messages at https://api.deepseek.com/anthropic.
+    await h.api('POST', '/providers', {
+      providerId: 'two-apis', name: 'Two APIs', baseUrl: `${h.fake.url}/v1`,
+      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages', baseUrl: `${h.fake.url}/anthropic` }],
+      models: [{ modelId: 'chat-1' }],
+    });
+    await h.providerKey('two-apis', 'sk-two');
+    h.fake.reset();
+    await sdk(token).chat.completions.create({ model: 'two-apis:chat-1', messages: [{ role: 'user', content: 'hi' }] });
+    await gw(h, '/v1/messages', { token, body: { model: 'two-apis:chat-1', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] } });
+    assert.deepEqual(h.fake.requests.map((r) => r.path), ['/v1/chat/completions', '/anthropic/messages']);
+    // Held to the provider baseUrl's rules: no credential in it.
+    await assert.rejects(h.api('POST', '/providers', {
+      providerId: 'leaky', name: 'Leaky', baseUrl: `${h.fake.url}/v1`,
+      supportedApiSurfaces: [{ format: 'anthropic', surface: 'messages', baseUrl: `${h.fake.url}/anthropic?api_key=sk-secret` }],
+    }), /400/);
+  });
+
   test('Responses, completions and embeddings surfaces pass through and are metered', async () => {
     const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
     const client = sdk(t);

@@ -17,6 +17,8 @@ export interface SurfaceSpec {
   path: string;
   /** Top-level body fields this surface accepts; empty/absent = accept everything (nothing stripped). */
   supportedParams?: readonly string[];
+  /** A custom provider surface's own base URL, used instead of the provider's. */
+  baseUrl?: string;
 }
 
 export interface CatalogPricing {

@@ -27,8 +27,10 @@ const SURFACES: Record<ApiFormat, readonly ApiSurface[]> = {
   anthropic: ['messages'],
 };
 
-export function checkSurfaces(surfaces: readonly Surface[]): void {
+export function checkSurfaces(surfaces: readonly Surface[], allowPrivate: boolean): void {
   for (const s of surfaces) {
+    // A surface's own base URL is held to the provider baseUrl's rules (public, no credentials in it).
+    if (s.baseUrl !== undefined) checkBaseUrl(s.baseUrl, allowPrivate);
     if (!Object.hasOwn(SURFACES, s.format)) throw new TollgateError(Errors.providerUnknownFormat, { format: s.format, allowed: Object.keys(SURFACES).join(', ') });
     const allowed = SURFACES[s.format as ApiFormat];
     if (s.surface !== undefined && !allowed.includes(s.surface as ApiSurface)) {

@@ -56,7 +56,7 @@ export function providerHandlers(deps: ControlDeps): HandlerTable {
       const { accountId, apiKeyId } = call.principal;
       checkProviderSlug(body.providerId);
       checkBaseUrl(body.baseUrl, allowPrivate);
-      if (body.supportedApiSurfaces) checkSurfaces(body.supportedApiSurfaces);
+      if (body.supportedApiSurfaces) checkSurfaces(body.supportedApiSurfaces, allowPrivate);
       const models = nextModels(body.models ?? []);
       const row: repo.ProviderRow = {
         id: newId('provider'), accountId, providerId: body.providerId, name: body.name, baseUrl: body.baseUrl,
@@ -80,7 +80,7 @@ export function providerHandlers(deps: ControlDeps): HandlerTable {
       // Nullable in the contract's update schema, but a provider always needs a name to be shown.
       if (name === null) throw new TollgateError(Errors.providerFieldRequired, { field: 'name' });
       if (baseUrl !== undefined) checkBaseUrl(baseUrl, allowPrivate);
-      if (supportedApiSurfaces) checkSurfaces(supportedApiSurfaces);
+      if (supportedApiSurfaces) checkSurfaces(supportedApiSurfaces, allowPrivate);
       return providerView(call.base, await providers.update(call, row.id, {
         ...(name !== undefined ? { name } : {}),
         ...(baseUrl !== undefined ? { baseUrl } : {}),

@@ -968,6 +968,8 @@ export interface components {
             format: string;
             /** @description Endpoint within the family, e.g. "chat-completions", "responses" or "messages"; checked against known surfaces. */
             surface?: string;
+            /** @description This surface's own upstream base URL (a vendor serving its Anthropic-compatible API under another path); the provider's baseUrl when omitted. */
+            baseUrl?: string;
             /** @description Request-body fields this surface accepts. */
             supportedParams?: components["schemas"]["SupportedAPISurfaceParam"][];
         };

@@ -254,6 +254,7 @@ export function customProvider(p: CustomProviderState): ResolvedProvider {
     if (!(surface in CUSTOM_SURFACE_PATHS)) continue;
     const spec: SurfaceSpec = { format: s.format, surface, path: CUSTOM_SURFACE_PATHS[surface] };
     if (s.supportedParams && s.supportedParams.length > 0) spec.supportedParams = s.supportedParams;
+    if (s.baseUrl !== undefined) spec.baseUrl = customBaseUrl(s.baseUrl);
     surfaces.push(spec);
   }
   if (surfaces.length === 0) surfaces.push({ format: 'openai', surface: 'chat-completions', path: CUSTOM_SURFACE_PATHS['chat-completions'] });

@@ -113,7 +113,7 @@ export class Upstreams {
   /** Starts the call; its head, body and failure reach `exchange`. */
   dispatch(call: UpstreamCall, exchange: UpstreamExchange): void {
     const { candidate } = call.plan;
-    const t = this.target(candidate.provider.baseUrl, candidate.surface.path);
+    const t = this.target(candidate.surface.baseUrl ?? candidate.provider.baseUrl, candidate.surface.path);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'accept-encoding': 'identity', [VIA_HEADER]: viaValue(call.clientHeaders, this.#loopId) };
     for (const name of FORWARDED_REQUEST_HEADERS) {
       const v = call.clientHeaders[name];

@@ -84,10 +84,11 @@ function parseSurfaces(text: string | null): CustomSurfaceState[] {
   const out: CustomSurfaceState[] = [];
   for (const item of raw as unknown[]) {
     if (typeof item !== 'object' || item === null) continue;
-    const s = item as { format?: unknown; surface?: unknown; supportedParams?: unknown };
+    const s = item as { format?: unknown; surface?: unknown; supportedParams?: unknown; baseUrl?: unknown };
     if (s.format !== 'openai' && s.format !== 'anthropic') continue;
     const surface: CustomSurfaceState = { format: s.format as ApiFormat };
     if (typeof s.surface === 'string') surface.surface = s.surface;
+    if (typeof s.baseUrl === 'string' && s.baseUrl !== '') surface.baseUrl = s.baseUrl;
     if (Array.isArray(s.supportedParams)) {
       // Stored as the contract's [{name}]; plain strings are accepted too.
       surface.supportedParams = (s.supportedParams as unknown[])

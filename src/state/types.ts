@@ -19,7 +19,7 @@ export interface ProviderKeyState {
   value: string;
 }
 
-export interface CustomSurfaceState { format: ApiFormat; surface?: string; supportedParams?: string[] }
+export interface CustomSurfaceState { format: ApiFormat; surface?: string; supportedParams?: string[]; baseUrl?: string }
 
 /** What a custom provider's model declares beyond its id: the id sent upstream, the params it cannot take. */
 export interface CustomModelOptions { providerModelId?: string; unsupportedParams: readonly string[] }
