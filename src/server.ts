@@ -42,7 +42,7 @@ export interface RunningTollgate {
 export async function startTollgate(config: Config, options: { planes?: readonly Plane[]; logger?: Logger; onBootstrap?: (bootstrap: NonNullable<RunningTollgate['bootstrap']>) => void } = {}): Promise<RunningTollgate> {
   const planes = options.planes ?? ['gateway', 'api'];
   const logger = options.logger ?? createLogger(config.logLevel);
-  const store = await openStore(config.databaseUrl);
+  const store = await openStore(config.databaseUrl, { silentConnectionMs: config.databaseSilenceMs });
   const secretBox = new SecretBox(config.masterKey);
   const changes = new ChangeBus(store.db);
   const running: RunningTollgate = { store, logger, stop: async () => {} };

@@ -25,6 +25,8 @@ import { startHarness } from './helpers/gateway.ts';
 import { connect } from 'node:net';
 
 const BOOTSTRAP = 'tgapi_dboutagetestkey0000000000000000000000000';
+/** The advisory lock Kysely's migrator takes on PostgreSQL (its MIGRATION_LOCK_ID). */
+const KYSELY_MIGRATION_LOCK = '3853314791062309107';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -224,6 +226,24 @@ describe('database outages (postgres)', () => {
       if (!stopped) await Promise.race([h.running.stop(), sleep(2000)]).catch(() => {});
       await h.fake.close();
       await h.database.drop();
+    }
+  });
+
+  test('migrations are not held to the silence limit: a start waits out a peer migrating longer than it', async () => {
+    const database = await createTestDatabase('postgres');
+    const peer = new pg.Client({ connectionString: database.url });
+    await peer.connect();
+    try {
+      // A peer process migrating (building an index over a big table) holds Kysely's migration lock.
+      await peer.query(`select pg_advisory_lock(${KYSELY_MIGRATION_LOCK})`);
+      const release = setTimeout(() => { void peer.query(`select pg_advisory_unlock(${KYSELY_MIGRATION_LOCK})`); }, 2500);
+      const store = await openStore(database.url, { silentConnectionMs: 1000 }).catch((e: Error) => e);
+      clearTimeout(release);
+      assert.ok(!(store instanceof Error), `the start failed: ${store instanceof Error ? store.message : ''}`);
+      await store.close();
+    } finally {
+      await peer.end();
+      await database.drop();
     }
   });
 

@@ -26,6 +26,8 @@ export interface Config {
   maxBodyBytes: number;
   /** How long a stopping gateway lets open answers finish before ending them with an error (ms). */
   shutdownGraceMs: number;
+  /** PostgreSQL: how long a connection in use may go without a byte before it is dropped (ms; store/database.ts). */
+  databaseSilenceMs: number;
   /** Most connections the gateway keeps open to one provider origin (requests beyond wait for a free one). */
   upstreamConnections: number;
   /**
@@ -153,6 +155,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     // 32 MiB: what Anthropic's Messages API and ngrok's gateway accept (base64 images and PDFs make large bodies).
     maxBodyBytes: positiveInteger(env, 'TOLLGATE_MAX_BODY_BYTES', 32 * 1024 * 1024),
     shutdownGraceMs: positiveInteger(env, 'TOLLGATE_SHUTDOWN_GRACE_MS', 5000),
+    databaseSilenceMs: positiveInteger(env, 'TOLLGATE_DATABASE_SILENCE_MS', 15_000),
     // Every open stream holds one: 1,024 per origin carries a thousand concurrent streams to one provider.
     upstreamConnections: positiveInteger(env, 'TOLLGATE_UPSTREAM_CONNECTIONS', 1024),
     clientHeadersTimeoutMs: positiveInteger(env, 'TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS', 30_000),

@@ -16,7 +16,7 @@ export type Dialect = 'sqlite' | 'postgres';
 /** Longest close() waits for PostgreSQL connections still in use. */
 const POOL_END_WAIT_MS = 2_000;
 /** Default for `silentConnectionMs`. */
-const SILENT_CONNECTION_MS = 30_000;
+const SILENT_CONNECTION_MS = 15_000;
 
 /**
  * Sockets for the pool that destroy themselves after `ms` without a byte either way. A partition leaves a query
@@ -66,7 +66,7 @@ export function sqliteHandle(db: Kysely<Database>): BetterSqlite3.Database | und
 
 /**
  * `silentConnectionMs`: how long a PostgreSQL connection may go without a byte while in use before it is dropped
- * (default 30 s; a query running longer without an answer fails).
+ * (default 15 s; a query running longer without an answer fails). Migrations are not held to it.
  */
 export async function openStore(url: string, options: { migrate?: boolean; poolSize?: number; silentConnectionMs?: number } = {}): Promise<Store> {
   const parsed = parseDatabaseUrl(url);
@@ -99,16 +99,40 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
     // stopping process alive for as long as TCP takes to give up (minutes). Its work is lost with it either way.
     store = { db, dialect: 'postgres', url, pool, close: async () => { await settledWithin(db.destroy(), POOL_END_WAIT_MS); } };
   }
-  if (options.migrate !== false) await migrate(store);
+  if (options.migrate !== false) {
+    if (store.pool) await migrateOverUnlimitedConnection(parsed.url);
+    else await migrate(store);
+  }
   return store;
 }
 
+/**
+ * Migrations run on a connection of their own, without the pool's silence limit: an index built over a large table
+ * sends nothing until it is done, and a process waiting for a peer's migration lock waits silently too.
+ */
+async function migrateOverUnlimitedConnection(url: string): Promise<void> {
+  const { default: driver } = await import('pg');
+  const pool = new driver.Pool({ connectionString: url, max: 1, keepAlive: true, connectionTimeoutMillis: 15_000 });
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
+  try {
+    await migrateDb(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
 export async function migrate(store: Store): Promise<void> {
+  await migrateDb(store.db);
+}
+
+async function migrateDb(db: Kysely<Database>): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => migrations };
-  const migrator = new Migrator({ db: store.db, provider, migrationTableName: 'tollgate_migrations', migrationLockTableName: 'tollgate_migrations_lock' });
+  const migrator = new Migrator({ db, provider, migrationTableName: 'tollgate_migrations', migrationLockTableName: 'tollgate_migrations_lock' });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    // No result names a migration when the failure came before any ran (taking the migration lock, reading the table).
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '(before any migration ran)';
     throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
