@@ -361,16 +361,60 @@ for (const kind of STORE_KINDS) {
       expectError(await buy(50_001), 400, 'ERR_NGROK_27606');
     });
 
+    test('two purchases started at once (different keys): one charge, the other is told to poll it', async () => {
+      fake.intentBehaviour = 'succeeded';
+      fake.delayMs = 150;
+      try {
+        const charges = () => fake.requests.filter((r) => r.path === '/v1/payment_intents').length;
+        const before = charges();
+        const buy = (key: string) => control.app.inject({
+          method: 'POST', url: '/credits/purchases', payload: JSON.stringify({ amount: 500 }),
+          headers: { authorization: `Bearer ${control.token}`, 'content-type': 'application/json', 'idempotency-key': key },
+        });
+        const answers = await Promise.all([buy('race-a'), buy('race-b')]);
+        assert.deepEqual(answers.map((a) => a.statusCode).sort(), [200, 409]);
+        assert.equal(charges(), before + 1, 'the card was charged once');
+      } finally {
+        fake.delayMs = 0;
+      }
+    });
+
     test('a bank asking for authentication (3-D Secure) leaves the purchase actionRequired, settled by Stripe\'s word later', async () => {
       fake.intentBehaviour = 'requires_action';
       const start = await balance();
       const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 900 }), 200, 'CreditPurchase');
       assert.equal(p.status, 'actionRequired');
+      // Unresolved: another purchase would risk a second charge once the cardholder authenticates.
+      const blocked = expectError(await control.call('POST', '/credits/purchases', { amount: 500 }), 409, 'ERR_NGROK_27616');
+      assert.deepEqual([blocked.details.reason, blocked.details.purchase_id], ['purchase_in_progress', p.id]);
       const { externalRef } = await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', p.id).executeTakeFirstOrThrow();
       assert.equal((await deliver({ id: 'evt_pi_3ds', object: 'event', type: 'payment_intent.succeeded', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
         data: { object: { id: externalRef, object: 'payment_intent', status: 'succeeded', amount: 900, metadata: { purchase_id: p.id, tollgate_account_id: control.accountId } } } })).statusCode, 200);
       assert.equal(expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${p.id}`), 200, 'CreditPurchase').status, 'succeeded');
       assert.equal(await balance(), start + 900);
+      // The credits lapse when the purchase says they do.
+      const grant = await control.store.db.selectFrom('creditTransactions').select('expiresAt').where('externalRef', '=', externalRef).executeTakeFirstOrThrow();
+      assert.equal(grant.expiresAt, p.expiresAt);
+
+      // Processing first, then the bank asks for authentication: Stripe's event says so.
+      fake.intentBehaviour = 'processing';
+      const q = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 600 }), 200, 'CreditPurchase');
+      const qRef = (await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', q.id).executeTakeFirstOrThrow()).externalRef;
+      assert.equal((await deliver({ id: 'evt_pi_action', object: 'event', type: 'payment_intent.requires_action', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
+        data: { object: { id: qRef, object: 'payment_intent', status: 'requires_action', amount: 600, metadata: { purchase_id: q.id, tollgate_account_id: control.accountId } } } })).statusCode, 200);
+      assert.equal(expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${q.id}`), 200, 'CreditPurchase').status, 'actionRequired');
+      assert.equal((await deliver({ id: 'evt_pi_action_failed', object: 'event', type: 'payment_intent.payment_failed', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
+        data: { object: { id: qRef, object: 'payment_intent', status: 'requires_payment_method', metadata: { purchase_id: q.id }, last_payment_error: { code: 'authentication_required' } } } })).statusCode, 200);
+      const failedQ = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${q.id}`), 200, 'CreditPurchase');
+      assert.deepEqual([failedQ.status, failedQ.failureCode], ['failed', 'authentication_required']);
+
+      // A charge whose outcome was unknown, found at Stripe waiting for the cardholder: actionRequired, not pending.
+      fake.intentBehaviour = 'unknown_requires_action';
+      const r = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 700 }), 200, 'CreditPurchase');
+      assert.deepEqual([r.status, r.failureCode], ['pending', 'ambiguous_upstream']);
+      const polled = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${r.id}`), 200, 'CreditPurchase');
+      assert.deepEqual([polled.status, polled.failureCode], ['actionRequired', null]);
+      await control.store.db.updateTable('creditPurchases').set({ status: 'failed', declineReason: 'test_cleanup' }).where('id', '=', r.id).execute();
       fake.intentBehaviour = 'succeeded';
     });
   });

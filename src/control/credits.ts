@@ -10,6 +10,9 @@ import * as purchases from '../store/credit-purchases.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { notFound } from './resource.ts';
 import { nowIso } from '../domain/clock.ts';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.ts';
+import { withAccountLock } from '../store/account-lock.ts';
 import { STRIPE_SECRET_SETTING, createStripeClient, stripeFailure, stripeNotConfigured } from './stripe-client.ts';
 import { chargeSavedCard, createCheckout, purchaseExpiry, reconcilePurchase, savedCard } from './stripe-payments.ts';
 
@@ -85,6 +88,18 @@ function purchaseView(row: purchases.PurchaseRow): Purchase {
   };
 }
 
+/** A purchase still charging right now is not asked about at Stripe (its own request settles it). */
+const CHARGE_CALL_MS = 2 * 60_000;
+
+/**
+ * An unresolved purchase whose charge call is over: it ended without Stripe's answer (`ambiguous_upstream`), or it
+ * began long enough ago that its request is gone (a process that died mid-charge). Only such a one is reconciled
+ * when another purchase meets it; one being charged at this moment is simply in progress.
+ */
+function charged(row: purchases.PurchaseRow): boolean {
+  return row.status === 'pending' && (row.declineReason === purchases.AMBIGUOUS || Date.now() - Date.parse(row.createdAt) > CHARGE_CALL_MS);
+}
+
 /** The trimmed Idempotency-Key, or undefined when absent or empty (no replay protection). */
 function idempotencyKey(call: Call): string | undefined {
   const raw = call.headers['idempotency-key'];
@@ -142,38 +157,37 @@ export function creditHandlers(deps: ControlDeps): HandlerTable {
       const key = idempotencyKey(call);
       const client = await requireStripe();
       // A repeated key is answered with the attempt it started, whatever its state: it never charges twice.
-      const replayed = async (): Promise<Purchase | undefined> => {
-        const earlier = key === undefined ? undefined : await purchases.purchaseByIdempotencyKey(db, accountId, key);
+      const replayed = async (from: Kysely<Database>): Promise<Purchase | undefined> => {
+        const earlier = key === undefined ? undefined : await purchases.purchaseByIdempotencyKey(from, accountId, key);
         if (!earlier) return undefined;
         if (Number(earlier.amount) !== amount) throw new TollgateError(Errors.purchaseKeyReused, { reason: 'idempotency_key_reuse', purchase_id: earlier.id });
         return purchaseView(earlier);
       };
-      const replay = await replayed();
+      const replay = await replayed(db);
       if (replay) return replay;
-      const inFlight = await purchases.pendingPurchase(db, accountId);
-      if (inFlight) {
-        // One whose charge ended without Stripe's answer may be settled by now: Stripe is asked before refusing.
-        await reconcile(inFlight);
-        const still = await purchases.pendingPurchase(db, accountId);
-        if (still) {
-          // Started a moment ago by a request with this very key (sent twice at once): answered with that attempt.
-          const concurrent = await replayed();
-          if (concurrent) return concurrent;
-          throw new TollgateError(Errors.purchaseInProgress, { reason: 'purchase_in_progress', purchase_id: still.id });
-        }
-      }
       const card = await savedCard(client, accountId).catch((err: unknown) => { throw stripeFailure(err); });
       if (!card) throw new TollgateError(Errors.purchaseNoCard, { reason: 'no_default_payment_method' });
       const now = nowIso();
       const row: purchases.PurchaseRow = { id: newId('creditPurchase'), accountId, amount, status: 'pending', declineReason: null, externalRef: null, createdAt: now, updatedAt: now, idempotencyKey: key ?? null };
-      try {
-        await purchases.insertPurchase(db, row);
-      } catch (err) {
-        // The same key sent twice at once: the other request's insert won; both answer with its attempt.
-        const concurrent = await replayed();
-        if (concurrent) return concurrent;
-        throw err;
+      // The check for an unresolved purchase and the insert hold the account's lock: two purchases started at once
+      // (with different keys, or none) cannot both pass it and charge the card twice. The same key sent twice at
+      // once finds the first one's attempt here.
+      const begin = () => withAccountLock(deps.store, accountId, async (trx): Promise<{ replay?: Purchase; unresolved?: purchases.PurchaseRow }> => {
+        const earlier = await replayed(trx);
+        if (earlier) return { replay: earlier };
+        const unresolved = await purchases.pendingPurchase(trx, accountId);
+        if (unresolved) return { unresolved };
+        await purchases.insertPurchase(trx, row);
+        return {};
+      });
+      let begun = await begin();
+      if (begun.unresolved && charged(begun.unresolved)) {
+        // One whose charge ended without Stripe's answer may be settled by now: Stripe is asked (outside the lock).
+        await reconcile(begun.unresolved);
+        begun = await begin();
       }
+      if (begun.replay) return begun.replay;
+      if (begun.unresolved) throw new TollgateError(Errors.purchaseInProgress, { reason: 'purchase_in_progress', purchase_id: begun.unresolved.id });
       let outcome;
       try {
         outcome = await chargeSavedCard(client, deps, row, card);

@@ -51,10 +51,11 @@ export async function createCheckout(stripe: Stripe, deps: ControlDeps, accountI
   return { sessionId: session.id, sessionUrl: session.url };
 }
 
-async function grant(deps: ControlDeps, accountId: string, cents: number, externalRef: string): Promise<boolean> {
+/** `expiresAt`: when the credits lapse (a saved-card purchase's: 12 months after it began, as its view says). */
+async function grant(deps: ControlDeps, accountId: string, cents: number, externalRef: string, expiresAt = purchaseExpiry()): Promise<boolean> {
   // The grant's announcement commits with it, so a grant is never left unannounced to the other gateways.
   const [granted, announce] = await deps.store.db.transaction().execute(async (trx) => {
-    const result = await grantCredits(trx, accountId, cents, { category: 'purchase', externalRef, expiresAt: purchaseExpiry() });
+    const result = await grantCredits(trx, accountId, cents, { category: 'purchase', externalRef, expiresAt });
     return [result.granted, result.granted ? await deps.changes.recordAll(trx, [{ accountId, kind: 'credits', resourceId: externalRef }]) : undefined] as const;
   });
   announce?.();
@@ -85,7 +86,7 @@ export async function chargeSavedCard(stripe: Stripe, deps: ControlDeps, purchas
     }, { idempotencyKey: `tollgate-purchase-${purchase.id}` });
     await purchases.setPurchaseRef(deps.store.db, purchase.id, intent.id);
     if (intent.status === 'succeeded') {
-      await grant(deps, purchase.accountId, cents, intent.id);
+      await grant(deps, purchase.accountId, cents, intent.id, purchaseExpiry(new Date(purchase.createdAt)));
       return { status: 'succeeded' };
     }
     if (intent.status === 'canceled' || intent.status === 'requires_payment_method') {
@@ -128,6 +129,8 @@ export async function reconcilePurchase(stripe: Stripe, deps: ControlDeps, purch
     await purchases.setPurchaseRef(deps.store.db, purchase.id, intent.id);
     if (intent.status === 'succeeded') await settleIntent(deps, intent, true);
     else if (intent.status === 'canceled' || intent.status === 'requires_payment_method') await settleIntent(deps, intent, false);
+    // The charge reached Stripe and waits for the cardholder: no longer an unknown outcome.
+    else if (intent.status === 'requires_action') await purchases.settlePurchase(deps.store.db, purchase.id, 'actionRequired', null, ['pending']);
     return;
   }
   if (now - Date.parse(purchase.createdAt) >= ABANDONED_AFTER_MS) await purchases.settlePurchase(deps.store.db, purchase.id, 'failed', 'stripe_error');
@@ -139,13 +142,19 @@ async function settleIntent(deps: ControlDeps, intent: Stripe.PaymentIntent, suc
   const purchase = await purchases.getPurchaseById(deps.store.db, purchaseId);
   if (!purchase) return;
   if (succeeded) {
-    await grant(deps, purchase.accountId, Number(purchase.amount), intent.id);
+    await grant(deps, purchase.accountId, Number(purchase.amount), intent.id, purchaseExpiry(new Date(purchase.createdAt)));
     // Granted, so it succeeded — also when it was marked failed before Stripe's word came.
     await purchases.settlePurchase(deps.store.db, purchase.id, 'succeeded', null, ['pending', 'actionRequired', 'failed']);
   } else {
     const error = intent.last_payment_error;
     await purchases.settlePurchase(deps.store.db, purchase.id, 'failed', error?.decline_code ?? error?.code ?? error?.message ?? 'payment_failed');
   }
+}
+
+/** A saved-card charge that went on to need the cardholder's authentication (after `processing`). */
+async function awaitingCardholder(deps: ControlDeps, intent: Stripe.PaymentIntent): Promise<void> {
+  const purchaseId = intent.metadata?.purchase_id;
+  if (purchaseId) await purchases.settlePurchase(deps.store.db, purchaseId, 'actionRequired', null, ['pending']);
 }
 
 async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session): Promise<void> {
@@ -169,6 +178,8 @@ export async function applyStripeEvent(deps: ControlDeps, event: Stripe.Event): 
       return settleIntent(deps, event.data.object, true);
     case 'payment_intent.payment_failed':
       return settleIntent(deps, event.data.object, false);
+    case 'payment_intent.requires_action':
+      return awaitingCardholder(deps, event.data.object);
     default:
       return undefined;
   }

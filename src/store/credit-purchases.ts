@@ -22,9 +22,9 @@ export function purchaseByIdempotencyKey(db: Kysely<Database>, accountId: string
   return db.selectFrom('creditPurchases').selectAll().where('accountId', '=', accountId).where('idempotencyKey', '=', key).executeTakeFirst();
 }
 
-/** The account's purchase in flight, if any (at most one: ERR_NGROK_27616). */
+/** The account's unresolved purchase (pending, or waiting for the cardholder), if any: at most one (ERR_NGROK_27616). */
 export function pendingPurchase(db: Kysely<Database>, accountId: string): Promise<PurchaseRow | undefined> {
-  return db.selectFrom('creditPurchases').selectAll().where('accountId', '=', accountId).where('status', '=', 'pending').executeTakeFirst();
+  return db.selectFrom('creditPurchases').selectAll().where('accountId', '=', accountId).where('status', 'in', ['pending', 'actionRequired']).executeTakeFirst();
 }
 
 export async function setPurchaseRef(db: Kysely<Database>, id: string, externalRef: string): Promise<void> {

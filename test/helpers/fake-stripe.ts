@@ -9,7 +9,7 @@ export interface RecordedRequest { method: string; path: string; form: URLSearch
  * `unknown`: the charge succeeds but Stripe answers 500 (its "outcome unknown"); `lost`: 500 and no charge made.
  * Either way the intent, if any, is found by PaymentIntent search afterwards.
  */
-export type IntentBehaviour = 'succeeded' | 'processing' | 'requires_action' | 'decline' | 'unknown' | 'lost';
+export type IntentBehaviour = 'succeeded' | 'processing' | 'requires_action' | 'decline' | 'unknown' | 'unknown_requires_action' | 'lost';
 
 export interface FakeStripe {
   url: string;
@@ -18,6 +18,8 @@ export interface FakeStripe {
   intentBehaviour: IntentBehaviour;
   /** Whether customers have a saved card. */
   savedCard: boolean;
+  /** Every answer waits this long (a slow Stripe: races between requests widen). */
+  delayMs: number;
   close(): Promise<void>;
 }
 
@@ -30,9 +32,10 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   const intents: Array<{ id: string; object: 'payment_intent'; status: string; amount: number; metadata: Record<string, string> }> = [];
   const customers: Array<{ id: string; object: 'customer'; metadata: Record<string, string>; invoice_settings: { default_payment_method: null } }> = [];
   let seq = 0;
-  const fake: FakeStripe = { url: '', requests: [], intentBehaviour: 'succeeded', savedCard: true, close: async () => {} };
+  const fake: FakeStripe = { url: '', requests: [], intentBehaviour: 'succeeded', savedCard: true, delayMs: 0, close: async () => {} };
 
-  const handle = (req: IncomingMessage, raw: string, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, raw: string, res: ServerResponse) => {
+    if (fake.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, fake.delayMs));
     const url = new URL(req.url ?? '/', 'http://fake');
     const form = new URLSearchParams(req.method === 'GET' ? url.search : raw);
     fake.requests.push({ method: req.method ?? '', path: url.pathname, form });
@@ -60,12 +63,12 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     }
     if (req.method === 'POST' && url.pathname === '/v1/payment_intents') {
       const id = `pi_fake${++seq}`;
-      if (fake.intentBehaviour === 'unknown' || fake.intentBehaviour === 'lost') {
+      if (fake.intentBehaviour === 'unknown' || fake.intentBehaviour === 'unknown_requires_action' || fake.intentBehaviour === 'lost') {
         const metadata: Record<string, string> = {};
         for (const [k, v] of form) { const m = /^metadata\[(.+)\]$/.exec(k); if (m) metadata[m[1]!] = v; }
         // Stripe replays an idempotent request's first answer: one intent per purchase, however often it is asked.
-        if (fake.intentBehaviour === 'unknown' && !intents.some((i) => i.metadata.purchase_id === metadata.purchase_id)) {
-          intents.push({ id, object: 'payment_intent', status: 'succeeded', amount: Number(form.get('amount')), metadata });
+        if (fake.intentBehaviour !== 'lost' && !intents.some((i) => i.metadata.purchase_id === metadata.purchase_id)) {
+          intents.push({ id, object: 'payment_intent', status: fake.intentBehaviour === 'unknown' ? 'succeeded' : 'requires_action', amount: Number(form.get('amount')), metadata });
         }
         return send(res, 500, { error: { type: 'api_error', message: 'An unknown error occurred' } });
       }
@@ -81,7 +84,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     let raw = '';
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => { raw += chunk; });
-    req.on('end', () => handle(req, raw, res));
+    req.on('end', () => void handle(req, raw, res));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
