@@ -467,8 +467,10 @@ async function main(): Promise<number> {
   console.log(lines.join('\n'));
 
   const date = `${startedAt.getFullYear()}-${String(startedAt.getMonth() + 1).padStart(2, '0')}-${String(startedAt.getDate()).padStart(2, '0')}`;
-  // Smoke figures are meaningless: they go to the ignored tmp folder so they never replace real results.
-  const outDir = smoke ? join(BENCH, 'results', 'tmp') : join(BENCH, 'results');
+  // Smoke figures are meaningless, and a run of some targets only (an A/B of two builds) is not the table: both go
+  // to the ignored tmp folder, so they never replace or sit among real results.
+  const partial = settings.targets.length < GATEWAYS.length;
+  const outDir = smoke || partial ? join(BENCH, 'results', 'tmp') : join(BENCH, 'results');
   mkdirSync(outDir, { recursive: true });
   const versions: Record<string, string> = { upstream: upstream.version };
   for (const r of running) versions[r.id] = r.version;
@@ -481,7 +483,7 @@ async function main(): Promise<number> {
   };
   // A second full run on the same day keeps the first one's files (the docs cite them): it is named by its time too.
   const hhmm = `${String(startedAt.getHours()).padStart(2, '0')}${String(startedAt.getMinutes()).padStart(2, '0')}`;
-  const name = !smoke && existsSync(join(outDir, `${date}.json`)) ? `${date}T${hhmm}` : date;
+  const name = !smoke && !partial && existsSync(join(outDir, `${date}.json`)) ? `${date}T${hhmm}` : date;
   const jsonPath = join(outDir, `${name}.json`);
   const svgPath = join(outDir, `${name}.svg`);
   writeFileSync(jsonPath, JSON.stringify(result, null, 2) + '\n');
