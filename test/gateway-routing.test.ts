@@ -553,6 +553,8 @@ describe('gateway routing and failover (sqlite)', () => {
     await sdk(token).chat.completions.create({ model: 'two-apis:chat-1', messages: [{ role: 'user', content: 'hi' }] });
     await gw(h, '/v1/messages', { token, body: { model: 'two-apis:chat-1', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] } });
     assert.deepEqual(h.fake.requests.map((r) => r.path), ['/v1/chat/completions', '/anthropic/messages']);
+    // Each surface gets the credential in its own API's header.
+    assert.deepEqual(h.fake.requests.map((r) => [r.headers.authorization, r.headers['x-api-key']]), [['Bearer sk-two', undefined], [undefined, 'sk-two']]);
     // Held to the provider baseUrl's rules: no credential in it.
     await assert.rejects(h.api('POST', '/providers', {
       providerId: 'leaky', name: 'Leaky', baseUrl: `${h.fake.url}/v1`,

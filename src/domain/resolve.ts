@@ -258,7 +258,7 @@ export function customProvider(p: CustomProviderState): ResolvedProvider {
     surfaces.push(spec);
   }
   if (surfaces.length === 0) surfaces.push({ format: 'openai', surface: 'chat-completions', path: CUSTOM_SURFACE_PATHS['chat-completions'] });
-  // One credential header per provider: Anthropic's only when every declared surface is Anthropic's.
+  // The provider's header when it has one format; the gateway picks by the called surface's format (upstream.ts).
   const auth = surfaces.every((s) => s.format === 'anthropic') ? 'x-api-key' : 'bearer';
   resolved = Object.freeze({
     id: p.providerId, displayName: p.name || p.providerId, baseUrl: customBaseUrl(p.baseUrl), auth, surfaces,
