@@ -1,7 +1,7 @@
 // Administrative commands that work while the server runs: they write to the store and announce the
 // change in state_changes, which running gateways poll.
 import { parseArgs } from 'node:util';
-import { databaseUrlFrom } from '../config/config.ts';
+import { databaseSilenceMsFrom, databaseUrlFrom } from '../config/config.ts';
 import { openStore } from '../store/database.ts';
 import { accountExists, createAccount } from '../store/accounts.ts';
 import { grantCredits } from '../store/credits.ts';
@@ -19,7 +19,7 @@ export async function accountsCreate(args: string[]): Promise<void> {
   if (sub !== 'create') throw new Error('usage: tollgate accounts create --name NAME');
   const { values } = parseArgs({ args: rest, options: { name: { type: 'string' }, ...dbOption }, strict: true });
   if (!values.name) throw new Error('--name is required');
-  const store = await openStore(databaseUrl(values['database-url']));
+  const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom() });
   try {
     const created = await createAccount(store.db, values.name);
     process.stdout.write(`${JSON.stringify(created)}\n`);
@@ -36,7 +36,7 @@ export async function creditsGrant(args: string[]): Promise<void> {
   if (!values.cents || !/^[1-9]\d*$/.test(values.cents)) throw new Error('--cents must be a positive whole number of US cents');
   const category = values.category ?? 'promotional';
   if (category !== 'purchase' && category !== 'promotional') throw new Error('--category must be purchase or promotional');
-  const store = await openStore(databaseUrl(values['database-url']));
+  const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom() });
   try {
     if (!(await accountExists(store.db, values.account))) throw new Error(`account ${values.account} not found`);
     const account = values.account;

@@ -1,6 +1,6 @@
 // The `tollgate` command line: start | gateway | api | migrate | accounts create | credits grant | demo.
 import { parseArgs } from 'node:util';
-import { databaseUrlFrom, loadConfig, type Config } from '../config/config.ts';
+import { databaseSilenceMsFrom, databaseUrlFrom, loadConfig, type Config } from '../config/config.ts';
 import { openStore } from '../store/database.ts';
 import { startTollgate, type Plane } from '../server.ts';
 
@@ -79,7 +79,7 @@ async function main(argv: string[]): Promise<void> {
     case 'migrate': {
       const { values } = parseArgs({ args: rest, options: serverOptions, strict: true });
       // The database alone: migrating needs no TOLLGATE_SECRET_KEY.
-      const store = await openStore(databaseUrlFrom(process.env, values['database-url'] || undefined));
+      const store = await openStore(databaseUrlFrom(process.env, values['database-url'] || undefined), { silentConnectionMs: databaseSilenceMsFrom() });
       await store.close();
       process.stdout.write('migrations applied\n');
       return;

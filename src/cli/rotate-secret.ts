@@ -92,7 +92,7 @@ export async function rotateSecret(args: string[]): Promise<void> {
   const newKey = await newKeyFrom(values['new-key'], process.env);
   const config = loadConfig(values['database-url'] ? { ...process.env, TOLLGATE_DATABASE_URL: values['database-url'] } : process.env);
   if (newKey.equals(config.masterKey)) throw new Error('the new key is the current key');
-  const store = await openStore(config.databaseUrl);
+  const store = await openStore(config.databaseUrl, { silentConnectionMs: config.databaseSilenceMs });
   let result: RotationResult;
   try {
     result = await resealProviderKeys(store.db, store.dialect, new SecretBox(config.masterKey), new SecretBox(newKey));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig } from './config.ts';
+import { databaseSilenceMsFrom, loadConfig } from './config.ts';
 
 const base = { TOLLGATE_DATABASE_URL: 'sqlite::memory:', TOLLGATE_SECRET_KEY: 'a'.repeat(64) };
 
@@ -12,4 +12,11 @@ test('a chosen bootstrap API key must be long and header-safe; a good one is tak
   const key = `tg_${'0123456789abcdef'.repeat(2)}`;
   assert.equal(loadConfig({ ...base, TOLLGATE_BOOTSTRAP_API_KEY: key }).bootstrapApiKey, key);
   assert.equal(loadConfig(base).bootstrapApiKey, undefined);
+});
+
+test('TOLLGATE_DATABASE_SILENCE_MS reaches the server config and the commands that open the store alone', () => {
+  assert.equal(databaseSilenceMsFrom({}), 15_000);
+  assert.equal(databaseSilenceMsFrom({ TOLLGATE_DATABASE_SILENCE_MS: '120000' }), 120_000);
+  assert.equal(loadConfig({ TOLLGATE_DATABASE_SILENCE_MS: '120000', TOLLGATE_DATABASE_URL: 'sqlite::memory:' }).databaseSilenceMs, 120_000);
+  assert.throws(() => databaseSilenceMsFrom({ TOLLGATE_DATABASE_SILENCE_MS: '0' }), /TOLLGATE_DATABASE_SILENCE_MS must be a positive integer/);
 });

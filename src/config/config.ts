@@ -133,6 +133,11 @@ function bootstrapApiKey(env: Env): string | undefined {
  * The store's URL alone (TOLLGATE_DATABASE_URL, else the embedded default), for commands that touch only the
  * database — migrations, accounts, credits — and so need no TOLLGATE_SECRET_KEY, which decrypts provider keys.
  */
+/** TOLLGATE_DATABASE_SILENCE_MS (store/database.ts), for commands that open the store without a whole Config. */
+export function databaseSilenceMsFrom(env: Env = process.env): number {
+  return positiveInteger(env, 'TOLLGATE_DATABASE_SILENCE_MS', 15_000);
+}
+
 export function databaseUrlFrom(env: Env = process.env, override?: string): string {
   const databaseUrl = override ?? env.TOLLGATE_DATABASE_URL ?? DEFAULT_SQLITE_URL;
   const parsed = parseDatabaseUrl(databaseUrl);
@@ -155,7 +160,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     // 32 MiB: what Anthropic's Messages API and ngrok's gateway accept (base64 images and PDFs make large bodies).
     maxBodyBytes: positiveInteger(env, 'TOLLGATE_MAX_BODY_BYTES', 32 * 1024 * 1024),
     shutdownGraceMs: positiveInteger(env, 'TOLLGATE_SHUTDOWN_GRACE_MS', 5000),
-    databaseSilenceMs: positiveInteger(env, 'TOLLGATE_DATABASE_SILENCE_MS', 15_000),
+    databaseSilenceMs: databaseSilenceMsFrom(env),
     // Every open stream holds one: 1,024 per origin carries a thousand concurrent streams to one provider.
     upstreamConnections: positiveInteger(env, 'TOLLGATE_UPSTREAM_CONNECTIONS', 1024),
     clientHeadersTimeoutMs: positiveInteger(env, 'TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS', 30_000),
