@@ -17,6 +17,6 @@ test('a chosen bootstrap API key must be long and header-safe; a good one is tak
 test('TOLLGATE_DATABASE_SILENCE_MS reaches the server config and the commands that open the store alone', () => {
   assert.equal(databaseSilenceMsFrom({}), 15_000);
   assert.equal(databaseSilenceMsFrom({ TOLLGATE_DATABASE_SILENCE_MS: '120000' }), 120_000);
-  assert.equal(loadConfig({ TOLLGATE_DATABASE_SILENCE_MS: '120000', TOLLGATE_DATABASE_URL: 'sqlite::memory:' }).databaseSilenceMs, 120_000);
+  assert.equal(loadConfig({ TOLLGATE_DATABASE_SILENCE_MS: '120000', TOLLGATE_SECRET_KEY: 'a'.repeat(64) }).databaseSilenceMs, 120_000);
   assert.throws(() => databaseSilenceMsFrom({ TOLLGATE_DATABASE_SILENCE_MS: '0' }), /TOLLGATE_DATABASE_SILENCE_MS must be a positive integer/);
 });
