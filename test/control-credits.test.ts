@@ -415,7 +415,24 @@ for (const kind of STORE_KINDS) {
       const polled = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${r.id}`), 200, 'CreditPurchase');
       assert.deepEqual([polled.status, polled.failureCode], ['actionRequired', null]);
       await control.store.db.updateTable('creditPurchases').set({ status: 'failed', declineReason: 'test_cleanup' }).where('id', '=', r.id).execute();
+
+      // A cardholder who never comes, and the intent cancelled at Stripe: polling asks Stripe and frees the account,
+      // even with no event delivered.
+      fake.intentBehaviour = 'requires_action';
+      const waiting = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 800 }), 200, 'CreditPurchase');
+      const waitingRef = (await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', waiting.id).executeTakeFirstOrThrow()).externalRef!;
+      fake.setIntentStatus(waitingRef, 'canceled');
+      const cancelled = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${waiting.id}`), 200, 'CreditPurchase');
+      assert.deepEqual([cancelled.status, cancelled.failureCode], ['failed', 'canceled']);
+      // Stripe's payment_intent.canceled event does it as well.
+      const again = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 800 }), 200, 'CreditPurchase');
+      const againRef = (await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', again.id).executeTakeFirstOrThrow()).externalRef;
+      assert.equal((await deliver({ id: 'evt_pi_canceled', object: 'event', type: 'payment_intent.canceled', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
+        data: { object: { id: againRef, object: 'payment_intent', status: 'canceled', amount: 800, metadata: { purchase_id: again.id } } } })).statusCode, 200);
+      const row = await control.store.db.selectFrom('creditPurchases').select(['status', 'declineReason']).where('id', '=', again.id).executeTakeFirstOrThrow();
+      assert.deepEqual([row.status, row.declineReason], ['failed', 'canceled']);
       fake.intentBehaviour = 'succeeded';
+      assert.equal(expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 500 }), 200, 'CreditPurchase').status, 'succeeded', 'the account can buy again');
     });
   });
 }

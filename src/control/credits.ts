@@ -92,12 +92,13 @@ function purchaseView(row: purchases.PurchaseRow): Purchase {
 const CHARGE_CALL_MS = 2 * 60_000;
 
 /**
- * An unresolved purchase whose charge call is over: it ended without Stripe's answer (`ambiguous_upstream`), or it
- * began long enough ago that its request is gone (a process that died mid-charge). Only such a one is reconciled
- * when another purchase meets it; one being charged at this moment is simply in progress.
+ * An unresolved purchase whose charge call is over: Stripe answered it (its PaymentIntent is recorded: processing,
+ * or waiting for the cardholder), it ended without Stripe's answer (`ambiguous_upstream`), or it began long enough
+ * ago that its request is gone (a process that died mid-charge). Only such a one is asked about at Stripe when
+ * another purchase meets it; one being charged at this moment is simply in progress.
  */
 function charged(row: purchases.PurchaseRow): boolean {
-  return row.status === 'pending' && (row.declineReason === purchases.AMBIGUOUS || Date.now() - Date.parse(row.createdAt) > CHARGE_CALL_MS);
+  return row.externalRef !== null || row.declineReason === purchases.AMBIGUOUS || Date.now() - Date.parse(row.createdAt) > CHARGE_CALL_MS;
 }
 
 /** The trimmed Idempotency-Key, or undefined when absent or empty (no replay protection). */
@@ -201,8 +202,8 @@ export function creditHandlers(deps: ControlDeps): HandlerTable {
     async GetCreditPurchase(call: Call) {
       let row = await purchases.getPurchase(db, call.principal.accountId, call.params.id!);
       if (!row) throw notFound('Credit purchase', call.params.id!);
-      if (row.status === 'pending' && !row.externalRef) {
-        // Polled while its charge's outcome is unknown: settled from Stripe's word when it has one.
+      if (row.status === 'pending' || row.status === 'actionRequired') {
+        // Polled while unresolved: settled from Stripe's word when it has one (a lost or ignored webhook included).
         await reconcile(row);
         row = (await purchases.getPurchase(db, call.principal.accountId, row.id))!;
       }

@@ -122,7 +122,16 @@ const ABANDONED_AFTER_MS = 15 * 60_000;
  * after ABANDONED_AFTER_MS (search trails writes by about a minute), it failed. No-op for any other purchase.
  */
 export async function reconcilePurchase(stripe: Stripe, deps: ControlDeps, purchase: purchases.PurchaseRow, now = Date.now()): Promise<void> {
-  if (purchase.status !== 'pending' || purchase.externalRef) return;
+  if (purchase.status !== 'pending' && purchase.status !== 'actionRequired') return;
+  if (purchase.externalRef) {
+    // Its charge reached Stripe (processing, or waiting for the cardholder): Stripe says how it stands now. A
+    // lost webhook, or a cancellation, would otherwise leave it unresolved — and every later purchase refused.
+    const intent = await stripe.paymentIntents.retrieve(purchase.externalRef);
+    if (intent.status === 'succeeded') await settleIntent(deps, intent, true);
+    else if (intent.status === 'canceled' || intent.status === 'requires_payment_method') await settleIntent(deps, intent, false);
+    else if (intent.status === 'requires_action') await purchases.settlePurchase(deps.store.db, purchase.id, 'actionRequired', null, ['pending']);
+    return;
+  }
   const found = await stripe.paymentIntents.search({ query: `metadata['purchase_id']:'${purchase.id}'`, limit: 1 });
   const intent = found.data[0];
   if (intent) {
@@ -147,7 +156,7 @@ async function settleIntent(deps: ControlDeps, intent: Stripe.PaymentIntent, suc
     await purchases.settlePurchase(deps.store.db, purchase.id, 'succeeded', null, ['pending', 'actionRequired', 'failed']);
   } else {
     const error = intent.last_payment_error;
-    await purchases.settlePurchase(deps.store.db, purchase.id, 'failed', error?.decline_code ?? error?.code ?? error?.message ?? 'payment_failed');
+    await purchases.settlePurchase(deps.store.db, purchase.id, 'failed', error?.decline_code ?? error?.code ?? error?.message ?? (intent.status === 'canceled' ? 'canceled' : 'payment_failed'));
   }
 }
 
@@ -180,6 +189,8 @@ export async function applyStripeEvent(deps: ControlDeps, event: Stripe.Event): 
       return settleIntent(deps, event.data.object, false);
     case 'payment_intent.requires_action':
       return awaitingCardholder(deps, event.data.object);
+    case 'payment_intent.canceled':
+      return settleIntent(deps, event.data.object, false);
     default:
       return undefined;
   }

@@ -20,6 +20,8 @@ export interface FakeStripe {
   savedCard: boolean;
   /** Every answer waits this long (a slow Stripe: races between requests widen). */
   delayMs: number;
+  /** What Stripe now says about an intent (the cardholder authenticated, the operator cancelled it…). */
+  setIntentStatus(id: string, status: string): void;
   close(): Promise<void>;
 }
 
@@ -32,7 +34,10 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   const intents: Array<{ id: string; object: 'payment_intent'; status: string; amount: number; metadata: Record<string, string> }> = [];
   const customers: Array<{ id: string; object: 'customer'; metadata: Record<string, string>; invoice_settings: { default_payment_method: null } }> = [];
   let seq = 0;
-  const fake: FakeStripe = { url: '', requests: [], intentBehaviour: 'succeeded', savedCard: true, delayMs: 0, close: async () => {} };
+  const fake: FakeStripe = {
+    url: '', requests: [], intentBehaviour: 'succeeded', savedCard: true, delayMs: 0, close: async () => {},
+    setIntentStatus(id, status) { const intent = intents.find((i) => i.id === id); if (intent) intent.status = status; },
+  };
 
   const handle = async (req: IncomingMessage, raw: string, res: ServerResponse) => {
     if (fake.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, fake.delayMs));
@@ -61,6 +66,11 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       const purchase = /'([^']+)'$/.exec(form.get('query') ?? '')?.[1];
       return send(res, 200, { object: 'search_result', url: url.pathname, has_more: false, data: intents.filter((i) => i.metadata.purchase_id === purchase) });
     }
+    const retrieved = req.method === 'GET' ? /^\/v1\/payment_intents\/(pi_[^/]+)$/.exec(url.pathname) : null;
+    if (retrieved) {
+      const intent = intents.find((i) => i.id === retrieved[1]);
+      return intent ? send(res, 200, intent) : send(res, 404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such payment_intent: '${retrieved[1]}'` } });
+    }
     if (req.method === 'POST' && url.pathname === '/v1/payment_intents') {
       const id = `pi_fake${++seq}`;
       if (fake.intentBehaviour === 'unknown' || fake.intentBehaviour === 'unknown_requires_action' || fake.intentBehaviour === 'lost') {
@@ -75,7 +85,11 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       if (fake.intentBehaviour === 'decline') {
         return send(res, 402, { error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.', payment_intent: { id, object: 'payment_intent', status: 'requires_payment_method' } } });
       }
-      return send(res, 200, { id, object: 'payment_intent', status: fake.intentBehaviour, amount: Number(form.get('amount')), metadata: {} });
+      const metadata: Record<string, string> = {};
+      for (const [k, v] of form) { const m = /^metadata\[(.+)\]$/.exec(k); if (m) metadata[m[1]!] = v; }
+      const intent = { id, object: 'payment_intent' as const, status: fake.intentBehaviour, amount: Number(form.get('amount')), metadata };
+      intents.push(intent);
+      return send(res, 200, intent);
     }
     return send(res, 404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${url.pathname})` } });
   };
