@@ -96,10 +96,10 @@ export const Errors = {
   providerNotAllowed: spec(403, 'ERR_NGROK_27231', 'Provider "{provider}" is not allowed by the access policy.', 'permission_error'),
   modelNotAllowed: spec(403, 'ERR_NGROK_27232', 'Model "{model}" is not allowed by the access policy.', 'permission_error'),
   configurationGone: spec(403, 'ERR_NGROK_27231', 'The access key\'s configuration "{id}" no longer exists, so its access policy allows nothing; link the key to another configuration.', 'permission_error'),
-  inputTooLarge: spec(413, 'ERR_NGROK_3811', 'Input too large: {tokens} tokens (max {max}).', 'invalid_request_error'),
+  inputTooLarge: spec(413, 'ERR_NGROK_3811', 'Input too large: {tokens} tokens (max {max}). Shorten your prompt. See https://ngrok.com/docs/ai-gateway/reference/error-codes#err-ngrok-3811 for more information.', 'invalid_request_error'),
   requestBodyTooLarge: spec(413, 'ERR_NGROK_27215', 'Request body exceeds the limit of {limit} bytes.', 'invalid_request_error'),
   allProvidersFailed: spec(503, 'ERR_NGROK_3807', 'All providers failed: {errors}', 'api_error'),
-  totalTimeout: spec(504, 'ERR_NGROK_3810', 'Request timed out after {timeout}.', 'timeout_error'),
+  totalTimeout: spec(504, 'ERR_NGROK_3810', 'Request timed out after {timeout}. Try a shorter prompt or increase your timeout. See https://ngrok.com/docs/ai-gateway/reference/error-codes#err-ngrok-3810 for more information.', 'timeout_error'),
   upstreamUnreachable: spec(502, 'ERR_NGROK_3800', 'Provider "{provider}" is unreachable: {reason}', 'api_error'),
   upstreamRateLimited: spec(429, 'ERR_NGROK_27217', 'Upstream rate limit exceeded: {reason}', 'rate_limit_error'),
   upstreamAuthRejected: spec(502, 'ERR_NGROK_27211', 'Upstream rejected the API key: {reason}', 'api_error'),
@@ -110,7 +110,8 @@ export const Errors = {
   managedUnpriced: spec(400, 'ERR_NGROK_27236', 'Model "{model}" has no published price and cannot be used with managed credentials; add your own provider key.', 'invalid_request_error'),
   internal: spec(500, 'ERR_NGROK_27009', 'Internal error; retry the request.', 'api_error'),
   gatewayStopping: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway is busy. Retry the request.', 'api_error'),
-  accessKeysUnavailable: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway cannot check this access key right now: its database does not answer. Retry the request.', 'api_error'),
+  // ngrok's error-codes page: "Failed to validate API key. Please try again later." (a 500, the SDKs retry it).
+  accessKeysUnavailable: spec(500, 'ERR_NGROK_27009', 'Failed to validate API key. Please try again later.', 'api_error'),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof Errors;

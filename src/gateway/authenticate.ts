@@ -19,8 +19,8 @@ export function accessToken(headers: IncomingHttpHeaders): string | undefined {
 export const missingKey = (): TollgateError => tollgateError('accessKeyMissing', { reason: 'no access key in the request; send it as "Authorization: Bearer <key>" or "x-api-key: <key>".' });
 const malformedAuthorization = (): TollgateError => tollgateError('accessKeyMissing', { reason: 'the Authorization header is not "Bearer <access key>".' });
 export const unknownKey = (): TollgateError => tollgateError('accessKeyMissing', { reason: 'the access key is invalid or has been deleted.' });
-/** A key not in memory, and the database that would know it does not answer: neither the client's mistake nor a
- * gateway bug, and a retry may well succeed (the state logs the outage once). */
+/** A key not in memory, and the database that would know it does not answer: ngrok's "Failed to validate API key.
+ * Please try again later." (500 27009), a retry may well succeed (the state logs the outage once). */
 const keysUnavailable = (): TollgateError => tollgateError('accessKeysUnavailable');
 
 /** The authenticated key, or a 401 error. Synchronous when the key is cached. */
