@@ -247,6 +247,27 @@ describe('database outages (postgres)', () => {
     }
   });
 
+  test('a statement waiting on a lock past the silence limit is ended by the server, leaving no backend behind', async () => {
+    const database = await createTestDatabase('postgres');
+    const store = await openStore(database.url, { silentConnectionMs: 2000 });
+    const locker = new pg.Client({ connectionString: database.url });
+    await locker.connect();
+    try {
+      // A migration building an index holds writes to usage_events; a gateway ships meanwhile.
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE usage_events IN SHARE MODE');
+      const insert = await sql`INSERT INTO usage_events (id) VALUES ('ue_waiting') ON CONFLICT DO NOTHING`.execute(store.db).then(() => 'inserted', (e: Error) => e.message);
+      assert.match(insert, /statement timeout|canceling statement/, 'the server ended it, with an answer');
+      const waiting = await locker.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+      assert.equal(waiting.rows[0].n, 0, 'no backend left waiting for the lock');
+      await locker.query('ROLLBACK');
+    } finally {
+      await locker.end().catch(() => {});
+      await store.close();
+      await database.drop();
+    }
+  });
+
   describe('gateway state', () => {
     let c: TestControl;
     before(async () => { c = await startControl('postgres'); });

@@ -85,9 +85,14 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
     // Loaded only here: a SQLite deployment never pays pg's ~10 MB of memory.
     const { default: driver } = await import('pg');
     // keepAlive: a connection whose peer vanished without a reset (a partition) is found dead by TCP, not never.
+    const silence = options.silentConnectionMs ?? SILENT_CONNECTION_MS;
     const pool = new driver.Pool({
       connectionString: parsed.url, max: options.poolSize ?? 10, keepAlive: true, keepAliveInitialDelayMillis: 10_000, connectionTimeoutMillis: 15_000,
-      stream: silenceLimitedSocket(options.silentConnectionMs ?? SILENT_CONNECTION_MS),
+      stream: silenceLimitedSocket(silence),
+      // The server ends a statement a second before the socket would be dropped: a statement waiting on a lock (a
+      // migration building an index) is cancelled there and answers with an error, instead of living on in a
+      // backend nobody reads — retries would otherwise pile such backends up to max_connections.
+      statement_timeout: Math.max(500, silence - 1000),
     });
     // A client losing its connection (database restart, failover, a reset by a pooler) must not crash the process:
     // the pool listens on idle clients only, and a client in use emits 'error' with no listener — an uncaught
