@@ -15,7 +15,7 @@ import { balancePico } from '../store/credits.ts';
 import { CHANGES_CHANNEL } from './changes.ts';
 import type { PgChangeListener } from './pg-listener.ts';
 import { watchDataVersion, type DataVersionWatch } from './sqlite-watch.ts';
-import { settledWithin } from '../domain/settled.ts';
+import { answeredWithin, settledWithin } from '../domain/settled.ts';
 
 export interface GatewayStateOptions {
   store: Store;
@@ -339,16 +339,12 @@ export class GatewayState {
   }
 
   /**
-   * `work`, or a rejection after RELOAD_WAIT_MS (logged once per streak): a database gone silent holds no request
-   * longer, and the lookup is dropped so the next request asks again rather than joining one stuck on a dead
-   * connection. With no snapshot to fall back on, the request is answered 503 (retry).
+   * `work`, or a rejection after RELOAD_WAIT_MS: a database gone silent holds no request longer, and a given-up key
+   * lookup is dropped so the next request asks again rather than joining one stuck on a dead connection. With no
+   * snapshot to fall back on, the request is answered 27009 ("try again later").
    */
   #answeredWithin<T>(work: Promise<T>, what: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the store did not answer ${what} within ${RELOAD_WAIT_MS} ms`)), RELOAD_WAIT_MS);
-    });
-    return Promise.race([work, late]).finally(() => clearTimeout(timer));
+    return answeredWithin(work, RELOAD_WAIT_MS, `the store did not answer ${what} within ${RELOAD_WAIT_MS} ms`);
   }
 
   async #ensureAccount(accountId: string): Promise<void> {
