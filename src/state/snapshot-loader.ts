@@ -52,7 +52,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
   for (const row of providerRows) {
     customProviders.set(row.providerId, {
       id: row.id, providerId: row.providerId, name: row.name, baseUrl: row.baseUrl,
-      surfaces: parseSurfaces(row.supportedApiSurfaces), models: parseModels(row.models), modelOptions: parseModelOptions(row.models),
+      surfaces: parseSurfaces(row.supportedApiSurfaces), ...parseModels(row.models),
     });
   }
 
@@ -100,26 +100,22 @@ function parseSurfaces(text: string | null): CustomSurfaceState[] {
   return out;
 }
 
-function parseModelOptions(text: string): ReadonlyMap<string, CustomModelOptions> | undefined {
+/** A custom provider's declared model ids (plain strings are accepted too) and, for those that have them, their options. */
+function parseModels(text: string): Pick<CustomProviderState, 'models' | 'modelOptions'> {
   const raw = parseJson(text);
-  if (!Array.isArray(raw)) return undefined;
+  const models: string[] = [];
   let options: Map<string, CustomModelOptions> | undefined;
+  if (!Array.isArray(raw)) return { models };
   for (const m of raw as unknown[]) {
+    if (typeof m === 'string') { models.push(m); continue; }
     if (typeof m !== 'object' || m === null) continue;
     const { modelId, providerModelId, unsupportedParams } = m as { modelId?: unknown; providerModelId?: unknown; unsupportedParams?: unknown };
     if (typeof modelId !== 'string') continue;
+    models.push(modelId);
     const params = Array.isArray(unsupportedParams) ? unsupportedParams.filter((p): p is string => typeof p === 'string') : [];
     const upstream = typeof providerModelId === 'string' && providerModelId !== '' ? providerModelId : undefined;
     if (upstream === undefined && params.length === 0) continue;
     (options ??= new Map()).set(modelId, upstream === undefined ? { unsupportedParams: params } : { providerModelId: upstream, unsupportedParams: params });
   }
-  return options;
-}
-
-function parseModels(text: string): string[] {
-  const raw = parseJson(text);
-  if (!Array.isArray(raw)) return [];
-  return (raw as unknown[])
-    .map((m) => (typeof m === 'string' ? m : typeof m === 'object' && m !== null ? (m as { modelId?: unknown }).modelId : undefined))
-    .filter((m): m is string => typeof m === 'string');
+  return options ? { models, modelOptions: options } : { models };
 }
