@@ -19,6 +19,8 @@ export interface SurfaceSpec {
   supportedParams?: readonly string[];
   /** A custom provider surface's own base URL, used instead of the provider's. */
   baseUrl?: string;
+  /** A custom provider surface's own credential header (its format's), used instead of the provider's. */
+  auth?: 'bearer' | 'x-api-key';
 }
 
 export interface CatalogPricing {

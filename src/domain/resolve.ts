@@ -252,13 +252,15 @@ export function customProvider(p: CustomProviderState): ResolvedProvider {
   for (const s of p.surfaces) {
     const surface = (s.surface ?? (s.format === 'anthropic' ? 'messages' : 'chat-completions')) as DeclaredSurface;
     if (!(surface in CUSTOM_SURFACE_PATHS)) continue;
-    const spec: SurfaceSpec = { format: s.format, surface, path: CUSTOM_SURFACE_PATHS[surface] };
+    // The credential goes where the surface's API wants it: a provider serving Chat Completions and an
+    // Anthropic-compatible Messages gets Bearer on the one and x-api-key on the other.
+    const spec: SurfaceSpec = { format: s.format, surface, path: CUSTOM_SURFACE_PATHS[surface], auth: s.format === 'anthropic' ? 'x-api-key' : 'bearer' };
     if (s.supportedParams && s.supportedParams.length > 0) spec.supportedParams = s.supportedParams;
     if (s.baseUrl !== undefined) spec.baseUrl = customBaseUrl(s.baseUrl);
     surfaces.push(spec);
   }
   if (surfaces.length === 0) surfaces.push({ format: 'openai', surface: 'chat-completions', path: CUSTOM_SURFACE_PATHS['chat-completions'] });
-  // The provider's header when it has one format; the gateway picks by the called surface's format (upstream.ts).
+  // The provider's own header (its declared format's, Bearer when it has both); each declared surface names its own.
   const auth = surfaces.every((s) => s.format === 'anthropic') ? 'x-api-key' : 'bearer';
   resolved = Object.freeze({
     id: p.providerId, displayName: p.name || p.providerId, baseUrl: customBaseUrl(p.baseUrl), auth, surfaces,

@@ -123,10 +123,7 @@ export class Upstreams {
     if (candidate.surface.format === 'anthropic' && !headers['anthropic-version']) headers['anthropic-version'] = DEFAULT_ANTHROPIC_VERSION;
     // The provider credential replaces the client's access key, in the provider's own header.
     if (call.plan.credential) {
-      // A custom provider's credential goes where the surface's own API wants it: a provider that serves both
-      // formats (Chat Completions and an Anthropic-compatible Messages) gets Anthropic's header on its Messages calls.
-      const auth = candidate.provider.custom ? (candidate.surface.format === 'anthropic' ? 'x-api-key' : 'bearer') : candidate.provider.auth;
-      if (auth === 'x-api-key') headers['x-api-key'] = call.plan.credential;
+      if ((candidate.surface.auth ?? candidate.provider.auth) === 'x-api-key') headers['x-api-key'] = call.plan.credential;
       else headers.authorization = `Bearer ${call.plan.credential}`;
     }
     const publicOnly = this.#publicOnly !== undefined && candidate.provider.custom;
