@@ -19,7 +19,6 @@ function invalid(field: string, reason: string): TollgateError {
   return new TollgateError(Errors.validationFailed, { field, reason });
 }
 
-/** RFC 3339 → the stored canonical form (ISO-8601 UTC with milliseconds), so bounds compare as text. */
 /**
  * Stored times are compared as text, which orders ISO-8601 only within four-digit years: an instant outside
  * them (`9999-12-31T23:59:59-23:59` is in year 10000, written `+010000-…`) is clamped to the nearest end.
