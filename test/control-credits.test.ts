@@ -173,6 +173,12 @@ for (const kind of STORE_KINDS) {
       data: { object: { id, object: 'checkout.session', payment_status: paymentStatus, client_reference_id: accountId, amount_total: cents, metadata: { tollgate_account_id: accountId, amount_cents: String(cents) } } },
     });
 
+    /** A signed-webhook PaymentIntent event as Stripe sends it. */
+    const intentEvent = (id: string, type: string, intent: Record<string, unknown>) => ({
+      id, object: 'event', type, api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
+      data: { object: { object: 'payment_intent', ...intent } },
+    });
+
     test('checkout creates a Stripe session through the SDK with the amount, account and URLs', async () => {
       const body = expectSchema<{ sessionId: string; sessionUrl: string }>(await control.call('POST', '/credits/checkout-session', { amount: 2500 }), 200, 'CheckoutSession');
       assert.match(body.sessionId, /^cs_test_fake\d+$/);
@@ -285,8 +291,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(await balance(), start + 500);
       // The webhook arriving afterwards changes nothing.
       const intent = await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', p.id).executeTakeFirstOrThrow();
-      assert.equal((await deliver({ id: 'evt_pi_unknown', object: 'event', type: 'payment_intent.succeeded', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
-        data: { object: { id: intent.externalRef, object: 'payment_intent', status: 'succeeded', amount: 500, metadata: { purchase_id: p.id, tollgate_account_id: control.accountId } } } })).statusCode, 200);
+      assert.equal((await deliver(intentEvent('evt_pi_unknown', 'payment_intent.succeeded', { id: intent.externalRef, status: 'succeeded', amount: 500, metadata: { purchase_id: p.id, tollgate_account_id: control.accountId } }))).statusCode, 200);
       assert.equal(await balance(), start + 500);
 
       // No charge made: pending, and a retry meanwhile is 409 without a charge attempt; found nowhere after 15
@@ -315,8 +320,7 @@ for (const kind of STORE_KINDS) {
       // As a gateway before this change left an ambiguous charge: failed, while Stripe went on to charge.
       const { externalRef } = await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', p.id).executeTakeFirstOrThrow();
       await control.store.db.updateTable('creditPurchases').set({ status: 'failed', declineReason: 'stripe_error' }).where('id', '=', p.id).execute();
-      assert.equal((await deliver({ id: 'evt_pi_late', object: 'event', type: 'payment_intent.succeeded', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
-        data: { object: { id: externalRef, object: 'payment_intent', status: 'succeeded', amount: 500, metadata: { purchase_id: p.id, tollgate_account_id: control.accountId } } } })).statusCode, 200);
+      assert.equal((await deliver(intentEvent('evt_pi_late', 'payment_intent.succeeded', { id: externalRef, status: 'succeeded', amount: 500, metadata: { purchase_id: p.id, tollgate_account_id: control.accountId } }))).statusCode, 200);
       const got = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${p.id}`), 200, 'CreditPurchase');
       assert.deepEqual([got.status, got.failureCode], ['succeeded', null]);
       assert.equal(await balance(), start + 500, 'granted once');
@@ -388,8 +392,7 @@ for (const kind of STORE_KINDS) {
       const blocked = expectError(await control.call('POST', '/credits/purchases', { amount: 500 }), 409, 'ERR_NGROK_27616');
       assert.deepEqual([blocked.details.reason, blocked.details.purchase_id], ['purchase_in_progress', p.id]);
       const { externalRef } = await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', p.id).executeTakeFirstOrThrow();
-      assert.equal((await deliver({ id: 'evt_pi_3ds', object: 'event', type: 'payment_intent.succeeded', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
-        data: { object: { id: externalRef, object: 'payment_intent', status: 'succeeded', amount: 900, metadata: { purchase_id: p.id, tollgate_account_id: control.accountId } } } })).statusCode, 200);
+      assert.equal((await deliver(intentEvent('evt_pi_3ds', 'payment_intent.succeeded', { id: externalRef, status: 'succeeded', amount: 900, metadata: { purchase_id: p.id, tollgate_account_id: control.accountId } }))).statusCode, 200);
       assert.equal(expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${p.id}`), 200, 'CreditPurchase').status, 'succeeded');
       assert.equal(await balance(), start + 900);
       // The credits lapse when the purchase says they do.
@@ -400,11 +403,9 @@ for (const kind of STORE_KINDS) {
       fake.intentBehaviour = 'processing';
       const q = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 600 }), 200, 'CreditPurchase');
       const qRef = (await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', q.id).executeTakeFirstOrThrow()).externalRef;
-      assert.equal((await deliver({ id: 'evt_pi_action', object: 'event', type: 'payment_intent.requires_action', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
-        data: { object: { id: qRef, object: 'payment_intent', status: 'requires_action', amount: 600, metadata: { purchase_id: q.id, tollgate_account_id: control.accountId } } } })).statusCode, 200);
+      assert.equal((await deliver(intentEvent('evt_pi_action', 'payment_intent.requires_action', { id: qRef, status: 'requires_action', amount: 600, metadata: { purchase_id: q.id, tollgate_account_id: control.accountId } }))).statusCode, 200);
       assert.equal(expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${q.id}`), 200, 'CreditPurchase').status, 'actionRequired');
-      assert.equal((await deliver({ id: 'evt_pi_action_failed', object: 'event', type: 'payment_intent.payment_failed', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
-        data: { object: { id: qRef, object: 'payment_intent', status: 'requires_payment_method', metadata: { purchase_id: q.id }, last_payment_error: { code: 'authentication_required' } } } })).statusCode, 200);
+      assert.equal((await deliver(intentEvent('evt_pi_action_failed', 'payment_intent.payment_failed', { id: qRef, status: 'requires_payment_method', metadata: { purchase_id: q.id }, last_payment_error: { code: 'authentication_required' } }))).statusCode, 200);
       const failedQ = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${q.id}`), 200, 'CreditPurchase');
       assert.deepEqual([failedQ.status, failedQ.failureCode], ['failed', 'authentication_required']);
 
@@ -427,8 +428,7 @@ for (const kind of STORE_KINDS) {
       // Stripe's payment_intent.canceled event does it as well.
       const again = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 800 }), 200, 'CreditPurchase');
       const againRef = (await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', again.id).executeTakeFirstOrThrow()).externalRef;
-      assert.equal((await deliver({ id: 'evt_pi_canceled', object: 'event', type: 'payment_intent.canceled', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
-        data: { object: { id: againRef, object: 'payment_intent', status: 'canceled', amount: 800, metadata: { purchase_id: again.id } } } })).statusCode, 200);
+      assert.equal((await deliver(intentEvent('evt_pi_canceled', 'payment_intent.canceled', { id: againRef, status: 'canceled', amount: 800, metadata: { purchase_id: again.id } }))).statusCode, 200);
       const row = await control.store.db.selectFrom('creditPurchases').select(['status', 'declineReason']).where('id', '=', again.id).executeTakeFirstOrThrow();
       assert.deepEqual([row.status, row.declineReason], ['failed', 'canceled']);
       fake.intentBehaviour = 'succeeded';
