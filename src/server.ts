@@ -135,6 +135,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
         maxBodyBytes: config.maxBodyBytes, managedKeys: config.managedKeys,
         processingFeeMicroUsdPerMtok: config.processingFeeMicroUsdPerMtok, loopId,
         clientHeadersTimeoutMs: config.clientHeadersTimeoutMs, clientRequestTimeoutMs: config.clientRequestTimeoutMs,
+        streamIdleTimeoutMs: config.streamIdleTimeoutMs, streamTimeoutMs: config.streamTimeoutMs,
       },
     }, config.host, config.gatewayPort);
     running.gatewayUrl = gateway.url;

@@ -331,6 +331,13 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
 
   await t.test('Credits & settings: gateway timeouts save; buying credits shows the API message', async () => {
     await go(page, '#/settings', 'Credits & settings');
+    // Only what the form changed is sent: a totalTimeout shown at its default must not become written (a written
+    // one also bounds streams, which otherwise run 15 minutes).
+    await page.getByLabel('Max input tokens').fill('100000');
+    const sent = page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith('/gateway-config'));
+    await page.getByRole('button', { name: 'Save gateway settings' }).click();
+    assert.deepEqual((await sent).postDataJSON(), { maxInputTokens: 100000 });
+    await expectStatus(page, 'Gateway settings saved.');
     await page.getByLabel('Total timeout').fill('90s');
     await page.getByLabel('Max output tokens').fill('4096');
     await page.getByRole('button', { name: 'Save gateway settings' }).click();

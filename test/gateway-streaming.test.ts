@@ -383,3 +383,105 @@ describe('processing fee on streams (sqlite)', () => {
     assert.equal(BigInt(broken!.costPico), 0n, 'no processing fee on a failed request');
   });
 });
+
+describe('stream time limits (sqlite)', () => {
+  // Short limits so the test runs in seconds: a stream may be quiet 2 s and run 2.5 s (ngrok's: 30 s, 15 min).
+  let h: Harness;
+  let token: string;
+  let openai: OpenAI;
+  before(async () => {
+    h = await startHarness('sqlite', { TOLLGATE_STREAM_IDLE_TIMEOUT_MS: '2000', TOLLGATE_STREAM_TIMEOUT_MS: '2500' });
+    const ko = await h.providerKey('openai', 'sk-limits-openai');
+    token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: ko }] }] }] } }))).token;
+    openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
+    // Written alone, so the account's totalTimeout stays its unwritten default (120s).
+    await h.gatewayConfig({ perRequestTimeout: '100ms' });
+    await new Promise((r) => setTimeout(r, 100));
+  });
+  after(async () => { await h.close(); });
+
+  const ask = (model: string) => gw(h, '/v1/chat/completions', { token, body: { model: `openai:${model}`, stream: true, messages: [{ role: 'user', content: 'x' }] } });
+  const rowOf = async (r: { headers: Headers }) => (await h.usage(r.headers.get('ngrok-aig-request-id')!, 1))[0]!;
+
+  test('the per-request timeout ends at the first event: a stream quiet for 1.6 s passes a 100ms per-request timeout', async () => {
+    const arrivals: number[] = [];
+    let text = '';
+    for await (const chunk of await openai.chat.completions.create({ model: 'openai:quiet-1600-limits', stream: true, messages: [{ role: 'user', content: 'x' }] })) {
+      arrivals.push(Date.now());
+      text += chunk.choices[0]?.delta.content ?? '';
+    }
+    assert.match(text, /fake quiet-1600-limits model/);
+    assert.ok(arrivals.at(-1)! - arrivals[0]! >= 1500, 'the provider paused mid-stream');
+  });
+
+  test('a provider quiet for longer than the stream idle limit: the client gets an error event, the attempt is timed_out', async () => {
+    const started = Date.now();
+    const r = await ask('quiet-4000-limits');
+    assert.equal(r.status, 200);
+    assert.ok(Date.now() - started < 3500, `cut after ${Date.now() - started} ms, not when the provider went on`);
+    assert.match(r.text, /data: \{"error":\{"type":"api_error","code":"ERR_NGROK_27235","message":"[^"]*no data for 2s/);
+    assert.doesNotMatch(r.text, /\[DONE\]/);
+    const row = await rowOf(r);
+    assert.deepEqual([row.completion, Number(row.timedOut)], ['timed_out', 1]);
+  });
+
+  test('with no totalTimeout written, a stream runs to the stream limit, not to the total timeout', async () => {
+    const started = Date.now();
+    const r = await ask('drip-300-limits'); // 13 events 300 ms apart: ~3.6 s
+    const took = Date.now() - started;
+    assert.ok(took >= 2400 && took < 3400, `cut after ${took} ms`);
+    assert.match(r.text, /"code":"ERR_NGROK_3810","message":"ERR_NGROK_3810: Request timed out after 2\.5s\./);
+    const row = await rowOf(r);
+    assert.deepEqual([row.completion, Number(row.timedOut)], ['timed_out', 1]);
+  });
+
+  test('a totalTimeout the account wrote bounds its streams, shorter or longer than the stream limit', async () => {
+    await h.gatewayConfig({ totalTimeout: '1s' });
+    await new Promise((r) => setTimeout(r, 100));
+    let started = Date.now();
+    const short = await ask('drip-limits'); // ~1.8 s
+    assert.ok(Date.now() - started < 1700, `cut after ${Date.now() - started} ms`);
+    assert.match(short.text, /"code":"ERR_NGROK_3810","message":"ERR_NGROK_3810: Request timed out after 1s\./);
+
+    await h.gatewayConfig({ totalTimeout: '6s' });
+    await new Promise((r) => setTimeout(r, 100));
+    started = Date.now();
+    const long = await ask('drip-300-limits');
+    assert.ok(Date.now() - started > 3000, 'it ran past the 2.5 s stream limit');
+    assert.match(long.text, /data: \[DONE\]/);
+    assert.equal((await rowOf(long)).completion, 'succeeded');
+  });
+
+  test('a client holding the stream back is not the provider going quiet: the stream waits, then completes', async () => {
+    // 16 MB fill the socket buffers, so the gateway pauses the provider; the client reads nothing for 2.5 s (over
+    // the 2 s quiet limit), then reads it all.
+    const { hostname, port } = new URL(h.gatewayUrl);
+    const body = JSON.stringify({ model: 'openai:flood-held', stream: true, messages: [{ role: 'user', content: 'flood me' }] });
+    await h.gatewayConfig({ perRequestTimeout: '5s' });
+    await new Promise((r) => setTimeout(r, 100));
+    const received = await new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let tail = '';
+      const socket = connect(Number(port), hostname, () => {
+        socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`);
+        socket.write(body);
+      });
+      const take = (c: Buffer) => {
+        chunks.push(c);
+        tail = (tail + c.toString('latin1', Math.max(0, c.length - 256))).slice(-512);
+        if (tail.includes('data: [DONE]') || tail.includes('ERR_NGROK')) { socket.destroy(); resolve(Buffer.concat(chunks).toString('latin1')); }
+      };
+      socket.once('data', (head: Buffer) => {
+        socket.pause();
+        take(head);
+        setTimeout(() => { socket.on('data', take); socket.resume(); }, 2500);
+      });
+      socket.on('error', reject);
+    });
+    assert.doesNotMatch(received, /ERR_NGROK/);
+    assert.match(received, /data: \[DONE\]/);
+    const id = /ngrok-aig-request-id: (rq_\w+)/i.exec(received)![1]!;
+    const [row] = await h.usage(id, 1);
+    assert.equal(row!.completion, 'succeeded');
+  });
+});

@@ -20,3 +20,11 @@ test('TOLLGATE_DATABASE_SILENCE_MS reaches the server config and the commands th
   assert.equal(loadConfig({ TOLLGATE_DATABASE_SILENCE_MS: '120000', TOLLGATE_SECRET_KEY: 'a'.repeat(64) }).databaseSilenceMs, 120_000);
   assert.throws(() => databaseSilenceMsFrom({ TOLLGATE_DATABASE_SILENCE_MS: '0' }), /TOLLGATE_DATABASE_SILENCE_MS must be a positive integer/);
 });
+
+test('streams: quiet for at most 30 s and running at most 15 minutes by default (ngrok\'s limits), both adjustable', () => {
+  const defaults = loadConfig(base);
+  assert.deepEqual([defaults.streamIdleTimeoutMs, defaults.streamTimeoutMs], [30_000, 900_000]);
+  const set = loadConfig({ ...base, TOLLGATE_STREAM_IDLE_TIMEOUT_MS: '90000', TOLLGATE_STREAM_TIMEOUT_MS: '3600000' });
+  assert.deepEqual([set.streamIdleTimeoutMs, set.streamTimeoutMs], [90_000, 3_600_000]);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_STREAM_TIMEOUT_MS: 'forever' }), /TOLLGATE_STREAM_TIMEOUT_MS must be a positive integer/);
+});

@@ -36,6 +36,10 @@ export interface Config {
    */
   clientHeadersTimeoutMs: number;
   clientRequestTimeoutMs: number;
+  /** How long a provider may stay quiet once its stream reached the client (ngrok: 30 s). */
+  streamIdleTimeoutMs: number;
+  /** How long a streamed answer may run in all when the account set no totalTimeout of its own (ngrok: 15 min). */
+  streamTimeoutMs: number;
   /** The gateway's local usage journal (docs/decisions/usage-durability.md); ':memory:' with an in-memory store. */
   journalPath: string;
   logLevel: string;
@@ -165,6 +169,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     upstreamConnections: positiveInteger(env, 'TOLLGATE_UPSTREAM_CONNECTIONS', 1024),
     clientHeadersTimeoutMs: positiveInteger(env, 'TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS', 30_000),
     clientRequestTimeoutMs: positiveInteger(env, 'TOLLGATE_CLIENT_REQUEST_TIMEOUT_MS', 120_000),
+    streamIdleTimeoutMs: positiveInteger(env, 'TOLLGATE_STREAM_IDLE_TIMEOUT_MS', 30_000),
+    streamTimeoutMs: positiveInteger(env, 'TOLLGATE_STREAM_TIMEOUT_MS', 15 * 60_000),
     journalPath: journalPath(env, databaseUrl),
     logLevel: env.TOLLGATE_LOG_LEVEL ?? 'info',
     observability: loadObservabilityConfig(env),

@@ -51,6 +51,22 @@ function onTotalTimeout(ctx: RequestContext): void {
   ctx.current?.abort('total-timeout');
 }
 
+function armTotalTimer(ctx: RequestContext, limitMs: number): void {
+  clearTimeout(ctx.totalTimer);
+  ctx.timeLimitMs = limitMs;
+  ctx.totalTimer = setTimeout(onTotalTimeout, Math.max(1, limitMs - (performance.now() - ctx.startedAt)), ctx);
+}
+
+/**
+ * A stream that reached the client may run past the total timeout, as ngrok's do since 2026-10: to the stream limit
+ * (15 minutes), counted from the request's start — unless the account set its own totalTimeout, which still applies.
+ * Until its first event a stream waits like any request, so a client is never kept 15 minutes for nothing.
+ */
+function extendForStream(ctx: RequestContext): void {
+  const limit = ctx.deps.options.streamTimeoutMs;
+  if (!ctx.account!.settings.totalTimeoutSet && limit !== ctx.timeLimitMs) armTotalTimer(ctx, limit);
+}
+
 /** What follows a failed attempt: another key of the same model, a managed fallback, the next model, or nothing. */
 function nextAction(attempts: readonly AttemptPlan[], i: number): RetryAction {
   const next = attempts[i + 1];
@@ -119,8 +135,7 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
   const settings = ctx.account!.settings;
   const isStreaming = ctx.body!.stream === true;
   const records: AttemptRecord[] = [];
-  const remaining = settings.totalTimeoutMs - (performance.now() - ctx.startedAt);
-  const totalTimer = setTimeout(onTotalTimeout, Math.max(1, remaining), ctx);
+  armTotalTimer(ctx, settings.totalTimeoutMs);
   let verdict: Verdict = 'next';
   try {
     for (let i = 0; i < attempts.length && verdict === 'next'; i++) {
@@ -153,7 +168,7 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
     if (metered) await metered;
     throw error;
   } finally {
-    clearTimeout(totalTimer);
+    clearTimeout(ctx.totalTimer);
   }
   if (verdict === 'next' && !ctx.clientGone) {
     const last = records[records.length - 1];
@@ -191,7 +206,8 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   try {
     // Tracing on: the attempt's span starts here and its traceparent goes upstream; off: one undefined check.
     const traceparent = ctx.deps.observer?.tracer?.startAttempt(ctx, plan, attemptNumber);
-    ctx.deps.upstreams.dispatch({ plan, body: bytes, clientHeaders: ctx.req.headers, idleTimeoutMs: settings.perRequestTimeoutMs, traceparent }, exchange);
+    const idleTimeoutMs = Math.max(settings.perRequestTimeoutMs, ctx.deps.options.streamIdleTimeoutMs);
+    ctx.deps.upstreams.dispatch({ plan, body: bytes, clientHeaders: ctx.req.headers, idleTimeoutMs, traceparent }, exchange);
     const response = await exchange.head;
     const status = response.statusCode;
     record.statusCode = status;
@@ -219,6 +235,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         }
         // Committed: from here on the answer is this attempt's, whatever happens to the stream.
         clearTimeout(timer);
+        extendForStream(ctx);
         record.served = true;
         ctx.relaying = true;
         const headers = answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed, managedKey);

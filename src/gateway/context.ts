@@ -34,6 +34,12 @@ export interface GatewayOptions {
   /** How long a client may take to send its headers / its whole request (src/http/client-timeouts.ts). */
   clientHeadersTimeoutMs: number;
   clientRequestTimeoutMs: number;
+  /**
+   * Once a stream reached the client: how long the provider may stay quiet, and how long the request may run in all
+   * when its account set no totalTimeout of its own (docs/decisions/gateway-behaviour.md, "Timeouts").
+   */
+  streamIdleTimeoutMs: number;
+  streamTimeoutMs: number;
 }
 
 export interface GatewayDeps {
@@ -57,7 +63,8 @@ export interface SurfaceRoute { format: ApiFormat; surface: ApiSurface }
  * attempt ended (a gateway bug threw) with the exchange still open, so its connection is released.
  */
 /** `shutdown`: the gateway stopped while the request was still open past the shutdown grace period. */
-export type AbortCause = 'attempt-timeout' | 'total-timeout' | 'client-gone' | 'abandoned' | 'shutdown';
+/** `stream-idle`: a stream that reached the client went quiet for longer than `streamIdleTimeoutMs`. */
+export type AbortCause = 'attempt-timeout' | 'total-timeout' | 'stream-idle' | 'client-gone' | 'abandoned' | 'shutdown';
 
 export interface RequestContext {
   readonly deps: GatewayDeps;
@@ -76,6 +83,10 @@ export interface RequestContext {
   /** The in-flight upstream exchange; aborted on timeouts and client disconnect. */
   current: UpstreamExchange | undefined;
   abortCause: AbortCause | undefined;
+  /** The request's total-timeout timer; a committed stream moves it to the stream's deadline. */
+  totalTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The total time limit in force (ms), for the 3810 message. */
+  timeLimitMs: number;
   clientGone: boolean;
   /**
    * A status the connection's own error handler answered with (408: the body did not arrive in time), 0 if none:

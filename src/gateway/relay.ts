@@ -51,6 +51,41 @@ function finished(facts: StreamFacts): boolean {
   return facts.terminal || facts.stopReason !== '' || facts.errored;
 }
 
+/**
+ * Ends a relayed stream whose provider has sent nothing for `limitMs`. A chunk only notes the time; the one timer is
+ * re-armed when it fires, for what is left of the limit. While the client holds the stream back (backpressure) the
+ * provider is not the one that is quiet, so the limit waits, as undici's body timeout does for a paused body.
+ */
+class QuietLimit {
+  readonly #upstream: UpstreamExchange;
+  readonly #limitMs: number;
+  #heardAt = performance.now();
+  #timer: ReturnType<typeof setTimeout>;
+  /** The client is not reading: the upstream is paused by the gateway. */
+  held = false;
+
+  constructor(upstream: UpstreamExchange, limitMs: number) {
+    this.#upstream = upstream;
+    this.#limitMs = limitMs;
+    this.#timer = setTimeout(this.#check, limitMs);
+  }
+
+  heard(): void {
+    this.#heardAt = performance.now();
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+
+  #check = (): void => {
+    if (this.held) this.heard();
+    const quiet = performance.now() - this.#heardAt;
+    if (quiet >= this.#limitMs) this.#upstream.abort('stream-idle');
+    else this.#timer = setTimeout(this.#check, this.#limitMs - quiet);
+  };
+}
+
 function flushIfIdle(res: ServerResponse): void {
   if (!res.headersSent && !res.destroyed) res.flushHeaders();
 }
@@ -63,13 +98,19 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
   // Headers go out with the first event when it is already here (one write instead of two), or on their own one
   // loop turn later: either way clients see the 200 while the model is still thinking.
   setImmediate(flushIfIdle, res);
+  const quiet = new QuietLimit(upstream, ctx.deps.options.streamIdleTimeoutMs);
   return new Promise((resolve) => {
-    const onDrain = () => upstream.resume();
+    const onDrain = () => {
+      quiet.held = false;
+      quiet.heard();
+      upstream.resume();
+    };
     res.on('drain', onDrain);
     // Whether the final event had gone to the client before it left (then leaving is a success).
     let delivered = false;
     upstream.pipe({
       data(chunk) {
+        quiet.heard();
         const out = meter.push(chunk);
         // The client left: the stream is only read on for its usage (see METER_GRACE_MS), nothing is written.
         if (ctx.clientGone) return true;
@@ -77,9 +118,12 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         if (!out) return true;
         // Time to first byte: when the first streamed bytes go to the client (one compare per chunk).
         if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
-        return res.write(out);
+        if (res.write(out)) return true;
+        quiet.held = true;
+        return false;
       },
       end() {
+        quiet.stop();
         res.off('drain', onDrain);
         const tail = meter.end();
         if (ctx.clientGone && !delivered) {
@@ -99,6 +143,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         resolve({ facts: meter.facts, completion: meter.facts.errored ? 'stream_failed' : 'succeeded', timedOut: false });
       },
       error(err) {
+        quiet.stop();
         res.off('drain', onDrain);
         // A stopping gateway ended the answer with its own error event and aborted this read.
         if (ctx.abortCause === 'shutdown') {
@@ -116,10 +161,10 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           return;
         }
         const totalTimedOut = upstream.cause === 'total-timeout';
-        const idle = err.name === 'BodyTimeoutError';
+        const idle = upstream.cause === 'stream-idle' || err.name === 'BodyTimeoutError';
         let error: TollgateError;
-        if (totalTimedOut) error = tollgateError('totalTimeout', { timeout: formatMs(ctx.account!.settings.totalTimeoutMs) });
-        else error = tollgateError('upstreamStreamBroken', { reason: idle ? `no data for ${formatMs(ctx.account!.settings.perRequestTimeoutMs)}.` : 'the provider connection was lost.' });
+        if (totalTimedOut) error = tollgateError('totalTimeout', { timeout: formatMs(ctx.timeLimitMs) });
+        else error = tollgateError('upstreamStreamBroken', { reason: idle ? `no data for ${formatMs(ctx.deps.options.streamIdleTimeoutMs)}.` : 'the provider connection was lost.' });
         res.end(codec.streamErrorEvent(error, ctx.requestId, ctx.route.surface));
         resolve({ facts: meter.facts, completion: totalTimedOut || idle ? 'timed_out' : 'stream_failed', timedOut: totalTimedOut || idle });
       },

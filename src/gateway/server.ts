@@ -33,7 +33,7 @@ const HEALTH_BODY = '{"status":"ok"}';
 function newContext(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, route: SurfaceRoute): RequestContext {
   return {
     deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), rejectedModels: '',
-    current: undefined, abortCause: undefined, clientGone: false, answeredStatus: 0, relaying: false, inputEstimate: undefined, reservation: undefined,
+    current: undefined, abortCause: undefined, totalTimer: undefined, timeLimitMs: 0, clientGone: false, answeredStatus: 0, relaying: false, inputEstimate: undefined, reservation: undefined,
     firstByteAt: 0, endedAt: 0, observed: false, trace: undefined, capture: undefined,
   };
 }

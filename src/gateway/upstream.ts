@@ -24,7 +24,10 @@ export interface UpstreamCall {
   plan: AttemptPlan;
   body: Buffer;
   clientHeaders: IncomingHttpHeaders;
-  /** Longest silence between body chunks (streams): the per-attempt timeout. */
+  /**
+   * undici's own limit on a silence before the head or between body chunks: a backstop, never shorter than the
+   * gateway's timers (the attempt's until it is answered, the stream's quiet limit after).
+   */
   idleTimeoutMs: number;
   /** W3C trace context of the attempt's span (tracing on only). */
   traceparent?: string | undefined;

@@ -38,6 +38,8 @@ export interface CustomProviderState {
 
 export interface AccountSettings {
   totalTimeoutMs: number;
+  /** The account wrote its own totalTimeout: it then bounds streamed answers too, in place of the stream limit. */
+  totalTimeoutSet: boolean;
   perRequestTimeoutMs: number;
   maxInputTokens: number | null;
   maxOutputTokens: number | null;

@@ -33,8 +33,12 @@ function fromRow(row: Selectable<GatewayConfigsTable> | undefined): GatewaySetti
   };
 }
 
+function storedRow(db: Kysely<Database>, accountId: string): Promise<Selectable<GatewayConfigsTable> | undefined> {
+  return db.selectFrom('gatewayConfigs').selectAll().where('accountId', '=', accountId).executeTakeFirst();
+}
+
 export async function getGatewaySettings(db: Kysely<Database>, accountId: string): Promise<GatewaySettings> {
-  return fromRow(await db.selectFrom('gatewayConfigs').selectAll().where('accountId', '=', accountId).executeTakeFirst());
+  return fromRow(await storedRow(db, accountId));
 }
 
 /** Applies a tri-state patch (absent = keep) and returns the settings after it. */
@@ -44,7 +48,7 @@ export function patchGatewaySettings(db: Kysely<Database>, accountId: string, pa
 
 /** Merges `patch` into the stored row; inside the caller's transaction (a read, then one upsert). */
 export async function writeGatewaySettings(trx: Kysely<Database>, accountId: string, patch: GatewaySettingsPatch): Promise<GatewaySettings> {
-  const row = await trx.selectFrom('gatewayConfigs').selectAll().where('accountId', '=', accountId).executeTakeFirst();
+  const row = await storedRow(trx, accountId);
   const next: Selectable<GatewayConfigsTable> = {
     accountId,
     totalTimeout: row?.totalTimeout ?? null,
@@ -70,9 +74,11 @@ export async function writeGatewaySettings(trx: Kysely<Database>, accountId: str
 
 /** The settings the gateway enforces, in milliseconds; stored durations were validated on write. */
 export async function loadGatewaySettings(db: Kysely<Database>, accountId: string): Promise<AccountSettings> {
-  const s = await getGatewaySettings(db, accountId);
+  const row = await storedRow(db, accountId);
+  const s = fromRow(row);
   return {
     totalTimeoutMs: parseGoDuration(s.totalTimeout) ?? parseGoDuration(DEFAULT_TOTAL_TIMEOUT)!,
+    totalTimeoutSet: row?.totalTimeout != null,
     perRequestTimeoutMs: parseGoDuration(s.perRequestTimeout) ?? parseGoDuration(DEFAULT_PER_REQUEST_TIMEOUT)!,
     maxInputTokens: s.maxInputTokens,
     maxOutputTokens: s.maxOutputTokens,

@@ -15,7 +15,7 @@ export function snapshot(init: SnapshotInit = {}): AccountSnapshot {
   for (const k of keys) byProvider.set(k.providerId, [...(byProvider.get(k.providerId) ?? []), k]);
   return {
     accountId: 'acct_test',
-    settings: { totalTimeoutMs: 120_000, perRequestTimeoutMs: 60_000, maxInputTokens: null, maxOutputTokens: null, ...init.settings },
+    settings: { totalTimeoutMs: 120_000, totalTimeoutSet: false, perRequestTimeoutMs: 60_000, maxInputTokens: null, maxOutputTokens: null, ...init.settings },
     configurations: new Map((init.configurations ?? []).map((c) => [c.id, c])),
     providerKeys: new Map(keys.map((k) => [k.id, k])),
     providerKeysByProvider: byProvider,

@@ -1,4 +1,6 @@
-// Account-wide gateway settings: timeouts (Go duration strings) and token caps (empty = no cap).
+// Account-wide gateway settings: timeouts (Go duration strings) and token caps (empty = no cap). Only the fields
+// the form changed are sent: a written totalTimeout also bounds streamed answers (an unwritten one lets them run 15
+// minutes), so saving a cap must not write the timeout shown as its default.
 import { useEffect, useState } from 'preact/hooks';
 import { api, type GatewayConfig } from '../api.ts';
 import { Button, ErrorNote, Field, useAction, Loading } from '../ui.tsx';
@@ -17,7 +19,8 @@ export function GatewaySettings() {
   useEffect(() => { void load.run('Loading gateway settings', () => api<GatewayConfig>('GET', '/gateway-config'), '').then((c) => c && show(c)); }, []);
   const submit = async (e: Event) => {
     e.preventDefault();
-    const body = { totalTimeout: form.totalTimeout.trim(), perRequestTimeout: form.perRequestTimeout.trim(), maxInputTokens: cap(form.maxInputTokens), maxOutputTokens: cap(form.maxOutputTokens) };
+    const next = { totalTimeout: form.totalTimeout.trim(), perRequestTimeout: form.perRequestTimeout.trim(), maxInputTokens: cap(form.maxInputTokens), maxOutputTokens: cap(form.maxOutputTokens) };
+    const body = Object.fromEntries(Object.entries(next).filter(([k, v]) => cfg?.[k as keyof typeof next] !== v));
     const c = await save.run('Saving gateway settings', () => api<GatewayConfig>('PATCH', '/gateway-config', body), 'Gateway settings saved.');
     if (c) show(c);
   };
@@ -30,7 +33,7 @@ export function GatewaySettings() {
       {cfg ? (
         <form class="card" onSubmit={(e) => void submit(e)} aria-labelledby="gw-title">
           <div class="grid">
-            <Field label="Total timeout" hint="Whole request including failover, e.g. 120s or 2m."><input required value={form.totalTimeout} onInput={input('totalTimeout')} /></Field>
+            <Field label="Total timeout" hint="Whole request including failover, e.g. 120s or 2m. Once saved it bounds streamed answers too, which otherwise may run 15 minutes."><input required value={form.totalTimeout} onInput={input('totalTimeout')} /></Field>
             <Field label="Per-attempt timeout" hint="One upstream attempt, e.g. 60s."><input required value={form.perRequestTimeout} onInput={input('perRequestTimeout')} /></Field>
             <Field label="Max input tokens" hint="Empty for no cap."><input type="number" min={1} value={form.maxInputTokens} onInput={input('maxInputTokens')} /></Field>
             <Field label="Max output tokens" hint="Empty for no cap."><input type="number" min={1} value={form.maxOutputTokens} onInput={input('maxOutputTokens')} /></Field>

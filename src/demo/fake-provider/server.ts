@@ -13,7 +13,8 @@
 //   model `hangup-…`                                   → stream head, then the connection drops before any event
 //   model `empty-…`                                    → stream head, then a clean end with no event
 //   model `unnamed-…`                                  → stream events without `event:` lines (some compatible servers)
-//   model `drip-…`                                     → streamed events 150 ms apart
+//   model `drip-…` / `drip-MS-…`                       → streamed events 150 ms (MS) apart
+//   model `quiet-MS-…`                                 → stream: two events at once, then nothing for MS, then the rest
 //   model `nousage-…`                                  → no usage reported
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
 //   model `flood-…`                                    → a 16 MB answer (fills socket buffers)
@@ -183,7 +184,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
     res.flushHeaders();
     await sleep(Number(silent[1]));
   }
-  const gap = model.startsWith('drip-') || model.startsWith('gzip-drip-') ? 150 : cut ? 20 : 0;
+  const drip = /^(?:gzip-)?drip-(?:(\d+)-)?/.exec(model);
+  const gap = drip ? Number(drip[1] ?? 150) : cut ? 20 : 0;
+  const quiet = /^quiet-(\d+)-/.exec(model);
   // short-…: the first events only (role and a first piece of text), then a clean end.
   const stopAt = cut ? Math.max(2, events.length >> 1) : model.startsWith('short-') ? 2 : events.length;
   for (let i = 0; i < stopAt; i++) {
@@ -191,6 +194,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
     out.write(events[i]);
     compressor?.flush();
     if (gap) await sleep(gap);
+    if (quiet && i === 1) await sleep(Number(quiet[1]));
   }
   if (cut) { res.socket?.destroy(); return; }
   out.end();
