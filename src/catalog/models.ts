@@ -95,9 +95,27 @@ function embedding(id: string, displayName: string, inputPrice: string): Catalog
   return m(id, { displayName, context: 8191, maxOut: 0, output: ['embedding'], pricing: price(inputPrice, '0'), surfaces: ['embeddings'] });
 }
 
+/**
+ * OpenAI bills a request whose input exceeds 272K tokens at 2 × input (cached input too) and 1.5 × output, on the
+ * 1M-context models from GPT-5.4 on. OpenAI's GPT-6 models also bill prompt-cache writes, but their usage block
+ * does not separate written tokens from input that Tollgate reads, so writes are billed as input (see
+ * docs/decisions/gateway-routing.md, "Catalog").
+ */
+function openaiLongContext(input: string, output: string, cacheRead: string): CatalogPricing {
+  return { ...price(input, output, cacheRead), longContext: { above: 272_000, ...price(times(input, 2n), times(output, 3n, 2n), times(cacheRead, 2n)) } };
+}
+
 const openai: readonly CatalogModel[] = [
-  openaiReasoning('gpt-5.5', 'GPT-5.5', 1_050_000, 128_000, price('5.00', '30.00', '0.50'), true),
-  openaiReasoning('gpt-5.4', 'GPT-5.4', 1_050_000, 128_000, price('2.50', '15.00', '0.25'), true),
+  // GPT-6 (2026-09 on): reasoning on by default (Sol and Luna default to effort "medium"; Astra and the 6.1/6.2 Sol
+  // refuse "none"), so sampling knobs are always removed.
+  openaiReasoning('gpt-6.2-astra', 'GPT-6.2 Astra', 1_050_000, 128_000, openaiLongContext('8.00', '40.00', '0.40')),
+  openaiReasoning('gpt-6.2-sol', 'GPT-6.2 Sol', 1_050_000, 128_000, openaiLongContext('2.00', '10.00', '0.10')),
+  openaiReasoning('gpt-6.1-sol', 'GPT-6.1 Sol', 1_050_000, 128_000, openaiLongContext('2.00', '10.00', '0.10')),
+  openaiReasoning('gpt-6-astra', 'GPT-6 Astra', 1_050_000, 128_000, openaiLongContext('10.00', '50.00', '1.00')),
+  openaiReasoning('gpt-6-sol', 'GPT-6 Sol', 1_050_000, 128_000, openaiLongContext('2.00', '10.00', '0.20')),
+  openaiReasoning('gpt-6-luna', 'GPT-6 Luna', 1_050_000, 128_000, openaiLongContext('0.10', '0.50', '0.01')),
+  openaiReasoning('gpt-5.5', 'GPT-5.5', 1_050_000, 128_000, openaiLongContext('5.00', '30.00', '0.50'), true),
+  openaiReasoning('gpt-5.4', 'GPT-5.4', 1_050_000, 128_000, openaiLongContext('2.50', '15.00', '0.25'), true),
   openaiReasoning('gpt-5.4-mini', 'GPT-5.4 mini', 400_000, 128_000, price('0.75', '4.50', '0.075'), true),
   openaiReasoning('gpt-5.2', 'GPT-5.2', 400_000, 128_000, price('1.75', '14.00', '0.175'), true),
   openaiReasoning('gpt-5.1', 'GPT-5.1', 400_000, 128_000, price('1.25', '10.00', '0.125'), true),
@@ -142,7 +160,29 @@ function claudePrice(input: string, output: string, longContext: boolean): Catal
   return { ...tokens(input, output), webSearchPerThousand: '10.00', ...(longContext ? { longContext: { above: 200_000, ...tokens(times(input, 2n), times(output, 3n, 2n)) } } : {}) };
 }
 
+/**
+ * The Claude 5 models' published rates, which no longer follow one ratio (Opus 5.5 reads its cache at 0.05 × input).
+ * Haiku 5.5 bills a prompt over 100K tokens (cache reads and writes included) at 5 × its rates.
+ */
+function claudeTokens(input: string, output: string, write5m: string, write1h: string, read: string) {
+  return { input, output, cacheRead: read, cacheWrite: write5m, cacheWriteLong: write1h };
+}
+
+function claudeRates(input: string, output: string, write5m: string, write1h: string, read: string): CatalogPricing {
+  return { ...claudeTokens(input, output, write5m, write1h, read), webSearchPerThousand: '10.00' };
+}
+
 const anthropic: readonly CatalogModel[] = [
+  claude('claude-fable-5-2', 'Claude Fable 5.2', 1_000_000, 128_000, claudeRates('8.00', '40.00', '10.00', '16.00', '0.20')),
+  claude('claude-fable-5-1', 'Claude Fable 5.1', 1_000_000, 128_000, claudeRates('10.00', '50.00', '12.50', '20.00', '0.25')),
+  claude('claude-opus-5-5', 'Claude Opus 5.5', 1_000_000, 128_000, claudeRates('4.00', '20.00', '5.00', '8.00', '0.20')),
+  claude('claude-opus-5', 'Claude Opus 5', 1_000_000, 128_000, claudeRates('5.00', '25.00', '6.25', '10.00', '0.50')),
+  claude('claude-sonnet-5-5', 'Claude Sonnet 5.5', 1_000_000, 128_000, claudeRates('2.00', '10.00', '2.50', '4.00', '0.20')),
+  claude('claude-sonnet-5', 'Claude Sonnet 5', 1_000_000, 128_000, claudeRates('2.00', '10.00', '2.50', '4.00', '0.20')),
+  claude('claude-haiku-5-5', 'Claude Haiku 5.5', 1_000_000, 128_000, {
+    ...claudeRates('0.10', '0.50', '0.125', '0.20', '0.01'),
+    longContext: { above: 100_000, ...claudeTokens('0.50', '2.50', '0.625', '1.00', '0.05') },
+  }),
   claude('claude-opus-4-6', 'Claude Opus 4.6', 1_000_000, 128_000, claudePrice('5.00', '25.00', false)),
   claude('claude-sonnet-4-6', 'Claude Sonnet 4.6', 1_000_000, 128_000, claudePrice('3.00', '15.00', false)),
   claude('claude-opus-4-5', 'Claude Opus 4.5', 200_000, 64_000, claudePrice('5.00', '25.00', false)),
@@ -158,6 +198,8 @@ function gemini(id: string, displayName: string, pricing: CatalogPricing | undef
 }
 
 const google: readonly CatalogModel[] = [
+  // Google's newest reasoning model (per-request thinking_level); its price rose to these on 2026-12-01.
+  gemini('gemini-4-argon', 'Gemini 4 Argon', price('4.00', '20.00', '0.20')),
   gemini('gemini-3.6-flash', 'Gemini 3.6 Flash', price('0.75', '3.75')),
   // Pro models bill a prompt over 200K tokens at their long-context rates, input and output alike.
   gemini('gemini-3.1-pro-preview', 'Gemini 3.1 Pro Preview', { ...price('2.00', '12.00', '0.20'), longContext: { above: 200_000, ...price('4.00', '18.00', '0.40') } }),

@@ -80,6 +80,23 @@ test('long-context tiers price the whole request once its input passes the line'
   assert.equal(attemptCostPico(usage({ inputTokens: 300_000 }), attempt('claude-haiku-4-5', 'ngrok'), 0n, true), 300_000n * 1_000_000n);
 });
 
+test('the 2026 models: OpenAI past 272K input, Haiku 5.5 past 100K of prompt, Opus 5.5 reading its cache at 0.05 × input', () => {
+  // gpt-5.4: $2.50 / $0.25 cached / $15; above 272K input $5 / $0.50 / $22.50.
+  assert.equal(attemptCostPico(usage({ inputTokens: 272_000, outputTokens: 1000 }), attempt('gpt-5.4', 'ngrok'), 0n, true), 272_000n * 2_500_000n + 1000n * 15_000_000n);
+  assert.equal(attemptCostPico(usage({ inputTokens: 300_000, cacheReadTokens: 100_000, outputTokens: 1000 }), attempt('gpt-5.4', 'ngrok'), 0n, true),
+    200_000n * 5_000_000n + 100_000n * 500_000n + 1000n * 22_500_000n);
+  // gpt-6.1-sol as ngrok's changelog names it: $2 / $10, the tier $4 / $15.
+  assert.equal(attemptCostPico(usage({ inputTokens: 1_000_000, outputTokens: 1_000_000 }), attempt('openai/gpt-6.1-sol', 'ngrok'), 0n, true), (4_000_000n + 15_000_000n) * 1_000_000n);
+  // claude-haiku-5-5: $0.10 / $0.50, writes $0.125 (5 min); a prompt over 100K — cache reads and writes count — at 5 ×.
+  const small = usage({ inputTokens: 60_000, cacheReadTokens: 20_000, cacheWriteTokens: 20_000, outputTokens: 1000 });
+  assert.equal(attemptCostPico(small, attempt('claude-haiku-5-5', 'ngrok', 'messages'), 0n, true), 20_000n * 100_000n + 20_000n * 10_000n + 20_000n * 125_000n + 1000n * 500_000n);
+  const large = usage({ inputTokens: 120_000, cacheReadTokens: 60_000, cacheWriteTokens: 50_000, outputTokens: 1000 });
+  assert.equal(attemptCostPico(large, attempt('claude-haiku-5-5', 'ngrok', 'messages'), 0n, true), 10_000n * 500_000n + 60_000n * 50_000n + 50_000n * 625_000n + 1000n * 2_500_000n);
+  // claude-opus-5-5: $4 / $20, cache reads $0.20, writes $5 (5 min) and $8 (1 h).
+  const opus = usage({ inputTokens: 10_000, cacheReadTokens: 5_000, cacheWriteTokens: 3_000, cacheWriteLongTokens: 1_000, outputTokens: 100 });
+  assert.equal(attemptCostPico(opus, attempt('claude-opus-5-5', 'ngrok', 'messages'), 0n, true), 2_000n * 4_000_000n + 5_000n * 200_000n + 2_000n * 5_000_000n + 1_000n * 8_000_000n + 100n * 20_000_000n);
+});
+
 test('a reservation past a tier\'s line holds the tier\'s dearest input price', () => {
   const plan = attempt('claude-sonnet-4-5', 'ngrok');
   // Up to 200K: the dearest input price is the hour-long write, 2 × $3.
