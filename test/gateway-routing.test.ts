@@ -59,8 +59,8 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(none.json().error.code, 'ERR_NGROK_27224');
     const suggest = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4oo') });
     assert.match(suggest.json().error.message, /Did you mean/);
-    // The Messages surface only reaches providers that speak it.
-    const m = await gw(h, '/v1/messages', { headers: { 'x-api-key': t }, body: { model: 'gpt-4o', max_tokens: 5, messages: [] } });
+    // The Messages surface reaches a chat model by translation (gateway-translation.test.ts), never an embedding model.
+    const m = await gw(h, '/v1/messages', { headers: { 'x-api-key': t }, body: { model: 'text-embedding-3-small', max_tokens: 5, messages: [] } });
     assert.equal(m.status, 400);
     assert.equal(m.json().type, 'error');
     assert.equal(m.json().error.code, 'ERR_NGROK_27226');

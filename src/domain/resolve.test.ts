@@ -152,10 +152,12 @@ test('model then models[], de-duplicated', () => {
 
 test('candidates lacking the surface are dropped; none left is 27226', () => {
   const messages = (model: unknown, models?: unknown): ResolveInput => ({ model, models, format: 'anthropic', surface: 'messages' });
+  // A model that serves chat completions but not Messages is reached by translation (its chat surface)…
   const list = resolveCandidates(messages('gpt-4o', ['claude-haiku-4-5']), catalog, account);
-  assert.deepEqual(list.map((c) => c.modelId), ['claude-haiku-4-5']);
-  assert.equal(list[0]!.surface.path, '/messages');
-  assert.equal(code(() => resolveCandidates(messages('gpt-4o'), catalog, account)), 'ERR_NGROK_27226');
+  assert.deepEqual(list.map((c) => [c.modelId, c.surface.path]), [['gpt-4o', '/chat/completions'], ['claude-haiku-4-5', '/messages']]);
+  // …one that serves neither is still dropped.
+  assert.deepEqual(resolveCandidates(messages('text-embedding-3-small', ['claude-haiku-4-5']), catalog, account).map((c) => c.modelId), ['claude-haiku-4-5']);
+  assert.equal(code(() => resolveCandidates(messages('text-embedding-3-small'), catalog, account)), 'ERR_NGROK_27226');
   const responses: ResolveInput = { model: 'gemini-2.5-flash', models: undefined, format: 'openai', surface: 'responses' };
   assert.equal(code(() => resolveCandidates(responses, catalog, account)), 'ERR_NGROK_27226');
   // Model-level surfaces: embeddings models only on /embeddings, chat models not there.
@@ -166,7 +168,7 @@ test('candidates lacking the surface are dropped; none left is 27226', () => {
   const message = (input: ResolveInput) => { try { resolveCandidates(input, catalog, account); } catch (e) { return (e as Error).message; } return ''; };
   assert.match(message(chat('text-embedding-3-small')), /^Model "openai:text-embedding-3-small" is not served on the chat-completions API surface/);
   assert.match(message({ model: 'gpt-4o', models: undefined, format: 'openai', surface: 'embeddings' }), /^Model "openai:gpt-4o" is not served on the embeddings/);
-  assert.match(message(messages('gpt-4o')), /^Provider "openai" does not support the messages API surface/);
+  assert.match(message(messages('text-embedding-3-small')), /^Provider "openai" does not support the messages API surface/);
   // Anthropic serves the OpenAI chat surface too.
   assert.equal(resolveCandidates(chat('claude-haiku-4-5'), catalog, account)[0]!.surface.path, '/chat/completions');
 });

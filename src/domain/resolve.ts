@@ -70,18 +70,36 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     const key = `${resolved.provider.id}\u0000${resolved.modelId.toLowerCase()}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const surface = surfaceOf(resolved.provider, input.format, input.surface);
+    const native = surfaceOf(resolved.provider, input.format, input.surface);
     const modelSurfaces = resolved.catalogModel ? modelSurfacesOf(resolved.catalogModel, resolved.provider) : undefined;
-    if (!surface || (modelSurfaces && !modelSurfaces.includes(hostSurface(input.surface)))) {
+    const served = native && (!modelSurfaces || modelSurfaces.includes(hostSurface(input.surface))) ? native : translatedSurface(resolved.provider, modelSurfaces, input.surface);
+    if (!served) {
       // Whether the provider serves the surface, only not with that model.
-      firstProblem ??= tollgateError(surface !== undefined ? 'modelLacksSurface' : 'providerLacksSurface', { provider: resolved.provider.id, model: resolved.modelId, surface: input.surface });
+      firstProblem ??= tollgateError(native !== undefined ? 'modelLacksSurface' : 'providerLacksSurface', { provider: resolved.provider.id, model: resolved.modelId, surface: input.surface });
       skipped?.push(name);
       continue;
     }
-    candidates.push({ ...resolved, surface });
+    candidates.push({ ...resolved, surface: served });
   }
   if (candidates.length === 0 && firstProblem) throw firstProblem;
   return candidates;
+}
+
+/**
+ * Surfaces a request may be translated to when its model does not serve the client's (ngrok's "any model, any SDK"):
+ * the gateway translates only when it has to, so a native surface always wins. See docs/decisions/translation.md.
+ */
+const TRANSLATED_TO: Partial<Record<ApiSurface, readonly { format: ApiFormat; surface: ApiSurface }[]>> = {
+  messages: [{ format: 'openai', surface: 'chat-completions' }],
+};
+
+function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly ApiSurface[] | undefined, surface: ApiSurface): SurfaceSpec | undefined {
+  for (const target of TRANSLATED_TO[surface] ?? []) {
+    if (modelSurfaces && !modelSurfaces.includes(target.surface)) continue;
+    const spec = provider.surfaces.find((s) => s.surface === target.surface && s.format === target.format);
+    if (spec) return spec;
+  }
+  return undefined;
 }
 
 /** The surface a provider or model must declare to serve `surface`: token counting rides on Messages. */

@@ -19,6 +19,7 @@ import { begunAttempt, meterAttempts, type AttemptRecord, type FailureKind } fro
 import { newId } from '../domain/ids.ts';
 import { exhaustedError } from './failure.ts';
 import { writeError } from './respond.ts';
+import { translatorFor } from './translate/index.ts';
 
 /** `next-model`: skip the rest of this model's keys (they would get the same answer) for the next model's. */
 type Verdict = 'served' | 'next' | 'next-model' | 'stop';
@@ -188,7 +189,11 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
 async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNumber: number, isStreaming: boolean, modelFollows: boolean): Promise<Verdict> {
   const { plan } = record;
   const settings = ctx.account!.settings;
-  const prepared = prepareUpstreamBody(ctx.body!, plan, settings);
+  // A model that does not serve the client's surface: the request goes up in the model's format (translate/).
+  const translator = translatorFor(ctx.route.surface, plan.candidate.surface);
+  const translated = translator?.request(ctx.body!, plan);
+  const prepared = prepareUpstreamBody(translated?.body ?? ctx.body!, plan, settings);
+  const removed = translated && translated.removed.length > 0 ? [...translated.removed, ...prepared.removed] : prepared.removed;
   let body = prepared.body;
   let changed = prepared.changed;
   const dropUsageChunk = needsUsageInjection(ctx, plan, body);
@@ -197,7 +202,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     changed = true;
   }
   // Same bytes as the client sent whenever nothing had to change: no re-serialisation on the hot path.
-  const bytes = changed ? Buffer.from(editedBodyText(ctx.rawBody!.toString('utf8'), ctx.body!, body)) : ctx.rawBody!;
+  const bytes = translated ? Buffer.from(JSON.stringify(body)) : changed ? Buffer.from(editedBodyText(ctx.rawBody!.toString('utf8'), ctx.body!, body)) : ctx.rawBody!;
   const exchange = new UpstreamExchange();
   ctx.current = exchange;
   const started = performance.now();
@@ -238,8 +243,8 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         extendForStream(ctx);
         record.served = true;
         ctx.relaying = true;
-        const headers = answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed, managedKey);
-        const outcome = await relayStream(ctx, exchange, status, headers, dropUsageChunk);
+        const headers = answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey);
+        const outcome = await relayStream(ctx, exchange, status, headers, dropUsageChunk, translator, plan.candidate.surface);
         record.facts = outcome.facts;
         record.completion = outcome.completion;
         record.timedOut = outcome.timedOut;
@@ -252,10 +257,13 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       record.served = true;
       // The client left while the answer was on its way: it is read for its usage, and nobody received it.
       record.completion = ctx.clientGone ? 'unknown' : 'succeeded';
-      const codec = codecs[ctx.route.format];
+      // Usage is the upstream's, read in its own format (the client's, unless translated).
+      const { format, surface } = plan.candidate.surface;
+      const codec = codecs[format];
       const text = answer.toString('utf8');
-      record.facts = codec.factsFromText(text, ctx.route.surface) ?? jsonFacts(codec, parseJson(text), ctx.route.surface);
-      if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed, managedKey), answer);
+      record.facts = codec.factsFromText(text, surface) ?? jsonFacts(codec, parseJson(text), surface);
+      const sent = translator ? Buffer.from(JSON.stringify(translator.answer(parseJson(text)))) : answer;
+      if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey), sent);
       return 'served';
     }
     const failure = failureOf(status);
@@ -280,7 +288,9 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     record.durationMs = performance.now() - started;
     record.failure = 'rejected';
     record.served = true;
-    if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, prepared.removed, managedKey), errorBody);
+    // In the client's error format when translated: its SDK raises the class it knows for the status.
+    const sent = translator ? Buffer.from(translator.error(status, errorBody.toString('utf8'))) : errorBody;
+    if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey), sent);
     return 'stop';
   } catch (error) {
     record.durationMs = performance.now() - started;

@@ -12,6 +12,8 @@ import { baseHeaders, copyUpstreamHeaders, headerText, H_ATTEMPTS, H_MODEL, H_RE
 import { StreamMeter } from './stream-meter.ts';
 import type { UpstreamExchange } from './exchange.ts';
 import { formatMs } from './failure.ts';
+import type { Translator } from './translate/index.ts';
+import type { SurfaceSpec } from '../catalog/types.ts';
 
 export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders, attempts: number, model: string, removed: readonly string[], managedKey: boolean): OutHeaders {
   const headers = baseHeaders(ctx.requestId);
@@ -33,12 +35,12 @@ export function sendBuffered(res: ServerResponse, status: number, headers: OutHe
 export interface StreamOutcome { facts: StreamFacts; completion: Completion; timedOut: boolean }
 
 /** Pipes an SSE answer; resolves when the client has it all, the upstream broke, or the client left. */
-export function relayStream(ctx: RequestContext, upstream: UpstreamExchange, status: number, headers: OutHeaders, dropUsageChunk: boolean): Promise<StreamOutcome> {
+export function relayStream(ctx: RequestContext, upstream: UpstreamExchange, status: number, headers: OutHeaders, dropUsageChunk: boolean, translator: Translator | undefined, served: SurfaceSpec): Promise<StreamOutcome> {
   const observer = ctx.deps.observer;
-  if (!observer) return pipeStream(ctx, upstream, status, headers, dropUsageChunk);
+  if (!observer) return pipeStream(ctx, upstream, status, headers, dropUsageChunk, translator, served);
   // The open-streams gauge: counted here, read at scrape time.
   observer.openStreams++;
-  const piping = pipeStream(ctx, upstream, status, headers, dropUsageChunk);
+  const piping = pipeStream(ctx, upstream, status, headers, dropUsageChunk, translator, served);
   void piping.then(observer.streamClosed, observer.streamClosed);
   return piping;
 }
@@ -90,10 +92,17 @@ function flushIfIdle(res: ServerResponse): void {
   if (!res.headersSent && !res.destroyed) res.flushHeaders();
 }
 
-function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: number, headers: OutHeaders, dropUsageChunk: boolean): Promise<StreamOutcome> {
+/** Translated text as a chunk to write; undefined when there is none. */
+function bytesOf(text: string): Buffer | undefined {
+  return text === '' ? undefined : Buffer.from(text);
+}
+
+function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: number, headers: OutHeaders, dropUsageChunk: boolean, translator: Translator | undefined, served: SurfaceSpec): Promise<StreamOutcome> {
   const { res } = ctx;
+  // The client's codec writes its error events; the upstream's meters (they differ only when translating).
   const codec = codecs[ctx.route.format];
-  const meter = new StreamMeter(codec, ctx.route.surface, dropUsageChunk);
+  const translation = translator?.stream();
+  const meter = new StreamMeter(codecs[served.format], served.surface, dropUsageChunk, translation);
   res.writeHead(status, headers);
   // Headers go out with the first event when it is already here (one write instead of two), or on their own one
   // loop turn later: either way clients see the 200 while the model is still thinking.
@@ -111,7 +120,8 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
     upstream.pipe({
       data(chunk) {
         quiet.heard();
-        const out = meter.push(chunk);
+        const metered = meter.push(chunk);
+        const out = translation ? bytesOf(translation.take()) : metered;
         // The client left: the stream is only read on for its usage (see METER_GRACE_MS), nothing is written.
         if (ctx.clientGone) return true;
         delivered = meter.facts.terminal;
@@ -125,7 +135,8 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
       end() {
         quiet.stop();
         res.off('drain', onDrain);
-        const tail = meter.end();
+        const metered = meter.end();
+        const tail = translation ? bytesOf(translation.take()) : metered;
         if (ctx.clientGone && !delivered) {
           // Read to the end after the client left: the usage is the provider's, the client did not get it all.
           resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });
@@ -139,7 +150,12 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
           return;
         }
-        if (!ctx.clientGone) res.end(tail);
+        if (!ctx.clientGone) {
+          // A translated stream ends in the client's format (its message_stop) once the upstream's is complete.
+          const closing = translation ? bytesOf(translation.finish()) : undefined;
+          if (closing && tail) res.write(tail);
+          res.end(closing ?? tail);
+        }
         resolve({ facts: meter.facts, completion: meter.facts.errored ? 'stream_failed' : 'succeeded', timedOut: false });
       },
       error(err) {

@@ -1,4 +1,5 @@
-// Path → API format and surface (gateway.md §3). The path decides the format; there is no translation.
+// Path → API format and surface (gateway.md §3). The path decides the client's format; a model that does not serve
+// it may still be reached by translation (translate/, docs/decisions/translation.md).
 import type { IncomingHttpHeaders } from 'node:http';
 import type { SurfaceRoute } from './context.ts';
 

@@ -5,12 +5,15 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { ApiSurface } from '../catalog/types.ts';
 import type { FormatCodec, StreamFacts } from './formats/types.ts';
+import type { StreamTranslation } from './translate/index.ts';
 
 export class StreamMeter {
   readonly facts: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
   readonly #codec: FormatCodec;
   readonly #surface: ApiSurface;
   readonly #dropUsageChunk: boolean;
+  /** A translated stream: every metered event also goes to its translation, which writes the client's events. */
+  readonly #translation: StreamTranslation | undefined;
   readonly #decoder = new StringDecoder('utf8');
   /**
    * The unfinished event, in the pieces it arrived in: joined only once it completes, and only the newest piece
@@ -25,10 +28,11 @@ export class StreamMeter {
   /** Some text was decoded already (a byte-order mark is only one at the very start of the stream). */
   #started = false;
 
-  constructor(codec: FormatCodec, surface: ApiSurface, dropUsageChunk: boolean) {
+  constructor(codec: FormatCodec, surface: ApiSurface, dropUsageChunk: boolean, translation?: StreamTranslation) {
     this.#codec = codec;
     this.#surface = surface;
     this.#dropUsageChunk = dropUsageChunk;
+    this.#translation = translation;
   }
 
   /** Meters `chunk`; returns what to forward: `chunk` itself, or (filtering) the complete kept events. */
@@ -100,6 +104,8 @@ export class StreamMeter {
       from = to + 1;
     }
     if (data === undefined) return true;
-    return this.#codec.onStreamEvent(this.facts, event, data, this.#surface, this.#dropUsageChunk);
+    const kept = this.#codec.onStreamEvent(this.facts, event, data, this.#surface, this.#dropUsageChunk);
+    this.#translation?.event(event, data);
+    return kept;
   }
 }

@@ -16,6 +16,7 @@
 //   model `drip-…` / `drip-MS-…`                       → streamed events 150 ms (MS) apart
 //   model `quiet-MS-…`                                 → stream: two events at once, then nothing for MS, then the rest
 //   model `nousage-…`                                  → no usage reported
+//   model `tool-…` (chat completions, tools offered)   → calls the first tool, unless the last message is a tool result
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
 //   model `flood-…`                                    → a 16 MB answer (fills socket buffers)
 //   model `redirect-…`                                 → 307 to another host (a misconfigured base URL)
@@ -28,7 +29,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
-import { COUNT_TOKENS_REFUSED, errorBody, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type FakeSurface } from './wire.ts';
+import { COUNT_TOKENS_REFUSED, errorBody, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
 
 /** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
 function accountHeaders(format: 'openai' | 'anthropic'): Record<string, string> {
@@ -96,6 +97,15 @@ function answerText(model: string, body: Record<string, unknown>): string {
   return `Hello from the fake ${model} model! You said: "${asked}".${flood}`;
 }
 
+/** `tool-…` with tools offered: a call to the first one, until a tool result comes back. */
+function toolCallFor(model: string, body: Record<string, unknown>): FakeToolCall | undefined {
+  if (!model.startsWith('tool-') || !Array.isArray(body.tools) || body.tools.length === 0) return undefined;
+  const messages = Array.isArray(body.messages) ? body.messages as { role?: unknown }[] : [];
+  if (messages.at(-1)?.role === 'tool') return undefined;
+  const first = body.tools[0] as { function?: { name?: unknown } };
+  return { id: 'call_fake1', name: String(first.function?.name ?? 'tool'), arguments: '{"city":"Paris"}' };
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
   const surface = surfaceOfPath(record.path);
   const format = formatOf(surface);
@@ -133,7 +143,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
     if (lateStatus) return sendError(Number(lateStatus[1]));
   }
 
-  const answer = { model, text: answerText(model, body), withUsage: !model.startsWith('nousage-') };
+  const answer: AnswerSpec = { model, text: answerText(model, body), withUsage: !model.startsWith('nousage-') };
+  const call = toolCallFor(model, body);
+  if (call) answer.toolCall = call;
   const cut = model.startsWith('cut-');
   if (body.stream !== true || surface === 'embeddings') {
     const text = JSON.stringify(jsonAnswer(surface as FakeSurface, answer, body.input));

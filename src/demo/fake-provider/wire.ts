@@ -55,7 +55,10 @@ function anthropicUsage() {
   };
 }
 
-export interface AnswerSpec { model: string; text: string; withUsage: boolean }
+/** A function call the chat-completions answer makes instead of text (model `tool-…` with tools offered). */
+export interface FakeToolCall { id: string; name: string; arguments: string }
+
+export interface AnswerSpec { model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall }
 
 /** A complete (non-streamed) JSON answer for the surface. */
 export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown): unknown {
@@ -64,7 +67,9 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
     case 'chat-completions':
       return {
         id: 'chatcmpl-fake1', object: 'chat.completion', created: created(), model: a.model, system_fingerprint: 'fp_fake',
-        choices: [{ index: 0, message: { role: 'assistant', content: a.text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+        choices: [a.toolCall
+          ? { index: 0, message: { role: 'assistant', content: null, refusal: null, tool_calls: [{ id: a.toolCall.id, type: 'function', function: { name: a.toolCall.name, arguments: a.toolCall.arguments } }] }, logprobs: null, finish_reason: 'tool_calls' }
+          : { index: 0, message: { role: 'assistant', content: a.text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
         ...(usage ? { usage } : {}),
       };
     case 'completions':
@@ -149,6 +154,17 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
     ? { id: 'cmpl-fake1', object: 'text_completion', created: created(), model: a.model, choices: [{ index: 0, logprobs: null, ...choice }], ...usageField }
     : { id: 'chatcmpl-fake1', object: 'chat.completion.chunk', created: created(), model: a.model, system_fingerprint: 'fp_fake', choices: [{ index: 0, logprobs: null, ...choice }], ...usageField });
   if (surface === 'chat-completions') out.push(sse(chunk({ delta: { role: 'assistant', content: '' }, finish_reason: null })));
+  if (surface === 'chat-completions' && a.toolCall) {
+    // As OpenAI streams a call: id and name first, then the arguments in pieces.
+    const { id, name, arguments: args } = a.toolCall;
+    const half = args.length >> 1;
+    out.push(sse(chunk({ delta: { tool_calls: [{ index: 0, id, type: 'function', function: { name, arguments: '' } }] }, finish_reason: null })));
+    for (const piece of [args.slice(0, half), args.slice(half)]) out.push(sse(chunk({ delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] }, finish_reason: null })));
+    out.push(sse(chunk({ delta: {}, finish_reason: 'tool_calls' })));
+    if (includeUsage && a.withUsage) out.push(sse(JSON.stringify({ id: 'chatcmpl-fake1', object: 'chat.completion.chunk', created: created(), model: a.model, choices: [], usage: openaiUsage(true) })));
+    out.push(sse('[DONE]'));
+    return out;
+  }
   for (const w of words) {
     out.push(sse(chunk(surface === 'completions' ? { text: w, finish_reason: null } : { delta: { content: w }, finish_reason: null })));
   }

@@ -4,9 +4,9 @@
 import type { TollgateError } from '../../domain/errors.ts';
 import { appendText, errorMessage, num, objectAt, obj, outputParts, parseJson, rawStringAfter, spacedJson, stringAt, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
 
-/** Our OpenAI-style error types → the error types the Anthropic SDK maps to its classes. */
-function anthropicType(error: TollgateError): string {
-  switch (error.status) {
+/** An HTTP error status → the error type the Anthropic SDK maps to its classes. */
+export function anthropicErrorType(status: number): string {
+  switch (status) {
     case 400: return 'invalid_request_error';
     case 401: return 'authentication_error';
     case 403: return 'permission_error';
@@ -16,12 +16,12 @@ function anthropicType(error: TollgateError): string {
     case 503: return 'overloaded_error';
     // Anthropic's own type for a request that ran out of time (the gateway's 3810, 27207).
     case 504: return 'timeout_error';
-    default: return error.status < 500 ? 'invalid_request_error' : 'api_error';
+    default: return status < 500 ? 'invalid_request_error' : 'api_error';
   }
 }
 
 function errorJson(error: TollgateError, requestId: string): string {
-  return JSON.stringify({ type: 'error', error: { type: anthropicType(error), code: error.code, message: errorMessage(error) }, request_id: requestId });
+  return JSON.stringify({ type: 'error', error: { type: anthropicErrorType(error.status), code: error.code, message: errorMessage(error) }, request_id: requestId });
 }
 
 function given(v: unknown): boolean {

@@ -1,0 +1,13 @@
+// Which translator serves a request, if any: only when the candidate's upstream surface is not the client's
+// (domain/resolve.ts picks a translated surface only when the model serves no native one).
+import type { ApiSurface, SurfaceSpec } from '../../catalog/types.ts';
+import { messagesViaChat } from './messages-via-chat.ts';
+import type { Translator } from './types.ts';
+
+export type { StreamTranslation, Translator } from './types.ts';
+
+export function translatorFor(client: ApiSurface, upstream: SurfaceSpec): Translator | undefined {
+  if (upstream.surface === client) return undefined;
+  if (client === 'messages' && upstream.surface === 'chat-completions') return messagesViaChat;
+  return undefined;
+}

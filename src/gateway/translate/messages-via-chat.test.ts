@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCatalog } from '../../catalog/index.ts';
+import { resolveCandidates } from '../../domain/resolve.ts';
+import type { AttemptPlan } from '../../domain/routing.ts';
+import { snapshot } from '../../../test/helpers/snapshot.ts';
+import { messagesViaChat } from './messages-via-chat.ts';
+
+const catalog = createCatalog({});
+const plan = (model: string): AttemptPlan => ({ candidate: resolveCandidates({ model, models: undefined, format: 'anthropic', surface: 'messages' }, catalog, snapshot())[0]!, keySource: 'user', credential: 'k' });
+
+/** The Messages events a translated stream writes, as [type, data] pairs. */
+function events(text: string): [string, Record<string, unknown>][] {
+  return text.split('\n\n').filter(Boolean).map((block) => {
+    const [line1, line2] = block.split('\n');
+    return [line1!.slice('event: '.length), JSON.parse(line2!.slice('data: '.length)) as Record<string, unknown>];
+  });
+}
+
+const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ id: 'chatcmpl-9', model: 'gpt-x', choices: [{ index: 0, delta, finish_reason: finish }] });
+
+test('thinking becomes a reasoning effort only for OpenAI reasoning models; tool_choice and parallel calls map', () => {
+  const body = { model: 'x', max_tokens: 10, messages: [], thinking: { type: 'enabled', budget_tokens: 20_000 }, tools: [{ name: 'f', input_schema: { type: 'object' } }], tool_choice: { type: 'tool', name: 'f', disable_parallel_tool_use: true } };
+  const reasoning = messagesViaChat.request({ ...body, model: 'gpt-5.4' }, plan('gpt-5.4'));
+  assert.deepEqual([reasoning.body.reasoning_effort, reasoning.body.tool_choice, reasoning.body.parallel_tool_calls, reasoning.removed], ['high', { type: 'function', function: { name: 'f' } }, false, []]);
+  const plain = messagesViaChat.request({ ...body, model: 'gpt-4o' }, plan('gpt-4o'));
+  assert.deepEqual([plain.body.reasoning_effort, plain.removed], [undefined, ['thinking']]);
+  assert.deepEqual(messagesViaChat.request({ ...body, tools: undefined }, plan('gpt-4o')).removed, ['tool_choice', 'thinking']);
+});
+
+test('a JSON answer with text and a call, cut at the length limit; provider errors keep their status', () => {
+  const message = messagesViaChat.answer({
+    id: 'chatcmpl-1', model: 'gpt-x', usage: { prompt_tokens: 10, completion_tokens: 4 },
+    choices: [{ finish_reason: 'length', message: { content: 'Let me check.', tool_calls: [{ id: 'c1', function: { name: 'f', arguments: '{"a":' } }] } }],
+  }) as Record<string, unknown>;
+  assert.deepEqual(message.content, [{ type: 'text', text: 'Let me check.' }, { type: 'tool_use', id: 'c1', name: 'f', input: {} }]);
+  assert.deepEqual([message.id, message.stop_reason, message.usage], ['msg_1', 'max_tokens', { input_tokens: 10, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 4 }]);
+  assert.deepEqual(JSON.parse(messagesViaChat.error(429, '{"error":{"message":"slow down","type":"requests"}}')), { type: 'error', error: { type: 'rate_limit_error', message: 'slow down' } });
+  assert.deepEqual(JSON.parse(messagesViaChat.error(503, 'upstream down')), { type: 'error', error: { type: 'overloaded_error', message: 'upstream down' } });
+});
+
+test('a stream with text and two calls: one block each, closed in order; no [DONE] still ends with message_stop', () => {
+  const t = messagesViaChat.stream();
+  t.event('', chunk({ role: 'assistant', content: '' }));
+  t.event('', chunk({ content: 'Checking' }));
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', function: { name: 'a', arguments: '{"x"' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 0, function: { arguments: ':1}' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 1, id: 'c2', function: { name: 'b', arguments: '{}' } }] }));
+  t.event('', chunk({}, 'tool_calls'));
+  t.event('', JSON.stringify({ id: 'chatcmpl-9', choices: [], usage: { prompt_tokens: 7, completion_tokens: 3, prompt_tokens_details: { cached_tokens: 2 } } }));
+  const out = events(t.take() + t.finish());
+  assert.deepEqual(out.map(([type, data]) => `${type}${data.index ?? ''}`), [
+    'message_start', 'content_block_start0', 'content_block_delta0', 'content_block_stop0',
+    'content_block_start1', 'content_block_delta1', 'content_block_delta1', 'content_block_stop1',
+    'content_block_start2', 'content_block_delta2', 'content_block_stop2', 'message_delta', 'message_stop',
+  ]);
+  assert.deepEqual(out[4]![1].content_block, { type: 'tool_use', id: 'c1', name: 'a', input: {} });
+  assert.deepEqual(out.at(-2)![1], { type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { input_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 2, output_tokens: 3 } });
+  assert.equal(t.finish(), '', 'closed once');
+});
+
+test('an error chunk from the provider becomes an Anthropic error event, and nothing follows it', () => {
+  const t = messagesViaChat.stream();
+  t.event('', chunk({ content: 'Hi' }));
+  t.event('', JSON.stringify({ error: { message: 'The server had an error', type: 'server_error' } }));
+  t.event('', '[DONE]');
+  const out = events(t.take() + t.finish());
+  assert.deepEqual(out.map(([type]) => type), ['message_start', 'content_block_start', 'content_block_delta', 'error']);
+  assert.deepEqual(out.at(-1)![1], { type: 'error', error: { type: 'api_error', message: 'The server had an error' } });
+});

@@ -1,0 +1,290 @@
+// Anthropic Messages requests (the Anthropic SDK, Claude Code) served by a model that speaks only OpenAI chat
+// completions: messages, system prompt, images, function tools, tool calls and results, reasoning effort, stop
+// reasons, usage and errors are mapped both ways; streams are rebuilt event by event. docs/decisions/translation.md
+// lists what has no place on the other side.
+import type { AttemptPlan } from '../../domain/routing.ts';
+import { anthropicErrorType } from '../formats/anthropic.ts';
+import { num, obj, parseJson } from '../formats/types.ts';
+import type { StreamTranslation, TranslatedRequest, Translator } from './types.ts';
+
+type Json = Record<string, unknown>;
+
+/** Messages fields with a chat-completions counterpart; any other top-level field is removed and reported. */
+const MAPPED = new Set(['model', 'models', 'messages', 'system', 'max_tokens', 'stop_sequences', 'temperature', 'top_p', 'stream', 'tools', 'tool_choice', 'thinking', 'metadata']);
+
+function blocks(content: unknown): Json[] {
+  if (typeof content === 'string') return [{ type: 'text', text: content }];
+  return Array.isArray(content) ? content.filter((b): b is Json => obj(b) !== undefined) : [];
+}
+
+function textOf(content: unknown): string {
+  return blocks(content).filter((b) => b.type === 'text' && typeof b.text === 'string').map((b) => b.text as string).join('\n');
+}
+
+/** An image or PDF block as a chat content part; undefined for a source chat cannot carry. */
+function mediaPart(block: Json): Json | undefined {
+  const source = obj(block.source);
+  if (!source) return undefined;
+  if (block.type === 'image') {
+    if (source.type === 'base64') return { type: 'image_url', image_url: { url: `data:${String(source.media_type)};base64,${String(source.data)}` } };
+    if (source.type === 'url') return { type: 'image_url', image_url: { url: String(source.url) } };
+    return undefined;
+  }
+  if (block.type === 'document') {
+    if (source.type === 'base64' && source.media_type === 'application/pdf') return { type: 'file', file: { filename: 'document.pdf', file_data: `data:application/pdf;base64,${String(source.data)}` } };
+    if (source.type === 'text') return { type: 'text', text: String(source.data) };
+  }
+  return undefined;
+}
+
+function userMessages(content: unknown, out: Json[]): void {
+  if (typeof content === 'string') {
+    out.push({ role: 'user', content });
+    return;
+  }
+  const parts: Json[] = [];
+  for (const block of blocks(content)) {
+    // A tool result answers the previous assistant turn's call: chat carries it as a `tool` message of its own.
+    if (block.type === 'tool_result') out.push({ role: 'tool', tool_call_id: block.tool_use_id, content: typeof block.content === 'string' ? block.content : textOf(block.content) });
+    else if (block.type === 'text') parts.push({ type: 'text', text: block.text });
+    else {
+      const media = mediaPart(block);
+      if (media) parts.push(media);
+    }
+  }
+  if (parts.length === 1 && parts[0]!.type === 'text') out.push({ role: 'user', content: parts[0]!.text });
+  else if (parts.length > 0) out.push({ role: 'user', content: parts });
+}
+
+function assistantMessage(content: unknown): Json {
+  if (typeof content === 'string') return { role: 'assistant', content };
+  let text = '';
+  const calls: Json[] = [];
+  for (const block of blocks(content)) {
+    if (block.type === 'text' && typeof block.text === 'string') text += block.text;
+    // Thinking blocks are the model's own, signed for Claude: another model neither needs nor accepts them.
+    else if (block.type === 'tool_use') calls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } });
+  }
+  const message: Json = { role: 'assistant', content: text === '' && calls.length > 0 ? null : text };
+  if (calls.length > 0) message.tool_calls = calls;
+  return message;
+}
+
+/** Anthropic's `tool_choice` → chat's. */
+function toolChoice(choice: Json): { choice?: unknown; parallel?: boolean } {
+  const parallel = choice.disable_parallel_tool_use === true ? false : undefined;
+  switch (choice.type) {
+    case 'any': return { choice: 'required', ...(parallel === false ? { parallel } : {}) };
+    case 'tool': return { choice: { type: 'function', function: { name: choice.name } }, ...(parallel === false ? { parallel } : {}) };
+    case 'none': return { choice: 'none' };
+    default: return { choice: 'auto', ...(parallel === false ? { parallel } : {}) };
+  }
+}
+
+/** A thinking budget → OpenAI's reasoning effort, by the budget's size. */
+function effortFor(thinking: Json): string {
+  const budget = num(thinking.budget_tokens);
+  if (thinking.type === 'adaptive' || budget === 0) return 'medium';
+  return budget < 4096 ? 'low' : budget < 16_384 ? 'medium' : 'high';
+}
+
+function request(body: Json, plan: AttemptPlan): TranslatedRequest {
+  const removed: string[] = [];
+  for (const name of Object.keys(body)) if (!MAPPED.has(name)) removed.push(name);
+  const messages: Json[] = [];
+  const system = typeof body.system === 'string' ? body.system : textOf(body.system);
+  if (system !== '') messages.push({ role: 'system', content: system });
+  for (const m of Array.isArray(body.messages) ? body.messages : []) {
+    const message = obj(m);
+    if (!message) continue;
+    if (message.role === 'assistant') messages.push(assistantMessage(message.content));
+    else userMessages(message.content, messages);
+  }
+  const out: Json = { model: body.model, messages };
+  if (body.max_tokens !== undefined) out.max_tokens = body.max_tokens;
+  if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) out.stop = body.stop_sequences;
+  if (body.temperature !== undefined) out.temperature = body.temperature;
+  if (body.top_p !== undefined) out.top_p = body.top_p;
+  if (body.stream === true) out.stream_options = { include_usage: true };
+  if (body.stream !== undefined) out.stream = body.stream;
+  const user = obj(body.metadata)?.user_id;
+  if (typeof user === 'string') out.user = user;
+  else if (body.metadata !== undefined) removed.push('metadata');
+  // Function tools map one to one; Anthropic's own tools (web search, bash, the text editor…) have no counterpart.
+  const tools = Array.isArray(body.tools) ? body.tools.map(obj).filter((t): t is Json => t !== undefined) : [];
+  const functions = tools.filter((t) => t.type === undefined || t.type === 'custom');
+  if (functions.length < tools.length) removed.push('tools');
+  if (functions.length > 0) {
+    out.tools = functions.map((t) => ({ type: 'function', function: { name: t.name, ...(t.description !== undefined ? { description: t.description } : {}), parameters: t.input_schema ?? { type: 'object' } } }));
+    const choice = obj(body.tool_choice);
+    if (choice) {
+      const mapped = toolChoice(choice);
+      out.tool_choice = mapped.choice;
+      if (mapped.parallel === false) out.parallel_tool_calls = false;
+    }
+  } else if (body.tool_choice !== undefined) removed.push('tool_choice');
+  const thinking = obj(body.thinking);
+  if (thinking && thinking.type !== 'disabled') {
+    // Only OpenAI's reasoning models take an effort; others would refuse the field.
+    if (plan.candidate.catalogModel?.chatOutputLimitField !== undefined) out.reasoning_effort = effortFor(thinking);
+    else removed.push('thinking');
+  }
+  return { body: out, removed };
+}
+
+const STOP_REASONS: Readonly<Record<string, string>> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', function_call: 'tool_use', content_filter: 'refusal' };
+
+function stopReason(finish: unknown): string {
+  return typeof finish === 'string' ? STOP_REASONS[finish] ?? 'end_turn' : 'end_turn';
+}
+
+/** Chat usage → Messages usage, whose `input_tokens` leaves out cache reads. */
+function messagesUsage(usage: unknown): Json {
+  const u = obj(usage);
+  const cached = num(obj(u?.prompt_tokens_details)?.cached_tokens);
+  return { input_tokens: Math.max(0, num(u?.prompt_tokens) - cached), cache_creation_input_tokens: 0, cache_read_input_tokens: cached, output_tokens: num(u?.completion_tokens) };
+}
+
+function messageId(id: unknown): string {
+  return `msg_${typeof id === 'string' && id !== '' ? id.replace(/^chatcmpl-/, '') : 'translated'}`;
+}
+
+function toolInput(args: unknown): unknown {
+  if (typeof args !== 'string' || args === '') return {};
+  const parsed = parseJson(args);
+  return obj(parsed) ?? {};
+}
+
+function answer(upstream: unknown): unknown {
+  const chat = obj(upstream) ?? {};
+  const choice = obj(Array.isArray(chat.choices) ? chat.choices[0] : undefined);
+  const message = obj(choice?.message) ?? {};
+  const content: Json[] = [];
+  const text = typeof message.content === 'string' ? message.content : '';
+  if (text !== '') content.push({ type: 'text', text });
+  if (typeof message.refusal === 'string' && message.refusal !== '') content.push({ type: 'text', text: message.refusal });
+  for (const call of Array.isArray(message.tool_calls) ? message.tool_calls : []) {
+    const fn = obj(obj(call)?.function);
+    content.push({ type: 'tool_use', id: obj(call)?.id, name: fn?.name, input: toolInput(fn?.arguments) });
+  }
+  return {
+    id: messageId(chat.id), type: 'message', role: 'assistant', model: chat.model, content,
+    stop_reason: stopReason(choice?.finish_reason), stop_sequence: null, usage: messagesUsage(chat.usage),
+  };
+}
+
+function providerMessage(upstream: string): string {
+  const parsed = obj(parseJson(upstream));
+  const message = obj(parsed?.error)?.message ?? parsed?.message;
+  return typeof message === 'string' && message !== '' ? message : upstream.slice(0, 2000);
+}
+
+function error(status: number, upstream: string): string {
+  return JSON.stringify({ type: 'error', error: { type: anthropicErrorType(status), message: providerMessage(upstream) } });
+}
+
+function sse(type: string, data: Json): string {
+  return `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+}
+
+/** Chat completion chunks → Messages events: message_start, one content block per text run or tool call, message_delta, message_stop. */
+class ChatToMessages implements StreamTranslation {
+  #out = '';
+  #started = false;
+  #done = false;
+  /** Index of the open content block, -1 when none; its kind. */
+  #open = -1;
+  #openKind: 'text' | 'tool' | undefined;
+  #blocks = 0;
+  /** Chat's tool-call index → its content block's index. */
+  #toolBlocks = new Map<number, number>();
+  #stopReason = 'end_turn';
+  #usage: Json | undefined;
+
+  event(_event: string, data: string): void {
+    if (this.#done) return;
+    if (data === '[DONE]') {
+      this.#close();
+      return;
+    }
+    const chunk = obj(parseJson(data));
+    if (!chunk) return;
+    const failure = obj(chunk.error);
+    if (failure) {
+      // The provider failed mid-stream: the client's SDK raises on Anthropic's error event.
+      this.#out += sse('error', { error: { type: 'api_error', message: typeof failure.message === 'string' ? failure.message : 'The provider failed.' } });
+      this.#done = true;
+      return;
+    }
+    this.#start(chunk);
+    if (chunk.usage) this.#usage = messagesUsage(chunk.usage);
+    const choice = obj(Array.isArray(chunk.choices) ? chunk.choices[0] : undefined);
+    if (!choice) return;
+    const delta = obj(choice.delta);
+    if (delta && typeof delta.content === 'string' && delta.content !== '') {
+      if (this.#openKind !== 'text') this.#startBlock('text', { type: 'text', text: '' });
+      this.#out += sse('content_block_delta', { index: this.#open, delta: { type: 'text_delta', text: delta.content } });
+    }
+    for (const call of Array.isArray(delta?.tool_calls) ? delta.tool_calls : []) this.#toolDelta(obj(call) ?? {});
+    if (typeof choice.finish_reason === 'string') this.#stopReason = stopReason(choice.finish_reason);
+  }
+
+  #start(chunk: Json): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#out += sse('message_start', { message: {
+      id: messageId(chunk.id), type: 'message', role: 'assistant', model: chunk.model ?? '', content: [], stop_reason: null, stop_sequence: null,
+      usage: { input_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 },
+    } });
+  }
+
+  #startBlock(kind: 'text' | 'tool', block: Json): void {
+    this.#closeBlock();
+    this.#open = this.#blocks++;
+    this.#openKind = kind;
+    this.#out += sse('content_block_start', { index: this.#open, content_block: block });
+  }
+
+  #closeBlock(): void {
+    if (this.#open < 0) return;
+    this.#out += sse('content_block_stop', { index: this.#open });
+    this.#open = -1;
+    this.#openKind = undefined;
+  }
+
+  #toolDelta(call: Json): void {
+    const at = typeof call.index === 'number' ? call.index : 0;
+    const fn = obj(call.function);
+    let index = this.#toolBlocks.get(at);
+    if (index === undefined) {
+      this.#startBlock('tool', { type: 'tool_use', id: typeof call.id === 'string' ? call.id : `toolu_${at}`, name: fn?.name ?? '', input: {} });
+      index = this.#open;
+      this.#toolBlocks.set(at, index);
+    }
+    if (typeof fn?.arguments === 'string' && fn.arguments !== '') {
+      this.#out += sse('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: fn.arguments } });
+    }
+  }
+
+  #close(): void {
+    if (this.#done) return;
+    this.#start({});
+    this.#closeBlock();
+    this.#out += sse('message_delta', { delta: { stop_reason: this.#stopReason, stop_sequence: null }, usage: this.#usage ?? { output_tokens: 0 } });
+    this.#out += sse('message_stop', {});
+    this.#done = true;
+  }
+
+  take(): string {
+    const out = this.#out;
+    this.#out = '';
+    return out;
+  }
+
+  finish(): string {
+    this.#close();
+    return this.take();
+  }
+}
+
+export const messagesViaChat: Translator = { request, answer, error, stream: () => new ChatToMessages() };

@@ -1,0 +1,29 @@
+// A translation serves a request of one API surface (the client's SDK) with a model that only serves another
+// (ngrok's "any model, any SDK"): the request body goes up in the model's format, and the answer, the stream
+// and the provider's errors come back in the client's. Usage is metered on the upstream answer, untranslated.
+import type { AttemptPlan } from '../../domain/routing.ts';
+
+export interface TranslatedRequest {
+  body: Record<string, unknown>;
+  /** Top-level client fields the upstream format has no place for: dropped, and named in Ngrok-AIG-Removed-Params. */
+  removed: string[];
+}
+
+/** Turns the upstream's SSE events, one at a time, into the client's SSE text. */
+export interface StreamTranslation {
+  /** One upstream event (its `event:` name, '' when absent, and its data). */
+  event(event: string, data: string): void;
+  /** The client's SSE text produced since the last call ('' when none). */
+  take(): string;
+  /** The upstream finished cleanly: closes what is still open and ends the client's stream in its format. */
+  finish(): string;
+}
+
+export interface Translator {
+  request(body: Record<string, unknown>, plan: AttemptPlan): TranslatedRequest;
+  /** The upstream's parsed JSON answer in the client's format. */
+  answer(upstream: unknown): unknown;
+  /** A provider's error answer (status kept) in the client's error format. */
+  error(status: number, upstream: string): string;
+  stream(): StreamTranslation;
+}

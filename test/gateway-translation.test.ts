@@ -1,0 +1,128 @@
+// Any model from any SDK (ngrok's translation): the Anthropic SDK calling models that serve only OpenAI chat
+// completions — answers, streams, tool calls and results, errors — metered on what the provider reported. SQLite store.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Anthropic from '@anthropic-ai/sdk';
+import { gw, startHarness, type Harness } from './helpers/gateway.ts';
+import { FAKE_USAGE } from './fake-upstream.ts';
+
+const WEATHER_TOOL = { name: 'get_weather', description: 'Weather in a city', input_schema: { type: 'object' as const, properties: { city: { type: 'string' } }, required: ['city'] } };
+
+describe('translation: Messages requests served over chat completions (sqlite)', () => {
+  let h: Harness;
+  let token: string;
+  let anthropic: Anthropic;
+  before(async () => {
+    h = await startHarness('sqlite');
+    const ko = await h.providerKey('openai', 'sk-translate-openai');
+    token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: ko }] }] }] } }))).token;
+    anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 });
+  });
+  after(async () => { await h.close(); });
+
+  const lastUpstream = () => h.fake.requests.at(-1)!;
+
+  test('a Messages answer from an OpenAI model: system prompt, text, stop reason and usage mapped; billed as the provider counted', async () => {
+    const { data: message, response } = await anthropic.messages.create({
+      model: 'gpt-4o', max_tokens: 200, system: [{ type: 'text', text: 'Be brief.' }], stop_sequences: ['END'],
+      messages: [{ role: 'user', content: 'hello there' }],
+    }).withResponse();
+    assert.equal(message.type, 'message');
+    assert.equal(message.role, 'assistant');
+    assert.deepEqual(message.content.map((b) => b.type), ['text']);
+    assert.match((message.content[0] as Anthropic.TextBlock).text, /fake gpt-4o model! You said: "hello there"/);
+    assert.equal(message.stop_reason, 'end_turn');
+    assert.deepEqual([message.usage.input_tokens, message.usage.cache_read_input_tokens, message.usage.output_tokens], [FAKE_USAGE.input - FAKE_USAGE.cacheRead, FAKE_USAGE.cacheRead, FAKE_USAGE.output]);
+    assert.equal(response.headers.get('ngrok-aig-model'), 'gpt-4o');
+    const up = lastUpstream();
+    assert.equal(up.path, '/v1/chat/completions');
+    assert.equal(up.headers.authorization, 'Bearer sk-translate-openai');
+    assert.deepEqual(up.body!.messages, [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hello there' }]);
+    assert.deepEqual([up.body!.model, up.body!.max_tokens, up.body!.stop], ['gpt-4o', 200, ['END']]);
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.cacheReadTokens), row!.stopReason, row!.completion], [FAKE_USAGE.input, FAKE_USAGE.output, FAKE_USAGE.cacheRead, 'stop', 'succeeded']);
+  });
+
+  test('a streamed Messages answer from an OpenAI model: the SDK\'s stream reader gets Messages events', async () => {
+    const stream = anthropic.messages.stream({ model: 'openai:gpt-4o-mini', max_tokens: 100, messages: [{ role: 'user', content: 'stream it' }] });
+    const types: string[] = [];
+    let text = '';
+    stream.on('streamEvent', (event) => { types.push(event.type); });
+    stream.on('text', (piece) => { text += piece; });
+    const final = await stream.finalMessage();
+    assert.match(text, /fake gpt-4o-mini model! You said: "stream it"/);
+    assert.equal((final.content[0] as Anthropic.TextBlock).text, text);
+    assert.equal(final.stop_reason, 'end_turn');
+    assert.deepEqual([final.usage.input_tokens, final.usage.output_tokens], [FAKE_USAGE.input - FAKE_USAGE.cacheRead, FAKE_USAGE.output]);
+    assert.equal(types[0], 'message_start');
+    assert.deepEqual(types.slice(-3), ['content_block_stop', 'message_delta', 'message_stop']);
+    const up = lastUpstream();
+    assert.deepEqual([up.body!.stream, up.body!.stream_options], [true, { include_usage: true }]);
+    const requestId = (await stream.withResponse()).response.headers.get('ngrok-aig-request-id')!;
+    const [row] = await h.usage(requestId, 1);
+    assert.deepEqual([Number(row!.outputTokens), Number(row!.usageEstimated), row!.completion], [FAKE_USAGE.output, 0, 'succeeded']);
+  });
+
+  test('a tool loop: the call comes back as tool_use, its result goes up as a tool message (buffered and streamed)', async () => {
+    const ask: Anthropic.MessageParam = { role: 'user', content: 'Weather in Paris?' };
+    const first = await anthropic.messages.create({ model: 'openai:tool-weather', max_tokens: 100, tools: [WEATHER_TOOL], tool_choice: { type: 'any' }, messages: [ask] });
+    assert.equal(first.stop_reason, 'tool_use');
+    const call = first.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use')!;
+    assert.deepEqual([call.id, call.name, call.input], ['call_fake1', 'get_weather', { city: 'Paris' }]);
+    assert.deepEqual(lastUpstream().body!.tools, [{ type: 'function', function: { name: 'get_weather', description: 'Weather in a city', parameters: WEATHER_TOOL.input_schema } }]);
+    assert.equal(lastUpstream().body!.tool_choice, 'required');
+
+    const streamed = await anthropic.messages.stream({ model: 'openai:tool-weather', max_tokens: 100, tools: [WEATHER_TOOL], messages: [ask] }).finalMessage();
+    assert.equal(streamed.stop_reason, 'tool_use');
+    assert.deepEqual(streamed.content.filter((b) => b.type === 'tool_use').map((b) => [b.id, b.name, b.input]), [['call_fake1', 'get_weather', { city: 'Paris' }]]);
+
+    const second = await anthropic.messages.create({
+      model: 'openai:tool-weather', max_tokens: 100, tools: [WEATHER_TOOL],
+      messages: [ask, { role: 'assistant', content: first.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: 'Sunny, 21 °C' }] }],
+    });
+    assert.equal(second.stop_reason, 'end_turn');
+    assert.equal(second.content[0]!.type, 'text');
+    assert.deepEqual(lastUpstream().body!.messages, [
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_fake1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      { role: 'tool', tool_call_id: 'call_fake1', content: 'Sunny, 21 °C' },
+    ]);
+  });
+
+  test('images go up as data URLs; fields and tools chat has no place for are removed and named', async () => {
+    const r = await gw(h, '/v1/messages', { headers: { 'x-api-key': token, 'anthropic-version': '2023-06-01' }, body: {
+      model: 'gpt-4o', max_tokens: 50, top_k: 5, temperature: 0.2, top_p: 0.9,
+      tools: [WEATHER_TOOL, { type: 'web_search_20250305', name: 'web_search' }],
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this?' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } }] }],
+    } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('ngrok-aig-removed-params'), 'top_k, tools');
+    const up = lastUpstream().body!;
+    assert.equal('top_k' in up, false);
+    assert.deepEqual([up.temperature, up.top_p], [0.2, 0.9]);
+    assert.deepEqual((up.tools as unknown[]).length, 1);
+    assert.deepEqual(up.messages, [{ role: 'user', content: [{ type: 'text', text: 'what is this?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] }]);
+  });
+
+  test('provider errors come back in Messages form with the status kept, so the SDK raises its own class', async () => {
+    await assert.rejects(anthropic.messages.create({ model: 'openai:fail-400-x', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }), (e: unknown) => {
+      assert.ok(e instanceof Anthropic.BadRequestError, String(e));
+      assert.deepEqual([e.status, (e.error as { error: { type: string } }).error.type], [400, 'invalid_request_error']);
+      assert.match(e.message, /the fake provider rejects this request/);
+      return true;
+    });
+    // A stream the provider breaks after its first words: an Anthropic error event, never a message_stop.
+    const cut = await gw(h, '/v1/messages', { headers: { 'x-api-key': token }, body: { model: 'openai:cut-x', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'x' }] } });
+    assert.match(cut.text, /^event: message_start\n/);
+    assert.match(cut.text, /event: error\ndata: \{"type":"error","error":\{"type":"api_error","code":"ERR_NGROK_27235"/);
+    assert.doesNotMatch(cut.text, /message_stop/);
+  });
+
+  test('a model that serves Messages itself is never translated', async () => {
+    const ka = await h.providerKey('anthropic', 'sk-translate-anthropic');
+    const both = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'anthropic', steps: [{ type: 'user', keys: [{ id: ka }] }] }] } }))).token;
+    const claude = new Anthropic({ baseURL: h.gatewayUrl, apiKey: both, maxRetries: 0 });
+    await claude.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(lastUpstream().path, '/v1/messages');
+  });
+});
