@@ -1,8 +1,12 @@
 // Any model from any SDK (ngrok's translation): the Anthropic SDK calling models that serve only OpenAI chat
-// completions — answers, streams, tool calls and results, errors — metered on what the provider reported. SQLite store.
+// completions, and the OpenAI and Vercel AI SDKs' Responses calls reaching Claude and Gemini over chat completions —
+// answers, streams, tool calls and results, errors — metered on what the provider reported. SQLite store.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { generateText, jsonSchema, streamText, tool } from 'ai';
+import { createOpenAI } from '@ai-sdk/openai';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { FAKE_USAGE } from './fake-upstream.ts';
 
@@ -124,5 +128,96 @@ describe('translation: Messages requests served over chat completions (sqlite)',
     const claude = new Anthropic({ baseURL: h.gatewayUrl, apiKey: both, maxRetries: 0 });
     await claude.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] });
     assert.equal(lastUpstream().path, '/v1/messages');
+  });
+});
+
+describe('translation: Responses requests served over chat completions (sqlite)', () => {
+  let h: Harness;
+  let token: string;
+  let openai: OpenAI;
+  before(async () => {
+    h = await startHarness('sqlite');
+    const ka = await h.providerKey('anthropic', 'sk-translate-anthropic');
+    // A model server of the account's own that speaks only chat completions (a vLLM or Ollama, say).
+    await h.api('POST', '/providers', {
+      providerId: 'local', name: 'Local chat server', baseUrl: `${h.fake.url}/v1`,
+      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }], models: [{ modelId: 'local-llm' }],
+    });
+    const kl = await h.providerKey('local', 'sk-translate-local');
+    token = (await h.accessKey(await h.configuration({ router: { rules: [
+      { provider: 'anthropic', steps: [{ type: 'user', keys: [{ id: ka }] }] },
+      { provider: 'local', steps: [{ type: 'user', keys: [{ id: kl }] }] },
+    ] } }))).token;
+    openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
+  });
+  after(async () => { await h.close(); });
+
+  const lastUpstream = () => h.fake.requests.at(-1)!;
+
+  test('the OpenAI SDK\'s Responses call to Claude: instructions, input items and usage mapped; output_text works', async () => {
+    const { data: response, response: raw } = await openai.responses.create({
+      model: 'claude-sonnet-4-6', instructions: 'Be brief.', max_output_tokens: 64, store: false,
+      input: [{ role: 'developer', content: 'Answer in English.' }, { role: 'user', content: [{ type: 'input_text', text: 'hello responses' }] }],
+    }).withResponse();
+    assert.equal(response.object, 'response');
+    assert.equal(response.status, 'completed');
+    assert.match(response.output_text, /fake claude-sonnet-4-6 model! You said: "hello responses"/);
+    assert.deepEqual([response.usage?.input_tokens, response.usage?.input_tokens_details.cached_tokens, response.usage?.output_tokens], [FAKE_USAGE.input, FAKE_USAGE.cacheRead, FAKE_USAGE.output]);
+    assert.equal(raw.headers.get('ngrok-aig-removed-params'), 'store');
+    const up = lastUpstream();
+    assert.equal(up.path, '/v1/chat/completions');
+    assert.equal(up.headers['x-api-key'], 'sk-translate-anthropic');
+    assert.deepEqual(up.body!.messages, [{ role: 'system', content: 'Be brief.' }, { role: 'system', content: 'Answer in English.' }, { role: 'user', content: 'hello responses' }]);
+    assert.equal(up.body!.max_tokens, 64);
+    const [row] = await h.usage(raw.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), row!.completion], [FAKE_USAGE.input, FAKE_USAGE.output, 'succeeded']);
+  });
+
+  test('a streamed Responses call to a chat-only model server: the SDK\'s stream helper assembles the final response', async () => {
+    const stream = openai.responses.stream({ model: 'local:local-llm', input: 'stream to me' });
+    let text = '';
+    stream.on('response.output_text.delta', (e) => { text += e.delta; });
+    const final = await stream.finalResponse();
+    assert.match(text, /fake local-llm model! You said: "stream to me"/);
+    assert.equal(final.output_text, text);
+    assert.equal(final.usage?.output_tokens, FAKE_USAGE.output);
+    assert.deepEqual([lastUpstream().path, lastUpstream().body!.stream_options], ['/v1/chat/completions', { include_usage: true }]);
+  });
+
+  test('the Vercel AI SDK\'s default openai("…") reaches Claude: text, streams, and a tool loop', async () => {
+    const provider = createOpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token });
+    const gen = await generateText({ model: provider('claude-haiku-4-5'), prompt: 'vercel default', maxRetries: 0 });
+    assert.match(gen.text, /fake claude-haiku-4-5 model/);
+    assert.equal(gen.usage.outputTokens, FAKE_USAGE.output);
+    const streamed = streamText({ model: provider('claude-haiku-4-5'), prompt: 'vercel stream', maxRetries: 0 });
+    let text = '';
+    for await (const part of streamed.textStream) text += part;
+    assert.match(text, /fake claude-haiku-4-5 model/);
+
+    const calls: unknown[] = [];
+    const weather = tool({
+      description: 'Weather in a city', inputSchema: jsonSchema<{ city: string }>({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }),
+      execute: async (input) => { calls.push(input); return 'Sunny, 21 °C'; },
+    });
+    const loop = { model: provider('anthropic:tool-weather'), prompt: 'Weather in Paris?', tools: { weather }, stopWhen: ({ steps }: { steps: readonly unknown[] }) => steps.length >= 2, maxRetries: 0 };
+    assert.match((await generateText(loop)).text, /fake tool-weather model/);
+    assert.match(await streamText(loop).text, /fake tool-weather model/);
+    assert.deepEqual(calls, [{ city: 'Paris' }, { city: 'Paris' }]);
+    const messages = lastUpstream().body!.messages as Record<string, unknown>[];
+    assert.deepEqual(messages.slice(-2).map((m) => m.role), ['assistant', 'tool']);
+    assert.deepEqual(messages.at(-1), { role: 'tool', tool_call_id: 'call_fake1', content: 'Sunny, 21 °C' });
+  });
+
+  test('a Responses request continuing a stored response is never translated', async () => {
+    await assert.rejects(openai.responses.create({ model: 'claude-sonnet-4-6', previous_response_id: 'resp_abc', input: 'and then?' }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27226/.test(e.message));
+  });
+
+  test('provider errors come back in OpenAI form with the status kept', async () => {
+    await assert.rejects(openai.responses.create({ model: 'anthropic:fail-400-x', input: 'x' }), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+      assert.match(e.message, /the fake provider rejects this request/);
+      return true;
+    });
   });
 });

@@ -158,8 +158,10 @@ test('candidates lacking the surface are dropped; none left is 27226', () => {
   // …one that serves neither is still dropped.
   assert.deepEqual(resolveCandidates(messages('text-embedding-3-small', ['claude-haiku-4-5']), catalog, account).map((c) => c.modelId), ['claude-haiku-4-5']);
   assert.equal(code(() => resolveCandidates(messages('text-embedding-3-small'), catalog, account)), 'ERR_NGROK_27226');
+  // Responses reach chat-completions models the same way; an embedding model is on neither.
   const responses: ResolveInput = { model: 'gemini-2.5-flash', models: undefined, format: 'openai', surface: 'responses' };
-  assert.equal(code(() => resolveCandidates(responses, catalog, account)), 'ERR_NGROK_27226');
+  assert.equal(resolveCandidates(responses, catalog, account)[0]!.surface.surface, 'chat-completions');
+  assert.equal(code(() => resolveCandidates({ ...responses, model: 'text-embedding-3-small' }, catalog, account)), 'ERR_NGROK_27226');
   // Model-level surfaces: embeddings models only on /embeddings, chat models not there.
   const embeddings: ResolveInput = { model: 'text-embedding-3-small', models: ['gpt-4o'], format: 'openai', surface: 'embeddings' };
   assert.deepEqual(resolveCandidates(embeddings, catalog, account).map((c) => c.modelId), ['text-embedding-3-small']);

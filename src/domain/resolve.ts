@@ -34,7 +34,17 @@ export interface Candidate {
   surface: SurfaceSpec;
 }
 
-export interface ResolveInput { model: unknown; models: unknown; format: ApiFormat; surface: ApiSurface }
+export interface ResolveInput {
+  model: unknown;
+  models: unknown;
+  format: ApiFormat;
+  surface: ApiSurface;
+  /**
+   * False when the request cannot be translated faithfully: a Responses request continuing a stored response
+   * (`previous_response_id`) means nothing to another model, so only models serving Responses are candidates.
+   */
+  translatable?: boolean;
+}
 
 /** Upstream path per surface for user-defined providers (appended to their baseUrl). */
 export const CUSTOM_SURFACE_PATHS: Readonly<Record<DeclaredSurface, string>> = {
@@ -72,7 +82,8 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     seen.add(key);
     const native = surfaceOf(resolved.provider, input.format, input.surface);
     const modelSurfaces = resolved.catalogModel ? modelSurfacesOf(resolved.catalogModel, resolved.provider) : undefined;
-    const served = native && (!modelSurfaces || modelSurfaces.includes(hostSurface(input.surface))) ? native : translatedSurface(resolved.provider, modelSurfaces, input.surface);
+    const servedNatively = native && (!modelSurfaces || modelSurfaces.includes(hostSurface(input.surface))) ? native : undefined;
+    const served = servedNatively ?? (input.translatable === false ? undefined : translatedSurface(resolved.provider, modelSurfaces, input.surface));
     if (!served) {
       // Whether the provider serves the surface, only not with that model.
       firstProblem ??= tollgateError(native !== undefined ? 'modelLacksSurface' : 'providerLacksSurface', { provider: resolved.provider.id, model: resolved.modelId, surface: input.surface });
@@ -91,6 +102,7 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
  */
 const TRANSLATED_TO: Partial<Record<ApiSurface, readonly { format: ApiFormat; surface: ApiSurface }[]>> = {
   messages: [{ format: 'openai', surface: 'chat-completions' }],
+  responses: [{ format: 'openai', surface: 'chat-completions' }],
 };
 
 function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly ApiSurface[] | undefined, surface: ApiSurface): SurfaceSpec | undefined {

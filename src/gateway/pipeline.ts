@@ -106,7 +106,8 @@ function admitInput(ctx: RequestContext): void | Promise<void> {
 function scopedCandidates(ctx: RequestContext): Candidate[] {
   const { deps, body, account, configuration } = ctx;
   const skipped: string[] = [];
-  const candidates = resolveCandidates({ model: body!.model, models: body!.models, format: ctx.route.format, surface: ctx.route.surface }, deps.catalog, account!, skipped);
+  const translatable = ctx.route.surface !== 'responses' || body!.previous_response_id === undefined || body!.previous_response_id === null;
+  const candidates = resolveCandidates({ model: body!.model, models: body!.models, format: ctx.route.format, surface: ctx.route.surface, translatable }, deps.catalog, account!, skipped);
   const access = configuration?.access ?? null;
   const { allowed, rejected } = applyScope(candidates, access);
   // Skipped candidates, whether resolution (unknown, or not on this surface) or the key's scope ruled them out

@@ -2,12 +2,15 @@
 // (domain/resolve.ts picks a translated surface only when the model serves no native one).
 import type { ApiSurface, SurfaceSpec } from '../../catalog/types.ts';
 import { messagesViaChat } from './messages-via-chat.ts';
+import { responsesViaChat } from './responses-via-chat.ts';
 import type { Translator } from './types.ts';
 
 export type { StreamTranslation, Translator } from './types.ts';
 
 export function translatorFor(client: ApiSurface, upstream: SurfaceSpec): Translator | undefined {
   if (upstream.surface === client) return undefined;
-  if (client === 'messages' && upstream.surface === 'chat-completions') return messagesViaChat;
+  if (upstream.surface !== 'chat-completions') return undefined;
+  if (client === 'messages') return messagesViaChat;
+  if (client === 'responses') return responsesViaChat;
   return undefined;
 }

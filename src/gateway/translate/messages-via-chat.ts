@@ -5,7 +5,8 @@
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { anthropicErrorType } from '../formats/anthropic.ts';
 import { num, obj, parseJson } from '../formats/types.ts';
-import type { StreamTranslation, TranslatedRequest, Translator } from './types.ts';
+import type { TranslatedRequest, Translator } from './types.ts';
+import { FromChatStream } from './chat-stream.ts';
 
 type Json = Record<string, unknown>;
 
@@ -188,10 +189,7 @@ function sse(type: string, data: Json): string {
 }
 
 /** Chat completion chunks → Messages events: message_start, one content block per text run or tool call, message_delta, message_stop. */
-class ChatToMessages implements StreamTranslation {
-  #out = '';
-  #started = false;
-  #done = false;
+class ChatToMessages extends FromChatStream {
   /** Index of the open content block, -1 when none; its kind. */
   #open = -1;
   #openKind: 'text' | 'tool' | undefined;
@@ -201,58 +199,23 @@ class ChatToMessages implements StreamTranslation {
   #stopReason = 'end_turn';
   #usage: Json | undefined;
 
-  event(_event: string, data: string): void {
-    if (this.#done) return;
-    if (data === '[DONE]') {
-      this.#close();
-      return;
-    }
-    const chunk = obj(parseJson(data));
-    if (!chunk) return;
-    const failure = obj(chunk.error);
-    if (failure) {
-      // The provider failed mid-stream: the client's SDK raises on Anthropic's error event.
-      this.#out += sse('error', { error: { type: 'api_error', message: typeof failure.message === 'string' ? failure.message : 'The provider failed.' } });
-      this.#done = true;
-      return;
-    }
-    this.#start(chunk);
-    if (chunk.usage) this.#usage = messagesUsage(chunk.usage);
-    const choice = obj(Array.isArray(chunk.choices) ? chunk.choices[0] : undefined);
-    if (!choice) return;
-    const delta = obj(choice.delta);
-    if (delta && typeof delta.content === 'string' && delta.content !== '') {
-      if (this.#openKind !== 'text') this.#startBlock('text', { type: 'text', text: '' });
-      this.#out += sse('content_block_delta', { index: this.#open, delta: { type: 'text_delta', text: delta.content } });
-    }
-    for (const call of Array.isArray(delta?.tool_calls) ? delta.tool_calls : []) this.#toolDelta(obj(call) ?? {});
-    if (typeof choice.finish_reason === 'string') this.#stopReason = stopReason(choice.finish_reason);
-  }
-
-  #start(chunk: Json): void {
-    if (this.#started) return;
-    this.#started = true;
-    this.#out += sse('message_start', { message: {
+  protected started(chunk: Json): void {
+    this.out += sse('message_start', { message: {
       id: messageId(chunk.id), type: 'message', role: 'assistant', model: chunk.model ?? '', content: [], stop_reason: null, stop_sequence: null,
       usage: { input_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 },
     } });
   }
 
-  #startBlock(kind: 'text' | 'tool', block: Json): void {
-    this.#closeBlock();
-    this.#open = this.#blocks++;
-    this.#openKind = kind;
-    this.#out += sse('content_block_start', { index: this.#open, content_block: block });
+  protected usage(usage: unknown): void {
+    this.#usage = messagesUsage(usage);
   }
 
-  #closeBlock(): void {
-    if (this.#open < 0) return;
-    this.#out += sse('content_block_stop', { index: this.#open });
-    this.#open = -1;
-    this.#openKind = undefined;
+  protected text(piece: string): void {
+    if (this.#openKind !== 'text') this.#startBlock('text', { type: 'text', text: '' });
+    this.out += sse('content_block_delta', { index: this.#open, delta: { type: 'text_delta', text: piece } });
   }
 
-  #toolDelta(call: Json): void {
+  protected toolCall(call: Json): void {
     const at = typeof call.index === 'number' ? call.index : 0;
     const fn = obj(call.function);
     let index = this.#toolBlocks.get(at);
@@ -262,28 +225,37 @@ class ChatToMessages implements StreamTranslation {
       this.#toolBlocks.set(at, index);
     }
     if (typeof fn?.arguments === 'string' && fn.arguments !== '') {
-      this.#out += sse('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: fn.arguments } });
+      this.out += sse('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: fn.arguments } });
     }
   }
 
-  #close(): void {
-    if (this.#done) return;
-    this.#start({});
+  protected finishReason(reason: string): void {
+    this.#stopReason = stopReason(reason);
+  }
+
+  protected failed(error: Json): void {
+    // The client's SDK raises on Anthropic's error event.
+    this.out += sse('error', { error: { type: 'api_error', message: typeof error.message === 'string' ? error.message : 'The provider failed.' } });
+  }
+
+  protected close(): void {
     this.#closeBlock();
-    this.#out += sse('message_delta', { delta: { stop_reason: this.#stopReason, stop_sequence: null }, usage: this.#usage ?? { output_tokens: 0 } });
-    this.#out += sse('message_stop', {});
-    this.#done = true;
+    this.out += sse('message_delta', { delta: { stop_reason: this.#stopReason, stop_sequence: null }, usage: this.#usage ?? { output_tokens: 0 } });
+    this.out += sse('message_stop', {});
   }
 
-  take(): string {
-    const out = this.#out;
-    this.#out = '';
-    return out;
+  #startBlock(kind: 'text' | 'tool', block: Json): void {
+    this.#closeBlock();
+    this.#open = this.#blocks++;
+    this.#openKind = kind;
+    this.out += sse('content_block_start', { index: this.#open, content_block: block });
   }
 
-  finish(): string {
-    this.#close();
-    return this.take();
+  #closeBlock(): void {
+    if (this.#open < 0) return;
+    this.out += sse('content_block_stop', { index: this.#open });
+    this.#open = -1;
+    this.#openKind = undefined;
   }
 }
 

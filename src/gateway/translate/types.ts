@@ -27,3 +27,4 @@ export interface Translator {
   error(status: number, upstream: string): string;
   stream(): StreamTranslation;
 }
+

@@ -1,0 +1,80 @@
+// Reading an upstream chat-completions stream for a translation: each chunk's parts (its start, text, tool-call
+// pieces, finish reason, usage, or a provider error) go to the translation's hooks, which write the client's events.
+import { obj, parseJson } from '../formats/types.ts';
+import type { StreamTranslation } from './types.ts';
+
+type Json = Record<string, unknown>;
+
+export abstract class FromChatStream implements StreamTranslation {
+  /** Client SSE text written since the last take(). */
+  protected out = '';
+  /** The client's stream is ended (closed, or an error event was written): nothing more is translated. */
+  #done = false;
+
+  /** The first chunk (or, for a stream with none, an empty one at the close). */
+  protected abstract started(chunk: Json): void;
+  protected abstract usage(usage: unknown): void;
+  protected abstract text(piece: string): void;
+  /** One tool-call piece: `index`, and `id`/`function.name` when it opens the call, `function.arguments` pieces. */
+  protected abstract toolCall(call: Json): void;
+  protected abstract finishReason(reason: string): void;
+  /** The provider sent an error chunk: written as the client's error event, and nothing follows it. */
+  protected abstract failed(error: Json): void;
+  /** Closes what is still open and writes the client's final events. */
+  protected abstract close(): void;
+
+  #started = false;
+
+  event(_event: string, data: string): void {
+    if (this.#done) return;
+    if (data === '[DONE]') {
+      this.#end();
+      return;
+    }
+    const chunk = obj(parseJson(data));
+    if (!chunk) return;
+    const failure = obj(chunk.error);
+    if (failure) {
+      this.failed(failure);
+      this.#done = true;
+      return;
+    }
+    this.#start(chunk);
+    if (chunk.usage) this.usage(chunk.usage);
+    const choice = obj(Array.isArray(chunk.choices) ? chunk.choices[0] : undefined);
+    if (!choice) return;
+    const delta = obj(choice.delta);
+    if (delta && typeof delta.content === 'string' && delta.content !== '') this.text(delta.content);
+    if (Array.isArray(delta?.tool_calls)) {
+      for (const call of delta.tool_calls) {
+        const c = obj(call);
+        if (c) this.toolCall(c);
+      }
+    }
+    if (typeof choice.finish_reason === 'string') this.finishReason(choice.finish_reason);
+  }
+
+  #start(chunk: Json): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.started(chunk);
+  }
+
+  #end(): void {
+    if (this.#done) return;
+    this.#start({});
+    this.close();
+    this.#done = true;
+  }
+
+  take(): string {
+    const out = this.out;
+    this.out = '';
+    return out;
+  }
+
+  finish(): string {
+    this.#end();
+    return this.take();
+  }
+}

@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCatalog } from '../../catalog/index.ts';
+import { resolveCandidates } from '../../domain/resolve.ts';
+import type { AttemptPlan } from '../../domain/routing.ts';
+import { snapshot } from '../../../test/helpers/snapshot.ts';
+import { responsesViaChat } from './responses-via-chat.ts';
+
+const catalog = createCatalog({});
+const plan = (model: string): AttemptPlan => ({ candidate: resolveCandidates({ model, models: undefined, format: 'openai', surface: 'responses' }, catalog, snapshot())[0]!, keySource: 'user', credential: 'k' });
+
+test('input items become chat messages: a turn\'s calls share one assistant message, their outputs become tool messages', () => {
+  const { body, removed } = responsesViaChat.request({
+    model: 'claude-sonnet-4-6', store: true, include: ['reasoning.encrypted_content'],
+    input: [
+      { role: 'user', content: 'Weather in Paris and Rome?' },
+      { type: 'reasoning', id: 'rs_1', summary: [] },
+      { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Checking both.' }] },
+      { type: 'function_call', call_id: 'c1', name: 'weather', arguments: '{"city":"Paris"}' },
+      { type: 'function_call', call_id: 'c2', name: 'weather', arguments: '{"city":"Rome"}' },
+      { type: 'function_call_output', call_id: 'c1', output: 'Sunny' },
+      { type: 'function_call_output', call_id: 'c2', output: [{ type: 'input_text', text: 'Rain' }] },
+    ],
+    tools: [{ type: 'function', name: 'weather', parameters: { type: 'object' }, strict: true }, { type: 'web_search' }],
+    tool_choice: { type: 'function', name: 'weather' },
+    text: { format: { type: 'json_schema', name: 'answer', schema: { type: 'object' }, strict: true } },
+    reasoning: { effort: 'high' },
+  }, plan('claude-sonnet-4-6'));
+  assert.deepEqual(body.messages, [
+    { role: 'user', content: 'Weather in Paris and Rome?' },
+    { role: 'assistant', content: 'Checking both.', tool_calls: [
+      { id: 'c1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
+      { id: 'c2', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } },
+    ] },
+    { role: 'tool', tool_call_id: 'c1', content: 'Sunny' },
+    { role: 'tool', tool_call_id: 'c2', content: 'Rain' },
+  ]);
+  assert.deepEqual(body.tools, [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' }, strict: true } }]);
+  assert.deepEqual(body.tool_choice, { type: 'function', function: { name: 'weather' } });
+  assert.deepEqual(body.response_format, { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object' }, strict: true } });
+  assert.deepEqual(removed, ['store', 'include', 'tools', 'reasoning']);
+  assert.equal(responsesViaChat.request({ model: 'gpt-5.4', input: 'x', reasoning: { effort: 'low' } }, plan('gpt-5.4')).body.reasoning_effort, 'low');
+});
+
+test('an answer cut at the length limit is an incomplete response; calls are function_call items', () => {
+  const response = responsesViaChat.answer({
+    id: 'chatcmpl-7', created: 1700000000, model: 'm', usage: { prompt_tokens: 12, completion_tokens: 5, completion_tokens_details: { reasoning_tokens: 2 } },
+    choices: [{ finish_reason: 'length', message: { content: 'Partial', tool_calls: [{ id: 'c9', function: { name: 'f', arguments: '{}' } }] } }],
+  }) as Record<string, unknown>;
+  assert.deepEqual([response.id, response.status, response.incomplete_details, response.created_at], ['resp_7', 'incomplete', { reason: 'max_output_tokens' }, 1700000000]);
+  assert.deepEqual(response.output, [
+    { type: 'message', id: 'msg_7', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'Partial', annotations: [] }] },
+    { type: 'function_call', id: 'fc_c9', call_id: 'c9', name: 'f', arguments: '{}', status: 'completed' },
+  ]);
+  assert.deepEqual(response.usage, { input_tokens: 12, input_tokens_details: { cached_tokens: 0 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 2 }, total_tokens: 17 });
+  assert.deepEqual(JSON.parse(responsesViaChat.error(429, 'busy')), { error: { message: 'busy', type: 'rate_limit_error', param: null, code: null } });
+});
+
+test('a stream: numbered events, items opened and closed, and response.completed carrying the whole output', () => {
+  const t = responsesViaChat.stream();
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ id: 'chatcmpl-3', model: 'm', created: 5, choices: [{ index: 0, delta, finish_reason: finish }] });
+  t.event('', chunk({ role: 'assistant', content: 'Hi' }));
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', function: { name: 'f', arguments: '{"a"' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 0, function: { arguments: ':1}' } }] }));
+  t.event('', chunk({}, 'tool_calls'));
+  t.event('', JSON.stringify({ id: 'chatcmpl-3', choices: [], usage: { prompt_tokens: 3, completion_tokens: 4 } }));
+  t.event('', '[DONE]');
+  const events = (t.take() + t.finish()).split('\n\n').filter(Boolean).map((block) => JSON.parse(block.split('\n')[1]!.slice(6)) as Record<string, unknown>);
+  assert.deepEqual(events.map((e) => e.type), [
+    'response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added', 'response.output_text.delta',
+    'response.output_item.added', 'response.function_call_arguments.delta', 'response.function_call_arguments.delta',
+    'response.output_text.done', 'response.content_part.done', 'response.output_item.done',
+    'response.function_call_arguments.done', 'response.output_item.done', 'response.completed',
+  ]);
+  assert.deepEqual(events.map((e) => e.sequence_number), events.map((_, i) => i));
+  const done = events.at(-1)!.response as Record<string, unknown>;
+  assert.deepEqual((done.output as Record<string, unknown>[]).map((item) => [item.type, item.status]), [['message', 'completed'], ['function_call', 'completed']]);
+  assert.equal((done.output as Record<string, unknown>[])[1]!.arguments, '{"a":1}');
+  assert.equal((done.usage as Record<string, unknown>).total_tokens, 7);
+});

@@ -1,0 +1,259 @@
+// OpenAI Responses requests (the Vercel AI SDK's default `openai("…")`, the OpenAI Agents SDK) served by a model
+// that speaks only chat completions (Claude through Anthropic's chat surface, Gemini, DeepSeek…): input items,
+// instructions, images, function tools, calls and their outputs, structured output, reasoning effort, usage and
+// errors are mapped both ways; streams are rebuilt as Responses events. docs/decisions/translation.md.
+import type { AttemptPlan } from '../../domain/routing.ts';
+import { num, obj, parseJson } from '../formats/types.ts';
+import type { TranslatedRequest, Translator } from './types.ts';
+import { FromChatStream } from './chat-stream.ts';
+
+type Json = Record<string, unknown>;
+
+const MAPPED = new Set(['model', 'models', 'input', 'instructions', 'max_output_tokens', 'temperature', 'top_p', 'stream', 'tools', 'tool_choice', 'parallel_tool_calls', 'text', 'reasoning', 'user']);
+
+function list(v: unknown): Json[] {
+  return Array.isArray(v) ? v.map(obj).filter((x): x is Json => x !== undefined) : [];
+}
+
+/** A message's content as chat content: a string, or parts (text, images, files). */
+function chatContent(content: unknown): unknown {
+  if (typeof content === 'string') return content;
+  const parts: Json[] = [];
+  for (const part of list(content)) {
+    if ((part.type === 'input_text' || part.type === 'output_text' || part.type === 'text') && typeof part.text === 'string') parts.push({ type: 'text', text: part.text });
+    else if (part.type === 'input_image' && typeof part.image_url === 'string') parts.push({ type: 'image_url', image_url: { url: part.image_url, ...(part.detail !== undefined ? { detail: part.detail } : {}) } });
+    else if (part.type === 'input_file' && typeof part.file_data === 'string') parts.push({ type: 'file', file: { file_data: part.file_data, ...(typeof part.filename === 'string' ? { filename: part.filename } : {}) } });
+  }
+  return parts.length === 1 && parts[0]!.type === 'text' ? parts[0]!.text : parts;
+}
+
+function outputText(output: unknown): string {
+  if (typeof output === 'string') return output;
+  return list(output).filter((p) => typeof p.text === 'string').map((p) => p.text as string).join('');
+}
+
+function chatMessages(body: Json): Json[] {
+  const messages: Json[] = [];
+  if (typeof body.instructions === 'string' && body.instructions !== '') messages.push({ role: 'system', content: body.instructions });
+  if (typeof body.input === 'string') {
+    messages.push({ role: 'user', content: body.input });
+    return messages;
+  }
+  for (const item of list(body.input)) {
+    const type = item.type ?? 'message';
+    if (type === 'message') {
+      const role = item.role === 'developer' ? 'system' : item.role;
+      messages.push({ role, content: chatContent(item.content) });
+    } else if (type === 'function_call') {
+      const call = { id: item.call_id, type: 'function', function: { name: item.name, arguments: typeof item.arguments === 'string' ? item.arguments : '{}' } };
+      // Calls made in one turn share one assistant message, after any text of that turn.
+      const last = messages.at(-1);
+      if (last?.role === 'assistant' && (last.tool_calls !== undefined || typeof last.content === 'string')) ((last.tool_calls ??= []) as Json[]).push(call);
+      else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
+    } else if (type === 'function_call_output') {
+      messages.push({ role: 'tool', tool_call_id: item.call_id, content: outputText(item.output) });
+    }
+    // Reasoning items are the model's own, encrypted for OpenAI: another model neither needs nor accepts them.
+  }
+  return messages;
+}
+
+function toolChoice(choice: unknown): unknown {
+  if (typeof choice === 'string') return choice;
+  const c = obj(choice);
+  return c?.type === 'function' ? { type: 'function', function: { name: c.name } } : 'auto';
+}
+
+/** Responses' `text.format` → chat's `response_format`. */
+function responseFormat(text: unknown): Json | undefined {
+  const format = obj(obj(text)?.format);
+  if (format?.type === 'json_schema') return { type: 'json_schema', json_schema: { name: format.name ?? 'response', schema: format.schema, ...(format.strict !== undefined ? { strict: format.strict } : {}) } };
+  if (format?.type === 'json_object') return { type: 'json_object' };
+  return undefined;
+}
+
+function request(body: Json, plan: AttemptPlan): TranslatedRequest {
+  const removed: string[] = [];
+  for (const name of Object.keys(body)) if (!MAPPED.has(name)) removed.push(name);
+  const out: Json = { model: body.model, messages: chatMessages(body) };
+  if (body.max_output_tokens !== undefined && body.max_output_tokens !== null) out.max_tokens = body.max_output_tokens;
+  if (body.temperature !== undefined && body.temperature !== null) out.temperature = body.temperature;
+  if (body.top_p !== undefined && body.top_p !== null) out.top_p = body.top_p;
+  if (body.stream === true) out.stream_options = { include_usage: true };
+  if (body.stream !== undefined) out.stream = body.stream;
+  if (typeof body.user === 'string') out.user = body.user;
+  // Function tools map one to one; hosted tools (web search, file search, code interpreter…) run only at OpenAI.
+  const tools = list(body.tools);
+  const functions = tools.filter((t) => t.type === 'function');
+  if (functions.length < tools.length) removed.push('tools');
+  if (functions.length > 0) {
+    out.tools = functions.map((t) => ({ type: 'function', function: { name: t.name, ...(t.description !== undefined && t.description !== null ? { description: t.description } : {}), parameters: t.parameters ?? { type: 'object' }, ...(typeof t.strict === 'boolean' ? { strict: t.strict } : {}) } }));
+    if (body.tool_choice !== undefined) out.tool_choice = toolChoice(body.tool_choice);
+    if (typeof body.parallel_tool_calls === 'boolean') out.parallel_tool_calls = body.parallel_tool_calls;
+  } else {
+    if (body.tool_choice !== undefined) removed.push('tool_choice');
+    if (body.parallel_tool_calls !== undefined) removed.push('parallel_tool_calls');
+  }
+  if (body.text !== undefined) {
+    const format = responseFormat(body.text);
+    if (format) out.response_format = format;
+    else if (obj(obj(body.text)?.format)?.type !== 'text') removed.push('text');
+  }
+  const effort = obj(body.reasoning)?.effort;
+  if (body.reasoning !== undefined && body.reasoning !== null) {
+    // Only OpenAI's reasoning models take an effort; others would refuse the field.
+    if (typeof effort === 'string' && plan.candidate.catalogModel?.chatOutputLimitField !== undefined) out.reasoning_effort = effort;
+    else removed.push('reasoning');
+  }
+  return { body: out, removed };
+}
+
+function responseUsage(usage: unknown): Json {
+  const u = obj(usage);
+  const input = num(u?.prompt_tokens);
+  const output = num(u?.completion_tokens);
+  return {
+    input_tokens: input, input_tokens_details: { cached_tokens: num(obj(u?.prompt_tokens_details)?.cached_tokens) },
+    output_tokens: output, output_tokens_details: { reasoning_tokens: num(obj(u?.completion_tokens_details)?.reasoning_tokens) },
+    total_tokens: input + output,
+  };
+}
+
+function baseId(id: unknown): string {
+  return typeof id === 'string' && id !== '' ? id.replace(/^chatcmpl-/, '') : 'translated';
+}
+
+function messageItem(id: string, text: string, status: string): Json {
+  return { type: 'message', id: `msg_${id}`, status, role: 'assistant', content: text === '' && status !== 'completed' ? [] : [{ type: 'output_text', text, annotations: [] }] };
+}
+
+function callItem(call: { id: string; name: string; arguments: string }, status: string): Json {
+  return { type: 'function_call', id: `fc_${call.id}`, call_id: call.id, name: call.name, arguments: call.arguments, status };
+}
+
+/** The response object; `length` makes it incomplete, as Responses reports an answer cut at max_output_tokens. */
+function responseObject(id: string, model: unknown, created: unknown, output: Json[], finish: unknown, usage: Json | null): Json {
+  const cut = finish === 'length';
+  return {
+    id: `resp_${id}`, object: 'response', created_at: typeof created === 'number' ? created : Math.floor(Date.now() / 1000), model: model ?? '',
+    status: cut ? 'incomplete' : 'completed', error: null, incomplete_details: cut ? { reason: 'max_output_tokens' } : null,
+    output, parallel_tool_calls: true, tool_choice: 'auto', tools: [], usage,
+  };
+}
+
+function answer(upstream: unknown): unknown {
+  const chat = obj(upstream) ?? {};
+  const choice = obj(Array.isArray(chat.choices) ? chat.choices[0] : undefined);
+  const message = obj(choice?.message) ?? {};
+  const id = baseId(chat.id);
+  const output: Json[] = [];
+  const text = (typeof message.content === 'string' ? message.content : '') + (typeof message.refusal === 'string' ? message.refusal : '');
+  if (text !== '') output.push(messageItem(id, text, 'completed'));
+  for (const call of list(message.tool_calls)) {
+    const fn = obj(call.function);
+    output.push(callItem({ id: String(call.id ?? ''), name: String(fn?.name ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' }, 'completed'));
+  }
+  return responseObject(id, chat.model, chat.created, output, choice?.finish_reason, responseUsage(chat.usage));
+}
+
+const ERROR_TYPES: Readonly<Record<number, string>> = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 409: 'conflict_error', 422: 'invalid_request_error', 429: 'rate_limit_error' };
+
+function error(status: number, upstream: string): string {
+  const parsed = obj(parseJson(upstream));
+  const given = obj(parsed?.error);
+  const message = given?.message ?? parsed?.message;
+  return JSON.stringify({ error: {
+    message: typeof message === 'string' && message !== '' ? message : upstream.slice(0, 2000),
+    type: typeof given?.type === 'string' ? given.type : ERROR_TYPES[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error'),
+    param: given?.param ?? null, code: given?.code ?? null,
+  } });
+}
+
+interface OpenCall { id: string; name: string; arguments: string; outputIndex: number }
+
+/** Chat completion chunks → Responses events, each numbered, ending with response.completed (or .incomplete). */
+class ChatToResponses extends FromChatStream {
+  #sequence = 0;
+  #id = 'translated';
+  #model: unknown = '';
+  #created: unknown;
+  /** Items in output order, as they will be in the final response. */
+  #items: Json[] = [];
+  #text: { outputIndex: number; text: string } | undefined;
+  #calls = new Map<number, OpenCall>();
+  #finish: unknown;
+  #usage: Json | null = null;
+
+  #emit(type: string, data: Json): void {
+    this.out += `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: this.#sequence++, ...data })}\n\n`;
+  }
+
+  protected started(chunk: Json): void {
+    this.#id = baseId(chunk.id);
+    this.#model = chunk.model ?? '';
+    this.#created = chunk.created;
+    const response = { ...responseObject(this.#id, this.#model, this.#created, [], undefined, null), status: 'in_progress' };
+    this.#emit('response.created', { response });
+    this.#emit('response.in_progress', { response });
+  }
+
+  protected usage(usage: unknown): void {
+    this.#usage = responseUsage(usage);
+  }
+
+  protected text(piece: string): void {
+    if (!this.#text) {
+      const outputIndex = this.#items.length;
+      this.#items.push(messageItem(this.#id, '', 'in_progress'));
+      this.#text = { outputIndex, text: '' };
+      this.#emit('response.output_item.added', { output_index: outputIndex, item: messageItem(this.#id, '', 'in_progress') });
+      this.#emit('response.content_part.added', { item_id: `msg_${this.#id}`, output_index: outputIndex, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } });
+    }
+    this.#text.text += piece;
+    this.#emit('response.output_text.delta', { item_id: `msg_${this.#id}`, output_index: this.#text.outputIndex, content_index: 0, delta: piece, logprobs: [] });
+  }
+
+  protected toolCall(call: Json): void {
+    const at = typeof call.index === 'number' ? call.index : 0;
+    const fn = obj(call.function);
+    let open = this.#calls.get(at);
+    if (!open) {
+      open = { id: typeof call.id === 'string' ? call.id : `call_${at}`, name: typeof fn?.name === 'string' ? fn.name : '', arguments: '', outputIndex: this.#items.length };
+      this.#calls.set(at, open);
+      this.#items.push(callItem(open, 'in_progress'));
+      this.#emit('response.output_item.added', { output_index: open.outputIndex, item: callItem(open, 'in_progress') });
+    }
+    if (typeof fn?.arguments === 'string' && fn.arguments !== '') {
+      open.arguments += fn.arguments;
+      this.#emit('response.function_call_arguments.delta', { item_id: `fc_${open.id}`, output_index: open.outputIndex, delta: fn.arguments });
+    }
+  }
+
+  protected finishReason(reason: string): void {
+    this.#finish = reason;
+  }
+
+  protected failed(error: Json): void {
+    this.#emit('error', { code: typeof error.code === 'string' ? error.code : 'server_error', message: typeof error.message === 'string' ? error.message : 'The provider failed.', param: null });
+  }
+
+  protected close(): void {
+    if (this.#text) {
+      const { outputIndex, text } = this.#text;
+      const part = { type: 'output_text', text, annotations: [] };
+      this.#emit('response.output_text.done', { item_id: `msg_${this.#id}`, output_index: outputIndex, content_index: 0, text, logprobs: [] });
+      this.#emit('response.content_part.done', { item_id: `msg_${this.#id}`, output_index: outputIndex, content_index: 0, part });
+      this.#items[outputIndex] = messageItem(this.#id, text, 'completed');
+      this.#emit('response.output_item.done', { output_index: outputIndex, item: this.#items[outputIndex] });
+    }
+    for (const call of this.#calls.values()) {
+      this.#emit('response.function_call_arguments.done', { item_id: `fc_${call.id}`, output_index: call.outputIndex, arguments: call.arguments });
+      this.#items[call.outputIndex] = callItem(call, 'completed');
+      this.#emit('response.output_item.done', { output_index: call.outputIndex, item: this.#items[call.outputIndex] });
+    }
+    const response = responseObject(this.#id, this.#model, this.#created, this.#items, this.#finish, this.#usage);
+    this.#emit(response.status === 'incomplete' ? 'response.incomplete' : 'response.completed', { response });
+  }
+}
+
+export const responsesViaChat: Translator = { request, answer, error, stream: () => new ChatToResponses() };
