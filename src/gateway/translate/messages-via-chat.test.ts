@@ -28,6 +28,12 @@ test('thinking becomes a reasoning effort only for OpenAI reasoning models; tool
   assert.deepEqual(messagesViaChat.request({ ...body, tools: undefined }, plan('gpt-4o')).removed, ['tool_choice', 'thinking']);
 });
 
+test('an output limit above what the model allows is fitted to it (Claude Code asks for 32,000 tokens)', () => {
+  assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 32_000, messages: [] }, plan('gpt-4o')).body.max_tokens, 16_384);
+  assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 1000, messages: [] }, plan('gpt-4o')).body.max_tokens, 1000);
+  assert.equal(messagesViaChat.request({ model: 'openai:unlisted', max_tokens: 32_000, messages: [] }, plan('openai:unlisted')).body.max_tokens, 32_000);
+});
+
 test('a JSON answer with text and a call, cut at the length limit; provider errors keep their status', () => {
   const message = messagesViaChat.answer({
     id: 'chatcmpl-1', model: 'gpt-x', usage: { prompt_tokens: 10, completion_tokens: 4 },

@@ -7,6 +7,7 @@ import { anthropicErrorType } from '../formats/anthropic.ts';
 import { num, obj, parseJson } from '../formats/types.ts';
 import type { TranslatedRequest, Translator } from './types.ts';
 import { FromChatStream } from './chat-stream.ts';
+import { fittedOutputLimit } from './output-limit.ts';
 
 type Json = Record<string, unknown>;
 
@@ -102,7 +103,7 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
     else userMessages(message.content, messages);
   }
   const out: Json = { model: body.model, messages };
-  if (body.max_tokens !== undefined) out.max_tokens = body.max_tokens;
+  if (body.max_tokens !== undefined) out.max_tokens = fittedOutputLimit(body.max_tokens, plan);
   if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) out.stop = body.stop_sequences;
   if (body.temperature !== undefined) out.temperature = body.temperature;
   if (body.top_p !== undefined) out.top_p = body.top_p;

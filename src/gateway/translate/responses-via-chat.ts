@@ -6,6 +6,7 @@ import type { AttemptPlan } from '../../domain/routing.ts';
 import { num, obj, parseJson } from '../formats/types.ts';
 import type { TranslatedRequest, Translator } from './types.ts';
 import { FromChatStream } from './chat-stream.ts';
+import { fittedOutputLimit } from './output-limit.ts';
 
 type Json = Record<string, unknown>;
 
@@ -76,7 +77,7 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const removed: string[] = [];
   for (const name of Object.keys(body)) if (!MAPPED.has(name)) removed.push(name);
   const out: Json = { model: body.model, messages: chatMessages(body) };
-  if (body.max_output_tokens !== undefined && body.max_output_tokens !== null) out.max_tokens = body.max_output_tokens;
+  if (body.max_output_tokens !== undefined && body.max_output_tokens !== null) out.max_tokens = fittedOutputLimit(body.max_output_tokens, plan);
   if (body.temperature !== undefined && body.temperature !== null) out.temperature = body.temperature;
   if (body.top_p !== undefined && body.top_p !== null) out.top_p = body.top_p;
   if (body.stream === true) out.stream_options = { include_usage: true };

@@ -1,0 +1,10 @@
+// An output limit carried across formats, fitted to the model that will serve it: SDKs set limits for the model
+// they were written for (Claude Code asks for 32,000 tokens), and a model that allows fewer refuses the whole
+// request — a native request keeps its limit as sent, a translated one is fitted, since the client named a
+// limit in another model's terms.
+import type { AttemptPlan } from '../../domain/routing.ts';
+
+export function fittedOutputLimit(limit: unknown, plan: AttemptPlan): unknown {
+  const most = plan.candidate.catalogModel?.maxOutputTokens ?? 0;
+  return typeof limit === 'number' && most > 0 && limit > most ? most : limit;
+}
