@@ -110,6 +110,10 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(h.fake.requests.length, 0, 'nothing reached the provider on the operator\'s key');
     assert.equal((await gw(h, '/v1/chat/completions', { token: managed, body: chat('gpt-4o', { service_tier: 'default' }) })).status, 200);
     assert.equal((await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, service_tier: 'standard_only', messages: [{ role: 'user', content: 'x' }] } })).status, 200);
+    // Translated for an OpenAI model, a Messages request sends no service tier at all: nothing to refuse.
+    const translated = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'gpt-4o', max_tokens: 5, service_tier: 'auto', messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(translated.status, 200, translated.text);
+    assert.equal('service_tier' in h.fake.requests.at(-1)!.body!, false);
     // With the account's own key in the chain, a priority request is served by it (the managed step is skipped).
     const mixed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }, user('sk-good-a')] }]);
     const own = await gw(h, '/v1/chat/completions', { token: mixed, body: chat('gpt-4o', { service_tier: 'priority' }) });

@@ -125,4 +125,6 @@ test('the billed output limit counts every choice generated (n, best_of)', () =>
   assert.equal(outputLimit({ max_tokens: 100, n: 2, best_of: 5 }, a, settings()), 500);
   assert.equal(outputLimit({ max_tokens: 100, n: 1e9 }, a, settings()), 12_800, 'n beyond what the provider allows holds no more');
   assert.equal(outputLimit({ max_tokens: 100, n: '8' }, a, settings()), 100, 'not a number: one choice');
+  // A translated request names its limit in its own surface's field (Responses' max_output_tokens for a chat model).
+  assert.equal(outputLimit({ max_output_tokens: 16 }, a, settings(), 'responses'), 16);
 });

@@ -30,8 +30,12 @@ export const UNBOUNDED_OUTPUT_TOKENS = 16_384;
  * largest of its limit fields), the account's cap and the model's maximum, times the choices generated (`n`,
  * `best_of`); embeddings produce none.
  */
-export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings): number {
-  const fields = OUTPUT_LIMIT_FIELDS[attempt.candidate.surface.surface];
+/**
+ * The most output tokens an attempt may generate, from the request's own limit fields — those of `surface`, the
+ * client's (a translated request names its limit in its own format) — the account cap and the model's limit.
+ */
+export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings, surface: ApiSurface = attempt.candidate.surface.surface): number {
+  const fields = OUTPUT_LIMIT_FIELDS[surface];
   if (fields.length === 0) return 0;
   let requested: number | undefined;
   for (const field of fields) {

@@ -40,10 +40,11 @@ export interface ResolveInput {
   format: ApiFormat;
   surface: ApiSurface;
   /**
-   * False when the request cannot be translated faithfully: a Responses request continuing a stored response
-   * (`previous_response_id`) means nothing to another model, so only models serving Responses are candidates.
+   * Why the request cannot be translated faithfully, if it cannot: a Responses request continuing stored state
+   * (`previous_response_id`, an `item_reference` this gateway did not produce) means nothing to another model, so
+   * only models serving its surface are candidates.
    */
-  translatable?: boolean;
+  untranslatable?: string | undefined;
 }
 
 /** Upstream path per surface for user-defined providers (appended to their baseUrl). */
@@ -83,7 +84,13 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     const native = surfaceOf(resolved.provider, input.format, input.surface);
     const modelSurfaces = resolved.catalogModel ? modelSurfacesOf(resolved.catalogModel, resolved.provider) : undefined;
     const servedNatively = native && (!modelSurfaces || modelSurfaces.includes(hostSurface(input.surface))) ? native : undefined;
-    const served = servedNatively ?? (input.translatable === false ? undefined : translatedSurface(resolved.provider, modelSurfaces, input.surface));
+    const translated = servedNatively ? undefined : translatedSurface(resolved.provider, modelSurfaces, input.surface);
+    if (translated && input.untranslatable !== undefined) {
+      firstProblem ??= tollgateError('notTranslatable', { provider: resolved.provider.id, model: resolved.modelId, surface: input.surface, reason: input.untranslatable });
+      skipped?.push(name);
+      continue;
+    }
+    const served = servedNatively ?? translated;
     if (!served) {
       // Whether the provider serves the surface, only not with that model.
       firstProblem ??= tollgateError(native !== undefined ? 'modelLacksSurface' : 'providerLacksSurface', { provider: resolved.provider.id, model: resolved.modelId, surface: input.surface });

@@ -191,7 +191,8 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   const settings = ctx.account!.settings;
   // A model that does not serve the client's surface: the request goes up in the model's format (translate/).
   const translator = translatorFor(ctx.route.surface, plan.candidate.surface);
-  const translated = translator?.request(ctx.body!, plan);
+  const scope = translator ? { accountId: ctx.key!.accountId } : undefined;
+  const translated = translator?.request(ctx.body!, plan, scope!);
   const prepared = prepareUpstreamBody(translated?.body ?? ctx.body!, plan, settings);
   const removed = translated && translated.removed.length > 0 ? [...translated.removed, ...prepared.removed] : prepared.removed;
   let body = prepared.body;
@@ -244,7 +245,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         record.served = true;
         ctx.relaying = true;
         const headers = answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey);
-        const outcome = await relayStream(ctx, exchange, status, headers, dropUsageChunk, translator, plan.candidate.surface);
+        const outcome = await relayStream(ctx, exchange, status, headers, dropUsageChunk, translator && { translator, scope: scope! }, plan.candidate.surface);
         record.facts = outcome.facts;
         record.completion = outcome.completion;
         record.timedOut = outcome.timedOut;
@@ -262,7 +263,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       const codec = codecs[format];
       const text = answer.toString('utf8');
       record.facts = codec.factsFromText(text, surface) ?? jsonFacts(codec, parseJson(text), surface);
-      const sent = translator ? Buffer.from(JSON.stringify(translator.answer(parseJson(text)))) : answer;
+      const sent = translator ? Buffer.from(JSON.stringify(translator.answer(parseJson(text), scope!))) : answer;
       if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey), sent);
       return 'served';
     }

@@ -3,6 +3,7 @@
 // TollgateError, which the server writes in the request's wire format.
 import { TollgateError, tollgateError } from '../domain/errors.ts';
 import { resolveCandidates, type Candidate } from '../domain/resolve.ts';
+import { itemReferences, storedItems } from './translate/index.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { inputTokensUpperBound } from '../domain/token-bounds.ts';
@@ -86,7 +87,8 @@ function reservationBound(ctx: RequestContext, attempts: readonly AttemptPlan[],
   const fee = ctx.deps.options.processingFeeMicroUsdPerMtok;
   let bound = 0n;
   for (const a of attempts) {
-    const pico = reservationPico(inputTokens, outputLimit(ctx.body!, a, ctx.account!.settings), a, fee, webSearchLimit(ctx.body!, a));
+    // A translated attempt sends no hosted web search (translate/ removes them): webSearchLimit reads the upstream's surface.
+    const pico = reservationPico(inputTokens, outputLimit(ctx.body!, a, ctx.account!.settings, ctx.route.surface), a, fee, webSearchLimit(ctx.body!, a));
     if (pico > bound) bound = pico;
   }
   return bound;
@@ -102,12 +104,26 @@ function admitInput(ctx: RequestContext): void | Promise<void> {
   });
 }
 
+/**
+ * What of a Responses request only the server that stored it can resolve, if anything: another model, reached by
+ * translation, would answer a conversation missing its earlier turns. References to this gateway's own translated
+ * answers resolve (translate/stored-items.ts).
+ */
+function statefulResponses(ctx: RequestContext): string | undefined {
+  const body = ctx.body!;
+  if (body.previous_response_id !== undefined && body.previous_response_id !== null) return 'it continues a stored response ("previous_response_id")';
+  for (const id of itemReferences(body.input)) {
+    if (!storedItems.get(ctx.key!.accountId, id)) return `it refers to a stored item ("${id.slice(0, 64)}") this gateway does not hold`;
+  }
+  return undefined;
+}
+
 /** Stages 3–4: ordered candidates serving the request's surface, filtered by the key's scope. */
 function scopedCandidates(ctx: RequestContext): Candidate[] {
   const { deps, body, account, configuration } = ctx;
   const skipped: string[] = [];
-  const translatable = ctx.route.surface !== 'responses' || body!.previous_response_id === undefined || body!.previous_response_id === null;
-  const candidates = resolveCandidates({ model: body!.model, models: body!.models, format: ctx.route.format, surface: ctx.route.surface, translatable }, deps.catalog, account!, skipped);
+  const untranslatable = ctx.route.surface === 'responses' ? statefulResponses(ctx) : undefined;
+  const candidates = resolveCandidates({ model: body!.model, models: body!.models, format: ctx.route.format, surface: ctx.route.surface, untranslatable }, deps.catalog, account!, skipped);
   const access = configuration?.access ?? null;
   const { allowed, rejected } = applyScope(candidates, access);
   // Skipped candidates, whether resolution (unknown, or not on this surface) or the key's scope ruled them out
@@ -126,7 +142,10 @@ function planAll(ctx: RequestContext, allowed: readonly Candidate[]): AttemptPla
   let problem: TollgateError | undefined;
   let unserved: string[] | undefined;
   for (const candidate of allowed) {
-    const plan = planAttempts(candidate, configuration ?? null, account!, deps.options.managedKeys, counting ? undefined : ctx.body!);
+    // A translated candidate is sent none of the fields the checks read (service tiers, hosted tools, premiums):
+    // translation removes them all.
+    const translated = candidate.surface.surface !== ctx.route.surface;
+    const plan = planAttempts(candidate, configuration ?? null, account!, deps.options.managedKeys, counting || translated ? undefined : ctx.body!);
     for (const a of plan.attempts) attempts.push(a);
     if (plan.attempts.length === 0) (unserved ??= []).push(candidate.requested);
     problem ??= plan.problem;

@@ -12,7 +12,7 @@ import { baseHeaders, copyUpstreamHeaders, headerText, H_ATTEMPTS, H_MODEL, H_RE
 import { StreamMeter } from './stream-meter.ts';
 import type { UpstreamExchange } from './exchange.ts';
 import { formatMs } from './failure.ts';
-import type { Translator } from './translate/index.ts';
+import type { TranslationScope, Translator } from './translate/index.ts';
 import type { SurfaceSpec } from '../catalog/types.ts';
 
 export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders, attempts: number, model: string, removed: readonly string[], managedKey: boolean): OutHeaders {
@@ -32,15 +32,18 @@ export function sendBuffered(res: ServerResponse, status: number, headers: OutHe
   res.end(body);
 }
 
+/** A stream answered in another format than the client's, and for whom. */
+export interface Translating { translator: Translator; scope: TranslationScope }
+
 export interface StreamOutcome { facts: StreamFacts; completion: Completion; timedOut: boolean }
 
 /** Pipes an SSE answer; resolves when the client has it all, the upstream broke, or the client left. */
-export function relayStream(ctx: RequestContext, upstream: UpstreamExchange, status: number, headers: OutHeaders, dropUsageChunk: boolean, translator: Translator | undefined, served: SurfaceSpec): Promise<StreamOutcome> {
+export function relayStream(ctx: RequestContext, upstream: UpstreamExchange, status: number, headers: OutHeaders, dropUsageChunk: boolean, translating: Translating | undefined, served: SurfaceSpec): Promise<StreamOutcome> {
   const observer = ctx.deps.observer;
-  if (!observer) return pipeStream(ctx, upstream, status, headers, dropUsageChunk, translator, served);
+  if (!observer) return pipeStream(ctx, upstream, status, headers, dropUsageChunk, translating, served);
   // The open-streams gauge: counted here, read at scrape time.
   observer.openStreams++;
-  const piping = pipeStream(ctx, upstream, status, headers, dropUsageChunk, translator, served);
+  const piping = pipeStream(ctx, upstream, status, headers, dropUsageChunk, translating, served);
   void piping.then(observer.streamClosed, observer.streamClosed);
   return piping;
 }
@@ -97,11 +100,11 @@ function bytesOf(text: string): Buffer | undefined {
   return text === '' ? undefined : Buffer.from(text);
 }
 
-function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: number, headers: OutHeaders, dropUsageChunk: boolean, translator: Translator | undefined, served: SurfaceSpec): Promise<StreamOutcome> {
+function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: number, headers: OutHeaders, dropUsageChunk: boolean, translating: Translating | undefined, served: SurfaceSpec): Promise<StreamOutcome> {
   const { res } = ctx;
   // The client's codec writes its error events; the upstream's meters (they differ only when translating).
   const codec = codecs[ctx.route.format];
-  const translation = translator?.stream();
+  const translation = translating?.translator.stream(translating.scope);
   const meter = new StreamMeter(codecs[served.format], served.surface, dropUsageChunk, translation);
   res.writeHead(status, headers);
   // Headers go out with the first event when it is already here (one write instead of two), or on their own one

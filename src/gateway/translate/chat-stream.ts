@@ -24,6 +24,28 @@ export abstract class FromChatStream implements StreamTranslation {
   protected abstract close(): void;
 
   #started = false;
+  /** Tool-call ids seen → their index; the highest index so far. */
+  #callIds = new Map<string, number>();
+  #lastCall = -1;
+
+  /**
+   * The call a piece belongs to. OpenAI numbers them (`index`); Google's OpenAI-compatible endpoint does not, and
+   * sends each call whole, with its own `id`: a new id is a new call, a piece with neither continues the last.
+   */
+  #callIndex(call: Json): number {
+    if (typeof call.index === 'number') {
+      if (call.index > this.#lastCall) this.#lastCall = call.index;
+      return call.index;
+    }
+    const id = typeof call.id === 'string' && call.id !== '' ? call.id : undefined;
+    if (id === undefined) return Math.max(this.#lastCall, 0);
+    let index = this.#callIds.get(id);
+    if (index === undefined) {
+      index = ++this.#lastCall;
+      this.#callIds.set(id, index);
+    }
+    return index;
+  }
 
   event(_event: string, data: string): void {
     if (this.#done) return;
@@ -45,10 +67,12 @@ export abstract class FromChatStream implements StreamTranslation {
     if (!choice) return;
     const delta = obj(choice.delta);
     if (delta && typeof delta.content === 'string' && delta.content !== '') this.text(delta.content);
+    // A refusal streams in its own field; the client's formats carry it as text.
+    if (delta && typeof delta.refusal === 'string' && delta.refusal !== '') this.text(delta.refusal);
     if (Array.isArray(delta?.tool_calls)) {
       for (const call of delta.tool_calls) {
         const c = obj(call);
-        if (c) this.toolCall(c);
+        if (c) this.toolCall({ ...c, index: this.#callIndex(c) });
       }
     }
     if (typeof choice.finish_reason === 'string') this.finishReason(choice.finish_reason);

@@ -5,7 +5,8 @@ import { messagesViaChat } from './messages-via-chat.ts';
 import { responsesViaChat } from './responses-via-chat.ts';
 import type { Translator } from './types.ts';
 
-export type { StreamTranslation, Translator } from './types.ts';
+export type { StreamTranslation, TranslationScope, Translator } from './types.ts';
+export { itemReferences, storedItems } from './stored-items.ts';
 
 export function translatorFor(client: ApiSurface, upstream: SurfaceSpec): Translator | undefined {
   if (upstream.surface === client) return undefined;

@@ -7,6 +7,7 @@ import { snapshot } from '../../../test/helpers/snapshot.ts';
 import { messagesViaChat } from './messages-via-chat.ts';
 
 const catalog = createCatalog({});
+const scope = { accountId: 'acct_test' };
 const plan = (model: string): AttemptPlan => ({ candidate: resolveCandidates({ model, models: undefined, format: 'anthropic', surface: 'messages' }, catalog, snapshot())[0]!, keySource: 'user', credential: 'k' });
 
 /** The Messages events a translated stream writes, as [type, data] pairs. */
@@ -21,24 +22,24 @@ const chunk = (delta: Record<string, unknown>, finish: string | null = null) => 
 
 test('thinking becomes a reasoning effort only for OpenAI reasoning models; tool_choice and parallel calls map', () => {
   const body = { model: 'x', max_tokens: 10, messages: [], thinking: { type: 'enabled', budget_tokens: 20_000 }, tools: [{ name: 'f', input_schema: { type: 'object' } }], tool_choice: { type: 'tool', name: 'f', disable_parallel_tool_use: true } };
-  const reasoning = messagesViaChat.request({ ...body, model: 'gpt-5.4' }, plan('gpt-5.4'));
+  const reasoning = messagesViaChat.request({ ...body, model: 'gpt-5.4' }, plan('gpt-5.4'), scope);
   assert.deepEqual([reasoning.body.reasoning_effort, reasoning.body.tool_choice, reasoning.body.parallel_tool_calls, reasoning.removed], ['high', { type: 'function', function: { name: 'f' } }, false, []]);
-  const plain = messagesViaChat.request({ ...body, model: 'gpt-4o' }, plan('gpt-4o'));
+  const plain = messagesViaChat.request({ ...body, model: 'gpt-4o' }, plan('gpt-4o'), scope);
   assert.deepEqual([plain.body.reasoning_effort, plain.removed], [undefined, ['thinking']]);
-  assert.deepEqual(messagesViaChat.request({ ...body, tools: undefined }, plan('gpt-4o')).removed, ['tool_choice', 'thinking']);
+  assert.deepEqual(messagesViaChat.request({ ...body, tools: undefined }, plan('gpt-4o'), scope).removed, ['tool_choice', 'thinking']);
 });
 
 test('an output limit above what the model allows is fitted to it (Claude Code asks for 32,000 tokens)', () => {
-  assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 32_000, messages: [] }, plan('gpt-4o')).body.max_tokens, 16_384);
-  assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 1000, messages: [] }, plan('gpt-4o')).body.max_tokens, 1000);
-  assert.equal(messagesViaChat.request({ model: 'openai:unlisted', max_tokens: 32_000, messages: [] }, plan('openai:unlisted')).body.max_tokens, 32_000);
+  assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 32_000, messages: [] }, plan('gpt-4o'), scope).body.max_tokens, 16_384);
+  assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 1000, messages: [] }, plan('gpt-4o'), scope).body.max_tokens, 1000);
+  assert.equal(messagesViaChat.request({ model: 'openai:unlisted', max_tokens: 32_000, messages: [] }, plan('openai:unlisted'), scope).body.max_tokens, 32_000);
 });
 
 test('a JSON answer with text and a call, cut at the length limit; provider errors keep their status', () => {
   const message = messagesViaChat.answer({
     id: 'chatcmpl-1', model: 'gpt-x', usage: { prompt_tokens: 10, completion_tokens: 4 },
     choices: [{ finish_reason: 'length', message: { content: 'Let me check.', tool_calls: [{ id: 'c1', function: { name: 'f', arguments: '{"a":' } }] } }],
-  }) as Record<string, unknown>;
+  }, scope) as Record<string, unknown>;
   assert.deepEqual(message.content, [{ type: 'text', text: 'Let me check.' }, { type: 'tool_use', id: 'c1', name: 'f', input: {} }]);
   assert.deepEqual([message.id, message.stop_reason, message.usage], ['msg_1', 'max_tokens', { input_tokens: 10, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 4 }]);
   assert.deepEqual(JSON.parse(messagesViaChat.error(429, '{"error":{"message":"slow down","type":"requests"}}')), { type: 'error', error: { type: 'rate_limit_error', message: 'slow down' } });
@@ -46,7 +47,7 @@ test('a JSON answer with text and a call, cut at the length limit; provider erro
 });
 
 test('a stream with text and two calls: one block each, closed in order; no [DONE] still ends with message_stop', () => {
-  const t = messagesViaChat.stream();
+  const t = messagesViaChat.stream(scope);
   t.event('', chunk({ role: 'assistant', content: '' }));
   t.event('', chunk({ content: 'Checking' }));
   t.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', function: { name: 'a', arguments: '{"x"' } }] }));
@@ -66,11 +67,42 @@ test('a stream with text and two calls: one block each, closed in order; no [DON
 });
 
 test('an error chunk from the provider becomes an Anthropic error event, and nothing follows it', () => {
-  const t = messagesViaChat.stream();
+  const t = messagesViaChat.stream(scope);
   t.event('', chunk({ content: 'Hi' }));
   t.event('', JSON.stringify({ error: { message: 'The server had an error', type: 'server_error' } }));
   t.event('', '[DONE]');
   const out = events(t.take() + t.finish());
   assert.deepEqual(out.map(([type]) => type), ['message_start', 'content_block_start', 'content_block_delta', 'error']);
   assert.deepEqual(out.at(-1)![1], { type: 'error', error: { type: 'api_error', message: 'The server had an error' } });
+});
+
+test('calls without an index (Google\'s OpenAI-compatible endpoint) are one block each, and stop for tool use', () => {
+  const t = messagesViaChat.stream(scope);
+  t.event('', chunk({ tool_calls: [{ id: 'g1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }] }));
+  t.event('', chunk({ tool_calls: [{ id: 'g2', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } }] }, 'stop'));
+  const out = events(t.finish());
+  const starts = out.filter(([type]) => type === 'content_block_start').map(([, data]) => data.content_block);
+  assert.deepEqual(starts, [{ type: 'tool_use', id: 'g1', name: 'weather', input: {} }, { type: 'tool_use', id: 'g2', name: 'weather', input: {} }]);
+  assert.deepEqual(out.filter(([type]) => type === 'content_block_delta').map(([, data]) => [data.index, (data.delta as { partial_json: string }).partial_json]), [[0, '{"city":"Paris"}'], [1, '{"city":"Rome"}']]);
+  assert.equal((out.at(-2)![1].delta as { stop_reason: string }).stop_reason, 'tool_use');
+  // The same in a JSON answer.
+  const answer = messagesViaChat.answer({ choices: [{ finish_reason: 'stop', message: { content: null, tool_calls: [{ id: 'g1', function: { name: 'weather', arguments: '{}' } }] } }] }, scope) as { stop_reason: string };
+  assert.equal(answer.stop_reason, 'tool_use');
+});
+
+test('a streamed refusal is text; a failed tool result says so; images a tool returned follow its result', () => {
+  const t = messagesViaChat.stream(scope);
+  t.event('', chunk({ refusal: 'I can\'t help with that.' }));
+  const deltas = events(t.finish()).filter(([type]) => type === 'content_block_delta').map(([, data]) => data.delta);
+  assert.deepEqual(deltas, [{ type: 'text_delta', text: 'I can\'t help with that.' }]);
+  const { body } = messagesViaChat.request({ model: 'gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: [
+    { type: 'tool_result', tool_use_id: 't1', is_error: true, content: 'exit 2' },
+    { type: 'tool_result', tool_use_id: 't2', content: [{ type: 'text', text: 'the picture' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } }] },
+    { type: 'text', text: 'go on' },
+  ] }] }, plan('gpt-4o'), scope);
+  assert.deepEqual(body.messages, [
+    { role: 'tool', tool_call_id: 't1', content: 'Error: exit 2' },
+    { role: 'tool', tool_call_id: 't2', content: 'the picture' },
+    { role: 'user', content: [{ type: 'text', text: 'Output of tool call t2:' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }, { type: 'text', text: 'go on' }] },
+  ]);
 });

@@ -39,6 +39,18 @@ function mediaPart(block: Json): Json | undefined {
   return undefined;
 }
 
+/**
+ * A tool result answers the previous assistant turn's call: chat carries it as a `tool` message of its own, text
+ * only, marked when the tool failed (`is_error`). Images the tool returned (Claude Code's Read of a picture) go in
+ * the user message that follows, after a line saying which call they came from.
+ */
+function toolResult(block: Json, out: Json[], parts: Json[]): void {
+  const text = typeof block.content === 'string' ? block.content : textOf(block.content);
+  out.push({ role: 'tool', tool_call_id: block.tool_use_id, content: block.is_error === true ? `Error: ${text}` : text });
+  const media = blocks(block.content).map((b) => (b.type === 'text' ? undefined : mediaPart(b))).filter((p): p is Json => p !== undefined);
+  if (media.length > 0) parts.push({ type: 'text', text: `Output of tool call ${String(block.tool_use_id)}:` }, ...media);
+}
+
 function userMessages(content: unknown, out: Json[]): void {
   if (typeof content === 'string') {
     out.push({ role: 'user', content });
@@ -46,8 +58,7 @@ function userMessages(content: unknown, out: Json[]): void {
   }
   const parts: Json[] = [];
   for (const block of blocks(content)) {
-    // A tool result answers the previous assistant turn's call: chat carries it as a `tool` message of its own.
-    if (block.type === 'tool_result') out.push({ role: 'tool', tool_call_id: block.tool_use_id, content: typeof block.content === 'string' ? block.content : textOf(block.content) });
+    if (block.type === 'tool_result') toolResult(block, out, parts);
     else if (block.type === 'text') parts.push({ type: 'text', text: block.text });
     else {
       const media = mediaPart(block);
@@ -107,7 +118,8 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) out.stop = body.stop_sequences;
   if (body.temperature !== undefined) out.temperature = body.temperature;
   if (body.top_p !== undefined) out.top_p = body.top_p;
-  if (body.stream === true) out.stream_options = { include_usage: true };
+  // The usage chunk, as for a native chat stream (attempt.ts): not from a custom server, which may refuse the option.
+  if (body.stream === true && !plan.candidate.provider.custom) out.stream_options = { include_usage: true };
   if (body.stream !== undefined) out.stream = body.stream;
   const user = obj(body.metadata)?.user_id;
   if (typeof user === 'string') out.user = user;
@@ -138,6 +150,14 @@ const STOP_REASONS: Readonly<Record<string, string>> = { stop: 'end_turn', lengt
 
 function stopReason(finish: unknown): string {
   return typeof finish === 'string' ? STOP_REASONS[finish] ?? 'end_turn' : 'end_turn';
+}
+
+/**
+ * An answer that calls tools stops for them (`tool_use`: the SDKs' tool loops run the calls only then), whatever
+ * finish reason the provider gave (Google's endpoint says `stop`) — unless the output limit cut it.
+ */
+function stopWithCalls(stop: string): string {
+  return stop === 'max_tokens' ? stop : 'tool_use';
 }
 
 /** Chat usage → Messages usage, whose `input_tokens` leaves out cache reads. */
@@ -171,7 +191,8 @@ function answer(upstream: unknown): unknown {
   }
   return {
     id: messageId(chat.id), type: 'message', role: 'assistant', model: chat.model, content,
-    stop_reason: stopReason(choice?.finish_reason), stop_sequence: null, usage: messagesUsage(chat.usage),
+    stop_reason: content.some((b) => b.type === 'tool_use') ? stopWithCalls(stopReason(choice?.finish_reason)) : stopReason(choice?.finish_reason),
+    stop_sequence: null, usage: messagesUsage(chat.usage),
   };
 }
 
@@ -241,7 +262,8 @@ class ChatToMessages extends FromChatStream {
 
   protected close(): void {
     this.#closeBlock();
-    this.out += sse('message_delta', { delta: { stop_reason: this.#stopReason, stop_sequence: null }, usage: this.#usage ?? { output_tokens: 0 } });
+    const stop = this.#toolBlocks.size > 0 ? stopWithCalls(this.#stopReason) : this.#stopReason;
+    this.out += sse('message_delta', { delta: { stop_reason: stop, stop_sequence: null }, usage: this.#usage ?? { output_tokens: 0 } });
     this.out += sse('message_stop', {});
   }
 
@@ -260,4 +282,5 @@ class ChatToMessages extends FromChatStream {
   }
 }
 
+// Nothing of a Messages answer is referred back to later: the scope is not needed.
 export const messagesViaChat: Translator = { request, answer, error, stream: () => new ChatToMessages() };

@@ -7,6 +7,7 @@ import { snapshot } from '../../../test/helpers/snapshot.ts';
 import { responsesViaChat } from './responses-via-chat.ts';
 
 const catalog = createCatalog({});
+const scope = { accountId: 'acct_test' };
 const plan = (model: string): AttemptPlan => ({ candidate: resolveCandidates({ model, models: undefined, format: 'openai', surface: 'responses' }, catalog, snapshot())[0]!, keySource: 'user', credential: 'k' });
 
 test('input items become chat messages: a turn\'s calls share one assistant message, their outputs become tool messages', () => {
@@ -25,7 +26,7 @@ test('input items become chat messages: a turn\'s calls share one assistant mess
     tool_choice: { type: 'function', name: 'weather' },
     text: { format: { type: 'json_schema', name: 'answer', schema: { type: 'object' }, strict: true } },
     reasoning: { effort: 'high' },
-  }, plan('claude-sonnet-4-6'));
+  }, plan('claude-sonnet-4-6'), scope);
   assert.deepEqual(body.messages, [
     { role: 'user', content: 'Weather in Paris and Rome?' },
     { role: 'assistant', content: 'Checking both.', tool_calls: [
@@ -39,25 +40,35 @@ test('input items become chat messages: a turn\'s calls share one assistant mess
   assert.deepEqual(body.tool_choice, { type: 'function', function: { name: 'weather' } });
   assert.deepEqual(body.response_format, { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object' }, strict: true } });
   assert.deepEqual(removed, ['store', 'include', 'tools', 'reasoning']);
-  assert.equal(responsesViaChat.request({ model: 'gpt-5.4', input: 'x', reasoning: { effort: 'low' } }, plan('gpt-5.4')).body.reasoning_effort, 'low');
+  assert.equal(responsesViaChat.request({ model: 'gpt-5.4', input: 'x', reasoning: { effort: 'low' } }, plan('gpt-5.4'), scope).body.reasoning_effort, 'low');
 });
 
 test('an answer cut at the length limit is an incomplete response; calls are function_call items', () => {
   const response = responsesViaChat.answer({
     id: 'chatcmpl-7', created: 1700000000, model: 'm', usage: { prompt_tokens: 12, completion_tokens: 5, completion_tokens_details: { reasoning_tokens: 2 } },
     choices: [{ finish_reason: 'length', message: { content: 'Partial', tool_calls: [{ id: 'c9', function: { name: 'f', arguments: '{}' } }] } }],
-  }) as Record<string, unknown>;
-  assert.deepEqual([response.id, response.status, response.incomplete_details, response.created_at], ['resp_7', 'incomplete', { reason: 'max_output_tokens' }, 1700000000]);
+  }, scope) as Record<string, unknown>;
+  assert.deepEqual([response.status, response.incomplete_details, response.created_at], ['incomplete', { reason: 'max_output_tokens' }, 1700000000]);
+  // Ids of the gateway's own, unique per response (a client may refer back to an item by id).
+  const base = /^resp_(\w{24})$/.exec(String(response.id))![1]!;
   assert.deepEqual(response.output, [
-    { type: 'message', id: 'msg_7', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'Partial', annotations: [] }] },
-    { type: 'function_call', id: 'fc_c9', call_id: 'c9', name: 'f', arguments: '{}', status: 'completed' },
+    { type: 'message', id: `msg_${base}`, status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'Partial', annotations: [] }] },
+    { type: 'function_call', id: `fc_${base}0`, call_id: 'c9', name: 'f', arguments: '{}', status: 'completed' },
   ]);
+  // Referred back to by the same account (the Vercel AI SDK's `item_reference`), they are the assistant's turn again.
+  const next = responsesViaChat.request({ model: 'claude-sonnet-4-6', input: [{ type: 'item_reference', id: `msg_${base}` }, { type: 'item_reference', id: `fc_${base}0` }, { type: 'function_call_output', call_id: 'c9', output: 'done' }] }, plan('claude-sonnet-4-6'), scope);
+  assert.deepEqual(next.body.messages, [
+    { role: 'assistant', content: 'Partial', tool_calls: [{ id: 'c9', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+    { role: 'tool', tool_call_id: 'c9', content: 'done' },
+  ]);
+  const other = responsesViaChat.request({ model: 'claude-sonnet-4-6', input: [{ type: 'item_reference', id: `msg_${base}` }] }, plan('claude-sonnet-4-6'), { accountId: 'acct_other' });
+  assert.deepEqual(other.body.messages, [], 'another account cannot read them');
   assert.deepEqual(response.usage, { input_tokens: 12, input_tokens_details: { cached_tokens: 0 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 2 }, total_tokens: 17 });
   assert.deepEqual(JSON.parse(responsesViaChat.error(429, 'busy')), { error: { message: 'busy', type: 'rate_limit_error', param: null, code: null } });
 });
 
 test('a stream: numbered events, items opened and closed, and response.completed carrying the whole output', () => {
-  const t = responsesViaChat.stream();
+  const t = responsesViaChat.stream(scope);
   const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ id: 'chatcmpl-3', model: 'm', created: 5, choices: [{ index: 0, delta, finish_reason: finish }] });
   t.event('', chunk({ role: 'assistant', content: 'Hi' }));
   t.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', function: { name: 'f', arguments: '{"a"' } }] }));

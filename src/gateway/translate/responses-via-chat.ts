@@ -4,7 +4,9 @@
 // errors are mapped both ways; streams are rebuilt as Responses events. docs/decisions/translation.md.
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { num, obj, parseJson } from '../formats/types.ts';
-import type { TranslatedRequest, Translator } from './types.ts';
+import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
+import { randomBase62 } from '../../domain/ids.ts';
+import { storedItems } from './stored-items.ts';
 import { FromChatStream } from './chat-stream.ts';
 import { fittedOutputLimit } from './output-limit.ts';
 
@@ -33,14 +35,18 @@ function outputText(output: unknown): string {
   return list(output).filter((p) => typeof p.text === 'string').map((p) => p.text as string).join('');
 }
 
-function chatMessages(body: Json): Json[] {
+function chatMessages(body: Json, scope: TranslationScope): Json[] {
   const messages: Json[] = [];
   if (typeof body.instructions === 'string' && body.instructions !== '') messages.push({ role: 'system', content: body.instructions });
   if (typeof body.input === 'string') {
     messages.push({ role: 'user', content: body.input });
     return messages;
   }
-  for (const item of list(body.input)) {
+  for (const given of list(body.input)) {
+    // Earlier output sent back by reference: the translated answer that produced it was kept (stored-items.ts;
+    // the pipeline translates only requests whose references all resolve).
+    const item = given.type === 'item_reference' && typeof given.id === 'string' ? storedItems.get(scope.accountId, given.id) : given;
+    if (!item) continue;
     const type = item.type ?? 'message';
     if (type === 'message') {
       const role = item.role === 'developer' ? 'system' : item.role;
@@ -49,7 +55,7 @@ function chatMessages(body: Json): Json[] {
       const call = { id: item.call_id, type: 'function', function: { name: item.name, arguments: typeof item.arguments === 'string' ? item.arguments : '{}' } };
       // Calls made in one turn share one assistant message, after any text of that turn.
       const last = messages.at(-1);
-      if (last?.role === 'assistant' && (last.tool_calls !== undefined || typeof last.content === 'string')) ((last.tool_calls ??= []) as Json[]).push(call);
+      if (last?.role === 'assistant') ((last.tool_calls ??= []) as Json[]).push(call);
       else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
     } else if (type === 'function_call_output') {
       messages.push({ role: 'tool', tool_call_id: item.call_id, content: outputText(item.output) });
@@ -73,14 +79,15 @@ function responseFormat(text: unknown): Json | undefined {
   return undefined;
 }
 
-function request(body: Json, plan: AttemptPlan): TranslatedRequest {
+function request(body: Json, plan: AttemptPlan, scope: TranslationScope): TranslatedRequest {
   const removed: string[] = [];
   for (const name of Object.keys(body)) if (!MAPPED.has(name)) removed.push(name);
-  const out: Json = { model: body.model, messages: chatMessages(body) };
+  const out: Json = { model: body.model, messages: chatMessages(body, scope) };
   if (body.max_output_tokens !== undefined && body.max_output_tokens !== null) out.max_tokens = fittedOutputLimit(body.max_output_tokens, plan);
   if (body.temperature !== undefined && body.temperature !== null) out.temperature = body.temperature;
   if (body.top_p !== undefined && body.top_p !== null) out.top_p = body.top_p;
-  if (body.stream === true) out.stream_options = { include_usage: true };
+  // The usage chunk, as for a native chat stream (attempt.ts): not from a custom server, which may refuse the option.
+  if (body.stream === true && !plan.candidate.provider.custom) out.stream_options = { include_usage: true };
   if (body.stream !== undefined) out.stream = body.stream;
   if (typeof body.user === 'string') out.user = body.user;
   // Function tools map one to one; hosted tools (web search, file search, code interpreter…) run only at OpenAI.
@@ -120,16 +127,24 @@ function responseUsage(usage: unknown): Json {
   };
 }
 
-function baseId(id: unknown): string {
-  return typeof id === 'string' && id !== '' ? id.replace(/^chatcmpl-/, '') : 'translated';
+/**
+ * Ids of our own for the response and its items: a client may refer back to an item by id (`item_reference`), so
+ * they must be unique, which the provider's chat ids are not always (a local server may repeat one).
+ */
+function newBaseId(): string {
+  return randomBase62(24);
 }
 
-function messageItem(id: string, text: string, status: string): Json {
-  return { type: 'message', id: `msg_${id}`, status, role: 'assistant', content: text === '' && status !== 'completed' ? [] : [{ type: 'output_text', text, annotations: [] }] };
+function messageItem(base: string, text: string, status: string): Json {
+  return { type: 'message', id: `msg_${base}`, status, role: 'assistant', content: text === '' && status !== 'completed' ? [] : [{ type: 'output_text', text, annotations: [] }] };
 }
 
-function callItem(call: { id: string; name: string; arguments: string }, status: string): Json {
-  return { type: 'function_call', id: `fc_${call.id}`, call_id: call.id, name: call.name, arguments: call.arguments, status };
+function callItem(base: string, index: number, call: { id: string; name: string; arguments: string }, status: string): Json {
+  return { type: 'function_call', id: `fc_${base}${index}`, call_id: call.id, name: call.name, arguments: call.arguments, status };
+}
+
+function keep(scope: TranslationScope, items: readonly Json[]): void {
+  for (const item of items) storedItems.put(scope.accountId, item);
 }
 
 /** The response object; `length` makes it incomplete, as Responses reports an answer cut at max_output_tokens. */
@@ -142,19 +157,20 @@ function responseObject(id: string, model: unknown, created: unknown, output: Js
   };
 }
 
-function answer(upstream: unknown): unknown {
+function answer(upstream: unknown, scope: TranslationScope): unknown {
   const chat = obj(upstream) ?? {};
   const choice = obj(Array.isArray(chat.choices) ? chat.choices[0] : undefined);
   const message = obj(choice?.message) ?? {};
-  const id = baseId(chat.id);
+  const base = newBaseId();
   const output: Json[] = [];
   const text = (typeof message.content === 'string' ? message.content : '') + (typeof message.refusal === 'string' ? message.refusal : '');
-  if (text !== '') output.push(messageItem(id, text, 'completed'));
-  for (const call of list(message.tool_calls)) {
+  if (text !== '') output.push(messageItem(base, text, 'completed'));
+  list(message.tool_calls).forEach((call, index) => {
     const fn = obj(call.function);
-    output.push(callItem({ id: String(call.id ?? ''), name: String(fn?.name ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' }, 'completed'));
-  }
-  return responseObject(id, chat.model, chat.created, output, choice?.finish_reason, responseUsage(chat.usage));
+    output.push(callItem(base, index, { id: String(call.id ?? ''), name: String(fn?.name ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' }, 'completed'));
+  });
+  keep(scope, output);
+  return responseObject(base, chat.model, chat.created, output, choice?.finish_reason, responseUsage(chat.usage));
 }
 
 const ERROR_TYPES: Readonly<Record<number, string>> = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 409: 'conflict_error', 422: 'invalid_request_error', 429: 'rate_limit_error' };
@@ -170,12 +186,13 @@ function error(status: number, upstream: string): string {
   } });
 }
 
-interface OpenCall { id: string; name: string; arguments: string; outputIndex: number }
+interface OpenCall { id: string; name: string; arguments: string; outputIndex: number; index: number }
 
 /** Chat completion chunks → Responses events, each numbered, ending with response.completed (or .incomplete). */
 class ChatToResponses extends FromChatStream {
+  readonly #scope: TranslationScope;
   #sequence = 0;
-  #id = 'translated';
+  #id = newBaseId();
   #model: unknown = '';
   #created: unknown;
   /** Items in output order, as they will be in the final response. */
@@ -185,12 +202,16 @@ class ChatToResponses extends FromChatStream {
   #finish: unknown;
   #usage: Json | null = null;
 
+  constructor(scope: TranslationScope) {
+    super();
+    this.#scope = scope;
+  }
+
   #emit(type: string, data: Json): void {
     this.out += `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: this.#sequence++, ...data })}\n\n`;
   }
 
   protected started(chunk: Json): void {
-    this.#id = baseId(chunk.id);
     this.#model = chunk.model ?? '';
     this.#created = chunk.created;
     const response = { ...responseObject(this.#id, this.#model, this.#created, [], undefined, null), status: 'in_progress' };
@@ -219,14 +240,15 @@ class ChatToResponses extends FromChatStream {
     const fn = obj(call.function);
     let open = this.#calls.get(at);
     if (!open) {
-      open = { id: typeof call.id === 'string' ? call.id : `call_${at}`, name: typeof fn?.name === 'string' ? fn.name : '', arguments: '', outputIndex: this.#items.length };
+      open = { id: typeof call.id === 'string' ? call.id : `call_${at}`, name: typeof fn?.name === 'string' ? fn.name : '', arguments: '', outputIndex: this.#items.length, index: this.#calls.size };
       this.#calls.set(at, open);
-      this.#items.push(callItem(open, 'in_progress'));
-      this.#emit('response.output_item.added', { output_index: open.outputIndex, item: callItem(open, 'in_progress') });
+      const item = callItem(this.#id, open.index, open, 'in_progress');
+      this.#items.push(item);
+      this.#emit('response.output_item.added', { output_index: open.outputIndex, item });
     }
     if (typeof fn?.arguments === 'string' && fn.arguments !== '') {
       open.arguments += fn.arguments;
-      this.#emit('response.function_call_arguments.delta', { item_id: `fc_${open.id}`, output_index: open.outputIndex, delta: fn.arguments });
+      this.#emit('response.function_call_arguments.delta', { item_id: `fc_${this.#id}${open.index}`, output_index: open.outputIndex, delta: fn.arguments });
     }
   }
 
@@ -248,13 +270,15 @@ class ChatToResponses extends FromChatStream {
       this.#emit('response.output_item.done', { output_index: outputIndex, item: this.#items[outputIndex] });
     }
     for (const call of this.#calls.values()) {
-      this.#emit('response.function_call_arguments.done', { item_id: `fc_${call.id}`, output_index: call.outputIndex, arguments: call.arguments });
-      this.#items[call.outputIndex] = callItem(call, 'completed');
+      this.#emit('response.function_call_arguments.done', { item_id: `fc_${this.#id}${call.index}`, output_index: call.outputIndex, arguments: call.arguments });
+      this.#items[call.outputIndex] = callItem(this.#id, call.index, call, 'completed');
       this.#emit('response.output_item.done', { output_index: call.outputIndex, item: this.#items[call.outputIndex] });
     }
-    const response = responseObject(this.#id, this.#model, this.#created, this.#items, this.#finish, this.#usage);
+    keep(this.#scope, this.#items);
+    // Zeros when the provider reported none (SDK schemas require the object); the gateway estimates what it bills.
+    const response = responseObject(this.#id, this.#model, this.#created, this.#items, this.#finish, this.#usage ?? responseUsage(undefined));
     this.#emit(response.status === 'incomplete' ? 'response.incomplete' : 'response.completed', { response });
   }
 }
 
-export const responsesViaChat: Translator = { request, answer, error, stream: () => new ChatToResponses() };
+export const responsesViaChat: Translator = { request, answer, error, stream: (scope) => new ChatToResponses(scope) };

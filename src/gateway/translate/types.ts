@@ -19,12 +19,15 @@ export interface StreamTranslation {
   finish(): string;
 }
 
+/** Whose request is translated: output a client may refer back to is kept per account (stored-items.ts). */
+export interface TranslationScope { accountId: string }
+
 export interface Translator {
-  request(body: Record<string, unknown>, plan: AttemptPlan): TranslatedRequest;
+  request(body: Record<string, unknown>, plan: AttemptPlan, scope: TranslationScope): TranslatedRequest;
   /** The upstream's parsed JSON answer in the client's format. */
-  answer(upstream: unknown): unknown;
+  answer(upstream: unknown, scope: TranslationScope): unknown;
   /** A provider's error answer (status kept) in the client's error format. */
   error(status: number, upstream: string): string;
-  stream(): StreamTranslation;
+  stream(scope: TranslationScope): StreamTranslation;
 }
 
