@@ -15,9 +15,14 @@ test('every priced model parses and model ids are unique per provider', () => {
       seen.add(key);
       assert.ok(model.contextWindow > 0 && model.maxOutputTokens >= 0, `${providerId}/${model.id}: limits`);
       if (model.pricing) {
-        const { longContext, ...flat } = model.pricing;
-        for (const value of [...Object.values(flat), ...Object.values(longContext ?? {}).filter((v) => typeof v === 'string')]) {
+        const { longContext, peak, ...flat } = model.pricing;
+        for (const value of [...Object.values(flat), ...[longContext, peak].flatMap((tier) => Object.values(tier ?? {}).filter((v) => typeof v === 'string'))]) {
           assert.equal(typeof usdPerMillionToMicro(value), 'bigint', `${providerId}/${model.id}: price ${value}`);
+        }
+        // Peak hours are hours of a day, and peak prices never make tokens cheaper.
+        if (peak) {
+          assert.ok(peak.hoursUtc.every(([from, to]) => from >= 0 && from < to && to <= 24), `${providerId}/${model.id}: peak hours`);
+          assert.ok(usdPerMillionToMicro(peak.output) >= usdPerMillionToMicro(model.pricing.output), `${providerId}/${model.id}: peak output`);
         }
         // A tier starts above the base prices' range and never makes tokens cheaper.
         if (longContext) {

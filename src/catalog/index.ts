@@ -22,7 +22,7 @@ export function modelNames(model: CatalogModel, providerId: string): string[] {
   return [id, `${(model.authorId ?? providerId).toLowerCase()}/${id}`];
 }
 
-function tokenPrices(p: Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand'>): PriceMicro {
+function tokenPrices(p: Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'peak'>): PriceMicro {
   const out: PriceMicro = { input: usdPerMillionToMicro(p.input), output: usdPerMillionToMicro(p.output) };
   if (p.cacheRead !== undefined) out.cacheRead = usdPerMillionToMicro(p.cacheRead);
   if (p.cacheWrite !== undefined) out.cacheWrite = usdPerMillionToMicro(p.cacheWrite);
@@ -40,6 +40,12 @@ function priceMicro(model: CatalogModel): PriceMicro | undefined {
     const price = tokenPrices(p.longContext);
     if (out.webSearchPico !== undefined) price.webSearchPico = out.webSearchPico;
     out.longContext = { above: p.longContext.above, price };
+  }
+  if (p.peak) {
+    const price = tokenPrices(p.peak);
+    if (out.webSearchPico !== undefined) price.webSearchPico = out.webSearchPico;
+    const hours = Array.from({ length: 24 }, (_, h) => p.peak!.hoursUtc.some(([from, to]) => h >= from && h < to));
+    out.peak = { hours, price };
   }
   return out;
 }

@@ -210,9 +210,21 @@ const google: readonly CatalogModel[] = [
   gemini('gemini-2.0-flash', 'Gemini 2.0 Flash', price('0.10', '0.40', '0.025'), 8_192),
 ];
 
+/**
+ * DeepSeek bills by the hour since 2026-08-16: peak hours (01:00–04:00 and 06:00–10:00 UTC) at twice the off-peak
+ * rates (api-docs.deepseek.com/quick_start/pricing, as of 2026-11-15).
+ */
+const DEEPSEEK_PEAK_HOURS = [[1, 4], [6, 10]] as const;
+
+function deepseekPrice(input: string, output: string, cacheRead: string): CatalogPricing {
+  return { ...price(input, output, cacheRead), peak: { hoursUtc: DEEPSEEK_PEAK_HOURS, ...price(times(input, 2n), times(output, 2n), times(cacheRead, 2n)) } };
+}
+
 const deepseek: readonly CatalogModel[] = [
-  m('deepseek-v4-pro', { displayName: 'DeepSeek V4 Pro', context: 1_000_000, maxOut: 384_000, pricing: price('1.74', '3.48', '0.145') }),
-  m('deepseek-v4-flash', { displayName: 'DeepSeek V4 Flash', context: 1_000_000, maxOut: 384_000, pricing: price('0.14', '0.28', '0.028') }),
+  m('deepseek-v4-pro', { displayName: 'DeepSeek V4 Pro', context: 1_000_000, maxOut: 384_000, pricing: deepseekPrice('0.66', '1.98', '0.022') }),
+  // DeepSeek-V4.1-Flash; `deepseek-v4-flash` is its retired predecessor's name, still accepted and served by it.
+  m('deepseek-flash', { displayName: 'DeepSeek Flash', context: 1_000_000, maxOut: 384_000, input: TEXT_IMAGE, pricing: deepseekPrice('0.15', '0.60', '0.003') }),
+  m('deepseek-v4-flash', { displayName: 'DeepSeek V4 Flash', context: 1_000_000, maxOut: 384_000, pricing: deepseekPrice('0.15', '0.60', '0.003') }),
   m('deepseek-chat', { displayName: 'DeepSeek Chat', context: 128_000, maxOut: 8_192, pricing: price('0.28', '0.42', '0.028') }),
   m('deepseek-reasoner', { displayName: 'DeepSeek Reasoner', context: 128_000, maxOut: 64_000, pricing: price('0.28', '0.42', '0.028'), unsupported: ['logprobs', 'top_logprobs'] }),
 ];

@@ -34,7 +34,12 @@ export interface CatalogPricing {
   /** USD per 1,000 server-side web searches (Anthropic's `web_search` tool, OpenAI's Responses `web_search`: $10). */
   webSearchPerThousand?: string;
   /** Prices of the whole request when its input exceeds `above` tokens (long-context tiers). */
-  longContext?: { above: number } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand'>;
+  longContext?: { above: number } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'peak'>;
+  /**
+   * Prices of a request made in the provider's peak hours (UTC, each `[from, to)`); the prices above are then the
+   * off-peak ones (DeepSeek since 2026-08-16).
+   */
+  peak?: { hoursUtc: readonly (readonly [number, number])[] } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'peak'>;
 }
 
 /** Prices as integers (micro-USD per million tokens), derived once from CatalogPricing by createCatalog. */
@@ -47,6 +52,8 @@ export interface PriceMicro {
   /** Pico-USD per web search. */
   webSearchPico?: bigint;
   longContext?: { above: number; price: PriceMicro };
+  /** Peak-hour prices: `hours[h]` is true for each peak UTC hour h. */
+  peak?: { hours: readonly boolean[]; price: PriceMicro };
 }
 
 export interface CatalogModel {

@@ -97,6 +97,22 @@ test('the 2026 models: OpenAI past 272K input, Haiku 5.5 past 100K of prompt, Op
   assert.equal(attemptCostPico(opus, attempt('claude-opus-5-5', 'ngrok', 'messages'), 0n, true), 2_000n * 4_000_000n + 5_000n * 200_000n + 2_000n * 5_000_000n + 1_000n * 8_000_000n + 100n * 20_000_000n);
 });
 
+test('DeepSeek bills by the hour of the attempt: peak hours (01–04 and 06–10 UTC) at twice off-peak; holds at peak', () => {
+  // deepseek-v4-pro off-peak: $0.66 in, $0.022 cache hit, $1.98 out.
+  const u = usage({ inputTokens: 1_000_000, cacheReadTokens: 400_000, outputTokens: 100_000 });
+  const offPeak = 600_000n * 660_000n + 400_000n * 22_000n + 100_000n * 1_980_000n;
+  const plan = attempt('deepseek-v4-pro', 'ngrok');
+  assert.equal(attemptCostPico(u, plan, 0n, true, Date.parse('2026-12-03T12:00:00Z')), offPeak);
+  assert.equal(attemptCostPico(u, plan, 0n, true, Date.parse('2026-12-03T03:59:59Z')), 2n * offPeak);
+  assert.equal(attemptCostPico(u, plan, 0n, true, Date.parse('2026-12-03T04:00:00Z')), offPeak, 'the window ends at 04:00');
+  assert.equal(attemptCostPico(u, plan, 0n, true, Date.parse('2026-12-03T06:00:00Z')), 2n * offPeak);
+  assert.equal(attemptCostPico(u, plan, 0n, true, Date.parse('2026-12-03T10:00:00Z')), offPeak);
+  // A hold cannot know the hour the request will end in: peak prices.
+  assert.equal(reservationPico(1000, 100, plan, 0n), 1000n * 1_320_000n + 100n * 3_960_000n);
+  // The retired name bills as the model that serves it.
+  assert.equal(attemptCostPico(usage({ outputTokens: 1_000_000 }), attempt('deepseek-v4-flash', 'ngrok'), 0n, true, Date.parse('2026-12-03T12:00:00Z')), 600_000n * 1_000_000n);
+});
+
 test('a reservation past a tier\'s line holds the tier\'s dearest input price', () => {
   const plan = attempt('claude-sonnet-4-5', 'ngrok');
   // Up to 200K: the dearest input price is the hour-long write, 2 × $3.

@@ -33,10 +33,17 @@ function pricesFor(price: PriceMicro, inputTokens: bigint): PriceMicro {
 
 const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
-export function modelCostPico(usage: TokenUsage, attempt: AttemptPlan): bigint {
+/** The prices in force at `at` (epoch ms): the peak ones within the provider's peak hours. */
+function pricesAt(price: PriceMicro, at: number): PriceMicro {
+  return price.peak !== undefined && price.peak.hours[new Date(at).getUTCHours()] === true ? price.peak.price : price;
+}
+
+/** `at`: when the attempt was sent (epoch ms), for providers that price by the hour. */
+export function modelCostPico(usage: TokenUsage, attempt: AttemptPlan, at: number = Date.now()): bigint {
   if (attempt.keySource !== 'ngrok') return 0n;
-  const base = attempt.candidate.catalogModel?.priceMicro;
-  if (!base) return 0n;
+  const priced = attempt.candidate.catalogModel?.priceMicro;
+  if (!priced) return 0n;
+  const base = pricesAt(priced, at);
   const input = count(usage.inputTokens);
   const price = pricesFor(base, input);
   // Cached counts never exceed the input they are part of, whatever a provider reports.
@@ -53,9 +60,9 @@ export function modelCostPico(usage: TokenUsage, attempt: AttemptPlan): bigint {
     + count(usage.webSearchRequests ?? 0) * (price.webSearchPico ?? 0n);
 }
 
-export function attemptCostPico(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, succeeded: boolean): bigint {
+export function attemptCostPico(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, succeeded: boolean, at: number = Date.now()): bigint {
   const fee = succeeded ? (count(usage.inputTokens) + count(usage.outputTokens)) * feeMicroUsdPerMtok : 0n;
-  return modelCostPico(usage, attempt) + fee;
+  return modelCostPico(usage, attempt, at) + fee;
 }
 
 /**
@@ -66,7 +73,9 @@ export function attemptCostPico(usage: TokenUsage, attempt: AttemptPlan, feeMicr
 export function reservationPico(inputTokens: number, outputTokens: number, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, webSearches = 0): bigint {
   const input = count(inputTokens);
   const output = count(outputTokens);
-  const base = attempt.keySource === 'ngrok' ? attempt.candidate.catalogModel?.priceMicro : undefined;
+  const priced = attempt.keySource === 'ngrok' ? attempt.candidate.catalogModel?.priceMicro : undefined;
+  // An hour-priced model is held at its peak prices: the hour may turn while the request runs.
+  const base = priced?.peak?.price ?? priced;
   // The bound is at least the real input: past a tier's line by the bound, the tier's dearer prices hold.
   const price = base ? pricesFor(base, input) : undefined;
   let inputPrice = price?.input ?? 0n;

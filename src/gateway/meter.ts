@@ -157,7 +157,9 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     const isError = r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed' || r.failure === 'connection' || r.failure === 'empty' || r.failure === 'timeout' || r.failure === 'server';
     // The processing fee is for a successful request: not for a 2xx stream the provider broke or that timed out
     // (an error for the client too). A client that hung up mid-stream still pays for what it received.
-    const cost = attemptCostPico(priced, r.plan, deps.options.processingFeeMicroUsdPerMtok, succeeded && !isError);
+    // Priced at the hour the attempt was sent (DeepSeek bills peak hours double).
+    const sentAt = nowMs - (nowPerf - r.startedAt);
+    const cost = attemptCostPico(priced, r.plan, deps.options.processingFeeMicroUsdPerMtok, succeeded && !isError, sentAt);
     total += cost;
     if (r.served) servedKeyId = r.plan.providerKey?.id;
     const event: UsageEvent = {
