@@ -144,9 +144,11 @@ describe('translation: Responses requests served over chat completions (sqlite)'
       supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }], models: [{ modelId: 'local-llm' }],
     });
     const kl = await h.providerKey('local', 'sk-translate-local');
+    const ko = await h.providerKey('openai', 'sk-translate-openai');
     token = (await h.accessKey(await h.configuration({ router: { rules: [
       { provider: 'anthropic', steps: [{ type: 'user', keys: [{ id: ka }] }] },
       { provider: 'local', steps: [{ type: 'user', keys: [{ id: kl }] }] },
+      { provider: 'openai', steps: [{ type: 'user', keys: [{ id: ko }] }] },
     ] } }))).token;
     openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
   });
@@ -217,6 +219,14 @@ describe('translation: Responses requests served over chat completions (sqlite)'
     const messages = lastUpstream().body!.messages as Record<string, unknown>[];
     assert.deepEqual(messages.slice(-2).map((m) => m.role), ['assistant', 'tool']);
     assert.deepEqual(messages.at(-1), { role: 'tool', tool_call_id: 'call_fake1', content: 'Sunny, 21 °C' });
+  });
+
+  test('a conversation moving from a translated model to an OpenAI one: the references the gateway holds go inline', async () => {
+    const first = await openai.responses.create({ model: 'claude-haiku-4-5', input: 'first' });
+    await openai.responses.create({ model: 'openai:gpt-4o', input: [{ type: 'item_reference', id: first.output[0]!.id! }, { role: 'user', content: 'second' }] });
+    const up = lastUpstream();
+    assert.equal(up.path, '/v1/responses');
+    assert.deepEqual(up.body!.input, [{ role: 'assistant', content: first.output_text }, { role: 'user', content: 'second' }]);
   });
 
   test('a Responses request continuing a stored response is never translated', async () => {

@@ -91,7 +91,7 @@ export const Errors = {
   unknownProvider: spec(400, 'ERR_NGROK_27225', 'Unknown provider "{provider}".', 'invalid_request_error'),
   providerLacksSurface: spec(400, 'ERR_NGROK_27226', 'Provider "{provider}" does not support the {surface} API surface.', 'invalid_request_error'),
   modelLacksSurface: spec(400, 'ERR_NGROK_27226', 'Model "{provider}:{model}" is not served on the {surface} API surface (other models of provider "{provider}" are).', 'invalid_request_error'),
-  notTranslatable: spec(400, 'ERR_NGROK_27226', 'Model "{provider}:{model}" does not serve the {surface} API surface, and this request cannot be translated for it: {reason}. Send the whole conversation instead (with the Vercel AI SDK, set providerOptions.openai.store to false).', 'invalid_request_error'),
+  notTranslatable: spec(400, 'ERR_NGROK_27226', 'Model "{provider}:{model}" does not serve the {surface} API surface, and this request cannot be translated for it: {reason}.', 'invalid_request_error'),
   invalidModelAddress: spec(400, 'ERR_NGROK_27229', 'Invalid model address "{address}".', 'invalid_request_error'),
   unknownModelOrProvider: spec(400, 'ERR_NGROK_27230', '"{address}" is neither a known model nor a recognized provider.', 'invalid_request_error'),
   providerNotAllowed: spec(403, 'ERR_NGROK_27231', 'Provider "{provider}" is not allowed by the access policy.', 'permission_error'),

@@ -28,11 +28,8 @@ export const UNBOUNDED_OUTPUT_TOKENS = 16_384;
 /**
  * The most output an attempt can be billed for: per choice, the smallest of the request's own limit (the
  * largest of its limit fields), the account's cap and the model's maximum, times the choices generated (`n`,
- * `best_of`); embeddings produce none.
- */
-/**
- * The most output tokens an attempt may generate, from the request's own limit fields — those of `surface`, the
- * client's (a translated request names its limit in its own format) — the account cap and the model's limit.
+ * `best_of`); embeddings produce none. The limit fields read are those of `surface`, the client's: a translated
+ * request names its limit in its own format.
  */
 export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings, surface: ApiSurface = attempt.candidate.surface.surface): number {
   const fields = OUTPUT_LIMIT_FIELDS[surface];

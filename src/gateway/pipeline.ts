@@ -3,7 +3,7 @@
 // TollgateError, which the server writes in the request's wire format.
 import { TollgateError, tollgateError } from '../domain/errors.ts';
 import { resolveCandidates, type Candidate } from '../domain/resolve.ts';
-import { itemReferences, storedItems } from './translate/index.ts';
+import { storedStateOnlyOpenaiHolds } from './translate/index.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { inputTokensUpperBound } from '../domain/token-bounds.ts';
@@ -104,25 +104,11 @@ function admitInput(ctx: RequestContext): void | Promise<void> {
   });
 }
 
-/**
- * What of a Responses request only the server that stored it can resolve, if anything: another model, reached by
- * translation, would answer a conversation missing its earlier turns. References to this gateway's own translated
- * answers resolve (translate/stored-items.ts).
- */
-function statefulResponses(ctx: RequestContext): string | undefined {
-  const body = ctx.body!;
-  if (body.previous_response_id !== undefined && body.previous_response_id !== null) return 'it continues a stored response ("previous_response_id")';
-  for (const id of itemReferences(body.input)) {
-    if (!storedItems.get(ctx.key!.accountId, id)) return `it refers to a stored item ("${id.slice(0, 64)}") this gateway does not hold`;
-  }
-  return undefined;
-}
-
 /** Stages 3–4: ordered candidates serving the request's surface, filtered by the key's scope. */
 function scopedCandidates(ctx: RequestContext): Candidate[] {
   const { deps, body, account, configuration } = ctx;
   const skipped: string[] = [];
-  const untranslatable = ctx.route.surface === 'responses' ? statefulResponses(ctx) : undefined;
+  const untranslatable = ctx.route.surface === 'responses' ? storedStateOnlyOpenaiHolds(body!, ctx.key!.accountId) : undefined;
   const candidates = resolveCandidates({ model: body!.model, models: body!.models, format: ctx.route.format, surface: ctx.route.surface, untranslatable }, deps.catalog, account!, skipped);
   const access = configuration?.access ?? null;
   const { allowed, rejected } = applyScope(candidates, access);

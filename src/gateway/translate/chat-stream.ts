@@ -24,27 +24,37 @@ export abstract class FromChatStream implements StreamTranslation {
   protected abstract close(): void;
 
   #started = false;
-  /** Tool-call ids seen → their index; the highest index so far. */
-  #callIds = new Map<string, number>();
+  /** The highest call index handed out so far. */
   #lastCall = -1;
+  /** By upstream `index`: the call it currently continues (our index) and that call's id. */
+  #byIndex = new Map<number, { call: number; id: string | undefined }>();
+  /** Calls without an upstream index, by id. */
+  #byId = new Map<string, number>();
 
   /**
-   * The call a piece belongs to. OpenAI numbers them (`index`); Google's OpenAI-compatible endpoint does not, and
-   * sends each call whole, with its own `id`: a new id is a new call, a piece with neither continues the last.
+   * The call a piece belongs to, numbered from 0 in the order calls open. OpenAI numbers its calls (`index`), but
+   * Ollama gives every parallel call `index: 0`, each with its own `id`: a new id at a used index is a new call.
+   * Google's endpoint numbers none and sends each call whole with its `id`. A piece with no id continues.
    */
   #callIndex(call: Json): number {
-    if (typeof call.index === 'number') {
-      if (call.index > this.#lastCall) this.#lastCall = call.index;
-      return call.index;
-    }
     const id = typeof call.id === 'string' && call.id !== '' ? call.id : undefined;
-    if (id === undefined) return Math.max(this.#lastCall, 0);
-    let index = this.#callIds.get(id);
-    if (index === undefined) {
-      index = ++this.#lastCall;
-      this.#callIds.set(id, index);
+    if (typeof call.index === 'number') {
+      const seen = this.#byIndex.get(call.index);
+      if (seen && (id === undefined || seen.id === undefined || seen.id === id)) {
+        seen.id ??= id;
+        return seen.call;
+      }
+      const opened = ++this.#lastCall;
+      this.#byIndex.set(call.index, { call: opened, id });
+      return opened;
     }
-    return index;
+    if (id === undefined) return Math.max(this.#lastCall, 0);
+    let opened = this.#byId.get(id);
+    if (opened === undefined) {
+      opened = ++this.#lastCall;
+      this.#byId.set(id, opened);
+    }
+    return opened;
   }
 
   event(_event: string, data: string): void {

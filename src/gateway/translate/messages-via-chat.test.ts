@@ -106,3 +106,22 @@ test('a streamed refusal is text; a failed tool result says so; images a tool re
     { role: 'user', content: [{ type: 'text', text: 'Output of tool call t2:' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }, { type: 'text', text: 'go on' }] },
   ]);
 });
+
+test('parallel calls all numbered 0 but with their own ids (Ollama) are separate blocks', () => {
+  const t = messagesViaChat.stream(scope);
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'o1', function: { name: 'weather', arguments: '{"city":"Paris"}' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'o2', function: { name: 'weather', arguments: '{"city":' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 0, function: { arguments: '"Rome"}' } }] }, 'tool_calls'));
+  const deltas = events(t.finish()).filter(([type]) => type === 'content_block_delta').map(([, data]) => [data.index, (data.delta as { partial_json: string }).partial_json]);
+  assert.deepEqual(deltas, [[0, '{"city":"Paris"}'], [1, '{"city":'], [1, '"Rome"}']]);
+});
+
+test('a long metadata.user_id (Claude Code\'s) goes as its SHA-256, within OpenAI\'s 64 characters; thinking-only turns are left out', () => {
+  const long = `user_${'a'.repeat(64)}_account_${'b'.repeat(36)}_session_${'c'.repeat(36)}`;
+  const { body } = messagesViaChat.request({ model: 'gpt-4o', max_tokens: 5, metadata: { user_id: long }, messages: [
+    { role: 'user', content: 'hi' }, { role: 'assistant', content: [{ type: 'thinking', thinking: 'hmm', signature: 's' }] }, { role: 'user', content: 'again' },
+  ] }, plan('gpt-4o'), scope);
+  assert.match(String(body.user), /^[0-9a-f]{64}$/);
+  assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 5, metadata: { user_id: 'u1' }, messages: [] }, plan('gpt-4o'), scope).body.user, 'u1');
+  assert.deepEqual(body.messages, [{ role: 'user', content: 'hi' }, { role: 'user', content: 'again' }]);
+});

@@ -2,6 +2,7 @@
 // completions: messages, system prompt, images, function tools, tool calls and results, reasoning effort, stop
 // reasons, usage and errors are mapped both ways; streams are rebuilt event by event. docs/decisions/translation.md
 // lists what has no place on the other side.
+import { createHash } from 'node:crypto';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { anthropicErrorType } from '../formats/anthropic.ts';
 import { num, obj, parseJson } from '../formats/types.ts';
@@ -83,6 +84,14 @@ function assistantMessage(content: unknown): Json {
   return message;
 }
 
+/**
+ * `metadata.user_id` → chat's `user`, which OpenAI limits to 64 characters (Claude Code's ids are longer): a
+ * longer id goes as its SHA-256, which identifies the same user as steadily.
+ */
+function chatUser(id: string): string {
+  return id.length <= 64 ? id : createHash('sha256').update(id).digest('hex');
+}
+
 /** Anthropic's `tool_choice` → chat's. */
 function toolChoice(choice: Json): { choice?: unknown; parallel?: boolean } {
   const parallel = choice.disable_parallel_tool_use === true ? false : undefined;
@@ -110,7 +119,11 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   for (const m of Array.isArray(body.messages) ? body.messages : []) {
     const message = obj(m);
     if (!message) continue;
-    if (message.role === 'assistant') messages.push(assistantMessage(message.content));
+    if (message.role === 'assistant') {
+      const turn = assistantMessage(message.content);
+      // A turn that was only thinking has nothing for another model (some servers refuse an empty message).
+      if (turn.content !== '' || turn.tool_calls !== undefined) messages.push(turn);
+    }
     else userMessages(message.content, messages);
   }
   const out: Json = { model: body.model, messages };
@@ -122,7 +135,7 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (body.stream === true && !plan.candidate.provider.custom) out.stream_options = { include_usage: true };
   if (body.stream !== undefined) out.stream = body.stream;
   const user = obj(body.metadata)?.user_id;
-  if (typeof user === 'string') out.user = user;
+  if (typeof user === 'string') out.user = chatUser(user);
   else if (body.metadata !== undefined) removed.push('metadata');
   // Function tools map one to one; Anthropic's own tools (web search, bash, the text editor…) have no counterpart.
   const tools = Array.isArray(body.tools) ? body.tools.map(obj).filter((t): t is Json => t !== undefined) : [];

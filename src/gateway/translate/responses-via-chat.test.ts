@@ -5,6 +5,7 @@ import { resolveCandidates } from '../../domain/resolve.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { snapshot } from '../../../test/helpers/snapshot.ts';
 import { responsesViaChat } from './responses-via-chat.ts';
+import { storedStateOnlyOpenaiHolds, withStoredItemsInline } from './stored-items.ts';
 
 const catalog = createCatalog({});
 const scope = { accountId: 'acct_test' };
@@ -88,4 +89,25 @@ test('a stream: numbered events, items opened and closed, and response.completed
   assert.deepEqual((done.output as Record<string, unknown>[]).map((item) => [item.type, item.status]), [['message', 'completed'], ['function_call', 'completed']]);
   assert.equal((done.output as Record<string, unknown>[])[1]!.arguments, '{"a":1}');
   assert.equal((done.usage as Record<string, unknown>).total_tokens, 7);
+});
+
+test('images a tool returned follow the run of tool outputs; state only OpenAI holds is named, and inlined for OpenAI', () => {
+  const { body } = responsesViaChat.request({ model: 'claude-sonnet-4-6', input: [
+    { type: 'function_call', call_id: 'a', name: 'shot', arguments: '{}' },
+    { type: 'function_call', call_id: 'b', name: 'shot', arguments: '{}' },
+    { type: 'function_call_output', call_id: 'a', output: [{ type: 'input_text', text: 'one' }, { type: 'input_image', image_url: 'data:image/png;base64,AA' }] },
+    { type: 'function_call_output', call_id: 'b', output: 'two' },
+  ] }, plan('claude-sonnet-4-6'), scope);
+  assert.deepEqual((body.messages as { role: string }[]).map((m) => m.role), ['assistant', 'tool', 'tool', 'user']);
+  assert.deepEqual((body.messages as { content: unknown }[])[3]!.content, [{ type: 'text', text: 'Output of tool call a:' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AA' } }]);
+
+  assert.match(storedStateOnlyOpenaiHolds({ conversation: 'conv_1', input: 'x' }, 'acct_test')!, /stored conversation/);
+  assert.match(storedStateOnlyOpenaiHolds({ prompt: { id: 'pmpt_1' }, input: 'x' }, 'acct_test')!, /stored prompt/);
+  assert.match(storedStateOnlyOpenaiHolds({ input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] }, 'acct_test')!, /file stored at OpenAI/);
+  assert.equal(storedStateOnlyOpenaiHolds({ input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://x/y.png' }] }] }, 'acct_test'), undefined);
+
+  const answered = responsesViaChat.answer({ choices: [{ finish_reason: 'stop', message: { content: 'Earlier answer' } }] }, scope) as { output: { id: string }[] };
+  const inline = withStoredItemsInline({ model: 'gpt-4o', input: [{ type: 'item_reference', id: answered.output[0]!.id }, { role: 'user', content: 'next' }] }, 'acct_test');
+  assert.deepEqual(inline?.input, [{ role: 'assistant', content: 'Earlier answer' }, { role: 'user', content: 'next' }]);
+  assert.equal(withStoredItemsInline({ model: 'gpt-4o', input: [{ type: 'item_reference', id: 'msg_openai' }] }, 'acct_test'), undefined, 'OpenAI\'s own references go as sent');
 });

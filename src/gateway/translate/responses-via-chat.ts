@@ -35,6 +35,22 @@ function outputText(output: unknown): string {
   return list(output).filter((p) => typeof p.text === 'string').map((p) => p.text as string).join('');
 }
 
+/**
+ * A tool's output as chat takes it: the text in a `tool` message; images and files it returned (the Vercel AI SDK
+ * sends them as `input_image`/`input_file` parts) in a user message right after, saying which call they came from.
+ */
+function toolOutput(item: Json, messages: Json[], media: Json[]): void {
+  messages.push({ role: 'tool', tool_call_id: item.call_id, content: outputText(item.output) });
+  const parts = chatContent(list(item.output).filter((p) => p.type === 'input_image' || p.type === 'input_file'));
+  if (Array.isArray(parts) && parts.length > 0) media.push({ type: 'text', text: `Output of tool call ${String(item.call_id)}:` }, ...parts);
+}
+
+/** The media of a run of tool outputs, after the run: chat wants a call's results right after the call. */
+function flushMedia(messages: Json[], media: Json[]): void {
+  if (media.length === 0) return;
+  messages.push({ role: 'user', content: media.splice(0) });
+}
+
 function chatMessages(body: Json, scope: TranslationScope): Json[] {
   const messages: Json[] = [];
   if (typeof body.instructions === 'string' && body.instructions !== '') messages.push({ role: 'system', content: body.instructions });
@@ -42,15 +58,19 @@ function chatMessages(body: Json, scope: TranslationScope): Json[] {
     messages.push({ role: 'user', content: body.input });
     return messages;
   }
+  const media: Json[] = [];
   for (const given of list(body.input)) {
     // Earlier output sent back by reference: the translated answer that produced it was kept (stored-items.ts;
     // the pipeline translates only requests whose references all resolve).
     const item = given.type === 'item_reference' && typeof given.id === 'string' ? storedItems.get(scope.accountId, given.id) : given;
     if (!item) continue;
     const type = item.type ?? 'message';
+    if (type !== 'function_call_output') flushMedia(messages, media);
     if (type === 'message') {
       const role = item.role === 'developer' ? 'system' : item.role;
-      messages.push({ role, content: chatContent(item.content) });
+      const content = chatContent(item.content);
+      // Nothing chat can carry (only reasoning, or parts it has no place for): an empty message some servers refuse.
+      if (content !== '' && !(Array.isArray(content) && content.length === 0)) messages.push({ role, content });
     } else if (type === 'function_call') {
       const call = { id: item.call_id, type: 'function', function: { name: item.name, arguments: typeof item.arguments === 'string' ? item.arguments : '{}' } };
       // Calls made in one turn share one assistant message, after any text of that turn.
@@ -58,10 +78,11 @@ function chatMessages(body: Json, scope: TranslationScope): Json[] {
       if (last?.role === 'assistant') ((last.tool_calls ??= []) as Json[]).push(call);
       else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
     } else if (type === 'function_call_output') {
-      messages.push({ role: 'tool', tool_call_id: item.call_id, content: outputText(item.output) });
+      toolOutput(item, messages, media);
     }
     // Reasoning items are the model's own, encrypted for OpenAI: another model neither needs nor accepts them.
   }
+  flushMedia(messages, media);
   return messages;
 }
 

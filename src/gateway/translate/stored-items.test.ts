@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { StoredItems, itemReferences } from './stored-items.ts';
 
 test('kept per account, the oldest evicted past the count or byte bound, the stale ones not served', async () => {
-  const items = new StoredItems(2, 200, 50);
+  const items = new StoredItems(2, 200, 50, 2);
   items.put('a', { id: 'm1', text: 'one' });
   items.put('a', { id: 'm2', text: 'two' });
   assert.deepEqual([items.get('a', 'm1')?.text, items.get('b', 'm1')], ['one', undefined]);
@@ -16,4 +16,15 @@ test('kept per account, the oldest evicted past the count or byte bound, the sta
   await new Promise((r) => setTimeout(r, 60));
   assert.equal(items.get('a', 'big'), undefined, 'too old');
   assert.deepEqual(itemReferences([{ type: 'item_reference', id: 'x' }, { role: 'user', content: 'hi' }, { type: 'item_reference' }]), ['x']);
+});
+
+test('one account filling its share evicts its own items only; sizes count bytes', () => {
+  const items = new StoredItems(10, 10_000, 60_000, 3);
+  items.put('quiet', { id: 'q1' });
+  for (let i = 0; i < 5; i++) items.put('busy', { id: `b${i}` });
+  assert.ok(items.get('quiet', 'q1'));
+  assert.deepEqual(['b0', 'b1', 'b2', 'b3', 'b4'].map((id) => items.get('busy', id) !== undefined), [false, false, true, true, true]);
+  const bytes = new StoredItems(10, 60, 60_000);
+  bytes.put('a', { id: 'x', text: '語'.repeat(15) });
+  assert.equal(bytes.get('a', 'x'), undefined, '15 CJK characters are 45 bytes: with the JSON around them, over 60');
 });

@@ -1,8 +1,8 @@
 // Output items of translated Responses answers, kept a while per account. A client that lets OpenAI store its
 // conversation (the Vercel AI SDK's default `store: true`) sends earlier output back as `item_reference`s, which
 // only the server that answered can resolve: for a translated answer, that is this process. In memory, bounded
-// in count, bytes and age; a reference it cannot resolve (evicted, or answered by another node) makes the
-// request untranslatable (docs/decisions/translation.md).
+// in count (in all, and per account), bytes and age; a reference it cannot resolve (evicted, or answered by
+// another node) makes the request untranslatable (docs/decisions/translation.md).
 
 type Json = Record<string, unknown>;
 
@@ -10,25 +10,33 @@ interface Kept { accountId: string; item: Json; bytes: number; at: number }
 
 export class StoredItems {
   readonly #items = new Map<string, Kept>();
+  /** Each account's item ids, oldest first: one busy account evicts its own items, not everyone's. */
+  readonly #byAccount = new Map<string, string[]>();
   #bytes = 0;
   readonly #maxItems: number;
+  readonly #maxPerAccount: number;
   readonly #maxBytes: number;
   readonly #maxAgeMs: number;
 
-  constructor(maxItems = 20_000, maxBytes = 32 * 1024 * 1024, maxAgeMs = 60 * 60 * 1000) {
+  constructor(maxItems = 20_000, maxBytes = 32 * 1024 * 1024, maxAgeMs = 60 * 60 * 1000, maxPerAccount = Math.max(1, Math.floor(maxItems / 10))) {
     this.#maxItems = maxItems;
     this.#maxBytes = maxBytes;
     this.#maxAgeMs = maxAgeMs;
+    this.#maxPerAccount = maxPerAccount;
   }
 
   put(accountId: string, item: Json): void {
     const id = item.id;
     if (typeof id !== 'string') return;
     this.#drop(id);
-    const bytes = JSON.stringify(item).length;
+    const bytes = Buffer.byteLength(JSON.stringify(item));
     if (bytes > this.#maxBytes) return;
     this.#items.set(id, { accountId, item, bytes, at: Date.now() });
     this.#bytes += bytes;
+    const own = this.#byAccount.get(accountId) ?? [];
+    own.push(id);
+    this.#byAccount.set(accountId, own);
+    while (own.length > this.#maxPerAccount) this.#drop(own[0]!);
     // Oldest first: a Map iterates in insertion order.
     for (const [oldest] of this.#items) {
       if (this.#items.size <= this.#maxItems && this.#bytes <= this.#maxBytes) break;
@@ -52,6 +60,12 @@ export class StoredItems {
     if (!kept) return;
     this.#items.delete(id);
     this.#bytes -= kept.bytes;
+    const own = this.#byAccount.get(kept.accountId);
+    if (!own) return;
+    // Usually the account's oldest (eviction goes oldest first); an expired one may sit anywhere.
+    const at = own[0] === id ? 0 : own.indexOf(id);
+    if (at >= 0) own.splice(at, 1);
+    if (own.length === 0) this.#byAccount.delete(kept.accountId);
   }
 }
 
@@ -67,4 +81,60 @@ export function itemReferences(input: unknown): string[] {
     if (i?.type === 'item_reference' && typeof i.id === 'string') ids.push(i.id);
   }
   return ids;
+}
+
+const WHOLE_CONVERSATION = 'send the whole conversation instead';
+
+/**
+ * What of a Responses request only the server that stored it can resolve, as the reason it cannot be translated
+ * (with the way out), if anything: another model would answer a conversation missing its earlier turns, prompt
+ * or files. References to this gateway's own translated answers resolve.
+ */
+export function storedStateOnlyOpenaiHolds(body: Json, accountId: string): string | undefined {
+  if (body.previous_response_id !== undefined && body.previous_response_id !== null) return `it continues a stored response ("previous_response_id"); ${WHOLE_CONVERSATION}`;
+  if (body.conversation !== undefined && body.conversation !== null) return `it continues a stored conversation ("conversation"); ${WHOLE_CONVERSATION}`;
+  const prompt = body.prompt;
+  if (prompt !== null && typeof prompt === 'object' && 'id' in prompt) return 'it uses a stored prompt ("prompt"); send the prompt\'s text instead';
+  for (const id of itemReferences(body.input)) {
+    if (!storedItems.get(accountId, id)) return `it refers to a stored item ("${id.slice(0, 64)}") this gateway does not hold; ${WHOLE_CONVERSATION} (with the Vercel AI SDK, set providerOptions.openai.store to false)`;
+  }
+  if (storedFile(body.input)) return 'it refers to a file stored at OpenAI ("file_id"); send the file\'s data instead';
+  return undefined;
+}
+
+/** Whether an input message or tool output has an image or file given only by its OpenAI file id. */
+function storedFile(input: unknown): boolean {
+  if (!Array.isArray(input)) return false;
+  for (const item of input) {
+    const i = item !== null && typeof item === 'object' ? (item as Json) : undefined;
+    const parts = i?.content ?? i?.output;
+    if (!Array.isArray(parts)) continue;
+    for (const part of parts) {
+      const p = part !== null && typeof part === 'object' ? (part as Json) : undefined;
+      if ((p?.type === 'input_image' || p?.type === 'input_file') && typeof p.file_id === 'string' && p.image_url === undefined && p.file_data === undefined) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * For a model that serves Responses itself: the request with the references this gateway holds (earlier output of
+ * its translated answers, when a conversation moves to an OpenAI model or fails over to one) replaced by what they
+ * referred to, since the provider never saw those ids. Undefined when there is nothing to replace.
+ */
+export function withStoredItemsInline(body: Json, accountId: string): Json | undefined {
+  if (itemReferences(body.input).length === 0) return undefined;
+  if (!Array.isArray(body.input)) return undefined;
+  let replaced = false;
+  const input = body.input.map((item: unknown) => {
+    const i = item !== null && typeof item === 'object' ? (item as Json) : undefined;
+    if (i?.type !== 'item_reference' || typeof i.id !== 'string') return item;
+    const kept = storedItems.get(accountId, i.id);
+    if (!kept) return item;
+    replaced = true;
+    if (kept.type === 'function_call') return { type: 'function_call', call_id: kept.call_id, name: kept.name, arguments: kept.arguments };
+    const text = Array.isArray(kept.content) ? kept.content.map((p) => (p !== null && typeof p === 'object' && typeof (p as Json).text === 'string' ? (p as Json).text : '')).join('') : '';
+    return { role: 'assistant', content: text };
+  });
+  return replaced ? { ...body, input } : undefined;
 }
