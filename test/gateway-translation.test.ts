@@ -229,6 +229,23 @@ describe('translation: Responses requests served over chat completions (sqlite)'
     assert.deepEqual(up.body!.input, [{ role: 'assistant', content: first.output_text }, { role: 'user', content: 'second' }]);
   });
 
+  test('references are written out before the input cap measures the request; store: false keeps nothing', async () => {
+    const first = await openai.responses.create({ model: 'claude-haiku-4-5', input: 'first' });
+    const ref = { type: 'item_reference' as const, id: first.output[0]!.id! };
+    await h.gatewayConfig({ maxInputTokens: 300 });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      // 60 references to one short answer: a small body, but ~1,000 tokens for the model to read.
+      await assert.rejects(openai.responses.create({ model: 'claude-haiku-4-5', input: [...Array.from({ length: 60 }, () => ref), { role: 'user', content: 'and?' }] }),
+        (e: unknown) => e instanceof OpenAI.APIError && e.status === 413 && /ERR_NGROK_3811/.test(e.message));
+    } finally {
+      await h.gatewayConfig({ maxInputTokens: null });
+    }
+    const unkept = await openai.responses.create({ model: 'claude-haiku-4-5', input: 'not stored', store: false });
+    await assert.rejects(openai.responses.create({ model: 'claude-haiku-4-5', input: [{ type: 'item_reference', id: unkept.output[0]!.id! }] }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27226/.test(e.message));
+  });
+
   test('a Responses request continuing a stored response is never translated', async () => {
     await assert.rejects(openai.responses.create({ model: 'claude-sonnet-4-6', previous_response_id: 'resp_abc', input: 'and then?' }),
       (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27226/.test(e.message));

@@ -19,10 +19,15 @@ test('every priced model parses and model ids are unique per provider', () => {
         for (const value of [...Object.values(flat), ...[longContext, peak].flatMap((tier) => Object.values(tier ?? {}).filter((v) => typeof v === 'string'))]) {
           assert.equal(typeof usdPerMillionToMicro(value), 'bigint', `${providerId}/${model.id}: price ${value}`);
         }
-        // Peak hours are hours of a day, and peak prices never make tokens cheaper.
+        // Peak hours are hours of a day, and peak prices never make tokens cheaper. cost.ts applies a peak tier or a
+        // long-context tier, never both: a model has at most one.
         if (peak) {
           assert.ok(peak.hoursUtc.every(([from, to]) => from >= 0 && from < to && to <= 24), `${providerId}/${model.id}: peak hours`);
-          assert.ok(usdPerMillionToMicro(peak.output) >= usdPerMillionToMicro(model.pricing.output), `${providerId}/${model.id}: peak output`);
+          for (const field of ['input', 'output', 'cacheRead', 'cacheWrite'] as const) {
+            const base = model.pricing[field];
+            if (base !== undefined) assert.ok(usdPerMillionToMicro(peak[field] ?? '0') >= usdPerMillionToMicro(base), `${providerId}/${model.id}: peak ${field}`);
+          }
+          assert.equal(longContext, undefined, `${providerId}/${model.id}: a peak tier and a long-context tier`);
         }
         // A tier starts above the base prices' range and never makes tokens cheaper.
         if (longContext) {

@@ -220,11 +220,13 @@ function deepseekPrice(input: string, output: string, cacheRead: string): Catalo
   return { ...price(input, output, cacheRead), peak: { hoursUtc: DEEPSEEK_PEAK_HOURS, ...price(times(input, 2n), times(output, 2n), times(cacheRead, 2n)) } };
 }
 
+const DEEPSEEK_FLASH: ModelInit = { displayName: 'DeepSeek Flash', context: 1_000_000, maxOut: 384_000, input: TEXT_IMAGE, pricing: deepseekPrice('0.15', '0.60', '0.003') };
+
 const deepseek: readonly CatalogModel[] = [
   m('deepseek-v4-pro', { displayName: 'DeepSeek V4 Pro', context: 1_000_000, maxOut: 384_000, pricing: deepseekPrice('0.66', '1.98', '0.022') }),
   // DeepSeek-V4.1-Flash; `deepseek-v4-flash` is its retired predecessor's name, still accepted and served by it.
-  m('deepseek-flash', { displayName: 'DeepSeek Flash', context: 1_000_000, maxOut: 384_000, input: TEXT_IMAGE, pricing: deepseekPrice('0.15', '0.60', '0.003') }),
-  m('deepseek-v4-flash', { displayName: 'DeepSeek V4 Flash', context: 1_000_000, maxOut: 384_000, pricing: deepseekPrice('0.15', '0.60', '0.003') }),
+  m('deepseek-flash', DEEPSEEK_FLASH),
+  m('deepseek-v4-flash', { ...DEEPSEEK_FLASH, displayName: 'DeepSeek V4 Flash' }),
   m('deepseek-chat', { displayName: 'DeepSeek Chat', context: 128_000, maxOut: 8_192, pricing: price('0.28', '0.42', '0.028') }),
   m('deepseek-reasoner', { displayName: 'DeepSeek Reasoner', context: 128_000, maxOut: 64_000, pricing: price('0.28', '0.42', '0.028'), unsupported: ['logprobs', 'top_logprobs'] }),
 ];

@@ -17,18 +17,20 @@ function attempt(model: string, keySource: 'ngrok' | 'user', surface: 'chat-comp
 }
 const usage = (u: Partial<TokenUsage>): TokenUsage => ({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, ...u });
 const FEE = 50_000n; // $0.05 per million tokens
+/** A time outside every provider's peak hours. */
+const NOON = Date.parse('2026-12-03T12:00:00Z');
 
 test('managed: input, cached input and output at catalog prices, plus the fee on success', () => {
   // gpt-4o: $2.50 in, $1.25 cached, $10 out per Mtok.
   const u = usage({ inputTokens: 1_000_000, cacheReadTokens: 200_000, outputTokens: 100_000, reasoningTokens: 30_000 });
   const model = 800_000n * 2_500_000n + 200_000n * 1_250_000n + 100_000n * 10_000_000n;
-  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'ngrok'), 0n, true), model);
-  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'ngrok'), FEE, true), model + 1_100_000n * FEE);
+  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'ngrok'), 0n, true, NOON), model);
+  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'ngrok'), FEE, true, NOON), model + 1_100_000n * FEE);
   assert.equal(formatUsd5(model), '3.25000');
 });
 
 test('gemini-3.6-flash example from the spec: $0.75 in, $3.75 out', () => {
-  const cost = attemptCostPico(usage({ inputTokens: 1_000_000, outputTokens: 1_000_000 }), attempt('gemini-3.6-flash', 'ngrok'), 0n, true);
+  const cost = attemptCostPico(usage({ inputTokens: 1_000_000, outputTokens: 1_000_000 }), attempt('gemini-3.6-flash', 'ngrok'), 0n, true, NOON);
   assert.equal(cost, 4_500_000n * 1_000_000n);
   assert.equal(cost / PICO_PER_USD, 4n);
 });
@@ -36,68 +38,68 @@ test('gemini-3.6-flash example from the spec: $0.75 in, $3.75 out', () => {
 test('cache writes use the cache-write price, missing cache prices fall back to input', () => {
   // claude-haiku-4-5: $1 in, $0.10 read, $1.25 write, $5 out.
   const u = usage({ inputTokens: 1000, cacheReadTokens: 100, cacheWriteTokens: 200, outputTokens: 10 });
-  assert.equal(attemptCostPico(u, attempt('claude-haiku-4-5', 'ngrok'), 0n, true), 700n * 1_000_000n + 100n * 100_000n + 200n * 1_250_000n + 10n * 5_000_000n);
+  assert.equal(attemptCostPico(u, attempt('claude-haiku-4-5', 'ngrok'), 0n, true, NOON), 700n * 1_000_000n + 100n * 100_000n + 200n * 1_250_000n + 10n * 5_000_000n);
   // gpt-3.5-turbo has no cached price.
-  assert.equal(attemptCostPico(usage({ inputTokens: 10, cacheReadTokens: 10 }), attempt('gpt-3.5-turbo', 'ngrok'), 0n, true), 10n * 500_000n);
+  assert.equal(attemptCostPico(usage({ inputTokens: 10, cacheReadTokens: 10 }), attempt('gpt-3.5-turbo', 'ngrok'), 0n, true, NOON), 10n * 500_000n);
 });
 
 test('user keys pay only the fee; failures pay nothing beyond model cost', () => {
   const u = usage({ inputTokens: 1000, outputTokens: 500 });
-  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'user'), FEE, true), 1500n * FEE);
-  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'user'), FEE, false), 0n);
-  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'ngrok'), FEE, false), 1000n * 2_500_000n + 500n * 10_000_000n);
+  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'user'), FEE, true, NOON), 1500n * FEE);
+  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'user'), FEE, false, NOON), 0n);
+  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'ngrok'), FEE, false, NOON), 1000n * 2_500_000n + 500n * 10_000_000n);
 });
 
 test('odd counts are clamped to non-negative integers', () => {
   const u = usage({ inputTokens: 10, cacheReadTokens: 50, outputTokens: -5 });
-  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'ngrok'), 0n, true), 10n * 1_250_000n);
+  assert.equal(attemptCostPico(u, attempt('gpt-4o', 'ngrok'), 0n, true, NOON), 10n * 1_250_000n);
 });
 
 test('Anthropic hour-long cache writes cost 2 × input, web searches $10 per 1,000', () => {
   // claude-sonnet-4-6: $3 in, $3.75 5-minute write, $6 1-hour write, $15 out (probe: 100 in + 10,000 1h writes).
   const u = usage({ inputTokens: 10_100, cacheWriteTokens: 10_000, cacheWriteLongTokens: 10_000 });
-  assert.equal(attemptCostPico(u, attempt('claude-sonnet-4-6', 'ngrok'), 0n, true), 100n * 3_000_000n + 10_000n * 6_000_000n);
+  assert.equal(attemptCostPico(u, attempt('claude-sonnet-4-6', 'ngrok'), 0n, true, NOON), 100n * 3_000_000n + 10_000n * 6_000_000n);
   const mixed = usage({ inputTokens: 300, cacheWriteTokens: 300, cacheWriteLongTokens: 100, outputTokens: 10, webSearchRequests: 50 });
-  assert.equal(attemptCostPico(mixed, attempt('claude-sonnet-4-6', 'ngrok'), 0n, true), 200n * 3_750_000n + 100n * 6_000_000n + 10n * 15_000_000n + 50n * 10_000_000_000n);
+  assert.equal(attemptCostPico(mixed, attempt('claude-sonnet-4-6', 'ngrok'), 0n, true, NOON), 200n * 3_750_000n + 100n * 6_000_000n + 10n * 15_000_000n + 50n * 10_000_000_000n);
   // A reported hour-long count above the writes it is part of is held to them.
-  assert.equal(attemptCostPico(usage({ inputTokens: 10, cacheWriteTokens: 5, cacheWriteLongTokens: 99 }), attempt('claude-haiku-4-5', 'ngrok'), 0n, true), 5n * 1_000_000n + 5n * 2_000_000n);
+  assert.equal(attemptCostPico(usage({ inputTokens: 10, cacheWriteTokens: 5, cacheWriteLongTokens: 99 }), attempt('claude-haiku-4-5', 'ngrok'), 0n, true, NOON), 5n * 1_000_000n + 5n * 2_000_000n);
 });
 
 test('long-context tiers price the whole request once its input passes the line', () => {
   // gemini-2.5-pro: $1.25 / $10 up to 200K input, $2.50 / $15 above (the probe's 500K in + 10K out: $1.40).
-  const big = attemptCostPico(usage({ inputTokens: 500_000, outputTokens: 10_000 }), attempt('gemini-2.5-pro', 'ngrok'), 0n, true);
+  const big = attemptCostPico(usage({ inputTokens: 500_000, outputTokens: 10_000 }), attempt('gemini-2.5-pro', 'ngrok'), 0n, true, NOON);
   assert.equal(formatUsd5(big), '1.40000');
-  const at = attemptCostPico(usage({ inputTokens: 200_000, outputTokens: 10_000 }), attempt('gemini-2.5-pro', 'ngrok'), 0n, true);
+  const at = attemptCostPico(usage({ inputTokens: 200_000, outputTokens: 10_000 }), attempt('gemini-2.5-pro', 'ngrok'), 0n, true, NOON);
   assert.equal(at, 200_000n * 1_250_000n + 10_000n * 10_000_000n);
   // Sonnet 4.5's 1M context (the beta): 2 × input, 1.5 × output, cache prices scaled with input.
-  const claude = attemptCostPico(usage({ inputTokens: 300_000, cacheReadTokens: 100_000, outputTokens: 1000 }), attempt('claude-sonnet-4-5', 'ngrok'), 0n, true);
+  const claude = attemptCostPico(usage({ inputTokens: 300_000, cacheReadTokens: 100_000, outputTokens: 1000 }), attempt('claude-sonnet-4-5', 'ngrok'), 0n, true, NOON);
   assert.equal(claude, 200_000n * 6_000_000n + 100_000n * 600_000n + 1000n * 22_500_000n);
   // Sonnet 4.6 and Opus 4.6: standard prices across the whole 1M window.
-  const flat = attemptCostPico(usage({ inputTokens: 300_000, cacheReadTokens: 100_000, outputTokens: 1000 }), attempt('claude-sonnet-4-6', 'ngrok'), 0n, true);
+  const flat = attemptCostPico(usage({ inputTokens: 300_000, cacheReadTokens: 100_000, outputTokens: 1000 }), attempt('claude-sonnet-4-6', 'ngrok'), 0n, true, NOON);
   assert.equal(flat, 200_000n * 3_000_000n + 100_000n * 300_000n + 1000n * 15_000_000n);
-  assert.equal(attemptCostPico(usage({ inputTokens: 900_000, outputTokens: 1000 }), attempt('claude-opus-4-6', 'ngrok'), 0n, true), 900_000n * 5_000_000n + 1000n * 25_000_000n);
+  assert.equal(attemptCostPico(usage({ inputTokens: 900_000, outputTokens: 1000 }), attempt('claude-opus-4-6', 'ngrok'), 0n, true, NOON), 900_000n * 5_000_000n + 1000n * 25_000_000n);
   // Models without a long context have no tier.
-  assert.equal(attemptCostPico(usage({ inputTokens: 300_000 }), attempt('claude-haiku-4-5', 'ngrok'), 0n, true), 300_000n * 1_000_000n);
+  assert.equal(attemptCostPico(usage({ inputTokens: 300_000 }), attempt('claude-haiku-4-5', 'ngrok'), 0n, true, NOON), 300_000n * 1_000_000n);
 });
 
 test('the 2026 models: OpenAI past 272K input, Haiku 5.5 past 100K of prompt, Opus 5.5 reading its cache at 0.05 × input', () => {
   // gpt-5.4: $2.50 / $0.25 cached / $15; above 272K input $5 / $0.50 / $22.50.
-  assert.equal(attemptCostPico(usage({ inputTokens: 272_000, outputTokens: 1000 }), attempt('gpt-5.4', 'ngrok'), 0n, true), 272_000n * 2_500_000n + 1000n * 15_000_000n);
-  assert.equal(attemptCostPico(usage({ inputTokens: 300_000, cacheReadTokens: 100_000, outputTokens: 1000 }), attempt('gpt-5.4', 'ngrok'), 0n, true),
+  assert.equal(attemptCostPico(usage({ inputTokens: 272_000, outputTokens: 1000 }), attempt('gpt-5.4', 'ngrok'), 0n, true, NOON), 272_000n * 2_500_000n + 1000n * 15_000_000n);
+  assert.equal(attemptCostPico(usage({ inputTokens: 300_000, cacheReadTokens: 100_000, outputTokens: 1000 }), attempt('gpt-5.4', 'ngrok'), 0n, true, NOON),
     200_000n * 5_000_000n + 100_000n * 500_000n + 1000n * 22_500_000n);
   // gpt-6.1-sol as ngrok's changelog names it: $2 / $10, the tier $4 / $15.
-  assert.equal(attemptCostPico(usage({ inputTokens: 1_000_000, outputTokens: 1_000_000 }), attempt('openai/gpt-6.1-sol', 'ngrok'), 0n, true), (4_000_000n + 15_000_000n) * 1_000_000n);
+  assert.equal(attemptCostPico(usage({ inputTokens: 1_000_000, outputTokens: 1_000_000 }), attempt('openai/gpt-6.1-sol', 'ngrok'), 0n, true, NOON), (4_000_000n + 15_000_000n) * 1_000_000n);
   // claude-haiku-5-5: $0.10 / $0.50, writes $0.125 (5 min); a prompt over 100K — cache reads and writes count — at 5 ×.
   const small = usage({ inputTokens: 60_000, cacheReadTokens: 20_000, cacheWriteTokens: 20_000, outputTokens: 1000 });
-  assert.equal(attemptCostPico(small, attempt('claude-haiku-5-5', 'ngrok', 'messages'), 0n, true), 20_000n * 100_000n + 20_000n * 10_000n + 20_000n * 125_000n + 1000n * 500_000n);
+  assert.equal(attemptCostPico(small, attempt('claude-haiku-5-5', 'ngrok', 'messages'), 0n, true, NOON), 20_000n * 100_000n + 20_000n * 10_000n + 20_000n * 125_000n + 1000n * 500_000n);
   const large = usage({ inputTokens: 120_000, cacheReadTokens: 60_000, cacheWriteTokens: 50_000, outputTokens: 1000 });
-  assert.equal(attemptCostPico(large, attempt('claude-haiku-5-5', 'ngrok', 'messages'), 0n, true), 10_000n * 500_000n + 60_000n * 50_000n + 50_000n * 625_000n + 1000n * 2_500_000n);
+  assert.equal(attemptCostPico(large, attempt('claude-haiku-5-5', 'ngrok', 'messages'), 0n, true, NOON), 10_000n * 500_000n + 60_000n * 50_000n + 50_000n * 625_000n + 1000n * 2_500_000n);
   // claude-opus-5-5: $4 / $20, cache reads $0.20, writes $5 (5 min) and $8 (1 h).
   const opus = usage({ inputTokens: 10_000, cacheReadTokens: 5_000, cacheWriteTokens: 3_000, cacheWriteLongTokens: 1_000, outputTokens: 100 });
-  assert.equal(attemptCostPico(opus, attempt('claude-opus-5-5', 'ngrok', 'messages'), 0n, true), 2_000n * 4_000_000n + 5_000n * 200_000n + 2_000n * 5_000_000n + 1_000n * 8_000_000n + 100n * 20_000_000n);
+  assert.equal(attemptCostPico(opus, attempt('claude-opus-5-5', 'ngrok', 'messages'), 0n, true, NOON), 2_000n * 4_000_000n + 5_000n * 200_000n + 2_000n * 5_000_000n + 1_000n * 8_000_000n + 100n * 20_000_000n);
 });
 
-test('DeepSeek bills by the hour of the attempt: peak hours (01–04 and 06–10 UTC) at twice off-peak; holds at peak', () => {
+test('DeepSeek bills by the hour of the attempt: peak hours (01–04 and 06–10 UTC) at twice off-peak, and holds at the dearest hour an attempt may be sent in', () => {
   // deepseek-v4-pro off-peak: $0.66 in, $0.022 cache hit, $1.98 out.
   const u = usage({ inputTokens: 1_000_000, cacheReadTokens: 400_000, outputTokens: 100_000 });
   const offPeak = 600_000n * 660_000n + 400_000n * 22_000n + 100_000n * 1_980_000n;
@@ -107,8 +109,14 @@ test('DeepSeek bills by the hour of the attempt: peak hours (01–04 and 06–10
   assert.equal(attemptCostPico(u, plan, 0n, true, Date.parse('2026-12-03T04:00:00Z')), offPeak, 'the window ends at 04:00');
   assert.equal(attemptCostPico(u, plan, 0n, true, Date.parse('2026-12-03T06:00:00Z')), 2n * offPeak);
   assert.equal(attemptCostPico(u, plan, 0n, true, Date.parse('2026-12-03T10:00:00Z')), offPeak);
-  // A hold cannot know the hour the request will end in: peak prices.
-  assert.equal(reservationPico(1000, 100, plan, 0n), 1000n * 1_320_000n + 100n * 3_960_000n);
+  // A hold is at the dearest prices of the hours its attempts may be sent in (now until the total timeout).
+  const offPeakHold = 1000n * 660_000n + 100n * 1_980_000n;
+  const hold = (from: string, to: string) => reservationPico(1000, 100, plan, 0n, 0, Date.parse(from), Date.parse(to));
+  assert.equal(hold('2026-12-03T12:00:00Z', '2026-12-03T12:02:00Z'), offPeakHold);
+  assert.equal(hold('2026-12-03T05:59:00Z', '2026-12-03T06:01:00Z'), 2n * offPeakHold, 'the last attempt may be sent in the peak');
+  assert.equal(hold('2026-12-03T03:59:00Z', '2026-12-03T04:01:00Z'), 2n * offPeakHold);
+  assert.equal(hold('2026-12-03T10:00:00Z', '2026-12-03T12:30:00Z'), offPeakHold, 'a long window of off-peak hours');
+  assert.equal(hold('2026-12-03T11:00:00Z', '2026-12-04T01:30:00Z'), 2n * offPeakHold, 'a window reaching the next peak');
   // The retired name bills as the model that serves it.
   assert.equal(attemptCostPico(usage({ outputTokens: 1_000_000 }), attempt('deepseek-v4-flash', 'ngrok'), 0n, true, Date.parse('2026-12-03T12:00:00Z')), 600_000n * 1_000_000n);
 });
@@ -116,9 +124,9 @@ test('DeepSeek bills by the hour of the attempt: peak hours (01–04 and 06–10
 test('a reservation past a tier\'s line holds the tier\'s dearest input price', () => {
   const plan = attempt('claude-sonnet-4-5', 'ngrok');
   // Up to 200K: the dearest input price is the hour-long write, 2 × $3.
-  assert.equal(reservationPico(100_000, 0, plan, 0n), 100_000n * 6_000_000n);
+  assert.equal(reservationPico(100_000, 0, plan, 0n, 0, NOON, NOON), 100_000n * 6_000_000n);
   // Above: 2 × $6.
-  assert.equal(reservationPico(300_000, 10, plan, 0n), 300_000n * 12_000_000n + 10n * 22_500_000n);
+  assert.equal(reservationPico(300_000, 10, plan, 0n, 0, NOON, NOON), 300_000n * 12_000_000n + 10n * 22_500_000n);
 });
 
 test('a reservation holds the web searches a request allows, at $10 per thousand on the managed key only', () => {
@@ -135,17 +143,17 @@ test('a reservation holds the web searches a request allows, at $10 per thousand
   assert.equal(webSearchLimit({ tools: [{ type: 'web_search' }], max_tool_calls: 1e12 }, attempt('gpt-5', 'ngrok', 'responses')), MAX_WEB_SEARCHES_HELD);
   assert.equal(webSearchLimit(body([{ type: 'web_search_20250305', max_uses: 3 }]), attempt('claude-sonnet-4-6', 'ngrok')), 0, 'Anthropic\'s tool, on Messages only');
   const cent = 10_000_000_000n; // $10 / 1000 searches = 1 cent each, in pico-USD
-  assert.equal(reservationPico(0, 0, managed, 0n, 3), 3n * cent);
-  assert.equal(reservationPico(0, 0, attempt('claude-sonnet-4-6', 'user', 'messages'), 0n, 3), 0n, 'the account\'s own key pays its searches');
+  assert.equal(reservationPico(0, 0, managed, 0n, 3, NOON, NOON), 3n * cent);
+  assert.equal(reservationPico(0, 0, attempt('claude-sonnet-4-6', 'user', 'messages'), 0n, 3, NOON, NOON), 0n, 'the account\'s own key pays its searches');
 });
 
 test('OpenAI Responses web searches: $10 per thousand calls, held up to max_tool_calls', () => {
   const responses = attempt('gpt-5', 'ngrok', 'responses');
   const cent = 10_000_000_000n;
-  assert.equal(attemptCostPico(usage({ webSearchRequests: 2 }), responses, 0n, true), 2n * cent);
+  assert.equal(attemptCostPico(usage({ webSearchRequests: 2 }), responses, 0n, true, NOON), 2n * cent);
   const body = (extra: Record<string, unknown>) => ({ model: 'gpt-5', input: 'x', tools: [{ type: 'web_search' }], ...extra });
   assert.equal(webSearchLimit(body({ max_tool_calls: 4 }), responses), 4);
   assert.equal(webSearchLimit(body({}), responses), WEB_SEARCHES_WITHOUT_LIMIT);
   assert.equal(webSearchLimit({ model: 'gpt-5', input: 'x', tools: [{ type: 'function', name: 'f' }] }, responses), 0);
-  assert.equal(reservationPico(0, 0, responses, 0n, 4), 4n * cent);
+  assert.equal(reservationPico(0, 0, responses, 0n, 4, NOON, NOON), 4n * cent);
 });

@@ -33,13 +33,29 @@ function pricesFor(price: PriceMicro, inputTokens: bigint): PriceMicro {
 
 const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
+function peakAt(price: PriceMicro, at: number): boolean {
+  return price.peak !== undefined && price.peak.hours[new Date(at).getUTCHours()] === true;
+}
+
 /** The prices in force at `at` (epoch ms): the peak ones within the provider's peak hours. */
 function pricesAt(price: PriceMicro, at: number): PriceMicro {
-  return price.peak !== undefined && price.peak.hours[new Date(at).getUTCHours()] === true ? price.peak.price : price;
+  return peakAt(price, at) ? price.peak!.price : price;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The dearest prices in force while the request's attempts may be sent (`from`–`to`, epoch ms: an attempt is
+ * priced at the hour it is sent, and the last may be sent up to the total timeout after the first).
+ */
+function heldPrices(price: PriceMicro, from: number, to: number): PriceMicro {
+  if (price.peak === undefined) return price;
+  for (let at = from; at < to + HOUR_MS; at += HOUR_MS) if (peakAt(price, Math.min(at, to))) return price.peak.price;
+  return price;
 }
 
 /** `at`: when the attempt was sent (epoch ms), for providers that price by the hour. */
-export function modelCostPico(usage: TokenUsage, attempt: AttemptPlan, at: number = Date.now()): bigint {
+export function modelCostPico(usage: TokenUsage, attempt: AttemptPlan, at: number): bigint {
   if (attempt.keySource !== 'ngrok') return 0n;
   const priced = attempt.candidate.catalogModel?.priceMicro;
   if (!priced) return 0n;
@@ -60,7 +76,7 @@ export function modelCostPico(usage: TokenUsage, attempt: AttemptPlan, at: numbe
     + count(usage.webSearchRequests ?? 0) * (price.webSearchPico ?? 0n);
 }
 
-export function attemptCostPico(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, succeeded: boolean, at: number = Date.now()): bigint {
+export function attemptCostPico(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, succeeded: boolean, at: number): bigint {
   const fee = succeeded ? (count(usage.inputTokens) + count(usage.outputTokens)) * feeMicroUsdPerMtok : 0n;
   return modelCostPico(usage, attempt, at) + fee;
 }
@@ -68,14 +84,14 @@ export function attemptCostPico(usage: TokenUsage, attempt: AttemptPlan, feeMicr
 /**
  * Upper bound of one attempt's cost for a credit reservation: every input token at the dearest input price
  * (a cache write can cost more than plain input), `outputTokens` at the output price, `webSearches` at the
- * per-search price, the fee on the tokens.
+ * per-search price, the fee on the tokens — at the dearest prices of the hours it may be sent in (`sentFrom`–
+ * `sentTo`).
  */
-export function reservationPico(inputTokens: number, outputTokens: number, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, webSearches = 0): bigint {
+export function reservationPico(inputTokens: number, outputTokens: number, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, webSearches: number, sentFrom: number, sentTo: number): bigint {
   const input = count(inputTokens);
   const output = count(outputTokens);
   const priced = attempt.keySource === 'ngrok' ? attempt.candidate.catalogModel?.priceMicro : undefined;
-  // An hour-priced model is held at its peak prices: the hour may turn while the request runs.
-  const base = priced?.peak?.price ?? priced;
+  const base = priced ? heldPrices(priced, sentFrom, sentTo) : undefined;
   // The bound is at least the real input: past a tier's line by the bound, the tier's dearer prices hold.
   const price = base ? pricesFor(base, input) : undefined;
   let inputPrice = price?.input ?? 0n;

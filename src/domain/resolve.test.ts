@@ -162,6 +162,17 @@ test('candidates lacking the surface are dropped; none left is 27226', () => {
   const responses: ResolveInput = { model: 'gemini-2.5-flash', models: undefined, format: 'openai', surface: 'responses' };
   assert.equal(resolveCandidates(responses, catalog, account)[0]!.surface.surface, 'chat-completions');
   assert.equal(code(() => resolveCandidates({ ...responses, model: 'text-embedding-3-small' }, catalog, account)), 'ERR_NGROK_27226');
+  // A request that cannot be translated faithfully keeps only the models serving its surface, and says why.
+  let asked = 0;
+  const stateful: ResolveInput = { ...responses, models: ['gpt-4o'], untranslatable: () => { asked++; return 'it continues a stored response'; } };
+  assert.deepEqual(resolveCandidates(stateful, catalog, account).map((c) => [c.modelId, c.surface.surface]), [['gpt-4o', 'responses']]);
+  assert.equal(asked, 1, 'asked only for the candidate that needed translating');
+  try {
+    resolveCandidates({ ...stateful, models: undefined }, catalog, account);
+    assert.fail('resolved');
+  } catch (e) {
+    assert.match((e as Error).message, /^Model "google:gemini-2.5-flash" does not serve the responses API surface, and this request cannot be translated for it: it continues a stored response\.$/);
+  }
   // Model-level surfaces: embeddings models only on /embeddings, chat models not there.
   const embeddings: ResolveInput = { model: 'text-embedding-3-small', models: ['gpt-4o'], format: 'openai', surface: 'embeddings' };
   assert.deepEqual(resolveCandidates(embeddings, catalog, account).map((c) => c.modelId), ['text-embedding-3-small']);

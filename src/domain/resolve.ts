@@ -40,11 +40,12 @@ export interface ResolveInput {
   format: ApiFormat;
   surface: ApiSurface;
   /**
-   * Why the request cannot be translated faithfully, if it cannot: a Responses request continuing stored state
+   * Why the request cannot be translated faithfully, if it cannot (asked only when a candidate needs translating):
+   * a Responses request continuing stored state
    * (`previous_response_id`, an `item_reference` this gateway did not produce) means nothing to another model, so
    * only models serving its surface are candidates.
    */
-  untranslatable?: string | undefined;
+  untranslatable?: (() => string | undefined) | undefined;
 }
 
 /** Upstream path per surface for user-defined providers (appended to their baseUrl). */
@@ -85,8 +86,9 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     const modelSurfaces = resolved.catalogModel ? modelSurfacesOf(resolved.catalogModel, resolved.provider) : undefined;
     const servedNatively = native && (!modelSurfaces || modelSurfaces.includes(hostSurface(input.surface))) ? native : undefined;
     const translated = servedNatively ? undefined : translatedSurface(resolved.provider, modelSurfaces, input.surface);
-    if (translated && input.untranslatable !== undefined) {
-      firstProblem ??= tollgateError('notTranslatable', { provider: resolved.provider.id, model: resolved.modelId, surface: input.surface, reason: input.untranslatable });
+    const reason = translated ? input.untranslatable?.() : undefined;
+    if (reason !== undefined) {
+      firstProblem ??= tollgateError('notTranslatable', { provider: resolved.provider.id, model: resolved.modelId, surface: input.surface, reason });
       skipped?.push(name);
       continue;
     }

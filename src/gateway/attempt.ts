@@ -19,7 +19,7 @@ import { begunAttempt, meterAttempts, type AttemptRecord, type FailureKind } fro
 import { newId } from '../domain/ids.ts';
 import { exhaustedError } from './failure.ts';
 import { writeError } from './respond.ts';
-import { translatorFor, withStoredItemsInline } from './translate/index.ts';
+import { translatorFor } from './translate/index.ts';
 
 /** `next-model`: skip the rest of this model's keys (they would get the same answer) for the next model's. */
 type Verdict = 'served' | 'next' | 'next-model' | 'stop';
@@ -191,11 +191,10 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   const settings = ctx.account!.settings;
   // A model that does not serve the client's surface: the request goes up in the model's format (translate/).
   const translator = translatorFor(ctx.route.surface, plan.candidate.surface);
-  const scope = translator ? { accountId: ctx.key!.accountId } : undefined;
+  // A client that asked Responses not to store (`store: false`) will not refer back: nothing is kept for it.
+  const scope = translator ? { accountId: ctx.key!.accountId, keep: ctx.body!.store !== false } : undefined;
   const translated = translator?.request(ctx.body!, plan, scope!);
-  // A Responses model is sent what this gateway's own earlier (translated) answers said, not their ids.
-  const inlined = !translator && ctx.route.surface === 'responses' ? withStoredItemsInline(ctx.body!, ctx.key!.accountId) : undefined;
-  const prepared = prepareUpstreamBody(translated?.body ?? inlined ?? ctx.body!, plan, settings);
+  const prepared = prepareUpstreamBody(translated?.body ?? ctx.body!, plan, settings);
   const removed = translated && translated.removed.length > 0 ? [...translated.removed, ...prepared.removed] : prepared.removed;
   let body = prepared.body;
   let changed = prepared.changed;
@@ -205,7 +204,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     changed = true;
   }
   // Same bytes as the client sent whenever nothing had to change: no re-serialisation on the hot path.
-  const bytes = translated || inlined ? Buffer.from(JSON.stringify(body)) : changed ? Buffer.from(editedBodyText(ctx.rawBody!.toString('utf8'), ctx.body!, body)) : ctx.rawBody!;
+  const bytes = translated ? Buffer.from(JSON.stringify(body)) : changed ? Buffer.from(editedBodyText(ctx.rawBody!.toString('utf8'), ctx.body!, body)) : ctx.rawBody!;
   const exchange = new UpstreamExchange();
   ctx.current = exchange;
   const started = performance.now();

@@ -3,7 +3,7 @@
 // TollgateError, which the server writes in the request's wire format.
 import { TollgateError, tollgateError } from '../domain/errors.ts';
 import { resolveCandidates, type Candidate } from '../domain/resolve.ts';
-import { storedStateOnlyOpenaiHolds } from './translate/index.ts';
+import { untranslatableReason, withStoredItemsInline } from './translate/index.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { inputTokensUpperBound } from '../domain/token-bounds.ts';
@@ -85,10 +85,13 @@ async function exactInputTokens(ctx: RequestContext): Promise<number> {
 
 function reservationBound(ctx: RequestContext, attempts: readonly AttemptPlan[], inputTokens: number): bigint {
   const fee = ctx.deps.options.processingFeeMicroUsdPerMtok;
+  // Attempts are sent from now until the total timeout at the latest (an hour-priced model bills the hour sent).
+  const now = Date.now();
+  const last = now + ctx.account!.settings.totalTimeoutMs;
   let bound = 0n;
   for (const a of attempts) {
     // A translated attempt sends no hosted web search (translate/ removes them): webSearchLimit reads the upstream's surface.
-    const pico = reservationPico(inputTokens, outputLimit(ctx.body!, a, ctx.account!.settings, ctx.route.surface), a, fee, webSearchLimit(ctx.body!, a));
+    const pico = reservationPico(inputTokens, outputLimit(ctx.body!, a, ctx.account!.settings, ctx.route.surface), a, fee, webSearchLimit(ctx.body!, a), now, last);
     if (pico > bound) bound = pico;
   }
   return bound;
@@ -104,11 +107,25 @@ function admitInput(ctx: RequestContext): void | Promise<void> {
   });
 }
 
+/**
+ * A Responses request referring to output this gateway kept (its translated answers, translate/stored-items.ts)
+ * becomes the request with that output written out, once, before anything measures it: the input cap and the
+ * credit hold see what the model will read, any candidate is sent the same turns (a model serving Responses
+ * never saw those ids), and an item evicted later cannot drop a turn mid-request.
+ */
+function inlineStoredItems(ctx: RequestContext): void {
+  const inlined = withStoredItemsInline(ctx.body!, ctx.key!.accountId);
+  if (!inlined) return;
+  ctx.body = inlined;
+  ctx.rawBody = Buffer.from(JSON.stringify(inlined));
+}
+
 /** Stages 3–4: ordered candidates serving the request's surface, filtered by the key's scope. */
 function scopedCandidates(ctx: RequestContext): Candidate[] {
   const { deps, body, account, configuration } = ctx;
   const skipped: string[] = [];
-  const untranslatable = ctx.route.surface === 'responses' ? storedStateOnlyOpenaiHolds(body!, ctx.key!.accountId) : undefined;
+  // Asked only when a candidate would be translated (a walk over the input).
+  const untranslatable = ctx.route.surface === 'responses' ? () => untranslatableReason(body!) : undefined;
   const candidates = resolveCandidates({ model: body!.model, models: body!.models, format: ctx.route.format, surface: ctx.route.surface, untranslatable }, deps.catalog, account!, skipped);
   const access = configuration?.access ?? null;
   const { allowed, rejected } = applyScope(candidates, access);
@@ -151,6 +168,7 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   const request = parseBody(await readBody(ctx.req, ctx.deps.options.maxBodyBytes));
   ctx.rawBody = request.raw;
   ctx.body = request.body;
+  if (ctx.route.surface === 'responses') inlineStoredItems(ctx);
   const allowed = scopedCandidates(ctx);
   // Counting tokens is how a client learns whether a prompt fits, and it is never billed (meter.ts): the input
   // cap does not refuse it, and nothing is held (nor tokenised to size a hold) once the balance admitted it.

@@ -1,7 +1,8 @@
 // Reads usage from an SSE answer as it passes, chunk by chunk. It keeps only the unfinished tail of the
 // current event (never the whole answer) and hands each complete event to the format's codec. In the
 // ordinary case the client receives exactly the upstream bytes; only when the gateway itself asked for
-// the OpenAI usage chunk does it re-emit complete events minus that chunk.
+// the OpenAI usage chunk does it re-emit complete events minus that chunk. A translated stream's events also go
+// to its translation, which writes what the client receives instead (translate/).
 import { StringDecoder } from 'node:string_decoder';
 import type { ApiSurface } from '../catalog/types.ts';
 import type { FormatCodec, StreamFacts } from './formats/types.ts';

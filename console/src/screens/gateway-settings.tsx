@@ -33,7 +33,7 @@ export function GatewaySettings() {
       {cfg ? (
         <form class="card" onSubmit={(e) => void submit(e)} aria-labelledby="gw-title">
           <div class="grid">
-            <Field label="Total timeout" hint="Whole request including failover, e.g. 120s or 2m. Once saved it bounds streamed answers too, which otherwise may run 15 minutes."><input required value={form.totalTimeout} onInput={input('totalTimeout')} /></Field>
+            <Field label="Total timeout" hint="Whole request including failover, e.g. 120s or 2m. Once saved it bounds streamed answers too, which otherwise may run up to the stream limit (15 minutes by default)."><input required value={form.totalTimeout} onInput={input('totalTimeout')} /></Field>
             <Field label="Per-attempt timeout" hint="One upstream attempt, e.g. 60s."><input required value={form.perRequestTimeout} onInput={input('perRequestTimeout')} /></Field>
             <Field label="Max input tokens" hint="Empty for no cap."><input type="number" min={1} value={form.maxInputTokens} onInput={input('maxInputTokens')} /></Field>
             <Field label="Max output tokens" hint="Empty for no cap."><input type="number" min={1} value={form.maxOutputTokens} onInput={input('maxOutputTokens')} /></Field>

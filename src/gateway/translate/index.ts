@@ -6,7 +6,7 @@ import { responsesViaChat } from './responses-via-chat.ts';
 import type { Translator } from './types.ts';
 
 export type { StreamTranslation, TranslationScope, Translator } from './types.ts';
-export { itemReferences, storedItems, storedStateOnlyOpenaiHolds, withStoredItemsInline } from './stored-items.ts';
+export { untranslatableReason, withStoredItemsInline } from './stored-items.ts';
 
 export function translatorFor(client: ApiSurface, upstream: SurfaceSpec): Translator | undefined {
   if (upstream.surface === client) return undefined;

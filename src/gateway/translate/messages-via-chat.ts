@@ -8,7 +8,7 @@ import { anthropicErrorType } from '../formats/anthropic.ts';
 import { num, obj, parseJson } from '../formats/types.ts';
 import type { TranslatedRequest, Translator } from './types.ts';
 import { FromChatStream } from './chat-stream.ts';
-import { fittedOutputLimit } from './output-limit.ts';
+import { acceptsReasoningEffort, fittedOutputLimit } from './output-limit.ts';
 
 type Json = Record<string, unknown>;
 
@@ -152,8 +152,7 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   } else if (body.tool_choice !== undefined) removed.push('tool_choice');
   const thinking = obj(body.thinking);
   if (thinking && thinking.type !== 'disabled') {
-    // Only OpenAI's reasoning models take an effort; others would refuse the field.
-    if (plan.candidate.catalogModel?.chatOutputLimitField !== undefined) out.reasoning_effort = effortFor(thinking);
+    if (acceptsReasoningEffort(plan)) out.reasoning_effort = effortFor(thinking);
     else removed.push('thinking');
   }
   return { body: out, removed };

@@ -1,3 +1,5 @@
+// What a translated request may ask of the model that serves it: its output limit, a reasoning effort.
+//
 // An output limit carried across formats, fitted to the model that will serve it: SDKs set limits for the model
 // they were written for (Claude Code asks for 32,000 tokens), and a model that allows fewer refuses the whole
 // request — a native request keeps its limit as sent, a translated one is fitted, since the client named a
@@ -7,4 +9,12 @@ import type { AttemptPlan } from '../../domain/routing.ts';
 export function fittedOutputLimit(limit: unknown, plan: AttemptPlan): unknown {
   const most = plan.candidate.catalogModel?.maxOutputTokens ?? 0;
   return typeof limit === 'number' && most > 0 && limit > most ? most : limit;
+}
+
+/**
+ * Whether the model takes `reasoning_effort` on chat completions: OpenAI's reasoning models, the ones whose output
+ * limit field is `max_completion_tokens` (others refuse the field).
+ */
+export function acceptsReasoningEffort(plan: AttemptPlan): boolean {
+  return plan.candidate.catalogModel?.chatOutputLimitField !== undefined;
 }

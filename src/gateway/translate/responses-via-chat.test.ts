@@ -5,10 +5,10 @@ import { resolveCandidates } from '../../domain/resolve.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { snapshot } from '../../../test/helpers/snapshot.ts';
 import { responsesViaChat } from './responses-via-chat.ts';
-import { storedStateOnlyOpenaiHolds, withStoredItemsInline } from './stored-items.ts';
+import { untranslatableReason, withStoredItemsInline } from './stored-items.ts';
 
 const catalog = createCatalog({});
-const scope = { accountId: 'acct_test' };
+const scope = { accountId: 'acct_test', keep: true };
 const plan = (model: string): AttemptPlan => ({ candidate: resolveCandidates({ model, models: undefined, format: 'openai', surface: 'responses' }, catalog, snapshot())[0]!, keySource: 'user', credential: 'k' });
 
 test('input items become chat messages: a turn\'s calls share one assistant message, their outputs become tool messages', () => {
@@ -62,7 +62,7 @@ test('an answer cut at the length limit is an incomplete response; calls are fun
     { role: 'assistant', content: 'Partial', tool_calls: [{ id: 'c9', type: 'function', function: { name: 'f', arguments: '{}' } }] },
     { role: 'tool', tool_call_id: 'c9', content: 'done' },
   ]);
-  const other = responsesViaChat.request({ model: 'claude-sonnet-4-6', input: [{ type: 'item_reference', id: `msg_${base}` }] }, plan('claude-sonnet-4-6'), { accountId: 'acct_other' });
+  const other = responsesViaChat.request({ model: 'claude-sonnet-4-6', input: [{ type: 'item_reference', id: `msg_${base}` }] }, plan('claude-sonnet-4-6'), { accountId: 'acct_other', keep: true });
   assert.deepEqual(other.body.messages, [], 'another account cannot read them');
   assert.deepEqual(response.usage, { input_tokens: 12, input_tokens_details: { cached_tokens: 0 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 2 }, total_tokens: 17 });
   assert.deepEqual(JSON.parse(responsesViaChat.error(429, 'busy')), { error: { message: 'busy', type: 'rate_limit_error', param: null, code: null } });
@@ -101,10 +101,10 @@ test('images a tool returned follow the run of tool outputs; state only OpenAI h
   assert.deepEqual((body.messages as { role: string }[]).map((m) => m.role), ['assistant', 'tool', 'tool', 'user']);
   assert.deepEqual((body.messages as { content: unknown }[])[3]!.content, [{ type: 'text', text: 'Output of tool call a:' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AA' } }]);
 
-  assert.match(storedStateOnlyOpenaiHolds({ conversation: 'conv_1', input: 'x' }, 'acct_test')!, /stored conversation/);
-  assert.match(storedStateOnlyOpenaiHolds({ prompt: { id: 'pmpt_1' }, input: 'x' }, 'acct_test')!, /stored prompt/);
-  assert.match(storedStateOnlyOpenaiHolds({ input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] }, 'acct_test')!, /file stored at OpenAI/);
-  assert.equal(storedStateOnlyOpenaiHolds({ input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://x/y.png' }] }] }, 'acct_test'), undefined);
+  assert.match(untranslatableReason({ conversation: 'conv_1', input: 'x' })!, /stored conversation/);
+  assert.match(untranslatableReason({ prompt: { id: 'pmpt_1' }, input: 'x' })!, /stored prompt/);
+  assert.match(untranslatableReason({ input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] })!, /file stored at OpenAI/);
+  assert.equal(untranslatableReason({ input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://x/y.png' }] }] }), undefined);
 
   const answered = responsesViaChat.answer({ choices: [{ finish_reason: 'stop', message: { content: 'Earlier answer' } }] }, scope) as { output: { id: string }[] };
   const inline = withStoredItemsInline({ model: 'gpt-4o', input: [{ type: 'item_reference', id: answered.output[0]!.id }, { role: 'user', content: 'next' }] }, 'acct_test');

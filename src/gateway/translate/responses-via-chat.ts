@@ -8,7 +8,7 @@ import type { TranslatedRequest, TranslationScope, Translator } from './types.ts
 import { randomBase62 } from '../../domain/ids.ts';
 import { storedItems } from './stored-items.ts';
 import { FromChatStream } from './chat-stream.ts';
-import { fittedOutputLimit } from './output-limit.ts';
+import { acceptsReasoningEffort, fittedOutputLimit } from './output-limit.ts';
 
 type Json = Record<string, unknown>;
 
@@ -130,8 +130,7 @@ function request(body: Json, plan: AttemptPlan, scope: TranslationScope): Transl
   }
   const effort = obj(body.reasoning)?.effort;
   if (body.reasoning !== undefined && body.reasoning !== null) {
-    // Only OpenAI's reasoning models take an effort; others would refuse the field.
-    if (typeof effort === 'string' && plan.candidate.catalogModel?.chatOutputLimitField !== undefined) out.reasoning_effort = effort;
+    if (typeof effort === 'string' && acceptsReasoningEffort(plan)) out.reasoning_effort = effort;
     else removed.push('reasoning');
   }
   return { body: out, removed };
@@ -165,6 +164,7 @@ function callItem(base: string, index: number, call: { id: string; name: string;
 }
 
 function keep(scope: TranslationScope, items: readonly Json[]): void {
+  if (!scope.keep) return;
   for (const item of items) storedItems.put(scope.accountId, item);
 }
 

@@ -44,6 +44,11 @@ export class StoredItems {
     }
   }
 
+  /** Whether anything is kept for the account (most requests: nothing to look up). */
+  holdsFor(accountId: string): boolean {
+    return this.#byAccount.has(accountId);
+  }
+
   /** The item, when this account's answer produced it within the age limit. */
   get(accountId: string, id: string): Json | undefined {
     const kept = this.#items.get(id);
@@ -88,16 +93,16 @@ const WHOLE_CONVERSATION = 'send the whole conversation instead';
 /**
  * What of a Responses request only the server that stored it can resolve, as the reason it cannot be translated
  * (with the way out), if anything: another model would answer a conversation missing its earlier turns, prompt
- * or files. References to this gateway's own translated answers resolve.
+ * or files.
  */
-export function storedStateOnlyOpenaiHolds(body: Json, accountId: string): string | undefined {
+export function untranslatableReason(body: Json): string | undefined {
   if (body.previous_response_id !== undefined && body.previous_response_id !== null) return `it continues a stored response ("previous_response_id"); ${WHOLE_CONVERSATION}`;
   if (body.conversation !== undefined && body.conversation !== null) return `it continues a stored conversation ("conversation"); ${WHOLE_CONVERSATION}`;
   const prompt = body.prompt;
   if (prompt !== null && typeof prompt === 'object' && 'id' in prompt) return 'it uses a stored prompt ("prompt"); send the prompt\'s text instead';
-  for (const id of itemReferences(body.input)) {
-    if (!storedItems.get(accountId, id)) return `it refers to a stored item ("${id.slice(0, 64)}") this gateway does not hold; ${WHOLE_CONVERSATION} (with the Vercel AI SDK, set providerOptions.openai.store to false)`;
-  }
+  // References the gateway held were written out already (pipeline.ts): any left are someone else's.
+  const [id] = itemReferences(body.input);
+  if (id !== undefined) return `it refers to a stored item ("${id.slice(0, 64)}") this gateway does not hold; ${WHOLE_CONVERSATION} (with the Vercel AI SDK, set providerOptions.openai.store to false)`;
   if (storedFile(body.input)) return 'it refers to a file stored at OpenAI ("file_id"); send the file\'s data instead';
   return undefined;
 }
@@ -118,13 +123,11 @@ function storedFile(input: unknown): boolean {
 }
 
 /**
- * For a model that serves Responses itself: the request with the references this gateway holds (earlier output of
- * its translated answers, when a conversation moves to an OpenAI model or fails over to one) replaced by what they
- * referred to, since the provider never saw those ids. Undefined when there is nothing to replace.
+ * The request with the references this gateway holds (earlier output of its translated answers) replaced by what
+ * they referred to. Undefined when there is nothing to replace.
  */
 export function withStoredItemsInline(body: Json, accountId: string): Json | undefined {
-  if (itemReferences(body.input).length === 0) return undefined;
-  if (!Array.isArray(body.input)) return undefined;
+  if (!Array.isArray(body.input) || !storedItems.holdsFor(accountId)) return undefined;
   let replaced = false;
   const input = body.input.map((item: unknown) => {
     const i = item !== null && typeof item === 'object' ? (item as Json) : undefined;

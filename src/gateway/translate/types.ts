@@ -19,8 +19,11 @@ export interface StreamTranslation {
   finish(): string;
 }
 
-/** Whose request is translated: output a client may refer back to is kept per account (stored-items.ts). */
-export interface TranslationScope { accountId: string }
+/**
+ * Whose request is translated: output a client may refer back to is kept per account (stored-items.ts), unless
+ * the client asked not to store it (`keep` false).
+ */
+export interface TranslationScope { accountId: string; keep: boolean }
 
 export interface Translator {
   request(body: Record<string, unknown>, plan: AttemptPlan, scope: TranslationScope): TranslatedRequest;
