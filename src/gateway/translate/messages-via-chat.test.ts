@@ -22,17 +22,17 @@ const chunk = (delta: Record<string, unknown>, finish: string | null = null) => 
 
 test('thinking becomes a reasoning effort only for OpenAI reasoning models; tool_choice and parallel calls map', () => {
   const body = { model: 'x', max_tokens: 10, messages: [], thinking: { type: 'enabled', budget_tokens: 20_000 }, tools: [{ name: 'f', input_schema: { type: 'object' } }], tool_choice: { type: 'tool', name: 'f', disable_parallel_tool_use: true } };
-  const reasoning = messagesViaChat.request({ ...body, model: 'gpt-5.4' }, plan('gpt-5.4'), scope);
+  const reasoning = messagesViaChat.request({ ...body, model: 'gpt-5.4' }, plan('gpt-5.4'));
   assert.deepEqual([reasoning.body.reasoning_effort, reasoning.body.tool_choice, reasoning.body.parallel_tool_calls, reasoning.removed], ['high', { type: 'function', function: { name: 'f' } }, false, []]);
-  const plain = messagesViaChat.request({ ...body, model: 'gpt-4o' }, plan('gpt-4o'), scope);
+  const plain = messagesViaChat.request({ ...body, model: 'gpt-4o' }, plan('gpt-4o'));
   assert.deepEqual([plain.body.reasoning_effort, plain.removed], [undefined, ['thinking']]);
-  assert.deepEqual(messagesViaChat.request({ ...body, tools: undefined }, plan('gpt-4o'), scope).removed, ['tool_choice', 'thinking']);
+  assert.deepEqual(messagesViaChat.request({ ...body, tools: undefined }, plan('gpt-4o')).removed, ['tool_choice', 'thinking']);
 });
 
 test('an output limit above what the model allows is fitted to it (Claude Code asks for 32,000 tokens)', () => {
-  assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 32_000, messages: [] }, plan('gpt-4o'), scope).body.max_tokens, 16_384);
-  assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 1000, messages: [] }, plan('gpt-4o'), scope).body.max_tokens, 1000);
-  assert.equal(messagesViaChat.request({ model: 'openai:unlisted', max_tokens: 32_000, messages: [] }, plan('openai:unlisted'), scope).body.max_tokens, 32_000);
+  assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 32_000, messages: [] }, plan('gpt-4o')).body.max_tokens, 16_384);
+  assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 1000, messages: [] }, plan('gpt-4o')).body.max_tokens, 1000);
+  assert.equal(messagesViaChat.request({ model: 'openai:unlisted', max_tokens: 32_000, messages: [] }, plan('openai:unlisted')).body.max_tokens, 32_000);
 });
 
 test('a JSON answer with text and a call, cut at the length limit; provider errors keep their status', () => {
@@ -99,7 +99,7 @@ test('a streamed refusal is text; a failed tool result says so; images a tool re
     { type: 'tool_result', tool_use_id: 't1', is_error: true, content: 'exit 2' },
     { type: 'tool_result', tool_use_id: 't2', content: [{ type: 'text', text: 'the picture' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } }] },
     { type: 'text', text: 'go on' },
-  ] }] }, plan('gpt-4o'), scope);
+  ] }] }, plan('gpt-4o'));
   assert.deepEqual(body.messages, [
     { role: 'tool', tool_call_id: 't1', content: 'Error: exit 2' },
     { role: 'tool', tool_call_id: 't2', content: 'the picture' },
@@ -120,8 +120,8 @@ test('a long metadata.user_id (Claude Code\'s) goes as its SHA-256, within OpenA
   const long = `user_${'a'.repeat(64)}_account_${'b'.repeat(36)}_session_${'c'.repeat(36)}`;
   const { body } = messagesViaChat.request({ model: 'gpt-4o', max_tokens: 5, metadata: { user_id: long }, messages: [
     { role: 'user', content: 'hi' }, { role: 'assistant', content: [{ type: 'thinking', thinking: 'hmm', signature: 's' }] }, { role: 'user', content: 'again' },
-  ] }, plan('gpt-4o'), scope);
+  ] }, plan('gpt-4o'));
   assert.match(String(body.user), /^[0-9a-f]{64}$/);
-  assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 5, metadata: { user_id: 'u1' }, messages: [] }, plan('gpt-4o'), scope).body.user, 'u1');
+  assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 5, metadata: { user_id: 'u1' }, messages: [] }, plan('gpt-4o')).body.user, 'u1');
   assert.deepEqual(body.messages, [{ role: 'user', content: 'hi' }, { role: 'user', content: 'again' }]);
 });

@@ -27,7 +27,7 @@ test('input items become chat messages: a turn\'s calls share one assistant mess
     tool_choice: { type: 'function', name: 'weather' },
     text: { format: { type: 'json_schema', name: 'answer', schema: { type: 'object' }, strict: true } },
     reasoning: { effort: 'high' },
-  }, plan('claude-sonnet-4-6'), scope);
+  }, plan('claude-sonnet-4-6'));
   assert.deepEqual(body.messages, [
     { role: 'user', content: 'Weather in Paris and Rome?' },
     { role: 'assistant', content: 'Checking both.', tool_calls: [
@@ -41,7 +41,7 @@ test('input items become chat messages: a turn\'s calls share one assistant mess
   assert.deepEqual(body.tool_choice, { type: 'function', function: { name: 'weather' } });
   assert.deepEqual(body.response_format, { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object' }, strict: true } });
   assert.deepEqual(removed, ['store', 'include', 'tools', 'reasoning']);
-  assert.equal(responsesViaChat.request({ model: 'gpt-5.4', input: 'x', reasoning: { effort: 'low' } }, plan('gpt-5.4'), scope).body.reasoning_effort, 'low');
+  assert.equal(responsesViaChat.request({ model: 'gpt-5.4', input: 'x', reasoning: { effort: 'low' } }, plan('gpt-5.4')).body.reasoning_effort, 'low');
 });
 
 test('an answer cut at the length limit is an incomplete response; calls are function_call items', () => {
@@ -57,13 +57,13 @@ test('an answer cut at the length limit is an incomplete response; calls are fun
     { type: 'function_call', id: `fc_${base}0`, call_id: 'c9', name: 'f', arguments: '{}', status: 'completed' },
   ]);
   // Referred back to by the same account (the Vercel AI SDK's `item_reference`), they are the assistant's turn again.
-  const next = responsesViaChat.request({ model: 'claude-sonnet-4-6', input: [{ type: 'item_reference', id: `msg_${base}` }, { type: 'item_reference', id: `fc_${base}0` }, { type: 'function_call_output', call_id: 'c9', output: 'done' }] }, plan('claude-sonnet-4-6'), scope);
+  const referring = { model: 'claude-sonnet-4-6', input: [{ type: 'item_reference', id: `msg_${base}` }, { type: 'item_reference', id: `fc_${base}0` }, { type: 'function_call_output', call_id: 'c9', output: 'done' }] };
+  const next = responsesViaChat.request(withStoredItemsInline(referring, 'acct_test')!, plan('claude-sonnet-4-6'));
   assert.deepEqual(next.body.messages, [
     { role: 'assistant', content: 'Partial', tool_calls: [{ id: 'c9', type: 'function', function: { name: 'f', arguments: '{}' } }] },
     { role: 'tool', tool_call_id: 'c9', content: 'done' },
   ]);
-  const other = responsesViaChat.request({ model: 'claude-sonnet-4-6', input: [{ type: 'item_reference', id: `msg_${base}` }] }, plan('claude-sonnet-4-6'), { accountId: 'acct_other', keep: true });
-  assert.deepEqual(other.body.messages, [], 'another account cannot read them');
+  assert.equal(withStoredItemsInline(referring, 'acct_other'), undefined, 'another account cannot read them');
   assert.deepEqual(response.usage, { input_tokens: 12, input_tokens_details: { cached_tokens: 0 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 2 }, total_tokens: 17 });
   assert.deepEqual(JSON.parse(responsesViaChat.error(429, 'busy')), { error: { message: 'busy', type: 'rate_limit_error', param: null, code: null } });
 });
@@ -97,7 +97,7 @@ test('images a tool returned follow the run of tool outputs; state only OpenAI h
     { type: 'function_call', call_id: 'b', name: 'shot', arguments: '{}' },
     { type: 'function_call_output', call_id: 'a', output: [{ type: 'input_text', text: 'one' }, { type: 'input_image', image_url: 'data:image/png;base64,AA' }] },
     { type: 'function_call_output', call_id: 'b', output: 'two' },
-  ] }, plan('claude-sonnet-4-6'), scope);
+  ] }, plan('claude-sonnet-4-6'));
   assert.deepEqual((body.messages as { role: string }[]).map((m) => m.role), ['assistant', 'tool', 'tool', 'user']);
   assert.deepEqual((body.messages as { content: unknown }[])[3]!.content, [{ type: 'text', text: 'Output of tool call a:' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AA' } }]);
 

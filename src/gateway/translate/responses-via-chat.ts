@@ -51,7 +51,7 @@ function flushMedia(messages: Json[], media: Json[]): void {
   messages.push({ role: 'user', content: media.splice(0) });
 }
 
-function chatMessages(body: Json, scope: TranslationScope): Json[] {
+function chatMessages(body: Json): Json[] {
   const messages: Json[] = [];
   if (typeof body.instructions === 'string' && body.instructions !== '') messages.push({ role: 'system', content: body.instructions });
   if (typeof body.input === 'string') {
@@ -59,11 +59,9 @@ function chatMessages(body: Json, scope: TranslationScope): Json[] {
     return messages;
   }
   const media: Json[] = [];
-  for (const given of list(body.input)) {
-    // Earlier output sent back by reference: the translated answer that produced it was kept (stored-items.ts;
-    // the pipeline translates only requests whose references all resolve).
-    const item = given.type === 'item_reference' && typeof given.id === 'string' ? storedItems.get(scope.accountId, given.id) : given;
-    if (!item) continue;
+  // References to output the gateway kept were written out before (pipeline.ts); a request with any other is
+  // never translated, so none is left here.
+  for (const item of list(body.input)) {
     const type = item.type ?? 'message';
     if (type !== 'function_call_output') flushMedia(messages, media);
     if (type === 'message') {
@@ -100,10 +98,10 @@ function responseFormat(text: unknown): Json | undefined {
   return undefined;
 }
 
-function request(body: Json, plan: AttemptPlan, scope: TranslationScope): TranslatedRequest {
+function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const removed: string[] = [];
   for (const name of Object.keys(body)) if (!MAPPED.has(name)) removed.push(name);
-  const out: Json = { model: body.model, messages: chatMessages(body, scope) };
+  const out: Json = { model: body.model, messages: chatMessages(body) };
   if (body.max_output_tokens !== undefined && body.max_output_tokens !== null) out.max_tokens = fittedOutputLimit(body.max_output_tokens, plan);
   if (body.temperature !== undefined && body.temperature !== null) out.temperature = body.temperature;
   if (body.top_p !== undefined && body.top_p !== null) out.top_p = body.top_p;

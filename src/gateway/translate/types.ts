@@ -26,7 +26,7 @@ export interface StreamTranslation {
 export interface TranslationScope { accountId: string; keep: boolean }
 
 export interface Translator {
-  request(body: Record<string, unknown>, plan: AttemptPlan, scope: TranslationScope): TranslatedRequest;
+  request(body: Record<string, unknown>, plan: AttemptPlan): TranslatedRequest;
   /** The upstream's parsed JSON answer in the client's format. */
   answer(upstream: unknown, scope: TranslationScope): unknown;
   /** A provider's error answer (status kept) in the client's error format. */
