@@ -259,3 +259,62 @@ describe('translation: Responses requests served over chat completions (sqlite)'
     });
   });
 });
+
+describe('translation: chat completions served by a Messages-only provider (sqlite)', () => {
+  let h: Harness;
+  let openai: OpenAI;
+  before(async () => {
+    h = await startHarness('sqlite');
+    // An Anthropic-compatible endpoint of the account's own, declared with the Messages surface alone.
+    await h.api('POST', '/providers', {
+      providerId: 'claudeish', name: 'Messages-only endpoint', baseUrl: `${h.fake.url}/v1`,
+      supportedApiSurfaces: [{ format: 'anthropic', surface: 'messages' }], models: [{ modelId: 'mimic-1' }, { modelId: 'fail-400-x' }],
+    });
+    const kc = await h.providerKey('claudeish', 'sk-translate-claudeish');
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'claudeish', steps: [{ type: 'user', keys: [{ id: kc }] }] }] } }))).token;
+    openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
+  });
+  after(async () => { await h.close(); });
+
+  const lastUpstream = () => h.fake.requests.at(-1)!;
+
+  test('the OpenAI SDK\'s chat call: system, messages and limits go up as Messages; the answer and usage come back as chat', async () => {
+    const { data: completion, response } = await openai.chat.completions.create({
+      model: 'claudeish:mimic-1', temperature: 1.5, stop: 'END', user: 'u-42',
+      messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hello chat' }],
+    }).withResponse();
+    assert.match(completion.choices[0]!.message.content!, /fake mimic-1 model! You said: "hello chat"/);
+    assert.equal(completion.choices[0]!.finish_reason, 'stop');
+    assert.deepEqual([completion.usage?.prompt_tokens, completion.usage?.prompt_tokens_details?.cached_tokens, completion.usage?.completion_tokens], [FAKE_USAGE.input + FAKE_USAGE.cacheRead + FAKE_USAGE.cacheWrite, FAKE_USAGE.cacheRead, FAKE_USAGE.output]);
+    const up = lastUpstream();
+    assert.equal(up.path, '/v1/messages');
+    assert.equal(up.headers['x-api-key'], 'sk-translate-claudeish');
+    assert.deepEqual([up.body!.system, up.body!.messages, up.body!.max_tokens, up.body!.temperature, up.body!.stop_sequences, up.body!.metadata],
+      ['Be brief.', [{ role: 'user', content: 'hello chat' }], 4096, 1, ['END'], { user_id: 'u-42' }]);
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([Number(row!.outputTokens), row!.completion], [FAKE_USAGE.output, 'succeeded']);
+  });
+
+  test('a streamed chat call reads the Messages stream as chunks, with the usage chunk when asked', async () => {
+    let text = '';
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    let finish: string | null | undefined;
+    for await (const chunk of await openai.chat.completions.create({ model: 'claudeish:mimic-1', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'stream chat' }] })) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    assert.match(text, /fake mimic-1 model! You said: "stream chat"/);
+    assert.equal(finish, 'stop');
+    assert.equal(usage?.completion_tokens, FAKE_USAGE.output);
+    assert.equal('stream_options' in lastUpstream().body!, false);
+  });
+
+  test('provider errors come back in OpenAI form with the status kept', async () => {
+    await assert.rejects(openai.chat.completions.create({ model: 'claudeish:fail-400-x', messages: [{ role: 'user', content: 'x' }] }), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+      assert.match(e.message, /the fake provider rejects this request/);
+      return true;
+    });
+  });
+});

@@ -80,7 +80,10 @@ test('custom provider without declared surfaces serves openai chat; declared sur
   assert.equal(m!.surface.path, '/messages');
   assert.equal(m!.provider.auth, 'x-api-key');
   assert.deepEqual(m!.surface.supportedParams, ['model', 'messages']);
-  assert.equal(code(() => resolveCandidates(chat('proxy:llama3.2'), catalog, acct)), 'ERR_NGROK_27226');
+  // A chat request reaches the Messages-only provider by translation (docs/decisions/translation.md)…
+  assert.equal(resolveCandidates(chat('proxy:llama3.2'), catalog, acct)[0]!.surface.surface, 'messages');
+  // …but no surface reaches embeddings.
+  assert.equal(code(() => resolveCandidates({ model: 'proxy:llama3.2', models: undefined, format: 'openai', surface: 'embeddings' }, catalog, acct)), 'ERR_NGROK_27226');
 });
 
 test('type errors and a missing model are 3801', () => {

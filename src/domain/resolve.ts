@@ -112,6 +112,7 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
 const TRANSLATED_TO: Partial<Record<ApiSurface, readonly { format: ApiFormat; surface: ApiSurface }[]>> = {
   messages: [{ format: 'openai', surface: 'chat-completions' }],
   responses: [{ format: 'openai', surface: 'chat-completions' }],
+  'chat-completions': [{ format: 'anthropic', surface: 'messages' }],
 };
 
 function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly ApiSurface[] | undefined, surface: ApiSurface): SurfaceSpec | undefined {

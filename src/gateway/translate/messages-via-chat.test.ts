@@ -7,7 +7,7 @@ import { snapshot } from '../../../test/helpers/snapshot.ts';
 import { messagesViaChat } from './messages-via-chat.ts';
 
 const catalog = createCatalog({});
-const scope = { accountId: 'acct_test', keep: true };
+const scope = { accountId: 'acct_test', keep: true, includeUsage: false };
 const plan = (model: string): AttemptPlan => ({ candidate: resolveCandidates({ model, models: undefined, format: 'anthropic', surface: 'messages' }, catalog, snapshot())[0]!, keySource: 'user', credential: 'k' });
 
 /** The Messages events a translated stream writes, as [type, data] pairs. */

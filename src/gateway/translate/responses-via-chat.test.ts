@@ -8,7 +8,7 @@ import { responsesViaChat } from './responses-via-chat.ts';
 import { untranslatableReason, withStoredItemsInline } from './stored-items.ts';
 
 const catalog = createCatalog({});
-const scope = { accountId: 'acct_test', keep: true };
+const scope = { accountId: 'acct_test', keep: true, includeUsage: false };
 const plan = (model: string): AttemptPlan => ({ candidate: resolveCandidates({ model, models: undefined, format: 'openai', surface: 'responses' }, catalog, snapshot())[0]!, keySource: 'user', credential: 'k' });
 
 test('input items become chat messages: a turn\'s calls share one assistant message, their outputs become tool messages', () => {

@@ -9,6 +9,7 @@ import { randomBase62 } from '../../domain/ids.ts';
 import { storedItems } from './stored-items.ts';
 import { FromChatStream } from './chat-stream.ts';
 import { acceptsReasoningEffort, fittedOutputLimit } from './output-limit.ts';
+import { openaiError } from './openai-error.ts';
 
 type Json = Record<string, unknown>;
 
@@ -192,19 +193,6 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   return responseObject(base, chat.model, chat.created, output, choice?.finish_reason, responseUsage(chat.usage));
 }
 
-const ERROR_TYPES: Readonly<Record<number, string>> = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 409: 'conflict_error', 422: 'invalid_request_error', 429: 'rate_limit_error' };
-
-function error(status: number, upstream: string): string {
-  const parsed = obj(parseJson(upstream));
-  const given = obj(parsed?.error);
-  const message = given?.message ?? parsed?.message;
-  return JSON.stringify({ error: {
-    message: typeof message === 'string' && message !== '' ? message : upstream.slice(0, 2000),
-    type: typeof given?.type === 'string' ? given.type : ERROR_TYPES[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error'),
-    param: given?.param ?? null, code: given?.code ?? null,
-  } });
-}
-
 interface OpenCall { id: string; name: string; arguments: string; outputIndex: number; index: number }
 
 /** Chat completion chunks → Responses events, each numbered, ending with response.completed (or .incomplete). */
@@ -300,4 +288,4 @@ class ChatToResponses extends FromChatStream {
   }
 }
 
-export const responsesViaChat: Translator = { request, answer, error, stream: (scope) => new ChatToResponses(scope) };
+export const responsesViaChat: Translator = { request, answer, error: openaiError, stream: (scope) => new ChatToResponses(scope) };

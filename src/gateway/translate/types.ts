@@ -20,10 +20,11 @@ export interface StreamTranslation {
 }
 
 /**
- * Whose request is translated: output a client may refer back to is kept per account (stored-items.ts), unless
- * the client asked not to store it (`keep` false).
+ * Whose request is translated, and what it asked of the answer: output a client may refer back to is kept per
+ * account (stored-items.ts) unless it asked not to store it (`keep` false); a chat client's stream carries a usage
+ * chunk when it asked for one (`includeUsage`).
  */
-export interface TranslationScope { accountId: string; keep: boolean }
+export interface TranslationScope { accountId: string; keep: boolean; includeUsage: boolean }
 
 export interface Translator {
   request(body: Record<string, unknown>, plan: AttemptPlan): TranslatedRequest;

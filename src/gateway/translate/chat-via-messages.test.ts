@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCatalog } from '../../catalog/index.ts';
+import { resolveCandidates } from '../../domain/resolve.ts';
+import type { AttemptPlan } from '../../domain/routing.ts';
+import { snapshot } from '../../../test/helpers/snapshot.ts';
+import { chatViaMessages } from './chat-via-messages.ts';
+
+const catalog = createCatalog({});
+const plan = (model: string): AttemptPlan => ({ candidate: resolveCandidates({ model, models: undefined, format: 'openai', surface: 'chat-completions' }, catalog, snapshot())[0]!, keySource: 'user', credential: 'k' });
+const sse = (type: string, data: Record<string, unknown>): [string, string] => [type, JSON.stringify({ type, ...data })];
+
+test('a tool loop goes up as Messages turns: calls as tool_use, a run of results as one user turn', () => {
+  const { body, removed } = chatViaMessages.request({
+    model: 'gpt-4o', max_completion_tokens: 100_000, n: 2, parallel_tool_calls: false, tool_choice: 'required',
+    tools: [{ type: 'function', function: { name: 'weather', description: 'Weather', parameters: { type: 'object' } } }],
+    messages: [
+      { role: 'developer', content: 'Use tools.' },
+      { role: 'user', content: [{ type: 'text', text: 'Paris and Rome?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }, { id: 'c2', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } }] },
+      { role: 'tool', tool_call_id: 'c1', content: 'Sunny' },
+      { role: 'tool', tool_call_id: 'c2', content: [{ type: 'text', text: 'Rain' }] },
+    ],
+  }, plan('gpt-4o'));
+  assert.deepEqual(removed, ['n']);
+  assert.equal(body.system, 'Use tools.');
+  assert.equal(body.max_tokens, 16_384, 'fitted to the model');
+  assert.deepEqual(body.tool_choice, { type: 'any', disable_parallel_tool_use: true });
+  assert.deepEqual(body.tools, [{ name: 'weather', description: 'Weather', input_schema: { type: 'object' } }]);
+  assert.deepEqual(body.messages, [
+    { role: 'user', content: [{ type: 'text', text: 'Paris and Rome?' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } }] },
+    { role: 'assistant', content: [{ type: 'tool_use', id: 'c1', name: 'weather', input: { city: 'Paris' } }, { type: 'tool_use', id: 'c2', name: 'weather', input: { city: 'Rome' } }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1', content: 'Sunny' }, { type: 'tool_result', tool_use_id: 'c2', content: 'Rain' }] },
+  ]);
+});
+
+test('a JSON answer calling tools; a stream of text and calls; a provider error event', () => {
+  const reply = chatViaMessages.answer({ id: 'msg_9', model: 'm', stop_reason: 'tool_use', usage: { input_tokens: 5, cache_read_input_tokens: 3, output_tokens: 2 },
+    content: [{ type: 'thinking', thinking: 'hm' }, { type: 'tool_use', id: 't1', name: 'f', input: { a: 1 } }] }, { accountId: 'a', keep: true, includeUsage: false }) as Record<string, unknown>;
+  const choice = (reply.choices as Record<string, unknown>[])[0]!;
+  assert.deepEqual([reply.id, choice.finish_reason, choice.message], ['chatcmpl-9', 'tool_calls', { role: 'assistant', content: null, refusal: null, tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] }]);
+  assert.deepEqual(reply.usage, { prompt_tokens: 8, completion_tokens: 2, total_tokens: 10, prompt_tokens_details: { cached_tokens: 3 } });
+
+  const t = chatViaMessages.stream({ accountId: 'a', keep: true, includeUsage: true });
+  for (const [type, data] of [
+    sse('message_start', { message: { id: 'msg_9', model: 'm', usage: { input_tokens: 5, output_tokens: 1 } } }),
+    sse('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    sse('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Checking' } }),
+    sse('content_block_stop', { index: 0 }),
+    sse('content_block_start', { index: 1, content_block: { type: 'tool_use', id: 't1', name: 'f', input: {} } }),
+    sse('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '{"a":' } }),
+    sse('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '1}' } }),
+    sse('message_delta', { delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 7 } }),
+    sse('message_stop', {}),
+  ]) t.event(type, data);
+  const lines = t.finish().split('\n\n').filter(Boolean).map((l) => l.slice('data: '.length));
+  assert.equal(lines.at(-1), '[DONE]');
+  const chunks = lines.slice(0, -1).map((l) => JSON.parse(l) as { choices: { delta: Record<string, unknown>; finish_reason: string | null }[]; usage?: Record<string, unknown> | null });
+  assert.deepEqual(chunks.map((c) => c.choices[0]?.delta), [
+    { role: 'assistant', content: '' }, { content: 'Checking' },
+    { tool_calls: [{ index: 0, id: 't1', type: 'function', function: { name: 'f', arguments: '' } }] },
+    { tool_calls: [{ index: 0, function: { arguments: '{"a":' } }] }, { tool_calls: [{ index: 0, function: { arguments: '1}' } }] },
+    {}, undefined,
+  ]);
+  assert.equal(chunks.at(-2)!.choices[0]!.finish_reason, 'tool_calls');
+  assert.deepEqual(chunks.at(-1)!.usage, { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12, prompt_tokens_details: { cached_tokens: 0 } });
+
+  const failing = chatViaMessages.stream({ accountId: 'a', keep: true, includeUsage: false });
+  failing.event(...sse('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
+  assert.equal(failing.finish(), 'data: {"error":{"message":"Overloaded","type":"overloaded_error","param":null,"code":null}}\n\n');
+});
