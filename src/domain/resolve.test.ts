@@ -167,7 +167,7 @@ test('candidates lacking the surface are dropped; none left is 27226', () => {
   assert.equal(code(() => resolveCandidates({ ...responses, model: 'text-embedding-3-small' }, catalog, account)), 'ERR_NGROK_27226');
   // A request that cannot be translated faithfully keeps only the models serving its surface, and says why.
   let asked = 0;
-  const stateful: ResolveInput = { ...responses, models: ['gpt-4o'], untranslatable: () => { asked++; return 'it continues a stored response'; } };
+  const stateful: ResolveInput = { ...responses, models: ['gpt-4o'], body: {}, untranslatable: () => { asked++; return 'it continues a stored response'; } };
   assert.deepEqual(resolveCandidates(stateful, catalog, account).map((c) => [c.modelId, c.surface.surface]), [['gpt-4o', 'responses']]);
   assert.equal(asked, 1, 'asked only for the candidate that needed translating');
   try {

@@ -124,9 +124,8 @@ function inlineStoredItems(ctx: RequestContext): void {
 function scopedCandidates(ctx: RequestContext): Candidate[] {
   const { deps, body, account, configuration } = ctx;
   const skipped: string[] = [];
-  // Asked only when a candidate would be translated (a walk over the input).
-  const untranslatable = ctx.route.surface === 'responses' ? () => untranslatableReason(body!) : undefined;
-  const candidates = resolveCandidates({ model: body!.model, models: body!.models, format: ctx.route.format, surface: ctx.route.surface, untranslatable }, deps.catalog, account!, skipped);
+  // untranslatableReason is asked only when a candidate would be translated (it walks the input).
+  const candidates = resolveCandidates({ model: body!.model, models: body!.models, format: ctx.route.format, surface: ctx.route.surface, untranslatable: untranslatableReason, body: body! }, deps.catalog, account!, skipped);
   const access = configuration?.access ?? null;
   const { allowed, rejected } = applyScope(candidates, access);
   // Skipped candidates, whether resolution (unknown, or not on this surface) or the key's scope ruled them out

@@ -69,3 +69,51 @@ test('a JSON answer calling tools; a stream of text and calls; a provider error 
   failing.event(...sse('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
   assert.equal(failing.finish(), 'data: {"error":{"message":"Overloaded","type":"overloaded_error","param":null,"code":null}}\n\n');
 });
+
+test('empty text is left out, foreign call ids are rewritten, a final assistant turn loses its trailing space', () => {
+  const { body } = chatViaMessages.request({ model: 'gpt-4o', messages: [
+    { role: 'user', content: '' },
+    { role: 'user', content: [{ type: 'text', text: '' }, { type: 'image_url', image_url: { url: 'https://x/y.png' } }] },
+    { role: 'assistant', content: ' ', tool_calls: [{ id: 'functions.weather:0', type: 'function', function: { name: 'weather', arguments: '{}' } }] },
+    { role: 'tool', tool_call_id: 'functions.weather:0', content: 'Sunny' },
+    { role: 'assistant', content: 'Sure: ' },
+  ] }, plan('gpt-4o'));
+  assert.deepEqual(body.messages, [
+    { role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'https://x/y.png' } }] },
+    { role: 'assistant', content: [{ type: 'tool_use', id: 'functions_weather_0', name: 'weather', input: {} }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'functions_weather_0', content: 'Sunny' }] },
+    { role: 'assistant', content: [{ type: 'text', text: 'Sure:' }] },
+  ]);
+  // System text alone is asked as the user's turn.
+  const alone = chatViaMessages.request({ model: 'gpt-4o', messages: [{ role: 'system', content: 'Say hi.' }] }, plan('gpt-4o')).body;
+  assert.deepEqual([alone.system, alone.messages], [undefined, [{ role: 'user', content: 'Say hi.' }]]);
+});
+
+test('structured output is asked as one forced tool, and its input comes back as the content (buffered and streamed)', () => {
+  const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+  const { body, removed } = chatViaMessages.request({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } } }, plan('gpt-4o'));
+  assert.deepEqual([body.tools, body.tool_choice, removed], [[{ name: 'structured_output', description: 'Answer in this shape.', input_schema: schema }], { type: 'tool', name: 'structured_output' }, []]);
+  const scope = { accountId: 'a', keep: true, includeUsage: false };
+  const reply = chatViaMessages.answer({ id: 'msg_1', stop_reason: 'tool_use', content: [{ type: 'tool_use', id: 't', name: 'structured_output', input: { city: 'Paris' } }] }, scope) as { choices: { message: Record<string, unknown>; finish_reason: string }[] };
+  assert.deepEqual([reply.choices[0]!.message.content, reply.choices[0]!.message.tool_calls, reply.choices[0]!.finish_reason], ['{"city":"Paris"}', undefined, 'stop']);
+  const t = chatViaMessages.stream(scope);
+  for (const [type, data] of [
+    sse('message_start', { message: { id: 'msg_1', model: 'm', usage: {} } }),
+    sse('content_block_start', { index: 0, content_block: { type: 'tool_use', id: 't', name: 'structured_output', input: {} } }),
+    sse('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '{"city":' } }),
+    sse('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '"Paris"}' } }),
+    sse('message_delta', { delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 3 } }),
+    sse('message_stop', {}),
+  ]) t.event(type, data);
+  const chunks = t.finish().split('\n\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)) as { choices: { delta: { content?: string; tool_calls?: unknown }; finish_reason: string | null }[] });
+  assert.equal(chunks.map((c) => c.choices[0]?.delta.content ?? '').join(''), '{"city":"Paris"}');
+  assert.ok(chunks.every((c) => c.choices[0]?.delta.tool_calls === undefined));
+  assert.equal(chunks.at(-1)!.choices[0]!.finish_reason, 'stop');
+});
+
+test('the deprecated function-calling fields are not translated', async () => {
+  const { legacyFunctionsReason } = await import('./chat-via-messages.ts');
+  assert.match(legacyFunctionsReason({ functions: [{ name: 'f' }], messages: [] })!, /deprecated function-calling/);
+  assert.match(legacyFunctionsReason({ messages: [{ role: 'function', name: 'f', content: 'r' }] })!, /use "tools"/);
+  assert.equal(legacyFunctionsReason({ tools: [], messages: [{ role: 'user', content: 'x' }] }), undefined);
+});

@@ -10,7 +10,7 @@ import { openaiError } from './openai-error.ts';
 
 type Json = Record<string, unknown>;
 
-const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'temperature', 'top_p', 'stream', 'stream_options', 'tools', 'tool_choice', 'parallel_tool_calls', 'user']);
+const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'temperature', 'top_p', 'stream', 'stream_options', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'response_format']);
 
 /** What Messages requires and chat may leave out: the output limit, when neither the request nor the catalog has one. */
 const DEFAULT_MAX_TOKENS = 4096;
@@ -38,14 +38,29 @@ function block(part: Json): Json | undefined {
   return undefined;
 }
 
+/** Text with something in it: Messages refuses empty and whitespace-only text, which chat histories often carry. */
+function hasText(text: unknown): text is string {
+  return typeof text === 'string' && text.trim() !== '';
+}
+
+/** A user turn's content, or undefined when nothing in it has a place in Messages. */
 function content(value: unknown): unknown {
-  if (typeof value === 'string') return value;
-  return list(value).map(block).filter((b): b is Json => b !== undefined);
+  if (typeof value === 'string') return hasText(value) ? value : undefined;
+  const blocks = list(value).map(block).filter((b): b is Json => b !== undefined && (b.type !== 'text' || hasText(b.text)));
+  return blocks.length > 0 ? blocks : undefined;
 }
 
 function toolInput(args: unknown): unknown {
   const parsed = typeof args === 'string' && args !== '' ? parseJson(args) : undefined;
   return obj(parsed) ?? {};
+}
+
+/**
+ * A tool-call id as Messages takes it (letters, digits, `_` and `-`): a history begun on another model may carry
+ * others (Kimi's `functions.weather:0`). The same rewrite on the call and on its result keeps them paired.
+ */
+function toolId(id: unknown): string {
+  return String(id ?? '').replace(/[^a-zA-Z0-9_-]/g, '_') || 'call';
 }
 
 /** Chat messages → Messages' `system` and turns; a run of tool results becomes one user turn. */
@@ -57,20 +72,45 @@ function turns(messages: unknown): { system: string; turns: Json[] } {
     else if (m.role === 'assistant') {
       const blocks: Json[] = [];
       const text = textOf(m.content);
-      if (text !== '') blocks.push({ type: 'text', text });
+      if (hasText(text)) blocks.push({ type: 'text', text });
       for (const call of list(m.tool_calls)) {
         const fn = obj(call.function);
-        blocks.push({ type: 'tool_use', id: call.id, name: fn?.name, input: toolInput(fn?.arguments) });
+        blocks.push({ type: 'tool_use', id: toolId(call.id), name: fn?.name, input: toolInput(fn?.arguments) });
       }
       if (blocks.length > 0) out.push({ role: 'assistant', content: blocks });
     } else if (m.role === 'tool') {
-      const result = { type: 'tool_result', tool_use_id: m.tool_call_id, content: textOf(m.content) };
+      const result = { type: 'tool_result', tool_use_id: toolId(m.tool_call_id), content: textOf(m.content) };
       const last = out.at(-1);
       if (last?.role === 'user' && Array.isArray(last.content) && (last.content as Json[]).every((b) => b.type === 'tool_result')) (last.content as Json[]).push(result);
       else out.push({ role: 'user', content: [result] });
-    } else out.push({ role: 'user', content: content(m.content) });
+    } else {
+      const user = content(m.content);
+      if (user !== undefined) out.push({ role: 'user', content: user });
+    }
   }
-  return { system: system.filter((s) => s !== '').join('\n\n'), turns: out };
+  // Messages refuses a final assistant turn ending in whitespace (a prefill the model continues).
+  const last = out.at(-1);
+  const lastText = last?.role === 'assistant' ? (last.content as Json[]).at(-1) : undefined;
+  if (lastText?.type === 'text') lastText.text = String(lastText.text).trimEnd();
+  const prompt = system.filter(hasText).join('\n\n');
+  // A request of system text alone (chat allows it) asks it of the model as the user's turn.
+  if (out.length === 0 && prompt !== '') return { system: '', turns: [{ role: 'user', content: prompt }] };
+  return { system: prompt, turns: out };
+}
+
+/**
+ * Structured output (`response_format`) has no field in Messages: it is asked as a single forced tool whose input
+ * is the schema, and the call's input comes back as the message's content — the JSON the client's parser expects.
+ * The tool's name is the gateway's; the client offered no tools of its own (else `response_format` is removed).
+ */
+export const STRUCTURED_OUTPUT_TOOL = 'structured_output';
+
+function structuredOutputTool(format: unknown): Json | undefined {
+  const f = obj(format);
+  if (f?.type === 'json_object') return { name: STRUCTURED_OUTPUT_TOOL, description: 'Answer with a JSON object.', input_schema: { type: 'object' } };
+  const schema = obj(f?.json_schema);
+  if (f?.type !== 'json_schema' || !schema) return undefined;
+  return { name: STRUCTURED_OUTPUT_TOOL, description: typeof schema.description === 'string' ? schema.description : 'Answer in this shape.', input_schema: schema.schema ?? { type: 'object' } };
 }
 
 function toolChoice(choice: unknown, parallel: unknown): Json | undefined {
@@ -100,6 +140,11 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (typeof body.user === 'string') out.metadata = { user_id: body.user };
   const functions = list(body.tools).filter((t) => t.type === 'function');
   if (functions.length < list(body.tools).length) removed.push('tools');
+  const structured = functions.length === 0 ? structuredOutputTool(body.response_format) : undefined;
+  if (structured) {
+    out.tools = [structured];
+    out.tool_choice = { type: 'tool', name: STRUCTURED_OUTPUT_TOOL };
+  } else if (body.response_format !== undefined && obj(body.response_format)?.type !== 'text') removed.push('response_format');
   if (functions.length > 0) {
     out.tools = functions.map((t) => {
       const fn = obj(t.function) ?? {};
@@ -114,7 +159,18 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   return { body: out, removed };
 }
 
-const FINISH_REASONS: Readonly<Record<string, string>> = { end_turn: 'stop', stop_sequence: 'stop', pause_turn: 'stop', max_tokens: 'length', tool_use: 'tool_calls', refusal: 'content_filter' };
+/**
+ * Why a chat request cannot be translated, if it cannot: the deprecated function-calling fields (`functions`,
+ * `function_call`, `function` messages) have answers of their own shape (`message.function_call`) that Messages
+ * tool calls cannot be mapped back into faithfully.
+ */
+export function legacyFunctionsReason(body: Json): string | undefined {
+  const legacy = body.functions !== undefined || body.function_call !== undefined
+    || list(body.messages).some((m) => m.role === 'function' || m.function_call !== undefined);
+  return legacy ? 'it uses the deprecated function-calling fields ("functions", "function_call"); use "tools" instead' : undefined;
+}
+
+const FINISH_REASONS: Readonly<Record<string, string>> = { end_turn: 'stop', stop_sequence: 'stop', pause_turn: 'stop', max_tokens: 'length', model_context_window_exceeded: 'length', tool_use: 'tool_calls', refusal: 'content_filter' };
 
 function finishReason(stop: unknown): string {
   return typeof stop === 'string' ? FINISH_REASONS[stop] ?? 'stop' : 'stop';
@@ -137,15 +193,20 @@ function answer(upstream: unknown): unknown {
   const message = obj(upstream) ?? {};
   let text = '';
   const calls: Json[] = [];
+  let structured = false;
   for (const b of list(message.content)) {
     if (b.type === 'text' && typeof b.text === 'string') text += b.text;
-    else if (b.type === 'tool_use') calls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } });
+    else if (b.type === 'tool_use' && b.name === STRUCTURED_OUTPUT_TOOL) {
+      text += JSON.stringify(b.input ?? {});
+      structured = true;
+    } else if (b.type === 'tool_use') calls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } });
   }
   const reply: Json = { role: 'assistant', content: text === '' && calls.length > 0 ? null : text, refusal: null };
   if (calls.length > 0) reply.tool_calls = calls;
+  const finish = structured && message.stop_reason === 'tool_use' ? 'stop' : finishReason(message.stop_reason);
   return {
     id: chatId(message.id), object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: message.model,
-    choices: [{ index: 0, message: reply, logprobs: null, finish_reason: finishReason(message.stop_reason) }],
+    choices: [{ index: 0, message: reply, logprobs: null, finish_reason: finish }],
     usage: chatUsage(message.usage),
   };
 }
@@ -162,6 +223,8 @@ class MessagesToChat implements StreamTranslation {
   #calls = new Map<number, number>();
   #finish = 'stop';
   #usage: Json = {};
+  /** The block of the structured-output call: its input streams as the message's content. */
+  #structured: number | undefined;
 
   constructor(includeUsage: boolean) {
     this.#includeUsage = includeUsage;
@@ -187,20 +250,28 @@ class MessagesToChat implements StreamTranslation {
       this.#chunk({ role: 'assistant', content: '' });
     } else if (type === 'content_block_start') {
       const b = obj(e.content_block);
-      if (b?.type === 'tool_use' && typeof e.index === 'number') {
+      // Some compatible servers open a block with its whole text or input rather than streaming it.
+      const given = b?.type === 'tool_use' && obj(b.input) && Object.keys(b.input as Json).length > 0 ? JSON.stringify(b.input) : '';
+      if (b?.type === 'text' && hasText(b.text)) this.#chunk({ content: b.text });
+      else if (b?.type === 'tool_use' && b.name === STRUCTURED_OUTPUT_TOOL && typeof e.index === 'number') {
+        this.#structured = e.index;
+        if (given !== '') this.#chunk({ content: given });
+      } else if (b?.type === 'tool_use' && typeof e.index === 'number') {
         const at = this.#calls.size;
         this.#calls.set(e.index, at);
-        this.#chunk({ tool_calls: [{ index: at, id: b.id, type: 'function', function: { name: b.name, arguments: '' } }] });
+        this.#chunk({ tool_calls: [{ index: at, id: b.id, type: 'function', function: { name: b.name, arguments: given } }] });
       }
     } else if (type === 'content_block_delta') {
       const delta = obj(e.delta);
       if (delta?.type === 'text_delta' && typeof delta.text === 'string') this.#chunk({ content: delta.text });
+      else if (delta?.type === 'input_json_delta' && typeof delta.partial_json === 'string' && e.index === this.#structured) this.#chunk({ content: delta.partial_json });
       else if (delta?.type === 'input_json_delta' && typeof delta.partial_json === 'string' && typeof e.index === 'number') {
         const at = this.#calls.get(e.index);
         if (at !== undefined) this.#chunk({ tool_calls: [{ index: at, function: { arguments: delta.partial_json } }] });
       }
     } else if (type === 'message_delta') {
-      this.#finish = finishReason(obj(e.delta)?.stop_reason);
+      const stop = obj(e.delta)?.stop_reason;
+      this.#finish = this.#structured !== undefined && stop === 'tool_use' ? 'stop' : finishReason(stop);
       // Counts a message_delta restates replace message_start's; those it leaves out (or nulls) stay.
       for (const [k, v] of Object.entries(obj(e.usage) ?? {})) if (v !== null && v !== undefined) this.#usage[k] = v;
     } else if (type === 'message_stop') {

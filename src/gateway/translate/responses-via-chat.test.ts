@@ -5,7 +5,7 @@ import { resolveCandidates } from '../../domain/resolve.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { snapshot } from '../../../test/helpers/snapshot.ts';
 import { responsesViaChat } from './responses-via-chat.ts';
-import { untranslatableReason, withStoredItemsInline } from './stored-items.ts';
+import { storedStateReason as untranslatableReason, withStoredItemsInline } from './stored-items.ts';
 
 const catalog = createCatalog({});
 const scope = { accountId: 'acct_test', keep: true, includeUsage: false };

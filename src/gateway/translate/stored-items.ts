@@ -95,7 +95,7 @@ const WHOLE_CONVERSATION = 'send the whole conversation instead';
  * (with the way out), if anything: another model would answer a conversation missing its earlier turns, prompt
  * or files.
  */
-export function untranslatableReason(body: Json): string | undefined {
+export function storedStateReason(body: Json): string | undefined {
   if (body.previous_response_id !== undefined && body.previous_response_id !== null) return `it continues a stored response ("previous_response_id"); ${WHOLE_CONVERSATION}`;
   if (body.conversation !== undefined && body.conversation !== null) return `it continues a stored conversation ("conversation"); ${WHOLE_CONVERSATION}`;
   const prompt = body.prompt;
