@@ -110,16 +110,26 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(h.fake.requests.length, 0, 'nothing reached the provider on the operator\'s key');
     assert.equal((await gw(h, '/v1/chat/completions', { token: managed, body: chat('gpt-4o', { service_tier: 'default' }) })).status, 200);
     assert.equal((await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, service_tier: 'standard_only', messages: [{ role: 'user', content: 'x' }] } })).status, 200);
-    // Translated for an OpenAI model, a Messages request sends no service tier at all: nothing to refuse.
+    // Translated for an OpenAI model, a Messages request's own tier is not sent (nothing to refuse); the managed
+    // key asks for the standard tier itself, as for any request that leaves it out: the provider's default, `auto`,
+    // would serve at priority prices where the operator's organisation has priority capacity.
     const translated = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'gpt-4o', max_tokens: 5, service_tier: 'auto', messages: [{ role: 'user', content: 'x' }] } });
     assert.equal(translated.status, 200, translated.text);
-    assert.equal('service_tier' in h.fake.requests.at(-1)!.body!, false);
+    assert.equal(h.fake.requests.at(-1)!.body!.service_tier, 'default');
+    assert.equal((await gw(h, '/v1/chat/completions', { token: managed, body: chat('gpt-4o') })).status, 200);
+    assert.equal(h.fake.requests.at(-1)!.body!.service_tier, 'default');
+    assert.equal((await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] } })).status, 200);
+    assert.equal(h.fake.requests.at(-1)!.body!.service_tier, 'standard_only');
     // With the account's own key in the chain, a priority request is served by it (the managed step is skipped).
     const mixed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }, user('sk-good-a')] }]);
     const own = await gw(h, '/v1/chat/completions', { token: mixed, body: chat('gpt-4o', { service_tier: 'priority' }) });
     assert.equal(own.status, 200, own.text);
     assert.equal(h.fake.requests.at(-1)!.headers.authorization, 'Bearer sk-good-a');
     assert.equal(h.fake.requests.at(-1)!.body!.service_tier, 'priority');
+    // The account's own key is sent the request as it came: no tier added.
+    const ownOnly = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
+    assert.equal((await gw(h, '/v1/chat/completions', { token: ownOnly, body: chat('gpt-4o') })).status, 200);
+    assert.equal('service_tier' in h.fake.requests.at(-1)!.body!, false);
   });
 
   test('a background response is refused on the managed key (its answer could never be metered); the account\'s own key serves it', async () => {

@@ -3,7 +3,7 @@
 // gateway forward the original bytes without re-serialising.
 import type { ApiSurface, CatalogModel } from '../catalog/types.ts';
 import type { AccountSettings } from '../state/types.ts';
-import type { AttemptPlan } from './routing.ts';
+import { MANAGED_SERVICE_TIER, type AttemptPlan } from './routing.ts';
 
 export interface PreparedBody { body: Record<string, unknown>; changed: boolean; removed: string[] }
 
@@ -151,7 +151,20 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
     fitThinkingBudget(out ?? body, edit, cap, removed);
   }
 
+  // 4. The operator's credential is billed at the catalog's standard prices. A request that leaves the tier to the
+  // provider gets its default, `auto`, which serves at priority (and its price) wherever the operator's
+  // organisation has priority capacity: the standard tier is asked for explicitly.
+  const tier = attempt.keySource === 'ngrok' ? standardTierOf(candidate.provider.id, candidate.surface.surface) : undefined;
+  if (tier !== undefined && ((out ?? body).service_tier === undefined || (out ?? body).service_tier === null)) edit().service_tier = tier;
+
   return out ? { body: out, changed: true, removed } : { body, changed: false, removed };
+}
+
+/** The standard tier's name where the provider's surface takes a `service_tier` (routing.ts checks the same). */
+function standardTierOf(provider: string, surface: ApiSurface): string | undefined {
+  if (provider === 'openai' && (surface === 'chat-completions' || surface === 'responses')) return MANAGED_SERVICE_TIER.openai;
+  if (provider === 'anthropic' && surface === 'messages') return MANAGED_SERVICE_TIER.anthropic;
+  return undefined;
 }
 
 /**

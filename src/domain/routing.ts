@@ -37,7 +37,7 @@ export function findRule(candidate: Candidate, configuration: ConfigurationState
  * priority (or `auto`, which uses it where the operator's organisation has it) would be served at a price the
  * catalog does not bill.
  */
-const MANAGED_SERVICE_TIER: Record<string, string> = { openai: 'default', anthropic: 'standard_only' };
+export const MANAGED_SERVICE_TIER: Readonly<Record<string, string>> = { openai: 'default', anthropic: 'standard_only' };
 
 /**
  * What of the request (its body, passed as is) the managed credential must check: only what the catalog can bill
