@@ -2,8 +2,7 @@
 // pieces, finish reason, usage, or a provider error) go to the translation's hooks, which write the client's events.
 import { obj, parseJson } from '../formats/types.ts';
 import type { StreamTranslation } from './types.ts';
-
-type Json = Record<string, unknown>;
+import type { Json } from './json.ts';
 
 export abstract class FromChatStream implements StreamTranslation {
   /** Client SSE text written since the last take(). */

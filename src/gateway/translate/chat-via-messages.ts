@@ -6,22 +6,18 @@ import type { AttemptPlan } from '../../domain/routing.ts';
 import { num, obj, parseJson } from '../formats/types.ts';
 import type { StreamTranslation, TranslatedRequest, Translator } from './types.ts';
 import { fittedOutputLimit } from './output-limit.ts';
+import { objects, toolInput, type Json } from './json.ts';
 import { openaiError } from './openai-error.ts';
-
-type Json = Record<string, unknown>;
 
 const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'temperature', 'top_p', 'stream', 'stream_options', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'response_format']);
 
 /** What Messages requires and chat may leave out: the output limit, when neither the request nor the catalog has one. */
 const DEFAULT_MAX_TOKENS = 4096;
 
-function list(v: unknown): Json[] {
-  return Array.isArray(v) ? v.map(obj).filter((x): x is Json => x !== undefined) : [];
-}
 
 function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
-  return list(content).filter((p) => typeof p.text === 'string').map((p) => p.text as string).join('');
+  return objects(content).filter((p) => typeof p.text === 'string').map((p) => p.text as string).join('');
 }
 
 /** A chat content part as a Messages block: text, an image (a data URL or a URL), a PDF. */
@@ -46,14 +42,10 @@ function hasText(text: unknown): text is string {
 /** A user turn's content, or undefined when nothing in it has a place in Messages. */
 function content(value: unknown): unknown {
   if (typeof value === 'string') return hasText(value) ? value : undefined;
-  const blocks = list(value).map(block).filter((b): b is Json => b !== undefined && (b.type !== 'text' || hasText(b.text)));
+  const blocks = objects(value).map(block).filter((b): b is Json => b !== undefined && (b.type !== 'text' || hasText(b.text)));
   return blocks.length > 0 ? blocks : undefined;
 }
 
-function toolInput(args: unknown): unknown {
-  const parsed = typeof args === 'string' && args !== '' ? parseJson(args) : undefined;
-  return obj(parsed) ?? {};
-}
 
 /**
  * A tool-call id as Messages takes it (letters, digits, `_` and `-`): a history begun on another model may carry
@@ -67,13 +59,13 @@ function toolId(id: unknown): string {
 function turns(messages: unknown): { system: string; turns: Json[] } {
   const system: string[] = [];
   const out: Json[] = [];
-  for (const m of list(messages)) {
+  for (const m of objects(messages)) {
     if (m.role === 'system' || m.role === 'developer') system.push(textOf(m.content));
     else if (m.role === 'assistant') {
       const blocks: Json[] = [];
       const text = textOf(m.content);
       if (hasText(text)) blocks.push({ type: 'text', text });
-      for (const call of list(m.tool_calls)) {
+      for (const call of objects(m.tool_calls)) {
         const fn = obj(call.function);
         blocks.push({ type: 'tool_use', id: toolId(call.id), name: fn?.name, input: toolInput(fn?.arguments) });
       }
@@ -138,8 +130,8 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (body.top_p !== undefined && body.top_p !== null) out.top_p = body.top_p;
   if (body.stream !== undefined) out.stream = body.stream;
   if (typeof body.user === 'string') out.metadata = { user_id: body.user };
-  const functions = list(body.tools).filter((t) => t.type === 'function');
-  if (functions.length < list(body.tools).length) removed.push('tools');
+  const functions = objects(body.tools).filter((t) => t.type === 'function');
+  if (functions.length < objects(body.tools).length) removed.push('tools');
   const structured = functions.length === 0 ? structuredOutputTool(body.response_format) : undefined;
   if (structured) {
     out.tools = [structured];
@@ -166,7 +158,7 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
  */
 export function legacyFunctionsReason(body: Json): string | undefined {
   const legacy = body.functions !== undefined || body.function_call !== undefined
-    || list(body.messages).some((m) => m.role === 'function' || m.function_call !== undefined);
+    || objects(body.messages).some((m) => m.role === 'function' || m.function_call !== undefined);
   return legacy ? 'it uses the deprecated function-calling fields ("functions", "function_call"); use "tools" instead' : undefined;
 }
 
@@ -194,7 +186,7 @@ function answer(upstream: unknown): unknown {
   let text = '';
   const calls: Json[] = [];
   let structured = false;
-  for (const b of list(message.content)) {
+  for (const b of objects(message.content)) {
     if (b.type === 'text' && typeof b.text === 'string') text += b.text;
     else if (b.type === 'tool_use' && b.name === STRUCTURED_OUTPUT_TOOL) {
       text += JSON.stringify(b.input ?? {});

@@ -5,12 +5,11 @@
 import { createHash } from 'node:crypto';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { anthropicErrorType } from '../formats/anthropic.ts';
-import { num, obj, parseJson } from '../formats/types.ts';
+import { num, obj } from '../formats/types.ts';
 import type { TranslatedRequest, Translator } from './types.ts';
 import { FromChatStream } from './chat-stream.ts';
-import { acceptsReasoningEffort, fittedOutputLimit } from './output-limit.ts';
-
-type Json = Record<string, unknown>;
+import { providerMessage, toolInput, type Json } from './json.ts';
+import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
 
 /** Messages fields with a chat-completions counterpart; any other top-level field is removed and reported. */
 const MAPPED = new Set(['model', 'models', 'messages', 'system', 'max_tokens', 'stop_sequences', 'temperature', 'top_p', 'stream', 'tools', 'tool_choice', 'thinking', 'metadata']);
@@ -131,8 +130,7 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) out.stop = body.stop_sequences;
   if (body.temperature !== undefined) out.temperature = body.temperature;
   if (body.top_p !== undefined) out.top_p = body.top_p;
-  // The usage chunk, as for a native chat stream (attempt.ts): not from a custom server, which may refuse the option.
-  if (body.stream === true && !plan.candidate.provider.custom) out.stream_options = { include_usage: true };
+  if (asksUsageChunk(body, plan)) out.stream_options = { include_usage: true };
   if (body.stream !== undefined) out.stream = body.stream;
   const user = obj(body.metadata)?.user_id;
   if (typeof user === 'string') out.user = chatUser(user);
@@ -183,11 +181,6 @@ function messageId(id: unknown): string {
   return `msg_${typeof id === 'string' && id !== '' ? id.replace(/^chatcmpl-/, '') : 'translated'}`;
 }
 
-function toolInput(args: unknown): unknown {
-  if (typeof args !== 'string' || args === '') return {};
-  const parsed = parseJson(args);
-  return obj(parsed) ?? {};
-}
 
 function answer(upstream: unknown): unknown {
   const chat = obj(upstream) ?? {};
@@ -208,11 +201,6 @@ function answer(upstream: unknown): unknown {
   };
 }
 
-function providerMessage(upstream: string): string {
-  const parsed = obj(parseJson(upstream));
-  const message = obj(parsed?.error)?.message ?? parsed?.message;
-  return typeof message === 'string' && message !== '' ? message : upstream.slice(0, 2000);
-}
 
 function error(status: number, upstream: string): string {
   return JSON.stringify({ type: 'error', error: { type: anthropicErrorType(status), message: providerMessage(upstream) } });

@@ -1,4 +1,5 @@
-// What a translated request may ask of the model that serves it: its output limit, a reasoning effort.
+// What a translated request may ask of the model that serves it: its output limit, a reasoning effort, the usage
+// chunk of a stream.
 //
 // An output limit carried across formats, fitted to the model that will serve it: SDKs set limits for the model
 // they were written for (Claude Code asks for 32,000 tokens), and a model that allows fewer refuses the whole
@@ -17,4 +18,12 @@ export function fittedOutputLimit(limit: unknown, plan: AttemptPlan): unknown {
  */
 export function acceptsReasoningEffort(plan: AttemptPlan): boolean {
   return plan.candidate.catalogModel?.chatOutputLimitField !== undefined;
+}
+
+/**
+ * Whether a translated stream asks for the provider's usage chunk, so it is metered on the provider's counts: as
+ * on a native chat stream (attempt.ts), not from a custom server, which may refuse the option.
+ */
+export function asksUsageChunk(body: Record<string, unknown>, plan: AttemptPlan): boolean {
+  return body.stream === true && !plan.candidate.provider.custom;
 }

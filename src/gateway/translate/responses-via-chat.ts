@@ -3,27 +3,23 @@
 // instructions, images, function tools, calls and their outputs, structured output, reasoning effort, usage and
 // errors are mapped both ways; streams are rebuilt as Responses events. docs/decisions/translation.md.
 import type { AttemptPlan } from '../../domain/routing.ts';
-import { num, obj, parseJson } from '../formats/types.ts';
+import { num, obj } from '../formats/types.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { randomBase62 } from '../../domain/ids.ts';
 import { storedItems } from './stored-items.ts';
 import { FromChatStream } from './chat-stream.ts';
-import { acceptsReasoningEffort, fittedOutputLimit } from './output-limit.ts';
+import { objects, type Json } from './json.ts';
+import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
 import { openaiError } from './openai-error.ts';
-
-type Json = Record<string, unknown>;
 
 const MAPPED = new Set(['model', 'models', 'input', 'instructions', 'max_output_tokens', 'temperature', 'top_p', 'stream', 'tools', 'tool_choice', 'parallel_tool_calls', 'text', 'reasoning', 'user']);
 
-function list(v: unknown): Json[] {
-  return Array.isArray(v) ? v.map(obj).filter((x): x is Json => x !== undefined) : [];
-}
 
 /** A message's content as chat content: a string, or parts (text, images, files). */
 function chatContent(content: unknown): unknown {
   if (typeof content === 'string') return content;
   const parts: Json[] = [];
-  for (const part of list(content)) {
+  for (const part of objects(content)) {
     if ((part.type === 'input_text' || part.type === 'output_text' || part.type === 'text') && typeof part.text === 'string') parts.push({ type: 'text', text: part.text });
     else if (part.type === 'input_image' && typeof part.image_url === 'string') parts.push({ type: 'image_url', image_url: { url: part.image_url, ...(part.detail !== undefined ? { detail: part.detail } : {}) } });
     else if (part.type === 'input_file' && typeof part.file_data === 'string') parts.push({ type: 'file', file: { file_data: part.file_data, ...(typeof part.filename === 'string' ? { filename: part.filename } : {}) } });
@@ -33,7 +29,7 @@ function chatContent(content: unknown): unknown {
 
 function outputText(output: unknown): string {
   if (typeof output === 'string') return output;
-  return list(output).filter((p) => typeof p.text === 'string').map((p) => p.text as string).join('');
+  return objects(output).filter((p) => typeof p.text === 'string').map((p) => p.text as string).join('');
 }
 
 /**
@@ -42,7 +38,7 @@ function outputText(output: unknown): string {
  */
 function toolOutput(item: Json, messages: Json[], media: Json[]): void {
   messages.push({ role: 'tool', tool_call_id: item.call_id, content: outputText(item.output) });
-  const parts = chatContent(list(item.output).filter((p) => p.type === 'input_image' || p.type === 'input_file'));
+  const parts = chatContent(objects(item.output).filter((p) => p.type === 'input_image' || p.type === 'input_file'));
   if (Array.isArray(parts) && parts.length > 0) media.push({ type: 'text', text: `Output of tool call ${String(item.call_id)}:` }, ...parts);
 }
 
@@ -62,7 +58,7 @@ function chatMessages(body: Json): Json[] {
   const media: Json[] = [];
   // References to output the gateway kept were written out before (pipeline.ts); a request with any other is
   // never translated, so none is left here.
-  for (const item of list(body.input)) {
+  for (const item of objects(body.input)) {
     const type = item.type ?? 'message';
     if (type !== 'function_call_output') flushMedia(messages, media);
     if (type === 'message') {
@@ -106,12 +102,11 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (body.max_output_tokens !== undefined && body.max_output_tokens !== null) out.max_tokens = fittedOutputLimit(body.max_output_tokens, plan);
   if (body.temperature !== undefined && body.temperature !== null) out.temperature = body.temperature;
   if (body.top_p !== undefined && body.top_p !== null) out.top_p = body.top_p;
-  // The usage chunk, as for a native chat stream (attempt.ts): not from a custom server, which may refuse the option.
-  if (body.stream === true && !plan.candidate.provider.custom) out.stream_options = { include_usage: true };
+  if (asksUsageChunk(body, plan)) out.stream_options = { include_usage: true };
   if (body.stream !== undefined) out.stream = body.stream;
   if (typeof body.user === 'string') out.user = body.user;
   // Function tools map one to one; hosted tools (web search, file search, code interpreter…) run only at OpenAI.
-  const tools = list(body.tools);
+  const tools = objects(body.tools);
   const functions = tools.filter((t) => t.type === 'function');
   if (functions.length < tools.length) removed.push('tools');
   if (functions.length > 0) {
@@ -185,7 +180,7 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   const output: Json[] = [];
   const text = (typeof message.content === 'string' ? message.content : '') + (typeof message.refusal === 'string' ? message.refusal : '');
   if (text !== '') output.push(messageItem(base, text, 'completed'));
-  list(message.tool_calls).forEach((call, index) => {
+  objects(message.tool_calls).forEach((call, index) => {
     const fn = obj(call.function);
     output.push(callItem(base, index, { id: String(call.id ?? ''), name: String(fn?.name ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' }, 'completed'));
   });

@@ -4,7 +4,8 @@
 // in count (in all, and per account), bytes and age; a reference it cannot resolve (evicted, or answered by
 // another node) makes the request untranslatable (docs/decisions/translation.md).
 
-type Json = Record<string, unknown>;
+import { obj } from '../formats/types.ts';
+import { objects, type Json } from './json.ts';
 
 interface Kept { accountId: string; item: Json; bytes: number; at: number }
 
@@ -79,12 +80,8 @@ export const storedItems = new StoredItems();
 
 /** The `item_reference` ids of a Responses request's input. */
 export function itemReferences(input: unknown): string[] {
-  if (!Array.isArray(input)) return [];
   const ids: string[] = [];
-  for (const item of input) {
-    const i = item !== null && typeof item === 'object' ? (item as Json) : undefined;
-    if (i?.type === 'item_reference' && typeof i.id === 'string') ids.push(i.id);
-  }
+  for (const i of objects(input)) if (i.type === 'item_reference' && typeof i.id === 'string') ids.push(i.id);
   return ids;
 }
 
@@ -109,17 +106,8 @@ export function storedStateReason(body: Json): string | undefined {
 
 /** Whether an input message or tool output has an image or file given only by its OpenAI file id. */
 function storedFile(input: unknown): boolean {
-  if (!Array.isArray(input)) return false;
-  for (const item of input) {
-    const i = item !== null && typeof item === 'object' ? (item as Json) : undefined;
-    const parts = i?.content ?? i?.output;
-    if (!Array.isArray(parts)) continue;
-    for (const part of parts) {
-      const p = part !== null && typeof part === 'object' ? (part as Json) : undefined;
-      if ((p?.type === 'input_image' || p?.type === 'input_file') && typeof p.file_id === 'string' && p.image_url === undefined && p.file_data === undefined) return true;
-    }
-  }
-  return false;
+  return objects(input).some((i) => objects(i.content ?? i.output).some((p) =>
+    (p.type === 'input_image' || p.type === 'input_file') && typeof p.file_id === 'string' && p.image_url === undefined && p.file_data === undefined));
 }
 
 /**
@@ -130,13 +118,13 @@ export function withStoredItemsInline(body: Json, accountId: string): Json | und
   if (!Array.isArray(body.input) || !storedItems.holdsFor(accountId)) return undefined;
   let replaced = false;
   const input = body.input.map((item: unknown) => {
-    const i = item !== null && typeof item === 'object' ? (item as Json) : undefined;
+    const i = obj(item);
     if (i?.type !== 'item_reference' || typeof i.id !== 'string') return item;
     const kept = storedItems.get(accountId, i.id);
     if (!kept) return item;
     replaced = true;
     if (kept.type === 'function_call') return { type: 'function_call', call_id: kept.call_id, name: kept.name, arguments: kept.arguments };
-    const text = Array.isArray(kept.content) ? kept.content.map((p) => (p !== null && typeof p === 'object' && typeof (p as Json).text === 'string' ? (p as Json).text : '')).join('') : '';
+    const text = objects(kept.content).map((p) => (typeof p.text === 'string' ? p.text : '')).join('');
     return { role: 'assistant', content: text };
   });
   return replaced ? { ...body, input } : undefined;

@@ -1,0 +1,23 @@
+// Reading the untrusted JSON the translators take apart (request bodies, answers, events): what every one of them
+// needs, so each format's module holds only its mapping.
+import { obj, parseJson } from '../formats/types.ts';
+
+export type Json = Record<string, unknown>;
+
+/** The objects of an array (anything else in it, and anything not an array, is nothing). */
+export function objects(v: unknown): Json[] {
+  return Array.isArray(v) ? v.map(obj).filter((x): x is Json => x !== undefined) : [];
+}
+
+/** A tool call's arguments as its input object; arguments that are not a JSON object (cut mid-call) give `{}`. */
+export function toolInput(args: unknown): Json {
+  const parsed = typeof args === 'string' && args !== '' ? parseJson(args) : undefined;
+  return obj(parsed) ?? {};
+}
+
+/** The message of a provider's error answer, whatever its shape (OpenAI's, Anthropic's, plain text). */
+export function providerMessage(upstream: string): string {
+  const parsed = obj(parseJson(upstream));
+  const message = obj(parsed?.error)?.message ?? parsed?.message;
+  return typeof message === 'string' && message !== '' ? message : upstream.slice(0, 2000);
+}
