@@ -72,7 +72,7 @@ class QuietLimit {
   constructor(upstream: UpstreamExchange, limitMs: number) {
     this.#upstream = upstream;
     this.#limitMs = limitMs;
-    this.#timer = setTimeout(this.#check, limitMs);
+    this.#timer = setTimeout(QuietLimit.#check, limitMs, this);
   }
 
   heard(): void {
@@ -83,12 +83,13 @@ class QuietLimit {
     clearTimeout(this.#timer);
   }
 
-  #check = (): void => {
-    if (this.held) this.heard();
-    const quiet = performance.now() - this.#heardAt;
-    if (quiet >= this.#limitMs) this.#upstream.abort('stream-idle');
-    else this.#timer = setTimeout(this.#check, this.#limitMs - quiet);
-  };
+  /** Static, with the limit as the timer's argument: no closure per stream. */
+  static #check(limit: QuietLimit): void {
+    if (limit.held) limit.heard();
+    const quiet = performance.now() - limit.#heardAt;
+    if (quiet >= limit.#limitMs) limit.#upstream.abort('stream-idle');
+    else limit.#timer = setTimeout(QuietLimit.#check, limit.#limitMs - quiet, limit);
+  }
 }
 
 function flushIfIdle(res: ServerResponse): void {
