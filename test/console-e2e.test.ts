@@ -316,6 +316,9 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await row.getByRole('button').click();
     const attempts = page.getByRole('region', { name: `Attempts of request ${event.requestId}` });
     await attempts.getByRole('heading', { name: 'Attempt 1 (final)' }).waitFor();
+    // The account's own key: the cost is the processing fee alone, and the attempt says so.
+    assert.equal(event.ngrokProcessingFee, event.totalCost);
+    assert.equal(await attempts.getByTestId('attempt-cost').innerText(), `$${n.toFixed(n < 0.01 ? 5 : 2)} (processing fee $${n.toFixed(n < 0.01 ? 5 : 2)})`);
     await assertLabelled(page);
     await shot(page, 'logs');
 

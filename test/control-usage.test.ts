@@ -16,6 +16,7 @@ const DAY2 = '2025-03-02';
 const WINDOW = `startTime=${DAY1}T00:00:00Z&endTime=${DAY2}T23:59:59Z`;
 // Costs chosen so that float arithmetic would drift: 0.1 + 0.2 USD and a sum beyond 2^53 pico-USD.
 const BIG = 9_007_199_254_740_993n;
+const USD = 1_000_000_000_000n;
 
 function seed(accountId: string): UsageEvent[] {
   const e = (o: Partial<UsageEvent>) => usageEvent(accountId, o);
@@ -26,7 +27,12 @@ function seed(accountId: string): UsageEvent[] {
     // Request B on day 1, anthropic, failed finally, costs a partial stream.
     e({ id: 'ue_b1', requestId: 'rq_b', provider: 'anthropic', providerDisplayName: 'Anthropic', model: 'claude-x', isFinalAttempt: true, statusCode: 500, isError: true, retryAction: 'exhausted', completion: 'failed', costPico: 200_000_000_000n, eventTime: `${DAY1}T12:00:00.000Z`, accessKeyId: 'aigk_two' }),
     // Request C on day 2, a big managed-credential cost.
-    e({ id: 'ue_c1', requestId: 'rq_c', isFinalAttempt: true, costPico: BIG, eventTime: `${DAY2}T08:00:00.000Z`, accessKeyId: 'aigk_one' }),
+    // Its parts: 4 + 0.000015 (rounds up) + 0.75 + 2.25 + 1 + 0.5 + the rest in web searches (no part of their own).
+    e({
+      id: 'ue_c1', requestId: 'rq_c', isFinalAttempt: true, costPico: BIG, eventTime: `${DAY2}T08:00:00.000Z`, accessKeyId: 'aigk_one',
+      cacheWriteTokens: 30, cacheWrite1hTokens: 10, inputCostPico: 4n * USD, outputCostPico: 15_000_000n, cacheReadCostPico: 3n * USD / 4n,
+      cacheWrite5mCostPico: 9n * USD / 4n, cacheWrite1hCostPico: USD, feePico: USD / 2n,
+    }),
     // Outside the window.
     e({ id: 'ue_z1', requestId: 'rq_z', isFinalAttempt: true, costPico: 5n, eventTime: '2025-02-28T23:59:59.999Z' }),
   ];
@@ -61,6 +67,12 @@ for (const kind of STORE_KINDS) {
       assert.equal(c1.providerKeyId, undefined);
       assert.equal(c1.accountId, undefined, 'internal fields stay internal');
       assert.deepEqual([a2.cacheWriteTokens, a2.inputTokensEstimate, a2.outputTokensEstimate, a2.usageEstimated], [0, 0, 0, false]);
+      assert.deepEqual(
+        [c1.cacheWriteTokens, c1.cacheWrite5mTokens, c1.cacheWrite1hTokens, c1.inputTokenCost, c1.outputTokenCost, c1.cacheReadCost, c1.cacheWriteCost, c1.cacheWrite5mCost, c1.cacheWrite1hCost, c1.ngrokProcessingFee],
+        [30, 20, 10, '4.00000', '0.00002', '0.75000', '3.25000', '2.25000', '1.00000', '0.50000'],
+      );
+      // An event without parts (every one recorded before they were kept) shows zeros beside its total.
+      assert.deepEqual([a2.inputTokenCost, a2.outputTokenCost, a2.cacheWriteCost, a2.ngrokProcessingFee], ['0.00000', '0.00000', '0.00000', '0.00000']);
     });
 
     test('GET /usage/requests/{requestId}: every attempt of the request in order, with the verdict on each', async () => {

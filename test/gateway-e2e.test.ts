@@ -9,7 +9,9 @@ import { startHarness, type Harness } from './helpers/gateway.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
 import { FAKE_USAGE } from './fake-upstream.ts';
 
-interface UsageApiEvent { requestId: string; provider: string; model: string; attemptNumber: number; isFinalAttempt: boolean; statusCode: number; inputTokens: number; outputTokens: number; isStreaming: boolean; keySource: string; providerKeyId?: string | null; totalCost: string }
+interface UsageApiEvent { requestId: string; provider: string; model: string; attemptNumber: number; isFinalAttempt: boolean; statusCode: number; inputTokens: number; outputTokens: number; isStreaming: boolean; keySource: string; providerKeyId?: string | null; totalCost: string;
+  cacheWriteTokens: number; cacheWrite5mTokens: number; cacheWrite1hTokens: number;
+  inputTokenCost: string; outputTokenCost: string; ngrokProcessingFee: string; cacheReadCost: string; cacheWriteCost: string; cacheWrite5mCost: string; cacheWrite1hCost: string }
 
 for (const kind of STORE_KINDS) {
   describe(`gateway end to end (${kind})`, () => {
@@ -68,7 +70,14 @@ for (const kind of STORE_KINDS) {
       // Default view: final attempts only — chat, stream, messages.
       assert.equal(finals.aiGatewayUsage.length, 3);
       assert.ok(finals.aiGatewayUsage.some((e) => e.isStreaming && e.outputTokens === FAKE_USAGE.output));
-      assert.ok(finals.aiGatewayUsage.some((e) => e.provider === 'anthropic' && e.keySource === 'ngrok' && Number(e.totalCost) > 0));
+      const claude = finals.aiGatewayUsage.find((e) => e.provider === 'anthropic' && e.keySource === 'ngrok')!;
+      // claude-haiku-4-5 at $1 input, $0.10 cache read, $1.25 5-minute and $2 hour-long cache write, $5 output per
+      // million tokens: 17 uncached, 5 read, 2 + 1 written, 9 out; no processing fee configured here.
+      assert.deepEqual([claude.cacheWriteTokens, claude.cacheWrite5mTokens, claude.cacheWrite1hTokens], [FAKE_USAGE.cacheWrite, FAKE_USAGE.cacheWrite - FAKE_USAGE.cacheWrite1h, FAKE_USAGE.cacheWrite1h]);
+      assert.deepEqual(
+        [claude.inputTokenCost, claude.cacheReadCost, claude.cacheWrite5mCost, claude.cacheWrite1hCost, claude.cacheWriteCost, claude.outputTokenCost, claude.ngrokProcessingFee, claude.totalCost],
+        ['0.00002', '0.00000', '0.00000', '0.00000', '0.00000', '0.00005', '0.00000', '0.00007'],
+      );
     });
 
     test('stop() drains queued usage into the store', async () => {

@@ -1391,6 +1391,16 @@ export interface components {
             cacheWriteTokens: number;
             /**
              * Format: int64
+             * @description Tokens written to the provider cache with a 5-minute TTL.
+             */
+            cacheWrite5mTokens: number;
+            /**
+             * Format: int64
+             * @description Tokens written to the provider cache with a 1-hour TTL.
+             */
+            cacheWrite1hTokens: number;
+            /**
+             * Format: int64
              * @description Input tokens counted by the gateway's own tokenizer.
              */
             inputTokensEstimate: number;
@@ -1403,6 +1413,20 @@ export interface components {
             usageEstimated: boolean;
             /** @description Cost in USD as a decimal string with five fractional digits. */
             totalCost: string;
+            /** @description Base input-token cost, excluding cache reads and writes, in USD as a decimal string with five fractional digits. */
+            inputTokenCost: string;
+            /** @description Output-token cost in USD as a decimal string with five fractional digits. */
+            outputTokenCost: string;
+            /** @description Processing fee in USD as a decimal string with five fractional digits. */
+            ngrokProcessingFee: string;
+            /** @description Cache-read cost in USD as a decimal string with five fractional digits. */
+            cacheReadCost: string;
+            /** @description Cache-write cost (both TTLs) in USD as a decimal string with five fractional digits. */
+            cacheWriteCost: string;
+            /** @description 5-minute cache-write cost in USD as a decimal string with five fractional digits. */
+            cacheWrite5mCost: string;
+            /** @description 1-hour cache-write cost in USD as a decimal string with five fractional digits. */
+            cacheWrite1hCost: string;
             /** @description `ngrok` when ngrok.ai credentials were used, `user` when a BYOK provider key was used. */
             keySource: string;
             /** @description Provider key used; only present when keySource is `user`. */

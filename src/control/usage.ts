@@ -78,9 +78,16 @@ function eventView(r: UsageEventRow): UsageEventView {
     attemptNumber: r.attemptNumber, isFinalAttempt: flag(r.isFinalAttempt), statusCode: r.statusCode,
     timedOut: flag(r.timedOut), isError: flag(r.isError), isStreaming: flag(r.isStreaming), stopReason: r.stopReason,
     inputTokens: int(r.inputTokens), outputTokens: int(r.outputTokens), cacheReadTokens: int(r.cacheReadTokens),
-    cacheWriteTokens: int(r.cacheWriteTokens), reasoningTokens: int(r.reasoningTokens),
+    cacheWriteTokens: int(r.cacheWriteTokens), cacheWrite5mTokens: int(r.cacheWriteTokens) - int(r.cacheWrite1hTokens),
+    cacheWrite1hTokens: int(r.cacheWrite1hTokens), reasoningTokens: int(r.reasoningTokens),
     inputTokensEstimate: int(r.inputTokensEstimate), outputTokensEstimate: int(r.outputTokensEstimate), usageEstimated: flag(r.usageEstimated),
-    totalCost: formatUsd5(bigint(r.costPico)), keySource: r.keySource,
+    totalCost: formatUsd5(bigint(r.costPico)),
+    // Each part is rounded on its own, so five-decimal parts may differ from the total's rounding in the last digit.
+    inputTokenCost: formatUsd5(bigint(r.inputCostPico)), outputTokenCost: formatUsd5(bigint(r.outputCostPico)),
+    ngrokProcessingFee: formatUsd5(bigint(r.feePico)), cacheReadCost: formatUsd5(bigint(r.cacheReadCostPico)),
+    cacheWriteCost: formatUsd5(bigint(r.cacheWrite5mCostPico) + bigint(r.cacheWrite1hCostPico)),
+    cacheWrite5mCost: formatUsd5(bigint(r.cacheWrite5mCostPico)), cacheWrite1hCost: formatUsd5(bigint(r.cacheWrite1hCostPico)),
+    keySource: r.keySource,
   };
   if (r.keySource === 'user') {
     if (r.providerKeyId !== null) view.providerKeyId = r.providerKeyId;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createCatalog } from '../catalog/index.ts';
 import { resolveCandidates } from './resolve.ts';
 import type { AttemptPlan } from './routing.ts';
-import { attemptCostPico, reservationPico, type TokenUsage } from './cost.ts';
+import { attemptCost, reservationPico, type TokenUsage } from './cost.ts';
 import { MAX_WEB_SEARCHES_HELD, WEB_SEARCHES_WITHOUT_LIMIT, webSearchLimit } from './params.ts';
 import { snapshot } from '../../test/helpers/snapshot.ts';
 import { formatUsd5, PICO_PER_USD } from './money.ts';
@@ -19,6 +19,7 @@ const usage = (u: Partial<TokenUsage>): TokenUsage => ({ inputTokens: 0, outputT
 const FEE = 50_000n; // $0.05 per million tokens
 /** A time outside every provider's peak hours. */
 const NOON = Date.parse('2026-12-03T12:00:00Z');
+const attemptCostPico = (...args: Parameters<typeof attemptCost>): bigint => attemptCost(...args).totalPico;
 
 test('managed: input, cached input and output at catalog prices, plus the fee on success', () => {
   // gpt-4o: $2.50 in, $1.25 cached, $10 out per Mtok.
@@ -27,6 +28,28 @@ test('managed: input, cached input and output at catalog prices, plus the fee on
   assert.equal(attemptCostPico(u, attempt('gpt-4o', 'ngrok'), 0n, true, NOON), model);
   assert.equal(attemptCostPico(u, attempt('gpt-4o', 'ngrok'), FEE, true, NOON), model + 1_100_000n * FEE);
   assert.equal(formatUsd5(model), '3.25000');
+});
+
+test('the parts of a cost add up to it: uncached input, cache reads, 5-minute and hour-long writes, output, searches, fee', () => {
+  // claude-sonnet-4-6: $3 in, $0.30 read, $3.75 5-minute write, $6 1-hour write, $15 out, $10 per 1,000 searches.
+  const u = usage({ inputTokens: 1000, cacheReadTokens: 400, cacheWriteTokens: 300, cacheWriteLongTokens: 100, outputTokens: 50, webSearchRequests: 2 });
+  const cost = attemptCost(u, attempt('claude-sonnet-4-6', 'ngrok'), FEE, true, NOON);
+  assert.deepEqual(cost, {
+    inputPico: 300n * 3_000_000n, cacheReadPico: 400n * 300_000n, cacheWrite5mPico: 200n * 3_750_000n,
+    cacheWrite1hPico: 100n * 6_000_000n, outputPico: 50n * 15_000_000n, webSearchPico: 2n * 10_000_000_000n,
+    feePico: 1050n * FEE, cacheWrite1hTokens: 100,
+    totalPico: 300n * 3_000_000n + 400n * 300_000n + 200n * 3_750_000n + 100n * 6_000_000n + 50n * 15_000_000n + 2n * 10_000_000_000n + 1050n * FEE,
+  });
+  // The account's own key: only the fee, the token split still shown.
+  const own = attemptCost(u, attempt('claude-sonnet-4-6', 'user'), FEE, true, NOON);
+  assert.deepEqual([own.inputPico, own.outputPico, own.cacheReadPico, own.cacheWrite5mPico, own.cacheWrite1hPico, own.webSearchPico], [0n, 0n, 0n, 0n, 0n, 0n]);
+  assert.equal(own.totalPico, own.feePico);
+  assert.equal(own.cacheWrite1hTokens, 100);
+  // A failed attempt pays no fee; a provider with one cache lifetime writes for five minutes.
+  const openai = attemptCost(usage({ inputTokens: 100, cacheWriteTokens: 40, outputTokens: 1 }), attempt('gpt-4o', 'ngrok'), FEE, false, NOON);
+  assert.equal(openai.feePico, 0n);
+  assert.equal(openai.cacheWrite1hPico, 0n);
+  assert.equal(openai.cacheWrite5mPico + openai.inputPico, 100n * 2_500_000n, 'gpt-4o bills its writes as input');
 });
 
 test('gemini-3.6-flash example from the spec: $0.75 in, $3.75 out', () => {

@@ -54,31 +54,53 @@ function heldPrices(price: PriceMicro, from: number, to: number): PriceMicro {
   return price;
 }
 
+/**
+ * An attempt's cost in pico-USD and its parts, as usage events show them (ngrok's `inputTokenCost`, …): the parts
+ * add up to `totalPico`. Web searches have no part of their own in the contract; they are in the total only.
+ */
+export interface AttemptCost {
+  /** Input tokens neither read from nor written to the cache. */
+  inputPico: bigint;
+  outputPico: bigint;
+  cacheReadPico: bigint;
+  /** Cache writes kept five minutes (every write of a provider with one cache lifetime). */
+  cacheWrite5mPico: bigint;
+  /** Cache writes kept an hour (Anthropic). */
+  cacheWrite1hPico: bigint;
+  webSearchPico: bigint;
+  /** The processing fee, whatever the credential. */
+  feePico: bigint;
+  totalPico: bigint;
+  /** The hour-long part of the cache writes, as priced (never more than the writes, nor the writes than the input). */
+  cacheWrite1hTokens: number;
+}
+
 /** `at`: when the attempt was sent (epoch ms), for providers that price by the hour. */
-export function modelCostPico(usage: TokenUsage, attempt: AttemptPlan, at: number): bigint {
-  if (attempt.keySource !== 'ngrok') return 0n;
-  const priced = attempt.candidate.catalogModel?.priceMicro;
-  if (!priced) return 0n;
-  const base = pricesAt(priced, at);
+export function attemptCost(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, succeeded: boolean, at: number): AttemptCost {
   const input = count(usage.inputTokens);
-  const price = pricesFor(base, input);
+  const output = count(usage.outputTokens);
   // Cached counts never exceed the input they are part of, whatever a provider reports.
   const cachedRead = min(count(usage.cacheReadTokens), input);
   const cachedWrite = min(count(usage.cacheWriteTokens), input - cachedRead);
   const longWrite = min(count(usage.cacheWriteLongTokens ?? 0), cachedWrite);
-  const uncached = input - cachedRead - cachedWrite;
+  const feePico = succeeded ? (input + output) * feeMicroUsdPerMtok : 0n;
+  const priced = attempt.keySource === 'ngrok' ? attempt.candidate.catalogModel?.priceMicro : undefined;
+  const cost: AttemptCost = {
+    inputPico: 0n, outputPico: 0n, cacheReadPico: 0n, cacheWrite5mPico: 0n, cacheWrite1hPico: 0n, webSearchPico: 0n,
+    feePico, totalPico: feePico, cacheWrite1hTokens: Number(longWrite),
+  };
+  // Model cost applies only when the operator's (managed) credential served.
+  if (!priced) return cost;
+  const price = pricesFor(pricesAt(priced, at), input);
   const writePrice = price.cacheWrite ?? price.input;
-  return uncached * price.input
-    + cachedRead * (price.cacheRead ?? price.input)
-    + (cachedWrite - longWrite) * writePrice
-    + longWrite * (price.cacheWriteLong ?? writePrice)
-    + count(usage.outputTokens) * price.output
-    + count(usage.webSearchRequests ?? 0) * (price.webSearchPico ?? 0n);
-}
-
-export function attemptCostPico(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, succeeded: boolean, at: number): bigint {
-  const fee = succeeded ? (count(usage.inputTokens) + count(usage.outputTokens)) * feeMicroUsdPerMtok : 0n;
-  return modelCostPico(usage, attempt, at) + fee;
+  cost.inputPico = (input - cachedRead - cachedWrite) * price.input;
+  cost.outputPico = output * price.output;
+  cost.cacheReadPico = cachedRead * (price.cacheRead ?? price.input);
+  cost.cacheWrite5mPico = (cachedWrite - longWrite) * writePrice;
+  cost.cacheWrite1hPico = longWrite * (price.cacheWriteLong ?? writePrice);
+  cost.webSearchPico = count(usage.webSearchRequests ?? 0) * (price.webSearchPico ?? 0n);
+  cost.totalPico = cost.inputPico + cost.outputPico + cost.cacheReadPico + cost.cacheWrite5mPico + cost.cacheWrite1hPico + cost.webSearchPico + feePico;
+  return cost;
 }
 
 /**

@@ -55,6 +55,8 @@ describe('metering web searches', () => {
       sse('message_stop', {}),
     ]);
     assert.equal(event.costPico, tokensPico(10n, 5n) + SEARCH_PICO);
+    // The searches have no part of their own: the parts are the tokens', the searches the rest of the total.
+    assert.deepEqual([event.inputCostPico, event.outputCostPico, event.feePico], [tokensPico(10n, 0n), tokensPico(0n, 5n), 0n]);
   });
 
   it('a stream cut before its final usage bills the searches it showed running', async () => {

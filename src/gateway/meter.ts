@@ -1,7 +1,7 @@
 // Stage 8: one usage event per upstream attempt, priced, debited and handed to the usage sink. Runs after
 // the answer is complete (for streams, after the last byte), off the client's critical path.
 import type { AttemptPlan } from '../domain/routing.ts';
-import { attemptCostPico, type TokenUsage } from '../domain/cost.ts';
+import { attemptCost, type TokenUsage } from '../domain/cost.ts';
 import { countInputTokens, countTextTokens } from '../domain/token-counter.ts';
 import type { BegunAttempt, Completion, RetryAction, UsageEvent } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
@@ -159,8 +159,8 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     // (an error for the client too). A client that hung up mid-stream still pays for what it received.
     // Priced at the hour the attempt was sent (DeepSeek bills peak hours double).
     const sentAt = nowMs - (nowPerf - r.startedAt);
-    const cost = attemptCostPico(priced, r.plan, deps.options.processingFeeMicroUsdPerMtok, succeeded && !isError, sentAt);
-    total += cost;
+    const cost = attemptCost(priced, r.plan, deps.options.processingFeeMicroUsdPerMtok, succeeded && !isError, sentAt);
+    total += cost.totalPico;
     if (r.served) servedKeyId = r.plan.providerKey?.id;
     const event: UsageEvent = {
       id: r.eventId,
@@ -182,11 +182,18 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
       outputTokens: usage.outputTokens,
       cacheReadTokens: usage.cacheReadTokens,
       cacheWriteTokens: usage.cacheWriteTokens,
+      cacheWrite1hTokens: cost.cacheWrite1hTokens,
       reasoningTokens: usage.reasoningTokens,
       usageEstimated: estimated,
       inputTokensEstimate: inEstimate,
       outputTokensEstimate: outEstimate,
-      costPico: cost,
+      costPico: cost.totalPico,
+      inputCostPico: cost.inputPico,
+      outputCostPico: cost.outputPico,
+      cacheReadCostPico: cost.cacheReadPico,
+      cacheWrite5mCostPico: cost.cacheWrite5mPico,
+      cacheWrite1hCostPico: cost.cacheWrite1hPico,
+      feePico: cost.feePico,
       keySource: r.plan.keySource,
       providerKeyId: r.plan.providerKey?.id ?? null,
       providerKeyDisplayName: r.plan.providerKey?.keyRedacted ?? null,

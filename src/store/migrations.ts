@@ -205,4 +205,14 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('credit_purchases_idempotency_idx').unique().on('credit_purchases').columns(['account_id', 'idempotency_key']).execute();
     },
   },
+  '0008_usage_event_cost_parts': {
+    async up(db: Db) {
+      // Usage events show their cost's parts (ngrok's later contract: inputTokenCost, …, ngrokProcessingFee) and
+      // the hour-long cache writes. Rows recorded before stay at 0 in each: their parts were never kept, and a
+      // recomputation at today's prices would not be what was billed.
+      for (const column of ['cache_write1h_tokens', 'input_cost_pico', 'output_cost_pico', 'cache_read_cost_pico', 'cache_write5m_cost_pico', 'cache_write1h_cost_pico', 'fee_pico']) {
+        await db.schema.alterTable('usage_events').addColumn(column, sql`bigint`, (c) => c.notNull().defaultTo(0)).execute();
+      }
+    },
+  },
 };

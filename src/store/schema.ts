@@ -81,9 +81,17 @@ export interface UsageEventsTable {
   attemptNumber: number; isFinalAttempt: Flag; statusCode: number; timedOut: Flag; isError: Flag;
   isStreaming: Flag; stopReason: string;
   inputTokens: Int64; outputTokens: Int64; cacheReadTokens: Int64; cacheWriteTokens: Int64; reasoningTokens: Int64;
+  /** Part of cacheWriteTokens kept an hour; 0 on events recorded before it was stored (migration 0008). */
+  cacheWrite1hTokens: Int64;
   usageEstimated: Flag; inputTokensEstimate: Int64; outputTokensEstimate: Int64;
   /** Cost in pico-USD (1e-12): model cost when managed credentials served, plus the processing fee. */
   costPico: Int64;
+  /**
+   * Its parts in pico-USD; web searches, which have none, are the rest. Events recorded before the parts were
+   * stored (migration 0008) have 0 in each.
+   */
+  inputCostPico: Int64; outputCostPico: Int64; cacheReadCostPico: Int64; cacheWrite5mCostPico: Int64; cacheWrite1hCostPico: Int64;
+  feePico: Int64;
   keySource: 'ngrok' | 'user'; providerKeyId: string | null; providerKeyDisplayName: string | null;
   retryAction: string; completion: string; upstreamDurationMs: number;
   eventTime: string;

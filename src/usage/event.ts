@@ -26,11 +26,22 @@ export interface UsageEvent {
   outputTokens: number;
   cacheReadTokens: number;
   cacheWriteTokens: number;
+  /** Part of cacheWriteTokens kept an hour (Anthropic); the rest were kept five minutes. */
+  cacheWrite1hTokens: number;
   reasoningTokens: number;
   usageEstimated: boolean;
   inputTokensEstimate: number;
   outputTokensEstimate: number;
+  /** The whole cost; the parts below add up to it, with the web searches (which have no part of their own). */
   costPico: bigint;
+  /** Uncached input tokens. */
+  inputCostPico: bigint;
+  outputCostPico: bigint;
+  cacheReadCostPico: bigint;
+  cacheWrite5mCostPico: bigint;
+  cacheWrite1hCostPico: bigint;
+  /** The processing fee. */
+  feePico: bigint;
   keySource: 'ngrok' | 'user';
   providerKeyId: string | null;
   providerKeyDisplayName: string | null;

@@ -33,6 +33,7 @@ const EVENT_FIELDS = [
   'inputTokens', 'outputTokens', 'cacheReadTokens', 'cacheWriteTokens', 'reasoningTokens', 'usageEstimated',
   'inputTokensEstimate', 'outputTokensEstimate', 'costPico', 'keySource', 'providerKeyId', 'providerKeyDisplayName',
   'retryAction', 'completion', 'upstreamDurationMs', 'eventTime',
+  'cacheWrite1hTokens', 'inputCostPico', 'outputCostPico', 'cacheReadCostPico', 'cacheWrite5mCostPico', 'cacheWrite1hCostPico', 'feePico',
 ] as const satisfies readonly (keyof UsageEvent)[];
 const BEGUN_FIELDS = [
   'id', 'accountId', 'requestId', 'accessKeyId', 'provider', 'providerDisplayName', 'model', 'modelDisplayName',
@@ -49,6 +50,8 @@ export function eventValues(e: UsageEvent): unknown[] {
     e.inputTokens, e.outputTokens, e.cacheReadTokens, e.cacheWriteTokens, e.reasoningTokens, e.usageEstimated,
     e.inputTokensEstimate, e.outputTokensEstimate, e.costPico.toString(), e.keySource, e.providerKeyId, e.providerKeyDisplayName,
     e.retryAction, e.completion, e.upstreamDurationMs, e.eventTime,
+    e.cacheWrite1hTokens, e.inputCostPico.toString(), e.outputCostPico.toString(), e.cacheReadCostPico.toString(),
+    e.cacheWrite5mCostPico.toString(), e.cacheWrite1hCostPico.toString(), e.feePico.toString(),
   ];
 }
 
@@ -61,8 +64,21 @@ export function begunValues(b: BegunAttempt): unknown[] {
 }
 
 export function eventFrom(values: readonly unknown[]): UsageEvent {
-  const event = Object.fromEntries(EVENT_FIELDS.map((k, i) => [k, values[i]])) as Record<string, unknown>;
-  event.costPico = BigInt(event.costPico as string);
+  return completed(Object.fromEntries(EVENT_FIELDS.map((k, i) => [k, values[i]])));
+}
+
+const pico = (value: unknown): bigint => (typeof value === 'string' || typeof value === 'number' ? BigInt(value) : 0n);
+
+/**
+ * A journaled event as the gateway uses it: costs back to bigint, and the fields added since the row was written
+ * (the cost's parts, the hour-long cache writes) at zero — such an event's total stays what it was billed.
+ */
+function completed(event: Record<string, unknown>): UsageEvent {
+  event.costPico = pico(event.costPico);
+  event.cacheWrite1hTokens ??= 0;
+  for (const part of ['inputCostPico', 'outputCostPico', 'cacheReadCostPico', 'cacheWrite5mCostPico', 'cacheWrite1hCostPico', 'feePico'] as const) {
+    event[part] = pico(event[part]);
+  }
   return event as unknown as UsageEvent;
 }
 
@@ -76,10 +92,10 @@ export function orphanEvent(begun: BegunAttempt, isFinalAttempt: boolean): Usage
     ...begun,
     isFinalAttempt,
     statusCode: 0, timedOut: false, isError: true, stopReason: '',
-    inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0,
+    inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0, reasoningTokens: 0,
     usageEstimated: begun.inputTokensEstimate > 0, outputTokensEstimate: 0,
     // Nothing is charged: the client never received a metered answer (docs/decisions/usage-durability.md).
-    costPico: 0n,
+    costPico: 0n, inputCostPico: 0n, outputCostPico: 0n, cacheReadCostPico: 0n, cacheWrite5mCostPico: 0n, cacheWrite1hCostPico: 0n, feePico: 0n,
     // The chain stopped here; earlier attempts keep the action their failure would have led to.
     retryAction: isFinalAttempt ? 'fail_fast' : begun.retryAction,
     completion: 'unknown',
@@ -185,8 +201,7 @@ function readLegacy(db: BetterSqlite3.Database): Legacy {
   if (perEvent) {
     for (const r of db.prepare<[], { finished: number; event: string }>('SELECT finished, event FROM usage_journal ORDER BY id').all()) {
       if (r.finished === 1) {
-        const stored = JSON.parse(r.event) as Omit<UsageEvent, 'costPico'> & { costPico: string };
-        legacy.finished.push({ ...stored, costPico: BigInt(stored.costPico) });
+        legacy.finished.push(completed(JSON.parse(r.event) as Record<string, unknown>));
       } else {
         legacy.begun.push(JSON.parse(r.event) as BegunAttempt);
       }

@@ -87,8 +87,13 @@ describe('usage journal', () => {
       cacheWriteTokens: 6, reasoningTokens: 7, usageEstimated: true, inputTokensEstimate: 8, outputTokensEstimate: 9,
       costPico: 123456789012345678901n, keySource: 'user', providerKeyId: 'pk', providerKeyDisplayName: 'Main key',
       retryAction: 'next_key', completion: 'timed_out', upstreamDurationMs: 10.5, eventTime: '2026-12-02T01:02:03.456Z',
+      cacheWrite1hTokens: 2, inputCostPico: 11n, outputCostPico: 12n, cacheReadCostPico: 13n, cacheWrite5mCostPico: 14n,
+      cacheWrite1hCostPico: 123456789012345678902n, feePico: 15n,
     };
     assert.deepEqual(eventFrom(JSON.parse(JSON.stringify(eventValues(event))) as unknown[]), event);
+    // A row written before the cost's parts were journaled (its first 31 values) keeps its total, with parts at 0.
+    const older = eventFrom((JSON.parse(JSON.stringify(eventValues(event))) as unknown[]).slice(0, 31));
+    assert.deepEqual(older, { ...event, cacheWrite1hTokens: 0, inputCostPico: 0n, outputCostPico: 0n, cacheReadCostPico: 0n, cacheWrite5mCostPico: 0n, cacheWrite1hCostPico: 0n, feePico: 0n });
     const attempt: BegunAttempt = { ...begun('ev', 'rq', 3), isStreaming: true, keySource: 'user', providerKeyId: 'pk', providerKeyDisplayName: 'Main key' };
     assert.deepEqual(begunFrom(JSON.parse(JSON.stringify(begunValues(attempt))) as unknown[]), attempt);
   });
@@ -463,13 +468,15 @@ describe('usage journal', () => {
     const path = join(dir, 'j.db');
     const old = new BetterSqlite3(path);
     old.exec(`CREATE TABLE usage_journal (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, finished INTEGER NOT NULL, cost_pico TEXT NOT NULL, event TEXT NOT NULL) WITHOUT ROWID`);
-    const done = finished(begun('e1', 'rq_1', 1), 123n);
+    // That format's events had none of the fields added since (the cost's parts, the hour-long cache writes).
+    const { cacheWrite1hTokens, inputCostPico, outputCostPico, cacheReadCostPico, cacheWrite5mCostPico, cacheWrite1hCostPico, feePico, ...done } = finished(begun('e1', 'rq_1', 1), 123n);
     old.prepare('INSERT INTO usage_journal VALUES (?, ?, 1, ?, ?)').run('e1', 'acct_1', '123', JSON.stringify({ ...done, costPico: '123' }));
     old.prepare("INSERT INTO usage_journal VALUES (?, ?, 0, '0', ?)").run('e2', 'acct_1', JSON.stringify(begun('e2', 'rq_2', 1)));
     old.close();
     const file = JournalFile.open(path);
     const events = new Map(file.unshipped().map((e) => [e.id, e]));
     assert.equal(events.get('e1')!.costPico, 123n);
+    assert.equal(events.get('e1')!.feePico, 0n);
     assert.equal(events.get('e1')!.completion, 'succeeded');
     assert.equal(events.get('e2')!.completion, 'unknown', 'an attempt begun under the old format is recovered like any other');
     file.close();

@@ -8,8 +8,9 @@ export function usageEvent(accountId: string, overrides: Partial<UsageEvent> = {
     id: `ue_t${String(++seq).padStart(6, '0')}`, accountId, requestId: 'req_1', accessKeyId: 'ak_1',
     provider: 'openai', providerDisplayName: 'OpenAI', model: 'gpt-4o', modelDisplayName: 'GPT-4o',
     attemptNumber: 1, isFinalAttempt: true, statusCode: 200, timedOut: false, isError: false, isStreaming: false,
-    stopReason: 'stop', inputTokens: 10, outputTokens: 20, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0,
+    stopReason: 'stop', inputTokens: 10, outputTokens: 20, cacheReadTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0, reasoningTokens: 0,
     usageEstimated: false, inputTokensEstimate: 0, outputTokensEstimate: 0, costPico: 1n, keySource: 'ngrok',
+    inputCostPico: 0n, outputCostPico: 0n, cacheReadCostPico: 0n, cacheWrite5mCostPico: 0n, cacheWrite1hCostPico: 0n, feePico: 0n,
     providerKeyId: null, providerKeyDisplayName: null, retryAction: 'succeeded', completion: 'succeeded',
     upstreamDurationMs: 5, eventTime: '2025-01-01T00:00:00.000Z', ...overrides,
   };

@@ -8,7 +8,17 @@ import { Button, Empty, ErrorNote, Field, LoadMore, TableWrap, useAction, Loadin
 type UsageList = Schemas['AIGatewayUsageList'];
 const PAGE = 50;
 
+/** The cost's non-zero parts; web searches have none of their own and are what the parts leave of the total. */
+function costParts(e: UsageEvent): string {
+  const parts: Array<[string, string]> = [
+    ['input', e.inputTokenCost], ['cache read', e.cacheReadCost], ['cache write', e.cacheWriteCost],
+    ['output', e.outputTokenCost], ['processing fee', e.ngrokProcessingFee],
+  ];
+  return parts.filter(([, v]) => Number(v) !== 0).map(([name, v]) => `${name} ${usd(v)}`).join(' · ');
+}
+
 function Attempt({ e }: { e: UsageEvent }) {
+  const parts = costParts(e);
   return (
     <article class={`attempt card ${e.isError ? 'is-error' : 'is-ok'}`} aria-label={`Attempt ${e.attemptNumber}`}>
       <h3>Attempt {e.attemptNumber}{e.isFinalAttempt ? ' (final)' : ''}</h3>
@@ -17,8 +27,8 @@ function Attempt({ e }: { e: UsageEvent }) {
         <dt>Provider</dt><dd>{e.providerDisplayName} <span class="mono muted">{e.provider}</span></dd>
         <dt>Model</dt><dd class="mono">{e.model}</dd>
         <dt>Key source</dt><dd>{e.keySource}{e.providerKeyDisplayName ? ` · ${e.providerKeyDisplayName}` : ''}</dd>
-        <dt>Tokens</dt><dd>{e.inputTokens} in · {e.outputTokens} out{e.cacheReadTokens ? ` · ${e.cacheReadTokens} cached` : ''}{e.reasoningTokens ? ` · ${e.reasoningTokens} reasoning` : ''}</dd>
-        <dt>Cost</dt><dd>{usd(e.totalCost)}</dd>
+        <dt>Tokens</dt><dd>{e.inputTokens} in · {e.outputTokens} out{e.cacheReadTokens ? ` · ${e.cacheReadTokens} cached` : ''}{e.cacheWriteTokens ? ` · ${e.cacheWriteTokens} written to cache` : ''}{e.reasoningTokens ? ` · ${e.reasoningTokens} reasoning` : ''}</dd>
+        <dt>Cost</dt><dd data-testid="attempt-cost">{usd(e.totalCost)}{parts ? ` (${parts})` : ''}</dd>
         <dt>Stream</dt><dd>{e.isStreaming ? 'yes' : 'no'}</dd>
         <dt>Stop reason</dt><dd>{e.stopReason || '—'}</dd>
         <dt>Time</dt><dd>{when(e.eventTime)}</dd>

@@ -2,7 +2,8 @@
 // shaped like the real APIs so the official SDKs (and the gateway's meters) read them unchanged.
 
 /** Token counts every fake answer reports, so tests can compare the recorded usage exactly. */
-export const FAKE_USAGE = { input: 17, output: 9, cacheRead: 5, cacheWrite: 3, reasoning: 2 } as const;
+/** `cacheWrite1h`: the part of `cacheWrite` Anthropic reports kept an hour (`cache_creation.ephemeral_1h_input_tokens`). */
+export const FAKE_USAGE = { input: 17, output: 9, cacheRead: 5, cacheWrite: 3, cacheWrite1h: 1, reasoning: 2 } as const;
 
 /** What every token count (`/messages/count_tokens`) answers: unlike FAKE_USAGE.input, so tests tell them apart. */
 export const FAKE_TOKEN_COUNT = 42;
@@ -48,10 +49,13 @@ function responsesUsage() {
   };
 }
 
+const CACHE_CREATION = { ephemeral_5m_input_tokens: FAKE_USAGE.cacheWrite - FAKE_USAGE.cacheWrite1h, ephemeral_1h_input_tokens: FAKE_USAGE.cacheWrite1h };
+
 function anthropicUsage() {
   return {
     input_tokens: FAKE_USAGE.input, output_tokens: FAKE_USAGE.output,
     cache_read_input_tokens: FAKE_USAGE.cacheRead, cache_creation_input_tokens: FAKE_USAGE.cacheWrite,
+    cache_creation: CACHE_CREATION,
   };
 }
 
@@ -123,7 +127,7 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
   const out: string[] = [];
   if (surface === 'messages') {
     const startUsage = a.withUsage
-      ? { input_tokens: FAKE_USAGE.input, output_tokens: 1, cache_read_input_tokens: FAKE_USAGE.cacheRead, cache_creation_input_tokens: FAKE_USAGE.cacheWrite }
+      ? { input_tokens: FAKE_USAGE.input, output_tokens: 1, cache_read_input_tokens: FAKE_USAGE.cacheRead, cache_creation_input_tokens: FAKE_USAGE.cacheWrite, cache_creation: CACHE_CREATION }
       : undefined;
     out.push(sse(JSON.stringify({
       type: 'message_start',
