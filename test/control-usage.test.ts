@@ -7,6 +7,7 @@ import { expectError, expectSchema, startControl, type TestControl } from './hel
 import { usageEvent } from './helpers/usage.ts';
 import { insertUsageEvents } from '../src/store/usage-events.ts';
 import type { UsageEvent } from '../src/usage/event.ts';
+import type { components } from '../src/control/spec-types.ts';
 
 interface UsageList { aiGatewayUsage: Array<Record<string, unknown> & { id: string; eventTime: string }>; uri: string; nextPageUri: string | null }
 interface Overview { buckets: Array<{ bucketStart: string; groupKey: string; cost: string; requests: number; errors: number }>; totals: { cost: string; requests: number; errors: number } }
@@ -194,22 +195,64 @@ for (const kind of STORE_KINDS) {
       assert.ok(!(await list(WINDOW)).aiGatewayUsage.some((u) => u.id === 'ue_other'));
     });
 
-    test('/v1/models lists catalog models and custom provider models as provider:model', async () => {
+    test('/v1/models: ngrok\'s published catalog shape, catalog models grouped by author/name with every provider, custom models as provider:model', async () => {
       const now = new Date().toISOString();
       await control.store.db.insertInto('providers').values({
         id: 'aigp_test', accountId: control.accountId, providerId: 'my-ollama', name: 'Ollama', baseUrl: 'http://127.0.0.1:11434/v1', metadata: null,
-        supportedApiSurfaces: null, models: JSON.stringify([{ id: 'aigpm_1', modelId: 'llama3.2' }]),
+        supportedApiSurfaces: JSON.stringify([{ format: 'openai', surface: 'chat-completions', supportedParams: [{ name: 'model' }, { name: 'messages' }, { name: 'seed' }] }, { format: 'openai', surface: 'embeddings' }]),
+        models: JSON.stringify([{ id: 'aigpm_1', modelId: 'llama3.2', unsupportedParams: ['seed'] }]),
         createdAt: now, updatedAt: now, createdBy: 'x', lastUpdatedBy: 'x',
       }).execute();
-      const body = expectSchema<{ object: string; data: Array<{ id: string; owned_by: string }> }>(await control.call('GET', '/v1/models'), 200, 'AIGatewayModelList');
-      assert.ok(body.data.some((m) => m.id === 'my-ollama:llama3.2' && m.owned_by === 'my-ollama'));
+      type Listed = components['schemas']['AIGatewayModel'];
+      const body = expectSchema<{ object: string; data: Listed[] }>(await control.call('GET', '/v1/models'), 200, 'AIGatewayModelList');
+      const byId = new Map(body.data.map((m) => [m.id, m]));
+      assert.equal(byId.size, body.data.length, 'one entry per model');
+
+      // A custom model: addressed provider:model, owned by the organisation, its declared surface and fields less the refused one.
+      const ollama = byId.get('my-ollama:llama3.2')!;
+      assert.equal(ollama.owned_by, 'organization_owned');
+      assert.equal(ollama.slug, 'llama3.2');
+      assert.deepEqual(ollama.providers.map((p) => [p.model_id, p.id, p.display_name, p.pricing.rates.length]), [['my-ollama:llama3.2', 'my-ollama', 'Ollama', 0]]);
+      assert.deepEqual(ollama.providers[0]!.supported_api_formats, [{ format: 'openai', name: 'chat-completions', path: '/v1/chat/completions', parameters: ['model', 'messages'] }]);
+
+      // Every catalog model is listed under one of its providers.
       const { builtinProviders } = await import('../src/catalog/providers.ts');
-      const catalogIds = builtinProviders.flatMap((p) => p.models.map((m) => `${p.id}:${m.id}`));
-      assert.ok(catalogIds.length > 0, 'the catalog has models');
-      for (const id of catalogIds) assert.ok(body.data.some((m) => m.id === id), `missing ${id}`);
-      const other = expectSchema<{ data: Array<{ id: string }> }>(await control.call('GET', '/v1/models', undefined, control.other.token), 200, 'AIGatewayModelList');
+      const served = new Set(body.data.flatMap((m) => m.providers.map((p) => p.model_id)));
+      for (const p of builtinProviders) for (const m of p.models) assert.ok(served.has(`${p.id}:${m.id}`), `missing ${p.id}:${m.id}`);
+
+      // gpt-4o: $2.50 / $10 per million tokens and $1.25 cached, priced per token; OpenAI caches by itself.
+      const gpt = byId.get('openai/gpt-4o')!;
+      assert.deepEqual([gpt.name, gpt.slug, gpt.owned_by, gpt.object, gpt.architecture.modality], ['GPT-4o', 'gpt-4o', 'ngrok', 'model', 'text+image->text']);
+      const openai = gpt.providers.find((p) => p.id === 'openai')!;
+      assert.equal(gpt.providers[0], openai, 'the model\'s own author is listed first');
+      assert.deepEqual(openai.pricing.rates.filter((r) => r.unit === 'token'), [
+        { type: 'prompt', unit: 'token', price: '0.0000025' }, { type: 'completion', unit: 'token', price: '0.00001' },
+        { type: 'input_cache_read', unit: 'token', price: '0.00000125' },
+      ]);
+      assert.deepEqual(openai.pricing.rates.find((r) => r.type === 'web_search'), { type: 'web_search', unit: 'request', price: '0.01' });
+      assert.equal(openai.supports_implicit_caching, true);
+      assert.deepEqual(openai.supported_api_formats.map((f) => [f.name, f.path]), [['chat-completions', '/v1/chat/completions'], ['responses', '/v1/responses']]);
+
+      // Claude: writes priced by lifetime, asked-for caching; a reasoning model's refused knobs are not offered.
+      const claude = byId.get('anthropic/claude-sonnet-4-6')!.providers[0]!;
+      assert.deepEqual(claude.pricing.rates.filter((r) => r.type === 'input_cache_write'), [
+        { type: 'input_cache_write', unit: 'token', price: '0.00000375', conditions: { ttl: '5m' } },
+        { type: 'input_cache_write', unit: 'token', price: '0.000006', conditions: { ttl: '1h' } },
+      ]);
+      assert.equal(claude.supports_implicit_caching, false);
+      assert.ok(claude.supported_api_formats.some((f) => f.name === 'messages' && f.parameters.includes('thinking')));
+      const reasoning = byId.get('openai/gpt-5.4')!.providers[0]!;
+      const chat = reasoning.supported_api_formats.find((f) => f.name === 'chat-completions')!;
+      assert.ok(chat.parameters.includes('reasoning_effort') && !chat.parameters.includes('logit_bias'));
+      // A long-context tier: the base rates up to its line, the tier's from the next token on.
+      assert.deepEqual(reasoning.pricing.rates.filter((r) => r.type === 'prompt'), [
+        { type: 'prompt', unit: 'token', price: '0.0000025', conditions: { max_input_tokens: 272_000 } },
+        { type: 'prompt', unit: 'token', price: '0.000005', conditions: { min_input_tokens: 272_001 } },
+      ]);
+
+      const other = expectSchema<{ data: Listed[] }>(await control.call('GET', '/v1/models', undefined, control.other.token), 200, 'AIGatewayModelList');
       assert.ok(!other.data.some((m) => m.id.startsWith('my-ollama:')));
-      assert.equal(other.data.length, catalogIds.length);
+      assert.equal(other.data.length, body.data.length - 1);
     });
   });
 }

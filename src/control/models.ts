@@ -1,31 +1,162 @@
-// GET /v1/models: every model id the account can send, in the unambiguous `provider:model` form (the same
-// string the gateway accepts as a model address): the built-in catalog plus each user-defined provider's
-// models. `created` is 0: the catalog has no per-model creation time and inventing one would mislead.
+// GET /v1/models (api.ngrok.ai): every model the account can address, as ngrok publishes the list — one entry per
+// model with the providers that serve it, their limits, prices and API surfaces. Built-in models are grouped by
+// their `author/name` id (OpenAI's gpt-4o and OpenRouter's openai/gpt-4o are one model); the account's own
+// providers' models are one entry each, addressed `provider:model`. The list is built from the catalog once per
+// process; only the custom part is read per call. Decisions: docs/decisions/credits-usage-settings.md, "Models".
 import type { components } from './spec-types.ts';
 import { builtinProviders } from '../catalog/providers.ts';
+import { modelNames } from '../catalog/index.ts';
+import { GATEWAY_PATHS, isListedSurface, SURFACE_PARAMS } from '../catalog/surface-params.ts';
+import type { ApiSurface, CatalogModel, CatalogPricing, CatalogProvider } from '../catalog/types.ts';
+import { formatUsdExact, usdPerMillionToMicro } from '../domain/money.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
+import { modelsOf, surfacesOf } from './providers.ts';
 
-type Model = components['schemas']['AIGatewayModel'];
+type Schemas = components['schemas'];
+type Model = Schemas['AIGatewayModel'];
+type ModelProvider = Schemas['AIGatewayModelProvider'];
+type Rate = Schemas['AIGatewayModelPricingRate'];
+type ApiFormat = Schemas['AIGatewayModelSupportedAPIFormat'];
 
-function model(providerId: string, modelId: string): Model {
-  return { id: `${providerId}:${modelId}`, object: 'model', created: 0, owned_by: providerId };
+/** USD per million tokens (the catalog's decimal string) → USD per token, exact. */
+const perToken = (usdPerMillion: string): string => formatUsdExact(usdPerMillionToMicro(usdPerMillion));
+
+/** Token rates of one price level; `conditions` bound them to a range of input (a long-context tier). */
+function tokenRates(p: Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'peak'>, twoLifetimes: boolean, conditions?: Rate['conditions']): Rate[] {
+  const rate = (type: string, usd: string, extra?: Rate['conditions']): Rate => {
+    const r: Rate = { type, unit: 'token', price: perToken(usd) };
+    const c = { ...conditions, ...extra };
+    if (Object.keys(c).length > 0) r.conditions = c;
+    return r;
+  };
+  const rates = [rate('prompt', p.input), rate('completion', p.output)];
+  if (p.cacheRead !== undefined) rates.push(rate('input_cache_read', p.cacheRead));
+  // The 5-minute lifetime is named only where an hour-long one is priced apart (Anthropic).
+  if (p.cacheWrite !== undefined) rates.push(rate('input_cache_write', p.cacheWrite, twoLifetimes ? { ttl: '5m' } : undefined));
+  if (p.cacheWriteLong !== undefined) rates.push(rate('input_cache_write', p.cacheWriteLong, { ttl: '1h' }));
+  return rates;
 }
 
-function storedModelIds(json: string): string[] {
-  const parsed = JSON.parse(json) as unknown;
-  if (!Array.isArray(parsed)) return [];
-  return parsed.flatMap((m: unknown) => (m !== null && typeof m === 'object' && typeof (m as { modelId?: unknown }).modelId === 'string' ? [(m as { modelId: string }).modelId] : []));
+/**
+ * The rates as the catalog bills them off-peak (the contract's conditions have no time of day, so DeepSeek's
+ * peak-hour prices are not listed); a long-context tier bounds both levels by input size.
+ */
+function rates(pricing: CatalogPricing | undefined): Rate[] {
+  if (!pricing) return [];
+  const twoLifetimes = pricing.cacheWriteLong !== undefined;
+  const tier = pricing.longContext;
+  const out = tier
+    ? [...tokenRates(pricing, twoLifetimes, { max_input_tokens: tier.above }), ...tokenRates(tier, twoLifetimes, { min_input_tokens: tier.above + 1 })]
+    : tokenRates(pricing, twoLifetimes);
+  if (pricing.webSearchPerThousand !== undefined) {
+    // x USD per 1,000 searches is x × 10⁹ pico-USD per search (as the catalog converts it).
+    out.push({ type: 'web_search', unit: 'request', price: formatUsdExact(usdPerMillionToMicro(pricing.webSearchPerThousand) * 1000n) });
+  }
+  return out;
 }
+
+function apiFormats(surfaces: readonly { format: string; surface: ApiSurface; params?: readonly string[] }[], refused: readonly string[]): ApiFormat[] {
+  const out: ApiFormat[] = [];
+  for (const s of surfaces) {
+    if (!isListedSurface(s.surface)) continue;
+    const params = (s.params && s.params.length > 0 ? s.params : SURFACE_PARAMS[s.surface]).filter((p) => !refused.includes(p));
+    out.push({ format: s.format, name: s.surface, path: GATEWAY_PATHS[s.surface], parameters: [...new Set(params)] });
+  }
+  return out;
+}
+
+function modality(input: readonly string[], output: readonly string[]): Model['architecture'] {
+  return { modality: `${input.join('+')}->${output.join('+')}`, input_modalities: [...input], output_modalities: [...output] };
+}
+
+function catalogEntry(provider: CatalogProvider, model: CatalogModel): ModelProvider {
+  const surfaces = (model.surfaces ?? provider.surfaces.map((s) => s.surface).filter((s) => s !== 'embeddings'))
+    .map((surface) => provider.surfaces.find((s) => s.surface === surface))
+    .filter((s) => s !== undefined);
+  const entry: ModelProvider = {
+    model_id: `${provider.id}:${model.id}`,
+    id: provider.id,
+    display_name: provider.displayName,
+    website_url: provider.website,
+    context_length: model.contextWindow,
+    // Prompt caching that bills reads but no writes is the provider's own (OpenAI, Gemini, DeepSeek, xAI);
+    // Anthropic's is asked for per request (cache_control) and bills the writes.
+    supports_implicit_caching: model.pricing?.cacheRead !== undefined && model.pricing.cacheWrite === undefined,
+    status: 'active',
+    pricing: { currency: 'USD', rates: rates(model.pricing) },
+    supported_api_formats: apiFormats(surfaces.map((s) => ({ format: s.format, surface: s.surface })), model.unsupportedParams ?? []),
+  };
+  if (model.maxOutputTokens > 0) entry.max_completion_tokens = model.maxOutputTokens;
+  return entry;
+}
+
+/** Unix seconds of a catalog date (`pricesAsOf`). */
+const unixSeconds = (date: string): number => Math.floor(Date.parse(`${date}T00:00:00Z`) / 1000);
+
+/** The built-in models, grouped by `author/name`; the model's own author's listing names it (else the first). */
+function catalogModels(): Model[] {
+  const byId = new Map<string, { model: Model; authored: boolean }>();
+  for (const provider of builtinProviders) {
+    for (const m of provider.models) {
+      const id = modelNames(m, provider.id).at(-1)!;
+      const authored = (m.authorId ?? provider.id) === provider.id;
+      const entry = catalogEntry(provider, m);
+      const known = byId.get(id);
+      if (known) {
+        known.model.providers.push(entry);
+        if (authored && !known.authored) {
+          Object.assign(known.model, { name: m.displayName, architecture: modality(m.inputModalities, m.outputModalities), created: unixSeconds(provider.pricesAsOf) });
+          known.model.providers.unshift(known.model.providers.pop()!);
+          known.authored = true;
+        }
+        continue;
+      }
+      byId.set(id, {
+        authored,
+        model: {
+          id, name: m.displayName, created: unixSeconds(provider.pricesAsOf),
+          architecture: modality(m.inputModalities, m.outputModalities),
+          slug: id.slice(id.indexOf('/') + 1), object: 'model', owned_by: 'ngrok', providers: [entry],
+        },
+      });
+    }
+  }
+  return [...byId.values()].map((v) => v.model);
+}
+
+let builtIn: readonly Model[] | undefined;
 
 export function modelHandlers(deps: ControlDeps): HandlerTable {
   const { db } = deps.store;
   return {
     async ListAIGatewayModels(call: Call) {
-      const data = builtinProviders.flatMap((p) => p.models.map((m) => model(p.id, m.id)));
-      const custom = await db.selectFrom('providers').select(['providerId', 'models'])
+      builtIn ??= Object.freeze(catalogModels());
+      const rows = await db.selectFrom('providers').selectAll()
         .where('accountId', '=', call.principal.accountId).orderBy('providerId').execute();
-      for (const p of custom) for (const id of storedModelIds(p.models)) data.push(model(p.providerId, id));
-      return { object: 'list', data };
+      const custom: Model[] = [];
+      for (const row of rows) {
+        const created = Math.floor(Date.parse(row.createdAt) / 1000);
+        const declared = surfacesOf(row) ?? [];
+        for (const m of modelsOf(row)) {
+          // A provider declaring no surface is served on chat completions (resolve.ts, customProvider).
+          const surfaces = declared.length > 0
+            ? declared.map((s) => ({ format: s.format, surface: (s.surface ?? (s.format === 'anthropic' ? 'messages' : 'chat-completions')) as ApiSurface, params: s.supportedParams?.map((p) => p.name) }))
+            : [{ format: 'openai', surface: 'chat-completions' as const }];
+          const id = `${row.providerId}:${m.modelId}`;
+          custom.push({
+            id, name: m.modelId, created,
+            // What a custom model takes is not declared anywhere: text, as every OpenAI-compatible server takes.
+            architecture: modality(['text'], ['text']),
+            slug: m.modelId, object: 'model', owned_by: 'organization_owned',
+            providers: [{
+              model_id: id, id: row.providerId, display_name: row.name || row.providerId, context_length: 0,
+              supports_implicit_caching: false, status: 'active', pricing: { currency: 'USD', rates: [] },
+              supported_api_formats: apiFormats(surfaces, m.unsupportedParams),
+            }],
+          });
+        }
+      }
+      return { object: 'list', data: [...builtIn, ...custom] };
     },
   };
 }

@@ -19,11 +19,11 @@ type ProviderUpdate = components['schemas']['AIGatewayProviderUpdate'];
 type Surface = components['schemas']['SupportedAPISurface'];
 type Model = components['schemas']['AIGatewayProviderModel'];
 
-function surfacesOf(row: repo.ProviderRow): Surface[] | undefined {
+export function surfacesOf(row: repo.ProviderRow): Surface[] | undefined {
   return row.supportedApiSurfaces === null ? undefined : JSON.parse(row.supportedApiSurfaces) as Surface[];
 }
 
-function modelsOf(row: repo.ProviderRow): Model[] {
+export function modelsOf(row: repo.ProviderRow): Model[] {
   // Models stored before unsupportedParams existed have none.
   return (JSON.parse(row.models) as Model[]).map((m) => (m.unsupportedParams ? m : { ...m, unsupportedParams: [] }));
 }

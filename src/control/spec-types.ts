@@ -363,10 +363,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List available models
-         * @description Lists every model the account can address: built-in catalog models plus
-         *     models of its user-defined providers. Only method, path and purpose are
-         *     documented; the response shape below is a guess (OpenAI-style list).
+         * List available AI Gateway models
+         * @description Lists every model the account can address, the built-in catalog's and
+         *     its own providers', each with the providers that serve it, their limits,
+         *     prices and API surfaces. Shaped like the OpenAI and Anthropic model
+         *     lists, so SDKs and tools read it as they are.
          */
         get: operations["ListAIGatewayModels"];
         put?: never;
@@ -1061,29 +1062,175 @@ export interface components {
              */
             models?: components["schemas"]["AIGatewayProviderModelCreate"][] | null;
         };
-        AIGatewayModel: {
-            /** @description Model identifier a client can send (assumed provider-qualified, e.g. `openai:gpt-4o`). */
-            id: string;
+        AIGatewayModelPricingRateConditions: {
+            /** @description Cache lifetime the rate is for, e.g. `5m` or `1h`. */
+            ttl?: string;
+            /** @description The rate applies from this many input tokens. */
+            min_input_tokens?: number;
+            /** @description The rate applies up to this many input tokens. */
+            max_input_tokens?: number;
+            /** @description Media quality tier. */
+            quality?: string;
+            /** @description Media resolution. */
+            resolution?: string;
+            /** @description Provider service tier. */
+            service_tier?: string;
+        };
+        AIGatewayModelPricingRate: {
+            /** @description What is billed, e.g. `prompt`, `completion`, `input_cache_read`, `input_cache_write`. */
+            type: string;
+            /** @description Unit billed, e.g. `token` or `request`. */
+            unit: string;
+            /** @description Price per unit, a decimal string. */
+            price: string;
+            /** @description When the rate applies. */
+            conditions?: components["schemas"]["AIGatewayModelPricingRateConditions"];
+        };
+        AIGatewayModelPricing: {
+            /** @description Currency of the prices (`USD`). */
+            currency: string;
+            /** @description One rate per thing billed. */
+            rates: components["schemas"]["AIGatewayModelPricingRate"][];
+        };
+        AIGatewayModelSupportedAPIFormat: {
+            /** @description API format, e.g. `openai` or `anthropic`. */
+            format: string;
             /**
-             * @description Constant object type.
+             * @description API surface.
+             * @enum {string}
+             */
+            name: "chat-completions" | "responses" | "messages";
+            /** @description Gateway path of the surface. */
+            path: string;
+            /** @description Top-level request fields the surface takes for this model. */
+            parameters: string[];
+        };
+        AIGatewayModelQuantiles: {
+            /**
+             * Format: double
+             * @description Median.
+             */
+            p50: number;
+            /**
+             * Format: double
+             * @description 95th percentile.
+             */
+            p95: number;
+            /**
+             * Format: int32
+             * @description Minutes the figures cover (wider when the last hour has too few samples).
+             */
+            window_minutes?: number;
+            /**
+             * Format: date-time
+             * @description When the figures were measured, when they come from an earlier window.
+             */
+            as_of?: string;
+        };
+        AIGatewayModelProviderMetrics: {
+            /**
+             * Format: double
+             * @description Share of attempts answered 2xx over 15 minutes, in percent; absent without attempts.
+             */
+            uptime_last_15m?: number;
+            /**
+             * Format: double
+             * @description Share of attempts answered 2xx over an hour, in percent; absent without attempts.
+             */
+            uptime_last_1h?: number;
+            /**
+             * Format: double
+             * @description Share of attempts answered 2xx over a day, in percent; absent without attempts.
+             */
+            uptime_last_1d?: number;
+            /** @description Output tokens per second over the last hour. */
+            throughput_last_1h?: components["schemas"]["AIGatewayModelQuantiles"];
+            /** @description Milliseconds to the first token over the last hour. */
+            latency_last_1h?: components["schemas"]["AIGatewayModelQuantiles"];
+        };
+        AIGatewayModelProvider: {
+            /** @description The model qualified by this provider (`provider:model`). */
+            model_id: string;
+            /** @description Provider ID. */
+            id: string;
+            /** @description Provider name for display. */
+            display_name: string;
+            /** @description Provider logo. */
+            logo_url?: string;
+            /** @description Provider website. */
+            website_url?: string;
+            /** @description Context window in tokens; 0 when unknown. */
+            context_length: number;
+            /** @description Most input tokens, if known. */
+            max_input_tokens?: number;
+            /** @description Most output tokens, if known. */
+            max_completion_tokens?: number;
+            /** @description Whether the provider caches repeated prompt prefixes without being asked. */
+            supports_implicit_caching: boolean;
+            /**
+             * @description Whether the provider serves the model now.
+             * @enum {string}
+             */
+            status: "active" | "inactive";
+            /** @description What the provider charges for the model. */
+            pricing: components["schemas"]["AIGatewayModelPricing"];
+            /** @description The API surfaces this provider serves the model on. */
+            supported_api_formats: components["schemas"]["AIGatewayModelSupportedAPIFormat"][];
+            /** @description Recent availability and speed. */
+            metrics?: components["schemas"]["AIGatewayModelProviderMetrics"];
+        };
+        AIGatewayModel: {
+            /** @description Model ID: `author/name` for catalog models, `provider:model` for the account's own providers' models. */
+            id: string;
+            /** @description Name for display. */
+            name: string;
+            /**
+             * Format: int64
+             * @description When the catalog entry was taken, in Unix seconds.
+             */
+            created: number;
+            /**
+             * Format: int64
+             * @description When the model was released, in Unix seconds, if known.
+             */
+            released?: number;
+            /** @description Free-text description. */
+            description?: string;
+            /** @description Modalities the model takes and produces. */
+            architecture: {
+                /** @description Inputs and outputs in one string, e.g. `text+image->text`. */
+                modality: string;
+                /** @description What the model takes. */
+                input_modalities: string[];
+                /** @description What the model produces. */
+                output_modalities: string[];
+                /** @description Tokenizer family. */
+                tokenizer?: string;
+                /** @description Instruction format. */
+                instruction_type?: string;
+            };
+            /** @description Short model ID (without its author). */
+            slug: string;
+            /**
+             * @description Always `model`.
              * @enum {string}
              */
             object: "model";
             /**
-             * Format: int64
-             * @description Unix seconds; meaning for catalog models unknown.
+             * @description `ngrok` for catalog models, `organization_owned` for models of the account's own providers.
+             * @enum {string}
              */
-            created?: number;
-            /** @description Provider ID that serves the model. */
-            owned_by?: string;
+            owned_by: "organization_owned" | "ngrok";
+            /** @description The providers that serve the model. */
+            providers: components["schemas"]["AIGatewayModelProvider"][];
         };
         AIGatewayModelList: {
             /**
-             * @description Constant envelope type.
+             * @description Always `list`.
              * @enum {string}
              */
             object: "list";
-            /** @description Available models. */
+            /** @description Every model the account can address. */
             data: components["schemas"]["AIGatewayModel"][];
         };
         CreditTransactionCredits: {

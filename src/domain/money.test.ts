@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { centsToPico, costPico, formatUsd5, picoToCentsFloor, usdPerMillionToMicro } from './money.ts';
+import { centsToPico, costPico, formatUsd5, formatUsdExact, picoToCentsFloor, usdPerMillionToMicro } from './money.ts';
 
 test('prices parse as exact micro-USD per million tokens', () => {
   assert.equal(usdPerMillionToMicro('2.50'), 2_500_000n);
@@ -28,4 +28,13 @@ test('balances convert between cents and pico-USD without rounding up', () => {
   assert.equal(picoToCentsFloor(centsToPico(500) - 1n), 499n);
   assert.equal(picoToCentsFloor(-1n), -1n);
   assert.equal(picoToCentsFloor(-centsToPico(2)), -2n);
+});
+
+test('a price per million tokens reads exactly as USD per token', () => {
+  // micro-USD per million tokens is pico-USD per token.
+  assert.equal(formatUsdExact(usdPerMillionToMicro('2.50')), '0.0000025');
+  assert.equal(formatUsdExact(usdPerMillionToMicro('0.075')), '0.000000075');
+  assert.equal(formatUsdExact(usdPerMillionToMicro('0')), '0');
+  assert.equal(formatUsdExact(10_000_000_000n), '0.01', 'a web search at $10 per thousand');
+  assert.equal(formatUsdExact(3n * 1_000_000_000_000n), '3');
 });

@@ -26,6 +26,13 @@ export function formatUsd5(pico: bigint): string {
   return `${negative && rounded !== 0n ? '-' : ''}${whole}.${frac}`;
 }
 
+/** Exact USD decimal of a pico-USD amount, trailing zeros dropped (`2500000n` → `0.0000025`): a price per token. */
+export function formatUsdExact(pico: bigint): string {
+  const whole = pico / PICO_PER_USD;
+  const frac = (pico % PICO_PER_USD).toString().padStart(12, '0').replace(/0+$/, '');
+  return frac === '' ? whole.toString() : `${whole}.${frac}`;
+}
+
 export function centsToPico(cents: number | bigint): bigint {
   return BigInt(cents) * PICO_PER_CENT;
 }

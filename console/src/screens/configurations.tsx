@@ -76,7 +76,7 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
     }
   };
   const section = save.error ? sectionOf(save.error) : undefined;
-  const modelChoices = catalog ? catalog.models.map((m) => m.id) : [];
+  const modelChoices = catalog ? catalog.modelIds : [];
   return (
     <form class="editor" onSubmit={(e) => void submit(e)} aria-labelledby="editor-title" noValidate={false}>
       <p><a href="#/configurations">← All configurations</a></p>

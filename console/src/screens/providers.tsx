@@ -9,10 +9,10 @@ import { CustomProviders } from './custom-providers.tsx';
 function BuiltIn({ catalog }: { catalog: Catalog }) {
   return (
     <div class="catalog">
-      {[...catalog.builtIn.entries()].map(([owner, models]) => (
-        <details class="card" key={owner}>
-          <summary><strong>{owner}</strong> — {models.length} models</summary>
-          <ul class="columns">{models.map((m) => <li key={m.id} class="mono">{m.id}</li>)}</ul>
+      {[...catalog.builtIn.entries()].map(([provider, models]) => (
+        <details class="card" key={provider}>
+          <summary><strong>{provider}</strong> — {models.length} models</summary>
+          <ul class="columns">{models.map((id) => <li key={id} class="mono">{id}</li>)}</ul>
         </details>
       ))}
     </div>
