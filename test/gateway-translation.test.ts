@@ -1,11 +1,11 @@
 // Any model from any SDK (ngrok's translation): the Anthropic SDK calling models that serve only OpenAI chat
-// completions, and the OpenAI and Vercel AI SDKs' Responses calls reaching Claude and Gemini over chat completions —
+// completions, and the OpenAI and Vercel AI SDKs' Responses calls reaching chat-only models and Claude (over Messages) —
 // answers, streams, tool calls and results, errors — metered on what the provider reported. SQLite store.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { generateText, jsonSchema, streamText, tool } from 'ai';
+import { generateText, jsonSchema, Output, streamText, tool } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { FAKE_USAGE } from './fake-upstream.ts';
@@ -131,7 +131,7 @@ describe('translation: Messages requests served over chat completions (sqlite)',
   });
 });
 
-describe('translation: Responses requests served over chat completions (sqlite)', () => {
+describe('translation: Responses requests served over chat completions and Messages (sqlite)', () => {
   let h: Harness;
   let token: string;
   let openai: OpenAI;
@@ -164,15 +164,19 @@ describe('translation: Responses requests served over chat completions (sqlite)'
     assert.equal(response.object, 'response');
     assert.equal(response.status, 'completed');
     assert.match(response.output_text, /fake claude-sonnet-4-6 model! You said: "hello responses"/);
-    assert.deepEqual([response.usage?.input_tokens, response.usage?.input_tokens_details.cached_tokens, response.usage?.output_tokens], [FAKE_USAGE.input, FAKE_USAGE.cacheRead, FAKE_USAGE.output]);
+    // Messages counts cache reads and writes apart from input_tokens; Responses counts every input token.
+    const input = FAKE_USAGE.input + FAKE_USAGE.cacheRead + FAKE_USAGE.cacheWrite;
+    assert.deepEqual([response.usage?.input_tokens, response.usage?.input_tokens_details.cached_tokens, response.usage?.output_tokens], [input, FAKE_USAGE.cacheRead, FAKE_USAGE.output]);
     assert.equal(raw.headers.get('ngrok-aig-removed-params'), 'store');
+    // Anthropic's own API, not its chat-completions compatibility layer (which Anthropic does not offer for production).
     const up = lastUpstream();
-    assert.equal(up.path, '/v1/chat/completions');
+    assert.equal(up.path, '/v1/messages');
     assert.equal(up.headers['x-api-key'], 'sk-translate-anthropic');
-    assert.deepEqual(up.body!.messages, [{ role: 'system', content: 'Be brief.' }, { role: 'system', content: 'Answer in English.' }, { role: 'user', content: 'hello responses' }]);
+    assert.equal(up.body!.system, 'Be brief.\n\nAnswer in English.');
+    assert.deepEqual(up.body!.messages, [{ role: 'user', content: 'hello responses' }]);
     assert.equal(up.body!.max_tokens, 64);
     const [row] = await h.usage(raw.headers.get('ngrok-aig-request-id')!, 1);
-    assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), row!.completion], [FAKE_USAGE.input, FAKE_USAGE.output, 'succeeded']);
+    assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), row!.completion], [input, FAKE_USAGE.output, 'succeeded']);
   });
 
   test('a streamed Responses call to a chat-only model server: the SDK\'s stream helper assembles the final response', async () => {
@@ -202,7 +206,7 @@ describe('translation: Responses requests served over chat completions (sqlite)'
     await generateText({ model: provider('claude-haiku-4-5'), messages: [{ role: 'user', content: 'first question' }, ...first.response.messages, { role: 'user', content: 'second question' }], maxRetries: 0 });
     const turns = lastUpstream().body!.messages as { role: string; content: unknown }[];
     assert.deepEqual(turns.map((m) => m.role), ['user', 'assistant', 'user']);
-    assert.match(String(turns[1]!.content), /fake claude-haiku-4-5 model! You said: "first question"/);
+    assert.match(JSON.stringify(turns[1]!.content), /fake claude-haiku-4-5 model! You said: \\"first question\\"/);
     // A reference this gateway never produced (another node's, or OpenAI's) cannot be translated: a clear 400.
     await assert.rejects(openai.responses.create({ model: 'claude-haiku-4-5', input: [{ type: 'item_reference', id: 'msg_elsewhere' }, { role: 'user', content: 'and?' }] }),
       (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27226.*stored item \("msg_elsewhere"\).*store to false/.test(e.message));
@@ -216,9 +220,27 @@ describe('translation: Responses requests served over chat completions (sqlite)'
     assert.match((await generateText(loop)).text, /fake tool-weather model/);
     assert.match(await streamText(loop).text, /fake tool-weather model/);
     assert.deepEqual(calls, [{ city: 'Paris' }, { city: 'Paris' }]);
+    // The call and its result go up as Messages blocks, paired by the provider's call id.
     const messages = lastUpstream().body!.messages as Record<string, unknown>[];
-    assert.deepEqual(messages.slice(-2).map((m) => m.role), ['assistant', 'tool']);
-    assert.deepEqual(messages.at(-1), { role: 'tool', tool_call_id: 'call_fake1', content: 'Sunny, 21 °C' });
+    assert.deepEqual(messages.slice(-2).map((m) => m.role), ['assistant', 'user']);
+    assert.deepEqual(messages.at(-2)!.content, [{ type: 'tool_use', id: 'toolu_fake1', name: 'weather', input: { city: 'Paris' } }]);
+    assert.deepEqual(messages.at(-1)!.content, [{ type: 'tool_result', tool_use_id: 'toolu_fake1', content: 'Sunny, 21 °C' }]);
+  });
+
+  test('the Vercel AI SDK\'s structured output from Claude: the schema goes up as one forced tool, its input comes back as the object', async () => {
+    const provider = createOpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token });
+    const schema = jsonSchema<{ city: string }>({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false });
+    const made = await generateText({ model: provider('anthropic:tool-weather'), output: Output.object({ schema }), prompt: 'Where is the Louvre?', maxRetries: 0 });
+    assert.deepEqual(made.output, { city: 'Paris' });
+    const up = lastUpstream();
+    assert.equal(up.path, '/v1/messages');
+    assert.deepEqual(up.body!.tool_choice, { type: 'tool', name: 'structured_output' });
+    assert.deepEqual((up.body!.tools as { input_schema: unknown }[])[0]!.input_schema, { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false });
+    const streamed = streamText({ model: provider('anthropic:tool-weather'), output: Output.object({ schema }), prompt: 'Where is the Louvre?', maxRetries: 0 });
+    let last: unknown;
+    for await (const partial of streamed.partialOutputStream) last = partial;
+    assert.deepEqual(last, { city: 'Paris' });
+    assert.equal(lastUpstream().body!.stream, true);
   });
 
   test('a conversation moving from a translated model to an OpenAI one: the references the gateway holds go inline', async () => {

@@ -20,7 +20,7 @@ export const builtinProviders: readonly CatalogProvider[] = [
   provider({ id: 'openai', displayName: 'OpenAI', baseUrl: 'https://api.openai.com/v1', website: 'https://openai.com', managed: true, auth: 'bearer', surfaces: OPENAI_SURFACES, pricesAsOf: '2026-11-01' }),
   provider({
     id: 'anthropic', displayName: 'Anthropic', baseUrl: 'https://api.anthropic.com/v1', website: 'https://anthropic.com', managed: true, auth: 'x-api-key',
-    surfaces: [{ format: 'anthropic', surface: 'messages', path: '/messages' }, openaiChat], pricesAsOf: '2026-11-01',
+    surfaces: [{ format: 'anthropic', surface: 'messages', path: '/messages' }, { ...openaiChat, compatibility: true }], pricesAsOf: '2026-11-01',
   }),
   provider({ id: 'google', displayName: 'Google', baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai', website: 'https://ai.google.dev', managed: true, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
   provider({ id: 'deepseek', displayName: 'DeepSeek', baseUrl: 'https://api.deepseek.com', website: 'https://deepseek.com', managed: true, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),

@@ -21,6 +21,12 @@ export interface SurfaceSpec {
   baseUrl?: string;
   /** A custom provider surface's own credential header (its format's), used instead of the provider's. */
   auth?: 'bearer' | 'x-api-key';
+  /**
+   * A compatibility layer over the provider's own API (Anthropic's OpenAI-compatible chat completions, which
+   * Anthropic calls a way to test models, not for production): served when a client calls it, but a request
+   * translated for the provider goes to its own API when the gateway can translate to that.
+   */
+  compatibility?: true;
 }
 
 export interface CatalogPricing {

@@ -113,17 +113,21 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
  */
 const TRANSLATED_TO: Partial<Record<ApiSurface, readonly { format: ApiFormat; surface: ApiSurface }[]>> = {
   messages: [{ format: 'openai', surface: 'chat-completions' }],
-  responses: [{ format: 'openai', surface: 'chat-completions' }],
+  // Through chat completions when the provider serves them: Messages is reached through chat (two halves).
+  responses: [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }],
   'chat-completions': [{ format: 'anthropic', surface: 'messages' }],
 };
 
+/** The surface a translated request goes to: the first target the model serves, a compatibility layer last. */
 function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly ApiSurface[] | undefined, surface: ApiSurface): SurfaceSpec | undefined {
+  let layer: SurfaceSpec | undefined;
   for (const target of TRANSLATED_TO[surface] ?? []) {
     if (modelSurfaces && !modelSurfaces.includes(target.surface)) continue;
     const spec = provider.surfaces.find((s) => s.surface === target.surface && s.format === target.format);
-    if (spec) return spec;
+    if (spec && !spec.compatibility) return spec;
+    layer ??= spec;
   }
-  return undefined;
+  return layer;
 }
 
 /** The surface a provider or model must declare to serve `surface`: token counting rides on Messages. */
@@ -293,7 +297,7 @@ export function customProvider(p: CustomProviderState): ResolvedProvider {
   const surfaces: SurfaceSpec[] = [];
   for (const s of p.surfaces) {
     const surface = (s.surface ?? (s.format === 'anthropic' ? 'messages' : 'chat-completions')) as DeclaredSurface;
-    if (!(surface in CUSTOM_SURFACE_PATHS)) continue;
+    if (!Object.hasOwn(CUSTOM_SURFACE_PATHS, surface)) continue;
     // The credential goes where the surface's API wants it: a provider serving Chat Completions and an
     // Anthropic-compatible Messages gets Bearer on the one and x-api-key on the other.
     const spec: SurfaceSpec = { format: s.format, surface, path: CUSTOM_SURFACE_PATHS[surface], auth: s.format === 'anthropic' ? 'x-api-key' : 'bearer' };

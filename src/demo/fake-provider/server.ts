@@ -16,7 +16,7 @@
 //   model `drip-…` / `drip-MS-…`                       → streamed events 150 ms (MS) apart
 //   model `quiet-MS-…`                                 → stream: two events at once, then nothing for MS, then the rest
 //   model `nousage-…`                                  → no usage reported
-//   model `tool-…` (chat completions, tools offered)   → calls the first tool, unless the last message is a tool result
+//   model `tool-…` (chat or Messages, tools offered)   → calls the first (or forced) tool, unless the last message is a tool result
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
 //   model `flood-…`                                    → a 16 MB answer (fills socket buffers)
 //   model `redirect-…`                                 → 307 to another host (a misconfigured base URL)
@@ -97,13 +97,20 @@ function answerText(model: string, body: Record<string, unknown>): string {
   return `Hello from the fake ${model} model! You said: "${asked}".${flood}`;
 }
 
-/** `tool-…` with tools offered: a call to the first one, until a tool result comes back. */
+/**
+ * `tool-…` with tools offered: a call to the first one (or the one `tool_choice` forces), until a tool result comes
+ * back — a chat `tool` message, or a Messages user turn of `tool_result` blocks.
+ */
 function toolCallFor(model: string, body: Record<string, unknown>): FakeToolCall | undefined {
   if (!model.startsWith('tool-') || !Array.isArray(body.tools) || body.tools.length === 0) return undefined;
-  const messages = Array.isArray(body.messages) ? body.messages as { role?: unknown }[] : [];
-  if (messages.at(-1)?.role === 'tool') return undefined;
-  const first = body.tools[0] as { function?: { name?: unknown } };
-  return { id: 'call_fake1', name: String(first.function?.name ?? 'tool'), arguments: '{"city":"Paris"}' };
+  const messages = Array.isArray(body.messages) ? body.messages as { role?: unknown; content?: unknown }[] : [];
+  const last = messages.at(-1);
+  if (last?.role === 'tool') return undefined;
+  if (last?.role === 'user' && Array.isArray(last.content) && last.content.some((b) => (b as { type?: unknown }).type === 'tool_result')) return undefined;
+  const first = body.tools[0] as { name?: unknown; function?: { name?: unknown } };
+  const forced = (body.tool_choice as { type?: unknown; name?: unknown } | undefined)?.type === 'tool' ? (body.tool_choice as { name: unknown }).name : undefined;
+  const messagesApi = first.name !== undefined;
+  return { id: messagesApi ? 'toolu_fake1' : 'call_fake1', name: String(forced ?? first.function?.name ?? first.name ?? 'tool'), arguments: '{"city":"Paris"}' };
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {

@@ -59,7 +59,7 @@ function anthropicUsage() {
   };
 }
 
-/** A function call the chat-completions answer makes instead of text (model `tool-…` with tools offered). */
+/** A function call the answer makes instead of text (model `tool-…` with tools offered): chat or Messages. */
 export interface FakeToolCall { id: string; name: string; arguments: string }
 
 export interface AnswerSpec { model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall }
@@ -95,7 +95,8 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
     case 'messages':
       return {
         id: 'msg_fake1', type: 'message', role: 'assistant', model: a.model,
-        content: [{ type: 'text', text: a.text }], stop_reason: 'end_turn', stop_sequence: null,
+        content: a.toolCall ? [{ type: 'tool_use', id: a.toolCall.id, name: a.toolCall.name, input: JSON.parse(a.toolCall.arguments) }] : [{ type: 'text', text: a.text }],
+        stop_reason: a.toolCall ? 'tool_use' : 'end_turn', stop_sequence: null,
         ...(a.withUsage ? { usage: anthropicUsage() } : {}),
       };
     case 'count-tokens':
@@ -133,12 +134,20 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
       type: 'message_start',
       message: { id: 'msg_fake1', type: 'message', role: 'assistant', model: a.model, content: [], stop_reason: null, stop_sequence: null, ...(startUsage ? { usage: startUsage } : {}) },
     }), 'message_start'));
-    out.push(sse(JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }), 'content_block_start'));
-    out.push(sse(JSON.stringify({ type: 'ping' }), 'ping'));
-    for (const w of words) out.push(sse(JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: w } }), 'content_block_delta'));
+    if (a.toolCall) {
+      // As Anthropic streams a call: the block opens with an empty input, which then comes as JSON pieces.
+      const { id, name, arguments: args } = a.toolCall;
+      const half = args.length >> 1;
+      out.push(sse(JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id, name, input: {} } }), 'content_block_start'));
+      for (const piece of [args.slice(0, half), args.slice(half)]) out.push(sse(JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: piece } }), 'content_block_delta'));
+    } else {
+      out.push(sse(JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }), 'content_block_start'));
+      out.push(sse(JSON.stringify({ type: 'ping' }), 'ping'));
+      for (const w of words) out.push(sse(JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: w } }), 'content_block_delta'));
+    }
     out.push(sse(JSON.stringify({ type: 'content_block_stop', index: 0 }), 'content_block_stop'));
     out.push(sse(JSON.stringify({
-      type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null },
+      type: 'message_delta', delta: { stop_reason: a.toolCall ? 'tool_use' : 'end_turn', stop_sequence: null },
       ...(a.withUsage ? { usage: { output_tokens: FAKE_USAGE.output } } : {}),
     }), 'message_delta'));
     out.push(sse(JSON.stringify({ type: 'message_stop' }), 'message_stop'));

@@ -5,15 +5,23 @@ import { chatViaMessages, legacyFunctionsReason } from './chat-via-messages.ts';
 import { storedStateReason } from './stored-items.ts';
 import { messagesViaChat } from './messages-via-chat.ts';
 import { responsesViaChat } from './responses-via-chat.ts';
+import { composed } from './composed.ts';
 import type { Translator } from './types.ts';
 
 export type { StreamTranslation, TranslationScope, Translator } from './types.ts';
 export { withStoredItemsInline } from './stored-items.ts';
 
+/**
+ * Responses → chat completions → Messages. Of the chat fields the Responses half writes, Messages has no place for
+ * `reasoning_effort` (the client's `reasoning`), nor for `response_format` beside function tools (its `text`).
+ */
+const responsesViaMessages = composed(responsesViaChat, chatViaMessages, { reasoning_effort: 'reasoning', response_format: 'text' });
+
 export function translatorFor(client: ApiSurface, upstream: SurfaceSpec): Translator | undefined {
   if (upstream.surface === client) return undefined;
   if (upstream.surface === 'chat-completions') return client === 'messages' ? messagesViaChat : client === 'responses' ? responsesViaChat : undefined;
-  return client === 'chat-completions' && upstream.surface === 'messages' ? chatViaMessages : undefined;
+  if (upstream.surface !== 'messages') return undefined;
+  return client === 'chat-completions' ? chatViaMessages : client === 'responses' ? responsesViaMessages : undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 // OpenAI Responses requests (the Vercel AI SDK's default `openai("…")`, the OpenAI Agents SDK) served by a model
-// that speaks only chat completions (Claude through Anthropic's chat surface, Gemini, DeepSeek…): input items,
+// that speaks only chat completions (Gemini, DeepSeek, a local server…; Claude with chat-via-messages after it, composed.ts): input items,
 // instructions, images, function tools, calls and their outputs, structured output, reasoning effort, usage and
 // errors are mapped both ways; streams are rebuilt as Responses events. docs/decisions/translation.md.
 import type { AttemptPlan } from '../../domain/routing.ts';

@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCatalog } from '../../catalog/index.ts';
+import { resolveCandidates } from '../../domain/resolve.ts';
+import type { AttemptPlan } from '../../domain/routing.ts';
+import { snapshot } from '../../../test/helpers/snapshot.ts';
+import { translatorFor } from './index.ts';
+
+const catalog = createCatalog({});
+const candidate = resolveCandidates({ model: 'claude-sonnet-4-6', models: undefined, format: 'openai', surface: 'responses' }, catalog, snapshot())[0]!;
+const plan: AttemptPlan = { candidate, keySource: 'ngrok', credential: 'k' };
+const translator = translatorFor('responses', candidate.surface)!;
+const scope = { accountId: 'acct_composed', keep: false, includeUsage: false };
+const sse = (type: string, data: Record<string, unknown>): [string, string] => [type, JSON.stringify({ type, ...data })];
+
+test('Claude serves Responses requests over its own Messages API, not the chat-completions compatibility layer', () => {
+  assert.equal(candidate.surface.surface, 'messages');
+  const chat = resolveCandidates({ model: 'claude-sonnet-4-6', models: undefined, format: 'openai', surface: 'chat-completions' }, catalog, snapshot())[0]!;
+  assert.equal(chat.surface.surface, 'chat-completions', 'a chat client still gets the surface it called');
+});
+
+test('a Responses request goes up as Messages; fields with no place are named as the client sent them', () => {
+  const { body, removed } = translator.request({
+    model: 'claude-sonnet-4-6', instructions: 'Be brief.', input: [{ role: 'user', content: 'Hi' }], max_output_tokens: 1_000_000,
+    reasoning: { effort: 'high' }, store: true, temperature: 1.5,
+    tools: [{ type: 'function', name: 'f', parameters: { type: 'object' } }],
+    text: { format: { type: 'json_schema', name: 'r', schema: { type: 'object' } } },
+  }, plan);
+  assert.deepEqual(body.messages, [{ role: 'user', content: 'Hi' }]);
+  assert.equal(body.system, 'Be brief.');
+  assert.equal(body.max_tokens, candidate.catalogModel!.maxOutputTokens, 'fitted to the model');
+  assert.equal(body.temperature, 1, 'Messages takes at most 1');
+  assert.deepEqual(body.tools, [{ name: 'f', input_schema: { type: 'object' } }]);
+  // Structured output beside the client's own tools has no place (one forced tool would stop them being called).
+  assert.deepEqual(removed.sort(), ['reasoning', 'store', 'text']);
+});
+
+test('a Messages answer comes back as a Responses object with every input token counted', () => {
+  const response = translator.answer({
+    id: 'msg_1', type: 'message', model: 'claude-sonnet-4-6', stop_reason: 'end_turn',
+    content: [{ type: 'text', text: 'Hello.' }], usage: { input_tokens: 10, cache_read_input_tokens: 5, cache_creation_input_tokens: 2, output_tokens: 3 },
+  }, scope) as { object: string; status: string; output: { content: { text: string }[] }[]; usage: Record<string, unknown> };
+  assert.equal(response.object, 'response');
+  assert.equal(response.status, 'completed');
+  assert.equal(response.output[0]!.content[0]!.text, 'Hello.');
+  assert.deepEqual([response.usage.input_tokens, response.usage.input_tokens_details, response.usage.output_tokens], [17, { cached_tokens: 5 }, 3]);
+});
+
+test('a Messages stream comes back as Responses events, usage included though the client asked no usage chunk', () => {
+  const stream = translator.stream(scope);
+  let out = '';
+  for (const [type, data] of [
+    sse('message_start', { message: { id: 'msg_2', model: 'claude-sonnet-4-6', usage: { input_tokens: 10, output_tokens: 1 } } }),
+    sse('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    sse('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hel' } }),
+    sse('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'lo' } }),
+    sse('content_block_stop', { index: 0 }),
+    sse('content_block_start', { index: 1, content_block: { type: 'tool_use', id: 'toolu_1', name: 'f', input: {} } }),
+    sse('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '{"a":' } }),
+    sse('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '1}' } }),
+    sse('message_delta', { delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 7 } }),
+    sse('message_stop', {}),
+  ]) {
+    stream.event(type, data);
+    out += stream.take();
+  }
+  out += stream.finish();
+  const events = out.split('\n\n').filter(Boolean).map((block) => JSON.parse(block.split('\ndata: ')[1]!) as Record<string, unknown>);
+  assert.deepEqual(events.map((e) => e.sequence_number), events.map((_, i) => i), 'numbered in order');
+  assert.equal(events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join(''), 'Hello');
+  assert.equal(events.filter((e) => e.type === 'response.function_call_arguments.delta').map((e) => e.delta).join(''), '{"a":1}');
+  const completed = events.at(-1)!;
+  assert.equal(completed.type, 'response.completed');
+  const response = completed.response as { output: { type: string; call_id?: string }[]; usage: { input_tokens: number; output_tokens: number } };
+  assert.deepEqual(response.output.map((o) => [o.type, o.call_id]), [['message', undefined], ['function_call', 'toolu_1']]);
+  assert.deepEqual([response.usage.input_tokens, response.usage.output_tokens], [10, 7]);
+});
+
+test('a stream the provider breaks with an error event ends with the client\'s error event; a refusal keeps its status', () => {
+  const stream = translator.stream(scope);
+  stream.event(...sse('message_start', { message: { id: 'msg_3', model: 'm', usage: { input_tokens: 1 } } }));
+  stream.event(...sse('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
+  const out = stream.take() + stream.finish();
+  assert.match(out, /event: error\ndata: \{"type":"error","sequence_number":\d+,"code":"server_error","message":"Overloaded"/);
+  assert.doesNotMatch(out, /response\.completed/);
+  assert.deepEqual(JSON.parse(translator.error(429, JSON.stringify({ type: 'error', error: { type: 'rate_limit_error', message: 'Slow down' } }))),
+    { error: { message: 'Slow down', type: 'rate_limit_error', param: null, code: null } });
+});

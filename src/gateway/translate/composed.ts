@@ -1,0 +1,64 @@
+// A translation through a surface in between: the client's request goes through `outer` into the middle format and
+// through `inner` into the upstream's; the answer, the stream and errors come back the same way in reverse.
+// Responses requests reach Messages-only models this way (Responses → chat completions → Messages): each half is a
+// translator of its own, tested on its own, and what one maps the other need not know.
+import type { AttemptPlan } from '../../domain/routing.ts';
+import { createParser, type EventSourceParser } from 'eventsource-parser';
+import type { StreamTranslation, TranslatedRequest, TranslationScope, Translator } from './types.ts';
+
+/**
+ * `clientFields`: for a field of the middle format that `inner` may remove, the client's field it came from
+ * (Ngrok-AIG-Removed-Params names what the client sent). A removed middle field the client did not send, and with
+ * no entry here, was one the outer half added for the middle format's sake, and is not named.
+ */
+export function composed(outer: Translator, inner: Translator, clientFields: Readonly<Record<string, string>>): Translator {
+  return {
+    request(body: Record<string, unknown>, plan: AttemptPlan): TranslatedRequest {
+      const middle = outer.request(body, plan);
+      const upstream = inner.request(middle.body, plan);
+      const removed = [...middle.removed];
+      for (const field of upstream.removed) {
+        const named = clientFields[field] ?? (field in body ? field : undefined);
+        if (named !== undefined && !removed.includes(named)) removed.push(named);
+      }
+      return { body: upstream.body, removed };
+    },
+    answer: (upstream, scope) => outer.answer(inner.answer(upstream, middleScope(scope)), scope),
+    error: (status, upstream) => outer.error(status, inner.error(status, upstream)),
+    stream: (scope) => new ComposedStream(inner.stream(middleScope(scope)), outer.stream(scope)),
+  };
+}
+
+/** The middle stream always carries usage (the client's half reports it), and keeps nothing of its own. */
+function middleScope(scope: TranslationScope): TranslationScope {
+  return { accountId: scope.accountId, keep: false, includeUsage: true };
+}
+
+/** The inner translation's SSE text, read back event by event into the outer one. */
+class ComposedStream implements StreamTranslation {
+  readonly #inner: StreamTranslation;
+  readonly #outer: StreamTranslation;
+  readonly #parser: EventSourceParser;
+
+  constructor(inner: StreamTranslation, outer: StreamTranslation) {
+    this.#inner = inner;
+    this.#outer = outer;
+    this.#parser = createParser({ onEvent: (e) => outer.event(e.event ?? '', e.data) });
+  }
+
+  event(event: string, data: string): void {
+    this.#inner.event(event, data);
+    this.#parser.feed(this.#inner.take());
+  }
+
+  take(): string {
+    return this.#outer.take();
+  }
+
+  finish(): string {
+    this.#parser.feed(this.#inner.finish());
+    // An event the inner half left without its blank line is dispatched, not dropped.
+    this.#parser.reset({ consume: true });
+    return this.#outer.finish();
+  }
+}
