@@ -90,6 +90,16 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
   ensureConsoleBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-console-'));
   const fake: FakeProvider = await startFakeProvider();
+  // Whatever was started is closed even when a later part fails to start: a failed setup ends the test, never
+  // hangs the run on an open server.
+  let running: RunningTollgate | undefined;
+  let context: BrowserContext | undefined;
+  t.after(async () => {
+    await context?.close();
+    await running?.stop();
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const config = loadConfig({
     TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'tollgate.db')}`,
     TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'),
@@ -99,10 +109,10 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '2000',
     TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
   }, { apiPort: 0, gatewayPort: 0 });
-  const running: RunningTollgate = await startTollgate(config, { logger: pino({ level: 'silent' }) });
+  running = await startTollgate(config, { logger: pino({ level: 'silent' }) });
   const base = running.apiUrl!;
   const api = apiClient(base);
-  const context: BrowserContext = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'tollgate-chromium-')), {
+  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'tollgate-chromium-')), {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -113,13 +123,6 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
   page.setDefaultTimeout(10_000);
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  t.after(async () => {
-    await context.close();
-    await running.stop();
-    await fake.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
   let providerKeyId = '';
   let configurationId = '';
   let accessToken = '';

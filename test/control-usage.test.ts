@@ -254,5 +254,26 @@ for (const kind of STORE_KINDS) {
       assert.ok(!other.data.some((m) => m.id.startsWith('my-ollama:')));
       assert.equal(other.data.length, body.data.length - 1);
     });
+
+    test('/v1/models reads stored providers as the gateway does: odd entries skipped or read, never a 500', async () => {
+      const now = new Date().toISOString();
+      const row = (id: string, providerId: string, surfaces: unknown, models: unknown) => ({
+        id, accountId: control.other.accountId, providerId, name: '', baseUrl: 'http://127.0.0.1:9/v1', metadata: null,
+        supportedApiSurfaces: surfaces === null ? null : JSON.stringify(surfaces), models: JSON.stringify(models), createdAt: now, updatedAt: now, createdBy: 'x', lastUpdatedBy: 'x',
+      });
+      await control.store.db.insertInto('providers').values([
+        // Plain-string models and parameters (accepted by the gateway), a model without an id, a null entry.
+        row('aigp_odd1', 'plain', [{ format: 'openai', surface: 'chat-completions', supportedParams: ['model', 'messages', 'seed'] }], ['llama3', { id: 'x' }, null]),
+        // Surfaces the gateway does not serve (an unknown name, an object key) fall back to chat completions.
+        row('aigp_odd2', 'odd', [{ format: 'openai', surface: 'constructor' }, { format: 'openai', surface: 'foo' }], [{ modelId: 'm' }]),
+        row('aigp_odd3', 'broken', null, {}),
+      ]).execute();
+      type Listed = components['schemas']['AIGatewayModel'];
+      const body = expectSchema<{ data: Listed[] }>(await control.call('GET', '/v1/models', undefined, control.other.token), 200, 'AIGatewayModelList');
+      const custom = body.data.filter((m) => m.owned_by === 'organization_owned');
+      assert.deepEqual(custom.map((m) => m.id), ['odd:m', 'plain:llama3']);
+      assert.deepEqual(custom.map((m) => m.providers[0]!.supported_api_formats.map((f) => [f.name, f.parameters.length])), [[['chat-completions', 33]], [['chat-completions', 3]]]);
+      assert.equal(custom[0]!.providers[0]!.display_name, 'odd', 'a provider without a name shows its id');
+    });
   });
 }

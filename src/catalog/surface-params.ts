@@ -34,5 +34,5 @@ export const GATEWAY_PATHS: Readonly<Record<ListedSurface, string>> = {
 };
 
 export function isListedSurface(surface: string): surface is ListedSurface {
-  return surface in SURFACE_PARAMS;
+  return Object.hasOwn(SURFACE_PARAMS, surface);
 }

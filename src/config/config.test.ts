@@ -28,3 +28,10 @@ test('streams: quiet for at most 30 s and running at most 15 minutes by default 
   assert.deepEqual([set.streamIdleTimeoutMs, set.streamTimeoutMs], [90_000, 3_600_000]);
   assert.throws(() => loadConfig({ ...base, TOLLGATE_STREAM_TIMEOUT_MS: 'forever' }), /TOLLGATE_STREAM_TIMEOUT_MS must be a positive integer/);
 });
+
+test('the processing fee is a decimal USD per million tokens, at most $2,500 (more could overflow a usage event\'s cost)', () => {
+  assert.equal(loadConfig({ ...base, TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '0.05' }).processingFeeMicroUsdPerMtok, 50_000n);
+  assert.equal(loadConfig({ ...base, TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '2500' }).processingFeeMicroUsdPerMtok, 2_500_000_000n);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '2500.000001' }), /at most 2500/);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '-1' }), /decimal USD amount/);
+});

@@ -87,6 +87,19 @@ function decimalUsd(raw: string | undefined, name: string): bigint {
   return BigInt(m[1]!) * 1_000_000n + BigInt((m[2] ?? '').padEnd(6, '0'));
 }
 
+/**
+ * Past $2,500 per million tokens the fee is a typo (ngrok's is cents), and on an answer of the most tokens a provider
+ * may report (a billion in, a billion out) it would bring an event's cost near the store's 64-bit columns, whose
+ * overflow refuses every usage batch holding such an event.
+ */
+const MAX_FEE_MICRO_USD_PER_MTOK = 2_500_000_000n;
+
+function processingFee(raw: string | undefined): bigint {
+  const fee = decimalUsd(raw, 'TOLLGATE_PROCESSING_FEE_USD_PER_MTOK');
+  if (fee > MAX_FEE_MICRO_USD_PER_MTOK) throw new Error(`TOLLGATE_PROCESSING_FEE_USD_PER_MTOK must be at most 2500 (USD per million tokens), got "${raw}"`);
+  return fee;
+}
+
 function loadMasterKey(env: Env, databaseUrl: string): Pick<Config, 'masterKey' | 'masterKeySource' | 'masterKeyFile'> {
   if (env.TOLLGATE_SECRET_KEY) return { masterKey: parseMasterKey(env.TOLLGATE_SECRET_KEY), masterKeySource: 'env' };
   const parsed = parseDatabaseUrl(databaseUrl);
@@ -160,7 +173,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     managedKeys: collect(env, 'TOLLGATE_MANAGED_', '_API_KEY'),
     allowPrivateUpstreams: env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS === '1' || env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS === 'true',
     billing: env.TOLLGATE_BILLING === 'on',
-    processingFeeMicroUsdPerMtok: decimalUsd(env.TOLLGATE_PROCESSING_FEE_USD_PER_MTOK, 'TOLLGATE_PROCESSING_FEE_USD_PER_MTOK'),
+    processingFeeMicroUsdPerMtok: processingFee(env.TOLLGATE_PROCESSING_FEE_USD_PER_MTOK),
     // 32 MiB: what Anthropic's Messages API and ngrok's gateway accept (base64 images and PDFs make large bodies).
     maxBodyBytes: positiveInteger(env, 'TOLLGATE_MAX_BODY_BYTES', 32 * 1024 * 1024),
     shutdownGraceMs: positiveInteger(env, 'TOLLGATE_SHUTDOWN_GRACE_MS', 5000),

@@ -10,7 +10,8 @@ import { GATEWAY_PATHS, isListedSurface, SURFACE_PARAMS } from '../catalog/surfa
 import type { ApiSurface, CatalogModel, CatalogPricing, CatalogProvider } from '../catalog/types.ts';
 import { formatUsdExact, usdPerMillionToMicro } from '../domain/money.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
-import { modelsOf, surfacesOf } from './providers.ts';
+import { customProviderState } from '../state/custom-provider.ts';
+import { customProvider } from '../domain/resolve.ts';
 
 type Schemas = components['schemas'];
 type Model = Schemas['AIGatewayModel'];
@@ -131,27 +132,26 @@ export function modelHandlers(deps: ControlDeps): HandlerTable {
   return {
     async ListAIGatewayModels(call: Call) {
       builtIn ??= Object.freeze(catalogModels());
-      const rows = await db.selectFrom('providers').selectAll()
+      const rows = await db.selectFrom('providers').select(['id', 'providerId', 'name', 'baseUrl', 'supportedApiSurfaces', 'models', 'createdAt'])
         .where('accountId', '=', call.principal.accountId).orderBy('providerId').execute();
       const custom: Model[] = [];
       for (const row of rows) {
         const created = Math.floor(Date.parse(row.createdAt) / 1000);
-        const declared = surfacesOf(row) ?? [];
-        for (const m of modelsOf(row)) {
-          // A provider declaring no surface is served on chat completions (resolve.ts, customProvider).
-          const surfaces = declared.length > 0
-            ? declared.map((s) => ({ format: s.format, surface: (s.surface ?? (s.format === 'anthropic' ? 'messages' : 'chat-completions')) as ApiSurface, params: s.supportedParams?.map((p) => p.name) }))
-            : [{ format: 'openai', surface: 'chat-completions' as const }];
-          const id = `${row.providerId}:${m.modelId}`;
+        // Read as the gateway reads it (state/custom-provider.ts, resolve.ts): the same models, on the same surfaces.
+        const state = customProviderState(row);
+        const served = customProvider(state);
+        const surfaces = served.surfaces.map((s) => ({ format: s.format, surface: s.surface, params: s.supportedParams }));
+        for (const modelId of state.models) {
+          const id = `${state.providerId}:${modelId}`;
           custom.push({
-            id, name: m.modelId, created,
+            id, name: modelId, created,
             // What a custom model takes is not declared anywhere: text, as every OpenAI-compatible server takes.
             architecture: modality(['text'], ['text']),
-            slug: m.modelId, object: 'model', owned_by: 'organization_owned',
+            slug: modelId, object: 'model', owned_by: 'organization_owned',
             providers: [{
-              model_id: id, id: row.providerId, display_name: row.name || row.providerId, context_length: 0,
+              model_id: id, id: state.providerId, display_name: served.displayName, context_length: 0,
               supports_implicit_caching: false, status: 'active', pricing: { currency: 'USD', rates: [] },
-              supported_api_formats: apiFormats(surfaces, m.unsupportedParams),
+              supported_api_formats: apiFormats(surfaces, state.modelOptions?.get(modelId)?.unsupportedParams ?? []),
             }],
           });
         }

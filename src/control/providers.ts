@@ -19,11 +19,11 @@ type ProviderUpdate = components['schemas']['AIGatewayProviderUpdate'];
 type Surface = components['schemas']['SupportedAPISurface'];
 type Model = components['schemas']['AIGatewayProviderModel'];
 
-export function surfacesOf(row: repo.ProviderRow): Surface[] | undefined {
+function surfacesOf(row: repo.ProviderRow): Surface[] | undefined {
   return row.supportedApiSurfaces === null ? undefined : JSON.parse(row.supportedApiSurfaces) as Surface[];
 }
 
-export function modelsOf(row: repo.ProviderRow): Model[] {
+function modelsOf(row: repo.ProviderRow): Model[] {
   // Models stored before unsupportedParams existed have none.
   return (JSON.parse(row.models) as Model[]).map((m) => (m.unsupportedParams ? m : { ...m, unsupportedParams: [] }));
 }

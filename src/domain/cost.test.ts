@@ -50,6 +50,10 @@ test('the parts of a cost add up to it: uncached input, cache reads, 5-minute an
   assert.equal(openai.feePico, 0n);
   assert.equal(openai.cacheWrite1hPico, 0n);
   assert.equal(openai.cacheWrite5mPico + openai.inputPico, 100n * 2_500_000n, 'gpt-4o bills its writes as input');
+  // A billion reported searches (the most a count may say) is a lie: billed at 100,000, the total stays in 64 bits.
+  const lie = attemptCost(usage({ inputTokens: 1_000_000_000, outputTokens: 1_000_000_000, webSearchRequests: 1_000_000_000 }), attempt('gpt-6.2-astra', 'ngrok'), 2_500_000_000n, true, NOON);
+  assert.equal(lie.webSearchPico, 100_000n * 10_000_000_000n);
+  assert.ok(lie.totalPico < 2n ** 63n, `${lie.totalPico} fits a 64-bit column`);
 });
 
 test('gemini-3.6-flash example from the spec: $0.75 in, $3.75 out', () => {

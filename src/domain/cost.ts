@@ -33,6 +33,13 @@ function pricesFor(price: PriceMicro, inputTokens: bigint): PriceMicro {
 
 const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
+/**
+ * Searches billed for one attempt at most: past this a count is a lie (Anthropic lets a request allow a few dozen),
+ * and a billion reported searches at $0.01 would overflow the store's 64-bit cost and refuse the usage batch it sits
+ * in. Reported token counts are capped the same way (formats/types.ts `num`).
+ */
+const MAX_BILLED_SEARCHES = 100_000n;
+
 function peakAt(price: PriceMicro, at: number): boolean {
   return price.peak !== undefined && price.peak.hours[new Date(at).getUTCHours()] === true;
 }
@@ -98,7 +105,7 @@ export function attemptCost(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsd
   cost.cacheReadPico = cachedRead * (price.cacheRead ?? price.input);
   cost.cacheWrite5mPico = (cachedWrite - longWrite) * writePrice;
   cost.cacheWrite1hPico = longWrite * (price.cacheWriteLong ?? writePrice);
-  cost.webSearchPico = count(usage.webSearchRequests ?? 0) * (price.webSearchPico ?? 0n);
+  cost.webSearchPico = min(count(usage.webSearchRequests ?? 0), MAX_BILLED_SEARCHES) * (price.webSearchPico ?? 0n);
   cost.totalPico = cost.inputPico + cost.outputPico + cost.cacheReadPico + cost.cacheWrite5mPico + cost.cacheWrite1hPico + cost.webSearchPico + feePico;
   return cost;
 }

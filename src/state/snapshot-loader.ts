@@ -6,9 +6,9 @@ import type { Logger } from 'pino';
 import type { Database } from '../store/schema.ts';
 import { loadGatewaySettings } from '../store/gateway-config.ts';
 import { providerKeyBinding, type SecretBox } from '../domain/secret-box.ts';
-import type { ApiFormat } from '../catalog/types.ts';
+import { customProviderState, parseJson } from './custom-provider.ts';
 import type {
-  AccessScope, AccountSnapshot, AuthenticatedKey, ConfigurationState, CustomModelOptions, CustomProviderState, CustomSurfaceState,
+  AccessScope, AccountSnapshot, AuthenticatedKey, ConfigurationState, CustomProviderState,
   ProviderKeyState, StoredRouterRule,
 } from './types.ts';
 
@@ -50,10 +50,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
 
   const customProviders = new Map<string, CustomProviderState>();
   for (const row of providerRows) {
-    customProviders.set(row.providerId, {
-      id: row.id, providerId: row.providerId, name: row.name, baseUrl: row.baseUrl,
-      surfaces: parseSurfaces(row.supportedApiSurfaces), ...parseModels(row.models),
-    });
+    customProviders.set(row.providerId, customProviderState(row));
   }
 
   return { accountId, settings, configurations, providerKeys, providerKeysByProvider, customProviders, balancePico };
@@ -74,48 +71,3 @@ export async function findAccessKeysByIds(db: Kysely<Database>, ids: readonly st
   return out;
 }
 
-function parseJson(text: string | null): unknown {
-  return text === null || text === '' ? null : JSON.parse(text);
-}
-
-function parseSurfaces(text: string | null): CustomSurfaceState[] {
-  const raw = parseJson(text);
-  if (!Array.isArray(raw)) return [];
-  const out: CustomSurfaceState[] = [];
-  for (const item of raw as unknown[]) {
-    if (typeof item !== 'object' || item === null) continue;
-    const s = item as { format?: unknown; surface?: unknown; supportedParams?: unknown; baseUrl?: unknown };
-    if (s.format !== 'openai' && s.format !== 'anthropic') continue;
-    const surface: CustomSurfaceState = { format: s.format as ApiFormat };
-    if (typeof s.surface === 'string') surface.surface = s.surface;
-    if (typeof s.baseUrl === 'string' && s.baseUrl !== '') surface.baseUrl = s.baseUrl;
-    if (Array.isArray(s.supportedParams)) {
-      // Stored as the contract's [{name}]; plain strings are accepted too.
-      surface.supportedParams = (s.supportedParams as unknown[])
-        .map((p) => (typeof p === 'string' ? p : typeof p === 'object' && p !== null ? (p as { name?: unknown }).name : undefined))
-        .filter((p): p is string => typeof p === 'string');
-    }
-    out.push(surface);
-  }
-  return out;
-}
-
-/** A custom provider's declared model ids (plain strings are accepted too) and, for those that have them, their options. */
-function parseModels(text: string): Pick<CustomProviderState, 'models' | 'modelOptions'> {
-  const raw = parseJson(text);
-  const models: string[] = [];
-  let options: Map<string, CustomModelOptions> | undefined;
-  if (!Array.isArray(raw)) return { models };
-  for (const m of raw as unknown[]) {
-    if (typeof m === 'string') { models.push(m); continue; }
-    if (typeof m !== 'object' || m === null) continue;
-    const { modelId, providerModelId, unsupportedParams } = m as { modelId?: unknown; providerModelId?: unknown; unsupportedParams?: unknown };
-    if (typeof modelId !== 'string') continue;
-    models.push(modelId);
-    const params = Array.isArray(unsupportedParams) ? unsupportedParams.filter((p): p is string => typeof p === 'string') : [];
-    const upstream = typeof providerModelId === 'string' && providerModelId !== '' ? providerModelId : undefined;
-    if (upstream === undefined && params.length === 0) continue;
-    (options ??= new Map()).set(modelId, upstream === undefined ? { unsupportedParams: params } : { providerModelId: upstream, unsupportedParams: params });
-  }
-  return options ? { models, modelOptions: options } : { models };
-}
