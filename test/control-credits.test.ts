@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import Stripe from 'stripe';
 import { STORE_KINDS } from './helpers/stores.ts';
 import { expectError, expectSchema, startControl, type TestControl } from './helpers/control.ts';
-import { startFakeStripe, type FakeStripe } from './helpers/fake-stripe.ts';
+import { receiptUrlOf, startFakeStripe, type FakeStripe } from './helpers/fake-stripe.ts';
 import { usageEvent } from './helpers/usage.ts';
 import { insertUsageEvents } from '../src/store/usage-events.ts';
 import { balancePico, grantCredits } from '../src/store/credits.ts';
@@ -15,7 +15,7 @@ import type { Change } from '../src/state/changes.ts';
 const WEBHOOK_SECRET = 'whsec_test_secret';
 const CENT = 10_000_000_000n;
 
-interface Tx { type: string; amountCents?: number; category?: string; createdAt: string; totalCents?: number; appliedCreditsCents?: number; amountDueCents?: number; periodStart?: string }
+interface Tx { type: string; amountCents?: number; category?: string; invoiceUrl?: string | null; createdAt: string; totalCents?: number; appliedCreditsCents?: number; amountDueCents?: number; periodStart?: string }
 interface Purchase { id: string; status: string; amountCents: number; currency: string; createdAt: string; expiresAt: string; failureCode?: string | null; failureMessage?: string | null }
 
 for (const kind of STORE_KINDS) {
@@ -168,10 +168,15 @@ for (const kind of STORE_KINDS) {
       const header = Stripe.webhooks.generateTestHeaderString({ payload, secret });
       return control.app.inject({ method: 'POST', url: '/stripe/webhook', payload, headers: { 'content-type': 'application/json', 'stripe-signature': header } });
     };
-    const sessionCompleted = (id: string, accountId: string, cents: number, paymentStatus = 'paid') => ({
+    const sessionCompleted = (id: string, accountId: string, cents: number, paymentStatus = 'paid', paymentIntent: string | null = null) => ({
       id: `evt_${id}`, object: 'event', type: 'checkout.session.completed', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
-      data: { object: { id, object: 'checkout.session', payment_status: paymentStatus, client_reference_id: accountId, amount_total: cents, metadata: { tollgate_account_id: accountId, amount_cents: String(cents) } } },
+      data: { object: { id, object: 'checkout.session', payment_status: paymentStatus, client_reference_id: accountId, amount_total: cents, payment_intent: paymentIntent, metadata: { tollgate_account_id: accountId, amount_cents: String(cents) } } },
     });
+    /** This account's purchased grants' receipts, newest first. */
+    const receipts = async (): Promise<(string | null | undefined)[]> => {
+      const { items } = expectSchema<{ items: Tx[] }>(await control.call('GET', '/credits/transactions'), 200, 'CreditTransactionList');
+      return items.filter((t) => t.type === 'credits' && t.category === 'purchase').map((t) => t.invoiceUrl);
+    };
 
     /** A signed-webhook PaymentIntent event as Stripe sends it. */
     const intentEvent = (id: string, type: string, intent: Record<string, unknown>) => ({
@@ -211,8 +216,35 @@ for (const kind of STORE_KINDS) {
       assert.equal(await balance(), start + 2500);
       assert.equal(changes.filter((c) => c.kind === 'credits' && c.accountId === control.accountId).length, 1);
       const { items } = expectSchema<{ items: Tx[] }>(await control.call('GET', '/credits/transactions'), 200, 'CreditTransactionList');
-      assert.deepEqual(items.filter((t) => t.type === 'credits').map((t) => [t.amountCents, t.category]), [[2500, 'purchase']]);
+      assert.deepEqual(items.filter((t) => t.type === 'credits').map((t) => [t.amountCents, t.category, t.invoiceUrl]), [[2500, 'purchase', null]], 'a session without its payment named has no receipt');
       assert.equal(await balance(control.other.token), 0);
+    });
+
+    test('a grant links the receipt of the charge that paid it (invoiceUrl); a receipt Stripe cannot give never holds the credits back', async () => {
+      // Checkout: the session names its PaymentIntent, whose charge's receipt is read.
+      fake.addIntent('pi_checkout1', 'succeeded', 1500);
+      assert.equal((await deliver(sessionCompleted('cs_test_receipt', control.accountId, 1500, 'paid', 'pi_checkout1'))).statusCode, 200);
+      assert.equal((await receipts())[0], receiptUrlOf('ch_checkout1'));
+      // A PaymentIntent Stripe does not know (or cannot answer for): granted, without a receipt.
+      const start = await balance();
+      assert.equal((await deliver(sessionCompleted('cs_test_noreceipt', control.accountId, 700, 'paid', 'pi_unknown'))).statusCode, 200);
+      assert.equal(await balance(), start + 700);
+      assert.equal((await receipts())[0], null);
+      // A saved-card charge asks for its charge whole: the receipt comes with the answer, no second call.
+      fake.intentBehaviour = 'succeeded';
+      const before = fake.requests.length;
+      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 600 }), 200, 'CreditPurchase');
+      assert.equal(p.status, 'succeeded');
+      const calls = fake.requests.slice(before);
+      const created = calls.find((r) => r.path === '/v1/payment_intents')!;
+      assert.equal(created.form.get('expand[0]'), 'latest_charge');
+      assert.ok(!calls.some((r) => r.path.startsWith('/v1/charges/')));
+      const row = await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', p.id).executeTakeFirstOrThrow();
+      assert.equal((await receipts())[0], receiptUrlOf(`ch_${row.externalRef!.slice(3)}`));
+      // A promotional grant has none.
+      await grantCredits(control.store.db, control.accountId, 100, { category: 'promotional' });
+      const { items } = expectSchema<{ items: Tx[] }>(await control.call('GET', '/credits/transactions'), 200, 'CreditTransactionList');
+      assert.equal(items.find((t) => t.category === 'promotional')!.invoiceUrl, null);
     });
 
     test('a bad signature is 400 and grants nothing; an unpaid session grants nothing', async () => {
@@ -261,12 +293,14 @@ for (const kind of STORE_KINDS) {
       const row = await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', p.id).executeTakeFirstOrThrow();
       const succeeded = {
         id: 'evt_pi_ok', object: 'event', type: 'payment_intent.succeeded', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
-        data: { object: { id: row.externalRef, object: 'payment_intent', status: 'succeeded', amount: 800, metadata: { purchase_id: p.id, tollgate_account_id: control.accountId } } },
+        // Stripe's event names the charge by id: its receipt is read for the grant.
+        data: { object: { id: row.externalRef, object: 'payment_intent', status: 'succeeded', amount: 800, latest_charge: 'ch_webhook1', metadata: { purchase_id: p.id, tollgate_account_id: control.accountId } } },
       };
       for (let i = 0; i < 2; i++) assert.equal((await deliver(succeeded)).statusCode, 200);
       const settled = expectSchema<Purchase>(await control.call('GET', `/credits/purchases/${p.id}`), 200, 'CreditPurchase');
       assert.equal(settled.status, 'succeeded');
       assert.equal(await balance(), start + 800);
+      assert.equal((await receipts())[0], receiptUrlOf('ch_webhook1'));
 
       const q = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 900 }), 200, 'CreditPurchase');
       const failed = { ...succeeded, id: 'evt_pi_fail', type: 'payment_intent.payment_failed', data: { object: { id: 'pi_other', object: 'payment_intent', status: 'requires_payment_method', metadata: { purchase_id: q.id }, last_payment_error: { code: 'card_declined', decline_code: 'expired_card' } } } };

@@ -35,7 +35,9 @@ function checkAmount(amount: number): void {
 
 function creditView(row: CreditRow): Transaction | undefined {
   if (row.type === 'credits') {
-    return { type: 'credits', amountCents: Number(row.amountCents), category: row.category ?? 'promotional', expiresAt: row.expiresAt, createdAt: row.createdAt };
+    // A purchase's receipt is kept in `details` since grants record it; older grants and promotions have none.
+    const invoiceUrl = row.details ? (JSON.parse(row.details) as { invoiceUrl?: string }).invoiceUrl ?? null : null;
+    return { type: 'credits', amountCents: Number(row.amountCents), category: row.category ?? 'promotional', expiresAt: row.expiresAt, invoiceUrl, createdAt: row.createdAt };
   }
   // Finalized invoices are written with their fields in `details` by whoever closes a billing period.
   if (row.type === 'usageInvoice' && row.details) return { ...(JSON.parse(row.details) as Schemas['CreditTransactionUsageInvoice']), type: 'usageInvoice', createdAt: row.createdAt };

@@ -1255,6 +1255,11 @@ export interface components {
              */
             expiresAt?: string | null;
             /**
+             * Format: uri
+             * @description Hosted page of the charge that bought these credits; null when there is none (a promotional grant, a purchase recorded before it was kept).
+             */
+            invoiceUrl?: string | null;
+            /**
              * Format: date-time
              * @description When the grant happened.
              */
@@ -1305,12 +1310,12 @@ export interface components {
              * Format: int64
              * @description Portion already paid.
              */
-            amountPaidCents: number;
+            amountPaidCents?: number;
             /**
              * Format: int64
              * @description Portion still unpaid.
              */
-            amountRemainingCents: number;
+            amountRemainingCents?: number;
         };
         CreditTransactionUsageInvoicePreview: {
             /**

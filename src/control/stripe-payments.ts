@@ -10,6 +10,7 @@ import type { ControlDeps } from './app.ts';
 import { grantCredits } from '../store/credits.ts';
 import * as purchases from '../store/credit-purchases.ts';
 import { accountExists } from '../store/accounts.ts';
+import { createStripeClient } from './stripe-client.ts';
 
 const ACCOUNT_KEY = 'tollgate_account_id';
 /** Purchased credits lapse 12 months after purchase (concepts/credits). */
@@ -52,14 +53,38 @@ export async function createCheckout(stripe: Stripe, deps: ControlDeps, accountI
 }
 
 /** `expiresAt`: when the credits lapse (a saved-card purchase's: 12 months after it began, as its view says). */
-async function grant(deps: ControlDeps, accountId: string, cents: number, externalRef: string, expiresAt = purchaseExpiry()): Promise<boolean> {
+async function grant(deps: ControlDeps, accountId: string, cents: number, externalRef: string, invoiceUrl: string | null, expiresAt = purchaseExpiry()): Promise<boolean> {
   // The grant's announcement commits with it, so a grant is never left unannounced to the other gateways.
   const [granted, announce] = await deps.store.db.transaction().execute(async (trx) => {
-    const result = await grantCredits(trx, accountId, cents, { category: 'purchase', externalRef, expiresAt });
+    const result = await grantCredits(trx, accountId, cents, { category: 'purchase', externalRef, expiresAt, invoiceUrl });
     return [result.granted, result.granted ? await deps.changes.recordAll(trx, [{ accountId, kind: 'credits', resourceId: externalRef }]) : undefined] as const;
   });
   announce?.();
   return granted;
+}
+
+/** How long the receipt lookup may hold a grant: Stripe's answer is wanted, not waited for. */
+const RECEIPT_LOOKUP = { timeout: 5000, maxNetworkRetries: 0 };
+
+/**
+ * The hosted receipt of the charge that paid (`receipt_url`): the grant's `invoiceUrl`. `paid` is the PaymentIntent
+ * (its `latest_charge` an id, or expanded) or its id. Null when Stripe has none or cannot say now: the credits are
+ * granted either way, and the receipt stays in Stripe's dashboard.
+ */
+async function receiptUrl(deps: ControlDeps, stripe: Stripe | undefined, paid: Stripe.PaymentIntent | string | null | undefined): Promise<string | null> {
+  if (!paid) return null;
+  try {
+    const client = stripe ?? await createStripeClient(deps.config);
+    if (!client) return null;
+    const intent = typeof paid === 'string' ? await client.paymentIntents.retrieve(paid, { expand: ['latest_charge'] }, RECEIPT_LOOKUP) : paid;
+    const charge = intent.latest_charge;
+    if (!charge) return null;
+    const found = typeof charge === 'string' ? await client.charges.retrieve(charge, {}, RECEIPT_LOOKUP) : charge;
+    return found.receipt_url ?? null;
+  } catch (err) {
+    deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'the receipt of a credit purchase could not be read from Stripe; granted without its invoiceUrl');
+    return null;
+  }
 }
 
 export type ChargeOutcome = { status: 'succeeded' | 'pending' | 'actionRequired' } | { status: 'failed'; reason: string };
@@ -83,10 +108,12 @@ export async function chargeSavedCard(stripe: Stripe, deps: ControlDeps, purchas
     const intent = await stripe.paymentIntents.create({
       amount: cents, currency: 'usd', customer: card.customer, payment_method: card.method, off_session: true, confirm: true,
       metadata: { [ACCOUNT_KEY]: purchase.accountId, purchase_id: purchase.id, amount_cents: String(cents) },
+      // The charge comes back whole, with its receipt: no second call before the grant.
+      expand: ['latest_charge'],
     }, { idempotencyKey: `tollgate-purchase-${purchase.id}` });
     await purchases.setPurchaseRef(deps.store.db, purchase.id, intent.id);
     if (intent.status === 'succeeded') {
-      await grant(deps, purchase.accountId, cents, intent.id, purchaseExpiry(new Date(purchase.createdAt)));
+      await grant(deps, purchase.accountId, cents, intent.id, await receiptUrl(deps, stripe, intent), purchaseExpiry(new Date(purchase.createdAt)));
       return { status: 'succeeded' };
     }
     if (intent.status === 'canceled' || intent.status === 'requires_payment_method') {
@@ -127,7 +154,7 @@ export async function reconcilePurchase(stripe: Stripe, deps: ControlDeps, purch
     // Its charge reached Stripe (processing, or waiting for the cardholder): Stripe says how it stands now. A
     // lost webhook, or a cancellation, would otherwise leave it unresolved — and every later purchase refused.
     const intent = await stripe.paymentIntents.retrieve(purchase.externalRef);
-    if (intent.status === 'succeeded') await settleIntent(deps, intent, true);
+    if (intent.status === 'succeeded') await settleIntent(deps, intent, true, stripe);
     else if (intent.status === 'canceled' || intent.status === 'requires_payment_method') await settleIntent(deps, intent, false);
     else if (intent.status === 'requires_action') await purchases.settlePurchase(deps.store.db, purchase.id, 'actionRequired', null, ['pending']);
     return;
@@ -136,7 +163,7 @@ export async function reconcilePurchase(stripe: Stripe, deps: ControlDeps, purch
   const intent = found.data[0];
   if (intent) {
     await purchases.setPurchaseRef(deps.store.db, purchase.id, intent.id);
-    if (intent.status === 'succeeded') await settleIntent(deps, intent, true);
+    if (intent.status === 'succeeded') await settleIntent(deps, intent, true, stripe);
     else if (intent.status === 'canceled' || intent.status === 'requires_payment_method') await settleIntent(deps, intent, false);
     // The charge reached Stripe and waits for the cardholder: no longer an unknown outcome.
     else if (intent.status === 'requires_action') await purchases.settlePurchase(deps.store.db, purchase.id, 'actionRequired', null, ['pending']);
@@ -145,13 +172,14 @@ export async function reconcilePurchase(stripe: Stripe, deps: ControlDeps, purch
   if (now - Date.parse(purchase.createdAt) >= ABANDONED_AFTER_MS) await purchases.settlePurchase(deps.store.db, purchase.id, 'failed', 'stripe_error');
 }
 
-async function settleIntent(deps: ControlDeps, intent: Stripe.PaymentIntent, succeeded: boolean): Promise<void> {
+/** `stripe`: a client at hand (else one is made for the receipt, as for a webhook). */
+async function settleIntent(deps: ControlDeps, intent: Stripe.PaymentIntent, succeeded: boolean, stripe?: Stripe): Promise<void> {
   const purchaseId = intent.metadata?.purchase_id;
   if (!purchaseId) return; // a Checkout PaymentIntent: its session event grants
   const purchase = await purchases.getPurchaseById(deps.store.db, purchaseId);
   if (!purchase) return;
   if (succeeded) {
-    await grant(deps, purchase.accountId, Number(purchase.amount), intent.id, purchaseExpiry(new Date(purchase.createdAt)));
+    await grant(deps, purchase.accountId, Number(purchase.amount), intent.id, await receiptUrl(deps, stripe, intent), purchaseExpiry(new Date(purchase.createdAt)));
     // Granted, so it succeeded — also when it was marked failed before Stripe's word came.
     await purchases.settlePurchase(deps.store.db, purchase.id, 'succeeded', null, ['pending', 'actionRequired', 'failed']);
   } else {
@@ -174,7 +202,7 @@ async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session
     deps.logger.warn({ session: session.id }, 'paid checkout session without a known account or amount; no credits granted');
     return;
   }
-  await grant(deps, accountId, cents, session.id);
+  await grant(deps, accountId, cents, session.id, await receiptUrl(deps, undefined, session.payment_intent));
 }
 
 /** Applies one verified Stripe event; unrelated event types are acknowledged and ignored. */

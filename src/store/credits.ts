@@ -18,6 +18,8 @@ export interface GrantOptions {
   expiresAt?: string | null;
   /** When the grant was made (ISO 8601); now unless given — an import or a test's history. */
   grantedAt?: string;
+  /** The hosted page of the charge that paid for it (a Stripe receipt), kept in `details`. */
+  invoiceUrl?: string | null;
 }
 
 export interface GrantResult { granted: boolean; id: string }
@@ -28,7 +30,8 @@ export async function grantCredits(db: Kysely<Database>, accountId: string, cent
   const id = newId('creditTransaction');
   const result = await db.insertInto('creditTransactions').values({
     id, accountId, type: 'credits', category: options.category, amountCents: amount.toString(),
-    expiresAt: options.expiresAt ?? null, externalRef: options.externalRef ?? null, details: null,
+    expiresAt: options.expiresAt ?? null, externalRef: options.externalRef ?? null,
+    details: options.invoiceUrl ? JSON.stringify({ invoiceUrl: options.invoiceUrl }) : null,
     createdAt: options.grantedAt ?? new Date().toISOString(),
   }).onConflict((oc) => oc.column('externalRef').doNothing()).executeTakeFirst();
   if (Number(result.numInsertedOrUpdatedRows ?? 0n) > 0) return { granted: true, id };

@@ -22,7 +22,25 @@ export interface FakeStripe {
   delayMs: number;
   /** What Stripe now says about an intent (the cardholder authenticated, the operator cancelled it…). */
   setIntentStatus(id: string, status: string): void;
+  /** An intent Stripe made itself (a Checkout session's payment), retrievable by id. */
+  addIntent(id: string, status: string, amount: number): void;
   close(): Promise<void>;
+}
+
+/** The receipt page Stripe hosts for a charge (`receipt_url`). */
+export function receiptUrlOf(chargeId: string): string {
+  return `https://pay.stripe.test/receipts/${chargeId}`;
+}
+
+function charge(id: string) {
+  return { id, object: 'charge', paid: true, receipt_url: receiptUrlOf(id) };
+}
+
+/** An intent as Stripe answers it: a succeeded one names its charge, whole when `expand` asked for it. */
+function intentView(intent: { id: string; status: string }, form: URLSearchParams) {
+  const chargeId = intent.status === 'succeeded' ? `ch_${intent.id.slice(3)}` : null;
+  const expanded = [...form.entries()].some(([k, v]) => k.startsWith('expand') && v === 'latest_charge');
+  return { ...intent, latest_charge: chargeId && expanded ? charge(chargeId) : chargeId };
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -37,6 +55,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   const fake: FakeStripe = {
     url: '', requests: [], intentBehaviour: 'succeeded', savedCard: true, delayMs: 0, close: async () => {},
     setIntentStatus(id, status) { const intent = intents.find((i) => i.id === id); if (intent) intent.status = status; },
+    addIntent(id, status, amount) { intents.push({ id, object: 'payment_intent', status, amount, metadata: {} }); },
   };
 
   const handle = async (req: IncomingMessage, raw: string, res: ServerResponse) => {
@@ -64,12 +83,12 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     }
     if (req.method === 'GET' && url.pathname === '/v1/payment_intents/search') {
       const purchase = /'([^']+)'$/.exec(form.get('query') ?? '')?.[1];
-      return send(res, 200, { object: 'search_result', url: url.pathname, has_more: false, data: intents.filter((i) => i.metadata.purchase_id === purchase) });
+      return send(res, 200, { object: 'search_result', url: url.pathname, has_more: false, data: intents.filter((i) => i.metadata.purchase_id === purchase).map((i) => intentView(i, form)) });
     }
     const retrieved = req.method === 'GET' ? /^\/v1\/payment_intents\/(pi_[^/]+)$/.exec(url.pathname) : null;
     if (retrieved) {
       const intent = intents.find((i) => i.id === retrieved[1]);
-      return intent ? send(res, 200, intent) : send(res, 404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such payment_intent: '${retrieved[1]}'` } });
+      return intent ? send(res, 200, intentView(intent, form)) : send(res, 404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such payment_intent: '${retrieved[1]}'` } });
     }
     if (req.method === 'POST' && url.pathname === '/v1/payment_intents') {
       const id = `pi_fake${++seq}`;
@@ -89,8 +108,10 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       for (const [k, v] of form) { const m = /^metadata\[(.+)\]$/.exec(k); if (m) metadata[m[1]!] = v; }
       const intent = { id, object: 'payment_intent' as const, status: fake.intentBehaviour, amount: Number(form.get('amount')), metadata };
       intents.push(intent);
-      return send(res, 200, intent);
+      return send(res, 200, intentView(intent, form));
     }
+    const charged = req.method === 'GET' ? /^\/v1\/charges\/(ch_[^/]+)$/.exec(url.pathname) : null;
+    if (charged) return send(res, 200, charge(charged[1]!));
     return send(res, 404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${url.pathname})` } });
   };
 
