@@ -117,3 +117,25 @@ test('the deprecated function-calling fields are not translated', async () => {
   assert.match(legacyFunctionsReason({ messages: [{ role: 'function', name: 'f', content: 'r' }] })!, /use "tools"/);
   assert.equal(legacyFunctionsReason({ tools: [], messages: [{ role: 'user', content: 'x' }] }), undefined);
 });
+
+test('a streamed call of a tool without arguments has arguments "{}", as buffered; a text file goes up as a text document', () => {
+  const stream = chatViaMessages.stream({ accountId: 'a', keep: false, includeUsage: false });
+  for (const [type, data] of [
+    sse('message_start', { message: { id: 'msg_n', model: 'm', usage: { input_tokens: 1 } } }),
+    sse('content_block_start', { index: 0, content_block: { type: 'tool_use', id: 'toolu_n', name: 'now', input: {} } }),
+    sse('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '' } }),
+    sse('content_block_stop', { index: 0 }),
+    sse('content_block_start', { index: 1, content_block: { type: 'tool_use', id: 'toolu_a', name: 'at', input: {} } }),
+    sse('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '{"x":1}' } }),
+    sse('content_block_stop', { index: 1 }),
+    sse('message_delta', { delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 2 } }),
+    sse('message_stop', {}),
+  ]) stream.event(type, data);
+  const chunks = stream.finish().split('\n\n').filter((b) => b.startsWith('data: {')).map((b) => JSON.parse(b.slice(6)) as { choices: { delta: { tool_calls?: { index: number; function: { arguments?: string } }[] } }[] });
+  const args = new Map<number, string>();
+  for (const c of chunks) for (const call of c.choices[0]?.delta.tool_calls ?? []) args.set(call.index, (args.get(call.index) ?? '') + (call.function.arguments ?? ''));
+  assert.deepEqual([...args], [[0, '{}'], [1, '{"x":1}']]);
+
+  const { body } = chatViaMessages.request({ model: 'gpt-4o', messages: [{ role: 'user', content: [{ type: 'text', text: 'Read it' }, { type: 'file', file: { filename: 'n.csv', file_data: 'data:text/csv;base64,YSxiCjEsMg==' } }] }] }, plan('gpt-4o'));
+  assert.deepEqual(body.messages, [{ role: 'user', content: [{ type: 'text', text: 'Read it' }, { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'a,b\n1,2' } }] }]);
+});

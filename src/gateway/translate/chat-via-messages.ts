@@ -29,8 +29,11 @@ function block(part: Json): Json | undefined {
     return data ? { type: 'image', source: { type: 'base64', media_type: data[1], data: data[2] } } : { type: 'image', source: { type: 'url', url } };
   }
   const fileData = obj(part.file)?.file_data;
-  const pdf = typeof fileData === 'string' ? /^data:application\/pdf;base64,(.*)$/s.exec(fileData) : null;
-  if (part.type === 'file' && pdf) return { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: pdf[1] } };
+  const file = typeof fileData === 'string' ? /^data:([^;,]+);base64,(.*)$/s.exec(fileData) : null;
+  if (part.type !== 'file' || !file) return undefined;
+  if (file[1] === 'application/pdf') return { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: file[2] } };
+  // Plain-text files (text/plain, text/csv, text/markdown…) as Messages' text documents, which take the text itself.
+  if (file[1]!.startsWith('text/')) return { type: 'document', source: { type: 'text', media_type: 'text/plain', data: Buffer.from(file[2]!, 'base64').toString('utf8') } };
   return undefined;
 }
 
@@ -217,6 +220,8 @@ class MessagesToChat implements StreamTranslation {
   #usage: Json = {};
   /** The block of the structured-output call: its input streams as the message's content. */
   #structured: number | undefined;
+  /** Tool blocks (by Messages index) whose input has had some text: one with none is a call without arguments. */
+  #argued = new Set<number>();
 
   constructor(includeUsage: boolean) {
     this.#includeUsage = includeUsage;
@@ -244,6 +249,7 @@ class MessagesToChat implements StreamTranslation {
       const b = obj(e.content_block);
       // Some compatible servers open a block with its whole text or input rather than streaming it.
       const given = b?.type === 'tool_use' && obj(b.input) && Object.keys(b.input as Json).length > 0 ? JSON.stringify(b.input) : '';
+      if (given !== '' && typeof e.index === 'number') this.#argued.add(e.index);
       if (b?.type === 'text' && hasText(b.text)) this.#chunk({ content: b.text });
       else if (b?.type === 'tool_use' && b.name === STRUCTURED_OUTPUT_TOOL && typeof e.index === 'number') {
         this.#structured = e.index;
@@ -255,12 +261,19 @@ class MessagesToChat implements StreamTranslation {
       }
     } else if (type === 'content_block_delta') {
       const delta = obj(e.delta);
+      if (delta?.type === 'input_json_delta' && typeof delta.partial_json === 'string' && delta.partial_json !== '' && typeof e.index === 'number') this.#argued.add(e.index);
       if (delta?.type === 'text_delta' && typeof delta.text === 'string') this.#chunk({ content: delta.text });
       else if (delta?.type === 'input_json_delta' && typeof delta.partial_json === 'string' && e.index === this.#structured) this.#chunk({ content: delta.partial_json });
       else if (delta?.type === 'input_json_delta' && typeof delta.partial_json === 'string' && typeof e.index === 'number') {
         const at = this.#calls.get(e.index);
         if (at !== undefined) this.#chunk({ tool_calls: [{ index: at, function: { arguments: delta.partial_json } }] });
       }
+    } else if (type === 'content_block_stop' && typeof e.index === 'number' && !this.#argued.has(e.index)) {
+      // A call of a tool that takes no arguments streams its input as nothing (one empty delta): its arguments are
+      // `{}`, as the buffered answer has them, else SDKs that parse them fail on "".
+      const at = this.#calls.get(e.index);
+      if (at !== undefined) this.#chunk({ tool_calls: [{ index: at, function: { arguments: '{}' } }] });
+      else if (e.index === this.#structured) this.#chunk({ content: '{}' });
     } else if (type === 'message_delta') {
       const stop = obj(e.delta)?.stop_reason;
       this.#finish = this.#structured !== undefined && stop === 'tool_use' ? 'stop' : finishReason(stop);

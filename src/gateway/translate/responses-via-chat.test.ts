@@ -111,3 +111,16 @@ test('images a tool returned follow the run of tool outputs; state only OpenAI h
   assert.deepEqual(inline?.input, [{ role: 'assistant', content: 'Earlier answer' }, { role: 'user', content: 'next' }]);
   assert.equal(withStoredItemsInline({ model: 'gpt-4o', input: [{ type: 'item_reference', id: 'msg_openai' }] }, 'acct_test'), undefined, 'OpenAI\'s own references go as sent');
 });
+
+test('a refused answer is incomplete with reason content_filter (SDKs report a content filter, not a normal stop)', () => {
+  const refused = responsesViaChat.answer({ id: 'c', model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: '' }, finish_reason: 'content_filter' }] }, scope) as Record<string, unknown>;
+  assert.deepEqual([refused.status, refused.incomplete_details], ['incomplete', { reason: 'content_filter' }]);
+  const done = responsesViaChat.answer({ id: 'c', model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }] }, scope) as Record<string, unknown>;
+  assert.deepEqual([done.status, done.incomplete_details], ['completed', null]);
+});
+
+test('a file given by URL is not translated (chat completions carry files only as data): the reason says what to send', () => {
+  const reason = untranslatableReason({ model: 'm', input: [{ role: 'user', content: [{ type: 'input_text', text: 'Summarise' }, { type: 'input_file', file_url: 'https://example.com/a.pdf' }] }] });
+  assert.match(reason ?? '', /file by URL \("input_file\.file_url"\).*"file_data"/);
+  assert.equal(untranslatableReason({ model: 'm', input: [{ role: 'user', content: [{ type: 'input_file', filename: 'a.txt', file_data: 'data:text/plain;base64,aGk=' }] }] }), undefined);
+});

@@ -162,12 +162,15 @@ function keep(scope: TranslationScope, items: readonly Json[]): void {
   for (const item of items) storedItems.put(scope.accountId, item);
 }
 
-/** The response object; `length` makes it incomplete, as Responses reports an answer cut at max_output_tokens. */
+/** Finish reasons that leave the answer incomplete, and the reason Responses gives: cut at the limit, or refused. */
+const INCOMPLETE: Readonly<Record<string, string>> = { length: 'max_output_tokens', content_filter: 'content_filter' };
+
+/** The response object; a cut or refused answer is `incomplete`, as Responses reports it (SDKs read the reason). */
 function responseObject(id: string, model: unknown, created: unknown, output: Json[], finish: unknown, usage: Json | null): Json {
-  const cut = finish === 'length';
+  const reason = typeof finish === 'string' && Object.hasOwn(INCOMPLETE, finish) ? INCOMPLETE[finish] : undefined;
   return {
     id: `resp_${id}`, object: 'response', created_at: typeof created === 'number' ? created : Math.floor(Date.now() / 1000), model: model ?? '',
-    status: cut ? 'incomplete' : 'completed', error: null, incomplete_details: cut ? { reason: 'max_output_tokens' } : null,
+    status: reason ? 'incomplete' : 'completed', error: null, incomplete_details: reason ? { reason } : null,
     output, parallel_tool_calls: true, tool_choice: 'auto', tools: [], usage,
   };
 }

@@ -101,7 +101,13 @@ export function storedStateReason(body: Json): string | undefined {
   const [id] = itemReferences(body.input);
   if (id !== undefined) return `it refers to a stored item ("${id.slice(0, 64)}") this gateway does not hold; ${WHOLE_CONVERSATION} (with the Vercel AI SDK, set providerOptions.openai.store to false)`;
   if (storedFile(body.input)) return 'it refers to a file stored at OpenAI ("file_id"); send the file\'s data instead';
+  // Chat completions carry a file only as data: a model reached through them would answer without it.
+  if (fileByUrl(body.input)) return 'it gives a file by URL ("input_file.file_url"), which only OpenAI fetches; send the file\'s data ("file_data") instead';
   return undefined;
+}
+
+function fileByUrl(input: unknown): boolean {
+  return objects(input).some((i) => objects(i.content ?? i.output).some((p) => p.type === 'input_file' && typeof p.file_url === 'string' && p.file_data === undefined));
 }
 
 /** Whether an input message or tool output has an image or file given only by its OpenAI file id. */
