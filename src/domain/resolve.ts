@@ -45,7 +45,7 @@ export interface ResolveInput {
    * (`previous_response_id`, an `item_reference` this gateway did not produce) means nothing to another model, so
    * only models serving its surface are candidates.
    */
-  untranslatable?: ((surface: ApiSurface, body: Record<string, unknown>) => string | undefined) | undefined;
+  untranslatable?: ((surface: ApiSurface, body: Record<string, unknown>, target: ApiSurface) => string | undefined) | undefined;
   /** The request body `untranslatable` reads. */
   body?: Record<string, unknown>;
 }
@@ -88,7 +88,7 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     const modelSurfaces = resolved.catalogModel ? modelSurfacesOf(resolved.catalogModel, resolved.provider) : undefined;
     const servedNatively = native && (!modelSurfaces || modelSurfaces.includes(hostSurface(input.surface))) ? native : undefined;
     const translated = servedNatively ? undefined : translatedSurface(resolved.provider, modelSurfaces, input.surface);
-    const reason = translated && input.body ? input.untranslatable?.(input.surface, input.body) : undefined;
+    const reason = translated && input.body ? input.untranslatable?.(input.surface, input.body, translated.surface) : undefined;
     if (reason !== undefined) {
       firstProblem ??= tollgateError('notTranslatable', { provider: resolved.provider.id, model: resolved.modelId, surface: input.surface, reason });
       skipped?.push(name);

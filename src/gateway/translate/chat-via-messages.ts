@@ -28,6 +28,9 @@ function block(part: Json): Json | undefined {
     const data = /^data:([^;,]+);base64,(.*)$/s.exec(url);
     return data ? { type: 'image', source: { type: 'base64', media_type: data[1], data: data[2] } } : { type: 'image', source: { type: 'url', url } };
   }
+  // A file by URL reaches here only from a Responses request (composed.ts): Messages takes it as a URL document.
+  const fileUrl = obj(part.file)?.file_url;
+  if (part.type === 'file' && typeof fileUrl === 'string') return { type: 'document', source: { type: 'url', url: fileUrl } };
   const fileData = obj(part.file)?.file_data;
   const file = typeof fileData === 'string' ? /^data:([^;,]+);base64,(.*)$/s.exec(fileData) : null;
   if (part.type !== 'file' || !file) return undefined;

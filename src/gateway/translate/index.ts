@@ -2,7 +2,7 @@
 // (domain/resolve.ts picks a translated surface only when the model serves no native one).
 import type { ApiSurface, SurfaceSpec } from '../../catalog/types.ts';
 import { chatViaMessages, legacyFunctionsReason } from './chat-via-messages.ts';
-import { storedStateReason } from './stored-items.ts';
+import { FILE_BY_URL_REASON, fileByUrl, storedStateReason } from './stored-items.ts';
 import { messagesViaChat } from './messages-via-chat.ts';
 import { responsesViaChat } from './responses-via-chat.ts';
 import { composed } from './composed.ts';
@@ -25,11 +25,11 @@ export function translatorFor(client: ApiSurface, upstream: SurfaceSpec): Transl
 }
 
 /**
- * Why a request of `client`'s surface cannot be translated faithfully, if it cannot: then only models serving its
- * surface may answer it (domain/resolve.ts).
+ * Why a request of `client`'s surface cannot be translated faithfully to `target`, if it cannot: then only models
+ * serving its surface (or another target) may answer it (domain/resolve.ts).
  */
-export function untranslatableReason(client: ApiSurface, body: Record<string, unknown>): string | undefined {
-  if (client === 'responses') return storedStateReason(body);
+export function untranslatableReason(client: ApiSurface, body: Record<string, unknown>, target: ApiSurface): string | undefined {
+  if (client === 'responses') return storedStateReason(body) ?? (target === 'chat-completions' && fileByUrl(body.input) ? FILE_BY_URL_REASON : undefined);
   if (client === 'chat-completions') return legacyFunctionsReason(body);
   return undefined;
 }

@@ -6,6 +6,7 @@ import type { AttemptPlan } from '../../domain/routing.ts';
 import { snapshot } from '../../../test/helpers/snapshot.ts';
 import { responsesViaChat } from './responses-via-chat.ts';
 import { storedStateReason as untranslatableReason, withStoredItemsInline } from './stored-items.ts';
+import { translatorFor, untranslatableReason as translationRefusal } from './index.ts';
 
 const catalog = createCatalog({});
 const scope = { accountId: 'acct_test', keep: true, includeUsage: false };
@@ -119,8 +120,12 @@ test('a refused answer is incomplete with reason content_filter (SDKs report a c
   assert.deepEqual([done.status, done.incomplete_details], ['completed', null]);
 });
 
-test('a file given by URL is not translated (chat completions carry files only as data): the reason says what to send', () => {
-  const reason = untranslatableReason({ model: 'm', input: [{ role: 'user', content: [{ type: 'input_text', text: 'Summarise' }, { type: 'input_file', file_url: 'https://example.com/a.pdf' }] }] });
-  assert.match(reason ?? '', /file by URL \("input_file\.file_url"\).*"file_data"/);
-  assert.equal(untranslatableReason({ model: 'm', input: [{ role: 'user', content: [{ type: 'input_file', filename: 'a.txt', file_data: 'data:text/plain;base64,aGk=' }] }] }), undefined);
+test('a file given by URL goes to Messages as a URL document, and is not sent to a chat-completions model (it cannot fetch it)', () => {
+  const body = { model: 'm', input: [{ role: 'user', content: [{ type: 'input_text', text: 'Summarise' }, { type: 'input_file', file_url: 'https://example.com/a.pdf' }] }] };
+  assert.match(translationRefusal('responses', body, 'chat-completions') ?? '', /file by URL \("input_file\.file_url"\).*"file_data"/);
+  assert.equal(translationRefusal('responses', body, 'messages'), undefined);
+  const claude = resolveCandidates({ model: 'claude-sonnet-4-6', models: undefined, format: 'openai', surface: 'responses' }, catalog, snapshot())[0]!;
+  const { body: up } = translatorFor('responses', claude.surface)!.request(body, { candidate: claude, keySource: 'user', credential: 'k' });
+  assert.deepEqual(up.messages, [{ role: 'user', content: [{ type: 'text', text: 'Summarise' }, { type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }] }]);
+  assert.equal(translationRefusal('responses', { model: 'm', input: [{ role: 'user', content: [{ type: 'input_file', filename: 'a.txt', file_data: 'data:text/plain;base64,aGk=' }] }] }, 'chat-completions'), undefined);
 });

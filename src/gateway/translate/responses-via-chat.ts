@@ -23,6 +23,9 @@ function chatContent(content: unknown): unknown {
     if ((part.type === 'input_text' || part.type === 'output_text' || part.type === 'text') && typeof part.text === 'string') parts.push({ type: 'text', text: part.text });
     else if (part.type === 'input_image' && typeof part.image_url === 'string') parts.push({ type: 'image_url', image_url: { url: part.image_url, ...(part.detail !== undefined ? { detail: part.detail } : {}) } });
     else if (part.type === 'input_file' && typeof part.file_data === 'string') parts.push({ type: 'file', file: { file_data: part.file_data, ...(typeof part.filename === 'string' ? { filename: part.filename } : {}) } });
+    // Only on the way to Messages (a chat target refuses the request first: index.ts): chat-via-messages sends it
+    // as a URL document, which Anthropic fetches.
+    else if (part.type === 'input_file' && typeof part.file_url === 'string') parts.push({ type: 'file', file: { file_url: part.file_url } });
   }
   return parts.length === 1 && parts[0]!.type === 'text' ? parts[0]!.text : parts;
 }

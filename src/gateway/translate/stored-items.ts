@@ -101,12 +101,16 @@ export function storedStateReason(body: Json): string | undefined {
   const [id] = itemReferences(body.input);
   if (id !== undefined) return `it refers to a stored item ("${id.slice(0, 64)}") this gateway does not hold; ${WHOLE_CONVERSATION} (with the Vercel AI SDK, set providerOptions.openai.store to false)`;
   if (storedFile(body.input)) return 'it refers to a file stored at OpenAI ("file_id"); send the file\'s data instead';
-  // Chat completions carry a file only as data: a model reached through them would answer without it.
-  if (fileByUrl(body.input)) return 'it gives a file by URL ("input_file.file_url"), which only OpenAI fetches; send the file\'s data ("file_data") instead';
   return undefined;
 }
 
-function fileByUrl(input: unknown): boolean {
+/**
+ * Why a Responses request cannot go to a chat-completions model, beyond stored state: chat carries a file only as
+ * data, so a file given by URL would be left out and the model would answer without it. (Messages takes a URL.)
+ */
+export const FILE_BY_URL_REASON = 'it gives a file by URL ("input_file.file_url"), which chat-completions models cannot fetch; send the file\'s data ("file_data") instead';
+
+export function fileByUrl(input: unknown): boolean {
   return objects(input).some((i) => objects(i.content ?? i.output).some((p) => p.type === 'input_file' && typeof p.file_url === 'string' && p.file_data === undefined));
 }
 
