@@ -179,7 +179,9 @@ async function settleIntent(deps: ControlDeps, intent: Stripe.PaymentIntent, suc
   const purchase = await purchases.getPurchaseById(deps.store.db, purchaseId);
   if (!purchase) return;
   if (succeeded) {
-    await grant(deps, purchase.accountId, Number(purchase.amount), intent.id, await receiptUrl(deps, stripe, intent), purchaseExpiry(new Date(purchase.createdAt)));
+    // A purchase granted when its charge answered has its receipt already: Stripe's later event grants nothing more.
+    const receipt = purchase.status === 'succeeded' ? null : await receiptUrl(deps, stripe, intent);
+    await grant(deps, purchase.accountId, Number(purchase.amount), intent.id, receipt, purchaseExpiry(new Date(purchase.createdAt)));
     // Granted, so it succeeded — also when it was marked failed before Stripe's word came.
     await purchases.settlePurchase(deps.store.db, purchase.id, 'succeeded', null, ['pending', 'actionRequired', 'failed']);
   } else {

@@ -54,6 +54,9 @@ test('the parts of a cost add up to it: uncached input, cache reads, 5-minute an
   const lie = attemptCost(usage({ inputTokens: 1_000_000_000, outputTokens: 1_000_000_000, webSearchRequests: 1_000_000_000 }), attempt('gpt-6.2-astra', 'ngrok'), 2_500_000_000n, true, NOON);
   assert.equal(lie.webSearchPico, 100_000n * 10_000_000_000n);
   assert.ok(lie.totalPico < 2n ** 63n, `${lie.totalPico} fits a 64-bit column`);
+  // Counts added up on the way (Anthropic's input is three capped counts) are priced as one capped count.
+  const summed = attemptCost(usage({ inputTokens: 3_000_000_000, outputTokens: 1_000_000_000 }), attempt('gpt-6.2-astra', 'user'), 2_500_000_000n, true, NOON);
+  assert.equal(summed.feePico, 2_000_000_000n * 2_500_000_000n);
 });
 
 test('gemini-3.6-flash example from the spec: $0.75 in, $3.75 out', () => {

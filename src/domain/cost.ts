@@ -21,8 +21,14 @@ export interface TokenUsage {
   webSearchRequests?: number;
 }
 
+/**
+ * Tokens priced for one count at most (the cap reported counts get, formats/types.ts `num`): whatever adds counts
+ * up on the way, an event's cost stays inside the store's 64-bit column (config.ts bounds the fee to match).
+ */
+const MAX_PRICED_TOKENS = 1_000_000_000;
+
 function count(n: number): bigint {
-  return Number.isFinite(n) && n > 0 ? BigInt(Math.floor(n)) : 0n;
+  return Number.isFinite(n) && n > 0 ? BigInt(Math.floor(Math.min(n, MAX_PRICED_TOKENS))) : 0n;
 }
 
 /** The prices of a request with `inputTokens` of input: a long-context tier prices all of it once past its line. */

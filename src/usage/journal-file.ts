@@ -67,14 +67,16 @@ export function eventFrom(values: readonly unknown[]): UsageEvent {
   return completed(Object.fromEntries(EVENT_FIELDS.map((k, i) => [k, values[i]])));
 }
 
+/** A cost part written since the row's format (absent in older rows: 0). */
 const pico = (value: unknown): bigint => (typeof value === 'string' || typeof value === 'number' ? BigInt(value) : 0n);
 
 /**
  * A journaled event as the gateway uses it: costs back to bigint, and the fields added since the row was written
- * (the cost's parts, the hour-long cache writes) at zero — such an event's total stays what it was billed.
+ * (the cost's parts, the hour-long cache writes) at zero — such an event's total stays what it was billed. The
+ * total itself every row has: one without it is not read as free.
  */
 function completed(event: Record<string, unknown>): UsageEvent {
-  event.costPico = pico(event.costPico);
+  event.costPico = BigInt(event.costPico as string);
   event.cacheWrite1hTokens ??= 0;
   for (const part of ['inputCostPico', 'outputCostPico', 'cacheReadCostPico', 'cacheWrite5mCostPico', 'cacheWrite1hCostPico', 'feePico'] as const) {
     event[part] = pico(event[part]);

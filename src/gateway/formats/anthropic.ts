@@ -2,7 +2,7 @@
 // body, and SSE metering: `message_start` carries input (and cache) usage, `message_delta` the final
 // output count (cumulative) and stop reason; each is read once.
 import type { TollgateError } from '../../domain/errors.ts';
-import { appendText, errorMessage, num, objectAt, obj, outputParts, parseJson, rawStringAfter, spacedJson, stringAt, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+import { appendText, errorMessage, MAX_REPORTED_TOKENS, num, objectAt, obj, outputParts, parseJson, rawStringAfter, spacedJson, stringAt, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
 
 /** An HTTP error status → the error type the Anthropic SDK maps to its classes. */
 export function anthropicErrorType(status: number): string {
@@ -40,7 +40,8 @@ function anthropicUsage(u: unknown, base?: ReportedUsage): ReportedUsage | undef
   // Thinking is billed inside output_tokens; thinking_tokens says how much of it was thinking.
   const details = obj(usage.output_tokens_details);
   const out: ReportedUsage = {
-    inputTokens: uncached + read + write,
+    // Three counts each capped: their sum is capped too, as one count of input (formats/types.ts `num`).
+    inputTokens: Math.min(uncached + read + write, MAX_REPORTED_TOKENS),
     outputTokens: given(usage.output_tokens) ? num(usage.output_tokens) : base?.outputTokens ?? 0,
     cacheReadTokens: read,
     cacheWriteTokens: write,

@@ -198,7 +198,7 @@ export function outputParts(): { add(v: unknown): void; text(): string } {
  * tokens in one answer it is a lie, and 1e19 would overflow the store's 64-bit columns and cost, refusing the
  * usage batch it sits in — and with it every later event — forever.
  */
-const MAX_REPORTED_TOKENS = 1_000_000_000;
+export const MAX_REPORTED_TOKENS = 1_000_000_000;
 
 export function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.min(Math.floor(v), MAX_REPORTED_TOKENS) : 0;

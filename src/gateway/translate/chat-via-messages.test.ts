@@ -5,6 +5,7 @@ import { resolveCandidates } from '../../domain/resolve.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { snapshot } from '../../../test/helpers/snapshot.ts';
 import { chatViaMessages } from './chat-via-messages.ts';
+import { untranslatableReason } from './index.ts';
 
 const catalog = createCatalog({});
 const plan = (model: string): AttemptPlan => ({ candidate: resolveCandidates({ model, models: undefined, format: 'openai', surface: 'chat-completions' }, catalog, snapshot())[0]!, keySource: 'user', credential: 'k' });
@@ -138,4 +139,21 @@ test('a streamed call of a tool without arguments has arguments "{}", as buffere
 
   const { body } = chatViaMessages.request({ model: 'gpt-4o', messages: [{ role: 'user', content: [{ type: 'text', text: 'Read it' }, { type: 'file', file: { filename: 'n.csv', file_data: 'data:text/csv;base64,YSxiCjEsMg==' } }] }] }, plan('gpt-4o'));
   assert.deepEqual(body.messages, [{ role: 'user', content: [{ type: 'text', text: 'Read it' }, { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'a,b\n1,2' } }] }]);
+});
+
+test('files Messages cannot read are refused for it, not dropped: a Word document, a file with no data; text with a charset is read', () => {
+  const chat = (file: Record<string, unknown>) => ({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'read' }, { type: 'file', file }] }] });
+  const docx = chat({ filename: 'a.docx', file_data: 'data:application/vnd.openxmlformats-officedocument.wordprocessingml.document;base64,UEsDBA==' });
+  assert.match(untranslatableReason('chat-completions', docx, 'messages') ?? '', /file Anthropic Messages cannot read/);
+  assert.match(untranslatableReason('chat-completions', chat({ file_id: 'file_1' }), 'messages') ?? '', /cannot read/);
+  assert.equal(untranslatableReason('chat-completions', docx, 'chat-completions'), undefined, 'another chat model gets it as sent');
+  const text = chat({ filename: 'n.txt', file_data: 'data:text/plain;charset=utf-8;base64,aMOp' });
+  assert.equal(untranslatableReason('chat-completions', text, 'messages'), undefined);
+  assert.deepEqual((chatViaMessages.request(text, plan('gpt-4o')).body.messages as { content: unknown[] }[])[0]!.content[1], { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'hé' } });
+  const responses = { model: 'm', input: [{ role: 'user', content: [{ type: 'input_file', filename: 'a.docx', file_data: 'data:application/msword;base64,AA==' }] }] };
+  assert.match(untranslatableReason('responses', responses, 'messages') ?? '', /cannot read/);
+  // A file by URL with a null file_data: refused for chat (it cannot fetch), carried to Messages.
+  const byUrl = { model: 'm', input: [{ role: 'user', content: [{ type: 'input_file', file_url: 'https://x/a.pdf', file_data: null }] }] };
+  assert.match(untranslatableReason('responses', byUrl, 'chat-completions') ?? '', /file by URL/);
+  assert.equal(untranslatableReason('responses', byUrl, 'messages'), undefined);
 });

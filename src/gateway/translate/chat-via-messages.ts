@@ -20,7 +20,28 @@ function textOf(content: unknown): string {
   return objects(content).filter((p) => typeof p.text === 'string').map((p) => p.text as string).join('');
 }
 
-/** A chat content part as a Messages block: text, an image (a data URL or a URL), a PDF. */
+/** A base64 data URL's media type (parameters such as `;charset=utf-8` aside) and data. */
+const DATA_URL = /^data:([^;,]+)(?:;[^;,]*)*;base64,(.*)$/s;
+
+/** A file Messages can read: a PDF, or text (`text/*`); undefined for anything else, or not a base64 data URL. */
+export function readableFile(fileData: unknown): { mediaType: string; base64: string } | undefined {
+  const m = typeof fileData === 'string' ? DATA_URL.exec(fileData) : null;
+  if (!m) return undefined;
+  const mediaType = m[1]!.toLowerCase();
+  return mediaType === 'application/pdf' || mediaType.startsWith('text/') ? { mediaType, base64: m[2]! } : undefined;
+}
+
+/**
+ * Why a request with files cannot go to Messages, if it cannot: a file Messages cannot read (a Word document, a
+ * spreadsheet, one stored at OpenAI) would be left out, and the model would answer without it. `files` are the
+ * request's file parts, as `{file_data}` (a URL-given file is carried as a URL document, so it passes).
+ */
+export function unreadableFileReason(files: readonly Json[]): string | undefined {
+  const unreadable = files.find((f) => typeof f.file_url !== 'string' && readableFile(f.file_data) === undefined);
+  return unreadable ? 'it sends a file Anthropic Messages cannot read (only PDF and text files, given as data or by URL); send its text instead' : undefined;
+}
+
+/** A chat content part as a Messages block: text, an image (a data URL or a URL), a PDF or text file. */
 function block(part: Json): Json | undefined {
   if (part.type === 'text' && typeof part.text === 'string') return { type: 'text', text: part.text };
   const url = typeof part.image_url === 'string' ? part.image_url : obj(part.image_url)?.url;
@@ -31,13 +52,11 @@ function block(part: Json): Json | undefined {
   // A file by URL reaches here only from a Responses request (composed.ts): Messages takes it as a URL document.
   const fileUrl = obj(part.file)?.file_url;
   if (part.type === 'file' && typeof fileUrl === 'string') return { type: 'document', source: { type: 'url', url: fileUrl } };
-  const fileData = obj(part.file)?.file_data;
-  const file = typeof fileData === 'string' ? /^data:([^;,]+);base64,(.*)$/s.exec(fileData) : null;
-  if (part.type !== 'file' || !file) return undefined;
-  if (file[1] === 'application/pdf') return { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: file[2] } };
+  const file = part.type === 'file' ? readableFile(obj(part.file)?.file_data) : undefined;
+  if (!file) return undefined;
+  if (file.mediaType === 'application/pdf') return { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: file.base64 } };
   // Plain-text files (text/plain, text/csv, text/markdown…) as Messages' text documents, which take the text itself.
-  if (file[1]!.startsWith('text/')) return { type: 'document', source: { type: 'text', media_type: 'text/plain', data: Buffer.from(file[2]!, 'base64').toString('utf8') } };
-  return undefined;
+  return { type: 'document', source: { type: 'text', media_type: 'text/plain', data: Buffer.from(file.base64, 'base64').toString('utf8') } };
 }
 
 /** Text with something in it: Messages refuses empty and whitespace-only text, which chat histories often carry. */

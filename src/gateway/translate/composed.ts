@@ -18,7 +18,7 @@ export function composed(outer: Translator, inner: Translator, clientFields: Rea
       const upstream = inner.request(middle.body, plan);
       const removed = [...middle.removed];
       for (const field of upstream.removed) {
-        const named = clientFields[field] ?? (field in body ? field : undefined);
+        const named = Object.hasOwn(clientFields, field) ? clientFields[field] : Object.hasOwn(body, field) ? field : undefined;
         if (named !== undefined && !removed.includes(named)) removed.push(named);
       }
       return { body: upstream.body, removed };

@@ -1,8 +1,10 @@
 // Which translator serves a request, if any: only when the candidate's upstream surface is not the client's
 // (domain/resolve.ts picks a translated surface only when the model serves no native one).
 import type { ApiSurface, SurfaceSpec } from '../../catalog/types.ts';
-import { chatViaMessages, legacyFunctionsReason } from './chat-via-messages.ts';
+import { chatViaMessages, legacyFunctionsReason, unreadableFileReason } from './chat-via-messages.ts';
 import { FILE_BY_URL_REASON, fileByUrl, storedStateReason } from './stored-items.ts';
+import { objects, type Json } from './json.ts';
+import { obj } from '../formats/types.ts';
 import { messagesViaChat } from './messages-via-chat.ts';
 import { responsesViaChat } from './responses-via-chat.ts';
 import { composed } from './composed.ts';
@@ -29,7 +31,21 @@ export function translatorFor(client: ApiSurface, upstream: SurfaceSpec): Transl
  * serving its surface (or another target) may answer it (domain/resolve.ts).
  */
 export function untranslatableReason(client: ApiSurface, body: Record<string, unknown>, target: ApiSurface): string | undefined {
-  if (client === 'responses') return storedStateReason(body) ?? (target === 'chat-completions' && fileByUrl(body.input) ? FILE_BY_URL_REASON : undefined);
-  if (client === 'chat-completions') return legacyFunctionsReason(body);
+  if (client === 'responses') {
+    return storedStateReason(body)
+      ?? (target === 'chat-completions' && fileByUrl(body.input) ? FILE_BY_URL_REASON : undefined)
+      ?? (target === 'messages' ? unreadableFileReason(responsesFiles(body.input)) : undefined);
+  }
+  if (client === 'chat-completions') return legacyFunctionsReason(body) ?? (target === 'messages' ? unreadableFileReason(chatFiles(body.messages)) : undefined);
   return undefined;
+}
+
+/** A Responses request's `input_file` parts (in messages and tool outputs). */
+function responsesFiles(input: unknown): Json[] {
+  return objects(input).flatMap((i) => objects(i.content ?? i.output).filter((p) => p.type === 'input_file'));
+}
+
+/** A chat request's `file` parts, as their `file` objects. */
+function chatFiles(messages: unknown): Json[] {
+  return objects(messages).flatMap((m) => objects(m.content).filter((p) => p.type === 'file').map((p) => obj(p.file) ?? {}));
 }

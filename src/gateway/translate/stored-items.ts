@@ -111,7 +111,7 @@ export function storedStateReason(body: Json): string | undefined {
 export const FILE_BY_URL_REASON = 'it gives a file by URL ("input_file.file_url"), which chat-completions models cannot fetch; send the file\'s data ("file_data") instead';
 
 export function fileByUrl(input: unknown): boolean {
-  return objects(input).some((i) => objects(i.content ?? i.output).some((p) => p.type === 'input_file' && typeof p.file_url === 'string' && p.file_data === undefined));
+  return objects(input).some((i) => objects(i.content ?? i.output).some((p) => p.type === 'input_file' && typeof p.file_url === 'string' && typeof p.file_data !== 'string'));
 }
 
 /** Whether an input message or tool output has an image or file given only by its OpenAI file id. */
