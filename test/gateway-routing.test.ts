@@ -7,6 +7,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { FAKE_TOKEN_COUNT } from './fake-upstream.ts';
 import { grantCredits } from '../src/store/credits.ts';
+import { sqliteHandle } from '../src/store/database.ts';
 import { ChangeBus } from '../src/state/changes.ts';
 import { redactSecret } from '../src/domain/ids.ts';
 
@@ -193,6 +194,20 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(r.json().error.code, 'ERR_NGROK_27231');
     assert.match(r.json().error.message, /no longer exists/);
     assert.equal((await gw(h, '/v1/models', { token: key.token })).status, 403);
+    // The store failing the account's read: the configuration is not known gone, so "try again later" (still
+    // refused), and gone again once the store answers. A second passes between asks (the read is throttled).
+    const sqlite = sqliteHandle(h.running.store.db)!;
+    sqlite.exec('ALTER TABLE access_key_configurations RENAME TO access_key_configurations_away');
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const unreadable = await gw(h, '/v1/chat/completions', { token: key.token, body: chat('gpt-4o') });
+      assert.equal(unreadable.status, 500);
+      assert.equal(unreadable.json().error.code, 'ERR_NGROK_27009');
+    } finally {
+      sqlite.exec('ALTER TABLE access_key_configurations_away RENAME TO access_key_configurations');
+    }
+    const again = await gw(h, '/v1/chat/completions', { token: key.token, body: chat('gpt-4o') });
+    assert.deepEqual([again.status, again.json().error.code], [403, 'ERR_NGROK_27231']);
   });
 
   test('a model rule beats a provider rule; keys run in order', async () => {

@@ -18,8 +18,11 @@ export interface GatewayStateView {
   authenticate(token: string): AuthenticatedKey | null | Promise<AuthenticatedKey | null>;
   account(accountId: string): AccountSnapshot;
   configuration(key: AuthenticatedKey): ConfigurationState | null;
-  /** Reads the account's snapshot again (at most once a second per `missing` id), resolving once loaded. */
-  reloadAccount(accountId: string, missing: string): Promise<void>;
+  /**
+   * Reads the account's snapshot again (at most once a second per `missing` id), resolving once loaded: false when
+   * the read failed.
+   */
+  reloadAccount(accountId: string, missing: string): Promise<boolean>;
   markUsed(accessKeyId: string, providerKeyId?: string): void;
   /** Moves the snapshot's displayed balance between reloads (metrics); admission uses the ledger. */
   debit(accountId: string, pico: bigint): void;

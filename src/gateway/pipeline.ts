@@ -35,10 +35,13 @@ export async function authenticateStage(ctx: RequestContext): Promise<void> {
  * fails closed — no configuration means "no restrictions", which a deleted deny-all policy must never become.
  */
 async function configurationOrRefusal(ctx: RequestContext, key: AuthenticatedKey): Promise<void> {
-  await ctx.deps.state.reloadAccount(key.accountId, key.configurationId!);
+  const read = await ctx.deps.state.reloadAccount(key.accountId, key.configurationId!);
   ctx.account = ctx.deps.state.account(key.accountId);
   ctx.configuration = ctx.deps.state.configuration(key);
-  if (ctx.configuration === null) throw tollgateError('configurationGone', { id: key.configurationId! });
+  if (ctx.configuration !== null) return;
+  // The store could not be read: the key's policy is unknown, not gone — refused as "try again later" (still closed).
+  if (!read) throw tollgateError('accessKeysUnavailable');
+  throw tollgateError('configurationGone', { id: key.configurationId! });
 }
 
 /** Stage 2: credits (billing on; BYOK traffic too) before anything else costs money. */

@@ -202,16 +202,22 @@ export class GatewayState {
   /**
    * Reads the account's snapshot again now and resolves when it is loaded: for a key naming a configuration (`missing`)
    * this snapshot does not hold yet (the key was loaded on its own, after the snapshot, in another process's
-   * deployment), before concluding the configuration is gone.
+   * deployment), before concluding the configuration is gone. Resolves false when the read failed: the snapshot
+   * may be stale, and the configuration's absence proves nothing.
    */
-  async reloadAccount(accountId: string, missing: string): Promise<void> {
+  async reloadAccount(accountId: string, missing: string): Promise<boolean> {
     // At most once a second for one missing thing: a key whose configuration really is gone must not turn each
-    // of its requests into a snapshot read.
+    // of its requests into a snapshot read. The read of under a second ago stands.
     const now = Date.now();
-    if (now - (this.#askedReloads.get(missing) ?? 0) < 1000) return;
+    if (now - (this.#askedReloads.get(missing) ?? 0) < 1000) return true;
     if (this.#askedReloads.size >= MAX_NEGATIVE) this.#askedReloads.clear();
     this.#askedReloads.set(missing, now);
-    await this.#reload(accountId, true)!.promise;
+    const reload = this.#reload(accountId, true)!;
+    await reload.promise;
+    if (reload.error === undefined) return true;
+    // Asked again on the next request, not a second later: this read said nothing.
+    this.#askedReloads.delete(missing);
+    return false;
   }
 
   configuration(key: AuthenticatedKey): ConfigurationState | null {
