@@ -138,8 +138,16 @@ const openai: readonly CatalogModel[] = [
   embedding('text-embedding-ada-002', 'Text Embedding Ada 002', '0.10'),
 ];
 
+/**
+ * Claude models that refuse `temperature` with `top_p` (400 "cannot both be specified for this model"): Opus 4.1,
+ * and every model from the 4.5 generation on (Anthropic's API reference; AWS Bedrock's Claude parameters page).
+ */
+const ONE_SAMPLING_PARAM = /^claude-(opus-4-1|(opus|sonnet|haiku)-4-[5-9]|[a-z]+-[5-9])/;
+
 function claude(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing): CatalogModel {
-  return m(id, { displayName, context, maxOut, input: TEXT_IMAGE_FILE, pricing });
+  const model = m(id, { displayName, context, maxOut, input: TEXT_IMAGE_FILE, pricing });
+  if (ONE_SAMPLING_PARAM.test(id)) model.oneSamplingParam = true;
+  return model;
 }
 
 /** `usd` × num / den, exactly (prices are whole micro-USD). */

@@ -86,6 +86,11 @@ export interface CatalogModel {
    * `max_tokens` ("use max_completion_tokens instead"), so the gateway renames it.
    */
   chatOutputLimitField?: 'max_completion_tokens';
+  /**
+   * Takes `temperature` or `top_p`, not both (Anthropic, from Claude Opus 4.1 and Sonnet/Haiku 4.5 on: "cannot both be
+   * specified for this model"): with both, `top_p` is removed and reported.
+   */
+  oneSamplingParam?: true;
   /** Absent when the provider publishes no price; such models cannot be served with managed credentials. */
   pricing?: CatalogPricing;
   /**

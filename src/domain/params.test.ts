@@ -128,3 +128,16 @@ test('the billed output limit counts every choice generated (n, best_of)', () =>
   // A translated request names its limit in its own surface's field (Responses' max_output_tokens for a chat model).
   assert.equal(outputLimit({ max_output_tokens: 16 }, a, settings(), 'responses'), 16);
 });
+
+test('Claude from Opus 4.1 and the 4.5 generation on takes temperature or top_p, not both: top_p is removed and named', () => {
+  const both = { model: 'claude-sonnet-4-6', max_tokens: 10, messages: [], temperature: 0.3, top_p: 0.9 };
+  const r = prepareUpstreamBody(both, attempt('claude-sonnet-4-6', 'messages', 'anthropic'), settings());
+  assert.deepEqual([r.body.temperature, 'top_p' in r.body, r.removed], [0.3, false, ['top_p']]);
+  // A dated snapshot is the same model; the OpenAI-compatible surface forwards to it too.
+  assert.deepEqual(prepareUpstreamBody({ ...both, model: 'claude-sonnet-4-5-20250929' }, attempt('claude-sonnet-4-5-20250929', 'messages', 'anthropic'), settings()).removed, ['top_p']);
+  assert.deepEqual(prepareUpstreamBody({ ...both, model: 'claude-haiku-4-5' }, attempt('claude-haiku-4-5'), settings()).removed, ['top_p']);
+  // One of them alone, or an older model, goes as sent.
+  const alone = { model: 'claude-sonnet-4-6', max_tokens: 10, messages: [], top_p: 0.9 };
+  assert.equal(prepareUpstreamBody(alone, attempt('claude-sonnet-4-6', 'messages', 'anthropic'), settings()).body, alone);
+  assert.deepEqual(prepareUpstreamBody({ ...both, model: 'claude-sonnet-4-0' }, attempt('claude-sonnet-4-0', 'messages', 'anthropic'), settings()).removed, []);
+});

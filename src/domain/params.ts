@@ -121,6 +121,8 @@ function reasoningEffort(body: Record<string, unknown>): unknown {
   return typeof reasoning === 'object' && reasoning !== null ? (reasoning as Record<string, unknown>).effort : undefined;
 }
 
+const isSet = (value: unknown): boolean => value !== undefined && value !== null;
+
 export function prepareUpstreamBody(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings): PreparedBody {
   const { candidate } = attempt;
   let out: Record<string, unknown> | undefined;
@@ -145,6 +147,13 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
   }
 
   if (candidate.catalogModel?.chatOutputLimitField !== undefined && candidate.surface.surface === 'chat-completions') renameMaxTokens(out ?? body, edit, removed);
+
+  // 3. A model that takes one sampling knob refuses the pair: `temperature` is kept (the one SDKs set), `top_p` goes.
+  const sampling = out ?? body;
+  if (candidate.catalogModel?.oneSamplingParam && isSet(sampling.temperature) && isSet(sampling.top_p)) {
+    delete edit().top_p;
+    removed.push('top_p');
+  }
 
   const cap = settings.maxOutputTokens;
   if (cap !== null && cap > 0 && clampOutput(out ?? body, edit, candidate.surface.surface, cap, attempt, removed)) {
