@@ -15,6 +15,7 @@ import { chromium, type BrowserContext, type Locator, type Page } from 'playwrig
 import { loadConfig } from '../src/config/config.ts';
 import type { components } from '../src/control/spec-types.ts';
 import { startTollgate, type RunningTollgate } from '../src/server.ts';
+import { grantCredits } from '../src/store/credits.ts';
 import { startFakeProvider, type FakeProvider } from './fake-upstream.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -336,7 +337,12 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
   });
 
   await t.test('Credits & settings: gateway timeouts save; buying credits shows the API message', async () => {
+    // A purchase granted with its Stripe receipt: the transaction links it.
+    const { id: accountId } = await running!.store.db.selectFrom('accounts').select('id').executeTakeFirstOrThrow();
+    await grantCredits(running!.store.db, accountId, 2500, { category: 'purchase', externalRef: 'pi_console_receipt', invoiceUrl: 'https://pay.stripe.test/receipts/ch_console' });
     await go(page, '#/settings', 'Credits & settings');
+    const receipt = page.getByRole('region', { name: 'Credit transactions' }).getByRole('link', { name: 'Receipt' });
+    assert.equal(await receipt.getAttribute('href'), 'https://pay.stripe.test/receipts/ch_console');
     // Only what the form changed is sent: a totalTimeout shown at its default must not become written (a written
     // one also bounds streams, which otherwise run 15 minutes).
     await page.getByLabel('Max input tokens').fill('100000');

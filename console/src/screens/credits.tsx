@@ -4,10 +4,16 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, cents, when, type CreditTransaction, type Schemas } from '../api.ts';
 import { Button, Empty, ErrorNote, Field, TableWrap, useAction, Loading } from '../ui.tsx';
 
-function describe(t: CreditTransaction): { what: string; amount: string } {
-  if (t.type === 'credits') return { what: t.category === 'purchase' ? 'Credits bought' : 'Promotional credits', amount: `+${cents(t.amountCents)}` };
+/** The hosted page of a transaction (a purchase's receipt, an invoice), when it has one. */
+function pageOf(t: CreditTransaction): string | null {
+  return t.type === 'usageInvoicePreview' ? null : t.invoiceUrl ?? null;
+}
+
+function describe(t: CreditTransaction): { what: string; amount: string; page: string | null } {
+  const page = pageOf(t);
+  if (t.type === 'credits') return { what: t.category === 'purchase' ? 'Credits bought' : 'Promotional credits', amount: `+${cents(t.amountCents)}`, page };
   const label = t.type === 'usageInvoice' ? 'Usage invoice' : 'Usage so far (preview)';
-  return { what: `${label}, ${t.periodStart.slice(0, 10)} – ${t.periodEnd.slice(0, 10)}`, amount: `${cents(t.totalCents)} (${cents(t.appliedCreditsCents)} from credits)` };
+  return { what: `${label}, ${t.periodStart.slice(0, 10)} – ${t.periodEnd.slice(0, 10)}`, amount: `${cents(t.totalCents)} (${cents(t.appliedCreditsCents)} from credits)`, page };
 }
 
 export function Credits() {
@@ -51,7 +57,16 @@ export function Credits() {
           <table>
             <thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">Amount</th></tr></thead>
             <tbody>
-              {items.map((t, i) => { const d = describe(t); return <tr key={i}><td data-label="When">{when(t.createdAt)}</td><td data-label="What">{d.what}</td><td data-label="Amount">{d.amount}</td></tr>; })}
+              {items.map((t, i) => {
+                const d = describe(t);
+                return (
+                  <tr key={i}>
+                    <td data-label="When">{when(t.createdAt)}</td>
+                    <td data-label="What">{d.what}{d.page ? <> · <a href={d.page} target="_blank" rel="noopener noreferrer">{t.type === 'credits' ? 'Receipt' : 'Invoice'}</a></> : null}</td>
+                    <td data-label="Amount">{d.amount}</td>
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         </TableWrap>
