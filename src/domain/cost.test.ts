@@ -32,7 +32,7 @@ test('managed: input, cached input and output at catalog prices, plus the fee on
 
 test('the parts of a cost add up to it: uncached input, cache reads, 5-minute and hour-long writes, output, searches, fee', () => {
   // claude-sonnet-4-6: $3 in, $0.30 read, $3.75 5-minute write, $6 1-hour write, $15 out, $10 per 1,000 searches.
-  const u = usage({ inputTokens: 1000, cacheReadTokens: 400, cacheWriteTokens: 300, cacheWriteLongTokens: 100, outputTokens: 50, webSearchRequests: 2 });
+  const u = usage({ inputTokens: 1000, cacheReadTokens: 400, cacheWriteTokens: 300, cacheWrite1hTokens: 100, outputTokens: 50, webSearchRequests: 2 });
   const cost = attemptCost(u, attempt('claude-sonnet-4-6', 'ngrok'), FEE, true, NOON);
   assert.deepEqual(cost, {
     inputPico: 300n * 3_000_000n, cacheReadPico: 400n * 300_000n, cacheWrite5mPico: 200n * 3_750_000n,
@@ -87,12 +87,12 @@ test('odd counts are clamped to non-negative integers', () => {
 
 test('Anthropic hour-long cache writes cost 2 × input, web searches $10 per 1,000', () => {
   // claude-sonnet-4-6: $3 in, $3.75 5-minute write, $6 1-hour write, $15 out (probe: 100 in + 10,000 1h writes).
-  const u = usage({ inputTokens: 10_100, cacheWriteTokens: 10_000, cacheWriteLongTokens: 10_000 });
+  const u = usage({ inputTokens: 10_100, cacheWriteTokens: 10_000, cacheWrite1hTokens: 10_000 });
   assert.equal(attemptCostPico(u, attempt('claude-sonnet-4-6', 'ngrok'), 0n, true, NOON), 100n * 3_000_000n + 10_000n * 6_000_000n);
-  const mixed = usage({ inputTokens: 300, cacheWriteTokens: 300, cacheWriteLongTokens: 100, outputTokens: 10, webSearchRequests: 50 });
+  const mixed = usage({ inputTokens: 300, cacheWriteTokens: 300, cacheWrite1hTokens: 100, outputTokens: 10, webSearchRequests: 50 });
   assert.equal(attemptCostPico(mixed, attempt('claude-sonnet-4-6', 'ngrok'), 0n, true, NOON), 200n * 3_750_000n + 100n * 6_000_000n + 10n * 15_000_000n + 50n * 10_000_000_000n);
   // A reported hour-long count above the writes it is part of is held to them.
-  assert.equal(attemptCostPico(usage({ inputTokens: 10, cacheWriteTokens: 5, cacheWriteLongTokens: 99 }), attempt('claude-haiku-4-5', 'ngrok'), 0n, true, NOON), 5n * 1_000_000n + 5n * 2_000_000n);
+  assert.equal(attemptCostPico(usage({ inputTokens: 10, cacheWriteTokens: 5, cacheWrite1hTokens: 99 }), attempt('claude-haiku-4-5', 'ngrok'), 0n, true, NOON), 5n * 1_000_000n + 5n * 2_000_000n);
 });
 
 test('long-context tiers price the whole request once its input passes the line', () => {
@@ -125,7 +125,7 @@ test('the 2026 models: OpenAI past 272K input, Haiku 5.5 past 100K of prompt, Op
   const large = usage({ inputTokens: 120_000, cacheReadTokens: 60_000, cacheWriteTokens: 50_000, outputTokens: 1000 });
   assert.equal(attemptCostPico(large, attempt('claude-haiku-5-5', 'ngrok', 'messages'), 0n, true, NOON), 10_000n * 500_000n + 60_000n * 50_000n + 50_000n * 625_000n + 1000n * 2_500_000n);
   // claude-opus-5-5: $4 / $20, cache reads $0.20, writes $5 (5 min) and $8 (1 h).
-  const opus = usage({ inputTokens: 10_000, cacheReadTokens: 5_000, cacheWriteTokens: 3_000, cacheWriteLongTokens: 1_000, outputTokens: 100 });
+  const opus = usage({ inputTokens: 10_000, cacheReadTokens: 5_000, cacheWriteTokens: 3_000, cacheWrite1hTokens: 1_000, outputTokens: 100 });
   assert.equal(attemptCostPico(opus, attempt('claude-opus-5-5', 'ngrok', 'messages'), 0n, true, NOON), 2_000n * 4_000_000n + 5_000n * 200_000n + 2_000n * 5_000_000n + 1_000n * 8_000_000n + 100n * 20_000_000n);
 });
 

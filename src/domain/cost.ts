@@ -16,7 +16,7 @@ export interface TokenUsage {
   /** Part of outputTokens spent on reasoning (reported, priced as output). */
   reasoningTokens: number;
   /** Part of cacheWriteTokens kept an hour (Anthropic), dearer than the 5-minute writes. */
-  cacheWriteLongTokens?: number;
+  cacheWrite1hTokens?: number;
   /** Server-side web searches the provider ran and bills per search (Anthropic's `web_search` tool). */
   webSearchRequests?: number;
 }
@@ -95,7 +95,7 @@ export function attemptCost(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsd
   // Cached counts never exceed the input they are part of, whatever a provider reports.
   const cachedRead = min(count(usage.cacheReadTokens), input);
   const cachedWrite = min(count(usage.cacheWriteTokens), input - cachedRead);
-  const longWrite = min(count(usage.cacheWriteLongTokens ?? 0), cachedWrite);
+  const longWrite = min(count(usage.cacheWrite1hTokens ?? 0), cachedWrite);
   const feePico = succeeded ? (input + output) * feeMicroUsdPerMtok : 0n;
   const priced = attempt.keySource === 'ngrok' ? attempt.candidate.catalogModel?.priceMicro : undefined;
   const cost: AttemptCost = {

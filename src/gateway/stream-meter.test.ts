@@ -110,7 +110,7 @@ describe('StreamMeter', () => {
     run(meter, streamEvents('messages', answer, false), 11);
     assert.deepEqual(meter.facts.usage, {
       inputTokens: FAKE_USAGE.input + FAKE_USAGE.cacheRead + FAKE_USAGE.cacheWrite, outputTokens: FAKE_USAGE.output,
-      cacheReadTokens: FAKE_USAGE.cacheRead, cacheWriteTokens: FAKE_USAGE.cacheWrite, reasoningTokens: 0, cacheWriteLongTokens: FAKE_USAGE.cacheWrite1h,
+      cacheReadTokens: FAKE_USAGE.cacheRead, cacheWriteTokens: FAKE_USAGE.cacheWrite, reasoningTokens: 0, cacheWrite1hTokens: FAKE_USAGE.cacheWrite1h,
     });
     assert.equal(meter.facts.stopReason, 'end_turn');
     assert.equal(meter.facts.terminal, true);

@@ -49,8 +49,8 @@ function anthropicUsage(u: unknown, base?: ReportedUsage): ReportedUsage | undef
   };
   // Priced apart (cost.ts): hour-long cache writes (2 × input, not 1.25 ×) and web searches ($10 per 1,000).
   const creation = obj(usage.cache_creation);
-  const longWrite = creation ? num(creation.ephemeral_1h_input_tokens) : base?.cacheWriteLongTokens ?? 0;
-  if (longWrite > 0) out.cacheWriteLongTokens = longWrite;
+  const longWrite = creation ? num(creation.ephemeral_1h_input_tokens) : base?.cacheWrite1hTokens ?? 0;
+  if (longWrite > 0) out.cacheWrite1hTokens = longWrite;
   const tools = obj(usage.server_tool_use);
   const searches = tools ? num(tools.web_search_requests) : base?.webSearchRequests ?? 0;
   if (searches > 0) out.webSearchRequests = searches;

@@ -101,14 +101,14 @@ test('DeepSeek cache hits at the top level of its usage are cache reads', () => 
 test('Anthropic hour-long cache writes and web searches are read, in JSON answers and merged across stream events', () => {
   const usage = { input_tokens: 100, output_tokens: 5, cache_creation_input_tokens: 10_000, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 10_000 }, server_tool_use: { web_search_requests: 3 } };
   const facts = anthropic.factsFromJson({ ...message, usage }, 'messages');
-  assert.deepEqual([facts.usage!.cacheWriteTokens, facts.usage!.cacheWriteLongTokens, facts.usage!.webSearchRequests], [10_000, 10_000, 3]);
+  assert.deepEqual([facts.usage!.cacheWriteTokens, facts.usage!.cacheWrite1hTokens, facts.usage!.webSearchRequests], [10_000, 10_000, 3]);
   // message_start brings the cache counts; message_delta's cumulative usage adds the searches and keeps them.
   const stream: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
   anthropic.onStreamEvent(stream, 'message_start', JSON.stringify({ type: 'message_start', message: { usage: { input_tokens: 100, output_tokens: 1, cache_creation_input_tokens: 500, cache_creation: { ephemeral_1h_input_tokens: 500 } } } }), 'messages', false);
   anthropic.onStreamEvent(stream, 'message_delta', JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 40, server_tool_use: { web_search_requests: 2 } } }), 'messages', false);
-  assert.deepEqual([stream.usage!.cacheWriteLongTokens, stream.usage!.webSearchRequests, stream.usage!.outputTokens], [500, 2, 40]);
+  assert.deepEqual([stream.usage!.cacheWrite1hTokens, stream.usage!.webSearchRequests, stream.usage!.outputTokens], [500, 2, 40]);
   // Without them, the fields stay absent (no zero noise in the ordinary case).
-  assert.equal('cacheWriteLongTokens' in anthropic.factsFromJson(message, 'messages').usage!, false);
+  assert.equal('cacheWrite1hTokens' in anthropic.factsFromJson(message, 'messages').usage!, false);
 });
 
 test('OpenAI Responses web searches are counted from the answer\'s web_search_call items, in JSON and at response.completed', () => {

@@ -11,7 +11,7 @@ export interface ReportedUsage {
   cacheWriteTokens: number;
   reasoningTokens: number;
   /** Part of cacheWriteTokens kept an hour (Anthropic's `cache_creation.ephemeral_1h_input_tokens`). */
-  cacheWriteLongTokens?: number;
+  cacheWrite1hTokens?: number;
   /** Server-side web searches billed per search (Anthropic's `server_tool_use.web_search_requests`). */
   webSearchRequests?: number;
 }
