@@ -22,6 +22,11 @@ export function modelNames(model: CatalogModel, providerId: string): string[] {
   return [id, `${(model.authorId ?? providerId).toLowerCase()}/${id}`];
 }
 
+/** Whether the provider made the model (OpenAI's gpt-4o) rather than resells it (OpenRouter's `openai/gpt-4o`). */
+export function servesOwnModel(provider: CatalogProvider, model: CatalogModel): boolean {
+  return (model.authorId ?? provider.id) === provider.id;
+}
+
 function tokenPrices(p: Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'peak'>): PriceMicro {
   const out: PriceMicro = { input: usdPerMillionToMicro(p.input), output: usdPerMillionToMicro(p.output) };
   if (p.cacheRead !== undefined) out.cacheRead = usdPerMillionToMicro(p.cacheRead);
@@ -66,7 +71,7 @@ export function createCatalog(baseUrlOverrides: Record<string, string> = {}): Ca
   const global = new Map<string, { provider: CatalogProvider; model: CatalogModel }>();
   // A name served by several providers defaults to the model's own author when that is a provider
   // (an `openai/…` id on Groq stays Groq's only if OpenAI does not list it), else to the first listing.
-  const authorRank = (provider: CatalogProvider, model: CatalogModel) => ((model.authorId ?? provider.id) === provider.id ? 0 : 1);
+  const authorRank = (provider: CatalogProvider, model: CatalogModel) => (servesOwnModel(provider, model) ? 0 : 1);
   for (const provider of providers) {
     const names = new Map<string, CatalogModel>();
     const add = (name: string, model: CatalogModel) => {

@@ -5,7 +5,7 @@
 // process; only the custom part is read per call. Decisions: docs/decisions/credits-usage-settings.md, "Models".
 import type { components } from './spec-types.ts';
 import { builtinProviders } from '../catalog/providers.ts';
-import { modelNames } from '../catalog/index.ts';
+import { modelNames, servesOwnModel } from '../catalog/index.ts';
 import { GATEWAY_PATHS, isListedSurface, SURFACE_PARAMS } from '../catalog/surface-params.ts';
 import type { ApiSurface, CatalogModel, CatalogPricing, CatalogProvider } from '../catalog/types.ts';
 import { formatUsdExact, usdPerMillionToMicro } from '../domain/money.ts';
@@ -100,7 +100,7 @@ function catalogModels(): Model[] {
   for (const provider of builtinProviders) {
     for (const m of provider.models) {
       const id = modelNames(m, provider.id).at(-1)!;
-      const authored = (m.authorId ?? provider.id) === provider.id;
+      const authored = servesOwnModel(provider, m);
       const entry = catalogEntry(provider, m);
       const known = byId.get(id);
       if (known) {
