@@ -4,14 +4,13 @@
 // providers' models are one entry each, addressed `provider:model`. The list is built from the catalog once per
 // process; only the custom part is read per call. Decisions: docs/decisions/credits-usage-settings.md, "Models".
 import type { components } from './spec-types.ts';
-import { builtinProviders } from '../catalog/providers.ts';
-import { modelNames, servesOwnModel } from '../catalog/index.ts';
+import { createCatalog, modelNames, servesOwnModel } from '../catalog/index.ts';
 import { GATEWAY_PATHS, isListedSurface, SURFACE_PARAMS } from '../catalog/surface-params.ts';
-import type { ApiSurface, CatalogModel, CatalogPricing, CatalogProvider } from '../catalog/types.ts';
-import { formatUsdExact, usdPerMillionToMicro } from '../domain/money.ts';
+import type { CatalogModel, CatalogProvider, PriceMicro, SurfaceSpec } from '../catalog/types.ts';
+import { formatUsdExact } from '../domain/money.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { customProviderState } from '../state/custom-provider.ts';
-import { customProvider } from '../domain/resolve.ts';
+import { customProvider, modelSurfacesOf } from '../domain/resolve.ts';
 
 type Schemas = components['schemas'];
 type Model = Schemas['AIGatewayModel'];
@@ -19,13 +18,13 @@ type ModelProvider = Schemas['AIGatewayModelProvider'];
 type Rate = Schemas['AIGatewayModelPricingRate'];
 type ApiFormat = Schemas['AIGatewayModelSupportedAPIFormat'];
 
-/** USD per million tokens (the catalog's decimal string) → USD per token, exact. */
-const perToken = (usdPerMillion: string): string => formatUsdExact(usdPerMillionToMicro(usdPerMillion));
-
-/** Token rates of one price level; `conditions` bound them to a range of input (a long-context tier). */
-function tokenRates(p: Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'peak'>, twoLifetimes: boolean, conditions?: Rate['conditions']): Rate[] {
-  const rate = (type: string, usd: string, extra?: Rate['conditions']): Rate => {
-    const r: Rate = { type, unit: 'token', price: perToken(usd) };
+/**
+ * Token rates of one price level, from the catalog's integer prices (micro-USD per million tokens is pico-USD per
+ * token, so each price per token is exact); `conditions` bound them to a range of input (a long-context tier).
+ */
+function tokenRates(p: PriceMicro, twoLifetimes: boolean, conditions?: Rate['conditions']): Rate[] {
+  const rate = (type: string, pico: bigint, extra?: Rate['conditions']): Rate => {
+    const r: Rate = { type, unit: 'token', price: formatUsdExact(pico) };
     const c = { ...conditions, ...extra };
     if (Object.keys(c).length > 0) r.conditions = c;
     return r;
@@ -42,25 +41,23 @@ function tokenRates(p: Omit<CatalogPricing, 'longContext' | 'webSearchPerThousan
  * The rates as the catalog bills them off-peak (the contract's conditions have no time of day, so DeepSeek's
  * peak-hour prices are not listed); a long-context tier bounds both levels by input size.
  */
-function rates(pricing: CatalogPricing | undefined): Rate[] {
-  if (!pricing) return [];
-  const twoLifetimes = pricing.cacheWriteLong !== undefined;
-  const tier = pricing.longContext;
+function rates(price: PriceMicro | undefined): Rate[] {
+  if (!price) return [];
+  const twoLifetimes = price.cacheWriteLong !== undefined;
+  const tier = price.longContext;
   const out = tier
-    ? [...tokenRates(pricing, twoLifetimes, { max_input_tokens: tier.above }), ...tokenRates(tier, twoLifetimes, { min_input_tokens: tier.above + 1 })]
-    : tokenRates(pricing, twoLifetimes);
-  if (pricing.webSearchPerThousand !== undefined) {
-    // x USD per 1,000 searches is x × 10⁹ pico-USD per search (as the catalog converts it).
-    out.push({ type: 'web_search', unit: 'request', price: formatUsdExact(usdPerMillionToMicro(pricing.webSearchPerThousand) * 1000n) });
-  }
+    ? [...tokenRates(price, twoLifetimes, { max_input_tokens: tier.above }), ...tokenRates(tier.price, twoLifetimes, { min_input_tokens: tier.above + 1 })]
+    : tokenRates(price, twoLifetimes);
+  if (price.webSearchPico !== undefined) out.push({ type: 'web_search', unit: 'request', price: formatUsdExact(price.webSearchPico) });
   return out;
 }
 
-function apiFormats(surfaces: readonly { format: string; surface: ApiSurface; params?: readonly string[] }[], refused: readonly string[]): ApiFormat[] {
+/** The listed surfaces (chat completions, Responses, Messages) with their fields, less those the model refuses. */
+function apiFormats(surfaces: readonly SurfaceSpec[], refused: readonly string[]): ApiFormat[] {
   const out: ApiFormat[] = [];
   for (const s of surfaces) {
     if (!isListedSurface(s.surface)) continue;
-    const params = (s.params && s.params.length > 0 ? s.params : SURFACE_PARAMS[s.surface]).filter((p) => !refused.includes(p));
+    const params = (s.supportedParams && s.supportedParams.length > 0 ? s.supportedParams : SURFACE_PARAMS[s.surface]).filter((p) => !refused.includes(p));
     out.push({ format: s.format, name: s.surface, path: GATEWAY_PATHS[s.surface], parameters: [...new Set(params)] });
   }
   return out;
@@ -71,7 +68,7 @@ function modality(input: readonly string[], output: readonly string[]): Model['a
 }
 
 function catalogEntry(provider: CatalogProvider, model: CatalogModel): ModelProvider {
-  const surfaces = (model.surfaces ?? provider.surfaces.map((s) => s.surface).filter((s) => s !== 'embeddings'))
+  const surfaces = modelSurfacesOf(model, provider)
     .map((surface) => provider.surfaces.find((s) => s.surface === surface))
     .filter((s) => s !== undefined);
   const entry: ModelProvider = {
@@ -82,10 +79,10 @@ function catalogEntry(provider: CatalogProvider, model: CatalogModel): ModelProv
     context_length: model.contextWindow,
     // Prompt caching that bills reads but no writes is the provider's own (OpenAI, Gemini, DeepSeek, xAI);
     // Anthropic's is asked for per request (cache_control) and bills the writes.
-    supports_implicit_caching: model.pricing?.cacheRead !== undefined && model.pricing.cacheWrite === undefined,
+    supports_implicit_caching: model.priceMicro?.cacheRead !== undefined && model.priceMicro.cacheWrite === undefined,
     status: 'active',
-    pricing: { currency: 'USD', rates: rates(model.pricing) },
-    supported_api_formats: apiFormats(surfaces.map((s) => ({ format: s.format, surface: s.surface })), model.unsupportedParams ?? []),
+    pricing: { currency: 'USD', rates: rates(model.priceMicro) },
+    supported_api_formats: apiFormats(surfaces, model.unsupportedParams ?? []),
   };
   if (model.maxOutputTokens > 0) entry.max_completion_tokens = model.maxOutputTokens;
   return entry;
@@ -97,7 +94,7 @@ const unixSeconds = (date: string): number => Math.floor(Date.parse(`${date}T00:
 /** The built-in models, grouped by `author/name`; the model's own author's listing names it (else the first). */
 function catalogModels(): Model[] {
   const byId = new Map<string, { model: Model; authored: boolean }>();
-  for (const provider of builtinProviders) {
+  for (const provider of createCatalog().providers) {
     for (const m of provider.models) {
       const id = modelNames(m, provider.id).at(-1)!;
       const authored = servesOwnModel(provider, m);
@@ -140,7 +137,6 @@ export function modelHandlers(deps: ControlDeps): HandlerTable {
         // Read as the gateway reads it (state/custom-provider.ts, resolve.ts): the same models, on the same surfaces.
         const state = customProviderState(row);
         const served = customProvider(state);
-        const surfaces = served.surfaces.map((s) => ({ format: s.format, surface: s.surface, params: s.supportedParams }));
         for (const modelId of state.models) {
           const id = `${state.providerId}:${modelId}`;
           custom.push({
@@ -151,7 +147,7 @@ export function modelHandlers(deps: ControlDeps): HandlerTable {
             providers: [{
               model_id: id, id: state.providerId, display_name: served.displayName, context_length: 0,
               supports_implicit_caching: false, status: 'active', pricing: { currency: 'USD', rates: [] },
-              supported_api_formats: apiFormats(surfaces, state.modelOptions?.get(modelId)?.unsupportedParams ?? []),
+              supported_api_formats: apiFormats(served.surfaces, state.modelOptions?.get(modelId)?.unsupportedParams ?? []),
             }],
           });
         }

@@ -255,7 +255,8 @@ function findInCustom(name: string, account: AccountSnapshot): { provider: Custo
   return found;
 }
 
-function modelSurfacesOf(model: CatalogModel, provider: ResolvedProvider): readonly ApiSurface[] {
+/** The surfaces a catalog model is served on: its own list, else its provider's but embeddings. */
+export function modelSurfacesOf(model: CatalogModel, provider: Pick<ResolvedProvider, 'surfaces'>): readonly ApiSurface[] {
   return model.surfaces ?? provider.surfaces.map((s) => s.surface).filter((s) => s !== 'embeddings');
 }
 
