@@ -13,7 +13,7 @@ import { nowIso } from '../domain/clock.ts';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import { withAccountLock } from '../store/account-lock.ts';
-import { STRIPE_SECRET_SETTING, createStripeClient, stripeFailure, stripeNotConfigured } from './stripe-client.ts';
+import { STRIPE_SECRET_SETTING, stripeClient, stripeFailure, stripeNotConfigured } from './stripe-client.ts';
 import { chargeSavedCard, createCheckout, purchaseExpiry, reconcilePurchase, savedCard } from './stripe-payments.ts';
 
 type Schemas = components['schemas'];
@@ -114,15 +114,14 @@ function idempotencyKey(call: Call): string | undefined {
 
 export function creditHandlers(deps: ControlDeps): HandlerTable {
   const { db } = deps.store;
-  let stripe: Promise<Stripe | undefined> | undefined;
   const requireStripe = async (): Promise<Stripe> => {
-    const client = await (stripe ??= createStripeClient(deps.config));
+    const client = await stripeClient(deps.config);
     if (!client) throw stripeNotConfigured(STRIPE_SECRET_SETTING);
     return client;
   };
   /** Asks Stripe about a purchase in flight; Stripe unreachable leaves it pending (it is asked again next time). */
   const reconcile = async (row: purchases.PurchaseRow): Promise<void> => {
-    const client = await (stripe ??= createStripeClient(deps.config));
+    const client = await stripeClient(deps.config);
     if (!client) return;
     try {
       await reconcilePurchase(client, deps, row);

@@ -22,7 +22,19 @@ export function stripeSdk(): Promise<typeof import('stripe').default> {
   return sdk;
 }
 
-export async function createStripeClient(config: Config): Promise<Stripe | undefined> {
+const clients = new WeakMap<Config, Promise<Stripe | undefined>>();
+
+/** This server's client (one per configuration, made on first use and shared by the handlers and the webhook). */
+export function stripeClient(config: Config): Promise<Stripe | undefined> {
+  let client = clients.get(config);
+  if (!client) {
+    client = createStripeClient(config);
+    clients.set(config, client);
+  }
+  return client;
+}
+
+async function createStripeClient(config: Config): Promise<Stripe | undefined> {
   if (!config.stripeSecretKey) return undefined;
   const StripeSdk = await stripeSdk();
   return new StripeSdk(config.stripeSecretKey, {

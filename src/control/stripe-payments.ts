@@ -10,7 +10,7 @@ import type { ControlDeps } from './app.ts';
 import { grantCredits } from '../store/credits.ts';
 import * as purchases from '../store/credit-purchases.ts';
 import { accountExists } from '../store/accounts.ts';
-import { createStripeClient } from './stripe-client.ts';
+import { stripeClient } from './stripe-client.ts';
 
 const ACCOUNT_KEY = 'tollgate_account_id';
 /** Purchased credits lapse 12 months after purchase (concepts/credits). */
@@ -74,7 +74,7 @@ const RECEIPT_LOOKUP = { timeout: 5000, maxNetworkRetries: 0 };
 async function receiptUrl(deps: ControlDeps, stripe: Stripe | undefined, paid: Stripe.PaymentIntent | string | null | undefined): Promise<string | null> {
   if (!paid) return null;
   try {
-    const client = stripe ?? await createStripeClient(deps.config);
+    const client = stripe ?? await stripeClient(deps.config);
     if (!client) return null;
     const intent = typeof paid === 'string' ? await client.paymentIntents.retrieve(paid, { expand: ['latest_charge'] }, RECEIPT_LOOKUP) : paid;
     const charge = intent.latest_charge;
@@ -172,7 +172,7 @@ export async function reconcilePurchase(stripe: Stripe, deps: ControlDeps, purch
   if (now - Date.parse(purchase.createdAt) >= ABANDONED_AFTER_MS) await purchases.settlePurchase(deps.store.db, purchase.id, 'failed', 'stripe_error');
 }
 
-/** `stripe`: a client at hand (else one is made for the receipt, as for a webhook). */
+/** `stripe`: a client at hand (else the server's, for the receipt, as for a webhook). */
 async function settleIntent(deps: ControlDeps, intent: Stripe.PaymentIntent, succeeded: boolean, stripe?: Stripe): Promise<void> {
   const purchaseId = intent.metadata?.purchase_id;
   if (!purchaseId) return; // a Checkout PaymentIntent: its session event grants
