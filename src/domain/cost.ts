@@ -42,7 +42,7 @@ const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 /**
  * Searches billed for one attempt at most: past this a count is a lie (Anthropic lets a request allow a few dozen),
  * and a billion reported searches at $0.01 would overflow the store's 64-bit cost and refuse the usage batch it sits
- * in. Reported token counts are capped the same way (formats/types.ts `num`).
+ * in. Token counts are capped the same way (MAX_PRICED_TOKENS).
  */
 const MAX_BILLED_SEARCHES = 100_000n;
 

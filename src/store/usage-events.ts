@@ -22,8 +22,8 @@ export function toRow(e: UsageEvent): Insertable<UsageEventsTable> {
     keySource: e.keySource, providerKeyId: e.providerKeyId, providerKeyDisplayName: e.providerKeyDisplayName,
     retryAction: e.retryAction, completion: e.completion, upstreamDurationMs: e.upstreamDurationMs,
     eventTime: e.eventTime,
-    // Bound as bigints (both drivers take them; ~0.3 µs per value cheaper in SQLite than text). A part stays far
-    // inside 64 bits: reported counts are capped at a billion tokens (formats/types.ts `num`).
+    // Bound as bigints (both drivers take them; ~0.3 µs per value cheaper in SQLite than text). A part stays inside
+    // 64 bits: the cost prices at most a billion tokens per count (domain/cost.ts).
     cacheWrite1hTokens: e.cacheWrite1hTokens,
     inputCostPico: e.inputCostPico, outputCostPico: e.outputCostPico, cacheReadCostPico: e.cacheReadCostPico,
     cacheWrite5mCostPico: e.cacheWrite5mCostPico, cacheWrite1hCostPico: e.cacheWrite1hCostPico, feePico: e.feePico,

@@ -51,6 +51,14 @@ export interface UsageEvent {
   eventTime: string;
 }
 
+/** The parts of an event's cost, in pico-USD (the contract's `inputTokenCost`, …). */
+export const COST_PARTS = ['inputCostPico', 'outputCostPico', 'cacheReadCostPico', 'cacheWrite5mCostPico', 'cacheWrite1hCostPico', 'feePico'] as const satisfies readonly (keyof UsageEvent)[];
+
+/** An event that cost nothing: its total and every part. */
+export const NO_COST = {
+  costPico: 0n, inputCostPico: 0n, outputCostPico: 0n, cacheReadCostPico: 0n, cacheWrite5mCostPico: 0n, cacheWrite1hCostPico: 0n, feePico: 0n,
+} as const satisfies Pick<UsageEvent, 'costPico' | (typeof COST_PARTS)[number]>;
+
 /**
  * What is known of an attempt before its request is sent: enough to write a final usage event for it if
  * the process dies before the attempt is metered. `id` is the event id the finished event will carry.

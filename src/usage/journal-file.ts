@@ -16,7 +16,7 @@
 import { close, closeSync, existsSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import type { BegunAttempt, UsageEvent } from './event.ts';
+import { COST_PARTS, NO_COST, type BegunAttempt, type UsageEvent } from './event.ts';
 
 const MAX_SLOTS = 32;
 /** Past this size the next commit starts a new segment, so settled ones can be deleted. */
@@ -33,7 +33,7 @@ const EVENT_FIELDS = [
   'inputTokens', 'outputTokens', 'cacheReadTokens', 'cacheWriteTokens', 'reasoningTokens', 'usageEstimated',
   'inputTokensEstimate', 'outputTokensEstimate', 'costPico', 'keySource', 'providerKeyId', 'providerKeyDisplayName',
   'retryAction', 'completion', 'upstreamDurationMs', 'eventTime',
-  'cacheWrite1hTokens', 'inputCostPico', 'outputCostPico', 'cacheReadCostPico', 'cacheWrite5mCostPico', 'cacheWrite1hCostPico', 'feePico',
+  'cacheWrite1hTokens', ...COST_PARTS,
 ] as const satisfies readonly (keyof UsageEvent)[];
 const BEGUN_FIELDS = [
   'id', 'accountId', 'requestId', 'accessKeyId', 'provider', 'providerDisplayName', 'model', 'modelDisplayName',
@@ -78,9 +78,7 @@ const pico = (value: unknown): bigint => (typeof value === 'string' || typeof va
 function completed(event: Record<string, unknown>): UsageEvent {
   event.costPico = BigInt(event.costPico as string);
   event.cacheWrite1hTokens ??= 0;
-  for (const part of ['inputCostPico', 'outputCostPico', 'cacheReadCostPico', 'cacheWrite5mCostPico', 'cacheWrite1hCostPico', 'feePico'] as const) {
-    event[part] = pico(event[part]);
-  }
+  for (const part of COST_PARTS) event[part] = pico(event[part]);
   return event as unknown as UsageEvent;
 }
 
@@ -97,7 +95,7 @@ export function orphanEvent(begun: BegunAttempt, isFinalAttempt: boolean): Usage
     inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0, reasoningTokens: 0,
     usageEstimated: begun.inputTokensEstimate > 0, outputTokensEstimate: 0,
     // Nothing is charged: the client never received a metered answer (docs/decisions/usage-durability.md).
-    costPico: 0n, inputCostPico: 0n, outputCostPico: 0n, cacheReadCostPico: 0n, cacheWrite5mCostPico: 0n, cacheWrite1hCostPico: 0n, feePico: 0n,
+    ...NO_COST,
     // The chain stopped here; earlier attempts keep the action their failure would have led to.
     retryAction: isFinalAttempt ? 'fail_fast' : begun.retryAction,
     completion: 'unknown',
