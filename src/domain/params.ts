@@ -164,7 +164,7 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
   // provider gets its default, `auto`, which serves at priority (and its price) wherever the operator's
   // organisation has priority capacity: the standard tier is asked for explicitly.
   const tier = attempt.keySource === 'ngrok' ? standardTierOf(candidate.provider.id, candidate.surface.surface) : undefined;
-  if (tier !== undefined && ((out ?? body).service_tier === undefined || (out ?? body).service_tier === null)) edit().service_tier = tier;
+  if (tier !== undefined && !isSet((out ?? body).service_tier)) edit().service_tier = tier;
 
   return out ? { body: out, changed: true, removed } : { body, changed: false, removed };
 }
