@@ -6,7 +6,7 @@
 //   npm run bench -- --soak          also the memory soak (≥ 1,000,000 requests; 1,000 concurrent slow streams)
 //   npm run bench -- --smoke         ~1 s per point, tiny loads; proves the harness works (CI), no figure asserted
 //   npm run bench -- --profile       also a V8 CPU profile of Tollgate (bench/results/tmp/profiles; node bench/profile.ts)
-// Options: --targets=bare,tollgate,portkey  --duration=S  --repeats=N  --connections=N  --no-install  --loadgen=wrk|autocannon|undici-loop
+// Options: --targets=bare,tollgate,portkey  --modes=json,stream  --duration=S  --repeats=N  --connections=N  --no-install  --loadgen=wrk|autocannon|undici-loop
 //          --soak-requests=N  --streams=N  --soak-targets=tollgate,bare
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -53,10 +53,13 @@ const list = <T extends string>(name: string, fallback: readonly T[], allowed: r
 const smoke = flag('smoke');
 const soak = flag('soak');
 const GATEWAYS = ['bare', 'floor', 'tollgate', 'portkey'] as const;
+const MODES: readonly Mode[] = ['json', 'stream'];
 type GatewayId = (typeof GATEWAYS)[number];
 const settings = {
   smoke, soak,
   targets: list<GatewayId>('targets', GATEWAYS, GATEWAYS),
+  // One mode only: an A/B or a profile of the streaming path without the JSON runs around it.
+  modes: list<Mode>('modes', MODES, MODES),
   // Smoke: tiny loads, one short run per point; the figures mean nothing, the code paths all run.
   durationSec: num('duration', smoke ? 1 : 5),
   latencyDurationSec: smoke ? 1 : 3,
@@ -269,7 +272,7 @@ async function measureAll(upstream: Running, targets: Running[]): Promise<Row[]>
   const all = [upstream, ...targets];
   const points = new Map<string, Point>();
   const key = (t: TargetId, m: Mode): string => `${t}/${m}`;
-  for (const mode of ['json', 'stream'] as const) {
+  for (const mode of settings.modes) {
     for (const t of all) points.set(key(t.id, mode), { c50: [], c1: [], cpuUs: [], coreShare: [], peakMb: [], peakIsPerRun: true });
     if (settings.warmupSec > 0) {
       for (const t of all) {
@@ -303,7 +306,7 @@ async function measureAll(upstream: Running, targets: Running[]): Promise<Row[]>
     }
   }
   const rows: Row[] = [];
-  for (const mode of ['json', 'stream'] as const) {
+  for (const mode of settings.modes) {
     const base = points.get(key('upstream', mode))!;
     const baseC1 = median(base.c1.map((r) => r.p50Ms));
     for (const t of all) {
@@ -431,7 +434,7 @@ async function main(): Promise<number> {
   const measured = await measureAll(upstream, running);
   const order: TargetId[] = ['upstream', 'bare', 'floor', 'tollgate', 'portkey'];
   const rows: Row[] = [];
-  for (const mode of ['json', 'stream'] as const) {
+  for (const mode of settings.modes) {
     for (const id of order) {
       const m = measured.find((r) => r.target === id && r.mode === mode);
       const u = unavailable.find((x) => x.id === id);
@@ -469,7 +472,7 @@ async function main(): Promise<number> {
   const date = `${startedAt.getFullYear()}-${String(startedAt.getMonth() + 1).padStart(2, '0')}-${String(startedAt.getDate()).padStart(2, '0')}`;
   // Smoke figures are meaningless, and a run of some targets only (an A/B of two builds) is not the table: both go
   // to the ignored tmp folder, so they never replace or sit among real results.
-  const partial = settings.targets.length < GATEWAYS.length;
+  const partial = settings.targets.length < GATEWAYS.length || settings.modes.length < MODES.length;
   const outDir = smoke || partial ? join(BENCH, 'results', 'tmp') : join(BENCH, 'results');
   mkdirSync(outDir, { recursive: true });
   const versions: Record<string, string> = { upstream: upstream.version };
