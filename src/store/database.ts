@@ -36,6 +36,7 @@ function silenceLimitedSocket(ms: number): () => Socket {
 export interface Store {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  /** The URL connections are made with (on PostgreSQL, with its `sslmode` read as libpq reads it). */
   readonly url: string;
   /** The raw SQLite handle (for `PRAGMA data_version` polling); undefined on PostgreSQL. */
   readonly sqlite?: BetterSqlite3.Database;
@@ -46,9 +47,25 @@ export interface Store {
 
 export interface ParsedDatabaseUrl { dialect: Dialect; path: string; url: string }
 
-/** `sqlite:relative/file.db`, `sqlite:///abs/file.db`, a bare path, or `postgres://…`. */
+/**
+ * A PostgreSQL URL's `sslmode` means what it means to libpq, psql and every provider's connection string:
+ * `require` encrypts without checking the server's certificate (with `sslrootcert`, checks it is signed by that CA),
+ * `verify-ca` checks the CA, `verify-full` the CA and the host name. node-postgres 8 reads `require` and `verify-ca`
+ * as `verify-full` unless the URL says `uselibpqcompat=true`, so a managed database's self-signed or private-CA
+ * certificate (Heroku, RDS without its bundle) that psql accepts with the same URL would refuse every connection.
+ * A URL that sets `uselibpqcompat` itself is taken as it is.
+ */
+function withLibpqSslModes(url: string): string {
+  const query = url.indexOf('?');
+  if (query < 0) return url;
+  const params = new URLSearchParams(url.slice(query + 1));
+  if (!params.has('sslmode') || params.has('uselibpqcompat')) return url;
+  return `${url}&uselibpqcompat=true`;
+}
+
+/** `sqlite:relative/file.db`, `sqlite:///abs/file.db`, a bare path, or `postgres://…` (its `sslmode` read as libpq reads it). */
 export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
-  if (/^postgres(ql)?:\/\//.test(url)) return { dialect: 'postgres', path: '', url };
+  if (/^postgres(ql)?:\/\//.test(url)) return { dialect: 'postgres', path: '', url: withLibpqSslModes(url) };
   let path = url;
   if (url.startsWith('sqlite://')) path = url.slice('sqlite://'.length);
   else if (url.startsWith('sqlite:')) path = url.slice('sqlite:'.length);
@@ -102,7 +119,7 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
     // pool.end() waits for every client in use: one whose query a silent database never answers would keep a
     // stopping process alive for as long as TCP takes to give up (minutes). Its work is lost with it either way.
-    store = { db, dialect: 'postgres', url, pool, close: async () => { await settledWithin(db.destroy(), POOL_END_WAIT_MS); } };
+    store = { db, dialect: 'postgres', url: parsed.url, pool, close: async () => { await settledWithin(db.destroy(), POOL_END_WAIT_MS); } };
   }
   if (options.migrate !== false) {
     if (store.pool) await migrateOverUnlimitedConnection(parsed.url);

@@ -2,7 +2,7 @@
 // unlike the suite's shared cluster. Same recipe as scripts/test.ts: trust auth, fsync off, run as the
 // postgres user when the tests run as root (initdb refuses root).
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './processes.ts';
@@ -16,21 +16,29 @@ function pgBin(): string {
 
 export interface PgCluster {
   url: string;
+  /** With `tls`: the server's self-signed certificate, the CA a client must trust to verify it. */
+  caFile?: string;
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   start(): Promise<void>;
   /** Stops it (if running) and removes its files. */
   destroy(): void;
 }
 
-export async function startPgCluster(): Promise<PgCluster> {
+export interface PgClusterOptions {
+  /**
+   * TLS only: a self-signed certificate for 127.0.0.1 (the cluster's `caFile`), and `pg_hba.conf` refusing TCP
+   * connections without encryption — so a connection that works is proof it was encrypted.
+   */
+  tls?: boolean;
+}
+
+export async function startPgCluster(options: PgClusterOptions = {}): Promise<PgCluster> {
   const bin = pgBin();
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-pg-own-'));
   const asRoot = process.getuid?.() === 0;
   const argv = (cmd: string, args: string[]): [string, string[]] => (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]);
-  if (asRoot) {
-    const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
-    chownSync(dir, id('-u'), id('-g'));
-  }
+  const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  if (asRoot) chownSync(dir, id('-u'), id('-g'));
   const port = await freePort();
   const data = join(dir, 'data');
   // Async: a synchronous pg_ctl would freeze the test's own load generator while the database stops.
@@ -43,12 +51,27 @@ export async function startPgCluster(): Promise<PgCluster> {
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${out}`))));
   });
   const pgCtl = join(bin, 'pg_ctl');
-  const start = () => run(pgCtl, ['-D', data, '-l', join(dir, 'pg.log'), '-o', `-h 127.0.0.1 -p ${port} -k ${dir} -c fsync=off`, '-w', 'start']);
+  let serverOptions = `-h 127.0.0.1 -p ${port} -k ${dir} -c fsync=off`;
   await run(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres']);
+  let caFile: string | undefined;
+  if (options.tls) {
+    caFile = join(dir, 'server.crt');
+    const keyFile = join(dir, 'server.key');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', caFile], { encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`openssl could not make a certificate: ${made.stderr}`);
+    // PostgreSQL refuses a key others can read, or one its server user does not own.
+    chmodSync(keyFile, 0o600);
+    if (asRoot) { chownSync(keyFile, id('-u'), id('-g')); chownSync(caFile, id('-u'), id('-g')); }
+    writeFileSync(join(data, 'pg_hba.conf'), 'local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n');
+    serverOptions += ` -c ssl=on -c ssl_cert_file=${caFile} -c ssl_key_file=${keyFile}`;
+  }
+  const start = () => run(pgCtl, ['-D', data, '-l', join(dir, 'pg.log'), '-o', serverOptions, '-w', 'start']);
   await start();
   let running = true;
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    ...(caFile ? { caFile } : {}),
     async stop(mode = 'fast') {
       await run(pgCtl, ['-D', data, '-m', mode, '-w', 'stop']);
       running = false;
