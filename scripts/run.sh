@@ -46,7 +46,7 @@ fi
 cmd="${1:-start}"; shift || true
 case "$cmd" in
   test)
-    need_apt postgresql chromium wrk  # chromium drives the console end-to-end test; wrk the benchmark smoke test
+    need_apt postgresql pgbouncer chromium wrk  # pgbouncer: the pooler test; chromium drives the console end-to-end test; wrk the benchmark smoke test
     npm test -- "$@"
     ;;
   start)

@@ -103,13 +103,16 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
     const { default: driver } = await import('pg');
     // keepAlive: a connection whose peer vanished without a reset (a partition) is found dead by TCP, not never.
     const silence = options.silentConnectionMs ?? SILENT_CONNECTION_MS;
+    // Migrated first: the check below needs a database that answers, and a start against one that does not fails here.
+    if (options.migrate !== false) await migrateOverUnlimitedConnection(parsed.url);
+    // The server ends a statement a second before the socket would be dropped: a statement waiting on a lock (a
+    // migration building an index) is cancelled there and answers with an error, instead of living on in a
+    // backend nobody reads — retries would otherwise pile such backends up to max_connections.
+    const statementTimeout = Math.max(500, silence - 1000);
     const pool = new driver.Pool({
       connectionString: parsed.url, max: options.poolSize ?? 10, keepAlive: true, keepAliveInitialDelayMillis: 10_000, connectionTimeoutMillis: 15_000,
       stream: silenceLimitedSocket(silence),
-      // The server ends a statement a second before the socket would be dropped: a statement waiting on a lock (a
-      // migration building an index) is cancelled there and answers with an error, instead of living on in a
-      // backend nobody reads — retries would otherwise pile such backends up to max_connections.
-      statement_timeout: Math.max(500, silence - 1000),
+      ...(await takesStatementTimeout(driver, parsed.url, statementTimeout) ? { statement_timeout: statementTimeout } : {}),
     });
     // A client losing its connection (database restart, failover, a reset by a pooler) must not crash the process:
     // the pool listens on idle clients only, and a client in use emits 'error' with no listener — an uncaught
@@ -121,11 +124,27 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
     // stopping process alive for as long as TCP takes to give up (minutes). Its work is lost with it either way.
     store = { db, dialect: 'postgres', url: parsed.url, pool, close: async () => { await settledWithin(db.destroy(), POOL_END_WAIT_MS); } };
   }
-  if (options.migrate !== false) {
-    if (store.pool) await migrateOverUnlimitedConnection(parsed.url);
-    else await migrate(store);
-  }
+  if (options.migrate !== false && !store.pool) await migrate(store);
   return store;
+}
+
+/**
+ * Whether the server takes `statement_timeout` as a connection parameter. PgBouncer (Supabase's and Neon's pooled
+ * URLs among them) refuses a startup parameter it does not know — "unsupported startup parameter:
+ * statement_timeout" — so every connection of the pool would be refused: behind one, the pool connects without it
+ * (the pooler's own `query_timeout` is then the bound). Any other failure keeps it: the pool reports that itself.
+ */
+async function takesStatementTimeout(driver: typeof pg, url: string, ms: number): Promise<boolean> {
+  const client = new driver.Client({ connectionString: url, statement_timeout: ms, connectionTimeoutMillis: 15_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return true;
+  } catch (error) {
+    return !(error instanceof Error && /unsupported startup parameter/i.test(error.message));
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 /**
