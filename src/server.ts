@@ -106,7 +106,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
       import('./gateway/server.ts'), import('./gateway/observe/setup.ts'), import('./gateway/upstream.ts'), import('./gateway/routing-loop.ts'),
     ]);
     // With billing on the credit ledger reads balances itself (gauge included).
-    const state = new GatewayState({ store, secretBox, changes, logger, ...(config.billing ? { readBalance: null } : {}) });
+    const state = new GatewayState({ store, secretBox, changes, logger, ...(config.billing ? { readBalance: null } : {}), ...(config.databaseListenUrl ? { listenUrl: config.databaseListenUrl } : {}) });
     await state.start();
     // Closers run last pushed first: no new requests (the gateway), the last spans exported (the observer), every
     // recorded usage event in the store (the journal), then the state. A start failing half-way closes what it opened.

@@ -35,3 +35,11 @@ test('the processing fee is a decimal USD per million tokens, at most $2,500 (mo
   assert.throws(() => loadConfig({ ...base, TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '2500.000001' }), /at most 2500/);
   assert.throws(() => loadConfig({ ...base, TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '-1' }), /decimal USD amount/);
 });
+
+test('TOLLGATE_DATABASE_LISTEN_URL: a PostgreSQL URL beside a PostgreSQL database, refused otherwise', () => {
+  const pg = { TOLLGATE_DATABASE_URL: 'postgres://app@pooler:6543/db', TOLLGATE_SECRET_KEY: 'a'.repeat(64) };
+  assert.equal(loadConfig(pg).databaseListenUrl, undefined);
+  assert.equal(loadConfig({ ...pg, TOLLGATE_DATABASE_LISTEN_URL: 'postgres://app@db:5432/db' }).databaseListenUrl, 'postgres://app@db:5432/db');
+  assert.throws(() => loadConfig({ ...pg, TOLLGATE_DATABASE_LISTEN_URL: 'sqlite:other.db' }), /must be a postgres:\/\/ URL/);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_DATABASE_LISTEN_URL: 'postgres://app@db:5432/db' }), /SQLite needs none/);
+});

@@ -8,6 +8,11 @@ import { loadObservabilityConfig, type ObservabilityConfig } from './observabili
 
 export interface Config {
   databaseUrl: string;
+  /**
+   * PostgreSQL: where the gateway's LISTEN session connects when `databaseUrl` is a transaction pooler (PgBouncer),
+   * through which no notification arrives: the database itself, or a session-mode pool.
+   */
+  databaseListenUrl?: string;
   host: string;
   gatewayPort: number;
   apiPort: number;
@@ -155,6 +160,15 @@ export function databaseSilenceMsFrom(env: Env = process.env): number {
   return positiveInteger(env, 'TOLLGATE_DATABASE_SILENCE_MS', 15_000);
 }
 
+/** TOLLGATE_DATABASE_LISTEN_URL: a PostgreSQL URL, and only beside a PostgreSQL database (SQLite has no LISTEN). */
+function databaseListenUrl(env: Env, databaseUrl: string): string | undefined {
+  const url = env.TOLLGATE_DATABASE_LISTEN_URL;
+  if (!url) return undefined;
+  if (parseDatabaseUrl(url).dialect !== 'postgres') throw new Error('TOLLGATE_DATABASE_LISTEN_URL must be a postgres:// URL (the database itself, or a session-mode pool)');
+  if (parseDatabaseUrl(databaseUrl).dialect !== 'postgres') throw new Error('TOLLGATE_DATABASE_LISTEN_URL is for a PostgreSQL TOLLGATE_DATABASE_URL behind a transaction pooler; SQLite needs none');
+  return url;
+}
+
 export function databaseUrlFrom(env: Env = process.env, override?: string): string {
   const databaseUrl = override ?? env.TOLLGATE_DATABASE_URL ?? DEFAULT_SQLITE_URL;
   const parsed = parseDatabaseUrl(databaseUrl);
@@ -190,6 +204,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     checkoutSuccessUrl: env.TOLLGATE_CHECKOUT_SUCCESS_URL ?? 'http://127.0.0.1:8081/?checkout=success',
     checkoutCancelUrl: env.TOLLGATE_CHECKOUT_CANCEL_URL ?? 'http://127.0.0.1:8081/?checkout=cancel',
   };
+  const listenUrl = databaseListenUrl(env, databaseUrl);
+  if (listenUrl) config.databaseListenUrl = listenUrl;
   const bootstrap = bootstrapApiKey(env);
   if (bootstrap) config.bootstrapApiKey = bootstrap;
   if (env.TOLLGATE_STRIPE_SECRET_KEY) config.stripeSecretKey = env.TOLLGATE_STRIPE_SECRET_KEY;

@@ -4,7 +4,7 @@
 // read from `state_changes` as soon as we hear of them — PostgreSQL NOTIFY on a dedicated LISTEN connection,
 // or SQLite's `PRAGMA data_version` moving — with a slower poll and a full resync every minute as safety nets.
 import type { Logger } from 'pino';
-import type { Store } from '../store/database.ts';
+import { parseDatabaseUrl, type Store } from '../store/database.ts';
 import type { SecretBox } from '../domain/secret-box.ts';
 import { sha256Hex } from '../domain/ids.ts';
 import type { Change, ChangeBus } from './changes.ts';
@@ -27,6 +27,8 @@ export interface GatewayStateOptions {
    * (LISTEN, data_version) works, 250 ms while it does not. When given, this period is used throughout.
    */
   pollIntervalMs?: number;
+  /** PostgreSQL: the URL the LISTEN session connects to (default: the store's; see Config.databaseListenUrl). */
+  listenUrl?: string;
   /** How often SQLite's `PRAGMA data_version` is compared (default 100 ms). */
   dataVersionIntervalMs?: number;
   /** Full resync period (default 60 s). */
@@ -66,6 +68,7 @@ const CLOSE_WAIT_MS = 2_000;
 
 export class GatewayState {
   readonly #store: Store;
+  readonly #listenUrl: string;
   readonly #secretBox: SecretBox;
   readonly #changes: ChangeBus;
   readonly #logger: Logger;
@@ -123,6 +126,8 @@ export class GatewayState {
 
   constructor(options: GatewayStateOptions) {
     this.#store = options.store;
+    // With its `sslmode` read as the store's URL is (parseDatabaseUrl).
+    this.#listenUrl = options.listenUrl === undefined ? options.store.url : parseDatabaseUrl(options.listenUrl).url;
     this.#secretBox = options.secretBox;
     this.#changes = options.changes;
     this.#logger = options.logger;
@@ -441,7 +446,7 @@ export class GatewayState {
       // close() may have run while the module loaded: start nothing it would not stop.
       if (this.#closed) return;
       this.#listener = new PgChangeListener({
-        connectionString: this.#store.url, channel: CHANGES_CHANNEL, logger: this.#logger,
+        connectionString: this.#listenUrl, channel: CHANGES_CHANNEL, logger: this.#logger,
         onNotify: () => this.#kick(),
         onConnect: () => this.#kick(),
         // Back to the fast poll at once, not after the slow period already scheduled.
