@@ -11,7 +11,7 @@ import { ChangeBus } from './state/changes.ts';
 import type { RouteExtension } from './control/app.ts';
 import { GatewayState } from './state/gateway-state.ts';
 import { createCatalog } from './catalog/index.ts';
-import { insertUsageEvents } from './store/usage-events.ts';
+import { insertUsageEvents, isRowRefusal } from './store/usage-events.ts';
 import { UsageJournal } from './usage/journal.ts';
 import { CreditLedger } from './usage/ledger.ts';
 import { balancePico } from './store/credits.ts';
@@ -111,7 +111,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     // Closers run last pushed first: no new requests (the gateway), the last spans exported (the observer), every
     // recorded usage event in the store (the journal), then the state. A start failing half-way closes what it opened.
     closers.push(() => state.close());
-    const usage = new UsageJournal({ path: config.journalPath, write: (events) => insertUsageEvents(store.db, events), logger });
+    const usage = new UsageJournal({ path: config.journalPath, write: (events) => insertUsageEvents(store.db, events), isRefusal: isRowRefusal, logger });
     closers.push(() => usage.close());
     // On PostgreSQL other gateway processes may spend the same credit: their shipped spending is read back
     // within a second of an account's next request. A SQLite gateway is the only one spending its accounts'.

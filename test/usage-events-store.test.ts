@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStore } from '../src/store/database.ts';
 import { createAccount } from '../src/store/accounts.ts';
-import { insertUsageEvents, rowValues, toRow } from '../src/store/usage-events.ts';
+import { insertUsageEvents, isRowRefusal, rowValues, toRow } from '../src/store/usage-events.ts';
 import { usageEvent } from './helpers/usage.ts';
 import { STORE_KINDS, createTestDatabase } from './helpers/stores.ts';
 
@@ -39,6 +39,38 @@ for (const kind of STORE_KINDS) {
         assert.equal(BigInt(exact.rows[0]!.c), big);
       } finally {
         await store.close();
+        await database.drop();
+      }
+    });
+
+    it('a row the store refuses is told apart from a store that does not answer (the journal ships around the first, retries the second)', async () => {
+      const database = await createTestDatabase(kind);
+      const store = await openStore(database.url);
+      const refusal = async (events: Parameters<typeof insertUsageEvents>[1]): Promise<unknown> => {
+        try {
+          await insertUsageEvents(store.db, events);
+        } catch (error) {
+          return error;
+        }
+        return assert.fail('the store took the rows');
+      };
+      try {
+        const { account } = await createAccount(store.db, 'a');
+        const { sql } = await import('kysely');
+        // A constraint the rows break, as a future column's CHECK or a bad value would.
+        if (kind === 'sqlite') await sql`CREATE TRIGGER refuse_poison BEFORE INSERT ON usage_events WHEN NEW.model = 'poison' BEGIN SELECT RAISE(ABORT, 'poison'); END`.execute(store.db);
+        else await sql`ALTER TABLE usage_events ADD CONSTRAINT refuse_poison CHECK (model <> 'poison')`.execute(store.db);
+        const refused = await refusal([usageEvent(account.id), usageEvent(account.id, { model: 'poison' })]);
+        assert.ok(isRowRefusal(refused), `a refusal: ${String(refused)} ${(refused as { code?: string }).code}`);
+        // A cost past 64 bits: the driver cannot bind it (SQLite) or the column cannot hold it (PostgreSQL).
+        assert.ok(isRowRefusal(await refusal([usageEvent(account.id, { costPico: 2n ** 64n, inputCostPico: 2n ** 64n })])));
+        // PostgreSQL text holds no NUL (SQLite does).
+        if (kind === 'postgres') assert.ok(isRowRefusal(await refusal([usageEvent(account.id, { stopReason: 'st\u0000op' })])));
+        await store.close();
+        const gone = await refusal([usageEvent(account.id)]);
+        assert.equal(isRowRefusal(gone), false, `not a refusal: ${String(gone)}`);
+      } finally {
+        await store.close().catch(() => {});
         await database.drop();
       }
     });

@@ -407,6 +407,46 @@ describe('usage journal', () => {
     await journal.close();
   }));
 
+  it('a shipment the store refuses ships around the refused event: the rest are stored, it is set aside on disk and logged', withDir(async (dir) => {
+    const stored = new Map<string, UsageEvent>();
+    const writes: number[] = [];
+    let down = false;
+    const refusal = Object.assign(new Error('new row violates check constraint'), { code: '23514' });
+    const lines: string[] = [];
+    const logger = createLogger('error', new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } }));
+    const journal = new UsageJournal({
+      path: join(dir, 'j.db'), intervalMs: 5, maxBackoffMs: 20, logger,
+      isRefusal: (error) => (error as { code?: string }).code === '23514',
+      write: async (events) => {
+        writes.push(events.length);
+        if (down) throw new Error('connection refused');
+        if (events.some((e) => e.model === 'poison')) throw refusal;
+        for (const e of events) stored.set(e.id, e);
+      },
+    });
+    const events = Array.from({ length: 7 }, (_, i) => ({ ...finished(begun(`e${i}`, `rq_${i}`, 1), 10n), ...(i === 4 ? { model: 'poison' } : {}) }));
+    for (const e of events) journal.record(e);
+    await journal.flush();
+    assert.deepEqual([...stored.keys()].sort(), ['e0', 'e1', 'e2', 'e3', 'e5', 'e6']);
+    assert.equal(journal.pending, 0, 'nothing left to retry');
+    assert.equal(journal.unshippedPico('acct_1'), 0n);
+    assert.ok(writes.length <= 2 + 2 * Math.ceil(Math.log2(7)), `halves, not one write per event: ${writes.join(', ')}`);
+    const aside = readFileSync(join(dir, 'j.db.refused.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.deepEqual(aside.map((e) => [e.id, e.model, e.costPico]), [['e4', 'poison', '10']]);
+    assert.match(lines.join(''), /the store refused a usage event.*"eventId":"e4"|"eventId":"e4".*the store refused a usage event/);
+    // A store that does not answer is not a refusal: nothing is set aside, the shipment waits and ships whole.
+    down = true;
+    const before = writes.length;
+    journal.record(finished(begun('e7', 'rq_7', 1), 1n));
+    await eventually(() => writes.length >= before + 2, () => `retried: ${writes.join(', ')}`);
+    assert.deepEqual(writes.slice(before), writes.slice(before).map(() => 1), 'the one event, retried as it is');
+    down = false;
+    await journal.flush();
+    assert.ok(stored.has('e7'));
+    assert.equal(readFileSync(join(dir, 'j.db.refused.jsonl'), 'utf8').trim().split('\n').length, 1);
+    await journal.close();
+  }));
+
   it('ships every event exactly once through an outage longer than its memory queue, reading the file', withDir(async (dir) => {
     let down = true;
     const stored = new Map<string, UsageEvent>();

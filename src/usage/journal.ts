@@ -4,6 +4,7 @@
 // A shipper then moves finished events to the store in idempotent batches — from memory, the journal being the
 // copy that survives a crash — and deletes them from the journal only after the store commit, retrying with
 // backoff while the store is unreachable. See docs/decisions/usage-durability.md.
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { BegunAttempt, UsageEvent, UsageSink } from './event.ts';
 import { JournalFile, type FinishedBatch } from './journal-file.ts';
@@ -31,6 +32,31 @@ export interface UsageJournalOptions {
    * A store that keeps taking shipments (a backlog draining) is waited for.
    */
   closeShippingMs?: number;
+  /**
+   * Whether a failed write was the store refusing rows (bad data, a constraint: the same rows fail again, forever)
+   * rather than the store being unreachable. Such a shipment is split until the events the store refuses on their own
+   * are found; those are set aside in `<journal>.refused.jsonl` and logged, and the rest ship — one bad event must not
+   * hold back every event after it. Default: no failure is a refusal (every shipment is retried as it is).
+   */
+  isRefusal?: (error: unknown) => boolean;
+}
+
+/** Beside the journal: the events the store refused, one JSON object per line (costs as decimal text). */
+export const REFUSED_SUFFIX = '.refused.jsonl';
+
+function bigintsAsText(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+/** Appends `text` and waits for the disk: a set-aside event leaves the journal only once it is on disk here. */
+function appendDurably(path: string, text: string): void {
+  const fd = openSync(path, 'a', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Longest a finished event waits for a begin commit to join before it is committed on its own. */
@@ -78,6 +104,7 @@ export class UsageJournal implements UsageSink {
   /** close() stopped waiting for the store: the file is closed, and the rows still in it are left for the next start. */
   #abandoned = false;
   readonly #closeShippingMs: number;
+  readonly #isRefusal: (error: unknown) => boolean;
   /** When the store last took a shipment (performance.now()). */
   #shippedAt = 0;
 
@@ -96,6 +123,7 @@ export class UsageJournal implements UsageSink {
     this.#maxBackoffMs = options.maxBackoffMs ?? 5000;
     this.#memoryQueueEvents = options.memoryQueueEvents ?? 50_000;
     this.#closeShippingMs = options.closeShippingMs ?? 10_000;
+    this.#isRefusal = options.isRefusal ?? (() => false);
     if (this.#file.skippedLines > 0) {
       this.#logger?.error({ lines: this.#file.skippedLines, journal: this.#file.path }, 'usage journal: lines that could not be read were skipped (damaged disk?)');
     }
@@ -393,6 +421,42 @@ export class UsageJournal implements UsageSink {
   }
 
   /** Ships one batch to the store; resolves to the events shipped, −1 on failure. Never rejects. */
+  /**
+   * After the store refused `events` (`refusal`): ships them in halves, down to single events, and sets aside those the
+   * store refuses alone. False when the store stopped answering meanwhile, or the refused could not be kept on disk:
+   * the shipment is then retried whole (the store ignores the events it already took).
+   */
+  async #shipAround(events: readonly UsageEvent[], refusal: unknown): Promise<boolean> {
+    const refused: UsageEvent[] = [];
+    // `part` was refused as a whole: a single event is set aside, more are shipped in halves.
+    const split = async (part: readonly UsageEvent[], error: unknown): Promise<boolean> => {
+      if (part.length > 1) {
+        const half = Math.ceil(part.length / 2);
+        return await ship(part.slice(0, half)) && await ship(part.slice(half));
+      }
+      refused.push(part[0]!);
+      this.#logger?.error({ eventId: part[0]!.id, accountId: part[0]!.accountId, err: error instanceof Error ? error.message : String(error), file: `${this.#file.path}${REFUSED_SUFFIX}` }, 'the store refused a usage event; it is set aside in the file named here and the events after it ship');
+      return true;
+    };
+    const ship = async (part: readonly UsageEvent[]): Promise<boolean> => {
+      try {
+        await this.#write(part);
+        return true;
+      } catch (error) {
+        return this.#isRefusal(error) && await split(part, error);
+      }
+    };
+    if (!(await split(events, refusal))) return false;
+    if (refused.length === 0) return true;
+    try {
+      appendDurably(`${this.#file.path}${REFUSED_SUFFIX}`, refused.map((e) => `${JSON.stringify(e, bigintsAsText)}\n`).join(''));
+      return true;
+    } catch (error) {
+      this.#logger?.error({ err: error instanceof Error ? error.message : String(error) }, 'refused usage events could not be set aside; they stay in the journal');
+      return false;
+    }
+  }
+
   #ship(): Promise<number> {
     if (this.#shipping) return this.#shipping;
     const shipping = this.exclusive(async () => {
@@ -403,11 +467,14 @@ export class UsageJournal implements UsageSink {
       try {
         await this.#write(events);
       } catch (error) {
-        this.#putBack(batches, fromFile);
-        if (this.#shipFailures++ === 0) {
-          this.#logger?.warn({ err: error instanceof Error ? error.message : String(error), pending: this.#unshippedCount }, 'usage shipping failed; the journal keeps the events and retries');
+        // Refused rows: the rest ship now and the refused are set aside (kept on disk, never retried).
+        if (!this.#isRefusal(error) || !(await this.#shipAround(events, error))) {
+          this.#putBack(batches, fromFile);
+          if (this.#shipFailures++ === 0) {
+            this.#logger?.warn({ err: error instanceof Error ? error.message : String(error), pending: this.#unshippedCount }, 'usage shipping failed; the journal keeps the events and retries');
+          }
+          return -1;
         }
-        return -1;
       }
       // Only after the store committed: a crash before this line ships the rows again, a no-op there. So does the
       // next start when close() gave up on this write and closed the file.
