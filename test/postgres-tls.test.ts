@@ -75,6 +75,21 @@ describe('PostgreSQL over TLS', () => {
     }
   });
 
+  test('the other modes: prefer encrypts without checking, node-postgres\'s own no-verify still works, allow is refused with a message', async () => {
+    const url = await database();
+    for (const mode of ['prefer', 'no-verify']) {
+      const store = await openStore(`${url}?sslmode=${mode}`);
+      try {
+        const { rows } = await store.pool!.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+        assert.deepEqual(rows, [{ ssl: true }], mode);
+      } finally {
+        await store.close();
+      }
+    }
+    await assert.rejects(openStore(`${url}?sslmode=allow`), /sslmode=allow is not supported in the database URL: use sslmode=disable, require or verify-full/);
+    assert.throws(() => loadConfig({ TOLLGATE_DATABASE_URL: `${url}?sslmode=allow`, TOLLGATE_SECRET_KEY: 'a'.repeat(64) }), /sslmode=allow is not supported/);
+  });
+
   test('verify-full still checks the certificate: trusted with sslrootcert, refused without it', async () => {
     const url = await database();
     const store = await openStore(`${url}?sslmode=verify-full&sslrootcert=${encodeURIComponent(cluster.caFile!)}`);

@@ -53,14 +53,19 @@ export interface ParsedDatabaseUrl { dialect: Dialect; path: string; url: string
  * `verify-ca` checks the CA, `verify-full` the CA and the host name. node-postgres 8 reads `require` and `verify-ca`
  * as `verify-full` unless the URL says `uselibpqcompat=true`, so a managed database's self-signed or private-CA
  * certificate (Heroku, RDS without its bundle) that psql accepts with the same URL would refuse every connection.
- * A URL that sets `uselibpqcompat` itself is taken as it is.
+ * Only those modes (and `prefer`, which then also skips the check) are rewritten: `disable` and `verify-full` mean the
+ * same either way, and `no-verify` is node-postgres's own (encrypt, no check), which libpq mode would not know.
+ * `allow` (plain first, TLS if refused) node-postgres cannot do: refused with a message rather than read as another
+ * mode. A URL that sets `uselibpqcompat` itself is taken as it is.
  */
 function withLibpqSslModes(url: string): string {
   const query = url.indexOf('?');
   if (query < 0) return url;
   const params = new URLSearchParams(url.slice(query + 1));
-  if (!params.has('sslmode') || params.has('uselibpqcompat')) return url;
-  return `${url}&uselibpqcompat=true`;
+  const mode = params.get('sslmode');
+  if (mode === null || params.has('uselibpqcompat')) return url;
+  if (mode === 'allow') throw new Error('sslmode=allow is not supported in the database URL: use sslmode=disable, require or verify-full');
+  return mode === 'require' || mode === 'verify-ca' || mode === 'prefer' ? `${url}&uselibpqcompat=true` : url;
 }
 
 /** `sqlite:relative/file.db`, `sqlite:///abs/file.db`, a bare path, or `postgres://…` (its `sslmode` read as libpq reads it). */
