@@ -85,14 +85,16 @@ export async function insertUsageEvents(db: Kysely<Database>, events: readonly U
  * The store refused the rows themselves, so writing the same rows again fails again: PostgreSQL's data exceptions
  * (SQLSTATE class 22: a value out of range, a NUL byte in text) and integrity violations (23); SQLite's constraint
  * failures (a CHECK, NOT NULL, a trigger's RAISE), type mismatches and oversized values; a value the driver cannot
- * bind (RangeError). Anything else — a connection refused or lost, a timeout, a closed handle — is the store not
+ * bind. Anything else — a connection refused or lost, a timeout, a closed handle — is the store not
  * answering, and the shipment is retried as it is.
  */
 export function isRowRefusal(error: unknown): boolean {
-  if (error instanceof RangeError) return true;
+  // better-sqlite3's refusal to bind a value (a bigint past 64 bits); not any RangeError (an allocation failing is not).
+  if (error instanceof RangeError) return /bound string, buffer, or bigint is too big/.test(error.message);
   const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
   if (typeof code !== 'string') return false;
-  return /^2[23][0-9A-Z]{3}$/.test(code) || code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG';
+  // P0001: a PL/pgSQL trigger's RAISE EXCEPTION, as SQLite's RAISE(ABORT) is a constraint error.
+  return /^2[23][0-9A-Z]{3}$/.test(code) || code === 'P0001' || code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG';
 }
 
 export type UsageEventRow = Selectable<UsageEventsTable>;

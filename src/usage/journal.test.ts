@@ -447,6 +447,69 @@ describe('usage journal', () => {
     await journal.close();
   }));
 
+  it('a refused event whose line cannot be written whole (disk full) stays in the journal, and the file keeps no half line', withDir(async (dir) => {
+    const stored = new Map<string, UsageEvent>();
+    const journal = new UsageJournal({
+      path: join(dir, 'j.db'), intervalMs: 5, maxBackoffMs: 20,
+      isRefusal: (error) => (error as { code?: string }).code === '23514',
+      write: async (events) => {
+        if (events.some((e) => e.model === 'poison')) throw Object.assign(new Error('check constraint'), { code: '23514' });
+        for (const e of events) stored.set(e.id, e);
+      },
+    });
+    const refusedFile = join(dir, 'j.db.refused.jsonl');
+    let fullDisk = true;
+    await withFs('writeSync', (real) => ((fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]) => {
+      // The set-aside line: part of it fits, then the disk is full.
+      if (fullDisk && typeof data !== 'string' && Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString().startsWith('{"id":"bad"')) {
+        if ((rest[0] ?? 0) === 0) return 10;
+        throw fsError('ENOSPC', 'write');
+      }
+      return (real as (...args: unknown[]) => number)(fd, data, ...rest);
+    }) as typeof fs.writeSync, async () => {
+      journal.record(finished(begun('good', 'rq_1', 1), 1n));
+      journal.record({ ...finished(begun('bad', 'rq_2', 1), 2n), model: 'poison' });
+      await eventually(() => stored.has('good'), () => 'the good event shipped');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(journal.pending, 2, 'the shipment is retried: the refused event was not set aside');
+      assert.equal(statSync(refusedFile).size, 0, 'the half-written line was cut off');
+      fullDisk = false;
+      await journal.flush();
+    });
+    assert.equal(journal.pending, 0);
+    assert.deepEqual(readFileSync(refusedFile, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id), ['bad']);
+    await journal.close();
+  }));
+
+  it('a store that refuses every row is failing, not refusing rows: nothing is set aside, the events wait and ship once it takes rows', withDir(async (dir) => {
+    const stored = new Map<string, UsageEvent>();
+    let broken = true;
+    const writes: number[] = [];
+    const journal = new UsageJournal({
+      path: join(dir, 'j.db'), intervalMs: 5, maxBackoffMs: 20,
+      isRefusal: (error) => (error as { code?: string }).code === '23514',
+      write: async (events) => {
+        writes.push(events.length);
+        // As PostgreSQL answers a row for which no partition exists yet.
+        if (broken) throw Object.assign(new Error('no partition of relation "usage_events" found for row'), { code: '23514' });
+        for (const e of events) stored.set(e.id, e);
+      },
+    });
+    for (let i = 0; i < 40; i++) journal.record(finished(begun(`e${i}`, `rq_${i}`, 1), 1n));
+    await eventually(() => writes.length >= 30, () => `retried: ${writes.length} writes`);
+    // Each retry: the shipment, then 8 events alone (spread over it) before it counts as the store failing.
+    const retries = writes.join(',').split('40,').filter(Boolean).map((singles) => singles.split(',').filter(Boolean).length);
+    assert.ok(retries.length >= 3 && retries.every((n) => n <= 8), `no event-by-event split of a store refusing everything: ${writes.join(', ')}`);
+    assert.equal(journal.pending, 40);
+    assert.equal(journal.unshippedPico('acct_1'), 40n);
+    assert.equal(readdirSync(dir).some((name) => name.endsWith('.refused.jsonl')), false, 'nothing set aside');
+    broken = false;
+    await journal.flush();
+    assert.equal(stored.size, 40);
+    assert.equal(journal.pending, 0);
+    await journal.close();
+  }));
+
   it('ships every event exactly once through an outage longer than its memory queue, reading the file', withDir(async (dir) => {
     let down = true;
     const stored = new Map<string, UsageEvent>();

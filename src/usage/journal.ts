@@ -4,7 +4,7 @@
 // A shipper then moves finished events to the store in idempotent batches — from memory, the journal being the
 // copy that survives a crash — and deletes them from the journal only after the store commit, retrying with
 // backoff while the store is unreachable. See docs/decisions/usage-durability.md.
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { BegunAttempt, UsageEvent, UsageSink } from './event.ts';
 import { JournalFile, type FinishedBatch } from './journal-file.ts';
@@ -48,12 +48,27 @@ function bigintsAsText(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
 
-/** Appends `text` and waits for the disk: a set-aside event leaves the journal only once it is on disk here. */
+/** Events of a refused shipment tried alone, spread over it, to see whether the store takes any row at all. */
+const REFUSAL_SAMPLES = 8;
+
+/**
+ * Appends `text` whole and waits for the disk: a set-aside event leaves the journal only once it is on disk here. A
+ * short or failed write (disk full) is cut back off, so the file never holds half a line.
+ */
 function appendDurably(path: string, text: string): void {
+  const bytes = Buffer.from(text);
   const fd = openSync(path, 'a', 0o600);
+  const size = fstatSync(fd).size;
   try {
-    writeSync(fd, text);
+    for (let done = 0; done < bytes.length;) {
+      const wrote = writeSync(fd, bytes, done);
+      if (wrote <= 0) throw new Error(`short write to ${path}`);
+      done += wrote;
+    }
     fsyncSync(fd);
+  } catch (error) {
+    try { ftruncateSync(fd, size); } catch { /* the write's error is the one to report */ }
+    throw error;
   } finally {
     closeSync(fd);
   }
@@ -423,38 +438,55 @@ export class UsageJournal implements UsageSink {
   /** Ships one batch to the store; resolves to the events shipped, −1 on failure. Never rejects. */
   /**
    * After the store refused `events` (`refusal`): ships them in halves, down to single events, and sets aside those the
-   * store refuses alone. False when the store stopped answering meanwhile, or the refused could not be kept on disk:
-   * the shipment is then retried whole (the store ignores the events it already took).
+   * store refuses alone — but only when it takes others: a store that refuses every row (a partition not made yet, a
+   * broken trigger) is failing, and its events wait for it as for an outage. A few events spread over the shipment,
+   * tried one by one first, tell the two apart. False, and the shipment is retried whole (the store ignores the events
+   * it already took), when the store took none of them, stopped answering meanwhile, the journal was abandoned (a stop
+   * gave up), or the refused could not be kept on disk.
    */
   async #shipAround(events: readonly UsageEvent[], refusal: unknown): Promise<boolean> {
-    const refused: UsageEvent[] = [];
-    // `part` was refused as a whole: a single event is set aside, more are shipped in halves.
-    const split = async (part: readonly UsageEvent[], error: unknown): Promise<boolean> => {
-      if (part.length > 1) {
-        const half = Math.ceil(part.length / 2);
-        return await ship(part.slice(0, half)) && await ship(part.slice(half));
-      }
-      refused.push(part[0]!);
-      this.#logger?.error({ eventId: part[0]!.id, accountId: part[0]!.accountId, err: error instanceof Error ? error.message : String(error), file: `${this.#file.path}${REFUSED_SUFFIX}` }, 'the store refused a usage event; it is set aside in the file named here and the events after it ship');
-      return true;
-    };
+    let refused: { event: UsageEvent; error: unknown }[] = [];
+    let accepted = 0;
     const ship = async (part: readonly UsageEvent[]): Promise<boolean> => {
       try {
         await this.#write(part);
-        return true;
       } catch (error) {
         return this.#isRefusal(error) && await split(part, error);
       }
-    };
-    if (!(await split(events, refusal))) return false;
-    if (refused.length === 0) return true;
-    try {
-      appendDurably(`${this.#file.path}${REFUSED_SUFFIX}`, refused.map((e) => `${JSON.stringify(e, bigintsAsText)}\n`).join(''));
+      accepted += part.length;
+      // A stop waiting for the store sees it taking shipments.
+      this.#shippedAt = performance.now();
       return true;
+    };
+    // `part` was refused as a whole: a single event is set aside, more are shipped in halves.
+    const split = async (part: readonly UsageEvent[], error: unknown): Promise<boolean> => {
+      if (part.length === 1) {
+        refused.push({ event: part[0]!, error });
+        return true;
+      }
+      const half = Math.ceil(part.length / 2);
+      return await ship(part.slice(0, half)) && await ship(part.slice(half));
+    };
+    const step = Math.max(1, Math.floor(events.length / REFUSAL_SAMPLES));
+    for (let i = 0; i < events.length && accepted === 0; i += step) {
+      if (!(await ship([events[i]!]))) return false;
+    }
+    if (accepted === 0) return false;
+    // The split finds the sampled refusals again.
+    refused = [];
+    if (!(await split(events, refusal)) || this.#abandoned) return false;
+    if (refused.length === 0) return true;
+    const file = `${this.#file.path}${REFUSED_SUFFIX}`;
+    try {
+      appendDurably(file, refused.map(({ event }) => `${JSON.stringify(event, bigintsAsText)}\n`).join(''));
     } catch (error) {
-      this.#logger?.error({ err: error instanceof Error ? error.message : String(error) }, 'refused usage events could not be set aside; they stay in the journal');
+      this.#logger?.error({ err: error instanceof Error ? error.message : String(error), events: refused.length }, 'usage events the store refused could not be set aside; they stay in the journal and are tried again');
       return false;
     }
+    for (const { event, error } of refused) {
+      this.#logger?.error({ eventId: event.id, accountId: event.accountId, err: error instanceof Error ? error.message : String(error), file }, 'the store refused a usage event: it is set aside in the file named here, and the events after it ship');
+    }
+    return true;
   }
 
   #ship(): Promise<number> {
