@@ -122,6 +122,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     const observability = planes.includes('api') ? config.observability : { ...config.observability, metricsOnGateway: true };
     const observer = await createGatewayObserver(observability, registry, logger, {
       usageBacklog: () => usage.pending,
+      usageRefused: () => usage.refused,
       // Billing on: the ledger's exact figures; otherwise the snapshots' (store balance at load, then debited).
       balances: () => ledger ? ledger.balances() : state.accounts(),
     }, VERSION);

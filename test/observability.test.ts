@@ -142,6 +142,7 @@ describe('metrics and access log (sqlite)', () => {
     assert.equal(metrics.get('tollgate_requests_in_flight{}'), 0);
     assert.equal(metrics.get('tollgate_open_streams{}'), 0);
     assert.ok(metrics.has('tollgate_usage_backlog_events{}'));
+    assert.equal(metrics.get('tollgate_usage_refused_events_total{}'), 0);
     assert.ok(metrics.has(series('tollgate_credit_balance_usd', { account: h.accountId })));
     assert.ok(metrics.has('tollgate_process_resident_memory_bytes{}'), 'process metrics');
     const onGateway = await fetch(`${h.gatewayUrl}/metrics`);

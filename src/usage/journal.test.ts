@@ -433,6 +433,7 @@ describe('usage journal', () => {
     assert.ok(writes.length <= 2 + 2 * Math.ceil(Math.log2(7)), `halves, not one write per event: ${writes.join(', ')}`);
     const aside = readFileSync(join(dir, 'j.db.refused.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     assert.deepEqual(aside.map((e) => [e.id, e.model, e.costPico]), [['e4', 'poison', '10']]);
+    assert.equal(journal.refused, 1);
     assert.match(lines.join(''), /the store refused a usage event.*"eventId":"e4"|"eventId":"e4".*the store refused a usage event/);
     // A store that does not answer is not a refusal: nothing is set aside, the shipment waits and ships whole.
     down = true;

@@ -120,6 +120,7 @@ export class UsageJournal implements UsageSink {
   #abandoned = false;
   readonly #closeShippingMs: number;
   readonly #isRefusal: (error: unknown) => boolean;
+  #refused = 0;
   /** When the store last took a shipment (performance.now()). */
   #shippedAt = 0;
 
@@ -158,6 +159,11 @@ export class UsageJournal implements UsageSink {
   /** Finished events waiting for the store. */
   get pending(): number {
     return this.#unshippedCount;
+  }
+
+  /** Events the store refused that were set aside (`<journal>.refused.jsonl`) since this journal opened. */
+  get refused(): number {
+    return this.#refused;
   }
 
   /** Cost of this account's events recorded here but not yet in the store. */
@@ -483,6 +489,7 @@ export class UsageJournal implements UsageSink {
       this.#logger?.error({ err: error instanceof Error ? error.message : String(error), events: refused.length }, 'usage events the store refused could not be set aside; they stay in the journal and are tried again');
       return false;
     }
+    this.#refused += refused.length;
     for (const { event, error } of refused) {
       this.#logger?.error({ eventId: event.id, accountId: event.accountId, err: error instanceof Error ? error.message : String(error), file }, 'the store refused a usage event: it is set aside in the file named here, and the events after it ship');
     }

@@ -5,7 +5,7 @@
 // are catalog or custom-provider-declared ids (pass-through names collapse to `other`); access-key ids only
 // when the operator asks for them. Gauges that mirror state (balances, usage backlog, in-flight) are read
 // at scrape time, so keeping them current costs the request path nothing.
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { FastCounter, FastHistogram, type CounterChild, type HistogramChild } from './fast-series.ts';
 import type { RetryAction } from '../../usage/event.ts';
 
@@ -22,6 +22,8 @@ export interface MetricsSources {
   openStreams(): number;
   /** Usage events recorded but not yet in the store (journal / shipper backlog). */
   usageBacklog(): number;
+  /** Usage events the store refused and the journal set aside since the process started. */
+  usageRefused(): number;
   /** Credit balances in pico-USD of the accounts this process serves. */
   balances(): Iterable<{ accountId: string; balancePico: bigint }>;
 }
@@ -175,6 +177,8 @@ export class GatewayMetrics {
     new Gauge({ name: 'tollgate_requests_in_flight', help: 'Model requests received and not yet answered.', registers, collect() { this.set(sources.inFlight()); } });
     new Gauge({ name: 'tollgate_open_streams', help: 'Streamed answers being relayed right now.', registers, collect() { this.set(sources.openStreams()); } });
     new Gauge({ name: 'tollgate_usage_backlog_events', help: 'Usage events recorded by this process and not yet written to the store.', registers, collect() { this.set(sources.usageBacklog()); } });
+    // A count kept by the journal, read at scrape time: never reset while the process runs, so a counter.
+    new Counter({ name: 'tollgate_usage_refused_events_total', help: 'Usage events the store refused (bad data, a constraint) that this process set aside beside its journal instead of storing.', registers, collect() { this.reset(); this.inc(sources.usageRefused()); } });
     if (options.maxBalanceAccounts > 0) {
       const max = options.maxBalanceAccounts;
       new Gauge({

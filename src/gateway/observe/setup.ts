@@ -8,6 +8,7 @@ import { GatewayObserver, SURFACE_LABELS } from './observer.ts';
 
 export interface ObserverSources {
   usageBacklog(): number;
+  usageRefused(): number;
   balances(): Iterable<{ accountId: string; balancePico: bigint }>;
 }
 
@@ -18,6 +19,7 @@ export async function createGatewayObserver(config: ObservabilityConfig, registr
     inFlight: () => observer?.inFlight ?? 0,
     openStreams: () => observer?.openStreams ?? 0,
     usageBacklog: sources.usageBacklog,
+    usageRefused: sources.usageRefused,
     balances: sources.balances,
   };
   const metrics = new GatewayMetrics(registry, { accessKeyLabel: config.metricsAccessKeyLabel, maxBalanceAccounts: config.metricsBalanceAccounts }, metricSources, SURFACE_LABELS);
