@@ -2,6 +2,7 @@
 // set aside beside the journal, counted in /metrics, and every other event reaches the store.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ async function within(ms: number, what: string, check: () => boolean | Promise<b
   }
 }
 
-test('an event the store refuses is set aside and counted; the events before and after it are stored', async () => {
+test('an event the store refuses is set aside and counted, the events before and after it stored; `tollgate usage import` stores it once fixed', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-refused-'));
   const fake = await startFakeProvider();
   const bootstrap = `tgapi_${randomBytes(20).toString('hex')}`;
@@ -53,13 +54,29 @@ test('an event the store refuses is set aside and counted; the events before and
     await within(5_000, 'every event of the good key stored', () => stored().some((r) => r.k === good.id && r.n === 7));
     const file = `${journal}${'.refused.jsonl'}`;
     await within(5_000, 'the refused event set aside', () => existsSync(file));
-    const aside = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { accessKeyId: string; statusCode: number; costPico: string });
+    const aside = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string; accessKeyId: string; statusCode: number; costPico: string });
     assert.deepEqual(aside.map((e) => [e.accessKeyId, e.statusCode]), [[refused.id, 200]]);
     assert.equal(typeof aside[0]!.costPico, 'string');
     assert.deepEqual(stored().map((r) => r.k), [good.id], 'nothing of the refused key stored');
     const metrics = await (await fetch(`${running.apiUrl}/metrics`)).text();
     assert.match(metrics, /^tollgate_usage_refused_events_total 1$/m);
     assert.match(metrics, /^tollgate_usage_backlog_events 0$/m);
+
+    // The operator's way back: while the store still refuses it, the import says so and exits 1; once the cause is
+    // gone, it stores the event, once.
+    const importRefused = (): { status: number | null; out: { events: number; stored: number; alreadyStored: number; refused: { id: string }[] } } => {
+      const run = spawnSync(process.execPath, ['src/cli/main.ts', 'usage', 'import', '--file', file, '--database-url', `sqlite:${join(dir, 'tollgate.db')}`], { encoding: 'utf8' });
+      assert.equal(run.stderr, '');
+      return { status: run.status, out: JSON.parse(run.stdout) as ReturnType<typeof importRefused>['out'] };
+    };
+    const still = importRefused();
+    assert.equal(still.status, 1);
+    assert.deepEqual([still.out.stored, still.out.refused.map((r) => r.id)], [0, [aside[0]!.id]]);
+    db.exec('DROP TRIGGER refuse_key');
+    assert.deepEqual(importRefused(), { status: 0, out: { events: 1, stored: 1, alreadyStored: 0, refused: [] } });
+    assert.deepEqual(importRefused(), { status: 0, out: { events: 1, stored: 0, alreadyStored: 1, refused: [] } });
+    const row = db.prepare('SELECT access_key_id AS k, status_code AS s, cost_pico AS c FROM usage_events WHERE id = ?').get(aside[0]!.id) as { k: string; s: number; c: number | string };
+    assert.deepEqual([row.k, row.s, String(row.c)], [refused.id, 200, aside[0]!.costPico]);
   } finally {
     db.close();
     await running.stop();

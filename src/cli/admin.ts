@@ -1,11 +1,15 @@
 // Administrative commands that work while the server runs: they write to the store and announce the
 // change in state_changes, which running gateways poll.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { databaseSilenceMsFrom, databaseUrlFrom } from '../config/config.ts';
 import { openStore } from '../store/database.ts';
 import { accountExists, createAccount } from '../store/accounts.ts';
 import { grantCredits } from '../store/credits.ts';
 import { ChangeBus } from '../state/changes.ts';
+import { insertUsageEvents, isRowRefusal } from '../store/usage-events.ts';
+import { inChunks } from '../store/in-chunks.ts';
+import { COST_PARTS, type UsageEvent } from '../usage/event.ts';
 
 const dbOption = { 'database-url': { type: 'string' } } as const;
 
@@ -48,4 +52,59 @@ export async function creditsGrant(args: string[]): Promise<void> {
   } finally {
     await store.close();
   }
+}
+
+/**
+ * `tollgate usage import --file PATH`: stores the usage events a gateway set aside because the store refused them
+ * (`<journal>.refused.jsonl`, docs/decisions/usage-durability.md), once the cause is fixed — the constraint dropped,
+ * or the line edited. Each once: the store ignores an id it has. Prints what happened; exits 1 if the store still
+ * refuses some (the file is left as it is, for another try).
+ */
+export async function usageImport(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub !== 'import') throw new Error('usage: tollgate usage import --file PATH');
+  const { values } = parseArgs({ args: rest, options: { file: { type: 'string' }, ...dbOption }, strict: true });
+  if (!values.file) throw new Error("--file is required: a gateway's <journal>.refused.jsonl");
+  // Every line is read before the store is touched: a damaged file imports nothing.
+  const events = readFileSync(values.file, 'utf8').split('\n').flatMap((line, i) => (line.trim() === '' ? [] : [refusedEventFrom(line, i + 1)]));
+  const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom() });
+  try {
+    const present = new Set<string>();
+    for (const chunk of inChunks(events.map((e) => e.id))) {
+      for (const row of await store.db.selectFrom('usageEvents').select('id').where('id', 'in', chunk).execute()) present.add(row.id);
+    }
+    const refused: { id: string; error: string }[] = [];
+    const accounts = new Set<string>();
+    for (const event of events) {
+      if (present.has(event.id)) continue;
+      try {
+        await insertUsageEvents(store.db, [event]);
+        accounts.add(event.accountId);
+      } catch (error) {
+        if (!isRowRefusal(error)) throw error;
+        refused.push({ id: event.id, error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    // Balances are read from the store: running gateways read them again.
+    if (accounts.size > 0) await new ChangeBus().recordAll(store.db, [...accounts].map((accountId) => ({ accountId, kind: 'credits' as const, resourceId: accountId })));
+    process.stdout.write(`${JSON.stringify({ events: events.length, stored: events.length - present.size - refused.length, alreadyStored: present.size, refused })}\n`);
+    if (refused.length > 0) process.exitCode = 1;
+  } finally {
+    await store.close();
+  }
+}
+
+/** One line of a set-aside file: the event as the journal held it, its costs as decimal text. */
+function refusedEventFrom(line: string, number: number): UsageEvent {
+  let value: unknown;
+  try { value = JSON.parse(line); } catch { throw new Error(`line ${number}: not JSON`); }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`line ${number}: not an event object`);
+  const event = { ...value } as Record<string, unknown>;
+  if (typeof event.id !== 'string' || typeof event.accountId !== 'string') throw new Error(`line ${number}: no id or accountId`);
+  for (const key of ['costPico', ...COST_PARTS]) {
+    const cost = event[key];
+    if (typeof cost !== 'string' || !/^\d+$/.test(cost)) throw new Error(`line ${number}: ${key} must be a whole number of pico-USD as text`);
+    event[key] = BigInt(cost);
+  }
+  return event as unknown as UsageEvent;
 }

@@ -1,4 +1,4 @@
-// The `tollgate` command line: start | gateway | api | migrate | accounts create | credits grant | demo.
+// The `tollgate` command line: start | gateway | api | migrate | accounts create | credits grant | usage import | demo.
 import { parseArgs } from 'node:util';
 import { databaseSilenceMsFrom, databaseUrlFrom, loadConfig, type Config } from '../config/config.ts';
 import { openStore } from '../store/database.ts';
@@ -13,6 +13,8 @@ Commands:
   migrate                    apply database migrations and exit
   accounts create --name N   create an account; prints {"account":{id,name},"apiKey":{id,token}}
   credits grant --account ID --cents N [--category purchase|promotional]
+  usage import --file F      store usage events a gateway set aside (<journal>.refused.jsonl) once the
+                             store takes them; prints {"events","stored","alreadyStored","refused"}
   rotate-secret              re-seal every provider key under a new TOLLGATE_SECRET_KEY (processes stopped);
                              the new key from TOLLGATE_SECRET_KEY_NEW or stdin (--new-key -)
   demo                       run a local demo against a fake provider (no provider account needed)
@@ -86,6 +88,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'accounts': return (await import('./admin.ts')).accountsCreate(rest);
     case 'credits': return (await import('./admin.ts')).creditsGrant(rest);
+    case 'usage': return (await import('./admin.ts')).usageImport(rest);
     case 'rotate-secret': return (await import('./rotate-secret.ts')).rotateSecret(rest);
     case 'demo': {
       const { runDemo } = await import('./demo.ts');
