@@ -93,6 +93,30 @@ describe('translation: Messages requests served over chat completions (sqlite)',
     ]);
   });
 
+  test('a tool name longer than chat allows (Claude Code\'s MCP tools: up to 128) goes up shortened and comes back as the client\'s', async () => {
+    const name = `mcp__weather_service_for_the_whole_planet__get_current_conditions_by_city_name`;
+    assert.ok(name.length > 64);
+    const tool = { ...WEATHER_TOOL, name };
+    const ask: Anthropic.MessageParam = { role: 'user', content: 'Weather in Paris?' };
+    const first = await anthropic.messages.create({ model: 'openai:tool-weather', max_tokens: 100, tools: [tool], tool_choice: { type: 'tool', name }, messages: [ask] });
+    const call = first.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use')!;
+    assert.equal(call.name, name, 'the client sees its own tool name');
+    const sent = (lastUpstream().body!.tools as { function: { name: string } }[])[0]!.function.name;
+    assert.equal(sent.length, 64);
+    assert.ok(name.startsWith(sent.slice(0, 55)));
+    assert.deepEqual(lastUpstream().body!.tool_choice, { type: 'function', function: { name: sent } });
+    const streamed = await anthropic.messages.stream({ model: 'openai:tool-weather', max_tokens: 100, tools: [tool], messages: [ask] }).finalMessage();
+    assert.deepEqual(streamed.content.filter((b) => b.type === 'tool_use').map((b) => b.name), [name]);
+    // The next turn carries the call back: the same short name, so it matches the tool list.
+    const second = await anthropic.messages.create({
+      model: 'openai:tool-weather', max_tokens: 100, tools: [tool],
+      messages: [ask, { role: 'assistant', content: first.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: 'Sunny' }] }],
+    });
+    assert.equal(second.stop_reason, 'end_turn');
+    const history = lastUpstream().body!.messages as { tool_calls?: { function: { name: string } }[] }[];
+    assert.equal(history[1]!.tool_calls![0]!.function.name, sent);
+  });
+
   test('images go up as data URLs; fields and tools chat has no place for are removed and named', async () => {
     const r = await gw(h, '/v1/messages', { headers: { 'x-api-key': token, 'anthropic-version': '2023-06-01' }, body: {
       model: 'gpt-4o', max_tokens: 50, top_k: 5, temperature: 0.2, top_p: 0.9,

@@ -192,8 +192,8 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   // A model that does not serve the client's surface: the request goes up in the model's format (translate/).
   const translator = translatorFor(ctx.route.surface, plan.candidate.surface);
   // A client that asked Responses not to store (`store: false`) will not refer back: nothing is kept for it.
-  const scope = translator ? { accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true } : undefined;
   const translated = translator?.request(ctx.body!, plan);
+  const scope = translator ? { accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true, toolNames: translated?.toolNames } : undefined;
   const prepared = prepareUpstreamBody(translated?.body ?? ctx.body!, plan, settings);
   const removed = translated && translated.removed.length > 0 ? [...translated.removed, ...prepared.removed] : prepared.removed;
   let body = prepared.body;

@@ -17,6 +17,7 @@
 //   model `quiet-MS-…`                                 → stream: two events at once, then nothing for MS, then the rest
 //   model `nousage-…`                                  → no usage reported
 //   model `tool-…` (chat or Messages, tools offered)   → calls the first (or forced) tool, unless the last message is a tool result
+//   chat tools or calls whose names break OpenAI's rule (over 64 characters, or not [a-zA-Z0-9_-]) → 400 as OpenAI answers
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
 //   model `flood-…`                                    → a 16 MB answer (fills socket buffers)
 //   model `redirect-…`                                 → 307 to another host (a misconfigured base URL)
@@ -97,6 +98,21 @@ function answerText(model: string, body: Record<string, unknown>): string {
   return `Hello from the fake ${model} model! You said: "${asked}".${flood}`;
 }
 
+/** OpenAI's rule for function names (tools and earlier calls), with its message; undefined when every name keeps it. */
+function invalidChatToolName(body: Record<string, unknown>): string | undefined {
+  const names: unknown[] = [];
+  for (const tool of Array.isArray(body.tools) ? body.tools : []) names.push((tool as { function?: { name?: unknown } }).function?.name);
+  for (const message of Array.isArray(body.messages) ? body.messages : []) {
+    for (const call of Array.isArray((message as { tool_calls?: unknown }).tool_calls) ? (message as { tool_calls: { function?: { name?: unknown } }[] }).tool_calls : []) names.push(call.function?.name);
+  }
+  for (const name of names) {
+    if (typeof name !== 'string') continue;
+    if (name.length > 64) return `Invalid 'tools[0].function.name': string too long. Expected a string with maximum length 64, but got a string with length ${name.length} instead.`;
+    if (!/^[a-zA-Z0-9_-]+$/.test(name)) return `Invalid 'tools[0].function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.`;
+  }
+  return undefined;
+}
+
 /**
  * `tool-…` with tools offered: a call to the first one (or the one `tool_choice` forces), until a tool result comes
  * back — a chat `tool` message, or a Messages user turn of `tool_result` blocks.
@@ -128,6 +144,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   const body = record.body;
   if (!body) return sendError(400);
   if (surface === 'count-tokens' && COUNT_TOKENS_REFUSED.some((field) => field in body)) return sendError(400);
+  const badTool = surface === 'chat-completions' ? invalidChatToolName(body) : undefined;
+  if (badTool) {
+    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: badTool, type: 'invalid_request_error', param: 'tools', code: 'string_above_max_length' } }));
+    return;
+  }
 
   const credential = credentialOf(req);
   if (credential === 'sk-reset') { req.socket.destroy(); return; }

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { anthropicErrorType } from '../formats/anthropic.ts';
 import { num, obj } from '../formats/types.ts';
-import type { TranslatedRequest, Translator } from './types.ts';
+import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { FromChatStream } from './chat-stream.ts';
 import { providerMessage, toolInput, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
@@ -69,14 +69,34 @@ function userMessages(content: unknown, out: Json[]): void {
   else if (parts.length > 0) out.push({ role: 'user', content: parts });
 }
 
-function assistantMessage(content: unknown): Json {
+/** OpenAI's function names are at most 64 characters; Anthropic's (Claude Code's MCP tools among them) up to 128. */
+const CHAT_TOOL_NAME_MAX = 64;
+
+/**
+ * A tool name that fits chat's limit: itself when it does, else its first 55 characters and 8 hex digits of its
+ * SHA-256 — the same name every turn, so a conversation's earlier calls still match the tool list. `renamed` learns
+ * the way back, for the answer.
+ */
+function chatToolName(name: unknown, renamed: Map<string, string>): unknown {
+  if (typeof name !== 'string' || name.length <= CHAT_TOOL_NAME_MAX) return name;
+  const short = `${name.slice(0, CHAT_TOOL_NAME_MAX - 9)}_${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+  renamed.set(short, name);
+  return short;
+}
+
+/** The client's name of a tool the upstream called. */
+function clientToolName(name: unknown, renamed: ReadonlyMap<string, string> | undefined): unknown {
+  return typeof name === 'string' ? renamed?.get(name) ?? name : name;
+}
+
+function assistantMessage(content: unknown, renamed: Map<string, string>): Json {
   if (typeof content === 'string') return { role: 'assistant', content };
   let text = '';
   const calls: Json[] = [];
   for (const block of blocks(content)) {
     if (block.type === 'text' && typeof block.text === 'string') text += block.text;
     // Thinking blocks are the model's own, signed for Claude: another model neither needs nor accepts them.
-    else if (block.type === 'tool_use') calls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } });
+    else if (block.type === 'tool_use') calls.push({ id: block.id, type: 'function', function: { name: chatToolName(block.name, renamed), arguments: JSON.stringify(block.input ?? {}) } });
   }
   const message: Json = { role: 'assistant', content: text === '' && calls.length > 0 ? null : text };
   if (calls.length > 0) message.tool_calls = calls;
@@ -92,11 +112,11 @@ function chatUser(id: string): string {
 }
 
 /** Anthropic's `tool_choice` → chat's. */
-function toolChoice(choice: Json): { choice?: unknown; parallel?: boolean } {
+function toolChoice(choice: Json, renamed: Map<string, string>): { choice?: unknown; parallel?: boolean } {
   const parallel = choice.disable_parallel_tool_use === true ? false : undefined;
   switch (choice.type) {
     case 'any': return { choice: 'required', ...(parallel === false ? { parallel } : {}) };
-    case 'tool': return { choice: { type: 'function', function: { name: choice.name } }, ...(parallel === false ? { parallel } : {}) };
+    case 'tool': return { choice: { type: 'function', function: { name: chatToolName(choice.name, renamed) } }, ...(parallel === false ? { parallel } : {}) };
     case 'none': return { choice: 'none' };
     default: return { choice: 'auto', ...(parallel === false ? { parallel } : {}) };
   }
@@ -111,6 +131,7 @@ function effortFor(thinking: Json): string {
 
 function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const removed: string[] = [];
+  const renamed = new Map<string, string>();
   for (const name of Object.keys(body)) if (!MAPPED.has(name)) removed.push(name);
   const messages: Json[] = [];
   const system = typeof body.system === 'string' ? body.system : textOf(body.system);
@@ -119,7 +140,7 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
     const message = obj(m);
     if (!message) continue;
     if (message.role === 'assistant') {
-      const turn = assistantMessage(message.content);
+      const turn = assistantMessage(message.content, renamed);
       // A turn that was only thinking has nothing for another model (some servers refuse an empty message).
       if (turn.content !== '' || turn.tool_calls !== undefined) messages.push(turn);
     }
@@ -140,10 +161,10 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const functions = tools.filter((t) => t.type === undefined || t.type === 'custom');
   if (functions.length < tools.length) removed.push('tools');
   if (functions.length > 0) {
-    out.tools = functions.map((t) => ({ type: 'function', function: { name: t.name, ...(t.description !== undefined ? { description: t.description } : {}), parameters: t.input_schema ?? { type: 'object' } } }));
+    out.tools = functions.map((t) => ({ type: 'function', function: { name: chatToolName(t.name, renamed), ...(t.description !== undefined ? { description: t.description } : {}), parameters: t.input_schema ?? { type: 'object' } } }));
     const choice = obj(body.tool_choice);
     if (choice) {
-      const mapped = toolChoice(choice);
+      const mapped = toolChoice(choice, renamed);
       out.tool_choice = mapped.choice;
       if (mapped.parallel === false) out.parallel_tool_calls = false;
     }
@@ -153,7 +174,7 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
     if (acceptsReasoningEffort(plan)) out.reasoning_effort = effortFor(thinking);
     else removed.push('thinking');
   }
-  return { body: out, removed };
+  return renamed.size > 0 ? { body: out, removed, toolNames: renamed } : { body: out, removed };
 }
 
 const STOP_REASONS: Readonly<Record<string, string>> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', function_call: 'tool_use', content_filter: 'refusal' };
@@ -182,7 +203,7 @@ function messageId(id: unknown): string {
 }
 
 
-function answer(upstream: unknown): unknown {
+function answer(upstream: unknown, scope: TranslationScope): unknown {
   const chat = obj(upstream) ?? {};
   const choice = obj(Array.isArray(chat.choices) ? chat.choices[0] : undefined);
   const message = obj(choice?.message) ?? {};
@@ -192,7 +213,7 @@ function answer(upstream: unknown): unknown {
   if (typeof message.refusal === 'string' && message.refusal !== '') content.push({ type: 'text', text: message.refusal });
   for (const call of Array.isArray(message.tool_calls) ? message.tool_calls : []) {
     const fn = obj(obj(call)?.function);
-    content.push({ type: 'tool_use', id: obj(call)?.id, name: fn?.name, input: toolInput(fn?.arguments) });
+    content.push({ type: 'tool_use', id: obj(call)?.id, name: clientToolName(fn?.name, scope.toolNames), input: toolInput(fn?.arguments) });
   }
   return {
     id: messageId(chat.id), type: 'message', role: 'assistant', model: chat.model, content,
@@ -220,6 +241,12 @@ class ChatToMessages extends FromChatStream {
   #toolBlocks = new Map<number, number>();
   #stopReason = 'end_turn';
   #usage: Json | undefined;
+  readonly #toolNames: ReadonlyMap<string, string> | undefined;
+
+  constructor(toolNames: ReadonlyMap<string, string> | undefined) {
+    super();
+    this.#toolNames = toolNames;
+  }
 
   protected started(chunk: Json): void {
     this.out += sse('message_start', { message: {
@@ -242,7 +269,7 @@ class ChatToMessages extends FromChatStream {
     const fn = obj(call.function);
     let index = this.#toolBlocks.get(at);
     if (index === undefined) {
-      this.#startBlock('tool', { type: 'tool_use', id: typeof call.id === 'string' ? call.id : `toolu_${at}`, name: fn?.name ?? '', input: {} });
+      this.#startBlock('tool', { type: 'tool_use', id: typeof call.id === 'string' ? call.id : `toolu_${at}`, name: clientToolName(fn?.name, this.#toolNames) ?? '', input: {} });
       index = this.#open;
       this.#toolBlocks.set(at, index);
     }
@@ -282,5 +309,5 @@ class ChatToMessages extends FromChatStream {
   }
 }
 
-// Nothing of a Messages answer is referred back to later: the scope is not needed.
-export const messagesViaChat: Translator = { request, answer, error, stream: () => new ChatToMessages() };
+// Nothing of a Messages answer is referred back to later: of the scope, only the tools' names are needed.
+export const messagesViaChat: Translator = { request, answer, error, stream: (scope) => new ChatToMessages(scope.toolNames) };

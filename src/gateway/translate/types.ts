@@ -7,6 +7,8 @@ export interface TranslatedRequest {
   body: Record<string, unknown>;
   /** Top-level client fields the upstream format has no place for: dropped, and named in Ngrok-AIG-Removed-Params. */
   removed: string[];
+  /** Tools renamed to fit the upstream's rules: the name the upstream knows → the client's own. */
+  toolNames?: ReadonlyMap<string, string>;
 }
 
 /** Turns the upstream's SSE events, one at a time, into the client's SSE text. */
@@ -24,7 +26,7 @@ export interface StreamTranslation {
  * account (stored-items.ts) unless it asked not to store it (`keep` false); a chat client's stream carries a usage
  * chunk when it asked for one (`includeUsage`).
  */
-export interface TranslationScope { accountId: string; keep: boolean; includeUsage: boolean }
+export interface TranslationScope { accountId: string; keep: boolean; includeUsage: boolean; toolNames?: ReadonlyMap<string, string> | undefined }
 
 export interface Translator {
   request(body: Record<string, unknown>, plan: AttemptPlan): TranslatedRequest;
