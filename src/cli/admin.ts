@@ -9,7 +9,8 @@ import { grantCredits } from '../store/credits.ts';
 import { ChangeBus } from '../state/changes.ts';
 import { insertUsageEvents, isRowRefusal } from '../store/usage-events.ts';
 import { inChunks } from '../store/in-chunks.ts';
-import { COST_PARTS, type UsageEvent } from '../usage/event.ts';
+import type { UsageEvent } from '../usage/event.ts';
+import { refusedEventFrom } from '../usage/refused-file.ts';
 
 const dbOption = { 'database-url': { type: 'string' } } as const;
 
@@ -65,18 +66,30 @@ export async function usageImport(args: string[]): Promise<void> {
   if (sub !== 'import') throw new Error('usage: tollgate usage import --file PATH');
   const { values } = parseArgs({ args: rest, options: { file: { type: 'string' }, ...dbOption }, strict: true });
   if (!values.file) throw new Error("--file is required: a gateway's <journal>.refused.jsonl");
-  // Every line is read before the store is touched: a damaged file imports nothing.
-  const events = readFileSync(values.file, 'utf8').split('\n').flatMap((line, i) => (line.trim() === '' ? [] : [refusedEventFrom(line, i + 1)]));
+  // Every line is read and checked before the store is touched: a damaged or mistyped file imports nothing. An event
+  // in the file twice (a journal row shipped again after a restart) counts once.
+  const byId = new Map<string, UsageEvent>();
+  readFileSync(values.file, 'utf8').split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    const event = refusedEventFrom(line, i + 1);
+    byId.set(event.id, event);
+  });
+  const events = [...byId.values()];
   const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom() });
+  // Accounts whose balance the store now counts these events in: running gateways read them again, even when the
+  // import stops half-way (a store gone away) or an earlier run stored them without saying so.
+  const accounts = new Set<string>();
   try {
     const present = new Set<string>();
     for (const chunk of inChunks(events.map((e) => e.id))) {
       for (const row of await store.db.selectFrom('usageEvents').select('id').where('id', 'in', chunk).execute()) present.add(row.id);
     }
     const refused: { id: string; error: string }[] = [];
-    const accounts = new Set<string>();
     for (const event of events) {
-      if (present.has(event.id)) continue;
+      if (present.has(event.id)) {
+        accounts.add(event.accountId);
+        continue;
+      }
       try {
         await insertUsageEvents(store.db, [event]);
         accounts.add(event.accountId);
@@ -85,26 +98,16 @@ export async function usageImport(args: string[]): Promise<void> {
         refused.push({ id: event.id, error: error instanceof Error ? error.message : String(error) });
       }
     }
-    // Balances are read from the store: running gateways read them again.
-    if (accounts.size > 0) await new ChangeBus().recordAll(store.db, [...accounts].map((accountId) => ({ accountId, kind: 'credits' as const, resourceId: accountId })));
     process.stdout.write(`${JSON.stringify({ events: events.length, stored: events.length - present.size - refused.length, alreadyStored: present.size, refused })}\n`);
     if (refused.length > 0) process.exitCode = 1;
   } finally {
-    await store.close();
+    try {
+      if (accounts.size > 0) await new ChangeBus().recordAll(store.db, [...accounts].map((accountId) => ({ accountId, kind: 'credits' as const, resourceId: accountId })));
+    } catch (error) {
+      // Not thrown: it would hide why the import stopped. Gateways catch up at their next full resync (a minute).
+      process.stderr.write(`tollgate: running gateways were not told to read the balances again (${error instanceof Error ? error.message : String(error)}); they will within a minute\n`);
+    } finally {
+      await store.close();
+    }
   }
-}
-
-/** One line of a set-aside file: the event as the journal held it, its costs as decimal text. */
-function refusedEventFrom(line: string, number: number): UsageEvent {
-  let value: unknown;
-  try { value = JSON.parse(line); } catch { throw new Error(`line ${number}: not JSON`); }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`line ${number}: not an event object`);
-  const event = { ...value } as Record<string, unknown>;
-  if (typeof event.id !== 'string' || typeof event.accountId !== 'string') throw new Error(`line ${number}: no id or accountId`);
-  for (const key of ['costPico', ...COST_PARTS]) {
-    const cost = event[key];
-    if (typeof cost !== 'string' || !/^\d+$/.test(cost)) throw new Error(`line ${number}: ${key} must be a whole number of pico-USD as text`);
-    event[key] = BigInt(cost);
-  }
-  return event as unknown as UsageEvent;
 }

@@ -4,10 +4,10 @@
 // A shipper then moves finished events to the store in idempotent batches — from memory, the journal being the
 // copy that survives a crash — and deletes them from the journal only after the store commit, retrying with
 // backoff while the store is unreachable. See docs/decisions/usage-durability.md.
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { BegunAttempt, UsageEvent, UsageSink } from './event.ts';
 import { JournalFile, type FinishedBatch } from './journal-file.ts';
+import { appendDurably, REFUSED_SUFFIX, refusedLine } from './refused-file.ts';
 
 export type UsageWriter = (events: readonly UsageEvent[]) => Promise<void>;
 
@@ -41,38 +41,19 @@ export interface UsageJournalOptions {
   isRefusal?: (error: unknown) => boolean;
 }
 
-/** Beside the journal: the events the store refused, one JSON object per line (costs as decimal text). */
-export const REFUSED_SUFFIX = '.refused.jsonl';
-
-function bigintsAsText(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? value.toString() : value;
-}
-
-/** Events of a refused shipment tried alone, spread over it, to see whether the store takes any row at all. */
-const REFUSAL_SAMPLES = 8;
-
-/**
- * Appends `text` whole and waits for the disk: a set-aside event leaves the journal only once it is on disk here. A
- * short or failed write (disk full) is cut back off, so the file never holds half a line.
- */
-function appendDurably(path: string, text: string): void {
-  const bytes = Buffer.from(text);
-  const fd = openSync(path, 'a', 0o600);
-  const size = fstatSync(fd).size;
-  try {
-    for (let done = 0; done < bytes.length;) {
-      const wrote = writeSync(fd, bytes, done);
-      if (wrote <= 0) throw new Error(`short write to ${path}`);
-      done += wrote;
-    }
-    fsyncSync(fd);
-  } catch (error) {
-    try { ftruncateSync(fd, size); } catch { /* the write's error is the one to report */ }
-    throw error;
-  } finally {
-    closeSync(fd);
+/** `count` distinct indexes below `n` (all of them when fewer), in random order. */
+function randomPicks(n: number, count: number): number[] {
+  const indexes = Array.from({ length: n }, (_, i) => i);
+  const picks = Math.min(n, count);
+  for (let i = 0; i < picks; i++) {
+    const j = i + Math.floor(Math.random() * (n - i));
+    [indexes[i], indexes[j]] = [indexes[j]!, indexes[i]!];
   }
+  return indexes.slice(0, picks);
 }
+
+/** Events of a refused shipment tried alone, picked at random, to see whether the store takes any row at all. */
+const REFUSAL_SAMPLES = 8;
 
 /** Longest a finished event waits for a begin commit to join before it is committed on its own. */
 const FINISH_WINDOW_MS = 2;
@@ -445,7 +426,7 @@ export class UsageJournal implements UsageSink {
   /**
    * After the store refused `events` (`refusal`): ships them in halves, down to single events, and sets aside those the
    * store refuses alone — but only when it takes others: a store that refuses every row (a partition not made yet, a
-   * broken trigger) is failing, and its events wait for it as for an outage. A few events spread over the shipment,
+   * broken trigger) is failing, and its events wait for it as for an outage. A few of its events picked at random,
    * tried one by one first, tell the two apart. False, and the shipment is retried whole (the store ignores the events
    * it already took), when the store took none of them, stopped answering meanwhile, the journal was abandoned (a stop
    * gave up), or the refused could not be kept on disk.
@@ -473,9 +454,11 @@ export class UsageJournal implements UsageSink {
       const half = Math.ceil(part.length / 2);
       return await ship(part.slice(0, half)) && await ship(part.slice(half));
     };
-    const step = Math.max(1, Math.floor(events.length / REFUSAL_SAMPLES));
-    for (let i = 0; i < events.length && accepted === 0; i += step) {
+    // At random, so no arrangement of refused events (one tenant's, or those at fixed places) looks like a failing
+    // store on every retry.
+    for (const i of randomPicks(events.length, REFUSAL_SAMPLES)) {
       if (!(await ship([events[i]!]))) return false;
+      if (accepted > 0) break;
     }
     if (accepted === 0) return false;
     // The split finds the sampled refusals again.
@@ -484,7 +467,7 @@ export class UsageJournal implements UsageSink {
     if (refused.length === 0) return true;
     const file = `${this.#file.path}${REFUSED_SUFFIX}`;
     try {
-      appendDurably(file, refused.map(({ event }) => `${JSON.stringify(event, bigintsAsText)}\n`).join(''));
+      appendDurably(file, refused.map(({ event }) => refusedLine(event)).join(''));
     } catch (error) {
       this.#logger?.error({ err: error instanceof Error ? error.message : String(error), events: refused.length }, 'usage events the store refused could not be set aside; they stay in the journal and are tried again');
       return false;
