@@ -125,3 +125,26 @@ test('a long metadata.user_id (Claude Code\'s) goes as its SHA-256, within OpenA
   assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 5, metadata: { user_id: 'u1' }, messages: [] }, plan('gpt-4o')).body.user, 'u1');
   assert.deepEqual(body.messages, [{ role: 'user', content: 'hi' }, { role: 'user', content: 'again' }]);
 });
+
+test('a long tool name is never shortened to another tool\'s own name, and calls map back to the right one', () => {
+  const long = `mcp__weather_service_for_the_whole_planet__get_current_conditions_by_city_name`;
+  const first = messagesViaChat.request({ model: 'gpt-4o', max_tokens: 5, messages: [], tools: [{ name: long, input_schema: { type: 'object' } }] }, plan('gpt-4o'));
+  const usual = (first.body.tools as { function: { name: string } }[])[0]!.function.name;
+  // A second tool named exactly what the long one is usually shortened to.
+  const { body, toolNames } = messagesViaChat.request({ model: 'gpt-4o', max_tokens: 5, messages: [], tools: [{ name: long, input_schema: { type: 'object' } }, { name: usual, input_schema: { type: 'object' } }] }, plan('gpt-4o'));
+  const [sentLong, sentOther] = (body.tools as { function: { name: string } }[]).map((t) => t.function.name);
+  assert.equal(sentOther, usual);
+  assert.notEqual(sentLong, usual);
+  assert.ok(sentLong!.length <= 64);
+  const called = (name: string) => (messagesViaChat.answer({ choices: [{ message: { tool_calls: [{ id: 'c', type: 'function', function: { name, arguments: '{}' } }] }, finish_reason: 'tool_calls' }] }, { ...scope, toolNames }) as { content: { name: string }[] }).content[0]!.name;
+  assert.deepEqual([called(sentLong!), called(sentOther!)], [long, usual]);
+});
+
+test('a call named in a later chunk than its first (some chat servers) starts its block with the name', () => {
+  const t = messagesViaChat.stream(scope);
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { arguments: '' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 0, function: { name: 'weather' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":"Paris"}' } }] }, 'tool_calls'));
+  const starts = events(t.finish()).filter(([type]) => type === 'content_block_start').map(([, data]) => data.content_block);
+  assert.deepEqual(starts, [{ type: 'tool_use', id: 'c1', name: 'weather', input: {} }]);
+});

@@ -73,15 +73,42 @@ function userMessages(content: unknown, out: Json[]): void {
 const CHAT_TOOL_NAME_MAX = 64;
 
 /**
- * A tool name that fits chat's limit: itself when it does, else its first 55 characters and 8 hex digits of its
- * SHA-256 — the same name every turn, so a conversation's earlier calls still match the tool list. `renamed` learns
- * the way back, for the answer.
+ * Tool names that fit chat's limit. A longer one becomes its first 55 characters and 8 hex digits of its SHA-256 —
+ * the same name every turn, so a conversation's earlier calls still match the tool list — unless that is another tool's
+ * own name, when the hash of the name and a counter is taken instead. `back` maps the names made to the client's.
  */
-function chatToolName(name: unknown, renamed: Map<string, string>): unknown {
-  if (typeof name !== 'string' || name.length <= CHAT_TOOL_NAME_MAX) return name;
-  const short = `${name.slice(0, CHAT_TOOL_NAME_MAX - 9)}_${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
-  renamed.set(short, name);
-  return short;
+class ChatToolNames {
+  readonly back = new Map<string, string>();
+  readonly #made = new Map<string, string>();
+  /** The request's own names that fit (tools and earlier calls): never given to another tool. */
+  readonly #taken: ReadonlySet<string>;
+
+  constructor(taken: ReadonlySet<string>) {
+    this.#taken = taken;
+  }
+
+  nameOf(name: unknown): unknown {
+    if (typeof name !== 'string' || name.length <= CHAT_TOOL_NAME_MAX) return name;
+    let short = this.#made.get(name);
+    for (let n = 0; short === undefined; n++) {
+      const candidate = `${name.slice(0, CHAT_TOOL_NAME_MAX - 9)}_${createHash('sha256').update(n === 0 ? name : `${name}#${n}`).digest('hex').slice(0, 8)}`;
+      if (!this.#taken.has(candidate) && !this.back.has(candidate)) short = candidate;
+    }
+    this.#made.set(name, short);
+    this.back.set(short, name);
+    return short;
+  }
+}
+
+/** The names of a Messages request's tools and earlier calls that chat takes as they are. */
+function fittingToolNames(body: Json): Set<string> {
+  const names = new Set<string>();
+  const add = (name: unknown) => { if (typeof name === 'string' && name.length <= CHAT_TOOL_NAME_MAX) names.add(name); };
+  for (const tool of Array.isArray(body.tools) ? body.tools : []) add(obj(tool)?.name);
+  for (const message of Array.isArray(body.messages) ? body.messages : []) {
+    for (const block of blocks(obj(message)?.content)) if (block.type === 'tool_use') add(block.name);
+  }
+  return names;
 }
 
 /** The client's name of a tool the upstream called. */
@@ -89,14 +116,14 @@ function clientToolName(name: unknown, renamed: ReadonlyMap<string, string> | un
   return typeof name === 'string' ? renamed?.get(name) ?? name : name;
 }
 
-function assistantMessage(content: unknown, renamed: Map<string, string>): Json {
+function assistantMessage(content: unknown, renamed: ChatToolNames): Json {
   if (typeof content === 'string') return { role: 'assistant', content };
   let text = '';
   const calls: Json[] = [];
   for (const block of blocks(content)) {
     if (block.type === 'text' && typeof block.text === 'string') text += block.text;
     // Thinking blocks are the model's own, signed for Claude: another model neither needs nor accepts them.
-    else if (block.type === 'tool_use') calls.push({ id: block.id, type: 'function', function: { name: chatToolName(block.name, renamed), arguments: JSON.stringify(block.input ?? {}) } });
+    else if (block.type === 'tool_use') calls.push({ id: block.id, type: 'function', function: { name: renamed.nameOf(block.name), arguments: JSON.stringify(block.input ?? {}) } });
   }
   const message: Json = { role: 'assistant', content: text === '' && calls.length > 0 ? null : text };
   if (calls.length > 0) message.tool_calls = calls;
@@ -112,11 +139,11 @@ function chatUser(id: string): string {
 }
 
 /** Anthropic's `tool_choice` → chat's. */
-function toolChoice(choice: Json, renamed: Map<string, string>): { choice?: unknown; parallel?: boolean } {
+function toolChoice(choice: Json, renamed: ChatToolNames): { choice?: unknown; parallel?: boolean } {
   const parallel = choice.disable_parallel_tool_use === true ? false : undefined;
   switch (choice.type) {
     case 'any': return { choice: 'required', ...(parallel === false ? { parallel } : {}) };
-    case 'tool': return { choice: { type: 'function', function: { name: chatToolName(choice.name, renamed) } }, ...(parallel === false ? { parallel } : {}) };
+    case 'tool': return { choice: { type: 'function', function: { name: renamed.nameOf(choice.name) } }, ...(parallel === false ? { parallel } : {}) };
     case 'none': return { choice: 'none' };
     default: return { choice: 'auto', ...(parallel === false ? { parallel } : {}) };
   }
@@ -131,7 +158,7 @@ function effortFor(thinking: Json): string {
 
 function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const removed: string[] = [];
-  const renamed = new Map<string, string>();
+  const renamed = new ChatToolNames(fittingToolNames(body));
   for (const name of Object.keys(body)) if (!MAPPED.has(name)) removed.push(name);
   const messages: Json[] = [];
   const system = typeof body.system === 'string' ? body.system : textOf(body.system);
@@ -161,7 +188,7 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const functions = tools.filter((t) => t.type === undefined || t.type === 'custom');
   if (functions.length < tools.length) removed.push('tools');
   if (functions.length > 0) {
-    out.tools = functions.map((t) => ({ type: 'function', function: { name: chatToolName(t.name, renamed), ...(t.description !== undefined ? { description: t.description } : {}), parameters: t.input_schema ?? { type: 'object' } } }));
+    out.tools = functions.map((t) => ({ type: 'function', function: { name: renamed.nameOf(t.name), ...(t.description !== undefined ? { description: t.description } : {}), parameters: t.input_schema ?? { type: 'object' } } }));
     const choice = obj(body.tool_choice);
     if (choice) {
       const mapped = toolChoice(choice, renamed);
@@ -174,7 +201,7 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
     if (acceptsReasoningEffort(plan)) out.reasoning_effort = effortFor(thinking);
     else removed.push('thinking');
   }
-  return renamed.size > 0 ? { body: out, removed, toolNames: renamed } : { body: out, removed };
+  return renamed.back.size > 0 ? { body: out, removed, toolNames: renamed.back } : { body: out, removed };
 }
 
 const STOP_REASONS: Readonly<Record<string, string>> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', function_call: 'tool_use', content_filter: 'refusal' };
@@ -239,6 +266,8 @@ class ChatToMessages extends FromChatStream {
   #blocks = 0;
   /** Chat's tool-call index → its content block's index. */
   #toolBlocks = new Map<number, number>();
+  /** Chat's tool-call index → its id, for calls whose name has not come yet. */
+  #unnamedCalls = new Map<number, string | undefined>();
   #stopReason = 'end_turn';
   #usage: Json | undefined;
   readonly #toolNames: ReadonlyMap<string, string> | undefined;
@@ -269,13 +298,26 @@ class ChatToMessages extends FromChatStream {
     const fn = obj(call.function);
     let index = this.#toolBlocks.get(at);
     if (index === undefined) {
-      this.#startBlock('tool', { type: 'tool_use', id: typeof call.id === 'string' ? call.id : `toolu_${at}`, name: clientToolName(fn?.name, this.#toolNames) ?? '', input: {} });
-      index = this.#open;
-      this.#toolBlocks.set(at, index);
+      const id = typeof call.id === 'string' ? call.id : this.#unnamedCalls.get(at);
+      const hasArguments = typeof fn?.arguments === 'string' && fn.arguments !== '';
+      // Some chat servers name a call in a later chunk than its first: the block's start waits for the name (the
+      // client's SDK takes the name from the start), or for the first arguments.
+      if ((typeof fn?.name !== 'string' || fn.name === '') && !hasArguments) {
+        this.#unnamedCalls.set(at, id);
+        return;
+      }
+      index = this.#startToolBlock(at, id, fn?.name);
     }
     if (typeof fn?.arguments === 'string' && fn.arguments !== '') {
       this.out += sse('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: fn.arguments } });
     }
+  }
+
+  #startToolBlock(at: number, id: string | undefined, name: unknown): number {
+    this.#unnamedCalls.delete(at);
+    this.#startBlock('tool', { type: 'tool_use', id: id ?? `toolu_${at}`, name: clientToolName(name, this.#toolNames) ?? '', input: {} });
+    this.#toolBlocks.set(at, this.#open);
+    return this.#open;
   }
 
   protected finishReason(reason: string): void {
@@ -288,6 +330,8 @@ class ChatToMessages extends FromChatStream {
   }
 
   protected close(): void {
+    // A call still waiting for its name is a call all the same.
+    for (const [at, id] of this.#unnamedCalls) this.#startToolBlock(at, id, '');
     this.#closeBlock();
     const stop = this.#toolBlocks.size > 0 ? stopWithCalls(this.#stopReason) : this.#stopReason;
     this.out += sse('message_delta', { delta: { stop_reason: stop, stop_sequence: null }, usage: this.#usage ?? { output_tokens: 0 } });
