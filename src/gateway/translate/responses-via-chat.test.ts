@@ -129,3 +129,16 @@ test('a file given by URL goes to Messages as a URL document, and is not sent to
   assert.deepEqual(up.messages, [{ role: 'user', content: [{ type: 'text', text: 'Summarise' }, { type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }] }]);
   assert.equal(translationRefusal('responses', { model: 'm', input: [{ role: 'user', content: [{ type: 'input_file', filename: 'a.txt', file_data: 'data:text/plain;base64,aGk=' }] }] }, 'chat-completions'), undefined);
 });
+
+test('a call named in a later chunk than its first (some chat servers) is added with its name', () => {
+  const t = responsesViaChat.stream(scope);
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ id: 'chatcmpl-4', model: 'm', created: 5, choices: [{ index: 0, delta, finish_reason: finish }] });
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { arguments: '' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 0, function: { name: 'weather' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 0, function: { arguments: '{}' } }] }, 'tool_calls'));
+  const events = (t.take() + t.finish()).split('\n\n').filter(Boolean).map((block) => JSON.parse(block.split('\n')[1]!.slice(6)) as Record<string, unknown>);
+  const added = events.filter((e) => e.type === 'response.output_item.added').map((e) => e.item as Record<string, unknown>);
+  assert.deepEqual(added.map((item) => [item.type, item.call_id, item.name]), [['function_call', 'c1', 'weather']]);
+  const done = (events.at(-1)!.response as { output: Record<string, unknown>[] }).output;
+  assert.deepEqual(done.map((item) => [item.name, item.arguments]), [['weather', '{}']]);
+});

@@ -207,6 +207,8 @@ class ChatToResponses extends FromChatStream {
   #items: Json[] = [];
   #text: { outputIndex: number; text: string } | undefined;
   #calls = new Map<number, OpenCall>();
+  /** Chat's tool-call index → its id, for calls whose name has not come yet. */
+  #unnamedCalls = new Map<number, string | undefined>();
   #finish: unknown;
   #usage: Json | null = null;
 
@@ -248,16 +250,29 @@ class ChatToResponses extends FromChatStream {
     const fn = obj(call.function);
     let open = this.#calls.get(at);
     if (!open) {
-      open = { id: typeof call.id === 'string' ? call.id : `call_${at}`, name: typeof fn?.name === 'string' ? fn.name : '', arguments: '', outputIndex: this.#items.length, index: this.#calls.size };
-      this.#calls.set(at, open);
-      const item = callItem(this.#id, open.index, open, 'in_progress');
-      this.#items.push(item);
-      this.#emit('response.output_item.added', { output_index: open.outputIndex, item });
+      const id = typeof call.id === 'string' ? call.id : this.#unnamedCalls.get(at);
+      // Some chat servers name a call in a later chunk than its first: the item is added once it has its name (or
+      // its first arguments), as clients read the name from the added item.
+      if ((typeof fn?.name !== 'string' || fn.name === '') && !(typeof fn?.arguments === 'string' && fn.arguments !== '')) {
+        this.#unnamedCalls.set(at, id);
+        return;
+      }
+      open = this.#addCall(at, id, fn?.name);
     }
     if (typeof fn?.arguments === 'string' && fn.arguments !== '') {
       open.arguments += fn.arguments;
       this.#emit('response.function_call_arguments.delta', { item_id: `fc_${this.#id}${open.index}`, output_index: open.outputIndex, delta: fn.arguments });
     }
+  }
+
+  #addCall(at: number, id: string | undefined, name: unknown): OpenCall {
+    this.#unnamedCalls.delete(at);
+    const open: OpenCall = { id: id ?? `call_${at}`, name: typeof name === 'string' ? name : '', arguments: '', outputIndex: this.#items.length, index: this.#calls.size };
+    this.#calls.set(at, open);
+    const item = callItem(this.#id, open.index, open, 'in_progress');
+    this.#items.push(item);
+    this.#emit('response.output_item.added', { output_index: open.outputIndex, item });
+    return open;
   }
 
   protected finishReason(reason: string): void {
@@ -269,6 +284,8 @@ class ChatToResponses extends FromChatStream {
   }
 
   protected close(): void {
+    // A call still waiting for its name is a call all the same.
+    for (const [at, id] of this.#unnamedCalls) this.#addCall(at, id, '');
     if (this.#text) {
       const { outputIndex, text } = this.#text;
       const part = { type: 'output_text', text, annotations: [] };
