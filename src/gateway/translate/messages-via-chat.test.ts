@@ -148,3 +148,28 @@ test('a call named in a later chunk than its first (some chat servers) starts it
   const starts = events(t.finish()).filter(([type]) => type === 'content_block_start').map(([, data]) => data.content_block);
   assert.deepEqual(starts, [{ type: 'tool_use', id: 'c1', name: 'weather', input: {} }]);
 });
+
+test('Claude Code\'s shapes: its billing line leaves the system prompt (the cached prefix stays the same), mid-conversation system messages stay system, /effort sets the reasoning effort', () => {
+  const system = [
+    { type: 'text', text: 'x-anthropic-billing-header: cc_version=2.1.0; cch=4f2a9c;' },
+    { type: 'text', text: 'You are Claude Code.', cache_control: { type: 'ephemeral' } },
+  ];
+  const messages = [
+    { role: 'user', content: 'fix the bug' },
+    { role: 'system', content: [{ type: 'text', text: '# Environment\ncwd: /repo' }] },
+    { role: 'user', content: 'go on' },
+  ];
+  const { body, removed } = messagesViaChat.request({ model: 'gpt-5.4', max_tokens: 5, system, messages, thinking: { type: 'adaptive' }, output_config: { effort: 'low' } }, plan('gpt-5.4'));
+  assert.deepEqual(body.messages, [
+    { role: 'system', content: 'You are Claude Code.' },
+    { role: 'user', content: 'fix the bug' },
+    { role: 'system', content: '# Environment\ncwd: /repo' },
+    { role: 'user', content: 'go on' },
+  ]);
+  assert.deepEqual([body.reasoning_effort, removed], ['low', []]);
+  const effort = (value: string, model = 'gpt-5.4') => messagesViaChat.request({ model, max_tokens: 5, messages: [], output_config: { effort: value } }, plan(model));
+  assert.deepEqual([effort('max').body.reasoning_effort, effort('medium').body.reasoning_effort], ['high', 'medium']);
+  assert.deepEqual([effort('high', 'gpt-4o').body.reasoning_effort, effort('high', 'gpt-4o').removed], [undefined, ['output_config']]);
+  // Other output settings have no place in chat: named as removed.
+  assert.deepEqual(messagesViaChat.request({ model: 'gpt-5.4', max_tokens: 5, messages: [], output_config: { effort: 'low', format: { type: 'json_schema', schema: {} } } }, plan('gpt-5.4')).removed, ['output_config']);
+});

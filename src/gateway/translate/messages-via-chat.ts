@@ -12,7 +12,15 @@ import { providerMessage, toolInput, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
 
 /** Messages fields with a chat-completions counterpart; any other top-level field is removed and reported. */
-const MAPPED = new Set(['model', 'models', 'messages', 'system', 'max_tokens', 'stop_sequences', 'temperature', 'top_p', 'stream', 'tools', 'tool_choice', 'thinking', 'metadata']);
+const MAPPED = new Set(['model', 'models', 'messages', 'system', 'max_tokens', 'stop_sequences', 'temperature', 'top_p', 'stream', 'tools', 'tool_choice', 'thinking', 'metadata', 'output_config']);
+
+/**
+ * Claude Code's first system block, `x-anthropic-billing-header: cc_version=…; cch=…;`, is for Anthropic's billing and
+ * changes every request: kept, it would make another provider's prompt cache miss on every turn (the prefix differs).
+ */
+function isBillingLine(block: Json): boolean {
+  return block.type === 'text' && typeof block.text === 'string' && block.text.startsWith('x-anthropic-billing-header:');
+}
 
 function blocks(content: unknown): Json[] {
   if (typeof content === 'string') return [{ type: 'text', text: content }];
@@ -149,6 +157,11 @@ function toolChoice(choice: Json, renamed: ChatToolNames): { choice?: unknown; p
   }
 }
 
+/** Claude's effort → OpenAI's reasoning effort (which stops at high). */
+function chatEffort(effort: string): string {
+  return effort === 'low' || effort === 'medium' ? effort : 'high';
+}
+
 /** A thinking budget → OpenAI's reasoning effort, by the budget's size. */
 function effortFor(thinking: Json): string {
   const budget = num(thinking.budget_tokens);
@@ -161,12 +174,17 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const renamed = new ChatToolNames(fittingToolNames(body));
   for (const name of Object.keys(body)) if (!MAPPED.has(name)) removed.push(name);
   const messages: Json[] = [];
-  const system = typeof body.system === 'string' ? body.system : textOf(body.system);
+  const system = typeof body.system === 'string' ? body.system : textOf(blocks(body.system).filter((b) => !isBillingLine(b)));
   if (system !== '') messages.push({ role: 'system', content: system });
   for (const m of Array.isArray(body.messages) ? body.messages : []) {
     const message = obj(m);
     if (!message) continue;
-    if (message.role === 'assistant') {
+    if (message.role === 'system') {
+      // Claude Code's mid-conversation instructions (its environment, plan-mode reminders): system-level where they
+      // stand, not the user speaking; moved to the top, they would change the cached prefix every turn.
+      const text = textOf(message.content);
+      if (text !== '') messages.push({ role: 'system', content: text });
+    } else if (message.role === 'assistant') {
       const turn = assistantMessage(message.content, renamed);
       // A turn that was only thinking has nothing for another model (some servers refuse an empty message).
       if (turn.content !== '' || turn.tool_calls !== undefined) messages.push(turn);
@@ -197,10 +215,13 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
     }
   } else if (body.tool_choice !== undefined) removed.push('tool_choice');
   const thinking = obj(body.thinking);
-  if (thinking && thinking.type !== 'disabled') {
-    if (acceptsReasoningEffort(plan)) out.reasoning_effort = effortFor(thinking);
-    else removed.push('thinking');
-  }
+  const thinks = thinking !== undefined && thinking.type !== 'disabled';
+  // Claude's effort (Claude Code's /effort) is what OpenAI's reasoning effort means; a thinking budget says less.
+  const config = obj(body.output_config);
+  const effort = typeof config?.effort === 'string' ? config.effort : undefined;
+  if ((thinks || effort !== undefined) && acceptsReasoningEffort(plan)) out.reasoning_effort = effort !== undefined ? chatEffort(effort) : effortFor(thinking!);
+  else if (thinks) removed.push('thinking');
+  if (body.output_config !== undefined && (out.reasoning_effort === undefined || effort === undefined || Object.keys(config ?? {}).some((key) => key !== 'effort'))) removed.push('output_config');
   return renamed.back.size > 0 ? { body: out, removed, toolNames: renamed.back } : { body: out, removed };
 }
 
