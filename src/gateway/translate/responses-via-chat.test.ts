@@ -142,3 +142,26 @@ test('a call named in a later chunk than its first (some chat servers) is added 
   const done = (events.at(-1)!.response as { output: Record<string, unknown>[] }).output;
   assert.deepEqual(done.map((item) => [item.name, item.arguments]), [['weather', '{}']]);
 });
+
+test('Codex\'s shell and freeform-tool history (no chat counterpart) stays in the conversation as text, and no output answers a call chat never saw', () => {
+  const { body } = responsesViaChat.request({ model: 'claude-sonnet-4-5', input: [
+    { type: 'message', role: 'user', content: 'fix it' },
+    { type: 'local_shell_call', call_id: 'call_L1', status: 'completed', action: { type: 'exec', command: ['ls'] } },
+    { type: 'function_call_output', call_id: 'call_L1', output: 'a.txt' },
+    { type: 'custom_tool_call', call_id: 'call_P1', name: 'apply_patch', input: '*** Begin Patch\n*** End Patch' },
+    { type: 'custom_tool_call_output', call_id: 'call_P1', output: 'Done!' },
+    { type: 'function_call', call_id: 'call_F1', name: 'read', arguments: '{"path":"a.txt"}' },
+    { type: 'function_call_output', call_id: 'call_F1', output: 'hello' },
+    { type: 'message', role: 'user', content: 'now run tests' },
+  ] }, plan('claude-sonnet-4-5'));
+  assert.deepEqual(body.messages, [
+    { role: 'user', content: 'fix it' },
+    { role: 'assistant', content: '[Ran in the local shell (call call_L1):] ["ls"]' },
+    { role: 'user', content: 'Output of tool call call_L1:\na.txt' },
+    { role: 'assistant', content: '[Called tool apply_patch (call call_P1) with:]\n*** Begin Patch\n*** End Patch' },
+    { role: 'user', content: 'Output of tool call call_P1:\nDone!' },
+    { role: 'assistant', content: null, tool_calls: [{ id: 'call_F1', type: 'function', function: { name: 'read', arguments: '{"path":"a.txt"}' } }] },
+    { role: 'tool', tool_call_id: 'call_F1', content: 'hello' },
+    { role: 'user', content: 'now run tests' },
+  ]);
+});

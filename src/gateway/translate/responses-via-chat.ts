@@ -59,11 +59,13 @@ function chatMessages(body: Json): Json[] {
     return messages;
   }
   const media: Json[] = [];
+  /** Call ids sent as chat tool calls: an output whose call is not among them goes as text (see below). */
+  const calls = new Set<unknown>();
   // References to output the gateway kept were written out before (pipeline.ts); a request with any other is
   // never translated, so none is left here.
   for (const item of objects(body.input)) {
     const type = item.type ?? 'message';
-    if (type !== 'function_call_output') flushMedia(messages, media);
+    if (type !== 'function_call_output' || !calls.has(item.call_id)) flushMedia(messages, media);
     if (type === 'message') {
       const role = item.role === 'developer' ? 'system' : item.role;
       const content = chatContent(item.content);
@@ -71,12 +73,24 @@ function chatMessages(body: Json): Json[] {
       if (content !== '' && !(Array.isArray(content) && content.length === 0)) messages.push({ role, content });
     } else if (type === 'function_call') {
       const call = { id: item.call_id, type: 'function', function: { name: item.name, arguments: typeof item.arguments === 'string' ? item.arguments : '{}' } };
+      calls.add(item.call_id);
       // Calls made in one turn share one assistant message, after any text of that turn.
       const last = messages.at(-1);
       if (last?.role === 'assistant') ((last.tool_calls ??= []) as Json[]).push(call);
       else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
-    } else if (type === 'function_call_output') {
+    } else if (type === 'function_call_output' && calls.has(item.call_id)) {
       toolOutput(item, messages, media);
+    } else if (type === 'custom_tool_call' || type === 'local_shell_call') {
+      // Codex's freeform tools (apply_patch) and its local shell have no chat counterpart: what was done is kept as
+      // the assistant's text, so the conversation still says it.
+      messages.push({ role: 'assistant', content: type === 'custom_tool_call'
+        ? `[Called tool ${String(item.name)} (call ${String(item.call_id)}) with:]\n${typeof item.input === 'string' ? item.input : JSON.stringify(item.input ?? null)}`
+        : `[Ran in the local shell (call ${String(item.call_id)}):] ${JSON.stringify(obj(item.action)?.command ?? item.action ?? null)}` });
+    } else if (type === 'function_call_output' || type === 'custom_tool_call_output') {
+      // An output whose call chat never saw (Codex sends its shell's output this way): a tool message would answer
+      // no call, which Claude refuses (and OpenAI too); as the user's text it still reaches the model.
+      const text = `Output of tool call ${String(item.call_id)}:\n${outputText(item.output)}`;
+      messages.push({ role: 'user', content: text });
     }
     // Reasoning items are the model's own, encrypted for OpenAI: another model neither needs nor accepts them.
   }
