@@ -45,7 +45,7 @@ test('input items become chat messages: a turn\'s calls share one assistant mess
   assert.equal(responsesViaChat.request({ model: 'gpt-5.4', input: 'x', reasoning: { effort: 'low' } }, plan('gpt-5.4')).body.reasoning_effort, 'low');
 });
 
-test('an answer cut at the length limit is an incomplete response; calls are function_call items', () => {
+test('an answer cut at the length limit is an incomplete response, its last item incomplete; calls are function_call items', () => {
   const response = responsesViaChat.answer({
     id: 'chatcmpl-7', created: 1700000000, model: 'm', usage: { prompt_tokens: 12, completion_tokens: 5, completion_tokens_details: { reasoning_tokens: 2 } },
     choices: [{ finish_reason: 'length', message: { content: 'Partial', tool_calls: [{ id: 'c9', function: { name: 'f', arguments: '{}' } }] } }],
@@ -55,7 +55,8 @@ test('an answer cut at the length limit is an incomplete response; calls are fun
   const base = /^resp_(\w{24})$/.exec(String(response.id))![1]!;
   assert.deepEqual(response.output, [
     { type: 'message', id: `msg_${base}`, status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'Partial', annotations: [] }] },
-    { type: 'function_call', id: `fc_${base}0`, call_id: 'c9', name: 'f', arguments: '{}', status: 'completed' },
+    // The item being written when the limit cut the answer (here the call) is incomplete, as OpenAI marks it.
+    { type: 'function_call', id: `fc_${base}0`, call_id: 'c9', name: 'f', arguments: '{}', status: 'incomplete' },
   ]);
   // Referred back to by the same account (the Vercel AI SDK's `item_reference`), they are the assistant's turn again.
   const referring = { model: 'claude-sonnet-4-6', input: [{ type: 'item_reference', id: `msg_${base}` }, { type: 'item_reference', id: `fc_${base}0` }, { type: 'function_call_output', call_id: 'c9', output: 'done' }] };
@@ -164,4 +165,17 @@ test('Codex\'s shell and freeform-tool history (no chat counterpart) stays in th
     { role: 'tool', tool_call_id: 'call_F1', content: 'hello' },
     { role: 'user', content: 'now run tests' },
   ]);
+});
+
+test('a stream cut at the length limit mid-call: the call is incomplete (its arguments half a document), the text before it completed', () => {
+  const t = responsesViaChat.stream(scope);
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ id: 'chatcmpl-5', model: 'm', created: 5, choices: [{ index: 0, delta, finish_reason: finish }] });
+  t.event('', chunk({ role: 'assistant', content: 'Let me look.' }));
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', function: { name: 'read', arguments: '{"path":"/very/lo' } }] }, 'length'));
+  const events = (t.take() + t.finish()).split('\n\n').filter(Boolean).map((block) => JSON.parse(block.split('\n')[1]!.slice(6)) as Record<string, unknown>);
+  const last = events.at(-1)!;
+  assert.equal(last.type, 'response.incomplete');
+  assert.deepEqual((last.response as { output: Record<string, unknown>[] }).output.map((item) => [item.type, item.status]), [['message', 'completed'], ['function_call', 'incomplete']]);
+  const doneItems = events.filter((e) => e.type === 'response.output_item.done').map((e) => (e.item as Record<string, unknown>).status);
+  assert.deepEqual(doneItems, ['completed', 'incomplete']);
 });

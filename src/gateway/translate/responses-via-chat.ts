@@ -204,6 +204,8 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
     const fn = obj(call.function);
     output.push(callItem(base, index, { id: String(call.id ?? ''), name: String(fn?.name ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' }, 'completed'));
   });
+  // Cut at the output limit: the last item was being written (a call's arguments may be half a JSON document).
+  if (choice?.finish_reason === 'length' && output.length > 0) output[output.length - 1]!.status = 'incomplete';
   keep(scope, output);
   return responseObject(base, chat.model, chat.created, output, choice?.finish_reason, responseUsage(chat.usage));
 }
@@ -300,17 +302,20 @@ class ChatToResponses extends FromChatStream {
   protected close(): void {
     // A call still waiting for its name is a call all the same.
     for (const [at, id] of this.#unnamedCalls) this.#addCall(at, id, '');
+    // Cut at the output limit: the last item was being written (a call's arguments may be half a JSON document).
+    const cut = this.#finish === 'length' ? this.#items.length - 1 : -1;
+    const status = (outputIndex: number) => (outputIndex === cut ? 'incomplete' : 'completed');
     if (this.#text) {
       const { outputIndex, text } = this.#text;
       const part = { type: 'output_text', text, annotations: [] };
       this.#emit('response.output_text.done', { item_id: `msg_${this.#id}`, output_index: outputIndex, content_index: 0, text, logprobs: [] });
       this.#emit('response.content_part.done', { item_id: `msg_${this.#id}`, output_index: outputIndex, content_index: 0, part });
-      this.#items[outputIndex] = messageItem(this.#id, text, 'completed');
+      this.#items[outputIndex] = messageItem(this.#id, text, status(outputIndex));
       this.#emit('response.output_item.done', { output_index: outputIndex, item: this.#items[outputIndex] });
     }
     for (const call of this.#calls.values()) {
       this.#emit('response.function_call_arguments.done', { item_id: `fc_${this.#id}${call.index}`, output_index: call.outputIndex, arguments: call.arguments });
-      this.#items[call.outputIndex] = callItem(this.#id, call.index, call, 'completed');
+      this.#items[call.outputIndex] = callItem(this.#id, call.index, call, status(call.outputIndex));
       this.#emit('response.output_item.done', { output_index: call.outputIndex, item: this.#items[call.outputIndex] });
     }
     keep(this.#scope, this.#items);
