@@ -158,9 +158,9 @@ test('Codex\'s shell and freeform-tool history (no chat counterpart) stays in th
   assert.deepEqual(body.messages, [
     { role: 'user', content: 'fix it' },
     { role: 'assistant', content: '[Ran in the local shell (call call_L1):] ["ls"]' },
-    { role: 'user', content: 'Output of tool call call_L1:\na.txt' },
+    { role: 'user', content: [{ type: 'text', text: 'Output of tool call call_L1:\na.txt' }] },
     { role: 'assistant', content: '[Called tool apply_patch (call call_P1) with:]\n*** Begin Patch\n*** End Patch' },
-    { role: 'user', content: 'Output of tool call call_P1:\nDone!' },
+    { role: 'user', content: [{ type: 'text', text: 'Output of tool call call_P1:\nDone!' }] },
     { role: 'assistant', content: null, tool_calls: [{ id: 'call_F1', type: 'function', function: { name: 'read', arguments: '{"path":"a.txt"}' } }] },
     { role: 'tool', tool_call_id: 'call_F1', content: 'hello' },
     { role: 'user', content: 'now run tests' },
@@ -178,4 +178,21 @@ test('a stream cut at the length limit mid-call: the call is incomplete (its arg
   assert.deepEqual((last.response as { output: Record<string, unknown>[] }).output.map((item) => [item.type, item.status]), [['message', 'completed'], ['function_call', 'incomplete']]);
   const doneItems = events.filter((e) => e.type === 'response.output_item.done').map((e) => (e.item as Record<string, unknown>).status);
   assert.deepEqual(doneItems, ['completed', 'incomplete']);
+});
+
+test('a Codex turn mixing a freeform call and a function call: the tool message follows its call, the other output after the run', () => {
+  const patch = { type: 'custom_tool_call', call_id: 'call_P1', name: 'apply_patch', input: 'diff' };
+  const read = { type: 'function_call', call_id: 'call_F1', name: 'read', arguments: '{}' };
+  const patched = { type: 'custom_tool_call_output', call_id: 'call_P1', output: 'Done!' };
+  const wasRead = { type: 'function_call_output', call_id: 'call_F1', output: 'hello' };
+  const expected = [
+    { role: 'user', content: 'go' },
+    { role: 'assistant', content: '[Called tool apply_patch (call call_P1) with:]\ndiff', tool_calls: [{ id: 'call_F1', type: 'function', function: { name: 'read', arguments: '{}' } }] },
+    { role: 'tool', tool_call_id: 'call_F1', content: 'hello' },
+    { role: 'user', content: [{ type: 'text', text: 'Output of tool call call_P1:\nDone!' }] },
+  ];
+  for (const input of [[patch, read, patched, wasRead], [read, patch, wasRead, patched]]) {
+    const { body } = responsesViaChat.request({ model: 'claude-sonnet-4-5', input: [{ type: 'message', role: 'user', content: 'go' }, ...input] }, plan('claude-sonnet-4-5'));
+    assert.deepEqual(body.messages, expected, JSON.stringify(input.map((i) => i.type)));
+  }
 });

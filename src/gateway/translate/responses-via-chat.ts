@@ -65,7 +65,8 @@ function chatMessages(body: Json): Json[] {
   // never translated, so none is left here.
   for (const item of objects(body.input)) {
     const type = item.type ?? 'message';
-    if (type !== 'function_call_output' || !calls.has(item.call_id)) flushMedia(messages, media);
+    // Outputs wait with their media until the run of tool messages is over: chat wants those right after the call.
+    if (type !== 'function_call_output' && type !== 'custom_tool_call_output') flushMedia(messages, media);
     if (type === 'message') {
       const role = item.role === 'developer' ? 'system' : item.role;
       const content = chatContent(item.content);
@@ -82,15 +83,18 @@ function chatMessages(body: Json): Json[] {
       toolOutput(item, messages, media);
     } else if (type === 'custom_tool_call' || type === 'local_shell_call') {
       // Codex's freeform tools (apply_patch) and its local shell have no chat counterpart: what was done is kept as
-      // the assistant's text, so the conversation still says it.
-      messages.push({ role: 'assistant', content: type === 'custom_tool_call'
+      // the assistant's text, so the conversation still says it — in the turn's assistant message, beside its calls.
+      const said = type === 'custom_tool_call'
         ? `[Called tool ${String(item.name)} (call ${String(item.call_id)}) with:]\n${typeof item.input === 'string' ? item.input : JSON.stringify(item.input ?? null)}`
-        : `[Ran in the local shell (call ${String(item.call_id)}):] ${JSON.stringify(obj(item.action)?.command ?? item.action ?? null)}` });
+        : `[Ran in the local shell (call ${String(item.call_id)}):] ${JSON.stringify(obj(item.action)?.command ?? item.action ?? null)}`;
+      const last = messages.at(-1);
+      if (last?.role === 'assistant' && (last.content === null || typeof last.content === 'string')) last.content = last.content ? `${last.content}\n${said}` : said;
+      else messages.push({ role: 'assistant', content: said });
     } else if (type === 'function_call_output' || type === 'custom_tool_call_output') {
       // An output whose call chat never saw (Codex sends its shell's output this way): a tool message would answer
       // no call, which Claude refuses (and OpenAI too); as the user's text it still reaches the model.
-      const text = `Output of tool call ${String(item.call_id)}:\n${outputText(item.output)}`;
-      messages.push({ role: 'user', content: text });
+      // It waits with the run's media, so no text comes between a call and its tool messages.
+      media.push({ type: 'text', text: `Output of tool call ${String(item.call_id)}:\n${outputText(item.output)}` });
     }
     // Reasoning items are the model's own, encrypted for OpenAI: another model neither needs nor accepts them.
   }
