@@ -157,3 +157,18 @@ test('files Messages cannot read are refused for it, not dropped: a Word documen
   assert.match(untranslatableReason('responses', byUrl, 'chat-completions') ?? '', /file by URL/);
   assert.equal(untranslatableReason('responses', byUrl, 'messages'), undefined);
 });
+
+test('text parts never run together: several in a tool result or an assistant turn stay blocks, a system message\'s parts are paragraphs', () => {
+  const { body } = chatViaMessages.request({ model: 'gpt-4o', messages: [
+    { role: 'system', content: [{ type: 'text', text: 'You are terse.' }, { type: 'text', text: 'Today is Friday.' }] },
+    { role: 'user', content: 'Check the build.' },
+    { role: 'assistant', content: [{ type: 'text', text: 'Running it.' }, { type: 'text', text: ' ' }, { type: 'text', text: 'One moment.' }], tool_calls: [{ id: 'c1', type: 'function', function: { name: 'build', arguments: '{}' } }] },
+    { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: 'step 1 ok' }, { type: 'text', text: 'step 2 failed' }] },
+  ] }, plan('gpt-4o'));
+  assert.equal(body.system, 'You are terse.\n\nToday is Friday.');
+  assert.deepEqual(body.messages, [
+    { role: 'user', content: 'Check the build.' },
+    { role: 'assistant', content: [{ type: 'text', text: 'Running it.' }, { type: 'text', text: 'One moment.' }, { type: 'tool_use', id: 'c1', name: 'build', input: {} }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1', content: [{ type: 'text', text: 'step 1 ok' }, { type: 'text', text: 'step 2 failed' }] }] },
+  ]);
+});

@@ -15,9 +15,21 @@ const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_comple
 const DEFAULT_MAX_TOKENS = 4096;
 
 
-function textOf(content: unknown): string {
-  if (typeof content === 'string') return content;
-  return objects(content).filter((p) => typeof p.text === 'string').map((p) => p.text as string).join('');
+/** Chat content's text, a part at a time as the client sent it (a string is one part). */
+function textParts(content: unknown): string[] {
+  if (typeof content === 'string') return [content];
+  return objects(content).filter((p) => typeof p.text === 'string').map((p) => p.text as string);
+}
+
+/**
+ * Text parts as Messages content: one part as a string, several as text blocks — joined, the end of one part and
+ * the start of the next would run together ("…done.Next…").
+ */
+function textContent(content: unknown): string | Json[] {
+  const parts = textParts(content);
+  if (parts.length <= 1) return parts[0] ?? '';
+  const kept = parts.filter(hasText);
+  return kept.length <= 1 ? (kept[0] ?? '') : kept.map((text) => ({ type: 'text', text }));
 }
 
 /** A base64 data URL's media type (parameters such as `;charset=utf-8` aside) and data. */
@@ -85,18 +97,18 @@ function turns(messages: unknown): { system: string; turns: Json[] } {
   const system: string[] = [];
   const out: Json[] = [];
   for (const m of objects(messages)) {
-    if (m.role === 'system' || m.role === 'developer') system.push(textOf(m.content));
+    // Every system message, and every text part of one, is a paragraph of Messages' one system prompt.
+    if (m.role === 'system' || m.role === 'developer') system.push(...textParts(m.content));
     else if (m.role === 'assistant') {
       const blocks: Json[] = [];
-      const text = textOf(m.content);
-      if (hasText(text)) blocks.push({ type: 'text', text });
+      for (const text of textParts(m.content)) if (hasText(text)) blocks.push({ type: 'text', text });
       for (const call of objects(m.tool_calls)) {
         const fn = obj(call.function);
         blocks.push({ type: 'tool_use', id: toolId(call.id), name: fn?.name, input: toolInput(fn?.arguments) });
       }
       if (blocks.length > 0) out.push({ role: 'assistant', content: blocks });
     } else if (m.role === 'tool') {
-      const result = { type: 'tool_result', tool_use_id: toolId(m.tool_call_id), content: textOf(m.content) };
+      const result = { type: 'tool_result', tool_use_id: toolId(m.tool_call_id), content: textContent(m.content) };
       const last = out.at(-1);
       if (last?.role === 'user' && Array.isArray(last.content) && (last.content as Json[]).every((b) => b.type === 'tool_result')) (last.content as Json[]).push(result);
       else out.push({ role: 'user', content: [result] });

@@ -196,3 +196,18 @@ test('a Codex turn mixing a freeform call and a function call: the tool message 
     assert.deepEqual(body.messages, expected, JSON.stringify(input.map((i) => i.type)));
   }
 });
+
+test('a tool output of several text parts goes to chat as text parts, not run together', () => {
+  const { body } = responsesViaChat.request({
+    model: 'claude-sonnet-4-6',
+    input: [
+      { role: 'user', content: 'Run the tests.' },
+      { type: 'function_call', call_id: 'c1', name: 'test', arguments: '{}' },
+      { type: 'function_call_output', call_id: 'c1', output: [{ type: 'input_text', text: '3 passed' }, { type: 'input_text', text: '1 failed' }] },
+      { type: 'function_call_output', call_id: 'gone', output: [{ type: 'input_text', text: 'a' }, { type: 'input_text', text: 'b' }] },
+    ],
+  }, plan('claude-sonnet-4-6'));
+  const messages = body.messages as Record<string, unknown>[];
+  assert.deepEqual(messages[2], { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: '3 passed' }, { type: 'text', text: '1 failed' }] });
+  assert.deepEqual(messages[3], { role: 'user', content: [{ type: 'text', text: 'Output of tool call gone:\na\nb' }] });
+});

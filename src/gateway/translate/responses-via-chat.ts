@@ -30,9 +30,15 @@ function chatContent(content: unknown): unknown {
   return parts.length === 1 && parts[0]!.type === 'text' ? parts[0]!.text : parts;
 }
 
-function outputText(output: unknown): string {
-  if (typeof output === 'string') return output;
-  return objects(output).filter((p) => typeof p.text === 'string').map((p) => p.text as string).join('');
+function outputTexts(output: unknown): string[] {
+  if (typeof output === 'string') return [output];
+  return objects(output).filter((p) => typeof p.text === 'string').map((p) => p.text as string);
+}
+
+/** A tool output's text as a tool message's content: one part as a string, several as text parts (joined, they would run together). */
+function outputContent(output: unknown): string | Json[] {
+  const texts = outputTexts(output);
+  return texts.length <= 1 ? (texts[0] ?? '') : texts.map((text) => ({ type: 'text', text }));
 }
 
 /**
@@ -40,7 +46,7 @@ function outputText(output: unknown): string {
  * sends them as `input_image`/`input_file` parts) in a user message right after, saying which call they came from.
  */
 function toolOutput(item: Json, messages: Json[], media: Json[]): void {
-  messages.push({ role: 'tool', tool_call_id: item.call_id, content: outputText(item.output) });
+  messages.push({ role: 'tool', tool_call_id: item.call_id, content: outputContent(item.output) });
   const parts = chatContent(objects(item.output).filter((p) => p.type === 'input_image' || p.type === 'input_file'));
   if (Array.isArray(parts) && parts.length > 0) media.push({ type: 'text', text: `Output of tool call ${String(item.call_id)}:` }, ...parts);
 }
@@ -94,7 +100,7 @@ function chatMessages(body: Json): Json[] {
       // An output whose call chat never saw (Codex sends its shell's output this way): a tool message would answer
       // no call, which Claude refuses (and OpenAI too); as the user's text it still reaches the model.
       // It waits with the run's media, so no text comes between a call and its tool messages.
-      media.push({ type: 'text', text: `Output of tool call ${String(item.call_id)}:\n${outputText(item.output)}` });
+      media.push({ type: 'text', text: `Output of tool call ${String(item.call_id)}:\n${outputTexts(item.output).join('\n')}` });
     }
     // Reasoning items are the model's own, encrypted for OpenAI: another model neither needs nor accepts them.
   }
