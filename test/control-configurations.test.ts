@@ -211,6 +211,7 @@ for (const kind of STORE_KINDS) {
         ['inline key without value', [{ provider: 'openai', steps: [user({ name: 'k' })] }], /needs both "name" and "value"/],
         ['inline key without name', [{ provider: 'openai', steps: [user({ value: 'sk-x-0000000000' })] }], /needs both "name" and "value"/],
         ['inline key with empty value', [{ provider: 'openai', steps: [user({ name: 'k', value: '  ' })] }], /must not be empty/],
+        ['inline key no header can carry', [{ provider: 'openai', steps: [user({ name: 'k', value: 'sk-a\nb-000000' })] }], /"value" holds a line break at position 5/],
         ['inline key name over 255 characters', [{ provider: 'openai', steps: [user({ name: 'k'.repeat(256), value: 'sk-x-0000000000' })] }], /"router\.rules\.0\.steps\.0\.keys\.0\.name" must be at most 255 characters/],
         ['id together with an inline key', [{ provider: 'openai', steps: [user({ id: keys.openai, name: 'k', value: 'sk-x-0000000000' })] }], /either "id" or "name" with "value"/],
         ['id together with a name', [{ provider: 'openai', steps: [user({ id: keys.openai, name: 'k' })] }], /either "id"/],

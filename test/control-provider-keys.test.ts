@@ -80,6 +80,7 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(changes.map((x) => x.kind), ['providerKey']);
       expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n', value: '   ' }), 400, 'ERR_NGROK_27507');
       expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n' }), 400, 'ERR_NGROK_27507');
+      expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n', value: 'sk-new\r\n22222' }), 400, 'ERR_NGROK_27606');
       expectError(await c.call('POST', '/provider-keys/aigpk_missing/rotate', { name: 'n', value: 'v' }), 404, 'ERR_NGROK_27611');
       expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n', value: 'v' }, c.other.token), 404, 'ERR_NGROK_27611');
       assert.equal(box.open(await sealedOf(key.id), providerKeyBinding({ accountId: c.accountId, providerId: 'openai', id: key.id })), 'sk-new-22222222222222222222', 'failed rotations change nothing');
@@ -114,6 +115,12 @@ for (const kind of STORE_KINDS) {
       expectError(await c.call('POST', '/provider-keys', { providerId: 'openai', name: 'n' }), 400, 'ERR_NGROK_27507');
       expectError(await c.call('POST', '/provider-keys', { ...ok, value: '' }), 400, 'ERR_NGROK_27507');
       expectError(await c.call('POST', '/provider-keys', { ...ok, value: ' \t\n' }), 400, 'ERR_NGROK_27507');
+      // A key travels in an HTTP header: a value no header can carry could never be used, so it is not stored.
+      for (const [value, what] of [['sk-a\nb-0000000', 'a line break at position 5'], ['sk-a\u0001b-000000', 'a control character'], ['sk-ключ-000000', 'a character outside Latin-1']]) {
+        const refused = expectError(await c.call('POST', '/provider-keys', { ...ok, value }), 400, 'ERR_NGROK_27606');
+        assert.match(refused.msg, new RegExp(`value holds ${what}`));
+        assert.ok(!refused.msg.includes(value.slice(5)), 'the value is not repeated');
+      }
       expectError(await c.call('POST', '/provider-keys', { name: 'n', value: 'v' }), 400, 'ERR_NGROK_27510');
       const unknown = expectError(await c.call('POST', '/provider-keys', { ...ok, providerId: 'not-a-provider' }), 400, 'ERR_NGROK_27508');
       assert.match(unknown.msg, /not-a-provider/);

@@ -43,3 +43,10 @@ test('TOLLGATE_DATABASE_LISTEN_URL: a PostgreSQL URL beside a PostgreSQL databas
   assert.throws(() => loadConfig({ ...pg, TOLLGATE_DATABASE_LISTEN_URL: 'sqlite:other.db' }), /must be a postgres:\/\/ URL/);
   assert.throws(() => loadConfig({ ...base, TOLLGATE_DATABASE_LISTEN_URL: 'postgres://app@db:5432/db' }), /SQLite needs none/);
 });
+
+test('managed provider keys are trimmed (a CRLF env file leaves a CR), and one no HTTP header can carry is refused at start', () => {
+  assert.deepEqual(loadConfig({ ...base, TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-managed\r', TOLLGATE_MANAGED_GOOGLE_VERTEX_API_KEY: ' key ' }).managedKeys, { openai: 'sk-managed', 'google-vertex': 'key' });
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-a\nb' }), /TOLLGATE_MANAGED_OPENAI_API_KEY holds a line break at position 5/);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_MANAGED_ANTHROPIC_API_KEY: 'sk-ключ' }), /TOLLGATE_MANAGED_ANTHROPIC_API_KEY holds a character outside Latin-1/);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_MANAGED_ANTHROPIC_API_KEY: '  ' }), /TOLLGATE_MANAGED_ANTHROPIC_API_KEY is empty/);
+});

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseMasterKey } from '../domain/secret-box.ts';
+import { unsendableSecretReason } from '../domain/header-value.ts';
 import { parseDatabaseUrl } from '../store/database.ts';
 import { loadObservabilityConfig, type ObservabilityConfig } from './observability.ts';
 
@@ -75,6 +76,23 @@ function collect(env: Env, prefix: string, suffix: string): Record<string, strin
     }
   }
   return out;
+}
+
+/**
+ * Operator credentials for `ngrok` routing steps, trimmed as pasted keys are (an env file with CRLF line ends leaves
+ * a CR on every value). One an HTTP header cannot carry would fail every managed request: refused at start.
+ */
+function managedKeys(env: Env): Record<string, string> {
+  const keys = collect(env, 'TOLLGATE_MANAGED_', '_API_KEY');
+  for (const [provider, value] of Object.entries(keys)) {
+    const trimmed = value.trim();
+    const unsendable = unsendableSecretReason(trimmed);
+    const name = `TOLLGATE_MANAGED_${provider.toUpperCase().replace(/-/g, '_')}_API_KEY`;
+    if (trimmed === '') throw new Error(`${name} is empty`);
+    if (unsendable) throw new Error(`${name} ${unsendable}`);
+    keys[provider] = trimmed;
+  }
+  return keys;
 }
 
 function port(env: Env, name: string, fallback: number): number {
@@ -184,7 +202,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     apiPort: overrides.apiPort ?? port(env, 'TOLLGATE_API_PORT', 8081),
     ...loadMasterKey(env, databaseUrl),
     providerBaseUrls: collect(env, 'TOLLGATE_PROVIDER_', '_BASE_URL'),
-    managedKeys: collect(env, 'TOLLGATE_MANAGED_', '_API_KEY'),
+    managedKeys: managedKeys(env),
     allowPrivateUpstreams: env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS === '1' || env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS === 'true',
     billing: env.TOLLGATE_BILLING === 'on',
     processingFeeMicroUsdPerMtok: processingFee(env.TOLLGATE_PROCESSING_FEE_USD_PER_MTOK),

@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import { newId, redactSecret } from '../domain/ids.ts';
+import { unsendableSecretReason } from '../domain/header-value.ts';
 import { providerKeyBinding, type SecretBox } from '../domain/secret-box.ts';
 import { isBuiltinProviderId } from '../catalog/providers.ts';
 import type { Database } from '../store/schema.ts';
@@ -17,10 +18,12 @@ import { createdStamp } from './audit.ts';
  */
 export const PROVIDER_KEY_LIMIT = 50;
 
-/** The secret with surrounding whitespace removed (pasted keys often carry a newline); empty is refused. */
+/** The secret with surrounding whitespace removed (pasted keys often carry a newline); empty or unsendable is refused. */
 export function requireSecret(value: string | undefined): string {
   const trimmed = (value ?? '').trim();
   if (trimmed === '') throw new TollgateError(Errors.providerKeyValueRequired, { field: 'value' });
+  const unsendable = unsendableSecretReason(trimmed);
+  if (unsendable) throw new TollgateError(Errors.validationFailed, { reason: `The provider key value ${unsendable}` });
   return trimmed;
 }
 

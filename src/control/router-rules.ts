@@ -4,6 +4,7 @@ import type { components } from './spec-types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import { builtinProvider } from '../catalog/providers.ts';
 import type { StoredRouterRule, StoredRouterStep } from '../state/types.ts';
+import { unsendableSecretReason } from '../domain/header-value.ts';
 
 type RouterWrite = components['schemas']['RouterWrite'];
 type RuleWrite = components['schemas']['RouterRuleWrite'];
@@ -60,6 +61,8 @@ function plannedKey(key: KeyWrite, where: string, providerId: string, ctx: Route
   }
   if (key.name === undefined || key.value === undefined) throw invalid(`${where}: an inline key needs both "name" and "value".`);
   if (key.value.trim() === '') throw invalid(`${where}: an inline key's "value" must not be empty.`);
+  const unsendable = unsendableSecretReason(key.value.trim());
+  if (unsendable) throw invalid(`${where}: an inline key's "value" ${unsendable}`);
   return { name: key.name, value: key.value };
 }
 
