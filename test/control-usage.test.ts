@@ -152,6 +152,9 @@ for (const kind of STORE_KINDS) {
       assert.equal(overview.totals.requests, 0);
       assert.deepEqual((await list('startTime=2024-05-01T09:00:00Z&endTime=2024-05-01T10:00:00.0005Z')).aiGatewayUsage.map((u) => u.id), ['ue_edge']);
       assert.deepEqual((await list('startTime=2024-05-01T10:00:00.000000Z&endTime=2024-05-01T10:00:00Z')).aiGatewayUsage.map((u) => u.id), ['ue_edge']);
+      // Equal bounds finer than a millisecond are a valid window (inclusive both ends) that no stored time falls in.
+      assert.deepEqual((await list('startTime=2024-05-01T10:00:00.0005Z&endTime=2024-05-01T10:00:00.0005Z')).aiGatewayUsage, []);
+      expectSchema(await control.call('GET', '/usage/overview?startTime=2024-05-01T10:00:00.0005Z&endTime=2024-05-01T10:00:00.0005Z'), 200, 'AIGatewayUsageOverview');
       // 23:59:60 (a leap second) is valid RFC 3339: the end of that day, the start of the next.
       assert.deepEqual((await list('startTime=2016-12-31T00:00:00Z&endTime=2016-12-31T23:59:60Z')).aiGatewayUsage, []);
       assert.deepEqual((await list('startTime=2016-12-31T23:59:60Z&endTime=2017-01-01T00:00:01Z')).aiGatewayUsage, []);
@@ -162,7 +165,7 @@ for (const kind of STORE_KINDS) {
       expectError(await control.call('GET', '/usage?startTime=yesterday'), 400, 'ERR_NGROK_27606');
       expectError(await control.call('GET', `/usage?${WINDOW}&cursor=bm90LWEtY3Vyc29y`), 400, 'ERR_NGROK_27606');
       // Well-formed JSON, but not a position this API writes.
-      for (const forged of [['x', 'y'], ['2026-01-01T00:00:00.000Z', 'a b'], ['2026-13-45T00:00:00Z', 'aigue_1'], [1, 2]]) {
+      for (const forged of [['x', 'y'], ['2026-01-01T00:00:00.000Z', 'a b'], ['2026-13-45T00:00:00Z', 'aigue_1'], [1, 2], ['2026-01-01T00:00:00.000Z', 'aigue_1', 'extra'], { 0: '2026-01-01T00:00:00.000Z', 1: 'aigue_1' }]) {
         expectError(await control.call('GET', `/usage?${WINDOW}&cursor=${Buffer.from(JSON.stringify(forged)).toString('base64url')}`), 400, 'ERR_NGROK_27606');
       }
       expectError(await control.call('GET', `/usage?${WINDOW}&limit=101`), 400, 'ERR_NGROK_27606');

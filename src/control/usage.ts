@@ -47,9 +47,12 @@ function instant(field: string, value: string | undefined, fallback: Date, bound
 }
 
 function window(q: { startTime: string; endTime?: string | undefined }): { start: string; end: string } {
-  const start = instant('startTime', q.startTime, new Date(), 'start');
-  const end = instant('endTime', q.endTime, new Date(), 'end');
-  if (start > end) throw invalid('startTime', '"startTime" must not be after "endTime".');
+  const now = new Date();
+  const start = instant('startTime', q.startTime, now, 'start');
+  const end = instant('endTime', q.endTime, now, 'end');
+  // Compared as given, not as rounded: equal bounds finer than a millisecond are a window (inclusive at both ends),
+  // one no stored time falls in, so an empty page rather than a 400.
+  if (instant('startTime', q.startTime, now, 'end') > end) throw invalid('startTime', '"startTime" must not be after "endTime".');
   return { start, end };
 }
 
@@ -63,7 +66,8 @@ const EVENT_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 function decodeCursor(cursor: string): UsagePosition {
   try {
-    const [eventTime, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    const position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    const [eventTime, id] = Array.isArray(position) && position.length === 2 ? position : [];
     if (typeof eventTime === 'string' && ISO_TIME.test(eventTime) && !Number.isNaN(Date.parse(eventTime)) && typeof id === 'string' && EVENT_ID.test(id)) {
       return { eventTime, id };
     }
