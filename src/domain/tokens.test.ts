@@ -57,3 +57,14 @@ test('the byte bound admission relies on is never below the estimate', () => {
 test('special-token text in a prompt is counted as ordinary text, not refused', () => {
   assert.ok(estimateTokens('hi <|endoftext|> there') > 3);
 });
+
+test('what the model reads besides messages counts: function definitions, structured-output schemas, a legacy function call', () => {
+  const schema = { type: 'json_schema', json_schema: { name: 'a', schema: { type: 'object', description: 'word '.repeat(500) } } };
+  const long = (tokens: number) => tokens >= 500;
+  const bare = estimateRequestInputTokens({ messages: [{ role: 'user', content: 'hi' }] }, 'chat-completions');
+  assert.ok(long(estimateRequestInputTokens({ messages: [{ role: 'user', content: 'hi' }], response_format: schema }, 'chat-completions') - bare));
+  assert.ok(long(estimateRequestInputTokens({ messages: [{ role: 'user', content: 'hi' }], functions: [{ name: 'f', description: 'word '.repeat(500) }] }, 'chat-completions') - bare));
+  assert.ok(long(estimateRequestInputTokens({ messages: [{ role: 'assistant', content: null, function_call: { name: 'f', arguments: 'word '.repeat(500) } }] }, 'chat-completions')));
+  assert.ok(long(estimateRequestInputTokens({ input: 'hi', text: { format: { type: 'json_schema', name: 'a', schema: schema.json_schema.schema } } }, 'responses')));
+  assert.ok(long(estimateRequestInputTokens({ messages: [{ role: 'user', content: 'hi' }], output_format: { type: 'json_schema', schema: schema.json_schema.schema } }, 'messages')));
+});

@@ -43,12 +43,14 @@ export function estimateRequestInputTokens(body: Record<string, unknown>, surfac
     case 'count-tokens':
       add(body.system);
       total += messagesTokens(body.messages);
-      if (body.tools !== undefined) add(JSON.stringify(body.tools));
+      // What else the model reads as prompt: tool definitions (and chat's deprecated `functions`), and the schema
+      // of a structured output (chat's `response_format`, Messages' `output_format` / `output_config`).
+      total += jsonTokens(body.tools) + jsonTokens(body.functions) + jsonTokens(body.response_format) + jsonTokens(body.output_format) + jsonTokens(body.output_config);
       break;
     case 'responses':
       add(body.instructions);
       total += typeof body.input === 'string' ? estimateTokens(body.input) : messagesTokens(body.input);
-      if (body.tools !== undefined) add(JSON.stringify(body.tools));
+      total += jsonTokens(body.tools) + jsonTokens(body.text);
       break;
     case 'completions':
     case 'embeddings':
@@ -72,8 +74,15 @@ function messagesTokens(messages: unknown): number {
     if (typeof message.output === 'string') total += estimateTokens(message.output);
     if (typeof message.arguments === 'string') total += estimateTokens(message.arguments);
     if (Array.isArray(message.tool_calls)) total += estimateTokens(JSON.stringify(message.tool_calls));
+    // Chat's deprecated single call.
+    if (isRecord(message.function_call)) total += estimateTokens(JSON.stringify(message.function_call));
   }
   return total;
+}
+
+/** A structured value the model reads (tool definitions, a schema) as the JSON it is sent as; none when absent. */
+function jsonTokens(value: unknown): number {
+  return value === undefined || value === null ? 0 : estimateTokens(JSON.stringify(value));
 }
 
 /** A string, or an array of content parts whose `text` (or nested tool-result `content`) is counted. */
