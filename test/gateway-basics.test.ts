@@ -179,6 +179,15 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(notObject.status, 400);
     const modelNotString = await gw(h, '/v1/chat/completions', { token, body: { model: 5, messages: [] } });
     assert.equal(modelNotString.json().error.code, 'ERR_NGROK_3801');
+    // An output limit that is not an integer: lenient servers would read "100000" as a number, past any cap.
+    const before = h.fake.requests.length;
+    for (const [path, body] of [['/v1/chat/completions', { model: 'gpt-4o', max_tokens: '100000', messages: [] }], ['/v1/chat/completions', { model: 'gpt-4o', max_completion_tokens: [100], messages: [] }], ['/v1/responses', { model: 'gpt-4o', max_output_tokens: 1.5, input: 'hi' }], ['/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: '1024', messages: [] }]] as const) {
+      const limit = await gw(h, path, { token, body });
+      assert.equal(limit.status, 400);
+      assert.match(limit.text, /ERR_NGROK_3801.*must be an integer/);
+    }
+    assert.equal(h.fake.requests.length, before, 'never sent upstream');
+    assert.equal((await gw(h, '/v1/chat/completions', { token, body: { model: 'gpt-4o', max_tokens: null, messages: [{ role: 'user', content: 'hi' }] } })).status, 200, 'null is no limit, as the APIs read it');
     const big = await gw(h, '/v1/chat/completions', { token, body: chat('x'.repeat(5000)) });
     assert.equal(big.status, 413);
     assert.equal(big.json().error.code, 'ERR_NGROK_27215');

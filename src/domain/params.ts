@@ -177,6 +177,19 @@ function standardTierOf(provider: string, surface: ApiSurface): string | undefin
 }
 
 /**
+ * Why the request's output limit is not one, if it is not: present (null is absent, as the APIs read it) but not an
+ * integer (`"100000"`, `[100]`). The providers' own APIs refuse it, lenient compatible servers read `"100000"` as a
+ * number — past the account's cap, which only an integer can be checked against.
+ */
+export function outputLimitProblem(body: Record<string, unknown>, surface: ApiSurface): string | undefined {
+  for (const field of OUTPUT_LIMIT_FIELDS[surface]) {
+    const value = body[field];
+    if (value !== undefined && value !== null && !Number.isInteger(value)) return `"${field}" must be an integer, got ${JSON.stringify(value).slice(0, 40)}.`;
+  }
+  return undefined;
+}
+
+/**
  * Lowers every output-limit field above the cap; when the request sets none, adds the surface's field so the
  * cap holds (chat: `max_completion_tokens` on OpenAI — its reasoning models reject `max_tokens` — else
  * `max_tokens`, unless that field is one the model rejects or was just stripped). True when the cap is now the

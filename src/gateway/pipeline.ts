@@ -9,7 +9,7 @@ import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { inputTokensUpperBound } from '../domain/token-bounds.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
 import { reservationPico } from '../domain/cost.ts';
-import { outputLimit, webSearchLimit } from '../domain/params.ts';
+import { outputLimit, outputLimitProblem, webSearchLimit } from '../domain/params.ts';
 import type { RequestContext } from './context.ts';
 import type { AuthenticatedKey } from '../state/types.ts';
 import { authenticate } from './authenticate.ts';
@@ -170,6 +170,8 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   const request = parseBody(await readBody(ctx.req, ctx.deps.options.maxBodyBytes));
   ctx.rawBody = request.raw;
   ctx.body = request.body;
+  const badLimit = outputLimitProblem(ctx.body, ctx.route.surface);
+  if (badLimit) throw tollgateError('badRequestBody', { reason: badLimit });
   if (ctx.route.surface === 'responses') inlineStoredItems(ctx);
   const allowed = scopedCandidates(ctx);
   // Counting tokens is how a client learns whether a prompt fits, and it is never billed (meter.ts): the input
