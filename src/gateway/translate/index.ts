@@ -5,7 +5,7 @@ import { chatViaMessages, legacyFunctionsReason, unreadableFileReason } from './
 import { FILE_BY_URL_REASON, fileByUrl, storedStateReason } from './stored-items.ts';
 import { objects, type Json } from './json.ts';
 import { obj } from '../formats/types.ts';
-import { messagesViaChat } from './messages-via-chat.ts';
+import { messagesViaChat, unsendableMediaReason } from './messages-via-chat.ts';
 import { responsesViaChat } from './responses-via-chat.ts';
 import { composed } from './composed.ts';
 import type { Translator } from './types.ts';
@@ -37,6 +37,7 @@ export function untranslatableReason(client: ApiSurface, body: Record<string, un
       ?? (target === 'messages' ? unreadableFileReason(responsesFiles(body.input)) : undefined);
   }
   if (client === 'chat-completions') return legacyFunctionsReason(body) ?? (target === 'messages' ? unreadableFileReason(chatFiles(body.messages)) : undefined);
+  if (client === 'messages' && target === 'chat-completions') return unsendableMediaReason(body.messages);
   return undefined;
 }
 

@@ -5,6 +5,7 @@ import { resolveCandidates } from '../../domain/resolve.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { snapshot } from '../../../test/helpers/snapshot.ts';
 import { messagesViaChat } from './messages-via-chat.ts';
+import { untranslatableReason } from './index.ts';
 
 const catalog = createCatalog({});
 const scope = { accountId: 'acct_test', keep: true, includeUsage: false };
@@ -172,4 +173,25 @@ test('Claude Code\'s shapes: its billing line leaves the system prompt (the cach
   assert.deepEqual([effort('high', 'gpt-4o').body.reasoning_effort, effort('high', 'gpt-4o').removed], [undefined, ['output_config']]);
   // Other output settings have no place in chat: named as removed.
   assert.deepEqual(messagesViaChat.request({ model: 'gpt-5.4', max_tokens: 5, messages: [], output_config: { effort: 'low', format: { type: 'json_schema', schema: {} } } }, plan('gpt-5.4')).removed, ['output_config']);
+});
+
+test('documents chat can carry go up with their title; one it cannot (a PDF by URL, a Files API file) keeps the request from chat', () => {
+  const messages = [{ role: 'user', content: [
+    { type: 'document', title: 'Q3 notes', source: { type: 'text', media_type: 'text/plain', data: 'Revenue up.' } },
+    { type: 'document', source: { type: 'content', content: [{ type: 'text', text: 'Clause 1.' }, { type: 'image', source: { type: 'url', url: 'https://x/sig.png' } }] } },
+    { type: 'text', text: 'Summarize.' },
+  ] }];
+  const { body } = messagesViaChat.request({ model: 'gpt-4o', max_tokens: 10, messages }, plan('gpt-4o'));
+  assert.deepEqual(body.messages, [{ role: 'user', content: [
+    { type: 'text', text: 'Document: Q3 notes' }, { type: 'text', text: 'Revenue up.' },
+    { type: 'text', text: 'Clause 1.' }, { type: 'image_url', image_url: { url: 'https://x/sig.png' } },
+    { type: 'text', text: 'Summarize.' },
+  ] }]);
+  assert.equal(untranslatableReason('messages', { messages }, 'chat-completions'), undefined);
+  const pdfByUrl = { type: 'document', source: { type: 'url', url: 'https://x/report.pdf' } };
+  const fromFilesApi = { type: 'image', source: { type: 'file', file_id: 'file_011' } };
+  for (const unsendable of [
+    [{ role: 'user', content: [pdfByUrl, { type: 'text', text: 'Summarize.' }] }],
+    [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [fromFilesApi] }] }],
+  ]) assert.match(untranslatableReason('messages', { messages: unsendable }, 'chat-completions') ?? '', /cannot carry/);
 });

@@ -8,7 +8,7 @@ import { anthropicErrorType } from '../formats/anthropic.ts';
 import { num, obj } from '../formats/types.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { FromChatStream } from './chat-stream.ts';
-import { providerMessage, toolInput, type Json } from './json.ts';
+import { objects, providerMessage, toolInput, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
 
 /** Messages fields with a chat-completions counterpart; any other top-level field is removed and reported. */
@@ -31,18 +31,50 @@ function textOf(content: unknown): string {
   return blocks(content).filter((b) => b.type === 'text' && typeof b.text === 'string').map((b) => b.text as string).join('\n');
 }
 
-/** An image or PDF block as a chat content part; undefined for a source chat cannot carry. */
-function mediaPart(block: Json): Json | undefined {
+/**
+ * An image or document block as chat content parts; undefined for one chat cannot carry (then the request is not
+ * translated at all: `unsendableMediaReason`). A document's title goes before it, so several stay told apart.
+ */
+function mediaParts(block: Json): Json[] | undefined {
   const source = obj(block.source);
   if (!source) return undefined;
   if (block.type === 'image') {
-    if (source.type === 'base64') return { type: 'image_url', image_url: { url: `data:${String(source.media_type)};base64,${String(source.data)}` } };
-    if (source.type === 'url') return { type: 'image_url', image_url: { url: String(source.url) } };
+    if (source.type === 'base64') return [{ type: 'image_url', image_url: { url: `data:${String(source.media_type)};base64,${String(source.data)}` } }];
+    if (source.type === 'url') return [{ type: 'image_url', image_url: { url: String(source.url) } }];
     return undefined;
   }
-  if (block.type === 'document') {
-    if (source.type === 'base64' && source.media_type === 'application/pdf') return { type: 'file', file: { filename: 'document.pdf', file_data: `data:application/pdf;base64,${String(source.data)}` } };
-    if (source.type === 'text') return { type: 'text', text: String(source.data) };
+  if (block.type !== 'document') return undefined;
+  let parts: Json[] | undefined;
+  if (source.type === 'base64' && source.media_type === 'application/pdf') parts = [{ type: 'file', file: { filename: 'document.pdf', file_data: `data:application/pdf;base64,${String(source.data)}` } }];
+  else if (source.type === 'text') parts = [{ type: 'text', text: String(source.data) }];
+  // A custom-content document: its own text and image blocks.
+  else if (source.type === 'content') {
+    const inner = blocks(source.content).map((b) => (b.type === 'text' ? [{ type: 'text', text: String(b.text) }] : mediaParts(b)));
+    if (inner.some((p) => p === undefined)) return undefined;
+    parts = inner.flat() as Json[];
+  }
+  if (!parts) return undefined;
+  return typeof block.title === 'string' && block.title !== '' ? [{ type: 'text', text: `Document: ${block.title}` }, ...parts] : parts;
+}
+
+/** Blocks chat can only carry some of: an image or a document. */
+function isMedia(block: Json): boolean {
+  return block.type === 'image' || block.type === 'document';
+}
+
+/**
+ * Why a Messages request cannot go to a chat model, if it cannot: an image or document chat has no way to carry (a
+ * PDF by URL — chat takes files only as data —, a file from Anthropic's Files API, a document of another kind) would
+ * be left out, and the model would answer without it.
+ */
+export function unsendableMediaReason(messages: unknown): string | undefined {
+  for (const m of objects(messages)) {
+    for (const block of blocks(m.content)) {
+      const inner = block.type === 'tool_result' ? blocks(block.content) : [block];
+      if (inner.some((b) => isMedia(b) && mediaParts(b) === undefined)) {
+        return 'it sends an image or document chat completions cannot carry (chat takes images as data or by URL and PDFs and text as data only: not a PDF by URL, nor a file from the Files API); send it as base64 data instead';
+      }
+    }
   }
   return undefined;
 }
@@ -55,7 +87,7 @@ function mediaPart(block: Json): Json | undefined {
 function toolResult(block: Json, out: Json[], parts: Json[]): void {
   const text = typeof block.content === 'string' ? block.content : textOf(block.content);
   out.push({ role: 'tool', tool_call_id: block.tool_use_id, content: block.is_error === true ? `Error: ${text}` : text });
-  const media = blocks(block.content).map((b) => (b.type === 'text' ? undefined : mediaPart(b))).filter((p): p is Json => p !== undefined);
+  const media = blocks(block.content).flatMap((b) => (isMedia(b) ? mediaParts(b) ?? [] : []));
   if (media.length > 0) parts.push({ type: 'text', text: `Output of tool call ${String(block.tool_use_id)}:` }, ...media);
 }
 
@@ -69,8 +101,8 @@ function userMessages(content: unknown, out: Json[]): void {
     if (block.type === 'tool_result') toolResult(block, out, parts);
     else if (block.type === 'text') parts.push({ type: 'text', text: block.text });
     else {
-      const media = mediaPart(block);
-      if (media) parts.push(media);
+      const media = isMedia(block) ? mediaParts(block) : undefined;
+      if (media) parts.push(...media);
     }
   }
   if (parts.length === 1 && parts[0]!.type === 'text') out.push({ role: 'user', content: parts[0]!.text });
