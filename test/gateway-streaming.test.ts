@@ -191,6 +191,17 @@ describe('gateway streaming (sqlite)', () => {
     assert.deepEqual([row!.completion, Number(row!.usageEstimated), Number(row!.inputTokens) > 0], ['succeeded', 0, true]);
   });
 
+  test('a stream with its stop reason and usage but no final event (some servers) is complete, metered on the provider\'s counts', async () => {
+    const raw = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:nodone-gpt', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'x' }] } });
+    assert.ok(!raw.text.includes('[DONE]') && !raw.text.includes('"error"'), 'relayed as it came, no error event');
+    const [row] = await h.usage(raw.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.completion, Number(row!.usageEstimated), row!.stopReason, Number(row!.outputTokens)], ['succeeded', 0, 'stop', FAKE_USAGE.output]);
+    const messages = await gw(h, '/v1/messages', { token, headers: { 'anthropic-version': '2023-06-01' }, body: { model: 'anthropic:nodone-claude', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'x' }] } });
+    assert.ok(!messages.text.includes('message_stop'));
+    const [event] = await h.usage(messages.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([event!.completion, Number(event!.usageEstimated), event!.stopReason], ['succeeded', 0, 'end_turn']);
+  });
+
   test('an event stream is recognised whatever the case of its media type', async () => {
     const chunks: string[] = [];
     const stream = await openai.chat.completions.create({ model: 'openai:mixedcase-gpt', stream: true, messages: [{ role: 'user', content: 'case' }] });

@@ -35,12 +35,14 @@ export interface AttemptRecord {
 const ZERO: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
 
 /**
- * A stream that ended before its final event: any usage it carried is what the provider said at the start
- * (Anthropic's `message_start`: output 1), not what it produced.
+ * A stream that ended before its end — no final event and no stop reason either (relay.ts takes a stop reason
+ * without `[DONE]` as complete, as lenient servers end so): any usage it carried is what the provider said at the
+ * start (Anthropic's `message_start`: output 1), not what it produced. A stop reason comes with the final counts
+ * or before them (Anthropic's `message_delta`; OpenAI's usage chunk follows its finish chunk).
  */
 function cutShort(r: AttemptRecord): boolean {
   const facts = r.facts;
-  return facts !== undefined && 'terminal' in facts && !facts.terminal;
+  return facts !== undefined && 'terminal' in facts && !facts.terminal && facts.stopReason === '';
 }
 
 /** The attempt whose 2xx answer went to the client. */

@@ -13,6 +13,7 @@
 //   model `hangup-…`                                   → stream head, then the connection drops before any event
 //   model `empty-…`                                    → stream head, then a clean end with no event
 //   model `unnamed-…`                                  → stream events without `event:` lines (some compatible servers)
+//   model `nodone-…`                                   → stream complete but for its final event ([DONE], message_stop)
 //   model `drip-…` / `drip-MS-…`                       → streamed events 150 ms (MS) apart
 //   model `quiet-MS-…`                                 → stream: two events at once, then nothing for MS, then the rest
 //   model `nousage-…`                                  → no usage reported
@@ -195,7 +196,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
 
   const options = body.stream_options as { include_usage?: unknown } | undefined;
   const named = streamEvents(surface as FakeSurface, answer, options?.include_usage === true);
-  const events = model.startsWith('unnamed-') ? named.map((e) => e.replace(/^event: [^\n]*\n/, '')) : named;
+  const unnamed = model.startsWith('unnamed-') ? named.map((e) => e.replace(/^event: [^\n]*\n/, '')) : named;
+  // nodone-…: everything but the final event (`[DONE]`, `message_stop`), then a clean end, as some servers stream.
+  const events = model.startsWith('nodone-') ? unnamed.slice(0, -1) : unnamed;
   if (model.startsWith('overloaded-')) {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...accountHeaders(format) });
     res.end(format === 'anthropic'
