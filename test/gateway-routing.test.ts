@@ -26,7 +26,7 @@ describe('gateway routing and failover (sqlite)', () => {
   before(async () => {
     h = await startHarness('sqlite');
     token = (await h.accessKey()).token;
-    for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-402', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic']] as const) {
+    for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-402', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic'], ['sk-429-ms', 'openai']] as const) {
       const value = name === 'sk-429b' ? 'sk-429' : name === 'sk-429-anth' ? 'sk-429' : name;
       keys[name] = await h.providerKey(provider, value, name);
     }
@@ -330,6 +330,9 @@ describe('gateway routing and failover (sqlite)', () => {
     await assert.rejects(sdk(limited).chat.completions.create(chat('gpt-4o')), OpenAI.RateLimitError);
     const rows = await h.usage(r429.headers.get('ngrok-aig-request-id')!, 2);
     assert.deepEqual(rows.map((r) => r.retryAction), ['next_key', 'exhausted']);
+    // Azure's hint in milliseconds reaches the client too (the OpenAI SDKs read it first), and as whole seconds.
+    const azure = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-429-ms')] }]), body: chat('gpt-4o') });
+    assert.deepEqual([azure.status, azure.headers.get('retry-after-ms'), azure.headers.get('retry-after')], [429, '2500', '3']);
 
     const unreachable = await keyWith([{ provider: 'openai', steps: [user('sk-reset')] }]);
     const r502 = await gw(h, '/v1/chat/completions', { token: unreachable, body: chat('gpt-4o') });

@@ -24,6 +24,18 @@ import { translatorFor } from './translate/index.ts';
 /** `next-model`: skip the rest of this model's keys (they would get the same answer) for the next model's. */
 type Verdict = 'served' | 'next' | 'next-model' | 'stop';
 
+/**
+ * The last provider's hint of when to try again, for the gateway's own 429: `Retry-After` as it sent it, and Azure's
+ * `retry-after-ms` too (the OpenAI SDKs read it first); from that alone, `Retry-After` in whole seconds for the rest.
+ */
+function retryHeaders(last: AttemptRecord | undefined): Record<string, string> | undefined {
+  if (!last?.retryAfter && !last?.retryAfterMs) return undefined;
+  const headers: Record<string, string> = {};
+  if (last.retryAfterMs) headers['retry-after-ms'] = last.retryAfterMs;
+  headers['Retry-After'] = last.retryAfter ?? String(Math.ceil(Number(last.retryAfterMs) / 1000));
+  return headers;
+}
+
 function failureOf(status: number): FailureKind | undefined {
   if (status === 429) return 'rate-limited';
   // 402: the key's account ran out of money (DeepSeek, OpenRouter) — an exhausted key, which gateway.md §8
@@ -175,8 +187,7 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
     const last = records[records.length - 1];
     if (last) last.retryAction = 'exhausted';
     const error = exhaustedError(records, totalTimedOut(ctx), settings);
-    const retryAfter = error.status === 429 ? last?.retryAfter : undefined;
-    writeError(ctx, error, records.length, retryAfter ? { 'Retry-After': retryAfter } : undefined);
+    writeError(ctx, error, records.length, error.status === 429 ? retryHeaders(last) : undefined);
   }
   ctx.endedAt = performance.now();
   // After the answer is flushed: estimating tokens must not delay the client's last bytes. The
@@ -272,6 +283,8 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     if (failure) {
       const retryAfter = response.headers['retry-after'];
       if (typeof retryAfter === 'string') record.retryAfter = retryAfter;
+      const retryAfterMs = response.headers['retry-after-ms'];
+      if (typeof retryAfterMs === 'string' && /^\d+(\.\d+)?$/.test(retryAfterMs.trim())) record.retryAfterMs = retryAfterMs.trim();
       record.failure = failure;
       await exchange.discard();
       record.durationMs = performance.now() - started;

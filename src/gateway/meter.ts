@@ -30,6 +30,8 @@ export interface AttemptRecord {
   facts?: AnswerFacts | StreamFacts;
   failure?: FailureKind;
   retryAfter?: string;
+  /** The provider's `retry-after-ms` (Azure OpenAI's, which the OpenAI SDKs read first). */
+  retryAfterMs?: string;
 }
 
 const ZERO: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };

@@ -2,6 +2,7 @@
 // (no provider account needed) and the gateway tests, which script it per request:
 //   credential `sk-NNN` (e.g. sk-429, sk-401, sk-500) → that HTTP status with the provider's error body
 //   credential `sk-reset`                              → socket destroyed before any response
+//   credential `sk-429-ms`                             → 429 with Azure's `retry-after-ms: 2500` and no `retry-after`
 //   model `fail-NNN-…`                                 → that HTTP status, whatever the key
 //   model `slow-…` / `slow-MS-…`                       → waits MS (default 1500) before answering
 //   model `slow-MS-fail-NNN-…`                         → waits MS, then that HTTP status
@@ -133,9 +134,9 @@ function toolCallFor(model: string, body: Record<string, unknown>): FakeToolCall
 async function handle(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
   const surface = surfaceOfPath(record.path);
   const format = formatOf(surface);
-  const sendError = (status: number, gzip = false) => {
+  const sendError = (status: number, gzip = false, retryAfterMs = false) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (status === 429) headers['retry-after'] = '1';
+    if (status === 429) headers[retryAfterMs ? 'retry-after-ms' : 'retry-after'] = retryAfterMs ? '2500' : '1';
     if (format === 'anthropic') headers['request-id'] = 'req_fake1';
     if (gzip) headers['content-encoding'] = 'gzip';
     const text = errorBody(format, status);
@@ -153,6 +154,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
 
   const credential = credentialOf(req);
   if (credential === 'sk-reset') { req.socket.destroy(); return; }
+  if (credential === 'sk-429-ms') return sendError(429, false, true);
   const keyStatus = /^sk-(\d{3})$/.exec(credential);
   if (keyStatus) return sendError(Number(keyStatus[1]));
 
