@@ -27,10 +27,12 @@ describe('translation: Messages requests served over chat completions (sqlite)',
   const lastUpstream = () => h.fake.requests.at(-1)!;
 
   test('a Messages answer from an OpenAI model: system prompt, text, stop reason and usage mapped; billed as the provider counted', async () => {
-    const { data: message, response } = await anthropic.messages.create({
+    const { data: message, response, request_id } = await anthropic.messages.create({
       model: 'gpt-4o', max_tokens: 200, system: [{ type: 'text', text: 'Be brief.' }], stop_sequences: ['END'],
       messages: [{ role: 'user', content: 'hello there' }],
-    }).withResponse();
+    }, { headers: { 'anthropic-beta': 'context-1m-2025-08-07' } }).withResponse();
+    // The SDK's request id, from the header it reads (the gateway's id: the fake OpenAI sends none).
+    assert.equal(request_id, response.headers.get('ngrok-aig-request-id'));
     assert.equal(message.type, 'message');
     assert.equal(message.role, 'assistant');
     assert.deepEqual(message.content.map((b) => b.type), ['text']);
@@ -41,6 +43,7 @@ describe('translation: Messages requests served over chat completions (sqlite)',
     const up = lastUpstream();
     assert.equal(up.path, '/v1/chat/completions');
     assert.equal(up.headers.authorization, 'Bearer sk-translate-openai');
+    assert.deepEqual([up.headers['anthropic-beta'], up.headers['anthropic-version']], [undefined, undefined], 'instructions for Anthropic\'s API stay here');
     assert.deepEqual(up.body!.messages, [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hello there' }]);
     assert.deepEqual([up.body!.model, up.body!.max_tokens, up.body!.stop], ['gpt-4o', 200, ['END']]);
     const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
@@ -135,10 +138,15 @@ describe('translation: Messages requests served over chat completions (sqlite)',
   test('provider errors come back in Messages form with the status kept, so the SDK raises its own class', async () => {
     await assert.rejects(anthropic.messages.create({ model: 'openai:fail-400-x', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }), (e: unknown) => {
       assert.ok(e instanceof Anthropic.BadRequestError, String(e));
+      assert.match(e.requestID ?? '', /^rq_/);
+
       assert.deepEqual([e.status, (e.error as { error: { type: string } }).error.type], [400, 'invalid_request_error']);
       assert.match(e.message, /the fake provider rejects this request/);
       return true;
     });
+    // A proxy's HTML error page: the client gets Messages JSON, labelled as such.
+    const page = await gw(h, '/v1/messages', { headers: { 'x-api-key': token }, body: { model: 'openai:fail-400-html-x', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] } });
+    assert.deepEqual([page.status, page.headers.get('content-type'), page.json().type], [400, 'application/json', 'error']);
     // A stream the provider breaks after its first words: an Anthropic error event, never a message_stop.
     const cut = await gw(h, '/v1/messages', { headers: { 'x-api-key': token }, body: { model: 'openai:cut-x', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'x' }] } });
     assert.match(cut.text, /^event: message_start\n/);
@@ -301,6 +309,7 @@ describe('translation: Responses requests served over chat completions and Messa
     await assert.rejects(openai.responses.create({ model: 'anthropic:fail-400-x', input: 'x' }), (e: unknown) => {
       assert.ok(e instanceof OpenAI.BadRequestError, String(e));
       assert.match(e.message, /the fake provider rejects this request/);
+      assert.equal(e.requestID, 'req_fake1', 'Anthropic\'s request-id, under the header the OpenAI SDK reads');
       return true;
     });
   });
@@ -360,6 +369,7 @@ describe('translation: chat completions served by a Messages-only provider (sqli
     await assert.rejects(openai.chat.completions.create({ model: 'claudeish:fail-400-x', messages: [{ role: 'user', content: 'x' }] }), (e: unknown) => {
       assert.ok(e instanceof OpenAI.BadRequestError, String(e));
       assert.match(e.message, /the fake provider rejects this request/);
+      assert.equal(e.requestID, 'req_fake1', 'Anthropic\'s request-id, under the header the OpenAI SDK reads');
       return true;
     });
   });

@@ -256,7 +256,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         extendForStream(ctx);
         record.served = true;
         ctx.relaying = true;
-        const headers = answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey);
+        const headers = answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'stream');
         const outcome = await relayStream(ctx, exchange, status, headers, dropUsageChunk, translator && { translator, scope: scope! }, plan.candidate.surface);
         record.facts = outcome.facts;
         record.completion = outcome.completion;
@@ -276,7 +276,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       const text = answer.toString('utf8');
       record.facts = codec.factsFromText(text, surface) ?? jsonFacts(codec, parseJson(text), surface);
       const sent = translator ? Buffer.from(JSON.stringify(translator.answer(parseJson(text), scope!))) : answer;
-      if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey), sent);
+      if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'json'), sent);
       return 'served';
     }
     const failure = failureOf(status);
@@ -305,7 +305,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     record.served = true;
     // In the client's error format when translated: its SDK raises the class it knows for the status.
     const sent = translator ? Buffer.from(translator.error(status, errorBody.toString('utf8'))) : errorBody;
-    if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey), sent);
+    if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'json'), sent);
     return 'stop';
   } catch (error) {
     record.durationMs = performance.now() - started;

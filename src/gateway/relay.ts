@@ -15,14 +15,27 @@ import { formatMs } from './failure.ts';
 import type { TranslationScope, Translator } from './translate/index.ts';
 import type { SurfaceSpec } from '../catalog/types.ts';
 
-export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders, attempts: number, model: string, removed: readonly string[], managedKey: boolean): OutHeaders {
+/** `translated`: the body is the gateway's rewrite in the client's format, buffered (`'json'`) or streamed. */
+export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders, attempts: number, model: string, removed: readonly string[], managedKey: boolean, translated?: 'json' | 'stream'): OutHeaders {
   const headers = baseHeaders(ctx.requestId);
   copyUpstreamHeaders(upstream, headers, managedKey);
   headers[H_ATTEMPTS] = String(attempts);
   headers[H_MODEL] = headerText(model);
   if (removed.length > 0) headers[H_REMOVED] = headerText(removed.join(', '));
   if (ctx.rejectedModels) headers[H_REJECTED] = ctx.rejectedModels;
+  if (translated) asClientsOwn(headers, ctx, translated);
   return headers;
+}
+
+/**
+ * A translated answer labelled as what it is: JSON the gateway wrote (whatever type the provider's error page had),
+ * and the request id in the header the client's SDK reads (`request-id` for Anthropic's, `x-request-id` for
+ * OpenAI's) — the provider's own id under the other name, else the gateway's.
+ */
+function asClientsOwn(headers: OutHeaders, ctx: RequestContext, translated: 'json' | 'stream'): void {
+  if (translated === 'json') headers['content-type'] = 'application/json';
+  const [own, other] = ctx.route.format === 'anthropic' ? ['request-id', 'x-request-id'] : ['x-request-id', 'request-id'];
+  if (headers[own] === undefined) headers[own] = headers[other] ?? ctx.requestId;
 }
 
 /** A buffered upstream answer (JSON success or a provider error passed through), exactly as received. */

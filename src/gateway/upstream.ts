@@ -118,12 +118,15 @@ export class Upstreams {
     const { candidate } = call.plan;
     const t = this.target(candidate.surface.baseUrl ?? candidate.provider.baseUrl, candidate.surface.path);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'accept-encoding': 'identity', [VIA_HEADER]: viaValue(call.clientHeaders, this.#loopId) };
+    const format = candidate.surface.format;
     for (const name of FORWARDED_REQUEST_HEADERS) {
+      // Instructions for another API (a translated request's `anthropic-beta`, sent to a chat server) stay here.
+      if (name.startsWith('anthropic-') ? format !== 'anthropic' : name === 'openai-beta' && format !== 'openai') continue;
       const v = call.clientHeaders[name];
       if (typeof v === 'string') headers[name] = v;
     }
     if (call.traceparent !== undefined) headers.traceparent = call.traceparent;
-    if (candidate.surface.format === 'anthropic' && !headers['anthropic-version']) headers['anthropic-version'] = DEFAULT_ANTHROPIC_VERSION;
+    if (format === 'anthropic' && !headers['anthropic-version']) headers['anthropic-version'] = DEFAULT_ANTHROPIC_VERSION;
     // The provider credential replaces the client's access key, in the provider's own header.
     if (call.plan.credential) {
       if ((candidate.surface.auth ?? candidate.provider.auth) === 'x-api-key') headers['x-api-key'] = call.plan.credential;

@@ -4,6 +4,7 @@
 //   credential `sk-reset`                              → socket destroyed before any response
 //   credential `sk-429-ms`                             → 429 with Azure's `retry-after-ms: 2500` and no `retry-after`
 //   model `fail-NNN-…`                                 → that HTTP status, whatever the key
+//   model `fail-NNN-html-…`                            → that status with an HTML error page (a proxy's), not the provider's JSON
 //   model `slow-…` / `slow-MS-…`                       → waits MS (default 1500) before answering
 //   model `slow-MS-fail-NNN-…`                         → waits MS, then that HTTP status
 //   model `cut-…`                                      → answer cut mid-way (socket destroyed)
@@ -134,7 +135,11 @@ function toolCallFor(model: string, body: Record<string, unknown>): FakeToolCall
 async function handle(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
   const surface = surfaceOfPath(record.path);
   const format = formatOf(surface);
-  const sendError = (status: number, gzip = false, retryAfterMs = false) => {
+  const sendError = (status: number, gzip = false, retryAfterMs = false, html = false) => {
+    if (html) {
+      res.writeHead(status, { 'content-type': 'text/html' }).end('<html><body><h1>400 Bad Request</h1></body></html>');
+      return;
+    }
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (status === 429) headers[retryAfterMs ? 'retry-after-ms' : 'retry-after'] = retryAfterMs ? '2500' : '1';
     if (format === 'anthropic') headers['request-id'] = 'req_fake1';
@@ -161,7 +166,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   const model = typeof body.model === 'string' ? body.model : 'unknown';
   const gzip = model.startsWith('gzip-');
   const modelStatus = /^(?:gzip-)?fail-(\d{3})-/.exec(model);
-  if (modelStatus) return sendError(Number(modelStatus[1]), gzip);
+  if (modelStatus) return sendError(Number(modelStatus[1]), gzip, false, model.includes('-html-'));
   if (model.startsWith('redirect-')) {
     res.writeHead(307, { location: 'http://127.0.0.1:9/collect', 'content-type': 'text/plain' }).end('Temporary Redirect');
     return;
