@@ -18,6 +18,9 @@ const REASONING_UNSUPPORTED = [
   'temperature', 'top_p', 'presence_penalty', 'frequency_penalty', 'logprobs', 'top_logprobs', 'logit_bias',
 ] as const;
 
+/** o1, o3 and o4-mini also refuse `stop` ("Not supported with latest reasoning models o3 and o4-mini"). */
+const O_SERIES_UNSUPPORTED = [...REASONING_UNSUPPORTED, 'stop'] as const;
+
 /**
  * GPT-5.1 and later accept these again with reasoning effort "none" (OpenAI's GPT-5.1 guide: temperature, top_p
  * and logprobs are supported only then).
@@ -67,7 +70,7 @@ function m(id: string, init: ModelInit): CatalogModel {
     // reasoning off are those that have it off unless asked.
     model.reasoningOffByDefault = true;
   }
-  if (init.unsupported === REASONING_UNSUPPORTED) model.chatOutputLimitField = 'max_completion_tokens';
+  if (init.unsupported === REASONING_UNSUPPORTED || init.unsupported === O_SERIES_UNSUPPORTED) model.chatOutputLimitField = 'max_completion_tokens';
   if (init.pricing !== undefined) model.pricing = init.pricing;
   if (init.surfaces !== undefined) model.surfaces = init.surfaces;
   return model;
@@ -82,7 +85,7 @@ const withOpenaiWebSearch = (pricing: CatalogPricing): CatalogPricing => ({ ...p
 
 function openaiReasoning(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing, canTurnReasoningOff = false): CatalogModel {
   return m(id, {
-    displayName, context, maxOut, input: TEXT_IMAGE, pricing: withOpenaiWebSearch(pricing), unsupported: REASONING_UNSUPPORTED, surfaces: OPENAI_TEXT_SURFACES,
+    displayName, context, maxOut, input: TEXT_IMAGE, pricing: withOpenaiWebSearch(pricing), unsupported: /^o\d/.test(id) ? O_SERIES_UNSUPPORTED : REASONING_UNSUPPORTED, surfaces: OPENAI_TEXT_SURFACES,
     ...(canTurnReasoningOff ? { withoutReasoning: SAMPLING_WITHOUT_REASONING } : {}),
   });
 }

@@ -40,6 +40,9 @@ test('model unsupportedParams are stripped and reported', () => {
   const r = prepareUpstreamBody(body, attempt('o3'), settings());
   assert.deepEqual(r.body, { model: 'o3', messages: [], stream: true });
   assert.deepEqual(r.removed, ['temperature', 'top_p']);
+  // o3 and o4-mini also refuse stop sequences (OpenAI's reference); gpt-4o keeps them.
+  for (const model of ['o3', 'o4-mini']) assert.deepEqual(prepareUpstreamBody({ model, messages: [], stop: ['END'] }, attempt(model), settings()).removed, ['stop']);
+  assert.deepEqual(prepareUpstreamBody({ model: 'gpt-4o', messages: [], stop: ['END'] }, attempt('gpt-4o'), settings()).removed, []);
 });
 
 test('gpt-5.1 and later keep temperature, top_p and logprobs when the request turns reasoning off', () => {

@@ -195,3 +195,10 @@ test('documents chat can carry go up with their title; one it cannot (a PDF by U
     [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [fromFilesApi] }] }],
   ]) assert.match(untranslatableReason('messages', { messages: unsendable }, 'chat-completions') ?? '', /cannot carry/);
 });
+
+test('more stop sequences than chat takes: the first 4 go, and stop_sequences is named as not sent whole', () => {
+  const stop_sequences = ['a', 'b', 'c', 'd', 'e'];
+  const { body, removed } = messagesViaChat.request({ model: 'gpt-4o', max_tokens: 10, stop_sequences, messages: [{ role: 'user', content: 'x' }] }, plan('gpt-4o'));
+  assert.deepEqual([body.stop, removed], [['a', 'b', 'c', 'd'], ['stop_sequences']]);
+  assert.deepEqual(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 10, stop_sequences: ['a'], messages: [] }, plan('gpt-4o')).body.stop, ['a']);
+});

@@ -11,6 +11,9 @@ import { FromChatStream } from './chat-stream.ts';
 import { objects, providerMessage, toolInput, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
 
+/** The most stop sequences chat completions takes (OpenAI's `stop`: "Up to 4 sequences"). */
+const MAX_CHAT_STOP = 4;
+
 /** Messages fields with a chat-completions counterpart; any other top-level field is removed and reported. */
 const MAPPED = new Set(['model', 'models', 'messages', 'system', 'max_tokens', 'stop_sequences', 'temperature', 'top_p', 'stream', 'tools', 'tool_choice', 'thinking', 'metadata', 'output_config']);
 
@@ -225,7 +228,13 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   }
   const out: Json = { model: body.model, messages };
   if (body.max_tokens !== undefined) out.max_tokens = fittedOutputLimit(body.max_tokens, plan);
-  if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) out.stop = body.stop_sequences;
+  if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) {
+    // Chat takes at most 4 (OpenAI's limit, which the hosted compatible APIs copy; Messages takes more): the first 4
+    // go, and the field is reported as not sent whole. A custom server gets them all.
+    const fits = plan.candidate.provider.custom || body.stop_sequences.length <= MAX_CHAT_STOP;
+    out.stop = fits ? body.stop_sequences : body.stop_sequences.slice(0, MAX_CHAT_STOP);
+    if (!fits) removed.push('stop_sequences');
+  }
   if (body.temperature !== undefined) out.temperature = body.temperature;
   if (body.top_p !== undefined) out.top_p = body.top_p;
   if (asksUsageChunk(body, plan)) out.stream_options = { include_usage: true };
