@@ -2,6 +2,7 @@
 // and what reaches the provider (never the access key; the provider key in the provider's header).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { brotliCompressSync, deflateSync, gzipSync, zstdCompressSync } from 'node:zlib';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { rawHttp } from './helpers/raw-http.ts';
@@ -192,6 +193,25 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(big.status, 413);
     assert.equal(big.json().error.code, 'ERR_NGROK_27215');
     assert.match(big.headers.get('ngrok-aig-request-id')!, RQ);
+  });
+
+  test('a compressed request body (Content-Encoding gzip, br, deflate, zstd) is decoded, within the body limit; other codings are refused by name', async () => {
+    const post = (body: Buffer, coding: string) => fetch(`${h.gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-encoding': coding }, body });
+    const json = Buffer.from(JSON.stringify(chat('compressed hello')));
+    for (const [coding, encoded] of [['gzip', gzipSync(json)], ['br', brotliCompressSync(json)], ['deflate', deflateSync(json)], ['zstd', zstdCompressSync(json)]] as const) {
+      const res = await post(encoded, coding);
+      assert.equal(res.status, 200, `${coding}: ${await res.clone().text()}`);
+      assert.match(await res.text(), /You said: \\"compressed hello\\"/);
+      assert.deepEqual(h.fake.requests.at(-1)!.body!.messages, chat('compressed hello').messages, 'the provider gets plain JSON');
+      assert.equal(h.fake.requests.at(-1)!.headers['content-encoding'], undefined);
+    }
+    const unknown = await post(json, 'compress');
+    assert.deepEqual([unknown.status, ((await unknown.json()) as { error: { code: string; message: string } }).error.message], [400, 'ERR_NGROK_3801: Invalid request body: Content-Encoding "compress" is not one the gateway decodes (gzip, deflate, br or zstd); send the body uncompressed or in one of those.']);
+    const broken = await post(Buffer.from('not gzip at all'), 'gzip');
+    assert.match(((await broken.json()) as { error: { message: string } }).error.message, /not valid gzip data/);
+    // Small on the wire, past the 4 KiB limit decoded: 413, as for a body sent that large.
+    const bomb = await post(gzipSync(Buffer.from(JSON.stringify(chat('x'.repeat(100_000))))), 'gzip');
+    assert.equal(bomb.status, 413);
   });
 
   test("both SDKs' errors carry the gateway's request id for gateway-made errors", async () => {

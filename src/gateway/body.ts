@@ -1,6 +1,7 @@
 // Reads the request body into one Buffer, refusing more than the configured limit (413) as soon as the
 // declared length or the bytes received exceed it.
 import type { IncomingMessage } from 'node:http';
+import { brotliDecompress, gunzip, inflate, zstdDecompress, type ZlibOptions } from 'node:zlib';
 import { tollgateError, type TollgateError } from '../domain/errors.ts';
 import { withoutRepeatedKeys } from './body-edit.ts';
 
@@ -38,6 +39,32 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     });
     req.once('error', reject);
     req.once('close', () => { if (!ended) reject(clientLeft()); });
+  });
+}
+
+type Decode = (body: Buffer, options: ZlibOptions, done: (error: Error | null, result: Buffer) => void) => void;
+
+/** Request codings the gateway decodes (clients and proxies that compress what they send). */
+const REQUEST_DECODERS = new Map<string, Decode>([['gzip', gunzip], ['x-gzip', gunzip], ['deflate', inflate], ['br', brotliDecompress], ['zstd', zstdDecompress as Decode]]);
+
+/**
+ * The body as sent, decoded when the client compressed it (`Content-Encoding`): the decoded size is held to the same
+ * limit (413 past it), on zlib's thread pool. A coding the gateway does not decode is refused by name, not read as
+ * JSON that is "not valid".
+ */
+export function decodedBody(req: IncomingMessage, received: Buffer, limit: number): Buffer | Promise<Buffer> {
+  const coding = req.headers['content-encoding'];
+  if (coding === undefined) return received;
+  const name = coding.trim().toLowerCase();
+  if (name === '' || name === 'identity') return received;
+  const decode = REQUEST_DECODERS.get(name);
+  if (!decode) throw tollgateError('badRequestBody', { reason: `Content-Encoding "${name.slice(0, 40)}" is not one the gateway decodes (gzip, deflate, br or zstd); send the body uncompressed or in one of those.` });
+  return new Promise((resolve, reject) => {
+    decode(received, { maxOutputLength: limit }, (error, result) => {
+      if (!error) resolve(result);
+      else if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') reject(tooLarge(limit));
+      else reject(tollgateError('badRequestBody', { reason: `the body is not valid ${name} data.` }));
+    });
   });
 }
 

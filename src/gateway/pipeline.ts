@@ -13,7 +13,7 @@ import { outputLimit, outputLimitProblem, webSearchLimit } from '../domain/param
 import type { RequestContext } from './context.ts';
 import type { AuthenticatedKey } from '../state/types.ts';
 import { authenticate } from './authenticate.ts';
-import { parseBody, readBody } from './body.ts';
+import { decodedBody, parseBody, readBody } from './body.ts';
 import { headerText } from './headers.ts';
 import { refuseRoutingLoop } from './routing-loop.ts';
 import { runAttempts } from './attempt.ts';
@@ -167,7 +167,10 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   refuseRoutingLoop(ctx.req.headers, ctx.deps.options.loopId);
   const admitted = admitCredit(ctx);
   if (admitted) await admitted;
-  const request = parseBody(await readBody(ctx.req, ctx.deps.options.maxBodyBytes));
+  const limit = ctx.deps.options.maxBodyBytes;
+  let received = decodedBody(ctx.req, await readBody(ctx.req, limit), limit);
+  if (received instanceof Promise) received = await received;
+  const request = parseBody(received);
   ctx.rawBody = request.raw;
   ctx.body = request.body;
   const badLimit = outputLimitProblem(ctx.body, ctx.route.surface);
