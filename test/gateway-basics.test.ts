@@ -187,6 +187,13 @@ describe('gateway front door (sqlite)', () => {
       assert.equal(limit.status, 400);
       assert.match(limit.text, /ERR_NGROK_3801.*must be an integer/);
     }
+    // What the client's API requires, whichever model would serve it (a translated `messages` string went out as an
+    // empty conversation).
+    for (const [path, body, reason] of [['/v1/messages', { model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }, '"max_tokens" is required'], ['/v1/messages', { model: 'gpt-4o', max_tokens: 10, messages: 'hello' }, '"messages" must be an array'], ['/v1/chat/completions', { model: 'gpt-4o' }, '"messages" must be an array of messages, and is required']] as const) {
+      const refused = await gw(h, path, { token, body });
+      assert.equal(refused.status, 400);
+      assert.ok(String(refused.json().error.message).includes(reason), refused.text);
+    }
     assert.equal(h.fake.requests.length, before, 'never sent upstream');
     assert.equal((await gw(h, '/v1/chat/completions', { token, body: { model: 'gpt-4o', max_tokens: null, messages: [{ role: 'user', content: 'hi' }] } })).status, 200, 'null is no limit, as the APIs read it');
     const big = await gw(h, '/v1/chat/completions', { token, body: chat('x'.repeat(5000)) });

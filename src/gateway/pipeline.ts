@@ -10,6 +10,7 @@ import { inputTokensUpperBound } from '../domain/token-bounds.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
 import { reservationPico } from '../domain/cost.ts';
 import { outputLimit, outputLimitProblem, webSearchLimit } from '../domain/params.ts';
+import { requestShapeProblem } from '../domain/request-shape.ts';
 import type { RequestContext } from './context.ts';
 import type { AuthenticatedKey } from '../state/types.ts';
 import { authenticate } from './authenticate.ts';
@@ -173,8 +174,8 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   const request = parseBody(received);
   ctx.rawBody = request.raw;
   ctx.body = request.body;
-  const badLimit = outputLimitProblem(ctx.body, ctx.route.surface);
-  if (badLimit) throw tollgateError('badRequestBody', { reason: badLimit });
+  const malformed = requestShapeProblem(ctx.body, ctx.route.surface) ?? outputLimitProblem(ctx.body, ctx.route.surface);
+  if (malformed) throw tollgateError('badRequestBody', { reason: malformed });
   if (ctx.route.surface === 'responses') inlineStoredItems(ctx);
   const allowed = scopedCandidates(ctx);
   // Counting tokens is how a client learns whether a prompt fits, and it is never billed (meter.ts): the input

@@ -1,0 +1,14 @@
+// What a request must hold whichever model serves it: checked before any upstream call, so the client learns the
+// same thing from every candidate — a translated request would otherwise go out as something else (a `messages`
+// string as an empty conversation), and the same code work on one model and fail on another.
+import type { ApiSurface } from '../catalog/types.ts';
+
+/** Why the request lacks what its API requires, if it does (said as the provider's own 400 would). */
+export function requestShapeProblem(body: Record<string, unknown>, surface: ApiSurface): string | undefined {
+  if (surface === 'chat-completions' || surface === 'messages' || surface === 'count-tokens') {
+    if (!Array.isArray(body.messages)) return `"messages" must be an array of messages${body.messages === undefined ? ', and is required' : ''}.`;
+  }
+  // Anthropic requires the output limit on Messages (token counting refuses one).
+  if (surface === 'messages' && (body.max_tokens === undefined || body.max_tokens === null)) return '"max_tokens" is required.';
+  return undefined;
+}
