@@ -114,7 +114,33 @@ test('parallel calls all numbered 0 but with their own ids (Ollama) are separate
   t.event('', chunk({ tool_calls: [{ index: 0, id: 'o2', function: { name: 'weather', arguments: '{"city":' } }] }));
   t.event('', chunk({ tool_calls: [{ index: 0, function: { arguments: '"Rome"}' } }] }, 'tool_calls'));
   const deltas = events(t.finish()).filter(([type]) => type === 'content_block_delta').map(([, data]) => [data.index, (data.delta as { partial_json: string }).partial_json]);
-  assert.deepEqual(deltas, [[0, '{"city":"Paris"}'], [1, '{"city":'], [1, '"Rome"}']]);
+  // The first call streams live; later ones come whole at the end (see the interleaving test below).
+  assert.deepEqual(deltas, [[0, '{"city":"Paris"}'], [1, '{"city":"Rome"}']]);
+});
+
+test('calls whose chunks a server interleaves: every delta lands inside its own block, blocks one at a time', () => {
+  const t = messagesViaChat.stream(scope);
+  t.event('', chunk({ content: 'Checking.' }));
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'c0', function: { name: 'weather', arguments: '{"city":' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 1, id: 'c1', function: { name: 'time', arguments: '{"zone":' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 1, function: { arguments: '"CET"}' } }] }, 'tool_calls'));
+  const sent = events(t.finish());
+  const open = new Set<unknown>();
+  const inputs = new Map<unknown, string>();
+  for (const [type, data] of sent) {
+    if (type === 'content_block_start') { assert.equal(open.size, 0, 'one block at a time'); open.add(data.index); }
+    if (type === 'content_block_delta') {
+      assert.ok(open.has(data.index), `delta for block ${String(data.index)} while it is open`);
+      const delta = data.delta as { partial_json?: string };
+      if (delta.partial_json !== undefined) inputs.set(data.index, (inputs.get(data.index) ?? '') + delta.partial_json);
+    }
+    if (type === 'content_block_stop') open.delete(data.index);
+  }
+  assert.deepEqual([...inputs.values()].map((json) => JSON.parse(json)), [{ city: 'Paris' }, { zone: 'CET' }]);
+  const names = sent.filter(([type]) => type === 'content_block_start').map(([, data]) => (data.content_block as { name?: string; id?: string }));
+  assert.deepEqual(names.slice(1).map((b) => [b.id, b.name]), [['c0', 'weather'], ['c1', 'time']]);
+  assert.equal((sent.find(([type]) => type === 'message_delta')![1].delta as { stop_reason: string }).stop_reason, 'tool_use');
 });
 
 test('a long metadata.user_id (Claude Code\'s) goes as its SHA-256, within OpenAI\'s 64 characters; thinking-only turns are left out', () => {

@@ -330,6 +330,10 @@ class ChatToMessages extends FromChatStream {
   #toolBlocks = new Map<number, number>();
   /** Chat's tool-call index → its id, for calls whose name has not come yet. */
   #unnamedCalls = new Map<number, string | undefined>();
+  /** Chat's index of the call whose block streams live: the first call to get a block. */
+  #live: number | undefined;
+  /** The other calls, by chat index in arrival order: sent whole (one block each) when the stream ends. */
+  #held = new Map<number, { id: string | undefined; name: string; args: string }>();
   #stopReason = 'end_turn';
   #usage: Json | undefined;
   readonly #toolNames: ReadonlyMap<string, string> | undefined;
@@ -359,6 +363,13 @@ class ChatToMessages extends FromChatStream {
     const at = typeof call.index === 'number' ? call.index : 0;
     const fn = obj(call.function);
     let index = this.#toolBlocks.get(at);
+    // Messages streams one block at a time. A server interleaving its calls' chunks (call 0, call 1, call 0…) would
+    // have a delta land after its block's stop, where a client finalising a call's input at the stop reads it cut
+    // short: the first call streams live, and every other is held and sent whole when the stream ends.
+    if (index === undefined && this.#live !== undefined) {
+      this.#hold(at, call.id, fn);
+      return;
+    }
     if (index === undefined) {
       const id = typeof call.id === 'string' ? call.id : this.#unnamedCalls.get(at);
       const hasArguments = typeof fn?.arguments === 'string' && fn.arguments !== '';
@@ -379,7 +390,21 @@ class ChatToMessages extends FromChatStream {
     this.#unnamedCalls.delete(at);
     this.#startBlock('tool', { type: 'tool_use', id: id ?? `toolu_${at}`, name: clientToolName(name, this.#toolNames) ?? '', input: {} });
     this.#toolBlocks.set(at, this.#open);
+    if (this.#live === undefined) {
+      this.#live = at;
+      // Calls still waiting for their names are not live either.
+      for (const [waiting, waitingId] of this.#unnamedCalls) this.#hold(waiting, waitingId, undefined);
+      this.#unnamedCalls.clear();
+    }
     return this.#open;
+  }
+
+  #hold(at: number, id: unknown, fn: Json | undefined): void {
+    let held = this.#held.get(at);
+    if (!held) this.#held.set(at, (held = { id: undefined, name: '', args: '' }));
+    if (typeof id === 'string') held.id = id;
+    if (typeof fn?.name === 'string' && fn.name !== '' && held.name === '') held.name = fn.name;
+    if (typeof fn?.arguments === 'string') held.args += fn.arguments;
   }
 
   protected finishReason(reason: string): void {
@@ -394,6 +419,10 @@ class ChatToMessages extends FromChatStream {
   protected close(): void {
     // A call still waiting for its name is a call all the same.
     for (const [at, id] of this.#unnamedCalls) this.#startToolBlock(at, id, '');
+    for (const [at, held] of this.#held) {
+      const index = this.#startToolBlock(at, held.id, held.name);
+      if (held.args !== '') this.out += sse('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: held.args } });
+    }
     this.#closeBlock();
     const stop = this.#toolBlocks.size > 0 ? stopWithCalls(this.#stopReason) : this.#stopReason;
     this.out += sse('message_delta', { delta: { stop_reason: stop, stop_sequence: null }, usage: this.#usage ?? { output_tokens: 0 } });
