@@ -377,6 +377,8 @@ describe('gateway front door (sqlite)', () => {
     }
     const typo = await gw(h, '/v1/models/anthropic:claude-sonet-4-6', { token: scoped.token });
     assert.match(typo.json().error.message, /Did you mean "anthropic:claude-sonnet-4-6"\?/);
+    const bareTypo = await gw(h, '/v1/models/claude-sonet-4-6', { token: scoped.token });
+    assert.match(bareTypo.json().error.message, /Did you mean "claude-sonnet-4-6"\?/, 'a bare name among bare names');
     assert.equal((await gw(h, '/v1/models/openai:gpt-4o')).status, 401);
     assert.equal((await gw(h, '/v1/models/openai:gpt-4o', { method: 'HEAD', token })).status, 200);
   });

@@ -59,7 +59,9 @@ export function visibleModels(catalog: Catalog, account: AccountSnapshot, access
 function findModel(requested: string, catalog: Catalog, account: AccountSnapshot, access: AccessScope | null): Candidate {
   const found = resolveListedModel(requested, catalog, account);
   if (found && applyScope([found], access).allowed.length === 1) return found;
-  const best = suggestName(requested, visibleModels(catalog, account, access).map(modelId));
+  // Suggested in the form asked: a bare name among bare names (`gpt-4oo` is 7 edits from `openai:gpt-4o`).
+  const qualified = requested.includes(':');
+  const best = suggestName(requested, visibleModels(catalog, account, access).map((c) => (qualified ? modelId(c) : c.modelId)));
   // 27224 is the gateway's "unknown model", answered 404 here: the SDKs raise their NotFoundError.
   throw new TollgateError(Errors.unknownModel, { model: requested, suggestion: best ? ` Did you mean "${best}"?` : '' }, 404);
 }
