@@ -281,6 +281,14 @@ describe('translation: Responses requests served over chat completions and Messa
     const up = lastUpstream();
     assert.equal(up.path, '/v1/responses');
     assert.deepEqual(up.body!.input, [{ role: 'assistant', content: first.output_text }, { role: 'user', content: 'second' }]);
+    // The translated response itself is held by no provider: continuing it is refused with what to do instead,
+    // never sent to OpenAI (which would answer an opaque "not found").
+    const sent = h.fake.requests.length;
+    for (const model of ['openai:gpt-4o', 'claude-haiku-4-5']) {
+      await assert.rejects(openai.responses.create({ model, previous_response_id: first.id, input: 'third' }),
+        (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27228.*translated.*whole conversation/.test(e.message));
+    }
+    assert.equal(h.fake.requests.length, sent);
   });
 
   test('references are written out before the input cap measures the request; store: false keeps nothing', async () => {

@@ -3,7 +3,7 @@
 // TollgateError, which the server writes in the request's wire format.
 import { TollgateError, tollgateError } from '../domain/errors.ts';
 import { resolveCandidates, type Candidate } from '../domain/resolve.ts';
-import { untranslatableReason, withStoredItemsInline } from './translate/index.ts';
+import { isTranslatedResponseId, untranslatableReason, withStoredItemsInline } from './translate/index.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { inputTokensUpperBound } from '../domain/token-bounds.ts';
@@ -176,7 +176,11 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   ctx.body = request.body;
   const malformed = requestShapeProblem(ctx.body, ctx.route.surface) ?? outputLimitProblem(ctx.body, ctx.route.surface);
   if (malformed) throw tollgateError('badRequestBody', { reason: malformed });
-  if (ctx.route.surface === 'responses') inlineStoredItems(ctx);
+  if (ctx.route.surface === 'responses') {
+    // A response this gateway translated lives nowhere: no model could continue it, OpenAI's least of all.
+    if (isTranslatedResponseId(ctx.body.previous_response_id)) throw tollgateError('invalidRequest', { reason: `"previous_response_id" names a response this gateway translated from another model's answer ("${String(ctx.body.previous_response_id)}"): no provider holds it. Send the whole conversation instead (its output items may be sent back as item_reference).` });
+    inlineStoredItems(ctx);
+  }
   const allowed = scopedCandidates(ctx);
   // Counting tokens is how a client learns whether a prompt fits, and it is never billed (meter.ts): the input
   // cap does not refuse it, and nothing is held (nor tokenised to size a hold) once the balance admitted it.

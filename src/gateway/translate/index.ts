@@ -12,6 +12,7 @@ import type { Translator } from './types.ts';
 
 export type { StreamTranslation, TranslationScope, Translator } from './types.ts';
 export { withStoredItemsInline } from './stored-items.ts';
+export { isTranslatedResponseId } from './responses-via-chat.ts';
 
 /**
  * Responses → chat completions → Messages. Of the chat fields the Responses half writes, Messages has no place for

@@ -4,7 +4,7 @@ import { createCatalog } from '../../catalog/index.ts';
 import { resolveCandidates } from '../../domain/resolve.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { snapshot } from '../../../test/helpers/snapshot.ts';
-import { responsesViaChat } from './responses-via-chat.ts';
+import { isTranslatedResponseId, responsesViaChat } from './responses-via-chat.ts';
 import { storedStateReason as untranslatableReason, withStoredItemsInline } from './stored-items.ts';
 import { translatorFor, untranslatableReason as translationRefusal } from './index.ts';
 
@@ -52,7 +52,8 @@ test('an answer cut at the length limit is an incomplete response, its last item
   }, scope) as Record<string, unknown>;
   assert.deepEqual([response.status, response.incomplete_details, response.created_at], ['incomplete', { reason: 'max_output_tokens' }, 1700000000]);
   // Ids of the gateway's own, unique per response (a client may refer back to an item by id).
-  const base = /^resp_(\w{24})$/.exec(String(response.id))![1]!;
+  const base = /^resp_tg(\w{24})$/.exec(String(response.id))![1]!;
+  assert.ok(isTranslatedResponseId(response.id) && !isTranslatedResponseId('resp_68af0c1e2b7c81909a5e4d2b3c1f0a9e0b8c7d6e5f4a3b2c'), 'told apart from OpenAI\'s own');
   assert.deepEqual(response.output, [
     { type: 'message', id: `msg_${base}`, status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'Partial', annotations: [] }] },
     // The item being written when the limit cut the answer (here the call) is incomplete, as OpenAI marks it.

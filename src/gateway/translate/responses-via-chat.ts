@@ -172,6 +172,16 @@ function responseUsage(usage: unknown): Json {
  * Ids of our own for the response and its items: a client may refer back to an item by id (`item_reference`), so
  * they must be unique, which the provider's chat ids are not always (a local server may repeat one).
  */
+/**
+ * A translated response's id: `resp_tg…`. OpenAI's are hexadecimal after `resp_`, so a `t` tells the gateway's
+ * apart — a client sending one back as `previous_response_id` is told no provider holds it (pipeline.ts).
+ */
+const TRANSLATED_RESPONSE = /^resp_tg[A-Za-z0-9]{24}$/;
+
+export function isTranslatedResponseId(id: unknown): boolean {
+  return typeof id === 'string' && TRANSLATED_RESPONSE.test(id);
+}
+
 function newBaseId(): string {
   return randomBase62(24);
 }
@@ -196,7 +206,7 @@ const INCOMPLETE: Readonly<Record<string, string>> = { length: 'max_output_token
 function responseObject(id: string, model: unknown, created: unknown, output: Json[], finish: unknown, usage: Json | null): Json {
   const reason = typeof finish === 'string' && Object.hasOwn(INCOMPLETE, finish) ? INCOMPLETE[finish] : undefined;
   return {
-    id: `resp_${id}`, object: 'response', created_at: typeof created === 'number' ? created : Math.floor(Date.now() / 1000), model: model ?? '',
+    id: `resp_tg${id}`, object: 'response', created_at: typeof created === 'number' ? created : Math.floor(Date.now() / 1000), model: model ?? '',
     status: reason ? 'incomplete' : 'completed', error: null, incomplete_details: reason ? { reason } : null,
     output, parallel_tool_calls: true, tool_choice: 'auto', tools: [], usage,
   };
