@@ -204,7 +204,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   const translator = translatorFor(ctx.route.surface, plan.candidate.surface);
   // A client that asked Responses not to store (`store: false`) will not refer back: nothing is kept for it.
   const translated = translator?.request(ctx.body!, plan);
-  const scope = translator ? { accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true, toolNames: translated?.toolNames } : undefined;
+  const scope = translator ? { accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true, toolNames: translated?.toolNames, request: ctx.body! } : undefined;
   const prepared = prepareUpstreamBody(translated?.body ?? ctx.body!, plan, settings);
   const removed = translated && translated.removed.length > 0 ? [...translated.removed, ...prepared.removed] : prepared.removed;
   let body = prepared.body;

@@ -212,3 +212,14 @@ test('a tool output of several text parts goes to chat as text parts, not run to
   assert.deepEqual(messages[2], { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: '3 passed' }, { type: 'text', text: '1 failed' }] });
   assert.deepEqual(messages[3], { role: 'user', content: [{ type: 'text', text: 'Output of tool call gone:\na\nb' }] });
 });
+
+test('the response object repeats the request\'s tools, tool choice and settings, as OpenAI\'s does', () => {
+  const tools = [{ type: 'function', name: 'weather', parameters: { type: 'object' } }];
+  const request = { model: 'claude-sonnet-4-6', input: 'hi', instructions: 'Be brief.', tools, tool_choice: 'required', parallel_tool_calls: false, temperature: 0.3, max_output_tokens: 500 };
+  const answer = responsesViaChat.answer({ id: 'c', model: 'm', choices: [{ finish_reason: 'stop', message: { content: 'ok' } }] }, { ...scope, request }) as Record<string, unknown>;
+  assert.deepEqual([answer.tools, answer.tool_choice, answer.parallel_tool_calls, answer.instructions, answer.temperature, answer.max_output_tokens, answer.top_p], [tools, 'required', false, 'Be brief.', 0.3, 500, null]);
+  const t = responsesViaChat.stream({ ...scope, request });
+  t.event('', JSON.stringify({ id: 'c', model: 'm', choices: [{ index: 0, delta: { content: 'ok' }, finish_reason: 'stop' }] }));
+  const completed = (t.take() + t.finish()).split('\n\n').filter(Boolean).map((block) => JSON.parse(block.split('\n')[1]!.slice(6)) as { type: string; response?: Record<string, unknown> }).find((e) => e.type === 'response.completed')!;
+  assert.deepEqual([completed.response!.tools, completed.response!.tool_choice], [tools, 'required']);
+});

@@ -203,12 +203,26 @@ function keep(scope: TranslationScope, items: readonly Json[]): void {
 const INCOMPLETE: Readonly<Record<string, string>> = { length: 'max_output_tokens', content_filter: 'content_filter' };
 
 /** The response object; a cut or refused answer is `incomplete`, as Responses reports it (SDKs read the reason). */
-function responseObject(id: string, model: unknown, created: unknown, output: Json[], finish: unknown, usage: Json | null): Json {
+function responseObject(id: string, model: unknown, created: unknown, output: Json[], finish: unknown, usage: Json | null, request: Json | undefined): Json {
   const reason = typeof finish === 'string' && Object.hasOwn(INCOMPLETE, finish) ? INCOMPLETE[finish] : undefined;
   return {
     id: `resp_tg${id}`, object: 'response', created_at: typeof created === 'number' ? created : Math.floor(Date.now() / 1000), model: model ?? '',
     status: reason ? 'incomplete' : 'completed', error: null, incomplete_details: reason ? { reason } : null,
-    output, parallel_tool_calls: true, tool_choice: 'auto', tools: [], usage,
+    output, ...echoed(request), usage,
+  };
+}
+
+/** What a Responses object repeats of its request, as OpenAI's does (tracing and loggers show it): the client's values, else the defaults. */
+function echoed(request: Json | undefined): Json {
+  const r = request ?? {};
+  return {
+    instructions: typeof r.instructions === 'string' ? r.instructions : null,
+    max_output_tokens: typeof r.max_output_tokens === 'number' ? r.max_output_tokens : null,
+    parallel_tool_calls: typeof r.parallel_tool_calls === 'boolean' ? r.parallel_tool_calls : true,
+    temperature: typeof r.temperature === 'number' ? r.temperature : null,
+    tool_choice: r.tool_choice ?? 'auto',
+    tools: Array.isArray(r.tools) ? r.tools : [],
+    top_p: typeof r.top_p === 'number' ? r.top_p : null,
   };
 }
 
@@ -227,7 +241,7 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   // Cut at the output limit: the last item was being written (a call's arguments may be half a JSON document).
   if (choice?.finish_reason === 'length' && output.length > 0) output[output.length - 1]!.status = 'incomplete';
   keep(scope, output);
-  return responseObject(base, chat.model, chat.created, output, choice?.finish_reason, responseUsage(chat.usage));
+  return responseObject(base, chat.model, chat.created, output, choice?.finish_reason, responseUsage(chat.usage), scope.request);
 }
 
 interface OpenCall { id: string; name: string; arguments: string; outputIndex: number; index: number }
@@ -260,7 +274,7 @@ class ChatToResponses extends FromChatStream {
   protected started(chunk: Json): void {
     this.#model = chunk.model ?? '';
     this.#created = chunk.created;
-    const response = { ...responseObject(this.#id, this.#model, this.#created, [], undefined, null), status: 'in_progress' };
+    const response = { ...responseObject(this.#id, this.#model, this.#created, [], undefined, null, this.#scope.request), status: 'in_progress' };
     this.#emit('response.created', { response });
     this.#emit('response.in_progress', { response });
   }
@@ -340,7 +354,7 @@ class ChatToResponses extends FromChatStream {
     }
     keep(this.#scope, this.#items);
     // Zeros when the provider reported none (SDK schemas require the object); the gateway estimates what it bills.
-    const response = responseObject(this.#id, this.#model, this.#created, this.#items, this.#finish, this.#usage ?? responseUsage(undefined));
+    const response = responseObject(this.#id, this.#model, this.#created, this.#items, this.#finish, this.#usage ?? responseUsage(undefined), this.#scope.request);
     this.#emit(response.status === 'incomplete' ? 'response.incomplete' : 'response.completed', { response });
   }
 }

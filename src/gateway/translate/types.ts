@@ -26,7 +26,11 @@ export interface StreamTranslation {
  * account (stored-items.ts) unless it asked not to store it (`keep` false); a chat client's stream carries a usage
  * chunk when it asked for one (`includeUsage`).
  */
-export interface TranslationScope { accountId: string; keep: boolean; includeUsage: boolean; toolNames?: ReadonlyMap<string, string> | undefined }
+export interface TranslationScope {
+  accountId: string; keep: boolean; includeUsage: boolean; toolNames?: ReadonlyMap<string, string> | undefined;
+  /** The client's request, for what its format's answer repeats of it (a Responses object's tools, instructions…). */
+  request?: Record<string, unknown> | undefined;
+}
 
 export interface Translator {
   request(body: Record<string, unknown>, plan: AttemptPlan): TranslatedRequest;
