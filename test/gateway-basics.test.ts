@@ -292,6 +292,11 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(unknownPath.status, 404);
     const small = await gw(h, '/v1/chat/completions', { body: chat() });
     assert.equal(small.status, 401);
+    // The absolute form of the request target (a client using the gateway as its HTTP proxy): served as its path.
+    const body = JSON.stringify(chat('absolute'));
+    const absolute = await rawHttp(h.gatewayUrl, `POST ${h.gatewayUrl}/v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    assert.equal(absolute.status, 200, absolute.body);
+    assert.match(absolute.body, /You said: \\"absolute\\"/);
   });
 
   test('/v1/models lists what the key may use, in OpenAI list shape', async () => {

@@ -165,9 +165,20 @@ export class RequestsInFlight {
   }
 }
 
+/**
+ * The request target as a path: RFC 9112 §3.2.2 has servers accept the absolute form (`POST http://host/v1/…`),
+ * which clients set to use the gateway as a proxy send.
+ */
+function originForm(target: string): string {
+  const match = /^https?:\/\/[^/?#]*(.*)$/i.exec(target);
+  return match ? (match[1] === '' ? '/' : match[1]!.startsWith('?') ? `/${match[1]}` : match[1]!) : target;
+}
+
 export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsInFlight()): (req: IncomingMessage, res: ServerResponse) => void {
   return function onRequest(req, res) {
-    const url = req.url ?? '/';
+    let url = req.url ?? '/';
+    // Rewritten on the request itself, so every later reader (tracing, logs) sees the path.
+    if (url.charCodeAt(0) !== 47 /* / */) req.url = url = originForm(url);
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const method = req.method;
