@@ -56,6 +56,8 @@ for (const kind of STORE_KINDS) {
         expectError(await control.call('PATCH', '/gateway-config', body), 400, 'ERR_NGROK_27606');
       }
       expectError(await control.call('PATCH', '/gateway-config', { metadata: 'x'.repeat(4097) }), 400, 'ERR_NGROK_27604');
+      // An int64 past what JSON numbers hold exactly: the range is named, not a "format".
+      assert.match(expectError(await control.call('PATCH', '/gateway-config', { maxInputTokens: 2 ** 53 }), 400, 'ERR_NGROK_27606').msg, /"maxInputTokens" must be an integer from -9007199254740991 to 9007199254740991/);
       assert.deepEqual(await get(), beforeCfg);
     });
 

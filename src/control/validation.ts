@@ -68,6 +68,12 @@ export function validationError(tag: string, e: ErrorObject): TollgateError {
     }
     case 'type':
       return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} must be of type ${(e.params as { type: string | string[] }).type}.` });
+    case 'format':
+      // int64 values past 2^53 cannot be read exactly from JSON (as in most JSON parsers): say the range, not "format".
+      if ((e.params as { format: string }).format === 'int64') {
+        return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} must be an integer from -9007199254740991 to 9007199254740991 (larger JSON numbers are not read exactly).` });
+      }
+      return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} ${e.message ?? 'is invalid'}.` });
     case 'enum':
       return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} must be one of: ${((e.params as { allowedValues: unknown[] }).allowedValues).filter((v) => v !== null).join(', ')}.` });
     default:
