@@ -2,7 +2,8 @@
 // docs/decisions/gateway-behaviour.md): every failure a 429 → 429 (SDKs raise RateLimitError); the total
 // timeout → 504 3810; the last attempt timed out → 504 27207; only connection errors → 502 3800 (27235 when the
 // last one broke off after the provider answered); anything
-// else → 503 3807 listing each attempt (provider, model, key id, status — never a secret or a provider body).
+// else → 503 3807 listing each attempt (provider, model, key id, status — never a secret or a provider body); a
+// request never written (a stored key no header can carry) among them, said so rather than "unreachable".
 import { tollgateError, type TollgateError } from '../domain/errors.ts';
 import type { AttemptRecord } from './meter.ts';
 
@@ -32,6 +33,7 @@ function describe(r: AttemptRecord, i: number, perRequestMs: number): string {
       else what = `HTTP ${r.statusCode}`;
       break;
     case 'auth': what = r.statusCode === 402 ? 'HTTP 402 credential out of funds' : `HTTP ${r.statusCode} credential rejected`; break;
+    case 'unsendable': what = 'not sent: a header value holds characters HTTP forbids (rotate the provider key to one without line breaks or control characters)'; break;
     default: what = r.statusCode ? `HTTP ${r.statusCode}` : 'no response';
   }
   return `[${i + 1}] ${candidate.provider.id}:${candidate.modelId} with ${key}: ${what}`;

@@ -89,3 +89,21 @@ test('a pool no call used for a whole sweep period is closed; one in use or with
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('a credential no header can carry (stored before values were checked) is never sent: the attempt fails as unsendable, not as a connection', async () => {
+  let requests = 0;
+  const server = createServer((req, res) => { requests++; req.resume(); res.end('{}'); });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const upstreams = new Upstreams({ loopId: '0123456789abcdef', allowPrivate: true });
+  try {
+    const exchange = new UpstreamExchange();
+    const p = { ...plan(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, false), credential: 'sk-a\nb' };
+    upstreams.dispatch({ plan: p, body: Buffer.from('{}'), clientHeaders: {}, idleTimeoutMs: 2000 }, exchange);
+    await assert.rejects(exchange.head, (e: NodeJS.ErrnoException) => e.code === 'UND_ERR_INVALID_ARG');
+    assert.equal(requests, 0);
+  } finally {
+    await upstreams.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
