@@ -198,7 +198,7 @@ test('a Codex turn mixing a freeform call and a function call: the tool message 
   }
 });
 
-test('a tool output of several text parts goes to chat as text parts, not run together', () => {
+test('a tool output of several text parts goes to chat as one string, parts on their own lines (chat servers refuse arrays there)', () => {
   const { body } = responsesViaChat.request({
     model: 'claude-sonnet-4-6',
     input: [
@@ -209,7 +209,7 @@ test('a tool output of several text parts goes to chat as text parts, not run to
     ],
   }, plan('claude-sonnet-4-6'));
   const messages = body.messages as Record<string, unknown>[];
-  assert.deepEqual(messages[2], { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: '3 passed' }, { type: 'text', text: '1 failed' }] });
+  assert.deepEqual(messages[2], { role: 'tool', tool_call_id: 'c1', content: '3 passed\n1 failed' });
   assert.deepEqual(messages[3], { role: 'user', content: [{ type: 'text', text: 'Output of tool call gone:\na\nb' }] });
 });
 

@@ -35,10 +35,12 @@ function outputTexts(output: unknown): string[] {
   return objects(output).filter((p) => typeof p.text === 'string').map((p) => p.text as string);
 }
 
-/** A tool output's text as a tool message's content: one part as a string, several as text parts (joined, they would run together). */
-function outputContent(output: unknown): string | Json[] {
-  const texts = outputTexts(output);
-  return texts.length <= 1 ? (texts[0] ?? '') : texts.map((text) => ({ type: 'text', text }));
+/**
+ * A tool output's text as a tool message's content: always a string, parts on their own lines. Several chat servers
+ * (DeepSeek, Groq, Qwen) refuse a tool message whose content is an array, and a newline keeps parts from running together.
+ */
+function outputContent(output: unknown): string {
+  return outputTexts(output).join('\n');
 }
 
 /**
