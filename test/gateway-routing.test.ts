@@ -521,6 +521,9 @@ describe('gateway routing and failover (sqlite)', () => {
       h.fake.reset();
       await anthropic.messages.create({ ...params, max_tokens: 1000 });
       assert.equal(h.fake.requests.at(-1)!.body!.max_tokens, 50, 'the cap is in force');
+      // Messages requires max_tokens, but with a cap the gateway supplies it: the request is not refused.
+      await anthropic.messages.create(params as Anthropic.MessageCreateParamsNonStreaming);
+      assert.equal(h.fake.requests.at(-1)!.body!.max_tokens, 50, 'the cap is added as the limit');
       assert.deepEqual(await anthropic.messages.countTokens(params), { input_tokens: FAKE_TOKEN_COUNT });
       assert.equal(h.fake.requests.at(-1)!.body!.max_tokens, undefined);
     } finally {

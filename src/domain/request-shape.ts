@@ -3,12 +3,17 @@
 // string as an empty conversation), and the same code work on one model and fail on another.
 import type { ApiSurface } from '../catalog/types.ts';
 
-/** Why the request lacks what its API requires, if it does (said as the provider's own 400 would). */
-export function requestShapeProblem(body: Record<string, unknown>, surface: ApiSurface): string | undefined {
+/**
+ * Why the request lacks what its API requires, if it does (said as the provider's own 400 would). `outputCap` is the
+ * account's maxOutputTokens: when set, the gateway adds it as the limit a request leaves out (params.ts).
+ */
+export function requestShapeProblem(body: Record<string, unknown>, surface: ApiSurface, outputCap: number | null): string | undefined {
   if (surface === 'chat-completions' || surface === 'messages' || surface === 'count-tokens') {
     if (!Array.isArray(body.messages)) return `"messages" must be an array of messages${body.messages === undefined ? ', and is required' : ''}.`;
   }
-  // Anthropic requires the output limit on Messages (token counting refuses one).
-  if (surface === 'messages' && (body.max_tokens === undefined || body.max_tokens === null)) return '"max_tokens" is required.';
+  // Anthropic requires the output limit on Messages (token counting refuses one), unless the account's cap supplies it.
+  if (surface === 'messages' && (body.max_tokens === undefined || body.max_tokens === null) && !(outputCap !== null && outputCap > 0)) {
+    return '"max_tokens" is required.';
+  }
   return undefined;
 }
