@@ -29,11 +29,14 @@ export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders
 
 /**
  * A translated answer labelled as what it is: JSON the gateway wrote (whatever type the provider's error page had),
- * and the request id in the header the client's SDK reads (`request-id` for Anthropic's, `x-request-id` for
- * OpenAI's) — the provider's own id under the other name, else the gateway's.
+ * never under the provider's `content-encoding` (one the exchange could not decode stays on the header for a body
+ * passed through, but these bytes are the gateway's own), and the request id in the header the client's SDK reads
+ * (`request-id` for Anthropic's, `x-request-id` for OpenAI's) — the provider's own id under the other name, else
+ * the gateway's.
  */
 function asClientsOwn(headers: OutHeaders, ctx: RequestContext, translated: 'json' | 'stream'): void {
   if (translated === 'json') headers['content-type'] = 'application/json';
+  delete headers['content-encoding'];
   const [own, other] = ctx.route.format === 'anthropic' ? ['request-id', 'x-request-id'] : ['x-request-id', 'request-id'];
   if (headers[own] === undefined) headers[own] = headers[other] ?? ctx.requestId;
 }
