@@ -52,7 +52,7 @@ function mediaParts(block: Json): Json[] | undefined {
   else if (source.type === 'text') parts = [{ type: 'text', text: String(source.data) }];
   // A custom-content document: its own text and image blocks.
   else if (source.type === 'content') {
-    const inner = blocks(source.content).map((b) => (b.type === 'text' ? [{ type: 'text', text: String(b.text) }] : mediaParts(b)));
+    const inner = blocks(source.content).map((b) => (b.type === 'text' ? [{ type: 'text', text: typeof b.text === 'string' ? b.text : '' }] : mediaParts(b)));
     if (inner.some((p) => p === undefined)) return undefined;
     parts = inner.flat() as Json[];
   }

@@ -171,10 +171,6 @@ function responseUsage(usage: unknown): Json {
 }
 
 /**
- * Ids of our own for the response and its items: a client may refer back to an item by id (`item_reference`), so
- * they must be unique, which the provider's chat ids are not always (a local server may repeat one).
- */
-/**
  * A translated response's id: `resp_tg…`. OpenAI's are hexadecimal after `resp_`, so a `t` tells the gateway's
  * apart — a client sending one back as `previous_response_id` is told no provider holds it (pipeline.ts).
  */
@@ -184,6 +180,10 @@ export function isTranslatedResponseId(id: unknown): boolean {
   return typeof id === 'string' && TRANSLATED_RESPONSE.test(id);
 }
 
+/**
+ * Ids of our own for the response and its items: a client may refer back to an item by id (`item_reference`), so
+ * they must be unique, which the provider's chat ids are not always (a local server may repeat one).
+ */
 function newBaseId(): string {
   return randomBase62(24);
 }
