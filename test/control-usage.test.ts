@@ -155,6 +155,8 @@ for (const kind of STORE_KINDS) {
       // Equal bounds finer than a millisecond are a valid window (inclusive both ends) that no stored time falls in.
       assert.deepEqual((await list('startTime=2024-05-01T10:00:00.0005Z&endTime=2024-05-01T10:00:00.0005Z')).aiGatewayUsage, []);
       expectSchema(await control.call('GET', '/usage/overview?startTime=2024-05-01T10:00:00.0005Z&endTime=2024-05-01T10:00:00.0005Z'), 200, 'AIGatewayUsageOverview');
+      // Within one millisecond, a start past the end is still an inverted window.
+      assert.match(expectError(await control.call('GET', '/usage?startTime=2024-05-01T10:00:00.0005Z&endTime=2024-05-01T10:00:00.0001Z'), 400, 'ERR_NGROK_27606').msg, /must not be after/);
       // 23:59:60 (a leap second) is valid RFC 3339: the end of that day, the start of the next.
       assert.deepEqual((await list('startTime=2016-12-31T00:00:00Z&endTime=2016-12-31T23:59:60Z')).aiGatewayUsage, []);
       assert.deepEqual((await list('startTime=2016-12-31T23:59:60Z&endTime=2017-01-01T00:00:01Z')).aiGatewayUsage, []);

@@ -52,8 +52,16 @@ function window(q: { startTime: string; endTime?: string | undefined }): { start
   const end = instant('endTime', q.endTime, now, 'end');
   // Compared as given, not as rounded: equal bounds finer than a millisecond are a window (inclusive at both ends),
   // one no stored time falls in, so an empty page rather than a 400.
-  if (instant('startTime', q.startTime, now, 'end') > end) throw invalid('startTime', '"startTime" must not be after "endTime".');
+  const startFloor = instant('startTime', q.startTime, now, 'end');
+  if (startFloor > end || (startFloor === end && subMillisecond(q.startTime) > subMillisecond(q.endTime))) {
+    throw invalid('startTime', '"startTime" must not be after "endTime".');
+  }
   return { start, end };
+}
+
+/** The digits of a time past the millisecond, as a comparable fixed-width string ('' for a bound left out). */
+function subMillisecond(value: string | undefined): string {
+  return (SECONDS.exec(value ?? '')?.[2]?.slice(3) ?? '').padEnd(6, '0');
 }
 
 function encodeCursor(p: UsagePosition): string {
