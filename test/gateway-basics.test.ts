@@ -2,7 +2,7 @@
 // and what reaches the provider (never the access key; the provider key in the provider's header).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { brotliCompressSync, deflateSync, gzipSync, zstdCompressSync } from 'node:zlib';
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync, zstdCompressSync } from 'node:zlib';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { rawHttp } from './helpers/raw-http.ts';
@@ -205,7 +205,7 @@ describe('gateway front door (sqlite)', () => {
   test('a compressed request body (Content-Encoding gzip, br, deflate, zstd) is decoded, within the body limit; other codings are refused by name', async () => {
     const post = (body: Buffer, coding: string) => fetch(`${h.gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-encoding': coding }, body });
     const json = Buffer.from(JSON.stringify(chat('compressed hello')));
-    for (const [coding, encoded] of [['gzip', gzipSync(json)], ['br', brotliCompressSync(json)], ['deflate', deflateSync(json)], ['zstd', zstdCompressSync(json)]] as const) {
+    for (const [coding, encoded] of [['gzip', gzipSync(json)], ['br', brotliCompressSync(json)], ['deflate', deflateSync(json)], ['deflate', deflateRawSync(json)], ['zstd', zstdCompressSync(json)]] as const) {
       const res = await post(encoded, coding);
       assert.equal(res.status, 200, `${coding}: ${await res.clone().text()}`);
       assert.match(await res.text(), /You said: \\"compressed hello\\"/);

@@ -1,7 +1,7 @@
 // Reads the request body into one Buffer, refusing more than the configured limit (413) as soon as the
 // declared length or the bytes received exceed it.
 import type { IncomingMessage } from 'node:http';
-import { brotliDecompress, gunzip, inflate, zstdDecompress, type ZlibOptions } from 'node:zlib';
+import { brotliDecompress, gunzip, inflate, inflateRaw, zstdDecompress, type ZlibOptions } from 'node:zlib';
 import { tollgateError, type TollgateError } from '../domain/errors.ts';
 import { withoutRepeatedKeys } from './body-edit.ts';
 
@@ -10,7 +10,7 @@ export function tooLarge(limit: number): TollgateError {
 }
 
 /** The client's connection closed before its body was read: what node:http raises for it ('aborted'). */
-function clientLeft(): Error {
+export function clientLeft(): Error {
   return Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
 }
 
@@ -44,8 +44,19 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 type Decode = (body: Buffer, options: ZlibOptions, done: (error: Error | null, result: Buffer) => void) => void;
 
+/**
+ * `deflate` is zlib-wrapped by RFC 9110, but some clients send the raw stream under that name (as servers long did
+ * with answers): read as zlib first, as raw deflate if the zlib header is not there.
+ */
+const inflateEither: Decode = (body, options, done) => {
+  inflate(body, options, (error, result) => {
+    if (error && (error as NodeJS.ErrnoException).code === 'Z_DATA_ERROR') inflateRaw(body, options, done);
+    else done(error, result);
+  });
+};
+
 /** Request codings the gateway decodes (clients and proxies that compress what they send). */
-const REQUEST_DECODERS = new Map<string, Decode>([['gzip', gunzip], ['x-gzip', gunzip], ['deflate', inflate], ['br', brotliDecompress], ['zstd', zstdDecompress as Decode]]);
+const REQUEST_DECODERS = new Map<string, Decode>([['gzip', gunzip], ['x-gzip', gunzip], ['deflate', inflateEither], ['br', brotliDecompress], ['zstd', zstdDecompress as Decode]]);
 
 /**
  * The body as sent, decoded when the client compressed it (`Content-Encoding`): the decoded size is held to the same

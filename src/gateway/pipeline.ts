@@ -14,7 +14,7 @@ import { requestShapeProblem } from '../domain/request-shape.ts';
 import type { RequestContext } from './context.ts';
 import type { AuthenticatedKey } from '../state/types.ts';
 import { authenticate } from './authenticate.ts';
-import { decodedBody, parseBody, readBody } from './body.ts';
+import { clientLeft, decodedBody, parseBody, readBody } from './body.ts';
 import { headerText } from './headers.ts';
 import { refuseRoutingLoop } from './routing-loop.ts';
 import { runAttempts } from './attempt.ts';
@@ -170,7 +170,11 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   if (admitted) await admitted;
   const limit = ctx.deps.options.maxBodyBytes;
   let received = decodedBody(ctx.req, await readBody(ctx.req, limit), limit);
-  if (received instanceof Promise) received = await received;
+  if (received instanceof Promise) {
+    received = await received;
+    // Decoding waited on zlib's pool: a client that left meanwhile is not worth the admission work.
+    if (ctx.clientGone) throw clientLeft();
+  }
   const request = parseBody(received);
   ctx.rawBody = request.raw;
   ctx.body = request.body;
