@@ -10,6 +10,7 @@ import { grantCredits } from '../src/store/credits.ts';
 import { sqliteHandle } from '../src/store/database.ts';
 import { ChangeBus } from '../src/state/changes.ts';
 import { redactSecret } from '../src/domain/ids.ts';
+import { providerKeyBinding, SecretBox } from '../src/domain/secret-box.ts';
 
 const chat = (model: string, extra: Record<string, unknown> = {}, content = 'hello') => ({ model, messages: [{ role: 'user' as const, content }], ...extra });
 const countParams = (model: string) => ({ model, system: 'be brief', messages: [{ role: 'user' as const, content: 'count me' }] });
@@ -23,8 +24,10 @@ describe('gateway routing and failover (sqlite)', () => {
   const keyWith = async (rules: unknown[], access?: unknown) => (await h.accessKey(await h.configuration({ router: { rules }, ...(access ? { access } : {}) }))).token;
   const user = (...names: string[]) => ({ type: 'user', keys: names.map((n) => ({ id: keys[n] })) });
 
+  const secretKey = 'ab'.repeat(32);
+
   before(async () => {
-    h = await startHarness('sqlite');
+    h = await startHarness('sqlite', { TOLLGATE_SECRET_KEY: secretKey });
     token = (await h.accessKey()).token;
     for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-402', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic'], ['sk-429-ms', 'openai']] as const) {
       const value = name === 'sk-429b' ? 'sk-429' : name === 'sk-429-anth' ? 'sk-429' : name;
@@ -179,6 +182,29 @@ describe('gateway routing and failover (sqlite)', () => {
     const own = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }, user('sk-good-a')] }]);
     assert.equal((await gw(h, '/v1/responses', { token: own, body: { model: 'gpt-4o', input: 'x', tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] } })).status, 200);
     assert.equal(h.fake.requests.at(-1)!.headers.authorization, 'Bearer sk-good-a');
+  });
+
+  test('a stored provider key no header can carry (from before values were checked) is never sent: the next key serves, and alone it is named as not sent', async () => {
+    const legacy = await h.providerKey('openai', 'sk-legacy-000', 'legacy');
+    const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
+    const onlyLegacy = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: legacy }] }] }] } }));
+    const both = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: legacy }, { id: keys['sk-good-a'] }] }] }] } }));
+    assert.equal((await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o') })).status, 200);
+    // The control plane refuses such a value now; a store from an older version can still hold one. The name
+    // change makes the gateway reload the key.
+    const sealedValue = new SecretBox(Buffer.from(secretKey, 'hex')).seal('sk-legacy\r\nx-injected: 1', providerKeyBinding({ accountId: h.accountId, providerId: 'openai', id: legacy }));
+    await h.running.store.db.updateTable('providerKeys').set({ sealedValue }).where('id', '=', legacy).execute();
+    await h.api('PATCH', `/provider-keys/${legacy}`, { name: 'legacy, reloaded' });
+    h.fake.reset();
+    const served = await gw(h, '/v1/chat/completions', { token: both.token, body: chat('gpt-4o') });
+    assert.equal(served.status, 200, served.text);
+    assert.equal(served.headers.get('ngrok-aig-attempts'), '2');
+    assert.deepEqual(h.fake.requests.map((r) => r.headers.authorization), ['Bearer sk-good-a'], 'the provider never saw the broken key');
+    const alone = await gw(h, '/v1/chat/completions', { token: onlyLegacy.token, body: chat('gpt-4o') });
+    assert.equal(alone.status, 503, alone.text);
+    assert.equal(alone.json().error.code, 'ERR_NGROK_3807');
+    assert.match(alone.json().error.message, new RegExp(`key ${legacy}: not sent: a header value holds characters HTTP forbids \\(rotate the provider key`));
+    assert.doesNotMatch(alone.text, /injected/);
   });
 
   test('a key whose configuration is gone fails closed: nothing is allowed, not everything', async () => {

@@ -320,7 +320,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       record.failure = 'timeout';
       record.timedOut = true;
       record.completion = 'timed_out';
-    } else if ((error as { code?: unknown }).code === 'UND_ERR_INVALID_ARG') {
+    } else if ((error as { code?: unknown } | null | undefined)?.code === 'UND_ERR_INVALID_ARG') {
       // undici refused to write the request (a stored key with a line break): the provider was never reached.
       record.failure = 'unsendable';
     } else {
