@@ -129,6 +129,13 @@ describe('translation: Messages requests served over chat completions (sqlite)',
     assert.equal(r.status, 200, r.text);
     assert.equal(r.headers.get('ngrok-aig-removed-params'), 'top_k, tools');
     const up = lastUpstream().body!;
+    // What the model itself refuses is named as the client sent it: o3 takes no stop sequences (chat's `stop`).
+    const o3 = await gw(h, '/v1/messages', { headers: { 'x-api-key': token, 'anthropic-version': '2023-06-01' }, body: {
+      model: 'o3', max_tokens: 50, temperature: 0.2, stop_sequences: ['END'], messages: [{ role: 'user', content: 'hi' }],
+    } });
+    assert.equal(o3.status, 200, o3.text);
+    assert.equal(o3.headers.get('ngrok-aig-removed-params'), 'stop_sequences, temperature');
+    assert.deepEqual(['stop' in lastUpstream().body!, 'temperature' in lastUpstream().body!], [false, false]);
     assert.equal('top_k' in up, false);
     assert.deepEqual([up.temperature, up.top_p], [0.2, 0.9]);
     assert.deepEqual((up.tools as unknown[]).length, 1);

@@ -20,6 +20,7 @@ import { newId } from '../domain/ids.ts';
 import { exhaustedError } from './failure.ts';
 import { writeError } from './respond.ts';
 import { translatorFor } from './translate/index.ts';
+import type { TranslatedRequest } from './translate/types.ts';
 
 /** `next-model`: skip the rest of this model's keys (they would get the same answer) for the next model's. */
 type Verdict = 'served' | 'next' | 'next-model' | 'stop';
@@ -197,6 +198,15 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
   if (metered) await metered;
 }
 
+/** What a translated request lost, by the client's field names: the translation's own removals, then the model's. */
+function clientRemoved(translated: TranslatedRequest, removedUpstream: readonly string[]): readonly string[] {
+  if (translated.removed.length === 0 && !translated.clientFields) return removedUpstream;
+  const names = new Set(translated.removed);
+  const own = translated.clientFields ?? {};
+  for (const field of removedUpstream) names.add(Object.hasOwn(own, field) ? own[field]! : field);
+  return [...names];
+}
+
 async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNumber: number, isStreaming: boolean, modelFollows: boolean): Promise<Verdict> {
   const { plan } = record;
   const settings = ctx.account!.settings;
@@ -206,7 +216,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   const translated = translator?.request(ctx.body!, plan);
   const scope = translator ? { accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true, toolNames: translated?.toolNames, request: ctx.body! } : undefined;
   const prepared = prepareUpstreamBody(translated?.body ?? ctx.body!, plan, settings);
-  const removed = translated && translated.removed.length > 0 ? [...translated.removed, ...prepared.removed] : prepared.removed;
+  const removed = translated ? clientRemoved(translated, prepared.removed) : prepared.removed;
   let body = prepared.body;
   let changed = prepared.changed;
   const dropUsageChunk = needsUsageInjection(ctx, plan, body);

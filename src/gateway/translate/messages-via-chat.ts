@@ -263,7 +263,8 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if ((thinks || effort !== undefined) && acceptsReasoningEffort(plan)) out.reasoning_effort = effort !== undefined ? chatEffort(effort) : effortFor(thinking!);
   else if (thinks) removed.push('thinking');
   if (body.output_config !== undefined && (out.reasoning_effort === undefined || effort === undefined || Object.keys(config ?? {}).some((key) => key !== 'effort'))) removed.push('output_config');
-  return renamed.back.size > 0 ? { body: out, removed, toolNames: renamed.back } : { body: out, removed };
+  const clientFields = { stop: 'stop_sequences', user: 'metadata', reasoning_effort: effort !== undefined ? 'output_config' : 'thinking' };
+  return renamed.back.size > 0 ? { body: out, removed, toolNames: renamed.back, clientFields } : { body: out, removed, clientFields };
 }
 
 const STOP_REASONS: Readonly<Record<string, string>> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', function_call: 'tool_use', content_filter: 'refusal' };

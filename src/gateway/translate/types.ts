@@ -9,6 +9,11 @@ export interface TranslatedRequest {
   removed: string[];
   /** Tools renamed to fit the upstream's rules: the name the upstream knows → the client's own. */
   toolNames?: ReadonlyMap<string, string>;
+  /**
+   * Upstream fields the gateway may still remove for the model (params.ts) → the client's field they came from, so
+   * Ngrok-AIG-Removed-Params names what the client sent (`stop_sequences`, not the chat `stop` it became).
+   */
+  clientFields?: Readonly<Record<string, string>>;
 }
 
 /** Turns the upstream's SSE events, one at a time, into the client's SSE text. */
