@@ -7,7 +7,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { FAKE_TOKEN_COUNT } from './fake-upstream.ts';
 import { grantCredits } from '../src/store/credits.ts';
-import { sqliteHandle } from '../src/store/database.ts';
+import { openStore, sqliteHandle } from '../src/store/database.ts';
 import { ChangeBus } from '../src/state/changes.ts';
 import { redactSecret } from '../src/domain/ids.ts';
 import { providerKeyBinding, SecretBox } from '../src/domain/secret-box.ts';
@@ -678,6 +678,37 @@ describe('billing (sqlite)', () => {
     assert.deepEqual(counted.json(), { input_tokens: FAKE_TOKEN_COUNT });
     const [row] = await h.usage(counted.headers.get('ngrok-aig-request-id')!, 1);
     assert.deepEqual([row!.keySource, row!.inputTokens, Number(row!.usageEstimated), BigInt(row!.costPico)], ['ngrok', 0, 0, 0n]);
+  });
+});
+
+describe('billing: a grant from another process (sqlite)', () => {
+  let h: Harness;
+  before(async () => { h = await startHarness('sqlite', { TOLLGATE_BILLING: 'on', TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '0.05' }); });
+  after(async () => { await h.close(); });
+
+  test('a grant `tollgate credits grant` just committed admits the very next request, before the change poll would see it', async () => {
+    const { token } = await h.accessKey();
+    // o1 at the fake's usage costs ~0.08 cents a request: a 1-cent grant is spent in about a dozen.
+    const spendAll = async (): Promise<void> => {
+      for (let i = 0; i < 100; i++) if ((await gw(h, '/v1/chat/completions', { token, body: chat('o1') })).status === 403) return;
+      assert.fail('a 1-cent grant was never spent');
+    };
+    assert.equal((await gw(h, '/v1/chat/completions', { token, body: chat('o1') })).status, 403);
+    const other = await openStore(h.database.url, { migrate: false });
+    try {
+      for (let round = 0; round < 3; round++) {
+        // What the CLI does, on its own connection: this gateway learns of it from data_version, polled every 100 ms.
+        await other.db.transaction().execute(async (trx) => {
+          await grantCredits(trx, h.accountId, 1, { category: 'promotional' });
+          await new ChangeBus().recordAll(trx, [{ accountId: h.accountId, kind: 'credits', resourceId: h.accountId }]);
+        });
+        const admitted = await gw(h, '/v1/chat/completions', { token, body: chat('o1') });
+        assert.equal(admitted.status, 200, `round ${round}: ${admitted.text}`);
+        await spendAll();
+      }
+    } finally {
+      await other.close();
+    }
   });
 });
 

@@ -23,6 +23,8 @@ export interface GatewayStateView {
    * the read failed.
    */
   reloadAccount(accountId: string, missing: string): Promise<boolean>;
+  /** Resolves once changes committed elsewhere and not yet applied here are applied; undefined when none are pending. */
+  changesArriving(accountId: string): Promise<void> | undefined;
   markUsed(accessKeyId: string, providerKeyId?: string): void;
   /** Moves the snapshot's displayed balance between reloads (metrics); admission uses the ledger. */
   debit(accountId: string, pico: bigint): void;

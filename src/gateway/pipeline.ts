@@ -48,8 +48,25 @@ async function configurationOrRefusal(ctx: RequestContext, key: AuthenticatedKey
 /** Stage 2: credits (billing on; BYOK traffic too) before anything else costs money. */
 function admitCredit(ctx: RequestContext): void | Promise<void> {
   const available = ctx.deps.ledger?.available(ctx.key!.accountId, ctx.account!);
-  if (available instanceof Promise) return available.then((headroom) => refuseUnlessPositive(ctx, headroom));
-  if (available !== undefined) refuseUnlessPositive(ctx, available);
+  if (available instanceof Promise) return available.then((headroom) => admitOrCatchUp(ctx, headroom));
+  if (available !== undefined && available <= 0n) return admitOrCatchUp(ctx, available);
+}
+
+/**
+ * No credit on this gateway's figure: a grant another process just committed (the CLI) may not have reached it
+ * yet. When a change is pending, the refusal waits for it and the balance it brings; otherwise it stands at once.
+ */
+function admitOrCatchUp(ctx: RequestContext, available: bigint): void | Promise<void> {
+  if (available > 0n) return;
+  const accountId = ctx.key!.accountId;
+  const arriving = ctx.deps.state.changesArriving(accountId);
+  if (!arriving) throw creditRefusal(ctx);
+  return arriving.then(() => {
+    // The newer snapshot only tells the ledger to read the balance again; this request keeps the one it was authenticated on.
+    const again = ctx.deps.ledger!.available(accountId, ctx.deps.state.account(accountId));
+    if (again instanceof Promise) return again.then((headroom) => refuseUnlessPositive(ctx, headroom));
+    refuseUnlessPositive(ctx, again);
+  });
 }
 
 function refuseUnlessPositive(ctx: RequestContext, available: bigint): void {

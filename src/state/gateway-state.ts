@@ -225,6 +225,24 @@ export class GatewayState {
     return false;
   }
 
+  /**
+   * For a request about to be refused for credit: a change another process committed but this gateway has not
+   * applied yet may be the grant that admits it (`tollgate credits grant` returns before the 100 ms data_version
+   * poll sees it). On SQLite, data_version is read now (µs, no table read); when it moved, or a poll or this
+   * account's reload is under way, resolves once they are applied (at most RELOAD_WAIT_MS). Undefined when nothing
+   * is pending, so an empty account's refusals cost no database I/O.
+   */
+  changesArriving(accountId: string): Promise<void> | undefined {
+    if (this.#closed) return undefined;
+    this.#watch?.check();
+    if (!this.#polling && !this.#reloads.has(accountId)) return undefined;
+    const applied = (async () => {
+      while (this.#polling) await this.#polling;
+      await this.#reloads.get(accountId)?.promise;
+    })();
+    return settledWithin(applied, RELOAD_WAIT_MS).then(() => undefined);
+  }
+
   configuration(key: AuthenticatedKey): ConfigurationState | null {
     if (key.configurationId === null) return null;
     return this.#accounts.get(key.accountId)?.configurations.get(key.configurationId) ?? null;

@@ -4,7 +4,11 @@
 // those reach the gateway through the in-process ChangeBus instead.
 import type BetterSqlite3 from 'better-sqlite3';
 
-export interface DataVersionWatch { stop(): void }
+export interface DataVersionWatch {
+  /** Reads data_version now (a few µs): true, and onChange called, when another connection committed since the last read. */
+  check(): boolean;
+  stop(): void;
+}
 
 export function watchDataVersion(sqlite: BetterSqlite3.Database, intervalMs: number, onChange: () => void, onError: (error: unknown) => void): DataVersionWatch {
   // Prepared once: `sqlite.pragma()` compiles a statement per call, which made this poll most of an idle
@@ -12,17 +16,20 @@ export function watchDataVersion(sqlite: BetterSqlite3.Database, intervalMs: num
   const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
   const read = (): number => Number(dataVersion.get());
   let last = read();
-  const timer = setInterval(() => {
-    if (!sqlite.open) return;
+  const check = (): boolean => {
+    if (!sqlite.open) return false;
     try {
       const now = read();
-      if (now === last) return;
+      if (now === last) return false;
       last = now;
       onChange();
+      return true;
     } catch (error) {
       onError(error);
+      return false;
     }
-  }, intervalMs);
+  };
+  const timer = setInterval(check, intervalMs);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return { check, stop: () => clearInterval(timer) };
 }
