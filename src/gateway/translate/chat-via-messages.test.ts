@@ -40,7 +40,7 @@ test('a JSON answer calling tools; a stream of text and calls; a provider error 
     content: [{ type: 'thinking', thinking: 'hm' }, { type: 'tool_use', id: 't1', name: 'f', input: { a: 1 } }] }, { accountId: 'a', keep: true, includeUsage: false }) as Record<string, unknown>;
   const choice = (reply.choices as Record<string, unknown>[])[0]!;
   assert.deepEqual([reply.id, choice.finish_reason, choice.message], ['chatcmpl-9', 'tool_calls', { role: 'assistant', content: null, refusal: null, tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] }]);
-  assert.deepEqual(reply.usage, { prompt_tokens: 8, completion_tokens: 2, total_tokens: 10, prompt_tokens_details: { cached_tokens: 3 } });
+  assert.deepEqual(reply.usage, { prompt_tokens: 8, completion_tokens: 2, total_tokens: 10, prompt_tokens_details: { cached_tokens: 3 }, completion_tokens_details: { reasoning_tokens: 0 } });
 
   const t = chatViaMessages.stream({ accountId: 'a', keep: true, includeUsage: true });
   for (const [type, data] of [
@@ -64,7 +64,7 @@ test('a JSON answer calling tools; a stream of text and calls; a provider error 
     {}, undefined,
   ]);
   assert.equal(chunks.at(-2)!.choices[0]!.finish_reason, 'tool_calls');
-  assert.deepEqual(chunks.at(-1)!.usage, { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12, prompt_tokens_details: { cached_tokens: 0 } });
+  assert.deepEqual(chunks.at(-1)!.usage, { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } });
 
   const failing = chatViaMessages.stream({ accountId: 'a', keep: true, includeUsage: false });
   failing.event(...sse('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));

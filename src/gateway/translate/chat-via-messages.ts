@@ -211,7 +211,12 @@ function chatUsage(usage: unknown): Json {
   const read = num(u?.cache_read_input_tokens);
   const prompt = num(u?.input_tokens) + read + num(u?.cache_creation_input_tokens);
   const completion = num(u?.output_tokens);
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: read } };
+  // Thinking is inside output_tokens on both sides; Anthropic says how much of it in output_tokens_details.
+  const reasoning = num(obj(u?.output_tokens_details)?.thinking_tokens);
+  return {
+    prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion,
+    prompt_tokens_details: { cached_tokens: read }, completion_tokens_details: { reasoning_tokens: reasoning },
+  };
 }
 
 function chatId(id: unknown): string {

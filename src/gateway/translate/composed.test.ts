@@ -38,12 +38,14 @@ test('a Responses request goes up as Messages; fields with no place are named as
 test('a Messages answer comes back as a Responses object with every input token counted', () => {
   const response = translator.answer({
     id: 'msg_1', type: 'message', model: 'claude-sonnet-4-6', stop_reason: 'end_turn',
-    content: [{ type: 'text', text: 'Hello.' }], usage: { input_tokens: 10, cache_read_input_tokens: 5, cache_creation_input_tokens: 2, output_tokens: 3 },
+    content: [{ type: 'text', text: 'Hello.' }], usage: { input_tokens: 10, cache_read_input_tokens: 5, cache_creation_input_tokens: 2, output_tokens: 3, output_tokens_details: { thinking_tokens: 2 } },
   }, scope) as { object: string; status: string; output: { content: { text: string }[] }[]; usage: Record<string, unknown> };
   assert.equal(response.object, 'response');
   assert.equal(response.status, 'completed');
   assert.equal(response.output[0]!.content[0]!.text, 'Hello.');
   assert.deepEqual([response.usage.input_tokens, response.usage.input_tokens_details, response.usage.output_tokens], [17, { cached_tokens: 5 }, 3]);
+  // Claude's thinking is the client's reasoning: counted inside the output on both sides.
+  assert.deepEqual(response.usage.output_tokens_details, { reasoning_tokens: 2 });
 });
 
 test('a Messages stream comes back as Responses events, usage included though the client asked no usage chunk', () => {
@@ -58,7 +60,7 @@ test('a Messages stream comes back as Responses events, usage included though th
     sse('content_block_start', { index: 1, content_block: { type: 'tool_use', id: 'toolu_1', name: 'f', input: {} } }),
     sse('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '{"a":' } }),
     sse('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '1}' } }),
-    sse('message_delta', { delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 7 } }),
+    sse('message_delta', { delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 7, output_tokens_details: { thinking_tokens: 4 } } }),
     sse('message_stop', {}),
   ]) {
     stream.event(type, data);
@@ -71,9 +73,9 @@ test('a Messages stream comes back as Responses events, usage included though th
   assert.equal(events.filter((e) => e.type === 'response.function_call_arguments.delta').map((e) => e.delta).join(''), '{"a":1}');
   const completed = events.at(-1)!;
   assert.equal(completed.type, 'response.completed');
-  const response = completed.response as { output: { type: string; call_id?: string }[]; usage: { input_tokens: number; output_tokens: number } };
+  const response = completed.response as { output: { type: string; call_id?: string }[]; usage: { input_tokens: number; output_tokens: number; output_tokens_details: unknown } };
   assert.deepEqual(response.output.map((o) => [o.type, o.call_id]), [['message', undefined], ['function_call', 'toolu_1']]);
-  assert.deepEqual([response.usage.input_tokens, response.usage.output_tokens], [10, 7]);
+  assert.deepEqual([response.usage.input_tokens, response.usage.output_tokens, response.usage.output_tokens_details], [10, 7, { reasoning_tokens: 4 }]);
 });
 
 test('a stream the provider breaks with an error event ends with the client\'s error event; a refusal keeps its status', () => {
