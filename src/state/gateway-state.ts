@@ -4,7 +4,7 @@
 // read from `state_changes` as soon as we hear of them — PostgreSQL NOTIFY on a dedicated LISTEN connection,
 // or SQLite's `PRAGMA data_version` moving — with a slower poll and a full resync every minute as safety nets.
 import type { Logger } from 'pino';
-import { parseDatabaseUrl, type Store } from '../store/database.ts';
+import { parseDatabaseUrl, preferResolved, type Store } from '../store/database.ts';
 import type { SecretBox } from '../domain/secret-box.ts';
 import { sha256Hex } from '../domain/ids.ts';
 import type { Change, ChangeBus } from './changes.ts';
@@ -461,10 +461,12 @@ export class GatewayState {
     if (this.#store.dialect === 'postgres') {
       // Imported here, like the driver in store/database.ts: SQLite deployments never load pg.
       const { PgChangeListener } = await import('./pg-listener.ts');
+      // The store's URL had sslmode=prefer resolved when it opened; a listen URL of its own is resolved here.
+      const listenUrl = this.#listenUrl === this.#store.url ? this.#listenUrl : await preferResolved((await import('pg')).default, this.#listenUrl);
       // close() may have run while the module loaded: start nothing it would not stop.
       if (this.#closed) return;
       this.#listener = new PgChangeListener({
-        connectionString: this.#listenUrl, channel: CHANGES_CHANNEL, logger: this.#logger,
+        connectionString: listenUrl, channel: CHANGES_CHANNEL, logger: this.#logger,
         onNotify: () => this.#kick(),
         onConnect: () => this.#kick(),
         // Back to the fast poll at once, not after the slow period already scheduled.

@@ -106,6 +106,7 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
   } else {
     // Loaded only here: a SQLite deployment never pays pg's ~10 MB of memory.
     const { default: driver } = await import('pg');
+    parsed.url = await preferResolved(driver, parsed.url);
     // keepAlive: a connection whose peer vanished without a reset (a partition) is found dead by TCP, not never.
     const silence = options.silentConnectionMs ?? SILENT_CONNECTION_MS;
     // Migrated first: the check below needs a database that answers, and a start against one that does not fails here.
@@ -147,6 +148,33 @@ async function takesStatementTimeout(driver: typeof pg, url: string, ms: number)
     return true;
   } catch (error) {
     return !(error instanceof Error && /unsupported startup parameter/i.test(error.message));
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * libpq's `sslmode=prefer` (the default of psql and of many tools' connection strings): TLS when the server offers
+ * it, a plain connection when it does not. node-postgres has no such fallback — it fails every connection with "The
+ * server does not support SSL connections" — so one connection is tried first, and on that answer the URL is used
+ * with `sslmode=disable`, as psql would end up. Any other outcome keeps the URL (the pool reports a real failure).
+ */
+export async function preferResolved(driver: typeof pg, url: string): Promise<string> {
+  const query = url.indexOf('?');
+  if (query < 0) return url;
+  const params = new URLSearchParams(url.slice(query + 1));
+  if (params.get('sslmode') !== 'prefer') return url;
+  const client = new driver.Client({ connectionString: url, connectionTimeoutMillis: 15_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return url;
+  } catch (error) {
+    if (!(error instanceof Error && /does not support SSL/i.test(error.message))) return url;
+    params.set('sslmode', 'disable');
+    // Added by withLibpqSslModes for prefer; meaningless without TLS.
+    params.delete('uselibpqcompat');
+    return `${url.slice(0, query)}?${params.toString()}`;
   } finally {
     await client.end().catch(() => {});
   }
