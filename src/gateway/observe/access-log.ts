@@ -9,8 +9,17 @@ import pino, { type Logger } from 'pino';
 /** Longest body kept per side when body capture is on. */
 export const BODY_CAPTURE_BYTES = 4096;
 
-/** Client headers never logged, even with body capture on. */
-const SECRET_HEADERS = new Set(['authorization', 'x-api-key', 'x-goog-api-key', 'proxy-authorization', 'cookie']);
+/**
+ * Client headers never logged, even with body capture on: any name that may carry a credential (Azure's `api-key`,
+ * a proxy's `x-forwarded-authorization`, an app's own `x-session-token`), and any value given as an HTTP credential.
+ */
+const SECRET_HEADER_NAME = /auth|key|token|secret|session|cookie|signature|password|credential/i;
+const CREDENTIAL_VALUE = /^\s*(bearer|basic|token)\s/i;
+
+function secretHeader(name: string, value: string | string[]): boolean {
+  if (SECRET_HEADER_NAME.test(name)) return true;
+  return typeof value === 'string' ? CREDENTIAL_VALUE.test(value) : value.some((v) => CREDENTIAL_VALUE.test(v));
+}
 
 export interface AccessLine {
   requestId: string;
@@ -78,7 +87,7 @@ export function safeHeaders(headers: IncomingHttpHeaders): Record<string, string
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
-    out[name] = SECRET_HEADERS.has(name) ? '[redacted]' : value;
+    out[name] = secretHeader(name, value) ? '[redacted]' : value;
   }
   return out;
 }
