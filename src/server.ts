@@ -10,6 +10,7 @@ import { bootstrapAccount } from './store/accounts.ts';
 import { ChangeBus } from './state/changes.ts';
 import type { RouteExtension } from './control/app.ts';
 import { GatewayState } from './state/gateway-state.ts';
+import { listenError } from './http/listen-error.ts';
 import { createCatalog } from './catalog/index.ts';
 import { insertUsageEvents, isRowRefusal } from './store/usage-events.ts';
 import { UsageJournal } from './usage/journal.ts';
@@ -41,6 +42,9 @@ export interface RunningTollgate {
  */
 export async function startTollgate(config: Config, options: { planes?: readonly Plane[]; logger?: Logger; onBootstrap?: (bootstrap: NonNullable<RunningTollgate['bootstrap']>) => void } = {}): Promise<RunningTollgate> {
   const planes = options.planes ?? ['gateway', 'api'];
+  if (planes.length === 2 && config.gatewayPort === config.apiPort && config.gatewayPort !== 0) {
+    throw new Error(`TOLLGATE_GATEWAY_PORT and TOLLGATE_API_PORT are both ${config.gatewayPort}: the two planes need a port each`);
+  }
   const logger = options.logger ?? createLogger(config.logLevel);
   const store = await openStore(config.databaseUrl, { silentConnectionMs: config.databaseSilenceMs });
   const secretBox = new SecretBox(config.masterKey);
@@ -93,7 +97,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     // plane's HTTP framework, compiled contract and payment SDK (tens of MB of a process's memory).
     const [{ buildControlApp }, { handlerFactories, routeExtensions }] = await Promise.all([import('./control/app.ts'), import('./control/index.ts')]);
     const app = await buildControlApp({ store, config, secretBox, changes, logger }, handlerFactories, [...routeExtensions, metricsRoute]);
-    const address = await app.listen({ host: config.host, port: config.apiPort });
+    const address = await app.listen({ host: config.host, port: config.apiPort }).catch((error: unknown) => { throw listenError(error, 'TOLLGATE_API_PORT', config.host, config.apiPort); });
     running.controlApp = app;
     running.apiUrl = address;
     closers.push(() => app.close());
@@ -138,7 +142,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
         clientHeadersTimeoutMs: config.clientHeadersTimeoutMs, clientRequestTimeoutMs: config.clientRequestTimeoutMs,
         streamIdleTimeoutMs: config.streamIdleTimeoutMs, streamTimeoutMs: config.streamTimeoutMs,
       },
-    }, config.host, config.gatewayPort);
+    }, config.host, config.gatewayPort).catch((error: unknown) => { throw listenError(error, 'TOLLGATE_GATEWAY_PORT', config.host, config.gatewayPort); });
     running.gatewayUrl = gateway.url;
     closers.push(() => gateway.close(config.shutdownGraceMs));
   }

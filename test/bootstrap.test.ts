@@ -73,6 +73,7 @@ test('a first start that fails (gateway port in use) still shows the generated A
     const env = { TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'tollgate.db')}`, TOLLGATE_GATEWAY_PORT: String(gatewayPort), TOLLGATE_API_PORT: String(apiPort), TOLLGATE_HOST: '127.0.0.1' };
     const first = children.spawn('first', ['start'], env);
     assert.notEqual(await first.exited, 0, 'the start failed');
+    assert.match(first.stderr(), new RegExp(`tollgate: TOLLGATE_GATEWAY_PORT ${gatewayPort} on 127.0.0.1 is in use by another process`), 'the variable to change is named');
     const token = /Control-plane API key \(shown once\): (\S+)/.exec(first.stderr())?.[1];
     assert.ok(token, `the key was shown: ${first.stderr()}`);
     await new Promise<void>((resolve) => blocker.close(() => resolve()));
@@ -83,6 +84,25 @@ test('a first start that fails (gateway port in use) still shows the generated A
     assert.equal(keys.status, 200);
   } finally {
     blocker.close();
+    await children.killAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a start with both planes on one port, or on a host not of this machine, is refused naming the variable', async () => {
+  const children = new Children();
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bad-start-'));
+  try {
+    const port = String(await freePort());
+    const env = { TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'tollgate.db')}`, TOLLGATE_GATEWAY_PORT: port, TOLLGATE_API_PORT: port };
+    const same = children.spawn('same-port', ['start'], env);
+    assert.notEqual(await same.exited, 0);
+    assert.match(same.stderr(), new RegExp(`tollgate: TOLLGATE_GATEWAY_PORT and TOLLGATE_API_PORT are both ${port}: the two planes need a port each`));
+    // TEST-NET-1: no interface here has it, and binding needs no lookup (tests reach no resolver).
+    const badHost = children.spawn('bad-host', ['start'], { ...env, TOLLGATE_API_PORT: '0', TOLLGATE_GATEWAY_PORT: '0', TOLLGATE_HOST: '192.0.2.1' });
+    assert.notEqual(await badHost.exited, 0);
+    assert.match(badHost.stderr(), /tollgate: TOLLGATE_HOST "192\.0\.2\.1" is not an address of this machine/);
+  } finally {
     await children.killAll();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { databaseSilenceMsFrom, loadConfig } from './config.ts';
 
 const base = { TOLLGATE_DATABASE_URL: 'sqlite::memory:', TOLLGATE_SECRET_KEY: 'a'.repeat(64) };
@@ -45,8 +48,54 @@ test('TOLLGATE_DATABASE_LISTEN_URL: a PostgreSQL URL beside a PostgreSQL databas
 });
 
 test('managed provider keys are trimmed (a CRLF env file leaves a CR), and one no HTTP header can carry is refused at start', () => {
-  assert.deepEqual(loadConfig({ ...base, TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-managed\r', TOLLGATE_MANAGED_GOOGLE_VERTEX_API_KEY: ' key ' }).managedKeys, { openai: 'sk-managed', 'google-vertex': 'key' });
+  assert.deepEqual(loadConfig({ ...base, TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-managed\r', TOLLGATE_MANAGED_INFERENCE_NET_API_KEY: ' key ' }).managedKeys, { openai: 'sk-managed', 'inference-net': 'key' });
   assert.throws(() => loadConfig({ ...base, TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-a\nb' }), /TOLLGATE_MANAGED_OPENAI_API_KEY holds a line break at position 5/);
   assert.throws(() => loadConfig({ ...base, TOLLGATE_MANAGED_ANTHROPIC_API_KEY: 'sk-ключ' }), /TOLLGATE_MANAGED_ANTHROPIC_API_KEY holds a character outside Latin-1/);
   assert.throws(() => loadConfig({ ...base, TOLLGATE_MANAGED_ANTHROPIC_API_KEY: '  ' }), /TOLLGATE_MANAGED_ANTHROPIC_API_KEY is empty/);
+});
+
+test('a provider override or managed key naming no built-in provider, or a base URL that is not one, is refused at start', () => {
+  assert.deepEqual(loadConfig({ ...base, TOLLGATE_PROVIDER_INFERENCE_NET_BASE_URL: ' http://127.0.0.1:9/v1 ' }).providerBaseUrls, { 'inference-net': 'http://127.0.0.1:9/v1' });
+  // Misspelt, the override would be ignored and the traffic go to the real provider with the account's keys.
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_PROVIDER_OPENIA_BASE_URL: 'http://127.0.0.1:9/v1' }), /TOLLGATE_PROVIDER_OPENIA_BASE_URL names no built-in provider \("openia"\); the ids are OPENAI, ANTHROPIC, .*INFERENCE_NET/);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_MANAGED_OPENIA_API_KEY: 'sk-x' }), /TOLLGATE_MANAGED_OPENIA_API_KEY names no built-in provider/);
+  for (const bad of ['not-a-url', 'api.openai.com/v1', 'ftp://host/v1']) {
+    assert.throws(() => loadConfig({ ...base, TOLLGATE_PROVIDER_ANTHROPIC_BASE_URL: bad }), /TOLLGATE_PROVIDER_ANTHROPIC_BASE_URL must be an absolute http\(s\) URL/, bad);
+  }
+});
+
+test('TOLLGATE_LOG_LEVEL is one of pino\'s levels, named when it is not', () => {
+  assert.equal(loadConfig(base).logLevel, 'info');
+  assert.equal(loadConfig({ ...base, TOLLGATE_LOG_LEVEL: 'debug' }).logLevel, 'debug');
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_LOG_LEVEL: 'verbose' }), /TOLLGATE_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"/);
+});
+
+test('TOLLGATE_DATABASE_URL: another scheme, a malformed PostgreSQL URL or an unknown sslmode is refused naming the variable, the password masked', () => {
+  const key = { TOLLGATE_SECRET_KEY: 'a'.repeat(64) };
+  // Read as a path, each made a new embedded database (a new account and key) beside the process.
+  for (const url of ['mysql://app:hunter2@db/x', 'postgress://app@db/x', 'postgresql+psycopg://app@db/x']) {
+    assert.throws(() => loadConfig({ ...key, TOLLGATE_DATABASE_URL: url }), (error: Error) => {
+      assert.match(error.message, /^TOLLGATE_DATABASE_URL: ".*" is not a database URL Tollgate reads: use sqlite:PATH \(embedded\) or postgres:\/\/…/);
+      assert.ok(!error.message.includes('hunter2'), error.message);
+      return true;
+    });
+  }
+  assert.throws(() => loadConfig({ ...key, TOLLGATE_DATABASE_URL: 'postgres://app:hunter2@db:notaport/x' }), /^Error: TOLLGATE_DATABASE_URL: "postgres:\/\/app:\*\*\*@db:notaport\/x" is not a valid postgres:\/\/ URL/);
+  assert.throws(() => loadConfig({ ...key, TOLLGATE_DATABASE_URL: 'postgres://app@db/x?sslmode=bogus' }), /sslmode=bogus in the database URL is not an sslmode/);
+  assert.throws(() => loadConfig({ ...key, TOLLGATE_DATABASE_URL: 'postgres://app@db/x', TOLLGATE_DATABASE_LISTEN_URL: 'mysql://db/x' }), /^Error: TOLLGATE_DATABASE_LISTEN_URL: /);
+  assert.equal(loadConfig({ ...key, TOLLGATE_DATABASE_URL: 'postgres://app@db/x?sslmode=disable' }).databaseUrl, 'postgres://app@db/x?sslmode=disable');
+});
+
+test('a start refused for any variable leaves no generated secret.key behind (the next start would load it without its warning)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-config-'));
+  try {
+    const env = { TOLLGATE_DATABASE_URL: `sqlite:${join(dir, 'tollgate.db')}` };
+    assert.throws(() => loadConfig({ ...env, TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '2500.01' }), /at most 2500/);
+    assert.throws(() => loadConfig({ ...env, TOLLGATE_BOOTSTRAP_API_KEY: 'short' }), /at least 32 characters/);
+    assert.equal(existsSync(join(dir, 'secret.key')), false);
+    assert.equal(loadConfig(env).masterKeySource, 'generated');
+    assert.equal(loadConfig(env).masterKeySource, 'file');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { parseMasterKey } from '../domain/secret-box.ts';
 import { unsendableSecretReason } from '../domain/header-value.ts';
 import { parseDatabaseUrl } from '../store/database.ts';
+import { builtinProviders, isBuiltinProviderId } from '../catalog/providers.ts';
 import { loadObservabilityConfig, type ObservabilityConfig } from './observability.ts';
 
 export interface Config {
@@ -87,12 +88,46 @@ function managedKeys(env: Env): Record<string, string> {
   for (const [provider, value] of Object.entries(keys)) {
     const trimmed = value.trim();
     const unsendable = unsendableSecretReason(trimmed);
-    const name = `TOLLGATE_MANAGED_${provider.toUpperCase().replace(/-/g, '_')}_API_KEY`;
+    const name = `TOLLGATE_MANAGED_${envSuffix(provider)}_API_KEY`;
+    refuseUnknownProvider(provider, name);
     if (trimmed === '') throw new Error(`${name} is empty`);
     if (unsendable) throw new Error(`${name} ${unsendable}`);
     keys[provider] = trimmed;
   }
   return keys;
+}
+
+/**
+ * A misspelt provider id (TOLLGATE_PROVIDER_OPENIA_BASE_URL) would be ignored, and the traffic it was meant to
+ * redirect would go to the real provider with the account's real keys: refused at start instead.
+ */
+function refuseUnknownProvider(provider: string, name: string): void {
+  if (isBuiltinProviderId(provider)) return;
+  throw new Error(`${name} names no built-in provider ("${provider}"); the ids are ${builtinProviders.map((p) => envSuffix(p.id)).join(', ')}`);
+}
+
+/** TOLLGATE_PROVIDER_<ID>_BASE_URL: an absolute http(s) URL for a built-in provider (custom providers carry their own). */
+function providerBaseUrls(env: Env): Record<string, string> {
+  const urls = collect(env, 'TOLLGATE_PROVIDER_', '_BASE_URL');
+  for (const [provider, value] of Object.entries(urls)) {
+    const name = `TOLLGATE_PROVIDER_${envSuffix(provider)}_BASE_URL`;
+    refuseUnknownProvider(provider, name);
+    const url = URL.parse(value.trim());
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new Error(`${name} must be an absolute http(s) URL with the API's version path (as https://api.openai.com/v1), got "${value}"`);
+    }
+    urls[provider] = value.trim();
+  }
+  return urls;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function logLevel(env: Env): string {
+  const level = env.TOLLGATE_LOG_LEVEL;
+  if (level === undefined || level === '') return 'info';
+  if (!LOG_LEVELS.includes(level)) throw new Error(`TOLLGATE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+  return level;
 }
 
 function port(env: Env, name: string, fallback: number): number {
@@ -182,26 +217,34 @@ export function databaseSilenceMsFrom(env: Env = process.env): number {
 function databaseListenUrl(env: Env, databaseUrl: string): string | undefined {
   const url = env.TOLLGATE_DATABASE_LISTEN_URL;
   if (!url) return undefined;
-  if (parseDatabaseUrl(url).dialect !== 'postgres') throw new Error('TOLLGATE_DATABASE_LISTEN_URL must be a postgres:// URL (the database itself, or a session-mode pool)');
+  if (parsedDatabaseUrl(url, 'TOLLGATE_DATABASE_LISTEN_URL').dialect !== 'postgres') throw new Error('TOLLGATE_DATABASE_LISTEN_URL must be a postgres:// URL (the database itself, or a session-mode pool)');
   if (parseDatabaseUrl(databaseUrl).dialect !== 'postgres') throw new Error('TOLLGATE_DATABASE_LISTEN_URL is for a PostgreSQL TOLLGATE_DATABASE_URL behind a transaction pooler; SQLite needs none');
   return url;
 }
 
+/** parseDatabaseUrl, its refusal naming where the URL came from. */
+function parsedDatabaseUrl(url: string, source: string): ReturnType<typeof parseDatabaseUrl> {
+  try {
+    return parseDatabaseUrl(url);
+  } catch (error) {
+    throw new Error(`${source}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 export function databaseUrlFrom(env: Env = process.env, override?: string): string {
   const databaseUrl = override ?? env.TOLLGATE_DATABASE_URL ?? DEFAULT_SQLITE_URL;
-  const parsed = parseDatabaseUrl(databaseUrl);
+  const parsed = parsedDatabaseUrl(databaseUrl, override !== undefined ? '--database-url' : 'TOLLGATE_DATABASE_URL');
   return parsed.dialect === 'sqlite' && parsed.path !== ':memory:' && !isAbsolute(parsed.path) ? `sqlite:${parsed.path}` : databaseUrl;
 }
 
 export function loadConfig(env: Env = process.env, overrides: Partial<Record<'databaseUrl' | 'host', string> & Record<'gatewayPort' | 'apiPort', number>> = {}): Config {
   const databaseUrl = databaseUrlFrom(env, overrides.databaseUrl);
-  const config: Config = {
+  const config: Omit<Config, 'masterKey' | 'masterKeySource' | 'masterKeyFile'> = {
     databaseUrl,
     host: overrides.host ?? env.TOLLGATE_HOST ?? '127.0.0.1',
     gatewayPort: overrides.gatewayPort ?? port(env, 'TOLLGATE_GATEWAY_PORT', 8080),
     apiPort: overrides.apiPort ?? port(env, 'TOLLGATE_API_PORT', 8081),
-    ...loadMasterKey(env, databaseUrl),
-    providerBaseUrls: collect(env, 'TOLLGATE_PROVIDER_', '_BASE_URL'),
+    providerBaseUrls: providerBaseUrls(env),
     managedKeys: managedKeys(env),
     allowPrivateUpstreams: env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS === '1' || env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS === 'true',
     billing: env.TOLLGATE_BILLING === 'on',
@@ -217,7 +260,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     streamIdleTimeoutMs: positiveInteger(env, 'TOLLGATE_STREAM_IDLE_TIMEOUT_MS', 30_000),
     streamTimeoutMs: positiveInteger(env, 'TOLLGATE_STREAM_TIMEOUT_MS', 15 * 60_000),
     journalPath: journalPath(env, databaseUrl),
-    logLevel: env.TOLLGATE_LOG_LEVEL ?? 'info',
+    logLevel: logLevel(env),
     observability: loadObservabilityConfig(env),
     checkoutSuccessUrl: env.TOLLGATE_CHECKOUT_SUCCESS_URL ?? 'http://127.0.0.1:8081/?checkout=success',
     checkoutCancelUrl: env.TOLLGATE_CHECKOUT_CANCEL_URL ?? 'http://127.0.0.1:8081/?checkout=cancel',
@@ -230,5 +273,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
   if (env.TOLLGATE_STRIPE_WEBHOOK_SECRET) config.stripeWebhookSecret = env.TOLLGATE_STRIPE_WEBHOOK_SECRET;
   if (env.TOLLGATE_STRIPE_API_BASE_URL) config.stripeApiBaseUrl = env.TOLLGATE_STRIPE_API_BASE_URL;
   if (env.TOLLGATE_PUBLIC_API_URL) config.publicApiUrl = env.TOLLGATE_PUBLIC_API_URL.replace(/\/$/, '');
-  return config;
+  // Last: the embedded default generates secret.key, and a start refused for another variable must not leave one
+  // behind (the next start would load it quietly, and the "back this file up" warning would never be seen).
+  return { ...config, ...loadMasterKey(env, databaseUrl) };
 }

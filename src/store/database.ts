@@ -65,12 +65,32 @@ function withLibpqSslModes(url: string): string {
   const mode = params.get('sslmode');
   if (mode === null || params.has('uselibpqcompat')) return url;
   if (mode === 'allow') throw new Error('sslmode=allow is not supported in the database URL: use sslmode=disable, require or verify-full');
+  // libpq refuses a mode it does not know; node-postgres would read it as "no TLS" without a word.
+  if (!SSL_MODES.has(mode)) throw new Error(`sslmode=${mode} in the database URL is not an sslmode: use disable, prefer, require, verify-ca or verify-full`);
   return mode === 'require' || mode === 'verify-ca' || mode === 'prefer' ? `${url}&uselibpqcompat=true` : url;
 }
 
-/** `sqlite:relative/file.db`, `sqlite:///abs/file.db`, a bare path, or `postgres://…` (its `sslmode` read as libpq reads it). */
+const SSL_MODES = new Set(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify']);
+
+/** A URL fit for an error message: its password, if any, masked. */
+export function maskedUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
+}
+
+/**
+ * `sqlite:relative/file.db`, `sqlite:///abs/file.db`, a bare path, or `postgres://…` (its `sslmode` read as libpq
+ * reads it). Any other scheme is refused: read as a path, `mysql://host/db` or a typo such as `postgress://` made a
+ * new embedded database (a new account, a new key) beside the process without a word.
+ */
 export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
-  if (/^postgres(ql)?:\/\//.test(url)) return { dialect: 'postgres', path: '', url: withLibpqSslModes(url) };
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    if (!URL.canParse(url)) throw new Error(`"${maskedUrl(url)}" is not a valid postgres:// URL (check the port, and percent-encode special characters in the password)`);
+    return { dialect: 'postgres', path: '', url: withLibpqSslModes(url) };
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
+  if (scheme !== undefined && scheme !== 'sqlite') {
+    throw new Error(`"${maskedUrl(url)}" is not a database URL Tollgate reads: use sqlite:PATH (embedded) or postgres://… (scheme "${scheme}:" is not supported)`);
+  }
   let path = url;
   if (url.startsWith('sqlite://')) path = url.slice('sqlite://'.length);
   else if (url.startsWith('sqlite:')) path = url.slice('sqlite:'.length);
