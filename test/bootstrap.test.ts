@@ -11,7 +11,7 @@ import { migrations } from '../src/store/migrations.ts';
 import { STORE_KINDS, createTestDatabase } from './helpers/stores.ts';
 import { Children, freePort, waitHealthy } from './helpers/processes.ts';
 import { createServer } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -102,6 +102,26 @@ test('a start with both planes on one port, or on a host not of this machine, is
     const badHost = children.spawn('bad-host', ['start'], { ...env, TOLLGATE_API_PORT: '0', TOLLGATE_GATEWAY_PORT: '0', TOLLGATE_HOST: '192.0.2.1' });
     assert.notEqual(await badHost.exited, 0);
     assert.match(badHost.stderr(), /tollgate: TOLLGATE_HOST "192\.0\.2\.1" is not an address of this machine/);
+  } finally {
+    await children.killAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--help on any command prints the usage and does nothing else: `migrate --help` migrates no database, `demo --help` runs no demo', async () => {
+  const children = new Children();
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-help-'));
+  try {
+    const env = { TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'tollgate.db')}` };
+    for (const args of [['migrate', '--help'], ['accounts', 'create', '--help'], ['credits', 'grant', '-h'], ['usage', 'import', '--help'], ['rotate-secret', '--help'], ['demo', '--help']]) {
+      const child = children.spawn(args.join('-'), args, env);
+      assert.equal(await child.exited, 0, args.join(' '));
+      assert.match(child.stdout(), /^Usage: tollgate <command> \[options\]/, args.join(' '));
+    }
+    assert.deepEqual(readdirSync(dir), [], 'no database, journal or key was made');
+    const demo = children.spawn('demo-args', ['demo', '--port', '9000'], env);
+    assert.equal(await demo.exited, 1);
+    assert.match(demo.stderr(), /tollgate: demo takes no options, got "--port 9000"/);
   } finally {
     await children.killAll();
     rmSync(dir, { recursive: true, force: true });

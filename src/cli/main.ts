@@ -74,6 +74,11 @@ async function serve(planes: readonly Plane[], args: string[]): Promise<void> {
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  // Asked of any command before it does anything: `migrate --help` used to migrate, `demo --help` ran the demo.
+  if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(USAGE);
+    return;
+  }
   switch (command) {
     case 'start': return serve(['gateway', 'api'], rest);
     case 'gateway': return serve(['gateway'], rest);
@@ -91,6 +96,7 @@ async function main(argv: string[]): Promise<void> {
     case 'usage': return (await import('./admin.ts')).usageImport(rest);
     case 'rotate-secret': return (await import('./rotate-secret.ts')).rotateSecret(rest);
     case 'demo': {
+      if (rest.length > 0) throw new Error(`demo takes no options, got "${rest.join(' ')}" (it picks free ports on 127.0.0.1 itself)`);
       const { runDemo } = await import('./demo.ts');
       return runDemo((line) => process.stdout.write(`${line}\n`));
     }
