@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -77,6 +77,13 @@ test('an event the store refuses is set aside and counted, the events before and
     assert.deepEqual(importRefused(), { status: 0, out: { events: 1, stored: 0, alreadyStored: 1, refused: [] } });
     const row = db.prepare('SELECT access_key_id AS k, status_code AS s, cost_pico AS c FROM usage_events WHERE id = ?').get(aside[0]!.id) as { k: string; s: number; c: number | string };
     assert.deepEqual([row.k, row.s, String(row.c)], [refused.id, 200, aside[0]!.costPico]);
+    // A line edited to an account that does not exist is refused by name, not stored against nobody.
+    const line = JSON.parse(readFileSync(file, 'utf8').trim()) as Record<string, unknown>;
+    writeFileSync(file, `${JSON.stringify({ ...line, id: `${String(line.id)}x`, accountId: 'acct_doesnotexist' })}\n`);
+    const orphan = importRefused();
+    assert.equal(orphan.status, 1);
+    assert.deepEqual([orphan.out.stored, orphan.out.refused], [0, [{ id: `${String(line.id)}x`, error: 'account acct_doesnotexist does not exist' }]]);
+    assert.equal((db.prepare('SELECT count(*) AS n FROM usage_events WHERE account_id = ?').get('acct_doesnotexist') as { n: number }).n, 0);
   } finally {
     db.close();
     await running.stop();

@@ -84,10 +84,19 @@ export async function usageImport(args: string[]): Promise<void> {
     for (const chunk of inChunks(events.map((e) => e.id))) {
       for (const row of await store.db.selectFrom('usageEvents').select('id').where('id', 'in', chunk).execute()) present.add(row.id);
     }
+    // An edited line's account must exist: stored, its cost would count against nobody (the store has no foreign key there).
+    const known = new Set<string>();
+    for (const chunk of inChunks([...new Set(events.map((e) => e.accountId))])) {
+      for (const row of await store.db.selectFrom('accounts').select('id').where('id', 'in', chunk).execute()) known.add(row.id);
+    }
     const refused: { id: string; error: string }[] = [];
     for (const event of events) {
       if (present.has(event.id)) {
         accounts.add(event.accountId);
+        continue;
+      }
+      if (!known.has(event.accountId)) {
+        refused.push({ id: event.id, error: `account ${event.accountId} does not exist` });
         continue;
       }
       try {
