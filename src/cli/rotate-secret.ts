@@ -40,6 +40,19 @@ export async function resealProviderKeys(db: Kysely<Database>, dialect: 'sqlite'
   });
 }
 
+/**
+ * A re-run after a rotation that already swapped the embedded key file (or with TOLLGATE_SECRET_KEY already set
+ * to the new key): nothing to re-seal, but every provider key must open under it, as after a success.
+ */
+export async function checkProviderKeys(db: Kysely<Database>, box: SecretBox): Promise<RotationResult> {
+  const rows = await db.selectFrom('providerKeys').select(['id', 'accountId', 'providerId', 'sealedValue']).orderBy('id').execute();
+  const unreadable = rows.filter((row) => tryOpen(box, row.sealedValue, providerKeyBinding(row)) === undefined).map((row) => row.id);
+  if (unreadable.length > 0) {
+    throw new Error(`the new key is the current key, and ${unreadable.length} provider key(s) do not open under it (${unreadable.slice(0, 5).join(', ')}${unreadable.length > 5 ? ', …' : ''}); nothing was changed`);
+  }
+  return { resealed: 0, alreadyNew: rows.length };
+}
+
 function tryOpen(box: SecretBox, sealed: string, binding: string): string | undefined {
   try {
     return box.open(sealed, binding);
@@ -82,8 +95,8 @@ async function readStdin(): Promise<string> {
 function parseNewKey(text: string, source: string): Buffer {
   try {
     return parseMasterKey(text);
-  } catch (e) {
-    throw new Error(`the new key (${source}): ${(e as Error).message}`);
+  } catch {
+    throw new Error(`the new key (${source}) must be 32 bytes given as 64 hex characters or base64`);
   }
 }
 
@@ -91,16 +104,20 @@ export async function rotateSecret(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { 'new-key': { type: 'string' }, 'database-url': { type: 'string' } }, strict: true });
   const newKey = await newKeyFrom(values['new-key'], process.env);
   const config = loadConfig(values['database-url'] ? { ...process.env, TOLLGATE_DATABASE_URL: values['database-url'] } : process.env);
-  if (newKey.equals(config.masterKey)) throw new Error('the new key is the current key');
+  // The same key again is a re-run after success (on the embedded default the first run swapped secret.key): a
+  // check that changes nothing, the key file and its .previous (the old key) included.
+  const rerun = newKey.equals(config.masterKey);
   const store = await openStore(config.databaseUrl, { silentConnectionMs: config.databaseSilenceMs });
   let result: RotationResult;
   try {
-    result = await resealProviderKeys(store.db, store.dialect, new SecretBox(config.masterKey), new SecretBox(newKey));
+    result = rerun
+      ? await checkProviderKeys(store.db, new SecretBox(newKey))
+      : await resealProviderKeys(store.db, store.dialect, new SecretBox(config.masterKey), new SecretBox(newKey));
   } finally {
     await store.close();
   }
   let keyFile: string | undefined;
-  if (config.masterKeySource !== 'env' && config.masterKeyFile) {
+  if (!rerun && config.masterKeySource !== 'env' && config.masterKeyFile) {
     // The embedded default reads its key from this file: swap it atomically, keeping the old one beside it
     // until the operator has checked everything works (then it should be deleted).
     keyFile = config.masterKeyFile;
@@ -110,5 +127,5 @@ export async function rotateSecret(args: string[]): Promise<void> {
     renameSync(`${keyFile}.new`, keyFile);
   }
   process.stdout.write(`${JSON.stringify({ ...result, ...(keyFile ? { keyFile, previousKeyFile: `${keyFile}.previous` } : {}) })}\n`);
-  if (!keyFile) process.stderr.write('Provider keys are now sealed under the new key: set TOLLGATE_SECRET_KEY to it on every process before starting them.\n');
+  if (!keyFile && !(rerun && config.masterKeySource !== 'env')) process.stderr.write('Provider keys are now sealed under the new key: set TOLLGATE_SECRET_KEY to it on every process before starting them.\n');
 }
