@@ -4,7 +4,9 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { JournalFile } from '../src/usage/journal-file.ts';
 import { dirname, join } from 'node:path';
 import { STORE_KINDS } from './helpers/stores.ts';
 import { startControl, type TestControl } from './helpers/control.ts';
@@ -122,6 +124,31 @@ describe('tollgate rotate-secret with the embedded secret.key file', () => {
       await assertSealedUnder(c, Buffer.from(newHex, 'hex'), plain);
     } finally {
       await c.close();
+    }
+  });
+});
+
+describe('tollgate rotate-secret beside a running gateway', () => {
+  test('is refused while a gateway holds this host\'s usage journal (it would keep the old key and drop every re-sealed one), and runs once it has stopped', async () => {
+    const c = await startControl('sqlite');
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-rotate-journal-'));
+    const journalPath = join(dir, 'usage-journal.db');
+    try {
+      const plain = await seedKeys(c);
+      const env = { TOLLGATE_DATABASE_URL: c.database.url, TOLLGATE_SECRET_KEY: c.config.masterKey.toString('hex'), TOLLGATE_JOURNAL_PATH: journalPath };
+      const newHex = randomBytes(32).toString('hex');
+      // What a running gateway holds for as long as it lives.
+      const journal = JournalFile.open(journalPath);
+      const before = await sealedRows(c);
+      await assert.rejects(children.run('rotate beside a gateway', ['rotate-secret', '--new-key', newHex], env), /a running Tollgate gateway holds the usage journal .*usage-journal\.db: stop every Tollgate process before rotating/);
+      assert.deepEqual(await sealedRows(c), before, 'nothing was changed');
+      journal.close();
+      const out = JSON.parse(await children.run('rotate after the stop', ['rotate-secret', '--new-key', newHex], env)) as Record<string, unknown>;
+      assert.deepEqual(out, { resealed: 3, alreadyNew: 0 });
+      await assertSealedUnder(c, Buffer.from(newHex, 'hex'), plain);
+    } finally {
+      await c.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -9,6 +9,7 @@ import type { Kysely } from 'kysely';
 import { loadConfig } from '../config/config.ts';
 import { parseMasterKey, providerKeyBinding, SecretBox } from '../domain/secret-box.ts';
 import { openStore } from '../store/database.ts';
+import { heldJournalSlots } from '../usage/journal-file.ts';
 import type { Database } from '../store/schema.ts';
 
 export interface RotationResult { resealed: number; alreadyNew: number }
@@ -106,6 +107,10 @@ export async function rotateSecret(args: string[]): Promise<void> {
   const config = loadConfig(values['database-url'] ? { ...process.env, TOLLGATE_DATABASE_URL: values['database-url'] } : process.env);
   // The same key again is a re-run after success (on the embedded default the first run swapped secret.key): a
   // check that changes nothing, the key file and its .previous (the old key) included.
+  // A gateway running beside it keeps the old key and drops every re-sealed value on its next reload (clients get
+  // 500s): one that holds this host's usage journal is seen. Other hosts' cannot be; the procedure says stop them.
+  const held = heldJournalSlots(config.journalPath);
+  if (held.length > 0) throw new Error(`a running Tollgate gateway holds the usage journal ${held[0]}: stop every Tollgate process before rotating (docs/operations.md, "Rotating TOLLGATE_SECRET_KEY"); nothing was changed`);
   const rerun = newKey.equals(config.masterKey);
   const store = await openStore(config.databaseUrl, { silentConnectionMs: config.databaseSilenceMs });
   let result: RotationResult;

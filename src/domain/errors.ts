@@ -110,6 +110,9 @@ export const Errors = {
   routingLoop: spec(508, 'ERR_NGROK_27237', 'Routing loop detected: the request came back to this gateway through a provider URL.', 'invalid_request_error'),
   managedUnpriced: spec(400, 'ERR_NGROK_27236', 'Model "{model}" has no published price and cannot be used with managed credentials; add your own provider key.', 'invalid_request_error'),
   internal: spec(500, 'ERR_NGROK_27009', 'Internal error; retry the request.', 'api_error'),
+  // A server-side fault (the key was sealed under another TOLLGATE_SECRET_KEY: a rotation with a gateway running,
+  // a gateway started with the wrong key), not the client's routing: retrying will not help until the operator acts.
+  providerKeyUnreadable: spec(500, 'ERR_NGROK_27009', 'The stored API key for provider "{provider}" cannot be decrypted by this gateway (it was sealed under another TOLLGATE_SECRET_KEY); the operator must start the gateway with the key it was sealed under, or store the provider key again.', 'api_error'),
   gatewayStopping: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway is busy. Retry the request.', 'api_error'),
   // ngrok's error-codes page: "Failed to validate API key. Please try again later." (a 500, the SDKs retry it).
   accessKeysUnavailable: spec(500, 'ERR_NGROK_27009', 'Failed to validate API key. Please try again later.', 'api_error'),

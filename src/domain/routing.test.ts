@@ -107,6 +107,26 @@ test('rule problems: ngrok step without operator key → 3819; only deleted keys
   assert.equal(planAttempts(one('llama-3.3-70b-versatile'), ngrokOnGroq, account, managed).problem?.code, 'ERR_NGROK_3819');
 });
 
+test('a stored key this gateway cannot decrypt (another TOLLGATE_SECRET_KEY) is a 500 for the operator, not a 400 about the routing', () => {
+  const sealedElsewhere = snapshot({
+    providerKeys: [{ id: 'aigpk_a1', providerId: 'anthropic', value: 'sk-ant-1' }],
+    unreadableProviderKeys: { aigpk_o1: 'openai', aigpk_o2: 'openai' },
+  });
+  const ruled = config([{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: 'aigpk_o1' }, { id: 'aigpk_o2' }] }] }]);
+  const r = planAttempts(one('gpt-4o', sealedElsewhere), ruled, sealedElsewhere, managed);
+  assert.deepEqual(r.attempts, []);
+  assert.deepEqual([r.problem?.status, r.problem?.code], [500, 'ERR_NGROK_27009']);
+  assert.match(r.problem!.message, /stored API key for provider "openai" cannot be decrypted by this gateway \(it was sealed under another TOLLGATE_SECRET_KEY\)/);
+  // Without a rule: the account's keys of the provider are all unreadable and no managed key is configured.
+  const plain = planAttempts(one('gpt-4o', sealedElsewhere), null, sealedElsewhere, {});
+  assert.deepEqual([plain.problem?.status, plain.problem?.code], [500, 'ERR_NGROK_27009']);
+  // Another provider's unreadable key says nothing about this one; a step still served is served.
+  assert.equal(planAttempts(one('gpt-4o', sealedElsewhere), null, sealedElsewhere, managed).attempts[0]?.keySource, 'ngrok');
+  assert.equal(planAttempts(one('claude-sonnet-4-6', sealedElsewhere), null, sealedElsewhere, {}).attempts[0]?.providerKey?.id, 'aigpk_a1');
+  const deleted = config([{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: 'aigpk_gone' }] }] }]);
+  assert.equal(planAttempts(one('gpt-4o', sealedElsewhere), deleted, sealedElsewhere, managed).problem?.code, 'ERR_NGROK_3802');
+});
+
 test('custom provider rule by slug or resource id', () => {
   const withKey = snapshot({ customProviders: [ollama], providerKeys: [{ id: 'aigpk_c', providerId: 'my-ollama', value: 's' }, { id: 'aigpk_d', providerId: 'my-ollama', value: 't' }] });
   const bySlug = config([{ provider: 'my-ollama', steps: [{ type: 'user', keys: [{ id: 'aigpk_d' }] }] }]);

@@ -123,6 +123,7 @@ class Planner {
       const key = this.#account.providerKeys.get(ref.id);
       // Deleted keys are skipped; a key of another provider would leak a secret to the wrong upstream.
       if (key && this.#ownsKey(key)) this.#user(key);
+      else if (!key) this.#noteUnreadable(this.#account.unreadableProviderKeys.get(ref.id));
     }
   }
 
@@ -130,6 +131,12 @@ class Planner {
     const p = this.#candidate.provider;
     const keys = this.#account.providerKeysByProvider.get(p.id) ?? (p.resourceId ? this.#account.providerKeysByProvider.get(p.resourceId) : undefined) ?? [];
     for (const key of keys) this.#user(key);
+    if (keys.length === 0) for (const providerId of this.#account.unreadableProviderKeys.values()) this.#noteUnreadable(providerId);
+  }
+
+  /** A stored key of this provider that this process cannot decrypt: the operator's fault, named if nothing is left. */
+  #noteUnreadable(providerId: string | undefined): void {
+    if (providerId !== undefined && isCandidateProvider(this.#candidate, providerId)) this.#note(tollgateError('providerKeyUnreadable', { provider: this.#candidate.provider.id }));
   }
 
   managed(): void {

@@ -32,6 +32,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
 
   const providerKeys = new Map<string, ProviderKeyState>();
   const providerKeysByProvider = new Map<string, ProviderKeyState[]>();
+  const unreadableProviderKeys = new Map<string, string>();
   for (const row of keyRows) {
     let value: string;
     try {
@@ -39,6 +40,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
     } catch {
       // A key sealed under another master key, or for another row, is unusable; it is skipped (never logged by value).
       logger.warn({ accountId, providerKeyId: row.id }, 'provider key cannot be decrypted with the current master key for this row; skipped');
+      unreadableProviderKeys.set(row.id, row.providerId);
       continue;
     }
     const key: ProviderKeyState = { id: row.id, providerId: row.providerId, name: row.name, keyRedacted: row.keyRedacted, value };
@@ -53,7 +55,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
     customProviders.set(row.providerId, customProviderState(row));
   }
 
-  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, customProviders, balancePico };
+  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, unreadableProviderKeys, customProviders, balancePico };
 }
 
 export interface AccessKeyRecord extends AuthenticatedKey { tokenHash: string }

@@ -52,6 +52,11 @@ export interface AccountSnapshot {
   providerKeys: ReadonlyMap<string, ProviderKeyState>;
   /** Provider keys per providerId, oldest first (the default order when no rule lists them). */
   providerKeysByProvider: ReadonlyMap<string, readonly ProviderKeyState[]>;
+  /**
+   * Stored keys this process cannot decrypt (sealed under another TOLLGATE_SECRET_KEY), id → providerId: a request
+   * that would have used one is told the operator must act (a 500), not that its routing lists no keys (a 400).
+   */
+  unreadableProviderKeys: ReadonlyMap<string, string>;
   /** User-defined providers by providerId slug. */
   customProviders: ReadonlyMap<string, CustomProviderState>;
   /** Credit balance in pico-USD: grants − recorded cost (kept current in memory as usage is recorded). */

@@ -189,6 +189,23 @@ function tryLock(path: string): BetterSqlite3.Database | undefined {
   }
 }
 
+/**
+ * The journal slots at `base` a live process holds (a running gateway holds one until it exits): for commands that
+ * must not run beside a gateway (`tollgate rotate-secret`). Only existing slot files are tried, so nothing is made.
+ */
+export function heldJournalSlots(base: string): string[] {
+  if (base === ':memory:') return [];
+  const held: string[] = [];
+  for (let slot = 0; slot < MAX_SLOTS; slot++) {
+    const path = slotPath(base, slot);
+    if (!existsSync(path)) continue;
+    const lock = tryLock(path);
+    if (lock) lock.close();
+    else held.push(path);
+  }
+  return held;
+}
+
 interface Legacy { begun: BegunAttempt[]; finished: UsageEvent[] }
 
 /**

@@ -5,6 +5,8 @@ export interface SnapshotInit {
   settings?: Partial<AccountSettings>;
   configurations?: ConfigurationState[];
   providerKeys?: Omit<ProviderKeyState, 'keyRedacted' | 'name'>[];
+  /** Stored keys sealed under another master key: id → providerId. */
+  unreadableProviderKeys?: Record<string, string>;
   customProviders?: CustomProviderState[];
   balancePico?: bigint;
 }
@@ -19,6 +21,7 @@ export function snapshot(init: SnapshotInit = {}): AccountSnapshot {
     configurations: new Map((init.configurations ?? []).map((c) => [c.id, c])),
     providerKeys: new Map(keys.map((k) => [k.id, k])),
     providerKeysByProvider: byProvider,
+    unreadableProviderKeys: new Map(Object.entries(init.unreadableProviderKeys ?? {})),
     customProviders: new Map((init.customProviders ?? []).map((p) => [p.providerId, p])),
     balancePico: init.balancePico ?? 0n,
   };
