@@ -6,7 +6,7 @@ import type { Config } from './config/config.ts';
 import { createLogger } from './config/logger.ts';
 import { SecretBox } from './domain/secret-box.ts';
 import { openStore, type Store } from './store/database.ts';
-import { bootstrapAccount } from './store/accounts.ts';
+import { bootstrapAccount, isApiKeyToken } from './store/accounts.ts';
 import { ChangeBus } from './state/changes.ts';
 import type { RouteExtension } from './control/app.ts';
 import { GatewayState } from './state/gateway-state.ts';
@@ -55,6 +55,9 @@ export async function startTollgate(config: Config, options: { planes?: readonly
   if (created) {
     running.bootstrap = { accountId: created.account.id, apiKeyToken: created.apiKey.token, generated: config.bootstrapApiKey === undefined };
     options.onBootstrap?.(running.bootstrap);
+  } else if (config.bootstrapApiKey !== undefined && !(await isApiKeyToken(store.db, config.bootstrapApiKey))) {
+    // Set on a database that already had accounts, it was never stored: said once here, not as a 401 to puzzle over.
+    logger.warn('TOLLGATE_BOOTSTRAP_API_KEY is not an API key of this database and was ignored: it is used only on the first start of an empty database');
   }
 
   const closers: (() => Promise<void>)[] = [];
@@ -144,6 +147,8 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
       },
     }, config.host, config.gatewayPort).catch((error: unknown) => { throw listenError(error, 'TOLLGATE_GATEWAY_PORT', config.host, config.gatewayPort); });
     running.gatewayUrl = gateway.url;
+    // As the control plane's framework logs its own address: a JSON-log collector sees both binds.
+    logger.info({ url: gateway.url }, 'gateway listening');
     closers.push(() => gateway.close(config.shutdownGraceMs));
   }
 }

@@ -14,6 +14,10 @@ import { createServer } from 'node:net';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
+import { LineCapture } from './helpers/log-capture.ts';
+import { loadConfig } from '../src/config/config.ts';
+import { startTollgate } from '../src/server.ts';
 
 const run = promisify(execFile);
 
@@ -124,6 +128,29 @@ test('--help on any command prints the usage and does nothing else: `migrate --h
     assert.match(demo.stderr(), /tollgate: demo takes no options, got "--port 9000"/);
   } finally {
     await children.killAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a bootstrap API key set on a database that already has accounts is said to be ignored (once, at start); the key it made is not; the gateway logs its address', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bootstrap-again-'));
+  const first = `tgapi_${'1'.repeat(40)}`;
+  const start = async (bootstrap: string): Promise<string[]> => {
+    const capture = new LineCapture();
+    const running = await startTollgate(loadConfig({
+      TOLLGATE_DATABASE_URL: `sqlite:${join(dir, 'tollgate.db')}`, TOLLGATE_SECRET_KEY: 'a'.repeat(64), TOLLGATE_BOOTSTRAP_API_KEY: bootstrap,
+      TOLLGATE_GATEWAY_PORT: '0', TOLLGATE_API_PORT: '0',
+    }), { logger: pino({ level: 'info' }, capture) });
+    await running.stop();
+    return capture.lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+  };
+  try {
+    const made = await start(first);
+    assert.ok(made.includes('gateway listening'), made.join('\n'));
+    assert.ok(!made.some((m) => m.includes('TOLLGATE_BOOTSTRAP_API_KEY')));
+    assert.ok(!(await start(first)).some((m) => m.includes('TOLLGATE_BOOTSTRAP_API_KEY')), 'the key it made is this database\'s');
+    assert.ok((await start(`tgapi_${'2'.repeat(40)}`)).includes('TOLLGATE_BOOTSTRAP_API_KEY is not an API key of this database and was ignored: it is used only on the first start of an empty database'));
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -41,3 +41,8 @@ async function insertAccount(db: Kysely<Database>, name: string, token: string, 
 export async function accountExists(db: Kysely<Database>, id: string): Promise<boolean> {
   return (await db.selectFrom('accounts').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
 }
+
+/** Whether `token` is the token of one of the database's API keys (compared by its hash, as stored). */
+export async function isApiKeyToken(db: Kysely<Database>, token: string): Promise<boolean> {
+  return (await db.selectFrom('apiKeys').select('id').where('tokenHash', '=', sha256Hex(token)).executeTakeFirst()) !== undefined;
+}
