@@ -56,8 +56,11 @@ export async function runDemo(print: (line: string) => void): Promise<void> {
     const accessKey = await api<{ id: string; token: string }>('POST', '/access-keys', { name: 'demo app', accessKeyConfigurationId: configuration.id });
     print(`created access key ${accessKey.id}`);
 
-    // openai is a devDependency, installed by `npm ci`; imported only when the demo runs.
-    const { default: OpenAI } = await import('openai');
+    // openai is a devDependency, installed by `npm ci`; imported only when the demo runs. An install without
+    // devDependencies (a production image) says what is missing instead of "Cannot find package".
+    const { default: OpenAI } = await import('openai').catch(() => {
+      throw new Error('the demo sends its requests with the openai package, a devDependency not installed here: run `npm ci` (or `npm install openai`) first');
+    });
     const client = new OpenAI({ baseURL: `${gatewayUrl}/v1`, apiKey: accessKey.token, maxRetries: 0 });
     const since = new Date(Date.now() - 1000).toISOString();
 
