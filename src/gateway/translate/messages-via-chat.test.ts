@@ -198,7 +198,23 @@ test('Claude Code\'s shapes: its billing line leaves the system prompt (the cach
   assert.deepEqual([effort('max').body.reasoning_effort, effort('medium').body.reasoning_effort], ['high', 'medium']);
   assert.deepEqual([effort('high', 'gpt-4o').body.reasoning_effort, effort('high', 'gpt-4o').removed], [undefined, ['output_config']]);
   // Other output settings have no place in chat: named as removed.
-  assert.deepEqual(messagesViaChat.request({ model: 'gpt-5.4', max_tokens: 5, messages: [], output_config: { effort: 'low', format: { type: 'json_schema', schema: {} } } }, plan('gpt-5.4')).removed, ['output_config']);
+  assert.deepEqual(messagesViaChat.request({ model: 'gpt-5.4', max_tokens: 5, messages: [], output_config: { effort: 'low', verbosity: 'low' } }, plan('gpt-5.4')).removed, ['output_config']);
+});
+
+test('Claude\'s JSON outputs (output_config.format, the beta\'s output_format) go up as chat\'s json_schema response_format, strict when OpenAI\'s rules allow it', () => {
+  const closed = { type: 'object', properties: { city: { type: 'string' }, days: { type: 'array', items: { type: 'object', properties: { t: { type: 'number' } }, required: ['t'], additionalProperties: false } } }, required: ['city', 'days'], additionalProperties: false };
+  const asked = messagesViaChat.request({ model: 'gpt-4o', max_tokens: 5, messages: [], output_config: { format: { type: 'json_schema', schema: closed } } }, plan('gpt-4o'));
+  assert.deepEqual([asked.body.response_format, asked.removed], [{ type: 'json_schema', json_schema: { name: 'output', schema: closed, strict: true } }, []]);
+  // Claude does not ask every property to be required; OpenAI's strict mode does (and refuses the schema): not strict then.
+  const optional = { type: 'object', properties: { city: { type: 'string' }, note: { type: 'string' } }, required: ['city'], additionalProperties: false };
+  const beta = messagesViaChat.request({ model: 'gpt-4o', max_tokens: 5, messages: [], output_format: { type: 'json_schema', schema: optional } }, plan('gpt-4o'));
+  assert.deepEqual([beta.body.response_format, beta.removed], [{ type: 'json_schema', json_schema: { name: 'output', schema: optional, strict: false } }, []]);
+  // With tools and an effort beside it, as Claude Code and the AI SDK's agents send it.
+  const both = messagesViaChat.request({
+    model: 'gpt-5.4', max_tokens: 5, messages: [], tools: [{ name: 'weather', input_schema: { type: 'object' } }],
+    output_config: { effort: 'low', format: { type: 'json_schema', schema: closed } },
+  }, plan('gpt-5.4'));
+  assert.deepEqual([both.body.reasoning_effort, (both.body.response_format as { type: string }).type, (both.body.tools as unknown[]).length, both.removed], ['low', 'json_schema', 1, []]);
 });
 
 test('documents chat can carry go up with their title; one it cannot (a PDF by URL, a Files API file) keeps the request from chat', () => {

@@ -15,7 +15,7 @@ import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './out
 const MAX_CHAT_STOP = 4;
 
 /** Messages fields with a chat-completions counterpart; any other top-level field is removed and reported. */
-const MAPPED = new Set(['model', 'models', 'messages', 'system', 'max_tokens', 'stop_sequences', 'temperature', 'top_p', 'stream', 'tools', 'tool_choice', 'thinking', 'metadata', 'output_config']);
+const MAPPED = new Set(['model', 'models', 'messages', 'system', 'max_tokens', 'stop_sequences', 'temperature', 'top_p', 'stream', 'tools', 'tool_choice', 'thinking', 'metadata', 'output_config', 'output_format']);
 
 /**
  * Claude Code's first system block, `x-anthropic-billing-header: cc_version=…; cch=…;`, is for Anthropic's billing and
@@ -262,9 +262,39 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const effort = typeof config?.effort === 'string' ? config.effort : undefined;
   if ((thinks || effort !== undefined) && acceptsReasoningEffort(plan)) out.reasoning_effort = effort !== undefined ? chatEffort(effort) : effortFor(thinking!);
   else if (thinks) removed.push('thinking');
-  if (body.output_config !== undefined && (out.reasoning_effort === undefined || effort === undefined || Object.keys(config ?? {}).some((key) => key !== 'effort'))) removed.push('output_config');
+  // Claude's JSON outputs (`output_config.format`, or the beta's top-level `output_format`) are chat's json_schema
+  // response_format: the model answers the JSON as its text either way.
+  const format = jsonOutputFormat(config?.format) ?? jsonOutputFormat(body.output_format);
+  if (format) out.response_format = format;
+  if (body.output_format !== undefined && !jsonOutputFormat(body.output_format)) removed.push('output_format');
+  const configLeft = Object.keys(config ?? {}).filter((key) => !(key === 'effort' && out.reasoning_effort !== undefined) && !(key === 'format' && jsonOutputFormat(config?.format)));
+  if (body.output_config !== undefined && (config === undefined || configLeft.length > 0)) removed.push('output_config');
   const clientFields = { stop: 'stop_sequences', user: 'metadata', reasoning_effort: effort !== undefined ? 'output_config' : 'thinking' };
   return renamed.back.size > 0 ? { body: out, removed, toolNames: renamed.back, clientFields } : { body: out, removed, clientFields };
+}
+
+/** `{type: 'json_schema', schema}` (Claude's JSON outputs) as chat's response_format; undefined for anything else. */
+function jsonOutputFormat(format: unknown): Json | undefined {
+  const f = obj(format);
+  const schema = obj(f?.schema);
+  if (f?.type !== 'json_schema' || !schema) return undefined;
+  // Strict only when the schema meets OpenAI's strict rules (OpenAI refuses a strict schema that does not); Claude's
+  // own rules ask additionalProperties: false too, but not every property listed as required.
+  return { type: 'json_schema', json_schema: { name: 'output', schema, strict: meetsStrictRules(schema) } };
+}
+
+/** Every object closed (additionalProperties: false) and listing all its properties as required, all the way down. */
+function meetsStrictRules(schema: unknown): boolean {
+  if (Array.isArray(schema)) return schema.every(meetsStrictRules);
+  const s = obj(schema);
+  if (!s) return true;
+  const properties = obj(s.properties);
+  if (properties) {
+    const required = Array.isArray(s.required) ? s.required : [];
+    if (s.additionalProperties !== false || Object.keys(properties).some((key) => !required.includes(key))) return false;
+    if (!Object.values(properties).every(meetsStrictRules)) return false;
+  }
+  return [s.items, s.anyOf, s.allOf, s.oneOf, ...Object.values(obj(s.$defs) ?? {}), ...Object.values(obj(s.definitions) ?? {})].every((part) => part === undefined || meetsStrictRules(part));
 }
 
 const STOP_REASONS: Readonly<Record<string, string>> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', function_call: 'tool_use', content_filter: 'refusal' };
