@@ -147,9 +147,21 @@ const openai: readonly CatalogModel[] = [
  */
 const ONE_SAMPLING_PARAM = /^claude-(opus-4-1|(opus|sonnet|haiku)-4-[5-9]|[a-z]+-[5-9])/;
 
+/**
+ * Claude models that refuse the sampling parameters altogether (400 "`temperature` is deprecated for this model"):
+ * Opus 4.7 on and the Claude 5 line, as the Vercel AI SDK's Anthropic model table has them. Removed and reported.
+ */
+const NO_SAMPLING = /^claude-(opus-4-[7-9]|[a-z]+-[5-9])/;
+const SAMPLING_PARAMS = ['temperature', 'top_p', 'top_k'] as const;
+
+/** JSON outputs (`output_config.format`) generally available: the 4.5 generation on (Opus 4.1 had them in beta only). */
+const JSON_OUTPUTS = /^claude-((opus|sonnet|haiku)-4-[5-9]|[a-z]+-[5-9])/;
+
 function claude(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing): CatalogModel {
   const model = m(id, { displayName, context, maxOut, input: TEXT_IMAGE_FILE, pricing });
-  if (ONE_SAMPLING_PARAM.test(id)) model.oneSamplingParam = true;
+  if (NO_SAMPLING.test(id)) model.unsupportedParams = SAMPLING_PARAMS;
+  else if (ONE_SAMPLING_PARAM.test(id)) model.oneSamplingParam = true;
+  if (JSON_OUTPUTS.test(id)) model.jsonOutputs = true;
   return model;
 }
 

@@ -91,6 +91,11 @@ export interface CatalogModel {
    * specified for this model"): with both, `top_p` is removed and reported.
    */
   oneSamplingParam?: true;
+  /**
+   * Constrains its answer to a JSON schema given in `output_config.format` (Claude's JSON outputs, generally available
+   * from the 4.5 generation on): a translated `response_format` / `text.format` goes there instead of a forced tool.
+   */
+  jsonOutputs?: true;
   /** Absent when the provider publishes no price; such models cannot be served with managed credentials. */
   pricing?: CatalogPricing;
   /**

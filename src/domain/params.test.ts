@@ -144,3 +144,12 @@ test('Claude from Opus 4.1 and the 4.5 generation on takes temperature or top_p,
   assert.equal(prepareUpstreamBody(alone, attempt('claude-sonnet-4-6', 'messages', 'anthropic'), settings()).body, alone);
   assert.deepEqual(prepareUpstreamBody({ ...both, model: 'claude-sonnet-4-0' }, attempt('claude-sonnet-4-0', 'messages', 'anthropic'), settings()).removed, []);
 });
+
+test('Claude Opus 4.7 on and the Claude 5 line refuse sampling parameters: temperature, top_p and top_k are removed and named', () => {
+  const sampled = { max_tokens: 10, messages: [], temperature: 0, top_p: 0.9, top_k: 5 };
+  for (const model of ['claude-opus-5', 'claude-sonnet-5-5', 'claude-haiku-5-5', 'claude-fable-5-2']) {
+    const r = prepareUpstreamBody({ ...sampled, model }, attempt(model, 'messages', 'anthropic'), settings());
+    assert.deepEqual([['temperature', 'top_p', 'top_k'].filter((k) => k in r.body), r.removed], [[], ['temperature', 'top_p', 'top_k']], model);
+  }
+  assert.deepEqual(prepareUpstreamBody({ ...sampled, model: 'claude-opus-4-6' }, attempt('claude-opus-4-6', 'messages', 'anthropic'), settings()).removed, ['top_p']);
+});

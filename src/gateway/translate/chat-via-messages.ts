@@ -128,9 +128,11 @@ function turns(messages: unknown): { system: string; turns: Json[] } {
 }
 
 /**
- * Structured output (`response_format`) has no field in Messages: it is asked as a single forced tool whose input
- * is the schema, and the call's input comes back as the message's content — the JSON the client's parser expects.
- * The tool's name is the gateway's; the client offered no tools of its own (else `response_format` is removed).
+ * Structured output (`response_format`) on a model without Claude's JSON outputs (and `json_object`, which has no
+ * schema) is asked as a single forced tool whose input is the schema, and the call's input comes back as the message's
+ * content — the JSON the client's parser expects. The tool's name is the gateway's; the client offered no tools of
+ * its own (else `response_format` is removed). Models with JSON outputs get the schema in `output_config.format`,
+ * tools or not, and answer the JSON as their text.
  */
 export const STRUCTURED_OUTPUT_TOOL = 'structured_output';
 
@@ -140,6 +142,38 @@ function structuredOutputTool(format: unknown): Json | undefined {
   const schema = obj(f?.json_schema);
   if (f?.type !== 'json_schema' || !schema) return undefined;
   return { name: STRUCTURED_OUTPUT_TOOL, description: typeof schema.description === 'string' ? schema.description : 'Answer in this shape.', input_schema: schema.schema ?? { type: 'object' } };
+}
+
+/**
+ * A json_schema `response_format` as Claude's `output_config.format`. Claude's JSON outputs take every object closed
+ * and refuse numeric, length and count constraints (400), which OpenAI's schemas may carry: objects are closed, and
+ * the constraints move into the description, as Anthropic's own SDKs do before sending a schema.
+ */
+function jsonOutputConfig(format: unknown): Json | undefined {
+  const f = obj(format);
+  const schema = obj(obj(f?.json_schema)?.schema);
+  if (f?.type !== 'json_schema' || !schema) return undefined;
+  return { format: { type: 'json_schema', schema: claudeSchema(schema) } };
+}
+
+const UNSUPPORTED_CONSTRAINTS = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'minLength', 'maxLength', 'maxItems', 'uniqueItems', 'minProperties', 'maxProperties'];
+
+function claudeSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(claudeSchema);
+  const s = obj(schema);
+  if (!s) return schema;
+  const out: Json = {};
+  const moved: string[] = [];
+  for (const [key, value] of Object.entries(s)) {
+    // minItems 0 and 1 are the counts Claude takes.
+    if (UNSUPPORTED_CONSTRAINTS.includes(key) || (key === 'minItems' && typeof value === 'number' && value > 1)) moved.push(`${key}: ${JSON.stringify(value)}`);
+    else if (key === 'properties' || key === '$defs' || key === 'definitions') out[key] = Object.fromEntries(Object.entries(obj(value) ?? {}).map(([name, part]) => [name, claudeSchema(part)]));
+    else if (key === 'items' || key === 'anyOf' || key === 'allOf' || key === 'oneOf' || key === 'not') out[key] = claudeSchema(value);
+    else out[key] = value;
+  }
+  if (out.type === 'object' || out.properties !== undefined) out.additionalProperties = false;
+  if (moved.length > 0) out.description = `${typeof out.description === 'string' ? `${out.description}\n\n` : ''}{${moved.join(', ')}}`;
+  return out;
 }
 
 function toolChoice(choice: unknown, parallel: unknown): Json | undefined {
@@ -169,8 +203,10 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (typeof body.user === 'string') out.metadata = { user_id: body.user };
   const functions = objects(body.tools).filter((t) => t.type === 'function');
   if (functions.length < objects(body.tools).length) removed.push('tools');
-  const structured = functions.length === 0 ? structuredOutputTool(body.response_format) : undefined;
-  if (structured) {
+  const outputConfig = plan.candidate.catalogModel?.jsonOutputs ? jsonOutputConfig(body.response_format) : undefined;
+  const structured = functions.length === 0 && !outputConfig ? structuredOutputTool(body.response_format) : undefined;
+  if (outputConfig) out.output_config = outputConfig;
+  else if (structured) {
     out.tools = [structured];
     out.tool_choice = { type: 'tool', name: STRUCTURED_OUTPUT_TOOL };
   } else if (body.response_format !== undefined && obj(body.response_format)?.type !== 'text') removed.push('response_format');

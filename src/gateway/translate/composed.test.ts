@@ -31,8 +31,33 @@ test('a Responses request goes up as Messages; fields with no place are named as
   assert.equal(body.max_tokens, candidate.catalogModel!.maxOutputTokens, 'fitted to the model');
   assert.equal(body.temperature, 1, 'Messages takes at most 1');
   assert.deepEqual(body.tools, [{ name: 'f', input_schema: { type: 'object' } }]);
-  // Structured output beside the client's own tools has no place (one forced tool would stop them being called).
-  assert.deepEqual(removed.sort(), ['reasoning', 'store', 'text']);
+  // Claude's JSON outputs carry the schema beside the client's own tools (closed, as Claude requires).
+  assert.deepEqual(body.output_config, { format: { type: 'json_schema', schema: { type: 'object', additionalProperties: false } } });
+  assert.deepEqual(removed.sort(), ['reasoning', 'store']);
+});
+
+test('structured output: JSON outputs where the model has them, its schema made acceptable to Claude; a forced tool on older models', () => {
+  const schema = {
+    type: 'object', additionalProperties: false, required: ['city', 'days'],
+    properties: { city: { type: 'string', maxLength: 40 }, days: { type: 'array', minItems: 3, items: { type: 'object', properties: { t: { type: 'number', minimum: -90, description: 'Celsius' } } } } },
+  };
+  const ask = (model: string) => {
+    const c = resolveCandidates({ model, models: undefined, format: 'openai', surface: 'responses' }, catalog, snapshot())[0]!;
+    return translatorFor('responses', c.surface)!.request({ model, input: 'Weather?', text: { format: { type: 'json_schema', name: 'w', strict: true, schema } } }, { candidate: c, keySource: 'ngrok', credential: 'k' });
+  };
+  const json = ask('claude-sonnet-5-5');
+  assert.deepEqual(json.body.output_config, { format: { type: 'json_schema', schema: {
+    type: 'object', additionalProperties: false, required: ['city', 'days'],
+    properties: {
+      city: { type: 'string', description: '{maxLength: 40}' },
+      days: { type: 'array', description: '{minItems: 3}', items: { type: 'object', additionalProperties: false, properties: { t: { type: 'number', description: 'Celsius\n\n{minimum: -90}' } } } },
+    },
+  } } });
+  assert.equal(json.body.tool_choice, undefined, 'no forced tool: Sonnet 5.5 refuses one');
+  // Claude Sonnet 4 has no JSON outputs: the forced tool, its schema as sent.
+  const tool = ask('claude-sonnet-4-0');
+  assert.equal(tool.body.output_config, undefined);
+  assert.deepEqual([tool.body.tool_choice, (tool.body.tools as { input_schema: unknown }[])[0]!.input_schema], [{ type: 'tool', name: 'structured_output' }, schema]);
 });
 
 test('a Messages answer comes back as a Responses object with every input token counted', () => {
