@@ -29,7 +29,7 @@ describe('gateway routing and failover (sqlite)', () => {
   before(async () => {
     h = await startHarness('sqlite', { TOLLGATE_SECRET_KEY: secretKey });
     token = (await h.accessKey()).token;
-    for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-402', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic'], ['sk-429-ms', 'openai']] as const) {
+    for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-402', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic'], ['sk-429-ms', 'openai'], ['sk-quota', 'openai']] as const) {
       const value = name === 'sk-429b' ? 'sk-429' : name === 'sk-429-anth' ? 'sk-429' : name;
       keys[name] = await h.providerKey(provider, value, name);
     }
@@ -359,6 +359,21 @@ describe('gateway routing and failover (sqlite)', () => {
     // Azure's hint in milliseconds reaches the client too (the OpenAI SDKs read it first), and as whole seconds.
     const azure = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-429-ms')] }]), body: chat('gpt-4o') });
     assert.deepEqual([azure.status, azure.headers.get('retry-after-ms'), azure.headers.get('retry-after')], [429, '2500', '3']);
+    // A key out of quota (OpenAI's insufficient_quota 429) fails over like a rate limit; when every key is, the client
+    // is told so with OpenAI's own type, which the SDKs and LangChain read as "stop retrying, fix billing".
+    const quotaThenGood = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-quota', 'sk-good-a')] }]), body: chat('gpt-4o') });
+    assert.deepEqual([quotaThenGood.status, quotaThenGood.headers.get('ngrok-aig-attempts')], [200, '2']);
+    const quotaOnly = await keyWith([{ provider: 'openai', steps: [user('sk-quota')] }]);
+    const quota = await gw(h, '/v1/chat/completions', { token: quotaOnly, body: chat('gpt-4o') });
+    assert.deepEqual([quota.status, quota.json().error.type, quota.json().error.code, quota.headers.get('retry-after')], [429, 'insufficient_quota', 'ERR_NGROK_27217', null]);
+    assert.match(quota.json().error.message, /Upstream quota exhausted: every attempt \(1\) was refused by the provider for insufficient quota: check the plan and billing/);
+    // A rate limit beside it may pass: the plain rate limit stands.
+    const quotaAndLimit = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-quota', 'sk-429')] }]), body: chat('gpt-4o') });
+    assert.deepEqual([quotaAndLimit.status, quotaAndLimit.json().error.type], [429, 'rate_limit_error']);
+    // Among other failures, the attempt list says which key is out of quota.
+    const listed = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-quota', 'sk-500')] }]), body: chat('gpt-4o') });
+    assert.equal(listed.status, 503);
+    assert.match(listed.json().error.message, /HTTP 429 insufficient quota \(the provider account's plan and billing\); \[2\] openai:gpt-4o with key aigpk_\w+: HTTP 500/);
 
     const unreachable = await keyWith([{ provider: 'openai', steps: [user('sk-reset')] }]);
     const r502 = await gw(h, '/v1/chat/completions', { token: unreachable, body: chat('gpt-4o') });

@@ -103,6 +103,8 @@ export const Errors = {
   totalTimeout: spec(504, 'ERR_NGROK_3810', 'Request timed out after {timeout}. Try a shorter prompt or increase your timeout. See https://ngrok.com/docs/ai-gateway/reference/error-codes#err-ngrok-3810 for more information.', 'timeout_error'),
   upstreamUnreachable: spec(502, 'ERR_NGROK_3800', 'Provider "{provider}" is unreachable: {reason}', 'api_error'),
   upstreamRateLimited: spec(429, 'ERR_NGROK_27217', 'Upstream rate limit exceeded: {reason}', 'rate_limit_error'),
+  // The provider's own type for it (OpenAI's), which the SDKs and LangChain read as "stop retrying, fix billing".
+  upstreamQuotaExhausted: spec(429, 'ERR_NGROK_27217', 'Upstream quota exhausted: {reason}', 'insufficient_quota'),
   upstreamAuthRejected: spec(502, 'ERR_NGROK_27211', 'Upstream rejected the API key: {reason}', 'api_error'),
   upstreamTimeout: spec(504, 'ERR_NGROK_27207', 'Upstream request timed out after {timeout}.', 'timeout_error'),
   upstreamNonStreaming: spec(502, 'ERR_NGROK_27234', 'The upstream answered a streaming request without a stream.', 'api_error'),

@@ -37,6 +37,9 @@ function retryHeaders(last: AttemptRecord | undefined): Record<string, string> |
   return headers;
 }
 
+/** OpenAI's (and the compatible servers') error for an account out of credit: `type` or `code` `insufficient_quota`. */
+const QUOTA_EXHAUSTED = /"(?:type|code)"\s*:\s*"insufficient_quota"/;
+
 function failureOf(status: number): FailureKind | undefined {
   if (status === 429) return 'rate-limited';
   // 402: the key's account ran out of money (DeepSeek, OpenRouter) — an exhausted key, which gateway.md §8
@@ -296,7 +299,14 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       const retryAfterMs = response.headers['retry-after-ms'];
       if (typeof retryAfterMs === 'string' && /^\d+(\.\d+)?$/.test(retryAfterMs.trim())) record.retryAfterMs = retryAfterMs.trim();
       record.failure = failure;
-      await exchange.discard();
+      if (failure === 'rate-limited') {
+        // OpenAI answers a key whose account is out of credit with a 429 too, told apart only by its body: read it,
+        // so a client whose every key is out of quota is told so (and its SDK stops retrying), not "rate limited".
+        const body = await exchange.collect().catch(() => undefined);
+        if (body && QUOTA_EXHAUSTED.test(body.toString('utf8', 0, 4096))) record.quotaExhausted = true;
+      } else {
+        await exchange.discard();
+      }
       record.durationMs = performance.now() - started;
       return 'next';
     }

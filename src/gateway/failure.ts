@@ -26,7 +26,7 @@ function describe(r: AttemptRecord, i: number, perRequestMs: number): string {
     case 'timeout': what = `timed out after ${formatMs(perRequestMs)}`; break;
     case 'connection': what = r.statusCode ? `HTTP ${r.statusCode}, then the connection broke` : 'connection failed'; break;
     case 'empty': what = `HTTP ${r.statusCode}, then a stream that ended without any event`; break;
-    case 'rate-limited': what = 'HTTP 429 rate limited'; break;
+    case 'rate-limited': what = r.quotaExhausted ? 'HTTP 429 insufficient quota (the provider account\'s plan and billing)' : 'HTTP 429 rate limited'; break;
     case 'server':
       if (r.statusCode < 300) what = `HTTP ${r.statusCode}, then an error event before any output`;
       else if (r.statusCode < 400) what = `HTTP ${r.statusCode} redirect, not followed`;
@@ -43,6 +43,10 @@ export function exhaustedError(records: readonly AttemptRecord[], totalTimedOut:
   if (totalTimedOut) return tollgateError('totalTimeout', { timeout: formatMs(settings.totalTimeoutMs) });
   const last = records[records.length - 1];
   if (records.length > 0 && records.every((r) => r.failure === 'rate-limited')) {
+    // Out of quota everywhere: no retry will help, and the client's SDK must not treat it as a passing rate limit.
+    if (records.every((r) => r.quotaExhausted)) {
+      return tollgateError('upstreamQuotaExhausted', { reason: `every attempt (${records.length}) was refused by the provider for insufficient quota: check the plan and billing of the provider account, or add a key of another account.` });
+    }
     return tollgateError('upstreamRateLimited', { reason: `every attempt (${records.length}) was rate limited by the provider.` });
   }
   if (last?.failure === 'timeout') return tollgateError('upstreamTimeout', { timeout: formatMs(settings.perRequestTimeoutMs) });

@@ -33,6 +33,8 @@ export interface AttemptRecord {
   retryAfter?: string;
   /** The provider's `retry-after-ms` (Azure OpenAI's, which the OpenAI SDKs read first). */
   retryAfterMs?: string;
+  /** A 429 that said the key's account is out of quota (OpenAI's `insufficient_quota`), not that it is busy. */
+  quotaExhausted?: boolean;
 }
 
 const ZERO: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };

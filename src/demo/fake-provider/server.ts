@@ -3,6 +3,7 @@
 //   credential `sk-NNN` (e.g. sk-429, sk-401, sk-500) → that HTTP status with the provider's error body
 //   credential `sk-reset`                              → socket destroyed before any response
 //   credential `sk-429-ms`                             → 429 with Azure's `retry-after-ms: 2500` and no `retry-after`
+//   credential `sk-quota`                              → 429 `insufficient_quota`, as OpenAI answers for an account out of credit
 //   model `fail-NNN-…`                                 → that HTTP status, whatever the key
 //   model `fail-NNN-html-…`                            → that status with an HTML error page (a proxy's), not the provider's JSON
 //   model `slow-…` / `slow-MS-…`                       → waits MS (default 1500) before answering
@@ -160,6 +161,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   const credential = credentialOf(req);
   if (credential === 'sk-reset') { req.socket.destroy(); return; }
   if (credential === 'sk-429-ms') return sendError(429, false, true);
+  if (credential === 'sk-quota') {
+    // OpenAI's exact answer: no Retry-After, told from a rate limit only by its type and code.
+    res.writeHead(429, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } }));
+    return;
+  }
   const keyStatus = /^sk-(\d{3})$/.exec(credential);
   if (keyStatus) return sendError(Number(keyStatus[1]));
 
