@@ -9,6 +9,8 @@ import { generateText, jsonSchema, Output, streamText, tool } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { FAKE_USAGE } from './fake-upstream.ts';
+import { countInputTokens } from '../src/domain/token-counter.ts';
+
 
 const WEATHER_TOOL = { name: 'get_weather', description: 'Weather in a city', input_schema: { type: 'object' as const, properties: { city: { type: 'string' } }, required: ['city'] } };
 
@@ -68,6 +70,18 @@ describe('translation: Messages requests served over chat completions (sqlite)',
     const requestId = (await stream.withResponse()).response.headers.get('ngrok-aig-request-id')!;
     const [row] = await h.usage(requestId, 1);
     assert.deepEqual([Number(row!.outputTokens), Number(row!.usageEstimated), row!.completion], [FAKE_USAGE.output, 0, 'succeeded']);
+  });
+
+  test('a streamed Messages answer from an OpenAI model opens with an input estimate where Claude puts its count (LangChain reads only that)', async () => {
+    // The tokenizer thread is warm, and the provider takes 200 ms to start, as real ones do: the estimate is ready.
+    await countInputTokens(Buffer.from('{"messages":[{"role":"user","content":"warm up"}]}'), 'messages');
+    const stream = anthropic.messages.stream({ model: 'openai:slow-200-gpt', max_tokens: 100, messages: [{ role: 'user', content: 'How many input tokens does this question have, roughly?' }] });
+    let opening: Anthropic.Usage | undefined;
+    stream.on('streamEvent', (event) => { if (event.type === 'message_start') opening = event.message.usage; });
+    const final = await stream.finalMessage();
+    assert.ok(opening && opening.input_tokens > 5 && opening.input_tokens < 100, `message_start input_tokens: ${opening?.input_tokens}`);
+    // The provider's exact count still ends the stream, and is what the SDK's final message reports.
+    assert.equal(final.usage.input_tokens, FAKE_USAGE.input - FAKE_USAGE.cacheRead);
   });
 
   test('a tool loop: the call comes back as tool_use, its result goes up as a tool message (buffered and streamed)', async () => {

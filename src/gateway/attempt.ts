@@ -20,6 +20,7 @@ import { newId } from '../domain/ids.ts';
 import { exhaustedError } from './failure.ts';
 import { writeError } from './respond.ts';
 import { translatorFor } from './translate/index.ts';
+import { countInputTokens } from '../domain/token-counter.ts';
 import type { TranslatedRequest } from './translate/types.ts';
 
 /** `next-model`: skip the rest of this model's keys (they would get the same answer) for the next model's. */
@@ -201,6 +202,18 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
   if (metered) await metered;
 }
 
+/**
+ * A translated stream's opening event carries the input count before the provider's (Claude's message_start does;
+ * chat reports it only at the end): counted on the tokenizer thread while the provider starts, read when the first
+ * chunk comes (not yet counted → 0). The meter reuses it for an estimated event.
+ */
+function streamInputEstimate(ctx: RequestContext): () => number | undefined {
+  if (ctx.inputEstimate === undefined && ctx.rawBody) {
+    countInputTokens(ctx.rawBody, ctx.route.surface).then((tokens) => { ctx.inputEstimate ??= tokens; }, () => {});
+  }
+  return () => ctx.inputEstimate;
+}
+
 /** What a translated request lost, by the client's field names: the translation's own removals, then the model's. */
 function clientRemoved(translated: TranslatedRequest, removedUpstream: readonly string[]): readonly string[] {
   if (translated.removed.length === 0 && !translated.clientFields) return removedUpstream;
@@ -217,7 +230,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   const translator = translatorFor(ctx.route.surface, plan.candidate.surface);
   // A client that asked Responses not to store (`store: false`) will not refer back: nothing is kept for it.
   const translated = translator?.request(ctx.body!, plan);
-  const scope = translator ? { accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true, toolNames: translated?.toolNames, request: ctx.body! } : undefined;
+  const scope = translator ? { accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true, toolNames: translated?.toolNames, request: ctx.body!, inputTokens: isStreaming && ctx.route.surface === 'messages' ? streamInputEstimate(ctx) : undefined } : undefined;
   const prepared = prepareUpstreamBody(translated?.body ?? ctx.body!, plan, settings);
   const removed = translated ? clientRemoved(translated, prepared.removed) : prepared.removed;
   let body = prepared.body;

@@ -368,16 +368,20 @@ class ChatToMessages extends FromChatStream {
   #stopReason = 'end_turn';
   #usage: Json | undefined;
   readonly #toolNames: ReadonlyMap<string, string> | undefined;
+  readonly #inputTokens: (() => number | undefined) | undefined;
 
-  constructor(toolNames: ReadonlyMap<string, string> | undefined) {
+  constructor(toolNames: ReadonlyMap<string, string> | undefined, inputTokens: (() => number | undefined) | undefined) {
     super();
     this.#toolNames = toolNames;
+    this.#inputTokens = inputTokens;
   }
 
   protected started(chunk: Json): void {
+    // Chat reports usage only at its end; Anthropic's clients read the input where Claude puts it, here (LangChain reads
+    // nothing else): the gateway's estimate stands in, and message_delta carries the provider's exact counts.
     this.out += sse('message_start', { message: {
       id: messageId(chunk.id), type: 'message', role: 'assistant', model: chunk.model ?? '', content: [], stop_reason: null, stop_sequence: null,
-      usage: { input_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 },
+      usage: { input_tokens: this.#inputTokens?.() ?? 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 },
     } });
   }
 
@@ -476,4 +480,4 @@ class ChatToMessages extends FromChatStream {
 }
 
 // Nothing of a Messages answer is referred back to later: of the scope, only the tools' names are needed.
-export const messagesViaChat: Translator = { request, answer, error, stream: (scope) => new ChatToMessages(scope.toolNames) };
+export const messagesViaChat: Translator = { request, answer, error, stream: (scope) => new ChatToMessages(scope.toolNames, scope.inputTokens) };

@@ -35,6 +35,8 @@ export interface TranslationScope {
   accountId: string; keep: boolean; includeUsage: boolean; toolNames?: ReadonlyMap<string, string> | undefined;
   /** The client's request, for what its format's answer repeats of it (a Responses object's tools, instructions…). */
   request?: Record<string, unknown> | undefined;
+  /** The gateway's estimate of the request's input tokens, once counted (for a stream's opening event, before the provider's count). */
+  inputTokens?: (() => number | undefined) | undefined;
 }
 
 export interface Translator {
