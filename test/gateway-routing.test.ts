@@ -29,8 +29,8 @@ describe('gateway routing and failover (sqlite)', () => {
   before(async () => {
     h = await startHarness('sqlite', { TOLLGATE_SECRET_KEY: secretKey });
     token = (await h.accessKey()).token;
-    for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-402', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic'], ['sk-429-ms', 'openai'], ['sk-quota', 'openai']] as const) {
-      const value = name === 'sk-429b' ? 'sk-429' : name === 'sk-429-anth' ? 'sk-429' : name;
+    for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-402', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic'], ['sk-429-ms', 'openai'], ['sk-quota', 'openai'], ['sk-quota-anth', 'anthropic']] as const) {
+      const value = name === 'sk-429b' ? 'sk-429' : name === 'sk-429-anth' ? 'sk-429' : name === 'sk-quota-anth' ? 'sk-quota' : name;
       keys[name] = await h.providerKey(provider, value, name);
     }
   });
@@ -370,6 +370,15 @@ describe('gateway routing and failover (sqlite)', () => {
     // A rate limit beside it may pass: the plain rate limit stands.
     const quotaAndLimit = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-quota', 'sk-429')] }]), body: chat('gpt-4o') });
     assert.deepEqual([quotaAndLimit.status, quotaAndLimit.json().error.type], [429, 'rate_limit_error']);
+    // Anthropic says it with a 400: the next key is tried; the last key's answer is Anthropic's own, passed through.
+    const claudeMsg = { model: 'claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] };
+    const brokeThenGood = await gw(h, '/v1/messages', { headers: { 'x-api-key': await keyWith([{ provider: 'anthropic', steps: [user('sk-quota-anth', 'sk-anth-good')] }]) }, body: claudeMsg });
+    assert.deepEqual([brokeThenGood.status, brokeThenGood.headers.get('ngrok-aig-attempts')], [200, '2']);
+    const rows2 = await h.usage(brokeThenGood.headers.get('ngrok-aig-request-id')!, 2);
+    assert.deepEqual(rows2.map((r) => [r.statusCode, r.retryAction]), [[400, 'next_key'], [200, 'succeeded']]);
+    const broke = await gw(h, '/v1/messages', { headers: { 'x-api-key': await keyWith([{ provider: 'anthropic', steps: [user('sk-quota-anth')] }]) }, body: claudeMsg });
+    assert.deepEqual([broke.status, broke.json().error.type], [400, 'invalid_request_error']);
+    assert.match(broke.json().error.message, /credit balance is too low/);
     // Among other failures, the attempt list says which key is out of quota.
     const listed = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-quota', 'sk-500')] }]), body: chat('gpt-4o') });
     assert.equal(listed.status, 503);

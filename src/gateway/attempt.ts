@@ -40,6 +40,8 @@ function retryHeaders(last: AttemptRecord | undefined): Record<string, string> |
 
 /** OpenAI's (and the compatible servers') error for an account out of credit: `type` or `code` `insufficient_quota`. */
 const QUOTA_EXHAUSTED = /"(?:type|code)"\s*:\s*"insufficient_quota"/;
+/** Anthropic's answer (a 400) for a key whose account has no credit left. */
+const CREDIT_TOO_LOW = /credit balance is too low/i;
 
 function failureOf(status: number): FailureKind | undefined {
   if (status === 429) return 'rate-limited';
@@ -169,7 +171,7 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
         verdict = leftByClient(record);
         break;
       }
-      verdict = await attemptOnce(ctx, record, records.length, isStreaming, nextModel >= 0);
+      verdict = await attemptOnce(ctx, record, records.length, isStreaming, nextModel >= 0, i < attempts.length - 1);
       // Left while this attempt was answered (read on for METER_GRACE_MS): the chain stops here.
       if (ctx.clientGone && verdict !== 'served') verdict = leftByClient(record);
       else if (verdict === 'next-model') {
@@ -223,7 +225,7 @@ function clientRemoved(translated: TranslatedRequest, removedUpstream: readonly 
   return [...names];
 }
 
-async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNumber: number, isStreaming: boolean, modelFollows: boolean): Promise<Verdict> {
+async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNumber: number, isStreaming: boolean, modelFollows: boolean, attemptFollows: boolean): Promise<Verdict> {
   const { plan } = record;
   const settings = ctx.account!.settings;
   // A model that does not serve the client's surface: the request goes up in the model's format (translate/).
@@ -334,6 +336,13 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     // The provider refused the request itself (400, 404, 422…): no other key or model would do better.
     const errorBody = await exchange.collect();
     record.durationMs = performance.now() - started;
+    // Except Anthropic's 400 for a key whose account is out of credit: another key may have some. The last one's
+    // answer is passed through as Anthropic gave it.
+    if (status === 400 && attemptFollows && CREDIT_TOO_LOW.test(errorBody.toString('utf8', 0, 4096))) {
+      record.failure = 'auth';
+      record.quotaExhausted = true;
+      return 'next';
+    }
     record.failure = 'rejected';
     record.served = true;
     // In the client's error format when translated: its SDK raises the class it knows for the status.

@@ -32,7 +32,7 @@ function describe(r: AttemptRecord, i: number, perRequestMs: number): string {
       else if (r.statusCode < 400) what = `HTTP ${r.statusCode} redirect, not followed`;
       else what = `HTTP ${r.statusCode}`;
       break;
-    case 'auth': what = r.statusCode === 402 ? 'HTTP 402 credential out of funds' : `HTTP ${r.statusCode} credential rejected`; break;
+    case 'auth': what = r.statusCode === 402 ? 'HTTP 402 credential out of funds' : r.quotaExhausted ? `HTTP ${r.statusCode} credit balance too low (the provider account's plan and billing)` : `HTTP ${r.statusCode} credential rejected`; break;
     case 'unsendable': what = 'not sent: a header value holds characters HTTP forbids (rotate the provider key to one without line breaks or control characters)'; break;
     default: what = r.statusCode ? `HTTP ${r.statusCode}` : 'no response';
   }

@@ -33,7 +33,7 @@ export interface AttemptRecord {
   retryAfter?: string;
   /** The provider's `retry-after-ms` (Azure OpenAI's, which the OpenAI SDKs read first). */
   retryAfterMs?: string;
-  /** A 429 that said the key's account is out of quota (OpenAI's `insufficient_quota`), not that it is busy. */
+  /** The key's account is out of credit: OpenAI's `insufficient_quota` 429 (not a busy provider), Anthropic's 400. */
   quotaExhausted?: boolean;
 }
 

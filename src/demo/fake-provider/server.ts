@@ -4,6 +4,7 @@
 //   credential `sk-reset`                              → socket destroyed before any response
 //   credential `sk-429-ms`                             → 429 with Azure's `retry-after-ms: 2500` and no `retry-after`
 //   credential `sk-quota`                              → 429 `insufficient_quota`, as OpenAI answers for an account out of credit
+//                                                         (Anthropic format: 400 "Your credit balance is too low…", as Anthropic answers)
 //   model `fail-NNN-…`                                 → that HTTP status, whatever the key
 //   model `fail-NNN-html-…`                            → that status with an HTML error page (a proxy's), not the provider's JSON
 //   model `slow-…` / `slow-MS-…`                       → waits MS (default 1500) before answering
@@ -161,6 +162,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   const credential = credentialOf(req);
   if (credential === 'sk-reset') { req.socket.destroy(); return; }
   if (credential === 'sk-429-ms') return sendError(429, false, true);
+  if (credential === 'sk-quota' && format === 'anthropic') {
+    res.writeHead(400, { 'content-type': 'application/json', 'request-id': 'req_fake1' }).end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.' }, request_id: 'req_fake1' }));
+    return;
+  }
   if (credential === 'sk-quota') {
     // OpenAI's exact answer: no Retry-After, told from a rate limit only by its type and code.
     res.writeHead(429, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } }));
