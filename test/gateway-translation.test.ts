@@ -296,6 +296,18 @@ describe('translation: Responses requests served over chat completions and Messa
     assert.equal(lastUpstream().body!.stream, true);
   });
 
+  test('a chat call to Claude asking for structured output reaches its own API with JSON outputs (its OpenAI-compatible endpoint ignores response_format)', async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+    const asked = await openai.chat.completions.create({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'Where is the Louvre?' }], response_format: { type: 'json_schema', json_schema: { name: 'place', strict: true, schema } } });
+    assert.match(asked.choices[0]!.message.content ?? '', /fake claude-sonnet-4-6 model/);
+    const up = lastUpstream();
+    assert.equal(up.path, '/v1/messages');
+    assert.deepEqual(up.body!.output_config, { format: { type: 'json_schema', schema } });
+    // Without it, the chat call goes to Anthropic's own chat endpoint as before.
+    await openai.chat.completions.create({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(lastUpstream().path, '/v1/chat/completions');
+  });
+
   test('a conversation moving from a translated model to an OpenAI one: the references the gateway holds go inline', async () => {
     const first = await openai.responses.create({ model: 'claude-haiku-4-5', input: 'first' });
     await openai.responses.create({ model: 'openai:gpt-4o', input: [{ type: 'item_reference', id: first.output[0]!.id! }, { role: 'user', content: 'second' }] });

@@ -202,3 +202,18 @@ test('a custom provider given a bare origin is called under /v1 (Ollama, vLLM, L
   assert.equal(customBaseUrl('https://my.openai.azure.com/openai/deployments/gpt?api-version=2024-06-01'), 'https://my.openai.azure.com/openai/deployments/gpt?api-version=2024-06-01');
   assert.equal(customBaseUrl('https://x.example.com?api-version=1'), 'https://x.example.com/v1?api-version=1');
 });
+
+test('a chat request asking for structured output goes to Claude\'s own API (translated), not the compatibility endpoint that ignores response_format', () => {
+  const untranslatable = (_surface: unknown, body: Record<string, unknown>) => (body.functions !== undefined ? 'legacy functions' : undefined);
+  const surfaceFor = (body: Record<string, unknown>) => resolveCandidates({ ...chat('claude-sonnet-4-6'), body, untranslatable }, catalog, account)[0]!.surface;
+  assert.equal(surfaceFor({ messages: [] }).surface, 'chat-completions', 'otherwise the provider\'s own chat endpoint');
+  assert.equal(surfaceFor({ messages: [], response_format: { type: 'text' } }).surface, 'chat-completions');
+  for (const type of ['json_schema', 'json_object']) {
+    const surface = surfaceFor({ messages: [], response_format: { type, json_schema: { name: 'x', schema: { type: 'object' } } } });
+    assert.deepEqual([surface.format, surface.surface], ['anthropic', 'messages'], type);
+  }
+  // A request the translation cannot carry stays where it was.
+  assert.equal(surfaceFor({ messages: [], functions: [], response_format: { type: 'json_object' } }).surface, 'chat-completions');
+  // An OpenAI model's own chat endpoint honours response_format: nothing changes there.
+  assert.equal(resolveCandidates({ ...chat('gpt-4o'), body: { messages: [], response_format: { type: 'json_object' } }, untranslatable }, catalog, account)[0]!.surface.surface, 'chat-completions');
+});

@@ -86,7 +86,13 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     seen.add(key);
     const native = surfaceOf(resolved.provider, input.format, input.surface);
     const modelSurfaces = resolved.catalogModel ? modelSurfacesOf(resolved.catalogModel, resolved.provider) : undefined;
-    const servedNatively = native && (!modelSurfaces || modelSurfaces.includes(hostSurface(input.surface))) ? native : undefined;
+    let servedNatively = native && (!modelSurfaces || modelSurfaces.includes(hostSurface(input.surface))) ? native : undefined;
+    // A compatibility layer that would ignore what the request asks (Anthropic's OpenAI endpoint ignores
+    // `response_format`) gives way to the provider's own API, through translation, when the request translates.
+    if (servedNatively?.compatibility && input.body && asksWhatLayersIgnore(input.body)) {
+      const own = translatedSurface(resolved.provider, modelSurfaces, input.surface);
+      if (own && !own.compatibility && input.untranslatable?.(input.surface, input.body, own.surface) === undefined) servedNatively = undefined;
+    }
     const translated = servedNatively ? undefined : translatedSurface(resolved.provider, modelSurfaces, input.surface);
     const reason = translated && input.body ? input.untranslatable?.(input.surface, input.body, translated.surface) : undefined;
     if (reason !== undefined) {
@@ -117,6 +123,14 @@ const TRANSLATED_TO: Partial<Record<ApiSurface, readonly { format: ApiFormat; su
   responses: [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }],
   'chat-completions': [{ format: 'anthropic', surface: 'messages' }],
 };
+
+/** Structured output (`response_format` json_schema or json_object), which a provider's compatibility layer ignores. */
+function asksWhatLayersIgnore(body: Record<string, unknown>): boolean {
+  const format = body.response_format;
+  if (typeof format !== 'object' || format === null) return false;
+  const type = (format as Record<string, unknown>).type;
+  return type === 'json_schema' || type === 'json_object';
+}
 
 /** The surface a translated request goes to: the first target the model serves, a compatibility layer last. */
 function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly ApiSurface[] | undefined, surface: ApiSurface): SurfaceSpec | undefined {
