@@ -157,11 +157,15 @@ const SAMPLING_PARAMS = ['temperature', 'top_p', 'top_k'] as const;
 /** JSON outputs (`output_config.format`) generally available: the 4.5 generation on (Opus 4.1 had them in beta only). */
 const JSON_OUTPUTS = /^claude-((opus|sonnet|haiku)-4-[5-9]|[a-z]+-[5-9])/;
 
+/** Claude models that refuse a forced tool choice (the Vercel AI SDK's Anthropic model table, `forcedToolUse: false`). */
+const REFUSES_FORCED_TOOL = /^claude-(sonnet-5-5|opus-5-5|fable-5-[12])/;
+
 function claude(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing): CatalogModel {
   const model = m(id, { displayName, context, maxOut, input: TEXT_IMAGE_FILE, pricing });
   if (NO_SAMPLING.test(id)) model.unsupportedParams = SAMPLING_PARAMS;
   else if (ONE_SAMPLING_PARAM.test(id)) model.oneSamplingParam = true;
   if (JSON_OUTPUTS.test(id)) model.jsonOutputs = true;
+  if (REFUSES_FORCED_TOOL.test(id)) model.refusesForcedTool = true;
   return model;
 }
 

@@ -96,6 +96,11 @@ export interface CatalogModel {
    * from the 4.5 generation on): a translated `response_format` / `text.format` goes there instead of a forced tool.
    */
   jsonOutputs?: true;
+  /**
+   * Refuses a forced tool choice (`tool_choice` `any` or a named tool): Claude Sonnet 5.5, Opus 5.5 and the Fable
+   * 5.1/5.2 models, as the Vercel AI SDK's Anthropic model table has them. Structured output never goes as a forced tool there.
+   */
+  refusesForcedTool?: true;
   /** Absent when the provider publishes no price; such models cannot be served with managed credentials. */
   pricing?: CatalogPricing;
   /**

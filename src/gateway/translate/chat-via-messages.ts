@@ -136,6 +136,9 @@ function turns(messages: unknown): { system: string; turns: Json[] } {
  */
 export const STRUCTURED_OUTPUT_TOOL = 'structured_output';
 
+/** JSON mode's request in words, for a model that refuses the forced tool. */
+const JSON_MODE_INSTRUCTION = 'Answer with one JSON object and nothing else.';
+
 function structuredOutputTool(format: unknown): Json | undefined {
   const f = obj(format);
   if (f?.type === 'json_object') return { name: STRUCTURED_OUTPUT_TOOL, description: 'Answer with a JSON object.', input_schema: { type: 'object' } };
@@ -203,10 +206,15 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (typeof body.user === 'string') out.metadata = { user_id: body.user };
   const functions = objects(body.tools).filter((t) => t.type === 'function');
   if (functions.length < objects(body.tools).length) removed.push('tools');
-  const outputConfig = plan.candidate.catalogModel?.jsonOutputs ? jsonOutputConfig(body.response_format) : undefined;
+  const model = plan.candidate.catalogModel;
+  const outputConfig = model?.jsonOutputs ? jsonOutputConfig(body.response_format) : undefined;
   const structured = functions.length === 0 && !outputConfig ? structuredOutputTool(body.response_format) : undefined;
   if (outputConfig) out.output_config = outputConfig;
-  else if (structured) {
+  else if (structured && model?.refusesForcedTool) {
+    // JSON mode (no schema) on a model that refuses a forced tool: asked in words, as OpenAI's JSON mode itself
+    // requires the prompt to ask for JSON; the guarantee is the model's, not a constraint.
+    out.system = `${typeof out.system === 'string' && out.system !== '' ? `${out.system}\n\n` : ''}${JSON_MODE_INSTRUCTION}`;
+  } else if (structured) {
     out.tools = [structured];
     out.tool_choice = { type: 'tool', name: STRUCTURED_OUTPUT_TOOL };
   } else if (body.response_format !== undefined && obj(body.response_format)?.type !== 'text') removed.push('response_format');

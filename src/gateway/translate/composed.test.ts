@@ -58,6 +58,14 @@ test('structured output: JSON outputs where the model has them, its schema made 
   const tool = ask('claude-sonnet-4-0');
   assert.equal(tool.body.output_config, undefined);
   assert.deepEqual([tool.body.tool_choice, (tool.body.tools as { input_schema: unknown }[])[0]!.input_schema], [{ type: 'tool', name: 'structured_output' }, schema]);
+  // JSON mode has no schema: the forced tool where the model takes one, asked in words where it refuses one.
+  const jsonMode = (model: string) => {
+    const c = resolveCandidates({ model, models: undefined, format: 'openai', surface: 'responses' }, catalog, snapshot())[0]!;
+    return translatorFor('responses', c.surface)!.request({ model, instructions: 'Be brief.', input: 'Paris as JSON', text: { format: { type: 'json_object' } } }, { candidate: c, keySource: 'ngrok', credential: 'k' }).body;
+  };
+  assert.deepEqual(jsonMode('claude-sonnet-4-6').tool_choice, { type: 'tool', name: 'structured_output' });
+  const refuses = jsonMode('claude-opus-5-5');
+  assert.deepEqual([refuses.tools, refuses.tool_choice, refuses.system], [undefined, undefined, 'Be brief.\n\nAnswer with one JSON object and nothing else.']);
 });
 
 test('a Messages answer comes back as a Responses object with every input token counted', () => {
