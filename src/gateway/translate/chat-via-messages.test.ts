@@ -172,3 +172,14 @@ test('text parts never run together: several in a tool result or an assistant tu
     { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1', content: [{ type: 'text', text: 'step 1 ok' }, { type: 'text', text: 'step 2 failed' }] }] },
   ]);
 });
+
+test('allowed_tools (a turn narrowed to some tools) offers Claude only those, and required forces a call among them', () => {
+  const fn = (name: string) => ({ type: 'function', function: { name, parameters: { type: 'object' } } });
+  const ask = (mode: string) => chatViaMessages.request({
+    model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hi' }], tools: [fn('city'), fn('other'), fn('third')],
+    tool_choice: { type: 'allowed_tools', allowed_tools: { mode, tools: [{ type: 'function', function: { name: 'other' } }, { type: 'function', function: { name: 'third' } }] } },
+  }, plan('claude-sonnet-4-6'));
+  const required = ask('required');
+  assert.deepEqual([(required.body.tools as { name: string }[]).map((t) => t.name), required.body.tool_choice, required.removed], [['other', 'third'], { type: 'any' }, []]);
+  assert.deepEqual(ask('auto').body.tool_choice, { type: 'auto' });
+});

@@ -179,9 +179,21 @@ function claudeSchema(schema: unknown): unknown {
   return out;
 }
 
+/**
+ * The names `allowed_tools` permits (OpenAI's way to narrow the tools a turn may call while offering them all, for the
+ * prompt cache); undefined for any other choice. Messages has no such choice: only those tools are offered.
+ */
+function allowedToolNames(choice: unknown): Set<string> | undefined {
+  const c = obj(choice);
+  if (c?.type !== 'allowed_tools') return undefined;
+  return new Set(objects(obj(c.allowed_tools)?.tools).map((t) => obj(t.function)?.name).filter((name): name is string => typeof name === 'string'));
+}
+
 function toolChoice(choice: unknown, parallel: unknown): Json | undefined {
   const noParallel = parallel === false ? { disable_parallel_tool_use: true } : {};
   if (choice === 'required') return { type: 'any', ...noParallel };
+  const allowed = obj(choice)?.type === 'allowed_tools' ? obj(obj(choice)?.allowed_tools) : undefined;
+  if (allowed) return { type: allowed.mode === 'required' ? 'any' : 'auto', ...noParallel };
   if (choice === 'none') return { type: 'none' };
   const named = obj(obj(choice)?.function)?.name;
   if (typeof named === 'string') return { type: 'tool', name: named, ...noParallel };
@@ -204,8 +216,10 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (body.top_p !== undefined && body.top_p !== null) out.top_p = body.top_p;
   if (body.stream !== undefined) out.stream = body.stream;
   if (typeof body.user === 'string') out.metadata = { user_id: body.user };
-  const functions = objects(body.tools).filter((t) => t.type === 'function');
-  if (functions.length < objects(body.tools).length) removed.push('tools');
+  const functionTools = objects(body.tools).filter((t) => t.type === 'function');
+  if (functionTools.length < objects(body.tools).length) removed.push('tools');
+  const allowed = allowedToolNames(body.tool_choice);
+  const functions = allowed ? functionTools.filter((t) => allowed.has(String(obj(t.function)?.name))) : functionTools;
   const model = plan.candidate.catalogModel;
   const outputConfig = model?.jsonOutputs ? jsonOutputConfig(body.response_format) : undefined;
   const structured = functions.length === 0 && !outputConfig ? structuredOutputTool(body.response_format) : undefined;

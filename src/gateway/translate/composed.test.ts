@@ -121,3 +121,12 @@ test('a stream the provider breaks with an error event ends with the client\'s e
   assert.deepEqual(JSON.parse(translator.error(429, JSON.stringify({ type: 'error', error: { type: 'rate_limit_error', message: 'Slow down' } }))),
     { error: { message: 'Slow down', type: 'rate_limit_error', param: null, code: null } });
 });
+
+test('a Responses allowed_tools choice reaches Claude as only those tools, required as a forced call among them', () => {
+  const { body } = translator.request({
+    model: 'claude-sonnet-4-6', input: 'hi',
+    tools: [{ type: 'function', name: 'city', parameters: { type: 'object' } }, { type: 'function', name: 'other', parameters: { type: 'object' } }],
+    tool_choice: { type: 'allowed_tools', mode: 'required', tools: [{ type: 'function', name: 'other' }] },
+  }, plan);
+  assert.deepEqual([(body.tools as { name: string }[]).map((t) => t.name), body.tool_choice], [['other'], { type: 'any' }]);
+});

@@ -113,7 +113,13 @@ function chatMessages(body: Json): Json[] {
 function toolChoice(choice: unknown): unknown {
   if (typeof choice === 'string') return choice;
   const c = obj(choice);
-  return c?.type === 'function' ? { type: 'function', function: { name: c.name } } : 'auto';
+  if (c?.type === 'function') return { type: 'function', function: { name: c.name } };
+  // A subset of the tools (the rest stay offered, for the prompt cache): chat's shape of the same choice.
+  if (c?.type === 'allowed_tools') {
+    const tools = objects(c.tools).filter((t) => t.type === 'function').map((t) => ({ type: 'function', function: { name: t.name } }));
+    return { type: 'allowed_tools', allowed_tools: { mode: c.mode === 'required' ? 'required' : 'auto', tools } };
+  }
+  return 'auto';
 }
 
 /** Responses' `text.format` → chat's `response_format`. */
