@@ -165,7 +165,16 @@ describe('gateway front door (sqlite)', () => {
     const nf = await gw(h, '/v1/nope', { token, body: {} });
     assert.equal(nf.status, 404);
     assert.equal(nf.json().error.code, 'ERR_NGROK_27204');
+    assert.equal(nf.json().error.message, 'ERR_NGROK_27204: Unsupported API surface: POST /v1/nope.');
     assert.match(nf.headers.get('ngrok-aig-request-id')!, RQ);
+    // The two base-URL mistakes SDK users make are named, each in its SDK's error shape.
+    const noV1 = await new OpenAI({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 }).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    assert.ok(noV1 instanceof OpenAI.NotFoundError);
+    assert.match(noV1.message, /Did you mean \/v1\/chat\/completions\? An OpenAI SDK's base URL ends with \/v1\./);
+    const twice = await new Anthropic({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 }).messages.create({ model: 'claude-sonnet-4-6', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    assert.ok(twice instanceof Anthropic.NotFoundError);
+    assert.equal((twice.error as { type: string }).type, 'error', 'Anthropic\'s error shape');
+    assert.match(twice.message, /Did you mean \/v1\/messages\? The base URL has \/v1 once too often/);
     const gemini = await gw(h, '/v1beta/models/gemini-2.5-flash:generateContent', { headers: { 'x-goog-api-key': token }, body: { contents: [] } });
     assert.equal(gemini.status, 501);
     assert.equal(gemini.json().error.code, 'ERR_NGROK_27205');

@@ -80,7 +80,7 @@ export const Errors = {
   managedHostedTool: spec(400, 'ERR_NGROK_3815', 'The hosted tool "{tool}" is not allowed with managed credentials: the provider bills it apart from tokens, at a price this gateway cannot meter. Add your own provider key, or leave the tool out.', 'invalid_request_error'),
   managedPremium: spec(400, 'ERR_NGROK_3815', '{option} is not allowed with managed credentials: the provider bills it at a premium this gateway does not price. Leave it out, or add your own provider key.', 'invalid_request_error'),
   managedNotConfigured: spec(400, 'ERR_NGROK_3819', 'Provider "{provider}" has no managed credentials on this gateway; add a provider key and a routing rule.', 'invalid_request_error'),
-  unsupportedPath: spec(404, 'ERR_NGROK_27204', 'Unsupported API surface: {method} {path}.', 'invalid_request_error'),
+  unsupportedPath: spec(404, 'ERR_NGROK_27204', 'Unsupported API surface: {method} {path}.{hint}', 'invalid_request_error'),
   surfaceNotImplemented: spec(501, 'ERR_NGROK_27205', 'The {surface} API is not implemented by this gateway ({method} {path}); use the OpenAI-compatible endpoints.', 'invalid_request_error'),
   creditCheckFailed: spec(403, 'ERR_NGROK_27206', 'Credit check failed: {reason}', 'permission_error'),
   outOfCredit: spec(403, 'ERR_NGROK_4026', 'Your account has run out of credit.', 'insufficient_quota'),
@@ -153,5 +153,6 @@ export function tollgateError(name: ErrorName, details: Record<string, string> =
 }
 
 function fill(template: string, details: Record<string, string>): string {
-  return template.replace(/\{(\w+)\}/g, (whole, key: string) => details[key] ?? (key === 'suggestion' ? '' : whole));
+  // `suggestion` and `hint` are optional endings: absent, they leave nothing.
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => details[key] ?? (key === 'suggestion' || key === 'hint' ? '' : whole));
 }

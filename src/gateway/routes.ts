@@ -33,7 +33,18 @@ export const MODELS_PATH = '/v1/models';
 export const MODEL_PATH_PREFIX = '/v1/models/';
 
 export function errorRouteFor(path: string): SurfaceRoute {
-  return path.startsWith('/v1/messages') ? ANTHROPIC_ROUTE : OPENAI_ROUTE;
+  // `/v1/v1/messages` (a base URL given with /v1 to the Anthropic SDK) is an Anthropic client all the same.
+  return /\/messages(\/|$)/.test(path) ? ANTHROPIC_ROUTE : OPENAI_ROUTE;
+}
+
+/**
+ * What a 404's path most likely meant, from the two base-URL mistakes SDK users make: an OpenAI SDK's base URL without
+ * `/v1` (`POST /chat/completions`), an Anthropic SDK's with it (`POST /v1/v1/messages`). Empty when neither.
+ */
+export function pathHint(path: string): string {
+  if (SURFACE_ROUTES.has(`/v1${path}`)) return ` Did you mean /v1${path}? An OpenAI SDK's base URL ends with /v1.`;
+  if (path.startsWith('/v1/v1/') && SURFACE_ROUTES.has(path.slice(3))) return ` Did you mean ${path.slice(3)}? The base URL has /v1 once too often: the Anthropic SDK adds /v1 itself, so its base URL ends without it.`;
+  return '';
 }
 
 /**

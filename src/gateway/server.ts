@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_REQUEST_ID } from './headers.ts';
 import { codecs } from './formats/index.ts';
-import { errorRouteFor, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, SURFACE_ROUTES, unimplementedSurface } from './routes.ts';
+import { errorRouteFor, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, SURFACE_ROUTES, unimplementedSurface } from './routes.ts';
 import { writeError, writeJson } from './respond.ts';
 import { handleModelRequest } from './pipeline.ts';
 import { modelsStage } from './models-list.ts';
@@ -210,7 +210,7 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
     const unimplemented = unimplementedSurface(method, path);
     const error = unimplemented
       ? tollgateError('surfaceNotImplemented', { surface: unimplemented, method: method ?? '', path })
-      : tollgateError('unsupportedPath', { method: method ?? '', path });
+      : tollgateError('unsupportedPath', { method: method ?? '', path, hint: pathHint(path) });
     writeError(ctx, error);
     deps.observer?.answered(ctx, error.code);
   };
