@@ -189,6 +189,16 @@ describe('gateway streaming (sqlite)', () => {
     assert.ok(!types.includes('error'));
     const [row] = await h.usage(stream.response.headers.get('ngrok-aig-request-id')!, 1);
     assert.deepEqual([row!.completion, Number(row!.usageEstimated), Number(row!.inputTokens) > 0], ['succeeded', 0, true]);
+    // An Anthropic-compatible server doing the same: relayed as it came, no error appended, metered on its counts.
+    const messages = await gw(h, '/v1/messages', { token, headers: { 'anthropic-version': '2023-06-01' }, body: { model: 'anthropic:unnamed-claude', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'x' }] } });
+    assert.ok(messages.text.includes('"type":"message_stop"') && !messages.text.includes('event: error'), messages.text.slice(-300));
+    const [claudeRow] = await h.usage(messages.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([claudeRow!.completion, Number(claudeRow!.usageEstimated), claudeRow!.stopReason, Number(claudeRow!.outputTokens)], ['succeeded', 0, 'end_turn', FAKE_USAGE.output]);
+    // Translated for a Responses client, its events are read by their type as well.
+    const translated = await openai.responses.create({ model: 'anthropic:unnamed-claude', stream: true, input: 'unnamed events' });
+    let text = '';
+    for await (const event of translated) if (event.type === 'response.output_text.delta') text += event.delta;
+    assert.match(text, /fake unnamed-claude model/);
   });
 
   test('a stream with its stop reason and usage but no final event (some servers) is complete, metered on the provider\'s counts', async () => {

@@ -105,6 +105,12 @@ export class StreamMeter {
       from = to + 1;
     }
     if (data === undefined) return true;
+    // Some compatible servers send no `event:` lines; Anthropic's and OpenAI's Responses events name themselves in
+    // their data's leading `type` too. A chat chunk (`{"id":…`) fails the check at its second character.
+    if (event === '' && data.startsWith('{"type":"')) {
+      const end = data.indexOf('"', 9);
+      if (end > 9) event = data.slice(9, end);
+    }
     const kept = this.#codec.onStreamEvent(this.facts, event, data, this.#surface, this.#dropUsageChunk);
     this.#translation?.event(event, data);
     return kept;
