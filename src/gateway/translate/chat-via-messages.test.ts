@@ -183,3 +183,10 @@ test('allowed_tools (a turn narrowed to some tools) offers Claude only those, an
   assert.deepEqual([(required.body.tools as { name: string }[]).map((t) => t.name), required.body.tool_choice, required.removed], [['other', 'third'], { type: 'any' }, []]);
   assert.deepEqual(ask('auto').body.tool_choice, { type: 'auto' });
 });
+
+test('stop sequences of whitespace alone (Messages refuses them, chat takes them) are left out and stop is named', () => {
+  const ask = (stop: unknown) => chatViaMessages.request({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hi' }], stop }, plan('claude-sonnet-4-6'));
+  assert.deepEqual([ask(['\n', 'END', '']).body.stop_sequences, ask(['\n', 'END', '']).removed], [['END'], ['stop']]);
+  assert.deepEqual([ask('\n\n').body.stop_sequences, ask('\n\n').removed], [undefined, ['stop']]);
+  assert.deepEqual([ask(['###']).body.stop_sequences, ask(['###']).removed], [['###'], []]);
+});

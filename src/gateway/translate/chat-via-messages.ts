@@ -209,8 +209,12 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (system !== '') out.system = system;
   const limit = body.max_completion_tokens ?? body.max_tokens;
   out.max_tokens = typeof limit === 'number' ? fittedOutputLimit(limit, plan) : plan.candidate.catalogModel?.maxOutputTokens || DEFAULT_MAX_TOKENS;
-  if (typeof body.stop === 'string') out.stop_sequences = [body.stop];
-  else if (Array.isArray(body.stop) && body.stop.length > 0) out.stop_sequences = body.stop;
+  // Messages refuses a stop sequence of whitespace alone ("each stop sequence must contain non-whitespace"), which
+  // chat takes (`"\n"`, a common one): those are left out, and `stop` is named when one was.
+  const stops = typeof body.stop === 'string' ? [body.stop] : Array.isArray(body.stop) ? body.stop : [];
+  const usable = stops.filter((stop): stop is string => typeof stop === 'string' && stop.trim() !== '');
+  if (usable.length > 0) out.stop_sequences = usable;
+  if (usable.length < stops.length) removed.push('stop');
   // Messages takes a temperature up to 1 (chat: 2).
   if (typeof body.temperature === 'number') out.temperature = Math.min(body.temperature, 1);
   if (body.top_p !== undefined && body.top_p !== null) out.top_p = body.top_p;
