@@ -365,7 +365,11 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.deepEqual([quotaThenGood.status, quotaThenGood.headers.get('ngrok-aig-attempts')], [200, '2']);
     const quotaOnly = await keyWith([{ provider: 'openai', steps: [user('sk-quota')] }]);
     const quota = await gw(h, '/v1/chat/completions', { token: quotaOnly, body: chat('gpt-4o') });
-    assert.deepEqual([quota.status, quota.json().error.type, quota.json().error.code, quota.headers.get('retry-after')], [429, 'insufficient_quota', 'ERR_NGROK_27217', null]);
+    assert.deepEqual([quota.status, quota.json().error.type, quota.json().error.code, quota.headers.get('retry-after'), quota.headers.get('x-should-retry')], [429, 'insufficient_quota', 'ERR_NGROK_27217', null, 'false']);
+    // The OpenAI SDK reads x-should-retry before the status: one request, not three.
+    const before = h.fake.requests.length;
+    await assert.rejects(new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: quotaOnly, maxRetries: 2 }).chat.completions.create(chat('gpt-4o')), OpenAI.RateLimitError);
+    assert.equal(h.fake.requests.length - before, 1, 'the SDK did not retry');
     assert.match(quota.json().error.message, /Upstream quota exhausted: every attempt \(1\) was refused by the provider for insufficient quota: check the plan and billing/);
     // A rate limit beside it may pass: the plain rate limit stands.
     const quotaAndLimit = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-quota', 'sk-429')] }]), body: chat('gpt-4o') });

@@ -20,6 +20,7 @@ import { newId } from '../domain/ids.ts';
 import { exhaustedError } from './failure.ts';
 import { writeError } from './respond.ts';
 import { translatorFor } from './translate/index.ts';
+import { Errors } from '../domain/errors.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
 import type { TranslatedRequest } from './translate/types.ts';
 
@@ -30,6 +31,8 @@ type Verdict = 'served' | 'next' | 'next-model' | 'stop';
  * The last provider's hint of when to try again, for the gateway's own 429: `Retry-After` as it sent it, and Azure's
  * `retry-after-ms` too (the OpenAI SDKs read it first); from that alone, `Retry-After` in whole seconds for the rest.
  */
+const NO_RETRY: Readonly<Record<string, string>> = { 'x-should-retry': 'false' };
+
 function retryHeaders(last: AttemptRecord | undefined): Record<string, string> | undefined {
   if (!last?.retryAfter && !last?.retryAfterMs) return undefined;
   const headers: Record<string, string> = {};
@@ -194,7 +197,10 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
     const last = records[records.length - 1];
     if (last) last.retryAction = 'exhausted';
     const error = exhaustedError(records, totalTimedOut(ctx), settings);
-    writeError(ctx, error, records.length, error.status === 429 ? retryHeaders(last) : undefined);
+    // Out of quota everywhere: the SDKs' own switch (OpenAI's and Anthropic's read it before the status) says no
+    // retry will help, where a plain 429 is retried.
+    const headers = error.spec === Errors.upstreamQuotaExhausted ? NO_RETRY : error.status === 429 ? retryHeaders(last) : undefined;
+    writeError(ctx, error, records.length, headers);
   }
   ctx.endedAt = performance.now();
   // After the answer is flushed: estimating tokens must not delay the client's last bytes. The
