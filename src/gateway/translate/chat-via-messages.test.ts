@@ -190,3 +190,10 @@ test('stop sequences of whitespace alone (Messages refuses them, chat takes them
   assert.deepEqual([ask('\n\n').body.stop_sequences, ask('\n\n').removed], [undefined, ['stop']]);
   assert.deepEqual([ask(['###']).body.stop_sequences, ask(['###']).removed], [['###'], []]);
 });
+
+test('a strict function reaches Claude as strict tool use on models with JSON outputs (schema closed), and as a plain tool on older ones', () => {
+  const parameters = { type: 'object', properties: { city: { type: 'string', maxLength: 40 } }, required: ['city'] };
+  const ask = (model: string) => chatViaMessages.request({ model, messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'city', strict: true, parameters } }] }, plan(model));
+  assert.deepEqual(ask('claude-sonnet-4-6').body.tools, [{ name: 'city', strict: true, input_schema: { type: 'object', properties: { city: { type: 'string', description: '{maxLength: 40}' } }, required: ['city'], additionalProperties: false } }]);
+  assert.deepEqual(ask('claude-sonnet-4-0').body.tools, [{ name: 'city', input_schema: parameters }]);
+});

@@ -239,7 +239,13 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (functions.length > 0) {
     out.tools = functions.map((t) => {
       const fn = obj(t.function) ?? {};
-      return { name: fn.name, ...(fn.description !== undefined ? { description: fn.description } : {}), input_schema: fn.parameters ?? { type: 'object' } };
+      const tool: Json = { name: fn.name, ...(fn.description !== undefined ? { description: fn.description } : {}), input_schema: fn.parameters ?? { type: 'object' } };
+      // Strict tool use is Claude's too on models with JSON outputs (its schema held to the same rules as theirs).
+      if (fn.strict === true && model?.jsonOutputs) {
+        tool.strict = true;
+        tool.input_schema = claudeSchema(tool.input_schema);
+      }
+      return tool;
     });
     const choice = toolChoice(body.tool_choice, body.parallel_tool_calls);
     if (choice) out.tool_choice = choice;

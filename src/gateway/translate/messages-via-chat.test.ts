@@ -244,3 +244,13 @@ test('more stop sequences than chat takes: the first 4 go, and stop_sequences is
   assert.deepEqual([body.stop, removed], [['a', 'b', 'c', 'd'], ['stop_sequences']]);
   assert.deepEqual(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 10, stop_sequences: ['a'], messages: [] }, plan('gpt-4o')).body.stop, ['a']);
 });
+
+test('a strict Claude tool reaches a chat model as a strict function when its schema meets OpenAI\'s rules, else as a plain one', () => {
+  const closed = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+  const open = { type: 'object', properties: { city: { type: 'string' }, note: { type: 'string' } }, required: ['city'], additionalProperties: false };
+  const { body } = messagesViaChat.request({ model: 'gpt-4o', max_tokens: 5, messages: [], tools: [{ name: 'a', strict: true, input_schema: closed }, { name: 'b', strict: true, input_schema: open }] }, plan('gpt-4o'));
+  assert.deepEqual(body.tools, [
+    { type: 'function', function: { name: 'a', parameters: closed, strict: true } },
+    { type: 'function', function: { name: 'b', parameters: open } },
+  ]);
+});

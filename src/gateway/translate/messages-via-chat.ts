@@ -247,7 +247,12 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const functions = tools.filter((t) => t.type === undefined || t.type === 'custom');
   if (functions.length < tools.length) removed.push('tools');
   if (functions.length > 0) {
-    out.tools = functions.map((t) => ({ type: 'function', function: { name: renamed.nameOf(t.name), ...(t.description !== undefined ? { description: t.description } : {}), parameters: t.input_schema ?? { type: 'object' } } }));
+    out.tools = functions.map((t) => {
+      const parameters = t.input_schema ?? { type: 'object' };
+      // Claude's strict tool use is OpenAI's strict function calling, where the schema meets OpenAI's rules (it refuses one that does not).
+      const strict = t.strict === true && meetsStrictRules(parameters) ? { strict: true } : {};
+      return { type: 'function', function: { name: renamed.nameOf(t.name), ...(t.description !== undefined ? { description: t.description } : {}), parameters, ...strict } };
+    });
     const choice = obj(body.tool_choice);
     if (choice) {
       const mapped = toolChoice(choice, renamed);
