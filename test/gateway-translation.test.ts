@@ -175,6 +175,16 @@ describe('translation: Messages requests served over chat completions (sqlite)',
     assert.doesNotMatch(cut.text, /message_stop/);
   });
 
+  test('token counting for a GPT model (its other calls translated) is answered by the gateway\'s own tokenizer, nothing sent or billed', async () => {
+    const sent = h.fake.requests.length;
+    const counted = await anthropic.messages.countTokens({ model: 'gpt-4o', system: 'Be brief.', messages: [{ role: 'user', content: 'How many tokens is this sentence, roughly?' }] }).withResponse();
+    assert.ok(counted.data.input_tokens > 5 && counted.data.input_tokens < 60, String(counted.data.input_tokens));
+    assert.deepEqual([counted.response.headers.get('ngrok-aig-attempts'), counted.response.headers.get('ngrok-aig-model')], ['0', 'gpt-4o']);
+    assert.equal(h.fake.requests.length, sent, 'no provider was asked');
+    // A model the gateway cannot reach at all keeps its refusal.
+    await assert.rejects(anthropic.messages.countTokens({ model: 'nope:gpt-4o', messages: [{ role: 'user', content: 'x' }] }), Anthropic.BadRequestError);
+  });
+
   test('a model that serves Messages itself is never translated', async () => {
     const ka = await h.providerKey('anthropic', 'sk-translate-anthropic');
     const both = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'anthropic', steps: [{ type: 'user', keys: [{ id: ka }] }] }] } }))).token;

@@ -1,7 +1,7 @@
 // The model-request pipeline (design.md): authenticate → admit → resolve → scope → plan → attempts
 // (→ respond → meter inside the attempt loop). Each stage either fills the context or throws a
 // TollgateError, which the server writes in the request's wire format.
-import { TollgateError, tollgateError } from '../domain/errors.ts';
+import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
 import { resolveCandidates, type Candidate } from '../domain/resolve.ts';
 import { isTranslatedResponseId, untranslatableReason, withStoredItemsInline } from './translate/index.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
@@ -15,7 +15,8 @@ import type { RequestContext } from './context.ts';
 import type { AuthenticatedKey } from '../state/types.ts';
 import { authenticate } from './authenticate.ts';
 import { clientLeft, decodedBody, parseBody, readBody } from './body.ts';
-import { headerText } from './headers.ts';
+import { baseHeaders, H_ATTEMPTS, H_MODEL, headerText } from './headers.ts';
+import { writeJson } from './respond.ts';
 import { refuseRoutingLoop } from './routing-loop.ts';
 import { runAttempts } from './attempt.ts';
 
@@ -156,6 +157,35 @@ function scopedCandidates(ctx: RequestContext): Candidate[] {
   return allowed;
 }
 
+/**
+ * Token counting for a model only translation reaches (a GPT model asked through the Anthropic SDK, whose other
+ * calls are translated; Claude Code counts before long requests): no provider counts Messages for it, so the
+ * gateway answers with its own tokenizer's count (o200k, GPT's own) rather than refuse the one call of the
+ * conversation it cannot translate. Nothing is sent upstream, so nothing is metered. False when the model is not
+ * reachable so either, or the key may not use it: the original refusal stands.
+ */
+async function countedHere(ctx: RequestContext): Promise<boolean> {
+  const { deps, body, account, configuration } = ctx;
+  let candidates: Candidate[];
+  try {
+    candidates = resolveCandidates({ model: body!.model, models: body!.models, format: 'anthropic', surface: 'messages', untranslatable: untranslatableReason, body: body! }, deps.catalog, account!);
+  } catch {
+    return false;
+  }
+  const served = applyScope(candidates, configuration?.access ?? null).allowed.find((c) => c.surface.surface !== 'messages');
+  if (!served) return false;
+  const tokens = await countInputTokens(ctx.rawBody!, 'count-tokens');
+  if (ctx.clientGone || ctx.res.headersSent) return true;
+  const headers = baseHeaders(ctx.requestId);
+  headers[H_ATTEMPTS] = '0';
+  headers[H_MODEL] = served.modelId;
+  headers['request-id'] = ctx.requestId;
+  writeJson(ctx.res, 200, headers, JSON.stringify({ input_tokens: tokens }));
+  ctx.endedAt = performance.now();
+  deps.observer?.answered(ctx);
+  return true;
+}
+
 /** Stage 5: routing plans → the attempts to make. */
 function planAll(ctx: RequestContext, allowed: readonly Candidate[]): AttemptPlan[] {
   const { deps, account, configuration } = ctx;
@@ -202,10 +232,16 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
     if (isTranslatedResponseId(ctx.body.previous_response_id)) throw tollgateError('invalidRequest', { reason: `"previous_response_id" names a response this gateway translated from another model's answer ("${String(ctx.body.previous_response_id)}"): no provider holds it. Send the whole conversation instead (its output items may be sent back as item_reference).` });
     inlineStoredItems(ctx);
   }
-  const allowed = scopedCandidates(ctx);
+  const counting = ctx.route.surface === 'count-tokens';
+  let allowed: Candidate[];
+  try {
+    allowed = scopedCandidates(ctx);
+  } catch (error) {
+    if (counting && error instanceof TollgateError && error.code === Errors.providerLacksSurface.code && await countedHere(ctx)) return;
+    throw error;
+  }
   // Counting tokens is how a client learns whether a prompt fits, and it is never billed (meter.ts): the input
   // cap does not refuse it, and nothing is held (nor tokenised to size a hold) once the balance admitted it.
-  const counting = ctx.route.surface === 'count-tokens';
   const admittedInput = counting ? undefined : admitInput(ctx);
   if (admittedInput) await admittedInput;
   const attempts = planAll(ctx, allowed);
