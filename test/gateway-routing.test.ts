@@ -561,12 +561,13 @@ describe('gateway routing and failover (sqlite)', () => {
       [200, 'succeeded', 0, 0, 0, 0, 0, 0, 0n],
     ]);
 
-    // The scope is checked on `model`, and only providers serving Messages serve counts.
+    // The scope is checked on `model`, and only providers serving Messages are asked for counts: a GPT model's is
+    // the gateway's own (translation.md), with no attempt.
     const onlyOpenai = await keyWith([{ provider: 'anthropic', steps: [user('sk-anth-good')] }], { providers: { allow: ['openai'] } });
     await assert.rejects(new Anthropic({ baseURL: h.gatewayUrl, apiKey: onlyOpenai, maxRetries: 0 }).messages.countTokens(params),
       (e: unknown) => e instanceof Anthropic.PermissionDeniedError && e.message.includes('ERR_NGROK_27231'));
-    await assert.rejects(anthropic.messages.countTokens(countParams('gpt-4o')),
-      (e: unknown) => e instanceof Anthropic.BadRequestError && e.message.includes('ERR_NGROK_27226'));
+    const local = await anthropic.messages.countTokens(countParams('gpt-4o')).withResponse();
+    assert.deepEqual([local.data.input_tokens > 0, local.data.input_tokens === FAKE_TOKEN_COUNT, local.response.headers.get('ngrok-aig-attempts')], [true, false, '0']);
 
     // An account output cap is never added to a count (Anthropic refuses `max_tokens` there).
     await h.gatewayConfig({ maxOutputTokens: 50 });
