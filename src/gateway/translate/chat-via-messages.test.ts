@@ -196,4 +196,7 @@ test('a strict function reaches Claude as strict tool use on models with JSON ou
   const ask = (model: string) => chatViaMessages.request({ model, messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'city', strict: true, parameters } }] }, plan(model));
   assert.deepEqual(ask('claude-sonnet-4-6').body.tools, [{ name: 'city', strict: true, input_schema: { type: 'object', properties: { city: { type: 'string', description: '{maxLength: 40}' } }, required: ['city'], additionalProperties: false } }]);
   assert.deepEqual(ask('claude-sonnet-4-0').body.tools, [{ name: 'city', input_schema: parameters }]);
+  // A nullable object (`type: ["object", "null"]`) is closed too.
+  const nullable = chatViaMessages.request({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'n', strict: true, parameters: { type: 'object', properties: { at: { type: ['object', 'null'], properties: { x: { type: 'number' } } } } } } }] }, plan('claude-sonnet-4-6'));
+  assert.equal(((nullable.body.tools as { input_schema: { properties: { at: { additionalProperties: unknown } } } }[])[0]!.input_schema.properties.at.additionalProperties), false);
 });

@@ -174,7 +174,7 @@ function claudeSchema(schema: unknown): unknown {
     else if (key === 'items' || key === 'anyOf' || key === 'allOf' || key === 'oneOf' || key === 'not') out[key] = claudeSchema(value);
     else out[key] = value;
   }
-  if (out.type === 'object' || out.properties !== undefined) out.additionalProperties = false;
+  if (out.type === 'object' || (Array.isArray(out.type) && out.type.includes('object')) || out.properties !== undefined) out.additionalProperties = false;
   if (moved.length > 0) out.description = `${typeof out.description === 'string' ? `${out.description}\n\n` : ''}{${moved.join(', ')}}`;
   return out;
 }
