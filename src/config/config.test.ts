@@ -84,6 +84,12 @@ test('TOLLGATE_DATABASE_URL: another scheme, a malformed PostgreSQL URL or an un
   assert.throws(() => loadConfig({ ...key, TOLLGATE_DATABASE_URL: 'postgres://app@db/x?sslmode=bogus' }), /sslmode=bogus in the database URL is not an sslmode/);
   assert.throws(() => loadConfig({ ...key, TOLLGATE_DATABASE_URL: 'postgres://app@db/x', TOLLGATE_DATABASE_LISTEN_URL: 'mysql://db/x' }), /^Error: TOLLGATE_DATABASE_LISTEN_URL: /);
   assert.equal(loadConfig({ ...key, TOLLGATE_DATABASE_URL: 'postgres://app@db/x?sslmode=disable' }).databaseUrl, 'postgres://app@db/x?sslmode=disable');
+  // A password with characters that need encoding is masked whole (it is what the message is about).
+  assert.throws(() => loadConfig({ ...key, TOLLGATE_DATABASE_URL: 'postgres://app:pa/ss@w0rd@db:notaport/x' }), (error: Error) => !error.message.includes('pa/ss') && !error.message.includes('w0rd') && /app:\*\*\*@db:notaport/.test(error.message));
+  // Unix-socket URLs (no host; Cloud SQL's form) are read as node-postgres reads them.
+  for (const url of ['postgres://app:pw@/tollgate?host=/var/run/postgresql', 'postgresql://u:p@/db?host=/cloudsql/project:region:instance', 'postgres:///db?host=/tmp']) {
+    assert.equal(loadConfig({ ...key, TOLLGATE_DATABASE_URL: url }).databaseUrl, url);
+  }
 });
 
 test('a start refused for any variable leaves no generated secret.key behind (the next start would load it without its warning)', () => {

@@ -72,9 +72,17 @@ function withLibpqSslModes(url: string): string {
 
 const SSL_MODES = new Set(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify']);
 
-/** A URL fit for an error message: its password, if any, masked. */
+/**
+ * A URL fit for an error message: its password, if any, masked — up to the last `@`, since a password that needs
+ * percent-encoding (the very mistake the message is about) may hold `/` or `@` itself.
+ */
 export function maskedUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
+  const start = url.indexOf('://');
+  if (start < 0) return url;
+  const at = url.lastIndexOf('@');
+  const colon = url.indexOf(':', start + 3);
+  if (at < 0 || colon < 0 || colon > at) return url;
+  return `${url.slice(0, colon + 1)}***${url.slice(at)}`;
 }
 
 /**
@@ -84,7 +92,9 @@ export function maskedUrl(url: string): string {
  */
 export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
   if (/^postgres(ql)?:\/\//.test(url)) {
-    if (!URL.canParse(url)) throw new Error(`"${maskedUrl(url)}" is not a valid postgres:// URL (check the port, and percent-encode special characters in the password)`);
+    // A socket URL has no host (`postgres://user:pass@/db?host=/var/run/postgresql`, Cloud SQL's): node-postgres reads
+    // it with a stand-in host, and so is it checked here.
+    if (!URL.canParse(url.replace(/@\//, '@localhost/'))) throw new Error(`"${maskedUrl(url)}" is not a valid postgres:// URL (check the port, and percent-encode special characters in the password)`);
     return { dialect: 'postgres', path: '', url: withLibpqSslModes(url) };
   }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
