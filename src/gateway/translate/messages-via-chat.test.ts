@@ -254,3 +254,14 @@ test('a strict Claude tool reaches a chat model as a strict function when its sc
     { type: 'function', function: { name: 'b', parameters: open } },
   ]);
 });
+
+test('strict only for schemas OpenAI takes as strict: an object root, every object closed, no allOf/oneOf/not', () => {
+  const format = (schema: unknown) => messagesViaChat.request({ model: 'gpt-4o', max_tokens: 5, messages: [], output_config: { format: { type: 'json_schema', schema } } }, plan('gpt-4o')).body.response_format as { json_schema: { strict: boolean } };
+  const closed = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false };
+  assert.equal(format(closed).json_schema.strict, true);
+  for (const schema of [{}, { type: 'object' }, { type: 'array', items: closed }, { allOf: [closed] }, { ...closed, properties: { a: { type: 'object' } } }, { ...closed, properties: { a: { oneOf: [{ type: 'string' }] } } }]) {
+    assert.equal(format(schema).json_schema.strict, false, JSON.stringify(schema));
+  }
+  const tool = (input_schema: unknown) => (messagesViaChat.request({ model: 'gpt-4o', max_tokens: 5, messages: [], tools: [{ name: 't', strict: true, input_schema }] }, plan('gpt-4o')).body.tools as { function: { strict?: boolean } }[])[0]!.function.strict;
+  assert.deepEqual([tool({ type: 'object' }), tool(closed)], [undefined, true]);
+});

@@ -288,18 +288,32 @@ function jsonOutputFormat(format: unknown): Json | undefined {
   return { type: 'json_schema', json_schema: { name: 'output', schema, strict: meetsStrictRules(schema) } };
 }
 
-/** Every object closed (additionalProperties: false) and listing all its properties as required, all the way down. */
+/**
+ * OpenAI's strict rules: an object at the root; every object closed (additionalProperties: false) and listing all
+ * its properties as required, all the way down; none of the composition keywords it refuses. Conservative: a schema
+ * this cannot vouch for goes without `strict` (OpenAI refuses a strict schema that breaks the rules).
+ */
 function meetsStrictRules(schema: unknown): boolean {
-  if (Array.isArray(schema)) return schema.every(meetsStrictRules);
   const s = obj(schema);
-  if (!s) return true;
-  const properties = obj(s.properties);
-  if (properties) {
+  return s !== undefined && isObjectSchema(s) && strictNode(s);
+}
+
+function isObjectSchema(s: Json): boolean {
+  return s.type === 'object' || (Array.isArray(s.type) && s.type.includes('object')) || s.properties !== undefined;
+}
+
+function strictNode(schema: unknown): boolean {
+  if (Array.isArray(schema)) return schema.every(strictNode);
+  const s = obj(schema);
+  if (!s) return typeof schema === 'boolean' ? false : true;
+  if (s.allOf !== undefined || s.not !== undefined || s.if !== undefined || s.oneOf !== undefined || s.patternProperties !== undefined) return false;
+  if (isObjectSchema(s)) {
+    const properties = obj(s.properties) ?? {};
     const required = Array.isArray(s.required) ? s.required : [];
     if (s.additionalProperties !== false || Object.keys(properties).some((key) => !required.includes(key))) return false;
-    if (!Object.values(properties).every(meetsStrictRules)) return false;
+    if (!Object.values(properties).every(strictNode)) return false;
   }
-  return [s.items, s.anyOf, s.allOf, s.oneOf, ...Object.values(obj(s.$defs) ?? {}), ...Object.values(obj(s.definitions) ?? {})].every((part) => part === undefined || meetsStrictRules(part));
+  return [s.items, s.anyOf, ...Object.values(obj(s.$defs) ?? {}), ...Object.values(obj(s.definitions) ?? {})].every((part) => part === undefined || strictNode(part));
 }
 
 const STOP_REASONS: Readonly<Record<string, string>> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', function_call: 'tool_use', content_filter: 'refusal' };
