@@ -200,3 +200,23 @@ test('a strict function reaches Claude as strict tool use on models with JSON ou
   const nullable = chatViaMessages.request({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'n', strict: true, parameters: { type: 'object', properties: { at: { type: ['object', 'null'], properties: { x: { type: 'number' } } } } } } }] }, plan('claude-sonnet-4-6'));
   assert.equal(((nullable.body.tools as { input_schema: { properties: { at: { additionalProperties: unknown } } } }[])[0]!.input_schema.properties.at.additionalProperties), false);
 });
+
+test('schemas for Claude\'s JSON outputs: oneOf as anyOf, keywords it refuses into the description; maps and recursion go the forced-tool way', () => {
+  const ask = (schema: unknown, model = 'claude-sonnet-4-6', tools?: unknown[]) => chatViaMessages.request({
+    model, messages: [{ role: 'user', content: 'hi' }], response_format: { type: 'json_schema', json_schema: { name: 'x', schema } }, ...(tools ? { tools } : {}),
+  }, plan(model)).body;
+  const union = ask({ type: 'object', properties: { pet: { oneOf: [{ type: 'string' }, { type: 'number' }], not: { const: 'x' } } }, required: ['pet'] });
+  assert.deepEqual(union.output_config, { format: { type: 'json_schema', schema: {
+    type: 'object', properties: { pet: { anyOf: [{ type: 'string' }, { type: 'number' }], description: '{not: {"const":"x"}}' } }, required: ['pet'], additionalProperties: false,
+  } } });
+  const map = { type: 'object', properties: { scores: { type: 'object', additionalProperties: { type: 'number' } } } };
+  const recursive = { $defs: { node: { type: 'object', properties: { children: { type: 'array', items: { $ref: '#/$defs/node' } } } } }, $ref: '#/$defs/node' };
+  for (const schema of [map, recursive]) {
+    const body = ask(schema);
+    assert.deepEqual([body.output_config, body.tool_choice], [undefined, { type: 'tool', name: 'structured_output' }], JSON.stringify(schema));
+  }
+  // A model refusing a forced tool gets such a schema in words.
+  const worded = ask(map, 'claude-sonnet-5-5');
+  assert.deepEqual([worded.output_config, worded.tools], [undefined, undefined]);
+  assert.match(String(worded.system), /^Answer with one JSON object matching this JSON schema, and nothing else: \{"type":"object"/);
+});

@@ -155,11 +155,37 @@ function structuredOutputTool(format: unknown): Json | undefined {
 function jsonOutputConfig(format: unknown): Json | undefined {
   const f = obj(format);
   const schema = obj(obj(f?.json_schema)?.schema);
-  if (f?.type !== 'json_schema' || !schema) return undefined;
+  if (f?.type !== 'json_schema' || !schema || !expressibleForClaude(schema)) return undefined;
   return { format: { type: 'json_schema', schema: claudeSchema(schema) } };
 }
 
-const UNSUPPORTED_CONSTRAINTS = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'minLength', 'maxLength', 'maxItems', 'uniqueItems', 'minProperties', 'maxProperties'];
+/**
+ * What closing objects cannot carry: a map (`additionalProperties` a schema, or true), whose keys Claude could then
+ * never write, and a recursive schema, which Claude's JSON outputs refuse. Such a schema goes the forced-tool way.
+ */
+function expressibleForClaude(schema: Json): boolean {
+  const defs = new Map<string, unknown>();
+  for (const [base, group] of [['#/$defs/', schema.$defs], ['#/definitions/', schema.definitions]] as const) {
+    for (const [name, part] of Object.entries(obj(group) ?? {})) defs.set(`${base}${name}`, part);
+  }
+  const refersTo = (node: unknown, ref: string): boolean => {
+    if (Array.isArray(node)) return node.some((n) => refersTo(n, ref));
+    const n = obj(node);
+    return n !== undefined && (n.$ref === ref || Object.values(n).some((v) => refersTo(v, ref)));
+  };
+  const fine = (node: unknown): boolean => {
+    if (Array.isArray(node)) return node.every(fine);
+    const n = obj(node);
+    if (!n) return true;
+    if (n.$ref === '#' || n.additionalProperties === true || obj(n.additionalProperties) !== undefined) return false;
+    return Object.entries(n).every(([key, value]) => key === '$defs' || key === 'definitions' || fine(value));
+  };
+  for (const [ref, part] of defs) if (!fine(part) || refersTo(part, ref)) return false;
+  return fine(schema);
+}
+
+const UNSUPPORTED_CONSTRAINTS = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'minLength', 'maxLength', 'maxItems', 'uniqueItems', 'minProperties', 'maxProperties',
+  'not', 'prefixItems', 'contains', 'minContains', 'maxContains', 'if', 'then', 'else', 'patternProperties', 'propertyNames', 'dependentSchemas', 'dependentRequired', 'unevaluatedProperties', 'unevaluatedItems'];
 
 function claudeSchema(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(claudeSchema);
@@ -171,7 +197,9 @@ function claudeSchema(schema: unknown): unknown {
     // minItems 0 and 1 are the counts Claude takes.
     if (UNSUPPORTED_CONSTRAINTS.includes(key) || (key === 'minItems' && typeof value === 'number' && value > 1)) moved.push(`${key}: ${JSON.stringify(value)}`);
     else if (key === 'properties' || key === '$defs' || key === 'definitions') out[key] = Object.fromEntries(Object.entries(obj(value) ?? {}).map(([name, part]) => [name, claudeSchema(part)]));
-    else if (key === 'items' || key === 'anyOf' || key === 'allOf' || key === 'oneOf' || key === 'not') out[key] = claudeSchema(value);
+    // oneOf as anyOf, as Anthropic's SDKs send it (Pydantic's discriminated unions): the branches are exclusive anyway.
+    else if (key === 'oneOf') out.anyOf = claudeSchema(value);
+    else if (key === 'items' || key === 'anyOf' || key === 'allOf') out[key] = claudeSchema(value);
     else out[key] = value;
   }
   if (out.type === 'object' || (Array.isArray(out.type) && out.type.includes('object')) || out.properties !== undefined) out.additionalProperties = false;
@@ -229,9 +257,11 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const structured = functions.length === 0 && !outputConfig ? structuredOutputTool(body.response_format) : undefined;
   if (outputConfig) out.output_config = outputConfig;
   else if (structured && model?.refusesForcedTool) {
-    // JSON mode (no schema) on a model that refuses a forced tool: asked in words, as OpenAI's JSON mode itself
-    // requires the prompt to ask for JSON; the guarantee is the model's, not a constraint.
-    out.system = `${typeof out.system === 'string' && out.system !== '' ? `${out.system}\n\n` : ''}${JSON_MODE_INSTRUCTION}`;
+    // JSON mode (no schema), or a schema JSON outputs cannot carry, on a model that refuses a forced tool: asked in
+    // words, as OpenAI's JSON mode itself requires the prompt to ask for JSON; the guarantee is the model's.
+    const schema = obj(obj(body.response_format)?.json_schema)?.schema;
+    const ask = schema === undefined ? JSON_MODE_INSTRUCTION : `Answer with one JSON object matching this JSON schema, and nothing else: ${JSON.stringify(schema)}`;
+    out.system = `${typeof out.system === 'string' && out.system !== '' ? `${out.system}\n\n` : ''}${ask}`;
   } else if (structured) {
     out.tools = [structured];
     out.tool_choice = { type: 'tool', name: STRUCTURED_OUTPUT_TOOL };
