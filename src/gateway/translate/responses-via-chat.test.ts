@@ -223,3 +223,13 @@ test('the response object repeats the request\'s tools, tool choice and settings
   const completed = (t.take() + t.finish()).split('\n\n').filter(Boolean).map((block) => JSON.parse(block.split('\n')[1]!.slice(6)) as { type: string; response?: Record<string, unknown> }).find((e) => e.type === 'response.completed')!;
   assert.deepEqual([completed.response!.tools, completed.response!.tool_choice], [tools, 'required']);
 });
+
+test('allowed_tools to a chat provider other than OpenAI (DeepSeek refuses the choice) narrows the tools and keeps the mode', () => {
+  const ask = (model: string) => responsesViaChat.request({
+    model, input: 'hi',
+    tools: [{ type: 'function', name: 'city', parameters: { type: 'object' } }, { type: 'function', name: 'other', parameters: { type: 'object' } }],
+    tool_choice: { type: 'allowed_tools', mode: 'required', tools: [{ type: 'function', name: 'other' }] },
+  }, plan(model)).body;
+  const deepseek = ask('deepseek-chat');
+  assert.deepEqual([(deepseek.tools as { function: { name: string } }[]).map((t) => t.function.name), deepseek.tool_choice], [['other'], 'required']);
+});

@@ -110,16 +110,26 @@ function chatMessages(body: Json): Json[] {
   return messages;
 }
 
-function toolChoice(choice: unknown): unknown {
+function toolChoice(choice: unknown, openai: boolean): unknown {
   if (typeof choice === 'string') return choice;
   const c = obj(choice);
   if (c?.type === 'function') return { type: 'function', function: { name: c.name } };
-  // A subset of the tools (the rest stay offered, for the prompt cache): chat's shape of the same choice.
+  // A subset of the tools (the rest stay offered, for the prompt cache): chat's shape of the same choice at OpenAI;
+  // elsewhere (DeepSeek, Gemini, a Messages model) only the mode, the tools themselves narrowed in request().
   if (c?.type === 'allowed_tools') {
+    const mode = c.mode === 'required' ? 'required' : 'auto';
+    if (!openai) return mode;
     const tools = objects(c.tools).filter((t) => t.type === 'function').map((t) => ({ type: 'function', function: { name: t.name } }));
-    return { type: 'allowed_tools', allowed_tools: { mode: c.mode === 'required' ? 'required' : 'auto', tools } };
+    return { type: 'allowed_tools', allowed_tools: { mode, tools } };
   }
   return 'auto';
+}
+
+/** The function names an `allowed_tools` choice permits; undefined for any other choice. */
+function allowedNames(choice: unknown): Set<string> | undefined {
+  const c = obj(choice);
+  if (c?.type !== 'allowed_tools') return undefined;
+  return new Set(objects(c.tools).filter((t) => t.type === 'function').map((t) => String(t.name)));
 }
 
 /** Responses' `text.format` → chat's `response_format`. */
@@ -142,11 +152,14 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (typeof body.user === 'string') out.user = body.user;
   // Function tools map one to one; hosted tools (web search, file search, code interpreter…) run only at OpenAI.
   const tools = objects(body.tools);
-  const functions = tools.filter((t) => t.type === 'function');
-  if (functions.length < tools.length) removed.push('tools');
+  const openai = plan.candidate.provider.id === 'openai';
+  const allowed = openai ? undefined : allowedNames(body.tool_choice);
+  const functionTools = tools.filter((t) => t.type === 'function');
+  if (functionTools.length < tools.length) removed.push('tools');
+  const functions = allowed ? functionTools.filter((t) => allowed.has(String(t.name))) : functionTools;
   if (functions.length > 0) {
     out.tools = functions.map((t) => ({ type: 'function', function: { name: t.name, ...(t.description !== undefined && t.description !== null ? { description: t.description } : {}), parameters: t.parameters ?? { type: 'object' }, ...(typeof t.strict === 'boolean' ? { strict: t.strict } : {}) } }));
-    if (body.tool_choice !== undefined) out.tool_choice = toolChoice(body.tool_choice);
+    if (body.tool_choice !== undefined) out.tool_choice = toolChoice(body.tool_choice, openai);
     if (typeof body.parallel_tool_calls === 'boolean') out.parallel_tool_calls = body.parallel_tool_calls;
   } else {
     if (body.tool_choice !== undefined) removed.push('tool_choice');
