@@ -344,7 +344,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     record.durationMs = performance.now() - started;
     // Except Anthropic's 400 for a key whose account is out of credit: another key may have some. The last one's
     // answer is passed through as Anthropic gave it.
-    if (status === 400 && attemptFollows && CREDIT_TOO_LOW.test(errorBody.toString('utf8', 0, 4096))) {
+    if (status === 400 && attemptFollows && plan.candidate.surface.format === 'anthropic' && CREDIT_TOO_LOW.test(errorBody.toString('utf8', 0, 4096))) {
       record.failure = 'auth';
       record.quotaExhausted = true;
       return 'next';

@@ -199,7 +199,13 @@ export function heldJournalSlots(base: string): string[] {
   for (let slot = 0; slot < MAX_SLOTS; slot++) {
     const path = slotPath(base, slot);
     if (!existsSync(path)) continue;
-    const lock = tryLock(path);
+    let lock: BetterSqlite3.Database | undefined;
+    try {
+      lock = tryLock(path);
+    } catch (error) {
+      // Another user's file, a damaged one: whether a gateway holds it cannot be told, so nothing may go on.
+      throw new Error(`cannot open the usage journal ${path} to check whether a running gateway holds it (${error instanceof Error ? error.message : String(error)})`);
+    }
     if (lock) lock.close();
     else held.push(path);
   }
