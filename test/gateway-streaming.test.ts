@@ -103,6 +103,15 @@ describe('gateway streaming (sqlite)', () => {
     // default OpenAI model speaks Responses) reports as the gateway's error rather than a validation failure.
     const rawR = await gw(h, '/v1/responses', { token, body: { model: 'openai:cut-raw', stream: true, input: 'x' } });
     assert.match(rawR.text, /event: error\ndata: \{"type":"error","code":"ERR_NGROK_27235"/);
+    // Numbered after the provider's last event, as OpenAI numbers every event of a stream.
+    const numbers = [...rawR.text.matchAll(/"sequence_number":(\d+)/g)].map((m) => Number(m[1]));
+    assert.ok(numbers.length >= 2, rawR.text);
+    assert.equal(numbers.at(-1), numbers.at(-2)! + 1, rawR.text);
+    // Translated (a Claude model behind), after the translation's own numbering.
+    const rawT = await gw(h, '/v1/responses', { token, body: { model: 'anthropic:cut-raw', stream: true, input: 'x' } });
+    const translatedNumbers = [...rawT.text.matchAll(/"sequence_number":(\d+)/g)].map((m) => Number(m[1]));
+    assert.match(rawT.text, /"type":"error"/);
+    assert.deepEqual(translatedNumbers, translatedNumbers.map((_, i) => i), rawT.text);
     await assert.rejects(async () => {
       const stream = await openai.responses.create({ model: 'openai:cut-sdk', stream: true, input: 'x' });
       for await (const _ of stream) { /* drain */ }

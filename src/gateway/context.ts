@@ -105,6 +105,8 @@ export interface RequestContext {
   relaying: boolean;
   /** Input-token estimate, computed at most once. */
   inputEstimate: number | undefined;
+  /** While a Responses answer streams: the sequence number an error event ending it must take. */
+  nextSequence: (() => number) | undefined;
   /** The credit held for this request (billing on) until metering settles it. */
   reservation: Reservation | undefined;
   /** Observation (observe/observer.ts): performance.now() of the first streamed byte and of the answer's end, 0 until then. */

@@ -33,7 +33,7 @@ const HEALTH_BODY = '{"status":"ok"}';
 function newContext(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, route: SurfaceRoute): RequestContext {
   return {
     deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), rejectedModels: '',
-    current: undefined, abortCause: undefined, totalTimer: undefined, timeLimitMs: 0, clientGone: false, answeredStatus: 0, relaying: false, inputEstimate: undefined, reservation: undefined,
+    current: undefined, abortCause: undefined, totalTimer: undefined, timeLimitMs: 0, clientGone: false, answeredStatus: 0, relaying: false, inputEstimate: undefined, nextSequence: undefined, reservation: undefined,
     firstByteAt: 0, endedAt: 0, observed: false, trace: undefined, capture: undefined,
   };
 }
@@ -152,7 +152,7 @@ export class RequestsInFlight {
       ctx.abortCause = 'shutdown';
       if (res.headersSent) {
         const error = tollgateError('upstreamStreamBroken', { reason: 'the gateway stopped before the stream finished; retry the request.' });
-        res.end(codecs[ctx.route.format].streamErrorEvent(error, ctx.requestId, ctx.route.surface));
+        res.end(codecs[ctx.route.format].streamErrorEvent(error, ctx.requestId, ctx.route.surface, ctx.nextSequence?.()));
       } else {
         writeError(ctx, tollgateError('gatewayStopping'));
       }

@@ -154,6 +154,7 @@ const RESPONSES_OUTPUT_DELTAS = new Set([
   'response.refusal.delta', 'response.reasoning_text.delta', 'response.reasoning_summary_text.delta',
 ]);
 const FIRST_CHOICE = '"index":0';
+const SEQUENCE_MARKER = '"sequence_number":';
 const USAGE_MARKER = '"usage":{';
 const USAGE_KEY = ['usage'];
 
@@ -162,9 +163,9 @@ export const openai: FormatCodec = {
 
   // Chat and completions streams carry errors as an `{"error":…}` chunk; Responses streams as a typed `error`
   // event, which the SDKs (OpenAI's, Vercel's) validate by its `type` and `sequence_number`.
-  streamErrorEvent(error, _requestId, surface) {
+  streamErrorEvent(error, _requestId, surface, nextSequence = 0) {
     if (surface === 'responses') {
-      return `event: error\ndata: ${JSON.stringify({ type: 'error', code: error.code, message: errorMessage(error), param: null, sequence_number: 0 })}\n\n`;
+      return `event: error\ndata: ${JSON.stringify({ type: 'error', code: error.code, message: errorMessage(error), param: null, sequence_number: nextSequence })}\n\n`;
     }
     return `data: ${errorJson(error)}\n\n`;
   },
@@ -195,6 +196,12 @@ export const openai: FormatCodec = {
       // OpenAI names each event on an `event:` line; some compatible servers send only `data:`, whose JSON `type`
       // is the same name (the SDKs read that one). Parsed only for such servers.
       if (event === '') event = stringOr(obj(parseJson(data))?.type);
+      // Every event is numbered, near its start: one search, no parse.
+      const at = data.indexOf(SEQUENCE_MARKER);
+      if (at >= 0) {
+        const sequence = Number.parseInt(data.slice(at + SEQUENCE_MARKER.length, at + SEQUENCE_MARKER.length + 16), 10);
+        if (Number.isSafeInteger(sequence)) facts.sequence = sequence;
+      }
       if (RESPONSES_OUTPUT_DELTAS.has(event)) {
         appendText(facts, spacedJson(data) ? stringOr(obj(parseJson(data))?.delta) : rawStringAfter(data, '"delta":"'));
         return true;

@@ -42,13 +42,15 @@ export interface StreamFacts extends AnswerFacts {
   errored: boolean;
   text: string;
   textChars: number;
+  /** A Responses stream's last `sequence_number`, so an error event the gateway ends it with comes next in order. */
+  sequence?: number;
 }
 
 export interface FormatCodec {
   /** Error body for a gateway error; the SDKs of this format parse it into their error classes. */
   errorBody(error: TollgateError, requestId: string): string;
   /** A complete SSE error event of the surface, written when a stream breaks after bytes reached the client. */
-  streamErrorEvent(error: TollgateError, requestId: string, surface: ApiSurface): string;
+  streamErrorEvent(error: TollgateError, requestId: string, surface: ApiSurface, nextSequence?: number): string;
   /** Usage and stop reason from a parsed JSON answer. */
   factsFromJson(body: unknown, surface: ApiSurface): AnswerFacts;
   /** A parsed JSON answer's generated output (text, tool-call arguments, reasoning), to estimate its tokens. */

@@ -55,6 +55,10 @@ class ComposedStream implements StreamTranslation {
     return this.#outer.take();
   }
 
+  nextSequence(): number {
+    return this.#outer.nextSequence?.() ?? 0;
+  }
+
   finish(): string {
     this.#parser.feed(this.#inner.finish());
     // An event the inner half left without its blank line is dispatched, not dropped.

@@ -271,6 +271,11 @@ interface OpenCall { id: string; name: string; arguments: string; outputIndex: n
 class ChatToResponses extends FromChatStream {
   readonly #scope: TranslationScope;
   #sequence = 0;
+
+  nextSequence(): number {
+    return this.#sequence;
+  }
+
   #id = newBaseId();
   #model: unknown = '';
   #created: unknown;

@@ -24,6 +24,8 @@ export interface StreamTranslation {
   take(): string;
   /** The upstream finished cleanly: closes what is still open and ends the client's stream in its format. */
   finish(): string;
+  /** A Responses client's stream: the sequence number its next event takes (an error event the gateway ends it with). */
+  nextSequence?(): number;
 }
 
 /**
