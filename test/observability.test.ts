@@ -309,6 +309,8 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     const h = await startHarness('sqlite', { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_SERVICE_NAME: 'tollgate-test' });
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const parentId = '00f067aa0ba902b7';
+    const cutTraceId = '4bf92f3577b34da6a3ce929d0e0e4737';
+    const listTraceId = '4bf92f3577b34da6a3ce929d0e0e4738';
     let requestId = '';
     let upstreamParents: string[] = [];
     try {
@@ -327,6 +329,10 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
       upstreamParents = upstream.map((tp) => tp.split('-')[2]!);
       // Metering (which ends the spans) is done once the usage is in the store; stopping then flushes them.
       await h.usage(requestId, 2);
+      // A 2xx stream that breaks off mid-way, and a model listing, each under a trace of its own.
+      const cut = await gw(h, '/v1/chat/completions', { token: key.token, headers: { traceparent: `00-${cutTraceId}-${parentId}-01` }, body: chat('openai:cut-trace', { stream: true }) });
+      await h.usage(cut.headers.get('ngrok-aig-request-id')!, 2);
+      assert.equal((await gw(h, '/v1/models', { token: key.token, headers: { traceparent: `00-${listTraceId}-${parentId}-01` } })).status, 200);
     } finally {
       await h.close();
     }
@@ -364,5 +370,14 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     assert.equal(attr(second, 'gen_ai.usage.output_tokens'), FAKE_USAGE.output);
     assert.deepEqual(attr(second, 'gen_ai.response.finish_reasons'), ['stop']);
     assert.equal(attr(second, 'error.type'), undefined);
+    // The broken stream answered 200, then failed: an error on its attempt and on its request, as in the metrics.
+    const cutSpans = spans.filter((s) => s.traceId === cutTraceId);
+    const cutRequest = cutSpans.find((s) => s.kind === 2)!;
+    const cutServed = cutSpans.filter((s) => s.kind === 3).find((s) => attr(s, 'http.response.status_code') === 200)!;
+    assert.deepEqual([attr(cutServed, 'error.type'), cutServed.status?.code, attr(cutServed, 'tollgate.completion')], ['stream_failed', 2, 'stream_failed']);
+    assert.deepEqual([attr(cutRequest, 'error.type'), cutRequest.status?.code, attr(cutRequest, 'http.response.status_code')], ['stream_failed', 2, 200]);
+    // A model listing calls no model: no GenAI operation on its span.
+    const listing = spans.find((s) => s.traceId === listTraceId && s.kind === 2)!;
+    assert.deepEqual([listing.name, attr(listing, 'gen_ai.operation.name')], ['GET /v1/models', undefined]);
   });
 });

@@ -16,7 +16,8 @@ import {
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import type { UsageEvent } from '../../usage/event.ts';
-import type { RequestContext } from '../context.ts';
+import type { RequestContext, SurfaceRoute } from '../context.ts';
+import { ANTHROPIC_MODELS_ROUTE, ANTHROPIC_ROUTE, MODELS_ROUTE, OPENAI_ROUTE } from '../routes.ts';
 import type { AttemptRecord } from '../meter.ts';
 
 // GenAI attribute names (incubating in @opentelemetry/semantic-conventions; copied, as its docs advise,
@@ -35,6 +36,9 @@ const OPERATION: Readonly<Record<ApiSurface, string>> = {
   // No GenAI well-known name for token counting: a custom value, as the conventions allow.
   'count-tokens': 'count_tokens',
 };
+
+/** The routes of requests that call no model: model listings and unknown paths. */
+const NOT_MODEL_CALLS: ReadonlySet<SurfaceRoute> = new Set([MODELS_ROUTE, ANTHROPIC_MODELS_ROUTE, OPENAI_ROUTE, ANTHROPIC_ROUTE]);
 
 /** Catalog provider ids whose GenAI well-known name differs; everything else is reported as its id. */
 const PROVIDER_NAMES: Readonly<Record<string, string>> = { google: 'gcp.gemini', xai: 'x_ai' };
@@ -57,6 +61,13 @@ export interface TracingOptions {
 }
 
 const propagator = new W3CTraceContextPropagator();
+
+/** `timeout` or `stream_failed` for an answer that went out as a 2xx and then broke off; undefined otherwise. */
+function brokenAnswer(r: AttemptRecord): string | undefined {
+  if (!r.served || r.statusCode < 200 || r.statusCode >= 300) return undefined;
+  if (r.completion === 'timed_out') return 'timeout';
+  return r.completion === 'stream_failed' ? 'stream_failed' : undefined;
+}
 
 function errorTypeOf(r: AttemptRecord): string | undefined {
   if (r.failure === undefined) return r.statusCode >= 400 ? String(r.statusCode) : undefined;
@@ -115,7 +126,8 @@ export class RequestTracer {
   /** Ends the request's spans once its answer is complete, with what the attempts and the meter learnt. */
   finish(ctx: RequestContext, records: readonly AttemptRecord[], events: readonly UsageEvent[], status: number, endedAt: number, askedModel: string | undefined): void {
     const t = this.#trace(ctx);
-    const operation = OPERATION[ctx.route.surface];
+    // A model listing or an unknown path is no GenAI operation (trace backends would count a listing as a chat).
+    const operation = NOT_MODEL_CALLS.has(ctx.route) ? undefined : OPERATION[ctx.route.surface];
     let input = 0;
     let output = 0;
     for (let i = 0; i < t.attempts.length; i++) {
@@ -125,8 +137,11 @@ export class RequestTracer {
       if (!r) { span.end(); continue; }
       const attributes: Attributes = { 'tollgate.retry_action': r.retryAction, 'tollgate.completion': r.completion };
       if (r.statusCode > 0) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = r.statusCode;
-      const ok = r.served && r.statusCode >= 200 && r.statusCode < 300;
-      if (ok) attributes[GEN_AI_RESPONSE_MODEL] = r.plan.candidate.modelId;
+      const answered = r.served && r.statusCode >= 200 && r.statusCode < 300;
+      if (answered) attributes[GEN_AI_RESPONSE_MODEL] = r.plan.candidate.modelId;
+      // A 2xx stream that broke off or timed out mid-way failed as surely as a 5xx (the client got an error event).
+      const broken = brokenAnswer(r);
+      const ok = answered && broken === undefined;
       if (e) {
         const inTokens = e.usageEstimated ? e.inputTokensEstimate : e.inputTokens;
         const outTokens = e.usageEstimated ? e.outputTokensEstimate : e.outputTokens;
@@ -136,7 +151,7 @@ export class RequestTracer {
         output += outTokens;
         if (e.stopReason) attributes[GEN_AI_RESPONSE_FINISH_REASONS] = [e.stopReason];
       }
-      const error = ok ? undefined : errorTypeOf(r);
+      const error = ok ? undefined : broken ?? errorTypeOf(r);
       if (error !== undefined) {
         attributes[ATTR_ERROR_TYPE] = error;
         span.setStatus({ code: SpanStatusCode.ERROR });
@@ -144,7 +159,8 @@ export class RequestTracer {
       span.setAttributes(attributes);
       span.end(t.attemptStarts[i]! + r.durationMs);
     }
-    const attributes: Attributes = { [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, [GEN_AI_OPERATION_NAME]: operation, 'tollgate.attempts': records.length };
+    const attributes: Attributes = { [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, 'tollgate.attempts': records.length };
+    if (operation !== undefined) attributes[GEN_AI_OPERATION_NAME] = operation;
     if (askedModel !== undefined) attributes[GEN_AI_REQUEST_MODEL] = askedModel;
     if (ctx.key) attributes['tollgate.access_key_id'] = ctx.key.id;
     const served = records.find((r) => r.served);
@@ -157,8 +173,9 @@ export class RequestTracer {
       attributes[GEN_AI_USAGE_INPUT_TOKENS] = input;
       attributes[GEN_AI_USAGE_OUTPUT_TOKENS] = output;
     }
-    if (status >= 500) {
-      attributes[ATTR_ERROR_TYPE] = String(status);
+    const brokenServed = served ? brokenAnswer(served) : undefined;
+    if (status >= 500 || brokenServed !== undefined) {
+      attributes[ATTR_ERROR_TYPE] = status >= 500 ? String(status) : brokenServed!;
       t.span.setStatus({ code: SpanStatusCode.ERROR });
     }
     t.span.setAttributes(attributes);
