@@ -11,6 +11,11 @@ import pino from 'pino';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { LineCapture } from './helpers/log-capture.ts';
 import { FAKE_USAGE } from './fake-upstream.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
 
 const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content: 'hello there' }], ...extra });
 
@@ -150,6 +155,18 @@ describe('metrics and access log (sqlite)', () => {
     assert.match(onGateway.headers.get('content-type')!, /^text\/plain/);
     const gatewayMetrics = parseMetrics(await onGateway.text());
     assert.equal(total(gatewayMetrics, 'tollgate_requests_total'), 6);
+  });
+
+  test('every series the Grafana dashboard and the documented alert rules query is one the gateway exports', () => {
+    const exported = new Set([...metricsText.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]!));
+    const queried = (text: string) => new Set([...text.matchAll(/\btollgate_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, '')));
+    const dashboard = readFileSync(join(REPO, 'docs/grafana-dashboard.json'), 'utf8');
+    // The alert rules are the YAML blocks of observability.md (its tables name the series too).
+    const rules = [...readFileSync(join(REPO, 'docs/observability.md'), 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).join('\n');
+    assert.ok(rules.includes('tollgate_'), 'alert rules found');
+    assert.ok(queried(dashboard).has('tollgate_requests_total') && queried(dashboard).size >= 8, 'the dashboard\'s series found');
+    const missing = [...queried(dashboard), ...queried(rules)].filter((name) => !exported.has(name));
+    assert.deepEqual(missing, [], 'queried but not exported');
   });
 
   test('exactly one access line per request, with its fields', () => {
