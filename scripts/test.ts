@@ -55,7 +55,7 @@ async function startPostgres(): Promise<Cluster> {
 
 const cluster = process.env.TOLLGATE_TEST_PG_URL ? undefined : await startPostgres();
 const env = { ...process.env, TOLLGATE_TEST_PG_URL: process.env.TOLLGATE_TEST_PG_URL ?? cluster!.url };
-const patterns = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['src/**/*.test.ts', 'test/**/*.test.ts'];
+const patterns = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['src/**/*.test.ts', 'test/**/*.test.ts', 'console/src/**/*.test.ts'];
 const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=120000', ...patterns], { stdio: 'inherit', env });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => { child.kill(signal); });
 const code: number = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));

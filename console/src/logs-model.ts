@@ -22,6 +22,20 @@ export function groupRequests(events: UsageEvent[]): RequestRow[] {
   return rows.sort((a, b) => b.final.eventTime.localeCompare(a.final.eventTime));
 }
 
+/**
+ * Requests of a page whose first attempts are not on it: events come newest first, so a failover's earlier attempts
+ * can fall on the next page, and the row would read "1 attempt" until it is loaded.
+ */
+export function partialRequests(events: UsageEvent[]): string[] {
+  return groupRequests(events).filter((r) => r.attempts[0]!.attemptNumber > 1).map((r) => r.requestId);
+}
+
+/** `held` and then those of `added` not already held (an attempt fetched ahead comes again with its page). */
+export function mergeEvents(held: readonly UsageEvent[], added: readonly UsageEvent[]): UsageEvent[] {
+  const seen = new Set(held.map((e) => e.id));
+  return [...held, ...added.filter((e) => !seen.has(e.id))];
+}
+
 export interface ClientFilter { provider: string; model: string; status: 'all' | 'ok' | 'error' }
 
 export function matches(row: RequestRow, f: ClientFilter): boolean {

@@ -2,10 +2,11 @@
 // request shows its attempts side by side.
 import { useEffect, useState } from 'preact/hooks';
 import { api, listAll, pathOf, usd, when, type AccessKey, type Schemas, type UsageEvent } from '../api.ts';
-import { groupRequests, matches, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
+import { groupRequests, matches, mergeEvents, partialRequests, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
 import { Button, Empty, ErrorNote, Field, LoadMore, TableWrap, useAction, Loading } from '../ui.tsx';
 
 type UsageList = Schemas['AIGatewayUsageList'];
+type RequestAttempts = Schemas['AIGatewayRequest'];
 const PAGE = 50;
 
 /** The cost's non-zero parts; web searches have none of their own and are what the parts leave of the total. */
@@ -49,9 +50,21 @@ export function LogsScreen() {
   const load = useAction();
 
   const fetchPage = async (path: string, append: boolean) => {
-    const page = await load.run('Loading logs', () => api<UsageList>('GET', path), '');
+    const page = await load.run('Loading logs', async () => {
+      const listed = await api<UsageList>('GET', path);
+      let events = listed.aiGatewayUsage;
+      // A request cut by the page boundary is completed from its own resource, so its row counts every attempt
+      // (not when retries are left out: then each request shows its final attempt alone, as asked).
+      if (listed.nextPageUri && includeRetries) {
+        for (const requestId of partialRequests(events)) {
+          const request = await api<RequestAttempts>('GET', `/usage/requests/${encodeURIComponent(requestId)}`).catch(() => undefined);
+          if (request) events = mergeEvents(events, request.attempts.map((a) => a.event));
+        }
+      }
+      return { ...listed, aiGatewayUsage: events };
+    }, '');
     if (!page) return;
-    setEvents((old) => (append ? [...old, ...page.aiGatewayUsage] : page.aiGatewayUsage));
+    setEvents((old) => (append ? mergeEvents(old, page.aiGatewayUsage) : page.aiGatewayUsage));
     setNext(page.nextPageUri);
   };
   const refresh = () => {

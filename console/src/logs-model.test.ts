@@ -1,0 +1,23 @@
+/// <reference types="node" />
+// The console's Logs model: events (one per attempt, newest first, paged) grouped into requests.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { groupRequests, mergeEvents, partialRequests } from './logs-model.ts';
+import type { UsageEvent } from './api.ts';
+
+function event(id: string, requestId: string, attemptNumber: number, isFinalAttempt: boolean, eventTime: string): UsageEvent {
+  return { id, requestId, attemptNumber, isFinalAttempt, eventTime, totalCost: '0.00001' } as unknown as UsageEvent;
+}
+
+test('a failover cut by the page boundary is found, completed from its own resource, and its attempts are counted once', () => {
+  // Page 1 (newest first): request b whole, then request a's final attempt; a's first attempt is on page 2.
+  const page1 = [event('e4', 'b', 1, true, '2026-12-04T10:00:04Z'), event('e3', 'a', 2, true, '2026-12-04T10:00:03Z')];
+  assert.deepEqual(partialRequests(page1), ['a']);
+  const fromResource = [event('e2', 'a', 1, false, '2026-12-04T10:00:02Z'), event('e3', 'a', 2, true, '2026-12-04T10:00:03Z')];
+  const completed = mergeEvents(page1, fromResource);
+  assert.deepEqual(groupRequests(completed).map((r) => [r.requestId, r.attempts.length]), [['b', 1], ['a', 2]]);
+  assert.deepEqual(partialRequests(completed), []);
+  // Page 2 then brings a's first attempt again, and request c: nothing is counted twice.
+  const page2 = [event('e2', 'a', 1, false, '2026-12-04T10:00:02Z'), event('e1', 'c', 1, true, '2026-12-04T10:00:01Z')];
+  assert.deepEqual(groupRequests(mergeEvents(completed, page2)).map((r) => [r.requestId, r.attempts.length]), [['b', 1], ['a', 2], ['c', 1]]);
+});
