@@ -2,7 +2,7 @@
 // The console's Logs model: events (one per attempt, newest first, paged) grouped into requests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupRequests, mergeEvents, partialRequests } from './logs-model.ts';
+import { groupRequests, mergeEvents, partialRequests, shownTokens } from './logs-model.ts';
 import type { UsageEvent } from './api.ts';
 
 function event(id: string, requestId: string, attemptNumber: number, isFinalAttempt: boolean, eventTime: string): UsageEvent {
@@ -20,4 +20,13 @@ test('a failover cut by the page boundary is found, completed from its own resou
   // Page 2 then brings a's first attempt again, and request c: nothing is counted twice.
   const page2 = [event('e2', 'a', 1, false, '2026-12-04T10:00:02Z'), event('e1', 'c', 1, true, '2026-12-04T10:00:01Z')];
   assert.deepEqual(groupRequests(mergeEvents(completed, page2)).map((r) => [r.requestId, r.attempts.length]), [['b', 1], ['a', 2], ['c', 1]]);
+});
+
+test('tokens shown: the provider\'s counts, else the estimates the cost was priced on (marked), never both added', () => {
+  const counts = (fields: Record<string, unknown>) => shownTokens({ inputTokens: 0, outputTokens: 0, inputTokensEstimate: 0, outputTokensEstimate: 0, usageEstimated: false, ...fields } as unknown as UsageEvent);
+  assert.deepEqual(counts({ inputTokens: 17, outputTokens: 9 }), { input: 17, output: 9, estimated: false });
+  // A stream cut before any usage: the estimates.
+  assert.deepEqual(counts({ usageEstimated: true, inputTokensEstimate: 6, outputTokensEstimate: 9 }), { input: 6, output: 9, estimated: true });
+  // Cut after Claude's message_start: its input count stands, the output is already the larger of both.
+  assert.deepEqual(counts({ usageEstimated: true, inputTokens: 650, outputTokens: 80, inputTokensEstimate: 146, outputTokensEstimate: 80 }), { input: 650, output: 80, estimated: true });
 });

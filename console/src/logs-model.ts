@@ -36,6 +36,16 @@ export function mergeEvents(held: readonly UsageEvent[], added: readonly UsageEv
   return [...held, ...added.filter((e) => !seen.has(e.id))];
 }
 
+/**
+ * The tokens to show for an attempt: the provider's counts, or, when it reported none (a stream cut short, an
+ * answer without usage), the gateway's estimates the cost was priced on — never both added (credits-usage-settings.md).
+ */
+export function shownTokens(e: UsageEvent): { input: number; output: number; estimated: boolean } {
+  if (!e.usageEstimated) return { input: e.inputTokens, output: e.outputTokens, estimated: false };
+  const reported = e.inputTokens > 0 || e.outputTokens > 0;
+  return { input: reported ? e.inputTokens : e.inputTokensEstimate, output: reported ? e.outputTokens : e.outputTokensEstimate, estimated: true };
+}
+
 export interface ClientFilter { provider: string; model: string; status: 'all' | 'ok' | 'error' }
 
 export function matches(row: RequestRow, f: ClientFilter): boolean {

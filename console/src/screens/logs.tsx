@@ -2,10 +2,21 @@
 // request shows its attempts side by side.
 import { useEffect, useState } from 'preact/hooks';
 import { api, listAll, pathOf, usd, when, type AccessKey, type Schemas, type UsageEvent } from '../api.ts';
-import { groupRequests, matches, mergeEvents, partialRequests, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
+import { groupRequests, matches, mergeEvents, partialRequests, shownTokens, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
 import { Button, Empty, ErrorNote, Field, LoadMore, TableWrap, useAction, Loading } from '../ui.tsx';
 
 type UsageList = Schemas['AIGatewayUsageList'];
+
+/** "≈" marks the gateway's estimates (the provider reported no usage). */
+function tokensText(e: UsageEvent): string {
+  const t = shownTokens(e);
+  return `${t.estimated ? '≈ ' : ''}${t.input} in · ${t.output} out`;
+}
+
+function tokensPair(e: UsageEvent): string {
+  const t = shownTokens(e);
+  return `${t.estimated ? '≈ ' : ''}${t.input} / ${t.output}`;
+}
 type RequestAttempts = Schemas['AIGatewayRequest'];
 const PAGE = 50;
 
@@ -28,7 +39,7 @@ function Attempt({ e }: { e: UsageEvent }) {
         <dt>Provider</dt><dd>{e.providerDisplayName} <span class="mono muted">{e.provider}</span></dd>
         <dt>Model</dt><dd class="mono">{e.model}</dd>
         <dt>Key source</dt><dd>{e.keySource}{e.providerKeyDisplayName ? ` · ${e.providerKeyDisplayName}` : ''}</dd>
-        <dt>Tokens</dt><dd>{e.inputTokens} in · {e.outputTokens} out{e.cacheReadTokens ? ` · ${e.cacheReadTokens} cached` : ''}{e.cacheWriteTokens ? ` · ${e.cacheWriteTokens} written to cache` : ''}{e.reasoningTokens ? ` · ${e.reasoningTokens} reasoning` : ''}</dd>
+        <dt>Tokens</dt><dd>{tokensText(e)}{e.cacheReadTokens ? ` · ${e.cacheReadTokens} cached` : ''}{e.cacheWriteTokens ? ` · ${e.cacheWriteTokens} written to cache` : ''}{e.reasoningTokens ? ` · ${e.reasoningTokens} reasoning` : ''}</dd>
         <dt>Cost</dt><dd data-testid="attempt-cost">{usd(e.totalCost)}{parts ? ` (${parts})` : ''}</dd>
         <dt>Stream</dt><dd>{e.isStreaming ? 'yes' : 'no'}</dd>
         <dt>Stop reason</dt><dd>{e.stopReason || '—'}</dd>
@@ -122,7 +133,7 @@ export function LogsScreen() {
                   <td data-label="Status"><span class={`badge ${r.final.isError ? 'bad' : 'good'}`}>{r.final.statusCode}</span></td>
                   <td data-label="Model" class="mono">{r.final.model}</td>
                   <td data-label="Provider">{r.final.provider}</td>
-                  <td data-label="Tokens in / out">{r.final.inputTokens} / {r.final.outputTokens}</td>
+                  <td data-label="Tokens in / out">{tokensPair(r.final)}</td>
                   <td data-label="Cost" data-testid="cost">{usd(r.cost)}</td>
                   <td data-label="Key source">{r.final.keySource}</td>
                   <td data-label="Attempts">{r.attempts.length}</td>
