@@ -27,12 +27,13 @@ import type { TranslatedRequest } from './translate/types.ts';
 /** `next-model`: skip the rest of this model's keys (they would get the same answer) for the next model's. */
 type Verdict = 'served' | 'next' | 'next-model' | 'stop';
 
+/** For a 429 no retry can pass (every key out of quota): the switch the OpenAI and Anthropic SDKs read first. */
+const NO_RETRY: Readonly<Record<string, string>> = { 'x-should-retry': 'false' };
+
 /**
  * The last provider's hint of when to try again, for the gateway's own 429: `Retry-After` as it sent it, and Azure's
  * `retry-after-ms` too (the OpenAI SDKs read it first); from that alone, `Retry-After` in whole seconds for the rest.
  */
-const NO_RETRY: Readonly<Record<string, string>> = { 'x-should-retry': 'false' };
-
 function retryHeaders(last: AttemptRecord | undefined): Record<string, string> | undefined {
   if (!last?.retryAfter && !last?.retryAfterMs) return undefined;
   const headers: Record<string, string> = {};

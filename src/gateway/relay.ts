@@ -123,8 +123,9 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
   const codec = codecs[ctx.route.format];
   const translation = translating?.translator.stream(translating.scope);
   const meter = new StreamMeter(codecs[served.format], served.surface, dropUsageChunk, translation);
-  // The client's numbering: the translation's own, or the provider's events as relayed.
-  const nextSequence = (): number => translation?.nextSequence?.() ?? (meter.facts.sequence === undefined ? 0 : meter.facts.sequence + 1);
+  // A Responses client's numbering (its events alone are numbered): the translation's own, or the provider's as relayed.
+  const nextSequence = ctx.route.surface !== 'responses' ? undefined
+    : (): number => translation?.nextSequence?.() ?? (meter.facts.sequence === undefined ? 0 : meter.facts.sequence + 1);
   ctx.nextSequence = nextSequence;
   res.writeHead(status, headers);
   // Headers go out with the first event when it is already here (one write instead of two), or on their own one
@@ -169,7 +170,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           // The provider closed the stream cleanly but before its end (no `[DONE]`, `message_stop` or finish): as
           // for a broken connection, the client gets an error event, never what looks like a complete answer.
           if (tail) res.write(tail);
-          res.end(codec.streamErrorEvent(tollgateError('upstreamStreamBroken', { reason: 'the provider ended the stream before its final event.' }), ctx.requestId, ctx.route.surface, nextSequence()));
+          res.end(codec.streamErrorEvent(tollgateError('upstreamStreamBroken', { reason: 'the provider ended the stream before its final event.' }), ctx.requestId, ctx.route.surface, nextSequence?.()));
           resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
           return;
         }
@@ -204,7 +205,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         let error: TollgateError;
         if (totalTimedOut) error = tollgateError('totalTimeout', { timeout: formatMs(ctx.timeLimitMs) });
         else error = tollgateError('upstreamStreamBroken', { reason: idle ? `no data for ${formatMs(ctx.deps.options.streamIdleTimeoutMs)}.` : 'the provider connection was lost.' });
-        res.end(codec.streamErrorEvent(error, ctx.requestId, ctx.route.surface, nextSequence()));
+        res.end(codec.streamErrorEvent(error, ctx.requestId, ctx.route.surface, nextSequence?.()));
         resolve({ facts: meter.facts, completion: totalTimedOut || idle ? 'timed_out' : 'stream_failed', timedOut: totalTimedOut || idle });
       },
     });

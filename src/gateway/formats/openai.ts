@@ -158,6 +158,17 @@ const SEQUENCE_MARKER = '"sequence_number":';
 const USAGE_MARKER = '"usage":{';
 const USAGE_KEY = ['usage'];
 
+/** The non-negative integer right after `marker` (spaces allowed before it); undefined when there is none. */
+function integerAfter(text: string, marker: string): number | undefined {
+  let at = text.indexOf(marker);
+  if (at < 0) return undefined;
+  at += marker.length;
+  while (text.charCodeAt(at) === 32) at++;
+  let value = -1;
+  for (let c = text.charCodeAt(at); c >= 48 && c <= 57 && value < Number.MAX_SAFE_INTEGER / 10; c = text.charCodeAt(++at)) value = (value < 0 ? 0 : value * 10) + (c - 48);
+  return value < 0 ? undefined : value;
+}
+
 export const openai: FormatCodec = {
   errorBody: errorJson,
 
@@ -196,12 +207,9 @@ export const openai: FormatCodec = {
       // OpenAI names each event on an `event:` line; some compatible servers send only `data:`, whose JSON `type`
       // is the same name (the SDKs read that one). Parsed only for such servers.
       if (event === '') event = stringOr(obj(parseJson(data))?.type);
-      // Every event is numbered, near its start: one search, no parse.
-      const at = data.indexOf(SEQUENCE_MARKER);
-      if (at >= 0) {
-        const sequence = Number.parseInt(data.slice(at + SEQUENCE_MARKER.length, at + SEQUENCE_MARKER.length + 16), 10);
-        if (Number.isSafeInteger(sequence)) facts.sequence = sequence;
-      }
+      // Every event is numbered, near its start: one search and its digits read in place, no parse, no substring.
+      const sequence = integerAfter(data, SEQUENCE_MARKER);
+      if (sequence !== undefined) facts.sequence = sequence;
       if (RESPONSES_OUTPUT_DELTAS.has(event)) {
         appendText(facts, spacedJson(data) ? stringOr(obj(parseJson(data))?.delta) : rawStringAfter(data, '"delta":"'));
         return true;
