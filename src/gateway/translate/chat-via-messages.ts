@@ -6,7 +6,7 @@ import type { AttemptPlan } from '../../domain/routing.ts';
 import { num, obj, parseJson } from '../formats/types.ts';
 import type { StreamTranslation, TranslatedRequest, Translator } from './types.ts';
 import { fittedOutputLimit } from './output-limit.ts';
-import { objects, toolInput, type Json } from './json.ts';
+import { isObjectSchema, objects, toolInput, type Json } from './json.ts';
 import { openaiError } from './openai-error.ts';
 
 const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'temperature', 'top_p', 'stream', 'stream_options', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'response_format']);
@@ -202,7 +202,7 @@ function claudeSchema(schema: unknown): unknown {
     else if (key === 'items' || key === 'anyOf' || key === 'allOf') out[key] = claudeSchema(value);
     else out[key] = value;
   }
-  if (out.type === 'object' || (Array.isArray(out.type) && out.type.includes('object')) || out.properties !== undefined) out.additionalProperties = false;
+  if (isObjectSchema(out)) out.additionalProperties = false;
   if (moved.length > 0) out.description = `${typeof out.description === 'string' ? `${out.description}\n\n` : ''}{${moved.join(', ')}}`;
   return out;
 }

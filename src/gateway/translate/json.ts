@@ -15,6 +15,11 @@ export function toolInput(args: unknown): Json {
   return obj(parsed) ?? {};
 }
 
+/** A JSON Schema node describing an object (`type` "object", alone or among others, or `properties` given). */
+export function isObjectSchema(schema: Json): boolean {
+  return schema.type === 'object' || (Array.isArray(schema.type) && schema.type.includes('object')) || schema.properties !== undefined;
+}
+
 /** The message of a provider's error answer, whatever its shape (OpenAI's, Anthropic's, plain text). */
 export function providerMessage(upstream: string): string {
   const parsed = obj(parseJson(upstream));

@@ -8,7 +8,7 @@ import { anthropicErrorType } from '../formats/anthropic.ts';
 import { num, obj } from '../formats/types.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { FromChatStream } from './chat-stream.ts';
-import { objects, providerMessage, toolInput, type Json } from './json.ts';
+import { isObjectSchema, objects, providerMessage, toolInput, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
 
 /** The most stop sequences chat completions takes (OpenAI's `stop`: "Up to 4 sequences"). */
@@ -296,10 +296,6 @@ function jsonOutputFormat(format: unknown): Json | undefined {
 function meetsStrictRules(schema: unknown): boolean {
   const s = obj(schema);
   return s !== undefined && isObjectSchema(s) && strictNode(s);
-}
-
-function isObjectSchema(s: Json): boolean {
-  return s.type === 'object' || (Array.isArray(s.type) && s.type.includes('object')) || s.properties !== undefined;
 }
 
 function strictNode(schema: unknown): boolean {
