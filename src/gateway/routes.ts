@@ -57,3 +57,10 @@ export function unimplementedSurface(method: string | undefined, path: string): 
   if (path.startsWith('/v1beta/models/') && (path.endsWith(':generateContent') || path.endsWith(':streamGenerateContent'))) return 'Gemini native';
   return undefined;
 }
+
+/** What a request that calls no model is, for observation: a model listing, or an unknown path; undefined for a model call. */
+export function nonModelRoute(route: SurfaceRoute): 'models' | 'other' | undefined {
+  if (route === MODELS_ROUTE || route === ANTHROPIC_MODELS_ROUTE) return 'models';
+  if (route === OPENAI_ROUTE || route === ANTHROPIC_ROUTE) return 'other';
+  return undefined;
+}

@@ -10,7 +10,7 @@ import type { Candidate } from '../../domain/resolve.ts';
 import type { UsageEvent } from '../../usage/event.ts';
 import type { RequestContext } from '../context.ts';
 import type { AttemptRecord } from '../meter.ts';
-import { ANTHROPIC_MODELS_ROUTE, ANTHROPIC_ROUTE, MODELS_ROUTE, OPENAI_ROUTE } from '../routes.ts';
+import { nonModelRoute } from '../routes.ts';
 import { picoToUsd, type GatewayMetrics } from './metrics.ts';
 import type { RequestTracer } from './tracing.ts';
 import { BodyCapture, fastAccessWriter, ms, safeHeaders, truncate, usd5, type AccessLine } from './access-log.ts';
@@ -39,9 +39,7 @@ function modelLabel(candidate: Candidate): string {
 }
 
 function surfaceOf(ctx: RequestContext): string {
-  if (ctx.route === MODELS_ROUTE || ctx.route === ANTHROPIC_MODELS_ROUTE) return 'models';
-  if (ctx.route === OPENAI_ROUTE || ctx.route === ANTHROPIC_ROUTE) return 'other';
-  return ctx.route.surface;
+  return nonModelRoute(ctx.route) ?? ctx.route.surface;
 }
 
 export class GatewayObserver {

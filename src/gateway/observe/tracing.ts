@@ -16,8 +16,8 @@ import {
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import type { UsageEvent } from '../../usage/event.ts';
-import type { RequestContext, SurfaceRoute } from '../context.ts';
-import { ANTHROPIC_MODELS_ROUTE, ANTHROPIC_ROUTE, MODELS_ROUTE, OPENAI_ROUTE } from '../routes.ts';
+import type { RequestContext } from '../context.ts';
+import { nonModelRoute } from '../routes.ts';
 import type { AttemptRecord } from '../meter.ts';
 
 // GenAI attribute names (incubating in @opentelemetry/semantic-conventions; copied, as its docs advise,
@@ -36,9 +36,6 @@ const OPERATION: Readonly<Record<ApiSurface, string>> = {
   // No GenAI well-known name for token counting: a custom value, as the conventions allow.
   'count-tokens': 'count_tokens',
 };
-
-/** The routes of requests that call no model: model listings and unknown paths. */
-const NOT_MODEL_CALLS: ReadonlySet<SurfaceRoute> = new Set([MODELS_ROUTE, ANTHROPIC_MODELS_ROUTE, OPENAI_ROUTE, ANTHROPIC_ROUTE]);
 
 /** Catalog provider ids whose GenAI well-known name differs; everything else is reported as its id. */
 const PROVIDER_NAMES: Readonly<Record<string, string>> = { google: 'gcp.gemini', xai: 'x_ai' };
@@ -127,7 +124,7 @@ export class RequestTracer {
   finish(ctx: RequestContext, records: readonly AttemptRecord[], events: readonly UsageEvent[], status: number, endedAt: number, askedModel: string | undefined): void {
     const t = this.#trace(ctx);
     // A model listing or an unknown path is no GenAI operation (trace backends would count a listing as a chat).
-    const operation = NOT_MODEL_CALLS.has(ctx.route) ? undefined : OPERATION[ctx.route.surface];
+    const operation = nonModelRoute(ctx.route) === undefined ? OPERATION[ctx.route.surface] : undefined;
     let input = 0;
     let output = 0;
     for (let i = 0; i < t.attempts.length; i++) {
