@@ -93,44 +93,42 @@ test('a first start that fails (gateway port in use) still shows the generated A
   }
 });
 
-test('a start with both planes on one port, or on a host not of this machine, is refused naming the variable', async () => {
+/** `body` with a process list and a temporary directory, both gone afterwards whatever happened. */
+async function withChildren(prefix: string, body: (children: Children, dir: string) => Promise<void>): Promise<void> {
   const children = new Children();
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bad-start-'));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   try {
-    const port = String(await freePort());
-    const env = { TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'tollgate.db')}`, TOLLGATE_GATEWAY_PORT: port, TOLLGATE_API_PORT: port };
-    const same = children.spawn('same-port', ['start'], env);
-    assert.notEqual(await same.exited, 0);
-    assert.match(same.stderr(), new RegExp(`tollgate: TOLLGATE_GATEWAY_PORT and TOLLGATE_API_PORT are both ${port}: the two planes need a port each`));
-    // TEST-NET-1: no interface here has it, and binding needs no lookup (tests reach no resolver).
-    const badHost = children.spawn('bad-host', ['start'], { ...env, TOLLGATE_API_PORT: '0', TOLLGATE_GATEWAY_PORT: '0', TOLLGATE_HOST: '192.0.2.1' });
-    assert.notEqual(await badHost.exited, 0);
-    assert.match(badHost.stderr(), /tollgate: TOLLGATE_HOST "192\.0\.2\.1" is not an address of this machine/);
+    await body(children, dir);
   } finally {
     await children.killAll();
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}
 
-test('--help on any command prints the usage and does nothing else: `migrate --help` migrates no database, `demo --help` runs no demo', async () => {
-  const children = new Children();
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-help-'));
-  try {
-    const env = { TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'tollgate.db')}` };
-    for (const args of [['migrate', '--help'], ['accounts', 'create', '--help'], ['credits', 'grant', '-h'], ['usage', 'import', '--help'], ['rotate-secret', '--help'], ['demo', '--help']]) {
-      const child = children.spawn(args.join('-'), args, env);
-      assert.equal(await child.exited, 0, args.join(' '));
-      assert.match(child.stdout(), /^Usage: tollgate <command> \[options\]/, args.join(' '));
-    }
-    assert.deepEqual(readdirSync(dir), [], 'no database, journal or key was made');
-    const demo = children.spawn('demo-args', ['demo', '--port', '9000'], env);
-    assert.equal(await demo.exited, 1);
-    assert.match(demo.stderr(), /tollgate: demo takes no options, got "--port 9000"/);
-  } finally {
-    await children.killAll();
-    rmSync(dir, { recursive: true, force: true });
+test('a start with both planes on one port, or on a host not of this machine, is refused naming the variable', () => withChildren('tollgate-bad-start-', async (children, dir) => {
+  const port = String(await freePort());
+  const env = { TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'tollgate.db')}`, TOLLGATE_GATEWAY_PORT: port, TOLLGATE_API_PORT: port };
+  const same = children.spawn('same-port', ['start'], env);
+  assert.notEqual(await same.exited, 0);
+  assert.match(same.stderr(), new RegExp(`tollgate: TOLLGATE_GATEWAY_PORT and TOLLGATE_API_PORT are both ${port}: the two planes need a port each`));
+  // TEST-NET-1: no interface here has it, and binding needs no lookup (tests reach no resolver).
+  const badHost = children.spawn('bad-host', ['start'], { ...env, TOLLGATE_API_PORT: '0', TOLLGATE_GATEWAY_PORT: '0', TOLLGATE_HOST: '192.0.2.1' });
+  assert.notEqual(await badHost.exited, 0);
+  assert.match(badHost.stderr(), /tollgate: TOLLGATE_HOST "192\.0\.2\.1" is not an address of this machine/);
+}));
+
+test('--help on any command prints the usage and does nothing else: `migrate --help` migrates no database, `demo --help` runs no demo', () => withChildren('tollgate-help-', async (children, dir) => {
+  const env = { TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'tollgate.db')}` };
+  for (const args of [['migrate', '--help'], ['accounts', 'create', '--help'], ['credits', 'grant', '-h'], ['usage', 'import', '--help'], ['rotate-secret', '--help'], ['demo', '--help']]) {
+    const child = children.spawn(args.join('-'), args, env);
+    assert.equal(await child.exited, 0, args.join(' '));
+    assert.match(child.stdout(), /^Usage: tollgate <command> \[options\]/, args.join(' '));
   }
-});
+  assert.deepEqual(readdirSync(dir), [], 'no database, journal or key was made');
+  const demo = children.spawn('demo-args', ['demo', '--port', '9000'], env);
+  assert.equal(await demo.exited, 1);
+  assert.match(demo.stderr(), /tollgate: demo takes no options, got "--port 9000"/);
+}));
 
 test('a bootstrap API key set on a database that already has accounts is said to be ignored (once, at start); the key it made is not; the gateway logs its address', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-bootstrap-again-'));

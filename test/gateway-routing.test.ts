@@ -667,9 +667,12 @@ describe('gateway routing and failover (sqlite)', () => {
   });
 });
 
+/** A gateway refusing requests without credit, charging a processing fee. */
+const BILLING = { TOLLGATE_BILLING: 'on', TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '0.05' };
+
 describe('billing (sqlite)', () => {
   let h: Harness;
-  before(async () => { h = await startHarness('sqlite', { TOLLGATE_BILLING: 'on', TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '0.05' }); });
+  before(async () => { h = await startHarness('sqlite', BILLING); });
   after(async () => { await h.close(); });
 
   test('balance ≤ 0 → 403 4026 before any upstream call; credits make requests pass and usage is charged', async () => {
@@ -712,7 +715,7 @@ describe('billing (sqlite)', () => {
 
 describe('billing: a grant from another process (sqlite)', () => {
   let h: Harness;
-  before(async () => { h = await startHarness('sqlite', { TOLLGATE_BILLING: 'on', TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '0.05' }); });
+  before(async () => { h = await startHarness('sqlite', BILLING); });
   after(async () => { await h.close(); });
 
   test('a grant `tollgate credits grant` just committed admits the very next request, before the change poll would see it', async () => {
@@ -743,7 +746,7 @@ describe('billing: a grant from another process (sqlite)', () => {
 
 describe('billing: credit held by requests in flight (sqlite)', () => {
   let h: Harness;
-  before(async () => { h = await startHarness('sqlite', { TOLLGATE_BILLING: 'on', TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '0.05' }); });
+  before(async () => { h = await startHarness('sqlite', BILLING); });
   after(async () => { await h.close(); });
 
   test('a positive balance that open reservations hold is refused as transient, and serves again once they settle', async () => {
