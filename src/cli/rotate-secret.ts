@@ -105,12 +105,12 @@ export async function rotateSecret(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { 'new-key': { type: 'string' }, 'database-url': { type: 'string' } }, strict: true });
   const newKey = await newKeyFrom(values['new-key'], process.env);
   const config = loadConfig(values['database-url'] ? { ...process.env, TOLLGATE_DATABASE_URL: values['database-url'] } : process.env);
-  // The same key again is a re-run after success (on the embedded default the first run swapped secret.key): a
-  // check that changes nothing, the key file and its .previous (the old key) included.
   // A gateway running beside it keeps the old key and drops every re-sealed value on its next reload (clients get
   // 500s): one that holds this host's usage journal is seen. Other hosts' cannot be; the procedure says stop them.
   const held = heldJournalSlots(config.journalPath);
   if (held.length > 0) throw new Error(`a running Tollgate gateway holds the usage journal ${held[0]}: stop every Tollgate process before rotating (docs/operations.md, "Rotating TOLLGATE_SECRET_KEY"); nothing was changed`);
+  // The same key again is a re-run after success (on the embedded default the first run swapped secret.key): a
+  // check that changes nothing, the key file and its .previous (the old key) included.
   const rerun = newKey.equals(config.masterKey);
   const store = await openStore(config.databaseUrl, { silentConnectionMs: config.databaseSilenceMs });
   let result: RotationResult;
