@@ -199,6 +199,13 @@ test('a strict function reaches Claude as strict tool use on models with JSON ou
   // A nullable object (`type: ["object", "null"]`) is closed too.
   const nullable = chatViaMessages.request({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'n', strict: true, parameters: { type: 'object', properties: { at: { type: ['object', 'null'], properties: { x: { type: 'number' } } } } } } }] }, plan('claude-sonnet-4-6'));
   assert.equal(((nullable.body.tools as { input_schema: { properties: { at: { additionalProperties: unknown } } } }[])[0]!.input_schema.properties.at.additionalProperties), false);
+  // A map (or a recursive schema) cannot be closed without losing its keys: that tool goes plain, its schema untouched.
+  const map = { type: 'object', properties: { labels: { type: 'object', additionalProperties: { type: 'string' } } }, required: ['labels'] };
+  const tree = { type: 'object', properties: { children: { type: 'array', items: { $ref: '#' } } } };
+  for (const schema of [map, tree]) {
+    const sent = chatViaMessages.request({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'm', strict: true, parameters: schema } }] }, plan('claude-sonnet-4-6'));
+    assert.deepEqual(sent.body.tools, [{ name: 'm', input_schema: schema }]);
+  }
 });
 
 test('schemas for Claude\'s JSON outputs: oneOf as anyOf, keywords it refuses into the description; maps and recursion go the forced-tool way', () => {

@@ -270,8 +270,10 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
     out.tools = functions.map((t) => {
       const fn = obj(t.function) ?? {};
       const tool: Json = { name: fn.name, ...(fn.description !== undefined ? { description: fn.description } : {}), input_schema: fn.parameters ?? { type: 'object' } };
-      // Strict tool use is Claude's too on models with JSON outputs (its schema held to the same rules as theirs).
-      if (fn.strict === true && model?.jsonOutputs) {
+      // Strict tool use is Claude's too on models with JSON outputs (its schema held to the same rules as theirs). A
+      // schema those rules cannot carry (a map, recursion) goes as a plain tool: closing it would hide the map's keys.
+      const params = obj(tool.input_schema);
+      if (fn.strict === true && model?.jsonOutputs && params !== undefined && expressibleForClaude(params)) {
         tool.strict = true;
         tool.input_schema = claudeSchema(tool.input_schema);
       }
