@@ -210,6 +210,31 @@ describe('gateway streaming (sqlite)', () => {
     assert.match(text, /fake unnamed-claude model/);
   });
 
+  test('a native Responses stream reaches the SDK\'s stream helper whole: text and a function call, each item opened and closed, metered', async () => {
+    const text = openai.responses.stream({ model: 'openai:gpt-4o', input: 'native responses stream' });
+    const deltas: string[] = [];
+    text.on('response.output_text.delta', (e) => deltas.push(e.delta));
+    const final = await text.finalResponse();
+    assert.equal(final.output_text, deltas.join(''));
+    assert.match(final.output_text, /gpt-4o/);
+    assert.equal(final.usage?.output_tokens, FAKE_USAGE.output);
+
+    const { data: call, response } = await openai.responses.create({ model: 'openai:tool-gpt', stream: true, input: 'weather?', tools: [{ type: 'function', name: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false }] }).withResponse();
+    const types: string[] = [];
+    let args = '';
+    let item: unknown;
+    for await (const event of call) {
+      types.push(event.type);
+      if (event.type === 'response.function_call_arguments.delta') args += event.delta;
+      if (event.type === 'response.output_item.done') item = event.item;
+    }
+    assert.deepEqual(types.filter((t) => t.startsWith('response.output_item')), ['response.output_item.added', 'response.output_item.done']);
+    assert.equal(args, '{"city":"Paris"}');
+    assert.deepEqual(item, { type: 'function_call', id: 'fc_fake1', call_id: 'call_fake1', name: 'weather', arguments: '{"city":"Paris"}', status: 'completed' });
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.completion, Number(row!.usageEstimated), Number(row!.outputTokens)], ['succeeded', 0, FAKE_USAGE.output]);
+  });
+
   test('a stream with its stop reason and usage but no final event (some servers) is complete, metered on the provider\'s counts', async () => {
     const raw = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:nodone-gpt', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'x' }] } });
     assert.ok(!raw.text.includes('[DONE]') && !raw.text.includes('"error"'), 'relayed as it came, no error event');

@@ -122,16 +122,18 @@ function invalidChatToolName(body: Record<string, unknown>): string | undefined 
  * `tool-…` with tools offered: a call to the first one (or the one `tool_choice` forces), until a tool result comes
  * back — a chat `tool` message, or a Messages user turn of `tool_result` blocks.
  */
-function toolCallFor(model: string, body: Record<string, unknown>): FakeToolCall | undefined {
+function toolCallFor(surface: string, model: string, body: Record<string, unknown>): FakeToolCall | undefined {
   if (!model.startsWith('tool-') || !Array.isArray(body.tools) || body.tools.length === 0) return undefined;
   const messages = Array.isArray(body.messages) ? body.messages as { role?: unknown; content?: unknown }[] : [];
   const last = messages.at(-1);
   if (last?.role === 'tool') return undefined;
   if (last?.role === 'user' && Array.isArray(last.content) && last.content.some((b) => (b as { type?: unknown }).type === 'tool_result')) return undefined;
+  // Responses: a `function_call_output` item last in the input is the tool's result.
+  if (Array.isArray(body.input) && (body.input.at(-1) as { type?: unknown } | undefined)?.type === 'function_call_output') return undefined;
   const first = body.tools[0] as { name?: unknown; function?: { name?: unknown } };
-  const forced = (body.tool_choice as { type?: unknown; name?: unknown } | undefined)?.type === 'tool' ? (body.tool_choice as { name: unknown }).name : undefined;
-  const messagesApi = first.name !== undefined;
-  return { id: messagesApi ? 'toolu_fake1' : 'call_fake1', name: String(forced ?? first.function?.name ?? first.name ?? 'tool'), arguments: '{"city":"Paris"}' };
+  const choice = body.tool_choice as { type?: unknown; name?: unknown } | undefined;
+  const forced = choice?.type === 'tool' || (surface === 'responses' && choice?.type === 'function') ? choice.name : undefined;
+  return { id: surface === 'messages' ? 'toolu_fake1' : 'call_fake1', name: String(forced ?? first.function?.name ?? first.name ?? 'tool'), arguments: '{"city":"Paris"}' };
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
@@ -191,7 +193,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   }
 
   const answer: AnswerSpec = { model, text: answerText(model, body), withUsage: !model.startsWith('nousage-') };
-  const call = toolCallFor(model, body);
+  const call = toolCallFor(surface, model, body);
   if (call) answer.toolCall = call;
   const cut = model.startsWith('cut-');
   if (body.stream !== true || surface === 'embeddings') {

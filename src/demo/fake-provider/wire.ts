@@ -59,7 +59,7 @@ function anthropicUsage() {
   };
 }
 
-/** A function call the answer makes instead of text (model `tool-…` with tools offered): chat or Messages. */
+/** A function call the answer makes instead of text (model `tool-…` with tools offered): chat, Responses or Messages. */
 export interface FakeToolCall { id: string; name: string; arguments: string }
 
 export interface AnswerSpec { model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall }
@@ -110,11 +110,20 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
  */
 export const COUNT_TOKENS_REFUSED = ['max_tokens', 'stream'] as const;
 
+/** The answer's one output item, as Responses gives it: a function call, or an assistant message. */
+function outputItem(a: AnswerSpec, status: 'in_progress' | 'completed') {
+  const done = status === 'completed';
+  if (a.toolCall) return { type: 'function_call', id: 'fc_fake1', call_id: a.toolCall.id, name: a.toolCall.name, arguments: done ? a.toolCall.arguments : '', status };
+  return { type: 'message', id: 'msg_fake1', status, role: 'assistant', content: done ? [outputText(a.text)] : [] };
+}
+
+const outputText = (text: string) => ({ type: 'output_text', text, annotations: [], logprobs: [] });
+
 function responseObject(a: AnswerSpec, status: 'in_progress' | 'completed') {
   const done = status === 'completed';
   return {
     id: 'resp_fake1', object: 'response', created_at: created(), status, model: a.model, error: null, incomplete_details: null,
-    output: done ? [{ type: 'message', id: 'msg_fake1', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: a.text, annotations: [] }] }] : [],
+    output: done ? [outputItem(a, 'completed')] : [],
     usage: done && a.withUsage ? responsesUsage() : null,
   };
 }
@@ -154,12 +163,26 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
     return out;
   }
   if (surface === 'responses') {
-    out.push(sse(JSON.stringify({ type: 'response.created', sequence_number: 0, response: responseObject(a, 'in_progress') }), 'response.created'));
-    let seq = 1;
-    for (const w of words) {
-      out.push(sse(JSON.stringify({ type: 'response.output_text.delta', sequence_number: seq++, item_id: 'msg_fake1', output_index: 0, content_index: 0, delta: w }), 'response.output_text.delta'));
+    // OpenAI's full event sequence: the item and its content part open, deltas, then each closes before completion.
+    let seq = 0;
+    const event = (type: string, fields: Record<string, unknown>) => out.push(sse(JSON.stringify({ type, sequence_number: seq++, ...fields }), type));
+    event('response.created', { response: responseObject(a, 'in_progress') });
+    event('response.in_progress', { response: responseObject(a, 'in_progress') });
+    event('response.output_item.added', { output_index: 0, item: outputItem(a, 'in_progress') });
+    if (a.toolCall) {
+      const args = a.toolCall.arguments;
+      const half = args.length >> 1;
+      for (const delta of [args.slice(0, half), args.slice(half)]) event('response.function_call_arguments.delta', { item_id: 'fc_fake1', output_index: 0, delta });
+      event('response.function_call_arguments.done', { item_id: 'fc_fake1', output_index: 0, name: a.toolCall.name, arguments: args });
+    } else {
+      const part = { item_id: 'msg_fake1', output_index: 0, content_index: 0 };
+      event('response.content_part.added', { ...part, part: outputText('') });
+      for (const w of words) event('response.output_text.delta', { ...part, delta: w, logprobs: [] });
+      event('response.output_text.done', { ...part, text: a.text, logprobs: [] });
+      event('response.content_part.done', { ...part, part: outputText(a.text) });
     }
-    out.push(sse(JSON.stringify({ type: 'response.completed', sequence_number: seq, response: responseObject(a, 'completed') }), 'response.completed'));
+    event('response.output_item.done', { output_index: 0, item: outputItem(a, 'completed') });
+    event('response.completed', { response: responseObject(a, 'completed') });
     return out;
   }
   const usageField = includeUsage && a.withUsage ? { usage: null } : {};
