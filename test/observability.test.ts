@@ -222,6 +222,24 @@ describe('metrics and access log (sqlite)', () => {
     const after = parseMetrics(await (await fetch(`${h.apiUrl}/metrics`)).text());
     assert.equal(after.get(series('tollgate_broken_answers_total', { provider: 'openai', model: 'other', completion: 'stream_failed' })), 1);
   });
+
+  test('a client that leaves before any answer is logged 499 with no time to first byte, and adds no TTFB sample', async () => {
+    const ttfbCount = (m: Map<string, number>) => m.get(series('tollgate_time_to_first_byte_seconds_count', { surface: 'chat-completions', streaming: 'false' }));
+    const before = ttfbCount(parseMetrics(await (await fetch(`${h.apiUrl}/metrics`)).text()));
+    const seen = new Set(accessLines().map((l) => l.requestId));
+    const abort = new AbortController();
+    const gone = fetch(`${h.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST', signal: abort.signal,
+      headers: { authorization: `Bearer ${plain.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(chat('openai:slow-400-gpt')),
+    });
+    setTimeout(() => abort.abort(), 100);
+    await assert.rejects(gone);
+    const line = await until('the 499 access line', () => accessLines().find((l) => !seen.has(l.requestId as string)));
+    assert.deepEqual(pick(line, ['status', 'clientGone', 'ttfbMs']), { status: 499, clientGone: true, ttfbMs: null });
+    assert.ok((line.totalMs as number) >= 90, 'the wait is in the duration');
+    assert.equal(ttfbCount(parseMetrics(await (await fetch(`${h.apiUrl}/metrics`)).text())), before);
+  });
 });
 
 function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {

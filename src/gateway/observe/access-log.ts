@@ -46,7 +46,8 @@ export interface AccessLine {
   costUsd: string;
   totalMs: number;
   upstreamMs: number;
-  ttfbMs: number;
+  /** null when the client left before any byte of an answer (status 499). */
+  ttfbMs: number | null;
   requestHeaders?: Record<string, string | string[]>;
   requestBody?: string;
   responseBody?: string;

@@ -205,10 +205,10 @@ export class GatewayMetrics {
     return series;
   }
 
-  timings(surface: number, streaming: boolean, totalMs: number, overheadMs: number, ttfbMs: number): void {
+  timings(surface: number, streaming: boolean, totalMs: number, overheadMs: number, ttfbMs: number | undefined): void {
     this.#duration[surface]!.observe(totalMs / 1000);
     this.#overhead[surface]!.observe(overheadMs > 0 ? overheadMs / 1000 : 0);
-    this.#ttfb[surface * 2 + (streaming ? 1 : 0)]!.observe(ttfbMs / 1000);
+    if (ttfbMs !== undefined) this.#ttfb[surface * 2 + (streaming ? 1 : 0)]!.observe(ttfbMs / 1000);
   }
 
   /** Positional (not an object) so metering a request allocates nothing. */

@@ -100,7 +100,8 @@ export class GatewayObserver {
     const last = served ?? records[records.length - 1];
     // 499 (nginx's "client closed request"): the client left before any answer was written.
     const status = ctx.answeredStatus !== 0 ? ctx.answeredStatus : ctx.res.headersSent ? ctx.res.statusCode : 499;
-    const ttfbMs = ctx.firstByteAt > 0 ? ctx.firstByteAt - ctx.startedAt : totalMs;
+    // No first byte when the client left before any answer: its wait is in the duration, not in time to first byte.
+    const ttfbMs = ctx.firstByteAt > 0 ? ctx.firstByteAt - ctx.startedAt : status === 499 ? undefined : totalMs;
     const streaming = ctx.body?.stream === true;
     const surface = surfaceOf(ctx);
     const m = this.metrics;
@@ -151,7 +152,7 @@ export class GatewayObserver {
       inputTokens: input, outputTokens: output, cacheReadTokens: cacheRead, cacheWriteTokens: cacheWrite, reasoningTokens: reasoning,
       usageEstimated: estimated,
       costUsd: usd5(cost),
-      totalMs: ms(totalMs), upstreamMs: ms(upstreamMs), ttfbMs: ms(ttfbMs),
+      totalMs: ms(totalMs), upstreamMs: ms(upstreamMs), ttfbMs: ttfbMs === undefined ? null : ms(ttfbMs),
     };
     if (errorCode !== undefined) line.errorCode = errorCode;
     if (this.#accessLine) {
