@@ -167,7 +167,7 @@ function loadMasterKey(env: Env, databaseUrl: string): Pick<Config, 'masterKey' 
   // Embedded default: one key generated beside the database file, readable by its owner only.
   const file = join(dirname(resolve(parsed.path)), 'secret.key');
   if (existsSync(file)) return { masterKey: parseMasterKey(readFileSync(file, 'utf8')), masterKeySource: 'file', masterKeyFile: file };
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
   chmodSync(file, 0o600);
   return { masterKey: parseMasterKey(readFileSync(file, 'utf8')), masterKeySource: 'generated', masterKeyFile: file };

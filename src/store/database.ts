@@ -1,8 +1,6 @@
 // Opens the store named by a database URL (SQLite file or PostgreSQL) as one Kysely instance and runs
 // the migrations. Everything above this file is dialect-agnostic.
-import { mkdirSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type pg from 'pg';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
@@ -10,6 +8,7 @@ import { Migrator, type MigrationProvider } from 'kysely/migration';
 import type { Database } from './schema.ts';
 import { migrations } from './migrations.ts';
 import { settledWithin } from '../domain/settled.ts';
+import { ensurePrivateFile } from './private-file.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -124,7 +123,7 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
   const parsed = parseDatabaseUrl(url);
   let store: Store;
   if (parsed.dialect === 'sqlite') {
-    if (parsed.path !== ':memory:') mkdirSync(dirname(parsed.path), { recursive: true });
+    if (parsed.path !== ':memory:') ensurePrivateFile(parsed.path);
     const sqlite = new BetterSqlite3(parsed.path);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');

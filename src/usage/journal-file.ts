@@ -16,6 +16,7 @@
 import { close, closeSync, existsSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { ensurePrivateFile, makePrivateDir, PRIVATE_FILE_MODE } from '../store/private-file.ts';
 import { COST_PARTS, NO_COST, type BegunAttempt, type UsageEvent } from './event.ts';
 
 const MAX_SLOTS = 32;
@@ -174,6 +175,7 @@ const LEGACY_BEGUN = 0;
 
 /** Opens `path` and takes its lock; undefined when another live process holds it. */
 function tryLock(path: string): BetterSqlite3.Database | undefined {
+  ensurePrivateFile(path);
   // timeout 0: a held lock answers SQLITE_BUSY at once instead of waiting for a process that will not let go.
   const db = new BetterSqlite3(path, { timeout: 0 });
   try {
@@ -287,7 +289,7 @@ export class JournalFile {
   /** Takes the first free slot at `base`, converts its orphans, and adopts every other unheld slot's rows. */
   static open(base: string, options: JournalFileOptions = {}): JournalFile {
     if (base === ':memory:') return new JournalFile(base, undefined, options);
-    mkdirSync(dirname(base), { recursive: true });
+    makePrivateDir(dirname(base));
     for (let slot = 0; slot < MAX_SLOTS; slot++) {
       const path = slotPath(base, slot);
       const lock = tryLock(path);
@@ -436,7 +438,7 @@ export class JournalFile {
   #rotate(): Segment {
     if (this.#current) this.#retire(this.#current);
     const segment = new Segment(this.#lock ? segmentPath(this.path, this.#nextSegment++) : '');
-    if (this.#lock) segment.fd = openSync(segment.path, 'ax+');
+    if (this.#lock) segment.fd = openSync(segment.path, 'ax+', PRIVATE_FILE_MODE);
     this.#segments.push(segment);
     this.#current = segment;
     this.#carryForward();

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { begunFrom, begunValues, eventFrom, eventValues, JournalFile, orphanEvent } from './journal-file.ts';
 import { UsageJournal } from './journal.ts';
 import { createLogger } from '../config/logger.ts';
+import { openStore } from '../store/database.ts';
 import type { BegunAttempt, UsageEvent } from './event.ts';
 
 function begun(id: string, requestId: string, attemptNumber: number): BegunAttempt {
@@ -111,6 +112,20 @@ describe('usage journal', () => {
     const attempt: BegunAttempt = { ...begun('ev', 'rq', 3), isStreaming: true, keySource: 'user', providerKeyId: 'pk', providerKeyDisplayName: 'Main key' };
     assert.deepEqual(begunFrom(JSON.parse(JSON.stringify(begunValues(attempt))) as unknown[]), attempt);
   });
+
+  it('is readable by its owner only: the directory it makes, the lock file, its -wal and every log segment', withDir(async (dir) => {
+    const path = join(dir, 'made', 'j.db');
+    const file = JournalFile.open(path);
+    file.write([begun('b1', 'rq_b1', 1)], [finished(begun('e1', 'rq_e1', 1), 1n)]);
+    // The embedded database beside it, made by the store the same way.
+    const store = await openStore(`sqlite:${join(dir, 'made', 'tollgate.db')}`);
+    await store.close();
+    const files = readdirSync(join(dir, 'made'));
+    assert.ok(files.some((f) => f.includes('.log.')) && files.includes('tollgate.db') && files.includes('j.db'), files.join(' '));
+    for (const f of files) assert.equal(statSync(join(dir, 'made', f)).mode & 0o077, 0, `${f} is ${(statSync(join(dir, 'made', f)).mode & 0o777).toString(8)}`);
+    assert.equal(statSync(join(dir, 'made')).mode & 0o077, 0, 'the directory');
+    file.close();
+  }));
 
   it('ignores a commit the process died writing, and skips and counts a damaged line', withDir((dir) => {
     const path = join(dir, 'j.db');

@@ -1,0 +1,21 @@
+// Files that hold accounts, key hashes and usage (the SQLite database, the usage journal and its logs) are
+// readable by their owner only, as secret.key is: under a default umask of 022 they would be world-readable, and
+// any local user could copy every account's usage and the hashes of its keys.
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export const PRIVATE_FILE_MODE = 0o600;
+
+/** The file's directory, made owner-only when this makes it (an existing one is left as the operator set it). */
+export function makePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * Creates `path` owner-only if it does not exist (an existing file keeps its mode), before SQLite opens it: SQLite
+ * gives its `-wal` and `-shm` files the database file's mode.
+ */
+export function ensurePrivateFile(path: string): void {
+  makePrivateDir(dirname(path));
+  closeSync(openSync(path, 'a', PRIVATE_FILE_MODE));
+}
