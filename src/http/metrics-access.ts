@@ -4,6 +4,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 
 export type MetricsAccess = 'allowed' | 'unauthorized' | 'forbidden';
 
@@ -19,8 +20,21 @@ function forwarded(req: IncomingMessage): boolean {
   return h['x-forwarded-for'] !== undefined || h.forwarded !== undefined || h['x-real-ip'] !== undefined;
 }
 
+/**
+ * A page in a browser on this machine can rebind its own domain to 127.0.0.1 and read loopback answers (DNS
+ * rebinding); its requests then carry that domain as Host. A local scraper names the machine: an IP address,
+ * `localhost`, or this host's own name.
+ */
+function namesThisMachine(host: string | undefined): boolean {
+  if (host === undefined || host === '') return true;
+  const name = (host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d*$/, '')).toLowerCase().replace(/\.$/, '');
+  if (isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost')) return true;
+  const own = hostname().toLowerCase();
+  return name === own || name.split('.')[0] === own.split('.')[0] && (name.endsWith('.local') || name.endsWith('.localdomain'));
+}
+
 export function metricsAccess(req: IncomingMessage, token: string | undefined): MetricsAccess {
-  if (token === undefined) return fromThisMachine(req.socket.remoteAddress) && !forwarded(req) ? 'allowed' : 'forbidden';
+  if (token === undefined) return fromThisMachine(req.socket.remoteAddress) && !forwarded(req) && namesThisMachine(req.headers.host) ? 'allowed' : 'forbidden';
   const header = req.headers.authorization ?? '';
   const sent = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
   const expected = Buffer.from(token);
@@ -29,5 +43,5 @@ export function metricsAccess(req: IncomingMessage, token: string | undefined): 
 
 export const METRICS_REFUSALS: Record<Exclude<MetricsAccess, 'allowed'>, { status: number; text: string }> = {
   unauthorized: { status: 401, text: 'Send TOLLGATE_METRICS_TOKEN as "Authorization: Bearer <token>".\n' },
-  forbidden: { status: 403, text: 'Only this machine may read /metrics; set TOLLGATE_METRICS_TOKEN to scrape from elsewhere.\n' },
+  forbidden: { status: 403, text: 'Only this machine may read /metrics (addressed by IP, localhost or its host name); set TOLLGATE_METRICS_TOKEN to scrape from elsewhere.\n' },
 };
