@@ -42,7 +42,7 @@ describe('gateway routing and failover (sqlite)', () => {
       [chat('gpt-4oo'), 400, 'ERR_NGROK_27224'],
       [chat('nope:gpt-4o'), 400, 'ERR_NGROK_27225'],
       [chat('foo:bar'), 400, 'ERR_NGROK_27230'],
-      [{ messages: [] }, 400, 'ERR_NGROK_3801'],
+      [{ messages: [{ role: 'user', content: 'x' }], models: ['ngrok/auto'] }, 400, 'ERR_NGROK_3801'],
       [chat('gpt-4o', { models: 'gpt-4o-mini' }), 400, 'ERR_NGROK_3801'],
     ];
     for (const [body, status, code] of cases) {
@@ -69,6 +69,52 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(m.json().type, 'error');
     assert.equal(m.json().error.code, 'ERR_NGROK_27226');
     await assert.rejects(sdk(t).chat.completions.create(chat('gpt-4oo')), (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27224/.test(e.message));
+  });
+
+  test('ngrok/auto (or no model): the prompt\'s price band, cheapest model first, one model a provider, within the key\'s scope and credentials', async () => {
+    h.fake.reset();
+    const managed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }, { provider: 'anthropic', steps: [{ type: 'ngrok' }] }]);
+    const client = sdk(managed);
+    // A greeting: the low band's cheapest model the key reaches (managed OpenAI and Anthropic here): GPT-5 nano, $0.05.
+    const hello = await client.chat.completions.create({ model: 'ngrok/auto', messages: [{ role: 'user', content: 'hello!' }] }).withResponse();
+    assert.equal(hello.response.headers.get('ngrok-aig-model'), 'gpt-5-nano');
+    assert.equal(h.fake.requests.at(-1)!.body!.model, 'gpt-5-nano', 'the provider is asked for the chosen model');
+    const [row] = await h.usage(hello.response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.model, row!.keySource], ['gpt-5-nano', 'ngrok']);
+    // A proof: the high band's cheapest, Claude Opus 5.5 ($4), for a chat client too.
+    const proof = await client.chat.completions.create({ model: 'ngrok/auto', messages: [{ role: 'user', content: 'Prove that there are infinitely many primes.' }] }).withResponse();
+    assert.equal(proof.response.headers.get('ngrok-aig-model'), 'claude-opus-5-5');
+    assert.equal(h.fake.requests.at(-1)!.body!.model, 'claude-opus-5-5');
+    // Code: the medium band's cheapest ($1: Claude Haiku 4.5).
+    const code = await gw(h, '/v1/chat/completions', { token: managed, body: { model: 'NGROK/AUTO', messages: [{ role: 'user', content: 'Write a SQL query listing customers with more than 3 orders' }] } });
+    assert.equal(code.headers.get('ngrok-aig-model'), 'claude-haiku-4-5', code.text);
+    // No model at all on chat, Messages and Responses is the same request.
+    const bare = await gw(h, '/v1/chat/completions', { token: managed, body: { messages: [{ role: 'user', content: 'hi' }] } });
+    assert.deepEqual([bare.status, bare.headers.get('ngrok-aig-model')], [200, 'gpt-5-nano']);
+    const messages = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] } });
+    assert.deepEqual([messages.status, messages.json().type], [200, 'message'], messages.text);
+    const responses = await client.responses.create({ model: 'ngrok/auto', input: 'hi' });
+    assert.match(responses.output_text, /gpt-5-nano/);
+    // The key's scope narrows the choice: Anthropic only → its cheapest low-band model.
+    const scoped = (await h.accessKey(await h.configuration({ access: { providers: { allow: ['anthropic'] } } }))).token;
+    const anthropicOnly = await gw(h, '/v1/chat/completions', { token: scoped, body: { model: 'ngrok/auto', messages: [{ role: 'user', content: 'hello!' }] } });
+    assert.equal(anthropicOnly.headers.get('ngrok-aig-model'), 'claude-haiku-5-5');
+    // Failover: when the first choice's provider fails, the next provider's cheapest model serves (one model a
+    // provider: not the next OpenAI model behind the same rate limit).
+    const limited = await keyWith([{ provider: 'openai', steps: [user('sk-429')] }]);
+    const failover = await gw(h, '/v1/chat/completions', { token: limited, body: { model: 'ngrok/auto', messages: [{ role: 'user', content: 'hello!' }] } });
+    assert.deepEqual([failover.status, failover.headers.get('ngrok-aig-model'), failover.headers.get('ngrok-aig-attempts')], [200, 'claude-haiku-5-5', '2'], failover.text);
+    assert.equal(failover.headers.get('ngrok-aig-rejected-models'), null, 'models passed over were never asked for');
+    // The request's `models` come after the chosen ones.
+    const nothing = (await h.accessKey(await h.configuration({ access: { providers: { allow: ['openai'] }, models: { allow: ['gpt-4o'] } } }))).token;
+    const withFallback = await gw(h, '/v1/chat/completions', { token: nothing, body: { model: 'ngrok/auto', models: ['gpt-4o'], messages: [{ role: 'user', content: 'hello!' }] } });
+    assert.deepEqual([withFallback.status, withFallback.headers.get('ngrok-aig-model')], [200, 'gpt-4o'], withFallback.text);
+    // Nothing the key may use: a 400 that says what to do, before any upstream call.
+    const before = h.fake.requests.length;
+    const none = await gw(h, '/v1/chat/completions', { token: (await h.accessKey(await h.configuration({ access: { models: { allow: ['nobody:x'] } } }))).token, body: { model: 'ngrok/auto', messages: [{ role: 'user', content: 'hello!' }] } });
+    assert.equal(none.status, 400);
+    assert.match(none.json().error.message, /ERR_NGROK_3801.*automatic model selection .* found no catalogued model this access key may use/);
+    assert.equal(h.fake.requests.length, before);
   });
 
   test('scope: refused providers and models are 403 before any upstream call; skipped fallbacks are reported', async () => {

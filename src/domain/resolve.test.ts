@@ -92,11 +92,13 @@ test('type errors and a missing model are 3801', () => {
   assert.equal(code(() => resolveCandidates(chat('gpt-4o', ['gpt-4o-mini', 3]), catalog, account)), 'ERR_NGROK_3801');
   assert.equal(code(() => resolveCandidates(chat(undefined), catalog, account)), 'ERR_NGROK_3801');
   assert.equal(code(() => resolveCandidates(chat('ngrok/auto'), catalog, account)), 'ERR_NGROK_3801');
+  // Automatic selection is the pipeline's (auto-select.ts): what reaches resolution without a model is refused.
   try {
     resolveCandidates(chat(undefined), catalog, account);
   } catch (e) {
-    assert.match((e as Error).message, /automatic model selection is not supported/);
+    assert.match((e as Error).message, /"model" is required on this endpoint/);
   }
+  assert.throws(() => resolveCandidates(chat('gpt-4o', ['ngrok/auto']), catalog, account), /as the request's "model" only, not as a fallback/);
 });
 
 test('models alone (no model) is accepted, in order', () => {

@@ -5,6 +5,7 @@ import type { ApiFormat, ApiSurface, CatalogModel, CatalogProvider, DeclaredSurf
 import type { AccountSnapshot, CustomProviderState } from '../state/types.ts';
 import { TollgateError, tollgateError } from './errors.ts';
 import { suggestName } from './suggest.ts';
+import { AUTO_MODEL } from './auto-select.ts';
 
 export interface ResolvedProvider {
   id: string;
@@ -59,7 +60,6 @@ export const CUSTOM_SURFACE_PATHS: Readonly<Record<DeclaredSurface, string>> = {
   messages: '/messages',
 };
 
-const AUTO_MODEL = 'ngrok/auto';
 
 /**
  * `skipped`, when given, receives the requested names dropped because they name no model this gateway knows or
@@ -179,12 +179,14 @@ function requestedNames(model: unknown, models: unknown): string[] {
   const list: string[] = [];
   if (typeof model === 'string') list.push(model);
   if (Array.isArray(models)) list.push(...(models as string[]));
+  // Automatic selection (auto-select.ts) is the pipeline's, for `model` on the surfaces that have it; what reaches here
+  // names no model, or names ngrok/auto where it cannot be.
   if (list.length === 0) {
-    throw tollgateError('badRequestBody', { reason: '"model" is required: automatic model selection is not supported by this gateway; name a model such as "gpt-4o" or "openai:gpt-4o".' });
+    throw tollgateError('badRequestBody', { reason: '"model" is required on this endpoint: name a model such as "gpt-4o" or "openai:gpt-4o".' });
   }
   for (const name of list) {
     if (name.toLowerCase() === AUTO_MODEL) {
-      throw tollgateError('badRequestBody', { reason: '"ngrok/auto" (automatic model selection) is not supported by this gateway; name a model.' });
+      throw tollgateError('badRequestBody', { reason: '"ngrok/auto" (automatic model selection) is taken as the request\'s "model" only, not as a fallback in "models", and not for token counting: name a model.' });
     }
   }
   return list;

@@ -3,6 +3,7 @@
 // TollgateError, which the server writes in the request's wire format.
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
 import { resolveCandidates, type Candidate } from '../domain/resolve.ts';
+import { asksForAutoSelection, autoSelectionOrder, AUTO_CANDIDATES } from '../domain/auto-select.ts';
 import { isTranslatedResponseId, untranslatableReason, withStoredItemsInline } from './translate/index.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
@@ -143,11 +144,11 @@ function inlineStoredItems(ctx: RequestContext): void {
 }
 
 /** Stages 3–4: ordered candidates serving the request's surface, filtered by the key's scope. */
-function scopedCandidates(ctx: RequestContext): Candidate[] {
+function scopedCandidates(ctx: RequestContext, model: unknown = ctx.body!.model, models: unknown = ctx.body!.models): Candidate[] {
   const { deps, body, account, configuration } = ctx;
   const skipped: string[] = [];
   // untranslatableReason is asked only when a candidate would be translated (it walks the input).
-  const candidates = resolveCandidates({ model: body!.model, models: body!.models, format: ctx.route.format, surface: ctx.route.surface, untranslatable: untranslatableReason, body: body! }, deps.catalog, account!, skipped);
+  const candidates = resolveCandidates({ model, models, format: ctx.route.format, surface: ctx.route.surface, untranslatable: untranslatableReason, body: body! }, deps.catalog, account!, skipped);
   const access = configuration?.access ?? null;
   const { allowed, rejected } = applyScope(candidates, access);
   // Skipped candidates, whether resolution (unknown, or not on this surface) or the key's scope ruled them out
@@ -155,6 +156,55 @@ function scopedCandidates(ctx: RequestContext): Candidate[] {
   if (rejected.length > 0 || skipped.length > 0) ctx.rejectedModels = headerText([...skipped, ...rejected.map((c) => c.requested)].join(', '));
   if (allowed.length === 0) throw scopeError(rejected, access);
   return allowed;
+}
+
+/**
+ * Stages 3–4 for `ngrok/auto` (or no model on chat, Responses, Messages): the models of the prompt's price band
+ * that this key may use and has credentials for, cheapest first (auto-select.ts), one a provider, then the request's
+ * `models` fallbacks. Models automatic selection passed over are not "rejected": the client named none of them.
+ */
+function autoCandidates(ctx: RequestContext): Candidate[] {
+  const { deps, body, account, configuration } = ctx;
+  const surface = ctx.route.surface;
+  const { addresses } = autoSelectionOrder(deps.catalog, body!, surface);
+  const picked: Candidate[] = [];
+  let resolved: Candidate[] = [];
+  try {
+    if (addresses.length > 0) resolved = resolveCandidates({ model: undefined, models: addresses, format: ctx.route.format, surface, untranslatable: untranslatableReason, body: body! }, deps.catalog, account!, []);
+  } catch (error) {
+    if (!(error instanceof TollgateError)) throw error;
+  }
+  // One model a provider: failing over to the next-cheapest model of a provider that just failed rarely helps.
+  const providers = new Set<string>();
+  for (const candidate of applyScope(resolved, configuration?.access ?? null).allowed) {
+    if (picked.length === AUTO_CANDIDATES) break;
+    if (providers.has(candidate.provider.id)) continue;
+    const translated = candidate.surface.surface !== surface;
+    if (planAttempts(candidate, configuration ?? null, account!, deps.options.managedKeys, translated ? undefined : body!).attempts.length > 0) {
+      picked.push(candidate);
+      providers.add(candidate.provider.id);
+    }
+  }
+  const fallbacks = Array.isArray(body!.models) && body!.models.length > 0 ? body!.models : undefined;
+  if (fallbacks) {
+    const seen = new Set(picked.map((c) => `${c.provider.id}\u0000${c.modelId.toLowerCase()}`));
+    const more = picked.length > 0 ? tryScoped(ctx, fallbacks) : scopedCandidates(ctx, undefined, fallbacks);
+    for (const c of more) if (!seen.has(`${c.provider.id}\u0000${c.modelId.toLowerCase()}`)) picked.push(c);
+  }
+  if (picked.length === 0) {
+    throw tollgateError('badRequestBody', { reason: 'automatic model selection ("ngrok/auto", or no "model") found no catalogued model this access key may use and has a provider key or managed credentials for, that takes this request (its images or files, its length): name a model, or add a provider key.' });
+  }
+  return picked;
+}
+
+/** The scoped candidates of `models` fallbacks after automatic selection found some: theirs is not the request's error. */
+function tryScoped(ctx: RequestContext, models: unknown): Candidate[] {
+  try {
+    return scopedCandidates(ctx, undefined, models);
+  } catch (error) {
+    if (error instanceof TollgateError) return [];
+    throw error;
+  }
 }
 
 /**
@@ -235,7 +285,7 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   const counting = ctx.route.surface === 'count-tokens';
   let allowed: Candidate[];
   try {
-    allowed = scopedCandidates(ctx);
+    allowed = asksForAutoSelection(ctx.body, ctx.route.surface) ? autoCandidates(ctx) : scopedCandidates(ctx);
   } catch (error) {
     if (counting && error instanceof TollgateError && error.code === Errors.providerLacksSurface.code && await countedHere(ctx)) return;
     throw error;

@@ -1,0 +1,157 @@
+// Automatic model selection (`ngrok/auto`, or no `model` on chat, Responses and Messages): the gateway picks the
+// model. As ngrok.ai does, models are put into three price bands by their input price, the prompt is rated for the
+// capability it needs, and the models are tried cheapest-that-fits first. Tollgate rates the prompt locally (a
+// few regular expressions over its text) rather than by asking a classifier model: no second call, no cost, no
+// added second of latency, and the same prompt always gets the same band. docs/decisions/gateway-routing.md.
+import type { Catalog } from '../catalog/index.ts';
+import type { ApiSurface, CatalogModel } from '../catalog/types.ts';
+
+export const AUTO_MODEL = 'ngrok/auto';
+
+/** Surfaces where leaving `model` out asks for automatic selection, as on ngrok.ai; elsewhere it must be named. */
+const MODEL_OPTIONAL: ReadonlySet<ApiSurface> = new Set(['chat-completions', 'responses', 'messages']);
+
+export type Band = 'low' | 'medium' | 'high';
+const BANDS: readonly Band[] = ['low', 'medium', 'high'];
+
+/** Input price (USD per million tokens, in micro-USD) from which a model is in the medium and in the high band. */
+const MEDIUM_FROM = 1_000_000n;
+const HIGH_FROM = 4_000_000n;
+
+/** At most this many models are tried for one request (each with its keys): failover, not a tour of the catalog. */
+export const AUTO_CANDIDATES = 3;
+
+export function bandOf(model: CatalogModel): Band {
+  const input = model.priceMicro!.input;
+  return input >= HIGH_FROM ? 'high' : input >= MEDIUM_FROM ? 'medium' : 'low';
+}
+
+/** Whether the request asks the gateway to choose: `ngrok/auto` as its model, or (chat, Responses, Messages) none. */
+export function asksForAutoSelection(body: Record<string, unknown>, surface: ApiSurface): boolean {
+  if (surface === 'count-tokens') return false;
+  // Length first: this runs on every request, and lower-casing each model name would allocate.
+  if (typeof body.model === 'string') return body.model.length === AUTO_MODEL.length && body.model.toLowerCase() === AUTO_MODEL;
+  const noFallbacks = body.models === undefined || body.models === null || (Array.isArray(body.models) && body.models.length === 0);
+  return (body.model === undefined || body.model === null) && noFallbacks && MODEL_OPTIONAL.has(surface);
+}
+
+interface PromptView {
+  /** The last user turn's text: what the request asks now. */
+  ask: string;
+  /** Characters of text in the whole conversation. */
+  chars: number;
+  images: boolean;
+  files: boolean;
+}
+
+function collect(content: unknown, into: { text: string[]; images: boolean; files: boolean }): void {
+  if (typeof content === 'string') {
+    into.text.push(content);
+    return;
+  }
+  if (!Array.isArray(content)) return;
+  for (const part of content) {
+    if (part === null || typeof part !== 'object') continue;
+    const p = part as Record<string, unknown>;
+    const type = typeof p.type === 'string' ? p.type : '';
+    if (typeof p.text === 'string') into.text.push(p.text);
+    if (type.includes('image')) into.images = true;
+    if (type === 'file' || type === 'input_file' || type === 'document') into.files = true;
+  }
+}
+
+function promptView(body: Record<string, unknown>, surface: ApiSurface): PromptView {
+  const last = { text: [] as string[], images: false, files: false };
+  const all = { text: [] as string[], images: false, files: false };
+  const turns = surface === 'responses' ? body.input : body.messages;
+  if (typeof turns === 'string') {
+    collect(turns, last);
+    collect(turns, all);
+  } else if (Array.isArray(turns)) {
+    for (const turn of turns) {
+      if (turn === null || typeof turn !== 'object') continue;
+      const t = turn as Record<string, unknown>;
+      collect(t.content, all);
+      if (t.role === 'user') {
+        last.text = [];
+        collect(t.content, last);
+      }
+    }
+  } else if (surface === 'completions' || surface === 'embeddings') {
+    collect(surface === 'completions' ? body.prompt : body.input, last);
+  }
+  if (typeof body.system === 'string' || Array.isArray(body.system)) collect(body.system, all);
+  if (typeof body.instructions === 'string') all.text.push(body.instructions);
+  return { ask: last.text.join('\n'), chars: all.text.reduce((n, t) => n + t.length, 0), images: all.images, files: all.files };
+}
+
+/** Multi-step reasoning, proofs, competition maths, expert analysis: the high band. */
+const HARD = /\b(prove|proof|theorem|lemma|rigorous(ly)?|derive|derivation|step[- ]by[- ]step|olympiad|competition|formally verify|asymptotic|np-hard|in[- ]depth analysis|analy[sz]e (the )?trade-?offs?|design (a|an|the) (system|architecture|protocol|distributed)|research (plan|proposal)|diagnos(e|is)|legal analysis|threat model)\b/i;
+/** Ordinary professional work — code, queries, documents, data: the medium band. */
+const WORK = /```|=>|\bdef \w+\(|\b(code|function|select\s.+\sfrom|sql|query|bug|error|exception|stack ?trace|refactor|implement|debug|compile|unit tests?|script|program|api|json|yaml|csv|summari[sz]e|summary|translate|spreadsheet|report|analy[sz]e|explain (how|why))\b/i;
+/** Writing whose quality is the answer (little step-by-step reasoning): the high band, as ngrok.ai places it. */
+const WRITING = /\b(essay|article|blog post|speech|cover letter|short story|poem|press release|marketing copy|novel|chapter)\b/i;
+/** Simple asks that look like work but are not: a regex, a unit conversion, a one-line fact. */
+const SIMPLE = /\b(regex|regular expression|convert \d|how many .{0,40} in|what is the capital|translate (the word|this word))\b/i;
+
+/** The band the prompt needs: simple → low; ordinary professional work → medium; hard reasoning and long-form writing → high. */
+export function neededBand(body: Record<string, unknown>, surface: ApiSurface): Band {
+  if (!MODEL_OPTIONAL.has(surface)) return 'low';
+  const { ask } = promptView(body, surface);
+  if (HARD.test(ask)) return 'high';
+  if (WRITING.test(ask) && /\b(write|draft|compose)\b/i.test(ask)) return 'high';
+  if (ask.length <= 400 && SIMPLE.test(ask)) return 'low';
+  if (WORK.test(ask) || ask.length > 1200) return 'medium';
+  return 'low';
+}
+
+/** The output limit the request asks for, if any: the model must have room for it beside the input. */
+function askedOutput(body: Record<string, unknown>): number {
+  for (const field of ['max_completion_tokens', 'max_tokens', 'max_output_tokens']) {
+    const v = body[field];
+    if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v;
+  }
+  return 0;
+}
+
+/**
+ * The models automatic selection may try for this request, as `provider:model` addresses, best first: priced
+ * catalogued models that write text, take the request's images and files, and fit its input and output limit;
+ * those of the needed band cheapest first, then the bands above it (cheapest first), then those below (dearest first).
+ * Whether the key may use them and has credentials for them is the caller's to check.
+ */
+export function autoSelectionOrder(catalog: Catalog, body: Record<string, unknown>, surface: ApiSurface): { band: Band; addresses: string[] } {
+  const band = neededBand(body, surface);
+  const view = promptView(body, surface);
+  // Three characters a token: an estimate on the safe side, without tokenising the prompt on the request path.
+  const needed = Math.ceil(view.chars / 3) + askedOutput(body);
+  const wantsEmbedding = surface === 'embeddings';
+  const fit: { address: string; model: CatalogModel; order: number }[] = [];
+  let order = 0;
+  for (const provider of catalog.providers) {
+    for (const model of provider.models) {
+      order++;
+      if (!model.priceMicro) continue;
+      if (wantsEmbedding !== model.outputModalities.includes('embedding')) continue;
+      if (!wantsEmbedding && !model.outputModalities.includes('text')) continue;
+      if (view.images && !model.inputModalities.includes('image')) continue;
+      if (view.files && !model.inputModalities.includes('file')) continue;
+      if (model.contextWindow > 0 && needed > model.contextWindow) continue;
+      fit.push({ address: `${provider.id}:${model.id}`, model, order });
+    }
+  }
+  const rank = BANDS.indexOf(band);
+  const bandRank = (m: CatalogModel): number => {
+    const r = BANDS.indexOf(bandOf(m));
+    // The needed band, then each band above it, then those below it (nearest first).
+    return r >= rank ? r - rank : BANDS.length + (rank - r);
+  };
+  fit.sort((a, b) => {
+    const byBand = bandRank(a.model) - bandRank(b.model);
+    if (byBand !== 0) return byBand;
+    const below = BANDS.indexOf(bandOf(a.model)) < rank;
+    const byPrice = a.model.priceMicro!.input === b.model.priceMicro!.input ? 0 : a.model.priceMicro!.input < b.model.priceMicro!.input ? -1 : 1;
+    return (below ? -byPrice : byPrice) || a.order - b.order;
+  });
+  return { band, addresses: fit.map((f) => f.address) };
+}
