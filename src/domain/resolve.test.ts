@@ -76,6 +76,9 @@ test('custom provider without declared surfaces serves openai chat; declared sur
   const acct = snapshot({ customProviders: [none, anth] });
   const [c] = resolveCandidates(chat('plain:llama3.2'), catalog, acct);
   assert.equal(c!.surface.surface, 'chat-completions');
+  // Declared by both: the bare name is refused, naming the two addresses that would work.
+  assert.throws(() => resolveCandidates(chat('LLAMA3.2'), catalog, acct), (e: unknown) => e instanceof TollgateError && e.code === 'ERR_NGROK_27224'
+    && e.message.includes('Unknown model "LLAMA3.2". Several of your providers declare it: name one, as "plain:llama3.2" or "proxy:llama3.2".'));
   const [m] = resolveCandidates({ model: 'proxy:llama3.2', models: undefined, format: 'anthropic', surface: 'messages' }, catalog, acct);
   assert.equal(m!.surface.path, '/messages');
   assert.equal(m!.provider.auth, 'x-api-key');

@@ -245,6 +245,12 @@ function resolveBare(name: string, catalog: Catalog, account: AccountSnapshot): 
   const custom = findInCustom(name, account);
   if (custom) return fromCustom(name, custom.provider, custom.modelId);
   if (catalog.provider(name) || account.customProviders.has(name)) throw tollgateError('invalidModelAddress', { address: name });
+  const owners = [...account.customProviders.values()].filter((p) => findDeclared(p, name) !== undefined);
+  if (owners.length > 1) {
+    // Declared by several of the account's providers: "did you mean" the same name would not help; which one would.
+    const addresses = owners.slice(0, 3).map((p) => `"${p.providerId}:${findDeclared(p, name)!}"`).join(' or ');
+    throw tollgateError('unknownModel', { model: name, suggestion: ` Several of your providers declare it: name one, as ${addresses}.` });
+  }
   const names = [...catalog.modelNames];
   for (const p of account.customProviders.values()) for (const m of p.models) names.push(m.toLowerCase());
   throw tollgateError('unknownModel', { model: name, suggestion: suggestion(name, names) });
