@@ -4,7 +4,10 @@
 import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
 
-/** The LISTEN/NOTIFY channel; the payload is the new row's seq (listeners only use it as a wake-up). */
+/**
+ * The LISTEN/NOTIFY channel; the payload is the new row's seq. A notification arrives when its transaction commits,
+ * so the row is readable then, however long after a higher seq it committed (gateway-state.ts reads it again).
+ */
 export const CHANGES_CHANNEL = 'tollgate_changes';
 
 export type ChangeKind =

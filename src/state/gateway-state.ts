@@ -33,6 +33,8 @@ export interface GatewayStateOptions {
   dataVersionIntervalMs?: number;
   /** Full resync period (default 60 s). */
   resyncIntervalMs?: number;
+  /** How long a seq skipped by a poll is looked for again (default 10 s; see GAP_TTL_MS). */
+  gapTtlMs?: number;
   /** How often lastUsed timestamps are written (default 5 s). */
   flushIntervalMs?: number;
   /** How long an unknown token is remembered as unknown (default 2 s). */
@@ -49,6 +51,8 @@ const POLL_PUSHED_MS = 2_000;
 const POLL_UNPUSHED_MS = 250;
 /** A seq skipped by a poll may belong to a transaction that commits later (PostgreSQL); it is re-read this long. */
 const GAP_TTL_MS = 10_000;
+/** How long a gap given up on is remembered, for its notification to bring it back (beyond: the minute's resync). */
+const ABANDONED_GAP_MS = 600_000;
 const MAX_GAPS = 1_000;
 const MAX_OWN = 10_000;
 const MAX_NEGATIVE = 10_000;
@@ -75,6 +79,7 @@ export class GatewayState {
   readonly #pollMs: number | undefined;
   readonly #dataVersionMs: number;
   readonly #resyncMs: number;
+  readonly #gapTtlMs: number;
   readonly #flushMs: number;
   readonly #negativeTtlMs: number;
   readonly #balanceOf: ((accountId: string) => Promise<bigint>) | null;
@@ -117,6 +122,8 @@ export class GatewayState {
   #pollAgain = false;
   /** seq → time until which it is looked for again (see GAP_TTL_MS). */
   readonly #gaps = new Map<number, number>();
+  /** Gaps no longer looked for, seq → until when a notification naming one brings it back (#notified). */
+  readonly #abandonedGaps = new Map<number, number>();
   /** Seqs this process published and already applied through the bus; the poll skips them once. */
   readonly #own = new Set<number>();
   #listener: PgChangeListener | undefined;
@@ -134,6 +141,7 @@ export class GatewayState {
     this.#pollMs = options.pollIntervalMs;
     this.#dataVersionMs = options.dataVersionIntervalMs ?? 100;
     this.#resyncMs = options.resyncIntervalMs ?? 60_000;
+    this.#gapTtlMs = options.gapTtlMs ?? GAP_TTL_MS;
     this.#flushMs = options.flushIntervalMs ?? 5_000;
     this.#negativeTtlMs = options.negativeTtlMs ?? 2_000;
     this.#balanceOf = options.readBalance === undefined ? (accountId) => balancePico(options.store.db, accountId) : options.readBalance;
@@ -281,7 +289,12 @@ export class GatewayState {
   /** Applies every change recorded by other processes so far (on a push, and every poll interval). */
   async poll(): Promise<void> {
     const now = Date.now();
-    for (const [seq, until] of this.#gaps) if (until <= now) this.#gaps.delete(seq);
+    for (const [seq, until] of this.#gaps) {
+      if (until > now) continue;
+      this.#gaps.delete(seq);
+      if (this.#abandonedGaps.size < MAX_GAPS) this.#abandonedGaps.set(seq, now + ABANDONED_GAP_MS);
+    }
+    for (const [seq, until] of this.#abandonedGaps) if (until <= now) this.#abandonedGaps.delete(seq);
     for (;;) {
       const gaps = [...this.#gaps.keys()];
       const rows = await this.#store.db.selectFrom('stateChanges').select(['seq', 'accountId', 'kind', 'resourceId'])
@@ -296,7 +309,7 @@ export class GatewayState {
           // Sequence values are taken at insert and become visible at commit, so on PostgreSQL a lower seq
           // can appear after a higher one was read. Remember what was skipped and look for it again.
           for (let missing = Math.max(this.#lastSeq + 1, seq - MAX_GAPS); missing < seq && this.#gaps.size < MAX_GAPS; missing++) {
-            this.#gaps.set(missing, now + GAP_TTL_MS);
+            this.#gaps.set(missing, now + this.#gapTtlMs);
           }
           this.#lastSeq = seq;
         }
@@ -467,7 +480,7 @@ export class GatewayState {
       if (this.#closed) return;
       this.#listener = new PgChangeListener({
         connectionString: listenUrl, channel: CHANGES_CHANNEL, logger: this.#logger,
-        onNotify: () => this.#kick(),
+        onNotify: (payload) => this.#notified(payload),
         onConnect: () => this.#kick(),
         // Back to the fast poll at once, not after the slow period already scheduled.
         onDisconnect: () => { if (!this.#polling) this.#schedulePoll(); },
@@ -477,6 +490,17 @@ export class GatewayState {
       this.#watch = watchDataVersion(this.#store.sqlite, this.#dataVersionMs, () => this.#kick(),
         (error) => this.#failed(error, 'reading PRAGMA data_version failed'));
     }
+  }
+
+  /**
+   * A notification names its change's seq and comes at its commit. A gap given up on (a transaction that stayed
+   * open longer than GAP_TTL_MS) is looked for again when its notification comes: a revocation that committed late
+   * must not wait for the minute's resync. A seq already read is not read twice.
+   */
+  #notified(payload: string | undefined): void {
+    const seq = payload === undefined ? NaN : Number(payload);
+    if (Number.isSafeInteger(seq) && (this.#gaps.has(seq) || (this.#abandonedGaps.delete(seq) && this.#gaps.size < MAX_GAPS))) this.#gaps.set(seq, Date.now() + this.#gapTtlMs);
+    this.#kick();
   }
 
   #pushHealthy(): boolean {

@@ -9,7 +9,8 @@ export interface PgListenerOptions {
   channel: string;
   logger: Logger;
   /** A notification arrived (bursts are the caller's to coalesce). */
-  onNotify: () => void;
+  /** `payload`: the notification's text (the state change's seq). */
+  onNotify: (payload: string | undefined) => void;
   /** LISTEN is (again) in place: anything committed while it was not must be read now. */
   onConnect: () => void;
   /** The connection dropped; the caller polls faster until onConnect. */
@@ -75,7 +76,7 @@ export class PgChangeListener {
     client.on('error', (error) => this.#lost(client, error));
     client.on('end', () => this.#lost(client, new Error('connection ended')));
     client.on('notification', (message) => {
-      if (message.channel === this.#o.channel) this.#o.onNotify();
+      if (message.channel === this.#o.channel) this.#o.onNotify(message.payload);
     });
     try {
       await client.connect();
