@@ -89,10 +89,16 @@ test('after the account sat idle, the first request waits for a fresh figure; un
   assert.equal(ledger.available('acct', snapshot), 1000n);
   await new Promise((resolve) => setImmediate(resolve));
   stored = 10n; // other gateways spent meanwhile
-  clock = 1500 + 1000 + 4000; // idle past four refresh periods
+  clock = 1500 + 1000 + 1000; // idle a refresh period past its due read: the figure is two periods old
   const idle = ledger.available('acct', snapshot);
   assert.ok(idle instanceof Promise);
   assert.equal(await idle, 10n);
+  // Any request of a burst arriving while that read is under way waits for it too, not only the first.
+  stored = 5n;
+  clock += 2000;
+  const burst = [ledger.available('acct', snapshot), ledger.available('acct', snapshot), ledger.available('acct', snapshot)];
+  assert.ok(burst.every((b) => b instanceof Promise));
+  assert.deepEqual(await Promise.all(burst), [5n, 5n, 5n]);
 });
 
 test('a read that never returns (a database gone silent) holds a request only readWaitMs, then the last figure decides', async () => {
