@@ -163,6 +163,47 @@ describe('gateway streaming (sqlite)', () => {
     assert.match(alone.json().error.message, /then an error event before any output/);
   });
 
+  test('a failure reported right after a stream\'s opening events (Responses\' error event, Anthropic\'s overload after message_start) fails over too', async () => {
+    // Responses: response.created and response.in_progress, then an error event, as OpenAI reports one.
+    const { data: responses, response } = await openai.responses.create({ model: 'openai:overloaded-gpt', models: ['gpt-4o-mini'], stream: true, input: 'fallback' } as OpenAI.Responses.ResponseCreateParamsStreaming).withResponse();
+    const types: string[] = [];
+    let text = '';
+    for await (const event of responses) {
+      types.push(event.type);
+      if (event.type === 'response.output_text.delta') text += event.delta;
+    }
+    assert.match(text, /gpt-4o-mini/);
+    assert.ok(!types.includes('error'), 'the client never saw the first attempt\'s error');
+    assert.equal(types.filter((t) => t === 'response.created').length, 1, 'nor its opening events');
+    const rows = await h.usage(response.headers.get('ngrok-aig-request-id')!, 2);
+    assert.deepEqual(rows.map((r) => [r.model, r.statusCode, Number(r.isError), r.retryAction]), [['overloaded-gpt', 200, 1, 'next_backend'], ['gpt-4o-mini', 200, 0, 'succeeded']]);
+    // Anthropic: message_start and a ping, then overloaded_error.
+    const late = anthropic.messages.stream({ model: 'anthropic:late-overloaded-sonnet', models: ['claude-haiku-4-5'], max_tokens: 20, messages: [{ role: 'user', content: 'fallback' }] } as Anthropic.MessageStreamParams);
+    assert.equal((await late.finalMessage()).model, 'claude-haiku-4-5');
+    // A rate limit reported that way is one: alone, the client gets a 429 it can retry, not a broken stream.
+    const limited = await gw(h, '/v1/responses', { token, body: { model: 'openai:ratelimited-gpt', stream: true, input: 'x' } });
+    assert.equal(limited.status, 429, limited.text);
+    assert.equal(limited.json().error.code, 'ERR_NGROK_27217');
+    // A stream that opens normally is committed at its first answer event, not held for the whole answer: its
+    // first bytes reach the client while the provider is still sending (events 150 ms apart).
+    const drip = await fetch(`${h.gatewayUrl}/v1/messages`, { method: 'POST', headers: { 'x-api-key': token, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'anthropic:drip-sonnet', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'x' }] }) });
+    const reader = drip.body!.getReader();
+    const decoder = new TextDecoder();
+    let first = '';
+    let firstAt = 0;
+    let all = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const piece = decoder.decode(value, { stream: true });
+      if (!firstAt) { firstAt = performance.now(); first = piece; }
+      all += piece;
+    }
+    assert.ok(first.startsWith('event: message_start'), first.slice(0, 200));
+    assert.ok(performance.now() - firstAt >= 300, 'the first bytes came well before the end');
+    assert.match(all, /event: message_stop/);
+  });
+
   test('a 200 stream that drops or ends before its first event fails over: nothing reached the client', async () => {
     for (const failing of ['hangup', 'empty']) {
       const chat = await openai.chat.completions.create({ model: `openai:${failing}-gpt`, models: ['gpt-4o-mini'], stream: true, messages: [{ role: 'user', content: 'fallback' }] } as OpenAI.ChatCompletionCreateParamsStreaming).withResponse();

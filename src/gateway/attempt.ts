@@ -18,6 +18,7 @@ import { editedBodyText } from './body-edit.ts';
 import { begunAttempt, meterAttempts, type AttemptRecord, type FailureKind } from './meter.ts';
 import { newId } from '../domain/ids.ts';
 import { exhaustedError } from './failure.ts';
+import { PREAMBLE_HOLD_MS, streamOpening } from './stream-opening.ts';
 import { writeError } from './respond.ts';
 import { translatorFor } from './translate/index.ts';
 import { Errors } from '../domain/errors.ts';
@@ -134,6 +135,25 @@ function opensWithError(received: readonly Buffer[]): boolean {
   if (text.charCodeAt(0) === BOM) text = text.slice(1);
   const end = text.search(/\r?\n\r?\n|\r\r/);
   return ERROR_EVENT.test(end < 0 ? text : text.slice(0, end));
+}
+
+/**
+ * The stream's opening once past its preamble events (stream-opening.ts): `content` to commit to it, or the failure
+ * it reported. A stream that ends or breaks with only its preamble failed like one with no event at all.
+ */
+async function pastPreamble(exchange: UpstreamExchange): Promise<'content' | { failure: FailureKind; quotaExhausted: boolean }> {
+  const deadline = performance.now() + PREAMBLE_HOLD_MS;
+  for (;;) {
+    const opening = streamOpening(exchange.received);
+    if (opening !== 'preamble') return opening;
+    if (exchange.settled) return { failure: exchange.failed ? 'connection' : 'empty', quotaExhausted: false };
+    const left = deadline - performance.now();
+    if (left <= 0) return 'content';
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exchange.dataBeyond(exchange.received.length), new Promise<void>((resolve) => { timer = setTimeout(resolve, left); })]);
+    clearTimeout(timer);
+    if (exchange.cause !== undefined) return 'content';
+  }
 }
 
 /** Media types are case-insensitive (`Text/Event-Stream` is one too). */
@@ -285,6 +305,18 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
           record.failure = 'server';
           record.durationMs = performance.now() - started;
           return 'next';
+        }
+        // Responses and Messages streams report a failure after their opening events: held until past them.
+        const upstreamSurface = plan.candidate.surface.surface;
+        if (upstreamSurface === 'responses' || upstreamSurface === 'messages') {
+          const opening = await pastPreamble(exchange);
+          if (exchange.cause !== undefined) throw new Error(`stream aborted before its first event: ${exchange.cause}`);
+          if (opening !== 'content') {
+            record.failure = opening.failure;
+            if (opening.quotaExhausted) record.quotaExhausted = true;
+            record.durationMs = performance.now() - started;
+            return 'next';
+          }
         }
         // Committed: from here on the answer is this attempt's, whatever happens to the stream.
         clearTimeout(timer);

@@ -98,6 +98,12 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     return new Promise((resolve) => { this.#onFirst = resolve; });
   }
 
+  /** Resolves once more than `count` chunks are buffered (or the body ended or failed). */
+  dataBeyond(count: number): Promise<void> {
+    if (this.#chunks.length > count || this.settled) return Promise.resolve();
+    return new Promise((resolve) => { this.#onFirst = resolve; });
+  }
+
   /** Body bytes received and not yet handed on (before pipe/collect chose where they go). */
   get received(): readonly Buffer[] {
     return this.#chunks;

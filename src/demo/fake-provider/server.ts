@@ -12,7 +12,10 @@
 //   model `cut-…`                                      → answer cut mid-way (socket destroyed)
 //   model `short-…`                                    → stream ended cleanly half-way (no finish, no final event)
 //   model `mixedcase-…`                                → stream sent as `Text/Event-Stream`
-//   model `overloaded-…`                               → 200 stream whose first event is an error (Anthropic's overloaded_error)
+//   model `overloaded-…`                               → 200 stream whose first event is an error (Anthropic's overloaded_error);
+//                                                         Responses: the error after response.created and response.in_progress
+//   model `late-overloaded-…` (Messages)               → 200 stream: message_start, ping, then overloaded_error
+//   model `ratelimited-…` (Responses)                  → 200 stream: response.created, response.in_progress, then a too_many_requests error
 //   model `silent-MS-…`                                → stream head sent at once, first event after MS
 //   model `hangup-…`                                   → stream head, then the connection drops before any event
 //   model `empty-…`                                    → stream head, then a clean end with no event
@@ -219,11 +222,24 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   const unnamed = model.startsWith('unnamed-') ? named.map((e) => e.replace(/^event: [^\n]*\n/, '')) : named;
   // nodone-…: everything but the final event (`[DONE]`, `message_stop`), then a clean end, as some servers stream.
   const events = model.startsWith('nodone-') ? unnamed.slice(0, -1) : unnamed;
-  if (model.startsWith('overloaded-')) {
+  if (model.startsWith('overloaded-') && surface === 'responses') {
+    // Responses report a failure after their opening events, as an `error` event numbered like the others.
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...accountHeaders(format) });
-    res.end(format === 'anthropic'
+    res.end(`${events.slice(0, 2).join('')}event: error\ndata: {"type":"error","sequence_number":2,"code":"server_error","message":"The server had an error while processing your request. Sorry about that!","param":null}\n\n`);
+    return;
+  }
+  if (model.startsWith('ratelimited-') && surface === 'responses') {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...accountHeaders(format) });
+    res.end(`${events.slice(0, 2).join('')}event: error\ndata: {"type":"error","sequence_number":2,"error":{"type":"too_many_requests","code":"rate_limit_exceeded","message":"Rate limit reached for requests","param":null}}\n\n`);
+    return;
+  }
+  if (model.startsWith('overloaded-') || model.startsWith('late-overloaded-')) {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...accountHeaders(format) });
+    const error = format === 'anthropic'
       ? 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
-      : 'data: {"error":{"message":"The server is overloaded.","type":"server_error","code":null}}\n\n');
+      : 'data: {"error":{"message":"The server is overloaded.","type":"server_error","code":null}}\n\n';
+    // late-overloaded-: after message_start and a ping, as Anthropic often reports an overload.
+    res.end(model.startsWith('late-') && surface === 'messages' ? `${events[0]}event: ping\ndata: {"type": "ping"}\n\n${error}` : error);
     return;
   }
   const contentType = model.startsWith('mixedcase-') ? 'Text/Event-Stream; charset=utf-8' : 'text/event-stream; charset=utf-8';

@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { streamOpening } from './stream-opening.ts';
+
+const open = (...events: string[]) => streamOpening(events.map((e) => Buffer.from(e)));
+const created = 'event: response.created\ndata: {"type":"response.created","sequence_number":0}\n\n';
+const inProgress = 'event: response.in_progress\ndata: {"type":"response.in_progress","sequence_number":1}\n\n';
+
+test('opening events alone are a preamble, however they are split; the first other event decides', () => {
+  assert.equal(open(created, inProgress), 'preamble');
+  assert.equal(open(created, inProgress.slice(0, 20)), 'preamble', 'an event not yet complete');
+  assert.equal(open('event: message_start\ndata: {"type":"message_start"}\n\nevent: ping\ndata: {"type": "ping"}\n\n'), 'preamble');
+  assert.equal(open(created, 'event: response.output_item.added\ndata: {}\n\n'), 'content');
+  assert.equal(open('event: message_start\r\ndata: {}\r\n\r\nevent: content_block_start\r\ndata: {}\r\n\r\n'), 'content', 'CRLF lines');
+  // Servers that send no `event:` lines: the data's type names the event.
+  assert.equal(open('data: {"type":"response.created"}\n\n'), 'preamble');
+  assert.equal(open('data: {"type":"response.created"}\n\ndata: {"type":"response.output_text.delta","delta":"x"}\n\n'), 'content');
+});
+
+test('a failure after the preamble: rate limits and quota told apart from server errors; the request\'s own fault is relayed', () => {
+  assert.deepEqual(open(created, inProgress, 'event: error\ndata: {"type":"error","code":"server_error","message":"boom"}\n\n'), { failure: 'server', quotaExhausted: false });
+  assert.deepEqual(open(created, 'event: error\ndata: {"type":"error","error":{"type":"too_many_requests","code":"rate_limit_exceeded"}}\n\n'), { failure: 'rate-limited', quotaExhausted: false });
+  assert.deepEqual(open(created, 'event: response.failed\ndata: {"type":"response.failed","response":{"error":{"code":"insufficient_quota"}}}\n\n'), { failure: 'rate-limited', quotaExhausted: true });
+  assert.deepEqual(open('event: message_start\ndata: {}\n\nevent: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'), { failure: 'server', quotaExhausted: false });
+  assert.equal(open(created, 'event: error\ndata: {"type":"error","code":"context_length_exceeded","message":"too long"}\n\n'), 'content');
+  assert.equal(open('event: message_start\ndata: {}\n\nevent: error\ndata: {"type":"error","error":{"type":"invalid_request_error","message":"bad"}}\n\n'), 'content');
+});
