@@ -29,7 +29,7 @@ describe('gateway routing and failover (sqlite)', () => {
   before(async () => {
     h = await startHarness('sqlite', { TOLLGATE_SECRET_KEY: secretKey });
     token = (await h.accessKey()).token;
-    for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-402', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic'], ['sk-429-ms', 'openai'], ['sk-quota', 'openai'], ['sk-quota-anth', 'anthropic']] as const) {
+    for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-402', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic'], ['sk-429-ms', 'openai'], ['sk-quota', 'openai'], ['sk-quota-anth', 'anthropic'], ['sk-429-reset', 'openai']] as const) {
       const value = name === 'sk-429b' ? 'sk-429' : name === 'sk-429-anth' ? 'sk-429' : name === 'sk-quota-anth' ? 'sk-quota' : name;
       keys[name] = await h.providerKey(provider, value, name);
     }
@@ -405,6 +405,9 @@ describe('gateway routing and failover (sqlite)', () => {
     // Azure's hint in milliseconds reaches the client too (the OpenAI SDKs read it first), and as whole seconds.
     const azure = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-429-ms')] }]), body: chat('gpt-4o') });
     assert.deepEqual([azure.status, azure.headers.get('retry-after-ms'), azure.headers.get('retry-after')], [429, '2500', '3']);
+    // OpenAI often sends no Retry-After, only its limits' reset times: the one that ran out (requests, 6m0s) is the hint.
+    const resets = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-429-reset')] }]), body: chat('gpt-4o') });
+    assert.deepEqual([resets.status, resets.headers.get('retry-after-ms'), resets.headers.get('retry-after')], [429, '360000', '360']);
     // A key out of quota (OpenAI's insufficient_quota 429) fails over like a rate limit; when every key is, the client
     // is told so with OpenAI's own type, which the SDKs and LangChain read as "stop retrying, fix billing".
     const quotaThenGood = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-quota', 'sk-good-a')] }]), body: chat('gpt-4o') });

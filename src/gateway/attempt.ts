@@ -43,6 +43,29 @@ function retryHeaders(last: AttemptRecord | undefined): Record<string, string> |
   return headers;
 }
 
+/** OpenAI's durations in its rate-limit headers: `6m0s`, `1s`, `20ms`, `1h2m3.5s`. */
+const OPENAI_DURATION = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$/;
+
+function durationMs(value: unknown): number | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  const m = OPENAI_DURATION.exec(value.trim());
+  if (!m) return undefined;
+  return Math.ceil(Number(m[1] ?? 0) * 3_600_000 + Number(m[2] ?? 0) * 60_000 + Number(m[3] ?? 0) * 1000 + Number(m[4] ?? 0));
+}
+
+/**
+ * When an OpenAI 429 says when to retry only through its limits (`x-ratelimit-reset-requests`/`-tokens`, no
+ * Retry-After, as it often answers): the reset of the limit that ran out, or the later of the two.
+ */
+function rateLimitResetMs(headers: IncomingHttpHeaders): number | undefined {
+  const requests = durationMs(headers['x-ratelimit-reset-requests']);
+  const tokens = durationMs(headers['x-ratelimit-reset-tokens']);
+  if (headers['x-ratelimit-remaining-requests'] === '0' && requests !== undefined) return requests;
+  if (headers['x-ratelimit-remaining-tokens'] === '0' && tokens !== undefined) return tokens;
+  if (requests === undefined && tokens === undefined) return undefined;
+  return Math.max(requests ?? 0, tokens ?? 0);
+}
+
 /** OpenAI's (and the compatible servers') error for an account out of credit: `type` or `code` `insufficient_quota`. */
 const QUOTA_EXHAUSTED = /"(?:type|code)"\s*:\s*"insufficient_quota"/;
 /** Anthropic's answer (a 400) for a key whose account has no credit left. */
@@ -352,6 +375,10 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       if (typeof retryAfter === 'string') record.retryAfter = retryAfter;
       const retryAfterMs = response.headers['retry-after-ms'];
       if (typeof retryAfterMs === 'string' && /^\d+(\.\d+)?$/.test(retryAfterMs.trim())) record.retryAfterMs = retryAfterMs.trim();
+      else if (status === 429 && typeof retryAfter !== 'string') {
+        const resetMs = rateLimitResetMs(response.headers);
+        if (resetMs !== undefined) record.retryAfterMs = String(resetMs);
+      }
       record.failure = failure;
       if (failure === 'rate-limited') {
         // OpenAI answers a key whose account is out of credit with a 429 too, told apart only by its body: read it,

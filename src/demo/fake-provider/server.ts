@@ -3,6 +3,7 @@
 //   credential `sk-NNN` (e.g. sk-429, sk-401, sk-500) → that HTTP status with the provider's error body
 //   credential `sk-reset`                              → socket destroyed before any response
 //   credential `sk-429-ms`                             → 429 with Azure's `retry-after-ms: 2500` and no `retry-after`
+//   credential `sk-429-reset`                          → 429 without `retry-after`, with OpenAI's `x-ratelimit-*` headers (requests reset in 6m0s)
 //   credential `sk-quota`                              → 429 `insufficient_quota`, as OpenAI answers for an account out of credit
 //                                                         (Anthropic format: 400 "Your credit balance is too low…", as Anthropic answers)
 //   model `fail-NNN-…`                                 → that HTTP status, whatever the key
@@ -167,6 +168,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   const credential = credentialOf(req);
   if (credential === 'sk-reset') { req.socket.destroy(); return; }
   if (credential === 'sk-429-ms') return sendError(429, false, true);
+  if (credential === 'sk-429-reset') {
+    // OpenAI's rate limit as it often comes: no Retry-After, the limits' reset times in its own duration format.
+    res.writeHead(429, {
+      'content-type': 'application/json', 'x-request-id': 'req_fake429',
+      'x-ratelimit-limit-requests': '500', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '6m0s',
+      'x-ratelimit-limit-tokens': '30000', 'x-ratelimit-remaining-tokens': '29000', 'x-ratelimit-reset-tokens': '2s',
+    }).end(errorBody(format, 429));
+    return;
+  }
   if (credential === 'sk-quota' && format === 'anthropic') {
     res.writeHead(400, { 'content-type': 'application/json', 'request-id': 'req_fake1' }).end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.' }, request_id: 'req_fake1' }));
     return;
