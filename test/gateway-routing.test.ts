@@ -109,6 +109,18 @@ describe('gateway routing and failover (sqlite)', () => {
     const nothing = (await h.accessKey(await h.configuration({ access: { providers: { allow: ['openai'] }, models: { allow: ['gpt-4o'] } } }))).token;
     const withFallback = await gw(h, '/v1/chat/completions', { token: nothing, body: { model: 'ngrok/auto', models: ['gpt-4o'], messages: [{ role: 'user', content: 'hello!' }] } });
     assert.deepEqual([withFallback.status, withFallback.headers.get('ngrok-aig-model')], [200, 'gpt-4o'], withFallback.text);
+    // The fallback list is checked as without automatic selection; a fallback that cannot serve is reported.
+    for (const models of ['gpt-4o', [3], ['ngrok/auto']]) {
+      const bad = await gw(h, '/v1/chat/completions', { token: managed, body: { model: 'ngrok/auto', models, messages: [{ role: 'user', content: 'hello!' }] } });
+      assert.deepEqual([bad.status, bad.json().error.code], [400, 'ERR_NGROK_3801'], JSON.stringify(models));
+    }
+    const typo = await gw(h, '/v1/chat/completions', { token: managed, body: { model: 'ngrok/auto', models: ['gpt-4oo'], messages: [{ role: 'user', content: 'hello!' }] } });
+    assert.deepEqual([typo.status, typo.headers.get('ngrok-aig-rejected-models')], [200, 'gpt-4oo']);
+    // Responses: a model serving Responses natively, so the conversation can go on with previous_response_id.
+    const first = await client.responses.create({ model: 'ngrok/auto', input: 'Prove that the square root of 2 is irrational.' }).withResponse();
+    assert.equal(first.response.headers.get('ngrok-aig-model'), 'gpt-5.5', 'the high band\'s cheapest OpenAI model, not Claude Opus through translation');
+    const next = await client.responses.create({ model: 'ngrok/auto', previous_response_id: first.data.id, input: 'Now prove it for the square root of 3.' });
+    assert.match(next.output_text, /gpt-5\.5/);
     // Nothing the key may use: a 400 that says what to do, before any upstream call.
     const before = h.fake.requests.length;
     const none = await gw(h, '/v1/chat/completions', { token: (await h.accessKey(await h.configuration({ access: { models: { allow: ['nobody:x'] } } }))).token, body: { model: 'ngrok/auto', messages: [{ role: 'user', content: 'hello!' }] } });

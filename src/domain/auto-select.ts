@@ -36,72 +36,108 @@ export function asksForAutoSelection(body: Record<string, unknown>, surface: Api
 }
 
 interface PromptView {
-  /** The last user turn's text: what the request asks now. */
+  /** The last user turn's text (the last one with any: a turn of tool results only asks nothing new). */
   ask: string;
-  /** Characters of text in the whole conversation. */
+  /** Characters of text in the whole conversation, tool results and tool definitions included. */
   chars: number;
   images: boolean;
   files: boolean;
+  audio: boolean;
 }
 
-function collect(content: unknown, into: { text: string[]; images: boolean; files: boolean }): void {
+interface Collected { text: string[]; chars: number; images: boolean; files: boolean; audio: boolean }
+const collected = (): Collected => ({ text: [], chars: 0, images: false, files: false, audio: false });
+
+/** Text and media of a turn's content, nested content (a tool result's) included; `depth` bounds the walk. */
+function collect(content: unknown, into: Collected, depth = 0): void {
   if (typeof content === 'string') {
     into.text.push(content);
+    into.chars += content.length;
     return;
   }
-  if (!Array.isArray(content)) return;
+  if (!Array.isArray(content) || depth > 4) return;
   for (const part of content) {
+    if (typeof part === 'string') {
+      collect(part, into, depth + 1);
+      continue;
+    }
     if (part === null || typeof part !== 'object') continue;
     const p = part as Record<string, unknown>;
     const type = typeof p.type === 'string' ? p.type : '';
-    if (typeof p.text === 'string') into.text.push(p.text);
+    if (typeof p.text === 'string') collect(p.text, into, depth + 1);
     if (type.includes('image')) into.images = true;
     if (type === 'file' || type === 'input_file' || type === 'document') into.files = true;
+    if (type.includes('audio')) into.audio = true;
+    // A tool result's own content (Messages), a function call's output (Responses).
+    if (p.content !== undefined) collect(p.content, into, depth + 1);
+    if (p.output !== undefined) collect(p.output, into, depth + 1);
   }
 }
 
 function promptView(body: Record<string, unknown>, surface: ApiSurface): PromptView {
-  const last = { text: [] as string[], images: false, files: false };
-  const all = { text: [] as string[], images: false, files: false };
+  let ask: string[] = [];
+  const all = collected();
   const turns = surface === 'responses' ? body.input : body.messages;
   if (typeof turns === 'string') {
-    collect(turns, last);
     collect(turns, all);
+    ask = all.text.slice();
   } else if (Array.isArray(turns)) {
     for (const turn of turns) {
       if (turn === null || typeof turn !== 'object') continue;
       const t = turn as Record<string, unknown>;
-      collect(t.content, all);
+      const own = collected();
+      // A turn's content; a Responses item without a role (a function call's output) is read for its size.
+      collect(t.content ?? (t.output !== undefined ? [t] : undefined), own);
+      all.text.push(...own.text);
+      all.chars += own.chars;
+      all.images ||= own.images;
+      all.files ||= own.files;
+      all.audio ||= own.audio;
+      // Tool results ride in user turns (Messages): only a turn with text of its own is a new ask.
+      const text = Array.isArray(t.content) ? (t.content as unknown[]).filter((b) => (b as { type?: unknown } | null)?.type !== 'tool_result') : t.content;
       if (t.role === 'user') {
-        last.text = [];
-        collect(t.content, last);
+        const words = collected();
+        collect(text, words);
+        if (words.text.some((w) => w.trim() !== '')) ask = words.text;
       }
     }
   } else if (surface === 'completions' || surface === 'embeddings') {
-    collect(surface === 'completions' ? body.prompt : body.input, last);
+    collect(surface === 'completions' ? body.prompt : body.input, all);
+    ask = all.text.slice();
   }
   if (typeof body.system === 'string' || Array.isArray(body.system)) collect(body.system, all);
-  if (typeof body.instructions === 'string') all.text.push(body.instructions);
-  return { ask: last.text.join('\n'), chars: all.text.reduce((n, t) => n + t.length, 0), images: all.images, files: all.files };
+  if (typeof body.instructions === 'string') collect(body.instructions, all);
+  // Tool definitions count towards the context as well (a large agent's can be tens of thousands of tokens).
+  if (Array.isArray(body.tools)) all.chars += JSON.stringify(body.tools).length;
+  return { ask: ask.join('\n'), chars: all.chars, images: all.images, files: all.files, audio: all.audio };
 }
 
+/**
+ * Only this much of the ask is rated, its start and its end: enough to see what is asked, and the regular
+ * expressions below then run in bounded time whatever the client sent (a body may be 32 MiB).
+ */
+const RATED_CHARS = 4000;
+
 /** Multi-step reasoning, proofs, competition maths, expert analysis: the high band. */
-const HARD = /\b(prove|proof|theorem|lemma|rigorous(ly)?|derive|derivation|step[- ]by[- ]step|olympiad|competition|formally verify|asymptotic|np-hard|in[- ]depth analysis|analy[sz]e (the )?trade-?offs?|design (a|an|the) (system|architecture|protocol|distributed)|research (plan|proposal)|diagnos(e|is)|legal analysis|threat model)\b/i;
+const HARD = /\b(prove (that|the|this|it)|proof (that|of (the|this) (theorem|lemma|claim|conjecture|inequality|identity|statement))|theorems?|lemmas?|rigorous(ly)?|derive (the|a|an) (formula|equation|expression|bound)|derivation of|olympiad|(competition|contest)[- ](math|maths|problem)|formally verify|asymptotic(ally)?|np-(hard|complete)|in[- ]depth analysis|analy[sz]e (the )?trade-?offs?|design (a|an) (distributed|scalable|fault[- ]tolerant|highly available) |threat model)/i;
 /** Ordinary professional work — code, queries, documents, data: the medium band. */
-const WORK = /```|=>|\bdef \w+\(|\b(code|function|select\s.+\sfrom|sql|query|bug|error|exception|stack ?trace|refactor|implement|debug|compile|unit tests?|script|program|api|json|yaml|csv|summari[sz]e|summary|translate|spreadsheet|report|analy[sz]e|explain (how|why))\b/i;
-/** Writing whose quality is the answer (little step-by-step reasoning): the high band, as ngrok.ai places it. */
-const WRITING = /\b(essay|article|blog post|speech|cover letter|short story|poem|press release|marketing copy|novel|chapter)\b/i;
+const WORK = /```|=>|\bdef \w{1,64}\(|\bselect\s[^\n]{0,200}?\sfrom\b|\b(code|coding|function|sql|query|bug|exception|stack ?trace|traceback|refactor|implement|debug|compile|unit tests?|script|python|javascript|typescript|json|yaml|csv|summari[sz]e|summary of|translate|spreadsheet|analy[sz]e|explain (how|why))\b/i;
+/** Long-form writing whose quality is the answer (little step-by-step reasoning): the high band, as ngrok.ai places it. */
+const WRITING = /\b(write|draft|compose)\b[^.?!\n]{0,40}?\b(essay|blog post|article|speech|cover letter|short story|press release|white ?paper)\b/i;
+/** Short pieces that name a long form without being one ("a tweet about my article", "a one-line summary"). */
+const SHORT_FORM = /\b(tweet|one[- ]line|one[- ]sentence|title|headline|caption|subject line|summary|tl;?dr)\b/i;
 /** Simple asks that look like work but are not: a regex, a unit conversion, a one-line fact. */
-const SIMPLE = /\b(regex|regular expression|convert \d|how many .{0,40} in|what is the capital|translate (the word|this word))\b/i;
+const SIMPLE = /\b(regex|regular expression|convert \d|how many [^\n]{0,40}? in|what is the capital|translate (the word|this word))\b/i;
 
 /** The band the prompt needs: simple → low; ordinary professional work → medium; hard reasoning and long-form writing → high. */
 export function neededBand(body: Record<string, unknown>, surface: ApiSurface): Band {
   if (!MODEL_OPTIONAL.has(surface)) return 'low';
-  const { ask } = promptView(body, surface);
+  const whole = promptView(body, surface).ask;
+  const ask = whole.length <= RATED_CHARS ? whole : `${whole.slice(0, RATED_CHARS / 2)}\n${whole.slice(-RATED_CHARS / 2)}`;
   if (HARD.test(ask)) return 'high';
-  if (WRITING.test(ask) && /\b(write|draft|compose)\b/i.test(ask)) return 'high';
-  if (ask.length <= 400 && SIMPLE.test(ask)) return 'low';
-  if (WORK.test(ask) || ask.length > 1200) return 'medium';
+  if (WRITING.test(ask) && !SHORT_FORM.test(ask)) return 'high';
+  if (whole.length <= 400 && SIMPLE.test(ask)) return 'low';
+  if (WORK.test(ask) || whole.length > 1200) return 'medium';
   return 'low';
 }
 
@@ -136,6 +172,7 @@ export function autoSelectionOrder(catalog: Catalog, body: Record<string, unknow
       if (!wantsEmbedding && !model.outputModalities.includes('text')) continue;
       if (view.images && !model.inputModalities.includes('image')) continue;
       if (view.files && !model.inputModalities.includes('file')) continue;
+      if (view.audio && !model.inputModalities.includes('audio')) continue;
       if (model.contextWindow > 0 && needed > model.contextWindow) continue;
       fit.push({ address: `${provider.id}:${model.id}`, model, order });
     }

@@ -173,12 +173,9 @@ function requestedNames(model: unknown, models: unknown): string[] {
   if (model !== undefined && model !== null && typeof model !== 'string') {
     throw tollgateError('badRequestBody', { reason: '"model" must be a string.' });
   }
-  if (models !== undefined && models !== null && !(Array.isArray(models) && models.every((m) => typeof m === 'string'))) {
-    throw tollgateError('badRequestBody', { reason: '"models" must be an array of strings.' });
-  }
   const list: string[] = [];
   if (typeof model === 'string') list.push(model);
-  if (Array.isArray(models)) list.push(...(models as string[]));
+  list.push(...fallbackNames(models));
   // Automatic selection (auto-select.ts) is the pipeline's, for `model` on the surfaces that have it; what reaches here
   // names no model, or names ngrok/auto where it cannot be.
   if (list.length === 0) {
@@ -190,6 +187,20 @@ function requestedNames(model: unknown, models: unknown): string[] {
     }
   }
   return list;
+}
+
+/** The request's `models` fallbacks, checked (ERR_NGROK_3801): an array of strings, none of them `ngrok/auto`. */
+export function fallbackNames(models: unknown): string[] {
+  if (models === undefined || models === null) return [];
+  if (!(Array.isArray(models) && models.every((m) => typeof m === 'string'))) {
+    throw tollgateError('badRequestBody', { reason: '"models" must be an array of strings.' });
+  }
+  for (const name of models) {
+    if (name.toLowerCase() === AUTO_MODEL) {
+      throw tollgateError('badRequestBody', { reason: '"ngrok/auto" (automatic model selection) is taken as the request\'s "model" only, not as a fallback in "models", and not for token counting: name a model.' });
+    }
+  }
+  return models as string[];
 }
 
 type Resolved = Omit<Candidate, 'surface'>;

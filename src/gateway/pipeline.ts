@@ -2,7 +2,7 @@
 // (→ respond → meter inside the attempt loop). Each stage either fills the context or throws a
 // TollgateError, which the server writes in the request's wire format.
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
-import { resolveCandidates, type Candidate } from '../domain/resolve.ts';
+import { fallbackNames, resolveCandidates, type Candidate } from '../domain/resolve.ts';
 import { asksForAutoSelection, autoSelectionOrder, AUTO_CANDIDATES } from '../domain/auto-select.ts';
 import { isTranslatedResponseId, untranslatableReason, withStoredItemsInline } from './translate/index.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
@@ -166,6 +166,8 @@ function scopedCandidates(ctx: RequestContext, model: unknown = ctx.body!.model,
 function autoCandidates(ctx: RequestContext): Candidate[] {
   const { deps, body, account, configuration } = ctx;
   const surface = ctx.route.surface;
+  // Checked first: a malformed fallback list is the client's mistake, automatic selection or not.
+  const fallbacks = fallbackNames(body!.models);
   const { addresses } = autoSelectionOrder(deps.catalog, body!, surface);
   const picked: Candidate[] = [];
   let resolved: Candidate[] = [];
@@ -174,6 +176,9 @@ function autoCandidates(ctx: RequestContext): Candidate[] {
   } catch (error) {
     if (!(error instanceof TollgateError)) throw error;
   }
+  // On Responses, models serving it natively first: their responses can be continued (`previous_response_id`),
+  // a translated one cannot.
+  if (surface === 'responses') resolved = [...resolved.filter((c) => c.surface.surface === surface), ...resolved.filter((c) => c.surface.surface !== surface)];
   // One model a provider: failing over to the next-cheapest model of a provider that just failed rarely helps.
   const providers = new Set<string>();
   for (const candidate of applyScope(resolved, configuration?.access ?? null).allowed) {
@@ -185,8 +190,7 @@ function autoCandidates(ctx: RequestContext): Candidate[] {
       providers.add(candidate.provider.id);
     }
   }
-  const fallbacks = Array.isArray(body!.models) && body!.models.length > 0 ? body!.models : undefined;
-  if (fallbacks) {
+  if (fallbacks.length > 0) {
     const seen = new Set(picked.map((c) => `${c.provider.id}\u0000${c.modelId.toLowerCase()}`));
     const more = picked.length > 0 ? tryScoped(ctx, fallbacks) : scopedCandidates(ctx, undefined, fallbacks);
     for (const c of more) if (!seen.has(`${c.provider.id}\u0000${c.modelId.toLowerCase()}`)) picked.push(c);
@@ -197,13 +201,17 @@ function autoCandidates(ctx: RequestContext): Candidate[] {
   return picked;
 }
 
-/** The scoped candidates of `models` fallbacks after automatic selection found some: theirs is not the request's error. */
-function tryScoped(ctx: RequestContext, models: unknown): Candidate[] {
+/**
+ * The scoped candidates of `models` fallbacks after automatic selection found some: theirs is not the request's
+ * error, but every one that cannot serve is named in Ngrok-AIG-Rejected-Models, as any skipped fallback is.
+ */
+function tryScoped(ctx: RequestContext, models: string[]): Candidate[] {
   try {
     return scopedCandidates(ctx, undefined, models);
   } catch (error) {
-    if (error instanceof TollgateError) return [];
-    throw error;
+    if (!(error instanceof TollgateError)) throw error;
+    ctx.rejectedModels = headerText(models.join(', '));
+    return [];
   }
 }
 

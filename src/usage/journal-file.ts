@@ -13,7 +13,7 @@
 // rewritten in place; a segment is deleted once it and every older segment hold no live row. This replaced a
 // SQLite table, whose B-tree inserts, WAL frames and checkpoint fsyncs on the event loop cost ~12 µs per attempt
 // (docs/decisions/usage-durability.md, "Why a log and not SQLite").
-import { close, closeSync, existsSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { close, closeSync, existsSync, fdatasync, fdatasyncSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { ensurePrivateFile, makePrivateDir, PRIVATE_FILE_MODE } from '../store/private-file.ts';

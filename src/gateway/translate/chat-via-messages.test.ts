@@ -202,7 +202,14 @@ test('a strict function reaches Claude as strict tool use on models with JSON ou
   // A map (or a recursive schema) cannot be closed without losing its keys: that tool goes plain, its schema untouched.
   const map = { type: 'object', properties: { labels: { type: 'object', additionalProperties: { type: 'string' } } }, required: ['labels'] };
   const tree = { type: 'object', properties: { children: { type: 'array', items: { $ref: '#' } } } };
-  for (const schema of [map, tree]) {
+  // Recursion through other definitions (A → B → A), or by a pointer into the schema itself.
+  const mutual = { type: 'object', properties: { a: { $ref: '#/$defs/A' } }, $defs: { A: { type: 'object', properties: { b: { $ref: '#/$defs/B' } } }, B: { type: 'object', properties: { a: { $ref: '#/$defs/A' } } } } };
+  const pointer = { type: 'object', properties: { node: { type: 'object', properties: { next: { $ref: '#/properties/node' } } } } };
+  // Definitions that refer to one another without looping stay strict.
+  const acyclic = { type: 'object', properties: { a: { $ref: '#/$defs/A' } }, required: ['a'], $defs: { A: { type: 'object', properties: { b: { $ref: '#/$defs/B' } } }, B: { type: 'string' } } };
+  const kept = chatViaMessages.request({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'm', strict: true, parameters: acyclic } }] }, plan('claude-sonnet-4-6'));
+  assert.equal((kept.body.tools as { strict?: boolean }[])[0]!.strict, true);
+  for (const schema of [map, tree, mutual, pointer]) {
     const sent = chatViaMessages.request({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'm', strict: true, parameters: schema } }] }, plan('claude-sonnet-4-6'));
     assert.deepEqual(sent.body.tools, [{ name: 'm', input_schema: schema }]);
   }

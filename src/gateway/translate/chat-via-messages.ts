@@ -168,19 +168,42 @@ function expressibleForClaude(schema: Json): boolean {
   for (const [base, group] of [['#/$defs/', schema.$defs], ['#/definitions/', schema.definitions]] as const) {
     for (const [name, part] of Object.entries(obj(group) ?? {})) defs.set(`${base}${name}`, part);
   }
-  const refersTo = (node: unknown, ref: string): boolean => {
-    if (Array.isArray(node)) return node.some((n) => refersTo(n, ref));
+  // The definitions each node refers to; a reference of any other form (`#`, `#/properties/…`) may loop back into
+  // the schema, so it is not carried at all.
+  let foreign = false;
+  const refsOf = (node: unknown, into: Set<string>): Set<string> => {
+    if (Array.isArray(node)) for (const n of node) refsOf(n, into);
     const n = obj(node);
-    return n !== undefined && (n.$ref === ref || Object.values(n).some((v) => refersTo(v, ref)));
+    if (!n) return into;
+    if (typeof n.$ref === 'string') {
+      if (defs.has(n.$ref)) into.add(n.$ref);
+      else foreign = true;
+    }
+    for (const [key, value] of Object.entries(n)) if (key !== '$defs' && key !== 'definitions') refsOf(value, into);
+    return into;
   };
   const fine = (node: unknown): boolean => {
     if (Array.isArray(node)) return node.every(fine);
     const n = obj(node);
     if (!n) return true;
-    if (n.$ref === '#' || n.additionalProperties === true || obj(n.additionalProperties) !== undefined) return false;
+    if (n.additionalProperties === true || obj(n.additionalProperties) !== undefined) return false;
     return Object.entries(n).every(([key, value]) => key === '$defs' || key === 'definitions' || fine(value));
   };
-  for (const [ref, part] of defs) if (!fine(part) || refersTo(part, ref)) return false;
+  const edges = new Map([...defs].map(([ref, part]) => [ref, refsOf(part, new Set())]));
+  refsOf(schema, new Set());
+  if (foreign) return false;
+  // Recursion among the definitions, direct (A → A) or through others (A → B → A).
+  const state = new Map<string, 'open' | 'done'>();
+  const cyclic = (ref: string): boolean => {
+    if (state.get(ref) === 'done') return false;
+    if (state.get(ref) === 'open') return true;
+    state.set(ref, 'open');
+    for (const next of edges.get(ref) ?? []) if (cyclic(next)) return true;
+    state.set(ref, 'done');
+    return false;
+  };
+  for (const [, part] of defs) if (!fine(part)) return false;
+  for (const ref of defs.keys()) if (cyclic(ref)) return false;
   return fine(schema);
 }
 
