@@ -285,12 +285,12 @@ describe('opt-in settings: access-key label, body capture (sqlite)', () => {
       assert.match(line.responseBody as string, /Hello from the fake gpt-4o model/);
       assert.equal((line.requestHeaders as Record<string, string>).authorization, '[redacted]');
       // A credential under another name (Azure's api-key, an app's own header, a Bearer value anywhere) is not logged either.
-      const other = await gw(h, '/v1/chat/completions', { headers: { 'api-key': key.token, 'x-app-session-token': key.token, 'x-forwarded-for-auth': `Bearer ${key.token}`, 'x-trace': `bearer ${key.token}`, 'x-custom': key.token, 'x-upstream': 'sk-proj-abc123', 'x-request-tag': 'task-42' }, body: chat('gpt-4o') });
+      const other = await gw(h, '/v1/chat/completions', { headers: { 'api-key': key.token, 'x-app-session-token': key.token, 'x-forwarded-for-auth': `Bearer ${key.token}`, 'x-trace': `bearer ${key.token}`, 'x-custom': key.token, 'x-upstream': 'sk-proj-abc123', 'x-groq': 'gsk_abc123', 'x-google': 'AIzaSyA1234567890abcdefghij', 'x-request-tag': 'task-42' }, body: chat('gpt-4o') });
       const otherLine = await until('the second access line', () => capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.log === 'access' && l.requestId === other.headers.get('ngrok-aig-request-id')));
       const otherHeaders = otherLine.requestHeaders as Record<string, string>;
       assert.deepEqual([otherHeaders['api-key'], otherHeaders['x-app-session-token'], otherHeaders['x-forwarded-for-auth'], otherHeaders['x-trace'], otherHeaders['content-type']], ['[redacted]', '[redacted]', '[redacted]', '[redacted]', 'application/json']);
       // An access key or a provider key under a name that says nothing: recognised by its shape. Other values stay.
-      assert.deepEqual([otherHeaders['x-custom'], otherHeaders['x-upstream'], otherHeaders['x-request-tag']], ['[redacted]', '[redacted]', 'task-42']);
+      assert.deepEqual([otherHeaders['x-custom'], otherHeaders['x-upstream'], otherHeaders['x-groq'], otherHeaders['x-google'], otherHeaders['x-request-tag']], ['[redacted]', '[redacted]', '[redacted]', '[redacted]', 'task-42']);
       for (const l of capture.lines) {
         assert.ok(!l.includes(key.token), 'access token in a log line');
         assert.ok(!l.includes(value), 'provider key in a log line');
