@@ -29,8 +29,8 @@ describe('gateway routing and failover (sqlite)', () => {
   before(async () => {
     h = await startHarness('sqlite', { TOLLGATE_SECRET_KEY: secretKey });
     token = (await h.accessKey()).token;
-    for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-402', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic'], ['sk-429-ms', 'openai'], ['sk-quota', 'openai'], ['sk-quota-anth', 'anthropic'], ['sk-429-reset', 'openai']] as const) {
-      const value = name === 'sk-429b' ? 'sk-429' : name === 'sk-429-anth' ? 'sk-429' : name === 'sk-quota-anth' ? 'sk-quota' : name;
+    for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-402', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic'], ['sk-429-ms', 'openai'], ['sk-quota', 'openai'], ['sk-quota-anth', 'anthropic'], ['sk-429-reset', 'openai'], ['sk-529-anth', 'anthropic']] as const) {
+      const value = name === 'sk-429b' ? 'sk-429' : name === 'sk-429-anth' ? 'sk-429' : name === 'sk-quota-anth' ? 'sk-quota' : name === 'sk-529-anth' ? 'sk-529' : name;
       keys[name] = await h.providerKey(provider, value, name);
     }
   });
@@ -344,6 +344,15 @@ describe('gateway routing and failover (sqlite)', () => {
       ['openai', 500, false, 'next_backend', 'failed'],
       ['anthropic', 200, true, 'succeeded', 'succeeded'],
     ]);
+  });
+
+  test('Anthropic\'s overload (529 overloaded_error) moves on to the next key; alone it is a 503 naming it', async () => {
+    const anthropicSdk = (t: string) => new Anthropic({ baseURL: h.gatewayUrl, apiKey: t, maxRetries: 0 });
+    const message = await anthropicSdk(await keyWith([{ provider: 'anthropic', steps: [user('sk-529-anth', 'sk-anth-good')] }])).messages.create({ model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).withResponse();
+    assert.equal(message.response.headers.get('ngrok-aig-attempts'), '2');
+    const alone = await gw(h, '/v1/messages', { headers: { 'x-api-key': await keyWith([{ provider: 'anthropic', steps: [user('sk-529-anth')] }]) }, body: { model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(alone.status, 503, alone.text);
+    assert.match(alone.json().error.message, /ERR_NGROK_3807.*529/);
   });
 
   test('a key whose provider account ran out of funds (402) moves on to the next key', async () => {

@@ -157,7 +157,8 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
     out.push(sse(JSON.stringify({ type: 'content_block_stop', index: 0 }), 'content_block_stop'));
     out.push(sse(JSON.stringify({
       type: 'message_delta', delta: { stop_reason: a.toolCall ? 'tool_use' : 'end_turn', stop_sequence: null },
-      ...(a.withUsage ? { usage: { output_tokens: FAKE_USAGE.output } } : {}),
+      // As Anthropic sends it now: the input and cache counts restated (cumulative) beside the output's.
+      ...(a.withUsage ? { usage: { input_tokens: FAKE_USAGE.input, cache_creation_input_tokens: FAKE_USAGE.cacheWrite, cache_read_input_tokens: FAKE_USAGE.cacheRead, output_tokens: FAKE_USAGE.output } } : {}),
     }), 'message_delta'));
     out.push(sse(JSON.stringify({ type: 'message_stop' }), 'message_stop'));
     return out;
@@ -231,8 +232,11 @@ const ANTHROPIC_ERRORS: Record<number, { type: string; message: string }> = {
   404: { type: 'not_found_error', message: 'model: not found' },
   422: { type: 'invalid_request_error', message: 'Unprocessable request.' },
   429: { type: 'rate_limit_error', message: 'Number of request tokens has exceeded your per-minute rate limit' },
+  413: { type: 'request_too_large', message: 'Request exceeds the maximum allowed number of bytes.' },
   500: { type: 'api_error', message: 'Internal server error' },
   503: { type: 'overloaded_error', message: 'Overloaded' },
+  // Anthropic's own overload status (its SDK's OverloadedError).
+  529: { type: 'overloaded_error', message: 'Overloaded' },
 };
 
 /** The provider's own error body for a status, in its format. */
