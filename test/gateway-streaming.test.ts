@@ -180,13 +180,19 @@ describe('gateway streaming (sqlite)', () => {
     // Anthropic: message_start and a ping, then overloaded_error.
     const late = anthropic.messages.stream({ model: 'anthropic:late-overloaded-sonnet', models: ['claude-haiku-4-5'], max_tokens: 20, messages: [{ role: 'user', content: 'fallback' }] } as Anthropic.MessageStreamParams);
     assert.equal((await late.finalMessage()).model, 'claude-haiku-4-5');
-    // A rate limit reported that way is one: alone, the client gets a 429 it can retry, not a broken stream.
-    const limited = await gw(h, '/v1/responses', { token, body: { model: 'openai:ratelimited-gpt', stream: true, input: 'x' } });
-    assert.equal(limited.status, 429, limited.text);
-    assert.equal(limited.json().error.code, 'ERR_NGROK_27217');
+    // A rate limit reported that way is one: recorded as a failed attempt, and the next model serves.
+    const limited = await gw(h, '/v1/responses', { token, body: { model: 'openai:ratelimited-gpt', models: ['gpt-4o-mini'], stream: true, input: 'x' } });
+    assert.equal(limited.status, 200, limited.text);
+    const limitedRows = await h.usage(limited.headers.get('ngrok-aig-request-id')!, 2);
+    assert.deepEqual(limitedRows.map((r) => [r.model, r.statusCode, Number(r.isError), r.retryAction]), [['ratelimited-gpt', 200, 1, 'next_backend'], ['gpt-4o-mini', 200, 0, 'succeeded']]);
+    // With no attempt left to fail over to, nothing is held (it would only delay the first byte): the provider's
+    // stream, its error event included, is the answer.
+    const alone = await gw(h, '/v1/responses', { token, body: { model: 'openai:ratelimited-gpt', stream: true, input: 'x' } });
+    assert.equal(alone.status, 200);
+    assert.match(alone.text, /event: response\.created[\s\S]*event: error[\s\S]*too_many_requests/);
     // A stream that opens normally is committed at its first answer event, not held for the whole answer: its
     // first bytes reach the client while the provider is still sending (events 150 ms apart).
-    const drip = await fetch(`${h.gatewayUrl}/v1/messages`, { method: 'POST', headers: { 'x-api-key': token, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'anthropic:drip-sonnet', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'x' }] }) });
+    const drip = await fetch(`${h.gatewayUrl}/v1/messages`, { method: 'POST', headers: { 'x-api-key': token, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'anthropic:drip-sonnet', models: ['claude-haiku-4-5'], max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'x' }] }) });
     const reader = drip.body!.getReader();
     const decoder = new TextDecoder();
     let first = '';

@@ -91,6 +91,8 @@ test('media and size inside tool results, audio input, and tool definitions are 
 
 test('rating a prompt takes time in proportion to a bounded part of it, whatever it holds', { timeout: 20_000 }, () => {
   // Quadratic patterns over the whole ask would take minutes here (a body may be 32 MiB).
+  // A flat body of very many parts: read in a loop, not spread into one call's arguments.
+  assert.equal(neededBand(chat(Array.from({ length: 200_000 }, () => ({ type: 'text', text: 'hi' }))), 'chat-completions'), 'medium');
   for (const unit of ['select ', 'a'.repeat(39) + ' ', 'write ', '``` ', 'how many ']) {
     assert.ok(['low', 'medium', 'high'].includes(neededBand(chat(unit.repeat(Math.ceil(5_000_000 / unit.length))), 'chat-completions')));
   }

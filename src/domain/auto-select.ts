@@ -88,7 +88,7 @@ function promptView(body: Record<string, unknown>, surface: ApiSurface): PromptV
       const own = collected();
       // A turn's content; a Responses item without a role (a function call's output) is read for its size.
       collect(t.content ?? (t.output !== undefined ? [t] : undefined), own);
-      all.text.push(...own.text);
+      for (const t of own.text) all.text.push(t);
       all.chars += own.chars;
       all.images ||= own.images;
       all.files ||= own.files;

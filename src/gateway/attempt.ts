@@ -18,7 +18,7 @@ import { editedBodyText } from './body-edit.ts';
 import { begunAttempt, meterAttempts, type AttemptRecord, type FailureKind } from './meter.ts';
 import { newId } from '../domain/ids.ts';
 import { exhaustedError } from './failure.ts';
-import { PREAMBLE_HOLD_MS, streamOpening } from './stream-opening.ts';
+import { OpeningReader, PREAMBLE_HOLD_MS } from './stream-opening.ts';
 import { writeError } from './respond.ts';
 import { translatorFor } from './translate/index.ts';
 import { Errors } from '../domain/errors.ts';
@@ -50,8 +50,11 @@ function durationMs(value: unknown): number | undefined {
   if (typeof value !== 'string' || value === '') return undefined;
   const m = OPENAI_DURATION.exec(value.trim());
   if (!m) return undefined;
-  return Math.ceil(Number(m[1] ?? 0) * 3_600_000 + Number(m[2] ?? 0) * 60_000 + Number(m[3] ?? 0) * 1000 + Number(m[4] ?? 0));
+  const ms = Math.ceil(Number(m[1] ?? 0) * 3_600_000 + Number(m[2] ?? 0) * 60_000 + Number(m[3] ?? 0) * 1000 + Number(m[4] ?? 0));
+  // A limit resets within the day at most: anything longer (or not a number) is a garbled header, capped at an hour.
+  return Number.isFinite(ms) ? Math.min(ms, MAX_RESET_MS) : undefined;
 }
+const MAX_RESET_MS = 3_600_000;
 
 /**
  * When an OpenAI 429 says when to retry only through its limits (`x-ratelimit-reset-requests`/`-tokens`, no
@@ -164,14 +167,15 @@ function opensWithError(received: readonly Buffer[]): boolean {
  * The stream's opening once past its preamble events (stream-opening.ts): `content` to commit to it, or the failure
  * it reported. A stream that ends or breaks with only its preamble failed like one with no event at all.
  */
-async function pastPreamble(exchange: UpstreamExchange): Promise<'content' | { failure: FailureKind; quotaExhausted: boolean }> {
-  const deadline = performance.now() + PREAMBLE_HOLD_MS;
+async function pastPreamble(ctx: RequestContext, exchange: UpstreamExchange, deadline: number): Promise<'content' | { failure: FailureKind; quotaExhausted: boolean }> {
+  const reader = new OpeningReader();
   for (;;) {
-    const opening = streamOpening(exchange.received);
+    const opening = reader.read(exchange.received);
     if (opening !== 'preamble') return opening;
     if (exchange.settled) return { failure: exchange.failed ? 'connection' : 'empty', quotaExhausted: false };
     const left = deadline - performance.now();
-    if (left <= 0) return 'content';
+    // Out of time, or nobody left to fail over for: committed as it is (a client that left is handled there).
+    if (left <= 0 || ctx.clientGone) return 'content';
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([exchange.dataBeyond(exchange.received.length), new Promise<void>((resolve) => { timer = setTimeout(resolve, left); })]);
     clearTimeout(timer);
@@ -329,10 +333,13 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
           record.durationMs = performance.now() - started;
           return 'next';
         }
-        // Responses and Messages streams report a failure after their opening events: held until past them.
+        // Responses and Messages streams report a failure after their opening events: held until past them, when
+        // another attempt could serve (with none left, holding would only delay the client's first byte).
         const upstreamSurface = plan.candidate.surface.surface;
-        if (upstreamSurface === 'responses' || upstreamSurface === 'messages') {
-          const opening = await pastPreamble(exchange);
+        if (attemptFollows && (upstreamSurface === 'responses' || upstreamSurface === 'messages')) {
+          // The attempt's timeout is for the first bytes, which came; the hold has its own bound, within the total.
+          clearTimeout(timer);
+          const opening = await pastPreamble(ctx, exchange, Math.min(performance.now() + PREAMBLE_HOLD_MS, ctx.startedAt + ctx.timeLimitMs - 1));
           if (exchange.cause !== undefined) throw new Error(`stream aborted before its first event: ${exchange.cause}`);
           if (opening !== 'content') {
             record.failure = opening.failure;

@@ -26,7 +26,12 @@ function describe(r: AttemptRecord, i: number, perRequestMs: number): string {
     case 'timeout': what = `timed out after ${formatMs(perRequestMs)}`; break;
     case 'connection': what = r.statusCode ? `HTTP ${r.statusCode}, then the connection broke` : 'connection failed'; break;
     case 'empty': what = `HTTP ${r.statusCode}, then a stream that ended without any event`; break;
-    case 'rate-limited': what = r.quotaExhausted ? 'HTTP 429 insufficient quota (the provider account\'s plan and billing)' : 'HTTP 429 rate limited'; break;
+    case 'rate-limited': {
+      // In a 200 stream (an error event after its opening events) or as a 429.
+      const how = r.statusCode < 300 ? `HTTP ${r.statusCode}, then a ${r.quotaExhausted ? 'quota' : 'rate-limit'} error event` : 'HTTP 429';
+      what = r.quotaExhausted ? `${how} insufficient quota (the provider account's plan and billing)` : `${how} rate limited`;
+      break;
+    }
     case 'server':
       if (r.statusCode < 300) what = `HTTP ${r.statusCode}, then an error event before any output`;
       else if (r.statusCode < 400) what = `HTTP ${r.statusCode} redirect, not followed`;

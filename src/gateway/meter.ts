@@ -161,7 +161,7 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     const searchesSeen = counting || priced.webSearchRequests !== undefined || (reported !== undefined && !cutShort(r)) ? 0 : r.facts?.webSearches ?? 0;
     if (searchesSeen > 0) priced = { ...priced, webSearchRequests: searchesSeen };
     // A body that broke off after a 2xx head (`connection`) failed as surely as a 5xx, and the client got a 502.
-    const isError = r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed' || r.failure === 'connection' || r.failure === 'empty' || r.failure === 'timeout' || r.failure === 'server' || r.failure === 'unsendable';
+    const isError = r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed' || r.failure === 'connection' || r.failure === 'empty' || r.failure === 'timeout' || r.failure === 'server' || r.failure === 'rate-limited' || r.failure === 'unsendable';
     // The processing fee is for a successful request: not for a 2xx stream the provider broke or that timed out
     // (an error for the client too). A client that hung up mid-stream still pays for what it received.
     // Priced at the hour the attempt was sent (DeepSeek bills peak hours double).

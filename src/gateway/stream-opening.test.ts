@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { streamOpening } from './stream-opening.ts';
+import { OpeningReader, streamOpening } from './stream-opening.ts';
 
 const open = (...events: string[]) => streamOpening(events.map((e) => Buffer.from(e)));
 const created = 'event: response.created\ndata: {"type":"response.created","sequence_number":0}\n\n';
@@ -24,4 +24,31 @@ test('a failure after the preamble: rate limits and quota told apart from server
   assert.deepEqual(open('event: message_start\ndata: {}\n\nevent: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'), { failure: 'server', quotaExhausted: false });
   assert.equal(open(created, 'event: error\ndata: {"type":"error","code":"context_length_exceeded","message":"too long"}\n\n'), 'content');
   assert.equal(open('event: message_start\ndata: {}\n\nevent: error\ndata: {"type":"error","error":{"type":"invalid_request_error","message":"bad"}}\n\n'), 'content');
+});
+
+test('the failure\'s kind is read from its error\'s type and code, never from its text', () => {
+  // A response.failed repeats the request's instructions, which may say anything.
+  const failed = 'event: response.failed\ndata: {"type":"response.failed","response":{"instructions":"never hit a rate limit or insufficient_quota","error":{"code":"server_error","message":"boom"}}}\n\n';
+  assert.deepEqual(open(created, failed), { failure: 'server', quotaExhausted: false });
+  assert.deepEqual(open('data: {"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}\n\n'), { failure: 'rate-limited', quotaExhausted: false });
+});
+
+test('read as chunks come, each byte once: events split anywhere, a CRLF split between chunks', () => {
+  const whole = Buffer.from(`${created}${inProgress.replace(/\n/g, '\r\n')}event: response.output_item.added\r\ndata: {}\r\n\r\n`);
+  for (const size of [1, 2, 3, 7, 64]) {
+    const reader = new OpeningReader();
+    const received: Buffer[] = [];
+    const verdicts: string[] = [];
+    for (let i = 0; i < whole.length; i += size) {
+      received.push(whole.subarray(i, i + size));
+      const v = reader.read(received);
+      if (typeof v === 'string' && verdicts.at(-1) !== v) verdicts.push(v);
+    }
+    assert.deepEqual(verdicts, ['preamble', 'content'], `chunks of ${size}`);
+  }
+  // A long run of pings, one small chunk each (a slow custom server): read in one pass, still a preamble.
+  const reader = new OpeningReader();
+  const pings: Buffer[] = [];
+  for (let i = 0; i < 5000; i++) pings.push(Buffer.from('event: ping\ndata: {"type": "ping"}\n\n'));
+  assert.equal(reader.read(pings), 'preamble');
 });

@@ -4,57 +4,118 @@
 // after `response.in_progress`, Anthropic's `overloaded_error` after `message_start`. Committed at the first byte,
 // such a stream would hand the client an error the next key or model could have answered. So the opening is held
 // until its first event past those (at most PREAMBLE_HOLD_MS, after which the stream is committed as it is).
+import { StringDecoder } from 'node:string_decoder';
 import type { FailureKind } from './meter.ts';
+import { parseJson } from './formats/types.ts';
 
 const PREAMBLE = new Set(['response.created', 'response.in_progress', 'message_start', 'ping']);
 
 /** Longest the opening is held waiting for an event past the preamble (a reasoning model may think long first). */
 export const PREAMBLE_HOLD_MS = 1000;
-/** Only this much of the opening is read: a preamble is a few hundred bytes. */
-const OPENING_BYTES = 64 * 1024;
+/** Only this much of the opening is read: a preamble is a few hundred bytes (a large request's echo, more). */
+const OPENING_BYTES = 256 * 1024;
 
 export type Opening = 'preamble' | 'content' | { failure: FailureKind; quotaExhausted: boolean };
 
-const RATE_LIMITED = /rate_limit|too_many_requests|rate limit/i;
-const QUOTA = /insufficient_quota/;
-
 /** The request's own fault, which another key or model would refuse too: relayed as the provider said it. */
-const CLIENT_FAULT = /"(?:type|code)"\s*:\s*"(?:invalid_request_error|invalid_prompt|context_length_exceeded|content_filter|content_policy_violation|request_too_large)"/;
+const CLIENT_FAULTS = new Set(['invalid_request_error', 'invalid_prompt', 'context_length_exceeded', 'content_filter', 'content_policy_violation', 'request_too_large']);
+const RATE_LIMITS = new Set(['rate_limit_error', 'rate_limit_exceeded', 'too_many_requests', 'tokens_exceeded', 'requests']);
 
+const obj = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : undefined);
+
+/**
+ * A failure event's kind, from its error's own `type` and `code` (never from its free text: a `response.failed`
+ * repeats the request's instructions). Shapes: `{"type":"error","code",…}` (OpenAI's documented event),
+ * `{"type":"error","error":{"type","code"}}` (OpenAI's as sent, Anthropic's), `{"response":{"error":{"code"}}}`
+ * (`response.failed`), `{"error":{…}}` (OpenAI chat).
+ */
 function failureOf(data: string): Opening {
-  if (CLIENT_FAULT.test(data)) return 'content';
-  const quotaExhausted = QUOTA.test(data);
-  return { failure: quotaExhausted || RATE_LIMITED.test(data) ? 'rate-limited' : 'server', quotaExhausted };
+  const event = obj(parseJson(data));
+  const error = obj(event?.error) ?? obj(obj(event?.response)?.error) ?? event;
+  const names = [error?.type, error?.code, event?.code].filter((n): n is string => typeof n === 'string');
+  if (names.some((n) => CLIENT_FAULTS.has(n))) return 'content';
+  const quotaExhausted = names.includes('insufficient_quota');
+  return { failure: quotaExhausted || names.some((n) => RATE_LIMITS.has(n)) ? 'rate-limited' : 'server', quotaExhausted };
 }
 
 /**
- * `preamble` while every complete event so far is a preamble event (or none is complete); `content` once another
- * event came; a failure when that event reports one (`error`, `response.failed`, an OpenAI-style `{"error": …}`).
+ * Reads a stream's opening as its chunks come, each byte once: `preamble` while every complete event so far is a
+ * preamble event (or none is complete); `content` once another event came; a failure when that event reports one
+ * (`error`, `response.failed`, an OpenAI-style `{"error": …}`).
  */
-export function streamOpening(received: readonly Buffer[]): Opening {
-  let bytes = 0;
-  const parts: Buffer[] = [];
-  for (const chunk of received) {
-    parts.push(chunk);
-    bytes += chunk.length;
-    if (bytes >= OPENING_BYTES) return 'content';
-  }
-  let text = (parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes)).toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
-  let start = 0;
-  for (let end = text.indexOf('\n\n'); end >= 0; start = end + 2, end = text.indexOf('\n\n', start)) {
-    let event = '';
-    let data = '';
-    for (const line of text.slice(start, end).split('\n')) {
-      if (line.startsWith('event:')) event = line.slice(6).trim();
-      else if (line.startsWith('data:')) data += line.slice(line.charCodeAt(5) === 32 ? 6 : 5);
+export class OpeningReader {
+  readonly #decoder = new StringDecoder('utf8');
+  #chunks = 0;
+  #bytes = 0;
+  /** The unfinished event in the pieces it came in (joined once, when it completes: linear in its length). */
+  #pieces: string[] = [];
+  #endsWithNewline = false;
+  #carryCr = false;
+  #started = false;
+  #verdict: Opening = 'preamble';
+
+  read(received: readonly Buffer[]): Opening {
+    while (this.#verdict === 'preamble' && this.#chunks < received.length) {
+      const chunk = received[this.#chunks++]!;
+      this.#bytes += chunk.length;
+      if (this.#bytes > OPENING_BYTES) return (this.#verdict = 'content');
+      this.#feed(this.#normalised(this.#decoder.write(chunk)));
     }
-    if (event === '' && data === '') continue;
-    if (event === '') event = /^\{\s*"type"\s*:\s*"([^"]+)"/.exec(data)?.[1] ?? '';
-    if (PREAMBLE.has(event)) continue;
-    if (event === 'error' || event === 'response.failed' || /^\{\s*"error"\s*:/.test(data)) return failureOf(data);
-    return 'content';
+    return this.#verdict;
   }
-  return 'preamble';
+
+  /** Line ends as LF (a CRLF split between chunks included), a leading byte-order mark dropped. */
+  #normalised(text: string): string {
+    if (text === '') return text;
+    if (!this.#started) {
+      this.#started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    if (this.#carryCr && text.charCodeAt(0) === 10) text = text.slice(1);
+    this.#carryCr = text.charCodeAt(text.length - 1) === 13;
+    return text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
+  }
+
+  #feed(text: string): void {
+    let start = 0;
+    if (this.#pieces.length > 0 && this.#endsWithNewline && text.charCodeAt(0) === 10) {
+      this.#verdict = verdictOf(this.#take().slice(0, -1));
+      start = 1;
+    }
+    for (let end = text.indexOf('\n\n', start); end >= 0 && this.#verdict === 'preamble'; end = text.indexOf('\n\n', start)) {
+      const block = start === 0 && this.#pieces.length > 0 ? this.#take() + text.slice(0, end) : text.slice(start, end);
+      start = end + 2;
+      this.#verdict = verdictOf(block);
+    }
+    if (this.#verdict === 'preamble' && start < text.length) {
+      this.#pieces.push(start === 0 ? text : text.slice(start));
+      this.#endsWithNewline = text.charCodeAt(text.length - 1) === 10;
+    }
+  }
+
+  #take(): string {
+    const joined = this.#pieces.length === 1 ? this.#pieces[0]! : this.#pieces.join('');
+    this.#pieces = [];
+    this.#endsWithNewline = false;
+    return joined;
+  }
+}
+
+function verdictOf(block: string): Opening {
+  let event = '';
+  let data = '';
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event:')) event = line.slice(6).trim();
+    else if (line.startsWith('data:')) data += line.slice(line.charCodeAt(5) === 32 ? 6 : 5);
+  }
+  if (event === '' && data === '') return 'preamble';
+  if (event === '') event = /^\{\s*"type"\s*:\s*"([^"]+)"/.exec(data)?.[1] ?? '';
+  if (PREAMBLE.has(event)) return 'preamble';
+  if (event === 'error' || event === 'response.failed' || /^\{\s*"error"\s*:/.test(data)) return failureOf(data);
+  return 'content';
+}
+
+/** One reading of a whole opening (tests, and a caller with all its chunks at once). */
+export function streamOpening(received: readonly Buffer[]): Opening {
+  return new OpeningReader().read(received);
 }

@@ -50,6 +50,10 @@ test('periodic reads run one at a time, and a slow one is repeated less often', 
   const snapshot = {};
   await ledger.available('a', snapshot);
   await ledger.available('b', snapshot);
+  // Both busy (a request every half period): neither comes back from idle, so neither read jumps the queue.
+  clock = 500;
+  ledger.available('a', snapshot);
+  ledger.available('b', snapshot);
   clock = 1000;
   ledger.available('a', snapshot);
   ledger.available('b', snapshot);
@@ -85,15 +89,17 @@ test('after the account sat idle, the first request waits for a fresh figure; un
   const ledger = new CreditLedger({ journal, readBalance: async () => stored, refreshMs: 1000, now: () => clock });
   const snapshot = {};
   await ledger.available('acct', snapshot);
-  clock = 1500; // due: read in the background, the request is not held
+  clock = 900;
+  assert.equal(ledger.available('acct', snapshot), 1000n);
+  clock = 1500; // due, under traffic: read in the background, the request is not held
   assert.equal(ledger.available('acct', snapshot), 1000n);
   await new Promise((resolve) => setImmediate(resolve));
   stored = 10n; // other gateways spent meanwhile
-  clock = 1500 + 1000 + 1000; // idle a refresh period past its due read: the figure is two periods old
+  clock = 1500 + 1500; // back after a refresh period without requests, its figure due: it waits for the read
   const idle = ledger.available('acct', snapshot);
   assert.ok(idle instanceof Promise);
   assert.equal(await idle, 10n);
-  // Any request of a burst arriving while that read is under way waits for it too, not only the first.
+  // Every request of a burst arriving while that read is under way waits for it, not only the first.
   stored = 5n;
   clock += 2000;
   const burst = [ledger.available('acct', snapshot), ledger.available('acct', snapshot), ledger.available('acct', snapshot)];

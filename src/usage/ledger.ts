@@ -52,15 +52,18 @@ interface Account {
   readAgain: boolean;
   /** The read under way (every readAgain included), for requests that must wait for its figure. */
   inflight: Promise<void> | undefined;
+  /** When this node last admitted or refused a request of the account (ms). */
+  lastAskedAt: number;
+  /** A read started because the account came back from idle: every request until it ends waits for it. */
+  idleRead: Promise<void> | undefined;
 }
 
 /**
- * Past its due time by this many refresh periods, the balance is too old to admit on without reading it: a figure
- * at most two periods old (two seconds on PostgreSQL) is what the overshoot bound of usage-durability.md promises.
- * Four let a node idle for 1.5–3.5 s admit a burst on a figure that old (a helper measured 4.7 cents past a
- * 20-cent grant).
+ * Past its due time by this many refresh periods, the balance is too old to admit on without reading it, however
+ * busy the account (its periodic reads queue behind others' on the journal's fence). An account that comes back
+ * after a refresh period without requests waits for its read sooner (see available()).
  */
-const STALE_PERIODS = 1;
+const STALE_PERIODS = 4;
 
 export class CreditLedger {
   readonly #journal: LedgerJournal;
@@ -92,7 +95,12 @@ export class CreditLedger {
     const account = this.#accounts.get(accountId);
     if (!account) return this.#firstLoad(accountId, snapshot).then(() => this.available(accountId, snapshot));
     const now = this.#now();
-    const stale = now >= account.dueAt + STALE_PERIODS * this.#refreshMs;
+    // Back from idle with a figure due: other nodes may have spent meanwhile, and a burst admitted on the old
+    // figure could overshoot by all of it (a node idle 1.5–3.5 s admitted a burst 4.7 cents past a 20-cent grant).
+    // A busy account is never idle, so queued periodic reads do not hold its requests.
+    const backFromIdle = now - account.lastAskedAt >= this.#refreshMs && now >= account.dueAt;
+    account.lastAskedAt = now;
+    const stale = backFromIdle || now >= account.dueAt + STALE_PERIODS * this.#refreshMs;
     if (account.seen !== snapshot) {
       account.seen = snapshot;
       void this.#refresh(accountId, account);
@@ -105,9 +113,15 @@ export class CreditLedger {
         void this.#refresh(accountId, account);
       }
     }
+    if (backFromIdle && account.inflight) {
+      const read = account.inflight;
+      account.idleRead = read;
+      void read.finally(() => { if (account.idleRead === read) account.idleRead = undefined; });
+    }
     const headroom = account.balance - account.reserved;
-    // A refusal the read under way may overturn (a grant), or an admission on a stale figure, waits for it.
-    if (account.inflight && (headroom <= 0n || stale)) return settledWithin(account.inflight, this.#readWaitMs).then(() => account.balance - account.reserved);
+    // A refusal the read under way may overturn (a grant), or an admission on a stale figure — the rest of a burst
+    // that came back from idle included — waits for it.
+    if (account.inflight && (headroom <= 0n || stale || account.idleRead !== undefined)) return settledWithin(account.inflight, this.#readWaitMs).then(() => account.balance - account.reserved);
     return headroom;
   }
 
@@ -153,7 +167,7 @@ export class CreditLedger {
     let load = this.#loads.get(accountId);
     if (!load) {
       load = this.#fencedRead(accountId, (balance) => {
-        this.#accounts.set(accountId, { balance, reserved: 0n, seen: snapshot, dueAt: this.#now() + this.#refreshMs, readAgain: false, inflight: undefined });
+        this.#accounts.set(accountId, { balance, reserved: 0n, seen: snapshot, dueAt: this.#now() + this.#refreshMs, readAgain: false, inflight: undefined, lastAskedAt: this.#now(), idleRead: undefined });
       }).finally(() => this.#loads.delete(accountId));
       this.#loads.set(accountId, load);
     }

@@ -209,7 +209,14 @@ test('a strict function reaches Claude as strict tool use on models with JSON ou
   const acyclic = { type: 'object', properties: { a: { $ref: '#/$defs/A' } }, required: ['a'], $defs: { A: { type: 'object', properties: { b: { $ref: '#/$defs/B' } } }, B: { type: 'string' } } };
   const kept = chatViaMessages.request({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'm', strict: true, parameters: acyclic } }] }, plan('claude-sonnet-4-6'));
   assert.equal((kept.body.tools as { strict?: boolean }[])[0]!.strict, true);
-  for (const schema of [map, tree, mutual, pointer]) {
+  // A long chain of definitions is no recursion, and is judged without deep recursion of the gateway's own.
+  const chain: Record<string, unknown> = {};
+  for (let i = 0; i < 20_000; i++) chain[`D${i}`] = i === 19_999 ? { type: 'string' } : { type: 'object', properties: { next: { $ref: `#/$defs/D${i + 1}` } } };
+  const long = chatViaMessages.request({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'm', strict: true, parameters: { type: 'object', properties: { d: { $ref: '#/$defs/D0' } }, $defs: chain } } }] }, plan('claude-sonnet-4-6'));
+  assert.equal((long.body.tools as { strict?: boolean }[])[0]!.strict, true);
+  // A property named `$defs` is a property: a reference inside it is walked like any other.
+  const named = { type: 'object', properties: { $defs: { type: 'object', properties: { again: { $ref: '#' } } } } };
+  for (const schema of [map, tree, mutual, pointer, named]) {
     const sent = chatViaMessages.request({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'm', strict: true, parameters: schema } }] }, plan('claude-sonnet-4-6'));
     assert.deepEqual(sent.body.tools, [{ name: 'm', input_schema: schema }]);
   }

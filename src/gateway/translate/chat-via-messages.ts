@@ -171,40 +171,51 @@ function expressibleForClaude(schema: Json): boolean {
   // The definitions each node refers to; a reference of any other form (`#`, `#/properties/…`) may loop back into
   // the schema, so it is not carried at all.
   let foreign = false;
-  const refsOf = (node: unknown, into: Set<string>): Set<string> => {
-    if (Array.isArray(node)) for (const n of node) refsOf(n, into);
+  let map = false;
+  // One walk of a schema node: the definitions it refers to, whether it refers elsewhere, whether it holds a map.
+  // The schema's own `$defs`/`definitions` are walked as definitions, not as part of the root (a property may be
+  // named `$defs` deeper down: that one is walked like any other).
+  const walk = (node: unknown, into: Set<string>, root: boolean): Set<string> => {
+    if (Array.isArray(node)) {
+      for (const n of node) walk(n, into, false);
+      return into;
+    }
     const n = obj(node);
     if (!n) return into;
     if (typeof n.$ref === 'string') {
       if (defs.has(n.$ref)) into.add(n.$ref);
       else foreign = true;
     }
-    for (const [key, value] of Object.entries(n)) if (key !== '$defs' && key !== 'definitions') refsOf(value, into);
+    if (n.additionalProperties === true || obj(n.additionalProperties) !== undefined) map = true;
+    for (const [key, value] of Object.entries(n)) if (!(root && (key === '$defs' || key === 'definitions'))) walk(value, into, false);
     return into;
   };
-  const fine = (node: unknown): boolean => {
-    if (Array.isArray(node)) return node.every(fine);
-    const n = obj(node);
-    if (!n) return true;
-    if (n.additionalProperties === true || obj(n.additionalProperties) !== undefined) return false;
-    return Object.entries(n).every(([key, value]) => key === '$defs' || key === 'definitions' || fine(value));
-  };
-  const edges = new Map([...defs].map(([ref, part]) => [ref, refsOf(part, new Set())]));
-  refsOf(schema, new Set());
-  if (foreign) return false;
-  // Recursion among the definitions, direct (A → A) or through others (A → B → A).
-  const state = new Map<string, 'open' | 'done'>();
-  const cyclic = (ref: string): boolean => {
-    if (state.get(ref) === 'done') return false;
-    if (state.get(ref) === 'open') return true;
-    state.set(ref, 'open');
-    for (const next of edges.get(ref) ?? []) if (cyclic(next)) return true;
-    state.set(ref, 'done');
-    return false;
-  };
-  for (const [, part] of defs) if (!fine(part)) return false;
-  for (const ref of defs.keys()) if (cyclic(ref)) return false;
-  return fine(schema);
+  const edges = new Map([...defs].map(([ref, part]) => [ref, walk(part, new Set(), false)]));
+  walk(schema, new Set(), true);
+  if (foreign || map) return false;
+  // Recursion among the definitions, direct (A → A) or through others (A → B → A): a definition is settled once
+  // all it refers to are; any left unsettled are on a cycle (Kahn's order, no recursion however long the chain).
+  const waiting = new Map([...edges].map(([ref, to]) => [ref, to.size]));
+  const referrers = new Map<string, string[]>();
+  for (const [ref, to] of edges) {
+    for (const target of to) {
+      const list = referrers.get(target);
+      if (list) list.push(ref);
+      else referrers.set(target, [ref]);
+    }
+  }
+  const ready = [...waiting].filter(([, n]) => n === 0).map(([ref]) => ref);
+  let settled = 0;
+  while (ready.length > 0) {
+    const ref = ready.pop()!;
+    settled++;
+    for (const referrer of referrers.get(ref) ?? []) {
+      const left = waiting.get(referrer)! - 1;
+      waiting.set(referrer, left);
+      if (left === 0) ready.push(referrer);
+    }
+  }
+  return settled === defs.size;
 }
 
 const UNSUPPORTED_CONSTRAINTS = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'minLength', 'maxLength', 'maxItems', 'uniqueItems', 'minProperties', 'maxProperties',
