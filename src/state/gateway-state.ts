@@ -292,7 +292,9 @@ export class GatewayState {
     for (const [seq, until] of this.#gaps) {
       if (until > now) continue;
       this.#gaps.delete(seq);
-      if (this.#abandonedGaps.size < MAX_GAPS) this.#abandonedGaps.set(seq, now + ABANDONED_GAP_MS);
+      // Full (rolled-back seqs, which no notification ever names, fill it): the oldest makes room for the newest.
+      if (this.#abandonedGaps.size >= MAX_GAPS) this.#abandonedGaps.delete(this.#abandonedGaps.keys().next().value!);
+      this.#abandonedGaps.set(seq, now + ABANDONED_GAP_MS);
     }
     for (const [seq, until] of this.#abandonedGaps) if (until <= now) this.#abandonedGaps.delete(seq);
     for (;;) {
