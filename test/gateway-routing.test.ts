@@ -105,10 +105,17 @@ describe('gateway routing and failover (sqlite)', () => {
     const failover = await gw(h, '/v1/chat/completions', { token: limited, body: { model: 'ngrok/auto', messages: [{ role: 'user', content: 'hello!' }] } });
     assert.deepEqual([failover.status, failover.headers.get('ngrok-aig-model'), failover.headers.get('ngrok-aig-attempts')], [200, 'claude-haiku-5-5', '2'], failover.text);
     assert.equal(failover.headers.get('ngrok-aig-rejected-models'), null, 'models passed over were never asked for');
-    // The request's `models` come after the chosen ones.
-    const nothing = (await h.accessKey(await h.configuration({ access: { providers: { allow: ['openai'] }, models: { allow: ['gpt-4o'] } } }))).token;
-    const withFallback = await gw(h, '/v1/chat/completions', { token: nothing, body: { model: 'ngrok/auto', models: ['gpt-4o'], messages: [{ role: 'user', content: 'hello!' }] } });
-    assert.deepEqual([withFallback.status, withFallback.headers.get('ngrok-aig-model')], [200, 'gpt-4o'], withFallback.text);
+    // The request's `models` come after the chosen ones: when every chosen model fails, the fallback serves.
+    const failing = await keyWith([
+      { provider: 'openai', steps: [user('sk-500')] },
+      { provider: 'anthropic', steps: [user('sk-529-anth')] },
+      { model: 'openai:gpt-4o', steps: [user('sk-good-a')] },
+    ]);
+    const withFallback = await gw(h, '/v1/chat/completions', { token: failing, body: { model: 'ngrok/auto', models: ['gpt-4o'], messages: [{ role: 'user', content: 'hello!' }] } });
+    assert.deepEqual([withFallback.status, withFallback.headers.get('ngrok-aig-model'), withFallback.headers.get('ngrok-aig-attempts'), withFallback.headers.get('ngrok-aig-rejected-models')], [200, 'gpt-4o', '3', null], withFallback.text);
+    // And when automatic selection finds nothing that fits (audio here), the fallback is the answer.
+    const audioFallback = await gw(h, '/v1/chat/completions', { token: managed, body: { model: 'ngrok/auto', models: ['gpt-4o'], messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }] } });
+    assert.deepEqual([audioFallback.status, audioFallback.headers.get('ngrok-aig-model')], [200, 'gpt-4o'], audioFallback.text);
     // The fallback list is checked as without automatic selection; a fallback that cannot serve is reported.
     for (const models of ['gpt-4o', [3], ['ngrok/auto']]) {
       const bad = await gw(h, '/v1/chat/completions', { token: managed, body: { model: 'ngrok/auto', models, messages: [{ role: 'user', content: 'hello!' }] } });

@@ -179,7 +179,7 @@ function requestedNames(model: unknown, models: unknown): string[] {
   // Automatic selection (auto-select.ts) is the pipeline's, for `model` on the surfaces that have it; what reaches here
   // names no model, or names ngrok/auto where it cannot be.
   if (list.length === 0) {
-    throw tollgateError('badRequestBody', { reason: '"model" is required on this endpoint: name a model such as "gpt-4o" or "openai:gpt-4o".' });
+    throw tollgateError('badRequestBody', { reason: '"model" is required on this endpoint: name a model such as "gpt-4o", "claude-sonnet-4-6" or "openai:gpt-4o".' });
   }
   for (const name of list) {
     if (name.toLowerCase() === AUTO_MODEL) {

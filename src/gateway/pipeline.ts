@@ -143,7 +143,10 @@ function inlineStoredItems(ctx: RequestContext): void {
   ctx.rawBody = Buffer.from(JSON.stringify(inlined));
 }
 
-/** Stages 3–4: ordered candidates serving the request's surface, filtered by the key's scope. */
+/**
+ * Stages 3–4: ordered candidates serving the request's surface, filtered by the key's scope. `model` null: the
+ * `models` alone (automatic selection's fallbacks; undefined would take the body's `model` again).
+ */
 function scopedCandidates(ctx: RequestContext, model: unknown = ctx.body!.model, models: unknown = ctx.body!.models): Candidate[] {
   const { deps, body, account, configuration } = ctx;
   const skipped: string[] = [];
@@ -192,7 +195,7 @@ function autoCandidates(ctx: RequestContext): Candidate[] {
   }
   if (fallbacks.length > 0) {
     const seen = new Set(picked.map((c) => `${c.provider.id}\u0000${c.modelId.toLowerCase()}`));
-    const more = picked.length > 0 ? tryScoped(ctx, fallbacks) : scopedCandidates(ctx, undefined, fallbacks);
+    const more = picked.length > 0 ? tryScoped(ctx, fallbacks) : scopedCandidates(ctx, null, fallbacks);
     for (const c of more) if (!seen.has(`${c.provider.id}\u0000${c.modelId.toLowerCase()}`)) picked.push(c);
   }
   if (picked.length === 0) {
@@ -207,7 +210,7 @@ function autoCandidates(ctx: RequestContext): Candidate[] {
  */
 function tryScoped(ctx: RequestContext, models: string[]): Candidate[] {
   try {
-    return scopedCandidates(ctx, undefined, models);
+    return scopedCandidates(ctx, null, models);
   } catch (error) {
     if (!(error instanceof TollgateError)) throw error;
     ctx.rejectedModels = headerText(models.join(', '));
