@@ -131,8 +131,11 @@ const SIMPLE = /\b(regex|regular expression|convert \d|how many [^\n]{0,40}? in|
 
 /** The band the prompt needs: simple → low; ordinary professional work → medium; hard reasoning and long-form writing → high. */
 export function neededBand(body: Record<string, unknown>, surface: ApiSurface): Band {
+  return bandOfAsk(promptView(body, surface).ask, surface);
+}
+
+function bandOfAsk(whole: string, surface: ApiSurface): Band {
   if (!MODEL_OPTIONAL.has(surface)) return 'low';
-  const whole = promptView(body, surface).ask;
   const ask = whole.length <= RATED_CHARS ? whole : `${whole.slice(0, RATED_CHARS / 2)}\n${whole.slice(-RATED_CHARS / 2)}`;
   if (HARD.test(ask)) return 'high';
   if (WRITING.test(ask) && !SHORT_FORM.test(ask)) return 'high';
@@ -157,8 +160,9 @@ function askedOutput(body: Record<string, unknown>): number {
  * Whether the key may use them and has credentials for them is the caller's to check.
  */
 export function autoSelectionOrder(catalog: Catalog, body: Record<string, unknown>, surface: ApiSurface): { band: Band; addresses: string[] } {
-  const band = neededBand(body, surface);
+  // One walk of the body for both the band and the fit.
   const view = promptView(body, surface);
+  const band = bandOfAsk(view.ask, surface);
   // Three characters a token: an estimate on the safe side, without tokenising the prompt on the request path.
   const needed = Math.ceil(view.chars / 3) + askedOutput(body);
   const wantsEmbedding = surface === 'embeddings';

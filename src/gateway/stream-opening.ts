@@ -6,7 +6,7 @@
 // until its first event past those (at most PREAMBLE_HOLD_MS, after which the stream is committed as it is).
 import { StringDecoder } from 'node:string_decoder';
 import type { FailureKind } from './meter.ts';
-import { parseJson } from './formats/types.ts';
+import { obj, parseJson } from './formats/types.ts';
 
 const PREAMBLE = new Set(['response.created', 'response.in_progress', 'message_start', 'ping']);
 
@@ -21,7 +21,6 @@ export type Opening = 'preamble' | 'content' | { failure: FailureKind; quotaExha
 const CLIENT_FAULTS = new Set(['invalid_request_error', 'invalid_prompt', 'context_length_exceeded', 'content_filter', 'content_policy_violation', 'request_too_large']);
 const RATE_LIMITS = new Set(['rate_limit_error', 'rate_limit_exceeded', 'too_many_requests', 'tokens_exceeded', 'requests']);
 
-const obj = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : undefined);
 
 /**
  * A failure event's kind, from its error's own `type` and `code` (never from its free text: a `response.failed`
