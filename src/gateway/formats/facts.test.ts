@@ -194,3 +194,19 @@ test('xAI reasoning tokens, reported beside completion_tokens (the total adds al
   const o = openai.factsFromJson({ ...chat, usage: { prompt_tokens: 10, completion_tokens: 300, total_tokens: 310, completion_tokens_details: { reasoning_tokens: 256 } } }, 'chat-completions').usage!;
   assert.deepEqual([o.outputTokens, o.reasoningTokens], [300, 256]);
 });
+
+test('thinking counted only in total_tokens (Gemini\'s OpenAI-compatible API) is output, in JSON answers and streams', () => {
+  // gemini-2.5-pro: 20 in, 151 visible out, 382 thinking only the total shows. Billing 151 would be 3.5× too low.
+  const gemini = { prompt_tokens: 20, completion_tokens: 151, total_tokens: 553 };
+  const u = openai.factsFromJson({ ...chat, usage: gemini }, 'chat-completions').usage!;
+  assert.deepEqual([u.inputTokens, u.outputTokens, u.reasoningTokens], [20, 533, 382]);
+  const facts: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
+  openai.onStreamEvent(facts, '', JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [], usage: gemini }), 'chat-completions', false);
+  assert.deepEqual([facts.usage!.outputTokens, facts.usage!.reasoningTokens], [533, 382]);
+  // The Responses naming, the same way.
+  const r = openai.factsFromJson({ output: [], usage: { input_tokens: 20, output_tokens: 151, total_tokens: 553 } }, 'responses').usage!;
+  assert.deepEqual([r.outputTokens, r.reasoningTokens], [533, 382]);
+  // A total below the parts (a relay's rounding, a lie) takes nothing away.
+  const low = openai.factsFromJson({ ...chat, usage: { prompt_tokens: 20, completion_tokens: 151, total_tokens: 100 } }, 'chat-completions').usage!;
+  assert.deepEqual([low.outputTokens, low.reasoningTokens], [151, 0]);
+});

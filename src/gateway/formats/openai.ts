@@ -17,23 +17,35 @@ export function openaiUsage(u: unknown): ReportedUsage | undefined {
   // Relays in front of many providers (one-api / new-api) write both namings, the unused one as zeros: the
   // Responses naming counts only when it counts something or stands alone.
   if (('input_tokens' in usage || 'output_tokens' in usage) && (!chatNaming || num(usage.input_tokens) + num(usage.output_tokens) > 0)) {
+    const input = num(usage.input_tokens);
+    const unlisted = unlistedOutput(usage.total_tokens, input, num(usage.output_tokens));
     return {
-      inputTokens: num(usage.input_tokens), outputTokens: num(usage.output_tokens),
+      inputTokens: input, outputTokens: num(usage.output_tokens) + unlisted,
       cacheReadTokens: num(obj(usage.input_tokens_details)?.cached_tokens), cacheWriteTokens: 0,
-      reasoningTokens: num(obj(usage.output_tokens_details)?.reasoning_tokens),
+      reasoningTokens: Math.max(num(obj(usage.output_tokens_details)?.reasoning_tokens), unlisted),
     };
   }
   if (!chatNaming) return undefined;
   const input = num(usage.prompt_tokens);
   const completion = num(usage.completion_tokens);
-  const reasoning = num(obj(usage.completion_tokens_details)?.reasoning_tokens);
+  const unlisted = unlistedOutput(usage.total_tokens, input, completion);
   return {
-    // xAI counts reasoning beside completion_tokens, not in it (its total adds the three up); OpenAI counts it in.
-    inputTokens: input, outputTokens: reasoning > 0 && num(usage.total_tokens) === input + completion + reasoning ? completion + reasoning : completion,
+    inputTokens: input, outputTokens: completion + unlisted,
     // DeepSeek reports its cache hits at the top level (`prompt_cache_hit_tokens`), not in the details.
     cacheReadTokens: num(obj(usage.prompt_tokens_details)?.cached_tokens) || num(usage.prompt_cache_hit_tokens), cacheWriteTokens: 0,
-    reasoningTokens: reasoning,
+    reasoningTokens: Math.max(num(obj(usage.completion_tokens_details)?.reasoning_tokens), unlisted),
   };
+}
+
+/**
+ * Tokens the total counts beyond input and output: reasoning a provider left out of its output count. OpenAI counts
+ * reasoning inside `completion_tokens` (the total is the sum of the two); xAI reports it beside, in the details, and
+ * Gemini's OpenAI-compatible API not at all — only its total includes the thinking. Either way it was generated,
+ * and the provider bills it as output.
+ */
+function unlistedOutput(total: unknown, input: number, output: number): number {
+  const extra = num(total) - input - output;
+  return extra > 0 ? extra : 0;
 }
 
 /**
