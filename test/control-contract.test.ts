@@ -79,6 +79,18 @@ for (const kind of STORE_KINDS) {
       assert.equal((bom.json() as { name: string }).name, 'bom-é');
     });
 
+    test('the answers\' uris come from a valid Host only: a Host that would point nextPageUri elsewhere is a 400', async () => {
+      await control.call('POST', '/access-keys', { name: 'one' });
+      await control.call('POST', '/access-keys', { name: 'two' });
+      const get = (host: string) => control.app.inject({ method: 'GET', url: '/access-keys?limit=1', headers: { authorization: `Bearer ${control.token}`, host } });
+      for (const host of ['attacker.example:443/x#', 'a b', 'evil.example@tollgate', 'x:99999999']) expectError(await get(host), 400, 'ERR_NGROK_27606');
+      for (const [host, base] of [['gateway.internal:8081', 'http://gateway.internal:8081'], ['[::1]:8081', 'http://[::1]:8081'], ['10.0.0.7', 'http://10.0.0.7']]) {
+        const res = await get(host!);
+        assert.equal(res.statusCode, 200, host);
+        assert.ok((res.json() as { nextPageUri: string }).nextPageUri.startsWith(`${base}/access-keys?`), host);
+      }
+    });
+
     test('unknown paths are 404 and unsupported methods on known paths are 405', async () => {
       expectError(await control.call('GET', '/no-such-thing'), 404, 'ERR_NGROK_27611');
       const put = await control.call('PUT', '/access-keys');

@@ -105,8 +105,18 @@ function bearer(request: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
+/** RFC 9112 §3.2's `host [ ":" port ]`: a name or an IPv4 address (unreserved characters), or a bracketed IPv6 one. */
+const HOST_HEADER = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The answers' `uri`s and `nextPageUri` are built from the Host the client sent (or the configured public URL).
+ * Any other value (`evil.example/x#`, `a b`) would make a client that follows `nextPageUri` send its API key
+ * elsewhere: a 400, as RFC 9112 asks for an invalid Host.
+ */
 export function baseUrlOf(request: FastifyRequest, config: Config): string {
-  return config.publicApiUrl ?? `${request.protocol}://${request.host}`;
+  if (config.publicApiUrl) return config.publicApiUrl;
+  if (!HOST_HEADER.test(request.host)) throw new TollgateError(Errors.validationFailed, { reason: 'The Host header must be a host name or address with an optional port.' });
+  return `${request.protocol}://${request.host}`;
 }
 
 export async function buildControlApp(deps: ControlDeps, factories: readonly HandlerFactory[], extensions: readonly RouteExtension[] = []): Promise<FastifyInstance> {
