@@ -38,6 +38,12 @@ async function announcedWrite(deps: ControlDeps, accountId: string, keyId: strin
 
 export function accessKeyHandlers(deps: ControlDeps): HandlerTable {
   const { db } = deps.store;
+  /** The key as stored now: a 404 when a DELETE committed in between (the request is answered, never a 500). */
+  const existingAccessKey = async (accountId: string, id: string): Promise<repo.AccessKeyRow> => {
+    const row = await repo.getAccessKey(db, accountId, id);
+    if (!row) throw notFound('Access key', id);
+    return row;
+  };
   return {
     async ListAIGatewayAccessKeys(call: Call) {
       const q = call.query as { beforeId?: string; limit?: number; accessKeyConfigurationId?: string };
@@ -51,7 +57,7 @@ export function accessKeyHandlers(deps: ControlDeps): HandlerTable {
       const id = newId('accessKey');
       await announcedWrite(deps, accountId, id, body.accessKeyConfigurationId, (trx) =>
         repo.insertAccessKey(trx, { ...newTokenKeyRow(call.principal, id, token, body), configurationId: body.accessKeyConfigurationId ?? null }));
-      return accessKeyView(call.base, (await repo.getAccessKey(db, accountId, id))!, token);
+      return accessKeyView(call.base, await existingAccessKey(accountId, id), token);
     },
     async GetAIGatewayAccessKey(call: Call) {
       const row = await repo.getAccessKey(db, call.principal.accountId, call.params.id!);
@@ -64,12 +70,14 @@ export function accessKeyHandlers(deps: ControlDeps): HandlerTable {
       const body = call.body as AccessKeyUpdate;
       if (!(await repo.getAccessKey(db, accountId, id))) throw notFound('Access key', id);
       await announcedWrite(deps, accountId, id, body.accessKeyConfigurationId, async (trx) => {
-        await repo.updateAccessKey(trx, accountId, id, {
+        // Deleted since the check above (PostgreSQL serves the two at once): a 404, not a 500.
+        const updated = await repo.updateAccessKey(trx, accountId, id, {
           ...tokenKeyPatch(call.principal, body),
           ...(body.accessKeyConfigurationId !== undefined ? { configurationId: body.accessKeyConfigurationId } : {}),
         });
+        if (!updated) throw notFound('Access key', id);
       });
-      return accessKeyView(call.base, (await repo.getAccessKey(db, accountId, id))!);
+      return accessKeyView(call.base, await existingAccessKey(accountId, id));
     },
     async DeleteAIGatewayAccessKey(call: Call) {
       const { accountId } = call.principal;

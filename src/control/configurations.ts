@@ -124,13 +124,15 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
       if (name === null) throw new TollgateError(Errors.fieldRequired, { field: 'name' });
       const announce = await withAccountLock(deps.store, accountId, async (trx) => {
         const written = router ? await writeRouter(trx, deps, call.principal, router) : undefined;
-        await updateOwned(trx, 'accessKeyConfigurations', accountId, id, {
+        // Deleted since the check above (PostgreSQL serves the two at once): a 404, and its new inline keys rolled back.
+        const updated = await updateOwned(trx, 'accessKeyConfigurations', accountId, id, {
           ...text,
           ...(name !== undefined ? { name } : {}),
           ...(access !== undefined ? { access: repo.jsonColumn(access) } : {}),
           ...(router !== undefined ? { router: repo.jsonColumn(written?.stored ?? null) } : {}),
           ...updatedStamp(apiKeyId),
         });
+        if (!updated) throw notFound('Access key configuration', id);
         return record(call, id, written?.createdKeys ?? [], trx);
       });
       announce();
