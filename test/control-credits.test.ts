@@ -170,7 +170,7 @@ for (const kind of STORE_KINDS) {
     };
     const sessionCompleted = (id: string, accountId: string, cents: number, paymentStatus = 'paid', paymentIntent: string | null = null) => ({
       id: `evt_${id}`, object: 'event', type: 'checkout.session.completed', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
-      data: { object: { id, object: 'checkout.session', payment_status: paymentStatus, client_reference_id: accountId, amount_total: cents, payment_intent: paymentIntent, metadata: { tollgate_account_id: accountId, amount_cents: String(cents) } } },
+      data: { object: { id, object: 'checkout.session', payment_status: paymentStatus, client_reference_id: accountId, currency: 'usd', amount_subtotal: cents, amount_total: cents, payment_intent: paymentIntent, metadata: { tollgate_account_id: accountId, amount_cents: String(cents) } } },
     });
     /** This account's purchased grants' receipts, newest first. */
     const receipts = async (): Promise<(string | null | undefined)[]> => {
@@ -254,6 +254,24 @@ for (const kind of STORE_KINDS) {
       expectError(unsigned, 400, 'ERR_NGROK_27606');
       assert.equal((await deliver(sessionCompleted('cs_test_unpaid', control.accountId, 9900, 'unpaid'))).statusCode, 200);
       assert.equal(await balance(), start);
+    });
+
+    test('a paid session grants US cents only: another currency, or an amount its items do not cost, grants nothing', async () => {
+      const start = await balance();
+      const session = (id: string, fields: Record<string, unknown>) => {
+        const event = sessionCompleted(id, control.accountId, 5000);
+        Object.assign(event.data.object, fields);
+        return event;
+      };
+      // A Payment Link on the same Stripe account, naming the account: ¥5,000 is not $50.00.
+      const link = { metadata: {}, currency: 'jpy', amount_subtotal: 5000, amount_total: 5000 };
+      assert.equal((await deliver(session('cs_test_yen', link))).statusCode, 200);
+      // Tollgate's metadata on a session whose items cost something else.
+      assert.equal((await deliver(session('cs_test_mismatch', { amount_subtotal: 500, amount_total: 500 }))).statusCode, 200);
+      assert.equal(await balance(), start);
+      // The same link in USD grants what was paid for the items, tax left out.
+      assert.equal((await deliver(session('cs_test_link_usd', { ...link, currency: 'usd', amount_subtotal: 1000, amount_total: 1080, total_details: { amount_tax: 80 } }))).statusCode, 200);
+      assert.equal(await balance(), start + 1000);
     });
 
     test('a saved-card purchase that Stripe confirms at once is 200 succeeded and grants', async () => {

@@ -199,7 +199,18 @@ async function awaitingCardholder(deps: ControlDeps, intent: Stripe.PaymentInten
 async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session): Promise<void> {
   if (session.payment_status !== 'paid') return; // async methods settle later with async_payment_succeeded
   const accountId = session.metadata?.[ACCOUNT_KEY] ?? session.client_reference_id;
-  const cents = Number(session.metadata?.amount_cents ?? session.amount_total);
+  // Credits are US cents. Another session on the same Stripe account (a Payment Link naming an account as its
+  // client_reference_id) may be in any currency and priced anyhow: ¥5,000 must not become $50.00 of credit.
+  // Tollgate's own sessions carry their amount, which their one line item must cost; others grant what was paid
+  // for the items (before tax).
+  const tollgateAmount = session.metadata?.amount_cents;
+  const cents = tollgateAmount !== undefined
+    ? (session.amount_subtotal === Number(tollgateAmount) ? Number(tollgateAmount) : NaN)
+    : (session.amount_total ?? NaN) - (session.total_details?.amount_tax ?? 0);
+  if (session.currency !== 'usd') {
+    deps.logger.warn({ session: session.id, currency: session.currency }, 'paid checkout session not in USD; no credits granted');
+    return;
+  }
   if (!accountId || !Number.isSafeInteger(cents) || cents <= 0 || !(await accountExists(deps.store.db, accountId))) {
     deps.logger.warn({ session: session.id }, 'paid checkout session without a known account or amount; no credits granted');
     return;
