@@ -181,6 +181,9 @@ describe('translation: Messages requests served over chat completions (sqlite)',
     assert.ok(counted.data.input_tokens > 5 && counted.data.input_tokens < 60, String(counted.data.input_tokens));
     assert.deepEqual([counted.response.headers.get('ngrok-aig-attempts'), counted.response.headers.get('ngrok-aig-model')], ['0', 'gpt-4o']);
     assert.equal(h.fake.requests.length, sent, 'no provider was asked');
+    // A model name no header can carry as is goes percent-encoded, as on every other answer (it was a 500).
+    const unicode = await anthropic.messages.countTokens({ model: 'openai:gpt-€é', messages: [{ role: 'user', content: 'x' }] }).withResponse();
+    assert.equal(unicode.response.headers.get('ngrok-aig-model'), 'gpt-%E2%82%AC%C3%A9');
     // A model the gateway cannot reach at all keeps its refusal.
     await assert.rejects(anthropic.messages.countTokens({ model: 'nope:gpt-4o', messages: [{ role: 'user', content: 'x' }] }), Anthropic.BadRequestError);
   });

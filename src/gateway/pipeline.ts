@@ -239,7 +239,7 @@ async function countedHere(ctx: RequestContext): Promise<boolean> {
   if (ctx.clientGone || ctx.res.headersSent) return true;
   const headers = baseHeaders(ctx.requestId);
   headers[H_ATTEMPTS] = '0';
-  headers[H_MODEL] = served.modelId;
+  headers[H_MODEL] = headerText(served.modelId);
   headers['request-id'] = ctx.requestId;
   writeJson(ctx.res, 200, headers, JSON.stringify({ input_tokens: tokens }));
   ctx.endedAt = performance.now();
