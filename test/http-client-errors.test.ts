@@ -142,6 +142,39 @@ describe('bodies nobody will read', () => {
     });
   }
 
+  /**
+   * Sends `head` and a body of `bytes` paced over ~`ms`, reading nothing until all of it is sent — as the official
+   * SDKs do — then resolves with the answer's status line ('' when the connection was reset under it).
+   */
+  function uploadThenRead(url: string, head: string, bytes: number, ms: number): Promise<string> {
+    const { hostname, port } = new URL(url);
+    return new Promise((resolve) => {
+      let answer = '';
+      const socket = connect(Number(port), hostname, async () => {
+        socket.pause();
+        socket.write(head);
+        const slices = 20;
+        const slice = Buffer.alloc(Math.ceil(bytes / slices), 120);
+        for (let i = 0; i < slices && !socket.destroyed; i++) {
+          socket.write(slice);
+          await new Promise((r) => setTimeout(r, ms / slices));
+        }
+        socket.on('data', (data: Buffer) => { answer += data.toString('latin1'); });
+        socket.resume();
+      });
+      socket.on('error', () => { /* a reset: resolved at close with what was read */ });
+      socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''));
+      setTimeout(() => socket.destroy(), 10_000).unref();
+    });
+  }
+
+  test('a body over the limit, sent whole before the answer is read (as SDKs send), still gets its 413', async () => {
+    const bytes = 33 * 1024 * 1024;
+    const head = `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${(await h.accessKey()).token}\r\ncontent-type: application/json\r\ncontent-length: ${bytes}\r\n\r\n`;
+    // 1.5 s of sending: the connection used to be reset 0.5 s after the refusal, and the client read nothing.
+    assert.match(await uploadThenRead(h.gatewayUrl, head, bytes, 1500), /^HTTP\/1\.1 413 /);
+  });
+
   test('an anonymous upload is answered 401 and its connection closed, on both planes', async () => {
     for (const [url, path] of [[h.gatewayUrl, '/v1/chat/completions'], [h.apiUrl, '/providers']] as const) {
       const { statusLine, ms } = await endlessUpload(url, `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000000000\r\n\r\n`);

@@ -24,15 +24,36 @@ function destroySocket(req: IncomingMessage): void {
 
 /** How long a connection still reads (and drops) a body after the answer that refused it, before it is closed. */
 const LINGER_MS = 500;
+/**
+ * A body of a size a client may well send whole before reading any answer (an SDK posting 33 MiB to a 32 MiB
+ * limit: the official SDKs do) is read and dropped for up to this long instead, so the refusal reaches it: closed
+ * under it, the client sees a reset — a connection error its SDK retries three times with the same body — and
+ * never the 413. Larger or undeclared bodies get the short linger.
+ */
+const DRAIN_MS = 5000;
+const DRAIN_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
- * For an answer given before the request's body was read (401, 404, 413…): `connection: close`, then the socket
- * is destroyed shortly after the answer is out, so a client streaming gigabytes no one will read cannot keep
- * the server reading them. The short linger lets the answer reach a client still sending (closing at once
- * with unread data would reset the connection under it).
+ * For an answer given before the request's body was read (401, 404, 413…), so that a client streaming gigabytes
+ * no one will read cannot keep the server reading them:
+ * - a declared body up to DRAIN_MAX_BYTES is read and dropped (node does that for an answered request on a kept
+ *   connection) for at most DRAIN_MS, then the connection is destroyed unless the body has ended by then;
+ * - any other gets `connection: close`, which makes node close the connection as soon as the answer is written.
+ * Node closes a `connection: close` answer's socket at once, with the body unread: the reset reaches the client
+ * before the answer when it reads only after sending, as the SDKs do.
  */
 export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
   if (req.complete) return;
+  const declared = Number(req.headers['content-length']);
+  if (declared > 0 && declared <= DRAIN_MAX_BYTES) {
+    res.once('finish', () => {
+      if (req.complete) return;
+      const timer = setTimeout(destroySocket, DRAIN_MS, req).unref();
+      // Ended in time: the connection is an ordinary kept-alive one again (its idle timeout applies).
+      req.once('end', () => clearTimeout(timer));
+    });
+    return;
+  }
   res.setHeader('connection', 'close');
   res.once('finish', () => {
     if (!req.complete) setTimeout(destroySocket, LINGER_MS, req).unref();
