@@ -196,6 +196,12 @@ describe('gateway front door (sqlite)', () => {
       assert.equal(limit.status, 400);
       assert.match(limit.text, /ERR_NGROK_3801.*must be an integer/);
     }
+    // A `stream` that is not a boolean: a lenient server would stream for "true" or 1, unmetered by the gateway.
+    for (const [path, body] of [['/v1/chat/completions', { model: 'gpt-4o', stream: 'true', messages: [] }], ['/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 10, stream: 1, messages: [] }], ['/v1/responses', { model: 'gpt-4o', stream: 'false', input: 'hi' }]] as const) {
+      const stream = await gw(h, path, { token, body });
+      assert.equal(stream.status, 400);
+      assert.match(stream.text, /ERR_NGROK_3801.*\\"stream\\" must be true or false/);
+    }
     // What the client's API requires, whichever model would serve it (a translated `messages` string went out as an
     // empty conversation).
     for (const [path, body, reason] of [['/v1/messages', { model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }, '"max_tokens" is required'], ['/v1/messages', { model: 'gpt-4o', max_tokens: 10, messages: 'hello' }, '"messages" must be an array'], ['/v1/chat/completions', { model: 'gpt-4o' }, '"messages" must be an array of messages, and is required']] as const) {

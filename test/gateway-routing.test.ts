@@ -739,6 +739,9 @@ describe('gateway routing and failover (sqlite)', () => {
     const rows = await h.usage(emb.response.headers.get('ngrok-aig-request-id')!, 1);
     assert.equal(rows[0]!.inputTokens, 17);
     assert.equal(rows[0]!.model, 'text-embedding-3-small');
+    // Embeddings answer in one JSON body whatever `stream` says: not recorded as a stream.
+    const streamed = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['a'], stream: true } as OpenAI.EmbeddingCreateParams).withResponse();
+    assert.equal((await h.usage(streamed.response.headers.get('ngrok-aig-request-id')!, 1))[0]!.isStreaming ? 1 : 0, 0);
     const comp = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'say hi' });
     assert.match(comp.choices[0]!.text, /fake/);
   });

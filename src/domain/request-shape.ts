@@ -8,6 +8,9 @@ import type { ApiSurface } from '../catalog/types.ts';
  * account's maxOutputTokens: when set, the gateway adds it as the limit a request leaves out (params.ts).
  */
 export function requestShapeProblem(body: Record<string, unknown>, surface: ApiSurface, outputCap: number | null): string | undefined {
+  // The gateway relays and meters an answer as a stream only for `true`; a lenient server reads "true" or 1 as true
+  // too, and its stream would then reach the client as one unmetered body (0 output tokens recorded).
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') return '"stream" must be true or false.';
   if (surface === 'chat-completions' || surface === 'messages' || surface === 'count-tokens') {
     if (!Array.isArray(body.messages)) return `"messages" must be an array of messages${body.messages === undefined ? ', and is required' : ''}.`;
   }

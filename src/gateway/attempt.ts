@@ -204,7 +204,8 @@ function isEventStream(headers: IncomingHttpHeaders): boolean {
 
 export async function runAttempts(ctx: RequestContext, attempts: readonly AttemptPlan[]): Promise<void> {
   const settings = ctx.account!.settings;
-  const isStreaming = ctx.body!.stream === true;
+  // Embeddings and token counts answer in one JSON body whatever `stream` says: recorded as not streamed.
+  const isStreaming = ctx.body!.stream === true && ctx.route.surface !== 'embeddings' && ctx.route.surface !== 'count-tokens';
   const records: AttemptRecord[] = [];
   armTotalTimer(ctx, settings.totalTimeoutMs);
   let verdict: Verdict = 'next';
