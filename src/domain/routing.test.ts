@@ -134,3 +134,17 @@ test('custom provider rule by slug or resource id', () => {
   const byId = config([{ provider: 'aigp_ollama', steps: [{ type: 'user', keys: [{ id: 'aigpk_c' }] }] }]);
   assert.deepEqual(summary(planAttempts(one('my-ollama:llama3.2', withKey), byId, withKey, managed)), ['aigpk_c']);
 });
+
+test('audio input is refused on the managed key of a model that takes it at a price the catalog lacks (3815); an account key serves it', () => {
+  const gemini = { ...managed, google: 'managed-google' };
+  const flash = one('gemini-2.5-flash', bare);
+  const audio = { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } };
+  const refused = planAttempts(flash, null, bare, gemini, { messages: [{ role: 'user', content: [{ type: 'text', text: 'transcribe' }, audio] }] });
+  assert.deepEqual(refused.attempts, []);
+  assert.equal(refused.problem?.code, 'ERR_NGROK_3815');
+  assert.match(refused.problem!.message, /Audio input is not allowed with managed credentials/);
+  // Text and images (priced as input tokens) pass; so does audio on the account's own key.
+  assert.deepEqual(summary(planAttempts(flash, null, bare, gemini, { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:,' } }] }] })), ['ngrok']);
+  const own = snapshot({ providerKeys: [{ id: 'aigpk_google', providerId: 'google', value: 'g-own' }] });
+  assert.deepEqual(summary(planAttempts(one('gemini-2.5-flash', own), null, own, gemini, { messages: [{ role: 'user', content: [audio] }] })), ['aigpk_google']);
+});

@@ -54,6 +54,28 @@ export interface ManagedAsk {
    * (`inference_geo`, 1.1 × for US-only): premiums the catalog does not price. */
   readonly speed?: unknown;
   readonly inference_geo?: unknown;
+  /** Chat `messages` / Responses `input`: read only for audio, on models that take it at a price the catalog lacks. */
+  readonly messages?: unknown;
+  readonly input?: unknown;
+}
+
+/**
+ * Whether a chat or Responses request sends audio (`input_audio` content parts). Providers bill audio input at its
+ * own price (Gemini 2.5 Flash: $1.00 per million tokens against $0.30 for text), which the catalog does not hold:
+ * on the managed credential it would be charged as text.
+ */
+function sendsAudio(ask: ManagedAsk): boolean {
+  for (const turns of [ask.messages, ask.input]) {
+    if (!Array.isArray(turns)) continue;
+    for (const turn of turns) {
+      const content = turn !== null && typeof turn === 'object' ? (turn as { content?: unknown }).content : undefined;
+      if (!Array.isArray(content)) continue;
+      for (const part of content) {
+        if (part !== null && typeof part === 'object' && (part as { type?: unknown }).type === 'input_audio') return true;
+      }
+    }
+  }
+  return false;
 }
 
 /** The premium option a request asks for that the catalog cannot price, if any (`speed`, `inference_geo`). */
@@ -155,6 +177,7 @@ class Planner {
     if (tool) return this.#note(tollgateError('managedHostedTool', { tool: tool.slice(0, 64) }));
     const premium = unpricedPremium(this.#ask);
     if (premium) return this.#note(tollgateError('managedPremium', { option: premium }));
+    if (c.catalogModel.inputModalities.includes('audio') && sendsAudio(this.#ask)) return this.#note(tollgateError('managedPremium', { option: 'Audio input' }));
     const tier = this.#ask.service_tier;
     const allowed = MANAGED_SERVICE_TIER[c.surface.format] ?? 'default';
     if (tier !== undefined && tier !== null && tier !== allowed) {
