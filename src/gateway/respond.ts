@@ -29,6 +29,7 @@ export function writeError(ctx: RequestContext, error: TollgateError, attempts =
   if (extra) Object.assign(headers, extra);
   // Answered before the body was read (401, 404, 413…) while more of it is still arriving: close the connection
   // rather than let node read and discard the rest — an unauthenticated caller could otherwise stream gigabytes.
-  closeAfterAnswer(ctx.req, res);
+  // An authenticated one (a 413) has its declared body drained a while, so its SDK reads the answer, not a reset.
+  closeAfterAnswer(ctx.req, res, ctx.key !== undefined);
   writeJson(res, error.status, headers, codecs[ctx.route.format].errorBody(error, ctx.requestId));
 }

@@ -36,16 +36,16 @@ const DRAIN_MAX_BYTES = 256 * 1024 * 1024;
 /**
  * For an answer given before the request's body was read (401, 404, 413…), so that a client streaming gigabytes
  * no one will read cannot keep the server reading them:
- * - a declared body up to DRAIN_MAX_BYTES is read and dropped (node does that for an answered request on a kept
- *   connection) for at most DRAIN_MS, then the connection is destroyed unless the body has ended by then;
- * - any other gets `connection: close`, which makes node close the connection as soon as the answer is written.
- * Node closes a `connection: close` answer's socket at once, with the body unread: the reset reaches the client
- * before the answer when it reads only after sending, as the SDKs do.
+ * - `drain` (the caller is known: an access key authenticated it): a declared body up to DRAIN_MAX_BYTES is read
+ *   and dropped (node does that for an answered request on a kept connection) for at most DRAIN_MS, then the
+ *   connection is destroyed unless the body has ended by then;
+ * - any other gets `connection: close`, which makes node close the connection as soon as the answer is written —
+ *   with the body unread, so the reset reaches a client that reads only after sending before the answer does.
  */
-export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
+export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse, drain = false): void {
   if (req.complete) return;
   const declared = Number(req.headers['content-length']);
-  if (declared > 0 && declared <= DRAIN_MAX_BYTES) {
+  if (drain && declared > 0 && declared <= DRAIN_MAX_BYTES) {
     res.once('finish', () => {
       if (req.complete) return;
       const timer = setTimeout(destroySocket, DRAIN_MS, req).unref();
