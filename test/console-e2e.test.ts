@@ -83,6 +83,11 @@ async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs
   }
 }
 
+/** Whether the element has the keyboard focus (the page's document, reached untyped: this program has no DOM types). */
+async function isFocused(l: Locator): Promise<boolean> {
+  return l.evaluate((el) => el === (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement);
+}
+
 function within(page: Page, role: 'group' | 'region' | 'form', name: string | RegExp): Locator {
   return page.getByRole(role, { name, exact: true });
 }
@@ -262,6 +267,59 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await shot(page, 'configuration-editor');
   });
 
+  await t.test('phone: a rule without a provider is caught beside its field; the error message never covers Save and closes', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await go(page, '#/configurations/new', 'New configuration');
+      await page.getByLabel('Configuration name').fill('phone check');
+      await page.getByRole('button', { name: 'Add routing rule' }).click();
+      const rule = within(page, 'group', 'Rule 1');
+      await rule.getByLabel('Provider', { exact: true }).selectOption('openai');
+      await page.getByRole('button', { name: 'Save configuration' }).click();
+      const status = page.getByTestId('status');
+      await status.filter({ hasText: 'needs at least one key' }).waitFor();
+      // Scrolled to the end, Save is not under the message.
+      await page.evaluate('window.scrollTo(0, document.documentElement.scrollHeight)');
+      const save = page.getByRole('button', { name: 'Save configuration' });
+      const box = (await save.boundingBox())!;
+      const onTop = await page.evaluate<boolean>(`(() => { const el = document.elementFromPoint(${box.x + box.width / 2}, ${box.y + box.height / 2}); return !!el && !!el.closest('button') && el.closest('button').textContent.includes('Save configuration'); })()`);
+      assert.equal(onTop, true, 'the status message covers Save configuration');
+      // × closes it, and so does Escape.
+      await status.getByRole('button', { name: 'Dismiss message' }).click();
+      await status.filter({ hasText: 'needs at least one key' }).waitFor({ state: 'detached', timeout: 2_000 });
+      await save.click();
+      await status.filter({ hasText: 'needs at least one key' }).waitFor();
+      await page.keyboard.press('Escape');
+      await status.filter({ hasText: 'needs at least one key' }).waitFor({ state: 'detached', timeout: 2_000 });
+      await save.click();
+      // The API's refusal names the rule as the editor does (Rule 1, not rules[0]) and sits in that rule.
+      await rule.getByRole('alert').filter({ hasText: /Rule 1, step 1: a "user" step needs at least one key/ }).waitFor();
+      await status.filter({ hasText: 'Rule 1, step 1' }).waitFor();
+      assert.doesNotMatch(await status.innerText(), /rules\[0\]/);
+      // Shown inline (role=alert) already: the status bar shows it without announcing it a second time.
+      assert.equal(await status.getByRole('status').getByText(/needs at least one key/).evaluate((el) => el.closest('[aria-hidden="true"]') !== null), true);
+
+      // A rule without a provider is checked in the browser: nothing sent, the message is on the field
+      // (invalid, described by it), and the focus goes there.
+      await page.getByRole('button', { name: 'Add routing rule' }).click();
+      const rule2 = within(page, 'group', 'Rule 2');
+      const posts: string[] = [];
+      const onRequest = (r: { method(): string; url(): string }) => { if (r.method() === 'POST') posts.push(r.url()); };
+      page.on('request', onRequest);
+      await save.click();
+      const provider = rule2.getByLabel('Provider', { exact: true });
+      await rule2.getByRole('alert').filter({ hasText: 'Rule 2: choose the provider' }).waitFor();
+      assert.equal(await provider.getAttribute('aria-invalid'), 'true');
+      assert.match(await provider.getAttribute('aria-describedby') ?? '', /-error/);
+      await poll('focus on the field to fix', async () => (await isFocused(provider)) || undefined, 2_000);
+      page.off('request', onRequest);
+      assert.deepEqual(posts, [], 'a rule without a provider is not sent');
+      assert.equal((await api<S['AIGatewayAccessKeyConfigurationList']>('GET', '/access-key-configurations')).body.aiGatewayAccessKeyConfigurations.length, 1);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 860 });
+    }
+  });
+
   await t.test('Access keys: create, copy the token once, edit and assign the configuration', async () => {
     await go(page, '#/keys', 'Access keys');
     await page.getByLabel('Name', { exact: true }).fill('e2e app');
@@ -279,6 +337,7 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     accessKeyId = created.id;
     await page.getByRole('button', { name: 'I have saved it' }).click();
     await assert.rejects(page.getByTestId('new-secret').waitFor({ timeout: 300 }), 'the token is gone once dismissed');
+    await poll('focus to the create form', async () => (await page.evaluate<string>('document.activeElement?.tagName ?? ""')) === 'INPUT' || undefined, 2_000);
 
     await page.getByRole('button', { name: 'Edit e2e app' }).click();
     const form = within(page, 'form', 'Edit access key e2e app');
@@ -336,6 +395,68 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await shot(page, 'usage');
   });
 
+  await t.test('Logs: a status filter searches past the loaded page; opening a request shows and focuses its attempts, naming the key', { skip: running.gatewayUrl ? false : 'the gateway plane is not wired into startTollgate yet' }, async () => {
+    // One failed request (a stored key the fake provider answers 500 to), then more than a page of good ones.
+    const broken = (await api<S['AIGatewayProviderAPIKeyDetail']>('POST', '/provider-keys', { providerId: 'openai', name: 'broken key', value: 'sk-500' })).body;
+    const brokenConfig = (await api<S['AIGatewayAccessKeyConfiguration']>('POST', '/access-key-configurations', { name: 'broken only', router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keySelectionStrategy: 'ordered', keys: [{ id: broken.id }] }] }] } })).body;
+    const brokenApp = (await api<{ token: string }>('POST', '/access-keys', { name: 'broken app', accessKeyConfigurationId: brokenConfig.id })).body;
+    const failing = new OpenAI({ apiKey: brokenApp.token, baseURL: `${running.gatewayUrl}/v1`, maxRetries: 0 });
+    await assert.rejects(failing.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'fail' }] }));
+    const client = new OpenAI({ apiKey: accessToken, baseURL: `${running.gatewayUrl}/v1`, maxRetries: 0 });
+    for (let i = 0; i < 55; i += 11) {
+      await Promise.all(Array.from({ length: 11 }, () => client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'fill the page' }] })));
+    }
+    const since = encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString());
+    // Usage is recorded after the answer: wait until every request's event is listed (one from the test above).
+    const listed = await poll('every usage event', async () => {
+      const events: S['AIGatewayUsageEvent'][] = [];
+      let next: string | null | undefined = `/usage?startTime=${since}&includeRetries=true&limit=50`;
+      while (next) {
+        const body: S['AIGatewayUsageList'] = (await api<S['AIGatewayUsageList']>('GET', next)).body;
+        events.push(...body.aiGatewayUsage);
+        next = body.nextPageUri ? new URL(body.nextPageUri).pathname + new URL(body.nextPageUri).search : undefined;
+      }
+      return new Set(events.map((e) => e.requestId)).size >= 57 ? events : undefined;
+    });
+    const failed = listed.find((e) => e.isError);
+    assert.ok(failed, 'the failed request is logged');
+    assert.ok(listed.findIndex((e) => e.isError) >= 50, 'the failure is older than the first page');
+
+    await go(page, '#/logs', 'Logs');
+    await page.locator('table.logs tbody tr').nth(49).waitFor();
+    await page.getByLabel('Status').selectOption('error');
+    const row = page.locator(`tr[data-request-id="${failed.requestId}"]`);
+    await row.waitFor();
+    await page.getByTestId('logs-searched').filter({ hasText: /^Searched all \d+ requests in this range; 1 match\.$/ }).waitFor();
+    assert.equal(await page.getByText('No requests in this range').count(), 0);
+
+    // Opening it scrolls its attempts into view and focuses them; they name the stored key used.
+    await row.getByRole('button').click();
+    const attempts = page.getByRole('region', { name: `Attempts of request ${failed.requestId}` });
+    await attempts.waitFor();
+    await poll('focus on the attempts', async () => (await isFocused(attempts)) || undefined, 2_000);
+    const top = await attempts.evaluate((el) => el.getBoundingClientRect().top);
+    assert.ok(top >= 0 && top < 860, `the attempts are on screen (top ${top}px)`);
+    assert.match(await attempts.getByTestId('attempt-key').first().innerText(), /broken key/);
+    // Escape closes them and gives the focus back to the request's row.
+    await page.keyboard.press('Escape');
+    await attempts.waitFor({ state: 'detached' });
+    assert.equal(await isFocused(row.getByRole('button')), true);
+
+    // Deleting a key in use names what uses it, by name (the id stays as secondary text).
+    await go(page, '#/providers', 'Providers');
+    const item = page.locator(`li[data-id="${broken.id}"]`);
+    await item.getByRole('button', { name: 'Delete' }).click();
+    await item.getByRole('button', { name: 'Yes, delete' }).click();
+    await page.getByRole('alert').filter({ hasText: `“broken only” (${brokenConfig.id})` }).waitFor();
+    // Cancelling a confirmation (Escape) keeps the focus on its button.
+    await item.getByRole('button', { name: 'Delete' }).click();
+    await poll('focus on the confirmation', async () => (await isFocused(item.getByRole('button', { name: 'Yes, delete' }))) || undefined, 2_000);
+    await page.keyboard.press('Escape');
+    await item.getByRole('button', { name: 'Yes, delete' }).waitFor({ state: 'detached' });
+    assert.equal(await isFocused(item.getByRole('button', { name: 'Delete' })), true);
+  });
+
   await t.test('Credits & settings: gateway timeouts save; buying credits shows the API message', async () => {
     // A purchase granted with its Stripe receipt: the transaction links it.
     const { id: accountId } = await running!.store.db.selectFrom('accounts').select('id').executeTakeFirstOrThrow();
@@ -375,6 +496,11 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
       await page.getByRole('button', { name: /Sign out/ }).waitFor();
       const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
       assert.ok(overflow <= 0, `${route} scrolls sideways by ${overflow}px at 390px`);
+      // Every section is on screen, not in a strip that scrolls sideways out of sight.
+      const offscreen = await page.evaluate<string[]>(`[...document.querySelectorAll('nav[aria-label="Console sections"] a')]
+        .filter((a) => { const r = a.getBoundingClientRect(); return r.left < 0 || r.right > document.documentElement.clientWidth || r.width === 0; })
+        .map((a) => a.textContent)`);
+      assert.deepEqual(offscreen, [], `${route}: navigation links out of sight at 390px`);
       await shot(page, name);
     }
     await page.setViewportSize({ width: 1280, height: 860 });
@@ -403,6 +529,24 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     assert.equal(focused, 'Logs');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Logs' }).waitFor();
+  });
+
+  await t.test('deleting the API key this session signed in with signs out at once', async () => {
+    const own = (await api<{ id: string; token: string }>('POST', '/api-keys', { name: 'short-lived session' })).body;
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API key').fill(own.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    await go(page, '#/settings', 'Credits & settings');
+    const mine = page.locator(`tr[data-id="${own.id}"]`);
+    await mine.getByText('this session').waitFor();
+    await mine.getByRole('button', { name: 'Delete' }).click();
+    await mine.getByRole('button', { name: 'Yes, delete' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Sign in to Tollgate' }).waitFor({ timeout: 3_000 });
+    assert.equal((await api('GET', `/api-keys/${own.id}`)).status, 404);
+    await page.getByLabel('API key').fill(BOOTSTRAP);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Credits & settings' }).waitFor();
   });
 
   await t.test('sign out ends the session', async () => {

@@ -1,7 +1,7 @@
 // The shell: sign-in gate, navigation and a hash router. Hash routes (#/keys) keep every console URL
 // clear of the JSON API's own paths (/access-keys, /providers, ...) served by the same port.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { session, whenSignedOut, type SessionInfo } from './api.ts';
+import { session, setCsrfToken, whenSignedOut, type SessionInfo } from './api.ts';
 import { announce, Button, StatusRegion, useAction } from './ui.tsx';
 import { SignIn } from './screens/sign-in.tsx';
 import { KeysScreen } from './screens/keys.tsx';
@@ -25,14 +25,14 @@ function currentRoute(): string[] {
   return parts.length > 0 ? parts : ['keys'];
 }
 
-function Screen({ route, me }: { route: string[]; me: SessionInfo }) {
+function Screen({ route, me, onSessionGone }: { route: string[]; me: SessionInfo; onSessionGone: () => void }) {
   const [head, ...rest] = route;
   switch (head) {
     case 'configurations': return <ConfigurationsScreen id={rest[0]} />;
     case 'providers': return <ProvidersScreen />;
     case 'logs': return <LogsScreen />;
     case 'usage': return <UsageScreen />;
-    case 'settings': return <SettingsScreen me={me} />;
+    case 'settings': return <SettingsScreen me={me} onSessionGone={onSessionGone} />;
     default: return <KeysScreen />;
   }
 }
@@ -41,7 +41,8 @@ export function App() {
   const [me, setMe] = useState<SessionInfo | null | undefined>(undefined);
   const [route, setRoute] = useState(currentRoute);
   const mainRef = useRef<HTMLElement>(null);
-  const signOut = useAction();
+  // Sign-out has no form to show its error next to: the status bar announces it.
+  const signOut = useAction(false);
 
   useEffect(() => {
     whenSignedOut(() => { setMe(null); announce('Your session ended. Sign in again.', 'error'); });
@@ -72,6 +73,14 @@ export function App() {
     );
   }
 
+  // The API key this session signed in with was deleted: the server has ended the session, so the page
+  // goes back to sign-in now rather than at the next request's 401.
+  const sessionGone = () => {
+    setCsrfToken(undefined);
+    setMe(null);
+    announce('API key deleted. This session used it, so you are signed out.', 'ok');
+  };
+
   const doSignOut = async () => {
     const done = await signOut.run('Signing out', async () => { await session.signOut(); return true; }, 'Signed out.');
     if (done) setMe(null);
@@ -94,7 +103,7 @@ export function App() {
         <Button busy={signOut.busy} onClick={() => void doSignOut()}>Sign out</Button>
       </header>
       <main id="main" ref={mainRef}>
-        <Screen route={route} me={me} />
+        <Screen route={route} me={me} onSessionGone={sessionGone} />
       </main>
       <StatusRegion />
     </div>

@@ -3,6 +3,8 @@
 // stored provider keys via GET /provider-keys. Screens use it for pickers.
 import { api, listAll, type Model, type Provider, type ProviderKey, type Schemas } from './api.ts';
 
+export type Rate = Schemas['AIGatewayModelPricingRate'];
+
 export interface Catalog {
   /** Every `provider:model` address the account can send, built-in and custom, in list order. */
   modelIds: string[];
@@ -10,6 +12,8 @@ export interface Catalog {
   providerIds: string[];
   /** Built-in provider id → the `provider:model` addresses it serves. */
   builtIn: Map<string, string[]>;
+  /** Built-in `provider:model` address → what that provider charges for it (GET /v1/models' `pricing.rates`). */
+  prices: Map<string, Rate[]>;
   custom: Provider[];
   keys: ProviderKey[];
 }
@@ -35,9 +39,23 @@ export async function loadCatalog(): Promise<Catalog> {
     listAll<ProviderKey>('/provider-keys', 'aiGatewayProviderKeys'),
   ]);
   const builtIn = groupByProvider(modelList.data);
+  const prices = new Map(modelList.data.filter((m) => m.owned_by === 'ngrok').flatMap((m) => m.providers.map((p) => [p.model_id, p.pricing.rates] as const)));
   const providerIds = [...new Set([...builtIn.keys(), ...custom.map((p) => p.providerId)])].sort();
   const modelIds = [...new Set(modelList.data.flatMap((m) => m.providers.map((p) => p.model_id)))];
-  return { modelIds, providerIds, builtIn, custom, keys };
+  return { modelIds, providerIds, builtIn, prices, custom, keys };
+}
+
+/**
+ * A model's price per million tokens for `type` (prompt, completion, input_cache_read), from its per-token rate;
+ * the base tier (no minimum input size) when a long-context tier is priced apart. Undefined when not priced.
+ */
+export function perMillion(rates: readonly Rate[] | undefined, type: string): string | undefined {
+  const rate = rates?.find((r) => r.type === type && r.unit === 'token' && r.conditions?.min_input_tokens === undefined);
+  if (!rate) return undefined;
+  const n = Number(rate.price) * 1_000_000;
+  if (!Number.isFinite(n)) return rate.price;
+  // Whole cents where the price has no finer part ($2.50), else up to four decimals ($0.075, $0.0375).
+  return Math.abs(n * 100 - Math.round(n * 100)) < 1e-6 ? `$${n.toFixed(2)}` : `$${Number(n.toFixed(4))}`;
 }
 
 /** The provider part of a model string (`openai:gpt-4o`, `openai/gpt-4o`), if it has one. */

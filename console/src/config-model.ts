@@ -73,6 +73,37 @@ export function move<T>(list: T[], index: number, by: -1 | 1): T[] {
   return copy;
 }
 
+/** A problem with one routing rule, shown in that rule; `onTarget`: about its provider or model field. */
+export interface RuleError { text: string; onTarget: boolean }
+
+/** What must be filled in before a rule can be sent: the API refuses a rule without a provider or a model. */
+export function ruleProblems(rules: readonly RuleState[]): Map<number, RuleError> {
+  const out = new Map<number, RuleError>();
+  rules.forEach((r, i) => {
+    if (r.target === 'provider' && !r.provider.trim()) out.set(i, { text: `Rule ${i + 1}: choose the provider this rule is for.`, onTarget: true });
+    if (r.target === 'model' && !r.model.trim()) out.set(i, { text: `Rule ${i + 1}: enter the model this rule is for, e.g. openai:gpt-4o.`, onTarget: true });
+  });
+  return out;
+}
+
+/**
+ * The API's paths (`rules[0].steps[1].keys[2]`, zero-based) in the editor's words and numbers ("Rule 1,
+ * step 2, key 3"), as the rules are labelled on screen.
+ */
+export function ruleWords(text: string): string {
+  return text.replace(/\brules\[(\d+)\]((?:\.steps\[\d+\])?)((?:\.keys\[\d+\])?)/g, (_all, rule: string, step: string, key: string) => {
+    const n = (part: string) => Number(/\d+/.exec(part)![0]) + 1;
+    return [`Rule ${Number(rule) + 1}`, step ? `step ${n(step)}` : '', key ? `key ${n(key)}` : ''].filter(Boolean).join(', ');
+  });
+}
+
+/** The rule (zero-based) an API error names as ruleWords wrote it, and whether it is about the rule's target. */
+export function ruleOfError(text: string): { index: number; error: RuleError } | undefined {
+  const m = /\bRule (\d+)(, step \d+)?/.exec(text);
+  if (!m) return undefined;
+  return { index: Number(m[1]) - 1, error: { text, onTarget: !m[2] } };
+}
+
 /** Which section an API validation error belongs next to, judged from its wording and details. */
 export function sectionOf(message: string): 'access' | 'routing' | 'details' {
   const m = message.toLowerCase();

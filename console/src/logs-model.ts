@@ -48,6 +48,11 @@ export function shownTokens(e: UsageEvent): { input: number; output: number; est
 
 export interface ClientFilter { provider: string; model: string; status: 'all' | 'ok' | 'error' }
 
+/** Whether any filter the API cannot apply is set (then the loaded pages are only part of the answer). */
+export function isFiltering(f: ClientFilter): boolean {
+  return f.provider !== '' || f.model !== '' || f.status !== 'all';
+}
+
 export function matches(row: RequestRow, f: ClientFilter): boolean {
   const e = row.final;
   if (f.provider && !e.provider.toLowerCase().includes(f.provider.toLowerCase())) return false;

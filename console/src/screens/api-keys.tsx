@@ -5,7 +5,7 @@ import { Button, ConfirmButton, ErrorNote, Field, LoadMore, SecretOnce, TableWra
 
 type ApiKeyList = Schemas['AIGatewayAPIKeyList'];
 
-export function ApiKeys({ currentKeyId }: { currentKeyId: string }) {
+export function ApiKeys({ currentKeyId, onSessionGone }: { currentKeyId: string; onSessionGone: () => void }) {
   const [keys, setKeys] = useState<ApiKey[]>([]);
   const [next, setNext] = useState<string | null | undefined>();
   const [name, setName] = useState('');
@@ -26,7 +26,10 @@ export function ApiKeys({ currentKeyId }: { currentKeyId: string }) {
     if (k) { setName(''); setFresh(k.token); setKeys((old) => [k, ...old]); }
   };
   const del = async (k: ApiKey) => {
-    const done = await remove.run(`Deleting API key ${k.name ?? k.id}`, async () => { await api<void>('DELETE', `/api-keys/${k.id}`); return true; }, 'API key deleted.');
+    const own = k.id === currentKeyId;
+    const done = await remove.run(`Deleting API key ${k.name ?? k.id}`, async () => { await api<void>('DELETE', `/api-keys/${k.id}`); return true; }, own ? '' : 'API key deleted.');
+    // Deleting the key this session signed in with ends the session (as the confirmation said).
+    if (done && own) return onSessionGone();
     if (done) setKeys((old) => old.filter((o) => o.id !== k.id));
   };
   return (
@@ -42,7 +45,7 @@ export function ApiKeys({ currentKeyId }: { currentKeyId: string }) {
       )}
       <ErrorNote error={load.error ?? remove.error} />
       <Loading busy={load.busy} />
-      <TableWrap label="API keys">
+      <TableWrap label="API key list">
         <table>
           <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Last used</th><th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
           <tbody>

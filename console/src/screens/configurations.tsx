@@ -1,11 +1,11 @@
 // Configurations: the list, and the guide's editor (name and description → Access → Routing → save).
 // Validation errors from the API are shown next to the section they concern.
-import { useEffect, useState } from 'preact/hooks';
-import { api, listAll, when, type Configuration } from '../api.ts';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, ApiError, listAll, when, type Configuration } from '../api.ts';
 import { loadCatalog, type Catalog } from '../catalog.ts';
-import { emptyConfig, fromConfiguration, sectionOf, summarizeAccess, toWrite, type ConfigState } from '../config-model.ts';
+import { emptyConfig, fromConfiguration, ruleOfError, ruleProblems, ruleWords, sectionOf, summarizeAccess, toWrite, type ConfigState, type RuleError } from '../config-model.ts';
 import { navigate } from '../nav.ts';
-import { Button, ConfirmButton, Empty, ErrorNote, Field, TableWrap, useAction, Loading } from '../ui.tsx';
+import { announce, Button, ConfirmButton, Empty, ErrorNote, Field, TableWrap, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
 import { AccessDimensionEditor } from './access-editor.tsx';
 import { RulesEditor } from './rules-editor.tsx';
 
@@ -29,7 +29,7 @@ function ConfigurationList() {
       <Loading busy={load.busy} />
       {items && items.length === 0 ? <Empty>No configurations yet.</Empty> : null}
       {items && items.length > 0 ? (
-        <TableWrap label="Configurations">
+        <TableWrap label="Configuration list">
           <table>
             <thead><tr><th scope="col">Name</th><th scope="col">Access</th><th scope="col">Routing rules</th><th scope="col">Updated</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
             <tbody>
@@ -57,6 +57,10 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
   const [catalog, setCatalog] = useState<Catalog | undefined>();
   const load = useAction();
   const save = useAction();
+  // Set by a save refused in the browser: from then on, rules missing their provider or model say so.
+  const [checked, setChecked] = useState(false);
+  const formRef = useRef<HTMLFormElement>(null);
+  const focusLater = useFocusAfterRender();
   useEffect(() => {
     void load.run('Loading providers and keys', loadCatalog, '').then((c) => c && setCatalog(c));
     if (id) void load.run('Loading configuration', () => api<Configuration>('GET', `/access-key-configurations/${id}`), '').then((c) => c && setState(fromConfiguration(c)));
@@ -66,19 +70,38 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
   const set = (patch: Partial<ConfigState>) => setState({ ...state, ...patch });
   const submit = async (e: Event) => {
     e.preventDefault();
+    if (ruleProblems(state.rules).size > 0) {
+      // Checked here, not by the API: its answer names the rule zero-based and lands away from the field.
+      setChecked(true);
+      save.clear();
+      announce('Not saved: a routing rule is missing its provider or model.', 'error', false);
+      focusLater(() => formRef.current?.querySelector<HTMLElement>('[aria-invalid="true"]'));
+      return;
+    }
     const body = toWrite(state, id !== undefined);
-    const saved = await save.run('Saving configuration',
-      () => (id ? api<Configuration>('PATCH', `/access-key-configurations/${id}`, body) : api<Configuration>('POST', '/access-key-configurations', body)),
-      (c) => `Configuration ${c.name} saved.`);
+    const send = async () => {
+      try {
+        return await (id ? api<Configuration>('PATCH', `/access-key-configurations/${id}`, body) : api<Configuration>('POST', '/access-key-configurations', body));
+      } catch (err) {
+        // "rules[0].steps[1]" becomes "Rule 1, step 2", as the editor numbers them.
+        if (!(err instanceof ApiError)) throw err;
+        throw new ApiError(err.status, ruleWords(err.message), err.code, Object.fromEntries(Object.entries(err.details).map(([k, v]) => [k, ruleWords(v)])));
+      }
+    };
+    const saved = await save.run('Saving configuration', send, (c) => `Configuration ${c.name} saved.`);
     if (saved) {
       setState(fromConfiguration(saved));
       if (!id) navigate('configurations', saved.id);
     }
   };
-  const section = save.error ? sectionOf(save.error) : undefined;
+  const apiRule = save.error ? ruleOfError(save.error) : undefined;
+  const ruleErrors = checked ? ruleProblems(state.rules) : new Map<number, RuleError>();
+  if (apiRule && !ruleErrors.has(apiRule.index)) ruleErrors.set(apiRule.index, apiRule.error);
+  // An error about one rule is shown in that rule (RulesEditor), not again at the foot of the section.
+  const section = save.error && !apiRule ? sectionOf(save.error) : undefined;
   const modelChoices = catalog ? catalog.modelIds : [];
   return (
-    <form class="editor" onSubmit={(e) => void submit(e)} aria-labelledby="editor-title" noValidate={false}>
+    <form ref={formRef} class="editor" onSubmit={(e) => void submit(e)} aria-labelledby="editor-title" noValidate={false}>
       <p><a href="#/configurations">← All configurations</a></p>
       <h1 id="editor-title" tabIndex={-1}>{id ? `Edit ${state.name || 'configuration'}` : 'New configuration'}</h1>
       <ErrorNote error={load.error} />
@@ -104,7 +127,7 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
       <section class="card" aria-labelledby="routing-title">
         <h2 id="routing-title">Routing</h2>
         <p class="hint">A rule per provider (or model): managed credentials, or your stored provider keys tried in order. Later steps are fallbacks.</p>
-        <RulesEditor rules={state.rules} onChange={(rules) => set({ rules })} ctx={{ providerIds: catalog?.providerIds ?? [], keys: catalog?.keys ?? [] }} />
+        <RulesEditor rules={state.rules} onChange={(rules) => set({ rules })} ctx={{ providerIds: catalog?.providerIds ?? [], keys: catalog?.keys ?? [] }} errors={ruleErrors} />
         {section === 'routing' ? <ErrorNote error={save.error} /> : null}
       </section>
       <div class="row form-actions">

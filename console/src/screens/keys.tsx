@@ -6,13 +6,17 @@ import { api, listAll, pathOf, when, type AccessKey, type Configuration, type Sc
 import { Button, ConfirmButton, Empty, ErrorNote, Field, LoadMore, SecretOnce, TableWrap, useAction, Loading } from '../ui.tsx';
 
 type KeyList = Schemas['AIGatewayAccessKeyList'];
+
+// What the gateway does without a configuration (src/domain/routing.ts, planAttempts with no rule): a user can
+// be billed on their own provider key without choosing a configuration, so the picker says so.
+const DEFAULT_ROUTING_HINT = 'Without a configuration the key may call every provider and model, and each request uses your stored provider keys for that provider first (oldest first), then the operator\'s managed credentials if the operator set them up.';
 const PAGE = 20;
 
 function ConfigurationSelect({ value, onChange, configurations }: { value: string; onChange: (v: string) => void; configurations: Configuration[] }) {
   return (
-    <Field label="Configuration" hint="Without a configuration the key may call every provider and model (allow-all).">
+    <Field label="Configuration" hint={DEFAULT_ROUTING_HINT}>
       <select value={value} onChange={(e) => onChange(e.currentTarget.value)}>
-        <option value="">None (allow all, default routing)</option>
+        <option value="">None (allow all, your stored keys first)</option>
         {configurations.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
       </select>
     </Field>
@@ -111,7 +115,7 @@ export function KeysScreen() {
       <ErrorNote error={load.error ?? remove.error} />
       <Loading busy={load.busy} />
       {keys.length === 0 && !load.busy ? <Empty>No access keys yet.</Empty> : (
-        <TableWrap label="Access keys">
+        <TableWrap label="Access key list">
           <table>
             <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Configuration</th><th scope="col">Last used</th><th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
             <tbody>

@@ -1,9 +1,10 @@
 // Logs: usage events from GET /usage (includeRetries), newest first, one row per request; selecting a
-// request shows its attempts side by side.
-import { useEffect, useState } from 'preact/hooks';
-import { api, listAll, pathOf, usd, when, type AccessKey, type Schemas, type UsageEvent } from '../api.ts';
-import { groupRequests, matches, mergeEvents, partialRequests, shownTokens, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
-import { Button, Empty, ErrorNote, Field, LoadMore, TableWrap, useAction, Loading } from '../ui.tsx';
+// request shows its attempts side by side. The API filters by time and access key only: with a provider,
+// model or status filter set, pages are read on until a page's worth of requests match or the range ends.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, listAll, pathOf, usd, when, type AccessKey, type ProviderKey, type Schemas, type UsageEvent } from '../api.ts';
+import { groupRequests, isFiltering, matches, mergeEvents, partialRequests, shownTokens, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
+import { Button, Empty, ErrorNote, Field, LoadMore, TableWrap, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
 
 type UsageList = Schemas['AIGatewayUsageList'];
 
@@ -19,6 +20,8 @@ function tokensPair(e: UsageEvent): string {
 }
 type RequestAttempts = Schemas['AIGatewayRequest'];
 const PAGE = 50;
+/** Pages one filtered search reads before it pauses (Load more goes on): a 30-day range can hold a great many. */
+const SEARCH_PAGES = 20;
 
 /** The cost's non-zero parts; web searches have none of their own and are what the parts leave of the total. */
 function costParts(e: UsageEvent): string {
@@ -29,7 +32,14 @@ function costParts(e: UsageEvent): string {
   return parts.filter(([, v]) => Number(v) !== 0).map(([name, v]) => `${name} ${usd(v)}`).join(' · ');
 }
 
-function Attempt({ e }: { e: UsageEvent }) {
+/** The stored key an attempt used, by the name the user gave it; the masked secret when the key is gone. */
+function KeyUsed({ e, keys }: { e: UsageEvent; keys: ReadonlyMap<string, ProviderKey> }) {
+  const k = e.providerKeyId ? keys.get(e.providerKeyId) : undefined;
+  if (k) return <>{e.keySource} · {k.name} <span class="mono muted">{k.keyRedacted}</span></>;
+  return <>{e.keySource}{e.providerKeyDisplayName ? ` · ${e.providerKeyDisplayName}` : ''}{e.providerKeyId ? <span class="muted"> (key deleted)</span> : null}</>;
+}
+
+function Attempt({ e, keys }: { e: UsageEvent; keys: ReadonlyMap<string, ProviderKey> }) {
   const parts = costParts(e);
   return (
     <article class={`attempt card ${e.isError ? 'is-error' : 'is-ok'}`} aria-label={`Attempt ${e.attemptNumber}`}>
@@ -38,7 +48,7 @@ function Attempt({ e }: { e: UsageEvent }) {
         <dt>Status</dt><dd>{e.statusCode}{e.timedOut ? ' (timed out)' : ''}</dd>
         <dt>Provider</dt><dd>{e.providerDisplayName} <span class="mono muted">{e.provider}</span></dd>
         <dt>Model</dt><dd class="mono">{e.model}</dd>
-        <dt>Key source</dt><dd>{e.keySource}{e.providerKeyDisplayName ? ` · ${e.providerKeyDisplayName}` : ''}</dd>
+        <dt>Key source</dt><dd data-testid="attempt-key"><KeyUsed e={e} keys={keys} /></dd>
         <dt>Tokens</dt><dd>{tokensText(e)}{e.cacheReadTokens ? ` · ${e.cacheReadTokens} cached` : ''}{e.cacheWriteTokens ? ` · ${e.cacheWriteTokens} written to cache` : ''}{e.reasoningTokens ? ` · ${e.reasoningTokens} reasoning` : ''}</dd>
         <dt>Cost</dt><dd data-testid="attempt-cost">{usd(e.totalCost)}{parts ? ` (${parts})` : ''}</dd>
         <dt>Stream</dt><dd>{e.isStreaming ? 'yes' : 'no'}</dd>
@@ -58,9 +68,20 @@ export function LogsScreen() {
   const [next, setNext] = useState<string | null | undefined>();
   const [keys, setKeys] = useState<AccessKey[]>([]);
   const [open, setOpen] = useState<string | undefined>();
+  const [providerKeys, setProviderKeys] = useState<ProviderKey[]>([]);
+  // Requests (matching the filters) the list should show before a filtered search pauses; Load more raises it.
+  const [goal, setGoal] = useState(PAGE);
   const load = useAction();
+  // A refresh (another range or key) starts a new search: answers to an older one are dropped.
+  const generation = useRef(0);
+  const inFlight = useRef(false);
+  const pagesLeft = useRef(SEARCH_PAGES);
+  const panelRef = useRef<HTMLElement>(null);
+  const focusLater = useFocusAfterRender();
 
   const fetchPage = async (path: string, append: boolean) => {
+    const mine = generation.current;
+    inFlight.current = true;
     const page = await load.run('Loading logs', async () => {
       const listed = await api<UsageList>('GET', path);
       let events = listed.aiGatewayUsage;
@@ -74,6 +95,8 @@ export function LogsScreen() {
       }
       return { ...listed, aiGatewayUsage: events };
     }, '');
+    if (mine !== generation.current) return;
+    inFlight.current = false;
     if (!page) return;
     setEvents((old) => (append ? mergeEvents(old, page.aiGatewayUsage) : page.aiGatewayUsage));
     setNext(page.nextPageUri);
@@ -81,13 +104,47 @@ export function LogsScreen() {
   const refresh = () => {
     const q = new URLSearchParams({ startTime: startOf(range), includeRetries: String(includeRetries), limit: String(PAGE) });
     if (accessKeyId) q.set('accessKeyId', accessKeyId);
+    generation.current++;
+    pagesLeft.current = SEARCH_PAGES;
+    setGoal(PAGE);
     setOpen(undefined);
     void fetchPage(`/usage?${q.toString()}`, false);
   };
   useEffect(refresh, [range, accessKeyId, includeRetries]);
-  useEffect(() => { void listAll<AccessKey>('/access-keys', 'aiGatewayAccessKeys').then(setKeys, () => undefined); }, []);
+  useEffect(() => {
+    void listAll<AccessKey>('/access-keys', 'aiGatewayAccessKeys').then(setKeys, () => undefined);
+    void listAll<ProviderKey>('/provider-keys', 'aiGatewayProviderKeys').then(setProviderKeys, () => undefined);
+  }, []);
 
-  const rows = groupRequests(events).filter((r) => matches(r, filter));
+  const all = groupRequests(events);
+  const rows = all.filter((r) => matches(r, filter));
+  const filtering = isFiltering(filter);
+  // A changed filter is a new search: it gets a fresh budget of pages.
+  useEffect(() => { pagesLeft.current = SEARCH_PAGES; }, [filter.provider, filter.model, filter.status]);
+  // The filters apply to loaded rows only, so while too few match and the range has more, read the next page.
+  useEffect(() => {
+    if (!filtering || !next || inFlight.current || rows.length >= goal || pagesLeft.current <= 0) return;
+    pagesLeft.current--;
+    void fetchPage(pathOf(next), true);
+  }, [events, next, filter.provider, filter.model, filter.status, goal]);
+  const loadMore = () => {
+    if (!next) return;
+    pagesLeft.current = SEARCH_PAGES;
+    setGoal(rows.length + PAGE);
+    void fetchPage(pathOf(next), true);
+  };
+
+  // Opening a request brings its attempts (below the list) into view and focus; closing returns to its row.
+  const openRequest = (requestId: string | undefined) => {
+    const closing = open;
+    setOpen(requestId);
+    if (requestId) {
+      focusLater(() => { panelRef.current?.scrollIntoView({ block: 'start' }); return panelRef.current; });
+    } else if (closing) {
+      focusLater(() => document.querySelector<HTMLElement>(`tr[data-request-id="${CSS.escape(closing)}"] button`));
+    }
+  };
+  const keysById = new Map(providerKeys.map((k) => [k.id, k]));
   const selected: RequestRow | undefined = rows.find((r) => r.requestId === open);
   return (
     <section aria-labelledby="logs-title">
@@ -116,7 +173,17 @@ export function LogsScreen() {
       </form>
       <ErrorNote error={load.error} />
       <Loading busy={load.busy} />
-      {rows.length === 0 && !load.busy ? <Empty>No requests in this range.</Empty> : null}
+      {filtering ? (
+        <p class="muted" data-testid="logs-searched">
+          {next
+            ? `Searched the newest ${all.length} requests of this range; ${rows.length} match. ${load.busy ? 'Searching further…' : 'Older requests are not searched yet: Load more searches on.'}`
+            : `Searched all ${all.length} requests in this range; ${rows.length} match.`}
+        </p>
+      ) : null}
+      {rows.length === 0 && !load.busy ? (
+        // "No requests in this range" only once the whole range has been read.
+        <Empty>{next ? `No matching requests among the ${all.length} searched so far.` : filtering && all.length > 0 ? 'No requests in this range match these filters.' : 'No requests in this range.'}</Empty>
+      ) : null}
       {rows.length > 0 ? (
         <TableWrap label="Requests">
           <table class="logs">
@@ -126,7 +193,7 @@ export function LogsScreen() {
                 <tr key={r.requestId} data-request-id={r.requestId} class={open === r.requestId ? 'selected' : undefined}>
                   <td data-label="Time">
                     <button type="button" class="linklike" aria-expanded={open === r.requestId} aria-controls="attempts"
-                      onClick={() => setOpen(open === r.requestId ? undefined : r.requestId)}>
+                      onClick={() => openRequest(open === r.requestId ? undefined : r.requestId)}>
                       {when(r.final.eventTime)}
                     </button>
                   </td>
@@ -143,11 +210,15 @@ export function LogsScreen() {
           </table>
         </TableWrap>
       ) : null}
-      <LoadMore next={next} busy={load.busy} onLoad={() => next && void fetchPage(pathOf(next), true)} />
+      <LoadMore next={next} busy={load.busy} onLoad={loadMore} />
       {selected ? (
-        <section id="attempts" aria-label={`Attempts of request ${selected.requestId}`} class="attempts-panel">
-          <h2>Request <span class="mono">{selected.requestId}</span></h2>
-          <div class="attempts">{selected.attempts.map((e) => <Attempt key={e.id} e={e} />)}</div>
+        <section id="attempts" ref={panelRef} tabIndex={-1} aria-label={`Attempts of request ${selected.requestId}`} class="attempts-panel"
+          onKeyDown={(e) => { if (e.key === 'Escape') { e.preventDefault(); openRequest(undefined); } }}>
+          <div class="row spread">
+            <h2>Request <span class="mono">{selected.requestId}</span></h2>
+            <Button onClick={() => openRequest(undefined)}>Close</Button>
+          </div>
+          <div class="attempts">{selected.attempts.map((e) => <Attempt key={e.id} e={e} keys={keysById} />)}</div>
         </section>
       ) : null}
     </section>

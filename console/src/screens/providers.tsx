@@ -1,8 +1,8 @@
 // Providers: stored provider keys on top (the guide's BYOK step), then tabs for the built-in catalog and
 // for custom providers.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { loadCatalog, type Catalog } from '../catalog.ts';
-import { ErrorNote, useAction, Loading } from '../ui.tsx';
+import { loadCatalog, perMillion, type Catalog } from '../catalog.ts';
+import { ErrorNote, TableWrap, useAction, Loading } from '../ui.tsx';
 import { ProviderKeys } from './provider-keys.tsx';
 import { CustomProviders } from './custom-providers.tsx';
 
@@ -12,7 +12,26 @@ function BuiltIn({ catalog }: { catalog: Catalog }) {
       {[...catalog.builtIn.entries()].map(([provider, models]) => (
         <details class="card" key={provider}>
           <summary><strong>{provider}</strong> — {models.length} models</summary>
-          <ul class="columns">{models.map((id) => <li key={id} class="mono">{id}</li>)}</ul>
+          <p class="hint">Catalog prices in US dollars per million tokens (what managed credentials bill; your own keys are billed by the provider).</p>
+          <TableWrap label={`${provider} models and prices`}>
+            <table class="prices">
+              <thead><tr><th scope="col">Model</th><th scope="col">Input</th><th scope="col">Output</th><th scope="col">Cached input</th></tr></thead>
+              <tbody>
+                {models.map((id) => {
+                  const rates = catalog.prices.get(id);
+                  const cell = (type: string) => perMillion(rates, type) ?? <span class="muted">—</span>;
+                  return (
+                    <tr key={id}>
+                      <th scope="row" class="mono">{id}</th>
+                      <td data-label="Input">{cell('prompt')}</td>
+                      <td data-label="Output">{cell('completion')}</td>
+                      <td data-label="Cached input">{cell('input_cache_read')}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </TableWrap>
         </details>
       ))}
     </div>

@@ -1,12 +1,13 @@
 // Routing rules: one per provider or per model, each an ordered chain of steps. A step uses managed
 // credentials (`ngrok`, billed to credits) or stored provider keys tried in the order shown here.
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import type { ProviderKey } from '../api.ts';
 import { providerOfModel } from '../catalog.ts';
-import { move, type RuleState, type StepState } from '../config-model.ts';
-import { Button, Field } from '../ui.tsx';
+import { move, type RuleError, type RuleState, type StepState } from '../config-model.ts';
+import { Button, enabledButton, ErrorNote, Field, useFocusAfterRender } from '../ui.tsx';
 
 interface Ctx { providerIds: string[]; keys: ProviderKey[] }
+type Dir = 'up' | 'down';
 
 function KeyPicker({ candidates, onAdd, label }: { candidates: ProviderKey[]; onAdd: (id: string) => void; label: string }) {
   const [choice, setChoice] = useState('');
@@ -26,11 +27,19 @@ function KeyPicker({ candidates, onAdd, label }: { candidates: ProviderKey[]; on
 
 function StepEditor({ step, index, count, provider, ctx, onChange, onMove, onRemove, prefix }: {
   step: StepState; index: number; count: number; provider: string | undefined; ctx: Ctx; prefix: string;
-  onChange: (s: StepState) => void; onMove: (by: -1 | 1) => void; onRemove: () => void;
+  onChange: (s: StepState) => void; onMove: (dir: Dir) => void; onRemove: () => void;
 }) {
   const byId = new Map(ctx.keys.map((k) => [k.id, k]));
   const candidates = ctx.keys.filter((k) => !step.keys.includes(k.id) && (!provider || k.providerId === provider));
   const label = `${prefix} step ${index + 1}`;
+  const keysRef = useRef<HTMLOListElement>(null);
+  const focusLater = useFocusAfterRender();
+  const moveKey = (i: number, id: string, dir: Dir) => {
+    onChange({ ...step, keys: move(step.keys, i, dir === 'up' ? -1 : 1) });
+    // The moved key's button keeps the focus; at the end of the list (now disabled) its opposite does.
+    const other = dir === 'up' ? 'down' : 'up';
+    focusLater(() => enabledButton(keysRef.current?.querySelector(`[data-key="${id}"]`), `[data-move="${dir}"]`, `[data-move="${other}"]`));
+  };
   return (
     <li class="step">
       <fieldset aria-label={label}>
@@ -44,15 +53,15 @@ function StepEditor({ step, index, count, provider, ctx, onChange, onMove, onRem
         {step.type === 'user' ? (
           <>
             {step.keys.length === 0 ? <p class="warning" role="note">Add at least one stored key to this step.</p> : (
-              <ol class="keys" aria-label={`Keys of ${label}, in the order they are tried`}>
+              <ol ref={keysRef} class="keys" aria-label={`Keys of ${label}, in the order they are tried`}>
                 {step.keys.map((id, i) => {
                   const k = byId.get(id);
                   const name = k ? `${k.name} (${k.keyRedacted})` : id;
                   return (
-                    <li key={id}>
+                    <li key={id} data-key={id}>
                       <span>{name}</span>
-                      <Button aria-label={`Move key ${k?.name ?? id} up`} disabled={i === 0} onClick={() => onChange({ ...step, keys: move(step.keys, i, -1) })}>↑</Button>
-                      <Button aria-label={`Move key ${k?.name ?? id} down`} disabled={i === step.keys.length - 1} onClick={() => onChange({ ...step, keys: move(step.keys, i, 1) })}>↓</Button>
+                      <Button data-move="up" aria-label={`Move key ${k?.name ?? id} up`} disabled={i === 0} onClick={() => moveKey(i, id, 'up')}>↑</Button>
+                      <Button data-move="down" aria-label={`Move key ${k?.name ?? id} down`} disabled={i === step.keys.length - 1} onClick={() => moveKey(i, id, 'down')}>↓</Button>
                       <Button aria-label={`Remove key ${k?.name ?? id}`} onClick={() => onChange({ ...step, keys: step.keys.filter((x) => x !== id) })}>Remove</Button>
                     </li>
                   );
@@ -63,8 +72,8 @@ function StepEditor({ step, index, count, provider, ctx, onChange, onMove, onRem
           </>
         ) : <p class="hint">Uses the operator's managed credentials for built-in providers (TOLLGATE_MANAGED_…_API_KEY).</p>}
         <div class="row">
-          <Button aria-label={`Move ${label} up`} disabled={index === 0} onClick={() => onMove(-1)}>Move step up</Button>
-          <Button aria-label={`Move ${label} down`} disabled={index === count - 1} onClick={() => onMove(1)}>Move step down</Button>
+          <Button data-move-step="up" aria-label={`Move ${label} up`} disabled={index === 0} onClick={() => onMove('up')}>Move step up</Button>
+          <Button data-move-step="down" aria-label={`Move ${label} down`} disabled={index === count - 1} onClick={() => onMove('down')}>Move step down</Button>
           <Button aria-label={`Remove ${label}`} onClick={onRemove}>Remove step</Button>
         </div>
       </fieldset>
@@ -72,10 +81,22 @@ function StepEditor({ step, index, count, provider, ctx, onChange, onMove, onRem
   );
 }
 
-function RuleEditor({ rule, index, ctx, onChange, onRemove }: { rule: RuleState; index: number; ctx: Ctx; onChange: (r: RuleState) => void; onRemove: () => void }) {
+function RuleEditor({ rule, index, ctx, error, onChange, onRemove }: { rule: RuleState; index: number; ctx: Ctx; error: RuleError | undefined; onChange: (r: RuleState) => void; onRemove: () => void }) {
   const provider = rule.target === 'provider' ? rule.provider : providerOfModel(rule.model);
   const prefix = `Rule ${index + 1}`;
   const setStep = (i: number, s: StepState) => onChange({ ...rule, steps: rule.steps.map((o, j) => (j === i ? s : o)) });
+  const stepsRef = useRef<HTMLOListElement>(null);
+  const focusLater = useFocusAfterRender();
+  const moveStep = (i: number, dir: Dir) => {
+    const to = dir === 'up' ? i - 1 : i + 1;
+    onChange({ ...rule, steps: move(rule.steps, i, dir === 'up' ? -1 : 1) });
+    // Steps are keyed by position, so the focused button would stay put while the step moves away from it:
+    // focus follows the step to its new place instead.
+    const other = dir === 'up' ? 'down' : 'up';
+    focusLater(() => enabledButton(stepsRef.current?.children[to], `[data-move-step="${dir}"]`, `[data-move-step="${other}"]`));
+  };
+  // A problem with the rule's target goes on its Provider or Model field; one inside its steps under them.
+  const fieldError = error?.onTarget ? error.text : undefined;
   return (
     <li class="rule card">
       <fieldset aria-label={prefix}>
@@ -88,25 +109,26 @@ function RuleEditor({ rule, index, ctx, onChange, onRemove }: { rule: RuleState;
             </select>
           </Field>
           {rule.target === 'provider' ? (
-            <Field label="Provider">
-              <select value={rule.provider} onChange={(e) => onChange({ ...rule, provider: e.currentTarget.value })}>
+            <Field label="Provider" error={fieldError}>
+              <select aria-required="true" value={rule.provider} onChange={(e) => onChange({ ...rule, provider: e.currentTarget.value })}>
                 <option value="">Choose…</option>
                 {ctx.providerIds.map((p) => <option key={p} value={p}>{p}</option>)}
               </select>
             </Field>
           ) : (
-            <Field label="Model" hint="Provider-qualified, e.g. openai:gpt-4o.">
-              <input list="model-suggestions" value={rule.model} onInput={(e) => onChange({ ...rule, model: e.currentTarget.value })} />
+            <Field label="Model" hint="Provider-qualified, e.g. openai:gpt-4o." error={fieldError}>
+              <input aria-required="true" list="model-suggestions" value={rule.model} onInput={(e) => onChange({ ...rule, model: e.currentTarget.value })} />
             </Field>
           )}
         </div>
-        <ol class="steps">
+        <ol ref={stepsRef} class="steps">
           {rule.steps.map((s, i) => (
             <StepEditor key={i} step={s} index={i} count={rule.steps.length} provider={provider} ctx={ctx} prefix={prefix}
-              onChange={(n) => setStep(i, n)} onMove={(by) => onChange({ ...rule, steps: move(rule.steps, i, by) })}
+              onChange={(n) => setStep(i, n)} onMove={(dir) => moveStep(i, dir)}
               onRemove={() => onChange({ ...rule, steps: rule.steps.filter((_, j) => j !== i) })} />
           ))}
         </ol>
+        {error && !error.onTarget ? <ErrorNote error={error.text} /> : null}
         <div class="row">
           <Button onClick={() => onChange({ ...rule, steps: [...rule.steps, { type: 'user', keys: [] }] })}>Add step</Button>
           <Button kind="danger" aria-label={`Remove ${prefix}`} onClick={onRemove}>Remove rule</Button>
@@ -116,13 +138,15 @@ function RuleEditor({ rule, index, ctx, onChange, onRemove }: { rule: RuleState;
   );
 }
 
-export function RulesEditor({ rules, onChange, ctx }: { rules: RuleState[]; onChange: (r: RuleState[]) => void; ctx: Ctx }) {
+export function RulesEditor({ rules, onChange, ctx, errors }: { rules: RuleState[]; onChange: (r: RuleState[]) => void; ctx: Ctx; errors: ReadonlyMap<number, RuleError> }) {
   return (
     <>
-      {rules.length === 0 ? <p class="hint">No rules: built-in providers use managed credentials; custom providers cannot be used until a rule with stored keys exists.</p> : null}
+      {/* The default order of src/domain/routing.ts (planAttempts without a rule), which also applies to every
+          provider that has no rule here. */}
+      <p class="hint">{rules.length === 0 ? 'No rules: ' : 'Providers without a rule: '}each request tries your stored provider keys for that provider first (oldest first), then the operator's managed credentials for a built-in provider if the operator set them up. A custom provider with no stored key is called without credentials.</p>
       <ol class="rules">
         {rules.map((r, i) => (
-          <RuleEditor key={i} rule={r} index={i} ctx={ctx} onChange={(n) => onChange(rules.map((o, j) => (j === i ? n : o)))}
+          <RuleEditor key={i} rule={r} index={i} ctx={ctx} error={errors.get(i)} onChange={(n) => onChange(rules.map((o, j) => (j === i ? n : o)))}
             onRemove={() => onChange(rules.filter((_, j) => j !== i))} />
         ))}
       </ol>

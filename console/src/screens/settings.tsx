@@ -3,13 +3,13 @@ import { ApiKeys } from './api-keys.tsx';
 import { Credits } from './credits.tsx';
 import { GatewaySettings } from './gateway-settings.tsx';
 
-export function SettingsScreen({ me }: { me: SessionInfo }) {
+export function SettingsScreen({ me, onSessionGone }: { me: SessionInfo; onSessionGone: () => void }) {
   return (
     <section aria-labelledby="settings-title">
       <h1 id="settings-title" tabIndex={-1}>Credits &amp; settings</h1>
       <Credits />
       <GatewaySettings />
-      <ApiKeys currentKeyId={me.apiKeyId} />
+      <ApiKeys currentKeyId={me.apiKeyId} onSessionGone={onSessionGone} />
     </section>
   );
 }
