@@ -274,6 +274,45 @@ for (const kind of STORE_KINDS) {
       assert.equal(await balance(), start + 1000);
     });
 
+    test('a refund or a dispute takes back the credits it paid for, each once; a dispute won gives them back', async () => {
+      const chargeEvent = (id: string, type: string, object: Record<string, unknown>) => ({
+        id, object: 'event', type, api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null, data: { object },
+      });
+      const refunded = (id: string, intent: string, cents: number) => chargeEvent(id, 'charge.refunded', { id: `ch_${intent}`, object: 'charge', payment_intent: intent, currency: 'usd', amount: 2000, amount_refunded: cents, refunded: cents === 2000 });
+      const grants = async () => expectSchema<{ items: Tx[] }>(await control.call('GET', '/credits/transactions'), 200, 'CreditTransactionList').items.filter((t) => t.type === 'credits');
+      // A saved-card purchase: its PaymentIntent is the grant's reference.
+      fake.intentBehaviour = 'succeeded';
+      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 2000 }), 200, 'CreditPurchase');
+      const intent = (await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', p.id).executeTakeFirstOrThrow()).externalRef!;
+      const start = await balance();
+      const before = changes.length;
+      assert.equal((await deliver(refunded('evt_r1', intent, 500))).statusCode, 200);
+      assert.equal(await balance(), start - 500);
+      // Delivered twice, or a later refund stating the total so far: never taken twice.
+      assert.equal((await deliver(refunded('evt_r1', intent, 500))).statusCode, 200);
+      assert.equal(await balance(), start - 500);
+      assert.equal(changes.length - before, 1, 'the gateways hear of the change once');
+      assert.equal((await grants())[0]!.amountCents, 1500);
+      // A dispute withdraws the rest; winning it gives that back.
+      const dispute = (id: string, type: string) => chargeEvent(id, type, { id: 'dp_1', object: 'dispute', charge: `ch_${intent}`, payment_intent: intent, currency: 'usd', amount: 1500 });
+      await deliver(dispute('evt_d1', 'charge.dispute.funds_withdrawn'));
+      assert.equal(await balance(), start - 2000);
+      assert.equal((await grants())[0]!.amountCents, 0);
+      await deliver(dispute('evt_d2', 'charge.dispute.funds_reinstated'));
+      assert.equal(await balance(), start - 500);
+      // A Checkout purchase: the grant is the session's, found through the PaymentIntent that paid it.
+      fake.addIntent('pi_checkout_refund', 'succeeded', 2000);
+      fake.addSession('cs_test_refund', 'pi_checkout_refund');
+      await deliver(sessionCompleted('cs_test_refund', control.accountId, 2000, 'paid', 'pi_checkout_refund'));
+      const paid = await balance();
+      await deliver(refunded('evt_r2', 'pi_checkout_refund', 2000));
+      assert.equal(await balance(), paid - 2000);
+      // A refund of a payment no grant came from (another product on the same Stripe account) changes nothing.
+      await deliver(refunded('evt_r3', 'pi_unrelated', 2000));
+      assert.equal(await balance(), paid - 2000);
+      assert.equal(await balance(control.other.token), 0);
+    });
+
     test('a saved-card purchase that Stripe confirms at once is 200 succeeded and grants', async () => {
       fake.intentBehaviour = 'succeeded';
       const start = await balance();

@@ -7,7 +7,7 @@
 // no local table is needed. Checkout saves the card on that customer for later off-session purchases.
 import type Stripe from 'stripe';
 import type { ControlDeps } from './app.ts';
-import { grantCredits } from '../store/credits.ts';
+import { grantCredits, reverseGrant, type GrantReversal } from '../store/credits.ts';
 import * as purchases from '../store/credit-purchases.ts';
 import { accountExists } from '../store/accounts.ts';
 import { stripeClient } from './stripe-client.ts';
@@ -218,6 +218,36 @@ async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session
   await grant(deps, accountId, cents, session.id, await receiptUrl(deps, undefined, session.payment_intent));
 }
 
+/**
+ * A refund (`charge.refunded`: `amount_refunded` is the charge's total so far) or a dispute that withdrew the
+ * funds (and one that gave them back) takes the credits it paid for back from the grant. The grant is found by the
+ * charge's PaymentIntent: a saved-card purchase's reference, or the Checkout session that made it (asked of Stripe).
+ */
+async function reverse(deps: ControlDeps, paymentIntent: string | Stripe.PaymentIntent | null, currency: string, reversal: GrantReversal): Promise<void> {
+  const intent = typeof paymentIntent === 'string' ? paymentIntent : paymentIntent?.id;
+  if (!intent || currency !== 'usd') return;
+  let ref = intent;
+  let applied = await reverseOnce(deps, ref, reversal);
+  if (applied === undefined) {
+    const stripe = await stripeClient(deps.config);
+    const session = stripe ? (await stripe.checkout.sessions.list({ payment_intent: intent, limit: 1 })).data[0] : undefined;
+    if (session) {
+      ref = session.id;
+      applied = await reverseOnce(deps, ref, reversal);
+    }
+  }
+  if (applied === undefined) deps.logger.warn({ paymentIntent: intent }, 'a refund or dispute names a payment no credit grant came from; nothing taken back');
+}
+
+async function reverseOnce(deps: ControlDeps, externalRef: string, reversal: GrantReversal): Promise<boolean | undefined> {
+  const [result, announce] = await deps.store.db.transaction().execute(async (trx) => {
+    const done = await reverseGrant(trx, externalRef, reversal);
+    return [done, done?.changed ? await deps.changes.recordAll(trx, [{ accountId: done.accountId, kind: 'credits', resourceId: externalRef }]) : undefined] as const;
+  });
+  announce?.();
+  return result?.changed;
+}
+
 /** Applies one verified Stripe event; unrelated event types are acknowledged and ignored. */
 export async function applyStripeEvent(deps: ControlDeps, event: Stripe.Event): Promise<void> {
   switch (event.type) {
@@ -232,6 +262,12 @@ export async function applyStripeEvent(deps: ControlDeps, event: Stripe.Event): 
       return awaitingCardholder(deps, event.data.object);
     case 'payment_intent.canceled':
       return settleIntent(deps, event.data.object, false);
+    case 'charge.refunded':
+      return reverse(deps, event.data.object.payment_intent, event.data.object.currency, { refundedCents: event.data.object.amount_refunded });
+    case 'charge.dispute.funds_withdrawn':
+      return reverse(deps, event.data.object.payment_intent, event.data.object.currency, { disputedCents: event.data.object.amount });
+    case 'charge.dispute.funds_reinstated':
+      return reverse(deps, event.data.object.payment_intent, event.data.object.currency, { disputedCents: 0 });
     default:
       return undefined;
   }

@@ -39,6 +39,34 @@ export async function grantCredits(db: Kysely<Database>, accountId: string, cent
   return { granted: false, id: existing.id };
 }
 
+/** What Stripe took back of a purchase: cumulative figures (each event states the whole), so applying one twice is harmless. */
+export interface GrantReversal { refundedCents?: number; disputedCents?: number }
+
+interface ReversalDetails { originalCents?: number; refundedCents?: number; disputedCents?: number }
+
+/**
+ * Sets a purchased grant's amount to what it was bought for less what was refunded and what a dispute withdrew
+ * (never below 0), keeping the original and both figures in `details`. The contract's grants have no negative
+ * amounts, so a reversal shows as the grant's smaller amount; the balance (Σ grants − usage) follows, and may go
+ * negative for credit already spent. Undefined when no grant has that reference; else whether the amount changed.
+ */
+export async function reverseGrant(trx: Kysely<Database>, externalRef: string, reversal: GrantReversal): Promise<{ accountId: string; changed: boolean } | undefined> {
+  const row = await trx.selectFrom('creditTransactions').select(['id', 'accountId', 'amountCents', 'details'])
+    .where('externalRef', '=', externalRef).where('type', '=', 'credits').executeTakeFirst();
+  if (!row) return undefined;
+  const details = (row.details ? JSON.parse(row.details) : {}) as ReversalDetails & Record<string, unknown>;
+  const original = details.originalCents ?? Number(row.amountCents);
+  const next: ReversalDetails = {
+    originalCents: original,
+    refundedCents: reversal.refundedCents ?? details.refundedCents ?? 0,
+    disputedCents: reversal.disputedCents ?? details.disputedCents ?? 0,
+  };
+  const amount = Math.max(0, original - next.refundedCents! - next.disputedCents!);
+  if (amount === Number(row.amountCents) && next.refundedCents === details.refundedCents && next.disputedCents === details.disputedCents) return { accountId: row.accountId, changed: false };
+  await trx.updateTable('creditTransactions').set({ amountCents: String(amount), details: JSON.stringify({ ...details, ...next }) }).where('id', '=', row.id).execute();
+  return { accountId: row.accountId, changed: amount !== Number(row.amountCents) };
+}
+
 export function listCreditRows(db: Kysely<Database>, accountId: string): Promise<CreditRow[]> {
   return db.selectFrom('creditTransactions').selectAll().where('accountId', '=', accountId)
     .orderBy('createdAt', 'desc').orderBy('id', 'desc').execute();

@@ -24,6 +24,8 @@ export interface FakeStripe {
   setIntentStatus(id: string, status: string): void;
   /** An intent Stripe made itself (a Checkout session's payment), retrievable by id. */
   addIntent(id: string, status: string, amount: number): void;
+  /** A Checkout session that was paid by `paymentIntent`, found by listing sessions by PaymentIntent. */
+  addSession(id: string, paymentIntent: string): void;
   close(): Promise<void>;
 }
 
@@ -51,11 +53,13 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 export async function startFakeStripe(): Promise<FakeStripe> {
   const intents: Array<{ id: string; object: 'payment_intent'; status: string; amount: number; metadata: Record<string, string> }> = [];
   const customers: Array<{ id: string; object: 'customer'; metadata: Record<string, string>; invoice_settings: { default_payment_method: null } }> = [];
+  const sessions: Array<{ id: string; object: 'checkout.session'; payment_intent: string }> = [];
   let seq = 0;
   const fake: FakeStripe = {
     url: '', requests: [], intentBehaviour: 'succeeded', savedCard: true, delayMs: 0, close: async () => {},
     setIntentStatus(id, status) { const intent = intents.find((i) => i.id === id); if (intent) intent.status = status; },
     addIntent(id, status, amount) { intents.push({ id, object: 'payment_intent', status, amount, metadata: {} }); },
+    addSession(id, paymentIntent) { sessions.push({ id, object: 'checkout.session', payment_intent: paymentIntent }); },
   };
 
   const handle = async (req: IncomingMessage, raw: string, res: ServerResponse) => {
@@ -80,6 +84,10 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     if (req.method === 'POST' && url.pathname === '/v1/checkout/sessions') {
       const id = `cs_test_fake${++seq}`;
       return send(res, 200, { id, object: 'checkout.session', url: `https://checkout.stripe.test/c/pay/${id}`, payment_status: 'unpaid' });
+    }
+    if (req.method === 'GET' && url.pathname === '/v1/checkout/sessions') {
+      const data = sessions.filter((c) => c.payment_intent === form.get('payment_intent'));
+      return send(res, 200, { object: 'list', url: url.pathname, has_more: false, data });
     }
     if (req.method === 'GET' && url.pathname === '/v1/payment_intents/search') {
       const purchase = /'([^']+)'$/.exec(form.get('query') ?? '')?.[1];
