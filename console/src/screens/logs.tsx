@@ -108,6 +108,9 @@ export function LogsScreen() {
     pagesLeft.current = SEARCH_PAGES;
     setGoal(PAGE);
     setOpen(undefined);
+    // The previous search's rows and cursor are not this one's: Load more must never continue the old range.
+    setEvents([]);
+    setNext(undefined);
     void fetchPage(`/usage?${q.toString()}`, false);
   };
   useEffect(refresh, [range, accessKeyId, includeRetries]);
@@ -128,7 +131,7 @@ export function LogsScreen() {
     void fetchPage(pathOf(next), true);
   }, [events, next, filter.provider, filter.model, filter.status, goal]);
   const loadMore = () => {
-    if (!next) return;
+    if (!next || inFlight.current) return;
     pagesLeft.current = SEARCH_PAGES;
     setGoal(rows.length + PAGE);
     void fetchPage(pathOf(next), true);
@@ -210,7 +213,8 @@ export function LogsScreen() {
           </table>
         </TableWrap>
       ) : null}
-      <LoadMore next={next} busy={load.busy} onLoad={loadMore} />
+      {/* An older search finishing clears the shared busy flag while this one still loads: the ref says. */}
+      <LoadMore next={next} busy={load.busy || inFlight.current} onLoad={loadMore} />
       {selected ? (
         <section id="attempts" ref={panelRef} tabIndex={-1} aria-label={`Attempts of request ${selected.requestId}`} class="attempts-panel"
           onKeyDown={(e) => { if (e.key === 'Escape') { e.preventDefault(); openRequest(undefined); } }}>
