@@ -198,20 +198,22 @@ async function awaitingCardholder(deps: ControlDeps, intent: Stripe.PaymentInten
 
 async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session): Promise<void> {
   if (session.payment_status !== 'paid') return; // async methods settle later with async_payment_succeeded
-  const accountId = session.metadata?.[ACCOUNT_KEY] ?? session.client_reference_id;
-  // Credits are US cents. Another session on the same Stripe account (a Payment Link naming an account as its
-  // client_reference_id) may be in any currency and priced anyhow: ¥5,000 must not become $50.00 of credit.
-  // Tollgate's own sessions carry their amount, which their one line item must cost; others grant what was paid
-  // for the items (before tax).
+  // Only sessions Tollgate created grant: they carry the account and the amount in their metadata, set server-side.
+  // Any other paid session on the same Stripe account (a Payment Link for something else, whose buyer may set
+  // `client_reference_id` to an account id in its URL) is not a credit purchase, whatever it cost or in which currency.
+  const accountId = session.metadata?.[ACCOUNT_KEY];
   const tollgateAmount = session.metadata?.amount_cents;
-  const cents = tollgateAmount !== undefined
-    ? (session.amount_subtotal === Number(tollgateAmount) ? Number(tollgateAmount) : NaN)
-    : (session.amount_total ?? NaN) - (session.total_details?.amount_tax ?? 0);
-  if (session.currency !== 'usd') {
-    deps.logger.warn({ session: session.id, currency: session.currency }, 'paid checkout session not in USD; no credits granted');
+  const cents = Number(tollgateAmount);
+  if (!accountId || tollgateAmount === undefined) {
+    deps.logger.warn({ session: session.id }, 'paid checkout session Tollgate did not create; no credits granted');
     return;
   }
-  if (!accountId || !Number.isSafeInteger(cents) || cents <= 0 || !(await accountExists(deps.store.db, accountId))) {
+  // Credits are US cents, and the session's one line item must cost exactly the amount it grants.
+  if (session.currency !== 'usd' || session.amount_subtotal !== cents) {
+    deps.logger.warn({ session: session.id, currency: session.currency, amountSubtotal: session.amount_subtotal }, 'paid checkout session whose price is not its credits in USD; no credits granted');
+    return;
+  }
+  if (!Number.isSafeInteger(cents) || cents <= 0 || !(await accountExists(deps.store.db, accountId))) {
     deps.logger.warn({ session: session.id }, 'paid checkout session without a known account or amount; no credits granted');
     return;
   }
