@@ -20,3 +20,8 @@ export function requestShapeProblem(body: Record<string, unknown>, surface: ApiS
   }
   return undefined;
 }
+
+/** Whether the answer is streamed: `stream: true`, except where the API answers in one JSON body whatever it says. */
+export function streamsAnswer(body: Record<string, unknown> | undefined, surface: ApiSurface): boolean {
+  return body?.stream === true && surface !== 'embeddings' && surface !== 'count-tokens';
+}

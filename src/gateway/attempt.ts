@@ -23,6 +23,7 @@ import { writeError } from './respond.ts';
 import { translatorFor } from './translate/index.ts';
 import { Errors } from '../domain/errors.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
+import { streamsAnswer } from '../domain/request-shape.ts';
 import type { TranslatedRequest } from './translate/types.ts';
 
 /** `next-model`: skip the rest of this model's keys (they would get the same answer) for the next model's. */
@@ -204,8 +205,7 @@ function isEventStream(headers: IncomingHttpHeaders): boolean {
 
 export async function runAttempts(ctx: RequestContext, attempts: readonly AttemptPlan[]): Promise<void> {
   const settings = ctx.account!.settings;
-  // Embeddings and token counts answer in one JSON body whatever `stream` says: recorded as not streamed.
-  const isStreaming = ctx.body!.stream === true && ctx.route.surface !== 'embeddings' && ctx.route.surface !== 'count-tokens';
+  const isStreaming = streamsAnswer(ctx.body, ctx.route.surface);
   const records: AttemptRecord[] = [];
   armTotalTimer(ctx, settings.totalTimeoutMs);
   let verdict: Verdict = 'next';

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { metricsAccess, METRICS_REFUSALS } from '../../http/metrics-access.ts';
 import type { Logger } from 'pino';
 import type { Candidate } from '../../domain/resolve.ts';
+import { streamsAnswer } from '../../domain/request-shape.ts';
 import type { UsageEvent } from '../../usage/event.ts';
 import type { RequestContext } from '../context.ts';
 import type { AttemptRecord } from '../meter.ts';
@@ -102,7 +103,7 @@ export class GatewayObserver {
     const status = ctx.answeredStatus !== 0 ? ctx.answeredStatus : ctx.res.headersSent ? ctx.res.statusCode : 499;
     // No first byte when the client left before any answer: its wait is in the duration, not in time to first byte.
     const ttfbMs = ctx.firstByteAt > 0 ? ctx.firstByteAt - ctx.startedAt : status === 499 ? undefined : totalMs;
-    const streaming = ctx.body?.stream === true;
+    const streaming = streamsAnswer(ctx.body, ctx.route.surface);
     const surface = surfaceOf(ctx);
     const m = this.metrics;
     const keyLabel = m.options.accessKeyLabel ? (ctx.key?.id ?? 'none') : '';
