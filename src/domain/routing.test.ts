@@ -143,6 +143,11 @@ test('audio input is refused on the managed key of a model that takes it at a pr
   assert.deepEqual(refused.attempts, []);
   assert.equal(refused.problem?.code, 'ERR_NGROK_3815');
   assert.match(refused.problem!.message, /Audio input is not allowed with managed credentials/);
+  // Audio as a file or an image data URL (chat), or as a Responses input file, is audio all the same.
+  for (const part of [{ type: 'file', file: { file_data: 'data:audio/mpeg;base64,SUQz' } }, { type: 'image_url', image_url: { url: 'data:audio/wav;base64,UklGRg==' } }, { type: 'input_file', file_data: 'data:audio/ogg;base64,T2dn' }]) {
+    const as = planAttempts(flash, null, bare, gemini, { messages: [{ role: 'user', content: [part] }], input: [{ role: 'user', content: [part] }] });
+    assert.equal(as.problem?.code, 'ERR_NGROK_3815', JSON.stringify(part));
+  }
   // Text and images (priced as input tokens) pass; so does audio on the account's own key.
   assert.deepEqual(summary(planAttempts(flash, null, bare, gemini, { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:,' } }] }] })), ['ngrok']);
   const own = snapshot({ providerKeys: [{ id: 'aigpk_google', providerId: 'google', value: 'g-own' }] });

@@ -59,6 +59,18 @@ export interface ManagedAsk {
   readonly input?: unknown;
 }
 
+const AUDIO_DATA = /^data:audio\//i;
+
+/** An `input_audio` part, or a file or image part whose data URL is audio (chat `file.file_data`, `image_url.url`; Responses `file_data`, `image_url`). */
+function isAudioPart(part: unknown): boolean {
+  if (part === null || typeof part !== 'object') return false;
+  const p = part as { type?: unknown; file?: { file_data?: unknown }; image_url?: unknown; file_data?: unknown };
+  if (p.type === 'input_audio') return true;
+  const image = p.image_url !== null && typeof p.image_url === 'object' ? (p.image_url as { url?: unknown }).url : p.image_url;
+  for (const data of [p.file?.file_data, image, p.file_data]) if (typeof data === 'string' && AUDIO_DATA.test(data)) return true;
+  return false;
+}
+
 /**
  * Whether a chat or Responses request sends audio (`input_audio` content parts). Providers bill audio input at its
  * own price (Gemini 2.5 Flash: $1.00 per million tokens against $0.30 for text), which the catalog does not hold:
@@ -70,9 +82,7 @@ function sendsAudio(ask: ManagedAsk): boolean {
     for (const turn of turns) {
       const content = turn !== null && typeof turn === 'object' ? (turn as { content?: unknown }).content : undefined;
       if (!Array.isArray(content)) continue;
-      for (const part of content) {
-        if (part !== null && typeof part === 'object' && (part as { type?: unknown }).type === 'input_audio') return true;
-      }
+      for (const part of content) if (isAudioPart(part)) return true;
     }
   }
   return false;
