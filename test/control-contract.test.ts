@@ -84,7 +84,7 @@ for (const kind of STORE_KINDS) {
       await control.call('POST', '/access-keys', { name: 'two' });
       const get = (host: string) => control.app.inject({ method: 'GET', url: '/access-keys?limit=1', headers: { authorization: `Bearer ${control.token}`, host } });
       for (const host of ['attacker.example:443/x#', 'a b', 'evil.example@tollgate', 'x:99999999']) expectError(await get(host), 400, 'ERR_NGROK_27606');
-      for (const [host, base] of [['gateway.internal:8081', 'http://gateway.internal:8081'], ['[::1]:8081', 'http://[::1]:8081'], ['10.0.0.7', 'http://10.0.0.7']]) {
+      for (const [host, base] of [['gateway.internal:8081', 'http://gateway.internal:8081'], ['[::1]:8081', 'http://[::1]:8081'], ['10.0.0.7', 'http://10.0.0.7'], ['localhost:', 'http://localhost:']]) {
         const res = await get(host!);
         assert.equal(res.statusCode, 200, host);
         assert.ok((res.json() as { nextPageUri: string }).nextPageUri.startsWith(`${base}/access-keys?`), host);

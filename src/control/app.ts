@@ -106,7 +106,7 @@ function bearer(request: FastifyRequest): string | undefined {
 }
 
 /** RFC 9112 §3.2's `host [ ":" port ]`: a name or an IPv4 address (unreserved characters), or a bracketed IPv6 one. */
-const HOST_HEADER = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+const HOST_HEADER = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{0,5})?$/;
 
 /**
  * The answers' `uri`s and `nextPageUri` are built from the Host the client sent (or the configured public URL).
@@ -115,6 +115,11 @@ const HOST_HEADER = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
  */
 export function baseUrlOf(request: FastifyRequest, config: Config): string {
   if (config.publicApiUrl) return config.publicApiUrl;
+  // HTTP/1.0 needs no Host: the address the request came in on names this server.
+  if (!request.host) {
+    const { localAddress, localPort } = request.raw.socket;
+    if (localAddress) return `${request.protocol}://${localAddress.includes(':') ? `[${localAddress}]` : localAddress}:${localPort}`;
+  }
   if (!HOST_HEADER.test(request.host)) throw new TollgateError(Errors.validationFailed, { reason: 'The Host header must be a host name or address with an optional port.' });
   return `${request.protocol}://${request.host}`;
 }
