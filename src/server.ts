@@ -5,7 +5,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
 import { createLogger } from './config/logger.ts';
 import { SecretBox } from './domain/secret-box.ts';
-import { openStore, type Store } from './store/database.ts';
+import { openStore, parseDatabaseUrl, type Store } from './store/database.ts';
+import { readableByOthers } from './store/private-file.ts';
+import { readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { bootstrapAccount, isApiKeyToken } from './store/accounts.ts';
 import { ChangeBus } from './state/changes.ts';
 import type { RouteExtension } from './control/app.ts';
@@ -36,6 +39,24 @@ export interface RunningTollgate {
   stop(): Promise<void>;
 }
 
+/** The SQLite database and (for a gateway) the usage journal with its logs, when other local users can read them. */
+function warnIfReadableByOthers(config: Config, planes: readonly Plane[], logger: Logger): void {
+  const database = parseDatabaseUrl(config.databaseUrl);
+  const paths = database.dialect === 'sqlite' && database.path !== ':memory:' ? [database.path] : [];
+  if (planes.includes('gateway')) paths.push(config.journalPath, ...journalLogs(config.journalPath));
+  const files = readableByOthers(paths);
+  if (files.length > 0) logger.warn({ files }, 'data files other users on this machine can read (accounts, key hashes, usage): make them owner-only, e.g. chmod 600');
+}
+
+function journalLogs(journalPath: string): string[] {
+  try {
+    const name = `${basename(journalPath)}.log.`;
+    return readdirSync(dirname(journalPath)).filter((f) => f.startsWith(name)).map((f) => join(dirname(journalPath), f));
+  } catch {
+    return [];
+  }
+}
+
 /**
  * `onBootstrap` hears of the first account the moment it is created, before any port is bound: its generated
  * API key is shown only once, so a start that fails afterwards (a port in use) must not take it along.
@@ -59,6 +80,8 @@ export async function startTollgate(config: Config, options: { planes?: readonly
     // Set on a database that already had accounts, it was never stored: said once here, not as a 401 to puzzle over.
     logger.warn('TOLLGATE_BOOTSTRAP_API_KEY is not an API key of this database and was ignored: it is used only on the first start of an empty database');
   }
+
+  warnIfReadableByOthers(config, planes, logger);
 
   const closers: (() => Promise<void>)[] = [];
   try {

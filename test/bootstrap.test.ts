@@ -11,7 +11,7 @@ import { migrations } from '../src/store/migrations.ts';
 import { STORE_KINDS, createTestDatabase } from './helpers/stores.ts';
 import { Children, freePort, waitHealthy } from './helpers/processes.ts';
 import { createServer } from 'node:net';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -129,6 +129,41 @@ test('--help on any command prints the usage and does nothing else: `migrate --h
   assert.equal(await demo.exited, 1);
   assert.match(demo.stderr(), /tollgate: demo takes no options, got "--port 9000"/);
 }));
+
+test('a database a newer Tollgate migrated is refused with that said, and left as it was', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-newer-'));
+  const url = `sqlite:${join(dir, 'tollgate.db')}`;
+  try {
+    const store = await openStore(url);
+    await store.db.insertInto('tollgateMigrations' as never).values({ name: '9999_from_the_future', timestamp: new Date().toISOString() } as never).execute();
+    await store.close();
+    await assert.rejects(openStore(url), /the database was migrated by a newer version of Tollgate \(its migration 9999_from_the_future is unknown to this one\); nothing was changed/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('data files other users can read (an install from before files were made owner-only) are named in a warning at start', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-modes-'));
+  const start = async (): Promise<{ msg: string; files?: string[] }[]> => {
+    const capture = new LineCapture();
+    const running = await startTollgate(loadConfig({
+      TOLLGATE_DATABASE_URL: `sqlite:${join(dir, 'tollgate.db')}`, TOLLGATE_SECRET_KEY: 'a'.repeat(64), TOLLGATE_GATEWAY_PORT: '0', TOLLGATE_API_PORT: '0',
+    }), { logger: pino({ level: 'info' }, capture) });
+    await running.stop();
+    return capture.lines.map((line) => JSON.parse(line) as { msg: string; files?: string[] });
+  };
+  const warning = (lines: { msg: string; files?: string[] }[]) => lines.find((l) => l.msg.startsWith('data files other users on this machine can read'));
+  try {
+    assert.equal(warning(await start()), undefined, 'files it created are owner-only');
+    chmodSync(join(dir, 'tollgate.db'), 0o644);
+    chmodSync(join(dir, 'usage-journal.db'), 0o640);
+    // SQLite gives the database's -wal and -shm files its mode when it makes them.
+    assert.deepEqual(warning(await start())?.files, [join(dir, 'tollgate.db'), join(dir, 'tollgate.db-wal'), join(dir, 'tollgate.db-shm'), join(dir, 'usage-journal.db')]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('a bootstrap API key set on a database that already has accounts is said to be ignored (once, at start); the key it made is not; the gateway logs its address', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-bootstrap-again-'));

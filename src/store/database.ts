@@ -234,6 +234,9 @@ async function migrateDb(db: Kysely<Database>): Promise<void> {
   const migrator = new Migrator({ db, provider, migrationTableName: 'tollgate_migrations', migrationLockTableName: 'tollgate_migrations_lock' });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
+    // A database a newer Tollgate migrated: kysely calls it "corrupted", which sends operators looking for damage.
+    const newer = /previously executed migration (\S+) is missing/.exec(error instanceof Error ? error.message : '');
+    if (newer) throw new Error(`the database was migrated by a newer version of Tollgate (its migration ${newer[1]} is unknown to this one); nothing was changed: run that version or a later one, or restore a backup taken before the upgrade`);
     // No result names a migration when the failure came before any ran (taking the migration lock, reading the table).
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '(before any migration ran)';
     throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,7 +1,7 @@
 // Files that hold accounts, key hashes and usage (the SQLite database, the usage journal and its logs) are
 // readable by their owner only, as secret.key is: under a default umask of 022 they would be world-readable, and
 // any local user could copy every account's usage and the hashes of its keys.
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export const PRIVATE_FILE_MODE = 0o600;
@@ -18,4 +18,21 @@ export function makePrivateDir(dir: string): void {
 export function ensurePrivateFile(path: string): void {
   makePrivateDir(dirname(path));
   closeSync(openSync(path, 'a', PRIVATE_FILE_MODE));
+}
+
+/**
+ * Those of `paths` (and their SQLite `-wal`/`-shm` siblings) that exist and other users may read: made by a version
+ * before files were created owner-only, or opened up by hand. Reported at start, not changed: the mode may be the
+ * operator's choice (a backup user's group), and the warning says how to close it.
+ */
+export function readableByOthers(paths: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const path of paths.flatMap((p) => [p, `${p}-wal`, `${p}-shm`])) {
+    try {
+      if ((statSync(path).mode & 0o077) !== 0) found.push(path);
+    } catch {
+      // Absent: nothing to say.
+    }
+  }
+  return found;
 }
