@@ -21,7 +21,7 @@ test('TOLLGATE_DATABASE_SILENCE_MS reaches the server config and the commands th
   assert.equal(databaseSilenceMsFrom({}), 15_000);
   assert.equal(databaseSilenceMsFrom({ TOLLGATE_DATABASE_SILENCE_MS: '120000' }), 120_000);
   assert.equal(loadConfig({ TOLLGATE_DATABASE_SILENCE_MS: '120000', TOLLGATE_SECRET_KEY: 'a'.repeat(64) }).databaseSilenceMs, 120_000);
-  assert.throws(() => databaseSilenceMsFrom({ TOLLGATE_DATABASE_SILENCE_MS: '0' }), /TOLLGATE_DATABASE_SILENCE_MS must be a positive integer/);
+  assert.throws(() => databaseSilenceMsFrom({ TOLLGATE_DATABASE_SILENCE_MS: '0' }), /TOLLGATE_DATABASE_SILENCE_MS must be a whole number from 1 to 2147483647, got "0"/);
 });
 
 test('streams: quiet for at most 30 s and running at most 15 minutes by default (ngrok\'s limits), both adjustable', () => {
@@ -29,7 +29,7 @@ test('streams: quiet for at most 30 s and running at most 15 minutes by default 
   assert.deepEqual([defaults.streamIdleTimeoutMs, defaults.streamTimeoutMs], [30_000, 900_000]);
   const set = loadConfig({ ...base, TOLLGATE_STREAM_IDLE_TIMEOUT_MS: '90000', TOLLGATE_STREAM_TIMEOUT_MS: '3600000' });
   assert.deepEqual([set.streamIdleTimeoutMs, set.streamTimeoutMs], [90_000, 3_600_000]);
-  assert.throws(() => loadConfig({ ...base, TOLLGATE_STREAM_TIMEOUT_MS: 'forever' }), /TOLLGATE_STREAM_TIMEOUT_MS must be a positive integer/);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_STREAM_TIMEOUT_MS: 'forever' }), /TOLLGATE_STREAM_TIMEOUT_MS must be a whole number from 1 to 2147483647, got "forever"/);
 });
 
 test('the processing fee is a decimal USD per million tokens, at most $2,500 (more could overflow a usage event\'s cost)', () => {
@@ -104,4 +104,29 @@ test('a start refused for any variable leaves no generated secret.key behind (th
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('on/off variables take on/off, 1/0, true/false, yes/no in any case; anything else is refused, never read as off', () => {
+  assert.equal(loadConfig({ ...base, TOLLGATE_BILLING: 'on' }).billing, true);
+  assert.equal(loadConfig({ ...base, TOLLGATE_BILLING: 'TRUE' }).billing, true);
+  assert.equal(loadConfig({ ...base, TOLLGATE_BILLING: '1' }).billing, true);
+  assert.equal(loadConfig({ ...base, TOLLGATE_BILLING: '' }).billing, false);
+  assert.equal(loadConfig({ ...base, TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: 'yes' }).allowPrivateUpstreams, true);
+  assert.equal(loadConfig({ ...base, TOLLGATE_ACCESS_LOG: 'no' }).observability.accessLog, false);
+  assert.equal(loadConfig(base).observability.accessLog, true);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_BILLING: 'enabled' }), /TOLLGATE_BILLING must be on or off \(also 1\/0, true\/false, yes\/no\), got "enabled"/);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_LOG_BODIES: '2' }), /TOLLGATE_LOG_BODIES must be on or off/);
+});
+
+test('an empty TOLLGATE_HOST is loopback, not every interface; ports and durations are plain decimal numbers a timer can hold', () => {
+  assert.equal(loadConfig({ ...base, TOLLGATE_HOST: '' }).host, '127.0.0.1');
+  assert.equal(loadConfig({ ...base, TOLLGATE_HOST: '0.0.0.0' }).host, '0.0.0.0');
+  for (const port of ['0x25a2', '1e3', '80.0', '-1', '65536']) assert.throws(() => loadConfig({ ...base, TOLLGATE_API_PORT: port }), /TOLLGATE_API_PORT must be a port number/, port);
+  // Longer than node's timers hold (~24.8 days), the grace would end at once.
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_SHUTDOWN_GRACE_MS: '2147483648' }), /TOLLGATE_SHUTDOWN_GRACE_MS must be a whole number from 1 to 2147483647/);
+  assert.equal(loadConfig({ ...base, TOLLGATE_SHUTDOWN_GRACE_MS: '2147483647' }).shutdownGraceMs, 2_147_483_647);
+});
+
+test('a refused provider base URL is not repeated with its password', () => {
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_PROVIDER_OPENAI_BASE_URL: 'ftp://user:s3cret@proxy.example/v1' }), (e: Error) => e.message.includes('ftp://***@proxy.example/v1') && !e.message.includes('s3cret'));
 });

@@ -6,7 +6,7 @@ import { parseMasterKey } from '../domain/secret-box.ts';
 import { unsendableSecretReason } from '../domain/header-value.ts';
 import { parseDatabaseUrl } from '../store/database.ts';
 import { builtinProviders, isBuiltinProviderId } from '../catalog/providers.ts';
-import { loadObservabilityConfig, type ObservabilityConfig } from './observability.ts';
+import { loadObservabilityConfig, onOff, type ObservabilityConfig } from './observability.ts';
 
 export interface Config {
   databaseUrl: string;
@@ -114,7 +114,8 @@ function providerBaseUrls(env: Env): Record<string, string> {
     refuseUnknownProvider(provider, name);
     const url = URL.parse(value.trim());
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new Error(`${name} must be an absolute http(s) URL with the API's version path (as https://api.openai.com/v1), got "${value}"`);
+      // A password in the value is not repeated into the error (and the log that keeps it).
+      throw new Error(`${name} must be an absolute http(s) URL with the API's version path (as https://api.openai.com/v1), got "${value.replace(/\/\/[^/@\s]*@/, '//***@')}"`);
     }
     urls[provider] = value.trim();
   }
@@ -134,7 +135,7 @@ function port(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got "${raw}"`);
+  if (!/^\d+$/.test(raw) || n > 65535) throw new Error(`${name} must be a port number, got "${raw}"`);
   return n;
 }
 
@@ -181,11 +182,17 @@ function journalPath(env: Env, databaseUrl: string): string {
   return parsed.path === ':memory:' ? ':memory:' : join(dirname(parsed.path), 'usage-journal.db');
 }
 
-function positiveInteger(env: Env, name: string, fallback: number): number {
+/** The longest delay node's timers take (2^31 − 1 ms, ~24.8 days): a longer one fires at once. */
+const TIMER_MAX_MS = 2_147_483_647;
+
+/** Plain decimal digits only: `Number()` would also take `0x1f`, `1e3` or ` 42 `. */
+const DIGITS = /^\d+$/;
+
+function positiveInteger(env: Env, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  if (!DIGITS.test(raw) || !Number.isSafeInteger(value) || value <= 0 || value > max) throw new Error(`${name} must be a whole number from 1 to ${max}, got "${raw}"`);
   return value;
 }
 
@@ -210,7 +217,7 @@ function bootstrapApiKey(env: Env): string | undefined {
  */
 /** TOLLGATE_DATABASE_SILENCE_MS (store/database.ts), for commands that open the store without a whole Config. */
 export function databaseSilenceMsFrom(env: Env = process.env): number {
-  return positiveInteger(env, 'TOLLGATE_DATABASE_SILENCE_MS', 15_000);
+  return positiveInteger(env, 'TOLLGATE_DATABASE_SILENCE_MS', 15_000, TIMER_MAX_MS);
 }
 
 /** TOLLGATE_DATABASE_LISTEN_URL: a PostgreSQL URL, and only beside a PostgreSQL database (SQLite has no LISTEN). */
@@ -241,24 +248,25 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
   const databaseUrl = databaseUrlFrom(env, overrides.databaseUrl);
   const config: Omit<Config, 'masterKey' | 'masterKeySource' | 'masterKeyFile'> = {
     databaseUrl,
-    host: overrides.host ?? env.TOLLGATE_HOST ?? '127.0.0.1',
+    // Empty is unset: `TOLLGATE_HOST=` would otherwise listen on every interface.
+    host: overrides.host ?? (env.TOLLGATE_HOST?.trim() || '127.0.0.1'),
     gatewayPort: overrides.gatewayPort ?? port(env, 'TOLLGATE_GATEWAY_PORT', 8080),
     apiPort: overrides.apiPort ?? port(env, 'TOLLGATE_API_PORT', 8081),
     providerBaseUrls: providerBaseUrls(env),
     managedKeys: managedKeys(env),
-    allowPrivateUpstreams: env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS === '1' || env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS === 'true',
-    billing: env.TOLLGATE_BILLING === 'on',
+    allowPrivateUpstreams: onOff(env, 'TOLLGATE_ALLOW_PRIVATE_UPSTREAMS', false),
+    billing: onOff(env, 'TOLLGATE_BILLING', false),
     processingFeeMicroUsdPerMtok: processingFee(env.TOLLGATE_PROCESSING_FEE_USD_PER_MTOK),
     // 32 MiB: what Anthropic's Messages API and ngrok's gateway accept (base64 images and PDFs make large bodies).
     maxBodyBytes: positiveInteger(env, 'TOLLGATE_MAX_BODY_BYTES', 32 * 1024 * 1024),
-    shutdownGraceMs: positiveInteger(env, 'TOLLGATE_SHUTDOWN_GRACE_MS', 5000),
+    shutdownGraceMs: positiveInteger(env, 'TOLLGATE_SHUTDOWN_GRACE_MS', 5000, TIMER_MAX_MS),
     databaseSilenceMs: databaseSilenceMsFrom(env),
     // Every open stream holds one: 1,024 per origin carries a thousand concurrent streams to one provider.
     upstreamConnections: positiveInteger(env, 'TOLLGATE_UPSTREAM_CONNECTIONS', 1024),
-    clientHeadersTimeoutMs: positiveInteger(env, 'TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS', 30_000),
-    clientRequestTimeoutMs: positiveInteger(env, 'TOLLGATE_CLIENT_REQUEST_TIMEOUT_MS', 120_000),
-    streamIdleTimeoutMs: positiveInteger(env, 'TOLLGATE_STREAM_IDLE_TIMEOUT_MS', 30_000),
-    streamTimeoutMs: positiveInteger(env, 'TOLLGATE_STREAM_TIMEOUT_MS', 15 * 60_000),
+    clientHeadersTimeoutMs: positiveInteger(env, 'TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS', 30_000, TIMER_MAX_MS),
+    clientRequestTimeoutMs: positiveInteger(env, 'TOLLGATE_CLIENT_REQUEST_TIMEOUT_MS', 120_000, TIMER_MAX_MS),
+    streamIdleTimeoutMs: positiveInteger(env, 'TOLLGATE_STREAM_IDLE_TIMEOUT_MS', 30_000, TIMER_MAX_MS),
+    streamTimeoutMs: positiveInteger(env, 'TOLLGATE_STREAM_TIMEOUT_MS', 15 * 60_000, TIMER_MAX_MS),
     journalPath: journalPath(env, databaseUrl),
     logLevel: logLevel(env),
     observability: loadObservabilityConfig(env),

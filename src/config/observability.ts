@@ -22,8 +22,20 @@ export interface ObservabilityConfig {
 
 type Env = Record<string, string | undefined>;
 
-function on(value: string | undefined): boolean {
-  return value === '1' || value === 'true' || value === 'on';
+const ON = new Set(['1', 'true', 'on', 'yes']);
+const OFF = new Set(['0', 'false', 'off', 'no']);
+
+/**
+ * An on/off variable: `on`/`off`, `1`/`0`, `true`/`false` or `yes`/`no` in any case; unset or empty is `fallback`.
+ * Anything else is refused at start: `TOLLGATE_BILLING=enabled` quietly read as off would serve without credit.
+ */
+export function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = raw.trim().toLowerCase();
+  if (ON.has(value)) return true;
+  if (OFF.has(value)) return false;
+  throw new Error(`${name} must be on or off (also 1/0, true/false, yes/no), got "${raw}"`);
 }
 
 /** `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as is, else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces` (the OTLP spec's rule). */
@@ -38,11 +50,11 @@ export function loadObservabilityConfig(env: Env): ObservabilityConfig {
   const accounts = env.TOLLGATE_METRICS_BALANCE_ACCOUNTS === undefined || env.TOLLGATE_METRICS_BALANCE_ACCOUNTS === '' ? 100 : Number(env.TOLLGATE_METRICS_BALANCE_ACCOUNTS);
   if (!Number.isInteger(accounts) || accounts < 0) throw new Error('TOLLGATE_METRICS_BALANCE_ACCOUNTS must be a whole number ≥ 0');
   const config: ObservabilityConfig = {
-    metricsOnGateway: on(env.TOLLGATE_METRICS_ON_GATEWAY),
-    metricsAccessKeyLabel: on(env.TOLLGATE_METRICS_ACCESS_KEY_LABEL),
+    metricsOnGateway: onOff(env, 'TOLLGATE_METRICS_ON_GATEWAY', false),
+    metricsAccessKeyLabel: onOff(env, 'TOLLGATE_METRICS_ACCESS_KEY_LABEL', false),
     metricsBalanceAccounts: accounts,
-    accessLog: !(env.TOLLGATE_ACCESS_LOG === '0' || env.TOLLGATE_ACCESS_LOG === 'false' || env.TOLLGATE_ACCESS_LOG === 'off'),
-    logBodies: on(env.TOLLGATE_LOG_BODIES),
+    accessLog: onOff(env, 'TOLLGATE_ACCESS_LOG', true),
+    logBodies: onOff(env, 'TOLLGATE_LOG_BODIES', false),
     serviceName: env.OTEL_SERVICE_NAME || 'tollgate',
   };
   if (env.TOLLGATE_METRICS_TOKEN) config.metricsToken = env.TOLLGATE_METRICS_TOKEN;
