@@ -117,6 +117,20 @@ test('a start with both planes on one port, or on a host not of this machine, is
   assert.match(badHost.stderr(), /tollgate: TOLLGATE_HOST "192\.0\.2\.1" is not an address of this machine/);
 }));
 
+test('the administrative commands refuse a database path with no database (a typo), and make nothing there', () => withChildren('tollgate-no-db-', async (children, dir) => {
+  const env = { TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'typo', 'tollgate.db')}` };
+  for (const args of [['rotate-secret', '--new-key', 'b'.repeat(64)], ['credits', 'grant', '--account', 'acct_1', '--cents', '100'], ['accounts', 'create', '--name', 'x']]) {
+    const child = children.spawn(args.join('-'), args, env);
+    assert.equal(await child.exited, 1, args.join(' '));
+    assert.match(child.stderr(), new RegExp(`tollgate: no database at ${join(dir, 'typo', 'tollgate.db').replace(/[/.]/g, '\\$&')}: check TOLLGATE_DATABASE_URL`), args.join(' '));
+  }
+  assert.deepEqual(readdirSync(dir), [], 'no database, journal or key was made');
+  // A grant too large to be exact (or a typo) is refused before anything is opened.
+  const huge = children.spawn('huge', ['credits', 'grant', '--account', 'acct_1', '--cents', '77662796000000000000'], env);
+  assert.equal(await huge.exited, 1);
+  assert.match(huge.stderr(), /--cents must be a whole number of US cents from 1 to 1000000000000/);
+}));
+
 test('--help on any command prints the usage and does nothing else: `migrate --help` migrates no database, `demo --help` runs no demo', () => withChildren('tollgate-help-', async (children, dir) => {
   const env = { TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'tollgate.db')}` };
   for (const args of [['migrate', '--help'], ['accounts', 'create', '--help'], ['credits', 'grant', '-h'], ['usage', 'import', '--help'], ['rotate-secret', '--help'], ['demo', '--help']]) {

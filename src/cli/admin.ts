@@ -13,6 +13,7 @@ import type { UsageEvent } from '../usage/event.ts';
 import { refusedEventFrom } from '../usage/refused-file.ts';
 
 const dbOption = { 'database-url': { type: 'string' } } as const;
+const MAX_GRANT_CENTS = 1_000_000_000_000;
 
 /** Only the database: these commands never decrypt a provider key, so they need no TOLLGATE_SECRET_KEY. */
 function databaseUrl(value: string | undefined): string {
@@ -24,7 +25,7 @@ export async function accountsCreate(args: string[]): Promise<void> {
   if (sub !== 'create') throw new Error('usage: tollgate accounts create --name NAME');
   const { values } = parseArgs({ args: rest, options: { name: { type: 'string' }, ...dbOption }, strict: true });
   if (!values.name) throw new Error('--name is required');
-  const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom() });
+  const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom(), existing: true });
   try {
     const created = await createAccount(store.db, values.name);
     process.stdout.write(`${JSON.stringify(created)}\n`);
@@ -38,10 +39,11 @@ export async function creditsGrant(args: string[]): Promise<void> {
   if (sub !== 'grant') throw new Error('usage: tollgate credits grant --account ID --cents N');
   const { values } = parseArgs({ args: rest, options: { account: { type: 'string' }, cents: { type: 'string' }, category: { type: 'string' }, ...dbOption }, strict: true });
   if (!values.account) throw new Error('--account is required');
-  if (!values.cents || !/^[1-9]\d*$/.test(values.cents)) throw new Error('--cents must be a positive whole number of US cents');
+  // At most $10 billion at once: beyond 2^53 the number is no longer exact, and a grant that size is a typo.
+  if (!values.cents || !/^[1-9]\d{0,11}$/.test(values.cents) || Number(values.cents) > MAX_GRANT_CENTS) throw new Error(`--cents must be a whole number of US cents from 1 to ${MAX_GRANT_CENTS}, got "${values.cents ?? ''}"`);
   const category = values.category ?? 'promotional';
   if (category !== 'purchase' && category !== 'promotional') throw new Error('--category must be purchase or promotional');
-  const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom() });
+  const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom(), existing: true });
   try {
     if (!(await accountExists(store.db, values.account))) throw new Error(`account ${values.account} not found`);
     const account = values.account;
@@ -75,7 +77,7 @@ export async function usageImport(args: string[]): Promise<void> {
     byId.set(event.id, event);
   });
   const events = [...byId.values()];
-  const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom() });
+  const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom(), existing: true });
   // Accounts whose balance the store now counts these events in: running gateways read them again, even when the
   // import stops half-way (a store gone away) or an earlier run stored them without saying so.
   const accounts = new Set<string>();

@@ -6,9 +6,9 @@
 import { renameSync, writeFileSync, chmodSync, copyFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Kysely } from 'kysely';
-import { loadConfig } from '../config/config.ts';
+import { databaseUrlFrom, loadConfig } from '../config/config.ts';
 import { parseMasterKey, providerKeyBinding, SecretBox } from '../domain/secret-box.ts';
-import { openStore } from '../store/database.ts';
+import { openStore, requireExistingDatabase } from '../store/database.ts';
 import { heldJournalSlots } from '../usage/journal-file.ts';
 import type { Database } from '../store/schema.ts';
 
@@ -104,6 +104,8 @@ function parseNewKey(text: string, source: string): Buffer {
 export async function rotateSecret(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { 'new-key': { type: 'string' }, 'database-url': { type: 'string' } }, strict: true });
   const newKey = await newKeyFrom(values['new-key'], process.env);
+  // Before the config: on the embedded default it would make a secret.key beside a database that is not there.
+  requireExistingDatabase(databaseUrlFrom(process.env, values['database-url'] || undefined));
   const config = loadConfig(values['database-url'] ? { ...process.env, TOLLGATE_DATABASE_URL: values['database-url'] } : process.env);
   // A gateway running beside it keeps the old key and drops every re-sealed value on its next reload (clients get
   // 500s): one that holds this host's usage journal is seen. Other hosts' cannot be; the procedure says stop them.
@@ -112,7 +114,7 @@ export async function rotateSecret(args: string[]): Promise<void> {
   // The same key again is a re-run after success (on the embedded default the first run swapped secret.key): a
   // check that changes nothing, the key file and its .previous (the old key) included.
   const rerun = newKey.equals(config.masterKey);
-  const store = await openStore(config.databaseUrl, { silentConnectionMs: config.databaseSilenceMs });
+  const store = await openStore(config.databaseUrl, { silentConnectionMs: config.databaseSilenceMs, existing: true });
   let result: RotationResult;
   try {
     result = rerun

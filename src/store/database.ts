@@ -1,5 +1,6 @@
 // Opens the store named by a database URL (SQLite file or PostgreSQL) as one Kysely instance and runs
 // the migrations. Everything above this file is dialect-agnostic.
+import { existsSync } from 'node:fs';
 import { Socket } from 'node:net';
 import BetterSqlite3 from 'better-sqlite3';
 import type pg from 'pg';
@@ -119,10 +120,24 @@ export function sqliteHandle(db: Kysely<Database>): BetterSqlite3.Database | und
  * `silentConnectionMs`: how long a PostgreSQL connection may go without a byte while in use before it is dropped
  * (default 15 s; a query running longer without an answer fails). Migrations are not held to it.
  */
-export async function openStore(url: string, options: { migrate?: boolean; poolSize?: number; silentConnectionMs?: number } = {}): Promise<Store> {
+/** Refuses a SQLite URL whose file does not exist (see openStore's `existing`); PostgreSQL says so itself. */
+export function requireExistingDatabase(url: string): void {
+  const parsed = parseDatabaseUrl(url);
+  if (parsed.dialect === 'sqlite' && parsed.path !== ':memory:' && !existsSync(parsed.path)) {
+    throw new Error(`no database at ${parsed.path}: check TOLLGATE_DATABASE_URL (or --database-url); \`tollgate start\` or \`tollgate migrate\` makes a new one`);
+  }
+}
+
+/**
+ * `existing`: the administrative commands work on a database a server made; a mistyped path would otherwise give
+ * them a new, empty one to report success on (`rotate-secret` re-sealing no key, then told to swap the key
+ * everywhere: every real provider key undecryptable).
+ */
+export async function openStore(url: string, options: { migrate?: boolean; poolSize?: number; silentConnectionMs?: number; existing?: boolean } = {}): Promise<Store> {
   const parsed = parseDatabaseUrl(url);
   let store: Store;
   if (parsed.dialect === 'sqlite') {
+    if (options.existing) requireExistingDatabase(url);
     if (parsed.path !== ':memory:') ensurePrivateFile(parsed.path);
     const sqlite = new BetterSqlite3(parsed.path);
     sqlite.pragma('journal_mode = WAL');
