@@ -62,9 +62,9 @@ class GatewayNode {
     return created[1]!;
   }
 
-  /** SIGTERM (graceful: drains usage) and the exit code. */
-  async stop(): Promise<number | null> {
-    this.child.proc.kill('SIGTERM');
+  /** SIGTERM (graceful: drains usage), or another stopping signal, and the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    this.child.proc.kill(signal);
     return this.child.exited;
   }
 }
@@ -282,21 +282,24 @@ describe('usage durability with real processes', () => {
     await node.stop();
   });
 
-  test('SIGTERM with answers in flight: all answered, every event in the store when the process exits', async () => {
-    const { node, fake, url } = await setup('sqlite');
-    const accountId = node.accountId();
-    await node.api('POST', '/provider-keys', { providerId: 'openai', name: 'primary', value: 'sk-user-key' });
-    const { token } = await node.api<{ token: string }>('POST', '/access-keys', { name: 'drain' });
-    const inFlight = Array.from({ length: 20 }, (_, i) => send(node.gatewayUrl, token, body(i, 'openai:slow-400-drain', i % 2 === 0)));
-    await until(5_000, async () => fake.requests.length === 20, 'all 20 requests at the upstream');
-    const exit = node.stop();
-    const outcomes = await Promise.all(inFlight);
-    assert.equal(await exit, 0, node.child.output());
-    assert.deepEqual(outcomes.map((o) => o.status), Array(20).fill(200));
-    const facts = await storeFacts(url, accountId);
-    assert.equal(facts.events.length, 20);
-    assertExact(facts, 20, outcomes);
-  });
+  // SIGHUP too: the terminal it ran in closed (node's default would end the process at once, cutting the answers).
+  for (const [signal, count] of [['SIGTERM', 20], ['SIGHUP', 4]] as const) {
+    test(`${signal} with answers in flight: all answered, every event in the store when the process exits`, async () => {
+      const { node, fake, url } = await setup('sqlite');
+      const accountId = node.accountId();
+      await node.api('POST', '/provider-keys', { providerId: 'openai', name: 'primary', value: 'sk-user-key' });
+      const { token } = await node.api<{ token: string }>('POST', '/access-keys', { name: 'drain' });
+      const inFlight = Array.from({ length: count }, (_, i) => send(node.gatewayUrl, token, body(i, 'openai:slow-400-drain', i % 2 === 0)));
+      await until(5_000, async () => fake.requests.length === count, `all ${count} requests at the upstream`);
+      const exit = node.stop(signal);
+      const outcomes = await Promise.all(inFlight);
+      assert.equal(await exit, 0, node.child.output());
+      assert.deepEqual(outcomes.map((o) => o.status), Array(count).fill(200));
+      const facts = await storeFacts(url, accountId);
+      assert.equal(facts.events.length, count);
+      assertExact(facts, count, outcomes);
+    });
+  }
 
   test('billing on: waves of 100 concurrent requests spend a small balance, overspending by less than one reservation', async (t) => {
     const { node, url } = await setup('sqlite', { TOLLGATE_BILLING: 'on', TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '0.05' });

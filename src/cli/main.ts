@@ -70,6 +70,9 @@ async function serve(planes: readonly Plane[], args: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // The terminal it ran in closed (or a supervisor's hang-up): node's default would end it at once, cutting open
+  // answers and leaving their usage to the journal's recovery. Stopped like SIGTERM instead; there is nothing to reload.
+  process.on('SIGHUP', () => void stop('SIGHUP'));
 }
 
 async function main(argv: string[]): Promise<void> {
