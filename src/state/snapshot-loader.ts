@@ -39,7 +39,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
       value = secretBox.open(row.sealedValue, providerKeyBinding({ accountId, providerId: row.providerId, id: row.id }));
     } catch {
       // A key sealed under another master key, or for another row, is unusable; it is skipped (never logged by value).
-      logger.warn({ accountId, providerKeyId: row.id }, 'provider key cannot be decrypted with the current master key for this row; skipped');
+      logger.warn({ accountId, providerKeyId: row.id }, 'provider key cannot be decrypted with the current master key for this row; skipped (TOLLGATE_SECRET_KEY changed without `tollgate rotate-secret`, or a rotation was interrupted: re-run it with the same new key)');
       unreadableProviderKeys.set(row.id, row.providerId);
       continue;
     }
