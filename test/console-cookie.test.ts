@@ -34,4 +34,14 @@ describe('console session cookie', () => {
     const id = setCookie.slice(setCookie.indexOf('=') + 1, setCookie.indexOf(';'));
     assert.equal((await session(c, `tollgate_session=${id}`)).statusCode, 200);
   });
+
+  test('the session says whether buying credits can work here (Stripe set up), so the page offers it only then', async () => {
+    for (const [env, configured] of [[{}, false], [{ TOLLGATE_STRIPE_SECRET_KEY: 'sk_test_x' }, true]] as const) {
+      const c = await startControl('sqlite', env);
+      controls.push(c);
+      const cookie = await signIn(c);
+      const res = await session(c, cookie.slice(0, cookie.indexOf(';')));
+      assert.equal((res.json() as { paymentsConfigured: boolean }).paymentsConfigured, configured);
+    }
+  });
 });

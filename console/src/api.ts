@@ -16,7 +16,7 @@ export type GatewayConfig = Schemas['AIGatewayConfig'];
 export type CreditTransaction = Schemas['CreditTransactionItem'];
 export type Model = Schemas['AIGatewayModel'];
 
-export interface SessionInfo { csrfToken: string; apiKeyId: string; accountId: string; expiresAt: string }
+export interface SessionInfo { csrfToken: string; apiKeyId: string; accountId: string; expiresAt: string; paymentsConfigured: boolean }
 
 /** A contract error body ({errorCode, statusCode, msg, details}) or a transport failure. */
 export class ApiError extends Error {

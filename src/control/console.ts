@@ -14,7 +14,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import { sha256Hex } from '../domain/ids.ts';
 import type { ControlDeps, Principal, RouteExtension, SessionAuthenticator } from './app.ts';
-import { SESSION_TTL_MS, SessionStore } from './console-sessions.ts';
+import { SESSION_TTL_MS, SessionStore, type Session } from './console-sessions.ts';
 
 export const SESSION_COOKIE = 'tollgate_session';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -127,6 +127,11 @@ function csrfRejected(): TollgateError {
   return new TollgateError(Errors.validationFailed, { reason: 'Missing or wrong x-csrf-token header for a cookie-authenticated request; reload the console and sign in again.' }, 403);
 }
 
+/** What the page needs of its session; `paymentsConfigured`: whether buying credits can work on this server at all. */
+function sessionInfo(session: Session, deps: ControlDeps) {
+  return { csrfToken: session.csrfToken, apiKeyId: session.apiKeyId, accountId: session.accountId, expiresAt: new Date(session.expiresAt).toISOString(), paymentsConfigured: deps.config.stripeSecretKey !== undefined };
+}
+
 export const consoleExtension: RouteExtension = (app, deps) => {
   const sessions = new SessionStore();
   registerStatic(app);
@@ -140,7 +145,7 @@ export const consoleExtension: RouteExtension = (app, deps) => {
     if (!row) throw new TollgateError(Errors.unauthorized, { reason: 'That API key is not known to this server. Check that you copied the whole key.' });
     const { id, session } = sessions.create(row.id, row.accountId);
     reply.header('set-cookie', cookie(request, deps.config.publicApiUrl, id, SESSION_TTL_MS / 1000)).header('cache-control', 'no-store');
-    return { csrfToken: session.csrfToken, apiKeyId: session.apiKeyId, accountId: session.accountId, expiresAt: new Date(session.expiresAt).toISOString() };
+    return sessionInfo(session, deps);
   });
 
   // Lets a reloaded page recover its CSRF token; cross-origin pages cannot read this (no CORS headers).
@@ -148,7 +153,7 @@ export const consoleExtension: RouteExtension = (app, deps) => {
     const session = sessions.get(readCookie(request, cookieName(request, deps.config.publicApiUrl)));
     if (!session || !(await principalForKey(deps, session.apiKeyId))) throw new TollgateError(Errors.unauthorized);
     reply.header('cache-control', 'no-store');
-    return { csrfToken: session.csrfToken, apiKeyId: session.apiKeyId, accountId: session.accountId, expiresAt: new Date(session.expiresAt).toISOString() };
+    return sessionInfo(session, deps);
   });
 
   app.delete('/console/session', async (request, reply) => {

@@ -16,7 +16,8 @@ function describe(t: CreditTransaction): { what: string; amount: string; page: s
   return { what: `${label}, ${t.periodStart.slice(0, 10)} – ${t.periodEnd.slice(0, 10)}`, amount: `${cents(t.totalCents)} (${cents(t.appliedCreditsCents)} from credits)`, page };
 }
 
-export function Credits() {
+/** `paymentsConfigured`: the server has Stripe set up; otherwise buying is not offered (it could only fail). */
+export function Credits({ paymentsConfigured }: { paymentsConfigured: boolean }) {
   const [balance, setBalance] = useState<number | undefined>();
   const [items, setItems] = useState<CreditTransaction[] | undefined>();
   const [amount, setAmount] = useState('25');
@@ -44,6 +45,9 @@ export function Credits() {
       <ErrorNote error={load.error} />
       <Loading busy={load.busy} />
       <p class="balance">Balance: <strong data-testid="balance">{balance === undefined ? '…' : cents(balance)}</strong></p>
+      {!paymentsConfigured ? (
+        <p class="card muted" data-testid="payments-off">Buying credits is not set up on this server: its operator grants credits (<code>tollgate credits grant</code>), or enables Stripe payments.</p>
+      ) : (
       <form class="card row" onSubmit={(e) => void submit(e)} aria-label="Buy credits">
         <Field label="Amount to buy (USD)" hint="Minimum $5.00.">
           <input type="number" min={5} step={1} required value={amount} onInput={(e) => setAmount(e.currentTarget.value)} />
@@ -51,6 +55,7 @@ export function Credits() {
         <Button type="submit" kind="primary" busy={buy.busy}>Buy credits</Button>
         <ErrorNote error={buy.error} />
       </form>
+      )}
       {items && items.length === 0 ? <Empty>No transactions yet.</Empty> : null}
       {items && items.length > 0 ? (
         <TableWrap label="Credit transactions">

@@ -7,7 +7,7 @@ export function SettingsScreen({ me, onSessionGone }: { me: SessionInfo; onSessi
   return (
     <section aria-labelledby="settings-title">
       <h1 id="settings-title" tabIndex={-1}>Credits &amp; settings</h1>
-      <Credits />
+      <Credits paymentsConfigured={me.paymentsConfigured} />
       <GatewaySettings />
       <ApiKeys currentKeyId={me.apiKeyId} onSessionGone={onSessionGone} />
     </section>
