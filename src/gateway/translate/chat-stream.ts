@@ -14,6 +14,10 @@ export abstract class FromChatStream implements StreamTranslation {
   protected abstract started(chunk: Json): void;
   protected abstract usage(usage: unknown): void;
   protected abstract text(piece: string): void;
+  /** A refusal streamed in its own field: text for formats without a refusal of their own (Messages). */
+  protected refusal(piece: string): void {
+    this.text(piece);
+  }
   /** One tool-call piece: `index`, and `id`/`function.name` when it opens the call, `function.arguments` pieces. */
   protected abstract toolCall(call: Json): void;
   protected abstract finishReason(reason: string): void;
@@ -76,8 +80,7 @@ export abstract class FromChatStream implements StreamTranslation {
     if (!choice) return;
     const delta = obj(choice.delta);
     if (delta && typeof delta.content === 'string' && delta.content !== '') this.text(delta.content);
-    // A refusal streams in its own field; the client's formats carry it as text.
-    if (delta && typeof delta.refusal === 'string' && delta.refusal !== '') this.text(delta.refusal);
+    if (delta && typeof delta.refusal === 'string' && delta.refusal !== '') this.refusal(delta.refusal);
     if (Array.isArray(delta?.tool_calls)) {
       for (const call of delta.tool_calls) {
         const c = obj(call);

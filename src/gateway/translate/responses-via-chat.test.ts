@@ -122,6 +122,25 @@ test('a refused answer is incomplete with reason content_filter (SDKs report a c
   assert.deepEqual([done.status, done.incomplete_details], ['completed', null]);
 });
 
+test('a chat refusal is a Responses refusal part, answered and streamed (refusal events), never output text', () => {
+  const answered = responsesViaChat.answer({ id: 'c', model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: null, refusal: 'I can\'t help with that.' }, finish_reason: 'stop' }] }, scope) as { output: { content: unknown[] }[] };
+  assert.deepEqual(answered.output[0]!.content, [{ type: 'refusal', refusal: 'I can\'t help with that.' }]);
+  const t = responsesViaChat.stream(scope);
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ id: 'chatcmpl-r', model: 'm', created: 5, choices: [{ index: 0, delta, finish_reason: finish }] });
+  t.event('', chunk({ role: 'assistant', content: null, refusal: 'I can\'t ' }));
+  t.event('', chunk({ refusal: 'help with that.' }));
+  t.event('', chunk({}, 'stop'));
+  t.event('', '[DONE]');
+  const events = (t.take() + t.finish()).split('\n\n').filter(Boolean).map((block) => JSON.parse(block.split('\n')[1]!.slice(6)) as Record<string, unknown>);
+  assert.deepEqual(events.map((e) => e.type), [
+    'response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added', 'response.refusal.delta', 'response.refusal.delta',
+    'response.refusal.done', 'response.content_part.done', 'response.output_item.done', 'response.completed',
+  ]);
+  assert.equal(events[6]!.refusal, 'I can\'t help with that.');
+  const output = (events.at(-1)!.response as { output: { content: unknown[] }[] }).output;
+  assert.deepEqual(output[0]!.content, [{ type: 'refusal', refusal: 'I can\'t help with that.' }]);
+});
+
 test('a file given by URL goes to Messages as a URL document, and is not sent to a chat-completions model (it cannot fetch it)', () => {
   const body = { model: 'm', input: [{ role: 'user', content: [{ type: 'input_text', text: 'Summarise' }, { type: 'input_file', file_url: 'https://example.com/a.pdf' }] }] };
   assert.match(translationRefusal('responses', body, 'chat-completions') ?? '', /file by URL \("input_file\.file_url"\).*"file_data"/);

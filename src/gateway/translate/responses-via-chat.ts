@@ -207,8 +207,15 @@ function newBaseId(): string {
   return randomBase62(24);
 }
 
-function messageItem(base: string, text: string, status: string): Json {
-  return { type: 'message', id: `msg_${base}`, status, role: 'assistant', content: text === '' && status !== 'completed' ? [] : [{ type: 'output_text', text, annotations: [] }] };
+/** A message's one content part: output text, or a refusal (its own part type, which `output_text` and `parse()` leave out). */
+type PartKind = 'output_text' | 'refusal';
+
+function contentPart(kind: PartKind, text: string): Json {
+  return kind === 'refusal' ? { type: 'refusal', refusal: text } : { type: 'output_text', text, annotations: [] };
+}
+
+function messageItem(base: string, text: string, status: string, kind: PartKind = 'output_text'): Json {
+  return { type: 'message', id: `msg_${base}`, status, role: 'assistant', content: text === '' && status !== 'completed' ? [] : [contentPart(kind, text)] };
 }
 
 function callItem(base: string, index: number, call: { id: string; name: string; arguments: string }, status: string): Json {
@@ -253,8 +260,13 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   const message = obj(choice?.message) ?? {};
   const base = newBaseId();
   const output: Json[] = [];
-  const text = (typeof message.content === 'string' ? message.content : '') + (typeof message.refusal === 'string' ? message.refusal : '');
-  if (text !== '') output.push(messageItem(base, text, 'completed'));
+  const content = typeof message.content === 'string' ? message.content : '';
+  const refusal = typeof message.refusal === 'string' ? message.refusal : '';
+  if (content !== '' || refusal === '') {
+    if (content + refusal !== '') output.push(messageItem(base, content + refusal, 'completed'));
+  } else {
+    output.push(messageItem(base, refusal, 'completed', 'refusal'));
+  }
   objects(message.tool_calls).forEach((call, index) => {
     const fn = obj(call.function);
     output.push(callItem(base, index, { id: String(call.id ?? ''), name: String(fn?.name ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' }, 'completed'));
@@ -281,7 +293,7 @@ class ChatToResponses extends FromChatStream {
   #created: unknown;
   /** Items in output order, as they will be in the final response. */
   #items: Json[] = [];
-  #text: { outputIndex: number; text: string } | undefined;
+  #text: { outputIndex: number; text: string; kind: PartKind } | undefined;
   #calls = new Map<number, OpenCall>();
   /** Chat's tool-call index → its id, for calls whose name has not come yet. */
   #unnamedCalls = new Map<number, string | undefined>();
@@ -310,15 +322,27 @@ class ChatToResponses extends FromChatStream {
   }
 
   protected text(piece: string): void {
+    this.#piece(piece, 'output_text');
+  }
+
+  /** A refusal is its own part, streamed with `response.refusal.*` events, as OpenAI's Responses API sends it. */
+  protected override refusal(piece: string): void {
+    this.#piece(piece, 'refusal');
+  }
+
+  /** The message's one part takes the kind of its first piece (a model refuses, or answers). */
+  #piece(piece: string, first: PartKind): void {
     if (!this.#text) {
       const outputIndex = this.#items.length;
       this.#items.push(messageItem(this.#id, '', 'in_progress'));
-      this.#text = { outputIndex, text: '' };
+      this.#text = { outputIndex, text: '', kind: first };
       this.#emit('response.output_item.added', { output_index: outputIndex, item: messageItem(this.#id, '', 'in_progress') });
-      this.#emit('response.content_part.added', { item_id: `msg_${this.#id}`, output_index: outputIndex, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } });
+      this.#emit('response.content_part.added', { item_id: `msg_${this.#id}`, output_index: outputIndex, content_index: 0, part: contentPart(first, '') });
     }
     this.#text.text += piece;
-    this.#emit('response.output_text.delta', { item_id: `msg_${this.#id}`, output_index: this.#text.outputIndex, content_index: 0, delta: piece, logprobs: [] });
+    const at = { item_id: `msg_${this.#id}`, output_index: this.#text.outputIndex, content_index: 0 };
+    if (this.#text.kind === 'refusal') this.#emit('response.refusal.delta', { ...at, delta: piece });
+    else this.#emit('response.output_text.delta', { ...at, delta: piece, logprobs: [] });
   }
 
   protected toolCall(call: Json): void {
@@ -366,11 +390,12 @@ class ChatToResponses extends FromChatStream {
     const cut = this.#finish === 'length' ? this.#items.length - 1 : -1;
     const status = (outputIndex: number) => (outputIndex === cut ? 'incomplete' : 'completed');
     if (this.#text) {
-      const { outputIndex, text } = this.#text;
-      const part = { type: 'output_text', text, annotations: [] };
-      this.#emit('response.output_text.done', { item_id: `msg_${this.#id}`, output_index: outputIndex, content_index: 0, text, logprobs: [] });
-      this.#emit('response.content_part.done', { item_id: `msg_${this.#id}`, output_index: outputIndex, content_index: 0, part });
-      this.#items[outputIndex] = messageItem(this.#id, text, status(outputIndex));
+      const { outputIndex, text, kind } = this.#text;
+      const at = { item_id: `msg_${this.#id}`, output_index: outputIndex, content_index: 0 };
+      if (kind === 'refusal') this.#emit('response.refusal.done', { ...at, refusal: text });
+      else this.#emit('response.output_text.done', { ...at, text, logprobs: [] });
+      this.#emit('response.content_part.done', { ...at, part: contentPart(kind, text) });
+      this.#items[outputIndex] = messageItem(this.#id, text, status(outputIndex), kind);
       this.#emit('response.output_item.done', { output_index: outputIndex, item: this.#items[outputIndex] });
     }
     for (const call of this.#calls.values()) {
