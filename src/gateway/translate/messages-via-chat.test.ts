@@ -30,6 +30,14 @@ test('thinking becomes a reasoning effort only for OpenAI reasoning models; tool
   assert.deepEqual(messagesViaChat.request({ ...body, tools: undefined }, plan('gpt-4o')).removed, ['tool_choice', 'thinking']);
 });
 
+test('a final assistant turn (Claude\'s prefill) still goes, and is named as not honoured: chat models do not continue a turn', () => {
+  const prefill = messagesViaChat.request({ model: 'gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: 'JSON please' }, { role: 'assistant', content: '{"a":' }] }, plan('gpt-4o'));
+  assert.deepEqual((prefill.body.messages as { role: string }[]).map((m) => m.role), ['user', 'assistant']);
+  assert.deepEqual(prefill.removed, ['prefill']);
+  const conversation = messagesViaChat.request({ model: 'gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'user', content: 'c' }] }, plan('gpt-4o'));
+  assert.deepEqual(conversation.removed, []);
+});
+
 test('an output limit above what the model allows is fitted to it (Claude Code asks for 32,000 tokens)', () => {
   assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 32_000, messages: [] }, plan('gpt-4o')).body.max_tokens, 16_384);
   assert.equal(messagesViaChat.request({ model: 'gpt-4o', max_tokens: 1000, messages: [] }, plan('gpt-4o')).body.max_tokens, 1000);

@@ -226,6 +226,10 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
     }
     else userMessages(message.content, messages);
   }
+  // A final assistant turn is Claude's prefill: the answer continues it (`{"a":` to force JSON). Chat models take it as
+  // a finished turn and answer anew; it still goes (it steers the answer), and the header says it was not honoured.
+  const turns = Array.isArray(body.messages) ? body.messages : [];
+  if (obj(turns[turns.length - 1])?.role === 'assistant' && messages[messages.length - 1]?.role === 'assistant') removed.push('prefill');
   const out: Json = { model: body.model, messages };
   if (body.max_tokens !== undefined) out.max_tokens = fittedOutputLimit(body.max_tokens, plan);
   if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) {
