@@ -135,13 +135,22 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     const [{ startGatewayServer }, { createGatewayObserver }, { Upstreams }, { deploymentLoopId }] = await Promise.all([
       import('./gateway/server.ts'), import('./gateway/observe/setup.ts'), import('./gateway/upstream.ts'), import('./gateway/routing-loop.ts'),
     ]);
-    // With billing on the credit ledger reads balances itself (gauge included).
-    const state = new GatewayState({ store, secretBox, changes, logger, ...(config.billing ? { readBalance: null } : {}), ...(config.databaseListenUrl ? { listenUrl: config.databaseListenUrl } : {}) });
+    // With billing on the credit ledger reads balances itself (gauge included). Without, the gauge's figure is the
+    // store's less the events journaled and not yet shipped (they were debited already): read from the store alone,
+    // a reload ~0.1 s after a request put its cost back until the account's next reload.
+    let journal: UsageJournal | undefined;
+    const gaugeBalance = (accountId: string): Promise<bigint> => {
+      const unshipped = journal;
+      if (!unshipped) return balancePico(store.db, accountId);
+      return unshipped.exclusive(async () => (await balancePico(store.db, accountId)) - unshipped.unshippedPico(accountId));
+    };
+    const state = new GatewayState({ store, secretBox, changes, logger, readBalance: config.billing ? null : gaugeBalance, ...(config.databaseListenUrl ? { listenUrl: config.databaseListenUrl } : {}) });
     await state.start();
     // Closers run last pushed first: no new requests (the gateway), the last spans exported (the observer), every
     // recorded usage event in the store (the journal), then the state. A start failing half-way closes what it opened.
     closers.push(() => state.close());
     const usage = new UsageJournal({ path: config.journalPath, write: (events) => insertUsageEvents(store.db, events), isRefusal: isRowRefusal, logger });
+    journal = usage;
     closers.push(() => usage.close());
     // On PostgreSQL other gateway processes may spend the same credit: their shipped spending is read back
     // within a second of an account's next request. A SQLite gateway is the only one spending its accounts'.

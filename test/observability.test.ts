@@ -11,6 +11,7 @@ import pino from 'pino';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { LineCapture } from './helpers/log-capture.ts';
 import { FAKE_USAGE } from './fake-upstream.ts';
+import { balancePico, grantCredits } from '../src/store/credits.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -257,6 +258,36 @@ describe('metrics access (sqlite)', () => {
         assert.equal(ok.status, 200, url);
         assert.match(await ok.text(), /tollgate_requests_in_flight/);
       }
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('credit balance gauge (sqlite)', () => {
+  test('a reload while usage is still unshipped does not give the spent credit back (the figure is the store\'s less what is journaled)', async () => {
+    const h = await startHarness('sqlite', { TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '1000' });
+    try {
+      const key = await h.providerKey('openai', 'sk-good-gauge');
+      const { token } = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: key }] }] }] } }));
+      await grantCredits(h.running.store.db, h.accountId, 100, { category: 'promotional' });
+      // Each answer's cost is debited at once; the account's snapshot is reloaded right after it (a config change),
+      // before the journal shipped the event to the store.
+      const requests: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const r = await gw(h, '/v1/chat/completions', { token, body: chat('gpt-4o') });
+        assert.equal(r.status, 200);
+        requests.push(r.headers.get('ngrok-aig-request-id')!);
+        await h.gatewayConfig({ maxInputTokens: 100_000 + i });
+      }
+      for (const id of requests) await h.usage(id, 1);
+      const exact = Number(await balancePico(h.running.store.db, h.accountId)) / 1e12;
+      assert.ok(exact < 1, 'the requests cost something');
+      const gauge = async () => parseMetrics(await (await fetch(`${h.apiUrl}/metrics`)).text()).get(series('tollgate_credit_balance_usd', { account: h.accountId }));
+      await until(`the gauge at the store's balance ${exact}`, async () => {
+        const value = await gauge();
+        return value !== undefined && Math.abs(value - exact) < 1e-9 ? true : undefined;
+      }, 3000);
     } finally {
       await h.close();
     }
