@@ -379,6 +379,7 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     const parentId = '00f067aa0ba902b7';
     const cutTraceId = '4bf92f3577b34da6a3ce929d0e0e4737';
     const listTraceId = '4bf92f3577b34da6a3ce929d0e0e4738';
+    const oddTraceIds = ['4bf92f3577b34da6a3ce929d0e0e4739', '4bf92f3577b34da6a3ce929d0e0e473a', '4bf92f3577b34da6a3ce929d0e0e473b'];
     let requestId = '';
     let upstreamParents: string[] = [];
     try {
@@ -401,6 +402,9 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
       const cut = await gw(h, '/v1/chat/completions', { token: key.token, headers: { traceparent: `00-${cutTraceId}-${parentId}-01` }, body: chat('openai:cut-trace', { stream: true }) });
       await h.usage(cut.headers.get('ngrok-aig-request-id')!, 2);
       assert.equal((await gw(h, '/v1/models', { token: key.token, headers: { traceparent: `00-${listTraceId}-${parentId}-01` } })).status, 200);
+      // Paths and methods a client invents, and a model's page: span names stay few (the route, not the path).
+      const odd: [string, string][] = [['/v1/whatever/123', 'POST'], ['/v1/chat/completions', 'PURGE'], ['/v1/models/gpt-4o', 'GET']];
+      for (const [i, [path, method]] of odd.entries()) await gw(h, path, { method, token: key.token, headers: { traceparent: `00-${oddTraceIds[i]}-${parentId}-01` } });
     } finally {
       await h.close();
     }
@@ -447,5 +451,8 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     // A model listing calls no model: no GenAI operation on its span.
     const listing = spans.find((s) => s.traceId === listTraceId && s.kind === 2)!;
     assert.deepEqual([listing.name, attr(listing, 'gen_ai.operation.name')], ['GET /v1/models', undefined]);
+    const oddNames = oddTraceIds.map((id) => spans.find((s) => s.traceId === id && s.kind === 2)!);
+    assert.deepEqual(oddNames.map((s) => s.name), ['POST', '_OTHER', 'GET /v1/models/{model}']);
+    assert.deepEqual([attr(oddNames[1]!, 'http.request.method'), attr(oddNames[1]!, 'http.request.method_original')], ['_OTHER', 'PURGE']);
   });
 });

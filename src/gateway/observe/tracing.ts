@@ -17,7 +17,7 @@ import type { ApiSurface } from '../../catalog/types.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import type { UsageEvent } from '../../usage/event.ts';
 import type { RequestContext } from '../context.ts';
-import { nonModelRoute } from '../routes.ts';
+import { MODEL_PATH_PREFIX, MODELS_PATH, nonModelRoute } from '../routes.ts';
 import type { AttemptRecord } from '../meter.ts';
 
 // GenAI attribute names (incubating in @opentelemetry/semantic-conventions; copied, as its docs advise,
@@ -71,6 +71,23 @@ function errorTypeOf(r: AttemptRecord): string | undefined {
   return r.statusCode > 0 ? String(r.statusCode) : r.failure;
 }
 
+
+/** The methods HTTP defines; any other is `_OTHER`, as the HTTP semantic conventions ask (a client picks the name). */
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+/** Longest text a client chooses (a path, a pass-through model's name) kept in a span name or attribute. */
+const MAX_NAME = 256;
+
+/**
+ * `{method} {route}`: a route of the gateway's own (`/v1/models/{model}` for a model's page), or the method alone
+ * for a path it does not serve — a client's invented paths must not each make a span name.
+ */
+function spanName(method: string, path: string, route: RequestContext['route']): string {
+  const kind = nonModelRoute(route);
+  if (kind === 'other') return method;
+  if (kind === 'models') return `${method} ${path.startsWith(MODEL_PATH_PREFIX) ? `${MODEL_PATH_PREFIX}{model}` : MODELS_PATH}`;
+  return `${method} ${path}`;
+}
+
 export class RequestTracer {
   readonly #provider: TracerProvider;
   readonly #tracer: Tracer;
@@ -91,9 +108,11 @@ export class RequestTracer {
     const url = ctx.req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    const method = ctx.req.method ?? 'POST';
-    const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: path, 'tollgate.request_id': ctx.requestId };
-    const span = this.#tracer.startSpan(`${method} ${path}`, { kind: SpanKind.SERVER, startTime: ctx.startedAt, attributes }, parent);
+    const sent = ctx.req.method ?? 'POST';
+    const method = HTTP_METHODS.has(sent) ? sent : '_OTHER';
+    const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: path.slice(0, MAX_NAME), 'tollgate.request_id': ctx.requestId };
+    if (method !== sent) attributes['http.request.method_original'] = sent.slice(0, MAX_NAME);
+    const span = this.#tracer.startSpan(spanName(method, path, ctx.route), { kind: SpanKind.SERVER, startTime: ctx.startedAt, attributes }, parent);
     ctx.trace = { span, attempts: [], attemptStarts: [] };
     return ctx.trace;
   }
@@ -105,7 +124,7 @@ export class RequestTracer {
     const operation = OPERATION[ctx.route.surface];
     const provider = PROVIDER_NAMES[candidate.provider.id] ?? candidate.provider.id;
     const started = performance.now();
-    const span = this.#tracer.startSpan(`${operation} ${candidate.modelId}`, {
+    const span = this.#tracer.startSpan(`${operation} ${candidate.modelId.slice(0, MAX_NAME)}`, {
       kind: SpanKind.CLIENT,
       startTime: started,
       attributes: {
