@@ -141,7 +141,7 @@ export class GatewayObserver {
       accountId: ctx.key?.accountId ?? null,
       surface, streaming,
       modelAsked: asked ?? null,
-      modelServed: last ? `${last.plan.candidate.provider.id}:${last.plan.candidate.modelId}` : null,
+      modelServed: last ? truncate(`${last.plan.candidate.provider.id}:${last.plan.candidate.modelId}`, 256) : null,
       provider: last ? last.plan.candidate.provider.id : null,
       keySource: last ? last.plan.keySource : null,
       attempts: records.length,
