@@ -380,6 +380,7 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     const cutTraceId = '4bf92f3577b34da6a3ce929d0e0e4737';
     const listTraceId = '4bf92f3577b34da6a3ce929d0e0e4738';
     const oddTraceIds = ['4bf92f3577b34da6a3ce929d0e0e4739', '4bf92f3577b34da6a3ce929d0e0e473a', '4bf92f3577b34da6a3ce929d0e0e473b'];
+    const failedTraceIds = ['4bf92f3577b34da6a3ce929d0e0e473c', '4bf92f3577b34da6a3ce929d0e0e473d'];
     let requestId = '';
     let upstreamParents: string[] = [];
     try {
@@ -405,6 +406,11 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
       // Paths and methods a client invents, and a model's page: span names stay few (the route, not the path).
       const odd: [string, string][] = [['/v1/whatever/123', 'POST'], ['/v1/chat/completions', 'PURGE'], ['/v1/models/gpt-4o', 'GET']];
       for (const [i, [path, method]] of odd.entries()) await gw(h, path, { method, token: key.token, headers: { traceparent: `00-${oddTraceIds[i]}-${parentId}-01` } });
+      // A provider's 400 relayed, and a provider failing with a 500 on every key: no model generated either answer.
+      for (const [i, model] of ['openai:fail-400-trace', 'openai:fail-500-trace'].entries()) {
+        const failed = await gw(h, '/v1/chat/completions', { token: key.token, headers: { traceparent: `00-${failedTraceIds[i]}-${parentId}-01` }, body: chat(model) });
+        await h.usage(failed.headers.get('ngrok-aig-request-id')!, 1);
+      }
     } finally {
       await h.close();
     }
@@ -454,5 +460,10 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     const oddNames = oddTraceIds.map((id) => spans.find((s) => s.traceId === id && s.kind === 2)!);
     assert.deepEqual(oddNames.map((s) => s.name), ['POST', '_OTHER', 'GET /v1/models/{model}']);
     assert.deepEqual([attr(oddNames[1]!, 'http.request.method'), attr(oddNames[1]!, 'http.request.method_original')], ['_OTHER', 'PURGE']);
+    // The provider is named on failed requests too (as in the metrics and the access line); no response model.
+    for (const id of failedTraceIds) {
+      const request = spans.find((s) => s.traceId === id && s.kind === 2)!;
+      assert.deepEqual([attr(request, 'gen_ai.provider.name'), attr(request, 'gen_ai.response.model')], ['openai', undefined], id);
+    }
   });
 });

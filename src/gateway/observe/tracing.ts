@@ -180,11 +180,14 @@ export class RequestTracer {
     if (askedModel !== undefined) attributes[GEN_AI_REQUEST_MODEL] = askedModel;
     if (ctx.key) attributes['tollgate.access_key_id'] = ctx.key.id;
     const served = records.find((r) => r.served);
-    if (served) {
-      const provider = served.plan.candidate.provider.id;
+    // The provider of the answer, else of the last attempt (a 503/504, a client gone): the metrics and the access
+    // line name it too. A response model only for an answer a model generated (not a provider's 400 relayed).
+    const asked = served ?? records[records.length - 1];
+    if (asked) {
+      const provider = asked.plan.candidate.provider.id;
       attributes[GEN_AI_PROVIDER_NAME] = PROVIDER_NAMES[provider] ?? provider;
-      attributes[GEN_AI_RESPONSE_MODEL] = served.plan.candidate.modelId;
     }
+    if (served && served.statusCode >= 200 && served.statusCode < 300) attributes[GEN_AI_RESPONSE_MODEL] = served.plan.candidate.modelId;
     if (events.length > 0) {
       attributes[GEN_AI_USAGE_INPUT_TOKENS] = input;
       attributes[GEN_AI_USAGE_OUTPUT_TOKENS] = output;
