@@ -252,3 +252,12 @@ test('allowed_tools to a chat provider other than OpenAI (DeepSeek refuses the c
   const deepseek = ask('deepseek-chat');
   assert.deepEqual([(deepseek.tools as { function: { name: string } }[]).map((t) => t.function.name), deepseek.tool_choice], [['other'], 'required']);
 });
+
+test('text: a JSON schema format maps to response_format; verbosity, which chat servers lack, is named as removed even beside it', () => {
+  const schema = { type: 'json_schema', name: 'x', schema: { type: 'object' } };
+  assert.deepEqual(responsesViaChat.request({ model: 'gemini-2.5-flash', input: 'x', text: { format: schema } }, plan('gemini-2.5-flash')).removed, []);
+  const both = responsesViaChat.request({ model: 'gemini-2.5-flash', input: 'x', text: { format: schema, verbosity: 'low' } }, plan('gemini-2.5-flash'));
+  assert.ok(both.body.response_format !== undefined);
+  assert.deepEqual(both.removed, ['text']);
+  assert.deepEqual(responsesViaChat.request({ model: 'gemini-2.5-flash', input: 'x', text: { format: { type: 'text' } } }, plan('gemini-2.5-flash')).removed, []);
+});

@@ -166,9 +166,13 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
     if (body.parallel_tool_calls !== undefined) removed.push('parallel_tool_calls');
   }
   if (body.text !== undefined) {
+    const text = obj(body.text);
     const format = responseFormat(body.text);
     if (format) out.response_format = format;
-    else if (obj(obj(body.text)?.format)?.type !== 'text') removed.push('text');
+    const formatLost = !format && text?.format !== undefined && obj(text.format)?.type !== 'text';
+    // GPT-5's answer length (`verbosity`) has no counterpart on the chat servers this translation reaches.
+    const verbosityLost = text?.verbosity !== undefined && text.verbosity !== null;
+    if (formatLost || verbosityLost || (body.text !== null && !text)) removed.push('text');
   }
   const effort = obj(body.reasoning)?.effort;
   if (body.reasoning !== undefined && body.reasoning !== null) {
