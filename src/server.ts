@@ -139,10 +139,18 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     // store's less the events journaled and not yet shipped (they were debited already): read from the store alone,
     // a reload ~0.1 s after a request put its cost back until the account's next reload.
     let journal: UsageJournal | undefined;
-    const gaugeBalance = (accountId: string): Promise<bigint> => {
+    const gaugeBalance = async (accountId: string): Promise<bigint> => {
       const unshipped = journal;
-      if (!unshipped) return balancePico(store.db, accountId);
-      return unshipped.exclusive(async () => (await balancePico(store.db, accountId)) - unshipped.unshippedPico(accountId));
+      const read = () => balancePico(store.db, accountId);
+      if (!unshipped) return read();
+      // Between shipments when it can (the minute's resync reads every account: it must not hold shipping up),
+      // behind them after a few tries.
+      for (let i = 0; i < 3; i++) {
+        const balance = await unshipped.balanceBetweenShipments(accountId, read);
+        if (balance !== undefined) return balance;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return unshipped.exclusive(async () => (await read()) - unshipped.unshippedPico(accountId));
     };
     const state = new GatewayState({ store, secretBox, changes, logger, readBalance: config.billing ? null : gaugeBalance, ...(config.databaseListenUrl ? { listenUrl: config.databaseListenUrl } : {}) });
     await state.start();

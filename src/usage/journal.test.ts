@@ -757,4 +757,27 @@ describe('usage journal', () => {
     assert.deepEqual(reopened.unshipped(), [], 'no begun row left behind to come back as an unknown attempt');
     reopened.close();
   }));
+
+  it('reads a balance between shipments without waiting behind them, and says when a store write overlapped the read', withDir(async (dir) => {
+    let release: (() => void) | undefined;
+    const stored: UsageEvent[] = [];
+    const journal = new UsageJournal({
+      path: join(dir, 'j.db'), intervalMs: 5,
+      write: async (events) => { await new Promise<void>((resolve) => { release = resolve; }); stored.push(...events); },
+    });
+    try {
+      journal.record(finished(begun('e1', 'rq1', 1), 700n));
+      // Idle: the store's figure less the unshipped cost.
+      assert.equal(await journal.balanceBetweenShipments(begun('e1', 'rq1', 1).accountId, async () => 10_000n), 9_300n);
+      // A shipment in flight (its write waits): not read, rather than counting its event twice or not at all.
+      await eventually(() => release !== undefined, () => 'the shipment never began');
+      assert.equal(await journal.balanceBetweenShipments(begun('e1', 'rq1', 1).accountId, async () => 10_000n), undefined);
+      // A shipment that ends while the store is being read: the figure is dropped too.
+      const overlapped = journal.balanceBetweenShipments(begun('e1', 'rq1', 1).accountId, async () => { release!(); await eventually(() => stored.length === 1, () => 'not shipped'); return 9_300n; });
+      assert.equal(await overlapped, undefined);
+    } finally {
+      release?.();
+      await journal.close();
+    }
+  }));
 });

@@ -91,6 +91,8 @@ export class UsageJournal implements UsageSink {
   #unshippedCount = 0;
   readonly #unshippedPico = new Map<string, bigint>();
 
+  /** Exclusive sections begun plus ended: odd while one runs (balanceBetweenShipments). */
+  #fences = 0;
   /** Serialises store writes with fenced balance reads (exclusive()). */
   #lock: Promise<unknown> = Promise.resolve();
   #shipping: Promise<number> | undefined;
@@ -157,9 +159,28 @@ export class UsageJournal implements UsageSink {
    * so `store balance − unshippedPico()` counts every recorded event once.
    */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#lock.then(fn);
+    const run = this.#lock.then(async () => {
+      this.#fences++;
+      try {
+        return await fn();
+      } finally {
+        this.#fences++;
+      }
+    });
     this.#lock = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * `read()` (the store's balance) less this account's unshipped cost, without waiting behind shipments as
+   * exclusive() would: undefined when a store write began or ended meanwhile (the figure might count an event twice
+   * or not at all), for the caller to try again. A gauge reading every account each minute must not hold shipping.
+   */
+  async balanceBetweenShipments(accountId: string, read: () => Promise<bigint>): Promise<bigint | undefined> {
+    const before = this.#fences;
+    if (before % 2 === 1) return undefined;
+    const stored = await read();
+    return this.#fences === before ? stored - this.unshippedPico(accountId) : undefined;
   }
 
   begin(attempt: BegunAttempt): Promise<void> {
