@@ -289,8 +289,10 @@ for (const kind of STORE_KINDS) {
       const before = changes.length;
       assert.equal((await deliver(refunded('evt_r1', intent, 500))).statusCode, 200);
       assert.equal(await balance(), start - 500);
-      // Delivered twice, or a later refund stating the total so far: never taken twice.
+      // Delivered twice, or late (a total smaller than one already applied): never taken twice, never given back.
       assert.equal((await deliver(refunded('evt_r1', intent, 500))).statusCode, 200);
+      assert.equal(await balance(), start - 500);
+      assert.equal((await deliver(refunded('evt_r0', intent, 200))).statusCode, 200);
       assert.equal(await balance(), start - 500);
       assert.equal(changes.length - before, 1, 'the gateways hear of the change once');
       assert.equal((await grants())[0]!.amountCents, 1500);
@@ -301,6 +303,9 @@ for (const kind of STORE_KINDS) {
       assert.equal((await grants())[0]!.amountCents, 0);
       await deliver(dispute('evt_d2', 'charge.dispute.funds_reinstated'));
       assert.equal(await balance(), start - 500);
+      // The withdrawal delivered again after the reinstatement: the dispute stays won.
+      await deliver(dispute('evt_d1', 'charge.dispute.funds_withdrawn'));
+      assert.equal(await balance(), start - 500);
       // A Checkout purchase: the grant is the session's, found through the PaymentIntent that paid it.
       fake.addIntent('pi_checkout_refund', 'succeeded', 2000);
       fake.addSession('cs_test_refund', 'pi_checkout_refund');
@@ -309,7 +314,13 @@ for (const kind of STORE_KINDS) {
       await deliver(refunded('evt_r2', 'pi_checkout_refund', 2000));
       assert.equal(await balance(), paid - 2000);
       // A refund of a payment no grant came from (another product on the same Stripe account) changes nothing.
-      await deliver(refunded('evt_r3', 'pi_unrelated', 2000));
+      assert.equal((await deliver(refunded('evt_r3', 'pi_unrelated', 2000))).statusCode, 200);
+      assert.equal(await balance(), paid - 2000);
+      // A refund of Tollgate's session delivered before the session's own event: refused, so Stripe sends it again.
+      fake.addSession('cs_test_early', 'pi_checkout_early', { tollgate_account_id: control.accountId, amount_cents: '1000' });
+      assert.equal((await deliver(refunded('evt_r4', 'pi_checkout_early', 1000))).statusCode, 409);
+      await deliver(sessionCompleted('cs_test_early', control.accountId, 1000, 'paid', 'pi_checkout_early'));
+      assert.equal((await deliver(refunded('evt_r4', 'pi_checkout_early', 1000))).statusCode, 200);
       assert.equal(await balance(), paid - 2000);
       assert.equal(await balance(control.other.token), 0);
     });

@@ -7,6 +7,7 @@
 // no local table is needed. Checkout saves the card on that customer for later off-session purchases.
 import type Stripe from 'stripe';
 import type { ControlDeps } from './app.ts';
+import { Errors, TollgateError } from '../domain/errors.ts';
 import { grantCredits, reverseGrant, type GrantReversal } from '../store/credits.ts';
 import * as purchases from '../store/credit-purchases.ts';
 import { accountExists } from '../store/accounts.ts';
@@ -224,26 +225,25 @@ async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session
  * A refund (`charge.refunded`: `amount_refunded` is the charge's total so far) or a dispute that withdrew the
  * funds (and one that gave them back) takes the credits it paid for back from the grant. The grant is found by the
  * charge's PaymentIntent: a saved-card purchase's reference, or the Checkout session that made it (asked of Stripe).
+ * A payment of Tollgate's whose grant is not there yet (its refund came before the purchase's own event) is an error,
+ * so that Stripe delivers the refund again later; a payment Tollgate never sold credit for is ignored.
  */
 async function reverse(deps: ControlDeps, paymentIntent: string | Stripe.PaymentIntent | null, currency: string, reversal: GrantReversal): Promise<void> {
   const intent = typeof paymentIntent === 'string' ? paymentIntent : paymentIntent?.id;
   if (!intent || currency !== 'usd') return;
-  let ref = intent;
-  let applied = await reverseOnce(deps, ref, reversal);
-  if (applied === undefined) {
-    const stripe = await stripeClient(deps.config);
-    const session = stripe ? (await stripe.checkout.sessions.list({ payment_intent: intent, limit: 1 })).data[0] : undefined;
-    if (session) {
-      ref = session.id;
-      applied = await reverseOnce(deps, ref, reversal);
-    }
-  }
-  if (applied === undefined) deps.logger.warn({ paymentIntent: intent }, 'a refund or dispute names a payment no credit grant came from; nothing taken back');
+  if (await reverseOnce(deps, intent, reversal) !== undefined) return;
+  const stripe = await stripeClient(deps.config);
+  const session = stripe ? (await stripe.checkout.sessions.list({ payment_intent: intent, limit: 1 })).data[0] : undefined;
+  if (session && await reverseOnce(deps, session.id, reversal) !== undefined) return;
+  const ours = session?.metadata?.[ACCOUNT_KEY] !== undefined || (await purchases.getPurchaseByRef(deps.store.db, intent)) !== undefined;
+  // A 409 (not a 2xx): Stripe delivers the event again, by when the purchase's own event will have granted.
+  if (ours) throw new TollgateError(Errors.validationFailed, { reason: `A refund or dispute of payment ${intent} came before its credit grant; deliver it again later.` }, 409);
+  deps.logger.warn({ paymentIntent: intent }, 'a refund or dispute names a payment no credit grant came from; nothing taken back');
 }
 
 async function reverseOnce(deps: ControlDeps, externalRef: string, reversal: GrantReversal): Promise<boolean | undefined> {
   const [result, announce] = await deps.store.db.transaction().execute(async (trx) => {
-    const done = await reverseGrant(trx, externalRef, reversal);
+    const done = await reverseGrant(trx, externalRef, reversal, deps.store.dialect === 'postgres');
     return [done, done?.changed ? await deps.changes.recordAll(trx, [{ accountId: done.accountId, kind: 'credits', resourceId: externalRef }]) : undefined] as const;
   });
   announce?.();
@@ -267,9 +267,10 @@ export async function applyStripeEvent(deps: ControlDeps, event: Stripe.Event): 
     case 'charge.refunded':
       return reverse(deps, event.data.object.payment_intent, event.data.object.currency, { refundedCents: event.data.object.amount_refunded });
     case 'charge.dispute.funds_withdrawn':
-      return reverse(deps, event.data.object.payment_intent, event.data.object.currency, { disputedCents: event.data.object.amount });
-    case 'charge.dispute.funds_reinstated':
-      return reverse(deps, event.data.object.payment_intent, event.data.object.currency, { disputedCents: 0 });
+    case 'charge.dispute.funds_reinstated': {
+      const dispute = event.data.object;
+      return reverse(deps, dispute.payment_intent, dispute.currency, { dispute: dispute.id, disputedCents: dispute.amount, reinstated: event.type === 'charge.dispute.funds_reinstated' });
+    }
     default:
       return undefined;
   }

@@ -12,6 +12,11 @@ export function getPurchase(db: Kysely<Database>, accountId: string, id: string)
   return db.selectFrom('creditPurchases').selectAll().where('accountId', '=', accountId).where('id', '=', id).executeTakeFirst();
 }
 
+/** The saved-card purchase a Stripe PaymentIntent charged, if any. */
+export function getPurchaseByRef(db: Kysely<Database>, externalRef: string): Promise<PurchaseRow | undefined> {
+  return db.selectFrom('creditPurchases').selectAll().where('externalRef', '=', externalRef).executeTakeFirst();
+}
+
 /** Looked up by id alone: webhooks carry the id in PaymentIntent metadata and no account principal. */
 export function getPurchaseById(db: Kysely<Database>, id: string): Promise<PurchaseRow | undefined> {
   return db.selectFrom('creditPurchases').selectAll().where('id', '=', id).executeTakeFirst();

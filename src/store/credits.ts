@@ -39,31 +39,39 @@ export async function grantCredits(db: Kysely<Database>, accountId: string, cent
   return { granted: false, id: existing.id };
 }
 
-/** What Stripe took back of a purchase: cumulative figures (each event states the whole), so applying one twice is harmless. */
-export interface GrantReversal { refundedCents?: number; disputedCents?: number }
+/**
+ * What Stripe took back of a purchase, as one event states it. A charge's refunds only grow (`amount_refunded` is its
+ * total so far), and a dispute goes from withdrawn to reinstated, never back: events come out of order and are
+ * retried for days, so the larger refund total and the later dispute state win, and a replay changes nothing.
+ */
+export type GrantReversal = { refundedCents: number } | { dispute: string; disputedCents: number; reinstated: boolean };
 
-interface ReversalDetails { originalCents?: number; refundedCents?: number; disputedCents?: number }
+interface ReversalDetails { originalCents?: number; refundedCents?: number; disputes?: Record<string, { cents: number; reinstated: boolean }> }
 
 /**
- * Sets a purchased grant's amount to what it was bought for less what was refunded and what a dispute withdrew
- * (never below 0), keeping the original and both figures in `details`. The contract's grants have no negative
+ * Sets a purchased grant's amount to what it was bought for less what was refunded and what disputes withdrew
+ * (never below 0), keeping the original and the figures in `details`. The contract's grants have no negative
  * amounts, so a reversal shows as the grant's smaller amount; the balance (Σ grants − usage) follows, and may go
  * negative for credit already spent. Undefined when no grant has that reference; else whether the amount changed.
+ * `lockRow`: PostgreSQL, where two events for one charge may be applied at once (SQLite runs one at a time).
  */
-export async function reverseGrant(trx: Kysely<Database>, externalRef: string, reversal: GrantReversal): Promise<{ accountId: string; changed: boolean } | undefined> {
-  const row = await trx.selectFrom('creditTransactions').select(['id', 'accountId', 'amountCents', 'details'])
-    .where('externalRef', '=', externalRef).where('type', '=', 'credits').executeTakeFirst();
+export async function reverseGrant(trx: Kysely<Database>, externalRef: string, reversal: GrantReversal, lockRow: boolean): Promise<{ accountId: string; changed: boolean } | undefined> {
+  let query = trx.selectFrom('creditTransactions').select(['id', 'accountId', 'amountCents', 'details'])
+    .where('externalRef', '=', externalRef).where('type', '=', 'credits');
+  if (lockRow) query = query.forUpdate();
+  const row = await query.executeTakeFirst();
   if (!row) return undefined;
   const details = (row.details ? JSON.parse(row.details) : {}) as ReversalDetails & Record<string, unknown>;
   const original = details.originalCents ?? Number(row.amountCents);
-  const next: ReversalDetails = {
-    originalCents: original,
-    refundedCents: reversal.refundedCents ?? details.refundedCents ?? 0,
-    disputedCents: reversal.disputedCents ?? details.disputedCents ?? 0,
-  };
-  const amount = Math.max(0, original - next.refundedCents! - next.disputedCents!);
-  if (amount === Number(row.amountCents) && next.refundedCents === details.refundedCents && next.disputedCents === details.disputedCents) return { accountId: row.accountId, changed: false };
-  await trx.updateTable('creditTransactions').set({ amountCents: String(amount), details: JSON.stringify({ ...details, ...next }) }).where('id', '=', row.id).execute();
+  const disputes = { ...details.disputes };
+  let refunded = details.refundedCents ?? 0;
+  if ('refundedCents' in reversal) refunded = Math.max(refunded, reversal.refundedCents);
+  else if (!disputes[reversal.dispute]?.reinstated) disputes[reversal.dispute] = { cents: reversal.disputedCents, reinstated: reversal.reinstated };
+  const disputed = Object.values(disputes).reduce((sum, d) => sum + (d.reinstated ? 0 : d.cents), 0);
+  const amount = Math.max(0, original - refunded - disputed);
+  const next = { ...details, originalCents: original, refundedCents: refunded, disputes };
+  if (JSON.stringify(next) === JSON.stringify({ ...details, originalCents: original, refundedCents: details.refundedCents ?? 0, disputes: details.disputes ?? {} })) return { accountId: row.accountId, changed: false };
+  await trx.updateTable('creditTransactions').set({ amountCents: String(amount), details: JSON.stringify(next) }).where('id', '=', row.id).execute();
   return { accountId: row.accountId, changed: amount !== Number(row.amountCents) };
 }
 
