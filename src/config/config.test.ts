@@ -122,6 +122,9 @@ test('an empty TOLLGATE_HOST is loopback, not every interface; ports and duratio
   assert.equal(loadConfig({ ...base, TOLLGATE_HOST: '' }).host, '127.0.0.1');
   assert.equal(loadConfig({ ...base, TOLLGATE_HOST: '0.0.0.0' }).host, '0.0.0.0');
   for (const port of ['0x25a2', '1e3', '80.0', '-1', '65536']) assert.throws(() => loadConfig({ ...base, TOLLGATE_API_PORT: port }), /TOLLGATE_API_PORT must be a port number/, port);
+  // An env file written on Windows: the CR is not part of the number (and a refusal shows it).
+  assert.deepEqual([loadConfig({ ...base, TOLLGATE_API_PORT: '9090\r' }).apiPort, loadConfig({ ...base, TOLLGATE_SHUTDOWN_GRACE_MS: ' 3000\r' }).shutdownGraceMs], [9090, 3000]);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_STREAM_TIMEOUT_MS: '9e5\r' }), /got "9e5\\r"/);
   // Longer than node's timers hold (~24.8 days), the grace would end at once.
   assert.throws(() => loadConfig({ ...base, TOLLGATE_SHUTDOWN_GRACE_MS: '2147483648' }), /TOLLGATE_SHUTDOWN_GRACE_MS must be a whole number from 1 to 2147483647/);
   assert.equal(loadConfig({ ...base, TOLLGATE_SHUTDOWN_GRACE_MS: '2147483647' }).shutdownGraceMs, 2_147_483_647);

@@ -132,10 +132,10 @@ function logLevel(env: Env): string {
 }
 
 function port(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
+  const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n > 65535) throw new Error(`${name} must be a port number, got "${raw}"`);
+  if (!DIGITS.test(raw) || n > 65535) throw new Error(`${name} must be a port number, got ${JSON.stringify(env[name])}`);
   return n;
 }
 
@@ -189,10 +189,11 @@ const TIMER_MAX_MS = 2_147_483_647;
 const DIGITS = /^\d+$/;
 
 function positiveInteger(env: Env, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = env[name];
+  // Trimmed: an env file written on Windows leaves a CR after the value.
+  const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!DIGITS.test(raw) || !Number.isSafeInteger(value) || value <= 0 || value > max) throw new Error(`${name} must be a whole number from 1 to ${max}, got "${raw}"`);
+  if (!DIGITS.test(raw) || !Number.isSafeInteger(value) || value <= 0 || value > max) throw new Error(`${name} must be a whole number from 1 to ${max}, got ${JSON.stringify(env[name])}`);
   return value;
 }
 
