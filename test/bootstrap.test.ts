@@ -172,8 +172,11 @@ test('data files other users can read (an install from before files were made ow
     assert.equal(warning(await start()), undefined, 'files it created are owner-only');
     chmodSync(join(dir, 'tollgate.db'), 0o644);
     chmodSync(join(dir, 'usage-journal.db'), 0o640);
+    assert.equal(warning(await start()), undefined, 'in a directory only its owner may enter, nobody else can read them');
+    chmodSync(dir, 0o755);
+    const files = warning(await start())?.files ?? [];
     // SQLite gives the database's -wal and -shm files its mode when it makes them.
-    assert.deepEqual(warning(await start())?.files, [join(dir, 'tollgate.db'), join(dir, 'tollgate.db-wal'), join(dir, 'tollgate.db-shm'), join(dir, 'usage-journal.db')]);
+    for (const f of ['tollgate.db', 'tollgate.db-wal', 'tollgate.db-shm', 'usage-journal.db']) assert.ok(files.includes(join(dir, f)), `${f} in ${files.join(', ')}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -40,7 +40,7 @@ export async function creditsGrant(args: string[]): Promise<void> {
   const { values } = parseArgs({ args: rest, options: { account: { type: 'string' }, cents: { type: 'string' }, category: { type: 'string' }, ...dbOption }, strict: true });
   if (!values.account) throw new Error('--account is required');
   // At most $10 billion at once: beyond 2^53 the number is no longer exact, and a grant that size is a typo.
-  if (!values.cents || !/^[1-9]\d{0,11}$/.test(values.cents) || Number(values.cents) > MAX_GRANT_CENTS) throw new Error(`--cents must be a whole number of US cents from 1 to ${MAX_GRANT_CENTS}, got "${values.cents ?? ''}"`);
+  if (!values.cents || !/^[1-9]\d{0,12}$/.test(values.cents) || Number(values.cents) > MAX_GRANT_CENTS) throw new Error(`--cents must be a whole number of US cents from 1 to ${MAX_GRANT_CENTS}, got "${values.cents ?? ''}"`);
   const category = values.category ?? 'promotional';
   if (category !== 'purchase' && category !== 'promotional') throw new Error('--category must be purchase or promotional');
   const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom(), existing: true });

@@ -21,18 +21,21 @@ export function ensurePrivateFile(path: string): void {
 }
 
 /**
- * Those of `paths` (and their SQLite `-wal`/`-shm` siblings) that exist and other users may read: made by a version
- * before files were created owner-only, or opened up by hand. Reported at start, not changed: the mode may be the
- * operator's choice (a backup user's group), and the warning says how to close it.
+ * Those of `paths` (and their SQLite `-wal`/`-shm` siblings) that exist and another local user can read: the file
+ * readable by its group or by all, in a directory they may enter. Made by a version before files were created
+ * owner-only, or opened up by hand; reported at start, not changed (the mode may be the operator's choice, a backup
+ * user's group), and the warning says how to close it.
  */
 export function readableByOthers(paths: readonly string[]): string[] {
   const found: string[] = [];
   for (const path of paths.flatMap((p) => [p, `${p}-wal`, `${p}-shm`])) {
     try {
-      if ((statSync(path).mode & 0o077) !== 0) found.push(path);
+      const file = statSync(path).mode;
+      const dir = statSync(dirname(path)).mode;
+      if ((file & 0o004 && dir & 0o001) || (file & 0o040 && dir & 0o010)) found.push(path);
     } catch {
       // Absent: nothing to say.
     }
   }
-  return found;
+  return [...new Set(found)];
 }
