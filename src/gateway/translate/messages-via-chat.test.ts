@@ -273,3 +273,9 @@ test('strict only for schemas OpenAI takes as strict: an object root, every obje
   const tool = (input_schema: unknown) => (messagesViaChat.request({ model: 'gpt-4o', max_tokens: 5, messages: [], tools: [{ name: 't', strict: true, input_schema }] }, plan('gpt-4o')).body.tools as { function: { strict?: boolean } }[])[0]!.function.strict;
   assert.deepEqual([tool({ type: 'object' }), tool(closed)], [undefined, true]);
 });
+
+test('a translated message carries the nullable fields the SDK types declare, and reasoning as thinking tokens', () => {
+  const message = messagesViaChat.answer({ id: 'chatcmpl-7', model: 'o3', choices: [{ index: 0, message: { content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 10, completion_tokens: 300, completion_tokens_details: { reasoning_tokens: 256 } } }, scope) as Record<string, unknown>;
+  assert.deepEqual([message.container, message.stop_details, message.stop_sequence], [null, null, null]);
+  assert.deepEqual((message.usage as Record<string, unknown>).output_tokens_details, { thinking_tokens: 256 });
+});

@@ -334,7 +334,11 @@ function stopWithCalls(stop: string): string {
 function messagesUsage(usage: unknown): Json {
   const u = obj(usage);
   const cached = num(obj(u?.prompt_tokens_details)?.cached_tokens);
-  return { input_tokens: Math.max(0, num(u?.prompt_tokens) - cached), cache_creation_input_tokens: 0, cache_read_input_tokens: cached, output_tokens: num(u?.completion_tokens) };
+  const out: Json = { input_tokens: Math.max(0, num(u?.prompt_tokens) - cached), cache_creation_input_tokens: 0, cache_read_input_tokens: cached, output_tokens: num(u?.completion_tokens) };
+  // Reasoning inside the output, as Claude reports its thinking (`output_tokens_details.thinking_tokens`).
+  const reasoning = num(obj(u?.completion_tokens_details)?.reasoning_tokens);
+  if (reasoning > 0) out.output_tokens_details = { thinking_tokens: reasoning };
+  return out;
 }
 
 function messageId(id: unknown): string {
@@ -357,7 +361,8 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   return {
     id: messageId(chat.id), type: 'message', role: 'assistant', model: chat.model, content,
     stop_reason: content.some((b) => b.type === 'tool_use') ? stopWithCalls(stopReason(choice?.finish_reason)) : stopReason(choice?.finish_reason),
-    stop_sequence: null, usage: messagesUsage(chat.usage),
+    // Fields the Anthropic SDK's Message type declares (nullable): strict validators expect them present.
+    stop_sequence: null, stop_details: null, container: null, usage: messagesUsage(chat.usage),
   };
 }
 
@@ -399,7 +404,7 @@ class ChatToMessages extends FromChatStream {
     // Chat reports usage only at its end; Anthropic's clients read the input where Claude puts it, here (LangChain reads
     // nothing else): the gateway's estimate stands in, and message_delta carries the provider's exact counts.
     this.out += sse('message_start', { message: {
-      id: messageId(chunk.id), type: 'message', role: 'assistant', model: chunk.model ?? '', content: [], stop_reason: null, stop_sequence: null,
+      id: messageId(chunk.id), type: 'message', role: 'assistant', model: chunk.model ?? '', content: [], stop_reason: null, stop_sequence: null, stop_details: null, container: null,
       usage: { input_tokens: this.#inputTokens?.() ?? 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 },
     } });
   }
