@@ -772,6 +772,8 @@ describe('usage journal', () => {
       // A shipment in flight (its write waits): not read, rather than counting its event twice or not at all.
       await eventually(() => release !== undefined, () => 'the shipment never began');
       assert.equal(await journal.balanceBetweenShipments(begun('e1', 'rq1', 1).accountId, async () => 10_000n), undefined);
+      // Another account's figure is read meanwhile: that shipment carries none of its events.
+      assert.equal(await journal.balanceBetweenShipments('acct_other', async () => 5_000n), 5_000n);
       // A shipment that ends while the store is being read: the figure is dropped too.
       const overlapped = journal.balanceBetweenShipments(begun('e1', 'rq1', 1).accountId, async () => { release!(); await eventually(() => stored.length === 1, () => 'not shipped'); return 9_300n; });
       assert.equal(await overlapped, undefined);

@@ -91,8 +91,11 @@ export class UsageJournal implements UsageSink {
   #unshippedCount = 0;
   readonly #unshippedPico = new Map<string, bigint>();
 
-  /** Exclusive sections begun plus ended: odd while one runs (balanceBetweenShipments). */
-  #fences = 0;
+  /**
+   * Per account, store writes carrying its events begun plus ended: odd while one runs (balanceBetweenShipments).
+   * Entries stay (an account's counter going back to absent would look unchanged to a read across it).
+   */
+  readonly #accountWrites = new Map<string, number>();
   /** Serialises store writes with fenced balance reads (exclusive()). */
   #lock: Promise<unknown> = Promise.resolve();
   #shipping: Promise<number> | undefined;
@@ -159,28 +162,34 @@ export class UsageJournal implements UsageSink {
    * so `store balance − unshippedPico()` counts every recorded event once.
    */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#lock.then(async () => {
-      this.#fences++;
-      try {
-        return await fn();
-      } finally {
-        this.#fences++;
-      }
-    });
+    const run = this.#lock.then(fn);
     this.#lock = run.catch(() => {});
     return run;
   }
 
   /**
    * `read()` (the store's balance) less this account's unshipped cost, without waiting behind shipments as
-   * exclusive() would: undefined when a store write began or ended meanwhile (the figure might count an event twice
-   * or not at all), for the caller to try again. A gauge reading every account each minute must not hold shipping.
+   * exclusive() would: undefined when a store write carrying this account's events began or ended meanwhile (the
+   * figure might count one twice or not at all), for the caller to try again. A gauge reading every account each
+   * minute must not hold shipping up, and other accounts' shipments do not concern it.
    */
   async balanceBetweenShipments(accountId: string, read: () => Promise<bigint>): Promise<bigint | undefined> {
-    const before = this.#fences;
+    const before = this.#accountWrites.get(accountId) ?? 0;
     if (before % 2 === 1) return undefined;
     const stored = await read();
-    return this.#fences === before ? stored - this.unshippedPico(accountId) : undefined;
+    return (this.#accountWrites.get(accountId) ?? 0) === before ? stored - this.unshippedPico(accountId) : undefined;
+  }
+
+  /** `write` of `events` to the store, with their accounts' write counters odd while it runs (and its uncounting). */
+  async #storeWrite<T>(events: readonly UsageEvent[], write: () => Promise<T>): Promise<T> {
+    const accounts = new Set(events.map((e) => e.accountId));
+    const bump = (): void => { for (const a of accounts) this.#accountWrites.set(a, (this.#accountWrites.get(a) ?? 0) + 1); };
+    bump();
+    try {
+      return await write();
+    } finally {
+      bump();
+    }
   }
 
   begin(attempt: BegunAttempt): Promise<void> {
@@ -263,19 +272,23 @@ export class UsageJournal implements UsageSink {
       const events = this.#finished;
       this.#finished = [];
       if (events.length === 0) return true;
-      try {
-        await this.#write(events);
-      } catch (error) {
-        this.#finished = events.concat(this.#finished);
-        // Counted as a failed shipment: the retries back off (#backoff) and the error is logged once per streak.
-        if (this.#shipFailures++ === 0) {
-          this.#logger?.error({ err: error instanceof Error ? error.message : String(error), events: events.length }, 'usage journal unwritable while stopping, and the store refused its events too; retrying');
+      const written = await this.#storeWrite(events, async () => {
+        try {
+          await this.#write(events);
+        } catch (error) {
+          this.#finished = events.concat(this.#finished);
+          // Counted as a failed shipment: the retries back off (#backoff) and the error is logged once per streak.
+          if (this.#shipFailures++ === 0) {
+            this.#logger?.error({ err: error instanceof Error ? error.message : String(error), events: events.length }, 'usage journal unwritable while stopping, and the store refused its events too; retrying');
+          }
+          return false;
         }
-        return false;
-      }
+        for (const e of events) this.#uncount(e.accountId, e.costPico);
+        return true;
+      });
+      if (!written) return false;
       const stored = new Set(events.map((e) => e.id));
       this.#begun = this.#begun.filter((b) => !stored.has(b.id));
-      for (const e of events) this.#uncount(e.accountId, e.costPico);
       this.#shipFailures = 0;
       this.#logger?.warn({ events: events.length }, 'usage journal unwritable while stopping: events written straight to the store');
       return true;
@@ -507,23 +520,27 @@ export class UsageJournal implements UsageSink {
       const batches = this.#nextBatches();
       if (batches.length === 0) return 0;
       const events = batches.length === 1 ? batches[0]!.events : batches.flatMap((b) => b.events);
-      try {
-        await this.#write(events);
-      } catch (error) {
-        // Refused rows: the rest ship now and the refused are set aside (kept on disk, never retried).
-        if (!this.#isRefusal(error) || !(await this.#shipAround(events, error))) {
-          this.#putBack(batches, fromFile);
-          if (this.#shipFailures++ === 0) {
-            this.#logger?.warn({ err: error instanceof Error ? error.message : String(error), pending: this.#unshippedCount }, 'usage shipping failed; the journal keeps the events and retries');
+      const shipped = await this.#storeWrite(events, async () => {
+        try {
+          await this.#write(events);
+        } catch (error) {
+          // Refused rows: the rest ship now and the refused are set aside (kept on disk, never retried).
+          if (!this.#isRefusal(error) || !(await this.#shipAround(events, error))) {
+            this.#putBack(batches, fromFile);
+            if (this.#shipFailures++ === 0) {
+              this.#logger?.warn({ err: error instanceof Error ? error.message : String(error), pending: this.#unshippedCount }, 'usage shipping failed; the journal keeps the events and retries');
+            }
+            return false;
           }
-          return -1;
         }
-      }
-      // Only after the store committed: a crash before this line ships the rows again, a no-op there. So does the
-      // next start when close() gave up on this write and closed the file.
-      if (!this.#abandoned) this.#removeRows(batches.map((b) => b.seq));
-      this.#shippedAt = performance.now();
-      for (const e of events) this.#uncount(e.accountId, e.costPico);
+        // Only after the store committed: a crash before this line ships the rows again, a no-op there. So does the
+        // next start when close() gave up on this write and closed the file.
+        if (!this.#abandoned) this.#removeRows(batches.map((b) => b.seq));
+        this.#shippedAt = performance.now();
+        for (const e of events) this.#uncount(e.accountId, e.costPico);
+        return true;
+      });
+      if (!shipped) return -1;
       if (this.#shipFailures > 0) this.#logger?.info({ pending: this.#unshippedCount }, 'usage shipping resumed');
       this.#shipFailures = 0;
       return events.length;
