@@ -276,8 +276,8 @@ for (const kind of STORE_KINDS) {
     });
 
     test('a refund or a dispute takes back the credits it paid for, each once; a dispute won gives them back', async () => {
-      const chargeEvent = (id: string, type: string, object: Record<string, unknown>) => ({
-        id, object: 'event', type, api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null, data: { object },
+      const chargeEvent = (id: string, type: string, object: Record<string, unknown>, created = Math.floor(Date.now() / 1000)) => ({
+        id, object: 'event', type, api_version: '2025-01-01', created, livemode: false, pending_webhooks: 1, request: null, data: { object },
       });
       const refunded = (id: string, intent: string, cents: number) => chargeEvent(id, 'charge.refunded', { id: `ch_${intent}`, object: 'charge', payment_intent: intent, currency: 'usd', amount: 2000, amount_refunded: cents, refunded: cents === 2000 });
       const grants = async () => expectSchema<{ items: Tx[] }>(await control.call('GET', '/credits/transactions'), 200, 'CreditTransactionList').items.filter((t) => t.type === 'credits');
@@ -317,10 +317,19 @@ for (const kind of STORE_KINDS) {
       assert.equal((await deliver(refunded('evt_r3', 'pi_unrelated', 2000))).statusCode, 200);
       assert.equal(await balance(), paid - 2000);
       // A refund of Tollgate's session delivered before the session's own event: refused, so Stripe sends it again.
-      fake.addSession('cs_test_early', 'pi_checkout_early', { tollgate_account_id: control.accountId, amount_cents: '1000' });
+      const early = { metadata: { tollgate_account_id: control.accountId, amount_cents: '1000' }, currency: 'usd', amount_subtotal: 1000 };
+      fake.addSession('cs_test_early', 'pi_checkout_early', early);
       assert.equal((await deliver(refunded('evt_r4', 'pi_checkout_early', 1000))).statusCode, 409);
       await deliver(sessionCompleted('cs_test_early', control.accountId, 1000, 'paid', 'pi_checkout_early'));
       assert.equal((await deliver(refunded('evt_r4', 'pi_checkout_early', 1000))).statusCode, 200);
+      assert.equal(await balance(), paid - 2000);
+      // Never redelivered for ever: a session no grant can come from here (another deployment's account on the same
+      // Stripe account), or a refund waiting over an hour, is acknowledged and logged.
+      fake.addSession('cs_test_elsewhere', 'pi_elsewhere', { ...early, metadata: { tollgate_account_id: 'acct_of_another_deployment', amount_cents: '1000' } });
+      assert.equal((await deliver(refunded('evt_r5', 'pi_elsewhere', 1000))).statusCode, 200);
+      fake.addSession('cs_test_late', 'pi_late', early);
+      const old = Math.floor(Date.now() / 1000) - 7200;
+      assert.equal((await deliver(chargeEvent('evt_r6', 'charge.refunded', { id: 'ch_late', object: 'charge', payment_intent: 'pi_late', currency: 'usd', amount: 1000, amount_refunded: 1000 }, old))).statusCode, 200);
       assert.equal(await balance(), paid - 2000);
       assert.equal(await balance(control.other.token), 0);
     });

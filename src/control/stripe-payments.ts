@@ -197,27 +197,35 @@ async function awaitingCardholder(deps: ControlDeps, intent: Stripe.PaymentInten
   if (purchaseId) await purchases.settlePurchase(deps.store.db, purchaseId, 'actionRequired', null, ['pending']);
 }
 
-async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session): Promise<void> {
-  if (session.payment_status !== 'paid') return; // async methods settle later with async_payment_succeeded
-  // Only sessions Tollgate created grant: they carry the account and the amount in their metadata, set server-side.
-  // Any other paid session on the same Stripe account (a Payment Link for something else, whose buyer may set
-  // `client_reference_id` to an account id in its URL) is not a credit purchase, whatever it cost or in which currency.
+/**
+ * The account and amount a paid session grants, or why it grants nothing. Only sessions Tollgate created grant: they
+ * carry the account and the amount in their metadata, set server-side. Any other paid session on the same Stripe
+ * account (a Payment Link for something else, whose buyer may set `client_reference_id` to an account id in its URL)
+ * is not a credit purchase, whatever it cost or in which currency. Credits are US cents, and the session's one line
+ * item must cost exactly the amount it grants.
+ */
+async function sessionGrant(deps: ControlDeps, session: Stripe.Checkout.Session): Promise<{ accountId: string; cents: number } | string> {
   const accountId = session.metadata?.[ACCOUNT_KEY];
   const tollgateAmount = session.metadata?.amount_cents;
   const cents = Number(tollgateAmount);
-  if (!accountId || tollgateAmount === undefined) {
-    deps.logger.warn({ session: session.id }, 'paid checkout session Tollgate did not create; no credits granted');
+  if (!accountId || tollgateAmount === undefined) return 'paid checkout session Tollgate did not create; no credits granted';
+  if (session.currency !== 'usd' || session.amount_subtotal !== cents) return 'paid checkout session whose price is not its credits in USD; no credits granted';
+  if (!Number.isSafeInteger(cents) || cents <= 0 || !(await accountExists(deps.store.db, accountId))) return 'paid checkout session without a known account or amount; no credits granted';
+  return { accountId, cents };
+}
+
+async function sessionWouldGrant(deps: ControlDeps, session: Stripe.Checkout.Session): Promise<boolean> {
+  return typeof (await sessionGrant(deps, session)) !== 'string';
+}
+
+async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session): Promise<void> {
+  if (session.payment_status !== 'paid') return; // async methods settle later with async_payment_succeeded
+  const granted = await sessionGrant(deps, session);
+  if (typeof granted === 'string') {
+    deps.logger.warn({ session: session.id, currency: session.currency, amountSubtotal: session.amount_subtotal }, granted);
     return;
   }
-  // Credits are US cents, and the session's one line item must cost exactly the amount it grants.
-  if (session.currency !== 'usd' || session.amount_subtotal !== cents) {
-    deps.logger.warn({ session: session.id, currency: session.currency, amountSubtotal: session.amount_subtotal }, 'paid checkout session whose price is not its credits in USD; no credits granted');
-    return;
-  }
-  if (!Number.isSafeInteger(cents) || cents <= 0 || !(await accountExists(deps.store.db, accountId))) {
-    deps.logger.warn({ session: session.id }, 'paid checkout session without a known account or amount; no credits granted');
-    return;
-  }
+  const { accountId, cents } = granted;
   await grant(deps, accountId, cents, session.id, await receiptUrl(deps, undefined, session.payment_intent));
 }
 
@@ -228,16 +236,25 @@ async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session
  * A payment of Tollgate's whose grant is not there yet (its refund came before the purchase's own event) is an error,
  * so that Stripe delivers the refund again later; a payment Tollgate never sold credit for is ignored.
  */
-async function reverse(deps: ControlDeps, paymentIntent: string | Stripe.PaymentIntent | null, currency: string, reversal: GrantReversal): Promise<void> {
+/** How long a refund of Tollgate's payment waits (redelivered) for its grant; after that it is logged and dropped. */
+const GRANT_WAIT_S = 3600;
+
+async function reverse(deps: ControlDeps, paymentIntent: string | Stripe.PaymentIntent | null, currency: string, reversal: GrantReversal, eventCreated: number): Promise<void> {
   const intent = typeof paymentIntent === 'string' ? paymentIntent : paymentIntent?.id;
   if (!intent || currency !== 'usd') return;
   if (await reverseOnce(deps, intent, reversal) !== undefined) return;
   const stripe = await stripeClient(deps.config);
   const session = stripe ? (await stripe.checkout.sessions.list({ payment_intent: intent, limit: 1 })).data[0] : undefined;
   if (session && await reverseOnce(deps, session.id, reversal) !== undefined) return;
-  const ours = session?.metadata?.[ACCOUNT_KEY] !== undefined || (await purchases.getPurchaseByRef(deps.store.db, intent)) !== undefined;
-  // A 409 (not a 2xx): Stripe delivers the event again, by when the purchase's own event will have granted.
-  if (ours) throw new TollgateError(Errors.validationFailed, { reason: `A refund or dispute of payment ${intent} came before its credit grant; deliver it again later.` }, 409);
+  // A grant may still come only for a session settleSession would grant (its account here, its price its credits in
+  // USD) or a saved-card purchase of this database; and not for ever — a refund never followed by its grant (a
+  // session of another deployment on the same Stripe account) must not be redelivered until Stripe gives up.
+  const purchase = await purchases.getPurchaseByRef(deps.store.db, intent);
+  const grantable = session ? await sessionWouldGrant(deps, session) : purchase !== undefined && purchase.status !== 'failed';
+  if (grantable && Date.now() / 1000 - eventCreated < GRANT_WAIT_S) {
+    // A 409 (not a 2xx): Stripe delivers the event again, by when the purchase's own event will have granted.
+    throw new TollgateError(Errors.validationFailed, { reason: `A refund or dispute of payment ${intent} came before its credit grant; deliver it again later.` }, 409);
+  }
   deps.logger.warn({ paymentIntent: intent }, 'a refund or dispute names a payment no credit grant came from; nothing taken back');
 }
 
@@ -265,11 +282,11 @@ export async function applyStripeEvent(deps: ControlDeps, event: Stripe.Event): 
     case 'payment_intent.canceled':
       return settleIntent(deps, event.data.object, false);
     case 'charge.refunded':
-      return reverse(deps, event.data.object.payment_intent, event.data.object.currency, { refundedCents: event.data.object.amount_refunded });
+      return reverse(deps, event.data.object.payment_intent, event.data.object.currency, { refundedCents: event.data.object.amount_refunded }, event.created);
     case 'charge.dispute.funds_withdrawn':
     case 'charge.dispute.funds_reinstated': {
       const dispute = event.data.object;
-      return reverse(deps, dispute.payment_intent, dispute.currency, { dispute: dispute.id, disputedCents: dispute.amount, reinstated: event.type === 'charge.dispute.funds_reinstated' });
+      return reverse(deps, dispute.payment_intent, dispute.currency, { dispute: dispute.id, disputedCents: dispute.amount, reinstated: event.type === 'charge.dispute.funds_reinstated' }, event.created);
     }
     default:
       return undefined;

@@ -25,7 +25,7 @@ export interface FakeStripe {
   /** An intent Stripe made itself (a Checkout session's payment), retrievable by id. */
   addIntent(id: string, status: string, amount: number): void;
   /** A Checkout session that was paid by `paymentIntent`, found by listing sessions by PaymentIntent. */
-  addSession(id: string, paymentIntent: string, metadata?: Record<string, string>): void;
+  addSession(id: string, paymentIntent: string, fields?: Record<string, unknown>): void;
   close(): Promise<void>;
 }
 
@@ -53,13 +53,13 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 export async function startFakeStripe(): Promise<FakeStripe> {
   const intents: Array<{ id: string; object: 'payment_intent'; status: string; amount: number; metadata: Record<string, string> }> = [];
   const customers: Array<{ id: string; object: 'customer'; metadata: Record<string, string>; invoice_settings: { default_payment_method: null } }> = [];
-  const sessions: Array<{ id: string; object: 'checkout.session'; payment_intent: string; metadata: Record<string, string> }> = [];
+  const sessions: Array<Record<string, unknown> & { id: string; payment_intent: string }> = [];
   let seq = 0;
   const fake: FakeStripe = {
     url: '', requests: [], intentBehaviour: 'succeeded', savedCard: true, delayMs: 0, close: async () => {},
     setIntentStatus(id, status) { const intent = intents.find((i) => i.id === id); if (intent) intent.status = status; },
     addIntent(id, status, amount) { intents.push({ id, object: 'payment_intent', status, amount, metadata: {} }); },
-    addSession(id, paymentIntent, metadata = {}) { sessions.push({ id, object: 'checkout.session', payment_intent: paymentIntent, metadata }); },
+    addSession(id, paymentIntent, fields = {}) { sessions.push({ id, object: 'checkout.session', payment_intent: paymentIntent, metadata: {}, ...fields }); },
   };
 
   const handle = async (req: IncomingMessage, raw: string, res: ServerResponse) => {
