@@ -45,14 +45,15 @@ function warnIfReadableByOthers(config: Config, planes: readonly Plane[], logger
   const paths = database.dialect === 'sqlite' && database.path !== ':memory:' ? [database.path] : [];
   if (planes.includes('gateway')) paths.push(...journalFiles(config.journalPath));
   const files = readableByOthers(paths);
-  if (files.length > 0) logger.warn({ files }, 'data files other users on this machine can read (accounts, key hashes, usage): make them owner-only, e.g. chmod 600');
+  if (files.length > 0) logger.warn({ files }, 'data files other users on this machine can read or change (accounts, key hashes, usage): make them owner-only, e.g. chmod 600');
 }
 
 /** The journal's files: its lock file, other processes' slots (`.1`…), their log segments, the refused events. */
 function journalFiles(journalPath: string): string[] {
   try {
     const name = basename(journalPath);
-    return readdirSync(dirname(journalPath)).filter((f) => f.startsWith(name)).map((f) => join(dirname(journalPath), f));
+    const ours = (f: string): boolean => f === name || f.startsWith(`${name}.`) || f.startsWith(`${name}-`);
+    return readdirSync(dirname(journalPath)).filter(ours).map((f) => join(dirname(journalPath), f));
   } catch {
     return [journalPath];
   }

@@ -167,7 +167,7 @@ test('data files other users can read (an install from before files were made ow
     await running.stop();
     return capture.lines.map((line) => JSON.parse(line) as { msg: string; files?: string[] });
   };
-  const warning = (lines: { msg: string; files?: string[] }[]) => lines.find((l) => l.msg.startsWith('data files other users on this machine can read'));
+  const warning = (lines: { msg: string; files?: string[] }[]) => lines.find((l) => l.msg.startsWith('data files other users on this machine can read or change'));
   try {
     assert.equal(warning(await start()), undefined, 'files it created are owner-only');
     chmodSync(join(dir, 'tollgate.db'), 0o644);

@@ -21,8 +21,8 @@ export function ensurePrivateFile(path: string): void {
 }
 
 /**
- * Those of `paths` (and their SQLite `-wal`/`-shm` siblings) that exist and another local user can read: the file
- * readable by its group or by all, in a directory they may enter. Made by a version before files were created
+ * Those of `paths` (and their SQLite `-wal`/`-shm` siblings) that exist and another local user can read or change:
+ * the file open to its group or to all, in a directory they may enter. Made by a version before files were created
  * owner-only, or opened up by hand; reported at start, not changed (the mode may be the operator's choice, a backup
  * user's group), and the warning says how to close it.
  */
@@ -32,7 +32,8 @@ export function readableByOthers(paths: readonly string[]): string[] {
     try {
       const file = statSync(path).mode;
       const dir = statSync(dirname(path)).mode;
-      if ((file & 0o004 && dir & 0o001) || (file & 0o040 && dir & 0o010)) found.push(path);
+      // Read or written by all, or by the group, where that one may enter the directory.
+      if ((file & 0o006 && dir & 0o001) || (file & 0o060 && dir & 0o010)) found.push(path);
     } catch {
       // Absent: nothing to say.
     }
