@@ -136,7 +136,9 @@ export function creditHandlers(deps: ControlDeps): HandlerTable {
     async GetCreditTransactions(call: Call) {
       const items = (await listCreditRows(db, call.principal.accountId)).map(creditView).filter((t) => t !== undefined);
       const preview = await invoicePreview(deps, call.principal.accountId, new Date());
-      if (preview) items.push(preview);
+      // First before the (stable) sort: the running month is as of now, so a grant made in the same millisecond
+      // comes after it (pushed last, it followed such a grant, and the order depended on the clock's tick).
+      if (preview) items.unshift(preview);
       items.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
       return { items };
     },
