@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
+import { rawHttp } from './helpers/raw-http.ts';
 import { FAKE_TOKEN_COUNT } from './fake-upstream.ts';
 import { grantCredits } from '../src/store/credits.ts';
 import { openStore, sqliteHandle } from '../src/store/database.ts';
@@ -763,6 +764,10 @@ describe('billing (sqlite)', () => {
     assert.match(denied.json().error.message, /run out of credit/);
     assert.equal(h.fake.requests.length, 0);
     await assert.rejects(new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 }).chat.completions.create(chat('gpt-4o')), OpenAI.PermissionDeniedError);
+    // Refused for credit before its body is read: the connection closes, the gateway does not read (and drop) what
+    // the key declared — only a body too large is drained, so the SDK can read its 413.
+    const declared = await rawHttp(h.gatewayUrl, `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n{"model":`);
+    assert.deepEqual([declared.status, declared.headers.connection], [403, 'close']);
     await grantCredits(h.running.store.db, h.accountId, 500, { category: 'promotional' });
     await new ChangeBus(h.running.store.db).publish({ accountId: h.accountId, kind: 'credits', resourceId: h.accountId });
     let ok: Awaited<ReturnType<typeof gw>> | undefined;

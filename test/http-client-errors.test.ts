@@ -146,10 +146,11 @@ describe('bodies nobody will read', () => {
    * Sends `head` and a body of `bytes` paced over ~`ms`, reading nothing until all of it is sent — as the official
    * SDKs do — then resolves with the answer's status line ('' when the connection was reset under it).
    */
-  function uploadThenRead(url: string, head: string, bytes: number, ms: number): Promise<string> {
+  function uploadThenRead(url: string, head: string, bytes: number, ms: number): Promise<{ statusLine: string; endedByServer: boolean }> {
     const { hostname, port } = new URL(url);
     return new Promise((resolve) => {
       let answer = '';
+      let endedByServer = false;
       const socket = connect(Number(port), hostname, async () => {
         socket.pause();
         socket.write(head);
@@ -163,7 +164,9 @@ describe('bodies nobody will read', () => {
         socket.resume();
       });
       socket.on('error', () => { /* a reset: resolved at close with what was read */ });
-      socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''));
+      // The server's FIN (not this test's own timeout) ends the connection.
+      socket.on('end', () => { endedByServer = true; socket.end(); });
+      socket.on('close', () => resolve({ statusLine: answer.split('\r\n')[0] ?? '', endedByServer }));
       setTimeout(() => socket.destroy(), 10_000).unref();
     });
   }
@@ -172,7 +175,10 @@ describe('bodies nobody will read', () => {
     const bytes = 33 * 1024 * 1024;
     const head = `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${(await h.accessKey()).token}\r\ncontent-type: application/json\r\ncontent-length: ${bytes}\r\n\r\n`;
     // 1.5 s of sending: the connection used to be reset 0.5 s after the refusal, and the client read nothing.
-    assert.match(await uploadThenRead(h.gatewayUrl, head, bytes, 1500), /^HTTP\/1\.1 413 /);
+    const { statusLine, endedByServer } = await uploadThenRead(h.gatewayUrl, head, bytes, 1500);
+    assert.match(statusLine, /^HTTP\/1\.1 413 /);
+    // Then the server ends the connection: one drained body per connection, never a stream of them.
+    assert.ok(endedByServer, 'the server ended the connection after the drained body');
   });
 
   test('an anonymous upload is answered 401 and its connection closed, on both planes', async () => {

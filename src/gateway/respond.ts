@@ -1,11 +1,11 @@
 // Writing gateway-made answers: errors in the request's wire format and small JSON bodies. Every one
 // carries the request id (baseHeaders) so a failed call can be traced.
 import type { ServerResponse } from 'node:http';
-import type { TollgateError } from '../domain/errors.ts';
 import { codecs } from './formats/index.ts';
 import { baseHeaders, H_ATTEMPTS, H_REJECTED, type OutHeaders } from './headers.ts';
 import type { RequestContext } from './context.ts';
 import { closeAfterAnswer } from '../http/client-timeouts.ts';
+import { Errors, type TollgateError } from '../domain/errors.ts';
 
 export function writeJson(res: ServerResponse, status: number, headers: OutHeaders, body: string): void {
   headers['content-type'] = 'application/json';
@@ -29,7 +29,8 @@ export function writeError(ctx: RequestContext, error: TollgateError, attempts =
   if (extra) Object.assign(headers, extra);
   // Answered before the body was read (401, 404, 413…) while more of it is still arriving: close the connection
   // rather than let node read and discard the rest — an unauthenticated caller could otherwise stream gigabytes.
-  // An authenticated one (a 413) has its declared body drained a while, so its SDK reads the answer, not a reset.
-  closeAfterAnswer(ctx.req, res, ctx.key !== undefined);
+  // An authenticated body too large has it drained a while, so its SDK reads the 413, not a reset; any other refusal
+  // (no credit, scope, a loop) is closed at once as before — a key refused for those must not make the gateway read.
+  closeAfterAnswer(ctx.req, res, ctx.key !== undefined && error.spec === Errors.requestBodyTooLarge);
   writeJson(res, error.status, headers, codecs[ctx.route.format].errorBody(error, ctx.requestId));
 }

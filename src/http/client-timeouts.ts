@@ -22,6 +22,12 @@ function destroySocket(req: IncomingMessage): void {
   if (typeof socket?.destroy === 'function') socket.destroy();
 }
 
+/** Half-closes the connection once its answer is out (a FIN after the data, not a reset). */
+function endSocket(req: IncomingMessage): void {
+  const socket = req.socket as IncomingMessage['socket'] | undefined;
+  if (typeof socket?.end === 'function') socket.end();
+}
+
 /** How long a connection still reads (and drops) a body after the answer that refused it, before it is closed. */
 const LINGER_MS = 500;
 /**
@@ -36,9 +42,9 @@ const DRAIN_MAX_BYTES = 256 * 1024 * 1024;
 /**
  * For an answer given before the request's body was read (401, 404, 413…), so that a client streaming gigabytes
  * no one will read cannot keep the server reading them:
- * - `drain` (the caller is known: an access key authenticated it): a declared body up to DRAIN_MAX_BYTES is read
- *   and dropped (node does that for an answered request on a kept connection) for at most DRAIN_MS, then the
- *   connection is destroyed unless the body has ended by then;
+ * - `drain` (a body too large from a caller an access key authenticated): a declared body up to DRAIN_MAX_BYTES is
+ *   read and dropped (node does that for an answered request on a kept connection) for at most DRAIN_MS, then the
+ *   connection is destroyed, or ended once the body has all arrived;
  * - any other gets `connection: close`, which makes node close the connection as soon as the answer is written —
  *   with the body unread, so the reset reaches a client that reads only after sending before the answer does.
  */
@@ -47,10 +53,10 @@ export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse, drai
   const declared = Number(req.headers['content-length']);
   if (drain && declared > 0 && declared <= DRAIN_MAX_BYTES) {
     res.once('finish', () => {
-      if (req.complete) return;
+      if (req.complete) return endSocket(req);
       const timer = setTimeout(destroySocket, DRAIN_MS, req).unref();
-      // Ended in time: the connection is an ordinary kept-alive one again (its idle timeout applies).
-      req.once('end', () => clearTimeout(timer));
+      // Ended in time: the client has sent it all and has the answer; the connection ends (one drained body each).
+      req.once('end', () => { clearTimeout(timer); endSocket(req); });
     });
     return;
   }
