@@ -84,6 +84,8 @@ export async function startTollgate(config: Config, options: { planes?: readonly
   }
 
   warnIfReadableByOthers(config, planes, logger);
+  // Said at every start: since on/off values are read strictly, `on`/`yes`/`TRUE` (once ignored) turn this on too.
+  if (config.allowPrivateUpstreams && planes.includes('gateway')) logger.warn('TOLLGATE_ALLOW_PRIVATE_UPSTREAMS is on: custom providers may point at loopback and private addresses (no SSRF protection); keep it off unless every account is trusted');
 
   const closers: (() => Promise<void>)[] = [];
   try {

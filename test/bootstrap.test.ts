@@ -159,10 +159,10 @@ test('a database a newer Tollgate migrated is refused with that said, and left a
 
 test('data files other users can read (an install from before files were made owner-only) are named in a warning at start', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-modes-'));
-  const start = async (): Promise<{ msg: string; files?: string[] }[]> => {
+  const start = async (env: Record<string, string> = {}): Promise<{ msg: string; files?: string[] }[]> => {
     const capture = new LineCapture();
     const running = await startTollgate(loadConfig({
-      TOLLGATE_DATABASE_URL: `sqlite:${join(dir, 'tollgate.db')}`, TOLLGATE_SECRET_KEY: 'a'.repeat(64), TOLLGATE_GATEWAY_PORT: '0', TOLLGATE_API_PORT: '0',
+      TOLLGATE_DATABASE_URL: `sqlite:${join(dir, 'tollgate.db')}`, TOLLGATE_SECRET_KEY: 'a'.repeat(64), TOLLGATE_GATEWAY_PORT: '0', TOLLGATE_API_PORT: '0', ...env,
     }), { logger: pino({ level: 'info' }, capture) });
     await running.stop();
     return capture.lines.map((line) => JSON.parse(line) as { msg: string; files?: string[] });
@@ -177,6 +177,9 @@ test('data files other users can read (an install from before files were made ow
     const files = warning(await start())?.files ?? [];
     // SQLite gives the database's -wal and -shm files its mode when it makes them.
     for (const f of ['tollgate.db', 'tollgate.db-wal', 'tollgate.db-shm', 'usage-journal.db']) assert.ok(files.includes(join(dir, f)), `${f} in ${files.join(', ')}`);
+    // A start that lets custom providers reach private addresses says so (since `on`/`yes` turn it on, not only `1`).
+    const ssrf = (lines: { msg: string }[]) => lines.some((l) => l.msg.startsWith('TOLLGATE_ALLOW_PRIVATE_UPSTREAMS is on'));
+    assert.deepEqual([ssrf(await start({ TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: 'yes' })), ssrf(await start())], [true, false]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

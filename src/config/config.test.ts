@@ -131,5 +131,7 @@ test('an empty TOLLGATE_HOST is loopback, not every interface; ports and duratio
 });
 
 test('a refused provider base URL is not repeated with its password', () => {
-  assert.throws(() => loadConfig({ ...base, TOLLGATE_PROVIDER_OPENAI_BASE_URL: 'ftp://user:s3cret@proxy.example/v1' }), (e: Error) => e.message.includes('ftp://***@proxy.example/v1') && !e.message.includes('s3cret'));
+  for (const value of ['ftp://user:s3cret@proxy.example/v1', 'user:s3cret@proxy.example/v1', 'ftp://user:p@ss:s3cret@host:99999/v1']) {
+    assert.throws(() => loadConfig({ ...base, TOLLGATE_PROVIDER_OPENAI_BASE_URL: value }), (e: Error) => e.message.includes('not repeated') && !e.message.includes('s3cret'), value);
+  }
 });

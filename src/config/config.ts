@@ -114,8 +114,10 @@ function providerBaseUrls(env: Env): Record<string, string> {
     refuseUnknownProvider(provider, name);
     const url = URL.parse(value.trim());
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      // A password in the value is not repeated into the error (and the log that keeps it).
-      throw new Error(`${name} must be an absolute http(s) URL with the API's version path (as https://api.openai.com/v1), got "${value.replace(/\/\/[^/@\s]*@/, '//***@')}"`);
+      // A value with an "@" may hold credentials (`user:pass@host`, with or without a scheme): not repeated into the
+      // error, nor the log that keeps it.
+      const shown = value.includes('@') ? 'a value with an "@" (not repeated: it may hold a password)' : `"${value}"`;
+      throw new Error(`${name} must be an absolute http(s) URL with the API's version path (as https://api.openai.com/v1), got ${shown}`);
     }
     urls[provider] = value.trim();
   }
