@@ -116,10 +116,6 @@ export function sqliteHandle(db: Kysely<Database>): BetterSqlite3.Database | und
   return sqliteHandles.get(db);
 }
 
-/**
- * `silentConnectionMs`: how long a PostgreSQL connection may go without a byte while in use before it is dropped
- * (default 15 s; a query running longer without an answer fails). Migrations are not held to it.
- */
 /** Refuses a SQLite URL whose file does not exist (see openStore's `existing`); PostgreSQL says so itself. */
 export function requireExistingDatabase(url: string): void {
   const parsed = parseDatabaseUrl(url);
@@ -129,6 +125,8 @@ export function requireExistingDatabase(url: string): void {
 }
 
 /**
+ * `silentConnectionMs`: how long a PostgreSQL connection may go without a byte while in use before it is dropped
+ * (default 15 s; a query running longer without an answer fails). Migrations are not held to it.
  * `existing`: the administrative commands work on a database a server made; a mistyped path would otherwise give
  * them a new, empty one to report success on (`rotate-secret` re-sealing no key, then told to swap the key
  * everywhere: every real provider key undecryptable).
