@@ -214,10 +214,6 @@ async function sessionGrant(deps: ControlDeps, session: Stripe.Checkout.Session)
   return { accountId, cents };
 }
 
-async function sessionWouldGrant(deps: ControlDeps, session: Stripe.Checkout.Session): Promise<boolean> {
-  return typeof (await sessionGrant(deps, session)) !== 'string';
-}
-
 async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session): Promise<void> {
   if (session.payment_status !== 'paid') return; // async methods settle later with async_payment_succeeded
   const granted = await sessionGrant(deps, session);
@@ -229,6 +225,9 @@ async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session
   await grant(deps, accountId, cents, session.id, await receiptUrl(deps, undefined, session.payment_intent));
 }
 
+/** How long a refund of Tollgate's payment waits (redelivered) for its grant; after that it is logged and dropped. */
+const GRANT_WAIT_S = 3600;
+
 /**
  * A refund (`charge.refunded`: `amount_refunded` is the charge's total so far) or a dispute that withdrew the
  * funds (and one that gave them back) takes the credits it paid for back from the grant. The grant is found by the
@@ -236,9 +235,6 @@ async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session
  * A payment of Tollgate's whose grant is not there yet (its refund came before the purchase's own event) is an error,
  * so that Stripe delivers the refund again later; a payment Tollgate never sold credit for is ignored.
  */
-/** How long a refund of Tollgate's payment waits (redelivered) for its grant; after that it is logged and dropped. */
-const GRANT_WAIT_S = 3600;
-
 async function reverse(deps: ControlDeps, paymentIntent: string | Stripe.PaymentIntent | null, currency: string, reversal: GrantReversal, eventCreated: number): Promise<void> {
   const intent = typeof paymentIntent === 'string' ? paymentIntent : paymentIntent?.id;
   if (!intent || currency !== 'usd') return;
@@ -249,8 +245,9 @@ async function reverse(deps: ControlDeps, paymentIntent: string | Stripe.Payment
   // A grant may still come only for a session settleSession would grant (its account here, its price its credits in
   // USD) or a saved-card purchase of this database; and not for ever — a refund never followed by its grant (a
   // session of another deployment on the same Stripe account) must not be redelivered until Stripe gives up.
-  const purchase = await purchases.getPurchaseByRef(deps.store.db, intent);
-  const grantable = session ? await sessionWouldGrant(deps, session) : purchase !== undefined && purchase.status !== 'failed';
+  const grantable = session
+    ? typeof (await sessionGrant(deps, session)) !== 'string'
+    : ((await purchases.getPurchaseByRef(deps.store.db, intent))?.status ?? 'failed') !== 'failed';
   if (grantable && Date.now() / 1000 - eventCreated < GRANT_WAIT_S) {
     // A 409 (not a 2xx): Stripe delivers the event again, by when the purchase's own event will have granted.
     throw new TollgateError(Errors.validationFailed, { reason: `A refund or dispute of payment ${intent} came before its credit grant; deliver it again later.` }, 409);
