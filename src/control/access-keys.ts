@@ -38,7 +38,7 @@ async function announcedWrite(deps: ControlDeps, accountId: string, keyId: strin
 
 export function accessKeyHandlers(deps: ControlDeps): HandlerTable {
   const { db } = deps.store;
-  /** The key as stored now: a 404 when a DELETE committed in between (the request is answered, never a 500). */
+  /** The key as stored now, or a 404 (also when a DELETE committed since an earlier read: never a 500). */
   const existingAccessKey = async (accountId: string, id: string): Promise<repo.AccessKeyRow> => {
     const row = await repo.getAccessKey(db, accountId, id);
     if (!row) throw notFound('Access key', id);
@@ -60,15 +60,13 @@ export function accessKeyHandlers(deps: ControlDeps): HandlerTable {
       return accessKeyView(call.base, await existingAccessKey(accountId, id), token);
     },
     async GetAIGatewayAccessKey(call: Call) {
-      const row = await repo.getAccessKey(db, call.principal.accountId, call.params.id!);
-      if (!row) throw notFound('Access key', call.params.id!);
-      return accessKeyView(call.base, row);
+      return accessKeyView(call.base, await existingAccessKey(call.principal.accountId, call.params.id!));
     },
     async UpdateAIGatewayAccessKey(call: Call) {
       const { accountId } = call.principal;
       const id = call.params.id!;
       const body = call.body as AccessKeyUpdate;
-      if (!(await repo.getAccessKey(db, accountId, id))) throw notFound('Access key', id);
+      await existingAccessKey(accountId, id);
       await announcedWrite(deps, accountId, id, body.accessKeyConfigurationId, async (trx) => {
         // Deleted since the check above (PostgreSQL serves the two at once): a 404, not a 500.
         const updated = await repo.updateAccessKey(trx, accountId, id, {
