@@ -1,5 +1,7 @@
 // The composition root: opens the store, bootstraps the first account, and starts the planes asked for.
 // It is the only module that knows both the control plane and the gateway.
+import { readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
@@ -7,8 +9,6 @@ import { createLogger } from './config/logger.ts';
 import { SecretBox } from './domain/secret-box.ts';
 import { openStore, parseDatabaseUrl, type Store } from './store/database.ts';
 import { readableByOthers } from './store/private-file.ts';
-import { readdirSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { bootstrapAccount, isApiKeyToken } from './store/accounts.ts';
 import { ChangeBus } from './state/changes.ts';
 import type { RouteExtension } from './control/app.ts';

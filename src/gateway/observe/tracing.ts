@@ -71,7 +71,6 @@ function errorTypeOf(r: AttemptRecord): string | undefined {
   return r.statusCode > 0 ? String(r.statusCode) : r.failure;
 }
 
-
 /** The methods HTTP defines; any other is `_OTHER`, as the HTTP semantic conventions ask (a client picks the name). */
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 /** Longest text a client chooses (a path, a pass-through model's name) kept in a span name or attribute. */

@@ -266,11 +266,8 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   const output: Json[] = [];
   const content = typeof message.content === 'string' ? message.content : '';
   const refusal = typeof message.refusal === 'string' ? message.refusal : '';
-  if (content !== '' || refusal === '') {
-    if (content + refusal !== '') output.push(messageItem(base, content + refusal, 'completed'));
-  } else {
-    output.push(messageItem(base, refusal, 'completed', 'refusal'));
-  }
+  // A refusal alone is a refusal part; beside text (no model sends both) it is text, as it was.
+  if (content + refusal !== '') output.push(messageItem(base, content + refusal, 'completed', content === '' ? 'refusal' : 'output_text'));
   objects(message.tool_calls).forEach((call, index) => {
     const fn = obj(call.function);
     output.push(callItem(base, index, { id: String(call.id ?? ''), name: String(fn?.name ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' }, 'completed'));
