@@ -383,6 +383,7 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     const failedTraceIds = ['4bf92f3577b34da6a3ce929d0e0e473c', '4bf92f3577b34da6a3ce929d0e0e473d'];
     let requestId = '';
     let upstreamParents: string[] = [];
+    const fakeUrl = h.fake.url;
     try {
       const limited = await h.providerKey('openai', 'sk-429', 'limited');
       const good = await h.providerKey('openai', 'sk-good-trace', 'good');
@@ -448,6 +449,12 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     assert.equal(attr(second, 'gen_ai.usage.output_tokens'), FAKE_USAGE.output);
     assert.deepEqual(attr(second, 'gen_ai.response.finish_reasons'), ['stop']);
     assert.equal(attr(second, 'error.type'), undefined);
+    // The parts of the counts the provider reported (OpenAI: cached prompt tokens, reasoning; no cache writes).
+    assert.deepEqual(['cache_read.input_tokens', 'cache_creation.input_tokens', 'reasoning.output_tokens'].map((k) => attr(second, `gen_ai.usage.${k}`)), [FAKE_USAGE.cacheRead, 0, FAKE_USAGE.reasoning]);
+    assert.deepEqual(['cache_read.input_tokens', 'reasoning.output_tokens'].map((k) => attr(server, `gen_ai.usage.${k}`)), [FAKE_USAGE.cacheRead, FAKE_USAGE.reasoning]);
+    // The upstream each attempt called, as the GenAI client spans name it.
+    const upstreamUrl = new URL(fakeUrl);
+    for (const a of attempts) assert.deepEqual([attr(a, 'server.address'), attr(a, 'server.port')], [upstreamUrl.hostname, Number(upstreamUrl.port)]);
     // The broken stream answered 200, then failed: an error on its attempt and on its request, as in the metrics.
     const cutSpans = spans.filter((s) => s.traceId === cutTraceId);
     const cutRequest = cutSpans.find((s) => s.kind === 2)!;

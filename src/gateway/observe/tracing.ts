@@ -11,7 +11,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import {
-  ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION, ATTR_URL_PATH,
+  ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT, ATTR_SERVICE_NAME,
+  ATTR_SERVICE_VERSION, ATTR_URL_PATH,
 } from '@opentelemetry/semantic-conventions';
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
@@ -30,6 +31,10 @@ const GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model';
 const GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens';
 const GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
 const GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reasons';
+// Parts of the input and output counts above (the conventions ask that they be included in them, as they are here).
+const GEN_AI_USAGE_CACHE_READ = 'gen_ai.usage.cache_read.input_tokens';
+const GEN_AI_USAGE_CACHE_CREATION = 'gen_ai.usage.cache_creation.input_tokens';
+const GEN_AI_USAGE_REASONING = 'gen_ai.usage.reasoning.output_tokens';
 
 const OPERATION: Readonly<Record<ApiSurface, string>> = {
   'chat-completions': 'chat', messages: 'chat', responses: 'chat', completions: 'text_completion', embeddings: 'embeddings',
@@ -58,6 +63,34 @@ export interface TracingOptions {
 }
 
 const propagator = new W3CTraceContextPropagator();
+
+/** The host and port an upstream base URL names (`server.address`, `server.port`); one parse per base URL. */
+const servers = new Map<string, { address: string; port: number } | undefined>();
+function serverOf(baseUrl: string): { address: string; port: number } | undefined {
+  if (servers.has(baseUrl)) return servers.get(baseUrl);
+  let server: { address: string; port: number } | undefined;
+  try {
+    const url = new URL(baseUrl);
+    const port = url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
+    // An IPv6 literal without its brackets, as the conventions write addresses.
+    server = { address: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+  } catch {
+    server = undefined;
+  }
+  // Base URLs come from the catalog and the accounts' custom providers: bounded, but not by the gateway; a full
+  // map starts over rather than growing.
+  if (servers.size >= 1000) servers.clear();
+  servers.set(baseUrl, server);
+  return server;
+}
+
+/** Cache and reasoning parts of a provider-reported usage (an estimate has none). */
+function usageParts(attributes: Attributes, e: UsageEvent): void {
+  if (e.usageEstimated) return;
+  attributes[GEN_AI_USAGE_CACHE_READ] = e.cacheReadTokens;
+  attributes[GEN_AI_USAGE_CACHE_CREATION] = e.cacheWriteTokens;
+  attributes[GEN_AI_USAGE_REASONING] = e.reasoningTokens;
+}
 
 /** `timeout` or `stream_failed` for an answer that went out as a 2xx and then broke off; undefined otherwise. */
 function brokenAnswer(r: AttemptRecord): string | undefined {
@@ -123,13 +156,17 @@ export class RequestTracer {
     const operation = OPERATION[ctx.route.surface];
     const provider = PROVIDER_NAMES[candidate.provider.id] ?? candidate.provider.id;
     const started = performance.now();
+    const attributes: Attributes = {
+      [GEN_AI_OPERATION_NAME]: operation, [GEN_AI_PROVIDER_NAME]: provider, [GEN_AI_SYSTEM]: provider,
+      [GEN_AI_REQUEST_MODEL]: candidate.modelId, 'tollgate.attempt': attemptNumber, 'tollgate.key_source': plan.keySource,
+    };
+    const server = serverOf(candidate.surface.baseUrl ?? candidate.provider.baseUrl);
+    if (server) {
+      attributes[ATTR_SERVER_ADDRESS] = server.address;
+      attributes[ATTR_SERVER_PORT] = server.port;
+    }
     const span = this.#tracer.startSpan(`${operation} ${candidate.modelId.slice(0, MAX_NAME)}`, {
-      kind: SpanKind.CLIENT,
-      startTime: started,
-      attributes: {
-        [GEN_AI_OPERATION_NAME]: operation, [GEN_AI_PROVIDER_NAME]: provider, [GEN_AI_SYSTEM]: provider,
-        [GEN_AI_REQUEST_MODEL]: candidate.modelId, 'tollgate.attempt': attemptNumber, 'tollgate.key_source': plan.keySource,
-      },
+      kind: SpanKind.CLIENT, startTime: started, attributes,
     }, trace.setSpan(ROOT_CONTEXT, t.span));
     t.attempts.push(span);
     t.attemptStarts.push(started);
@@ -145,6 +182,7 @@ export class RequestTracer {
     const operation = nonModelRoute(ctx.route) === undefined ? OPERATION[ctx.route.surface] : undefined;
     let input = 0;
     let output = 0;
+    const parts = { read: 0, creation: 0, reasoning: 0, reported: false };
     for (let i = 0; i < t.attempts.length; i++) {
       const span = t.attempts[i]!;
       const r = records[i];
@@ -162,8 +200,15 @@ export class RequestTracer {
         const outTokens = e.usageEstimated ? e.outputTokensEstimate : e.outputTokens;
         attributes[GEN_AI_USAGE_INPUT_TOKENS] = inTokens;
         attributes[GEN_AI_USAGE_OUTPUT_TOKENS] = outTokens;
+        usageParts(attributes, e);
         input += inTokens;
         output += outTokens;
+        if (!e.usageEstimated) {
+          parts.reported = true;
+          parts.read += e.cacheReadTokens;
+          parts.creation += e.cacheWriteTokens;
+          parts.reasoning += e.reasoningTokens;
+        }
         if (e.stopReason) attributes[GEN_AI_RESPONSE_FINISH_REASONS] = [e.stopReason];
       }
       const error = ok ? undefined : broken ?? errorTypeOf(r);
@@ -190,6 +235,11 @@ export class RequestTracer {
     if (events.length > 0) {
       attributes[GEN_AI_USAGE_INPUT_TOKENS] = input;
       attributes[GEN_AI_USAGE_OUTPUT_TOKENS] = output;
+      if (parts.reported) {
+        attributes[GEN_AI_USAGE_CACHE_READ] = parts.read;
+        attributes[GEN_AI_USAGE_CACHE_CREATION] = parts.creation;
+        attributes[GEN_AI_USAGE_REASONING] = parts.reasoning;
+      }
     }
     const brokenServed = served ? brokenAnswer(served) : undefined;
     if (status >= 500 || brokenServed !== undefined) {
