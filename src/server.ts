@@ -139,9 +139,10 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     const [{ startGatewayServer }, { createGatewayObserver }, { Upstreams }, { deploymentLoopId }] = await Promise.all([
       import('./gateway/server.ts'), import('./gateway/observe/setup.ts'), import('./gateway/upstream.ts'), import('./gateway/routing-loop.ts'),
     ]);
-    // With billing on the credit ledger reads balances itself (gauge included). Without, the gauge's figure is the
-    // store's less the events journaled and not yet shipped (they were debited already): read from the store alone,
-    // a reload ~0.1 s after a request put its cost back until the account's next reload.
+    // The gauge's figure, billing on or off: the store's less the events journaled and not yet shipped (they were
+    // debited already), read after each snapshot reload — a grant, any change, the minute's resync — so an idle
+    // account's series follows grants and other nodes' spending too. (The credit ledger's figure is read only on an
+    // account's requests.) Read from the store alone, a reload ~0.1 s after a request put its cost back.
     let journal: UsageJournal | undefined;
     const gaugeBalance = async (accountId: string): Promise<bigint> => {
       const unshipped = journal;
@@ -156,7 +157,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
       }
       return unshipped.exclusive(async () => (await read()) - unshipped.unshippedPico(accountId));
     };
-    const state = new GatewayState({ store, secretBox, changes, logger, readBalance: config.billing ? null : gaugeBalance, ...(config.databaseListenUrl ? { listenUrl: config.databaseListenUrl } : {}) });
+    const state = new GatewayState({ store, secretBox, changes, logger, readBalance: gaugeBalance, ...(config.databaseListenUrl ? { listenUrl: config.databaseListenUrl } : {}) });
     await state.start();
     // Closers run last pushed first: no new requests (the gateway), the last spans exported (the observer), every
     // recorded usage event in the store (the journal), then the state. A start failing half-way closes what it opened.
@@ -174,8 +175,8 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     const observer = await createGatewayObserver(observability, registry, logger, {
       usageBacklog: () => usage.pending,
       usageRefused: () => usage.refused,
-      // Billing on: the ledger's exact figures; otherwise the snapshots' (store balance at load, then debited).
-      balances: () => ledger ? ledger.balances() : state.accounts(),
+      // The snapshots' figures: the store's balance as of the last reload, then debited by each request here.
+      balances: () => state.accounts(),
     }, VERSION);
     closers.push(() => observer.close());
     const loopId = deploymentLoopId(config.masterKey);

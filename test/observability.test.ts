@@ -12,6 +12,7 @@ import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { LineCapture } from './helpers/log-capture.ts';
 import { FAKE_USAGE } from './fake-upstream.ts';
 import { balancePico, grantCredits } from '../src/store/credits.ts';
+import { ChangeBus } from '../src/state/changes.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -288,6 +289,34 @@ describe('credit balance gauge (sqlite)', () => {
         const value = await gauge();
         return value !== undefined && Math.abs(value - exact) < 1e-9 ? true : undefined;
       }, 3000);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('billing on: an idle account\'s series follows a credit grant, with no request after it', async () => {
+    const h = await startHarness('sqlite', { TOLLGATE_BILLING: 'on' });
+    try {
+      const { token } = await h.accessKey();
+      await grantCredits(h.running.store.db, h.accountId, 100, { category: 'promotional' });
+      const served = await gw(h, '/v1/chat/completions', { token, body: chat('gpt-4o') });
+      assert.equal(served.status, 200);
+      await h.usage(served.headers.get('ngrok-aig-request-id')!, 1);
+      const gauge = async () => parseMetrics(await (await fetch(`${h.apiUrl}/metrics`)).text()).get(series('tollgate_credit_balance_usd', { account: h.accountId }));
+      const settled = async (what: string) => {
+        const exact = Number(await balancePico(h.running.store.db, h.accountId)) / 1e12;
+        await until(`${what}: the gauge at the store's balance ${exact}`, async () => {
+          const value = await gauge();
+          return value !== undefined && Math.abs(value - exact) < 1e-9 ? true : undefined;
+        }, 3000);
+        return exact;
+      };
+      const before = await settled('after the request');
+      // A grant announced as the control plane and the payment webhook announce theirs; the account sends nothing.
+      await grantCredits(h.running.store.db, h.accountId, 2_000, { category: 'promotional' });
+      await new ChangeBus(h.running.store.db).publish({ accountId: h.accountId, kind: 'credits', resourceId: h.accountId });
+      const after = await settled('after the grant');
+      assert.ok(Math.abs(after - before - 20) < 1e-9, `the gauge rose by the grant: ${before} → ${after}`);
     } finally {
       await h.close();
     }

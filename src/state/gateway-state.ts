@@ -41,9 +41,9 @@ export interface GatewayStateOptions {
   negativeTtlMs?: number;
   /**
    * Reads an account's credit balance for the balance gauge, in the background after its snapshot loads (default:
-   * the store's balance). `null` when the credit ledger keeps balances itself (billing on).
+   * the store's balance).
    */
-  readBalance?: ((accountId: string) => Promise<bigint>) | null;
+  readBalance?: (accountId: string) => Promise<bigint>;
 }
 
 const MAX_KEYS = 100_000;
@@ -82,7 +82,7 @@ export class GatewayState {
   readonly #gapTtlMs: number;
   readonly #flushMs: number;
   readonly #negativeTtlMs: number;
-  readonly #balanceOf: ((accountId: string) => Promise<bigint>) | null;
+  readonly #balanceOf: (accountId: string) => Promise<bigint>;
   /** Accounts whose balance is being read (value: read once more when it ends). */
   readonly #balanceReads = new Map<string, boolean>();
 
@@ -144,7 +144,7 @@ export class GatewayState {
     this.#gapTtlMs = options.gapTtlMs ?? GAP_TTL_MS;
     this.#flushMs = options.flushIntervalMs ?? 5_000;
     this.#negativeTtlMs = options.negativeTtlMs ?? 2_000;
-    this.#balanceOf = options.readBalance === undefined ? (accountId) => balancePico(options.store.db, accountId) : options.readBalance;
+    this.#balanceOf = options.readBalance ?? ((accountId) => balancePico(options.store.db, accountId));
   }
 
   async start(): Promise<void> {
@@ -405,7 +405,7 @@ export class GatewayState {
    */
   #readBalance(accountId: string): void {
     const balanceOf = this.#balanceOf;
-    if (!balanceOf || this.#closed) return;
+    if (this.#closed) return;
     if (this.#balanceReads.has(accountId)) {
       this.#balanceReads.set(accountId, true);
       return;

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import pino from 'pino';
 import { CreditLedger, type LedgerJournal } from './ledger.ts';
 
 const journal: LedgerJournal = { unshippedPico: () => 0n, exclusive: (fn) => fn() };
@@ -123,4 +124,32 @@ test('a read that never returns (a database gone silent) holds a request only re
   // …but not for ever: the last figure (this node's own spending is settled into it) decides.
   assert.equal(await stale, 1000n);
   assert.ok(performance.now() - started < 1000);
+});
+
+test('a store that stops answering is reported once, not for every account every period, and its return once', async () => {
+  let clock = 0;
+  let down = false;
+  const said: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => { const { level, msg } = JSON.parse(line) as { level: number; msg: string }; said.push(`${pino.levels.labels[level]}: ${msg}`); } });
+  const ledger = new CreditLedger({
+    journal, refreshMs: 1000, now: () => clock, logger,
+    readBalance: async () => { if (down) throw new Error('connection refused'); return 100n; },
+  });
+  const snapshot = {};
+  await ledger.available('a', snapshot);
+  await ledger.available('b', snapshot);
+  down = true;
+  for (let period = 1; period <= 5; period++) {
+    clock = period * 1000;
+    await ledger.available('a', snapshot);
+    await ledger.available('b', snapshot);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.deepEqual(said, ['warn: credit balance read failed; keeping the in-memory balances until the store answers']);
+  assert.equal(ledger.balance('a'), 100n, 'the last figure is kept');
+  down = false;
+  clock = 60_000;
+  await ledger.available('a', {});
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(said.slice(1), ['info: credit balances are read from the store again']);
 });

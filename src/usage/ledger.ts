@@ -27,7 +27,7 @@ export interface LedgerOptions {
    * for a single gateway, which sees every spend of its accounts itself.
    */
   refreshMs?: number;
-  logger?: Pick<Logger, 'warn'>;
+  logger?: Pick<Logger, 'warn' | 'info'>;
   now?: () => number;
   /**
    * Longest a request waits for a read under way (a refusal it may overturn, a stale figure) before it is decided
@@ -68,7 +68,7 @@ const STALE_PERIODS = 4;
 export class CreditLedger {
   readonly #journal: LedgerJournal;
   readonly #readBalance: (accountId: string) => Promise<bigint>;
-  readonly #logger: Pick<Logger, 'warn'> | undefined;
+  readonly #logger: Pick<Logger, 'warn' | 'info'> | undefined;
   readonly #accounts = new Map<string, Account>();
   readonly #loads = new Map<string, Promise<void>>();
   readonly #refreshMs: number;
@@ -76,6 +76,8 @@ export class CreditLedger {
   readonly #readWaitMs: number;
   /** One periodic read at a time: each holds the journal's fence, which shipping needs too. */
   #periodicReading = false;
+  /** Reads are failing (the store is down): said once, not for every account every period, until one succeeds. */
+  #readsFailing = false;
 
   constructor(options: LedgerOptions) {
     this.#journal = options.journal;
@@ -158,11 +160,6 @@ export class CreditLedger {
     if (account) account.reserved -= reservation.pico;
   }
 
-  /** Each loaded account's balance (settled cost deducted, reservations not), for the balance gauge. */
-  *balances(): Iterable<{ accountId: string; balancePico: bigint }> {
-    for (const [accountId, account] of this.#accounts) yield { accountId, balancePico: account.balance };
-  }
-
   #firstLoad(accountId: string, snapshot: object): Promise<void> {
     let load = this.#loads.get(accountId);
     if (!load) {
@@ -202,9 +199,16 @@ export class CreditLedger {
         account.readAgain = false;
         await this.#fencedRead(accountId, (balance) => { account.balance = balance; });
       } while (account.readAgain);
+      if (this.#readsFailing) {
+        this.#readsFailing = false;
+        this.#logger?.info('credit balances are read from the store again');
+      }
     } catch (error) {
-      // Keep the current figure; the next snapshot change reads again.
-      this.#logger?.warn({ err: error instanceof Error ? error.message : String(error) }, 'credit balance read failed; keeping the in-memory balance');
+      // Keep the current figure; the next snapshot change or period reads again.
+      if (!this.#readsFailing) {
+        this.#readsFailing = true;
+        this.#logger?.warn({ err: error instanceof Error ? error.message : String(error) }, 'credit balance read failed; keeping the in-memory balances until the store answers');
+      }
     } finally {
       // A slow read (a large account) is repeated less often: periodic reads hold the fence at most ~5 % of the
       // time. A failed one waits its turn too, so a store that is down is not asked on every request.
