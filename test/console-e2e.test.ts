@@ -64,13 +64,39 @@ async function go(page: Page, route: string, heading: string | RegExp): Promise<
   await page.getByRole('heading', { level: 1, name: heading }).waitFor();
 }
 
-/** Every form control on the page has an accessible name (a label, or aria-label). */
+/**
+ * Every form control on the page has an accessible name (a label, or aria-label), and every ARIA reference
+ * (aria-controls, -describedby, -labelledby) names an element on the page: one to nothing misleads a screen reader.
+ */
 async function assertLabelled(page: Page): Promise<void> {
   // Runs in the page (a string, because this program is typed for Node, not the DOM).
   const unlabelled = await page.evaluate<string[]>(`[...document.querySelectorAll('input, select, textarea')]
     .filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label'))
     .map((el) => el.outerHTML.slice(0, 120))`);
   assert.deepEqual(unlabelled, [], 'form controls without a label');
+  const broken = await page.evaluate<string[]>(`[...document.querySelectorAll('[aria-controls], [aria-describedby], [aria-labelledby]')]
+    .flatMap((el) => ['aria-controls', 'aria-describedby', 'aria-labelledby']
+      .flatMap((a) => (el.getAttribute(a) ?? '').split(/\\s+/).filter((id) => id && !document.getElementById(id)).map((id) => a + '=' + id)))`);
+  assert.deepEqual(broken, [], 'ARIA references to elements that are not on the page');
+}
+
+/** What has the keyboard focus, for assertion messages: "BODY" is the focus lost. */
+async function focusedElement(page: Page): Promise<string> {
+  return page.evaluate<string>(`(() => { const el = document.activeElement; return el ? el.tagName + (el.id ? '#' + el.id : '') + ' ' + (el.getAttribute('aria-label') ?? el.textContent ?? '').trim().slice(0, 60) : 'none'; })()`);
+}
+
+/** Waits for the window's title (set after the render), failing with the title it has instead. */
+async function expectTitle(page: Page, title: string): Promise<void> {
+  await poll(`the title ${title}`, async () => (await page.title()) === title || undefined, 2_000).catch(async () => {
+    assert.fail(`the title is "${await page.title()}", not "${title}"`);
+  });
+}
+
+/** Waits until `l` has the focus (it moves after a render, not at a set time), failing with where the focus is instead. */
+async function expectFocus(page: Page, l: Locator, what: string): Promise<void> {
+  await poll(what, async () => (await isFocused(l)) || undefined, 2_000).catch(async () => {
+    assert.fail(`${what}: the focus is on ${await focusedElement(page)}`);
+  });
 }
 
 async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
@@ -86,6 +112,19 @@ async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs
 /** Whether the element has the keyboard focus (the page's document, reached untyped: this program has no DOM types). */
 async function isFocused(l: Locator): Promise<boolean> {
   return l.evaluate((el) => el === (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement);
+}
+
+/** WCAG contrast ratio of two CSS rgb() colours. */
+function contrast(a: string, b: string): number {
+  const luminance = (css: string) => {
+    const [r, g, bl] = (css.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map((v) => {
+      const c = Number(v) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * bl!;
+  };
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi! + 0.05) / (lo! + 0.05);
 }
 
 function within(page: Page, role: 'group' | 'region' | 'form', name: string | RegExp): Locator {
@@ -136,14 +175,24 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
 
   await t.test('a wrong key is refused with a clear message, the right one signs in', async () => {
     await page.goto(base);
+    await expectTitle(page, 'Sign in · Tollgate');
     await page.getByLabel('API key').fill('not-a-real-key');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('alert').filter({ hasText: /Sign-in failed: .*not known to this server/ }).waitFor();
+    const refused = page.getByRole('alert').filter({ hasText: /Sign-in failed: .*not known to this server/ });
+    await refused.waitFor();
+    // The button was busy meanwhile, yet kept the focus (a disabled one drops it to <body>).
+    await expectFocus(page, page.getByRole('button', { name: 'Sign in' }), 'focus on Sign in after its request');
+    // The refusal is the key field's description, so it is read again on going back to the field.
+    const keyField = page.getByLabel('API key');
+    assert.equal(await keyField.getAttribute('aria-invalid'), 'true');
+    const errorId = await refused.getAttribute('id');
+    assert.ok(errorId && (await keyField.getAttribute('aria-describedby') ?? '').split(' ').includes(errorId), 'the key field is described by the refusal');
     await assertLabelled(page);
     await shot(page, 'sign-in');
     await page.getByLabel('API key').fill(BOOTSTRAP);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { level: 1, name: 'Access keys' }).waitFor();
+    await expectTitle(page, 'Access keys · Tollgate');
     const [cookie] = await context.cookies(base);
     assert.ok(cookie, 'a session cookie is set');
     assert.equal(cookie.httpOnly, true);
@@ -192,14 +241,27 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     providerKeyId = stored.id;
     assert.ok(!(await page.content()).includes('sk-e2e-original-0001'), 'the secret is not shown again');
 
-    await page.getByRole('button', { name: 'Rotate openai-primary' }).click();
+    const rotate = page.getByRole('button', { name: 'Rotate openai-primary' });
     const form = within(page, 'form', 'Rotate openai-primary');
+    // Escape cancels the inline form and gives the focus back to the button that opened it.
+    await rotate.click();
+    await form.getByLabel('New secret value').press('Escape');
+    await form.waitFor({ state: 'detached' });
+    await expectFocus(page, rotate, 'focus back on Rotate after Escape');
+    await rotate.click();
     await form.getByLabel('New secret value').fill('sk-e2e-rotated-0002');
     await form.getByRole('button', { name: 'Rotate' }).click();
     await expectStatus(page, /Provider key rotated/);
+    // Done, the form is gone: the focus is back on Rotate, not on <body>.
+    await form.waitFor({ state: 'detached' });
+    await expectFocus(page, rotate, 'focus back on Rotate after rotating');
     const after = (await api<S['AIGatewayProviderAPIKeyDetail']>('GET', `/provider-keys/${providerKeyId}`)).body;
     assert.notEqual(after.keyRedacted, stored.keyRedacted, 'the stored secret changed, same id');
-    await page.getByRole('tab', { name: 'Built-in' }).waitFor();
+    // Home and End reach the first and last tab, as the ARIA tabs pattern has them.
+    await page.getByRole('tab', { name: 'Built-in' }).press('End');
+    await expectFocus(page, page.getByRole('tab', { name: 'Custom', selected: true }), 'End selects the last tab');
+    await page.keyboard.press('Home');
+    await expectFocus(page, page.getByRole('tab', { name: 'Built-in', selected: true }), 'Home selects the first tab');
     await assertLabelled(page);
     await shot(page, 'providers');
   });
@@ -214,6 +276,8 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await form.getByLabel('Anthropic messages').check();
     await form.getByRole('button', { name: 'Create provider' }).click();
     await expectStatus(page, 'Provider my-ollama saved.');
+    // The form is emptied in place, so its button keeps the focus.
+    await expectFocus(page, form.getByRole('button', { name: 'Create provider' }), 'focus on Create provider after creating');
     const created = (await api<S['AIGatewayProviderList']>('GET', '/providers')).body.aiGatewayProviders.find((p) => p.providerId === 'my-ollama');
     assert.ok(created, 'the provider exists in the API');
     assert.deepEqual(created.models?.map((m) => m.modelId).sort(), ['llama3.2', 'qwen3']);
@@ -224,6 +288,9 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await card.getByRole('button', { name: 'Yes, delete' }).click();
     await expectStatus(page, 'Provider deleted.');
     assert.equal((await api('GET', `/providers/${created.id}`)).status, 404);
+    // The last one deleted, the focus goes to the list (its tab panel) rather than dropping to <body>.
+    await card.waitFor({ state: 'detached' });
+    await expectFocus(page, page.getByRole('tabpanel'), 'focus on the custom provider list after the delete');
   });
 
   await t.test('Configurations: build the guide example; API validation errors show beside the section', async () => {
@@ -303,6 +370,8 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
       // (invalid, described by it), and the focus goes there.
       await page.getByRole('button', { name: 'Add routing rule' }).click();
       const rule2 = within(page, 'group', 'Rule 2');
+      // The new rule takes the focus at its first control.
+      await expectFocus(page, rule2.getByLabel('Applies to'), 'focus on the new rule');
       const posts: string[] = [];
       const onRequest = (r: { method(): string; url(): string }) => { if (r.method() === 'POST') posts.push(r.url()); };
       page.on('request', onRequest);
@@ -315,6 +384,10 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
       page.off('request', onRequest);
       assert.deepEqual(posts, [], 'a rule without a provider is not sent');
       assert.equal((await api<S['AIGatewayAccessKeyConfigurationList']>('GET', '/access-key-configurations')).body.aiGatewayAccessKeyConfigurations.length, 1);
+      // Removing it passes the focus to the rule before it, not to <body> with the removed button.
+      await rule2.getByRole('button', { name: 'Remove Rule 2', exact: true }).click();
+      await rule2.waitFor({ state: 'detached' });
+      await expectFocus(page, rule.getByRole('button', { name: 'Remove Rule 1', exact: true }), 'focus on the previous rule after a removal');
     } finally {
       await page.setViewportSize({ width: 1280, height: 860 });
     }
@@ -346,6 +419,9 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await form.getByLabel('Configuration').selectOption({ label: 'Production OpenAI BYOK' });
     await form.getByRole('button', { name: 'Save' }).click();
     await expectStatus(page, 'Access key saved.');
+    // The inline form closed with its Save button: the focus goes back to the Edit button that opened it.
+    await form.waitFor({ state: 'detached' });
+    await expectFocus(page, page.getByRole('button', { name: 'Edit e2e app' }), 'focus back on Edit after saving');
     const after = (await api<S['AIGatewayAccessKey']>('GET', `/access-keys/${accessKeyId}`)).body;
     assert.equal(after.accessKeyConfiguration?.id, configurationId);
     assert.equal(after.description, 'made by the console test');
@@ -353,6 +429,17 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await page.locator(`tr[data-id="${accessKeyId}"]`).getByRole('link', { name: 'Production OpenAI BYOK' }).waitFor();
     await assertLabelled(page);
     await shot(page, 'access-keys');
+  });
+
+  await t.test('keyboard: between the configuration list and an editor the focus goes to the new heading', async () => {
+    await go(page, '#/configurations', 'Configurations');
+    // Followed by Enter, the link (and its list) is gone: the editor's heading takes the focus once it has loaded,
+    // replacing the "Configuration" heading shown while loading.
+    await page.getByRole('link', { name: 'Production OpenAI BYOK' }).press('Enter');
+    await expectFocus(page, page.getByRole('heading', { level: 1, name: 'Edit Production OpenAI BYOK' }), 'focus on the editor heading');
+    await expectTitle(page, 'Configurations · Tollgate');
+    await page.getByRole('link', { name: '← All configurations' }).press('Enter');
+    await expectFocus(page, page.getByRole('heading', { level: 1, name: 'Configurations' }), 'focus on the list heading');
   });
 
   await t.test('a request through the gateway shows in Logs with its cost and in the Usage chart', { skip: running.gatewayUrl ? false : 'the gateway plane is not wired into startTollgate yet' }, async () => {
@@ -427,9 +514,12 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await page.getByLabel('Status').selectOption('error');
     const row = page.locator(`tr[data-request-id="${failed.requestId}"]`);
     await row.waitFor();
-    await page.getByTestId('logs-searched').filter({ hasText: /^Searched all \d+ requests in this range; 1 match\.$/ }).waitFor();
+    // How the search went is a live region: a screen reader says it without the user hunting for the line.
+    await page.getByRole('status').and(page.getByTestId('logs-searched')).filter({ hasText: /^Searched all \d+ requests in this range; 1 match\.$/ }).waitFor();
     assert.equal(await page.getByText('No requests in this range').count(), 0);
 
+    // Its button says more than the time: which model, and that it failed.
+    await row.getByRole('button', { name: /gpt-4o, failed \(\d{3}\)$/ }).waitFor();
     // Opening it scrolls its attempts into view and focuses them; they name the stored key used.
     await row.getByRole('button').click();
     const attempts = page.getByRole('region', { name: `Attempts of request ${failed.requestId}` });
@@ -468,9 +558,20 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     // one also bounds streams, which otherwise run 15 minutes).
     await page.getByLabel('Max input tokens').fill('100000');
     const sent = page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith('/gateway-config'));
-    await page.getByRole('button', { name: 'Save gateway settings' }).click();
+    const save = page.getByRole('button', { name: 'Save gateway settings' });
+    await save.click();
     assert.deepEqual((await sent).postDataJSON(), { maxInputTokens: 100000 });
     await expectStatus(page, 'Gateway settings saved.');
+    // Busy while saving, yet the button kept the focus (a disabled one drops it to <body>).
+    await expectFocus(page, save, 'focus on Save gateway settings after saving');
+    // The API's refusal of one field is shown at that field: marked invalid and described by the message.
+    const total = page.getByLabel('Total timeout');
+    await total.fill('soon');
+    await save.click();
+    const refusal = page.getByRole('alert').filter({ hasText: /"totalTimeout" must be a positive Go duration/ });
+    await refusal.waitFor();
+    assert.equal(await total.getAttribute('aria-invalid'), 'true');
+    assert.ok((await total.getAttribute('aria-describedby') ?? '').split(' ').includes(await refusal.getAttribute('id') ?? '-'), 'the field is described by the refusal');
     await page.getByLabel('Total timeout').fill('90s');
     await page.getByLabel('Max output tokens').fill('4096');
     await page.getByRole('button', { name: 'Save gateway settings' }).click();
@@ -519,6 +620,51 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await page.getByRole('button', { name: 'Load more' }).click();
     await poll('the second page', async () => ((await rows.count()) === total ? true : undefined));
     await assert.rejects(page.getByRole('button', { name: 'Load more' }).waitFor({ timeout: 300 }), 'no more pages');
+    // The button went with the last page: the focus is on the list it extended, not on <body>.
+    await expectFocus(page, page.getByRole('region', { name: 'Access key list' }), 'focus on the list after its last page');
+    // A deleted row's Delete button is gone: the focus goes to the next row's, ready for the next one.
+    const gone = rows.nth(5);
+    const nextId = await rows.nth(6).getAttribute('data-id');
+    await gone.getByRole('button', { name: 'Delete' }).click();
+    await gone.getByRole('button', { name: 'Yes, delete' }).click();
+    await expectStatus(page, 'Access key deleted.');
+    assert.equal(await rows.count(), total - 1);
+    await expectFocus(page, page.locator(`tr[data-id="${nextId}"]`).getByRole('button', { name: 'Delete' }), 'focus on the next row after a delete');
+    // Tabbing on down the list while the status message shows, no focused control is hidden under it: the page
+    // scrolls each one clear of the message.
+    let checked = 0;
+    for (;;) {
+      await page.keyboard.press('Tab');
+      const covered = await page.evaluate<string | null>(`(() => {
+        const bar = document.querySelector('[data-testid="status"]'), el = document.activeElement;
+        if (!el || !document.querySelector('main').contains(el)) return null; // past the list
+        if (!bar || bar.classList.contains('status-idle')) return '';
+        const a = el.getBoundingClientRect(), b = bar.getBoundingClientRect();
+        return a.bottom > b.top && a.top < b.bottom && a.right > b.left && a.left < b.right ? el.outerHTML.slice(0, 100) : '';
+      })()`);
+      if (covered === null) break;
+      assert.equal(covered, '', 'a focused control is under the status message');
+      checked++;
+    }
+    assert.ok(checked > 20, `only ${checked} controls after the deleted row`);
+  });
+
+  await t.test('keyboard: the skip link moves the focus to the content and keeps the route', async () => {
+    await go(page, '#/logs', 'Logs');
+    await expectTitle(page, 'Logs · Tollgate');
+    await page.getByRole('link', { name: 'Skip to content' }).press('Enter');
+    await expectFocus(page, page.getByRole('main'), 'focus on <main> after the skip link');
+    assert.equal(await page.evaluate<string>('location.hash'), '#/logs', 'the skip link is not a route');
+    await page.getByRole('heading', { level: 1, name: 'Logs' }).waitFor();
+    // The next Tab lands in the content, past the navigation.
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate<boolean>("document.querySelector('main').contains(document.activeElement) && document.activeElement.tagName !== 'MAIN'"), true, `after the skip link, Tab went to ${await focusedElement(page)}`);
+    // The focus ring, and the edge of a text field, stand out from the white they sit on (3:1, WCAG 1.4.11).
+    const [ring, border] = await page.evaluate<string[]>(`[getComputedStyle(document.activeElement).outlineColor, getComputedStyle(document.querySelector('main input')).borderTopColor]`);
+    assert.ok(contrast(ring!, 'rgb(255, 255, 255)') >= 3, `focus ring ${ring} on white`);
+    assert.ok(contrast(border!, 'rgb(255, 255, 255)') >= 3, `text field border ${border} on white`);
+    await go(page, '#/keys', 'Access keys');
+    await expectTitle(page, 'Access keys · Tollgate');
   });
 
   await t.test('keyboard: the navigation is reachable by Tab and follows Enter', async () => {
@@ -555,6 +701,8 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     const [cookie] = await context.cookies(base);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { level: 1, name: 'Sign in to Tollgate' }).waitFor();
+    // The Sign out button is gone: the focus goes to the key field, ready to sign in again.
+    await expectFocus(page, page.getByLabel('API key'), 'focus on the key field after signing out');
     assert.equal((await api('GET', '/access-keys', undefined, { cookie: `${cookie!.name}=${cookie!.value}` })).status, 401);
     assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
   });

@@ -2,7 +2,7 @@
 // clear of the JSON API's own paths (/access-keys, /providers, ...) served by the same port.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { session, setCsrfToken, whenSignedOut, type SessionInfo } from './api.ts';
-import { announce, Button, StatusRegion, useAction } from './ui.tsx';
+import { announce, Button, SkipLink, StatusRegion, useAction } from './ui.tsx';
 import { SignIn } from './screens/sign-in.tsx';
 import { KeysScreen } from './screens/keys.tsx';
 import { ConfigurationsScreen } from './screens/configurations.tsx';
@@ -20,9 +20,19 @@ const NAV = [
   { route: 'settings', label: 'Credits & settings' },
 ] as const;
 
-function currentRoute(): string[] {
-  const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+/** The route in the hash; undefined for an in-page anchor (#main), which is no route and must not become Access keys. */
+function routeOf(hash: string): string[] | undefined {
+  if (hash !== '' && hash !== '#' && !hash.startsWith('#/')) return undefined;
+  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
   return parts.length > 0 ? parts : ['keys'];
+}
+
+function currentRoute(): string[] {
+  return routeOf(location.hash) ?? ['keys'];
+}
+
+function titleOf(route: string[]): string {
+  return `${NAV.find((n) => n.route === route[0])?.label ?? NAV[0].label} · Tollgate`;
 }
 
 function Screen({ route, me, onSessionGone }: { route: string[]; me: SessionInfo; onSessionGone: () => void }) {
@@ -54,20 +64,27 @@ export function App() {
       setRoute(currentRoute());
       announce(checkout === 'success' ? 'Payment received: the credits appear once Stripe confirms it.' : 'Checkout cancelled; nothing was charged.', checkout === 'success' ? 'ok' : 'info');
     }
-    const onHash = () => setRoute(currentRoute());
+    const onHash = () => { const next = routeOf(location.hash); if (next) setRoute(next); };
     addEventListener('hashchange', onHash);
     return () => removeEventListener('hashchange', onHash);
   }, []);
 
-  // Move focus to the new screen's heading so screen readers announce the page change.
-  useEffect(() => { mainRef.current?.querySelector('h1')?.focus(); }, [route[0], me?.apiKeyId]);
+  // Move focus to the new screen's heading so screen readers announce the page change: between sections and
+  // within one (the configuration list and an editor), where the link that was followed is gone.
+  const path = route.join('/');
+  useEffect(() => { mainRef.current?.querySelector('h1')?.focus(); }, [path, me?.apiKeyId]);
+  // The window's title is what a screen reader reads first when switching windows or tabs, and what history shows.
+  useEffect(() => { document.title = me ? titleOf(route) : 'Sign in · Tollgate'; }, [path, Boolean(me)]);
+  // Signed out (by the button, a deleted key or an expired session): the focus goes to the key field, not <body>.
+  const wasSignedIn = useRef(false);
+  if (me) wasSignedIn.current = true;
 
   if (me === undefined) return <p class="loading" role="status">Loading…</p>;
   if (me === null) {
     return (
       <>
-        <a class="skip" href="#signin">Skip to sign in</a>
-        <SignIn onSignedIn={setMe} />
+        <SkipLink target="signin">Skip to sign in</SkipLink>
+        <SignIn onSignedIn={setMe} focusField={wasSignedIn.current} />
         <StatusRegion />
       </>
     );
@@ -88,7 +105,7 @@ export function App() {
 
   return (
     <div class="shell">
-      <a class="skip" href="#main">Skip to content</a>
+      <SkipLink target="main">Skip to content</SkipLink>
       <header class="topbar">
         <span class="brand">Tollgate</span>
         <nav aria-label="Console sections">
@@ -102,7 +119,7 @@ export function App() {
         </nav>
         <Button busy={signOut.busy} onClick={() => void doSignOut()}>Sign out</Button>
       </header>
-      <main id="main" ref={mainRef}>
+      <main id="main" ref={mainRef} tabIndex={-1}>
         <Screen route={route} me={me} onSessionGone={sessionGone} />
       </main>
       <StatusRegion />

@@ -1,6 +1,6 @@
 // Small shared pieces: the polite status region every action reports to, the action runner that shows
 // progress and outcome, labelled fields, confirmations, copy-once secrets and scrollable tables.
-import { cloneElement, type ButtonHTMLAttributes, type ComponentChildren, type VNode } from 'preact';
+import { cloneElement, type ButtonHTMLAttributes, type ComponentChildren, type RefObject, type VNode } from 'preact';
 import { useEffect, useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
 import { RESOURCE_ID, withNames } from './names.ts';
@@ -34,10 +34,22 @@ export function StatusRegion() {
     document.addEventListener('keydown', onKey);
     return () => document.removeEventListener('keydown', onKey);
   }, [status.at, status.text]);
+  // The bar's height, for the page's scroll-padding (styles.css): a control that gets the focus near the window's
+  // bottom is scrolled into view above the bar, not under it.
+  const boxRef = useRef<HTMLDivElement>(null);
+  useLayoutEffect(() => {
+    const box = boxRef.current;
+    if (!box) return;
+    const fit = () => document.documentElement.style.setProperty('--status-height', `${status.text ? box.offsetHeight : 0}px`);
+    const observer = new ResizeObserver(fit);
+    observer.observe(box);
+    fit();
+    return () => observer.disconnect();
+  }, [status.text]);
   // The live region stays in the document (and in the accessibility tree) while idle: one that appears along
   // with its text is not reliably announced. The close button sits outside it so it is not read with every message.
   return (
-    <div class={`status status-${status.tone}${status.text ? '' : ' status-idle'}`} data-testid="status">
+    <div ref={boxRef} class={`status status-${status.tone}${status.text ? '' : ' status-idle'}`} data-testid="status">
       <p class="status-text" role="status" aria-live="polite" aria-atomic="true">
         {status.text ? <span aria-hidden={status.spoken ? undefined : 'true'}><IdText text={status.text} /></span> : null}
       </p>
@@ -61,6 +73,8 @@ export function errorText(e: unknown): string {
 export interface Action {
   busy: boolean;
   error: string | undefined;
+  /** The request field the API blamed (its details.field), so the form can show the error at that field. */
+  field: string | undefined;
   /**
    * Runs fn, announcing "label…" then the success text or the error; resolves to fn's result or undefined.
    * An empty success text marks a background read: only its failure is announced, so loading the next
@@ -77,13 +91,16 @@ export interface Action {
 export function useAction(inline = true): Action {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>();
+  const [field, setField] = useState<string | undefined>();
   return {
     busy,
     error,
-    clear: () => setError(undefined),
+    field,
+    clear: () => { setError(undefined); setField(undefined); },
     async run(label, fn, success) {
       setBusy(true);
       setError(undefined);
+      setField(undefined);
       const quiet = success === '';
       if (!quiet) announce(`${label}…`);
       try {
@@ -94,6 +111,7 @@ export function useAction(inline = true): Action {
         // Ids in the message ("in use by aigk_…") are given the names the user knows them by.
         const text = await withNames(errorText(e));
         setError(text);
+        setField(e instanceof ApiError ? e.details.field : undefined);
         announce(`${label} failed: ${text}`, 'error', !inline);
         return undefined;
       } finally {
@@ -101,6 +119,16 @@ export function useAction(inline = true): Action {
       }
     },
   };
+}
+
+/** The action's error if the API tied it to `field`: give it to that field's Field. */
+export function fieldError(action: Action, field: string): string | undefined {
+  return action.field === field ? action.error : undefined;
+}
+
+/** The action's error unless it is shown at one of the form's `fields` (fieldError): for the form's own ErrorNote. */
+export function formError(action: Action, fields: readonly string[]): string | undefined {
+  return action.field !== undefined && fields.includes(action.field) ? undefined : action.error;
 }
 
 export function ErrorNote({ error, id }: { error: string | undefined; id?: string }) {
@@ -118,9 +146,14 @@ export function Field({ label, hint, error, children }: { label: string; hint?: 
   const hintId = `${id}-hint`;
   const errorId = `${id}-error`;
   const describedBy = [hint ? hintId : '', error ? errorId : ''].filter(Boolean).join(' ') || undefined;
+  // A required control says so on sight too; screen readers hear it from the attribute, so the mark is hidden from them.
+  const required = Boolean(children.props.required) || children.props['aria-required'] === 'true';
   return (
     <div class="field">
-      <label class="field-label" for={id}>{label}</label>
+      <span class="field-head">
+        <label class="field-label" for={id}>{label}</label>
+        {required ? <span class="required" aria-hidden="true">required</span> : null}
+      </span>
       {cloneElement(children, { id, 'aria-describedby': describedBy, ...(error ? { 'aria-invalid': 'true' } : {}) })}
       {hint ? <small class="hint" id={hintId}>{hint}</small> : null}
       {error ? <ErrorNote id={errorId} error={error} /> : null}
@@ -129,13 +162,91 @@ export function Field({ label, hint, error, children }: { label: string; hint?: 
 }
 
 type ButtonProps = ButtonHTMLAttributes<HTMLButtonElement> & { busy?: boolean; kind?: 'primary' | 'danger' | 'plain' };
-export function Button({ busy, kind = 'plain', children, disabled, type, ...rest }: ButtonProps) {
+export function Button({ busy, kind = 'plain', children, disabled, type, onClick, ...rest }: ButtonProps) {
+  // Busy is not `disabled`: disabling the focused button drops the focus to <body>, and keyboard and screen-reader
+  // users lose their place. It ignores clicks instead; cancelling the click also stops a submit button's form
+  // from being sent again (Enter in a field clicks it too).
+  const click: typeof onClick = (e) => {
+    if (busy) e.preventDefault();
+    else onClick?.(e);
+  };
   return (
-    <button {...rest} type={type ?? 'button'} class={`btn btn-${kind}`} disabled={Boolean(disabled) || busy} aria-busy={busy ? 'true' : undefined}>
+    <button {...rest} type={type ?? 'button'} class={`btn btn-${kind}`} disabled={disabled} onClick={click}
+      aria-disabled={busy ? 'true' : undefined} aria-busy={busy ? 'true' : undefined}>
       {busy ? <span class="spinner" aria-hidden="true" /> : null}
       {children}
     </button>
   );
+}
+
+/**
+ * When `ref`'s element leaves the page holding the focus (its item deleted, its form closed), the focus goes to the
+ * first of `candidates` still on the page once that render is done, instead of dropping to <body>, where keyboard
+ * and screen-reader users lose their place. The candidates are found while the element is still there.
+ */
+export function useFocusOnRemoval(ref: RefObject<Element | null>, candidates: (el: Element) => Array<Element | null | undefined>): void {
+  const latest = useRef(candidates);
+  latest.current = candidates;
+  // A layout effect's cleanup runs before the element is taken out, while it still holds the focus.
+  useLayoutEffect(() => () => {
+    const el = ref.current;
+    if (!el?.contains(document.activeElement)) return;
+    const targets = latest.current(el);
+    // Queued now, it runs once the render that removes the element has finished.
+    queueMicrotask(() => {
+      const active = document.activeElement;
+      if (active && active !== document.body) return; // something else has placed the focus already
+      const target = targets.find((t) => t?.isConnected);
+      if (target instanceof HTMLElement) {
+        // A heading is not focusable by itself; -1 keeps it out of the Tab order.
+        if (target.tabIndex < 0 && !target.hasAttribute('tabindex')) target.tabIndex = -1;
+        target.focus();
+      }
+    });
+  }, []);
+}
+
+/** `selector` in the nearest sibling of `item` (after it, else before it) that has one. */
+function nearSibling(item: Element | null, selector: string): Element | undefined {
+  for (const step of ['nextElementSibling', 'previousElementSibling'] as const) {
+    for (let s = item?.[step]; s; s = s[step]) {
+      const found = s.querySelector(selector);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** A list as a whole, to take the focus from a control that left it: its tab panel, else its section's heading. */
+function listHeading(el: Element): Element | null | undefined {
+  const panel = el.closest('[role="tabpanel"]');
+  if (panel) return panel;
+  const labelledBy = el.closest('section[aria-labelledby]')?.getAttribute('aria-labelledby');
+  return labelledBy ? document.getElementById(labelledBy) : undefined;
+}
+
+/** After the item at `index` left `list`: `selector` in the item now at that place, else in the one before it. */
+export function neighbour(list: Element | null | undefined, index: number, selector: string): HTMLElement | null | undefined {
+  const items = list?.children;
+  return (items?.[index] ?? items?.[index - 1])?.querySelector<HTMLElement>(selector);
+}
+
+/**
+ * An inline form opened by a button (Edit, Rotate): Escape cancels it, and once it closes (saved or cancelled) the
+ * focus goes back to that button. Spread the result on the <form>.
+ */
+export function useInlineForm(onCancel: () => void): { ref: RefObject<HTMLFormElement | null>; onKeyDown: (e: KeyboardEvent) => void } {
+  const ref = useRef<HTMLFormElement>(null);
+  // The button that opened the form has the focus as the form appears (clicked, or Enter on it).
+  const opener = useRef<Element | null>(null);
+  useLayoutEffect(() => { opener.current = document.activeElement; }, []);
+  useFocusOnRemoval(ref, () => [opener.current]);
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key !== 'Escape' || e.defaultPrevented) return;
+    e.preventDefault(); // so the status bar's Escape handler leaves its message alone
+    onCancel();
+  };
+  return { ref, onKeyDown };
 }
 
 /** A destructive action that asks first, inline, so keyboard and screen-reader users get the same question. */
@@ -144,6 +255,8 @@ export function ConfirmButton({ label, question, onConfirm, busy }: { label: str
   const wrapRef = useRef<HTMLSpanElement>(null);
   const confirmRef = useRef<HTMLButtonElement>(null);
   const wasAsking = useRef(false);
+  // Deleted: the focus goes to the same button in the next item (else the previous one), else to the list itself.
+  useFocusOnRemoval(wrapRef, (el) => [nearSibling(el.closest('tr, li, article'), '.confirm-wrap > button'), listHeading(el)]);
   // Layout effects move the focus right after the change is on the page, before a key pressed meanwhile lands on <body>.
   useLayoutEffect(() => {
     if (asking) confirmRef.current?.focus();
@@ -238,8 +351,14 @@ export function TableWrap({ label, children }: { label: string; children: Compon
 }
 
 export function LoadMore({ next, busy, onLoad }: { next: string | null | undefined; busy: boolean; onLoad: () => void }) {
-  if (!next) return null;
-  return <p><Button busy={busy} onClick={onLoad}>Load more</Button></p>;
+  return next ? <LoadMoreButton busy={busy} onLoad={onLoad} /> : null;
+}
+
+function LoadMoreButton({ busy, onLoad }: { busy: boolean; onLoad: () => void }) {
+  const ref = useRef<HTMLParagraphElement>(null);
+  // Gone once the last page is in: the focus goes to the list it extended (a focusable TableWrap).
+  useFocusOnRemoval(ref, (el) => [el.closest('section')?.querySelector('.table-wrap'), listHeading(el)]);
+  return <p ref={ref}><Button busy={busy} onClick={onLoad}>Load more</Button></p>;
 }
 
 export function Loading({ busy }: { busy: boolean }) {
@@ -248,4 +367,26 @@ export function Loading({ busy }: { busy: boolean }) {
 
 export function Empty({ children }: { children: ComponentChildren }) {
   return <p class="empty">{children}</p>;
+}
+
+/**
+ * A screen's <h1>. The shell focuses it after each route change; one that replaces another on the same route (the
+ * loaded page after its "Loading" heading) takes the focus when the old one's removal dropped it to <body>.
+ */
+export function PageHeading({ id, children }: { id?: string; children: ComponentChildren }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useLayoutEffect(() => {
+    const active = document.activeElement;
+    if (!active || active === document.body) ref.current?.focus();
+  }, []);
+  return <h1 id={id} ref={ref} tabIndex={-1}>{children}</h1>;
+}
+
+/** Focuses the element with id `target` (give it tabindex -1) instead of following the link: the hash holds the route. */
+export function SkipLink({ target, children }: { target: string; children: ComponentChildren }) {
+  const skip = (e: MouseEvent) => {
+    e.preventDefault();
+    document.getElementById(target)?.focus();
+  };
+  return <a class="skip" href={`#${target}`} onClick={skip}>{children}</a>;
 }

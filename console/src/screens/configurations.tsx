@@ -5,7 +5,7 @@ import { api, ApiError, listAll, when, type Configuration } from '../api.ts';
 import { loadCatalog, type Catalog } from '../catalog.ts';
 import { emptyConfig, fromConfiguration, ruleOfError, ruleProblems, ruleWords, sectionOf, summarizeAccess, toWrite, type ConfigState, type RuleError } from '../config-model.ts';
 import { navigate } from '../nav.ts';
-import { announce, Button, ConfirmButton, Empty, ErrorNote, Field, TableWrap, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
+import { announce, Button, ConfirmButton, Empty, ErrorNote, Field, PageHeading, TableWrap, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
 import { AccessDimensionEditor } from './access-editor.tsx';
 import { RulesEditor } from './rules-editor.tsx';
 
@@ -22,7 +22,7 @@ function ConfigurationList() {
   };
   return (
     <section aria-labelledby="configs-title">
-      <h1 id="configs-title" tabIndex={-1}>Configurations</h1>
+      <PageHeading id="configs-title">Configurations</PageHeading>
       <p class="lead">A configuration bundles an access scope (which providers and models) with routing rules (which credentials). Assign it to access keys under Access keys.</p>
       <p><a class="btn btn-primary" href="#/configurations/new">New configuration</a></p>
       <ErrorNote error={load.error ?? remove.error} />
@@ -65,7 +65,7 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
     void load.run('Loading providers and keys', loadCatalog, '').then((c) => c && setCatalog(c));
     if (id) void load.run('Loading configuration', () => api<Configuration>('GET', `/access-key-configurations/${id}`), '').then((c) => c && setState(fromConfiguration(c)));
   }, [id]);
-  if (!state) return <section><h1 tabIndex={-1}>Configuration</h1><ErrorNote error={load.error} />{load.busy ? <p>Loading…</p> : null}</section>;
+  if (!state) return <section><PageHeading>Configuration</PageHeading><ErrorNote error={load.error} />{load.busy ? <p>Loading…</p> : null}</section>;
 
   const set = (patch: Partial<ConfigState>) => setState({ ...state, ...patch });
   const submit = async (e: Event) => {
@@ -103,7 +103,7 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
   return (
     <form ref={formRef} class="editor" onSubmit={(e) => void submit(e)} aria-labelledby="editor-title" noValidate={false}>
       <p><a href="#/configurations">← All configurations</a></p>
-      <h1 id="editor-title" tabIndex={-1}>{id ? `Edit ${state.name || 'configuration'}` : 'New configuration'}</h1>
+      <PageHeading id="editor-title">{id ? `Edit ${state.name || 'configuration'}` : 'New configuration'}</PageHeading>
       <ErrorNote error={load.error} />
       <Loading busy={load.busy} />
       <section class="card" aria-labelledby="details-title">

@@ -2,7 +2,7 @@
 // and model list. Create, edit (providerId is fixed once created) and delete.
 import { useState } from 'preact/hooks';
 import { api, type Provider, type Schemas } from '../api.ts';
-import { Button, ConfirmButton, Empty, ErrorNote, Field, useAction } from '../ui.tsx';
+import { Button, ConfirmButton, Empty, ErrorNote, Field, fieldError, formError, useAction, useInlineForm } from '../ui.tsx';
 
 type Surface = Schemas['SupportedAPISurface'];
 const SURFACES: { format: string; surface: string; label: string }[] = [
@@ -13,15 +13,21 @@ const SURFACES: { format: string; surface: string; label: string }[] = [
   { format: 'anthropic', surface: 'messages', label: 'Anthropic messages' },
 ];
 const keyOf = (s: Surface) => `${s.format}/${s.surface ?? ''}`;
+const DEFAULT_SURFACES = ['openai/chat-completions'];
+/** The request fields the form has a control for: an API error about one of them is shown at that control. */
+const FIELDS = ['providerId', 'name', 'baseUrl', 'metadata'] as const;
 
 function ProviderForm({ existing, onSaved, onCancel }: { existing?: Provider; onSaved: (p: Provider) => void; onCancel?: () => void }) {
   const [providerId, setProviderId] = useState(existing?.providerId ?? '');
   const [name, setName] = useState(existing?.name ?? '');
   const [baseUrl, setBaseUrl] = useState(existing?.baseUrl ?? '');
   const [metadata, setMetadata] = useState(existing?.metadata ?? '');
-  const [surfaces, setSurfaces] = useState<string[]>((existing?.supportedApiSurfaces ?? [{ format: 'openai', surface: 'chat-completions' }]).map(keyOf));
+  const [surfaces, setSurfaces] = useState<string[]>(existing?.supportedApiSurfaces?.map(keyOf) ?? DEFAULT_SURFACES);
   const [models, setModels] = useState((existing?.models ?? []).map((m) => m.modelId).join('\n'));
   const action = useAction();
+  const inline = useInlineForm(onCancel ?? (() => undefined));
+  // Emptied in place after a create (not remounted), so the focus stays on its button.
+  const clear = () => { setProviderId(''); setName(''); setBaseUrl(''); setMetadata(''); setSurfaces(DEFAULT_SURFACES); setModels(''); };
   const submit = async (e: Event) => {
     e.preventDefault();
     const body = {
@@ -35,25 +41,26 @@ function ProviderForm({ existing, onSaved, onCancel }: { existing?: Provider; on
     const p = await action.run(existing ? 'Saving provider' : 'Creating provider',
       () => (existing ? api<Provider>('PATCH', `/providers/${existing.id}`, body) : api<Provider>('POST', '/providers', body)),
       (r) => `Provider ${r.providerId} saved.`);
+    if (p && !existing) clear();
     if (p) onSaved(p);
   };
   return (
-    <form class="card" onSubmit={(e) => void submit(e)} aria-label={existing ? `Edit provider ${existing.providerId}` : 'Create a custom provider'}>
+    <form {...(existing ? inline : {})} class="card" onSubmit={(e) => void submit(e)} aria-label={existing ? `Edit provider ${existing.providerId}` : 'Create a custom provider'}>
       {existing ? null : <h3>Create a custom provider</h3>}
       <div class="grid">
         {existing ? null : (
-          <Field label="Provider id" hint="Slug used in model strings, e.g. my-ollama in my-ollama:llama3.2.">
+          <Field label="Provider id" hint="Slug used in model strings, e.g. my-ollama in my-ollama:llama3.2." error={fieldError(action, 'providerId')}>
             <input required maxLength={255} value={providerId} onInput={(e) => setProviderId(e.currentTarget.value)} />
           </Field>
         )}
-        <Field label="Display name"><input required maxLength={255} value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
-        <Field label="Base URL" hint="Root URL of the upstream API (HTTPS unless the operator allows private upstreams).">
+        <Field label="Display name" error={fieldError(action, 'name')}><input required maxLength={255} value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
+        <Field label="Base URL" hint="Root URL of the upstream API (HTTPS unless the operator allows private upstreams)." error={fieldError(action, 'baseUrl')}>
           <input required type="url" maxLength={2048} value={baseUrl} onInput={(e) => setBaseUrl(e.currentTarget.value)} />
         </Field>
         <Field label="Models" hint="One model id per line.">
           <textarea rows={3} value={models} onInput={(e) => setModels(e.currentTarget.value)} />
         </Field>
-        <Field label="Provider metadata"><input maxLength={4096} value={metadata} onInput={(e) => setMetadata(e.currentTarget.value)} /></Field>
+        <Field label="Provider metadata" error={fieldError(action, 'metadata')}><input maxLength={4096} value={metadata} onInput={(e) => setMetadata(e.currentTarget.value)} /></Field>
       </div>
       <fieldset>
         <legend>API surfaces</legend>
@@ -68,7 +75,7 @@ function ProviderForm({ existing, onSaved, onCancel }: { existing?: Provider; on
           })}
         </div>
       </fieldset>
-      <ErrorNote error={action.error} />
+      <ErrorNote error={formError(action, FIELDS)} />
       <div class="row">
         <Button type="submit" kind="primary" busy={action.busy}>{existing ? 'Save provider' : 'Create provider'}</Button>
         {onCancel ? <Button onClick={onCancel}>Cancel</Button> : null}
@@ -86,7 +93,7 @@ export function CustomProviders({ providers, onChange }: { providers: Provider[]
   };
   return (
     <>
-      <ProviderForm key={providers.length} onSaved={(p) => onChange([p, ...providers])} />
+      <ProviderForm onSaved={(p) => onChange([p, ...providers])} />
       <ErrorNote error={remove.error} />
       {providers.length === 0 ? <Empty>No custom providers.</Empty> : null}
       {providers.map((p) => (

@@ -3,9 +3,10 @@
 // minutes), so saving a cap must not write the timeout shown as its default.
 import { useEffect, useState } from 'preact/hooks';
 import { api, type GatewayConfig } from '../api.ts';
-import { Button, ErrorNote, Field, useAction, Loading } from '../ui.tsx';
+import { Button, ErrorNote, Field, fieldError, formError, useAction, Loading } from '../ui.tsx';
 
 const cap = (s: string): number | null => (s.trim() === '' ? null : Number(s));
+const FIELDS = ['totalTimeout', 'perRequestTimeout', 'maxInputTokens', 'maxOutputTokens'] as const;
 
 export function GatewaySettings() {
   const [cfg, setCfg] = useState<GatewayConfig | undefined>();
@@ -33,12 +34,13 @@ export function GatewaySettings() {
       {cfg ? (
         <form class="card" onSubmit={(e) => void submit(e)} aria-labelledby="gw-title">
           <div class="grid">
-            <Field label="Total timeout" hint="Whole request including failover, e.g. 120s or 2m. Once saved it bounds streamed answers too, which otherwise may run up to the stream limit (15 minutes by default)."><input required value={form.totalTimeout} onInput={input('totalTimeout')} /></Field>
-            <Field label="Per-attempt timeout" hint="One upstream attempt, e.g. 60s."><input required value={form.perRequestTimeout} onInput={input('perRequestTimeout')} /></Field>
-            <Field label="Max input tokens" hint="Empty for no cap."><input type="number" min={1} value={form.maxInputTokens} onInput={input('maxInputTokens')} /></Field>
-            <Field label="Max output tokens" hint="Empty for no cap."><input type="number" min={1} value={form.maxOutputTokens} onInput={input('maxOutputTokens')} /></Field>
+            <Field label="Total timeout" error={fieldError(save, 'totalTimeout')} hint="Whole request including failover, e.g. 120s or 2m. Once saved it bounds streamed answers too, which otherwise may run up to the stream limit (15 minutes by default)."><input required value={form.totalTimeout} onInput={input('totalTimeout')} /></Field>
+            <Field label="Per-attempt timeout" error={fieldError(save, 'perRequestTimeout')} hint="One upstream attempt, e.g. 60s."><input required value={form.perRequestTimeout} onInput={input('perRequestTimeout')} /></Field>
+            <Field label="Max input tokens" error={fieldError(save, 'maxInputTokens')} hint="Empty for no cap."><input type="number" min={1} value={form.maxInputTokens} onInput={input('maxInputTokens')} /></Field>
+            <Field label="Max output tokens" error={fieldError(save, 'maxOutputTokens')} hint="Empty for no cap."><input type="number" min={1} value={form.maxOutputTokens} onInput={input('maxOutputTokens')} /></Field>
           </div>
-          <ErrorNote error={save.error} />
+          {/* An error the API tied to a field is shown at that field, marking it invalid and describing it. */}
+          <ErrorNote error={formError(save, FIELDS)} />
           <Button type="submit" kind="primary" busy={save.busy}>Save gateway settings</Button>
         </form>
       ) : null}

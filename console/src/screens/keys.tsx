@@ -3,7 +3,7 @@
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, listAll, pathOf, when, type AccessKey, type Configuration, type Schemas } from '../api.ts';
-import { Button, ConfirmButton, Empty, ErrorNote, Field, LoadMore, SecretOnce, TableWrap, useAction, Loading } from '../ui.tsx';
+import { Button, ConfirmButton, Empty, ErrorNote, Field, LoadMore, PageHeading, SecretOnce, TableWrap, useAction, useInlineForm, Loading } from '../ui.tsx';
 
 type KeyList = Schemas['AIGatewayAccessKeyList'];
 
@@ -54,6 +54,7 @@ function EditKey({ accessKey, configurations, onSaved, onCancel }: { accessKey: 
   const [metadata, setMetadata] = useState(accessKey.metadata ?? '');
   const [configurationId, setConfigurationId] = useState(accessKey.accessKeyConfiguration?.id ?? '');
   const action = useAction();
+  const inline = useInlineForm(onCancel);
   const submit = async (e: Event) => {
     e.preventDefault();
     // Empty text clears the field (null) rather than storing "": the contract's tri-state PATCH.
@@ -62,7 +63,7 @@ function EditKey({ accessKey, configurations, onSaved, onCancel }: { accessKey: 
     if (saved) onSaved(saved);
   };
   return (
-    <form class="card edit" onSubmit={(e) => void submit(e)} aria-label={`Edit access key ${accessKey.name ?? accessKey.id}`}>
+    <form {...inline} class="card edit" onSubmit={(e) => void submit(e)} aria-label={`Edit access key ${accessKey.name ?? accessKey.id}`}>
       <div class="grid">
         <Field label="Name"><input value={name} maxLength={255} onInput={(e) => setName(e.currentTarget.value)} /></Field>
         <Field label="Description"><input value={description} maxLength={255} onInput={(e) => setDescription(e.currentTarget.value)} /></Field>
@@ -106,44 +107,46 @@ export function KeysScreen() {
 
   return (
     <section aria-labelledby="keys-title">
-      <h1 id="keys-title" tabIndex={-1}>Access keys</h1>
+      <PageHeading id="keys-title">Access keys</PageHeading>
       <p class="lead">Apps send an access key to the gateway. A key's configuration decides which providers and models it may call and which credentials are used.</p>
       {fresh?.token
         ? <SecretOnce label="Access key token" value={fresh.token} onDone={() => setFresh(undefined)} />
         : <CreateKey configurations={configurations} onCreated={(k) => { setFresh(k); setKeys((old) => [k, ...old]); }} />}
-      <h2>Your access keys</h2>
-      <ErrorNote error={load.error ?? remove.error} />
-      <Loading busy={load.busy} />
-      {keys.length === 0 && !load.busy ? <Empty>No access keys yet.</Empty> : (
-        <TableWrap label="Access key list">
-          <table>
-            <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Configuration</th><th scope="col">Last used</th><th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
-            <tbody>
-              {keys.map((k) => (
-                <Fragment key={k.id}>
-                  <tr data-id={k.id}>
-                    <th scope="row">{k.name ?? <em>unnamed</em>}<div class="sub mono">{k.id}</div>{k.description ? <div class="sub">{k.description}</div> : null}</th>
-                    <td data-label="Key" class="mono">{k.keyRedacted}</td>
-                    <td data-label="Configuration">{k.accessKeyConfiguration ? <a href={`#/configurations/${k.accessKeyConfiguration.id}`}>{k.accessKeyConfiguration.name}</a> : <span class="muted">None (allow all)</span>}</td>
-                    <td data-label="Last used">{when(k.lastUsed)}</td>
-                    <td data-label="Created">{when(k.createdAt)}</td>
-                    <td class="actions">
-                      <Button onClick={() => setEditing(editing === k.id ? undefined : k.id)} aria-expanded={editing === k.id} aria-label={`Edit ${k.name ?? k.id}`}>Edit</Button>
-                      <ConfirmButton label="Delete" question={`Delete ${k.name ?? k.id}? Apps using it stop working at once.`} busy={remove.busy} onConfirm={() => void del(k)} />
-                    </td>
-                  </tr>
-                  {editing === k.id ? (
-                    <tr><td colSpan={6}>
-                      <EditKey accessKey={k} configurations={configurations} onCancel={() => setEditing(undefined)} onSaved={(s) => { replace(s); setEditing(undefined); }} />
-                    </td></tr>
-                  ) : null}
-                </Fragment>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
-      )}
-      <LoadMore next={next} busy={load.busy} onLoad={() => next && void loadPage(pathOf(next), true)} />
+      <section aria-labelledby="key-list-title">
+        <h2 id="key-list-title">Your access keys</h2>
+        <ErrorNote error={load.error ?? remove.error} />
+        <Loading busy={load.busy} />
+        {keys.length === 0 && !load.busy ? <Empty>No access keys yet.</Empty> : (
+          <TableWrap label="Access key list">
+            <table>
+              <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Configuration</th><th scope="col">Last used</th><th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+              <tbody>
+                {keys.map((k) => (
+                  <Fragment key={k.id}>
+                    <tr data-id={k.id}>
+                      <th scope="row">{k.name ?? <em>unnamed</em>}<div class="sub mono">{k.id}</div>{k.description ? <div class="sub">{k.description}</div> : null}</th>
+                      <td data-label="Key" class="mono">{k.keyRedacted}</td>
+                      <td data-label="Configuration">{k.accessKeyConfiguration ? <a href={`#/configurations/${k.accessKeyConfiguration.id}`}>{k.accessKeyConfiguration.name}</a> : <span class="muted">None (allow all)</span>}</td>
+                      <td data-label="Last used">{when(k.lastUsed)}</td>
+                      <td data-label="Created">{when(k.createdAt)}</td>
+                      <td class="actions">
+                        <Button onClick={() => setEditing(editing === k.id ? undefined : k.id)} aria-expanded={editing === k.id} aria-label={`Edit ${k.name ?? k.id}`}>Edit</Button>
+                        <ConfirmButton label="Delete" question={`Delete ${k.name ?? k.id}? Apps using it stop working at once.`} busy={remove.busy} onConfirm={() => void del(k)} />
+                      </td>
+                    </tr>
+                    {editing === k.id ? (
+                      <tr><td colSpan={6}>
+                        <EditKey accessKey={k} configurations={configurations} onCancel={() => setEditing(undefined)} onSaved={(s) => { replace(s); setEditing(undefined); }} />
+                      </td></tr>
+                    ) : null}
+                  </Fragment>
+                ))}
+              </tbody>
+            </table>
+          </TableWrap>
+        )}
+        <LoadMore next={next} busy={load.busy} onLoad={() => next && void loadPage(pathOf(next), true)} />
+      </section>
     </section>
   );
 }

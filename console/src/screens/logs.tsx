@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, listAll, pathOf, usd, when, type AccessKey, type ProviderKey, type Schemas, type UsageEvent } from '../api.ts';
 import { groupRequests, isFiltering, matches, mergeEvents, partialRequests, shownTokens, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
-import { Button, Empty, ErrorNote, Field, LoadMore, TableWrap, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
+import { Button, Empty, ErrorNote, Field, LoadMore, PageHeading, TableWrap, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
 
 type UsageList = Schemas['AIGatewayUsageList'];
 
@@ -151,7 +151,7 @@ export function LogsScreen() {
   const selected: RequestRow | undefined = rows.find((r) => r.requestId === open);
   return (
     <section aria-labelledby="logs-title">
-      <h1 id="logs-title" tabIndex={-1}>Logs</h1>
+      <PageHeading id="logs-title">Logs</PageHeading>
       <form class="card filters" aria-label="Log filters" onSubmit={(e) => { e.preventDefault(); refresh(); }}>
         <Field label="Time range">
           <select value={range} onChange={(e) => setRange(e.currentTarget.value as RangeId)}>
@@ -176,13 +176,13 @@ export function LogsScreen() {
       </form>
       <ErrorNote error={load.error} />
       <Loading busy={load.busy} />
-      {filtering ? (
-        <p class="muted" data-testid="logs-searched">
-          {next
-            ? `Searched the newest ${all.length} requests of this range; ${rows.length} match. ${load.busy ? 'Searching further…' : 'Older requests are not searched yet: Load more searches on.'}`
-            : `Searched all ${all.length} requests in this range; ${rows.length} match.`}
-        </p>
-      ) : null}
+      {/* A live region, kept on the page while empty (one that appears with its text is not reliably announced):
+          screen-reader users hear how a filtered search went without hunting for this line. */}
+      <p class="muted search-note" role="status" data-testid="logs-searched">
+        {!filtering ? null : next
+          ? `Searched the newest ${all.length} requests of this range; ${rows.length} match. ${load.busy ? 'Searching further…' : 'Older requests are not searched yet: Load more searches on.'}`
+          : `Searched all ${all.length} requests in this range; ${rows.length} match.`}
+      </p>
       {rows.length === 0 && !load.busy ? (
         // "No requests in this range" only once the whole range has been read.
         <Empty>{next ? `No matching requests among the ${all.length} searched so far.` : filtering && all.length > 0 ? 'No requests in this range match these filters.' : 'No requests in this range.'}</Empty>
@@ -195,9 +195,12 @@ export function LogsScreen() {
               {rows.map((r) => (
                 <tr key={r.requestId} data-request-id={r.requestId} class={open === r.requestId ? 'selected' : undefined}>
                   <td data-label="Time">
-                    <button type="button" class="linklike" aria-expanded={open === r.requestId} aria-controls="attempts"
+                    {/* aria-controls only while the attempts are shown: a reference to nothing misleads assistive tech. */}
+                    <button type="button" class="linklike" aria-expanded={open === r.requestId} aria-controls={open === r.requestId ? 'attempts' : undefined}
                       onClick={() => openRequest(open === r.requestId ? undefined : r.requestId)}>
                       {when(r.final.eventTime)}
+                      {/* Named by more than its time, so a list of these buttons (a screen reader's) says which request is which. */}
+                      <span class="sr-only">: {r.final.model}, {r.final.isError ? 'failed' : 'succeeded'} ({r.final.statusCode})</span>
                     </button>
                   </td>
                   <td data-label="Status"><span class={`badge ${r.final.isError ? 'bad' : 'good'}`}>{r.final.statusCode}</span></td>

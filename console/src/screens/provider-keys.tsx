@@ -2,7 +2,7 @@
 // so routing rules keep working) and delete. Secrets are write-only: the API returns only a masked form.
 import { useState } from 'preact/hooks';
 import { api, when, type ProviderKey } from '../api.ts';
-import { Button, ConfirmButton, Empty, ErrorNote, Field, useAction } from '../ui.tsx';
+import { Button, ConfirmButton, Empty, ErrorNote, Field, useAction, useInlineForm } from '../ui.tsx';
 
 function AddKey({ providerIds, onAdded }: { providerIds: string[]; onAdded: (k: ProviderKey) => void }) {
   const [providerId, setProviderId] = useState('');
@@ -42,13 +42,14 @@ function RotateKey({ k, onDone, onCancel }: { k: ProviderKey; onDone: (k: Provid
   const [name, setName] = useState(k.name);
   const [value, setValue] = useState('');
   const action = useAction();
+  const inline = useInlineForm(onCancel);
   const submit = async (e: Event) => {
     e.preventDefault();
     const r = await action.run(`Rotating ${k.name}`, () => api<ProviderKey>('POST', `/provider-keys/${k.id}/rotate`, { name, value }), (x) => `Provider key rotated; now ${x.keyRedacted}.`);
     if (r) onDone(r);
   };
   return (
-    <form class="inline-form" onSubmit={(e) => void submit(e)} aria-label={`Rotate ${k.name}`}>
+    <form {...inline} class="inline-form" onSubmit={(e) => void submit(e)} aria-label={`Rotate ${k.name}`}>
       <Field label="Name after rotation"><input required maxLength={255} value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
       <Field label="New secret value"><input type="password" autoComplete="off" required value={value} onInput={(e) => setValue(e.currentTarget.value)} /></Field>
       <ErrorNote error={action.error} />

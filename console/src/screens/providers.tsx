@@ -2,7 +2,7 @@
 // for custom providers.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { loadCatalog, perMillion, type Catalog } from '../catalog.ts';
-import { ErrorNote, TableWrap, useAction, Loading } from '../ui.tsx';
+import { ErrorNote, PageHeading, TableWrap, useAction, Loading } from '../ui.tsx';
 import { ProviderKeys } from './provider-keys.tsx';
 import { CustomProviders } from './custom-providers.tsx';
 
@@ -47,15 +47,18 @@ export function ProvidersScreen() {
   const load = useAction();
   useEffect(() => { void load.run('Loading providers', loadCatalog, '').then((c) => c && setCatalog(c)); }, []);
   const onTabKey = (e: KeyboardEvent, i: number) => {
-    // Arrow keys move between tabs, as the ARIA tabs pattern expects.
-    if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
-    const next = (i + (e.key === 'ArrowRight' ? 1 : TABS.length - 1)) % TABS.length;
+    // Arrow keys move between tabs, Home and End to the first and last, as the ARIA tabs pattern expects.
+    const moves: Record<string, number> = { ArrowRight: (i + 1) % TABS.length, ArrowLeft: (i + TABS.length - 1) % TABS.length, Home: 0, End: TABS.length - 1 };
+    const next = moves[e.key];
+    if (next === undefined) return;
+    e.preventDefault(); // Home and End would scroll the page too
     setTab(TABS[next]!.id);
     tabRefs.current[next]?.focus();
   };
+  // Only the selected tab names its panel in aria-controls: the other panel is not on the page.
   return (
     <section aria-labelledby="providers-title">
-      <h1 id="providers-title" tabIndex={-1}>Providers</h1>
+      <PageHeading id="providers-title">Providers</PageHeading>
       <ErrorNote error={load.error} />
       <Loading busy={load.busy} />
       {catalog ? (
@@ -64,7 +67,8 @@ export function ProvidersScreen() {
           <h2>Catalog</h2>
           <div role="tablist" aria-label="Provider kinds" class="tabs">
             {TABS.map((t, i) => (
-              <button key={t.id} ref={(el) => { tabRefs.current[i] = el; }} type="button" role="tab" id={`tab-${t.id}`} aria-controls={`panel-${t.id}`}
+              <button key={t.id} ref={(el) => { tabRefs.current[i] = el; }} type="button" role="tab" id={`tab-${t.id}`}
+                aria-controls={tab === t.id ? `panel-${t.id}` : undefined}
                 aria-selected={tab === t.id} tabIndex={tab === t.id ? 0 : -1} onClick={() => setTab(t.id)} onKeyDown={(e) => onTabKey(e, i)}>
                 {t.label}
               </button>

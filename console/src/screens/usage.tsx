@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, listAll, usd, type AccessKey, type UsageOverview } from '../api.ts';
 import { BarChart, type Series } from '../chart.tsx';
-import { ErrorNote, Field, TableWrap, useAction, Loading } from '../ui.tsx';
+import { ErrorNote, Field, PageHeading, TableWrap, useAction, Loading } from '../ui.tsx';
 
 const WINDOWS = [7, 30, 90] as const;
 
@@ -40,7 +40,7 @@ export function UsageScreen() {
   const count = (n: number) => String(Math.round(n));
   return (
     <section aria-labelledby="usage-title">
-      <h1 id="usage-title" tabIndex={-1}>Usage</h1>
+      <PageHeading id="usage-title">Usage</PageHeading>
       <div class="card filters" role="group" aria-label="Usage options">
         <Field label="Window">
           <select value={windowDays} onChange={(e) => setWindowDays(Number(e.currentTarget.value))}>
