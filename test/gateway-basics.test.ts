@@ -165,7 +165,7 @@ describe('gateway front door (sqlite)', () => {
     const nf = await gw(h, '/v1/nope', { token, body: {} });
     assert.equal(nf.status, 404);
     assert.equal(nf.json().error.code, 'ERR_NGROK_27204');
-    assert.equal(nf.json().error.message, 'ERR_NGROK_27204: Unsupported API surface: POST /v1/nope.');
+    assert.equal(nf.json().error.message, 'ERR_NGROK_27204: Unsupported API surface "/v1/nope" (POST).');
     assert.match(nf.headers.get('ngrok-aig-request-id')!, RQ);
     // The two base-URL mistakes SDK users make are named, each in its SDK's error shape.
     const noV1 = await new OpenAI({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 }).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
@@ -178,7 +178,7 @@ describe('gateway front door (sqlite)', () => {
     const gemini = await gw(h, '/v1beta/models/gemini-2.5-flash:generateContent', { headers: { 'x-goog-api-key': token }, body: { contents: [] } });
     assert.equal(gemini.status, 501);
     assert.equal(gemini.json().error.code, 'ERR_NGROK_27205');
-    assert.match(gemini.json().error.message, /Gemini native API is not implemented/);
+    assert.match(gemini.json().error.message, /API surface "Gemini native" is not implemented/);
     assert.equal((await gw(h, '/v1beta/interactions', { token, body: {} })).status, 501);
     const wrongMethod = await gw(h, '/v1/chat/completions', { token });
     assert.equal(wrongMethod.status, 404);

@@ -177,6 +177,7 @@ describe('gateway routing and failover (sqlite)', () => {
     const claude = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, service_tier: 'auto', messages: [{ role: 'user', content: 'x' }] } });
     assert.equal(claude.status, 400, claude.text);
     assert.deepEqual([claude.json().type, claude.json().error.code], ['error', 'ERR_NGROK_3815']);
+    assert.equal(claude.json().error.message, 'ERR_NGROK_3815: service_tier "auto" is not supported with managed keys. Use \'standard_only\' for anthropic (or omit it), or add your own provider key.');
     assert.equal(h.fake.requests.length, 0, 'nothing reached the provider on the operator\'s key');
     assert.equal((await gw(h, '/v1/chat/completions', { token: managed, body: chat('gpt-4o', { service_tier: 'default' }) })).status, 200);
     assert.equal((await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, service_tier: 'standard_only', messages: [{ role: 'user', content: 'x' }] } })).status, 200);
@@ -208,8 +209,8 @@ describe('gateway routing and failover (sqlite)', () => {
     const body = { model: 'gpt-4o', input: 'x', background: true };
     const r = await gw(h, '/v1/responses', { token: managed, body });
     assert.equal(r.status, 400, r.text);
-    assert.equal(r.json().error.code, 'ERR_NGROK_3815');
-    assert.match(r.json().error.message, /"background": true is not allowed with managed credentials/);
+    assert.equal(r.json().error.code, 'ERR_NGROK_27238');
+    assert.match(r.json().error.message, /^ERR_NGROK_27238: A managed key can't serve this request, because this gateway can't bill "background": true for "gpt-4o" on provider "openai"/);
     assert.equal(h.fake.requests.length, 0, 'nothing reached the provider on the operator\'s key');
     assert.equal((await gw(h, '/v1/responses', { token: managed, body: { ...body, background: false } })).status, 200);
     const mixed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }, user('sk-good-a')] }]);
@@ -225,17 +226,17 @@ describe('gateway routing and failover (sqlite)', () => {
     for (const tool of [{ type: 'code_interpreter', container: { type: 'auto' } }, { type: 'file_search', vector_store_ids: ['vs_1'] }, { type: 'image_generation' }]) {
       const r = await gw(h, '/v1/responses', { token: managed, body: { model: 'gpt-4o', input: 'x', tools: [{ type: 'function', name: 'f', parameters: {} }, tool] } });
       assert.equal(r.status, 400, r.text);
-      assert.equal(r.json().error.code, 'ERR_NGROK_3815');
-      assert.match(r.json().error.message, new RegExp(`hosted tool "${tool.type}"`));
+      assert.equal(r.json().error.code, 'ERR_NGROK_27238');
+      assert.match(r.json().error.message, new RegExp(`can't bill the hosted tool "${tool.type}" for "gpt-4o" on provider "openai"`));
     }
     const claude = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, tools: [{ type: 'code_execution_20250825', name: 'code_execution' }], messages: [{ role: 'user', content: 'x' }] } });
-    assert.deepEqual([claude.status, claude.json().type, claude.json().error.code], [400, 'error', 'ERR_NGROK_3815']);
+    assert.deepEqual([claude.status, claude.json().type, claude.json().error.code], [400, 'error', 'ERR_NGROK_27238']);
     assert.equal(h.fake.requests.length, 0, 'nothing reached the provider on the operator\'s key');
     // Anthropic fast mode and US-only inference are billed at premiums the catalog does not hold.
     for (const extra of [{ speed: 'fast' }, { inference_geo: 'us' }]) {
       const premium = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-opus-4-6', max_tokens: 5, ...extra, messages: [{ role: 'user', content: 'x' }] } });
-      assert.deepEqual([premium.status, premium.json().error.type, premium.json().error.code], [400, 'invalid_request_error', 'ERR_NGROK_3815'], JSON.stringify(extra));
-      assert.match(premium.json().error.message, /not allowed with managed credentials/);
+      assert.deepEqual([premium.status, premium.json().error.type, premium.json().error.code], [400, 'invalid_request_error', 'ERR_NGROK_27238'], JSON.stringify(extra));
+      assert.match(premium.json().error.message, /can't bill (speed|inference_geo) "(fast|us)" for "claude-opus-4-6" on provider "anthropic"/);
     }
     assert.equal(h.fake.requests.length, 0);
     assert.equal((await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-opus-4-6', max_tokens: 5, speed: 'standard', messages: [{ role: 'user', content: 'x' }] } })).status, 200);
@@ -448,7 +449,7 @@ describe('gateway routing and failover (sqlite)', () => {
     const before = h.fake.requests.length;
     await assert.rejects(new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: quotaOnly, maxRetries: 2 }).chat.completions.create(chat('gpt-4o')), OpenAI.RateLimitError);
     assert.equal(h.fake.requests.length - before, 1, 'the SDK did not retry');
-    assert.match(quota.json().error.message, /Upstream quota exhausted: every attempt \(1\) was refused by the provider for insufficient quota: check the plan and billing/);
+    assert.match(quota.json().error.message, /Upstream provider quota exhausted: every attempt \(1\) was refused by the provider for insufficient quota: check the plan and billing/);
     // A rate limit beside it may pass: the plain rate limit stands.
     const quotaAndLimit = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-quota', 'sk-429')] }]), body: chat('gpt-4o') });
     assert.deepEqual([quotaAndLimit.status, quotaAndLimit.json().error.type], [429, 'rate_limit_error']);

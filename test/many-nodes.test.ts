@@ -163,10 +163,10 @@ describe('many nodes on PostgreSQL: one api and two gateway processes', () => {
     });
     t.diagnostic(`gateway config changed → output clamped upstream after ${caps.join(' / ')} ms`);
 
-    // 5. Delete the provider key: no key is left for openai, and no managed credential is configured (3819).
+    // 5. Delete the provider key: no key is left for openai, and no managed key is configured (27239).
     await api('DELETE', `/provider-keys/${providerKey}`);
-    const deletion = await onEvery(gateways, 'provider-key deletion', async (url) => (await chat(fake, url, kept.token, 'gpt-4o')).code === 'ERR_NGROK_3819');
-    t.diagnostic(`provider key deleted → 400 ERR_NGROK_3819 after ${deletion.join(' / ')} ms`);
+    const deletion = await onEvery(gateways, 'provider-key deletion', async (url) => (await chat(fake, url, kept.token, 'gpt-4o')).code === 'ERR_NGROK_27239');
+    t.diagnostic(`provider key deleted → 400 ERR_NGROK_27239 after ${deletion.join(' / ')} ms`);
   });
 });
 

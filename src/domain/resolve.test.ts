@@ -119,6 +119,8 @@ test('unknown prefixes: 27225 when the model is known, 27230 when neither part i
   assert.equal(code(() => resolveCandidates(chat('nope:gpt-4o'), catalog, account)), 'ERR_NGROK_27225');
   assert.equal(code(() => resolveCandidates(chat('OpenAI:gpt-4o'), catalog, account)), 'ERR_NGROK_27225', 'provider ids are exact');
   assert.equal(code(() => resolveCandidates(chat('nope:whatever'), catalog, account)), 'ERR_NGROK_27230');
+  // ngrok's wording names both parts.
+  assert.throws(() => resolveCandidates(chat('nope:whatever'), catalog, account), { message: '"whatever" is not a known model, and "nope" is not a recognized provider.' });
 });
 
 test('unknown bare names are 27224 with a suggestion when close', () => {
@@ -179,7 +181,7 @@ test('candidates lacking the surface are dropped; none left is 27226', () => {
     resolveCandidates({ ...stateful, models: undefined }, catalog, account);
     assert.fail('resolved');
   } catch (e) {
-    assert.match((e as Error).message, /^Model "google:gemini-2.5-flash" does not serve the responses API surface, and this request cannot be translated for it: it continues a stored response\.$/);
+    assert.match((e as Error).message, /^Model "gemini-2.5-flash" of provider "google" does not support API surface "responses", and this request cannot be translated for it: it continues a stored response\.$/);
   }
   // Model-level surfaces: embeddings models only on /embeddings, chat models not there.
   const embeddings: ResolveInput = { model: 'text-embedding-3-small', models: ['gpt-4o'], format: 'openai', surface: 'embeddings' };
@@ -187,9 +189,9 @@ test('candidates lacking the surface are dropped; none left is 27226', () => {
   assert.equal(code(() => resolveCandidates(chat('text-embedding-3-small'), catalog, account)), 'ERR_NGROK_27226');
   // The message blames what lacks the surface: the model when its provider serves it, else the provider.
   const message = (input: ResolveInput) => { try { resolveCandidates(input, catalog, account); } catch (e) { return (e as Error).message; } return ''; };
-  assert.match(message(chat('text-embedding-3-small')), /^Model "openai:text-embedding-3-small" is not served on the chat-completions API surface/);
-  assert.match(message({ model: 'gpt-4o', models: undefined, format: 'openai', surface: 'embeddings' }), /^Model "openai:gpt-4o" is not served on the embeddings/);
-  assert.match(message(messages('text-embedding-3-small')), /^Provider "openai" does not support the messages API surface/);
+  assert.match(message(chat('text-embedding-3-small')), /^Model "text-embedding-3-small" of provider "openai" does not support API surface "chat-completions"/);
+  assert.match(message({ model: 'gpt-4o', models: undefined, format: 'openai', surface: 'embeddings' }), /^Model "gpt-4o" of provider "openai" does not support API surface "embeddings"/);
+  assert.match(message(messages('text-embedding-3-small')), /^Provider "openai" does not support API surface "messages"\.$/);
   // Anthropic serves the OpenAI chat surface too.
   assert.equal(resolveCandidates(chat('claude-haiku-4-5'), catalog, account)[0]!.surface.path, '/chat/completions');
 });

@@ -246,7 +246,7 @@ function resolveName(address: string, catalog: Catalog, account: AccountSnapshot
   const whole = catalog.findModel(address);
   if (whole) return fromCatalog(address, whole.provider, whole.model);
   if (catalog.findModel(rest) || findInCustom(rest, account)) throw tollgateError('unknownProvider', { provider: prefix, address });
-  throw tollgateError('unknownModelOrProvider', { address });
+  throw tollgateError('unknownModelOrProvider', { model: rest, provider: prefix, address });
 }
 
 function resolveBare(name: string, catalog: Catalog, account: AccountSnapshot): Resolved {

@@ -32,10 +32,11 @@ test('defaults: account keys oldest first, then the managed key', () => {
   assert.deepEqual(summary(planAttempts(one('gpt-4o'), config(null), account, managed)), ['aigpk_o1', 'aigpk_o2', 'ngrok']);
 });
 
-test('defaults: no keys and no managed credential → 3819; non-managed provider without keys → 27202', () => {
+test('defaults: no keys and no operator key for a managed provider → 27239; non-managed provider without keys → 27202', () => {
   const r = planAttempts(one('gpt-4o', bare), null, bare, {});
   assert.deepEqual(r.attempts, []);
-  assert.equal(r.problem?.code, 'ERR_NGROK_3819');
+  assert.equal(r.problem?.code, 'ERR_NGROK_27239');
+  assert.equal(r.problem?.message, 'This gateway can\'t serve "gpt-4o" on provider "openai" with a managed key right now (its operator has set none for the provider). Add your own provider key to use it.');
   const g = planAttempts(one('llama-3.3-70b-versatile', bare), null, bare, managed);
   assert.equal(g.problem?.code, 'ERR_NGROK_27202');
   assert.equal(g.problem?.message, 'No keys available for provider "groq".');
@@ -45,6 +46,8 @@ test('defaults: no keys and no managed credential → 3819; non-managed provider
 test('managed steps refuse uncataloged (27233) and unpriced (27236) models', () => {
   const r = planAttempts(one('openai:gpt-5-preview', bare), null, bare, managed);
   assert.equal(r.problem?.code, 'ERR_NGROK_27233');
+  // ngrok's wording: the model as the provider knows it, the provider named apart.
+  assert.equal(r.problem?.message, 'Model "gpt-5-preview" is not available with a managed key for provider "openai": add your own provider key to use uncataloged models.');
   // With user keys the pass-through model is still served by them.
   assert.deepEqual(summary(planAttempts(one('openai:gpt-5-preview'), null, account, managed)), ['aigpk_o1', 'aigpk_o2']);
   const unpriced = snapshot({});
@@ -52,6 +55,7 @@ test('managed steps refuse uncataloged (27233) and unpriced (27236) models', () 
   const forced = { ...kimi, provider: { ...kimi.provider, managed: true } };
   const k = planAttempts(forced, null, unpriced, { moonshotai: 'sk-m' });
   assert.equal(k.problem?.code, 'ERR_NGROK_27236');
+  assert.match(k.problem!.message, /^Model "kimi-k2\.6" is not available with a managed key for provider "moonshotai": it has no published price to bill/);
 });
 
 test('custom providers: account keys, else one attempt without credentials', () => {
@@ -96,15 +100,18 @@ test('each key appears once; keys of another provider are never used', () => {
   assert.deepEqual(summary(planAttempts(one('gpt-4o'), c, account, managed)), ['aigpk_o1', 'ngrok', 'aigpk_o2']);
 });
 
-test('rule problems: ngrok step without operator key → 3819; only deleted keys → 3802', () => {
+test('rule problems: ngrok step without operator key → 27239; ngrok step on a provider never managed → 3819; only deleted keys → 3802', () => {
   const ngrokOnly = config([{ provider: 'openai', steps: [{ type: 'ngrok' }] }]);
-  assert.equal(planAttempts(one('gpt-4o'), ngrokOnly, account, {}).problem?.code, 'ERR_NGROK_3819');
+  assert.equal(planAttempts(one('gpt-4o'), ngrokOnly, account, {}).problem?.code, 'ERR_NGROK_27239');
   const deleted = config([{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: 'aigpk_gone' }] }] }]);
   const r = planAttempts(one('gpt-4o'), deleted, account, managed);
   assert.deepEqual(r.attempts, []);
   assert.equal(r.problem?.code, 'ERR_NGROK_3802');
   const ngrokOnGroq = config([{ provider: 'groq', steps: [{ type: 'ngrok' }] }]);
-  assert.equal(planAttempts(one('llama-3.3-70b-versatile'), ngrokOnGroq, account, managed).problem?.code, 'ERR_NGROK_3819');
+  const groq = planAttempts(one('llama-3.3-70b-versatile'), ngrokOnGroq, account, managed).problem;
+  assert.equal(groq?.code, 'ERR_NGROK_3819');
+  // Like ngrok's, the message names the providers that do have managed keys here.
+  assert.equal(groq?.message, `Provider "groq" requires setup to use this managed key. Add a "groq" provider key and a routing rule, or pick a provider this gateway serves with managed keys: ${Object.keys(managed).sort().join(', ')}.`);
 });
 
 test('a stored key this gateway cannot decrypt (another TOLLGATE_SECRET_KEY) is a 500 for the operator, not a 400 about the routing', () => {
@@ -135,18 +142,18 @@ test('custom provider rule by slug or resource id', () => {
   assert.deepEqual(summary(planAttempts(one('my-ollama:llama3.2', withKey), byId, withKey, managed)), ['aigpk_c']);
 });
 
-test('audio input is refused on the managed key of a model that takes it at a price the catalog lacks (3815); an account key serves it', () => {
+test('audio input is refused on the managed key of a model that takes it at a price the catalog lacks (27238); an account key serves it', () => {
   const gemini = { ...managed, google: 'managed-google' };
   const flash = one('gemini-2.5-flash', bare);
   const audio = { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } };
   const refused = planAttempts(flash, null, bare, gemini, { messages: [{ role: 'user', content: [{ type: 'text', text: 'transcribe' }, audio] }] });
   assert.deepEqual(refused.attempts, []);
-  assert.equal(refused.problem?.code, 'ERR_NGROK_3815');
-  assert.match(refused.problem!.message, /Audio input is not allowed with managed credentials/);
+  assert.equal(refused.problem?.code, 'ERR_NGROK_27238');
+  assert.match(refused.problem!.message, /^A managed key can't serve this request, because this gateway can't bill audio input for "gemini-2\.5-flash" on provider "google"/);
   // Audio as a file or an image data URL (chat), or as a Responses input file, is audio all the same.
   for (const part of [{ type: 'file', file: { file_data: 'data:audio/mpeg;base64,SUQz' } }, { type: 'image_url', image_url: { url: 'data:audio/wav;base64,UklGRg==' } }, { type: 'input_file', file_data: 'data:audio/ogg;base64,T2dn' }]) {
     const as = planAttempts(flash, null, bare, gemini, { messages: [{ role: 'user', content: [part] }], input: [{ role: 'user', content: [part] }] });
-    assert.equal(as.problem?.code, 'ERR_NGROK_3815', JSON.stringify(part));
+    assert.equal(as.problem?.code, 'ERR_NGROK_27238', JSON.stringify(part));
   }
   // Text and images (priced as input tokens) pass; so does audio on the account's own key.
   assert.deepEqual(summary(planAttempts(flash, null, bare, gemini, { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:,' } }] }] })), ['ngrok']);

@@ -174,27 +174,35 @@ class Planner {
   managed(): void {
     const c = this.#candidate;
     if (this.#used.has('ngrok')) return;
-    if (c.provider.custom || !c.provider.managed) return this.#note(tollgateError('managedNotConfigured', { provider: c.provider.id }));
+    // The model as the provider knows it (bare): the messages name the provider apart, as ngrok's do.
+    const named = { model: c.modelId, provider: c.provider.id };
+    if (c.provider.custom || !c.provider.managed) return this.#note(tollgateError('managedNotConfigured', { provider: c.provider.id, supported: this.#managedProviders() }));
     const credential = this.#managedKeys[c.provider.id];
-    if (!credential) return this.#note(tollgateError('managedNotConfigured', { provider: c.provider.id }));
+    if (!credential) return this.#note(tollgateError('managedKeyUnset', named));
     // Managed credentials bill the account at catalog prices, so the model must be cataloged and priced.
-    if (!c.catalogModel) return this.#note(tollgateError('managedUncataloged', { model: c.requested, provider: c.provider.id }));
-    if (!c.catalogModel.pricing) return this.#note(tollgateError('managedUnpriced', { model: c.requested, provider: c.provider.id }));
+    if (!c.catalogModel) return this.#note(tollgateError('managedUncataloged', named));
+    if (!c.catalogModel.pricing) return this.#note(tollgateError('managedUnpriced', named));
     // The answer of a background response is fetched later from the provider (GET /v1/responses/{id}), never
     // through this request: the operator's account would pay for a generation no usage event counts.
-    if (this.#ask.background === true) return this.#note(tollgateError('managedBackground', {}));
+    if (this.#ask.background === true) return this.#note(tollgateError('managedBackground', named));
     const tool = unpricedHostedTool(this.#ask.tools);
-    if (tool) return this.#note(tollgateError('managedHostedTool', { tool: tool.slice(0, 64) }));
+    if (tool) return this.#note(tollgateError('managedHostedTool', { ...named, tool: tool.slice(0, 64) }));
     const premium = unpricedPremium(this.#ask);
-    if (premium) return this.#note(tollgateError('managedPremium', { option: premium }));
-    if (c.catalogModel.inputModalities.includes('audio') && sendsAudio(this.#ask)) return this.#note(tollgateError('managedPremium', { option: 'Audio input' }));
+    if (premium) return this.#note(tollgateError('managedPremium', { ...named, option: premium }));
+    if (c.catalogModel.inputModalities.includes('audio') && sendsAudio(this.#ask)) return this.#note(tollgateError('managedPremium', { ...named, option: 'audio input' }));
     const tier = this.#ask.service_tier;
     const allowed = MANAGED_SERVICE_TIER[c.surface.format] ?? 'default';
     if (tier !== undefined && tier !== null && tier !== allowed) {
-      return this.#note(tollgateError('managedServiceTier', { tier: typeof tier === 'string' ? tier.slice(0, 64) : JSON.stringify(tier).slice(0, 64), allowed }));
+      return this.#note(tollgateError('managedServiceTier', { tier: typeof tier === 'string' ? tier.slice(0, 64) : JSON.stringify(tier).slice(0, 64), allowed, provider: c.provider.id }));
     }
     this.#used.add('ngrok');
     this.attempts.push({ candidate: c, keySource: 'ngrok', credential });
+  }
+
+  /** The providers the operator gave managed keys, for a message pointing elsewhere ('none' when none). */
+  #managedProviders(): string {
+    const ids = Object.keys(this.#managedKeys).filter((id) => this.#managedKeys[id]).sort();
+    return ids.length > 0 ? ids.join(', ') : 'none';
   }
 
   #user(key: ProviderKeyState): void {
