@@ -232,9 +232,18 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await go(page, '#/providers', 'Providers');
     await page.getByLabel('Provider for the key').selectOption('openai');
     await page.getByLabel('Key name').fill('openai-primary');
-    await page.getByLabel('Secret value').fill('sk-e2e-original-0001');
+    // A value of blanks passes the browser's `required` but not the API: its refusal is shown at the field it names.
+    const secret = page.getByLabel('Secret value');
+    await secret.fill('   ');
+    await page.getByRole('button', { name: 'Add provider key' }).click();
+    await page.waitForFunction(`document.querySelector('input[type=password][aria-invalid="true"]') !== null`);
+    const describedBy = (await secret.getAttribute('aria-describedby')) ?? '';
+    const described = await page.evaluate<string>(`${JSON.stringify(describedBy)}.split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join(' ')`);
+    assert.match(described, /The provider key value must not be empty/, 'the secret field is described by the API refusal');
+    await secret.fill('sk-e2e-original-0001');
     await page.getByRole('button', { name: 'Add provider key' }).click();
     await expectStatus(page, /Provider key openai-primary stored/);
+    assert.equal(await secret.getAttribute('aria-invalid'), null, 'the field is no longer marked invalid');
     const listed = (await api<S['AIGatewayProviderAPIKeyList']>('GET', '/provider-keys?provider=openai')).body.aiGatewayProviderKeys;
     const stored = listed.find((k) => k.name === 'openai-primary');
     assert.ok(stored, 'the provider key exists in the API');

@@ -2,7 +2,10 @@
 // so routing rules keep working) and delete. Secrets are write-only: the API returns only a masked form.
 import { useState } from 'preact/hooks';
 import { api, when, type ProviderKey } from '../api.ts';
-import { Button, ConfirmButton, Empty, ErrorNote, Field, useAction, useInlineForm } from '../ui.tsx';
+import { Button, ConfirmButton, Empty, ErrorNote, Field, fieldError, formError, useAction, useInlineForm } from '../ui.tsx';
+
+/** Request fields an API error may name (details.field): such an error is shown at its field. */
+const FIELDS = ['providerId', 'name', 'value', 'description'] as const;
 
 function AddKey({ providerIds, onAdded }: { providerIds: string[]; onAdded: (k: ProviderKey) => void }) {
   const [providerId, setProviderId] = useState('');
@@ -20,19 +23,19 @@ function AddKey({ providerIds, onAdded }: { providerIds: string[]; onAdded: (k: 
     <form class="card" onSubmit={(e) => void submit(e)} aria-labelledby="add-pk-title">
       <h3 id="add-pk-title">Add a provider key</h3>
       <div class="grid">
-        <Field label="Provider for the key">
+        <Field label="Provider for the key" error={fieldError(action, 'providerId')}>
           <select required value={providerId} onChange={(e) => setProviderId(e.currentTarget.value)}>
             <option value="">Choose…</option>
             {providerIds.map((p) => <option key={p} value={p}>{p}</option>)}
           </select>
         </Field>
-        <Field label="Key name"><input required maxLength={255} value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
-        <Field label="Secret value" hint="Encrypted at rest and never shown again.">
+        <Field label="Key name" error={fieldError(action, 'name')}><input required maxLength={255} value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
+        <Field label="Secret value" hint="Encrypted at rest and never shown again." error={fieldError(action, 'value')}>
           <input type="password" autoComplete="off" required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
         </Field>
-        <Field label="Key description"><input maxLength={255} value={description} onInput={(e) => setDescription(e.currentTarget.value)} /></Field>
+        <Field label="Key description" error={fieldError(action, 'description')}><input maxLength={255} value={description} onInput={(e) => setDescription(e.currentTarget.value)} /></Field>
       </div>
-      <ErrorNote error={action.error} />
+      <ErrorNote error={formError(action, FIELDS)} />
       <Button type="submit" kind="primary" busy={action.busy}>Add provider key</Button>
     </form>
   );
@@ -50,9 +53,9 @@ function RotateKey({ k, onDone, onCancel }: { k: ProviderKey; onDone: (k: Provid
   };
   return (
     <form {...inline} class="inline-form" onSubmit={(e) => void submit(e)} aria-label={`Rotate ${k.name}`}>
-      <Field label="Name after rotation"><input required maxLength={255} value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
-      <Field label="New secret value"><input type="password" autoComplete="off" required value={value} onInput={(e) => setValue(e.currentTarget.value)} /></Field>
-      <ErrorNote error={action.error} />
+      <Field label="Name after rotation" error={fieldError(action, 'name')}><input required maxLength={255} value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
+      <Field label="New secret value" error={fieldError(action, 'value')}><input type="password" autoComplete="off" required value={value} onInput={(e) => setValue(e.currentTarget.value)} /></Field>
+      <ErrorNote error={formError(action, FIELDS)} />
       <div class="row">
         <Button type="submit" kind="primary" busy={action.busy}>Rotate</Button>
         <Button onClick={onCancel}>Cancel</Button>
