@@ -141,8 +141,9 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     ]);
     // The gauge's figure, billing on or off: the store's less the events journaled and not yet shipped (they were
     // debited already), read after each snapshot reload — a grant, any change, the minute's resync — so an idle
-    // account's series follows grants and other nodes' spending too. (The credit ledger's figure is read only on an
-    // account's requests.) Read from the store alone, a reload ~0.1 s after a request put its cost back.
+    // account's series follows grants and other nodes' spending too. With billing on, the credit ledger's reads (each
+    // second of a busy account's requests on PostgreSQL) refresh it as well. Read from the store alone, a reload
+    // ~0.1 s after a request put its cost back.
     let journal: UsageJournal | undefined;
     const gaugeBalance = async (accountId: string): Promise<bigint> => {
       const unshipped = journal;
@@ -168,7 +169,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     // On PostgreSQL other gateway processes may spend the same credit: their shipped spending is read back
     // within a second of an account's next request. A SQLite gateway is the only one spending its accounts'.
     const ledger = config.billing
-      ? new CreditLedger({ journal: usage, readBalance: (accountId) => balancePico(store.db, accountId), logger, ...(store.dialect === 'postgres' ? { refreshMs: 1000 } : {}) })
+      ? new CreditLedger({ journal: usage, readBalance: (accountId) => balancePico(store.db, accountId), onBalance: (accountId, pico) => state.setBalance(accountId, pico), logger, ...(store.dialect === 'postgres' ? { refreshMs: 1000 } : {}) })
       : undefined;
     // A gateway-only process has no API port to serve /metrics: its gateway port does, or its series are nowhere.
     const observability = planes.includes('api') ? config.observability : { ...config.observability, metricsOnGateway: true };

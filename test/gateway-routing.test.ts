@@ -177,7 +177,7 @@ describe('gateway routing and failover (sqlite)', () => {
     const claude = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, service_tier: 'auto', messages: [{ role: 'user', content: 'x' }] } });
     assert.equal(claude.status, 400, claude.text);
     assert.deepEqual([claude.json().type, claude.json().error.code], ['error', 'ERR_NGROK_3815']);
-    assert.equal(claude.json().error.message, 'ERR_NGROK_3815: service_tier "auto" is not supported with managed keys. Use \'standard_only\' for anthropic (or omit it), or add your own provider key.');
+    assert.equal(claude.json().error.message, 'ERR_NGROK_3815: service_tier "auto" is not supported with managed keys. Use \'standard_only\' on Anthropic Messages requests (or omit it), or add your own provider key.');
     assert.equal(h.fake.requests.length, 0, 'nothing reached the provider on the operator\'s key');
     assert.equal((await gw(h, '/v1/chat/completions', { token: managed, body: chat('gpt-4o', { service_tier: 'default' }) })).status, 200);
     assert.equal((await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, service_tier: 'standard_only', messages: [{ role: 'user', content: 'x' }] } })).status, 200);
@@ -236,7 +236,7 @@ describe('gateway routing and failover (sqlite)', () => {
     for (const extra of [{ speed: 'fast' }, { inference_geo: 'us' }]) {
       const premium = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-opus-4-6', max_tokens: 5, ...extra, messages: [{ role: 'user', content: 'x' }] } });
       assert.deepEqual([premium.status, premium.json().error.type, premium.json().error.code], [400, 'invalid_request_error', 'ERR_NGROK_27238'], JSON.stringify(extra));
-      assert.match(premium.json().error.message, /can't bill (speed|inference_geo) "(fast|us)" for "claude-opus-4-6" on provider "anthropic"/);
+      assert.match(premium.json().error.message, /can't bill "(speed|inference_geo)": "(fast|us)" for "claude-opus-4-6" on provider "anthropic"/);
     }
     assert.equal(h.fake.requests.length, 0);
     assert.equal((await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-opus-4-6', max_tokens: 5, speed: 'standard', messages: [{ role: 'user', content: 'x' }] } })).status, 200);

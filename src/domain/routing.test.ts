@@ -111,7 +111,9 @@ test('rule problems: ngrok step without operator key → 27239; ngrok step on a 
   const groq = planAttempts(one('llama-3.3-70b-versatile'), ngrokOnGroq, account, managed).problem;
   assert.equal(groq?.code, 'ERR_NGROK_3819');
   // Like ngrok's, the message names the providers that do have managed keys here.
-  assert.equal(groq?.message, `Provider "groq" requires setup to use this managed key. Add a "groq" provider key and a routing rule, or pick a provider this gateway serves with managed keys: ${Object.keys(managed).sort().join(', ')}.`);
+  assert.equal(groq?.message, 'Provider "groq" requires setup to use this managed key. Put a "groq" provider key in its routing rule in place of the managed step, or pick a provider this gateway serves with managed keys: anthropic, openai.');
+  // A key the operator set for a provider never served with managed keys is not offered as one that is.
+  assert.match(planAttempts(one('llama-3.3-70b-versatile'), ngrokOnGroq, account, { ...managed, groq: 'sk-groq' }).problem!.message, /with managed keys: anthropic, openai\.$/);
 });
 
 test('a stored key this gateway cannot decrypt (another TOLLGATE_SECRET_KEY) is a 500 for the operator, not a 400 about the routing', () => {

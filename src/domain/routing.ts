@@ -5,6 +5,7 @@ import type { AccountSnapshot, ConfigurationState, ProviderKeyState, StoredRoute
 import { tollgateError, type TollgateError } from './errors.ts';
 import type { Candidate } from './resolve.ts';
 import { isCandidateProvider, matchesModelRef } from './model-match.ts';
+import { builtinProviders } from '../catalog/providers.ts';
 
 export interface AttemptPlan {
   candidate: Candidate;
@@ -90,9 +91,14 @@ function sendsAudio(ask: ManagedAsk): boolean {
 
 /** The premium option a request asks for that the catalog cannot price, if any (`speed`, `inference_geo`). */
 function unpricedPremium(ask: ManagedAsk): string | undefined {
-  if (ask.speed !== undefined && ask.speed !== null && ask.speed !== 'standard') return `speed ${JSON.stringify(ask.speed).slice(0, 32)}`;
-  if (ask.inference_geo !== undefined && ask.inference_geo !== null && ask.inference_geo !== 'global') return `inference_geo ${JSON.stringify(ask.inference_geo).slice(0, 32)}`;
+  if (ask.speed !== undefined && ask.speed !== null && ask.speed !== 'standard') return `"speed": ${shownValue(ask.speed)}`;
+  if (ask.inference_geo !== undefined && ask.inference_geo !== null && ask.inference_geo !== 'global') return `"inference_geo": ${shownValue(ask.inference_geo)}`;
   return undefined;
+}
+
+/** A client's value as JSON, cut short before it is encoded (so a long string still reads as one). */
+function shownValue(value: unknown): string {
+  return JSON.stringify(typeof value === 'string' ? value.slice(0, 32) : value)?.slice(0, 48) ?? String(value);
 }
 
 const NOTHING_ASKED: ManagedAsk = {};
@@ -193,15 +199,18 @@ class Planner {
     const tier = this.#ask.service_tier;
     const allowed = MANAGED_SERVICE_TIER[c.surface.format] ?? 'default';
     if (tier !== undefined && tier !== null && tier !== allowed) {
-      return this.#note(tollgateError('managedServiceTier', { tier: typeof tier === 'string' ? tier.slice(0, 64) : JSON.stringify(tier).slice(0, 64), allowed, provider: c.provider.id }));
+      return this.#note(tollgateError('managedServiceTier', { tier: typeof tier === 'string' ? tier.slice(0, 64) : JSON.stringify(tier).slice(0, 64), allowed, format: c.surface.format === 'anthropic' ? 'Anthropic Messages' : 'OpenAI-format' }));
     }
     this.#used.add('ngrok');
     this.attempts.push({ candidate: c, keySource: 'ngrok', credential });
   }
 
-  /** The providers the operator gave managed keys, for a message pointing elsewhere ('none' when none). */
+  /**
+   * The providers this gateway serves with managed keys, for a message pointing elsewhere ('none' when none): those
+   * marked managed that the operator gave a key (a key set for any other provider is never used).
+   */
   #managedProviders(): string {
-    const ids = Object.keys(this.#managedKeys).filter((id) => this.#managedKeys[id]).sort();
+    const ids = builtinProviders.filter((p) => p.managed && this.#managedKeys[p.id]).map((p) => p.id).sort();
     return ids.length > 0 ? ids.join(', ') : 'none';
   }
 

@@ -262,6 +262,12 @@ export class GatewayState {
     if (providerKeyId !== undefined) this.#providerUsed.set(providerKeyId, now);
   }
 
+  /** A balance read elsewhere (the credit ledger's, store − unshipped): the gauge shows the freshest figure. */
+  setBalance(accountId: string, pico: bigint): void {
+    const snapshot = this.#accounts.get(accountId);
+    if (snapshot) snapshot.balancePico = pico;
+  }
+
   /** Keeps the in-memory balance current between reloads (a reload reads the store's balance again). */
   debit(accountId: string, pico: bigint): void {
     const snapshot = this.#accounts.get(accountId);
@@ -437,7 +443,9 @@ export class GatewayState {
       try {
         while (reload.again) {
           reload.again = false;
-          const snapshot = await loadAccountSnapshot(this.#store.db, this.#secretBox, this.#logger, accountId, this.#accounts.get(accountId)?.balancePico);
+          const snapshot = await loadAccountSnapshot(this.#store.db, this.#secretBox, this.#logger, accountId);
+          // The balance as it stands now, not as the load began: a request debited meanwhile stays debited.
+          snapshot.balancePico = this.#accounts.get(accountId)?.balancePico ?? snapshot.balancePico;
           this.#accounts.set(accountId, snapshot);
         }
         this.#failedReloads.delete(accountId);

@@ -12,8 +12,8 @@ import type {
   ProviderKeyState, StoredRouterRule,
 } from './types.ts';
 
-/** `balancePico`: carried over from the snapshot this one replaces (0 for a first load) until it is read again. */
-export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: SecretBox, logger: Logger, accountId: string, balancePico = 0n): Promise<AccountSnapshot> {
+/** `balancePico` is 0: the caller carries the figure over from the snapshot this one replaces until it is read again. */
+export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: SecretBox, logger: Logger, accountId: string): Promise<AccountSnapshot> {
   const [settings, configRows, keyRows, providerRows] = await Promise.all([
     loadGatewaySettings(db, accountId),
     db.selectFrom('accessKeyConfigurations').select(['id', 'access', 'router']).where('accountId', '=', accountId).execute(),
@@ -55,7 +55,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
     customProviders.set(row.providerId, customProviderState(row));
   }
 
-  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, unreadableProviderKeys, customProviders, balancePico };
+  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, unreadableProviderKeys, customProviders, balancePico: 0n };
 }
 
 export interface AccessKeyRecord extends AuthenticatedKey { tokenHash: string }

@@ -151,5 +151,58 @@ test('a store that stops answering is reported once, not for every account every
   clock = 60_000;
   await ledger.available('a', {});
   await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(said.length, 1, 'not over while account b has not read again');
+  await ledger.available('b', {});
+  await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(said.slice(1), ['info: credit balances are read from the store again']);
+});
+
+test('one account whose reads keep failing while others succeed is one warning, and the end is said only when it reads again', async () => {
+  let clock = 0;
+  let badDown = false;
+  const said: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => { const { level, msg } = JSON.parse(line) as { level: number; msg: string }; said.push(`${pino.levels.labels[level]}: ${msg}`); } });
+  const ledger = new CreditLedger({
+    journal, refreshMs: 1000, now: () => clock, logger,
+    readBalance: async (accountId) => { if (badDown && accountId === 'huge') throw new Error('statement timeout'); return 100n; },
+  });
+  const snapshot = {};
+  await ledger.available('huge', snapshot);
+  await ledger.available('small', snapshot);
+  badDown = true;
+  for (let period = 1; period <= 5; period++) {
+    clock = period * 5000;
+    for (const account of ['huge', 'small']) {
+      await ledger.available(account, snapshot);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  assert.deepEqual(said, ['warn: credit balance read failed; keeping the in-memory balances until the store answers']);
+  badDown = false;
+  clock = 60_000;
+  await ledger.available('huge', {});
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(said.slice(1), ['info: credit balances are read from the store again']);
+  // A second outage is said again.
+  badDown = true;
+  clock = 120_000;
+  await ledger.available('huge', {});
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(said.length, 3);
+  assert.match(said[2]!, /^warn: credit balance read failed/);
+});
+
+test('each balance read is handed on (store − unshipped), so the balance gauge is as fresh as admission', async () => {
+  let stored = 1000n;
+  let clock = 0;
+  const told: Array<[string, bigint]> = [];
+  const unshipped: LedgerJournal = { unshippedPico: () => 30n, exclusive: (fn) => fn() };
+  const ledger = new CreditLedger({ journal: unshipped, readBalance: async () => stored, refreshMs: 1000, now: () => clock, onBalance: (accountId, pico) => { told.push([accountId, pico]); } });
+  const snapshot = {};
+  await ledger.available('acct', snapshot);
+  stored = 400n; // another node's spending, shipped
+  clock = 1000;
+  ledger.available('acct', snapshot);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(told, [['acct', 970n], ['acct', 370n]]);
 });

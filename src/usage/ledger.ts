@@ -28,6 +28,8 @@ export interface LedgerOptions {
    */
   refreshMs?: number;
   logger?: Pick<Logger, 'warn' | 'info'>;
+  /** Told each balance read (store − unshipped), so the balance gauge is as fresh as admission's figure. */
+  onBalance?: (accountId: string, balancePico: bigint) => void;
   now?: () => number;
   /**
    * Longest a request waits for a read under way (a refusal it may overturn, a stale figure) before it is decided
@@ -69,6 +71,7 @@ export class CreditLedger {
   readonly #journal: LedgerJournal;
   readonly #readBalance: (accountId: string) => Promise<bigint>;
   readonly #logger: Pick<Logger, 'warn' | 'info'> | undefined;
+  readonly #onBalance: ((accountId: string, balancePico: bigint) => void) | undefined;
   readonly #accounts = new Map<string, Account>();
   readonly #loads = new Map<string, Promise<void>>();
   readonly #refreshMs: number;
@@ -76,13 +79,17 @@ export class CreditLedger {
   readonly #readWaitMs: number;
   /** One periodic read at a time: each holds the journal's fence, which shipping needs too. */
   #periodicReading = false;
-  /** Reads are failing (the store is down): said once, not for every account every period, until one succeeds. */
-  #readsFailing = false;
+  /**
+   * Accounts whose last balance read failed: an outage is said once (not for every account every period), and its
+   * end once the last of them reads again — one account failing alone (a statement timeout) keeps it open.
+   */
+  readonly #failingReads = new Set<string>();
 
   constructor(options: LedgerOptions) {
     this.#journal = options.journal;
     this.#readBalance = options.readBalance;
     this.#logger = options.logger;
+    this.#onBalance = options.onBalance;
     this.#refreshMs = options.refreshMs ?? Infinity;
     this.#now = options.now ?? Date.now;
     this.#readWaitMs = options.readWaitMs ?? 2_000;
@@ -178,7 +185,9 @@ export class CreditLedger {
   #fencedRead(accountId: string, apply: (balance: bigint) => void): Promise<void> {
     return this.#journal.exclusive(async () => {
       const stored = await this.#readBalance(accountId);
-      apply(stored - this.#journal.unshippedPico(accountId));
+      const balance = stored - this.#journal.unshippedPico(accountId);
+      apply(balance);
+      this.#onBalance?.(accountId, balance);
     });
   }
 
@@ -199,16 +208,13 @@ export class CreditLedger {
         account.readAgain = false;
         await this.#fencedRead(accountId, (balance) => { account.balance = balance; });
       } while (account.readAgain);
-      if (this.#readsFailing) {
-        this.#readsFailing = false;
-        this.#logger?.info('credit balances are read from the store again');
-      }
+      if (this.#failingReads.delete(accountId) && this.#failingReads.size === 0) this.#logger?.info('credit balances are read from the store again');
     } catch (error) {
       // Keep the current figure; the next snapshot change or period reads again.
-      if (!this.#readsFailing) {
-        this.#readsFailing = true;
-        this.#logger?.warn({ err: error instanceof Error ? error.message : String(error) }, 'credit balance read failed; keeping the in-memory balances until the store answers');
+      if (this.#failingReads.size === 0) {
+        this.#logger?.warn({ accountId, err: error instanceof Error ? error.message : String(error) }, 'credit balance read failed; keeping the in-memory balances until the store answers');
       }
+      this.#failingReads.add(accountId);
     } finally {
       // A slow read (a large account) is repeated less often: periodic reads hold the fence at most ~5 % of the
       // time. A failed one waits its turn too, so a store that is down is not asked on every request.
