@@ -5,6 +5,13 @@ import { CreditLedger, type LedgerJournal } from './ledger.ts';
 
 const journal: LedgerJournal = { unshippedPico: () => 0n, exclusive: (fn) => fn() };
 
+/** A real logger whose lines are kept as "level: message". */
+function sayings(): { said: string[]; logger: pino.Logger } {
+  const said: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => { const { level, msg } = JSON.parse(line) as { level: number; msg: string }; said.push(`${pino.levels.labels[level]}: ${msg}`); } });
+  return { said, logger };
+}
+
 test("with several gateways, another node's shipped spending is read back within refreshMs of a request", async () => {
   let stored = 1000n;
   let clock = 0;
@@ -129,8 +136,7 @@ test('a read that never returns (a database gone silent) holds a request only re
 test('a store that stops answering is reported once, not for every account every period, and its return once', async () => {
   let clock = 0;
   let down = false;
-  const said: string[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => { const { level, msg } = JSON.parse(line) as { level: number; msg: string }; said.push(`${pino.levels.labels[level]}: ${msg}`); } });
+  const { said, logger } = sayings();
   const ledger = new CreditLedger({
     journal, refreshMs: 1000, now: () => clock, logger,
     readBalance: async () => { if (down) throw new Error('connection refused'); return 100n; },
@@ -160,8 +166,7 @@ test('a store that stops answering is reported once, not for every account every
 test('one account whose reads keep failing while others succeed is one warning, and the end is said only when it reads again', async () => {
   let clock = 0;
   let badDown = false;
-  const said: string[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => { const { level, msg } = JSON.parse(line) as { level: number; msg: string }; said.push(`${pino.levels.labels[level]}: ${msg}`); } });
+  const { said, logger } = sayings();
   const ledger = new CreditLedger({
     journal, refreshMs: 1000, now: () => clock, logger,
     readBalance: async (accountId) => { if (badDown && accountId === 'huge') throw new Error('statement timeout'); return 100n; },
