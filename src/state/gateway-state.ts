@@ -262,7 +262,7 @@ export class GatewayState {
     if (providerKeyId !== undefined) this.#providerUsed.set(providerKeyId, now);
   }
 
-  /** A balance read elsewhere (the credit ledger's, store − unshipped): the gauge shows the freshest figure. */
+  /** A balance read (the gauge's own, or the credit ledger's: store − unshipped): the gauge shows the freshest figure. */
   setBalance(accountId: string, pico: bigint): void {
     const snapshot = this.#accounts.get(accountId);
     if (snapshot) snapshot.balancePico = pico;
@@ -410,17 +410,13 @@ export class GatewayState {
    * usage grows with its history (hundreds of ms for a large account), and a reload is waited for by requests.
    */
   #readBalance(accountId: string): void {
-    const balanceOf = this.#balanceOf;
     if (this.#closed) return;
     if (this.#balanceReads.has(accountId)) {
       this.#balanceReads.set(accountId, true);
       return;
     }
     this.#balanceReads.set(accountId, false);
-    void balanceOf(accountId).then((balance) => {
-      const snapshot = this.#accounts.get(accountId);
-      if (snapshot) snapshot.balancePico = balance;
-    }, (error: unknown) => {
+    void this.#balanceOf(accountId).then((balance) => this.setBalance(accountId, balance), (error: unknown) => {
       this.#logger.debug({ accountId, err: error instanceof Error ? error.message : String(error) }, 'credit balance read for the gauge failed');
     }).finally(() => {
       const again = this.#balanceReads.get(accountId);

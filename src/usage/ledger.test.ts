@@ -5,11 +5,19 @@ import { CreditLedger, type LedgerJournal } from './ledger.ts';
 
 const journal: LedgerJournal = { unshippedPico: () => 0n, exclusive: (fn) => fn() };
 
-/** A real logger whose lines are kept as "level: message". */
-function sayings(): { said: string[]; logger: pino.Logger } {
+/**
+ * A ledger whose balance reads (100) fail while `failing(accountId)` holds, on a clock set by hand, with a real
+ * logger whose lines are kept as "level: message".
+ */
+function flakyLedger(failing: (accountId: string) => boolean): { ledger: CreditLedger; said: string[]; clock: { now: number } } {
   const said: string[] = [];
+  const clock = { now: 0 };
   const logger = pino({ level: 'info' }, { write: (line: string) => { const { level, msg } = JSON.parse(line) as { level: number; msg: string }; said.push(`${pino.levels.labels[level]}: ${msg}`); } });
-  return { said, logger };
+  const ledger = new CreditLedger({
+    journal, refreshMs: 1000, now: () => clock.now, logger,
+    readBalance: async (accountId) => { if (failing(accountId)) throw new Error('statement timeout'); return 100n; },
+  });
+  return { ledger, said, clock };
 }
 
 test("with several gateways, another node's shipped spending is read back within refreshMs of a request", async () => {
@@ -134,19 +142,14 @@ test('a read that never returns (a database gone silent) holds a request only re
 });
 
 test('a store that stops answering is reported once, not for every account every period, and its return once', async () => {
-  let clock = 0;
   let down = false;
-  const { said, logger } = sayings();
-  const ledger = new CreditLedger({
-    journal, refreshMs: 1000, now: () => clock, logger,
-    readBalance: async () => { if (down) throw new Error('connection refused'); return 100n; },
-  });
+  const { ledger, said, clock } = flakyLedger(() => down);
   const snapshot = {};
   await ledger.available('a', snapshot);
   await ledger.available('b', snapshot);
   down = true;
   for (let period = 1; period <= 5; period++) {
-    clock = period * 1000;
+    clock.now = period * 1000;
     await ledger.available('a', snapshot);
     await ledger.available('b', snapshot);
     await new Promise((resolve) => setImmediate(resolve));
@@ -154,7 +157,7 @@ test('a store that stops answering is reported once, not for every account every
   assert.deepEqual(said, ['warn: credit balance read failed; keeping the in-memory balances until the store answers']);
   assert.equal(ledger.balance('a'), 100n, 'the last figure is kept');
   down = false;
-  clock = 60_000;
+  clock.now = 60_000;
   await ledger.available('a', {});
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(said.length, 1, 'not over while account b has not read again');
@@ -164,19 +167,14 @@ test('a store that stops answering is reported once, not for every account every
 });
 
 test('one account whose reads keep failing while others succeed is one warning, and the end is said only when it reads again', async () => {
-  let clock = 0;
   let badDown = false;
-  const { said, logger } = sayings();
-  const ledger = new CreditLedger({
-    journal, refreshMs: 1000, now: () => clock, logger,
-    readBalance: async (accountId) => { if (badDown && accountId === 'huge') throw new Error('statement timeout'); return 100n; },
-  });
+  const { ledger, said, clock } = flakyLedger((accountId) => badDown && accountId === 'huge');
   const snapshot = {};
   await ledger.available('huge', snapshot);
   await ledger.available('small', snapshot);
   badDown = true;
   for (let period = 1; period <= 5; period++) {
-    clock = period * 5000;
+    clock.now = period * 5000;
     for (const account of ['huge', 'small']) {
       await ledger.available(account, snapshot);
       await new Promise((resolve) => setImmediate(resolve));
@@ -184,13 +182,13 @@ test('one account whose reads keep failing while others succeed is one warning, 
   }
   assert.deepEqual(said, ['warn: credit balance read failed; keeping the in-memory balances until the store answers']);
   badDown = false;
-  clock = 60_000;
+  clock.now = 60_000;
   await ledger.available('huge', {});
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(said.slice(1), ['info: credit balances are read from the store again']);
   // A second outage is said again.
   badDown = true;
-  clock = 120_000;
+  clock.now = 120_000;
   await ledger.available('huge', {});
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(said.length, 3);
