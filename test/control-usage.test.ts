@@ -235,6 +235,9 @@ for (const kind of STORE_KINDS) {
         { type: 'input_cache_read', unit: 'token', price: '0.00000125' },
       ]);
       assert.deepEqual(openai.pricing.rates.find((r) => r.type === 'web_search'), { type: 'web_search', unit: 'request', price: '0.01' });
+      // The older preview tool costs more on the non-reasoning models only.
+      assert.deepEqual(openai.pricing.rates.find((r) => r.type === 'web_search_preview'), { type: 'web_search_preview', unit: 'request', price: '0.025' });
+      assert.equal(byId.get('openai/gpt-5')!.providers[0]!.pricing.rates.find((r) => r.type === 'web_search_preview'), undefined);
       assert.equal(openai.supports_implicit_caching, true);
       assert.deepEqual(openai.supported_api_formats.map((f) => [f.name, f.path]), [['chat-completions', '/v1/chat/completions'], ['responses', '/v1/responses']]);
 

@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { rawHttp } from './helpers/raw-http.ts';
-import { FAKE_TOKEN_COUNT } from './fake-upstream.ts';
+import { FAKE_TOKEN_COUNT, FAKE_WEB_SEARCHES } from './fake-upstream.ts';
 import { grantCredits } from '../src/store/credits.ts';
 import { openStore, sqliteHandle } from '../src/store/database.ts';
 import { ChangeBus } from '../src/state/changes.ts';
@@ -249,6 +249,34 @@ describe('gateway routing and failover (sqlite)', () => {
     const own = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }, user('sk-good-a')] }]);
     assert.equal((await gw(h, '/v1/responses', { token: own, body: { model: 'gpt-4o', input: 'x', tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] } })).status, 200);
     assert.equal(h.fake.requests.at(-1)!.headers.authorization, 'Bearer sk-good-a');
+  });
+
+  test('OpenAI web searches are billed at the price of the tool the request offered: web_search_preview at $25 per 1,000 on GPT-4o, $10 on reasoning models', async () => {
+    const managed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }]);
+    const client = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: managed, maxRetries: 0 });
+    const costOf = async (requestId: string | null) => BigInt((await h.usage(requestId!, 1))[0]!.costPico);
+    const billed = async (model: string, tools: string[], stream = false) => {
+      const body = { model, input: 'x', tools: tools.map((type) => ({ type })) };
+      if (stream) {
+        const r = await gw(h, '/v1/responses', { token: managed, body: { ...body, stream: true } });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.text.split('"type":"web_search_call"').length - 1, 3 * FAKE_WEB_SEARCHES, 'each search added, done, and in the completed response');
+        return costOf(r.headers.get('ngrok-aig-request-id'));
+      }
+      const { data, response } = await client.responses.create(body as OpenAI.Responses.ResponseCreateParamsNonStreaming).withResponse();
+      assert.equal(data.output.filter((item) => item.type === 'web_search_call').length, FAKE_WEB_SEARCHES, 'the provider ran its searches');
+      return costOf(response.headers.get('ngrok-aig-request-id'));
+    };
+    const extraPerSearch = 15_000_000_000n; // $25 − $10 per 1,000 searches, in pico-USD per search
+    const standard = await billed('gpt-4o', ['web_search']);
+    const preview = await billed('gpt-4o', ['web_search_preview']);
+    assert.equal(preview - standard, BigInt(FAKE_WEB_SEARCHES) * extraPerSearch);
+    assert.equal(await billed('gpt-4o', ['web_search_preview_2025_03_11']), preview, 'the dated preview tool is the preview tool');
+    assert.equal(await billed('gpt-4o', ['web_search_preview'], true), preview, 'a stream bills its searches alike');
+    // Both offered: the answer does not say which ran, and OpenAI's general tool is the one it documents now.
+    assert.equal(await billed('gpt-4o', ['web_search', 'web_search_preview']), standard);
+    // A reasoning model's preview searches cost what the general tool's do.
+    assert.equal(await billed('gpt-5', ['web_search_preview']), await billed('gpt-5', ['web_search']));
   });
 
   test('a stored provider key no header can carry (from before values were checked) is never sent: the next key serves, and alone it is named as not sent', async () => {

@@ -52,7 +52,7 @@ test('createCatalog converts prices once and applies base URL overrides', () => 
   assert.equal(catalog.provider('openai')!.baseUrl, 'http://127.0.0.1:9999/v1');
   assert.equal(catalog.provider('anthropic')!.baseUrl, 'https://api.anthropic.com/v1');
   const gpt4o = catalog.model('openai', 'gpt-4o')!;
-  assert.deepEqual(gpt4o.priceMicro, { input: 2_500_000n, output: 10_000_000n, cacheRead: 1_250_000n, webSearchPico: 10_000_000_000n });
+  assert.deepEqual(gpt4o.priceMicro, { input: 2_500_000n, output: 10_000_000n, cacheRead: 1_250_000n, webSearchPico: 10_000_000_000n, webSearchPreviewPico: 25_000_000_000n });
   assert.equal(catalog.model('google', 'gemini-3.6-flash')!.priceMicro!.input, 750_000n);
   assert.equal(catalog.model('moonshotai', 'kimi-k2.6')!.priceMicro, undefined);
 });

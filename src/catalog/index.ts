@@ -27,12 +27,19 @@ export function servesOwnModel(provider: CatalogProvider, model: CatalogModel): 
   return (model.authorId ?? provider.id) === provider.id;
 }
 
-function tokenPrices(p: Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'peak'>): PriceMicro {
+function tokenPrices(p: Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'webSearchPreviewPerThousand' | 'peak'>): PriceMicro {
   const out: PriceMicro = { input: usdPerMillionToMicro(p.input), output: usdPerMillionToMicro(p.output) };
   if (p.cacheRead !== undefined) out.cacheRead = usdPerMillionToMicro(p.cacheRead);
   if (p.cacheWrite !== undefined) out.cacheWrite = usdPerMillionToMicro(p.cacheWrite);
   if (p.cacheWriteLong !== undefined) out.cacheWriteLong = usdPerMillionToMicro(p.cacheWriteLong);
   return out;
+}
+
+/** Per-search prices, which no tier changes: the same in a long-context or peak-hour price. */
+function searchPrices(from: PriceMicro, to: PriceMicro): PriceMicro {
+  if (from.webSearchPico !== undefined) to.webSearchPico = from.webSearchPico;
+  if (from.webSearchPreviewPico !== undefined) to.webSearchPreviewPico = from.webSearchPreviewPico;
+  return to;
 }
 
 function priceMicro(model: CatalogModel): PriceMicro | undefined {
@@ -41,16 +48,11 @@ function priceMicro(model: CatalogModel): PriceMicro | undefined {
   const out = tokenPrices(p);
   // USD per 1,000 → pico-USD per search: micro-USD per million (the token conversion) × 1,000.
   if (p.webSearchPerThousand !== undefined) out.webSearchPico = usdPerMillionToMicro(p.webSearchPerThousand) * 1000n;
-  if (p.longContext) {
-    const price = tokenPrices(p.longContext);
-    if (out.webSearchPico !== undefined) price.webSearchPico = out.webSearchPico;
-    out.longContext = { above: p.longContext.above, price };
-  }
+  if (p.webSearchPreviewPerThousand !== undefined) out.webSearchPreviewPico = usdPerMillionToMicro(p.webSearchPreviewPerThousand) * 1000n;
+  if (p.longContext) out.longContext = { above: p.longContext.above, price: searchPrices(out, tokenPrices(p.longContext)) };
   if (p.peak) {
-    const price = tokenPrices(p.peak);
-    if (out.webSearchPico !== undefined) price.webSearchPico = out.webSearchPico;
     const hours = Array.from({ length: 24 }, (_, h) => p.peak!.hoursUtc.some(([from, to]) => h >= from && h < to));
-    out.peak = { hours, price };
+    out.peak = { hours, price: searchPrices(out, tokenPrices(p.peak)) };
   }
   return out;
 }

@@ -78,10 +78,12 @@ function m(id: string, init: ModelInit): CatalogModel {
 
 /**
  * OpenAI's hosted web search (Responses `web_search` tool): $10 per 1,000 calls on every model, the search content
- * tokens billed as input (they are in the reported usage). The older `web_search_preview` on non-reasoning models is
- * $25 per 1,000 and searches a call runs internally are billed but not shown: see docs/decisions/gateway-routing.md.
+ * tokens billed as input (they are in the reported usage). The older `web_search_preview` tool costs the same on
+ * reasoning models and $25 per 1,000 on the others (GPT-4o, GPT-4.1), whose search content tokens are then free.
+ * Searches a call runs internally are billed but not shown: see docs/decisions/gateway-routing.md.
  */
 const withOpenaiWebSearch = (pricing: CatalogPricing): CatalogPricing => ({ ...pricing, webSearchPerThousand: '10.00' });
+const withOpenaiWebSearchPreview = (pricing: CatalogPricing): CatalogPricing => ({ ...withOpenaiWebSearch(pricing), webSearchPreviewPerThousand: '25.00' });
 
 function openaiReasoning(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing, canTurnReasoningOff = false): CatalogModel {
   return m(id, {
@@ -91,7 +93,7 @@ function openaiReasoning(id: string, displayName: string, context: number, maxOu
 }
 
 function openaiChat(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing, input: readonly string[] = TEXT_IMAGE): CatalogModel {
-  return m(id, { displayName, context, maxOut, input, pricing: withOpenaiWebSearch(pricing), surfaces: OPENAI_TEXT_SURFACES });
+  return m(id, { displayName, context, maxOut, input, pricing: withOpenaiWebSearchPreview(pricing), surfaces: OPENAI_TEXT_SURFACES });
 }
 
 function embedding(id: string, displayName: string, inputPrice: string): CatalogModel {

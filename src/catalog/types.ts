@@ -39,13 +39,18 @@ export interface CatalogPricing {
   cacheWriteLong?: string;
   /** USD per 1,000 server-side web searches (Anthropic's `web_search` tool, OpenAI's Responses `web_search`: $10). */
   webSearchPerThousand?: string;
+  /**
+   * USD per 1,000 searches of OpenAI's older `web_search_preview` tool where it costs more than `web_search`: $25 on
+   * the non-reasoning models (GPT-4o, GPT-4.1), whose search content tokens are then free (not in the usage).
+   */
+  webSearchPreviewPerThousand?: string;
   /** Prices of the whole request when its input exceeds `above` tokens (long-context tiers). */
-  longContext?: { above: number } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'peak'>;
+  longContext?: { above: number } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'webSearchPreviewPerThousand' | 'peak'>;
   /**
    * Prices of a request made in the provider's peak hours (UTC, each `[from, to)`); the prices above are then the
    * off-peak ones (DeepSeek since 2026-08-16).
    */
-  peak?: { hoursUtc: readonly (readonly [number, number])[] } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'peak'>;
+  peak?: { hoursUtc: readonly (readonly [number, number])[] } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'webSearchPreviewPerThousand' | 'peak'>;
 }
 
 /** Prices as integers (micro-USD per million tokens), derived once from CatalogPricing by createCatalog. */
@@ -57,6 +62,8 @@ export interface PriceMicro {
   cacheWriteLong?: bigint;
   /** Pico-USD per web search. */
   webSearchPico?: bigint;
+  /** Pico-USD per search of the `web_search_preview` tool, where it differs from webSearchPico. */
+  webSearchPreviewPico?: bigint;
   longContext?: { above: number; price: PriceMicro };
   /** Peak-hour prices: `hours[h]` is true for each peak UTC hour h. */
   peak?: { hours: readonly boolean[]; price: PriceMicro };

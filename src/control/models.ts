@@ -49,6 +49,7 @@ function rates(price: PriceMicro | undefined): Rate[] {
     ? [...tokenRates(price, twoLifetimes, { max_input_tokens: tier.above }), ...tokenRates(tier.price, twoLifetimes, { min_input_tokens: tier.above + 1 })]
     : tokenRates(price, twoLifetimes);
   if (price.webSearchPico !== undefined) out.push({ type: 'web_search', unit: 'request', price: formatUsdExact(price.webSearchPico) });
+  if (price.webSearchPreviewPico !== undefined) out.push({ type: 'web_search_preview', unit: 'request', price: formatUsdExact(price.webSearchPreviewPico) });
   return out;
 }
 

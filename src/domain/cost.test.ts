@@ -4,7 +4,7 @@ import { createCatalog } from '../catalog/index.ts';
 import { resolveCandidates } from './resolve.ts';
 import type { AttemptPlan } from './routing.ts';
 import { attemptCost, reservationPico, type TokenUsage } from './cost.ts';
-import { MAX_WEB_SEARCHES_HELD, WEB_SEARCHES_WITHOUT_LIMIT, webSearchLimit } from './params.ts';
+import { MAX_WEB_SEARCHES_HELD, WEB_SEARCHES_WITHOUT_LIMIT, webSearchLimit, webSearchTool } from './params.ts';
 import { snapshot } from '../../test/helpers/snapshot.ts';
 import { formatUsd5, PICO_PER_USD } from './money.ts';
 
@@ -175,6 +175,28 @@ test('a reservation holds the web searches a request allows, at $10 per thousand
   const cent = 10_000_000_000n; // $10 / 1000 searches = 1 cent each, in pico-USD
   assert.equal(reservationPico(0, 0, managed, 0n, 3, NOON, NOON), 3n * cent);
   assert.equal(reservationPico(0, 0, attempt('claude-sonnet-4-6', 'user', 'messages'), 0n, 3, NOON, NOON), 0n, 'the account\'s own key pays its searches');
+});
+
+test('OpenAI web_search_preview: $25 per thousand on GPT-4o and GPT-4.1, $10 on reasoning models; held at the dearer price when it may run', () => {
+  const cent = 10_000_000_000n;
+  const gpt4o = attempt('gpt-4o', 'ngrok', 'responses');
+  const gpt5 = attempt('gpt-5', 'ngrok', 'responses');
+  assert.equal(attemptCostPico(usage({ webSearchRequests: 2, webSearchPreview: true }), gpt4o, 0n, true, NOON), 5n * cent);
+  assert.equal(attemptCostPico(usage({ webSearchRequests: 2 }), gpt4o, 0n, true, NOON), 2n * cent);
+  assert.equal(attemptCostPico(usage({ webSearchRequests: 2, webSearchPreview: true }), attempt('gpt-4.1-mini', 'ngrok', 'responses'), 0n, true, NOON), 5n * cent);
+  assert.equal(attemptCostPico(usage({ webSearchRequests: 2, webSearchPreview: true }), gpt5, 0n, true, NOON), 2n * cent);
+  assert.equal(attemptCostPico(usage({ webSearchRequests: 2, webSearchPreview: true }), attempt('gpt-4o', 'user', 'responses'), 0n, true, NOON), 0n, 'the account\'s own key pays its searches');
+  assert.equal(reservationPico(0, 0, gpt4o, 0n, 4, NOON, NOON, true), 10n * cent);
+  assert.equal(reservationPico(0, 0, gpt4o, 0n, 4, NOON, NOON), 4n * cent);
+  assert.equal(reservationPico(0, 0, gpt5, 0n, 4, NOON, NOON, true), 4n * cent);
+  const tools = (...types: string[]) => ({ tools: types.map((type) => ({ type })) });
+  assert.equal(webSearchTool(tools('web_search_preview')), 'preview');
+  assert.equal(webSearchTool(tools('function', 'web_search_preview_2025_03_11')), 'preview');
+  assert.equal(webSearchTool(tools('web_search', 'web_search_2025_08_26')), 'standard');
+  assert.equal(webSearchTool(tools('web_search_preview', 'web_search')), 'both');
+  assert.equal(webSearchTool(tools('function')), undefined);
+  assert.equal(webSearchTool({ tools: [null, 7, { type: 1 }] }), undefined);
+  assert.equal(webSearchTool({}), undefined);
 });
 
 test('OpenAI Responses web searches: $10 per thousand calls, held up to max_tool_calls', () => {

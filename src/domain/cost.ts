@@ -19,6 +19,8 @@ export interface TokenUsage {
   cacheWrite1hTokens?: number;
   /** Server-side web searches the provider ran and bills per search (Anthropic's `web_search` tool). */
   webSearchRequests?: number;
+  /** The searches ran on OpenAI's older `web_search_preview` tool (the request offered no other): its price. */
+  webSearchPreview?: boolean;
 }
 
 /**
@@ -111,7 +113,8 @@ export function attemptCost(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsd
   cost.cacheReadPico = cachedRead * (price.cacheRead ?? price.input);
   cost.cacheWrite5mPico = (cachedWrite - longWrite) * writePrice;
   cost.cacheWrite1hPico = longWrite * (price.cacheWriteLong ?? writePrice);
-  cost.webSearchPico = min(count(usage.webSearchRequests ?? 0), MAX_BILLED_SEARCHES) * (price.webSearchPico ?? 0n);
+  const searchPrice = (usage.webSearchPreview ? price.webSearchPreviewPico : undefined) ?? price.webSearchPico ?? 0n;
+  cost.webSearchPico = min(count(usage.webSearchRequests ?? 0), MAX_BILLED_SEARCHES) * searchPrice;
   cost.totalPico = cost.inputPico + cost.outputPico + cost.cacheReadPico + cost.cacheWrite5mPico + cost.cacheWrite1hPico + cost.webSearchPico + feePico;
   return cost;
 }
@@ -119,10 +122,10 @@ export function attemptCost(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsd
 /**
  * Upper bound of one attempt's cost for a credit reservation: every input token at the dearest input price
  * (a cache write can cost more than plain input), `outputTokens` at the output price, `webSearches` at the
- * per-search price, the fee on the tokens — at the dearest prices of the hours it may be sent in (`sentFrom`–
- * `sentTo`).
+ * per-search price (the dearer one when `previewSearches` may run on the `web_search_preview` tool), the fee on
+ * the tokens — at the dearest prices of the hours it may be sent in (`sentFrom`–`sentTo`).
  */
-export function reservationPico(inputTokens: number, outputTokens: number, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, webSearches: number, sentFrom: number, sentTo: number): bigint {
+export function reservationPico(inputTokens: number, outputTokens: number, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, webSearches: number, sentFrom: number, sentTo: number, previewSearches = false): bigint {
   const input = count(inputTokens);
   const output = count(outputTokens);
   const priced = attempt.keySource === 'ngrok' ? attempt.candidate.catalogModel?.priceMicro : undefined;
@@ -131,6 +134,8 @@ export function reservationPico(inputTokens: number, outputTokens: number, attem
   const price = base ? pricesFor(base, input) : undefined;
   let inputPrice = price?.input ?? 0n;
   for (const p of [price?.cacheWrite, price?.cacheWriteLong, price?.cacheRead]) if (p !== undefined && p > inputPrice) inputPrice = p;
-  return input * inputPrice + output * (price?.output ?? 0n) + count(webSearches) * (price?.webSearchPico ?? 0n)
+  let searchPrice = price?.webSearchPico ?? 0n;
+  if (previewSearches && price?.webSearchPreviewPico !== undefined && price.webSearchPreviewPico > searchPrice) searchPrice = price.webSearchPreviewPico;
+  return input * inputPrice + output * (price?.output ?? 0n) + count(webSearches) * searchPrice
     + (input + output) * feeMicroUsdPerMtok;
 }

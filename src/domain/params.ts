@@ -68,6 +68,26 @@ export function webSearchLimit(body: Record<string, unknown>, attempt: AttemptPl
 }
 
 /**
+ * Which of OpenAI's hosted web search tools a Responses request offers: `preview` when only the older
+ * `web_search_preview` (dated or not), `standard` when only `web_search`, `both`, or undefined for none. OpenAI prices
+ * the two differently on some models (catalog `webSearchPreviewPerThousand`), and an answer's `web_search_call`
+ * items do not say which tool ran them: the request does.
+ */
+export type WebSearchTool = 'preview' | 'standard' | 'both';
+export function webSearchTool(body: Record<string, unknown>): WebSearchTool | undefined {
+  if (!Array.isArray(body.tools)) return undefined;
+  let preview = false;
+  let standard = false;
+  for (const tool of body.tools) {
+    const type = tool !== null && typeof tool === 'object' ? (tool as { type?: unknown }).type : undefined;
+    if (typeof type !== 'string' || !type.startsWith('web_search')) continue;
+    if (type.startsWith('web_search_preview')) preview = true;
+    else standard = true;
+  }
+  return preview ? (standard ? 'both' : 'preview') : standard ? 'standard' : undefined;
+}
+
+/**
  * At most this many searches are held for one request ($1 at $10 per thousand), however large its declared limit:
  * like `n`, an absurd `max_uses` would otherwise hold the whole balance (every other request refused while it
  * runs), or sum past Number's range to Infinity and hold nothing.

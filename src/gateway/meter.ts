@@ -7,6 +7,7 @@ import type { BegunAttempt, Completion, RetryAction, UsageEvent } from '../usage
 import type { RequestContext } from './context.ts';
 import { storedStopReason, type AnswerFacts, type StreamFacts } from './formats/types.ts';
 import { nowIso } from '../domain/clock.ts';
+import { webSearchTool } from '../domain/params.ts';
 
 const NO_EVENTS: readonly UsageEvent[] = [];
 
@@ -155,11 +156,13 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     let usage = reported ?? ZERO;
     // A stream cut short after an early usage report: what it streamed counts when it is more.
     if (reported !== undefined && outEstimate > usage.outputTokens) usage = { ...usage, outputTokens: outEstimate };
-    let priced = reported === undefined && estimated ? { ...ZERO, inputTokens: inEstimate, outputTokens: outEstimate } : usage;
+    let priced: TokenUsage = reported === undefined && estimated ? { ...ZERO, inputTokens: inEstimate, outputTokens: outEstimate } : usage;
     // Searches seen running are billed only when no count of the provider's came (a stream cut before its final
     // usage, an answer without usage): the provider's count leaves out the searches that failed.
     const searchesSeen = counting || priced.webSearchRequests !== undefined || (reported !== undefined && !cutShort(r)) ? 0 : r.facts?.webSearches ?? 0;
     if (searchesSeen > 0) priced = { ...priced, webSearchRequests: searchesSeen };
+    // OpenAI's answer does not say which search tool ran; a request offering only `web_search_preview` does.
+    if ((priced.webSearchRequests ?? 0) > 0 && ctx.body !== undefined && webSearchTool(ctx.body) === 'preview') priced = { ...priced, webSearchPreview: true };
     // A body that broke off after a 2xx head (`connection`) failed as surely as a 5xx, and the client got a 502.
     const isError = r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed' || r.failure === 'connection' || r.failure === 'empty' || r.failure === 'timeout' || r.failure === 'server' || r.failure === 'rate-limited' || r.failure === 'unsendable';
     // The processing fee is for a successful request: not for a 2xx stream the provider broke or that timed out

@@ -10,7 +10,7 @@ import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { inputTokensUpperBound } from '../domain/token-bounds.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
 import { reservationPico } from '../domain/cost.ts';
-import { outputLimit, outputLimitProblem, webSearchLimit } from '../domain/params.ts';
+import { outputLimit, outputLimitProblem, webSearchLimit, webSearchTool } from '../domain/params.ts';
 import { requestShapeProblem } from '../domain/request-shape.ts';
 import type { RequestContext } from './context.ts';
 import type { AuthenticatedKey } from '../state/types.ts';
@@ -112,9 +112,12 @@ function reservationBound(ctx: RequestContext, attempts: readonly AttemptPlan[],
   const now = Date.now();
   const last = now + ctx.account!.settings.totalTimeoutMs;
   let bound = 0n;
+  // Searches that may run on OpenAI's dearer `web_search_preview` tool are held at its price.
+  const tool = webSearchTool(ctx.body!);
+  const previewSearches = tool === 'preview' || tool === 'both';
   for (const a of attempts) {
     // A translated attempt sends no hosted web search (translate/ removes them): webSearchLimit reads the upstream's surface.
-    const pico = reservationPico(inputTokens, outputLimit(ctx.body!, a, ctx.account!.settings, ctx.route.surface), a, fee, webSearchLimit(ctx.body!, a), now, last);
+    const pico = reservationPico(inputTokens, outputLimit(ctx.body!, a, ctx.account!.settings, ctx.route.surface), a, fee, webSearchLimit(ctx.body!, a), now, last, previewSearches);
     if (pico > bound) bound = pico;
   }
   return bound;

@@ -25,6 +25,8 @@
 //   model `drip-…` / `drip-MS-…`                       → streamed events 150 ms (MS) apart
 //   model `quiet-MS-…`                                 → stream: two events at once, then nothing for MS, then the rest
 //   model `nousage-…`                                  → no usage reported
+//   Responses request offering a hosted web search tool (`web_search`, `web_search_preview…`) → the answer runs
+//                                                         FAKE_WEB_SEARCHES searches (`web_search_call` items) first
 //   model `tool-…` (chat or Messages, tools offered)   → calls the first (or forced) tool, unless the last message is a tool result
 //   chat tools or calls whose names break OpenAI's rule (over 64 characters, or not [a-zA-Z0-9_-]) → 400 as OpenAI answers
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
@@ -39,7 +41,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
-import { COUNT_TOKENS_REFUSED, errorBody, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
+import { COUNT_TOKENS_REFUSED, FAKE_WEB_SEARCHES, errorBody, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
 
 /** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
 function accountHeaders(format: 'openai' | 'anthropic'): Record<string, string> {
@@ -208,6 +210,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   const answer: AnswerSpec = { model, text: answerText(model, body), withUsage: !model.startsWith('nousage-') };
   const call = toolCallFor(surface, model, body);
   if (call) answer.toolCall = call;
+  if (surface === 'responses' && offersWebSearch(body)) answer.searches = FAKE_WEB_SEARCHES;
   const cut = model.startsWith('cut-');
   if (body.stream !== true || surface === 'embeddings') {
     const text = JSON.stringify(jsonAnswer(surface as FakeSurface, answer, body.input));

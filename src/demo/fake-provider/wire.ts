@@ -62,7 +62,8 @@ function anthropicUsage() {
 /** A function call the answer makes instead of text (model `tool-…` with tools offered): chat, Responses or Messages. */
 export interface FakeToolCall { id: string; name: string; arguments: string }
 
-export interface AnswerSpec { model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall }
+/** `searches`: hosted web searches the answer ran first (Responses `web_search_call` items, model `search-N-…`). */
+export interface AnswerSpec { model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; searches?: number }
 
 /** A complete (non-streamed) JSON answer for the surface. */
 export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown): unknown {
@@ -119,11 +120,24 @@ function outputItem(a: AnswerSpec, status: 'in_progress' | 'completed') {
 
 const outputText = (text: string) => ({ type: 'output_text', text, annotations: [], logprobs: [] });
 
+/** Searches a Responses answer runs when the request offers a hosted web search tool. */
+export const FAKE_WEB_SEARCHES = 2;
+
+export function offersWebSearch(body: Record<string, unknown>): boolean {
+  return Array.isArray(body.tools) && body.tools.some((t) => typeof (t as { type?: unknown } | null)?.type === 'string' && (t as { type: string }).type.startsWith('web_search'));
+}
+
+/** A hosted web search's output item, as OpenAI's `web_search` and `web_search_preview` tools both give it. */
+function searchItem(index: number, status: 'in_progress' | 'completed') {
+  return { type: 'web_search_call', id: `ws_fake${index}`, status, ...(status === 'completed' ? { action: { type: 'search', query: 'fake query' } } : {}) };
+}
+const searchIndexes = (a: AnswerSpec): number[] => Array.from({ length: a.searches ?? 0 }, (_, i) => i);
+
 function responseObject(a: AnswerSpec, status: 'in_progress' | 'completed') {
   const done = status === 'completed';
   return {
     id: 'resp_fake1', object: 'response', created_at: created(), status, model: a.model, error: null, incomplete_details: null,
-    output: done ? [outputItem(a, 'completed')] : [],
+    output: done ? [...searchIndexes(a).map((i) => searchItem(i, 'completed')), outputItem(a, 'completed')] : [],
     usage: done && a.withUsage ? responsesUsage() : null,
   };
 }
@@ -169,20 +183,26 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
     const event = (type: string, fields: Record<string, unknown>) => out.push(sse(JSON.stringify({ type, sequence_number: seq++, ...fields }), type));
     event('response.created', { response: responseObject(a, 'in_progress') });
     event('response.in_progress', { response: responseObject(a, 'in_progress') });
-    event('response.output_item.added', { output_index: 0, item: outputItem(a, 'in_progress') });
+    for (const i of searchIndexes(a)) {
+      event('response.output_item.added', { output_index: i, item: searchItem(i, 'in_progress') });
+      for (const phase of ['in_progress', 'searching', 'completed']) event(`response.web_search_call.${phase}`, { output_index: i, item_id: `ws_fake${i}` });
+      event('response.output_item.done', { output_index: i, item: searchItem(i, 'completed') });
+    }
+    const at = a.searches ?? 0;
+    event('response.output_item.added', { output_index: at, item: outputItem(a, 'in_progress') });
     if (a.toolCall) {
       const args = a.toolCall.arguments;
       const half = args.length >> 1;
-      for (const delta of [args.slice(0, half), args.slice(half)]) event('response.function_call_arguments.delta', { item_id: 'fc_fake1', output_index: 0, delta });
-      event('response.function_call_arguments.done', { item_id: 'fc_fake1', output_index: 0, name: a.toolCall.name, arguments: args });
+      for (const delta of [args.slice(0, half), args.slice(half)]) event('response.function_call_arguments.delta', { item_id: 'fc_fake1', output_index: at, delta });
+      event('response.function_call_arguments.done', { item_id: 'fc_fake1', output_index: at, name: a.toolCall.name, arguments: args });
     } else {
-      const part = { item_id: 'msg_fake1', output_index: 0, content_index: 0 };
+      const part = { item_id: 'msg_fake1', output_index: at, content_index: 0 };
       event('response.content_part.added', { ...part, part: outputText('') });
       for (const w of words) event('response.output_text.delta', { ...part, delta: w, logprobs: [] });
       event('response.output_text.done', { ...part, text: a.text, logprobs: [] });
       event('response.content_part.done', { ...part, part: outputText(a.text) });
     }
-    event('response.output_item.done', { output_index: 0, item: outputItem(a, 'completed') });
+    event('response.output_item.done', { output_index: at, item: outputItem(a, 'completed') });
     event('response.completed', { response: responseObject(a, 'completed') });
     return out;
   }
