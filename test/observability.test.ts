@@ -364,6 +364,7 @@ describe('opt-in settings: access-key label, body capture (sqlite)', () => {
 
 interface OtlpSpan {
   traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number;
+  startTimeUnixNano: string | number; endTimeUnixNano: string | number;
   attributes: { key: string; value: Record<string, unknown> }[];
   status?: { code?: number };
 }
@@ -410,6 +411,7 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     const listTraceId = '4bf92f3577b34da6a3ce929d0e0e4738';
     const oddTraceIds = ['4bf92f3577b34da6a3ce929d0e0e4739', '4bf92f3577b34da6a3ce929d0e0e473a', '4bf92f3577b34da6a3ce929d0e0e473b'];
     const failedTraceIds = ['4bf92f3577b34da6a3ce929d0e0e473c', '4bf92f3577b34da6a3ce929d0e0e473d'];
+    const nestedTraceIdPrefix = '5bf92f3577b34da6a3ce929d0e0e4';
     let requestId = '';
     let upstreamParents: string[] = [];
     const fakeUrl = h.fake.url;
@@ -436,6 +438,11 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
       // Paths and methods a client invents, and a model's page: span names stay few (the route, not the path).
       const odd: [string, string][] = [['/v1/whatever/123', 'POST'], ['/v1/chat/completions', 'PURGE'], ['/v1/models/gpt-4o', 'GET']];
       for (const [i, [path, method]] of odd.entries()) await gw(h, path, { method, token: key.token, headers: { traceparent: `00-${oddTraceIds[i]}-${parentId}-01` } });
+      // Served plainly, over and over: the attempt spans' clock must agree with their request span's every time.
+      for (let i = 0; i < 12; i++) {
+        const plain = await gw(h, '/v1/chat/completions', { token: key.token, headers: { traceparent: `00-${nestedTraceIdPrefix}${i.toString(16).padStart(2, '0')}-${parentId}-01` }, body: chat('gpt-4o') });
+        await h.usage(plain.headers.get('ngrok-aig-request-id')!, 2);
+      }
       // A provider's 400 relayed, and a provider failing with a 500 on every key: no model generated either answer.
       for (const [i, model] of ['openai:fail-400-trace', 'openai:fail-500-trace'].entries()) {
         const failed = await gw(h, '/v1/chat/completions', { token: key.token, headers: { traceparent: `00-${failedTraceIds[i]}-${parentId}-01` }, body: chat(model) });
@@ -496,6 +503,16 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     const oddNames = oddTraceIds.map((id) => spans.find((s) => s.traceId === id && s.kind === 2)!);
     assert.deepEqual(oddNames.map((s) => s.name), ['POST', '_OTHER', 'GET /v1/models/{model}']);
     assert.deepEqual([attr(oddNames[1]!, 'http.request.method'), attr(oddNames[1]!, 'http.request.method_original')], ['_OTHER', 'PURGE']);
+    // Every attempt span lies within its request span: both are placed on one clock, so a trace viewer never shows
+    // an attempt starting before the request that made it, or ending after it.
+    const nanos = (t: string | number) => BigInt(t);
+    const children = spans.filter((s) => s.kind === 3);
+    assert.ok(children.length >= 24, `${children.length} attempt spans`);
+    for (const child of children) {
+      const parent = spans.find((s) => s.spanId === child.parentSpanId)!;
+      assert.ok(nanos(parent.startTimeUnixNano) <= nanos(child.startTimeUnixNano), `attempt ${child.spanId} starts ${(Number(nanos(parent.startTimeUnixNano) - nanos(child.startTimeUnixNano)) / 1e6).toFixed(3)} ms before its request`);
+      assert.ok(nanos(child.endTimeUnixNano) <= nanos(parent.endTimeUnixNano), `attempt ${child.spanId} (${parent.name}, trace ${child.traceId}) ends ${(Number(nanos(child.endTimeUnixNano) - nanos(parent.endTimeUnixNano)) / 1e6).toFixed(3)} ms after its request`);
+    }
     // The provider is named on failed requests too (as in the metrics and the access line); no response model.
     for (const id of failedTraceIds) {
       const request = spans.find((s) => s.traceId === id && s.kind === 2)!;

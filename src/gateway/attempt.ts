@@ -306,7 +306,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   const timer = setTimeout(onAttemptTimeout, settings.perRequestTimeoutMs, exchange);
   try {
     // Tracing on: the attempt's span starts here and its traceparent goes upstream; off: one undefined check.
-    const traceparent = ctx.deps.observer?.tracer?.startAttempt(ctx, plan, attemptNumber);
+    const traceparent = ctx.deps.observer?.tracer?.startAttempt(ctx, plan, attemptNumber, started);
     const idleTimeoutMs = Math.max(settings.perRequestTimeoutMs, ctx.deps.options.streamIdleTimeoutMs);
     ctx.deps.upstreams.dispatch({ plan, body: bytes, clientHeaders: ctx.req.headers, idleTimeoutMs, traceparent }, exchange);
     const response = await exchange.head;

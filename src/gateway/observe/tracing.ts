@@ -5,8 +5,8 @@
 // all a request/attempt tree needs and leaves the host process's own OTel setup (if any) alone.
 // The request span starts lazily (at the first attempt, or when the request ends) with the request's own
 // start time, so requests refused early cost one span and nothing before their answer.
-import { defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type HrTime, type Span, type Tracer } from '@opentelemetry/api';
+import { millisToHrTime, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -49,9 +49,15 @@ const PROVIDER_NAMES: Readonly<Record<string, string>> = { google: 'gcp.gemini',
 export interface RequestTrace {
   span: Span;
   attempts: Span[];
-  /** performance.now() at each attempt's start (the span's own start), for its end time. */
-  attemptStarts: number[];
+  /**
+   * Wall-clock ms minus performance.now(), read once for the request's spans. Given performance.now() times, the
+   * SDK places each span with an offset of its own from Date.now(), whole milliseconds: an attempt span would sit
+   * up to a millisecond outside its request span. One offset for all of them keeps each attempt within.
+   */
+  epochOffsetMs: number;
 }
+
+const at = (t: RequestTrace, performanceMs: number): HrTime => millisToHrTime(performanceMs + t.epochOffsetMs);
 
 export interface TracingOptions {
   /** Full OTLP/HTTP traces URL (…/v1/traces). */
@@ -144,18 +150,21 @@ export class RequestTracer {
     const method = HTTP_METHODS.has(sent) ? sent : '_OTHER';
     const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: path.slice(0, MAX_NAME), 'tollgate.request_id': ctx.requestId };
     if (method !== sent) attributes['http.request.method_original'] = sent.slice(0, MAX_NAME);
-    const span = this.#tracer.startSpan(spanName(method, path, ctx.route), { kind: SpanKind.SERVER, startTime: ctx.startedAt, attributes }, parent);
-    ctx.trace = { span, attempts: [], attemptStarts: [] };
+    const epochOffsetMs = Date.now() - performance.now();
+    const span = this.#tracer.startSpan(spanName(method, path, ctx.route), { kind: SpanKind.SERVER, startTime: millisToHrTime(ctx.startedAt + epochOffsetMs), attributes }, parent);
+    ctx.trace = { span, attempts: [], epochOffsetMs };
     return ctx.trace;
   }
 
-  /** Starts the attempt's span; returns the `traceparent` to send upstream (the attempt span as parent). */
-  startAttempt(ctx: RequestContext, plan: AttemptPlan, attemptNumber: number): string | undefined {
+  /**
+   * Starts the attempt's span at `startedAt` (performance.now(), the attempt record's: its duration is measured from
+   * there); returns the `traceparent` to send upstream (the attempt span as parent).
+   */
+  startAttempt(ctx: RequestContext, plan: AttemptPlan, attemptNumber: number, startedAt: number): string | undefined {
     const t = this.#trace(ctx);
     const { candidate } = plan;
     const operation = OPERATION[ctx.route.surface];
     const provider = PROVIDER_NAMES[candidate.provider.id] ?? candidate.provider.id;
-    const started = performance.now();
     const attributes: Attributes = {
       [GEN_AI_OPERATION_NAME]: operation, [GEN_AI_PROVIDER_NAME]: provider, [GEN_AI_SYSTEM]: provider,
       [GEN_AI_REQUEST_MODEL]: candidate.modelId, 'tollgate.attempt': attemptNumber, 'tollgate.key_source': plan.keySource,
@@ -166,10 +175,9 @@ export class RequestTracer {
       attributes[ATTR_SERVER_PORT] = server.port;
     }
     const span = this.#tracer.startSpan(`${operation} ${candidate.modelId.slice(0, MAX_NAME)}`, {
-      kind: SpanKind.CLIENT, startTime: started, attributes,
+      kind: SpanKind.CLIENT, startTime: at(t, startedAt), attributes,
     }, trace.setSpan(ROOT_CONTEXT, t.span));
     t.attempts.push(span);
-    t.attemptStarts.push(started);
     const carrier: Record<string, string> = {};
     propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
     return carrier.traceparent;
@@ -187,7 +195,7 @@ export class RequestTracer {
       const span = t.attempts[i]!;
       const r = records[i];
       const e = events[i];
-      if (!r) { span.end(); continue; }
+      if (!r) { span.end(at(t, endedAt)); continue; }
       const attributes: Attributes = { 'tollgate.retry_action': r.retryAction, 'tollgate.completion': r.completion };
       if (r.statusCode > 0) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = r.statusCode;
       const answered = r.served && r.statusCode >= 200 && r.statusCode < 300;
@@ -217,7 +225,7 @@ export class RequestTracer {
         span.setStatus({ code: SpanStatusCode.ERROR });
       }
       span.setAttributes(attributes);
-      span.end(t.attemptStarts[i]! + r.durationMs);
+      span.end(at(t, r.startedAt + r.durationMs));
     }
     const attributes: Attributes = { [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, 'tollgate.attempts': records.length };
     if (operation !== undefined) attributes[GEN_AI_OPERATION_NAME] = operation;
@@ -247,7 +255,7 @@ export class RequestTracer {
       t.span.setStatus({ code: SpanStatusCode.ERROR });
     }
     t.span.setAttributes(attributes);
-    t.span.end(endedAt);
+    t.span.end(at(t, endedAt));
   }
 
   /** Exports what is buffered and stops (the process is stopping). */
