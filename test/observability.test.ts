@@ -481,6 +481,8 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     assert.equal(attr(second, 'http.response.status_code'), 200);
     assert.equal(attr(second, 'tollgate.retry_action'), 'succeeded');
     assert.equal(attr(second, 'gen_ai.response.model'), 'gpt-4o');
+    // The provider's id of its answer, on the attempt that got it and on the request; none for a refusal.
+    assert.deepEqual([attr(second, 'gen_ai.response.id'), attr(server, 'gen_ai.response.id'), attr(first, 'gen_ai.response.id')], ['chatcmpl-fake1', 'chatcmpl-fake1', undefined]);
     assert.equal(attr(second, 'gen_ai.usage.input_tokens'), FAKE_USAGE.input);
     assert.equal(attr(second, 'gen_ai.usage.output_tokens'), FAKE_USAGE.output);
     assert.deepEqual(attr(second, 'gen_ai.response.finish_reasons'), ['stop']);
@@ -496,6 +498,7 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     const cutRequest = cutSpans.find((s) => s.kind === 2)!;
     const cutServed = cutSpans.filter((s) => s.kind === 3).find((s) => attr(s, 'http.response.status_code') === 200)!;
     assert.deepEqual([attr(cutServed, 'error.type'), cutServed.status?.code, attr(cutServed, 'tollgate.completion')], ['stream_failed', 2, 'stream_failed']);
+    assert.equal(attr(cutServed, 'gen_ai.response.id'), 'chatcmpl-fake1', 'a stream\'s id, read from its first event');
     assert.deepEqual([attr(cutRequest, 'error.type'), cutRequest.status?.code, attr(cutRequest, 'http.response.status_code')], ['stream_failed', 2, 200]);
     // A model listing calls no model: no GenAI operation on its span.
     const listing = spans.find((s) => s.traceId === listTraceId && s.kind === 2)!;

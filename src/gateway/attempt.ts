@@ -10,7 +10,7 @@ import { prepareUpstreamBody } from '../domain/params.ts';
 import type { RetryAction } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
 import { codecs } from './formats/index.ts';
-import { obj, parseJson, TEXT_ESTIMATE_CAP, type AnswerFacts, type FormatCodec } from './formats/types.ts';
+import { answerIdOf, obj, parseJson, TEXT_ESTIMATE_CAP, type AnswerFacts, type FormatCodec } from './formats/types.ts';
 import type { ApiSurface } from '../catalog/types.ts';
 import { answerHeaders, relayStream, sendBuffered } from './relay.ts';
 import { UpstreamExchange } from './exchange.ts';
@@ -355,8 +355,11 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         record.served = true;
         ctx.relaying = true;
         const headers = answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'stream');
+        // Tracing on: the provider's id of the answer, from the stream's opening bytes (once per stream).
+        const responseId = ctx.trace && answerIdOf(exchange.received[0]?.toString('utf8', 0, 1024) ?? '', true);
         const outcome = await relayStream(ctx, exchange, status, headers, dropUsageChunk, translator && { translator, scope: scope! }, plan.candidate.surface);
         record.facts = outcome.facts;
+        if (responseId) record.facts.responseId = responseId;
         record.completion = outcome.completion;
         record.timedOut = outcome.timedOut;
         record.durationMs = performance.now() - started;
@@ -373,6 +376,10 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       const codec = codecs[format];
       const text = answer.toString('utf8');
       record.facts = codec.factsFromText(text, surface) ?? jsonFacts(codec, parseJson(text), surface);
+      if (ctx.trace) {
+        const responseId = answerIdOf(text, false);
+        if (responseId) record.facts.responseId = responseId;
+      }
       const sent = translator ? Buffer.from(JSON.stringify(translator.answer(parseJson(text), scope!))) : answer;
       if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'json'), sent);
       return 'served';

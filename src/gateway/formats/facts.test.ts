@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openai } from './openai.ts';
 import { anthropic } from './anthropic.ts';
-import { firstStringOf, objectAt, storedStopReason, topLevelValueStarts, type StreamFacts } from './types.ts';
+import { answerIdOf, firstStringOf, objectAt, storedStopReason, topLevelValueStarts, type StreamFacts } from './types.ts';
 
 const chat = {
   id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-4o-mini',
@@ -209,4 +209,18 @@ test('thinking counted only in total_tokens (Gemini\'s OpenAI-compatible API) is
   // A total below the parts (a relay's rounding, a lie) takes nothing away.
   const low = openai.factsFromJson({ ...chat, usage: { prompt_tokens: 20, completion_tokens: 151, total_tokens: 100 } }, 'chat-completions').usage!;
   assert.deepEqual([low.outputTokens, low.reasoningTokens], [151, 0]);
+});
+
+test('the provider\'s answer id (gen_ai.response.id): the answer object\'s own, or the first in a stream\'s opening bytes', () => {
+  // A tool call's id ahead of the answer's own does not stand in for it, however the keys are ordered.
+  assert.equal(answerIdOf('{"choices":[{"message":{"tool_calls":[{"id":"call_1","type":"function"}]}}],"id":"chatcmpl-2"}', false), 'chatcmpl-2');
+  assert.equal(answerIdOf(JSON.stringify({ id: 'msg_01', type: 'message' }, null, 2), false), 'msg_01');
+  assert.equal(answerIdOf('data: {"id":"chatcmpl-3","object":"chat.completion.chunk","choices":[]}\n\n', true), 'chatcmpl-3');
+  assert.equal(answerIdOf('event: message_start\ndata: {"type":"message_start","message":{"id":"msg_04","type":"message"}}\n\n', true), 'msg_04');
+  assert.equal(answerIdOf('event: response.created\ndata: {"type":"response.created","sequence_number":0,"response":{"id":"resp_05","object":"response"}}\n\n', true), 'resp_05');
+  // Cut off in the bytes read, not a string, absent: no id rather than a wrong one.
+  assert.equal(answerIdOf('data: {"id":"chatcmpl-trunc', true), undefined);
+  assert.equal(answerIdOf('{"id":42,"object":"x"}', false), undefined);
+  assert.equal(answerIdOf('{"object":"list","data":[{"id":"inner"}]}', false), undefined);
+  assert.equal(answerIdOf('', true), undefined);
 });

@@ -20,6 +20,8 @@ export interface ReportedUsage {
 export interface AnswerFacts {
   usage: ReportedUsage | undefined;
   stopReason: string;
+  /** The provider's id of its answer (`chatcmpl-…`, `resp_…`, `msg_…`): read only while tracing (gen_ai.response.id). */
+  responseId?: string;
   /**
    * Generated output (text, tool-call arguments, reasoning) kept to estimate output tokens when the provider
    * reported no usage: at most TEXT_ESTIMATE_CAP characters. A JSON answer has it only when it lacks usage.
@@ -155,6 +157,24 @@ export function firstStringOf(text: string, key: string): string {
   const at = text.indexOf(`"${key}"`);
   if (at < 0) return '';
   return stringAt(text, valueStart(text, at, key));
+}
+
+/**
+ * The provider's id of its answer: the answer object's own `id` (a JSON answer), or the first `id` of a stream's
+ * opening bytes — a chat chunk's own, Anthropic's `message_start` message's, Responses' `response.created`
+ * response's. Undefined when absent, not a string, or cut off by the end of `text`.
+ */
+export function answerIdOf(text: string, stream: boolean): string | undefined {
+  let start: number;
+  if (stream) {
+    const at = text.indexOf('"id"');
+    start = at < 0 ? -1 : valueStart(text, at, 'id');
+  } else {
+    start = topLevelValueStarts(text, ['id'])[0]!;
+  }
+  if (start < 0 || text.charCodeAt(start) !== 34) return undefined;
+  const end = stringEnd(text, start);
+  return end < text.length && end - start <= 256 ? text.slice(start + 1, end) : undefined;
 }
 
 /**

@@ -31,6 +31,7 @@ const GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model';
 const GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens';
 const GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
 const GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reasons';
+const GEN_AI_RESPONSE_ID = 'gen_ai.response.id';
 // Parts of the input and output counts above (the conventions ask that they be included in them, as they are here).
 const GEN_AI_USAGE_CACHE_READ = 'gen_ai.usage.cache_read.input_tokens';
 const GEN_AI_USAGE_CACHE_CREATION = 'gen_ai.usage.cache_creation.input_tokens';
@@ -200,6 +201,7 @@ export class RequestTracer {
       if (r.statusCode > 0) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = r.statusCode;
       const answered = r.served && r.statusCode >= 200 && r.statusCode < 300;
       if (answered) attributes[GEN_AI_RESPONSE_MODEL] = r.plan.candidate.modelId;
+      if (answered && r.facts?.responseId) attributes[GEN_AI_RESPONSE_ID] = r.facts.responseId;
       // A 2xx stream that broke off or timed out mid-way failed as surely as a 5xx (the client got an error event).
       const broken = brokenAnswer(r);
       const ok = answered && broken === undefined;
@@ -239,7 +241,10 @@ export class RequestTracer {
       const provider = asked.plan.candidate.provider.id;
       attributes[GEN_AI_PROVIDER_NAME] = PROVIDER_NAMES[provider] ?? provider;
     }
-    if (served && served.statusCode >= 200 && served.statusCode < 300) attributes[GEN_AI_RESPONSE_MODEL] = served.plan.candidate.modelId;
+    if (served && served.statusCode >= 200 && served.statusCode < 300) {
+      attributes[GEN_AI_RESPONSE_MODEL] = served.plan.candidate.modelId;
+      if (served.facts?.responseId) attributes[GEN_AI_RESPONSE_ID] = served.facts.responseId;
+    }
     if (events.length > 0) {
       attributes[GEN_AI_USAGE_INPUT_TOKENS] = input;
       attributes[GEN_AI_USAGE_OUTPUT_TOKENS] = output;
