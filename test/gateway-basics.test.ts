@@ -248,6 +248,33 @@ describe('gateway front door (sqlite)', () => {
     assert.match(anthropicError.requestID ?? '', RQ);
   });
 
+  test("a provider's answer keeps its own request id where the client's SDK reads it; one that sends none (Ollama, vLLM) gets the gateway's", async () => {
+    // The account's own keys: the provider's answers (uncatalogued models included) are passed through.
+    const own = await startHarness('sqlite');
+    try {
+      await own.providerKey('openai', 'sk-own-openai', 'own');
+      await own.providerKey('anthropic', 'sk-own-anthropic', 'own');
+      const ownToken = (await own.accessKey()).token;
+      const openai = new OpenAI({ baseURL: `${own.gatewayUrl}/v1`, apiKey: ownToken, maxRetries: 0 });
+      // The fake's OpenAI-format answers carry no x-request-id, like many OpenAI-compatible servers.
+      const relayed = await openai.chat.completions.create(chat('x', 'openai:fail-400-ids')).then(() => undefined, (e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
+      assert.ok(relayed instanceof OpenAI.BadRequestError);
+      assert.equal(relayed.headers?.get('ngrok-aig-attempts'), '1', 'the provider\'s own refusal');
+      assert.match(relayed.requestID ?? '', RQ);
+      assert.equal(relayed.requestID, relayed.headers?.get('ngrok-aig-request-id'));
+      const answered = await gw(own, '/v1/chat/completions', { token: ownToken, body: chat() });
+      assert.equal(answered.status, 200);
+      assert.equal(answered.headers.get('x-request-id'), answered.headers.get('ngrok-aig-request-id'));
+      // Anthropic's answers name their own request id: that one reaches the SDK.
+      const anthropic = new Anthropic({ baseURL: own.gatewayUrl, apiKey: ownToken, maxRetries: 0 });
+      const refused = await anthropic.messages.create({ model: 'anthropic:fail-400-ids', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).then(() => undefined, (e: unknown) => e as InstanceType<typeof Anthropic.APIError>);
+      assert.ok(refused instanceof Anthropic.BadRequestError);
+      assert.equal(refused.requestID, 'req_fake1');
+    } finally {
+      await own.close();
+    }
+  });
+
   test('request ids are unique and on every response; /healthz answers', async () => {
     const ids = new Set<string>();
     for (const r of [

@@ -23,20 +23,27 @@ export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders
   headers[H_MODEL] = headerText(model);
   if (removed.length > 0) headers[H_REMOVED] = headerText(removed.join(', '));
   if (ctx.rejectedModels) headers[H_REJECTED] = ctx.rejectedModels;
-  if (translated) asClientsOwn(headers, ctx, translated);
+  if (translated) asClientsOwn(headers, translated);
+  withRequestId(headers, ctx);
   return headers;
 }
 
 /**
  * A translated answer labelled as what it is: JSON the gateway wrote (whatever type the provider's error page had),
  * never under the provider's `content-encoding` (one the exchange could not decode stays on the header for a body
- * passed through, but these bytes are the gateway's own), and the request id in the header the client's SDK reads
- * (`request-id` for Anthropic's, `x-request-id` for OpenAI's) — the provider's own id under the other name, else
- * the gateway's.
+ * passed through, but these bytes are the gateway's own).
  */
-function asClientsOwn(headers: OutHeaders, ctx: RequestContext, translated: 'json' | 'stream'): void {
+function asClientsOwn(headers: OutHeaders, translated: 'json' | 'stream'): void {
   if (translated === 'json') headers['content-type'] = 'application/json';
   delete headers['content-encoding'];
+}
+
+/**
+ * A request id in the header the client's SDK reads (`request-id` for Anthropic's, `x-request-id` for OpenAI's,
+ * shown on its errors): the provider's own, else its id under the other name (a translated answer), else the
+ * gateway's — a provider that sends none (Ollama, vLLM) would leave the SDK's request id empty.
+ */
+function withRequestId(headers: OutHeaders, ctx: RequestContext): void {
   const [own, other] = ctx.route.format === 'anthropic' ? ['request-id', 'x-request-id'] : ['x-request-id', 'request-id'];
   if (headers[own] === undefined) headers[own] = headers[other] ?? ctx.requestId;
 }
