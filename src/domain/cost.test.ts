@@ -207,5 +207,8 @@ test('OpenAI Responses web searches: $10 per thousand calls, held up to max_tool
   assert.equal(webSearchLimit(body({ max_tool_calls: 4 }), responses), 4);
   assert.equal(webSearchLimit(body({}), responses), WEB_SEARCHES_WITHOUT_LIMIT);
   assert.equal(webSearchLimit({ model: 'gpt-5', input: 'x', tools: [{ type: 'function', name: 'f' }] }, responses), 0);
+  // A Responses request Claude serves by translation loses its hosted tools on the way: no search is held.
+  assert.equal(webSearchLimit(body({}), attempt('claude-sonnet-4-6', 'ngrok', 'messages'), 'responses'), 0);
+  assert.equal(webSearchLimit(body({}), responses, 'responses'), WEB_SEARCHES_WITHOUT_LIMIT);
   assert.equal(reservationPico(0, 0, responses, 0n, 4, NOON, NOON), 4n * cent);
 });

@@ -53,8 +53,10 @@ export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan,
  * every hosted tool call. WEB_SEARCHES_WITHOUT_LIMIT where neither is set (the providers impose no limit, so no
  * bound is exact).
  */
-export function webSearchLimit(body: Record<string, unknown>, attempt: AttemptPlan): number {
+export function webSearchLimit(body: Record<string, unknown>, attempt: AttemptPlan, clientSurface: ApiSurface = attempt.candidate.surface.surface): number {
   const surface = attempt.candidate.surface.surface;
+  // A translated request sends no hosted tool (translate/ removes them): nothing to hold for.
+  if (surface !== clientSurface) return 0;
   if ((surface !== 'messages' && surface !== 'responses') || !Array.isArray(body.tools)) return 0;
   let searches = 0;
   for (const tool of body.tools) {

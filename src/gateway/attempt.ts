@@ -10,7 +10,7 @@ import { prepareUpstreamBody } from '../domain/params.ts';
 import type { RetryAction } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
 import { codecs } from './formats/index.ts';
-import { answerIdOf, obj, parseJson, TEXT_ESTIMATE_CAP, type AnswerFacts, type FormatCodec } from './formats/types.ts';
+import { answerIdOf, obj, streamAnswerIdOf, parseJson, TEXT_ESTIMATE_CAP, type AnswerFacts, type FormatCodec } from './formats/types.ts';
 import type { ApiSurface } from '../catalog/types.ts';
 import { answerHeaders, relayStream, sendBuffered } from './relay.ts';
 import { UpstreamExchange } from './exchange.ts';
@@ -151,6 +151,18 @@ function needsUsageInjection(ctx: RequestContext, plan: AttemptPlan, body: Recor
 /** The first SSE event of a stream, when it is an error (`event: error`, or an OpenAI `data: {"error": …}`). */
 const ERROR_EVENT = /^(?:event: ?error[ \t]*$|data: ?\{\s*"error"\s*:)/m;
 const BOM = 0xfeff;
+
+/** A stream's first bytes (at most 16 KiB): where its first data event, naming the answer, is found. */
+function openingText(received: readonly Buffer[]): string {
+  const pieces: Buffer[] = [];
+  let length = 0;
+  for (const piece of received) {
+    pieces.push(piece);
+    length += piece.length;
+    if (length >= 16_384) break;
+  }
+  return Buffer.concat(pieces, Math.min(length, 16_384)).toString('utf8');
+}
 
 function opensWithError(received: readonly Buffer[]): boolean {
   if (received.length === 0) return false;
@@ -356,7 +368,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         ctx.relaying = true;
         const headers = answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'stream');
         // Tracing on: the provider's id of the answer, from the stream's opening bytes (once per stream).
-        const responseId = ctx.trace && answerIdOf(exchange.received[0]?.toString('utf8', 0, 1024) ?? '', true);
+        const responseId = ctx.trace && streamAnswerIdOf(openingText(exchange.received));
         const outcome = await relayStream(ctx, exchange, status, headers, dropUsageChunk, translator && { translator, scope: scope! }, plan.candidate.surface);
         record.facts = outcome.facts;
         if (responseId) record.facts.responseId = responseId;
@@ -377,7 +389,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       const text = answer.toString('utf8');
       record.facts = codec.factsFromText(text, surface) ?? jsonFacts(codec, parseJson(text), surface);
       if (ctx.trace) {
-        const responseId = answerIdOf(text, false);
+        const responseId = answerIdOf(text);
         if (responseId) record.facts.responseId = responseId;
       }
       const sent = translator ? Buffer.from(JSON.stringify(translator.answer(parseJson(text), scope!))) : answer;

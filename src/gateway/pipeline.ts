@@ -116,8 +116,7 @@ function reservationBound(ctx: RequestContext, attempts: readonly AttemptPlan[],
   const tool = webSearchTool(ctx.body!);
   const previewSearches = tool === 'preview' || tool === 'both';
   for (const a of attempts) {
-    // A translated attempt sends no hosted web search (translate/ removes them): webSearchLimit reads the upstream's surface.
-    const pico = reservationPico(inputTokens, outputLimit(ctx.body!, a, ctx.account!.settings, ctx.route.surface), a, fee, webSearchLimit(ctx.body!, a), now, last, previewSearches);
+    const pico = reservationPico(inputTokens, outputLimit(ctx.body!, a, ctx.account!.settings, ctx.route.surface), a, fee, webSearchLimit(ctx.body!, a, ctx.route.surface), now, last, previewSearches);
     if (pico > bound) bound = pico;
   }
   return bound;

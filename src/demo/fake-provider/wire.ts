@@ -62,7 +62,7 @@ function anthropicUsage() {
 /** A function call the answer makes instead of text (model `tool-…` with tools offered): chat, Responses or Messages. */
 export interface FakeToolCall { id: string; name: string; arguments: string }
 
-/** `searches`: hosted web searches the answer ran first (Responses `web_search_call` items, model `search-N-…`). */
+/** `searches`: hosted web searches the answer ran first (Responses `web_search_call` items; FAKE_WEB_SEARCHES when a web search tool is offered). */
 export interface AnswerSpec { model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; searches?: number }
 
 /** A complete (non-streamed) JSON answer for the surface. */

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openai } from './openai.ts';
 import { anthropic } from './anthropic.ts';
-import { answerIdOf, firstStringOf, objectAt, storedStopReason, topLevelValueStarts, type StreamFacts } from './types.ts';
+import { answerIdOf, firstStringOf, streamAnswerIdOf, objectAt, storedStopReason, topLevelValueStarts, type StreamFacts } from './types.ts';
 
 const chat = {
   id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-4o-mini',
@@ -211,16 +211,24 @@ test('thinking counted only in total_tokens (Gemini\'s OpenAI-compatible API) is
   assert.deepEqual([low.outputTokens, low.reasoningTokens], [151, 0]);
 });
 
-test('the provider\'s answer id (gen_ai.response.id): the answer object\'s own, or the first in a stream\'s opening bytes', () => {
+test('the provider\'s answer id (gen_ai.response.id): the answer object\'s own, or that of a stream\'s first data event', () => {
   // A tool call's id ahead of the answer's own does not stand in for it, however the keys are ordered.
-  assert.equal(answerIdOf('{"choices":[{"message":{"tool_calls":[{"id":"call_1","type":"function"}]}}],"id":"chatcmpl-2"}', false), 'chatcmpl-2');
-  assert.equal(answerIdOf(JSON.stringify({ id: 'msg_01', type: 'message' }, null, 2), false), 'msg_01');
-  assert.equal(answerIdOf('data: {"id":"chatcmpl-3","object":"chat.completion.chunk","choices":[]}\n\n', true), 'chatcmpl-3');
-  assert.equal(answerIdOf('event: message_start\ndata: {"type":"message_start","message":{"id":"msg_04","type":"message"}}\n\n', true), 'msg_04');
-  assert.equal(answerIdOf('event: response.created\ndata: {"type":"response.created","sequence_number":0,"response":{"id":"resp_05","object":"response"}}\n\n', true), 'resp_05');
-  // Cut off in the bytes read, not a string, absent: no id rather than a wrong one.
-  assert.equal(answerIdOf('data: {"id":"chatcmpl-trunc', true), undefined);
-  assert.equal(answerIdOf('{"id":42,"object":"x"}', false), undefined);
-  assert.equal(answerIdOf('{"object":"list","data":[{"id":"inner"}]}', false), undefined);
-  assert.equal(answerIdOf('', true), undefined);
+  assert.equal(answerIdOf('{"choices":[{"message":{"tool_calls":[{"id":"call_1","type":"function"}]}}],"id":"chatcmpl-2"}'), 'chatcmpl-2');
+  assert.equal(answerIdOf(JSON.stringify({ id: 'msg_01', type: 'message' }, null, 2)), 'msg_01');
+  assert.equal(answerIdOf('{"id":"a\\"b","object":"x"}'), 'a"b', 'an escaped id is read as the string it is');
+  // Cut off, not a string, absent: no id rather than a wrong one.
+  assert.equal(answerIdOf('{"id":"chatcmpl-trunc'), undefined);
+  assert.equal(answerIdOf('{"id":42,"object":"x"}'), undefined);
+  assert.equal(answerIdOf('{"object":"list","data":[{"id":"inner"}]}'), undefined);
+
+  assert.equal(streamAnswerIdOf('data: {"id":"chatcmpl-3","object":"chat.completion.chunk","choices":[]}\n\n'), 'chatcmpl-3');
+  // Keys in alphabetical order (Gemini's OpenAI-compatible API): the tool call's id comes first in the text.
+  assert.equal(streamAnswerIdOf('data: {"choices":[{"delta":{"tool_calls":[{"id":"function-call-1"}]}}],"id":"gemchunk-1"}\r\n\r\n'), 'gemchunk-1');
+  assert.equal(streamAnswerIdOf('event: message_start\ndata: {"type":"message_start","message":{"id":"msg_04","type":"message"}}\n\n'), 'msg_04');
+  assert.equal(streamAnswerIdOf('event: response.created\ndata: {"type":"response.created","sequence_number":0,"response":{"id":"resp_05","object":"response"}}\n\n'), 'resp_05');
+  // Keep-alive comments before the first event (OpenRouter's) are passed over.
+  assert.equal(streamAnswerIdOf(': OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\ndata: {"id":"gen-6","choices":[]}\n\n'), 'gen-6');
+  assert.equal(streamAnswerIdOf('data: {"id":"chatcmpl-trunc'), undefined);
+  assert.equal(streamAnswerIdOf('data: [DONE]\n\n'), undefined);
+  assert.equal(streamAnswerIdOf(''), undefined);
 });

@@ -160,21 +160,36 @@ export function firstStringOf(text: string, key: string): string {
 }
 
 /**
- * The provider's id of its answer: the answer object's own `id` (a JSON answer), or the first `id` of a stream's
- * opening bytes — a chat chunk's own, Anthropic's `message_start` message's, Responses' `response.created`
- * response's. Undefined when absent, not a string, or cut off by the end of `text`.
+ * The provider's id of a JSON answer: the answer object's own `id` (never a tool call's, whatever the key order).
+ * Undefined when absent, not a string, or cut off by the end of `text`.
  */
-export function answerIdOf(text: string, stream: boolean): string | undefined {
-  let start: number;
-  if (stream) {
-    const at = text.indexOf('"id"');
-    start = at < 0 ? -1 : valueStart(text, at, 'id');
-  } else {
-    start = topLevelValueStarts(text, ['id'])[0]!;
-  }
+export function answerIdOf(text: string): string | undefined {
+  const start = topLevelValueStarts(text, ['id'])[0]!;
   if (start < 0 || text.charCodeAt(start) !== 34) return undefined;
   const end = stringEnd(text, start);
-  return end < text.length && end - start <= 256 ? text.slice(start + 1, end) : undefined;
+  if (end >= text.length || end - start > 256) return undefined;
+  const raw = text.slice(start + 1, end);
+  return raw.includes('\\') ? stringOr(parseJson(`"${raw}"`)) || undefined : raw;
+}
+
+/**
+ * The provider's id of a streamed answer, from its first data event within `opening` (comment lines such as
+ * OpenRouter's keep-alives skipped): a chat chunk's own `id`, Responses' `response.created` response's, Anthropic's
+ * `message_start` message's. The event is parsed (its keys may come in any order: a tool call's id can precede
+ * the chunk's); undefined when it is not complete within `opening`.
+ */
+export function streamAnswerIdOf(opening: string): string | undefined {
+  for (let from = 0; from < opening.length;) {
+    let to = opening.indexOf('\n', from);
+    if (to < 0) return undefined;
+    if (opening.startsWith('data:', from)) {
+      const event = obj(parseJson(opening.slice(from + 5, to)));
+      const id = event?.id ?? obj(event?.response)?.id ?? obj(event?.message)?.id;
+      return typeof id === 'string' && id !== '' && id.length <= 256 ? id : undefined;
+    }
+    from = to + 1;
+  }
+  return undefined;
 }
 
 /**
