@@ -80,7 +80,7 @@ export async function startTollgate(config: Config, options: { planes?: readonly
     options.onBootstrap?.(running.bootstrap);
   } else if (config.bootstrapApiKey !== undefined && !(await isApiKeyToken(store.db, config.bootstrapApiKey))) {
     // Set on a database that already had accounts, it was never stored: said once here, not as a 401 to puzzle over.
-    logger.warn('TOLLGATE_BOOTSTRAP_API_KEY is not an API key of this database and was ignored: it is used only on the first start of an empty database');
+    logger.warn('TOLLGATE_BOOTSTRAP_API_KEY is not an API key of this database and was ignored: it is used only on the first start of an empty database (a lost key: `tollgate accounts list`, then `tollgate api-keys create --account ID`)');
   }
 
   warnIfReadableByOthers(config, planes, logger);

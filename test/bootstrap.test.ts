@@ -93,6 +93,29 @@ test('a first start that fails (gateway port in use) still shows the generated A
   }
 });
 
+test('a lost first API key: `accounts list` names the default account and `api-keys create` makes a key that works at once, server running', () => withChildren('tollgate-lost-key-', async (children, dir) => {
+  const [gatewayPort, apiPort] = [await freePort(), await freePort()];
+  const env = { TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'tollgate.db')}`, TOLLGATE_GATEWAY_PORT: String(gatewayPort), TOLLGATE_API_PORT: String(apiPort), TOLLGATE_HOST: '127.0.0.1' };
+  const server = children.spawn('server', ['start'], env);
+  await waitHealthy(server, `http://127.0.0.1:${apiPort}`);
+  const listed = children.spawn('list', ['accounts', 'list'], env);
+  assert.equal(await listed.exited, 0, listed.stderr());
+  const { accounts } = JSON.parse(listed.stdout()) as { accounts: { id: string; name: string }[] };
+  assert.deepEqual(accounts.map((a) => a.name), ['default']);
+  const made = children.spawn('create', ['api-keys', 'create', '--account', accounts[0]!.id, '--name', 'recovery'], env);
+  assert.equal(await made.exited, 0, made.stderr());
+  const { accountId, apiKey } = JSON.parse(made.stdout()) as { accountId: string; apiKey: { id: string; token: string } };
+  assert.equal(accountId, accounts[0]!.id);
+  const keys = await fetch(`http://127.0.0.1:${apiPort}/api-keys`, { headers: { authorization: `Bearer ${apiKey.token}` } });
+  assert.equal(keys.status, 200);
+  const body = await keys.json() as { aiGatewayApiKeys: { id: string; name: string }[] };
+  assert.deepEqual(body.aiGatewayApiKeys.map((k) => k.name).sort(), ['bootstrap', 'recovery']);
+  assert.ok(!JSON.stringify(body).includes(apiKey.token), 'the token is shown once, by the command');
+  const unknown = children.spawn('unknown', ['api-keys', 'create', '--account', 'acct_nope'], env);
+  assert.equal(await unknown.exited, 1);
+  assert.match(unknown.stderr(), /tollgate: account acct_nope not found/);
+}));
+
 /** `body` with a process list and a temporary directory, both gone afterwards whatever happened. */
 async function withChildren(prefix: string, body: (children: Children, dir: string) => Promise<void>): Promise<void> {
   const children = new Children();
@@ -119,7 +142,7 @@ test('a start with both planes on one port, or on a host not of this machine, is
 
 test('the administrative commands refuse a database path with no database (a typo), and make nothing there', () => withChildren('tollgate-no-db-', async (children, dir) => {
   const env = { TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'typo', 'tollgate.db')}` };
-  for (const args of [['rotate-secret', '--new-key', 'b'.repeat(64)], ['credits', 'grant', '--account', 'acct_1', '--cents', '100'], ['accounts', 'create', '--name', 'x']]) {
+  for (const args of [['rotate-secret', '--new-key', 'b'.repeat(64)], ['credits', 'grant', '--account', 'acct_1', '--cents', '100'], ['accounts', 'create', '--name', 'x'], ['accounts', 'list'], ['api-keys', 'create', '--account', 'acct_1']]) {
     const child = children.spawn(args.join('-'), args, env);
     assert.equal(await child.exited, 1, args.join(' '));
     assert.match(child.stderr(), new RegExp(`tollgate: no database at ${join(dir, 'typo', 'tollgate.db').replace(/[/.]/g, '\\$&')}: check TOLLGATE_DATABASE_URL`), args.join(' '));
@@ -202,7 +225,8 @@ test('a bootstrap API key set on a database that already has accounts is said to
     assert.ok(made.includes('gateway listening'), made.join('\n'));
     assert.ok(!made.some((m) => m.includes('TOLLGATE_BOOTSTRAP_API_KEY')));
     assert.ok(!(await start(first)).some((m) => m.includes('TOLLGATE_BOOTSTRAP_API_KEY')), 'the key it made is this database\'s');
-    assert.ok((await start(`tgapi_${'2'.repeat(40)}`)).includes('TOLLGATE_BOOTSTRAP_API_KEY is not an API key of this database and was ignored: it is used only on the first start of an empty database'));
+    // The way back in is named: a lost key is why a user sets one on an existing database.
+    assert.ok((await start(`tgapi_${'2'.repeat(40)}`)).includes('TOLLGATE_BOOTSTRAP_API_KEY is not an API key of this database and was ignored: it is used only on the first start of an empty database (a lost key: `tollgate accounts list`, then `tollgate api-keys create --account ID`)'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -83,10 +83,12 @@ for (const kind of STORE_KINDS) {
       assert.match(row.lastUsed ?? '', /^\d{4}-\d{2}-\d{2}T/);
     });
 
-    test('bad tokens are 401', async () => {
-      expectError(await control.call('GET', '/api-keys', undefined, 'tgapi_wrong'), 401, 'ERR_NGROK_27007');
+    test('bad tokens are 401, and the details say what was wrong', async () => {
+      assert.equal(expectError(await control.call('GET', '/api-keys', undefined, 'tgapi_wrong'), 401, 'ERR_NGROK_27007').details.reason, 'The API key is unknown or was deleted.');
       const res = await control.app.inject({ method: 'GET', url: '/api-keys' });
-      expectError(res, 401, 'ERR_NGROK_27007');
+      assert.equal(expectError(res, 401, 'ERR_NGROK_27007').details.reason, 'No API key: send "Authorization: Bearer <API key>".');
+      const noScheme = await control.app.inject({ method: 'GET', url: '/api-keys', headers: { authorization: 'tgapi_wrong' } });
+      assert.equal(expectError(noScheme, 401, 'ERR_NGROK_27007').details.reason, 'The Authorization header is not "Bearer <API key>".');
     });
 
     test('PATCH is tri-state: absent keeps, null clears, value sets; validation errors are 400', async () => {

@@ -34,7 +34,8 @@ for (const kind of STORE_KINDS) {
 
     test('an access key is not a control-plane credential', async () => {
       const created = (await control.call('POST', '/access-keys', { name: 'app' })).json() as { token: string };
-      expectError(await control.call('GET', '/access-keys', undefined, created.token), 401, 'ERR_NGROK_27007');
+      const refused = expectError(await control.call('GET', '/access-keys', undefined, created.token), 401, 'ERR_NGROK_27007');
+      assert.match(refused.details.reason ?? '', /That is a gateway access key \(ng-…\); the control plane takes a control-plane API key/);
     });
 
     test('every operation with a body rejects malformed JSON and non-object bodies with 400', async () => {
@@ -92,7 +93,10 @@ for (const kind of STORE_KINDS) {
     });
 
     test('unknown paths are 404 and unsupported methods on known paths are 405', async () => {
-      expectError(await control.call('GET', '/no-such-thing'), 404, 'ERR_NGROK_27611');
+      assert.equal(expectError(await control.call('GET', '/no-such-thing'), 404, 'ERR_NGROK_27611').details.reason, undefined);
+      // A model call sent to the control plane's port: the gateway's port is named.
+      const modelCall = expectError(await control.call('POST', '/v1/chat/completions', { model: 'gpt-4o' }), 404, 'ERR_NGROK_27611');
+      assert.match(modelCall.details.reason ?? '', /model requests \(\/v1\/…\) go to the gateway, on its own port \(TOLLGATE_GATEWAY_PORT/);
       const put = await control.call('PUT', '/access-keys');
       expectError(put, 405, 'ERR_NGROK_27614');
       assert.equal(put.headers.allow, 'GET, HEAD, POST');

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runDemo } from '../src/cli/demo.ts';
+import { Children, freePort } from './helpers/processes.ts';
 
 test('the demo runs end to end without a provider account and prints answers and usage', async () => {
   const lines: string[] = [];
@@ -10,5 +11,33 @@ test('the demo runs end to end without a provider account and prints answers and
   assert.match(out, /streamed answer \(\d+ chunks\)/);
   assert.match(out, /openai:gpt-4o-mini\s+json\s+in=17 out=9/);
   assert.match(out, /openai:gpt-4o\s+stream\s+in=17 out=9/);
+  assert.match(out, /cost \$0: on your own provider key/);
   assert.match(out, /stopped; temporary data removed\./);
+});
+
+test('`tollgate fake-provider` serves the demo\'s fake provider on its own port, in both wire formats, until stopped', async () => {
+  const children = new Children();
+  try {
+    const port = await freePort();
+    const fake = children.spawn('fake-provider', ['fake-provider', '--port', String(port)], {});
+    const url = `http://127.0.0.1:${port}`;
+    let said = '';
+    for (let i = 0; i < 100 && !said.includes('Point Tollgate at it'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      said = fake.stderr();
+    }
+    assert.match(said, new RegExp(`TOLLGATE_PROVIDER_OPENAI_BASE_URL=${url}/v1`));
+    const post = (path: string, body: unknown) => fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-any' }, body: JSON.stringify(body) });
+    const chat = await post('/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(chat.status, 200);
+    assert.equal(((await chat.json()) as { object: string }).object, 'chat.completion');
+    const messages = await post('/v1/messages', { model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(((await messages.json()) as { type: string }).type, 'message');
+    // Scripted by the key, as its header comment says.
+    assert.equal((await fetch(url + '/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-429' }, body: '{"model":"gpt-4o","messages":[]}' })).status, 429);
+    fake.proc.kill('SIGTERM');
+    assert.equal(await fake.exited, 0);
+  } finally {
+    await children.killAll();
+  }
 });

@@ -142,6 +142,10 @@ describe('gateway front door (sqlite)', () => {
     const unknown = await gw(h, '/v1/chat/completions', { token: 'ng-nope-g1-unknownkey', body: chat() });
     assert.equal(unknown.status, 401);
     assert.match(unknown.json().error.message, /invalid or has been deleted/);
+    // The control plane's key, sent here by mistake: said so (the two look alike to a user holding one).
+    const controlKey = await gw(h, '/v1/chat/completions', { token: `tgapi_${'x'.repeat(43)}`, body: chat() });
+    assert.equal(controlKey.status, 401);
+    assert.match(controlKey.json().error.message, /that is a control-plane API key \(tgapi_…\), which only the control plane takes; the gateway takes an access key/);
     const basic = await gw(h, '/v1/chat/completions', { headers: { authorization: 'Basic Zm9vOmJhcg==' }, body: chat() });
     assert.equal(basic.status, 401);
     assert.match(basic.json().error.message, /Authorization header is not "Bearer <access key>"/);

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { databaseSilenceMsFrom, databaseUrlFrom } from '../config/config.ts';
 import { openStore } from '../store/database.ts';
-import { accountExists, createAccount } from '../store/accounts.ts';
+import { accountExists, createAccount, createApiKey, listAccounts } from '../store/accounts.ts';
 import { grantCredits } from '../store/credits.ts';
 import { ChangeBus } from '../state/changes.ts';
 import { insertUsageEvents, isRowRefusal } from '../store/usage-events.ts';
@@ -20,15 +20,47 @@ function databaseUrl(value: string | undefined): string {
   return databaseUrlFrom(process.env, value || undefined);
 }
 
-export async function accountsCreate(args: string[]): Promise<void> {
+export async function accounts(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
-  if (sub !== 'create') throw new Error('usage: tollgate accounts create --name NAME');
+  if (sub === 'list') {
+    const { values } = parseArgs({ args: rest, options: dbOption, strict: true });
+    const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom(), existing: true });
+    try {
+      process.stdout.write(`${JSON.stringify({ accounts: await listAccounts(store.db) })}\n`);
+    } finally {
+      await store.close();
+    }
+    return;
+  }
+  if (sub !== 'create') throw new Error('usage: tollgate accounts create --name NAME | tollgate accounts list');
   const { values } = parseArgs({ args: rest, options: { name: { type: 'string' }, ...dbOption }, strict: true });
   if (!values.name) throw new Error('--name is required');
   const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom(), existing: true });
   try {
     const created = await createAccount(store.db, values.name);
     process.stdout.write(`${JSON.stringify(created)}\n`);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * `tollgate api-keys create --account ID`: a new control-plane API key (its token printed once) for an account that
+ * has none at hand — the first start's key scrolled away, or every key deleted. Works while the server runs: the
+ * control plane looks keys up in the store.
+ */
+export async function apiKeysCreate(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub !== 'create') throw new Error('usage: tollgate api-keys create --account ID [--name NAME]');
+  const { values } = parseArgs({ args: rest, options: { account: { type: 'string' }, name: { type: 'string' }, ...dbOption }, strict: true });
+  if (!values.account) throw new Error('--account is required (tollgate accounts list shows them; the first is the default account)');
+  const name = values.name ?? 'created by tollgate api-keys create';
+  if (name.length > 255) throw new Error('--name is at most 255 characters');
+  const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom(), existing: true });
+  try {
+    const created = await createApiKey(store.db, values.account, name);
+    if (!created) throw new Error(`account ${values.account} not found`);
+    process.stdout.write(`${JSON.stringify({ accountId: values.account, apiKey: created })}\n`);
   } finally {
     await store.close();
   }

@@ -25,8 +25,8 @@ export async function runDemo(print: (line: string) => void): Promise<void> {
       TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'),
       TOLLGATE_GATEWAY_PORT: '0',
       TOLLGATE_API_PORT: '0',
+      // A built-in provider's URL the operator set may be on loopback: no TOLLGATE_ALLOW_PRIVATE_UPSTREAMS needed.
       TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fake.url}/v1`,
-      TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
     });
     running = await startTollgate(config, { logger: pino({ level: 'silent' }) });
     const apiUrl = running.apiUrl!;
@@ -94,6 +94,8 @@ export async function runDemo(print: (line: string) => void): Promise<void> {
     for (const e of events.slice().reverse()) {
       print(`  ${e.requestId}  ${e.provider}:${e.model}  ${e.isStreaming ? 'stream' : 'json  '}  in=${e.inputTokens} out=${e.outputTokens}  cost=$${e.totalCost}  key=${e.keySource}`);
     }
+    print('  (cost $0: on your own provider key (key=user) the provider bills you; Tollgate adds only');
+    print('   TOLLGATE_PROCESSING_FEE_USD_PER_MTOK, 0 by default. The operator\'s managed keys bill catalog prices.)');
   } finally {
     await running?.stop();
     await fake?.close();

@@ -1,4 +1,5 @@
-// The `tollgate` command line: start | gateway | api | migrate | accounts create | credits grant | usage import | demo.
+// The `tollgate` command line: start | gateway | api | migrate | accounts create|list | api-keys create | credits grant |
+// usage import | rotate-secret | demo | fake-provider.
 import { parseArgs } from 'node:util';
 import { databaseSilenceMsFrom, databaseUrlFrom, loadConfig, type Config } from '../config/config.ts';
 import { openStore } from '../store/database.ts';
@@ -12,12 +13,19 @@ Commands:
   api                        run only the control plane
   migrate                    apply database migrations and exit
   accounts create --name N   create an account; prints {"account":{id,name},"apiKey":{id,token}}
+  accounts list              prints {"accounts":[{id,name,createdAt}]}, oldest (the default account) first
+  api-keys create --account ID [--name N]
+                             a new control-plane API key for an existing account (a lost first key);
+                             prints {"accountId","apiKey":{id,token}}
   credits grant --account ID --cents N [--category purchase|promotional]
   usage import --file F      store usage events a gateway set aside (<journal>.refused.jsonl) once the
                              store takes them; prints {"events","stored","alreadyStored","refused"}
   rotate-secret              re-seal every provider key under a new TOLLGATE_SECRET_KEY (processes stopped);
                              the new key from TOLLGATE_SECRET_KEY_NEW or stdin (--new-key -)
   demo                       run a local demo against a fake provider (no provider account needed)
+  fake-provider [--port N]   run the demo's fake provider (OpenAI and Anthropic formats) on 127.0.0.1:N
+                             (default 9000), to point TOLLGATE_PROVIDER_<ID>_BASE_URL at; scripted by key and
+                             model as src/demo/fake-provider/server.ts describes (sk-429, fail-500-…, slow-…)
 
 Server options (or the TOLLGATE_* environment variables):
   --database-url URL   --host HOST   --gateway-port N   --api-port N
@@ -94,7 +102,8 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write('migrations applied\n');
       return;
     }
-    case 'accounts': return (await import('./admin.ts')).accountsCreate(rest);
+    case 'accounts': return (await import('./admin.ts')).accounts(rest);
+    case 'api-keys': return (await import('./admin.ts')).apiKeysCreate(rest);
     case 'credits': return (await import('./admin.ts')).creditsGrant(rest);
     case 'usage': return (await import('./admin.ts')).usageImport(rest);
     case 'rotate-secret': return (await import('./rotate-secret.ts')).rotateSecret(rest);
@@ -102,6 +111,19 @@ async function main(argv: string[]): Promise<void> {
       if (rest.length > 0) throw new Error(`demo takes no options, got "${rest.join(' ')}" (it picks free ports on 127.0.0.1 itself)`);
       const { runDemo } = await import('./demo.ts');
       return runDemo((line) => process.stdout.write(`${line}\n`));
+    }
+    case 'fake-provider': {
+      const { values } = parseArgs({ args: rest, options: { port: { type: 'string' } }, strict: true });
+      const port = Number(values.port ?? '9000');
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${values.port}"`);
+      const { startFakeProvider } = await import('../demo/fake-provider/server.ts');
+      const fake = await startFakeProvider(port, { record: false });
+      process.stderr.write(`Fake provider: ${fake.url} (OpenAI and Anthropic wire formats)\n`
+        + `Point Tollgate at it: TOLLGATE_PROVIDER_OPENAI_BASE_URL=${fake.url}/v1 TOLLGATE_PROVIDER_ANTHROPIC_BASE_URL=${fake.url}/v1\n`);
+      const stop = () => void fake.close().then(() => process.exit(0));
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      return;
     }
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE);

@@ -193,7 +193,10 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
       reply.header('allow', [...new Set(sameResource.map((p) => p.op.method))].join(', '));
       return sendError(reply, new TollgateError(Errors.methodNotAllowed, { method: request.method, path }));
     }
-    return sendError(reply, new TollgateError(Errors.routeNotFound, { method: request.method, path }));
+    // A model call sent to the control plane's port: the user mixed the two URLs up.
+    const details: Record<string, string> = { method: request.method, path };
+    if (/^\/v1(beta)?\//.test(path)) details.reason = 'This is the control plane; model requests (/v1/…) go to the gateway, on its own port (TOLLGATE_GATEWAY_PORT, 8080 by default).';
+    return sendError(reply, new TollgateError(Errors.routeNotFound, details));
   });
 
   const apiKeyUsage = deps.apiKeyUsage ?? new ApiKeyUsage(deps.store.db, deps.logger);
@@ -208,15 +211,18 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
     const token = bearer(request);
     if (!token) {
       // A malformed or non-Bearer Authorization header is refused as such, never rescued by a session cookie.
-      if (request.headers.authorization !== undefined) throw new TollgateError(Errors.unauthorized);
+      if (request.headers.authorization !== undefined) throw new TollgateError(Errors.unauthorized, { reason: 'The Authorization header is not "Bearer <API key>".' });
       for (const resolve of sessionAuthenticators) {
         const principal = await resolve(request);
         if (principal) return principal;
       }
-      throw new TollgateError(Errors.unauthorized);
+      throw new TollgateError(Errors.unauthorized, { reason: 'No API key: send "Authorization: Bearer <API key>".' });
     }
     const row = await deps.store.db.selectFrom('apiKeys').select(['id', 'accountId']).where('tokenHash', '=', sha256Hex(token)).executeTakeFirst();
-    if (!row) throw new TollgateError(Errors.unauthorized);
+    if (!row) {
+      // A gateway access key looks like a key too: said so, as for the reverse on the gateway.
+      throw new TollgateError(Errors.unauthorized, { reason: token.startsWith('ng-') ? 'That is a gateway access key (ng-…); the control plane takes a control-plane API key (tgapi_…).' : 'The API key is unknown or was deleted.' });
+    }
     return { accountId: row.accountId, apiKeyId: row.id };
   };
 

@@ -19,6 +19,9 @@ export function accessToken(headers: IncomingHttpHeaders): string | undefined {
 export const missingKey = (): TollgateError => tollgateError('accessKeyMissing', { reason: 'no access key in the request; send it as "Authorization: Bearer <key>" or "x-api-key: <key>".' });
 const malformedAuthorization = (): TollgateError => tollgateError('accessKeyMissing', { reason: 'the Authorization header is not "Bearer <access key>".' });
 export const unknownKey = (): TollgateError => tollgateError('accessKeyMissing', { reason: 'the access key is invalid or has been deleted.' });
+/** The control plane's key sent here: said so, as the two look alike to a user holding only one. */
+const controlPlaneKey = (): TollgateError => tollgateError('accessKeyMissing', { reason: 'that is a control-plane API key (tgapi_…), which only the control plane takes; the gateway takes an access key (ng-…), created with POST /access-keys.' });
+const unknown = (token: string): TollgateError => (token.startsWith('tgapi_') ? controlPlaneKey() : unknownKey());
 /** A key not in memory, and the database that would know it does not answer: ngrok's "Failed to validate API key.
  * Please try again later." (500 27009), a retry may well succeed (the state logs the outage once). */
 const keysUnavailable = (): TollgateError => tollgateError('accessKeysUnavailable');
@@ -28,6 +31,6 @@ export function authenticate(state: GatewayStateView, headers: IncomingHttpHeade
   const token = accessToken(headers);
   if (!token) return headers.authorization ? malformedAuthorization() : missingKey();
   const found = state.authenticate(token);
-  if (found instanceof Promise) return found.then((k) => k ?? unknownKey(), keysUnavailable);
-  return found ?? unknownKey();
+  if (found instanceof Promise) return found.then((k) => k ?? unknown(token), keysUnavailable);
+  return found ?? unknown(token);
 }

@@ -38,6 +38,30 @@ async function insertAccount(db: Kysely<Database>, name: string, token: string, 
   return created ? { account: { id: accountId, name }, apiKey: { id: apiKeyId, token } } : undefined;
 }
 
+/** Every account, oldest first (`tollgate accounts list`: the default account is the first). */
+export function listAccounts(db: Kysely<Database>): Promise<{ id: string; name: string; createdAt: string }[]> {
+  return db.selectFrom('accounts').select(['id', 'name', 'createdAt']).orderBy('createdAt').orderBy('id').execute();
+}
+
+/**
+ * A new control-plane API key for an existing account, made outside the API (`tollgate api-keys create`): the way
+ * back in when the first start's printed key was lost. Undefined when the account does not exist.
+ */
+export async function createApiKey(db: Kysely<Database>, accountId: string, name: string, token: string = newApiKeyToken()): Promise<{ id: string; token: string } | undefined> {
+  const now = new Date().toISOString();
+  const id = newId('apiKey');
+  const created = await db.transaction().execute(async (trx) => {
+    if (!(await accountExists(trx, accountId))) return false;
+    await trx.insertInto('apiKeys').values({
+      id, accountId, name, description: null, metadata: null,
+      tokenHash: sha256Hex(token), keyRedacted: redactSecret(token), lastUsed: null,
+      createdAt: now, updatedAt: now, createdBy: id, lastUpdatedBy: id,
+    }).execute();
+    return true;
+  });
+  return created ? { id, token } : undefined;
+}
+
 export async function accountExists(db: Kysely<Database>, id: string): Promise<boolean> {
   return (await db.selectFrom('accounts').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
 }

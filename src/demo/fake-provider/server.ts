@@ -292,7 +292,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   out.end();
 }
 
-export async function startFakeProvider(port = 0): Promise<FakeProvider> {
+/** `record: false` (the standalone `tollgate fake-provider`): requests are answered, not kept — it may run for days. */
+export async function startFakeProvider(port = 0, options: { record?: boolean } = {}): Promise<FakeProvider> {
+  const record = options.record ?? true;
   const requests: RecordedRequest[] = [];
   const events = new EventEmitter<{ request: [RecordedRequest]; aborted: [RecordedRequest] }>();
   const server: Server = createServer((req, res) => {
@@ -305,18 +307,23 @@ export async function startFakeProvider(port = 0): Promise<FakeProvider> {
         const parsed: unknown = rawBody ? JSON.parse(rawBody) : undefined;
         if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
       } catch { /* recorded as raw text */ }
-      const record: RecordedRequest = { method: req.method ?? '', path: (req.url ?? '').split('?')[0]!, headers: req.headers, rawBody, body, aborted: false, completed: false };
-      requests.push(record);
-      events.emit('request', record);
-      res.on('close', () => {
-        if (res.writableFinished) { record.completed = true; return; }
-        record.aborted = true;
-        events.emit('aborted', record);
-      });
-      handle(req, res, record).catch(() => res.destroy());
+      const seen: RecordedRequest = { method: req.method ?? '', path: (req.url ?? '').split('?')[0]!, headers: req.headers, rawBody, body, aborted: false, completed: false };
+      if (record) {
+        requests.push(seen);
+        events.emit('request', seen);
+        res.on('close', () => {
+          if (res.writableFinished) { seen.completed = true; return; }
+          seen.aborted = true;
+          events.emit('aborted', seen);
+        });
+      }
+      handle(req, res, seen).catch(() => res.destroy());
     });
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
   const { port: bound } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${bound}`,
