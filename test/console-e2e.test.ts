@@ -236,7 +236,9 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     const secret = page.getByLabel('Secret value');
     await secret.fill('   ');
     await page.getByRole('button', { name: 'Add provider key' }).click();
-    await page.waitForFunction(`document.querySelector('input[type=password][aria-invalid="true"]') !== null`);
+    // A locator, not waitForFunction: a string predicate still false at first is polled by eval in the page, which
+    // the console's CSP (script-src 'self') refuses — the test failed whenever the API answered a little late.
+    await page.locator('input[type=password][aria-invalid="true"]').waitFor();
     const describedBy = (await secret.getAttribute('aria-describedby')) ?? '';
     const described = await page.evaluate<string>(`${JSON.stringify(describedBy)}.split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join(' ')`);
     assert.match(described, /The provider key value must not be empty/, 'the secret field is described by the API refusal');
@@ -688,9 +690,18 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await page.getByRole('heading', { level: 1, name: 'Logs' }).waitFor();
   });
 
+  await t.test('a route no page serves (a mistyped bookmark) says so and links the pages, rather than showing Access keys', async () => {
+    await go(page, '#/credits', 'Page not found');
+    await expectTitle(page, 'Page not found · Tollgate');
+    await page.getByRole('main').getByRole('link', { name: 'Credits & settings' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Credits & settings' }).waitFor();
+  });
+
   await t.test('deleting the API key this session signed in with signs out at once', async () => {
     const own = (await api<{ id: string; token: string }>('POST', '/api-keys', { name: 'short-lived session' })).body;
     await page.getByRole('button', { name: 'Sign out' }).click();
+    // Signed out first: on the settings page "API key" also names the API keys section.
+    await page.getByRole('heading', { level: 1, name: 'Sign in to Tollgate' }).waitFor();
     await page.getByLabel('API key').fill(own.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('button', { name: 'Sign out' }).waitFor();

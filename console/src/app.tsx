@@ -2,7 +2,7 @@
 // clear of the JSON API's own paths (/access-keys, /providers, ...) served by the same port.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { session, setCsrfToken, whenSignedOut, type SessionInfo } from './api.ts';
-import { announce, Button, SkipLink, StatusRegion, useAction } from './ui.tsx';
+import { announce, Button, PageHeading, SkipLink, StatusRegion, useAction } from './ui.tsx';
 import { SignIn } from './screens/sign-in.tsx';
 import { KeysScreen } from './screens/keys.tsx';
 import { ConfigurationsScreen } from './screens/configurations.tsx';
@@ -31,8 +31,21 @@ function currentRoute(): string[] {
   return routeOf(location.hash) ?? ['keys'];
 }
 
+/** A route no screen serves (a mistyped or an old bookmark): said so, not shown as Access keys. */
+const isKnown = (head: string | undefined): boolean => NAV.some((n) => n.route === head);
+
 function titleOf(route: string[]): string {
-  return `${NAV.find((n) => n.route === route[0])?.label ?? NAV[0].label} · Tollgate`;
+  return `${isKnown(route[0]) ? NAV.find((n) => n.route === route[0])!.label : 'Page not found'} · Tollgate`;
+}
+
+function NotFoundScreen({ path }: { path: string }) {
+  return (
+    <section aria-labelledby="not-found-title">
+      <PageHeading id="not-found-title">Page not found</PageHeading>
+      <p class="lead">The console has no page <code>#/{path}</code>. Its pages:</p>
+      <ul>{NAV.map((n) => <li key={n.route}><a href={`#/${n.route}`}>{n.label}</a></li>)}</ul>
+    </section>
+  );
 }
 
 function Screen({ route, me, onSessionGone }: { route: string[]; me: SessionInfo; onSessionGone: () => void }) {
@@ -43,7 +56,8 @@ function Screen({ route, me, onSessionGone }: { route: string[]; me: SessionInfo
     case 'logs': return <LogsScreen />;
     case 'usage': return <UsageScreen />;
     case 'settings': return <SettingsScreen me={me} onSessionGone={onSessionGone} />;
-    default: return <KeysScreen />;
+    case 'keys': return <KeysScreen />;
+    default: return <NotFoundScreen path={route.join('/')} />;
   }
 }
 
