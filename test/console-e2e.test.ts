@@ -691,6 +691,8 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
   });
 
   await t.test('a route no page serves (a mistyped bookmark) says so and links the pages, rather than showing Access keys', async () => {
+    // A malformed escape too: the page says so rather than leaving the console blank.
+    await go(page, '#/%E0', 'Page not found');
     await go(page, '#/credits', 'Page not found');
     await expectTitle(page, 'Page not found · Tollgate');
     await page.getByRole('main').getByRole('link', { name: 'Credits & settings' }).click();

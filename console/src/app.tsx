@@ -23,7 +23,13 @@ const NAV = [
 /** The route in the hash; undefined for an in-page anchor (#main), which is no route and must not become Access keys. */
 function routeOf(hash: string): string[] | undefined {
   if (hash !== '' && hash !== '#' && !hash.startsWith('#/')) return undefined;
-  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    // A malformed escape (`#/%E0`): no page of ours, and never a blank console.
+    return [hash.replace(/^#\/?/, '')];
+  }
   return parts.length > 0 ? parts : ['keys'];
 }
 

@@ -55,11 +55,14 @@ export async function apiKeysCreate(args: string[]): Promise<void> {
   const { values } = parseArgs({ args: rest, options: { account: { type: 'string' }, name: { type: 'string' }, ...dbOption }, strict: true });
   if (!values.account) throw new Error('--account is required (tollgate accounts list shows them; the first is the default account)');
   const name = values.name ?? 'created by tollgate api-keys create';
-  if (name.length > 255) throw new Error('--name is at most 255 characters');
+  // Characters as the contract counts them (code points), as POST /api-keys does.
+  if ([...name].length > 255) throw new Error('--name is at most 255 characters');
   const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom(), existing: true });
   try {
     const created = await createApiKey(store.db, values.account, name);
     if (!created) throw new Error(`account ${values.account} not found`);
+    // Announced like the API's own creations (nothing reads apiKey changes today; the record is the contract's).
+    await new ChangeBus().recordAll(store.db, [{ accountId: values.account, kind: 'apiKey', resourceId: created.id }]);
     process.stdout.write(`${JSON.stringify({ accountId: values.account, apiKey: created })}\n`);
   } finally {
     await store.close();

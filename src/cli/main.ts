@@ -115,14 +115,13 @@ async function main(argv: string[]): Promise<void> {
     case 'fake-provider': {
       const { values } = parseArgs({ args: rest, options: { port: { type: 'string' } }, strict: true });
       const port = Number(values.port ?? '9000');
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${values.port}"`);
+      if (values.port === '' || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be a port number from 1 to 65535, got "${values.port}"`);
       const { startFakeProvider } = await import('../demo/fake-provider/server.ts');
       const fake = await startFakeProvider(port, { record: false });
       process.stderr.write(`Fake provider: ${fake.url} (OpenAI and Anthropic wire formats)\n`
         + `Point Tollgate at it: TOLLGATE_PROVIDER_OPENAI_BASE_URL=${fake.url}/v1 TOLLGATE_PROVIDER_ANTHROPIC_BASE_URL=${fake.url}/v1\n`);
       const stop = () => void fake.close().then(() => process.exit(0));
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, stop);
       return;
     }
     case undefined: case 'help': case '--help': case '-h':

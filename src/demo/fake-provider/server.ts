@@ -36,7 +36,8 @@
 //                                                         (streams flushed per event)
 // `/messages/count_tokens` answers `{"input_tokens": 42}` (scripted by key and model like the rest), and 400 for a
 // body with `max_tokens` or `stream`, as Anthropic refuses them there.
-// Every request is recorded (method, path, headers, parsed body) and whether the client went away.
+// Every request is recorded (method, path, headers, parsed body) and whether the client went away — except as
+// `tollgate fake-provider` runs it (`record: false`), which may run for days.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
