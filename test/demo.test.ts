@@ -35,6 +35,12 @@ test('`tollgate fake-provider` serves the demo\'s fake provider on its own port,
     assert.equal(((await messages.json()) as { type: string }).type, 'message');
     // Scripted by the key, as its header comment says.
     assert.equal((await fetch(url + '/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-429' }, body: '{"model":"gpt-4o","messages":[]}' })).status, 429);
+    // Each answer is logged on a line of its own, the credential never.
+    for (let i = 0; i < 100 && !fake.stderr().includes('→ 429'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.match(fake.stderr(), /POST \/v1\/chat\/completions gpt-4o → 200\n/);
+    assert.match(fake.stderr(), /POST \/v1\/messages claude-haiku-4-5 → 200\n/);
+    assert.match(fake.stderr(), /POST \/v1\/chat\/completions gpt-4o → 429\n/);
+    assert.doesNotMatch(fake.stderr(), /sk-any|sk-429/);
     fake.proc.kill('SIGTERM');
     assert.equal(await fake.exited, 0);
   } finally {

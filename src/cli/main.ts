@@ -117,7 +117,7 @@ async function main(argv: string[]): Promise<void> {
       const port = Number(values.port ?? '9000');
       if (values.port === '' || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be a port number from 1 to 65535, got "${values.port}"`);
       const { startFakeProvider } = await import('../demo/fake-provider/server.ts');
-      const fake = await startFakeProvider(port, { record: false });
+      const fake = await startFakeProvider(port, { record: false, log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`) });
       process.stderr.write(`Fake provider: ${fake.url} (OpenAI and Anthropic wire formats)\n`
         + `Point Tollgate at it: TOLLGATE_PROVIDER_OPENAI_BASE_URL=${fake.url}/v1 TOLLGATE_PROVIDER_ANTHROPIC_BASE_URL=${fake.url}/v1\n`);
       const stop = () => void fake.close().then(() => process.exit(0));

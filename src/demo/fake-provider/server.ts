@@ -293,8 +293,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   out.end();
 }
 
-/** `record: false` (the standalone `tollgate fake-provider`): requests are answered, not kept — it may run for days. */
-export async function startFakeProvider(port = 0, options: { record?: boolean } = {}): Promise<FakeProvider> {
+/**
+ * `record: false` (the standalone `tollgate fake-provider`): requests are answered, not kept — it may run for days.
+ * `log`: told one line per answered request (method, path, model, status, whether the client left first).
+ */
+export async function startFakeProvider(port = 0, options: { record?: boolean; log?: (line: string) => void } = {}): Promise<FakeProvider> {
   const record = options.record ?? true;
   const requests: RecordedRequest[] = [];
   const events = new EventEmitter<{ request: [RecordedRequest]; aborted: [RecordedRequest] }>();
@@ -316,6 +319,13 @@ export async function startFakeProvider(port = 0, options: { record?: boolean } 
           if (res.writableFinished) { seen.completed = true; return; }
           seen.aborted = true;
           events.emit('aborted', seen);
+        });
+      }
+      const { log } = options;
+      if (log) {
+        res.on('close', () => {
+          const model = typeof body?.model === 'string' ? ` ${body.model.slice(0, 120)}` : '';
+          log(`${seen.method} ${seen.path.slice(0, 200)}${model} → ${res.statusCode}${res.writableFinished ? '' : ' (client left)'}`);
         });
       }
       handle(req, res, seen).catch(() => res.destroy());
