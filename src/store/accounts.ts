@@ -28,14 +28,22 @@ async function insertAccount(db: Kysely<Database>, name: string, token: string, 
       if (Number(claim.numAffectedRows ?? 0n) === 0) return false;
     }
     await trx.insertInto('accounts').values({ id: accountId, name, createdAt: now }).execute();
-    await trx.insertInto('apiKeys').values({
-      id: apiKeyId, accountId, name: 'bootstrap', description: null, metadata: null,
-      tokenHash: sha256Hex(token), keyRedacted: redactSecret(token), lastUsed: null,
-      createdAt: now, updatedAt: now, createdBy: apiKeyId, lastUpdatedBy: apiKeyId,
-    }).execute();
+    await insertOwnApiKey(trx, { id: apiKeyId, accountId, name: 'bootstrap', token, now });
     return true;
   });
   return created ? { account: { id: accountId, name }, apiKey: { id: apiKeyId, token } } : undefined;
+}
+
+/**
+ * An API key made outside the API (first start, the CLI): no API key made it, so it names itself as its creator,
+ * which keeps every `createdBy` reference resolvable (docs/decisions/foundation.md).
+ */
+async function insertOwnApiKey(db: Kysely<Database>, key: { id: string; accountId: string; name: string; token: string; now: string }): Promise<void> {
+  await db.insertInto('apiKeys').values({
+    id: key.id, accountId: key.accountId, name: key.name, description: null, metadata: null,
+    tokenHash: sha256Hex(key.token), keyRedacted: redactSecret(key.token), lastUsed: null,
+    createdAt: key.now, updatedAt: key.now, createdBy: key.id, lastUpdatedBy: key.id,
+  }).execute();
 }
 
 /** Every account, oldest first (`tollgate accounts list`: the default account is the first). */
@@ -52,11 +60,7 @@ export async function createApiKey(db: Kysely<Database>, accountId: string, name
   const id = newId('apiKey');
   const created = await db.transaction().execute(async (trx) => {
     if (!(await accountExists(trx, accountId))) return false;
-    await trx.insertInto('apiKeys').values({
-      id, accountId, name, description: null, metadata: null,
-      tokenHash: sha256Hex(token), keyRedacted: redactSecret(token), lastUsed: null,
-      createdAt: now, updatedAt: now, createdBy: id, lastUpdatedBy: id,
-    }).execute();
+    await insertOwnApiKey(trx, { id, accountId, name, token, now });
     return true;
   });
   return created ? { id, token } : undefined;
