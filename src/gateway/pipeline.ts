@@ -112,11 +112,14 @@ function reservationBound(ctx: RequestContext, attempts: readonly AttemptPlan[],
   const now = Date.now();
   const last = now + ctx.account!.settings.totalTimeoutMs;
   let bound = 0n;
-  // Searches that may run on OpenAI's dearer `web_search_preview` tool are held at its price.
-  const tool = webSearchTool(ctx.body!);
-  const previewSearches = tool === 'preview' || tool === 'both';
+  // Searches that may run on OpenAI's dearer `web_search_preview` tool are held at its price; the tools are read
+  // for it only when some attempt may search.
+  let previewSearches: boolean | undefined;
   for (const a of attempts) {
-    const pico = reservationPico(inputTokens, outputLimit(ctx.body!, a, ctx.account!.settings, ctx.route.surface), a, fee, webSearchLimit(ctx.body!, a, ctx.route.surface), now, last, previewSearches);
+    const searches = webSearchLimit(ctx.body!, a, ctx.route.surface);
+    // Some web search tool is offered when searches > 0: the preview one, alone or beside `web_search`, or not.
+    if (searches > 0) previewSearches ??= webSearchTool(ctx.body!) !== 'standard';
+    const pico = reservationPico(inputTokens, outputLimit(ctx.body!, a, ctx.account!.settings, ctx.route.surface), a, fee, searches, now, last, previewSearches);
     if (pico > bound) bound = pico;
   }
   return bound;

@@ -180,7 +180,7 @@ export function answerIdOf(text: string): string | undefined {
  */
 export function streamAnswerIdOf(opening: string): string | undefined {
   for (let from = 0; from < opening.length;) {
-    let to = opening.indexOf('\n', from);
+    const to = opening.indexOf('\n', from);
     if (to < 0) return undefined;
     if (opening.startsWith('data:', from)) {
       const event = obj(parseJson(opening.slice(from + 5, to)));
