@@ -293,6 +293,26 @@ describe('gateway streaming (sqlite)', () => {
     assert.deepEqual([event!.completion, Number(event!.usageEstimated), event!.stopReason], ['succeeded', 0, 'end_turn']);
   });
 
+  test('a stream ends for the client at its final event, though the provider holds its connection open a while', async () => {
+    // The SDKs read a stream to the end of the body, not to `[DONE]` / `message_stop`: a provider (or a proxy in
+    // front of it) that lingers must not keep the client waiting. Bytes relayed unchanged (include_usage asked).
+    const { data: stream, response } = await openai.chat.completions.create({ model: 'openai:linger-1500-gpt', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'x' }] }).withResponse();
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+    assert.equal(usage?.completion_tokens, FAKE_USAGE.output);
+    assert.equal(h.fake.requests.at(-1)!.completed, false, 'the client had its answer before the provider ended it');
+    // Metered on the provider's counts once it ends.
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.completion, Number(row!.usageEstimated), row!.stopReason, Number(row!.outputTokens)], ['succeeded', 0, 'stop', FAKE_USAGE.output]);
+
+    const messages = anthropic.messages.stream({ model: 'anthropic:linger-1500-claude', max_tokens: 50, messages: [{ role: 'user', content: 'x' }] });
+    const final = await messages.finalMessage();
+    assert.equal(final.usage.output_tokens, FAKE_USAGE.output);
+    assert.equal(h.fake.requests.at(-1)!.completed, false);
+    const [event] = await h.usage((await messages.withResponse()).response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([event!.completion, Number(event!.usageEstimated), event!.stopReason], ['succeeded', 0, 'end_turn']);
+  });
+
   test('an event stream is recognised whatever the case of its media type', async () => {
     const chunks: string[] = [];
     const stream = await openai.chat.completions.create({ model: 'openai:mixedcase-gpt', stream: true, messages: [{ role: 'user', content: 'case' }] });

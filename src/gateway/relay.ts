@@ -148,9 +148,26 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
     res.on('drain', onDrain);
     // Whether the final event had gone to the client before it left (then leaving is a success).
     let delivered = false;
+    // Bytes pass through unchanged: a chunk ending with the final event can end the answer before it is metered.
+    const passThrough = translation === undefined && !dropUsageChunk;
+    let endedAtFinalEvent = false;
     upstream.pipe({
       data(chunk) {
         quiet.heard();
+        if (endedAtFinalEvent) {
+          // Anything a provider sends after its final event is metered, never written.
+          meter.push(chunk);
+          return true;
+        }
+        if (passThrough && !ctx.clientGone && meter.endsWithFinalEvent(chunk)) {
+          // The client has its whole answer one metering sooner: ending flushes the response at once.
+          if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
+          delivered = true;
+          endedAtFinalEvent = true;
+          res.end(chunk);
+          meter.push(chunk);
+          return true;
+        }
         const metered = meter.push(chunk);
         const out = translation ? bytesOf(translation.take()) : metered;
         // The client left: the stream is only read on for its usage (see METER_GRACE_MS), nothing is written.
@@ -168,6 +185,10 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         res.off('drain', onDrain);
         const metered = meter.end();
         const tail = translation ? bytesOf(translation.take()) : metered;
+        if (endedAtFinalEvent) {
+          resolve({ facts: meter.facts, completion: meter.facts.errored ? 'stream_failed' : 'succeeded', timedOut: false });
+          return;
+        }
         if (ctx.clientGone && !delivered) {
           // Read to the end after the client left: the usage is the provider's, the client did not get it all.
           resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });

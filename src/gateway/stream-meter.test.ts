@@ -258,3 +258,40 @@ describe('output collected from streams for estimates', () => {
     assert.equal(meter.facts.textChars, 10 * piece.length);
   });
 });
+
+describe('the final event seen before metering (a relay ends the answer there)', () => {
+  const meterFor = (surface: 'chat-completions' | 'completions' | 'responses' | 'messages') =>
+    new StreamMeter(surface === 'messages' ? codecs.anthropic : codecs.openai, surface, false);
+
+  it('whatever chunk ends with the final event, metering that chunk marks the stream terminal', () => {
+    for (const surface of ['chat-completions', 'completions', 'messages'] as const) {
+      const bytes = Buffer.from(streamEvents(surface, answer, true).join(''));
+      let found = 0;
+      // Every split into a first and a last chunk: any last chunk the check accepts is a whole final event.
+      for (let cut = 0; cut < bytes.length; cut++) {
+        const meter = meterFor(surface);
+        meter.push(bytes.subarray(0, cut));
+        const last = bytes.subarray(cut);
+        if (!meter.endsWithFinalEvent(last)) continue;
+        found++;
+        meter.push(last);
+        assert.equal(meter.facts.terminal, true, `${surface} cut at ${cut}`);
+      }
+      // The last chunk is the final event alone, or it and the blank line before it, or the whole stream.
+      assert.ok(found >= 2, `${surface}: ${found}`);
+    }
+  });
+
+  it('not when the last line is only part of an event, the line ends differ, or the surface ends with data', () => {
+    const chat = meterFor('chat-completions');
+    // One event whose data has two lines (`x\n[DONE]`): not the final event.
+    assert.equal(chat.endsWithFinalEvent(Buffer.from('data: x\ndata: [DONE]\n\n')), false);
+    chat.push(Buffer.from('data: {"id":"1"'));
+    // The event begun in the last chunk is still open: these lines belong to it.
+    assert.equal(chat.endsWithFinalEvent(Buffer.from('data: [DONE]\n\n')), false);
+    assert.equal(meterFor('chat-completions').endsWithFinalEvent(Buffer.from('data: {}\r\n\r\ndata: [DONE]\r\n\r\n')), false);
+    // Only the bytes Anthropic sends are recognised: an unnamed stop is metered before the answer ends, as any chunk.
+    assert.equal(meterFor('messages').endsWithFinalEvent(Buffer.from('data: {"type":"message_stop"}\n\n')), false);
+    assert.equal(meterFor('responses').endsWithFinalEvent(Buffer.from('data: [DONE]\n\n')), false);
+  });
+});

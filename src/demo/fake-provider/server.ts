@@ -24,6 +24,7 @@
 //   model `nodone-…`                                   → stream complete but for its final event ([DONE], message_stop)
 //   model `drip-…` / `drip-MS-…`                       → streamed events 150 ms (MS) apart
 //   model `quiet-MS-…`                                 → stream: two events at once, then nothing for MS, then the rest
+//   model `linger-MS-…`                                → stream complete at once, its connection ended only MS later
 //   model `nousage-…`                                  → no usage reported
 //   Responses request offering a hosted web search tool (`web_search`, `web_search_preview…`) → the answer runs
 //                                                         FAKE_WEB_SEARCHES searches (`web_search_call` items) first
@@ -290,6 +291,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
     if (quiet && i === 1) await sleep(Number(quiet[1]));
   }
   if (cut) { res.socket?.destroy(); return; }
+  // linger-MS-…: the final event is sent, the response ends later (a proxy that holds the connection a while).
+  const linger = /^linger-(\d+)-/.exec(model);
+  if (linger) {
+    await sleep(Number(linger[1]));
+    if (res.destroyed) return;
+  }
   out.end();
 }
 
