@@ -102,3 +102,26 @@ test('answers still open when the shutdown grace period ends get an error the SD
     await release(h, stopped);
   }
 });
+
+test('a stream delivered whole while its provider holds the connection open does not hold up shutdown, and is a success', async () => {
+  const h = await startHarness('sqlite', { TOLLGATE_SHUTDOWN_GRACE_MS: '300' });
+  let stopped = false;
+  try {
+    const keyId = await h.providerKey('openai', 'sk-linger');
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: keyId }] }] }] } }))).token;
+    // The provider sends its whole stream, `[DONE]` included, then keeps the connection 15 s before ending it.
+    const stream = await request(`${h.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'openai:linger-15000-at-shutdown', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'x' }] }),
+    });
+    assert.match(await stream.body.text(), /data: \[DONE\]\n\n$/);
+    await h.running.stop();
+    stopped = true;
+    // Stopping let go of the provider's connection rather than wait for it.
+    assert.deepEqual([h.fake.requests[0]!.aborted, h.fake.requests[0]!.completed], [true, false]);
+    const [row] = await storedUsage(h);
+    assert.deepEqual([row?.completion, Number(row?.isError), Number(row?.usageEstimated)], ['succeeded', 0, 0]);
+  } finally {
+    await release(h, stopped);
+  }
+});

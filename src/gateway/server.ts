@@ -148,7 +148,13 @@ export class RequestsInFlight {
   cutShort(): void {
     for (const ctx of this.#open) {
       const { res } = ctx;
-      if (res.writableEnded || res.destroyed) continue;
+      if (res.writableEnded) {
+        // The answer went out whole (a stream ends at its final event) and its provider still holds the connection:
+        // no more waiting for it. The attempt stays what it was, a delivered stream.
+        ctx.current?.abort('shutdown');
+        continue;
+      }
+      if (res.destroyed) continue;
       ctx.abortCause = 'shutdown';
       if (res.headersSent) {
         const error = tollgateError('upstreamStreamBroken', { reason: 'the gateway stopped before the stream finished; retry the request.' });
@@ -263,10 +269,11 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
       sweepOnce();
       await closed;
       clearInterval(sweep);
-      clearTimeout(force);
       // Connections are gone, but a cut stream or an answer whose tokens are being counted is metered a little
-      // later: every request's usage is recorded before the usage sink closes.
+      // later: every request's usage is recorded before the usage sink closes. The grace period still bounds a
+      // stream delivered whole whose provider holds its connection open.
       await inFlight.idle();
+      clearTimeout(force);
       await stopTokenCounter();
       await deps.upstreams.close();
     },
