@@ -98,6 +98,22 @@ describe('StreamMeter', () => {
     assert.deepEqual(meter.facts.usage, expected);
   });
 
+  it('filtering, chunks of whole events all kept go on untouched (no copy); the usage-only chunk is taken out', () => {
+    const events = streamEvents('chat-completions', answer, true);
+    const meter = new StreamMeter(codecs.openai, 'chat-completions', true);
+    const forwarded = events.map((e) => {
+      const chunk = Buffer.from(e);
+      const out = meter.push(chunk);
+      if (!e.includes('"choices":[]')) assert.equal(out, chunk, 'forwarded as it came');
+      return out?.toString() ?? '';
+    });
+    assert.equal(forwarded.join(''), events.filter((e) => !e.includes('"choices":[]')).join(''));
+    // Two events in one chunk, one of them the usage chunk: the other is forwarded alone.
+    const both = new StreamMeter(codecs.openai, 'chat-completions', true);
+    const [usage, done] = events.slice(-2);
+    assert.equal(both.push(Buffer.from(usage! + done!))?.toString(), done);
+  });
+
   it('collects text for estimates when no usage is reported', () => {
     const meter = new StreamMeter(codecs.openai, 'chat-completions', false);
     run(meter, streamEvents('chat-completions', { ...answer, withUsage: false }, false));

@@ -55,7 +55,12 @@ export class StreamMeter {
 
   /** Meters `chunk`; returns what to forward: `chunk` itself, or (filtering) the complete kept events. */
   push(chunk: Buffer): Buffer | undefined {
-    const text = this.#normalised(this.#decoder.write(chunk));
+    const decoded = this.#decoder.write(chunk);
+    const text = this.#normalised(decoded);
+    // Filtering, a chunk of whole events that keeps them all goes on as it came, not copied: the usual case, as
+    // providers flush event by event and only the one usage chunk is dropped.
+    const whole = this.#pieces.length === 0 && text === decoded;
+    let dropped = false;
     let kept = '';
     let start = 0;
     if (this.#pieces.length > 0 && this.#endsWithNewline && text.charCodeAt(0) === 10) {
@@ -66,13 +71,15 @@ export class StreamMeter {
     for (let end = text.indexOf('\n\n', start); end >= 0; end = text.indexOf('\n\n', start)) {
       const block = start === 0 && this.#pieces.length > 0 ? this.#take() + text.slice(0, end) : text.slice(start, end);
       start = end + 2;
-      if (this.#event(block) && this.#dropUsageChunk) kept += block + '\n\n';
+      if (!this.#event(block)) dropped = true;
+      else if (this.#dropUsageChunk) kept += block + '\n\n';
     }
     if (start < text.length) {
       this.#pieces.push(start === 0 ? text : text.slice(start));
       this.#endsWithNewline = text.charCodeAt(text.length - 1) === 10;
     }
     if (!this.#dropUsageChunk) return chunk;
+    if (whole && !dropped && start > 0 && start === text.length) return chunk;
     return kept ? Buffer.from(kept) : undefined;
   }
 

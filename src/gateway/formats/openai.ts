@@ -168,6 +168,8 @@ const RESPONSES_OUTPUT_DELTAS = new Set([
 const FIRST_CHOICE = '"index":0';
 const SEQUENCE_MARKER = '"sequence_number":';
 const USAGE_MARKER = '"usage":{';
+/** How the chunks before the usage chunk end when usage was asked for (the gateway asks by default). */
+const NO_USAGE_YET = ',"usage":null}';
 const USAGE_KEY = ['usage'];
 
 /** The non-negative integer right after `marker` (spaces allowed before it); undefined when there is none. */
@@ -265,7 +267,8 @@ export const openai: FormatCodec = {
       if (content) appendText(facts, content);
       else appendText(facts, data.includes(ARGUMENTS_MARKER) ? lastRawStringAfter(data, ARGUMENTS_MARKER) : lastRawStringAfter(data, REASONING_MARKER));
     }
-    if (data.lastIndexOf(USAGE_MARKER) >= 0) {
+    // The chunk's own usage is null, said last: no need to search it all for a usage object.
+    if (!data.endsWith(NO_USAGE_YET) && data.lastIndexOf(USAGE_MARKER) >= 0) {
       const chunk = obj(parseJson(data));
       const usage = openaiUsage(chunk?.usage);
       if (usage) facts.usage = usage;
