@@ -186,7 +186,8 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         const metered = meter.end();
         const tail = translation ? bytesOf(translation.take()) : metered;
         if (endedAtFinalEvent) {
-          resolve({ facts: meter.facts, completion: meter.facts.errored ? 'stream_failed' : 'succeeded', timedOut: false });
+          // Metered after the end: should the check have been fooled, the record still says the stream broke.
+          resolve({ facts: meter.facts, completion: meter.facts.errored || !finished(meter.facts) ? 'stream_failed' : 'succeeded', timedOut: false });
           return;
         }
         if (ctx.clientGone && !delivered) {

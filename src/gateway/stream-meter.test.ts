@@ -112,6 +112,12 @@ describe('StreamMeter', () => {
     const both = new StreamMeter(codecs.openai, 'chat-completions', true);
     const [usage, done] = events.slice(-2);
     assert.equal(both.push(Buffer.from(usage! + done!))?.toString(), done);
+    // A chunk ending inside a character is not forwarded raw: the character goes out once, whole, with its event.
+    const split = new StreamMeter(codecs.openai, 'chat-completions', true);
+    const first = Buffer.concat([Buffer.from(events[1]!), Buffer.from([0xc3])]);
+    const rest = Buffer.concat([Buffer.from([0xa9]), Buffer.from('x\n\ndata: {"id')]);
+    const sent = Buffer.concat([split.push(first) ?? Buffer.alloc(0), split.push(rest) ?? Buffer.alloc(0)]);
+    assert.equal(sent.toString(), `${events[1]}éx\n\n`);
   });
 
   it('collects text for estimates when no usage is reported', () => {
@@ -309,5 +315,9 @@ describe('the final event seen before metering (a relay ends the answer there)',
     // Only the bytes Anthropic sends are recognised: an unnamed stop is metered before the answer ends, as any chunk.
     assert.equal(meterFor('messages').endsWithFinalEvent(Buffer.from('data: {"type":"message_stop"}\n\n')), false);
     assert.equal(meterFor('responses').endsWithFinalEvent(Buffer.from('data: [DONE]\n\n')), false);
+    // A stray lead byte of a character the decoder still holds joins the next line: that is no `data:` line.
+    const held = meterFor('chat-completions');
+    held.push(Buffer.concat([Buffer.from(':x\n\n'), Buffer.from([0xc3])]));
+    assert.equal(held.endsWithFinalEvent(Buffer.from('data: [DONE]\n\n')), false);
   });
 });

@@ -28,6 +28,8 @@ export class StreamMeter {
   #endsWithNewline = false;
   /** The last piece ended with a CR already turned into LF: an LF starting the next one is that CRLF's. */
   #carryCr = false;
+  /** The last chunk ended with a line feed byte: the decoder holds no part of a character. */
+  #lastByteLf = true;
   /** Some text was decoded already (a byte-order mark is only one at the very start of the stream). */
   #started = false;
 
@@ -49,7 +51,7 @@ export class StreamMeter {
     if (final === undefined || chunk.length < final.length) return false;
     const at = chunk.length - final.length;
     if (chunk.compare(final, 0, final.length, at) !== 0) return false;
-    if (at === 0) return this.#pieces.length === 0;
+    if (at === 0) return this.#pieces.length === 0 && this.#lastByteLf;
     return at >= 2 && chunk[at - 1] === 10 && chunk[at - 2] === 10;
   }
 
@@ -59,7 +61,8 @@ export class StreamMeter {
     const text = this.#normalised(decoded);
     // Filtering, a chunk of whole events that keeps them all goes on as it came, not copied: the usual case, as
     // providers flush event by event and only the one usage chunk is dropped.
-    const whole = this.#pieces.length === 0 && text === decoded;
+    const whole = this.#pieces.length === 0 && this.#lastByteLf && text === decoded && chunk.length >= 2 && chunk[chunk.length - 1] === 10 && chunk[chunk.length - 2] === 10;
+    this.#lastByteLf = chunk.length === 0 ? this.#lastByteLf : chunk[chunk.length - 1] === 10;
     let dropped = false;
     let kept = '';
     let start = 0;
