@@ -8,6 +8,11 @@ import type { ApiSurface } from '../catalog/types.ts';
 import type { FormatCodec, StreamFacts } from './formats/types.ts';
 import type { StreamTranslation } from './translate/index.ts';
 
+/** `bytes` has two line feeds right before `end`: an event ended there. */
+function blankLineEndsAt(bytes: Buffer, end: number): boolean {
+  return end >= 2 && bytes[end - 1] === 10 && bytes[end - 2] === 10;
+}
+
 export class StreamMeter {
   readonly facts: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
   readonly #codec: FormatCodec;
@@ -52,7 +57,7 @@ export class StreamMeter {
     const at = chunk.length - final.length;
     if (chunk.compare(final, 0, final.length, at) !== 0) return false;
     if (at === 0) return this.#pieces.length === 0 && this.#lastByteLf;
-    return at >= 2 && chunk[at - 1] === 10 && chunk[at - 2] === 10;
+    return blankLineEndsAt(chunk, at);
   }
 
   /** Meters `chunk`; returns what to forward: `chunk` itself, or (filtering) the complete kept events. */
@@ -61,7 +66,7 @@ export class StreamMeter {
     const text = this.#normalised(decoded);
     // Filtering, a chunk of whole events that keeps them all goes on as it came, not copied: the usual case, as
     // providers flush event by event and only the one usage chunk is dropped.
-    const whole = this.#pieces.length === 0 && this.#lastByteLf && text === decoded && chunk.length >= 2 && chunk[chunk.length - 1] === 10 && chunk[chunk.length - 2] === 10;
+    const whole = this.#pieces.length === 0 && this.#lastByteLf && text === decoded && blankLineEndsAt(chunk, chunk.length);
     this.#lastByteLf = chunk.length === 0 ? this.#lastByteLf : chunk[chunk.length - 1] === 10;
     let dropped = false;
     let kept = '';
@@ -82,7 +87,7 @@ export class StreamMeter {
       this.#endsWithNewline = text.charCodeAt(text.length - 1) === 10;
     }
     if (!this.#dropUsageChunk) return chunk;
-    if (whole && !dropped && start > 0 && start === text.length) return chunk;
+    if (whole && !dropped && start === text.length) return chunk;
     return kept ? Buffer.from(kept) : undefined;
   }
 
