@@ -17,6 +17,12 @@ async function storedUsage(h: Harness) {
   }
 }
 
+/** An access key routed to the fake OpenAI provider with a stored key of `credential`. */
+async function openaiToken(h: Harness, credential: string): Promise<string> {
+  const keyId = await h.providerKey('openai', credential);
+  return (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: keyId }] }] }] } }))).token;
+}
+
 async function release(h: Harness, stopped: boolean): Promise<void> {
   if (!stopped) await h.running.stop();
   await h.fake.close();
@@ -27,8 +33,7 @@ test('usage of streams cut or still running during shutdown is recorded before s
   const h = await startHarness('sqlite');
   let stopped = false;
   try {
-    const keyId = await h.providerKey('openai', 'sk-shutdown');
-    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: keyId }] }] }] } }))).token;
+    const token = await openaiToken(h, 'sk-shutdown');
     // The answer repeats the prompt word by word, 150 ms apart: a longer prompt is a longer stream.
     const open = (model: string, prompt: string) => request(`${h.gatewayUrl}/v1/chat/completions`, {
       method: 'POST',
@@ -71,8 +76,7 @@ test('answers still open when the shutdown grace period ends get an error the SD
   const h = await startHarness('sqlite', { TOLLGATE_SHUTDOWN_GRACE_MS: '300' });
   let stopped = false;
   try {
-    const keyId = await h.providerKey('openai', 'sk-grace');
-    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: keyId }] }] }] } }))).token;
+    const token = await openaiToken(h, 'sk-grace');
     const post = (body: Record<string, unknown>) => request(`${h.gatewayUrl}/v1/chat/completions`, {
       method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
     });
@@ -107,8 +111,7 @@ test('a stream delivered whole while its provider holds the connection open does
   const h = await startHarness('sqlite', { TOLLGATE_SHUTDOWN_GRACE_MS: '300' });
   let stopped = false;
   try {
-    const keyId = await h.providerKey('openai', 'sk-linger');
-    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: keyId }] }] }] } }))).token;
+    const token = await openaiToken(h, 'sk-linger');
     // The provider sends its whole stream, `[DONE]` included, then keeps the connection 15 s before ending it.
     const stream = await request(`${h.gatewayUrl}/v1/chat/completions`, {
       method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
