@@ -313,6 +313,15 @@ describe('gateway streaming (sqlite)', () => {
     assert.deepEqual([event!.completion, Number(event!.usageEstimated), event!.stopReason], ['succeeded', 0, 'end_turn']);
   });
 
+  test('a provider that holds its connection long after the final event is let go: the record does not wait for it', async () => {
+    // 20 s of silence after [DONE], below the 30 s stream idle limit: the gateway stops waiting after a moment.
+    const { data: stream, response } = await openai.chat.completions.create({ model: 'openai:linger-20000-gpt', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'x' }] }).withResponse();
+    for await (const chunk of stream) void chunk;
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.completion, Number(row!.isError), Number(row!.usageEstimated), Number(row!.outputTokens)], ['succeeded', 0, 0, FAKE_USAGE.output]);
+    assert.deepEqual([h.fake.requests.at(-1)!.aborted, h.fake.requests.at(-1)!.completed], [true, false], 'the provider connection was let go');
+  });
+
   test('an event stream is recognised whatever the case of its media type', async () => {
     const chunks: string[] = [];
     const stream = await openai.chat.completions.create({ model: 'openai:mixedcase-gpt', stream: true, messages: [{ role: 'user', content: 'case' }] });

@@ -115,6 +115,18 @@ class QuietLimit {
   }
 }
 
+/**
+ * How long a provider may hold its connection after the stream's final event went to the client. Ending the
+ * response lets the connection be reused, so it is waited for — briefly: nothing after the final event is the
+ * client's, and a provider (or a proxy in front of it) that holds on would otherwise keep a socket and a request
+ * slot until the stream idle limit, and keep a stopping gateway waiting.
+ */
+const FINAL_EVENT_LINGER_MS = 1000;
+
+function letGo(upstream: UpstreamExchange): void {
+  upstream.abort('answered');
+}
+
 function flushIfIdle(res: ServerResponse): void {
   if (!res.headersSent && !res.destroyed) res.flushHeaders();
 }
@@ -151,6 +163,9 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
     // Bytes pass through unchanged: a chunk ending with the final event can end the answer before it is metered.
     const passThrough = translation === undefined && !dropUsageChunk;
     let endedAtFinalEvent = false;
+    let lingering: ReturnType<typeof setTimeout> | undefined;
+    // Metered after the client's end: should the check have been fooled, the record still says the stream broke.
+    const afterFinalEvent = (): StreamOutcome => ({ facts: meter.facts, completion: meter.facts.errored || !finished(meter.facts) ? 'stream_failed' : 'succeeded', timedOut: false });
     upstream.pipe({
       data(chunk) {
         quiet.heard();
@@ -164,6 +179,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
           delivered = true;
           endedAtFinalEvent = true;
+          lingering = setTimeout(letGo, FINAL_EVENT_LINGER_MS, upstream);
           res.end(chunk);
           meter.push(chunk);
           return true;
@@ -182,12 +198,12 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
       },
       end() {
         quiet.stop();
+        clearTimeout(lingering);
         res.off('drain', onDrain);
         const metered = meter.end();
         const tail = translation ? bytesOf(translation.take()) : metered;
         if (endedAtFinalEvent) {
-          // Metered after the end: should the check have been fooled, the record still says the stream broke.
-          resolve({ facts: meter.facts, completion: meter.facts.errored || !finished(meter.facts) ? 'stream_failed' : 'succeeded', timedOut: false });
+          resolve(afterFinalEvent());
           return;
         }
         if (ctx.clientGone && !delivered) {
@@ -213,10 +229,16 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
       },
       error(err) {
         quiet.stop();
+        clearTimeout(lingering);
         res.off('drain', onDrain);
         // A stopping gateway ended the answer with its own error event and aborted this read.
         if (ctx.abortCause === 'shutdown') {
           resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
+          return;
+        }
+        // The provider held on after the final event (let go, or its connection then dropped): the client has it all.
+        if (endedAtFinalEvent) {
+          resolve(afterFinalEvent());
           return;
         }
         // Clients (the OpenAI SDK among them) may hang up as soon as they read the final event: that is a success.

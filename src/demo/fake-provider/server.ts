@@ -294,7 +294,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   // linger-MS-…: the final event is sent, the response ends later (a proxy that holds the connection a while).
   const linger = /^linger-(\d+)-/.exec(model);
   if (linger) {
-    await sleep(Number(linger[1]));
+    // Until the gateway lets go, if it does first: no timer left holding the test process.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Number(linger[1]));
+      res.once('close', () => { clearTimeout(timer); resolve(); });
+    });
     if (res.destroyed) return;
   }
   out.end();
