@@ -314,12 +314,29 @@ describe('gateway streaming (sqlite)', () => {
   });
 
   test('a provider that holds its connection long after the final event is let go: the record does not wait for it', async () => {
-    // 20 s of silence after [DONE], below the 30 s stream idle limit: the gateway stops waiting after a moment.
-    const { data: stream, response } = await openai.chat.completions.create({ model: 'openai:linger-20000-gpt', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'x' }] }).withResponse();
-    for await (const chunk of stream) void chunk;
-    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
-    assert.deepEqual([row!.completion, Number(row!.isError), Number(row!.usageEstimated), Number(row!.outputTokens)], ['succeeded', 0, 0, FAKE_USAGE.output]);
-    assert.deepEqual([h.fake.requests.at(-1)!.aborted, h.fake.requests.at(-1)!.completed], [true, false], 'the provider connection was let go');
+    // 20 s of silence after the final event, below the 30 s stream idle limit: the client has its answer at once
+    // (its SDK reads to the end of the body), and the gateway stops waiting for the provider after a moment.
+    const letGo = async (requestId: string | null, content: string): Promise<void> => {
+      assert.match(content, /linger-20000/);
+      const [row] = await h.usage(requestId!, 1);
+      assert.deepEqual([row!.completion, Number(row!.isError), Number(row!.usageEstimated), Number(row!.outputTokens)], ['succeeded', 0, 0, FAKE_USAGE.output]);
+      assert.deepEqual([h.fake.requests.at(-1)!.aborted, h.fake.requests.at(-1)!.completed], [true, false], 'the provider connection was let go');
+    };
+    // Relayed byte for byte (usage asked for), and filtered (the usage chunk the gateway asked for, hidden).
+    for (const streamOptions of [{ include_usage: true }, undefined]) {
+      const { data: stream, response } = await openai.chat.completions.create({ model: 'openai:linger-20000-gpt', stream: true, stream_options: streamOptions, messages: [{ role: 'user', content: 'x' }] }).withResponse();
+      let content = '';
+      for await (const chunk of stream) content += chunk.choices[0]?.delta.content ?? '';
+      await letGo(response.headers.get('ngrok-aig-request-id'), content);
+    }
+    // Responses: its final event (`response.completed`) is recognised once metered.
+    const { data: events, response } = await openai.responses.create({ model: 'openai:linger-20000-resp', stream: true, input: 'x' }).withResponse();
+    let text = '';
+    for await (const event of events) if (event.type === 'response.output_text.delta') text += event.delta;
+    await letGo(response.headers.get('ngrok-aig-request-id'), text);
+    const messages = anthropic.messages.stream({ model: 'anthropic:linger-20000-claude', max_tokens: 50, messages: [{ role: 'user', content: 'x' }] });
+    const final = await messages.finalMessage();
+    await letGo((await messages.withResponse()).response.headers.get('ngrok-aig-request-id'), final.content.map((b) => (b.type === 'text' ? b.text : '')).join(''));
   });
 
   test('an event stream is recognised whatever the case of its media type', async () => {

@@ -166,6 +166,14 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
     let lingering: ReturnType<typeof setTimeout> | undefined;
     // Metered after the client's end: should the check have been fooled, the record still says the stream broke.
     const afterFinalEvent = (): StreamOutcome => ({ facts: meter.facts, completion: meter.facts.errored || !finished(meter.facts) ? 'stream_failed' : 'succeeded', timedOut: false });
+    /** The client's answer ends with its final event, whether or not the provider ends its response with it. */
+    const endAtFinalEvent = (last: Buffer | undefined): void => {
+      if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
+      delivered = true;
+      endedAtFinalEvent = true;
+      lingering = setTimeout(letGo, FINAL_EVENT_LINGER_MS, upstream);
+      res.end(last);
+    };
     upstream.pipe({
       data(chunk) {
         quiet.heard();
@@ -176,11 +184,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         }
         if (passThrough && !ctx.clientGone && meter.endsWithFinalEvent(chunk)) {
           // The client has its whole answer one metering sooner: ending flushes the response at once.
-          if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
-          delivered = true;
-          endedAtFinalEvent = true;
-          lingering = setTimeout(letGo, FINAL_EVENT_LINGER_MS, upstream);
-          res.end(chunk);
+          endAtFinalEvent(chunk);
           meter.push(chunk);
           return true;
         }
@@ -189,6 +193,11 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         // The client left: the stream is only read on for its usage (see METER_GRACE_MS), nothing is written.
         if (ctx.clientGone) return true;
         delivered = meter.facts.terminal;
+        if (delivered && translation === undefined) {
+          // The final event, seen once metered (the answer is filtered, or its final event's bytes vary).
+          endAtFinalEvent(out);
+          return true;
+        }
         if (!out) return true;
         // Time to first byte: when the first streamed bytes go to the client (one compare per chunk).
         if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
