@@ -334,9 +334,16 @@ describe('gateway streaming (sqlite)', () => {
     let text = '';
     for await (const event of events) if (event.type === 'response.output_text.delta') text += event.delta;
     await letGo(response.headers.get('ngrok-aig-request-id'), text);
-    const messages = anthropic.messages.stream({ model: 'anthropic:linger-20000-claude', max_tokens: 50, messages: [{ role: 'user', content: 'x' }] });
-    const final = await messages.finalMessage();
-    await letGo((await messages.withResponse()).response.headers.get('ngrok-aig-request-id'), final.content.map((b) => (b.type === 'text' ? b.text : '')).join(''));
+    // Anthropic relayed, and both translated ways (the client's stream closed in its own format).
+    for (const model of ['anthropic:linger-20000-claude', 'openai:linger-20000-gpt']) {
+      const messages = anthropic.messages.stream({ model, max_tokens: 50, messages: [{ role: 'user', content: 'x' }] });
+      const final = await messages.finalMessage();
+      await letGo((await messages.withResponse()).response.headers.get('ngrok-aig-request-id'), final.content.map((b) => (b.type === 'text' ? b.text : '')).join(''));
+    }
+    const { data: translated, response: viaClaude } = await openai.chat.completions.create({ model: 'anthropic:linger-20000-claude', stream: true, messages: [{ role: 'user', content: 'x' }] }).withResponse();
+    let fromClaude = '';
+    for await (const chunk of translated) fromClaude += chunk.choices[0]?.delta.content ?? '';
+    await letGo(viaClaude.headers.get('ngrok-aig-request-id'), fromClaude);
   });
 
   test('an event stream is recognised whatever the case of its media type', async () => {

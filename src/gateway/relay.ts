@@ -193,9 +193,11 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         // The client left: the stream is only read on for its usage (see METER_GRACE_MS), nothing is written.
         if (ctx.clientGone) return true;
         delivered = meter.facts.terminal;
-        if (delivered && translation === undefined) {
-          // The final event, seen once metered (the answer is filtered, or its final event's bytes vary).
-          endAtFinalEvent(out);
+        if (delivered) {
+          // The final event, seen once metered (the answer is filtered or translated, or its final event's bytes
+          // vary). A translation closes the client's stream in its format now: the upstream's is complete.
+          const closing = translation ? bytesOf(translation.finish()) : undefined;
+          endAtFinalEvent(closing && out ? Buffer.concat([out, closing]) : closing ?? out);
           return true;
         }
         if (!out) return true;
