@@ -31,7 +31,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * An api process on the database and a gateway process that reaches it through `proxy` (its network path), with
- * a provider key and an access key made; `chat()` sends one request through the gateway and resolves to its status.
+ * a provider key and an access key made; `chat()` sends one request through the gateway and resolves to its status (or why none came).
  */
 async function apiAndGateway(children: Children, databaseUrl: string, proxy: PgProxy, journals: string, fakeUrl: string) {
   const [apiPort, gwPort] = [await freePort(), await freePort()];
@@ -49,7 +49,7 @@ async function apiAndGateway(children: Children, databaseUrl: string, proxy: PgP
   const chat = () => fetch(`${gatewayUrl}/v1/chat/completions`, {
     method: 'POST', headers: { authorization: `Bearer ${key.token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-  }).then((r) => r.status, () => -1);
+  }).then((r) => r.status, (e: Error) => `no answer: ${String(e.cause ?? e)}`);
   return { gateway, gatewayEnv, gatewayUrl, key, chat };
 }
 
@@ -66,7 +66,7 @@ describe('database outages (postgres)', () => {
     const locker = new pg.Client({ connectionString: database.url });
     try {
       const { gateway: gw, chat } = await apiAndGateway(children, database.url, proxy, journals, fake.url);
-      assert.equal(await chat(), 200);
+      assert.equal(await chat(), 200, gw.output().slice(-2000));
       // The gateway's next safety-net poll (every 2 s) held in flight by a lock, then the network path resets.
       await locker.connect();
       await locker.query('BEGIN');
