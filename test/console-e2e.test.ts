@@ -242,6 +242,8 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     const describedBy = (await secret.getAttribute('aria-describedby')) ?? '';
     const described = await page.evaluate<string>(`${JSON.stringify(describedBy)}.split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join(' ')`);
     assert.match(described, /The provider key value must not be empty/, 'the secret field is described by the API refusal');
+    // The focus left the submit button for the field to fix, as for a field the browser refuses.
+    await expectFocus(page, secret, 'focus on the refused secret field');
     await secret.fill('sk-e2e-original-0001');
     await page.getByRole('button', { name: 'Add provider key' }).click();
     await expectStatus(page, /Provider key openai-primary stored/);
@@ -583,6 +585,7 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await refusal.waitFor();
     assert.equal(await total.getAttribute('aria-invalid'), 'true');
     assert.ok((await total.getAttribute('aria-describedby') ?? '').split(' ').includes(await refusal.getAttribute('id') ?? '-'), 'the field is described by the refusal');
+    await expectFocus(page, total, 'focus on the refused Total timeout field');
     await page.getByLabel('Total timeout').fill('90s');
     await page.getByLabel('Max output tokens').fill('4096');
     await page.getByRole('button', { name: 'Save gateway settings' }).click();

@@ -98,6 +98,8 @@ export function useAction(inline = true): Action {
     field,
     clear: () => { setError(undefined); setField(undefined); },
     async run(label, fn, success) {
+      // What started the action (a form's submit button, as a rule): see focusRefusedField.
+      const from = document.activeElement;
       setBusy(true);
       setError(undefined);
       setField(undefined);
@@ -111,14 +113,29 @@ export function useAction(inline = true): Action {
         // Ids in the message ("in use by aigk_…") are given the names the user knows them by.
         const text = await withNames(errorText(e));
         setError(text);
-        setField(e instanceof ApiError ? e.details.field : undefined);
+        const blamed = e instanceof ApiError ? e.details.field : undefined;
+        setField(blamed);
         announce(`${label} failed: ${text}`, 'error', !inline);
+        if (blamed !== undefined) focusRefusedField(from);
         return undefined;
       } finally {
         setBusy(false);
       }
     },
   };
+}
+
+/**
+ * The API refused one field of the form `from` (its submit button) belongs to: once the render that marks the
+ * field invalid is done, the focus moves from the button to that field, as it does for a field the browser's own
+ * checks refuse — keyboard users land on what to fix instead of pressing Save again. Not when the focus moved on.
+ */
+function focusRefusedField(from: Element | null): void {
+  if (!(from instanceof HTMLElement)) return;
+  setTimeout(() => {
+    if (document.activeElement !== from) return;
+    from.closest('form')?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+  });
 }
 
 /** The action's error if the API tied it to `field`: give it to that field's Field. */
