@@ -209,3 +209,32 @@ test('a compressed stream inflates only as fast as its sink reads; a discarded c
     assert.ok(whilePaused <= 64 * 1024, `decoded ${whilePaused} bytes while the sink was full`);
   });
 });
+
+test('a compressed body all in but not yet decoded still settles when aborted: the reader is told', async () => {
+  // undici ignores an abort once the raw body has ended, and a destroyed decoder never ends the body: without the
+  // exchange failing itself, its sink would wait forever (the relay's let-go after a stream's final event).
+  const piece = 'z'.repeat(1024 * 1024);
+  await withUpstream((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' });
+    res.end(gzipSync(piece.repeat(8)));
+  }, async (pool) => {
+    const exchange = new UpstreamExchange();
+    start(pool, exchange);
+    await exchange.head;
+    const outcome = await new Promise<string>((resolve) => {
+      exchange.pipe({
+        data() {
+          // The sink is full: the decoder stops with the raw body (~8 KB) already in.
+          setTimeout(() => exchange.abort('answered'), 200);
+          return false;
+        },
+        end() { resolve('ended'); },
+        error(err) { resolve(`error ${err.name}`); },
+      });
+      setTimeout(resolve, 2000, 'neither end nor error');
+    });
+    assert.equal(outcome, 'error AbortError');
+    assert.equal(exchange.cause, 'answered');
+  });
+});

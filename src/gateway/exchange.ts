@@ -85,8 +85,12 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.#cause !== undefined) return;
     this.#cause = cause;
     this.#decoder?.destroy();
+    const error = new ExchangeAborted(cause);
     // Not started yet: onRequestStart aborts at once.
-    this.#controller?.abort(new ExchangeAborted(cause));
+    this.#controller?.abort(error);
+    // undici ignores an abort once the raw body is all in, and the destroyed decoder will never end the body: the
+    // exchange fails itself, or its reader would wait for an end that never comes.
+    if (this.#rawEnded && !this.settled) this.refuse(error);
   }
 
   /**
