@@ -158,46 +158,27 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
       upstream.resume();
     };
     res.on('drain', onDrain);
-    // Whether the final event had gone to the client before it left (then leaving is a success).
+    // The client's answer ended with the final event (then its leaving, or the provider's, is a success).
     let delivered = false;
-    // Bytes pass through unchanged: a chunk ending with the final event can end the answer before it is metered.
-    const passThrough = translation === undefined && !dropUsageChunk;
-    let endedAtFinalEvent = false;
     let lingering: ReturnType<typeof setTimeout> | undefined;
-    // Metered after the client's end: should the check have been fooled, the record still says the stream broke.
-    const afterFinalEvent = (): StreamOutcome => ({ facts: meter.facts, completion: meter.facts.errored || !finished(meter.facts) ? 'stream_failed' : 'succeeded', timedOut: false });
-    /** The client's answer ends with its final event, whether or not the provider ends its response with it. */
-    const endAtFinalEvent = (last: Buffer | undefined): void => {
-      if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
-      delivered = true;
-      endedAtFinalEvent = true;
-      lingering = setTimeout(letGo, FINAL_EVENT_LINGER_MS, upstream);
-      res.end(last);
-    };
+    const complete = (): StreamOutcome => ({ facts: meter.facts, completion: meter.facts.errored ? 'stream_failed' : 'succeeded', timedOut: false });
     upstream.pipe({
       data(chunk) {
         quiet.heard();
-        if (endedAtFinalEvent) {
-          // Anything a provider sends after its final event is metered, never written.
-          meter.push(chunk);
-          return true;
-        }
-        if (passThrough && !ctx.clientGone && meter.endsWithFinalEvent(chunk)) {
-          // The client has its whole answer one metering sooner: ending flushes the response at once.
-          endAtFinalEvent(chunk);
-          meter.push(chunk);
-          return true;
-        }
         const metered = meter.push(chunk);
+        // Anything a provider sends after its final event is metered, never written.
+        if (delivered) return true;
         const out = translation ? bytesOf(translation.take()) : metered;
         // The client left: the stream is only read on for its usage (see METER_GRACE_MS), nothing is written.
         if (ctx.clientGone) return true;
-        delivered = meter.facts.terminal;
-        if (delivered) {
-          // The final event, seen once metered (the answer is filtered or translated, or its final event's bytes
-          // vary). A translation closes the client's stream in its format now: the upstream's is complete.
+        if (meter.facts.terminal) {
+          // The SDKs read a stream to the end of its body: it ends with the final event, whether or not the provider
+          // ends its response there. A translation closes the client's stream in its format: the upstream's is complete.
+          delivered = true;
+          lingering = setTimeout(letGo, FINAL_EVENT_LINGER_MS, upstream);
           const closing = translation ? bytesOf(translation.finish()) : undefined;
-          endAtFinalEvent(closing && out ? Buffer.concat([out, closing]) : closing ?? out);
+          if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
+          res.end(closing && out ? Buffer.concat([out, closing]) : closing ?? out);
           return true;
         }
         if (!out) return true;
@@ -213,11 +194,11 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         res.off('drain', onDrain);
         const metered = meter.end();
         const tail = translation ? bytesOf(translation.take()) : metered;
-        if (endedAtFinalEvent) {
-          resolve(afterFinalEvent());
+        if (delivered) {
+          resolve(complete());
           return;
         }
-        if (ctx.clientGone && !delivered) {
+        if (ctx.clientGone) {
           // Read to the end after the client left: the usage is the provider's, the client did not get it all.
           resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });
           return;
@@ -236,7 +217,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           if (closing && tail) res.write(tail);
           res.end(closing ?? tail);
         }
-        resolve({ facts: meter.facts, completion: meter.facts.errored ? 'stream_failed' : 'succeeded', timedOut: false });
+        resolve(complete());
       },
       error(err) {
         quiet.stop();
@@ -248,14 +229,8 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           return;
         }
         // The provider held on after the final event (let go, or its connection then dropped): the client has it all.
-        if (endedAtFinalEvent) {
-          resolve(afterFinalEvent());
-          return;
-        }
-        // Clients (the OpenAI SDK among them) may hang up as soon as they read the final event: that is a success.
         if (delivered) {
-          if (!res.writableEnded) res.end();
-          resolve({ facts: meter.facts, completion: 'succeeded', timedOut: false });
+          resolve(complete());
           return;
         }
         if (ctx.clientGone) {

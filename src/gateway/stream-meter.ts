@@ -21,8 +21,6 @@ export class StreamMeter {
   /** A translated stream: every metered event also goes to its translation, which writes the client's events. */
   readonly #translation: StreamTranslation | undefined;
   readonly #decoder = new StringDecoder('utf8');
-  /** The format's final event for this surface, when its bytes never vary. */
-  readonly #finalEvent: Buffer | undefined;
   /**
    * The unfinished event, in the pieces it arrived in: joined only once it completes, and only the newest piece
    * is searched for the blank line that ends it — a provider's multi-megabyte event costs its length, not its
@@ -43,21 +41,6 @@ export class StreamMeter {
     this.#surface = surface;
     this.#dropUsageChunk = dropUsageChunk;
     this.#translation = translation;
-    this.#finalEvent = codec.finalEvent(surface);
-  }
-
-  /**
-   * `chunk` ends with the format's final event, as an event of its own (after a blank line, or after the last
-   * complete event): metering it will mark the stream terminal. A byte compare, cheap enough for every chunk, so
-   * that the relay can end the client's answer before it meters the last chunk.
-   */
-  endsWithFinalEvent(chunk: Buffer): boolean {
-    const final = this.#finalEvent;
-    if (final === undefined || chunk.length < final.length) return false;
-    const at = chunk.length - final.length;
-    if (chunk.compare(final, 0, final.length, at) !== 0) return false;
-    if (at === 0) return this.#pieces.length === 0 && this.#lastByteLf;
-    return blankLineEndsAt(chunk, at);
   }
 
   /** Meters `chunk`; returns what to forward: `chunk` itself, or (filtering) the complete kept events. */

@@ -83,9 +83,6 @@ function deltaText(data: string): string {
   return rawStringAfter(data, '"text":"') || rawStringAfter(data, '"partial_json":"') || rawStringAfter(data, '"thinking":"');
 }
 
-/** The event a Messages stream ends with, byte for byte as Anthropic sends it. */
-const MESSAGE_STOP_EVENT = Buffer.from('event: message_stop\ndata: {"type":"message_stop"}\n\n');
-
 export const anthropic: FormatCodec = {
   errorBody: errorJson,
 
@@ -141,9 +138,5 @@ export const anthropic: FormatCodec = {
       default:
         return true;
     }
-  },
-
-  finalEvent() {
-    return MESSAGE_STOP_EVENT;
   },
 };

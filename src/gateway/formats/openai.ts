@@ -183,9 +183,6 @@ function integerAfter(text: string, marker: string): number | undefined {
   return value < 0 ? undefined : value;
 }
 
-/** Chat and completions streams end with this event, and nothing else is in it. */
-const DONE_EVENT = Buffer.from('data: [DONE]\n\n');
-
 export const openai: FormatCodec = {
   errorBody: errorJson,
 
@@ -278,9 +275,5 @@ export const openai: FormatCodec = {
       facts.errored = true;
     }
     return true;
-  },
-
-  finalEvent(surface) {
-    return surface === 'chat-completions' || surface === 'completions' ? DONE_EVENT : undefined;
   },
 };

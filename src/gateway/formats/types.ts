@@ -64,12 +64,6 @@ export interface FormatCodec {
    * not reach the client (the usage-only chunk the gateway asked for itself, see `dropUsageChunk`).
    */
   onStreamEvent(facts: StreamFacts, event: string, data: string, surface: ApiSurface, dropUsageChunk: boolean): boolean;
-  /**
-   * The exact bytes providers end a stream of `surface` with, when that last event never varies (OpenAI chat's
-   * `data: [DONE]`, Anthropic's `message_stop`); metered, it marks the stream terminal. Undefined when the last
-   * event carries data (a Responses stream's `response.completed`).
-   */
-  finalEvent(surface: ApiSurface): Buffer | undefined;
 }
 
 export const TEXT_ESTIMATE_CAP = 64 * 1024;
