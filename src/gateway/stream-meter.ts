@@ -49,7 +49,7 @@ export class StreamMeter {
     const text = this.#normalised(decoded);
     // Filtering, a chunk of whole events that keeps them all goes on as it came, not copied: the usual case, as
     // providers flush event by event and only the one usage chunk is dropped.
-    const whole = this.#pieces.length === 0 && this.#lastByteLf && text === decoded && blankLineEndsAt(chunk, chunk.length);
+    const whole = this.#dropUsageChunk && this.#pieces.length === 0 && this.#lastByteLf && text === decoded && blankLineEndsAt(chunk, chunk.length);
     this.#lastByteLf = chunk.length === 0 ? this.#lastByteLf : chunk[chunk.length - 1] === 10;
     let dropped = false;
     let kept = '';
