@@ -346,6 +346,21 @@ describe('gateway streaming (sqlite)', () => {
     await letGo(viaClaude.headers.get('ngrok-aig-request-id'), fromClaude);
   });
 
+  test('an error event a provider sends after its final event changes neither the answer nor its record', async () => {
+    // The client's answer ended at the final event; what a misbehaving provider adds in the linger is not the
+    // client's, so the request is not recorded as a failed stream.
+    const { data: stream, response } = await openai.chat.completions.create({ model: 'openai:linger-1500-stray-gpt', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'x' }] }).withResponse();
+    let content = '';
+    for await (const chunk of stream) content += chunk.choices[0]?.delta.content ?? '';
+    assert.match(content, /linger-1500-stray-gpt/);
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.completion, Number(row!.isError), Number(row!.outputTokens)], ['succeeded', 0, FAKE_USAGE.output]);
+    const messages = anthropic.messages.stream({ model: 'anthropic:linger-1500-stray-claude', max_tokens: 50, messages: [{ role: 'user', content: 'x' }] });
+    assert.equal((await messages.finalMessage()).usage.output_tokens, FAKE_USAGE.output);
+    const [event] = await h.usage((await messages.withResponse()).response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([event!.completion, Number(event!.isError), event!.stopReason], ['succeeded', 0, 'end_turn']);
+  });
+
   test('an event stream is recognised whatever the case of its media type', async () => {
     const chunks: string[] = [];
     const stream = await openai.chat.completions.create({ model: 'openai:mixedcase-gpt', stream: true, messages: [{ role: 'user', content: 'case' }] });

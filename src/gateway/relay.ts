@@ -165,9 +165,10 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
     upstream.pipe({
       data(chunk) {
         quiet.heard();
-        const metered = meter.push(chunk);
-        // Anything a provider sends after its final event is metered, never written.
+        // Anything a provider sends after its final event is neither written nor metered: the client's answer and
+        // its record are what it received (a stray error event in the linger must not mark it failed).
         if (delivered) return true;
+        const metered = meter.push(chunk);
         const out = translation ? bytesOf(translation.take()) : metered;
         // The client left: the stream is only read on for its usage (see METER_GRACE_MS), nothing is written.
         if (ctx.clientGone) return true;

@@ -25,6 +25,7 @@
 //   model `drip-…` / `drip-MS-…`                       → streamed events 150 ms (MS) apart
 //   model `quiet-MS-…`                                 → stream: two events at once, then nothing for MS, then the rest
 //   model `linger-MS-…`                                → stream complete at once, its connection ended only MS later
+//   model `linger-MS-stray-…`                          → the same, with an error event 20 ms after the final event
 //   model `nousage-…`                                  → no usage reported
 //   Responses request offering a hosted web search tool (`web_search`, `web_search_preview…`) → the answer runs
 //                                                         FAKE_WEB_SEARCHES searches (`web_search_call` items) first
@@ -50,6 +51,13 @@ function accountHeaders(format: 'openai' | 'anthropic'): Record<string, string> 
   return format === 'anthropic'
     ? { 'anthropic-organization-id': 'fake-org-0000', 'anthropic-ratelimit-requests-limit': '4000', 'anthropic-ratelimit-requests-remaining': '3999' }
     : { 'openai-organization': 'fake-org', 'openai-project': 'proj_fake', 'x-ratelimit-limit-requests': '10000', 'x-ratelimit-remaining-requests': '9999' };
+}
+
+/** An overload reported inside a 200 stream, as each format's provider sends it. */
+function overloadedEvent(format: 'openai' | 'anthropic'): string {
+  return format === 'anthropic'
+    ? 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+    : 'data: {"error":{"message":"The server is overloaded.","type":"server_error","code":null}}\n\n';
 }
 
 /** What another ngrok-style gateway in front of the provider adds to its answers. */
@@ -250,9 +258,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   }
   if (model.startsWith('overloaded-') || model.startsWith('late-overloaded-')) {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...accountHeaders(format) });
-    const error = format === 'anthropic'
-      ? 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
-      : 'data: {"error":{"message":"The server is overloaded.","type":"server_error","code":null}}\n\n';
+    const error = overloadedEvent(format);
     // late-overloaded-: after message_start and a ping, as Anthropic often reports an overload.
     res.end(model.startsWith('late-') && surface === 'messages' ? `${events[0]}event: ping\ndata: {"type": "ping"}\n\n${error}` : error);
     return;
@@ -294,6 +300,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   // linger-MS-…: the final event is sent, the response ends later (a proxy that holds the connection a while).
   const linger = /^linger-(\d+)-/.exec(model);
   if (linger) {
+    // linger-MS-stray-…: a misbehaving provider's error event in the linger, after the answer was complete.
+    if (model.startsWith(`linger-${linger[1]}-stray-`)) {
+      await sleep(20);
+      if (res.destroyed) return;
+      out.write(overloadedEvent(format));
+      compressor?.flush();
+    }
     // Until the gateway lets go, if it does first: no timer left holding the test process.
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, Number(linger[1]));
