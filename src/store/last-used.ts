@@ -17,10 +17,18 @@ function byTime(lastUsed: ReadonlyMap<string, string>): Map<string, string[]> {
   return groups;
 }
 
-/** Sets `lastUsed` of each key id in `table` to its timestamp (ids no longer there are skipped). */
+/**
+ * Sets `lastUsed` of each key id in `table` to its timestamp (ids no longer there are skipped), unless the store
+ * already holds a later one: several processes (gateways, api processes) flush their times in any order, and one
+ * flushing an older use after another wrote a newer one must not move the time back. Times are ISO text of one
+ * form (toISOString), so text order is time order.
+ */
 export async function writeLastUsedOf(db: Kysely<Database>, table: KeyTable, lastUsed: ReadonlyMap<string, string>): Promise<void> {
   for (const [at, ids] of byTime(lastUsed)) {
-    for (const slice of inChunks(ids)) await db.updateTable(table).set({ lastUsed: at }).where('id', 'in', slice).execute();
+    for (const slice of inChunks(ids)) {
+      await db.updateTable(table).set({ lastUsed: at }).where('id', 'in', slice)
+        .where((eb) => eb.or([eb('lastUsed', 'is', null), eb('lastUsed', '<', at)])).execute();
+    }
   }
 }
 
