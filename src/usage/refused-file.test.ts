@@ -37,3 +37,23 @@ test('a line edited wrongly is refused with its line number and the field, befor
   ];
   for (const [text, error] of cases) assert.throws(() => refusedEventFrom(text, 3), error, text);
 });
+
+test('an edited event time is read in the one form stored times take, so usage windows (compared as text) still find it', async () => {
+  const { openStore } = await import('../store/database.ts');
+  const { insertUsageEvents, listUsageEvents } = await import('../store/usage-events.ts');
+  const line = (eventTime: string) => JSON.stringify({ ...JSON.parse(refusedLine(event)), id: `ue_${eventTime.length}`, eventTime });
+  // Valid by the import's checks, but not as toISOString writes them: no fraction, and six digits of one.
+  const whole = refusedEventFrom(line('2026-12-03T21:00:00Z'), 1);
+  const micro = refusedEventFrom(line('2026-12-03T21:00:00.123456Z'), 2);
+  assert.equal(whole.eventTime, '2026-12-03T21:00:00.000Z');
+  assert.equal(micro.eventTime, '2026-12-03T21:00:00.123Z');
+  const store = await openStore('sqlite::memory:');
+  try {
+    await insertUsageEvents(store.db, [whole, micro]);
+    const page = await listUsageEvents(store.db, { accountId: 'acct_1', start: '2026-12-03T21:00:00.000Z', end: '2026-12-03T21:00:00.123Z', includeRetries: true, limit: 10 });
+    assert.deepEqual(page.items.map((r) => r.eventTime), ['2026-12-03T21:00:00.123Z', '2026-12-03T21:00:00.000Z'], 'both inside the inclusive window');
+  } finally {
+    await store.close();
+  }
+  assert.throws(() => refusedEventFrom(line('2026-02-30T21:00:00Z'), 4), /line 4: \/eventTime is not a time/);
+});

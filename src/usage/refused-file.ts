@@ -76,6 +76,13 @@ export function refusedEventFrom(line: string, number: number): UsageEvent {
   }
   const event: Record<string, unknown> = {};
   for (const field of FIELDS) event[field] = (value as Record<string, unknown>)[field];
+  // Stored times are compared as text (usage windows, paging, the balance's moments), which is time order only in
+  // the one form toISOString writes: an edited `…T10:00:00Z` would sort after every event of that second.
+  const time = event.eventTime as string;
+  const at = Date.parse(time);
+  const canonical = Number.isNaN(at) ? '' : new Date(at).toISOString();
+  if (canonical.slice(0, 19) !== time.slice(0, 19)) throw new Error(`line ${number}: /eventTime is not a time (${time})`);
+  event.eventTime = canonical;
   for (const key of ['costPico', ...COST_PARTS]) {
     const cost = BigInt(event[key] as string);
     if (cost > MAX_PICO) throw new Error(`line ${number}: /${key} is past what the store holds (2^63 - 1 pico-USD)`);
