@@ -98,6 +98,19 @@ test('DeepSeek cache hits at the top level of its usage are cache reads', () => 
   assert.equal(both.usage!.cacheReadTokens, 40);
 });
 
+test('Moonshot (Kimi): cache hits as a top-level cached_tokens, and a stream\'s usage inside its last choice, are read', () => {
+  const facts = openai.factsFromJson({ choices: [], usage: { prompt_tokens: 1000, completion_tokens: 10, total_tokens: 1010, cached_tokens: 768 } }, 'chat-completions');
+  assert.equal(facts.usage!.cacheReadTokens, 768);
+  // The last chunk: finish reason and usage in its choice, no top-level usage. Read on the fast path and, spaced
+  // as some servers write JSON, on the parsing one.
+  const last = { id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop', usage: { prompt_tokens: 19, completion_tokens: 13, total_tokens: 32, cached_tokens: 8 } }] };
+  for (const data of [JSON.stringify(last), JSON.stringify(last, null, 1)]) {
+    const stream: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
+    assert.equal(openai.onStreamEvent(stream, '', data, 'chat-completions', true), true, 'a chunk with a choice is kept');
+    assert.deepEqual([stream.stopReason, stream.usage?.inputTokens, stream.usage?.outputTokens, stream.usage?.cacheReadTokens], ['stop', 19, 13, 8]);
+  }
+});
+
 test('Anthropic hour-long cache writes and web searches are read, in JSON answers and merged across stream events', () => {
   const usage = { input_tokens: 100, output_tokens: 5, cache_creation_input_tokens: 10_000, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 10_000 }, server_tool_use: { web_search_requests: 3 } };
   const facts = anthropic.factsFromJson({ ...message, usage }, 'messages');

@@ -31,8 +31,9 @@ export function openaiUsage(u: unknown): ReportedUsage | undefined {
   const unlisted = unlistedOutput(usage.total_tokens, input, completion);
   return {
     inputTokens: input, outputTokens: completion + unlisted,
-    // DeepSeek reports its cache hits at the top level (`prompt_cache_hit_tokens`), not in the details.
-    cacheReadTokens: num(obj(usage.prompt_tokens_details)?.cached_tokens) || num(usage.prompt_cache_hit_tokens), cacheWriteTokens: 0,
+    // DeepSeek reports its cache hits at the top level (`prompt_cache_hit_tokens`), Moonshot's Kimi as `cached_tokens`
+    // there, not in the details: either is billed at the model's cache-read rate by its provider.
+    cacheReadTokens: num(obj(usage.prompt_tokens_details)?.cached_tokens) || num(usage.prompt_cache_hit_tokens) || num(usage.cached_tokens), cacheWriteTokens: 0,
     reasoningTokens: Math.max(num(obj(usage.completion_tokens_details)?.reasoning_tokens), unlisted),
   };
 }
@@ -151,9 +152,17 @@ function parsedChunk(facts: StreamFacts, data: string, surface: ApiSurface, drop
       for (const call of list(delta?.tool_calls)) appendText(facts, stringOr(obj(obj(call)?.function)?.arguments));
     }
   }
-  const usage = openaiUsage(chunk.usage);
+  const usage = chunkUsage(chunk);
   if (usage) facts.usage = usage;
   return !(dropUsageChunk && usage && choices.length === 0);
+}
+
+/**
+ * A chat chunk's usage: at its top level, or — Moonshot's Kimi streams — inside its (only) choice in the last
+ * chunk, beside the finish reason.
+ */
+function chunkUsage(chunk: Record<string, unknown> | undefined): ReportedUsage | undefined {
+  return openaiUsage(chunk?.usage) ?? openaiUsage(obj(list(chunk?.choices)[0])?.usage);
 }
 
 const FINISH_MARKER = '"finish_reason":"';
@@ -267,7 +276,7 @@ export const openai: FormatCodec = {
     // The chunk's own usage is null, said last: no need to search it all for a usage object.
     if (!data.endsWith(NO_USAGE_YET) && data.lastIndexOf(USAGE_MARKER) >= 0) {
       const chunk = obj(parseJson(data));
-      const usage = openaiUsage(chunk?.usage);
+      const usage = chunkUsage(chunk);
       if (usage) facts.usage = usage;
       // The usage-only chunk (`choices: []`) exists only because the gateway asked for it: hide it.
       if (dropUsageChunk && usage && Array.isArray(chunk?.choices) && chunk.choices.length === 0) return false;
