@@ -2,7 +2,7 @@
 // pieces, finish reason, usage, or a provider error) go to the translation's hooks, which write the client's events.
 import { obj, parseJson } from '../formats/types.ts';
 import type { StreamTranslation } from './types.ts';
-import type { Json } from './json.ts';
+import { chatText, type Json } from './json.ts';
 
 export abstract class FromChatStream implements StreamTranslation {
   /** Client SSE text written since the last take(). */
@@ -79,7 +79,8 @@ export abstract class FromChatStream implements StreamTranslation {
     const choice = obj(Array.isArray(chunk.choices) ? chunk.choices[0] : undefined);
     if (!choice) return;
     const delta = obj(choice.delta);
-    if (delta && typeof delta.content === 'string' && delta.content !== '') this.text(delta.content);
+    const text = chatText(delta?.content);
+    if (text !== '') this.text(text);
     if (delta && typeof delta.refusal === 'string' && delta.refusal !== '') this.refusal(delta.refusal);
     if (Array.isArray(delta?.tool_calls)) {
       for (const call of delta.tool_calls) {

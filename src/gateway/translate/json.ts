@@ -9,6 +9,21 @@ export function objects(v: unknown): Json[] {
   return Array.isArray(v) ? v.map(obj).filter((x): x is Json => x !== undefined) : [];
 }
 
+/**
+ * The text of a chat answer's `content` (or a stream delta's): a string, or an array of parts whose `text` parts
+ * are the answer (Mistral's reasoning models send `[{type: thinking…}, {type: text…}]`); '' for anything else.
+ */
+export function chatText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  let text = '';
+  for (const part of content) {
+    const p = obj(part);
+    if (p?.type === 'text' && typeof p.text === 'string') text += p.text;
+  }
+  return text;
+}
+
 /** A tool call's arguments as its input object; arguments that are not a JSON object (cut mid-call) give `{}`. */
 export function toolInput(args: unknown): Json {
   const parsed = typeof args === 'string' && args !== '' ? parseJson(args) : undefined;

@@ -279,3 +279,18 @@ test('a translated message carries the nullable fields the SDK types declare, an
   assert.deepEqual([message.container, message.stop_details, message.stop_sequence], [null, null, null]);
   assert.deepEqual((message.usage as Record<string, unknown>).output_tokens_details, { thinking_tokens: 256 });
 });
+
+test('an answer whose content is an array of parts (Mistral\'s reasoning models: thinking and text parts) keeps its text, buffered and streamed', () => {
+  const message = messagesViaChat.answer({
+    id: 'chatcmpl-2', model: 'magistral', usage: { prompt_tokens: 10, completion_tokens: 4 },
+    choices: [{ finish_reason: 'stop', message: { role: 'assistant', content: [{ type: 'thinking', thinking: [{ type: 'text', text: 'hmm' }] }, { type: 'text', text: 'Paris.' }] } }],
+  }, scope) as Record<string, unknown>;
+  assert.deepEqual(message.content, [{ type: 'text', text: 'Paris.' }]);
+  const t = messagesViaChat.stream(scope);
+  t.event('', chunk({ role: 'assistant', content: [{ type: 'thinking', thinking: [{ type: 'text', text: 'hmm' }] }] }));
+  t.event('', chunk({ content: [{ type: 'text', text: 'Par' }] }));
+  t.event('', chunk({ content: 'is.' }, 'stop'));
+  t.event('', '[DONE]');
+  const text = events(t.take()).filter(([type]) => type === 'content_block_delta').map(([, e]) => (e.delta as { text: string }).text).join('');
+  assert.equal(text, 'Paris.');
+});

@@ -8,7 +8,7 @@ import { anthropicErrorType } from '../formats/anthropic.ts';
 import { num, obj } from '../formats/types.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { FromChatStream } from './chat-stream.ts';
-import { isObjectSchema, objects, providerMessage, toolInput, type Json } from './json.ts';
+import { chatText, isObjectSchema, objects, providerMessage, toolInput, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
 
 /** The most stop sequences chat completions takes (OpenAI's `stop`: "Up to 4 sequences"). */
@@ -351,7 +351,7 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   const choice = obj(Array.isArray(chat.choices) ? chat.choices[0] : undefined);
   const message = obj(choice?.message) ?? {};
   const content: Json[] = [];
-  const text = typeof message.content === 'string' ? message.content : '';
+  const text = chatText(message.content);
   if (text !== '') content.push({ type: 'text', text });
   if (typeof message.refusal === 'string' && message.refusal !== '') content.push({ type: 'text', text: message.refusal });
   for (const call of Array.isArray(message.tool_calls) ? message.tool_calls : []) {

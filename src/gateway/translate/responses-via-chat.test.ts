@@ -261,3 +261,16 @@ test('text: a JSON schema format maps to response_format; verbosity, which chat 
   assert.deepEqual(both.removed, ['text']);
   assert.deepEqual(responsesViaChat.request({ model: 'gemini-2.5-flash', input: 'x', text: { format: { type: 'text' } } }, plan('gemini-2.5-flash')).removed, []);
 });
+
+test('an answer whose content is an array of parts (Mistral\'s reasoning models: thinking and text parts) keeps its text, buffered and streamed', () => {
+  const done = responsesViaChat.answer({ id: 'c', model: 'magistral', choices: [{ index: 0, message: { role: 'assistant', content: [{ type: 'thinking', thinking: [{ type: 'text', text: 'hmm' }] }, { type: 'text', text: 'Paris.' }] }, finish_reason: 'stop' }] }, scope) as { output: { content: { text: string }[] }[] };
+  assert.equal(done.output[0]?.content[0]?.text, 'Paris.');
+  const t = responsesViaChat.stream(scope);
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ id: 'c', model: 'magistral', choices: [{ index: 0, delta, finish_reason: finish }] });
+  t.event('', chunk({ role: 'assistant', content: [{ type: 'thinking', thinking: [{ type: 'text', text: 'hmm' }] }] }));
+  t.event('', chunk({ content: [{ type: 'text', text: 'Par' }] }));
+  t.event('', chunk({ content: 'is.' }, 'stop'));
+  t.event('', '[DONE]');
+  const completed = t.take().split('\n\n').filter(Boolean).map((b) => JSON.parse(b.split('\n')[1]!.slice(6)) as { type: string; response?: { output: { content: { text: string }[] }[] } }).find((e) => e.type === 'response.completed');
+  assert.equal(completed?.response?.output[0]?.content[0]?.text, 'Paris.');
+});

@@ -8,7 +8,7 @@ import type { TranslatedRequest, TranslationScope, Translator } from './types.ts
 import { randomBase62 } from '../../domain/ids.ts';
 import { storedItems } from './stored-items.ts';
 import { FromChatStream } from './chat-stream.ts';
-import { objects, type Json } from './json.ts';
+import { chatText, objects, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
 import { openaiError } from './openai-error.ts';
 
@@ -264,7 +264,7 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   const message = obj(choice?.message) ?? {};
   const base = newBaseId();
   const output: Json[] = [];
-  const content = typeof message.content === 'string' ? message.content : '';
+  const content = chatText(message.content);
   const refusal = typeof message.refusal === 'string' ? message.refusal : '';
   // A refusal alone is a refusal part; beside text (no model sends both) it is text, as it was.
   if (content + refusal !== '') output.push(messageItem(base, content + refusal, 'completed', content === '' ? 'refusal' : 'output_text'));
