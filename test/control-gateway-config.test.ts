@@ -61,6 +61,16 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(await get(), beforeCfg);
     });
 
+    test('a timeout longer than a timer can wait is enforced as the longest one, not as 1 ms', async () => {
+      // 1000 h is a valid Go duration (accepted, stored as sent), but node fires any timer above 2^31 - 1 ms at
+      // once: the gateway timed every request out after 1 ms with 504 ERR_NGROK_3810.
+      const cfg = await patch({ totalTimeout: '1000h', perRequestTimeout: '900h' });
+      assert.deepEqual([cfg.totalTimeout, cfg.perRequestTimeout], ['1000h', '900h']);
+      const enforced = await loadGatewaySettings(control.store.db, control.accountId);
+      assert.deepEqual([enforced.totalTimeoutMs, enforced.perRequestTimeoutMs], [2_147_483_647, 2_147_483_647]);
+      await patch({ totalTimeout: '2m30s', perRequestTimeout: '45s' });
+    });
+
     test('HEAD answers 200 without a body', async () => {
       const res = await control.call('HEAD', '/gateway-config');
       assert.equal(res.statusCode, 200);

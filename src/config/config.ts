@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseMasterKey } from '../domain/secret-box.ts';
+import { TIMER_MAX_MS } from '../domain/duration.ts';
 import { unsendableSecretReason } from '../domain/header-value.ts';
 import { parseDatabaseUrl } from '../store/database.ts';
 import { builtinProviders, isBuiltinProviderId } from '../catalog/providers.ts';
@@ -183,9 +184,6 @@ function journalPath(env: Env, databaseUrl: string): string {
   if (parsed.dialect === 'postgres') return join('data', 'usage-journal.db');
   return parsed.path === ':memory:' ? ':memory:' : join(dirname(parsed.path), 'usage-journal.db');
 }
-
-/** The longest delay node's timers take (2^31 − 1 ms, ~24.8 days): a longer one fires at once. */
-const TIMER_MAX_MS = 2_147_483_647;
 
 /** Plain decimal digits only: `Number()` would also take `0x1f`, `1e3` or ` 42 `. */
 const DIGITS = /^\d+$/;

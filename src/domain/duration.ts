@@ -8,6 +8,8 @@ const UNIT_NS = new Map<string, bigint>([
 ]);
 const MAX_NS = (1n << 63n) - 1n;
 const NS_PER_MS = 1_000_000n;
+/** The longest delay node's timers take (2^31 − 1 ms, ~24.8 days): a longer one is set to 1 ms and fires at once. */
+export const TIMER_MAX_MS = 2_147_483_647;
 /** A number (digits before and/or after a dot) and its unit: everything up to the next digit or dot, as Go reads it. */
 const PART = /(\d*)(?:\.(\d*))?([^\d.]*)/y;
 

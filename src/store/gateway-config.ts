@@ -4,7 +4,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, GatewayConfigsTable } from './schema.ts';
 import { int } from './schema.ts';
-import { parseGoDuration } from '../domain/duration.ts';
+import { parseGoDuration, TIMER_MAX_MS } from '../domain/duration.ts';
 import type { AccountSettings } from '../state/types.ts';
 
 export const DEFAULT_TOTAL_TIMEOUT = '120s';
@@ -72,14 +72,19 @@ export async function writeGatewaySettings(trx: Kysely<Database>, accountId: str
   return fromRow(next);
 }
 
+/** A stored duration as the gateway's timers can wait it: Go allows ~292 years, a node timer ~24.8 days. */
+function timerMs(stored: string, fallback: string): number {
+  return Math.min(TIMER_MAX_MS, parseGoDuration(stored) ?? parseGoDuration(fallback)!);
+}
+
 /** The settings the gateway enforces, in milliseconds; stored durations were validated on write. */
 export async function loadGatewaySettings(db: Kysely<Database>, accountId: string): Promise<AccountSettings> {
   const row = await storedRow(db, accountId);
   const s = fromRow(row);
   return {
-    totalTimeoutMs: parseGoDuration(s.totalTimeout) ?? parseGoDuration(DEFAULT_TOTAL_TIMEOUT)!,
+    totalTimeoutMs: timerMs(s.totalTimeout, DEFAULT_TOTAL_TIMEOUT),
     totalTimeoutSet: row?.totalTimeout != null,
-    perRequestTimeoutMs: parseGoDuration(s.perRequestTimeout) ?? parseGoDuration(DEFAULT_PER_REQUEST_TIMEOUT)!,
+    perRequestTimeoutMs: timerMs(s.perRequestTimeout, DEFAULT_PER_REQUEST_TIMEOUT),
     maxInputTokens: s.maxInputTokens,
     maxOutputTokens: s.maxOutputTokens,
   };
