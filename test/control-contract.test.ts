@@ -3,7 +3,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { operations } from '../src/control/contract.ts';
-import { contractDocument } from '../src/control/contract.ts';
+import { contractDocument, schemaValidator } from '../src/control/contract.ts';
+import { connect, type AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import { STORE_KINDS } from './helpers/stores.ts';
 import { expectError, startControl, type TestControl } from './helpers/control.ts';
 
@@ -120,3 +122,39 @@ for (const kind of STORE_KINDS) {
     });
   });
 }
+
+describe('control plane shutting down (sqlite)', () => {
+  test('a request that arrives while the app closes gets 503 in the contract error shape, not Fastify\'s own body', async () => {
+    const control = await startControl('sqlite');
+    try {
+      await control.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = control.app.server.address() as AddressInfo;
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('error', () => {});
+      const ended = once(socket, 'close');
+      // The first request is in flight (its body not all sent) when close() starts; the second, pipelined on the same
+      // connection, arrives while the app is closing.
+      socket.write(`POST /api-keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${control.token}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{`);
+      await new Promise((r) => setTimeout(r, 100));
+      const closing = control.app.close();
+      await new Promise((r) => setTimeout(r, 50));
+      socket.write(`}GET /api-keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${control.token}\r\n\r\n`);
+      await ended;
+      await closing;
+      const text = Buffer.concat(chunks).toString('utf8');
+      const answers = text.split(/(?=HTTP\/1\.1 )/);
+      assert.equal(answers.length, 2, text);
+      assert.match(answers[0]!, /^HTTP\/1\.1 201 /);
+      assert.match(answers[1]!, /^HTTP\/1\.1 503 /);
+      const body = JSON.parse(answers[1]!.slice(answers[1]!.indexOf('\r\n\r\n') + 4)) as unknown;
+      const validate = schemaValidator('Error');
+      assert.ok(validate(body), `not the contract's Error shape: ${JSON.stringify(body)}`);
+    } finally {
+      await control.store.close();
+      await control.database.drop();
+    }
+  });
+});

@@ -134,7 +134,8 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
     // Fastify passes `http` to http.createServer and sets `requestTimeout` itself (its default, 0, is off).
     http: timeouts,
     requestTimeout: timeouts.requestTimeout!,
-    return503OnClosing: true,
+    // Fastify's own 503 while closing has its own body ({error, message}); answered in the contract's shape below.
+    return503OnClosing: false,
     // Fastify answers ids over 100 characters with its own 414 body: long ids reach the handlers (an unknown id is
     // a 404 27611 like any other), and what the router still refuses gets the contract's error shape below.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
@@ -197,6 +198,17 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
     const details: Record<string, string> = { method: request.method, path };
     if (/^\/v1(beta)?\//.test(path)) details.reason = 'This is the control plane; model requests (/v1/…) go to the gateway, on its own port (TOLLGATE_GATEWAY_PORT, 8080 by default).';
     return sendError(reply, new TollgateError(Errors.routeNotFound, details));
+  });
+
+  // A request that reaches a closing app (pipelined, or on a busy keep-alive connection) is shed with a 503 before
+  // any other work, as Fastify's return503OnClosing would, but in the contract's Error shape.
+  let closing = false;
+  app.addHook('preClose', async () => { closing = true; });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!closing) return;
+    const reason = 'The server is shutting down; retry the request.';
+    closeAfterAnswer(request.raw, reply.raw);
+    return reply.code(503).header('connection', 'close').type('application/json').send(contractErrorBody(503, undefined, reason, { reason }));
   });
 
   const apiKeyUsage = deps.apiKeyUsage ?? new ApiKeyUsage(deps.store.db, deps.logger);
