@@ -175,6 +175,19 @@ describe('translation: Messages requests served over chat completions (sqlite)',
     assert.doesNotMatch(cut.text, /message_stop/);
   });
 
+  test('a 2xx answer that is not JSON (a proxy\'s page) is never translated into an empty success: the next model serves, or the client gets an error', async () => {
+    const body = (extra: object) => ({ model: 'openai:fail-200-html-x', max_tokens: 10, messages: [{ role: 'user', content: 'x' }], ...extra });
+    const alone = await gw(h, '/v1/messages', { headers: { 'x-api-key': token }, body: body({}) });
+    assert.equal(alone.status, 503, alone.text);
+    assert.equal(alone.json().type, 'error');
+    assert.match(alone.text, /HTTP 200, then a body that is not a JSON answer/);
+    const [failed] = await h.usage(alone.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([failed!.completion, Number(failed!.isError), Number(failed!.costPico)], ['failed', 1, 0]);
+    // With a fallback model, it serves: the client never sees the page.
+    const message = await anthropic.messages.create(body({ models: ['openai:gpt-4o-mini'] }) as Anthropic.MessageCreateParamsNonStreaming);
+    assert.match(message.content.map((b) => (b.type === 'text' ? b.text : '')).join(''), /gpt-4o-mini/);
+  });
+
   test('token counting for a GPT model (its other calls translated) is answered by the gateway\'s own tokenizer, nothing sent or billed', async () => {
     const sent = h.fake.requests.length;
     const counted = await anthropic.messages.countTokens({ model: 'gpt-4o', system: 'Be brief.', messages: [{ role: 'user', content: 'How many tokens is this sentence, roughly?' }] }).withResponse();

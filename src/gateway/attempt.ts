@@ -380,19 +380,26 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       const answer = await exchange.collect();
       clearTimeout(timer);
       record.durationMs = performance.now() - started;
+      const text = answer.toString('utf8');
+      // A translation writes the client's answer from the provider's JSON: a 2xx body that is none (a proxy's page,
+      // nothing at all) has no answer in it, and the client must not get an empty "success" — the next attempt may serve.
+      const upstreamAnswer = translator ? obj(parseJson(text)) : undefined;
+      if (translator && !upstreamAnswer) {
+        record.failure = 'unreadable';
+        return 'next';
+      }
       record.served = true;
       // The client left while the answer was on its way: it is read for its usage, and nobody received it.
       record.completion = ctx.clientGone ? 'unknown' : 'succeeded';
       // Usage is the upstream's, read in its own format (the client's, unless translated).
       const { format, surface } = plan.candidate.surface;
       const codec = codecs[format];
-      const text = answer.toString('utf8');
-      record.facts = codec.factsFromText(text, surface) ?? jsonFacts(codec, parseJson(text), surface);
+      record.facts = codec.factsFromText(text, surface) ?? jsonFacts(codec, upstreamAnswer ?? parseJson(text), surface);
       if (ctx.trace) {
         const responseId = answerIdOf(text);
         if (responseId) record.facts.responseId = responseId;
       }
-      const sent = translator ? Buffer.from(JSON.stringify(translator.answer(parseJson(text), scope!))) : answer;
+      const sent = translator ? Buffer.from(JSON.stringify(translator.answer(upstreamAnswer, scope!))) : answer;
       if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'json'), sent);
       return 'served';
     }

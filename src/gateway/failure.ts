@@ -26,6 +26,7 @@ function describe(r: AttemptRecord, i: number, perRequestMs: number): string {
     case 'timeout': what = `timed out after ${formatMs(perRequestMs)}`; break;
     case 'connection': what = r.statusCode ? `HTTP ${r.statusCode}, then the connection broke` : 'connection failed'; break;
     case 'empty': what = `HTTP ${r.statusCode}, then a stream that ended without any event`; break;
+    case 'unreadable': what = `HTTP ${r.statusCode}, then a body that is not a JSON answer`; break;
     case 'rate-limited': {
       // In a 200 stream (an error event after its opening events) or as a 429.
       const how = r.statusCode < 300 ? `HTTP ${r.statusCode}, then a ${r.quotaExhausted ? 'quota' : 'rate-limit'} error event` : 'HTTP 429';
