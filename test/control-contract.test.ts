@@ -68,7 +68,7 @@ for (const kind of STORE_KINDS) {
       assert.ok(keys.aiGatewayApiKeys.every((k) => !k.name.includes('\u0000')));
     });
 
-    test('a body that is not valid UTF-8 is a 400 and nothing is stored; a leading byte-order mark is accepted', async () => {
+    test('a body that is not valid UTF-8, or escapes a lone surrogate, is a 400 and nothing is stored; a leading byte-order mark is accepted', async () => {
       const send = (payload: Buffer) => control.app.inject({ method: 'POST', url: '/api-keys', headers: { authorization: `Bearer ${control.token}`, 'content-type': 'application/json' }, payload });
       for (const bad of [Buffer.from([0xff]), Buffer.from([0xc3, 0x28]), Buffer.from([0xed, 0xa0, 0x80])]) {
         const res = await send(Buffer.concat([Buffer.from('{"name":"bad'), bad, Buffer.from('"}')]));
@@ -77,6 +77,16 @@ for (const kind of STORE_KINDS) {
       }
       const keys = (await control.call('GET', '/api-keys')).json() as { aiGatewayApiKeys: { name: string }[] };
       assert.ok(keys.aiGatewayApiKeys.every((k) => !k.name.startsWith('bad')));
+      // The same text escaped in JSON: a lone surrogate (stored, it became U+FFFD while the answer echoed it as sent).
+      for (const escaped of ['{"name":"bad\\ud800"}', '{"name":"bad\\udc00x"}', '{"name":"ok","description":"bad\\ud83d"}', '{"name":"n","metadata":"{\\"bad\\udfff\\":1}"}']) {
+        const res = await send(Buffer.from(escaped));
+        expectError(res, 400, 'ERR_NGROK_27606');
+        assert.match(res.body, /surrogate/, escaped);
+      }
+      // A pair escaped (an emoji) is text.
+      const pair = await send(Buffer.from('{"name":"pair-\\ud83d\\ude00"}'));
+      assert.equal(pair.statusCode, 201, pair.body);
+      assert.equal((pair.json() as { name: string }).name, 'pair-\u{1F600}');
       const bom = await send(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"name":"bom-é"}')]));
       assert.equal(bom.statusCode, 201, bom.body);
       assert.equal((bom.json() as { name: string }).name, 'bom-é');

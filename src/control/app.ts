@@ -24,21 +24,29 @@ const NUL_ESCAPE = /%00/i;
 /** Throws on invalid UTF-8; a leading byte-order mark is dropped. */
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-function holdsNul(value: unknown): boolean {
+/**
+ * The first text value or key in `value` a store would not keep as sent: a NUL, or a lone surrogate (JSON's
+ * `"\ud800"` escape unpaired — not Unicode text; both stores would keep U+FFFD instead, while the create answer
+ * echoed the original: the silent change invalid UTF-8 bytes are refused to avoid).
+ */
+function unstorableText(value: unknown): 'nul' | 'surrogate' | undefined {
+  const check = (s: string) => (s.includes('\0') ? 'nul' : s.isWellFormed() ? undefined : 'surrogate');
   // Iterative: a deeply nested body must not overflow the stack here (validation refuses it later).
   const pending: unknown[] = [value];
   while (pending.length > 0) {
     const v = pending.pop();
     if (typeof v === 'string') {
-      if (v.includes('\0')) return true;
+      const found = check(v);
+      if (found) return found;
     } else if (typeof v === 'object' && v !== null) {
       for (const [key, item] of Object.entries(v)) {
-        if (key.includes('\0')) return true;
+        const found = check(key);
+        if (found) return found;
         pending.push(item);
       }
     }
   }
-  return false;
+  return undefined;
 }
 
 export interface Principal { accountId: string; apiKeyId: string }
@@ -167,9 +175,14 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
     } catch (e) {
       return done(new TollgateError(Errors.validationFailed, { reason: `The request body is not valid JSON: ${(e as Error).message}` }), undefined);
     }
-    // Only bodies that could hold one are walked (a NUL is written `\u0000` in JSON, or sent raw).
-    if ((text.includes('u0000') || text.includes('\0')) && holdsNul(value)) {
+    // Only bodies that could hold one are walked (a NUL or a surrogate is written as a `\u` escape in JSON; a NUL may
+    // also come raw, while strict decoding already refused surrogates sent as bytes).
+    const unstorable = text.includes('\\u') || text.includes('\0') ? unstorableText(value) : undefined;
+    if (unstorable === 'nul') {
       return done(new TollgateError(Errors.validationFailed, { reason: 'Text values must not contain NUL characters (U+0000).' }), undefined);
+    }
+    if (unstorable === 'surrogate') {
+      return done(new TollgateError(Errors.validationFailed, { reason: 'Text values must be Unicode text: an unpaired surrogate escape (\\ud800 to \\udfff alone) is not.' }), undefined);
     }
     done(null, value);
   });
