@@ -163,6 +163,20 @@ describe('gateway streaming (sqlite)', () => {
     assert.match(alone.json().error.message, /then an error event before any output/);
   });
 
+  test('a chat stream that opens with an SSE comment (OpenRouter\'s keep-alive) and then an error event fails over too', async () => {
+    // `: PROCESSING`, then the error: no event reached the client before it, so the next model may serve.
+    const r = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:commented-overloaded-gpt', models: ['gpt-4o-mini'], stream: true, messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual([r.headers.get('ngrok-aig-model'), r.headers.get('ngrok-aig-attempts')], ['gpt-4o-mini', '2'], r.text);
+    assert.doesNotMatch(r.text, /overloaded/);
+    const rows = await h.usage(r.headers.get('ngrok-aig-request-id')!, 2);
+    assert.deepEqual(rows.map((row) => [row.model, row.statusCode, Number(row.isError), row.retryAction]), [['commented-overloaded-gpt', 200, 1, 'next_backend'], ['gpt-4o-mini', 200, 0, 'succeeded']]);
+    // A comment before an ordinary stream changes nothing: the answer is the first model's.
+    const alone = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:commented-overloaded-only', stream: true, messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(alone.status, 200);
+    assert.match(alone.text, /^: PROCESSING/);
+  });
+
   test('a failure reported right after a stream\'s opening events (Responses\' error event, Anthropic\'s overload after message_start) fails over too', async () => {
     // Responses: response.created and response.in_progress, then an error event, as OpenAI reports one.
     const { data: responses, response } = await openai.responses.create({ model: 'openai:overloaded-gpt', models: ['gpt-4o-mini'], stream: true, input: 'fallback' } as OpenAI.Responses.ResponseCreateParamsStreaming).withResponse();

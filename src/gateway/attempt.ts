@@ -177,6 +177,19 @@ function opensWithError(received: readonly Buffer[]): boolean {
 }
 
 /**
+ * A stream whose first bytes are an SSE comment (`: …`) or a blank line, which carry no event: its first event is
+ * still to come.
+ */
+function opensWithComment(received: readonly Buffer[]): boolean {
+  const first = received[0];
+  if (!first || first.length === 0) return false;
+  // A leading byte-order mark (EF BB BF) is not part of the stream.
+  const at = first.length >= 3 && first[0] === 0xef && first[1] === 0xbb && first[2] === 0xbf ? 3 : 0;
+  const byte = first[at];
+  return byte === 0x3a || byte === 0x0a || byte === 0x0d;
+}
+
+/**
  * The stream's opening once past its preamble events (stream-opening.ts): `content` to commit to it, or the failure
  * it reported. A stream that ends or breaks with only its preamble failed like one with no event at all.
  */
@@ -346,10 +359,12 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
           record.durationMs = performance.now() - started;
           return 'next';
         }
-        // Responses and Messages streams report a failure after their opening events: held until past them, when
-        // another attempt could serve (with none left, holding would only delay the client's first byte).
+        // Responses and Messages streams report a failure after their opening events, and any stream may open with
+        // SSE comments (OpenRouter's `: OPENROUTER PROCESSING` while its upstream starts), which are no event: held
+        // until past them, when another attempt could serve (with none left, holding would only delay the client's
+        // first byte).
         const upstreamSurface = plan.candidate.surface.surface;
-        if (attemptFollows && (upstreamSurface === 'responses' || upstreamSurface === 'messages')) {
+        if (attemptFollows && (upstreamSurface === 'responses' || upstreamSurface === 'messages' || opensWithComment(exchange.received))) {
           // The attempt's timeout is for the first bytes, which came; the hold has its own bound, within the total.
           clearTimeout(timer);
           const opening = await pastPreamble(ctx, exchange, Math.min(performance.now() + PREAMBLE_HOLD_MS, ctx.startedAt + ctx.timeLimitMs - 1));

@@ -15,6 +15,7 @@
 //   model `mixedcase-…`                                → stream sent as `Text/Event-Stream`
 //   model `overloaded-…`                               → 200 stream whose first event is an error (Anthropic's overloaded_error);
 //                                                         Responses: the error after response.created and response.in_progress
+//   model `commented-overloaded-…`                     → 200 stream: an SSE comment (`: PROCESSING`), then the error event
 //   model `late-overloaded-…` (Messages)               → 200 stream: message_start, ping, then overloaded_error
 //   model `ratelimited-…` (Responses)                  → 200 stream: response.created, response.in_progress, then a too_many_requests error
 //   model `silent-MS-…`                                → stream head sent at once, first event after MS
@@ -254,6 +255,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (model.startsWith('ratelimited-') && surface === 'responses') {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...accountHeaders(format) });
     res.end(`${events.slice(0, 2).join('')}event: error\ndata: {"type":"error","sequence_number":2,"error":{"type":"too_many_requests","code":"rate_limit_exceeded","message":"Rate limit reached for requests","param":null}}\n\n`);
+    return;
+  }
+  if (model.startsWith('commented-overloaded-')) {
+    // An SSE comment first (OpenRouter's `: OPENROUTER PROCESSING` while it waits for its upstream), then the error.
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...accountHeaders(format) });
+    res.write(': PROCESSING\n\n');
+    await sleep(30);
+    if (!res.destroyed) res.end(overloadedEvent(format));
     return;
   }
   if (model.startsWith('overloaded-') || model.startsWith('late-overloaded-')) {
