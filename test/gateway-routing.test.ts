@@ -466,6 +466,11 @@ describe('gateway routing and failover (sqlite)', () => {
     // OpenAI often sends no Retry-After, only its limits' reset times: the one that ran out (requests, 6m0s) is the hint.
     const resets = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-429-reset')] }]), body: chat('gpt-4o') });
     assert.deepEqual([resets.status, resets.headers.get('retry-after-ms'), resets.headers.get('retry-after')], [429, '360000', '360']);
+    // Several keys limited: the soonest hint, wherever it came in the chain (the retry runs the whole chain again).
+    const soonLast = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-429-reset', 'sk-429-ms')] }]), body: chat('gpt-4o') });
+    assert.deepEqual([soonLast.status, soonLast.headers.get('retry-after-ms'), soonLast.headers.get('retry-after')], [429, '2500', '3']);
+    const soonFirst = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-429', 'sk-429-reset')] }]), body: chat('gpt-4o') });
+    assert.deepEqual([soonFirst.status, soonFirst.headers.get('retry-after-ms'), soonFirst.headers.get('retry-after')], [429, null, '1']);
     // A key out of quota (OpenAI's insufficient_quota 429) fails over like a rate limit; when every key is, the client
     // is told so with OpenAI's own type, which the SDKs and LangChain read as "stop retrying, fix billing".
     const quotaThenGood = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-quota', 'sk-good-a')] }]), body: chat('gpt-4o') });

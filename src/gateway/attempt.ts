@@ -32,15 +32,33 @@ type Verdict = 'served' | 'next' | 'next-model' | 'stop';
 /** For a 429 no retry can pass (every key out of quota): the switch the OpenAI and Anthropic SDKs read first. */
 const NO_RETRY: Readonly<Record<string, string>> = { 'x-should-retry': 'false' };
 
+/** How long until a rate-limited attempt's key takes requests again, by its provider's hint; undefined without one. */
+function hintMs(r: AttemptRecord, now: number): number | undefined {
+  if (r.retryAfterMs) return Number(r.retryAfterMs);
+  const value = r.retryAfter?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
 /**
- * The last provider's hint of when to try again, for the gateway's own 429: `Retry-After` as it sent it, and Azure's
+ * When to try again, for the gateway's own 429: the soonest hint among the attempts (the retry goes through the
+ * whole chain, so the first key free again can serve it) — `Retry-After` as that provider sent it, and Azure's
  * `retry-after-ms` too (the OpenAI SDKs read it first); from that alone, `Retry-After` in whole seconds for the rest.
  */
-function retryHeaders(last: AttemptRecord | undefined): Record<string, string> | undefined {
-  if (!last?.retryAfter && !last?.retryAfterMs) return undefined;
+function retryHeaders(records: readonly AttemptRecord[]): Record<string, string> | undefined {
+  const now = Date.now();
+  let soonest: AttemptRecord | undefined;
+  let soonestMs = Infinity;
+  for (const r of records) {
+    const ms = hintMs(r, now);
+    if (ms !== undefined && ms < soonestMs) { soonest = r; soonestMs = ms; }
+  }
+  if (!soonest) return undefined;
   const headers: Record<string, string> = {};
-  if (last.retryAfterMs) headers['retry-after-ms'] = last.retryAfterMs;
-  headers['Retry-After'] = last.retryAfter ?? String(Math.ceil(Number(last.retryAfterMs) / 1000));
+  if (soonest.retryAfterMs) headers['retry-after-ms'] = soonest.retryAfterMs;
+  headers['Retry-After'] = soonest.retryAfter ?? String(Math.ceil(Number(soonest.retryAfterMs) / 1000));
   return headers;
 }
 
@@ -273,7 +291,7 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
     const error = exhaustedError(records, totalTimedOut(ctx), settings);
     // Out of quota everywhere: the SDKs' own switch (OpenAI's and Anthropic's read it before the status) says no
     // retry will help, where a plain 429 is retried.
-    const headers = error.spec === Errors.upstreamQuotaExhausted ? NO_RETRY : error.status === 429 ? retryHeaders(last) : undefined;
+    const headers = error.spec === Errors.upstreamQuotaExhausted ? NO_RETRY : error.status === 429 ? retryHeaders(records) : undefined;
     writeError(ctx, error, records.length, headers);
   }
   ctx.endedAt = performance.now();
