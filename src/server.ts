@@ -97,9 +97,20 @@ export async function startTollgate(config: Config, options: { planes?: readonly
     throw error;
   }
   running.stop = async () => {
-    for (const close of closers.reverse()) await close();
+    // Every closer runs even when one before it fails: a failing one must not leave the journal unshipped or the
+    // store open.
+    let failure: unknown;
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        failure ??= error;
+        logger.error({ err: error instanceof Error ? error.message : String(error) }, 'a part of Tollgate failed to stop cleanly; stopping the rest');
+      }
+    }
     await store.close();
     logger.flush?.();
+    if (failure !== undefined) throw failure;
   };
   return running;
 }
@@ -160,9 +171,13 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     };
     const state = new GatewayState({ store, secretBox, changes, logger, readBalance: gaugeBalance, ...(config.databaseListenUrl ? { listenUrl: config.databaseListenUrl } : {}) });
     await state.start();
-    // Closers run last pushed first: no new requests (the gateway), the last spans exported (the observer), every
-    // recorded usage event in the store (the journal), then the state. A start failing half-way closes what it opened.
+    // Closers run last pushed first: no new requests (the gateway), every recorded usage event in the store (the
+    // journal), the last spans exported (the observer), then the state. A start failing half-way closes what it opened.
     closers.push(() => state.close());
+    // After the journal: exporting the last spans to a collector that is down or silent (seconds of retries, then a
+    // rejection) must not keep usage from being shipped.
+    let observerClose: (() => Promise<void>) | undefined;
+    closers.push(async () => { await observerClose?.(); });
     const usage = new UsageJournal({ path: config.journalPath, write: (events) => insertUsageEvents(store.db, events), isRefusal: isRowRefusal, logger });
     journal = usage;
     closers.push(() => usage.close());
@@ -179,7 +194,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
       // The snapshots' figures: the store's balance as of the last reload, then debited by each request here.
       balances: () => state.accounts(),
     }, VERSION);
-    closers.push(() => observer.close());
+    observerClose = () => observer.close();
     const loopId = deploymentLoopId(config.masterKey);
     const gateway = await startGatewayServer({
       state, usage, logger, observer, ...(ledger ? { ledger } : {}),

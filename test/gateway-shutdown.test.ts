@@ -128,3 +128,31 @@ test('a stream delivered whole while its provider holds the connection open does
     await release(h, stopped);
   }
 });
+
+test('a tracing collector that is down does not stop the journal from shipping at shutdown', async () => {
+  // A port nothing listens on: every span export fails, and the tracer's flush at shutdown rejects.
+  const { createServer } = await import('node:net');
+  const dead = createServer();
+  await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+  const port = (dead.address() as { port: number }).port;
+  await new Promise<void>((resolve) => dead.close(() => resolve()));
+  const h = await startHarness('sqlite', { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
+  let stopped = false;
+  try {
+    const token = await openaiToken(h, 'sk-tracing-down');
+    const res = await request(`${h.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    assert.equal(res.statusCode, 200);
+    await res.body.text();
+    stopped = true;
+    // The stop completes (the journal closes and ships) although the spans could not be exported.
+    await h.running.stop();
+    const rows = await storedUsage(h);
+    assert.equal(rows.length, 1, 'the usage event is in the store once stop() returns');
+  } finally {
+    await release(h, stopped);
+  }
+});

@@ -73,7 +73,13 @@ async function serve(planes: readonly Plane[], args: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    await running.stop();
+    try {
+      await running.stop();
+    } catch (error) {
+      // Every part was still stopped (the journal shipped what the store took); said, and the exit code tells it.
+      logger.error({ err: error instanceof Error ? error.message : String(error) }, 'stopped with an error');
+      process.exit(1);
+    }
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

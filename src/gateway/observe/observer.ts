@@ -54,8 +54,10 @@ export class GatewayObserver {
   readonly #logBodies: boolean;
   readonly #accessLine: ((line: AccessLine) => void) | undefined;
   readonly #metricsToken: string | undefined;
+  readonly #logger: Logger;
 
   constructor(options: ObserverOptions) {
+    this.#logger = options.logger;
     this.#metricsToken = options.metricsToken;
     this.metrics = options.metrics;
     this.tracer = options.tracer;
@@ -187,7 +189,13 @@ export class GatewayObserver {
     });
   }
 
+  /** Exports the last spans; a collector that cannot take them is logged, not a failure of the stop. */
   async close(): Promise<void> {
-    await this.tracer?.shutdown();
+    try {
+      await this.tracer?.shutdown();
+    } catch (error) {
+      const errors = Array.isArray(error) ? error : [error];
+      this.#logger.warn({ err: errors.map((e) => (e instanceof Error ? e.message : String(e))).join('; ') }, 'the last trace spans could not be exported while stopping');
+    }
   }
 }
