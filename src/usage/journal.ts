@@ -109,6 +109,13 @@ export class UsageJournal implements UsageSink {
   #refused = 0;
   /** When the store last took a shipment (performance.now()). */
   #shippedAt = 0;
+  /**
+   * Finished rows found in the file at start and not shipped since. The previous run may have died after the store
+   * committed them and before they were marked shipped: until they ship again (the store ignoring them), a balance
+   * read counts them twice (in the store and as unshipped). Whoever read one is told when they have shipped.
+   */
+  readonly #leftoverRows = new Set<number>();
+  readonly #leftoverListeners = new Set<(accounts: ReadonlySet<string>) => void>();
 
   constructor(options: UsageJournalOptions) {
     // Before the file opens: what it meets while recovering and adopting (an undeletable file) is reported too.
@@ -130,7 +137,10 @@ export class UsageJournal implements UsageSink {
       this.#logger?.error({ lines: this.#file.skippedLines, journal: this.#file.path }, 'usage journal: lines that could not be read were skipped (damaged disk?)');
     }
     // What a previous run (or a dead neighbour) left: its events still count against balances until shipped.
-    for (const event of this.#file.unshipped()) this.#count(event.accountId, event.costPico);
+    for (const batch of this.#file.finishedBatches(Number.MAX_SAFE_INTEGER)) {
+      this.#leftoverRows.add(batch.seq);
+      for (const event of batch.events) this.#count(event.accountId, event.costPico);
+    }
     if (this.#unshippedCount > 0) {
       this.#spilled = true;
       this.#logger?.info({ events: this.#unshippedCount, journal: this.#file.path }, 'usage journal: shipping events left by a previous run');
@@ -150,6 +160,15 @@ export class UsageJournal implements UsageSink {
   /** Events the store refused that were set aside (`<journal>.refused.jsonl`) since this journal opened. */
   get refused(): number {
     return this.#refused;
+  }
+
+  /**
+   * `listener` hears the accounts of start-up leftover events each time some of them have shipped: a balance read
+   * before that may have counted them twice (see #leftoverRows), and should be read again.
+   */
+  onLeftoversShipped(listener: (accounts: ReadonlySet<string>) => void): () => void {
+    this.#leftoverListeners.add(listener);
+    return () => this.#leftoverListeners.delete(listener);
   }
 
   /** Cost of this account's events recorded here but not yet in the store. */
@@ -513,6 +532,16 @@ export class UsageJournal implements UsageSink {
     return true;
   }
 
+  #leftoversShipped(batches: readonly FinishedBatch[]): void {
+    const accounts = new Set<string>();
+    for (const batch of batches) {
+      if (!this.#leftoverRows.delete(batch.seq)) continue;
+      for (const e of batch.events) accounts.add(e.accountId);
+    }
+    if (accounts.size === 0) return;
+    for (const listener of this.#leftoverListeners) listener(accounts);
+  }
+
   #ship(): Promise<number> {
     if (this.#shipping) return this.#shipping;
     const shipping = this.exclusive(async () => {
@@ -538,6 +567,7 @@ export class UsageJournal implements UsageSink {
         if (!this.#abandoned) this.#removeRows(batches.map((b) => b.seq));
         this.#shippedAt = performance.now();
         for (const e of events) this.#uncount(e.accountId, e.costPico);
+        if (this.#leftoverRows.size > 0) this.#leftoversShipped(batches);
         return true;
       });
       if (!shipped) return -1;

@@ -209,3 +209,54 @@ test('each balance read is handed on (store − unshipped), so the balance gauge
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(told, [['acct', 970n], ['acct', 370n]]);
 });
+
+test('after a restart, events the store already took before the crash are not subtracted twice once they ship again', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { JournalFile, orphanEvent } = await import('./journal-file.ts');
+  const { UsageJournal } = await import('./journal.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-ledger-restart-'));
+  try {
+    const path = join(dir, 'j.db');
+    const event = {
+      ...orphanEvent({
+        id: 'ev_1', accountId: 'acct', requestId: 'rq_1', accessKeyId: 'aigk_1', provider: 'openai', providerDisplayName: 'OpenAI',
+        model: 'gpt-4o', modelDisplayName: 'GPT-4o', attemptNumber: 1, isStreaming: false, inputTokensEstimate: 12,
+        keySource: 'ngrok', providerKeyId: null, providerKeyDisplayName: null, retryAction: 'succeeded', eventTime: '2026-01-01T00:00:00.000Z',
+      }, true),
+      completion: 'succeeded' as const, statusCode: 200, isError: false, retryAction: 'succeeded' as const, costPico: 100n,
+    };
+    // The previous run: the event is journaled, the store committed its shipment, and the process died before the
+    // journal marked it shipped.
+    const previous = JournalFile.open(path);
+    previous.write([], [event]);
+    previous.close();
+    const stored = new Map([[event.id, event.costPico]]);
+    const grants = 1000n;
+    // The first shipment after the restart fails (the store is briefly unreachable), the next ones go through.
+    let writes = 0;
+    const journal = new UsageJournal({
+      path, intervalMs: 5, maxBackoffMs: 20,
+      write: async (events) => {
+        if (writes++ === 0) throw new Error('connection reset');
+        for (const e of events) if (!stored.has(e.id)) stored.set(e.id, e.costPico);
+      },
+    });
+    const ledger = new CreditLedger({ journal, readBalance: async () => grants - [...stored.values()].reduce((a, b) => a + b, 0n) });
+    try {
+      for (let i = 0; i < 500 && writes === 0; i++) await new Promise((resolve) => setTimeout(resolve, 2));
+      const snapshot = {};
+      // Read while the leftover is not shipped again: it is in the store and counted as unshipped.
+      await ledger.available('acct', snapshot);
+      for (let i = 0; i < 500 && journal.pending > 0; i++) await new Promise((resolve) => setTimeout(resolve, 2));
+      assert.equal(journal.pending, 0, 'the leftover shipped again (the store ignored it)');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(await ledger.available('acct', snapshot), 900n, 'the 100 pico counted once, without waiting for a snapshot change');
+    } finally {
+      await journal.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

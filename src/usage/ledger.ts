@@ -15,6 +15,8 @@ import { settledWithin } from '../domain/settled.ts';
 export interface LedgerJournal {
   unshippedPico(accountId: string): bigint;
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
+  /** Events a previous run left have shipped again: a read before it may have counted them twice. */
+  onLeftoversShipped?(listener: (accounts: ReadonlySet<string>) => void): () => void;
 }
 
 export interface LedgerOptions {
@@ -93,6 +95,15 @@ export class CreditLedger {
     this.#refreshMs = options.refreshMs ?? Infinity;
     this.#now = options.now ?? Date.now;
     this.#readWaitMs = options.readWaitMs ?? 2_000;
+    // After a restart the journal's leftovers may already be in the store (the previous run died between the store's
+    // commit and marking them shipped): a figure read before they shipped again subtracts them twice, and nothing else
+    // reads it again on a single gateway until the snapshot changes. Read again as soon as they have.
+    this.#journal.onLeftoversShipped?.((accounts) => {
+      for (const accountId of accounts) {
+        const account = this.#accounts.get(accountId);
+        if (account) void this.#refresh(accountId, account);
+      }
+    });
   }
 
   /**
