@@ -75,6 +75,29 @@ for (const kind of STORE_KINDS) {
       }
     });
 
+    it('a shipment larger than one statement is stored whole or not at all', async () => {
+      // Half a shipment in the store and all of it still in the journal would count that half twice in balances
+      // until the retry; the retry itself then adds nothing.
+      const database = await createTestDatabase(kind);
+      const store = await openStore(database.url);
+      try {
+        const { account } = await createAccount(store.db, 'a');
+        const { sql } = await import('kysely');
+        if (kind === 'sqlite') await sql`CREATE TRIGGER refuse_poison BEFORE INSERT ON usage_events WHEN NEW.model = 'poison' BEGIN SELECT RAISE(ABORT, 'poison'); END`.execute(store.db);
+        else await sql`ALTER TABLE usage_events ADD CONSTRAINT refuse_poison CHECK (model <> 'poison')`.execute(store.db);
+        const events = Array.from({ length: 700 }, (_, i) => usageEvent(account.id, i === 650 ? { model: 'poison' } : {}));
+        await assert.rejects(insertUsageEvents(store.db, events));
+        const stored = await store.db.selectFrom('usageEvents').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+        assert.equal(Number(stored.n), 0);
+        await insertUsageEvents(store.db, events.filter((_, i) => i !== 650));
+        const after = await store.db.selectFrom('usageEvents').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+        assert.equal(Number(after.n), 699);
+      } finally {
+        await store.close();
+        await database.drop();
+      }
+    });
+
     it('a batch shipped while a control-plane transaction is open survives that transaction rolling back', async () => {
       const database = await createTestDatabase(kind);
       const store = await openStore(database.url);

@@ -75,10 +75,17 @@ export async function insertUsageEvents(db: Kysely<Database>, events: readonly U
     await db.connection().execute(async () => { sqliteInsert(sqlite, events[0]!)(events); });
     return;
   }
-  for (const slice of inChunks(events)) {
-    const rows = slice.map(toRow);
-    await db.insertInto('usageEvents').values(rows).onConflict((oc) => oc.column('id').doNothing()).execute();
+  const slices = [...inChunks(events)];
+  const insert = async (into: Kysely<Database>, slice: readonly UsageEvent[]) => {
+    await into.insertInto('usageEvents').values(slice.map(toRow)).onConflict((oc) => oc.column('id').doNothing()).execute();
+  };
+  if (slices.length <= 1) {
+    if (slices[0]) await insert(db, slices[0]);
+    return;
   }
+  // Whole or not at all: slices committed before one failed would be in the store and still unshipped in the
+  // journal, counted twice in balances until the retry.
+  await db.transaction().execute(async (trx) => { for (const slice of slices) await insert(trx, slice); });
 }
 
 /**
