@@ -146,6 +146,42 @@ describe('cross-process invalidation by push', () => {
   });
 });
 
+test('postgres: a change whose transaction is still open when the gateway starts is applied when it commits', async () => {
+  // The gateway starts from the newest seq; a lower one still uncommitted then is a gap from the start.
+  const c = await startControl('postgres');
+  const other = await openStore(c.database.url, { migrate: false });
+  let state: GatewayState | undefined;
+  try {
+    const key = await createKey(c);
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    let inserted!: () => void;
+    const insertedP = new Promise<void>((r) => { inserted = r; });
+    const slow = other.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('accessKeys').where('id', '=', key.id).execute();
+      await sql`WITH row AS (INSERT INTO state_changes (account_id, kind, resource_id, created_at)
+        VALUES (${c.accountId}, 'accessKey', ${key.id}, ${new Date().toISOString()}) RETURNING seq)
+        SELECT pg_notify(${CHANGES_CHANNEL}, seq::text) FROM row`.execute(trx);
+      inserted();
+      await held;
+    });
+    await insertedP;
+    // A later change commits first: the newest seq at start is past the open one.
+    await patchGatewaySettings(c.store.db, c.accountId, { maxOutputTokens: 5 });
+    await new ChangeBus(other.db).publish({ accountId: c.accountId, kind: 'gatewayConfig', resourceId: c.accountId });
+    state = newState(c);
+    await state.start();
+    assert.ok(await state.authenticate(key.token), 'the revocation is not committed yet');
+    release();
+    await slow;
+    await within(1000, async () => (await state!.authenticate(key.token)) === null);
+  } finally {
+    await state?.close();
+    await other.close();
+    await c.close();
+  }
+});
+
 describe('a key and its configuration made by another process', () => {
   test('the gateway reads the account again instead of refusing a configuration it has not seen yet', async () => {
     const { startTollgate } = await import('../src/server.ts');

@@ -150,6 +150,16 @@ export class GatewayState {
   async start(): Promise<void> {
     const row = await this.#store.db.selectFrom('stateChanges').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst();
     this.#lastSeq = Number(row?.seq ?? 0);
+    // A seq below the newest that is not there yet may belong to a transaction still open (PostgreSQL takes seqs at
+    // insert, shows them at commit): looked for as a gap, as the poll does for those it skips, or a revocation
+    // committing just after this start would wait for the minute's resync.
+    const floor = Math.max(0, this.#lastSeq - MAX_GAPS);
+    if (this.#lastSeq > 0 && !this.#store.sqlite) {
+      const present = await this.#store.db.selectFrom('stateChanges').select('seq').where('seq', '>', floor).execute();
+      const seen = new Set(present.map((r) => Number(r.seq)));
+      const until = Date.now() + this.#gapTtlMs;
+      for (let seq = floor + 1; seq < this.#lastSeq; seq++) if (!seen.has(seq)) this.#gaps.set(seq, until);
+    }
     this.#unsubscribe = this.#changes.subscribe((change, seq) => {
       // Re-applying our own change when the poll reads it back (at once, now that NOTIFY wakes the poll)
       // would reload for nothing and keep racing lookups from being cached.
