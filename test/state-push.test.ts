@@ -43,6 +43,27 @@ async function revokeElsewhere(other: Store, accountId: string, keyId: string): 
   await new ChangeBus(other.db).publish({ accountId, kind: 'accessKey', resourceId: keyId });
 }
 
+/**
+ * Another process revoking a key in a transaction it holds open: its change has taken a seq (and queued its
+ * notification), but nothing is visible until `release()`; `slow` settles at the commit.
+ */
+async function revocationHeldOpen(other: Store, accountId: string, keyId: string): Promise<{ release: () => void; slow: Promise<void> }> {
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
+  let inserted!: () => void;
+  const insertedP = new Promise<void>((r) => { inserted = r; });
+  const slow = other.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('accessKeys').where('id', '=', keyId).execute();
+    await sql`WITH row AS (INSERT INTO state_changes (account_id, kind, resource_id, created_at)
+      VALUES (${accountId}, 'accessKey', ${keyId}, ${new Date().toISOString()}) RETURNING seq)
+      SELECT pg_notify(${CHANGES_CHANNEL}, seq::text) FROM row`.execute(trx);
+    inserted();
+    await held;
+  });
+  await insertedP;
+  return { release, slow };
+}
+
 async function withSetup(kind: 'sqlite' | 'postgres', body: (c: TestControl, state: GatewayState, other: Store) => Promise<void>, gapTtlMs?: number): Promise<void> {
   const c = await startControl(kind);
   const state = newState(c, gapTtlMs);
@@ -111,20 +132,8 @@ describe('cross-process invalidation by push', () => {
     await withSetup('postgres', async (c, state, other) => {
       const key = await createKey(c);
       assert.ok(await state.authenticate(key.token));
-      let release!: () => void;
-      const held = new Promise<void>((r) => { release = r; });
-      let inserted!: () => void;
-      const insertedP = new Promise<void>((r) => { inserted = r; });
       // Transaction A takes the lower seq but commits last.
-      const slow = other.db.transaction().execute(async (trx) => {
-        await trx.deleteFrom('accessKeys').where('id', '=', key.id).execute();
-        await sql`WITH row AS (INSERT INTO state_changes (account_id, kind, resource_id, created_at)
-          VALUES (${c.accountId}, 'accessKey', ${key.id}, ${new Date().toISOString()}) RETURNING seq)
-          SELECT pg_notify(${CHANGES_CHANNEL}, seq::text) FROM row`.execute(trx);
-        inserted();
-        await held;
-      });
-      await insertedP;
+      const { release, slow } = await revocationHeldOpen(other, c.accountId, key.id);
       // Transaction B takes the higher seq and commits first; the gateway reads past A's seq.
       await patchGatewaySettings(c.store.db, c.accountId, { maxOutputTokens: 5 });
       await new ChangeBus(other.db).publish({ accountId: c.accountId, kind: 'gatewayConfig', resourceId: c.accountId });
@@ -153,19 +162,7 @@ test('postgres: a change whose transaction is still open when the gateway starts
   let state: GatewayState | undefined;
   try {
     const key = await createKey(c);
-    let release!: () => void;
-    const held = new Promise<void>((r) => { release = r; });
-    let inserted!: () => void;
-    const insertedP = new Promise<void>((r) => { inserted = r; });
-    const slow = other.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('accessKeys').where('id', '=', key.id).execute();
-      await sql`WITH row AS (INSERT INTO state_changes (account_id, kind, resource_id, created_at)
-        VALUES (${c.accountId}, 'accessKey', ${key.id}, ${new Date().toISOString()}) RETURNING seq)
-        SELECT pg_notify(${CHANGES_CHANNEL}, seq::text) FROM row`.execute(trx);
-      inserted();
-      await held;
-    });
-    await insertedP;
+    const { release, slow } = await revocationHeldOpen(other, c.accountId, key.id);
     // A later change commits first: the newest seq at start is past the open one.
     await patchGatewaySettings(c.store.db, c.accountId, { maxOutputTokens: 5 });
     await new ChangeBus(other.db).publish({ accountId: c.accountId, kind: 'gatewayConfig', resourceId: c.accountId });
