@@ -4,7 +4,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { JournalFile } from '../src/usage/journal-file.ts';
 import { dirname, join } from 'node:path';
@@ -122,6 +122,53 @@ describe('tollgate rotate-secret with the embedded secret.key file', () => {
       assert.equal(readFileSync(file, 'utf8').trim(), newHex);
       assert.equal(readFileSync(`${file}.previous`, 'utf8').trim(), oldHex);
       await assertSealedUnder(c, Buffer.from(newHex, 'hex'), plain);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe('tollgate rotate-secret when the key file cannot be swapped after the commit', () => {
+  test('says the provider keys are already sealed under the new key (not a bare file error read as "nothing changed"), and a re-run with the same key finishes the swap', async () => {
+    const c = await startControl('sqlite');
+    try {
+      const plain = await seedKeys(c);
+      const file = join(dirname(parseDatabaseUrl(c.database.url).path), 'secret.key');
+      const oldHex = c.config.masterKey.toString('hex');
+      writeFileSync(file, `${oldHex}\n`, { mode: 0o600 });
+      // Something in the way of the old key's copy (here a directory of its name; a full disk, a read-only file).
+      mkdirSync(`${file}.previous`);
+      const newHex = randomBytes(32).toString('hex');
+      const env = { TOLLGATE_DATABASE_URL: c.database.url };
+      await assert.rejects(children.run('rotate, swap refused', ['rotate-secret', '--new-key', '-'], env, { stdin: newHex }),
+        /every provider key is now sealed under the NEW key, but .*secret\.key still holds the old one and could not be replaced .*run the same command again with the same new key/);
+      await assertSealedUnder(c, Buffer.from(newHex, 'hex'), plain);
+      assert.equal(readFileSync(file, 'utf8').trim(), oldHex);
+      rmSync(`${file}.previous`, { recursive: true });
+      const out = JSON.parse(await children.run('rotate again', ['rotate-secret', '--new-key', '-'], env, { stdin: newHex })) as Record<string, unknown>;
+      assert.deepEqual(out, { resealed: 0, alreadyNew: 3, keyFile: file, previousKeyFile: `${file}.previous` });
+      assert.equal(readFileSync(file, 'utf8').trim(), newHex);
+      assert.equal(readFileSync(`${file}.previous`, 'utf8').trim(), oldHex);
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe('tollgate rotate-secret without the current key', () => {
+  test('no TOLLGATE_SECRET_KEY and no secret.key: refused, and no random secret.key is left beside the database', async () => {
+    const c = await startControl('sqlite');
+    try {
+      const plain = await seedKeys(c);
+      const file = join(dirname(parseDatabaseUrl(c.database.url).path), 'secret.key');
+      rmSync(file, { force: true });
+      const before = await sealedRows(c);
+      await assert.rejects(children.run('rotate, no current key', ['rotate-secret', '--new-key', '-'], { TOLLGATE_DATABASE_URL: c.database.url }, { stdin: randomBytes(32).toString('hex') }),
+        /no current key: TOLLGATE_SECRET_KEY is not set and there is no secret\.key beside the database/);
+      assert.equal(existsSync(file), false, 'a secret.key made up by the rotation');
+      assert.deepEqual(await sealedRows(c), before);
+      await assertSealedUnder(c, c.config.masterKey, plain);
     } finally {
       await c.close();
     }

@@ -3,7 +3,8 @@
 // file); the new one from TOLLGATE_SECRET_KEY_NEW, stdin (`--new-key -`) or, for compatibility, `--new-key KEY`.
 // Run it with the processes stopped (see docs/operations.md): a running process would seal new keys under the
 // old master key, and could not decrypt re-sealed ones on its next reload.
-import { renameSync, writeFileSync, chmodSync, copyFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Kysely } from 'kysely';
 import { databaseUrlFrom, loadConfig } from '../config/config.ts';
@@ -107,6 +108,12 @@ export async function rotateSecret(args: string[]): Promise<void> {
   // Before the config: on the embedded default it would make a secret.key beside a database that is not there.
   requireExistingDatabase(databaseUrlFrom(process.env, values['database-url'] || undefined));
   const config = loadConfig(values['database-url'] ? { ...process.env, TOLLGATE_DATABASE_URL: values['database-url'] } : process.env);
+  // No TOLLGATE_SECRET_KEY and no secret.key: loading the config just made a random one, which opens nothing (a shell
+  // without the variable the processes are started with). Not left behind for a later start to load without a word.
+  if (config.masterKeySource === 'generated') {
+    rmSync(config.masterKeyFile!, { force: true });
+    throw new Error('no current key: TOLLGATE_SECRET_KEY is not set and there is no secret.key beside the database; set TOLLGATE_SECRET_KEY to the key the processes use; nothing was changed');
+  }
   // A gateway running beside it keeps the old key and drops every re-sealed value on its next reload (clients get
   // 500s): one that holds this host's usage journal is seen. Other hosts' cannot be; the procedure says stop them.
   const held = heldJournalSlots(config.journalPath);
@@ -114,25 +121,58 @@ export async function rotateSecret(args: string[]): Promise<void> {
   // The same key again is a re-run after success (on the embedded default the first run swapped secret.key): a
   // check that changes nothing, the key file and its .previous (the old key) included.
   const rerun = newKey.equals(config.masterKey);
+  // The embedded default reads its key from this file. The new key is written beside it (on disk, synced) before the
+  // store changes: a file that cannot be written stops the rotation while nothing has changed yet, and a crash after
+  // the commit leaves the new key on this disk.
+  const keyFile = !rerun && config.masterKeySource !== 'env' ? config.masterKeyFile : undefined;
+  if (keyFile) writeKeyFile(`${keyFile}.new`, newKey);
   const store = await openStore(config.databaseUrl, { silentConnectionMs: config.databaseSilenceMs, existing: true });
   let result: RotationResult;
   try {
     result = rerun
       ? await checkProviderKeys(store.db, new SecretBox(newKey))
       : await resealProviderKeys(store.db, store.dialect, new SecretBox(config.masterKey), new SecretBox(newKey));
+  } catch (error) {
+    if (keyFile) rmSync(`${keyFile}.new`, { force: true });
+    throw error;
   } finally {
     await store.close();
   }
-  let keyFile: string | undefined;
-  if (!rerun && config.masterKeySource !== 'env' && config.masterKeyFile) {
-    // The embedded default reads its key from this file: swap it atomically, keeping the old one beside it
-    // until the operator has checked everything works (then it should be deleted).
-    keyFile = config.masterKeyFile;
-    copyFileSync(keyFile, `${keyFile}.previous`);
-    chmodSync(`${keyFile}.previous`, 0o600);
-    writeFileSync(`${keyFile}.new`, `${newKey.toString('hex')}\n`, { mode: 0o600 });
-    renameSync(`${keyFile}.new`, keyFile);
+  if (keyFile) {
+    // Swap it atomically, keeping the old one beside it until the operator has checked everything works (then it
+    // should be deleted). The store is already sealed under the new key: a failure here must say so, or the new key
+    // would be thrown away with a rotation believed to have changed nothing.
+    try {
+      copyFileSync(keyFile, `${keyFile}.previous`);
+      chmodSync(`${keyFile}.previous`, 0o600);
+      renameSync(`${keyFile}.new`, keyFile);
+      syncDirectory(dirname(keyFile));
+    } catch (error) {
+      throw new Error(`every provider key is now sealed under the NEW key, but ${keyFile} still holds the old one and could not be replaced (${error instanceof Error ? error.message : String(error)}): keep the new key; fix the cause and run the same command again with the same new key (it only swaps the file then), or put the new key in ${keyFile} yourself`);
+    }
   }
   process.stdout.write(`${JSON.stringify({ ...result, ...(keyFile ? { keyFile, previousKeyFile: `${keyFile}.previous` } : {}) })}\n`);
   if (!keyFile && !(rerun && config.masterKeySource !== 'env')) process.stderr.write('Provider keys are now sealed under the new key: set TOLLGATE_SECRET_KEY to it on every process before starting them.\n');
+}
+
+/** The key in hex, owner-only, on disk before returning (a stale file of another mode is replaced, not reused). */
+function writeKeyFile(path: string, key: Buffer): void {
+  rmSync(path, { force: true });
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeSync(fd, `${key.toString('hex')}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The rename itself on disk (best effort: not every platform can sync a directory). */
+function syncDirectory(path: string): void {
+  try {
+    const fd = openSync(path, 'r');
+    try { fsyncSync(fd); } finally { closeSync(fd); }
+  } catch {
+    // Windows and some file systems refuse it; the rename is still atomic.
+  }
 }
