@@ -16,6 +16,9 @@ import { ChangeBus } from '../src/state/changes.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
+import { loadObservabilityConfig } from '../src/config/observability.ts';
+import { createGatewayObserver } from '../src/gateway/observe/setup.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -521,5 +524,19 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
       const request = spans.find((s) => s.traceId === id && s.kind === 2)!;
       assert.deepEqual([attr(request, 'gen_ai.provider.name'), attr(request, 'gen_ai.response.model')], ['openai', undefined], id);
     }
+  });
+});
+
+describe('OTLP endpoint in the start log', () => {
+  test('credentials in the OTLP endpoint (user:token@, a key in the query) are not logged with it', async () => {
+    const capture = new LineCapture();
+    const config = loadObservabilityConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://tenant:otlp-s3cr3t-token@collector.example:4318/v1/traces?api-key=otlp-query-s3cr3t' });
+    const sources = { usageBacklog: () => 0, usageRefused: () => 0, balances: () => [] };
+    const observer = await createGatewayObserver(config, new Registry(), pino({ level: 'info' }, capture), sources, 'test');
+    await observer.close();
+    const line = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'OpenTelemetry traces exported over OTLP/HTTP');
+    assert.ok(line, capture.lines.join('\n'));
+    assert.equal(line.url, 'https://collector.example:4318/v1/traces?…');
+    for (const l of capture.lines) assert.doesNotMatch(l, /s3cr3t/);
   });
 });

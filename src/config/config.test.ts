@@ -84,6 +84,8 @@ test('TOLLGATE_DATABASE_URL: another scheme, a malformed PostgreSQL URL or an un
   assert.throws(() => loadConfig({ ...key, TOLLGATE_DATABASE_URL: 'postgres://app@db/x?sslmode=bogus' }), /sslmode=bogus in the database URL is not an sslmode/);
   assert.throws(() => loadConfig({ ...key, TOLLGATE_DATABASE_URL: 'postgres://app@db/x', TOLLGATE_DATABASE_LISTEN_URL: 'mysql://db/x' }), /^Error: TOLLGATE_DATABASE_LISTEN_URL: /);
   assert.equal(loadConfig({ ...key, TOLLGATE_DATABASE_URL: 'postgres://app@db/x?sslmode=disable' }).databaseUrl, 'postgres://app@db/x?sslmode=disable');
+  // A password given as libpq's query parameter is masked too.
+  assert.throws(() => loadConfig({ ...key, TOLLGATE_DATABASE_URL: 'postgres://app@db:notaport/x?sslmode=require&password=hunter2' }), (error: Error) => !error.message.includes('hunter2') && /password=\*\*\*/.test(error.message));
   // A password with characters that need encoding is masked whole (it is what the message is about).
   assert.throws(() => loadConfig({ ...key, TOLLGATE_DATABASE_URL: 'postgres://app:pa/ss@w0rd@db:notaport/x' }), (error: Error) => !error.message.includes('pa/ss') && !error.message.includes('w0rd') && /app:\*\*\*@db:notaport/.test(error.message));
   // Unix-socket URLs (no host; Cloud SQL's form) are read as node-postgres reads them.

@@ -77,12 +77,14 @@ const SSL_MODES = new Set(['disable', 'allow', 'prefer', 'require', 'verify-ca',
  * percent-encoding (the very mistake the message is about) may hold `/` or `@` itself.
  */
 export function maskedUrl(url: string): string {
-  const start = url.indexOf('://');
-  if (start < 0) return url;
-  const at = url.lastIndexOf('@');
-  const colon = url.indexOf(':', start + 3);
-  if (at < 0 || colon < 0 || colon > at) return url;
-  return `${url.slice(0, colon + 1)}***${url.slice(at)}`;
+  // libpq also takes the password as a query parameter (`?password=…`).
+  const masked = url.replace(/([?&]password=)[^&#]*/gi, '$1***');
+  const start = masked.indexOf('://');
+  if (start < 0) return masked;
+  const at = masked.lastIndexOf('@');
+  const colon = masked.indexOf(':', start + 3);
+  if (at < 0 || colon < 0 || colon > at) return masked;
+  return `${masked.slice(0, colon + 1)}***${masked.slice(at)}`;
 }
 
 /**

@@ -27,10 +27,20 @@ export async function createGatewayObserver(config: ObservabilityConfig, registr
   if (config.otlpTracesUrl) {
     const { RequestTracer } = await import('./tracing.ts');
     tracer = new RequestTracer({ url: config.otlpTracesUrl, serviceName: config.serviceName, serviceVersion });
-    logger.info({ url: config.otlpTracesUrl }, 'OpenTelemetry traces exported over OTLP/HTTP');
+    logger.info({ url: loggableUrl(config.otlpTracesUrl) }, 'OpenTelemetry traces exported over OTLP/HTTP');
   }
   observer = new GatewayObserver({
     metrics, tracer, logger, accessLog: config.accessLog, logBodies: config.logBodies, metricsOnGateway: config.metricsOnGateway, metricsToken: config.metricsToken,
   });
   return observer;
+}
+
+/**
+ * Where traces go, for the log: scheme, host and path only. A collector's credentials may sit in the endpoint itself
+ * (`https://user:token@…`, which the exporter sends as Basic auth, or a `?api-key=` in the query): never logged.
+ */
+export function loggableUrl(text: string): string {
+  const url = URL.parse(text);
+  if (!url) return '(not a URL)';
+  return `${url.protocol}//${url.host}${url.pathname}${url.search ? '?…' : ''}`;
 }
