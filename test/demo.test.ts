@@ -41,6 +41,12 @@ test('`tollgate fake-provider` serves the demo\'s fake provider on its own port,
     assert.match(fake.stderr(), /POST \/v1\/messages claude-haiku-4-5 → 200\n/);
     assert.match(fake.stderr(), /POST \/v1\/chat\/completions gpt-4o → 429\n/);
     assert.doesNotMatch(fake.stderr(), /sk-any|sk-429/);
+    // A client's model name cannot write a line of its own (log injection): its line break is escaped.
+    const forged = await post('/v1/chat/completions', { model: 'x\nPOST /v1/chat/completions forged → 200', messages: [{ role: 'user', content: 'hi' }] });
+    await forged.arrayBuffer();
+    for (let i = 0; i < 100 && !fake.stderr().includes('forged'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.match(fake.stderr(), /POST \/v1\/chat\/completions x\\u000aPOST \/v1\/chat\/completions forged → 200 → \d+\n/);
+    assert.doesNotMatch(fake.stderr(), /^POST \/v1\/chat\/completions forged/m);
     fake.proc.kill('SIGTERM');
     assert.equal(await fake.exited, 0);
   } finally {

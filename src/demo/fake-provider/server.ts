@@ -326,6 +326,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   out.end();
 }
 
+/** What may not go into a log line as is: C0 and C1 controls (line breaks first of all) and Unicode's line separators. */
+const CONTROL = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g;
+
 /**
  * `record: false` (the standalone `tollgate fake-provider`): requests are answered, not kept — it may run for days.
  * `log`: told one line per answered request (method, path, model, status, whether the client left first).
@@ -357,7 +360,8 @@ export async function startFakeProvider(port = 0, options: { record?: boolean; l
       const { log } = options;
       if (log) {
         res.on('close', () => {
-          const model = typeof body?.model === 'string' ? ` ${body.model.slice(0, 120)}` : '';
+          // Escaped: a model name with a line break would write a line of its own (one that reads like an answer).
+          const model = typeof body?.model === 'string' ? ` ${body.model.slice(0, 120).replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}` : '';
           log(`${seen.method} ${seen.path.slice(0, 200)}${model} → ${res.statusCode}${res.writableFinished ? '' : ' (client left)'}`);
         });
       }
