@@ -99,14 +99,27 @@ for (const kind of STORE_KINDS) {
   });
 }
 
+/**
+ * A SQLite deployment with three provider keys whose master key is the embedded `secret.key` beside the database:
+ * written with the current key, or (`keyFile: false`) absent.
+ */
+async function withEmbeddedKey(body: (c: TestControl, plain: Map<string, string>, file: string, oldHex: string) => Promise<void>, keyFile = true): Promise<void> {
+  const c = await startControl('sqlite');
+  try {
+    const plain = await seedKeys(c);
+    const file = join(dirname(parseDatabaseUrl(c.database.url).path), 'secret.key');
+    const oldHex = c.config.masterKey.toString('hex');
+    if (keyFile) writeFileSync(file, `${oldHex}\n`, { mode: 0o600 });
+    else rmSync(file, { force: true });
+    await body(c, plain, file, oldHex);
+  } finally {
+    await c.close();
+  }
+}
+
 describe('tollgate rotate-secret with the embedded secret.key file', () => {
   test('the file is swapped to the new key and the old one kept as secret.key.previous', async () => {
-    const c = await startControl('sqlite');
-    try {
-      const plain = await seedKeys(c);
-      const file = join(dirname(parseDatabaseUrl(c.database.url).path), 'secret.key');
-      const oldHex = c.config.masterKey.toString('hex');
-      writeFileSync(file, `${oldHex}\n`, { mode: 0o600 });
+    await withEmbeddedKey(async (c, plain, file, oldHex) => {
       const newHex = randomBytes(32).toString('hex');
       const out = JSON.parse(await children.run('rotate', ['rotate-secret', '--new-key', newHex], { TOLLGATE_DATABASE_URL: c.database.url })) as Record<string, unknown>;
       assert.equal(out.resealed, 3);
@@ -122,20 +135,13 @@ describe('tollgate rotate-secret with the embedded secret.key file', () => {
       assert.equal(readFileSync(file, 'utf8').trim(), newHex);
       assert.equal(readFileSync(`${file}.previous`, 'utf8').trim(), oldHex);
       await assertSealedUnder(c, Buffer.from(newHex, 'hex'), plain);
-    } finally {
-      await c.close();
-    }
+    });
   });
 });
 
 describe('tollgate rotate-secret when the key file cannot be swapped after the commit', () => {
   test('says the provider keys are already sealed under the new key (not a bare file error read as "nothing changed"), and a re-run with the same key finishes the swap', async () => {
-    const c = await startControl('sqlite');
-    try {
-      const plain = await seedKeys(c);
-      const file = join(dirname(parseDatabaseUrl(c.database.url).path), 'secret.key');
-      const oldHex = c.config.masterKey.toString('hex');
-      writeFileSync(file, `${oldHex}\n`, { mode: 0o600 });
+    await withEmbeddedKey(async (c, plain, file, oldHex) => {
       // Something in the way of the old key's copy (here a directory of its name; a full disk, a read-only file).
       mkdirSync(`${file}.previous`);
       const newHex = randomBytes(32).toString('hex');
@@ -150,28 +156,20 @@ describe('tollgate rotate-secret when the key file cannot be swapped after the c
       assert.equal(readFileSync(file, 'utf8').trim(), newHex);
       assert.equal(readFileSync(`${file}.previous`, 'utf8').trim(), oldHex);
       assert.equal(statSync(file).mode & 0o777, 0o600);
-    } finally {
-      await c.close();
-    }
+    });
   });
 });
 
 describe('tollgate rotate-secret without the current key', () => {
   test('no TOLLGATE_SECRET_KEY and no secret.key: refused, and no random secret.key is left beside the database', async () => {
-    const c = await startControl('sqlite');
-    try {
-      const plain = await seedKeys(c);
-      const file = join(dirname(parseDatabaseUrl(c.database.url).path), 'secret.key');
-      rmSync(file, { force: true });
+    await withEmbeddedKey(async (c, plain, file) => {
       const before = await sealedRows(c);
       await assert.rejects(children.run('rotate, no current key', ['rotate-secret', '--new-key', '-'], { TOLLGATE_DATABASE_URL: c.database.url }, { stdin: randomBytes(32).toString('hex') }),
         /no current key: TOLLGATE_SECRET_KEY is not set and there is no secret\.key beside the database/);
       assert.equal(existsSync(file), false, 'a secret.key made up by the rotation');
       assert.deepEqual(await sealedRows(c), before);
       await assertSealedUnder(c, c.config.masterKey, plain);
-    } finally {
-      await c.close();
-    }
+    }, false);
   });
 });
 
