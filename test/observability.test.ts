@@ -328,6 +328,7 @@ describe('credit balance gauge (sqlite)', () => {
 
 describe('opt-in settings: access-key label, body capture (sqlite)', () => {
   test('TOLLGATE_METRICS_ACCESS_KEY_LABEL adds the key id (never the token); TOLLGATE_LOG_BODIES logs truncated bodies without credentials', async () => {
+    const JWT = 'eyJhbGciOiJSUzI1NiIsImtpZCI6IjEyMyJ9.eyJzdWIiOiJ1c2VyQGV4YW1wbGUuY29tIn0.c2lnbmF0dXJl';
     const capture = new LineCapture();
     const h = await startHarness('sqlite', { TOLLGATE_METRICS_ACCESS_KEY_LABEL: '1', TOLLGATE_LOG_BODIES: '1' }, { logger: pino({ level: 'info' }, capture) });
     try {
@@ -348,12 +349,14 @@ describe('opt-in settings: access-key label, body capture (sqlite)', () => {
       assert.match(line.responseBody as string, /Hello from the fake gpt-4o model/);
       assert.equal((line.requestHeaders as Record<string, string>).authorization, '[redacted]');
       // A credential under another name (Azure's api-key, an app's own header, a Bearer value anywhere) is not logged either.
-      const other = await gw(h, '/v1/chat/completions', { headers: { 'api-key': key.token, 'x-app-session-token': key.token, 'x-forwarded-for-auth': `Bearer ${key.token}`, 'x-trace': `bearer ${key.token}`, 'x-custom': key.token, 'x-upstream': 'sk-proj-abc123', 'x-groq': 'gsk_abc123', 'x-google': 'AIzaSyA1234567890abcdefghij', 'x-request-tag': 'task-42' }, body: chat('gpt-4o') });
+      const other = await gw(h, '/v1/chat/completions', { headers: { 'api-key': key.token, 'x-app-session-token': key.token, 'x-forwarded-for-auth': `Bearer ${key.token}`, 'x-trace': `bearer ${key.token}`, 'x-custom': key.token, 'x-upstream': 'sk-proj-abc123', 'x-groq': 'gsk_abc123', 'x-google': 'AIzaSyA1234567890abcdefghij', 'x-request-tag': 'task-42', 'cf-access-jwt-assertion': JWT, 'x-identity': JWT, 'x-vercel-protection-bypass': 'abc123' }, body: chat('gpt-4o') });
       const otherLine = await until('the second access line', () => capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.log === 'access' && l.requestId === other.headers.get('ngrok-aig-request-id')));
       const otherHeaders = otherLine.requestHeaders as Record<string, string>;
       assert.deepEqual([otherHeaders['api-key'], otherHeaders['x-app-session-token'], otherHeaders['x-forwarded-for-auth'], otherHeaders['x-trace'], otherHeaders['content-type']], ['[redacted]', '[redacted]', '[redacted]', '[redacted]', 'application/json']);
       // An access key or a provider key under a name that says nothing: recognised by its shape. Other values stay.
       assert.deepEqual([otherHeaders['x-custom'], otherHeaders['x-upstream'], otherHeaders['x-groq'], otherHeaders['x-google'], otherHeaders['x-request-tag']], ['[redacted]', '[redacted]', '[redacted]', '[redacted]', 'task-42']);
+      // An identity proxy's signed token (a JWT), under its own name or any other, and a deployment's bypass secret.
+      assert.deepEqual([otherHeaders['cf-access-jwt-assertion'], otherHeaders['x-identity'], otherHeaders['x-vercel-protection-bypass']], ['[redacted]', '[redacted]', '[redacted]']);
       for (const l of capture.lines) {
         assert.ok(!l.includes(key.token), 'access token in a log line');
         assert.ok(!l.includes(value), 'provider key in a log line');
