@@ -302,6 +302,20 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.doesNotMatch(alone.text, /injected/);
   });
 
+  test('a stored provider key sealed under another secret key: 500 naming it, and the SDKs told not to retry', async () => {
+    const foreign = await h.providerKey('openai', 'sk-foreign-000', 'foreign');
+    const only = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: foreign }] }] }] } }));
+    const sealedValue = new SecretBox(Buffer.from('cd'.repeat(32), 'hex')).seal('sk-foreign-000', providerKeyBinding({ accountId: h.accountId, providerId: 'openai', id: foreign }));
+    await h.running.store.db.updateTable('providerKeys').set({ sealedValue }).where('id', '=', foreign).execute();
+    await h.api('PATCH', `/provider-keys/${foreign}`, { name: 'foreign, reloaded' });
+    const r = await gw(h, '/v1/chat/completions', { token: only.token, body: chat('gpt-4o') });
+    assert.deepEqual([r.status, r.json().error.code, r.headers.get('x-should-retry')], [500, 'ERR_NGROK_27009', 'false'], r.text);
+    assert.match(r.json().error.message, /cannot be decrypted by this gateway/);
+    const before = h.fake.requests.length;
+    await assert.rejects(new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: only.token, maxRetries: 2 }).chat.completions.create(chat('gpt-4o')), OpenAI.InternalServerError);
+    assert.equal(h.fake.requests.length, before, 'nothing reached the provider');
+  });
+
   test('a key whose configuration is gone fails closed: nothing is allowed, not everything', async () => {
     const denyAll = await h.configuration({ access: { providers: { allow: [] } } });
     const key = await h.accessKey(denyAll);
@@ -586,6 +600,8 @@ describe('gateway routing and failover (sqlite)', () => {
     const r = await gw(h, '/v1/chat/completions', { token: looping, body: { model: 'loopback:m', messages: [{ role: 'user', content: 'hi' }] } });
     assert.equal(r.status, 508);
     assert.equal(r.json().error.code, 'ERR_NGROK_27237');
+    // No retry can pass: the SDKs are told not to (they retry a 5xx otherwise).
+    assert.equal(r.headers.get('x-should-retry'), 'false');
     assert.equal(r.headers.get('ngrok-aig-attempts'), '1');
     const events = await h.usage(r.headers.get('ngrok-aig-request-id')!, 1);
     assert.equal(events.length, 1);

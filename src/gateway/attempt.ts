@@ -29,9 +29,6 @@ import type { TranslatedRequest } from './translate/types.ts';
 /** `next-model`: skip the rest of this model's keys (they would get the same answer) for the next model's. */
 type Verdict = 'served' | 'next' | 'next-model' | 'stop';
 
-/** For a 429 no retry can pass (every key out of quota): the switch the OpenAI and Anthropic SDKs read first. */
-const NO_RETRY: Readonly<Record<string, string>> = { 'x-should-retry': 'false' };
-
 /** How long until a rate-limited attempt's key takes requests again, by its provider's hint; undefined without one. */
 function hintMs(r: AttemptRecord, now: number): number | undefined {
   if (r.retryAfterMs) return Number(r.retryAfterMs);
@@ -289,9 +286,8 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
     const last = records[records.length - 1];
     if (last) last.retryAction = 'exhausted';
     const error = exhaustedError(records, totalTimedOut(ctx), settings);
-    // Out of quota everywhere: the SDKs' own switch (OpenAI's and Anthropic's read it before the status) says no
-    // retry will help, where a plain 429 is retried.
-    const headers = error.spec === Errors.upstreamQuotaExhausted ? NO_RETRY : error.status === 429 ? retryHeaders(records) : undefined;
+    // Out of quota everywhere: writeError says no retry will help (x-should-retry), where a plain 429 is retried.
+    const headers = error.spec !== Errors.upstreamQuotaExhausted && error.status === 429 ? retryHeaders(records) : undefined;
     writeError(ctx, error, records.length, headers);
   }
   ctx.endedAt = performance.now();

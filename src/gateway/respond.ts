@@ -14,6 +14,13 @@ export function writeJson(res: ServerResponse, status: number, headers: OutHeade
   res.end(body);
 }
 
+/**
+ * Errors no retry of the same request can pass: every key out of quota, a stored key this gateway cannot decrypt, a
+ * routing loop. `x-should-retry: false` is the switch the OpenAI and Anthropic SDKs read before the status (they
+ * retry a 429 or a 5xx otherwise, for nothing).
+ */
+const NOT_RETRYABLE = new Set([Errors.upstreamQuotaExhausted, Errors.providerKeyUnreadable, Errors.routingLoop]);
+
 /** The error as the SDKs of the request's format expect it; `attempts` when upstream calls were made. */
 export function writeError(ctx: RequestContext, error: TollgateError, attempts = 0, extra?: OutHeaders): void {
   const { res } = ctx;
@@ -27,6 +34,7 @@ export function writeError(ctx: RequestContext, error: TollgateError, attempts =
   headers['x-request-id'] = ctx.requestId;
   headers['request-id'] = ctx.requestId;
   if (extra) Object.assign(headers, extra);
+  if (NOT_RETRYABLE.has(error.spec)) headers['x-should-retry'] = 'false';
   // Answered before the body was read (401, 404, 413…) while more of it is still arriving: close the connection
   // rather than let node read and discard the rest — an unauthenticated caller could otherwise stream gigabytes.
   // An authenticated body too large has it drained a while, so its SDK reads the 413, not a reset; any other refusal
