@@ -98,6 +98,14 @@ test('DeepSeek cache hits at the top level of its usage are cache reads', () => 
   assert.equal(both.usage!.cacheReadTokens, 40);
 });
 
+test('a stream of several choices keeps the first choice\'s stop reason, though another\'s finishing chunk holds a tool call numbered 0', () => {
+  const stream: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
+  const chunk = (choice: object) => JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [choice] });
+  openai.onStreamEvent(stream, '', chunk({ index: 0, delta: {}, finish_reason: 'stop' }), 'chat-completions', false);
+  openai.onStreamEvent(stream, '', chunk({ index: 1, delta: { tool_calls: [{ index: 0, function: { arguments: '}' } }] }, finish_reason: 'tool_calls' }), 'chat-completions', false);
+  assert.equal(stream.stopReason, 'stop');
+});
+
 test('Moonshot (Kimi): cache hits as a top-level cached_tokens, and a stream\'s usage inside its last choice, are read', () => {
   const facts = openai.factsFromJson({ choices: [], usage: { prompt_tokens: 1000, completion_tokens: 10, total_tokens: 1010, cached_tokens: 768 } }, 'chat-completions');
   assert.equal(facts.usage!.cacheReadTokens, 768);

@@ -174,7 +174,8 @@ const RESPONSES_OUTPUT_DELTAS = new Set([
   'response.output_text.delta', 'response.function_call_arguments.delta', 'response.custom_tool_call_input.delta',
   'response.refusal.delta', 'response.reasoning_text.delta', 'response.reasoning_summary_text.delta',
 ]);
-const FIRST_CHOICE = '"index":0';
+/** A chunk of the first choice, as OpenAI writes it; a bare `"index":0` would also match a tool call's index. */
+const FIRST_CHOICE = '"choices":[{"index":0,';
 const SEQUENCE_MARKER = '"sequence_number":';
 const USAGE_MARKER = '"usage":{';
 /** How the chunks before the usage chunk end when usage was asked for (the gateway asks by default). */
