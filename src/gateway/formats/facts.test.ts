@@ -106,6 +106,13 @@ test('a stream of several choices keeps the first choice\'s stop reason, though 
   assert.equal(stream.stopReason, 'stop');
 });
 
+test('parallel tool calls whose arguments come in one chunk are all counted for the output estimate', () => {
+  const stream: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
+  const calls = [{ index: 0, function: { arguments: '{"city":"Paris"}' } }, { index: 1, function: { arguments: '{"city":"Oslo"}' } }];
+  openai.onStreamEvent(stream, '', JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { tool_calls: calls }, finish_reason: null }] }), 'chat-completions', false);
+  assert.equal(stream.textChars, '{"city":"Paris"}{"city":"Oslo"}'.length);
+});
+
 test('Moonshot (Kimi): cache hits as a top-level cached_tokens, and a stream\'s usage inside its last choice, are read', () => {
   const facts = openai.factsFromJson({ choices: [], usage: { prompt_tokens: 1000, completion_tokens: 10, total_tokens: 1010, cached_tokens: 768 } }, 'chat-completions');
   assert.equal(facts.usage!.cacheReadTokens, 768);

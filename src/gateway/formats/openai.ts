@@ -272,7 +272,11 @@ export const openai: FormatCodec = {
       // `"content":null` or no content at all.
       const content = lastRawStringAfter(data, '"content":"');
       if (content) appendText(facts, content);
-      else appendText(facts, data.includes(ARGUMENTS_MARKER) ? lastRawStringAfter(data, ARGUMENTS_MARKER) : lastRawStringAfter(data, REASONING_MARKER));
+      else if (data.includes(ARGUMENTS_MARKER)) {
+        // Parallel tool calls may each bring a piece in one chunk: only a parse finds them all.
+        if (data.indexOf(ARGUMENTS_MARKER) !== data.lastIndexOf(ARGUMENTS_MARKER)) return parsedChunk(facts, data, surface, dropUsageChunk);
+        appendText(facts, lastRawStringAfter(data, ARGUMENTS_MARKER));
+      } else appendText(facts, lastRawStringAfter(data, REASONING_MARKER));
     }
     // The chunk's own usage is null, said last: no need to search it all for a usage object.
     if (!data.endsWith(NO_USAGE_YET) && data.lastIndexOf(USAGE_MARKER) >= 0) {
