@@ -306,6 +306,44 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await expectFocus(page, page.getByRole('tabpanel'), 'focus on the custom provider list after the delete');
   });
 
+  await t.test('Providers: editing a custom provider keeps what only the API sets (upstream model ids, dropped params, a surface\'s own URL)', async () => {
+    // Written through the API: a model rewrite, a param the upstream refuses, a surface with its own base URL and
+    // one declared by format alone (its default surface). The console shows none of these, so must not drop them.
+    const made = await api<S['AIGatewayProvider']>('POST', '/providers', {
+      providerId: 'my-vllm', name: 'My vLLM', baseUrl: `${fake.url}/v1`,
+      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions', baseUrl: `${fake.url}/compat/v1` }, { format: 'anthropic' }],
+      models: [{ modelId: 'llama3.2', providerModelId: 'meta-llama/Llama-3.2-3B-Instruct', unsupportedParams: ['seed'] }],
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const created = made.body;
+    try {
+      // Away and back: the providers page reads its lists as it opens.
+      await go(page, '#/keys', 'Access keys');
+      await go(page, '#/providers', 'Providers');
+      await page.getByRole('tab', { name: 'Custom' }).click();
+      const card = page.getByRole('article', { name: 'my-vllm' });
+      await card.getByRole('button', { name: 'Edit' }).click();
+      const form = within(page, 'form', 'Edit provider my-vllm');
+      // The format-only surface is its default one (Anthropic messages), and shown as such.
+      assert.equal(await form.getByLabel('Anthropic messages').isChecked(), true, 'the format-only anthropic surface is shown as Anthropic messages');
+      await form.getByLabel('Display name').fill('My vLLM (renamed)');
+      await form.getByLabel('Models').fill('llama3.2\nqwen3');
+      await form.getByRole('button', { name: 'Save provider' }).click();
+      await expectStatus(page, 'Provider my-vllm saved.');
+      const after = (await api<S['AIGatewayProvider']>('GET', `/providers/${created.id}`)).body;
+      assert.equal(after.name, 'My vLLM (renamed)');
+      const llama = after.models?.find((m) => m.modelId === 'llama3.2');
+      assert.equal(llama?.providerModelId, 'meta-llama/Llama-3.2-3B-Instruct', 'the upstream model id survives a console edit');
+      assert.deepEqual(llama?.unsupportedParams, ['seed'], 'the unsupported params survive a console edit');
+      assert.ok(after.models?.some((m) => m.modelId === 'qwen3'), 'the added model is stored');
+      const chat = after.supportedApiSurfaces?.find((s) => s.format === 'openai');
+      assert.equal(chat?.baseUrl, `${fake.url}/compat/v1`, 'the surface\'s own base URL survives a console edit');
+      assert.equal(after.supportedApiSurfaces?.length, 2);
+    } finally {
+      await api('DELETE', `/providers/${created.id}`);
+    }
+  });
+
   await t.test('Configurations: build the guide example; API validation errors show beside the section', async () => {
     await go(page, '#/configurations', 'Configurations');
     await page.getByRole('link', { name: 'New configuration' }).click();
@@ -560,6 +598,34 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     assert.equal(await isFocused(item.getByRole('button', { name: 'Delete' })), true);
   });
 
+  await t.test('Usage: an answer to an earlier choice that comes late does not replace the one asked for last', { skip: running.gatewayUrl ? false : 'the gateway plane is not wired into startTollgate yet' }, async () => {
+    // The first load (grouped by provider) is held back; meanwhile the user groups by access key.
+    let held = false;
+    await page.route('**/usage/overview?*', async (route) => {
+      if (!held && new URL(route.request().url()).searchParams.get('groupBy') === 'provider') {
+        held = true;
+        await new Promise((r) => setTimeout(r, 1_500));
+      }
+      return route.continue();
+    });
+    try {
+      await go(page, '#/keys', 'Access keys');
+      await go(page, '#/usage', 'Usage');
+      await page.getByLabel('Group by').selectOption('accessKey');
+      const table = page.getByTestId('usage-table');
+      await page.getByText('Show the numbers as a table').click();
+      await table.getByRole('row').filter({ hasText: 'e2e app' }).first().waitFor();
+      // Past the held answer's arrival, the rows are still those grouped by access key.
+      await new Promise((r) => setTimeout(r, 2_000));
+      assert.equal(held, true);
+      assert.equal(await page.getByLabel('Group by').inputValue(), 'accessKey');
+      assert.equal(await table.getByRole('row').filter({ hasText: 'openai' }).count(), 0, 'provider rows shown while grouped by access key');
+      await table.getByRole('row').filter({ hasText: 'e2e app' }).first().waitFor({ timeout: 500 });
+    } finally {
+      await page.unrouteAll();
+    }
+  });
+
   await t.test('Credits & settings: gateway timeouts save; buying credits shows the API message', async () => {
     // A purchase granted with its Stripe receipt: the transaction links it.
     const { id: accountId } = await running!.store.db.selectFrom('accounts').select('id').executeTakeFirstOrThrow();
@@ -604,6 +670,33 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     assert.ok(apiKeys.some((k) => k.name === 'ci script'));
     await assertLabelled(page);
     await shot(page, 'settings');
+  });
+
+  await t.test('Credits: an amount in dollars and cents ($7.50) is bought as 750 cents, not refused by the form', async () => {
+    // This server has no Stripe: the page is told payments are set up, and the checkout request is answered here.
+    await page.route('**/console/session', async (route) => {
+      if (route.request().method() !== 'GET') return route.continue();
+      const res = await route.fetch();
+      return route.fulfill({ response: res, json: { ...(await res.json()), paymentsConfigured: true } });
+    });
+    const bodies: unknown[] = [];
+    await page.route('**/credits/checkout-session', (route) => {
+      bodies.push(route.request().postDataJSON());
+      return route.fulfill({ status: 503, json: { errorCode: 'ERR_E2E', statusCode: 503, msg: 'Checkout answered by the test.', details: {} } });
+    });
+    try {
+      await page.reload();
+      await go(page, '#/settings', 'Credits & settings');
+      await page.getByLabel('Amount to buy (USD)').fill('7.50');
+      await page.getByRole('button', { name: 'Buy credits' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Checkout answered by the test.' }).waitFor({ timeout: 3_000 })
+        .catch(async () => assert.fail(`no checkout was asked for (the amount field says: ${await page.getByLabel('Amount to buy (USD)').evaluate((el) => (el as unknown as { validationMessage: string }).validationMessage)})`));
+      assert.deepEqual(bodies, [{ amount: 750 }]);
+    } finally {
+      await page.unrouteAll();
+      await page.reload();
+      await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    }
   });
 
   await t.test('the layout fits a phone (390px) without sideways scrolling', async () => {

@@ -50,7 +50,7 @@ export function Credits({ paymentsConfigured }: { paymentsConfigured: boolean })
       ) : (
       <form class="card row" onSubmit={(e) => void submit(e)} aria-label="Buy credits">
         <Field label="Amount to buy (USD)" hint="Minimum $5.00.">
-          <input type="number" min={5} step={1} required value={amount} onInput={(e) => setAmount(e.currentTarget.value)} />
+          <input type="number" min={5} step={0.01} required value={amount} onInput={(e) => setAmount(e.currentTarget.value)} />
         </Field>
         <Button type="submit" kind="primary" busy={buy.busy}>Buy credits</Button>
         <ErrorNote error={buy.error} />

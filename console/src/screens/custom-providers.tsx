@@ -12,7 +12,8 @@ const SURFACES: { format: string; surface: string; label: string }[] = [
   { format: 'openai', surface: 'embeddings', label: 'OpenAI embeddings' },
   { format: 'anthropic', surface: 'messages', label: 'Anthropic messages' },
 ];
-const keyOf = (s: Surface) => `${s.format}/${s.surface ?? ''}`;
+// A surface declared by its format alone is that format's default one (src/domain/resolve.ts), and is shown as such.
+const keyOf = (s: Surface) => `${s.format}/${s.surface ?? (s.format === 'anthropic' ? 'messages' : 'chat-completions')}`;
 const DEFAULT_SURFACES = ['openai/chat-completions'];
 /** The request fields the form has a control for: an API error about one of them is shown at that control. */
 const FIELDS = ['providerId', 'name', 'baseUrl', 'metadata'] as const;
@@ -26,6 +27,13 @@ function ProviderForm({ existing, onSaved, onCancel }: { existing?: Provider; on
   const [models, setModels] = useState((existing?.models ?? []).map((m) => m.modelId).join('\n'));
   const action = useAction();
   const inline = useInlineForm(onCancel ?? (() => undefined));
+  const keptSurfaces = new Map((existing?.supportedApiSurfaces ?? []).map((s) => [keyOf(s), s] as const));
+  // Model ids are matched as the API matches them (case-insensitively).
+  const keptModels = new Map((existing?.models ?? []).map((m) => [m.modelId.toLowerCase(), m] as const));
+  const keptModel = (modelId: string) => {
+    const m = keptModels.get(modelId.toLowerCase());
+    return m ? { modelId, ...(m.providerModelId !== undefined ? { providerModelId: m.providerModelId } : {}), unsupportedParams: m.unsupportedParams } : { modelId };
+  };
   // Emptied in place after a create (not remounted), so the focus stays on its button.
   const clear = () => { setProviderId(''); setName(''); setBaseUrl(''); setMetadata(''); setSurfaces(DEFAULT_SURFACES); setModels(''); };
   const submit = async (e: Event) => {
@@ -35,8 +43,10 @@ function ProviderForm({ existing, onSaved, onCancel }: { existing?: Provider; on
       name: name.trim(),
       baseUrl: baseUrl.trim(),
       ...(metadata ? { metadata } : existing ? { metadata: null } : {}),
-      supportedApiSurfaces: surfaces.map((k) => { const [format, surface] = k.split('/'); return { format: format!, surface: surface! }; }),
-      models: models.split('\n').map((m) => m.trim()).filter(Boolean).map((modelId) => ({ modelId })),
+      // A kept surface or model is sent as the API has it: what the form does not show (a surface's own baseUrl and
+      // params, a model's upstream id and unsupported params) must not be wiped by an edit of its name.
+      supportedApiSurfaces: surfaces.map((k) => keptSurfaces.get(k) ?? (() => { const [format, surface] = k.split('/'); return { format: format!, surface: surface! }; })()),
+      models: models.split('\n').map((m) => m.trim()).filter(Boolean).map((modelId) => keptModel(modelId)),
     };
     const p = await action.run(existing ? 'Saving provider' : 'Creating provider',
       () => (existing ? api<Provider>('PATCH', `/providers/${existing.id}`, body) : api<Provider>('POST', '/providers', body)),

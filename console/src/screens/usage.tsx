@@ -31,7 +31,10 @@ export function UsageScreen() {
   const labels = days(windowDays);
   useEffect(() => {
     const q = new URLSearchParams({ startTime: `${labels[0]}T00:00:00Z`, groupBy });
-    void load.run('Loading usage', () => api<UsageOverview>('GET', `/usage/overview?${q.toString()}`), '').then((o) => o && setOverview(o));
+    // An answer to an earlier choice that comes after the latest one's is dropped: it would show another window or grouping.
+    let latest = true;
+    void load.run('Loading usage', () => api<UsageOverview>('GET', `/usage/overview?${q.toString()}`), '').then((o) => { if (o && latest) setOverview(o); });
+    return () => { latest = false; };
   }, [windowDays, groupBy]);
   useEffect(() => {
     void listAll<AccessKey>('/access-keys', 'aiGatewayAccessKeys').then((ks) => setKeyNames(new Map(ks.map((k) => [k.id, k.name ?? k.id]))), () => undefined);
