@@ -18,7 +18,7 @@ import { createCatalog } from './catalog/index.ts';
 import { insertUsageEvents, isRowRefusal } from './store/usage-events.ts';
 import { UsageJournal } from './usage/journal.ts';
 import { CreditLedger } from './usage/ledger.ts';
-import { balancePico } from './store/credits.ts';
+import { balanceAndLapse, balancePico } from './store/credits.ts';
 import { startStateChangesPruning } from './store/state-changes.ts';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { readFileSync } from 'node:fs';
@@ -184,7 +184,11 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     // On PostgreSQL other gateway processes may spend the same credit: their shipped spending is read back
     // within a second of an account's next request. A SQLite gateway is the only one spending its accounts'.
     const ledger = config.billing
-      ? new CreditLedger({ journal: usage, readBalance: (accountId) => balancePico(store.db, accountId), onBalance: (accountId, pico) => state.setBalance(accountId, pico), logger, ...(store.dialect === 'postgres' ? { refreshMs: 1000 } : {}) })
+      ? new CreditLedger({ journal: usage, readBalance: async (accountId) => {
+        // With when a grant in it expires: the ledger reads it again then (a lapsed grant admits nothing more).
+        const read = await balanceAndLapse(store.db, accountId);
+        return { balance: read.pico, lapsesAt: read.nextExpiry === null ? undefined : Date.parse(read.nextExpiry) };
+      }, onBalance: (accountId, pico) => state.setBalance(accountId, pico), logger, ...(store.dialect === 'postgres' ? { refreshMs: 1000 } : {}) })
       : undefined;
     // A gateway-only process has no API port to serve /metrics: its gateway port does, or its series are nowhere.
     const observability = planes.includes('api') ? config.observability : { ...config.observability, metricsOnGateway: true };

@@ -90,6 +90,14 @@ export async function usageCostPico(db: Kysely<Database>, accountId: string, win
 }
 
 export async function balancePico(db: Kysely<Database>, accountId: string, now: Date = new Date()): Promise<bigint> {
+  return (await balanceAndLapse(db, accountId, now)).pico;
+}
+
+/**
+ * The balance as balancePico reads it, and when it next changes by itself: the soonest expiry of a grant still
+ * valid at `now` (null when none expires), after which the figure must be read again.
+ */
+export async function balanceAndLapse(db: Kysely<Database>, accountId: string, now: Date = new Date()): Promise<{ pico: bigint; nextExpiry: string | null }> {
   const nowIso = now.toISOString();
   const rows = await db.selectFrom('creditTransactions').select(['amountCents', 'expiresAt', 'createdAt'])
     .where('accountId', '=', accountId).where('type', '=', 'credits').execute();
@@ -97,10 +105,12 @@ export async function balancePico(db: Kysely<Database>, accountId: string, now: 
     pico: centsToPico(bigint(g.amountCents)), from: g.createdAt, expiresAt: g.expiresAt,
     expired: g.expiresAt !== null && g.expiresAt <= nowIso,
   }));
+  let nextExpiry: string | null = null;
+  for (const g of grants) if (!g.expired && g.expiresAt !== null && (nextExpiry === null || g.expiresAt < nextExpiry)) nextExpiry = g.expiresAt;
   const granted = grants.reduce((sum, g) => sum + g.pico, 0n);
   const total = await usageCostPico(db, accountId);
-  if (!grants.some((g) => g.expired)) return granted - total;
-  return granted - (await forfeitedPico(db, accountId, grants)) - total;
+  if (!grants.some((g) => g.expired)) return { pico: granted - total, nextExpiry };
+  return { pico: granted - (await forfeitedPico(db, accountId, grants)) - total, nextExpiry };
 }
 
 interface Grant { pico: bigint; from: string; expiresAt: string | null; expired: boolean }

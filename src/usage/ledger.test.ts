@@ -260,3 +260,22 @@ test('after a restart, events the store already took before the crash are not su
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a single gateway reads the balance again when a grant in it expires, and the first request after waits for it', async () => {
+  let reads = 0;
+  let clock = 0;
+  // 500 until the grant lapses at 10 s; then nothing is left, and no grant lapses later.
+  const ledger = new CreditLedger({ journal, readBalance: async () => { reads++; return clock < 10_000 ? { balance: 500n, lapsesAt: 10_000 } : { balance: 0n }; }, now: () => clock });
+  const snapshot = {};
+  assert.equal(await ledger.available('acct', snapshot), 500n);
+  clock = 9_999;
+  assert.equal(ledger.available('acct', snapshot), 500n, 'before the expiry the figure stands, unread');
+  assert.equal(reads, 1);
+  clock = 10_000;
+  assert.equal(await ledger.available('acct', snapshot), 0n, 'at the expiry instant the lapsed credit admits nothing');
+  assert.equal(ledger.reserve('acct', 1n), undefined);
+  clock = 3_600_000;
+  ledger.available('acct', snapshot);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(reads, 2, 'read once for the lapse, not again');
+});

@@ -19,10 +19,16 @@ export interface LedgerJournal {
   onLeftoversShipped?(listener: (accounts: ReadonlySet<string>) => void): () => void;
 }
 
+/** A balance read, with when it changes by itself: a grant counted in it lapses then (ms since the epoch). */
+export interface BalanceRead { balance: bigint; lapsesAt?: number | undefined }
+
+/** After a failed read of an account whose grant lapsed, the next request asks the store again this much later. */
+const LAPSE_RETRY_MS = 1_000;
+
 export interface LedgerOptions {
   journal: LedgerJournal;
-  /** The store's balance (grants − recorded cost), exact. */
-  readBalance(accountId: string): Promise<bigint>;
+  /** The store's balance (grants − recorded cost), exact; with `lapsesAt` when a grant in it expires. */
+  readBalance(accountId: string): Promise<bigint | BalanceRead>;
   /**
    * Also read an account's balance again when the last read is older than this, on its next request: other
    * gateway processes spend the same credit, and their shipped spending changes no snapshot here. Omit it
@@ -60,6 +66,11 @@ interface Account {
   lastAskedAt: number;
   /** A read started because the account came back from idle: every request until it ends waits for it. */
   idleRead: Promise<void> | undefined;
+  /**
+   * When a grant the balance counts expires (ms; Infinity for none): from then the figure holds credit that is gone,
+   * and requests wait for it to be read again — nothing else would, on a single gateway, before the next reload.
+   */
+  lapsesAt: number;
 }
 
 /**
@@ -71,7 +82,7 @@ const STALE_PERIODS = 4;
 
 export class CreditLedger {
   readonly #journal: LedgerJournal;
-  readonly #readBalance: (accountId: string) => Promise<bigint>;
+  readonly #readBalance: (accountId: string) => Promise<bigint | BalanceRead>;
   readonly #logger: Pick<Logger, 'warn' | 'info'> | undefined;
   readonly #onBalance: ((accountId: string, balancePico: bigint) => void) | undefined;
   readonly #accounts = new Map<string, Account>();
@@ -121,7 +132,10 @@ export class CreditLedger {
     const backFromIdle = now - account.lastAskedAt >= this.#refreshMs && now >= account.dueAt;
     account.lastAskedAt = now;
     const stale = backFromIdle || now >= account.dueAt + STALE_PERIODS * this.#refreshMs;
-    if (account.seen !== snapshot) {
+    // A grant in the figure has expired: what it had left is forfeited, which only the store can say (a read under
+    // way may have begun before the expiry: it reads once more).
+    const lapsed = now >= account.lapsesAt;
+    if (account.seen !== snapshot || lapsed) {
       account.seen = snapshot;
       void this.#refresh(accountId, account);
     } else if (!account.inflight && now >= account.dueAt) {
@@ -141,7 +155,7 @@ export class CreditLedger {
     const headroom = account.balance - account.reserved;
     // A refusal the read under way may overturn (a grant), or an admission on a stale figure — the rest of a burst
     // that came back from idle included — waits for it.
-    if (account.inflight && (headroom <= 0n || stale || account.idleRead !== undefined)) return settledWithin(account.inflight, this.#readWaitMs).then(() => account.balance - account.reserved);
+    if (account.inflight && (headroom <= 0n || stale || lapsed || account.idleRead !== undefined)) return settledWithin(account.inflight, this.#readWaitMs).then(() => account.balance - account.reserved);
     return headroom;
   }
 
@@ -181,8 +195,8 @@ export class CreditLedger {
   #firstLoad(accountId: string, snapshot: object): Promise<void> {
     let load = this.#loads.get(accountId);
     if (!load) {
-      load = this.#fencedRead(accountId, (balance) => {
-        this.#accounts.set(accountId, { balance, reserved: 0n, seen: snapshot, dueAt: this.#now() + this.#refreshMs, readAgain: false, inflight: undefined, lastAskedAt: this.#now(), idleRead: undefined });
+      load = this.#fencedRead(accountId, (balance, lapsesAt) => {
+        this.#accounts.set(accountId, { balance, reserved: 0n, seen: snapshot, dueAt: this.#now() + this.#refreshMs, readAgain: false, inflight: undefined, lastAskedAt: this.#now(), idleRead: undefined, lapsesAt });
       }).finally(() => this.#loads.delete(accountId));
       this.#loads.set(accountId, load);
     }
@@ -193,11 +207,12 @@ export class CreditLedger {
    * Store balance − unshipped local cost, applied in the very turn the read returns: nothing ships while the
    * fence is held, and a cost settled after the store's answer is still unshipped, so it is counted once.
    */
-  #fencedRead(accountId: string, apply: (balance: bigint) => void): Promise<void> {
+  #fencedRead(accountId: string, apply: (balance: bigint, lapsesAt: number) => void): Promise<void> {
     return this.#journal.exclusive(async () => {
-      const stored = await this.#readBalance(accountId);
+      const read = await this.#readBalance(accountId);
+      const stored = typeof read === 'bigint' ? read : read.balance;
       const balance = stored - this.#journal.unshippedPico(accountId);
-      apply(balance);
+      apply(balance, typeof read === 'bigint' ? Infinity : read.lapsesAt ?? Infinity);
       this.#onBalance?.(accountId, balance);
     });
   }
@@ -214,10 +229,11 @@ export class CreditLedger {
 
   async #read(accountId: string, account: Account): Promise<void> {
     const started = this.#now();
+    let failed = false;
     try {
       do {
         account.readAgain = false;
-        await this.#fencedRead(accountId, (balance) => { account.balance = balance; });
+        await this.#fencedRead(accountId, (balance, lapsesAt) => { account.balance = balance; account.lapsesAt = lapsesAt; });
       } while (account.readAgain);
       if (this.#failingReads.delete(accountId) && this.#failingReads.size === 0) this.#logger?.info('credit balances are read from the store again');
     } catch (error) {
@@ -226,11 +242,14 @@ export class CreditLedger {
         this.#logger?.warn({ accountId, err: error instanceof Error ? error.message : String(error) }, 'credit balance read failed; keeping the in-memory balances until the store answers');
       }
       this.#failingReads.add(accountId);
+      failed = true;
     } finally {
       // A slow read (a large account) is repeated less often: periodic reads hold the fence at most ~5 % of the
       // time. A failed one waits its turn too, so a store that is down is not asked on every request.
       const ended = this.#now();
       account.dueAt = ended + Math.max(this.#refreshMs, 20 * (ended - started));
+      // A lapsed grant whose read failed: the last figure decides until the store is asked again, a little later.
+      if (failed && account.lapsesAt <= ended) account.lapsesAt = ended + LAPSE_RETRY_MS;
       account.inflight = undefined;
     }
   }
