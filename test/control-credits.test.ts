@@ -548,3 +548,27 @@ for (const kind of STORE_KINDS) {
     });
   });
 }
+
+test('`tollgate credits grant`: a purchase recorded there lapses 12 months after it is made, a promotion never', async () => {
+  const { creditsGrant } = await import('../src/cli/admin.ts');
+  const control = await startControl('sqlite');
+  const out = process.stdout.write;
+  try {
+    process.stdout.write = () => true;
+    const before = Date.now();
+    for (const category of ['purchase', 'promotional']) {
+      await creditsGrant(['grant', '--account', control.accountId, '--cents', '700', '--category', category, '--database-url', control.database.url]);
+    }
+    process.stdout.write = out;
+    const rows = await control.store.db.selectFrom('creditTransactions').select(['category', 'expiresAt']).where('accountId', '=', control.accountId).where('type', '=', 'credits').execute();
+    const purchase = rows.find((r) => r.category === 'purchase');
+    const promotion = rows.find((r) => r.category === 'promotional');
+    assert.equal(promotion?.expiresAt, null);
+    const lapses = new Date(before);
+    lapses.setUTCMonth(lapses.getUTCMonth() + 12);
+    assert.ok(purchase?.expiresAt && Math.abs(Date.parse(purchase.expiresAt) - lapses.getTime()) < 60_000, String(purchase?.expiresAt));
+  } finally {
+    process.stdout.write = out;
+    await control.close();
+  }
+});

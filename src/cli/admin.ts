@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { databaseSilenceMsFrom, databaseUrlFrom } from '../config/config.ts';
 import { openStore } from '../store/database.ts';
 import { accountExists, createAccount, createApiKey, listAccounts } from '../store/accounts.ts';
-import { grantCredits } from '../store/credits.ts';
+import { grantCredits, purchaseExpiry } from '../store/credits.ts';
 import { ChangeBus } from '../state/changes.ts';
 import { insertUsageEvents, isRowRefusal } from '../store/usage-events.ts';
 import { inChunks } from '../store/in-chunks.ts';
@@ -83,7 +83,8 @@ export async function creditsGrant(args: string[]): Promise<void> {
     if (!(await accountExists(store.db, values.account))) throw new Error(`account ${values.account} not found`);
     const account = values.account;
     await store.db.transaction().execute(async (trx) => {
-      await grantCredits(trx, account, Number(values.cents), { category });
+      // A purchase recorded here (paid outside Stripe) lapses as any purchase does; a promotion never.
+      await grantCredits(trx, account, Number(values.cents), category === 'purchase' ? { category, expiresAt: purchaseExpiry() } : { category });
       await new ChangeBus().recordAll(trx, [{ accountId: account, kind: 'credits', resourceId: account }]);
     });
     process.stdout.write(`${JSON.stringify({ accountId: values.account, grantedCents: Number(values.cents), category })}\n`);

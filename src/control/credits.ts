@@ -5,7 +5,7 @@ import type { components } from './spec-types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { PICO_PER_CENT, picoToCentsFloor } from '../domain/money.ts';
-import { balancePico, listCreditRows, usageCostPico, type CreditRow } from '../store/credits.ts';
+import { balancePico, listCreditRows, purchaseExpiry, usageCostPico, type CreditRow } from '../store/credits.ts';
 import * as purchases from '../store/credit-purchases.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { notFound } from './resource.ts';
@@ -14,7 +14,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import { withAccountLock } from '../store/account-lock.ts';
 import { STRIPE_SECRET_SETTING, stripeClient, stripeFailure, stripeNotConfigured } from './stripe-client.ts';
-import { chargeSavedCard, createCheckout, purchaseExpiry, reconcilePurchase, savedCard } from './stripe-payments.ts';
+import { chargeSavedCard, createCheckout, reconcilePurchase, savedCard } from './stripe-payments.ts';
 
 type Schemas = components['schemas'];
 type Transaction = Schemas['CreditTransactionItem'];

@@ -8,21 +8,12 @@
 import type Stripe from 'stripe';
 import type { ControlDeps } from './app.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
-import { grantCredits, reverseGrant, type GrantReversal } from '../store/credits.ts';
+import { grantCredits, purchaseExpiry, reverseGrant, type GrantReversal } from '../store/credits.ts';
 import * as purchases from '../store/credit-purchases.ts';
 import { accountExists } from '../store/accounts.ts';
 import { stripeClient } from './stripe-client.ts';
 
 const ACCOUNT_KEY = 'tollgate_account_id';
-/** Purchased credits lapse 12 months after purchase (concepts/credits). */
-const PURCHASE_VALIDITY_MONTHS = 12;
-
-/** When credits bought at `now` lapse. */
-export function purchaseExpiry(now = new Date()): string {
-  const d = new Date(now);
-  d.setUTCMonth(d.getUTCMonth() + PURCHASE_VALIDITY_MONTHS);
-  return d.toISOString();
-}
 
 async function findCustomer(stripe: Stripe, accountId: string): Promise<Stripe.Customer | undefined> {
   const found = await stripe.customers.search({ query: `metadata['${ACCOUNT_KEY}']:'${accountId}'`, limit: 1 });

@@ -89,6 +89,16 @@ export async function usageCostPico(db: Kysely<Database>, accountId: string, win
   return picoSum(row.billions, row.remainders);
 }
 
+/** Purchased credits lapse 12 months after purchase (concepts/credits). */
+const PURCHASE_VALIDITY_MONTHS = 12;
+
+/** When credits bought at `now` lapse. */
+export function purchaseExpiry(now = new Date()): string {
+  const d = new Date(now);
+  d.setUTCMonth(d.getUTCMonth() + PURCHASE_VALIDITY_MONTHS);
+  return d.toISOString();
+}
+
 export async function balancePico(db: Kysely<Database>, accountId: string, now: Date = new Date()): Promise<bigint> {
   return (await balanceAndLapse(db, accountId, now)).pico;
 }
