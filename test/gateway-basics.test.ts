@@ -345,18 +345,23 @@ describe('gateway front door (sqlite)', () => {
     assert.match(absolute.body, /You said: \\"absolute\\"/);
   });
 
-  test('/v1/models lists what the key may use, in OpenAI list shape', async () => {
+  test('/v1/models lists what the key may use, in OpenAI list shape, by full catalog id', async () => {
     const openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
     const all: string[] = [];
     for await (const m of openai.models.list()) all.push(m.id);
-    assert.ok(all.includes('openai:gpt-4o'));
-    assert.ok(all.includes('anthropic:claude-sonnet-4-6'));
+    // ngrok's "Other agents" guide: model pickers see "full catalog ID such as openai/gpt-5.5", usable as the model.
+    assert.ok(all.includes('openai/gpt-5.5'));
+    assert.ok(all.includes('anthropic/claude-sonnet-4-6'));
+    assert.ok(all.includes('meta-llama/llama-3.3-70b-versatile'), 'a resold model under its author');
+    assert.ok(!all.some((id) => id.startsWith('openai:')));
+    const picked = await openai.chat.completions.create(chat('picked', 'anthropic/claude-sonnet-4-6')).withResponse();
+    assert.equal(picked.response.headers.get('ngrok-aig-model'), 'claude-sonnet-4-6');
     const cfg = await h.configuration({ access: { providers: { allow: ['anthropic'] } } });
     const scoped = await h.accessKey(cfg);
     const list = (await gw(h, '/v1/models', { token: scoped.token })).json();
     assert.equal(list.object, 'list');
     assert.ok(list.data.length > 0);
-    assert.ok(list.data.every((m: { id: string; owned_by: string; object: string }) => m.owned_by === 'anthropic' && m.id.startsWith('anthropic:') && m.object === 'model'));
+    assert.ok(list.data.every((m: { id: string; owned_by: string; object: string }) => m.owned_by === 'anthropic' && m.id.startsWith('anthropic/') && m.object === 'model'));
     assert.equal((await gw(h, '/v1/models')).status, 401);
     const head = await gw(h, '/v1/models', { method: 'HEAD', token });
     assert.equal(head.status, 200);
@@ -374,7 +379,7 @@ describe('gateway front door (sqlite)', () => {
     const ids = whole.data.map((m) => m.id);
     assert.deepEqual(ids, openaiIds);
     assert.deepEqual([whole.first_id, whole.last_id], [ids[0], ids[ids.length - 1]]);
-    const sonnet = whole.data.find((m) => m.id === 'anthropic:claude-sonnet-4-6')!;
+    const sonnet = whole.data.find((m) => m.id === 'anthropic/claude-sonnet-4-6')!;
     assert.deepEqual([sonnet.type, sonnet.display_name, sonnet.created_at, sonnet.max_input_tokens, sonnet.max_tokens, sonnet.lifecycle],
       ['model', 'Claude Sonnet 4.6', '1970-01-01T00:00:00Z', 1_000_000, 128_000, 'active']);
 
@@ -398,18 +403,18 @@ describe('gateway front door (sqlite)', () => {
       (e: unknown) => e instanceof Anthropic.AuthenticationError && e.type === 'authentication_error');
     const scoped = await h.accessKey(await h.configuration({ access: { providers: { allow: ['anthropic'] } } }));
     const onlyAnthropic = await new Anthropic({ baseURL: h.gatewayUrl, apiKey: scoped.token, maxRetries: 0 }).models.list();
-    assert.ok(onlyAnthropic.data.length > 0 && onlyAnthropic.data.every((m) => m.id.startsWith('anthropic:')));
+    assert.ok(onlyAnthropic.data.length > 0 && onlyAnthropic.data.every((m) => m.id.startsWith('anthropic/')));
   });
 
   test('/v1/models/{id}: each SDK retrieves a model the key may use; anything else is its NotFoundError', async () => {
     const openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
     const anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 });
-    assert.deepEqual(await openai.models.retrieve('openai:gpt-4o'), { id: 'openai:gpt-4o', object: 'model', created: 0, owned_by: 'openai' });
-    const sonnet = await anthropic.models.retrieve('anthropic:claude-sonnet-4-6');
-    assert.deepEqual([sonnet.type, sonnet.id, sonnet.display_name, sonnet.max_tokens], ['model', 'anthropic:claude-sonnet-4-6', 'Claude Sonnet 4.6', 128_000]);
+    assert.deepEqual(await openai.models.retrieve('openai/gpt-4o'), { id: 'openai/gpt-4o', object: 'model', created: 0, owned_by: 'openai' });
+    const sonnet = await anthropic.models.retrieve('anthropic/claude-sonnet-4-6');
+    assert.deepEqual([sonnet.type, sonnet.id, sonnet.display_name, sonnet.max_tokens], ['model', 'anthropic/claude-sonnet-4-6', 'Claude Sonnet 4.6', 128_000]);
     // Any name a request could use answers under the model's id, as Anthropic answers an alias.
-    assert.equal((await anthropic.models.retrieve('claude-sonnet-4-6')).id, 'anthropic:claude-sonnet-4-6');
-    assert.equal((await openai.models.retrieve('openai/gpt-4o')).id, 'openai:gpt-4o');
+    assert.equal((await anthropic.models.retrieve('claude-sonnet-4-6')).id, 'anthropic/claude-sonnet-4-6');
+    assert.equal((await openai.models.retrieve('openai:gpt-4o')).id, 'openai/gpt-4o');
     // A custom provider's model id holds a `/` (the SDKs send it percent-encoded) and a `:`.
     await h.api('POST', '/providers', {
       providerId: 'lab', name: 'Lab', baseUrl: `${h.fake.url}/v1`,

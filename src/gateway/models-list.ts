@@ -1,7 +1,7 @@
 // GET /v1/models and GET /v1/models/{id} on the gateway: the models this access key may use — the catalog plus
-// the account's user-defined providers, filtered by the key's access scope — under `provider:model` ids (the
-// strings the gateway accepts as model addresses; the control plane's list uses the same form), in the shape of
-// the client's SDK (models-wire.ts).
+// the account's user-defined providers, filtered by the key's access scope — under the control plane's list ids
+// (full catalog ids `author/name`, `provider:model` for user-defined providers; both are model addresses the gateway
+// accepts), in the shape of the client's SDK (models-wire.ts).
 import type { Catalog } from '../catalog/index.ts';
 import type { CatalogProvider } from '../catalog/types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
@@ -11,7 +11,7 @@ import { suggestName } from '../domain/suggest.ts';
 import type { AccessScope, AccountSnapshot } from '../state/types.ts';
 import type { RequestContext } from './context.ts';
 import { baseHeaders } from './headers.ts';
-import { MODEL_ANSWERS, modelId } from './models-wire.ts';
+import { MODEL_ANSWERS, modelAddress, modelId } from './models-wire.ts';
 import { authenticateStage } from './pipeline.ts';
 import { writeJson } from './respond.ts';
 import { MODEL_PATH_PREFIX } from './routes.ts';
@@ -52,16 +52,16 @@ export function visibleModels(catalog: Catalog, account: AccountSnapshot, access
 
 /**
  * The model `requested` names, when the key may use it: any name a request could use for a listed model (a
- * listed id, a bare or `author/` name, a dated snapshot), answered under its `provider:model` id — as Anthropic
+ * listed id, a bare or `author/` name, a dated snapshot), answered under its listed id — as Anthropic
  * answers an alias with the model it stands for. Anything else is not found, whether it does not exist or the
  * key's scope refuses it: the list does not show it either.
  */
 function findModel(requested: string, catalog: Catalog, account: AccountSnapshot, access: AccessScope | null): Candidate {
   const found = resolveListedModel(requested, catalog, account);
   if (found && applyScope([found], access).allowed.length === 1) return found;
-  // Suggested in the form asked: a bare name among bare names (`gpt-4oo` is 7 edits from `openai:gpt-4o`).
-  const qualified = requested.includes(':');
-  const best = suggestName(requested, visibleModels(catalog, account, access).map((c) => (qualified ? modelId(c) : c.modelId)));
+  // Suggested in the form asked: a bare name among bare names (`gpt-4oo` is 7 edits from `openai/gpt-4o`).
+  const form = requested.includes(':') ? modelAddress : requested.includes('/') ? modelId : (c: Candidate) => c.modelId;
+  const best = suggestName(requested, visibleModels(catalog, account, access).map(form));
   // 27224 is the gateway's "unknown model", answered 404 here: the SDKs raise their NotFoundError.
   throw new TollgateError(Errors.unknownModel, { model: requested, suggestion: best ? ` Did you mean "${best}"?` : '' }, 404);
 }

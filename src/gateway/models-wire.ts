@@ -2,6 +2,7 @@
 // `{id,object:"model",created,owned_by}`, and one such object. Anthropic (its SDK's `Page` and `ModelInfo`):
 // `{data:[…],has_more,first_id,last_id}` of `{type:"model",id,display_name,created_at,…}`, paged by `limit`
 // and `after_id` / `before_id`, and one ModelInfo.
+import { modelNames } from '../catalog/index.ts';
 import type { ApiFormat } from '../catalog/types.ts';
 import { tollgateError } from '../domain/errors.ts';
 import type { Candidate } from '../domain/resolve.ts';
@@ -12,8 +13,16 @@ export interface ModelAnswers {
   one(model: Candidate): string;
 }
 
-/** A model's id in every answer: its address `provider:model`. */
-export const modelId = (c: Candidate): string => `${c.provider.id}:${c.modelId}`;
+/**
+ * A model's id in every answer. A catalog model's is its full catalog id (`openai/gpt-5.5`,
+ * `meta-llama/llama-3.3-70b-versatile`), the control plane's list id: ngrok's "Other agents" guide says model pickers
+ * filled from the gateway's GET /v1/models see "full catalog ID such as openai/gpt-5.5", and that those work as the
+ * model value (they resolve to the same provider). A user-defined provider's model has no catalog id: `provider:model`.
+ */
+export const modelId = (c: Candidate): string => (c.catalogModel ? modelNames(c.catalogModel, c.provider.id).at(-1)! : modelAddress(c));
+
+/** The address that pins the model's provider, `provider:model`. */
+export const modelAddress = (c: Candidate): string => `${c.provider.id}:${c.modelId}`;
 
 function openaiModel(c: Candidate): Record<string, unknown> {
   return { id: modelId(c), object: 'model', created: 0, owned_by: c.provider.id };
