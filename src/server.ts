@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
 import { createLogger } from './config/logger.ts';
 import { SecretBox } from './domain/secret-box.ts';
-import { openStore, parseDatabaseUrl, type Store } from './store/database.ts';
+import { databaseIdentity, openStore, parseDatabaseUrl, type Store } from './store/database.ts';
 import { readableByOthers } from './store/private-file.ts';
 import { bootstrapAccount, isApiKeyToken } from './store/accounts.ts';
 import { ChangeBus } from './state/changes.ts';
@@ -178,7 +178,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     // rejection) must not keep usage from being shipped.
     let observerClose: (() => Promise<void>) | undefined;
     closers.push(async () => { await observerClose?.(); });
-    const usage = new UsageJournal({ path: config.journalPath, write: (events) => insertUsageEvents(store.db, events), isRefusal: isRowRefusal, logger });
+    const usage = new UsageJournal({ path: config.journalPath, owner: await databaseIdentity(store.db), write: (events) => insertUsageEvents(store.db, events), isRefusal: isRowRefusal, logger });
     journal = usage;
     closers.push(() => usage.close());
     // On PostgreSQL other gateway processes may spend the same credit: their shipped spending is read back

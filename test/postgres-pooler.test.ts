@@ -14,6 +14,7 @@ import { startPgBouncer } from './helpers/pgbouncer.ts';
 import { startFakeProvider } from './fake-upstream.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { startTollgate, type RunningTollgate } from '../src/server.ts';
+import { openStore } from '../src/store/database.ts';
 
 /** Polls `check` every 50 ms until it holds; fails after `ms`. */
 async function within(ms: number, what: string, check: () => Promise<boolean>): Promise<void> {
@@ -97,3 +98,28 @@ test('TOLLGATE_DATABASE_LISTEN_URL at the database itself: through the pooler, r
     await within(700, `revocation ${i + 1} seen by the gateway through LISTEN`, async () => (await chat(key.token)).status === 401);
   }
 }));
+
+test('processes starting together through the pooler all start, and leave no migration lock held on a pooled connection', async () => {
+  const database = await createTestDatabase('postgres');
+  const bouncer = await startPgBouncer(database.url);
+  const direct = new pg.Client({ connectionString: database.url });
+  await direct.connect();
+  try {
+    // A rolling deploy: every process migrates (mostly nothing to do) at start, six at a time; the first round on an
+    // empty database. Kysely's session lock was taken on one server connection and released on another: the lock
+    // stayed on a connection nobody owned, and the starts after it waited for it without end.
+    for (let round = 0; round < 3; round++) {
+      const starts = Array.from({ length: 6 }, async () => { const store = await openStore(bouncer.url); await store.close(); });
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise<'hung'>((resolve) => { timer = setTimeout(() => resolve('hung'), 20_000); });
+      const outcome = await Promise.race([Promise.all(starts), hung]).finally(() => clearTimeout(timer));
+      assert.notEqual(outcome, 'hung', `round ${round + 1}: starts through the pooler still waiting after 20 s`);
+      const { rows } = await direct.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`);
+      assert.equal(rows[0]!.n, 0, `round ${round + 1}: an advisory lock is left held`);
+    }
+  } finally {
+    await direct.end();
+    await bouncer.stop();
+    await database.drop();
+  }
+});

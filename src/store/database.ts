@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { Socket } from 'node:net';
 import BetterSqlite3 from 'better-sqlite3';
 import type pg from 'pg';
-import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { CamelCasePlugin, Kysely, PostgresAdapter, PostgresDialect, sql, SqliteDialect, type DialectAdapter } from 'kysely';
 import { Migrator, type MigrationProvider } from 'kysely/migration';
 import type { Database } from './schema.ts';
 import { migrations } from './migrations.ts';
@@ -224,20 +224,57 @@ export async function preferResolved(driver: typeof pg, url: string): Promise<st
   }
 }
 
+/** Kysely's PostgreSQL migration lock key: processes of earlier versions (a rolling upgrade) take the same one. */
+const MIGRATION_LOCK_KEY = '3853314791062309107';
+
+/**
+ * Kysely takes its migration lock with `pg_advisory_lock` in a statement of its own and releases it in another.
+ * Through a transaction pooler (PgBouncer) each may run on a different server connection: the unlock misses, the lock
+ * stays on a pooled connection nobody owns, and every later start waits for it (processes starting together hung
+ * for good). The migrations' own transaction takes a transaction-scoped lock instead (migrateOverUnlimitedConnection).
+ */
+class PostgresMigrationAdapter extends PostgresAdapter {
+  override async acquireMigrationLock(): Promise<void> {}
+  override async releaseMigrationLock(): Promise<void> {}
+}
+
+class PostgresMigrationDialect extends PostgresDialect {
+  override createAdapter(): DialectAdapter {
+    return new PostgresMigrationAdapter();
+  }
+}
+
 /**
  * Migrations run on a connection of their own, without the pool's silence limit: an index built over a large table
- * sends nothing until it is done, and a process waiting for a peer's migration lock waits silently too.
+ * sends nothing until it is done, and a process waiting for a peer's migration lock waits silently too. They run in
+ * one transaction holding the lock, which a pooler keeps on one server connection and the server releases at its end.
  */
 async function migrateOverUnlimitedConnection(url: string): Promise<void> {
   const { default: driver } = await import('pg');
   const pool = new driver.Pool({ connectionString: url, max: 1, keepAlive: true, connectionTimeoutMillis: 15_000 });
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
+  const db = new Kysely<Database>({ dialect: new PostgresMigrationDialect({ pool }), plugins: [new CamelCasePlugin()] });
   try {
-    await migrateDb(db);
+    await db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${sql.raw(MIGRATION_LOCK_KEY)})`.execute(trx);
+      // Throws on a failed migration: the transaction rolls back whole, as Kysely's own would.
+      await migrateDb(trx);
+    });
   } finally {
     await db.destroy();
   }
+}
+
+/**
+ * What tells this deployment's database from another's (the usage journal keeps apart the events of gateways of two
+ * deployments that share a journal path): when its first migration ran, kept in the database itself, so every
+ * process of the deployment reads the same, through any URL, and a restored backup keeps it.
+ */
+export async function databaseIdentity(db: Kysely<Database>): Promise<string> {
+  const { rows } = await sql<{ name: string; timestamp: string }>`select name, timestamp from tollgate_migrations order by name limit 1`.execute(db);
+  const first = rows[0];
+  if (!first) throw new Error('the database has not been migrated');
+  return `${first.name}@${first.timestamp}`;
 }
 
 export async function migrate(store: Store): Promise<void> {

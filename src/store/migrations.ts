@@ -1,5 +1,5 @@
 // Schema migrations, in code so the same list runs on SQLite and PostgreSQL at start.
-import { sql, type Kysely } from 'kysely';
+import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 
 type Db = Kysely<unknown>;
@@ -157,8 +157,8 @@ export const migrations: Record<string, Migration> = {
   },
   '0002_state_changes': {
     async up(db: Db) {
-      const dialect = (db.getExecutor().adapter.constructor.name);
-      const seq = dialect.includes('Postgres')
+      // instanceof, not the class name: the migrations run through a subclass of it (database.ts).
+      const seq = db.getExecutor().adapter instanceof PostgresAdapter
         ? db.schema.createTable('state_changes').addColumn('seq', 'bigserial', (c) => c.primaryKey())
         : db.schema.createTable('state_changes').addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement());
       await seq

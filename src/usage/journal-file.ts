@@ -126,6 +126,11 @@ export interface JournalFileOptions {
   syncIntervalMs?: number;
   /** Problems that do not stop the journal (a failed sync, a sibling's file that cannot be deleted). */
   report?: (message: string, details: Record<string, unknown>) => void;
+  /**
+   * The deployment whose events the journal holds (databaseIdentity): a slot holding another deployment's events is
+   * neither taken nor adopted. Unset: every slot is this process's to take.
+   */
+  owner?: string;
 }
 
 /** What one commit wrote: the row numbers a later commit or a shipment refers to. */
@@ -172,6 +177,7 @@ const LEGACY_SCHEMA = `CREATE TABLE IF NOT EXISTS journal_batches (
   events TEXT NOT NULL
 )`;
 const LEGACY_BEGUN = 0;
+const OWNER_SCHEMA = 'CREATE TABLE IF NOT EXISTS journal_owner (owner TEXT NOT NULL)';
 
 /** Opens `path` and takes its lock; undefined when another live process holds it. */
 function tryLock(path: string): BetterSqlite3.Database | undefined {
@@ -182,7 +188,7 @@ function tryLock(path: string): BetterSqlite3.Database | undefined {
     // EXCLUSIVE before WAL: no shared-memory index, and the write below takes a lock kept until close.
     db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
-    db.exec(`BEGIN IMMEDIATE; ${LEGACY_SCHEMA}; COMMIT`);
+    db.exec(`BEGIN IMMEDIATE; ${LEGACY_SCHEMA}; ${OWNER_SCHEMA}; COMMIT`);
     return db;
   } catch (error) {
     db.close();
@@ -238,6 +244,28 @@ function readLegacy(db: BetterSqlite3.Database): Legacy {
     else legacy.finished.push(...values.map(eventFrom));
   }
   return legacy;
+}
+
+/**
+ * Whether the locked slot at `path` is `owner`'s to take or adopt; it is then marked as `owner`'s. Gateways of two
+ * deployments (two databases) started with one journal path — PostgreSQL's default `./data/usage-journal.db` is
+ * relative to the working directory — would otherwise ship each other's events into the wrong database: lost to the
+ * balances of one, stored against accounts the other does not have. A slot another deployment left empty is free;
+ * one written before slots were marked is taken as ours (nothing tells).
+ */
+function claimSlot(path: string, lock: BetterSqlite3.Database, owner: string | undefined): boolean {
+  if (owner === undefined) return true;
+  const marked = lock.prepare<[], { owner: string }>('SELECT owner FROM journal_owner').get()?.owner;
+  if (marked === owner) return true;
+  if (marked !== undefined) {
+    const legacy = readLegacy(lock);
+    if (segmentNumbers(path).length > 0 || legacy.begun.length > 0 || legacy.finished.length > 0) return false;
+  }
+  lock.transaction(() => {
+    lock.exec('DELETE FROM journal_owner');
+    lock.prepare('INSERT INTO journal_owner (owner) VALUES (?)').run(owner);
+  })();
+  return true;
 }
 
 function clearLegacy(db: BetterSqlite3.Database, legacy: Legacy): void {
@@ -296,12 +324,16 @@ export class JournalFile {
       if (!lock) continue;
       const file = new JournalFile(path, lock, options);
       try {
+        if (!claimSlot(path, lock, options.owner)) {
+          file.close();
+          continue;
+        }
         file.#replay();
         const legacy = readLegacy(lock);
         const { events, released } = file.#recovered(legacy);
         if (events.length > 0 || released.length > 0) file.write([], events, released);
         clearLegacy(lock, legacy);
-        file.#adoptSiblings(base, slot);
+        file.#adoptSiblings(base, slot, options.owner);
         file.#isOpen = options.isOpen;
       } catch (error) {
         file.close();
@@ -309,7 +341,7 @@ export class JournalFile {
       }
       return file;
     }
-    throw new Error(`every usage journal slot at ${base} (.1 … .${MAX_SLOTS - 1}) is held by a running process`);
+    throw new Error(`every usage journal slot at ${base} (.1 … .${MAX_SLOTS - 1}) is held by a running process or holds another database's events`);
   }
 
   private constructor(path: string, lock: BetterSqlite3.Database | undefined, options: JournalFileOptions) {
@@ -609,8 +641,8 @@ export class JournalFile {
     return { events: converted.concat(orphanEvents(open)), released: [...released] };
   }
 
-  /** Moves the rows of every sibling slot no live process holds into this journal. */
-  #adoptSiblings(base: string, own: number): void {
+  /** Moves the rows of every sibling slot no live process holds (and no other deployment's) into this journal. */
+  #adoptSiblings(base: string, own: number, owner: string | undefined): void {
     for (let slot = 0; slot < MAX_SLOTS; slot++) {
       const path = slotPath(base, slot);
       if (slot === own || !existsSync(path)) continue;
@@ -618,6 +650,7 @@ export class JournalFile {
       if (!lock) continue;
       const sibling = new JournalFile(path, lock, {});
       try {
+        if (!claimSlot(path, lock, owner)) continue;
         sibling.#replay();
         this.#skipped += sibling.#skipped;
         const legacy = readLegacy(lock);

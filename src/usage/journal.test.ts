@@ -414,6 +414,28 @@ describe('usage journal', () => {
     d.close();
   }));
 
+  it("a gateway of another deployment started on the same path neither takes nor adopts a slot holding this one's events", { timeout: 10_000 }, withDir(async (dir) => {
+    const path = join(dir, 'j.db');
+    // Deployment X's gateway stops while its database does not answer: its event stays in the journal.
+    const x = new UsageJournal({ path, owner: 'X', intervalMs: 2, closeShippingMs: 100, write: () => new Promise<void>(() => {}) });
+    const b = begun('e1', 'rq_1', 1);
+    await x.begin(b);
+    x.record(finished(b, 3n));
+    await x.close();
+    // Deployment Y's gateway starts from the same directory (PostgreSQL's default path is ./data/usage-journal.db).
+    const toY: string[] = [];
+    const y = new UsageJournal({ path, owner: 'Y', intervalMs: 2, write: async (events) => { toY.push(...events.map((e) => e.id)); } });
+    assert.equal(y.path, `${path}.1`);
+    assert.equal(y.unshippedPico('acct_1'), 0n, "X's spending is not Y's");
+    await y.close();
+    assert.deepEqual(toY, [], "X's event is not shipped into Y's database");
+    const toX: string[] = [];
+    const x2 = new UsageJournal({ path, owner: 'X', intervalMs: 2, write: async (events) => { toX.push(...events.map((e) => e.id)); } });
+    assert.equal(x2.path, path);
+    await x2.close();
+    assert.deepEqual(toX, ['e1'], "X's next start ships it");
+  }));
+
   it('keeps events while the store fails, ships each once when it returns, and tracks unshipped cost', withDir(async (dir) => {
     let failures = 3;
     const stored = new Map<string, UsageEvent>();

@@ -14,6 +14,8 @@ export type UsageWriter = (events: readonly UsageEvent[]) => Promise<void>;
 export interface UsageJournalOptions {
   /** Journal file (siblings `.1`, `.2`, … are used when it is held by another process). */
   path: string;
+  /** The deployment (its database) the events belong to: slots holding another's are left alone (journal-file.ts). */
+  owner?: string;
   /** Idempotent on event id (insertUsageEvents): a batch may be written again after an ambiguous failure. */
   write: UsageWriter;
   logger?: Pick<Logger, 'warn' | 'info' | 'error'>;
@@ -125,6 +127,7 @@ export class UsageJournal implements UsageSink {
       // Only attempts still open are carried out of an old segment (the rest are settled or being settled).
       isOpen: (attemptId) => this.#begunRowOf.has(attemptId),
       report: (message, details) => this.#logger?.error(details, message),
+      ...(options.owner !== undefined ? { owner: options.owner } : {}),
     });
     this.#write = options.write;
     this.#intervalMs = options.intervalMs ?? 100;
