@@ -75,8 +75,10 @@ export abstract class FromChatStream implements StreamTranslation {
       return;
     }
     this.#start(chunk);
-    if (chunk.usage) this.usage(chunk.usage);
     const choice = obj(Array.isArray(chunk.choices) ? chunk.choices[0] : undefined);
+    // Moonshot's Kimi streams its usage inside the last chunk's choice, beside the finish reason (the meter reads it there too).
+    const usage = chunk.usage ?? choice?.usage;
+    if (usage) this.usage(usage);
     if (!choice) return;
     const delta = obj(choice.delta);
     const text = chatText(delta?.content);

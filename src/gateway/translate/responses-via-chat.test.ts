@@ -274,3 +274,39 @@ test('an answer whose content is an array of parts (Mistral\'s reasoning models:
   const completed = t.take().split('\n\n').filter(Boolean).map((b) => JSON.parse(b.split('\n')[1]!.slice(6)) as { type: string; response?: { output: { content: { text: string }[] }[] } }).find((e) => e.type === 'response.completed');
   assert.equal(completed?.response?.output[0]?.content[0]?.text, 'Paris.');
 });
+
+test('usage is what the meter bills, wherever a chat server puts it: Kimi\'s in its last choice, top-level cache hits, reasoning counted only in the total', () => {
+  const usageOf = (response: unknown) => (response as { usage: Record<string, unknown> }).usage;
+  // DeepSeek's cache hits at the top level; Gemini's thinking only in total_tokens (OpenAI counts it inside the output).
+  assert.deepEqual(usageOf(responsesViaChat.answer({ choices: [{ finish_reason: 'stop', message: { content: 'ok' } }], usage: { prompt_tokens: 100, completion_tokens: 10, total_tokens: 150, prompt_cache_hit_tokens: 60 } }, scope)), {
+    input_tokens: 100, input_tokens_details: { cached_tokens: 60 }, output_tokens: 50, output_tokens_details: { reasoning_tokens: 40 }, total_tokens: 150,
+  });
+  const t = responsesViaChat.stream(scope);
+  t.event('', JSON.stringify({ id: 'c', model: 'kimi-k2.6', choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' }, finish_reason: null }] }));
+  t.event('', JSON.stringify({ id: 'c', model: 'kimi-k2.6', choices: [{ index: 0, delta: {}, finish_reason: 'stop', usage: { prompt_tokens: 19, completion_tokens: 13, total_tokens: 32, cached_tokens: 8 } }] }));
+  t.event('', '[DONE]');
+  const completed = t.take().split('\n\n').filter(Boolean).map((b) => JSON.parse(b.split('\n')[1]!.slice(6)) as { type: string; response?: unknown }).find((e) => e.type === 'response.completed');
+  assert.deepEqual(usageOf(completed?.response), {
+    input_tokens: 19, input_tokens_details: { cached_tokens: 8 }, output_tokens: 13, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 32,
+  });
+});
+
+test('calls a chat server gives empty ids (LM Studio, Gemini\'s OpenAI-compatible endpoint) get call ids of their own, distinct, buffered and streamed', () => {
+  const answered = responsesViaChat.answer({ choices: [{ finish_reason: 'tool_calls', message: { content: null, tool_calls: [
+    { id: '', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
+    { id: '', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } },
+  ] } }] }, scope) as { output: { call_id: string }[] };
+  const buffered = answered.output.map((item) => item.call_id);
+  assert.ok(buffered.every((id) => id !== '') && new Set(buffered).size === 2, `call ids ${JSON.stringify(buffered)}`);
+  const t = responsesViaChat.stream(scope);
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ id: 'c', model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] });
+  t.event('', chunk({ tool_calls: [{ index: 0, id: '', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 1, id: '', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } }] }));
+  t.event('', chunk({}, 'tool_calls'));
+  t.event('', '[DONE]');
+  const events = t.take().split('\n\n').filter(Boolean).map((b) => JSON.parse(b.split('\n')[1]!.slice(6)) as { type: string; item?: { call_id: string }; response?: { output: { call_id: string }[] } });
+  // The OpenAI SDK's stream reader refuses two calls with one call id ("duplicate output item identity").
+  const added = events.filter((e) => e.type === 'response.output_item.added').map((e) => e.item!.call_id);
+  assert.ok(added.every((id) => id !== '') && new Set(added).size === 2, `call ids ${JSON.stringify(added)}`);
+  assert.deepEqual(events.find((e) => e.type === 'response.completed')!.response!.output.map((item) => item.call_id), added);
+});

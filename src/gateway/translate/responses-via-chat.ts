@@ -3,7 +3,8 @@
 // instructions, images, function tools, calls and their outputs, structured output, reasoning effort, usage and
 // errors are mapped both ways; streams are rebuilt as Responses events. docs/decisions/translation.md.
 import type { AttemptPlan } from '../../domain/routing.ts';
-import { num, obj } from '../formats/types.ts';
+import { obj } from '../formats/types.ts';
+import { openaiUsage } from '../formats/openai.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { randomBase62 } from '../../domain/ids.ts';
 import { storedItems } from './stored-items.ts';
@@ -182,13 +183,18 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   return { body: out, removed };
 }
 
+/**
+ * Read as the meter reads it (formats/openai.ts), so the client is told what it is billed for: cache hits where
+ * DeepSeek and Kimi put them (top level), reasoning that Gemini counts only in its total (output, as Responses
+ * counts it).
+ */
 function responseUsage(usage: unknown): Json {
-  const u = obj(usage);
-  const input = num(u?.prompt_tokens);
-  const output = num(u?.completion_tokens);
+  const u = openaiUsage(usage);
+  const input = u?.inputTokens ?? 0;
+  const output = u?.outputTokens ?? 0;
   return {
-    input_tokens: input, input_tokens_details: { cached_tokens: num(obj(u?.prompt_tokens_details)?.cached_tokens) },
-    output_tokens: output, output_tokens_details: { reasoning_tokens: num(obj(u?.completion_tokens_details)?.reasoning_tokens) },
+    input_tokens: input, input_tokens_details: { cached_tokens: u?.cacheReadTokens ?? 0 },
+    output_tokens: output, output_tokens_details: { reasoning_tokens: u?.reasoningTokens ?? 0 },
     total_tokens: input + output,
   };
 }
@@ -224,6 +230,15 @@ function messageItem(base: string, text: string, status: string, kind: PartKind 
 
 function callItem(base: string, index: number, call: { id: string; name: string; arguments: string }, status: string): Json {
   return { type: 'function_call', id: `fc_${base}${index}`, call_id: call.id, name: call.name, arguments: call.arguments, status };
+}
+
+/**
+ * The provider's call id, or one of ours when it gave none or an empty one (LM Studio, Gemini's OpenAI-compatible
+ * endpoint): a client pairs each output with its call by it, and the OpenAI SDK's stream reader refuses two calls
+ * with one id. Unique across turns, so a conversation never holds two calls of one id.
+ */
+function callId(id: unknown, base: string, index: number): string {
+  return typeof id === 'string' && id !== '' ? id : `call_${base}${index}`;
 }
 
 function keep(scope: TranslationScope, items: readonly Json[]): void {
@@ -270,7 +285,7 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   if (content + refusal !== '') output.push(messageItem(base, content + refusal, 'completed', content === '' ? 'refusal' : 'output_text'));
   objects(message.tool_calls).forEach((call, index) => {
     const fn = obj(call.function);
-    output.push(callItem(base, index, { id: String(call.id ?? ''), name: String(fn?.name ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' }, 'completed'));
+    output.push(callItem(base, index, { id: callId(call.id, base, index), name: String(fn?.name ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' }, 'completed'));
   });
   // Cut at the output limit: the last item was being written (a call's arguments may be half a JSON document).
   if (choice?.finish_reason === 'length' && output.length > 0) output[output.length - 1]!.status = 'incomplete';
@@ -368,7 +383,8 @@ class ChatToResponses extends FromChatStream {
 
   #addCall(at: number, id: string | undefined, name: unknown): OpenCall {
     this.#unnamedCalls.delete(at);
-    const open: OpenCall = { id: id ?? `call_${at}`, name: typeof name === 'string' ? name : '', arguments: '', outputIndex: this.#items.length, index: this.#calls.size };
+    const index = this.#calls.size;
+    const open: OpenCall = { id: callId(id, this.#id, index), name: typeof name === 'string' ? name : '', arguments: '', outputIndex: this.#items.length, index };
     this.#calls.set(at, open);
     const item = callItem(this.#id, open.index, open, 'in_progress');
     this.#items.push(item);
