@@ -294,3 +294,38 @@ test('an answer whose content is an array of parts (Mistral\'s reasoning models:
   const text = events(t.take()).filter(([type]) => type === 'content_block_delta').map(([, e]) => (e.delta as { text: string }).text).join('');
   assert.equal(text, 'Paris.');
 });
+
+test('usage is what the meter bills, wherever a chat server puts it: Kimi\'s in its last choice, top-level cache hits, reasoning counted only in the total', () => {
+  // DeepSeek's cache hits at the top level; Gemini's thinking only in total_tokens (OpenAI counts it inside the output).
+  const message = messagesViaChat.answer({ id: 'chatcmpl-3', model: 'deepseek-chat', choices: [{ finish_reason: 'stop', message: { content: 'ok' } }], usage: { prompt_tokens: 100, completion_tokens: 10, total_tokens: 150, prompt_cache_hit_tokens: 60 } }, scope) as { usage: unknown };
+  assert.deepEqual(message.usage, { input_tokens: 40, cache_creation_input_tokens: 0, cache_read_input_tokens: 60, output_tokens: 50, output_tokens_details: { thinking_tokens: 40 } });
+  const t = messagesViaChat.stream(scope);
+  t.event('', chunk({ role: 'assistant', content: 'Hi' }));
+  t.event('', JSON.stringify({ id: 'chatcmpl-9', model: 'kimi-k2.6', choices: [{ index: 0, delta: {}, finish_reason: 'stop', usage: { prompt_tokens: 19, completion_tokens: 13, total_tokens: 32, cached_tokens: 8 } }] }));
+  t.event('', '[DONE]');
+  const delta = events(t.take() + t.finish()).find(([type]) => type === 'message_delta')!;
+  assert.deepEqual(delta[1].usage, { input_tokens: 11, cache_creation_input_tokens: 0, cache_read_input_tokens: 8, output_tokens: 13 });
+});
+
+test('calls a chat server gives empty or no ids (LM Studio, Gemini\'s OpenAI-compatible endpoint) get tool_use ids of their own, distinct across answers, buffered and streamed', () => {
+  const calls = (id: string | undefined) => [
+    { ...(id === undefined ? {} : { id }), type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
+    { ...(id === undefined ? {} : { id }), type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } },
+  ];
+  const ids = (answer: unknown) => (answer as { content: { type: string; id: string }[] }).content.filter((b) => b.type === 'tool_use').map((b) => b.id);
+  const buffered = [
+    ...ids(messagesViaChat.answer({ choices: [{ finish_reason: 'tool_calls', message: { content: null, tool_calls: calls('') } }] }, scope)),
+    ...ids(messagesViaChat.answer({ choices: [{ finish_reason: 'tool_calls', message: { content: null, tool_calls: calls(undefined) } }] }, scope)),
+  ];
+  assert.ok(buffered.every((id) => typeof id === 'string' && id !== '') && new Set(buffered).size === 4, `tool_use ids ${JSON.stringify(buffered)}`);
+  const streamed: string[] = [];
+  for (let turn = 0; turn < 2; turn++) {
+    const t = messagesViaChat.stream(scope);
+    t.event('', chunk({ tool_calls: [{ index: 0, id: '', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }] }));
+    t.event('', chunk({ tool_calls: [{ index: 1, id: '', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } }] }));
+    t.event('', chunk({}, 'tool_calls'));
+    t.event('', '[DONE]');
+    for (const [type, data] of events(t.take() + t.finish())) if (type === 'content_block_start') streamed.push((data.content_block as { id: string }).id);
+  }
+  assert.ok(streamed.every((id) => id !== '') && new Set(streamed).size === 4, `tool_use ids ${JSON.stringify(streamed)}`);
+});

@@ -4,7 +4,9 @@
 // lists what has no place on the other side.
 import { createHash } from 'node:crypto';
 import type { AttemptPlan } from '../../domain/routing.ts';
+import { randomBase62 } from '../../domain/ids.ts';
 import { anthropicErrorType } from '../formats/anthropic.ts';
+import { openaiUsage } from '../formats/openai.ts';
 import { num, obj } from '../formats/types.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { FromChatStream } from './chat-stream.ts';
@@ -330,15 +332,27 @@ function stopWithCalls(stop: string): string {
   return stop === 'max_tokens' ? stop : 'tool_use';
 }
 
-/** Chat usage → Messages usage, whose `input_tokens` leaves out cache reads. */
+/**
+ * Chat usage → Messages usage, whose `input_tokens` leaves out cache reads. Read as the meter reads it
+ * (formats/openai.ts), so the client is told what it is billed for: cache hits where DeepSeek and Kimi put them (top
+ * level), reasoning that Gemini counts only in its total.
+ */
 function messagesUsage(usage: unknown): Json {
-  const u = obj(usage);
-  const cached = num(obj(u?.prompt_tokens_details)?.cached_tokens);
-  const out: Json = { input_tokens: Math.max(0, num(u?.prompt_tokens) - cached), cache_creation_input_tokens: 0, cache_read_input_tokens: cached, output_tokens: num(u?.completion_tokens) };
+  const u = openaiUsage(usage);
+  const cached = u?.cacheReadTokens ?? 0;
+  const out: Json = { input_tokens: Math.max(0, (u?.inputTokens ?? 0) - cached), cache_creation_input_tokens: 0, cache_read_input_tokens: cached, output_tokens: u?.outputTokens ?? 0 };
   // Reasoning inside the output, as Claude reports its thinking (`output_tokens_details.thinking_tokens`).
-  const reasoning = num(obj(u?.completion_tokens_details)?.reasoning_tokens);
+  const reasoning = u?.reasoningTokens ?? 0;
   if (reasoning > 0) out.output_tokens_details = { thinking_tokens: reasoning };
   return out;
+}
+
+/**
+ * The provider's call id, or one of ours when it gave none or an empty one (LM Studio, Gemini's OpenAI-compatible
+ * endpoint): `tool_result` blocks pair with their call by it, so it is unique across the conversation's turns too.
+ */
+function toolUseId(id: unknown, base: string, index: number): string {
+  return typeof id === 'string' && id !== '' ? id : `toolu_${base}${index}`;
 }
 
 function messageId(id: unknown): string {
@@ -354,9 +368,10 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   const text = chatText(message.content);
   if (text !== '') content.push({ type: 'text', text });
   if (typeof message.refusal === 'string' && message.refusal !== '') content.push({ type: 'text', text: message.refusal });
-  for (const call of Array.isArray(message.tool_calls) ? message.tool_calls : []) {
+  const base = randomBase62(20);
+  for (const [index, call] of (Array.isArray(message.tool_calls) ? message.tool_calls : []).entries()) {
     const fn = obj(obj(call)?.function);
-    content.push({ type: 'tool_use', id: obj(call)?.id, name: clientToolName(fn?.name, scope.toolNames), input: toolInput(fn?.arguments) });
+    content.push({ type: 'tool_use', id: toolUseId(obj(call)?.id, base, index), name: clientToolName(fn?.name, scope.toolNames), input: toolInput(fn?.arguments) });
   }
   return {
     id: messageId(chat.id), type: 'message', role: 'assistant', model: chat.model, content,
@@ -391,6 +406,8 @@ class ChatToMessages extends FromChatStream {
   #held = new Map<number, { id: string | undefined; name: string; args: string }>();
   #stopReason = 'end_turn';
   #usage: Json | undefined;
+  /** Makes the ids of calls the provider left without one (toolUseId). */
+  readonly #base = randomBase62(20);
   readonly #toolNames: ReadonlyMap<string, string> | undefined;
   readonly #inputTokens: (() => number | undefined) | undefined;
 
@@ -447,7 +464,7 @@ class ChatToMessages extends FromChatStream {
 
   #startToolBlock(at: number, id: string | undefined, name: unknown): number {
     this.#unnamedCalls.delete(at);
-    this.#startBlock('tool', { type: 'tool_use', id: id ?? `toolu_${at}`, name: clientToolName(name, this.#toolNames) ?? '', input: {} });
+    this.#startBlock('tool', { type: 'tool_use', id: toolUseId(id, this.#base, at), name: clientToolName(name, this.#toolNames) ?? '', input: {} });
     this.#toolBlocks.set(at, this.#open);
     if (this.#live === undefined) {
       this.#live = at;
