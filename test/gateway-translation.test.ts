@@ -8,7 +8,7 @@ import OpenAI from 'openai';
 import { generateText, jsonSchema, Output, streamText, tool } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
-import { FAKE_USAGE } from './fake-upstream.ts';
+import { FAKE_TOOL_INPUT, FAKE_USAGE } from './fake-upstream.ts';
 import { countInputTokens } from '../src/domain/token-counter.ts';
 
 
@@ -220,7 +220,7 @@ describe('translation: Responses requests served over chat completions and Messa
     // A model server of the account's own that speaks only chat completions (a vLLM or Ollama, say).
     await h.api('POST', '/providers', {
       providerId: 'local', name: 'Local chat server', baseUrl: `${h.fake.url}/v1`,
-      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }], models: [{ modelId: 'local-llm' }],
+      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }], models: [{ modelId: 'local-llm' }, { modelId: 'tool-patch' }],
     });
     const kl = await h.providerKey('local', 'sk-translate-local');
     const ko = await h.providerKey('openai', 'sk-translate-openai');
@@ -304,6 +304,58 @@ describe('translation: Responses requests served over chat completions and Messa
     assert.deepEqual(messages.slice(-2).map((m) => m.role), ['assistant', 'user']);
     assert.deepEqual(messages.at(-2)!.content, [{ type: 'tool_use', id: 'toolu_fake1', name: 'weather', input: { city: 'Paris' } }]);
     assert.deepEqual(messages.at(-1)!.content, [{ type: 'tool_result', tool_use_id: 'toolu_fake1', content: 'Sunny, 21 °C' }]);
+  });
+
+  test('Codex\'s freeform apply_patch (a custom tool) through a chat-only server and Claude: a custom_tool_call answered, streamed and sent back', async () => {
+    const grammar = 'start: "*** Begin Patch" LF hunk+ "*** End Patch" LF?';
+    const tools: OpenAI.Responses.Tool[] = [{ type: 'custom', name: 'apply_patch', description: 'Edit files.', format: { type: 'grammar', syntax: 'lark', definition: grammar } }];
+    for (const model of ['local:tool-patch', 'anthropic:tool-patch']) {
+      const { data: response, response: raw } = await openai.responses.create({ model, input: 'add hello.txt', tools }).withResponse();
+      const [call] = response.output;
+      assert.ok(call?.type === 'custom_tool_call', `${model}: ${JSON.stringify(response.output)}`);
+      assert.deepEqual([call.name, call.input, (call as { status?: unknown }).status], ['apply_patch', FAKE_TOOL_INPUT, 'completed']);
+      assert.equal(raw.headers.get('ngrok-aig-removed-params'), null, 'the tool is not left out');
+      // Up as a function of one string, the grammar in its description (chat, or Messages after it).
+      const up = lastUpstream().body!;
+      const offered = model.startsWith('local:') ? (up.tools as { function: { description: string; parameters: unknown } }[])[0]!.function : (up.tools as { description: string; input_schema: unknown }[])[0]!;
+      assert.equal(offered.description, `Edit files.\n\nThe input must follow this lark grammar:\n${grammar}`);
+      assert.deepEqual(((model.startsWith('local:') ? (offered as { parameters: { required: unknown } }).parameters : (offered as { input_schema: { required: unknown } }).input_schema)).required, ['input']);
+      const [row] = await h.usage(raw.headers.get('ngrok-aig-request-id')!, 1);
+      assert.deepEqual([Number(row!.outputTokens), row!.completion], [FAKE_USAGE.output, 'succeeded']);
+
+      // The SDK's stream helper assembles the call from the custom-tool events.
+      const stream = openai.responses.stream({ model, input: 'add hello.txt', tools, store: false });
+      const types: string[] = [];
+      let streamed = '';
+      stream.on('event', (event) => { types.push(event.type); });
+      stream.on('response.custom_tool_call_input.delta', (event) => { streamed += event.delta; });
+      const final = await stream.finalResponse();
+      assert.equal(streamed, FAKE_TOOL_INPUT);
+      assert.deepEqual(types.filter((t) => t.includes('custom_tool_call') || t.startsWith('response.output_item')), [
+        'response.output_item.added', 'response.custom_tool_call_input.delta', 'response.custom_tool_call_input.done', 'response.output_item.done',
+      ]);
+      const [streamedCall] = final.output;
+      assert.ok(streamedCall?.type === 'custom_tool_call');
+      assert.deepEqual([streamedCall.name, streamedCall.input], ['apply_patch', FAKE_TOOL_INPUT]);
+
+      // The next turn refers to the kept call and answers it: the model reads the call and its result.
+      const next = await openai.responses.create({ model, tools, input: [
+        { role: 'user', content: 'add hello.txt' }, { type: 'item_reference', id: call.id! }, { type: 'custom_tool_call_output', call_id: call.call_id, output: 'Done!' },
+      ] });
+      assert.match(next.output_text, /fake tool-patch model/);
+      const turns = lastUpstream().body!.messages as { role: string; content: unknown; tool_calls?: unknown }[];
+      if (model.startsWith('local:')) {
+        assert.deepEqual(turns.slice(1), [
+          { role: 'assistant', content: null, tool_calls: [{ id: call.call_id, type: 'function', function: { name: 'apply_patch', arguments: JSON.stringify({ input: FAKE_TOOL_INPUT }) } }] },
+          { role: 'tool', tool_call_id: call.call_id, content: 'Done!' },
+        ]);
+      } else {
+        assert.deepEqual(turns.slice(1).map((m) => m.content), [
+          [{ type: 'tool_use', id: call.call_id, name: 'apply_patch', input: { input: FAKE_TOOL_INPUT } }],
+          [{ type: 'tool_result', tool_use_id: call.call_id, content: 'Done!' }],
+        ]);
+      }
+    }
   });
 
   test('the Vercel AI SDK\'s structured output from Claude: the schema goes up as one forced tool, its input comes back as the object', async () => {

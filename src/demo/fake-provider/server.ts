@@ -31,6 +31,8 @@
 //   Responses request offering a hosted web search tool (`web_search`, `web_search_preview…`) → the answer runs
 //                                                         FAKE_WEB_SEARCHES searches (`web_search_call` items) first
 //   model `tool-…` (chat or Messages, tools offered)   → calls the first (or forced) tool, unless the last message is a tool result
+//                                                         with `{"city":"Paris"}`, or `{"input": FAKE_TOOL_INPUT}` when the
+//                                                         tool's parameters have an `input` property
 //   chat tools or calls whose names break OpenAI's rule (over 64 characters, or not [a-zA-Z0-9_-]) → 400 as OpenAI answers
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
 //   model `flood-…`                                    → a 16 MB answer (fills socket buffers)
@@ -45,7 +47,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
-import { COUNT_TOKENS_REFUSED, FAKE_WEB_SEARCHES, errorBody, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
+import { COUNT_TOKENS_REFUSED, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
 
 /** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
 function accountHeaders(format: 'openai' | 'anthropic'): Record<string, string> {
@@ -147,11 +149,20 @@ function toolCallFor(surface: string, model: string, body: Record<string, unknow
   if (last?.role === 'user' && Array.isArray(last.content) && last.content.some((b) => (b as { type?: unknown }).type === 'tool_result')) return undefined;
   // Responses: a `function_call_output` item last in the input is the tool's result.
   if (Array.isArray(body.input) && (body.input.at(-1) as { type?: unknown } | undefined)?.type === 'function_call_output') return undefined;
-  const first = body.tools[0] as { name?: unknown; function?: { name?: unknown } };
+  const first = body.tools[0] as FakeTool;
   const choice = body.tool_choice as { type?: unknown; name?: unknown } | undefined;
   const forced = choice?.type === 'tool' || (surface === 'responses' && choice?.type === 'function') ? choice.name : undefined;
-  return { id: surface === 'messages' ? 'toolu_fake1' : 'call_fake1', name: String(forced ?? first.function?.name ?? first.name ?? 'tool'), arguments: '{"city":"Paris"}' };
+  const name = String(forced ?? first.function?.name ?? first.name ?? 'tool');
+  const called = (body.tools as FakeTool[]).find((t) => (t.function?.name ?? t.name) === name) ?? first;
+  // A tool taking one `input` string (a custom tool as a translation offers it) gets FAKE_TOOL_INPUT; any other the weather question.
+  const schema = called.function?.parameters ?? called.input_schema ?? called.parameters;
+  const args = schema?.properties?.input !== undefined ? JSON.stringify({ input: FAKE_TOOL_INPUT }) : '{"city":"Paris"}';
+  return { id: surface === 'messages' ? 'toolu_fake1' : 'call_fake1', name, arguments: args };
 }
+
+/** A tool as chat (`function`), Messages (`input_schema`) or Responses (`parameters`) offers it. */
+interface FakeTool { name?: unknown; parameters?: FakeSchema; input_schema?: FakeSchema; function?: { name?: unknown; parameters?: FakeSchema } }
+interface FakeSchema { properties?: Record<string, unknown> }
 
 async function handle(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
   const surface = surfaceOfPath(record.path);

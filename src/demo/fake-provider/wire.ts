@@ -59,6 +59,12 @@ function anthropicUsage() {
   };
 }
 
+/**
+ * The input a `tool-…` model gives a tool taking one `input` string (a custom tool, as the Responses translation
+ * offers Codex's apply_patch): several lines, quotes and a backslash, so what unwraps it is seen to keep it whole.
+ */
+export const FAKE_TOOL_INPUT = '*** Begin Patch\n*** Add File: hello.txt\n+Hello, "world" \\o/\n*** End Patch';
+
 /** A function call the answer makes instead of text (model `tool-…` with tools offered): chat, Responses or Messages. */
 export interface FakeToolCall { id: string; name: string; arguments: string }
 

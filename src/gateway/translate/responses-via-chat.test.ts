@@ -4,7 +4,7 @@ import { createCatalog } from '../../catalog/index.ts';
 import { resolveCandidates } from '../../domain/resolve.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { snapshot } from '../../../test/helpers/snapshot.ts';
-import { isTranslatedResponseId, responsesViaChat } from './responses-via-chat.ts';
+import { GRAMMAR_LIMIT, isTranslatedResponseId, responsesViaChat } from './responses-via-chat.ts';
 import { storedStateReason as untranslatableReason, withStoredItemsInline } from './stored-items.ts';
 import { translatorFor, untranslatableReason as translationRefusal } from './index.ts';
 
@@ -164,7 +164,7 @@ test('a call named in a later chunk than its first (some chat servers) is added 
   assert.deepEqual(done.map((item) => [item.name, item.arguments]), [['weather', '{}']]);
 });
 
-test('Codex\'s shell and freeform-tool history (no chat counterpart) stays in the conversation as text, and no output answers a call chat never saw', () => {
+test('Codex\'s shell history (no chat counterpart) stays in the conversation as text, freeform calls are chat calls, and no output answers a call chat never saw', () => {
   const { body } = responsesViaChat.request({ model: 'claude-sonnet-4-5', input: [
     { type: 'message', role: 'user', content: 'fix it' },
     { type: 'local_shell_call', call_id: 'call_L1', status: 'completed', action: { type: 'exec', command: ['ls'] } },
@@ -179,8 +179,8 @@ test('Codex\'s shell and freeform-tool history (no chat counterpart) stays in th
     { role: 'user', content: 'fix it' },
     { role: 'assistant', content: '[Ran in the local shell (call call_L1):] ["ls"]' },
     { role: 'user', content: [{ type: 'text', text: 'Output of tool call call_L1:\na.txt' }] },
-    { role: 'assistant', content: '[Called tool apply_patch (call call_P1) with:]\n*** Begin Patch\n*** End Patch' },
-    { role: 'user', content: [{ type: 'text', text: 'Output of tool call call_P1:\nDone!' }] },
+    { role: 'assistant', content: null, tool_calls: [{ id: 'call_P1', type: 'function', function: { name: 'apply_patch', arguments: '{"input":"*** Begin Patch\\n*** End Patch"}' } }] },
+    { role: 'tool', tool_call_id: 'call_P1', content: 'Done!' },
     { role: 'assistant', content: null, tool_calls: [{ id: 'call_F1', type: 'function', function: { name: 'read', arguments: '{"path":"a.txt"}' } }] },
     { role: 'tool', tool_call_id: 'call_F1', content: 'hello' },
     { role: 'user', content: 'now run tests' },
@@ -200,21 +200,104 @@ test('a stream cut at the length limit mid-call: the call is incomplete (its arg
   assert.deepEqual(doneItems, ['completed', 'incomplete']);
 });
 
-test('a Codex turn mixing a freeform call and a function call: the tool message follows its call, the other output after the run', () => {
+test('a Codex turn mixing a freeform call and a function call: one assistant message with both calls, each output a tool message', () => {
   const patch = { type: 'custom_tool_call', call_id: 'call_P1', name: 'apply_patch', input: 'diff' };
   const read = { type: 'function_call', call_id: 'call_F1', name: 'read', arguments: '{}' };
   const patched = { type: 'custom_tool_call_output', call_id: 'call_P1', output: 'Done!' };
   const wasRead = { type: 'function_call_output', call_id: 'call_F1', output: 'hello' };
-  const expected = [
-    { role: 'user', content: 'go' },
-    { role: 'assistant', content: '[Called tool apply_patch (call call_P1) with:]\ndiff', tool_calls: [{ id: 'call_F1', type: 'function', function: { name: 'read', arguments: '{}' } }] },
-    { role: 'tool', tool_call_id: 'call_F1', content: 'hello' },
-    { role: 'user', content: [{ type: 'text', text: 'Output of tool call call_P1:\nDone!' }] },
+  const patchCall = { id: 'call_P1', type: 'function', function: { name: 'apply_patch', arguments: '{"input":"diff"}' } };
+  const readCall = { id: 'call_F1', type: 'function', function: { name: 'read', arguments: '{}' } };
+  const patchResult = { role: 'tool', tool_call_id: 'call_P1', content: 'Done!' };
+  const readResult = { role: 'tool', tool_call_id: 'call_F1', content: 'hello' };
+  const cases: [Record<string, unknown>[], unknown[]][] = [
+    [[patch, read, patched, wasRead], [{ role: 'assistant', content: null, tool_calls: [patchCall, readCall] }, patchResult, readResult]],
+    [[read, patch, wasRead, patched], [{ role: 'assistant', content: null, tool_calls: [readCall, patchCall] }, readResult, patchResult]],
   ];
-  for (const input of [[patch, read, patched, wasRead], [read, patch, wasRead, patched]]) {
+  for (const [input, expected] of cases) {
     const { body } = responsesViaChat.request({ model: 'claude-sonnet-4-5', input: [{ type: 'message', role: 'user', content: 'go' }, ...input] }, plan('claude-sonnet-4-5'));
-    assert.deepEqual(body.messages, expected, JSON.stringify(input.map((i) => i.type)));
+    assert.deepEqual(body.messages, [{ role: 'user', content: 'go' }, ...expected], JSON.stringify(input.map((i) => i.type)));
   }
+});
+
+const APPLY_PATCH = { type: 'custom', name: 'apply_patch', description: 'Edit files with a patch.', format: { type: 'grammar', syntax: 'lark', definition: 'start: begin_patch hunk+ end_patch' } };
+
+test('Codex\'s custom (freeform) tools go to chat as functions of one `input` string, the grammar in the description; a forced one is forced', () => {
+  const huge = { type: 'custom', name: 'sql', format: { type: 'grammar', syntax: 'regex', definition: 'x'.repeat(GRAMMAR_LIMIT + 500) } };
+  const { body, removed } = responsesViaChat.request({
+    model: 'claude-sonnet-4-6', input: 'patch it',
+    tools: [APPLY_PATCH, { type: 'custom', name: 'note' }, huge, { type: 'function', name: 'read', parameters: { type: 'object' } }],
+    tool_choice: { type: 'custom', name: 'apply_patch' },
+  }, plan('claude-sonnet-4-6'));
+  const oneString = (description: string) => ({ type: 'object', properties: { input: { type: 'string', description } }, required: ['input'] });
+  const tools = body.tools as { function: { name: string; description?: string; parameters: { properties: { input: { description: string } } } } }[];
+  const inputDescription = tools[0]!.function.parameters.properties.input.description;
+  assert.deepEqual(tools.slice(0, 2), [
+    { type: 'function', function: { name: 'apply_patch', description: 'Edit files with a patch.\n\nThe input must follow this lark grammar:\nstart: begin_patch hunk+ end_patch', parameters: oneString(inputDescription) } },
+    { type: 'function', function: { name: 'note', parameters: oneString(inputDescription) } },
+  ]);
+  // A grammar longer than the limit is cut there, and says so.
+  const cut = tools[2]!.function.description!;
+  assert.ok(cut.includes('x'.repeat(GRAMMAR_LIMIT)) && !cut.includes('x'.repeat(GRAMMAR_LIMIT + 1)) && /cut at 4000 characters/.test(cut), cut.slice(-80));
+  assert.deepEqual(tools[3], { type: 'function', function: { name: 'read', parameters: { type: 'object' } } });
+  assert.deepEqual(body.tool_choice, { type: 'function', function: { name: 'apply_patch' } });
+  assert.deepEqual(removed, [], 'no tool is left out');
+});
+
+test('a chat call of a custom tool is answered as a custom_tool_call with its input unwrapped, and referred back to it is the call again', () => {
+  const request = { model: 'claude-sonnet-4-6', input: 'patch it', tools: [APPLY_PATCH, { type: 'function', name: 'read', parameters: { type: 'object' } }] };
+  const response = responsesViaChat.answer({
+    id: 'c', model: 'm', usage: { prompt_tokens: 10, completion_tokens: 4 },
+    choices: [{ finish_reason: 'tool_calls', message: { content: null, tool_calls: [
+      { id: 'call_P', type: 'function', function: { name: 'apply_patch', arguments: '{"input":"*** Begin Patch\\n*** End Patch"}' } },
+      { id: 'call_R', type: 'function', function: { name: 'read', arguments: '{"path":"a"}' } },
+      // A model that wrote the raw text instead of the object: the text is the input.
+      { id: 'call_Q', type: 'function', function: { name: 'apply_patch', arguments: '*** Begin Patch' } },
+    ] } }],
+  }, { ...scope, request }) as { id: string; output: Record<string, unknown>[]; usage: Record<string, unknown> };
+  const base = /^resp_tg(\w{24})$/.exec(response.id)![1]!;
+  assert.deepEqual(response.output, [
+    { type: 'custom_tool_call', id: `ctc_${base}0`, call_id: 'call_P', name: 'apply_patch', input: '*** Begin Patch\n*** End Patch', status: 'completed' },
+    { type: 'function_call', id: `fc_${base}1`, call_id: 'call_R', name: 'read', arguments: '{"path":"a"}', status: 'completed' },
+    { type: 'custom_tool_call', id: `ctc_${base}2`, call_id: 'call_Q', name: 'apply_patch', input: '*** Begin Patch', status: 'completed' },
+  ]);
+  assert.equal(response.usage.total_tokens, 14);
+  // The next turn refers to the call (the Vercel AI SDK's item_reference) and answers it: a chat call and its tool message.
+  const next = withStoredItemsInline({ ...request, input: [{ role: 'user', content: 'patch it' }, { type: 'item_reference', id: `ctc_${base}0` }, { type: 'custom_tool_call_output', call_id: 'call_P', output: 'Done!' }] }, 'acct_test')!;
+  assert.deepEqual((next.input as unknown[])[1], { type: 'custom_tool_call', call_id: 'call_P', name: 'apply_patch', input: '*** Begin Patch\n*** End Patch' });
+  assert.deepEqual(responsesViaChat.request(next, plan('claude-sonnet-4-6')).body.messages, [
+    { role: 'user', content: 'patch it' },
+    { role: 'assistant', content: null, tool_calls: [{ id: 'call_P', type: 'function', function: { name: 'apply_patch', arguments: '{"input":"*** Begin Patch\\n*** End Patch"}' } }] },
+    { role: 'tool', tool_call_id: 'call_P', content: 'Done!' },
+  ]);
+});
+
+test('a streamed call of a custom tool: added with no input, its whole input in one delta once the arguments are complete, then done', () => {
+  const t = responsesViaChat.stream({ ...scope, request: { model: 'm', input: 'x', tools: [APPLY_PATCH, { type: 'function', name: 'read' }] } });
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ id: 'chatcmpl-6', model: 'm', created: 5, choices: [{ index: 0, delta, finish_reason: finish }] });
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'call_P', type: 'function', function: { name: 'apply_patch', arguments: '{"inp' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 0, function: { arguments: 'ut":"a\\nb"}' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 1, id: 'call_R', type: 'function', function: { name: 'read', arguments: '{}' } }] }, 'tool_calls'));
+  t.event('', '[DONE]');
+  const events = (t.take() + t.finish()).split('\n\n').filter(Boolean).map((block) => JSON.parse(block.split('\n')[1]!.slice(6)) as Record<string, unknown>);
+  assert.deepEqual(events.map((e) => e.type), [
+    'response.created', 'response.in_progress',
+    'response.output_item.added', 'response.output_item.added', 'response.function_call_arguments.delta',
+    'response.custom_tool_call_input.delta', 'response.custom_tool_call_input.done', 'response.output_item.done',
+    'response.function_call_arguments.done', 'response.output_item.done', 'response.completed',
+  ]);
+  assert.deepEqual(events.map((e) => e.sequence_number), events.map((_, i) => i));
+  const added = events[2]!.item as Record<string, unknown>;
+  const id = String(added.id);
+  assert.match(id, /^ctc_\w{25}$/);
+  assert.deepEqual(added, { type: 'custom_tool_call', id, call_id: 'call_P', name: 'apply_patch', input: '', status: 'in_progress' });
+  assert.deepEqual([events[5], events[6]], [
+    { type: 'response.custom_tool_call_input.delta', sequence_number: 5, item_id: id, output_index: 0, delta: 'a\nb' },
+    { type: 'response.custom_tool_call_input.done', sequence_number: 6, item_id: id, output_index: 0, input: 'a\nb' },
+  ]);
+  const called = { type: 'custom_tool_call', id, call_id: 'call_P', name: 'apply_patch', input: 'a\nb', status: 'completed' };
+  assert.deepEqual(events[7]!.item, called);
+  assert.deepEqual((events.at(-1)!.response as { output: Record<string, unknown>[] }).output.map((item) => item.type), ['custom_tool_call', 'function_call']);
+  assert.deepEqual((events.at(-1)!.response as { output: unknown[] }).output[0], called);
 });
 
 test('a tool output of several text parts goes to chat as one string, parts on their own lines (chat servers refuse arrays there)', () => {

@@ -1,9 +1,9 @@
 // OpenAI Responses requests (the Vercel AI SDK's default `openai("…")`, the OpenAI Agents SDK) served by a model
 // that speaks only chat completions (Gemini, DeepSeek, a local server…; Claude with chat-via-messages after it, composed.ts): input items,
-// instructions, images, function tools, calls and their outputs, structured output, reasoning effort, usage and
-// errors are mapped both ways; streams are rebuilt as Responses events. docs/decisions/translation.md.
+// instructions, images, function and custom (freeform) tools, calls and their outputs, structured output, reasoning
+// effort, usage and errors are mapped both ways; streams are rebuilt as Responses events. docs/decisions/translation.md.
 import type { AttemptPlan } from '../../domain/routing.ts';
-import { obj } from '../formats/types.ts';
+import { obj, parseJson } from '../formats/types.ts';
 import { openaiUsage } from '../formats/openai.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { randomBase62 } from '../../domain/ids.ts';
@@ -81,21 +81,21 @@ function chatMessages(body: Json): Json[] {
       const content = chatContent(item.content);
       // Nothing chat can carry (only reasoning, or parts it has no place for): an empty message some servers refuse.
       if (content !== '' && !(Array.isArray(content) && content.length === 0)) messages.push({ role, content });
-    } else if (type === 'function_call') {
-      const call = { id: item.call_id, type: 'function', function: { name: item.name, arguments: typeof item.arguments === 'string' ? item.arguments : '{}' } };
+    } else if (type === 'function_call' || type === 'custom_tool_call') {
+      // A freeform call (Codex's apply_patch) went up as a call of the function its tool became (customTool below).
+      const args = type === 'custom_tool_call' ? JSON.stringify({ input: typeof item.input === 'string' ? item.input : '' }) : typeof item.arguments === 'string' ? item.arguments : '{}';
+      const call = { id: item.call_id, type: 'function', function: { name: item.name, arguments: args } };
       calls.add(item.call_id);
       // Calls made in one turn share one assistant message, after any text of that turn.
       const last = messages.at(-1);
       if (last?.role === 'assistant') ((last.tool_calls ??= []) as Json[]).push(call);
       else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
-    } else if (type === 'function_call_output' && calls.has(item.call_id)) {
+    } else if ((type === 'function_call_output' || type === 'custom_tool_call_output') && calls.has(item.call_id)) {
       toolOutput(item, messages, media);
-    } else if (type === 'custom_tool_call' || type === 'local_shell_call') {
-      // Codex's freeform tools (apply_patch) and its local shell have no chat counterpart: what was done is kept as
-      // the assistant's text, so the conversation still says it — in the turn's assistant message, beside its calls.
-      const said = type === 'custom_tool_call'
-        ? `[Called tool ${String(item.name)} (call ${String(item.call_id)}) with:]\n${typeof item.input === 'string' ? item.input : JSON.stringify(item.input ?? null)}`
-        : `[Ran in the local shell (call ${String(item.call_id)}):] ${JSON.stringify(obj(item.action)?.command ?? item.action ?? null)}`;
+    } else if (type === 'local_shell_call') {
+      // Codex's local shell has no chat counterpart: what was run is kept as the assistant's text, so the
+      // conversation still says it — in the turn's assistant message, beside its calls.
+      const said = `[Ran in the local shell (call ${String(item.call_id)}):] ${JSON.stringify(obj(item.action)?.command ?? item.action ?? null)}`;
       const last = messages.at(-1);
       if (last?.role === 'assistant' && (last.content === null || typeof last.content === 'string')) last.content = last.content ? `${last.content}\n${said}` : said;
       else messages.push({ role: 'assistant', content: said });
@@ -111,16 +111,55 @@ function chatMessages(body: Json): Json[] {
   return messages;
 }
 
+/** The tools chat is offered as functions: function tools, and custom (freeform) ones, which become functions. */
+function isChatTool(tool: Json): boolean {
+  return tool.type === 'function' || tool.type === 'custom';
+}
+
+/** Room a custom tool's grammar may take in its function's description: Codex's apply_patch grammar fits whole. */
+export const GRAMMAR_LIMIT = 4_000;
+
+/**
+ * A custom tool (Codex's apply_patch: freeform text, often held to a Lark or regex grammar) as chat takes it: a
+ * function of one string argument, `input`. Chat has no grammar-constrained sampling, so the grammar goes in the
+ * description for the model to follow — cut at GRAMMAR_LIMIT, so a huge one does not fill the context.
+ */
+function customTool(tool: Json): Json {
+  const format = obj(tool.format);
+  let description = typeof tool.description === 'string' ? tool.description : '';
+  if (format?.type === 'grammar' && typeof format.definition === 'string') {
+    const definition = format.definition.length > GRAMMAR_LIMIT ? `${format.definition.slice(0, GRAMMAR_LIMIT)}\n[… grammar cut at ${GRAMMAR_LIMIT} characters]` : format.definition;
+    const syntax = typeof format.syntax === 'string' ? `${format.syntax} ` : '';
+    description += `${description === '' ? '' : '\n\n'}The input must follow this ${syntax}grammar:\n${definition}`;
+  }
+  const input = { type: 'string', description: 'The tool\'s whole input, as raw text (not JSON).' };
+  return { type: 'function', function: { name: tool.name, ...(description !== '' ? { description } : {}), parameters: { type: 'object', properties: { input }, required: ['input'] } } };
+}
+
+/** The names of the request's custom tools: a chat call of one of them is answered as a `custom_tool_call`. */
+function customToolNames(request: Json | undefined): Set<string> {
+  return new Set(objects(request?.tools).filter((t) => t.type === 'custom' && typeof t.name === 'string').map((t) => t.name as string));
+}
+
+/**
+ * A custom call's input, from the arguments of the function call the model made: its `input` string. Arguments
+ * that are not such an object (a model that wrote the raw text, or was cut mid-call) are the input as they are.
+ */
+function customInput(args: string): string {
+  const input = obj(parseJson(args))?.input;
+  return typeof input === 'string' ? input : args;
+}
+
 function toolChoice(choice: unknown, openai: boolean): unknown {
   if (typeof choice === 'string') return choice;
   const c = obj(choice);
-  if (c?.type === 'function') return { type: 'function', function: { name: c.name } };
+  if (c?.type === 'function' || c?.type === 'custom') return { type: 'function', function: { name: c.name } };
   // A subset of the tools (the rest stay offered, for the prompt cache): chat's shape of the same choice at OpenAI;
   // elsewhere (DeepSeek, Gemini, a Messages model) only the mode, the tools themselves narrowed in request().
   if (c?.type === 'allowed_tools') {
     const mode = c.mode === 'required' ? 'required' : 'auto';
     if (!openai) return mode;
-    const tools = objects(c.tools).filter((t) => t.type === 'function').map((t) => ({ type: 'function', function: { name: t.name } }));
+    const tools = objects(c.tools).filter(isChatTool).map((t) => ({ type: 'function', function: { name: t.name } }));
     return { type: 'allowed_tools', allowed_tools: { mode, tools } };
   }
   return 'auto';
@@ -130,7 +169,7 @@ function toolChoice(choice: unknown, openai: boolean): unknown {
 function allowedNames(choice: unknown): Set<string> | undefined {
   const c = obj(choice);
   if (c?.type !== 'allowed_tools') return undefined;
-  return new Set(objects(c.tools).filter((t) => t.type === 'function').map((t) => String(t.name)));
+  return new Set(objects(c.tools).filter(isChatTool).map((t) => String(t.name)));
 }
 
 /** Responses' `text.format` → chat's `response_format`. */
@@ -151,15 +190,16 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (asksUsageChunk(body, plan)) out.stream_options = { include_usage: true };
   if (body.stream !== undefined) out.stream = body.stream;
   if (typeof body.user === 'string') out.user = body.user;
-  // Function tools map one to one; hosted tools (web search, file search, code interpreter…) run only at OpenAI.
+  // Function tools map one to one, custom ones become functions; hosted tools (web search, file search, code
+  // interpreter…) run only at OpenAI.
   const tools = objects(body.tools);
   const openai = plan.candidate.provider.id === 'openai';
   const allowed = openai ? undefined : allowedNames(body.tool_choice);
-  const functionTools = tools.filter((t) => t.type === 'function');
+  const functionTools = tools.filter(isChatTool);
   if (functionTools.length < tools.length) removed.push('tools');
   const functions = allowed ? functionTools.filter((t) => allowed.has(String(t.name))) : functionTools;
   if (functions.length > 0) {
-    out.tools = functions.map((t) => ({ type: 'function', function: { name: t.name, ...(t.description !== undefined && t.description !== null ? { description: t.description } : {}), parameters: t.parameters ?? { type: 'object' }, ...(typeof t.strict === 'boolean' ? { strict: t.strict } : {}) } }));
+    out.tools = functions.map((t) => t.type === 'custom' ? customTool(t) : { type: 'function', function: { name: t.name, ...(t.description !== undefined && t.description !== null ? { description: t.description } : {}), parameters: t.parameters ?? { type: 'object' }, ...(typeof t.strict === 'boolean' ? { strict: t.strict } : {}) } });
     if (body.tool_choice !== undefined) out.tool_choice = toolChoice(body.tool_choice, openai);
     if (typeof body.parallel_tool_calls === 'boolean') out.parallel_tool_calls = body.parallel_tool_calls;
   } else {
@@ -232,6 +272,11 @@ function callItem(base: string, index: number, call: { id: string; name: string;
   return { type: 'function_call', id: `fc_${base}${index}`, call_id: call.id, name: call.name, arguments: call.arguments, status };
 }
 
+/** A call of a custom tool: its input unwrapped from the function call's arguments (customTool). */
+function customCallItem(base: string, index: number, call: { id: string; name: string }, input: string, status: string): Json {
+  return { type: 'custom_tool_call', id: `ctc_${base}${index}`, call_id: call.id, name: call.name, input, status };
+}
+
 /**
  * The provider's call id, or one of ours when it gave none or an empty one (LM Studio, Gemini's OpenAI-compatible
  * endpoint): a client pairs each output with its call by it, and the OpenAI SDK's stream reader refuses two calls
@@ -283,9 +328,11 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   const refusal = typeof message.refusal === 'string' ? message.refusal : '';
   // A refusal alone is a refusal part; beside text (no model sends both) it is text, as it was.
   if (content + refusal !== '') output.push(messageItem(base, content + refusal, 'completed', content === '' ? 'refusal' : 'output_text'));
+  const custom = customToolNames(scope.request);
   objects(message.tool_calls).forEach((call, index) => {
     const fn = obj(call.function);
-    output.push(callItem(base, index, { id: callId(call.id, base, index), name: String(fn?.name ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' }, 'completed'));
+    const made = { id: callId(call.id, base, index), name: String(fn?.name ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' };
+    output.push(custom.has(made.name) ? customCallItem(base, index, made, customInput(made.arguments), 'completed') : callItem(base, index, made, 'completed'));
   });
   // Cut at the output limit: the last item was being written (a call's arguments may be half a JSON document).
   if (choice?.finish_reason === 'length' && output.length > 0) output[output.length - 1]!.status = 'incomplete';
@@ -293,7 +340,8 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   return responseObject(base, chat.model, chat.created, output, choice?.finish_reason, responseUsage(chat.usage), scope.request);
 }
 
-interface OpenCall { id: string; name: string; arguments: string; outputIndex: number; index: number }
+/** `custom`: a call of a custom tool, whose input can be unwrapped only from its whole arguments (at the close). */
+interface OpenCall { id: string; name: string; arguments: string; outputIndex: number; index: number; custom: boolean }
 
 /** Chat completion chunks → Responses events, each numbered, ending with response.completed (or .incomplete). */
 class ChatToResponses extends FromChatStream {
@@ -315,10 +363,12 @@ class ChatToResponses extends FromChatStream {
   #unnamedCalls = new Map<number, string | undefined>();
   #finish: unknown;
   #usage: Json | null = null;
+  readonly #customTools: Set<string>;
 
   constructor(scope: TranslationScope) {
     super();
     this.#scope = scope;
+    this.#customTools = customToolNames(scope.request);
   }
 
   #emit(type: string, data: Json): void {
@@ -377,6 +427,7 @@ class ChatToResponses extends FromChatStream {
     }
     if (typeof fn?.arguments === 'string' && fn.arguments !== '') {
       open.arguments += fn.arguments;
+      if (open.custom) return;
       this.#emit('response.function_call_arguments.delta', { item_id: `fc_${this.#id}${open.index}`, output_index: open.outputIndex, delta: fn.arguments });
     }
   }
@@ -384,9 +435,10 @@ class ChatToResponses extends FromChatStream {
   #addCall(at: number, id: string | undefined, name: unknown): OpenCall {
     this.#unnamedCalls.delete(at);
     const index = this.#calls.size;
-    const open: OpenCall = { id: callId(id, this.#id, index), name: typeof name === 'string' ? name : '', arguments: '', outputIndex: this.#items.length, index };
+    const called = typeof name === 'string' ? name : '';
+    const open: OpenCall = { id: callId(id, this.#id, index), name: called, arguments: '', outputIndex: this.#items.length, index, custom: this.#customTools.has(called) };
     this.#calls.set(at, open);
-    const item = callItem(this.#id, open.index, open, 'in_progress');
+    const item = open.custom ? customCallItem(this.#id, open.index, open, '', 'in_progress') : callItem(this.#id, open.index, open, 'in_progress');
     this.#items.push(item);
     this.#emit('response.output_item.added', { output_index: open.outputIndex, item });
     return open;
@@ -416,6 +468,16 @@ class ChatToResponses extends FromChatStream {
       this.#emit('response.output_item.done', { output_index: outputIndex, item: this.#items[outputIndex] });
     }
     for (const call of this.#calls.values()) {
+      if (call.custom) {
+        // The input, unwrapped from the whole arguments: one delta, as OpenAI streams a custom call's input in pieces.
+        const input = customInput(call.arguments);
+        const at = { item_id: `ctc_${this.#id}${call.index}`, output_index: call.outputIndex };
+        this.#emit('response.custom_tool_call_input.delta', { ...at, delta: input });
+        this.#emit('response.custom_tool_call_input.done', { ...at, input });
+        this.#items[call.outputIndex] = customCallItem(this.#id, call.index, call, input, status(call.outputIndex));
+        this.#emit('response.output_item.done', { output_index: call.outputIndex, item: this.#items[call.outputIndex] });
+        continue;
+      }
       this.#emit('response.function_call_arguments.done', { item_id: `fc_${this.#id}${call.index}`, output_index: call.outputIndex, arguments: call.arguments });
       this.#items[call.outputIndex] = callItem(this.#id, call.index, call, status(call.outputIndex));
       this.#emit('response.output_item.done', { output_index: call.outputIndex, item: this.#items[call.outputIndex] });

@@ -122,7 +122,7 @@ function storedFile(input: unknown): boolean {
 
 /**
  * The request with the references this gateway holds (earlier output of its translated answers) replaced by what
- * they referred to. Undefined when there is nothing to replace.
+ * they referred to (a message, a function call, a custom tool call). Undefined when there is nothing to replace.
  */
 export function withStoredItemsInline(body: Json, accountId: string): Json | undefined {
   if (!Array.isArray(body.input) || !storedItems.holdsFor(accountId)) return undefined;
@@ -134,6 +134,7 @@ export function withStoredItemsInline(body: Json, accountId: string): Json | und
     if (!kept) return item;
     replaced = true;
     if (kept.type === 'function_call') return { type: 'function_call', call_id: kept.call_id, name: kept.name, arguments: kept.arguments };
+    if (kept.type === 'custom_tool_call') return { type: 'custom_tool_call', call_id: kept.call_id, name: kept.name, input: kept.input };
     const text = objects(kept.content).map((p) => (typeof p.text === 'string' ? p.text : '')).join('');
     return { role: 'assistant', content: text };
   });
