@@ -18,9 +18,10 @@ describe('translation: Messages requests served over chat completions (sqlite)',
   let h: Harness;
   let token: string;
   let anthropic: Anthropic;
+  let ko: string;
   before(async () => {
     h = await startHarness('sqlite');
-    const ko = await h.providerKey('openai', 'sk-translate-openai');
+    ko = await h.providerKey('openai', 'sk-translate-openai');
     token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: ko }] }] }] } }))).token;
     anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 });
   });
@@ -56,7 +57,8 @@ describe('translation: Messages requests served over chat completions (sqlite)',
     const stream = anthropic.messages.stream({ model: 'openai:gpt-4o-mini', max_tokens: 100, messages: [{ role: 'user', content: 'stream it' }] });
     const types: string[] = [];
     let text = '';
-    stream.on('streamEvent', (event) => { types.push(event.type); });
+    let delta: Anthropic.RawMessageDeltaEvent['delta'] | undefined;
+    stream.on('streamEvent', (event) => { types.push(event.type); if (event.type === 'message_delta') delta = event.delta; });
     stream.on('text', (piece) => { text += piece; });
     const final = await stream.finalMessage();
     assert.match(text, /fake gpt-4o-mini model! You said: "stream it"/);
@@ -65,6 +67,8 @@ describe('translation: Messages requests served over chat completions (sqlite)',
     assert.deepEqual([final.usage.input_tokens, final.usage.output_tokens], [FAKE_USAGE.input - FAKE_USAGE.cacheRead, FAKE_USAGE.output]);
     assert.equal(types[0], 'message_start');
     assert.deepEqual(types.slice(-3), ['content_block_stop', 'message_delta', 'message_stop']);
+    // Every field the SDK's type declares for the delta (nullable, not optional), as Anthropic sends them.
+    assert.deepEqual(delta, { stop_reason: 'end_turn', stop_sequence: null, stop_details: null, container: null });
     const up = lastUpstream();
     assert.deepEqual([up.body!.stream, up.body!.stream_options], [true, { include_usage: true }]);
     const requestId = (await stream.withResponse()).response.headers.get('ngrok-aig-request-id')!;
@@ -207,6 +211,43 @@ describe('translation: Messages requests served over chat completions (sqlite)',
     const claude = new Anthropic({ baseURL: h.gatewayUrl, apiKey: both, maxRetries: 0 });
     await claude.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] });
     assert.equal(lastUpstream().path, '/v1/messages');
+  });
+
+  test('a message thread continued (held by Anthropic) is never translated: a GPT model answers Anthropic\'s 404 thread_not_found, Claude gets it as sent, a failover never reaches GPT', async () => {
+    const ka = await h.providerKey('anthropic', 'sk-thread-anthropic');
+    const both = (await h.accessKey(await h.configuration({ router: { rules: [
+      { provider: 'anthropic', steps: [{ type: 'user', keys: [{ id: ka }] }] },
+      { provider: 'openai', steps: [{ type: 'user', keys: [{ id: ko }] }] },
+    ] } }))).token;
+    const client = new Anthropic({ baseURL: h.gatewayUrl, apiKey: both, maxRetries: 0 });
+    const thread = { type: 'continue' as const, previous_message_id: 'msg_01prev' };
+    const turn = (model: string, models?: string[]) => client.beta.messages.create({
+      model, max_tokens: 10, thread, betas: ['message-threads-2026-08-12'], messages: [{ role: 'user', content: 'and then?' }], ...(models ? { models } : {}),
+    });
+    const sent = h.fake.requests.length;
+    for (const stream of [false, true]) {
+      await assert.rejects(stream ? client.beta.messages.create({ model: 'gpt-4o', max_tokens: 10, thread, stream, messages: [{ role: 'user', content: 'and then?' }] }) : turn('gpt-4o'), (e: unknown) => {
+        // The SDK's own class for the code, which its thread helper recovers from by replaying the conversation.
+        assert.ok(e instanceof Anthropic.NotFoundError, String(e));
+        assert.equal(e.constructor.name, 'ThreadNotFoundError');
+        assert.deepEqual([e.status, e.errorCode, e.type], [404, 'thread_not_found', 'not_found_error']);
+        assert.match(e.message, /ERR_NGROK_27226.*"gpt-4o".*"msg_01prev"/);
+        return true;
+      });
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing sent upstream');
+
+    const message = await turn('claude-sonnet-4-6');
+    assert.equal(message.type, 'message');
+    assert.equal(lastUpstream().path, '/v1/messages');
+    assert.deepEqual(lastUpstream().body!.thread, thread, 'Claude continues its own thread');
+
+    // Claude fails: the GPT fallback would answer without the thread's turns, so it is not tried.
+    const before = h.fake.requests.length;
+    await assert.rejects(turn('anthropic:fail-503-claude', ['gpt-4o']), (e: unknown) => e instanceof Anthropic.APIError && e.status !== 404);
+    const tried = h.fake.requests.slice(before);
+    assert.deepEqual(tried.map((r) => r.path), ['/v1/messages']);
+    assert.deepEqual(tried[0]!.body!.thread, thread);
   });
 });
 

@@ -8,10 +8,16 @@ export interface ErrorSpec {
   readonly template: string;
   /** OpenAI-style error `type` used by the gateway body; the control plane ignores it. */
   readonly type?: string;
+  /**
+   * Anthropic's `error.details.error_code`, for a refusal Anthropic itself answers with one: the Anthropic SDK raises
+   * its class for the code (ThreadNotFoundError) and its helpers recover by it (a thread replayed from scratch).
+   */
+  readonly anthropicErrorCode?: string;
 }
 
-const spec = (status: number, code: string, template: string, type?: string): ErrorSpec =>
-  type === undefined ? { status, code, template } : { status, code, template, type };
+const spec = (status: number, code: string, template: string, type?: string, anthropicErrorCode?: string): ErrorSpec => ({
+  status, code, template, ...(type !== undefined ? { type } : {}), ...(anthropicErrorCode !== undefined ? { anthropicErrorCode } : {}),
+});
 
 export const Errors = {
   // --- control plane: provider keys (27501–27511)
@@ -93,6 +99,10 @@ export const Errors = {
   providerLacksSurface: spec(400, 'ERR_NGROK_27226', 'Provider "{provider}" does not support API surface "{surface}".', 'invalid_request_error'),
   modelLacksSurface: spec(400, 'ERR_NGROK_27226', 'Model "{model}" of provider "{provider}" does not support API surface "{surface}" (other models of provider "{provider}" do).', 'invalid_request_error'),
   notTranslatable: spec(400, 'ERR_NGROK_27226', 'Model "{model}" of provider "{provider}" does not support API surface "{surface}", and this request cannot be translated for it: {reason}.', 'invalid_request_error'),
+  // 27226 all the same (the model lacks the surface the request needs, and translation cannot stand in), but the
+  // answer Anthropic gives for a thread it does not hold: a 404 with `thread_not_found`, on which the Anthropic SDK's
+  // thread helper replays the whole conversation — which a translated model can then serve.
+  threadNotHeld: spec(404, 'ERR_NGROK_27226', 'Model "{model}" of provider "{provider}" does not support API surface "{surface}", and a message thread cannot be continued through translation: no usable thread state was found for previous_message_id "{id}" (a thread is held by Anthropic). Replay the full conversation with thread: {"type": "create"} or without a thread, or pick a model that serves Messages.', 'invalid_request_error', 'thread_not_found'),
   invalidModelAddress: spec(400, 'ERR_NGROK_27229', 'Invalid model address "{address}".', 'invalid_request_error'),
   unknownModelOrProvider: spec(400, 'ERR_NGROK_27230', '"{model}" is not a known model, and "{provider}" is not a recognized provider.', 'invalid_request_error'),
   providerNotAllowed: spec(403, 'ERR_NGROK_27231', 'Provider "{provider}" is not allowed by the access policy.', 'permission_error'),

@@ -3,7 +3,7 @@
 import type { Catalog } from '../catalog/index.ts';
 import type { ApiFormat, ApiSurface, CatalogModel, CatalogProvider, DeclaredSurface, SurfaceSpec } from '../catalog/types.ts';
 import type { AccountSnapshot, CustomProviderState } from '../state/types.ts';
-import { TollgateError, tollgateError } from './errors.ts';
+import { TollgateError, tollgateError, type ErrorName } from './errors.ts';
 import { suggestName } from './suggest.ts';
 import { AUTO_MODEL } from './auto-select.ts';
 
@@ -43,13 +43,19 @@ export interface ResolveInput {
   /**
    * Why the request cannot be translated faithfully, if it cannot (asked only when a candidate needs translating):
    * a Responses request continuing stored state
-   * (`previous_response_id`, an `item_reference` this gateway did not produce) means nothing to another model, so
-   * only models serving its surface are candidates.
+   * (`previous_response_id`, an `item_reference` this gateway did not produce), a Messages request continuing a
+   * thread Anthropic holds, means nothing to another model, so only models serving its surface are candidates.
    */
-  untranslatable?: ((surface: ApiSurface, body: Record<string, unknown>, target: ApiSurface) => string | undefined) | undefined;
+  untranslatable?: ((surface: ApiSurface, body: Record<string, unknown>, target: ApiSurface) => Untranslatable | undefined) | undefined;
   /** The request body `untranslatable` reads. */
   body?: Record<string, unknown>;
 }
+
+/**
+ * Why a request cannot be translated: a reason 27226 (notTranslatable) states, or a refusal of its own when the
+ * client's API answers the case with an error its SDK acts on (a thread Anthropic holds: 404 `thread_not_found`).
+ */
+export type Untranslatable = string | { error: ErrorName; details: Record<string, string> };
 
 /** Upstream path per surface for user-defined providers (appended to their baseUrl). */
 export const CUSTOM_SURFACE_PATHS: Readonly<Record<DeclaredSurface, string>> = {
@@ -96,7 +102,8 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     const translated = servedNatively ? undefined : translatedSurface(resolved.provider, modelSurfaces, input.surface);
     const reason = translated && input.body ? input.untranslatable?.(input.surface, input.body, translated.surface) : undefined;
     if (reason !== undefined) {
-      firstProblem ??= tollgateError('notTranslatable', { provider: resolved.provider.id, model: resolved.modelId, surface: input.surface, reason });
+      const named = { provider: resolved.provider.id, model: resolved.modelId, surface: input.surface };
+      firstProblem ??= typeof reason === 'string' ? tollgateError('notTranslatable', { ...named, reason }) : tollgateError(reason.error, { ...named, ...reason.details });
       skipped?.push(name);
       continue;
     }

@@ -4,7 +4,7 @@
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
 import { fallbackNames, resolveCandidates, type Candidate } from '../domain/resolve.ts';
 import { asksForAutoSelection, autoSelectionOrder, AUTO_CANDIDATES } from '../domain/auto-select.ts';
-import { isTranslatedResponseId, untranslatableReason, withStoredItemsInline } from './translate/index.ts';
+import { isTranslatedResponseId, untranslatable, withStoredItemsInline } from './translate/index.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { inputTokensUpperBound } from '../domain/token-bounds.ts';
@@ -155,8 +155,8 @@ function inlineStoredItems(ctx: RequestContext): void {
 function scopedCandidates(ctx: RequestContext, model: unknown = ctx.body!.model, models: unknown = ctx.body!.models): Candidate[] {
   const { deps, body, account, configuration } = ctx;
   const skipped: string[] = [];
-  // untranslatableReason is asked only when a candidate would be translated (it walks the input).
-  const candidates = resolveCandidates({ model, models, format: ctx.route.format, surface: ctx.route.surface, untranslatable: untranslatableReason, body: body! }, deps.catalog, account!, skipped);
+  // untranslatable is asked only when a candidate would be translated (it walks the input).
+  const candidates = resolveCandidates({ model, models, format: ctx.route.format, surface: ctx.route.surface, untranslatable, body: body! }, deps.catalog, account!, skipped);
   const access = configuration?.access ?? null;
   const { allowed, rejected } = applyScope(candidates, access);
   // Skipped candidates, whether resolution (unknown, or not on this surface) or the key's scope ruled them out
@@ -180,7 +180,7 @@ function autoCandidates(ctx: RequestContext): Candidate[] {
   const picked: Candidate[] = [];
   let resolved: Candidate[] = [];
   try {
-    if (addresses.length > 0) resolved = resolveCandidates({ model: undefined, models: addresses, format: ctx.route.format, surface, untranslatable: untranslatableReason, body: body! }, deps.catalog, account!, []);
+    if (addresses.length > 0) resolved = resolveCandidates({ model: undefined, models: addresses, format: ctx.route.format, surface, untranslatable, body: body! }, deps.catalog, account!, []);
   } catch (error) {
     if (!(error instanceof TollgateError)) throw error;
   }
@@ -234,7 +234,7 @@ async function countedHere(ctx: RequestContext): Promise<boolean> {
   const { deps, body, account, configuration } = ctx;
   let candidates: Candidate[];
   try {
-    candidates = resolveCandidates({ model: body!.model, models: body!.models, format: 'anthropic', surface: 'messages', untranslatable: untranslatableReason, body: body! }, deps.catalog, account!);
+    candidates = resolveCandidates({ model: body!.model, models: body!.models, format: 'anthropic', surface: 'messages', untranslatable, body: body! }, deps.catalog, account!);
   } catch {
     return false;
   }

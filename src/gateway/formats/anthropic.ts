@@ -21,7 +21,9 @@ export function anthropicErrorType(status: number): string {
 }
 
 function errorJson(error: TollgateError, requestId: string): string {
-  return JSON.stringify({ type: 'error', error: { type: anthropicErrorType(error.status), code: error.code, message: errorMessage(error) }, request_id: requestId });
+  const code = error.spec.anthropicErrorCode;
+  const details = code !== undefined ? { details: { error_code: code } } : {};
+  return JSON.stringify({ type: 'error', error: { type: anthropicErrorType(error.status), code: error.code, message: errorMessage(error), ...details }, request_id: requestId });
 }
 
 function given(v: unknown): boolean {

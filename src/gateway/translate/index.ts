@@ -1,11 +1,12 @@
 // Which translator serves a request, if any: only when the candidate's upstream surface is not the client's
 // (domain/resolve.ts picks a translated surface only when the model serves no native one).
 import type { ApiSurface, SurfaceSpec } from '../../catalog/types.ts';
+import type { Untranslatable } from '../../domain/resolve.ts';
 import { chatViaMessages, legacyFunctionsReason, unreadableFileReason } from './chat-via-messages.ts';
 import { FILE_BY_URL_REASON, fileByUrl, storedStateReason } from './stored-items.ts';
 import { objects, type Json } from './json.ts';
 import { obj } from '../formats/types.ts';
-import { messagesViaChat, unsendableMediaReason } from './messages-via-chat.ts';
+import { continuedThread, messagesViaChat, unsendableMediaReason } from './messages-via-chat.ts';
 import { responsesViaChat } from './responses-via-chat.ts';
 import { composed } from './composed.ts';
 import type { Translator } from './types.ts';
@@ -40,6 +41,19 @@ export function untranslatableReason(client: ApiSurface, body: Record<string, un
   if (client === 'chat-completions') return legacyFunctionsReason(body) ?? (target === 'messages' ? unreadableFileReason(chatFiles(body.messages)) : undefined);
   if (client === 'messages' && target === 'chat-completions') return unsendableMediaReason(body.messages);
   return undefined;
+}
+
+/**
+ * What resolution asks (domain/resolve.ts): `untranslatableReason`, or a refusal of its own. A Messages request
+ * continuing a thread (Anthropic's message threads) is never translated, whatever the target: the thread's earlier
+ * turns are held by Anthropic alone, and another model would answer the new messages without them. It is refused as
+ * Anthropic refuses a thread it does not hold (404 `thread_not_found`), on which the Anthropic SDK's thread helper
+ * replays the whole conversation.
+ */
+export function untranslatable(client: ApiSurface, body: Record<string, unknown>, target: ApiSurface): Untranslatable | undefined {
+  const thread = client === 'messages' ? continuedThread(body) : undefined;
+  if (thread !== undefined) return { error: 'threadNotHeld', details: { id: thread } };
+  return untranslatableReason(client, body, target);
 }
 
 /** A Responses request's `input_file` parts (in messages and tool outputs). */

@@ -5,7 +5,9 @@ import { resolveCandidates } from '../../domain/resolve.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { snapshot } from '../../../test/helpers/snapshot.ts';
 import { messagesViaChat } from './messages-via-chat.ts';
-import { untranslatableReason } from './index.ts';
+import { untranslatable, untranslatableReason } from './index.ts';
+import { Errors, TollgateError } from '../../domain/errors.ts';
+import { codecs } from '../formats/index.ts';
 
 const catalog = createCatalog({});
 const scope = { accountId: 'acct_test', keep: true, includeUsage: false };
@@ -71,7 +73,7 @@ test('a stream with text and two calls: one block each, closed in order; no [DON
     'content_block_start2', 'content_block_delta2', 'content_block_stop2', 'message_delta', 'message_stop',
   ]);
   assert.deepEqual(out[4]![1].content_block, { type: 'tool_use', id: 'c1', name: 'a', input: {} });
-  assert.deepEqual(out.at(-2)![1], { type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { input_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 2, output_tokens: 3 } });
+  assert.deepEqual(out.at(-2)![1], { type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null, stop_details: null, container: null }, usage: { input_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 2, output_tokens: 3 } });
   assert.equal(t.finish(), '', 'closed once');
 });
 
@@ -278,6 +280,37 @@ test('a translated message carries the nullable fields the SDK types declare, an
   const message = messagesViaChat.answer({ id: 'chatcmpl-7', model: 'o3', choices: [{ index: 0, message: { content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 10, completion_tokens: 300, completion_tokens_details: { reasoning_tokens: 256 } } }, scope) as Record<string, unknown>;
   assert.deepEqual([message.container, message.stop_details, message.stop_sequence], [null, null, null]);
   assert.deepEqual((message.usage as Record<string, unknown>).output_tokens_details, { thinking_tokens: 256 });
+});
+
+test('a translated stream\'s message_delta carries every field of Anthropic\'s delta, as the buffered message does (strict validators need them)', () => {
+  const t = messagesViaChat.stream(scope);
+  t.event('', chunk({ role: 'assistant', content: 'hi' }));
+  t.event('', chunk({}, 'length'));
+  const delta = events(t.take() + t.finish()).find(([type]) => type === 'message_delta')![1].delta;
+  assert.deepEqual(delta, { stop_reason: 'max_tokens', stop_sequence: null, stop_details: null, container: null });
+});
+
+test('a request continuing a message thread is never translated: Anthropic alone holds its earlier turns; refused as Anthropic refuses a thread it lacks', () => {
+  const continued = { model: 'gpt-4o', max_tokens: 10, thread: { type: 'continue', previous_message_id: 'msg_01abc' }, messages: [{ role: 'user', content: 'and then?' }] };
+  for (const target of ['chat-completions', 'responses'] as const) {
+    assert.deepEqual(untranslatable('messages', continued, target), { error: 'threadNotHeld', details: { id: 'msg_01abc' } }, target);
+  }
+  // Starting a thread, or none, translates (the thread is dropped and named; a later continue is refused).
+  assert.equal(untranslatable('messages', { ...continued, thread: { type: 'create' } }, 'chat-completions'), undefined);
+  assert.equal(untranslatable('messages', { ...continued, thread: undefined }, 'chat-completions'), undefined);
+  assert.deepEqual(messagesViaChat.request({ ...continued, thread: { type: 'create' } }, plan('gpt-4o')).removed, ['thread']);
+  // Resolution skips the translated candidate and keeps a model serving Messages itself (a failover never translates it).
+  const both = resolveCandidates({ model: 'gpt-4o', models: ['claude-sonnet-4-6'], format: 'anthropic', surface: 'messages', untranslatable, body: continued }, catalog, snapshot());
+  assert.deepEqual(both.map((c) => [c.modelId, c.surface.surface]), [['claude-sonnet-4-6', 'messages']]);
+  // None left: Anthropic's 404 with its error code, which the Anthropic SDK raises as ThreadNotFoundError.
+  assert.throws(() => resolveCandidates({ model: 'gpt-4o', models: undefined, format: 'anthropic', surface: 'messages', untranslatable, body: continued }, catalog, snapshot()), (e: unknown) => {
+    assert.ok(e instanceof TollgateError && e.spec === Errors.threadNotHeld, String(e));
+    const body = JSON.parse(codecs.anthropic.errorBody(e, 'req_1')) as { type: string; error: Record<string, unknown> };
+    assert.equal(e.status, 404);
+    assert.deepEqual([body.type, body.error.type, body.error.code, body.error.details], ['error', 'not_found_error', 'ERR_NGROK_27226', { error_code: 'thread_not_found' }]);
+    assert.match(String(body.error.message), /"gpt-4o" of provider "openai".*previous_message_id "msg_01abc".*Replay the full conversation/);
+    return true;
+  });
 });
 
 test('an answer whose content is an array of parts (Mistral\'s reasoning models: thinking and text parts) keeps its text, buffered and streamed', () => {

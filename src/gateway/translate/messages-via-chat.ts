@@ -85,6 +85,16 @@ export function unsendableMediaReason(messages: unknown): string | undefined {
 }
 
 /**
+ * The `previous_message_id` a request continues a message thread from (`thread: {type: "continue", …}`, '' when it
+ * names none), undefined when it continues none: only Anthropic holds the turns before it, so it is never translated.
+ */
+export function continuedThread(body: Json): string | undefined {
+  const thread = obj(body.thread);
+  if (thread?.type !== 'continue') return undefined;
+  return typeof thread.previous_message_id === 'string' ? thread.previous_message_id : '';
+}
+
+/**
  * A tool result answers the previous assistant turn's call: chat carries it as a `tool` message of its own, text
  * only, marked when the tool failed (`is_error`). Images the tool returned (Claude Code's Read of a picture) go in
  * the user message that follows, after a line saying which call they came from.
@@ -501,7 +511,8 @@ class ChatToMessages extends FromChatStream {
     }
     this.#closeBlock();
     const stop = this.#toolBlocks.size > 0 ? stopWithCalls(this.#stopReason) : this.#stopReason;
-    this.out += sse('message_delta', { delta: { stop_reason: stop, stop_sequence: null }, usage: this.#usage ?? { output_tokens: 0 } });
+    // Every field of Anthropic's message_delta delta, as the non-streamed answer has them: strict validators expect them.
+    this.out += sse('message_delta', { delta: { stop_reason: stop, stop_sequence: null, stop_details: null, container: null }, usage: this.#usage ?? { output_tokens: 0 } });
     this.out += sse('message_stop', {});
   }
 
