@@ -69,6 +69,7 @@ export async function startTollgate(config: Config, options: { planes?: readonly
     throw new Error(`TOLLGATE_GATEWAY_PORT and TOLLGATE_API_PORT are both ${config.gatewayPort}: the two planes need a port each`);
   }
   const logger = options.logger ?? createLogger(config.logLevel);
+  for (const warning of config.warnings) logger.warn(warning);
   const store = await openStore(config.databaseUrl, { silentConnectionMs: config.databaseSilenceMs });
   const secretBox = new SecretBox(config.masterKey);
   const changes = new ChangeBus(store.db);

@@ -208,6 +208,24 @@ test('data files other users can read (an install from before files were made ow
   }
 });
 
+test('a start logs a warning for each variable that changes nothing (a misspelt name, a managed key no step uses), its value never', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-ignored-vars-'));
+  try {
+    const capture = new LineCapture();
+    const running = await startTollgate(loadConfig({
+      TOLLGATE_DATABASE_URL: `sqlite:${join(dir, 'tollgate.db')}`, TOLLGATE_SECRET_KEY: 'a'.repeat(64), TOLLGATE_GATEWAY_PORT: '0', TOLLGATE_API_PORT: '0',
+      TOLLGATE_BILING: 'on', TOLLGATE_MANAGED_GROQ_API_KEY: 'gsk-s3cret',
+    }), { logger: pino({ level: 'info' }, capture) });
+    await running.stop();
+    const warnings = capture.lines.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((l) => l.level === 40).map((l) => l.msg);
+    assert.ok(warnings.includes('TOLLGATE_BILING is not a Tollgate setting and is ignored (did you mean TOLLGATE_BILLING?); README.md lists the settings'), warnings.join('\n'));
+    assert.ok(warnings.some((m) => m.startsWith('TOLLGATE_MANAGED_GROQ_API_KEY is ignored: Groq is not served with managed keys')), warnings.join('\n'));
+    assert.ok(!capture.lines.join('\n').includes('s3cret'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a bootstrap API key set on a database that already has accounts is said to be ignored (once, at start); the key it made is not; the gateway logs its address', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-bootstrap-again-'));
   const first = `tgapi_${'1'.repeat(40)}`;

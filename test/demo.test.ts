@@ -53,3 +53,24 @@ test('`tollgate fake-provider` serves the demo\'s fake provider on its own port,
     await children.killAll();
   }
 });
+
+test('`tollgate fake-provider --port` takes plain decimal 0–65535 only (as the servers\' ports), refusing anything else with the reason', async () => {
+  const children = new Children();
+  try {
+    await Promise.all(['12ab', '1e3', ' 80', '0x50', '80.0', '-1', '65536', ''].map(async (bad) => {
+      const refused = children.spawn(`fake-provider ${JSON.stringify(bad)}`, ['fake-provider', `--port=${bad}`], {});
+      assert.equal(await refused.exited, 1, bad);
+      assert.equal(refused.stderr(), `tollgate: --port must be a port number from 0 to 65535 (0: any free port), got ${JSON.stringify(bad)}\n`);
+    }));
+    // 0: any free port, and the URL it prints names the one bound.
+    const any = children.spawn('fake-provider 0', ['fake-provider', '--port', '0'], {});
+    for (let i = 0; i < 100 && !any.stderr().includes('Point Tollgate at it'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const url = /Fake provider: (http:\/\/127\.0\.0\.1:(\d+))/.exec(any.stderr());
+    assert.ok(url && Number(url[2]) > 0, any.stderr());
+    assert.equal((await fetch(`${url[1]}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-any' }, body: '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}' })).status, 200);
+    any.proc.kill('SIGTERM');
+    assert.equal(await any.exited, 0);
+  } finally {
+    await children.killAll();
+  }
+});

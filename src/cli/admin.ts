@@ -71,7 +71,7 @@ export async function apiKeysCreate(args: string[]): Promise<void> {
 
 export async function creditsGrant(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
-  if (sub !== 'grant') throw new Error('usage: tollgate credits grant --account ID --cents N');
+  if (sub !== 'grant') throw new Error('usage: tollgate credits grant --account ID --cents N [--category purchase|promotional]');
   const { values } = parseArgs({ args: rest, options: { account: { type: 'string' }, cents: { type: 'string' }, category: { type: 'string' }, ...dbOption }, strict: true });
   if (!values.account) throw new Error('--account is required');
   // At most $10 billion at once: beyond 2^53 the number is no longer exact, and a grant that size is a typo.

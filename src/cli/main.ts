@@ -1,7 +1,7 @@
 // The `tollgate` command line: start | gateway | api | migrate | accounts create|list | api-keys create | credits grant |
 // usage import | rotate-secret | demo | fake-provider.
 import { parseArgs } from 'node:util';
-import { databaseSilenceMsFrom, databaseUrlFrom, loadConfig, type Config } from '../config/config.ts';
+import { databaseSilenceMsFrom, databaseUrlFrom, loadConfig, parsePort, type Config } from '../config/config.ts';
 import { openStore } from '../store/database.ts';
 import { startTollgate, type Plane } from '../server.ts';
 
@@ -18,17 +18,23 @@ Commands:
                              a new control-plane API key for an existing account (a lost first key);
                              prints {"accountId","apiKey":{id,token}}
   credits grant --account ID --cents N [--category purchase|promotional]
+                             add credits: promotional (the default) never lapse, purchase (paid outside
+                             Stripe) lapses 12 months later; prints {"accountId","grantedCents","category"}
   usage import --file F      store usage events a gateway set aside (<journal>.refused.jsonl) once the
                              store takes them; prints {"events","stored","alreadyStored","refused"}
-  rotate-secret              re-seal every provider key under a new TOLLGATE_SECRET_KEY (processes stopped);
+  rotate-secret [--new-key -]
+                             re-seal every provider key under a new TOLLGATE_SECRET_KEY (processes stopped);
                              the new key from TOLLGATE_SECRET_KEY_NEW or stdin (--new-key -)
   demo                       run a local demo against a fake provider (no provider account needed)
   fake-provider [--port N]   run the demo's fake provider (OpenAI and Anthropic formats) on 127.0.0.1:N
-                             (default 9000), to point TOLLGATE_PROVIDER_<ID>_BASE_URL at; scripted by key and
-                             model as src/demo/fake-provider/server.ts describes (sk-429, fail-500-…, slow-…)
+                             (default 9000; 0: any free port, the one bound is printed), to point
+                             TOLLGATE_PROVIDER_<ID>_BASE_URL at; scripted by key and model as
+                             src/demo/fake-provider/server.ts describes (sk-429, fail-500-…, slow-…)
 
-Server options (or the TOLLGATE_* environment variables):
-  --database-url URL   --host HOST   --gateway-port N   --api-port N
+Server options of start, gateway and api (each wins over its TOLLGATE_* environment variable):
+  --database-url URL   --host HOST   --gateway-port N   --api-port N   (ports 0-65535; 0: any free port)
+migrate, accounts, api-keys, credits, usage and rotate-secret take --database-url URL too.
+Every setting, with its default: README.md.
 `;
 
 const serverOptions = {
@@ -120,8 +126,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'fake-provider': {
       const { values } = parseArgs({ args: rest, options: { port: { type: 'string' } }, strict: true });
-      const port = Number(values.port ?? '9000');
-      if (values.port === '' || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be a port number from 1 to 65535, got "${values.port}"`);
+      // As strict as the servers' own ports (0 too: any free port, the URL printed below names the one bound).
+      const port = parsePort(values.port ?? '9000', '--port');
       const { startFakeProvider } = await import('../demo/fake-provider/server.ts');
       const fake = await startFakeProvider(port, { record: false, log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`) });
       process.stderr.write(`Fake provider: ${fake.url} (OpenAI and Anthropic wire formats)\n`

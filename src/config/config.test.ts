@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { databaseSilenceMsFrom, loadConfig } from './config.ts';
+import { databaseSilenceMsFrom, KNOWN_VARIABLES, loadConfig } from './config.ts';
 
 const base = { TOLLGATE_DATABASE_URL: 'sqlite::memory:', TOLLGATE_SECRET_KEY: 'a'.repeat(64) };
 
@@ -136,4 +136,66 @@ test('a refused provider base URL is not repeated with its password', () => {
   for (const value of ['ftp://user:s3cret@proxy.example/v1', 'user:s3cret@proxy.example/v1', 'ftp://user:p@ss:s3cret@host:99999/v1']) {
     assert.throws(() => loadConfig({ ...base, TOLLGATE_PROVIDER_OPENAI_BASE_URL: value }), (e: Error) => e.message.includes('not repeated') && !e.message.includes('s3cret'), value);
   }
+});
+
+test('TOLLGATE_METRICS_BALANCE_ACCOUNTS is plain decimal digits (0 = no balance series); anything else is refused naming it', () => {
+  assert.equal(loadConfig(base).observability.metricsBalanceAccounts, 100);
+  assert.equal(loadConfig({ ...base, TOLLGATE_METRICS_BALANCE_ACCOUNTS: '0' }).observability.metricsBalanceAccounts, 0);
+  assert.equal(loadConfig({ ...base, TOLLGATE_METRICS_BALANCE_ACCOUNTS: '250\r' }).observability.metricsBalanceAccounts, 250);
+  for (const bad of ['1e3', '0x10', '12.0', '-1', '+5', '5 accounts', 'all']) {
+    assert.throws(() => loadConfig({ ...base, TOLLGATE_METRICS_BALANCE_ACCOUNTS: bad }), new RegExp(`^Error: TOLLGATE_METRICS_BALANCE_ACCOUNTS must be a whole number of accounts \\(0 = no balance series\\), got ${JSON.stringify(bad).replace(/[+.]/g, '\\$&')}$`), bad);
+  }
+});
+
+test('URL-valued variables must be absolute http(s) URLs, refused at start naming the variable (a password never repeated)', () => {
+  const names = ['TOLLGATE_STRIPE_API_BASE_URL', 'TOLLGATE_PUBLIC_API_URL', 'TOLLGATE_CHECKOUT_SUCCESS_URL', 'TOLLGATE_CHECKOUT_CANCEL_URL', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
+  for (const name of names) {
+    for (const bad of ['not a url', 'api.example.com', 'ftp://files.example.com/', 'localhost:4318']) {
+      assert.throws(() => loadConfig({ ...base, [name]: bad }), new RegExp(`^Error: ${name} must be .*http\\(s\\) URL.*, got "${bad}"$`), `${name}=${bad}`);
+    }
+    assert.throws(() => loadConfig({ ...base, [name]: 'user:s3cret@example.com' }), (e: Error) => e.message.startsWith(name) && !e.message.includes('s3cret'), name);
+  }
+  const good = loadConfig({
+    ...base, TOLLGATE_STRIPE_API_BASE_URL: 'http://127.0.0.1:12111', TOLLGATE_PUBLIC_API_URL: 'HTTPS://Tollgate.Example.com/api/',
+    TOLLGATE_CHECKOUT_SUCCESS_URL: 'https://console.example/credits?ok=1', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
+  });
+  assert.deepEqual([good.stripeApiBaseUrl, good.publicApiUrl, good.checkoutSuccessUrl, good.observability.otlpTracesUrl], [
+    'http://127.0.0.1:12111', 'https://tollgate.example.com/api', 'https://console.example/credits?ok=1', 'http://collector:4318/v1/traces',
+  ]);
+  // The Stripe SDK takes a host and port only: a path would be dropped without a word.
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_STRIPE_API_BASE_URL: 'http://127.0.0.1:12111/v1' }), /TOLLGATE_STRIPE_API_BASE_URL must be a scheme, host and port only/);
+  // Answers' uris are built on the public URL: a query or credentials would be copied into every link.
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_PUBLIC_API_URL: 'https://api.example.com/?x=1' }), /TOLLGATE_PUBLIC_API_URL must be a base URL without credentials, query or fragment/);
+});
+
+test('Stripe Checkout returns to the console: at TOLLGATE_PUBLIC_API_URL when set, else the API port on this host, unless set itself', () => {
+  const urls = (env: Record<string, string>) => { const c = loadConfig({ ...base, ...env }); return [c.checkoutSuccessUrl, c.checkoutCancelUrl]; };
+  assert.deepEqual(urls({}), ['http://127.0.0.1:8081/?checkout=success', 'http://127.0.0.1:8081/?checkout=cancel']);
+  assert.deepEqual(urls({ TOLLGATE_API_PORT: '9091' }), ['http://127.0.0.1:9091/?checkout=success', 'http://127.0.0.1:9091/?checkout=cancel']);
+  // Listening on every interface: loopback reaches it, 0.0.0.0 is no address a browser opens.
+  assert.equal(urls({ TOLLGATE_HOST: '0.0.0.0', TOLLGATE_API_PORT: '9091' })[0], 'http://127.0.0.1:9091/?checkout=success');
+  assert.equal(urls({ TOLLGATE_HOST: '::1' })[0], 'http://[::1]:8081/?checkout=success');
+  assert.equal(urls({ TOLLGATE_HOST: '10.0.0.5' })[0], 'http://10.0.0.5:8081/?checkout=success');
+  assert.deepEqual(urls({ TOLLGATE_PUBLIC_API_URL: 'https://tollgate.example.com/', TOLLGATE_API_PORT: '9091' }), ['https://tollgate.example.com/?checkout=success', 'https://tollgate.example.com/?checkout=cancel']);
+  assert.deepEqual(urls({ TOLLGATE_PUBLIC_API_URL: 'https://tollgate.example.com', TOLLGATE_CHECKOUT_SUCCESS_URL: 'https://shop.example/ok', TOLLGATE_CHECKOUT_CANCEL_URL: 'https://shop.example/no' }), ['https://shop.example/ok', 'https://shop.example/no']);
+});
+
+test('variables that change nothing (misspelt, unknown, a managed key no step uses) are warned about by name, never by value', () => {
+  assert.deepEqual(loadConfig({ ...base, TOLLGATE_BILLING: 'on', TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-x', TOLLGATE_PROVIDER_GROQ_BASE_URL: 'http://127.0.0.1:9/v1', TOLLGATE_SECRET_KEY_NEW: 'b'.repeat(64), PATH: '/bin' }).warnings, []);
+  const { warnings } = loadConfig({ ...base, TOLLGATE_BILING: 'on', TOLLGATE_PROVIDER_OPENAI_API_KEY: 'sk-s3cret', TOLLGATE_MANAGED_GROQ_API_KEY: 'gsk-s3cret' });
+  assert.deepEqual(warnings, [
+    'TOLLGATE_BILING is not a Tollgate setting and is ignored (did you mean TOLLGATE_BILLING?); README.md lists the settings',
+    'TOLLGATE_PROVIDER_OPENAI_API_KEY is not a Tollgate setting and is ignored; README.md lists the settings',
+    'TOLLGATE_MANAGED_GROQ_API_KEY is ignored: Groq is not served with managed keys (routing steps of type ngrok reach OpenAI, Anthropic, Google, DeepSeek)',
+  ]);
+  assert.ok(!warnings.join('\n').includes('s3cret'));
+  // On any free port the return page is unknown until bound: Stripe Checkout would send buyers nowhere.
+  assert.match(loadConfig({ ...base, TOLLGATE_API_PORT: '0', TOLLGATE_STRIPE_SECRET_KEY: 'sk_test_x' }).warnings.join('\n'), /TOLLGATE_API_PORT is 0 \(any free port\), so Stripe Checkout has no page to send buyers back to/);
+  assert.deepEqual(loadConfig({ ...base, TOLLGATE_API_PORT: '0', TOLLGATE_STRIPE_SECRET_KEY: 'sk_test_x', TOLLGATE_PUBLIC_API_URL: 'https://t.example' }).warnings, []);
+});
+
+test('README.md documents every variable Tollgate reads', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const names = [...KNOWN_VARIABLES, 'TOLLGATE_PROVIDER_<ID>_BASE_URL', 'TOLLGATE_MANAGED_<ID>_API_KEY', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_SERVICE_NAME'];
+  assert.deepEqual(names.filter((name) => !readme.includes(`\`${name}`)), []);
 });

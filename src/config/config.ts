@@ -7,7 +7,7 @@ import { TIMER_MAX_MS } from '../domain/duration.ts';
 import { unsendableSecretReason } from '../domain/header-value.ts';
 import { parseDatabaseUrl } from '../store/database.ts';
 import { builtinProviders, isBuiltinProviderId } from '../catalog/providers.ts';
-import { loadObservabilityConfig, onOff, type ObservabilityConfig } from './observability.ts';
+import { httpUrl, loadObservabilityConfig, onOff, shownUrl, type ObservabilityConfig } from './observability.ts';
 
 export interface Config {
   databaseUrl: string;
@@ -57,8 +57,14 @@ export interface Config {
   stripeWebhookSecret?: string;
   stripeApiBaseUrl?: string;
   publicApiUrl?: string;
+  /** Where Stripe Checkout sends the buyer back: TOLLGATE_CHECKOUT_*_URL, else the console (checkoutReturnBase). */
   checkoutSuccessUrl: string;
   checkoutCancelUrl: string;
+  /**
+   * What the environment set that does nothing (a misspelt name, a managed key no routing step uses): logged as
+   * warnings at start. Names only, never a value (they may be secrets).
+   */
+  warnings: string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -113,16 +119,103 @@ function providerBaseUrls(env: Env): Record<string, string> {
   for (const [provider, value] of Object.entries(urls)) {
     const name = `TOLLGATE_PROVIDER_${envSuffix(provider)}_BASE_URL`;
     refuseUnknownProvider(provider, name);
-    const url = URL.parse(value.trim());
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      // A value with an "@" may hold credentials (`user:pass@host`, with or without a scheme): not repeated into the
-      // error, nor the log that keeps it.
-      const shown = value.includes('@') ? 'a value with an "@" (not repeated: it may hold a password)' : `"${value}"`;
-      throw new Error(`${name} must be an absolute http(s) URL with the API's version path (as https://api.openai.com/v1), got ${shown}`);
-    }
+    httpUrl(value, name, "an absolute http(s) URL with the API's version path (as https://api.openai.com/v1)");
     urls[provider] = value.trim();
   }
   return urls;
+}
+
+/**
+ * TOLLGATE_PUBLIC_API_URL: the control plane as clients reach it (behind a proxy or TLS terminator). Answers' `uri`s and
+ * `nextPageUri`s are built on it, so credentials, a query or a fragment would be copied into every link: refused.
+ */
+function publicApiUrl(env: Env): string | undefined {
+  const name = 'TOLLGATE_PUBLIC_API_URL';
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const url = httpUrl(raw, name, 'the absolute http(s) URL clients reach the control plane at (as https://api.example.com)');
+  if (url.username || url.password || url.search || url.hash) throw new Error(`${name} must be a base URL without credentials, query or fragment (as https://api.example.com), got ${shownUrl(raw)}`);
+  // Normalised (`HTTPS://` → `https://`): the console's cookies are made Secure when it starts with https:.
+  return url.href.replace(/\/+$/, '');
+}
+
+/** TOLLGATE_STRIPE_API_BASE_URL: another Stripe API host (stripe-mock, a test's fake). */
+function stripeApiBaseUrl(env: Env): string | undefined {
+  const name = 'TOLLGATE_STRIPE_API_BASE_URL';
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const url = httpUrl(raw, name, 'an absolute http(s) URL of a Stripe-compatible API (as http://127.0.0.1:12111)');
+  // The SDK is given a protocol, host and port only: a path (`…/v1`) or anything else would be dropped without a word.
+  if (url.pathname !== '/' || url.username || url.password || url.search || url.hash) throw new Error(`${name} must be a scheme, host and port only (as http://127.0.0.1:12111; the Stripe SDK adds /v1/… itself), got ${shownUrl(raw)}`);
+  return raw;
+}
+
+/**
+ * Where Stripe Checkout sends the buyer back by default: the web console (the control plane's `/`) as a browser
+ * reaches it — TOLLGATE_PUBLIC_API_URL, else the API port on this host (a wildcard listen address is no address a
+ * browser can open: loopback reaches the same listener).
+ */
+function checkoutReturnBase(publicUrl: string | undefined, host: string, apiPort: number): string {
+  if (publicUrl) return publicUrl;
+  const local = host === '0.0.0.0' || host === '::' || host === '[::]' ? '127.0.0.1' : host;
+  return `http://${local.includes(':') && !local.startsWith('[') ? `[${local}]` : local}:${apiPort}`;
+}
+
+function checkoutUrl(env: Env, name: string, fallback: string): string {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  httpUrl(raw, name, 'an absolute http(s) URL (Stripe Checkout sends the buyer back there)');
+  return raw;
+}
+
+/**
+ * Every TOLLGATE_* variable a part of Tollgate reads, besides the per-provider TOLLGATE_PROVIDER_<ID>_BASE_URL and
+ * TOLLGATE_MANAGED_<ID>_API_KEY (checked where they are read). README.md lists them all (config.test.ts checks it).
+ */
+export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
+  'TOLLGATE_DATABASE_URL', 'TOLLGATE_DATABASE_LISTEN_URL', 'TOLLGATE_DATABASE_SILENCE_MS', 'TOLLGATE_HOST', 'TOLLGATE_GATEWAY_PORT',
+  'TOLLGATE_API_PORT', 'TOLLGATE_SECRET_KEY', 'TOLLGATE_BOOTSTRAP_API_KEY', 'TOLLGATE_ALLOW_PRIVATE_UPSTREAMS', 'TOLLGATE_BILLING',
+  'TOLLGATE_PROCESSING_FEE_USD_PER_MTOK', 'TOLLGATE_MAX_BODY_BYTES', 'TOLLGATE_SHUTDOWN_GRACE_MS', 'TOLLGATE_UPSTREAM_CONNECTIONS',
+  'TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS', 'TOLLGATE_CLIENT_REQUEST_TIMEOUT_MS', 'TOLLGATE_STREAM_IDLE_TIMEOUT_MS', 'TOLLGATE_STREAM_TIMEOUT_MS',
+  'TOLLGATE_JOURNAL_PATH', 'TOLLGATE_LOG_LEVEL', 'TOLLGATE_STRIPE_SECRET_KEY', 'TOLLGATE_STRIPE_WEBHOOK_SECRET', 'TOLLGATE_STRIPE_API_BASE_URL',
+  'TOLLGATE_PUBLIC_API_URL', 'TOLLGATE_CHECKOUT_SUCCESS_URL', 'TOLLGATE_CHECKOUT_CANCEL_URL',
+  'TOLLGATE_METRICS_ON_GATEWAY', 'TOLLGATE_METRICS_ACCESS_KEY_LABEL', 'TOLLGATE_METRICS_BALANCE_ACCOUNTS', 'TOLLGATE_METRICS_TOKEN',
+  'TOLLGATE_ACCESS_LOG', 'TOLLGATE_LOG_BODIES',
+  // Read by `tollgate rotate-secret` and by the test suite (scripts/test.ts, the console test): set around a server, not wrong.
+  'TOLLGATE_SECRET_KEY_NEW', 'TOLLGATE_TEST_PG_URL', 'TOLLGATE_UPDATE_SCREENSHOTS',
+]);
+
+/** Edit distance, for naming the setting a misspelt variable was probably meant to be. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    previous = row;
+  }
+  return previous[b.length]!;
+}
+
+/**
+ * Variables set that change nothing: a misspelt TOLLGATE_BILING leaves billing off without a word, and a managed key
+ * of a provider not served with managed keys is never used. Not refused (a stale name in a shared env file should not
+ * stop a start), but said. Names only: the values may be secrets.
+ */
+function ignoredVariables(env: Env, managed: Record<string, string>): string[] {
+  const warnings: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith('TOLLGATE_') || KNOWN_VARIABLES.has(name)) continue;
+    if (/^TOLLGATE_PROVIDER_.+_BASE_URL$/.test(name) || /^TOLLGATE_MANAGED_.+_API_KEY$/.test(name)) continue;
+    const near = [...KNOWN_VARIABLES].map((known) => ({ known, d: distance(name, known) })).sort((x, y) => x.d - y.d)[0];
+    const hint = near && near.d <= 3 ? ` (did you mean ${near.known}?)` : '';
+    warnings.push(`${name} is not a Tollgate setting and is ignored${hint}; README.md lists the settings`);
+  }
+  const served = builtinProviders.filter((p) => p.managed).map((p) => p.displayName).join(', ');
+  for (const id of Object.keys(managed)) {
+    const provider = builtinProviders.find((p) => p.id === id);
+    if (provider && !provider.managed) warnings.push(`TOLLGATE_MANAGED_${envSuffix(id)}_API_KEY is ignored: ${provider.displayName} is not served with managed keys (routing steps of type ngrok reach ${served})`);
+  }
+  return warnings;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -134,12 +227,21 @@ function logLevel(env: Env): string {
   return level;
 }
 
+/**
+ * A TCP port to listen on, as plain decimal digits from 0 to 65535; 0 lets the system pick a free one (tests, several
+ * processes on one host). `Number()` would also take `0x50`, `1e3` or ` 80`, and `parseInt` `12ab`.
+ */
+export function parsePort(raw: string, name: string, given = raw): number {
+  const n = Number(raw);
+  if (!DIGITS.test(raw) || n > 65535) throw new Error(`${name} must be a port number from 0 to 65535 (0: any free port), got ${JSON.stringify(given)}`);
+  return n;
+}
+
 function port(env: Env, name: string, fallback: number): number {
+  // Trimmed: an env file written on Windows leaves a CR after the value (a refusal shows the value as given).
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!DIGITS.test(raw) || n > 65535) throw new Error(`${name} must be a port number, got ${JSON.stringify(env[name])}`);
-  return n;
+  return parsePort(raw, name, env[name]);
 }
 
 function decimalUsd(raw: string | undefined, name: string): bigint {
@@ -247,14 +349,19 @@ export function databaseUrlFrom(env: Env = process.env, override?: string): stri
 
 export function loadConfig(env: Env = process.env, overrides: Partial<Record<'databaseUrl' | 'host', string> & Record<'gatewayPort' | 'apiPort', number>> = {}): Config {
   const databaseUrl = databaseUrlFrom(env, overrides.databaseUrl);
+  // Empty is unset: `TOLLGATE_HOST=` would otherwise listen on every interface.
+  const host = overrides.host ?? (env.TOLLGATE_HOST?.trim() || '127.0.0.1');
+  const apiPort = overrides.apiPort ?? port(env, 'TOLLGATE_API_PORT', 8081);
+  const publicUrl = publicApiUrl(env);
+  const returnBase = checkoutReturnBase(publicUrl, host, apiPort);
+  const managed = managedKeys(env);
   const config: Omit<Config, 'masterKey' | 'masterKeySource' | 'masterKeyFile'> = {
     databaseUrl,
-    // Empty is unset: `TOLLGATE_HOST=` would otherwise listen on every interface.
-    host: overrides.host ?? (env.TOLLGATE_HOST?.trim() || '127.0.0.1'),
+    host,
     gatewayPort: overrides.gatewayPort ?? port(env, 'TOLLGATE_GATEWAY_PORT', 8080),
-    apiPort: overrides.apiPort ?? port(env, 'TOLLGATE_API_PORT', 8081),
+    apiPort,
     providerBaseUrls: providerBaseUrls(env),
-    managedKeys: managedKeys(env),
+    managedKeys: managed,
     allowPrivateUpstreams: onOff(env, 'TOLLGATE_ALLOW_PRIVATE_UPSTREAMS', false),
     billing: onOff(env, 'TOLLGATE_BILLING', false),
     processingFeeMicroUsdPerMtok: processingFee(env.TOLLGATE_PROCESSING_FEE_USD_PER_MTOK),
@@ -271,8 +378,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     journalPath: journalPath(env, databaseUrl),
     logLevel: logLevel(env),
     observability: loadObservabilityConfig(env),
-    checkoutSuccessUrl: env.TOLLGATE_CHECKOUT_SUCCESS_URL ?? 'http://127.0.0.1:8081/?checkout=success',
-    checkoutCancelUrl: env.TOLLGATE_CHECKOUT_CANCEL_URL ?? 'http://127.0.0.1:8081/?checkout=cancel',
+    checkoutSuccessUrl: checkoutUrl(env, 'TOLLGATE_CHECKOUT_SUCCESS_URL', `${returnBase}/?checkout=success`),
+    checkoutCancelUrl: checkoutUrl(env, 'TOLLGATE_CHECKOUT_CANCEL_URL', `${returnBase}/?checkout=cancel`),
+    warnings: ignoredVariables(env, managed),
   };
   const listenUrl = databaseListenUrl(env, databaseUrl);
   if (listenUrl) config.databaseListenUrl = listenUrl;
@@ -280,8 +388,13 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
   if (bootstrap) config.bootstrapApiKey = bootstrap;
   if (env.TOLLGATE_STRIPE_SECRET_KEY) config.stripeSecretKey = env.TOLLGATE_STRIPE_SECRET_KEY;
   if (env.TOLLGATE_STRIPE_WEBHOOK_SECRET) config.stripeWebhookSecret = env.TOLLGATE_STRIPE_WEBHOOK_SECRET;
-  if (env.TOLLGATE_STRIPE_API_BASE_URL) config.stripeApiBaseUrl = env.TOLLGATE_STRIPE_API_BASE_URL;
-  if (env.TOLLGATE_PUBLIC_API_URL) config.publicApiUrl = env.TOLLGATE_PUBLIC_API_URL.replace(/\/$/, '');
+  const stripeBase = stripeApiBaseUrl(env);
+  if (stripeBase) config.stripeApiBaseUrl = stripeBase;
+  if (publicUrl) config.publicApiUrl = publicUrl;
+  // Port 0 is known only once bound: a return URL built on it would send every buyer to a page that is not there.
+  if (config.stripeSecretKey && !publicUrl && apiPort === 0 && !(env.TOLLGATE_CHECKOUT_SUCCESS_URL?.trim() && env.TOLLGATE_CHECKOUT_CANCEL_URL?.trim())) {
+    config.warnings.push('TOLLGATE_API_PORT is 0 (any free port), so Stripe Checkout has no page to send buyers back to: set TOLLGATE_PUBLIC_API_URL, or TOLLGATE_CHECKOUT_SUCCESS_URL and TOLLGATE_CHECKOUT_CANCEL_URL');
+  }
   // Last: the embedded default generates secret.key, and a start refused for another variable must not leave one
   // behind (the next start would load it quietly, and the "back this file up" warning would never be seen).
   return { ...config, ...loadMasterKey(env, databaseUrl) };

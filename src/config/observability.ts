@@ -38,21 +38,53 @@ export function onOff(env: Env, name: string, fallback: boolean): boolean {
   throw new Error(`${name} must be on or off (also 1/0, true/false, yes/no), got "${raw}"`);
 }
 
+/**
+ * `value` as an absolute http(s) URL, else a start refused naming `name` and what it should be. A value holding an "@"
+ * may carry credentials (`user:pass@host`, with or without a scheme): it is not repeated into the error, nor the log
+ * that keeps it.
+ */
+export function httpUrl(value: string, name: string, expected: string): URL {
+  const url = URL.parse(value.trim());
+  if (url && (url.protocol === 'http:' || url.protocol === 'https:')) return url;
+  throw new Error(`${name} must be ${expected}, got ${shownUrl(value)}`);
+}
+
+/** A refused URL as an error may repeat it: quoted, unless it may hold a password. */
+export function shownUrl(value: string): string {
+  return value.includes('@') ? 'a value with an "@" (not repeated: it may hold a password)' : JSON.stringify(value);
+}
+
 /** `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as is, else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces` (the OTLP spec's rule). */
 export function otlpTracesUrl(env: Env): string | undefined {
-  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
-  if (traces) return traces;
-  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  return base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined;
+  // Checked at start: a malformed endpoint would otherwise fail only on the first export, in the background.
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  if (traces) {
+    httpUrl(traces, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'an absolute http(s) URL (as http://collector:4318/v1/traces)');
+    return traces;
+  }
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  if (!base) return undefined;
+  httpUrl(base, 'OTEL_EXPORTER_OTLP_ENDPOINT', 'an absolute http(s) URL (as http://collector:4318)');
+  return `${base.replace(/\/+$/, '')}/v1/traces`;
+}
+
+/**
+ * TOLLGATE_METRICS_BALANCE_ACCOUNTS: plain decimal digits (trimmed: an env file written on Windows leaves a CR).
+ * `Number()` would also take `1e3`, `0x10` or `12.0`, and a value meant otherwise would size the gauge quietly.
+ */
+function balanceAccounts(env: Env): number {
+  const raw = env.TOLLGATE_METRICS_BALANCE_ACCOUNTS?.trim();
+  if (raw === undefined || raw === '') return 100;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value)) throw new Error(`TOLLGATE_METRICS_BALANCE_ACCOUNTS must be a whole number of accounts (0 = no balance series), got ${JSON.stringify(env.TOLLGATE_METRICS_BALANCE_ACCOUNTS)}`);
+  return value;
 }
 
 export function loadObservabilityConfig(env: Env): ObservabilityConfig {
-  const accounts = env.TOLLGATE_METRICS_BALANCE_ACCOUNTS === undefined || env.TOLLGATE_METRICS_BALANCE_ACCOUNTS === '' ? 100 : Number(env.TOLLGATE_METRICS_BALANCE_ACCOUNTS);
-  if (!Number.isInteger(accounts) || accounts < 0) throw new Error('TOLLGATE_METRICS_BALANCE_ACCOUNTS must be a whole number ≥ 0');
   const config: ObservabilityConfig = {
     metricsOnGateway: onOff(env, 'TOLLGATE_METRICS_ON_GATEWAY', false),
     metricsAccessKeyLabel: onOff(env, 'TOLLGATE_METRICS_ACCESS_KEY_LABEL', false),
-    metricsBalanceAccounts: accounts,
+    metricsBalanceAccounts: balanceAccounts(env),
     accessLog: onOff(env, 'TOLLGATE_ACCESS_LOG', true),
     logBodies: onOff(env, 'TOLLGATE_LOG_BODIES', false),
     serviceName: env.OTEL_SERVICE_NAME || 'tollgate',
