@@ -17,7 +17,9 @@ const MAX_GRANT_CENTS = 1_000_000_000_000;
 
 /** Only the database: these commands never decrypt a provider key, so they need no TOLLGATE_SECRET_KEY. */
 function databaseUrl(value: string | undefined): string {
-  return databaseUrlFrom(process.env, value || undefined);
+  // `--database-url ""` (an unset shell variable) would otherwise act on the default database, not the one meant.
+  if (value !== undefined && value.trim() === '') throw new Error('--database-url needs a value');
+  return databaseUrlFrom(process.env, value);
 }
 
 export async function accounts(args: string[]): Promise<void> {

@@ -45,12 +45,21 @@ const serverOptions = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/**
+ * A flag given with nothing after it (`--api-port=`, `--host ""`, a shell variable that was unset) is a mistake, not
+ * "the default": the server would otherwise start on another port or interface than the one asked for, silently.
+ */
+function refuseEmpty(values: Record<string, string | boolean | undefined>): void {
+  for (const [name, value] of Object.entries(values)) if (value !== undefined && typeof value === 'string' && value.trim() === '') throw new Error(`--${name} needs a value`);
+}
+
 function configFrom(values: { 'database-url'?: string | undefined; host?: string | undefined; 'gateway-port'?: string | undefined; 'api-port'?: string | undefined }): Config {
+  refuseEmpty(values);
   const env = { ...process.env };
-  if (values['database-url']) env.TOLLGATE_DATABASE_URL = values['database-url'];
-  if (values.host) env.TOLLGATE_HOST = values.host;
-  if (values['gateway-port']) env.TOLLGATE_GATEWAY_PORT = values['gateway-port'];
-  if (values['api-port']) env.TOLLGATE_API_PORT = values['api-port'];
+  if (values['database-url'] !== undefined) env.TOLLGATE_DATABASE_URL = values['database-url'];
+  if (values.host !== undefined) env.TOLLGATE_HOST = values.host;
+  if (values['gateway-port'] !== undefined) env.TOLLGATE_GATEWAY_PORT = values['gateway-port'];
+  if (values['api-port'] !== undefined) env.TOLLGATE_API_PORT = values['api-port'];
   return loadConfig(env);
 }
 
@@ -107,9 +116,11 @@ async function main(argv: string[]): Promise<void> {
     case 'gateway': return serve(['gateway'], rest);
     case 'api': return serve(['api'], rest);
     case 'migrate': {
-      const { values } = parseArgs({ args: rest, options: serverOptions, strict: true });
-      // The database alone: migrating needs no TOLLGATE_SECRET_KEY.
-      const store = await openStore(databaseUrlFrom(process.env, values['database-url'] || undefined), { silentConnectionMs: databaseSilenceMsFrom() });
+      // The database alone (no host or ports: `migrate --api-port 9000` is refused, not ignored), and no
+      // TOLLGATE_SECRET_KEY: migrating needs none.
+      const { values } = parseArgs({ args: rest, options: { 'database-url': serverOptions['database-url'] }, strict: true });
+      refuseEmpty(values);
+      const store = await openStore(databaseUrlFrom(process.env, values['database-url']), { silentConnectionMs: databaseSilenceMsFrom() });
       await store.close();
       process.stdout.write('migrations applied\n');
       return;

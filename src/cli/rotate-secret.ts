@@ -104,10 +104,12 @@ function parseNewKey(text: string, source: string): Buffer {
 
 export async function rotateSecret(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { 'new-key': { type: 'string' }, 'database-url': { type: 'string' } }, strict: true });
+  // `--database-url ""` would otherwise re-seal the default database's keys, not the ones meant.
+  if (values['database-url'] !== undefined && values['database-url'].trim() === '') throw new Error('--database-url needs a value');
   const newKey = await newKeyFrom(values['new-key'], process.env);
   // Before the config: on the embedded default it would make a secret.key beside a database that is not there.
-  requireExistingDatabase(databaseUrlFrom(process.env, values['database-url'] || undefined));
-  const config = loadConfig(values['database-url'] ? { ...process.env, TOLLGATE_DATABASE_URL: values['database-url'] } : process.env);
+  requireExistingDatabase(databaseUrlFrom(process.env, values['database-url']));
+  const config = loadConfig(values['database-url'] !== undefined ? { ...process.env, TOLLGATE_DATABASE_URL: values['database-url'] } : process.env);
   // No TOLLGATE_SECRET_KEY and no secret.key: loading the config just made a random one, which opens nothing (a shell
   // without the variable the processes are started with). Not left behind for a later start to load without a word.
   if (config.masterKeySource === 'generated') {
