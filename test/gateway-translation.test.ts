@@ -261,7 +261,7 @@ describe('translation: Responses requests served over chat completions and Messa
     // A model server of the account's own that speaks only chat completions (a vLLM or Ollama, say).
     await h.api('POST', '/providers', {
       providerId: 'local', name: 'Local chat server', baseUrl: `${h.fake.url}/v1`,
-      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }], models: [{ modelId: 'local-llm' }, { modelId: 'tool-patch' }],
+      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }], models: [{ modelId: 'local-llm' }, { modelId: 'tool-patch' }, { modelId: 'plain-llm', unsupportedParams: ['max_tokens', 'response_format', 'stream_options'] }],
     });
     const kl = await h.providerKey('local', 'sk-translate-local');
     const ko = await h.providerKey('openai', 'sk-translate-openai');
@@ -308,6 +308,32 @@ describe('translation: Responses requests served over chat completions and Messa
     assert.equal(final.output_text, text);
     // A custom server is not asked for the usage chunk (some refuse the option), as on a native chat stream.
     assert.deepEqual([lastUpstream().path, lastUpstream().body!.stream_options], ['/v1/chat/completions', undefined]);
+  });
+
+  test('what the model refuses is named as the Responses client sent it (max_output_tokens, text), not as the chat fields it became', async () => {
+    const { data: response, response: raw } = await openai.responses.create({
+      model: 'local:plain-llm', input: 'hello plain', max_output_tokens: 50, text: { format: { type: 'json_object' } }, store: false,
+    }).withResponse();
+    assert.match(response.output_text, /fake plain-llm model/);
+    assert.equal(raw.headers.get('ngrok-aig-removed-params'), 'store, max_output_tokens, text');
+    const up = lastUpstream().body!;
+    assert.deepEqual(['max_tokens' in up, 'response_format' in up], [false, false]);
+    // A field only the translation wrote (nothing the client sent) is not named when the model refuses it.
+    const { response: plain } = await openai.responses.create({ model: 'local:plain-llm', input: 'hello plain', store: false }).withResponse();
+    assert.equal(plain.headers.get('ngrok-aig-removed-params'), 'store');
+  });
+
+  test('a native Responses tool loop with a custom tool (Codex\'s apply_patch) ends at its output, in the fake provider the demo and tests use', async () => {
+    const tools: OpenAI.Responses.Tool[] = [{ type: 'custom', name: 'apply_patch', description: 'Edit files.' }];
+    const first = await openai.responses.create({ model: 'openai:tool-patch', input: 'add hello.txt', tools, store: false });
+    assert.equal(lastUpstream().path, '/v1/responses');
+    assert.ok(first.output.some((item) => item.type === 'function_call' || item.type === 'custom_tool_call'), JSON.stringify(first.output));
+    const next = await openai.responses.create({ model: 'openai:tool-patch', tools, store: false, input: [
+      { role: 'user', content: 'add hello.txt' },
+      { type: 'custom_tool_call', call_id: 'call_fake1', name: 'apply_patch', input: FAKE_TOOL_INPUT },
+      { type: 'custom_tool_call_output', call_id: 'call_fake1', output: 'Done!' },
+    ] });
+    assert.match(next.output_text, /fake tool-patch model/);
   });
 
   test('the Vercel AI SDK\'s default openai("…") reaches Claude: text, streams, and a tool loop', async () => {

@@ -68,3 +68,15 @@ test('what the model reads besides messages counts: function definitions, struct
   assert.ok(long(estimateRequestInputTokens({ input: 'hi', text: { format: { type: 'json_schema', name: 'a', schema: schema.json_schema.schema } } }, 'responses')));
   assert.ok(long(estimateRequestInputTokens({ messages: [{ role: 'user', content: 'hi' }], output_format: { type: 'json_schema', schema: schema.json_schema.schema } }, 'messages')));
 });
+
+test('a Responses request\'s tool history counts whatever form it takes: outputs given as parts, a freeform call\'s input, a refusal', () => {
+  const long = 'the quick brown fox jumps over the lazy dog '.repeat(50);
+  const size = estimateTokens(long);
+  const bare = estimateRequestInputTokens({ input: [{ type: 'function_call_output', call_id: 'c', output: [] }] }, 'responses');
+  // A tool output as an array of parts (the Vercel AI SDK sends them so, Codex too).
+  assert.equal(estimateRequestInputTokens({ input: [{ type: 'function_call_output', call_id: 'c', output: [{ type: 'input_text', text: long }] }] }, 'responses'), bare + size);
+  assert.equal(estimateRequestInputTokens({ input: [{ type: 'custom_tool_call_output', call_id: 'c', output: [{ type: 'input_text', text: long }] }] }, 'responses'), bare + size);
+  // Codex's apply_patch call: the patch is in `input`.
+  assert.equal(estimateRequestInputTokens({ input: [{ type: 'custom_tool_call', call_id: 'c', name: 'apply_patch', input: long }] }, 'responses'), bare + size);
+  assert.equal(estimateRequestInputTokens({ input: [{ type: 'message', role: 'assistant', content: [{ type: 'refusal', refusal: long }] }] }, 'responses'), bare + size);
+});

@@ -70,9 +70,11 @@ function messagesTokens(messages: unknown): number {
     }
     if (!isRecord(message)) continue;
     total += MESSAGE_OVERHEAD + contentTokens(message.content);
-    // Responses input items: function outputs and tool calls carry their text elsewhere.
-    if (typeof message.output === 'string') total += estimateTokens(message.output);
+    // Responses input items: tool outputs (a string, or parts) and tool calls carry their text elsewhere; a
+    // custom (freeform) call, in its `input`.
+    if (message.output !== undefined) total += contentTokens(message.output);
     if (typeof message.arguments === 'string') total += estimateTokens(message.arguments);
+    if (typeof message.input === 'string') total += estimateTokens(message.input);
     if (Array.isArray(message.tool_calls)) total += estimateTokens(JSON.stringify(message.tool_calls));
     // Chat's deprecated single call.
     if (isRecord(message.function_call)) total += estimateTokens(JSON.stringify(message.function_call));
@@ -94,6 +96,8 @@ function contentTokens(content: unknown): number {
     if (typeof part === 'string') total += estimateTokens(part);
     else if (isRecord(part)) {
       if (typeof part.text === 'string') total += estimateTokens(part.text);
+      // An earlier answer's refusal (Responses and chat refusal parts), which goes back up as the assistant's text.
+      if (typeof part.refusal === 'string') total += estimateTokens(part.refusal);
       if (part.content !== undefined) total += contentTokens(part.content);
       if (isRecord(part.input)) total += estimateTokens(JSON.stringify(part.input));
     }

@@ -310,12 +310,19 @@ function streamInputEstimate(ctx: RequestContext): () => number | undefined {
   return () => ctx.inputEstimate;
 }
 
-/** What a translated request lost, by the client's field names: the translation's own removals, then the model's. */
-function clientRemoved(translated: TranslatedRequest, removedUpstream: readonly string[]): readonly string[] {
+/**
+ * What a translated request lost, by the client's field names: the translation's own removals, then the model's. A
+ * field the model refused that the client never sent, under its name or another, was the translation's or the
+ * gateway's own addition (a usage-chunk request), and is not named.
+ */
+function clientRemoved(translated: TranslatedRequest, removedUpstream: readonly string[], client: Record<string, unknown>): readonly string[] {
   if (translated.removed.length === 0 && !translated.clientFields) return removedUpstream;
   const names = new Set(translated.removed);
   const own = translated.clientFields ?? {};
-  for (const field of removedUpstream) names.add(Object.hasOwn(own, field) ? own[field]! : field);
+  for (const field of removedUpstream) {
+    const named = Object.hasOwn(own, field) ? own[field]! : field;
+    if (Object.hasOwn(client, named)) names.add(named);
+  }
   return [...names];
 }
 
@@ -328,7 +335,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   const translated = translator?.request(ctx.body!, plan);
   const scope = translator ? { accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true, toolNames: translated?.toolNames, request: ctx.body!, inputTokens: isStreaming && ctx.route.surface === 'messages' ? streamInputEstimate(ctx) : undefined } : undefined;
   const prepared = prepareUpstreamBody(translated?.body ?? ctx.body!, plan, settings);
-  const removed = translated ? clientRemoved(translated, prepared.removed) : prepared.removed;
+  const removed = translated ? clientRemoved(translated, prepared.removed, ctx.body!) : prepared.removed;
   let body = prepared.body;
   let changed = prepared.changed;
   const dropUsageChunk = needsUsageInjection(ctx, plan, body);

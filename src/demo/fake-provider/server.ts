@@ -147,8 +147,9 @@ function toolCallFor(surface: string, model: string, body: Record<string, unknow
   const last = messages.at(-1);
   if (last?.role === 'tool') return undefined;
   if (last?.role === 'user' && Array.isArray(last.content) && last.content.some((b) => (b as { type?: unknown }).type === 'tool_result')) return undefined;
-  // Responses: a `function_call_output` item last in the input is the tool's result.
-  if (Array.isArray(body.input) && (body.input.at(-1) as { type?: unknown } | undefined)?.type === 'function_call_output') return undefined;
+  // Responses: a tool output item last in the input is the tool's result (a custom tool's, Codex's apply_patch, too).
+  const lastItem = Array.isArray(body.input) ? (body.input.at(-1) as { type?: unknown } | undefined)?.type : undefined;
+  if (lastItem === 'function_call_output' || lastItem === 'custom_tool_call_output') return undefined;
   const first = body.tools[0] as FakeTool;
   const choice = body.tool_choice as { type?: unknown; name?: unknown } | undefined;
   const forced = choice?.type === 'tool' || (surface === 'responses' && choice?.type === 'function') ? choice.name : undefined;

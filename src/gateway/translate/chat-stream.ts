@@ -33,14 +33,28 @@ export abstract class FromChatStream implements StreamTranslation {
   #byIndex = new Map<number, { call: number; id: string | undefined }>();
   /** Calls without an upstream index, by id. */
   #byId = new Map<string, number>();
+  /** The last call opened has its name: a named piece with neither index nor id is then another call. */
+  #lastNamed = false;
 
   /**
    * The call a piece belongs to, numbered from 0 in the order calls open. OpenAI numbers its calls (`index`), but
    * Ollama gives every parallel call `index: 0`, each with its own `id`: a new id at a used index is a new call.
-   * Google's endpoint numbers none and sends each call whole with its `id`. A piece with no id continues.
+   * Google's endpoint numbers none and sends each call whole with its `id`. A piece with no id continues the last
+   * call — unless it has no index either and carries a name while that call is named already: some
+   * OpenAI-compatible servers send each call whole with neither, and a call is named once, in its first piece.
    */
   #callIndex(call: Json): number {
     const id = typeof call.id === 'string' && call.id !== '' ? call.id : undefined;
+    const fn = obj(call.function);
+    const named = typeof fn?.name === 'string' && fn.name !== '';
+    const before = this.#lastCall;
+    const index = this.#pieceCall(call, id, named);
+    if (index > before) this.#lastNamed = named;
+    else if (index === this.#lastCall) this.#lastNamed ||= named;
+    return index;
+  }
+
+  #pieceCall(call: Json, id: string | undefined, named: boolean): number {
     if (typeof call.index === 'number') {
       const seen = this.#byIndex.get(call.index);
       if (seen && (id === undefined || seen.id === undefined || seen.id === id)) {
@@ -51,7 +65,7 @@ export abstract class FromChatStream implements StreamTranslation {
       this.#byIndex.set(call.index, { call: opened, id });
       return opened;
     }
-    if (id === undefined) return Math.max(this.#lastCall, 0);
+    if (id === undefined) return this.#lastCall < 0 || (named && this.#lastNamed) ? ++this.#lastCall : this.#lastCall;
     let opened = this.#byId.get(id);
     if (opened === undefined) {
       opened = ++this.#lastCall;

@@ -319,8 +319,11 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
     if (body.tool_choice !== undefined) removed.push('tool_choice');
     if (body.parallel_tool_calls !== undefined) removed.push('parallel_tool_calls');
   }
-  return { body: out, removed };
+  return { body: out, removed, clientFields: CLIENT_FIELDS };
 }
+
+/** Messages fields written from a chat field of another name: what the model refuses of them is named as the client sent it. */
+const CLIENT_FIELDS: Readonly<Record<string, string>> = { stop_sequences: 'stop', metadata: 'user', output_config: 'response_format' };
 
 /**
  * Why a chat request cannot be translated, if it cannot: the deprecated function-calling fields (`functions`,

@@ -21,7 +21,16 @@ export function composed(outer: Translator, inner: Translator, clientFields: Rea
         const named = Object.hasOwn(clientFields, field) ? clientFields[field] : Object.hasOwn(body, field) ? field : undefined;
         if (named !== undefined && !removed.includes(named)) removed.push(named);
       }
-      return { body: upstream.body, removed };
+      // What the model refuses of the upstream body (params.ts), named as the client sent it: through the inner
+      // half's names for the middle fields, then the outer half's for the client's.
+      const names: Record<string, string> = {};
+      const innerNames = upstream.clientFields ?? {};
+      const outerNames = { ...clientFields, ...middle.clientFields };
+      for (const field of new Set([...Object.keys(innerNames), ...Object.keys(outerNames)])) {
+        const inMiddle = Object.hasOwn(innerNames, field) ? innerNames[field]! : field;
+        names[field] = Object.hasOwn(outerNames, inMiddle) ? outerNames[inMiddle]! : inMiddle;
+      }
+      return { body: upstream.body, removed, clientFields: names };
     },
     answer: (upstream, scope) => outer.answer(inner.answer(upstream, middleScope(scope)), scope),
     error: (status, upstream) => outer.error(status, inner.error(status, upstream)),

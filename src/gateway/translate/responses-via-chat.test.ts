@@ -133,10 +133,10 @@ test('a chat refusal is a Responses refusal part, answered and streamed (refusal
   t.event('', '[DONE]');
   const events = (t.take() + t.finish()).split('\n\n').filter(Boolean).map((block) => JSON.parse(block.split('\n')[1]!.slice(6)) as Record<string, unknown>);
   assert.deepEqual(events.map((e) => e.type), [
-    'response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added', 'response.refusal.delta', 'response.refusal.delta',
+    'response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added', 'response.refusal.delta',
     'response.refusal.done', 'response.content_part.done', 'response.output_item.done', 'response.completed',
   ]);
-  assert.equal(events[6]!.refusal, 'I can\'t help with that.');
+  assert.equal(events[5]!.refusal, 'I can\'t help with that.');
   const output = (events.at(-1)!.response as { output: { content: unknown[] }[] }).output;
   assert.deepEqual(output[0]!.content, [{ type: 'refusal', refusal: 'I can\'t help with that.' }]);
 });
@@ -392,4 +392,82 @@ test('calls a chat server gives empty ids (LM Studio, Gemini\'s OpenAI-compatibl
   const added = events.filter((e) => e.type === 'response.output_item.added').map((e) => e.item!.call_id);
   assert.ok(added.every((id) => id !== '') && new Set(added).size === 2, `call ids ${JSON.stringify(added)}`);
   assert.deepEqual(events.find((e) => e.type === 'response.completed')!.response!.output.map((item) => item.call_id), added);
+});
+
+type StreamEvent = { type: string; delta?: string; item?: Record<string, unknown>; part?: Record<string, unknown>; response?: { output: Record<string, unknown>[] } };
+/** A chat stream of these deltas (the last with `finish`), read as the client's Responses events. */
+function streamed(deltas: Record<string, unknown>[], finish: string): StreamEvent[] {
+  const t = responsesViaChat.stream(scope);
+  deltas.forEach((delta, i) => t.event('', JSON.stringify({ id: 'c', model: 'm', choices: [{ index: 0, delta, finish_reason: i === deltas.length - 1 ? finish : null }] })));
+  t.event('', '[DONE]');
+  return (t.take() + t.finish()).split('\n\n').filter(Boolean).map((b) => JSON.parse(b.split('\n')[1]!.slice(6)) as StreamEvent);
+}
+
+test('streamed calls a server sends whole with neither index nor id are told apart: each named piece opens a call', () => {
+  const events = streamed([
+    { tool_calls: [{ type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }] },
+    { tool_calls: [{ type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } }] },
+  ], 'tool_calls');
+  const output = events.find((e) => e.type === 'response.completed')!.response!.output;
+  assert.deepEqual(output.map((item) => [item.name, item.arguments]), [['weather', '{"city":"Paris"}'], ['weather', '{"city":"Rome"}']]);
+  assert.equal(new Set(output.map((item) => item.call_id)).size, 2);
+  // A call's later pieces (no name) still continue it.
+  const pieces = streamed([
+    { tool_calls: [{ function: { name: 'weather', arguments: '{"city":' } }] },
+    { tool_calls: [{ function: { arguments: '"Paris"}' } }] },
+  ], 'tool_calls');
+  assert.deepEqual(pieces.find((e) => e.type === 'response.completed')!.response!.output.map((item) => item.arguments), ['{"city":"Paris"}']);
+});
+
+test('a chat answer repeating one call id for two calls gets a call id of its own for the later one, buffered and streamed', () => {
+  const calls = [
+    { id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
+    { id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } },
+  ];
+  const answered = responsesViaChat.answer({ choices: [{ finish_reason: 'tool_calls', message: { content: null, tool_calls: calls } }] }, scope) as { output: { call_id: string; arguments: string }[] };
+  assert.equal(answered.output[0]!.call_id, 'call_1', 'the provider\'s id is kept where it is unique');
+  assert.notEqual(answered.output[1]!.call_id, 'call_1');
+  assert.equal(answered.output[1]!.arguments, '{"city":"Rome"}');
+  const events = streamed(calls.map((call, index) => ({ tool_calls: [{ index, ...call }] })), 'tool_calls');
+  const added = events.filter((e) => e.type === 'response.output_item.added').map((e) => e.item!.call_id);
+  assert.equal(added[0], 'call_1');
+  assert.equal(new Set(added).size, 2, `call ids ${JSON.stringify(added)}`);
+  assert.deepEqual(events.find((e) => e.type === 'response.completed')!.response!.output.map((item) => item.call_id), added);
+});
+
+test('an earlier refusal in the history stays in the conversation as the assistant\'s text, sent inline or referred back to', () => {
+  const { body } = responsesViaChat.request({ model: 'claude-sonnet-4-6', input: [
+    { role: 'user', content: 'Do the bad thing.' },
+    { type: 'message', role: 'assistant', content: [{ type: 'refusal', refusal: 'I can\'t help with that.' }] },
+    { role: 'user', content: 'Why not?' },
+  ] }, plan('claude-sonnet-4-6'));
+  assert.deepEqual(body.messages, [
+    { role: 'user', content: 'Do the bad thing.' }, { role: 'assistant', content: 'I can\'t help with that.' }, { role: 'user', content: 'Why not?' },
+  ]);
+  const refused = responsesViaChat.answer({ choices: [{ finish_reason: 'stop', message: { content: null, refusal: 'No.' } }] }, scope) as { output: { id: string }[] };
+  const inline = withStoredItemsInline({ model: 'm', input: [{ type: 'item_reference', id: refused.output[0]!.id }, { role: 'user', content: 'Why not?' }] }, 'acct_test');
+  assert.deepEqual(inline?.input, [{ role: 'assistant', content: 'No.' }, { role: 'user', content: 'Why not?' }]);
+});
+
+test('a streamed refusal followed by text is text, as in a buffered answer; a refusal alone is still a refusal part', () => {
+  const events = streamed([{ role: 'assistant', content: null, refusal: 'I can\'t do that, ' }, { content: 'but here is something close.' }], 'stop');
+  assert.deepEqual(events.filter((e) => e.type.startsWith('response.refusal')), [], 'no refusal events');
+  assert.deepEqual(events.filter((e) => e.type === 'response.content_part.added').map((e) => e.part!.type), ['output_text']);
+  assert.equal(events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join(''), 'I can\'t do that, but here is something close.');
+  assert.deepEqual(events.find((e) => e.type === 'response.completed')!.response!.output[0]!.content, [{ type: 'output_text', text: 'I can\'t do that, but here is something close.', annotations: [] }]);
+  const alone = streamed([{ role: 'assistant', content: null, refusal: 'No.' }], 'stop');
+  assert.deepEqual(alone.map((e) => e.type), [
+    'response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added', 'response.refusal.delta',
+    'response.refusal.done', 'response.content_part.done', 'response.output_item.done', 'response.completed',
+  ]);
+  assert.deepEqual(alone.at(-1)!.response!.output[0]!.content, [{ type: 'refusal', refusal: 'No.' }]);
+});
+
+test('fields a chat model refuses are named as the Responses client sent them (text, max_output_tokens, reasoning), through Messages too', () => {
+  const { clientFields } = responsesViaChat.request({ model: 'm', input: 'x', max_output_tokens: 10, text: { format: { type: 'json_object' } }, reasoning: { effort: 'low' } }, plan('gpt-5.4'));
+  assert.deepEqual([clientFields?.max_tokens, clientFields?.response_format, clientFields?.reasoning_effort], ['max_output_tokens', 'text', 'reasoning']);
+  const claude = resolveCandidates({ model: 'claude-sonnet-4-6', models: undefined, format: 'openai', surface: 'responses' }, catalog, snapshot())[0]!;
+  const viaMessages = translatorFor('responses', claude.surface)!.request({ model: 'claude-sonnet-4-6', input: 'x', max_output_tokens: 10, reasoning: { effort: 'low' } }, { candidate: claude, keySource: 'user', credential: 'k' });
+  // Messages' `max_tokens` came from chat's `max_tokens`, from the client's `max_output_tokens`; `output_config` from `text`.
+  assert.deepEqual([viaMessages.clientFields?.max_tokens, viaMessages.clientFields?.output_config, viaMessages.clientFields?.metadata], ['max_output_tokens', 'text', 'user']);
 });

@@ -22,6 +22,9 @@ function chatContent(content: unknown): unknown {
   const parts: Json[] = [];
   for (const part of objects(content)) {
     if ((part.type === 'input_text' || part.type === 'output_text' || part.type === 'text') && typeof part.text === 'string') parts.push({ type: 'text', text: part.text });
+    // An earlier answer's refusal (an assistant message's part) is what the assistant said: its text. Chat's own
+    // refusal part and field are OpenAI's; the servers this translation reaches, and Messages after it, take text.
+    else if (part.type === 'refusal' && typeof part.refusal === 'string') parts.push({ type: 'text', text: part.refusal });
     else if (part.type === 'input_image' && typeof part.image_url === 'string') parts.push({ type: 'image_url', image_url: { url: part.image_url, ...(part.detail !== undefined ? { detail: part.detail } : {}) } });
     else if (part.type === 'input_file' && typeof part.file_data === 'string') parts.push({ type: 'file', file: { file_data: part.file_data, ...(typeof part.filename === 'string' ? { filename: part.filename } : {}) } });
     // Only on the way to Messages (a chat target refuses the request first: index.ts): chat-via-messages sends it
@@ -220,8 +223,16 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
     if (typeof effort === 'string' && acceptsReasoningEffort(plan)) out.reasoning_effort = effort;
     else removed.push('reasoning');
   }
-  return { body: out, removed };
+  return { body: out, removed, clientFields: CLIENT_FIELDS };
 }
+
+/**
+ * The chat fields this translation writes under another name than the client's field, by that field: what the model
+ * refuses of them (params.ts) is named as the client sent it (`max_output_tokens`, not the chat `max_tokens`).
+ */
+const CLIENT_FIELDS: Readonly<Record<string, string>> = {
+  max_tokens: 'max_output_tokens', max_completion_tokens: 'max_output_tokens', response_format: 'text', reasoning_effort: 'reasoning', messages: 'input',
+};
 
 /**
  * Read as the meter reads it (formats/openai.ts), so the client is told what it is billed for: cache hits where
@@ -279,11 +290,14 @@ function customCallItem(base: string, index: number, call: { id: string; name: s
 
 /**
  * The provider's call id, or one of ours when it gave none or an empty one (LM Studio, Gemini's OpenAI-compatible
- * endpoint): a client pairs each output with its call by it, and the OpenAI SDK's stream reader refuses two calls
- * with one id. Unique across turns, so a conversation never holds two calls of one id.
+ * endpoint), or one the answer already gave another call (`used`, the answer's ids so far): a client pairs each
+ * output with its call by it, and the OpenAI SDK's stream reader refuses two calls with one id. Ours are unique
+ * across turns, so a conversation never holds two calls of one id.
  */
-function callId(id: unknown, base: string, index: number): string {
-  return typeof id === 'string' && id !== '' ? id : `call_${base}${index}`;
+function callId(id: unknown, base: string, index: number, used: Set<string>): string {
+  const given = typeof id === 'string' && id !== '' && !used.has(id) ? id : `call_${base}${index}`;
+  used.add(given);
+  return given;
 }
 
 function keep(scope: TranslationScope, items: readonly Json[]): void {
@@ -329,9 +343,10 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   // A refusal alone is a refusal part; beside text (no model sends both) it is text, as it was.
   if (content + refusal !== '') output.push(messageItem(base, content + refusal, 'completed', content === '' ? 'refusal' : 'output_text'));
   const custom = customToolNames(scope.request);
+  const ids = new Set<string>();
   objects(message.tool_calls).forEach((call, index) => {
     const fn = obj(call.function);
-    const made = { id: callId(call.id, base, index), name: String(fn?.name ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' };
+    const made = { id: callId(call.id, base, index, ids), name: String(fn?.name ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' };
     output.push(custom.has(made.name) ? customCallItem(base, index, made, customInput(made.arguments), 'completed') : callItem(base, index, made, 'completed'));
   });
   // Cut at the output limit: the last item was being written (a call's arguments may be half a JSON document).
@@ -357,8 +372,15 @@ class ChatToResponses extends FromChatStream {
   #created: unknown;
   /** Items in output order, as they will be in the final response. */
   #items: Json[] = [];
+  /** The message item's output index, once opened. */
+  #message: number | undefined;
+  /** Its one content part, once its kind is known. */
   #text: { outputIndex: number; text: string; kind: PartKind } | undefined;
+  /** Refusal pieces not yet sent: text may still follow, and a refusal beside text is text. */
+  #heldRefusal = '';
   #calls = new Map<number, OpenCall>();
+  /** The call ids given so far (callId). */
+  #callIds = new Set<string>();
   /** Chat's tool-call index → its id, for calls whose name has not come yet. */
   #unnamedCalls = new Map<number, string | undefined>();
   #finish: unknown;
@@ -388,26 +410,47 @@ class ChatToResponses extends FromChatStream {
   }
 
   protected text(piece: string): void {
-    this.#piece(piece, 'output_text');
+    this.#piece(piece);
   }
 
-  /** A refusal is its own part, streamed with `response.refusal.*` events, as OpenAI's Responses API sends it. */
+  /**
+   * A refusal is its own part, streamed with `response.refusal.*` events, as OpenAI's Responses API sends it — when
+   * it stands alone: beside text it is text, as in an answer (answer()). Its pieces are held until the message's
+   * text or its end says which.
+   */
   protected override refusal(piece: string): void {
-    this.#piece(piece, 'refusal');
+    if (this.#text?.kind === 'output_text') this.#piece(piece);
+    else {
+      this.#open();
+      this.#heldRefusal += piece;
+    }
   }
 
-  /** The message's one part takes the kind of its first piece (a model refuses, or answers). */
-  #piece(piece: string, first: PartKind): void {
-    if (!this.#text) {
-      const outputIndex = this.#items.length;
-      this.#items.push(messageItem(this.#id, '', 'in_progress'));
-      this.#text = { outputIndex, text: '', kind: first };
-      this.#emit('response.output_item.added', { output_index: outputIndex, item: messageItem(this.#id, '', 'in_progress') });
-      this.#emit('response.content_part.added', { item_id: `msg_${this.#id}`, output_index: outputIndex, content_index: 0, part: contentPart(first, '') });
-    }
-    this.#text.text += piece;
-    const at = { item_id: `msg_${this.#id}`, output_index: this.#text.outputIndex, content_index: 0 };
-    if (this.#text.kind === 'refusal') this.#emit('response.refusal.delta', { ...at, delta: piece });
+  /** The message item, opened at the first piece of text or refusal; its part is added once its kind is known. */
+  #open(): void {
+    if (this.#message !== undefined) return;
+    this.#message = this.#items.length;
+    this.#items.push(messageItem(this.#id, '', 'in_progress'));
+    this.#emit('response.output_item.added', { output_index: this.#message, item: messageItem(this.#id, '', 'in_progress') });
+  }
+
+  /** The message's one part, added as `kind`, with what was held before it. */
+  #addPart(kind: PartKind): { outputIndex: number; text: string; kind: PartKind } {
+    this.#open();
+    this.#text = { outputIndex: this.#message!, text: '', kind };
+    this.#emit('response.content_part.added', { item_id: `msg_${this.#id}`, output_index: this.#message!, content_index: 0, part: contentPart(kind, '') });
+    const held = this.#heldRefusal;
+    this.#heldRefusal = '';
+    if (held !== '') this.#piece(held);
+    return this.#text;
+  }
+
+  /** A piece of the message's part (output text unless the part is a refusal). */
+  #piece(piece: string): void {
+    const part = this.#text ?? this.#addPart('output_text');
+    part.text += piece;
+    const at = { item_id: `msg_${this.#id}`, output_index: part.outputIndex, content_index: 0 };
+    if (part.kind === 'refusal') this.#emit('response.refusal.delta', { ...at, delta: piece });
     else this.#emit('response.output_text.delta', { ...at, delta: piece, logprobs: [] });
   }
 
@@ -436,7 +479,7 @@ class ChatToResponses extends FromChatStream {
     this.#unnamedCalls.delete(at);
     const index = this.#calls.size;
     const called = typeof name === 'string' ? name : '';
-    const open: OpenCall = { id: callId(id, this.#id, index), name: called, arguments: '', outputIndex: this.#items.length, index, custom: this.#customTools.has(called) };
+    const open: OpenCall = { id: callId(id, this.#id, index, this.#callIds), name: called, arguments: '', outputIndex: this.#items.length, index, custom: this.#customTools.has(called) };
     this.#calls.set(at, open);
     const item = open.custom ? customCallItem(this.#id, open.index, open, '', 'in_progress') : callItem(this.#id, open.index, open, 'in_progress');
     this.#items.push(item);
@@ -455,6 +498,8 @@ class ChatToResponses extends FromChatStream {
   protected close(): void {
     // A call still waiting for its name is a call all the same.
     for (const [at, id] of this.#unnamedCalls) this.#addCall(at, id, '');
+    // A refusal no text followed: a refusal part.
+    if (this.#heldRefusal !== '') this.#addPart('refusal');
     // Cut at the output limit: the last item was being written (a call's arguments may be half a JSON document).
     const cut = this.#finish === 'length' ? this.#items.length - 1 : -1;
     const status = (outputIndex: number) => (outputIndex === cut ? 'incomplete' : 'completed');

@@ -135,7 +135,8 @@ export function withStoredItemsInline(body: Json, accountId: string): Json | und
     replaced = true;
     if (kept.type === 'function_call') return { type: 'function_call', call_id: kept.call_id, name: kept.name, arguments: kept.arguments };
     if (kept.type === 'custom_tool_call') return { type: 'custom_tool_call', call_id: kept.call_id, name: kept.name, input: kept.input };
-    const text = objects(kept.content).map((p) => (typeof p.text === 'string' ? p.text : '')).join('');
+    // A kept refusal is what the assistant said, as a refusal sent inline is (responses-via-chat.ts).
+    const text = objects(kept.content).map((p) => (typeof p.text === 'string' ? p.text : typeof p.refusal === 'string' ? p.refusal : '')).join('');
     return { role: 'assistant', content: text };
   });
   return replaced ? { ...body, input } : undefined;
