@@ -162,7 +162,7 @@ describe('metrics and access log (sqlite)', () => {
     assert.equal(total(gatewayMetrics, 'tollgate_requests_total'), 6);
   });
 
-  test('every series the Grafana dashboard and the documented alert rules query is one the gateway exports', () => {
+  test('every series and label the Grafana dashboard and the documented alert rules query is one the gateway exports', () => {
     const exported = new Set([...metricsText.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]!));
     const queried = (text: string) => new Set([...text.matchAll(/\btollgate_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, '')));
     const dashboard = readFileSync(join(REPO, 'docs/grafana-dashboard.json'), 'utf8');
@@ -172,6 +172,24 @@ describe('metrics and access log (sqlite)', () => {
     assert.ok(queried(dashboard).has('tollgate_requests_total') && queried(dashboard).size >= 8, 'the dashboard\'s series found');
     const missing = [...queried(dashboard), ...queried(rules)].filter((name) => !exported.has(name));
     assert.deepEqual(missing, [], 'queried but not exported');
+    // And every label a query filters or groups on is one of its series' labels (job and instance are the scrape's own).
+    const labelsOf = new Map<string, Set<string>>();
+    for (const m of metricsText.matchAll(/^(tollgate_[a-z0-9_]+?)(?:_bucket|_sum|_count)?(?:\{(.*)\})? \S+$/gm)) {
+      const names = labelsOf.get(m[1]!) ?? new Set(['job', 'instance']);
+      for (const l of (m[2] ?? '').matchAll(/(\w+)="/g)) names.add(l[1]!);
+      labelsOf.set(m[1]!, names);
+    }
+    const exprs = [...dashboard.matchAll(/"expr":\s*"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1]!}"`) as string);
+    exprs.push(...rules.split(/\n\s*- alert:/).map((rule) => /expr:([\s\S]*?)\n\s*(?:for|labels):/.exec(rule)?.[1]).filter((e): e is string => e !== undefined));
+    assert.ok(exprs.length >= 20, `${exprs.length} queries`);
+    const unknown: string[] = [];
+    for (const expr of exprs) {
+      const metricsIn = [...queried(expr)];
+      const used = [...expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)].flatMap((m) => m[1]!.split(',').map((l) => l.trim()).filter(Boolean));
+      for (const m of expr.matchAll(/\{([^}]*)\}/g)) used.push(...[...m[1]!.matchAll(/(\w+)\s*(?:=~|!~|!=|=)/g)].map((l) => l[1]!));
+      for (const label of used) if (!metricsIn.some((name) => labelsOf.get(name)?.has(label))) unknown.push(`${label} in ${expr}`);
+    }
+    assert.deepEqual(unknown, [], 'labels no queried series has');
   });
 
   test('exactly one access line per request, with its fields', () => {
@@ -226,6 +244,15 @@ describe('metrics and access log (sqlite)', () => {
     assert.deepEqual(pick(line, ['status', 'retryActions', 'completion']), { status: 200, retryActions: 'succeeded', completion: 'stream_failed' });
     const after = parseMetrics(await (await fetch(`${h.apiUrl}/metrics`)).text());
     assert.equal(after.get(series('tollgate_broken_answers_total', { provider: 'openai', model: 'other', completion: 'stream_failed' })), 1);
+  });
+
+  test('an error the gateway answers after its attempts (every provider failed) carries its code in the access line, as refusals do', async () => {
+    const r = await gw(h, '/v1/chat/completions', { token: plain.token, body: chat('openai:fail-500-obs') });
+    const code = (r.json() as { error: { code: string } }).error.code;
+    assert.match(code, /^ERR_NGROK_\d+$/, r.text);
+    const id = r.headers.get('ngrok-aig-request-id')!;
+    const line = await until('the failed request\'s access line', () => accessLines().find((l) => l.requestId === id));
+    assert.deepEqual(pick(line, ['status', 'attempts', 'provider', 'errorCode']), { status: r.status, attempts: 1, provider: 'openai', errorCode: code });
   });
 
   test('a client that leaves before any answer is logged 499 with no time to first byte, and adds no TTFB sample', async () => {
@@ -526,6 +553,87 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     for (const id of failedTraceIds) {
       const request = spans.find((s) => s.traceId === id && s.kind === 2)!;
       assert.deepEqual([attr(request, 'gen_ai.provider.name'), attr(request, 'gen_ai.response.model')], ['openai', undefined], id);
+    }
+  });
+
+  test('a stream the provider cuts after its opening usage: metrics, access line and spans count the input tokens it was billed on', async () => {
+    // Anthropic reports the input and cache counts in message_start; the stream then breaks before message_delta.
+    // The usage event keeps the provider's input count (billed) and an estimate of the output; an o200k estimate of
+    // the input in the observations would disagree with the bill and count fewer inputs than the cache tokens in them.
+    const { port } = receiver.address() as AddressInfo;
+    const capture = new LineCapture();
+    const h = await startHarness('sqlite', { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }, { logger: pino({ level: 'info' }, capture) });
+    const traceId = '6bf92f3577b34da6a3ce929d0e0e4736';
+    let row: Awaited<ReturnType<Harness['usage']>>[number] | undefined;
+    let line: Record<string, unknown>;
+    let metricsText: string;
+    try {
+      await h.providerKey('anthropic', 'sk-good-cut-usage');
+      const { token } = await h.accessKey();
+      const r = await gw(h, '/v1/messages', {
+        token, headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+        body: { model: 'anthropic:cut-opening-usage', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'hello there' }] },
+      });
+      assert.match(r.text, /ERR_NGROK_27235/);
+      const requestId = r.headers.get('ngrok-aig-request-id')!;
+      [row] = await h.usage(requestId, 1);
+      line = await until('the access line', () => capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.log === 'access' && l.requestId === requestId));
+      metricsText = await (await fetch(`${h.apiUrl}/metrics`)).text();
+    } finally {
+      await h.close();
+    }
+    const billed = Number(row!.inputTokens);
+    assert.equal(billed, FAKE_USAGE.input + FAKE_USAGE.cacheRead + FAKE_USAGE.cacheWrite, 'the provider\'s input count, cache included, is in the usage event');
+    assert.equal(row!.usageEstimated ? true : false, true, 'the output was estimated');
+    assert.deepEqual(pick(line, ['completion', 'usageEstimated', 'inputTokens', 'cacheReadTokens', 'cacheWriteTokens']), {
+      completion: 'stream_failed', usageEstimated: true, inputTokens: billed, cacheReadTokens: FAKE_USAGE.cacheRead, cacheWriteTokens: FAKE_USAGE.cacheWrite,
+    });
+    assert.equal(line.outputTokens, Number(row!.outputTokens));
+    const metrics = parseMetrics(metricsText);
+    assert.equal(metrics.get(series('tollgate_tokens_total', { provider: 'anthropic', model: 'other', type: 'input' })), billed);
+    assert.equal(metrics.get(series('tollgate_tokens_total', { provider: 'anthropic', model: 'other', type: 'output' })), Number(row!.outputTokens));
+    const mine = spans.filter((s) => s.traceId === traceId);
+    const request = mine.find((s) => s.kind === 2)!;
+    const attempt = mine.find((s) => s.kind === 3)!;
+    for (const span of [request, attempt]) {
+      assert.deepEqual(['input_tokens', 'output_tokens', 'cache_read.input_tokens', 'cache_creation.input_tokens'].map((k) => attr(span, `gen_ai.usage.${k}`)),
+        [billed, Number(row!.outputTokens), FAKE_USAGE.cacheRead, FAKE_USAGE.cacheWrite], span.name);
+    }
+  });
+  test('gen_ai.response.model is the model the answer names (JSON and streams, both formats), not the model asked', async () => {
+    // A custom model declared under an upstream id of its own: the provider answers with that id, as OpenAI answers
+    // `gpt-4o-2024-08-06` to a request for `gpt-4o`. The conventions' response model is the one that generated it.
+    const { port } = receiver.address() as AddressInfo;
+    const h = await startHarness('sqlite', { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
+    const upstreamId = 'meta-llama/Llama-3.3-70B-Instruct';
+    const traceIds = ['7bf92f3577b34da6a3ce929d0e0e4736', '7bf92f3577b34da6a3ce929d0e0e4737', '7bf92f3577b34da6a3ce929d0e0e4738'];
+    try {
+      await h.api('POST', '/providers', {
+        providerId: 'obs-vllm', name: 'vLLM', baseUrl: `${h.fake.url}/v1`,
+        supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }],
+        models: [{ modelId: 'llama-70b', providerModelId: upstreamId }],
+      });
+      await h.providerKey('obs-vllm', 'sk-obs-vllm');
+      const { token } = await h.accessKey();
+      const requests: [string, unknown][] = [
+        ['/v1/chat/completions', chat('obs-vllm:llama-70b')],
+        ['/v1/chat/completions', chat('obs-vllm:llama-70b', { stream: true })],
+        ['/v1/messages', { model: 'obs-vllm:llama-70b', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'hello there' }] }],
+      ];
+      for (const [i, [path, body]] of requests.entries()) {
+        const r = await gw(h, path, { token, headers: { traceparent: `00-${traceIds[i]}-00f067aa0ba902b7-01` }, body });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(h.fake.requests.at(-1)!.body!.model, upstreamId);
+        await h.usage(r.headers.get('ngrok-aig-request-id')!, 1);
+      }
+    } finally {
+      await h.close();
+    }
+    for (const id of traceIds) {
+      const mine = spans.filter((s) => s.traceId === id);
+      const request = mine.find((s) => s.kind === 2)!;
+      const attempt = mine.find((s) => s.kind === 3)!;
+      assert.deepEqual([attr(attempt, 'gen_ai.request.model'), attr(attempt, 'gen_ai.response.model'), attr(request, 'gen_ai.response.model')], ['llama-70b', upstreamId, upstreamId], request.name);
     }
   });
 });

@@ -10,7 +10,7 @@ import { prepareUpstreamBody } from '../domain/params.ts';
 import type { RetryAction } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
 import { codecs } from './formats/index.ts';
-import { answerIdOf, obj, streamAnswerIdOf, parseJson, TEXT_ESTIMATE_CAP, type AnswerFacts, type FormatCodec } from './formats/types.ts';
+import { answerIdOf, answerModelOf, obj, streamOpeningOf, parseJson, TEXT_ESTIMATE_CAP, type AnswerFacts, type FormatCodec } from './formats/types.ts';
 import type { ApiSurface } from '../catalog/types.ts';
 import { answerHeaders, relayStream, sendBuffered } from './relay.ts';
 import { UpstreamExchange } from './exchange.ts';
@@ -403,11 +403,12 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         record.served = true;
         ctx.relaying = true;
         const headers = answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'stream');
-        // Tracing on: the provider's id of the answer, from the stream's opening bytes (once per stream).
-        const responseId = ctx.trace && streamAnswerIdOf(openingText(exchange.received));
+        // Tracing on: the provider's id of the answer and the model it names, from the stream's opening bytes (once per stream).
+        const said = ctx.trace && streamOpeningOf(openingText(exchange.received));
         const outcome = await relayStream(ctx, exchange, status, headers, dropUsageChunk, translator && { translator, scope: scope! }, plan.candidate.surface);
         record.facts = outcome.facts;
-        if (responseId) record.facts.responseId = responseId;
+        if (said && said.id !== undefined) record.facts.responseId = said.id;
+        if (said && said.model !== undefined) record.facts.responseModel = said.model;
         record.completion = outcome.completion;
         record.timedOut = outcome.timedOut;
         record.durationMs = performance.now() - started;
@@ -434,6 +435,8 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       if (ctx.trace) {
         const responseId = answerIdOf(text);
         if (responseId) record.facts.responseId = responseId;
+        const responseModel = answerModelOf(text);
+        if (responseModel) record.facts.responseModel = responseModel;
       }
       const sent = translator ? Buffer.from(JSON.stringify(translator.answer(upstreamAnswer, scope!))) : answer;
       if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'json'), sent);

@@ -113,6 +113,11 @@ export interface RequestContext {
   /** Observation (observe/observer.ts): performance.now() of the first streamed byte and of the answer's end, 0 until then. */
   firstByteAt: number;
   endedAt: number;
+  /**
+   * The code of the error the gateway answered with itself (writeError: a refusal, every provider failed, a timeout),
+   * for the access line: a client reporting `ERR_NGROK_3807` is found by it whether or not attempts were made.
+   */
+  errorCode: string | undefined;
   /** Set once the request was observed (metrics, spans, access line), so it never counts twice. */
   observed: boolean;
   /** The request's spans, only while tracing is on. */

@@ -40,5 +40,6 @@ export function writeError(ctx: RequestContext, error: TollgateError, attempts =
   // An authenticated body too large has it drained a while, so its SDK reads the 413, not a reset; any other refusal
   // (no credit, scope, a loop) is closed at once as before — a key refused for those must not make the gateway read.
   closeAfterAnswer(ctx.req, res, ctx.key !== undefined && error.spec === Errors.requestBodyTooLarge);
+  ctx.errorCode = error.code;
   writeJson(res, error.status, headers, codecs[ctx.route.format].errorBody(error, ctx.requestId));
 }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openai } from './openai.ts';
 import { anthropic } from './anthropic.ts';
-import { answerIdOf, firstStringOf, streamAnswerIdOf, objectAt, storedStopReason, topLevelValueStarts, type StreamFacts } from './types.ts';
+import { answerIdOf, answerModelOf, firstStringOf, streamOpeningOf, objectAt, storedStopReason, topLevelValueStarts, type StreamFacts } from './types.ts';
 
 const chat = {
   id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-4o-mini',
@@ -249,14 +249,27 @@ test('the provider\'s answer id (gen_ai.response.id): the answer object\'s own, 
   assert.equal(answerIdOf('{"id":42,"object":"x"}'), undefined);
   assert.equal(answerIdOf('{"object":"list","data":[{"id":"inner"}]}'), undefined);
 
-  assert.equal(streamAnswerIdOf('data: {"id":"chatcmpl-3","object":"chat.completion.chunk","choices":[]}\n\n'), 'chatcmpl-3');
+  assert.equal(streamOpeningOf('data: {"id":"chatcmpl-3","object":"chat.completion.chunk","choices":[]}\n\n')?.id, 'chatcmpl-3');
   // Keys in alphabetical order (Gemini's OpenAI-compatible API): the tool call's id comes first in the text.
-  assert.equal(streamAnswerIdOf('data: {"choices":[{"delta":{"tool_calls":[{"id":"function-call-1"}]}}],"id":"gemchunk-1"}\r\n\r\n'), 'gemchunk-1');
-  assert.equal(streamAnswerIdOf('event: message_start\ndata: {"type":"message_start","message":{"id":"msg_04","type":"message"}}\n\n'), 'msg_04');
-  assert.equal(streamAnswerIdOf('event: response.created\ndata: {"type":"response.created","sequence_number":0,"response":{"id":"resp_05","object":"response"}}\n\n'), 'resp_05');
+  assert.equal(streamOpeningOf('data: {"choices":[{"delta":{"tool_calls":[{"id":"function-call-1"}]}}],"id":"gemchunk-1"}\r\n\r\n')?.id, 'gemchunk-1');
+  assert.equal(streamOpeningOf('event: message_start\ndata: {"type":"message_start","message":{"id":"msg_04","type":"message"}}\n\n')?.id, 'msg_04');
+  assert.equal(streamOpeningOf('event: response.created\ndata: {"type":"response.created","sequence_number":0,"response":{"id":"resp_05","object":"response"}}\n\n')?.id, 'resp_05');
   // Keep-alive comments before the first event (OpenRouter's) are passed over.
-  assert.equal(streamAnswerIdOf(': OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\ndata: {"id":"gen-6","choices":[]}\n\n'), 'gen-6');
-  assert.equal(streamAnswerIdOf('data: {"id":"chatcmpl-trunc'), undefined);
-  assert.equal(streamAnswerIdOf('data: [DONE]\n\n'), undefined);
-  assert.equal(streamAnswerIdOf(''), undefined);
+  assert.equal(streamOpeningOf(': OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\ndata: {"id":"gen-6","choices":[]}\n\n')?.id, 'gen-6');
+  assert.equal(streamOpeningOf('data: {"id":"chatcmpl-trunc')?.id, undefined);
+  assert.equal(streamOpeningOf('data: [DONE]\n\n')?.id, undefined);
+  assert.equal(streamOpeningOf('')?.id, undefined);
+});
+
+test('the model an answer names (gen_ai.response.model): the answer object\'s own `model`, or that of a stream\'s first data event', () => {
+  // OpenAI answers a request for `gpt-4o` with the snapshot that served it; a nested object's `model` is not it.
+  assert.equal(answerModelOf('{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-4o-2024-08-06","choices":[]}'), 'gpt-4o-2024-08-06');
+  assert.equal(answerModelOf('{"type":"message","content":[{"type":"text","model":"inner"}],"model":"claude-sonnet-4-5-20250929"}'), 'claude-sonnet-4-5-20250929');
+  assert.equal(answerModelOf('{"object":"list","data":[{"model":"inner"}]}'), undefined);
+  assert.equal(answerModelOf('{"model":"gpt-4o-trunc'), undefined);
+  assert.deepEqual(streamOpeningOf('data: {"id":"chatcmpl-3","object":"chat.completion.chunk","model":"gpt-4o-2024-08-06","choices":[]}\n\n'), { id: 'chatcmpl-3', model: 'gpt-4o-2024-08-06' });
+  assert.deepEqual(streamOpeningOf('event: message_start\ndata: {"type":"message_start","message":{"id":"msg_04","model":"claude-sonnet-4-5-20250929"}}\n\n'), { id: 'msg_04', model: 'claude-sonnet-4-5-20250929' });
+  assert.deepEqual(streamOpeningOf('event: response.created\ndata: {"type":"response.created","response":{"id":"resp_05","model":"gpt-5-2025-08-07"}}\n\n'), { id: 'resp_05', model: 'gpt-5-2025-08-07' });
+  assert.deepEqual(streamOpeningOf('data: {"id":"gen-6","choices":[]}\n\n'), { id: 'gen-6' });
+  assert.equal(streamOpeningOf('data: {"id":"chatcmpl-trunc'), undefined);
 });

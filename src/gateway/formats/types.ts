@@ -22,6 +22,8 @@ export interface AnswerFacts {
   stopReason: string;
   /** The provider's id of its answer (`chatcmpl-…`, `resp_…`, `msg_…`): read only while tracing (gen_ai.response.id). */
   responseId?: string;
+  /** The model the answer says generated it (a dated snapshot, a router's pick): read only while tracing (gen_ai.response.model). */
+  responseModel?: string;
   /**
    * Generated output (text, tool-call arguments, reasoning) kept to estimate output tokens when the provider
    * reported no usage: at most TEXT_ESTIMATE_CAP characters. A JSON answer has it only when it lacks usage.
@@ -159,12 +161,9 @@ export function firstStringOf(text: string, key: string): string {
   return stringAt(text, valueStart(text, at, key));
 }
 
-/**
- * The provider's id of a JSON answer: the answer object's own `id` (never a tool call's, whatever the key order).
- * Undefined when absent, not a string, or cut off by the end of `text`.
- */
-export function answerIdOf(text: string): string | undefined {
-  const start = topLevelValueStarts(text, ['id'])[0]!;
+/** A top-level string of a JSON answer (never a nested object's); undefined when absent, not a string, longer than 256, or cut off by the end of `text`. */
+function topLevelStringOf(text: string, key: string): string | undefined {
+  const start = topLevelValueStarts(text, [key])[0]!;
   if (start < 0 || text.charCodeAt(start) !== 34) return undefined;
   const end = stringEnd(text, start);
   if (end >= text.length || end - start > 256) return undefined;
@@ -173,19 +172,43 @@ export function answerIdOf(text: string): string | undefined {
 }
 
 /**
- * The provider's id of a streamed answer, from its first data event within `opening` (comment lines such as
- * OpenRouter's keep-alives skipped): a chat chunk's own `id`, Responses' `response.created` response's, Anthropic's
- * `message_start` message's. The event is parsed (its keys may come in any order: a tool call's id can precede
- * the chunk's); undefined when it is not complete within `opening`.
+ * The provider's id of a JSON answer: the answer object's own `id` (never a tool call's, whatever the key order).
+ * Undefined when absent, not a string, or cut off by the end of `text`.
  */
-export function streamAnswerIdOf(opening: string): string | undefined {
+export function answerIdOf(text: string): string | undefined {
+  return topLevelStringOf(text, 'id');
+}
+
+/** The model a JSON answer says generated it (`gpt-4o-2024-08-06` for a request to `gpt-4o`): its own top-level `model`. */
+export function answerModelOf(text: string): string | undefined {
+  return topLevelStringOf(text, 'model');
+}
+
+/** What a stream's first data event says of the answer: the provider's id and the model that generates it. */
+export interface StreamOpening { id?: string; model?: string }
+
+const shortString = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' && v.length <= 256 ? v : undefined);
+
+/**
+ * The provider's id of a streamed answer and its model, from its first data event within `opening` (comment lines
+ * such as OpenRouter's keep-alives skipped): a chat chunk's own `id` and `model`, Responses' `response.created`
+ * response's, Anthropic's `message_start` message's. The event is parsed (its keys may come in any order: a tool
+ * call's id can precede the chunk's); undefined when it is not complete within `opening`.
+ */
+export function streamOpeningOf(opening: string): StreamOpening | undefined {
   for (let from = 0; from < opening.length;) {
     const to = opening.indexOf('\n', from);
     if (to < 0) return undefined;
     if (opening.startsWith('data:', from)) {
       const event = obj(parseJson(opening.slice(from + 5, to)));
-      const id = event?.id ?? obj(event?.response)?.id ?? obj(event?.message)?.id;
-      return typeof id === 'string' && id !== '' && id.length <= 256 ? id : undefined;
+      const response = obj(event?.response);
+      const message = obj(event?.message);
+      const found: StreamOpening = {};
+      const id = shortString(event?.id ?? response?.id ?? message?.id);
+      const model = shortString(event?.model ?? response?.model ?? message?.model);
+      if (id !== undefined) found.id = id;
+      if (model !== undefined) found.model = model;
+      return found;
     }
     from = to + 1;
   }

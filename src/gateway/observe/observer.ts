@@ -14,6 +14,7 @@ import type { AttemptRecord } from '../meter.ts';
 import { nonModelRoute } from '../routes.ts';
 import { picoToUsd, type GatewayMetrics } from './metrics.ts';
 import type { RequestTracer } from './tracing.ts';
+import { inputTokensOf, outputTokensOf } from './tokens.ts';
 import { BodyCapture, fastAccessWriter, ms, safeHeaders, truncate, usd5, type AccessLine } from './access-log.ts';
 
 /** Surface label values, in GatewayMetrics index order; `other` (unknown paths) last. */
@@ -119,8 +120,8 @@ export class GatewayObserver {
       series.upstream.observe(r.durationMs / 1000);
       const e = events[i];
       if (!e) continue;
-      const inTokens = e.usageEstimated ? e.inputTokensEstimate : e.inputTokens;
-      const outTokens = e.usageEstimated ? e.outputTokensEstimate : e.outputTokens;
+      const inTokens = inputTokensOf(e);
+      const outTokens = outputTokensOf(e);
       const keyed = series.keyed(keyLabel);
       m.addTokens(keyed, inTokens, outTokens, e.cacheReadTokens, e.cacheWriteTokens, e.reasoningTokens);
       if (e.costPico > 0n) keyed.cost(e.keySource).inc(picoToUsd(e.costPico));
@@ -157,7 +158,10 @@ export class GatewayObserver {
       costUsd: usd5(cost),
       totalMs: ms(totalMs), upstreamMs: ms(upstreamMs), ttfbMs: ttfbMs === undefined ? null : ms(ttfbMs),
     };
-    if (errorCode !== undefined) line.errorCode = errorCode;
+    // The code the client got when the gateway answered an error itself (after attempts too: every provider failed),
+    // else the caller's word for an answer it never got (`client-gone`).
+    const code = ctx.errorCode ?? errorCode;
+    if (code !== undefined) line.errorCode = code;
     if (this.#accessLine) {
       this.#accessLine(line);
       return;

@@ -20,6 +20,7 @@ import type { UsageEvent } from '../../usage/event.ts';
 import type { RequestContext } from '../context.ts';
 import { MODEL_PATH_PREFIX, MODELS_PATH, nonModelRoute } from '../routes.ts';
 import type { AttemptRecord } from '../meter.ts';
+import { inputTokensOf, outputTokensOf, providerCounted } from './tokens.ts';
 
 // GenAI attribute names (incubating in @opentelemetry/semantic-conventions; copied, as its docs advise,
 // rather than loading the whole incubating entry point).
@@ -93,7 +94,7 @@ function serverOf(baseUrl: string): { address: string; port: number } | undefine
 
 /** Cache and reasoning parts of a provider-reported usage (an estimate has none). */
 function usageParts(attributes: Attributes, e: UsageEvent): void {
-  if (e.usageEstimated) return;
+  if (!providerCounted(e)) return;
   attributes[GEN_AI_USAGE_CACHE_READ] = e.cacheReadTokens;
   attributes[GEN_AI_USAGE_CACHE_CREATION] = e.cacheWriteTokens;
   attributes[GEN_AI_USAGE_REASONING] = e.reasoningTokens;
@@ -104,6 +105,14 @@ function brokenAnswer(r: AttemptRecord): string | undefined {
   if (!r.served || r.statusCode < 200 || r.statusCode >= 300) return undefined;
   if (r.completion === 'timed_out') return 'timeout';
   return r.completion === 'stream_failed' ? 'stream_failed' : undefined;
+}
+
+/**
+ * The model that generated an answer, as the answer names it (OpenAI's `gpt-4o-2024-08-06` for `gpt-4o`, a custom
+ * model's own upstream id), which is what the conventions' gen_ai.response.model is; the model asked when it names none.
+ */
+function responseModelOf(r: AttemptRecord): string {
+  return r.facts?.responseModel ?? r.plan.candidate.modelId;
 }
 
 function errorTypeOf(r: AttemptRecord): string | undefined {
@@ -200,20 +209,20 @@ export class RequestTracer {
       const attributes: Attributes = { 'tollgate.retry_action': r.retryAction, 'tollgate.completion': r.completion };
       if (r.statusCode > 0) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = r.statusCode;
       const answered = r.served && r.statusCode >= 200 && r.statusCode < 300;
-      if (answered) attributes[GEN_AI_RESPONSE_MODEL] = r.plan.candidate.modelId;
+      if (answered) attributes[GEN_AI_RESPONSE_MODEL] = responseModelOf(r);
       if (answered && r.facts?.responseId) attributes[GEN_AI_RESPONSE_ID] = r.facts.responseId;
       // A 2xx stream that broke off or timed out mid-way failed as surely as a 5xx (the client got an error event).
       const broken = brokenAnswer(r);
       const ok = answered && broken === undefined;
       if (e) {
-        const inTokens = e.usageEstimated ? e.inputTokensEstimate : e.inputTokens;
-        const outTokens = e.usageEstimated ? e.outputTokensEstimate : e.outputTokens;
+        const inTokens = inputTokensOf(e);
+        const outTokens = outputTokensOf(e);
         attributes[GEN_AI_USAGE_INPUT_TOKENS] = inTokens;
         attributes[GEN_AI_USAGE_OUTPUT_TOKENS] = outTokens;
         usageParts(attributes, e);
         input += inTokens;
         output += outTokens;
-        if (!e.usageEstimated) {
+        if (providerCounted(e)) {
           parts.reported = true;
           parts.read += e.cacheReadTokens;
           parts.creation += e.cacheWriteTokens;
@@ -242,7 +251,7 @@ export class RequestTracer {
       attributes[GEN_AI_PROVIDER_NAME] = PROVIDER_NAMES[provider] ?? provider;
     }
     if (served && served.statusCode >= 200 && served.statusCode < 300) {
-      attributes[GEN_AI_RESPONSE_MODEL] = served.plan.candidate.modelId;
+      attributes[GEN_AI_RESPONSE_MODEL] = responseModelOf(served);
       if (served.facts?.responseId) attributes[GEN_AI_RESPONSE_ID] = served.facts.responseId;
     }
     if (events.length > 0) {
