@@ -249,6 +249,33 @@ describe('translation: Messages requests served over chat completions (sqlite)',
     assert.deepEqual(tried.map((r) => r.path), ['/v1/messages']);
     assert.deepEqual(tried[0]!.body!.thread, thread);
   });
+
+  test('automatic selection with no Claude model to continue a thread answers as a chat-only model does (404 thread_not_found), so the SDK\'s replay is served', async () => {
+    // This key may use OpenAI alone: automatic selection's candidates are all translated.
+    const openaiOnly = (await h.accessKey(await h.configuration({ access: { providers: { allow: ['openai'] } }, router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: ko }] }] }] } }))).token;
+    const client = new Anthropic({ baseURL: h.gatewayUrl, apiKey: openaiOnly, maxRetries: 0 });
+    const thread = { type: 'continue' as const, previous_message_id: 'msg_01prev' };
+    const sent = h.fake.requests.length;
+    for (const model of ['ngrok/auto', undefined]) {
+      await assert.rejects(client.beta.messages.create({
+        ...(model ? { model } : {}), max_tokens: 10, thread, betas: ['message-threads-2026-08-12'], messages: [{ role: 'user', content: 'and then?' }],
+      } as Anthropic.Beta.MessageCreateParamsNonStreaming), (e: unknown) => {
+        assert.ok(e instanceof Anthropic.NotFoundError, String(e));
+        assert.equal(e.constructor.name, 'ThreadNotFoundError');
+        assert.deepEqual([e.status, e.errorCode], [404, 'thread_not_found']);
+        assert.match(e.message, /ERR_NGROK_27226.*"msg_01prev"/);
+        return true;
+      });
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing sent upstream');
+    // What the SDK's thread helper then sends: the whole conversation, starting a thread, which a chat model serves.
+    const replay = await client.beta.messages.create({
+      model: 'ngrok/auto', max_tokens: 10, thread: { type: 'create' }, betas: ['message-threads-2026-08-12'],
+      messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }, { role: 'user', content: 'and then?' }],
+    });
+    assert.equal(replay.type, 'message');
+    assert.equal(lastUpstream().path, '/v1/chat/completions');
+  });
 });
 
 describe('translation: Responses requests served over chat completions and Messages (sqlite)', () => {

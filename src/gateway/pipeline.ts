@@ -4,7 +4,7 @@
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
 import { fallbackNames, resolveCandidates, type Candidate } from '../domain/resolve.ts';
 import { asksForAutoSelection, autoSelectionOrder, AUTO_CANDIDATES } from '../domain/auto-select.ts';
-import { isTranslatedResponseId, untranslatable, withStoredItemsInline } from './translate/index.ts';
+import { continuedThread, isTranslatedResponseId, untranslatable, withStoredItemsInline } from './translate/index.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { inputTokensUpperBound } from '../domain/token-bounds.ts';
@@ -172,39 +172,60 @@ function scopedCandidates(ctx: RequestContext, model: unknown = ctx.body!.model,
  * `models` fallbacks. Models automatic selection passed over are not "rejected": the client named none of them.
  */
 function autoCandidates(ctx: RequestContext): Candidate[] {
-  const { deps, body, account, configuration } = ctx;
+  const { deps, body } = ctx;
   const surface = ctx.route.surface;
   // Checked first: a malformed fallback list is the client's mistake, automatic selection or not.
   const fallbacks = fallbackNames(body!.models);
   const { addresses } = autoSelectionOrder(deps.catalog, body!, surface);
-  const picked: Candidate[] = [];
-  let resolved: Candidate[] = [];
-  try {
-    if (addresses.length > 0) resolved = resolveCandidates({ model: undefined, models: addresses, format: ctx.route.format, surface, untranslatable, body: body! }, deps.catalog, account!, []);
-  } catch (error) {
-    if (!(error instanceof TollgateError)) throw error;
-  }
+  let resolved = resolveQuietly(ctx, addresses, untranslatable);
   // On Responses, models serving it natively first: their responses can be continued (`previous_response_id`),
   // a translated one cannot.
   if (surface === 'responses') resolved = [...resolved.filter((c) => c.surface.surface === surface), ...resolved.filter((c) => c.surface.surface !== surface)];
-  // One model a provider: failing over to the next-cheapest model of a provider that just failed rarely helps.
-  const providers = new Set<string>();
-  for (const candidate of applyScope(resolved, configuration?.access ?? null).allowed) {
-    if (picked.length === AUTO_CANDIDATES) break;
-    if (providers.has(candidate.provider.id)) continue;
-    const translated = candidate.surface.surface !== surface;
-    if (planAttempts(candidate, configuration ?? null, account!, deps.options.managedKeys, translated ? undefined : body!).attempts.length > 0) {
-      picked.push(candidate);
-      providers.add(candidate.provider.id);
-    }
-  }
+  const picked = usableAuto(ctx, resolved);
   if (fallbacks.length > 0) {
     const seen = new Set(picked.map((c) => `${c.provider.id}\u0000${c.modelId.toLowerCase()}`));
     const more = picked.length > 0 ? tryScoped(ctx, fallbacks) : scopedCandidates(ctx, null, fallbacks);
     for (const c of more) if (!seen.has(`${c.provider.id}\u0000${c.modelId.toLowerCase()}`)) picked.push(c);
   }
   if (picked.length === 0) {
+    // A thread continued with only translated models to take it: the refusal a named one gets (404 thread_not_found),
+    // on which the Anthropic SDK replays the whole conversation — which automatic selection then serves.
+    const thread = surface === 'messages' ? continuedThread(body!) : undefined;
+    const translatable = thread === undefined ? undefined : usableAuto(ctx, resolveQuietly(ctx, addresses, undefined))[0];
+    if (translatable) throw tollgateError('threadNotHeld', { provider: translatable.provider.id, model: translatable.modelId, surface, id: thread! });
     throw tollgateError('badRequestBody', { reason: 'automatic model selection ("ngrok/auto", or no "model") found no catalogued model this access key may use and has a provider key or managed credentials for, that takes this request (its images or files, its length): name a model, or add a provider key.' });
+  }
+  return picked;
+}
+
+/** Automatic selection's models resolved for the request; none when none can take it (it is not the client's error). */
+function resolveQuietly(ctx: RequestContext, addresses: readonly string[], refusal: typeof untranslatable | undefined): Candidate[] {
+  if (addresses.length === 0) return [];
+  try {
+    return resolveCandidates({ model: undefined, models: addresses, format: ctx.route.format, surface: ctx.route.surface, untranslatable: refusal, body: ctx.body! }, ctx.deps.catalog, ctx.account!, []);
+  } catch (error) {
+    if (!(error instanceof TollgateError)) throw error;
+    return [];
+  }
+}
+
+/**
+ * Of automatic selection's resolved models, those the key may use and has credentials for, in order, at most
+ * AUTO_CANDIDATES: one model a provider, as failing over to the next-cheapest model of a provider that just failed
+ * rarely helps.
+ */
+function usableAuto(ctx: RequestContext, resolved: readonly Candidate[]): Candidate[] {
+  const { deps, body, account, configuration } = ctx;
+  const picked: Candidate[] = [];
+  const providers = new Set<string>();
+  for (const candidate of applyScope([...resolved], configuration?.access ?? null).allowed) {
+    if (picked.length === AUTO_CANDIDATES) break;
+    if (providers.has(candidate.provider.id)) continue;
+    const translated = candidate.surface.surface !== ctx.route.surface;
+    if (planAttempts(candidate, configuration ?? null, account!, deps.options.managedKeys, translated ? undefined : body!).attempts.length > 0) {
+      picked.push(candidate);
+      providers.add(candidate.provider.id);
+    }
   }
   return picked;
 }

@@ -176,7 +176,8 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
     }
     out.push(sse(JSON.stringify({ type: 'content_block_stop', index: 0 }), 'content_block_stop'));
     out.push(sse(JSON.stringify({
-      type: 'message_delta', delta: { stop_reason: a.toolCall ? 'tool_use' : 'end_turn', stop_sequence: null },
+      // Every field of Anthropic's delta (the SDK types them nullable, not optional): set only for a refusal or a container tool.
+      type: 'message_delta', delta: { stop_reason: a.toolCall ? 'tool_use' : 'end_turn', stop_sequence: null, stop_details: null, container: null },
       // As Anthropic sends it now: the input and cache counts restated (cumulative) beside the output's.
       ...(a.withUsage ? { usage: { input_tokens: FAKE_USAGE.input, cache_creation_input_tokens: FAKE_USAGE.cacheWrite, cache_read_input_tokens: FAKE_USAGE.cacheRead, output_tokens: FAKE_USAGE.output } } : {}),
     }), 'message_delta'));

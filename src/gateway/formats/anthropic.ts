@@ -14,6 +14,8 @@ export function anthropicErrorType(status: number): string {
     case 413: return 'request_too_large';
     case 429: return 'rate_limit_error';
     case 503: return 'overloaded_error';
+    // Anthropic's own status for it (a provider behind a translation, or another gateway, may answer with it too).
+    case 529: return 'overloaded_error';
     // Anthropic's own type for a request that ran out of time (the gateway's 3810, 27207).
     case 504: return 'timeout_error';
     default: return status < 500 ? 'invalid_request_error' : 'api_error';

@@ -10,7 +10,7 @@ export abstract class FromChatStream implements StreamTranslation {
   /** The client's stream is ended (closed, or an error event was written): nothing more is translated. */
   #done = false;
 
-  /** The first chunk (or, for a stream with none, an empty one at the close). */
+  /** The first chunk with a choice or usage (or, for a stream with none, an empty one at the close). */
   protected abstract started(chunk: Json): void;
   protected abstract usage(usage: unknown): void;
   protected abstract text(piece: string): void;
@@ -88,10 +88,12 @@ export abstract class FromChatStream implements StreamTranslation {
       this.#done = true;
       return;
     }
-    this.#start(chunk);
     const choice = obj(Array.isArray(chunk.choices) ? chunk.choices[0] : undefined);
     // Moonshot's Kimi streams its usage inside the last chunk's choice, beside the finish reason (the meter reads it there too).
     const usage = chunk.usage ?? choice?.usage;
+    // A chunk with neither (Azure's prompt_filter_results, first, its id and model empty) names nothing: the stream
+    // starts at the first that carries something, whose id and model are the answer's.
+    if (choice || usage) this.#start(chunk);
     if (usage) this.usage(usage);
     if (!choice) return;
     const delta = obj(choice.delta);

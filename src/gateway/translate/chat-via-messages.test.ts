@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ChatCompletionStream } from 'openai/lib/ChatCompletionStream';
 import { createCatalog } from '../../catalog/index.ts';
 import { resolveCandidates } from '../../domain/resolve.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
@@ -240,4 +241,22 @@ test('schemas for Claude\'s JSON outputs: oneOf as anyOf, keywords it refuses in
   const worded = ask(map, 'claude-sonnet-5-5');
   assert.deepEqual([worded.output_config, worded.tools], [undefined, undefined]);
   assert.match(String(worded.system), /^Answer with one JSON object matching this JSON schema, and nothing else: \{"type":"object"/);
+});
+
+test('a Claude stream without message_start (some Anthropic-compatible servers): the first chunk still says the role, and the OpenAI SDK assembles the answer', async () => {
+  for (const first of ['text', 'tool'] as const) {
+    const t = chatViaMessages.stream({ accountId: 'a', keep: true, includeUsage: false });
+    const opening = first === 'text'
+      ? [sse('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }), sse('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hi' } })]
+      : [sse('content_block_start', { index: 0, content_block: { type: 'tool_use', id: 't1', name: 'f', input: {} } }), sse('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '{"a":1}' } })];
+    for (const [type, data] of [sse('ping', {}), ...opening, sse('content_block_stop', { index: 0 }), sse('message_delta', { delta: { stop_reason: first === 'text' ? 'end_turn' : 'tool_use' }, usage: { output_tokens: 3 } }), sse('message_stop', {})]) t.event(type, data);
+    const out = t.finish().split('\n\n').filter(Boolean).map((l) => l.slice('data: '.length)).filter((l) => l !== '[DONE]');
+    const stream = ChatCompletionStream.fromReadableStream(new Response(out.map((l) => `${l}\n`).join('')).body!);
+    const completion = await stream.finalChatCompletion();
+    const message = completion.choices[0]!.message;
+    assert.equal(message.role, 'assistant', first);
+    if (first === 'text') assert.equal(message.content, 'Hi');
+    else assert.deepEqual(message.tool_calls?.map((c) => c.type === 'function' ? [c.id, c.function.name, c.function.arguments] : c.type), [['t1', 'f', '{"a":1}']]);
+    assert.equal(completion.choices[0]!.finish_reason, first === 'text' ? 'stop' : 'tool_calls');
+  }
 });

@@ -398,12 +398,21 @@ class MessagesToChat implements StreamTranslation {
   #structured: number | undefined;
   /** Tool blocks (by Messages index) whose input has had some text: one with none is a call without arguments. */
   #argued = new Set<number>();
+  /**
+   * The role went out (in the first choice chunk, as OpenAI sends it): the OpenAI SDK's stream helper refuses an answer
+   * without one ("missing role"), and a server may open its stream without message_start.
+   */
+  #roleSent = false;
 
   constructor(includeUsage: boolean) {
     this.#includeUsage = includeUsage;
   }
 
   #chunk(delta: Json, finish: string | null = null, usage?: Json): void {
+    if (!usage && !this.#roleSent) {
+      delta = { role: 'assistant', ...delta };
+      this.#roleSent = true;
+    }
     const chunk: Json = { id: this.#id, object: 'chat.completion.chunk', created: this.#created, model: this.#model, choices: usage ? [] : [{ index: 0, delta, logprobs: null, finish_reason: finish }] };
     if (usage) chunk.usage = usage;
     else if (this.#includeUsage) chunk.usage = null;

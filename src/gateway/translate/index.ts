@@ -14,6 +14,8 @@ import type { Translator } from './types.ts';
 export type { StreamTranslation, TranslationScope, Translator } from './types.ts';
 export { withStoredItemsInline } from './stored-items.ts';
 export { isTranslatedResponseId } from './responses-via-chat.ts';
+// Automatic selection asks it too, to refuse a thread as a named model's resolution does (pipeline.ts).
+export { continuedThread } from './messages-via-chat.ts';
 
 /**
  * Responses → chat completions → Messages. Of the chat fields the Responses half writes, Messages has no place for

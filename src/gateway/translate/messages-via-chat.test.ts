@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type Anthropic from '@anthropic-ai/sdk';
+import { MessageStream } from '@anthropic-ai/sdk/lib/MessageStream';
 import { createCatalog } from '../../catalog/index.ts';
 import { resolveCandidates } from '../../domain/resolve.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
@@ -361,4 +363,82 @@ test('calls a chat server gives empty or no ids (LM Studio, Gemini\'s OpenAI-com
     for (const [type, data] of events(t.take() + t.finish())) if (type === 'content_block_start') streamed.push((data.content_block as { id: string }).id);
   }
   assert.ok(streamed.every((id) => id !== '') && new Set(streamed).size === 4, `tool_use ids ${JSON.stringify(streamed)}`);
+});
+
+/** What the Anthropic SDK's MessageStream assembles from a translated stream (its events fed to the SDK as they are). */
+async function sdkMessage(sse: string, blocks: Anthropic.ContentBlock[] = []): Promise<Anthropic.Message> {
+  const lines = events(sse).map(([, data]) => `${JSON.stringify(data)}\n`).join('');
+  // `contentBlock`: each block as the SDK has it at its content_block_stop (where Claude Code takes a call's input).
+  return MessageStream.fromReadableStream(new Response(lines).body!).on('contentBlock', (b) => blocks.push(structuredClone(b))).finalMessage();
+}
+
+test('a mid-stream provider error keeps its kind, as Anthropic reports it: overloaded, rate limited, else api_error (OpenAI\'s types and codes, OpenRouter\'s numeric codes)', () => {
+  const cases: [Record<string, unknown>, string][] = [
+    [{ message: 'Rate limit reached for gpt-4o', type: 'requests', code: 'rate_limit_exceeded' }, 'rate_limit_error'],
+    [{ message: 'Too many requests', code: 429 }, 'rate_limit_error'],
+    [{ message: 'No provider available', code: 503 }, 'overloaded_error'],
+    [{ message: 'Overloaded', code: 529 }, 'overloaded_error'],
+    [{ message: 'Overloaded', type: 'overloaded_error' }, 'overloaded_error'],
+    [{ message: 'The engine is currently overloaded', type: 'server_error', code: 'engine_overloaded' }, 'overloaded_error'],
+    [{ message: 'The server had an error', type: 'server_error' }, 'api_error'],
+    [{ message: 'Provider returned error', code: 502 }, 'api_error'],
+    [{ message: 'odd', code: 400 }, 'api_error'],
+  ];
+  // The same statuses answered before the stream (Anthropic's own overload status among them).
+  assert.equal((JSON.parse(messagesViaChat.error(529, 'Overloaded')) as { error: { type: string } }).error.type, 'overloaded_error');
+  for (const [error, type] of cases) {
+    const t = messagesViaChat.stream(scope);
+    t.event('', chunk({ content: 'Hi' }));
+    t.event('', JSON.stringify({ error }));
+    assert.deepEqual(events(t.take()).at(-1), ['error', { type: 'error', error: { type, message: error.message } }], JSON.stringify(error));
+  }
+});
+
+test('a first chunk with no choices (Azure\'s prompt_filter_results, id and model empty) does not name the message: the first real chunk does', async () => {
+  const t = messagesViaChat.stream(scope);
+  t.event('', JSON.stringify({ id: '', choices: [], created: 0, model: '', object: '', prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }] }));
+  t.event('', JSON.stringify({ id: 'chatcmpl-CECImr5', model: 'gpt-5-mini-2025-08-07', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }));
+  t.event('', JSON.stringify({ id: 'chatcmpl-CECImr5', model: 'gpt-5-mini-2025-08-07', choices: [{ index: 0, delta: { content: 'Sol' }, finish_reason: null }] }));
+  t.event('', JSON.stringify({ id: 'chatcmpl-CECImr5', model: 'gpt-5-mini-2025-08-07', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }));
+  const sse = t.take() + t.finish();
+  const start = events(sse)[0]![1].message as Record<string, unknown>;
+  assert.deepEqual([start.id, start.model], ['msg_CECImr5', 'gpt-5-mini-2025-08-07']);
+  const message = await sdkMessage(sse);
+  assert.deepEqual([message.id, message.model, message.content], ['msg_CECImr5', 'gpt-5-mini-2025-08-07', [{ type: 'text', text: 'Sol' }]]);
+  // A stream or answer naming nothing at all: an id of its own (one a client may key on, never a shared
+  // placeholder), and the model the client asked for.
+  const ids = new Set<unknown>();
+  for (let i = 0; i < 2; i++) {
+    const bare = messagesViaChat.stream({ ...scope, request: { model: 'gpt-4o' } });
+    bare.event('', JSON.stringify({ choices: [{ index: 0, delta: { content: 'x' }, finish_reason: 'stop' }] }));
+    const named = events(bare.take() + bare.finish())[0]![1].message as Record<string, unknown>;
+    assert.match(String(named.id), /^msg_\w{20,}$/);
+    assert.equal(named.model, 'gpt-4o');
+    ids.add(named.id);
+  }
+  const answered = messagesViaChat.answer({ choices: [{ finish_reason: 'stop', message: { content: 'x' } }] }, { ...scope, request: { model: 'gpt-4o' } }) as Record<string, unknown>;
+  assert.equal(answered.model, 'gpt-4o');
+  ids.add(answered.id);
+  assert.equal(ids.size, 3);
+});
+
+test('text between a call\'s argument pieces: the call\'s block stays whole (no delta after its stop), and the SDK assembles the call and the text', async () => {
+  const t = messagesViaChat.stream(scope);
+  t.event('', chunk({ content: 'Checking.' }));
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'c0', type: 'function', function: { name: 'weather', arguments: '{"city":' } }] }));
+  t.event('', chunk({ content: ' One moment.' }));
+  t.event('', chunk({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }));
+  t.event('', chunk({}, 'tool_calls'));
+  const sse = t.take() + t.finish();
+  const stopped = new Set<unknown>();
+  for (const [type, data] of events(sse)) {
+    if (type === 'content_block_delta') assert.ok(!stopped.has(data.index), `delta for block ${String(data.index)} after its stop`);
+    if (type === 'content_block_stop') stopped.add(data.index);
+  }
+  const atStop: Anthropic.ContentBlock[] = [];
+  const message = await sdkMessage(sse, atStop);
+  const shown = (b: Anthropic.ContentBlock) => (b.type === 'text' ? b.text : b.type === 'tool_use' ? b.input : b.type);
+  assert.deepEqual(message.content.map(shown), ['Checking.', { city: 'Paris' }, ' One moment.']);
+  assert.deepEqual(atStop.map(shown), message.content.map(shown), 'each block whole at its stop');
+  assert.equal(message.stop_reason, 'tool_use');
 });

@@ -365,8 +365,19 @@ function toolUseId(id: unknown, base: string, index: number): string {
   return typeof id === 'string' && id !== '' ? id : `toolu_${base}${index}`;
 }
 
+/**
+ * The provider's completion id as a message id; one of ours when it gave none (a client may key a conversation's
+ * messages by id: a shared placeholder would make every such answer the same message).
+ */
 function messageId(id: unknown): string {
-  return `msg_${typeof id === 'string' && id !== '' ? id.replace(/^chatcmpl-/, '') : 'translated'}`;
+  return `msg_${typeof id === 'string' && id !== '' ? id.replace(/^chatcmpl-/, '') : randomBase62(24)}`;
+}
+
+/** The model the provider named, else the one the client asked for (a server may name none). */
+function modelName(model: unknown, scope: TranslationScope): string {
+  if (typeof model === 'string' && model !== '') return model;
+  const asked = scope.request?.model;
+  return typeof asked === 'string' ? asked : '';
 }
 
 
@@ -384,7 +395,7 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
     content.push({ type: 'tool_use', id: toolUseId(obj(call)?.id, base, index), name: clientToolName(fn?.name, scope.toolNames), input: toolInput(fn?.arguments) });
   }
   return {
-    id: messageId(chat.id), type: 'message', role: 'assistant', model: chat.model, content,
+    id: messageId(chat.id), type: 'message', role: 'assistant', model: modelName(chat.model, scope), content,
     stop_reason: content.some((b) => b.type === 'tool_use') ? stopWithCalls(stopReason(choice?.finish_reason)) : stopReason(choice?.finish_reason),
     // Fields the Anthropic SDK's Message type declares (nullable): strict validators expect them present.
     stop_sequence: null, stop_details: null, container: null, usage: messagesUsage(chat.usage),
@@ -394,6 +405,29 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
 
 function error(status: number, upstream: string): string {
   return JSON.stringify({ type: 'error', error: { type: anthropicErrorType(status), message: providerMessage(upstream) } });
+}
+
+/** An HTTP status a provider's error names: OpenRouter's numeric `code`, or a `status`. */
+function errorStatus(error: Json): number | undefined {
+  for (const v of [error.code, error.status]) {
+    if (typeof v === 'number') return v;
+    if (typeof v === 'string' && /^\d{3}$/.test(v)) return Number(v);
+  }
+  return undefined;
+}
+
+/**
+ * A chat provider's mid-stream error (`{"error": {…}}` after the stream began) → the type Anthropic gives the same
+ * failure in its own stream, where the SDKs and Claude Code tell a retryable overload or rate limit from a failure:
+ * overloaded (503, Anthropic's 529, an `…overloaded…` type or code) → `overloaded_error`; rate limited (429, OpenAI's
+ * `rate_limit_exceeded`) → `rate_limit_error`; anything else → `api_error` (the request itself was taken).
+ */
+function streamErrorType(error: Json): string {
+  const status = errorStatus(error);
+  const named = [error.type, error.code].filter((v): v is string => typeof v === 'string').join(' ').toLowerCase();
+  if (status === 429 || named.includes('rate_limit') || named.includes('too_many_requests')) return 'rate_limit_error';
+  if (status === 503 || status === 529 || named.includes('overloaded')) return 'overloaded_error';
+  return 'api_error';
 }
 
 function sse(type: string, data: Json): string {
@@ -418,21 +452,24 @@ class ChatToMessages extends FromChatStream {
   #usage: Json | undefined;
   /** Makes the ids of calls the provider left without one (toolUseId). */
   readonly #base = randomBase62(20);
-  readonly #toolNames: ReadonlyMap<string, string> | undefined;
-  readonly #inputTokens: (() => number | undefined) | undefined;
+  readonly #scope: TranslationScope;
+  /**
+   * Text that came while a call's block was open, sent as a block of its own when the stream ends: closing the call's
+   * block for it would leave the call's later argument pieces after its content_block_stop.
+   */
+  #pendingText = '';
 
-  constructor(toolNames: ReadonlyMap<string, string> | undefined, inputTokens: (() => number | undefined) | undefined) {
+  constructor(scope: TranslationScope) {
     super();
-    this.#toolNames = toolNames;
-    this.#inputTokens = inputTokens;
+    this.#scope = scope;
   }
 
   protected started(chunk: Json): void {
     // Chat reports usage only at its end; Anthropic's clients read the input where Claude puts it, here (LangChain reads
     // nothing else): the gateway's estimate stands in, and message_delta carries the provider's exact counts.
     this.out += sse('message_start', { message: {
-      id: messageId(chunk.id), type: 'message', role: 'assistant', model: chunk.model ?? '', content: [], stop_reason: null, stop_sequence: null, stop_details: null, container: null,
-      usage: { input_tokens: this.#inputTokens?.() ?? 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 },
+      id: messageId(chunk.id), type: 'message', role: 'assistant', model: modelName(chunk.model, this.#scope), content: [], stop_reason: null, stop_sequence: null, stop_details: null, container: null,
+      usage: { input_tokens: this.#scope.inputTokens?.() ?? 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 },
     } });
   }
 
@@ -441,6 +478,11 @@ class ChatToMessages extends FromChatStream {
   }
 
   protected text(piece: string): void {
+    // A call's block, once open, stays open to the end (later calls are held): its arguments may still come.
+    if (this.#openKind === 'tool') {
+      this.#pendingText += piece;
+      return;
+    }
     if (this.#openKind !== 'text') this.#startBlock('text', { type: 'text', text: '' });
     this.out += sse('content_block_delta', { index: this.#open, delta: { type: 'text_delta', text: piece } });
   }
@@ -474,7 +516,7 @@ class ChatToMessages extends FromChatStream {
 
   #startToolBlock(at: number, id: string | undefined, name: unknown): number {
     this.#unnamedCalls.delete(at);
-    this.#startBlock('tool', { type: 'tool_use', id: toolUseId(id, this.#base, at), name: clientToolName(name, this.#toolNames) ?? '', input: {} });
+    this.#startBlock('tool', { type: 'tool_use', id: toolUseId(id, this.#base, at), name: clientToolName(name, this.#scope.toolNames) ?? '', input: {} });
     this.#toolBlocks.set(at, this.#open);
     if (this.#live === undefined) {
       this.#live = at;
@@ -499,10 +541,16 @@ class ChatToMessages extends FromChatStream {
 
   protected failed(error: Json): void {
     // The client's SDK raises on Anthropic's error event.
-    this.out += sse('error', { error: { type: 'api_error', message: typeof error.message === 'string' ? error.message : 'The provider failed.' } });
+    this.out += sse('error', { error: { type: streamErrorType(error), message: typeof error.message === 'string' ? error.message : 'The provider failed.' } });
   }
 
   protected close(): void {
+    // Text held behind the live call's block: after it, before the held calls.
+    if (this.#pendingText !== '') {
+      this.#startBlock('text', { type: 'text', text: '' });
+      this.out += sse('content_block_delta', { index: this.#open, delta: { type: 'text_delta', text: this.#pendingText } });
+      this.#pendingText = '';
+    }
     // A call still waiting for its name is a call all the same.
     for (const [at, id] of this.#unnamedCalls) this.#startToolBlock(at, id, '');
     for (const [at, held] of this.#held) {
@@ -531,5 +579,6 @@ class ChatToMessages extends FromChatStream {
   }
 }
 
-// Nothing of a Messages answer is referred back to later: of the scope, only the tools' names are needed.
-export const messagesViaChat: Translator = { request, answer, error, stream: (scope) => new ChatToMessages(scope.toolNames, scope.inputTokens) };
+// Nothing of a Messages answer is referred back to later (nothing is stored): the scope gives the tools' names, the
+// model asked for and the input estimate.
+export const messagesViaChat: Translator = { request, answer, error, stream: (scope) => new ChatToMessages(scope) };
