@@ -9,7 +9,7 @@ import { anthropicErrorType } from '../formats/anthropic.ts';
 import { openaiUsage } from '../formats/openai.ts';
 import { num, obj } from '../formats/types.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
-import { FromChatStream } from './chat-stream.ts';
+import { FromChatStream, midStreamErrorKind } from './chat-stream.ts';
 import { chatText, isObjectSchema, objects, providerMessage, toolInput, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
 
@@ -407,15 +407,6 @@ function error(status: number, upstream: string): string {
   return JSON.stringify({ type: 'error', error: { type: anthropicErrorType(status), message: providerMessage(upstream) } });
 }
 
-/** An HTTP status a provider's error names: OpenRouter's numeric `code`, or a `status`. */
-function errorStatus(error: Json): number | undefined {
-  for (const v of [error.code, error.status]) {
-    if (typeof v === 'number') return v;
-    if (typeof v === 'string' && /^\d{3}$/.test(v)) return Number(v);
-  }
-  return undefined;
-}
-
 /**
  * A chat provider's mid-stream error (`{"error": {…}}` after the stream began) → the type Anthropic gives the same
  * failure in its own stream, where the SDKs and Claude Code tell a retryable overload or rate limit from a failure:
@@ -423,11 +414,8 @@ function errorStatus(error: Json): number | undefined {
  * `rate_limit_exceeded`) → `rate_limit_error`; anything else → `api_error` (the request itself was taken).
  */
 function streamErrorType(error: Json): string {
-  const status = errorStatus(error);
-  const named = [error.type, error.code].filter((v): v is string => typeof v === 'string').join(' ').toLowerCase();
-  if (status === 429 || named.includes('rate_limit') || named.includes('too_many_requests')) return 'rate_limit_error';
-  if (status === 503 || status === 529 || named.includes('overloaded')) return 'overloaded_error';
-  return 'api_error';
+  const kind = midStreamErrorKind(error);
+  return kind === 'rate_limited' ? 'rate_limit_error' : kind === 'overloaded' ? 'overloaded_error' : 'api_error';
 }
 
 function sse(type: string, data: Json): string {

@@ -471,3 +471,22 @@ test('fields a chat model refuses are named as the Responses client sent them (t
   // Messages' `max_tokens` came from chat's `max_tokens`, from the client's `max_output_tokens`; `output_config` from `text`.
   assert.deepEqual([viaMessages.clientFields?.max_tokens, viaMessages.clientFields?.output_config, viaMessages.clientFields?.metadata], ['max_output_tokens', 'text', 'user']);
 });
+
+test('a mid-stream provider error keeps its code as Responses names it: the provider\'s own name, a numeric 429 as rate_limit_exceeded, else server_error', () => {
+  const errorEvent = (error: Record<string, unknown>): Record<string, unknown> => {
+    const t = responsesViaChat.stream(scope);
+    t.event('', JSON.stringify({ id: 'c', model: 'm', choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: null }] }));
+    t.event('', JSON.stringify({ error }));
+    const events = (t.take() + t.finish()).split('\n\n').filter(Boolean).map((b) => JSON.parse(b.split('\n')[1]!.slice(6)) as Record<string, unknown>);
+    assert.equal(events.at(-1)!.type, 'error');
+    return events.at(-1)!;
+  };
+  // OpenRouter: the HTTP status as a number, its message beside it.
+  assert.deepEqual([errorEvent({ code: 429, message: 'Rate limit exceeded' }).code, errorEvent({ code: 429, message: 'x' }).message], ['rate_limit_exceeded', 'x']);
+  assert.equal(errorEvent({ code: '429', message: 'x' }).code, 'rate_limit_exceeded');
+  assert.equal(errorEvent({ type: 'rate_limit_error', message: 'x' }).code, 'rate_limit_exceeded');
+  assert.equal(errorEvent({ code: 'rate_limit_exceeded', type: 'requests', message: 'x' }).code, 'rate_limit_exceeded');
+  assert.equal(errorEvent({ code: 502, message: 'Bad gateway' }).code, 'server_error');
+  assert.equal(errorEvent({ type: 'server_error', message: 'x' }).code, 'server_error');
+  assert.equal(errorEvent({ code: 'context_length_exceeded', message: 'x' }).code, 'context_length_exceeded');
+});

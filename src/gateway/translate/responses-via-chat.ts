@@ -8,7 +8,7 @@ import { openaiUsage } from '../formats/openai.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { randomBase62 } from '../../domain/ids.ts';
 import { storedItems } from './stored-items.ts';
-import { FromChatStream } from './chat-stream.ts';
+import { FromChatStream, midStreamErrorKind } from './chat-stream.ts';
 import { chatText, objects, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
 import { openaiError } from './openai-error.ts';
@@ -358,6 +358,16 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
 /** `custom`: a call of a custom tool, whose input can be unwrapped only from its whole arguments (at the close). */
 interface OpenCall { id: string; name: string; arguments: string; outputIndex: number; index: number; custom: boolean }
 
+/**
+ * A chat provider's mid-stream error as a Responses `error` event's code: the provider's own code when it is a name
+ * (`rate_limit_exceeded`, `server_error`), else OpenAI's name for what it says happened — OpenRouter's numeric 429
+ * is `rate_limit_exceeded`, not a failure the client should retry at once.
+ */
+function responsesErrorCode(error: Json): string {
+  if (typeof error.code === 'string' && error.code !== '' && !/^\d+$/.test(error.code)) return error.code;
+  return midStreamErrorKind(error) === 'rate_limited' ? 'rate_limit_exceeded' : 'server_error';
+}
+
 /** Chat completion chunks → Responses events, each numbered, ending with response.completed (or .incomplete). */
 class ChatToResponses extends FromChatStream {
   readonly #scope: TranslationScope;
@@ -492,7 +502,7 @@ class ChatToResponses extends FromChatStream {
   }
 
   protected failed(error: Json): void {
-    this.#emit('error', { code: typeof error.code === 'string' ? error.code : 'server_error', message: typeof error.message === 'string' ? error.message : 'The provider failed.', param: null });
+    this.#emit('error', { code: responsesErrorCode(error), message: typeof error.message === 'string' ? error.message : 'The provider failed.', param: null });
   }
 
   protected close(): void {
