@@ -365,6 +365,24 @@ test('calls a chat server gives empty or no ids (LM Studio, Gemini\'s OpenAI-com
   assert.ok(streamed.every((id) => id !== '') && new Set(streamed).size === 4, `tool_use ids ${JSON.stringify(streamed)}`);
 });
 
+test('two calls of one answer the provider gave the same id get distinct tool_use ids (the first keeps it), buffered and streamed: each tool_result pairs with one call', () => {
+  const ids = (answer: unknown) => (answer as { content: { type: string; id: string }[] }).content.filter((b) => b.type === 'tool_use').map((b) => b.id);
+  const buffered = ids(messagesViaChat.answer({ choices: [{ finish_reason: 'tool_calls', message: { content: null, tool_calls: [
+    { id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
+    { id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } },
+  ] } }] }, scope));
+  assert.equal(buffered[0], 'call_1');
+  assert.equal(new Set(buffered).size, 2, `tool_use ids ${JSON.stringify(buffered)}`);
+  const t = messagesViaChat.stream(scope);
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 1, id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } }] }));
+  t.event('', chunk({}, 'tool_calls'));
+  t.event('', '[DONE]');
+  const streamed = events(t.take() + t.finish()).filter(([type]) => type === 'content_block_start').map(([, data]) => (data.content_block as { id: string }).id);
+  assert.equal(streamed[0], 'call_1');
+  assert.equal(new Set(streamed).size, 2, `tool_use ids ${JSON.stringify(streamed)}`);
+});
+
 /** What the Anthropic SDK's MessageStream assembles from a translated stream (its events fed to the SDK as they are). */
 async function sdkMessage(sse: string, blocks: Anthropic.ContentBlock[] = []): Promise<Anthropic.Message> {
   const lines = events(sse).map(([, data]) => `${JSON.stringify(data)}\n`).join('');

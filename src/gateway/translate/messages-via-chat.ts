@@ -359,10 +359,13 @@ function messagesUsage(usage: unknown): Json {
 
 /**
  * The provider's call id, or one of ours when it gave none or an empty one (LM Studio, Gemini's OpenAI-compatible
- * endpoint): `tool_result` blocks pair with their call by it, so it is unique across the conversation's turns too.
+ * endpoint) or one an earlier call of the answer has already: `tool_result` blocks pair with their call by it, so it
+ * is unique across the conversation's turns too, and two calls sharing one would get one result.
  */
-function toolUseId(id: unknown, base: string, index: number): string {
-  return typeof id === 'string' && id !== '' ? id : `toolu_${base}${index}`;
+function toolUseId(id: unknown, base: string, index: number, used: Set<string>): string {
+  const given = typeof id === 'string' && id !== '' && !used.has(id) ? id : `toolu_${base}${index}`;
+  used.add(given);
+  return given;
 }
 
 /**
@@ -390,9 +393,10 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   if (text !== '') content.push({ type: 'text', text });
   if (typeof message.refusal === 'string' && message.refusal !== '') content.push({ type: 'text', text: message.refusal });
   const base = randomBase62(20);
+  const used = new Set<string>();
   for (const [index, call] of (Array.isArray(message.tool_calls) ? message.tool_calls : []).entries()) {
     const fn = obj(obj(call)?.function);
-    content.push({ type: 'tool_use', id: toolUseId(obj(call)?.id, base, index), name: clientToolName(fn?.name, scope.toolNames), input: toolInput(fn?.arguments) });
+    content.push({ type: 'tool_use', id: toolUseId(obj(call)?.id, base, index, used), name: clientToolName(fn?.name, scope.toolNames), input: toolInput(fn?.arguments) });
   }
   return {
     id: messageId(chat.id), type: 'message', role: 'assistant', model: modelName(chat.model, scope), content,
@@ -438,8 +442,9 @@ class ChatToMessages extends FromChatStream {
   #held = new Map<number, { id: string | undefined; name: string; args: string }>();
   #stopReason = 'end_turn';
   #usage: Json | undefined;
-  /** Makes the ids of calls the provider left without one (toolUseId). */
+  /** Makes the ids of calls the provider left without one, or with one taken (toolUseId). */
   readonly #base = randomBase62(20);
+  readonly #usedIds = new Set<string>();
   readonly #scope: TranslationScope;
   /**
    * Text that came while a call's block was open, sent as a block of its own when the stream ends: closing the call's
@@ -504,7 +509,7 @@ class ChatToMessages extends FromChatStream {
 
   #startToolBlock(at: number, id: string | undefined, name: unknown): number {
     this.#unnamedCalls.delete(at);
-    this.#startBlock('tool', { type: 'tool_use', id: toolUseId(id, this.#base, at), name: clientToolName(name, this.#scope.toolNames) ?? '', input: {} });
+    this.#startBlock('tool', { type: 'tool_use', id: toolUseId(id, this.#base, at, this.#usedIds), name: clientToolName(name, this.#scope.toolNames) ?? '', input: {} });
     this.#toolBlocks.set(at, this.#open);
     if (this.#live === undefined) {
       this.#live = at;
