@@ -18,6 +18,16 @@ describe('public addresses', () => {
     }
   });
 
+  it('takes IPv6 as public only in the global unicast space (2000::/3), outside its special ranges', () => {
+    // Not globally routed, so nothing a tenant may reach: what they lead to is up to the operator's network (a
+    // SIIT translator maps `::ffff:0:a.b.c.d` to the IPv4 address inside).
+    for (const host of [
+      '[::ffff:0:7f00:1]', '[::ffff:0:a9fe:a9fe]', '[::1:0:0:1]', '[100:0:0:1::1]', '[4000::1]', '[5f00::1]', '[fb00::1]',
+      '[3fff::1]', '[3fff:fff::1]',
+    ]) assert.equal(isNonPublicHost(host), true, host);
+    for (const host of ['[2001:4860:4860::8888]', '[2a00:1450:4001::1]', '[::ffff:1.1.1.1]']) assert.equal(isNonPublicHost(host), false, host);
+  });
+
   it('checks every address a name resolves to at connect time', async () => {
     const answers: Record<string, LookupAddress[]> = {
       'public.example': [{ address: '93.184.216.34', family: 4 }, { address: '2606:2800:220:1::', family: 6 }],

@@ -17,8 +17,18 @@ for (const [net, bits] of [
   // `::/96` holds `::` and `::1` and the deprecated IPv4-compatible form (`::127.0.0.1`); IPv4-mapped
   // addresses (`::ffff:a.b.c.d`) are judged by BlockList with the IPv4 rules above.
   ['::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32],
-  ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
+  ['2002::', 16], ['3fff::', 20], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ] as const) NON_PUBLIC.addSubnet(net, bits, 'ipv6');
+
+/**
+ * IPv6's global unicast space: every other IPv6 address (`::ffff:0:a.b.c.d` for a SIIT translator, `5f00::/16`
+ * segment routing, unassigned space) is routed, if at all, only by the operator's own network. The IPv4-mapped
+ * form is judged by the IPv4 address inside.
+ */
+const GLOBAL_UNICAST = new BlockList();
+GLOBAL_UNICAST.addSubnet('2000::', 3, 'ipv6');
+const IPV4_MAPPED = new BlockList();
+IPV4_MAPPED.addSubnet('::ffff:0:0', 96, 'ipv6');
 
 /** NAT64's well-known prefix (RFC 6052): the last 32 bits are the IPv4 address it reaches. */
 const NAT64 = new BlockList();
@@ -49,6 +59,7 @@ export function isNonPublicAddress(ip: string): boolean {
     const [high, low] = [groups[6]!, groups[7]!];
     return isNonPublicAddress(`${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`);
   }
+  if (family === 6 && !GLOBAL_UNICAST.check(ip, 'ipv6') && !IPV4_MAPPED.check(ip, 'ipv6')) return true;
   return NON_PUBLIC.check(ip, family === 4 ? 'ipv4' : 'ipv6');
 }
 

@@ -238,3 +238,43 @@ test('a compressed body all in but not yet decoded still settles when aborted: t
     assert.equal(exchange.cause, 'answered');
   });
 });
+
+test('an uncompressed answer bigger than the gateway holds fails instead of filling memory, collected or held before a stream commits', async () => {
+  // A tenant's custom provider decides how much it sends: plain bytes are held to a limit as decoded ones are.
+  const limit = 1024 * 1024;
+  const piece = Buffer.alloc(64 * 1024, 'x');
+  let closedEarly = 0;
+  await withUpstream((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': req.headers['x-stream'] ? 'text/event-stream' : 'application/json' });
+    // Four times the limit, written as fast as the connection takes it.
+    let left = 64;
+    const more = () => {
+      while (left > 0) {
+        left--;
+        if (!res.write(piece)) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    res.on('close', () => { if (left > 0) closedEarly++; });
+    more();
+  }, async (pool) => {
+    const collected = new UpstreamExchange(limit);
+    start(pool, collected);
+    assert.equal((await collected.head).statusCode, 200);
+    await assert.rejects(collected.collect(), /more than 1048576 bytes/);
+    // A stream's opening is held (nothing piped yet) while the gateway decides whether to commit to it.
+    const held = new UpstreamExchange(limit);
+    pool.dispatch({ path: '/', method: 'POST', body: '{}', headers: { 'x-stream': '1' }, bodyTimeout: 2000, headersTimeout: 2000 }, held);
+    await held.head;
+    while (!held.settled) await held.dataBeyond(held.received.length);
+    assert.equal(held.failed, true, 'the held opening was refused past the limit');
+    assert.ok(held.received.reduce((n, c) => n + c.length, 0) <= limit + piece.length);
+    // Within the limit, an answer is collected whole.
+    const small = new UpstreamExchange(64 * piece.length);
+    start(pool, small);
+    await small.head;
+    assert.equal((await small.collect()).length, 64 * piece.length);
+  });
+  assert.equal(closedEarly, 2, 'both oversized answers were cut off, not read to their end');
+});

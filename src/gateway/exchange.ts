@@ -26,6 +26,14 @@ type BodyMode = 'pending' | 'collect' | 'discard' | 'sink';
  */
 export const MAX_DECODED_BYTES = 64 * 1024 * 1024;
 
+/**
+ * The most of an uncompressed answer held in memory at once: a collected (JSON) answer, or a stream's opening
+ * before the gateway commits to it. A tenant's custom provider can send without end as fast as the link goes;
+ * the largest real answers (2,048 embeddings of 3,072 floats as JSON) are near 140 MB, and a JavaScript string
+ * cannot hold much more than 512 MiB of text.
+ */
+export const MAX_HELD_BYTES = 256 * 1024 * 1024;
+
 class ExchangeAborted extends Error {
   override name = 'AbortError';
   constructor(cause: AbortCause) {
@@ -59,7 +67,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** The upstream's (raw) body ended; with a decoder, `#ended` waits for its last output. */
   #rawEnded = false;
 
-  constructor() {
+  /** Held bytes past which the exchange fails (the decoded limit applies to a compressed answer). */
+  readonly #maxHeldBytes: number;
+
+  constructor(maxHeldBytes = MAX_HELD_BYTES) {
+    this.#maxHeldBytes = maxHeldBytes;
     this.head = new Promise((resolve, reject) => {
       this.#resolveHead = resolve;
       this.#rejectHead = reject;
@@ -218,9 +230,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       default:
         this.#chunks.push(chunk);
         this.#size += chunk.length;
-        if (this.#decoder && this.#size > MAX_DECODED_BYTES) {
-          const error = new Error(`the provider's compressed answer decodes to more than ${MAX_DECODED_BYTES} bytes`);
-          this.#decoder.destroy();
+        if (this.#size > (this.#decoder ? MAX_DECODED_BYTES : this.#maxHeldBytes)) {
+          const error = new Error(this.#decoder
+            ? `the provider's compressed answer decodes to more than ${MAX_DECODED_BYTES} bytes`
+            : `the provider's answer is more than ${this.#maxHeldBytes} bytes`);
+          this.#decoder?.destroy();
           this.#controller?.abort(error);
           this.refuse(error);
           return;

@@ -10,7 +10,7 @@ import { codecs } from './formats/index.ts';
 import type { StreamFacts } from './formats/types.ts';
 import { baseHeaders, copyUpstreamHeaders, headerText, H_ATTEMPTS, H_MODEL, H_REJECTED, H_REMOVED, type OutHeaders } from './headers.ts';
 import { StreamMeter } from './stream-meter.ts';
-import type { UpstreamExchange } from './exchange.ts';
+import { MAX_HELD_BYTES, type UpstreamExchange } from './exchange.ts';
 import { formatMs } from './failure.ts';
 import type { TranslationScope, Translator } from './translate/index.ts';
 import type { SurfaceSpec } from '../catalog/types.ts';
@@ -169,6 +169,11 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         // its record are what it received (a stray error event in the linger must not mark it failed).
         if (delivered) return true;
         const metered = meter.push(chunk);
+        // An event past the meter's limit (one that never ends would fill memory): the stream ends here, as a broken one.
+        if (meter.overflowed) {
+          upstream.abort('oversized-event');
+          return true;
+        }
         const out = translation ? bytesOf(translation.take()) : metered;
         // The client left: the stream is only read on for its usage (see METER_GRACE_MS), nothing is written.
         if (ctx.clientGone) return true;
@@ -242,6 +247,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         const idle = upstream.cause === 'stream-idle' || err.name === 'BodyTimeoutError';
         let error: TollgateError;
         if (totalTimedOut) error = tollgateError('totalTimeout', { timeout: formatMs(ctx.timeLimitMs) });
+        else if (upstream.cause === 'oversized-event') error = tollgateError('upstreamStreamBroken', { reason: `the provider sent one event of more than ${MAX_HELD_BYTES / (1024 * 1024)} MiB.` });
         else error = tollgateError('upstreamStreamBroken', { reason: idle ? `no data for ${formatMs(ctx.deps.options.streamIdleTimeoutMs)}.` : 'the provider connection was lost.' });
         res.end(codec.streamErrorEvent(error, ctx.requestId, ctx.route.surface, nextSequence?.()));
         resolve({ facts: meter.facts, completion: totalTimedOut || idle ? 'timed_out' : 'stream_failed', timedOut: totalTimedOut || idle });

@@ -279,4 +279,24 @@ describe('output collected from streams for estimates', () => {
     assert.ok(meter.facts.text.length < meter.facts.textChars);
     assert.equal(meter.facts.textChars, 10 * piece.length);
   });
+
+  it('an event that never ends is not held past the limit: the meter gives up on the stream instead of filling memory', () => {
+    // A tenant's custom provider can send one `data:` line for as long as the stream may last.
+    const limit = 256 * 1024;
+    const meter = new StreamMeter(codecs.openai, 'chat-completions', false, undefined, limit);
+    const piece = Buffer.from('x'.repeat(16 * 1024));
+    meter.push(Buffer.from('data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\ndata: {"id":"'));
+    let forwarded = 0;
+    for (let i = 0; i < 64; i++) forwarded += meter.push(piece)?.length ?? 0;
+    assert.equal(meter.overflowed, true);
+    assert.ok(forwarded <= limit + piece.length, 'nothing is forwarded once the limit is passed');
+    assert.equal(meter.facts.text, 'hi', 'events before the oversized one were metered');
+    assert.equal(meter.end(), undefined);
+    // An event just within the limit is metered as usual.
+    const within = new StreamMeter(codecs.openai, 'chat-completions', false, undefined, limit);
+    const big = 'y'.repeat(limit - 100);
+    run(within, [`data: {"choices":[{"index":0,"delta":{"content":"${big}"}}]}\n\n`, 'data: [DONE]\n\n'], 8 * 1024);
+    assert.equal(within.overflowed, false);
+    assert.equal(within.facts.textChars, big.length);
+  });
 });

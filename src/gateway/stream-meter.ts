@@ -7,6 +7,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { ApiSurface } from '../catalog/types.ts';
 import type { FormatCodec, StreamFacts } from './formats/types.ts';
 import type { StreamTranslation } from './translate/index.ts';
+import { MAX_HELD_BYTES } from './exchange.ts';
 
 /** `bytes` has two line feeds right before `end`: an event ended there. */
 function blankLineEndsAt(bytes: Buffer, end: number): boolean {
@@ -27,6 +28,12 @@ export class StreamMeter {
    * length squared.
    */
   #pieces: string[] = [];
+  /** Characters in `#pieces`. */
+  #pendingChars = 0;
+  /** The most one unfinished event may hold (an event never ended by a blank line would otherwise grow without bound). */
+  readonly #maxEventChars: number;
+  /** An event grew past the limit: the stream can be neither metered nor translated, and the relay ends it. */
+  overflowed = false;
   /** The pending text ends with a newline (a blank line may straddle two pieces). */
   #endsWithNewline = false;
   /** The last piece ended with a CR already turned into LF: an LF starting the next one is that CRLF's. */
@@ -36,7 +43,8 @@ export class StreamMeter {
   /** Some text was decoded already (a byte-order mark is only one at the very start of the stream). */
   #started = false;
 
-  constructor(codec: FormatCodec, surface: ApiSurface, dropUsageChunk: boolean, translation?: StreamTranslation) {
+  constructor(codec: FormatCodec, surface: ApiSurface, dropUsageChunk: boolean, translation?: StreamTranslation, maxEventChars = MAX_HELD_BYTES) {
+    this.#maxEventChars = maxEventChars;
     this.#codec = codec;
     this.#surface = surface;
     this.#dropUsageChunk = dropUsageChunk;
@@ -45,6 +53,7 @@ export class StreamMeter {
 
   /** Meters `chunk`; returns what to forward: `chunk` itself, or (filtering) the complete kept events. */
   push(chunk: Buffer): Buffer | undefined {
+    if (this.overflowed) return undefined;
     const decoded = this.#decoder.write(chunk);
     const text = this.#normalised(decoded);
     // Filtering, a chunk of whole events that keeps them all goes on as it came, not copied: the usual case, as
@@ -66,7 +75,14 @@ export class StreamMeter {
       else if (this.#dropUsageChunk) kept += block + '\n\n';
     }
     if (start < text.length) {
-      this.#pieces.push(start === 0 ? text : text.slice(start));
+      const piece = start === 0 ? text : text.slice(start);
+      this.#pendingChars += piece.length;
+      if (this.#pendingChars > this.#maxEventChars) {
+        this.overflowed = true;
+        this.#pieces = [];
+        return undefined;
+      }
+      this.#pieces.push(piece);
       this.#endsWithNewline = text.charCodeAt(text.length - 1) === 10;
     }
     if (!this.#dropUsageChunk) return chunk;
@@ -76,6 +92,7 @@ export class StreamMeter {
 
   /** The upstream ended: meters a last event without its blank line; returns held bytes to forward. */
   end(): Buffer | undefined {
+    if (this.overflowed) return undefined;
     const rest = this.#take() + this.#normalised(this.#decoder.end());
     if (!rest.trim()) return this.#dropUsageChunk && rest ? Buffer.from(rest) : undefined;
     const keep = this.#event(rest.replace(/\n+$/, ''));
@@ -99,6 +116,7 @@ export class StreamMeter {
   #take(): string {
     const joined = this.#pieces.length === 1 ? this.#pieces[0]! : this.#pieces.join('');
     this.#pieces = [];
+    this.#pendingChars = 0;
     this.#endsWithNewline = false;
     return joined;
   }
