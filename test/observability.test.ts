@@ -600,6 +600,33 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
         [billed, Number(row!.outputTokens), FAKE_USAGE.cacheRead, FAKE_USAGE.cacheWrite], span.name);
     }
   });
+  test('a pass-through model name a client makes long is kept to 256 characters in span names and attributes', async () => {
+    const { port } = receiver.address() as AddressInfo;
+    const h = await startHarness('sqlite', { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
+    const traceId = '8bf92f3577b34da6a3ce929d0e0e4736';
+    const model = `long-${'x'.repeat(5_000)}`;
+    try {
+      await h.providerKey('openai', 'sk-long-trace');
+      const { token } = await h.accessKey();
+      const r = await gw(h, '/v1/chat/completions', { token, headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` }, body: chat(`openai:${model}`) });
+      assert.equal(r.status, 200, r.text);
+      await h.usage(r.headers.get('ngrok-aig-request-id')!, 1);
+    } finally {
+      await h.close();
+    }
+    const mine = spans.filter((s) => s.traceId === traceId);
+    assert.equal(mine.length, 2);
+    for (const span of mine) {
+      assert.ok(span.name.length <= 256 + 'chat '.length, `span name of ${span.name.length} characters`);
+      const asked = attr(span, 'gen_ai.request.model');
+      assert.equal(typeof asked, 'string');
+      // Cut as the access line cuts it: 256 characters, then how many more there were.
+      // The request span has the name as the client sent it, the attempt's the model's own.
+      const sent = span.kind === 2 ? `openai:${model}` : model;
+      assert.equal(asked, `${sent.slice(0, 256)}…[${sent.length - 256} more]`, `gen_ai.request.model of ${(asked as string).length} characters on the ${span.kind === 2 ? 'request' : 'attempt'} span`);
+    }
+  });
+
   test('gen_ai.response.model is the model the answer names (JSON and streams, both formats), not the model asked', async () => {
     // A custom model declared under an upstream id of its own: the provider answers with that id, as OpenAI answers
     // `gpt-4o-2024-08-06` to a request for `gpt-4o`. The conventions' response model is the one that generated it.

@@ -21,6 +21,7 @@ import type { RequestContext } from '../context.ts';
 import { MODEL_PATH_PREFIX, MODELS_PATH, nonModelRoute } from '../routes.ts';
 import type { AttemptRecord } from '../meter.ts';
 import { inputTokensOf, outputTokensOf, providerCounted } from './tokens.ts';
+import { truncate } from './access-log.ts';
 
 // GenAI attribute names (incubating in @opentelemetry/semantic-conventions; copied, as its docs advise,
 // rather than loading the whole incubating entry point).
@@ -177,7 +178,7 @@ export class RequestTracer {
     const provider = PROVIDER_NAMES[candidate.provider.id] ?? candidate.provider.id;
     const attributes: Attributes = {
       [GEN_AI_OPERATION_NAME]: operation, [GEN_AI_PROVIDER_NAME]: provider, [GEN_AI_SYSTEM]: provider,
-      [GEN_AI_REQUEST_MODEL]: candidate.modelId, 'tollgate.attempt': attemptNumber, 'tollgate.key_source': plan.keySource,
+      [GEN_AI_REQUEST_MODEL]: truncate(candidate.modelId, MAX_NAME), 'tollgate.attempt': attemptNumber, 'tollgate.key_source': plan.keySource,
     };
     const server = serverOf(candidate.surface.baseUrl ?? candidate.provider.baseUrl);
     if (server) {
