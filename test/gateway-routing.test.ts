@@ -30,7 +30,7 @@ describe('gateway routing and failover (sqlite)', () => {
   before(async () => {
     h = await startHarness('sqlite', { TOLLGATE_SECRET_KEY: secretKey });
     token = (await h.accessKey()).token;
-    for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-402', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic'], ['sk-429-ms', 'openai'], ['sk-quota', 'openai'], ['sk-quota-anth', 'anthropic'], ['sk-429-reset', 'openai'], ['sk-529-anth', 'anthropic']] as const) {
+    for (const [name, provider] of [['sk-429', 'openai'], ['sk-401', 'openai'], ['sk-500', 'openai'], ['sk-reset', 'openai'], ['sk-good-a', 'openai'], ['sk-good-b', 'openai'], ['sk-429b', 'openai'], ['sk-402', 'openai'], ['sk-anth-good', 'anthropic'], ['sk-429-anth', 'anthropic'], ['sk-429-ms', 'openai'], ['sk-quota', 'openai'], ['sk-quota-anth', 'anthropic'], ['sk-429-reset', 'openai'], ['sk-529-anth', 'anthropic'], ['sk-429-gemini', 'openai']] as const) {
       const value = name === 'sk-429b' ? 'sk-429' : name === 'sk-429-anth' ? 'sk-429' : name === 'sk-quota-anth' ? 'sk-quota' : name === 'sk-529-anth' ? 'sk-529' : name;
       keys[name] = await h.providerKey(provider, value, name);
     }
@@ -542,6 +542,22 @@ describe('gateway routing and failover (sqlite)', () => {
     const a = await gw(h, '/v1/messages', { headers: { 'x-api-key': anthropicAllLimited }, body: { model: 'claude-sonnet-4-6', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] } });
     assert.equal(a.status, 429);
     assert.equal(a.json().error.type, 'rate_limit_error');
+  });
+
+  test('a 429 that says when to retry only in its body (Gemini\'s RetryInfo): the gateway\'s 429 says it, and the SDK waits that long', async () => {
+    // Gemini's OpenAI-compatible API sends no Retry-After: without the body's retryDelay, the SDKs retried after
+    // half a second, running the whole chain again against keys that had said 1.2 s.
+    const t = await keyWith([{ provider: 'openai', steps: [user('sk-429-gemini')] }]);
+    const r = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o') });
+    assert.deepEqual([r.status, r.json().error.code, r.headers.get('retry-after-ms'), r.headers.get('retry-after')], [429, 'ERR_NGROK_27217', '1200', '2']);
+    h.fake.reset();
+    const started = Date.now();
+    await assert.rejects(new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: t, maxRetries: 1 }).chat.completions.create(chat('gpt-4o')), OpenAI.RateLimitError);
+    assert.equal(h.fake.requests.length, 2);
+    assert.ok(Date.now() - started >= 1150, `the SDK retried after ${Date.now() - started} ms`);
+    // Beside a key with a header hint, the soonest still wins.
+    const both = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-429-gemini', 'sk-429')] }]), body: chat('gpt-4o') });
+    assert.deepEqual([both.status, both.headers.get('retry-after-ms'), both.headers.get('retry-after')], [429, null, '1']);
   });
 
   test('timeouts: a slow attempt fails over; all slow → 504; the total budget → 504 3810', async () => {

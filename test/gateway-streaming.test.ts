@@ -177,6 +177,25 @@ describe('gateway streaming (sqlite)', () => {
     assert.match(alone.text, /^: PROCESSING/);
   });
 
+  test('a stream whose first event is an error is read by its kind: rate limits stay rate limits, the request\'s own fault is relayed', async () => {
+    // Rate limited on every model, in the first event after a 200: the SDKs' RateLimitError, not a 503 "all failed".
+    const limited = openai.chat.completions.create({ model: 'openai:ratelimited-a', models: ['openai:ratelimited-b'], stream: true, messages: [{ role: 'user', content: 'x' }] } as OpenAI.ChatCompletionCreateParamsStreaming);
+    await assert.rejects(limited, (e: unknown) => e instanceof OpenAI.RateLimitError && /ERR_NGROK_27217/.test(e.message));
+    await assert.rejects(anthropic.messages.create({ model: 'anthropic:ratelimited-sonnet', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] }), Anthropic.RateLimitError);
+    // The prompt is over the model's context window: no other key or model is asked, no 503 the SDKs would retry
+    // twice for nothing — the provider's own error, which the SDK raises with the provider's message.
+    h.fake.reset();
+    const retrying = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 2 });
+    const { data: refused, response } = await retrying.chat.completions.create({ model: 'openai:refused-a', models: ['gpt-4o-mini'], stream: true, messages: [{ role: 'user', content: 'x' }] } as OpenAI.ChatCompletionCreateParamsStreaming).withResponse();
+    assert.equal(response.headers.get('ngrok-aig-attempts'), '1');
+    await assert.rejects(async () => { for await (const _ of refused) { /* drain */ } }, (e: unknown) => e instanceof OpenAI.APIError && /maximum context length is 128000 tokens/.test(e.message));
+    assert.equal(h.fake.requests.length, 1, 'one upstream call: neither failed over nor retried by the SDK');
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.model, row!.statusCode, Number(row!.isFinalAttempt), row!.retryAction, row!.completion, Number(row!.isError)], ['refused-a', 200, 1, 'succeeded', 'stream_failed', 1]);
+    const claude = anthropic.messages.stream({ model: 'anthropic:refused-sonnet', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
+    await assert.rejects(claude.finalMessage(), (e: unknown) => e instanceof Anthropic.APIError && /prompt is too long/.test(e.message));
+  });
+
   test('a failure reported right after a stream\'s opening events (Responses\' error event, Anthropic\'s overload after message_start) fails over too', async () => {
     // Responses: response.created and response.in_progress, then an error event, as OpenAI reports one.
     const { data: responses, response } = await openai.responses.create({ model: 'openai:overloaded-gpt', models: ['gpt-4o-mini'], stream: true, input: 'fallback' } as OpenAI.Responses.ResponseCreateParamsStreaming).withResponse();

@@ -85,6 +85,15 @@ function rateLimitResetMs(headers: IncomingHttpHeaders): number | undefined {
   return Math.max(requests ?? 0, tokens ?? 0);
 }
 
+/** Google's `google.rpc.RetryInfo` in an error's `details`: a protobuf duration, decimal seconds (`53s`, `45.837906927s`). */
+const RETRY_INFO_DELAY = /"retryDelay"\s*:\s*"(\d{1,9}(?:\.\d{1,9})?)s"/;
+
+/** The wait a Google error body asks for (Gemini's API answers its 429s so, with no Retry-After), capped like a reset. */
+function retryInfoDelayMs(text: string): number | undefined {
+  const m = RETRY_INFO_DELAY.exec(text);
+  return m ? Math.min(Math.ceil(Number(m[1]) * 1000), MAX_RESET_MS) : undefined;
+}
+
 /** OpenAI's (and the compatible servers') error for an account out of credit: `type` or `code` `insufficient_quota`. */
 const QUOTA_EXHAUSTED = /"(?:type|code)"\s*:\s*"insufficient_quota"/;
 /** Anthropic's answer (a 400) for a key whose account has no credit left. */
@@ -222,6 +231,20 @@ async function pastPreamble(ctx: RequestContext, exchange: UpstreamExchange, dea
     clearTimeout(timer);
     if (exchange.cause !== undefined) return 'content';
   }
+}
+
+/**
+ * Holds a stream until its first event (pastPreamble); true when that event is a failure another attempt may serve,
+ * recorded on the attempt. A stream aborted meanwhile (a timeout, the client gone) fails the attempt.
+ */
+async function openingFailed(ctx: RequestContext, exchange: UpstreamExchange, record: AttemptRecord, started: number, deadline: number): Promise<boolean> {
+  const opening = await pastPreamble(ctx, exchange, deadline);
+  if (exchange.cause !== undefined) throw new Error(`stream aborted before its first event: ${exchange.cause}`);
+  if (opening === 'content') return false;
+  record.failure = opening.failure;
+  if (opening.quotaExhausted) record.quotaExhausted = true;
+  record.durationMs = performance.now() - started;
+  return true;
 }
 
 /** Media types are case-insensitive (`Text/Event-Stream` is one too). */
@@ -375,11 +398,11 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
           record.durationMs = performance.now() - started;
           return 'next';
         }
-        if (opensWithError(exchange.received)) {
-          record.failure = 'server';
-          record.durationMs = performance.now() - started;
-          return 'next';
-        }
+        // Read by its kind, as a failure after a preamble is: a rate limit stays one (all limited → the SDKs'
+        // RateLimitError, with the providers' hints), and the request's own fault (a prompt over the context window)
+        // is relayed as the provider sent it — another key or model would refuse it too, and a 503 in its place
+        // would have the SDKs retry it twice for nothing. The per-attempt timer still bounds the wait for its end.
+        if (opensWithError(exchange.received) && await openingFailed(ctx, exchange, record, started, ctx.startedAt + ctx.timeLimitMs - 1)) return 'next';
         // Responses and Messages streams report a failure after their opening events, and any stream may open with
         // SSE comments (OpenRouter's `: OPENROUTER PROCESSING` while its upstream starts), which are no event: held
         // until past them, when another attempt could serve (with none left, holding would only delay the client's
@@ -388,14 +411,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         if (attemptFollows && (upstreamSurface === 'responses' || upstreamSurface === 'messages' || opensWithComment(exchange.received))) {
           // The attempt's timeout is for the first bytes, which came; the hold has its own bound, within the total.
           clearTimeout(timer);
-          const opening = await pastPreamble(ctx, exchange, Math.min(performance.now() + PREAMBLE_HOLD_MS, ctx.startedAt + ctx.timeLimitMs - 1));
-          if (exchange.cause !== undefined) throw new Error(`stream aborted before its first event: ${exchange.cause}`);
-          if (opening !== 'content') {
-            record.failure = opening.failure;
-            if (opening.quotaExhausted) record.quotaExhausted = true;
-            record.durationMs = performance.now() - started;
-            return 'next';
-          }
+          if (await openingFailed(ctx, exchange, record, started, Math.min(performance.now() + PREAMBLE_HOLD_MS, ctx.startedAt + ctx.timeLimitMs - 1))) return 'next';
         }
         // Committed: from here on the answer is this attempt's, whatever happens to the stream.
         clearTimeout(timer);
@@ -458,6 +474,12 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         // so a client whose every key is out of quota is told so (and its SDK stops retrying), not "rate limited".
         const body = await exchange.collect().catch(() => undefined);
         if (body && QUOTA_EXHAUSTED.test(body.toString('utf8', 0, 4096))) record.quotaExhausted = true;
+        // Gemini sends no Retry-After: its wait is in the body only. Without it the SDKs retried the gateway's 429
+        // after half a second, running the whole chain again against keys that had said how long they needed.
+        if (body && typeof retryAfter !== 'string' && typeof retryAfterMs !== 'string') {
+          const delayMs = retryInfoDelayMs(body.toString('utf8', 0, 16_384));
+          if (delayMs !== undefined) record.retryAfterMs = String(delayMs);
+        }
       } else {
         await exchange.discard();
       }

@@ -33,6 +33,13 @@ test('the failure\'s kind is read from its error\'s type and code, never from it
   assert.deepEqual(open('data: {"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}\n\n'), { failure: 'rate-limited', quotaExhausted: false });
 });
 
+test('an error named by its HTTP status (OpenRouter, vLLM): 429 is a rate limit, 400/413/422 the request\'s own fault', () => {
+  assert.deepEqual(open('data: {"error":{"code":429,"message":"Provider returned error"}}\n\n'), { failure: 'rate-limited', quotaExhausted: false });
+  assert.equal(open('data: {"error":{"object":"error","message":"maximum context length is 8192 tokens","type":"BadRequestError","param":null,"code":400}}\n\n'), 'content');
+  assert.equal(open('data: {"error":{"code":"422","message":"unprocessable"}}\n\n'), 'content');
+  assert.deepEqual(open('data: {"error":{"code":502,"message":"Provider disconnected"}}\n\n'), { failure: 'server', quotaExhausted: false });
+});
+
 test('read as chunks come, each byte once: events split anywhere, a CRLF split between chunks', () => {
   const whole = Buffer.from(`${created}${inProgress.replace(/\n/g, '\r\n')}event: response.output_item.added\r\ndata: {}\r\n\r\n`);
   for (const size of [1, 2, 3, 7, 64]) {

@@ -19,6 +19,8 @@ export type Opening = 'preamble' | 'content' | { failure: FailureKind; quotaExha
 
 /** The request's own fault, which another key or model would refuse too: relayed as the provider said it. */
 const CLIENT_FAULTS = new Set(['invalid_request_error', 'invalid_prompt', 'context_length_exceeded', 'content_filter', 'content_policy_violation', 'request_too_large']);
+/** Statuses of a request refused as it is (bad request, too large, unprocessable); 404 is not one: another model may exist. */
+const CLIENT_FAULT_STATUSES = new Set([400, 413, 422]);
 const RATE_LIMITS = new Set(['rate_limit_error', 'rate_limit_exceeded', 'too_many_requests', 'tokens_exceeded', 'requests']);
 
 
@@ -32,9 +34,12 @@ function failureOf(data: string): Opening {
   const event = obj(parseJson(data));
   const error = obj(event?.error) ?? obj(obj(event?.response)?.error) ?? event;
   const names = [error?.type, error?.code, event?.code].filter((n): n is string => typeof n === 'string');
-  if (names.some((n) => CLIENT_FAULTS.has(n))) return 'content';
+  // Compatible servers name the error by its HTTP status instead: OpenRouter `"code": 429`, vLLM `"code": 400`.
+  const status = [error?.code, error?.status].find((n) => typeof n === 'number' || (typeof n === 'string' && /^\d{3}$/.test(n)));
+  const statusCode = status === undefined ? undefined : Number(status);
+  if (names.some((n) => CLIENT_FAULTS.has(n)) || (statusCode !== undefined && CLIENT_FAULT_STATUSES.has(statusCode))) return 'content';
   const quotaExhausted = names.includes('insufficient_quota');
-  return { failure: quotaExhausted || names.some((n) => RATE_LIMITS.has(n)) ? 'rate-limited' : 'server', quotaExhausted };
+  return { failure: quotaExhausted || statusCode === 429 || names.some((n) => RATE_LIMITS.has(n)) ? 'rate-limited' : 'server', quotaExhausted };
 }
 
 /**

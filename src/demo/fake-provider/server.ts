@@ -4,6 +4,8 @@
 //   credential `sk-reset`                              → socket destroyed before any response
 //   credential `sk-429-ms`                             → 429 with Azure's `retry-after-ms: 2500` and no `retry-after`
 //   credential `sk-429-reset`                          → 429 without `retry-after`, with OpenAI's `x-ratelimit-*` headers (requests reset in 6m0s)
+//   credential `sk-429-gemini`                         → 429 as Gemini's OpenAI-compatible API answers: no `retry-after`, the wait
+//                                                         only in the body (`google.rpc.RetryInfo` `retryDelay: "1.2s"`)
 //   credential `sk-quota`                              → 429 `insufficient_quota`, as OpenAI answers for an account out of credit
 //                                                         (Anthropic format: 400 "Your credit balance is too low…", as Anthropic answers)
 //   model `fail-NNN-…`                                 → that HTTP status, whatever the key
@@ -18,6 +20,9 @@
 //   model `commented-overloaded-…`                     → 200 stream: an SSE comment (`: PROCESSING`), then the error event
 //   model `late-overloaded-…` (Messages)               → 200 stream: message_start, ping, then overloaded_error
 //   model `ratelimited-…` (Responses)                  → 200 stream: response.created, response.in_progress, then a too_many_requests error
+//                         (chat, Messages)             → 200 stream whose first event is a rate-limit error
+//   model `refused-…` (chat, Messages)                 → 200 stream whose first event is the request's own fault (invalid_request_error,
+//                                                         as vLLM-style servers report a prompt over the context window)
 //   model `silent-MS-…`                                → stream head sent at once, first event after MS
 //   model `hangup-…`                                   → stream head, then the connection drops before any event
 //   model `empty-…`                                    → stream head, then a clean end with no event
@@ -202,6 +207,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
     }).end(errorBody(format, 429));
     return;
   }
+  if (credential === 'sk-429-gemini') {
+    // Gemini's OpenAI-compatible endpoint: a JSON array, no Retry-After header, the delay as a protobuf duration.
+    res.writeHead(429, { 'content-type': 'application/json' }).end(JSON.stringify([{ error: { code: 429, message: 'You exceeded your current quota, please check your plan and billing details. Please retry in 1.183s.', status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests', quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier' }] }, { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '1.2s' }] } }]));
+    return;
+  }
   if (credential === 'sk-quota' && format === 'anthropic') {
     res.writeHead(400, { 'content-type': 'application/json', 'request-id': 'req_fake1' }).end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.' }, request_id: 'req_fake1' }));
     return;
@@ -267,6 +277,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (model.startsWith('ratelimited-') && surface === 'responses') {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...accountHeaders(format) });
     res.end(`${events.slice(0, 2).join('')}event: error\ndata: {"type":"error","sequence_number":2,"error":{"type":"too_many_requests","code":"rate_limit_exceeded","message":"Rate limit reached for requests","param":null}}\n\n`);
+    return;
+  }
+  if (model.startsWith('ratelimited-') || model.startsWith('refused-')) {
+    // The error as the stream's very first event, right after a 200 head.
+    const limited = model.startsWith('ratelimited-');
+    const error = format === 'anthropic'
+      ? `event: error\ndata: {"type":"error","error":{"type":"${limited ? 'rate_limit_error' : 'invalid_request_error'}","message":"${limited ? 'Number of request tokens has exceeded your per-minute rate limit' : 'prompt is too long: 250000 tokens > 200000 maximum'}"}}\n\n`
+      : `data: {"error":${limited ? '{"message":"Rate limit reached for requests","type":"requests","param":null,"code":"rate_limit_exceeded"}' : '{"message":"This model\'s maximum context length is 128000 tokens. However, your messages resulted in 250000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}'}}\n\n`;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...accountHeaders(format) });
+    res.end(error);
     return;
   }
   if (model.startsWith('commented-overloaded-')) {
