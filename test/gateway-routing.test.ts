@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { rawHttp } from './helpers/raw-http.ts';
-import { FAKE_TOKEN_COUNT, FAKE_WEB_SEARCHES } from './fake-upstream.ts';
+import { FAKE_ADVISOR_USAGE, FAKE_TOKEN_COUNT, FAKE_WEB_SEARCHES } from './fake-upstream.ts';
 import { grantCredits } from '../src/store/credits.ts';
 import { openStore, sqliteHandle } from '../src/store/database.ts';
 import { ChangeBus } from '../src/state/changes.ts';
@@ -249,6 +249,48 @@ describe('gateway routing and failover (sqlite)', () => {
     const own = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }, user('sk-good-a')] }]);
     assert.equal((await gw(h, '/v1/responses', { token: own, body: { model: 'gpt-4o', input: 'x', tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] } })).status, 200);
     assert.equal(h.fake.requests.at(-1)!.headers.authorization, 'Bearer sk-good-a');
+  });
+
+  test('Anthropic\'s advisor tool is served on the managed key only when the catalog prices its advisor model (its calls are billed at that model\'s rates)', async () => {
+    h.fake.reset();
+    const managed = await keyWith([{ provider: 'anthropic', steps: [{ type: 'ngrok' }] }]);
+    const client = new Anthropic({ baseURL: h.gatewayUrl, apiKey: managed, maxRetries: 0 });
+    const ask = (model: string) => client.messages.create({
+      model: 'claude-sonnet-4-6', max_tokens: 5, messages: [{ role: 'user', content: 'x' }],
+      tools: [{ type: 'advisor_20260301', name: 'advisor', model } as unknown as Anthropic.Messages.ToolUnion],
+    });
+    await assert.rejects(ask('claude-opus-9'), (err: unknown) => {
+      assert.ok(err instanceof Anthropic.BadRequestError);
+      assert.match(err.message, /ERR_NGROK_27238: A managed key can't serve this request, because this gateway can't bill the hosted tool "advisor_20260301 \(advisor model "claude-opus-9"\)" for "claude-sonnet-4-6" on provider "anthropic"/);
+      return true;
+    });
+    assert.equal(h.fake.requests.length, 0, 'nothing reached the provider on the operator\'s key');
+    const served = await ask('claude-opus-4-6');
+    assert.equal(served.type, 'message');
+    assert.equal(h.fake.requests.length, 1);
+  });
+
+  test('an answer that consulted Anthropic\'s advisor is billed the advisor\'s tokens at the advisor model\'s prices, streamed or not', async () => {
+    const managed = await keyWith([{ provider: 'anthropic', steps: [{ type: 'ngrok' }] }]);
+    const client = new Anthropic({ baseURL: h.gatewayUrl, apiKey: managed, maxRetries: 0 });
+    const params = (advisor: boolean) => ({
+      model: 'claude-sonnet-4-6', max_tokens: 5, messages: [{ role: 'user' as const, content: 'x' }],
+      ...(advisor ? { tools: [{ type: 'advisor_20260301', name: 'advisor', model: 'claude-opus-4-6' } as unknown as Anthropic.Messages.ToolUnion] } : {}),
+    });
+    /** The model cost of the request's one usage event (its processing fee aside) and its token counts. */
+    const billed = async (requestId: string | null) => {
+      const [row] = await h.usage(requestId!, 1);
+      return { model: BigInt(row!.costPico) - BigInt(row!.feePico), input: Number(row!.inputTokens), output: Number(row!.outputTokens) };
+    };
+    const alone = await billed((await client.messages.create(params(false)).withResponse()).response.headers.get('ngrok-aig-request-id'));
+    const advised = await billed((await client.messages.create(params(true)).withResponse()).response.headers.get('ngrok-aig-request-id'));
+    // Opus 4.6 advises at $5 in, $25 out per million tokens; the executor's own counts are billed as before.
+    const advisorPico = BigInt(FAKE_ADVISOR_USAGE.input) * 5_000_000n + BigInt(FAKE_ADVISOR_USAGE.output) * 25_000_000n;
+    assert.equal(advised.model - alone.model, advisorPico);
+    assert.deepEqual([advised.input - alone.input, advised.output - alone.output], [FAKE_ADVISOR_USAGE.input, FAKE_ADVISOR_USAGE.output]);
+    const { data: stream, response } = await client.messages.create({ ...params(true), stream: true }).withResponse();
+    for await (const event of stream) void event;
+    assert.equal((await billed(response.headers.get('ngrok-aig-request-id'))).model, advised.model, 'a stream bills it alike');
   });
 
   test('OpenAI web searches are billed at the price of the tool the request offered: web_search_preview at $25 per 1,000 on GPT-4o, $10 on reasoning models', async () => {

@@ -212,3 +212,20 @@ test('OpenAI Responses web searches: $10 per thousand calls, held up to max_tool
   assert.equal(webSearchLimit(body({}), responses, 'responses'), WEB_SEARCHES_WITHOUT_LIMIT);
   assert.equal(reservationPico(0, 0, responses, 0n, 4, NOON, NOON), 4n * cent);
 });
+
+test('iterations billed one by one (Anthropic\'s usage.iterations): a long-context line judged on each one\'s input, another model\'s at its prices', () => {
+  // Sonnet 4.5's 1M context: $3 / $15 up to 200K of input, $6 / $22.50 past it — for each sampling iteration.
+  const it = (inputTokens: number, outputTokens: number) => ({ inputTokens, outputTokens, cacheReadTokens: 0, cacheWriteTokens: 0 });
+  const two = usage({ inputTokens: 300_000, outputTokens: 2000, iterations: [it(150_000, 1000), it(150_000, 1000)] });
+  assert.equal(attemptCostPico(two, attempt('claude-sonnet-4-5', 'ngrok', 'messages'), 0n, true, NOON), 300_000n * 3_000_000n + 2000n * 15_000_000n);
+  const past = usage({ inputTokens: 350_000, outputTokens: 2000, iterations: [it(100_000, 1000), it(250_000, 1000)] });
+  assert.equal(attemptCostPico(past, attempt('claude-sonnet-4-5', 'ngrok', 'messages'), 0n, true, NOON),
+    100_000n * 3_000_000n + 1000n * 15_000_000n + 250_000n * 6_000_000n + 1000n * 22_500_000n);
+  // An iteration on another model (the advisor) at that model's prices: Opus 4.6, $5 / $25.
+  const opus = catalog.model('anthropic', 'claude-opus-4-6')!.priceMicro!;
+  const advised = usage({ inputTokens: 2000, outputTokens: 700, iterations: [it(1000, 100), { ...it(1000, 600), price: opus }] });
+  const cost = attemptCost(advised, attempt('claude-sonnet-4-6', 'ngrok', 'messages'), FEE, true, NOON);
+  assert.equal(cost.totalPico, 1000n * 3_000_000n + 100n * 15_000_000n + 1000n * 5_000_000n + 600n * 25_000_000n + 2700n * FEE);
+  // On the account's own key only the fee, on every iteration's tokens.
+  assert.equal(attemptCostPico(advised, attempt('claude-sonnet-4-6', 'user', 'messages'), FEE, true, NOON), 2700n * FEE);
+});

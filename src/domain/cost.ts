@@ -21,6 +21,22 @@ export interface TokenUsage {
   webSearchRequests?: number;
   /** The searches ran on OpenAI's older `web_search_preview` tool (the request offered no other): its price. */
   webSearchPreview?: boolean;
+  /**
+   * The sampling iterations the provider bills one by one (Anthropic's `usage.iterations`: compaction, the advisor
+   * tool), the counts above being their sums: each is priced on its own, a long-context line judged on its input.
+   */
+  iterations?: readonly IterationUsage[];
+}
+
+/** One sampling iteration's counts, as TokenUsage's. */
+export interface IterationUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  cacheWrite1hTokens?: number;
+  /** The prices of the model it ran on when not the attempt's (Anthropic's advisor); absent: the attempt's. */
+  price?: PriceMicro;
 }
 
 /**
@@ -28,6 +44,7 @@ export interface TokenUsage {
  * up on the way, an event's cost stays inside the store's 64-bit column (config.ts bounds the fee to match).
  */
 const MAX_PRICED_TOKENS = 1_000_000_000;
+const MAX_PRICED_TOKENS_BIG = BigInt(MAX_PRICED_TOKENS);
 
 function count(n: number): bigint {
   return Number.isFinite(n) && n > 0 ? BigInt(Math.floor(Math.min(n, MAX_PRICED_TOKENS))) : 0n;
@@ -94,25 +111,39 @@ export interface AttemptCost {
 export function attemptCost(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, succeeded: boolean, at: number): AttemptCost {
   const input = count(usage.inputTokens);
   const output = count(usage.outputTokens);
-  // Cached counts never exceed the input they are part of, whatever a provider reports.
-  const cachedRead = min(count(usage.cacheReadTokens), input);
-  const cachedWrite = min(count(usage.cacheWriteTokens), input - cachedRead);
-  const longWrite = min(count(usage.cacheWrite1hTokens ?? 0), cachedWrite);
   const feePico = succeeded ? (input + output) * feeMicroUsdPerMtok : 0n;
   const priced = attempt.keySource === 'ngrok' ? attempt.candidate.catalogModel?.priceMicro : undefined;
   const cost: AttemptCost = {
     inputPico: 0n, outputPico: 0n, cacheReadPico: 0n, cacheWrite5mPico: 0n, cacheWrite1hPico: 0n, webSearchPico: 0n,
-    feePico, totalPico: feePico, cacheWrite1hTokens: Number(longWrite),
+    feePico, totalPico: feePico, cacheWrite1hTokens: 0,
   };
-  // Model cost applies only when the operator's (managed) credential served.
+  // Every iteration priced alone; the counts priced in all stay within one count's bound (MAX_PRICED_TOKENS).
+  const left = { input: MAX_PRICED_TOKENS_BIG, output: MAX_PRICED_TOKENS_BIG };
+  let longWrites = 0n;
+  for (const part of usage.iterations !== undefined && usage.iterations.length > 0 ? usage.iterations : [usage]) {
+    const partInput = min(count(part.inputTokens), left.input);
+    const partOutput = min(count(part.outputTokens), left.output);
+    left.input -= partInput;
+    left.output -= partOutput;
+    // Cached counts never exceed the input they are part of, whatever a provider reports.
+    const cachedRead = min(count(part.cacheReadTokens), partInput);
+    const cachedWrite = min(count(part.cacheWriteTokens), partInput - cachedRead);
+    const longWrite = min(count(part.cacheWrite1hTokens ?? 0), cachedWrite);
+    longWrites += longWrite;
+    // Model cost applies only when the operator's (managed) credential served.
+    if (!priced) continue;
+    const partPrice = ('price' in part ? part.price : undefined) ?? priced;
+    const price = pricesFor(pricesAt(partPrice, at), partInput);
+    const writePrice = price.cacheWrite ?? price.input;
+    cost.inputPico += (partInput - cachedRead - cachedWrite) * price.input;
+    cost.outputPico += partOutput * price.output;
+    cost.cacheReadPico += cachedRead * (price.cacheRead ?? price.input);
+    cost.cacheWrite5mPico += (cachedWrite - longWrite) * writePrice;
+    cost.cacheWrite1hPico += longWrite * (price.cacheWriteLong ?? writePrice);
+  }
+  cost.cacheWrite1hTokens = Number(longWrites);
   if (!priced) return cost;
   const price = pricesFor(pricesAt(priced, at), input);
-  const writePrice = price.cacheWrite ?? price.input;
-  cost.inputPico = (input - cachedRead - cachedWrite) * price.input;
-  cost.outputPico = output * price.output;
-  cost.cacheReadPico = cachedRead * (price.cacheRead ?? price.input);
-  cost.cacheWrite5mPico = (cachedWrite - longWrite) * writePrice;
-  cost.cacheWrite1hPico = longWrite * (price.cacheWriteLong ?? writePrice);
   const searchPrice = (usage.webSearchPreview ? price.webSearchPreviewPico : undefined) ?? price.webSearchPico ?? 0n;
   cost.webSearchPico = min(count(usage.webSearchRequests ?? 0), MAX_BILLED_SEARCHES) * searchPrice;
   cost.totalPico = cost.inputPico + cost.outputPico + cost.cacheReadPico + cost.cacheWrite5mPico + cost.cacheWrite1hPico + cost.webSearchPico + feePico;

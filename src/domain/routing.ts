@@ -6,6 +6,7 @@ import { tollgateError, type TollgateError } from './errors.ts';
 import type { Candidate } from './resolve.ts';
 import { isCandidateProvider, matchesModelRef } from './model-match.ts';
 import { builtinProviders } from '../catalog/providers.ts';
+import { modelNames } from '../catalog/index.ts';
 
 export interface AttemptPlan {
   candidate: Candidate;
@@ -118,6 +119,27 @@ function unpricedHostedTool(tools: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Anthropic's advisor tool (`advisor_20260301`) naming a model the catalog does not price: each advisor call is a
+ * sub-inference Anthropic bills at the advisor model's rates (meter.ts prices it so), which could not be billed here.
+ */
+function unpricedAdvisor(tools: unknown, providerId: string): string | undefined {
+  if (!Array.isArray(tools)) return undefined;
+  for (const tool of tools) {
+    const t = tool !== null && typeof tool === 'object' ? (tool as { type?: unknown; model?: unknown }) : undefined;
+    if (typeof t?.type !== 'string' || !t.type.startsWith('advisor_')) continue;
+    if (typeof t.model !== 'string' || !pricedModel(providerId, t.model)) return `${t.type} (advisor model ${shownValue(t.model)})`;
+  }
+  return undefined;
+}
+
+/** Whether the built-in provider lists `name` (an id, `author/id` or a dated snapshot, any case) with a price. */
+function pricedModel(providerId: string, name: string): boolean {
+  const provider = builtinProviders.find((p) => p.id === providerId);
+  const wanted = name.toLowerCase();
+  return provider?.models.some((m) => m.pricing !== undefined && (modelNames(m, provider.id).includes(wanted) || (m.snapshots ?? []).some((s) => s.toLowerCase() === wanted))) ?? false;
+}
+
 export function planAttempts(
   candidate: Candidate,
   configuration: ConfigurationState | null,
@@ -191,7 +213,7 @@ class Planner {
     // The answer of a background response is fetched later from the provider (GET /v1/responses/{id}), never
     // through this request: the operator's account would pay for a generation no usage event counts.
     if (this.#ask.background === true) return this.#note(tollgateError('managedBackground', named));
-    const tool = unpricedHostedTool(this.#ask.tools);
+    const tool = unpricedHostedTool(this.#ask.tools) ?? unpricedAdvisor(this.#ask.tools, c.provider.id);
     if (tool) return this.#note(tollgateError('managedHostedTool', { ...named, tool: tool.slice(0, 64) }));
     const premium = unpricedPremium(this.#ask);
     if (premium) return this.#note(tollgateError('managedPremium', { ...named, option: premium }));

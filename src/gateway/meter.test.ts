@@ -12,7 +12,8 @@ import { meterAttempts, type AttemptRecord } from './meter.ts';
 import { StreamMeter } from './stream-meter.ts';
 
 const account = snapshot();
-const candidate = resolveCandidates({ model: 'claude-sonnet-4-6', models: undefined, format: 'anthropic', surface: 'messages' }, createCatalog({}), account)[0]!;
+const catalog = createCatalog({});
+const candidate = resolveCandidates({ model: 'claude-sonnet-4-6', models: undefined, format: 'anthropic', surface: 'messages' }, catalog, account)[0]!;
 /** claude-sonnet-4-6 on the managed key: $3 / $15 per million tokens, $10 per thousand searches. */
 const tokensPico = (input: bigint, output: bigint) => input * 3_000_000n + output * 15_000_000n;
 const SEARCH_PICO = 10_000_000_000n;
@@ -36,7 +37,7 @@ async function metered(events: readonly string[]): Promise<UsageEvent> {
     key: { id: 'ak_1', accountId: account.accountId }, account, route: { format: 'anthropic', surface: 'messages' }, requestId: 'rq_1',
     // The input estimate is known: no tokenizer thread is needed for a stream cut short.
     inputEstimate: 10,
-    deps: { usage: { record: (e: UsageEvent) => recorded.push(e) }, state: { debit() {}, markUsed() {} }, options: { processingFeeMicroUsdPerMtok: 0n } },
+    deps: { catalog, usage: { record: (e: UsageEvent) => recorded.push(e) }, state: { debit() {}, markUsed() {} }, options: { processingFeeMicroUsdPerMtok: 0n } },
   } as unknown as RequestContext;
   const record: AttemptRecord = {
     plan: { candidate, keySource: 'ngrok', credential: 'k' }, eventId: 'ev_1', statusCode: 200, timedOut: false,
@@ -63,5 +64,49 @@ describe('metering web searches', () => {
     const event = await metered([START, ...search(0, false), ...search(2, false)]);
     assert.equal(event.usageEstimated, true);
     assert.equal(event.costPico - tokensPico(10n, BigInt(event.outputTokens)), 2n * SEARCH_PICO);
+  });
+});
+
+describe('metering compaction', () => {
+  it('the compaction iteration Anthropic bills beside the top-level counts is in the event\'s tokens and cost', async () => {
+    // The summary read 180,000 tokens and wrote 3,500; the answer after it read 10 and wrote 5 (the top-level counts).
+    const event = await metered([
+      START, sse('content_block_start', { index: 0, content_block: { type: 'compaction', content: null } }),
+      sse('content_block_delta', { index: 0, delta: { type: 'compaction_delta', content: 'Summary of the conversation' } }),
+      sse('content_block_stop', { index: 0 }),
+      sse('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 5, iterations: [
+        { type: 'compaction', input_tokens: 180_000, output_tokens: 3500, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+        { type: 'message', input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+      ] } }),
+      sse('message_stop', {}),
+    ]);
+    assert.deepEqual([event.inputTokens, event.outputTokens, event.usageEstimated], [180_010, 3505, false]);
+    assert.equal(event.costPico, tokensPico(180_010n, 3505n));
+  });
+});
+
+describe('metering the advisor tool', () => {
+  it('the advisor\'s iterations are billed at the advisor model\'s prices, and every executor iteration\'s input at the executor\'s', async () => {
+    // Sonnet 4.6 executes ($3 in, $0.30 cache read, $15 out); Opus 4.6 advises ($5 in, $25 out). The top level
+    // counts the first executor iteration's input (412) and the executors' output (531) only.
+    const iterations = [
+      { type: 'message', model: 'claude-sonnet-4-6', input_tokens: 412, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, output_tokens: 89 },
+      { type: 'advisor_message', model: 'claude-opus-4-6', input_tokens: 823, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, output_tokens: 1612 },
+      { type: 'message', model: 'claude-sonnet-4-6', input_tokens: 1348, cache_read_input_tokens: 412, cache_creation_input_tokens: 0, output_tokens: 442 },
+    ];
+    const event = await metered([
+      START,
+      sse('content_block_start', { index: 0, content_block: { type: 'server_tool_use', id: 'srvtoolu_1', name: 'advisor', input: {} } }),
+      sse('content_block_stop', { index: 0 }),
+      sse('content_block_start', { index: 1, content_block: { type: 'advisor_tool_result', tool_use_id: 'srvtoolu_1', content: { type: 'advisor_result', text: 'Plan.' } } }),
+      sse('content_block_stop', { index: 1 }),
+      sse('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { input_tokens: 412, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, output_tokens: 531, iterations } }),
+      sse('message_stop', {}),
+    ]);
+    const sonnet = (412n + 1348n) * 3_000_000n + 412n * 300_000n + (89n + 442n) * 15_000_000n;
+    const opus = 823n * 5_000_000n + 1612n * 25_000_000n;
+    assert.equal(event.costPico, sonnet + opus);
+    assert.deepEqual([event.inputTokens, event.cacheReadTokens, event.outputTokens], [412 + 823 + 1348 + 412, 412, 89 + 1612 + 442]);
+    assert.equal(event.inputCostPico + event.outputCostPico + event.cacheReadCostPico, event.costPico, 'the parts add up to the total');
   });
 });

@@ -5,7 +5,7 @@ import { attemptCost, type TokenUsage } from '../domain/cost.ts';
 import { countInputTokens, countTextTokens } from '../domain/token-counter.ts';
 import type { BegunAttempt, Completion, RetryAction, UsageEvent } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
-import { storedStopReason, type AnswerFacts, type StreamFacts } from './formats/types.ts';
+import { storedStopReason, type AnswerFacts, type ReportedUsage, type StreamFacts } from './formats/types.ts';
 import { nowIso } from '../domain/clock.ts';
 import { webSearchTool } from '../domain/params.ts';
 
@@ -38,7 +38,7 @@ export interface AttemptRecord {
   quotaExhausted?: boolean;
 }
 
-const ZERO: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
+const ZERO: ReportedUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
 
 /**
  * A stream that ended before its end — no final event and no stop reason either (relay.ts takes a stop reason
@@ -131,6 +131,22 @@ export function meterAttempts(ctx: RequestContext, records: readonly AttemptReco
   });
 }
 
+/**
+ * Usage whose iterations ran on other models (Anthropic's advisor) with those models' catalog prices. One the catalog
+ * cannot price is priced as the attempt's model (a managed request naming such an advisor is refused, routing.ts).
+ */
+function withIterationPrices(usage: ReportedUsage, ctx: RequestContext, providerId: string): TokenUsage {
+  const iterations = usage.iterations;
+  if (iterations === undefined || !iterations.some((it) => it.model !== undefined)) return usage;
+  return {
+    ...usage,
+    iterations: iterations.map((it) => {
+      const price = it.model === undefined ? undefined : ctx.deps.catalog.model(providerId, it.model)?.priceMicro;
+      return price ? { ...it, price } : it;
+    }),
+  };
+}
+
 function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], isStreaming: boolean, estimates: Estimates): void {
   const { deps } = ctx;
   const key = ctx.key!;
@@ -153,10 +169,13 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     const estimated = !counting && needsEstimate(r);
     const inEstimate = estimated ? estimates.input : 0;
     const outEstimate = estimated ? estimates.output.get(r) ?? 0 : 0;
-    let usage = reported ?? ZERO;
+    let usage: ReportedUsage = reported ?? ZERO;
     // A stream cut short after an early usage report: what it streamed counts when it is more.
-    if (reported !== undefined && outEstimate > usage.outputTokens) usage = { ...usage, outputTokens: outEstimate };
-    let priced: TokenUsage = reported === undefined && estimated ? { ...ZERO, inputTokens: inEstimate, outputTokens: outEstimate } : usage;
+    if (reported !== undefined && outEstimate > usage.outputTokens) {
+      const more = { inputTokens: 0, outputTokens: outEstimate - usage.outputTokens, cacheReadTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
+      usage = { ...usage, outputTokens: outEstimate, ...(usage.iterations ? { iterations: [...usage.iterations, more] } : {}) };
+    }
+    let priced: TokenUsage = reported === undefined && estimated ? { ...ZERO, inputTokens: inEstimate, outputTokens: outEstimate } : withIterationPrices(usage, ctx, candidate.provider.id);
     // Searches seen running are billed only when no count of the provider's came (a stream cut before its final
     // usage, an answer without usage): the provider's count leaves out the searches that failed.
     const searchesSeen = counting || priced.webSearchRequests !== undefined || (reported !== undefined && !cutShort(r)) ? 0 : r.facts?.webSearches ?? 0;

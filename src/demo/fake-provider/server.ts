@@ -35,6 +35,8 @@
 //   model `nousage-…`                                  → no usage reported
 //   Responses request offering a hosted web search tool (`web_search`, `web_search_preview…`) → the answer runs
 //                                                         FAKE_WEB_SEARCHES searches (`web_search_call` items) first
+//   Messages request offering Anthropic's advisor tool (`advisor_…` with a `model`) → its usage reports `iterations`: an
+//                                                         advisor call (FAKE_ADVISOR_USAGE, on that model) beside the executor's
 //   model `tool-…` (chat or Messages, tools offered)   → calls the first (or forced) tool, unless the last message is a tool result
 //                                                         with `{"city":"Paris"}`, or `{"input": FAKE_TOOL_INPUT}` when the
 //                                                         tool's parameters have an `input` property
@@ -52,7 +54,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
-import { COUNT_TOKENS_REFUSED, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
+import { COUNT_TOKENS_REFUSED, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
 
 /** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
 function accountHeaders(format: 'openai' | 'anthropic'): Record<string, string> {
@@ -244,6 +246,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   const call = toolCallFor(surface, model, body);
   if (call) answer.toolCall = call;
   if (surface === 'responses' && offersWebSearch(body)) answer.searches = FAKE_WEB_SEARCHES;
+  const advisor = surface === 'messages' ? offeredAdvisor(body) : undefined;
+  if (advisor !== undefined) answer.advisor = advisor;
   const cut = model.startsWith('cut-');
   if (body.stream !== true || surface === 'embeddings') {
     const text = JSON.stringify(jsonAnswer(surface as FakeSurface, answer, body.input));

@@ -51,11 +51,40 @@ function responsesUsage() {
 
 const CACHE_CREATION = { ephemeral_5m_input_tokens: FAKE_USAGE.cacheWrite - FAKE_USAGE.cacheWrite1h, ephemeral_1h_input_tokens: FAKE_USAGE.cacheWrite1h };
 
-function anthropicUsage() {
+function anthropicUsage(a: AnswerSpec) {
   return {
     input_tokens: FAKE_USAGE.input, output_tokens: FAKE_USAGE.output,
     cache_read_input_tokens: FAKE_USAGE.cacheRead, cache_creation_input_tokens: FAKE_USAGE.cacheWrite,
     cache_creation: CACHE_CREATION,
+    ...advisorIterations(a),
+  };
+}
+
+/** What one advisor call of a fake answer reports (`advisor_message` in `usage.iterations`), as Anthropic's guide shows one. */
+export const FAKE_ADVISOR_USAGE = { input: 823, output: 1612 } as const;
+
+/** The advisor model a Messages request offers (Anthropic's `advisor_20260301` tool), if any. */
+export function offeredAdvisor(body: Record<string, unknown>): string | undefined {
+  if (!Array.isArray(body.tools)) return undefined;
+  for (const t of body.tools) {
+    const tool = t as { type?: unknown; model?: unknown } | null;
+    if (typeof tool?.type === 'string' && tool.type.startsWith('advisor_') && typeof tool.model === 'string') return tool.model;
+  }
+  return undefined;
+}
+
+/**
+ * An answer that consulted the advisor reports its iterations as Anthropic does: the executor's (the top-level
+ * counts, FAKE_USAGE) and the advisor's, which the top-level counts leave out.
+ */
+function advisorIterations(a: AnswerSpec) {
+  if (a.advisor === undefined) return {};
+  const cache = { cache_read_input_tokens: FAKE_USAGE.cacheRead, cache_creation_input_tokens: FAKE_USAGE.cacheWrite, cache_creation: CACHE_CREATION };
+  return {
+    iterations: [
+      { type: 'advisor_message', model: a.advisor, input_tokens: FAKE_ADVISOR_USAGE.input, output_tokens: FAKE_ADVISOR_USAGE.output, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+      { type: 'message', model: a.model, input_tokens: FAKE_USAGE.input, output_tokens: FAKE_USAGE.output, ...cache },
+    ],
   };
 }
 
@@ -69,7 +98,8 @@ export const FAKE_TOOL_INPUT = '*** Begin Patch\n*** Add File: hello.txt\n+Hello
 export interface FakeToolCall { id: string; name: string; arguments: string }
 
 /** `searches`: hosted web searches the answer ran first (Responses `web_search_call` items; FAKE_WEB_SEARCHES when a web search tool is offered). */
-export interface AnswerSpec { model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; searches?: number }
+/** `advisor`: the advisor model the answer consulted (a Messages request offering Anthropic's advisor tool). */
+export interface AnswerSpec { model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; searches?: number; advisor?: string }
 
 /** A complete (non-streamed) JSON answer for the surface. */
 export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown): unknown {
@@ -104,7 +134,7 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
         id: 'msg_fake1', type: 'message', role: 'assistant', model: a.model,
         content: a.toolCall ? [{ type: 'tool_use', id: a.toolCall.id, name: a.toolCall.name, input: JSON.parse(a.toolCall.arguments) }] : [{ type: 'text', text: a.text }],
         stop_reason: a.toolCall ? 'tool_use' : 'end_turn', stop_sequence: null,
-        ...(a.withUsage ? { usage: anthropicUsage() } : {}),
+        ...(a.withUsage ? { usage: anthropicUsage(a) } : {}),
       };
     case 'count-tokens':
       return { input_tokens: FAKE_TOKEN_COUNT };
@@ -179,7 +209,7 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
       // Every field of Anthropic's delta (the SDK types them nullable, not optional): set only for a refusal or a container tool.
       type: 'message_delta', delta: { stop_reason: a.toolCall ? 'tool_use' : 'end_turn', stop_sequence: null, stop_details: null, container: null },
       // As Anthropic sends it now: the input and cache counts restated (cumulative) beside the output's.
-      ...(a.withUsage ? { usage: { input_tokens: FAKE_USAGE.input, cache_creation_input_tokens: FAKE_USAGE.cacheWrite, cache_read_input_tokens: FAKE_USAGE.cacheRead, output_tokens: FAKE_USAGE.output } } : {}),
+      ...(a.withUsage ? { usage: { input_tokens: FAKE_USAGE.input, cache_creation_input_tokens: FAKE_USAGE.cacheWrite, cache_read_input_tokens: FAKE_USAGE.cacheRead, output_tokens: FAKE_USAGE.output, ...advisorIterations(a) } } : {}),
     }), 'message_delta'));
     out.push(sse(JSON.stringify({ type: 'message_stop' }), 'message_stop'));
     return out;

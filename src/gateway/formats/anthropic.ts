@@ -2,7 +2,7 @@
 // body, and SSE metering: `message_start` carries input (and cache) usage, `message_delta` the final
 // output count (cumulative) and stop reason; each is read once.
 import type { TollgateError } from '../../domain/errors.ts';
-import { appendText, errorMessage, MAX_REPORTED_TOKENS, num, objectAt, obj, outputParts, parseJson, rawStringAfter, spacedJson, stringAt, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+import { appendText, errorMessage, MAX_REPORTED_TOKENS, num, objectAt, obj, outputParts, parseJson, rawStringAfter, spacedJson, stringAt, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type UsageIteration, type StreamFacts } from './types.ts';
 
 /** An HTTP error status → the error type the Anthropic SDK maps to its classes. */
 export function anthropicErrorType(status: number): string {
@@ -32,10 +32,64 @@ function given(v: unknown): boolean {
   return v !== undefined && v !== null;
 }
 
-/** Anthropic `input_tokens` excludes cache reads and writes; ours counts every input token. */
+/**
+ * Anthropic `input_tokens` excludes cache reads and writes; ours counts every input token. An answer with
+ * `usage.iterations` (compaction, the advisor tool) is billed the sum of its iterations, each at its model's rates:
+ * its top-level counts leave out the compaction iterations, the advisor's, and the input of every executor
+ * iteration after the first. Its counts are then those sums, and the iterations are kept for pricing (cost.ts).
+ */
 function anthropicUsage(u: unknown, base?: ReportedUsage): ReportedUsage | undefined {
   const usage = obj(u);
   if (!usage) return base;
+  const top = topLevelUsage(usage, base);
+  // A message_delta without iterations keeps those counted before (they are cumulative, like its counts).
+  const iterations = iterationsIn(usage.iterations) ?? base?.iterations;
+  return iterations ? billedByIterations(top, iterations) : top;
+}
+
+/** Iterations whose usage runs on the request's model; any other type names the model it ran on. */
+const EXECUTOR_ITERATIONS = new Set(['message', 'compaction']);
+
+function iterationsIn(v: unknown): UsageIteration[] | undefined {
+  if (!Array.isArray(v) || v.length === 0) return undefined;
+  const out: UsageIteration[] = [];
+  for (const item of v) {
+    const it = obj(item);
+    if (!it) continue;
+    const read = num(it.cache_read_input_tokens);
+    const write = num(it.cache_creation_input_tokens);
+    const iteration: UsageIteration = {
+      inputTokens: capped(num(it.input_tokens) + read + write), outputTokens: num(it.output_tokens),
+      cacheReadTokens: read, cacheWriteTokens: write, cacheWrite1hTokens: num(obj(it.cache_creation)?.ephemeral_1h_input_tokens),
+    };
+    if (!EXECUTOR_ITERATIONS.has(String(it.type)) && typeof it.model === 'string' && it.model !== '') iteration.model = it.model.slice(0, 256);
+    out.push(iteration);
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+const capped = (n: number): number => Math.min(n, MAX_REPORTED_TOKENS);
+
+/** `top` with its token counts the sums of `iterations` (its reasoning and searches are the top level's alone). */
+function billedByIterations(top: ReportedUsage, iterations: readonly UsageIteration[]): ReportedUsage {
+  const sum = { input: 0, output: 0, read: 0, write: 0, write1h: 0 };
+  for (const it of iterations) {
+    sum.input += it.inputTokens;
+    sum.output += it.outputTokens;
+    sum.read += it.cacheReadTokens;
+    sum.write += it.cacheWriteTokens;
+    sum.write1h += it.cacheWrite1hTokens;
+  }
+  const out: ReportedUsage = {
+    ...top, inputTokens: capped(sum.input), outputTokens: capped(sum.output), cacheReadTokens: capped(sum.read), cacheWriteTokens: capped(sum.write), iterations,
+  };
+  if (sum.write1h > 0) out.cacheWrite1hTokens = capped(sum.write1h);
+  else delete out.cacheWrite1hTokens;
+  return out;
+}
+
+/** The top-level counts of one usage object, merged over `base` (message_start's) where it gives none. */
+function topLevelUsage(usage: Record<string, unknown>, base: ReportedUsage | undefined): ReportedUsage {
   // A message_delta may restate a count or send null for it (the SDK's MessageDeltaUsage allows both): null
   // keeps message_start's count, as the SDK's own stream accumulator does.
   const read = given(usage.cache_read_input_tokens) ? num(usage.cache_read_input_tokens) : base?.cacheReadTokens ?? 0;

@@ -113,6 +113,25 @@ test('parallel tool calls whose arguments come in one chunk are all counted for 
   assert.equal(stream.textChars, '{"city":"Paris"}{"city":"Oslo"}'.length);
 });
 
+test('output in a chunk that also finishes its choice is counted for the estimate (Gemini\'s last words, relays marking every chunk "stop")', () => {
+  const fresh = (): StreamFacts => ({ usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 });
+  const chunk = (delta: Record<string, unknown>) => ({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta, logprobs: null, finish_reason: 'stop' }], usage: null });
+  // A one-api / new-api relay in front of Gemini: every chunk says "stop", and no usage comes.
+  const pieces = ['Hello', ' world, ', 'the last words.'];
+  for (const spaced of [false, true]) {
+    const facts = fresh();
+    for (const p of pieces) openai.onStreamEvent(facts, '', JSON.stringify(chunk({ content: p }), null, spaced ? 1 : undefined), 'chat-completions', false);
+    assert.deepEqual([facts.text, facts.stopReason, facts.usage], [pieces.join(''), 'stop', undefined], spaced ? 'spaced' : 'compact');
+  }
+  // A whole tool call in its finishing chunk, and the legacy completions surface.
+  const call = fresh();
+  openai.onStreamEvent(call, '', JSON.stringify({ ...chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] }), choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: 'ARGS' } }] }, finish_reason: 'tool_calls' }] }), 'chat-completions', false);
+  assert.deepEqual([call.text, call.stopReason], ['ARGS', 'tool_calls']);
+  const legacy = fresh();
+  openai.onStreamEvent(legacy, '', JSON.stringify({ id: 'c', object: 'text_completion', choices: [{ index: 0, text: 'tail', finish_reason: 'length' }] }), 'completions', false);
+  assert.deepEqual([legacy.text, legacy.stopReason], ['tail', 'length']);
+});
+
 test('Moonshot (Kimi): cache hits as a top-level cached_tokens, and a stream\'s usage inside its last choice, are read', () => {
   const facts = openai.factsFromJson({ choices: [], usage: { prompt_tokens: 1000, completion_tokens: 10, total_tokens: 1010, cached_tokens: 768 } }, 'chat-completions');
   assert.equal(facts.usage!.cacheReadTokens, 768);
@@ -201,6 +220,53 @@ test('Anthropic thinking tokens (output_tokens_details.thinking_tokens) are the 
   // A later delta without the details keeps the count.
   anthropic.onStreamEvent(stream, 'message_delta', JSON.stringify({ type: 'message_delta', delta: {}, usage: { output_tokens: 900 } }), 'messages', false);
   assert.equal(stream.usage!.reasoningTokens, 850);
+});
+
+test('Anthropic compaction iterations, which the top-level counts leave out, are added to them (Anthropic bills every iteration)', () => {
+  // The shape of Anthropic's compaction guide ("Understanding usage"): the summary read 180K and wrote 3.5K tokens.
+  const usage = {
+    input_tokens: 23_000, output_tokens: 1000, cache_read_input_tokens: 2000, cache_creation_input_tokens: 500,
+    cache_creation: { ephemeral_5m_input_tokens: 500, ephemeral_1h_input_tokens: 0 },
+    iterations: [
+      { type: 'compaction', input_tokens: 180_000, output_tokens: 3500, cache_read_input_tokens: 4000, cache_creation_input_tokens: 1000, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 1000 } },
+      { type: 'message', input_tokens: 23_000, output_tokens: 1000, cache_read_input_tokens: 2000, cache_creation_input_tokens: 500 },
+    ],
+  };
+  const billed = [23_000 + 2000 + 500 + 180_000 + 4000 + 1000, 1000 + 3500, 2000 + 4000, 500 + 1000, 1000];
+  const counts = (u: ReturnType<typeof anthropic.factsFromJson>['usage']) => [u!.inputTokens, u!.outputTokens, u!.cacheReadTokens, u!.cacheWriteTokens, u!.cacheWrite1hTokens];
+  assert.deepEqual(counts(anthropic.factsFromJson({ ...message, usage }, 'messages').usage), billed);
+  assert.deepEqual(counts(anthropic.factsFromText(JSON.stringify({ ...message, usage }), 'messages')!.usage), billed);
+  // Paused after compaction (stop_reason "compaction"): the top level counts nothing, the compaction everything.
+  const paused = { input_tokens: 0, output_tokens: 0, iterations: [{ type: 'compaction', input_tokens: 150_000, output_tokens: 2000, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 }] };
+  const p = anthropic.factsFromJson({ ...message, usage: paused, stop_reason: 'compaction' }, 'messages').usage!;
+  assert.deepEqual([p.inputTokens, p.outputTokens], [150_000, 2000]);
+  // A stream: message_delta's cumulative usage brings the iterations; a later delta restating the counts without
+  // them keeps the compaction once, not twice.
+  const stream: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
+  anthropic.onStreamEvent(stream, 'message_start', JSON.stringify({ type: 'message_start', message: { usage: { input_tokens: 23_000, output_tokens: 1, cache_read_input_tokens: 2000, cache_creation_input_tokens: 500, cache_creation: { ephemeral_5m_input_tokens: 500, ephemeral_1h_input_tokens: 0 } } } }), 'messages', false);
+  anthropic.onStreamEvent(stream, 'message_delta', JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 1000, iterations: usage.iterations } }), 'messages', false);
+  assert.deepEqual(counts(stream.usage), billed);
+  anthropic.onStreamEvent(stream, 'message_delta', JSON.stringify({ type: 'message_delta', delta: {}, usage: { input_tokens: 23_000, output_tokens: 1000, iterations: null } }), 'messages', false);
+  assert.deepEqual(counts(stream.usage), billed);
+  // Iterations without a compaction (re-applying an earlier compaction block) change nothing.
+  const plain = anthropic.factsFromJson({ ...message, usage: { ...message.usage, iterations: [{ type: 'message', input_tokens: 30, output_tokens: 11, cache_read_input_tokens: 5, cache_creation_input_tokens: 3 }] } }, 'messages').usage!;
+  assert.deepEqual([plain.inputTokens, plain.outputTokens, plain.cacheReadTokens, plain.cacheWriteTokens], [38, 11, 5, 3]);
+});
+
+test('Anthropic advisor tool: the advisor\'s iterations and every executor iteration\'s input are billed, the advisor\'s at its own model', () => {
+  // The example of Anthropic's advisor tool guide ("Usage and billing"): the top level counts the first executor
+  // iteration's input and the executors' output only.
+  const usage = {
+    input_tokens: 412, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, output_tokens: 531,
+    iterations: [
+      { type: 'message', input_tokens: 412, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, output_tokens: 89 },
+      { type: 'advisor_message', model: 'claude-fable-5-1', input_tokens: 823, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, output_tokens: 1612 },
+      { type: 'message', input_tokens: 1348, cache_read_input_tokens: 412, cache_creation_input_tokens: 0, output_tokens: 442 },
+    ],
+  };
+  const u = anthropic.factsFromJson({ ...message, usage }, 'messages').usage!;
+  assert.deepEqual([u.inputTokens, u.outputTokens, u.cacheReadTokens], [412 + 823 + 1348 + 412, 89 + 1612 + 442, 412]);
+  assert.deepEqual(u.iterations!.map((i) => i.model), [undefined, 'claude-fable-5-1', undefined]);
 });
 
 test('OpenAI-style usage from relays writing both namings (the unused one zero) counts the one that counts', () => {

@@ -143,7 +143,10 @@ function parsedChunk(facts: StreamFacts, data: string, surface: ApiSurface, drop
     const finish = choice.finish_reason;
     if (typeof finish === 'string' && finish) {
       if (!facts.stopReason || choice.index === 0) facts.stopReason = finish;
-    } else if (surface === 'completions') {
+    }
+    // The finishing chunk may carry the last output too (Gemini's last words, vLLM's last token, relays that mark
+    // every chunk "stop"): it is counted like any other.
+    if (surface === 'completions') {
       appendText(facts, stringOr(choice.text));
     } else {
       const delta = obj(choice.delta);
@@ -266,7 +269,8 @@ export const openai: FormatCodec = {
     // the first seen until choice 0's arrives. Several finishing in one chunk: only a parse tells which is whose.
     if (finish && data.indexOf(FINISH_MARKER) !== data.lastIndexOf(FINISH_MARKER)) return parsedChunk(facts, data, surface, dropUsageChunk);
     if (finish) { if (!facts.stopReason || data.includes(FIRST_CHOICE)) facts.stopReason = finish; }
-    else if (surface === 'completions') appendText(facts, lastRawStringAfter(data, '"text":"'));
+    // A finishing chunk's output counts too (see parsedChunk).
+    if (surface === 'completions') appendText(facts, lastRawStringAfter(data, '"text":"'));
     else {
       // Content chunks (the common case) are found by the first search; tool-call and reasoning chunks carry
       // `"content":null` or no content at all.

@@ -14,6 +14,23 @@ export interface ReportedUsage {
   cacheWrite1hTokens?: number;
   /** Server-side web searches billed per search (Anthropic's `server_tool_use.web_search_requests`). */
   webSearchRequests?: number;
+  /**
+   * Anthropic's `usage.iterations`, when the answer has them (compaction, the advisor tool): the sampling iterations
+   * it bills one by one, each at the rates of the model it ran on. The counts above are then their sums; the
+   * top-level counts of such an answer leave iterations out (compaction's, the advisor's, later executor inputs).
+   */
+  iterations?: readonly UsageIteration[];
+}
+
+/** One of Anthropic's `usage.iterations`, its input counted whole (cache reads and writes included). */
+export interface UsageIteration {
+  /** The model it ran on when not the request's: the advisor's (`advisor_message`), a fallback's (`fallback_message`). */
+  model?: string;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  cacheWrite1hTokens: number;
 }
 
 /** What a JSON answer or a stream told us about the attempt. */
