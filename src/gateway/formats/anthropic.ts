@@ -38,7 +38,7 @@ function given(v: unknown): boolean {
  * its top-level counts leave out the compaction iterations, the advisor's, and the input of every executor
  * iteration after the first. Its counts are then those sums, and the iterations are kept for pricing (cost.ts).
  */
-function anthropicUsage(u: unknown, base?: ReportedUsage): ReportedUsage | undefined {
+export function anthropicUsage(u: unknown, base?: ReportedUsage): ReportedUsage | undefined {
   const usage = obj(u);
   if (!usage) return base;
   const top = topLevelUsage(usage, base);

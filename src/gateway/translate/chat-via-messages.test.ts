@@ -260,3 +260,24 @@ test('a Claude stream without message_start (some Anthropic-compatible servers):
     assert.equal(completion.choices[0]!.finish_reason, first === 'text' ? 'stop' : 'tool_calls');
   }
 });
+
+test('an answer with usage.iterations (compaction) tells the chat client the billed sums, not the top-level counts that leave them out: JSON and streamed', () => {
+  // Anthropic's compaction example: the summary step read 180,000 tokens that the top-level counts do not include.
+  const iterations = [{ type: 'compaction', input_tokens: 180_000, output_tokens: 3_500 }, { type: 'message', input_tokens: 23_000, output_tokens: 1_000 }];
+  const billed = { prompt_tokens: 203_000, completion_tokens: 4_500, total_tokens: 207_500, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } };
+  const reply = chatViaMessages.answer({ id: 'msg_c', model: 'm', stop_reason: 'end_turn', usage: { input_tokens: 23_000, output_tokens: 1_000, iterations },
+    content: [{ type: 'compaction', content: 'Summary' }, { type: 'text', text: 'Done' }] }, { accountId: 'a', keep: true, includeUsage: false }) as Record<string, unknown>;
+  assert.deepEqual(reply.usage, billed);
+
+  const t = chatViaMessages.stream({ accountId: 'a', keep: true, includeUsage: true });
+  for (const [type, data] of [
+    sse('message_start', { message: { id: 'msg_c', model: 'm', usage: { input_tokens: 23_000, output_tokens: 1 } } }),
+    sse('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    sse('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Done' } }),
+    sse('content_block_stop', { index: 0 }),
+    sse('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 1_000, iterations } }),
+    sse('message_stop', {}),
+  ]) t.event(type, data);
+  const lines = t.finish().split('\n\n').filter(Boolean).map((l) => l.slice('data: '.length));
+  assert.deepEqual((JSON.parse(lines.at(-2)!) as { usage: unknown }).usage, billed);
+});

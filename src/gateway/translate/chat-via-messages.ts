@@ -4,6 +4,7 @@
 // mapped both ways; streams are rebuilt as chat chunks. docs/decisions/translation.md.
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { num, obj, parseJson } from '../formats/types.ts';
+import { anthropicUsage } from '../formats/anthropic.ts';
 import type { StreamTranslation, TranslatedRequest, Translator } from './types.ts';
 import { fittedOutputLimit } from './output-limit.ts';
 import { isObjectSchema, objects, toolInput, type Json } from './json.ts';
@@ -342,17 +343,18 @@ function finishReason(stop: unknown): string {
   return typeof stop === 'string' ? FINISH_REASONS[stop] ?? 'stop' : 'stop';
 }
 
-/** Messages usage → chat usage, whose `prompt_tokens` counts the cached input too. */
+/**
+ * Messages usage → chat usage, whose `prompt_tokens` counts the cached input too. Read as the meter reads it
+ * (anthropicUsage), so the client is told what it is billed: an answer with `usage.iterations` (compaction, the
+ * advisor tool) bills their sums, which its top-level counts leave out. Thinking is inside output_tokens on both sides.
+ */
 function chatUsage(usage: unknown): Json {
-  const u = obj(usage);
-  const read = num(u?.cache_read_input_tokens);
-  const prompt = num(u?.input_tokens) + read + num(u?.cache_creation_input_tokens);
-  const completion = num(u?.output_tokens);
-  // Thinking is inside output_tokens on both sides; Anthropic says how much of it in output_tokens_details.
-  const reasoning = num(obj(u?.output_tokens_details)?.thinking_tokens);
+  const u = anthropicUsage(usage);
+  const prompt = u?.inputTokens ?? 0;
+  const completion = u?.outputTokens ?? 0;
   return {
     prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: read }, completion_tokens_details: { reasoning_tokens: reasoning },
+    prompt_tokens_details: { cached_tokens: u?.cacheReadTokens ?? 0 }, completion_tokens_details: { reasoning_tokens: u?.reasoningTokens ?? 0 },
   };
 }
 
