@@ -8,6 +8,11 @@ import { connect, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { STORE_KINDS } from './helpers/stores.ts';
 import { expectError, startControl, type TestControl } from './helpers/control.ts';
+import { startFakeStripe, type FakeStripe } from './helpers/fake-stripe.ts';
+import { usageEvent } from './helpers/usage.ts';
+import { insertUsageEvents } from '../src/store/usage-events.ts';
+import { grantCredits } from '../src/store/credits.ts';
+import type { LightMyRequestResponse } from 'fastify';
 
 const concrete = (path: string) => path.replace(/\{id\}/g, 'aigk_00000000000000000000000000');
 
@@ -104,6 +109,22 @@ for (const kind of STORE_KINDS) {
       }
     });
 
+    test('a date-time query value whose "+" offset arrived as a space is a 400 that says so; %2B and Z are read', async () => {
+      for (const path of ['/usage', '/usage/overview']) {
+        // As `curl "…?startTime=$(date -Iseconds)"` sends it: the query string turns the unencoded + into a space.
+        const mangled = expectError(await control.call('GET', `${path}?startTime=2025-01-01T10:00:00+02:00`), 400, 'ERR_NGROK_27606');
+        assert.equal(mangled.details.field, 'startTime');
+        assert.match(mangled.msg, /got "2025-01-01T10:00:00 02:00"\. A "\+" in a query string reads as a space: write a "\+02:00" offset as "%2B02:00"/);
+        const late = expectError(await control.call('GET', `${path}?startTime=2025-01-01T00:00:00Z&endTime=2025-01-02T10:00:00+02:00`), 400, 'ERR_NGROK_27606');
+        assert.equal(late.details.field, 'endTime');
+        assert.match(late.msg, /%2B02:00/);
+        // Not a date at all: named as such, without the hint about "+".
+        const wrong = expectError(await control.call('GET', `${path}?startTime=yesterday`), 400, 'ERR_NGROK_27606');
+        assert.equal(wrong.msg, 'The query parameter "startTime" must be an RFC 3339 date-time such as 2025-01-01T00:00:00Z; got "yesterday".');
+        for (const ok of ['2025-01-01T10:00:00%2B02:00', '2025-01-01T08:00:00Z']) assert.equal((await control.call('GET', `${path}?startTime=${ok}`)).statusCode, 200, ok);
+      }
+    });
+
     test('unknown paths are 404 and unsupported methods on known paths are 405', async () => {
       assert.equal(expectError(await control.call('GET', '/no-such-thing'), 404, 'ERR_NGROK_27611').details.reason, undefined);
       // A model call sent to the control plane's port: the gateway's port is named.
@@ -128,6 +149,153 @@ for (const kind of STORE_KINDS) {
       assert.ok(operations.some((op) => op.operationId === 'GetAIGatewayRequestAttempts'));
       for (const op of operations) {
         assert.ok(control.app.hasRoute({ method: op.method, url: op.path.replace(/\{(\w+)\}/g, ':$1') }), `${op.method} ${op.path} is not routed`);
+      }
+    });
+  });
+}
+
+for (const kind of STORE_KINDS) {
+  // What an SDK generated from the contract decodes: every operation is called here with bodies that fill its
+  // optional parts, and its answer is held to the operation's documented status and response schema (closed:
+  // `additionalProperties: false`, so an extra field fails as a missing required one does).
+  describe(`every operation answers in the contract's shape (${kind})`, () => {
+    let control: TestControl;
+    let fake: FakeStripe;
+    before(async () => {
+      fake = await startFakeStripe();
+      control = await startControl(kind, { TOLLGATE_STRIPE_SECRET_KEY: 'sk_test_fake', TOLLGATE_STRIPE_WEBHOOK_SECRET: 'whsec_test', TOLLGATE_STRIPE_API_BASE_URL: fake.url });
+    });
+    // The fake first: left open (when the store could not start) it would keep the test process alive.
+    after(async () => { await fake?.close(); await control?.close(); });
+
+    const operationOf = (method: string, url: string) => {
+      const path = url.split('?')[0]!;
+      const op = operations.find((o) => o.method === method && new RegExp(`^${o.path.replace(/\{\w+\}/g, '[^/]+')}$`).test(path));
+      assert.ok(op, `${method} ${path} is no contract operation`);
+      return op;
+    };
+
+    test('each success has the documented status and matches the response schema; 204 and HEAD answers have no body', async () => {
+      const called = new Set<string>();
+      const call = async <T = Record<string, unknown>>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> => {
+        const op = operationOf(method, url);
+        called.add(op.operationId);
+        const res: LightMyRequestResponse = await control.app.inject({
+          method: method as 'GET', url,
+          headers: { authorization: `Bearer ${control.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+          ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
+        });
+        assert.equal(res.statusCode, op.successStatus, `${op.operationId}: ${res.statusCode} ${res.body}`);
+        if (op.method === 'HEAD' || op.successStatus === 204) {
+          assert.equal(res.body, '', `${op.operationId} answered a body`);
+          return {} as T;
+        }
+        assert.match(String(res.headers['content-type']), /^application\/json/, op.operationId);
+        assert.ok(op.responseSchema, `${op.operationId} has no response schema`);
+        const validate = schemaValidator(op.responseSchema);
+        const json = res.json() as T;
+        assert.ok(validate(json), `${op.operationId}: not ${op.responseSchema}: ${JSON.stringify(validate.errors)} in ${res.body}`);
+        return json;
+      };
+      type Id = { id: string };
+      const now = new Date().toISOString();
+      const day = `${now.slice(0, 10)}T00:00:00Z`;
+      await grantCredits(control.store.db, control.accountId, 10_000, { category: 'purchase' });
+      await insertUsageEvents(control.store.db, [
+        usageEvent(control.accountId, { id: `ue_sweep_${kind}_1`, requestId: 'rq_sweep', attemptNumber: 1, isFinalAttempt: false, statusCode: 429, isError: true, retryAction: 'next_key', keySource: 'user', providerKeyId: 'aigpk_x', providerKeyDisplayName: 'sk-abc***wxyz', eventTime: now }),
+        usageEvent(control.accountId, { id: `ue_sweep_${kind}_2`, requestId: 'rq_sweep', attemptNumber: 2, isFinalAttempt: true, costPico: 5_000_000n, eventTime: now }),
+      ]);
+
+      const pk = await call<Id>('POST', '/provider-keys', { providerId: 'openai', name: 'primary', value: 'sk-test-0000000000000000000000000000000000', description: 'd', metadata: '{"team":"ml"}' });
+      await call('GET', '/provider-keys?limit=1');
+      await call('GET', '/provider-keys?provider=openai');
+      await call('HEAD', '/provider-keys');
+      await call('GET', `/provider-keys/${pk.id}`);
+      await call('HEAD', `/provider-keys/${pk.id}`);
+      await call('PATCH', `/provider-keys/${pk.id}`, { description: null, metadata: null });
+      await call('POST', `/provider-keys/${pk.id}/rotate`, { name: 'primary-2', value: 'sk-test-1111111111111111111111111111111111' });
+
+      const provider = await call<Id>('POST', '/providers', {
+        providerId: 'my-ollama', name: 'Ollama', baseUrl: 'https://ollama.example/v1', metadata: 'm',
+        supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions', supportedParams: [{ name: 'temperature' }] }, { format: 'anthropic', surface: 'messages', baseUrl: 'https://ollama.example/anthropic' }],
+        models: [{ modelId: 'llama3.2', providerModelId: 'llama3.2:8b', unsupportedParams: ['seed'] }, { modelId: 'qwen' }],
+      });
+      await call('GET', '/providers?limit=1');
+      await call('HEAD', '/providers');
+      await call('GET', `/providers/${provider.id}`);
+      await call('HEAD', `/providers/${provider.id}`);
+      await call('PATCH', `/providers/${provider.id}`, { metadata: null, supportedApiSurfaces: null, models: [{ modelId: 'qwen' }] });
+      const localKey = await call<Id>('POST', '/provider-keys', { providerId: 'my-ollama', name: 'local', value: 'ollama-local-token-0000' });
+
+      const configuration = await call<Id>('POST', '/access-key-configurations', {
+        name: 'prod', description: 'd', metadata: 'm',
+        access: { providers: { allow: ['openai', 'my-ollama'] }, models: { allow: ['openai/gpt-4o'] } },
+        router: { rules: [
+          { provider: 'openai', steps: [{ type: 'user', keys: [{ id: pk.id }, { name: 'inline', value: 'sk-test-2222222222222222222222222222222222' }] }, { type: 'ngrok' }] },
+          { model: 'my-ollama:qwen', steps: [{ type: 'user', keys: [{ id: localKey.id }] }] },
+        ] },
+      });
+      await call('GET', '/access-key-configurations?limit=1');
+      await call('HEAD', '/access-key-configurations');
+      await call('GET', `/access-key-configurations/${configuration.id}`);
+      await call('HEAD', `/access-key-configurations/${configuration.id}`);
+      await call('PATCH', `/access-key-configurations/${configuration.id}`, { description: null, access: null });
+
+      const accessKey = await call<Id>('POST', '/access-keys', { name: 'app', description: 'd', metadata: 'm', accessKeyConfigurationId: configuration.id });
+      await call('GET', '/access-keys?limit=1');
+      await call('GET', `/access-keys?accessKeyConfigurationId=${configuration.id}`);
+      await call('HEAD', '/access-keys');
+      await call('GET', `/access-keys/${accessKey.id}`);
+      await call('HEAD', `/access-keys/${accessKey.id}`);
+      await call('PATCH', `/access-keys/${accessKey.id}`, { name: null, accessKeyConfigurationId: null });
+
+      const apiKey = await call<Id>('POST', '/api-keys', { name: 'ci', description: 'd', metadata: 'm' });
+      await call('GET', '/api-keys?limit=1');
+      await call('HEAD', '/api-keys');
+      await call('GET', `/api-keys/${apiKey.id}`);
+      await call('HEAD', `/api-keys/${apiKey.id}`);
+      await call('PATCH', `/api-keys/${apiKey.id}`, { description: null });
+
+      await call('GET', '/gateway-config');
+      await call('HEAD', '/gateway-config');
+      await call('PATCH', '/gateway-config', { totalTimeout: '2m', perRequestTimeout: '30s', maxInputTokens: 100_000, maxOutputTokens: null, metadata: 'm' });
+
+      await call('GET', '/v1/models');
+      await call('GET', '/credits/balance');
+      await call('GET', '/credits/transactions');
+      await call('POST', '/credits/checkout-session', { amount: 2500 });
+      const purchase = await call<Id>('POST', '/credits/purchases', { amount: 2500 }, { 'idempotency-key': `sweep-${kind}` });
+      await call('GET', `/credits/purchases/${purchase.id}`);
+
+      await call('GET', `/usage?startTime=${day}&includeRetries=true&limit=1`);
+      await call('GET', `/usage/overview?startTime=${day}&groupBy=accessKey`);
+      await call('GET', '/usage/requests/rq_sweep');
+
+      await call('DELETE', `/access-keys/${accessKey.id}`);
+      await call('DELETE', `/access-key-configurations/${configuration.id}`);
+      const keys = (await control.call('GET', '/provider-keys')).json() as { aiGatewayProviderKeys: Id[] };
+      for (const key of keys.aiGatewayProviderKeys) await call('DELETE', `/provider-keys/${key.id}`);
+      await call('DELETE', `/providers/${provider.id}`);
+      await call('DELETE', `/api-keys/${apiKey.id}`);
+
+      // A new operation in the contract must be added above.
+      assert.deepEqual(operations.map((o) => o.operationId).filter((id) => !called.has(id)), []);
+    });
+
+    test('an unknown id is 404 ERR_NGROK_27611 in the Error shape on every operation that takes one (HEAD: no body)', async () => {
+      for (const op of operations.filter((o) => o.path.includes('{'))) {
+        const res = await control.call(op.method, op.path.replace(/\{\w+\}/g, 'unknown_0000'), op.requestSchema ? {} : undefined);
+        if (op.method === 'HEAD') {
+          assert.equal(res.statusCode, 404, op.operationId);
+          assert.equal(res.body, '', op.operationId);
+          continue;
+        }
+        // A body the operation refuses on its own (rotate needs name and value) is a 400 before the lookup.
+        if (res.statusCode === 400) {
+          expectError(res, 400, res.json().errorCode as string);
+          continue;
+        }
+        expectError(res, 404, 'ERR_NGROK_27611');
       }
     });
   });

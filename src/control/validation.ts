@@ -95,6 +95,16 @@ export function validateBody<T>(op: ContractOperation, body: unknown): T {
 const DECIMAL_INTEGER = /^-?\d+$/;
 
 /**
+ * A script's `startTime=$(date -Iseconds)` sends `…T10:00:00+02:00` unencoded, and a query string reads `+` as a
+ * space: the value that arrived is not the one the user wrote, so "must match format" alone would mislead.
+ */
+function dateTimeReason(name: string, value: string): string {
+  const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
+  const reason = `The query parameter "${name}" must be an RFC 3339 date-time such as 2025-01-01T00:00:00Z; got "${shown}".`;
+  return value.includes(' ') ? `${reason} A "+" in a query string reads as a space: write a "+02:00" offset as "%2B02:00", or give the time in UTC with "Z".` : reason;
+}
+
+/**
  * Validates and coerces the query string. Unknown parameters are ignored, as most HTTP APIs do, and left out of
  * what the handlers see (so list envelopes do not echo them into `uri` / `nextPageUri`).
  */
@@ -116,7 +126,9 @@ export function validateQuery<T>(op: ContractOperation, query: Record<string, un
     const name = e.keyword === 'required' ? (e.params as { missingProperty: string }).missingProperty : fieldPath(e);
     const reason = e.keyword === 'required'
       ? `The query parameter "${name}" is required.`
-      : `The query parameter "${name}" ${e.message ?? 'is invalid'}.`;
+      : e.keyword === 'format' && (e.params as { format: string }).format === 'date-time'
+        ? dateTimeReason(name, String(copy[name]))
+        : `The query parameter "${name}" ${e.message ?? 'is invalid'}.`;
     throw new TollgateError(e.keyword === 'required' ? Errors.fieldRequired : Errors.validationFailed, { field: name, reason });
   }
   return copy as T;
