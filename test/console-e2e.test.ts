@@ -127,6 +127,12 @@ function contrast(a: string, b: string): number {
   return (hi! + 0.05) / (lo! + 0.05);
 }
 
+/** A cost as the console shows it: the API's five-place decimal string, zeros past the cents dropped ($0.015, $0.30). */
+function shownUsd(apiCost: string): string {
+  assert.match(apiCost, /^\d+\.\d{5}$/, 'the API states costs with five decimal places');
+  return `$${apiCost.replace(/0{1,3}$/, '')}`;
+}
+
 function within(page: Page, role: 'group' | 'region' | 'form', name: string | RegExp): Locator {
   return page.getByRole(role, { name, exact: true });
 }
@@ -511,15 +517,15 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await go(page, '#/logs', 'Logs');
     const row = page.locator(`tr[data-request-id="${event.requestId}"]`);
     await row.waitFor();
-    const n = Number(event.totalCost);
-    assert.equal(await row.getByTestId('cost').innerText(), `$${n.toFixed(n < 0.01 ? 5 : 2)}`);
+    // Costs read as the API states them (five places, zeros past the cents dropped), never rounded to a cent.
+    assert.equal(await row.getByTestId('cost').innerText(), shownUsd(event.totalCost));
     await row.getByText('user', { exact: true }).waitFor();
     await row.getByRole('button').click();
     const attempts = page.getByRole('region', { name: `Attempts of request ${event.requestId}` });
     await attempts.getByRole('heading', { name: 'Attempt 1 (final)' }).waitFor();
     // The account's own key: the cost is the processing fee alone, and the attempt says so.
     assert.equal(event.ngrokProcessingFee, event.totalCost);
-    assert.equal(await attempts.getByTestId('attempt-cost').innerText(), `$${n.toFixed(n < 0.01 ? 5 : 2)} (processing fee $${n.toFixed(n < 0.01 ? 5 : 2)})`);
+    assert.equal(await attempts.getByTestId('attempt-cost').innerText(), `${shownUsd(event.totalCost)} (processing fee ${shownUsd(event.totalCost)})`);
     await assertLabelled(page);
     await shot(page, 'logs');
 
@@ -527,9 +533,14 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     const overview = (await api<S['AIGatewayUsageOverview']>('GET', `/usage/overview?startTime=${new Date(Date.now() - 6 * 86_400_000).toISOString().slice(0, 10)}T00:00:00Z`)).body;
     assert.equal(overview.totals.requests, 1);
     await page.getByTestId('total-requests').filter({ hasText: '1' }).waitFor();
+    // The window's cost is the API's total to the last of its five places, as is each day in the table.
+    assert.equal(await page.getByTestId('total-cost').innerText(), shownUsd(overview.totals.cost));
+    const costSummary = await page.getByTestId('chart-cost').getAttribute('aria-label') ?? '';
+    assert.ok(costSummary.startsWith(`Cost per day: ${shownUsd(overview.totals.cost)} in total`), costSummary);
     assert.match(await page.getByTestId('chart-requests').getAttribute('aria-label') ?? '', /Requests per day: 1 in total .* openai/);
     await page.getByText('Show the numbers as a table').click();
     await page.getByTestId('usage-table').getByRole('row').filter({ hasText: 'openai' }).waitFor();
+    assert.equal(await page.getByTestId('usage-table').getByRole('row').filter({ hasText: 'openai' }).getByRole('cell').last().innerText(), shownUsd(overview.buckets[0]!.cost));
     await shot(page, 'usage');
   });
 
@@ -813,6 +824,58 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await page.getByLabel('API key').fill(BOOTSTRAP);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { level: 1, name: 'Credits & settings' }).waitFor();
+  });
+
+  await t.test('deleted meanwhile (another tab, a script): Delete clears the row and says so', async () => {
+    const ghost = (await api<S['AIGatewayAccessKey']>('POST', '/access-keys', { name: 'deleted elsewhere' })).body;
+    await go(page, '#/keys', 'Access keys');
+    const row = page.locator(`tr[data-id="${ghost.id}"]`);
+    await row.waitFor();
+    assert.equal((await api('DELETE', `/access-keys/${ghost.id}`)).status, 204);
+    await row.getByRole('button', { name: 'Delete', exact: true }).click();
+    await row.getByRole('button', { name: 'Yes, delete' }).click();
+    // The key is gone either way: a "not found" beside a row that stays could never be cleared without a reload.
+    await row.waitFor({ state: 'detached' });
+    await expectStatus(page, 'Access key was already deleted elsewhere.');
+  });
+
+  await t.test('a configuration deleted elsewhere while open: Save says so by the button, not under Routing', async () => {
+    const doomed = (await api<S['AIGatewayAccessKeyConfiguration']>('POST', '/access-key-configurations', { name: 'deleted while open' })).body;
+    await go(page, `#/configurations/${doomed.id}`, 'Edit deleted while open');
+    assert.equal((await api('DELETE', `/access-key-configurations/${doomed.id}`)).status, 204);
+    await page.getByLabel('Description').fill('too late');
+    await page.getByRole('button', { name: 'Save configuration' }).click();
+    // Not a validation error of some section (its words name a "key", which put it under Routing): it is about the
+    // save, and shows by the button pressed.
+    const refusal = page.getByRole('alert').filter({ hasText: 'not found' });
+    await refusal.waitFor();
+    assert.equal(await page.getByRole('region', { name: 'Routing' }).getByRole('alert').count(), 0, 'nothing shown in Routing');
+    assert.ok(await refusal.evaluate((el) => el.nextElementSibling?.classList.contains('form-actions') ?? false), 'the refusal sits just above Save');
+  });
+
+  /** Signs out and in again in another tab: the tabs share the cookie, so this page's CSRF token is now of a gone session. */
+  const signInAgainElsewhere = async () => {
+    const other = await context!.newPage();
+    try {
+      await other.goto(base);
+      await other.getByRole('button', { name: 'Sign out' }).click();
+      await other.getByLabel('API key').fill(BOOTSTRAP);
+      await other.getByRole('button', { name: 'Sign in' }).click();
+      await other.getByRole('button', { name: 'Sign out' }).waitFor();
+    } finally {
+      await other.close();
+    }
+  };
+
+  await t.test('signed in again in another tab (the cookie now names a new session), this tab still saves', async () => {
+    await signInAgainElsewhere();
+    await go(page, '#/settings', 'Credits & settings');
+    await page.getByLabel('Per-attempt timeout').fill('45s');
+    await page.getByRole('button', { name: 'Save gateway settings' }).click();
+    await expectStatus(page, 'Gateway settings saved.');
+    assert.equal((await api<S['AIGatewayConfig']>('GET', '/gateway-config')).body.perRequestTimeout, '45s');
+    // And once more, so the sign-out below is sent with a token of a gone session too: it still signs out.
+    await signInAgainElsewhere();
   });
 
   await t.test('sign out ends the session', async () => {

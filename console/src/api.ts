@@ -39,10 +39,37 @@ export class ApiError extends Error {
 }
 
 let csrfToken: string | undefined;
+/** The API key this page signed in with: a session another tab opened with another key is not taken over. */
+let sessionKeyId: string | undefined;
 let onSignedOut: (() => void) | undefined;
 
-export function setCsrfToken(token: string | undefined): void { csrfToken = token; }
+export function setCsrfToken(token: string | undefined): void { csrfToken = token; if (token === undefined) sessionKeyId = undefined; }
 export function whenSignedOut(callback: () => void): void { onSignedOut = callback; }
+
+function signedIn(info: SessionInfo): SessionInfo {
+  csrfToken = info.csrfToken;
+  sessionKeyId = info.apiKeyId;
+  return info;
+}
+
+/**
+ * After a refused state change: whether the browser's session cookie (shared by every tab) now names another session
+ * of the same API key — another tab signed out and in again, or signed in after this one's expired — whose CSRF
+ * token this page then takes. Such a page could read but no longer change anything until reloaded.
+ */
+async function tokenRenewed(): Promise<boolean> {
+  const before = csrfToken;
+  try {
+    const res = await fetch('/console/session', { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+    if (!res.ok) return false;
+    const info = await res.json() as SessionInfo;
+    if (info.apiKeyId !== sessionKeyId || info.csrfToken === before) return false;
+    csrfToken = info.csrfToken;
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** nextPageUri/uri are absolute; keep only path and query so requests stay same-origin (cookie + CSP). */
 export function pathOf(uri: string): string {
@@ -50,7 +77,7 @@ export function pathOf(uri: string): string {
   return u.pathname + u.search;
 }
 
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function api<T>(method: string, path: string, body?: unknown, renewed = false): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['x-csrf-token'] = csrfToken;
@@ -67,11 +94,35 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   if (!res.ok) {
     const err = (parsed ?? {}) as { msg?: string; errorCode?: string; details?: Record<string, string> };
     const error = new ApiError(res.status, err.msg ?? `The server answered ${res.status}.`, err.errorCode, err.details ?? {});
+    // A CSRF refusal (403) of a page whose session another tab replaced (signing out included): sent again once,
+    // with the new token.
+    if (res.status === 403 && !renewed && headers['x-csrf-token'] && await tokenRenewed()) {
+      return api<T>(method, path, body, true);
+    }
     // A vanished session (expiry, restart, deleted API key) sends the user back to sign in.
     if (res.status === 401 && !path.startsWith('/console/session')) onSignedOut?.();
     throw error;
   }
   return parsed as T;
+}
+
+/**
+ * DELETE that counts "not found" (404) as done: the item is gone either way (deleted in another tab or by a script),
+ * and a list that kept its row beside a "not found" could never be cleared without a reload. Says which it was.
+ */
+export async function deleteResource(path: string): Promise<'deleted' | 'gone'> {
+  try {
+    await api<void>('DELETE', path);
+    return 'deleted';
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return 'gone';
+    throw e;
+  }
+}
+
+/** The outcome of deleteResource in words, for `what` ("Access key"). */
+export function deletedText(what: string): (r: 'deleted' | 'gone') => string {
+  return (r) => (r === 'gone' ? `${what} was already deleted elsewhere.` : `${what} deleted.`);
 }
 
 /** Follows nextPageUri until the end; for pickers that need every item (configurations, provider keys). */
@@ -88,15 +139,11 @@ export async function listAll<T>(path: string, key: string): Promise<T[]> {
 
 export const session = {
   async signIn(apiKey: string): Promise<SessionInfo> {
-    const info = await api<SessionInfo>('POST', '/console/session', { apiKey });
-    setCsrfToken(info.csrfToken);
-    return info;
+    return signedIn(await api<SessionInfo>('POST', '/console/session', { apiKey }));
   },
   async resume(): Promise<SessionInfo | undefined> {
     try {
-      const info = await api<SessionInfo>('GET', '/console/session');
-      setCsrfToken(info.csrfToken);
-      return info;
+      return signedIn(await api<SessionInfo>('GET', '/console/session'));
     } catch {
       return undefined;
     }
@@ -107,9 +154,18 @@ export const session = {
   },
 };
 
+/**
+ * A cost as the API states it (USD, five decimal places), trailing zeros past the cents dropped: $0.015, $12.34567,
+ * $0.30. Never rounded to cents: a total must read as the sum of the parts shown beside it (a request's attempts,
+ * the usage table's days), and toFixed(2) rounded the binary value (1.005 → $1.00). A sum of such amounts made in
+ * floating point (a request's attempts, a chart's total) is brought back to whole 1/100,000 dollars first.
+ */
 export function usd(value: string | number): string {
   const n = typeof value === 'string' ? Number(value) : value;
-  return Number.isFinite(n) ? `$${n.toFixed(n !== 0 && Math.abs(n) < 0.01 ? 5 : 2)}` : String(value);
+  if (!Number.isFinite(n)) return String(value);
+  const units = Math.round(Math.abs(n) * 100_000);
+  const frac = String(units % 100_000).padStart(5, '0').replace(/0{1,3}$/, '');
+  return `${n < 0 && units !== 0 ? '-' : ''}$${Math.floor(units / 100_000)}.${frac}`;
 }
 
 export function cents(value: number): string {

@@ -75,6 +75,8 @@ export interface Action {
   error: string | undefined;
   /** The request field the API blamed (its details.field), so the form can show the error at that field. */
   field: string | undefined;
+  /** The API's HTTP status for the error (0: the server was not reached); undefined for an error of the page's own. */
+  status: number | undefined;
   /**
    * Runs fn, announcing "label…" then the success text or the error; resolves to fn's result or undefined.
    * An empty success text marks a background read: only its failure is announced, so loading the next
@@ -92,17 +94,20 @@ export function useAction(inline = true): Action {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>();
   const [field, setField] = useState<string | undefined>();
+  const [status, setStatus] = useState<number | undefined>();
   return {
     busy,
     error,
     field,
-    clear: () => { setError(undefined); setField(undefined); },
+    status,
+    clear: () => { setError(undefined); setField(undefined); setStatus(undefined); },
     async run(label, fn, success) {
       // What started the action (a form's submit button, as a rule): see focusRefusedField.
       const from = document.activeElement;
       setBusy(true);
       setError(undefined);
       setField(undefined);
+      setStatus(undefined);
       const quiet = success === '';
       if (!quiet) announce(`${label}…`);
       try {
@@ -115,6 +120,7 @@ export function useAction(inline = true): Action {
         setError(text);
         const blamed = e instanceof ApiError ? e.details.field : undefined;
         setField(blamed);
+        setStatus(e instanceof ApiError ? e.status : undefined);
         announce(`${label} failed: ${text}`, 'error', !inline);
         if (blamed !== undefined) focusRefusedField(from);
         return undefined;

@@ -1,6 +1,6 @@
 // Management API keys (what this console signs in with): paged list, create (token shown once), delete.
 import { useEffect, useState } from 'preact/hooks';
-import { api, pathOf, when, type ApiKey, type Schemas } from '../api.ts';
+import { api, deletedText, deleteResource, pathOf, when, type ApiKey, type Schemas } from '../api.ts';
 import { Button, ConfirmButton, ErrorNote, Field, LoadMore, SecretOnce, TableWrap, useAction, Loading } from '../ui.tsx';
 
 type ApiKeyList = Schemas['AIGatewayAPIKeyList'];
@@ -27,7 +27,7 @@ export function ApiKeys({ currentKeyId, onSessionGone }: { currentKeyId: string;
   };
   const del = async (k: ApiKey) => {
     const own = k.id === currentKeyId;
-    const done = await remove.run(`Deleting API key ${k.name ?? k.id}`, async () => { await api<void>('DELETE', `/api-keys/${k.id}`); return true; }, own ? '' : 'API key deleted.');
+    const done = await remove.run(`Deleting API key ${k.name ?? k.id}`, () => deleteResource(`/api-keys/${k.id}`), own ? '' : deletedText('API key'));
     // Deleting the key this session signed in with ends the session (as the confirmation said).
     if (done && own) return onSessionGone();
     if (done) setKeys((old) => old.filter((o) => o.id !== k.id));

@@ -1,7 +1,7 @@
 // Configurations: the list, and the guide's editor (name and description → Access → Routing → save).
 // Validation errors from the API are shown next to the section they concern.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, listAll, when, type Configuration } from '../api.ts';
+import { api, deletedText, deleteResource, ApiError, listAll, when, type Configuration } from '../api.ts';
 import { loadCatalog, type Catalog } from '../catalog.ts';
 import { emptyConfig, fromConfiguration, ruleOfError, ruleProblems, ruleWords, sectionOf, summarizeAccess, toWrite, type ConfigState, type RuleError } from '../config-model.ts';
 import { navigate } from '../nav.ts';
@@ -17,7 +17,7 @@ function ConfigurationList() {
     void load.run('Loading configurations', () => listAll<Configuration>('/access-key-configurations', 'aiGatewayAccessKeyConfigurations'), '').then((l) => l && setItems(l));
   }, []);
   const del = async (c: Configuration) => {
-    const done = await remove.run(`Deleting configuration ${c.name}`, async () => { await api<void>('DELETE', `/access-key-configurations/${c.id}`); return true; }, 'Configuration deleted.');
+    const done = await remove.run(`Deleting configuration ${c.name}`, () => deleteResource(`/access-key-configurations/${c.id}`), deletedText('Configuration'));
     if (done) setItems((old) => old?.filter((o) => o.id !== c.id));
   };
   return (
@@ -97,8 +97,10 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
   const apiRule = save.error ? ruleOfError(save.error) : undefined;
   const ruleErrors = checked ? ruleProblems(state.rules) : new Map<number, RuleError>();
   if (apiRule && !ruleErrors.has(apiRule.index)) ruleErrors.set(apiRule.index, apiRule.error);
-  // An error about one rule is shown in that rule (RulesEditor), not again at the foot of the section.
-  const section = save.error && !apiRule ? sectionOf(save.error) : undefined;
+  // An error about one rule is shown in that rule (RulesEditor), not again at the foot of the section. Only the API's
+  // validation (400) is about a section; any other failure (the configuration deleted meanwhile, the server not
+  // reached) is about the save itself, and sits by the Save button, where the user is.
+  const section = !save.error || apiRule ? undefined : save.status === 400 ? sectionOf(save.error) : 'save';
   const modelChoices = catalog ? catalog.modelIds : [];
   return (
     <form ref={formRef} class="editor" onSubmit={(e) => void submit(e)} aria-labelledby="editor-title" noValidate={false}>
@@ -130,6 +132,7 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
         <RulesEditor rules={state.rules} onChange={(rules) => set({ rules })} ctx={{ providerIds: catalog?.providerIds ?? [], keys: catalog?.keys ?? [] }} errors={ruleErrors} />
         {section === 'routing' ? <ErrorNote error={save.error} /> : null}
       </section>
+      {section === 'save' ? <ErrorNote error={save.error} /> : null}
       <div class="row form-actions">
         <Button type="submit" kind="primary" busy={save.busy}>Save configuration</Button>
         <a href="#/configurations">Cancel</a>

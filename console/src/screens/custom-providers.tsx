@@ -1,7 +1,7 @@
 // User-defined providers: an OpenAI- or Anthropic-compatible upstream with its base URL, API surfaces
 // and model list. Create, edit (providerId is fixed once created) and delete.
 import { useState } from 'preact/hooks';
-import { api, type Provider, type Schemas } from '../api.ts';
+import { api, deletedText, deleteResource, type Provider, type Schemas } from '../api.ts';
 import { Button, ConfirmButton, Empty, ErrorNote, Field, fieldError, formError, useAction, useInlineForm } from '../ui.tsx';
 
 type Surface = Schemas['SupportedAPISurface'];
@@ -98,7 +98,7 @@ export function CustomProviders({ providers, onChange }: { providers: Provider[]
   const [editing, setEditing] = useState<string | undefined>();
   const remove = useAction();
   const del = async (p: Provider) => {
-    const done = await remove.run(`Deleting provider ${p.providerId}`, async () => { await api<void>('DELETE', `/providers/${p.id}`); return true; }, 'Provider deleted.');
+    const done = await remove.run(`Deleting provider ${p.providerId}`, () => deleteResource(`/providers/${p.id}`), deletedText('Provider'));
     if (done) onChange(providers.filter((o) => o.id !== p.id));
   };
   return (

@@ -2,7 +2,7 @@
 // name/description/metadata, link or unlink a configuration, delete with confirmation.
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, listAll, pathOf, when, type AccessKey, type Configuration, type Schemas } from '../api.ts';
+import { api, deletedText, deleteResource, listAll, pathOf, when, type AccessKey, type Configuration, type Schemas } from '../api.ts';
 import { Button, ConfirmButton, Empty, ErrorNote, Field, LoadMore, PageHeading, SecretOnce, TableWrap, useAction, useInlineForm, Loading } from '../ui.tsx';
 
 type KeyList = Schemas['AIGatewayAccessKeyList'];
@@ -101,7 +101,7 @@ export function KeysScreen() {
 
   const replace = (k: AccessKey) => setKeys((old) => old.map((o) => (o.id === k.id ? k : o)));
   const del = async (k: AccessKey) => {
-    const done = await remove.run(`Deleting access key ${k.name ?? k.id}`, async () => { await api<void>('DELETE', `/access-keys/${k.id}`); return true; }, 'Access key deleted.');
+    const done = await remove.run(`Deleting access key ${k.name ?? k.id}`, () => deleteResource(`/access-keys/${k.id}`), deletedText('Access key'));
     if (done) setKeys((old) => old.filter((o) => o.id !== k.id));
   };
 

@@ -1,7 +1,7 @@
 // Provider keys (BYOK): stored upstream secrets, grouped per provider. Add, rotate (same id, new secret,
 // so routing rules keep working) and delete. Secrets are write-only: the API returns only a masked form.
 import { useState } from 'preact/hooks';
-import { api, when, type ProviderKey } from '../api.ts';
+import { api, deletedText, deleteResource, when, type ProviderKey } from '../api.ts';
 import { Button, ConfirmButton, Empty, ErrorNote, Field, fieldError, formError, useAction, useInlineForm } from '../ui.tsx';
 
 /** Request fields an API error may name (details.field): such an error is shown at its field. */
@@ -70,7 +70,7 @@ export function ProviderKeys({ keys, providerIds, onChange }: { keys: ProviderKe
   const groups = new Map<string, ProviderKey[]>();
   for (const k of keys) groups.set(k.providerId, [...(groups.get(k.providerId) ?? []), k]);
   const del = async (k: ProviderKey) => {
-    const done = await remove.run(`Deleting provider key ${k.name}`, async () => { await api<void>('DELETE', `/provider-keys/${k.id}`); return true; }, 'Provider key deleted.');
+    const done = await remove.run(`Deleting provider key ${k.name}`, () => deleteResource(`/provider-keys/${k.id}`), deletedText('Provider key'));
     if (done) onChange(keys.filter((o) => o.id !== k.id));
   };
   return (
