@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { openStore } from '../src/store/database.ts';
 import { startHarness, type Harness } from './helpers/gateway.ts';
+import { UsageJournal } from '../src/usage/journal.ts';
 
 /** Every usage row in the stopped gateway's store. */
 async function storedUsage(h: Harness) {
@@ -153,6 +154,43 @@ test('a tracing collector that is down does not stop the journal from shipping a
     const rows = await storedUsage(h);
     assert.equal(rows.length, 1, 'the usage event is in the store once stop() returns');
   } finally {
+    await release(h, stopped);
+  }
+});
+
+test('an attempt still being journaled when the grace period ends is never sent to the provider, and is recorded', async () => {
+  const h = await startHarness('sqlite', { TOLLGATE_SHUTDOWN_GRACE_MS: '200' });
+  let stopped = false;
+  // The attempt's begun row takes longer to note than the grace period has left (a loaded loop, a slow disk): the
+  // gateway answers 503 "retry" meanwhile, so the provider must not get the request (the client would pay for an
+  // answer it was told failed, and retry it).
+  const begin = UsageJournal.prototype.begin;
+  let noting: (() => void) | undefined;
+  const noted = new Promise<void>((resolve) => { noting = resolve; });
+  UsageJournal.prototype.begin = function (this: UsageJournal, attempt) {
+    const committed = begin.call(this, attempt);
+    noting?.();
+    return committed.then(() => new Promise((resolve) => setTimeout(resolve, 600)));
+  };
+  try {
+    const token = await openaiToken(h, 'sk-noting');
+    const answer = request(`${h.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'openai:gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
+    });
+    await noted;
+    const stopping = h.running.stop();
+    stopped = true;
+    const answered = await answer;
+    assert.equal(answered.statusCode, 503);
+    await answered.body.dump();
+    await stopping;
+    assert.equal(h.fake.requests.length, 0, 'the provider never saw the request');
+    const rows = await storedUsage(h);
+    assert.equal(rows.length, 1, 'the begun attempt still has its usage event');
+    assert.deepEqual([Number(rows[0]!.isError), Number(rows[0]!.costPico), rows[0]!.statusCode], [1, 0, 0]);
+  } finally {
+    UsageJournal.prototype.begin = begin;
     await release(h, stopped);
   }
 });

@@ -122,6 +122,11 @@ function totalTimedOut(ctx: RequestContext): boolean {
   return ctx.abortCause === 'total-timeout';
 }
 
+/** A function for the same reason: the shutdown grace period may run out while the loop awaits. */
+function stopping(ctx: RequestContext): boolean {
+  return ctx.abortCause === 'shutdown';
+}
+
 function onTotalTimeout(ctx: RequestContext): void {
   ctx.abortCause = 'total-timeout';
   ctx.current?.abort('total-timeout');
@@ -284,6 +289,14 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
         // Left while the attempt was being noted: it is never sent (its begun row still gets its event).
         record.failure = 'cancelled';
         verdict = leftByClient(record);
+        break;
+      }
+      if (stopping(ctx)) {
+        // The grace period ran out while it was being noted, and the client has its 503 ("retry"): sent now, the
+        // provider would bill an answer nobody receives and the client repeats. Never sent; its begun row gets its event.
+        record.failure = 'cancelled';
+        record.retryAction = 'fail_fast';
+        verdict = 'stop';
         break;
       }
       verdict = await attemptOnce(ctx, record, records.length, isStreaming, nextModel >= 0, i < attempts.length - 1);
