@@ -11,6 +11,7 @@ import { grantCredits } from '../src/store/credits.ts';
 import { openStore, sqliteHandle } from '../src/store/database.ts';
 import { ChangeBus } from '../src/state/changes.ts';
 import { redactSecret } from '../src/domain/ids.ts';
+import { UsageJournal } from '../src/usage/journal.ts';
 import { providerKeyBinding, SecretBox } from '../src/domain/secret-box.ts';
 
 const chat = (model: string, extra: Record<string, unknown> = {}, content = 'hello') => ({ model, messages: [{ role: 'user' as const, content }], ...extra });
@@ -642,6 +643,32 @@ describe('gateway routing and failover (sqlite)', () => {
       assert.equal(total.json().error.code, 'ERR_NGROK_3810');
       assert.equal(total.headers.get('ngrok-aig-attempts'), '2');
     } finally {
+      await h.gatewayConfig({ perRequestTimeout: '60s', totalTimeout: '120s' });
+    }
+  });
+
+  test('the total timeout running out while an attempt is being journaled: 504 3810, and the provider never gets it', async () => {
+    const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
+    await h.gatewayConfig({ perRequestTimeout: '100ms', totalTimeout: '200ms' });
+    // The attempt's begun row takes longer to note than the whole request may (a loaded loop, a slow disk).
+    const begin = UsageJournal.prototype.begin;
+    UsageJournal.prototype.begin = function (this: UsageJournal, attempt) {
+      return begin.call(this, attempt).then(() => new Promise((resolve) => setTimeout(resolve, 400)));
+    };
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      h.fake.reset();
+      const r = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:gpt-4o-mini') });
+      assert.equal(r.status, 504, r.text);
+      assert.equal(r.json().error.code, 'ERR_NGROK_3810');
+      UsageJournal.prototype.begin = begin;
+      const rows = await h.usage(r.headers.get('ngrok-aig-request-id')!, 1);
+      assert.deepEqual(rows.map((x) => [x.statusCode, Number(x.timedOut), x.completion, x.retryAction, Number(x.costPico)]), [[0, 1, 'timed_out', 'exhausted', 0]]);
+      // Past the client's 504, the attempt would have run on (its own timeout bounded it): it was never sent.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.equal(h.fake.requests.length, 0, 'the provider never saw the request');
+    } finally {
+      UsageJournal.prototype.begin = begin;
       await h.gatewayConfig({ perRequestTimeout: '60s', totalTimeout: '120s' });
     }
   });

@@ -291,6 +291,15 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
         verdict = leftByClient(record);
         break;
       }
+      if (totalTimedOut(ctx)) {
+        // The total ran out while it was being noted: no upstream call was open for the timer to abort, so sent now
+        // it would run on past the client's 504, bounded only by its own timeout. Never sent; its begun row gets its event.
+        record.failure = 'timeout';
+        record.timedOut = true;
+        record.completion = 'timed_out';
+        record.retryAction = 'exhausted';
+        break;
+      }
       if (stopping(ctx)) {
         // The grace period ran out while it was being noted, and the client has its 503 ("retry"): sent now, the
         // provider would bill an answer nobody receives and the client repeats. Never sent; its begun row gets its event.
