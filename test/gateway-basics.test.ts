@@ -179,6 +179,22 @@ describe('gateway front door (sqlite)', () => {
     assert.ok(twice instanceof Anthropic.NotFoundError);
     assert.equal((twice.error as { type: string }).type, 'error', 'Anthropic\'s error shape');
     assert.match(twice.message, /Did you mean \/v1\/messages\? The base URL has \/v1 once too often/);
+    // The same mistakes on a model listing, the first call a model picker makes.
+    const listNoV1 = await new OpenAI({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 }).models.list().catch((e: unknown) => e);
+    assert.ok(listNoV1 instanceof OpenAI.NotFoundError);
+    assert.match(listNoV1.message, /Did you mean \/v1\/models\? An OpenAI SDK's base URL ends with \/v1\./);
+    const listTwice = await new Anthropic({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 }).models.retrieve('claude-sonnet-4-6').catch((e: unknown) => e);
+    assert.ok(listTwice instanceof Anthropic.NotFoundError);
+    assert.match(listTwice.message, /Did you mean \/v1\/models\/claude-sonnet-4-6\? The base URL has \/v1 once too often/);
+    // A hint names only what is served: GET /v1/chat/completions would be another 404.
+    assert.doesNotMatch((await gw(h, '/chat/completions', { token })).json().error.message, /Did you mean/);
+    // An Anthropic SDK call this gateway does not serve (Files, Skills): Anthropic's error shape, so `err.type`
+    // says what happened and the body names the request.
+    const files = await new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 }).beta.files.list().catch((e: unknown) => e);
+    assert.ok(files instanceof Anthropic.NotFoundError);
+    assert.equal(files.type, 'not_found_error');
+    assert.equal((files.error as { request_id?: string }).request_id, files.requestID);
+    assert.match(files.message, /ERR_NGROK_27204: Unsupported API surface "\/v1\/files" \(GET\)/);
     const gemini = await gw(h, '/v1beta/models/gemini-2.5-flash:generateContent', { headers: { 'x-goog-api-key': token }, body: { contents: [] } });
     assert.equal(gemini.status, 501);
     assert.equal(gemini.json().error.code, 'ERR_NGROK_27205');

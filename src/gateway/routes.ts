@@ -32,18 +32,31 @@ export const MODELS_PATH = '/v1/models';
 /** `/v1/models/{id}`: the id is the rest of the path, percent-decoded (ids hold `:` and may hold `/`). */
 export const MODEL_PATH_PREFIX = '/v1/models/';
 
-export function errorRouteFor(path: string): SurfaceRoute {
+/**
+ * The error shape for a request that reached no route. An Anthropic SDK call to a path this gateway does not
+ * serve (`beta.files`, `beta.skills`, a base URL with `/v1` once too often) sends `anthropic-version` like every
+ * call it makes, and its `err.type` is read from Anthropic's shape (`not_found_error`, not OpenAI's
+ * `invalid_request_error`).
+ */
+export function errorRouteFor(path: string, headers: IncomingHttpHeaders): SurfaceRoute {
   // `/v1/v1/messages` (a base URL given with /v1 to the Anthropic SDK) is an Anthropic client all the same.
-  return /\/messages(\/|$)/.test(path) ? ANTHROPIC_ROUTE : OPENAI_ROUTE;
+  return /\/messages(\/|$)/.test(path) || headers['anthropic-version'] !== undefined ? ANTHROPIC_ROUTE : OPENAI_ROUTE;
+}
+
+/** Whether `method path` is served (a model call, a model listing), so a hint never points at another 404. */
+function served(method: string | undefined, path: string): boolean {
+  if (SURFACE_ROUTES.has(path)) return method === 'POST';
+  return (path === MODELS_PATH || path.startsWith(MODEL_PATH_PREFIX)) && (method === 'GET' || method === 'HEAD');
 }
 
 /**
  * What a 404's path most likely meant, from the two base-URL mistakes SDK users make: an OpenAI SDK's base URL without
- * `/v1` (`POST /chat/completions`), an Anthropic SDK's with it (`POST /v1/v1/messages`). Empty when neither.
+ * `/v1` (`POST /chat/completions`, or `GET /models`, the first call of a model picker), an Anthropic SDK's with it
+ * (`POST /v1/v1/messages`, `GET /v1/v1/models`). Empty when neither.
  */
-export function pathHint(path: string): string {
-  if (SURFACE_ROUTES.has(`/v1${path}`)) return ` Did you mean /v1${path}? An OpenAI SDK's base URL ends with /v1.`;
-  if (path.startsWith('/v1/v1/') && SURFACE_ROUTES.has(path.slice(3))) return ` Did you mean ${path.slice(3)}? The base URL has /v1 once too often: the Anthropic SDK adds /v1 itself, so its base URL ends without it.`;
+export function pathHint(method: string | undefined, path: string): string {
+  if (served(method, `/v1${path}`)) return ` Did you mean /v1${path}? An OpenAI SDK's base URL ends with /v1.`;
+  if (path.startsWith('/v1/v1/') && served(method, path.slice(3))) return ` Did you mean ${path.slice(3)}? The base URL has /v1 once too often: the Anthropic SDK adds /v1 itself, so its base URL ends without it.`;
   return '';
 }
 

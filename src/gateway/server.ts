@@ -202,7 +202,7 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       return;
     }
     const models = path === MODELS_PATH || path.startsWith(MODEL_PATH_PREFIX);
-    const ctx = newContext(deps, req, res, models ? modelsRouteFor(req.headers) : errorRouteFor(path));
+    const ctx = newContext(deps, req, res, models ? modelsRouteFor(req.headers) : errorRouteFor(path, req.headers));
     if (models && (method === 'GET' || method === 'HEAD')) {
       modelsStage(ctx, path, q < 0 ? '' : url.slice(q + 1)).catch(onStageError.bind(ctx));
       return;
@@ -216,7 +216,7 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
     const unimplemented = unimplementedSurface(method, path);
     const error = unimplemented
       ? tollgateError('surfaceNotImplemented', { surface: unimplemented, method: method ?? '', path })
-      : tollgateError('unsupportedPath', { method: method ?? '', path, hint: pathHint(path) });
+      : tollgateError('unsupportedPath', { method: method ?? '', path, hint: pathHint(method, path) });
     writeError(ctx, error);
     deps.observer?.answered(ctx, error.code);
   };
