@@ -153,6 +153,43 @@ describe('cross-process invalidation by push', () => {
       await within(1000, async () => (await state.authenticate(key.token)) === null);
     }, 200);
   });
+
+  test('postgres: a request that comes after a revocation was applied is refused, even while a lookup of the key begun before it is still under way', async () => {
+    await withSetup('postgres', async (c, state, other) => {
+      const key = await createKey(c);
+      // The account's first load is held up (another session locks a table it reads: a slow database, a migration),
+      // so the lookup of the key, which has read the key's row already, stays under way.
+      let unlock!: () => void;
+      const held = new Promise<void>((r) => { unlock = r; });
+      let locked!: () => void;
+      const lockedP = new Promise<void>((r) => { locked = r; });
+      const lock = other.db.transaction().execute(async (trx) => {
+        await sql`LOCK TABLE providers IN ACCESS EXCLUSIVE MODE`.execute(trx);
+        locked();
+        await held;
+      });
+      await lockedP;
+      try {
+        const before = state.authenticate(key.token);
+        assert.ok(before instanceof Promise, 'a cache miss');
+        const waiting = async () => (await sql<{ n: string }>`SELECT count(*) AS n FROM pg_stat_activity
+          WHERE wait_event_type = 'Lock' AND datname = current_database()`.execute(other.db)).rows[0]!.n !== '0';
+        await within(1000, waiting);
+        // The key is revoked elsewhere and this gateway applies it; then a new request with the token arrives.
+        await revokeElsewhere(other, c.accountId, key.id);
+        await state.poll();
+        const after = state.authenticate(key.token);
+        unlock();
+        await lock;
+        await before.catch(() => null);
+        assert.equal(await after, null, 'a request that arrived after the revocation was applied was served with the revoked key');
+        assert.equal(await state.authenticate(key.token), null);
+      } finally {
+        unlock();
+        await lock.catch(() => {});
+      }
+    });
+  });
 });
 
 test('postgres: a change whose transaction is still open when the gateway starts is applied when it commits', async () => {

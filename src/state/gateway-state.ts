@@ -204,7 +204,11 @@ export class GatewayState {
     }
     let load = this.#keyLoads.get(hash);
     if (!load) {
-      load = this.#loadKey(hash).finally(() => this.#keyLoads.delete(hash));
+      const started: Promise<AuthenticatedKey | null> = this.#loadKey(hash).finally(() => {
+        // An access-key change may have replaced it meanwhile (#apply): the newer lookup stays joinable.
+        if (this.#keyLoads.get(hash) === started) this.#keyLoads.delete(hash);
+      });
+      load = started;
       this.#keyLoads.set(hash, load);
     }
     return load;
@@ -477,6 +481,10 @@ export class GatewayState {
         this.#keyGeneration++;
         this.#dropKey(change.resourceId);
         this.#negative.clear();
+        // A lookup under way may have read the key's row before the change (and then waits for its account's first
+        // load, up to RELOAD_WAIT_MS): the requests that already joined it get its answer, a request arriving from
+        // now on looks the token up again — or a revoked key would be served after its revocation was applied.
+        this.#keyLoads.clear();
         return;
       case 'apiKey':
         return;
