@@ -167,6 +167,29 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(both.headers.get('ngrok-aig-rejected-models'), 'gpt-4o, anthropic:claude-unreleased-9');
   });
 
+  test('scope as an ngrok user writes it: a tagged custom model allowed as provider/model, refusals naming the configuration and the entry to add', async () => {
+    await h.api('POST', '/providers', {
+      providerId: 'tagged-ollama', name: 'Ollama with tags', baseUrl: `${h.fake.url}/v1`,
+      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }], models: [{ modelId: 'qwen3:8b' }, { modelId: 'llama3.2:3b' }],
+    });
+    const configurationId = await h.configuration({ access: { models: { allow: ['tagged-ollama/qwen3:8b', 'openai/gpt-4o-mini'] } } });
+    const t = (await h.accessKey(configurationId)).token;
+    h.fake.reset();
+    const served = await sdk(t).chat.completions.create({ model: 'tagged-ollama:qwen3:8b', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    assert.equal(served.response.headers.get('ngrok-aig-model'), 'qwen3:8b');
+    assert.equal(h.fake.requests[0]!.body!.model, 'qwen3:8b');
+    const listed = await sdk(t).models.list();
+    assert.ok(listed.data.some((m) => m.id === 'tagged-ollama:qwen3:8b' || m.id === 'qwen3:8b'), JSON.stringify(listed.data.map((m) => m.id)));
+    // Another tag of the same model is not in the list: refused, and the refusal says where the list lives.
+    await assert.rejects(sdk(t).chat.completions.create({ model: 'tagged-ollama:llama3.2:3b', messages: [{ role: 'user', content: 'hi' }] }), (e: unknown) =>
+      e instanceof OpenAI.PermissionDeniedError && e.code === 'ERR_NGROK_27232'
+      && e.message.includes(`access key configuration "${configurationId}": add "tagged-ollama/llama3.2:3b" to its models allow list`));
+    const providers = (await h.accessKey(await h.configuration({ access: { providers: { allow: ['anthropic'] } } }))).token;
+    const refused = await gw(h, '/v1/chat/completions', { token: providers, body: chat('gpt-4o') });
+    assert.deepEqual([refused.status, refused.json().error.code], [403, 'ERR_NGROK_27231']);
+    assert.match(refused.json().error.message, /^ERR_NGROK_27231: Provider "openai" is not allowed by the access policy\. It is set by access key configuration "[^"]+": add "openai" to its providers allow list/);
+  });
+
   test('the managed key serves only the standard service tier (3815); the account\'s own keys serve any', async () => {
     h.fake.reset();
     const managed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }, { provider: 'anthropic', steps: [{ type: 'ngrok' }] }]);

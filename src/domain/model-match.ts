@@ -21,18 +21,18 @@ export function isCandidateProvider(c: Candidate, ref: string): boolean {
 /**
  * `provider:model` pins both parts; a bare reference (which may itself be `author/name`) matches the model on
  * any provider; when `withSlashProvider` is set, `provider/model` also pins the provider (access entries).
+ * A model id may itself hold a `:` (Ollama's tags: `qwen3:8b`), so the colon qualifies a provider only when it
+ * comes before any `/`: `my-ollama/qwen3:8b` is the guides' `provider/model` form, and an entry that is as a whole
+ * a name the model answers to (`qwen3:8b`) names that model.
  */
 export function matchesModelRef(c: Candidate, ref: string, withSlashProvider: boolean): boolean {
   const names = candidateModelNames(c);
   const colon = ref.indexOf(':');
-  if (colon >= 0) {
-    return isCandidateProvider(c, ref.slice(0, colon)) && names.includes(ref.slice(colon + 1).toLowerCase());
+  const slash = ref.indexOf('/');
+  if (colon >= 0 && (slash < 0 || colon < slash)) {
+    if (isCandidateProvider(c, ref.slice(0, colon)) && names.includes(ref.slice(colon + 1).toLowerCase())) return true;
   }
-  const lower = ref.toLowerCase();
-  if (names.includes(lower)) return true;
-  if (withSlashProvider) {
-    const slash = ref.indexOf('/');
-    if (slash > 0 && isCandidateProvider(c, ref.slice(0, slash)) && names.includes(ref.slice(slash + 1).toLowerCase())) return true;
-  }
+  if (names.includes(ref.toLowerCase())) return true;
+  if (withSlashProvider && slash > 0 && isCandidateProvider(c, ref.slice(0, slash)) && names.includes(ref.slice(slash + 1).toLowerCase())) return true;
   return false;
 }

@@ -54,15 +54,34 @@ test('both dimensions must pass; fallbacks are filtered individually', () => {
   assert.deepEqual(r.rejected.map((c) => c.modelId), ['gpt-4o']);
 });
 
-test('scopeError: 27231 when the provider dimension refused, else 27232', () => {
+test('scopeError: 27231 when the provider dimension refused, else 27232; the message names the configuration and the entry that would allow it', () => {
   const access: AccessScope = { providers: { allow: ['openai'] }, models: { allow: ['openai/gpt-4o-mini'] } };
   const p = applyScope(resolve('claude-haiku-4-5'), access);
-  const pe = scopeError(p.rejected, access);
+  const pe = scopeError(p.rejected, access, 'akc_team');
   assert.equal(pe.code, 'ERR_NGROK_27231');
   assert.equal(pe.status, 403);
-  assert.equal(pe.message, 'Provider "anthropic" is not allowed by the access policy.');
+  assert.equal(pe.message, 'Provider "anthropic" is not allowed by the access policy. It is set by access key configuration "akc_team": add "anthropic" to its providers allow list, or name another model.');
   const m = applyScope(resolve('gpt-4o'), access);
-  const me = scopeError(m.rejected, access);
+  const me = scopeError(m.rejected, access, 'akc_team');
   assert.equal(me.code, 'ERR_NGROK_27232');
-  assert.equal(me.message, 'Model "gpt-4o" is not allowed by the access policy.');
+  assert.equal(me.message, 'Model "gpt-4o" is not allowed by the access policy. It is set by access key configuration "akc_team": add "openai/gpt-4o" to its models allow list, or name another model.');
+  // The entry it names is one that allows the model: for a custom provider's tagged model too.
+  const onlyLlama: AccessScope = { models: { allow: ['my-ollama/llama3.2'] } };
+  const tagged = applyScope(resolve('my-ollama:qwen3:8b'), onlyLlama);
+  const entry = /add "([^"]+)"/.exec(scopeError(tagged.rejected, onlyLlama, 'akc_team').message)![1]!;
+  assert.equal(entry, 'my-ollama/Qwen3:8b');
+  assert.deepEqual(allowed({ models: { allow: [entry] } }, 'my-ollama:qwen3:8b'), ['my-ollama:Qwen3:8b']);
+});
+
+test('model entries for an id holding a colon (Ollama tags): the guides\' provider/model form and the bare id allow it', () => {
+  // The colon of `my-ollama/qwen3:8b` is the model's tag, not a provider qualifier: the slash comes first.
+  assert.deepEqual(allowed({ models: { allow: ['my-ollama/qwen3:8b'] } }, 'my-ollama:qwen3:8b', 'my-ollama:llama3.2'), ['my-ollama:Qwen3:8b']);
+  assert.deepEqual(allowed({ models: { allow: ['aigp_ollama/Qwen3:8B'] } }, 'my-ollama:qwen3:8b'), ['my-ollama:Qwen3:8b']);
+  assert.deepEqual(allowed({ models: { allow: ['qwen3:8b'] } }, 'my-ollama:qwen3:8b'), ['my-ollama:Qwen3:8b']);
+  assert.deepEqual(allowed({ models: { allow: ['my-ollama:qwen3:8b'] } }, 'my-ollama:qwen3:8b'), ['my-ollama:Qwen3:8b']);
+  // Still pinned: another provider, another tag, or the untagged name allow nothing.
+  assert.deepEqual(allowed({ models: { allow: ['other/qwen3:8b'] } }, 'my-ollama:qwen3:8b'), []);
+  assert.deepEqual(allowed({ models: { allow: ['my-ollama/qwen3:4b'] } }, 'my-ollama:qwen3:8b'), []);
+  assert.deepEqual(allowed({ models: { allow: ['my-ollama/qwen3'] } }, 'my-ollama:qwen3:8b'), []);
+  assert.deepEqual(allowed({ models: { allow: ['anthropic:gpt-4o'] } }, 'gpt-4o'), []);
 });

@@ -23,10 +23,19 @@ export function applyScope(candidates: Candidate[], access: AccessScope | null):
   return { allowed, rejected };
 }
 
-/** The error when nothing is left: 27231 if the provider dimension refused the first rejected candidate, else 27232. */
-export function scopeError(rejected: Candidate[], access: AccessScope | null): TollgateError {
+/**
+ * The error when nothing is left: 27231 if the provider dimension refused the first rejected candidate, else 27232.
+ * ngrok's sentence, then where the policy lives (`configurationId`, the access key's configuration) and the entry
+ * that would allow the candidate: a key's configuration is set apart from the code that sends the request, and
+ * "the access policy" alone left the team reading the refusal to guess which of their configurations said no.
+ */
+export function scopeError(rejected: Candidate[], access: AccessScope | null, configurationId?: string): TollgateError {
   const first = rejected[0];
   if (!first) return tollgateError('modelNotAllowed', { model: '' });
-  if (!providerAllowed(first, access)) return tollgateError('providerNotAllowed', { provider: first.provider.id, model: first.requested });
-  return tollgateError('modelNotAllowed', { model: first.requested, provider: first.provider.id });
+  const where = configurationId === undefined ? 'the access key\'s configuration' : `access key configuration "${configurationId}"`;
+  if (!providerAllowed(first, access)) {
+    return tollgateError('providerNotAllowed', { provider: first.provider.id, model: first.requested, hint: ` It is set by ${where}: add "${first.provider.id}" to its providers allow list, or name another model.` });
+  }
+  const entry = `${first.provider.id}/${first.modelId}`;
+  return tollgateError('modelNotAllowed', { model: first.requested, provider: first.provider.id, hint: ` It is set by ${where}: add "${entry}" to its models allow list, or name another model.` });
 }

@@ -162,7 +162,7 @@ function scopedCandidates(ctx: RequestContext, model: unknown = ctx.body!.model,
   // Skipped candidates, whether resolution (unknown, or not on this surface) or the key's scope ruled them out
   // (gateway.md §9).
   if (rejected.length > 0 || skipped.length > 0) ctx.rejectedModels = headerText([...skipped, ...rejected.map((c) => c.requested)].join(', '));
-  if (allowed.length === 0) throw scopeError(rejected, access);
+  if (allowed.length === 0) throw scopeError(rejected, access, configuration?.id);
   return allowed;
 }
 
