@@ -107,6 +107,8 @@ test('rule problems: ngrok step without operator key → 27239; ngrok step on a 
   const r = planAttempts(one('gpt-4o'), deleted, account, managed);
   assert.deepEqual(r.attempts, []);
   assert.equal(r.problem?.code, 'ERR_NGROK_3802');
+  // Where to fix it: the configuration holding the rule is named.
+  assert.match(r.problem!.message, new RegExp(`the routing rule for it in access key configuration "${deleted.id}" lists no usable keys`));
   const ngrokOnGroq = config([{ provider: 'groq', steps: [{ type: 'ngrok' }] }]);
   const groq = planAttempts(one('llama-3.3-70b-versatile'), ngrokOnGroq, account, managed).problem;
   assert.equal(groq?.code, 'ERR_NGROK_3819');

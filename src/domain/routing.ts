@@ -158,7 +158,9 @@ export function planAttempts(
     if (candidate.provider.custom && plan.attempts.length === 0) plan.attempts.push({ candidate, keySource: 'user', credential: '' });
   }
   if (plan.attempts.length > 0) return { attempts: plan.attempts };
-  return { attempts: [], problem: plan.problem ?? (rule ? tollgateError('noCredentials', { provider: candidate.provider.id, reason: 'the routing rule lists no usable keys (deleted keys are skipped).' }) : tollgateError('noProviderKeys', { provider: candidate.provider.id })) };
+  // The rule's configuration is named, as scope refusals name theirs: where a user fixes it.
+  const emptyRule = (): TollgateError => tollgateError('noCredentials', { provider: candidate.provider.id, reason: `the routing rule for it in access key configuration "${configuration!.id}" lists no usable keys (deleted keys are skipped).` });
+  return { attempts: [], problem: plan.problem ?? (rule ? emptyRule() : tollgateError('noProviderKeys', { provider: candidate.provider.id })) };
 }
 
 class Planner {
