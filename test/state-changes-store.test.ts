@@ -1,6 +1,6 @@
 // Pruning of state_changes on SQLite and PostgreSQL: rows older than the retention window go, newer rows
 // and the newest row stay, a second run deletes nothing, and sequence numbers keep growing afterwards.
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { openStore, type Store } from '../src/store/database.ts';
@@ -75,3 +75,25 @@ for (const kind of STORE_KINDS) {
     });
   });
 }
+
+describe('state_changes on PostgreSQL: stamped and pruned by the database\'s clock (postgres)', () => {
+  it('a change written by a process whose clock is two hours behind is not pruned before the other gateways read it', async () => {
+    await withStore('postgres', async (store) => {
+      const bus = new ChangeBus(store.db);
+      const seqs: number[] = [];
+      bus.subscribe((_change, seq) => { if (seq !== undefined) seqs.push(seq); });
+      // A host whose clock runs two hours behind the database's (and the pruner's).
+      mock.timers.enable({ apis: ['Date'], now: Date.now() - 2 * HOUR });
+      try {
+        await bus.publish({ accountId: 'acct', kind: 'accessKey', resourceId: 'revoked' });
+      } finally {
+        mock.timers.reset();
+      }
+      // A later change, so the first is not kept merely as the newest row.
+      await bus.publish({ accountId: 'acct', kind: 'configuration', resourceId: 'c1' });
+      assert.equal(seqs.length, 2);
+      assert.equal(await pruneStateChanges(store.db), 0);
+      assert.deepEqual(await remaining(store), seqs);
+    });
+  });
+});

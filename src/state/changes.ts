@@ -3,6 +3,7 @@
 // same statement also NOTIFYs, so gateways on other nodes poll at once instead of on their next tick.
 import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
+import { storeNowIso } from '../store/state-changes.ts';
 
 /**
  * The LISTEN/NOTIFY channel; the payload is the new row's seq. A notification arrives when its transaction commits,
@@ -49,7 +50,7 @@ export class ChangeBus {
       // statement's transaction, or of the mutation's when it runs inside it), never before it, never without it.
       const result = await sql<{ seq: string }>`WITH row AS (
           INSERT INTO state_changes (account_id, kind, resource_id, created_at)
-          VALUES (${change.accountId}, ${change.kind}, ${change.resourceId}, ${new Date().toISOString()}) RETURNING seq)
+          VALUES (${change.accountId}, ${change.kind}, ${change.resourceId}, ${storeNowIso(db)}) RETURNING seq)
         SELECT seq, pg_notify(${CHANGES_CHANNEL}, seq::text) FROM row`.execute(db);
       seq = result.rows[0] ? Number(result.rows[0].seq) : undefined;
     } else {
