@@ -168,8 +168,8 @@ for (const kind of STORE_KINDS) {
       const header = Stripe.webhooks.generateTestHeaderString({ payload, secret });
       return control.app.inject({ method: 'POST', url: '/stripe/webhook', payload, headers: { 'content-type': 'application/json', 'stripe-signature': header } });
     };
-    const sessionCompleted = (id: string, accountId: string, cents: number, paymentStatus = 'paid', paymentIntent: string | null = null) => ({
-      id: `evt_${id}`, object: 'event', type: 'checkout.session.completed', api_version: '2025-01-01', created: 1, livemode: false, pending_webhooks: 1, request: null,
+    const sessionCompleted = (id: string, accountId: string, cents: number, paymentStatus = 'paid', paymentIntent: string | null = null, created = Math.floor(Date.now() / 1000)) => ({
+      id: `evt_${id}`, object: 'event', type: 'checkout.session.completed', api_version: '2025-01-01', created, livemode: false, pending_webhooks: 1, request: null,
       data: { object: { id, object: 'checkout.session', payment_status: paymentStatus, client_reference_id: accountId, currency: 'usd', amount_subtotal: cents, amount_total: cents, payment_intent: paymentIntent, metadata: { tollgate_account_id: accountId, amount_cents: String(cents) } } },
     });
     /** This account's purchased grants' receipts, newest first. */
@@ -218,6 +218,20 @@ for (const kind of STORE_KINDS) {
       const { items } = expectSchema<{ items: Tx[] }>(await control.call('GET', '/credits/transactions'), 200, 'CreditTransactionList');
       assert.deepEqual(items.filter((t) => t.type === 'credits').map((t) => [t.amountCents, t.category, t.invoiceUrl]), [[2500, 'purchase', null]], 'a session without its payment named has no receipt');
       assert.equal(await balance(control.other.token), 0);
+    });
+
+    test('a Checkout purchase whose event Stripe delivers days late (retried while the server was down) is dated, and lapses, from when it was paid', async () => {
+      const start = await balance();
+      const paidAt = Math.floor(Date.now() / 1000) - 3 * 86_400;
+      assert.equal((await deliver(sessionCompleted('cs_test_retried', control.accountId, 3333, 'paid', null, paidAt))).statusCode, 200);
+      assert.equal(await balance(), start + 3333);
+      const { items } = expectSchema<{ items: (Tx & { expiresAt?: string | null })[] }>(await control.call('GET', '/credits/transactions'), 200, 'CreditTransactionList');
+      const got = items.find((t) => t.type === 'credits' && t.amountCents === 3333)!;
+      const paid = new Date(paidAt * 1000);
+      assert.equal(got.createdAt, paid.toISOString());
+      const lapses = new Date(paid);
+      lapses.setUTCMonth(lapses.getUTCMonth() + 12);
+      assert.equal(got.expiresAt, lapses.toISOString());
     });
 
     test('a grant links the receipt of the charge that paid it (invoiceUrl); a receipt Stripe cannot give never holds the credits back', async () => {
@@ -331,6 +345,22 @@ for (const kind of STORE_KINDS) {
       const old = Math.floor(Date.now() / 1000) - 7200;
       assert.equal((await deliver(chargeEvent('evt_r6', 'charge.refunded', { id: 'ch_late', object: 'charge', payment_intent: 'pi_late', currency: 'usd', amount: 1000, amount_refunded: 1000 }, old))).statusCode, 200);
       assert.equal(await balance(), paid - 2000);
+      // That session's own event, redelivered after the refund was let go: the charge Stripe names is refunded, so
+      // it grants only what is left of it (nothing here), never the refunded credits.
+      fake.addIntent('pi_late', 'succeeded', 1000);
+      fake.refundCharge('ch_late', 1000);
+      assert.equal((await deliver(sessionCompleted('cs_test_late', control.accountId, 1000, 'paid', 'pi_late', old))).statusCode, 200);
+      assert.equal(await balance(), paid - 2000);
+      // Partly refunded before its grant: the rest is granted.
+      fake.addSession('cs_test_partly', 'pi_partly', early);
+      assert.equal((await deliver(chargeEvent('evt_r7', 'charge.refunded', { id: 'ch_partly', object: 'charge', payment_intent: 'pi_partly', currency: 'usd', amount: 1000, amount_refunded: 300 }, old))).statusCode, 200);
+      fake.addIntent('pi_partly', 'succeeded', 1000);
+      fake.refundCharge('ch_partly', 300);
+      await deliver(sessionCompleted('cs_test_partly', control.accountId, 1000, 'paid', 'pi_partly', old));
+      assert.equal(await balance(), paid - 2000 + 700);
+      // The refund delivered again afterwards changes nothing more.
+      assert.equal((await deliver(chargeEvent('evt_r7', 'charge.refunded', { id: 'ch_partly', object: 'charge', payment_intent: 'pi_partly', currency: 'usd', amount: 1000, amount_refunded: 300 }))).statusCode, 200);
+      assert.equal(await balance(), paid - 2000 + 700);
       assert.equal(await balance(control.other.token), 0);
     });
 

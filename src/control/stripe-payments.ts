@@ -44,11 +44,19 @@ export async function createCheckout(stripe: Stripe, deps: ControlDeps, accountI
   return { sessionId: session.id, sessionUrl: session.url };
 }
 
-/** `expiresAt`: when the credits lapse (a saved-card purchase's: 12 months after it began, as its view says). */
-async function grant(deps: ControlDeps, accountId: string, cents: number, externalRef: string, invoiceUrl: string | null, expiresAt = purchaseExpiry()): Promise<boolean> {
+/**
+ * `expiresAt`: when the credits lapse (a saved-card purchase's: 12 months after it began, as its view says).
+ * `paidWith`: what Stripe says of the charge now (its receipt, and what of it was refunded already).
+ */
+async function grant(deps: ControlDeps, accountId: string, cents: number, externalRef: string, paidWith: ChargeFacts, expiresAt = purchaseExpiry(), grantedAt?: string): Promise<boolean> {
   // The grant's announcement commits with it, so a grant is never left unannounced to the other gateways.
   const [granted, announce] = await deps.store.db.transaction().execute(async (trx) => {
-    const result = await grantCredits(trx, accountId, cents, { category: 'purchase', externalRef, expiresAt, invoiceUrl });
+    const result = await grantCredits(trx, accountId, cents, { category: 'purchase', externalRef, expiresAt, invoiceUrl: paidWith.invoiceUrl, grantedAt });
+    // A refund whose charge.refunded event came before this grant, and was let go after waiting for it, is
+    // taken back now: otherwise the purchase's late event granted credits Stripe had already given back.
+    if (result.granted && paidWith.refundedCents > 0) {
+      await reverseGrant(trx, externalRef, { refundedCents: paidWith.refundedCents }, deps.store.dialect === 'postgres');
+    }
     return [result.granted, result.granted ? await deps.changes.recordAll(trx, [{ accountId, kind: 'credits', resourceId: externalRef }]) : undefined] as const;
   });
   announce?.();
@@ -58,24 +66,31 @@ async function grant(deps: ControlDeps, accountId: string, cents: number, extern
 /** How long the receipt lookup may hold a grant: Stripe's answer is wanted, not waited for. */
 const RECEIPT_LOOKUP = { timeout: 5000, maxNetworkRetries: 0 };
 
+/** The charge that paid for a grant, as Stripe states it when the grant is made. */
+interface ChargeFacts { invoiceUrl: string | null; refundedCents: number }
+
+const UNKNOWN_CHARGE: ChargeFacts = { invoiceUrl: null, refundedCents: 0 };
+
 /**
- * The hosted receipt of the charge that paid (`receipt_url`): the grant's `invoiceUrl`. `paid` is the PaymentIntent
- * (its `latest_charge` an id, or expanded) or its id. Null when Stripe has none or cannot say now: the credits are
- * granted either way, and the receipt stays in Stripe's dashboard.
+ * The charge that paid: its hosted receipt (`receipt_url`, the grant's `invoiceUrl`) and its refunded total so far
+ * (`amount_refunded`, in USD cents as Tollgate charges). `paid` is the PaymentIntent (its `latest_charge` an id, or
+ * expanded) or its id. Nothing known when Stripe has no charge or cannot say now: the credits are granted either
+ * way, the receipt stays in Stripe's dashboard, and a refund is taken back when its own event comes.
  */
-async function receiptUrl(deps: ControlDeps, stripe: Stripe | undefined, paid: Stripe.PaymentIntent | string | null | undefined): Promise<string | null> {
-  if (!paid) return null;
+async function chargeFacts(deps: ControlDeps, stripe: Stripe | undefined, paid: Stripe.PaymentIntent | string | null | undefined): Promise<ChargeFacts> {
+  if (!paid) return UNKNOWN_CHARGE;
   try {
     const client = stripe ?? await stripeClient(deps.config);
-    if (!client) return null;
+    if (!client) return UNKNOWN_CHARGE;
     const intent = typeof paid === 'string' ? await client.paymentIntents.retrieve(paid, { expand: ['latest_charge'] }, RECEIPT_LOOKUP) : paid;
     const charge = intent.latest_charge;
-    if (!charge) return null;
+    if (!charge) return UNKNOWN_CHARGE;
     const found = typeof charge === 'string' ? await client.charges.retrieve(charge, {}, RECEIPT_LOOKUP) : charge;
-    return found.receipt_url ?? null;
+    const refunded = found.currency === undefined || found.currency === 'usd' ? Number(found.amount_refunded ?? 0) : 0;
+    return { invoiceUrl: found.receipt_url ?? null, refundedCents: Number.isSafeInteger(refunded) && refunded > 0 ? refunded : 0 };
   } catch (err) {
     deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'the receipt of a credit purchase could not be read from Stripe; granted without its invoiceUrl');
-    return null;
+    return UNKNOWN_CHARGE;
   }
 }
 
@@ -105,7 +120,7 @@ export async function chargeSavedCard(stripe: Stripe, deps: ControlDeps, purchas
     }, { idempotencyKey: `tollgate-purchase-${purchase.id}` });
     await purchases.setPurchaseRef(deps.store.db, purchase.id, intent.id);
     if (intent.status === 'succeeded') {
-      await grant(deps, purchase.accountId, cents, intent.id, await receiptUrl(deps, stripe, intent), purchaseExpiry(new Date(purchase.createdAt)));
+      await grant(deps, purchase.accountId, cents, intent.id, await chargeFacts(deps, stripe, intent), purchaseExpiry(new Date(purchase.createdAt)));
       return { status: 'succeeded' };
     }
     if (intent.status === 'canceled' || intent.status === 'requires_payment_method') {
@@ -172,8 +187,8 @@ async function settleIntent(deps: ControlDeps, intent: Stripe.PaymentIntent, suc
   if (!purchase) return;
   if (succeeded) {
     // A purchase granted when its charge answered has its receipt already: Stripe's later event grants nothing more.
-    const receipt = purchase.status === 'succeeded' ? null : await receiptUrl(deps, stripe, intent);
-    await grant(deps, purchase.accountId, Number(purchase.amount), intent.id, receipt, purchaseExpiry(new Date(purchase.createdAt)));
+    const paidWith = purchase.status === 'succeeded' ? UNKNOWN_CHARGE : await chargeFacts(deps, stripe, intent);
+    await grant(deps, purchase.accountId, Number(purchase.amount), intent.id, paidWith, purchaseExpiry(new Date(purchase.createdAt)));
     // Granted, so it succeeded — also when it was marked failed before Stripe's word came.
     await purchases.settlePurchase(deps.store.db, purchase.id, 'succeeded', null, ['pending', 'actionRequired', 'failed']);
   } else {
@@ -205,7 +220,11 @@ async function sessionGrant(deps: ControlDeps, session: Stripe.Checkout.Session)
   return { accountId, cents };
 }
 
-async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session): Promise<void> {
+/**
+ * `paidAt`: when Stripe says the session was paid (its event's `created`). The credits are dated, and lapse 12 months,
+ * from then — not from when the event reached Tollgate, which Stripe retries for up to 3 days while the server is down.
+ */
+async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session, paidAt: Date): Promise<void> {
   if (session.payment_status !== 'paid') return; // async methods settle later with async_payment_succeeded
   const granted = await sessionGrant(deps, session);
   if (typeof granted === 'string') {
@@ -213,7 +232,9 @@ async function settleSession(deps: ControlDeps, session: Stripe.Checkout.Session
     return;
   }
   const { accountId, cents } = granted;
-  await grant(deps, accountId, cents, session.id, await receiptUrl(deps, undefined, session.payment_intent));
+  // A clock ahead of this server's (or a test's event) never dates credits in the future.
+  const at = new Date(Math.min(paidAt.getTime(), Date.now()));
+  await grant(deps, accountId, cents, session.id, await chargeFacts(deps, undefined, session.payment_intent), purchaseExpiry(at), at.toISOString());
 }
 
 /** How long a refund of Tollgate's payment waits (redelivered) for its grant; after that it is logged and dropped. */
@@ -260,7 +281,7 @@ export async function applyStripeEvent(deps: ControlDeps, event: Stripe.Event): 
   switch (event.type) {
     case 'checkout.session.completed':
     case 'checkout.session.async_payment_succeeded':
-      return settleSession(deps, event.data.object);
+      return settleSession(deps, event.data.object, new Date(event.created * 1000));
     case 'payment_intent.succeeded':
       return settleIntent(deps, event.data.object, true);
     case 'payment_intent.payment_failed':

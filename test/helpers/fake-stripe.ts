@@ -26,6 +26,8 @@ export interface FakeStripe {
   addIntent(id: string, status: string, amount: number): void;
   /** A Checkout session that was paid by `paymentIntent`, found by listing sessions by PaymentIntent. */
   addSession(id: string, paymentIntent: string, fields?: Record<string, unknown>): void;
+  /** A refund of a charge: its `amount_refunded` (the total so far) is then `cents`. */
+  refundCharge(chargeId: string, cents: number): void;
   close(): Promise<void>;
 }
 
@@ -34,8 +36,11 @@ export function receiptUrlOf(chargeId: string): string {
   return `https://pay.stripe.test/receipts/${chargeId}`;
 }
 
+/** Each charge's refunded total (`amount_refunded`), by charge id. */
+const refunded = new Map<string, number>();
+
 function charge(id: string) {
-  return { id, object: 'charge', paid: true, receipt_url: receiptUrlOf(id) };
+  return { id, object: 'charge', paid: true, receipt_url: receiptUrlOf(id), amount_refunded: refunded.get(id) ?? 0 };
 }
 
 /** An intent as Stripe answers it: a succeeded one names its charge, whole when `expand` asked for it. */
@@ -60,6 +65,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     setIntentStatus(id, status) { const intent = intents.find((i) => i.id === id); if (intent) intent.status = status; },
     addIntent(id, status, amount) { intents.push({ id, object: 'payment_intent', status, amount, metadata: {} }); },
     addSession(id, paymentIntent, fields = {}) { sessions.push({ id, object: 'checkout.session', payment_intent: paymentIntent, metadata: {}, ...fields }); },
+    refundCharge(chargeId, cents) { refunded.set(chargeId, cents); },
   };
 
   const handle = async (req: IncomingMessage, raw: string, res: ServerResponse) => {
