@@ -163,7 +163,20 @@ export function tollgateError(name: ErrorName, details: Record<string, string> =
   return new TollgateError(Errors[name], details);
 }
 
+/** Values a client chooses (a model name, a path): echoed into a message, each is kept to this many characters. */
+const ECHO_LIMIT = 256;
+const CLIENT_CHOSEN = new Set(['model', 'address', 'provider', 'path', 'method', 'surface']);
+
+/** A client's value as a message repeats it: a 5,000-character model name does not come back whole. */
+function echoed(value: string): string {
+  return value.length <= ECHO_LIMIT ? value : `${value.slice(0, ECHO_LIMIT)}…[${value.length - ECHO_LIMIT} more]`;
+}
+
 function fill(template: string, details: Record<string, string>): string {
   // `suggestion` and `hint` are optional endings: absent, they leave nothing.
-  return template.replace(/\{(\w+)\}/g, (whole, key: string) => details[key] ?? (key === 'suggestion' || key === 'hint' ? '' : whole));
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => {
+    const value = details[key];
+    if (value === undefined) return key === 'suggestion' || key === 'hint' ? '' : whole;
+    return CLIENT_CHOSEN.has(key) ? echoed(value) : value;
+  });
 }
