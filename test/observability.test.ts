@@ -241,7 +241,7 @@ describe('metrics and access log (sqlite)', () => {
     assert.match(r.text, /ERR_NGROK_27235/);
     const id = r.headers.get('ngrok-aig-request-id')!;
     const line = await until('the cut stream\'s access line', () => accessLines().find((l) => l.requestId === id));
-    assert.deepEqual(pick(line, ['status', 'retryActions', 'completion']), { status: 200, retryActions: 'succeeded', completion: 'stream_failed' });
+    assert.deepEqual(pick(line, ['status', 'retryActions', 'completion', 'errorCode']), { status: 200, retryActions: 'succeeded', completion: 'stream_failed', errorCode: 'ERR_NGROK_27235' });
     const after = parseMetrics(await (await fetch(`${h.apiUrl}/metrics`)).text());
     assert.equal(after.get(series('tollgate_broken_answers_total', { provider: 'openai', model: 'other', completion: 'stream_failed' })), 1);
   });

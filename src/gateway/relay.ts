@@ -12,6 +12,7 @@ import { baseHeaders, copyUpstreamHeaders, headerText, H_ATTEMPTS, H_MODEL, H_RE
 import { StreamMeter } from './stream-meter.ts';
 import { MAX_HELD_BYTES, type UpstreamExchange } from './exchange.ts';
 import { formatMs } from './failure.ts';
+import { endStreamWithError } from './respond.ts';
 import type { TranslationScope, Translator } from './translate/index.ts';
 import type { SurfaceSpec } from '../catalog/types.ts';
 
@@ -213,7 +214,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           // The provider closed the stream cleanly but before its end (no `[DONE]`, `message_stop` or finish): as
           // for a broken connection, the client gets an error event, never what looks like a complete answer.
           if (tail) res.write(tail);
-          res.end(codec.streamErrorEvent(tollgateError('upstreamStreamBroken', { reason: 'the provider ended the stream before its final event.' }), ctx.requestId, ctx.route.surface, nextSequence?.()));
+          endStreamWithError(ctx, tollgateError('upstreamStreamBroken', { reason: 'the provider ended the stream before its final event.' }), nextSequence?.());
           resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
           return;
         }
@@ -249,7 +250,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         if (totalTimedOut) error = tollgateError('totalTimeout', { timeout: formatMs(ctx.timeLimitMs) });
         else if (upstream.cause === 'oversized-event') error = tollgateError('upstreamStreamBroken', { reason: `the provider sent one event of more than ${MAX_HELD_BYTES / (1024 * 1024)} MiB.` });
         else error = tollgateError('upstreamStreamBroken', { reason: idle ? `no data for ${formatMs(ctx.deps.options.streamIdleTimeoutMs)}.` : 'the provider connection was lost.' });
-        res.end(codec.streamErrorEvent(error, ctx.requestId, ctx.route.surface, nextSequence?.()));
+        endStreamWithError(ctx, error, nextSequence?.());
         resolve({ facts: meter.facts, completion: totalTimedOut || idle ? 'timed_out' : 'stream_failed', timedOut: totalTimedOut || idle });
       },
     });

@@ -43,3 +43,12 @@ export function writeError(ctx: RequestContext, error: TollgateError, attempts =
   ctx.errorCode = error.code;
   writeJson(res, error.status, headers, codecs[ctx.route.format].errorBody(error, ctx.requestId));
 }
+
+/**
+ * Ends a stream that already reached the client with the format's error event (a broken or cut provider stream, a
+ * stopping gateway); its code goes to the access line as an error answer's does.
+ */
+export function endStreamWithError(ctx: RequestContext, error: TollgateError, sequence: number | undefined): void {
+  ctx.errorCode = error.code;
+  ctx.res.end(codecs[ctx.route.format].streamErrorEvent(error, ctx.requestId, ctx.route.surface, sequence));
+}

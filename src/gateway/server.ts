@@ -13,7 +13,7 @@ import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_REQUEST_ID } from './headers.ts';
 import { codecs } from './formats/index.ts';
 import { errorRouteFor, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, SURFACE_ROUTES, unimplementedSurface } from './routes.ts';
-import { writeError, writeJson } from './respond.ts';
+import { endStreamWithError, writeError, writeJson } from './respond.ts';
 import { handleModelRequest } from './pipeline.ts';
 import { modelsStage } from './models-list.ts';
 
@@ -158,7 +158,7 @@ export class RequestsInFlight {
       ctx.abortCause = 'shutdown';
       if (res.headersSent) {
         const error = tollgateError('upstreamStreamBroken', { reason: 'the gateway stopped before the stream finished; retry the request.' });
-        res.end(codecs[ctx.route.format].streamErrorEvent(error, ctx.requestId, ctx.route.surface, ctx.nextSequence?.()));
+        endStreamWithError(ctx, error, ctx.nextSequence?.());
       } else {
         writeError(ctx, tollgateError('gatewayStopping'));
       }
