@@ -6,7 +6,7 @@ import { tollgateError, type TollgateError } from './errors.ts';
 import type { Candidate } from './resolve.ts';
 import { isCandidateProvider, matchesModelRef } from './model-match.ts';
 import { builtinProviders } from '../catalog/providers.ts';
-import { modelNames } from '../catalog/index.ts';
+import { createCatalog } from '../catalog/index.ts';
 
 export interface AttemptPlan {
   candidate: Candidate;
@@ -133,11 +133,12 @@ function unpricedAdvisor(tools: unknown, providerId: string): string | undefined
   return undefined;
 }
 
+/** The built-in catalog's prices (base URLs play no part in them): the lookup the meter prices iterations with. */
+const PRICES = createCatalog();
+
 /** Whether the built-in provider lists `name` (an id, `author/id` or a dated snapshot, any case) with a price. */
 function pricedModel(providerId: string, name: string): boolean {
-  const provider = builtinProviders.find((p) => p.id === providerId);
-  const wanted = name.toLowerCase();
-  return provider?.models.some((m) => m.pricing !== undefined && (modelNames(m, provider.id).includes(wanted) || (m.snapshots ?? []).some((s) => s.toLowerCase() === wanted))) ?? false;
+  return PRICES.model(providerId, name)?.priceMicro !== undefined;
 }
 
 export function planAttempts(
