@@ -6,7 +6,7 @@
 // until its first event past those (at most PREAMBLE_HOLD_MS, after which the stream is committed as it is).
 import { StringDecoder } from 'node:string_decoder';
 import type { FailureKind } from './meter.ts';
-import { obj, parseJson } from './formats/types.ts';
+import { errorStatusOf, obj, parseJson } from './formats/types.ts';
 
 const PREAMBLE = new Set(['response.created', 'response.in_progress', 'message_start', 'ping']);
 
@@ -35,8 +35,7 @@ function failureOf(data: string): Opening {
   const error = obj(event?.error) ?? obj(obj(event?.response)?.error) ?? event;
   const names = [error?.type, error?.code, event?.code].filter((n): n is string => typeof n === 'string');
   // Compatible servers name the error by its HTTP status instead: OpenRouter `"code": 429`, vLLM `"code": 400`.
-  const status = [error?.code, error?.status].find((n) => typeof n === 'number' || (typeof n === 'string' && /^\d{3}$/.test(n)));
-  const statusCode = status === undefined ? undefined : Number(status);
+  const statusCode = errorStatusOf(error);
   if (names.some((n) => CLIENT_FAULTS.has(n)) || (statusCode !== undefined && CLIENT_FAULT_STATUSES.has(statusCode))) return 'content';
   const quotaExhausted = names.includes('insufficient_quota');
   return { failure: quotaExhausted || statusCode === 429 || names.some((n) => RATE_LIMITS.has(n)) ? 'rate-limited' : 'server', quotaExhausted };

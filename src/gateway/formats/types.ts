@@ -284,6 +284,18 @@ export function num(v: unknown): number {
 const PLAIN_REASON = /^[\x20-\x7e]{0,64}$/;
 
 /**
+ * The HTTP status a provider's error object names instead of (or beside) a type: OpenRouter's numeric `code`
+ * (`"code": 429`), vLLM's (`"code": 400`), a `status`, or the same as three digits in a string.
+ */
+export function errorStatusOf(error: Record<string, unknown> | undefined): number | undefined {
+  for (const v of [error?.code, error?.status]) {
+    if (typeof v === 'number') return v;
+    if (typeof v === 'string' && /^\d{3}$/.test(v)) return Number(v);
+  }
+  return undefined;
+}
+
+/**
  * A provider's finish reason as stored: printable ASCII, at most 64 characters. A NUL (`"st\u0000op"`) is refused
  * by PostgreSQL text columns, which would stop the usage shipper on that event; real reasons are short words.
  */
