@@ -281,8 +281,6 @@ export function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.min(Math.floor(v), MAX_REPORTED_TOKENS) : 0;
 }
 
-const PLAIN_REASON = /^[\x20-\x7e]{0,64}$/;
-
 /**
  * The HTTP status a provider's error object names instead of (or beside) a type: OpenRouter's numeric `code`
  * (`"code": 429`), vLLM's (`"code": 400`), a `status`, or the same as three digits in a string.
@@ -294,6 +292,8 @@ export function errorStatusOf(error: Record<string, unknown> | undefined): numbe
   }
   return undefined;
 }
+
+const PLAIN_REASON = /^[\x20-\x7e]{0,64}$/;
 
 /**
  * A provider's finish reason as stored: printable ASCII, at most 64 characters. A NUL (`"st\u0000op"`) is refused
