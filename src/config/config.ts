@@ -6,6 +6,7 @@ import { parseMasterKey } from '../domain/secret-box.ts';
 import { TIMER_MAX_MS } from '../domain/duration.ts';
 import { unsendableSecretReason } from '../domain/header-value.ts';
 import { parseDatabaseUrl } from '../store/database.ts';
+import { editDistance } from '../domain/suggest.ts';
 import { builtinProviders, isBuiltinProviderId } from '../catalog/providers.ts';
 import { httpUrl, loadObservabilityConfig, onOff, shownUrl, type ObservabilityConfig } from './observability.ts';
 
@@ -185,17 +186,6 @@ export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
   'TOLLGATE_SECRET_KEY_NEW', 'TOLLGATE_TEST_PG_URL', 'TOLLGATE_UPDATE_SCREENSHOTS',
 ]);
 
-/** Edit distance, for naming the setting a misspelt variable was probably meant to be. */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row.push(Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    previous = row;
-  }
-  return previous[b.length]!;
-}
-
 /**
  * Variables set that change nothing: a misspelt TOLLGATE_BILING leaves billing off without a word, and a managed key
  * of a provider not served with managed keys is never used. Not refused (a stale name in a shared env file should not
@@ -206,7 +196,7 @@ function ignoredVariables(env: Env, managed: Record<string, string>): string[] {
   for (const name of Object.keys(env).sort()) {
     if (!name.startsWith('TOLLGATE_') || KNOWN_VARIABLES.has(name)) continue;
     if (/^TOLLGATE_PROVIDER_.+_BASE_URL$/.test(name) || /^TOLLGATE_MANAGED_.+_API_KEY$/.test(name)) continue;
-    const near = [...KNOWN_VARIABLES].map((known) => ({ known, d: distance(name, known) })).sort((x, y) => x.d - y.d)[0];
+    const near = [...KNOWN_VARIABLES].map((known) => ({ known, d: editDistance(name, known, 4) })).sort((x, y) => x.d - y.d)[0];
     const hint = near && near.d <= 3 ? ` (did you mean ${near.known}?)` : '';
     warnings.push(`${name} is not a Tollgate setting and is ignored${hint}; README.md lists the settings`);
   }
