@@ -41,3 +41,14 @@ export function providerMessage(upstream: string): string {
   const message = obj(parsed?.error)?.message ?? parsed?.message;
   return typeof message === 'string' && message !== '' ? message : upstream.slice(0, 2000);
 }
+
+/**
+ * A translated answer's call id: the provider's, or one of ours (`<prefix><base><index>`, unique across turns) when
+ * it gave none or an empty one (LM Studio, Gemini's OpenAI-compatible endpoint), or one an earlier call of the
+ * answer has (`used`, the answer's ids so far). Clients pair each result with its call by it.
+ */
+export function uniqueCallId(id: unknown, prefix: string, base: string, index: number, used: Set<string>): string {
+  const given = typeof id === 'string' && id !== '' && !used.has(id) ? id : `${prefix}${base}${index}`;
+  used.add(given);
+  return given;
+}

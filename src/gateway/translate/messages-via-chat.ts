@@ -10,7 +10,7 @@ import { openaiUsage } from '../formats/openai.ts';
 import { num, obj } from '../formats/types.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { FromChatStream, midStreamErrorKind } from './chat-stream.ts';
-import { chatText, isObjectSchema, objects, providerMessage, toolInput, type Json } from './json.ts';
+import { chatText, isObjectSchema, objects, providerMessage, toolInput, uniqueCallId, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
 
 /** The most stop sequences chat completions takes (OpenAI's `stop`: "Up to 4 sequences"). */
@@ -357,15 +357,9 @@ function messagesUsage(usage: unknown): Json {
   return out;
 }
 
-/**
- * The provider's call id, or one of ours when it gave none or an empty one (LM Studio, Gemini's OpenAI-compatible
- * endpoint) or one an earlier call of the answer has already: `tool_result` blocks pair with their call by it, so it
- * is unique across the conversation's turns too, and two calls sharing one would get one result.
- */
+/** A tool_use block's id (uniqueCallId): `tool_result` blocks pair with their call by it. */
 function toolUseId(id: unknown, base: string, index: number, used: Set<string>): string {
-  const given = typeof id === 'string' && id !== '' && !used.has(id) ? id : `toolu_${base}${index}`;
-  used.add(given);
-  return given;
+  return uniqueCallId(id, 'toolu_', base, index, used);
 }
 
 /**

@@ -9,7 +9,7 @@ import type { TranslatedRequest, TranslationScope, Translator } from './types.ts
 import { randomBase62 } from '../../domain/ids.ts';
 import { storedItems } from './stored-items.ts';
 import { FromChatStream, midStreamErrorKind } from './chat-stream.ts';
-import { chatText, objects, type Json } from './json.ts';
+import { chatText, objects, uniqueCallId, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
 import { openaiError } from './openai-error.ts';
 
@@ -288,16 +288,9 @@ function customCallItem(base: string, index: number, call: { id: string; name: s
   return { type: 'custom_tool_call', id: `ctc_${base}${index}`, call_id: call.id, name: call.name, input, status };
 }
 
-/**
- * The provider's call id, or one of ours when it gave none or an empty one (LM Studio, Gemini's OpenAI-compatible
- * endpoint), or one the answer already gave another call (`used`, the answer's ids so far): a client pairs each
- * output with its call by it, and the OpenAI SDK's stream reader refuses two calls with one id. Ours are unique
- * across turns, so a conversation never holds two calls of one id.
- */
+/** A call's id (uniqueCallId): the OpenAI SDK's stream reader refuses two calls with one id. */
 function callId(id: unknown, base: string, index: number, used: Set<string>): string {
-  const given = typeof id === 'string' && id !== '' && !used.has(id) ? id : `call_${base}${index}`;
-  used.add(given);
-  return given;
+  return uniqueCallId(id, 'call_', base, index, used);
 }
 
 function keep(scope: TranslationScope, items: readonly Json[]): void {
