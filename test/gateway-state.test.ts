@@ -1,15 +1,23 @@
 // The gateway's in-memory state on both stores: cached authentication, immediate revocation, changes from
-// other processes (rows only in state_changes), decrypted provider keys, lastUsed flushing.
+// other processes (rows only in state_changes), decrypted provider keys, snapshots read consistently, lastUsed
+// flushing.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 import pino from 'pino';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type LogEvent } from 'kysely';
 import { STORE_KINDS } from './helpers/stores.ts';
 import { startControl, type TestControl } from './helpers/control.ts';
 import { GatewayState } from '../src/state/gateway-state.ts';
 import { SecretBox } from '../src/domain/secret-box.ts';
 import { newAccessKeyToken, newId, redactSecret, sha256Hex } from '../src/domain/ids.ts';
-import { patchGatewaySettings } from '../src/store/gateway-config.ts';
-import type { AuthenticatedKey } from '../src/state/types.ts';
+import { patchGatewaySettings, writeGatewaySettings } from '../src/store/gateway-config.ts';
+import type { AccountSnapshot, AuthenticatedKey } from '../src/state/types.ts';
+import { loadAccountSnapshot } from '../src/state/snapshot-loader.ts';
+import { parseDatabaseUrl } from '../src/store/database.ts';
+import type { Database } from '../src/store/schema.ts';
 
 function newState(c: TestControl, pollIntervalMs = 100): GatewayState {
   return new GatewayState({ store: c.store, secretBox: new SecretBox(c.config.masterKey), changes: c.changes, logger: pino({ level: 'silent' }), pollIntervalMs, flushIntervalMs: 60_000 });
@@ -211,6 +219,62 @@ for (const kind of STORE_KINDS) {
         assert.equal(state.account(c.accountId).providerKeysByProvider.get('anthropic'), undefined);
       } finally {
         await state.close();
+        await c.close();
+      }
+    });
+
+    test('a snapshot never holds half of a change another process commits while it is being read', async () => {
+      const c = await startControl(kind);
+      // The loader's own connection, as a gateway process has. Its log hook runs right after the loader's first read,
+      // while that read still holds the connection (PostgreSQL: a pool of one, so reads made apart cannot overtake it),
+      // and commits the other process's change there: exactly between two of the snapshot's table reads.
+      let between: (() => Promise<void>) | undefined;
+      const log = async (event: LogEvent): Promise<void> => {
+        if (event.level !== 'query' || !/^select/i.test(event.query.sql) || !between) return;
+        const change = between;
+        between = undefined;
+        await change();
+      };
+      const pool = kind === 'postgres' ? new pg.Pool({ connectionString: c.store.url, max: 1 }) : undefined;
+      const sqlite = pool ? undefined : new BetterSqlite3(parseDatabaseUrl(c.database.url).path);
+      const dialect = pool ? new PostgresDialect({ pool }) : new SqliteDialect({ database: sqlite! });
+      const loaderDb = new Kysely<Database>({ dialect, plugins: [new CamelCasePlugin()], log });
+      const secretBox = new SecretBox(c.config.masterKey);
+      const silent = pino({ level: 'silent' });
+      try {
+        await patchGatewaySettings(c.store.db, c.accountId, { maxOutputTokens: 111 });
+        const leaked = ((await c.call('POST', '/provider-keys', { providerId: 'openai', name: 'leaked', value: 'sk-leaked-111111111111111' })).json() as { id: string }).id;
+        assert.equal((await c.call('POST', '/providers', { providerId: 'acme', name: 'Acme', baseUrl: 'http://127.0.0.1:9/v1', models: [{ modelId: 'm' }] })).statusCode, 201);
+        const config = await c.call('POST', '/access-key-configurations', {
+          name: 'scoped', access: { providers: { allow: ['openai', 'acme'] } },
+          router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keySelectionStrategy: 'ordered', keys: [{ id: leaked }] }] }] },
+        });
+        assert.equal(config.statusCode, 201, config.body);
+        const configId = (config.json() as { id: string }).id;
+
+        const seen = (snap: AccountSnapshot) => ({
+          maxOutputTokens: snap.settings.maxOutputTokens,
+          access: snap.configurations.get(configId)?.access,
+          leakedKey: snap.providerKeys.has(leaked),
+          acme: snap.customProviders.has('acme'),
+        });
+        const before = { maxOutputTokens: 111, access: { providers: { allow: ['openai', 'acme'] } }, leakedKey: true, acme: true };
+        const after = { maxOutputTokens: 222, access: { providers: { allow: ['anthropic'] } }, leakedKey: false, acme: false };
+        assert.deepEqual(seen(await loadAccountSnapshot(loaderDb, secretBox, silent, c.accountId)), before);
+
+        // Another process revokes a leaked key and narrows the scope in one transaction, touching all four tables.
+        between = () => c.store.db.transaction().execute(async (trx) => {
+          await writeGatewaySettings(trx, c.accountId, { maxOutputTokens: 222 });
+          await trx.updateTable('accessKeyConfigurations').set({ access: JSON.stringify(after.access) }).where('id', '=', configId).execute();
+          await trx.deleteFrom('providerKeys').where('id', '=', leaked).execute();
+          await trx.deleteFrom('providers').where('accountId', '=', c.accountId).where('providerId', '=', 'acme').execute();
+        });
+        const during = seen(await loadAccountSnapshot(loaderDb, secretBox, silent, c.accountId));
+        assert.equal(between, undefined, 'the change was committed between the reads');
+        assert.ok(isDeepStrictEqual(during, before) || isDeepStrictEqual(during, after), `half of the change: ${JSON.stringify(during)}`);
+        assert.deepEqual(seen(await loadAccountSnapshot(loaderDb, secretBox, silent, c.accountId)), after);
+      } finally {
+        await loaderDb.destroy();
         await c.close();
       }
     });

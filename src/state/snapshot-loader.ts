@@ -1,10 +1,11 @@
-// Reads one account's gateway view from the store in a handful of queries: settings, configurations,
-// provider keys (opened with the master key) and user-defined providers. Not the credit balance: summing an
-// account's usage grows with its history, and requests wait for a reload (gateway-state.ts reads it apart).
+// Reads one account's gateway view from the store in a handful of queries, all in one snapshot: settings,
+// configurations, provider keys (opened with the master key) and user-defined providers. Not the credit balance:
+// summing an account's usage grows with its history, and requests wait for a reload (gateway-state.ts reads it apart).
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../store/schema.ts';
 import { loadGatewaySettings } from '../store/gateway-config.ts';
+import { inOneSnapshot } from '../store/database.ts';
 import { providerKeyBinding, type SecretBox } from '../domain/secret-box.ts';
 import { customProviderState, parseJson } from './custom-provider.ts';
 import type {
@@ -14,14 +15,16 @@ import type {
 
 /** `balancePico` is 0: the caller carries the figure over from the snapshot this one replaces until it is read again. */
 export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: SecretBox, logger: Logger, accountId: string): Promise<AccountSnapshot> {
-  const [settings, configRows, keyRows, providerRows] = await Promise.all([
-    loadGatewaySettings(db, accountId),
-    db.selectFrom('accessKeyConfigurations').select(['id', 'access', 'router']).where('accountId', '=', accountId).execute(),
-    db.selectFrom('providerKeys').select(['id', 'providerId', 'name', 'keyRedacted', 'sealedValue', 'createdAt'])
+  // One snapshot: read apart, a change committed between two reads (a configuration pointed at a new provider key,
+  // a key deleted with the rule naming it) was half in the snapshot until a later reload healed it.
+  const [settings, configRows, keyRows, providerRows] = await inOneSnapshot(db, (trx) => Promise.all([
+    loadGatewaySettings(trx, accountId),
+    trx.selectFrom('accessKeyConfigurations').select(['id', 'access', 'router']).where('accountId', '=', accountId).execute(),
+    trx.selectFrom('providerKeys').select(['id', 'providerId', 'name', 'keyRedacted', 'sealedValue', 'createdAt'])
       .where('accountId', '=', accountId).orderBy('createdAt').orderBy('id').execute(),
-    db.selectFrom('providers').select(['id', 'providerId', 'name', 'baseUrl', 'supportedApiSurfaces', 'models'])
+    trx.selectFrom('providers').select(['id', 'providerId', 'name', 'baseUrl', 'supportedApiSurfaces', 'models'])
       .where('accountId', '=', accountId).execute(),
-  ]);
+  ]));
 
   const configurations = new Map<string, ConfigurationState>();
   for (const row of configRows) {

@@ -118,6 +118,20 @@ export function sqliteHandle(db: Kysely<Database>): BetterSqlite3.Database | und
   return sqliteHandles.get(db);
 }
 
+/**
+ * Runs `read` as one consistent snapshot of the database: every query it makes sees the same committed state, so
+ * a change another process commits between two of them is seen whole or not at all. Separate statements (each its
+ * own snapshot, on PostgreSQL each on a pool connection of its own) could pair a configuration from after a commit
+ * with the provider keys from before it. PostgreSQL: one REPEATABLE READ READ ONLY transaction (its snapshot is taken
+ * at its first query); SQLite: one read transaction on the connection, which holds its WAL snapshot to the end.
+ */
+export function inOneSnapshot<T>(db: Kysely<Database>, read: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  const transaction = db.getExecutor().adapter instanceof PostgresAdapter
+    ? db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only')
+    : db.transaction();
+  return transaction.execute(read);
+}
+
 /** Refuses a SQLite URL whose file does not exist (see openStore's `existing`); PostgreSQL says so itself. */
 export function requireExistingDatabase(url: string): void {
   const parsed = parseDatabaseUrl(url);
