@@ -114,8 +114,9 @@ export interface RequestContext {
   firstByteAt: number;
   endedAt: number;
   /**
-   * The code of the error the gateway answered with itself (writeError: a refusal, every provider failed, a timeout),
-   * for the access line: a client reporting `ERR_NGROK_3807` is found by it whether or not attempts were made.
+   * The code of the error the gateway answered with itself (writeError: a refusal, every provider failed, a timeout;
+   * the connection's 408), for the access line: a client reporting `ERR_NGROK_3807` is found by it whether or not
+   * attempts were made. `client-gone` for a client that left before its body arrived. The access line's only source.
    */
   errorCode: string | undefined;
   /** Set once the request was observed (metrics, spans, access line), so it never counts twice. */

@@ -83,27 +83,30 @@ function isClientAbort(error: unknown): boolean {
 function onStageError(this: RequestContext, error: unknown): void {
   if (isClientAbort(error)) {
     // The body timed out and the connection's handler answered 408 (answerUnparsable): that is the answer.
-    if (this.answeredStatus !== 0) {
-      this.deps.observer?.answered(this, Errors.invalidRequest.code);
-      return;
+    if (this.answeredStatus === 0) {
+      // Nobody to answer, and not the gateway's failure: no error line, no `internal` in the metrics.
+      this.errorCode = 'client-gone';
     }
-    // Nobody to answer, and not the gateway's failure: no error line, no `internal` in the metrics.
-    this.deps.observer?.answered(this, 'client-gone');
+    this.deps.observer?.answered(this);
     return;
   }
   try {
     if (error instanceof TollgateError || isTooDeep(error)) {
       const answer = error instanceof TollgateError ? error : tollgateError('badRequestBody', { reason: 'the body is nested too deeply.' });
       writeError(this, answer);
-      this.deps.observer?.answered(this, answer.code);
+      this.deps.observer?.answered(this);
       return;
     }
     this.deps.logger.error({ requestId: this.requestId, err: error instanceof Error ? error.message : String(error) }, 'gateway request failed');
-    writeError(this, tollgateError('internal'));
-    this.deps.observer?.answered(this, 'internal');
-    if (!this.res.headersSent) return;
-    // Headers already out (mid-stream bug): end the answer rather than leave the client hanging.
-    if (!this.res.writableEnded) this.res.end();
+    const internal = tollgateError('internal');
+    writeError(this, internal);
+    // Headers already out (a bug mid-stream): no error answer could be written, but the access line still names the
+    // failure the client's cut answer came from.
+    const cut = this.res.headersSent && !this.res.writableEnded;
+    if (cut) this.errorCode ??= internal.code;
+    this.deps.observer?.answered(this);
+    // End the answer rather than leave the client hanging.
+    if (cut) this.res.end();
   } catch (failure) {
     // Even the error answer could not be written: this connection goes, never the process.
     this.deps.logger.error({ requestId: this.requestId, err: failure instanceof Error ? failure.message : String(failure) }, 'gateway error answer failed');
@@ -218,7 +221,7 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       ? tollgateError('surfaceNotImplemented', { surface: unimplemented, method: method ?? '', path })
       : tollgateError('unsupportedPath', { method: method ?? '', path, hint: pathHint(method, path) });
     writeError(ctx, error);
-    deps.observer?.answered(ctx, error.code);
+    deps.observer?.answered(ctx);
   };
 }
 
@@ -227,7 +230,10 @@ function answerUnparsable(error: Error & { code?: string }, socket: Duplex): voi
   // A request whose body did not arrive in time is already being handled: it is observed with the 408 it gets.
   const inFlight = (socket as Duplex & { _httpMessage?: TrackedResponse | null })._httpMessage;
   const ctx = inFlight?.[CTX];
-  if (ctx && error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && !inFlight!.headersSent && !socket.destroyed) ctx.answeredStatus = 408;
+  if (ctx && error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && !inFlight!.headersSent && !socket.destroyed) {
+    ctx.answeredStatus = 408;
+    ctx.errorCode = Errors.invalidRequest.code;
+  }
   const requestId = ctx && ctx.answeredStatus !== 0 ? ctx.requestId : newId('request');
   answerClientError(error, socket, ({ status, reason }) => codecs.openai.errorBody(new TollgateError(Errors.invalidRequest, { reason }, status), requestId),
     `${H_REQUEST_ID}: ${requestId}\r\naccess-control-allow-origin: *\r\n`);

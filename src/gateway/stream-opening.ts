@@ -6,7 +6,8 @@
 // until its first event past those (at most PREAMBLE_HOLD_MS, after which the stream is committed as it is).
 import { StringDecoder } from 'node:string_decoder';
 import type { FailureKind } from './meter.ts';
-import { errorStatusOf, obj, parseJson } from './formats/types.ts';
+import { obj, parseJson } from './formats/types.ts';
+import { providerErrorKind } from './formats/provider-error.ts';
 
 const PREAMBLE = new Set(['response.created', 'response.in_progress', 'message_start', 'ping']);
 
@@ -17,28 +18,21 @@ const OPENING_BYTES = 256 * 1024;
 
 export type Opening = 'preamble' | 'content' | { failure: FailureKind; quotaExhausted: boolean };
 
-/** The request's own fault, which another key or model would refuse too: relayed as the provider said it. */
-const CLIENT_FAULTS = new Set(['invalid_request_error', 'invalid_prompt', 'context_length_exceeded', 'content_filter', 'content_policy_violation', 'request_too_large']);
-/** Statuses of a request refused as it is (bad request, too large, unprocessable); 404 is not one: another model may exist. */
-const CLIENT_FAULT_STATUSES = new Set([400, 413, 422]);
-const RATE_LIMITS = new Set(['rate_limit_error', 'rate_limit_exceeded', 'too_many_requests', 'tokens_exceeded', 'requests']);
-
-
 /**
- * A failure event's kind, from its error's own `type` and `code` (never from its free text: a `response.failed`
- * repeats the request's instructions). Shapes: `{"type":"error","code",…}` (OpenAI's documented event),
+ * A failure event's verdict: the request's own fault is relayed as the provider said it (another key or model would
+ * refuse it too); anything else is failed over. Shapes: `{"type":"error","code",…}` (OpenAI's documented event),
  * `{"type":"error","error":{"type","code"}}` (OpenAI's as sent, Anthropic's), `{"response":{"error":{"code"}}}`
  * (`response.failed`), `{"error":{…}}` (OpenAI chat).
  */
 function failureOf(data: string): Opening {
   const event = obj(parseJson(data));
   const error = obj(event?.error) ?? obj(obj(event?.response)?.error) ?? event;
-  const names = [error?.type, error?.code, event?.code].filter((n): n is string => typeof n === 'string');
-  // Compatible servers name the error by its HTTP status instead: OpenRouter `"code": 429`, vLLM `"code": 400`.
-  const statusCode = errorStatusOf(error);
-  if (names.some((n) => CLIENT_FAULTS.has(n)) || (statusCode !== undefined && CLIENT_FAULT_STATUSES.has(statusCode))) return 'content';
-  const quotaExhausted = names.includes('insufficient_quota');
-  return { failure: quotaExhausted || statusCode === 429 || names.some((n) => RATE_LIMITS.has(n)) ? 'rate-limited' : 'server', quotaExhausted };
+  switch (providerErrorKind(error, event?.code)) {
+    case 'client-fault': return 'content';
+    case 'quota': return { failure: 'rate-limited', quotaExhausted: true };
+    case 'rate-limited': return { failure: 'rate-limited', quotaExhausted: false };
+    default: return { failure: 'server', quotaExhausted: false };
+  }
 }
 
 /**

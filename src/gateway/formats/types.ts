@@ -281,18 +281,6 @@ export function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.min(Math.floor(v), MAX_REPORTED_TOKENS) : 0;
 }
 
-/**
- * The HTTP status a provider's error object names instead of (or beside) a type: OpenRouter's numeric `code`
- * (`"code": 429`), vLLM's (`"code": 400`), a `status`, or the same as three digits in a string.
- */
-export function errorStatusOf(error: Record<string, unknown> | undefined): number | undefined {
-  for (const v of [error?.code, error?.status]) {
-    if (typeof v === 'number') return v;
-    if (typeof v === 'string' && /^\d{3}$/.test(v)) return Number(v);
-  }
-  return undefined;
-}
-
 const PLAIN_REASON = /^[\x20-\x7e]{0,64}$/;
 
 /**

@@ -14,7 +14,7 @@ import type { AttemptRecord } from '../meter.ts';
 import { nonModelRoute } from '../routes.ts';
 import { picoToUsd, type GatewayMetrics } from './metrics.ts';
 import type { RequestTracer } from './tracing.ts';
-import { inputTokensOf, outputTokensOf } from './tokens.ts';
+import { reportedTokens } from './tokens.ts';
 import { BodyCapture, fastAccessWriter, ms, safeHeaders, truncate, usd5, type AccessLine } from './access-log.ts';
 
 /** Surface label values, in GatewayMetrics index order; `other` (unknown paths) last. */
@@ -84,12 +84,12 @@ export class GatewayObserver {
   }
 
   /** A request answered without any upstream attempt (refused early, /v1/models, unknown path). */
-  answered(ctx: RequestContext, errorCode?: string): void {
-    this.finished(ctx, NO_RECORDS, NO_EVENTS, errorCode);
+  answered(ctx: RequestContext): void {
+    this.finished(ctx, NO_RECORDS, NO_EVENTS);
   }
 
   /** The request is over: metrics, spans and the access line, exactly once per request. */
-  finished(ctx: RequestContext, records: readonly AttemptRecord[], events: readonly UsageEvent[], errorCode?: string): void {
+  finished(ctx: RequestContext, records: readonly AttemptRecord[], events: readonly UsageEvent[]): void {
     if (ctx.observed) return;
     ctx.observed = true;
     const endedAt = ctx.endedAt > 0 ? ctx.endedAt : performance.now();
@@ -120,8 +120,7 @@ export class GatewayObserver {
       series.upstream.observe(r.durationMs / 1000);
       const e = events[i];
       if (!e) continue;
-      const inTokens = inputTokensOf(e);
-      const outTokens = outputTokensOf(e);
+      const { input: inTokens, output: outTokens } = reportedTokens(e);
       const keyed = series.keyed(keyLabel);
       m.addTokens(keyed, inTokens, outTokens, e.cacheReadTokens, e.cacheWriteTokens, e.reasoningTokens);
       if (e.costPico > 0n) keyed.cost(e.keySource).inc(picoToUsd(e.costPico));
@@ -158,10 +157,7 @@ export class GatewayObserver {
       costUsd: usd5(cost),
       totalMs: ms(totalMs), upstreamMs: ms(upstreamMs), ttfbMs: ttfbMs === undefined ? null : ms(ttfbMs),
     };
-    // The code the client got when the gateway answered an error itself (after attempts too: every provider failed),
-    // else the caller's word for an answer it never got (`client-gone`).
-    const code = ctx.errorCode ?? errorCode;
-    if (code !== undefined) line.errorCode = code;
+    if (ctx.errorCode !== undefined) line.errorCode = ctx.errorCode;
     if (this.#accessLine) {
       this.#accessLine(line);
       return;
@@ -178,8 +174,8 @@ export class GatewayObserver {
   serveMetrics(req: IncomingMessage, res: ServerResponse): void {
     const access = metricsAccess(req, this.#metricsToken);
     if (access !== 'allowed') {
-      const { status, text } = METRICS_REFUSALS[access];
-      res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) });
+      const { status, text, headers } = METRICS_REFUSALS[access];
+      res.writeHead(status, { ...headers, 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) });
       res.end(text);
       return;
     }

@@ -11,8 +11,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import {
-  ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT, ATTR_SERVICE_NAME,
-  ATTR_SERVICE_VERSION, ATTR_URL_PATH,
+  ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT,
+  ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION, ATTR_URL_PATH, ATTR_URL_SCHEME,
 } from '@opentelemetry/semantic-conventions';
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
@@ -20,7 +20,7 @@ import type { UsageEvent } from '../../usage/event.ts';
 import type { RequestContext } from '../context.ts';
 import { MODEL_PATH_PREFIX, MODELS_PATH, nonModelRoute } from '../routes.ts';
 import type { AttemptRecord } from '../meter.ts';
-import { inputTokensOf, outputTokensOf, providerCounted } from './tokens.ts';
+import { reportedTokens } from './tokens.ts';
 import { truncate } from './access-log.ts';
 
 // GenAI attribute names (incubating in @opentelemetry/semantic-conventions; copied, as its docs advise,
@@ -93,14 +93,6 @@ function serverOf(baseUrl: string): { address: string; port: number } | undefine
   return server;
 }
 
-/** Cache and reasoning parts of a provider-reported usage (an estimate has none). */
-function usageParts(attributes: Attributes, e: UsageEvent): void {
-  if (!providerCounted(e)) return;
-  attributes[GEN_AI_USAGE_CACHE_READ] = e.cacheReadTokens;
-  attributes[GEN_AI_USAGE_CACHE_CREATION] = e.cacheWriteTokens;
-  attributes[GEN_AI_USAGE_REASONING] = e.reasoningTokens;
-}
-
 /** `timeout` or `stream_failed` for an answer that went out as a 2xx and then broke off; undefined otherwise. */
 function brokenAnswer(r: AttemptRecord): string | undefined {
   if (!r.served || r.statusCode < 200 || r.statusCode >= 300) return undefined;
@@ -127,14 +119,25 @@ const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT',
 const MAX_NAME = 256;
 
 /**
- * `{method} {route}`: a route of the gateway's own (`/v1/models/{model}` for a model's page), or the method alone
- * for a path it does not serve — a client's invented paths must not each make a span name.
+ * The gateway's own route (`http.route`, and the span's name after the method): `/v1/models/{model}` for a model's
+ * page; none for a path it does not serve — a client's invented paths must not each make a span name.
  */
-function spanName(method: string, path: string, route: RequestContext['route']): string {
+function routeOf(path: string, route: RequestContext['route']): string | undefined {
   const kind = nonModelRoute(route);
-  if (kind === 'other') return method;
-  if (kind === 'models') return `${method} ${path.startsWith(MODEL_PATH_PREFIX) ? `${MODEL_PATH_PREFIX}{model}` : MODELS_PATH}`;
-  return `${method} ${path}`;
+  if (kind === 'other') return undefined;
+  if (kind === 'models') return path.startsWith(MODEL_PATH_PREFIX) ? `${MODEL_PATH_PREFIX}{model}` : MODELS_PATH;
+  return path;
+}
+
+/**
+ * The scheme the client used: the gateway itself listens on plain HTTP, and a TLS-terminating proxy in front of it
+ * (the ngrok agent among them) says the client's in `x-forwarded-proto`. Only the two values HTTP has are taken.
+ */
+function schemeOf(req: RequestContext['req']): string {
+  const forwarded = req.headers['x-forwarded-proto'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]!.trim().toLowerCase();
+  if (first === 'https' || first === 'http') return first;
+  return 'encrypted' in req.socket && req.socket.encrypted === true ? 'https' : 'http';
 }
 
 export class RequestTracer {
@@ -159,10 +162,14 @@ export class RequestTracer {
     const path = q < 0 ? url : url.slice(0, q);
     const sent = ctx.req.method ?? 'POST';
     const method = HTTP_METHODS.has(sent) ? sent : '_OTHER';
-    const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: path.slice(0, MAX_NAME), 'tollgate.request_id': ctx.requestId };
+    const attributes: Attributes = {
+      [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: path.slice(0, MAX_NAME), [ATTR_URL_SCHEME]: schemeOf(ctx.req), 'tollgate.request_id': ctx.requestId,
+    };
     if (method !== sent) attributes['http.request.method_original'] = sent.slice(0, MAX_NAME);
+    const route = routeOf(path, ctx.route);
+    if (route !== undefined) attributes[ATTR_HTTP_ROUTE] = route;
     const epochOffsetMs = Date.now() - performance.now();
-    const span = this.#tracer.startSpan(spanName(method, path, ctx.route), { kind: SpanKind.SERVER, startTime: millisToHrTime(ctx.startedAt + epochOffsetMs), attributes }, parent);
+    const span = this.#tracer.startSpan(route === undefined ? method : `${method} ${route}`, { kind: SpanKind.SERVER, startTime: millisToHrTime(ctx.startedAt + epochOffsetMs), attributes }, parent);
     ctx.trace = { span, attempts: [], epochOffsetMs };
     return ctx.trace;
   }
@@ -216,14 +223,16 @@ export class RequestTracer {
       const broken = brokenAnswer(r);
       const ok = answered && broken === undefined;
       if (e) {
-        const inTokens = inputTokensOf(e);
-        const outTokens = outputTokensOf(e);
-        attributes[GEN_AI_USAGE_INPUT_TOKENS] = inTokens;
-        attributes[GEN_AI_USAGE_OUTPUT_TOKENS] = outTokens;
-        usageParts(attributes, e);
-        input += inTokens;
-        output += outTokens;
-        if (providerCounted(e)) {
+        const tokens = reportedTokens(e);
+        attributes[GEN_AI_USAGE_INPUT_TOKENS] = tokens.input;
+        attributes[GEN_AI_USAGE_OUTPUT_TOKENS] = tokens.output;
+        input += tokens.input;
+        output += tokens.output;
+        // Cache and reasoning parts only beside the provider's own counts (an estimate has none).
+        if (tokens.providerCounted) {
+          attributes[GEN_AI_USAGE_CACHE_READ] = e.cacheReadTokens;
+          attributes[GEN_AI_USAGE_CACHE_CREATION] = e.cacheWriteTokens;
+          attributes[GEN_AI_USAGE_REASONING] = e.reasoningTokens;
           parts.reported = true;
           parts.read += e.cacheReadTokens;
           parts.creation += e.cacheWriteTokens;

@@ -1,21 +1,8 @@
 // Reading an upstream chat-completions stream for a translation: each chunk's parts (its start, text, tool-call
 // pieces, finish reason, usage, or a provider error) go to the translation's hooks, which write the client's events.
-import { errorStatusOf, obj, parseJson } from '../formats/types.ts';
+import { obj, parseJson } from '../formats/types.ts';
 import type { StreamTranslation } from './types.ts';
 import { chatText, type Json } from './json.ts';
-
-/**
- * What a chat provider's mid-stream error (`{"error": {…}}` after the stream began) says happened, for the client's
- * format to name as its own provider would: rate limited (429, OpenAI's `rate_limit_exceeded`), overloaded (503,
- * Anthropic's 529, an `…overloaded…` type or code), or failed. SDKs and agents retry the first two differently.
- */
-export function midStreamErrorKind(error: Json): 'rate_limited' | 'overloaded' | 'failed' {
-  const status = errorStatusOf(error);
-  const named = [error.type, error.code].filter((v): v is string => typeof v === 'string').join(' ').toLowerCase();
-  if (status === 429 || named.includes('rate_limit') || named.includes('too_many_requests')) return 'rate_limited';
-  if (status === 503 || status === 529 || named.includes('overloaded')) return 'overloaded';
-  return 'failed';
-}
 
 export abstract class FromChatStream implements StreamTranslation {
   /** Client SSE text written since the last take(). */

@@ -390,7 +390,7 @@ async function sdkMessage(sse: string, blocks: Anthropic.ContentBlock[] = []): P
   return MessageStream.fromReadableStream(new Response(lines).body!).on('contentBlock', (b) => blocks.push(structuredClone(b))).finalMessage();
 }
 
-test('a mid-stream provider error keeps its kind, as Anthropic reports it: overloaded, rate limited, else api_error (OpenAI\'s types and codes, OpenRouter\'s numeric codes)', () => {
+test('a mid-stream provider error keeps its kind, as Anthropic reports it: the request\'s own fault, overloaded, rate limited, else api_error (OpenAI\'s types and codes, OpenRouter\'s numeric codes)', () => {
   const cases: [Record<string, unknown>, string][] = [
     [{ message: 'Rate limit reached for gpt-4o', type: 'requests', code: 'rate_limit_exceeded' }, 'rate_limit_error'],
     [{ message: 'Too many requests', code: 429 }, 'rate_limit_error'],
@@ -400,7 +400,12 @@ test('a mid-stream provider error keeps its kind, as Anthropic reports it: overl
     [{ message: 'The engine is currently overloaded', type: 'server_error', code: 'engine_overloaded' }, 'overloaded_error'],
     [{ message: 'The server had an error', type: 'server_error' }, 'api_error'],
     [{ message: 'Provider returned error', code: 502 }, 'api_error'],
-    [{ message: 'odd', code: 400 }, 'api_error'],
+    [{ message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' }, 'api_error'],
+    // A type naming only what ran out, as OpenAI's rate limits are sometimes sent.
+    [{ message: 'Rate limit reached', type: 'requests' }, 'rate_limit_error'],
+    // The request's own fault, which the stream opening relays rather than fail over: an agent must not retry it.
+    [{ message: 'odd', code: 400 }, 'invalid_request_error'],
+    [{ message: 'This model\'s maximum context length is 8192 tokens', type: 'invalid_request_error', code: 'context_length_exceeded' }, 'invalid_request_error'],
   ];
   // The same statuses answered before the stream (Anthropic's own overload status among them).
   assert.equal((JSON.parse(messagesViaChat.error(529, 'Overloaded')) as { error: { type: string } }).error.type, 'overloaded_error');

@@ -9,7 +9,8 @@ import { anthropicErrorType } from '../formats/anthropic.ts';
 import { openaiUsage } from '../formats/openai.ts';
 import { num, obj } from '../formats/types.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
-import { FromChatStream, midStreamErrorKind } from './chat-stream.ts';
+import { FromChatStream } from './chat-stream.ts';
+import { providerErrorKind } from '../formats/provider-error.ts';
 import { chatText, isObjectSchema, objects, providerMessage, toolInput, uniqueCallId, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
 
@@ -406,14 +407,19 @@ function error(status: number, upstream: string): string {
 }
 
 /**
- * A chat provider's mid-stream error (`{"error": {…}}` after the stream began) → the type Anthropic gives the same
- * failure in its own stream, where the SDKs and Claude Code tell a retryable overload or rate limit from a failure:
- * overloaded (503, Anthropic's 529, an `…overloaded…` type or code) → `overloaded_error`; rate limited (429, OpenAI's
- * `rate_limit_exceeded`) → `rate_limit_error`; anything else → `api_error` (the request itself was taken).
+ * A chat provider's stream error (`{"error": {…}}`) → the type Anthropic gives the same failure in its own stream,
+ * where the SDKs and Claude Code tell a retryable overload or rate limit from a failure. The request's own fault
+ * (a context-length refusal, vLLM's `"code": 400`) is `invalid_request_error`, as the same refusal answered before
+ * the stream is: the stream opening relays it rather than fail over, and an agent must not retry it as an
+ * `api_error`. Anything else, an out-of-credit account included, is `api_error`.
  */
 function streamErrorType(error: Json): string {
-  const kind = midStreamErrorKind(error);
-  return kind === 'rate_limited' ? 'rate_limit_error' : kind === 'overloaded' ? 'overloaded_error' : 'api_error';
+  switch (providerErrorKind(error)) {
+    case 'client-fault': return 'invalid_request_error';
+    case 'rate-limited': return 'rate_limit_error';
+    case 'overloaded': return 'overloaded_error';
+    default: return 'api_error';
+  }
 }
 
 function sse(type: string, data: Json): string {

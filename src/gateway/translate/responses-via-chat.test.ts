@@ -486,6 +486,7 @@ test('a mid-stream provider error keeps its code as Responses names it: the prov
   assert.equal(errorEvent({ code: '429', message: 'x' }).code, 'rate_limit_exceeded');
   assert.equal(errorEvent({ type: 'rate_limit_error', message: 'x' }).code, 'rate_limit_exceeded');
   assert.equal(errorEvent({ code: 'rate_limit_exceeded', type: 'requests', message: 'x' }).code, 'rate_limit_exceeded');
+  assert.equal(errorEvent({ type: 'requests', message: 'Rate limit reached' }).code, 'rate_limit_exceeded');
   assert.equal(errorEvent({ code: 502, message: 'Bad gateway' }).code, 'server_error');
   assert.equal(errorEvent({ type: 'server_error', message: 'x' }).code, 'server_error');
   assert.equal(errorEvent({ code: 'context_length_exceeded', message: 'x' }).code, 'context_length_exceeded');

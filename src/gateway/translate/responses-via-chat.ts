@@ -8,7 +8,8 @@ import { openaiUsage } from '../formats/openai.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { randomBase62 } from '../../domain/ids.ts';
 import { storedItems } from './stored-items.ts';
-import { FromChatStream, midStreamErrorKind } from './chat-stream.ts';
+import { FromChatStream } from './chat-stream.ts';
+import { providerErrorKind } from '../formats/provider-error.ts';
 import { chatText, objects, uniqueCallId, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
 import { openaiError } from './openai-error.ts';
@@ -358,7 +359,7 @@ interface OpenCall { id: string; name: string; arguments: string; outputIndex: n
  */
 function responsesErrorCode(error: Json): string {
   if (typeof error.code === 'string' && error.code !== '' && !/^\d+$/.test(error.code)) return error.code;
-  return midStreamErrorKind(error) === 'rate_limited' ? 'rate_limit_exceeded' : 'server_error';
+  return providerErrorKind(error) === 'rate-limited' ? 'rate_limit_exceeded' : 'server_error';
 }
 
 /** Chat completion chunks → Responses events, each numbered, ending with response.completed (or .incomplete). */
