@@ -130,7 +130,10 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
   const metricsRoute: RouteExtension = (app) => {
     app.get('/metrics', async (request, reply) => {
       const access = metricsAccess(request.raw, config.observability.metricsToken);
-      if (access !== 'allowed') return reply.code(METRICS_REFUSALS[access].status).type('text/plain').send(METRICS_REFUSALS[access].text);
+      if (access !== 'allowed') {
+        const { status, text, headers } = METRICS_REFUSALS[access];
+        return reply.code(status).headers(headers).type('text/plain').send(text);
+      }
       return reply.type(registry.contentType).send(await registry.metrics());
     });
   };

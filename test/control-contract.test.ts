@@ -13,6 +13,7 @@ import { usageEvent } from './helpers/usage.ts';
 import { insertUsageEvents } from '../src/store/usage-events.ts';
 import { grantCredits } from '../src/store/credits.ts';
 import type { LightMyRequestResponse } from 'fastify';
+import { gzipSync } from 'node:zlib';
 
 const concrete = (path: string) => path.replace(/\{id\}/g, 'aigk_00000000000000000000000000');
 
@@ -27,6 +28,8 @@ for (const kind of STORE_KINDS) {
         for (const headers of [{}, { authorization: 'Bearer tgapi_not-a-real-key' }, { authorization: 'Basic abc' }]) {
           const res = await control.app.inject({ method: op.method, url: concrete(op.path), headers });
           assert.equal(res.statusCode, 401, `${op.method} ${op.path} answered ${res.statusCode}`);
+          // RFC 9110: a 401 names the scheme that would be accepted.
+          assert.equal(res.headers['www-authenticate'], 'Bearer realm="control-plane"', `${op.method} ${op.path}`);
           if (op.method !== 'HEAD') expectError(res, 401, 'ERR_NGROK_27007');
         }
       }
@@ -56,6 +59,46 @@ for (const kind of STORE_KINDS) {
           assert.ok(body.msg.length > 0);
         }
       }
+    });
+
+    test('a compressed body is 415 with the codings accepted (none), not a 400 for JSON it never was; uncompressed it is taken', async () => {
+      const headers = { authorization: `Bearer ${control.token}`, 'content-type': 'application/json' };
+      for (const coding of ['gzip', 'br']) {
+        const res = await control.app.inject({ method: 'POST', url: '/access-keys', headers: { ...headers, 'content-encoding': coding }, payload: gzipSync('{"name":"zipped"}') });
+        const error = expectError(res, 415, 'ERR_NGROK_27606');
+        assert.match(error.details.reason ?? '', new RegExp(`Content-Encoding "${coding}" is not accepted`));
+        assert.equal(res.headers['accept-encoding'], 'identity');
+      }
+      const plain = await control.app.inject({ method: 'POST', url: '/access-keys', headers: { ...headers, 'content-encoding': 'identity' }, payload: '{"name":"plain"}' });
+      assert.equal(plain.statusCode, 201, plain.body);
+      const names = ((await control.call('GET', '/access-keys')).json() as { aiGatewayAccessKeys: { name?: string }[] }).aiGatewayAccessKeys.map((k) => k.name);
+      assert.ok(names.includes('plain') && !names.includes('zipped'), names.join(', '));
+    });
+
+    test('a DELETE\'s body is ignored: a malformed one does not refuse the delete', async () => {
+      const { id } = (await control.call('POST', '/access-keys', { name: 'doomed' })).json() as { id: string };
+      const res = await control.call('DELETE', `/access-keys/${id}`, '{"name": ');
+      assert.equal(res.statusCode, 204, res.body);
+      expectError(await control.call('GET', `/access-keys/${id}`), 404, 'ERR_NGROK_27611');
+    });
+
+    test('PATCH {} changes nothing: updatedAt and lastUpdatedBy stay; a PATCH naming a field still stamps them', async () => {
+      type Audited = { id: string; updatedAt: string; lastUpdatedBy: { id: string } };
+      const otherKey = (await control.call('POST', '/api-keys', { name: 'second' })).json() as { token: string };
+      for (const [collection, body] of [['/access-keys', { name: 'a' }], ['/access-key-configurations', { name: 'c' }], ['/api-keys', { name: 'k' }]] as const) {
+        const created = (await control.call('POST', collection, body)).json() as Audited;
+        await new Promise((r) => setTimeout(r, 5));
+        const empty = await control.call('PATCH', `${collection}/${created.id}`, {}, otherKey.token);
+        assert.equal(empty.statusCode, 200, empty.body);
+        const after = empty.json() as Audited;
+        assert.deepEqual([after.updatedAt, after.lastUpdatedBy.id], [created.updatedAt, created.lastUpdatedBy.id], collection);
+        assert.deepEqual(after, (await control.call('GET', `${collection}/${created.id}`)).json(), collection);
+        const named = (await control.call('PATCH', `${collection}/${created.id}`, { description: 'd' }, otherKey.token)).json() as Audited;
+        assert.ok(named.updatedAt > created.updatedAt, `${collection}: ${named.updatedAt}`);
+        assert.notEqual(named.lastUpdatedBy.id, created.lastUpdatedBy.id, collection);
+      }
+      // Of another account, or unknown: 404 as any PATCH.
+      expectError(await control.call('PATCH', '/access-keys/aigk_00000000000000000000000000', {}), 404, 'ERR_NGROK_27611');
     });
 
     test('a NUL character (U+0000) in any text value, key or URL is a 400 on both stores, and nothing is stored', async () => {

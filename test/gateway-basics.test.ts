@@ -138,6 +138,8 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(missing.json().error.code, 'ERR_NGROK_27201');
     assert.equal(missing.json().error.type, 'authentication_error');
     assert.match(missing.headers.get('ngrok-aig-request-id')!, RQ);
+    // RFC 9110: a 401 names the scheme that would be accepted.
+    assert.equal(missing.headers.get('www-authenticate'), 'Bearer realm="gateway"');
     assert.equal(missing.headers.get('ngrok-aig-attempts'), '0');
     const unknown = await gw(h, '/v1/chat/completions', { token: 'ng-nope-g1-unknownkey', body: chat() });
     assert.equal(unknown.status, 401);
@@ -186,6 +188,10 @@ describe('gateway front door (sqlite)', () => {
     const listTwice = await new Anthropic({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 }).models.retrieve('claude-sonnet-4-6').catch((e: unknown) => e);
     assert.ok(listTwice instanceof Anthropic.NotFoundError);
     assert.match(listTwice.message, /Did you mean \/v1\/models\/claude-sonnet-4-6\? The base URL has \/v1 once too often/);
+    // A trailing slash is not served silently (the providers' APIs 404 it too): the 404 names the path without it.
+    const slashed = await new OpenAI({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 }).post('/v1/chat/completions/', { body: { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] } }).catch((e: unknown) => e);
+    assert.ok(slashed instanceof OpenAI.NotFoundError);
+    assert.match(slashed.message, /Did you mean \/v1\/chat\/completions\? The path ends with a slash\./);
     // A hint names only what is served: GET /v1/chat/completions would be another 404.
     assert.doesNotMatch((await gw(h, '/chat/completions', { token })).json().error.message, /Did you mean/);
     // An Anthropic SDK call this gateway does not serve (Files, Skills): Anthropic's error shape, so `err.type`

@@ -467,7 +467,8 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
       // A 2xx stream that breaks off mid-way, and a model listing, each under a trace of its own.
       const cut = await gw(h, '/v1/chat/completions', { token: key.token, headers: { traceparent: `00-${cutTraceId}-${parentId}-01` }, body: chat('openai:cut-trace', { stream: true }) });
       await h.usage(cut.headers.get('ngrok-aig-request-id')!, 2);
-      assert.equal((await gw(h, '/v1/models', { token: key.token, headers: { traceparent: `00-${listTraceId}-${parentId}-01` } })).status, 200);
+      // Behind a TLS-terminating proxy (the ngrok agent among them), which names the client's scheme.
+      assert.equal((await gw(h, '/v1/models', { token: key.token, headers: { traceparent: `00-${listTraceId}-${parentId}-01`, 'x-forwarded-proto': 'https' } })).status, 200);
       // Paths and methods a client invents, and a model's page: span names stay few (the route, not the path).
       const odd: [string, string][] = [['/v1/whatever/123', 'POST'], ['/v1/chat/completions', 'PURGE'], ['/v1/models/gpt-4o', 'GET']];
       for (const [i, [path, method]] of odd.entries()) await gw(h, path, { method, token: key.token, headers: { traceparent: `00-${oddTraceIds[i]}-${parentId}-01` } });
@@ -496,6 +497,8 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     assert.equal(attr(server, 'http.response.status_code'), 200);
     assert.equal(attr(server, 'tollgate.request_id'), requestId);
     assert.equal(attr(server, 'tollgate.attempts'), 2);
+    // The HTTP conventions' route and scheme, which trace backends group server spans by.
+    assert.deepEqual([attr(server, 'http.route'), attr(server, 'url.scheme')], ['/v1/chat/completions', 'http']);
     const attempts = mine.filter((s) => s.kind === 3).sort((a, b) => (attr(a, 'tollgate.attempt') as number) - (attr(b, 'tollgate.attempt') as number));
     assert.equal(attempts.length, 2);
     for (const a of attempts) {
@@ -536,8 +539,11 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     // A model listing calls no model: no GenAI operation on its span.
     const listing = spans.find((s) => s.traceId === listTraceId && s.kind === 2)!;
     assert.deepEqual([listing.name, attr(listing, 'gen_ai.operation.name')], ['GET /v1/models', undefined]);
+    assert.deepEqual([attr(listing, 'http.route'), attr(listing, 'url.scheme')], ['/v1/models', 'https']);
     const oddNames = oddTraceIds.map((id) => spans.find((s) => s.traceId === id && s.kind === 2)!);
     assert.deepEqual(oddNames.map((s) => s.name), ['POST', '_OTHER', 'GET /v1/models/{model}']);
+    // A path the gateway does not serve has no route (its path is in url.path): no attribute per invented path.
+    assert.deepEqual(oddNames.map((s) => attr(s, 'http.route')), [undefined, undefined, '/v1/models/{model}']);
     assert.deepEqual([attr(oddNames[1]!, 'http.request.method'), attr(oddNames[1]!, 'http.request.method_original')], ['_OTHER', 'PURGE']);
     // Every attempt span lies within its request span: both are placed on one clock, so a trace viewer never shows
     // an attempt starting before the request that made it, or ending after it.

@@ -98,8 +98,19 @@ export function contractErrorBody(status: number, code: string | undefined, msg:
   return code === undefined ? { statusCode: status, msg, details } : { errorCode: code, statusCode: status, msg, details };
 }
 
+/** RFC 9110 §11.6.1: a 401 names the scheme that would be accepted (the console's cookie is no HTTP scheme). */
+const CHALLENGE = 'Bearer realm="control-plane"';
+
+/** Methods whose body an operation reads; any other's is read off the connection and ignored (RFC 9110 §9.3). */
+const BODY_METHODS = new Set(['POST', 'PATCH', 'PUT']);
+
 function sendError(reply: FastifyReply, err: TollgateError): FastifyReply {
+  if (err.status === 401) reply.header('www-authenticate', CHALLENGE);
   return reply.code(err.status).type('application/json').send(contractErrorBody(err.status, err.code, err.message, err.details));
+}
+
+function isEmptyObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
 }
 
 function toFastifyPath(path: string): string {
@@ -160,7 +171,9 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
 
   // Scripts often omit Content-Type; every body on this API is JSON, so parse whatever arrives as JSON.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body, done) => {
+    // A DELETE's body has no meaning: a malformed one must not refuse the delete.
+    if (!BODY_METHODS.has(req.method)) return done(null, undefined);
     let text: string;
     try {
       // JSON is UTF-8 (RFC 8259): invalid bytes are refused, not stored as U+FFFD in a key's name or secret.
@@ -185,6 +198,15 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
       return done(new TollgateError(Errors.validationFailed, { reason: 'Text values must be Unicode text: an unpaired surrogate escape (\\ud800 to \\udfff alone) is not.' }), undefined);
     }
     done(null, value);
+  });
+
+  // A compressed body (`Content-Encoding: gzip`) is refused as such rather than read as JSON that is "not valid
+  // UTF-8": bodies here are a few hundred bytes. RFC 9110 §15.5.16: 415, with the codings accepted (none).
+  app.addHook('preParsing', async (request, reply) => {
+    const coding = request.headers['content-encoding']?.trim().toLowerCase();
+    if (coding === undefined || coding === '' || coding === 'identity' || !BODY_METHODS.has(request.method) || request.is404) return;
+    reply.header('accept-encoding', 'identity');
+    throw new TollgateError(Errors.validationFailed, { reason: `Content-Encoding "${coding.slice(0, 40)}" is not accepted: send the JSON body uncompressed.` }, 415);
   });
 
   app.setErrorHandler((error: unknown, request, reply) => {
@@ -258,6 +280,10 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
     const handler = handlers[op.operationId] ?? (getTwin ? handlers[getTwin.operationId] : undefined);
     if (!handler) { missing.push(op.operationId); continue; }
     const validationOp = getTwin ?? op;
+    // `PATCH {}` changes nothing: answered as the GET it amounts to (404 for an unknown id), so the resource's
+    // updatedAt and lastUpdatedBy stay, and no gateway is told to reload.
+    const readTwin = op.method === 'PATCH' ? operations.find((o) => o.method === 'GET' && o.path === op.path) : undefined;
+    const readHandler = readTwin ? handlers[readTwin.operationId] : undefined;
     app.route({
       method: op.method,
       url: toFastifyPath(op.path),
@@ -277,7 +303,8 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
         const query = validateQuery<Record<string, unknown>>(validationOp, request.query as Record<string, unknown>);
         const body = op.method === 'POST' || op.method === 'PATCH' ? validateBody(op, request.body) : undefined;
         const path = request.url.split('?')[0]!;
-        const result = await handler({ op, principal, params: request.params as Record<string, string>, query, body, base: baseUrlOf(request, deps.config), path, headers: request.headers });
+        const unchanged = readHandler !== undefined && isEmptyObject(body);
+        const result = await (unchanged ? readHandler : handler)({ op: unchanged ? readTwin! : op, principal, params: request.params as Record<string, string>, query, body, base: baseUrlOf(request, deps.config), path, headers: request.headers });
         reply.code(op.successStatus);
         // Answers are per caller and some carry a secret shown once (a new token): kept by no cache, the
         // browser's back/forward cache included.

@@ -35,6 +35,8 @@ export function writeError(ctx: RequestContext, error: TollgateError, attempts =
   headers['request-id'] = ctx.requestId;
   if (extra) Object.assign(headers, extra);
   if (NOT_RETRYABLE.has(error.spec)) headers['x-should-retry'] = 'false';
+  // RFC 9110 §11.6.1: a 401 names the scheme that would be accepted (an `x-api-key` is taken too, but is no HTTP scheme).
+  if (error.status === 401) headers['www-authenticate'] = 'Bearer realm="gateway"';
   // Answered before the body was read (401, 404, 413…) while more of it is still arriving: close the connection
   // rather than let node read and discard the rest — an unauthenticated caller could otherwise stream gigabytes.
   // An authenticated body too large has it drained a while, so its SDK reads the 413, not a reset; any other refusal

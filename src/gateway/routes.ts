@@ -50,11 +50,15 @@ function served(method: string | undefined, path: string): boolean {
 }
 
 /**
- * What a 404's path most likely meant, from the two base-URL mistakes SDK users make: an OpenAI SDK's base URL without
- * `/v1` (`POST /chat/completions`, or `GET /models`, the first call of a model picker), an Anthropic SDK's with it
- * (`POST /v1/v1/messages`, `GET /v1/v1/models`). Empty when neither.
+ * What a 404's path most likely meant: a served path with a trailing slash, or one of the two base-URL mistakes SDK
+ * users make: an OpenAI SDK's base URL without `/v1` (`POST /chat/completions`, or `GET /models`, the first call of a
+ * model picker), an Anthropic SDK's with it (`POST /v1/v1/messages`, `GET /v1/v1/models`). Empty when none.
  */
 export function pathHint(method: string | undefined, path: string): string {
+  // Paths are served only as the contract names them (a hand-written URL that worked here might work nowhere else):
+  // a trailing slash is said, not forgiven.
+  const trimmed = path.replace(/\/+$/, '');
+  if (trimmed !== path && served(method, trimmed)) return ` Did you mean ${trimmed}? The path ends with a slash.`;
   if (served(method, `/v1${path}`)) return ` Did you mean /v1${path}? An OpenAI SDK's base URL ends with /v1.`;
   if (path.startsWith('/v1/v1/') && served(method, path.slice(3))) return ` Did you mean ${path.slice(3)}? The base URL has /v1 once too often: the Anthropic SDK adds /v1 itself, so its base URL ends without it.`;
   return '';

@@ -41,7 +41,8 @@ export function metricsAccess(req: IncomingMessage, token: string | undefined): 
   return sent.length === expected.length && timingSafeEqual(sent, expected) ? 'allowed' : 'unauthorized';
 }
 
-export const METRICS_REFUSALS: Record<Exclude<MetricsAccess, 'allowed'>, { status: number; text: string }> = {
-  unauthorized: { status: 401, text: 'Send TOLLGATE_METRICS_TOKEN as "Authorization: Bearer <token>".\n' },
-  forbidden: { status: 403, text: 'Only this machine may read /metrics (addressed by IP, localhost or its host name); set TOLLGATE_METRICS_TOKEN to scrape from elsewhere.\n' },
+/** `headers`: a 401's challenge (RFC 9110 §11.6.1). */
+export const METRICS_REFUSALS: Record<Exclude<MetricsAccess, 'allowed'>, { status: number; text: string; headers: Record<string, string> }> = {
+  unauthorized: { status: 401, text: 'Send TOLLGATE_METRICS_TOKEN as "Authorization: Bearer <token>".\n', headers: { 'www-authenticate': 'Bearer realm="metrics"' } },
+  forbidden: { status: 403, headers: {}, text: 'Only this machine may read /metrics (addressed by IP, localhost or its host name); set TOLLGATE_METRICS_TOKEN to scrape from elsewhere.\n' },
 };
