@@ -205,6 +205,28 @@ describe('translation: Messages requests served over chat completions (sqlite)',
     await assert.rejects(anthropic.messages.countTokens({ model: 'nope:gpt-4o', messages: [{ role: 'user', content: 'x' }] }), Anthropic.BadRequestError);
   });
 
+  test('a streamed call whose name comes after its first arguments (some chat servers): the SDK gets the tool_use with its name and whole input', async () => {
+    const message = await anthropic.messages.stream({ model: 'openai:tool-latename-weather', max_tokens: 100, tools: [WEATHER_TOOL], messages: [{ role: 'user', content: 'Weather in Paris?' }] }).finalMessage();
+    assert.equal(message.stop_reason, 'tool_use');
+    assert.deepEqual(message.content.map((b) => b.type === 'tool_use' ? [b.id, b.name, b.input] : b.type), [['call_fake1', 'get_weather', { city: 'Paris' }]]);
+  });
+
+  test('token counting of a continued thread for a GPT model answers what /v1/messages does (404 thread_not_found), not a count of the new messages alone', async () => {
+    const sent = h.fake.requests.length;
+    const count = (thread: Record<string, unknown>) => anthropic.messages.countTokens({ model: 'gpt-4o', messages: [{ role: 'user', content: 'and then?' }], thread } as unknown as Anthropic.MessageCountTokensParams);
+    await assert.rejects(count({ type: 'continue', previous_message_id: 'msg_01prev' }), (e: unknown) => {
+      assert.ok(e instanceof Anthropic.NotFoundError, String(e));
+      assert.equal(e.constructor.name, 'ThreadNotFoundError');
+      assert.deepEqual([e.status, e.errorCode], [404, 'thread_not_found']);
+      assert.match(e.message, /ERR_NGROK_27226.*"gpt-4o".*"msg_01prev"/);
+      return true;
+    });
+    // Starting a thread sends the whole conversation: counted, as for /v1/messages, which translates it.
+    const started = await count({ type: 'create' });
+    assert.ok(started.input_tokens > 0);
+    assert.equal(h.fake.requests.length, sent, 'no provider was asked');
+  });
+
   test('a model that serves Messages itself is never translated', async () => {
     const ka = await h.providerKey('anthropic', 'sk-translate-anthropic');
     const both = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'anthropic', steps: [{ type: 'user', keys: [{ id: ka }] }] }] } }))).token;
@@ -288,7 +310,7 @@ describe('translation: Responses requests served over chat completions and Messa
     // A model server of the account's own that speaks only chat completions (a vLLM or Ollama, say).
     await h.api('POST', '/providers', {
       providerId: 'local', name: 'Local chat server', baseUrl: `${h.fake.url}/v1`,
-      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }], models: [{ modelId: 'local-llm' }, { modelId: 'tool-patch' }, { modelId: 'plain-llm', unsupportedParams: ['max_tokens', 'response_format', 'stream_options'] }],
+      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }], models: [{ modelId: 'local-llm' }, { modelId: 'tool-patch' }, { modelId: 'tool-latename-patch' }, { modelId: 'plain-llm', unsupportedParams: ['max_tokens', 'response_format', 'stream_options'] }],
     });
     const kl = await h.providerKey('local', 'sk-translate-local');
     const ko = await h.providerKey('openai', 'sk-translate-openai');
@@ -452,6 +474,40 @@ describe('translation: Responses requests served over chat completions and Messa
     }
   });
 
+  test('Codex\'s apply_patch from a chat server naming the call after its first arguments: still a custom_tool_call, streamed', async () => {
+    const tools: OpenAI.Responses.Tool[] = [{ type: 'custom', name: 'apply_patch', description: 'Edit files.' }];
+    const final = await openai.responses.stream({ model: 'local:tool-latename-patch', input: 'add hello.txt', tools, store: false }).finalResponse();
+    const [call] = final.output;
+    assert.ok(call?.type === 'custom_tool_call', JSON.stringify(final.output));
+    assert.deepEqual([call.name, call.input], ['apply_patch', FAKE_TOOL_INPUT]);
+  });
+
+  test('a custom tool and a function tool of one name are refused with a 400 naming the name, before any model is called', async () => {
+    const sent = h.fake.requests.length;
+    const tools: OpenAI.Responses.Tool[] = [{ type: 'custom', name: 'apply_patch' }, { type: 'function', name: 'apply_patch', parameters: { type: 'object' }, strict: false }];
+    for (const model of ['local:tool-patch', 'anthropic:tool-patch']) {
+      await assert.rejects(openai.responses.create({ model, input: 'add hello.txt', tools }), (e: unknown) => {
+        assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+        assert.deepEqual([e.status, e.code, e.type], [400, 'ERR_NGROK_27228', 'invalid_request_error']);
+        assert.match(e.message, /"tools" names "apply_patch" twice \(a custom tool and a function tool\)/);
+        return true;
+      });
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing sent upstream');
+  });
+
+  test('a history of function calls with no tools offered (a closing summary turn) reaches Claude, which requires tools beside tool_use blocks', async () => {
+    const response = await openai.responses.create({ model: 'claude-sonnet-4-6', store: false, input: [
+      { role: 'user', content: 'Weather in Paris?' },
+      { type: 'function_call', call_id: 'call_w1', name: 'weather', arguments: '{"city":"Paris"}' },
+      { type: 'function_call_output', call_id: 'call_w1', output: 'Sunny' },
+      { role: 'user', content: 'Sum it up.' },
+    ] });
+    assert.match(response.output_text, /fake claude-sonnet-4-6 model/);
+    const up = lastUpstream().body!;
+    assert.deepEqual([(up.tools as { name: string }[]).map((t) => t.name), up.tool_choice], [['weather'], { type: 'none' }]);
+  });
+
   test('the Vercel AI SDK\'s structured output from Claude: the schema goes up as one forced tool, its input comes back as the object', async () => {
     const provider = createOpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token });
     const schema = jsonSchema<{ city: string }>({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false });
@@ -561,6 +617,19 @@ describe('translation: chat completions served by a Messages-only provider (sqli
       ['Be brief.', [{ role: 'user', content: 'hello chat' }], 4096, 1, ['END'], { user_id: 'u-42' }]);
     const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
     assert.deepEqual([Number(row!.outputTokens), row!.completion], [FAKE_USAGE.output, 'succeeded']);
+  });
+
+  test('a history of tool calls and results with no tools offered (a closing summary turn) is answered, as OpenAI answers it: the called tools declared, none chosen', async () => {
+    const completion = await openai.chat.completions.create({ model: 'claudeish:mimic-1', messages: [
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_w1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      { role: 'tool', tool_call_id: 'call_w1', content: 'Sunny' },
+      { role: 'user', content: 'Sum it up.' },
+    ] });
+    assert.match(completion.choices[0]!.message.content!, /fake mimic-1 model! You said: "Sum it up\."/);
+    assert.equal(completion.choices[0]!.finish_reason, 'stop');
+    const up = lastUpstream().body!;
+    assert.deepEqual([(up.tools as { name: string }[]).map((t) => t.name), up.tool_choice], [['get_weather'], { type: 'none' }]);
   });
 
   test('a streamed chat call reads the Messages stream as chunks, with the usage chunk when asked', async () => {

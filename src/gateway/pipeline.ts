@@ -249,18 +249,23 @@ function tryScoped(ctx: RequestContext, models: string[]): Candidate[] {
  * calls are translated; Claude Code counts before long requests): no provider counts Messages for it, so the
  * gateway answers with its own tokenizer's count (o200k, GPT's own) rather than refuse the one call of the
  * conversation it cannot translate. Nothing is sent upstream, so nothing is metered. False when the model is not
- * reachable so either, or the key may not use it: the original refusal stands.
+ * reachable so either, or the key may not use it: the original refusal stands. A thread continued (Anthropic's
+ * message threads) gets what `/v1/messages` answers for that model, 404 `thread_not_found`: the thread's turns are
+ * held by Anthropic, so a count of the new messages alone would understate the prompt the model would read.
  */
 async function countedHere(ctx: RequestContext): Promise<boolean> {
   const { deps, body, account, configuration } = ctx;
+  const thread = continuedThread(body!);
   let candidates: Candidate[];
   try {
-    candidates = resolveCandidates({ model: body!.model, models: body!.models, format: 'anthropic', surface: 'messages', untranslatable, body: body! }, deps.catalog, account!);
+    // A continued thread is refused by `untranslatable`: resolved without it, to find the model it was asked of.
+    candidates = resolveCandidates({ model: body!.model, models: body!.models, format: 'anthropic', surface: 'messages', untranslatable: thread === undefined ? untranslatable : undefined, body: body! }, deps.catalog, account!);
   } catch {
     return false;
   }
   const served = applyScope(candidates, configuration?.access ?? null).allowed.find((c) => c.surface.surface !== 'messages');
   if (!served) return false;
+  if (thread !== undefined) throw tollgateError('threadNotHeld', { provider: served.provider.id, model: served.modelId, surface: ctx.route.surface, id: thread });
   const tokens = await countInputTokens(ctx.rawBody!, 'count-tokens');
   if (ctx.clientGone || ctx.res.headersSent) return true;
   const headers = baseHeaders(ctx.requestId);

@@ -40,7 +40,10 @@
 //   model `tool-…` (chat or Messages, tools offered)   → calls the first (or forced) tool, unless the last message is a tool result
 //                                                         with `{"city":"Paris"}`, or `{"input": FAKE_TOOL_INPUT}` when the
 //                                                         tool's parameters have an `input` property
+//   model `tool-latename-…` (chat stream)              → the call's name comes with its second argument piece, not its first
 //   chat tools or calls whose names break OpenAI's rule (over 64 characters, or not [a-zA-Z0-9_-]) → 400 as OpenAI answers
+//   Messages request with `tool_use` or `tool_result` blocks and no `tools` → 400 as Anthropic answers
+//   `tool_choice` none (chat's `"none"`, Messages' `{type: "none"}`) → no call, whatever the model
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
 //   model `flood-…`                                    → a 16 MB answer (fills socket buffers)
 //   model `redirect-…`                                 → 307 to another host (a misconfigured base URL)
@@ -144,6 +147,15 @@ function invalidChatToolName(body: Record<string, unknown>): string | undefined 
   return undefined;
 }
 
+/** Anthropic's rule: a Messages history with tool calls or results is refused unless the request defines tools. */
+function toolBlocksWithoutTools(body: Record<string, unknown>): boolean {
+  if (Array.isArray(body.tools) && body.tools.length > 0) return false;
+  return (Array.isArray(body.messages) ? body.messages : []).some((m) => {
+    const content = (m as { content?: unknown }).content;
+    return Array.isArray(content) && content.some((b) => ['tool_use', 'tool_result'].includes(String((b as { type?: unknown }).type)));
+  });
+}
+
 /**
  * `tool-…` with tools offered: a call to the first one (or the one `tool_choice` forces), until a tool result comes
  * back — a chat `tool` message, or a Messages user turn of `tool_result` blocks.
@@ -157,8 +169,9 @@ function toolCallFor(surface: string, model: string, body: Record<string, unknow
   // Responses: a tool output item last in the input is the tool's result (a custom tool's, Codex's apply_patch, too).
   const lastItem = Array.isArray(body.input) ? (body.input.at(-1) as { type?: unknown } | undefined)?.type : undefined;
   if (lastItem === 'function_call_output' || lastItem === 'custom_tool_call_output') return undefined;
+  const choice = typeof body.tool_choice === 'object' && body.tool_choice !== null ? body.tool_choice as { type?: unknown; name?: unknown } : undefined;
+  if (body.tool_choice === 'none' || choice?.type === 'none') return undefined;
   const first = body.tools[0] as FakeTool;
-  const choice = body.tool_choice as { type?: unknown; name?: unknown } | undefined;
   const forced = choice?.type === 'tool' || (surface === 'responses' && choice?.type === 'function') ? choice.name : undefined;
   const name = String(forced ?? first.function?.name ?? first.name ?? 'tool');
   const called = (body.tools as FakeTool[]).find((t) => (t.function?.name ?? t.name) === name) ?? first;
@@ -191,6 +204,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   const body = record.body;
   if (!body) return sendError(400);
   if (surface === 'count-tokens' && COUNT_TOKENS_REFUSED.some((field) => field in body)) return sendError(400);
+  if (surface === 'messages' && toolBlocksWithoutTools(body)) {
+    res.writeHead(400, { 'content-type': 'application/json', 'request-id': 'req_fake1' }).end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'Requests which include `tool_use` or `tool_result` blocks must define tools.' }, request_id: 'req_fake1' }));
+    return;
+  }
   const badTool = surface === 'chat-completions' ? invalidChatToolName(body) : undefined;
   if (badTool) {
     res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: badTool, type: 'invalid_request_error', param: 'tools', code: 'string_above_max_length' } }));
@@ -245,6 +262,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   const answer: AnswerSpec = { model, text: answerText(model, body), withUsage: !model.startsWith('nousage-') };
   const call = toolCallFor(surface, model, body);
   if (call) answer.toolCall = call;
+  if (model.startsWith('tool-latename-')) answer.lateName = true;
   if (surface === 'responses' && offersWebSearch(body)) answer.searches = FAKE_WEB_SEARCHES;
   const advisor = surface === 'messages' ? offeredAdvisor(body) : undefined;
   if (advisor !== undefined) answer.advisor = advisor;

@@ -99,7 +99,8 @@ export interface FakeToolCall { id: string; name: string; arguments: string }
 
 /** `searches`: hosted web searches the answer ran first (Responses `web_search_call` items; FAKE_WEB_SEARCHES when a web search tool is offered). */
 /** `advisor`: the advisor model the answer consulted (a Messages request offering Anthropic's advisor tool). */
-export interface AnswerSpec { model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; searches?: number; advisor?: string }
+/** `lateName`: a streamed chat call's name comes with its second argument piece, after the first (some compatible servers). */
+export interface AnswerSpec { model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; searches?: number; advisor?: string; lateName?: boolean }
 
 /** A complete (non-streamed) JSON answer for the surface. */
 export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown): unknown {
@@ -252,8 +253,13 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
     // As OpenAI streams a call: id and name first, then the arguments in pieces.
     const { id, name, arguments: args } = a.toolCall;
     const half = args.length >> 1;
-    out.push(sse(chunk({ delta: { tool_calls: [{ index: 0, id, type: 'function', function: { name, arguments: '' } }] }, finish_reason: null })));
-    for (const piece of [args.slice(0, half), args.slice(half)]) out.push(sse(chunk({ delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] }, finish_reason: null })));
+    if (a.lateName) {
+      out.push(sse(chunk({ delta: { tool_calls: [{ index: 0, id, type: 'function', function: { arguments: args.slice(0, half) } }] }, finish_reason: null })));
+      out.push(sse(chunk({ delta: { tool_calls: [{ index: 0, function: { name, arguments: args.slice(half) } }] }, finish_reason: null })));
+    } else {
+      out.push(sse(chunk({ delta: { tool_calls: [{ index: 0, id, type: 'function', function: { name, arguments: '' } }] }, finish_reason: null })));
+      for (const piece of [args.slice(0, half), args.slice(half)]) out.push(sse(chunk({ delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] }, finish_reason: null })));
+    }
     out.push(sse(chunk({ delta: {}, finish_reason: 'tool_calls' })));
     if (includeUsage && a.withUsage) out.push(sse(JSON.stringify({ id: 'chatcmpl-fake1', object: 'chat.completion.chunk', created: created(), model: a.model, choices: [], usage: openaiUsage(true) })));
     out.push(sse('[DONE]'));

@@ -4,6 +4,40 @@ import { obj, parseJson } from '../formats/types.ts';
 import type { StreamTranslation } from './types.ts';
 import { chatText, type Json } from './json.ts';
 
+/** A call not yet named: its id, once given, and its argument pieces so far. */
+export interface WaitingCall { id: string | undefined; args: string }
+
+/**
+ * Tool calls whose name has not come yet, by call index. Some chat servers name a call in a later chunk than its
+ * first, after argument pieces even; the client's format reads the name, and with it the kind of call, where the
+ * call opens (a Messages block's start, a Responses item's `added` event). So a call's pieces wait here until its
+ * name comes — only that call's; the rest of the stream goes on.
+ */
+export class UnnamedCalls {
+  readonly #calls = new Map<number, WaitingCall>();
+
+  /** A piece of a call not opened yet: the call, all its arguments so far, once this piece names it; else undefined. */
+  named(at: number, call: Json): (WaitingCall & { name: string }) | undefined {
+    const fn = obj(call.function);
+    const waiting = this.#calls.get(at);
+    const id = typeof call.id === 'string' ? call.id : waiting?.id;
+    const args = (waiting?.args ?? '') + (typeof fn?.arguments === 'string' ? fn.arguments : '');
+    if (typeof fn?.name !== 'string' || fn.name === '') {
+      this.#calls.set(at, { id, args });
+      return undefined;
+    }
+    this.#calls.delete(at);
+    return { id, name: fn.name, args };
+  }
+
+  /** The calls still waiting, in arrival order, taken out: at the stream's end a call is a call, named or not. */
+  take(): [number, WaitingCall][] {
+    const waiting = [...this.#calls];
+    this.#calls.clear();
+    return waiting;
+  }
+}
+
 export abstract class FromChatStream implements StreamTranslation {
   /** Client SSE text written since the last take(). */
   protected out = '';

@@ -36,6 +36,31 @@ test('a tool loop goes up as Messages turns: calls as tool_use, a run of results
   ]);
 });
 
+test('a history of tool calls and results with no tools offered (a last turn asking for a summary) declares the called tools and chooses none, as Anthropic requires tools beside tool_use blocks', () => {
+  const history = [
+    { role: 'user', content: 'Weather in Paris, then the time?' },
+    { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }, { id: 'c2', type: 'function', function: { name: 'clock', arguments: '{}' } }] },
+    { role: 'tool', tool_call_id: 'c1', content: 'Sunny' },
+    { role: 'tool', tool_call_id: 'c2', content: '14:00' },
+    { role: 'assistant', content: null, tool_calls: [{ id: 'c3', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } }] },
+    { role: 'tool', tool_call_id: 'c3', content: 'Rain' },
+    { role: 'user', content: 'Sum it up in one line.' },
+  ];
+  const { body, removed } = chatViaMessages.request({ model: 'claude-sonnet-4-6', messages: history }, plan('claude-sonnet-4-6'));
+  assert.deepEqual(body.tools, [
+    { name: 'weather', description: 'Called earlier in this conversation; not available now.', input_schema: { type: 'object' } },
+    { name: 'clock', description: 'Called earlier in this conversation; not available now.', input_schema: { type: 'object' } },
+  ]);
+  assert.deepEqual(body.tool_choice, { type: 'none' });
+  assert.deepEqual(removed, [], 'nothing the client sent is left out');
+  assert.deepEqual((body.messages as { content: { type?: string }[] | string }[]).map((m) => typeof m.content === 'string' ? 'text' : m.content.map((b) => b.type).join()), ['text', 'tool_use,tool_use', 'tool_result,tool_result', 'tool_use', 'tool_result', 'text'], 'the calls and results stay as they were');
+  // With tools of the client's own, or no calls in the history, nothing is added.
+  const offered = chatViaMessages.request({ model: 'claude-sonnet-4-6', messages: history, tools: [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }] }, plan('claude-sonnet-4-6')).body;
+  assert.deepEqual([(offered.tools as unknown[]).length, offered.tool_choice], [1, undefined]);
+  const plain = chatViaMessages.request({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hi' }] }, plan('claude-sonnet-4-6')).body;
+  assert.deepEqual(['tools' in plain, 'tool_choice' in plain], [false, false]);
+});
+
 test('a JSON answer calling tools; a stream of text and calls; a provider error event', () => {
   const reply = chatViaMessages.answer({ id: 'msg_9', model: 'm', stop_reason: 'tool_use', usage: { input_tokens: 5, cache_read_input_tokens: 3, output_tokens: 2 },
     content: [{ type: 'thinking', thinking: 'hm' }, { type: 'tool_use', id: 't1', name: 'f', input: { a: 1 } }] }, { accountId: 'a', keep: true, includeUsage: false }) as Record<string, unknown>;

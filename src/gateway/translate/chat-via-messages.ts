@@ -320,7 +320,30 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
     if (body.tool_choice !== undefined) removed.push('tool_choice');
     if (body.parallel_tool_calls !== undefined) removed.push('parallel_tool_calls');
   }
+  if (out.tools === undefined) {
+    const called = historyTools(messages);
+    if (called.length > 0) {
+      out.tools = called;
+      out.tool_choice = { type: 'none' };
+    }
+  }
   return { body: out, removed, clientFields: CLIENT_FIELDS };
+}
+
+/**
+ * The tools earlier turns called, for a request that offers none: Anthropic refuses `tool_use` and `tool_result`
+ * blocks in a request without `tools` ("Requests which include `tool_use` or `tool_result` blocks must define
+ * tools"), where chat takes such a history (a last turn asking for a summary, its tools left out). Each is declared
+ * with a schema that takes any input, and `tool_choice` `none` keeps the model from calling it: as on OpenAI, the
+ * model reads the calls and their results, and answers in text.
+ */
+function historyTools(messages: readonly Json[]): Json[] {
+  const names = new Set<string>();
+  for (const m of messages) {
+    if (m.role !== 'assistant') continue;
+    for (const b of objects(m.content)) if (b.type === 'tool_use' && typeof b.name === 'string' && b.name !== '') names.add(b.name);
+  }
+  return [...names].map((name) => ({ name, description: 'Called earlier in this conversation; not available now.', input_schema: { type: 'object' } }));
 }
 
 /** Messages fields written from a chat field of another name: what the model refuses of them is named as the client sent it. */

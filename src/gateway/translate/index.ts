@@ -7,7 +7,7 @@ import { FILE_BY_URL_REASON, fileByUrl, storedStateReason } from './stored-items
 import { objects, type Json } from './json.ts';
 import { obj } from '../formats/types.ts';
 import { continuedThread, messagesViaChat, unsendableMediaReason } from './messages-via-chat.ts';
-import { responsesViaChat } from './responses-via-chat.ts';
+import { duplicateToolReason, responsesViaChat } from './responses-via-chat.ts';
 import { composed } from './composed.ts';
 import type { Translator } from './types.ts';
 
@@ -50,11 +50,16 @@ export function untranslatableReason(client: ApiSurface, body: Record<string, un
  * continuing a thread (Anthropic's message threads) is never translated, whatever the target: the thread's earlier
  * turns are held by Anthropic alone, and another model would answer the new messages without them. It is refused as
  * Anthropic refuses a thread it does not hold (404 `thread_not_found`), on which the Anthropic SDK's thread helper
- * replays the whole conversation.
+ * replays the whole conversation. A Responses request offering two tools of one name is refused as invalid (400
+ * ERR_NGROK_27228 naming the name): translated, the calls of the two could not be told apart.
  */
 export function untranslatable(client: ApiSurface, body: Record<string, unknown>, target: ApiSurface): Untranslatable | undefined {
   const thread = client === 'messages' ? continuedThread(body) : undefined;
   if (thread !== undefined) return { error: 'threadNotHeld', details: { id: thread } };
+  // Not a limit of one target but the client's mistake (providers refuse duplicate tool names too): its own 400,
+  // not "cannot be translated".
+  const duplicate = client === 'responses' ? duplicateToolReason(body.tools) : undefined;
+  if (duplicate !== undefined) return { error: 'invalidRequest', details: { reason: duplicate } };
   return untranslatableReason(client, body, target);
 }
 

@@ -188,6 +188,28 @@ test('a call named in a later chunk than its first (some chat servers) starts it
   assert.deepEqual(starts, [{ type: 'tool_use', id: 'c1', name: 'weather', input: {} }]);
 });
 
+test('a call whose name comes after its first argument pieces still starts its block with the name: the pieces wait for it, the SDK assembles the whole input', async () => {
+  const t = messagesViaChat.stream({ ...scope, toolNames: new Map([['short_name', 'mcp__server__long_tool']]) });
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { arguments: '{"city":' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 0, function: { arguments: '"Par' } }] }));
+  const before = t.take();
+  t.event('', chunk({ tool_calls: [{ index: 0, function: { name: 'short_name', arguments: 'is"}' } }] }, 'tool_calls'));
+  const sse = before + t.take() + t.finish();
+  assert.equal(events(before).some(([type]) => type.startsWith('content_block')), false, 'nothing of the call before its name');
+  const starts = events(sse).filter(([type]) => type === 'content_block_start').map(([, data]) => data.content_block);
+  assert.deepEqual(starts, [{ type: 'tool_use', id: 'c1', name: 'mcp__server__long_tool', input: {} }]);
+  const message = await sdkMessage(sse);
+  assert.deepEqual(message.content, [{ type: 'tool_use', id: 'c1', name: 'mcp__server__long_tool', input: { city: 'Paris' } }]);
+  assert.equal(message.stop_reason, 'tool_use');
+  // Two calls, the first named only after the second opened: the second streams, the first comes whole after it.
+  const u = messagesViaChat.stream(scope);
+  u.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', function: { arguments: '{"city":"Rome"}' } }] }));
+  u.event('', chunk({ tool_calls: [{ index: 1, id: 'c2', function: { name: 'time', arguments: '{}' } }] }));
+  u.event('', chunk({ tool_calls: [{ index: 0, function: { name: 'weather' } }] }, 'tool_calls'));
+  const both = await sdkMessage(u.finish());
+  assert.deepEqual(both.content.map((b) => b.type === 'tool_use' ? [b.id, b.name, b.input] : b.type), [['c2', 'time', {}], ['c1', 'weather', { city: 'Rome' }]]);
+});
+
 test('Claude Code\'s shapes: its billing line leaves the system prompt (the cached prefix stays the same), mid-conversation system messages stay system, /effort sets the reasoning effort', () => {
   const system = [
     { type: 'text', text: 'x-anthropic-billing-header: cc_version=2.1.0; cch=4f2a9c;' },

@@ -9,7 +9,7 @@ import { anthropicErrorType } from '../formats/anthropic.ts';
 import { openaiUsage } from '../formats/openai.ts';
 import { num, obj } from '../formats/types.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
-import { FromChatStream } from './chat-stream.ts';
+import { FromChatStream, UnnamedCalls } from './chat-stream.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
 import { chatText, isObjectSchema, objects, providerMessage, toolInput, uniqueCallId, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
@@ -434,8 +434,8 @@ class ChatToMessages extends FromChatStream {
   #blocks = 0;
   /** Chat's tool-call index → its content block's index. */
   #toolBlocks = new Map<number, number>();
-  /** Chat's tool-call index → its id, for calls whose name has not come yet. */
-  #unnamedCalls = new Map<number, string | undefined>();
+  /** Calls whose name has not come yet: the block's start carries the name (the client's SDK takes it from there). */
+  readonly #unnamed = new UnnamedCalls();
   /** Chat's index of the call whose block streams live: the first call to get a block. */
   #live: number | undefined;
   /** The other calls, by chat index in arrival order: sent whole (one block each) when the stream ends. */
@@ -483,7 +483,7 @@ class ChatToMessages extends FromChatStream {
   protected toolCall(call: Json): void {
     const at = typeof call.index === 'number' ? call.index : 0;
     const fn = obj(call.function);
-    let index = this.#toolBlocks.get(at);
+    const index = this.#toolBlocks.get(at);
     // Messages streams one block at a time. A server interleaving its calls' chunks (call 0, call 1, call 0…) would
     // have a delta land after its block's stop, where a client finalising a call's input at the stop reads it cut
     // short: the first call streams live, and every other is held and sent whole when the stream ends.
@@ -491,31 +491,25 @@ class ChatToMessages extends FromChatStream {
       this.#hold(at, call.id, fn);
       return;
     }
-    if (index === undefined) {
-      const id = typeof call.id === 'string' ? call.id : this.#unnamedCalls.get(at);
-      const hasArguments = typeof fn?.arguments === 'string' && fn.arguments !== '';
-      // Some chat servers name a call in a later chunk than its first: the block's start waits for the name (the
-      // client's SDK takes the name from the start), or for the first arguments.
-      if ((typeof fn?.name !== 'string' || fn.name === '') && !hasArguments) {
-        this.#unnamedCalls.set(at, id);
-        return;
-      }
-      index = this.#startToolBlock(at, id, fn?.name);
+    if (index !== undefined) {
+      this.#inputDelta(index, typeof fn?.arguments === 'string' ? fn.arguments : '');
+      return;
     }
-    if (typeof fn?.arguments === 'string' && fn.arguments !== '') {
-      this.out += sse('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: fn.arguments } });
-    }
+    const named = this.#unnamed.named(at, call);
+    if (named) this.#inputDelta(this.#startToolBlock(at, named.id, named.name), named.args);
+  }
+
+  #inputDelta(index: number, piece: string): void {
+    if (piece !== '') this.out += sse('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: piece } });
   }
 
   #startToolBlock(at: number, id: string | undefined, name: unknown): number {
-    this.#unnamedCalls.delete(at);
     this.#startBlock('tool', { type: 'tool_use', id: toolUseId(id, this.#base, at, this.#usedIds), name: clientToolName(name, this.#scope.toolNames) ?? '', input: {} });
     this.#toolBlocks.set(at, this.#open);
     if (this.#live === undefined) {
       this.#live = at;
       // Calls still waiting for their names are not live either.
-      for (const [waiting, waitingId] of this.#unnamedCalls) this.#hold(waiting, waitingId, undefined);
-      this.#unnamedCalls.clear();
+      for (const [waitingAt, waiting] of this.#unnamed.take()) this.#hold(waitingAt, waiting.id, { arguments: waiting.args });
     }
     return this.#open;
   }
@@ -545,11 +539,8 @@ class ChatToMessages extends FromChatStream {
       this.#pendingText = '';
     }
     // A call still waiting for its name is a call all the same.
-    for (const [at, id] of this.#unnamedCalls) this.#startToolBlock(at, id, '');
-    for (const [at, held] of this.#held) {
-      const index = this.#startToolBlock(at, held.id, held.name);
-      if (held.args !== '') this.out += sse('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: held.args } });
-    }
+    for (const [at, waiting] of this.#unnamed.take()) this.#inputDelta(this.#startToolBlock(at, waiting.id, ''), waiting.args);
+    for (const [at, held] of this.#held) this.#inputDelta(this.#startToolBlock(at, held.id, held.name), held.args);
     this.#closeBlock();
     const stop = this.#toolBlocks.size > 0 ? stopWithCalls(this.#stopReason) : this.#stopReason;
     // Every field of Anthropic's message_delta delta, as the non-streamed answer has them: strict validators expect them.

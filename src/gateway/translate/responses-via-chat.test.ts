@@ -6,7 +6,8 @@ import type { AttemptPlan } from '../../domain/routing.ts';
 import { snapshot } from '../../../test/helpers/snapshot.ts';
 import { GRAMMAR_LIMIT, isTranslatedResponseId, responsesViaChat } from './responses-via-chat.ts';
 import { storedStateReason as untranslatableReason, withStoredItemsInline } from './stored-items.ts';
-import { translatorFor, untranslatableReason as translationRefusal } from './index.ts';
+import { translatorFor, untranslatable, untranslatableReason as translationRefusal } from './index.ts';
+import { TollgateError } from '../../domain/errors.ts';
 
 const catalog = createCatalog({});
 const scope = { accountId: 'acct_test', keep: true, includeUsage: false };
@@ -162,6 +163,44 @@ test('a call named in a later chunk than its first (some chat servers) is added 
   assert.deepEqual(added.map((item) => [item.type, item.call_id, item.name]), [['function_call', 'c1', 'weather']]);
   const done = (events.at(-1)!.response as { output: Record<string, unknown>[] }).output;
   assert.deepEqual(done.map((item) => [item.name, item.arguments]), [['weather', '{}']]);
+});
+
+test('a custom tool and a function tool of one name (Codex\'s apply_patch twice) are refused as invalid, naming the name: translated, their calls could not be told apart', () => {
+  const body = { model: 'local:m', input: 'patch it', tools: [{ type: 'custom', name: 'apply_patch' }, { type: 'function', name: 'apply_patch', parameters: { type: 'object' } }] };
+  for (const target of ['chat-completions', 'messages'] as const) {
+    const refusal = untranslatable('responses', body, target);
+    assert.ok(typeof refusal === 'object' && refusal.error === 'invalidRequest', JSON.stringify(refusal));
+    assert.equal(refusal.details.reason, '"tools" names "apply_patch" twice (a custom tool and a function tool): tool names must be unique.');
+  }
+  // Resolution answers the client's 400 in OpenAI's shape, before any model is called.
+  assert.throws(() => resolveCandidates({ model: 'claude-sonnet-4-6', models: undefined, format: 'openai', surface: 'responses', untranslatable, body }, catalog, snapshot()), (e: unknown) => {
+    assert.ok(e instanceof TollgateError);
+    assert.deepEqual([e.status, e.code, e.spec.type], [400, 'ERR_NGROK_27228', 'invalid_request_error']);
+    assert.match(e.message, /"apply_patch" twice/);
+    return true;
+  });
+  // Distinct names, and hosted tools (named by their type), are as before.
+  assert.equal(untranslatable('responses', { ...body, tools: [{ type: 'custom', name: 'apply_patch' }, { type: 'function', name: 'read' }, { type: 'web_search' }, { type: 'web_search' }] }, 'chat-completions'), undefined);
+});
+
+test('a call whose name comes after its first argument pieces is added with its name and kind: a custom tool\'s call is a custom_tool_call whatever order its pieces come in', () => {
+  const tools = [{ type: 'custom', name: 'apply_patch' }, { type: 'function', name: 'weather', parameters: { type: 'object' } }];
+  const t = responsesViaChat.stream({ ...scope, request: { model: 'm', input: 'x', tools } });
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ id: 'chatcmpl-6', model: 'm', created: 5, choices: [{ index: 0, delta, finish_reason: finish }] });
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { arguments: '{"input":"*** Begin' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 0, function: { name: 'apply_patch', arguments: ' Patch"}' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 1, id: 'c2', type: 'function', function: { arguments: '{"city":' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 1, function: { name: 'weather' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 1, function: { arguments: '"Paris"}' } }] }, 'tool_calls'));
+  const events = (t.take() + t.finish()).split('\n\n').filter(Boolean).map((block) => JSON.parse(block.split('\n')[1]!.slice(6)) as Record<string, unknown>);
+  const added = events.filter((e) => e.type === 'response.output_item.added').map((e) => e.item as Record<string, unknown>);
+  assert.deepEqual(added.map((item) => [item.type, item.call_id, item.name]), [['custom_tool_call', 'c1', 'apply_patch'], ['function_call', 'c2', 'weather']]);
+  // The function's arguments stream whole, the pieces held before its name included; the custom call's input comes unwrapped.
+  const deltas = events.filter((e) => e.type === 'response.function_call_arguments.delta').map((e) => e.delta).join('');
+  assert.equal(deltas, '{"city":"Paris"}');
+  assert.deepEqual(events.filter((e) => e.type === 'response.custom_tool_call_input.done').map((e) => e.input), ['*** Begin Patch']);
+  const done = (events.at(-1)!.response as { output: Record<string, unknown>[] }).output;
+  assert.deepEqual(done.map((item) => [item.type, item.name, item.input ?? item.arguments]), [['custom_tool_call', 'apply_patch', '*** Begin Patch'], ['function_call', 'weather', '{"city":"Paris"}']]);
 });
 
 test('Codex\'s shell history (no chat counterpart) stays in the conversation as text, freeform calls are chat calls, and no output answers a call chat never saw', () => {

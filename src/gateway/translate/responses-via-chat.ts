@@ -8,7 +8,7 @@ import { openaiUsage } from '../formats/openai.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { randomBase62 } from '../../domain/ids.ts';
 import { storedItems } from './stored-items.ts';
-import { FromChatStream } from './chat-stream.ts';
+import { FromChatStream, UnnamedCalls } from './chat-stream.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
 import { chatText, objects, uniqueCallId, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
@@ -118,6 +118,25 @@ function chatMessages(body: Json): Json[] {
 /** The tools chat is offered as functions: function tools, and custom (freeform) ones, which become functions. */
 function isChatTool(tool: Json): boolean {
   return tool.type === 'function' || tool.type === 'custom';
+}
+
+/**
+ * Why the request's tools cannot become chat functions, if they cannot: two function or custom tools of one name
+ * (Codex's freeform apply_patch beside a function apply_patch). Chat tells functions apart by name alone, so the
+ * model's call could not be answered as the tool it meant (a `custom_tool_call` or a `function_call`), nor the
+ * call's input read by the right schema. Refused as a provider refuses duplicate names (Anthropic: "Tool names must
+ * be unique"), before any model is called, naming the name.
+ */
+export function duplicateToolReason(tools: unknown): string | undefined {
+  const kinds = new Map<string, string>();
+  for (const tool of objects(tools).filter(isChatTool)) {
+    if (typeof tool.name !== 'string') continue;
+    const kind = tool.type === 'custom' ? 'a custom tool' : 'a function tool';
+    const first = kinds.get(tool.name);
+    if (first !== undefined) return `"tools" names "${tool.name}" twice (${first} and ${kind}): tool names must be unique.`;
+    kinds.set(tool.name, kind);
+  }
+  return undefined;
 }
 
 /** Room a custom tool's grammar may take in its function's description: Codex's apply_patch grammar fits whole. */
@@ -385,8 +404,8 @@ class ChatToResponses extends FromChatStream {
   #calls = new Map<number, OpenCall>();
   /** The call ids given so far (callId). */
   #callIds = new Set<string>();
-  /** Chat's tool-call index → its id, for calls whose name has not come yet. */
-  #unnamedCalls = new Map<number, string | undefined>();
+  /** Calls whose name has not come yet: the name says what the item is (a custom tool's call or a function's). */
+  readonly #unnamed = new UnnamedCalls();
   #finish: unknown;
   #usage: Json | null = null;
   readonly #customTools: Set<string>;
@@ -460,27 +479,25 @@ class ChatToResponses extends FromChatStream {
 
   protected toolCall(call: Json): void {
     const at = typeof call.index === 'number' ? call.index : 0;
-    const fn = obj(call.function);
-    let open = this.#calls.get(at);
-    if (!open) {
-      const id = typeof call.id === 'string' ? call.id : this.#unnamedCalls.get(at);
-      // Some chat servers name a call in a later chunk than its first: the item is added once it has its name (or
-      // its first arguments), as clients read the name from the added item.
-      if ((typeof fn?.name !== 'string' || fn.name === '') && !(typeof fn?.arguments === 'string' && fn.arguments !== '')) {
-        this.#unnamedCalls.set(at, id);
-        return;
-      }
-      open = this.#addCall(at, id, fn?.name);
+    const open = this.#calls.get(at);
+    if (open) {
+      const args = obj(call.function)?.arguments;
+      this.#arguments(open, typeof args === 'string' ? args : '');
+      return;
     }
-    if (typeof fn?.arguments === 'string' && fn.arguments !== '') {
-      open.arguments += fn.arguments;
-      if (open.custom) return;
-      this.#emit('response.function_call_arguments.delta', { item_id: `fc_${this.#id}${open.index}`, output_index: open.outputIndex, delta: fn.arguments });
-    }
+    const named = this.#unnamed.named(at, call);
+    if (named) this.#arguments(this.#addCall(at, named.id, named.name), named.args);
+  }
+
+  /** A piece of a call's arguments; a custom tool's input is unwrapped from the whole arguments at the close. */
+  #arguments(open: OpenCall, piece: string): void {
+    if (piece === '') return;
+    open.arguments += piece;
+    if (open.custom) return;
+    this.#emit('response.function_call_arguments.delta', { item_id: `fc_${this.#id}${open.index}`, output_index: open.outputIndex, delta: piece });
   }
 
   #addCall(at: number, id: string | undefined, name: unknown): OpenCall {
-    this.#unnamedCalls.delete(at);
     const index = this.#calls.size;
     const called = typeof name === 'string' ? name : '';
     const open: OpenCall = { id: callId(id, this.#id, index, this.#callIds), name: called, arguments: '', outputIndex: this.#items.length, index, custom: this.#customTools.has(called) };
@@ -501,7 +518,7 @@ class ChatToResponses extends FromChatStream {
 
   protected close(): void {
     // A call still waiting for its name is a call all the same.
-    for (const [at, id] of this.#unnamedCalls) this.#addCall(at, id, '');
+    for (const [at, waiting] of this.#unnamed.take()) this.#arguments(this.#addCall(at, waiting.id, ''), waiting.args);
     // A refusal no text followed: a refusal part.
     if (this.#heldRefusal !== '') this.#addPart('refusal');
     // Cut at the output limit: the last item was being written (a call's arguments may be half a JSON document).
