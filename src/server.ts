@@ -66,7 +66,7 @@ function journalFiles(journalPath: string): string[] {
 export async function startTollgate(config: Config, options: { planes?: readonly Plane[]; logger?: Logger; onBootstrap?: (bootstrap: NonNullable<RunningTollgate['bootstrap']>) => void } = {}): Promise<RunningTollgate> {
   const planes = options.planes ?? ['gateway', 'api'];
   if (planes.length === 2 && config.gatewayPort === config.apiPort && config.gatewayPort !== 0) {
-    throw new Error(`TOLLGATE_GATEWAY_PORT and TOLLGATE_API_PORT are both ${config.gatewayPort}: the two planes need a port each`);
+    throw new Error(`${config.listenSettingNames.gatewayPort} and ${config.listenSettingNames.apiPort} are both ${config.gatewayPort}: the two planes need a port each`);
   }
   const logger = options.logger ?? createLogger(config.logLevel);
   for (const warning of config.warnings) logger.warn(warning);
@@ -142,7 +142,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     // plane's HTTP framework, compiled contract and payment SDK (tens of MB of a process's memory).
     const [{ buildControlApp }, { handlerFactories, routeExtensions }] = await Promise.all([import('./control/app.ts'), import('./control/index.ts')]);
     const app = await buildControlApp({ store, config, secretBox, changes, logger }, handlerFactories, [...routeExtensions, metricsRoute]);
-    const address = await app.listen({ host: config.host, port: config.apiPort }).catch((error: unknown) => { throw listenError(error, 'TOLLGATE_API_PORT', config.host, config.apiPort); });
+    const address = await app.listen({ host: config.host, port: config.apiPort }).catch((error: unknown) => { throw listenError(error, config.listenSettingNames.apiPort, config.listenSettingNames.host, config.host, config.apiPort); });
     running.controlApp = app;
     running.apiUrl = address;
     closers.push(() => app.close());
@@ -214,7 +214,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
         clientHeadersTimeoutMs: config.clientHeadersTimeoutMs, clientRequestTimeoutMs: config.clientRequestTimeoutMs,
         streamIdleTimeoutMs: config.streamIdleTimeoutMs, streamTimeoutMs: config.streamTimeoutMs,
       },
-    }, config.host, config.gatewayPort).catch((error: unknown) => { throw listenError(error, 'TOLLGATE_GATEWAY_PORT', config.host, config.gatewayPort); });
+    }, config.host, config.gatewayPort).catch((error: unknown) => { throw listenError(error, config.listenSettingNames.gatewayPort, config.listenSettingNames.host, config.host, config.gatewayPort); });
     running.gatewayUrl = gateway.url;
     // As the control plane's framework logs its own address: a JSON-log collector sees both binds.
     logger.info({ url: gateway.url }, 'gateway listening');

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -18,6 +19,20 @@ function tollgate(args: string[]): { status: number | null; stderr: string; cwd:
   return { status: run.status, stderr: run.stderr, cwd };
 }
 
+/** Each command exits 1 with exactly that message, and leaves no default database behind. */
+function refusedBeforeAnythingIsOpened(cases: [string[], string][]): void {
+  for (const [args, message] of cases) {
+    const run = tollgate(args);
+    try {
+      assert.equal(run.status, 1, args.join(' '));
+      assert.equal(run.stderr, `tollgate: ${message}\n`, args.join(' '));
+      assert.equal(existsSync(join(run.cwd, 'data')), false, `${args.join(' ')} made the default database`);
+    } finally {
+      rmSync(run.cwd, { recursive: true, force: true });
+    }
+  }
+}
+
 test('an empty flag value is refused with its name, and no default database is made in its place', () => {
   const cases: [string[], string][] = [
     [['start', '--api-port='], '--api-port needs a value'],
@@ -29,16 +44,7 @@ test('an empty flag value is refused with its name, and no default database is m
     [['credits', 'grant', '--account', 'acct_x', '--cents', '5', '--database-url='], '--database-url needs a value'],
     [['rotate-secret', '--database-url='], '--database-url needs a value'],
   ];
-  for (const [args, message] of cases) {
-    const run = tollgate(args);
-    try {
-      assert.equal(run.status, 1, args.join(' '));
-      assert.equal(run.stderr, `tollgate: ${message}\n`, args.join(' '));
-      assert.equal(existsSync(join(run.cwd, 'data')), false, `${args.join(' ')} made the default database`);
-    } finally {
-      rmSync(run.cwd, { recursive: true, force: true });
-    }
-  }
+  refusedBeforeAnythingIsOpened(cases);
 });
 
 test('migrate takes --database-url only: a server flag given to it is refused, not ignored', () => {
@@ -51,5 +57,41 @@ test('migrate takes --database-url only: a server flag given to it is refused, n
     } finally {
       rmSync(run.cwd, { recursive: true, force: true });
     }
+  }
+});
+
+test('a server flag refused for its value is named as typed, not as the TOLLGATE_* variable it stands in for', () => {
+  const cases: [string[], string][] = [
+    [['start', '--api-port', '1e3'], '--api-port must be a port number from 0 to 65535 (0: any free port), got "1e3"'],
+    [['gateway', '--gateway-port', '0x50'], '--gateway-port must be a port number from 0 to 65535 (0: any free port), got "0x50"'],
+    [['api', '--api-port', ' 0'], '--api-port must be a port number from 0 to 65535 (0: any free port), got " 0"'],
+    [['start', '--database-url', 'postgress://db/x'], '--database-url: "postgress://db/x" is not a database URL Tollgate reads: use sqlite:PATH (embedded) or postgres://… (scheme "postgress:" is not supported)'],
+  ];
+  refusedBeforeAnythingIsOpened(cases);
+});
+
+test('a server that cannot listen names the flag it was given, as it names the variable otherwise', async () => {
+  const busy = createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  const port = String((busy.address() as AddressInfo).port);
+  try {
+    const cases: [string[], string][] = [
+      [['start', '--gateway-port', '0', '--api-port', port], `tollgate: --api-port ${port} on 127.0.0.1 is in use by another process`],
+      [['gateway', '--gateway-port', port], `tollgate: --gateway-port ${port} on 127.0.0.1 is in use by another process`],
+      [['start', '--gateway-port', port, '--api-port', port], `tollgate: --gateway-port and --api-port are both ${port}: the two planes need a port each`],
+      // TEST-NET-1: no interface here has it, and binding needs no lookup.
+      [['api', '--api-port', '0', '--host', '192.0.2.1'], 'tollgate: --host "192.0.2.1" is not an address of this machine'],
+    ];
+    for (const [args, message] of cases) {
+      const run = tollgate(args);
+      try {
+        assert.equal(run.status, 1, args.join(' '));
+        assert.ok(run.stderr.includes(message), `${args.join(' ')}: ${run.stderr}`);
+      } finally {
+        rmSync(run.cwd, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    busy.close();
   }
 });

@@ -55,12 +55,14 @@ function refuseEmpty(values: Record<string, string | boolean | undefined>): void
 
 function configFrom(values: { 'database-url'?: string | undefined; host?: string | undefined; 'gateway-port'?: string | undefined; 'api-port'?: string | undefined }): Config {
   refuseEmpty(values);
-  const env = { ...process.env };
-  if (values['database-url'] !== undefined) env.TOLLGATE_DATABASE_URL = values['database-url'];
-  if (values.host !== undefined) env.TOLLGATE_HOST = values.host;
-  if (values['gateway-port'] !== undefined) env.TOLLGATE_GATEWAY_PORT = values['gateway-port'];
-  if (values['api-port'] !== undefined) env.TOLLGATE_API_PORT = values['api-port'];
-  return loadConfig(env);
+  // As overrides, not written into the environment: a refused value is then named by the flag that was typed
+  // (`--api-port must be…`), not by a TOLLGATE_* variable the operator never set.
+  const overrides: NonNullable<Parameters<typeof loadConfig>[1]> = {};
+  if (values['database-url'] !== undefined) overrides.databaseUrl = values['database-url'];
+  if (values.host !== undefined) overrides.host = values.host.trim();
+  if (values['gateway-port'] !== undefined) overrides.gatewayPort = parsePort(values['gateway-port'], '--gateway-port');
+  if (values['api-port'] !== undefined) overrides.apiPort = parsePort(values['api-port'], '--api-port');
+  return loadConfig(process.env, overrides);
 }
 
 async function serve(planes: readonly Plane[], args: string[]): Promise<void> {

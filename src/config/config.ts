@@ -62,6 +62,11 @@ export interface Config {
   checkoutSuccessUrl: string;
   checkoutCancelUrl: string;
   /**
+   * What the host and port settings are called where they were given: the flag when one was, else the variable. A
+   * server that cannot listen names what the operator typed, not a variable left unset.
+   */
+  listenSettingNames: { host: string; gatewayPort: string; apiPort: string };
+  /**
    * What the environment set that does nothing (a misspelt name, a managed key no routing step uses): logged as
    * warnings at start. Names only, never a value (they may be secrets).
    */
@@ -371,6 +376,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     checkoutSuccessUrl: checkoutUrl(env, 'TOLLGATE_CHECKOUT_SUCCESS_URL', `${returnBase}/?checkout=success`),
     checkoutCancelUrl: checkoutUrl(env, 'TOLLGATE_CHECKOUT_CANCEL_URL', `${returnBase}/?checkout=cancel`),
     warnings: ignoredVariables(env, managed),
+    listenSettingNames: {
+      host: overrides.host !== undefined ? '--host' : 'TOLLGATE_HOST',
+      gatewayPort: overrides.gatewayPort !== undefined ? '--gateway-port' : 'TOLLGATE_GATEWAY_PORT',
+      apiPort: overrides.apiPort !== undefined ? '--api-port' : 'TOLLGATE_API_PORT',
+    },
   };
   const listenUrl = databaseListenUrl(env, databaseUrl);
   if (listenUrl) config.databaseListenUrl = listenUrl;
