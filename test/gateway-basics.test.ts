@@ -167,7 +167,7 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(h.fake.requests.length, 1);
   });
 
-  test('unknown paths 404 27204, Gemini-native ones 501 27205; bad JSON 400 3801; oversized bodies 413', async () => {
+  test('unknown paths 404 27204, Gemini Interactions 501 27205; bad JSON 400 3801; oversized bodies 413', async () => {
     const nf = await gw(h, '/v1/nope', { token, body: {} });
     assert.equal(nf.status, 404);
     assert.equal(nf.json().error.code, 'ERR_NGROK_27204');
@@ -201,11 +201,11 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(files.type, 'not_found_error');
     assert.equal((files.error as { request_id?: string }).request_id, files.requestID);
     assert.match(files.message, /ERR_NGROK_27204: Unsupported API surface "\/v1\/files" \(GET\)/);
-    const gemini = await gw(h, '/v1beta/models/gemini-2.5-flash:generateContent', { headers: { 'x-goog-api-key': token }, body: { contents: [] } });
-    assert.equal(gemini.status, 501);
-    assert.equal(gemini.json().error.code, 'ERR_NGROK_27205');
-    assert.match(gemini.json().error.message, /API surface "Gemini native" is not implemented/);
-    assert.equal((await gw(h, '/v1beta/interactions', { token, body: {} })).status, 501);
+    // Gemini Interactions is not served: said in Google's error shape, the one the Gen AI SDK reads.
+    const interactions = await gw(h, '/v1beta/interactions', { headers: { 'x-goog-api-key': token }, body: {} });
+    assert.equal(interactions.status, 501);
+    assert.equal(interactions.json().error.status, 'UNIMPLEMENTED');
+    assert.match(interactions.json().error.message, /^ERR_NGROK_27205: API surface "Gemini Interactions" is not implemented/);
     const wrongMethod = await gw(h, '/v1/chat/completions', { token });
     assert.equal(wrongMethod.status, 404);
     const bad = await gw(h, '/v1/chat/completions', { token, body: '{"model": "gpt-4o", ' });

@@ -1,14 +1,18 @@
 // Shapes of the built-in catalog (providers and their models). Prices are decimal strings in USD per
 // million tokens as published by the provider, dated by `pricesAsOf`; they are converted to integers once.
 
-export type ApiFormat = 'openai' | 'anthropic';
-/** The API surfaces a provider declares; `completions` and `embeddings` are OpenAI-only. */
-export type DeclaredSurface = 'chat-completions' | 'responses' | 'completions' | 'embeddings' | 'messages';
+export type ApiFormat = 'openai' | 'anthropic' | 'gemini';
 /**
- * The API surfaces Tollgate serves: the declared ones, and `count-tokens` (Anthropic's
- * `/v1/messages/count_tokens`), which no provider declares — it is served wherever `messages` is (resolve.ts).
+ * The API surfaces a provider declares; `completions` and `embeddings` are OpenAI-only, `generate-content` (Gemini's
+ * native `models/{model}:generateContent`) Google's alone.
  */
-export type ApiSurface = DeclaredSurface | 'count-tokens';
+export type DeclaredSurface = 'chat-completions' | 'responses' | 'completions' | 'embeddings' | 'messages' | 'generate-content';
+/**
+ * The API surfaces Tollgate serves: the declared ones, `count-tokens` (Anthropic's `/v1/messages/count_tokens`),
+ * which no provider declares — it is served wherever `messages` is (resolve.ts) —, and `stream-generate-content`
+ * (Gemini's `:streamGenerateContent`), served wherever `generate-content` is.
+ */
+export type ApiSurface = DeclaredSurface | 'count-tokens' | 'stream-generate-content';
 
 export interface SurfaceSpec {
   format: ApiFormat;
@@ -19,8 +23,14 @@ export interface SurfaceSpec {
   supportedParams?: readonly string[];
   /** A custom provider surface's own base URL, used instead of the provider's. */
   baseUrl?: string;
-  /** A custom provider surface's own credential header (its format's), used instead of the provider's. */
-  auth?: 'bearer' | 'x-api-key';
+  /** The surface's own credential header (its format's), used instead of the provider's. */
+  auth?: 'bearer' | 'x-api-key' | 'x-goog-api-key';
+  /**
+   * `path` goes under the parent of the provider's base URL, not under the base URL itself: Google's native API
+   * (`…/v1beta/models/…`) beside its OpenAI-compatible layer (`…/v1beta/openai`), so the one base URL (and its
+   * TOLLGATE_PROVIDER_GOOGLE_BASE_URL override) places both. `{model}` in `path` is the upstream model id.
+   */
+  besideBase?: true;
   /**
    * A compatibility layer over the provider's own API (Anthropic's OpenAI-compatible chat completions, which
    * Anthropic calls a way to test models, not for production): served when a client calls it, but a request

@@ -22,7 +22,10 @@ export function checkProviderSlug(providerId: string): void {
   if (isBuiltinProviderId(providerId)) throw new TollgateError(Errors.providerIdReserved, { providerId });
 }
 
-const SURFACES: Record<ApiFormat, readonly ApiSurface[]> = {
+/** The formats a custom provider may declare: Gemini's native API is Google's alone. */
+type CustomFormat = Exclude<ApiFormat, 'gemini'>;
+
+const SURFACES: Record<CustomFormat, readonly ApiSurface[]> = {
   openai: ['chat-completions', 'responses', 'completions', 'embeddings'],
   anthropic: ['messages'],
 };
@@ -32,7 +35,7 @@ export function checkSurfaces(surfaces: readonly Surface[], allowPrivate: boolea
     // A surface's own base URL is held to the provider baseUrl's rules (public, no credentials in it).
     if (s.baseUrl !== undefined) checkBaseUrl(s.baseUrl, allowPrivate);
     if (!Object.hasOwn(SURFACES, s.format)) throw new TollgateError(Errors.providerUnknownFormat, { format: s.format, allowed: Object.keys(SURFACES).join(', ') });
-    const allowed = SURFACES[s.format as ApiFormat];
+    const allowed = SURFACES[s.format as CustomFormat];
     if (s.surface !== undefined && !allowed.includes(s.surface as ApiSurface)) {
       throw new TollgateError(Errors.providerUnknownSurface, { surface: s.surface, format: s.format, allowed: allowed.join(', ') });
     }

@@ -88,7 +88,7 @@ export const Errors = {
   managedNotConfigured: spec(400, 'ERR_NGROK_3819', 'Provider "{provider}" requires setup to use this managed key. Put a "{provider}" provider key in its routing rule in place of the managed step, or pick a provider this gateway serves with managed keys: {supported}.', 'invalid_request_error'),
   managedKeyUnset: spec(400, 'ERR_NGROK_27239', 'This gateway can\'t serve "{model}" on provider "{provider}" with a managed key right now (its operator has set none for the provider). Add your own provider key to use it.', 'invalid_request_error'),
   unsupportedPath: spec(404, 'ERR_NGROK_27204', 'Unsupported API surface "{path}" ({method}).{hint}', 'invalid_request_error'),
-  surfaceNotImplemented: spec(501, 'ERR_NGROK_27205', 'API surface "{surface}" is not implemented ({method} {path}); use the OpenAI-compatible endpoints.', 'invalid_request_error'),
+  surfaceNotImplemented: spec(501, 'ERR_NGROK_27205', 'API surface "{surface}" is not implemented ({method} {path}); use Gemini\'s generateContent and streamGenerateContent, or the OpenAI-compatible endpoints.', 'invalid_request_error'),
   creditCheckFailed: spec(403, 'ERR_NGROK_27206', 'Credit check failed: {reason}', 'permission_error'),
   outOfCredit: spec(403, 'ERR_NGROK_4026', 'Your account has run out of credit.', 'insufficient_quota'),
   // Same code (the contract has one for "no credit"), but a balance is left: the client should learn it is
@@ -98,6 +98,9 @@ export const Errors = {
   unknownProvider: spec(400, 'ERR_NGROK_27225', 'Unknown provider "{provider}".', 'invalid_request_error'),
   providerLacksSurface: spec(400, 'ERR_NGROK_27226', 'Provider "{provider}" does not support API surface "{surface}".', 'invalid_request_error'),
   modelLacksSurface: spec(400, 'ERR_NGROK_27226', 'Model "{model}" of provider "{provider}" does not support API surface "{surface}" (other models of provider "{provider}" do).', 'invalid_request_error'),
+  // ngrok's answer for a request no selected model can serve in its API format (Gemini's native API: only Google's
+  // models speak it, and no translation reaches it).
+  noCompatibleModels: spec(400, 'ERR_NGROK_3813', 'The gateway did not select any models compatible with the {format} API format ("{provider}:{model}" does not serve it). Update the gateway configuration to include providers/models that support the {format} format: Google\'s Gemini models.', 'invalid_request_error'),
   notTranslatable: spec(400, 'ERR_NGROK_27226', 'Model "{model}" of provider "{provider}" does not support API surface "{surface}", and this request cannot be translated for it: {reason}.', 'invalid_request_error'),
   // 27226 all the same (the model lacks the surface the request needs, and translation cannot stand in), but the
   // answer Anthropic gives for a thread it does not hold: a 404 with `thread_not_found`, on which the Anthropic SDK's

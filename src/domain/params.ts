@@ -17,7 +17,20 @@ const OUTPUT_LIMIT_FIELDS: Readonly<Record<ApiSurface, readonly string[]>> = {
   // Token counting generates nothing, and Anthropic refuses a `max_tokens` there ("Extra inputs are not permitted"):
   // the account's output cap is never added to it.
   'count-tokens': [],
+  // Gemini's, inside `generationConfig` (limitsOf).
+  'generate-content': ['maxOutputTokens'],
+  'stream-generate-content': ['maxOutputTokens'],
 };
+
+/**
+ * The object holding the surface's output-limit fields: the body, or Gemini's `generationConfig` (with its
+ * `candidateCount`), read as empty when absent.
+ */
+function limitsOf(body: Record<string, unknown>, surface: ApiSurface): Record<string, unknown> {
+  if (surface !== 'generate-content' && surface !== 'stream-generate-content') return body;
+  const config = body.generationConfig;
+  return typeof config === 'object' && config !== null && !Array.isArray(config) ? (config as Record<string, unknown>) : {};
+}
 
 /** Fields the gateway itself reads and that must survive a surface allowlist. */
 const ALWAYS_KEPT = new Set(['model']);
@@ -34,9 +47,10 @@ export const UNBOUNDED_OUTPUT_TOKENS = 16_384;
 export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings, surface: ApiSurface = attempt.candidate.surface.surface): number {
   const fields = OUTPUT_LIMIT_FIELDS[surface];
   if (fields.length === 0) return 0;
+  const limits = limitsOf(body, surface);
   let requested: number | undefined;
   for (const field of fields) {
-    const value = body[field];
+    const value = limits[field];
     if (typeof value === 'number' && value >= 0 && (requested === undefined || value > requested)) requested = value;
   }
   let limit = requested ?? Infinity;
@@ -44,7 +58,7 @@ export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan,
   if (cap !== null && cap > 0 && cap < limit) limit = cap;
   const modelMax = attempt.candidate.catalogModel?.maxOutputTokens;
   if (modelMax !== undefined && modelMax > 0 && modelMax < limit) limit = modelMax;
-  return (limit === Infinity ? UNBOUNDED_OUTPUT_TOKENS : limit) * choices(body);
+  return (limit === Infinity ? UNBOUNDED_OUTPUT_TOKENS : limit) * choices(limits);
 }
 
 /**
@@ -101,10 +115,10 @@ const limitOr = (value: unknown): number => (typeof value === 'number' && Number
 /** Searches held for a web search tool without `max_uses`: a long research turn, not the worst case (none exists). */
 export const WEB_SEARCHES_WITHOUT_LIMIT = 10;
 
-/** OpenAI's `n` (choices returned) and `best_of` (completions generated): every one is billed output. */
+/** OpenAI's `n` (choices returned) and `best_of` (completions generated), Gemini's `candidateCount`: every one is billed output. */
 function choices(body: Record<string, unknown>): number {
   let most = 1;
-  for (const value of [body.n, body.best_of]) {
+  for (const value of [body.n, body.best_of, body.candidateCount]) {
     if (typeof value === 'number' && Number.isInteger(value) && value > most) most = Math.min(value, MAX_CHOICES);
   }
   return most;
@@ -152,7 +166,8 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
   const removed: string[] = [];
 
   const upstreamModel = candidate.upstreamModelId ?? candidate.modelId;
-  if (body.model !== upstreamModel) edit().model = upstreamModel;
+  // Gemini names the model in the path (upstream.ts), and its body has none to set.
+  if (body.model !== upstreamModel && !candidate.surface.path.includes('{model}')) edit().model = upstreamModel;
   if ('models' in body) delete edit().models;
 
   // 1. Surface allowlist (only when the provider declares one), 2. the model's denylist.
@@ -204,9 +219,11 @@ function standardTierOf(provider: string, surface: ApiSurface): string | undefin
  * number — past the account's cap, which only an integer can be checked against.
  */
 export function outputLimitProblem(body: Record<string, unknown>, surface: ApiSurface): string | undefined {
+  const limits = limitsOf(body, surface);
   for (const field of OUTPUT_LIMIT_FIELDS[surface]) {
-    const value = body[field];
-    if (value !== undefined && value !== null && !Number.isInteger(value)) return `"${field}" must be an integer, got ${JSON.stringify(value).slice(0, 40)}.`;
+    const value = limits[field];
+    const name = limits === body ? field : `generationConfig.${field}`;
+    if (value !== undefined && value !== null && !Number.isInteger(value)) return `"${name}" must be an integer, got ${JSON.stringify(value).slice(0, 40)}.`;
   }
   return undefined;
 }
@@ -220,6 +237,14 @@ export function outputLimitProblem(body: Record<string, unknown>, surface: ApiSu
 function clampOutput(current: Record<string, unknown>, edit: () => Record<string, unknown>, surface: ApiSurface, cap: number, attempt: AttemptPlan, removed: string[]): boolean {
   const fields = OUTPUT_LIMIT_FIELDS[surface];
   if (fields.length === 0) return false;
+  const limits = limitsOf(current, surface);
+  if (limits !== current) {
+    // Gemini's limit, inside generationConfig: that one member is rewritten, the rest of the body kept as sent.
+    const value = limits.maxOutputTokens;
+    if (typeof value === 'number' && value <= cap) return false;
+    edit().generationConfig = { ...limits, maxOutputTokens: cap };
+    return true;
+  }
   let present = false;
   let lowered = false;
   for (const field of fields) {

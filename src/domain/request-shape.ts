@@ -21,7 +21,11 @@ export function requestShapeProblem(body: Record<string, unknown>, surface: ApiS
   return undefined;
 }
 
-/** Whether the answer is streamed: `stream: true`, except where the API answers in one JSON body whatever it says. */
+/**
+ * Whether the answer is streamed: `stream: true`, except where the API answers in one JSON body whatever it says;
+ * Gemini's by its path alone (`:streamGenerateContent`), never by its body.
+ */
 export function streamsAnswer(body: Record<string, unknown> | undefined, surface: ApiSurface): boolean {
-  return body?.stream === true && surface !== 'embeddings' && surface !== 'count-tokens';
+  if (surface === 'stream-generate-content') return true;
+  return body?.stream === true && surface !== 'embeddings' && surface !== 'count-tokens' && surface !== 'generate-content';
 }

@@ -57,8 +57,11 @@ export interface ResolveInput {
  */
 export type Untranslatable = string | { error: ErrorName; details: Record<string, string> };
 
+/** The surfaces a user-defined provider may declare: Gemini's native one is Google's alone. */
+export type CustomSurface = Exclude<DeclaredSurface, 'generate-content'>;
+
 /** Upstream path per surface for user-defined providers (appended to their baseUrl). */
-export const CUSTOM_SURFACE_PATHS: Readonly<Record<DeclaredSurface, string>> = {
+export const CUSTOM_SURFACE_PATHS: Readonly<Record<CustomSurface, string>> = {
   'chat-completions': '/chat/completions',
   responses: '/responses',
   completions: '/completions',
@@ -109,8 +112,10 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     }
     const served = servedNatively ?? translated;
     if (!served) {
-      // Whether the provider serves the surface, only not with that model.
-      firstProblem ??= tollgateError(native !== undefined ? 'modelLacksSurface' : 'providerLacksSurface', { provider: resolved.provider.id, model: resolved.modelId, surface: input.surface });
+      // Whether the provider serves the surface, only not with that model. Gemini's native API is reached by no
+      // translation: ngrok answers a model that does not speak it with 3813, naming the format.
+      firstProblem ??= input.format === 'gemini' ? tollgateError('noCompatibleModels', { format: input.format, provider: resolved.provider.id, model: resolved.modelId })
+        : tollgateError(native !== undefined ? 'modelLacksSurface' : 'providerLacksSurface', { provider: resolved.provider.id, model: resolved.modelId, surface: input.surface });
       skipped?.push(name);
       continue;
     }
@@ -151,28 +156,39 @@ function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly A
   return layer;
 }
 
-/** The surface a provider or model must declare to serve `surface`: token counting rides on Messages. */
+/**
+ * The surface a provider or model must declare to serve `surface`: token counting rides on Messages, Gemini's
+ * streaming on its GenerateContent.
+ */
 function hostSurface(surface: ApiSurface): ApiSurface {
-  return surface === 'count-tokens' ? 'messages' : surface;
+  if (surface === 'count-tokens') return 'messages';
+  return surface === 'stream-generate-content' ? 'generate-content' : surface;
 }
 
-const countTokensSpecs = new WeakMap<SurfaceSpec, SurfaceSpec>();
+/** The path of a surface riding on its host's, from the host's. */
+function ridingPath(surface: ApiSurface, hostPath: string): string {
+  // Gemini streams as SSE only with `alt=sse` (a JSON array otherwise), which the gateway meters and relays.
+  return surface === 'count-tokens' ? `${hostPath}/count_tokens` : hostPath.replace(/:generateContent$/, ':streamGenerateContent?alt=sse');
+}
+
+const ridingSpecs = new WeakMap<SurfaceSpec, SurfaceSpec>();
 
 /**
  * The provider's spec for `surface`. Token counting is served by every provider (and model) serving Messages,
  * at that surface's path + `/count_tokens` — Anthropic's layout, which Anthropic-compatible servers copy — with
- * the same parameter allowlist, so a custom provider needs no declaration of its own.
+ * the same parameter allowlist, so a custom provider needs no declaration of its own. Gemini's streaming is
+ * served wherever its GenerateContent is, at Google's `:streamGenerateContent` beside it.
  */
 function surfaceOf(provider: ResolvedProvider, format: ApiFormat, surface: ApiSurface): SurfaceSpec | undefined {
   const host = hostSurface(surface);
   const spec = provider.surfaces.find((s) => s.surface === host && s.format === format);
   if (!spec || host === surface) return spec;
-  let counting = countTokensSpecs.get(spec);
-  if (!counting) {
-    counting = Object.freeze({ ...spec, surface, path: `${spec.path}/count_tokens` });
-    countTokensSpecs.set(spec, counting);
+  let riding = ridingSpecs.get(spec);
+  if (!riding) {
+    riding = Object.freeze({ ...spec, surface, path: ridingPath(surface, spec.path) });
+    ridingSpecs.set(spec, riding);
   }
-  return counting;
+  return riding;
 }
 
 /** `model` first, then `models[]`; validates the JSON types (ERR_NGROK_3801). */
@@ -337,7 +353,7 @@ export function customProvider(p: CustomProviderState): ResolvedProvider {
   if (resolved) return resolved;
   const surfaces: SurfaceSpec[] = [];
   for (const s of p.surfaces) {
-    const surface = (s.surface ?? (s.format === 'anthropic' ? 'messages' : 'chat-completions')) as DeclaredSurface;
+    const surface = (s.surface ?? (s.format === 'anthropic' ? 'messages' : 'chat-completions')) as CustomSurface;
     if (!Object.hasOwn(CUSTOM_SURFACE_PATHS, surface)) continue;
     // The credential goes where the surface's API wants it: a provider serving Chat Completions and an
     // Anthropic-compatible Messages gets Bearer on the one and x-api-key on the other.

@@ -109,11 +109,21 @@ const NOTHING_ASKED: ManagedAsk = {};
  * code interpreter per container, image generation per image; Anthropic code execution per container hour).
  * Web search is priced (cost.ts) and allowed.
  */
+/**
+ * Gemini's grounding tools (a tool object keyed by its name, no `type`): Google bills grounded prompts beside their
+ * tokens, at prices the catalog does not hold. Its code execution and URL context are billed as tokens.
+ */
+const GEMINI_BILLED_TOOLS = ['googleSearch', 'googleSearchRetrieval', 'googleMaps', 'enterpriseWebSearch', 'fileSearch'];
+
 function unpricedHostedTool(tools: unknown): string | undefined {
   if (!Array.isArray(tools)) return undefined;
   for (const tool of tools) {
     const type = tool !== null && typeof tool === 'object' ? (tool as { type?: unknown }).type : undefined;
-    if (typeof type !== 'string') continue;
+    if (typeof type !== 'string') {
+      const billed = tool !== null && typeof tool === 'object' ? GEMINI_BILLED_TOOLS.find((name) => Object.hasOwn(tool, name)) : undefined;
+      if (billed) return billed;
+      continue;
+    }
     if (type === 'file_search' || type === 'code_interpreter' || type === 'image_generation' || type.startsWith('code_execution')) return type;
   }
   return undefined;

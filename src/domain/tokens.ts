@@ -56,6 +56,32 @@ export function estimateRequestInputTokens(body: Record<string, unknown>, surfac
     case 'embeddings':
       total += promptTokens(surface === 'completions' ? body.prompt : body.input);
       break;
+    case 'generate-content':
+    case 'stream-generate-content': {
+      // Gemini: `contents` turns of `parts`, the system instruction (a content too), tools, and a response schema.
+      total += geminiTurnsTokens(body.contents) + geminiPartsTokens(isRecord(body.systemInstruction) ? body.systemInstruction.parts : undefined);
+      const config = isRecord(body.generationConfig) ? body.generationConfig : undefined;
+      total += jsonTokens(body.tools) + jsonTokens(config?.responseSchema) + jsonTokens(config?.responseJsonSchema);
+      break;
+    }
+  }
+  return total;
+}
+
+function geminiTurnsTokens(contents: unknown): number {
+  if (!Array.isArray(contents)) return 0;
+  let total = 0;
+  for (const content of contents) if (isRecord(content)) total += MESSAGE_OVERHEAD + geminiPartsTokens(content.parts);
+  return total;
+}
+
+/** Gemini parts: text, and the function calls and results the conversation carries (as their JSON). */
+function geminiPartsTokens(parts: unknown): number {
+  if (!Array.isArray(parts)) return 0;
+  let total = contentTokens(parts);
+  for (const part of parts) {
+    if (!isRecord(part)) continue;
+    total += jsonTokens(part.functionCall) + jsonTokens(part.functionResponse);
   }
   return total;
 }

@@ -1,5 +1,5 @@
-// Stage 1: the access key from `Authorization: Bearer`, `x-api-key` or `x-goog-api-key`, looked up in
-// memory. Missing or unknown → 401 before anything else happens; no provider is ever reached.
+// Stage 1: the access key from `Authorization: Bearer`, `x-api-key` or `x-goog-api-key` (or a Gemini call's
+// `?key=`), looked up in memory. Missing or unknown → 401 before anything else happens; no provider is ever reached.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AuthenticatedKey } from '../state/types.ts';
 import { tollgateError, type TollgateError } from '../domain/errors.ts';
@@ -26,9 +26,12 @@ const unknown = (token: string): TollgateError => (token.startsWith('tgapi_') ? 
  * Please try again later." (500 27009), a retry may well succeed (the state logs the outage once). */
 const keysUnavailable = (): TollgateError => tollgateError('accessKeysUnavailable');
 
-/** The authenticated key, or a 401 error. Synchronous when the key is cached. */
-export function authenticate(state: GatewayStateView, headers: IncomingHttpHeaders): AuthenticatedKey | TollgateError | Promise<AuthenticatedKey | TollgateError> {
-  const token = accessToken(headers);
+/**
+ * The authenticated key, or a 401 error. Synchronous when the key is cached. `queryKey`: a Gemini call's `?key=`
+ * (Google's API takes its key there too), read when no header carries one.
+ */
+export function authenticate(state: GatewayStateView, headers: IncomingHttpHeaders, queryKey?: string): AuthenticatedKey | TollgateError | Promise<AuthenticatedKey | TollgateError> {
+  const token = accessToken(headers) ?? (queryKey || undefined);
   if (!token) return headers.authorization ? malformedAuthorization() : missingKey();
   const found = state.authenticate(token);
   if (found instanceof Promise) return found.then((k) => k ?? unknown(token), keysUnavailable);

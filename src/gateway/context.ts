@@ -63,6 +63,9 @@ export interface GatewayDeps {
 /** A gateway route: the API format and surface a path serves. */
 export interface SurfaceRoute { format: ApiFormat; surface: ApiSurface }
 
+/** What a Gemini native call's URL says: the model its path names (its body names none), and a `?key=` access key. */
+export interface PathCall { model: string; key: string | undefined }
+
 /**
  * Why the current upstream call was aborted (set before aborting, read when the call fails). `abandoned`: the
  * attempt ended (a gateway bug threw) with the exchange still open, so its connection is released.
@@ -84,6 +87,8 @@ export interface RequestContext {
   configuration?: ConfigurationState | null;
   rawBody?: Buffer;
   body?: Record<string, unknown>;
+  /** A Gemini native call's model and `?key=`; undefined on every other route. */
+  pathCall: PathCall | undefined;
   /** Comma list for Ngrok-AIG-Rejected-Models, '' when scope dropped nothing. */
   rejectedModels: string;
   /** The in-flight upstream exchange; aborted on timeouts and client disconnect. */

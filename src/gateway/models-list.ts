@@ -82,7 +82,7 @@ export async function modelsStage(ctx: RequestContext, path: string, query: stri
   const { catalog } = ctx.deps;
   const account = ctx.account!;
   const access = ctx.configuration?.access ?? null;
-  const answers = MODEL_ANSWERS[ctx.route.format];
+  const answers = MODEL_ANSWERS[ctx.route.format === 'anthropic' ? 'anthropic' : 'openai'];
   const body = path.startsWith(MODEL_PATH_PREFIX)
     ? answers.one(findModel(requestedId(path), catalog, account, access))
     : answers.list(visibleModels(catalog, account, access), new URLSearchParams(query));

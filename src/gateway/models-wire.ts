@@ -93,7 +93,8 @@ function anthropicPage(candidates: readonly Candidate[], query: URLSearchParams)
   return JSON.stringify({ data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null });
 }
 
-export const MODEL_ANSWERS: Readonly<Record<ApiFormat, ModelAnswers>> = {
+/** The model endpoints are the OpenAI and Anthropic SDKs' (routes.ts modelsRouteFor): Gemini's `/v1beta/models` is not served. */
+export const MODEL_ANSWERS: Readonly<Record<Exclude<ApiFormat, 'gemini'>, ModelAnswers>> = {
   openai: {
     list: (models) => JSON.stringify({ object: 'list', data: models.map(openaiModel) }),
     one: (model) => JSON.stringify(openaiModel(model)),

@@ -23,7 +23,7 @@ import { runAttempts } from './attempt.ts';
 
 /** Stage 1, shared with GET /v1/models: fills ctx.key/account/configuration or throws 401. */
 export async function authenticateStage(ctx: RequestContext): Promise<void> {
-  let found = authenticate(ctx.deps.state, ctx.req.headers);
+  let found = authenticate(ctx.deps.state, ctx.req.headers, ctx.pathCall?.key);
   if (found instanceof Promise) found = await found;
   if (found instanceof TollgateError) throw found;
   ctx.key = found;
@@ -150,9 +150,10 @@ function inlineStoredItems(ctx: RequestContext): void {
 
 /**
  * Stages 3–4: ordered candidates serving the request's surface, filtered by the key's scope. `model` null: the
- * `models` alone (automatic selection's fallbacks; undefined would take the body's `model` again).
+ * `models` alone (automatic selection's fallbacks; undefined would take the body's `model` again). A Gemini call's
+ * model is the one its path names: its body has no `model` or `models`.
  */
-function scopedCandidates(ctx: RequestContext, model: unknown = ctx.body!.model, models: unknown = ctx.body!.models): Candidate[] {
+function scopedCandidates(ctx: RequestContext, model: unknown = ctx.pathCall ? ctx.pathCall.model : ctx.body!.model, models: unknown = ctx.pathCall ? undefined : ctx.body!.models): Candidate[] {
   const { deps, body, account, configuration } = ctx;
   const skipped: string[] = [];
   // untranslatable is asked only when a candidate would be translated (it walks the input).
@@ -327,7 +328,7 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   const counting = ctx.route.surface === 'count-tokens';
   let allowed: Candidate[];
   try {
-    allowed = asksForAutoSelection(ctx.body, ctx.route.surface) ? autoCandidates(ctx) : scopedCandidates(ctx);
+    allowed = !ctx.pathCall && asksForAutoSelection(ctx.body, ctx.route.surface) ? autoCandidates(ctx) : scopedCandidates(ctx);
   } catch (error) {
     if (counting && error instanceof TollgateError && error.code === Errors.providerLacksSurface.code && await countedHere(ctx)) return;
     throw error;

@@ -13,7 +13,7 @@ export const SURFACE_ROUTES: ReadonlyMap<string, SurfaceRoute> = new Map([
   ['/v1/messages/count_tokens', { format: 'anthropic', surface: 'count-tokens' }],
 ]);
 
-/** For errors on paths that are not routes: Anthropic-looking paths get Anthropic-shaped errors. */
+/** For errors on paths that are not routes: Anthropic-looking paths get Anthropic-shaped errors (Gemini's, below). */
 export const OPENAI_ROUTE: SurfaceRoute = { format: 'openai', surface: 'chat-completions' };
 export const ANTHROPIC_ROUTE: SurfaceRoute = { format: 'anthropic', surface: 'messages' };
 /**
@@ -39,6 +39,8 @@ export const MODEL_PATH_PREFIX = '/v1/models/';
  * `invalid_request_error`).
  */
 export function errorRouteFor(path: string, headers: IncomingHttpHeaders): SurfaceRoute {
+  // Google's Gen AI SDK calls `/v1beta/…` with its key in `x-goog-api-key`, and reads Google's error shape.
+  if (path.startsWith('/v1beta/') || headers['x-goog-api-key'] !== undefined) return GEMINI_ROUTE;
   // `/v1/v1/messages` (a base URL given with /v1 to the Anthropic SDK) is an Anthropic client all the same.
   return /\/messages(\/|$)/.test(path) || headers['anthropic-version'] !== undefined ? ANTHROPIC_ROUTE : OPENAI_ROUTE;
 }
@@ -65,19 +67,44 @@ export function pathHint(method: string | undefined, path: string): string {
 }
 
 /**
- * ngrok gateway surfaces this gateway does not serve (gateway.md §3: Gemini native, marked later): named in a
+ * ngrok gateway surfaces this gateway does not serve (gateway.md §3: Gemini Interactions, marked later): named in a
  * 501 ERR_NGROK_27205 instead of the 404 of a path that means nothing, so a Gen AI SDK user learns why.
  */
 export function unimplementedSurface(method: string | undefined, path: string): string | undefined {
   if (method !== 'POST') return undefined;
   if (path === '/v1beta/interactions') return 'Gemini Interactions';
-  if (path.startsWith('/v1beta/models/') && (path.endsWith(':generateContent') || path.endsWith(':streamGenerateContent'))) return 'Gemini native';
   return undefined;
+}
+
+/** Gemini's native calls, as Google's Gen AI SDK makes them (API version v1beta): the model is in the path. */
+export const GEMINI_GENERATE_ROUTE: SurfaceRoute = { format: 'gemini', surface: 'generate-content' };
+export const GEMINI_STREAM_ROUTE: SurfaceRoute = { format: 'gemini', surface: 'stream-generate-content' };
+/** For errors on `/v1beta/…` paths that are not routes, and on any Gen AI SDK call (`x-goog-api-key`): Google's shape. */
+export const GEMINI_ROUTE: SurfaceRoute = { format: 'gemini', surface: 'generate-content' };
+
+const GEMINI_MODELS_PREFIX = '/v1beta/models/';
+
+/**
+ * `/v1beta/models/{model}:generateContent` or `:streamGenerateContent` → its route and the model, percent-decoded
+ * (`gemini-2.5-flash`, or `google:gemini-2.5-flash`, whose `:` the last one's method follows). Undefined otherwise.
+ */
+export function geminiRoute(path: string): { route: SurfaceRoute; model: string } | undefined {
+  if (!path.startsWith(GEMINI_MODELS_PREFIX)) return undefined;
+  const colon = path.lastIndexOf(':');
+  if (colon <= GEMINI_MODELS_PREFIX.length) return undefined;
+  const method = path.slice(colon + 1);
+  const route = method === 'generateContent' ? GEMINI_GENERATE_ROUTE : method === 'streamGenerateContent' ? GEMINI_STREAM_ROUTE : undefined;
+  if (!route) return undefined;
+  try {
+    return { route, model: decodeURIComponent(path.slice(GEMINI_MODELS_PREFIX.length, colon)) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** What a request that calls no model is, for observation: a model listing, or an unknown path; undefined for a model call. */
 export function nonModelRoute(route: SurfaceRoute): 'models' | 'other' | undefined {
   if (route === MODELS_ROUTE || route === ANTHROPIC_MODELS_ROUTE) return 'models';
-  if (route === OPENAI_ROUTE || route === ANTHROPIC_ROUTE) return 'other';
+  if (route === OPENAI_ROUTE || route === ANTHROPIC_ROUTE || route === GEMINI_ROUTE) return 'other';
   return undefined;
 }

@@ -9,10 +9,10 @@ import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
 import { answerClientError } from '../http/client-error.ts';
 import { clientTimeoutOptions } from '../http/client-timeouts.ts';
 import type { Duplex } from 'node:stream';
-import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
+import type { GatewayDeps, PathCall, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_REQUEST_ID } from './headers.ts';
 import { codecs } from './formats/index.ts';
-import { errorRouteFor, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, SURFACE_ROUTES, unimplementedSurface } from './routes.ts';
+import { errorRouteFor, geminiRoute, GEMINI_STREAM_ROUTE, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, SURFACE_ROUTES, unimplementedSurface } from './routes.ts';
 import { endStreamWithError, writeError, writeJson } from './respond.ts';
 import { handleModelRequest } from './pipeline.ts';
 import { modelsStage } from './models-list.ts';
@@ -32,7 +32,7 @@ const HEALTH_BODY = '{"status":"ok"}';
 
 function newContext(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, route: SurfaceRoute): RequestContext {
   return {
-    deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), rejectedModels: '',
+    deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), pathCall: undefined, rejectedModels: '',
     current: undefined, abortCause: undefined, totalTimer: undefined, timeLimitMs: 0, clientGone: false, answeredStatus: 0, relaying: false, inputEstimate: undefined, nextSequence: undefined, reservation: undefined,
     firstByteAt: 0, endedAt: 0, errorCode: undefined, observed: false, trace: undefined, capture: undefined,
   };
@@ -192,9 +192,16 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
     const path = q < 0 ? url : url.slice(0, q);
     const method = req.method;
     if (method === 'OPTIONS') return preflight(req, res);
-    const route = SURFACE_ROUTES.get(path);
+    let route = SURFACE_ROUTES.get(path);
+    const gemini = route === undefined && method === 'POST' ? geminiCall(path, q < 0 ? '' : url.slice(q + 1)) : undefined;
+    if (gemini) route = gemini.route;
     if (route && method === 'POST') {
       const ctx = newContext(deps, req, res, route);
+      if (gemini) {
+        ctx.pathCall = gemini.call;
+        // Google streams a JSON array without `alt=sse`: this gateway relays and meters SSE only (the SDKs ask for it).
+        if (route === GEMINI_STREAM_ROUTE && !gemini.sse) return refuse(ctx, tollgateError('invalidRequest', { reason: 'streamGenerateContent is served as server-sent events only: add "alt=sse" to the query, as Google\'s Gen AI SDKs do.' }));
+      }
       (res as TrackedResponse)[CTX] = ctx;
       res.once('close', onResponseClose);
       deps.observer?.started(ctx);
@@ -217,12 +224,24 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
     // Scrapers that reach only the gateway nodes (TOLLGATE_METRICS_ON_GATEWAY=1); 404 like any path otherwise.
     if (path === '/metrics' && method === 'GET' && deps.observer?.metricsOnGateway) return deps.observer.serveMetrics(req, res);
     const unimplemented = unimplementedSurface(method, path);
-    const error = unimplemented
+    refuse(ctx, unimplemented
       ? tollgateError('surfaceNotImplemented', { surface: unimplemented, method: method ?? '', path })
-      : tollgateError('unsupportedPath', { method: method ?? '', path, hint: pathHint(method, path) });
-    writeError(ctx, error);
-    deps.observer?.answered(ctx);
+      : tollgateError('unsupportedPath', { method: method ?? '', path, hint: pathHint(method, path) }));
   };
+}
+
+/** A request answered with an error before any stage ran (a path that is no route, a call the route cannot take). */
+function refuse(ctx: RequestContext, error: TollgateError): void {
+  writeError(ctx, error);
+  ctx.deps.observer?.answered(ctx);
+}
+
+/** A Gemini native call (`POST /v1beta/models/{model}:…`): its route, model, `?key=` and whether it asks for SSE. */
+function geminiCall(path: string, query: string): { route: SurfaceRoute; call: PathCall; sse: boolean } | undefined {
+  const found = geminiRoute(path);
+  if (!found) return undefined;
+  const params = new URLSearchParams(query);
+  return { route: found.route, call: { model: found.model, key: params.get('key') ?? undefined }, sse: params.get('alt') === 'sse' };
 }
 
 /** A request node:http could not parse: answered in the OpenAI error shape (the format is unknown), request id included. */

@@ -107,3 +107,14 @@ test('a credential no header can carry (stored before values were checked) is ne
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('a surface beside the base URL (Gemini\'s native API beside Google\'s OpenAI layer) goes under its parent, its own query joining the base\'s', async () => {
+  const upstreams = new Upstreams({ loopId: 'test', allowPrivate: true });
+  try {
+    assert.equal(upstreams.target('https://generativelanguage.googleapis.com/v1beta/openai/', '/models/{model}:generateContent', true).path, '/v1beta/models/{model}:generateContent');
+    assert.equal(upstreams.target('http://127.0.0.1:9/g/v1beta/openai?tenant=a', '/models/{model}:streamGenerateContent?alt=sse', true).path, '/g/v1beta/models/{model}:streamGenerateContent?alt=sse&tenant=a');
+    assert.equal(upstreams.target('https://api.openai.com/v1', '/chat/completions').path, '/v1/chat/completions');
+  } finally {
+    await upstreams.close();
+  }
+});

@@ -78,7 +78,8 @@ export class Upstreams {
     return this.#pools.size;
   }
 
-  target(baseUrl: string, surfacePath: string): Target {
+  /** `besideBase`: the path goes under the base URL's parent (SurfaceSpec.besideBase). */
+  target(baseUrl: string, surfacePath: string, besideBase = false): Target {
     let byPath = this.#targets.get(baseUrl);
     if (!byPath) {
       if (this.#targets.size >= MAX_TARGET_BASES) this.#targets.clear();
@@ -86,9 +87,14 @@ export class Upstreams {
     }
     let t = byPath.get(surfacePath);
     if (!t) {
-      // Custom providers may carry a query string (Azure `?api-version=`): the surface path goes before it.
+      // Custom providers may carry a query string (Azure `?api-version=`): the surface path goes before it, and a
+      // query of the surface's own (Gemini's `?alt=sse`) joins it.
       const url = new URL(baseUrl);
-      const path = `${url.pathname.replace(/\/+$/, '')}${surfacePath}${url.search}`;
+      let base = url.pathname.replace(/\/+$/, '');
+      if (besideBase) base = base.slice(0, base.lastIndexOf('/'));
+      const query = surfacePath.indexOf('?');
+      const path = query < 0 ? `${base}${surfacePath}${url.search}`
+        : `${base}${surfacePath}${url.search ? `&${url.search.slice(1)}` : ''}`;
       t = { origin: url.origin, path, hostname: url.hostname, nonPublicLiteral: isNonPublicHost(url.hostname) };
       byPath.set(surfacePath, t);
     }
@@ -116,7 +122,9 @@ export class Upstreams {
   /** Starts the call; its head, body and failure reach `exchange`. */
   dispatch(call: UpstreamCall, exchange: UpstreamExchange): void {
     const { candidate } = call.plan;
-    const t = this.target(candidate.surface.baseUrl ?? candidate.provider.baseUrl, candidate.surface.path);
+    const t = this.target(candidate.surface.baseUrl ?? candidate.provider.baseUrl, candidate.surface.path, candidate.surface.besideBase);
+    // Gemini names the model in the path: filled per call, so the targets cached stay one per surface, not per model.
+    const path = t.path.includes('{model}') ? t.path.replace('{model}', encodeURIComponent(candidate.upstreamModelId ?? candidate.modelId)) : t.path;
     const headers: Record<string, string> = { 'content-type': 'application/json', 'accept-encoding': 'identity', [VIA_HEADER]: viaValue(call.clientHeaders, this.#loopId) };
     const format = candidate.surface.format;
     for (const name of FORWARDED_REQUEST_HEADERS) {
@@ -129,8 +137,9 @@ export class Upstreams {
     if (format === 'anthropic' && !headers['anthropic-version']) headers['anthropic-version'] = DEFAULT_ANTHROPIC_VERSION;
     // The provider credential replaces the client's access key, in the provider's own header.
     if (call.plan.credential) {
-      if ((candidate.surface.auth ?? candidate.provider.auth) === 'x-api-key') headers['x-api-key'] = call.plan.credential;
-      else headers.authorization = `Bearer ${call.plan.credential}`;
+      const auth = candidate.surface.auth ?? candidate.provider.auth;
+      if (auth === 'bearer') headers.authorization = `Bearer ${call.plan.credential}`;
+      else headers[auth] = call.plan.credential;
     }
     const publicOnly = this.#publicOnly !== undefined && candidate.provider.custom;
     // An address literal never goes through a lookup: judged here (providers saved while private upstreams
@@ -140,7 +149,7 @@ export class Upstreams {
       return;
     }
     this.#pool(t.origin, publicOnly).dispatch({
-      origin: t.origin, path: t.path, method: 'POST', headers, body: call.body,
+      origin: t.origin, path, method: 'POST', headers, body: call.body,
       headersTimeout: call.idleTimeoutMs, bodyTimeout: call.idleTimeoutMs,
     }, exchange);
   }

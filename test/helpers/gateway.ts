@@ -51,6 +51,8 @@ export async function startHarness(kind: StoreKind = 'sqlite', env: Record<strin
     TOLLGATE_API_PORT: '0',
     TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fake.url}/v1`,
     TOLLGATE_PROVIDER_ANTHROPIC_BASE_URL: `${fake.url}/v1`,
+    // As the catalog has Google's (its OpenAI-compatible layer): Gemini's native API is found beside it, at /v1beta.
+    TOLLGATE_PROVIDER_GOOGLE_BASE_URL: `${fake.url}/v1beta/openai`,
     TOLLGATE_MANAGED_OPENAI_API_KEY: MANAGED_OPENAI_KEY,
     TOLLGATE_MANAGED_ANTHROPIC_API_KEY: MANAGED_ANTHROPIC_KEY,
     TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',

@@ -49,6 +49,7 @@
 //   model `redirect-…`                                 → 307 to another host (a misconfigured base URL)
 //   model `gzip-…` (also `gzip-fail-NNN-`, `gzip-drip-`) → answer gzip-compressed whatever accept-encoding said
 //                                                         (streams flushed per event)
+// Gemini's native API (`/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`): see gemini.ts.
 // `/messages/count_tokens` answers `{"input_tokens": 42}` (scripted by key and model like the rest), and 400 for a
 // body with `max_tokens` or `stream`, as Anthropic refuses them there.
 // Every request is recorded (method, path, headers, parsed body) and whether the client went away — except as
@@ -57,6 +58,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
+import { geminiCallOf, handleGemini } from './gemini.ts';
 import { COUNT_TOKENS_REFUSED, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
 
 /** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
@@ -79,6 +81,8 @@ const CHAINED_GATEWAY_HEADERS = { 'Ngrok-AIG-Request-Id': 'rq_01UPSTREAMGATEWAY0
 export interface RecordedRequest {
   method: string;
   path: string;
+  /** The query string, without its `?` ('' when none). */
+  query: string;
   headers: IncomingMessage['headers'];
   rawBody: string;
   body: Record<string, unknown> | undefined;
@@ -186,6 +190,8 @@ interface FakeTool { name?: unknown; parameters?: FakeSchema; input_schema?: Fak
 interface FakeSchema { properties?: Record<string, unknown> }
 
 async function handle(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
+  const gemini = req.method === 'POST' ? geminiCallOf(record.path) : undefined;
+  if (gemini) return handleGemini(req, res, gemini, new URLSearchParams(record.query), record.body);
   const surface = surfaceOfPath(record.path);
   const format = formatOf(surface);
   const sendError = (status: number, gzip = false, retryAfterMs = false, html = false) => {
@@ -401,7 +407,8 @@ export async function startFakeProvider(port = 0, options: { record?: boolean; l
         const parsed: unknown = rawBody ? JSON.parse(rawBody) : undefined;
         if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
       } catch { /* recorded as raw text */ }
-      const seen: RecordedRequest = { method: req.method ?? '', path: (req.url ?? '').split('?')[0]!, headers: req.headers, rawBody, body, aborted: false, completed: false };
+      const [path = '', query = ''] = (req.url ?? '').split('?');
+      const seen: RecordedRequest = { method: req.method ?? '', path, query, headers: req.headers, rawBody, body, aborted: false, completed: false };
       if (record) {
         requests.push(seen);
         events.emit('request', seen);

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openai } from './openai.ts';
 import { anthropic } from './anthropic.ts';
+import { gemini } from './gemini.ts';
 import { answerIdOf, answerModelOf, firstStringOf, streamOpeningOf, objectAt, storedStopReason, topLevelValueStarts, type StreamFacts } from './types.ts';
 
 const chat = {
@@ -338,4 +339,30 @@ test('the model an answer names (gen_ai.response.model): the answer object\'s ow
   assert.deepEqual(streamOpeningOf('event: response.created\ndata: {"type":"response.created","response":{"id":"resp_05","model":"gpt-5-2025-08-07"}}\n\n'), { id: 'resp_05', model: 'gpt-5-2025-08-07' });
   assert.deepEqual(streamOpeningOf('data: {"id":"gen-6","choices":[]}\n\n'), { id: 'gen-6' });
   assert.equal(streamOpeningOf('data: {"id":"chatcmpl-trunc'), undefined);
+});
+
+const geminiAnswer = {
+  candidates: [{ content: { parts: [{ text: 'I said "usageMetadata": {"promptTokenCount": 999} on purpose' }], role: 'model' }, finishReason: 'MAX_TOKENS', index: 0 }],
+  usageMetadata: { promptTokenCount: 20, candidatesTokenCount: 6, thoughtsTokenCount: 4, cachedContentTokenCount: 8, toolUsePromptTokenCount: 3, totalTokenCount: 33 },
+  modelVersion: 'gemini-2.5-flash', responseId: 'r1',
+};
+
+test('Gemini answers: usageMetadata read as billed (tool-use prompt is input, thoughts are output), from Google\'s pretty-printed JSON too', () => {
+  for (const text of [JSON.stringify(geminiAnswer), JSON.stringify(geminiAnswer, null, 2)]) {
+    assert.deepEqual(gemini.factsFromText(text, 'generate-content'), gemini.factsFromJson(JSON.parse(text), 'generate-content'));
+  }
+  assert.deepEqual(gemini.factsFromJson(geminiAnswer, 'generate-content'), {
+    usage: { inputTokens: 23, outputTokens: 10, cacheReadTokens: 8, cacheWriteTokens: 0, reasoningTokens: 4 }, stopReason: 'MAX_TOKENS',
+  });
+});
+
+test('Gemini streams: the last chunk carrying usageMetadata counts (its counts are cumulative), Google\'s spaced JSON included; an error chunk marks the stream failed', () => {
+  const facts: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
+  const spaced = (v: unknown) => JSON.stringify(v).replace(/":/g, '": ');
+  gemini.onStreamEvent(facts, '', spaced({ candidates: [{ content: { parts: [{ text: 'Hel' }], role: 'model' }, index: 0 }], usageMetadata: { promptTokenCount: 20, candidatesTokenCount: 1 } }), 'stream-generate-content', false);
+  assert.equal(facts.usage?.outputTokens, 1);
+  gemini.onStreamEvent(facts, '', spaced({ candidates: [{ content: { parts: [{ text: 'lo' }], role: 'model' }, finishReason: 'STOP', index: 0 }], usageMetadata: { promptTokenCount: 20, candidatesTokenCount: 6, thoughtsTokenCount: 4 } }), 'stream-generate-content', false);
+  assert.deepEqual([facts.usage?.inputTokens, facts.usage?.outputTokens, facts.usage?.reasoningTokens, facts.stopReason, facts.text, facts.errored], [20, 10, 4, 'STOP', 'Hello', false]);
+  gemini.onStreamEvent(facts, '', spaced({ error: { code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE' } }), 'stream-generate-content', false);
+  assert.equal(facts.errored, true);
 });

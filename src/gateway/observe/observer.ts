@@ -18,7 +18,7 @@ import { reportedTokens } from './tokens.ts';
 import { BodyCapture, fastAccessWriter, ms, safeHeaders, truncate, usd5, type AccessLine } from './access-log.ts';
 
 /** Surface label values, in GatewayMetrics index order; `other` (unknown paths) last. */
-export const SURFACE_LABELS = ['chat-completions', 'responses', 'completions', 'embeddings', 'messages', 'count-tokens', 'models', 'other'] as const;
+export const SURFACE_LABELS = ['chat-completions', 'responses', 'completions', 'embeddings', 'messages', 'count-tokens', 'generate-content', 'stream-generate-content', 'models', 'other'] as const;
 
 export interface ObserverOptions {
   metrics: GatewayMetrics;
@@ -133,7 +133,8 @@ export class GatewayObserver {
     requestSeries.keyed(keyLabel).request(surfaceIndex, status, last ? last.plan.keySource : 'none').inc();
     m.timings(surfaceIndex, streaming, totalMs, totalMs - upstreamMs, ttfbMs);
 
-    const asked = typeof ctx.body?.model === 'string' ? truncate(ctx.body.model, 256) : undefined;
+    const named = ctx.pathCall ? ctx.pathCall.model : ctx.body?.model;
+    const asked = typeof named === 'string' ? truncate(named, 256) : undefined;
     this.tracer?.finish(ctx, records, events, status, endedAt, asked);
 
     if (!this.#access) return;

@@ -43,6 +43,7 @@ const OPERATION: Readonly<Record<ApiSurface, string>> = {
   'chat-completions': 'chat', messages: 'chat', responses: 'chat', completions: 'text_completion', embeddings: 'embeddings',
   // No GenAI well-known name for token counting: a custom value, as the conventions allow.
   'count-tokens': 'count_tokens',
+  'generate-content': 'generate_content', 'stream-generate-content': 'generate_content',
 };
 
 /** Catalog provider ids whose GenAI well-known name differs; everything else is reported as its id. */
@@ -120,12 +121,15 @@ const MAX_NAME = 256;
 
 /**
  * The gateway's own route (`http.route`, and the span's name after the method): `/v1/models/{model}` for a model's
- * page; none for a path it does not serve — a client's invented paths must not each make a span name.
+ * page, Gemini's `/v1beta/models/{model}:generateContent`; none for a path it does not serve — a client's invented
+ * paths must not each make a span name.
  */
 function routeOf(path: string, route: RequestContext['route']): string | undefined {
   const kind = nonModelRoute(route);
   if (kind === 'other') return undefined;
   if (kind === 'models') return path.startsWith(MODEL_PATH_PREFIX) ? `${MODEL_PATH_PREFIX}{model}` : MODELS_PATH;
+  // Gemini's paths hold the model the client named: one route per method, as for a model's page.
+  if (route.format === 'gemini') return `/v1beta/models/{model}:${route.surface === 'stream-generate-content' ? 'streamGenerateContent' : 'generateContent'}`;
   return path;
 }
 

@@ -1,0 +1,127 @@
+// The fake provider's Gemini native API (`…/models/{model}:generateContent` and `:streamGenerateContent?alt=sse`),
+// shaped like Google's own answers so the Gen AI SDK (and the gateway's meter) read them unchanged: JSON written
+// with a space after each colon, pretty-printed answers, SSE chunks each a whole GenerateContentResponse ended by
+// CRLF CRLF with cumulative `usageMetadata`, and google.rpc.Status error bodies. Scripted like the rest of the fake:
+//   key `sk-NNN`         → that HTTP status, with Google's error body (429: no Retry-After, the wait in RetryInfo)
+//   model `fail-NNN-…`   → the same, whatever the key
+//   model `nousage-…`    → no usageMetadata anywhere
+//   model `overloaded-…` → (stream) a 200 stream whose first chunk is Google's 503 error
+//   model `broken-…`     → (stream) a first chunk, then the connection drops
+//   model `short-…`      → (stream) a first chunk, then a clean end with no finishReason
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/**
+ * What every fake Gemini answer reports. Billed as the gateway reads it: input = prompt + tool-use prompt (17),
+ * output = candidates + thoughts (9), cache reads 5, reasoning 2 — FAKE_USAGE's totals, from Gemini's own fields.
+ */
+export const FAKE_GEMINI_USAGE = { prompt: 14, toolUsePrompt: 3, cached: 5, candidates: 7, thoughts: 2 } as const;
+
+const GEMINI_PATH = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+
+/** The model and method of a Gemini native call's path; undefined for any other path. */
+export function geminiCallOf(path: string): { model: string; stream: boolean } | undefined {
+  const m = GEMINI_PATH.exec(path);
+  return m ? { model: decodeURIComponent(m[1]!), stream: m[2] === 'streamGenerateContent' } : undefined;
+}
+
+/** Google's JSON: `"key": value`, items joined by `,` — what its API writes (so compact-JSON readers would miss it). */
+export function googleJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => googleJson(v)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${googleJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+const STATUS_NAMES: Readonly<Record<number, { status: string; message: string }>> = {
+  400: { status: 'INVALID_ARGUMENT', message: 'Request contains an invalid argument.' },
+  401: { status: 'UNAUTHENTICATED', message: 'Request had invalid authentication credentials.' },
+  403: { status: 'PERMISSION_DENIED', message: 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.' },
+  404: { status: 'NOT_FOUND', message: 'models/unknown is not found for API version v1beta, or is not supported for generateContent.' },
+  429: { status: 'RESOURCE_EXHAUSTED', message: 'You exceeded your current quota, please check your plan and billing details.' },
+  500: { status: 'INTERNAL', message: 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting' },
+  503: { status: 'UNAVAILABLE', message: 'The model is overloaded. Please try again later.' },
+};
+
+/** Google's error body for a status; a 429's says when to retry only in its RetryInfo detail, as Gemini's API does. */
+export function geminiErrorBody(status: number): string {
+  const e = STATUS_NAMES[status] ?? STATUS_NAMES[500]!;
+  const details = status === 429 ? [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '1.2s' }] : undefined;
+  return JSON.stringify({ error: { code: status, message: e.message, status: e.status, details } }, null, 2);
+}
+
+function usageMetadata(done: boolean, withUsage: boolean) {
+  if (!withUsage) return undefined;
+  const u = FAKE_GEMINI_USAGE;
+  // Every chunk carries the prompt's counts; the candidates' grow, and thoughts are counted once thinking is done.
+  const candidates = done ? u.candidates : 1;
+  const thoughts = done ? u.thoughts : 0;
+  return {
+    promptTokenCount: u.prompt, candidatesTokenCount: candidates, totalTokenCount: u.prompt + u.toolUsePrompt + candidates + thoughts,
+    cachedContentTokenCount: u.cached, toolUsePromptTokenCount: u.toolUsePrompt, thoughtsTokenCount: done ? thoughts : undefined,
+    promptTokensDetails: [{ modality: 'TEXT', tokenCount: u.prompt }],
+  };
+}
+
+function response(model: string, text: string, finish: boolean, withUsage: boolean) {
+  return {
+    candidates: [{ content: { parts: [{ text }], role: 'model' }, finishReason: finish ? 'STOP' : undefined, index: 0 }],
+    usageMetadata: usageMetadata(finish, withUsage),
+    modelVersion: model,
+    responseId: 'fake-gemini-response-1',
+  };
+}
+
+/** The text of the last `user` turn's parts. */
+function lastUserText(body: Record<string, unknown>): string {
+  const contents = Array.isArray(body.contents) ? body.contents as { role?: unknown; parts?: unknown }[] : [];
+  for (let i = contents.length - 1; i >= 0; i--) {
+    const turn = contents[i]!;
+    if (turn.role !== undefined && turn.role !== 'user') continue;
+    return (Array.isArray(turn.parts) ? turn.parts as { text?: unknown }[] : []).map((p) => (typeof p.text === 'string' ? p.text : '')).join(' ');
+  }
+  return '';
+}
+
+const chunk = (data: unknown): string => `data: ${googleJson(data)}\r\n\r\n`;
+
+export function handleGemini(req: IncomingMessage, res: ServerResponse, call: { model: string; stream: boolean }, query: URLSearchParams, body: Record<string, unknown> | undefined): void {
+  const sendError = (status: number) => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' }).end(geminiErrorBody(status));
+  };
+  const key = req.headers['x-goog-api-key'];
+  if (typeof key !== 'string' || key === '') return sendError(403);
+  const keyStatus = /^sk-(\d{3})$/.exec(key);
+  if (keyStatus) return sendError(Number(keyStatus[1]));
+  const { model } = call;
+  const modelStatus = /^fail-(\d{3})-/.exec(model);
+  if (modelStatus) return sendError(Number(modelStatus[1]));
+  if (!body || !Array.isArray(body.contents)) return sendError(400);
+  const text = `Hello from the fake ${model} model! You said: "${lastUserText(body).replace(/\s+/g, ' ').trim().slice(0, 60)}".`;
+  const withUsage = !model.startsWith('nousage-');
+  if (!call.stream) {
+    res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify(response(model, text, true, withUsage), null, 2));
+    return;
+  }
+  // Without alt=sse Google streams one JSON array; the fake answers only what the SDKs ask for.
+  if (query.get('alt') !== 'sse') return sendError(400);
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  if (model.startsWith('overloaded-')) {
+    res.end(`data: ${googleJson(JSON.parse(geminiErrorBody(503)))}\r\n\r\n`);
+    return;
+  }
+  const cut = Math.ceil(text.length / 3);
+  const pieces = [text.slice(0, cut), text.slice(cut, 2 * cut), text.slice(2 * cut)];
+  res.write(chunk(response(model, pieces[0]!, false, withUsage)));
+  if (model.startsWith('broken-')) {
+    setTimeout(() => res.socket?.destroy(), 20);
+    return;
+  }
+  if (model.startsWith('short-')) {
+    res.end();
+    return;
+  }
+  res.write(chunk(response(model, pieces[1]!, false, withUsage)));
+  res.end(chunk(response(model, pieces[2]!, true, withUsage)));
+}

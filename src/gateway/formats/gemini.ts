@@ -1,0 +1,122 @@
+// Gemini's native wire format (GenerateContent, as Google's Gen AI SDK speaks it): errors are a google.rpc.Status
+// (`{"error":{code,message,status,details}}`), usage is `usageMetadata`, and a stream (`alt=sse`) is `data:` chunks,
+// each a whole GenerateContentResponse whose usageMetadata is cumulative — the last one carrying it counts. A stream
+// has no final event: a candidate's `finishReason` says it finished, the end of the body ends it. Google writes its
+// JSON with spaces after colons, so every read here is whitespace-tolerant (topLevelValueStarts, firstStringOf).
+import type { TollgateError } from '../../domain/errors.ts';
+import { appendText, errorMessage, firstStringOf, MAX_REPORTED_TOKENS, num, objectAt, obj, outputParts, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+
+/** An HTTP status → the google.rpc.Code name Google's errors carry (its own HTTP mapping, the nearest for the rest). */
+export function googleStatus(status: number): string {
+  switch (status) {
+    case 400: return 'INVALID_ARGUMENT';
+    case 401: return 'UNAUTHENTICATED';
+    case 403: return 'PERMISSION_DENIED';
+    case 404: return 'NOT_FOUND';
+    case 409: return 'ABORTED';
+    case 429: return 'RESOURCE_EXHAUSTED';
+    case 499: return 'CANCELLED';
+    case 501: return 'UNIMPLEMENTED';
+    case 502:
+    case 503: return 'UNAVAILABLE';
+    case 504: return 'DEADLINE_EXCEEDED';
+    default: return status < 500 ? 'FAILED_PRECONDITION' : 'INTERNAL';
+  }
+}
+
+/**
+ * The gateway's error as Google writes one. The ngrok code leads the message (as on every surface) and is the
+ * `reason` of a google.rpc.ErrorInfo detail — where Google's own errors put their machine-readable cause — with the
+ * request id in its metadata.
+ */
+function errorJson(error: TollgateError, requestId: string): string {
+  return JSON.stringify({
+    error: {
+      code: error.status, message: errorMessage(error), status: googleStatus(error.status),
+      details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: error.code, domain: 'ngrok.ai', metadata: { request_id: requestId } }],
+    },
+  });
+}
+
+const capped = (n: number): number => Math.min(n, MAX_REPORTED_TOKENS);
+
+/**
+ * `promptTokenCount` counts every prompt token, cached ones (`cachedContentTokenCount`) included; the prompts of
+ * the tools Google ran (`toolUsePromptTokenCount`) are input too. Thinking (`thoughtsTokenCount`) is billed as output
+ * beside `candidatesTokenCount`, which leaves it out.
+ */
+export function geminiUsage(u: unknown): ReportedUsage | undefined {
+  const usage = obj(u);
+  if (!usage) return undefined;
+  const prompt = num(usage.promptTokenCount);
+  const thoughts = num(usage.thoughtsTokenCount);
+  return {
+    inputTokens: capped(prompt + num(usage.toolUsePromptTokenCount)),
+    outputTokens: capped(num(usage.candidatesTokenCount) + thoughts),
+    cacheReadTokens: Math.min(num(usage.cachedContentTokenCount), prompt),
+    cacheWriteTokens: 0,
+    reasoningTokens: thoughts,
+  };
+}
+
+/** The candidates' generated output: text (thoughts included) and function calls' arguments. */
+function answerText(body: unknown): string {
+  const candidates = obj(body)?.candidates;
+  if (!Array.isArray(candidates)) return '';
+  const out = outputParts();
+  for (const candidate of candidates) {
+    const parts = obj(obj(candidate)?.content)?.parts;
+    if (!Array.isArray(parts)) continue;
+    for (const item of parts) {
+      const part = obj(item);
+      if (!part) continue;
+      out.add(part.text);
+      out.add(obj(part.functionCall)?.args);
+    }
+  }
+  return out.text();
+}
+
+/** The first candidate's finish reason (`STOP`, `MAX_TOKENS`, `SAFETY`…); '' while it generates. */
+function finishReasonOf(body: unknown): string {
+  const candidates = obj(body)?.candidates;
+  const reason = Array.isArray(candidates) ? obj(candidates[0])?.finishReason : undefined;
+  return typeof reason === 'string' ? reason : '';
+}
+
+const USAGE_KEY = ['usageMetadata'];
+const STREAM_KEYS = ['usageMetadata', 'error'];
+
+export const gemini: FormatCodec = {
+  errorBody: errorJson,
+
+  // The Gen AI SDK raises an ApiError with the code of a `data:` chunk holding an error, as Google sends one mid-stream.
+  streamErrorEvent(error, requestId) {
+    return `data: ${errorJson(error, requestId)}\n\n`;
+  },
+
+  factsFromJson(body): AnswerFacts {
+    return { usage: geminiUsage(obj(body)?.usageMetadata), stopReason: finishReasonOf(body) };
+  },
+
+  answerText,
+
+  factsFromText(text) {
+    const usage = geminiUsage(objectAt(text, topLevelValueStarts(text, USAGE_KEY)[0]!));
+    return usage ? { usage, stopReason: text.includes('"finishReason"') ? firstStringOf(text, 'finishReason') : '' } : undefined;
+  },
+
+  onStreamEvent(facts: StreamFacts, _event, data) {
+    const [usageAt, errorAt] = topLevelValueStarts(data, STREAM_KEYS) as [number, number];
+    // Google's error chunk: a stream whose client saw it ended as the provider's failure.
+    if (errorAt >= 0) {
+      facts.errored = true;
+      return true;
+    }
+    // Output only for an estimate: the first part's text of the chunk (usage, when it comes, is what is billed).
+    appendText(facts, firstStringOf(data, 'text'));
+    if (data.includes('"finishReason"')) facts.stopReason = firstStringOf(data, 'finishReason');
+    if (usageAt >= 0) facts.usage = geminiUsage(objectAt(data, usageAt)) ?? facts.usage;
+    return true;
+  },
+};
