@@ -70,6 +70,14 @@ test('a server flag refused for its value is named as typed, not as the TOLLGATE
   refusedBeforeAnythingIsOpened(cases);
 });
 
+test('an admin command missing what it needs says what, in one line, before opening the database', () => {
+  refusedBeforeAnythingIsOpened([
+    [['credits', 'grant', '--account', 'acct_x'], '--cents is required: the grant in US cents, from 1 to 1000000000000'],
+    [['usage', 'import', '--file', 'missing.jsonl'], 'cannot read --file "missing.jsonl": no such file'],
+    [['usage', 'import', '--file', '.'], 'cannot read --file ".": it is a directory'],
+  ]);
+});
+
 test('a server that cannot listen names the flag it was given, as it names the variable otherwise', async () => {
   const busy = createServer();
   await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));

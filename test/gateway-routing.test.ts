@@ -841,6 +841,9 @@ describe('gateway routing and failover (sqlite)', () => {
     const answer = await sdk(token).chat.completions.create({ model: 'my-ollama:llama3.2', messages: [{ role: 'user', content: 'hi' }] });
     assert.match(answer.choices[0]!.message.content ?? '', /llama3\.2/);
     assert.equal(h.fake.requests[0]!.path, '/v1/chat/completions');
+    // The access guides write it `my-ollama/llama3.2`; a request copying that is told the address to use.
+    await assert.rejects(sdk(token).chat.completions.create({ model: 'my-ollama/llama3.2', messages: [{ role: 'user', content: 'hi' }] }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && e.code === 'ERR_NGROK_27224' && e.message.includes('Did you mean "my-ollama:llama3.2"?'));
   });
 
   test('a custom model declared with providerModelId and unsupportedParams: the provider gets its own id, without those params', async () => {

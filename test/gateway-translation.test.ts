@@ -303,10 +303,11 @@ describe('translation: Messages requests served over chat completions (sqlite)',
 describe('translation: Responses requests served over chat completions and Messages (sqlite)', () => {
   let h: Harness;
   let token: string;
+  let ka: string;
   let openai: OpenAI;
   before(async () => {
     h = await startHarness('sqlite');
-    const ka = await h.providerKey('anthropic', 'sk-translate-anthropic');
+    ka = await h.providerKey('anthropic', 'sk-translate-anthropic');
     // A model server of the account's own that speaks only chat completions (a vLLM or Ollama, say).
     await h.api('POST', '/providers', {
       providerId: 'local', name: 'Local chat server', baseUrl: `${h.fake.url}/v1`,
@@ -485,10 +486,13 @@ describe('translation: Responses requests served over chat completions and Messa
   test('a custom tool and a function tool of one name are refused with a 400 naming the name, before any model is called', async () => {
     const sent = h.fake.requests.length;
     const tools: OpenAI.Responses.Tool[] = [{ type: 'custom', name: 'apply_patch' }, { type: 'function', name: 'apply_patch', parameters: { type: 'object' }, strict: false }];
-    for (const model of ['local:tool-patch', 'anthropic:tool-patch']) {
-      await assert.rejects(openai.responses.create({ model, input: 'add hello.txt', tools }), (e: unknown) => {
+    // Automatic selection for a key reaching Claude alone (every model it could pick translated) answers the same,
+    // not that it found no model.
+    const claudeOnly = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: (await h.accessKey(await h.configuration({ access: { providers: { allow: ['anthropic'] } }, router: { rules: [{ provider: 'anthropic', steps: [{ type: 'user', keys: [{ id: ka }] }] }] } }))).token, maxRetries: 0 });
+    for (const [client, model] of [[openai, 'local:tool-patch'], [openai, 'anthropic:tool-patch'], [claudeOnly, 'ngrok/auto']] as const) {
+      await assert.rejects(client.responses.create({ model, input: 'add hello.txt', tools }), (e: unknown) => {
         assert.ok(e instanceof OpenAI.BadRequestError, String(e));
-        assert.deepEqual([e.status, e.code, e.type], [400, 'ERR_NGROK_27228', 'invalid_request_error']);
+        assert.deepEqual([e.status, e.code, e.type], [400, 'ERR_NGROK_27228', 'invalid_request_error'], model);
         assert.match(e.message, /"tools" names "apply_patch" twice \(a custom tool and a function tool\)/);
         return true;
       });

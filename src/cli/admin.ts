@@ -77,7 +77,8 @@ export async function creditsGrant(args: string[]): Promise<void> {
   const { values } = parseArgs({ args: rest, options: { account: { type: 'string' }, cents: { type: 'string' }, category: { type: 'string' }, ...dbOption }, strict: true });
   if (!values.account) throw new Error('--account is required');
   // At most $10 billion at once: beyond 2^53 the number is no longer exact, and a grant that size is a typo.
-  if (!values.cents || !/^[1-9]\d{0,12}$/.test(values.cents) || Number(values.cents) > MAX_GRANT_CENTS) throw new Error(`--cents must be a whole number of US cents from 1 to ${MAX_GRANT_CENTS}, got "${values.cents ?? ''}"`);
+  if (values.cents === undefined) throw new Error(`--cents is required: the grant in US cents, from 1 to ${MAX_GRANT_CENTS}`);
+  if (!/^[1-9]\d{0,12}$/.test(values.cents) || Number(values.cents) > MAX_GRANT_CENTS) throw new Error(`--cents must be a whole number of US cents from 1 to ${MAX_GRANT_CENTS}, got "${values.cents}"`);
   const category = values.category ?? 'promotional';
   if (category !== 'purchase' && category !== 'promotional') throw new Error('--category must be purchase or promotional');
   const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom(), existing: true });
@@ -95,6 +96,17 @@ export async function creditsGrant(args: string[]): Promise<void> {
   }
 }
 
+/** The file's text, or an error naming it and why it could not be read, in words rather than Node's `ENOENT: …, open '…'`. */
+function readFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
+    throw new Error(`cannot read --file "${path}": ${why}`);
+  }
+}
+
 /**
  * `tollgate usage import --file PATH`: stores the usage events a gateway set aside because the store refused them
  * (`<journal>.refused.jsonl`, docs/decisions/usage-durability.md), once the cause is fixed — the constraint dropped,
@@ -109,7 +121,7 @@ export async function usageImport(args: string[]): Promise<void> {
   // Every line is read and checked before the store is touched: a damaged or mistyped file imports nothing. An event
   // in the file twice (a journal row shipped again after a restart) counts once.
   const byId = new Map<string, UsageEvent>();
-  readFileSync(values.file, 'utf8').split('\n').forEach((line, i) => {
+  readFile(values.file).split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
     const event = refusedEventFrom(line, i + 1);
     byId.set(event.id, event);

@@ -192,6 +192,8 @@ test('variables that change nothing (misspelt, unknown, a managed key no step us
   // On any free port the return page is unknown until bound: Stripe Checkout would send buyers nowhere.
   assert.match(loadConfig({ ...base, TOLLGATE_API_PORT: '0', TOLLGATE_STRIPE_SECRET_KEY: 'sk_test_x' }).warnings.join('\n'), /TOLLGATE_API_PORT is 0 \(any free port\), so Stripe Checkout has no page to send buyers back to/);
   assert.deepEqual(loadConfig({ ...base, TOLLGATE_API_PORT: '0', TOLLGATE_STRIPE_SECRET_KEY: 'sk_test_x', TOLLGATE_PUBLIC_API_URL: 'https://t.example' }).warnings, []);
+  // Given as `--api-port 0`, the warning names the flag typed, not a variable never set.
+  assert.match(loadConfig({ ...base, TOLLGATE_STRIPE_SECRET_KEY: 'sk_test_x' }, { apiPort: 0 }).warnings.join('\n'), /^--api-port is 0 \(any free port\), so Stripe Checkout/m);
 });
 
 test('README.md documents every variable Tollgate reads', () => {

@@ -393,7 +393,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
   if (publicUrl) config.publicApiUrl = publicUrl;
   // Port 0 is known only once bound: a return URL built on it would send every buyer to a page that is not there.
   if (config.stripeSecretKey && !publicUrl && apiPort === 0 && !(env.TOLLGATE_CHECKOUT_SUCCESS_URL?.trim() && env.TOLLGATE_CHECKOUT_CANCEL_URL?.trim())) {
-    config.warnings.push('TOLLGATE_API_PORT is 0 (any free port), so Stripe Checkout has no page to send buyers back to: set TOLLGATE_PUBLIC_API_URL, or TOLLGATE_CHECKOUT_SUCCESS_URL and TOLLGATE_CHECKOUT_CANCEL_URL');
+    config.warnings.push(`${config.listenSettingNames.apiPort} is 0 (any free port), so Stripe Checkout has no page to send buyers back to: set TOLLGATE_PUBLIC_API_URL, or TOLLGATE_CHECKOUT_SUCCESS_URL and TOLLGATE_CHECKOUT_CANCEL_URL`);
   }
   // Last: the embedded default generates secret.key, and a start refused for another variable must not leave one
   // behind (the next start would load it quietly, and the "back this file up" warning would never be seen).

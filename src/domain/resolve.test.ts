@@ -70,6 +70,16 @@ test('custom providers: declared models only, case-insensitive, surfaces from th
   assert.equal(bare!.provider.id, 'my-ollama');
 });
 
+test('a custom model written as the access guides write it (my-ollama/llama3.2) is refused naming the address that works', () => {
+  const message = (model: string) => {
+    try { resolveCandidates(chat(model), catalog, account); } catch (e) { assert.ok(e instanceof TollgateError); return [e.code, e.message]; }
+    assert.fail('expected a TollgateError');
+  };
+  assert.deepEqual(message('my-ollama/LLAMA3.2'), ['ERR_NGROK_27224', 'Unknown model "my-ollama/LLAMA3.2". Did you mean "my-ollama:llama3.2"?']);
+  assert.deepEqual(message('my-ollama/qwen3:8b'), ['ERR_NGROK_27224', 'Unknown model "my-ollama/qwen3:8b". Did you mean "my-ollama:Qwen3:8b"?']);
+  assert.deepEqual(message('my-ollama/llama3.1'), ['ERR_NGROK_27224', 'Unknown model "my-ollama/llama3.1". Did you mean "my-ollama:llama3.2"?']);
+});
+
 test('custom provider without declared surfaces serves openai chat; declared surfaces map to paths', () => {
   const none: CustomProviderState = { ...ollama, id: 'aigp_x', providerId: 'plain', surfaces: [] };
   const anth: CustomProviderState = { ...ollama, id: 'aigp_y', providerId: 'proxy', surfaces: [{ format: 'anthropic', surface: 'messages', supportedParams: ['model', 'messages'] }] };

@@ -60,6 +60,12 @@ export type Untranslatable = string | { error: ErrorName; details: Record<string
 /** The surfaces a user-defined provider may declare: Gemini's native one is Google's alone. */
 export type CustomSurface = Exclude<DeclaredSurface, 'generate-content'>;
 
+/** The error a request refused by `untranslatable` gets, naming the model it was refused for. */
+export function refusalError(model: Pick<Candidate, 'provider' | 'modelId'>, surface: ApiSurface, reason: Untranslatable): TollgateError {
+  const named = { provider: model.provider.id, model: model.modelId, surface };
+  return typeof reason === 'string' ? tollgateError('notTranslatable', { ...named, reason }) : tollgateError(reason.error, { ...named, ...reason.details });
+}
+
 /** Upstream path per surface for user-defined providers (appended to their baseUrl). */
 export const CUSTOM_SURFACE_PATHS: Readonly<Record<CustomSurface, string>> = {
   'chat-completions': '/chat/completions',
@@ -105,8 +111,7 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     const translated = servedNatively ? undefined : translatedSurface(resolved.provider, modelSurfaces, input.surface);
     const reason = translated && input.body ? input.untranslatable?.(input.surface, input.body, translated.surface) : undefined;
     if (reason !== undefined) {
-      const named = { provider: resolved.provider.id, model: resolved.modelId, surface: input.surface };
-      firstProblem ??= typeof reason === 'string' ? tollgateError('notTranslatable', { ...named, reason }) : tollgateError(reason.error, { ...named, ...reason.details });
+      firstProblem ??= refusalError(resolved, input.surface, reason);
       skipped?.push(name);
       continue;
     }
@@ -268,6 +273,8 @@ function resolveName(address: string, catalog: Catalog, account: AccountSnapshot
   // An id that itself contains `:` (none in the catalog today, but ids are data) still resolves as a bare name.
   const whole = catalog.findModel(address);
   if (whole) return fromCatalog(address, whole.provider, whole.model);
+  const pinned = customAddressFor(address, account);
+  if (pinned) throw tollgateError('unknownModel', { model: address, suggestion: pinned });
   if (catalog.findModel(rest) || findInCustom(rest, account)) throw tollgateError('unknownProvider', { provider: prefix, address });
   throw tollgateError('unknownModelOrProvider', { model: rest, provider: prefix, address });
 }
@@ -285,9 +292,26 @@ function resolveBare(name: string, catalog: Catalog, account: AccountSnapshot): 
     const addresses = owners.slice(0, 3).map((p) => `"${p.providerId}:${findDeclared(p, name)!}"`).join(' or ');
     throw tollgateError('unknownModel', { model: name, suggestion: ` Several of your providers declare it: name one, as ${addresses}.` });
   }
+  const pinned = customAddressFor(name, account);
+  if (pinned) throw tollgateError('unknownModel', { model: name, suggestion: pinned });
   const names = [...catalog.modelNames];
   for (const p of account.customProviders.values()) for (const m of p.models) names.push(m.toLowerCase());
   throw tollgateError('unknownModel', { model: name, suggestion: suggestion(name, names) });
+}
+
+/**
+ * Did-you-mean for a custom provider's model written `my-ollama/llama3.2`, as the access guides write allow-list
+ * entries: requests pin a provider with `:`, and an unprefixed slash id is a catalog author id (gateway.md §4), so
+ * the name is not resolved, only corrected. Undefined unless the part before the first `/` is one of the
+ * account's custom providers and the rest is (or is close to) a model it declares.
+ */
+function customAddressFor(name: string, account: AccountSnapshot): string | undefined {
+  const slash = name.indexOf('/');
+  const provider = slash > 0 ? account.customProviders.get(name.slice(0, slash)) : undefined;
+  if (!provider) return undefined;
+  const rest = name.slice(slash + 1);
+  const model = findDeclared(provider, rest) ?? suggestName(rest.toLowerCase(), provider.models.map((m) => m.toLowerCase()));
+  return model === undefined ? undefined : ` Did you mean "${provider.providerId}:${model}"?`;
 }
 
 function suggestion(name: string, names: readonly string[]): string {

@@ -2,7 +2,7 @@
 // (→ respond → meter inside the attempt loop). Each stage either fills the context or throws a
 // TollgateError, which the server writes in the request's wire format.
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
-import { fallbackNames, resolveCandidates, type Candidate } from '../domain/resolve.ts';
+import { fallbackNames, refusalError, resolveCandidates, type Candidate, type Untranslatable } from '../domain/resolve.ts';
 import { asksForAutoSelection, autoSelectionOrder, AUTO_CANDIDATES } from '../domain/auto-select.ts';
 import { continuedThread, isTranslatedResponseId, untranslatable, withStoredItemsInline } from './translate/index.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
@@ -189,14 +189,29 @@ function autoCandidates(ctx: RequestContext): Candidate[] {
     for (const c of more) if (!seen.has(`${c.provider.id}\u0000${c.modelId.toLowerCase()}`)) picked.push(c);
   }
   if (picked.length === 0) {
-    // A thread continued with only translated models to take it: the refusal a named one gets (404 thread_not_found),
-    // on which the Anthropic SDK replays the whole conversation — which automatic selection then serves.
-    const thread = surface === 'messages' ? continuedThread(body!) : undefined;
-    const translatable = thread === undefined ? undefined : usableAuto(ctx, resolveQuietly(ctx, addresses, undefined))[0];
-    if (translatable) throw tollgateError('threadNotHeld', { provider: translatable.provider.id, model: translatable.modelId, surface, id: thread! });
+    const refused = sharedRefusal(ctx, usableAuto(ctx, resolveQuietly(ctx, addresses, undefined)));
+    if (refused) throw refused;
     throw tollgateError('badRequestBody', { reason: 'automatic model selection ("ngrok/auto", or no "model") found no catalogued model this access key may use and has a provider key or managed credentials for, that takes this request (its images or files, its length): name a model, or add a provider key.' });
   }
   return picked;
+}
+
+/**
+ * The refusal every model automatic selection could use gets when each would be translated and `untranslatable`
+ * refuses each for the same reason: the answer a named model gets. A thread continued with only translated models
+ * to take it: 404 thread_not_found, on which the Anthropic SDK replays the whole conversation (which automatic
+ * selection then serves); two tools of one name: their 400. "Found no model … add a provider key" would send the
+ * client after credentials it has. Undefined when there is no such model, or when the reasons differ.
+ */
+function sharedRefusal(ctx: RequestContext, usable: readonly Candidate[]): TollgateError | undefined {
+  const surface = ctx.route.surface;
+  let shared: Untranslatable | undefined;
+  for (const candidate of usable) {
+    const reason = candidate.surface.surface === surface ? undefined : untranslatable(surface, ctx.body!, candidate.surface.surface);
+    if (reason === undefined || (shared !== undefined && JSON.stringify(reason) !== JSON.stringify(shared))) return undefined;
+    shared = reason;
+  }
+  return shared === undefined ? undefined : refusalError(usable[0]!, surface, shared);
 }
 
 /** Automatic selection's models resolved for the request; none when none can take it (it is not the client's error). */
