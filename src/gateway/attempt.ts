@@ -12,7 +12,7 @@ import type { RequestContext } from './context.ts';
 import { codecs } from './formats/index.ts';
 import { answerIdOf, answerModelOf, obj, streamOpeningOf, parseJson, TEXT_ESTIMATE_CAP, type AnswerFacts, type FormatCodec } from './formats/types.ts';
 import type { ApiSurface } from '../catalog/types.ts';
-import { answerHeaders, relayStream, sendBuffered } from './relay.ts';
+import { answerHeaders, relayJson, relayStream, sendBuffered } from './relay.ts';
 import { UpstreamExchange } from './exchange.ts';
 import { editedBodyText } from './body-edit.ts';
 import { begunAttempt, meterAttempts, type AttemptRecord, type FailureKind } from './meter.ts';
@@ -256,6 +256,13 @@ async function openingFailed(ctx: RequestContext, exchange: UpstreamExchange, re
 const EVENT_STREAM = /^text\/event-stream/i;
 
 /**
+ * How much of an untranslated embeddings answer is held before it is relayed as it arrives (relayJson): 2,048
+ * vectors of 3,072 floats are near 140 MB of JSON, which held whole (and then decoded to a string to read its usage)
+ * cost the gateway twice that per request. Smaller answers are held, so one that breaks off still fails over.
+ */
+export const HELD_ANSWER_BYTES = 1024 * 1024;
+
+/**
  * Facts of a JSON answer the quick text read could not settle. One without usage keeps its generated output, so
  * its output tokens can be estimated (capped as a stream's text is; `textChars` scales the estimate).
  */
@@ -452,8 +459,22 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         record.durationMs = performance.now() - started;
         return 'served';
       }
-      const answer = await exchange.collect();
+      // Embeddings answers are passed through as they came: a large one is relayed as it arrives, not held whole.
+      const answer = !translator && plan.candidate.surface.surface === 'embeddings' ? await exchange.collectWithin(HELD_ANSWER_BYTES) : await exchange.collect();
       clearTimeout(timer);
+      if (answer === undefined) {
+        // Committed: the client gets this answer's bytes from here on.
+        extendForStream(ctx);
+        record.served = true;
+        ctx.relaying = true;
+        const { format, surface } = plan.candidate.surface;
+        const outcome = await relayJson(ctx, exchange, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey), codecs[format], surface);
+        record.facts = outcome.facts;
+        record.completion = outcome.completion;
+        record.timedOut = outcome.timedOut;
+        record.durationMs = performance.now() - started;
+        return 'served';
+      }
       record.durationMs = performance.now() - started;
       const text = answer.toString('utf8');
       // A translation writes the client's answer from the provider's JSON: a 2xx body that is none (a proxy's page,

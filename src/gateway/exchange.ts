@@ -60,6 +60,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   #sink: BodySink | undefined;
   /** collect() or discard() waiting for the end. */
   #waiter: { resolve: (body: Buffer) => void; reject: (error: Error) => void } | undefined;
+  /** collectWithin(): how much may be held before the waiter is told the body is larger. */
+  #within: { limit: number; larger: () => void } | undefined;
   /** firstData() waiting for the first body bytes. */
   #onFirst: (() => void) | undefined;
   /** Decodes a compressed answer (content-coding.ts); its output goes where raw bytes would. */
@@ -135,6 +137,20 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   collect(): Promise<Buffer> {
     this.#mode = 'collect';
     return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+      this.#settle();
+    });
+  }
+
+  /**
+   * The whole body when it ends within `limit` bytes; undefined as soon as more than that is here, the bytes then
+   * held for pipe() (see `received`). Rejects if the exchange fails first.
+   */
+  collectWithin(limit: number): Promise<Buffer | undefined> {
+    if (this.#size > limit && !this.settled) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      this.#mode = 'collect';
+      this.#within = { limit, larger: () => resolve(undefined) };
       this.#waiter = { resolve, reject };
       this.#settle();
     });
@@ -239,6 +255,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
           this.refuse(error);
           return;
         }
+        if (this.#within && this.#size > this.#within.limit) {
+          // Larger than the caller holds: the bytes wait for pipe(), the waiter is told.
+          const { larger } = this.#within;
+          this.#within = undefined;
+          this.#waiter = undefined;
+          this.#mode = 'pending';
+          larger();
+        }
         this.#first();
     }
   }
@@ -284,6 +308,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     const waiter = this.#waiter;
     if (!waiter || (!this.#failure && !this.#ended)) return;
     this.#waiter = undefined;
+    this.#within = undefined;
     if (this.#failure) {
       waiter.reject(this.#failure);
       return;

@@ -7,7 +7,9 @@ import { tollgateError, type TollgateError } from '../domain/errors.ts';
 import type { Completion } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
 import { codecs } from './formats/index.ts';
-import type { StreamFacts } from './formats/types.ts';
+import { parseJson, type AnswerFacts, type FormatCodec, type StreamFacts } from './formats/types.ts';
+import { JsonMembers } from './json-members.ts';
+import type { ApiSurface } from '../catalog/types.ts';
 import { baseHeaders, copyUpstreamHeaders, headerText, H_ATTEMPTS, H_MODEL, H_REJECTED, H_REMOVED, type OutHeaders } from './headers.ts';
 import { StreamMeter } from './stream-meter.ts';
 import { MAX_HELD_BYTES, type UpstreamExchange } from './exchange.ts';
@@ -137,6 +139,29 @@ function bytesOf(text: string): Buffer | undefined {
   return text === '' ? undefined : Buffer.from(text);
 }
 
+/**
+ * An answer relayed as it arrives: the provider's silence bounded (QuietLimit), its reading resumed when the client
+ * has drained what it was sent; `release` ends both.
+ */
+function paced(ctx: RequestContext, upstream: UpstreamExchange): { quiet: QuietLimit; release: () => void } {
+  const quiet = new QuietLimit(upstream, ctx.deps.options.streamIdleTimeoutMs);
+  const onDrain = () => {
+    quiet.held = false;
+    quiet.heard();
+    upstream.resume();
+  };
+  ctx.res.on('drain', onDrain);
+  return { quiet, release: () => { quiet.stop(); ctx.res.off('drain', onDrain); } };
+}
+
+/** Why an answer that reached the client broke off: the error it is ended with, and whether a time limit cut it. */
+function brokenAnswer(ctx: RequestContext, upstream: UpstreamExchange, err: Error): { error: TollgateError; timedOut: boolean } {
+  if (upstream.cause === 'total-timeout') return { error: tollgateError('totalTimeout', { timeout: formatMs(ctx.timeLimitMs) }), timedOut: true };
+  if (upstream.cause === 'oversized-event') return { error: tollgateError('upstreamStreamBroken', { reason: `the provider sent one event of more than ${MAX_HELD_BYTES / (1024 * 1024)} MiB.` }), timedOut: false };
+  const idle = upstream.cause === 'stream-idle' || err.name === 'BodyTimeoutError';
+  return { error: tollgateError('upstreamStreamBroken', { reason: idle ? `no data for ${formatMs(ctx.deps.options.streamIdleTimeoutMs)}.` : 'the provider connection was lost.' }), timedOut: idle };
+}
+
 function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: number, headers: OutHeaders, dropUsageChunk: boolean, translating: Translating | undefined, served: SurfaceSpec): Promise<StreamOutcome> {
   const { res } = ctx;
   // The client's codec writes its error events; the upstream's meters (they differ only when translating).
@@ -151,14 +176,8 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
   // Headers go out with the first event when it is already here (one write instead of two), or on their own one
   // loop turn later: either way clients see the 200 while the model is still thinking.
   setImmediate(flushIfIdle, res);
-  const quiet = new QuietLimit(upstream, ctx.deps.options.streamIdleTimeoutMs);
+  const { quiet, release } = paced(ctx, upstream);
   return new Promise((resolve) => {
-    const onDrain = () => {
-      quiet.held = false;
-      quiet.heard();
-      upstream.resume();
-    };
-    res.on('drain', onDrain);
     // The client's answer ended with the final event (then its leaving, or the provider's, is a success).
     let delivered = false;
     let lingering: ReturnType<typeof setTimeout> | undefined;
@@ -196,9 +215,8 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         return false;
       },
       end() {
-        quiet.stop();
+        release();
         clearTimeout(lingering);
-        res.off('drain', onDrain);
         const metered = meter.end();
         const tail = translation ? bytesOf(translation.take()) : metered;
         if (delivered) {
@@ -227,9 +245,8 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         resolve(complete());
       },
       error(err) {
-        quiet.stop();
+        release();
         clearTimeout(lingering);
-        res.off('drain', onDrain);
         // A stopping gateway ended the answer with its own error event and aborted this read.
         if (ctx.abortCause === 'shutdown') {
           resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
@@ -244,14 +261,67 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });
           return;
         }
-        const totalTimedOut = upstream.cause === 'total-timeout';
-        const idle = upstream.cause === 'stream-idle' || err.name === 'BodyTimeoutError';
-        let error: TollgateError;
-        if (totalTimedOut) error = tollgateError('totalTimeout', { timeout: formatMs(ctx.timeLimitMs) });
-        else if (upstream.cause === 'oversized-event') error = tollgateError('upstreamStreamBroken', { reason: `the provider sent one event of more than ${MAX_HELD_BYTES / (1024 * 1024)} MiB.` });
-        else error = tollgateError('upstreamStreamBroken', { reason: idle ? `no data for ${formatMs(ctx.deps.options.streamIdleTimeoutMs)}.` : 'the provider connection was lost.' });
-        endStreamWithError(ctx, error, nextSequence?.());
-        resolve({ facts: meter.facts, completion: totalTimedOut || idle ? 'timed_out' : 'stream_failed', timedOut: totalTimedOut || idle });
+        const broken = brokenAnswer(ctx, upstream, err);
+        endStreamWithError(ctx, broken.error, nextSequence?.());
+        resolve({ facts: meter.facts, completion: broken.timedOut ? 'timed_out' : 'stream_failed', timedOut: broken.timedOut });
+      },
+    });
+  });
+}
+
+export interface JsonOutcome { facts: AnswerFacts; completion: Completion; timedOut: boolean }
+
+/** What a relayed JSON answer reported, from its top-level members: usage (and, for tracing, its id and model). */
+function jsonMemberFacts(members: JsonMembers, codec: FormatCodec, surface: ApiSurface): AnswerFacts {
+  const usage = members.text('usage');
+  const facts = codec.factsFromJson(usage === undefined ? {} : { usage: parseJson(usage) }, surface);
+  if (!facts.usage) Object.assign(facts, { text: '', textChars: 0 });
+  for (const [key, field] of [['id', 'responseId'], ['model', 'responseModel']] as const) {
+    const value = parseJson(members.text(key) ?? '');
+    if (typeof value === 'string') facts[field] = value;
+  }
+  return facts;
+}
+
+/**
+ * A JSON answer too large to hold (attempt.ts: embeddings past HELD_ANSWER_BYTES), relayed as it arrives with
+ * backpressure, its usage read on the way. A body that breaks off after bytes went out cannot be mended, nor
+ * another attempt made: the client's connection is cut (endStreamWithError), so its SDK sees a broken answer, never
+ * a short one that parses. The provider's silence is bounded as a stream's is.
+ */
+export function relayJson(ctx: RequestContext, upstream: UpstreamExchange, status: number, headers: OutHeaders, codec: FormatCodec, surface: ApiSurface): Promise<JsonOutcome> {
+  const { res } = ctx;
+  const members = new JsonMembers(['usage', 'id', 'model']);
+  res.writeHead(status, headers);
+  const { quiet, release } = paced(ctx, upstream);
+  return new Promise((resolve) => {
+    const done = (completion: Completion, timedOut: boolean) => {
+      release();
+      resolve({ facts: jsonMemberFacts(members, codec, surface), completion, timedOut });
+    };
+    upstream.pipe({
+      data(chunk) {
+        quiet.heard();
+        members.push(chunk);
+        // The client left: read on for the usage (see METER_GRACE_MS), nothing is written.
+        if (ctx.clientGone) return true;
+        if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
+        if (res.write(chunk)) return true;
+        quiet.held = true;
+        return false;
+      },
+      end() {
+        if (ctx.clientGone) return done('unknown', false);
+        res.end();
+        done('succeeded', false);
+      },
+      error(err) {
+        // A stopping gateway cut the answer itself (endStreamWithError).
+        if (ctx.abortCause === 'shutdown') return done('stream_failed', false);
+        if (ctx.clientGone) return done('unknown', false);
+        const broken = brokenAnswer(ctx, upstream, err);
+        endStreamWithError(ctx, broken.error, undefined);
+        done(broken.timedOut ? 'timed_out' : 'stream_failed', broken.timedOut);
       },
     });
   });

@@ -47,10 +47,15 @@ export function writeError(ctx: RequestContext, error: TollgateError, attempts =
 }
 
 /**
- * Ends a stream that already reached the client with the format's error event (a broken or cut provider stream, a
+ * Ends an answer that already reached the client with the format's error event (a broken or cut provider stream, a
  * stopping gateway); its code goes to the access line as an error answer's does.
  */
 export function endStreamWithError(ctx: RequestContext, error: TollgateError, sequence: number | undefined): void {
   ctx.errorCode = error.code;
+  // An embeddings answer relayed as it arrived (relay.ts, relayJson) is JSON, which no event can end: it is cut.
+  if (ctx.route.surface === 'embeddings') {
+    ctx.res.destroy();
+    return;
+  }
   ctx.res.end(codecs[ctx.route.format].streamErrorEvent(error, ctx.requestId, ctx.route.surface, sequence));
 }

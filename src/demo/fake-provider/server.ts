@@ -30,6 +30,7 @@
 //   model `nodone-…`                                   → stream complete but for its final event ([DONE], message_stop)
 //   model `drip-…` / `drip-MS-…`                       → streamed events 150 ms (MS) apart
 //   model `quiet-MS-…`                                 → stream: two events at once, then nothing for MS, then the rest
+//                                                         (JSON: the first half at once, the rest after MS)
 //   model `linger-MS-…`                                → stream complete at once, its connection ended only MS later
 //   model `linger-MS-stray-…`                          → the same, with an error event 20 ms after the final event
 //   model `nousage-…`                                  → no usage reported
@@ -47,6 +48,9 @@
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
 //   model `flood-…`                                    → a 16 MB answer (fills socket buffers)
 //   model `redirect-…`                                 → 307 to another host (a misconfigured base URL)
+//   legacy completions: `n` choices, `echo` (the prompt before each text), `best_of` candidates billed as output
+//   embeddings: a vector per input (a string or an array of token ids is one), `dimensions` floats each, written as
+//                                                         base64 float32 for `encoding_format: "base64"` (the SDK's default)
 //   model `gzip-…` (also `gzip-fail-NNN-`, `gzip-drip-`) → answer gzip-compressed whatever accept-encoding said
 //                                                         (streams flushed per event)
 // Gemini's native API (`/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`): see gemini.ts.
@@ -269,6 +273,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   const call = toolCallFor(surface, model, body);
   if (call) answer.toolCall = call;
   if (model.startsWith('tool-latename-')) answer.lateName = true;
+  if (surface === 'completions') {
+    if (typeof body.n === 'number' && body.n > 1) answer.choices = body.n;
+    if (typeof body.best_of === 'number' && body.best_of > 1) answer.generated = body.best_of;
+    if (body.echo === true && typeof body.prompt === 'string') answer.echo = body.prompt;
+  }
+  if (surface === 'embeddings') answer.embedding = { base64: body.encoding_format === 'base64', dimensions: typeof body.dimensions === 'number' ? body.dimensions : 4 };
   if (surface === 'responses' && offersWebSearch(body)) answer.searches = FAKE_WEB_SEARCHES;
   const advisor = surface === 'messages' ? offeredAdvisor(body) : undefined;
   if (advisor !== undefined) answer.advisor = advisor;
@@ -287,7 +297,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
       ...(format === 'anthropic' ? { 'request-id': 'req_fake1' } : {}),
       ...(model.startsWith('chained-') ? CHAINED_GATEWAY_HEADERS : {}),
       ...(gzip ? { 'content-encoding': 'gzip' } : {}),
-    }).end(gzip ? gzipSync(text) : text);
+    });
+    const quiet = /^quiet-(\d+)-/.exec(model);
+    if (quiet && !gzip) {
+      // The first half at once, the rest after MS (a large answer still being written).
+      res.write(text.slice(0, text.length >> 1));
+      await sleep(Number(quiet[1]));
+      if (!res.destroyed) res.end(text.slice(text.length >> 1));
+      return;
+    }
+    res.end(gzip ? gzipSync(text) : text);
     return;
   }
 

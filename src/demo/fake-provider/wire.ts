@@ -100,7 +100,34 @@ export interface FakeToolCall { id: string; name: string; arguments: string }
 /** `searches`: hosted web searches the answer ran first (Responses `web_search_call` items; FAKE_WEB_SEARCHES when a web search tool is offered). */
 /** `advisor`: the advisor model the answer consulted (a Messages request offering Anthropic's advisor tool). */
 /** `lateName`: a streamed chat call's name comes with its second argument piece, after the first (some compatible servers). */
-export interface AnswerSpec { model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; searches?: number; advisor?: string; lateName?: boolean }
+/** `choices`: how many completions the answer holds (legacy completions' `n`); `generated`: how many the provider generated and bills (`best_of`, at least `choices`). */
+/** `echo`: the prompt a legacy completion repeats before its text (`echo: true`). */
+/** `embedding`: how the embeddings are written (`encoding_format`, `dimensions`), as OpenAI writes them. */
+export interface AnswerSpec {
+  model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; searches?: number; advisor?: string; lateName?: boolean;
+  choices?: number; generated?: number; echo?: string; embedding?: { base64: boolean; dimensions: number };
+}
+
+/** Embedding inputs as OpenAI counts them: a string or an array of token ids is one input; an array of either, one each. */
+export function embeddingInputs(input: unknown): unknown[] {
+  if (!Array.isArray(input)) return [input];
+  return input.length > 0 && input.every((i) => typeof i === 'number') ? [input] : input;
+}
+
+/** One fake embedding vector: `dimensions` floats, as a float array or base64 of little-endian float32 (OpenAI's `encoding_format: "base64"`). */
+function embeddingVector(index: number, spec: { base64: boolean; dimensions: number }): number[] | string {
+  const values = Array.from({ length: spec.dimensions }, (_, i) => Math.fround(((index + 1) * (i + 1)) / 1024 - 0.5));
+  return spec.base64 ? Buffer.from(new Float32Array(values).buffer).toString('base64') : values;
+}
+
+/** Legacy completions usage: every generated candidate's output is billed (`best_of` × the completion). */
+function completionsUsage(a: AnswerSpec) {
+  const usage = openaiUsage(a.withUsage);
+  const generated = Math.max(a.generated ?? 1, a.choices ?? 1);
+  if (!usage || generated === 1) return usage;
+  const output = FAKE_USAGE.output * generated;
+  return { ...usage, completion_tokens: output, total_tokens: FAKE_USAGE.input + output };
+}
 
 /** A complete (non-streamed) JSON answer for the surface. */
 export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown): unknown {
@@ -114,17 +141,20 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
           : { index: 0, message: { role: 'assistant', content: a.text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
         ...(usage ? { usage } : {}),
       };
-    case 'completions':
+    case 'completions': {
+      const completionUsage = completionsUsage(a);
       return {
         id: 'cmpl-fake1', object: 'text_completion', created: created(), model: a.model,
-        choices: [{ index: 0, text: a.text, logprobs: null, finish_reason: 'stop' }],
-        ...(usage ? { usage } : {}),
+        choices: Array.from({ length: a.choices ?? 1 }, (_, index) => ({ index, text: `${a.echo ?? ''}${a.text}`, logprobs: null, finish_reason: 'stop' })),
+        ...(completionUsage ? { usage: completionUsage } : {}),
       };
+    }
     case 'embeddings': {
-      const inputs = Array.isArray(input) ? input : [input];
+      const spec = a.embedding ?? { base64: false, dimensions: 4 };
       return {
-        object: 'list', model: a.model,
-        data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.0123, -0.0456, 0.0789, 0.1011] })),
+        object: 'list',
+        data: embeddingInputs(input).map((_, index) => ({ object: 'embedding', index, embedding: embeddingVector(index, spec) })),
+        model: a.model,
         ...(a.withUsage ? { usage: { prompt_tokens: FAKE_USAGE.input, total_tokens: FAKE_USAGE.input } } : {}),
       };
     }
@@ -245,9 +275,7 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
     return out;
   }
   const usageField = includeUsage && a.withUsage ? { usage: null } : {};
-  const chunk = (choice: Record<string, unknown>) => JSON.stringify(surface === 'completions'
-    ? { id: 'cmpl-fake1', object: 'text_completion', created: created(), model: a.model, choices: [{ index: 0, logprobs: null, ...choice }], ...usageField }
-    : { id: 'chatcmpl-fake1', object: 'chat.completion.chunk', created: created(), model: a.model, system_fingerprint: 'fp_fake', choices: [{ index: 0, logprobs: null, ...choice }], ...usageField });
+  const chunk = (choice: Record<string, unknown>) => JSON.stringify({ id: 'chatcmpl-fake1', object: 'chat.completion.chunk', created: created(), model: a.model, system_fingerprint: 'fp_fake', choices: [{ index: 0, logprobs: null, ...choice }], ...usageField });
   if (surface === 'chat-completions') out.push(sse(chunk({ delta: { role: 'assistant', content: '' }, finish_reason: null })));
   if (surface === 'chat-completions' && a.toolCall) {
     // As OpenAI streams a call: id and name first, then the arguments in pieces.
@@ -265,14 +293,21 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
     out.push(sse('[DONE]'));
     return out;
   }
-  for (const w of words) {
-    out.push(sse(chunk(surface === 'completions' ? { text: w, finish_reason: null } : { delta: { content: w }, finish_reason: null })));
+  if (surface === 'completions') {
+    // Each choice's pieces come in chunks of their own, told apart by `index` (OpenAI interleaves them); an echoed
+    // prompt comes first.
+    const choices = a.choices ?? 1;
+    const completion = (index: number, text: string, finish: string | null) => JSON.stringify({ id: 'cmpl-fake1', object: 'text_completion', created: created(), model: a.model, choices: [{ text, index, logprobs: null, finish_reason: finish }], ...usageField });
+    if (a.echo) for (let i = 0; i < choices; i++) out.push(sse(completion(i, a.echo, null)));
+    for (const w of words) for (let i = 0; i < choices; i++) out.push(sse(completion(i, w, null)));
+    for (let i = 0; i < choices; i++) out.push(sse(completion(i, '', 'stop')));
+    if (includeUsage && a.withUsage) out.push(sse(JSON.stringify({ id: 'cmpl-fake1', object: 'text_completion', created: created(), model: a.model, choices: [], usage: completionsUsage(a) })));
+    out.push(sse('[DONE]'));
+    return out;
   }
-  out.push(sse(chunk(surface === 'completions' ? { text: '', finish_reason: 'stop' } : { delta: {}, finish_reason: 'stop' })));
-  if (includeUsage && a.withUsage) {
-    const object = surface === 'completions' ? 'text_completion' : 'chat.completion.chunk';
-    out.push(sse(JSON.stringify({ id: 'chatcmpl-fake1', object, created: created(), model: a.model, choices: [], usage: openaiUsage(true) })));
-  }
+  for (const w of words) out.push(sse(chunk({ delta: { content: w }, finish_reason: null })));
+  out.push(sse(chunk({ delta: {}, finish_reason: 'stop' })));
+  if (includeUsage && a.withUsage) out.push(sse(JSON.stringify({ id: 'chatcmpl-fake1', object: 'chat.completion.chunk', created: created(), model: a.model, choices: [], usage: openaiUsage(true) })));
   out.push(sse('[DONE]'));
   return out;
 }
