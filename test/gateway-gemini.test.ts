@@ -4,9 +4,9 @@
 // come in Google's error shape, which the SDK raises as ApiError. SQLite store.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, GoogleGenAI } from '@google/genai';
+import { ApiError, FunctionCallingConfigMode, GoogleGenAI, HarmBlockThreshold, HarmCategory, Type, type FunctionCall, type GenerateContentResponse } from '@google/genai';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
-import { FAKE_GEMINI_USAGE } from './fake-upstream.ts';
+import { FAKE_GEMINI_USAGE, FAKE_USAGE } from './fake-upstream.ts';
 
 const MANAGED_GOOGLE_KEY = 'gk-managed-google-secret';
 /** What the gateway bills of FAKE_GEMINI_USAGE: input = prompt + tool-use prompt, output = candidates + thoughts. */
@@ -149,8 +149,8 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
     });
   });
 
-  test('a model that does not speak Gemini\'s API is refused with 3813; a wrong access key with 401, both in Google\'s shape', async () => {
-    await assert.rejects(ai.models.generateContent({ model: 'gpt-4o', contents: 'hi' }), (e: unknown) => {
+  test('a model that does not speak Gemini\'s API, nor one it translates to, is refused with 3813; a wrong access key with 401, both in Google\'s shape', async () => {
+    await assert.rejects(ai.models.generateContent({ model: 'text-embedding-3-small', contents: 'hi' }), (e: unknown) => {
       assert.ok(e instanceof ApiError, String(e));
       assert.equal(e.status, 400);
       const { error } = JSON.parse(e.message);
@@ -219,6 +219,159 @@ describe('Gemini native API on a managed Google key (sqlite)', () => {
     assert.deepEqual(h.fake.requests.at(-1)!.body!.generationConfig, { maxOutputTokens: 100, temperature: 0.5 });
     await client(h, token).models.generateContent({ model: 'gemini-2.5-flash', contents: 'uncapped' });
     assert.deepEqual(h.fake.requests.at(-1)!.body!.generationConfig, { maxOutputTokens: 100 }, 'a request without a limit gets the cap');
+  });
+});
+
+describe('Gemini\'s API on models that do not serve it: translated to chat completions, and to Messages for Claude (sqlite)', () => {
+  let h: Harness;
+  let ai: GoogleGenAI;
+  let token: string;
+  before(async () => {
+    h = await startHarness('sqlite');
+    await h.providerKey('openai', 'sk-translate-openai');
+    await h.providerKey('anthropic', 'sk-ant-translate');
+    await h.providerKey('google', 'AIza-fake-good');
+    token = (await h.accessKey(await h.configuration({}))).token;
+    ai = client(h, token);
+  });
+  after(async () => { await h.close(); });
+
+  const lastUpstream = () => h.fake.requests.at(-1)!;
+  /** What the Gen AI SDK reads of FAKE_USAGE: thinking counted apart from the candidates, cached input inside the prompt. */
+  const USAGE_METADATA = { promptTokenCount: FAKE_USAGE.input, candidatesTokenCount: FAKE_USAGE.output - FAKE_USAGE.reasoning, totalTokenCount: FAKE_USAGE.input + FAKE_USAGE.output, thoughtsTokenCount: FAKE_USAGE.reasoning, cachedContentTokenCount: FAKE_USAGE.cacheRead };
+
+  test('generateContent on gpt-4o: goes up as chat completions, comes back as a GenerateContentResponse; what has no place is named; billed as the model that served', async () => {
+    const answer = await ai.models.generateContent({
+      model: 'gpt-4o', contents: 'hello gpt',
+      config: { systemInstruction: 'Be brief.', maxOutputTokens: 100, temperature: 0.3, topK: 20, safetySettings: [{ category: HarmCategory.HARM_CATEGORY_HARASSMENT, threshold: HarmBlockThreshold.BLOCK_NONE }], tools: [{ googleSearch: {} }] },
+    });
+    assert.match(answer.text ?? '', /fake gpt-4o model! You said: "hello gpt"/);
+    assert.equal(answer.candidates?.[0]?.finishReason, 'STOP');
+    assert.equal(answer.candidates?.[0]?.content?.role, 'model');
+    assert.deepEqual(answer.usageMetadata, USAGE_METADATA);
+    const headers = answer.sdkHttpResponse?.headers ?? {};
+    assert.equal(headers['ngrok-aig-model'], 'gpt-4o');
+    assert.deepEqual(headers['ngrok-aig-removed-params']?.split(', ').sort(), ['generationConfig.topK', 'safetySettings', 'tools']);
+    assert.equal(headers['content-type'], 'application/json');
+    const up = lastUpstream();
+    assert.equal(up.path, '/v1/chat/completions');
+    assert.equal(up.headers.authorization, 'Bearer sk-translate-openai');
+    assert.equal(up.headers['x-goog-api-key'], undefined, 'the access key never goes upstream');
+    assert.deepEqual(up.body!.messages, [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hello gpt' }]);
+    assert.deepEqual([up.body!.model, up.body!.max_completion_tokens ?? up.body!.max_tokens, up.body!.temperature, up.body!.tools, up.body!.safetySettings], ['gpt-4o', 100, 0.3, undefined, undefined]);
+    const [row] = await h.usage(headers['ngrok-aig-request-id']!, 1);
+    assert.deepEqual(
+      [row!.provider, row!.model, Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.cacheReadTokens), Number(row!.usageEstimated), Number(row!.isStreaming), row!.completion],
+      ['openai', 'gpt-4o', FAKE_USAGE.input, FAKE_USAGE.output, FAKE_USAGE.cacheRead, 0, 0, 'succeeded'],
+    );
+  });
+
+  test('generateContentStream on gpt-4o: the chat stream comes back as Gemini chunks, the last with its finish reason and usage; metered on the provider\'s counts', async () => {
+    let text = '';
+    let last: GenerateContentResponse | undefined;
+    for await (const chunk of await ai.models.generateContentStream({ model: 'gpt-4o', contents: 'stream gpt' })) {
+      text += chunk.text ?? '';
+      last = chunk;
+    }
+    assert.match(text, /fake gpt-4o model! You said: "stream gpt"/);
+    assert.equal(last?.candidates?.[0]?.finishReason, 'STOP');
+    assert.deepEqual(last?.usageMetadata, USAGE_METADATA);
+    const up = lastUpstream();
+    assert.equal(up.path, '/v1/chat/completions');
+    assert.deepEqual([up.body!.stream, up.body!.stream_options], [true, { include_usage: true }]);
+    const [row] = await h.usage(last!.sdkHttpResponse!.headers!['ngrok-aig-request-id']!, 1);
+    assert.deepEqual([row!.model, Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.usageEstimated), Number(row!.isStreaming), row!.completion], ['gpt-4o', FAKE_USAGE.input, FAKE_USAGE.output, 0, 1, 'succeeded']);
+  });
+
+  test('on a reasoning model: the thinking budget is its reasoning effort, the limit its max_completion_tokens, and the sampling settings it refuses are named as the client sent them', async () => {
+    const answer = await ai.models.generateContent({ model: 'o3', contents: 'think', config: { maxOutputTokens: 100, temperature: 0.5, stopSequences: ['END'], thinkingConfig: { thinkingBudget: 20_000 } } });
+    assert.match(answer.text ?? '', /fake o3 model/);
+    assert.deepEqual(answer.sdkHttpResponse?.headers?.['ngrok-aig-removed-params']?.split(', ').sort(), ['generationConfig.stopSequences', 'generationConfig.temperature']);
+    const up = lastUpstream().body!;
+    assert.deepEqual([up.reasoning_effort, up.max_completion_tokens, 'max_tokens' in up, 'temperature' in up, 'stop' in up], ['high', 100, false, false, false]);
+  });
+
+  test('a function-calling round trip: the call comes back as the SDK\'s functionCall with an id, its functionResponse goes up as the call\'s tool message (buffered and streamed)', async () => {
+    const weather = { name: 'get_weather', description: 'Weather in a city', parameters: { type: Type.OBJECT, properties: { city: { type: Type.STRING } }, required: ['city'] } };
+    const config = { tools: [{ functionDeclarations: [weather] }], toolConfig: { functionCallingConfig: { mode: FunctionCallingConfigMode.ANY } } };
+    const ask = { role: 'user', parts: [{ text: 'Weather in Paris?' }] };
+    const first = await ai.models.generateContent({ model: 'openai:tool-weather', contents: [ask], config });
+    assert.deepEqual(first.functionCalls, [{ id: 'call_fake1', name: 'get_weather', args: { city: 'Paris' } }]);
+    assert.deepEqual(lastUpstream().body!.tools, [{ type: 'function', function: { name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }]);
+    assert.equal(lastUpstream().body!.tool_choice, 'required');
+
+    const calls: FunctionCall[] = [];
+    for await (const chunk of await ai.models.generateContentStream({ model: 'openai:tool-weather', contents: [ask], config })) calls.push(...(chunk.functionCalls ?? []));
+    assert.deepEqual(calls, [{ id: 'call_fake1', name: 'get_weather', args: { city: 'Paris' } }], 'the call comes whole, once');
+
+    const call = first.functionCalls![0]!;
+    const second = await ai.models.generateContent({
+      model: 'openai:tool-weather', config: { tools: config.tools },
+      contents: [ask, first.candidates![0]!.content!, { role: 'user', parts: [{ functionResponse: { id: call.id!, name: call.name!, response: { output: 'Sunny, 21 °C' } } }] }],
+    });
+    assert.equal(second.functionCalls, undefined);
+    assert.ok((second.text ?? '') !== '');
+    assert.deepEqual(lastUpstream().body!.messages, [
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_fake1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      { role: 'tool', tool_call_id: 'call_fake1', content: 'Sunny, 21 °C' },
+    ]);
+  });
+
+  test('a JSON-schema response goes up as chat\'s json_schema response_format; the answer is the model\'s text', async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+    const answer = await ai.models.generateContent({ model: 'gpt-4o', contents: 'Which city?', config: { responseMimeType: 'application/json', responseJsonSchema: schema } });
+    assert.deepEqual(lastUpstream().body!.response_format, { type: 'json_schema', json_schema: { name: 'output', schema, strict: true } });
+    assert.match(answer.text ?? '', /Which city\?/);
+    assert.equal(answer.sdkHttpResponse?.headers?.['ngrok-aig-removed-params'], undefined);
+  });
+
+  test('an upstream refusal comes back in Google\'s error shape with its status; a stream the provider breaks ends with Google\'s error chunk', async () => {
+    await assert.rejects(ai.models.generateContent({ model: 'openai:fail-400-x', contents: 'bad' }), (e: unknown) => {
+      assert.ok(e instanceof ApiError, String(e));
+      assert.equal(e.status, 400);
+      const { error } = JSON.parse(e.message);
+      assert.deepEqual([error.code, error.status], [400, 'INVALID_ARGUMENT']);
+      assert.match(error.message, /the fake provider rejects this request/);
+      return true;
+    });
+    const seen: string[] = [];
+    await assert.rejects((async () => { for await (const chunk of await ai.models.generateContentStream({ model: 'openai:cut-x', contents: 'break' })) seen.push(chunk.text ?? ''); })(), (e: unknown) => {
+      assert.ok(e instanceof ApiError, String(e));
+      assert.equal(e.status, 502);
+      assert.match(e.message, /ERR_NGROK_27235/);
+      return true;
+    });
+  });
+
+  test('Claude answers Gemini\'s API over its own Messages API (through chat completions), billed as Claude', async () => {
+    const answer = await ai.models.generateContent({ model: 'claude-sonnet-4-6', contents: 'hello claude', config: { systemInstruction: 'Be brief.', maxOutputTokens: 50, seed: 4 } });
+    assert.match(answer.text ?? '', /fake claude-sonnet-4-6 model! You said: "hello claude"/);
+    const headers = answer.sdkHttpResponse?.headers ?? {};
+    assert.equal(headers['ngrok-aig-removed-params'], 'generationConfig.seed');
+    const up = lastUpstream();
+    assert.equal(up.path, '/v1/messages');
+    assert.deepEqual([up.body!.system, up.body!.max_tokens, up.body!.messages], ['Be brief.', 50, [{ role: 'user', content: 'hello claude' }]]);
+    const [row] = await h.usage(headers['ngrok-aig-request-id']!, 1);
+    assert.deepEqual([row!.provider, row!.model, Number(row!.inputTokens), Number(row!.outputTokens)], ['anthropic', 'claude-sonnet-4-6', FAKE_USAGE.input + FAKE_USAGE.cacheRead + FAKE_USAGE.cacheWrite, FAKE_USAGE.output]);
+    let streamed = '';
+    for await (const chunk of await ai.models.generateContentStream({ model: 'claude-sonnet-4-6', contents: 'stream claude' })) streamed += chunk.text ?? '';
+    assert.match(streamed, /You said: "stream claude"/);
+  });
+
+  test('a Gemini model is still served natively, untranslated; what another model cannot read (Google\'s cached content) is refused', async () => {
+    const answer = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'native' });
+    assert.match(answer.text ?? '', /fake gemini-2\.5-flash model/);
+    assert.equal(lastUpstream().path, '/v1beta/models/gemini-2.5-flash:generateContent');
+    assert.deepEqual(lastUpstream().body, { contents: [{ parts: [{ text: 'native' }], role: 'user' }] });
+    const sent = h.fake.requests.length;
+    await assert.rejects(ai.models.generateContent({ model: 'gpt-4o', contents: 'x', config: { cachedContent: 'cachedContents/abc' } }), (e: unknown) => {
+      assert.ok(e instanceof ApiError, String(e));
+      assert.equal(e.status, 400);
+      assert.match(JSON.parse(e.message).error.message, /^ERR_NGROK_27226: .*cachedContent/);
+      return true;
+    });
+    assert.equal(h.fake.requests.length, sent, 'nothing was sent');
   });
 });
 

@@ -139,6 +139,9 @@ const TRANSLATED_TO: Partial<Record<ApiSurface, readonly { format: ApiFormat; su
   // Through chat completions when the provider serves them: Messages is reached through chat (two halves).
   responses: [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }],
   'chat-completions': [{ format: 'anthropic', surface: 'messages' }],
+  // Gemini's GenerateContent reaches GPT models over chat completions and Claude over Messages (through chat).
+  'generate-content': [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }],
+  'stream-generate-content': [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }],
 };
 
 /** Structured output (`response_format` json_schema or json_object), which a provider's compatibility layer ignores. */

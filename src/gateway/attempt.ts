@@ -373,9 +373,20 @@ function clientRemoved(translated: TranslatedRequest, removedUpstream: readonly 
   const own = translated.clientFields ?? {};
   for (const field of removedUpstream) {
     const named = Object.hasOwn(own, field) ? own[field]! : field;
-    if (Object.hasOwn(client, named)) names.add(named);
+    if (sentField(client, named)) names.add(named);
   }
   return [...names];
+}
+
+/** Whether the client sent the field: a top-level one, or one inside another (Gemini's `generationConfig.seed`). */
+function sentField(client: Record<string, unknown>, name: string): boolean {
+  let at: unknown = client;
+  for (const key of name.split('.')) {
+    const holder = obj(at);
+    if (!holder || !Object.hasOwn(holder, key)) return false;
+    at = holder[key];
+  }
+  return true;
 }
 
 async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNumber: number, isStreaming: boolean, modelFollows: boolean, attemptFollows: boolean): Promise<Verdict> {

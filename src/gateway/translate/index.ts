@@ -9,6 +9,7 @@ import { obj } from '../formats/types.ts';
 import { continuedThread, messagesViaChat, unsendableMediaReason } from './messages-via-chat.ts';
 import { duplicateToolReason, responsesViaChat } from './responses-via-chat.ts';
 import { composed } from './composed.ts';
+import { GEMINI_CHAT_FIELDS, geminiStreamViaChat, geminiUntranslatableReason, geminiViaChat } from './gemini-via-chat.ts';
 import type { Translator } from './types.ts';
 
 export type { StreamTranslation, TranslationScope, Translator } from './types.ts';
@@ -23,8 +24,23 @@ export { continuedThread } from './messages-via-chat.ts';
  */
 const responsesViaMessages = composed(responsesViaChat, chatViaMessages, { reasoning_effort: 'reasoning', response_format: 'text' });
 
+/**
+ * Gemini's GenerateContent → chat completions → Messages (Claude). What the Messages half drops of the chat fields
+ * the Gemini half wrote is named as the client sent it (`generationConfig.seed`, not `seed`).
+ */
+const geminiViaMessages = composed(geminiViaChat, chatViaMessages, GEMINI_CHAT_FIELDS);
+const geminiStreamViaMessages = composed(geminiStreamViaChat, chatViaMessages, GEMINI_CHAT_FIELDS);
+
+/** Gemini's two surfaces: one translator each, as the path (not the body) says whether the answer streams. */
+function geminiTranslator(client: ApiSurface, upstream: ApiSurface): Translator | undefined {
+  const streaming = client === 'stream-generate-content';
+  if (upstream === 'chat-completions') return streaming ? geminiStreamViaChat : geminiViaChat;
+  return upstream === 'messages' ? (streaming ? geminiStreamViaMessages : geminiViaMessages) : undefined;
+}
+
 export function translatorFor(client: ApiSurface, upstream: SurfaceSpec): Translator | undefined {
   if (upstream.surface === client) return undefined;
+  if (client === 'generate-content' || client === 'stream-generate-content') return geminiTranslator(client, upstream.surface);
   if (upstream.surface === 'chat-completions') return client === 'messages' ? messagesViaChat : client === 'responses' ? responsesViaChat : undefined;
   if (upstream.surface !== 'messages') return undefined;
   return client === 'chat-completions' ? chatViaMessages : client === 'responses' ? responsesViaMessages : undefined;
@@ -42,6 +58,7 @@ export function untranslatableReason(client: ApiSurface, body: Record<string, un
   }
   if (client === 'chat-completions') return legacyFunctionsReason(body) ?? (target === 'messages' ? unreadableFileReason(chatFiles(body.messages)) : undefined);
   if (client === 'messages' && target === 'chat-completions') return unsendableMediaReason(body.messages);
+  if (client === 'generate-content' || client === 'stream-generate-content') return geminiUntranslatableReason(body);
   return undefined;
 }
 

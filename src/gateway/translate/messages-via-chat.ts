@@ -310,7 +310,7 @@ function jsonOutputFormat(format: unknown): Json | undefined {
  * its properties as required, all the way down; none of the composition keywords it refuses. Conservative: a schema
  * this cannot vouch for goes without `strict` (OpenAI refuses a strict schema that breaks the rules).
  */
-function meetsStrictRules(schema: unknown): boolean {
+export function meetsStrictRules(schema: unknown): boolean {
   const s = obj(schema);
   return s !== undefined && isObjectSchema(s) && strictNode(s);
 }

@@ -1,0 +1,199 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GenerateContentResponse, type Candidate } from '@google/genai';
+import { createCatalog } from '../../catalog/index.ts';
+import { resolveCandidates } from '../../domain/resolve.ts';
+import type { AttemptPlan } from '../../domain/routing.ts';
+import { snapshot } from '../../../test/helpers/snapshot.ts';
+import { geminiStreamViaChat, geminiViaChat } from './gemini-via-chat.ts';
+import { translatorFor, untranslatableReason } from './index.ts';
+
+const catalog = createCatalog({});
+const scope = { accountId: 'acct_test', keep: false, includeUsage: false };
+const plan = (model: string): AttemptPlan => ({ candidate: resolveCandidates({ model, models: undefined, format: 'gemini', surface: 'generate-content' }, catalog, snapshot())[0]!, keySource: 'user', credential: 'k' });
+const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ id: 'chatcmpl-9', model: 'gpt-x', choices: [{ index: 0, delta, finish_reason: finish }] });
+
+/** The GenerateContentResponse chunks a translated stream writes. */
+function chunks(text: string): Record<string, unknown>[] {
+  assert.ok(text.endsWith('\r\n\r\n'), 'each chunk ends as Google ends them');
+  return text.split('\r\n\r\n').filter(Boolean).map((block) => {
+    assert.ok(block.startsWith('data: '), block);
+    return JSON.parse(block.slice('data: '.length)) as Record<string, unknown>;
+  });
+}
+
+test('GPT models and Claude are reached from Gemini\'s API by translation: GPT over chat completions, Claude over its own Messages', () => {
+  assert.equal(plan('gpt-4o').candidate.surface.surface, 'chat-completions');
+  assert.equal(plan('claude-sonnet-4-6').candidate.surface.surface, 'messages');
+  assert.equal(plan('gemini-2.5-flash').candidate.surface.surface, 'generate-content', 'a Gemini model is served natively');
+});
+
+test('contents, system instruction, media, calls and their responses go up as chat messages; calls without ids are paired in order', () => {
+  const { body, removed } = geminiViaChat.request({
+    systemInstruction: { parts: [{ text: 'Be brief.' }, { text: 'Answer in French.' }] },
+    contents: [
+      { role: 'user', parts: [{ text: 'What is this?' }, { inlineData: { mimeType: 'image/png', data: 'iVBORw0KGgo=' } }, { inlineData: { mimeType: 'application/pdf', data: 'JVBERi0=' } }] },
+      { role: 'model', parts: [{ text: 'thinking…', thought: true }, { text: 'Let me look.' }, { functionCall: { name: 'weather', args: { city: 'Paris' } } }, { functionCall: { name: 'time', args: {} } }] },
+      { role: 'user', parts: [{ functionResponse: { name: 'time', response: { output: '12:00' } } }, { functionResponse: { name: 'weather', response: { sky: 'sunny' } } }] },
+      { role: 'model', parts: [{ functionCall: { id: 'fc-7', name: 'weather', args: { city: 'Rome' } } }] },
+      { role: 'user', parts: [{ functionResponse: { id: 'fc-7', name: 'weather', response: { sky: 'rain' } } }, { text: 'And tomorrow?' }] },
+    ],
+    safetySettings: [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_NONE' }],
+    generationConfig: { temperature: 0.2, topP: 0.9, topK: 40, maxOutputTokens: 1_000_000, stopSequences: ['END'], seed: 7, presencePenalty: 0.1, frequencyPenalty: 0.2, candidateCount: 2 },
+  }, plan('gpt-4o'));
+  assert.deepEqual(body.messages, [
+    { role: 'system', content: 'Be brief.\nAnswer in French.' },
+    { role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }, { type: 'file', file: { filename: 'document.pdf', file_data: 'data:application/pdf;base64,JVBERi0=' } }] },
+    { role: 'assistant', content: 'Let me look.', tool_calls: [
+      { id: 'call_g1_2', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
+      { id: 'call_g1_3', type: 'function', function: { name: 'time', arguments: '{}' } },
+    ] },
+    { role: 'tool', tool_call_id: 'call_g1_3', content: '12:00' },
+    { role: 'tool', tool_call_id: 'call_g1_2', content: '{"sky":"sunny"}' },
+    { role: 'assistant', content: null, tool_calls: [{ id: 'fc-7', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } }] },
+    { role: 'tool', tool_call_id: 'fc-7', content: '{"sky":"rain"}' },
+    { role: 'user', content: 'And tomorrow?' },
+  ]);
+  assert.deepEqual(
+    [body.model, body.max_tokens, body.temperature, body.top_p, body.stop, body.seed, body.presence_penalty, body.frequency_penalty, body.n, body.stream],
+    ['gpt-4o', 16_384, 0.2, 0.9, ['END'], 7, 0.1, 0.2, 2, undefined],
+  );
+  assert.deepEqual(removed, ['safetySettings', 'generationConfig.topK']);
+});
+
+test('function declarations in Gemini\'s Schema become JSON Schema; Google\'s own tools are removed; the calling mode maps', () => {
+  const tools = [{ functionDeclarations: [
+    { name: 'weather', description: 'Weather in a city', parameters: { type: 'OBJECT', properties: { city: { type: 'STRING' }, days: { type: 'INTEGER', nullable: true }, tags: { type: 'ARRAY', items: { type: 'STRING' }, maxItems: '3' } }, required: ['city'], propertyOrdering: ['city', 'days'] } },
+    { name: 'time', parametersJsonSchema: { type: 'object', properties: { zone: { type: 'string' } } } },
+  ] }, { googleSearch: {} }];
+  const auto = geminiViaChat.request({ contents: [], tools }, plan('gpt-4o'));
+  assert.deepEqual(auto.body.tools, [
+    { type: 'function', function: { name: 'weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' }, days: { type: ['integer', 'null'] }, tags: { type: 'array', items: { type: 'string' }, maxItems: 3 } }, required: ['city'] } } },
+    { type: 'function', function: { name: 'time', parameters: { type: 'object', properties: { zone: { type: 'string' } } } } },
+  ]);
+  assert.equal(auto.body.tool_choice, undefined);
+  assert.deepEqual(auto.removed, ['tools']);
+  const choice = (functionCallingConfig: Record<string, unknown>) => geminiViaChat.request({ contents: [], tools, toolConfig: { functionCallingConfig } }, plan('gpt-4o')).body;
+  assert.equal(choice({ mode: 'ANY' }).tool_choice, 'required');
+  assert.equal(choice({ mode: 'NONE' }).tool_choice, 'none');
+  assert.equal(choice({ mode: 'AUTO' }).tool_choice, 'auto');
+  const forced = choice({ mode: 'ANY', allowedFunctionNames: ['time'] });
+  assert.deepEqual([forced.tool_choice, (forced.tools as unknown[]).length], [{ type: 'function', function: { name: 'time' } }, 1]);
+  assert.deepEqual(geminiViaChat.request({ contents: [], toolConfig: { functionCallingConfig: { mode: 'ANY' } } }, plan('gpt-4o')).removed, ['toolConfig']);
+});
+
+test('JSON with a schema is chat\'s json_schema (strict when OpenAI\'s rules allow it); JSON alone is json_object; thinking is a reasoning effort only where the model takes one', () => {
+  const strictSchema = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false };
+  const json = (config: Record<string, unknown>, model = 'gpt-4o') => geminiViaChat.request({ contents: [], generationConfig: config }, plan(model));
+  assert.deepEqual(json({ responseMimeType: 'application/json', responseJsonSchema: strictSchema }).body.response_format, { type: 'json_schema', json_schema: { name: 'output', schema: strictSchema, strict: true } });
+  assert.deepEqual(json({ responseMimeType: 'application/json', responseSchema: { type: 'OBJECT', properties: { a: { type: 'STRING' } } } }).body.response_format,
+    { type: 'json_schema', json_schema: { name: 'output', schema: { type: 'object', properties: { a: { type: 'string' } } }, strict: false } });
+  assert.deepEqual(json({ responseMimeType: 'application/json' }).body.response_format, { type: 'json_object' });
+  assert.deepEqual(json({ responseMimeType: 'text/x.enum', responseSchema: { type: 'STRING', enum: ['a'] } }).removed, ['generationConfig.responseMimeType', 'generationConfig.responseSchema']);
+  assert.deepEqual(json({ responseMimeType: 'text/plain' }).removed, []);
+  assert.equal(json({ thinkingConfig: { thinkingBudget: 20_000 } }, 'gpt-5.4').body.reasoning_effort, 'high');
+  assert.equal(json({ thinkingConfig: { thinkingLevel: 'LOW', includeThoughts: true } }, 'gpt-5.4').body.reasoning_effort, 'low');
+  assert.equal(json({ thinkingConfig: { thinkingBudget: -1 } }, 'gpt-5.4').body.reasoning_effort, 'medium');
+  const plain = json({ thinkingConfig: { thinkingBudget: 1024 } });
+  assert.deepEqual([plain.body.reasoning_effort, plain.removed], [undefined, ['generationConfig.thinkingConfig']]);
+});
+
+test('the stream surface asks for a chat stream and its usage chunk; several candidates are not streamed', () => {
+  const { body, removed } = geminiStreamViaChat.request({ contents: [{ parts: [{ text: 'hi' }] }], generationConfig: { candidateCount: 3 } }, plan('gpt-4o'));
+  assert.deepEqual([body.stream, body.stream_options, body.n], [true, { include_usage: true }, undefined]);
+  assert.deepEqual(body.messages, [{ role: 'user', content: 'hi' }]);
+  assert.deepEqual(removed, ['generationConfig.candidateCount']);
+});
+
+test('a chat answer becomes a GenerateContentResponse the SDK reads: text, calls with their ids, finish reasons, usage with thoughts apart', () => {
+  const answer = geminiViaChat.answer({
+    id: 'chatcmpl-1', model: 'gpt-x',
+    usage: { prompt_tokens: 10, completion_tokens: 7, prompt_tokens_details: { cached_tokens: 4 }, completion_tokens_details: { reasoning_tokens: 3 } },
+    choices: [
+      { index: 0, finish_reason: 'tool_calls', message: { content: 'Checking.', tool_calls: [{ id: 'c1', function: { name: 'weather', arguments: '{"city":"Paris"}' } }, { id: '', function: { name: 'time', arguments: '{"cut' } }] } },
+      { index: 1, finish_reason: 'length', message: { content: '' } },
+      { index: 2, finish_reason: 'content_filter', message: { content: null, refusal: 'I cannot help.' } },
+    ],
+  }, scope) as Record<string, unknown>;
+  const [first, second, third] = answer.candidates as Candidate[];
+  // What the SDK's reader makes of the first candidate.
+  const sdk = Object.assign(new GenerateContentResponse(), { ...answer, candidates: [first] });
+  assert.deepEqual(sdk.functionCalls?.map((c) => [c.name, c.args]), [['weather', { city: 'Paris' }], ['time', {}]]);
+  assert.equal(first!.content!.parts![1]!.functionCall!.id, 'c1');
+  assert.match(first!.content!.parts![2]!.functionCall!.id!, /^call_/, 'a call the provider left without an id gets one');
+  assert.deepEqual([first!.finishReason, second!.finishReason, third!.finishReason], ['STOP', 'MAX_TOKENS', 'SAFETY']);
+  assert.deepEqual(second!.content, { role: 'model', parts: [{ text: '' }] }, 'never an empty parts list');
+  assert.deepEqual(third!.content!.parts, [{ text: 'I cannot help.' }]);
+  assert.deepEqual(answer.usageMetadata, { promptTokenCount: 10, candidatesTokenCount: 4, totalTokenCount: 17, thoughtsTokenCount: 3, cachedContentTokenCount: 4 });
+  assert.deepEqual([answer.modelVersion, answer.responseId], ['gpt-x', 'chatcmpl-1']);
+});
+
+test('a provider refusal comes back as Google\'s error, its status kept', () => {
+  assert.deepEqual(JSON.parse(geminiViaChat.error(400, '{"error":{"message":"bad schema","type":"invalid_request_error"}}')), { error: { code: 400, message: 'bad schema', status: 'INVALID_ARGUMENT' } });
+  assert.deepEqual(JSON.parse(geminiViaChat.error(429, 'slow down')), { error: { code: 429, message: 'slow down', status: 'RESOURCE_EXHAUSTED' } });
+});
+
+test('a stream: text one piece behind, calls whole in the final chunk with the finish reason and usage', () => {
+  const t = geminiStreamViaChat.stream(scope);
+  t.event('', chunk({ role: 'assistant', content: '' }));
+  t.event('', chunk({ content: 'Check' }));
+  assert.equal(t.take(), '', 'the first piece waits for the next');
+  t.event('', chunk({ content: 'ing.' }));
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', function: { name: 'weather', arguments: '{"city"' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 0, function: { arguments: ':"Paris"}' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 1, id: 'c2', function: { name: 'time', arguments: '{}' } }] }));
+  t.event('', chunk({}, 'tool_calls'));
+  t.event('', JSON.stringify({ id: 'chatcmpl-9', choices: [], usage: { prompt_tokens: 7, completion_tokens: 3 } }));
+  t.event('', '[DONE]');
+  const out = chunks(t.take() + t.finish());
+  assert.deepEqual(out, [
+    { candidates: [{ content: { role: 'model', parts: [{ text: 'Check' }] }, index: 0 }], modelVersion: 'gpt-x', responseId: 'chatcmpl-9' },
+    { candidates: [{ content: { role: 'model', parts: [{ text: 'ing.' }, { functionCall: { id: 'c1', name: 'weather', args: { city: 'Paris' } } }, { functionCall: { id: 'c2', name: 'time', args: {} } }] }, finishReason: 'STOP', index: 0 }],
+      usageMetadata: { promptTokenCount: 7, candidatesTokenCount: 3, totalTokenCount: 10 }, modelVersion: 'gpt-x', responseId: 'chatcmpl-9' },
+  ]);
+  assert.equal(t.finish(), '', 'closed once');
+});
+
+test('a stream cut at the limit ends MAX_TOKENS; one with no text still ends with content; a provider error chunk is Google\'s, with the status of its kind', () => {
+  const cut = geminiStreamViaChat.stream(scope);
+  cut.event('', chunk({ content: 'Once upon' }, 'length'));
+  assert.equal((chunks(cut.finish())[0]!.candidates as { finishReason: string }[])[0]!.finishReason, 'MAX_TOKENS');
+  const empty = geminiStreamViaChat.stream(scope);
+  empty.event('', chunk({}, 'stop'));
+  assert.deepEqual((chunks(empty.finish())[0]!.candidates as { content: unknown }[])[0]!.content, { role: 'model', parts: [{ text: '' }] });
+  const status = (error: Record<string, unknown>) => {
+    const t = geminiStreamViaChat.stream(scope);
+    t.event('', chunk({ content: 'Hi' }));
+    t.event('', JSON.stringify({ error }));
+    t.event('', chunk({ content: 'never' }));
+    const out = chunks(t.take() + t.finish());
+    assert.deepEqual(out.map((c) => Object.keys(c)[0]), ['candidates', 'error'], 'the held text, then the error, then nothing');
+    return out[1]!.error;
+  };
+  assert.deepEqual(status({ message: 'too long', type: 'invalid_request_error', code: 'context_length_exceeded' }), { code: 400, message: 'too long', status: 'INVALID_ARGUMENT' });
+  assert.deepEqual(status({ message: 'slow down', code: 'rate_limit_exceeded' }), { code: 429, message: 'slow down', status: 'RESOURCE_EXHAUSTED' });
+  assert.deepEqual(status({ message: 'busy', code: 503 }), { code: 503, message: 'busy', status: 'UNAVAILABLE' });
+  assert.deepEqual(status({ message: 'The server had an error', type: 'server_error' }), { code: 500, message: 'The server had an error', status: 'INTERNAL' });
+});
+
+test('what another model cannot read is never translated: Google\'s cached content, files by URI, inline audio or video', () => {
+  const reason = (body: Record<string, unknown>) => untranslatableReason('generate-content', body, 'chat-completions');
+  assert.match(reason({ cachedContent: 'cachedContents/abc', contents: [] }) ?? '', /cachedContent/);
+  assert.match(reason({ contents: [{ parts: [{ fileData: { fileUri: 'https://generativelanguage.googleapis.com/v1beta/files/x', mimeType: 'image/png' } }] }] }) ?? '', /fileData/);
+  assert.match(untranslatableReason('stream-generate-content', { contents: [{ parts: [{ inlineData: { mimeType: 'audio/wav', data: 'UklGR' } }] }] }, 'messages') ?? '', /images and PDFs/);
+  assert.equal(reason({ contents: [{ parts: [{ text: 'x' }, { inlineData: { mimeType: 'image/jpeg', data: '/9j/' } }] }] }), undefined);
+});
+
+test('Claude through chat: a Gemini request goes up as Messages, and what Messages drops is named as the client sent it', () => {
+  const claude = plan('claude-sonnet-4-6');
+  const translator = translatorFor('generate-content', claude.candidate.surface)!;
+  const { body, removed } = translator.request({
+    systemInstruction: { parts: [{ text: 'Be brief.' }] }, contents: [{ role: 'user', parts: [{ text: 'Hi' }] }],
+    generationConfig: { maxOutputTokens: 100, seed: 3, temperature: 0.5 },
+  }, claude);
+  assert.deepEqual([body.system, body.messages, body.max_tokens, body.temperature], ['Be brief.', [{ role: 'user', content: 'Hi' }], 100, 0.5]);
+  assert.deepEqual(removed, ['generationConfig.seed']);
+  const answer = translator.answer({ id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-6', content: [{ type: 'text', text: 'Hello' }], stop_reason: 'end_turn', usage: { input_tokens: 5, output_tokens: 2 } }, scope) as { candidates: { content: unknown; finishReason: string }[] };
+  assert.deepEqual([answer.candidates[0]!.content, answer.candidates[0]!.finishReason], [{ role: 'model', parts: [{ text: 'Hello' }] }, 'STOP']);
+  assert.equal(translatorFor('stream-generate-content', claude.candidate.surface)!.request({ contents: [] }, claude).body.stream, true);
+});
