@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, FunctionCallingConfigMode, GoogleGenAI, HarmBlockThreshold, HarmCategory, Type, type FunctionCall, type GenerateContentResponse } from '@google/genai';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
-import { FAKE_GEMINI_USAGE, FAKE_USAGE } from './fake-upstream.ts';
+import { FAKE_GEMINI_TOKEN_COUNT, FAKE_GEMINI_USAGE, FAKE_USAGE } from './fake-upstream.ts';
 
 const MANAGED_GOOGLE_KEY = 'gk-managed-google-secret';
 /** What the gateway bills of FAKE_GEMINI_USAGE: input = prompt + tool-use prompt, output = candidates + thoughts. */
@@ -177,6 +177,99 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
     assert.equal(res.headers.get('retry-after'), '2', 'RetryInfo\'s 1.2s, in whole seconds');
   });
 
+  test('countTokens: passed to Google\'s :countTokens with the stored key, the count as Google sent it; recorded, never billed', async () => {
+    const counted = await ai.models.countTokens({ model: 'gemini-2.5-flash', contents: 'count these words' });
+    assert.equal(counted.totalTokens, FAKE_GEMINI_TOKEN_COUNT);
+    const up = lastUpstream();
+    assert.equal(up.path, '/v1beta/models/gemini-2.5-flash:countTokens');
+    assert.equal(up.headers['x-goog-api-key'], 'AIza-fake-good');
+    assert.ok(!JSON.stringify(up.headers).includes(token), 'the access key never goes upstream');
+    assert.deepEqual(up.body!.contents, [{ parts: [{ text: 'count these words' }], role: 'user' }]);
+    const headers = counted.sdkHttpResponse?.headers ?? {};
+    assert.equal(headers['ngrok-aig-model'], 'gemini-2.5-flash');
+    const [row] = await h.usage(headers['ngrok-aig-request-id']!, 1);
+    assert.deepEqual(
+      [row!.provider, row!.model, Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.usageEstimated), BigInt(row!.costPico), row!.completion],
+      ['google', 'gemini-2.5-flash', 0, 0, 0, 0n, 'succeeded'],
+    );
+
+    const narrow = (await h.accessKey(await h.configuration({ access: { providers: { allow: ['openai'] } } }))).token;
+    await assert.rejects(client(h, narrow).models.countTokens({ model: 'gemini-2.5-flash', contents: 'nope' }), (e: unknown) => {
+      assert.ok(e instanceof ApiError, String(e));
+      assert.equal(e.status, 403);
+      assert.match(JSON.parse(e.message).error.message, /^ERR_NGROK_27231: /);
+      return true;
+    });
+    await assert.rejects(ai.models.countTokens({ model: 'gpt-4o', contents: 'hi' }), (e: unknown) => e instanceof ApiError && e.status === 400 && /^ERR_NGROK_3813: /.test(JSON.parse(e.message).error.message));
+  });
+
+  test('embedContent: one content or several go to Google\'s :batchEmbedContents, the embeddings as Google sent them; billed on an estimate of the input (Google reports no usage)', async () => {
+    const answer = await ai.models.embedContent({ model: 'gemini-embedding-001', contents: ['the first text to embed', 'a second one'], config: { outputDimensionality: 4 } });
+    assert.equal(answer.embeddings?.length, 2);
+    assert.equal(answer.embeddings[0]!.values?.length, 4);
+    let up = lastUpstream();
+    assert.equal(up.path, '/v1beta/models/gemini-embedding-001:batchEmbedContents');
+    assert.equal(up.headers['x-goog-api-key'], 'AIza-fake-good');
+    const requestId = answer.sdkHttpResponse?.headers?.['ngrok-aig-request-id'];
+    assert.ok(requestId);
+    const [row] = await h.usage(requestId, 1);
+    assert.deepEqual([row!.provider, row!.model, Number(row!.usageEstimated), Number(row!.outputTokens), Number(row!.isStreaming), row!.completion], ['google', 'gemini-embedding-001', 1, 0, 0, 'succeeded']);
+    assert.ok(Number(row!.inputTokensEstimate) > 0, 'input estimated from the texts');
+    assert.equal(Number(row!.outputTokensEstimate), 0);
+
+    // The provider named in the model: each request's own `model` is the one the call goes to, as Google requires.
+    const one = await ai.models.embedContent({ model: 'google:gemini-embedding-001', contents: 'just one' });
+    assert.equal(one.embeddings?.length, 1);
+    up = lastUpstream();
+    assert.equal(up.path, '/v1beta/models/gemini-embedding-001:batchEmbedContents');
+    assert.deepEqual((up.body!.requests as { model: string }[]).map((r) => r.model), ['models/gemini-embedding-001']);
+
+    // Google's single `:embedContent`, which the SDK never calls on the Gemini API, is not served.
+    const single = await gw(h, '/v1beta/models/gemini-embedding-001:embedContent', { headers: { 'x-goog-api-key': token }, body: { content: { parts: [{ text: 'x' }] } } });
+    assert.deepEqual([single.status, single.json().error.status], [404, 'NOT_FOUND']);
+    await assert.rejects(ai.models.embedContent({ model: 'gemini-2.5-flash', contents: 'x' }), (e: unknown) => e instanceof ApiError && e.status === 400 && /^ERR_NGROK_3813: /.test(JSON.parse(e.message).error.message));
+  });
+
+  test('models.list and models.get: the Google models the access key may use, in Google\'s shape and pages, from the catalog with no upstream call', async () => {
+    const sent = h.fake.requests.length;
+    const pager = await ai.models.list({ config: { pageSize: 3 } });
+    assert.equal(pager.page.length, 3, 'pageSize honoured');
+    const names: string[] = [];
+    for await (const model of pager) names.push(model.name!);
+    assert.ok(names.length > 3, 'the pager fetched the next pages');
+    assert.equal(new Set(names).size, names.length);
+    assert.ok(names.includes('models/gemini-2.5-flash') && names.includes('models/gemini-embedding-001'), names.join());
+    assert.ok(names.every((n) => /^models\/gemini-/.test(n)), 'Google\'s models only (the key may use OpenAI\'s too)');
+    const whole = [];
+    for await (const model of await ai.models.list()) whole.push(model.name);
+    assert.deepEqual(whole, names, 'one page without pageSize');
+
+    const flash = await ai.models.get({ model: 'gemini-2.5-flash' });
+    assert.deepEqual(
+      [flash.name, flash.displayName, flash.inputTokenLimit, flash.outputTokenLimit, flash.supportedActions],
+      ['models/gemini-2.5-flash', 'Gemini 2.5 Flash', 1_048_576, 65_536, ['generateContent', 'countTokens']],
+    );
+    assert.deepEqual((await ai.models.get({ model: 'models/gemini-embedding-001' })).supportedActions, ['embedContent']);
+    await assert.rejects(ai.models.get({ model: 'gpt-4o' }), (e: unknown) => e instanceof ApiError && e.status === 404 && JSON.parse(e.message).error.status === 'NOT_FOUND');
+    assert.equal(h.fake.requests.length, sent, 'nothing reached Google');
+
+    const narrow = (await h.accessKey(await h.configuration({ access: { providers: { allow: ['openai'] } } }))).token;
+    const none = await gw(h, `/v1beta/models?key=${narrow}`);
+    assert.equal(none.status, 200, none.text);
+    assert.deepEqual(none.json(), { models: [] });
+    await assert.rejects(client(h, narrow).models.get({ model: 'gemini-2.5-flash' }), (e: unknown) => e instanceof ApiError && e.status === 404);
+    for (const query of ['pageSize=-1', 'pageSize=ten', 'pageToken=models%2Fnot-in-the-list']) {
+      const bad = await gw(h, `/v1beta/models?${query}`, { headers: { 'x-goog-api-key': token } });
+      assert.deepEqual([bad.status, bad.json().error.status], [400, 'INVALID_ARGUMENT'], query);
+    }
+    // A method's path asked with GET is no model page: a known path with the wrong method.
+    const wrongMethod = await gw(h, '/v1beta/models/gemini-2.5-flash:countTokens', { headers: { 'x-goog-api-key': token } });
+    assert.match(wrongMethod.json().error.message, /^ERR_NGROK_27204: /);
+    const unauthenticated = await gw(h, '/v1beta/models');
+    assert.equal(unauthenticated.status, 401);
+    assert.equal(unauthenticated.json().error.status, 'UNAUTHENTICATED');
+  });
+
   test('an upstream error is relayed as Google sent it', async () => {
     await assert.rejects(ai.models.generateContent({ model: 'google:fail-400-gemini', contents: 'bad' }), (e: unknown) => {
       assert.ok(e instanceof ApiError);
@@ -219,6 +312,25 @@ describe('Gemini native API on a managed Google key (sqlite)', () => {
     assert.deepEqual(h.fake.requests.at(-1)!.body!.generationConfig, { maxOutputTokens: 100, temperature: 0.5 });
     await client(h, token).models.generateContent({ model: 'gemini-2.5-flash', contents: 'uncapped' });
     assert.deepEqual(h.fake.requests.at(-1)!.body!.generationConfig, { maxOutputTokens: 100 }, 'a request without a limit gets the cap');
+
+    // Token counting generates nothing: the cap is not added to it, and it costs nothing, fee included.
+    const counted = await client(h, token).models.countTokens({ model: 'gemini-2.5-flash', contents: 'count' });
+    assert.equal(counted.totalTokens, FAKE_GEMINI_TOKEN_COUNT);
+    assert.equal(h.fake.requests.at(-1)!.body!.generationConfig, undefined);
+    const [row] = await h.usage(counted.sdkHttpResponse!.headers!['ngrok-aig-request-id']!, 1);
+    assert.deepEqual([row!.keySource, BigInt(row!.costPico)], ['ngrok', 0n]);
+  });
+
+  test('embeddings on the managed key are billed at the catalog\'s gemini-embedding-001 price, $0.15 per million input tokens', async () => {
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'ngrok' }] }] } }))).token;
+    const answer = await client(h, token).models.embedContent({ model: 'gemini-embedding-001', contents: ['price this text'] });
+    assert.equal(answer.embeddings?.length, 1);
+    assert.equal(h.fake.requests.at(-1)!.headers['x-goog-api-key'], MANAGED_GOOGLE_KEY);
+    const [row] = await h.usage(answer.sdkHttpResponse!.headers!['ngrok-aig-request-id']!, 1);
+    assert.equal(row!.keySource, 'ngrok');
+    assert.equal(Number(row!.usageEstimated), 1);
+    assert.ok(Number(row!.inputTokensEstimate) > 0);
+    assert.equal(BigInt(row!.costPico) - BigInt(row!.feePico), BigInt(row!.inputTokensEstimate) * 150_000n);
   });
 });
 

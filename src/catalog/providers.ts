@@ -17,6 +17,11 @@ const OPENAI_SURFACES: readonly SurfaceSpec[] = [
  * `x-goog-api-key`. Streaming rides on it (resolve.ts), at `:streamGenerateContent?alt=sse`.
  */
 const geminiGenerate: SurfaceSpec = { format: 'gemini', surface: 'generate-content', path: '/models/{model}:generateContent', auth: 'x-goog-api-key', besideBase: true };
+/**
+ * Gemini's embeddings as the Gen AI SDK asks for them: `embedContent` (one content or several) calls
+ * `:batchEmbedContents` on the Gemini API, never `:embedContent`.
+ */
+const geminiEmbed: SurfaceSpec = { format: 'gemini', surface: 'embeddings', path: '/models/{model}:batchEmbedContents', auth: 'x-goog-api-key', besideBase: true };
 
 function provider(p: Omit<CatalogProvider, 'models'>): CatalogProvider {
   return { ...p, models: modelsByProvider[p.id] ?? [] };
@@ -28,7 +33,7 @@ export const builtinProviders: readonly CatalogProvider[] = [
     id: 'anthropic', displayName: 'Anthropic', baseUrl: 'https://api.anthropic.com/v1', website: 'https://anthropic.com', managed: true, auth: 'x-api-key',
     surfaces: [{ format: 'anthropic', surface: 'messages', path: '/messages' }, { ...openaiChat, compatibility: true }], pricesAsOf: '2026-11-01',
   }),
-  provider({ id: 'google', displayName: 'Google', baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai', website: 'https://ai.google.dev', managed: true, auth: 'bearer', surfaces: [openaiChat, geminiGenerate], pricesAsOf: '2026-11-01' }),
+  provider({ id: 'google', displayName: 'Google', baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai', website: 'https://ai.google.dev', managed: true, auth: 'bearer', surfaces: [openaiChat, geminiGenerate, geminiEmbed], pricesAsOf: '2026-11-01' }),
   provider({ id: 'deepseek', displayName: 'DeepSeek', baseUrl: 'https://api.deepseek.com', website: 'https://deepseek.com', managed: true, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
   provider({ id: 'groq', displayName: 'Groq', baseUrl: 'https://api.groq.com/openai/v1', website: 'https://groq.com', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
   provider({ id: 'moonshotai', displayName: 'Moonshot AI', baseUrl: 'https://api.moonshot.ai/v1', website: 'https://moonshot.ai', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),

@@ -159,6 +159,18 @@ function reasoningEffort(body: Record<string, unknown>): unknown {
 
 const isSet = (value: unknown): boolean => value !== undefined && value !== null;
 
+/**
+ * Gemini's `:batchEmbedContents` names the model again in each request, and Google refuses one that is not the
+ * path's: the Gen AI SDK writes there what the client asked (`models/google:gemini-embedding-001`), so each is set to
+ * the model the call goes to — only when one differs, the body otherwise going out as sent.
+ */
+function nameEmbeddingModel(body: Record<string, unknown>, edit: () => Record<string, unknown>, upstreamModel: string): void {
+  const requests = body.requests;
+  const name = `models/${upstreamModel}`;
+  if (!Array.isArray(requests) || requests.every((r) => typeof r !== 'object' || r === null || (r as Record<string, unknown>).model === name)) return;
+  edit().requests = requests.map((r: unknown) => (typeof r === 'object' && r !== null && !Array.isArray(r) ? { ...(r as Record<string, unknown>), model: name } : r));
+}
+
 export function prepareUpstreamBody(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings): PreparedBody {
   const { candidate } = attempt;
   let out: Record<string, unknown> | undefined;
@@ -169,6 +181,7 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
   // Gemini names the model in the path (upstream.ts), and its body has none to set.
   if (body.model !== upstreamModel && !candidate.surface.path.includes('{model}')) edit().model = upstreamModel;
   if ('models' in body) delete edit().models;
+  if (candidate.surface.format === 'gemini' && candidate.surface.surface === 'embeddings') nameEmbeddingModel(body, edit, upstreamModel);
 
   // 1. Surface allowlist (only when the provider declares one), 2. the model's denylist.
   const allow = candidate.surface.supportedParams;

@@ -1,17 +1,19 @@
 // What a request must hold whichever model serves it: checked before any upstream call, so the client learns the
 // same thing from every candidate — a translated request would otherwise go out as something else (a `messages`
 // string as an empty conversation), and the same code work on one model and fail on another.
-import type { ApiSurface } from '../catalog/types.ts';
+import type { ApiFormat, ApiSurface } from '../catalog/types.ts';
 
 /**
  * Why the request lacks what its API requires, if it does (said as the provider's own 400 would). `outputCap` is the
- * account's maxOutputTokens: when set, the gateway adds it as the limit a request leaves out (params.ts).
+ * account's maxOutputTokens: when set, the gateway adds it as the limit a request leaves out (params.ts). `format`:
+ * the client's, which tells Anthropic's token counting from Gemini's.
  */
-export function requestShapeProblem(body: Record<string, unknown>, surface: ApiSurface, outputCap: number | null): string | undefined {
+export function requestShapeProblem(body: Record<string, unknown>, surface: ApiSurface, outputCap: number | null, format: ApiFormat): string | undefined {
   // The gateway relays and meters an answer as a stream only for `true`; a lenient server reads "true" or 1 as true
   // too, and its stream would then reach the client as one unmetered body (0 output tokens recorded).
   if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') return '"stream" must be true or false.';
-  if (surface === 'chat-completions' || surface === 'messages' || surface === 'count-tokens') {
+  // Gemini's `:countTokens` counts `contents` (or a whole `generateContentRequest`), which Google checks itself.
+  if (surface === 'chat-completions' || surface === 'messages' || (surface === 'count-tokens' && format !== 'gemini')) {
     if (!Array.isArray(body.messages)) return `"messages" must be an array of messages${body.messages === undefined ? ', and is required' : ''}.`;
   }
   // Anthropic requires the output limit on Messages (token counting refuses one), unless the account's cap supplies it.

@@ -101,7 +101,7 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     seen.add(key);
     const native = surfaceOf(resolved.provider, input.format, input.surface);
     const modelSurfaces = resolved.catalogModel ? modelSurfacesOf(resolved.catalogModel, resolved.provider) : undefined;
-    let servedNatively = native && (!modelSurfaces || modelSurfaces.includes(hostSurface(input.surface))) ? native : undefined;
+    let servedNatively = native && (!modelSurfaces || modelSurfaces.includes(hostSurface(input.format, input.surface))) ? native : undefined;
     // A compatibility layer that would ignore what the request asks (Anthropic's OpenAI endpoint ignores
     // `response_format`) gives way to the provider's own API, through translation, when the request translates.
     if (servedNatively?.compatibility && input.body && asksWhatLayersIgnore(input.body)) {
@@ -165,36 +165,44 @@ function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly A
 }
 
 /**
- * The surface a provider or model must declare to serve `surface`: token counting rides on Messages, Gemini's
- * streaming on its GenerateContent.
+ * The surface a provider or model must declare to serve `surface`: token counting rides on Messages (on Gemini's
+ * GenerateContent for Gemini's `:countTokens`), Gemini's streaming on its GenerateContent.
  */
-function hostSurface(surface: ApiSurface): ApiSurface {
-  if (surface === 'count-tokens') return 'messages';
+function hostSurface(format: ApiFormat, surface: ApiSurface): ApiSurface {
+  if (surface === 'count-tokens') return format === 'gemini' ? 'generate-content' : 'messages';
   return surface === 'stream-generate-content' ? 'generate-content' : surface;
 }
 
 /** The path of a surface riding on its host's, from the host's. */
 function ridingPath(surface: ApiSurface, hostPath: string): string {
-  // Gemini streams as SSE only with `alt=sse` (a JSON array otherwise), which the gateway meters and relays.
-  return surface === 'count-tokens' ? `${hostPath}/count_tokens` : hostPath.replace(/:generateContent$/, ':streamGenerateContent?alt=sse');
+  // Gemini's methods sit beside `:generateContent`; it streams as SSE only with `alt=sse` (a JSON array otherwise),
+  // which the gateway meters and relays.
+  if (hostPath.endsWith(':generateContent')) return hostPath.replace(/:generateContent$/, surface === 'count-tokens' ? ':countTokens' : ':streamGenerateContent?alt=sse');
+  return `${hostPath}/count_tokens`;
 }
 
-const ridingSpecs = new WeakMap<SurfaceSpec, SurfaceSpec>();
+/** Per host spec, the specs riding on it (Gemini's GenerateContent carries both streaming and token counting). */
+const ridingSpecs = new WeakMap<SurfaceSpec, Map<ApiSurface, SurfaceSpec>>();
 
 /**
  * The provider's spec for `surface`. Token counting is served by every provider (and model) serving Messages,
  * at that surface's path + `/count_tokens` — Anthropic's layout, which Anthropic-compatible servers copy — with
- * the same parameter allowlist, so a custom provider needs no declaration of its own. Gemini's streaming is
- * served wherever its GenerateContent is, at Google's `:streamGenerateContent` beside it.
+ * the same parameter allowlist, so a custom provider needs no declaration of its own. Gemini's streaming and token
+ * counting are served wherever its GenerateContent is, at Google's `:streamGenerateContent` and `:countTokens` beside it.
  */
 function surfaceOf(provider: ResolvedProvider, format: ApiFormat, surface: ApiSurface): SurfaceSpec | undefined {
-  const host = hostSurface(surface);
+  const host = hostSurface(format, surface);
   const spec = provider.surfaces.find((s) => s.surface === host && s.format === format);
   if (!spec || host === surface) return spec;
-  let riding = ridingSpecs.get(spec);
+  let byHost = ridingSpecs.get(spec);
+  if (!byHost) {
+    byHost = new Map();
+    ridingSpecs.set(spec, byHost);
+  }
+  let riding = byHost.get(surface);
   if (!riding) {
     riding = Object.freeze({ ...spec, surface, path: ridingPath(surface, spec.path) });
-    ridingSpecs.set(spec, riding);
+    byHost.set(surface, riding);
   }
   return riding;
 }

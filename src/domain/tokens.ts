@@ -53,8 +53,11 @@ export function estimateRequestInputTokens(body: Record<string, unknown>, surfac
       total += jsonTokens(body.tools) + jsonTokens(body.text);
       break;
     case 'completions':
+      total += promptTokens(body.prompt);
+      break;
     case 'embeddings':
-      total += promptTokens(surface === 'completions' ? body.prompt : body.input);
+      // OpenAI's `input`, or Gemini's `requests` (`:batchEmbedContents`), each a content of parts.
+      total += body.requests === undefined ? promptTokens(body.input) : geminiEmbedTokens(body.requests);
       break;
     case 'generate-content':
     case 'stream-generate-content': {
@@ -65,6 +68,13 @@ export function estimateRequestInputTokens(body: Record<string, unknown>, surfac
       break;
     }
   }
+  return total;
+}
+
+function geminiEmbedTokens(requests: unknown): number {
+  if (!Array.isArray(requests)) return 0;
+  let total = 0;
+  for (const request of requests) if (isRecord(request) && isRecord(request.content)) total += geminiPartsTokens(request.content.parts);
   return total;
 }
 

@@ -63,7 +63,10 @@ export interface GatewayDeps {
 /** A gateway route: the API format and surface a path serves. */
 export interface SurfaceRoute { format: ApiFormat; surface: ApiSurface }
 
-/** What a Gemini native call's URL says: the model its path names (its body names none), and a `?key=` access key. */
+/**
+ * What a Gemini native call's URL says: the model its path names (its body names none; '' on the model pages, which
+ * read their path themselves), and a `?key=` access key.
+ */
 export interface PathCall { model: string; key: string | undefined }
 
 /**

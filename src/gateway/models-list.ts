@@ -14,7 +14,7 @@ import { baseHeaders } from './headers.ts';
 import { MODEL_ANSWERS, modelAddress, modelId } from './models-wire.ts';
 import { authenticateStage } from './pipeline.ts';
 import { writeJson } from './respond.ts';
-import { MODEL_PATH_PREFIX } from './routes.ts';
+import { GEMINI_MODELS_PREFIX, MODEL_PATH_PREFIX } from './routes.ts';
 
 const catalogCandidates = new WeakMap<Catalog, Candidate[]>();
 
@@ -66,9 +66,9 @@ function findModel(requested: string, catalog: Catalog, account: AccountSnapshot
   throw new TollgateError(Errors.unknownModel, { model: requested, suggestion: best ? ` Did you mean "${best}"?` : '' }, 404);
 }
 
-/** The id of `/v1/models/{id}`: percent-decoded (SDKs encode a custom model's `/`); kept raw when not decodable. */
-function requestedId(path: string): string {
-  const raw = path.slice(MODEL_PATH_PREFIX.length);
+/** The id of `/v1/models/{id}` (or `/v1beta/models/{model}`): percent-decoded (SDKs encode a custom model's `/`); kept raw when not decodable. */
+function requestedId(path: string, prefix: string): string {
+  const raw = path.slice(prefix.length);
   try {
     return decodeURIComponent(raw);
   } catch {
@@ -76,16 +76,35 @@ function requestedId(path: string): string {
   }
 }
 
-/** GET/HEAD /v1/models (`query`: the Anthropic page parameters) or /v1/models/{id}, in the route's format. */
+/** A model Gemini's API serves: a Google model (no other provider has Gemini's native surfaces). */
+const speaksGemini = (c: Candidate): boolean => c.provider.surfaces.some((s) => s.format === 'gemini');
+
+/**
+ * GET/HEAD /v1/models (`query`: the Anthropic page parameters) or /v1/models/{id}, in the route's format; Gemini's
+ * /v1beta/models (`query`: its pageSize and pageToken) and /v1beta/models/{model}, of the models Gemini's API serves.
+ */
 export async function modelsStage(ctx: RequestContext, path: string, query: string): Promise<void> {
   await authenticateStage(ctx);
   const { catalog } = ctx.deps;
   const account = ctx.account!;
   const access = ctx.configuration?.access ?? null;
-  const answers = MODEL_ANSWERS[ctx.route.format === 'anthropic' ? 'anthropic' : 'openai'];
-  const body = path.startsWith(MODEL_PATH_PREFIX)
-    ? answers.one(findModel(requestedId(path), catalog, account, access))
-    : answers.list(visibleModels(catalog, account, access), new URLSearchParams(query));
+  const answers = MODEL_ANSWERS[ctx.route.format];
+  let body: string;
+  if (ctx.route.format === 'gemini') {
+    if (path.startsWith(GEMINI_MODELS_PREFIX)) {
+      const requested = requestedId(path, GEMINI_MODELS_PREFIX);
+      const found = findModel(requested, catalog, account, access);
+      // Another provider's model is no model of Gemini's API: not found, as Google answers a name it does not serve.
+      if (!speaksGemini(found)) throw new TollgateError(Errors.unknownModel, { model: requested, suggestion: '' }, 404);
+      body = answers.one(found);
+    } else {
+      body = answers.list(visibleModels(catalog, account, access).filter(speaksGemini), new URLSearchParams(query));
+    }
+  } else {
+    body = path.startsWith(MODEL_PATH_PREFIX)
+      ? answers.one(findModel(requestedId(path, MODEL_PATH_PREFIX), catalog, account, access))
+      : answers.list(visibleModels(catalog, account, access), new URLSearchParams(query));
+  }
   writeJson(ctx.res, 200, baseHeaders(ctx.requestId), body);
   ctx.deps.observer?.answered(ctx);
 }

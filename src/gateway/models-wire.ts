@@ -1,7 +1,9 @@
 // The model endpoints' answers in each SDK's shape. OpenAI: `{object:"list",data:[…]}` of
 // `{id,object:"model",created,owned_by}`, and one such object. Anthropic (its SDK's `Page` and `ModelInfo`):
 // `{data:[…],has_more,first_id,last_id}` of `{type:"model",id,display_name,created_at,…}`, paged by `limit`
-// and `after_id` / `before_id`, and one ModelInfo.
+// and `after_id` / `before_id`, and one ModelInfo. Gemini (the Gen AI SDK's models.list and get): `{models:[…],
+// nextPageToken}` of Model resources (`{name:"models/…",displayName,inputTokenLimit,…}`), paged by `pageSize` and
+// `pageToken`, and one Model.
 import { modelNames } from '../catalog/index.ts';
 import type { ApiFormat } from '../catalog/types.ts';
 import { tollgateError } from '../domain/errors.ts';
@@ -93,8 +95,64 @@ function anthropicPage(candidates: readonly Candidate[], query: URLSearchParams)
   return JSON.stringify({ data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null });
 }
 
-/** The model endpoints are the OpenAI and Anthropic SDKs' (routes.ts modelsRouteFor): Gemini's `/v1beta/models` is not served. */
-export const MODEL_ANSWERS: Readonly<Record<Exclude<ApiFormat, 'gemini'>, ModelAnswers>> = {
+/**
+ * What Gemini's API serves of a model, named as Google's `supportedGenerationMethods` names them: an embedding
+ * model's `embedContent` (the SDK's embedContent, served at `:batchEmbedContents`), a generating model's
+ * `generateContent` (its stream beside it) and `countTokens`.
+ */
+function generationMethods(c: Candidate): string[] {
+  const surfaces = c.catalogModel?.surfaces;
+  const methods: string[] = [];
+  if (!surfaces || surfaces.includes('generate-content')) methods.push('generateContent', 'countTokens');
+  if (surfaces?.includes('embeddings')) methods.push('embedContent');
+  return methods;
+}
+
+/**
+ * A Model resource as Google's API writes one: `name` is what the Gen AI SDK sends back as the model
+ * (`models/gemini-2.5-flash`), limits from the catalog; what the catalog does not track (version, sampling defaults)
+ * is left out, as Google leaves out what a model does not have.
+ */
+function geminiModel(c: Candidate): Record<string, unknown> {
+  const m = c.catalogModel;
+  return {
+    name: `models/${c.modelId}`, baseModelId: c.modelId, displayName: c.displayName,
+    inputTokenLimit: m?.contextWindow, outputTokenLimit: m?.maxOutputTokens || undefined,
+    supportedGenerationMethods: generationMethods(c),
+  };
+}
+
+/** Google's page sizes: 50 models when not given (or 0), at most 1000 whatever is asked. */
+const GEMINI_DEFAULT_PAGE = 50;
+const GEMINI_MAX_PAGE = 1000;
+
+/**
+ * One page of Gemini's list. The page token is the name of the last model of the previous page (an opaque string to
+ * the SDK); the last page has no `nextPageToken` — the SDK's pager reads one, even empty, as another page to fetch.
+ */
+function geminiPage(candidates: readonly Candidate[], query: URLSearchParams): string {
+  const raw = query.get('pageSize');
+  const asked = raw === null || raw === '' ? 0 : /^\d{1,9}$/.test(raw) ? Number(raw) : -1;
+  if (asked < 0) throw tollgateError('invalidRequest', { reason: `pageSize must be a non-negative integer, got "${raw!.slice(0, 40)}".` });
+  const size = Math.min(asked || GEMINI_DEFAULT_PAGE, GEMINI_MAX_PAGE);
+  const models = candidates.map(geminiModel);
+  const token = query.get('pageToken') || undefined;
+  let start = 0;
+  if (token !== undefined) {
+    const at = models.findIndex((m) => m.name === token);
+    if (at < 0) throw tollgateError('invalidRequest', { reason: `pageToken "${token.slice(0, 80)}" is not a page of this list.` });
+    start = at + 1;
+  }
+  const page = models.slice(start, start + size);
+  const more = start + size < models.length;
+  return JSON.stringify({ models: page, nextPageToken: more ? page[page.length - 1]!.name : undefined });
+}
+
+/**
+ * The model endpoints in each SDK's shape: the OpenAI and Anthropic SDKs' /v1/models (routes.ts modelsRouteFor), the
+ * Gen AI SDK's /v1beta/models.
+ */
+export const MODEL_ANSWERS: Readonly<Record<ApiFormat, ModelAnswers>> = {
   openai: {
     list: (models) => JSON.stringify({ object: 'list', data: models.map(openaiModel) }),
     one: (model) => JSON.stringify(openaiModel(model)),
@@ -102,5 +160,9 @@ export const MODEL_ANSWERS: Readonly<Record<Exclude<ApiFormat, 'gemini'>, ModelA
   anthropic: {
     list: anthropicPage,
     one: (model) => JSON.stringify(anthropicModel(model)),
+  },
+  gemini: {
+    list: geminiPage,
+    one: (model) => JSON.stringify(geminiModel(model)),
   },
 };

@@ -333,7 +333,7 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   const request = parseBody(received);
   ctx.rawBody = request.raw;
   ctx.body = request.body;
-  const malformed = requestShapeProblem(ctx.body, ctx.route.surface, ctx.account!.settings.maxOutputTokens) ?? outputLimitProblem(ctx.body, ctx.route.surface);
+  const malformed = requestShapeProblem(ctx.body, ctx.route.surface, ctx.account!.settings.maxOutputTokens, ctx.route.format) ?? outputLimitProblem(ctx.body, ctx.route.surface);
   if (malformed) throw tollgateError('badRequestBody', { reason: malformed });
   if (ctx.route.surface === 'responses') {
     // A response this gateway translated lives nowhere: no model could continue it, OpenAI's least of all.

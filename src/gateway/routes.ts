@@ -79,21 +79,41 @@ export function unimplementedSurface(method: string | undefined, path: string): 
 /** Gemini's native calls, as Google's Gen AI SDK makes them (API version v1beta): the model is in the path. */
 export const GEMINI_GENERATE_ROUTE: SurfaceRoute = { format: 'gemini', surface: 'generate-content' };
 export const GEMINI_STREAM_ROUTE: SurfaceRoute = { format: 'gemini', surface: 'stream-generate-content' };
+/** `:countTokens`, served as Anthropic's count_tokens is: passed through, never billed (meter.ts). */
+export const GEMINI_COUNT_ROUTE: SurfaceRoute = { format: 'gemini', surface: 'count-tokens' };
+/** `:batchEmbedContents`, what the Gen AI SDK's embedContent calls on the Gemini API. */
+export const GEMINI_EMBED_ROUTE: SurfaceRoute = { format: 'gemini', surface: 'embeddings' };
 /** For errors on `/v1beta/…` paths that are not routes, and on any Gen AI SDK call (`x-goog-api-key`): Google's shape. */
 export const GEMINI_ROUTE: SurfaceRoute = { format: 'gemini', surface: 'generate-content' };
+/** GET /v1beta/models and /v1beta/models/{model} (the SDK's models.list and models.get), answered in Google's shape. */
+export const GEMINI_MODELS_ROUTE: SurfaceRoute = { format: 'gemini', surface: 'generate-content' };
 
-const GEMINI_MODELS_PREFIX = '/v1beta/models/';
+export const GEMINI_MODELS_PATH = '/v1beta/models';
+export const GEMINI_MODELS_PREFIX = '/v1beta/models/';
+
+/** Gemini's methods the gateway serves, after the model's `:`, and the path each has in `http.route`. */
+const GEMINI_METHODS: ReadonlyMap<string, SurfaceRoute> = new Map([
+  ['generateContent', GEMINI_GENERATE_ROUTE],
+  ['streamGenerateContent', GEMINI_STREAM_ROUTE],
+  ['countTokens', GEMINI_COUNT_ROUTE],
+  ['batchEmbedContents', GEMINI_EMBED_ROUTE],
+]);
+
+/** The method of a Gemini route, as its path says it (`/v1beta/models/{model}:countTokens`). */
+export function geminiMethodOf(route: SurfaceRoute): string | undefined {
+  for (const [method, r] of GEMINI_METHODS) if (r === route) return method;
+  return undefined;
+}
 
 /**
- * `/v1beta/models/{model}:generateContent` or `:streamGenerateContent` → its route and the model, percent-decoded
+ * `/v1beta/models/{model}:generateContent` (or another of GEMINI_METHODS) → its route and the model, percent-decoded
  * (`gemini-2.5-flash`, or `google:gemini-2.5-flash`, whose `:` the last one's method follows). Undefined otherwise.
  */
 export function geminiRoute(path: string): { route: SurfaceRoute; model: string } | undefined {
   if (!path.startsWith(GEMINI_MODELS_PREFIX)) return undefined;
   const colon = path.lastIndexOf(':');
   if (colon <= GEMINI_MODELS_PREFIX.length) return undefined;
-  const method = path.slice(colon + 1);
-  const route = method === 'generateContent' ? GEMINI_GENERATE_ROUTE : method === 'streamGenerateContent' ? GEMINI_STREAM_ROUTE : undefined;
+  const route = GEMINI_METHODS.get(path.slice(colon + 1));
   if (!route) return undefined;
   try {
     return { route, model: decodeURIComponent(path.slice(GEMINI_MODELS_PREFIX.length, colon)) };
@@ -102,9 +122,19 @@ export function geminiRoute(path: string): { route: SurfaceRoute; model: string 
   }
 }
 
+/**
+ * Whether `path` is Gemini's model listing or one model's page: `/v1beta/models`, or `/v1beta/models/{model}` naming
+ * none of the methods served (`google:gemini-2.5-flash` is a model: no method follows its `:`). A method's path with
+ * GET is a known path with the wrong method, a 404 like any.
+ */
+export function isGeminiModelsPath(path: string): boolean {
+  if (path === GEMINI_MODELS_PATH) return true;
+  return path.startsWith(GEMINI_MODELS_PREFIX) && path.length > GEMINI_MODELS_PREFIX.length && geminiRoute(path) === undefined;
+}
+
 /** What a request that calls no model is, for observation: a model listing, or an unknown path; undefined for a model call. */
 export function nonModelRoute(route: SurfaceRoute): 'models' | 'other' | undefined {
-  if (route === MODELS_ROUTE || route === ANTHROPIC_MODELS_ROUTE) return 'models';
+  if (route === MODELS_ROUTE || route === ANTHROPIC_MODELS_ROUTE || route === GEMINI_MODELS_ROUTE) return 'models';
   if (route === OPENAI_ROUTE || route === ANTHROPIC_ROUTE || route === GEMINI_ROUTE) return 'other';
   return undefined;
 }

@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { GatewayDeps, PathCall, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_REQUEST_ID } from './headers.ts';
 import { codecs } from './formats/index.ts';
-import { errorRouteFor, geminiRoute, GEMINI_STREAM_ROUTE, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, SURFACE_ROUTES, unimplementedSurface } from './routes.ts';
+import { errorRouteFor, geminiRoute, GEMINI_MODELS_ROUTE, GEMINI_STREAM_ROUTE, isGeminiModelsPath, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, SURFACE_ROUTES, unimplementedSurface } from './routes.ts';
 import { endStreamWithError, writeError, writeJson } from './respond.ts';
 import { handleModelRequest } from './pipeline.ts';
 import { modelsStage } from './models-list.ts';
@@ -211,10 +211,15 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       });
       return;
     }
-    const models = path === MODELS_PATH || path.startsWith(MODEL_PATH_PREFIX);
-    const ctx = newContext(deps, req, res, models ? modelsRouteFor(req.headers) : errorRouteFor(path, req.headers));
+    // Only a read is a model page: under /v1beta/models/ any other method is a call to a method not served.
+    const geminiModels = (method === 'GET' || method === 'HEAD') && isGeminiModelsPath(path);
+    const models = geminiModels || path === MODELS_PATH || path.startsWith(MODEL_PATH_PREFIX);
+    const ctx = newContext(deps, req, res, geminiModels ? GEMINI_MODELS_ROUTE : models ? modelsRouteFor(req.headers) : errorRouteFor(path, req.headers));
     if (models && (method === 'GET' || method === 'HEAD')) {
-      modelsStage(ctx, path, q < 0 ? '' : url.slice(q + 1)).catch(onStageError.bind(ctx));
+      const query = q < 0 ? '' : url.slice(q + 1);
+      // Google's API takes its key in `?key=` too, on its model pages as on its calls.
+      if (geminiModels) ctx.pathCall = { model: '', key: new URLSearchParams(query).get('key') ?? undefined };
+      modelsStage(ctx, path, query).catch(onStageError.bind(ctx));
       return;
     }
     if (path === '/healthz' && (method === 'GET' || method === 'HEAD')) {

@@ -1,4 +1,5 @@
-// The fake provider's Gemini native API (`…/models/{model}:generateContent` and `:streamGenerateContent?alt=sse`),
+// The fake provider's Gemini native API (`…/models/{model}:generateContent` and `:streamGenerateContent?alt=sse`, and
+// `:countTokens` and `:batchEmbedContents` beside them),
 // shaped like Google's own answers so the Gen AI SDK (and the gateway's meter) read them unchanged: JSON written
 // with a space after each colon, pretty-printed answers, SSE chunks each a whole GenerateContentResponse ended by
 // CRLF CRLF with cumulative `usageMetadata`, and google.rpc.Status error bodies. Scripted like the rest of the fake:
@@ -8,6 +9,9 @@
 //   model `overloaded-…` → (stream) a 200 stream whose first chunk is Google's 503 error
 //   model `broken-…`     → (stream) a first chunk, then the connection drops
 //   model `short-…`      → (stream) a first chunk, then a clean end with no finishReason
+// `:countTokens` answers `{"totalTokens": FAKE_GEMINI_TOKEN_COUNT, …}`; `:batchEmbedContents` one embedding a request
+// (`outputDimensionality` values, 8 without it) and no usageMetadata (the Gemini API's answer has none), refusing
+// with Google's 400 a request whose `model` is not the path's.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
@@ -16,12 +20,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  */
 export const FAKE_GEMINI_USAGE = { prompt: 14, toolUsePrompt: 3, cached: 5, candidates: 7, thoughts: 2 } as const;
 
-const GEMINI_PATH = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+/** What every fake `:countTokens` answers. */
+export const FAKE_GEMINI_TOKEN_COUNT = 23;
+
+const GEMINI_PATH = /\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens|batchEmbedContents)$/;
+
+type GeminiMethod = 'generateContent' | 'streamGenerateContent' | 'countTokens' | 'batchEmbedContents';
 
 /** The model and method of a Gemini native call's path; undefined for any other path. */
-export function geminiCallOf(path: string): { model: string; stream: boolean } | undefined {
+export function geminiCallOf(path: string): { model: string; stream: boolean; method: GeminiMethod } | undefined {
   const m = GEMINI_PATH.exec(path);
-  return m ? { model: decodeURIComponent(m[1]!), stream: m[2] === 'streamGenerateContent' } : undefined;
+  return m ? { model: decodeURIComponent(m[1]!), stream: m[2] === 'streamGenerateContent', method: m[2] as GeminiMethod } : undefined;
 }
 
 /** Google's JSON: `"key": value`, items joined by `,` — what its API writes (so compact-JSON readers would miss it). */
@@ -86,7 +95,37 @@ function lastUserText(body: Record<string, unknown>): string {
 
 const chunk = (data: unknown): string => `data: ${googleJson(data)}\r\n\r\n`;
 
-export function handleGemini(req: IncomingMessage, res: ServerResponse, call: { model: string; stream: boolean }, query: URLSearchParams, body: Record<string, unknown> | undefined): void {
+/** Google's answer to `:countTokens`: the total and its split by modality. */
+function countTokensAnswer(): string {
+  return JSON.stringify({ totalTokens: FAKE_GEMINI_TOKEN_COUNT, promptTokensDetails: [{ modality: 'TEXT', tokenCount: FAKE_GEMINI_TOKEN_COUNT }] }, null, 2);
+}
+
+/** A made-up but stable vector for a text: the same text embeds the same, whatever else is in the batch. */
+function fakeVector(text: string, dimensions: number): number[] {
+  const values: number[] = [];
+  for (let i = 0; i < dimensions; i++) values.push(Number((((text.charCodeAt(i % Math.max(text.length, 1)) || 0) % 97) / 97 - 0.5).toFixed(6)));
+  return values;
+}
+
+/**
+ * Google's `:batchEmbedContents`: one embedding a request, in order; undefined (a 400) when a request is malformed or
+ * names another model than the path's ("Model in the request does not match the model in the batch request").
+ */
+function batchEmbedAnswer(model: string, body: Record<string, unknown>): string | undefined {
+  if (!Array.isArray(body.requests) || body.requests.length === 0) return undefined;
+  const embeddings: { values: number[] }[] = [];
+  for (const item of body.requests as unknown[]) {
+    if (typeof item !== 'object' || item === null) return undefined;
+    const request = item as { model?: unknown; content?: { parts?: unknown }; outputDimensionality?: unknown };
+    if (request.model !== `models/${model}` || !Array.isArray(request.content?.parts)) return undefined;
+    const text = (request.content.parts as { text?: unknown }[]).map((p) => (typeof p.text === 'string' ? p.text : '')).join(' ');
+    const dimensions = typeof request.outputDimensionality === 'number' ? request.outputDimensionality : 8;
+    embeddings.push({ values: fakeVector(text, dimensions) });
+  }
+  return JSON.stringify({ embeddings }, null, 2);
+}
+
+export function handleGemini(req: IncomingMessage, res: ServerResponse, call: { model: string; stream: boolean; method: GeminiMethod }, query: URLSearchParams, body: Record<string, unknown> | undefined): void {
   const sendError = (status: number) => {
     res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' }).end(geminiErrorBody(status));
   };
@@ -97,11 +136,18 @@ export function handleGemini(req: IncomingMessage, res: ServerResponse, call: { 
   const { model } = call;
   const modelStatus = /^fail-(\d{3})-/.exec(model);
   if (modelStatus) return sendError(Number(modelStatus[1]));
+  const sendJson = (json: string) => { res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' }).end(json); };
+  if (call.method === 'batchEmbedContents') {
+    const answer = body && batchEmbedAnswer(model, body);
+    return answer ? sendJson(answer) : sendError(400);
+  }
+  // Google counts `contents`, or the whole `generateContentRequest` given instead.
+  if (call.method === 'countTokens') return body && (Array.isArray(body.contents) || typeof body.generateContentRequest === 'object') ? sendJson(countTokensAnswer()) : sendError(400);
   if (!body || !Array.isArray(body.contents)) return sendError(400);
   const text = `Hello from the fake ${model} model! You said: "${lastUserText(body).replace(/\s+/g, ' ').trim().slice(0, 60)}".`;
   const withUsage = !model.startsWith('nousage-');
   if (!call.stream) {
-    res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify(response(model, text, true, withUsage), null, 2));
+    sendJson(JSON.stringify(response(model, text, true, withUsage), null, 2));
     return;
   }
   // Without alt=sse Google streams one JSON array; the fake answers only what the SDKs ask for.

@@ -53,7 +53,8 @@
 //                                                         base64 float32 for `encoding_format: "base64"` (the SDK's default)
 //   model `gzip-…` (also `gzip-fail-NNN-`, `gzip-drip-`) → answer gzip-compressed whatever accept-encoding said
 //                                                         (streams flushed per event)
-// Gemini's native API (`/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`): see gemini.ts.
+// Gemini's native API (`/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`, `:countTokens`,
+// `:batchEmbedContents`): see gemini.ts.
 // `/messages/count_tokens` answers `{"input_tokens": 42}` (scripted by key and model like the rest), and 400 for a
 // body with `max_tokens` or `stream`, as Anthropic refuses them there.
 // Every request is recorded (method, path, headers, parsed body) and whether the client went away — except as

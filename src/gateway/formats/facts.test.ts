@@ -328,6 +328,13 @@ test('the provider\'s answer id (gen_ai.response.id): the answer object\'s own, 
   assert.equal(streamOpeningOf('')?.id, undefined);
 });
 
+test('Gemini\'s answer names itself in `responseId` and `modelVersion` (gen_ai.response.id and .model), as Google writes them, JSON or SSE', () => {
+  const answer = JSON.stringify({ candidates: [{ content: { parts: [{ text: 'hi' }], role: 'model' }, finishReason: 'STOP' }], modelVersion: 'gemini-2.5-flash-preview-05-20', responseId: 'mKdFaN-0Bq' }, null, 2);
+  assert.deepEqual([answerIdOf(answer), answerModelOf(answer)], ['mKdFaN-0Bq', 'gemini-2.5-flash-preview-05-20']);
+  const chunk = 'data: {"candidates": [{"content": {"parts": [{"text": "Hel"}],"role": "model"},"index": 0}],"modelVersion": "gemini-2.5-flash","responseId": "rsp-7"}\r\n\r\n';
+  assert.deepEqual(streamOpeningOf(chunk), { id: 'rsp-7', model: 'gemini-2.5-flash' });
+});
+
 test('the model an answer names (gen_ai.response.model): the answer object\'s own `model`, or that of a stream\'s first data event', () => {
   // OpenAI answers a request for `gpt-4o` with the snapshot that served it; a nested object's `model` is not it.
   assert.equal(answerModelOf('{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-4o-2024-08-06","choices":[]}'), 'gpt-4o-2024-08-06');

@@ -189,16 +189,19 @@ function topLevelStringOf(text: string, key: string): string | undefined {
 }
 
 /**
- * The provider's id of a JSON answer: the answer object's own `id` (never a tool call's, whatever the key order).
- * Undefined when absent, not a string, or cut off by the end of `text`.
+ * The provider's id of a JSON answer: the answer object's own `id` (never a tool call's, whatever the key order), or
+ * Gemini's `responseId`. Undefined when absent, not a string, or cut off by the end of `text`.
  */
 export function answerIdOf(text: string): string | undefined {
-  return topLevelStringOf(text, 'id');
+  return topLevelStringOf(text, 'id') ?? topLevelStringOf(text, 'responseId');
 }
 
-/** The model a JSON answer says generated it (`gpt-4o-2024-08-06` for a request to `gpt-4o`): its own top-level `model`. */
+/**
+ * The model a JSON answer says generated it (`gpt-4o-2024-08-06` for a request to `gpt-4o`): its own top-level
+ * `model`, or Gemini's `modelVersion`.
+ */
 export function answerModelOf(text: string): string | undefined {
-  return topLevelStringOf(text, 'model');
+  return topLevelStringOf(text, 'model') ?? topLevelStringOf(text, 'modelVersion');
 }
 
 /** What a stream's first data event says of the answer: the provider's id and the model that generates it. */
@@ -210,7 +213,8 @@ const shortString = (v: unknown): string | undefined => (typeof v === 'string' &
  * The provider's id of a streamed answer and its model, from its first data event within `opening` (comment lines
  * such as OpenRouter's keep-alives skipped): a chat chunk's own `id` and `model`, Responses' `response.created`
  * response's, Anthropic's `message_start` message's. The event is parsed (its keys may come in any order: a tool
- * call's id can precede the chunk's); undefined when it is not complete within `opening`.
+ * call's id can precede the chunk's); undefined when it is not complete within `opening`. Gemini's first chunk's
+ * `responseId` and `modelVersion`.
  */
 export function streamOpeningOf(opening: string): StreamOpening | undefined {
   for (let from = 0; from < opening.length;) {
@@ -221,8 +225,9 @@ export function streamOpeningOf(opening: string): StreamOpening | undefined {
       const response = obj(event?.response);
       const message = obj(event?.message);
       const found: StreamOpening = {};
-      const id = shortString(event?.id ?? response?.id ?? message?.id);
-      const model = shortString(event?.model ?? response?.model ?? message?.model);
+      // Gemini's chunks are each a whole answer, naming it in `responseId` and `modelVersion`.
+      const id = shortString(event?.id ?? response?.id ?? message?.id ?? event?.responseId);
+      const model = shortString(event?.model ?? response?.model ?? message?.model ?? event?.modelVersion);
       if (id !== undefined) found.id = id;
       if (model !== undefined) found.model = model;
       return found;

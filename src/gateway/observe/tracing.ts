@@ -18,7 +18,7 @@ import type { ApiSurface } from '../../catalog/types.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import type { UsageEvent } from '../../usage/event.ts';
 import type { RequestContext } from '../context.ts';
-import { MODEL_PATH_PREFIX, MODELS_PATH, nonModelRoute } from '../routes.ts';
+import { GEMINI_MODELS_PATH, GEMINI_MODELS_PREFIX, geminiMethodOf, MODEL_PATH_PREFIX, MODELS_PATH, nonModelRoute } from '../routes.ts';
 import type { AttemptRecord } from '../meter.ts';
 import { reportedTokens } from './tokens.ts';
 import { truncate } from './access-log.ts';
@@ -127,9 +127,12 @@ const MAX_NAME = 256;
 function routeOf(path: string, route: RequestContext['route']): string | undefined {
   const kind = nonModelRoute(route);
   if (kind === 'other') return undefined;
-  if (kind === 'models') return path.startsWith(MODEL_PATH_PREFIX) ? `${MODEL_PATH_PREFIX}{model}` : MODELS_PATH;
+  if (kind === 'models') {
+    if (route.format === 'gemini') return path.startsWith(GEMINI_MODELS_PREFIX) ? `${GEMINI_MODELS_PREFIX}{model}` : GEMINI_MODELS_PATH;
+    return path.startsWith(MODEL_PATH_PREFIX) ? `${MODEL_PATH_PREFIX}{model}` : MODELS_PATH;
+  }
   // Gemini's paths hold the model the client named: one route per method, as for a model's page.
-  if (route.format === 'gemini') return `/v1beta/models/{model}:${route.surface === 'stream-generate-content' ? 'streamGenerateContent' : 'generateContent'}`;
+  if (route.format === 'gemini') return `${GEMINI_MODELS_PREFIX}{model}:${geminiMethodOf(route) ?? 'generateContent'}`;
   return path;
 }
 
