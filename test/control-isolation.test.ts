@@ -65,6 +65,16 @@ describe('cross-account isolation over every contract route (sqlite)', () => {
     for (const template of Object.keys(ids)) assert.deepEqual((await c.call('GET', own(template))).json(), before_[template], `${template} changed`);
   });
 
+  test("`PATCH {}` (answered as the GET it amounts to) answers the other account 404 too, and shows it nothing", async () => {
+    const patches = operations.filter((op) => op.method === 'PATCH' && op.path.includes('{'));
+    assert.ok(patches.length >= 5, 'the contract has PATCH operations on resources');
+    for (const op of patches) {
+      const res = await c.call('PATCH', own(op.path), {}, c.other.token);
+      expectError(res, 404, 'ERR_NGROK_27611');
+      assert.equal((await c.call('PATCH', own(op.path), {})).statusCode, 200, `${op.operationId}: the owner's own PATCH {} is answered`);
+    }
+  });
+
   test("ids of this account's resources in the other account's bodies and filters reach nothing", async () => {
     const other = c.other.token;
     // A routing rule naming this account's provider key: refused as a key that does not exist.

@@ -332,6 +332,33 @@ describe('Gemini native API on a managed Google key (sqlite)', () => {
     assert.ok(Number(row!.inputTokensEstimate) > 0);
     assert.equal(BigInt(row!.costPico) - BigInt(row!.feePico), BigInt(row!.inputTokensEstimate) * 150_000n);
   });
+
+  test('the proto names Google reads as well (`google_search`, `generation_config.max_output_tokens`) neither reach grounding nor escape the output cap', async () => {
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'ngrok' }] }] } }))).token;
+    const call = (body: string) => gw(h, '/v1beta/models/gemini-2.5-flash:generateContent', { headers: { 'x-goog-api-key': token }, body });
+    const sent = h.fake.requests.length;
+    const grounded = await call('{"contents":[{"parts":[{"text":"search"}]}],"tools":[{"google_search":{}}]}');
+    assert.equal(grounded.status, 400, grounded.text);
+    assert.match(grounded.json().error.message, /^ERR_NGROK_27238: .*"google_search"/);
+    assert.equal(h.fake.requests.length, sent, 'nothing reached Google');
+
+    await h.gatewayConfig({ maxOutputTokens: 100 });
+    const upstreamConfig = async (body: string) => {
+      const res = await call(body);
+      assert.equal(res.status, 200, res.text);
+      return h.fake.requests.at(-1)!.body!;
+    };
+    assert.deepEqual((await upstreamConfig('{"contents":[{"parts":[{"text":"a"}]}],"generation_config":{"max_output_tokens":5000,"temperature":0.5}}')).generation_config, { maxOutputTokens: 100, temperature: 0.5 });
+    assert.deepEqual((await upstreamConfig('{"contents":[{"parts":[{"text":"a"}]}],"generationConfig":{"max_output_tokens":5000}}')).generationConfig, { maxOutputTokens: 100 });
+    assert.deepEqual((await upstreamConfig('{"contents":[{"parts":[{"text":"a"}]}],"generationConfig":{"maxOutputTokens":50,"max_output_tokens":5000}}')).generationConfig, { maxOutputTokens: 100 });
+    // A limit written twice reaches Google once, as read here (whichever of the two Google would have kept).
+    const twice = '{"contents":[{"parts":[{"text":"a"}]}],"generationConfig":{"maxOutputTokens":5000,"maxOutputTokens":10}}';
+    await call(twice);
+    assert.equal(h.fake.requests.at(-1)!.rawBody, '{"contents":[{"parts":[{"text":"a"}]}],"generationConfig":{"maxOutputTokens":10}}');
+    const both = await call('{"contents":[{"parts":[{"text":"a"}]}],"generationConfig":{"maxOutputTokens":10},"generation_config":{"max_output_tokens":5000}}');
+    assert.equal(both.status, 400, both.text);
+    assert.match(both.json().error.message, /"generationConfig" and "generation_config"/);
+  });
 });
 
 describe('Gemini\'s API on models that do not serve it: translated to chat completions, and to Messages for Claude (sqlite)', () => {

@@ -17,18 +17,32 @@ const OUTPUT_LIMIT_FIELDS: Readonly<Record<ApiSurface, readonly string[]>> = {
   // Token counting generates nothing, and Anthropic refuses a `max_tokens` there ("Extra inputs are not permitted"):
   // the account's output cap is never added to it.
   'count-tokens': [],
-  // Gemini's, inside `generationConfig` (limitsOf).
-  'generate-content': ['maxOutputTokens'],
-  'stream-generate-content': ['maxOutputTokens'],
+  // Gemini's, inside `generationConfig` (limitsOf), under either of the names Google reads (GEMINI_CONFIG_NAMES).
+  'generate-content': ['maxOutputTokens', 'max_output_tokens'],
+  'stream-generate-content': ['maxOutputTokens', 'max_output_tokens'],
 };
 
 /**
- * The object holding the surface's output-limit fields: the body, or Gemini's `generationConfig` (with its
- * `candidateCount`), read as empty when absent.
+ * Gemini's generation settings as Google reads them: its API parses proto JSON, which takes every field by its JSON
+ * name or its proto name (`generation_config.max_output_tokens`, as Google's own REST examples write some fields).
+ * A limit read under one spelling only would be bypassed by the other.
+ */
+const GEMINI_CONFIG_NAMES = ['generationConfig', 'generation_config'] as const;
+
+const isGemini = (surface: ApiSurface): boolean => surface === 'generate-content' || surface === 'stream-generate-content';
+
+/** The name the request gives Gemini's generation settings (`generationConfig` when it gives none). */
+function geminiConfigName(body: Record<string, unknown>): (typeof GEMINI_CONFIG_NAMES)[number] {
+  return GEMINI_CONFIG_NAMES.find((name) => body[name] !== undefined && body[name] !== null) ?? 'generationConfig';
+}
+
+/**
+ * The object holding the surface's output-limit fields: the body, or Gemini's generation settings (with its
+ * candidate count), read as empty when absent.
  */
 function limitsOf(body: Record<string, unknown>, surface: ApiSurface): Record<string, unknown> {
-  if (surface !== 'generate-content' && surface !== 'stream-generate-content') return body;
-  const config = body.generationConfig;
+  if (!isGemini(surface)) return body;
+  const config = body[geminiConfigName(body)];
   return typeof config === 'object' && config !== null && !Array.isArray(config) ? (config as Record<string, unknown>) : {};
 }
 
@@ -118,7 +132,7 @@ export const WEB_SEARCHES_WITHOUT_LIMIT = 10;
 /** OpenAI's `n` (choices returned) and `best_of` (completions generated), Gemini's `candidateCount`: every one is billed output. */
 function choices(body: Record<string, unknown>): number {
   let most = 1;
-  for (const value of [body.n, body.best_of, body.candidateCount]) {
+  for (const value of [body.n, body.best_of, body.candidateCount, body.candidate_count]) {
     if (typeof value === 'number' && Number.isInteger(value) && value > most) most = Math.min(value, MAX_CHOICES);
   }
   return most;
@@ -232,10 +246,12 @@ function standardTierOf(provider: string, surface: ApiSurface): string | undefin
  * number — past the account's cap, which only an integer can be checked against.
  */
 export function outputLimitProblem(body: Record<string, unknown>, surface: ApiSurface): string | undefined {
+  // Both names are one field to Google: which of the two it would read is not this gateway's to guess.
+  if (isGemini(surface) && GEMINI_CONFIG_NAMES.every((name) => body[name] !== undefined && body[name] !== null)) return '"generationConfig" and "generation_config" name one field: send it once.';
   const limits = limitsOf(body, surface);
   for (const field of OUTPUT_LIMIT_FIELDS[surface]) {
     const value = limits[field];
-    const name = limits === body ? field : `generationConfig.${field}`;
+    const name = limits === body ? field : `${geminiConfigName(body)}.${field}`;
     if (value !== undefined && value !== null && !Number.isInteger(value)) return `"${name}" must be an integer, got ${JSON.stringify(value).slice(0, 40)}.`;
   }
   return undefined;
@@ -252,11 +268,15 @@ function clampOutput(current: Record<string, unknown>, edit: () => Record<string
   if (fields.length === 0) return false;
   const limits = limitsOf(current, surface);
   if (limits !== current) {
-    // Gemini's limit, inside generationConfig: that one member is rewritten, the rest of the body kept as sent.
-    const value = limits.maxOutputTokens;
-    if (typeof value === 'number' && value <= cap) return false;
-    edit().generationConfig = { ...limits, maxOutputTokens: cap };
-    return true;
+    // Gemini's limit, inside its generation settings: that one member is rewritten (the rest of the body kept as
+    // sent), its limit under one name. Rewritten also when it is within the cap: the settings then go upstream as
+    // parsed here, so a key written twice inside them (`"maxOutputTokens":99999,"maxOutputTokens":1`) cannot carry
+    // the one this gateway did not read.
+    const { maxOutputTokens: camel, max_output_tokens: snake, ...rest } = limits;
+    const values = [camel, snake].filter((v) => v !== undefined && v !== null);
+    const within = values.length > 0 && values.every((v) => typeof v === 'number' && v <= cap);
+    edit()[geminiConfigName(current)] = { ...rest, maxOutputTokens: within ? Math.max(...(values as number[])) : cap };
+    return !within;
   }
   let present = false;
   let lowered = false;

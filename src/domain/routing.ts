@@ -111,9 +111,11 @@ const NOTHING_ASKED: ManagedAsk = {};
  */
 /**
  * Gemini's grounding tools (a tool object keyed by its name, no `type`): Google bills grounded prompts beside their
- * tokens, at prices the catalog does not hold. Its code execution and URL context are billed as tokens.
+ * tokens, at prices the catalog does not hold. Its code execution and URL context are billed as tokens. Each under
+ * both names Google's proto JSON reads (`google_search` is how its REST examples write it).
  */
-const GEMINI_BILLED_TOOLS = ['googleSearch', 'googleSearchRetrieval', 'googleMaps', 'enterpriseWebSearch', 'fileSearch'];
+const GEMINI_BILLED_TOOLS = ['googleSearch', 'googleSearchRetrieval', 'googleMaps', 'enterpriseWebSearch', 'fileSearch',
+  'google_search', 'google_search_retrieval', 'google_maps', 'enterprise_web_search', 'file_search'];
 
 function unpricedHostedTool(tools: unknown): string | undefined {
   if (!Array.isArray(tools)) return undefined;

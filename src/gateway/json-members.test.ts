@@ -31,3 +31,25 @@ test('a member too large to be usage is not kept', () => {
   members.push(Buffer.from(`{"usage":{"pad":"${'x'.repeat(70_000)}"}}`));
   assert.equal(members.text('usage'), undefined);
 });
+
+test('a string dense with escapes is scanned in work linear in its length (the answer is a provider\'s, which may be hostile)', () => {
+  // 2 MiB of `a\n`: searched from each escape to the string's end, this cost its length times the escapes (seconds
+  // of the event loop). Counted as bytes the searches walk, not timed: a test never fails on a clock.
+  const chunk = Buffer.from(`{"data":"${'a\\n'.repeat(700_000)}","usage":{"prompt_tokens":3}}`);
+  const members = new JsonMembers(['usage']);
+  const original = Buffer.prototype.indexOf;
+  let walked = 0;
+  Buffer.prototype.indexOf = function (this: Buffer, value: string | number | Uint8Array, from?: number | BufferEncoding, encoding?: BufferEncoding): number {
+    const found = original.call(this, value, from as number, encoding);
+    const start = typeof from === 'number' ? from : 0;
+    walked += (found < 0 ? this.length : found) - start;
+    return found;
+  };
+  try {
+    members.push(chunk);
+  } finally {
+    Buffer.prototype.indexOf = original;
+  }
+  assert.ok(walked <= 2 * chunk.length, `searches walked ${walked} bytes of a ${chunk.length}-byte chunk`);
+  assert.equal(members.text('usage'), '{"prompt_tokens":3}');
+});

@@ -41,6 +41,9 @@ export class JsonMembers {
 
   push(chunk: Buffer): void {
     this.#captureFrom = 0;
+    // The next quote at or past i, found once per string piece: searched again at each of a string's escapes, a
+    // chunk dense with them (`a\n` repeated) would cost its length times their number.
+    let quoteAt = -1;
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk[i]!;
       if (this.#inString) {
@@ -56,10 +59,12 @@ export class JsonMembers {
           if (this.#key.length < MAX_KEY_BYTES) this.#key.push(c);
         } else if (this.#capture === undefined) {
           // Inside a string nobody keeps (a base64 vector): on to its next quote or backslash.
-          const quote = chunk.indexOf(QUOTE, i);
-          const end = quote < 0 ? chunk.length : quote;
-          const backslash = chunk.subarray(i, end).indexOf(BACKSLASH);
-          i = (backslash < 0 ? end : i + backslash) - 1;
+          if (quoteAt < i) {
+            const quote = chunk.indexOf(QUOTE, i);
+            quoteAt = quote < 0 ? chunk.length : quote;
+          }
+          const backslash = chunk.subarray(i, quoteAt).indexOf(BACKSLASH);
+          i = (backslash < 0 ? quoteAt : i + backslash) - 1;
         }
         continue;
       }

@@ -197,3 +197,10 @@ test('Claude through chat: a Gemini request goes up as Messages, and what Messag
   assert.deepEqual([answer.candidates[0]!.content, answer.candidates[0]!.finishReason], [{ role: 'model', parts: [{ text: 'Hello' }] }, 'STOP']);
   assert.equal(translatorFor('stream-generate-content', claude.candidate.surface)!.request({ contents: [] }, claude).body.stream, true);
 });
+
+test('the output limit and candidate count under their proto names (as Google reads them, and the credit hold) are the ones sent', () => {
+  const { body, removed } = geminiViaChat.request({ contents: [], generation_config: { max_output_tokens: 7, candidate_count: 2, stop_sequences: ['x'] } }, plan('gpt-4o'));
+  assert.equal(body.max_tokens, 7);
+  assert.equal(body.n, 2);
+  assert.deepEqual(removed, ['generationConfig.stop_sequences']);
+});

@@ -18,10 +18,15 @@ import type { TranslatedRequest, TranslationScope, Translator } from './types.ts
 const MAX_CHAT_STOP = 4;
 
 /** GenerateContent fields with a chat-completions counterpart; any other top-level field is removed and reported. */
-const MAPPED = new Set(['contents', 'systemInstruction', 'tools', 'toolConfig', 'generationConfig']);
+const MAPPED = new Set(['contents', 'systemInstruction', 'tools', 'toolConfig', 'generationConfig', 'generation_config']);
 
-/** `generationConfig` members with a chat counterpart; any other is removed and reported as `generationConfig.<name>`. */
-const MAPPED_CONFIG = new Set(['temperature', 'topP', 'maxOutputTokens', 'stopSequences', 'candidateCount', 'responseMimeType', 'responseSchema', 'responseJsonSchema', 'seed', 'presencePenalty', 'frequencyPenalty', 'thinkingConfig']);
+/**
+ * `generationConfig` members with a chat counterpart; any other is removed and reported as `generationConfig.<name>`.
+ * The output limit and candidate count are read under their proto names too (`generation_config.max_output_tokens`,
+ * which Google reads as it reads the camelCase ones): the credit hold reads them so (params.ts), and the limit the
+ * hold was taken for must be the one sent.
+ */
+const MAPPED_CONFIG = new Set(['temperature', 'topP', 'maxOutputTokens', 'max_output_tokens', 'stopSequences', 'candidateCount', 'candidate_count', 'responseMimeType', 'responseSchema', 'responseJsonSchema', 'seed', 'presencePenalty', 'frequencyPenalty', 'thinkingConfig']);
 
 /**
  * The client's field each chat field came from: Ngrok-AIG-Removed-Params names what the client sent when the model
@@ -226,9 +231,10 @@ function request(body: Json, plan: AttemptPlan, streaming: boolean): TranslatedR
     else conversation.user(content);
   }
   const out: Json = { model: plan.candidate.upstreamModelId ?? plan.candidate.modelId, messages: conversation.messages };
-  const config = obj(body.generationConfig) ?? {};
+  const config = obj(body.generationConfig) ?? obj(body.generation_config) ?? {};
   for (const name of Object.keys(config)) if (!MAPPED_CONFIG.has(name)) removed.push(`generationConfig.${name}`);
-  if (config.maxOutputTokens !== undefined) out.max_tokens = fittedOutputLimit(config.maxOutputTokens, plan);
+  const limit = config.maxOutputTokens ?? config.max_output_tokens;
+  if (limit !== undefined) out.max_tokens = fittedOutputLimit(limit, plan);
   if (config.temperature !== undefined) out.temperature = config.temperature;
   if (config.topP !== undefined) out.top_p = config.topP;
   if (Array.isArray(config.stopSequences) && config.stopSequences.length > 0) {
@@ -237,10 +243,11 @@ function request(body: Json, plan: AttemptPlan, streaming: boolean): TranslatedR
     out.stop = fits ? config.stopSequences : config.stopSequences.slice(0, MAX_CHAT_STOP);
     if (!fits) removed.push('generationConfig.stopSequences');
   }
-  if (typeof config.candidateCount === 'number' && config.candidateCount > 1) {
+  const candidates = config.candidateCount ?? config.candidate_count;
+  if (typeof candidates === 'number' && candidates > 1) {
     // A chat stream's choices would interleave in one Gemini stream the translation reads as one candidate.
     if (streaming) removed.push('generationConfig.candidateCount');
-    else out.n = config.candidateCount;
+    else out.n = candidates;
   }
   if (config.seed !== undefined) out.seed = config.seed;
   if (config.presencePenalty !== undefined) out.presence_penalty = config.presencePenalty;
