@@ -364,6 +364,54 @@ for (const kind of STORE_KINDS) {
       assert.equal(await balance(control.other.token), 0);
     });
 
+    test('a dispute whose withdrawal came before its purchase\'s grant (and was let go) is taken off the grant; one already won takes nothing', async () => {
+      const old = Math.floor(Date.now() / 1000) - 7200;
+      const disputeEvent = (id: string, type: string, dispute: string, intent: string, cents: number) => ({
+        id, object: 'event', type, api_version: '2025-01-01', created: old, livemode: false, pending_webhooks: 1, request: null,
+        data: { object: { id: dispute, object: 'dispute', charge: `ch_${intent.slice(3)}`, payment_intent: intent, currency: 'usd', amount: cents, status: 'needs_response' } },
+      });
+      /** A Checkout purchase of `cents` paid by pi_`name`, whose charge Stripe says has `dispute`, granted late. */
+      const disputedPurchase = async (name: string, cents: number, dispute: { id: string; amount: number; status: string }, before?: () => Promise<unknown>) => {
+        fake.addSession(`cs_test_${name}`, `pi_${name}`, { metadata: { tollgate_account_id: control.accountId, amount_cents: String(cents) }, currency: 'usd', amount_subtotal: cents });
+        await before?.();
+        fake.addIntent(`pi_${name}`, 'succeeded', cents);
+        fake.disputeCharge(`ch_${name}`, dispute);
+        assert.equal((await deliver(sessionCompleted(`cs_test_${name}`, control.accountId, cents, 'paid', `pi_${name}`, old))).statusCode, 200);
+      };
+      const start = await balance();
+      // The withdrawal reached Tollgate before the purchase's own event, and was let go after its hour of redeliveries.
+      await disputedPurchase('disputed', 1000, { id: 'dp_early', amount: 600, status: 'needs_response' }, async () => {
+        assert.equal((await deliver(disputeEvent('evt_dw1', 'charge.dispute.funds_withdrawn', 'dp_early', 'pi_disputed', 600))).statusCode, 200);
+      });
+      assert.equal(await balance(), start + 400, 'the withdrawn $6.00 is not granted');
+      // The withdrawal delivered again changes nothing more; the dispute won gives the funds back.
+      await deliver(disputeEvent('evt_dw1', 'charge.dispute.funds_withdrawn', 'dp_early', 'pi_disputed', 600));
+      assert.equal(await balance(), start + 400);
+      await deliver(disputeEvent('evt_dw2', 'charge.dispute.funds_reinstated', 'dp_early', 'pi_disputed', 600));
+      assert.equal(await balance(), start + 1000);
+      // A dispute already won (both of its events let go) grants the purchase whole, and its withdrawal redelivered
+      // later takes nothing.
+      await disputedPurchase('won', 800, { id: 'dp_won', amount: 800, status: 'won' });
+      assert.equal(await balance(), start + 1800);
+      await deliver(disputeEvent('evt_dw3', 'charge.dispute.funds_withdrawn', 'dp_won', 'pi_won', 800));
+      assert.equal(await balance(), start + 1800);
+      // An inquiry (a warning) withdraws nothing: the purchase is granted whole.
+      await disputedPurchase('inquiry', 500, { id: 'dp_inquiry', amount: 500, status: 'warning_needs_response' });
+      assert.equal(await balance(), start + 2300);
+      // A saved-card purchase disputed before Stripe's payment_intent.succeeded reached Tollgate: the same.
+      fake.intentBehaviour = 'processing';
+      const p = expectSchema<Purchase>(await control.call('POST', '/credits/purchases', { amount: 2000 }), 200, 'CreditPurchase');
+      assert.equal(p.status, 'pending');
+      const ref = (await control.store.db.selectFrom('creditPurchases').select('externalRef').where('id', '=', p.id).executeTakeFirstOrThrow()).externalRef!;
+      fake.setIntentStatus(ref, 'succeeded');
+      fake.disputeCharge(`ch_${ref.slice(3)}`, { id: 'dp_saved', amount: 2000, status: 'lost' });
+      const succeeded = { id: 'evt_pi_disputed', object: 'event', type: 'payment_intent.succeeded', api_version: '2025-01-01', created: old, livemode: false, pending_webhooks: 1, request: null,
+        data: { object: { id: ref, object: 'payment_intent', status: 'succeeded', amount: 2000, currency: 'usd', latest_charge: `ch_${ref.slice(3)}`, metadata: { tollgate_account_id: control.accountId, purchase_id: p.id, amount_cents: '2000' } } } };
+      assert.equal((await deliver(succeeded)).statusCode, 200);
+      assert.equal(await balance(), start + 2300, 'a dispute lost takes the whole purchase');
+      assert.equal(await balance(control.other.token), 0);
+    });
+
     test('a saved-card purchase that Stripe confirms at once is 200 succeeded and grants', async () => {
       fake.intentBehaviour = 'succeeded';
       const start = await balance();

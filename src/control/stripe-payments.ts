@@ -57,6 +57,8 @@ async function grant(deps: ControlDeps, accountId: string, cents: number, extern
     if (result.granted && paidWith.refundedCents > 0) {
       await reverseGrant(trx, externalRef, { refundedCents: paidWith.refundedCents }, deps.store.dialect === 'postgres');
     }
+    // So is a dispute's withdrawal (or its reinstatement, which a later withdrawal delivered again must not undo).
+    if (result.granted) for (const dispute of paidWith.disputes) await reverseGrant(trx, externalRef, dispute, deps.store.dialect === 'postgres');
     return [result.granted, result.granted ? await deps.changes.recordAll(trx, [{ accountId, kind: 'credits', resourceId: externalRef }]) : undefined] as const;
   });
   announce?.();
@@ -67,15 +69,24 @@ async function grant(deps: ControlDeps, accountId: string, cents: number, extern
 const RECEIPT_LOOKUP = { timeout: 5000, maxNetworkRetries: 0 };
 
 /** The charge that paid for a grant, as Stripe states it when the grant is made. */
-interface ChargeFacts { invoiceUrl: string | null; refundedCents: number }
+interface ChargeFacts { invoiceUrl: string | null; refundedCents: number; disputes: readonly DisputeReversal[] }
 
-const UNKNOWN_CHARGE: ChargeFacts = { invoiceUrl: null, refundedCents: 0 };
+type DisputeReversal = Extract<GrantReversal, { dispute: string }>;
+
+const UNKNOWN_CHARGE: ChargeFacts = { invoiceUrl: null, refundedCents: 0, disputes: [] };
 
 /**
- * The charge that paid: its hosted receipt (`receipt_url`, the grant's `invoiceUrl`) and its refunded total so far
- * (`amount_refunded`, in USD cents as Tollgate charges). `paid` is the PaymentIntent (its `latest_charge` an id, or
+ * A dispute's statuses with its funds withdrawn from the payment (`won`: given back). An inquiry (`warning_*`)
+ * withdraws nothing, as no `funds_withdrawn` event comes for it; `prevented` never opened one.
+ */
+const FUNDS_WITHDRAWN: ReadonlySet<string> = new Set(['needs_response', 'under_review', 'lost']);
+
+/**
+ * The charge that paid: its hosted receipt (`receipt_url`, the grant's `invoiceUrl`), its refunded total so far
+ * (`amount_refunded`, in USD cents as Tollgate charges) and, when it is `disputed`, its disputes' state (listed by
+ * the charge: the charge says only that it was disputed). `paid` is the PaymentIntent (its `latest_charge` an id, or
  * expanded) or its id. Nothing known when Stripe has no charge or cannot say now: the credits are granted either
- * way, the receipt stays in Stripe's dashboard, and a refund is taken back when its own event comes.
+ * way, the receipt stays in Stripe's dashboard, and a refund or dispute is taken back when its own event comes.
  */
 async function chargeFacts(deps: ControlDeps, stripe: Stripe | undefined, paid: Stripe.PaymentIntent | string | null | undefined): Promise<ChargeFacts> {
   if (!paid) return UNKNOWN_CHARGE;
@@ -86,12 +97,35 @@ async function chargeFacts(deps: ControlDeps, stripe: Stripe | undefined, paid: 
     const charge = intent.latest_charge;
     if (!charge) return UNKNOWN_CHARGE;
     const found = typeof charge === 'string' ? await client.charges.retrieve(charge, {}, RECEIPT_LOOKUP) : charge;
-    const refunded = found.currency === undefined || found.currency === 'usd' ? Number(found.amount_refunded ?? 0) : 0;
-    return { invoiceUrl: found.receipt_url ?? null, refundedCents: Number.isSafeInteger(refunded) && refunded > 0 ? refunded : 0 };
+    const usd = found.currency === undefined || found.currency === 'usd';
+    const refunded = usd ? Number(found.amount_refunded ?? 0) : 0;
+    const disputes = usd && found.disputed === true ? await chargeDisputes(deps, client, found.id) : [];
+    return { invoiceUrl: found.receipt_url ?? null, refundedCents: Number.isSafeInteger(refunded) && refunded > 0 ? refunded : 0, disputes };
   } catch (err) {
     deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'the receipt of a credit purchase could not be read from Stripe; granted without its invoiceUrl');
     return UNKNOWN_CHARGE;
   }
+}
+
+/**
+ * The disputes of a charge whose funds were withdrawn, or withdrawn and given back. None when Stripe cannot say now
+ * (a restricted key without dispute access): the receipt and refund still count, and a dispute's own event applies it.
+ */
+async function chargeDisputes(deps: ControlDeps, client: Stripe, charge: string): Promise<DisputeReversal[]> {
+  let listed: Stripe.Dispute[];
+  try {
+    listed = (await client.disputes.list({ charge, limit: 10 }, RECEIPT_LOOKUP)).data;
+  } catch (err) {
+    deps.logger.warn({ charge, err: err instanceof Error ? err.message : String(err) }, 'the disputes of a credit purchase\'s charge could not be read from Stripe; granted without them');
+    return [];
+  }
+  const out: DisputeReversal[] = [];
+  for (const d of listed) {
+    const reinstated = d.status === 'won';
+    if ((!reinstated && !FUNDS_WITHDRAWN.has(d.status)) || d.currency !== 'usd' || !Number.isSafeInteger(d.amount) || d.amount <= 0) continue;
+    out.push({ dispute: d.id, disputedCents: d.amount, reinstated });
+  }
+  return out;
 }
 
 export type ChargeOutcome = { status: 'succeeded' | 'pending' | 'actionRequired' } | { status: 'failed'; reason: string };

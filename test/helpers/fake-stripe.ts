@@ -28,6 +28,12 @@ export interface FakeStripe {
   addSession(id: string, paymentIntent: string, fields?: Record<string, unknown>): void;
   /** A refund of a charge: its `amount_refunded` (the total so far) is then `cents`. */
   refundCharge(chargeId: string, cents: number): void;
+  /**
+   * A dispute of a charge as Stripe states it now (`status`: `needs_response`, `under_review` and `lost` have the
+   * funds withdrawn, `won` reinstated; `warning_*` is an inquiry that withdrew nothing): the charge is then
+   * `disputed`, and the dispute is listed by its charge.
+   */
+  disputeCharge(chargeId: string, dispute: { id: string; amount: number; status: string }): void;
   close(): Promise<void>;
 }
 
@@ -39,8 +45,19 @@ export function receiptUrlOf(chargeId: string): string {
 /** Each charge's refunded total (`amount_refunded`), by charge id. */
 const refunded = new Map<string, number>();
 
+/** Each charge's disputes, by charge id. */
+const disputes = new Map<string, Array<{ id: string; amount: number; status: string }>>();
+
 function charge(id: string) {
-  return { id, object: 'charge', paid: true, receipt_url: receiptUrlOf(id), amount_refunded: refunded.get(id) ?? 0 };
+  return { id, object: 'charge', paid: true, currency: 'usd', receipt_url: receiptUrlOf(id), amount_refunded: refunded.get(id) ?? 0, disputed: disputes.has(id) };
+}
+
+/** A dispute as Stripe's API answers it (the fields Tollgate reads, and those beside them). */
+function disputeView(chargeId: string, d: { id: string; amount: number; status: string }) {
+  return {
+    id: d.id, object: 'dispute', amount: d.amount, balance_transactions: [], charge: chargeId, created: 1, currency: 'usd',
+    is_charge_refundable: false, livemode: false, metadata: {}, payment_intent: `pi_${chargeId.slice(3)}`, reason: 'fraudulent', status: d.status,
+  };
 }
 
 /** An intent as Stripe answers it: a succeeded one names its charge, whole when `expand` asked for it. */
@@ -66,6 +83,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     addIntent(id, status, amount) { intents.push({ id, object: 'payment_intent', status, amount, metadata: {} }); },
     addSession(id, paymentIntent, fields = {}) { sessions.push({ id, object: 'checkout.session', payment_intent: paymentIntent, metadata: {}, ...fields }); },
     refundCharge(chargeId, cents) { refunded.set(chargeId, cents); },
+    disputeCharge(chargeId, dispute) { disputes.set(chargeId, [...(disputes.get(chargeId) ?? []).filter((d) => d.id !== dispute.id), dispute]); },
   };
 
   const handle = async (req: IncomingMessage, raw: string, res: ServerResponse) => {
@@ -123,6 +141,10 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       const intent = { id, object: 'payment_intent' as const, status: fake.intentBehaviour, amount: Number(form.get('amount')), metadata };
       intents.push(intent);
       return send(res, 200, intentView(intent, form));
+    }
+    if (req.method === 'GET' && url.pathname === '/v1/disputes') {
+      const chargeId = form.get('charge') ?? '';
+      return send(res, 200, { object: 'list', url: url.pathname, has_more: false, data: (disputes.get(chargeId) ?? []).map((d) => disputeView(chargeId, d)) });
     }
     const charged = req.method === 'GET' ? /^\/v1\/charges\/(ch_[^/]+)$/.exec(url.pathname) : null;
     if (charged) return send(res, 200, charge(charged[1]!));
