@@ -105,6 +105,26 @@ for (const kind of STORE_KINDS) {
       expectError(await control.call('GET', '/usage/requests/rq_a', undefined, control.other.token), 404, 'ERR_NGROK_27611');
     });
 
+    test('one event\'s cost and its parts read back exact past 2^53 pico-USD (about $9,007), listed or by request', async () => {
+      // $9,007.199254999999 rounds to 9007.19925; read as a JS number it is 9007199255000000 pico, shown 9007.19926.
+      const cost = 9_007_199_254_999_999n;
+      const at = '2018-07-01T12:00:00.000Z';
+      await insertUsageEvents(control.store.db, [usageEvent(control.accountId, {
+        id: 'ue_precise', requestId: 'rq_precise', isFinalAttempt: true, eventTime: at, costPico: cost,
+        inputCostPico: cost, outputCostPico: cost, cacheReadCostPico: cost, cacheWrite5mCostPico: cost, cacheWrite1hCostPico: cost, feePico: cost,
+      })]);
+      const fields = (u: Record<string, unknown>) => [u.totalCost, u.inputTokenCost, u.outputTokenCost, u.cacheReadCost, u.cacheWrite5mCost, u.cacheWrite1hCost, u.ngrokProcessingFee, u.cacheWriteCost];
+      const exact = ['9007.19925', '9007.19925', '9007.19925', '9007.19925', '9007.19925', '9007.19925', '9007.19925', '18014.39851'];
+      const [listed] = (await list('startTime=2018-07-01T00:00:00Z&endTime=2018-07-01T23:59:59Z')).aiGatewayUsage;
+      assert.deepEqual(fields(listed!), exact);
+      const found = expectSchema<{ attempts: Array<{ event: Record<string, unknown> }> }>(await control.call('GET', '/usage/requests/rq_precise'), 200, 'AIGatewayRequest');
+      assert.deepEqual(fields(found.attempts[0]!.event), exact);
+      // Sums over many events pass 2^53 sooner: the overview's (the credits' balance and invoice preview are summed so too).
+      await insertUsageEvents(control.store.db, [usageEvent(control.accountId, { id: 'ue_precise2', requestId: 'rq_precise2', isFinalAttempt: true, eventTime: at, costPico: 1n })]);
+      const overview = expectSchema<Overview>(await control.call('GET', '/usage/overview?startTime=2018-07-01T00:00:00Z&endTime=2018-07-01T23:59:59Z'), 200, 'AIGatewayUsageOverview');
+      assert.equal(overview.totals.cost, '9007.19926', '9007199255000000 pico exactly: half a unit rounds up');
+    });
+
     test('includeRetries adds the non-final attempts; accessKeyId filters', async () => {
       assert.deepEqual((await list(`${WINDOW}&includeRetries=true`)).aiGatewayUsage.map((u) => u.id), ['ue_c1', 'ue_b1', 'ue_a2', 'ue_a1']);
       assert.deepEqual((await list(`${WINDOW}&includeRetries=true&accessKeyId=aigk_one`)).aiGatewayUsage.map((u) => u.id), ['ue_c1', 'ue_a2', 'ue_a1']);

@@ -106,6 +106,28 @@ export function isRowRefusal(error: unknown): boolean {
 
 export type UsageEventRow = Selectable<UsageEventsTable>;
 
+/** The pico-USD columns of an event. */
+type MoneyColumn = 'costPico' | 'inputCostPico' | 'outputCostPico' | 'cacheReadCostPico' | 'cacheWrite5mCostPico' | 'cacheWrite1hCostPico' | 'feePico';
+const MONEY_COLUMNS: readonly MoneyColumn[] = ['costPico', 'inputCostPico', 'outputCostPico', 'cacheReadCostPico', 'cacheWrite5mCostPico', 'cacheWrite1hCostPico', 'feePico'];
+const OTHER_COLUMNS = [
+  'id', 'accountId', 'requestId', 'accessKeyId', 'provider', 'providerDisplayName', 'model', 'modelDisplayName', 'attemptNumber',
+  'isFinalAttempt', 'statusCode', 'timedOut', 'isError', 'isStreaming', 'stopReason', 'inputTokens', 'outputTokens', 'cacheReadTokens',
+  'cacheWriteTokens', 'reasoningTokens', 'cacheWrite1hTokens', 'usageEstimated', 'inputTokensEstimate', 'outputTokensEstimate', 'keySource',
+  'providerKeyId', 'providerKeyDisplayName', 'retryAction', 'completion', 'upstreamDurationMs', 'eventTime',
+] as const satisfies readonly Exclude<keyof UsageEventsTable, MoneyColumn>[];
+// Every column is read: a column added to the table and not to these lists fails the typecheck here.
+const EVERY_COLUMN_READ: [Exclude<keyof UsageEventsTable, MoneyColumn | (typeof OTHER_COLUMNS)[number]>] extends [never] ? true : never = true;
+void EVERY_COLUMN_READ;
+
+/**
+ * An event's columns, the pico-USD ones as text: better-sqlite3 reads an integer as a JS number, which is exact only
+ * up to 2^53 pico-USD (about $9,007), and one event can cost more (pg reads int8 as text already). Only these reads
+ * (the control plane's) pay for the conversion; sums are exact by their own means (COST_BILLIONS).
+ */
+function eventColumns() {
+  return [...OTHER_COLUMNS, ...MONEY_COLUMNS.map((c) => sql<string>`cast(${sql.ref(c)} as text)`.as(c))];
+}
+
 /** Position of an event in the newest-first order; pages continue strictly after it. */
 export interface UsagePosition { eventTime: string; id: string }
 
@@ -121,7 +143,7 @@ export interface UsageQuery {
 }
 
 export async function listUsageEvents(db: Kysely<Database>, q: UsageQuery): Promise<{ items: UsageEventRow[]; hasMore: boolean }> {
-  let query = db.selectFrom('usageEvents').selectAll()
+  let query = db.selectFrom('usageEvents').select(eventColumns())
     .where('accountId', '=', q.accountId).where('eventTime', '>=', q.start).where('eventTime', '<=', q.end);
   if (q.accessKeyId !== undefined) query = query.where('accessKeyId', '=', q.accessKeyId);
   if (!q.includeRetries) query = query.where('isFinalAttempt', '=', 1);
@@ -138,7 +160,7 @@ export async function listUsageEvents(db: Kysely<Database>, q: UsageQuery): Prom
 
 /** Every attempt recorded for one request of the account, in attempt order. */
 export function requestAttempts(db: Kysely<Database>, accountId: string, requestId: string): Promise<UsageEventRow[]> {
-  return db.selectFrom('usageEvents').selectAll().where('requestId', '=', requestId).where('accountId', '=', accountId)
+  return db.selectFrom('usageEvents').select(eventColumns()).where('requestId', '=', requestId).where('accountId', '=', accountId)
     .orderBy('attemptNumber').orderBy('id').execute();
 }
 
