@@ -294,6 +294,26 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(h.fake.requests.length, 1);
   });
 
+  test('Anthropic\'s server-side fallbacks are served on the managed key only when the catalog prices every fallback model (a fallback answer is billed at its model\'s rates)', async () => {
+    h.fake.reset();
+    const managed = await keyWith([{ provider: 'anthropic', steps: [{ type: 'ngrok' }] }]);
+    const client = new Anthropic({ baseURL: h.gatewayUrl, apiKey: managed, maxRetries: 0 });
+    const ask = (fallbacks: unknown) => client.messages.create({
+      model: 'claude-sonnet-4-6', max_tokens: 5, messages: [{ role: 'user', content: 'x' }], fallbacks,
+    } as Anthropic.Messages.MessageCreateParamsNonStreaming);
+    await assert.rejects(ask([{ model: 'claude-opus-4-6' }, { model: 'claude-fable-9' }]), (err: unknown) => {
+      assert.ok(err instanceof Anthropic.BadRequestError);
+      assert.match(err.message, /ERR_NGROK_27238: A managed key can't serve this request, because this gateway can't bill the fallback model "claude-fable-9" for "claude-sonnet-4-6" on provider "anthropic"/);
+      return true;
+    });
+    // Anthropic's own choice of fallback model is not known before it answers: it could not be priced either.
+    await assert.rejects(ask('default'), (err: unknown) => err instanceof Anthropic.BadRequestError && /ERR_NGROK_27238: .*"fallbacks": "default"/.test(err.message));
+    assert.equal(h.fake.requests.length, 0, 'nothing reached the provider on the operator\'s key');
+    const served = await ask([{ model: 'claude-opus-4-6' }]);
+    assert.equal(served.type, 'message');
+    assert.equal(h.fake.requests.length, 1);
+  });
+
   test('an answer that consulted Anthropic\'s advisor is billed the advisor\'s tokens at the advisor model\'s prices, streamed or not', async () => {
     const managed = await keyWith([{ provider: 'anthropic', steps: [{ type: 'ngrok' }] }]);
     const client = new Anthropic({ baseURL: h.gatewayUrl, apiKey: managed, maxRetries: 0 });

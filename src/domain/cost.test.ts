@@ -4,7 +4,7 @@ import { createCatalog } from '../catalog/index.ts';
 import { resolveCandidates } from './resolve.ts';
 import type { AttemptPlan } from './routing.ts';
 import { attemptCost, reservationPico, type TokenUsage } from './cost.ts';
-import { MAX_WEB_SEARCHES_HELD, WEB_SEARCHES_WITHOUT_LIMIT, webSearchLimit, webSearchTool } from './params.ts';
+import { ADVISOR_CALLS_WITHOUT_LIMIT, advisorLimit, MAX_ADVISOR_CALLS_HELD, MAX_WEB_SEARCHES_HELD, WEB_SEARCHES_WITHOUT_LIMIT, webSearchLimit, webSearchTool } from './params.ts';
 import { snapshot } from '../../test/helpers/snapshot.ts';
 import { formatUsd5, PICO_PER_USD } from './money.ts';
 
@@ -175,6 +175,45 @@ test('a reservation holds the web searches a request allows, at $10 per thousand
   const cent = 10_000_000_000n; // $10 / 1000 searches = 1 cent each, in pico-USD
   assert.equal(reservationPico(0, 0, managed, 0n, 3, NOON, NOON), 3n * cent);
   assert.equal(reservationPico(0, 0, attempt('claude-sonnet-4-6', 'user', 'messages'), 0n, 3, NOON, NOON), 0n, 'the account\'s own key pays its searches');
+});
+
+test('a reservation with Anthropic\'s advisor tool covers the most its answer is billed: every consultation at its limit, at the advisor\'s prices', () => {
+  const executor = attempt('claude-sonnet-4-6', 'ngrok', 'messages');
+  const opus = catalog.model('anthropic', 'claude-opus-4-6')!;
+  const [input, output, advice, calls] = [20_000, 4_000, 2_048, 2];
+  // The worst answer: each iteration reads the whole transcript so far, written to the hour-long cache (the dearest
+  // input), the executor writing all its output and each consultation its limit.
+  const read = (tokens: number) => ({ inputTokens: tokens, cacheReadTokens: 0, cacheWriteTokens: tokens, cacheWrite1hTokens: tokens });
+  const iterations = [{ ...read(input), outputTokens: output }];
+  let transcript = input + output;
+  for (let i = 0; i < calls; i++) {
+    iterations.push({ ...read(transcript), outputTokens: advice, price: opus.priceMicro! } as typeof iterations[number]);
+    transcript += advice;
+    iterations.push({ ...read(transcript), outputTokens: 0 });
+  }
+  const sum = (f: (it: typeof iterations[number]) => number) => iterations.reduce((n, it) => n + f(it), 0);
+  const billed = attemptCost(usage({
+    inputTokens: sum((it) => it.inputTokens), outputTokens: sum((it) => it.outputTokens), cacheWriteTokens: sum((it) => it.inputTokens),
+    cacheWrite1hTokens: sum((it) => it.inputTokens), iterations,
+  }), executor, FEE, true, NOON).totalPico;
+  const hold = reservationPico(input, output, executor, FEE, 0, NOON, NOON, false, { calls, outputTokens: advice, price: opus.priceMicro });
+  assert.ok(hold >= billed, `held ${formatUsd5(hold)} for an answer billed ${formatUsd5(billed)}`);
+  assert.ok(hold > reservationPico(input, output, executor, FEE, 0, NOON, NOON) + BigInt(calls * advice) * 25_000_000n, 'the advice at Opus\'s $25 per million output is held');
+  // On the account's own key only the fee is held, on every token the consultations add.
+  const own = attempt('claude-sonnet-4-6', 'user', 'messages');
+  assert.ok(reservationPico(input, output, own, FEE, 0, NOON, NOON, false, { calls, outputTokens: advice, price: undefined }) >= (BigInt(sum((it) => it.inputTokens + it.outputTokens))) * FEE);
+});
+
+test('the advisor consultations a Messages request allows: max_uses (else a few), each up to the tool\'s max_tokens', () => {
+  const managed = attempt('claude-sonnet-4-6', 'ngrok', 'messages');
+  const body = (tool: Record<string, unknown>) => ({ model: 'claude-sonnet-4-6', max_tokens: 10, messages: [], tools: [{ name: 'f', input_schema: {} }, { type: 'advisor_20260301', name: 'advisor', model: 'claude-opus-4-6', ...tool }] });
+  assert.deepEqual(advisorLimit(body({ max_uses: 2, max_tokens: 2048 }), managed), { model: 'claude-opus-4-6', calls: 2, outputTokens: 2048 });
+  assert.deepEqual(advisorLimit(body({}), managed), { model: 'claude-opus-4-6', calls: ADVISOR_CALLS_WITHOUT_LIMIT, outputTokens: undefined });
+  assert.equal(advisorLimit(body({ max_uses: 1e12 }), managed)?.calls, MAX_ADVISOR_CALLS_HELD);
+  assert.equal(advisorLimit(body({ max_uses: 0 }), managed)?.calls, 0);
+  assert.equal(advisorLimit({ tools: [{ type: 'web_search_20250305' }] }, managed), undefined);
+  // A chat request Claude serves by translation sends no hosted tool.
+  assert.equal(advisorLimit(body({}), managed, 'chat-completions'), undefined);
 });
 
 test('OpenAI web_search_preview: $25 per thousand on GPT-4o and GPT-4.1, $10 on reasoning models; held at the dearer price when it may run', () => {

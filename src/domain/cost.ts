@@ -151,22 +151,46 @@ export function attemptCost(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsd
 }
 
 /**
+ * What Anthropic's advisor tool (`advisor_20260301`) may add to an attempt (params.ts `advisorLimit`): `calls`
+ * consultations, each writing up to `outputTokens`, priced at `price` (the advisor model's; absent: not priced, as
+ * on the account's own key, where only the fee is held).
+ */
+export interface AdvisorHold { calls: number; outputTokens: number; price: PriceMicro | undefined }
+
+/** The dearest price one input token can be billed at (a cache write can cost more than plain input). */
+function dearestInput(price: PriceMicro | undefined): bigint {
+  let most = price?.input ?? 0n;
+  for (const p of [price?.cacheWrite, price?.cacheWriteLong, price?.cacheRead]) if (p !== undefined && p > most) most = p;
+  return most;
+}
+
+/**
  * Upper bound of one attempt's cost for a credit reservation: every input token at the dearest input price
  * (a cache write can cost more than plain input), `outputTokens` at the output price, `webSearches` at the
  * per-search price (the dearer one when `previewSearches` may run on the `web_search_preview` tool), the fee on
- * the tokens — at the dearest prices of the hours it may be sent in (`sentFrom`–`sentTo`).
+ * the tokens — at the dearest prices of the hours it may be sent in (`sentFrom`–`sentTo`). With `advisor`, its
+ * consultations too, as Anthropic bills them (`usage.iterations`): each reads the whole transcript so far at the
+ * advisor model's prices and writes its advice, and the executor reads the transcript again after each.
  */
-export function reservationPico(inputTokens: number, outputTokens: number, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, webSearches: number, sentFrom: number, sentTo: number, previewSearches = false): bigint {
+export function reservationPico(inputTokens: number, outputTokens: number, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, webSearches: number, sentFrom: number, sentTo: number, previewSearches = false, advisor?: AdvisorHold): bigint {
   const input = count(inputTokens);
   const output = count(outputTokens);
   const priced = attempt.keySource === 'ngrok' ? attempt.candidate.catalogModel?.priceMicro : undefined;
   const base = priced ? heldPrices(priced, sentFrom, sentTo) : undefined;
   // The bound is at least the real input: past a tier's line by the bound, the tier's dearer prices hold.
   const price = base ? pricesFor(base, input) : undefined;
-  let inputPrice = price?.input ?? 0n;
-  for (const p of [price?.cacheWrite, price?.cacheWriteLong, price?.cacheRead]) if (p !== undefined && p > inputPrice) inputPrice = p;
   let searchPrice = price?.webSearchPico ?? 0n;
   if (previewSearches && price?.webSearchPreviewPico !== undefined && price.webSearchPreviewPico > searchPrice) searchPrice = price.webSearchPreviewPico;
-  return input * inputPrice + output * (price?.output ?? 0n) + count(webSearches) * searchPrice
+  let held = input * dearestInput(price) + output * (price?.output ?? 0n) + count(webSearches) * searchPrice
     + (input + output) * feeMicroUsdPerMtok;
+  if (advisor === undefined || advisor.calls <= 0) return held;
+  const calls = BigInt(Math.floor(advisor.calls));
+  const advice = count(advisor.outputTokens);
+  // The longest transcript an iteration can read: the request, all the executor's output and every advice.
+  const transcript = input + output + calls * advice;
+  const again = base ? pricesFor(base, transcript) : undefined;
+  const advisorBase = priced && advisor.price ? heldPrices(advisor.price, sentFrom, sentTo) : undefined;
+  const advisorPrice = advisorBase ? pricesFor(advisorBase, transcript) : undefined;
+  held += calls * (transcript * dearestInput(again) + transcript * dearestInput(advisorPrice) + advice * (advisorPrice?.output ?? 0n));
+  return held + calls * (2n * transcript + advice) * feeMicroUsdPerMtok;
 }

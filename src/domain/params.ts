@@ -98,6 +98,37 @@ export function webSearchLimit(body: Record<string, unknown>, attempt: AttemptPl
 }
 
 /**
+ * Anthropic's advisor tool as a Messages request offers it (`advisor_20260301`): the advisor model, the consultations
+ * it may run (`max_uses`, else ADVISOR_CALLS_WITHOUT_LIMIT; at most MAX_ADVISOR_CALLS_HELD) and the output each may
+ * write (the tool's `max_tokens`, which bounds each call's thinking and text; undefined: the advisor model's own
+ * maximum). Undefined without one, or when the attempt's provider serves another surface (translate/ sends no
+ * hosted tool).
+ */
+export interface AdvisorLimit { model: string; calls: number; outputTokens: number | undefined }
+export function advisorLimit(body: Record<string, unknown>, attempt: AttemptPlan, clientSurface: ApiSurface = attempt.candidate.surface.surface): AdvisorLimit | undefined {
+  const surface = attempt.candidate.surface.surface;
+  if (surface !== clientSurface || surface !== 'messages' || !Array.isArray(body.tools)) return undefined;
+  for (const tool of body.tools) {
+    if (tool === null || typeof tool !== 'object') continue;
+    const { type, model, max_uses: maxUses, max_tokens: maxTokens } = tool as { type?: unknown; model?: unknown; max_uses?: unknown; max_tokens?: unknown };
+    if (typeof type !== 'string' || !type.startsWith('advisor_') || typeof model !== 'string') continue;
+    const calls = typeof maxUses === 'number' && Number.isInteger(maxUses) && maxUses >= 0 ? Math.min(maxUses, MAX_ADVISOR_CALLS_HELD) : ADVISOR_CALLS_WITHOUT_LIMIT;
+    const outputTokens = typeof maxTokens === 'number' && Number.isInteger(maxTokens) && maxTokens > 0 ? maxTokens : undefined;
+    return { model, calls, outputTokens };
+  }
+  return undefined;
+}
+
+/**
+ * Advisor consultations held for a tool without `max_uses`: Anthropic sets no limit, so, as for web searches, no
+ * bound is exact; an agentic turn consults it a few times, not at every step.
+ */
+export const ADVISOR_CALLS_WITHOUT_LIMIT = 3;
+
+/** At most this many consultations are held, however large `max_uses` (as MAX_WEB_SEARCHES_HELD for searches). */
+export const MAX_ADVISOR_CALLS_HELD = 20;
+
+/**
  * Which of OpenAI's hosted web search tools a Responses request offers: `preview` when only the older
  * `web_search_preview` (dated or not), `standard` when only `web_search`, `both`, or undefined for none. OpenAI prices
  * the two differently on some models (catalog `webSearchPreviewPerThousand`), and an answer's `web_search_call`

@@ -56,6 +56,8 @@ export interface ManagedAsk {
    * (`inference_geo`, 1.1 × for US-only): premiums the catalog does not price. */
   readonly speed?: unknown;
   readonly inference_geo?: unknown;
+  /** Anthropic's server-side `fallbacks`: a refused request is answered by another model, billed at its rates. */
+  readonly fallbacks?: unknown;
   /** Chat `messages` / Responses `input`: read only for audio, on models that take it at a price the catalog lacks. */
   readonly messages?: unknown;
   readonly input?: unknown;
@@ -145,6 +147,21 @@ function unpricedAdvisor(tools: unknown, providerId: string): string | undefined
   return undefined;
 }
 
+/**
+ * Anthropic's server-side fallbacks (`fallbacks: [{ model }]`) naming a model the catalog does not price, or leaving
+ * the model to Anthropic (any other value, such as `"default"`): a refused request is then answered by that model,
+ * billed at its rates (its `fallback_message` iteration, priced as meter.ts prices it), which could not be billed here.
+ */
+function unpricedFallback(fallbacks: unknown, providerId: string): string | undefined {
+  if (fallbacks === undefined || fallbacks === null) return undefined;
+  if (!Array.isArray(fallbacks)) return `"fallbacks": ${shownValue(fallbacks)} (a model of the provider's choosing)`;
+  for (const entry of fallbacks) {
+    const model = entry !== null && typeof entry === 'object' ? (entry as { model?: unknown }).model : undefined;
+    if (typeof model !== 'string' || !pricedModel(providerId, model)) return `the fallback model ${shownValue(model)}`;
+  }
+  return undefined;
+}
+
 /** The built-in catalog's prices (base URLs play no part in them): the lookup the meter prices iterations with. */
 const PRICES = createCatalog();
 
@@ -230,7 +247,7 @@ class Planner {
     if (this.#ask.background === true) return this.#note(tollgateError('managedBackground', named));
     const tool = unpricedHostedTool(this.#ask.tools) ?? unpricedAdvisor(this.#ask.tools, c.provider.id);
     if (tool) return this.#note(tollgateError('managedHostedTool', { ...named, tool: tool.slice(0, 64) }));
-    const premium = unpricedPremium(this.#ask);
+    const premium = unpricedPremium(this.#ask) ?? (c.surface.format === 'anthropic' ? unpricedFallback(this.#ask.fallbacks, c.provider.id) : undefined);
     if (premium) return this.#note(tollgateError('managedPremium', { ...named, option: premium }));
     if (c.catalogModel.inputModalities.includes('audio') && sendsAudio(this.#ask)) return this.#note(tollgateError('managedPremium', { ...named, option: 'audio input' }));
     const tier = this.#ask.service_tier;

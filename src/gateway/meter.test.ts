@@ -109,4 +109,18 @@ describe('metering the advisor tool', () => {
     assert.deepEqual([event.inputTokens, event.cacheReadTokens, event.outputTokens], [412 + 823 + 1348 + 412, 412, 89 + 1612 + 442]);
     assert.equal(event.inputCostPico + event.outputCostPico + event.cacheReadCostPico, event.costPico, 'the parts add up to the total');
   });
+
+  it('a refusal answered by a server-side fallback model is billed at the fallback\'s prices', async () => {
+    // Sonnet 4.6 refused ($3 in); Opus 4.6 answered in its place ($5 in, $25 out).
+    const iterations = [
+      { type: 'message', model: 'claude-sonnet-4-6', input_tokens: 412, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, output_tokens: 0 },
+      { type: 'fallback_message', model: 'claude-opus-4-6', input_tokens: 412, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, output_tokens: 300 },
+    ];
+    const event = await metered([
+      START,
+      sse('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { input_tokens: 412, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, output_tokens: 300, iterations } }),
+      sse('message_stop', {}),
+    ]);
+    assert.equal(event.costPico, 412n * 3_000_000n + 412n * 5_000_000n + 300n * 25_000_000n);
+  });
 });

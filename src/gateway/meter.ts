@@ -133,7 +133,8 @@ export function meterAttempts(ctx: RequestContext, records: readonly AttemptReco
 
 /**
  * Usage whose iterations ran on other models (Anthropic's advisor) with those models' catalog prices. One the catalog
- * cannot price is priced as the attempt's model (a managed request naming such an advisor is refused, routing.ts).
+ * cannot price is priced as the attempt's model (a managed request naming such an advisor or fallback is refused,
+ * routing.ts).
  */
 function withIterationPrices(usage: ReportedUsage, ctx: RequestContext, providerId: string): TokenUsage {
   const iterations = usage.iterations;

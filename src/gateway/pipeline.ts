@@ -9,8 +9,8 @@ import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { inputTokensUpperBound } from '../domain/token-bounds.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
-import { reservationPico } from '../domain/cost.ts';
-import { outputLimit, outputLimitProblem, webSearchLimit, webSearchTool } from '../domain/params.ts';
+import { reservationPico, type AdvisorHold } from '../domain/cost.ts';
+import { advisorLimit, outputLimit, outputLimitProblem, UNBOUNDED_OUTPUT_TOKENS, webSearchLimit, webSearchTool } from '../domain/params.ts';
 import { requestShapeProblem } from '../domain/request-shape.ts';
 import type { RequestContext } from './context.ts';
 import type { AuthenticatedKey } from '../state/types.ts';
@@ -83,7 +83,8 @@ function creditRefusal(ctx: RequestContext): TollgateError {
 
 /**
  * Stage 5b (billing on): hold the most this request can cost — the dearest planned attempt at the input
- * estimate and its output limit — while balance − open reservations is still positive; metering settles it.
+ * estimate and its output limit, with the web searches and advisor consultations it allows — while balance − open
+ * reservations is still positive; metering settles it.
  */
 function reserveCredit(ctx: RequestContext, attempts: readonly AttemptPlan[]): void | Promise<void> {
   const ledger = ctx.deps.ledger;
@@ -119,10 +120,42 @@ function reservationBound(ctx: RequestContext, attempts: readonly AttemptPlan[],
     const searches = webSearchLimit(ctx.body!, a, ctx.route.surface);
     // Some web search tool is offered when searches > 0: the preview one, alone or beside `web_search`, or not.
     if (searches > 0) previewSearches ??= webSearchTool(ctx.body!) !== 'standard';
-    const pico = reservationPico(inputTokens, outputLimit(ctx.body!, a, ctx.account!.settings, ctx.route.surface), a, fee, searches, now, last, previewSearches);
+    let pico = 0n;
+    for (const run of [a, ...fallbackRuns(ctx, a)]) {
+      pico += reservationPico(inputTokens, outputLimit(ctx.body!, run, ctx.account!.settings, ctx.route.surface), run, fee, searches, now, last, previewSearches, advisorHold(ctx, run));
+    }
     if (pico > bound) bound = pico;
   }
   return bound;
+}
+
+/**
+ * Anthropic's server-side fallbacks: a request the model refuses is run again on each named model in turn, billed at
+ * that model's prices (`fallback_message`), so each is held as an attempt of its own (on the managed key every one is
+ * a model the catalog prices, routing.ts; on the account's own key only the fee on its tokens is held).
+ */
+function fallbackRuns(ctx: RequestContext, a: AttemptPlan): AttemptPlan[] {
+  const fallbacks = ctx.body!.fallbacks;
+  if (!Array.isArray(fallbacks) || a.candidate.surface.format !== 'anthropic' || a.candidate.surface.surface !== ctx.route.surface) return [];
+  const runs: AttemptPlan[] = [];
+  for (const entry of fallbacks) {
+    const name = entry !== null && typeof entry === 'object' ? (entry as { model?: unknown }).model : undefined;
+    if (typeof name !== 'string') continue;
+    const model = ctx.deps.catalog.model(a.candidate.provider.id, name);
+    runs.push({ ...a, candidate: { ...a.candidate, modelId: model?.id ?? name, catalogModel: model } });
+  }
+  return runs;
+}
+
+/**
+ * The advisor consultations an attempt may run, each at the advisor model's catalog price (a managed request naming
+ * one the catalog cannot price is refused, routing.ts) and up to its output limit: the tool's, else the model's.
+ */
+function advisorHold(ctx: RequestContext, a: AttemptPlan): AdvisorHold | undefined {
+  const limit = advisorLimit(ctx.body!, a, ctx.route.surface);
+  if (!limit) return undefined;
+  const model = ctx.deps.catalog.model(a.candidate.provider.id, limit.model);
+  return { calls: limit.calls, outputTokens: limit.outputTokens ?? model?.maxOutputTokens ?? UNBOUNDED_OUTPUT_TOKENS, price: model?.priceMicro };
 }
 
 /** Stage 2b: account token cap on the estimated input, before any upstream call. */
