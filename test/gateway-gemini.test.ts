@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, FunctionCallingConfigMode, GoogleGenAI, HarmBlockThreshold, HarmCategory, Type, type FunctionCall, type GenerateContentResponse } from '@google/genai';
+import OpenAI from 'openai';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { FAKE_GEMINI_TOKEN_COUNT, FAKE_GEMINI_USAGE, FAKE_USAGE } from './fake-upstream.ts';
 
@@ -511,6 +512,134 @@ describe('Gemini\'s API on models that do not serve it: translated to chat compl
       return true;
     });
     assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+  });
+});
+
+describe('Gemini requests in Google\'s REST spelling, and Google\'s answer to a key that is not valid (sqlite)', () => {
+  const INVALID_KEY = 'sk-invalid-key';
+  let h: Harness;
+  let invalid: string;
+  let good: string;
+  let token: string;
+  before(async () => {
+    // The managed Google key is one Google says is not valid: the operator's to fix, never the tenant's.
+    h = await startHarness('sqlite', { TOLLGATE_MANAGED_GOOGLE_API_KEY: INVALID_KEY });
+    invalid = await h.providerKey('google', INVALID_KEY, 'revoked');
+    good = await h.providerKey('google', 'AIza-fake-good', 'good');
+    await h.providerKey('openai', 'sk-translate-openai');
+    token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: good }] }] }] } }))).token;
+  });
+  after(async () => { await h.close(); });
+
+  const call = (model: string, body: string) => gw(h, `/v1beta/models/${model}:generateContent`, { headers: { 'x-goog-api-key': token }, body });
+  const long = 'Answer as a pirate would, at length and with feeling. '.repeat(60);
+
+  test('the input cap counts a system instruction, function calls and results written as Google\'s REST examples write them (system_instruction, function_call, function_response)', async () => {
+    await h.gatewayConfig({ maxInputTokens: 300 });
+    try {
+      const sent = h.fake.requests.length;
+      for (const body of [
+        { system_instruction: { parts: [{ text: long }] }, contents: [{ role: 'user', parts: [{ text: 'hi' }] }] },
+        { contents: [{ role: 'user', parts: [{ text: 'hi' }] }, { role: 'model', parts: [{ function_call: { name: 'f', args: { text: long } } }] }, { role: 'user', parts: [{ function_response: { name: 'f', response: { output: long } } }] }] },
+      ]) {
+        for (const model of ['gemini-2.5-flash', 'gpt-4o']) {
+          const res = await call(model, JSON.stringify(body));
+          assert.equal(res.status, 413, `${model}: ${res.text}`);
+          const { error } = res.json();
+          assert.match(error.message, /^ERR_NGROK_3811: Input too large/);
+        }
+      }
+      assert.equal(h.fake.requests.length, sent, 'nothing went upstream');
+      const small = await call('gemini-2.5-flash', '{"system_instruction":{"parts":[{"text":"Be brief."}]},"contents":[{"parts":[{"text":"hi"}]}]}');
+      assert.equal(small.status, 200, small.text);
+    } finally {
+      await h.gatewayConfig({ maxInputTokens: null });
+    }
+  });
+
+  test('translated to a chat model, a snake_case request keeps its system prompt, images, tools, calling mode and output settings', async () => {
+    const body = {
+      system_instruction: { parts: [{ text: 'Be brief.' }] },
+      contents: [{ role: 'user', parts: [{ text: 'What is this?' }, { inline_data: { mime_type: 'image/png', data: 'iVBORw0KGgo=' } }] }],
+      tools: [{ function_declarations: [{ name: 'describe_image', parameters: { type: 'OBJECT', properties: { label_text: { type: 'STRING' } } } }] }],
+      tool_config: { function_calling_config: { mode: 'NONE' } },
+      generation_config: { stop_sequences: ['END'], top_p: 0.5, response_mime_type: 'application/json', response_json_schema: { type: 'object', properties: { label_text: { type: 'string' } } } },
+    };
+    const res = await call('gpt-4o', JSON.stringify(body));
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.headers.get('ngrok-aig-removed-params'), null, 'nothing was left out');
+    const up = h.fake.requests.at(-1)!;
+    assert.equal(up.path, '/v1/chat/completions');
+    assert.deepEqual(up.body!.messages, [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] },
+    ]);
+    assert.deepEqual(up.body!.tools, [{ type: 'function', function: { name: 'describe_image', parameters: { type: 'object', properties: { label_text: { type: 'string' } } } } }]);
+    assert.deepEqual([up.body!.tool_choice, up.body!.stop, up.body!.top_p, (up.body!.response_format as { type: string }).type], ['none', ['END'], 0.5, 'json_schema']);
+  });
+
+  test('`contents` that is no Content is refused before any upstream call, in Google\'s shape; a lone Content is one turn, as Google reads it', async () => {
+    const sent = h.fake.requests.length;
+    for (const [model, contents] of [['gpt-4o', '"hello"'], ['claude-sonnet-4-6', '42'], ['gemini-2.5-flash', '"hello"'], ['gpt-4o', '["hello"]'], ['gpt-4o', '[]']] as const) {
+      const res = await call(model, `{"contents":${contents}}`);
+      assert.equal(res.status, 400, `${model} ${contents}: ${res.text}`);
+      const { error } = res.json();
+      assert.deepEqual([error.status, error.details[0].reason], ['INVALID_ARGUMENT', 'ERR_NGROK_3801']);
+      assert.match(error.message, /^ERR_NGROK_3801: Invalid request body: "contents"/);
+    }
+    const missing = await call('gpt-4o', '{"system_instruction":{"parts":[{"text":"x"}]}}');
+    assert.equal(missing.status, 400, missing.text);
+    assert.match(missing.json().error.message, /"contents" is required/);
+    assert.equal(h.fake.requests.length, sent, 'nothing went upstream');
+    // Google's own REST sample: `"contents": {"parts": {"text": …}}`.
+    const lone = await call('gpt-4o', '{"contents":{"parts":{"text":"Hello there"}}}');
+    assert.equal(lone.status, 200, lone.text);
+    assert.deepEqual(h.fake.requests.at(-1)!.body!.messages, [{ role: 'user', content: 'Hello there' }]);
+  });
+
+  test('a key Google answers with 400 API_KEY_INVALID fails over to the next key; with none left the client is told a credential was rejected, not Google\'s message', async () => {
+    const both = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: invalid }, { id: good }] }] }] } }))).token;
+    const answer = await client(h, both).models.generateContent({ model: 'gemini-2.5-flash', contents: 'failover' });
+    assert.match(answer.text ?? '', /failover/);
+    const headers = answer.sdkHttpResponse?.headers ?? {};
+    assert.equal(headers['ngrok-aig-attempts'], '2');
+    const rows = await h.usage(headers['ngrok-aig-request-id']!, 2);
+    assert.deepEqual(rows.map((r) => [r.statusCode, r.retryAction, r.providerKeyId]), [[400, 'next_key', invalid], [200, 'succeeded', good]]);
+    let streamed = '';
+    for await (const chunk of await client(h, both).models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'stream failover' })) streamed += chunk.text ?? '';
+    assert.match(streamed, /stream failover/);
+
+    const only = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: invalid }] }] }] } }))).token;
+    await assert.rejects(client(h, only).models.generateContent({ model: 'gemini-2.5-flash', contents: 'x' }), (e: unknown) => {
+      assert.ok(e instanceof ApiError, String(e));
+      assert.equal(e.status, 503);
+      assert.match(JSON.parse(e.message).error.message, /^ERR_NGROK_3807: All providers failed: \[1\] google:gemini-2\.5-flash with key \S+: HTTP 400 credential rejected$/);
+      return true;
+    });
+    // The managed key: its tenant is told the gateway's key failed, never "API key not valid" as if the key were theirs.
+    const managed = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'ngrok' }] }] } }))).token;
+    await assert.rejects(client(h, managed).models.generateContent({ model: 'gemini-2.5-flash', contents: 'x' }), (e: unknown) => {
+      assert.ok(e instanceof ApiError, String(e));
+      assert.equal(e.status, 503);
+      assert.match(JSON.parse(e.message).error.message, /with managed key: HTTP 400 credential rejected$/);
+      assert.doesNotMatch(e.message, /API key not valid/);
+      return true;
+    });
+  });
+
+  test('Google\'s OpenAI-compatible API answers a key that is not valid with the same error in a list: it fails over too (the openai SDK)', async () => {
+    const sdk = (t: string) => new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: t, maxRetries: 0 });
+    const both = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: invalid }, { id: good }] }] }] } }))).token;
+    const { data, response } = await sdk(both).chat.completions.create({ model: 'google:gemini-2.5-flash', messages: [{ role: 'user', content: 'compat failover' }] }).withResponse();
+    assert.match(data.choices[0]!.message.content ?? '', /compat failover/);
+    assert.equal(response.headers.get('ngrok-aig-attempts'), '2');
+    assert.equal(h.fake.requests.at(-2)!.headers.authorization, `Bearer ${INVALID_KEY}`);
+    const only = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: invalid }] }] }] } }))).token;
+    await assert.rejects(sdk(only).chat.completions.create({ model: 'google:gemini-2.5-flash', messages: [{ role: 'user', content: 'x' }] }), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.InternalServerError, String(e));
+      assert.match(e.message, /ERR_NGROK_3807: .*HTTP 400 credential rejected/);
+      return true;
+    });
   });
 });
 

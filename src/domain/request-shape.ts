@@ -2,6 +2,7 @@
 // same thing from every candidate — a translated request would otherwise go out as something else (a `messages`
 // string as an empty conversation), and the same code work on one model and fail on another.
 import type { ApiFormat, ApiSurface } from '../catalog/types.ts';
+import { geminiContentsProblem } from './gemini-fields.ts';
 
 /**
  * Why the request lacks what its API requires, if it does (said as the provider's own 400 would). `outputCap` is the
@@ -15,6 +16,11 @@ export function requestShapeProblem(body: Record<string, unknown>, surface: ApiS
   // Gemini's `:countTokens` counts `contents` (or a whole `generateContentRequest`), which Google checks itself.
   if (surface === 'chat-completions' || surface === 'messages' || (surface === 'count-tokens' && format !== 'gemini')) {
     if (!Array.isArray(body.messages)) return `"messages" must be an array of messages${body.messages === undefined ? ', and is required' : ''}.`;
+  }
+  // Google refuses such `contents` itself; a chat model would be sent an empty prompt, and answer it.
+  if (surface === 'generate-content' || surface === 'stream-generate-content') {
+    const problem = geminiContentsProblem(body);
+    if (problem) return problem;
   }
   // Anthropic requires the output limit on Messages (token counting refuses one), unless the account's cap supplies it.
   if (surface === 'messages' && (body.max_tokens === undefined || body.max_tokens === null) && !(outputCap !== null && outputCap > 0)) {

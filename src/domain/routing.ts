@@ -5,6 +5,7 @@ import type { AccountSnapshot, ConfigurationState, ProviderKeyState, StoredRoute
 import { tollgateError, type TollgateError } from './errors.ts';
 import type { Candidate } from './resolve.ts';
 import { isCandidateProvider, matchesModelRef } from './model-match.ts';
+import { geminiProtoName } from './gemini-fields.ts';
 import { builtinProviders } from '../catalog/providers.ts';
 import { createCatalog } from '../catalog/index.ts';
 
@@ -116,8 +117,7 @@ const NOTHING_ASKED: ManagedAsk = {};
  * tokens, at prices the catalog does not hold. Its code execution and URL context are billed as tokens. Each under
  * both names Google's proto JSON reads (`google_search` is how its REST examples write it).
  */
-const GEMINI_BILLED_TOOLS = ['googleSearch', 'googleSearchRetrieval', 'googleMaps', 'enterpriseWebSearch', 'fileSearch',
-  'google_search', 'google_search_retrieval', 'google_maps', 'enterprise_web_search', 'file_search'];
+const GEMINI_BILLED_TOOLS = ['googleSearch', 'googleSearchRetrieval', 'googleMaps', 'enterpriseWebSearch', 'fileSearch'].flatMap((name) => [name, geminiProtoName(name)]);
 
 function unpricedHostedTool(tools: unknown): string | undefined {
   if (!Array.isArray(tools)) return undefined;

@@ -80,3 +80,34 @@ test('a Responses request\'s tool history counts whatever form it takes: outputs
   assert.equal(estimateRequestInputTokens({ input: [{ type: 'custom_tool_call', call_id: 'c', name: 'apply_patch', input: long }] }, 'responses'), bare + size);
   assert.equal(estimateRequestInputTokens({ input: [{ type: 'message', role: 'assistant', content: [{ type: 'refusal', refusal: long }] }] }, 'responses'), bare + size);
 });
+
+test('a Gemini request counts the same in Google\'s REST spelling (system_instruction, function_call, function_response, response_schema) as in the SDK\'s', () => {
+  const long = 'Answer as a pirate would, at length. '.repeat(40);
+  const camel = {
+    systemInstruction: { parts: [{ text: long }] },
+    contents: [
+      { role: 'user', parts: [{ text: 'Weather?' }] },
+      { role: 'model', parts: [{ functionCall: { name: 'get_weather', args: { city: long } } }] },
+      { role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { output: long } } }] },
+    ],
+    tools: [{ functionDeclarations: [{ name: 'get_weather', description: long }] }],
+    generationConfig: { responseSchema: { type: 'OBJECT', description: long } },
+  };
+  const snake = {
+    system_instruction: { parts: [{ text: long }] },
+    contents: [
+      { role: 'user', parts: [{ text: 'Weather?' }] },
+      { role: 'model', parts: [{ function_call: { name: 'get_weather', args: { city: long } } }] },
+      { role: 'user', parts: [{ function_response: { name: 'get_weather', response: { output: long } } }] },
+    ],
+    tools: [{ function_declarations: [{ name: 'get_weather', description: long }] }],
+    generation_config: { response_schema: { type: 'OBJECT', description: long } },
+  };
+  const expected = estimateRequestInputTokens(camel, 'generate-content');
+  assert.ok(expected > 5 * estimateTokens(long), `every piece is counted (${expected})`);
+  const got = estimateRequestInputTokens(snake, 'stream-generate-content');
+  // The tool JSON differs by its key's spelling by a token or two; nothing else may.
+  assert.ok(Math.abs(got - expected) <= 3, `${got} vs ${expected}`);
+  // Google reads a lone Content (and a lone Part) as a list of one.
+  assert.equal(estimateRequestInputTokens({ contents: { parts: { text: long } } }, 'generate-content'), estimateRequestInputTokens({ contents: [{ parts: [{ text: long }] }] }, 'generate-content'));
+});

@@ -6,6 +6,7 @@
 // without spaces (CJK text, base64, repeated letters) is 10–200× faster — js-tiktoken took minutes on some.
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import type { ApiSurface } from '../catalog/types.ts';
+import { geminiList, geminiMember, geminiMembers, geminiObjects } from './gemini-fields.ts';
 import { lengthEstimate } from './token-bounds.ts';
 
 /** Special-token text (`<|endoftext|>`) in a prompt is counted as ordinary text, as providers do for users. */
@@ -61,10 +62,14 @@ export function estimateRequestInputTokens(body: Record<string, unknown>, surfac
       break;
     case 'generate-content':
     case 'stream-generate-content': {
-      // Gemini: `contents` turns of `parts`, the system instruction (a content too), tools, and a response schema.
-      total += geminiTurnsTokens(body.contents) + geminiPartsTokens(isRecord(body.systemInstruction) ? body.systemInstruction.parts : undefined);
-      const config = isRecord(body.generationConfig) ? body.generationConfig : undefined;
-      total += jsonTokens(body.tools) + jsonTokens(config?.responseSchema) + jsonTokens(config?.responseJsonSchema);
+      // Gemini: `contents` turns of `parts`, the system instruction (a content too), tools (their JSON, whichever
+      // spelling), and a response schema; each member under either name Google reads (gemini-fields.ts), and both
+      // counted when a body sends both: an estimate that admits and holds credit must not come short of the prompt.
+      total += geminiTurnsTokens(body.contents) + jsonTokens(body.tools);
+      for (const system of geminiMembers(body, 'systemInstruction')) total += geminiPartsTokens(geminiMember(system, 'parts'));
+      for (const config of geminiMembers(body, 'generationConfig')) {
+        for (const schema of [...geminiMembers(config, 'responseSchema'), ...geminiMembers(config, 'responseJsonSchema')]) total += jsonTokens(schema);
+      }
       break;
     }
   }
@@ -79,19 +84,17 @@ function geminiEmbedTokens(requests: unknown): number {
 }
 
 function geminiTurnsTokens(contents: unknown): number {
-  if (!Array.isArray(contents)) return 0;
   let total = 0;
-  for (const content of contents) if (isRecord(content)) total += MESSAGE_OVERHEAD + geminiPartsTokens(content.parts);
+  for (const content of geminiObjects(contents)) total += MESSAGE_OVERHEAD + geminiPartsTokens(content.parts);
   return total;
 }
 
 /** Gemini parts: text, and the function calls and results the conversation carries (as their JSON). */
 function geminiPartsTokens(parts: unknown): number {
-  if (!Array.isArray(parts)) return 0;
-  let total = contentTokens(parts);
-  for (const part of parts) {
-    if (!isRecord(part)) continue;
-    total += jsonTokens(part.functionCall) + jsonTokens(part.functionResponse);
+  const list = geminiList(parts);
+  let total = contentTokens(list);
+  for (const part of geminiObjects(list)) {
+    for (const value of [...geminiMembers(part, 'functionCall'), ...geminiMembers(part, 'functionResponse')]) total += jsonTokens(value);
   }
   return total;
 }

@@ -10,6 +10,7 @@ import { prepareUpstreamBody } from '../domain/params.ts';
 import type { RetryAction } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
 import { codecs } from './formats/index.ts';
+import { rejectsGoogleKey } from './formats/gemini.ts';
 import { answerIdOf, answerModelOf, obj, streamOpeningOf, parseJson, TEXT_ESTIMATE_CAP, type AnswerFacts, type FormatCodec } from './formats/types.ts';
 import type { ApiSurface } from '../catalog/types.ts';
 import { answerHeaders, relayJson, relayStream, sendBuffered } from './relay.ts';
@@ -551,7 +552,15 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     // The provider refused the request itself (400, 404, 422…): no other key or model would do better.
     const errorBody = await exchange.collect();
     record.durationMs = performance.now() - started;
-    // Except Anthropic's 400 for a key whose account is out of credit: another key may have some. The last one's
+    // Except Google's 400 for a key that is not valid (API_KEY_INVALID: mistyped, deleted, revoked), its answer on
+    // the native API and the OpenAI-compatible one: the key failed, as a 401 says elsewhere — the next key is tried,
+    // and with none left the client learns a credential was rejected (a managed key's tenant is not told "API key not
+    // valid", as if the key were theirs to fix).
+    if (status === 400 && rejectsGoogleKey(errorBody)) {
+      record.failure = 'auth';
+      return 'next';
+    }
+    // And Anthropic's 400 for a key whose account is out of credit: another key may have some. The last one's
     // answer is passed through as Anthropic gave it.
     if (status === 400 && attemptFollows && plan.candidate.surface.format === 'anthropic' && CREDIT_TOO_LOW.test(errorBody.toString('utf8', 0, 4096))) {
       record.failure = 'auth';

@@ -4,6 +4,7 @@
 // with a space after each colon, pretty-printed answers, SSE chunks each a whole GenerateContentResponse ended by
 // CRLF CRLF with cumulative `usageMetadata`, and google.rpc.Status error bodies. Scripted like the rest of the fake:
 //   key `sk-NNN`         → that HTTP status, with Google's error body (429: no Retry-After, the wait in RetryInfo)
+//   key `sk-invalid-key` → Google's answer to a key that is not valid: 400 INVALID_ARGUMENT, reason API_KEY_INVALID
 //   model `fail-NNN-…`   → the same, whatever the key
 //   model `nousage-…`    → no usageMetadata anywhere
 //   model `overloaded-…` → (stream) a 200 stream whose first chunk is Google's 503 error
@@ -58,6 +59,23 @@ export function geminiErrorBody(status: number): string {
   const e = STATUS_NAMES[status] ?? STATUS_NAMES[500]!;
   const details = status === 429 ? [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '1.2s' }] : undefined;
   return JSON.stringify({ error: { code: status, message: e.message, status: e.status, details } }, null, 2);
+}
+
+/** A key the fake answers as Google answers a mistyped, deleted or revoked key (here and on its OpenAI-compatible API). */
+export const INVALID_GOOGLE_KEY = 'sk-invalid-key';
+
+/** Google's error for a key that is not valid, as its API sends it: a 400, the cause in an ErrorInfo reason. */
+export function googleKeyInvalidError() {
+  const message = 'API key not valid. Please pass a valid API key.';
+  return {
+    error: {
+      code: 400, message, status: 'INVALID_ARGUMENT',
+      details: [
+        { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com' } },
+        { '@type': 'type.googleapis.com/google.rpc.LocalizedMessage', locale: 'en-US', message },
+      ],
+    },
+  };
 }
 
 function usageMetadata(done: boolean, withUsage: boolean) {
@@ -131,6 +149,10 @@ export function handleGemini(req: IncomingMessage, res: ServerResponse, call: { 
   };
   const key = req.headers['x-goog-api-key'];
   if (typeof key !== 'string' || key === '') return sendError(403);
+  if (key === INVALID_GOOGLE_KEY) {
+    res.writeHead(400, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify(googleKeyInvalidError(), null, 2));
+    return;
+  }
   const keyStatus = /^sk-(\d{3})$/.exec(key);
   if (keyStatus) return sendError(Number(keyStatus[1]));
   const { model } = call;

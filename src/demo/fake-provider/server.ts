@@ -6,6 +6,8 @@
 //   credential `sk-429-reset`                          → 429 without `retry-after`, with OpenAI's `x-ratelimit-*` headers (requests reset in 6m0s)
 //   credential `sk-429-gemini`                         → 429 as Gemini's OpenAI-compatible API answers: no `retry-after`, the wait
 //                                                         only in the body (`google.rpc.RetryInfo` `retryDelay: "1.2s"`)
+//   credential `sk-invalid-key`                        → 400 as Gemini's OpenAI-compatible API answers a key that is not valid:
+//                                                         Google's google.rpc.Status (reason API_KEY_INVALID) in a JSON array
 //   credential `sk-quota`                              → 429 `insufficient_quota`, as OpenAI answers for an account out of credit
 //                                                         (Anthropic format: 400 "Your credit balance is too low…", as Anthropic answers)
 //   model `fail-NNN-…`                                 → that HTTP status, whatever the key
@@ -63,7 +65,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
-import { geminiCallOf, handleGemini } from './gemini.ts';
+import { geminiCallOf, googleKeyInvalidError, handleGemini, INVALID_GOOGLE_KEY } from './gemini.ts';
 import { COUNT_TOKENS_REFUSED, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
 
 /** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
@@ -240,6 +242,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (credential === 'sk-429-gemini') {
     // Gemini's OpenAI-compatible endpoint: a JSON array, no Retry-After header, the delay as a protobuf duration.
     res.writeHead(429, { 'content-type': 'application/json' }).end(JSON.stringify([{ error: { code: 429, message: 'You exceeded your current quota, please check your plan and billing details. Please retry in 1.183s.', status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests', quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier' }] }, { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '1.2s' }] } }]));
+    return;
+  }
+  if (credential === INVALID_GOOGLE_KEY) {
+    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify([googleKeyInvalidError()], null, 2));
     return;
   }
   if (credential === 'sk-quota' && format === 'anthropic') {

@@ -4,7 +4,7 @@
 // has no final event: a candidate's `finishReason` says it finished, the end of the body ends it. Google writes its
 // JSON with spaces after colons, so every read here is whitespace-tolerant (topLevelValueStarts, firstStringOf).
 import type { TollgateError } from '../../domain/errors.ts';
-import { appendText, errorMessage, firstStringOf, MAX_REPORTED_TOKENS, num, objectAt, obj, outputParts, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+import { appendText, errorMessage, firstStringOf, MAX_REPORTED_TOKENS, num, objectAt, obj, outputParts, parseJson, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
 
 /** An HTTP status → the google.rpc.Code name Google's errors carry (its own HTTP mapping, the nearest for the rest). */
 export function googleStatus(status: number): string {
@@ -22,6 +22,33 @@ export function googleStatus(status: number): string {
     case 504: return 'DEADLINE_EXCEEDED';
     default: return status < 500 ? 'FAILED_PRECONDITION' : 'INTERNAL';
   }
+}
+
+/**
+ * Google's ErrorInfo reasons for a key that is not a usable key (mistyped, deleted, revoked, expired). Google answers
+ * them with 400 INVALID_ARGUMENT ("API key not valid. Please pass a valid API key."), not 401 or 403.
+ */
+const KEY_REJECTED = new Set(['API_KEY_INVALID', 'API_KEY_EXPIRED']);
+
+/** Past this size an error body is no key rejection (Google's is under 1 KB). */
+const KEY_ERROR_BYTES = 64 * 1024;
+
+/**
+ * Whether a provider's error body is Google refusing the key itself: its google.rpc.Status with an ErrorInfo reason
+ * of KEY_REJECTED, as the native API sends it (`{"error": …}`) or as its OpenAI-compatible API does (the same in a
+ * list, `[{"error": …}]`), or that reason as an OpenAI-style `code`. Read from the reason, never the message.
+ */
+export function rejectsGoogleKey(body: Buffer): boolean {
+  if (body.length > KEY_ERROR_BYTES) return false;
+  const parsed = parseJson(body.toString('utf8'));
+  const error = obj(obj(Array.isArray(parsed) ? parsed[0] : parsed)?.error);
+  if (!error) return false;
+  if (typeof error.code === 'string' && KEY_REJECTED.has(error.code)) return true;
+  const details = Array.isArray(error.details) ? error.details : [];
+  return details.some((detail) => {
+    const reason = obj(detail)?.reason;
+    return typeof reason === 'string' && KEY_REJECTED.has(reason);
+  });
 }
 
 /**

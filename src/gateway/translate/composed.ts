@@ -18,7 +18,8 @@ export function composed(outer: Translator, inner: Translator, clientFields: Rea
       const upstream = inner.request(middle.body, plan);
       const removed = [...middle.removed];
       for (const field of upstream.removed) {
-        const named = Object.hasOwn(clientFields, field) ? clientFields[field] : Object.hasOwn(body, field) ? field : undefined;
+        // The outer half's own naming of this request first: a Gemini body's fields as that client spelled them.
+        const named = Object.hasOwn(clientFields, field) ? middle.clientFields?.[field] ?? clientFields[field] : Object.hasOwn(body, field) ? field : undefined;
         if (named !== undefined && !removed.includes(named)) removed.push(named);
       }
       // What the model refuses of the upstream body (params.ts), named as the client sent it: through the inner

@@ -202,5 +202,60 @@ test('the output limit and candidate count under their proto names (as Google re
   const { body, removed } = geminiViaChat.request({ contents: [], generation_config: { max_output_tokens: 7, candidate_count: 2, stop_sequences: ['x'] } }, plan('gpt-4o'));
   assert.equal(body.max_tokens, 7);
   assert.equal(body.n, 2);
-  assert.deepEqual(removed, ['generationConfig.stop_sequences']);
+  assert.deepEqual(body.stop, ['x']);
+  assert.deepEqual(removed, []);
+});
+
+test('a request in Google\'s REST spelling (proto names: system_instruction, inline_data, function_call…) goes up as its camelCase twin does; the client\'s data keeps its names', () => {
+  // User data that must not be renamed: argument and response keys, schema property names, enum values.
+  const args = { city_name: 'Paris', unit_system: 'metric' };
+  const camel = {
+    systemInstruction: { parts: [{ text: 'Be brief.' }] },
+    contents: [
+      { role: 'user', parts: [{ text: 'Weather?' }, { inlineData: { mimeType: 'image/png', data: 'iVBORw0KGgo=' } }] },
+      { role: 'model', parts: [{ functionCall: { name: 'get_weather', args } }] },
+      { role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { sky_state: 'sunny' } } }] },
+    ],
+    tools: [{ functionDeclarations: [{ name: 'get_weather', parameters: { type: 'OBJECT', properties: { city_name: { type: 'STRING', enum: ['Paris', 'new_york'] }, day_list: { type: 'ARRAY', items: { type: 'STRING' }, maxItems: '3' } }, required: ['city_name'], propertyOrdering: ['city_name'] } }] }],
+    toolConfig: { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['get_weather'] } },
+    generationConfig: { temperature: 0.2, topP: 0.9, stopSequences: ['END'], responseMimeType: 'application/json', responseSchema: { type: 'OBJECT', properties: { sky_state: { type: 'STRING', nullable: true } } } },
+  };
+  const snake = {
+    system_instruction: { parts: [{ text: 'Be brief.' }] },
+    contents: [
+      { role: 'user', parts: [{ text: 'Weather?' }, { inline_data: { mime_type: 'image/png', data: 'iVBORw0KGgo=' } }] },
+      { role: 'model', parts: [{ function_call: { name: 'get_weather', args } }] },
+      { role: 'user', parts: [{ function_response: { name: 'get_weather', response: { sky_state: 'sunny' } } }] },
+    ],
+    tools: [{ function_declarations: [{ name: 'get_weather', parameters: { type: 'OBJECT', properties: { city_name: { type: 'STRING', enum: ['Paris', 'new_york'] }, day_list: { type: 'ARRAY', items: { type: 'STRING' }, max_items: '3' } }, required: ['city_name'], property_ordering: ['city_name'] } }] }],
+    tool_config: { function_calling_config: { mode: 'ANY', allowed_function_names: ['get_weather'] } },
+    generation_config: { temperature: 0.2, top_p: 0.9, stop_sequences: ['END'], response_mime_type: 'application/json', response_schema: { type: 'OBJECT', properties: { sky_state: { type: 'STRING', nullable: true } } } },
+  };
+  const expected = geminiViaChat.request(camel, plan('gpt-4o'));
+  const got = geminiViaChat.request(snake, plan('gpt-4o'));
+  assert.deepEqual(got.body, expected.body);
+  assert.deepEqual([got.removed, expected.removed], [[], []]);
+  const messages = got.body.messages as Record<string, unknown>[];
+  assert.deepEqual(messages[0], { role: 'system', content: 'Be brief.' });
+  assert.deepEqual(messages[1], { role: 'user', content: [{ type: 'text', text: 'Weather?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] });
+  assert.equal((messages[2]!.tool_calls as { function: { arguments: string } }[])[0]!.function.arguments, JSON.stringify(args));
+  assert.deepEqual(messages[3], { role: 'tool', tool_call_id: 'call_g1_0', content: '{"sky_state":"sunny"}' });
+  assert.deepEqual(got.body.tools, [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city_name: { type: 'string', enum: ['Paris', 'new_york'] }, day_list: { type: 'array', items: { type: 'string' }, maxItems: 3 } }, required: ['city_name'] } } }]);
+  assert.deepEqual([got.body.tool_choice, got.body.stop, got.body.top_p], [{ type: 'function', function: { name: 'get_weather' } }, ['END'], 0.9]);
+  assert.deepEqual(got.body.response_format, { type: 'json_schema', json_schema: { name: 'output', schema: { type: 'object', properties: { sky_state: { type: ['string', 'null'] } } }, strict: false } });
+  // What has no counterpart is named as the client wrote it; a model's refusal of a mapped field too.
+  const other = geminiViaChat.request({ contents: [{ parts: [{ text: 'x' }] }], safety_settings: [], generation_config: { top_k: 3, thinking_config: { thinking_budget: 20_000 } } }, plan('o3'));
+  assert.deepEqual(other.removed, ['safety_settings', 'generation_config.top_k']);
+  assert.equal(other.body.reasoning_effort, 'high');
+  assert.equal(other.clientFields!.temperature, 'generation_config.temperature');
+  const claude = plan('claude-sonnet-4-6');
+  assert.deepEqual(translatorFor('generate-content', claude.candidate.surface)!.request({ contents: [{ parts: [{ text: 'x' }] }], generation_config: { seed: 4 } }, claude).removed, ['generation_config.seed']);
+  // Google reads a lone value for a repeated field as a list of one (its own REST sample sends `"contents": {"parts": {"text": …}}`).
+  assert.deepEqual(geminiViaChat.request({ contents: { parts: { text: 'Hello there' } }, system_instruction: { parts: { text: 'You are a cat.' } } }, plan('gpt-4o')).body.messages, [{ role: 'system', content: 'You are a cat.' }, { role: 'user', content: 'Hello there' }]);
+});
+
+test('what only Google can read is refused under its proto name too (cached_content, file_data, inline audio)', () => {
+  assert.match(untranslatableReason('generate-content', { contents: [], cached_content: 'cachedContents/abc' }, 'chat-completions')!, /cachedContent/);
+  assert.match(untranslatableReason('generate-content', { contents: [{ parts: [{ file_data: { file_uri: 'gs://b/x.pdf' } }] }] }, 'chat-completions')!, /fileData/);
+  assert.match(untranslatableReason('generate-content', { contents: [{ parts: [{ inline_data: { mime_type: 'audio/wav', data: 'UklGRg==' } }] }] }, 'chat-completions')!, /inline data/);
 });

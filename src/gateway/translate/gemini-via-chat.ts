@@ -4,6 +4,7 @@
 // chunk by chunk. docs/decisions/translation.md lists what has no place on the other side.
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { randomBase62 } from '../../domain/ids.ts';
+import { geminiJsonName, geminiList, geminiMember, geminiObject, geminiObjects, geminiSpelling } from '../../domain/gemini-fields.ts';
 import { googleStatus } from '../formats/gemini.ts';
 import { openaiUsage } from '../formats/openai.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
@@ -17,16 +18,19 @@ import type { TranslatedRequest, TranslationScope, Translator } from './types.ts
 /** The most stop sequences chat completions takes (OpenAI's `stop`: "Up to 4 sequences"). */
 const MAX_CHAT_STOP = 4;
 
-/** GenerateContent fields with a chat-completions counterpart; any other top-level field is removed and reported. */
-const MAPPED = new Set(['contents', 'systemInstruction', 'tools', 'toolConfig', 'generationConfig', 'generation_config']);
-
 /**
- * `generationConfig` members with a chat counterpart; any other is removed and reported as `generationConfig.<name>`.
- * The output limit and candidate count are read under their proto names too (`generation_config.max_output_tokens`,
- * which Google reads as it reads the camelCase ones): the credit hold reads them so (params.ts), and the limit the
- * hold was taken for must be the one sent.
+ * GenerateContent fields with a chat-completions counterpart, by their JSON names; any other top-level field is
+ * removed and reported. Every member of the request is read under either name Google reads (`system_instruction`,
+ * `inline_data`, `function_call`…: domain/gemini-fields.ts), so the credit hold's output limit (params.ts) is the one
+ * sent, and a body written in Google's REST spelling keeps its system prompt, media and tools.
  */
-const MAPPED_CONFIG = new Set(['temperature', 'topP', 'maxOutputTokens', 'max_output_tokens', 'stopSequences', 'candidateCount', 'candidate_count', 'responseMimeType', 'responseSchema', 'responseJsonSchema', 'seed', 'presencePenalty', 'frequencyPenalty', 'thinkingConfig']);
+const MAPPED = new Set(['contents', 'systemInstruction', 'tools', 'toolConfig', 'generationConfig']);
+
+/** `generationConfig` members with a chat counterpart; any other is removed and reported as `generationConfig.<name>`. */
+const MAPPED_CONFIG = new Set(['temperature', 'topP', 'maxOutputTokens', 'stopSequences', 'candidateCount', 'responseMimeType', 'responseSchema', 'responseJsonSchema', 'seed', 'presencePenalty', 'frequencyPenalty', 'thinkingConfig']);
+
+/** `toolConfig` members with a chat counterpart; any other is reported as `toolConfig.<name>`. */
+const FUNCTION_CALLING = new Set(['functionCallingConfig']);
 
 /**
  * The client's field each chat field came from: Ngrok-AIG-Removed-Params names what the client sent when the model
@@ -42,7 +46,8 @@ export const GEMINI_CHAT_FIELDS: Readonly<Record<string, string>> = {
 
 /** Inline data chat carries: images (as data URLs) and PDFs (as `file` parts). */
 function inlinePart(data: Json): Json | undefined {
-  const mime = typeof data.mimeType === 'string' ? data.mimeType.toLowerCase() : '';
+  const type = geminiMember(data, 'mimeType');
+  const mime = typeof type === 'string' ? type.toLowerCase() : '';
   const bytes = typeof data.data === 'string' ? data.data : undefined;
   if (bytes === undefined) return undefined;
   if (mime.startsWith('image/')) return { type: 'image_url', image_url: { url: `data:${mime};base64,${bytes}` } };
@@ -51,8 +56,14 @@ function inlinePart(data: Json): Json | undefined {
 }
 
 function partsOf(content: unknown): Json[] {
-  return objects(obj(content)?.parts);
+  return geminiObjects(obj(content)?.parts);
 }
+
+/** A part's inline data (`inlineData` or `inline_data`). */
+const inlineDataOf = (part: Json): Json | undefined => geminiObject(part, 'inlineData');
+/** A part's function call or function response, under either name. */
+const callOf = (part: Json): Json | undefined => geminiObject(part, 'functionCall');
+const responseOf = (part: Json): Json | undefined => geminiObject(part, 'functionResponse');
 
 /**
  * Why a GenerateContent request cannot go to a chat model, if it cannot. `cachedContent` is a prefix Google holds
@@ -61,14 +72,14 @@ function partsOf(content: unknown): Json[] {
  * video, a text file) would be left out.
  */
 export function geminiUntranslatableReason(body: Json): string | undefined {
-  if (body.cachedContent !== undefined && body.cachedContent !== null) {
+  if (geminiMember(body, 'cachedContent') !== undefined) {
     return 'it uses "cachedContent", a prompt prefix held by Google that another model cannot read; send the whole conversation instead';
   }
-  for (const content of objects(body.contents)) {
+  for (const content of geminiObjects(body.contents)) {
     for (const part of partsOf(content)) {
-      const media = [part, ...objects(obj(part.functionResponse)?.parts)];
-      if (media.some((p) => p.fileData !== undefined)) return 'it sends a file by "fileData" (a URI only Google reads); send it as "inlineData" instead';
-      if (media.some((p) => obj(p.inlineData) !== undefined && inlinePart(obj(p.inlineData)!) === undefined)) {
+      const media = [part, ...geminiObjects(responseOf(part)?.parts)];
+      if (media.some((p) => geminiMember(p, 'fileData') !== undefined)) return 'it sends a file by "fileData" (a URI only Google reads); send it as "inlineData" instead';
+      if (media.some((p) => inlineDataOf(p) !== undefined && inlinePart(inlineDataOf(p)!) === undefined)) {
         return 'it sends inline data chat completions cannot carry (only images and PDFs go to this model)';
       }
     }
@@ -109,7 +120,7 @@ class Conversation {
     for (const [at, part] of partsOf(content).entries()) {
       // Thought summaries are the model's own (Gemini's thinking): another model neither needs nor accepts them.
       if (typeof part.text === 'string' && part.thought !== true) text += part.text;
-      const call = obj(part.functionCall);
+      const call = callOf(part);
       if (!call) continue;
       const id = uniqueCallId(call.id, 'call_', `g${turn}_`, at, this.#used);
       calls.push({ id, type: 'function', function: { name: call.name, arguments: JSON.stringify(call.args ?? {}) } });
@@ -131,18 +142,19 @@ class Conversation {
   user(content: Json): void {
     const parts: Json[] = [];
     for (const part of partsOf(content)) {
-      const response = obj(part.functionResponse);
+      const response = responseOf(part);
       if (response) {
         const id = this.#answered(response);
         const text = responseText(response.response);
         if (id === undefined) parts.push({ type: 'text', text: `Output of tool call ${String(response.name)}:\n${text}` });
         else this.messages.push({ role: 'tool', tool_call_id: id, content: text });
-        const media = objects(response.parts).map((p) => inlinePart(obj(p.inlineData) ?? {})).filter((p): p is Json => p !== undefined);
+        const media = geminiObjects(response.parts).map((p) => inlinePart(inlineDataOf(p) ?? {})).filter((p): p is Json => p !== undefined);
         if (media.length > 0) parts.push({ type: 'text', text: `Output of tool call ${id ?? String(response.name)}:` }, ...media);
       } else if (typeof part.text === 'string' && part.thought !== true) {
         parts.push({ type: 'text', text: part.text });
       } else {
-        const media = obj(part.inlineData) ? inlinePart(obj(part.inlineData)!) : undefined;
+        const data = inlineDataOf(part);
+        const media = data ? inlinePart(data) : undefined;
         if (media) parts.push(media);
       }
     }
@@ -164,13 +176,16 @@ const SCHEMA_COUNTS = new Set(['minItems', 'maxItems', 'minLength', 'maxLength',
 /**
  * Gemini's Schema (an OpenAPI subset: `type` in capitals, `nullable`, int64 counts written as strings) as the JSON
  * Schema chat takes. `propertyOrdering` is Gemini's alone. A JSON Schema given as one is kept (types lowercased).
+ * Schema is a proto message, so its members come under either name (`any_of`, `max_items`) and go out as JSON
+ * Schema's keywords; property names, enum values and examples are the client's and go as sent.
  */
 function jsonSchemaOf(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(jsonSchemaOf);
   const s = obj(schema);
   if (!s) return schema;
   const out: Json = {};
-  for (const [key, value] of Object.entries(s)) {
+  for (const [written, value] of Object.entries(s)) {
+    const key = geminiJsonName(written);
     if (key === 'nullable' || key === 'propertyOrdering') continue;
     if (key === 'type' && typeof value === 'string') out.type = value.toLowerCase();
     else if (key === 'properties') out.properties = Object.fromEntries(Object.entries(obj(value) ?? {}).map(([name, p]) => [name, jsonSchemaOf(p)]));
@@ -178,13 +193,14 @@ function jsonSchemaOf(schema: unknown): unknown {
     else if (SCHEMA_COUNTS.has(key) && typeof value === 'string' && /^\d+$/.test(value)) out[key] = Number(value);
     else out[key] = value;
   }
-  if (s.nullable === true && typeof out.type === 'string') out.type = [out.type, 'null'];
+  if (geminiMember(s, 'nullable') === true && typeof out.type === 'string') out.type = [out.type, 'null'];
   return out;
 }
 
 /** A function declaration as a chat tool; `parametersJsonSchema` is JSON Schema already, `parameters` Gemini's Schema. */
 function chatTool(declaration: Json): Json {
-  const parameters = declaration.parametersJsonSchema ?? (declaration.parameters !== undefined ? jsonSchemaOf(declaration.parameters) : { type: 'object', properties: {} });
+  const schema = geminiMember(declaration, 'parametersJsonSchema');
+  const parameters = schema ?? (declaration.parameters !== undefined && declaration.parameters !== null ? jsonSchemaOf(declaration.parameters) : { type: 'object', properties: {} });
   return { type: 'function', function: { name: declaration.name, ...(typeof declaration.description === 'string' ? { description: declaration.description } : {}), parameters } };
 }
 
@@ -195,7 +211,7 @@ function chatTool(declaration: Json): Json {
 function toolChoice(config: Json | undefined, tools: Json[]): { choice?: unknown; tools: Json[] } {
   const mode = typeof config?.mode === 'string' ? config.mode.toUpperCase() : 'AUTO';
   if (mode === 'NONE') return { choice: 'none', tools };
-  const allowed = Array.isArray(config?.allowedFunctionNames) ? config.allowedFunctionNames.filter((n): n is string => typeof n === 'string') : [];
+  const allowed = geminiList(geminiMember(config, 'allowedFunctionNames')).filter((n): n is string => typeof n === 'string');
   const offered = allowed.length > 0 ? tools.filter((t) => allowed.includes(String(obj(t.function)?.name))) : tools;
   const kept = offered.length > 0 ? offered : tools;
   if (mode !== 'ANY') return config === undefined ? { tools: kept } : { choice: 'auto', tools: kept };
@@ -204,9 +220,10 @@ function toolChoice(config: Json | undefined, tools: Json[]): { choice?: unknown
 
 /** Gemini's thinking settings → OpenAI's reasoning effort: its level as it is, a budget by its size (dynamic, -1: medium). */
 function effortOf(thinking: Json): string | undefined {
-  const level = typeof thinking.thinkingLevel === 'string' ? thinking.thinkingLevel.toLowerCase() : undefined;
+  const named = geminiMember(thinking, 'thinkingLevel');
+  const level = typeof named === 'string' ? named.toLowerCase() : undefined;
   if (level !== undefined) return level === 'high' || level === 'medium' ? level : 'low';
-  const budget = thinking.thinkingBudget;
+  const budget = geminiMember(thinking, 'thinkingBudget');
   if (typeof budget !== 'number') return undefined;
   if (budget < 0) return 'medium';
   return budget < 4096 ? 'low' : budget < 16_384 ? 'medium' : 'high';
@@ -214,71 +231,89 @@ function effortOf(thinking: Json): string | undefined {
 
 /** Structured output: JSON with a schema → `json_schema` (strict when OpenAI's rules allow it), JSON alone → `json_object`. */
 function responseFormat(config: Json): Json | undefined {
-  if (config.responseMimeType !== 'application/json') return undefined;
-  const schema = obj(config.responseJsonSchema) ?? obj(jsonSchemaOf(config.responseSchema));
+  if (geminiMember(config, 'responseMimeType') !== 'application/json') return undefined;
+  const schema = geminiObject(config, 'responseJsonSchema') ?? obj(jsonSchemaOf(geminiMember(config, 'responseSchema')));
   if (!schema) return { type: 'json_object' };
   return { type: 'json_schema', json_schema: { name: 'output', schema, strict: meetsStrictRules(schema) } };
 }
 
+/**
+ * The members of `holder` with no chat counterpart, as the client named them (`prefix` their holder's name): one
+ * not in `mapped`, or a member sent under both its names (the one read is the JSON name's).
+ */
+function unmapped(holder: Json, mapped: ReadonlySet<string>, prefix: string): string[] {
+  return Object.keys(holder).filter((name) => {
+    const json = geminiJsonName(name);
+    return !mapped.has(json) || (json !== name && Object.hasOwn(holder, json));
+  }).map((name) => prefix + name);
+}
+
 function request(body: Json, plan: AttemptPlan, streaming: boolean): TranslatedRequest {
-  const removed: string[] = [];
-  for (const name of Object.keys(body)) if (!MAPPED.has(name)) removed.push(name);
+  const removed = unmapped(body, MAPPED, '');
   const conversation = new Conversation();
-  const system = textOf(body.systemInstruction);
+  const system = textOf(geminiMember(body, 'systemInstruction'));
   if (system !== '') conversation.messages.push({ role: 'system', content: system });
-  for (const [turn, content] of objects(body.contents).entries()) {
+  for (const [turn, content] of geminiObjects(body.contents).entries()) {
     if (content.role === 'model') conversation.model(content, turn);
     else conversation.user(content);
   }
   const out: Json = { model: plan.candidate.upstreamModelId ?? plan.candidate.modelId, messages: conversation.messages };
-  const config = obj(body.generationConfig) ?? obj(body.generation_config) ?? {};
-  for (const name of Object.keys(config)) if (!MAPPED_CONFIG.has(name)) removed.push(`generationConfig.${name}`);
-  const limit = config.maxOutputTokens ?? config.max_output_tokens;
+  const config = geminiObject(body, 'generationConfig') ?? {};
+  const setting = (name: string): unknown => geminiMember(config, name);
+  /** A generation setting as the client named it (`generation_config.stop_sequences`). */
+  const configName = (name: string): string => geminiSpelling(body, `generationConfig.${name}`);
+  removed.push(...unmapped(config, MAPPED_CONFIG, `${geminiSpelling(body, 'generationConfig')}.`));
+  const limit = setting('maxOutputTokens');
   if (limit !== undefined) out.max_tokens = fittedOutputLimit(limit, plan);
-  if (config.temperature !== undefined) out.temperature = config.temperature;
-  if (config.topP !== undefined) out.top_p = config.topP;
-  if (Array.isArray(config.stopSequences) && config.stopSequences.length > 0) {
+  if (setting('temperature') !== undefined) out.temperature = setting('temperature');
+  if (setting('topP') !== undefined) out.top_p = setting('topP');
+  const stops = geminiList(setting('stopSequences'));
+  if (stops.length > 0) {
     // Chat takes at most 4 (OpenAI's limit; Gemini takes 5): the first 4 go, and the field is reported as not sent whole.
-    const fits = plan.candidate.provider.custom || config.stopSequences.length <= MAX_CHAT_STOP;
-    out.stop = fits ? config.stopSequences : config.stopSequences.slice(0, MAX_CHAT_STOP);
-    if (!fits) removed.push('generationConfig.stopSequences');
+    const fits = plan.candidate.provider.custom || stops.length <= MAX_CHAT_STOP;
+    out.stop = fits ? stops : stops.slice(0, MAX_CHAT_STOP);
+    if (!fits) removed.push(configName('stopSequences'));
   }
-  const candidates = config.candidateCount ?? config.candidate_count;
+  const candidates = setting('candidateCount');
   if (typeof candidates === 'number' && candidates > 1) {
     // A chat stream's choices would interleave in one Gemini stream the translation reads as one candidate.
-    if (streaming) removed.push('generationConfig.candidateCount');
+    if (streaming) removed.push(configName('candidateCount'));
     else out.n = candidates;
   }
-  if (config.seed !== undefined) out.seed = config.seed;
-  if (config.presencePenalty !== undefined) out.presence_penalty = config.presencePenalty;
-  if (config.frequencyPenalty !== undefined) out.frequency_penalty = config.frequencyPenalty;
+  if (setting('seed') !== undefined) out.seed = setting('seed');
+  if (setting('presencePenalty') !== undefined) out.presence_penalty = setting('presencePenalty');
+  if (setting('frequencyPenalty') !== undefined) out.frequency_penalty = setting('frequencyPenalty');
   const format = responseFormat(config);
+  const mime = setting('responseMimeType');
   if (format) out.response_format = format;
-  else if (config.responseMimeType !== undefined && config.responseMimeType !== 'text/plain') {
+  else if (mime !== undefined && mime !== 'text/plain') {
     // `text/x.enum` and the like: no chat counterpart.
-    for (const name of ['responseMimeType', 'responseSchema', 'responseJsonSchema']) if (config[name] !== undefined) removed.push(`generationConfig.${name}`);
+    for (const name of ['responseMimeType', 'responseSchema', 'responseJsonSchema']) if (setting(name) !== undefined) removed.push(configName(name));
   }
-  const thinking = obj(config.thinkingConfig);
+  const thinking = geminiObject(config, 'thinkingConfig');
   const effort = thinking ? effortOf(thinking) : undefined;
   if (effort !== undefined && acceptsReasoningEffort(plan)) out.reasoning_effort = effort;
-  else if (thinking) removed.push('generationConfig.thinkingConfig');
+  else if (thinking) removed.push(configName('thinkingConfig'));
   // Function declarations map one to one; Google's own tools (Search grounding, code execution, URL context, Maps…)
   // run only at Google.
-  const tools = objects(body.tools);
-  const declarations = tools.flatMap((t) => objects(t.functionDeclarations));
-  if (tools.some((t) => Object.keys(t).some((k) => k !== 'functionDeclarations'))) removed.push('tools');
-  const toolConfig = obj(body.toolConfig);
+  const tools = geminiObjects(body.tools);
+  const declarations = tools.flatMap((t) => geminiObjects(geminiMember(t, 'functionDeclarations')));
+  if (tools.some((t) => Object.keys(t).some((k) => geminiJsonName(k) !== 'functionDeclarations'))) removed.push('tools');
+  const toolConfig = geminiObject(body, 'toolConfig');
+  const toolConfigName = geminiSpelling(body, 'toolConfig');
   if (declarations.length > 0) {
-    const calling = toolChoice(obj(toolConfig?.functionCallingConfig), declarations.map(chatTool));
+    const calling = toolChoice(geminiObject(toolConfig, 'functionCallingConfig'), declarations.map(chatTool));
     out.tools = calling.tools;
     if (calling.choice !== undefined) out.tool_choice = calling.choice;
-    for (const key of Object.keys(toolConfig ?? {})) if (key !== 'functionCallingConfig') removed.push(`toolConfig.${key}`);
-  } else if (toolConfig !== undefined) removed.push('toolConfig');
+    removed.push(...unmapped(toolConfig ?? {}, FUNCTION_CALLING, `${toolConfigName}.`));
+  } else if (toolConfig !== undefined) removed.push(toolConfigName);
   if (streaming) {
     out.stream = true;
     if (asksUsageChunk(out, plan)) out.stream_options = { include_usage: true };
   }
-  return { body: out, removed, clientFields: GEMINI_CHAT_FIELDS };
+  // The fields a model refuses are named as this client spelled them (sentField in attempt.ts finds them so).
+  const clientFields = Object.fromEntries(Object.entries(GEMINI_CHAT_FIELDS).map(([field, named]) => [field, geminiSpelling(body, named)]));
+  return { body: out, removed, clientFields };
 }
 
 /**
