@@ -167,7 +167,7 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(h.fake.requests.length, 1);
   });
 
-  test('unknown paths 404 27204, Gemini Interactions 501 27205; bad JSON 400 3801; oversized bodies 413', async () => {
+  test('unknown paths 404 27204 (Gemini triggers named); bad JSON 400 3801; oversized bodies 413', async () => {
     const nf = await gw(h, '/v1/nope', { token, body: {} });
     assert.equal(nf.status, 404);
     assert.equal(nf.json().error.code, 'ERR_NGROK_27204');
@@ -201,11 +201,12 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(files.type, 'not_found_error');
     assert.equal((files.error as { request_id?: string }).request_id, files.requestID);
     assert.match(files.message, /ERR_NGROK_27204: Unsupported API surface "\/v1\/files" \(GET\)/);
-    // Gemini Interactions is not served: said in Google's error shape, the one the Gen AI SDK reads.
-    const interactions = await gw(h, '/v1beta/interactions', { headers: { 'x-goog-api-key': token }, body: {} });
-    assert.equal(interactions.status, 501);
-    assert.equal(interactions.json().error.status, 'UNIMPLEMENTED');
-    assert.match(interactions.json().error.message, /^ERR_NGROK_27205: API surface "Gemini Interactions" is not implemented/);
+    // Google's platform beyond what ngrok serves of it (Interactions' agents, triggers): said in Google's error shape,
+    // the one the Gen AI SDK reads, naming what is not served.
+    const triggers = await gw(h, '/v1beta/triggers', { headers: { 'x-goog-api-key': token }, body: {} });
+    assert.equal(triggers.status, 404);
+    assert.equal(triggers.json().error.status, 'NOT_FOUND');
+    assert.match(triggers.json().error.message, /^ERR_NGROK_27204: .*Gemini agents, environments, webhooks and triggers are not served/);
     const wrongMethod = await gw(h, '/v1/chat/completions', { token });
     assert.equal(wrongMethod.status, 404);
     const bad = await gw(h, '/v1/chat/completions', { token, body: '{"model": "gpt-4o", ' });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { ApiError, FunctionCallingConfigMode, GoogleGenAI, HarmBlockThreshold, HarmCategory, Type, type FunctionCall, type GenerateContentResponse } from '@google/genai';
 import OpenAI from 'openai';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
-import { FAKE_GEMINI_TOKEN_COUNT, FAKE_GEMINI_USAGE, FAKE_USAGE } from './fake-upstream.ts';
+import { FAKE_GEMINI_TOKEN_COUNT, FAKE_GEMINI_USAGE, FAKE_INTERACTIONS_USAGE, FAKE_USAGE } from './fake-upstream.ts';
 
 const MANAGED_GOOGLE_KEY = 'gk-managed-google-secret';
 /** What the gateway bills of FAKE_GEMINI_USAGE: input = prompt + tool-use prompt, output = candidates + thoughts. */
@@ -18,6 +18,11 @@ const BILLED = {
   reasoning: FAKE_GEMINI_USAGE.thoughts,
 };
 
+/** A usage row as these tests compare it: who served, the tokens billed, how it ended. */
+function meteredAs(row: Awaited<ReturnType<Harness['usage']>>[number]): unknown[] {
+  return [row.provider, row.model, Number(row.inputTokens), Number(row.outputTokens), Number(row.cacheReadTokens), Number(row.reasoningTokens), row.stopReason, Number(row.usageEstimated), Number(row.isStreaming), row.completion];
+}
+
 describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
   let h: Harness;
   let ai: GoogleGenAI;
@@ -25,13 +30,7 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
   let limited: string;
   let good: string;
   before(async () => {
-    h = await startHarness('sqlite');
-    limited = await h.providerKey('google', 'sk-429', 'limited');
-    good = await h.providerKey('google', 'AIza-fake-good', 'good');
-    token = (await h.accessKey(await h.configuration({
-      access: { providers: { allow: ['google', 'openai'] } },
-      router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: good }] }] }] },
-    }))).token;
+    ({ h, limited, good, token } = await googleKeys());
     ai = client(h, token);
   });
   after(async () => { await h.close(); });
@@ -54,10 +53,7 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
     assert.deepEqual(up.body!.contents, [{ parts: [{ text: 'hello gemini' }], role: 'user' }]);
     assert.equal(up.body!.model, undefined, 'Gemini names the model in the path: nothing is added to the body');
     const [row] = await h.usage(headers['ngrok-aig-request-id']!, 1);
-    assert.deepEqual(
-      [row!.provider, row!.model, Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.cacheReadTokens), Number(row!.reasoningTokens), row!.stopReason, Number(row!.usageEstimated), Number(row!.isStreaming), row!.completion],
-      ['google', 'gemini-2.5-flash', BILLED.input, BILLED.output, BILLED.cacheRead, BILLED.reasoning, 'STOP', 0, 0, 'succeeded'],
-    );
+    assert.deepEqual(meteredAs(row!), ['google', 'gemini-2.5-flash', BILLED.input, BILLED.output, BILLED.cacheRead, BILLED.reasoning, 'STOP', 0, 0, 'succeeded']);
   });
 
   test('the body goes upstream byte for byte; `google:` and the key in ?key= are understood, and the ?key= stays here', async () => {
@@ -362,6 +358,264 @@ describe('Gemini native API on a managed Google key (sqlite)', () => {
   });
 });
 
+describe('Gemini Interactions through the Gen AI SDK\'s interactions.create, served statelessly (sqlite)', () => {
+  let h: Harness;
+  let ai: GoogleGenAI;
+  let token: string;
+  let limited: string;
+  let good: string;
+  before(async () => {
+    ({ h, limited, good, token } = await googleKeys({ TOLLGATE_MANAGED_GOOGLE_API_KEY: MANAGED_GOOGLE_KEY }));
+    ai = client(h, token);
+  });
+  after(async () => { await h.close(); });
+
+  const lastUpstream = () => h.fake.requests.at(-1)!;
+  /** The SDK's interaction streams keep no HTTP response: a client whose fetch notes each answer's request id. */
+  let seenRequestId: string | undefined;
+  const lastRequestId = () => seenRequestId;
+  let recording: GoogleGenAI;
+  const recordingFetch = async (...args: Parameters<typeof fetch>): Promise<Response> => {
+    const res = await fetch(...args);
+    seenRequestId = res.headers.get('ngrok-aig-request-id') ?? undefined;
+    return res;
+  };
+  before(() => { recording = new GoogleGenAI({ apiKey: token, apiVersion: 'v1beta', httpOptions: { baseUrl: h.gatewayUrl, fetch: recordingFetch } }); });
+  /** An SDK error's status and Google's error object (the SDK keeps the body it was given). */
+  const googleError = (e: unknown): { status: number; error: { code: number; status: string; message: string; details?: { reason: string }[] } } => {
+    const err = e as { status?: unknown; body?: unknown };
+    assert.equal(typeof err.status, 'number', String(e));
+    return { status: err.status as number, error: JSON.parse(String(err.body)).error };
+  };
+
+  test('create: the interaction as Google answered it, from Google\'s /v1beta/interactions with the stored key and "store": false (omitted by the client); billed from its usage', async () => {
+    const interaction = await ai.interactions.create({ model: 'google:gemini-2.5-flash', input: 'hello interactions' });
+    assert.match(interaction.output_text ?? '', /fake gemini-2\.5-flash model! You said: "hello interactions"/);
+    assert.equal(interaction.status, 'completed');
+    // (The SDK adds its own `initial_input_tokens`, for its automatic continuation.)
+    const { initial_input_tokens: _added, ...usage } = interaction.usage ?? {};
+    assert.deepEqual(usage, { ...FAKE_INTERACTIONS_USAGE, total_tokens: 26 });
+    const headers = (interaction as { sdkHttpResponse?: { headers?: Record<string, string> } }).sdkHttpResponse?.headers ?? {};
+    assert.equal(headers['ngrok-aig-model'], 'gemini-2.5-flash');
+    assert.equal(headers['ngrok-aig-attempts'], '1');
+    const up = lastUpstream();
+    assert.equal(up.path, '/v1beta/interactions');
+    assert.equal(up.headers['x-goog-api-key'], 'AIza-fake-good');
+    assert.ok(!JSON.stringify(up.headers).includes(token), 'the access key never goes upstream');
+    assert.deepEqual([up.body!.model, up.body!.input, up.body!.store], ['gemini-2.5-flash', 'hello interactions', false]);
+    const [row] = await h.usage(headers['ngrok-aig-request-id']!, 1);
+    assert.deepEqual(meteredAs(row!), ['google', 'gemini-2.5-flash', BILLED.input, BILLED.output, BILLED.cacheRead, BILLED.reasoning, 'completed', 0, 0, 'succeeded']);
+  });
+
+  test('"store": null becomes false upstream, that member alone rewritten; "store": false goes as sent', async () => {
+    const raw = '{"model":"gemini-2.5-flash","input":"keep my bytes","store":null,"generation_config":{"seed":9007199254740993,"temperature":1.0}}';
+    const res = await gw(h, '/v1beta/interactions', { headers: { 'x-goog-api-key': token }, body: raw });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(lastUpstream().rawBody, raw.replace('"store":null', '"store":false'));
+    const sent = '{"model":"gemini-2.5-flash","input":"as sent","store":false}';
+    assert.equal((await gw(h, '/v1beta/interactions', { headers: { 'x-goog-api-key': token }, body: sent })).status, 200);
+    assert.equal(lastUpstream().rawBody, sent);
+  });
+
+  test('stream: Google\'s SSE events relayed (step.delta text, interaction.completed with the usage), "store": false upstream, billed from the completed interaction\'s usage', async () => {
+    const stream = await recording.interactions.create({ model: 'gemini-2.5-flash', input: 'stream interactions', stream: true });
+    let text = '';
+    const types: string[] = [];
+    let usage: unknown;
+    for await (const event of stream) {
+      types.push(event.event_type);
+      if (event.event_type === 'step.delta' && event.delta.type === 'text') text += event.delta.text;
+      if (event.event_type === 'interaction.completed') usage = event.interaction.usage;
+    }
+    assert.match(text, /fake gemini-2\.5-flash model! You said: "stream interactions"/);
+    assert.deepEqual(types, ['interaction.created', 'interaction.status_update', 'step.start', 'step.delta', 'step.delta', 'step.delta', 'step.stop', 'interaction.completed']);
+    assert.deepEqual(usage, { ...FAKE_INTERACTIONS_USAGE, total_tokens: 26 });
+    const up = lastUpstream();
+    assert.deepEqual([up.path, up.body!.stream, up.body!.store], ['/v1beta/interactions', true, false]);
+    const requestId = lastRequestId();
+    assert.ok(requestId, 'the stream names its request id');
+    const [row] = await h.usage(requestId, 1);
+    assert.deepEqual(meteredAs(row!), ['google', 'gemini-2.5-flash', BILLED.input, BILLED.output, BILLED.cacheRead, BILLED.reasoning, 'completed', 0, 1, 'succeeded']);
+  });
+
+  test('state is refused before Google is called, in Google\'s shape (27228): "store": true, previous_interaction_id, "background": true, an agent, an environment, a webhook', async () => {
+    const sent = h.fake.requests.length;
+    const refusals: [Record<string, unknown>, RegExp][] = [
+      [{ model: 'gemini-2.5-flash', input: 'x', store: true }, /"store": true is not supported: .*statelessly/],
+      [{ model: 'gemini-2.5-flash', input: 'x', previous_interaction_id: 'v1_earlier' }, /"previous_interaction_id" is not supported/],
+      [{ model: 'gemini-2.5-flash', input: 'x', background: true }, /"background": true is not supported/],
+      [{ agent: 'deep-research-pro-preview-12-2025', input: 'x' }, /"agent" is not supported/],
+      [{ model: 'gemini-2.5-flash', input: 'x', environment: 'env-1' }, /"environment" is not supported/],
+      [{ model: 'gemini-2.5-flash', input: 'x', webhook_config: { uris: ['https://example.com/hook'] } }, /"webhook_config" is not supported/],
+    ];
+    for (const [body, message] of refusals) {
+      await assert.rejects(ai.interactions.create(body as Parameters<typeof ai.interactions.create>[0]), (e: unknown) => {
+        const { status, error } = googleError(e);
+        assert.deepEqual([status, error.code, error.status], [400, 400, 'INVALID_ARGUMENT'], JSON.stringify(body));
+        assert.match(error.message, /^ERR_NGROK_27228: /);
+        assert.match(error.message, message);
+        assert.equal(error.details?.[0]?.reason, 'ERR_NGROK_27228');
+        return true;
+      });
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing reached Google');
+  });
+
+  test('an interaction cannot be read, deleted, cancelled or resumed: nothing is stored (404 27204 saying so)', async () => {
+    const sent = h.fake.requests.length;
+    for (const call of [() => ai.interactions.get('v1_some-interaction'), () => ai.interactions.get('v1_some-interaction', { stream: true, last_event_id: 'e1' }), () => ai.interactions.delete('v1_some-interaction'), () => ai.interactions.cancel('v1_some-interaction')]) {
+      await assert.rejects(call(), (e: unknown) => {
+        const { status, error } = googleError(e);
+        assert.deepEqual([status, error.status], [404, 'NOT_FOUND']);
+        assert.match(error.message, /^ERR_NGROK_27204: .*served statelessly.*"store": false/);
+        return true;
+      });
+    }
+    assert.equal(h.fake.requests.length, sent);
+  });
+
+  test('scope, model and key failover as for every surface: a provider outside the scope 403 27231, a model not of Google 3813, a rate-limited key passed over (429 with RetryInfo\'s wait once all are)', async () => {
+    const narrow = (await h.accessKey(await h.configuration({ access: { providers: { allow: ['openai'] } } }))).token;
+    await assert.rejects(client(h, narrow).interactions.create({ model: 'gemini-2.5-flash', input: 'nope' }), (e: unknown) => {
+      const { status, error } = googleError(e);
+      assert.deepEqual([status, error.status], [403, 'PERMISSION_DENIED']);
+      assert.match(error.message, /^ERR_NGROK_27231: Provider "google" is not allowed/);
+      return true;
+    });
+    await assert.rejects(ai.interactions.create({ model: 'gpt-4o', input: 'not translated' }), (e: unknown) => {
+      const { status, error } = googleError(e);
+      assert.equal(status, 400);
+      assert.match(error.message, /^ERR_NGROK_3813: .*gemini API format/);
+      return true;
+    });
+
+    const both = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: limited }, { id: good }] }] }] } }))).token;
+    const answer = await client(h, both).interactions.create({ model: 'gemini-2.5-flash', input: 'failover' });
+    assert.match(answer.output_text ?? '', /failover/);
+    const headers = (answer as { sdkHttpResponse?: { headers?: Record<string, string> } }).sdkHttpResponse?.headers ?? {};
+    assert.equal(headers['ngrok-aig-attempts'], '2');
+    const rows = await h.usage(headers['ngrok-aig-request-id']!, 2);
+    assert.deepEqual(rows.map((r) => [r.statusCode, r.retryAction, r.providerKeyId]), [[429, 'next_key', limited], [200, 'succeeded', good]]);
+
+    const onlyLimited = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: limited }] }] }] } }))).token;
+    const res = await gw(h, '/v1beta/interactions', { headers: { 'x-goog-api-key': onlyLimited }, body: { model: 'gemini-2.5-flash', input: 'x' } });
+    assert.equal(res.status, 429);
+    assert.equal(res.json().error.status, 'RESOURCE_EXHAUSTED');
+    assert.equal(res.headers.get('retry-after'), '2');
+  });
+
+  test('without usage the interaction is billed on an estimate of its input and streamed text', async () => {
+    let text = '';
+    for await (const event of await recording.interactions.create({ model: 'google:nousage-gemini-x', input: 'estimate this interaction', stream: true })) {
+      if (event.event_type === 'step.delta' && event.delta.type === 'text') text += event.delta.text;
+    }
+    assert.match(text, /estimate this interaction/);
+    const [row] = await h.usage(lastRequestId()!, 1);
+    assert.equal(Number(row!.usageEstimated), 1);
+    assert.ok(Number(row!.inputTokensEstimate) > 0 && Number(row!.outputTokensEstimate) > 0);
+    assert.equal(row!.stopReason, 'completed');
+  });
+
+  test('a stream Google breaks ends with an Interactions `error` event naming 27235; one that fails after `interaction.created` is passed over to the next key', async () => {
+    const seen: { event_type: string; error?: { code?: string; message?: string } }[] = [];
+    for await (const event of await ai.interactions.create({ model: 'google:broken-gemini-x', input: 'break', stream: true })) seen.push(event as (typeof seen)[number]);
+    assert.equal(seen.filter((e) => e.event_type === 'step.delta').length, 1, 'the first delta reached the client before the break');
+    const last = seen.at(-1)!;
+    assert.equal(last.event_type, 'error');
+    assert.equal(last.error?.code, 'ERR_NGROK_27235');
+    assert.match(last.error?.message ?? '', /^ERR_NGROK_27235: /);
+
+    // Both keys' streams fail after their opening event: the first is held and passed over, the last is relayed as sent.
+    const second = await h.providerKey('google', 'AIza-fake-second', 'second');
+    const twoKeys = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: good }, { id: second }] }] }] } }))).token;
+    const events: { event_type: string; error?: { code?: string } }[] = [];
+    seenRequestId = undefined;
+    const twoKeyClient = new GoogleGenAI({ apiKey: twoKeys, apiVersion: 'v1beta', httpOptions: { baseUrl: h.gatewayUrl, fetch: recordingFetch } });
+    for await (const event of await twoKeyClient.interactions.create({ model: 'google:overloaded-gemini-x', input: 'x', stream: true })) events.push(event as (typeof events)[number]);
+    assert.deepEqual(events.map((e) => e.event_type), ['interaction.created', 'error']);
+    assert.equal(events[1]!.error?.code, 'UNAVAILABLE');
+    const rows = await h.usage(lastRequestId()!, 2);
+    assert.deepEqual(rows.map((r) => [r.retryAction, r.completion, r.providerKeyId]), [['next_key', 'failed', good], ['succeeded', 'stream_failed', second]]);
+  });
+
+  test('on the managed key: text in and text or JSON out only (27238), the Standard tier only (3815); a text interaction billed at the catalog\'s Gemini prices', async () => {
+    const managed = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'ngrok' }] }] } }))).token;
+    const m = client(h, managed);
+    const sent = h.fake.requests.length;
+    const image = { type: 'image' as const, mime_type: 'image/png' as const, data: 'iVBORw0KGgo=' };
+    const refusals: [Record<string, unknown>, RegExp][] = [
+      [{ model: 'gemini-2.5-flash', input: [{ type: 'text', text: 'what is this?' }, image] }, /^ERR_NGROK_27238: .*text input and gives text or JSON output only, and this request sends "image" input/],
+      [{ model: 'gemini-2.5-flash', input: [{ type: 'user_input', content: [image] }] }, /^ERR_NGROK_27238: .*sends "image" input/],
+      [{ model: 'gemini-2.5-flash', input: 'draw', response_modalities: ['image'] }, /^ERR_NGROK_27238: .*asks for "image" output/],
+      [{ model: 'gemini-2.5-flash', input: 'say it', response_format: { type: 'audio' } }, /^ERR_NGROK_27238: .*asks for "audio" output/],
+      [{ model: 'gemini-2.5-flash', input: 'x', service_tier: 'priority' }, /^ERR_NGROK_3815: service_tier "priority" is not supported with managed keys. Use 'standard' on Gemini Interactions/],
+      [{ model: 'gemini-2.5-flash', input: 'x', tools: [{ type: 'google_search' }] }, /^ERR_NGROK_27238: .*hosted tool "google_search"/],
+    ];
+    for (const [body, message] of refusals) {
+      await assert.rejects(m.interactions.create(body as Parameters<typeof m.interactions.create>[0]), (e: unknown) => {
+        const { status, error } = googleError(e);
+        assert.equal(status, 400, JSON.stringify(body));
+        assert.match(error.message, message);
+        return true;
+      });
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing reached Google');
+
+    const schema = { type: 'object', properties: { city: { type: 'string' } } };
+    const answer = await m.interactions.create({ model: 'gemini-2.5-flash', input: [{ type: 'text', text: 'managed' }], response_format: { type: 'text', mime_type: 'application/json', schema }, service_tier: 'standard' });
+    assert.match(answer.output_text ?? '', /managed/);
+    assert.equal(lastUpstream().headers['x-goog-api-key'], MANAGED_GOOGLE_KEY);
+    assert.equal(lastUpstream().body!.store, false);
+    const [row] = await h.usage((answer as { sdkHttpResponse?: { headers?: Record<string, string> } }).sdkHttpResponse!.headers!['ngrok-aig-request-id']!, 1);
+    assert.equal(row!.keySource, 'ngrok');
+    // gemini-2.5-flash: $0.30 / $2.50 per million, cache reads $0.03 — pico-USD per token 300,000 / 2,500,000 / 30,000.
+    const expected = BigInt(BILLED.input - BILLED.cacheRead) * 300_000n + BigInt(BILLED.cacheRead) * 30_000n + BigInt(BILLED.output) * 2_500_000n;
+    assert.equal(BigInt(row!.costPico) - BigInt(row!.feePico), expected);
+
+    // BYOK has the statelessness rules too, and none of the managed key's.
+    await assert.rejects(ai.interactions.create({ model: 'gemini-2.5-flash', input: 'x', store: true }), (e: unknown) => googleError(e).status === 400);
+    const byok = await ai.interactions.create({ model: 'gemini-2.5-flash', input: [{ type: 'text', text: 'look' }, image] });
+    assert.equal(byok.status, 'completed');
+  });
+
+  test('members written in camelCase, as Google\'s parser takes GenerateContent\'s, are read as their snake_case twins: state refused naming them as sent; on the managed key media output, other tiers and grounding refused, and the output cap holds', async () => {
+    const post = (apiKey: string, body: string) => gw(h, '/v1beta/interactions', { headers: { 'x-goog-api-key': apiKey }, body });
+    const refused = async (apiKey: string, body: Record<string, unknown>, status: number, message: RegExp) => {
+      const res = await post(apiKey, JSON.stringify({ model: 'gemini-2.5-flash', input: 'x', ...body }));
+      assert.equal(res.status, status, `${JSON.stringify(body)}: ${res.text}`);
+      assert.match(res.json().error.message, message);
+    };
+    const managed = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'ngrok' }] }] } }))).token;
+    const sent = h.fake.requests.length;
+    await refused(token, { previousInteractionId: 'v1_earlier' }, 400, /^ERR_NGROK_27228: Invalid request: "previousInteractionId" is not supported/);
+    await refused(token, { webhookConfig: { uris: ['https://example.com/hook'] } }, 400, /^ERR_NGROK_27228: Invalid request: "webhookConfig" is not supported/);
+    await refused(token, { agentConfig: { type: 'dynamic' } }, 400, /^ERR_NGROK_27228: Invalid request: "agentConfig" is not supported/);
+    await refused(managed, { responseModalities: ['IMAGE'] }, 400, /^ERR_NGROK_27238: .*asks for "IMAGE" output \(responseModalities\)/);
+    await refused(managed, { generationConfig: { speechConfig: { voice: 'Kore' } } }, 400, /^ERR_NGROK_27238: .*sets generationConfig\.speechConfig/);
+    await refused(managed, { responseMimeType: 'image/png' }, 400, /^ERR_NGROK_27238: .*asks for "image\/png" output \(responseMimeType\)/);
+    await refused(managed, { serviceTier: 'priority' }, 400, /^ERR_NGROK_3815: service_tier "priority" is not supported/);
+    await refused(managed, { service_tier: 'standard', serviceTier: 'flex' }, 400, /^ERR_NGROK_3815: service_tier "flex"/);
+    await refused(managed, { tools: [{ type: 'googleSearch' }] }, 400, /^ERR_NGROK_27238: .*hosted tool "googleSearch"/);
+    assert.equal(h.fake.requests.length, sent, 'nothing reached Google');
+
+    await h.gatewayConfig({ maxOutputTokens: 100 });
+    try {
+      const upstream = async (body: string) => {
+        const res = await post(managed, body);
+        assert.equal(res.status, 200, res.text);
+        return h.fake.requests.at(-1)!.body!;
+      };
+      assert.deepEqual((await upstream('{"model":"gemini-2.5-flash","input":"a","generationConfig":{"maxOutputTokens":5000}}')).generationConfig, { max_output_tokens: 100 });
+      assert.deepEqual((await upstream('{"model":"gemini-2.5-flash","input":"a","generation_config":{"maxOutputTokens":5000,"temperature":0.5}}')).generation_config, { max_output_tokens: 100, temperature: 0.5 });
+      assert.deepEqual((await upstream('{"model":"gemini-2.5-flash","input":"a","generation_config":{"max_output_tokens":50,"maxOutputTokens":5000}}')).generation_config, { max_output_tokens: 100 });
+      assert.deepEqual((await upstream('{"model":"gemini-2.5-flash","input":"a"}')).generation_config, { max_output_tokens: 100 }, 'the cap is added where none is asked');
+      await refused(managed, { generationConfig: { maxOutputTokens: 10 }, generation_config: { max_output_tokens: 5000 } }, 400, /"generationConfig" and "generation_config" name one field/);
+    } finally {
+      await h.gatewayConfig({ maxOutputTokens: null });
+    }
+  });
+});
+
 describe('Gemini\'s API on models that do not serve it: translated to chat completions, and to Messages for Claude (sqlite)', () => {
   let h: Harness;
   let ai: GoogleGenAI;
@@ -627,6 +881,23 @@ describe('Gemini requests in Google\'s REST spelling, and Google\'s answer to a 
     });
   });
 
+  test('Google\'s Interactions API answers a key that is not valid as its native API does: the next key serves the interaction; with none left, a credential was rejected', async () => {
+    const both = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: invalid }, { id: good }] }] }] } }))).token;
+    const answer = await client(h, both).interactions.create({ model: 'gemini-2.5-flash', input: 'interactions failover' });
+    assert.match(answer.output_text ?? '', /interactions failover/);
+    const headers = (answer as { sdkHttpResponse?: { headers?: Record<string, string> } }).sdkHttpResponse?.headers ?? {};
+    assert.equal(headers['ngrok-aig-attempts'], '2');
+    const rows = await h.usage(headers['ngrok-aig-request-id']!, 2);
+    assert.deepEqual(rows.map((r) => [r.statusCode, r.retryAction, r.providerKeyId]), [[400, 'next_key', invalid], [200, 'succeeded', good]]);
+    assert.equal(h.fake.requests.at(-2)!.path, '/v1beta/interactions');
+
+    const managed = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'ngrok' }] }] } }))).token;
+    const res = await gw(h, '/v1beta/interactions', { headers: { 'x-goog-api-key': managed }, body: { model: 'gemini-2.5-flash', input: 'x', stream: true } });
+    assert.equal(res.status, 503, res.text);
+    assert.match(res.json().error.message, /^ERR_NGROK_3807: .*with managed key: HTTP 400 credential rejected$/);
+    assert.doesNotMatch(res.text, /API key not valid/);
+  });
+
   test('Google\'s OpenAI-compatible API answers a key that is not valid with the same error in a list: it fails over too (the openai SDK)', async () => {
     const sdk = (t: string) => new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: t, maxRetries: 0 });
     const both = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: invalid }, { id: good }] }] }] } }))).token;
@@ -642,6 +913,21 @@ describe('Gemini requests in Google\'s REST spelling, and Google\'s answer to a 
     });
   });
 });
+
+/**
+ * A gateway with two Google keys, one rate-limited (`sk-429`), and an access key for Google and OpenAI routed to the
+ * good one.
+ */
+async function googleKeys(env: Record<string, string> = {}): Promise<{ h: Harness; limited: string; good: string; token: string }> {
+  const h = await startHarness('sqlite', env);
+  const limited = await h.providerKey('google', 'sk-429', 'limited');
+  const good = await h.providerKey('google', 'AIza-fake-good', 'good');
+  const token = (await h.accessKey(await h.configuration({
+    access: { providers: { allow: ['google', 'openai'] } },
+    router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: good }] }] }] },
+  }))).token;
+  return { h, limited, good, token };
+}
 
 function client(h: Harness, apiKey: string): GoogleGenAI {
   return new GoogleGenAI({ apiKey, apiVersion: 'v1beta', httpOptions: { baseUrl: h.gatewayUrl } });

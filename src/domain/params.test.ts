@@ -153,3 +153,18 @@ test('Claude Opus 4.7 on and the Claude 5 line refuse sampling parameters: tempe
   }
   assert.deepEqual(prepareUpstreamBody({ ...sampled, model: 'claude-opus-4-6' }, attempt('claude-opus-4-6', 'messages', 'anthropic'), settings()).removed, ['top_p']);
 });
+
+test('Gemini Interactions: "store" goes up false whatever the client left it (omitted, null); the account\'s cap lands in generation_config.max_output_tokens; the model is the body\'s, as Google knows it', () => {
+  const plan = attempt('google:gemini-2.5-flash', 'interactions', 'gemini');
+  assert.equal(plan.candidate.surface.path, '/interactions');
+  for (const store of [undefined, null]) {
+    const r = prepareUpstreamBody({ model: 'google:gemini-2.5-flash', input: 'hi', ...(store === null ? { store } : {}) }, plan, settings());
+    assert.deepEqual(r.body, { model: 'gemini-2.5-flash', input: 'hi', store: false });
+  }
+  const sent = { model: 'gemini-2.5-flash', input: 'hi', store: false };
+  assert.equal(prepareUpstreamBody(sent, plan, settings()).body, sent, 'nothing to change');
+  const capped = prepareUpstreamBody({ ...sent, generation_config: { max_output_tokens: 5000, temperature: 0.5 } }, plan, settings(100));
+  assert.deepEqual(capped.body.generation_config, { max_output_tokens: 100, temperature: 0.5 });
+  assert.deepEqual(prepareUpstreamBody(sent, plan, settings(100)).body.generation_config, { max_output_tokens: 100 });
+  assert.equal(outputLimit({ ...sent, generation_config: { max_output_tokens: 50 } }, plan, settings()), 50);
+});

@@ -20,29 +20,36 @@ const OUTPUT_LIMIT_FIELDS: Readonly<Record<ApiSurface, readonly string[]>> = {
   // Gemini's, inside `generationConfig` (limitsOf), under either of the names Google reads (GEMINI_CONFIG_NAMES).
   'generate-content': ['maxOutputTokens', 'max_output_tokens'],
   'stream-generate-content': ['maxOutputTokens', 'max_output_tokens'],
+  // Interactions', inside `generation_config` (limitsOf), read under both names as GenerateContent's.
+  interactions: ['max_output_tokens', 'maxOutputTokens'],
 };
 
 /**
  * Gemini's generation settings as Google reads them: its API parses proto JSON, which takes every field by its JSON
  * name or its proto name (`generation_config.max_output_tokens`, as Google's own REST examples write some fields).
- * A limit read under one spelling only would be bypassed by the other.
+ * A limit read under one spelling only would be bypassed by the other. Interactions documents only the proto names
+ * (`generation_config.max_output_tokens`); whether it also takes the JSON names is not said, so both are read there
+ * too: a cap that reads both cannot be bypassed either way.
  */
 const GEMINI_CONFIG_NAMES = ['generationConfig', 'generation_config'] as const;
 
-const isGemini = (surface: ApiSurface): boolean => surface === 'generate-content' || surface === 'stream-generate-content';
+const isGemini = (surface: ApiSurface): boolean => surface === 'generate-content' || surface === 'stream-generate-content' || surface === 'interactions';
 
-/** The name the request gives Gemini's generation settings (`generationConfig` when it gives none). */
-function geminiConfigName(body: Record<string, unknown>): (typeof GEMINI_CONFIG_NAMES)[number] {
-  return GEMINI_CONFIG_NAMES.find((name) => body[name] !== undefined && body[name] !== null) ?? 'generationConfig';
+/**
+ * The name the request gives Gemini's generation settings (when it gives none, the surface's own: GenerateContent's
+ * `generationConfig`, Interactions' `generation_config`).
+ */
+function geminiConfigName(body: Record<string, unknown>, surface: ApiSurface): (typeof GEMINI_CONFIG_NAMES)[number] {
+  return GEMINI_CONFIG_NAMES.find((name) => body[name] !== undefined && body[name] !== null) ?? (surface === 'interactions' ? 'generation_config' : 'generationConfig');
 }
 
 /**
  * The object holding the surface's output-limit fields: the body, or Gemini's generation settings (with its
- * candidate count), read as empty when absent.
+ * candidate count) or Interactions', read as empty when absent.
  */
 function limitsOf(body: Record<string, unknown>, surface: ApiSurface): Record<string, unknown> {
   if (!isGemini(surface)) return body;
-  const config = body[geminiConfigName(body)];
+  const config = body[geminiConfigName(body, surface)];
   return typeof config === 'object' && config !== null && !Array.isArray(config) ? (config as Record<string, unknown>) : {};
 }
 
@@ -227,6 +234,10 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
   if (body.model !== upstreamModel && !candidate.surface.path.includes('{model}')) edit().model = upstreamModel;
   if ('models' in body) delete edit().models;
   if (candidate.surface.format === 'gemini' && candidate.surface.surface === 'embeddings') nameEmbeddingModel(body, edit, upstreamModel);
+  // ngrok serves Interactions statelessly: nothing is kept at Google (the gateway could not route a later read of it
+  // to the key that made it), so every request goes with `store: false` — Google's default is true. `store: true` was
+  // refused before (request-shape.ts).
+  if (candidate.surface.surface === 'interactions' && body.store !== false) edit().store = false;
 
   // 1. Surface allowlist (only when the provider declares one), 2. the model's denylist.
   const allow = candidate.surface.supportedParams;
@@ -282,7 +293,7 @@ export function outputLimitProblem(body: Record<string, unknown>, surface: ApiSu
   const limits = limitsOf(body, surface);
   for (const field of OUTPUT_LIMIT_FIELDS[surface]) {
     const value = limits[field];
-    const name = limits === body ? field : `${geminiConfigName(body)}.${field}`;
+    const name = limits === body ? field : `${geminiConfigName(body, surface)}.${field}`;
     if (value !== undefined && value !== null && !Number.isInteger(value)) return `"${name}" must be an integer, got ${JSON.stringify(value).slice(0, 40)}.`;
   }
   return undefined;
@@ -300,13 +311,14 @@ function clampOutput(current: Record<string, unknown>, edit: () => Record<string
   const limits = limitsOf(current, surface);
   if (limits !== current) {
     // Gemini's limit, inside its generation settings: that one member is rewritten (the rest of the body kept as
-    // sent), its limit under one name. Rewritten also when it is within the cap: the settings then go upstream as
-    // parsed here, so a key written twice inside them (`"maxOutputTokens":99999,"maxOutputTokens":1`) cannot carry
-    // the one this gateway did not read.
+    // sent), its limit under one name (the surface's own: GenerateContent's `maxOutputTokens`, Interactions'
+    // `max_output_tokens`). Rewritten also when it is within the cap: the settings then go upstream as parsed here, so
+    // a key written twice inside them (`"maxOutputTokens":99999,"maxOutputTokens":1`) cannot carry the one this
+    // gateway did not read.
     const { maxOutputTokens: camel, max_output_tokens: snake, ...rest } = limits;
     const values = [camel, snake].filter((v) => v !== undefined && v !== null);
     const within = values.length > 0 && values.every((v) => typeof v === 'number' && v <= cap);
-    edit()[geminiConfigName(current)] = { ...rest, maxOutputTokens: within ? Math.max(...(values as number[])) : cap };
+    edit()[geminiConfigName(current, surface)] = { ...rest, [fields[0]!]: within ? Math.max(...(values as number[])) : cap };
     return !within;
   }
   let present = false;

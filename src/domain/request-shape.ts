@@ -2,7 +2,7 @@
 // same thing from every candidate — a translated request would otherwise go out as something else (a `messages`
 // string as an empty conversation), and the same code work on one model and fail on another.
 import type { ApiFormat, ApiSurface } from '../catalog/types.ts';
-import { geminiContentsProblem } from './gemini-fields.ts';
+import { geminiContentsProblem, geminiMembers, geminiSpelling } from './gemini-fields.ts';
 
 /**
  * Why the request lacks what its API requires, if it does (said as the provider's own 400 would). `outputCap` is the
@@ -36,4 +36,27 @@ export function requestShapeProblem(body: Record<string, unknown>, surface: ApiS
 export function streamsAnswer(body: Record<string, unknown> | undefined, surface: ApiSurface): boolean {
   if (surface === 'stream-generate-content') return true;
   return body?.stream === true && surface !== 'embeddings' && surface !== 'count-tokens' && surface !== 'generate-content';
+}
+
+/** What the refusals below tell a client that wants more of Interactions than ngrok serves. */
+const STATELESS = 'ngrok\'s AI Gateway serves Gemini Interactions statelessly: every request goes to Google with "store": false, so no interaction is kept to continue, read or resume';
+
+/**
+ * Why a Gemini Interactions request asks for what ngrok's gateway does not serve, if it does (gateway.md §3): state
+ * kept at Google (`store: true`, `previous_interaction_id`, `background: true`, whose answer is read later), and
+ * agents with their environments, and webhooks. Said before any upstream call, on every key: BYOK too. Each member
+ * under both of Google's names (gemini-fields.ts), named as the client spelled it: Interactions documents the
+ * snake_case ones, and a camelCase one Google might read as GenerateContent's would otherwise pass.
+ */
+export function interactionsProblem(body: Record<string, unknown>): string | undefined {
+  const isSet = (jsonName: string) => geminiMembers(body, jsonName).length > 0;
+  const named = (jsonName: string) => geminiSpelling(body, jsonName);
+  if (body.store === true) return `"store": true is not supported: ${STATELESS}. Omit "store" (or send false) and send the whole conversation in "input".`;
+  if (isSet('previousInteractionId')) return `"${named('previousInteractionId')}" is not supported: ${STATELESS}. Send the whole conversation in "input".`;
+  if (body.background === true) return `"background": true is not supported: ${STATELESS}, and a background interaction's answer is only read later. Omit "background".`;
+  for (const field of ['agent', 'agentConfig', 'environment']) {
+    if (isSet(field)) return `"${named(field)}" is not supported: Gemini agents and their environments are not served through ngrok's AI Gateway. Name a model in "model".`;
+  }
+  if (isSet('webhookConfig')) return `"${named('webhookConfig')}" is not supported: ngrok's AI Gateway answers Gemini Interactions in the response (JSON, or server-sent events with "stream": true), never by webhook.`;
+  return undefined;
 }

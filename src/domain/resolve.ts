@@ -166,17 +166,20 @@ function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly A
 
 /**
  * The surface a provider or model must declare to serve `surface`: token counting rides on Messages (on Gemini's
- * GenerateContent for Gemini's `:countTokens`), Gemini's streaming on its GenerateContent.
+ * GenerateContent for Gemini's `:countTokens`), Gemini's streaming and Interactions on its GenerateContent: a model
+ * Google serves one with is served the others (an embedding model, serving none, gets 3813).
  */
 function hostSurface(format: ApiFormat, surface: ApiSurface): ApiSurface {
   if (surface === 'count-tokens') return format === 'gemini' ? 'generate-content' : 'messages';
-  return surface === 'stream-generate-content' ? 'generate-content' : surface;
+  return surface === 'stream-generate-content' || surface === 'interactions' ? 'generate-content' : surface;
 }
 
 /** The path of a surface riding on its host's, from the host's. */
 function ridingPath(surface: ApiSurface, hostPath: string): string {
   // Gemini's methods sit beside `:generateContent`; it streams as SSE only with `alt=sse` (a JSON array otherwise),
   // which the gateway meters and relays.
+  // Interactions name the model in the body, at the API version's `/interactions` (`…/v1beta/interactions`).
+  if (surface === 'interactions') return hostPath.replace(/\/models\/\{model\}:generateContent$/, '/interactions');
   if (hostPath.endsWith(':generateContent')) return hostPath.replace(/:generateContent$/, surface === 'count-tokens' ? ':countTokens' : ':streamGenerateContent?alt=sse');
   return `${hostPath}/count_tokens`;
 }

@@ -5,7 +5,7 @@ import type { AccountSnapshot, ConfigurationState, ProviderKeyState, StoredRoute
 import { tollgateError, type TollgateError } from './errors.ts';
 import type { Candidate } from './resolve.ts';
 import { isCandidateProvider, matchesModelRef } from './model-match.ts';
-import { geminiProtoName } from './gemini-fields.ts';
+import { geminiJsonName, geminiList, geminiMembers, geminiProtoName, geminiSpelling } from './gemini-fields.ts';
 import { builtinProviders } from '../catalog/providers.ts';
 import { createCatalog } from '../catalog/index.ts';
 
@@ -41,6 +41,8 @@ export function findRule(candidate: Candidate, configuration: ConfigurationState
  * catalog does not bill.
  */
 export const MANAGED_SERVICE_TIER: Readonly<Record<string, string>> = { openai: 'default', anthropic: 'standard_only' };
+/** Gemini Interactions' `service_tier` on the operator's credential: Standard only (not flex, priority or deferred). */
+const MANAGED_INTERACTIONS_TIER = 'standard';
 
 /**
  * What of the request (its body, passed as is) the managed credential must check: only what the catalog can bill
@@ -61,7 +63,15 @@ export interface ManagedAsk {
   readonly fallbacks?: unknown;
   /** Chat `messages` / Responses `input`: read only for audio, on models that take it at a price the catalog lacks. */
   readonly messages?: unknown;
+  /**
+   * Also Gemini Interactions' `input`, which a managed key serves as text only (with the fields below). Interactions'
+   * members are read under both of Google's names (gemini-fields.ts): `response_modalities` or `responseModalities`.
+   */
   readonly input?: unknown;
+  readonly response_modalities?: unknown;
+  readonly response_format?: unknown;
+  readonly response_mime_type?: unknown;
+  readonly generation_config?: unknown;
 }
 
 const AUDIO_DATA = /^data:audio\//i;
@@ -91,6 +101,64 @@ function sendsAudio(ask: ManagedAsk): boolean {
     }
   }
   return false;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** The media type of an Interactions content that is not text (`image`, `audio`, `document`, `video`), if any. */
+function mediaContent(contents: unknown): string | undefined {
+  for (const content of Array.isArray(contents) ? contents : [contents]) {
+    if (!isObject(content)) continue;
+    if (typeof content.type === 'string' && ['image', 'audio', 'document', 'video'].includes(content.type)) return content.type;
+    // A step: a turn's contents, a function's result (text, or contents).
+    const inner = mediaContent(content.content) ?? (Array.isArray(content.result) ? mediaContent(content.result) : undefined);
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
+/**
+ * What a Gemini Interactions request asks beyond text in and text or JSON out, said for the refusal: media in its
+ * input, or media output (`response_modalities`, a non-text `response_format` or `response_mime_type`, image,
+ * speech or video settings). Each member under both of Google's names, said as the client spelled it: Interactions
+ * documents the snake_case ones, and a rule that read only those would be passed by the camelCase ones wherever
+ * Google's parser takes them as GenerateContent's does.
+ */
+function interactionsBeyondText(ask: ManagedAsk): string | undefined {
+  const media = typeof ask.input === 'string' ? undefined : mediaContent(ask.input);
+  if (media) return `sends "${media}" input`;
+  const named = (path: string) => geminiSpelling(ask, path);
+  for (const modalities of geminiMembers(ask, 'responseModalities')) {
+    const other = geminiList(modalities).find((m) => typeof m !== 'string' || m.toLowerCase() !== 'text');
+    if (other !== undefined) return `asks for ${shownValue(other)} output (${named('responseModalities')})`;
+  }
+  for (const format of geminiMembers(ask, 'responseFormat').flatMap(geminiList)) {
+    if (isObject(format) && format.type !== undefined && format.type !== 'text') return `asks for ${shownValue(format.type)} output (${named('responseFormat')})`;
+  }
+  for (const mime of geminiMembers(ask, 'responseMimeType')) {
+    if (typeof mime === 'string' && !/^(text\/|application\/json\b)/i.test(mime)) return `asks for ${shownValue(mime)} output (${named('responseMimeType')})`;
+  }
+  for (const config of geminiMembers(ask, 'generationConfig')) {
+    for (const setting of ['imageConfig', 'speechConfig', 'videoConfig']) {
+      if (geminiMembers(config, setting).length > 0) return `sets ${named(`generationConfig.${setting}`)}`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Interactions' tools (`{type: …}`) that a managed key cannot bill: Google's grounding, billed per grounded prompt
+ * as GenerateContent's (GEMINI_BILLED_TOOLS), and computer use, whose screenshots are image input. Code execution
+ * and URL context are billed as tokens. The type is a value, which Google documents in snake_case only; its
+ * camelCase twin is refused too, as GenerateContent's tools are under both names (nothing is lost: a type Google
+ * does not know fails there anyway).
+ */
+const INTERACTIONS_BILLED_TOOLS = ['google_search', 'google_maps', 'file_search', 'retrieval', 'computer_use'].flatMap((name) => [name, geminiJsonName(name)]);
+
+function interactionsBilledTool(tools: unknown): string | undefined {
+  if (!Array.isArray(tools)) return undefined;
+  for (const tool of tools) if (isObject(tool) && typeof tool.type === 'string' && INTERACTIONS_BILLED_TOOLS.includes(tool.type)) return tool.type;
+  return undefined;
 }
 
 /** The premium option a request asks for that the catalog cannot price, if any (`speed`, `inference_geo`). */
@@ -245,15 +313,22 @@ class Planner {
     // The answer of a background response is fetched later from the provider (GET /v1/responses/{id}), never
     // through this request: the operator's account would pay for a generation no usage event counts.
     if (this.#ask.background === true) return this.#note(tollgateError('managedBackground', named));
-    const tool = unpricedHostedTool(this.#ask.tools) ?? unpricedAdvisor(this.#ask.tools, c.provider.id);
+    const interactions = c.surface.surface === 'interactions';
+    if (interactions) {
+      const beyond = interactionsBeyondText(this.#ask);
+      if (beyond) return this.#note(tollgateError('managedTextOnly', { ...named, what: beyond }));
+    }
+    const tool = interactions ? interactionsBilledTool(this.#ask.tools) : unpricedHostedTool(this.#ask.tools) ?? unpricedAdvisor(this.#ask.tools, c.provider.id);
     if (tool) return this.#note(tollgateError('managedHostedTool', { ...named, tool: tool.slice(0, 64) }));
     const premium = unpricedPremium(this.#ask) ?? (c.surface.format === 'anthropic' ? unpricedFallback(this.#ask.fallbacks, c.provider.id) : undefined);
     if (premium) return this.#note(tollgateError('managedPremium', { ...named, option: premium }));
     if (c.catalogModel.inputModalities.includes('audio') && sendsAudio(this.#ask)) return this.#note(tollgateError('managedPremium', { ...named, option: 'audio input' }));
-    const tier = this.#ask.service_tier;
-    const allowed = MANAGED_SERVICE_TIER[c.surface.format] ?? 'default';
+    const allowed = interactions ? MANAGED_INTERACTIONS_TIER : MANAGED_SERVICE_TIER[c.surface.format] ?? 'default';
+    // Interactions' under both of Google's names (`serviceTier` too): any one asking for another tier is refused.
+    const tier = interactions ? geminiMembers(this.#ask, 'serviceTier').find((t) => t !== allowed) : this.#ask.service_tier;
     if (tier !== undefined && tier !== null && tier !== allowed) {
-      return this.#note(tollgateError('managedServiceTier', { tier: typeof tier === 'string' ? tier.slice(0, 64) : JSON.stringify(tier).slice(0, 64), allowed, format: c.surface.format === 'anthropic' ? 'Anthropic Messages' : 'OpenAI-format' }));
+      const format = interactions ? 'Gemini Interactions' : c.surface.format === 'anthropic' ? 'Anthropic Messages' : 'OpenAI-format';
+      return this.#note(tollgateError('managedServiceTier', { tier: typeof tier === 'string' ? tier.slice(0, 64) : JSON.stringify(tier).slice(0, 64), allowed, format }));
     }
     this.#used.add('ngrok');
     this.attempts.push({ candidate: c, keySource: 'ngrok', credential });

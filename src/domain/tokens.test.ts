@@ -111,3 +111,12 @@ test('a Gemini request counts the same in Google\'s REST spelling (system_instru
   // Google reads a lone Content (and a lone Part) as a list of one.
   assert.equal(estimateRequestInputTokens({ contents: { parts: { text: long } } }, 'generate-content'), estimateRequestInputTokens({ contents: [{ parts: [{ text: long }] }] }, 'generate-content'));
 });
+
+test('a Gemini Interactions request counts its system instruction and response format under either of Google\'s names', () => {
+  const long = 'Answer as a pirate would, at length. '.repeat(40);
+  const schema = { type: 'object', description: long };
+  const snake = estimateRequestInputTokens({ input: 'hi', system_instruction: long, response_format: schema }, 'interactions');
+  assert.ok(snake > 2 * estimateTokens(long), `both are counted (${snake})`);
+  const camel = estimateRequestInputTokens({ input: 'hi', systemInstruction: long, responseFormat: schema }, 'interactions');
+  assert.equal(camel, snake);
+});

@@ -72,6 +72,29 @@ export function estimateRequestInputTokens(body: Record<string, unknown>, surfac
       }
       break;
     }
+    case 'interactions':
+      // Gemini Interactions: `input` (a string, a content, contents, or steps), the system instruction, tools, and
+      // the response format's schema; read under both of Google's names, as GenerateContent's members above.
+      for (const system of geminiMembers(body, 'systemInstruction')) add(system);
+      for (const format of geminiMembers(body, 'responseFormat')) total += jsonTokens(format);
+      total += interactionInputTokens(body.input) + jsonTokens(body.tools);
+      break;
+  }
+  return total;
+}
+
+/**
+ * An interaction's `input`: text; a content (`{type: "text", text}`) or a list of them; or steps (`user_input`,
+ * `model_output` with their contents, `function_call` arguments, `function_result` results).
+ */
+function interactionInputTokens(input: unknown): number {
+  if (typeof input === 'string') return estimateTokens(input);
+  const items = Array.isArray(input) ? input : isRecord(input) ? [input] : [];
+  let total = contentTokens(items);
+  for (const item of items) {
+    if (!isRecord(item)) continue;
+    total += jsonTokens(item.arguments);
+    if (item.result !== undefined) total += typeof item.result === 'string' ? estimateTokens(item.result) : jsonTokens(item.result);
   }
   return total;
 }

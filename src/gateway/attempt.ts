@@ -444,12 +444,13 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         // is relayed as the provider sent it — another key or model would refuse it too, and a 503 in its place
         // would have the SDKs retry it twice for nothing. The per-attempt timer still bounds the wait for its end.
         if (opensWithError(exchange.received) && await openingFailed(ctx, exchange, record, started, ctx.startedAt + ctx.timeLimitMs - 1)) return 'next';
-        // Responses and Messages streams report a failure after their opening events, and any stream may open with
+        // Responses, Messages and Gemini Interactions streams report a failure after their opening events
+        // (`interaction.created`), and any stream may open with
         // SSE comments (OpenRouter's `: OPENROUTER PROCESSING` while its upstream starts), which are no event: held
         // until past them, when another attempt could serve (with none left, holding would only delay the client's
         // first byte).
         const upstreamSurface = plan.candidate.surface.surface;
-        if (attemptFollows && (upstreamSurface === 'responses' || upstreamSurface === 'messages' || opensWithComment(exchange.received))) {
+        if (attemptFollows && (upstreamSurface === 'responses' || upstreamSurface === 'messages' || upstreamSurface === 'interactions' || opensWithComment(exchange.received))) {
           // The attempt's timeout is for the first bytes, which came; the hold has its own bound, within the total.
           clearTimeout(timer);
           if (await openingFailed(ctx, exchange, record, started, Math.min(performance.now() + PREAMBLE_HOLD_MS, ctx.startedAt + ctx.timeLimitMs - 1))) return 'next';

@@ -11,7 +11,7 @@ import { inputTokensUpperBound } from '../domain/token-bounds.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
 import { reservationPico, type AdvisorHold } from '../domain/cost.ts';
 import { advisorLimit, outputLimit, outputLimitProblem, UNBOUNDED_OUTPUT_TOKENS, webSearchLimit, webSearchTool } from '../domain/params.ts';
-import { requestShapeProblem } from '../domain/request-shape.ts';
+import { interactionsProblem, requestShapeProblem } from '../domain/request-shape.ts';
 import type { RequestContext } from './context.ts';
 import type { AuthenticatedKey } from '../state/types.ts';
 import { authenticate } from './authenticate.ts';
@@ -368,6 +368,10 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   ctx.body = request.body;
   const malformed = requestShapeProblem(ctx.body, ctx.route.surface, ctx.account!.settings.maxOutputTokens, ctx.route.format) ?? outputLimitProblem(ctx.body, ctx.route.surface);
   if (malformed) throw tollgateError('badRequestBody', { reason: malformed });
+  if (ctx.route.surface === 'interactions') {
+    const unserved = interactionsProblem(ctx.body);
+    if (unserved) throw tollgateError('invalidRequest', { reason: unserved });
+  }
   if (ctx.route.surface === 'responses') {
     // A response this gateway translated lives nowhere: no model could continue it, OpenAI's least of all.
     if (isTranslatedResponseId(ctx.body.previous_response_id)) throw tollgateError('invalidRequest', { reason: `"previous_response_id" names a response this gateway translated from another model's answer ("${String(ctx.body.previous_response_id)}"): no provider holds it. Send the whole conversation instead (its output items may be sent back as item_reference).` });

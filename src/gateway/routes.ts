@@ -11,6 +11,8 @@ export const SURFACE_ROUTES: ReadonlyMap<string, SurfaceRoute> = new Map([
   ['/v1/messages', { format: 'anthropic', surface: 'messages' }],
   // Anthropic's token counting, passed through like Messages and never billed (meter.ts).
   ['/v1/messages/count_tokens', { format: 'anthropic', surface: 'count-tokens' }],
+  // Gemini's Interactions API (Google's Gen AI SDK's `interactions.create`), served statelessly: the model in the body.
+  ['/v1beta/interactions', { format: 'gemini', surface: 'interactions' }],
 ]);
 
 /** For errors on paths that are not routes: Anthropic-looking paths get Anthropic-shaped errors (Gemini's, below). */
@@ -52,6 +54,14 @@ function served(method: string | undefined, path: string): boolean {
 }
 
 /**
+ * An interaction's own paths (`GET`/`DELETE /v1beta/interactions/{id}`, its `/cancel`, a stream resumed with
+ * `last_event_id`): what the Gen AI SDK's interactions.get, delete and cancel call. Nothing is stored to answer them.
+ */
+const INTERACTIONS_PREFIX = '/v1beta/interactions/';
+/** The rest of Google's Interactions platform, which ngrok does not serve (gateway.md §3). */
+const GEMINI_UNSERVED = /^\/v1beta\/(agents|environments|webhooks|triggers)(\/|:|$)/;
+
+/**
  * What a 404's path most likely meant: a served path with a trailing slash, or one of the two base-URL mistakes SDK
  * users make: an OpenAI SDK's base URL without `/v1` (`POST /chat/completions`, or `GET /models`, the first call of a
  * model picker), an Anthropic SDK's with it (`POST /v1/v1/messages`, `GET /v1/v1/models`). Empty when none.
@@ -61,19 +71,11 @@ export function pathHint(method: string | undefined, path: string): string {
   // a trailing slash is said, not forgiven.
   const trimmed = path.replace(/\/+$/, '');
   if (trimmed !== path && served(method, trimmed)) return ` Did you mean ${trimmed}? The path ends with a slash.`;
+  if (path.startsWith(INTERACTIONS_PREFIX)) return ' Gemini Interactions are served statelessly: each goes to Google with "store": false, so none can be retrieved, deleted, cancelled or resumed here; only POST /v1beta/interactions is served.';
+  if (GEMINI_UNSERVED.test(path)) return ' Gemini agents, environments, webhooks and triggers are not served through ngrok\'s AI Gateway.';
   if (served(method, `/v1${path}`)) return ` Did you mean /v1${path}? An OpenAI SDK's base URL ends with /v1.`;
   if (path.startsWith('/v1/v1/') && served(method, path.slice(3))) return ` Did you mean ${path.slice(3)}? The base URL has /v1 once too often: the Anthropic SDK adds /v1 itself, so its base URL ends without it.`;
   return '';
-}
-
-/**
- * ngrok gateway surfaces this gateway does not serve (gateway.md §3: Gemini Interactions, marked later): named in a
- * 501 ERR_NGROK_27205 instead of the 404 of a path that means nothing, so a Gen AI SDK user learns why.
- */
-export function unimplementedSurface(method: string | undefined, path: string): string | undefined {
-  if (method !== 'POST') return undefined;
-  if (path === '/v1beta/interactions') return 'Gemini Interactions';
-  return undefined;
 }
 
 /** Gemini's native calls, as Google's Gen AI SDK makes them (API version v1beta): the model is in the path. */

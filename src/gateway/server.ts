@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { GatewayDeps, PathCall, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_REQUEST_ID } from './headers.ts';
 import { codecs } from './formats/index.ts';
-import { errorRouteFor, geminiRoute, GEMINI_MODELS_ROUTE, GEMINI_STREAM_ROUTE, isGeminiModelsPath, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, SURFACE_ROUTES, unimplementedSurface } from './routes.ts';
+import { errorRouteFor, geminiRoute, GEMINI_MODELS_ROUTE, GEMINI_STREAM_ROUTE, isGeminiModelsPath, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, SURFACE_ROUTES } from './routes.ts';
 import { endStreamWithError, writeError, writeJson } from './respond.ts';
 import { handleModelRequest } from './pipeline.ts';
 import { modelsStage } from './models-list.ts';
@@ -228,10 +228,7 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
     }
     // Scrapers that reach only the gateway nodes (TOLLGATE_METRICS_ON_GATEWAY=1); 404 like any path otherwise.
     if (path === '/metrics' && method === 'GET' && deps.observer?.metricsOnGateway) return deps.observer.serveMetrics(req, res);
-    const unimplemented = unimplementedSurface(method, path);
-    refuse(ctx, unimplemented
-      ? tollgateError('surfaceNotImplemented', { surface: unimplemented, method: method ?? '', path })
-      : tollgateError('unsupportedPath', { method: method ?? '', path, hint: pathHint(method, path) }));
+    refuse(ctx, tollgateError('unsupportedPath', { method: method ?? '', path, hint: pathHint(method, path) }));
   };
 }
 

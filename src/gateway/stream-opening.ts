@@ -9,7 +9,8 @@ import type { FailureKind } from './meter.ts';
 import { obj, parseJson } from './formats/types.ts';
 import { providerErrorKind } from './formats/provider-error.ts';
 
-const PREAMBLE = new Set(['response.created', 'response.in_progress', 'message_start', 'ping']);
+// Gemini Interactions open with `interaction.created` and an `in_progress` `interaction.status_update`.
+const PREAMBLE = new Set(['response.created', 'response.in_progress', 'message_start', 'ping', 'interaction.created', 'interaction.status_update']);
 
 /** Longest the opening is held waiting for an event past the preamble (a reasoning model may think long first). */
 export const PREAMBLE_HOLD_MS = 1000;

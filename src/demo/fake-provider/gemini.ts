@@ -13,6 +13,10 @@
 // `:countTokens` answers `{"totalTokens": FAKE_GEMINI_TOKEN_COUNT, …}`; `:batchEmbedContents` one embedding a request
 // (`outputDimensionality` values, 8 without it) and no usageMetadata (the Gemini API's answer has none), refusing
 // with Google's 400 a request whose `model` is not the path's.
+// `POST …/interactions` (the Interactions API, model in the body): an Interaction (`steps`, `status`, `usage` with
+// FAKE_INTERACTIONS_USAGE), or with `"stream": true` its SSE events (`interaction.created`, `interaction.status_update`,
+// `step.start`, `step.delta` text, `step.stop`, `interaction.completed` carrying the usage, then `data: [DONE]`),
+// scripted by key and model as above (`overloaded-…` opens with Google's `error` event); Google's 400 without a model.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
@@ -20,6 +24,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  * output = candidates + thoughts (9), cache reads 5, reasoning 2 — FAKE_USAGE's totals, from Gemini's own fields.
  */
 export const FAKE_GEMINI_USAGE = { prompt: 14, toolUsePrompt: 3, cached: 5, candidates: 7, thoughts: 2 } as const;
+
+/**
+ * What every fake interaction reports (Google's Usage). Billed as the gateway reads it: input = input + tool use (17),
+ * output = output + thoughts (9), cache reads 5, reasoning 2 — the same totals as FAKE_GEMINI_USAGE.
+ */
+export const FAKE_INTERACTIONS_USAGE = { total_input_tokens: 14, total_tool_use_tokens: 3, total_cached_tokens: 5, total_output_tokens: 7, total_thought_tokens: 2 } as const;
 
 /** What every fake `:countTokens` answers. */
 export const FAKE_GEMINI_TOKEN_COUNT = 23;
@@ -143,21 +153,36 @@ function batchEmbedAnswer(model: string, body: Record<string, unknown>): string 
   return JSON.stringify({ embeddings }, null, 2);
 }
 
-export function handleGemini(req: IncomingMessage, res: ServerResponse, call: { model: string; stream: boolean; method: GeminiMethod }, query: URLSearchParams, body: Record<string, unknown> | undefined): void {
-  const sendError = (status: number) => {
-    res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' }).end(geminiErrorBody(status));
-  };
+/** Google's error answer with a status. */
+function sendGeminiError(res: ServerResponse, status: number): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' }).end(geminiErrorBody(status));
+}
+
+/**
+ * The status the script answers with instead (no key: 403, key `sk-NNN` or model `fail-NNN-…`: NNN; INVALID_GOOGLE_KEY:
+ * Google's API_KEY_INVALID), if any.
+ */
+function scriptedStatus(req: IncomingMessage, model: string): number | 'invalid-key' | undefined {
   const key = req.headers['x-goog-api-key'];
-  if (typeof key !== 'string' || key === '') return sendError(403);
-  if (key === INVALID_GOOGLE_KEY) {
-    res.writeHead(400, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify(googleKeyInvalidError(), null, 2));
-    return;
-  }
-  const keyStatus = /^sk-(\d{3})$/.exec(key);
-  if (keyStatus) return sendError(Number(keyStatus[1]));
+  if (typeof key !== 'string' || key === '') return 403;
+  if (key === INVALID_GOOGLE_KEY) return 'invalid-key';
+  const status = /^sk-(\d{3})$/.exec(key) ?? /^fail-(\d{3})-/.exec(model);
+  return status ? Number(status[1]) : undefined;
+}
+
+/** Answers as scripted (scriptedStatus), if the script says to: true when it did. */
+function sendScripted(req: IncomingMessage, res: ServerResponse, model: string): boolean {
+  const scripted = scriptedStatus(req, model);
+  if (scripted === undefined) return false;
+  if (scripted === 'invalid-key') res.writeHead(400, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify(googleKeyInvalidError(), null, 2));
+  else sendGeminiError(res, scripted);
+  return true;
+}
+
+export function handleGemini(req: IncomingMessage, res: ServerResponse, call: { model: string; stream: boolean; method: GeminiMethod }, query: URLSearchParams, body: Record<string, unknown> | undefined): void {
+  const sendError = (status: number) => sendGeminiError(res, status);
   const { model } = call;
-  const modelStatus = /^fail-(\d{3})-/.exec(model);
-  if (modelStatus) return sendError(Number(modelStatus[1]));
+  if (sendScripted(req, res, model)) return;
   const sendJson = (json: string) => { res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' }).end(json); };
   if (call.method === 'batchEmbedContents') {
     const answer = body && batchEmbedAnswer(model, body);
@@ -192,4 +217,59 @@ export function handleGemini(req: IncomingMessage, res: ServerResponse, call: { 
   }
   res.write(chunk(response(model, pieces[1]!, false, withUsage)));
   res.end(chunk(response(model, pieces[2]!, true, withUsage)));
+}
+
+/** Whether `path` is the Interactions API's create (`…/v1beta/interactions`). */
+export function isInteractionsCall(path: string): boolean {
+  return path.endsWith('/interactions');
+}
+
+/** The text an interaction's `input` ends with: a string, a text content, or the last user turn's text contents. */
+function interactionInputText(input: unknown): string {
+  if (typeof input === 'string') return input;
+  const items = Array.isArray(input) ? input as unknown[] : [input];
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i] as { type?: unknown; text?: unknown; content?: unknown } | null;
+    if (item === null || typeof item !== 'object') continue;
+    if (item.type === 'text' && typeof item.text === 'string') return item.text;
+    if (item.type === 'user_input' && Array.isArray(item.content)) return (item.content as { text?: unknown }[]).map((c) => (typeof c.text === 'string' ? c.text : '')).join(' ');
+  }
+  return '';
+}
+
+const interactionEvent = (type: string, data: Record<string, unknown>): string => `event: ${type}\ndata: ${googleJson({ ...data, event_type: type })}\n\n`;
+
+/** Google's Interactions API, as the Gen AI SDK's `interactions.create` calls it. */
+export function handleInteractions(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown> | undefined): void {
+  const model = typeof body?.model === 'string' ? body.model : '';
+  if (sendScripted(req, res, model)) return;
+  if (!body || model === '') return sendGeminiError(res, 400);
+  const text = `Hello from the fake ${model} model! You said: "${interactionInputText(body.input).replace(/\s+/g, ' ').trim().slice(0, 60)}".`;
+  const usage = model.startsWith('nousage-') ? undefined : { ...FAKE_INTERACTIONS_USAGE, total_tokens: 14 + 3 + 7 + 2 };
+  const id = 'v1_fake-interaction-1';
+  const stamp = '2026-12-06T00:00:00Z';
+  if (body.stream !== true) {
+    const interaction = { id, status: 'completed', object: 'interaction', model, created: stamp, updated: stamp, steps: [{ type: 'model_output', content: [{ type: 'text', text }] }], usage };
+    res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify(interaction, null, 2));
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  res.write(interactionEvent('interaction.created', { interaction: { id, status: 'in_progress', object: 'interaction', model, created: stamp } }));
+  if (model.startsWith('overloaded-')) {
+    res.end(interactionEvent('error', { error: { code: 'UNAVAILABLE', message: 'The model is overloaded. Please try again later.' } }));
+    return;
+  }
+  res.write(interactionEvent('interaction.status_update', { interaction_id: id, status: 'in_progress' }));
+  res.write(interactionEvent('step.start', { index: 0, step: { type: 'model_output' } }));
+  const cut = Math.ceil(text.length / 3);
+  const pieces = [text.slice(0, cut), text.slice(cut, 2 * cut), text.slice(2 * cut)];
+  res.write(interactionEvent('step.delta', { index: 0, delta: { type: 'text', text: pieces[0] } }));
+  if (model.startsWith('broken-')) {
+    setTimeout(() => res.socket?.destroy(), 20);
+    return;
+  }
+  for (const piece of pieces.slice(1)) res.write(interactionEvent('step.delta', { index: 0, delta: { type: 'text', text: piece } }));
+  res.write(interactionEvent('step.stop', { index: 0 }));
+  res.write(interactionEvent('interaction.completed', { interaction: { id, status: 'completed', object: 'interaction', model, created: stamp, updated: stamp, usage } }));
+  res.end('data: [DONE]\n\n');
 }

@@ -56,7 +56,7 @@
 //   model `gzip-…` (also `gzip-fail-NNN-`, `gzip-drip-`) → answer gzip-compressed whatever accept-encoding said
 //                                                         (streams flushed per event)
 // Gemini's native API (`/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`, `:countTokens`,
-// `:batchEmbedContents`): see gemini.ts.
+// `:batchEmbedContents`) and its Interactions API (`POST /interactions`): see gemini.ts.
 // `/messages/count_tokens` answers `{"input_tokens": 42}` (scripted by key and model like the rest), and 400 for a
 // body with `max_tokens` or `stream`, as Anthropic refuses them there.
 // Every request is recorded (method, path, headers, parsed body) and whether the client went away — except as
@@ -65,7 +65,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
-import { geminiCallOf, googleKeyInvalidError, handleGemini, INVALID_GOOGLE_KEY } from './gemini.ts';
+import { geminiCallOf, googleKeyInvalidError, handleGemini, handleInteractions, INVALID_GOOGLE_KEY, isInteractionsCall } from './gemini.ts';
 import { COUNT_TOKENS_REFUSED, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
 
 /** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
@@ -199,6 +199,7 @@ interface FakeSchema { properties?: Record<string, unknown> }
 async function handle(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
   const gemini = req.method === 'POST' ? geminiCallOf(record.path) : undefined;
   if (gemini) return handleGemini(req, res, gemini, new URLSearchParams(record.query), record.body);
+  if (req.method === 'POST' && isInteractionsCall(record.path)) return handleInteractions(req, res, record.body);
   const surface = surfaceOfPath(record.path);
   const format = formatOf(surface);
   const sendError = (status: number, gzip = false, retryAfterMs = false, html = false) => {

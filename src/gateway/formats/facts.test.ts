@@ -373,3 +373,34 @@ test('Gemini streams: the last chunk carrying usageMetadata counts (its counts a
   gemini.onStreamEvent(facts, '', spaced({ error: { code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE' } }), 'stream-generate-content', false);
   assert.equal(facts.errored, true);
 });
+
+test('Gemini Interactions: usage from the interaction\'s `usage` (Google\'s total_* counts, thoughts billed as output), its status the stop reason; JSON, text and SSE alike', () => {
+  const interaction = {
+    id: 'v1_1', status: 'completed', model: 'gemini-2.5-flash',
+    steps: [{ type: 'user_input', content: [{ type: 'text', text: 'not output' }] }, { type: 'thought', summary: [{ type: 'text', text: 'thinking' }] }, { type: 'model_output', content: [{ type: 'text', text: 'The "usage": {"total_input_tokens": 999} answer' }] }],
+    usage: { total_input_tokens: 14, total_tool_use_tokens: 3, total_cached_tokens: 5, total_output_tokens: 7, total_thought_tokens: 2, total_tokens: 26 },
+  };
+  const expected = { usage: { inputTokens: 17, outputTokens: 9, cacheReadTokens: 5, cacheWriteTokens: 0, reasoningTokens: 2 }, stopReason: 'completed' };
+  assert.deepEqual(gemini.factsFromJson(interaction, 'interactions'), expected);
+  for (const text of [JSON.stringify(interaction), JSON.stringify(interaction, null, 2)]) assert.deepEqual(gemini.factsFromText(text, 'interactions'), expected);
+  assert.equal(gemini.answerText(interaction, 'interactions'), 'thinkingThe "usage": {"total_input_tokens": 999} answer');
+
+  assert.deepEqual([answerIdOf(JSON.stringify(interaction)), answerModelOf(JSON.stringify(interaction))], ['v1_1', 'gemini-2.5-flash']);
+  const opening = 'event: interaction.created\ndata: {"interaction": {"id": "v1_1", "status": "in_progress", "model": "gemini-2.5-flash"}, "event_type": "interaction.created"}\n\n';
+  assert.deepEqual(streamOpeningOf(opening), { id: 'v1_1', model: 'gemini-2.5-flash' });
+  const facts: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
+  const events: [string, string][] = [
+    ['interaction.created', '{"interaction": {"id": "v1_1", "status": "in_progress"}, "event_type": "interaction.created"}'],
+    ['step.delta', '{"index": 0, "delta": {"type": "text", "text": "Hel"}, "event_type": "step.delta"}'],
+    ['step.delta', '{"index": 0, "delta": {"type": "text", "text": "lo"}, "event_type": "step.delta"}'],
+  ];
+  for (const [event, data] of events) gemini.onStreamEvent(facts, event, data, 'interactions', false);
+  assert.deepEqual([facts.text, facts.stopReason, facts.usage], ['Hello', '', undefined], 'in progress: no end yet');
+  gemini.onStreamEvent(facts, 'interaction.completed', JSON.stringify({ interaction: { id: 'v1_1', status: 'completed', usage: interaction.usage }, event_type: 'interaction.completed' }), 'interactions', false);
+  assert.deepEqual([facts.stopReason, facts.usage, facts.terminal], ['completed', expected.usage, false]);
+  gemini.onStreamEvent(facts, '', '[DONE]', 'interactions', false);
+  assert.equal(facts.terminal, true);
+  const failed: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
+  gemini.onStreamEvent(failed, 'error', '{"error": {"code": "UNAVAILABLE", "message": "overloaded"}, "event_type": "error"}', 'interactions', false);
+  assert.equal(failed.errored, true);
+});

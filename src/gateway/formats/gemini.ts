@@ -3,6 +3,8 @@
 // each a whole GenerateContentResponse whose usageMetadata is cumulative — the last one carrying it counts. A stream
 // has no final event: a candidate's `finishReason` says it finished, the end of the body ends it. Google writes its
 // JSON with spaces after colons, so every read here is whitespace-tolerant (topLevelValueStarts, firstStringOf).
+// Gemini Interactions (surface `interactions`) share the errors but answer an Interaction (`status`, `steps`,
+// `usage` of Google's `total_*` counts) or named SSE events (`step.delta`, `interaction.completed`, …, `[DONE]`).
 import type { TollgateError } from '../../domain/errors.ts';
 import { appendText, errorMessage, firstStringOf, MAX_REPORTED_TOKENS, num, objectAt, obj, outputParts, parseJson, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
 
@@ -114,26 +116,103 @@ function finishReasonOf(body: unknown): string {
 const USAGE_KEY = ['usageMetadata'];
 const STREAM_KEYS = ['usageMetadata', 'error'];
 
+/**
+ * Gemini Interactions' `usage` (Google's Usage: `total_input_tokens`, …), read as GenerateContent's usageMetadata:
+ * input = the prompt (cached tokens included) + the tool-use prompts, output = the generated tokens + thoughts.
+ */
+export function interactionsUsage(u: unknown): ReportedUsage | undefined {
+  const usage = obj(u);
+  if (!usage) return undefined;
+  return geminiUsage({
+    promptTokenCount: usage.total_input_tokens, toolUsePromptTokenCount: usage.total_tool_use_tokens, cachedContentTokenCount: usage.total_cached_tokens,
+    candidatesTokenCount: usage.total_output_tokens, thoughtsTokenCount: usage.total_thought_tokens,
+  });
+}
+
+/** An interaction's output: its steps' text (model output, thought summaries) and function calls' arguments. */
+function interactionText(body: unknown): string {
+  const steps = obj(body)?.steps;
+  if (!Array.isArray(steps)) return '';
+  const out = outputParts();
+  for (const item of steps) {
+    const step = obj(item);
+    if (!step || step.type === 'user_input' || step.type === 'function_result') continue;
+    for (const part of [...(Array.isArray(step.content) ? step.content : []), ...(Array.isArray(step.summary) ? step.summary : [])]) out.add(obj(part)?.text);
+    out.add(step.arguments);
+  }
+  return out.text();
+}
+
+const stringOf = (v: unknown): string => (typeof v === 'string' ? v : '');
+/** Interaction statuses that are not an end (every other one is: completed, failed, incomplete, requires_action…). */
+const UNDERWAY = new Set(['', 'in_progress', 'queued']);
+const INTERACTION_KEYS = ['usage', 'status'];
+
+/**
+ * One Interactions SSE event (`event: step.delta` / `data: {"event_type": "step.delta", …}`). Output for an estimate
+ * from text deltas; usage (cumulative) from `interaction.completed`'s interaction, a `step.stop` or a status update;
+ * the end from the interaction's status (the stop reason) and `data: [DONE]`, the SDK's sentinel; an `error` event
+ * is the provider's failure.
+ */
+function onInteractionEvent(facts: StreamFacts, event: string, data: string): void {
+  if (data === '[DONE]') {
+    facts.terminal = true;
+    return;
+  }
+  if (event === 'error' || topLevelValueStarts(data, ['error'])[0]! >= 0) {
+    facts.errored = true;
+    return;
+  }
+  const delta = event === 'step.delta' || data.includes('"step.delta"');
+  if (!delta && !data.includes('"usage"') && !data.includes('"status"')) return;
+  // Parsed whole: a delta is a few words, and its `"type": "text"` comes before its `"text"` key.
+  const parsed = obj(parseJson(data));
+  if (delta) {
+    const piece = obj(parsed?.delta);
+    if (piece?.type === 'text' || piece?.type === 'thought_summary') appendText(facts, stringOf(piece.text ?? obj(piece.content)?.text));
+  }
+  const interaction = obj(parsed?.interaction);
+  const usage = interactionsUsage(interaction?.usage ?? parsed?.usage ?? obj(parsed?.metadata)?.total_usage);
+  if (usage) facts.usage = usage;
+  const status = stringOf(interaction?.status ?? parsed?.status);
+  if (!UNDERWAY.has(status)) facts.stopReason = status;
+}
+
 export const gemini: FormatCodec = {
   errorBody: errorJson,
 
   // The Gen AI SDK raises an ApiError with the code of a `data:` chunk holding an error, as Google sends one mid-stream.
-  streamErrorEvent(error, requestId) {
+  // An Interactions stream ends with its own `error` event instead, which the SDK yields to the client's loop.
+  streamErrorEvent(error, requestId, surface) {
+    if (surface === 'interactions') {
+      const data = { event_type: 'error', error: { code: error.code, message: errorMessage(error) }, metadata: { request_id: requestId } };
+      return `event: error\ndata: ${JSON.stringify(data)}\n\n`;
+    }
     return `data: ${errorJson(error, requestId)}\n\n`;
   },
 
-  factsFromJson(body): AnswerFacts {
+  factsFromJson(body, surface): AnswerFacts {
+    if (surface === 'interactions') return { usage: interactionsUsage(obj(body)?.usage), stopReason: stringOf(obj(body)?.status) };
     return { usage: geminiUsage(obj(body)?.usageMetadata), stopReason: finishReasonOf(body) };
   },
 
-  answerText,
+  answerText: (body, surface) => (surface === 'interactions' ? interactionText(body) : answerText(body)),
 
-  factsFromText(text) {
+  factsFromText(text, surface) {
+    if (surface === 'interactions') {
+      const [usageAt, statusAt] = topLevelValueStarts(text, INTERACTION_KEYS) as [number, number];
+      const usage = interactionsUsage(objectAt(text, usageAt));
+      return usage ? { usage, stopReason: statusAt >= 0 ? stringOf(parseJson(text.slice(statusAt, text.indexOf('"', statusAt + 1) + 1))) : '' } : undefined;
+    }
     const usage = geminiUsage(objectAt(text, topLevelValueStarts(text, USAGE_KEY)[0]!));
     return usage ? { usage, stopReason: text.includes('"finishReason"') ? firstStringOf(text, 'finishReason') : '' } : undefined;
   },
 
-  onStreamEvent(facts: StreamFacts, _event, data) {
+  onStreamEvent(facts: StreamFacts, event, data, surface) {
+    if (surface === 'interactions') {
+      onInteractionEvent(facts, event, data);
+      return true;
+    }
     const [usageAt, errorAt] = topLevelValueStarts(data, STREAM_KEYS) as [number, number];
     // Google's error chunk: a stream whose client saw it ended as the provider's failure.
     if (errorAt >= 0) {

@@ -214,7 +214,7 @@ const shortString = (v: unknown): string | undefined => (typeof v === 'string' &
  * such as OpenRouter's keep-alives skipped): a chat chunk's own `id` and `model`, Responses' `response.created`
  * response's, Anthropic's `message_start` message's. The event is parsed (its keys may come in any order: a tool
  * call's id can precede the chunk's); undefined when it is not complete within `opening`. Gemini's first chunk's
- * `responseId` and `modelVersion`.
+ * `responseId` and `modelVersion`, Gemini Interactions' `interaction.created` interaction's `id` and `model`.
  */
 export function streamOpeningOf(opening: string): StreamOpening | undefined {
   for (let from = 0; from < opening.length;) {
@@ -225,9 +225,11 @@ export function streamOpeningOf(opening: string): StreamOpening | undefined {
       const response = obj(event?.response);
       const message = obj(event?.message);
       const found: StreamOpening = {};
-      // Gemini's chunks are each a whole answer, naming it in `responseId` and `modelVersion`.
-      const id = shortString(event?.id ?? response?.id ?? message?.id ?? event?.responseId);
-      const model = shortString(event?.model ?? response?.model ?? message?.model ?? event?.modelVersion);
+      // Gemini's chunks are each a whole answer, naming it in `responseId` and `modelVersion`; an Interactions
+      // stream opens with `interaction.created`, its interaction's.
+      const interaction = obj(event?.interaction);
+      const id = shortString(event?.id ?? response?.id ?? message?.id ?? interaction?.id ?? event?.responseId);
+      const model = shortString(event?.model ?? response?.model ?? message?.model ?? interaction?.model ?? event?.modelVersion);
       if (id !== undefined) found.id = id;
       if (model !== undefined) found.model = model;
       return found;

@@ -43,7 +43,7 @@ const OPERATION: Readonly<Record<ApiSurface, string>> = {
   'chat-completions': 'chat', messages: 'chat', responses: 'chat', completions: 'text_completion', embeddings: 'embeddings',
   // No GenAI well-known name for token counting: a custom value, as the conventions allow.
   'count-tokens': 'count_tokens',
-  'generate-content': 'generate_content', 'stream-generate-content': 'generate_content',
+  'generate-content': 'generate_content', 'stream-generate-content': 'generate_content', interactions: 'generate_content',
 };
 
 /** Catalog provider ids whose GenAI well-known name differs; everything else is reported as its id. */
@@ -132,7 +132,7 @@ function routeOf(path: string, route: RequestContext['route']): string | undefin
     return path.startsWith(MODEL_PATH_PREFIX) ? `${MODEL_PATH_PREFIX}{model}` : MODELS_PATH;
   }
   // Gemini's paths hold the model the client named: one route per method, as for a model's page.
-  if (route.format === 'gemini') return `${GEMINI_MODELS_PREFIX}{model}:${geminiMethodOf(route) ?? 'generateContent'}`;
+  if (route.format === 'gemini' && route.surface !== 'interactions') return `${GEMINI_MODELS_PREFIX}{model}:${geminiMethodOf(route) ?? 'generateContent'}`;
   return path;
 }
 
