@@ -864,6 +864,9 @@ describe('gateway routing and failover (sqlite)', () => {
     // The access guides write it `my-ollama/llama3.2`; a request copying that is told the address to use.
     await assert.rejects(sdk(token).chat.completions.create({ model: 'my-ollama/llama3.2', messages: [{ role: 'user', content: 'hi' }] }),
       (e: unknown) => e instanceof OpenAI.BadRequestError && e.code === 'ERR_NGROK_27224' && e.message.includes('Did you mean "my-ollama:llama3.2"?'));
+    // A built-in provider's uncatalogued model written the same way is told its pass-through address.
+    await assert.rejects(sdk(token).chat.completions.create({ model: 'openai/gpt-5-preview', messages: [{ role: 'user', content: 'hi' }] }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && e.code === 'ERR_NGROK_27224' && e.message.includes('Did you mean "openai:gpt-5-preview"?'));
   });
 
   test('a custom model declared with providerModelId and unsupportedParams: the provider gets its own id, without those params', async () => {

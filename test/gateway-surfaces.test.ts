@@ -134,17 +134,23 @@ describe('embeddings and legacy completions (sqlite)', () => {
     assert.deepEqual([line.surface, line.inputTokens, line.outputTokens], ['completions', FAKE_USAGE.input, output]);
   });
 
-  test('legacy completions streamed: usage from the final chunk, asked for when the client did not, its chunk shown only when asked', async () => {
+  test('legacy completions streamed: usage from the final chunk, asked for when the client did not, its chunk shown only when asked; the stop reason is choice 0\'s, whichever finishes first', async () => {
     for (const includeUsage of [false, true]) {
       h.fake.reset();
       const { data: stream, response } = await sdk().completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Stream me', n: 2, stream: true, ...(includeUsage ? { stream_options: { include_usage: true } } : {}) }).withResponse();
       const texts = ['', ''];
+      const finished: string[] = [];
       let usage: OpenAI.CompletionUsage | undefined;
       for await (const chunk of stream) {
-        for (const c of chunk.choices) texts[c.index] += c.text;
+        for (const c of chunk.choices) {
+          texts[c.index] += c.text;
+          if (c.finish_reason) finished.push(`${c.index}:${c.finish_reason}`);
+        }
         if (chunk.usage) usage = chunk.usage;
       }
       assert.match(texts[1]!, /Stream me/);
+      // OpenAI's completions chunks write `text` before `index`; choice 1 finishes first, and for another reason.
+      assert.deepEqual(finished, ['1:length', '0:stop']);
       assert.equal(h.fake.requests[0]!.body!.stream_options !== undefined, true);
       assert.equal(usage?.completion_tokens, includeUsage ? FAKE_USAGE.output * 2 : undefined);
       const [row] = await h.usage(requestIdOf(response), 1);

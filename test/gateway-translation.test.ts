@@ -7,6 +7,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { generateText, jsonSchema, Output, streamText, tool } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
+import { FunctionCallingConfigMode, GoogleGenAI, Type, type FunctionCall } from '@google/genai';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { FAKE_TOOL_INPUT, FAKE_USAGE } from './fake-upstream.ts';
 import { countInputTokens } from '../src/domain/token-counter.ts';
@@ -658,5 +659,58 @@ describe('translation: chat completions served by a Messages-only provider (sqli
       assert.equal(e.requestID, 'req_fake1', 'Anthropic\'s request-id, under the header the OpenAI SDK reads');
       return true;
     });
+  });
+});
+
+describe('translation: Gemini function names chat and Claude refuse (sqlite)', () => {
+  let h: Harness;
+  let ai: GoogleGenAI;
+  before(async () => {
+    h = await startHarness('sqlite');
+    const ko = await h.providerKey('openai', 'sk-translate-openai');
+    const ka = await h.providerKey('anthropic', 'sk-translate-anthropic');
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [
+      { provider: 'openai', steps: [{ type: 'user', keys: [{ id: ko }] }] },
+      { provider: 'anthropic', steps: [{ type: 'user', keys: [{ id: ka }] }] },
+    ] } }))).token;
+    ai = new GoogleGenAI({ apiKey: token, apiVersion: 'v1beta', httpOptions: { baseUrl: h.gatewayUrl } });
+  });
+  after(async () => { await h.close(); });
+
+  const lastUpstream = () => h.fake.requests.at(-1)!;
+  /** The tool names the upstream was offered, in chat's shape or in Messages'. */
+  const sentNames = () => (lastUpstream().body!.tools as { name?: string; function?: { name: string } }[]).map((t) => t.function?.name ?? t.name!);
+
+  test('functions named with "." and ":" (Gemini allows them, OpenAI and Anthropic do not) reach GPT and Claude renamed; calls, buffered and streamed, and the next turn carry the client\'s names', async () => {
+    const declaration = (name: string) => ({ name, description: 'Weather in a city', parameters: { type: Type.OBJECT, properties: { city: { type: Type.STRING } }, required: ['city'] } });
+    const current = 'weather.service:get_current';
+    const forecast = 'weather.service:get.forecast';
+    const tools = [{ functionDeclarations: [declaration(current), declaration(forecast)] }];
+    const ask = { role: 'user', parts: [{ text: 'Weather in Paris?' }] };
+    for (const model of ['openai:tool-weather', 'anthropic:tool-weather']) {
+      const first = await ai.models.generateContent({ model, contents: [ask], config: { tools } });
+      assert.deepEqual(first.functionCalls?.map((c) => [c.name, c.args]), [[current, { city: 'Paris' }]], model);
+      const sent = sentNames();
+      assert.ok(sent.every((n) => /^[a-zA-Z0-9_-]{1,64}$/.test(n)) && new Set(sent).size === 2, `${model}: ${sent.join(', ')}`);
+
+      const streamed: FunctionCall[] = [];
+      for await (const chunk of await ai.models.generateContentStream({ model, contents: [ask], config: { tools } })) streamed.push(...(chunk.functionCalls ?? []));
+      assert.deepEqual(streamed.map((c) => c.name), [current], model);
+
+      // Narrowed to one function and forced: that function's upstream name, and the call comes back as the client's.
+      const forced = await ai.models.generateContent({ model, contents: [ask], config: { tools, toolConfig: { functionCallingConfig: { mode: FunctionCallingConfigMode.ANY, allowedFunctionNames: [forecast] } } } });
+      assert.deepEqual(forced.functionCalls?.map((c) => c.name), [forecast], model);
+      assert.deepEqual(sentNames(), [sent[1]]);
+
+      // The next turn: the past call goes up under the name its tool was offered as, and is answered.
+      const call = first.functionCalls![0]!;
+      const second = await ai.models.generateContent({
+        model, config: { tools },
+        contents: [ask, first.candidates![0]!.content!, { role: 'user', parts: [{ functionResponse: { id: call.id!, name: call.name!, response: { output: 'Sunny' } } }] }],
+      });
+      assert.equal(second.functionCalls, undefined, model);
+      assert.ok(JSON.stringify(lastUpstream().body!.messages).includes(`"${sent[0]}"`), model);
+      assert.ok(!JSON.stringify(lastUpstream().body).includes(current), `${model}: the client's name never goes up`);
+    }
   });
 });

@@ -10,6 +10,12 @@ const catalog = createCatalog({});
 const account = snapshot({ customProviders: [ollama] });
 const chat = (model: unknown, models?: unknown): ResolveInput => ({ model, models, format: 'openai', surface: 'chat-completions' });
 
+/** The code and message a model name is refused with. */
+function message(model: string): [string, string] {
+  try { resolveCandidates(chat(model), catalog, account); } catch (e) { assert.ok(e instanceof TollgateError); return [e.code, e.message]; }
+  assert.fail('expected a TollgateError');
+}
+
 function code(fn: () => unknown): string {
   try {
     fn();
@@ -71,13 +77,18 @@ test('custom providers: declared models only, case-insensitive, surfaces from th
 });
 
 test('a custom model written as the access guides write it (my-ollama/llama3.2) is refused naming the address that works', () => {
-  const message = (model: string) => {
-    try { resolveCandidates(chat(model), catalog, account); } catch (e) { assert.ok(e instanceof TollgateError); return [e.code, e.message]; }
-    assert.fail('expected a TollgateError');
-  };
   assert.deepEqual(message('my-ollama/LLAMA3.2'), ['ERR_NGROK_27224', 'Unknown model "my-ollama/LLAMA3.2". Did you mean "my-ollama:llama3.2"?']);
   assert.deepEqual(message('my-ollama/qwen3:8b'), ['ERR_NGROK_27224', 'Unknown model "my-ollama/qwen3:8b". Did you mean "my-ollama:Qwen3:8b"?']);
   assert.deepEqual(message('my-ollama/llama3.1'), ['ERR_NGROK_27224', 'Unknown model "my-ollama/llama3.1". Did you mean "my-ollama:llama3.2"?']);
+});
+
+test('a built-in provider\'s uncatalogued model written with a slash (openai/gpt-5-preview) is refused naming the pass-through address', () => {
+  assert.deepEqual(message('openai/gpt-5-preview'), ['ERR_NGROK_27224', 'Unknown model "openai/gpt-5-preview". Did you mean "openai:gpt-5-preview"?']);
+  assert.deepEqual(message('anthropic/claude-next'), ['ERR_NGROK_27224', 'Unknown model "anthropic/claude-next". Did you mean "anthropic:claude-next"?']);
+  // A catalog model close to the name is the likelier meaning; a prefix that is not exactly a provider's id gets nothing.
+  assert.deepEqual(message('openai/gpt-4o-mnii'), ['ERR_NGROK_27224', 'Unknown model "openai/gpt-4o-mnii". Did you mean "openai/gpt-4o-mini"?']);
+  assert.deepEqual(message('OpenAI/gpt-5-preview'), ['ERR_NGROK_27224', 'Unknown model "OpenAI/gpt-5-preview".']);
+  assert.deepEqual(message('nobody/gpt-5-preview'), ['ERR_NGROK_27224', 'Unknown model "nobody/gpt-5-preview".']);
 });
 
 test('custom provider without declared surfaces serves openai chat; declared surfaces map to paths', () => {

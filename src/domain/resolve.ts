@@ -310,7 +310,20 @@ function resolveBare(name: string, catalog: Catalog, account: AccountSnapshot): 
   if (pinned) throw tollgateError('unknownModel', { model: name, suggestion: pinned });
   const names = [...catalog.modelNames];
   for (const p of account.customProviders.values()) for (const m of p.models) names.push(m.toLowerCase());
-  throw tollgateError('unknownModel', { model: name, suggestion: suggestion(name, names) });
+  throw tollgateError('unknownModel', { model: name, suggestion: suggestion(name, names) || passThroughAddressFor(name, catalog) });
+}
+
+/**
+ * Did-you-mean for a built-in provider's uncatalogued model written `openai/gpt-5-preview`: the slash form is a
+ * catalog author id, which names no such model, while `openai:gpt-5-preview` passes it through to the provider
+ * (gateway.md §4). Only when the part before the first `/` is exactly a built-in provider's id; a catalog model
+ * close to the name is suggested instead (a typo of a known model is likelier than an unknown one).
+ */
+function passThroughAddressFor(name: string, catalog: Catalog): string {
+  const slash = name.indexOf('/');
+  const rest = name.slice(slash + 1);
+  if (slash <= 0 || rest === '' || !catalog.provider(name.slice(0, slash))) return '';
+  return ` Did you mean "${name.slice(0, slash)}:${rest}"?`;
 }
 
 /**

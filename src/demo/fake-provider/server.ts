@@ -158,6 +158,19 @@ function invalidChatToolName(body: Record<string, unknown>): string | undefined 
   return undefined;
 }
 
+/** Anthropic's rule for tool names (tools and earlier `tool_use` blocks), with its message; undefined when every name keeps it. */
+function invalidMessagesToolName(body: Record<string, unknown>): string | undefined {
+  const names: [string, unknown][] = (Array.isArray(body.tools) ? body.tools : []).map((t, i) => [`tools.${i}.custom.name`, (t as { name?: unknown }).name]);
+  for (const [m, message] of (Array.isArray(body.messages) ? body.messages : []).entries()) {
+    const content = (message as { content?: unknown }).content;
+    for (const [b, block] of (Array.isArray(content) ? content : []).entries()) {
+      if ((block as { type?: unknown }).type === 'tool_use') names.push([`messages.${m}.content.${b}.tool_use.name`, (block as { name?: unknown }).name]);
+    }
+  }
+  const bad = names.find(([, name]) => typeof name === 'string' && !/^[a-zA-Z0-9_-]{1,128}$/.test(name));
+  return bad ? `${bad[0]}: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'` : undefined;
+}
+
 /** Anthropic's rule: a Messages history with tool calls or results is refused unless the request defines tools. */
 function toolBlocksWithoutTools(body: Record<string, unknown>): boolean {
   if (Array.isArray(body.tools) && body.tools.length > 0) return false;
@@ -220,6 +233,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (surface === 'count-tokens' && COUNT_TOKENS_REFUSED.some((field) => field in body)) return sendError(400);
   if (surface === 'messages' && toolBlocksWithoutTools(body)) {
     res.writeHead(400, { 'content-type': 'application/json', 'request-id': 'req_fake1' }).end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'Requests which include `tool_use` or `tool_result` blocks must define tools.' }, request_id: 'req_fake1' }));
+    return;
+  }
+  const badName = surface === 'messages' ? invalidMessagesToolName(body) : undefined;
+  if (badName) {
+    res.writeHead(400, { 'content-type': 'application/json', 'request-id': 'req_fake1' }).end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: badName }, request_id: 'req_fake1' }));
     return;
   }
   const badTool = surface === 'chat-completions' ? invalidChatToolName(body) : undefined;

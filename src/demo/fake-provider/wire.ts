@@ -129,6 +129,11 @@ function completionsUsage(a: AnswerSpec) {
   return { ...usage, completion_tokens: output, total_tokens: FAKE_USAGE.input + output };
 }
 
+/** A legacy completion's finish reason: choice 0 stops, the others run out of tokens (the stop reason recorded is choice 0's). */
+function completionFinish(index: number): string {
+  return index === 0 ? 'stop' : 'length';
+}
+
 /** A complete (non-streamed) JSON answer for the surface. */
 export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown): unknown {
   const usage = openaiUsage(a.withUsage);
@@ -145,7 +150,7 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
       const completionUsage = completionsUsage(a);
       return {
         id: 'cmpl-fake1', object: 'text_completion', created: created(), model: a.model,
-        choices: Array.from({ length: a.choices ?? 1 }, (_, index) => ({ index, text: `${a.echo ?? ''}${a.text}`, logprobs: null, finish_reason: 'stop' })),
+        choices: Array.from({ length: a.choices ?? 1 }, (_, index) => ({ index, text: `${a.echo ?? ''}${a.text}`, logprobs: null, finish_reason: completionFinish(index) })),
         ...(completionUsage ? { usage: completionUsage } : {}),
       };
     }
@@ -294,13 +299,14 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
     return out;
   }
   if (surface === 'completions') {
-    // Each choice's pieces come in chunks of their own, told apart by `index` (OpenAI interleaves them); an echoed
-    // prompt comes first.
+    // Each choice's pieces come in chunks of their own, told apart by `index` (OpenAI interleaves them, `text`
+    // before `index`); an echoed prompt comes first. The choices finish last to first, so the first to finish is
+    // not choice 0.
     const choices = a.choices ?? 1;
     const completion = (index: number, text: string, finish: string | null) => JSON.stringify({ id: 'cmpl-fake1', object: 'text_completion', created: created(), model: a.model, choices: [{ text, index, logprobs: null, finish_reason: finish }], ...usageField });
     if (a.echo) for (let i = 0; i < choices; i++) out.push(sse(completion(i, a.echo, null)));
     for (const w of words) for (let i = 0; i < choices; i++) out.push(sse(completion(i, w, null)));
-    for (let i = 0; i < choices; i++) out.push(sse(completion(i, '', 'stop')));
+    for (let i = choices - 1; i >= 0; i--) out.push(sse(completion(i, '', completionFinish(i))));
     if (includeUsage && a.withUsage) out.push(sse(JSON.stringify({ id: 'cmpl-fake1', object: 'text_completion', created: created(), model: a.model, choices: [], usage: completionsUsage(a) })));
     out.push(sse('[DONE]'));
     return out;

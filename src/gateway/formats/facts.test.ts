@@ -107,6 +107,20 @@ test('a stream of several choices keeps the first choice\'s stop reason, though 
   assert.equal(stream.stopReason, 'stop');
 });
 
+test('a legacy completions stream of several choices keeps choice 0\'s stop reason, though OpenAI writes `text` before `index` and another finishes first', () => {
+  const stream: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
+  const chunk = (index: number, finish: string) => JSON.stringify({ id: 'cmpl-1', object: 'text_completion', created: 1, choices: [{ text: '', index, logprobs: null, finish_reason: finish }], model: 'gpt-3.5-turbo-instruct' });
+  openai.onStreamEvent(stream, '', chunk(1, 'length'), 'completions', false);
+  openai.onStreamEvent(stream, '', chunk(0, 'stop'), 'completions', false);
+  openai.onStreamEvent(stream, '', chunk(2, 'length'), 'completions', false);
+  assert.equal(stream.stopReason, 'stop');
+  // A text that quotes the marker is escaped, and is not taken for choice 0.
+  const quoted: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
+  openai.onStreamEvent(quoted, '', JSON.stringify({ choices: [{ text: 'x', index: 0, finish_reason: 'stop' }] }), 'completions', false);
+  openai.onStreamEvent(quoted, '', JSON.stringify({ choices: [{ text: '"index":0,', index: 1, finish_reason: 'length' }] }), 'completions', false);
+  assert.equal(quoted.stopReason, 'stop');
+});
+
 test('parallel tool calls whose arguments come in one chunk are all counted for the output estimate', () => {
   const stream: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
   const calls = [{ index: 0, function: { arguments: '{"city":"Paris"}' } }, { index: 1, function: { arguments: '{"city":"Oslo"}' } }];

@@ -177,8 +177,14 @@ const RESPONSES_OUTPUT_DELTAS = new Set([
   'response.output_text.delta', 'response.function_call_arguments.delta', 'response.custom_tool_call_input.delta',
   'response.refusal.delta', 'response.reasoning_text.delta', 'response.reasoning_summary_text.delta',
 ]);
-/** A chunk of the first choice, as OpenAI writes it; a bare `"index":0` would also match a tool call's index. */
+/** A chat chunk of the first choice, as OpenAI writes it; a bare `"index":0` would also match a tool call's index. */
 const FIRST_CHOICE = '"choices":[{"index":0,';
+/**
+ * A legacy completions chunk of the first choice: OpenAI writes its `text` before its `index`, so the chat marker
+ * never matches. A completion choice holds no other `index` (its logprobs have none), and a string's quotes are
+ * escaped, so its text cannot look like this either.
+ */
+const FIRST_COMPLETION = /"index":0[,}]/;
 const SEQUENCE_MARKER = '"sequence_number":';
 const USAGE_MARKER = '"usage":{';
 /** How the chunks before the usage chunk end when usage was asked for (the gateway asks by default). */
@@ -268,7 +274,7 @@ export const openai: FormatCodec = {
     // With n > 1 choices finish in any order: the stop reason is the first choice's (as for JSON answers), or
     // the first seen until choice 0's arrives. Several finishing in one chunk: only a parse tells which is whose.
     if (finish && data.indexOf(FINISH_MARKER) !== data.lastIndexOf(FINISH_MARKER)) return parsedChunk(facts, data, surface, dropUsageChunk);
-    if (finish) { if (!facts.stopReason || data.includes(FIRST_CHOICE)) facts.stopReason = finish; }
+    if (finish) { if (!facts.stopReason || (surface === 'completions' ? FIRST_COMPLETION.test(data) : data.includes(FIRST_CHOICE))) facts.stopReason = finish; }
     // A finishing chunk's output counts too (see parsedChunk).
     if (surface === 'completions') appendText(facts, lastRawStringAfter(data, '"text":"'));
     else {

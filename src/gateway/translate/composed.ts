@@ -31,12 +31,26 @@ export function composed(outer: Translator, inner: Translator, clientFields: Rea
         const inMiddle = Object.hasOwn(innerNames, field) ? innerNames[field]! : field;
         names[field] = Object.hasOwn(outerNames, inMiddle) ? outerNames[inMiddle]! : inMiddle;
       }
-      return { body: upstream.body, removed, clientFields: names };
+      const toolNames = composedToolNames(upstream.toolNames, middle.toolNames);
+      return toolNames.size > 0 ? { body: upstream.body, removed, clientFields: names, toolNames } : { body: upstream.body, removed, clientFields: names };
     },
     answer: (upstream, scope) => outer.answer(inner.answer(upstream, middleScope(scope)), scope),
     error: (status, upstream) => outer.error(status, inner.error(status, upstream)),
     stream: (scope) => new ComposedStream(inner.stream(middleScope(scope)), outer.stream(scope)),
   };
+}
+
+/**
+ * The client's name of each tool the upstream knows by another, through both halves' renamings (a Gemini function
+ * named `ns.tool` goes to chat, and on to Messages, as `ns_tool_…`). The middle scope gets none: the inner half
+ * leaves the upstream's names as they are, and the outer half maps them to the client's with this.
+ */
+function composedToolNames(inner: ReadonlyMap<string, string> | undefined, outer: ReadonlyMap<string, string> | undefined): Map<string, string> {
+  const names = new Map<string, string>();
+  const renamedInside = new Set(inner?.values());
+  for (const [middle, client] of outer ?? []) if (!renamedInside.has(middle)) names.set(middle, client);
+  for (const [upstream, middle] of inner ?? []) names.set(upstream, outer?.get(middle) ?? middle);
+  return names;
 }
 
 /** The middle stream always carries usage (the client's half reports it), and keeps nothing of its own. */

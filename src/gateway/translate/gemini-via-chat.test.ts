@@ -259,3 +259,62 @@ test('what only Google can read is refused under its proto name too (cached_cont
   assert.match(untranslatableReason('generate-content', { contents: [{ parts: [{ file_data: { file_uri: 'gs://b/x.pdf' } }] }] }, 'chat-completions')!, /fileData/);
   assert.match(untranslatableReason('generate-content', { contents: [{ parts: [{ inline_data: { mime_type: 'audio/wav', data: 'UklGRg==' } }] }] }, 'chat-completions')!, /inline data/);
 });
+
+test('function names Gemini allows and chat refuses ("." and ":") go up renamed, the same in tools, the forced choice and past calls; calls come back as the client named them, buffered and streamed', () => {
+  const current = 'weather.service:get_current';
+  const forecast = 'weather:service.get_current';
+  const request = {
+    contents: [
+      { role: 'user', parts: [{ text: 'Weather?' }] },
+      { role: 'model', parts: [{ functionCall: { name: current, args: { city: 'Paris' } } }] },
+      { role: 'user', parts: [{ functionResponse: { name: current, response: { output: 'Sunny' } } }] },
+    ],
+    tools: [{ functionDeclarations: [{ name: current }, { name: forecast }, { name: 'plain_name' }] }],
+    toolConfig: { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [forecast] } },
+  };
+  const { body, toolNames } = geminiViaChat.request(request, plan('gpt-4o'));
+  const offered = (body.tools as { function: { name: string } }[]).map((t) => t.function.name);
+  assert.equal(offered.length, 1, 'narrowed to the allowed function');
+  const sentForecast = offered[0]!;
+  assert.match(sentForecast, /^weather_service_get_current_[0-9a-f]{8}$/);
+  assert.deepEqual(body.tool_choice, { type: 'function', function: { name: sentForecast } });
+  const again = geminiViaChat.request({ ...request, toolConfig: undefined }, plan('gpt-4o')).body;
+  const names = (again.tools as { function: { name: string } }[]).map((t) => t.function.name);
+  assert.equal(names[2], 'plain_name', 'a name chat takes goes as it is');
+  assert.notEqual(names[0], names[1], 'names differing only in a replaced character stay apart');
+  assert.equal(names[1], sentForecast, 'the same name every turn');
+  const messages = body.messages as { tool_calls?: { id: string; function: { name: string } }[]; tool_call_id?: string }[];
+  assert.equal(messages[1]!.tool_calls![0]!.function.name, names[0], 'a past call goes up under its tool\'s name');
+  assert.equal(messages[2]!.tool_call_id, messages[1]!.tool_calls![0]!.id, 'and is still answered');
+  assert.deepEqual([toolNames?.get(names[0]!), toolNames?.get(sentForecast)], [current, forecast]);
+
+  const answer = new GenerateContentResponse();
+  Object.assign(answer, geminiViaChat.answer({ choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: sentForecast, arguments: '{}' } }] }, finish_reason: 'tool_calls' }] }, { ...scope, toolNames }));
+  assert.deepEqual(answer.functionCalls?.map((c) => c.name), [forecast]);
+  const t = geminiStreamViaChat.stream({ ...scope, toolNames });
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { name: names[0], arguments: '{}' } }] }, 'tool_calls'));
+  const calls = chunks(t.take() + t.finish()).flatMap((c) => ((c.candidates as Candidate[])[0]!.content!.parts ?? []).filter((p) => p.functionCall).map((p) => p.functionCall!.name));
+  assert.deepEqual(calls, [current]);
+});
+
+test('Claude through chat: a renamed Gemini function reaches Messages under its chat name, and Claude\'s call comes back as the client named it', () => {
+  const claude = plan('claude-sonnet-4-6');
+  const translator = translatorFor('generate-content', claude.candidate.surface)!;
+  const name = 'files.read:v2';
+  const { body, toolNames } = translator.request({ contents: [{ role: 'user', parts: [{ text: 'Read it' }] }], tools: [{ functionDeclarations: [{ name }] }] }, claude);
+  const sent = (body.tools as { name: string }[])[0]!.name;
+  assert.match(sent, /^[a-zA-Z0-9_-]{1,64}$/);
+  const answer = translator.answer({ id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-6', content: [{ type: 'tool_use', id: 'toolu_1', name: sent, input: {} }], stop_reason: 'tool_use', usage: { input_tokens: 5, output_tokens: 2 } }, { ...scope, toolNames }) as { candidates: { content: { parts: { functionCall?: { name: string } }[] } }[] };
+  assert.deepEqual(answer.candidates[0]!.content.parts.map((p) => p.functionCall?.name), [name]);
+  const streamed = translatorFor('stream-generate-content', claude.candidate.surface)!.stream({ ...scope, toolNames });
+  for (const [event, data] of [
+    ['message_start', { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude', content: [], usage: { input_tokens: 5, output_tokens: 0 } } }],
+    ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'toolu_1', name: sent, input: {} } }],
+    ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{}' } }],
+    ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+    ['message_delta', { type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 2 } }],
+    ['message_stop', { type: 'message_stop' }],
+  ] as const) streamed.event(event, JSON.stringify(data));
+  const calls = chunks(streamed.take() + streamed.finish()).flatMap((c) => ((c.candidates as Candidate[])[0]!.content!.parts ?? []).filter((p) => p.functionCall).map((p) => p.functionCall!.name));
+  assert.deepEqual(calls, [name]);
+});

@@ -13,6 +13,7 @@ import { FromChatStream } from './chat-stream.ts';
 import { chatText, objects, providerMessage, toolInput, uniqueCallId, type Json } from './json.ts';
 import { meetsStrictRules } from './messages-via-chat.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
+import { ChatToolNames, clientToolName } from './tool-names.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 
 /** The most stop sequences chat completions takes (OpenAI's `stop`: "Up to 4 sequences"). */
@@ -112,6 +113,12 @@ class Conversation {
   readonly messages: Json[] = [];
   #open: OpenCall[] = [];
   readonly #used = new Set<string>();
+  readonly #names: ChatToolNames;
+
+  /** `names`: the upstream's names for the client's functions (Gemini's may hold `.` and `:`, chat's may not). */
+  constructor(names: ChatToolNames) {
+    this.#names = names;
+  }
 
   model(content: Json, turn: number): void {
     let text = '';
@@ -123,7 +130,7 @@ class Conversation {
       const call = callOf(part);
       if (!call) continue;
       const id = uniqueCallId(call.id, 'call_', `g${turn}_`, at, this.#used);
-      calls.push({ id, type: 'function', function: { name: call.name, arguments: JSON.stringify(call.args ?? {}) } });
+      calls.push({ id, type: 'function', function: { name: this.#names.nameOf(call.name), arguments: JSON.stringify(call.args ?? {}) } });
       open.push({ id, name: call.name });
     }
     this.#open = open;
@@ -198,20 +205,20 @@ function jsonSchemaOf(schema: unknown): unknown {
 }
 
 /** A function declaration as a chat tool; `parametersJsonSchema` is JSON Schema already, `parameters` Gemini's Schema. */
-function chatTool(declaration: Json): Json {
+function chatTool(declaration: Json, names: ChatToolNames): Json {
   const schema = geminiMember(declaration, 'parametersJsonSchema');
   const parameters = schema ?? (declaration.parameters !== undefined && declaration.parameters !== null ? jsonSchemaOf(declaration.parameters) : { type: 'object', properties: {} });
-  return { type: 'function', function: { name: declaration.name, ...(typeof declaration.description === 'string' ? { description: declaration.description } : {}), parameters } };
+  return { type: 'function', function: { name: names.nameOf(declaration.name), ...(typeof declaration.description === 'string' ? { description: declaration.description } : {}), parameters } };
 }
 
 /**
  * `toolConfig.functionCallingConfig` → chat's tool_choice. `allowedFunctionNames` narrows the tools offered (chat's
  * own narrowing, `allowed_tools`, is OpenAI's alone): one name under ANY is that function, forced.
  */
-function toolChoice(config: Json | undefined, tools: Json[]): { choice?: unknown; tools: Json[] } {
+function toolChoice(config: Json | undefined, tools: Json[], names: ChatToolNames): { choice?: unknown; tools: Json[] } {
   const mode = typeof config?.mode === 'string' ? config.mode.toUpperCase() : 'AUTO';
   if (mode === 'NONE') return { choice: 'none', tools };
-  const allowed = geminiList(geminiMember(config, 'allowedFunctionNames')).filter((n): n is string => typeof n === 'string');
+  const allowed = geminiList(geminiMember(config, 'allowedFunctionNames')).filter((n): n is string => typeof n === 'string').map((n) => names.nameOf(n));
   const offered = allowed.length > 0 ? tools.filter((t) => allowed.includes(String(obj(t.function)?.name))) : tools;
   const kept = offered.length > 0 ? offered : tools;
   if (mode !== 'ANY') return config === undefined ? { tools: kept } : { choice: 'auto', tools: kept };
@@ -250,7 +257,8 @@ function unmapped(holder: Json, mapped: ReadonlySet<string>, prefix: string): st
 
 function request(body: Json, plan: AttemptPlan, streaming: boolean): TranslatedRequest {
   const removed = unmapped(body, MAPPED, '');
-  const conversation = new Conversation();
+  const names = new ChatToolNames(requestFunctionNames(body));
+  const conversation = new Conversation(names);
   const system = textOf(geminiMember(body, 'systemInstruction'));
   if (system !== '') conversation.messages.push({ role: 'system', content: system });
   for (const [turn, content] of geminiObjects(body.contents).entries()) {
@@ -302,7 +310,7 @@ function request(body: Json, plan: AttemptPlan, streaming: boolean): TranslatedR
   const toolConfig = geminiObject(body, 'toolConfig');
   const toolConfigName = geminiSpelling(body, 'toolConfig');
   if (declarations.length > 0) {
-    const calling = toolChoice(geminiObject(toolConfig, 'functionCallingConfig'), declarations.map(chatTool));
+    const calling = toolChoice(geminiObject(toolConfig, 'functionCallingConfig'), declarations.map((d) => chatTool(d, names)), names);
     out.tools = calling.tools;
     if (calling.choice !== undefined) out.tool_choice = calling.choice;
     removed.push(...unmapped(toolConfig ?? {}, FUNCTION_CALLING, `${toolConfigName}.`));
@@ -313,7 +321,14 @@ function request(body: Json, plan: AttemptPlan, streaming: boolean): TranslatedR
   }
   // The fields a model refuses are named as this client spelled them (sentField in attempt.ts finds them so).
   const clientFields = Object.fromEntries(Object.entries(GEMINI_CHAT_FIELDS).map(([field, named]) => [field, geminiSpelling(body, named)]));
-  return { body: out, removed, clientFields };
+  return names.back.size > 0 ? { body: out, removed, clientFields, toolNames: names.back } : { body: out, removed, clientFields };
+}
+
+/** The names of a request's function declarations and earlier calls (ChatToolNames keeps those that fit for themselves). */
+function requestFunctionNames(body: Json): unknown[] {
+  const declared = geminiObjects(body.tools).flatMap((t) => geminiObjects(geminiMember(t, 'functionDeclarations')));
+  const called = geminiObjects(body.contents).flatMap((c) => partsOf(c).map(callOf)).filter((c): c is Json => c !== undefined);
+  return [...declared, ...called].map((d) => d.name);
 }
 
 /**
@@ -357,7 +372,7 @@ function responseId(id: unknown): string {
   return typeof id === 'string' && id !== '' ? id : randomBase62(24);
 }
 
-function answer(upstream: unknown, _scope: TranslationScope): unknown {
+function answer(upstream: unknown, scope: TranslationScope): unknown {
   const chat = obj(upstream) ?? {};
   const base = randomBase62(20);
   const used = new Set<string>();
@@ -369,7 +384,7 @@ function answer(upstream: unknown, _scope: TranslationScope): unknown {
     if (typeof message.refusal === 'string' && message.refusal !== '') parts.push({ text: message.refusal });
     for (const [index, call] of objects(message.tool_calls).entries()) {
       const fn = obj(call.function);
-      parts.push(functionCallPart(uniqueCallId(call.id, 'call_', `${base}${at}_`, index, used), fn?.name, fn?.arguments));
+      parts.push(functionCallPart(uniqueCallId(call.id, 'call_', `${base}${at}_`, index, used), clientToolName(fn?.name, scope.toolNames), fn?.arguments));
     }
     return { content: content(parts), finishReason: finishReason(choice.finish_reason), index: typeof choice.index === 'number' ? choice.index : at };
   });
@@ -409,6 +424,13 @@ class ChatToGemini extends FromChatStream {
   #finish: unknown;
   #usage: unknown;
   readonly #base = randomBase62(20);
+  readonly #names: ReadonlyMap<string, string> | undefined;
+
+  /** `names`: the client's names of the functions the request renamed for the upstream. */
+  constructor(names: ReadonlyMap<string, string> | undefined) {
+    super();
+    this.#names = names;
+  }
 
   protected started(chunk: Json): void {
     this.#id = responseId(chunk.id);
@@ -451,7 +473,7 @@ class ChatToGemini extends FromChatStream {
     const parts: Json[] = this.#held !== undefined ? [{ text: this.#held }] : [];
     this.#held = undefined;
     const used = new Set<string>();
-    for (const [at, call] of this.#calls) parts.push(functionCallPart(uniqueCallId(call.id, 'call_', this.#base, at, used), call.name, call.args));
+    for (const [at, call] of this.#calls) parts.push(functionCallPart(uniqueCallId(call.id, 'call_', this.#base, at, used), clientToolName(call.name, this.#names), call.args));
     this.#chunk(parts, finishReason(this.#finish), usageMetadata(this.#usage));
   }
 
@@ -468,7 +490,7 @@ class ChatToGemini extends FromChatStream {
 }
 
 function translator(streaming: boolean): Translator {
-  return { request: (body, plan) => request(body, plan, streaming), answer, error, stream: () => new ChatToGemini() };
+  return { request: (body, plan) => request(body, plan, streaming), answer, error, stream: (scope) => new ChatToGemini(scope.toolNames) };
 }
 
 /** `:generateContent`, answered in one JSON body. */

@@ -13,6 +13,7 @@ import { FromChatStream, UnnamedCalls } from './chat-stream.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
 import { chatText, isObjectSchema, objects, providerMessage, toolInput, uniqueCallId, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
+import { ChatToolNames, clientToolName } from './tool-names.ts';
 
 /** The most stop sequences chat completions takes (OpenAI's `stop`: "Up to 4 sequences"). */
 const MAX_CHAT_STOP = 4;
@@ -125,51 +126,14 @@ function userMessages(content: unknown, out: Json[]): void {
   else if (parts.length > 0) out.push({ role: 'user', content: parts });
 }
 
-/** OpenAI's function names are at most 64 characters; Anthropic's (Claude Code's MCP tools among them) up to 128. */
-const CHAT_TOOL_NAME_MAX = 64;
-
-/**
- * Tool names that fit chat's limit. A longer one becomes its first 55 characters and 8 hex digits of its SHA-256 —
- * the same name every turn, so a conversation's earlier calls still match the tool list — unless that is another tool's
- * own name, when the hash of the name and a counter is taken instead. `back` maps the names made to the client's.
- */
-class ChatToolNames {
-  readonly back = new Map<string, string>();
-  readonly #made = new Map<string, string>();
-  /** The request's own names that fit (tools and earlier calls): never given to another tool. */
-  readonly #taken: ReadonlySet<string>;
-
-  constructor(taken: ReadonlySet<string>) {
-    this.#taken = taken;
-  }
-
-  nameOf(name: unknown): unknown {
-    if (typeof name !== 'string' || name.length <= CHAT_TOOL_NAME_MAX) return name;
-    let short = this.#made.get(name);
-    for (let n = 0; short === undefined; n++) {
-      const candidate = `${name.slice(0, CHAT_TOOL_NAME_MAX - 9)}_${createHash('sha256').update(n === 0 ? name : `${name}#${n}`).digest('hex').slice(0, 8)}`;
-      if (!this.#taken.has(candidate) && !this.back.has(candidate)) short = candidate;
-    }
-    this.#made.set(name, short);
-    this.back.set(short, name);
-    return short;
-  }
-}
-
-/** The names of a Messages request's tools and earlier calls that chat takes as they are. */
-function fittingToolNames(body: Json): Set<string> {
-  const names = new Set<string>();
-  const add = (name: unknown) => { if (typeof name === 'string' && name.length <= CHAT_TOOL_NAME_MAX) names.add(name); };
-  for (const tool of Array.isArray(body.tools) ? body.tools : []) add(obj(tool)?.name);
+/** The names of a Messages request's tools and earlier calls (ChatToolNames keeps those that fit for themselves). */
+function requestToolNames(body: Json): unknown[] {
+  const names: unknown[] = [];
+  for (const tool of Array.isArray(body.tools) ? body.tools : []) names.push(obj(tool)?.name);
   for (const message of Array.isArray(body.messages) ? body.messages : []) {
-    for (const block of blocks(obj(message)?.content)) if (block.type === 'tool_use') add(block.name);
+    for (const block of blocks(obj(message)?.content)) if (block.type === 'tool_use') names.push(block.name);
   }
   return names;
-}
-
-/** The client's name of a tool the upstream called. */
-function clientToolName(name: unknown, renamed: ReadonlyMap<string, string> | undefined): unknown {
-  return typeof name === 'string' ? renamed?.get(name) ?? name : name;
 }
 
 function assistantMessage(content: unknown, renamed: ChatToolNames): Json {
@@ -219,7 +183,7 @@ function effortFor(thinking: Json): string {
 
 function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const removed: string[] = [];
-  const renamed = new ChatToolNames(fittingToolNames(body));
+  const renamed = new ChatToolNames(requestToolNames(body));
   for (const name of Object.keys(body)) if (!MAPPED.has(name)) removed.push(name);
   const messages: Json[] = [];
   const system = typeof body.system === 'string' ? body.system : textOf(blocks(body.system).filter((b) => !isBillingLine(b)));

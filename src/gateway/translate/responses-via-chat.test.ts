@@ -530,3 +530,28 @@ test('a mid-stream provider error keeps its code as Responses names it: the prov
   assert.equal(errorEvent({ type: 'server_error', message: 'x' }).code, 'server_error');
   assert.equal(errorEvent({ code: 'context_length_exceeded', message: 'x' }).code, 'context_length_exceeded');
 });
+
+test('a tool name chat refuses (over 64 characters) goes up shortened in tools, tool choice and past calls; calls come back under the client\'s name, a custom tool\'s as a custom_tool_call', () => {
+  const long = `mcp__weather_service_for_the_whole_planet__get_current_conditions_by_city_name`;
+  const patch = `apply_patch_${'x'.repeat(60)}`;
+  const { body, toolNames } = responsesViaChat.request({
+    model: 'gpt-4o',
+    input: [{ type: 'message', role: 'user', content: 'Weather?' }, { type: 'function_call', call_id: 'c0', name: long, arguments: '{}' }, { type: 'function_call_output', call_id: 'c0', output: 'Sunny' }],
+    tools: [{ type: 'function', name: long, parameters: { type: 'object' } }, { type: 'custom', name: patch }, { type: 'function', name: 'short', parameters: { type: 'object' } }],
+    tool_choice: { type: 'function', name: long },
+  }, plan('gpt-4o'));
+  const [sentLong, sentPatch, sentShort] = (body.tools as { function: { name: string } }[]).map((t) => t.function.name);
+  assert.ok(sentLong!.length <= 64 && sentPatch!.length <= 64 && long.startsWith(sentLong!.slice(0, 55)));
+  assert.equal(sentShort, 'short');
+  assert.deepEqual(body.tool_choice, { type: 'function', function: { name: sentLong } });
+  assert.equal((body.messages as { tool_calls?: { function: { name: string } }[] }[])[1]!.tool_calls![0]!.function.name, sentLong);
+  const request = { tools: [{ type: 'function', name: long }, { type: 'custom', name: patch }] };
+  const answer = responsesViaChat.answer({ id: 'chatcmpl-n', model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [
+    { id: 'c1', type: 'function', function: { name: sentLong, arguments: '{}' } }, { id: 'c2', type: 'function', function: { name: sentPatch, arguments: '{"input":"*** Begin Patch"}' } },
+  ] }, finish_reason: 'tool_calls' }] }, { ...scope, keep: false, toolNames, request }) as { output: { type: string; name: string }[] };
+  assert.deepEqual(answer.output.map((i) => [i.type, i.name]), [['function_call', long], ['custom_tool_call', patch]]);
+  const t = responsesViaChat.stream({ ...scope, keep: false, toolNames, request });
+  t.event('', JSON.stringify({ id: 'chatcmpl-n', model: 'm', created: 5, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 'c2', type: 'function', function: { name: sentPatch, arguments: '{"input":"x"}' } }] }, finish_reason: 'tool_calls' }] }));
+  const done = (t.take() + t.finish()).split('\n\n').filter(Boolean).map((block) => JSON.parse(block.split('\n')[1]!.slice(6)) as { type: string; item?: { type: string; name: string } }).filter((e) => e.type === 'response.output_item.done');
+  assert.deepEqual(done.map((e) => [e.item!.type, e.item!.name]), [['custom_tool_call', patch]]);
+});

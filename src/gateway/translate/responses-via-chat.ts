@@ -9,6 +9,7 @@ import type { TranslatedRequest, TranslationScope, Translator } from './types.ts
 import { randomBase62 } from '../../domain/ids.ts';
 import { storedItems } from './stored-items.ts';
 import { FromChatStream, UnnamedCalls } from './chat-stream.ts';
+import { ChatToolNames, clientToolName } from './tool-names.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
 import { chatText, objects, uniqueCallId, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
@@ -64,7 +65,7 @@ function flushMedia(messages: Json[], media: Json[]): void {
   messages.push({ role: 'user', content: media.splice(0) });
 }
 
-function chatMessages(body: Json): Json[] {
+function chatMessages(body: Json, names: ChatToolNames): Json[] {
   const messages: Json[] = [];
   if (typeof body.instructions === 'string' && body.instructions !== '') messages.push({ role: 'system', content: body.instructions });
   if (typeof body.input === 'string') {
@@ -88,7 +89,7 @@ function chatMessages(body: Json): Json[] {
     } else if (type === 'function_call' || type === 'custom_tool_call') {
       // A freeform call (Codex's apply_patch) went up as a call of the function its tool became (customTool below).
       const args = type === 'custom_tool_call' ? JSON.stringify({ input: typeof item.input === 'string' ? item.input : '' }) : typeof item.arguments === 'string' ? item.arguments : '{}';
-      const call = { id: item.call_id, type: 'function', function: { name: item.name, arguments: args } };
+      const call = { id: item.call_id, type: 'function', function: { name: names.nameOf(item.name), arguments: args } };
       calls.add(item.call_id);
       // Calls made in one turn share one assistant message, after any text of that turn.
       const last = messages.at(-1);
@@ -147,7 +148,7 @@ export const GRAMMAR_LIMIT = 4_000;
  * function of one string argument, `input`. Chat has no grammar-constrained sampling, so the grammar goes in the
  * description for the model to follow — cut at GRAMMAR_LIMIT, so a huge one does not fill the context.
  */
-function customTool(tool: Json): Json {
+function customTool(tool: Json, names: ChatToolNames): Json {
   const format = obj(tool.format);
   let description = typeof tool.description === 'string' ? tool.description : '';
   if (format?.type === 'grammar' && typeof format.definition === 'string') {
@@ -156,7 +157,7 @@ function customTool(tool: Json): Json {
     description += `${description === '' ? '' : '\n\n'}The input must follow this ${syntax}grammar:\n${definition}`;
   }
   const input = { type: 'string', description: 'The tool\'s whole input, as raw text (not JSON).' };
-  return { type: 'function', function: { name: tool.name, ...(description !== '' ? { description } : {}), parameters: { type: 'object', properties: { input }, required: ['input'] } } };
+  return { type: 'function', function: { name: names.nameOf(tool.name), ...(description !== '' ? { description } : {}), parameters: { type: 'object', properties: { input }, required: ['input'] } } };
 }
 
 /** The names of the request's custom tools: a chat call of one of them is answered as a `custom_tool_call`. */
@@ -173,16 +174,16 @@ function customInput(args: string): string {
   return typeof input === 'string' ? input : args;
 }
 
-function toolChoice(choice: unknown, openai: boolean): unknown {
+function toolChoice(choice: unknown, openai: boolean, names: ChatToolNames): unknown {
   if (typeof choice === 'string') return choice;
   const c = obj(choice);
-  if (c?.type === 'function' || c?.type === 'custom') return { type: 'function', function: { name: c.name } };
+  if (c?.type === 'function' || c?.type === 'custom') return { type: 'function', function: { name: names.nameOf(c.name) } };
   // A subset of the tools (the rest stay offered, for the prompt cache): chat's shape of the same choice at OpenAI;
   // elsewhere (DeepSeek, Gemini, a Messages model) only the mode, the tools themselves narrowed in request().
   if (c?.type === 'allowed_tools') {
     const mode = c.mode === 'required' ? 'required' : 'auto';
     if (!openai) return mode;
-    const tools = objects(c.tools).filter(isChatTool).map((t) => ({ type: 'function', function: { name: t.name } }));
+    const tools = objects(c.tools).filter(isChatTool).map((t) => ({ type: 'function', function: { name: names.nameOf(t.name) } }));
     return { type: 'allowed_tools', allowed_tools: { mode, tools } };
   }
   return 'auto';
@@ -206,7 +207,8 @@ function responseFormat(text: unknown): Json | undefined {
 function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const removed: string[] = [];
   for (const name of Object.keys(body)) if (!MAPPED.has(name)) removed.push(name);
-  const out: Json = { model: body.model, messages: chatMessages(body) };
+  const names = new ChatToolNames(requestToolNames(body));
+  const out: Json = { model: body.model, messages: chatMessages(body, names) };
   if (body.max_output_tokens !== undefined && body.max_output_tokens !== null) out.max_tokens = fittedOutputLimit(body.max_output_tokens, plan);
   if (body.temperature !== undefined && body.temperature !== null) out.temperature = body.temperature;
   if (body.top_p !== undefined && body.top_p !== null) out.top_p = body.top_p;
@@ -222,8 +224,8 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (functionTools.length < tools.length) removed.push('tools');
   const functions = allowed ? functionTools.filter((t) => allowed.has(String(t.name))) : functionTools;
   if (functions.length > 0) {
-    out.tools = functions.map((t) => t.type === 'custom' ? customTool(t) : { type: 'function', function: { name: t.name, ...(t.description !== undefined && t.description !== null ? { description: t.description } : {}), parameters: t.parameters ?? { type: 'object' }, ...(typeof t.strict === 'boolean' ? { strict: t.strict } : {}) } });
-    if (body.tool_choice !== undefined) out.tool_choice = toolChoice(body.tool_choice, openai);
+    out.tools = functions.map((t) => t.type === 'custom' ? customTool(t, names) : { type: 'function', function: { name: names.nameOf(t.name), ...(t.description !== undefined && t.description !== null ? { description: t.description } : {}), parameters: t.parameters ?? { type: 'object' }, ...(typeof t.strict === 'boolean' ? { strict: t.strict } : {}) } });
+    if (body.tool_choice !== undefined) out.tool_choice = toolChoice(body.tool_choice, openai, names);
     if (typeof body.parallel_tool_calls === 'boolean') out.parallel_tool_calls = body.parallel_tool_calls;
   } else {
     if (body.tool_choice !== undefined) removed.push('tool_choice');
@@ -243,7 +245,13 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
     if (typeof effort === 'string' && acceptsReasoningEffort(plan)) out.reasoning_effort = effort;
     else removed.push('reasoning');
   }
-  return { body: out, removed, clientFields: CLIENT_FIELDS };
+  return names.back.size > 0 ? { body: out, removed, clientFields: CLIENT_FIELDS, toolNames: names.back } : { body: out, removed, clientFields: CLIENT_FIELDS };
+}
+
+/** The names of a request's tools and earlier calls (ChatToolNames keeps those that fit for themselves). */
+function requestToolNames(body: Json): unknown[] {
+  const called = Array.isArray(body.input) ? objects(body.input).filter((i) => i.type === 'function_call' || i.type === 'custom_tool_call') : [];
+  return [...objects(body.tools), ...called].map((t) => t.name);
 }
 
 /**
@@ -359,7 +367,7 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   const ids = new Set<string>();
   objects(message.tool_calls).forEach((call, index) => {
     const fn = obj(call.function);
-    const made = { id: callId(call.id, base, index, ids), name: String(fn?.name ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' };
+    const made = { id: callId(call.id, base, index, ids), name: String(clientToolName(fn?.name, scope.toolNames) ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' };
     output.push(custom.has(made.name) ? customCallItem(base, index, made, customInput(made.arguments), 'completed') : callItem(base, index, made, 'completed'));
   });
   // Cut at the output limit: the last item was being written (a call's arguments may be half a JSON document).
@@ -499,7 +507,7 @@ class ChatToResponses extends FromChatStream {
 
   #addCall(at: number, id: string | undefined, name: unknown): OpenCall {
     const index = this.#calls.size;
-    const called = typeof name === 'string' ? name : '';
+    const called = typeof name === 'string' ? String(clientToolName(name, this.#scope.toolNames)) : '';
     const open: OpenCall = { id: callId(id, this.#id, index, this.#callIds), name: called, arguments: '', outputIndex: this.#items.length, index, custom: this.#customTools.has(called) };
     this.#calls.set(at, open);
     const item = open.custom ? customCallItem(this.#id, open.index, open, '', 'in_progress') : callItem(this.#id, open.index, open, 'in_progress');
