@@ -85,7 +85,7 @@ for (const kind of STORE_KINDS) {
     test('PATCH {} changes nothing: updatedAt and lastUpdatedBy stay; a PATCH naming a field still stamps them', async () => {
       type Audited = { id: string; updatedAt: string; lastUpdatedBy: { id: string } };
       const otherKey = (await control.call('POST', '/api-keys', { name: 'second' })).json() as { token: string };
-      for (const [collection, body] of [['/access-keys', { name: 'a' }], ['/access-key-configurations', { name: 'c' }], ['/api-keys', { name: 'k' }]] as const) {
+      for (const [collection, body] of [['/access-keys', { name: 'a' }], ['/access-key-configurations', { name: 'c' }], ['/api-keys', { name: 'k' }], ['/virtual-models', { name: 'v', targets: ['gpt-4o'] }]] as const) {
         const created = (await control.call('POST', collection, body)).json() as Audited;
         await new Promise((r) => setTimeout(r, 5));
         const empty = await control.call('PATCH', `${collection}/${created.id}`, {}, otherKey.token);
@@ -187,9 +187,10 @@ for (const kind of STORE_KINDS) {
       assert.equal((await control.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
     });
 
-    test('the contract has the 47 operations of the spec plus the request-attempts lookup ngrok published since, every one routed', () => {
-      assert.equal(operations.length, 48);
+    test('the contract has the 47 operations of the spec plus the request-attempts lookup and the five virtual-model operations ngrok published since, every one routed', () => {
+      assert.equal(operations.length, 53);
       assert.ok(operations.some((op) => op.operationId === 'GetAIGatewayRequestAttempts'));
+      assert.ok(operations.some((op) => op.operationId === 'CreateAIGatewayVirtualModel'));
       for (const op of operations) {
         assert.ok(control.app.hasRoute({ method: op.method, url: op.path.replace(/\{(\w+)\}/g, ':$1') }), `${op.method} ${op.path} is not routed`);
       }
@@ -246,7 +247,7 @@ for (const kind of STORE_KINDS) {
       await grantCredits(control.store.db, control.accountId, 10_000, { category: 'purchase' });
       await insertUsageEvents(control.store.db, [
         usageEvent(control.accountId, { id: `ue_sweep_${kind}_1`, requestId: 'rq_sweep', attemptNumber: 1, isFinalAttempt: false, statusCode: 429, isError: true, retryAction: 'next_key', keySource: 'user', providerKeyId: 'aigpk_x', providerKeyDisplayName: 'sk-abc***wxyz', eventTime: now }),
-        usageEvent(control.accountId, { id: `ue_sweep_${kind}_2`, requestId: 'rq_sweep', attemptNumber: 2, isFinalAttempt: true, costPico: 5_000_000n, eventTime: now }),
+        usageEvent(control.accountId, { id: `ue_sweep_${kind}_2`, requestId: 'rq_sweep', attemptNumber: 2, isFinalAttempt: true, costPico: 5_000_000n, eventTime: now, virtualModel: 'chat-default' }),
       ]);
 
       const pk = await call<Id>('POST', '/provider-keys', { providerId: 'openai', name: 'primary', value: 'sk-test-0000000000000000000000000000000000', description: 'd', metadata: '{"team":"ml"}' });
@@ -313,6 +314,12 @@ for (const kind of STORE_KINDS) {
       await call('GET', `/usage?startTime=${day}&includeRetries=true&limit=1`);
       await call('GET', `/usage/overview?startTime=${day}&groupBy=accessKey`);
       await call('GET', '/usage/requests/rq_sweep');
+
+      const virtual = await call<Id>('POST', '/virtual-models', { name: 'chat-default', description: 'd', targets: ['openai/gpt-4o', 'anthropic:claude-sonnet-4-6'] });
+      await call('GET', '/virtual-models?limit=1');
+      await call('GET', `/virtual-models/${virtual.id}`);
+      await call('PATCH', `/virtual-models/${virtual.id}`, { name: 'chat-main', description: null, targets: ['gpt-4o'] });
+      await call('DELETE', `/virtual-models/${virtual.id}`);
 
       await call('DELETE', `/access-keys/${accessKey.id}`);
       await call('DELETE', `/access-key-configurations/${configuration.id}`);

@@ -18,6 +18,7 @@ const BODIES: Record<string, unknown> = {
   UpdateAIGatewayProviderAPIKey: { name: 'stolen' },
   RotateAIGatewayProviderAPIKey: { name: 'stolen', value: 'sk-stolen-0000000000' },
   UpdateAIGatewayProvider: { name: 'stolen', baseUrl: 'https://stolen.example.com/v1' },
+  UpdateAIGatewayVirtualModel: { name: 'stolen', targets: ['gpt-4o'] },
 };
 
 describe('cross-account isolation over every contract route (sqlite)', () => {
@@ -37,6 +38,7 @@ describe('cross-account isolation over every contract route (sqlite)', () => {
     }), 201, 'AIGatewayAccessKeyConfiguration');
     const accessKey = expectSchema<{ id: string }>(await c.call('POST', '/access-keys', { name: 'mine', accessKeyConfigurationId: configuration.id }), 201, 'AIGatewayAccessKey');
     const apiKey = expectSchema<{ id: string }>(await c.call('POST', '/api-keys', { name: 'mine' }), 201, 'AIGatewayAPIKey');
+    const virtualModel = expectSchema<{ id: string }>(await c.call('POST', '/virtual-models', { name: 'mine', targets: ['my-llm:m'] }), 201, 'AIGatewayVirtualModel');
     const now = new Date().toISOString();
     // Settled, so reading it asks no payment provider.
     await insertPurchase(c.store.db, { id: 'cp_mine', accountId: c.accountId, amount: 1000, status: 'succeeded', declineReason: null, externalRef: null, createdAt: now, updatedAt: now, idempotencyKey: null });
@@ -44,7 +46,7 @@ describe('cross-account isolation over every contract route (sqlite)', () => {
     Object.assign(ids, {
       '/access-key-configurations/{id}': configuration.id, '/access-keys/{id}': accessKey.id, '/api-keys/{id}': apiKey.id,
       '/provider-keys/{id}': providerKey.id, '/providers/{id}': provider.id, '/credits/purchases/{id}': 'cp_mine',
-      '/usage/requests/{requestId}': 'rq_mine',
+      '/usage/requests/{requestId}': 'rq_mine', '/virtual-models/{id}': virtualModel.id,
     });
     for (const template of Object.keys(ids)) before_[template] = (await c.call('GET', own(template))).json();
   });

@@ -135,6 +135,16 @@ for (const kind of STORE_KINDS) {
         }).execute();
         await foreignChange(c, 'accessKey', direct.id);
         await within(1000, async () => (await state.authenticate(direct.token))?.id === direct.id);
+
+        // A virtual model renamed and retargeted by another process (another node's control plane).
+        const virtual = (await c.call('POST', '/virtual-models', { name: 'chat-default', targets: ['gpt-4o'] })).json() as { id: string };
+        assert.ok(await state.authenticate(direct.token));
+        assert.deepEqual(state.account(c.accountId).virtualModels.get('chat-default')?.targets, ['gpt-4o']);
+        await c.store.db.updateTable('virtualModels').set({ name: 'Chat-Main', nameKey: 'chat-main', targets: JSON.stringify(['claude-sonnet-4-6', 'gpt-4o']) }).where('id', '=', virtual.id).execute();
+        await foreignChange(c, 'virtualModel', virtual.id);
+        await within(1000, () => state.account(c.accountId).virtualModels.get('chat-main')?.name === 'Chat-Main');
+        assert.deepEqual(state.account(c.accountId).virtualModels.get('chat-main')?.targets, ['claude-sonnet-4-6', 'gpt-4o']);
+        assert.equal(state.account(c.accountId).virtualModels.has('chat-default'), false);
       } finally {
         await state.close();
         await c.close();

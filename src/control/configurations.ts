@@ -10,6 +10,7 @@ import * as repo from '../store/configurations.ts';
 import { accessKeyCounts, accessKeysUsingConfiguration } from '../store/access-keys.ts';
 import { providerKeysByIds } from '../store/provider-keys.ts';
 import { customProviderIds } from '../store/providers.ts';
+import { virtualModelNames } from '../store/virtual-models.ts';
 import { deleteOwned, insertOwned, updateOwned } from '../store/owned.ts';
 import { withAccountLock } from '../store/account-lock.ts';
 import type { Call, ControlDeps, HandlerTable, Principal } from './app.ts';
@@ -72,6 +73,18 @@ async function writeRouter(trx: Kysely<Database>, deps: ControlDeps, principal: 
   return { stored: { rules: storedRules(plan, createdKeys) }, createdKeys };
 }
 
+/**
+ * A virtual model's name in the models allow list is refused (ngrok's ACCESS_CONFIG_VIRTUAL_MODEL_NOT_ALLOWED): scope
+ * is checked on the models a request reaches, each target on its own, so the name would allow nothing.
+ */
+async function refuseVirtualModels(trx: Kysely<Database>, accountId: string, access: ConfigurationCreate['access'] | null | undefined): Promise<void> {
+  const allow = access?.models?.allow;
+  if (!allow || allow.length === 0) return;
+  const names = new Set((await virtualModelNames(trx, accountId)).map((v) => v.nameKey));
+  const entry = allow.find((e) => names.has(e.toLowerCase()));
+  if (entry !== undefined) throw new TollgateError(Errors.accessConfigVirtualModelNotAllowed, { name: entry });
+}
+
 export function configurationHandlers(deps: ControlDeps): HandlerTable {
   const { db } = deps.store;
 
@@ -101,6 +114,7 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
       const id = newId('configuration');
       // Locked against a concurrent delete of a key or custom provider the router names (and past the key limit).
       const announce = await withAccountLock(deps.store, accountId, async (trx) => {
+        await refuseVirtualModels(trx, accountId, body.access);
         const router = body.router === undefined ? undefined : await writeRouter(trx, deps, call.principal, body.router);
         await insertOwned(trx, 'accessKeyConfigurations', {
           id, accountId, name: body.name, description: body.description ?? null, metadata: body.metadata ?? null,
@@ -123,6 +137,7 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
       // The contract marks name nullable on update, yet every configuration must have one to show.
       if (name === null) throw new TollgateError(Errors.fieldRequired, { field: 'name' });
       const announce = await withAccountLock(deps.store, accountId, async (trx) => {
+        await refuseVirtualModels(trx, accountId, access);
         const written = router ? await writeRouter(trx, deps, call.principal, router) : undefined;
         // Deleted since the check above (PostgreSQL serves the two at once): a 404, and its new inline keys rolled back.
         const updated = await updateOwned(trx, 'accessKeyConfigurations', accountId, id, {

@@ -11,7 +11,8 @@ import { creditHandlers } from './credits.ts';
 import { usageHandlers } from './usage.ts';
 import { modelHandlers } from './models.ts';
 import { stripeWebhookRoutes } from './stripe-webhook.ts';
+import { virtualModelHandlers } from './virtual-models.ts';
 
 export const handlerFactories: HandlerFactory[] = [accessKeyHandlers, configurationHandlers, providerKeyHandlers, providerHandlers,
-  apiKeyHandlers, gatewayConfigHandlers, creditHandlers, usageHandlers, modelHandlers];
+  apiKeyHandlers, gatewayConfigHandlers, creditHandlers, usageHandlers, modelHandlers, virtualModelHandlers];
 export const routeExtensions: RouteExtension[] = [consoleExtension, stripeWebhookRoutes];

@@ -40,7 +40,9 @@ export function ownedResource<T extends OwnedTable>(deps: ControlDeps, table: T,
     async remove(call: Call, check?: (trx: Kysely<Database>, row: Row) => Promise<void>): Promise<void> {
       const id = call.params.id!;
       const announce = await withAccountLock(deps.store, call.principal.accountId, async (trx) => {
-        await check?.(trx, await existing(call, id, trx));
+        // Looked up whether or not there is a check: a delete of nothing is a 404, not a 204.
+        const row = await existing(call, id, trx);
+        await check?.(trx, row);
         await deleteOwned(trx, table, call.principal.accountId, id);
         return record(call, id, trx);
       });

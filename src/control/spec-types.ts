@@ -355,6 +355,61 @@ export interface paths {
         patch: operations["UpdateAIGatewayProvider"];
         trace?: never;
     };
+    "/virtual-models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List virtual models
+         * @description Returns one page of the account's virtual models, newest first.
+         */
+        get: operations["ListAIGatewayVirtualModels"];
+        put?: never;
+        /**
+         * Create a virtual model
+         * @description Creates a name that clients send as `model` and that stands for an ordered list of 1 to 10 models, tried in turn until one succeeds.
+         */
+        post: operations["CreateAIGatewayVirtualModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/virtual-models/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Virtual model ID (aigvm_ prefix here). */
+                id: components["parameters"]["AIGatewayVirtualModelID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a virtual model
+         * @description Fetches one virtual model by its ID.
+         */
+        get: operations["GetAIGatewayVirtualModel"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a virtual model
+         * @description Removes the virtual model; requests naming it are then answered as for any unknown model.
+         */
+        delete: operations["DeleteAIGatewayVirtualModel"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a virtual model
+         * @description Renames a virtual model, replaces its list of models or changes its description; omitted fields stay, null clears the description. New requests use the change with no client update.
+         */
+        patch: operations["UpdateAIGatewayVirtualModel"];
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -1585,6 +1640,56 @@ export interface components {
             providerKeyId?: string;
             /** @description Masked form of that provider key; only present when keySource is `user`. */
             providerKeyDisplayName?: string;
+            /** @description The virtual model the request named, by its name at request time; absent when it named none. */
+            virtualModel?: string;
+        };
+        AIGatewayVirtualModel: {
+            /** @description Virtual model ID. */
+            id: string;
+            /** @description API URI of this virtual model. */
+            uri: string;
+            /** @description The name clients send as `model`. */
+            name: string;
+            /** @description Free-text description. */
+            description?: string;
+            /** @description The models tried in order. */
+            targets: string[];
+            /**
+             * Format: date-time
+             * @description Creation time.
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description Time of the last change.
+             */
+            updatedAt: string;
+            createdBy: components["schemas"]["Ref"];
+            lastUpdatedBy: components["schemas"]["Ref"];
+        };
+        AIGatewayVirtualModelList: {
+            /** @description Virtual models on this page. */
+            aiGatewayVirtualModels: components["schemas"]["AIGatewayVirtualModel"][];
+            /** @description URI of the page that was requested. */
+            uri: string;
+            /** @description URI to fetch the following page; null on the last page. */
+            nextPageUri?: string | null;
+        };
+        AIGatewayVirtualModelCreate: {
+            /** @description The name clients send as `model`; letters, digits, `.`, `_` and `-`, at most 64 characters, not a model's name. */
+            name: string;
+            /** @description Free-text description. */
+            description?: string;
+            /** @description The models to try, in order, until one succeeds. */
+            targets: string[];
+        };
+        AIGatewayVirtualModelUpdate: {
+            /** @description The name clients send as `model`; letters, digits, `.`, `_` and `-`, at most 64 characters, not a model's name. */
+            name?: string | null;
+            /** @description Free-text description. */
+            description?: string | null;
+            /** @description The models to try, in order, until one succeeds. */
+            targets?: string[] | null;
         };
         AIGatewayRequest: {
             /** @description URI of this request resource. */
@@ -1709,6 +1814,8 @@ export interface components {
         CreditPurchaseID: string;
         /** @description Optional key that makes a retry safe; a repeat returns the purchase attempt the first request started. Scoped to the account; at most 255 characters; an absent or empty header disables replay protection. */
         IdempotencyKey: string;
+        /** @description Virtual model ID (aigvm_ prefix here). */
+        AIGatewayVirtualModelID: string;
         /** @description When set, returns only access keys linked to this access key configuration. */
         AccessKeyConfigurationIDFilter: string;
     };
@@ -2611,6 +2718,131 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AIGatewayProvider"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    ListAIGatewayVirtualModels: {
+        parameters: {
+            query?: {
+                /** @description Paging cursor; only items whose ID sorts before this ID are returned (lists run newest to oldest). */
+                beforeId?: components["parameters"]["BeforeID"];
+                /** @description Page size, 1 to 100; 100 when omitted. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The virtual models. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AIGatewayVirtualModelList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    CreateAIGatewayVirtualModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AIGatewayVirtualModelCreate"];
+            };
+        };
+        responses: {
+            /** @description The virtual model. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AIGatewayVirtualModel"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    GetAIGatewayVirtualModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Virtual model ID (aigvm_ prefix here). */
+                id: components["parameters"]["AIGatewayVirtualModelID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The virtual model. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AIGatewayVirtualModel"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    DeleteAIGatewayVirtualModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Virtual model ID (aigvm_ prefix here). */
+                id: components["parameters"]["AIGatewayVirtualModelID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    UpdateAIGatewayVirtualModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Virtual model ID (aigvm_ prefix here). */
+                id: components["parameters"]["AIGatewayVirtualModelID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AIGatewayVirtualModelUpdate"];
+            };
+        };
+        responses: {
+            /** @description The virtual model. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AIGatewayVirtualModel"];
                 };
             };
             default: components["responses"]["Error"];

@@ -105,6 +105,7 @@ function eventView(r: UsageEventRow): UsageEventView {
     if (r.providerKeyId !== null) view.providerKeyId = r.providerKeyId;
     if (r.providerKeyDisplayName !== null) view.providerKeyDisplayName = r.providerKeyDisplayName;
   }
+  if (r.virtualModel !== null) view.virtualModel = r.virtualModel;
   return view;
 }
 

@@ -9,6 +9,8 @@ interface FamilyCodes {
   minLength?: Record<string, ErrorSpec>;
   required?: Record<string, ErrorSpec>;
   requiredDefault?: ErrorSpec;
+  /** The family's own error for a failure, when its message needs more than the schema keyword (the body it is in). */
+  refine?: (e: ErrorObject, body: Record<string, unknown>) => TollgateError | undefined;
 }
 
 const generic: FamilyCodes = {
@@ -27,7 +29,22 @@ const families: Record<string, FamilyCodes> = {
     minLength: { name: Errors.providerNameTooLong, baseUrl: Errors.providerBaseUrlTooLong, providerId: Errors.providerIdTooLong, modelId: Errors.providerModelIdTooLong },
     requiredDefault: Errors.providerFieldRequired,
   },
+  'AI Gateway Virtual Models': { refine: virtualModelError },
 };
+
+/** ngrok's named virtual-model codes for the name's and the target list's limits, with the figures they state. */
+function virtualModelError(e: ErrorObject, body: Record<string, unknown>): TollgateError | undefined {
+  const path = fieldPath(e);
+  if (path === 'name' || (path === '' && e.keyword === 'required' && (e.params as { missingProperty: string }).missingProperty === 'name')) {
+    if (e.keyword === 'maxLength') return new TollgateError(Errors.virtualModelNameTooLong, { limit: String((e.params as { limit: number }).limit), length: String([...String(body.name)].length) });
+    if (e.keyword === 'pattern') return new TollgateError(Errors.virtualModelNameIllegalCharacter, {});
+    if (e.keyword === 'minLength' || e.keyword === 'required') return new TollgateError(Errors.virtualModelNameRequired, {});
+  }
+  if (path === 'targets' && (e.keyword === 'minItems' || e.keyword === 'maxItems')) {
+    return new TollgateError(Errors.virtualModelTargetsOutOfRange, { min: '1', max: '10', count: String((body.targets as unknown[]).length) });
+  }
+  return undefined;
+}
 
 function fieldPath(e: ErrorObject): string {
   return e.instancePath.replace(/^\//, '').replace(/\//g, '.');
@@ -38,8 +55,10 @@ function lastSegment(path: string): string {
   return parts[parts.length - 1] ?? '';
 }
 
-export function validationError(tag: string, e: ErrorObject): TollgateError {
+export function validationError(tag: string, e: ErrorObject, body: Record<string, unknown> = {}): TollgateError {
   const codes = families[tag] ?? generic;
+  const refined = codes.refine?.(e, body);
+  if (refined) return refined;
   const path = fieldPath(e);
   const field = lastSegment(path);
   const where = path === '' ? 'the request body' : `"${path}"`;
@@ -88,7 +107,7 @@ export function validateBody<T>(op: ContractOperation, body: unknown): T {
     throw new TollgateError(Errors.validationFailed, { reason: 'The request body must be a JSON object.' });
   }
   const validate = schemaValidator(op.requestSchema);
-  if (!validate(body)) throw validationError(op.tag, validate.errors![0]!);
+  if (!validate(body)) throw validationError(op.tag, validate.errors![0]!, body as Record<string, unknown>);
   return body as T;
 }
 

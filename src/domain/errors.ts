@@ -71,6 +71,20 @@ export const Errors = {
   providerIdTaken: spec(409, 'ERR_NGROK_27712', 'Provider id "{providerId}" is already used in this account.'),
   providerHostNotAllowed: spec(400, 'ERR_NGROK_27718', 'The baseUrl host is not permitted: {reason}'),
 
+  // --- control plane: virtual models (named codes, messages as ngrok's error pages publish them)
+  virtualModelNameRequired: spec(400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_NAME_REQUIRED', 'Virtual model name is required.'),
+  virtualModelNameTooLong: spec(400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_NAME_TOO_LONG', 'Virtual model names can be at most {limit} characters. Got {length}.'),
+  virtualModelNameIllegalCharacter: spec(400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_NAME_ILLEGAL_CHARACTER', "Virtual model names can use letters, numbers, '.', '_', and '-'."),
+  virtualModelNameConflict: spec(409, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_NAME_CONFLICT', '{name} is already a model name.'),
+  virtualModelNameExists: spec(409, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_NAME_ALREADY_EXISTS', 'A virtual model named {name} already exists.'),
+  virtualModelTargetsOutOfRange: spec(400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_TARGETS_OUT_OF_RANGE', 'A virtual model needs {min} to {max} models. Got {count}.'),
+  virtualModelTargetDuplicated: spec(400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_TARGET_DUPLICATED', '{target} is in this virtual model more than once.'),
+  virtualModelTargetNotFound: spec(400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_TARGET_NOT_FOUND', "{target} isn't a valid model."),
+  virtualModelTargetNesting: spec(400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_TARGET_NESTING_NOT_ALLOWED', "{target} is a virtual model. Virtual models can't point to other virtual models."),
+  virtualModelTargetAutoMixed: spec(400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_TARGET_AUTO_MIXED_NOT_ALLOWED', "'ngrok/auto' must be the only model in a virtual model."),
+  virtualModelLimitExceeded: spec(409, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_LIMIT_EXCEEDED', 'This account can have at most {limit} virtual models. Delete one before you create another.'),
+  accessConfigVirtualModelNotAllowed: spec(400, 'ERR_NGROK_AI_GATEWAY_ACCESS_CONFIG_VIRTUAL_MODEL_NOT_ALLOWED', '{name} is a virtual model. Add its models to the key instead.'),
+
   // --- credits
   stripeNotConfigured: spec(501, 'ERR_NGROK_27612', 'Credit purchases are not configured on this server: set {setting}.'),
 

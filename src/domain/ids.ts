@@ -10,6 +10,7 @@ export const IdPrefix = {
   providerKey: 'aigpk',
   provider: 'aigp',
   providerModel: 'aigpm',
+  virtualModel: 'aigvm',
   usageEvent: 'aigue',
   creditTransaction: 'aigct',
   creditPurchase: 'aigcp',

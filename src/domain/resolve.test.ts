@@ -245,3 +245,24 @@ test('a chat request asking for structured output goes to Claude\'s own API (tra
   // An OpenAI model's own chat endpoint honours response_format: nothing changes there.
   assert.equal(resolveCandidates({ ...chat('gpt-4o'), body: { messages: [], response_format: { type: 'json_object' } }, untranslatable }, catalog, account)[0]!.surface.surface, 'chat-completions');
 });
+
+test('a virtual model\'s name becomes its targets in order, where it stands among model and models, each naming it', () => {
+  const withVirtual = snapshot({
+    customProviders: [ollama],
+    virtualModels: [{ id: 'aigvm_1', name: 'chat-default', targets: ['anthropic:claude-sonnet-4-6', 'gpt-4o', 'my-ollama:llama3.2'] }],
+  });
+  const list = resolveCandidates(chat('gpt-4o-mini', ['Chat-Default', 'gpt-4o']), catalog, withVirtual);
+  assert.deepEqual(list.map((c) => [c.requested, c.modelId, c.virtualModel]), [
+    ['gpt-4o-mini', 'gpt-4o-mini', undefined],
+    ['anthropic:claude-sonnet-4-6', 'claude-sonnet-4-6', 'chat-default'],
+    ['gpt-4o', 'gpt-4o', 'chat-default'],
+    ['my-ollama:llama3.2', 'llama3.2', 'chat-default'],
+  ], 'the later plain gpt-4o is the same candidate as the target: tried once');
+  // A target that no longer names a model (its provider deleted since) is skipped like an unknown fallback.
+  const skipped: string[] = [];
+  const stale = snapshot({ virtualModels: [{ id: 'aigvm_2', name: 'stale', targets: ['my-ollama:llama3.2', 'gpt-4o'] }] });
+  assert.deepEqual(resolveCandidates(chat('stale'), catalog, stale, skipped).map((c) => c.modelId), ['gpt-4o']);
+  assert.deepEqual(skipped, ['my-ollama:llama3.2']);
+  // Without one of that name, the name is an unknown model as before.
+  assert.equal(code(() => resolveCandidates(chat('chat-default'), catalog, account)), 'ERR_NGROK_27224');
+});

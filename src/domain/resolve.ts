@@ -2,7 +2,7 @@
 // list of (provider, upstream model, surface) candidates. Pure: reads the catalog and the account snapshot.
 import type { Catalog } from '../catalog/index.ts';
 import type { ApiFormat, ApiSurface, CatalogModel, CatalogProvider, DeclaredSurface, SurfaceSpec } from '../catalog/types.ts';
-import type { AccountSnapshot, CustomProviderState } from '../state/types.ts';
+import type { AccountSnapshot, CustomProviderState, VirtualModelState } from '../state/types.ts';
 import { TollgateError, tollgateError, type ErrorName } from './errors.ts';
 import { suggestName } from './suggest.ts';
 import { AUTO_MODEL } from './auto-select.ts';
@@ -33,6 +33,8 @@ export interface Candidate {
   /** A custom provider's model's unsupportedParams: removed from the request (Ngrok-AIG-Removed-Params). */
   unsupportedParams?: readonly string[];
   surface: SurfaceSpec;
+  /** The virtual model whose target this is, by its name when the request was resolved (usage records it). */
+  virtualModel?: string;
 }
 
 export interface ResolveInput {
@@ -82,14 +84,17 @@ export const CUSTOM_SURFACE_PATHS: Readonly<Record<CustomSurface, string>> = {
  * `model`, then `models[]` in order); with none left, the first one's error is the request's.
  */
 export function resolveCandidates(input: ResolveInput, catalog: Catalog, account: AccountSnapshot, skipped?: string[]): Candidate[] {
-  const names = requestedNames(input.model, input.models);
+  const names = expandVirtual(requestedNames(input.model, input.models), account);
   const candidates: Candidate[] = [];
   const seen = new Set<string>();
   let firstProblem: TollgateError | undefined;
-  for (const name of names) {
+  for (const { name, virtualModel } of names) {
     let resolved: Resolved;
     try {
+      // Automatic selection is a virtual model's only target when it is one (the pipeline takes it as `model`).
+      if (name.toLowerCase() === AUTO_MODEL) throw tollgateError('badRequestBody', { reason: `virtual model "${virtualModel ?? name}" stands for "ngrok/auto" (automatic model selection), which is taken as the request's "model" only, not as a fallback in "models".` });
       resolved = resolveName(name, catalog, account);
+      if (virtualModel !== undefined) resolved.virtualModel = virtualModel;
     } catch (error) {
       if (!(error instanceof TollgateError)) throw error;
       firstProblem ??= error;
@@ -210,6 +215,24 @@ function surfaceOf(provider: ResolvedProvider, format: ApiFormat, surface: ApiSu
   return riding;
 }
 
+/** The account's virtual model `name` names (case-insensitively), if any. */
+export function virtualModelNamed(account: Pick<AccountSnapshot, 'virtualModels'>, name: unknown): VirtualModelState | undefined {
+  return typeof name === 'string' ? account.virtualModels.get(name.toLowerCase()) : undefined;
+}
+
+/**
+ * Each virtual model's name replaced by its targets, in place and in order (gateway.md §4), each remembering the
+ * name it came from; other names stay. Targets are never virtual models themselves (the control plane refuses
+ * nesting), so one pass expands all.
+ */
+function expandVirtual(names: readonly string[], account: AccountSnapshot): { name: string; virtualModel?: string }[] {
+  if (account.virtualModels.size === 0) return names.map((name) => ({ name }));
+  return names.flatMap((name) => {
+    const virtual = virtualModelNamed(account, name);
+    return virtual ? virtual.targets.map((target) => ({ name: target, virtualModel: virtual.name })) : [{ name }];
+  });
+}
+
 /** `model` first, then `models[]`; validates the JSON types (ERR_NGROK_3801). */
 function requestedNames(model: unknown, models: unknown): string[] {
   if (model !== undefined && model !== null && typeof model !== 'string') {
@@ -265,7 +288,25 @@ export function resolveListedModel(address: string, catalog: Catalog, account: A
   return { ...resolved, surface: resolved.provider.surfaces[0]! };
 }
 
-function resolveName(address: string, catalog: Catalog, account: AccountSnapshot): Resolved {
+/**
+ * Whether `address` names a model a request could use: what resolution accepts (a catalogued model, a built-in
+ * provider's pass-through model, a model declared by one of `account`'s own providers). Virtual models are not
+ * looked at. The control plane checks virtual-model targets with it.
+ */
+export function isModelAddress(address: string, catalog: Catalog, account: OwnProviders): boolean {
+  try {
+    resolveName(address, catalog, account);
+    return true;
+  } catch (error) {
+    if (error instanceof TollgateError) return false;
+    throw error;
+  }
+}
+
+/** What resolving a name reads of the account: its own providers. */
+type OwnProviders = Pick<AccountSnapshot, 'customProviders'>;
+
+function resolveName(address: string, catalog: Catalog, account: OwnProviders): Resolved {
   if (address === '' || /[\s\u0000-\u001f\u007f]/.test(address)) throw tollgateError('invalidModelAddress', { address });
   const colon = address.indexOf(':');
   if (colon < 0) return resolveBare(address, catalog, account);
@@ -293,7 +334,7 @@ function resolveName(address: string, catalog: Catalog, account: AccountSnapshot
   throw tollgateError('unknownModelOrProvider', { model: rest, provider: prefix, address });
 }
 
-function resolveBare(name: string, catalog: Catalog, account: AccountSnapshot): Resolved {
+function resolveBare(name: string, catalog: Catalog, account: OwnProviders): Resolved {
   const found = catalog.findModel(name);
   if (found) return fromCatalog(name, found.provider, found.model);
   // Convenience beyond the contract: a bare name declared by exactly one of the account's own providers.
@@ -332,7 +373,7 @@ function passThroughAddressFor(name: string, catalog: Catalog): string {
  * the name is not resolved, only corrected. Undefined unless the part before the first `/` is one of the
  * account's custom providers and the rest is (or is close to) a model it declares.
  */
-function customAddressFor(name: string, account: AccountSnapshot): string | undefined {
+function customAddressFor(name: string, account: OwnProviders): string | undefined {
   const slash = name.indexOf('/');
   const provider = slash > 0 ? account.customProviders.get(name.slice(0, slash)) : undefined;
   if (!provider) return undefined;
@@ -351,7 +392,7 @@ function findDeclared(provider: CustomProviderState, modelId: string): string | 
   return provider.models.find((m) => m.toLowerCase() === lower);
 }
 
-function findInCustom(name: string, account: AccountSnapshot): { provider: CustomProviderState; modelId: string } | undefined {
+function findInCustom(name: string, account: OwnProviders): { provider: CustomProviderState; modelId: string } | undefined {
   let found: { provider: CustomProviderState; modelId: string } | undefined;
   for (const provider of account.customProviders.values()) {
     const modelId = findDeclared(provider, name);

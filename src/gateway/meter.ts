@@ -104,6 +104,7 @@ export function begunAttempt(ctx: RequestContext, record: AttemptRecord, attempt
     providerKeyDisplayName: record.plan.providerKey?.keyRedacted ?? null,
     retryAction: ifFailed,
     eventTime: nowIso(),
+    virtualModel: candidate.virtualModel ?? null,
   };
 }
 
@@ -231,6 +232,7 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
       completion: r.completion,
       upstreamDurationMs: Math.round(r.durationMs),
       eventTime: i === records.length - 1 ? now : new Date(nowMs - (nowPerf - (r.startedAt + r.durationMs))).toISOString(),
+      virtualModel: r.plan.candidate.virtualModel ?? null,
     };
     deps.usage.record(event);
     events.push(event);

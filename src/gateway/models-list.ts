@@ -1,14 +1,15 @@
-// GET /v1/models and GET /v1/models/{id} on the gateway: the models this access key may use — the catalog plus
-// the account's user-defined providers, filtered by the key's access scope — under the control plane's list ids
+// GET /v1/models and GET /v1/models/{id} on the gateway: the models this access key may use — the account's virtual
+// models, the catalog and the account's user-defined providers, filtered by the key's access scope — under the control plane's list ids
 // (full catalog ids `author/name`, `provider:model` for user-defined providers; both are model addresses the gateway
 // accepts), in the shape of the client's SDK (models-wire.ts).
 import type { Catalog } from '../catalog/index.ts';
 import type { CatalogProvider } from '../catalog/types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
-import { customProvider, resolveListedModel, type Candidate, type ResolvedProvider } from '../domain/resolve.ts';
+import { customProvider, resolveListedModel, virtualModelNamed, type Candidate, type ResolvedProvider } from '../domain/resolve.ts';
+import { AUTO_MODEL } from '../domain/auto-select.ts';
 import { applyScope } from '../domain/scope.ts';
 import { suggestName } from '../domain/suggest.ts';
-import type { AccessScope, AccountSnapshot } from '../state/types.ts';
+import type { AccessScope, AccountSnapshot, VirtualModelState } from '../state/types.ts';
 import type { RequestContext } from './context.ts';
 import { baseHeaders } from './headers.ts';
 import { MODEL_ANSWERS, modelAddress, modelId } from './models-wire.ts';
@@ -38,8 +39,33 @@ function candidatesOf(catalog: Catalog): Candidate[] {
   return list;
 }
 
-/** The models the key may use, catalog first, then the account's own providers' declared models. */
+/** The models the key may use: the account's virtual models, the catalog, then the account's own providers' declared models. */
 export function visibleModels(catalog: Catalog, account: AccountSnapshot, access: AccessScope | null): Candidate[] {
+  return [...visibleVirtualModels(catalog, account, access), ...visibleRealModels(catalog, account, access)];
+}
+
+/**
+ * A virtual model as the list shows it, when the key may use one of its targets (a request naming it would be served
+ * by that one; the others are skipped): the first such target, under the virtual model's name. One standing for
+ * `ngrok/auto` is shown while the key may use any listed model. A target the list does not show itself (a built-in
+ * provider's uncatalogued model) does not make its virtual model shown.
+ */
+function virtualEntry(virtual: VirtualModelState, catalog: Catalog, account: AccountSnapshot, access: AccessScope | null, real: () => readonly Candidate[]): Candidate | undefined {
+  for (const target of virtual.targets) {
+    const served = target.toLowerCase() === AUTO_MODEL ? real()[0] : resolveListedModel(target, catalog, account);
+    if (served && applyScope([served], access).allowed.length === 1) return { ...served, displayName: virtual.name, virtualModel: virtual.name };
+  }
+  return undefined;
+}
+
+function visibleVirtualModels(catalog: Catalog, account: AccountSnapshot, access: AccessScope | null): Candidate[] {
+  if (account.virtualModels.size === 0) return [];
+  let real: Candidate[] | undefined;
+  const lazyReal = () => (real ??= visibleRealModels(catalog, account, access));
+  return [...account.virtualModels.values()].flatMap((v) => virtualEntry(v, catalog, account, access, lazyReal) ?? []);
+}
+
+function visibleRealModels(catalog: Catalog, account: AccountSnapshot, access: AccessScope | null): Candidate[] {
   const all = candidatesOf(catalog).slice();
   for (const custom of account.customProviders.values()) {
     const provider = customProvider(custom);
@@ -57,7 +83,10 @@ export function visibleModels(catalog: Catalog, account: AccountSnapshot, access
  * key's scope refuses it: the list does not show it either.
  */
 function findModel(requested: string, catalog: Catalog, account: AccountSnapshot, access: AccessScope | null): Candidate {
-  const found = resolveListedModel(requested, catalog, account);
+  const virtual = virtualModelNamed(account, requested);
+  const listed = virtual && virtualEntry(virtual, catalog, account, access, () => visibleRealModels(catalog, account, access));
+  if (listed) return listed;
+  const found = virtual ? undefined : resolveListedModel(requested, catalog, account);
   if (found && applyScope([found], access).allowed.length === 1) return found;
   // Suggested in the form asked: a bare name among bare names (`gpt-4oo` is 7 edits from `openai/gpt-4o`).
   const form = requested.includes(':') ? modelAddress : requested.includes('/') ? modelId : (c: Candidate) => c.modelId;

@@ -20,8 +20,9 @@ export interface ModelAnswers {
  * `meta-llama/llama-3.3-70b-versatile`), the control plane's list id: ngrok's "Other agents" guide says model pickers
  * filled from the gateway's GET /v1/models see "full catalog ID such as openai/gpt-5.5", and that those work as the
  * model value (they resolve to the same provider). A user-defined provider's model has no catalog id: `provider:model`.
+ * A virtual model's is its name, which requests send as the model.
  */
-export const modelId = (c: Candidate): string => (c.catalogModel ? modelNames(c.catalogModel, c.provider.id).at(-1)! : modelAddress(c));
+export const modelId = (c: Candidate): string => c.virtualModel ?? (c.catalogModel ? modelNames(c.catalogModel, c.provider.id).at(-1)! : modelAddress(c));
 
 /** The address that pins the model's provider, `provider:model`. */
 export const modelAddress = (c: Candidate): string => `${c.provider.id}:${c.modelId}`;

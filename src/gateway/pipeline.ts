@@ -2,8 +2,8 @@
 // (→ respond → meter inside the attempt loop). Each stage either fills the context or throws a
 // TollgateError, which the server writes in the request's wire format.
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
-import { fallbackNames, refusalError, resolveCandidates, type Candidate, type Untranslatable } from '../domain/resolve.ts';
-import { asksForAutoSelection, autoSelectionOrder, AUTO_CANDIDATES } from '../domain/auto-select.ts';
+import { fallbackNames, refusalError, resolveCandidates, virtualModelNamed, type Candidate, type Untranslatable } from '../domain/resolve.ts';
+import { asksForAutoSelection, autoSelectionOrder, AUTO_CANDIDATES, AUTO_MODEL } from '../domain/auto-select.ts';
 import { continuedThread, isTranslatedResponseId, untranslatable, withStoredItemsInline } from './translate/index.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
@@ -204,8 +204,9 @@ function scopedCandidates(ctx: RequestContext, model: unknown = ctx.pathCall ? c
  * Stages 3–4 for `ngrok/auto` (or no model on chat, Responses, Messages): the models of the prompt's price band
  * that this key may use and has credentials for, cheapest first (auto-select.ts), one a provider, then the request's
  * `models` fallbacks. Models automatic selection passed over are not "rejected": the client named none of them.
+ * `virtualModel`: the virtual model whose only target is `ngrok/auto`, when the request named one (usage records it).
  */
-function autoCandidates(ctx: RequestContext): Candidate[] {
+function autoCandidates(ctx: RequestContext, virtualModel?: string): Candidate[] {
   const { deps, body } = ctx;
   const surface = ctx.route.surface;
   // Checked first: a malformed fallback list is the client's mistake, automatic selection or not.
@@ -216,6 +217,7 @@ function autoCandidates(ctx: RequestContext): Candidate[] {
   // a translated one cannot.
   if (surface === 'responses') resolved = [...resolved.filter((c) => c.surface.surface === surface), ...resolved.filter((c) => c.surface.surface !== surface)];
   const picked = usableAuto(ctx, resolved);
+  if (virtualModel !== undefined) for (let i = 0; i < picked.length; i++) picked[i] = { ...picked[i]!, virtualModel };
   if (fallbacks.length > 0) {
     const seen = new Set(picked.map((c) => `${c.provider.id}\u0000${c.modelId.toLowerCase()}`));
     const more = picked.length > 0 ? tryScoped(ctx, fallbacks) : scopedCandidates(ctx, null, fallbacks);
@@ -327,6 +329,12 @@ async function countedHere(ctx: RequestContext): Promise<boolean> {
   return true;
 }
 
+/** The name of the virtual model `model` names when its only target is `ngrok/auto`: the request asks for automatic selection. */
+function autoVirtualModel(ctx: RequestContext): string | undefined {
+  const virtual = virtualModelNamed(ctx.account!, ctx.body!.model);
+  return virtual?.targets.length === 1 && virtual.targets[0]!.toLowerCase() === AUTO_MODEL ? virtual.name : undefined;
+}
+
 /** Stage 5: routing plans → the attempts to make. */
 function planAll(ctx: RequestContext, allowed: readonly Candidate[]): AttemptPlan[] {
   const { deps, account, configuration } = ctx;
@@ -380,7 +388,9 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   const counting = ctx.route.surface === 'count-tokens';
   let allowed: Candidate[];
   try {
-    allowed = !ctx.pathCall && asksForAutoSelection(ctx.body, ctx.route.surface) ? autoCandidates(ctx) : scopedCandidates(ctx);
+    const autoVirtual = ctx.pathCall || counting ? undefined : autoVirtualModel(ctx);
+    allowed = autoVirtual !== undefined ? autoCandidates(ctx, autoVirtual)
+      : !ctx.pathCall && asksForAutoSelection(ctx.body, ctx.route.surface) ? autoCandidates(ctx) : scopedCandidates(ctx);
   } catch (error) {
     if (counting && error instanceof TollgateError && error.code === Errors.providerLacksSurface.code && await countedHere(ctx)) return;
     throw error;

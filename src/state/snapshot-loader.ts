@@ -1,5 +1,5 @@
 // Reads one account's gateway view from the store in a handful of queries, all in one snapshot: settings,
-// configurations, provider keys (opened with the master key) and user-defined providers. Not the credit balance:
+// configurations, provider keys (opened with the master key), user-defined providers and virtual models. Not the credit balance:
 // summing an account's usage grows with its history, and requests wait for a reload (gateway-state.ts reads it apart).
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -10,20 +10,22 @@ import { providerKeyBinding, type SecretBox } from '../domain/secret-box.ts';
 import { customProviderState, parseJson } from './custom-provider.ts';
 import type {
   AccessScope, AccountSnapshot, AuthenticatedKey, ConfigurationState, CustomProviderState,
-  ProviderKeyState, StoredRouterRule,
+  ProviderKeyState, StoredRouterRule, VirtualModelState,
 } from './types.ts';
+import { targetsOf } from '../store/virtual-models.ts';
 
 /** `balancePico` is 0: the caller carries the figure over from the snapshot this one replaces until it is read again. */
 export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: SecretBox, logger: Logger, accountId: string): Promise<AccountSnapshot> {
   // One snapshot: read apart, a change committed between two reads (a configuration pointed at a new provider key,
   // a key deleted with the rule naming it) was half in the snapshot until a later reload healed it.
-  const [settings, configRows, keyRows, providerRows] = await inOneSnapshot(db, (trx) => Promise.all([
+  const [settings, configRows, keyRows, providerRows, virtualRows] = await inOneSnapshot(db, (trx) => Promise.all([
     loadGatewaySettings(trx, accountId),
     trx.selectFrom('accessKeyConfigurations').select(['id', 'access', 'router']).where('accountId', '=', accountId).execute(),
     trx.selectFrom('providerKeys').select(['id', 'providerId', 'name', 'keyRedacted', 'sealedValue', 'createdAt'])
       .where('accountId', '=', accountId).orderBy('createdAt').orderBy('id').execute(),
     trx.selectFrom('providers').select(['id', 'providerId', 'name', 'baseUrl', 'supportedApiSurfaces', 'models'])
       .where('accountId', '=', accountId).execute(),
+    trx.selectFrom('virtualModels').select(['id', 'name', 'nameKey', 'targets']).where('accountId', '=', accountId).execute(),
   ]));
 
   const configurations = new Map<string, ConfigurationState>();
@@ -58,7 +60,10 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
     customProviders.set(row.providerId, customProviderState(row));
   }
 
-  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, unreadableProviderKeys, customProviders, balancePico: 0n };
+  const virtualModels = new Map<string, VirtualModelState>();
+  for (const row of virtualRows) virtualModels.set(row.nameKey, { id: row.id, name: row.name, targets: targetsOf(row) });
+
+  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, unreadableProviderKeys, customProviders, virtualModels, balancePico: 0n };
 }
 
 export interface AccessKeyRecord extends AuthenticatedKey { tokenHash: string }

@@ -36,6 +36,9 @@ export interface CustomProviderState {
   modelOptions?: ReadonlyMap<string, CustomModelOptions>;
 }
 
+/** A virtual model: a name the account chose for an ordered list of model addresses. */
+export interface VirtualModelState { id: string; name: string; targets: readonly string[] }
+
 export interface AccountSettings {
   totalTimeoutMs: number;
   /** The account wrote its own totalTimeout: it then bounds streamed answers too, in place of the stream limit. */
@@ -59,6 +62,8 @@ export interface AccountSnapshot {
   unreadableProviderKeys: ReadonlyMap<string, string>;
   /** User-defined providers by providerId slug. */
   customProviders: ReadonlyMap<string, CustomProviderState>;
+  /** Virtual models by their name lower-cased (names match whatever their case). */
+  virtualModels: ReadonlyMap<string, VirtualModelState>;
   /** Credit balance in pico-USD: grants − recorded cost (kept current in memory as usage is recorded). */
   balancePico: bigint;
 }

@@ -215,4 +215,25 @@ export const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0009_virtual_models': {
+    async up(db: Db) {
+      // Virtual models (ngrok's /virtual-models): a name an account chooses for an ordered list of models. The name is
+      // unique per account whatever its case, as model names are matched (gateway.md §4); usage events record the
+      // name a request used (null before, and on requests that named none).
+      await db.schema.createTable('virtual_models')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('name_key', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('targets', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('last_updated_by', 'text', (c) => c.notNull())
+        .addUniqueConstraint('virtual_models_account_name_uq', ['account_id', 'name_key'])
+        .execute();
+      await db.schema.alterTable('usage_events').addColumn('virtual_model', 'text').execute();
+    },
+  },
 };

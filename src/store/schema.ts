@@ -46,6 +46,14 @@ export interface ProvidersTable extends Audited {
   models: string;
 }
 
+export interface VirtualModelsTable extends Audited {
+  id: string; accountId: string; name: string; description: string | null;
+  /** The name lower-cased: unique per account, as requests match model names whatever their case. */
+  nameKey: string;
+  /** JSON array of the target model addresses, in the order they are tried. */
+  targets: string;
+}
+
 export interface GatewayConfigsTable {
   accountId: string; totalTimeout: string | null; perRequestTimeout: string | null;
   maxInputTokens: Int64 | null; maxInputTokensSet: Flag;
@@ -95,6 +103,8 @@ export interface UsageEventsTable {
   keySource: 'ngrok' | 'user'; providerKeyId: string | null; providerKeyDisplayName: string | null;
   retryAction: string; completion: string; upstreamDurationMs: number;
   eventTime: string;
+  /** The virtual model the request named, by its name then; null when none (and on events before migration 0009). */
+  virtualModel: string | null;
 }
 
 /** Monotonic feed of control-plane changes; gateways in other processes replay it to invalidate state. */
@@ -109,6 +119,7 @@ export interface Database {
   accessKeys: AccessKeysTable;
   providerKeys: ProviderKeysTable;
   providers: ProvidersTable;
+  virtualModels: VirtualModelsTable;
   gatewayConfigs: GatewayConfigsTable;
   creditTransactions: CreditTransactionsTable;
   creditPurchases: CreditPurchasesTable;

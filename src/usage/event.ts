@@ -49,6 +49,8 @@ export interface UsageEvent {
   completion: Completion;
   upstreamDurationMs: number;
   eventTime: string;
+  /** The virtual model the request named, by its name at request time; null when it named none. */
+  virtualModel: string | null;
 }
 
 /** The parts of an event's cost, in pico-USD (the contract's `inputTokenCost`, …). */
@@ -66,7 +68,7 @@ export const NO_COST = {
 export type BegunAttempt = Pick<UsageEvent,
   | 'id' | 'accountId' | 'requestId' | 'accessKeyId' | 'provider' | 'providerDisplayName' | 'model' | 'modelDisplayName'
   | 'attemptNumber' | 'isStreaming' | 'inputTokensEstimate' | 'keySource' | 'providerKeyId' | 'providerKeyDisplayName'
-  | 'retryAction' | 'eventTime'>;
+  | 'retryAction' | 'eventTime' | 'virtualModel'>;
 
 /** Where the gateway hands usage events; implementations make them durable, ship them to the store, drain on stop. */
 export interface UsageSink {

@@ -9,6 +9,7 @@ const event: UsageEvent = {
     id: 'ue_1', accountId: 'acct_1', requestId: 'rq_1', accessKeyId: 'aigk_1', provider: 'openai', providerDisplayName: 'OpenAI',
     model: 'gpt-4o', modelDisplayName: 'GPT-4o', attemptNumber: 1, isStreaming: true, inputTokensEstimate: 0, keySource: 'user',
     providerKeyId: 'pk_1', providerKeyDisplayName: 'sk-…abcd', retryAction: 'succeeded', eventTime: '2026-12-03T21:00:00.123Z',
+    virtualModel: 'chat-default',
   }, true),
   statusCode: 200, isError: false, completion: 'succeeded', retryAction: 'succeeded', stopReason: 'stop',
   inputTokens: 12, outputTokens: 7, costPico: 9_223_372_036_854_775_807n, inputCostPico: 5n, feePico: 2n, upstreamDurationMs: 41.5,

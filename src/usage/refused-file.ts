@@ -57,6 +57,7 @@ const EVENT_SCHEMA = {
     costPico: pico, ...Object.fromEntries(COST_PARTS.map((part) => [part, pico])),
     keySource: { enum: ['ngrok', 'user'] },
     providerKeyId: { type: ['string', 'null'] }, providerKeyDisplayName: { type: ['string', 'null'] },
+    virtualModel: { type: ['string', 'null'] },
     retryAction: { enum: ['succeeded', 'next_key', 'next_backend', 'managed_fallback', 'fail_fast', 'exhausted'] satisfies UsageEvent['retryAction'][] },
     completion: { enum: ['succeeded', 'failed', 'timed_out', 'stream_failed', 'unknown'] satisfies UsageEvent['completion'][] },
     upstreamDurationMs: { type: 'number', minimum: 0 },
@@ -64,7 +65,9 @@ const EVENT_SCHEMA = {
   },
 };
 const FIELDS = Object.keys(EVENT_SCHEMA.properties);
-const validEvent = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true }).compile({ ...EVENT_SCHEMA, required: FIELDS });
+/** Fields a refused file written before they existed lacks (the store's column takes null). */
+const LATER_FIELDS = new Set(['virtualModel']);
+const validEvent = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true }).compile({ ...EVENT_SCHEMA, required: FIELDS.filter((f) => !LATER_FIELDS.has(f)) });
 
 /** One line of the file as a UsageEvent, or an Error naming the line and what is wrong with it. */
 export function refusedEventFrom(line: string, number: number): UsageEvent {
@@ -76,6 +79,7 @@ export function refusedEventFrom(line: string, number: number): UsageEvent {
   }
   const event: Record<string, unknown> = {};
   for (const field of FIELDS) event[field] = (value as Record<string, unknown>)[field];
+  event.virtualModel ??= null;
   // Stored times are compared as text (usage windows, paging, the balance's moments), which is time order only in
   // the one form toISOString writes: an edited `…T10:00:00Z` would sort after every event of that second.
   const time = event.eventTime as string;

@@ -1,5 +1,5 @@
 // Builds in-memory account snapshots for pure-logic tests (no store involved).
-import type { AccountSettings, AccountSnapshot, ConfigurationState, CustomProviderState, ProviderKeyState } from '../../src/state/types.ts';
+import type { AccountSettings, AccountSnapshot, ConfigurationState, CustomProviderState, ProviderKeyState, VirtualModelState } from '../../src/state/types.ts';
 
 export interface SnapshotInit {
   settings?: Partial<AccountSettings>;
@@ -8,6 +8,7 @@ export interface SnapshotInit {
   /** Stored keys sealed under another master key: id → providerId. */
   unreadableProviderKeys?: Record<string, string>;
   customProviders?: CustomProviderState[];
+  virtualModels?: VirtualModelState[];
   balancePico?: bigint;
 }
 
@@ -23,6 +24,7 @@ export function snapshot(init: SnapshotInit = {}): AccountSnapshot {
     providerKeysByProvider: byProvider,
     unreadableProviderKeys: new Map(Object.entries(init.unreadableProviderKeys ?? {})),
     customProviders: new Map((init.customProviders ?? []).map((p) => [p.providerId, p])),
+    virtualModels: new Map((init.virtualModels ?? []).map((v) => [v.name.toLowerCase(), v])),
     balancePico: init.balancePico ?? 0n,
   };
 }
