@@ -499,6 +499,77 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await expectFocus(page, page.getByRole('heading', { level: 1, name: 'Configurations' }), 'focus on the list heading');
   });
 
+  await t.test('Virtual models: create with ordered models (pinned, any provider, typed), reorder, refusals beside what they name, delete', async () => {
+    await go(page, '#/virtual-models', 'Virtual models');
+    await expectTitle(page, 'Virtual models · Tollgate');
+    await page.getByText('No virtual models yet.').waitFor();
+    await page.getByRole('link', { name: 'Create virtual model' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Create virtual model' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('fast-chat');
+    await page.getByLabel('Description').fill('OpenAI first, then Claude');
+    const picker = within(page, 'group', 'Add a model');
+    // The model to try first, pinned to one provider; then a fallback any provider may serve.
+    await picker.getByLabel('Model', { exact: true }).selectOption('openai/gpt-4o');
+    await picker.getByLabel('Provider', { exact: true }).selectOption('openai');
+    await picker.getByRole('button', { name: 'Add model', exact: true }).click();
+    await picker.getByLabel('Model', { exact: true }).selectOption('anthropic/claude-sonnet-4-6');
+    await picker.getByLabel('Provider', { exact: true }).selectOption({ label: 'Any provider (anthropic/claude-sonnet-4-6)' });
+    await picker.getByRole('button', { name: 'Add model', exact: true }).click();
+    // A typed model no request could use: the API's refusal sits at that model, which takes the focus; nothing is made.
+    await picker.getByLabel('Other model').fill('nope:no-such-model');
+    await picker.getByRole('button', { name: 'Add this model' }).click();
+    const list = page.getByRole('list', { name: 'Models, in the order they are tried' });
+    assert.deepEqual(await list.locator('li').evaluateAll((els) => els.map((el) => el.getAttribute('data-target'))), ['openai:gpt-4o', 'anthropic/claude-sonnet-4-6', 'nope:no-such-model']);
+    await page.getByRole('button', { name: 'Save virtual model' }).click();
+    const bad = list.locator('li[data-target="nope:no-such-model"]');
+    await bad.getByRole('alert').filter({ hasText: "nope:no-such-model isn't a valid model." }).waitFor();
+    await expectFocus(page, bad.getByRole('button', { name: 'Remove nope:no-such-model' }), 'focus on the refused model');
+    assert.equal((await api<S['AIGatewayVirtualModelList']>('GET', '/virtual-models')).body.aiGatewayVirtualModels.length, 0);
+    await bad.getByRole('button', { name: 'Remove nope:no-such-model' }).click();
+    await bad.waitFor({ state: 'detached' });
+    await expectFocus(page, list.getByRole('button', { name: 'Remove anthropic/claude-sonnet-4-6' }), 'focus on the model before the removed one');
+    await page.getByRole('button', { name: 'Save virtual model' }).click();
+    await expectStatus(page, 'Virtual model fast-chat saved.');
+    await page.getByRole('heading', { level: 1, name: 'Edit fast-chat' }).waitFor();
+    const [made] = (await api<S['AIGatewayVirtualModelList']>('GET', '/virtual-models')).body.aiGatewayVirtualModels;
+    assert.ok(made, 'the virtual model exists in the API');
+    assert.equal(made.name, 'fast-chat');
+    assert.equal(made.description, 'OpenAI first, then Claude');
+    assert.deepEqual(made.targets, ['openai:gpt-4o', 'anthropic/claude-sonnet-4-6']);
+
+    // Claude first now: the focus follows the moved model (its ↑, now disabled at the top, hands it to ↓).
+    await list.getByRole('button', { name: 'Move anthropic/claude-sonnet-4-6 up' }).click();
+    await expectFocus(page, list.locator('li').first().getByRole('button', { name: 'Move anthropic/claude-sonnet-4-6 down' }), 'focus follows the moved model');
+    // A name the API refuses: its message is at the Name field, which takes the focus.
+    const name = page.getByLabel('Name', { exact: true });
+    await name.fill('fast chat');
+    await page.getByRole('button', { name: 'Save virtual model' }).click();
+    await page.locator('input[aria-invalid="true"]').waitFor();
+    const described = await page.evaluate<string>(`${JSON.stringify((await name.getAttribute('aria-describedby')) ?? '')}.split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join(' ')`);
+    assert.match(described, /Virtual model names can use letters, numbers/);
+    await expectFocus(page, name, 'focus on the refused name');
+    await name.fill('fast-chat');
+    await page.getByRole('button', { name: 'Save virtual model' }).click();
+    await expectStatus(page, 'Virtual model fast-chat saved.');
+    assert.equal(await name.getAttribute('aria-invalid'), null, 'the name is no longer marked invalid');
+    assert.deepEqual((await api<S['AIGatewayVirtualModel']>('GET', `/virtual-models/${made.id}`)).body.targets, ['anthropic/claude-sonnet-4-6', 'openai:gpt-4o']);
+    await assertLabelled(page);
+    await shot(page, 'virtual-model-editor');
+
+    await page.getByRole('link', { name: '← All virtual models' }).click();
+    const row = page.locator(`tr[data-id="${made.id}"]`);
+    await row.waitFor();
+    assert.deepEqual(await row.locator('ol li').allInnerTexts(), ['anthropic/claude-sonnet-4-6 (any provider)', 'openai:gpt-4o (only openai)']);
+    await row.getByText('OpenAI first, then Claude').waitFor();
+    await assertLabelled(page);
+    await shot(page, 'virtual-models');
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await row.getByRole('button', { name: 'Yes, delete' }).click();
+    await expectStatus(page, 'Virtual model deleted.');
+    await row.waitFor({ state: 'detached' });
+    assert.equal((await api('GET', `/virtual-models/${made.id}`)).status, 404);
+  });
+
   await t.test('a request through the gateway shows in Logs with its cost and in the Usage chart', { skip: running.gatewayUrl ? false : 'the gateway plane is not wired into startTollgate yet' }, async () => {
     // The guide's BYOK configuration: the rotated stored key goes upstream; the account pays the fee.
     const client = new OpenAI({ apiKey: accessToken, baseURL: `${running.gatewayUrl}/v1`, maxRetries: 0 });
@@ -712,7 +783,7 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
 
   await t.test('the layout fits a phone (390px) without sideways scrolling', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const [route, heading, name] of [['#/configurations/' + configurationId, 'Edit Production OpenAI BYOK', 'mobile-configuration'], ['#/keys', 'Access keys', 'mobile-access-keys'], ['#/logs', 'Logs', 'mobile-logs']] as const) {
+    for (const [route, heading, name] of [['#/configurations/' + configurationId, 'Edit Production OpenAI BYOK', 'mobile-configuration'], ['#/keys', 'Access keys', 'mobile-access-keys'], ['#/logs', 'Logs', 'mobile-logs'], ['#/virtual-models/new', 'Create virtual model', 'mobile-virtual-model']] as const) {
       await go(page, route, heading);
       await page.getByRole('button', { name: /Sign out/ }).waitFor();
       const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');

@@ -15,6 +15,7 @@ export type UsageOverview = Schemas['AIGatewayUsageOverview'];
 export type GatewayConfig = Schemas['AIGatewayConfig'];
 export type CreditTransaction = Schemas['CreditTransactionItem'];
 export type Model = Schemas['AIGatewayModel'];
+export type VirtualModel = Schemas['AIGatewayVirtualModel'];
 
 export interface SessionInfo { csrfToken: string; apiKeyId: string; accountId: string; expiresAt: string; paymentsConfigured: boolean }
 

@@ -7,6 +7,7 @@ import { SignIn } from './screens/sign-in.tsx';
 import { KeysScreen } from './screens/keys.tsx';
 import { ConfigurationsScreen } from './screens/configurations.tsx';
 import { ProvidersScreen } from './screens/providers.tsx';
+import { VirtualModelsScreen } from './screens/virtual-models.tsx';
 import { LogsScreen } from './screens/logs.tsx';
 import { UsageScreen } from './screens/usage.tsx';
 import { SettingsScreen } from './screens/settings.tsx';
@@ -15,6 +16,7 @@ const NAV = [
   { route: 'keys', label: 'Access keys' },
   { route: 'configurations', label: 'Configurations' },
   { route: 'providers', label: 'Providers' },
+  { route: 'virtual-models', label: 'Virtual models' },
   { route: 'logs', label: 'Logs' },
   { route: 'usage', label: 'Usage' },
   { route: 'settings', label: 'Credits & settings' },
@@ -59,6 +61,7 @@ function Screen({ route, me, onSessionGone }: { route: string[]; me: SessionInfo
   switch (head) {
     case 'configurations': return <ConfigurationsScreen id={rest[0]} />;
     case 'providers': return <ProvidersScreen />;
+    case 'virtual-models': return <VirtualModelsScreen id={rest[0]} />;
     case 'logs': return <LogsScreen />;
     case 'usage': return <UsageScreen />;
     case 'settings': return <SettingsScreen me={me} onSessionGone={onSessionGone} />;

@@ -16,6 +16,8 @@ export interface Catalog {
   prices: Map<string, Rate[]>;
   custom: Provider[];
   keys: ProviderKey[];
+  /** GET /v1/models as listed: built-in models (with every provider serving each), then the custom providers' ones. */
+  models: Model[];
 }
 
 /** The built-in models' addresses by provider (a model served by several providers is under each). */
@@ -42,7 +44,7 @@ export async function loadCatalog(): Promise<Catalog> {
   const prices = new Map(modelList.data.filter((m) => m.owned_by === 'ngrok').flatMap((m) => m.providers.map((p) => [p.model_id, p.pricing.rates] as const)));
   const providerIds = [...new Set([...builtIn.keys(), ...custom.map((p) => p.providerId)])].sort();
   const modelIds = [...new Set(modelList.data.flatMap((m) => m.providers.map((p) => p.model_id)))];
-  return { modelIds, providerIds, builtIn, prices, custom, keys };
+  return { modelIds, providerIds, builtIn, prices, custom, keys, models: modelList.data };
 }
 
 /**
