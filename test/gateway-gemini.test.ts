@@ -614,6 +614,30 @@ describe('Gemini Interactions through the Gen AI SDK\'s interactions.create, ser
       await h.gatewayConfig({ maxOutputTokens: null });
     }
   });
+
+  test('the managed key\'s text-only rule and the statelessness rules are not passed by a thought\'s summary, a key given twice inside the input, or a background spelled as a string', async () => {
+    const post = (apiKey: string, body: string) => gw(h, '/v1beta/interactions', { headers: { 'x-goog-api-key': apiKey }, body });
+    const managed = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'ngrok' }] }] } }))).token;
+    const sent = h.fake.requests.length;
+    const image = '{"type":"image","mime_type":"image/png","data":"iVBORw0KGgo="}';
+    const refusals: [string, string, RegExp][] = [
+      // A thought step's summary holds text or images (ThoughtSummaryContent).
+      [managed, `{"model":"gemini-2.5-flash","input":[{"type":"thought","signature":"s","summary":[${image}]},{"type":"user_input","content":"what was that?"}]}`, /^ERR_NGROK_27238: .*sends "image" input/],
+      // JSON.parse keeps the last "type" (text); a parser keeping the first would read an image, escaped or not.
+      [managed, '{"model":"gemini-2.5-flash","input":[{"type":"image","mime_type":"image/png","data":"iVBORw0KGgo=","type":"text","text":"hi"}]}', /^ERR_NGROK_27228: .*the key "type" is given twice/],
+      [token, '{"model":"gemini-2.5-flash","input":[{"type":"user_input","content":[{"type":"image","data":"iVBORw0KGgo=","mime_type":"image/png","typ\\u0065":"text","text":"x"}]}]}', /^ERR_NGROK_27228: .*the key "type" is given twice/],
+      [token, '{"model":"gemini-2.5-flash","input":"x","background":"true"}', /^ERR_NGROK_27228: Invalid request: "background": "true" is not supported/],
+    ];
+    for (const [key, body, message] of refusals) {
+      const res = await post(key, body);
+      assert.equal(res.status, 400, `${body.slice(0, 200)}: ${res.text.slice(0, 300)}`);
+      assert.match(res.json().error.message, message);
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing reached Google');
+    // Keys repeated in different objects are not one key given twice.
+    const answer = await post(managed, '{"model":"gemini-2.5-flash","input":[{"type":"text","text":"a"},{"type":"text","text":"b"}],"generation_config":{"temperature":0.5}}');
+    assert.equal(answer.status, 200, answer.text);
+  });
 });
 
 describe('Gemini\'s API on models that do not serve it: translated to chat completions, and to Messages for Claude (sqlite)', () => {

@@ -68,6 +68,19 @@ describe('virtual models on the gateway (sqlite)', () => {
     await h.api('DELETE', `/virtual-models/${virtual.id}`);
   });
 
+  test('a virtual model keeps its name against a model of that name declared later, and an allow-list entry of that name written before it allows nothing through it', async () => {
+    const before = (await h.accessKey(await h.configuration({ access: { models: { allow: ['shadow'] } }, router: { rules: [{ provider: 'openai', steps: [user('sk-good')] }] } }))).token;
+    const open = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [user('sk-good')] }] } }))).token;
+    const virtual = await h.api<Virtual>('POST', '/virtual-models', { name: 'shadow', targets: ['openai:gpt-4o'] });
+    const provider = await h.api<{ id: string }>('POST', '/providers', { providerId: 'later', name: 'Later', baseUrl: `${h.fake.url}/v1`, models: [{ modelId: 'shadow' }] });
+    const named = await gw(h, '/v1/chat/completions', { token: open, body: chat('shadow') });
+    assert.deepEqual([named.status, named.headers.get('ngrok-aig-model'), h.fake.requests.at(-1)!.headers.authorization], [200, 'gpt-4o', 'Bearer sk-good'], named.text);
+    const refused = await gw(h, '/v1/chat/completions', { token: before, body: chat('shadow') });
+    assert.deepEqual([refused.status, refused.json().error.code], [403, 'ERR_NGROK_27232'], refused.text);
+    await h.api('DELETE', `/virtual-models/${virtual.id}`);
+    await h.api('DELETE', `/providers/${provider.id}`);
+  });
+
   test('a change to a virtual model is what the next request gets, with no restart: new targets, a new name, deleted', async () => {
     const virtual = await h.api<Virtual>('POST', '/virtual-models', { name: 'moving', targets: ['openai:gpt-4o'] });
     const good = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [user('sk-good')] }, { provider: 'anthropic', steps: [{ type: 'ngrok' }] }] } }))).token;

@@ -53,7 +53,11 @@ export function interactionsProblem(body: Record<string, unknown>): string | und
   const named = (jsonName: string) => geminiSpelling(body, jsonName);
   if (body.store === true) return `"store": true is not supported: ${STATELESS}. Omit "store" (or send false) and send the whole conversation in "input".`;
   if (isSet('previousInteractionId')) return `"${named('previousInteractionId')}" is not supported: ${STATELESS}. Send the whole conversation in "input".`;
-  if (body.background === true) return `"background": true is not supported: ${STATELESS}, and a background interaction's answer is only read later. Omit "background".`;
+  // Any value but false: a lenient parser reads "true" (a string) as true, as protobuf's JSON parsers do for a bool,
+  // and a managed key would then pay for an answer no usage event counts.
+  if (body.background !== undefined && body.background !== null && body.background !== false) {
+    return `"background": ${JSON.stringify(body.background).slice(0, 40)} is not supported: ${STATELESS}, and a background interaction's answer is only read later. Omit "background".`;
+  }
   for (const field of ['agent', 'agentConfig', 'environment']) {
     if (isSet(field)) return `"${named(field)}" is not supported: Gemini agents and their environments are not served through ngrok's AI Gateway. Name a model in "model".`;
   }

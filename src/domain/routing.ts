@@ -105,13 +105,16 @@ function sendsAudio(ask: ManagedAsk): boolean {
 
 const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
 
-/** The media type of an Interactions content that is not text (`image`, `audio`, `document`, `video`), if any. */
+/**
+ * The media type of an Interactions content that is not text (`image`, `audio`, `document`, `video`), if any: also
+ * inside a turn's or step's contents, a function's result and a thought's summary (text or images).
+ */
 function mediaContent(contents: unknown): string | undefined {
   for (const content of Array.isArray(contents) ? contents : [contents]) {
     if (!isObject(content)) continue;
     if (typeof content.type === 'string' && ['image', 'audio', 'document', 'video'].includes(content.type)) return content.type;
-    // A step: a turn's contents, a function's result (text, or contents).
-    const inner = mediaContent(content.content) ?? (Array.isArray(content.result) ? mediaContent(content.result) : undefined);
+    // A step: a turn's contents, a function's result (text, or contents), a thought's summary.
+    const inner = mediaContent(content.content) ?? (Array.isArray(content.result) ? mediaContent(content.result) : undefined) ?? (Array.isArray(content.summary) ? mediaContent(content.summary) : undefined);
     if (inner) return inner;
   }
   return undefined;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { editedBodyText, withoutRepeatedKeys } from './body-edit.ts';
+import { editedBodyText, repeatedKey, withoutRepeatedKeys } from './body-edit.ts';
 
 /** What the gateway does: parse, edit a shallow copy, write it back. */
 function edit(raw: string, change: (body: Record<string, unknown>) => void): string {
@@ -85,5 +85,14 @@ describe('editedBodyText', () => {
         if (key !== 'model' && key !== 'stream_options' && v === original[key] && typeof v === 'number' && v > 2 ** 53) assert.ok(out.includes('9007199254740993'));
       }
     }
+  });
+});
+
+describe('repeatedKey', () => {
+  it('finds a key given twice in one object at any depth, escaped or not; not one given once in each of two objects', () => {
+    assert.equal(repeatedKey('{"a":[{"type":"image","type":"text"}]}'), 'type');
+    assert.equal(repeatedKey('{"a":{"b":{"c":1,"\\u0063":2}}}'), 'c');
+    assert.equal(repeatedKey('{"a":{"x":1},"b":{"x":1},"c":[{"x":"{\\"x\\":1,\\"x\\":2}"},{"x":[1,{"y":2}],"y":3}]}'), undefined);
+    assert.equal(repeatedKey('{"a":[],"b":{},"c":["a","a"],"d":1}'), undefined);
   });
 });

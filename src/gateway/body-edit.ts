@@ -128,6 +128,43 @@ function topLevelMemberCount(text: string): number | undefined {
 }
 
 /**
+ * The first key given twice in one object anywhere in the body (decoded: `"type"` and `"typ\u0065"` are one key),
+ * or undefined. withoutRepeatedKeys leaves one of each top-level key; nested members go upstream as written, so a
+ * rule that reads inside them (JSON.parse kept the last) could pass what a parser keeping the first would read.
+ * Walked without recursion: the client sets the depth.
+ */
+export function repeatedKey(text: string): string | undefined {
+  // One entry per open value: an object's keys so far, or undefined for an array.
+  const open: (Set<string> | undefined)[] = [];
+  let keyNext = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      const end = stringEnd(text, i);
+      const keys = open.at(-1);
+      if (keyNext && keys) {
+        const key = JSON.parse(text.slice(i, end)) as string;
+        if (keys.has(key)) return key;
+        keys.add(key);
+        keyNext = false;
+      }
+      i = end - 1;
+    } else if (c === 123 /* { */) {
+      open.push(new Set());
+      keyNext = true;
+    } else if (c === 91 /* [ */) {
+      open.push(undefined);
+      keyNext = false;
+    } else if (c === 125 || c === 93) {
+      open.pop();
+    } else if (c === 44 /* , */) {
+      keyNext = open.at(-1) !== undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
  * `edited` (a shallow edit of `original`, the parse of `raw`) as JSON text: members whose value is still the
  * original's are copied from `raw` byte for byte, removed ones left out, changed and added ones serialised.
  */

@@ -16,6 +16,7 @@ import type { RequestContext } from './context.ts';
 import type { AuthenticatedKey } from '../state/types.ts';
 import { authenticate } from './authenticate.ts';
 import { clientLeft, decodedBody, parseBody, readBody } from './body.ts';
+import { repeatedKey } from './body-edit.ts';
 import { baseHeaders, H_ATTEMPTS, H_MODEL, headerText } from './headers.ts';
 import { writeJson } from './respond.ts';
 import { refuseRoutingLoop } from './routing-loop.ts';
@@ -377,6 +378,10 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   const malformed = requestShapeProblem(ctx.body, ctx.route.surface, ctx.account!.settings.maxOutputTokens, ctx.route.format) ?? outputLimitProblem(ctx.body, ctx.route.surface);
   if (malformed) throw tollgateError('badRequestBody', { reason: malformed });
   if (ctx.route.surface === 'interactions') {
+    // Google's parser might keep the first of a repeated key where the checks here read the last: the managed key's
+    // text-only rule reads inside `input`, which goes upstream as written.
+    const twice = repeatedKey(ctx.rawBody.toString('utf8'));
+    if (twice !== undefined) throw tollgateError('invalidRequest', { reason: `the key "${twice.slice(0, 64)}" is given twice in one object: Google could read the value this gateway did not check. Send it once.` });
     const unserved = interactionsProblem(ctx.body);
     if (unserved) throw tollgateError('invalidRequest', { reason: unserved });
   }
