@@ -553,6 +553,15 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await expectStatus(page, 'Virtual model fast-chat saved.');
     assert.equal(await name.getAttribute('aria-invalid'), null, 'the name is no longer marked invalid');
     assert.deepEqual((await api<S['AIGatewayVirtualModel']>('GET', `/virtual-models/${made.id}`)).body.targets, ['anthropic/claude-sonnet-4-6', 'openai:gpt-4o']);
+    // Automatic selection is a choice (no provider to pick); beside other models the API's refusal shows under the list.
+    await picker.getByLabel('Model', { exact: true }).selectOption({ label: 'Automatic selection (ngrok/auto)' });
+    assert.equal(await picker.getByLabel('Provider', { exact: true }).count(), 0, 'no provider for automatic selection');
+    await picker.getByRole('button', { name: 'Add model', exact: true }).click();
+    await list.locator('li[data-target="ngrok/auto"]').getByText('(automatic selection)').waitFor();
+    await page.getByRole('button', { name: 'Save virtual model' }).click();
+    await page.getByRole('alert').filter({ hasText: "'ngrok/auto' must be the only model in a virtual model." }).waitFor();
+    await list.getByRole('button', { name: 'Remove ngrok/auto' }).click();
+    assert.deepEqual((await api<S['AIGatewayVirtualModel']>('GET', `/virtual-models/${made.id}`)).body.targets, ['anthropic/claude-sonnet-4-6', 'openai:gpt-4o'], 'nothing saved');
     await assertLabelled(page);
     await shot(page, 'virtual-model-editor');
 

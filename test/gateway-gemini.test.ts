@@ -417,6 +417,26 @@ describe('Gemini Interactions through the Gen AI SDK\'s interactions.create, ser
     assert.equal(lastUpstream().rawBody, sent);
   });
 
+  test('the access key in ?key= is understood, as on every Gemini path, and stays here', async () => {
+    const res = await gw(h, `/v1beta/interactions?key=${encodeURIComponent(token)}`, { body: { model: 'gemini-2.5-flash', input: 'key in the query' } });
+    assert.equal(res.status, 200, res.text);
+    const up = lastUpstream();
+    assert.deepEqual([up.path, up.query, up.headers['x-goog-api-key']], ['/v1beta/interactions', '', 'AIza-fake-good'], 'the client\'s query (its access key) is not forwarded');
+    assert.ok(!JSON.stringify(up.headers).includes(token), 'the access key never goes upstream');
+    const unknown = await gw(h, '/v1beta/interactions?key=not-a-key', { body: { model: 'gemini-2.5-flash', input: 'x' } });
+    assert.equal(unknown.status, 401, unknown.text);
+  });
+
+  test('no "model": 400 suggesting a Gemini model, the only kind Interactions take', async () => {
+    const sent = h.fake.requests.length;
+    const res = await gw(h, '/v1beta/interactions', { headers: { 'x-goog-api-key': token }, body: { input: 'which model?' } });
+    assert.equal(res.status, 400, res.text);
+    const { message } = JSON.parse(res.text).error as { message: string };
+    assert.match(message, /^ERR_NGROK_3801: .*"model" is required on this endpoint: name a model such as "gemini-2\.5-flash"/);
+    assert.doesNotMatch(message, /gpt-4o|claude/);
+    assert.equal(h.fake.requests.length, sent, 'nothing reached Google');
+  });
+
   test('stream: Google\'s SSE events relayed (step.delta text, interaction.completed with the usage), "store": false upstream, billed from the completed interaction\'s usage', async () => {
     const stream = await recording.interactions.create({ model: 'gemini-2.5-flash', input: 'stream interactions', stream: true });
     let text = '';

@@ -125,6 +125,25 @@ describe('virtual models on the gateway (sqlite)', () => {
     await h.api('DELETE', `/virtual-models/${virtual.id}`);
   });
 
+  test('one standing for ngrok/auto counts no tokens, as ngrok/auto sent itself does not: 400 asking for a model, on Messages\' count_tokens and Gemini\'s :countTokens', async () => {
+    const virtual = await h.api<Virtual>('POST', '/virtual-models', { name: 'auto-count', targets: ['ngrok/auto'] });
+    const client = new Anthropic({ baseURL: h.gatewayUrl, apiKey: limited, maxRetries: 0 });
+    const count = (model: string) => client.messages.countTokens({ model, messages: [{ role: 'user', content: 'hello' }] });
+    const refusal = async (model: string): Promise<string> => {
+      const e: unknown = await count(model).then(() => undefined, (error: unknown) => error);
+      assert.ok(e instanceof Anthropic.BadRequestError, String(e));
+      return (e.error as { error: { message: string } }).error.message;
+    };
+    assert.match(await refusal('ngrok/auto'), /^ERR_NGROK_3801: .*"ngrok\/auto" \(automatic model selection\) is taken .*not for token counting: name a model\.$/);
+    assert.match(await refusal('auto-count'), /^ERR_NGROK_3801: .*virtual model "auto-count" stands for "ngrok\/auto" \(automatic model selection\), which does not count tokens: name a model\.$/);
+    const sent = h.fake.requests.length;
+    const gemini = await gw(h, '/v1beta/models/auto-count:countTokens', { headers: { 'x-goog-api-key': limited }, body: { contents: [{ role: 'user', parts: [{ text: 'hello' }] }] } });
+    assert.equal(gemini.status, 400, gemini.text);
+    assert.match(JSON.parse(gemini.text).error.message, /^ERR_NGROK_3801: .*virtual model "auto-count" stands for "ngrok\/auto" \(automatic model selection\), which does not count tokens: name a model\.$/);
+    assert.equal(h.fake.requests.length, sent, 'nothing went upstream');
+    await h.api('DELETE', `/virtual-models/${virtual.id}`);
+  });
+
   test('GET /v1/models lists the virtual models the key may use a target of', async () => {
     const virtual = await h.api<Virtual>('POST', '/virtual-models', { name: 'listed', targets: ['openai:gpt-4o', 'anthropic:claude-sonnet-4-6'] });
     const ids = async (token: string) => (await sdk(token).models.list()).data.map((m) => m.id);

@@ -2,7 +2,7 @@
 // The virtual model editor's model: which addresses the picker sends, what a save writes, and where a refusal shows.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { blameOf, describeTarget, targetChoices, targetOf, toWrite } from './virtual-model-model.ts';
+import { blameOf, describeTarget, firstChoice, targetChoices, targetOf, toWrite } from './virtual-model-model.ts';
 import type { Model } from './api.ts';
 
 function model(id: string, ownedBy: string, providers: [string, string][]): Model {
@@ -10,7 +10,7 @@ function model(id: string, ownedBy: string, providers: [string, string][]): Mode
 }
 
 test('a catalog model is offered for any provider (its catalog id) or pinned to each provider serving it; a custom one only pinned', () => {
-  const [claude, llama] = targetChoices([
+  const [, claude, llama] = targetChoices([
     model('anthropic/claude-sonnet-4-6', 'ngrok', [['anthropic', 'anthropic:claude-sonnet-4-6'], ['bedrock', 'bedrock:claude-sonnet-4-6']]),
     model('my-ollama:llama3.2', 'organization_owned', [['my-ollama', 'my-ollama:llama3.2']]),
   ]);
@@ -22,6 +22,14 @@ test('a catalog model is offered for any provider (its catalog id) or pinned to 
   assert.equal(describeTarget('anthropic/claude-sonnet-4-6'), 'any provider');
   assert.equal(describeTarget('bedrock:claude-sonnet-4-6'), 'only bedrock');
   assert.equal(describeTarget('ngrok/auto'), 'automatic selection');
+});
+
+test('automatic selection is offered first, as ngrok/auto alone (no provider to pick), but the picker starts on the first model', () => {
+  const choices = targetChoices([model('openai/gpt-4o', 'ngrok', [['openai', 'openai:gpt-4o']])]);
+  const [auto] = choices;
+  assert.deepEqual([auto!.label, auto!.automatic, targetOf(auto!, ''), auto!.pinned], ['Automatic selection (ngrok/auto)', true, 'ngrok/auto', []]);
+  assert.equal(firstChoice(choices)?.id, 'openai/gpt-4o');
+  assert.equal(firstChoice(targetChoices([]))?.id, 'ngrok/auto', 'with no model listed, automatic selection is still there to pick');
 });
 
 test('a save sends the targets in the order shown; an emptied description is cleared on update, left out on create', () => {

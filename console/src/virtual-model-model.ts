@@ -20,24 +20,40 @@ export function toWrite(s: VirtualModelState, isUpdate: boolean): Record<string,
   };
 }
 
+/** Automatic model selection as a target: the API takes it only as a virtual model's one target. */
+export const AUTO_TARGET = 'ngrok/auto';
+
 /** A model the picker offers: the address that lets the gateway choose its provider, if any, and each pinned one. */
 export interface TargetChoice {
   id: string;
+  /** What the picker shows for it. */
+  label: string;
+  /** Automatic selection: no model, so no provider to choose either. */
+  automatic: boolean;
   /** The catalog id (`author/model`), which any provider serving it may answer; custom models have none. */
   anyProvider: string | undefined;
   pinned: { provider: string; address: string }[];
 }
 
 /**
- * The models GET /v1/models lists, as targets: a catalog model can be sent by its catalog id (any provider) or pinned
- * to one of its providers (`provider:model`); a custom provider's model only pinned, its id being that address.
+ * Automatic selection, then the models GET /v1/models lists, as targets: a catalog model can be sent by its catalog id
+ * (any provider) or pinned to one of its providers (`provider:model`); a custom provider's model only pinned, its id
+ * being that address. Automatic selection alongside other targets is the API's to refuse, shown as its other refusals.
  */
 export function targetChoices(models: readonly Model[]): TargetChoice[] {
-  return models.map((m) => ({
+  const automatic: TargetChoice = { id: AUTO_TARGET, label: `Automatic selection (${AUTO_TARGET})`, automatic: true, anyProvider: AUTO_TARGET, pinned: [] };
+  return [automatic, ...models.map((m) => ({
     id: m.id,
+    label: m.id,
+    automatic: false,
     anyProvider: m.owned_by === 'ngrok' ? m.id : undefined,
     pinned: m.providers.map((p) => ({ provider: p.id, address: p.model_id })),
-  }));
+  }))];
+}
+
+/** The choice the picker starts on: the first model, automatic selection being a deliberate pick. */
+export function firstChoice(choices: readonly TargetChoice[]): TargetChoice | undefined {
+  return choices.find((c) => !c.automatic) ?? choices[0];
 }
 
 /** The target a choice sends for `provider` ('' for any provider); undefined when the model has no such address. */
@@ -48,7 +64,7 @@ export function targetOf(choice: TargetChoice, provider: string): string | undef
 
 /** How a target is served, in words: a `provider:model` address pins its provider; any other lets the gateway choose. */
 export function describeTarget(target: string): string {
-  if (target.toLowerCase() === 'ngrok/auto') return 'automatic selection';
+  if (target.toLowerCase() === AUTO_TARGET) return 'automatic selection';
   const colon = target.indexOf(':');
   return colon > 0 ? `only ${target.slice(0, colon)}` : 'any provider';
 }

@@ -84,7 +84,7 @@ export const CUSTOM_SURFACE_PATHS: Readonly<Record<CustomSurface, string>> = {
  * `model`, then `models[]` in order); with none left, the first one's error is the request's.
  */
 export function resolveCandidates(input: ResolveInput, catalog: Catalog, account: AccountSnapshot, skipped?: string[]): Candidate[] {
-  const names = expandVirtual(requestedNames(input.model, input.models), account);
+  const names = expandVirtual(requestedNames(input.model, input.models, input.format), account);
   const candidates: Candidate[] = [];
   const seen = new Set<string>();
   let firstProblem: TollgateError | undefined;
@@ -92,7 +92,7 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     let resolved: Resolved;
     try {
       // Automatic selection is a virtual model's only target when it is one (the pipeline takes it as `model`).
-      if (name.toLowerCase() === AUTO_MODEL) throw tollgateError('badRequestBody', { reason: `virtual model "${virtualModel ?? name}" stands for "ngrok/auto" (automatic model selection), which is taken as the request's "model" only, not as a fallback in "models".` });
+      if (name.toLowerCase() === AUTO_MODEL) throw autoTargetRefusal(virtualModel ?? name, input.surface);
       resolved = resolveName(name, catalog, account);
       if (virtualModel !== undefined) resolved.virtualModel = virtualModel;
     } catch (error) {
@@ -233,8 +233,17 @@ function expandVirtual(names: readonly string[], account: AccountSnapshot): { na
   });
 }
 
+/**
+ * A virtual model standing for `ngrok/auto` where automatic selection cannot serve it: token counting (which, like
+ * `ngrok/auto` sent as it is, counts for a named model only) or a fallback in `models`.
+ */
+function autoTargetRefusal(virtualModel: string, surface: ApiSurface): TollgateError {
+  const why = surface === 'count-tokens' ? 'which does not count tokens: name a model.' : 'which is taken as the request\'s "model" only, not as a fallback in "models".';
+  return tollgateError('badRequestBody', { reason: `virtual model "${virtualModel}" stands for "ngrok/auto" (automatic model selection), ${why}` });
+}
+
 /** `model` first, then `models[]`; validates the JSON types (ERR_NGROK_3801). */
-function requestedNames(model: unknown, models: unknown): string[] {
+function requestedNames(model: unknown, models: unknown, format: ApiFormat): string[] {
   if (model !== undefined && model !== null && typeof model !== 'string') {
     throw tollgateError('badRequestBody', { reason: '"model" must be a string.' });
   }
@@ -244,7 +253,9 @@ function requestedNames(model: unknown, models: unknown): string[] {
   // Automatic selection (auto-select.ts) is the pipeline's, for `model` on the surfaces that have it; what reaches here
   // names no model, or names ngrok/auto where it cannot be.
   if (list.length === 0) {
-    throw tollgateError('badRequestBody', { reason: '"model" is required on this endpoint: name a model such as "gpt-4o", "claude-sonnet-4-6" or "openai:gpt-4o".' });
+    // Gemini's Interactions (the one Gemini route naming its model in the body) take Google's models only.
+    const examples = format === 'gemini' ? '"gemini-2.5-flash" or "google:gemini-2.5-flash"' : '"gpt-4o", "claude-sonnet-4-6" or "openai:gpt-4o"';
+    throw tollgateError('badRequestBody', { reason: `"model" is required on this endpoint: name a model such as ${examples}.` });
   }
   for (const name of list) {
     if (name.toLowerCase() === AUTO_MODEL) {

@@ -27,7 +27,7 @@ const unknown = (token: string): TollgateError => (token.startsWith('tgapi_') ? 
 const keysUnavailable = (): TollgateError => tollgateError('accessKeysUnavailable');
 
 /**
- * The authenticated key, or a 401 error. Synchronous when the key is cached. `queryKey`: a Gemini call's `?key=`
+ * The authenticated key, or a 401 error. Synchronous when the key is cached. `queryKey`: a Gemini route's `?key=`
  * (Google's API takes its key there too), read when no header carries one.
  */
 export function authenticate(state: GatewayStateView, headers: IncomingHttpHeaders, queryKey?: string): AuthenticatedKey | TollgateError | Promise<AuthenticatedKey | TollgateError> {

@@ -63,11 +63,8 @@ export interface GatewayDeps {
 /** A gateway route: the API format and surface a path serves. */
 export interface SurfaceRoute { format: ApiFormat; surface: ApiSurface }
 
-/**
- * What a Gemini native call's URL says: the model its path names (its body names none; '' on the model pages, which
- * read their path themselves), and a `?key=` access key.
- */
-export interface PathCall { model: string; key: string | undefined }
+/** What a Gemini native call's URL says: the model its path names (its body names none). */
+export interface PathCall { model: string }
 
 /**
  * Why the current upstream call was aborted (set before aborting, read when the call fails). `abandoned`: the
@@ -90,8 +87,13 @@ export interface RequestContext {
   configuration?: ConfigurationState | null;
   rawBody?: Buffer;
   body?: Record<string, unknown>;
-  /** A Gemini native call's model and `?key=`; undefined on every other route. */
+  /** A Gemini native call's model; undefined on every other route. */
   pathCall: PathCall | undefined;
+  /**
+   * The `?key=` access key of any Gemini route (calls, Interactions, model pages), as Google's API takes its key there
+   * too; undefined elsewhere. Read by authentication only: the client's query is never sent upstream nor logged.
+   */
+  queryKey: string | undefined;
   /** Comma list for Ngrok-AIG-Rejected-Models, '' when scope dropped nothing. */
   rejectedModels: string;
   /** The in-flight upstream exchange; aborted on timeouts and client disconnect. */

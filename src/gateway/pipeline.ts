@@ -24,7 +24,7 @@ import { runAttempts } from './attempt.ts';
 
 /** Stage 1, shared with GET /v1/models: fills ctx.key/account/configuration or throws 401. */
 export async function authenticateStage(ctx: RequestContext): Promise<void> {
-  let found = authenticate(ctx.deps.state, ctx.req.headers, ctx.pathCall?.key);
+  let found = authenticate(ctx.deps.state, ctx.req.headers, ctx.queryKey);
   if (found instanceof Promise) found = await found;
   if (found instanceof TollgateError) throw found;
   ctx.key = found;

@@ -32,7 +32,7 @@ const HEALTH_BODY = '{"status":"ok"}';
 
 function newContext(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, route: SurfaceRoute): RequestContext {
   return {
-    deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), pathCall: undefined, rejectedModels: '',
+    deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), pathCall: undefined, queryKey: undefined, rejectedModels: '',
     current: undefined, abortCause: undefined, totalTimer: undefined, timeLimitMs: 0, clientGone: false, answeredStatus: 0, relaying: false, inputEstimate: undefined, nextSequence: undefined, reservation: undefined,
     firstByteAt: 0, endedAt: 0, errorCode: undefined, observed: false, trace: undefined, capture: undefined,
   };
@@ -197,6 +197,8 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
     if (gemini) route = gemini.route;
     if (route && method === 'POST') {
       const ctx = newContext(deps, req, res, route);
+      // Google's API takes its key in `?key=` on every path, Interactions (which name no model in theirs) included.
+      if (route.format === 'gemini') ctx.queryKey = queryKey(url, q);
       if (gemini) {
         ctx.pathCall = gemini.call;
         // Google streams a JSON array without `alt=sse`: this gateway relays and meters SSE only (the SDKs ask for it).
@@ -218,7 +220,7 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
     if (models && (method === 'GET' || method === 'HEAD')) {
       const query = q < 0 ? '' : url.slice(q + 1);
       // Google's API takes its key in `?key=` too, on its model pages as on its calls.
-      if (geminiModels) ctx.pathCall = { model: '', key: new URLSearchParams(query).get('key') ?? undefined };
+      if (geminiModels) ctx.queryKey = queryKey(url, q);
       modelsStage(ctx, path, query).catch(onStageError.bind(ctx));
       return;
     }
@@ -238,12 +240,16 @@ function refuse(ctx: RequestContext, error: TollgateError): void {
   ctx.deps.observer?.answered(ctx);
 }
 
-/** A Gemini native call (`POST /v1beta/models/{model}:…`): its route, model, `?key=` and whether it asks for SSE. */
+/** A Gemini native call (`POST /v1beta/models/{model}:…`): its route, model and whether it asks for SSE. */
 function geminiCall(path: string, query: string): { route: SurfaceRoute; call: PathCall; sse: boolean } | undefined {
   const found = geminiRoute(path);
   if (!found) return undefined;
-  const params = new URLSearchParams(query);
-  return { route: found.route, call: { model: found.model, key: params.get('key') ?? undefined }, sse: params.get('alt') === 'sse' };
+  return { route: found.route, call: { model: found.model }, sse: new URLSearchParams(query).get('alt') === 'sse' };
+}
+
+/** The `?key=` of a URL whose query starts after index `q` (-1: none). */
+function queryKey(url: string, q: number): string | undefined {
+  return q < 0 ? undefined : new URLSearchParams(url.slice(q + 1)).get('key') ?? undefined;
 }
 
 /** A request node:http could not parse: answered in the OpenAI error shape (the format is unknown), request id included. */

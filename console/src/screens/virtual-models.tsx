@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, deletedText, deleteResource, ApiError, listAll, when, type VirtualModel } from '../api.ts';
 import { loadCatalog } from '../catalog.ts';
 import { move } from '../config-model.ts';
-import { blameOf, describeTarget, emptyVirtualModel, fromVirtualModel, targetChoices, targetOf, toWrite, type Blame, type TargetChoice, type VirtualModelState } from '../virtual-model-model.ts';
+import { blameOf, describeTarget, emptyVirtualModel, firstChoice, fromVirtualModel, targetChoices, targetOf, toWrite, type Blame, type TargetChoice, type VirtualModelState } from '../virtual-model-model.ts';
 import { navigate } from '../nav.ts';
 import { Button, ConfirmButton, Empty, ErrorNote, Field, PageHeading, TableWrap, enabledButton, neighbour, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
 
@@ -58,7 +58,7 @@ function TargetPicker({ choices, onAdd }: { choices: TargetChoice[]; onAdd: (tar
   const [modelId, setModelId] = useState('');
   const [provider, setProvider] = useState('');
   const [typed, setTyped] = useState('');
-  const choice = choices.find((c) => c.id === modelId) ?? choices[0];
+  const choice = choices.find((c) => c.id === modelId) ?? firstChoice(choices);
   // A custom model has no "any provider" address: its own provider is the only choice.
   const shownProvider = choice && targetOf(choice, provider) !== undefined ? provider : choice?.pinned[0]?.provider ?? '';
   const target = choice ? targetOf(choice, shownProvider) : undefined;
@@ -69,15 +69,17 @@ function TargetPicker({ choices, onAdd }: { choices: TargetChoice[]; onAdd: (tar
         <div class="row">
           <Field label="Model">
             <select value={choice.id} onChange={(e) => { setModelId(e.currentTarget.value); setProvider(''); }}>
-              {choices.map((c) => <option key={c.id} value={c.id}>{c.id}</option>)}
+              {choices.map((c) => <option key={c.id} value={c.id}>{c.label}</option>)}
             </select>
           </Field>
-          <Field label="Provider" hint="Any provider lets the gateway choose one serving the model; a provider pins it.">
-            <select value={shownProvider} onChange={(e) => setProvider(e.currentTarget.value)}>
-              {choice.anyProvider !== undefined ? <option value="">Any provider ({choice.anyProvider})</option> : null}
-              {choice.pinned.map((p) => <option key={p.provider} value={p.provider}>{p.provider} ({p.address})</option>)}
-            </select>
-          </Field>
+          {choice.automatic ? null : (
+            <Field label="Provider" hint="Any provider lets the gateway choose one serving the model; a provider pins it.">
+              <select value={shownProvider} onChange={(e) => setProvider(e.currentTarget.value)}>
+                {choice.anyProvider !== undefined ? <option value="">Any provider ({choice.anyProvider})</option> : null}
+                {choice.pinned.map((p) => <option key={p.provider} value={p.provider}>{p.provider} ({p.address})</option>)}
+              </select>
+            </Field>
+          )}
           <Button onClick={() => { if (target) onAdd(target); }}>Add model</Button>
         </div>
       ) : null}
