@@ -10,14 +10,10 @@ import { openaiUsage } from '../formats/openai.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
 import { obj } from '../formats/types.ts';
 import { FromChatStream } from './chat-stream.ts';
-import { chatText, objects, providerMessage, toolInput, uniqueCallId, type Json } from './json.ts';
-import { meetsStrictRules } from './messages-via-chat.ts';
-import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
+import { chatText, jsonSchemaFormat, objects, providerMessage, toolInput, uniqueCallId, type Json } from './json.ts';
+import { acceptsReasoningEffort, asksUsageChunk, chatStops, fittedOutputLimit } from './output-limit.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
-
-/** The most stop sequences chat completions takes (OpenAI's `stop`: "Up to 4 sequences"). */
-const MAX_CHAT_STOP = 4;
 
 /**
  * GenerateContent fields with a chat-completions counterpart, by their JSON names; any other top-level field is
@@ -241,7 +237,7 @@ function responseFormat(config: Json): Json | undefined {
   if (geminiMember(config, 'responseMimeType') !== 'application/json') return undefined;
   const schema = geminiObject(config, 'responseJsonSchema') ?? obj(jsonSchemaOf(geminiMember(config, 'responseSchema')));
   if (!schema) return { type: 'json_object' };
-  return { type: 'json_schema', json_schema: { name: 'output', schema, strict: meetsStrictRules(schema) } };
+  return jsonSchemaFormat(schema);
 }
 
 /**
@@ -277,10 +273,9 @@ function request(body: Json, plan: AttemptPlan, streaming: boolean): TranslatedR
   if (setting('topP') !== undefined) out.top_p = setting('topP');
   const stops = geminiList(setting('stopSequences'));
   if (stops.length > 0) {
-    // Chat takes at most 4 (OpenAI's limit; Gemini takes 5): the first 4 go, and the field is reported as not sent whole.
-    const fits = plan.candidate.provider.custom || stops.length <= MAX_CHAT_STOP;
-    out.stop = fits ? stops : stops.slice(0, MAX_CHAT_STOP);
-    if (!fits) removed.push(configName('stopSequences'));
+    const sent = chatStops(stops, plan);
+    out.stop = sent;
+    if (sent.length < stops.length) removed.push(configName('stopSequences'));
   }
   const candidates = setting('candidateCount');
   if (typeof candidates === 'number' && candidates > 1) {

@@ -35,6 +35,35 @@ export function isObjectSchema(schema: Json): boolean {
   return schema.type === 'object' || (Array.isArray(schema.type) && schema.type.includes('object')) || schema.properties !== undefined;
 }
 
+/**
+ * OpenAI's strict rules: an object at the root; every object closed (additionalProperties: false) and listing all
+ * its properties as required, all the way down; none of the composition keywords it refuses. Conservative: a schema
+ * this cannot vouch for goes without `strict` (OpenAI refuses a strict schema that breaks the rules).
+ */
+export function meetsStrictRules(schema: unknown): boolean {
+  const s = obj(schema);
+  return s !== undefined && isObjectSchema(s) && strictNode(s);
+}
+
+function strictNode(schema: unknown): boolean {
+  if (Array.isArray(schema)) return schema.every(strictNode);
+  const s = obj(schema);
+  if (!s) return typeof schema === 'boolean' ? false : true;
+  if (s.allOf !== undefined || s.not !== undefined || s.if !== undefined || s.oneOf !== undefined || s.patternProperties !== undefined) return false;
+  if (isObjectSchema(s)) {
+    const properties = obj(s.properties) ?? {};
+    const required = Array.isArray(s.required) ? s.required : [];
+    if (s.additionalProperties !== false || Object.keys(properties).some((key) => !required.includes(key))) return false;
+    if (!Object.values(properties).every(strictNode)) return false;
+  }
+  return [s.items, s.anyOf, ...Object.values(obj(s.$defs) ?? {}), ...Object.values(obj(s.definitions) ?? {})].every((part) => part === undefined || strictNode(part));
+}
+
+/** Chat's structured output for a JSON Schema: strict only when it meets OpenAI's rules (OpenAI refuses one that does not). */
+export function jsonSchemaFormat(schema: Json): Json {
+  return { type: 'json_schema', json_schema: { name: 'output', schema, strict: meetsStrictRules(schema) } };
+}
+
 /** The message of a provider's error answer, whatever its shape (OpenAI's, Anthropic's, plain text). */
 export function providerMessage(upstream: string): string {
   const parsed = obj(parseJson(upstream));

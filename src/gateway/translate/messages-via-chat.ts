@@ -11,12 +11,9 @@ import { num, obj } from '../formats/types.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { FromChatStream, UnnamedCalls } from './chat-stream.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
-import { chatText, isObjectSchema, objects, providerMessage, toolInput, uniqueCallId, type Json } from './json.ts';
-import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
+import { chatText, jsonSchemaFormat, meetsStrictRules, objects, providerMessage, toolInput, uniqueCallId, type Json } from './json.ts';
+import { acceptsReasoningEffort, asksUsageChunk, chatStops, fittedOutputLimit } from './output-limit.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
-
-/** The most stop sequences chat completions takes (OpenAI's `stop`: "Up to 4 sequences"). */
-const MAX_CHAT_STOP = 4;
 
 /** Messages fields with a chat-completions counterpart; any other top-level field is removed and reported. */
 const MAPPED = new Set(['model', 'models', 'messages', 'system', 'max_tokens', 'stop_sequences', 'temperature', 'top_p', 'stream', 'tools', 'tool_choice', 'thinking', 'metadata', 'output_config', 'output_format']);
@@ -210,11 +207,9 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const out: Json = { model: body.model, messages };
   if (body.max_tokens !== undefined) out.max_tokens = fittedOutputLimit(body.max_tokens, plan);
   if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) {
-    // Chat takes at most 4 (OpenAI's limit, which the hosted compatible APIs copy; Messages takes more): the first 4
-    // go, and the field is reported as not sent whole. A custom server gets them all.
-    const fits = plan.candidate.provider.custom || body.stop_sequences.length <= MAX_CHAT_STOP;
-    out.stop = fits ? body.stop_sequences : body.stop_sequences.slice(0, MAX_CHAT_STOP);
-    if (!fits) removed.push('stop_sequences');
+    const sent = chatStops(body.stop_sequences, plan);
+    out.stop = sent;
+    if (sent.length < body.stop_sequences.length) removed.push('stop_sequences');
   }
   if (body.temperature !== undefined) out.temperature = body.temperature;
   if (body.top_p !== undefined) out.top_p = body.top_p;
@@ -264,33 +259,8 @@ function jsonOutputFormat(format: unknown): Json | undefined {
   const f = obj(format);
   const schema = obj(f?.schema);
   if (f?.type !== 'json_schema' || !schema) return undefined;
-  // Strict only when the schema meets OpenAI's strict rules (OpenAI refuses a strict schema that does not); Claude's
-  // own rules ask additionalProperties: false too, but not every property listed as required.
-  return { type: 'json_schema', json_schema: { name: 'output', schema, strict: meetsStrictRules(schema) } };
-}
-
-/**
- * OpenAI's strict rules: an object at the root; every object closed (additionalProperties: false) and listing all
- * its properties as required, all the way down; none of the composition keywords it refuses. Conservative: a schema
- * this cannot vouch for goes without `strict` (OpenAI refuses a strict schema that breaks the rules).
- */
-export function meetsStrictRules(schema: unknown): boolean {
-  const s = obj(schema);
-  return s !== undefined && isObjectSchema(s) && strictNode(s);
-}
-
-function strictNode(schema: unknown): boolean {
-  if (Array.isArray(schema)) return schema.every(strictNode);
-  const s = obj(schema);
-  if (!s) return typeof schema === 'boolean' ? false : true;
-  if (s.allOf !== undefined || s.not !== undefined || s.if !== undefined || s.oneOf !== undefined || s.patternProperties !== undefined) return false;
-  if (isObjectSchema(s)) {
-    const properties = obj(s.properties) ?? {};
-    const required = Array.isArray(s.required) ? s.required : [];
-    if (s.additionalProperties !== false || Object.keys(properties).some((key) => !required.includes(key))) return false;
-    if (!Object.values(properties).every(strictNode)) return false;
-  }
-  return [s.items, s.anyOf, ...Object.values(obj(s.$defs) ?? {}), ...Object.values(obj(s.definitions) ?? {})].every((part) => part === undefined || strictNode(part));
+  // Claude's own rules ask additionalProperties: false too, but not every property listed as required.
+  return jsonSchemaFormat(schema);
 }
 
 const STOP_REASONS: Readonly<Record<string, string>> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', function_call: 'tool_use', content_filter: 'refusal' };

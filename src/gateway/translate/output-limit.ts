@@ -1,5 +1,5 @@
 // What a translated request may ask of the model that serves it: its output limit, a reasoning effort, the usage
-// chunk of a stream.
+// chunk of a stream, its stop sequences.
 //
 // An output limit carried across formats, fitted to the model that will serve it: SDKs set limits for the model
 // they were written for (Claude Code asks for 32,000 tokens), and a model that allows fewer refuses the whole
@@ -26,4 +26,15 @@ export function acceptsReasoningEffort(plan: AttemptPlan): boolean {
  */
 export function asksUsageChunk(body: Record<string, unknown>, plan: AttemptPlan): boolean {
   return body.stream === true && !plan.candidate.provider.custom;
+}
+
+/** The most stop sequences chat completions takes (OpenAI's `stop`: "Up to 4 sequences"). */
+const MAX_CHAT_STOP = 4;
+
+/**
+ * The stop sequences a chat model gets: at most 4 (OpenAI's limit, which the hosted compatible APIs copy; Messages
+ * and Gemini take more), the first 4, and the caller reports the field as not sent whole. A custom server gets them all.
+ */
+export function chatStops(stops: readonly unknown[], plan: AttemptPlan): readonly unknown[] {
+  return plan.candidate.provider.custom || stops.length <= MAX_CHAT_STOP ? stops : stops.slice(0, MAX_CHAT_STOP);
 }
