@@ -159,7 +159,7 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
   });
 
   test('a rate-limited Google key fails over to the next; with every key limited, a 429 with Google\'s wait as Retry-After', async () => {
-    const both = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: limited }, { id: good }] }] }] } }))).token;
+    const both = await routedTo(h, limited, good);
     const answer = await client(h, both).models.generateContent({ model: 'gemini-2.5-flash', contents: 'failover' });
     assert.match(answer.text ?? '', /failover/);
     const headers = answer.sdkHttpResponse?.headers ?? {};
@@ -167,7 +167,7 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
     const rows = await h.usage(headers['ngrok-aig-request-id']!, 2);
     assert.deepEqual(rows.map((r) => [r.statusCode, r.retryAction, r.providerKeyId]), [[429, 'next_key', limited], [200, 'succeeded', good]]);
 
-    const onlyLimited = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: limited }] }] }] } }))).token;
+    const onlyLimited = await routedTo(h, limited);
     const res = await gw(h, '/v1beta/models/gemini-2.5-flash:generateContent', { headers: { 'x-goog-api-key': onlyLimited }, body: { contents: [{ parts: [{ text: 'x' }] }] } });
     assert.equal(res.status, 429);
     assert.equal(res.json().error.status, 'RESOURCE_EXHAUSTED');
@@ -509,7 +509,7 @@ describe('Gemini Interactions through the Gen AI SDK\'s interactions.create, ser
       return true;
     });
 
-    const both = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: limited }, { id: good }] }] }] } }))).token;
+    const both = await routedTo(h, limited, good);
     const answer = await client(h, both).interactions.create({ model: 'gemini-2.5-flash', input: 'failover' });
     assert.match(answer.output_text ?? '', /failover/);
     const headers = (answer as { sdkHttpResponse?: { headers?: Record<string, string> } }).sdkHttpResponse?.headers ?? {};
@@ -517,7 +517,7 @@ describe('Gemini Interactions through the Gen AI SDK\'s interactions.create, ser
     const rows = await h.usage(headers['ngrok-aig-request-id']!, 2);
     assert.deepEqual(rows.map((r) => [r.statusCode, r.retryAction, r.providerKeyId]), [[429, 'next_key', limited], [200, 'succeeded', good]]);
 
-    const onlyLimited = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: limited }] }] }] } }))).token;
+    const onlyLimited = await routedTo(h, limited);
     const res = await gw(h, '/v1beta/interactions', { headers: { 'x-goog-api-key': onlyLimited }, body: { model: 'gemini-2.5-flash', input: 'x' } });
     assert.equal(res.status, 429);
     assert.equal(res.json().error.status, 'RESOURCE_EXHAUSTED');
@@ -547,7 +547,7 @@ describe('Gemini Interactions through the Gen AI SDK\'s interactions.create, ser
 
     // Both keys' streams fail after their opening event: the first is held and passed over, the last is relayed as sent.
     const second = await h.providerKey('google', 'AIza-fake-second', 'second');
-    const twoKeys = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: good }, { id: second }] }] }] } }))).token;
+    const twoKeys = await routedTo(h, good, second);
     const events: { event_type: string; error?: { code?: string } }[] = [];
     seenRequestId = undefined;
     const twoKeyClient = new GoogleGenAI({ apiKey: twoKeys, apiVersion: 'v1beta', httpOptions: { baseUrl: h.gatewayUrl, fetch: recordingFetch } });
@@ -825,7 +825,7 @@ describe('Gemini requests in Google\'s REST spelling, and Google\'s answer to a 
     invalid = await h.providerKey('google', INVALID_KEY, 'revoked');
     good = await h.providerKey('google', 'AIza-fake-good', 'good');
     await h.providerKey('openai', 'sk-translate-openai');
-    token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: good }] }] }] } }))).token;
+    token = await routedTo(h, good);
   });
   after(async () => { await h.close(); });
 
@@ -896,7 +896,7 @@ describe('Gemini requests in Google\'s REST spelling, and Google\'s answer to a 
   });
 
   test('a key Google answers with 400 API_KEY_INVALID fails over to the next key; with none left the client is told a credential was rejected, not Google\'s message', async () => {
-    const both = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: invalid }, { id: good }] }] }] } }))).token;
+    const both = await routedTo(h, invalid, good);
     const answer = await client(h, both).models.generateContent({ model: 'gemini-2.5-flash', contents: 'failover' });
     assert.match(answer.text ?? '', /failover/);
     const headers = answer.sdkHttpResponse?.headers ?? {};
@@ -907,7 +907,7 @@ describe('Gemini requests in Google\'s REST spelling, and Google\'s answer to a 
     for await (const chunk of await client(h, both).models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'stream failover' })) streamed += chunk.text ?? '';
     assert.match(streamed, /stream failover/);
 
-    const only = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: invalid }] }] }] } }))).token;
+    const only = await routedTo(h, invalid);
     await assert.rejects(client(h, only).models.generateContent({ model: 'gemini-2.5-flash', contents: 'x' }), (e: unknown) => {
       assert.ok(e instanceof ApiError, String(e));
       assert.equal(e.status, 503);
@@ -926,7 +926,7 @@ describe('Gemini requests in Google\'s REST spelling, and Google\'s answer to a 
   });
 
   test('Google\'s Interactions API answers a key that is not valid as its native API does: the next key serves the interaction; with none left, a credential was rejected', async () => {
-    const both = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: invalid }, { id: good }] }] }] } }))).token;
+    const both = await routedTo(h, invalid, good);
     const answer = await client(h, both).interactions.create({ model: 'gemini-2.5-flash', input: 'interactions failover' });
     assert.match(answer.output_text ?? '', /interactions failover/);
     const headers = (answer as { sdkHttpResponse?: { headers?: Record<string, string> } }).sdkHttpResponse?.headers ?? {};
@@ -944,12 +944,12 @@ describe('Gemini requests in Google\'s REST spelling, and Google\'s answer to a 
 
   test('Google\'s OpenAI-compatible API answers a key that is not valid with the same error in a list: it fails over too (the openai SDK)', async () => {
     const sdk = (t: string) => new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: t, maxRetries: 0 });
-    const both = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: invalid }, { id: good }] }] }] } }))).token;
+    const both = await routedTo(h, invalid, good);
     const { data, response } = await sdk(both).chat.completions.create({ model: 'google:gemini-2.5-flash', messages: [{ role: 'user', content: 'compat failover' }] }).withResponse();
     assert.match(data.choices[0]!.message.content ?? '', /compat failover/);
     assert.equal(response.headers.get('ngrok-aig-attempts'), '2');
     assert.equal(h.fake.requests.at(-2)!.headers.authorization, `Bearer ${INVALID_KEY}`);
-    const only = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: invalid }] }] }] } }))).token;
+    const only = await routedTo(h, invalid);
     await assert.rejects(sdk(only).chat.completions.create({ model: 'google:gemini-2.5-flash', messages: [{ role: 'user', content: 'x' }] }), (e: unknown) => {
       assert.ok(e instanceof OpenAI.InternalServerError, String(e));
       assert.match(e.message, /ERR_NGROK_3807: .*HTTP 400 credential rejected/);
@@ -971,6 +971,11 @@ async function googleKeys(env: Record<string, string> = {}): Promise<{ h: Harnes
     router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: [{ id: good }] }] }] },
   }))).token;
   return { h, limited, good, token };
+}
+
+/** An access key whose Google requests use these stored keys, in order. */
+async function routedTo(h: Harness, ...keyIds: string[]): Promise<string> {
+  return (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'user', keys: keyIds.map((id) => ({ id })) }] }] } }))).token;
 }
 
 function client(h: Harness, apiKey: string): GoogleGenAI {

@@ -1,6 +1,6 @@
 // The steps every account-owned resource handler repeats: find the caller's row or answer 404, write it
-// with the audit stamp, and announce the change so gateways reload. Creates and deletes run their checks
-// (a free slug, no references left) and their write under the account's lock. The change is recorded in the
+// with the audit stamp, and announce the change so gateways reload. Creates, deletes and checked updates run their checks
+// (a free slug or name, no references left) and their write under the account's lock. The change is recorded in the
 // write's own transaction (a committed write is never left unannounced) and local listeners hear it after.
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { Database } from '../store/schema.ts';
@@ -48,13 +48,21 @@ export function ownedResource<T extends OwnedTable>(deps: ControlDeps, table: T,
       });
       announce();
     },
-    /** Applies `changes` to the caller's row (404 if it has none) and returns the stored result. */
-    async update(call: Call, id: string, changes: Updateable<Database[T]>): Promise<Row> {
+    /**
+     * Applies `changes` to the caller's row (404 if it has none) and returns the stored result. With a `check`, the
+     * row is found, checked and written under the account's lock, as a create is (a name two writes could both take).
+     */
+    async update(call: Call, id: string, changes: Updateable<Database[T]>, check?: (trx: Kysely<Database>) => Promise<void>): Promise<Row> {
       const { accountId, apiKeyId } = call.principal;
-      const announce = await db.transaction().execute(async (trx) => {
+      const write = async (trx: Kysely<Database>) => {
+        if (check) {
+          await existing(call, id, trx);
+          await check(trx);
+        }
         if (!(await updateOwned(trx, table, accountId, id, { ...changes, ...updatedStamp(apiKeyId) } as Updateable<Database[T]>))) throw notFound(label, id);
         return record(call, id, trx);
-      });
+      };
+      const announce = check ? await withAccountLock(deps.store, accountId, write) : await db.transaction().execute(write);
       announce();
       return existing(call, id);
     },

@@ -13,11 +13,9 @@ import { customProviderState } from '../state/custom-provider.ts';
 import type { CustomProviderState } from '../state/types.ts';
 import type { Database } from '../store/schema.ts';
 import * as repo from '../store/virtual-models.ts';
-import { withAccountLock } from '../store/account-lock.ts';
-import { updateOwned } from '../store/owned.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { compact, listEnvelope, patchFields } from './resource.ts';
-import { auditedView, createdStamp, updatedStamp } from './audit.ts';
+import { auditedView, createdStamp } from './audit.ts';
 import { ownedResource } from './owned-resource.ts';
 
 type VirtualModel = components['schemas']['AIGatewayVirtualModel'];
@@ -104,27 +102,18 @@ export function virtualModelHandlers(deps: ControlDeps): HandlerTable {
       return view(call.base, await virtualModels.existing(call));
     },
     async UpdateAIGatewayVirtualModel(call: Call) {
-      const { accountId, apiKeyId } = call.principal;
+      const { accountId } = call.principal;
       const id = call.params.id!;
       const { name, description, targets } = patchFields<VirtualModelUpdate>(call.body as Record<string, unknown>, ['name', 'description', 'targets']);
       // Nullable in the update schema as ngrok's other resources are, but a virtual model is its name and its list.
       if (name === null) throw new TollgateError(Errors.virtualModelNameRequired, {});
       if (targets === null) throw new TollgateError(Errors.virtualModelTargetsOutOfRange, { min: '1', max: '10', count: '0' });
-      // PATCH {} changes nothing, its audit stamp included (as on every resource).
-      if (name === undefined && description === undefined && targets === undefined) return view(call.base, await virtualModels.existing(call, id));
-      const announce = await withAccountLock(deps.store, accountId, async (trx) => {
-        await virtualModels.existing(call, id, trx);
-        await checkWrite(trx, catalog, accountId, { ...(name !== undefined ? { name } : {}), ...(targets !== undefined ? { targets } : {}) }, id);
-        await updateOwned(trx, 'virtualModels', accountId, id, {
-          ...(name !== undefined ? { name, nameKey: repo.nameKey(name) } : {}),
-          ...(description !== undefined ? { description } : {}),
-          ...(targets !== undefined ? { targets: JSON.stringify(targets) } : {}),
-          ...updatedStamp(apiKeyId),
-        });
-        return deps.changes.recordAll(trx, [{ accountId, kind: 'virtualModel', resourceId: id }]);
-      });
-      announce();
-      return view(call.base, await virtualModels.existing(call, id));
+      const row = await virtualModels.update(call, id, {
+        ...(name !== undefined ? { name, nameKey: repo.nameKey(name) } : {}),
+        ...(description !== undefined ? { description } : {}),
+        ...(targets !== undefined ? { targets: JSON.stringify(targets) } : {}),
+      }, (trx) => checkWrite(trx, catalog, accountId, { ...(name !== undefined ? { name } : {}), ...(targets !== undefined ? { targets } : {}) }, id));
+      return view(call.base, row);
     },
     async DeleteAIGatewayVirtualModel(call: Call) {
       // Nothing refers to a virtual model by name in stored state (allow lists refuse them, routing rules name
