@@ -63,9 +63,6 @@ export interface GatewayDeps {
 /** A gateway route: the API format and surface a path serves. */
 export interface SurfaceRoute { format: ApiFormat; surface: ApiSurface }
 
-/** What a Gemini native call's URL says: the model its path names (its body names none). */
-export interface PathCall { model: string }
-
 /**
  * Why the current upstream call was aborted (set before aborting, read when the call fails). `abandoned`: the
  * attempt ended (a gateway bug threw) with the exchange still open, so its connection is released.
@@ -87,8 +84,8 @@ export interface RequestContext {
   configuration?: ConfigurationState | null;
   rawBody?: Buffer;
   body?: Record<string, unknown>;
-  /** A Gemini native call's model; undefined on every other route. */
-  pathCall: PathCall | undefined;
+  /** A Gemini native call's model, the one its path names (its body names none); undefined on every other route. */
+  pathModel: string | undefined;
   /**
    * The `?key=` access key of any Gemini route (calls, Interactions, model pages), as Google's API takes its key there
    * too; undefined elsewhere. Read by authentication only: the client's query is never sent upstream nor logged.

@@ -187,7 +187,7 @@ function inlineStoredItems(ctx: RequestContext): void {
  * `models` alone (automatic selection's fallbacks; undefined would take the body's `model` again). A Gemini call's
  * model is the one its path names: its body has no `model` or `models`.
  */
-function scopedCandidates(ctx: RequestContext, model: unknown = ctx.pathCall ? ctx.pathCall.model : ctx.body!.model, models: unknown = ctx.pathCall ? undefined : ctx.body!.models): Candidate[] {
+function scopedCandidates(ctx: RequestContext, model: unknown = ctx.pathModel ?? ctx.body!.model, models: unknown = ctx.pathModel === undefined ? ctx.body!.models : undefined): Candidate[] {
   const { deps, body, account, configuration } = ctx;
   const skipped: string[] = [];
   // untranslatable is asked only when a candidate would be translated (it walks the input).
@@ -393,9 +393,9 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   const counting = ctx.route.surface === 'count-tokens';
   let allowed: Candidate[];
   try {
-    const autoVirtual = ctx.pathCall || counting ? undefined : autoVirtualModel(ctx);
+    const autoVirtual = ctx.pathModel !== undefined || counting ? undefined : autoVirtualModel(ctx);
     allowed = autoVirtual !== undefined ? autoCandidates(ctx, autoVirtual)
-      : !ctx.pathCall && asksForAutoSelection(ctx.body, ctx.route.surface) ? autoCandidates(ctx) : scopedCandidates(ctx);
+      : ctx.pathModel === undefined && asksForAutoSelection(ctx.body, ctx.route.surface) ? autoCandidates(ctx) : scopedCandidates(ctx);
   } catch (error) {
     if (counting && error instanceof TollgateError && error.code === Errors.providerLacksSurface.code && await countedHere(ctx)) return;
     throw error;

@@ -9,7 +9,7 @@ import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
 import { answerClientError } from '../http/client-error.ts';
 import { clientTimeoutOptions } from '../http/client-timeouts.ts';
 import type { Duplex } from 'node:stream';
-import type { GatewayDeps, PathCall, RequestContext, SurfaceRoute } from './context.ts';
+import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_REQUEST_ID } from './headers.ts';
 import { codecs } from './formats/index.ts';
 import { errorRouteFor, geminiRoute, GEMINI_MODELS_ROUTE, GEMINI_STREAM_ROUTE, isGeminiModelsPath, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, SURFACE_ROUTES } from './routes.ts';
@@ -32,7 +32,7 @@ const HEALTH_BODY = '{"status":"ok"}';
 
 function newContext(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, route: SurfaceRoute): RequestContext {
   return {
-    deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), pathCall: undefined, queryKey: undefined, rejectedModels: '',
+    deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), pathModel: undefined, queryKey: undefined, rejectedModels: '',
     current: undefined, abortCause: undefined, totalTimer: undefined, timeLimitMs: 0, clientGone: false, answeredStatus: 0, relaying: false, inputEstimate: undefined, nextSequence: undefined, reservation: undefined,
     firstByteAt: 0, endedAt: 0, errorCode: undefined, observed: false, trace: undefined, capture: undefined,
   };
@@ -193,16 +193,19 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
     const method = req.method;
     if (method === 'OPTIONS') return preflight(req, res);
     let route = SURFACE_ROUTES.get(path);
-    const gemini = route === undefined && method === 'POST' ? geminiCall(path, q < 0 ? '' : url.slice(q + 1)) : undefined;
+    const gemini = route === undefined && method === 'POST' ? geminiRoute(path) : undefined;
     if (gemini) route = gemini.route;
     if (route && method === 'POST') {
       const ctx = newContext(deps, req, res, route);
-      // Google's API takes its key in `?key=` on every path, Interactions (which name no model in theirs) included.
-      if (route.format === 'gemini') ctx.queryKey = queryKey(url, q);
-      if (gemini) {
-        ctx.pathCall = gemini.call;
-        // Google streams a JSON array without `alt=sse`: this gateway relays and meters SSE only (the SDKs ask for it).
-        if (route === GEMINI_STREAM_ROUTE && !gemini.sse) return refuse(ctx, tollgateError('invalidRequest', { reason: 'streamGenerateContent is served as server-sent events only: add "alt=sse" to the query, as Google\'s Gen AI SDKs do.' }));
+      if (route.format === 'gemini') {
+        // Google's API takes its key in `?key=` on every path, Interactions (which name no model in theirs) included.
+        const query = queryOf(url, q);
+        ctx.queryKey = query?.get('key') ?? undefined;
+        if (gemini) {
+          ctx.pathModel = gemini.model;
+          // Google streams a JSON array without `alt=sse`: this gateway relays and meters SSE only (the SDKs ask for it).
+          if (route === GEMINI_STREAM_ROUTE && query?.get('alt') !== 'sse') return refuse(ctx, tollgateError('invalidRequest', { reason: 'streamGenerateContent is served as server-sent events only: add "alt=sse" to the query, as Google\'s Gen AI SDKs do.' }));
+        }
       }
       (res as TrackedResponse)[CTX] = ctx;
       res.once('close', onResponseClose);
@@ -220,7 +223,7 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
     if (models && (method === 'GET' || method === 'HEAD')) {
       const query = q < 0 ? '' : url.slice(q + 1);
       // Google's API takes its key in `?key=` too, on its model pages as on its calls.
-      if (geminiModels) ctx.queryKey = queryKey(url, q);
+      if (geminiModels) ctx.queryKey = queryOf(url, q)?.get('key') ?? undefined;
       modelsStage(ctx, path, query).catch(onStageError.bind(ctx));
       return;
     }
@@ -240,16 +243,9 @@ function refuse(ctx: RequestContext, error: TollgateError): void {
   ctx.deps.observer?.answered(ctx);
 }
 
-/** A Gemini native call (`POST /v1beta/models/{model}:…`): its route, model and whether it asks for SSE. */
-function geminiCall(path: string, query: string): { route: SurfaceRoute; call: PathCall; sse: boolean } | undefined {
-  const found = geminiRoute(path);
-  if (!found) return undefined;
-  return { route: found.route, call: { model: found.model }, sse: new URLSearchParams(query).get('alt') === 'sse' };
-}
-
-/** The `?key=` of a URL whose query starts after index `q` (-1: none). */
-function queryKey(url: string, q: number): string | undefined {
-  return q < 0 ? undefined : new URLSearchParams(url.slice(q + 1)).get('key') ?? undefined;
+/** The query of a URL whose query starts after index `q` (-1: none), parsed once for all the parameters read. */
+function queryOf(url: string, q: number): URLSearchParams | undefined {
+  return q < 0 ? undefined : new URLSearchParams(url.slice(q + 1));
 }
 
 /** A request node:http could not parse: answered in the OpenAI error shape (the format is unknown), request id included. */

@@ -133,7 +133,7 @@ export class GatewayObserver {
     requestSeries.keyed(keyLabel).request(surfaceIndex, status, last ? last.plan.keySource : 'none').inc();
     m.timings(surfaceIndex, streaming, totalMs, totalMs - upstreamMs, ttfbMs);
 
-    const named = ctx.pathCall ? ctx.pathCall.model : ctx.body?.model;
+    const named = ctx.pathModel ?? ctx.body?.model;
     const asked = typeof named === 'string' ? truncate(named, 256) : undefined;
     this.tracer?.finish(ctx, records, events, status, endedAt, asked);
 
