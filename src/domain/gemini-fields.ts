@@ -20,14 +20,16 @@ export function geminiJsonName(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** The values a member has under its two names (null is proto JSON's "absent"): none, one, or two when sent twice. */
+/** Whether `holder` has the member `name` (null is proto JSON's "absent"). */
+function present(holder: Record<string, unknown>, name: string): boolean {
+  return Object.hasOwn(holder, name) && holder[name] !== undefined && holder[name] !== null;
+}
+
+/** The values a member has under its two names: none, one, or two when sent twice. */
 export function geminiMembers(holder: unknown, jsonName: string): unknown[] {
   if (!isRecord(holder)) return [];
   const values: unknown[] = [];
-  for (const name of new Set([jsonName, geminiProtoName(jsonName)])) {
-    const value = Object.hasOwn(holder, name) ? holder[name] : undefined;
-    if (value !== undefined && value !== null) values.push(value);
-  }
+  for (const name of new Set([jsonName, geminiProtoName(jsonName)])) if (present(holder, name)) values.push(holder[name]);
   return values;
 }
 
@@ -38,13 +40,14 @@ export function geminiMember(holder: unknown, jsonName: string): unknown {
 
 /**
  * The name the client gave a member at `path` (`generationConfig.temperature` as `generation_config.temperature`
- * when sent so), each step the name found in the body, else the JSON name: a field is reported as the client wrote it.
+ * when sent so), each step the name whose value geminiMember reads, else the JSON name: a field is reported as the
+ * client wrote it, and a member written back replaces the one read.
  */
 export function geminiSpelling(body: unknown, path: string): string {
   let at: unknown = body;
   return path.split('.').map((step) => {
     const holder = isRecord(at) ? at : undefined;
-    const name = holder && !Object.hasOwn(holder, step) && Object.hasOwn(holder, geminiProtoName(step)) ? geminiProtoName(step) : step;
+    const name = holder && !present(holder, step) && present(holder, geminiProtoName(step)) ? geminiProtoName(step) : step;
     at = holder?.[name];
     return name;
   }).join('.');

@@ -168,3 +168,10 @@ test('Gemini Interactions: "store" goes up false whatever the client left it (om
   assert.deepEqual(prepareUpstreamBody(sent, plan, settings(100)).body.generation_config, { max_output_tokens: 100 });
   assert.equal(outputLimit({ ...sent, generation_config: { max_output_tokens: 50 } }, plan, settings()), 50);
 });
+
+test('Gemini: the cap lands in the generation settings Google reads, a null twin (proto JSON\'s "absent") left aside', () => {
+  const plan = attempt('google:gemini-2.5-flash', 'generate-content', 'gemini');
+  const r = prepareUpstreamBody({ contents: [], generationConfig: null, generation_config: { maxOutputTokens: 5000 } }, plan, settings(100));
+  assert.deepEqual(r.body.generation_config, { maxOutputTokens: 100 });
+  assert.equal(r.body.generationConfig, null);
+});

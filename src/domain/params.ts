@@ -4,8 +4,12 @@
 import type { ApiSurface, CatalogModel } from '../catalog/types.ts';
 import type { AccountSettings } from '../state/types.ts';
 import { MANAGED_SERVICE_TIER, type AttemptPlan } from './routing.ts';
+import { geminiMembers, geminiObject, geminiProtoName, geminiSpelling } from './gemini-fields.ts';
 
 export interface PreparedBody { body: Record<string, unknown>; changed: boolean; removed: string[] }
+
+const GEMINI_CONFIG = 'generationConfig';
+const GEMINI_LIMIT = 'maxOutputTokens';
 
 /** Output-limit fields per surface; every one present is clamped to the account's maxOutputTokens. */
 const OUTPUT_LIMIT_FIELDS: Readonly<Record<ApiSurface, readonly string[]>> = {
@@ -17,40 +21,30 @@ const OUTPUT_LIMIT_FIELDS: Readonly<Record<ApiSurface, readonly string[]>> = {
   // Token counting generates nothing, and Anthropic refuses a `max_tokens` there ("Extra inputs are not permitted"):
   // the account's output cap is never added to it.
   'count-tokens': [],
-  // Gemini's, inside `generationConfig` (limitsOf), under either of the names Google reads (GEMINI_CONFIG_NAMES).
-  'generate-content': ['maxOutputTokens', 'max_output_tokens'],
-  'stream-generate-content': ['maxOutputTokens', 'max_output_tokens'],
-  // Interactions', inside `generation_config` (limitsOf), read under both names as GenerateContent's.
-  interactions: ['max_output_tokens', 'maxOutputTokens'],
+  // Gemini's, inside its generation settings (geminiConfig), read under both of Google's names (gemini-fields.ts);
+  // named here as the cap is written: GenerateContent's JSON name, Interactions' documented proto name.
+  'generate-content': [GEMINI_LIMIT],
+  'stream-generate-content': [GEMINI_LIMIT],
+  interactions: [geminiProtoName(GEMINI_LIMIT)],
 };
 
 /**
- * Gemini's generation settings as Google reads them: its API parses proto JSON, which takes every field by its JSON
- * name or its proto name (`generation_config.max_output_tokens`, as Google's own REST examples write some fields).
- * A limit read under one spelling only would be bypassed by the other. Interactions documents only the proto names
- * (`generation_config.max_output_tokens`); whether it also takes the JSON names is not said, so both are read there
- * too: a cap that reads both cannot be bypassed either way.
+ * Gemini's generation settings, where its output limit and candidate count are: undefined on other surfaces, else
+ * the object under either of Google's names (gemini-fields.ts; a limit read under one would be bypassed by the
+ * other), read as empty when absent. Interactions documents only the proto names (`generation_config.
+ * max_output_tokens`); whether it also takes the JSON names is not said, so both are read there too.
  */
-const GEMINI_CONFIG_NAMES = ['generationConfig', 'generation_config'] as const;
-
-const isGemini = (surface: ApiSurface): boolean => surface === 'generate-content' || surface === 'stream-generate-content' || surface === 'interactions';
+function geminiConfig(body: Record<string, unknown>, surface: ApiSurface): Record<string, unknown> | undefined {
+  if (surface !== 'generate-content' && surface !== 'stream-generate-content' && surface !== 'interactions') return undefined;
+  return geminiObject(body, GEMINI_CONFIG) ?? {};
+}
 
 /**
  * The name the request gives Gemini's generation settings (when it gives none, the surface's own: GenerateContent's
  * `generationConfig`, Interactions' `generation_config`).
  */
-function geminiConfigName(body: Record<string, unknown>, surface: ApiSurface): (typeof GEMINI_CONFIG_NAMES)[number] {
-  return GEMINI_CONFIG_NAMES.find((name) => body[name] !== undefined && body[name] !== null) ?? (surface === 'interactions' ? 'generation_config' : 'generationConfig');
-}
-
-/**
- * The object holding the surface's output-limit fields: the body, or Gemini's generation settings (with its
- * candidate count) or Interactions', read as empty when absent.
- */
-function limitsOf(body: Record<string, unknown>, surface: ApiSurface): Record<string, unknown> {
-  if (!isGemini(surface)) return body;
-  const config = body[geminiConfigName(body, surface)];
-  return typeof config === 'object' && config !== null && !Array.isArray(config) ? (config as Record<string, unknown>) : {};
+function geminiConfigName(body: Record<string, unknown>, surface: ApiSurface): string {
+  return surface === 'interactions' && geminiMembers(body, GEMINI_CONFIG).length === 0 ? geminiProtoName(GEMINI_CONFIG) : geminiSpelling(body, GEMINI_CONFIG);
 }
 
 /** Fields the gateway itself reads and that must survive a surface allowlist. */
@@ -68,10 +62,9 @@ export const UNBOUNDED_OUTPUT_TOKENS = 16_384;
 export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings, surface: ApiSurface = attempt.candidate.surface.surface): number {
   const fields = OUTPUT_LIMIT_FIELDS[surface];
   if (fields.length === 0) return 0;
-  const limits = limitsOf(body, surface);
+  const config = geminiConfig(body, surface);
   let requested: number | undefined;
-  for (const field of fields) {
-    const value = limits[field];
+  for (const value of config ? geminiMembers(config, GEMINI_LIMIT) : fields.map((field) => body[field])) {
     if (typeof value === 'number' && value >= 0 && (requested === undefined || value > requested)) requested = value;
   }
   let limit = requested ?? Infinity;
@@ -79,7 +72,7 @@ export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan,
   if (cap !== null && cap > 0 && cap < limit) limit = cap;
   const modelMax = attempt.candidate.catalogModel?.maxOutputTokens;
   if (modelMax !== undefined && modelMax > 0 && modelMax < limit) limit = modelMax;
-  return (limit === Infinity ? UNBOUNDED_OUTPUT_TOKENS : limit) * choices(limits);
+  return (limit === Infinity ? UNBOUNDED_OUTPUT_TOKENS : limit) * choices(config ?? body);
 }
 
 /**
@@ -170,7 +163,7 @@ export const WEB_SEARCHES_WITHOUT_LIMIT = 10;
 /** OpenAI's `n` (choices returned) and `best_of` (completions generated), Gemini's `candidateCount`: every one is billed output. */
 function choices(body: Record<string, unknown>): number {
   let most = 1;
-  for (const value of [body.n, body.best_of, body.candidateCount, body.candidate_count]) {
+  for (const value of [body.n, body.best_of, ...geminiMembers(body, 'candidateCount')]) {
     if (typeof value === 'number' && Number.isInteger(value) && value > most) most = Math.min(value, MAX_CHOICES);
   }
   return most;
@@ -288,12 +281,14 @@ function standardTierOf(provider: string, surface: ApiSurface): string | undefin
  * number — past the account's cap, which only an integer can be checked against.
  */
 export function outputLimitProblem(body: Record<string, unknown>, surface: ApiSurface): string | undefined {
+  const config = geminiConfig(body, surface);
   // Both names are one field to Google: which of the two it would read is not this gateway's to guess.
-  if (isGemini(surface) && GEMINI_CONFIG_NAMES.every((name) => body[name] !== undefined && body[name] !== null)) return '"generationConfig" and "generation_config" name one field: send it once.';
-  const limits = limitsOf(body, surface);
-  for (const field of OUTPUT_LIMIT_FIELDS[surface]) {
-    const value = limits[field];
-    const name = limits === body ? field : `${geminiConfigName(body, surface)}.${field}`;
+  if (config && geminiMembers(body, GEMINI_CONFIG).length > 1) return '"generationConfig" and "generation_config" name one field: send it once.';
+  // Gemini's limit under both of its names, the surface's own first.
+  const fields = config ? [...new Set([...OUTPUT_LIMIT_FIELDS[surface], GEMINI_LIMIT, geminiProtoName(GEMINI_LIMIT)])] : OUTPUT_LIMIT_FIELDS[surface];
+  for (const field of fields) {
+    const value = (config ?? body)[field];
+    const name = config ? `${geminiConfigName(body, surface)}.${field}` : field;
     if (value !== undefined && value !== null && !Number.isInteger(value)) return `"${name}" must be an integer, got ${JSON.stringify(value).slice(0, 40)}.`;
   }
   return undefined;
@@ -308,16 +303,16 @@ export function outputLimitProblem(body: Record<string, unknown>, surface: ApiSu
 function clampOutput(current: Record<string, unknown>, edit: () => Record<string, unknown>, surface: ApiSurface, cap: number, attempt: AttemptPlan, removed: string[]): boolean {
   const fields = OUTPUT_LIMIT_FIELDS[surface];
   if (fields.length === 0) return false;
-  const limits = limitsOf(current, surface);
-  if (limits !== current) {
-    // Gemini's limit, inside its generation settings: that one member is rewritten (the rest of the body kept as
+  const config = geminiConfig(current, surface);
+  if (config) {
+    // Gemini's limit, inside its generation config: that one member is rewritten (the rest of the body kept as
     // sent), its limit under one name (the surface's own: GenerateContent's `maxOutputTokens`, Interactions'
-    // `max_output_tokens`). Rewritten also when it is within the cap: the settings then go upstream as parsed here, so
+    // `max_output_tokens`). Rewritten also when it is within the cap: the config then go upstream as parsed here, so
     // a key written twice inside them (`"maxOutputTokens":99999,"maxOutputTokens":1`) cannot carry the one this
     // gateway did not read.
-    const { maxOutputTokens: camel, max_output_tokens: snake, ...rest } = limits;
-    const values = [camel, snake].filter((v) => v !== undefined && v !== null);
+    const values = geminiMembers(config, GEMINI_LIMIT);
     const within = values.length > 0 && values.every((v) => typeof v === 'number' && v <= cap);
+    const { [GEMINI_LIMIT]: _, [geminiProtoName(GEMINI_LIMIT)]: __, ...rest } = config;
     edit()[geminiConfigName(current, surface)] = { ...rest, [fields[0]!]: within ? Math.max(...(values as number[])) : cap };
     return !within;
   }

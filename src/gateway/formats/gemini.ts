@@ -6,7 +6,7 @@
 // Gemini Interactions (surface `interactions`) share the errors but answer an Interaction (`status`, `steps`,
 // `usage` of Google's `total_*` counts) or named SSE events (`step.delta`, `interaction.completed`, …, `[DONE]`).
 import type { TollgateError } from '../../domain/errors.ts';
-import { appendText, errorMessage, firstStringOf, MAX_REPORTED_TOKENS, num, objectAt, obj, outputParts, parseJson, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+import { appendText, errorMessage, firstStringOf, MAX_REPORTED_TOKENS, num, objectAt, obj, outputParts, parseJson, stringAt, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
 
 /** An HTTP status → the google.rpc.Code name Google's errors carry (its own HTTP mapping, the nearest for the rest). */
 export function googleStatus(status: number): string {
@@ -109,8 +109,7 @@ function answerText(body: unknown): string {
 /** The first candidate's finish reason (`STOP`, `MAX_TOKENS`, `SAFETY`…); '' while it generates. */
 function finishReasonOf(body: unknown): string {
   const candidates = obj(body)?.candidates;
-  const reason = Array.isArray(candidates) ? obj(candidates[0])?.finishReason : undefined;
-  return typeof reason === 'string' ? reason : '';
+  return stringOr(Array.isArray(candidates) ? obj(candidates[0])?.finishReason : undefined);
 }
 
 const USAGE_KEY = ['usageMetadata'];
@@ -143,7 +142,6 @@ function interactionText(body: unknown): string {
   return out.text();
 }
 
-const stringOf = (v: unknown): string => (typeof v === 'string' ? v : '');
 /** Interaction statuses that are not an end (every other one is: completed, failed, incomplete, requires_action…). */
 const UNDERWAY = new Set(['', 'in_progress', 'queued']);
 const INTERACTION_KEYS = ['usage', 'status'];
@@ -169,12 +167,12 @@ function onInteractionEvent(facts: StreamFacts, event: string, data: string): vo
   const parsed = obj(parseJson(data));
   if (delta) {
     const piece = obj(parsed?.delta);
-    if (piece?.type === 'text' || piece?.type === 'thought_summary') appendText(facts, stringOf(piece.text ?? obj(piece.content)?.text));
+    if (piece?.type === 'text' || piece?.type === 'thought_summary') appendText(facts, stringOr(piece.text ?? obj(piece.content)?.text));
   }
   const interaction = obj(parsed?.interaction);
   const usage = interactionsUsage(interaction?.usage ?? parsed?.usage ?? obj(parsed?.metadata)?.total_usage);
   if (usage) facts.usage = usage;
-  const status = stringOf(interaction?.status ?? parsed?.status);
+  const status = stringOr(interaction?.status ?? parsed?.status);
   if (!UNDERWAY.has(status)) facts.stopReason = status;
 }
 
@@ -192,7 +190,7 @@ export const gemini: FormatCodec = {
   },
 
   factsFromJson(body, surface): AnswerFacts {
-    if (surface === 'interactions') return { usage: interactionsUsage(obj(body)?.usage), stopReason: stringOf(obj(body)?.status) };
+    if (surface === 'interactions') return { usage: interactionsUsage(obj(body)?.usage), stopReason: stringOr(obj(body)?.status) };
     return { usage: geminiUsage(obj(body)?.usageMetadata), stopReason: finishReasonOf(body) };
   },
 
@@ -202,10 +200,10 @@ export const gemini: FormatCodec = {
     if (surface === 'interactions') {
       const [usageAt, statusAt] = topLevelValueStarts(text, INTERACTION_KEYS) as [number, number];
       const usage = interactionsUsage(objectAt(text, usageAt));
-      return usage ? { usage, stopReason: statusAt >= 0 ? stringOf(parseJson(text.slice(statusAt, text.indexOf('"', statusAt + 1) + 1))) : '' } : undefined;
+      return usage ? { usage, stopReason: stringAt(text, statusAt) } : undefined;
     }
     const usage = geminiUsage(objectAt(text, topLevelValueStarts(text, USAGE_KEY)[0]!));
-    return usage ? { usage, stopReason: text.includes('"finishReason"') ? firstStringOf(text, 'finishReason') : '' } : undefined;
+    return usage ? { usage, stopReason: firstStringOf(text, 'finishReason') } : undefined;
   },
 
   onStreamEvent(facts: StreamFacts, event, data, surface) {
