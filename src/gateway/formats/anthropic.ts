@@ -2,7 +2,7 @@
 // body, and SSE metering: `message_start` carries input (and cache) usage, `message_delta` the final
 // output count (cumulative) and stop reason; each is read once.
 import type { TollgateError } from '../../domain/errors.ts';
-import { appendText, errorMessage, MAX_REPORTED_TOKENS, num, objectAt, obj, outputParts, parseJson, rawStringAfter, spacedJson, stringAt, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type UsageIteration, type StreamFacts } from './types.ts';
+import { appendText, capped, errorMessage, num, objectAt, obj, outputParts, parseJson, rawStringAfter, spacedJson, stringAt, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type UsageIteration, type StreamFacts } from './types.ts';
 
 /** An HTTP error status → the error type the Anthropic SDK maps to its classes. */
 export function anthropicErrorType(status: number): string {
@@ -68,7 +68,6 @@ function iterationsIn(v: unknown): UsageIteration[] | undefined {
   return out.length > 0 ? out : undefined;
 }
 
-const capped = (n: number): number => Math.min(n, MAX_REPORTED_TOKENS);
 
 /** `top` with its token counts the sums of `iterations` (its reasoning and searches are the top level's alone). */
 function billedByIterations(top: ReportedUsage, iterations: readonly UsageIteration[]): ReportedUsage {
@@ -99,7 +98,7 @@ function topLevelUsage(usage: Record<string, unknown>, base: ReportedUsage | und
   const details = obj(usage.output_tokens_details);
   const out: ReportedUsage = {
     // Three counts each capped: their sum is capped too, as one count of input (formats/types.ts `num`).
-    inputTokens: Math.min(uncached + read + write, MAX_REPORTED_TOKENS),
+    inputTokens: capped(uncached + read + write),
     outputTokens: given(usage.output_tokens) ? num(usage.output_tokens) : base?.outputTokens ?? 0,
     cacheReadTokens: read,
     cacheWriteTokens: write,

@@ -6,7 +6,7 @@
 // Gemini Interactions (surface `interactions`) share the errors but answer an Interaction (`status`, `steps`,
 // `usage` of Google's `total_*` counts) or named SSE events (`step.delta`, `interaction.completed`, …, `[DONE]`).
 import type { TollgateError } from '../../domain/errors.ts';
-import { appendText, errorMessage, firstStringOf, MAX_REPORTED_TOKENS, num, objectAt, obj, outputParts, parseJson, stringAt, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
+import { appendText, capped, errorMessage, firstStringOf, num, objectAt, obj, outputParts, parseJson, stringAt, stringOr, topLevelValueStarts, type AnswerFacts, type FormatCodec, type ReportedUsage, type StreamFacts } from './types.ts';
 
 /** An HTTP status → the google.rpc.Code name Google's errors carry (its own HTTP mapping, the nearest for the rest). */
 export function googleStatus(status: number): string {
@@ -67,7 +67,6 @@ function errorJson(error: TollgateError, requestId: string): string {
   });
 }
 
-const capped = (n: number): number => Math.min(n, MAX_REPORTED_TOKENS);
 
 /**
  * `promptTokenCount` counts every prompt token, cached ones (`cachedContentTokenCount`) included; the prompts of

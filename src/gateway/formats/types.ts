@@ -288,6 +288,9 @@ export function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.min(Math.floor(v), MAX_REPORTED_TOKENS) : 0;
 }
 
+/** A sum of counts read with `num`, held to the bound one count has. */
+export const capped = (n: number): number => Math.min(n, MAX_REPORTED_TOKENS);
+
 const PLAIN_REASON = /^[\x20-\x7e]{0,64}$/;
 
 /**
