@@ -63,7 +63,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
   const virtualModels = new Map<string, VirtualModelState>();
   for (const row of virtualRows) virtualModels.set(row.nameKey, { id: row.id, name: row.name, targets: targetsOf(row) });
 
-  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, unreadableProviderKeys, customProviders, virtualModels, balancePico: 0n };
+  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, unreadableProviderKeys, customProviders, virtualModels, firewallPolicies: new Map(), balancePico: 0n };
 }
 
 export interface AccessKeyRecord extends AuthenticatedKey { tokenHash: string }

@@ -1,6 +1,7 @@
 // What the gateway serves from: an in-memory snapshot per account, built from the store and replaced
 // whole when the control plane announces a change (state/changes.ts). Nothing here does I/O per request.
 import type { ApiFormat } from '../catalog/types.ts';
+import type { FirewallPolicyState } from '../domain/firewall-policy.ts';
 
 export interface AccessDimension { allow?: string[] }
 export interface AccessScope { providers?: AccessDimension; models?: AccessDimension }
@@ -8,7 +9,13 @@ export interface AccessScope { providers?: AccessDimension; models?: AccessDimen
 export interface StoredRouterStep { type: 'user' | 'ngrok'; keySelectionStrategy?: 'ordered'; keys?: { id: string }[] }
 export interface StoredRouterRule { provider?: string; model?: string; steps: StoredRouterStep[] }
 
-export interface ConfigurationState { id: string; access: AccessScope | null; rules: StoredRouterRule[] | null }
+export interface ConfigurationState {
+  id: string;
+  access: AccessScope | null;
+  rules: StoredRouterRule[] | null;
+  /** The configuration's Firewall policy, enforced with the account's all-keys policy. */
+  firewallPolicyId?: string | null;
+}
 
 export interface ProviderKeyState {
   id: string;
@@ -46,6 +53,8 @@ export interface AccountSettings {
   perRequestTimeoutMs: number;
   maxInputTokens: number | null;
   maxOutputTokens: number | null;
+  /** The account's all-keys Firewall policy (gateway config `firewallPolicyId`). */
+  firewallPolicyId?: string | null;
 }
 
 export interface AccountSnapshot {
@@ -64,6 +73,8 @@ export interface AccountSnapshot {
   customProviders: ReadonlyMap<string, CustomProviderState>;
   /** Virtual models by their name lower-cased (names match whatever their case). */
   virtualModels: ReadonlyMap<string, VirtualModelState>;
+  /** Firewall policies by id. */
+  firewallPolicies: ReadonlyMap<string, FirewallPolicyState>;
   /** Credit balance in pico-USD: grants − recorded cost (kept current in memory as usage is recorded). */
   balancePico: bigint;
 }

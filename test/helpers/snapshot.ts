@@ -1,4 +1,5 @@
 // Builds in-memory account snapshots for pure-logic tests (no store involved).
+import type { FirewallPolicyState } from '../../src/domain/firewall-policy.ts';
 import type { AccountSettings, AccountSnapshot, ConfigurationState, CustomProviderState, ProviderKeyState, VirtualModelState } from '../../src/state/types.ts';
 
 export interface SnapshotInit {
@@ -9,6 +10,7 @@ export interface SnapshotInit {
   unreadableProviderKeys?: Record<string, string>;
   customProviders?: CustomProviderState[];
   virtualModels?: VirtualModelState[];
+  firewallPolicies?: FirewallPolicyState[];
   balancePico?: bigint;
 }
 
@@ -25,6 +27,7 @@ export function snapshot(init: SnapshotInit = {}): AccountSnapshot {
     unreadableProviderKeys: new Map(Object.entries(init.unreadableProviderKeys ?? {})),
     customProviders: new Map((init.customProviders ?? []).map((p) => [p.providerId, p])),
     virtualModels: new Map((init.virtualModels ?? []).map((v) => [v.name.toLowerCase(), v])),
+    firewallPolicies: new Map((init.firewallPolicies ?? []).map((p) => [p.id, p])),
     balancePico: init.balancePico ?? 0n,
   };
 }
