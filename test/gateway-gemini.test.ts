@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { ApiError, FunctionCallingConfigMode, GoogleGenAI, HarmBlockThreshold, HarmCategory, Type, type FunctionCall, type GenerateContentResponse } from '@google/genai';
 import OpenAI from 'openai';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
-import { FAKE_GEMINI_TOKEN_COUNT, FAKE_GEMINI_USAGE, FAKE_INTERACTIONS_USAGE, FAKE_USAGE } from './fake-upstream.ts';
+import { FAKE_GEMINI_TOKEN_COUNT, FAKE_GEMINI_USAGE, FAKE_INTERACTIONS_USAGE, FAKE_TOKEN_COUNT, FAKE_USAGE } from './fake-upstream.ts';
+import { estimateRequestInputTokens } from '../src/domain/tokens.ts';
 
 const MANAGED_GOOGLE_KEY = 'gk-managed-google-secret';
 /** What the gateway bills of FAKE_GEMINI_USAGE: input = prompt + tool-use prompt, output = candidates + thoughts. */
@@ -197,7 +198,8 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
       assert.match(JSON.parse(e.message).error.message, /^ERR_NGROK_27231: /);
       return true;
     });
-    await assert.rejects(ai.models.countTokens({ model: 'gpt-4o', contents: 'hi' }), (e: unknown) => e instanceof ApiError && e.status === 400 && /^ERR_NGROK_3813: /.test(JSON.parse(e.message).error.message));
+    // A model that neither generates nor is counted anywhere (an embedding model) is refused as generateContent is.
+    await assert.rejects(ai.models.countTokens({ model: 'text-embedding-3-small', contents: 'hi' }), (e: unknown) => e instanceof ApiError && e.status === 400 && /^ERR_NGROK_3813: /.test(JSON.parse(e.message).error.message));
   });
 
   test('embedContent: one content or several go to Google\'s :batchEmbedContents, the embeddings as Google sent them; billed on an estimate of the input (Google reports no usage)', async () => {
@@ -221,10 +223,72 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
     assert.equal(up.path, '/v1beta/models/gemini-embedding-001:batchEmbedContents');
     assert.deepEqual((up.body!.requests as { model: string }[]).map((r) => r.model), ['models/gemini-embedding-001']);
 
-    // Google's single `:embedContent`, which the SDK never calls on the Gemini API, is not served.
-    const single = await gw(h, '/v1beta/models/gemini-embedding-001:embedContent', { headers: { 'x-goog-api-key': token }, body: { content: { parts: [{ text: 'x' }] } } });
-    assert.deepEqual([single.status, single.json().error.status], [404, 'NOT_FOUND']);
     await assert.rejects(ai.models.embedContent({ model: 'gemini-2.5-flash', contents: 'x' }), (e: unknown) => e instanceof ApiError && e.status === 400 && /^ERR_NGROK_3813: /.test(JSON.parse(e.message).error.message));
+  });
+
+  test(':embedContent (one content, as REST callers, LangChain and older SDKs send it) goes to Google\'s :embedContent byte for byte, the embedding as Google sent it; billed on an estimate of its text', async () => {
+    const raw = '{"content": {"parts": [{"text": "embed this single text"}]}, "taskType": "RETRIEVAL_DOCUMENT", "title": "A title", "outputDimensionality": 4}';
+    const res = await gw(h, '/v1beta/models/gemini-embedding-001:embedContent', { headers: { 'x-goog-api-key': token }, body: raw });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json().embedding.values.length, 4);
+    assert.equal(res.headers.get('ngrok-aig-model'), 'gemini-embedding-001');
+    let up = lastUpstream();
+    assert.equal(up.path, '/v1beta/models/gemini-embedding-001:embedContent');
+    assert.equal(up.headers['x-goog-api-key'], 'AIza-fake-good');
+    assert.ok(!JSON.stringify(up.headers).includes(token), 'the access key never goes upstream');
+    assert.equal(up.rawBody, raw);
+    const [row] = await h.usage(res.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.provider, row!.model, Number(row!.usageEstimated), Number(row!.outputTokens), Number(row!.isStreaming), row!.completion], ['google', 'gemini-embedding-001', 1, 0, 0, 'succeeded']);
+    // The estimate counts the content's text (Google embeds its parts' text only): "embed this single text" is 4 tokens.
+    assert.equal(Number(row!.inputTokensEstimate), 4);
+
+    // Google's REST spelling; the provider in the path, and a body naming the model as the client asked it: the body's
+    // model is the one the call goes to, as Google requires.
+    const snake = await gw(h, '/v1beta/models/google:gemini-embedding-001:embedContent', { headers: { 'x-goog-api-key': token }, body: { model: 'models/google:gemini-embedding-001', content: { parts: [{ text: 'snake' }] }, task_type: 'SEMANTIC_SIMILARITY', output_dimensionality: 3 } });
+    assert.equal(snake.status, 200, snake.text);
+    assert.equal(snake.json().embedding.values.length, 3);
+    up = lastUpstream();
+    assert.equal(up.path, '/v1beta/models/gemini-embedding-001:embedContent');
+    assert.deepEqual([up.body!.model, up.body!.task_type, up.body!.output_dimensionality], ['models/gemini-embedding-001', 'SEMANTIC_SIMILARITY', 3]);
+
+    // A rate-limited key fails over to the next, as for every call.
+    const both = await routedTo(h, limited, good);
+    const failover = await gw(h, '/v1beta/models/gemini-embedding-001:embedContent', { headers: { 'x-goog-api-key': both }, body: { content: { parts: [{ text: 'failover' }] } } });
+    assert.deepEqual([failover.status, failover.headers.get('ngrok-aig-attempts')], [200, '2'], failover.text);
+    const rows = await h.usage(failover.headers.get('ngrok-aig-request-id')!, 2);
+    assert.deepEqual(rows.map((r) => [r.statusCode, r.retryAction, r.providerKeyId]), [[429, 'next_key', limited], [200, 'succeeded', good]]);
+
+    // The access scope, and the models that embed, as for :batchEmbedContents.
+    const narrow = (await h.accessKey(await h.configuration({ access: { providers: { allow: ['openai'] } } }))).token;
+    const outside = await gw(h, '/v1beta/models/gemini-embedding-001:embedContent', { headers: { 'x-goog-api-key': narrow }, body: { content: { parts: [{ text: 'x' }] } } });
+    assert.deepEqual([outside.status, outside.json().error.status], [403, 'PERMISSION_DENIED']);
+    assert.match(outside.json().error.message, /^ERR_NGROK_27231: /);
+    const generating = await gw(h, '/v1beta/models/gemini-2.5-flash:embedContent', { headers: { 'x-goog-api-key': token }, body: { content: { parts: [{ text: 'x' }] } } });
+    assert.equal(generating.status, 400);
+    assert.match(generating.json().error.message, /^ERR_NGROK_3813: /);
+  });
+
+  test('"ngrok/auto", and a virtual model standing for it, are told on Gemini\'s native paths that those paths name their one model, not about fallbacks or token counting', async () => {
+    const refusal = async (call: Promise<unknown>): Promise<string> => {
+      const e: unknown = await call.then(() => undefined, (error: unknown) => error);
+      assert.ok(e instanceof ApiError, String(e));
+      assert.equal(e.status, 400);
+      return JSON.parse(e.message).error.message as string;
+    };
+    const sent = h.fake.requests.length;
+    const literal = await refusal(ai.models.generateContent({ model: 'ngrok/auto', contents: 'pick one' }));
+    assert.match(literal, /^ERR_NGROK_3801: .*"ngrok\/auto" \(automatic model selection\) is not served on Gemini's native API \(\/v1beta\/models\/\{model\}:…\): its path names the one model that answers\. Name a model, such as "gemini-2\.5-flash"\.$/);
+    assert.doesNotMatch(literal, /fallback|"models"|token counting/);
+    const virtual = await h.api<{ id: string }>('POST', '/virtual-models', { name: 'gemini-auto', targets: ['ngrok/auto'] });
+    const standing = await refusal(ai.models.generateContent({ model: 'gemini-auto', contents: 'pick one' }));
+    assert.match(standing, /^ERR_NGROK_3801: .*virtual model "gemini-auto" stands for "ngrok\/auto" \(automatic model selection\), which is not served on Gemini's native API .*Name a model, such as "gemini-2\.5-flash"\.$/);
+    assert.doesNotMatch(standing, /fallback|"models"/);
+    const streamed = await refusal((async () => { for await (const chunk of await ai.models.generateContentStream({ model: 'gemini-auto', contents: 'x' })) void chunk; })());
+    assert.match(streamed, /which is not served on Gemini's native API/);
+    const embedding = await gw(h, '/v1beta/models/gemini-auto:embedContent', { headers: { 'x-goog-api-key': token }, body: { content: { parts: [{ text: 'x' }] } } });
+    assert.match(embedding.json().error.message, /which is not served on Gemini's native API .*"gemini-embedding-001"/);
+    assert.equal(h.fake.requests.length, sent, 'nothing went upstream');
+    await h.api('DELETE', `/virtual-models/${virtual.id}`);
   });
 
   test('models.list and models.get: the Google models the access key may use, in Google\'s shape and pages, from the catalog with no upstream call', async () => {
@@ -328,6 +392,46 @@ describe('Gemini native API on a managed Google key (sqlite)', () => {
     assert.equal(Number(row!.usageEstimated), 1);
     assert.ok(Number(row!.inputTokensEstimate) > 0);
     assert.equal(BigInt(row!.costPico) - BigInt(row!.feePico), BigInt(row!.inputTokensEstimate) * 150_000n);
+  });
+
+  test(':embedContent on the managed key is billed as :batchEmbedContents is, at gemini-embedding-001\'s $0.15 per million input tokens', async () => {
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'ngrok' }] }] } }))).token;
+    const res = await gw(h, '/v1beta/models/gemini-embedding-001:embedContent', { headers: { 'x-goog-api-key': token }, body: { content: { parts: [{ text: 'price this single text' }] } } });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(h.fake.requests.at(-1)!.headers['x-goog-api-key'], MANAGED_GOOGLE_KEY);
+    const [row] = await h.usage(res.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.keySource, Number(row!.usageEstimated)], ['ngrok', 1]);
+    assert.ok(Number(row!.inputTokensEstimate) > 0);
+    assert.equal(BigInt(row!.costPico) - BigInt(row!.feePico), BigInt(row!.inputTokensEstimate) * 150_000n);
+  });
+
+  test('audio input (billed by Google above the text price the catalog holds) is refused on the managed key as on chat: inline or by file, in either spelling, streamed or not; images still pass', async () => {
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'ngrok' }] }] } }))).token;
+    const m = client(h, token);
+    const sent = h.fake.requests.length;
+    const audioRefused = (e: unknown) => {
+      assert.ok(e instanceof ApiError, String(e));
+      assert.equal(e.status, 400);
+      assert.match(JSON.parse(e.message).error.message, /^ERR_NGROK_27238: .*audio input/);
+      return true;
+    };
+    const spoken = [{ role: 'user', parts: [{ text: 'transcribe this' }, { inlineData: { mimeType: 'audio/wav', data: 'UklGRiQAAABXQVZF' } }] }];
+    await assert.rejects(m.models.generateContent({ model: 'gemini-2.5-flash', contents: spoken }), audioRefused);
+    await assert.rejects((async () => { for await (const chunk of await m.models.generateContentStream({ model: 'gemini-2.5-flash', contents: spoken })) void chunk; })(), audioRefused);
+    await assert.rejects(m.models.generateContent({ model: 'gemini-2.5-flash', contents: [{ role: 'user', parts: [{ fileData: { fileUri: 'https://generativelanguage.googleapis.com/v1beta/files/abc', mimeType: 'audio/mp3' } }] }] }), audioRefused);
+    for (const body of [
+      { contents: [{ parts: [{ inline_data: { mime_type: 'audio/ogg', data: 'T2dnUw==' } }] }] },
+      { contents: [{ parts: [{ file_data: { file_uri: 'gs://bucket/talk.flac', mime_type: 'audio/flac' } }] }] },
+      { system_instruction: { parts: [{ inline_data: { mime_type: 'audio/wav', data: 'UklGRg==' } }] }, contents: [{ parts: [{ text: 'x' }] }] },
+    ]) {
+      const res = await gw(h, '/v1beta/models/gemini-2.5-flash:generateContent', { headers: { 'x-goog-api-key': token }, body });
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.match(res.json().error.message, /^ERR_NGROK_27238: .*audio input/);
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing reached Google');
+
+    const seen = await m.models.generateContent({ model: 'gemini-2.5-flash', contents: [{ role: 'user', parts: [{ text: 'what is this?' }, { inlineData: { mimeType: 'image/png', data: 'iVBORw0KGgo=' } }] }] });
+    assert.match(seen.text ?? '', /what is this\?/);
   });
 
   test('the proto names Google reads as well (`google_search`, `generation_config.max_output_tokens`) neither reach grounding nor escape the output cap', async () => {
@@ -566,6 +670,7 @@ describe('Gemini Interactions through the Gen AI SDK\'s interactions.create, ser
     const refusals: [Record<string, unknown>, RegExp][] = [
       [{ model: 'gemini-2.5-flash', input: [{ type: 'text', text: 'what is this?' }, image] }, /^ERR_NGROK_27238: .*text input and gives text or JSON output only, and this request sends "image" input/],
       [{ model: 'gemini-2.5-flash', input: [{ type: 'user_input', content: [image] }] }, /^ERR_NGROK_27238: .*sends "image" input/],
+      [{ model: 'gemini-2.5-flash', input: [{ type: 'text', text: 'transcribe' }, { type: 'audio', mime_type: 'audio/wav', data: 'UklGRg==' }] }, /^ERR_NGROK_27238: .*sends "audio" input/],
       [{ model: 'gemini-2.5-flash', input: 'draw', response_modalities: ['image'] }, /^ERR_NGROK_27238: .*asks for "image" output/],
       [{ model: 'gemini-2.5-flash', input: 'say it', response_format: { type: 'audio' } }, /^ERR_NGROK_27238: .*asks for "audio" output/],
       [{ model: 'gemini-2.5-flash', input: 'x', service_tier: 'priority' }, /^ERR_NGROK_3815: service_tier "priority" is not supported with managed keys. Use 'standard' on Gemini Interactions/],
@@ -795,6 +900,63 @@ describe('Gemini\'s API on models that do not serve it: translated to chat compl
     let streamed = '';
     for await (const chunk of await ai.models.generateContentStream({ model: 'claude-sonnet-4-6', contents: 'stream claude' })) streamed += chunk.text ?? '';
     assert.match(streamed, /You said: "stream claude"/);
+  });
+
+  test('countTokens on gpt-4o is counted by the gateway\'s own tokenizer, as Messages\' count_tokens is for it: Google\'s totalTokens, nothing sent upstream', async () => {
+    const sent = h.fake.requests.length;
+    const counted = await ai.models.countTokens({ model: 'gpt-4o', contents: 'count these words for a GPT model' });
+    const contents = [{ parts: [{ text: 'count these words for a GPT model' }], role: 'user' }];
+    assert.equal(counted.totalTokens, estimateRequestInputTokens({ contents }, 'generate-content'));
+    assert.ok(counted.totalTokens! > 0 && counted.totalTokens !== FAKE_TOKEN_COUNT);
+    const headers = counted.sdkHttpResponse?.headers ?? {};
+    assert.deepEqual([headers['ngrok-aig-model'], headers['ngrok-aig-attempts']], ['gpt-4o', '0']);
+    assert.equal(h.fake.requests.length, sent, 'nothing went upstream');
+
+    // Google's other form, a whole generateContentRequest: its system instruction is counted too, in either spelling.
+    const request = { contents, systemInstruction: { parts: [{ text: 'Answer in the voice of a pirate, always.' }] } };
+    const whole = await gw(h, '/v1beta/models/openai:gpt-4o:countTokens', { headers: { 'x-goog-api-key': token }, body: { generateContentRequest: { model: 'models/gpt-4o', ...request } } });
+    assert.equal(whole.status, 200, whole.text);
+    assert.deepEqual(whole.json(), { totalTokens: estimateRequestInputTokens(request, 'generate-content') });
+    assert.ok(whole.json().totalTokens > counted.totalTokens!);
+    const snake = await gw(h, '/v1beta/models/gpt-4o:countTokens', { headers: { 'x-goog-api-key': token }, body: { generate_content_request: request } });
+    assert.deepEqual(snake.json(), whole.json());
+    assert.equal(h.fake.requests.length, sent, 'nothing went upstream');
+  });
+
+  test('countTokens on Claude goes to Anthropic\'s count_tokens, translated as generateContent is to Messages; its count comes back as Google\'s totalTokens, recorded and never billed', async () => {
+    const counted = await ai.models.countTokens({ model: 'claude-sonnet-4-6', contents: 'count for claude' });
+    assert.equal(counted.totalTokens, FAKE_TOKEN_COUNT);
+    let up = lastUpstream();
+    assert.equal(up.path, '/v1/messages/count_tokens');
+    assert.equal(up.headers['x-api-key'], 'sk-ant-translate');
+    assert.deepEqual(up.body, { model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'count for claude' }] });
+    const headers = counted.sdkHttpResponse?.headers ?? {};
+    assert.equal(headers['ngrok-aig-model'], 'claude-sonnet-4-6');
+    const [row] = await h.usage(headers['ngrok-aig-request-id']!, 1);
+    assert.deepEqual(
+      [row!.provider, row!.model, Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.usageEstimated), BigInt(row!.costPico), row!.completion],
+      ['anthropic', 'claude-sonnet-4-6', 0, 0, 0, 0n, 'succeeded'],
+    );
+
+    // A whole generateContentRequest: its system instruction is counted; its generation settings, which change no
+    // count (and which count_tokens refuses), are not sent.
+    const whole = await gw(h, '/v1beta/models/claude-sonnet-4-6:countTokens', { headers: { 'x-goog-api-key': token }, body: { generate_content_request: { contents: [{ role: 'user', parts: [{ text: 'hi' }] }], system_instruction: { parts: [{ text: 'Be brief.' }] }, generation_config: { max_output_tokens: 50, temperature: 0.2 } } } });
+    assert.deepEqual([whole.status, whole.json()], [200, { totalTokens: FAKE_TOKEN_COUNT }], whole.text);
+    up = lastUpstream();
+    assert.deepEqual(up.body, { model: 'claude-sonnet-4-6', system: 'Be brief.', messages: [{ role: 'user', content: 'hi' }] });
+
+    // Anthropic's refusal comes back in Google's shape; what Claude cannot read is refused as for generateContent.
+    await assert.rejects(ai.models.countTokens({ model: 'anthropic:fail-400-claude', contents: 'x' }), (e: unknown) => {
+      assert.ok(e instanceof ApiError, String(e));
+      const { error } = JSON.parse(e.message);
+      assert.deepEqual([e.status, error.status], [400, 'INVALID_ARGUMENT']);
+      return true;
+    });
+    const sent = h.fake.requests.length;
+    const cached = await gw(h, '/v1beta/models/claude-sonnet-4-6:countTokens', { headers: { 'x-goog-api-key': token }, body: { generateContentRequest: { contents: [{ parts: [{ text: 'x' }] }], cachedContent: 'cachedContents/abc' } } });
+    assert.equal(cached.status, 400);
+    assert.match(cached.json().error.message, /^ERR_NGROK_27226: .*cachedContent/);
+    assert.equal(h.fake.requests.length, sent, 'nothing was sent');
   });
 
   test('a Gemini model is still served natively, untranslated; what another model cannot read (Google\'s cached content) is refused', async () => {

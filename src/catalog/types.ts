@@ -11,9 +11,10 @@ export type DeclaredSurface = 'chat-completions' | 'responses' | 'completions' |
  * The API surfaces Tollgate serves: the declared ones, `count-tokens` (Anthropic's `/v1/messages/count_tokens`),
  * which no provider declares — it is served wherever `messages` is (resolve.ts) —, and `stream-generate-content`
  * (Gemini's `:streamGenerateContent`) and `interactions` (Gemini's Interactions API, `POST /v1beta/interactions`),
- * served wherever `generate-content` is.
+ * served wherever `generate-content` is, and `embed-content` (Gemini's single `:embedContent`), served wherever its
+ * `embeddings` (`:batchEmbedContents`) is.
  */
-export type ApiSurface = DeclaredSurface | 'count-tokens' | 'stream-generate-content' | 'interactions';
+export type ApiSurface = DeclaredSurface | 'count-tokens' | 'stream-generate-content' | 'interactions' | 'embed-content';
 
 export interface SurfaceSpec {
   format: ApiFormat;

@@ -71,6 +71,14 @@ export function geminiObject(holder: unknown, jsonName: string): Record<string, 
 }
 
 /**
+ * What a `:countTokens` body counts: the whole `generateContentRequest` when it gives one (a system instruction, tools
+ * and settings beside the contents, which Google counts too), else the body itself (`contents`).
+ */
+export function geminiCountedRequest(body: Record<string, unknown>): Record<string, unknown> {
+  return geminiObject(body, 'generateContentRequest') ?? body;
+}
+
+/**
  * Why `contents` cannot be read as Google reads it, if it cannot: it must be Content objects (or one, as above).
  * A string or a number would go to another model as an empty prompt; Google refuses it, and an absent or empty one
  * ("contents is not specified").

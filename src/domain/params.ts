@@ -18,6 +18,7 @@ const OUTPUT_LIMIT_FIELDS: Readonly<Record<ApiSurface, readonly string[]>> = {
   responses: ['max_output_tokens'],
   messages: ['max_tokens'],
   embeddings: [],
+  'embed-content': [],
   // Token counting generates nothing, and Anthropic refuses a `max_tokens` there ("Extra inputs are not permitted"):
   // the account's output cap is never added to it.
   'count-tokens': [],
@@ -207,11 +208,16 @@ const isSet = (value: unknown): boolean => value !== undefined && value !== null
 /**
  * Gemini's `:batchEmbedContents` names the model again in each request, and Google refuses one that is not the
  * path's: the Gen AI SDK writes there what the client asked (`models/google:gemini-embedding-001`), so each is set to
- * the model the call goes to — only when one differs, the body otherwise going out as sent.
+ * the model the call goes to — only when one differs, the body otherwise going out as sent. A single `:embedContent`
+ * may name it too (its EmbedContentRequest has the member; REST callers and older SDKs send it): the same, when sent.
  */
-function nameEmbeddingModel(body: Record<string, unknown>, edit: () => Record<string, unknown>, upstreamModel: string): void {
-  const requests = body.requests;
+function nameEmbeddingModel(body: Record<string, unknown>, edit: () => Record<string, unknown>, upstreamModel: string, surface: ApiSurface): void {
   const name = `models/${upstreamModel}`;
+  if (surface === 'embed-content') {
+    if (isSet(body.model) && body.model !== name) edit().model = name;
+    return;
+  }
+  const requests = body.requests;
   if (!Array.isArray(requests) || requests.every((r) => typeof r !== 'object' || r === null || (r as Record<string, unknown>).model === name)) return;
   edit().requests = requests.map((r: unknown) => (typeof r === 'object' && r !== null && !Array.isArray(r) ? { ...(r as Record<string, unknown>), model: name } : r));
 }
@@ -226,7 +232,7 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
   // Gemini names the model in the path (upstream.ts), and its body has none to set.
   if (body.model !== upstreamModel && !candidate.surface.path.includes('{model}')) edit().model = upstreamModel;
   if ('models' in body) delete edit().models;
-  if (candidate.surface.format === 'gemini' && candidate.surface.surface === 'embeddings') nameEmbeddingModel(body, edit, upstreamModel);
+  if (candidate.surface.format === 'gemini' && (candidate.surface.surface === 'embeddings' || candidate.surface.surface === 'embed-content')) nameEmbeddingModel(body, edit, upstreamModel, candidate.surface.surface);
   // ngrok serves Interactions statelessly: nothing is kept at Google (the gateway could not route a later read of it
   // to the key that made it), so every request goes with `store: false` — Google's default is true. `store: true` was
   // refused before (request-shape.ts).

@@ -35,7 +35,7 @@ export function requestShapeProblem(body: Record<string, unknown>, surface: ApiS
  */
 export function streamsAnswer(body: Record<string, unknown> | undefined, surface: ApiSurface): boolean {
   if (surface === 'stream-generate-content') return true;
-  return body?.stream === true && surface !== 'embeddings' && surface !== 'count-tokens' && surface !== 'generate-content';
+  return body?.stream === true && surface !== 'embeddings' && surface !== 'embed-content' && surface !== 'count-tokens' && surface !== 'generate-content';
 }
 
 /** What the refusals below tell a client that wants more of Interactions than ngrok serves. */

@@ -266,3 +266,31 @@ test('a virtual model\'s name becomes its targets in order, where it stands amon
   // Without one of that name, the name is an unknown model as before.
   assert.equal(code(() => resolveCandidates(chat('chat-default'), catalog, account)), 'ERR_NGROK_27224');
 });
+
+test('Gemini\'s native paths: :embedContent rides on :batchEmbedContents, :countTokens reaches Claude\'s count_tokens, and "ngrok/auto" is refused as what those paths do not serve', () => {
+  const gemini = (model: string, surface: ResolveInput['surface']): ResolveInput => ({ model, models: undefined, format: 'gemini', surface });
+  const [single] = resolveCandidates(gemini('gemini-embedding-001', 'embed-content'), catalog, account);
+  assert.deepEqual([single!.provider.id, single!.surface.surface, single!.surface.path], ['google', 'embed-content', '/models/{model}:embedContent']);
+  assert.equal(code(() => resolveCandidates(gemini('gemini-2.5-flash', 'embed-content'), catalog, account)), 'ERR_NGROK_3813');
+  const [claude] = resolveCandidates(gemini('claude-sonnet-4-6', 'count-tokens'), catalog, account);
+  assert.deepEqual([claude!.surface.format, claude!.surface.surface, claude!.surface.path], ['anthropic', 'count-tokens', '/messages/count_tokens']);
+  assert.equal(code(() => resolveCandidates(gemini('gpt-4o', 'count-tokens'), catalog, account)), 'ERR_NGROK_3813');
+
+  const refusal = (input: ResolveInput, acct = account): string => {
+    try { resolveCandidates(input, catalog, acct); } catch (e) { assert.ok(e instanceof TollgateError); return e.message; }
+    assert.fail('expected a TollgateError');
+  };
+  const onPath = /"ngrok\/auto" \(automatic model selection\),? (which )?is not served on Gemini's native API/;
+  for (const surface of ['generate-content', 'stream-generate-content', 'embeddings', 'embed-content'] as const) {
+    assert.match(refusal(gemini('ngrok/auto', surface)), onPath, surface);
+    assert.doesNotMatch(refusal(gemini('ngrok/auto', surface)), /fallback|token counting/, surface);
+  }
+  const withAuto = snapshot({ virtualModels: [{ id: 'aigvm_auto', name: 'auto-pick', targets: ['ngrok/auto'] }] });
+  assert.match(refusal(gemini('auto-pick', 'generate-content'), withAuto), /virtual model "auto-pick" stands for "ngrok\/auto" \(automatic model selection\), which is not served on Gemini's native API .*"gemini-2\.5-flash"\.$/);
+  assert.match(refusal(gemini('auto-pick', 'embed-content'), withAuto), /"gemini-embedding-001"\.$/);
+  // Token counting (either format) and Interactions (its model in the body, as chat's) keep what they were told.
+  assert.match(refusal(gemini('auto-pick', 'count-tokens'), withAuto), /which does not count tokens: name a model\.$/);
+  assert.match(refusal(gemini('ngrok/auto', 'count-tokens')), /not for token counting: name a model\.$/);
+  assert.match(refusal({ model: 'gemini-2.5-flash', models: ['ngrok/auto'], format: 'gemini', surface: 'interactions' }), /not as a fallback in "models"/);
+  assert.match(refusal({ model: undefined, models: ['auto-pick'], format: 'openai', surface: 'chat-completions' }, withAuto), /which is taken as the request's "model" only, not as a fallback in "models"\.$/);
+});

@@ -84,7 +84,7 @@ export const CUSTOM_SURFACE_PATHS: Readonly<Record<CustomSurface, string>> = {
  * `model`, then `models[]` in order); with none left, the first one's error is the request's.
  */
 export function resolveCandidates(input: ResolveInput, catalog: Catalog, account: AccountSnapshot, skipped?: string[]): Candidate[] {
-  const names = expandVirtual(requestedNames(input.model, input.models, input.format), account);
+  const names = expandVirtual(requestedNames(input.model, input.models, input.format, input.surface), account);
   const candidates: Candidate[] = [];
   const seen = new Set<string>();
   let firstProblem: TollgateError | undefined;
@@ -92,7 +92,7 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     let resolved: Resolved;
     try {
       // Automatic selection is a virtual model's only target when it is one (the pipeline takes it as `model`).
-      if (name.toLowerCase() === AUTO_MODEL) throw autoTargetRefusal(virtualModel ?? name, input.surface);
+      if (name.toLowerCase() === AUTO_MODEL) throw autoTargetRefusal(virtualModel ?? name, input.format, input.surface);
       resolved = resolveName(name, catalog, account);
       if (virtualModel !== undefined) resolved.virtualModel = virtualModel;
     } catch (error) {
@@ -110,10 +110,10 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     // A compatibility layer that would ignore what the request asks (Anthropic's OpenAI endpoint ignores
     // `response_format`) gives way to the provider's own API, through translation, when the request translates.
     if (servedNatively?.compatibility && input.body && asksWhatLayersIgnore(input.body)) {
-      const own = translatedSurface(resolved.provider, modelSurfaces, input.surface);
+      const own = translatedSurface(resolved.provider, modelSurfaces, input.format, input.surface);
       if (own && !own.compatibility && input.untranslatable?.(input.surface, input.body, own.surface) === undefined) servedNatively = undefined;
     }
-    const translated = servedNatively ? undefined : translatedSurface(resolved.provider, modelSurfaces, input.surface);
+    const translated = servedNatively ? undefined : translatedSurface(resolved.provider, modelSurfaces, input.format, input.surface);
     const reason = translated && input.body ? input.untranslatable?.(input.surface, input.body, translated.surface) : undefined;
     if (reason !== undefined) {
       firstProblem ??= refusalError(resolved, input.surface, reason);
@@ -149,6 +149,13 @@ const TRANSLATED_TO: Partial<Record<ApiSurface, readonly { format: ApiFormat; su
   'stream-generate-content': [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }],
 };
 
+/**
+ * Gemini's `:countTokens` on Claude: Anthropic's own token counting (its count_tokens), the request translated as
+ * GenerateContent is to Messages. A model only chat completions reach has no count of its own: the gateway counts
+ * for it (pipeline.ts). Anthropic's count_tokens is the client's own surface, served natively, so it has no entry.
+ */
+const GEMINI_COUNT_TO: readonly { format: ApiFormat; surface: ApiSurface }[] = [{ format: 'anthropic', surface: 'count-tokens' }];
+
 /** Structured output (`response_format` json_schema or json_object), which a provider's compatibility layer ignores. */
 function asksWhatLayersIgnore(body: Record<string, unknown>): boolean {
   const format = body.response_format;
@@ -158,11 +165,12 @@ function asksWhatLayersIgnore(body: Record<string, unknown>): boolean {
 }
 
 /** The surface a translated request goes to: the first target the model serves, a compatibility layer last. */
-function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly ApiSurface[] | undefined, surface: ApiSurface): SurfaceSpec | undefined {
+function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly ApiSurface[] | undefined, format: ApiFormat, surface: ApiSurface): SurfaceSpec | undefined {
   let layer: SurfaceSpec | undefined;
-  for (const target of TRANSLATED_TO[surface] ?? []) {
-    if (modelSurfaces && !modelSurfaces.includes(target.surface)) continue;
-    const spec = provider.surfaces.find((s) => s.surface === target.surface && s.format === target.format);
+  const targets = format === 'gemini' && surface === 'count-tokens' ? GEMINI_COUNT_TO : TRANSLATED_TO[surface] ?? [];
+  for (const target of targets) {
+    if (modelSurfaces && !modelSurfaces.includes(hostSurface(target.format, target.surface))) continue;
+    const spec = surfaceOf(provider, target.format, target.surface);
     if (spec && !spec.compatibility) return spec;
     layer ??= spec;
   }
@@ -176,6 +184,8 @@ function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly A
  */
 function hostSurface(format: ApiFormat, surface: ApiSurface): ApiSurface {
   if (surface === 'count-tokens') return format === 'gemini' ? 'generate-content' : 'messages';
+  // Gemini's single `:embedContent` is served by whatever serves its `:batchEmbedContents`.
+  if (surface === 'embed-content') return 'embeddings';
   return surface === 'stream-generate-content' || surface === 'interactions' ? 'generate-content' : surface;
 }
 
@@ -185,18 +195,20 @@ function ridingPath(surface: ApiSurface, hostPath: string): string {
   // which the gateway meters and relays.
   // Interactions name the model in the body, at the API version's `/interactions` (`…/v1beta/interactions`).
   if (surface === 'interactions') return hostPath.replace(/\/models\/\{model\}:generateContent$/, '/interactions');
+  if (surface === 'embed-content') return hostPath.replace(/:batchEmbedContents$/, ':embedContent');
   if (hostPath.endsWith(':generateContent')) return hostPath.replace(/:generateContent$/, surface === 'count-tokens' ? ':countTokens' : ':streamGenerateContent?alt=sse');
   return `${hostPath}/count_tokens`;
 }
 
-/** Per host spec, the specs riding on it (Gemini's GenerateContent carries both streaming and token counting). */
+/** Per host spec, the specs riding on it (Gemini's GenerateContent carries streaming, token counting and Interactions). */
 const ridingSpecs = new WeakMap<SurfaceSpec, Map<ApiSurface, SurfaceSpec>>();
 
 /**
  * The provider's spec for `surface`. Token counting is served by every provider (and model) serving Messages,
  * at that surface's path + `/count_tokens` — Anthropic's layout, which Anthropic-compatible servers copy — with
  * the same parameter allowlist, so a custom provider needs no declaration of its own. Gemini's streaming and token
- * counting are served wherever its GenerateContent is, at Google's `:streamGenerateContent` and `:countTokens` beside it.
+ * counting are served wherever its GenerateContent is, at Google's `:streamGenerateContent` and `:countTokens` beside it;
+ * its single `:embedContent` wherever its `:batchEmbedContents` is.
  */
 function surfaceOf(provider: ResolvedProvider, format: ApiFormat, surface: ApiSurface): SurfaceSpec | undefined {
   const host = hostSurface(format, surface);
@@ -234,16 +246,33 @@ function expandVirtual(names: readonly string[], account: AccountSnapshot): { na
 }
 
 /**
- * A virtual model standing for `ngrok/auto` where automatic selection cannot serve it: token counting (which, like
- * `ngrok/auto` sent as it is, counts for a named model only) or a fallback in `models`.
+ * Whether the request's model is its path's: Gemini's native calls (`/v1beta/models/{model}:generateContent`, its
+ * stream, the embeddings), which have no `models` fallbacks and no automatic selection (gateway-behaviour.md, "Gemini
+ * native API"); Interactions name theirs in the body, as the other APIs do. Token counting (`:countTokens`) is told
+ * what any count is told: automatic selection counts for no model.
  */
-function autoTargetRefusal(virtualModel: string, surface: ApiSurface): TollgateError {
-  const why = surface === 'count-tokens' ? 'which does not count tokens: name a model.' : 'which is taken as the request\'s "model" only, not as a fallback in "models".';
+function modelInPath(format: ApiFormat, surface: ApiSurface): boolean {
+  return format === 'gemini' && surface !== 'interactions' && surface !== 'count-tokens';
+}
+
+/** Why automatic selection is not served where a Gemini call names its model in the path, naming a model that is. */
+function noAutoInPath(surface: ApiSurface): string {
+  const example = surface === 'embeddings' || surface === 'embed-content' ? 'gemini-embedding-001' : 'gemini-2.5-flash';
+  return `is not served on Gemini's native API (/v1beta/models/{model}:…): its path names the one model that answers. Name a model, such as "${example}".`;
+}
+
+/**
+ * A virtual model standing for `ngrok/auto` where automatic selection cannot serve it: token counting (which, like
+ * `ngrok/auto` sent as it is, counts for a named model only), a fallback in `models`, or a Gemini path.
+ */
+function autoTargetRefusal(virtualModel: string, format: ApiFormat, surface: ApiSurface): TollgateError {
+  const why = modelInPath(format, surface) ? `which ${noAutoInPath(surface)}`
+    : surface === 'count-tokens' ? 'which does not count tokens: name a model.' : 'which is taken as the request\'s "model" only, not as a fallback in "models".';
   return tollgateError('badRequestBody', { reason: `virtual model "${virtualModel}" stands for "ngrok/auto" (automatic model selection), ${why}` });
 }
 
 /** `model` first, then `models[]`; validates the JSON types (ERR_NGROK_3801). */
-function requestedNames(model: unknown, models: unknown, format: ApiFormat): string[] {
+function requestedNames(model: unknown, models: unknown, format: ApiFormat, surface: ApiSurface): string[] {
   if (model !== undefined && model !== null && typeof model !== 'string') {
     throw tollgateError('badRequestBody', { reason: '"model" must be a string.' });
   }
@@ -259,6 +288,7 @@ function requestedNames(model: unknown, models: unknown, format: ApiFormat): str
   }
   for (const name of list) {
     if (name.toLowerCase() === AUTO_MODEL) {
+      if (modelInPath(format, surface)) throw tollgateError('badRequestBody', { reason: `"ngrok/auto" (automatic model selection) ${noAutoInPath(surface)}` });
       throw tollgateError('badRequestBody', { reason: '"ngrok/auto" (automatic model selection) is taken as the request\'s "model" only, not as a fallback in "models", and not for token counting: name a model.' });
     }
   }

@@ -164,3 +164,27 @@ test('audio input is refused on the managed key of a model that takes it at a pr
   const own = snapshot({ providerKeys: [{ id: 'aigpk_google', providerId: 'google', value: 'g-own' }] });
   assert.deepEqual(summary(planAttempts(one('gemini-2.5-flash', own), null, own, gemini, { messages: [{ role: 'user', content: [audio] }] })), ['aigpk_google']);
 });
+
+test('Gemini audio parts are audio input too: inline or by file, under either of Google\'s names, in a turn, the system instruction or a function\'s response', () => {
+  const gemini = { ...managed, google: 'managed-google' };
+  const flash = resolveCandidates({ model: 'gemini-2.5-flash', models: undefined, format: 'gemini', surface: 'generate-content' }, catalog, bare)[0]!;
+  const turn = (part: Record<string, unknown>) => ({ contents: [{ role: 'user', parts: [{ text: 'listen' }, part] }] });
+  for (const ask of [
+    turn({ inlineData: { mimeType: 'audio/wav', data: 'UklGRg==' } }),
+    turn({ inline_data: { mime_type: 'AUDIO/MPEG', data: 'SUQz' } }),
+    turn({ fileData: { fileUri: 'https://generativelanguage.googleapis.com/v1beta/files/a', mimeType: 'audio/mp3' } }),
+    turn({ file_data: { file_uri: 'gs://b/talk.flac', mime_type: 'audio/flac' } }),
+    turn({ functionResponse: { name: 'record', response: {}, parts: [{ inlineData: { mimeType: 'audio/ogg', data: 'T2dn' } }] } }),
+    // A lone Content (Google reads it as a list of one), and the system instruction.
+    { contents: { parts: { inlineData: { mimeType: 'audio/wav', data: 'UklGRg==' } } } },
+    { system_instruction: { parts: [{ inline_data: { mime_type: 'audio/wav', data: 'UklGRg==' } }] }, contents: [{ parts: [{ text: 'x' }] }] },
+  ]) {
+    const refused = planAttempts(flash, null, bare, gemini, ask);
+    assert.equal(refused.problem?.code, 'ERR_NGROK_27238', JSON.stringify(ask));
+    assert.match(refused.problem!.message, /audio input/);
+  }
+  // Images and video (priced as input tokens), and a part naming no MIME type, pass.
+  for (const part of [{ inlineData: { mimeType: 'image/png', data: 'iVBO' } }, { fileData: { fileUri: 'https://youtu.be/x', mimeType: 'video/mp4' } }, { fileData: { fileUri: 'gs://b/unknown' } }]) {
+    assert.deepEqual(summary(planAttempts(flash, null, bare, gemini, turn(part))), ['ngrok'], JSON.stringify(part));
+  }
+});

@@ -5,7 +5,7 @@ import type { AccountSnapshot, ConfigurationState, ProviderKeyState, StoredRoute
 import { tollgateError, type TollgateError } from './errors.ts';
 import type { Candidate } from './resolve.ts';
 import { isCandidateProvider, matchesModelRef } from './model-match.ts';
-import { geminiJsonName, geminiList, geminiMembers, geminiProtoName, geminiSpelling } from './gemini-fields.ts';
+import { geminiJsonName, geminiList, geminiMember, geminiMembers, geminiObjects, geminiProtoName, geminiSpelling } from './gemini-fields.ts';
 import { builtinProviders } from '../catalog/providers.ts';
 import { createCatalog } from '../catalog/index.ts';
 
@@ -63,6 +63,8 @@ export interface ManagedAsk {
   readonly fallbacks?: unknown;
   /** Chat `messages` / Responses `input`: read only for audio, on models that take it at a price the catalog lacks. */
   readonly messages?: unknown;
+  /** Gemini GenerateContent's turns (and its system instruction, under either name): read only for audio too. */
+  readonly contents?: unknown;
   /**
    * Also Gemini Interactions' `input`, which a managed key serves as text only (with the fields below). Interactions'
    * members are read under both of Google's names (gemini-fields.ts): `response_modalities` or `responseModalities`.
@@ -87,11 +89,28 @@ function isAudioPart(part: unknown): boolean {
 }
 
 /**
- * Whether a chat or Responses request sends audio (`input_audio` content parts). Providers bill audio input at its
+ * Whether Gemini parts carry audio: inline (`inlineData`) or by URI (`fileData`), told by the MIME type Google
+ * requires of both, each member under either of Google's names (gemini-fields.ts), and inside a function's response
+ * (whose `parts` may hold media of their own).
+ */
+function geminiAudioIn(parts: unknown): boolean {
+  for (const part of geminiObjects(parts)) {
+    for (const media of [...geminiMembers(part, 'inlineData'), ...geminiMembers(part, 'fileData')]) {
+      if (geminiMembers(media, 'mimeType').some((mime) => typeof mime === 'string' && /^audio\//i.test(mime))) return true;
+    }
+    for (const response of geminiMembers(part, 'functionResponse')) if (geminiAudioIn(geminiMember(response, 'parts'))) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a request sends audio: a chat or Responses request's `input_audio` content parts (or audio data URLs), a
+ * Gemini GenerateContent request's audio parts (its turns and system instruction). Providers bill audio input at its
  * own price (Gemini 2.5 Flash: $1.00 per million tokens against $0.30 for text), which the catalog does not hold:
  * on the managed credential it would be charged as text.
  */
 function sendsAudio(ask: ManagedAsk): boolean {
+  for (const content of [...geminiObjects(ask.contents), ...geminiMembers(ask, 'systemInstruction')]) if (geminiAudioIn(geminiMember(content, 'parts'))) return true;
   for (const turns of [ask.messages, ask.input]) {
     if (!Array.isArray(turns)) continue;
     for (const turn of turns) {

@@ -60,6 +60,10 @@ export function estimateRequestInputTokens(body: Record<string, unknown>, surfac
       // OpenAI's `input`, or Gemini's `requests` (`:batchEmbedContents`), each a content of parts.
       total += body.requests === undefined ? promptTokens(body.input) : geminiEmbedTokens(body.requests);
       break;
+    case 'embed-content':
+      // Gemini's single `:embedContent`: one content, whose parts' text is what Google embeds (and counts).
+      total += geminiPartsTokens(geminiMember(geminiMember(body, 'content'), 'parts'));
+      break;
     case 'generate-content':
     case 'stream-generate-content': {
       // Gemini: `contents` turns of `parts`, the system instruction (a content too), tools (their JSON, whichever

@@ -394,7 +394,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   const { plan } = record;
   const settings = ctx.account!.settings;
   // A model that does not serve the client's surface: the request goes up in the model's format (translate/).
-  const translator = translatorFor(ctx.route.surface, plan.candidate.surface);
+  const translator = translatorFor(ctx.route, plan.candidate.surface);
   // A client that asked Responses not to store (`store: false`) will not refer back: nothing is kept for it.
   const translated = translator?.request(ctx.body!, plan);
   const scope = translator ? { accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true, toolNames: translated?.toolNames, request: ctx.body!, inputTokens: isStreaming && ctx.route.surface === 'messages' ? streamInputEstimate(ctx) : undefined } : undefined;
@@ -473,7 +473,8 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         return 'served';
       }
       // Embeddings answers are passed through as they came: a large one is relayed as it arrives, not held whole.
-      const answer = !translator && plan.candidate.surface.surface === 'embeddings' ? await exchange.collectWithin(HELD_ANSWER_BYTES) : await exchange.collect();
+      const embedding = plan.candidate.surface.surface === 'embeddings' || plan.candidate.surface.surface === 'embed-content';
+      const answer = !translator && embedding ? await exchange.collectWithin(HELD_ANSWER_BYTES) : await exchange.collect();
       clearTimeout(timer);
       if (answer === undefined) {
         // Committed: the client gets this answer's bytes from here on.

@@ -98,7 +98,7 @@ function anthropicPage(candidates: readonly Candidate[], query: URLSearchParams)
 
 /**
  * What Gemini's API serves of a model, named as Google's `supportedGenerationMethods` names them: an embedding
- * model's `embedContent` (the SDK's embedContent, served at `:batchEmbedContents`), a generating model's
+ * model's `embedContent` (served at `:embedContent`, and at `:batchEmbedContents`, which the SDK's embedContent calls), a generating model's
  * `generateContent` (its stream beside it) and `countTokens`.
  */
 function generationMethods(c: Candidate): string[] {

@@ -12,6 +12,7 @@ import { countInputTokens } from '../domain/token-counter.ts';
 import { reservationPico, type AdvisorHold } from '../domain/cost.ts';
 import { advisorLimit, outputLimit, outputLimitProblem, UNBOUNDED_OUTPUT_TOKENS, webSearchLimit, webSearchTool } from '../domain/params.ts';
 import { interactionsProblem, requestShapeProblem } from '../domain/request-shape.ts';
+import { geminiCountedRequest } from '../domain/gemini-fields.ts';
 import type { RequestContext } from './context.ts';
 import type { AuthenticatedKey } from '../state/types.ts';
 import { authenticate } from './authenticate.ts';
@@ -298,33 +299,38 @@ function tryScoped(ctx: RequestContext, models: string[]): Candidate[] {
 
 /**
  * Token counting for a model only translation reaches (a GPT model asked through the Anthropic SDK, whose other
- * calls are translated; Claude Code counts before long requests): no provider counts Messages for it, so the
- * gateway answers with its own tokenizer's count (o200k, GPT's own) rather than refuse the one call of the
- * conversation it cannot translate. Nothing is sent upstream, so nothing is metered. False when the model is not
- * reachable so either, or the key may not use it: the original refusal stands. A thread continued (Anthropic's
- * message threads) gets what `/v1/messages` answers for that model, 404 `thread_not_found`: the thread's turns are
- * held by Anthropic, so a count of the new messages alone would understate the prompt the model would read.
+ * calls are translated; Claude Code counts before long requests; or through Gemini's `:countTokens`): no provider
+ * counts the client's format for it, so the gateway answers with its own tokenizer's count (o200k, GPT's own) in the
+ * client's shape (`input_tokens`, Google's `totalTokens`) rather than refuse the one call of the conversation it
+ * cannot translate. Nothing is sent upstream, so nothing is metered. False when the model is not reachable so
+ * either, or the key may not use it: the original refusal stands. A thread continued (Anthropic's message threads)
+ * gets what `/v1/messages` answers for that model, 404 `thread_not_found`: the thread's turns are held by Anthropic,
+ * so a count of the new messages alone would understate the prompt the model would read.
  */
 async function countedHere(ctx: RequestContext): Promise<boolean> {
   const { deps, body, account, configuration } = ctx;
-  const thread = continuedThread(body!);
+  const gemini = ctx.route.format === 'gemini';
+  // Gemini's count reads a whole `generateContentRequest` when one is given (gemini-fields.ts), as Google does.
+  const counted = gemini ? geminiCountedRequest(body!) : body!;
+  const thread = gemini ? undefined : continuedThread(body!);
   let candidates: Candidate[];
   try {
     // A continued thread is refused by `untranslatable`: resolved without it, to find the model it was asked of.
-    candidates = resolveCandidates({ model: body!.model, models: body!.models, format: 'anthropic', surface: 'messages', untranslatable: thread === undefined ? untranslatable : undefined, body: body! }, deps.catalog, account!);
+    const generation = gemini ? { model: ctx.pathModel, models: undefined, format: 'gemini', surface: 'generate-content' } as const : { model: body!.model, models: body!.models, format: 'anthropic', surface: 'messages' } as const;
+    candidates = resolveCandidates({ ...generation, untranslatable: thread === undefined ? untranslatable : undefined, body: counted }, deps.catalog, account!);
   } catch {
     return false;
   }
-  const served = applyScope(candidates, configuration?.access ?? null).allowed.find((c) => c.surface.surface !== 'messages');
+  const served = applyScope(candidates, configuration?.access ?? null).allowed.find((c) => c.surface.surface === 'chat-completions');
   if (!served) return false;
   if (thread !== undefined) throw tollgateError('threadNotHeld', { provider: served.provider.id, model: served.modelId, surface: ctx.route.surface, id: thread });
-  const tokens = await countInputTokens(ctx.rawBody!, 'count-tokens');
+  const tokens = gemini ? await countInputTokens(Buffer.from(JSON.stringify(counted)), 'generate-content') : await countInputTokens(ctx.rawBody!, 'count-tokens');
   if (ctx.clientGone || ctx.res.headersSent) return true;
   const headers = baseHeaders(ctx.requestId);
   headers[H_ATTEMPTS] = '0';
   headers[H_MODEL] = headerText(served.modelId);
-  headers['request-id'] = ctx.requestId;
-  writeJson(ctx.res, 200, headers, JSON.stringify({ input_tokens: tokens }));
+  if (!gemini) headers['request-id'] = ctx.requestId;
+  writeJson(ctx.res, 200, headers, JSON.stringify(gemini ? { totalTokens: tokens } : { input_tokens: tokens }));
   ctx.endedAt = performance.now();
   deps.observer?.answered(ctx);
   return true;
@@ -397,7 +403,9 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
     allowed = autoVirtual !== undefined ? autoCandidates(ctx, autoVirtual)
       : ctx.pathModel === undefined && asksForAutoSelection(ctx.body, ctx.route.surface) ? autoCandidates(ctx) : scopedCandidates(ctx);
   } catch (error) {
-    if (counting && error instanceof TollgateError && error.code === Errors.providerLacksSurface.code && await countedHere(ctx)) return;
+    // What a model no counting reaches is refused with: Messages' "the provider lacks this surface", Gemini's 3813.
+    const uncounted = ctx.route.format === 'gemini' ? Errors.noCompatibleModels.code : Errors.providerLacksSurface.code;
+    if (counting && error instanceof TollgateError && error.code === uncounted && await countedHere(ctx)) return;
     throw error;
   }
   // Counting tokens is how a client learns whether a prompt fits, and it is never billed (meter.ts): the input

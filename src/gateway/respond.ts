@@ -53,7 +53,7 @@ export function writeError(ctx: RequestContext, error: TollgateError, attempts =
 export function endStreamWithError(ctx: RequestContext, error: TollgateError, sequence: number | undefined): void {
   ctx.errorCode = error.code;
   // An embeddings answer relayed as it arrived (relay.ts, relayJson) is JSON, which no event can end: it is cut.
-  if (ctx.route.surface === 'embeddings') {
+  if (ctx.route.surface === 'embeddings' || ctx.route.surface === 'embed-content') {
     ctx.res.destroy();
     return;
   }

@@ -85,6 +85,8 @@ export const GEMINI_STREAM_ROUTE: SurfaceRoute = { format: 'gemini', surface: 's
 export const GEMINI_COUNT_ROUTE: SurfaceRoute = { format: 'gemini', surface: 'count-tokens' };
 /** `:batchEmbedContents`, what the Gen AI SDK's embedContent calls on the Gemini API. */
 export const GEMINI_EMBED_ROUTE: SurfaceRoute = { format: 'gemini', surface: 'embeddings' };
+/** `:embedContent`, one content (REST callers, LangChain, older SDKs): served wherever `:batchEmbedContents` is. */
+export const GEMINI_EMBED_ONE_ROUTE: SurfaceRoute = { format: 'gemini', surface: 'embed-content' };
 /** For errors on `/v1beta/…` paths that are not routes, and on any Gen AI SDK call (`x-goog-api-key`): Google's shape. */
 export const GEMINI_ROUTE: SurfaceRoute = { format: 'gemini', surface: 'generate-content' };
 /** GET /v1beta/models and /v1beta/models/{model} (the SDK's models.list and models.get), answered in Google's shape. */
@@ -99,6 +101,7 @@ const GEMINI_METHODS: ReadonlyMap<string, SurfaceRoute> = new Map([
   ['streamGenerateContent', GEMINI_STREAM_ROUTE],
   ['countTokens', GEMINI_COUNT_ROUTE],
   ['batchEmbedContents', GEMINI_EMBED_ROUTE],
+  ['embedContent', GEMINI_EMBED_ONE_ROUTE],
 ]);
 
 /** The method of a Gemini route, as its path says it (`/v1beta/models/{model}:countTokens`). */

@@ -12,7 +12,9 @@
 //   model `short-…`      → (stream) a first chunk, then a clean end with no finishReason
 // `:countTokens` answers `{"totalTokens": FAKE_GEMINI_TOKEN_COUNT, …}`; `:batchEmbedContents` one embedding a request
 // (`outputDimensionality` values, 8 without it) and no usageMetadata (the Gemini API's answer has none), refusing
-// with Google's 400 a request whose `model` is not the path's.
+// with Google's 400 a request whose `model` is not the path's; `:embedContent` the one embedding of its `content`
+// (`{"embedding": {"values": …}}`), members read by either of Google's names (`output_dimensionality` too), refusing
+// one without a content or naming another model than the path's.
 // `POST …/interactions` (the Interactions API, model in the body): an Interaction (`steps`, `status`, `usage` with
 // FAKE_INTERACTIONS_USAGE), or with `"stream": true` its SSE events (`interaction.created`, `interaction.status_update`,
 // `step.start`, `step.delta` text, `step.stop`, `interaction.completed` carrying the usage, then `data: [DONE]`),
@@ -34,9 +36,9 @@ export const FAKE_INTERACTIONS_USAGE = { total_input_tokens: 14, total_tool_use_
 /** What every fake `:countTokens` answers. */
 export const FAKE_GEMINI_TOKEN_COUNT = 23;
 
-const GEMINI_PATH = /\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens|batchEmbedContents)$/;
+const GEMINI_PATH = /\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens|batchEmbedContents|embedContent)$/;
 
-type GeminiMethod = 'generateContent' | 'streamGenerateContent' | 'countTokens' | 'batchEmbedContents';
+type GeminiMethod = 'generateContent' | 'streamGenerateContent' | 'countTokens' | 'batchEmbedContents' | 'embedContent';
 
 /** The model and method of a Gemini native call's path; undefined for any other path. */
 export function geminiCallOf(path: string): { model: string; stream: boolean; method: GeminiMethod } | undefined {
@@ -153,6 +155,19 @@ function batchEmbedAnswer(model: string, body: Record<string, unknown>): string 
   return JSON.stringify({ embeddings }, null, 2);
 }
 
+/**
+ * Google's `:embedContent`: the one embedding of `content`, as Google answers it; undefined (a 400) without a content
+ * of parts, or when the body names another model than the path's. Its members by either name Google's parser takes.
+ */
+function embedAnswer(model: string, body: Record<string, unknown>): string | undefined {
+  const content = body.content as { parts?: unknown } | undefined;
+  if (typeof content !== 'object' || content === null || !Array.isArray(content.parts)) return undefined;
+  if (body.model !== undefined && body.model !== `models/${model}`) return undefined;
+  const text = (content.parts as { text?: unknown }[]).map((p) => (typeof p.text === 'string' ? p.text : '')).join(' ');
+  const asked = body.outputDimensionality ?? body.output_dimensionality;
+  return JSON.stringify({ embedding: { values: fakeVector(text, typeof asked === 'number' ? asked : 8) } }, null, 2);
+}
+
 /** Google's error answer with a status. */
 function sendGeminiError(res: ServerResponse, status: number): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' }).end(geminiErrorBody(status));
@@ -184,8 +199,8 @@ export function handleGemini(req: IncomingMessage, res: ServerResponse, call: { 
   const { model } = call;
   if (sendScripted(req, res, model)) return;
   const sendJson = (json: string) => { res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' }).end(json); };
-  if (call.method === 'batchEmbedContents') {
-    const answer = body && batchEmbedAnswer(model, body);
+  if (call.method === 'batchEmbedContents' || call.method === 'embedContent') {
+    const answer = body && (call.method === 'embedContent' ? embedAnswer(model, body) : batchEmbedAnswer(model, body));
     return answer ? sendJson(answer) : sendError(400);
   }
   // Google counts `contents`, or the whole `generateContentRequest` given instead.

@@ -56,7 +56,7 @@
 //   model `gzip-…` (also `gzip-fail-NNN-`, `gzip-drip-`) → answer gzip-compressed whatever accept-encoding said
 //                                                         (streams flushed per event)
 // Gemini's native API (`/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`, `:countTokens`,
-// `:batchEmbedContents`) and its Interactions API (`POST /interactions`): see gemini.ts.
+// `:batchEmbedContents`, `:embedContent`) and its Interactions API (`POST /interactions`): see gemini.ts.
 // `/messages/count_tokens` answers `{"input_tokens": 42}` (scripted by key and model like the rest), and 400 for a
 // body with `max_tokens` or `stream`, as Anthropic refuses them there.
 // Every request is recorded (method, path, headers, parsed body) and whether the client went away — except as

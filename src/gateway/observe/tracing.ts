@@ -40,7 +40,7 @@ const GEN_AI_USAGE_CACHE_CREATION = 'gen_ai.usage.cache_creation.input_tokens';
 const GEN_AI_USAGE_REASONING = 'gen_ai.usage.reasoning.output_tokens';
 
 const OPERATION: Readonly<Record<ApiSurface, string>> = {
-  'chat-completions': 'chat', messages: 'chat', responses: 'chat', completions: 'text_completion', embeddings: 'embeddings',
+  'chat-completions': 'chat', messages: 'chat', responses: 'chat', completions: 'text_completion', embeddings: 'embeddings', 'embed-content': 'embeddings',
   // No GenAI well-known name for token counting: a custom value, as the conventions allow.
   'count-tokens': 'count_tokens',
   'generate-content': 'generate_content', 'stream-generate-content': 'generate_content', interactions: 'generate_content',

@@ -9,7 +9,7 @@ import { translatorFor } from './index.ts';
 const catalog = createCatalog({});
 const candidate = resolveCandidates({ model: 'claude-sonnet-4-6', models: undefined, format: 'openai', surface: 'responses' }, catalog, snapshot())[0]!;
 const plan: AttemptPlan = { candidate, keySource: 'ngrok', credential: 'k' };
-const translator = translatorFor('responses', candidate.surface)!;
+const translator = translatorFor({ format: 'openai', surface: 'responses' }, candidate.surface)!;
 const scope = { accountId: 'acct_composed', keep: false, includeUsage: false };
 const sse = (type: string, data: Record<string, unknown>): [string, string] => [type, JSON.stringify({ type, ...data })];
 
@@ -43,7 +43,7 @@ test('structured output: JSON outputs where the model has them, its schema made 
   };
   const ask = (model: string) => {
     const c = resolveCandidates({ model, models: undefined, format: 'openai', surface: 'responses' }, catalog, snapshot())[0]!;
-    return translatorFor('responses', c.surface)!.request({ model, input: 'Weather?', text: { format: { type: 'json_schema', name: 'w', strict: true, schema } } }, { candidate: c, keySource: 'ngrok', credential: 'k' });
+    return translatorFor({ format: 'openai', surface: 'responses' }, c.surface)!.request({ model, input: 'Weather?', text: { format: { type: 'json_schema', name: 'w', strict: true, schema } } }, { candidate: c, keySource: 'ngrok', credential: 'k' });
   };
   const json = ask('claude-sonnet-5-5');
   assert.deepEqual(json.body.output_config, { format: { type: 'json_schema', schema: {
@@ -61,7 +61,7 @@ test('structured output: JSON outputs where the model has them, its schema made 
   // JSON mode has no schema: the forced tool where the model takes one, asked in words where it refuses one.
   const jsonMode = (model: string) => {
     const c = resolveCandidates({ model, models: undefined, format: 'openai', surface: 'responses' }, catalog, snapshot())[0]!;
-    return translatorFor('responses', c.surface)!.request({ model, instructions: 'Be brief.', input: 'Paris as JSON', text: { format: { type: 'json_object' } } }, { candidate: c, keySource: 'ngrok', credential: 'k' }).body;
+    return translatorFor({ format: 'openai', surface: 'responses' }, c.surface)!.request({ model, instructions: 'Be brief.', input: 'Paris as JSON', text: { format: { type: 'json_object' } } }, { candidate: c, keySource: 'ngrok', credential: 'k' }).body;
   };
   assert.deepEqual(jsonMode('claude-sonnet-4-6').tool_choice, { type: 'tool', name: 'structured_output' });
   const refuses = jsonMode('claude-opus-5-5');

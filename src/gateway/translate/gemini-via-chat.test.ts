@@ -186,7 +186,7 @@ test('what another model cannot read is never translated: Google\'s cached conte
 
 test('Claude through chat: a Gemini request goes up as Messages, and what Messages drops is named as the client sent it', () => {
   const claude = plan('claude-sonnet-4-6');
-  const translator = translatorFor('generate-content', claude.candidate.surface)!;
+  const translator = translatorFor({ format: 'gemini', surface: 'generate-content' }, claude.candidate.surface)!;
   const { body, removed } = translator.request({
     systemInstruction: { parts: [{ text: 'Be brief.' }] }, contents: [{ role: 'user', parts: [{ text: 'Hi' }] }],
     generationConfig: { maxOutputTokens: 100, seed: 3, temperature: 0.5 },
@@ -195,7 +195,7 @@ test('Claude through chat: a Gemini request goes up as Messages, and what Messag
   assert.deepEqual(removed, ['generationConfig.seed']);
   const answer = translator.answer({ id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-6', content: [{ type: 'text', text: 'Hello' }], stop_reason: 'end_turn', usage: { input_tokens: 5, output_tokens: 2 } }, scope) as { candidates: { content: unknown; finishReason: string }[] };
   assert.deepEqual([answer.candidates[0]!.content, answer.candidates[0]!.finishReason], [{ role: 'model', parts: [{ text: 'Hello' }] }, 'STOP']);
-  assert.equal(translatorFor('stream-generate-content', claude.candidate.surface)!.request({ contents: [] }, claude).body.stream, true);
+  assert.equal(translatorFor({ format: 'gemini', surface: 'stream-generate-content' }, claude.candidate.surface)!.request({ contents: [] }, claude).body.stream, true);
 });
 
 test('the output limit and candidate count under their proto names (as Google reads them, and the credit hold) are the ones sent', () => {
@@ -249,7 +249,7 @@ test('a request in Google\'s REST spelling (proto names: system_instruction, inl
   assert.equal(other.body.reasoning_effort, 'high');
   assert.equal(other.clientFields!.temperature, 'generation_config.temperature');
   const claude = plan('claude-sonnet-4-6');
-  assert.deepEqual(translatorFor('generate-content', claude.candidate.surface)!.request({ contents: [{ parts: [{ text: 'x' }] }], generation_config: { seed: 4 } }, claude).removed, ['generation_config.seed']);
+  assert.deepEqual(translatorFor({ format: 'gemini', surface: 'generate-content' }, claude.candidate.surface)!.request({ contents: [{ parts: [{ text: 'x' }] }], generation_config: { seed: 4 } }, claude).removed, ['generation_config.seed']);
   // Google reads a lone value for a repeated field as a list of one (its own REST sample sends `"contents": {"parts": {"text": …}}`).
   assert.deepEqual(geminiViaChat.request({ contents: { parts: { text: 'Hello there' } }, system_instruction: { parts: { text: 'You are a cat.' } } }, plan('gpt-4o')).body.messages, [{ role: 'system', content: 'You are a cat.' }, { role: 'user', content: 'Hello there' }]);
 });
@@ -299,14 +299,14 @@ test('function names Gemini allows and chat refuses ("." and ":") go up renamed,
 
 test('Claude through chat: a renamed Gemini function reaches Messages under its chat name, and Claude\'s call comes back as the client named it', () => {
   const claude = plan('claude-sonnet-4-6');
-  const translator = translatorFor('generate-content', claude.candidate.surface)!;
+  const translator = translatorFor({ format: 'gemini', surface: 'generate-content' }, claude.candidate.surface)!;
   const name = 'files.read:v2';
   const { body, toolNames } = translator.request({ contents: [{ role: 'user', parts: [{ text: 'Read it' }] }], tools: [{ functionDeclarations: [{ name }] }] }, claude);
   const sent = (body.tools as { name: string }[])[0]!.name;
   assert.match(sent, /^[a-zA-Z0-9_-]{1,64}$/);
   const answer = translator.answer({ id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-6', content: [{ type: 'tool_use', id: 'toolu_1', name: sent, input: {} }], stop_reason: 'tool_use', usage: { input_tokens: 5, output_tokens: 2 } }, { ...scope, toolNames }) as { candidates: { content: { parts: { functionCall?: { name: string } }[] } }[] };
   assert.deepEqual(answer.candidates[0]!.content.parts.map((p) => p.functionCall?.name), [name]);
-  const streamed = translatorFor('stream-generate-content', claude.candidate.surface)!.stream({ ...scope, toolNames });
+  const streamed = translatorFor({ format: 'gemini', surface: 'stream-generate-content' }, claude.candidate.surface)!.stream({ ...scope, toolNames });
   for (const [event, data] of [
     ['message_start', { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude', content: [], usage: { input_tokens: 5, output_tokens: 0 } } }],
     ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'toolu_1', name: sent, input: {} } }],
@@ -317,4 +317,25 @@ test('Claude through chat: a renamed Gemini function reaches Messages under its 
   ] as const) streamed.event(event, JSON.stringify(data));
   const calls = chunks(streamed.take() + streamed.finish()).flatMap((c) => ((c.candidates as Candidate[])[0]!.content!.parts ?? []).filter((p) => p.functionCall).map((p) => p.functionCall!.name));
   assert.deepEqual(calls, [name]);
+});
+
+test('Gemini\'s countTokens on Claude: the request (or the whole generateContentRequest) goes up as what Anthropic\'s count_tokens reads, its count comes back as totalTokens', () => {
+  const claude: AttemptPlan = { candidate: resolveCandidates({ model: 'claude-sonnet-4-6', models: undefined, format: 'gemini', surface: 'count-tokens' }, catalog, snapshot())[0]!, keySource: 'user', credential: 'k' };
+  const counting = translatorFor({ format: 'gemini', surface: 'count-tokens' }, claude.candidate.surface)!;
+  assert.equal(translatorFor({ format: 'anthropic', surface: 'count-tokens' }, claude.candidate.surface), undefined, 'Anthropic\'s own count is not translated');
+  const weather = { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } };
+  const { body } = counting.request({
+    generate_content_request: {
+      system_instruction: { parts: [{ text: 'Be brief.' }] }, contents: [{ role: 'user', parts: [{ text: 'Weather?' }] }],
+      tools: [{ function_declarations: [weather] }], generation_config: { max_output_tokens: 10, temperature: 0.1, stop_sequences: ['END'] },
+    },
+  }, claude);
+  assert.deepEqual(Object.keys(body).sort(), ['messages', 'model', 'system', 'tools']);
+  assert.deepEqual([body.system, body.messages], ['Be brief.', [{ role: 'user', content: 'Weather?' }]]);
+  assert.deepEqual(counting.request({ contents: [{ parts: [{ text: 'plain' }] }] }, claude).body.messages, [{ role: 'user', content: 'plain' }]);
+  assert.deepEqual(counting.answer({ input_tokens: 37 }, scope), { totalTokens: 37 });
+  const error = JSON.parse(counting.error(429, JSON.stringify({ type: 'error', error: { type: 'rate_limit_error', message: 'slow down' } })));
+  assert.deepEqual([error.error.code, error.error.status], [429, 'RESOURCE_EXHAUSTED']);
+  // What Claude cannot read is refused as for generateContent, inside a generateContentRequest too.
+  assert.match(untranslatableReason('count-tokens', { generateContentRequest: { contents: [], cachedContent: 'cachedContents/x' } }, 'count-tokens') ?? '', /cachedContent/);
 });

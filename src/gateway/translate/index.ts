@@ -1,11 +1,12 @@
 // Which translator serves a request, if any: only when the candidate's upstream surface is not the client's
 // (domain/resolve.ts picks a translated surface only when the model serves no native one).
-import type { ApiSurface, SurfaceSpec } from '../../catalog/types.ts';
+import type { ApiFormat, ApiSurface, SurfaceSpec } from '../../catalog/types.ts';
 import type { Untranslatable } from '../../domain/resolve.ts';
 import { chatViaMessages, legacyFunctionsReason, unreadableFileReason } from './chat-via-messages.ts';
 import { FILE_BY_URL_REASON, fileByUrl, storedStateReason } from './stored-items.ts';
 import { objects, type Json } from './json.ts';
-import { obj } from '../formats/types.ts';
+import { num, obj } from '../formats/types.ts';
+import { geminiCountedRequest } from '../../domain/gemini-fields.ts';
 import { continuedThread, messagesViaChat, unsendableMediaReason } from './messages-via-chat.ts';
 import { duplicateToolReason, responsesViaChat } from './responses-via-chat.ts';
 import { composed } from './composed.ts';
@@ -31,19 +32,43 @@ const responsesViaMessages = composed(responsesViaChat, chatViaMessages, { reaso
 const geminiViaMessages = composed(geminiViaChat, chatViaMessages, GEMINI_CHAT_FIELDS);
 const geminiStreamViaMessages = composed(geminiStreamViaChat, chatViaMessages, GEMINI_CHAT_FIELDS);
 
-/** Gemini's two surfaces: one translator each, as the path (not the body) says whether the answer streams. */
+/** What Anthropic's token counting reads of a Messages request: it refuses any other member ("Extra inputs are not permitted"). */
+const COUNTED_MEMBERS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'output_config']);
+
+/**
+ * Gemini's `:countTokens` on Claude, counted by Anthropic's count_tokens: the request (its `contents`, or the whole
+ * `generateContentRequest` Google takes instead) translated as GenerateContent is to Messages, less the generation
+ * settings a count has no use for (the output limit, sampling: they change no count, and Anthropic refuses them
+ * there); its answer, `{"input_tokens": N}`, as Google's `{"totalTokens": N}`. Never streamed.
+ */
+const geminiCountViaMessages: Translator = {
+  request(body, plan) {
+    const translated = geminiViaMessages.request(geminiCountedRequest(body), plan);
+    return { ...translated, body: Object.fromEntries(Object.entries(translated.body).filter(([name]) => COUNTED_MEMBERS.has(name))) };
+  },
+  answer: (upstream) => ({ totalTokens: num(obj(upstream)?.input_tokens) }),
+  error: geminiViaMessages.error,
+  stream: geminiViaMessages.stream,
+};
+
+/** Gemini's surfaces: one translator each, as the path (not the body) says whether the answer streams, or counts. */
 function geminiTranslator(client: ApiSurface, upstream: ApiSurface): Translator | undefined {
+  if (client === 'count-tokens') return upstream === 'count-tokens' ? geminiCountViaMessages : undefined;
   const streaming = client === 'stream-generate-content';
   if (upstream === 'chat-completions') return streaming ? geminiStreamViaChat : geminiViaChat;
   return upstream === 'messages' ? (streaming ? geminiStreamViaMessages : geminiViaMessages) : undefined;
 }
 
-export function translatorFor(client: ApiSurface, upstream: SurfaceSpec): Translator | undefined {
-  if (upstream.surface === client) return undefined;
-  if (client === 'generate-content' || client === 'stream-generate-content') return geminiTranslator(client, upstream.surface);
-  if (upstream.surface === 'chat-completions') return client === 'messages' ? messagesViaChat : client === 'responses' ? responsesViaChat : undefined;
+/**
+ * The translator from the client's API (its route's format and surface) to the candidate's, if they differ. Token
+ * counting is one surface in two formats: Gemini's `:countTokens` reaches Claude's count_tokens by translation.
+ */
+export function translatorFor(client: { format: ApiFormat; surface: ApiSurface }, upstream: SurfaceSpec): Translator | undefined {
+  if (upstream.surface === client.surface && upstream.format === client.format) return undefined;
+  if (client.format === 'gemini') return geminiTranslator(client.surface, upstream.surface);
+  if (upstream.surface === 'chat-completions') return client.surface === 'messages' ? messagesViaChat : client.surface === 'responses' ? responsesViaChat : undefined;
   if (upstream.surface !== 'messages') return undefined;
-  return client === 'chat-completions' ? chatViaMessages : client === 'responses' ? responsesViaMessages : undefined;
+  return client.surface === 'chat-completions' ? chatViaMessages : client.surface === 'responses' ? responsesViaMessages : undefined;
 }
 
 /**
@@ -59,6 +84,8 @@ export function untranslatableReason(client: ApiSurface, body: Record<string, un
   if (client === 'chat-completions') return legacyFunctionsReason(body) ?? (target === 'messages' ? unreadableFileReason(chatFiles(body.messages)) : undefined);
   if (client === 'messages' && target === 'chat-completions') return unsendableMediaReason(body.messages);
   if (client === 'generate-content' || client === 'stream-generate-content') return geminiUntranslatableReason(body);
+  // Only Gemini's `:countTokens` is translated to a count (Anthropic's count_tokens is served where Messages is).
+  if (client === 'count-tokens') return geminiUntranslatableReason(geminiCountedRequest(body));
   return undefined;
 }
 

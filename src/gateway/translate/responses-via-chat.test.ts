@@ -147,7 +147,7 @@ test('a file given by URL goes to Messages as a URL document, and is not sent to
   assert.match(translationRefusal('responses', body, 'chat-completions') ?? '', /file by URL \("input_file\.file_url"\).*"file_data"/);
   assert.equal(translationRefusal('responses', body, 'messages'), undefined);
   const claude = resolveCandidates({ model: 'claude-sonnet-4-6', models: undefined, format: 'openai', surface: 'responses' }, catalog, snapshot())[0]!;
-  const { body: up } = translatorFor('responses', claude.surface)!.request(body, { candidate: claude, keySource: 'user', credential: 'k' });
+  const { body: up } = translatorFor({ format: 'openai', surface: 'responses' }, claude.surface)!.request(body, { candidate: claude, keySource: 'user', credential: 'k' });
   assert.deepEqual(up.messages, [{ role: 'user', content: [{ type: 'text', text: 'Summarise' }, { type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }] }]);
   assert.equal(translationRefusal('responses', { model: 'm', input: [{ role: 'user', content: [{ type: 'input_file', filename: 'a.txt', file_data: 'data:text/plain;base64,aGk=' }] }] }, 'chat-completions'), undefined);
 });
@@ -506,7 +506,7 @@ test('fields a chat model refuses are named as the Responses client sent them (t
   const { clientFields } = responsesViaChat.request({ model: 'm', input: 'x', max_output_tokens: 10, text: { format: { type: 'json_object' } }, reasoning: { effort: 'low' } }, plan('gpt-5.4'));
   assert.deepEqual([clientFields?.max_tokens, clientFields?.response_format, clientFields?.reasoning_effort], ['max_output_tokens', 'text', 'reasoning']);
   const claude = resolveCandidates({ model: 'claude-sonnet-4-6', models: undefined, format: 'openai', surface: 'responses' }, catalog, snapshot())[0]!;
-  const viaMessages = translatorFor('responses', claude.surface)!.request({ model: 'claude-sonnet-4-6', input: 'x', max_output_tokens: 10, reasoning: { effort: 'low' } }, { candidate: claude, keySource: 'user', credential: 'k' });
+  const viaMessages = translatorFor({ format: 'openai', surface: 'responses' }, claude.surface)!.request({ model: 'claude-sonnet-4-6', input: 'x', max_output_tokens: 10, reasoning: { effort: 'low' } }, { candidate: claude, keySource: 'user', credential: 'k' });
   // Messages' `max_tokens` came from chat's `max_tokens`, from the client's `max_output_tokens`; `output_config` from `text`.
   assert.deepEqual([viaMessages.clientFields?.max_tokens, viaMessages.clientFields?.output_config, viaMessages.clientFields?.metadata], ['max_output_tokens', 'text', 'user']);
 });
