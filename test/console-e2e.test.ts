@@ -579,6 +579,60 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     assert.equal((await api('GET', `/virtual-models/${made.id}`)).status, 404);
   });
 
+  await t.test('Firewall: a policy with request and response rules, a refused pattern at its field, saved, listed, deleted', async () => {
+    await go(page, '#/firewall', 'Firewall');
+    await expectTitle(page, 'Firewall · Tollgate');
+    await page.getByText('No Firewall policies yet.').waitFor();
+    await page.getByRole('link', { name: 'New firewall policy' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New firewall policy' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Coding agent guard');
+    assert.equal(await page.getByLabel('Mode').inputValue(), 'audit', 'a new policy starts in Dry run');
+    // A response rule on tool names, then a request rule whose pattern RE2 refuses.
+    const responseRules = within(page, 'region', 'Response rules');
+    await responseRules.getByRole('button', { name: 'Add rule' }).click();
+    await expectFocus(page, responseRules.getByLabel('Rule name'), 'focus on the new rule');
+    await responseRules.getByLabel('Rule name').fill('Force push');
+    await responseRules.getByLabel('Tool names').fill('git_push_force\nmcp__github__*');
+    const requestRules = within(page, 'region', 'Request rules');
+    await requestRules.getByRole('button', { name: 'Add rule' }).click();
+    await requestRules.getByLabel('Rule name').fill('AWS keys');
+    await requestRules.getByLabel('Type').selectOption('regex');
+    await requestRules.getByLabel('Tool results').check();
+    const pattern = requestRules.getByLabel('Pattern');
+    await pattern.fill('AKIA[0-9A-Z{16}');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await requestRules.getByRole('alert').filter({ hasText: /rules\[1\] \("AWS keys"\): "pattern" is not a valid RE2 pattern/ }).waitFor();
+    await expectFocus(page, pattern, 'focus on the refused pattern');
+    assert.equal((await api<S['AIGatewayFirewallPolicyList']>('GET', '/firewall-policies')).body.aiGatewayFirewallPolicies.length, 0);
+    await pattern.fill('AKIA[0-9A-Z]{16}');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await expectStatus(page, 'Firewall policy Coding agent guard saved.');
+    await page.getByRole('heading', { level: 1, name: 'Edit Coding agent guard' }).waitFor();
+    const [made] = (await api<S['AIGatewayFirewallPolicyList']>('GET', '/firewall-policies')).body.aiGatewayFirewallPolicies;
+    assert.ok(made, 'the policy exists in the API');
+    assert.deepEqual([made.mode, made.onError], ['audit', 'block']);
+    assert.deepEqual(made.rules, [
+      { name: 'Force push', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['git_push_force', 'mcp__github__*'] },
+      { name: 'AWS keys', tier: 'hardDeny', type: 'regex', phase: 'request', reads: ['toolResults'], pattern: 'AKIA[0-9A-Z]{16}' },
+    ]);
+    await page.getByLabel('Mode').selectOption('enforce');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await expectStatus(page, 'Firewall policy Coding agent guard saved.');
+    assert.equal((await api<S['AIGatewayFirewallPolicy']>('GET', `/firewall-policies/${made.id}`)).body.mode, 'enforce');
+    await assertLabelled(page);
+
+    await page.getByRole('link', { name: '← All Firewall policies' }).click();
+    const row = page.locator(`tr[data-id="${made.id}"]`);
+    await row.waitFor();
+    await row.getByText('1 request, 1 response').waitFor();
+    await assertLabelled(page);
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await row.getByRole('button', { name: 'Yes, delete' }).click();
+    await expectStatus(page, 'Firewall policy deleted.');
+    await row.waitFor({ state: 'detached' });
+    assert.equal((await api('GET', `/firewall-policies/${made.id}`)).status, 404);
+  });
+
   await t.test('a request through the gateway shows in Logs with its cost and in the Usage chart', { skip: running.gatewayUrl ? false : 'the gateway plane is not wired into startTollgate yet' }, async () => {
     // The guide's BYOK configuration: the rotated stored key goes upstream; the account pays the fee.
     const client = new OpenAI({ apiKey: accessToken, baseURL: `${running.gatewayUrl}/v1`, maxRetries: 0 });

@@ -85,7 +85,7 @@ for (const kind of STORE_KINDS) {
     test('PATCH {} changes nothing: updatedAt and lastUpdatedBy stay; a PATCH naming a field still stamps them', async () => {
       type Audited = { id: string; updatedAt: string; lastUpdatedBy: { id: string } };
       const otherKey = (await control.call('POST', '/api-keys', { name: 'second' })).json() as { token: string };
-      for (const [collection, body] of [['/access-keys', { name: 'a' }], ['/access-key-configurations', { name: 'c' }], ['/api-keys', { name: 'k' }], ['/virtual-models', { name: 'v', targets: ['gpt-4o'] }]] as const) {
+      for (const [collection, body] of [['/access-keys', { name: 'a' }], ['/access-key-configurations', { name: 'c' }], ['/api-keys', { name: 'k' }], ['/virtual-models', { name: 'v', targets: ['gpt-4o'] }], ['/firewall-policies', { name: 'f' }]] as const) {
         const created = (await control.call('POST', collection, body)).json() as Audited;
         await new Promise((r) => setTimeout(r, 5));
         const empty = await control.call('PATCH', `${collection}/${created.id}`, {}, otherKey.token);
@@ -187,10 +187,11 @@ for (const kind of STORE_KINDS) {
       assert.equal((await control.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
     });
 
-    test('the contract has the 47 operations of the spec plus the request-attempts lookup and the five virtual-model operations ngrok published since, every one routed', () => {
-      assert.equal(operations.length, 53);
+    test('the contract has the 47 operations of the spec plus the request-attempts lookup and the five virtual-model and five Firewall policy operations ngrok published since, every one routed', () => {
+      assert.equal(operations.length, 58);
       assert.ok(operations.some((op) => op.operationId === 'GetAIGatewayRequestAttempts'));
       assert.ok(operations.some((op) => op.operationId === 'CreateAIGatewayVirtualModel'));
+      assert.ok(operations.some((op) => op.operationId === 'CreateAIGatewayFirewallPolicy'));
       for (const op of operations) {
         assert.ok(control.app.hasRoute({ method: op.method, url: op.path.replace(/\{(\w+)\}/g, ':$1') }), `${op.method} ${op.path} is not routed`);
       }
@@ -320,6 +321,20 @@ for (const kind of STORE_KINDS) {
       await call('GET', `/virtual-models/${virtual.id}`);
       await call('PATCH', `/virtual-models/${virtual.id}`, { name: 'chat-main', description: null, targets: ['gpt-4o'] });
       await call('DELETE', `/virtual-models/${virtual.id}`);
+
+      const firewall = await call<Id>('POST', '/firewall-policies', {
+        name: 'guard', description: 'd', mode: 'audit', onError: 'log', environment: ['CI runner'],
+        rules: [{ name: 'Force push', tier: 'hardDeny', type: 'regex', phase: 'response', pattern: 'push --force' }, { name: 'Reads', tier: 'allow', type: 'toolNames', phase: 'request', reads: ['toolDefinitions'], toolNames: ['git_*'] }],
+      });
+      await call('GET', '/firewall-policies?limit=1');
+      await call('GET', `/firewall-policies/${firewall.id}`);
+      await call('PATCH', `/firewall-policies/${firewall.id}`, { name: 'guard 2', description: null, mode: null, rules: [] });
+      await call('PATCH', '/gateway-config', { firewallPolicyId: firewall.id });
+      await call('PATCH', '/gateway-config', { firewallPolicyId: null });
+      await call('PATCH', `/access-key-configurations/${configuration.id}`, { firewallPolicyId: firewall.id });
+      await call('GET', `/access-key-configurations/${configuration.id}`);
+      await call('PATCH', `/access-key-configurations/${configuration.id}`, { firewallPolicyId: null });
+      await call('DELETE', `/firewall-policies/${firewall.id}`);
 
       await call('DELETE', `/access-keys/${accessKey.id}`);
       await call('DELETE', `/access-key-configurations/${configuration.id}`);

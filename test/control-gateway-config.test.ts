@@ -22,7 +22,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(cfg.accountId, control.other.accountId);
       assert.match(cfg.uri, /\/gateway-config$/);
       assert.deepEqual([cfg.totalTimeout, cfg.perRequestTimeout, cfg.maxInputTokens, cfg.maxOutputTokens, cfg.metadata], ['120s', '60s', null, null, null]);
-      assert.deepEqual(await loadGatewaySettings(control.store.db, control.other.accountId), { totalTimeoutMs: 120_000, totalTimeoutSet: false, perRequestTimeoutMs: 60_000, maxInputTokens: null, maxOutputTokens: null });
+      assert.deepEqual(await loadGatewaySettings(control.store.db, control.other.accountId), { totalTimeoutMs: 120_000, totalTimeoutSet: false, perRequestTimeoutMs: 60_000, maxInputTokens: null, maxOutputTokens: null, firewallPolicyId: null });
     });
 
     test('PATCH is tri-state for caps and metadata; durations are stored as given', async () => {
@@ -33,7 +33,7 @@ for (const kind of STORE_KINDS) {
       cfg = await patch({ maxInputTokens: null, metadata: null });
       assert.deepEqual([cfg.maxInputTokens, cfg.maxOutputTokens, cfg.metadata], [null, 500, null]);
       assert.deepEqual(await get(), cfg);
-      assert.deepEqual(await loadGatewaySettings(control.store.db, control.accountId), { totalTimeoutMs: 150_000, totalTimeoutSet: true, perRequestTimeoutMs: 45_000, maxInputTokens: null, maxOutputTokens: 500 });
+      assert.deepEqual(await loadGatewaySettings(control.store.db, control.accountId), { totalTimeoutMs: 150_000, totalTimeoutSet: true, perRequestTimeoutMs: 45_000, maxInputTokens: null, maxOutputTokens: 500, firewallPolicyId: null });
       const row = await control.store.db.selectFrom('gatewayConfigs').selectAll().where('accountId', '=', control.accountId).executeTakeFirstOrThrow();
       assert.equal(Number(row.maxInputTokensSet), 1, 'an explicit null is remembered as written');
       cfg = await patch({});
@@ -42,7 +42,7 @@ for (const kind of STORE_KINDS) {
       cfg = await patch({ totalTimeout: '+1m30.5s', perRequestTimeout: '.5s' });
       assert.deepEqual([cfg.totalTimeout, cfg.perRequestTimeout], ['+1m30.5s', '.5s']);
       await patch({ perRequestTimeout: '300\u00b5s' });
-      assert.deepEqual(await loadGatewaySettings(control.store.db, control.accountId), { totalTimeoutMs: 90_500, totalTimeoutSet: true, perRequestTimeoutMs: 1, maxInputTokens: null, maxOutputTokens: 500 });
+      assert.deepEqual(await loadGatewaySettings(control.store.db, control.accountId), { totalTimeoutMs: 90_500, totalTimeoutSet: true, perRequestTimeoutMs: 1, maxInputTokens: null, maxOutputTokens: 500, firewallPolicyId: null });
       await patch({ totalTimeout: '2m30s', perRequestTimeout: '45s' });
     });
 

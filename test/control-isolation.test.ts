@@ -19,6 +19,7 @@ const BODIES: Record<string, unknown> = {
   RotateAIGatewayProviderAPIKey: { name: 'stolen', value: 'sk-stolen-0000000000' },
   UpdateAIGatewayProvider: { name: 'stolen', baseUrl: 'https://stolen.example.com/v1' },
   UpdateAIGatewayVirtualModel: { name: 'stolen', targets: ['gpt-4o'] },
+  UpdateAIGatewayFirewallPolicy: { name: 'stolen', rules: [] },
 };
 
 describe('cross-account isolation over every contract route (sqlite)', () => {
@@ -39,6 +40,7 @@ describe('cross-account isolation over every contract route (sqlite)', () => {
     const accessKey = expectSchema<{ id: string }>(await c.call('POST', '/access-keys', { name: 'mine', accessKeyConfigurationId: configuration.id }), 201, 'AIGatewayAccessKey');
     const apiKey = expectSchema<{ id: string }>(await c.call('POST', '/api-keys', { name: 'mine' }), 201, 'AIGatewayAPIKey');
     const virtualModel = expectSchema<{ id: string }>(await c.call('POST', '/virtual-models', { name: 'mine', targets: ['my-llm:m'] }), 201, 'AIGatewayVirtualModel');
+    const firewallPolicy = expectSchema<{ id: string }>(await c.call('POST', '/firewall-policies', { name: 'mine', rules: [{ name: 'r', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['rm'] }] }), 201, 'AIGatewayFirewallPolicy');
     const now = new Date().toISOString();
     // Settled, so reading it asks no payment provider.
     await insertPurchase(c.store.db, { id: 'cp_mine', accountId: c.accountId, amount: 1000, status: 'succeeded', declineReason: null, externalRef: null, createdAt: now, updatedAt: now, idempotencyKey: null });
@@ -46,7 +48,7 @@ describe('cross-account isolation over every contract route (sqlite)', () => {
     Object.assign(ids, {
       '/access-key-configurations/{id}': configuration.id, '/access-keys/{id}': accessKey.id, '/api-keys/{id}': apiKey.id,
       '/provider-keys/{id}': providerKey.id, '/providers/{id}': provider.id, '/credits/purchases/{id}': 'cp_mine',
-      '/usage/requests/{requestId}': 'rq_mine', '/virtual-models/{id}': virtualModel.id,
+      '/usage/requests/{requestId}': 'rq_mine', '/virtual-models/{id}': virtualModel.id, '/firewall-policies/{id}': firewallPolicy.id,
     });
     for (const template of Object.keys(ids)) before_[template] = (await c.call('GET', own(template))).json();
   });
@@ -90,6 +92,12 @@ describe('cross-account isolation over every contract route (sqlite)', () => {
     expectError(await c.call('POST', '/access-keys', { name: 'theirs', accessKeyConfigurationId: ids['/access-key-configurations/{id}'] }, other), 404, 'ERR_NGROK_27611');
     const theirs = expectSchema<{ id: string }>(await c.call('POST', '/access-keys', { name: 'theirs' }, other), 201, 'AIGatewayAccessKey');
     expectError(await c.call('PATCH', `/access-keys/${theirs.id}`, { accessKeyConfigurationId: ids['/access-key-configurations/{id}'] }, other), 404, 'ERR_NGROK_27611');
+    // This account's Firewall policy, as the other's all-keys policy or a configuration's: unknown there.
+    const policy = ids['/firewall-policies/{id}'];
+    expectError(await c.call('PATCH', '/gateway-config', { firewallPolicyId: policy }, other), 404, 'ERR_NGROK_27611');
+    expectError(await c.call('POST', '/access-key-configurations', { name: 'theirs', firewallPolicyId: policy }, other), 404, 'ERR_NGROK_27611');
+    const theirConfiguration = expectSchema<{ id: string }>(await c.call('POST', '/access-key-configurations', { name: 'theirs' }, other), 201, 'AIGatewayAccessKeyConfiguration');
+    expectError(await c.call('PATCH', `/access-key-configurations/${theirConfiguration.id}`, { firewallPolicyId: policy }, other), 404, 'ERR_NGROK_27611');
     // Filters by this account's ids: empty answers, never this account's rows.
     const keys = expectSchema<{ aiGatewayAccessKeys: unknown[] }>(await c.call('GET', `/access-keys?accessKeyConfigurationId=${ids['/access-key-configurations/{id}']}`, undefined, other), 200, 'AIGatewayAccessKeyList');
     assert.deepEqual(keys.aiGatewayAccessKeys, []);

@@ -8,7 +8,7 @@ import pino from 'pino';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type LogEvent } from 'kysely';
-import { STORE_KINDS } from './helpers/stores.ts';
+import { STORE_KINDS, type StoreKind } from './helpers/stores.ts';
 import { startControl, type TestControl } from './helpers/control.ts';
 import { GatewayState } from '../src/state/gateway-state.ts';
 import { SecretBox } from '../src/domain/secret-box.ts';
@@ -42,6 +42,21 @@ async function within(ms: number, check: () => boolean | Promise<boolean>): Prom
 /** Simulates a change made by another process: the row only, no in-process event. */
 async function foreignChange(c: TestControl, kind: string, resourceId: string, accountId = c.accountId): Promise<void> {
   await c.store.db.insertInto('stateChanges').values({ accountId, kind, resourceId, createdAt: new Date().toISOString() }).execute();
+}
+
+/** Runs `check` against a started gateway state that has loaded the account (one of its keys authenticated). */
+async function withLoadedAccount(kind: StoreKind, check: (c: TestControl, state: GatewayState, key: { id: string; token: string }) => Promise<void>): Promise<void> {
+  const c = await startControl(kind);
+  const state = newState(c, 250);
+  try {
+    await state.start();
+    const key = await createKey(c);
+    assert.ok(await state.authenticate(key.token));
+    await check(c, state, key);
+  } finally {
+    await state.close();
+    await c.close();
+  }
 }
 
 async function insertKeyDirectly(c: TestControl): Promise<{ id: string; token: string }> {
@@ -105,12 +120,7 @@ for (const kind of STORE_KINDS) {
     });
 
     test('changes recorded only in state_changes (another process) apply within 1 s', async () => {
-      const c = await startControl(kind);
-      const state = newState(c, 250);
-      try {
-        await state.start();
-        const key = await createKey(c);
-        assert.ok(await state.authenticate(key.token));
+      await withLoadedAccount(kind, async (c, state, key) => {
         assert.equal(state.account(c.accountId).settings.maxOutputTokens, null);
 
         // Settings written by another process.
@@ -145,10 +155,46 @@ for (const kind of STORE_KINDS) {
         await within(1000, () => state.account(c.accountId).virtualModels.get('chat-main')?.name === 'Chat-Main');
         assert.deepEqual(state.account(c.accountId).virtualModels.get('chat-main')?.targets, ['claude-sonnet-4-6', 'gpt-4o']);
         assert.equal(state.account(c.accountId).virtualModels.has('chat-default'), false);
-      } finally {
-        await state.close();
-        await c.close();
-      }
+      });
+    });
+
+    test('a Firewall policy reaches the snapshot as it is created, attached, changed (here or by another process), detached and deleted', async () => {
+      await withLoadedAccount(kind, async (c, state) => {
+        const snap = () => state.account(c.accountId);
+        assert.equal(snap().firewallPolicies.size, 0);
+        assert.equal(snap().settings.firewallPolicyId ?? null, null);
+
+        const rule = { name: 'Force push', tier: 'hardDeny', type: 'regex', phase: 'response', pattern: 'push --force' };
+        const created = await c.call('POST', '/firewall-policies', { name: 'guard', mode: 'audit', onError: 'log', environment: ['CI runner'], rules: [rule] });
+        assert.equal(created.statusCode, 201, created.body);
+        const policy = created.json() as { id: string };
+        await within(1000, () => snap().firewallPolicies.has(policy.id));
+        assert.deepEqual(snap().firewallPolicies.get(policy.id), { id: policy.id, name: 'guard', mode: 'audit', onError: 'log', environment: ['CI runner'], rules: [rule] });
+
+        // Attached to every key (the gateway config) and to one configuration's keys.
+        assert.equal((await c.call('PATCH', '/gateway-config', { firewallPolicyId: policy.id })).statusCode, 200);
+        await within(1000, () => snap().settings.firewallPolicyId === policy.id);
+        const configuration = (await c.call('POST', '/access-key-configurations', { name: 'agents', firewallPolicyId: policy.id })).json() as { id: string };
+        await within(1000, () => snap().configurations.get(configuration.id)?.firewallPolicyId === policy.id);
+
+        const allowed = { name: 'Git tools', tier: 'allow', type: 'toolNames', phase: 'request', reads: ['toolDefinitions'], toolNames: ['git_*'] };
+        assert.equal((await c.call('PATCH', `/firewall-policies/${policy.id}`, { mode: 'enforce', rules: [rule, allowed] })).statusCode, 200);
+        await within(1000, () => snap().firewallPolicies.get(policy.id)?.mode === 'enforce');
+        assert.deepEqual(snap().firewallPolicies.get(policy.id)?.rules, [rule, allowed]);
+
+        // Changed by another process (another node's control plane): only the state_changes row tells.
+        await c.store.db.updateTable('firewallPolicies').set({ name: 'guard 2', onError: 'block', environment: JSON.stringify([]) }).where('id', '=', policy.id).execute();
+        await foreignChange(c, 'firewallPolicy', policy.id);
+        await within(1000, () => snap().firewallPolicies.get(policy.id)?.name === 'guard 2');
+        assert.deepEqual([snap().firewallPolicies.get(policy.id)?.onError, snap().firewallPolicies.get(policy.id)?.environment], ['block', []]);
+
+        assert.equal((await c.call('PATCH', '/gateway-config', { firewallPolicyId: null })).statusCode, 200);
+        await within(1000, () => snap().settings.firewallPolicyId === null);
+        assert.equal((await c.call('PATCH', `/access-key-configurations/${configuration.id}`, { firewallPolicyId: null })).statusCode, 200);
+        await within(1000, () => snap().configurations.get(configuration.id)?.firewallPolicyId === null);
+        assert.equal((await c.call('DELETE', `/firewall-policies/${policy.id}`)).statusCode, 204);
+        await within(1000, () => !snap().firewallPolicies.has(policy.id));
+      });
     });
 
     test("a reload never waits for the account's balance (a sum over its whole usage history)", async () => {

@@ -16,6 +16,8 @@ export type GatewayConfig = Schemas['AIGatewayConfig'];
 export type CreditTransaction = Schemas['CreditTransactionItem'];
 export type Model = Schemas['AIGatewayModel'];
 export type VirtualModel = Schemas['AIGatewayVirtualModel'];
+export type FirewallPolicy = Schemas['AIGatewayFirewallPolicy'];
+export type FirewallRule = Schemas['AIGatewayFirewallRule'];
 
 export interface SessionInfo { csrfToken: string; apiKeyId: string; accountId: string; expiresAt: string; paymentsConfigured: boolean }
 

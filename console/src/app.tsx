@@ -8,6 +8,7 @@ import { KeysScreen } from './screens/keys.tsx';
 import { ConfigurationsScreen } from './screens/configurations.tsx';
 import { ProvidersScreen } from './screens/providers.tsx';
 import { VirtualModelsScreen } from './screens/virtual-models.tsx';
+import { FirewallScreen } from './screens/firewall.tsx';
 import { LogsScreen } from './screens/logs.tsx';
 import { UsageScreen } from './screens/usage.tsx';
 import { SettingsScreen } from './screens/settings.tsx';
@@ -17,6 +18,7 @@ const NAV = [
   { route: 'configurations', label: 'Configurations' },
   { route: 'providers', label: 'Providers' },
   { route: 'virtual-models', label: 'Virtual models' },
+  { route: 'firewall', label: 'Firewall' },
   { route: 'logs', label: 'Logs' },
   { route: 'usage', label: 'Usage' },
   { route: 'settings', label: 'Credits & settings' },
@@ -62,6 +64,7 @@ function Screen({ route, me, onSessionGone }: { route: string[]; me: SessionInfo
     case 'configurations': return <ConfigurationsScreen id={rest[0]} />;
     case 'providers': return <ProvidersScreen />;
     case 'virtual-models': return <VirtualModelsScreen id={rest[0]} />;
+    case 'firewall': return <FirewallScreen id={rest[0]} />;
     case 'logs': return <LogsScreen />;
     case 'usage': return <UsageScreen />;
     case 'settings': return <SettingsScreen me={me} onSessionGone={onSessionGone} />;

@@ -2,7 +2,7 @@
 // progress and outcome, labelled fields, confirmations, copy-once secrets and scrollable tables.
 import { cloneElement, type ButtonHTMLAttributes, type ComponentChildren, type RefObject, type VNode } from 'preact';
 import { useEffect, useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from './api.ts';
+import { ApiError, deletedText, deleteResource, listAll } from './api.ts';
 import { RESOURCE_ID, withNames } from './names.ts';
 
 type Tone = 'info' | 'ok' | 'error';
@@ -142,6 +142,24 @@ function focusRefusedField(from: Element | null): void {
     if (document.activeElement !== from) return;
     from.closest('form')?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
   });
+}
+
+/**
+ * A collection's list screen: every item read once (`key` is the list envelope's), and a delete that drops the row.
+ * `one` names an item in messages ("virtual model"), `many` the collection ("virtual models").
+ */
+export function useResourceList<T extends { id: string; name: string }>(path: string, key: string, one: string, many: string) {
+  const [items, setItems] = useState<T[] | undefined>();
+  const load = useAction();
+  const remove = useAction();
+  useEffect(() => {
+    void load.run(`Loading ${many}`, () => listAll<T>(path, key), '').then((l) => l && setItems(l));
+  }, []);
+  const del = async (item: T) => {
+    const done = await remove.run(`Deleting ${one} ${item.name}`, () => deleteResource(`${path}/${item.id}`), deletedText(`${one[0]!.toUpperCase()}${one.slice(1)}`));
+    if (done) setItems((old) => old?.filter((o) => o.id !== item.id));
+  };
+  return { items, load, remove, del };
 }
 
 /** The action's error if the API tied it to `field`: give it to that field's Field. */

@@ -20,6 +20,7 @@ import { ownedResource } from './owned-resource.ts';
 import { inlineKeys, planRouter, referencedKeyIds, storedRules } from './router-rules.ts';
 import { requireCapacity, sealedProviderKey } from './provider-key-values.ts';
 import { describeUsers } from './references.ts';
+import { requireFirewallPolicy } from './firewall-policies.ts';
 
 type Configuration = components['schemas']['AIGatewayAccessKeyConfiguration'];
 type ConfigurationCreate = components['schemas']['AIGatewayAccessKeyConfigurationCreate'];
@@ -52,6 +53,7 @@ async function views(db: Kysely<Database>, base: string, accountId: string, rows
     metadata: row.metadata ?? undefined,
     access: row.access ?? undefined,
     router: row.router === null ? undefined : routerView(row.router, keys),
+    firewallPolicyId: row.firewallPolicyId ?? undefined,
   }));
 }
 
@@ -115,10 +117,12 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
       // Locked against a concurrent delete of a key or custom provider the router names (and past the key limit).
       const announce = await withAccountLock(deps.store, accountId, async (trx) => {
         await refuseVirtualModels(trx, accountId, body.access);
+        await requireFirewallPolicy(trx, accountId, body.firewallPolicyId);
         const router = body.router === undefined ? undefined : await writeRouter(trx, deps, call.principal, body.router);
         await insertOwned(trx, 'accessKeyConfigurations', {
           id, accountId, name: body.name, description: body.description ?? null, metadata: body.metadata ?? null,
           access: repo.jsonColumn(body.access ?? null), router: repo.jsonColumn(router?.stored ?? null),
+          firewallPolicyId: body.firewallPolicyId ?? null,
           ...createdStamp(apiKeyId),
         });
         return record(call, id, router?.createdKeys ?? [], trx);
@@ -133,11 +137,13 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
       const { accountId, apiKeyId } = call.principal;
       const id = call.params.id!;
       await configurations.existing(call);
-      const { name, access, router, ...text } = patchFields<ConfigurationUpdate>(call.body as Record<string, unknown>, ['name', 'description', 'metadata', 'access', 'router']);
+      const { name, access, router, firewallPolicyId, ...text } = patchFields<ConfigurationUpdate>(call.body as Record<string, unknown>,
+        ['name', 'description', 'metadata', 'access', 'router', 'firewallPolicyId']);
       // The contract marks name nullable on update, yet every configuration must have one to show.
       if (name === null) throw new TollgateError(Errors.fieldRequired, { field: 'name' });
       const announce = await withAccountLock(deps.store, accountId, async (trx) => {
         await refuseVirtualModels(trx, accountId, access);
+        await requireFirewallPolicy(trx, accountId, firewallPolicyId);
         const written = router ? await writeRouter(trx, deps, call.principal, router) : undefined;
         // Deleted since the check above (PostgreSQL serves the two at once): a 404, and its new inline keys rolled back.
         const updated = await updateOwned(trx, 'accessKeyConfigurations', accountId, id, {
@@ -145,6 +151,7 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
           ...(name !== undefined ? { name } : {}),
           ...(access !== undefined ? { access: repo.jsonColumn(access) } : {}),
           ...(router !== undefined ? { router: repo.jsonColumn(written?.stored ?? null) } : {}),
+          ...(firewallPolicyId !== undefined ? { firewallPolicyId } : {}),
           ...updatedStamp(apiKeyId),
         });
         if (!updated) throw notFound('Access key configuration', id);

@@ -1,4 +1,4 @@
-// /gateway-config: account-wide timeouts, token caps and metadata. PATCH is tri-state per field; the
+// /gateway-config: account-wide timeouts, token caps, metadata and the all-keys Firewall policy. PATCH is tri-state per field; the
 // merged result is validated as a whole, so a per-request timeout can never exceed the total one.
 import type { components } from './spec-types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
@@ -7,6 +7,7 @@ import { getGatewaySettings, writeGatewaySettings, type GatewaySettings } from '
 import { withAccountLock } from '../store/account-lock.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { patchFields } from './resource.ts';
+import { requireFirewallPolicy } from './firewall-policies.ts';
 
 type GatewayConfig = components['schemas']['AIGatewayConfig'];
 type GatewayConfigUpdate = components['schemas']['AIGatewayConfigUpdate'];
@@ -44,11 +45,13 @@ export function gatewayConfigHandlers(deps: ControlDeps): HandlerTable {
     async UpdateAIGatewayConfig(call: Call) {
       const { accountId } = call.principal;
       const patch = patchFields<GatewayConfigUpdate & Record<string, unknown>>(call.body as Record<string, unknown>,
-        ['totalTimeout', 'perRequestTimeout', 'maxInputTokens', 'maxOutputTokens', 'metadata']);
+        ['totalTimeout', 'perRequestTimeout', 'maxInputTokens', 'maxOutputTokens', 'metadata', 'firewallPolicyId']);
       // Validated and written under the account's lock: two PATCHes each valid on their own (a shorter total, a
       // longer per-request timeout) cannot both land and leave an invalid pair.
       const [saved, announce] = await withAccountLock(deps.store, accountId, async (trx) => {
         validate({ ...(await getGatewaySettings(trx, accountId)), ...patch });
+        // Under the lock a policy's delete holds: the policy named here cannot be deleted in between.
+        await requireFirewallPolicy(trx, accountId, patch.firewallPolicyId);
         const written = await writeGatewaySettings(trx, accountId, patch);
         return [written, await deps.changes.recordAll(trx, [{ accountId, kind: 'gatewayConfig', resourceId: accountId }])] as const;
       });

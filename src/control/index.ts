@@ -12,7 +12,9 @@ import { usageHandlers } from './usage.ts';
 import { modelHandlers } from './models.ts';
 import { stripeWebhookRoutes } from './stripe-webhook.ts';
 import { virtualModelHandlers } from './virtual-models.ts';
+import { firewallPolicyHandlers } from './firewall-policies.ts';
 
 export const handlerFactories: HandlerFactory[] = [accessKeyHandlers, configurationHandlers, providerKeyHandlers, providerHandlers,
-  apiKeyHandlers, gatewayConfigHandlers, creditHandlers, usageHandlers, modelHandlers, virtualModelHandlers];
+  apiKeyHandlers, gatewayConfigHandlers, creditHandlers, usageHandlers, modelHandlers, virtualModelHandlers,
+  firewallPolicyHandlers];
 export const routeExtensions: RouteExtension[] = [consoleExtension, stripeWebhookRoutes];

@@ -410,6 +410,61 @@ export interface paths {
         patch: operations["UpdateAIGatewayVirtualModel"];
         trace?: never;
     };
+    "/firewall-policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List AI Gateway Firewall policies
+         * @description List all AI Gateway Firewall policies owned by the authenticated account.
+         */
+        get: operations["ListAIGatewayFirewallPolicies"];
+        put?: never;
+        /**
+         * Create an AI Gateway Firewall policy
+         * @description Creates a named set of rules, a mode, and what to do when a check can't run. Attach it to access keys through an access key configuration's `firewallPolicyId`, or to every key through the gateway config's `firewallPolicyId`.
+         */
+        post: operations["CreateAIGatewayFirewallPolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/firewall-policies/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Firewall policy ID (aigfwp_ prefix here). */
+                id: components["parameters"]["AIGatewayFirewallPolicyID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an AI Gateway Firewall policy
+         * @description Fetches one Firewall policy by its ID.
+         */
+        get: operations["GetAIGatewayFirewallPolicy"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an AI Gateway Firewall policy
+         * @description Delete an AI Gateway Firewall policy by ID. Fails while the gateway config or an access key configuration still names it in `firewallPolicyId`.
+         */
+        delete: operations["DeleteAIGatewayFirewallPolicy"];
+        options?: never;
+        head?: never;
+        /**
+         * Update an AI Gateway Firewall policy
+         * @description Apply a partial update to an AI Gateway Firewall policy. Omit a field to leave it unchanged; `rules` and `environment` are replaced whole.
+         */
+        patch: operations["UpdateAIGatewayFirewallPolicy"];
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -738,6 +793,8 @@ export interface components {
             metadata?: string;
             access?: components["schemas"]["AccessScope"];
             router?: components["schemas"]["Router"];
+            /** @description The Firewall policy keys linked to this configuration enforce, with the account's all-keys policy (the gateway config's firewallPolicyId). Absent when none. */
+            firewallPolicyId?: string;
         };
         AIGatewayAccessKeyConfigurationList: {
             /** @description Configurations on this page. */
@@ -810,6 +867,8 @@ export interface components {
             metadata?: string;
             access?: components["schemas"]["AccessScope"];
             router?: components["schemas"]["RouterWrite"];
+            /** @description ID of one of the account's Firewall policies, enforced on keys linked to this configuration with the account's all-keys policy. */
+            firewallPolicyId?: string | null;
         };
         AIGatewayAccessKeyConfigurationUpdate: {
             /** @description Display name. */
@@ -820,6 +879,8 @@ export interface components {
             metadata?: string | null;
             access?: components["schemas"]["AccessScope"] | null;
             router?: components["schemas"]["RouterWrite"] | null;
+            /** @description ID of one of the account's Firewall policies. Omit to leave unchanged; null detaches the policy. */
+            firewallPolicyId?: string | null;
         };
         AIGatewayAccessKey: {
             /** @description Access key ID. */
@@ -1512,6 +1573,8 @@ export interface components {
              *     null = clear, string = set. Reads give null when nothing is stored.
              */
             metadata?: string | null;
+            /** @description The account's all-keys Firewall policy, enforced on every access key under each configuration's own policy; null when none. */
+            firewallPolicyId?: string | null;
         };
         AIGatewayConfigUpdate: {
             /** @description Whole-request budget as a Go duration string. */
@@ -1530,6 +1593,8 @@ export interface components {
             maxOutputTokens?: number | null;
             /** @description Absent keeps the value, null clears it, a string sets it. */
             metadata?: string | null;
+            /** @description ID of one of the account's Firewall policies to enforce on every access key. Absent keeps the value, null clears it, an ID sets it. */
+            firewallPolicyId?: string | null;
         };
         AIGatewayUsageEvent: {
             /** @description ID of this attempt record. */
@@ -1691,6 +1756,121 @@ export interface components {
             /** @description The models to try, in order, until one succeeds. */
             targets?: string[] | null;
         };
+        AIGatewayFirewallRule: {
+            /** @description A short description. The agent sees it when the rule blocks something. */
+            name: string;
+            /**
+             * @description hardDeny blocks and nothing clears it; softDeny blocks unless an allow rule of the same phase also matches; allow only clears soft blocks.
+             * @enum {string}
+             */
+            tier: "hardDeny" | "softDeny" | "allow";
+            /**
+             * @description How the rule matches. Each type takes only its own match field (toolNames, pattern, instructions). This gateway runs no decision model, so it refuses decision rules.
+             * @enum {string}
+             */
+            type: "toolNames" | "regex" | "decision";
+            /**
+             * @description request rules run before the gateway sends the request to the model; response rules run on each tool call the model returns.
+             * @enum {string}
+             */
+            phase: "request" | "response";
+            /** @description Request rules only. The parts of the request the rule reads, `messages` (the conversation), `toolResults` (the results of tools the agent ran) and `toolDefinitions` (the tools the agent offers the model). Absent means all three. */
+            reads?: ("messages" | "toolResults" | "toolDefinitions")[];
+            /** @description toolNames rules only. Whole tool names, case-sensitive; `*` matches any characters (`mcp__payments__*`). */
+            toolNames?: string[];
+            /** @description regex rules only. An RE2 pattern, case-sensitive unless it starts with `(?i)`; against a tool call it matches the tool name, a space, and the raw JSON arguments. */
+            pattern?: string;
+            /** @description decision rules only. The risk in plain language, for a decision model to judge; refused here (no decision model runs). */
+            instructions?: string;
+        };
+        AIGatewayFirewallPolicy: {
+            /** @description Firewall policy ID. */
+            id: string;
+            /** @description API URI of this Firewall policy. */
+            uri: string;
+            /** @description Display name. */
+            name: string;
+            /** @description Free-text description. */
+            description?: string;
+            /**
+             * @description enforce blocks a tool call or request the policy's rules flag. audit lets it through and reports the verdict. The mode applies to this policy's rules only. Defaults to enforce.
+             * @enum {string}
+             */
+            mode: "enforce" | "audit";
+            /**
+             * @description What happens to what Firewall can't check. block blocks it; log lets it through and reports it (the dashboard's Continue). Defaults to block.
+             * @enum {string}
+             */
+            onError: "block" | "log";
+            /** @description Environment details, facts about where the agents run, for decision rules. Up to 32, each up to 1,000 characters. */
+            environment: string[];
+            /** @description Every rule of the policy, of every tier, before and after the model. A policy holds up to 48. A key enforces its account's all-keys policy and its configuration's policy together, so it can enforce up to 96. */
+            rules: components["schemas"]["AIGatewayFirewallRule"][];
+            /** @description True when the policy is the account's baseline, set as firewallPolicyId on the gateway config. It applies to every key, under each configuration's own policy. */
+            readonly allKeys: boolean;
+            /**
+             * Format: date-time
+             * @description Creation time.
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description Time of the last change.
+             */
+            updatedAt: string;
+            createdBy: components["schemas"]["Ref"];
+            lastUpdatedBy: components["schemas"]["Ref"];
+        };
+        AIGatewayFirewallPolicyList: {
+            /** @description Firewall policies on this page. */
+            aiGatewayFirewallPolicies: components["schemas"]["AIGatewayFirewallPolicy"][];
+            /** @description URI of the page that was requested. */
+            uri: string;
+            /** @description URI to fetch the following page; null on the last page. */
+            nextPageUri?: string | null;
+        };
+        AIGatewayFirewallPolicyCreate: {
+            /** @description Display name. */
+            name: string;
+            /** @description Free-text description. */
+            description?: string;
+            /**
+             * @description enforce blocks a tool call or request the policy's rules flag. audit lets it through and reports the verdict. The mode applies to this policy's rules only. Defaults to enforce.
+             * @default enforce
+             * @enum {string}
+             */
+            mode: "enforce" | "audit";
+            /**
+             * @description What happens to what Firewall can't check. block blocks it; log lets it through and reports it (the dashboard's Continue). Defaults to block.
+             * @default block
+             * @enum {string}
+             */
+            onError: "block" | "log";
+            /** @description Environment details, facts about where the agents run, for decision rules. Up to 32, each up to 1,000 characters. */
+            environment?: string[];
+            /** @description Every rule of the policy, of every tier, before and after the model. A policy holds up to 48. A key enforces its account's all-keys policy and its configuration's policy together, so it can enforce up to 96. */
+            rules?: components["schemas"]["AIGatewayFirewallRule"][];
+        };
+        AIGatewayFirewallPolicyUpdate: {
+            /** @description Display name. Omit to leave unchanged. */
+            name?: string | null;
+            /** @description Free-text description. Omit to leave unchanged; null clears it. */
+            description?: string | null;
+            /**
+             * @description enforce blocks a tool call or request the policy's rules flag. audit lets it through and reports the verdict. The mode applies to this policy's rules only. Omit to leave unchanged; null sets it back to enforce.
+             * @enum {string|null}
+             */
+            mode?: "enforce" | "audit" | null;
+            /**
+             * @description What happens to what Firewall can't check. block blocks it; log lets it through and reports it (the dashboard's Continue). Omit to leave unchanged; null sets it back to block.
+             * @enum {string|null}
+             */
+            onError?: "block" | "log" | null;
+            /** @description Environment details, facts about where the agents run, for decision rules. Up to 32, each up to 1,000 characters. Omit to leave unchanged; the list sent replaces the stored one; null empties it. */
+            environment?: string[] | null;
+            /** @description Every rule of the policy, of every tier, before and after the model. A policy holds up to 48. A key enforces its account's all-keys policy and its configuration's policy together, so it can enforce up to 96. Omit to leave unchanged; the list sent replaces the stored one; null empties it. */
+            rules?: components["schemas"]["AIGatewayFirewallRule"][] | null;
+        };
         AIGatewayRequest: {
             /** @description URI of this request resource. */
             uri: string;
@@ -1816,6 +1996,8 @@ export interface components {
         IdempotencyKey: string;
         /** @description Virtual model ID (aigvm_ prefix here). */
         AIGatewayVirtualModelID: string;
+        /** @description Firewall policy ID (aigfwp_ prefix here). */
+        AIGatewayFirewallPolicyID: string;
         /** @description When set, returns only access keys linked to this access key configuration. */
         AccessKeyConfigurationIDFilter: string;
     };
@@ -2843,6 +3025,131 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AIGatewayVirtualModel"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    ListAIGatewayFirewallPolicies: {
+        parameters: {
+            query?: {
+                /** @description Paging cursor; only items whose ID sorts before this ID are returned (lists run newest to oldest). */
+                beforeId?: components["parameters"]["BeforeID"];
+                /** @description Page size, 1 to 100; 100 when omitted. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the account's Firewall policies, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AIGatewayFirewallPolicyList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    CreateAIGatewayFirewallPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AIGatewayFirewallPolicyCreate"];
+            };
+        };
+        responses: {
+            /** @description The Firewall policy. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AIGatewayFirewallPolicy"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    GetAIGatewayFirewallPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Firewall policy ID (aigfwp_ prefix here). */
+                id: components["parameters"]["AIGatewayFirewallPolicyID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Firewall policy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AIGatewayFirewallPolicy"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    DeleteAIGatewayFirewallPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Firewall policy ID (aigfwp_ prefix here). */
+                id: components["parameters"]["AIGatewayFirewallPolicyID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    UpdateAIGatewayFirewallPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Firewall policy ID (aigfwp_ prefix here). */
+                id: components["parameters"]["AIGatewayFirewallPolicyID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AIGatewayFirewallPolicyUpdate"];
+            };
+        };
+        responses: {
+            /** @description The Firewall policy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AIGatewayFirewallPolicy"];
                 };
             };
             default: components["responses"]["Error"];

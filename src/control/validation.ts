@@ -3,6 +3,8 @@
 // elsewhere); this table is the only place that knows which.
 import { Errors, TollgateError, type ErrorSpec } from '../domain/errors.ts';
 import { queryValidator, schemaValidator, type ContractOperation, type ErrorObject } from './contract.ts';
+import { FIREWALL_MAX_ENVIRONMENT, FIREWALL_MAX_RULES } from '../domain/firewall-policy.ts';
+import { ruleLabel } from './firewall-rules.ts';
 
 interface FamilyCodes {
   maxLength?: Record<string, ErrorSpec>;
@@ -30,7 +32,25 @@ const families: Record<string, FamilyCodes> = {
     requiredDefault: Errors.providerFieldRequired,
   },
   'AI Gateway Virtual Models': { refine: virtualModelError },
+  'AI Gateway Firewall Policies': { refine: firewallPolicyError },
 };
+
+/**
+ * A Firewall policy's limits with the figures they state, and a failure inside a rule named by the rule: its index
+ * and name before what the schema says of the field (a missing field stays 27602, its path naming the rule's index).
+ */
+function firewallPolicyError(e: ErrorObject, body: Record<string, unknown>): TollgateError | undefined {
+  const path = fieldPath(e);
+  if (e.keyword === 'maxItems' && (path === 'rules' || path === 'environment')) {
+    const [limit, what] = path === 'rules' ? [FIREWALL_MAX_RULES, 'rules'] : [FIREWALL_MAX_ENVIRONMENT, 'environment details'];
+    return new TollgateError(Errors.validationFailed, { field: path, reason: `A policy holds up to ${limit} ${what}. Got ${(body[path] as unknown[]).length}.` });
+  }
+  const rule = /^rules\.(\d+)(\.|$)/.exec(path);
+  if (!rule || e.keyword === 'required') return undefined;
+  const inner = validationError('', e);
+  const index = Number(rule[1]);
+  return new TollgateError(Errors.validationFailed, { field: inner.details.field ?? path, reason: `${ruleLabel(index, (body.rules as unknown[])[index])}: ${inner.message}` });
+}
 
 /** ngrok's named virtual-model codes for the name's and the target list's limits, with the figures they state. */
 function virtualModelError(e: ErrorObject, body: Record<string, unknown>): TollgateError | undefined {

@@ -33,7 +33,7 @@ export const Errors = {
   providerKeyFieldRequired: spec(400, 'ERR_NGROK_27510', 'The field "{field}" is required.'),
   providerKeyInUse: spec(409, 'ERR_NGROK_27511', 'Provider key "{id}" is referenced by routing rules of access key configuration "{configurationId}" and cannot be deleted.'),
 
-  // --- control plane: configurations and general (27601–27616)
+  // --- control plane: configurations and general (27601–27617)
   gatewayNotEnabled: spec(403, 'ERR_NGROK_27601', 'The AI Gateway is not enabled for this account.'),
   fieldRequired: spec(400, 'ERR_NGROK_27602', 'The field "{field}" is required.'),
   nameTooLong: spec(400, 'ERR_NGROK_27603', 'The name must be at most 255 characters.'),
@@ -84,6 +84,10 @@ export const Errors = {
   virtualModelTargetAutoMixed: spec(400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_TARGET_AUTO_MIXED_NOT_ALLOWED', "'ngrok/auto' must be the only model in a virtual model."),
   virtualModelLimitExceeded: spec(409, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_LIMIT_EXCEEDED', 'This account can have at most {limit} virtual models. Delete one before you create another.'),
   accessConfigVirtualModelNotAllowed: spec(400, 'ERR_NGROK_AI_GATEWAY_ACCESS_CONFIG_VIRTUAL_MODEL_NOT_ALLOWED', '{name} is a virtual model. Add its models to the key instead.'),
+
+  // --- control plane: Firewall policies. Malformed policies answer 27606 naming the field (and the rule); ngrok's own
+  // codes for them were not readable. The limit is ours (ngrok publishes none), so it has a code of the general family.
+  firewallPolicyLimitExceeded: spec(409, 'ERR_NGROK_27617', 'This account can have at most {limit} Firewall policies. Delete one before you create another.'),
 
   // --- credits
   stripeNotConfigured: spec(501, 'ERR_NGROK_27612', 'Credit purchases are not configured on this server: set {setting}.'),

@@ -11,6 +11,7 @@ export const IdPrefix = {
   provider: 'aigp',
   providerModel: 'aigpm',
   virtualModel: 'aigvm',
+  firewallPolicy: 'aigfwp',
   usageEvent: 'aigue',
   creditTransaction: 'aigct',
   creditPurchase: 'aigcp',

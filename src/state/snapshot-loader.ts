@@ -1,6 +1,7 @@
 // Reads one account's gateway view from the store in a handful of queries, all in one snapshot: settings,
-// configurations, provider keys (opened with the master key), user-defined providers and virtual models. Not the credit balance:
-// summing an account's usage grows with its history, and requests wait for a reload (gateway-state.ts reads it apart).
+// configurations, provider keys (opened with the master key), user-defined providers, virtual models and Firewall
+// policies. Not the credit balance: summing an account's usage grows with its history, and requests wait for a reload
+// (gateway-state.ts reads it apart).
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../store/schema.ts';
@@ -13,26 +14,29 @@ import type {
   ProviderKeyState, StoredRouterRule, VirtualModelState,
 } from './types.ts';
 import { targetsOf } from '../store/virtual-models.ts';
+import { firewallPolicyState } from '../store/firewall-policies.ts';
+import type { FirewallPolicyState } from '../domain/firewall-policy.ts';
 
 /** `balancePico` is 0: the caller carries the figure over from the snapshot this one replaces until it is read again. */
 export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: SecretBox, logger: Logger, accountId: string): Promise<AccountSnapshot> {
   // One snapshot: read apart, a change committed between two reads (a configuration pointed at a new provider key,
   // a key deleted with the rule naming it) was half in the snapshot until a later reload healed it.
-  const [settings, configRows, keyRows, providerRows, virtualRows] = await inOneSnapshot(db, (trx) => Promise.all([
+  const [settings, configRows, keyRows, providerRows, virtualRows, firewallRows] = await inOneSnapshot(db, (trx) => Promise.all([
     loadGatewaySettings(trx, accountId),
-    trx.selectFrom('accessKeyConfigurations').select(['id', 'access', 'router']).where('accountId', '=', accountId).execute(),
+    trx.selectFrom('accessKeyConfigurations').select(['id', 'access', 'router', 'firewallPolicyId']).where('accountId', '=', accountId).execute(),
     trx.selectFrom('providerKeys').select(['id', 'providerId', 'name', 'keyRedacted', 'sealedValue', 'createdAt'])
       .where('accountId', '=', accountId).orderBy('createdAt').orderBy('id').execute(),
     trx.selectFrom('providers').select(['id', 'providerId', 'name', 'baseUrl', 'supportedApiSurfaces', 'models'])
       .where('accountId', '=', accountId).execute(),
     trx.selectFrom('virtualModels').select(['id', 'name', 'nameKey', 'targets']).where('accountId', '=', accountId).execute(),
+    trx.selectFrom('firewallPolicies').select(['id', 'name', 'mode', 'onError', 'environment', 'rules']).where('accountId', '=', accountId).execute(),
   ]));
 
   const configurations = new Map<string, ConfigurationState>();
   for (const row of configRows) {
     const router = parseJson(row.router) as { rules?: StoredRouterRule[] } | StoredRouterRule[] | null;
     const rules = Array.isArray(router) ? router : router?.rules ?? null;
-    configurations.set(row.id, { id: row.id, access: parseJson(row.access) as AccessScope | null, rules });
+    configurations.set(row.id, { id: row.id, access: parseJson(row.access) as AccessScope | null, rules, firewallPolicyId: row.firewallPolicyId });
   }
 
   const providerKeys = new Map<string, ProviderKeyState>();
@@ -63,7 +67,10 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
   const virtualModels = new Map<string, VirtualModelState>();
   for (const row of virtualRows) virtualModels.set(row.nameKey, { id: row.id, name: row.name, targets: targetsOf(row) });
 
-  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, unreadableProviderKeys, customProviders, virtualModels, firewallPolicies: new Map(), balancePico: 0n };
+  const firewallPolicies = new Map<string, FirewallPolicyState>();
+  for (const row of firewallRows) firewallPolicies.set(row.id, firewallPolicyState(row));
+
+  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, unreadableProviderKeys, customProviders, virtualModels, firewallPolicies, balancePico: 0n };
 }
 
 export interface AccessKeyRecord extends AuthenticatedKey { tokenHash: string }

@@ -19,6 +19,8 @@ export interface GatewaySettings {
   maxInputTokens: number | null;
   maxOutputTokens: number | null;
   metadata: string | null;
+  /** The account's all-keys Firewall policy, or null. */
+  firewallPolicyId: string | null;
 }
 
 export type GatewaySettingsPatch = Partial<GatewaySettings>;
@@ -30,6 +32,7 @@ function fromRow(row: Selectable<GatewayConfigsTable> | undefined): GatewaySetti
     maxInputTokens: row && Number(row.maxInputTokensSet) === 1 ? (row.maxInputTokens === null ? null : int(row.maxInputTokens)) : ACCOUNT_DEFAULT_MAX_INPUT_TOKENS,
     maxOutputTokens: row && Number(row.maxOutputTokensSet) === 1 ? (row.maxOutputTokens === null ? null : int(row.maxOutputTokens)) : ACCOUNT_DEFAULT_MAX_OUTPUT_TOKENS,
     metadata: row?.metadata ?? null,
+    firewallPolicyId: row?.firewallPolicyId ?? null,
   };
 }
 
@@ -59,12 +62,14 @@ export async function writeGatewaySettings(trx: Kysely<Database>, accountId: str
     maxOutputTokensSet: row?.maxOutputTokensSet ?? 0,
     metadata: row?.metadata ?? null,
     updatedAt: new Date().toISOString(),
+    firewallPolicyId: row?.firewallPolicyId ?? null,
   };
   if (patch.totalTimeout !== undefined) next.totalTimeout = patch.totalTimeout;
   if (patch.perRequestTimeout !== undefined) next.perRequestTimeout = patch.perRequestTimeout;
   if (patch.maxInputTokens !== undefined) Object.assign(next, { maxInputTokens: patch.maxInputTokens, maxInputTokensSet: 1 });
   if (patch.maxOutputTokens !== undefined) Object.assign(next, { maxOutputTokens: patch.maxOutputTokens, maxOutputTokensSet: 1 });
   if (patch.metadata !== undefined) next.metadata = patch.metadata;
+  if (patch.firewallPolicyId !== undefined) next.firewallPolicyId = patch.firewallPolicyId;
   const { accountId: _key, ...update } = next;
   await trx.insertInto('gatewayConfigs').values({ ...next, maxInputTokensSet: Number(next.maxInputTokensSet), maxOutputTokensSet: Number(next.maxOutputTokensSet) })
     .onConflict((oc) => oc.column('accountId').doUpdateSet({ ...update, maxInputTokensSet: Number(update.maxInputTokensSet), maxOutputTokensSet: Number(update.maxOutputTokensSet) }))
@@ -87,5 +92,6 @@ export async function loadGatewaySettings(db: Kysely<Database>, accountId: strin
     perRequestTimeoutMs: timerMs(s.perRequestTimeout, DEFAULT_PER_REQUEST_TIMEOUT),
     maxInputTokens: s.maxInputTokens,
     maxOutputTokens: s.maxOutputTokens,
+    firewallPolicyId: s.firewallPolicyId,
   };
 }

@@ -236,4 +236,30 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('usage_events').addColumn('virtual_model', 'text').execute();
     },
   },
+  '0010_firewall_policies': {
+    async up(db: Db) {
+      // Firewall policies (ngrok's /firewall-policies): named rule sets screening requests and the tool calls models
+      // return. Rules and environment facts are JSON, read and written whole. A policy applies through the gateway
+      // config (every key of the account) or an access key configuration (its keys). The reference columns carry no
+      // foreign key, as access_keys.configuration_id does not: the control plane checks the account and refuses a
+      // delete still referenced, under the account's lock.
+      await db.schema.createTable('firewall_policies')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('on_error', 'text', (c) => c.notNull())
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('rules', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('last_updated_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('firewall_policies_account_idx').on('firewall_policies').columns(['account_id', 'id']).execute();
+      await db.schema.alterTable('gateway_configs').addColumn('firewall_policy_id', 'text').execute();
+      await db.schema.alterTable('access_key_configurations').addColumn('firewall_policy_id', 'text').execute();
+    },
+  },
 };

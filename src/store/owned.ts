@@ -1,10 +1,11 @@
-// Row operations shared by the account-owned resource tables (configurations, provider keys, providers, virtual models):
-// every statement is scoped by account, so another account's id behaves exactly like an unknown one.
+// Row operations shared by the account-owned resource tables (configurations, provider keys, providers, virtual
+// models, Firewall policies): every statement is scoped by account, so another account's id behaves exactly like an
+// unknown one.
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { Database } from './schema.ts';
 import { pageById, type Page } from './paging.ts';
 
-export type OwnedTable = 'accessKeyConfigurations' | 'providerKeys' | 'providers' | 'virtualModels';
+export type OwnedTable = 'accessKeyConfigurations' | 'providerKeys' | 'providers' | 'virtualModels' | 'firewallPolicies';
 
 // Kysely cannot type a query over a table chosen by a type parameter; the casts below pin one member of
 // the union for the builder while the public signatures keep the caller's table precise.

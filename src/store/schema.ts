@@ -26,6 +26,8 @@ export interface AccessKeyConfigurationsTable extends Audited {
   access: string | null;
   /** JSON of the stored Router (rules with key ids only), or null for the defaults. */
   router: string | null;
+  /** The Firewall policy keys linked here enforce (an id in firewall_policies of the same account), or null. */
+  firewallPolicyId: string | null;
 }
 
 export interface AccessKeysTable extends Audited {
@@ -54,11 +56,22 @@ export interface VirtualModelsTable extends Audited {
   targets: string;
 }
 
+export interface FirewallPoliciesTable extends Audited {
+  id: string; accountId: string; name: string; description: string | null;
+  mode: 'enforce' | 'audit'; onError: 'block' | 'log';
+  /** JSON array of the environment facts. */
+  environment: string;
+  /** JSON array of the rules (FirewallRule), in the order they were written. */
+  rules: string;
+}
+
 export interface GatewayConfigsTable {
   accountId: string; totalTimeout: string | null; perRequestTimeout: string | null;
   maxInputTokens: Int64 | null; maxInputTokensSet: Flag;
   maxOutputTokens: Int64 | null; maxOutputTokensSet: Flag;
   metadata: string | null; updatedAt: string;
+  /** The account's all-keys Firewall policy (an id in firewall_policies of the same account), or null. */
+  firewallPolicyId: string | null;
 }
 
 export interface CreditTransactionsTable {
@@ -120,6 +133,7 @@ export interface Database {
   providerKeys: ProviderKeysTable;
   providers: ProvidersTable;
   virtualModels: VirtualModelsTable;
+  firewallPolicies: FirewallPoliciesTable;
   gatewayConfigs: GatewayConfigsTable;
   creditTransactions: CreditTransactionsTable;
   creditPurchases: CreditPurchasesTable;

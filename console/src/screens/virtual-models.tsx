@@ -2,24 +2,15 @@
 // order until one answers. The list, and an editor: name and description → models (add, reorder, remove) → save.
 // The API's refusals name no field, only a code and the target: virtual-model-model.ts says where each is shown.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, deletedText, deleteResource, ApiError, listAll, when, type VirtualModel } from '../api.ts';
+import { api, ApiError, when, type VirtualModel } from '../api.ts';
 import { loadCatalog } from '../catalog.ts';
 import { move } from '../config-model.ts';
 import { blameOf, describeTarget, emptyVirtualModel, firstChoice, fromVirtualModel, targetChoices, targetOf, toWrite, type Blame, type TargetChoice, type VirtualModelState } from '../virtual-model-model.ts';
 import { navigate } from '../nav.ts';
-import { Button, ConfirmButton, Empty, ErrorNote, Field, PageHeading, TableWrap, enabledButton, neighbour, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
+import { Button, ConfirmButton, Empty, ErrorNote, Field, PageHeading, TableWrap, enabledButton, neighbour, useAction, useFocusAfterRender, useResourceList, Loading } from '../ui.tsx';
 
 function VirtualModelList() {
-  const [items, setItems] = useState<VirtualModel[] | undefined>();
-  const load = useAction();
-  const remove = useAction();
-  useEffect(() => {
-    void load.run('Loading virtual models', () => listAll<VirtualModel>('/virtual-models', 'aiGatewayVirtualModels'), '').then((l) => l && setItems(l));
-  }, []);
-  const del = async (v: VirtualModel) => {
-    const done = await remove.run(`Deleting virtual model ${v.name}`, () => deleteResource(`/virtual-models/${v.id}`), deletedText('Virtual model'));
-    if (done) setItems((old) => old?.filter((o) => o.id !== v.id));
-  };
+  const { items, load, remove, del } = useResourceList<VirtualModel>('/virtual-models', 'aiGatewayVirtualModels', 'virtual model', 'virtual models');
   return (
     <section aria-labelledby="virtual-models-title">
       <PageHeading id="virtual-models-title">Virtual models</PageHeading>
