@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { rawHttp } from './helpers/raw-http.ts';
-import { FAKE_ADVISOR_USAGE, FAKE_TOKEN_COUNT, FAKE_WEB_SEARCHES } from './fake-upstream.ts';
+import { FAKE_ADVISOR_USAGE, FAKE_TOKEN_COUNT, FAKE_USAGE, FAKE_WEB_SEARCHES } from './fake-upstream.ts';
 import { grantCredits } from '../src/store/credits.ts';
 import { openStore, sqliteHandle } from '../src/store/database.ts';
 import { ChangeBus } from '../src/state/changes.ts';
@@ -1075,5 +1075,72 @@ describe('billing: a grant expiring while the gateway runs (sqlite)', () => {
     const late = await gw(h, '/v1/chat/completions', { token, body: chat('gpt-4o') });
     assert.equal(late.status, 403, `served ${Date.now() - Date.parse(expiresAt)} ms after the grant expired`);
     assert.equal(late.json().error.code, 'ERR_NGROK_4026');
+  });
+});
+
+describe('providers ngrok serves on credits beyond OpenAI, Anthropic, Google and DeepSeek (sqlite)', () => {
+  let h: Harness;
+  // The operator's own credentials, one per provider, each pointed at the fake provider.
+  const MANAGED: Record<string, string> = { xai: 'xai-managed-secret', moonshotai: 'sk-managed-moonshot', 'z-ai': 'zai-managed-secret', minimax: 'mm-managed-secret' };
+  const env = (fakeUrl: string) => Object.fromEntries(Object.entries(MANAGED).flatMap(([id, key]) => {
+    const suffix = id.toUpperCase().replace(/-/g, '_');
+    return [[`TOLLGATE_PROVIDER_${suffix}_BASE_URL`, `${fakeUrl}/v1`], [`TOLLGATE_MANAGED_${suffix}_API_KEY`, key]];
+  }).concat([['TOLLGATE_PROVIDER_QWENCLOUD_BASE_URL', `${fakeUrl}/v1`]]));
+  const sdk = (t: string) => new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: t, maxRetries: 0 });
+  before(async () => { h = await startHarness('sqlite', env); });
+  after(async () => { await h.close(); });
+
+  test('an access key with no provider keys calls Grok, Kimi, GLM and MiniMax models on the operator\'s key, billed at the catalog price', async () => {
+    const { token } = await h.accessKey();
+    // [model as ngrok's catalog names it, provider, id sent upstream, USD per million tokens: input, cached input, output]
+    const cases = [
+      ['xai/grok-4', 'xai', 'grok-4', 3_000_000n, 750_000n, 15_000_000n],
+      ['moonshotai/kimi-k2.5', 'moonshotai', 'kimi-k2.5', 600_000n, 100_000n, 3_000_000n],
+      ['z-ai/glm-5', 'z-ai', 'glm-5', 1_000_000n, 200_000n, 3_200_000n],
+      ['minimax/minimax-m2.7', 'minimax', 'MiniMax-M2.7', 300_000n, 60_000n, 1_200_000n],
+    ] as const;
+    for (const [model, provider, upstreamId, input, cached, output] of cases) {
+      const { data, response } = await sdk(token).chat.completions.create(chat(model)).withResponse();
+      assert.equal(data.usage?.prompt_tokens, FAKE_USAGE.input, model);
+      const sent = h.fake.requests.at(-1)!;
+      assert.equal(sent.headers.authorization, `Bearer ${MANAGED[provider]}`, model);
+      assert.equal(sent.body?.model, upstreamId, 'the provider\'s own (case-sensitive) id goes upstream');
+      const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+      assert.deepEqual([row!.keySource, row!.provider, row!.model], ['ngrok', provider, upstreamId]);
+      // Pico-USD per token = micro-USD per million: uncached input, cached input and output at the catalog's prices.
+      const expected = BigInt(FAKE_USAGE.input - FAKE_USAGE.cacheRead) * input + BigInt(FAKE_USAGE.cacheRead) * cached + BigInt(FAKE_USAGE.output) * output;
+      assert.equal(BigInt(row!.costPico) - BigInt(row!.feePico), expected, model);
+    }
+    // A model whose price is not known still needs the account's own key (nothing reaches the provider).
+    const sent = h.fake.requests.length;
+    await assert.rejects(sdk(token).chat.completions.create(chat('xai/grok-4.3')), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.APIError, String(e));
+      assert.match(e.message, /"grok-4\.3" is not available with a managed key for provider "xai": it has no published price to bill/);
+      return true;
+    });
+    assert.equal(h.fake.requests.length, sent);
+  });
+
+  test('provider keys can be stored for MiniMax and QwenCloud and serve their requests', async () => {
+    const minimaxKey = await h.providerKey('minimax', 'mm-account-key');
+    const qwenKey = await h.providerKey('qwencloud', 'qwen-account-key');
+    const { token } = await h.accessKey();
+    const mm = await sdk(token).chat.completions.create(chat('minimax/minimax-m2.5')).withResponse();
+    assert.equal(h.fake.requests.at(-1)!.headers.authorization, 'Bearer mm-account-key', 'the account\'s key comes before the operator\'s');
+    const [mmRow] = await h.usage(mm.response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([mmRow!.keySource, mmRow!.providerKeyId], ['user', minimaxKey]);
+    // QwenCloud has no catalogued models: a `qwencloud:` model passes through on the account's key.
+    const qwen = await sdk(token).chat.completions.create(chat('qwencloud:qwen3-max')).withResponse();
+    assert.deepEqual([h.fake.requests.at(-1)!.headers.authorization, h.fake.requests.at(-1)!.body?.model], ['Bearer qwen-account-key', 'qwen3-max']);
+    const [qwenRow] = await h.usage(qwen.response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([qwenRow!.keySource, qwenRow!.provider, qwenRow!.providerKeyId], ['user', 'qwencloud', qwenKey]);
+  });
+
+  test('GET /v1/models lists the MiniMax models under ngrok\'s ids, usable as the model', async () => {
+    const { token } = await h.accessKey();
+    const ids: string[] = [];
+    for await (const m of sdk(token).models.list()) ids.push(m.id);
+    for (const id of ['minimax/minimax-m3', 'minimax/minimax-m2.7', 'minimax/minimax-m2.7-highspeed', 'minimax/minimax-m2.5', 'minimax/minimax-m2.5-highspeed']) assert.ok(ids.includes(id), id);
+    assert.ok(ids.includes('xai/grok-4.3') && ids.includes('moonshotai/kimi-k2.6'));
   });
 });

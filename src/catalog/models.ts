@@ -299,8 +299,8 @@ function grok(id: string, displayName: string, context: number, maxOut: number, 
   return m(id, { displayName, context, maxOut, input: TEXT_IMAGE, unsupported: GROK_REASONING_UNSUPPORTED, ...(pricing ? { pricing } : {}) });
 }
 
-// The newest Grok generations (4.3+) are listed with their published limits; their prices were not public
-// when this catalog was dated, so they need the account's own xAI key.
+// The newest Grok generations (4.3+) are listed with their published limits; neither xAI's pages nor ngrok's
+// changelog we could read gives their prices (only resellers do), so they need the account's own xAI key.
 const xai: readonly CatalogModel[] = [
   grok('grok-4.7', 'Grok 4.7', 500_000, 128_000),
   grok('grok-4.6', 'Grok 4.6', 500_000, 128_000),
@@ -313,6 +313,25 @@ const xai: readonly CatalogModel[] = [
   m('grok-code-fast-1', { displayName: 'Grok Code Fast 1', context: 256_000, maxOut: 10_000, unsupported: GROK_REASONING_UNSUPPORTED, pricing: price('0.20', '1.50', '0.02') }),
   m('grok-3', { displayName: 'Grok 3', context: 131_072, maxOut: 16_384, pricing: price('3.00', '15.00', '0.75') }),
   m('grok-3-mini', { displayName: 'Grok 3 Mini', context: 131_072, maxOut: 16_384, pricing: price('0.30', '0.50', '0.075') }),
+];
+
+/**
+ * MiniMax's pay-as-you-go list prices (platform.minimax.io, "Pay as You Go"; the same ratios as its CNY page on
+ * platform.minimaxi.com): cache reads at 0.2 × input on M2.7, 0.1 × input on M2.5. Its cache-write price ($0.375) is
+ * not carried: the OpenAI-compatible usage block reports no written tokens for it to apply to. M3 is unpriced: sources
+ * disagree on whether $0.30 / $1.20 is its list price or a discount off $0.60 / $2.40, and on its tier above 512K.
+ * M2 and M2.1 are not in the price table we could read. Upstream ids are case-sensitive (`MiniMax-M2.7`);
+ * ngrok's `minimax/minimax-m2.7` reaches them through the catalog's case-insensitive lookup.
+ */
+const minimax: readonly CatalogModel[] = [
+  m('MiniMax-M3', { displayName: 'MiniMax M3', context: 1_000_000, maxOut: 131_072, input: TEXT_IMAGE }),
+  m('MiniMax-M2.7', { displayName: 'MiniMax M2.7', context: 204_800, maxOut: 131_072, pricing: price('0.30', '1.20', '0.06') }),
+  // A separate model id, not an option of the base model (ngrok's MiniMax page).
+  m('MiniMax-M2.7-highspeed', { displayName: 'MiniMax M2.7 Highspeed', context: 204_800, maxOut: 131_072, pricing: price('0.60', '2.40', '0.06') }),
+  m('MiniMax-M2.5', { displayName: 'MiniMax M2.5', context: 204_800, maxOut: 131_072, pricing: price('0.30', '1.20', '0.03') }),
+  m('MiniMax-M2.5-highspeed', { displayName: 'MiniMax M2.5 Highspeed', context: 204_800, maxOut: 131_072, pricing: price('0.60', '2.40', '0.03') }),
+  m('MiniMax-M2.1', { displayName: 'MiniMax M2.1', context: 204_800, maxOut: 131_072 }),
+  m('MiniMax-M2', { displayName: 'MiniMax M2', context: 204_800, maxOut: 131_072 }),
 ];
 
 /**
@@ -354,4 +373,5 @@ export const modelsByProvider: Record<string, readonly CatalogModel[]> = {
   moonshotai,
   'z-ai': zai,
   xai,
+  minimax,
 };

@@ -36,13 +36,19 @@ export const builtinProviders: readonly CatalogProvider[] = [
   provider({ id: 'google', displayName: 'Google', baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai', website: 'https://ai.google.dev', managed: true, auth: 'bearer', surfaces: [openaiChat, geminiGenerate, geminiEmbed], pricesAsOf: '2026-11-01' }),
   provider({ id: 'deepseek', displayName: 'DeepSeek', baseUrl: 'https://api.deepseek.com', website: 'https://deepseek.com', managed: true, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
   provider({ id: 'groq', displayName: 'Groq', baseUrl: 'https://api.groq.com/openai/v1', website: 'https://groq.com', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
-  provider({ id: 'moonshotai', displayName: 'Moonshot AI', baseUrl: 'https://api.moonshot.ai/v1', website: 'https://moonshot.ai', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
-  provider({ id: 'z-ai', displayName: 'Z.ai', baseUrl: 'https://api.z.ai/api/paas/v4', website: 'https://z.ai', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
+  provider({ id: 'moonshotai', displayName: 'Moonshot AI', baseUrl: 'https://api.moonshot.ai/v1', website: 'https://moonshot.ai', managed: true, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
+  provider({ id: 'z-ai', displayName: 'Z.ai', baseUrl: 'https://api.z.ai/api/paas/v4', website: 'https://z.ai', managed: true, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
   provider({ id: 'openrouter', displayName: 'OpenRouter', baseUrl: 'https://openrouter.ai/api/v1', website: 'https://openrouter.ai', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
   provider({ id: 'hyperbolic', displayName: 'Hyperbolic', baseUrl: 'https://api.hyperbolic.xyz/v1', website: 'https://hyperbolic.xyz', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
   provider({ id: 'inceptionlabs', displayName: 'Inception Labs', baseUrl: 'https://api.inceptionlabs.ai/v1', website: 'https://inceptionlabs.ai', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
   provider({ id: 'inference-net', displayName: 'Inference.net', baseUrl: 'https://api.inference.net/v1', website: 'https://inference.net', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
-  provider({ id: 'xai', displayName: 'xAI', baseUrl: 'https://api.x.ai/v1', website: 'https://x.ai', managed: false, auth: 'bearer', surfaces: [openaiChat, { format: 'openai', surface: 'responses', path: '/responses' }], pricesAsOf: '2026-11-01' }),
+  provider({ id: 'xai', displayName: 'xAI', baseUrl: 'https://api.x.ai/v1', website: 'https://x.ai', managed: true, auth: 'bearer', surfaces: [openaiChat, { format: 'openai', surface: 'responses', path: '/responses' }], pricesAsOf: '2026-11-01' }),
+  // MiniMax's OpenAI-compatible API (its Anthropic-compatible one, at /anthropic beside it, is not used: the gateway
+  // translates Messages requests into chat completions). Only chat completions: MiniMax documents no /responses.
+  provider({ id: 'minimax', displayName: 'MiniMax', baseUrl: 'https://api.minimax.io/v1', website: 'https://www.minimax.io', managed: true, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-12-06' }),
+  // Alibaba's international Model Studio (DashScope) endpoint, which QwenCloud keys call; no models catalogued yet, so
+  // `qwencloud:<model>` passes through on the account's own key (docs/decisions/gateway-routing.md, "Catalog").
+  provider({ id: 'qwencloud', displayName: 'QwenCloud', baseUrl: 'https://dashscope-intl.aliyuncs.com/compatible-mode/v1', website: 'https://qwencloud.com', managed: true, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-12-06' }),
 ];
 
 const byId = new Map(builtinProviders.map((p) => [p.id, p]));

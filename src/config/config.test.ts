@@ -186,7 +186,7 @@ test('variables that change nothing (misspelt, unknown, a managed key no step us
   assert.deepEqual(warnings, [
     'TOLLGATE_BILING is not a Tollgate setting and is ignored (did you mean TOLLGATE_BILLING?); README.md lists the settings',
     'TOLLGATE_PROVIDER_OPENAI_API_KEY is not a Tollgate setting and is ignored; README.md lists the settings',
-    'TOLLGATE_MANAGED_GROQ_API_KEY is ignored: Groq is not served with managed keys (routing steps of type ngrok reach OpenAI, Anthropic, Google, DeepSeek)',
+    'TOLLGATE_MANAGED_GROQ_API_KEY is ignored: Groq is not served with managed keys (routing steps of type ngrok reach OpenAI, Anthropic, Google, DeepSeek, Moonshot AI, Z.ai, xAI, MiniMax, QwenCloud)',
   ]);
   assert.ok(!warnings.join('\n').includes('s3cret'));
   // On any free port the return page is unknown until bound: Stripe Checkout would send buyers nowhere.

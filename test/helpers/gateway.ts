@@ -36,13 +36,24 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** `options.logger`: where Tollgate logs (silent by default; the observability test captures it). */
-export async function startHarness(kind: StoreKind = 'sqlite', env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<Harness> {
+/**
+ * `env` may be a function of the fake provider's URL, to point more providers at it. `options.logger`: where Tollgate
+ * logs (silent by default; the observability test captures it).
+ */
+export async function startHarness(kind: StoreKind = 'sqlite', env: Record<string, string> | ((fakeUrl: string) => Record<string, string>) = {}, options: { logger?: Logger } = {}): Promise<Harness> {
   const fake = await startFakeProvider();
   const database = await createTestDatabase(kind);
   // Each harness its own usage journal (PostgreSQL's default would be ./data in the repository).
   const journalDir = mkdtempSync(join(tmpdir(), 'tollgate-journal-'));
-  const config = loadConfig({
+  // A configuration refused at start (a provider id this catalog lacks) fails the test instead of leaving the fake
+  // provider listening, which would keep the test process from ever ending.
+  const refused = async (e: unknown): Promise<never> => {
+    await fake.close();
+    await database.drop();
+    rmSync(journalDir, { recursive: true, force: true });
+    throw e;
+  };
+  const config = await Promise.resolve().then(() => loadConfig({
     TOLLGATE_JOURNAL_PATH: join(journalDir, 'usage-journal.db'),
     TOLLGATE_DATABASE_URL: database.url,
     TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'),
@@ -56,8 +67,8 @@ export async function startHarness(kind: StoreKind = 'sqlite', env: Record<strin
     TOLLGATE_MANAGED_OPENAI_API_KEY: MANAGED_OPENAI_KEY,
     TOLLGATE_MANAGED_ANTHROPIC_API_KEY: MANAGED_ANTHROPIC_KEY,
     TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
-    ...env,
-  });
+    ...(typeof env === 'function' ? env(fake.url) : env),
+  })).catch(refused);
   const running = await startTollgate(config, { logger: options.logger ?? pino({ level: 'silent' }) });
   const apiUrl = running.apiUrl!;
   const gatewayUrl = running.gatewayUrl!;
