@@ -26,6 +26,8 @@ import { Errors } from '../domain/errors.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
 import { streamsAnswer } from '../domain/request-shape.ts';
 import type { TranslatedRequest } from './translate/types.ts';
+import { hasRules } from '../domain/firewall.ts';
+import { screenJsonAnswer } from './firewall/tool-calls.ts';
 
 /** `next-model`: skip the rest of this model's keys (they would get the same answer) for the next model's. */
 type Verdict = 'served' | 'next' | 'next-model' | 'stop';
@@ -511,7 +513,9 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         const responseModel = answerModelOf(text);
         if (responseModel) record.facts.responseModel = responseModel;
       }
-      const sent = translator ? Buffer.from(JSON.stringify(translator.answer(upstreamAnswer, scope!))) : answer;
+      let sent = translator ? Buffer.from(JSON.stringify(translator.answer(upstreamAnswer, scope!))) : answer;
+      // Firewall's response rules on the answer's tool calls, in the client's format (only for a key with a policy).
+      if (ctx.firewall && hasRules(ctx.firewall, 'response')) sent = screenJsonAnswer(ctx.route.surface, sent, ctx.firewall, ctx.firewallFindings ??= []);
       if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'json'), sent);
       return 'served';
     }

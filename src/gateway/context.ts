@@ -12,6 +12,7 @@ import type { UpstreamExchange } from './exchange.ts';
 import type { GatewayObserver } from './observe/observer.ts';
 import type { RequestTrace } from './observe/tracing.ts';
 import type { BodyCapture } from './observe/access-log.ts';
+import type { CompiledPolicy, FirewallFinding } from '../domain/firewall.ts';
 
 /** The part of GatewayState (src/state) the data plane reads; all of it answers from memory. */
 export interface GatewayStateView {
@@ -132,4 +133,8 @@ export interface RequestContext {
   trace: RequestTrace | undefined;
   /** Response bytes kept for the access log, only with TOLLGATE_LOG_BODIES=1. */
   capture: BodyCapture | undefined;
+  /** The key's Firewall policies (firewall/index.ts), undefined for a key with none: the common path reads nothing more. */
+  firewall: readonly CompiledPolicy[] | undefined;
+  /** Firewall's findings so far (request rules, then the answer's tool calls), for Ngrok-AIG-Firewall and the access line. */
+  firewallFindings: FirewallFinding[] | undefined;
 }

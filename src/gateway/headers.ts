@@ -4,9 +4,11 @@ export const H_ATTEMPTS = 'Ngrok-AIG-Attempts';
 export const H_MODEL = 'Ngrok-AIG-Model';
 export const H_REJECTED = 'Ngrok-AIG-Rejected-Models';
 export const H_REMOVED = 'Ngrok-AIG-Removed-Params';
+/** Firewall's verdicts on the request and on a JSON answer's tool calls (gateway-behaviour.md "Firewall"). */
+export const H_FIREWALL = 'Ngrok-AIG-Firewall';
 
 /** Browsers may read these (gateway.md §9): our headers plus the ones SDKs look at for retries and ids. */
-export const EXPOSED_HEADERS = [H_REQUEST_ID, H_ATTEMPTS, H_MODEL, H_REJECTED, H_REMOVED, 'Retry-After', 'retry-after-ms', 'x-request-id', 'request-id'].join(', ');
+export const EXPOSED_HEADERS = [H_REQUEST_ID, H_ATTEMPTS, H_MODEL, H_REJECTED, H_REMOVED, H_FIREWALL, 'Retry-After', 'retry-after-ms', 'x-request-id', 'request-id'].join(', ');
 
 export const CORS_PREFLIGHT_METHODS = 'GET, POST, OPTIONS';
 /** Echoed when a preflight does not name its headers. */

@@ -22,6 +22,8 @@ import { baseHeaders, H_ATTEMPTS, H_MODEL, headerText } from './headers.ts';
 import { writeJson } from './respond.ts';
 import { refuseRoutingLoop } from './routing-loop.ts';
 import { runAttempts } from './attempt.ts';
+import { firewallFor, screenRequest } from './firewall/index.ts';
+import { answerBlockedRequest } from './firewall/blocked-request.ts';
 
 /** Stage 1, shared with GET /v1/models: fills ctx.key/account/configuration or throws 401. */
 export async function authenticateStage(ctx: RequestContext): Promise<void> {
@@ -413,6 +415,17 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   const admittedInput = counting ? undefined : admitInput(ctx);
   if (admittedInput) await admittedInput;
   const attempts = planAll(ctx, allowed);
+  // Firewall's request rules, once the request would be served (its refusals come first): a block is answered here,
+  // never sent, so nothing is held or billed.
+  ctx.firewall = firewallFor(ctx);
+  if (ctx.firewall) {
+    const blocked = screenRequest(ctx, ctx.firewall);
+    if (blocked) {
+      const first = attempts[0]!.candidate;
+      answerBlockedRequest(ctx, blocked, first.upstreamModelId ?? first.modelId);
+      return;
+    }
+  }
   const reserved = counting ? undefined : reserveCredit(ctx, attempts);
   if (reserved) await reserved;
   try {

@@ -17,6 +17,9 @@ import { formatMs } from './failure.ts';
 import { endStreamWithError } from './respond.ts';
 import type { TranslationScope, Translator } from './translate/index.ts';
 import type { SurfaceSpec } from '../catalog/types.ts';
+import { streamGuard, type StreamGuard } from './firewall/tool-calls.ts';
+import { hasRules } from '../domain/firewall.ts';
+import { withFirewallHeader } from './firewall/index.ts';
 
 /** `translated`: the body is the gateway's rewrite in the client's format, buffered (`'json'`) or streamed. */
 export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders, attempts: number, model: string, removed: readonly string[], managedKey: boolean, translated?: 'json' | 'stream'): OutHeaders {
@@ -26,6 +29,7 @@ export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders
   headers[H_MODEL] = headerText(model);
   if (removed.length > 0) headers[H_REMOVED] = headerText(removed.join(', '));
   if (ctx.rejectedModels) headers[H_REJECTED] = ctx.rejectedModels;
+  withFirewallHeader(ctx, headers);
   if (translated) asClientsOwn(headers, translated);
   withRequestId(headers, ctx);
   return headers;
@@ -169,8 +173,10 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
   const translation = translating?.translator.stream(translating.scope);
   const meter = new StreamMeter(codecs[served.format], served.surface, dropUsageChunk, translation);
   // A Responses client's numbering (its events alone are numbered): the translation's own, or the provider's as relayed.
+  // Firewall's response rules: the client's events screened after any translation (only for a key with a policy).
+  const guard = ctx.firewall && hasRules(ctx.firewall, 'response') ? streamGuard(ctx.route.surface, ctx.firewall, ctx.firewallFindings ??= []) : undefined;
   const nextSequence = ctx.route.surface !== 'responses' ? undefined
-    : (): number => translation?.nextSequence?.() ?? (meter.facts.sequence === undefined ? 0 : meter.facts.sequence + 1);
+    : (): number => (translation?.nextSequence?.() ?? (meter.facts.sequence === undefined ? 0 : meter.facts.sequence + 1)) + (guard?.sequenceShift ?? 0);
   ctx.nextSequence = nextSequence;
   res.writeHead(status, headers);
   // Headers go out with the first event when it is already here (one write instead of two), or on their own one
@@ -194,7 +200,8 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           upstream.abort('oversized-event');
           return true;
         }
-        const out = translation ? bytesOf(translation.take()) : metered;
+        const relayed = translation ? bytesOf(translation.take()) : metered;
+        const out = guard ? guard.push(relayed) : relayed;
         // The client left: the stream is only read on for its usage (see METER_GRACE_MS), nothing is written.
         if (ctx.clientGone) return true;
         if (meter.facts.terminal) {
@@ -202,7 +209,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           // ends its response there. A translation closes the client's stream in its format: the upstream's is complete.
           delivered = true;
           lingering = setTimeout(letGo, FINAL_EVENT_LINGER_MS, upstream);
-          const closing = translation ? bytesOf(translation.finish()) : undefined;
+          const closing = guarded(guard, translation ? bytesOf(translation.finish()) : undefined);
           if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
           res.end(closing && out ? Buffer.concat([out, closing]) : closing ?? out);
           return true;
@@ -218,7 +225,8 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         release();
         clearTimeout(lingering);
         const metered = meter.end();
-        const tail = translation ? bytesOf(translation.take()) : metered;
+        const relayed = translation ? bytesOf(translation.take()) : metered;
+        const tail = guard ? guard.push(relayed) : relayed;
         if (delivered) {
           resolve(complete());
           return;
@@ -238,7 +246,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         }
         if (!ctx.clientGone) {
           // A translated stream ends in the client's format (its message_stop) once the upstream's is complete.
-          const closing = translation ? bytesOf(translation.finish()) : undefined;
+          const closing = guarded(guard, translation ? bytesOf(translation.finish()) : undefined);
           if (closing && tail) res.write(tail);
           res.end(closing ?? tail);
         }
@@ -267,6 +275,14 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
       },
     });
   });
+}
+
+/** The stream's last bytes through the Firewall guard, which then gives back what it still held. */
+function guarded(guard: StreamGuard | undefined, closing: Buffer | undefined): Buffer | undefined {
+  if (!guard) return closing;
+  const pushed = guard.push(closing);
+  const rest = guard.end();
+  return pushed && rest ? Buffer.concat([pushed, rest]) : pushed ?? rest;
 }
 
 export interface JsonOutcome { facts: AnswerFacts; completion: Completion; timedOut: boolean }

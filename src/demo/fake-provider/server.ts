@@ -43,6 +43,7 @@
 //   model `tool-…` (chat or Messages, tools offered)   → calls the first (or forced) tool, unless the last message is a tool result
 //                                                         with `{"city":"Paris"}`, or `{"input": FAKE_TOOL_INPUT}` when the
 //                                                         tool's parameters have an `input` property
+//   model `tool-each-…` (chat or Messages, tools offered) → calls every offered tool in one answer, in order
 //   model `tool-latename-…` (chat stream)              → the call's name comes with its second argument piece, not its first
 //   chat tools or calls whose names break OpenAI's rule (over 64 characters, or not [a-zA-Z0-9_-]) → 400 as OpenAI answers
 //   Messages request with `tool_use` or `tool_result` blocks and no `tools` → 400 as Anthropic answers
@@ -205,6 +206,12 @@ function toolCallFor(surface: string, model: string, body: Record<string, unknow
   return { id: surface === 'messages' ? 'toolu_fake1' : 'call_fake1', name, arguments: args };
 }
 
+/** `tool-each-…`: a call to every tool offered, in order (the first as toolCallFor makes it), as a model calls tools in parallel. */
+function everyToolCall(surface: string, body: Record<string, unknown>, first: FakeToolCall): FakeToolCall[] {
+  const names = (body.tools as FakeTool[]).map((t) => String(t.function?.name ?? t.name ?? 'tool'));
+  return names.map((name, i) => (i === 0 ? first : { id: `${surface === 'messages' ? 'toolu' : 'call'}_fake${i + 1}`, name, arguments: first.arguments }));
+}
+
 /** A tool as chat (`function`), Messages (`input_schema`) or Responses (`parameters`) offers it. */
 interface FakeTool { name?: unknown; parameters?: FakeSchema; input_schema?: FakeSchema; function?: { name?: unknown; parameters?: FakeSchema } }
 interface FakeSchema { properties?: Record<string, unknown> }
@@ -298,6 +305,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   const answer: AnswerSpec = { model, text: answerText(model, body), withUsage: !model.startsWith('nousage-') };
   const call = toolCallFor(surface, model, body);
   if (call) answer.toolCall = call;
+  if (call && model.startsWith('tool-each-') && (surface === 'chat-completions' || surface === 'messages')) answer.toolCalls = everyToolCall(surface, body, call);
   if (model.startsWith('tool-latename-')) answer.lateName = true;
   if (surface === 'completions') {
     if (typeof body.n === 'number' && body.n > 1) answer.choices = body.n;

@@ -99,12 +99,13 @@ export interface FakeToolCall { id: string; name: string; arguments: string }
 
 /** `searches`: hosted web searches the answer ran first (Responses `web_search_call` items; FAKE_WEB_SEARCHES when a web search tool is offered). */
 /** `advisor`: the advisor model the answer consulted (a Messages request offering Anthropic's advisor tool). */
+/** `toolCalls`: every call of an answer making several (chat and Messages; `toolCall` is the first). */
 /** `lateName`: a streamed chat call's name comes with its second argument piece, after the first (some compatible servers). */
 /** `choices`: how many completions the answer holds (legacy completions' `n`); `generated`: how many the provider generated and bills (`best_of`, at least `choices`). */
 /** `echo`: the prompt a legacy completion repeats before its text (`echo: true`). */
 /** `embedding`: how the embeddings are written (`encoding_format`, `dimensions`), as OpenAI writes them. */
 export interface AnswerSpec {
-  model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; searches?: number; advisor?: string; lateName?: boolean;
+  model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; toolCalls?: FakeToolCall[]; searches?: number; advisor?: string; lateName?: boolean;
   choices?: number; generated?: number; echo?: string; embedding?: { base64: boolean; dimensions: number };
 }
 
@@ -134,6 +135,10 @@ function completionFinish(index: number): string {
   return index === 0 ? 'stop' : 'length';
 }
 
+function callsOf(a: AnswerSpec): FakeToolCall[] {
+  return a.toolCalls ?? (a.toolCall ? [a.toolCall] : []);
+}
+
 /** A complete (non-streamed) JSON answer for the surface. */
 export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown): unknown {
   const usage = openaiUsage(a.withUsage);
@@ -142,7 +147,7 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
       return {
         id: 'chatcmpl-fake1', object: 'chat.completion', created: created(), model: a.model, system_fingerprint: 'fp_fake',
         choices: [a.toolCall
-          ? { index: 0, message: { role: 'assistant', content: null, refusal: null, tool_calls: [{ id: a.toolCall.id, type: 'function', function: { name: a.toolCall.name, arguments: a.toolCall.arguments } }] }, logprobs: null, finish_reason: 'tool_calls' }
+          ? { index: 0, message: { role: 'assistant', content: null, refusal: null, tool_calls: callsOf(a).map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }, logprobs: null, finish_reason: 'tool_calls' }
           : { index: 0, message: { role: 'assistant', content: a.text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
         ...(usage ? { usage } : {}),
       };
@@ -168,7 +173,7 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
     case 'messages':
       return {
         id: 'msg_fake1', type: 'message', role: 'assistant', model: a.model,
-        content: a.toolCall ? [{ type: 'tool_use', id: a.toolCall.id, name: a.toolCall.name, input: JSON.parse(a.toolCall.arguments) }] : [{ type: 'text', text: a.text }],
+        content: a.toolCall ? callsOf(a).map((c) => ({ type: 'tool_use', id: c.id, name: c.name, input: JSON.parse(c.arguments) })) : [{ type: 'text', text: a.text }],
         stop_reason: a.toolCall ? 'tool_use' : 'end_turn', stop_sequence: null,
         ...(a.withUsage ? { usage: anthropicUsage(a) } : {}),
       };
@@ -231,16 +236,18 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
     }), 'message_start'));
     if (a.toolCall) {
       // As Anthropic streams a call: the block opens with an empty input, which then comes as JSON pieces.
-      const { id, name, arguments: args } = a.toolCall;
-      const half = args.length >> 1;
-      out.push(sse(JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id, name, input: {} } }), 'content_block_start'));
-      for (const piece of [args.slice(0, half), args.slice(half)]) out.push(sse(JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: piece } }), 'content_block_delta'));
+      for (const [index, { id, name, arguments: args }] of callsOf(a).entries()) {
+        const half = args.length >> 1;
+        out.push(sse(JSON.stringify({ type: 'content_block_start', index, content_block: { type: 'tool_use', id, name, input: {} } }), 'content_block_start'));
+        for (const piece of [args.slice(0, half), args.slice(half)]) out.push(sse(JSON.stringify({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: piece } }), 'content_block_delta'));
+        out.push(sse(JSON.stringify({ type: 'content_block_stop', index }), 'content_block_stop'));
+      }
     } else {
       out.push(sse(JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }), 'content_block_start'));
       out.push(sse(JSON.stringify({ type: 'ping' }), 'ping'));
       for (const w of words) out.push(sse(JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: w } }), 'content_block_delta'));
+      out.push(sse(JSON.stringify({ type: 'content_block_stop', index: 0 }), 'content_block_stop'));
     }
-    out.push(sse(JSON.stringify({ type: 'content_block_stop', index: 0 }), 'content_block_stop'));
     out.push(sse(JSON.stringify({
       // Every field of Anthropic's delta (the SDK types them nullable, not optional): set only for a refusal or a container tool.
       type: 'message_delta', delta: { stop_reason: a.toolCall ? 'tool_use' : 'end_turn', stop_sequence: null, stop_details: null, container: null },
@@ -283,15 +290,16 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
   const chunk = (choice: Record<string, unknown>) => JSON.stringify({ id: 'chatcmpl-fake1', object: 'chat.completion.chunk', created: created(), model: a.model, system_fingerprint: 'fp_fake', choices: [{ index: 0, logprobs: null, ...choice }], ...usageField });
   if (surface === 'chat-completions') out.push(sse(chunk({ delta: { role: 'assistant', content: '' }, finish_reason: null })));
   if (surface === 'chat-completions' && a.toolCall) {
-    // As OpenAI streams a call: id and name first, then the arguments in pieces.
-    const { id, name, arguments: args } = a.toolCall;
-    const half = args.length >> 1;
-    if (a.lateName) {
-      out.push(sse(chunk({ delta: { tool_calls: [{ index: 0, id, type: 'function', function: { arguments: args.slice(0, half) } }] }, finish_reason: null })));
-      out.push(sse(chunk({ delta: { tool_calls: [{ index: 0, function: { name, arguments: args.slice(half) } }] }, finish_reason: null })));
-    } else {
-      out.push(sse(chunk({ delta: { tool_calls: [{ index: 0, id, type: 'function', function: { name, arguments: '' } }] }, finish_reason: null })));
-      for (const piece of [args.slice(0, half), args.slice(half)]) out.push(sse(chunk({ delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] }, finish_reason: null })));
+    // As OpenAI streams a call: id and name first, then the arguments in pieces; parallel calls one after another.
+    for (const [index, { id, name, arguments: args }] of callsOf(a).entries()) {
+      const half = args.length >> 1;
+      if (a.lateName) {
+        out.push(sse(chunk({ delta: { tool_calls: [{ index, id, type: 'function', function: { arguments: args.slice(0, half) } }] }, finish_reason: null })));
+        out.push(sse(chunk({ delta: { tool_calls: [{ index, function: { name, arguments: args.slice(half) } }] }, finish_reason: null })));
+      } else {
+        out.push(sse(chunk({ delta: { tool_calls: [{ index, id, type: 'function', function: { name, arguments: '' } }] }, finish_reason: null })));
+        for (const piece of [args.slice(0, half), args.slice(half)]) out.push(sse(chunk({ delta: { tool_calls: [{ index, function: { arguments: piece } }] }, finish_reason: null })));
+      }
     }
     out.push(sse(chunk({ delta: {}, finish_reason: 'tool_calls' })));
     if (includeUsage && a.withUsage) out.push(sse(JSON.stringify({ id: 'chatcmpl-fake1', object: 'chat.completion.chunk', created: created(), model: a.model, choices: [], usage: openaiUsage(true) })));

@@ -39,6 +39,8 @@ export interface AccessLine {
   completion: string | null;
   status: number;
   errorCode?: string;
+  /** Firewall's findings (Ngrok-AIG-Firewall's text), those on a streamed answer's tool calls included. */
+  firewall?: string;
   clientGone: boolean;
   inputTokens: number;
   outputTokens: number;

@@ -10,6 +10,7 @@ import type { Candidate } from '../../domain/resolve.ts';
 import { streamsAnswer } from '../../domain/request-shape.ts';
 import type { UsageEvent } from '../../usage/event.ts';
 import type { RequestContext } from '../context.ts';
+import { firewallReport } from '../firewall/index.ts';
 import type { AttemptRecord } from '../meter.ts';
 import { nonModelRoute } from '../routes.ts';
 import { picoToUsd, type GatewayMetrics } from './metrics.ts';
@@ -159,6 +160,7 @@ export class GatewayObserver {
       totalMs: ms(totalMs), upstreamMs: ms(upstreamMs), ttfbMs: ttfbMs === undefined ? null : ms(ttfbMs),
     };
     if (ctx.errorCode !== undefined) line.errorCode = ctx.errorCode;
+    if (ctx.firewallFindings?.length) line.firewall = firewallReport(ctx.firewallFindings);
     if (this.#accessLine) {
       this.#accessLine(line);
       return;

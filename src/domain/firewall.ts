@@ -1,0 +1,223 @@
+// Firewall enforcement (ngrok's AI Gateway Firewall, gateway-behaviour.md "Firewall"): a policy is compiled once
+// (its regexes into RE2 automata, linear in the text: tenants' patterns run on the request path) and applied to a
+// request's parts before it goes upstream, and to each tool call a model returns. Pure: the gateway builds the
+// request's parts (gateway/firewall/request-view.ts) and applies the verdicts.
+import { RE2JS } from 're2js';
+import { FIREWALL_READS, type FirewallMode, type FirewallOnError, type FirewallPolicyState, type FirewallRead, type FirewallRule, type FirewallTier } from './firewall-policy.ts';
+
+/** What a rule tests, compiled. A decision rule has no matcher: it needs a decision model this gateway does not run. */
+type Matcher = { kind: 'names'; globs: readonly string[] } | { kind: 'regex'; re: RE2JS } | { kind: 'unchecked' };
+
+interface CompiledRule {
+  name: string;
+  tier: FirewallTier;
+  /** Request rules: the parts read (every part when the rule names none). */
+  reads: readonly FirewallRead[];
+  matcher: Matcher;
+}
+
+export interface CompiledPolicy {
+  id: string;
+  mode: FirewallMode;
+  onError: FirewallOnError;
+  request: readonly CompiledRule[];
+  response: readonly CompiledRule[];
+}
+
+/**
+ * One rule's say on one item. `blocked`: the policy enforces and the rule blocks; otherwise the rule flagged what
+ * an enforcing policy would have blocked (`audit`), or could not check it and the policy lets that through (`log`).
+ * `unchecked`: the rule could not be checked (a decision rule), and `onError` decided.
+ */
+export interface FirewallFinding {
+  policyId: string;
+  rule: string;
+  tier: FirewallTier;
+  blocked: boolean;
+  unchecked: boolean;
+}
+
+/** The parts of a request that request rules read: the text of each, joined across every message with newlines. */
+export interface RequestParts {
+  messages: string;
+  toolResults: string;
+  toolDefinitions: string;
+  /** The tools offered, by name (what a tool-names request rule reads of the tool definitions). */
+  toolNames: readonly string[];
+  /** The tools called in the conversation's history, by name (what a tool-names request rule reads of the messages). */
+  calledNames: readonly string[];
+}
+
+/** A tool call the model returned. */
+export interface ToolCallView { name: string; arguments: string }
+
+const compiled = new WeakMap<FirewallPolicyState, CompiledPolicy>();
+
+/**
+ * The policy compiled, once per policy object: a snapshot is replaced whole when anything in it changes, so a policy
+ * object never changes under its cache entry. A pattern RE2 refuses (the control plane validates, but a snapshot is
+ * data) compiles to an unchecked rule, decided by `onError` like a decision rule.
+ */
+export function compilePolicy(policy: FirewallPolicyState): CompiledPolicy {
+  let out = compiled.get(policy);
+  if (out) return out;
+  const request: CompiledRule[] = [];
+  const response: CompiledRule[] = [];
+  for (const rule of policy.rules) (rule.phase === 'request' ? request : response).push(compileRule(rule));
+  out = { id: policy.id, mode: policy.mode, onError: policy.onError, request, response };
+  compiled.set(policy, out);
+  return out;
+}
+
+function compileRule(rule: FirewallRule): CompiledRule {
+  return { name: rule.name, tier: rule.tier, reads: rule.reads && rule.reads.length > 0 ? rule.reads : FIREWALL_READS, matcher: matcherOf(rule) };
+}
+
+function matcherOf(rule: FirewallRule): Matcher {
+  if (rule.type === 'toolNames') return { kind: 'names', globs: rule.toolNames ?? [] };
+  if (rule.type === 'regex' && typeof rule.pattern === 'string') {
+    try {
+      return { kind: 'regex', re: RE2JS.compile(rule.pattern) };
+    } catch {
+      return { kind: 'unchecked' };
+    }
+  }
+  return { kind: 'unchecked' };
+}
+
+/** A tool-name glob: the whole name, case-sensitive, `*` any run of characters (backtracking to the last star: linear-ish). */
+export function globMatches(glob: string, name: string): boolean {
+  let g = 0;
+  let n = 0;
+  let star = -1;
+  let resume = 0;
+  while (n < name.length) {
+    if (g < glob.length && glob[g] !== '*' && glob[g] === name[n]) {
+      g++;
+      n++;
+    } else if (g < glob.length && glob[g] === '*') {
+      star = g++;
+      resume = n;
+    } else if (star >= 0) {
+      g = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.length && glob[g] === '*') g++;
+  return g === glob.length;
+}
+
+function namesMatch(globs: readonly string[], names: readonly string[]): boolean {
+  for (const name of names) for (const glob of globs) if (globMatches(glob, name)) return true;
+  return false;
+}
+
+/**
+ * A tool call's arguments with JSON's escapes decoded (`\"` → `"`, `\n` → a line break, `\u0041` → `A`), as a
+ * block rule also reads them: a pattern for `rm -rf "/"` must not be dodged by the quotes' escaping.
+ */
+export function decodedEscapes(raw: string): string {
+  if (!raw.includes('\\')) return raw;
+  return raw.replace(/\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))/g, (_, hex: string | undefined, c: string | undefined) => {
+    if (hex !== undefined) return String.fromCharCode(parseInt(hex, 16));
+    return c === 'b' ? '\b' : c === 'f' ? '\f' : c === 'n' ? '\n' : c === 'r' ? '\r' : c === 't' ? '\t' : c!;
+  });
+}
+
+const isBlockTier = (tier: FirewallTier): boolean => tier !== 'allow';
+
+/** Whether a request rule matches the request, reading only its parts. */
+function requestRuleMatches(rule: CompiledRule, parts: RequestParts): boolean {
+  const m = rule.matcher;
+  if (m.kind === 'names') {
+    return (rule.reads.includes('toolDefinitions') && namesMatch(m.globs, parts.toolNames)) || (rule.reads.includes('messages') && namesMatch(m.globs, parts.calledNames));
+  }
+  if (m.kind !== 'regex') return false;
+  for (const read of rule.reads) if (parts[read] !== '' && m.re.test(parts[read])) return true;
+  return false;
+}
+
+/** Whether a response rule matches a tool call: its name; or its name, a space and its raw (block rules: also decoded) arguments. */
+function callRuleMatches(rule: CompiledRule, call: ToolCallView, text: string, decoded: string | undefined): boolean {
+  const m = rule.matcher;
+  if (m.kind === 'names') return namesMatch(m.globs, [call.name]);
+  if (m.kind !== 'regex') return false;
+  return m.re.test(text) || (decoded !== undefined && isBlockTier(rule.tier) && m.re.test(decoded));
+}
+
+/**
+ * One policy's findings on one item: every deny rule that matched (a soft one only when no allow rule matched the
+ * same item), and every deny rule that could not be checked. Allow rules clear soft blocks only; an unchecked rule is
+ * never cleared (what it would have said is unknown), and its `onError` decides.
+ */
+function judge(policy: CompiledPolicy, rules: readonly CompiledRule[], matches: (rule: CompiledRule) => boolean, into: FirewallFinding[]): void {
+  let allowed: boolean | undefined;
+  const enforce = policy.mode === 'enforce';
+  for (const rule of rules) {
+    if (!isBlockTier(rule.tier)) continue;
+    if (rule.matcher.kind === 'unchecked') {
+      into.push({ policyId: policy.id, rule: rule.name, tier: rule.tier, blocked: enforce && policy.onError === 'block', unchecked: true });
+      continue;
+    }
+    if (!matches(rule)) continue;
+    if (rule.tier === 'softDeny') {
+      allowed ??= rules.some((r) => r.tier === 'allow' && r.matcher.kind !== 'unchecked' && matches(r));
+      if (allowed) continue;
+    }
+    into.push({ policyId: policy.id, rule: rule.name, tier: rule.tier, blocked: enforce, unchecked: false });
+  }
+}
+
+/** The findings of the key's policies (each under its own mode) on a request, before it goes upstream. */
+export function judgeRequest(policies: readonly CompiledPolicy[], parts: RequestParts): FirewallFinding[] {
+  const findings: FirewallFinding[] = [];
+  for (const policy of policies) if (policy.request.length > 0) judge(policy, policy.request, (rule) => requestRuleMatches(rule, parts), findings);
+  return findings;
+}
+
+/** The findings of the key's policies on one tool call the model returned. */
+export function judgeToolCall(policies: readonly CompiledPolicy[], call: ToolCallView): FirewallFinding[] {
+  const findings: FirewallFinding[] = [];
+  const text = `${call.name} ${call.arguments}`;
+  const decodedArgs = decodedEscapes(call.arguments);
+  const decoded = decodedArgs === call.arguments ? undefined : `${call.name} ${decodedArgs}`;
+  for (const policy of policies) if (policy.response.length > 0) judge(policy, policy.response, (rule) => callRuleMatches(rule, call, text, decoded), findings);
+  return findings;
+}
+
+/** The finding that blocks, if any: the first hard block, else the first other block. */
+export function blockingFinding(findings: readonly FirewallFinding[]): FirewallFinding | undefined {
+  let first: FirewallFinding | undefined;
+  for (const f of findings) {
+    if (!f.blocked) continue;
+    if (f.tier === 'hardDeny' && !f.unchecked) return f;
+    first ??= f;
+  }
+  return first;
+}
+
+/** The key's policies: its account's all-keys policy and its configuration's, compiled; empty when it has none. */
+export function keyPolicies(accountPolicyId: string | null | undefined, configurationPolicyId: string | null | undefined, policies: ReadonlyMap<string, FirewallPolicyState>): CompiledPolicy[] {
+  const out: CompiledPolicy[] = [];
+  // A policy the snapshot does not hold (an id ahead of the policies, which a whole-snapshot load never gives) is skipped.
+  const account = accountPolicyId ? policies.get(accountPolicyId) : undefined;
+  if (account) out.push(compilePolicy(account));
+  const configuration = configurationPolicyId && configurationPolicyId !== accountPolicyId ? policies.get(configurationPolicyId) : undefined;
+  if (configuration) out.push(compilePolicy(configuration));
+  return out;
+}
+
+/** Whether any of the policies has rules of the phase. */
+export function hasRules(policies: readonly CompiledPolicy[], phase: 'request' | 'response'): boolean {
+  return policies.some((p) => p[phase].length > 0);
+}
+
+const TIER_WORDS: Readonly<Record<FirewallTier, string>> = { hardDeny: 'hard block', softDeny: 'soft block', allow: 'allow' };
+
+/** What the agent reads when a rule blocks: the rule's name (ngrok: "the agent sees it"), its tier, and what was blocked. */
+export function blockedText(finding: FirewallFinding, what: string): string {
+  const why = finding.unchecked ? `could not check ${what}, and its policy blocks what it cannot check` : `flagged ${what}`;
+  return `Blocked by the gateway's Firewall: rule "${finding.rule}" (${TIER_WORDS[finding.tier]}) ${why}.`;
+}

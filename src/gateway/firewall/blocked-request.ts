@@ -1,0 +1,74 @@
+// A request a request rule blocked never reaches a model: it is answered here as ngrok's Firewall answers, "a normal
+// response that tells the model what was blocked and why, so the agent can change course". The answer is written as
+// a chat completion and put in the client's format by the translators that serve other models (translate/), JSON or
+// a stream as the request asked: an assistant turn with the block's text, ended normally, with no usage.
+import type { SurfaceSpec } from '../../catalog/types.ts';
+import { blockedText, type FirewallFinding } from '../../domain/firewall.ts';
+import { streamsAnswer } from '../../domain/request-shape.ts';
+import { obj } from '../formats/types.ts';
+import type { RequestContext } from '../context.ts';
+import { baseHeaders, headerText, H_ATTEMPTS, H_MODEL, H_REJECTED, type OutHeaders } from '../headers.ts';
+import { translatorFor, type TranslationScope } from '../translate/index.ts';
+import { withFirewallHeader } from './index.ts';
+
+const CHAT: SurfaceSpec = { format: 'openai', surface: 'chat-completions', path: '/chat/completions' };
+
+function chatAnswer(model: string, text: string): Record<string, unknown> {
+  return {
+    id: `chatcmpl-${Date.now().toString(36)}`, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model,
+    choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+  };
+}
+
+/** The chat stream of the same answer: the text, the stop, the usage chunk when asked for, `[DONE]`. */
+function chatEvents(answer: Record<string, unknown>, text: string, includeUsage: boolean): string[] {
+  const { id, created, model } = answer;
+  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices, ...extra });
+  const events = [
+    chunk([{ index: 0, delta: { role: 'assistant', content: text }, logprobs: null, finish_reason: null }]),
+    chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]),
+  ];
+  if (includeUsage) events.push(chunk([], { usage: answer.usage }));
+  events.push('[DONE]');
+  return events;
+}
+
+/** Answers a request a request rule blocked. `model`: the model it would have gone to (Ngrok-AIG-Model, the answer's `model`). */
+export function answerBlockedRequest(ctx: RequestContext, finding: FirewallFinding, model: string): void {
+  const text = blockedText(finding, 'this request');
+  const answer = chatAnswer(model, text);
+  const body = ctx.body!;
+  const streaming = streamsAnswer(body, ctx.route.surface);
+  // The client's format from chat's, as a chat-completions model's answer is translated for it.
+  const translator = translatorFor(ctx.route, CHAT);
+  const scope: TranslationScope = { accountId: ctx.key!.accountId, keep: body.store !== false, includeUsage: obj(body.stream_options)?.include_usage === true, request: body, inputTokens: () => 0 };
+  const headers: OutHeaders = baseHeaders(ctx.requestId);
+  headers[H_ATTEMPTS] = '0';
+  headers[H_MODEL] = headerText(model);
+  if (ctx.rejectedModels) headers[H_REJECTED] = ctx.rejectedModels;
+  headers[ctx.route.format === 'anthropic' ? 'request-id' : 'x-request-id'] = ctx.requestId;
+  withFirewallHeader(ctx, headers);
+  let out: string;
+  if (streaming) {
+    const events = chatEvents(answer, text, scope.includeUsage);
+    if (translator) {
+      const translation = translator.stream(scope);
+      for (const data of events) translation.event('', data);
+      out = translation.take() + translation.finish();
+    } else {
+      out = events.map((data) => `data: ${data}\n\n`).join('');
+    }
+    headers['content-type'] = 'text/event-stream';
+    headers['cache-control'] = 'no-cache';
+  } else {
+    out = JSON.stringify(translator ? translator.answer(answer, scope) : answer);
+    headers['content-type'] = 'application/json';
+  }
+  headers['content-length'] = Buffer.byteLength(out);
+  ctx.firstByteAt = performance.now();
+  ctx.res.writeHead(200, headers);
+  ctx.res.end(out);
+  ctx.endedAt = performance.now();
+  ctx.deps.observer?.answered(ctx);
+}

@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { requestParts } from './request-view.ts';
+
+test('chat completions: messages with earlier calls as "name arguments", tool messages as results, tools as definitions', () => {
+  const parts = requestParts('chat-completions', {
+    messages: [
+      { role: 'system', content: 'Be careful.' },
+      { role: 'user', content: [{ type: 'text', text: 'clean up' }, { type: 'image_url', image_url: { url: 'x' } }] },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'bash', arguments: '{"cmd":"ls"}' } }] },
+      { role: 'tool', tool_call_id: 'c', content: 'a.txt' },
+    ],
+    tools: [{ type: 'function', function: { name: 'bash', description: 'Runs a command', parameters: { type: 'object' } } }],
+  });
+  assert.deepEqual(parts, { messages: 'Be careful.\nclean up\nbash {"cmd":"ls"}', toolResults: 'a.txt', toolDefinitions: 'bash\nRuns a command\n{"type":"object"}', toolNames: ['bash'], calledNames: ['bash'] });
+});
+
+test('Responses: instructions and prompt variables count as messages, call items as assistant turns, *_call_output items as results', () => {
+  const parts = requestParts('responses', {
+    instructions: 'Be careful.',
+    prompt: { id: 'pmpt_1', variables: { city: 'Paris' } },
+    input: [
+      { role: 'user', content: [{ type: 'input_text', text: 'go' }] },
+      { type: 'function_call', call_id: 'c', name: 'bash', arguments: '{"cmd":"ls"}' },
+      { type: 'function_call_output', call_id: 'c', output: 'a.txt' },
+      { type: 'custom_tool_call_output', call_id: 'd', output: [{ type: 'input_text', text: 'patched' }] },
+    ],
+    tools: [{ type: 'function', name: 'bash', parameters: { type: 'object' } }, { type: 'web_search' }],
+  });
+  assert.equal(parts.messages, 'Be careful.\nParis\ngo\nbash {"cmd":"ls"}');
+  assert.equal(parts.toolResults, 'a.txt\npatched');
+  assert.deepEqual(parts.toolNames, ['bash', 'web_search']);
+});
+
+test('Messages: system, text blocks, tool_use as a call, tool_result as a result', () => {
+  const parts = requestParts('messages', {
+    system: [{ type: 'text', text: 'Be careful.' }],
+    messages: [
+      { role: 'user', content: 'go' },
+      { role: 'assistant', content: [{ type: 'text', text: 'ok' }, { type: 'tool_use', id: 't', name: 'bash', input: { cmd: 'ls' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [{ type: 'text', text: 'a.txt' }] }] },
+    ],
+    tools: [{ name: 'bash', description: 'Runs', input_schema: { type: 'object' } }],
+  });
+  assert.deepEqual([parts.messages, parts.toolResults, parts.toolDefinitions], ['Be careful.\ngo\nok\nbash {"cmd":"ls"}', 'a.txt', 'bash\nRuns\n{"type":"object"}']);
+});
+
+test('Gemini: systemInstruction and text parts as messages, functionCall parts as calls, functionResponse as results (either spelling)', () => {
+  const parts = requestParts('generate-content', {
+    system_instruction: { parts: [{ text: 'Be careful.' }] },
+    contents: [
+      { role: 'user', parts: [{ text: 'go' }] },
+      { role: 'model', parts: [{ function_call: { name: 'bash', args: { cmd: 'ls' } } }] },
+      { role: 'user', parts: [{ functionResponse: { name: 'bash', response: { output: 'a.txt' } } }] },
+    ],
+    tools: [{ functionDeclarations: [{ name: 'bash', description: 'Runs', parametersJsonSchema: { type: 'object' } }] }],
+  });
+  assert.deepEqual([parts.messages, parts.toolResults, parts.toolNames], ['Be careful.\ngo\nbash {"cmd":"ls"}', '{"output":"a.txt"}', ['bash']]);
+});

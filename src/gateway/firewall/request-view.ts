@@ -1,0 +1,142 @@
+// What Firewall's request rules read of a request, per client surface (gateway-behaviour.md "Firewall"): the
+// conversation's messages (system and developer instructions, user and assistant text, and earlier tool calls as
+// "name arguments"), the results of tools the agent ran, and the tools it offers (name, description and parameters).
+// Built only for a key whose policies have request rules.
+import type { ApiSurface } from '../../catalog/types.ts';
+import type { RequestParts } from '../../domain/firewall.ts';
+import { geminiList, geminiMember, geminiObject, geminiObjects } from '../../domain/gemini-fields.ts';
+import { obj } from '../formats/types.ts';
+import { objects, type Json } from '../translate/json.ts';
+
+/** The surfaces Firewall screens: ngrok's four (chat completions, Responses, Messages, Gemini generateContent). */
+export function screenedSurface(surface: ApiSurface): boolean {
+  return surface === 'chat-completions' || surface === 'responses' || surface === 'messages' || surface === 'generate-content' || surface === 'stream-generate-content';
+}
+
+class Parts {
+  readonly messages: string[] = [];
+  readonly toolResults: string[] = [];
+  readonly toolDefinitions: string[] = [];
+  readonly toolNames: string[] = [];
+  readonly calledNames: string[] = [];
+
+  call(name: unknown, args: unknown): void {
+    const n = typeof name === 'string' ? name : '';
+    this.calledNames.push(n);
+    this.messages.push(`${n} ${typeof args === 'string' ? args : JSON.stringify(args ?? {})}`);
+  }
+
+  tool(name: unknown, description: unknown, parameters: unknown): void {
+    const n = typeof name === 'string' ? name : '';
+    this.toolNames.push(n);
+    const lines = [n];
+    if (typeof description === 'string' && description !== '') lines.push(description);
+    if (parameters !== undefined && parameters !== null) lines.push(JSON.stringify(parameters));
+    this.toolDefinitions.push(lines.join('\n'));
+  }
+
+  done(): RequestParts {
+    return { messages: this.messages.join('\n'), toolResults: this.toolResults.join('\n'), toolDefinitions: this.toolDefinitions.join('\n'), toolNames: this.toolNames, calledNames: this.calledNames };
+  }
+}
+
+/** The text of a content value: a string, or the `text` of each of its parts (text, input_text, output_text…). */
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  const out: string[] = [];
+  for (const part of objects(content)) if (typeof part.text === 'string') out.push(part.text);
+  return out.join('\n');
+}
+
+/** A tool result's text: its text parts, or what it holds as JSON (a Gemini response object, a structured output). */
+function resultText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content) && content.every((p) => typeof obj(p)?.text === 'string')) return textOf(content);
+  return content === undefined || content === null ? '' : JSON.stringify(content);
+}
+
+function pushText(into: string[], text: string): void {
+  if (text !== '') into.push(text);
+}
+
+function chat(body: Json, parts: Parts): void {
+  for (const m of objects(body.messages)) {
+    if (m.role === 'tool' || m.role === 'function') {
+      pushText(parts.toolResults, resultText(m.content));
+      continue;
+    }
+    pushText(parts.messages, textOf(m.content));
+    for (const call of objects(m.tool_calls)) {
+      const fn = obj(call.function) ?? obj(call.custom);
+      parts.call(fn?.name, fn?.arguments ?? fn?.input);
+    }
+  }
+  for (const t of objects(body.tools)) {
+    const fn = obj(t.function) ?? obj(t.custom) ?? t;
+    parts.tool(fn.name ?? t.type, fn.description, fn.parameters ?? fn.format);
+  }
+}
+
+function responses(body: Json, parts: Parts): void {
+  pushText(parts.messages, textOf(body.instructions));
+  const variables = obj(obj(body.prompt)?.variables);
+  if (variables) for (const value of Object.values(variables)) pushText(parts.messages, typeof value === 'string' ? value : textOf(obj(value)?.text ?? ''));
+  if (typeof body.input === 'string') pushText(parts.messages, body.input);
+  for (const item of objects(body.input)) {
+    const type = typeof item.type === 'string' ? item.type : 'message';
+    if (type === 'message') pushText(parts.messages, textOf(item.content));
+    else if (type.endsWith('_call_output')) pushText(parts.toolResults, resultText(item.output));
+    else if (type.endsWith('_call')) parts.call(item.name ?? type, item.arguments ?? item.input ?? item.action);
+    // A tool list an MCP server gave the conversation: its tools count as offered.
+    else if (type === 'mcp_list_tools') for (const t of objects(item.tools)) parts.tool(t.name, t.description, t.input_schema);
+  }
+  for (const t of objects(body.tools)) parts.tool(t.name ?? t.type, t.description, t.parameters ?? t.format);
+}
+
+function messages(body: Json, parts: Parts): void {
+  pushText(parts.messages, textOf(body.system));
+  for (const m of objects(body.messages)) {
+    if (typeof m.content === 'string') {
+      pushText(parts.messages, m.content);
+      continue;
+    }
+    for (const block of objects(m.content)) {
+      if (block.type === 'tool_result') pushText(parts.toolResults, resultText(block.content));
+      else if (block.type === 'tool_use' || block.type === 'server_tool_use') parts.call(block.name, block.input);
+      else if (typeof block.text === 'string') pushText(parts.messages, block.text);
+    }
+  }
+  for (const t of objects(body.tools)) parts.tool(t.name ?? t.type, t.description, t.input_schema);
+}
+
+function gemini(body: Json, parts: Parts): void {
+  pushText(parts.messages, geminiText(geminiMember(body, 'systemInstruction')));
+  for (const content of geminiObjects(body.contents)) {
+    for (const part of geminiObjects(geminiMember(content, 'parts'))) {
+      const call = geminiObject(part, 'functionCall');
+      const response = geminiObject(part, 'functionResponse');
+      if (call) parts.call(call.name, call.args ?? {});
+      else if (response) pushText(parts.toolResults, resultText(response.response ?? geminiMember(response, 'parts')));
+      else if (typeof part.text === 'string') pushText(parts.messages, part.text);
+    }
+  }
+  for (const tool of geminiObjects(body.tools)) {
+    for (const fn of geminiObjects(geminiMember(tool, 'functionDeclarations'))) parts.tool(fn.name, fn.description, geminiMember(fn, 'parameters') ?? geminiMember(fn, 'parametersJsonSchema'));
+  }
+}
+
+/** A Gemini system instruction: a Content (its text parts), or a lone string as Google also takes it. */
+function geminiText(instruction: unknown): string {
+  if (typeof instruction === 'string') return instruction;
+  return geminiList(geminiMember(instruction, 'parts')).map((p) => (typeof obj(p)?.text === 'string' ? obj(p)!.text as string : '')).filter((t) => t !== '').join('\n');
+}
+
+/** The parts of a request of a screened surface that request rules read. */
+export function requestParts(surface: ApiSurface, body: Json): RequestParts {
+  const parts = new Parts();
+  if (surface === 'chat-completions') chat(body, parts);
+  else if (surface === 'responses') responses(body, parts);
+  else if (surface === 'messages') messages(body, parts);
+  else gemini(body, parts);
+  return parts.done();
+}

@@ -1,0 +1,330 @@
+// Firewall (ngrok's AI Gateway Firewall): request rules answer a blocked request themselves, response rules take a
+// blocked tool call out of the answer (JSON and streamed) and tell the model why, audit policies only report — through
+// the gateway, with the official SDKs, against the fake providers. The policies are placed in the account's snapshot:
+// the gateway runs on a stub of its state (the store's Firewall tables are another change's), everything else real.
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { GoogleGenAI } from '@google/genai';
+import { startGatewayServer, type GatewayServer } from '../src/gateway/server.ts';
+import { Upstreams } from '../src/gateway/upstream.ts';
+import { createCatalog } from '../src/catalog/index.ts';
+import type { GatewayStateView } from '../src/gateway/context.ts';
+import type { AccountSnapshot } from '../src/state/types.ts';
+import type { BegunAttempt, UsageEvent, UsageSink } from '../src/usage/event.ts';
+import type { FirewallPolicyState, FirewallRule } from '../src/domain/firewall-policy.ts';
+import { FAKE_USAGE, startFakeProvider, type FakeProvider } from './fake-upstream.ts';
+import { snapshot } from './helpers/snapshot.ts';
+
+const TOKEN = 'ng-firewall-test-key';
+const CONFIGURED_TOKEN = 'ng-firewall-configured-key';
+
+function policy(id: string, rules: FirewallRule[], extra: Partial<FirewallPolicyState> = {}): FirewallPolicyState {
+  return { id, name: id, mode: 'enforce', onError: 'block', environment: [], rules, ...extra };
+}
+
+const CHAT_TOOLS: OpenAI.ChatCompletionTool[] = ['read_file', 'delete_file'].map((name) => ({ type: 'function', function: { name, description: `${name} in the project`, parameters: { type: 'object', properties: { city: { type: 'string' } } } } }));
+const MESSAGES_TOOLS: Anthropic.Tool[] = ['read_file', 'delete_file'].map((name) => ({ name, description: `${name} in the project`, input_schema: { type: 'object', properties: { city: { type: 'string' } } } }));
+const NO_DELETES: FirewallRule = { name: 'No deletes', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['delete_*'] };
+const NO_RM: FirewallRule = { name: 'No rm -rf', tier: 'hardDeny', type: 'regex', phase: 'request', reads: ['messages'], pattern: '(?i)rm -rf' };
+
+describe('Firewall through the gateway', () => {
+  let fake: FakeProvider;
+  let gateway: GatewayServer;
+  let account: AccountSnapshot;
+  const usage: (BegunAttempt | UsageEvent)[] = [];
+  let openai: OpenAI;
+  let anthropic: Anthropic;
+
+  /** The account's all-keys policy and the configured key's configuration policy. */
+  function place(accountPolicy?: FirewallPolicyState, configurationPolicy?: FirewallPolicyState): void {
+    account = snapshot({
+      settings: { firewallPolicyId: accountPolicy?.id ?? null },
+      providerKeys: [{ id: 'aigpk_openai', providerId: 'openai', value: 'sk-openai' }, { id: 'aigpk_anthropic', providerId: 'anthropic', value: 'sk-anthropic' }, { id: 'aigpk_google', providerId: 'google', value: 'sk-google' }],
+      configurations: [{ id: 'aigac_1', access: null, rules: null, firewallPolicyId: configurationPolicy?.id ?? null }],
+      firewallPolicies: [accountPolicy, configurationPolicy].filter((p) => p !== undefined),
+    });
+  }
+
+  before(async () => {
+    fake = await startFakeProvider();
+    const state: GatewayStateView = {
+      authenticate: (token) => (token === TOKEN ? { id: 'aigak_1', accountId: 'acct_test', configurationId: null } : token === CONFIGURED_TOKEN ? { id: 'aigak_2', accountId: 'acct_test', configurationId: 'aigac_1' } : null),
+      account: () => account,
+      configuration: (key) => (key.configurationId ? account.configurations.get(key.configurationId) ?? null : null),
+      reloadAccount: async () => true,
+      changesArriving: () => undefined,
+      markUsed: () => {},
+      debit: () => {},
+    };
+    const sink: UsageSink = { begin: async (a) => { usage.push(a); }, record: (e) => { usage.push(e); }, flush: async () => {}, close: async () => {} };
+    gateway = await startGatewayServer({
+      state, usage: sink, logger: pino({ level: 'silent' }),
+      catalog: createCatalog({ openai: `${fake.url}/v1`, anthropic: `${fake.url}/v1`, google: `${fake.url}/v1beta/openai` }),
+      upstreams: new Upstreams({ loopId: 'firewall-test', allowPrivate: true }),
+      options: {
+        maxBodyBytes: 10 * 1024 * 1024, managedKeys: {}, processingFeeMicroUsdPerMtok: 0n, loopId: 'firewall-test',
+        clientHeadersTimeoutMs: 10_000, clientRequestTimeoutMs: 30_000, streamIdleTimeoutMs: 30_000, streamTimeoutMs: 60_000,
+      },
+    }, '127.0.0.1', 0);
+    openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    anthropic = new Anthropic({ baseURL: gateway.url, apiKey: TOKEN, maxRetries: 0 });
+  });
+  after(async () => {
+    await gateway.close(0);
+    await fake.close();
+  });
+  beforeEach(() => place());
+
+  describe('request rules', () => {
+    test('a blocked chat request never reaches the model: a normal answer says which rule blocked it, with no usage', async () => {
+      place(policy('aigfwp_acct', [NO_RM]));
+      const sent = fake.requests.length;
+      const recorded = usage.length;
+      const { data, response } = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'Please RM -RF the build directory' }] }).withResponse();
+      assert.equal(data.choices[0]!.message.content, 'Blocked by the gateway\'s Firewall: rule "No rm -rf" (hard block) flagged this request.');
+      assert.equal(data.choices[0]!.finish_reason, 'stop');
+      assert.deepEqual(data.usage, { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('ngrok-aig-attempts'), '0');
+      assert.equal(response.headers.get('ngrok-aig-model'), 'gpt-4o');
+      assert.equal(response.headers.get('ngrok-aig-firewall'), 'blocked; rule="No rm -rf"; tier=hardDeny; policy=aigfwp_acct');
+      assert.equal(fake.requests.length, sent, 'nothing went upstream');
+      assert.equal(usage.length, recorded, 'no attempt, so no usage event');
+    });
+
+    test('a blocked streamed chat request: the SDK\'s stream reads the same answer', async () => {
+      place(policy('aigfwp_acct', [NO_RM]));
+      const sent = fake.requests.length;
+      const stream = openai.chat.completions.stream({ model: 'openai:gpt-4o', stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'rm -rf /' }] });
+      const done = await stream.finalChatCompletion();
+      assert.match(done.choices[0]!.message.content!, /^Blocked by the gateway's Firewall: rule "No rm -rf"/);
+      assert.equal(done.choices[0]!.finish_reason, 'stop');
+      assert.equal(done.usage?.total_tokens, 0);
+      assert.equal(fake.requests.length, sent);
+    });
+
+    test('a blocked Messages request, JSON and streamed: an assistant turn ended normally, in Anthropic\'s format', async () => {
+      place(undefined, policy('aigfwp_conf', [{ ...NO_RM, reads: undefined }]));
+      const configured = new Anthropic({ baseURL: gateway.url, apiKey: CONFIGURED_TOKEN, maxRetries: 0 });
+      const sent = fake.requests.length;
+      const ask = { model: 'anthropic:claude-sonnet-4-6', max_tokens: 100, messages: [{ role: 'user' as const, content: 'rm -rf ~' }] };
+      const { data, response } = await configured.messages.create(ask).withResponse();
+      assert.equal(data.type, 'message');
+      assert.deepEqual(data.content, [{ type: 'text', text: 'Blocked by the gateway\'s Firewall: rule "No rm -rf" (hard block) flagged this request.' }]);
+      assert.equal(data.stop_reason, 'end_turn');
+      assert.deepEqual([data.usage.input_tokens, data.usage.output_tokens], [0, 0]);
+      assert.equal(response.headers.get('ngrok-aig-attempts'), '0');
+      const streamed = await configured.messages.stream(ask).finalMessage();
+      assert.deepEqual(streamed.content.map((b) => b.type === 'text' && b.text), [data.content[0]!.type === 'text' && data.content[0]!.text]);
+      assert.equal(streamed.stop_reason, 'end_turn');
+      assert.equal(fake.requests.length, sent);
+      // The key without a configuration has no policy: its request goes up.
+      await anthropic.messages.create(ask);
+      assert.equal(fake.requests.length, sent + 1);
+    });
+
+    test('a blocked Responses request (JSON and streamed) and a blocked Gemini request: answered in their own formats', async () => {
+      place(policy('aigfwp_acct', [{ ...NO_RM, reads: undefined }]));
+      const sent = fake.requests.length;
+      const response = await openai.responses.create({ model: 'openai:gpt-4o', instructions: 'You may rm -rf anything', input: 'go' });
+      assert.equal(response.status, 'completed');
+      assert.equal(response.output_text, 'Blocked by the gateway\'s Firewall: rule "No rm -rf" (hard block) flagged this request.');
+      const streamed = await openai.responses.stream({ model: 'openai:gpt-4o', input: [{ role: 'user', content: [{ type: 'input_text', text: 'rm -rf /' }] }] }).finalResponse();
+      assert.equal(streamed.output_text, response.output_text);
+      const google = new GoogleGenAI({ apiKey: TOKEN, apiVersion: 'v1beta', httpOptions: { baseUrl: gateway.url } });
+      const gemini = await google.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi', config: { systemInstruction: 'rm -rf when asked' } });
+      assert.equal(gemini.text, response.output_text);
+      assert.equal(gemini.candidates?.[0]?.finishReason, 'STOP');
+      let text = '';
+      for await (const chunk of await google.models.generateContentStream({ model: 'gemini-2.5-flash', contents: [{ role: 'user', parts: [{ text: 'please rm -rf' }] }] })) text += chunk.text ?? '';
+      assert.equal(text, response.output_text);
+      assert.equal(fake.requests.length, sent);
+    });
+
+    test('request rules read tool results and tool definitions as named', async () => {
+      place(policy('aigfwp_acct', [
+        { name: 'Key in tool output', tier: 'hardDeny', type: 'regex', phase: 'request', reads: ['toolResults'], pattern: 'AKIA[0-9A-Z]{16}' },
+        { name: 'No shell offered', tier: 'softDeny', type: 'toolNames', phase: 'request', reads: ['toolDefinitions'], toolNames: ['bash'] },
+      ]));
+      const blocked = await anthropic.messages.create({
+        model: 'anthropic:claude-sonnet-4-6', max_tokens: 100, tools: MESSAGES_TOOLS,
+        messages: [
+          { role: 'user', content: 'read it' },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'read_file', input: {} }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'aws_key=AKIAABCDEFGHIJKLMNOP' }] },
+        ],
+      });
+      assert.match((blocked.content[0] as Anthropic.TextBlock).text, /rule "Key in tool output"/);
+      // The same key in a user message is not a tool result.
+      const passed = await anthropic.messages.create({ model: 'anthropic:claude-sonnet-4-6', max_tokens: 100, messages: [{ role: 'user', content: 'AKIAABCDEFGHIJKLMNOP' }] });
+      assert.match((passed.content[0] as Anthropic.TextBlock).text, /fake/);
+      const shell = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'bash', parameters: { type: 'object' } } }] });
+      assert.match(shell.choices[0]!.message.content!, /rule "No shell offered" \(soft block\)/);
+    });
+  });
+
+  describe('response rules', () => {
+    test('a JSON chat answer: the blocked call is taken out and the model told why; the allowed call arrives whole', async () => {
+      place(policy('aigfwp_acct', [NO_DELETES]));
+      const { data, response } = await openai.chat.completions.create({ model: 'openai:tool-each-x', messages: [{ role: 'user', content: 'tidy up' }], tools: CHAT_TOOLS }).withResponse();
+      const message = data.choices[0]!.message;
+      assert.deepEqual(message.tool_calls, [{ id: 'call_fake1', type: 'function', function: { name: 'read_file', arguments: '{"city":"Paris"}' } }]);
+      assert.equal(message.content, 'Blocked by the gateway\'s Firewall: rule "No deletes" (hard block) flagged the call to tool "delete_file". The call was removed from this response and was not run.');
+      assert.equal(data.choices[0]!.finish_reason, 'tool_calls');
+      assert.equal(response.headers.get('ngrok-aig-firewall'), 'blocked; rule="No deletes"; tier=hardDeny; policy=aigfwp_acct');
+      assert.equal(response.headers.get('ngrok-aig-attempts'), '1');
+    });
+
+    test('a JSON chat answer whose only call is blocked ends as a turn does', async () => {
+      place(policy('aigfwp_acct', [NO_DELETES]));
+      const data = await openai.chat.completions.create({ model: 'openai:tool-x', messages: [{ role: 'user', content: 'delete it' }], tools: [CHAT_TOOLS[1]!] });
+      assert.equal(data.choices[0]!.message.tool_calls, undefined);
+      assert.equal(data.choices[0]!.finish_reason, 'stop');
+      assert.match(data.choices[0]!.message.content!, /rule "No deletes"/);
+    });
+
+    test('a JSON Messages answer: the blocked tool_use becomes a text block naming the rule and the tool', async () => {
+      place(policy('aigfwp_acct', [NO_DELETES]));
+      const data = await anthropic.messages.create({ model: 'anthropic:tool-each-x', max_tokens: 100, tools: MESSAGES_TOOLS, messages: [{ role: 'user', content: 'tidy up' }] });
+      assert.deepEqual(data.content, [
+        { type: 'tool_use', id: 'toolu_fake1', name: 'read_file', input: { city: 'Paris' } },
+        { type: 'text', text: 'Blocked by the gateway\'s Firewall: rule "No deletes" (hard block) flagged the call to tool "delete_file". The call was removed from this response and was not run.' },
+      ]);
+      assert.equal(data.stop_reason, 'tool_use');
+      const only = await anthropic.messages.create({ model: 'anthropic:tool-x', max_tokens: 100, tools: [MESSAGES_TOOLS[1]!], messages: [{ role: 'user', content: 'delete' }] });
+      assert.deepEqual(only.content.map((b) => b.type), ['text']);
+      assert.equal(only.stop_reason, 'end_turn');
+    });
+
+    test('a streamed chat answer: the allowed call\'s events go out unchanged, the blocked one\'s become text', async () => {
+      place(policy('aigfwp_acct', [NO_DELETES]));
+      const ask = { model: 'openai:tool-each-x', stream: true as const, stream_options: { include_usage: true }, messages: [{ role: 'user' as const, content: 'tidy up' }], tools: CHAT_TOOLS };
+      const raw = await (await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(ask) })).text();
+      assert.doesNotMatch(raw, /"name":"delete_file"/);
+      assert.match(raw, /"tool_calls":\[\{"index":0,"id":"call_fake1","type":"function","function":\{"name":"read_file","arguments":""\}\}\]/, 'the allowed call as the provider streamed it');
+      const done = await openai.chat.completions.stream(ask).finalChatCompletion();
+      const message = done.choices[0]!.message;
+      assert.deepEqual(message.tool_calls?.map((c) => [c.id, (c as OpenAI.ChatCompletionMessageFunctionToolCall).function.name, (c as OpenAI.ChatCompletionMessageFunctionToolCall).function.arguments]), [['call_fake1', 'read_file', '{"city":"Paris"}']]);
+      assert.match(message.content!, /rule "No deletes" \(hard block\) flagged the call to tool "delete_file"/);
+      assert.equal(done.choices[0]!.finish_reason, 'tool_calls');
+      assert.equal(done.usage?.completion_tokens, FAKE_USAGE.output, 'the provider\'s usage chunk still arrives');
+      // Every call blocked: the stream finishes as a turn does.
+      const blockedOnly = await openai.chat.completions.stream({ ...ask, model: 'openai:tool-x', tools: [CHAT_TOOLS[1]!] }).finalChatCompletion();
+      assert.equal(blockedOnly.choices[0]!.finish_reason, 'stop');
+      assert.equal(blockedOnly.choices[0]!.message.tool_calls?.length ?? 0, 0);
+    });
+
+    test('a streamed Messages answer: the blocked tool_use block is replaced by a text block, the allowed one arrives whole', async () => {
+      place(policy('aigfwp_acct', [NO_DELETES]));
+      const done = await anthropic.messages.stream({ model: 'anthropic:tool-each-x', max_tokens: 100, tools: MESSAGES_TOOLS, messages: [{ role: 'user', content: 'tidy up' }] }).finalMessage();
+      assert.deepEqual(done.content.map((b) => (b.type === 'tool_use' ? [b.type, b.id, b.name, b.input] : [b.type, (b as Anthropic.TextBlock).text])), [
+        ['tool_use', 'toolu_fake1', 'read_file', { city: 'Paris' }],
+        ['text', 'Blocked by the gateway\'s Firewall: rule "No deletes" (hard block) flagged the call to tool "delete_file". The call was removed from this response and was not run.'],
+      ]);
+      assert.equal(done.stop_reason, 'tool_use');
+      assert.ok(done.usage.output_tokens > 0, 'the provider\'s usage still arrives');
+      const only = await anthropic.messages.stream({ model: 'anthropic:tool-x', max_tokens: 100, tools: [MESSAGES_TOOLS[1]!], messages: [{ role: 'user', content: 'delete' }] }).finalMessage();
+      assert.deepEqual(only.content.map((b) => b.type), ['text']);
+      assert.equal(only.stop_reason, 'end_turn');
+    });
+
+    test('a regex rule reads the call\'s name and arguments; a soft block is cleared by an allow rule matching the same call', async () => {
+      place(policy('aigfwp_acct', [
+        { name: 'Files', tier: 'softDeny', type: 'toolNames', phase: 'response', toolNames: ['*_file'] },
+        { name: 'Reading is fine', tier: 'allow', type: 'regex', phase: 'response', pattern: '^read_file \\{"city"' },
+      ]));
+      const data = await openai.chat.completions.create({ model: 'openai:tool-each-x', messages: [{ role: 'user', content: 'tidy up' }], tools: CHAT_TOOLS });
+      assert.deepEqual(data.choices[0]!.message.tool_calls?.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function.name), ['read_file']);
+      assert.match(data.choices[0]!.message.content!, /rule "Files" \(soft block\) flagged the call to tool "delete_file"/);
+    });
+
+    test('a translated answer is screened in the client\'s format (Messages from a chat model, Gemini from a chat model)', async () => {
+      place(policy('aigfwp_acct', [NO_DELETES]));
+      const message = await anthropic.messages.create({ model: 'openai:tool-each-x', max_tokens: 100, tools: MESSAGES_TOOLS, messages: [{ role: 'user', content: 'tidy up' }] });
+      assert.deepEqual(message.content.map((b) => (b.type === 'tool_use' ? b.name : b.type)), ['read_file', 'text']);
+      const google = new GoogleGenAI({ apiKey: TOKEN, apiVersion: 'v1beta', httpOptions: { baseUrl: gateway.url } });
+      const config = { tools: [{ functionDeclarations: [{ name: 'read_file', parametersJsonSchema: { type: 'object' } }, { name: 'delete_file', parametersJsonSchema: { type: 'object' } }] }] };
+      const answer = await google.models.generateContent({ model: 'openai:tool-each-x', contents: 'tidy up', config });
+      assert.deepEqual(answer.functionCalls?.map((c) => c.name), ['read_file']);
+      assert.match(answer.text ?? '', /rule "No deletes" \(hard block\) flagged the call to tool "delete_file"/);
+      const streamed: string[] = [];
+      let text = '';
+      for await (const chunk of await google.models.generateContentStream({ model: 'openai:tool-each-x', contents: 'tidy up', config })) {
+        for (const c of chunk.functionCalls ?? []) streamed.push(c.name!);
+        text += chunk.text ?? '';
+      }
+      assert.deepEqual(streamed, ['read_file']);
+      assert.match(text, /flagged the call to tool "delete_file"/);
+    });
+
+    test('a Responses answer: the blocked function_call item becomes a message saying why', async () => {
+      place(policy('aigfwp_acct', [NO_DELETES]));
+      const data = await openai.responses.create({ model: 'openai:tool-x', input: 'delete it', tools: [{ type: 'function', name: 'delete_file', parameters: { type: 'object', properties: {} }, strict: false }] });
+      assert.deepEqual(data.output.map((i) => i.type), ['message']);
+      assert.match(data.output_text, /rule "No deletes" \(hard block\) flagged the call to tool "delete_file"/);
+    });
+
+    test('a streamed Responses answer: the call item\'s events become a message item\'s, numbered on without a gap', async () => {
+      place(policy('aigfwp_acct', [NO_DELETES]));
+      const ask = { model: 'openai:tool-x', input: 'delete it', tools: [{ type: 'function' as const, name: 'delete_file', parameters: { type: 'object', properties: {} }, strict: false }] };
+      const done = await openai.responses.stream(ask).finalResponse();
+      assert.deepEqual(done.output.map((i) => i.type), ['message']);
+      assert.match(done.output_text, /flagged the call to tool "delete_file"/);
+      const raw = await (await fetch(`${gateway.url}/v1/responses`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...ask, stream: true }) })).text();
+      const events = raw.split('\n\n').filter((e) => e.includes('data: ')).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)) as { type: string; sequence_number: number });
+      assert.deepEqual(events.map((e) => e.sequence_number), events.map((_, i) => i));
+      assert.ok(!events.some((e) => e.type.startsWith('response.function_call')), 'no event of the call');
+      assert.equal(events.at(-1)!.type, 'response.completed');
+    });
+  });
+
+  describe('audit and layers', () => {
+    test('an audit policy lets everything through and reports what it would have blocked', async () => {
+      place(policy('aigfwp_acct', [NO_DELETES, NO_RM], { mode: 'audit' }));
+      const sent = fake.requests.length;
+      const { data, response } = await openai.chat.completions.create({ model: 'openai:tool-each-x', messages: [{ role: 'user', content: 'rm -rf it' }], tools: CHAT_TOOLS }).withResponse();
+      assert.equal(fake.requests.length, sent + 1, 'the request went up');
+      assert.deepEqual(data.choices[0]!.message.tool_calls?.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function.name), ['read_file', 'delete_file']);
+      assert.equal(data.choices[0]!.message.content, null);
+      assert.equal(response.headers.get('ngrok-aig-firewall'), 'flagged; rule="No rm -rf"; tier=hardDeny; policy=aigfwp_acct, flagged; rule="No deletes"; tier=hardDeny; policy=aigfwp_acct');
+    });
+
+    test('the account\'s all-keys policy and the configuration\'s apply together, each under its own mode', async () => {
+      place(policy('aigfwp_acct', [{ ...NO_DELETES, name: 'Account: no deletes' }], { mode: 'audit' }), policy('aigfwp_conf', [{ ...NO_DELETES, name: 'Config: no deletes' }]));
+      const configured = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: CONFIGURED_TOKEN, maxRetries: 0 });
+      const { data, response } = await configured.chat.completions.create({ model: 'openai:tool-each-x', messages: [{ role: 'user', content: 'tidy' }], tools: CHAT_TOOLS }).withResponse();
+      assert.deepEqual(data.choices[0]!.message.tool_calls?.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function.name), ['read_file']);
+      assert.match(data.choices[0]!.message.content!, /rule "Config: no deletes"/);
+      assert.equal(response.headers.get('ngrok-aig-firewall'), 'flagged; rule="Account: no deletes"; tier=hardDeny; policy=aigfwp_acct, blocked; rule="Config: no deletes"; tier=hardDeny; policy=aigfwp_conf');
+    });
+
+    test('a decision rule, which this gateway cannot check: onError block blocks, log lets it through and reports it', async () => {
+      const decision: FirewallRule = { name: 'Risky deletes', tier: 'softDeny', type: 'decision', phase: 'response', instructions: 'Deletes files outside the project.' };
+      place(policy('aigfwp_acct', [decision]));
+      const blocked = await openai.chat.completions.create({ model: 'openai:tool-x', messages: [{ role: 'user', content: 'x' }], tools: [CHAT_TOOLS[0]!] });
+      assert.match(blocked.choices[0]!.message.content!, /rule "Risky deletes" \(soft block\) could not check the call to tool "read_file"/);
+      place(policy('aigfwp_acct', [decision], { onError: 'log' }));
+      const { data, response } = await openai.chat.completions.create({ model: 'openai:tool-x', messages: [{ role: 'user', content: 'x' }], tools: [CHAT_TOOLS[0]!] }).withResponse();
+      assert.equal(data.choices[0]!.message.tool_calls?.length, 1);
+      assert.equal(response.headers.get('ngrok-aig-firewall'), 'unchecked; rule="Risky deletes"; tier=softDeny; policy=aigfwp_acct');
+    });
+
+    test('a policy that flags nothing leaves the answer\'s bytes as the provider sent them, and adds no header', async () => {
+      const body = { model: 'tool-each-x', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'tidy up' }], tools: CHAT_TOOLS };
+      const direct = async (stream: boolean) => (await fetch(`${fake.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer sk-openai', 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream }) })).text();
+      const through = async (stream: boolean) => fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...body, model: `openai:${body.model}`, stream }) });
+      const undated = (text: string) => text.replace(/"created":\d+/g, '"created":0');
+      for (const placed of [undefined, policy('aigfwp_acct', [{ ...NO_DELETES, toolNames: ['drop_*'] }, { ...NO_RM, pattern: 'never' }])]) {
+        place(placed);
+        for (const stream of [false, true]) {
+          const res = await through(stream);
+          assert.equal(res.headers.get('ngrok-aig-firewall'), null);
+          assert.equal(undated(await res.text()), undated(await direct(stream)), `${placed ? 'a quiet policy' : 'no policy'}, ${stream ? 'streamed' : 'JSON'}`);
+        }
+      }
+    });
+  });
+});
