@@ -633,6 +633,78 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     assert.equal((await api('GET', `/firewall-policies/${made.id}`)).status, 404);
   });
 
+  await t.test('Firewall: attach a policy to every key (settings) and to a configuration, a policy deleted meanwhile refused at its picker, then clear both', async () => {
+    const make = async (name: string) => {
+      const made = await api<S['AIGatewayFirewallPolicy']>('POST', '/firewall-policies', { name, rules: [] });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      return made.body.id;
+    };
+    const allKeys = await make('All-keys guard');
+    const agents = await make('Agent guard');
+    const doomed = await make('Doomed guard');
+    const gatewayPatch = () => page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith('/gateway-config'));
+    try {
+      // The account's all-keys policy: only the picker's change is sent.
+      await go(page, '#/settings', 'Credits & settings');
+      const accountPicker = page.getByLabel('All-keys Firewall policy');
+      assert.equal(await accountPicker.inputValue(), '', 'none attached yet');
+      await accountPicker.selectOption({ label: 'All-keys guard' });
+      let sent = gatewayPatch();
+      await page.getByRole('button', { name: 'Save gateway settings' }).click();
+      assert.deepEqual((await sent).postDataJSON(), { firewallPolicyId: allKeys });
+      await expectStatus(page, 'Gateway settings saved.');
+      assert.equal((await api<S['AIGatewayConfig']>('GET', '/gateway-config')).body.firewallPolicyId, allKeys);
+      assert.equal((await api<S['AIGatewayFirewallPolicy']>('GET', `/firewall-policies/${allKeys}`)).body.allKeys, true);
+      await assertLabelled(page);
+      await go(page, '#/firewall', 'Firewall');
+      await page.locator(`tr[data-id="${allKeys}"]`).getByText('All keys').waitFor();
+
+      // A configuration's policy: chosen in the editor, named in the list.
+      await go(page, `#/configurations/${configurationId}`, 'Edit Production OpenAI BYOK');
+      const picker = page.getByLabel('Firewall policy', { exact: true });
+      assert.equal(await picker.inputValue(), '');
+      await picker.selectOption({ label: 'Agent guard' });
+      await page.getByRole('button', { name: 'Save configuration' }).click();
+      await expectStatus(page, 'Configuration Production OpenAI BYOK saved.');
+      assert.equal((await api<S['AIGatewayAccessKeyConfiguration']>('GET', `/access-key-configurations/${configurationId}`)).body.firewallPolicyId, agents);
+      await assertLabelled(page);
+      await page.getByRole('link', { name: '← All configurations' }).click();
+      await page.locator(`tr[data-id="${configurationId}"] td[data-label="Firewall policy"]`).filter({ hasText: 'Agent guard' }).waitFor();
+
+      // The chosen policy deleted in another tab before Save: the refusal names it at the picker, which takes the focus.
+      await go(page, `#/configurations/${configurationId}`, 'Edit Production OpenAI BYOK');
+      await picker.selectOption({ label: 'Doomed guard' });
+      assert.equal((await api('DELETE', `/firewall-policies/${doomed}`)).status, 204);
+      await page.getByRole('button', { name: 'Save configuration' }).click();
+      const refusal = page.getByRole('alert').filter({ hasText: 'Firewall policy “Doomed guard” was not found' });
+      await refusal.waitFor();
+      assert.equal(await picker.getAttribute('aria-invalid'), 'true');
+      assert.ok((await picker.getAttribute('aria-describedby') ?? '').split(' ').includes(await refusal.getAttribute('id') ?? '-'), 'the picker is described by the refusal');
+      await expectFocus(page, picker, 'focus on the Firewall policy picker');
+      assert.equal(await page.getByRole('alert').filter({ hasText: 'not found' }).count(), 1, 'shown once, at the picker');
+      assert.equal((await api<S['AIGatewayAccessKeyConfiguration']>('GET', `/access-key-configurations/${configurationId}`)).body.firewallPolicyId, agents);
+
+      // None clears both.
+      await picker.selectOption({ label: 'None' });
+      await page.getByRole('button', { name: 'Save configuration' }).click();
+      await expectStatus(page, 'Configuration Production OpenAI BYOK saved.');
+      assert.equal(await picker.getAttribute('aria-invalid'), null);
+      assert.equal((await api<S['AIGatewayAccessKeyConfiguration']>('GET', `/access-key-configurations/${configurationId}`)).body.firewallPolicyId, undefined);
+      await go(page, '#/settings', 'Credits & settings');
+      assert.equal(await accountPicker.inputValue(), allKeys, 'the attached policy is shown');
+      await accountPicker.selectOption({ label: 'None' });
+      sent = gatewayPatch();
+      await page.getByRole('button', { name: 'Save gateway settings' }).click();
+      assert.deepEqual((await sent).postDataJSON(), { firewallPolicyId: null });
+      await expectStatus(page, 'Gateway settings saved.');
+      assert.equal((await api<S['AIGatewayConfig']>('GET', '/gateway-config')).body.firewallPolicyId, null);
+    } finally {
+      await api('PATCH', '/gateway-config', { firewallPolicyId: null });
+      await api('PATCH', `/access-key-configurations/${configurationId}`, { firewallPolicyId: null });
+      for (const id of [allKeys, agents, doomed]) await api('DELETE', `/firewall-policies/${id}`);
+    }
+  });
+
   await t.test('a request through the gateway shows in Logs with its cost and in the Usage chart', { skip: running.gatewayUrl ? false : 'the gateway plane is not wired into startTollgate yet' }, async () => {
     // The guide's BYOK configuration: the rotated stored key goes upstream; the account pays the fee.
     const client = new OpenAI({ apiKey: accessToken, baseURL: `${running.gatewayUrl}/v1`, maxRetries: 0 });

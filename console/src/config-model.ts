@@ -12,6 +12,8 @@ export interface ConfigState {
   providers: DimensionState;
   models: DimensionState;
   rules: RuleState[];
+  /** The Firewall policy of the configuration's keys; '' for none. */
+  firewallPolicyId: string;
 }
 
 export const emptyConfig = (): ConfigState => ({
@@ -19,6 +21,7 @@ export const emptyConfig = (): ConfigState => ({
   providers: { mode: 'all', allow: [] },
   models: { mode: 'all', allow: [] },
   rules: [],
+  firewallPolicyId: '',
 });
 
 function dimension(d: Schemas['AccessDimension'] | undefined): DimensionState {
@@ -39,6 +42,7 @@ export function fromConfiguration(c: Configuration): ConfigState {
       model: r.model ?? '',
       steps: r.steps.map((s) => ({ type: s.type, keys: (s.keys ?? []).map((k) => k.id) })),
     })),
+    firewallPolicyId: c.firewallPolicyId ?? '',
   };
 }
 
@@ -60,6 +64,7 @@ export function toWrite(s: ConfigState, isUpdate: boolean): Record<string, unkno
     metadata: s.metadata || cleared,
     access: Object.keys(access).length > 0 ? access : cleared,
     router: rules.length > 0 ? { rules } : cleared,
+    firewallPolicyId: s.firewallPolicyId || cleared,
   };
   for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
   return body;

@@ -2,7 +2,7 @@
 // The Firewall policy editor's model: what a save writes for each rule type, and which rule a refusal is about.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { emptyPolicy, emptyRule, fromPolicy, ruleOf, rulesOfPhase, toWrite } from './firewall-model.ts';
+import { emptyPolicy, emptyRule, fromPolicy, policyChoices, policyName, refusesPolicy, ruleOf, rulesOfPhase, toWrite } from './firewall-model.ts';
 import type { FirewallPolicy } from './api.ts';
 
 test('a rule sends only its type\'s match field, and reads only when a request rule narrows them', () => {
@@ -38,4 +38,19 @@ test('a refusal names its rule by index; request and response rules keep their i
   const rules = [emptyRule('response'), emptyRule('request'), emptyRule('response')];
   assert.deepEqual(rulesOfPhase(rules, 'response').map((r) => r.index), [0, 2]);
   assert.deepEqual(rulesOfPhase(rules, 'request').map((r) => r.index), [1]);
+});
+
+test('a policy picker offers none, then the policies by name, and keeps an attached policy the list lacks', () => {
+  const policies = [{ id: 'aigfwp_1', name: 'Guard' }, { id: 'aigfwp_2', name: 'Strict' }];
+  assert.deepEqual(policyChoices(policies, 'aigfwp_2'), [{ value: '', label: 'None' }, { value: 'aigfwp_1', label: 'Guard' }, { value: 'aigfwp_2', label: 'Strict' }]);
+  // The list not loaded: the attached policy is still the one chosen, so a save does not detach it.
+  assert.deepEqual(policyChoices(undefined, 'aigfwp_2'), [{ value: '', label: 'None' }, { value: 'aigfwp_2', label: 'aigfwp_2' }]);
+  assert.deepEqual(policyChoices(undefined, ''), [{ value: '', label: 'None' }]);
+  assert.deepEqual([policyName(policies, 'aigfwp_2'), policyName(undefined, 'aigfwp_2'), policyName(policies, undefined), policyName(policies, null)], ['Strict', 'aigfwp_2', undefined, undefined]);
+});
+
+test('only a "not found" naming a Firewall policy is about the policy picker', () => {
+  assert.equal(refusesPolicy(404, { resource: 'Firewall policy', id: 'aigfwp_1' }), true);
+  assert.equal(refusesPolicy(404, { resource: 'Access key configuration', id: 'aigac_1' }), false, 'the configuration itself deleted meanwhile');
+  assert.equal(refusesPolicy(400, { resource: 'Firewall policy' }), false);
 });

@@ -82,3 +82,30 @@ export function ruleOf(field: string | undefined): number | undefined {
 export function rulesOfPhase(rules: readonly RuleState[], phase: Phase): { rule: RuleState; index: number }[] {
   return rules.flatMap((rule, index) => (rule.phase === phase ? [{ rule, index }] : []));
 }
+
+/** What a Firewall policy picker (the gateway config's, a configuration's) knows of each policy. */
+type Named = Pick<FirewallPolicy, 'id' | 'name'>;
+
+/**
+ * A picker's options: none (''), then the account's policies by name. An attached policy the list lacks (the list
+ * failed to load) stays offered, by its id: shown as None, it would be detached by the next save.
+ */
+export function policyChoices(policies: readonly Named[] | undefined, attached: string): { value: string; label: string }[] {
+  const list = policies ?? [];
+  const missing = attached !== '' && !list.some((p) => p.id === attached) ? [{ value: attached, label: attached }] : [];
+  return [{ value: '', label: 'None' }, ...list.map((p) => ({ value: p.id, label: p.name })), ...missing];
+}
+
+/** The name of the policy `id` names, for a list; its id while the policies are not known. */
+export function policyName(policies: readonly Named[] | undefined, id: string | null | undefined): string | undefined {
+  if (!id) return undefined;
+  return policies?.find((p) => p.id === id)?.name ?? id;
+}
+
+/**
+ * Whether a save's refusal is about the policy it attaches: the API's "not found" naming a Firewall policy (deleted
+ * in another tab since the picker was filled). It names no field, yet belongs at the picker.
+ */
+export function refusesPolicy(status: number, details: Readonly<Record<string, string>>): boolean {
+  return status === 404 && details.resource === 'Firewall policy';
+}

@@ -1,20 +1,24 @@
-// Configurations: the list, and the guide's editor (name and description → Access → Routing → save).
+// Configurations: the list, and the guide's editor (name and description → Access → Routing → Firewall → save).
 // Validation errors from the API are shown next to the section they concern.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, deletedText, deleteResource, ApiError, listAll, when, type Configuration } from '../api.ts';
+import { api, deletedText, deleteResource, ApiError, listAll, when, type Configuration, type FirewallPolicy } from '../api.ts';
 import { loadCatalog, type Catalog } from '../catalog.ts';
 import { emptyConfig, fromConfiguration, ruleOfError, ruleProblems, ruleWords, sectionOf, summarizeAccess, toWrite, type ConfigState, type RuleError } from '../config-model.ts';
+import { policyName } from '../firewall-model.ts';
 import { navigate } from '../nav.ts';
-import { announce, Button, ConfirmButton, Empty, ErrorNote, Field, PageHeading, TableWrap, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
+import { announce, Button, ConfirmButton, Empty, ErrorNote, Field, fieldError, PageHeading, TableWrap, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
 import { AccessDimensionEditor } from './access-editor.tsx';
+import { attachingPolicy, FirewallPolicyPicker, loadFirewallPolicies, POLICY_FIELD } from './firewall-picker.tsx';
 import { RulesEditor } from './rules-editor.tsx';
 
 function ConfigurationList() {
   const [items, setItems] = useState<Configuration[] | undefined>();
+  const [policies, setPolicies] = useState<FirewallPolicy[] | undefined>();
   const load = useAction();
   const remove = useAction();
   useEffect(() => {
     void load.run('Loading configurations', () => listAll<Configuration>('/access-key-configurations', 'aiGatewayAccessKeyConfigurations'), '').then((l) => l && setItems(l));
+    void load.run('Loading Firewall policies', loadFirewallPolicies, '').then((l) => l && setPolicies(l));
   }, []);
   const del = async (c: Configuration) => {
     const done = await remove.run(`Deleting configuration ${c.name}`, () => deleteResource(`/access-key-configurations/${c.id}`), deletedText('Configuration'));
@@ -31,13 +35,14 @@ function ConfigurationList() {
       {items && items.length > 0 ? (
         <TableWrap label="Configuration list">
           <table>
-            <thead><tr><th scope="col">Name</th><th scope="col">Access</th><th scope="col">Routing rules</th><th scope="col">Updated</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+            <thead><tr><th scope="col">Name</th><th scope="col">Access</th><th scope="col">Routing rules</th><th scope="col">Firewall policy</th><th scope="col">Updated</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
             <tbody>
               {items.map((c) => (
                 <tr key={c.id} data-id={c.id}>
                   <th scope="row"><a href={`#/configurations/${c.id}`}>{c.name}</a>{c.description ? <div class="sub">{c.description}</div> : null}</th>
                   <td data-label="Access">{summarizeAccess(c)}</td>
                   <td data-label="Routing">{(c.router?.rules ?? []).map((r) => r.model ?? r.provider).join(', ') || <span class="muted">none</span>}</td>
+                  <td data-label="Firewall policy">{policyName(policies, c.firewallPolicyId) ?? <span class="muted">none</span>}</td>
                   <td data-label="Updated">{when(c.updatedAt)}</td>
                   <td class="actions">
                     <ConfirmButton label="Delete" question={`Delete ${c.name}?`} busy={remove.busy} onConfirm={() => void del(c)} />
@@ -55,6 +60,7 @@ function ConfigurationList() {
 function ConfigurationEditor({ id }: { id: string | undefined }) {
   const [state, setState] = useState<ConfigState | undefined>(id ? undefined : emptyConfig());
   const [catalog, setCatalog] = useState<Catalog | undefined>();
+  const [policies, setPolicies] = useState<FirewallPolicy[] | undefined>();
   const load = useAction();
   const save = useAction();
   // Set by a save refused in the browser: from then on, rules missing their provider or model say so.
@@ -63,6 +69,7 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
   const focusLater = useFocusAfterRender();
   useEffect(() => {
     void load.run('Loading providers and keys', loadCatalog, '').then((c) => c && setCatalog(c));
+    void load.run('Loading Firewall policies', loadFirewallPolicies, '').then((l) => l && setPolicies(l));
     if (id) void load.run('Loading configuration', () => api<Configuration>('GET', `/access-key-configurations/${id}`), '').then((c) => c && setState(fromConfiguration(c)));
   }, [id]);
   if (!state) return <section><PageHeading>Configuration</PageHeading><ErrorNote error={load.error} />{load.busy ? <p>Loading…</p> : null}</section>;
@@ -88,7 +95,7 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
         throw new ApiError(err.status, ruleWords(err.message), err.code, Object.fromEntries(Object.entries(err.details).map(([k, v]) => [k, ruleWords(v)])));
       }
     };
-    const saved = await save.run('Saving configuration', send, (c) => `Configuration ${c.name} saved.`);
+    const saved = await save.run('Saving configuration', () => attachingPolicy(send, policies), (c) => `Configuration ${c.name} saved.`);
     if (saved) {
       setState(fromConfiguration(saved));
       if (!id) navigate('configurations', saved.id);
@@ -99,8 +106,9 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
   if (apiRule && !ruleErrors.has(apiRule.index)) ruleErrors.set(apiRule.index, apiRule.error);
   // An error about one rule is shown in that rule (RulesEditor), not again at the foot of the section. Only the API's
   // validation (400) is about a section; any other failure (the configuration deleted meanwhile, the server not
-  // reached) is about the save itself, and sits by the Save button, where the user is.
-  const section = !save.error || apiRule ? undefined : save.status === 400 ? sectionOf(save.error) : 'save';
+  // reached) is about the save itself, and sits by the Save button, where the user is. A refusal of the chosen Firewall
+  // policy is at its picker.
+  const section = !save.error || apiRule || save.field === POLICY_FIELD ? undefined : save.status === 400 ? sectionOf(save.error) : 'save';
   const modelChoices = catalog ? catalog.modelIds : [];
   return (
     <form ref={formRef} class="editor" onSubmit={(e) => void submit(e)} aria-labelledby="editor-title" noValidate={false}>
@@ -131,6 +139,11 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
         <p class="hint">A rule per provider (or model): managed credentials, or your stored provider keys tried in order. Later steps are fallbacks.</p>
         <RulesEditor rules={state.rules} onChange={(rules) => set({ rules })} ctx={{ providerIds: catalog?.providerIds ?? [], keys: catalog?.keys ?? [] }} errors={ruleErrors} />
         {section === 'routing' ? <ErrorNote error={save.error} /> : null}
+      </section>
+      <section class="card" aria-labelledby="config-firewall-title">
+        <h2 id="config-firewall-title">Firewall</h2>
+        <FirewallPolicyPicker label="Firewall policy" hint="Checks the traffic of the keys linked to this configuration, besides the all-keys policy (Credits & settings)."
+          value={state.firewallPolicyId} policies={policies} error={fieldError(save, POLICY_FIELD)} onChange={(firewallPolicyId) => set({ firewallPolicyId })} />
       </section>
       {section === 'save' ? <ErrorNote error={save.error} /> : null}
       <div class="row form-actions">

@@ -1,31 +1,37 @@
-// Account-wide gateway settings: timeouts (Go duration strings) and token caps (empty = no cap). Only the fields
-// the form changed are sent: a written totalTimeout also bounds streamed answers (an unwritten one lets them run 15
-// minutes), so saving a cap must not write the timeout shown as its default.
+// Account-wide gateway settings: timeouts (Go duration strings), token caps (empty = no cap) and the all-keys Firewall
+// policy (none = null). Only the fields the form changed are sent: a written totalTimeout also bounds streamed answers
+// (an unwritten one lets them run 15 minutes), so saving a cap must not write the timeout shown as its default.
 import { useEffect, useState } from 'preact/hooks';
-import { api, type GatewayConfig } from '../api.ts';
+import { api, type FirewallPolicy, type GatewayConfig } from '../api.ts';
 import { Button, ErrorNote, Field, fieldError, formError, useAction, Loading } from '../ui.tsx';
+import { attachingPolicy, FirewallPolicyPicker, loadFirewallPolicies, POLICY_FIELD } from './firewall-picker.tsx';
 
 const cap = (s: string): number | null => (s.trim() === '' ? null : Number(s));
-const FIELDS = ['totalTimeout', 'perRequestTimeout', 'maxInputTokens', 'maxOutputTokens'] as const;
+const FIELDS = ['totalTimeout', 'perRequestTimeout', 'maxInputTokens', 'maxOutputTokens', POLICY_FIELD] as const;
 
 export function GatewaySettings() {
   const [cfg, setCfg] = useState<GatewayConfig | undefined>();
-  const [form, setForm] = useState({ totalTimeout: '', perRequestTimeout: '', maxInputTokens: '', maxOutputTokens: '' });
+  const [form, setForm] = useState({ totalTimeout: '', perRequestTimeout: '', maxInputTokens: '', maxOutputTokens: '', firewallPolicyId: '' });
+  const [policies, setPolicies] = useState<FirewallPolicy[] | undefined>();
   const load = useAction();
   const save = useAction();
   const show = (c: GatewayConfig) => {
     setCfg(c);
-    setForm({ totalTimeout: c.totalTimeout, perRequestTimeout: c.perRequestTimeout, maxInputTokens: c.maxInputTokens?.toString() ?? '', maxOutputTokens: c.maxOutputTokens?.toString() ?? '' });
+    setForm({ totalTimeout: c.totalTimeout, perRequestTimeout: c.perRequestTimeout, maxInputTokens: c.maxInputTokens?.toString() ?? '', maxOutputTokens: c.maxOutputTokens?.toString() ?? '', firewallPolicyId: c.firewallPolicyId ?? '' });
   };
-  useEffect(() => { void load.run('Loading gateway settings', () => api<GatewayConfig>('GET', '/gateway-config'), '').then((c) => c && show(c)); }, []);
+  useEffect(() => {
+    void load.run('Loading gateway settings', () => api<GatewayConfig>('GET', '/gateway-config'), '').then((c) => c && show(c));
+    void load.run('Loading Firewall policies', loadFirewallPolicies, '').then((l) => l && setPolicies(l));
+  }, []);
   const submit = async (e: Event) => {
     e.preventDefault();
-    const next = { totalTimeout: form.totalTimeout.trim(), perRequestTimeout: form.perRequestTimeout.trim(), maxInputTokens: cap(form.maxInputTokens), maxOutputTokens: cap(form.maxOutputTokens) };
+    const next = { totalTimeout: form.totalTimeout.trim(), perRequestTimeout: form.perRequestTimeout.trim(), maxInputTokens: cap(form.maxInputTokens), maxOutputTokens: cap(form.maxOutputTokens), firewallPolicyId: form.firewallPolicyId || null };
     const body = Object.fromEntries(Object.entries(next).filter(([k, v]) => cfg?.[k as keyof typeof next] !== v));
-    const c = await save.run('Saving gateway settings', () => api<GatewayConfig>('PATCH', '/gateway-config', body), 'Gateway settings saved.');
+    const c = await save.run('Saving gateway settings', () => attachingPolicy(() => api<GatewayConfig>('PATCH', '/gateway-config', body), policies), 'Gateway settings saved.');
     if (c) show(c);
   };
   const input = (k: keyof typeof form) => (e: { currentTarget: HTMLInputElement }) => setForm({ ...form, [k]: e.currentTarget.value });
+  const setPolicy = (firewallPolicyId: string) => setForm({ ...form, firewallPolicyId });
   return (
     <section aria-labelledby="gw-title">
       <h2 id="gw-title">Gateway settings</h2>
@@ -38,6 +44,8 @@ export function GatewaySettings() {
             <Field label="Per-attempt timeout" error={fieldError(save, 'perRequestTimeout')} hint="One upstream attempt, e.g. 60s."><input required value={form.perRequestTimeout} onInput={input('perRequestTimeout')} /></Field>
             <Field label="Max input tokens" error={fieldError(save, 'maxInputTokens')} hint="Empty for no cap."><input type="number" min={1} value={form.maxInputTokens} onInput={input('maxInputTokens')} /></Field>
             <Field label="Max output tokens" error={fieldError(save, 'maxOutputTokens')} hint="Empty for no cap."><input type="number" min={1} value={form.maxOutputTokens} onInput={input('maxOutputTokens')} /></Field>
+            <FirewallPolicyPicker label="All-keys Firewall policy" hint="Checks the traffic of every access key, besides the policy of the key's configuration." value={form.firewallPolicyId}
+              policies={policies} error={fieldError(save, POLICY_FIELD)} onChange={setPolicy} />
           </div>
           {/* An error the API tied to a field is shown at that field, marking it invalid and describing it. */}
           <ErrorNote error={formError(save, FIELDS)} />
