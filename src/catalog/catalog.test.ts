@@ -73,3 +73,17 @@ test('lookups are case-insensitive and accept author/name ids', () => {
   assert.equal(catalog.findModel('openai/gpt-4o')!.provider.id, 'openai');
   assert.equal(catalog.findModel('no-such-model'), undefined);
 });
+
+test('Bedrock: bring-your-own-key only; Claude under its Bedrock ids, the global profile at list price, the regional ids 10 % above', () => {
+  const catalog = createCatalog();
+  const bedrock = catalog.provider('bedrock')!;
+  assert.equal(bedrock.managed, false);
+  assert.equal(bedrock.baseUrl, 'https://bedrock-runtime.{region}.amazonaws.com');
+  const regional = catalog.model('bedrock', 'anthropic.claude-sonnet-4-6')!;
+  const global = catalog.model('bedrock', 'global.anthropic.claude-sonnet-4-6')!;
+  assert.deepEqual([regional.priceMicro!.input, regional.priceMicro!.output, regional.priceMicro!.cacheRead], [3_300_000n, 16_500_000n, 330_000n]);
+  assert.deepEqual([global.priceMicro!.input, global.priceMicro!.output, global.priceMicro!.cacheWrite], [3_000_000n, 15_000_000n, 3_750_000n]);
+  // A geographic inference profile is the regional model under its own id, sent upstream as named.
+  assert.equal(catalog.model('bedrock', 'us.anthropic.claude-opus-4-6-v1')!.id, 'us.anthropic.claude-opus-4-6-v1');
+  assert.equal(catalog.findModel('anthropic.claude-haiku-4-5-20251001-v1:0')!.provider.id, 'bedrock');
+});

@@ -222,6 +222,27 @@ const anthropic: readonly CatalogModel[] = [
   claude('claude-sonnet-4-0', 'Claude Sonnet 4', 200_000, 64_000, claudePrice('3.00', '15.00', true)),
 ];
 
+/**
+ * Claude on Amazon Bedrock, the four models ngrok's Bedrock page names, under Bedrock's model ids. AWS prices them per
+ * endpoint: the `global.` cross-region inference profile at Anthropic's list prices, the in-region model id and the
+ * geographic profiles (`us.`, `eu.`, `jp.`, `apac.`, `au.`) 10 % above (Claude 4.5 and later), with Anthropic's cache
+ * ratios (reads 0.1 ×, 5-minute writes 1.25 ×, 1-hour writes 2 × input). No web search: Bedrock has no server tools.
+ */
+function bedrockClaude(id: string, displayName: string, context: number, maxOut: number, input: string, output: string): CatalogModel[] {
+  const tokens = (i: string, o: string): CatalogPricing => ({ input: i, output: o, cacheRead: times(i, 1n, 10n), cacheWrite: times(i, 5n, 4n), cacheWriteLong: times(i, 2n) });
+  const regional = m(`anthropic.${id}`, { displayName, context, maxOut, input: TEXT_IMAGE_FILE, pricing: tokens(times(input, 11n, 10n), times(output, 11n, 10n)) });
+  regional.snapshots = ['us', 'eu', 'jp', 'apac', 'au'].map((geo) => `${geo}.anthropic.${id}`);
+  const global = m(`global.anthropic.${id}`, { displayName: `${displayName} (global)`, context, maxOut, input: TEXT_IMAGE_FILE, pricing: tokens(input, output) });
+  return [regional, global];
+}
+
+const bedrock: readonly CatalogModel[] = [
+  ...bedrockClaude('claude-opus-4-6-v1', 'Claude Opus 4.6', 1_000_000, 128_000, '5.00', '25.00'),
+  ...bedrockClaude('claude-sonnet-4-6', 'Claude Sonnet 4.6', 1_000_000, 128_000, '3.00', '15.00'),
+  ...bedrockClaude('claude-opus-4-5-20251101-v1:0', 'Claude Opus 4.5', 200_000, 64_000, '5.00', '25.00'),
+  ...bedrockClaude('claude-haiku-4-5-20251001-v1:0', 'Claude Haiku 4.5', 200_000, 64_000, '1.00', '5.00'),
+];
+
 function gemini(id: string, displayName: string, pricing: CatalogPricing | undefined, maxOut = 65_536): CatalogModel {
   return m(id, { displayName, context: 1_048_576, maxOut, input: GEMINI_IN, ...(pricing ? { pricing } : {}) });
 }
@@ -374,4 +395,5 @@ export const modelsByProvider: Record<string, readonly CatalogModel[]> = {
   'z-ai': zai,
   xai,
   minimax,
+  bedrock,
 };

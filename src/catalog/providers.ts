@@ -23,6 +23,18 @@ const geminiGenerate: SurfaceSpec = { format: 'gemini', surface: 'generate-conte
  */
 const geminiEmbed: SurfaceSpec = { format: 'gemini', surface: 'embeddings', path: '/models/{model}:batchEmbedContents', auth: 'x-goog-api-key', besideBase: true };
 
+/**
+ * Bedrock Runtime's own API, as the AWS SDK calls it: the model id in the path (percent-encoded: ids hold `:`), the
+ * body the operation's JSON (Converse's, or the model's own for InvokeModel), the answer JSON or AWS event-stream
+ * frames. A Bedrock API key goes as a bearer token.
+ */
+const BEDROCK_SURFACES: readonly SurfaceSpec[] = [
+  { format: 'bedrock', surface: 'converse', path: '/model/{model}/converse' },
+  { format: 'bedrock', surface: 'converse-stream', path: '/model/{model}/converse-stream' },
+  { format: 'bedrock', surface: 'invoke', path: '/model/{model}/invoke' },
+  { format: 'bedrock', surface: 'invoke-stream', path: '/model/{model}/invoke-with-response-stream' },
+];
+
 function provider(p: Omit<CatalogProvider, 'models'>): CatalogProvider {
   return { ...p, models: modelsByProvider[p.id] ?? [] };
 }
@@ -42,6 +54,8 @@ export const builtinProviders: readonly CatalogProvider[] = [
   provider({ id: 'hyperbolic', displayName: 'Hyperbolic', baseUrl: 'https://api.hyperbolic.xyz/v1', website: 'https://hyperbolic.xyz', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
   provider({ id: 'inceptionlabs', displayName: 'Inception Labs', baseUrl: 'https://api.inceptionlabs.ai/v1', website: 'https://inceptionlabs.ai', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
   provider({ id: 'inference-net', displayName: 'Inference.net', baseUrl: 'https://api.inference.net/v1', website: 'https://inference.net', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
+  // Bring-your-own-key only (ngrok: no credits for Bedrock): the Bedrock API key's own AWS region picks the endpoint.
+  provider({ id: 'bedrock', displayName: 'Amazon Bedrock', baseUrl: 'https://bedrock-runtime.{region}.amazonaws.com', website: 'https://aws.amazon.com/bedrock', managed: false, auth: 'bearer', surfaces: BEDROCK_SURFACES, pricesAsOf: '2026-12-01' }),
   provider({ id: 'xai', displayName: 'xAI', baseUrl: 'https://api.x.ai/v1', website: 'https://x.ai', managed: true, auth: 'bearer', surfaces: [openaiChat, { format: 'openai', surface: 'responses', path: '/responses' }], pricesAsOf: '2026-11-01' }),
   // MiniMax's OpenAI-compatible API (its Anthropic-compatible one, at /anthropic beside it, is not used: the gateway
   // translates Messages requests into chat completions). Only chat completions: MiniMax documents no /responses.

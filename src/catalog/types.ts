@@ -1,7 +1,7 @@
 // Shapes of the built-in catalog (providers and their models). Prices are decimal strings in USD per
 // million tokens as published by the provider, dated by `pricesAsOf`; they are converted to integers once.
 
-export type ApiFormat = 'openai' | 'anthropic' | 'gemini';
+export type ApiFormat = 'openai' | 'anthropic' | 'gemini' | 'bedrock';
 /**
  * The API surfaces a provider declares; `completions` and `embeddings` are OpenAI-only, `generate-content` (Gemini's
  * native `models/{model}:generateContent`) Google's alone.
@@ -11,10 +11,14 @@ export type DeclaredSurface = 'chat-completions' | 'responses' | 'completions' |
  * The API surfaces Tollgate serves: the declared ones, `count-tokens` (Anthropic's `/v1/messages/count_tokens`),
  * which no provider declares — it is served wherever `messages` is (resolve.ts) —, and `stream-generate-content`
  * (Gemini's `:streamGenerateContent`) and `interactions` (Gemini's Interactions API, `POST /v1beta/interactions`),
- * served wherever `generate-content` is, and `embed-content` (Gemini's single `:embedContent`), served wherever its
- * `embeddings` (`:batchEmbedContents`) is.
+ * served wherever `generate-content` is, `embed-content` (Gemini's single `:embedContent`), served wherever its
+ * `embeddings` (`:batchEmbedContents`) is, and the four Bedrock Runtime operations (`/model/{modelId}/converse`,
+ * `/converse-stream`, `/invoke`, `/invoke-with-response-stream`), Amazon Bedrock's alone, passed through as sent.
  */
-export type ApiSurface = DeclaredSurface | 'count-tokens' | 'stream-generate-content' | 'interactions' | 'embed-content';
+export type ApiSurface = DeclaredSurface | 'count-tokens' | 'stream-generate-content' | 'interactions' | 'embed-content' | BedrockSurface;
+
+/** Bedrock Runtime's operations: Converse and InvokeModel, each with its event-stream twin. */
+export type BedrockSurface = 'converse' | 'converse-stream' | 'invoke' | 'invoke-stream';
 
 export interface SurfaceSpec {
   format: ApiFormat;
@@ -136,7 +140,10 @@ export interface CatalogModel {
 export interface CatalogProvider {
   id: string;
   displayName: string;
-  /** Default upstream base URL (overridable by TOLLGATE_PROVIDER_<ID>_BASE_URL). */
+  /**
+   * Default upstream base URL (overridable by TOLLGATE_PROVIDER_<ID>_BASE_URL). `{region}` in it (Bedrock's) is filled
+   * per call with the region of the provider key that call uses.
+   */
   baseUrl: string;
   website: string;
   /** Whether `ngrok` routing steps (operator credentials) may serve this provider. */

@@ -42,14 +42,48 @@ export async function requireCapacity(db: Kysely<Database>, accountId: string, p
 export interface NewProviderKey {
   accountId: string; principalId: string; providerId: string; name: string; value: string;
   description?: string | undefined; metadata?: string | undefined;
+  /** AWS settings, a Bedrock key's (and required there). */
+  aws?: { region: string } | undefined;
+}
+
+/** The provider whose keys carry AWS settings. */
+export const BEDROCK_PROVIDER_ID = 'bedrock';
+
+/**
+ * The commercial regions where Bedrock takes its API keys (AWS's "Supported Regions … for Amazon Bedrock API keys",
+ * without the GovCloud ones): a key's calls go to `bedrock-runtime.<region>.amazonaws.com`, so a name off this list
+ * would send the key to a host that is not Bedrock's, or none.
+ */
+const BEDROCK_REGIONS: ReadonlySet<string> = new Set([
+  'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3', 'ap-south-1', 'ap-south-2', 'ap-southeast-1', 'ap-southeast-2',
+  'ca-central-1', 'eu-central-1', 'eu-central-2', 'eu-north-1', 'eu-south-1', 'eu-south-2', 'eu-west-1', 'eu-west-2',
+  'eu-west-3', 'sa-east-1', 'us-east-1', 'us-west-2',
+]);
+
+/**
+ * The region stored for a key of `providerId` given AWS settings `aws` (undefined: none given): refused on another
+ * provider's key (ngrok's AWS_NOT_ALLOWED) and for a region Bedrock does not run in; a Bedrock key must name one.
+ */
+export function awsRegionFor(providerId: string, aws: { region: string } | undefined): string | null {
+  if (providerId !== BEDROCK_PROVIDER_ID) {
+    if (aws !== undefined) throw new TollgateError(Errors.providerKeyAwsNotAllowed, { provider: providerId });
+    return null;
+  }
+  if (aws === undefined) throw new TollgateError(Errors.providerKeyFieldRequired, { field: 'aws.region' });
+  if (!BEDROCK_REGIONS.has(aws.region)) throw new TollgateError(Errors.providerKeyAwsRegionNotAllowed, { region: aws.region.slice(0, 32) });
+  return aws.region;
 }
 
 export function sealedProviderKey(box: SecretBox, key: NewProviderKey): ProviderKeyRow {
   const id = newId('providerKey');
+  // Checked before the secret: a Bedrock key written without its region (inline in a configuration's routing rules,
+  // which take no AWS settings) is refused for what it lacks.
+  const awsRegion = awsRegionFor(key.providerId, key.aws);
   return {
     id, accountId: key.accountId, providerId: key.providerId, name: key.name,
     description: key.description ?? null, metadata: key.metadata ?? null,
     ...resealed(box, key.value, { accountId: key.accountId, providerId: key.providerId, id }), lastUsed: null,
+    awsRegion,
     ...createdStamp(key.principalId),
   };
 }

@@ -8,7 +8,7 @@ import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { compact, listEnvelope, patchFields } from './resource.ts';
 import { auditedView } from './audit.ts';
 import { ownedResource } from './owned-resource.ts';
-import { requireCapacity, requireKnownProvider, resealed, sealedProviderKey } from './provider-key-values.ts';
+import { awsRegionFor, requireCapacity, requireKnownProvider, resealed, sealedProviderKey } from './provider-key-values.ts';
 import { configurationsUsingKey } from './references.ts';
 
 type ProviderKey = components['schemas']['AIGatewayProviderAPIKeyDetail'];
@@ -25,6 +25,7 @@ export function providerKeyView(base: string, row: repo.ProviderKeyRow): Provide
     description: row.description ?? undefined,
     metadata: row.metadata ?? undefined,
     lastUsed: row.lastUsed,
+    aws: row.awsRegion === null ? undefined : { region: row.awsRegion },
   });
 }
 
@@ -56,7 +57,10 @@ export function providerKeyHandlers(deps: ControlDeps): HandlerTable {
       const { name, ...text } = patchFields<ProviderKeyUpdate>(call.body as Record<string, unknown>, ['name', 'description', 'metadata']);
       // Nullable in the contract's update schema, but a key always needs a name to be shown and picked.
       if (name === null) throw new TollgateError(Errors.providerKeyFieldRequired, { field: 'name' });
-      return providerKeyView(call.base, await keys.update(call, call.params.id!, { ...text, ...(name !== undefined ? { name } : {}) }));
+      // A Bedrock key moves to another region by PATCH (its secret stays); AWS settings on another key are refused.
+      const { aws } = call.body as ProviderKeyUpdate;
+      const region = aws === undefined ? {} : { awsRegion: awsRegionFor((await keys.existing(call)).providerId, aws) };
+      return providerKeyView(call.base, await keys.update(call, call.params.id!, { ...text, ...region, ...(name !== undefined ? { name } : {}) }));
     },
     async RotateAIGatewayProviderAPIKey(call: Call) {
       const body = call.body as ProviderKeyRotate;

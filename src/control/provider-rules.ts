@@ -22,8 +22,8 @@ export function checkProviderSlug(providerId: string): void {
   if (isBuiltinProviderId(providerId)) throw new TollgateError(Errors.providerIdReserved, { providerId });
 }
 
-/** The formats a custom provider may declare: Gemini's native API is Google's alone. */
-type CustomFormat = Exclude<ApiFormat, 'gemini'>;
+/** The formats a custom provider may declare: Gemini's native API is Google's alone, Bedrock's Amazon's. */
+type CustomFormat = Exclude<ApiFormat, 'gemini' | 'bedrock'>;
 
 const SURFACES: Record<CustomFormat, readonly ApiSurface[]> = {
   openai: ['chat-completions', 'responses', 'completions', 'embeddings'],

@@ -1041,6 +1041,12 @@ export interface components {
              * @description Last time the gateway used this secret upstream; null if never.
              */
             lastUsed?: string | null;
+            aws?: components["schemas"]["AIGatewayProviderKeyAWS"];
+        };
+        /** @description AWS settings of an Amazon Bedrock key (`providerId` `bedrock`), refused on any other provider's key; required on a Bedrock key. */
+        AIGatewayProviderKeyAWS: {
+            /** @description The commercial AWS region whose Bedrock Runtime endpoint (`https://bedrock-runtime.<region>.amazonaws.com`) the key calls, e.g. `us-east-1`. */
+            region: string;
         };
         AIGatewayProviderAPIKeyList: {
             /** @description Provider keys on this page. */
@@ -1061,6 +1067,7 @@ export interface components {
             description?: string;
             /** @description Opaque caller-supplied metadata. */
             metadata?: string;
+            aws?: components["schemas"]["AIGatewayProviderKeyAWS"];
         };
         AIGatewayProviderAPIKeyUpdate: {
             /** @description Display name. */
@@ -1069,6 +1076,7 @@ export interface components {
             description?: string | null;
             /** @description Opaque caller-supplied metadata. */
             metadata?: string | null;
+            aws?: components["schemas"]["AIGatewayProviderKeyAWS"];
         };
         AIGatewayProviderAPIKeyRotate: {
             /** @description New upstream secret; accepted on write, never returned. */

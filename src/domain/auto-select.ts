@@ -169,6 +169,8 @@ export function autoSelectionOrder(catalog: Catalog, body: Record<string, unknow
   const fit: { address: string; model: CatalogModel; order: number }[] = [];
   let order = 0;
   for (const provider of catalog.providers) {
+    // Bedrock's models answer its own operations only (`/model/{id}/converse`…), which name their model.
+    if (provider.surfaces.every((spec) => spec.format === 'bedrock')) continue;
     for (const model of provider.models) {
       order++;
       if (!model.priceMicro) continue;

@@ -32,6 +32,9 @@ export const Errors = {
   providerKeyReferenceNotFound: spec(404, 'ERR_NGROK_27509', 'Provider key "{id}" was not found.'),
   providerKeyFieldRequired: spec(400, 'ERR_NGROK_27510', 'The field "{field}" is required.'),
   providerKeyInUse: spec(409, 'ERR_NGROK_27511', 'Provider key "{id}" is referenced by routing rules of access key configuration "{configurationId}" and cannot be deleted.'),
+  // A provider key's AWS settings (Amazon Bedrock), messages as ngrok's error pages publish them.
+  providerKeyAwsNotAllowed: spec(400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_NOT_ALLOWED', 'AWS settings apply only to a Bedrock key. This key is for {provider}.'),
+  providerKeyAwsRegionNotAllowed: spec(400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_REGION_NOT_ALLOWED', '{region} is not a region where Bedrock runs. Use a commercial AWS region, such as us-east-1 or eu-west-1.'),
 
   // --- control plane: configurations and general (27601–27617)
   gatewayNotEnabled: spec(403, 'ERR_NGROK_27601', 'The AI Gateway is not enabled for this account.'),

@@ -27,6 +27,12 @@ const OUTPUT_LIMIT_FIELDS: Readonly<Record<ApiSurface, readonly string[]>> = {
   'generate-content': [GEMINI_LIMIT],
   'stream-generate-content': [GEMINI_LIMIT],
   interactions: [geminiProtoName(GEMINI_LIMIT)],
+  // Bedrock's bodies pass through as the AWS SDK wrote them (Converse's `inferenceConfig.maxTokens`, a model's own
+  // field on InvokeModel): the account's output cap is not written into them (docs/decisions/gateway-behaviour.md).
+  converse: [],
+  'converse-stream': [],
+  invoke: [],
+  'invoke-stream': [],
 };
 
 /**

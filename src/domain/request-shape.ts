@@ -34,7 +34,9 @@ export function requestShapeProblem(body: Record<string, unknown>, surface: ApiS
  * Gemini's by its path alone (`:streamGenerateContent`), never by its body.
  */
 export function streamsAnswer(body: Record<string, unknown> | undefined, surface: ApiSurface): boolean {
-  if (surface === 'stream-generate-content') return true;
+  // Gemini's and Bedrock's streaming are operations of their own, whatever the body says.
+  if (surface === 'stream-generate-content' || surface === 'converse-stream' || surface === 'invoke-stream') return true;
+  if (surface === 'converse' || surface === 'invoke') return false;
   return body?.stream === true && surface !== 'embeddings' && surface !== 'embed-content' && surface !== 'count-tokens' && surface !== 'generate-content';
 }
 

@@ -83,6 +83,18 @@ export function estimateRequestInputTokens(body: Record<string, unknown>, surfac
       for (const format of geminiMembers(body, 'responseFormat')) total += jsonTokens(format);
       total += interactionInputTokens(body.input) + jsonTokens(body.tools);
       break;
+    case 'converse':
+    case 'converse-stream':
+      // Bedrock Converse: `system` blocks and `messages` of content blocks (`{text}`, as Messages has them), and tools.
+      add(body.system);
+      total += messagesTokens(body.messages) + jsonTokens(body.toolConfig);
+      break;
+    case 'invoke':
+    case 'invoke-stream':
+      // InvokeModel takes the model's own body: Claude's is Anthropic's Messages request.
+      add(body.system);
+      total += messagesTokens(body.messages) + jsonTokens(body.tools);
+      break;
   }
   return total;
 }

@@ -11,6 +11,7 @@ import type { RetryAction } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
 import { codecs } from './formats/index.ts';
 import { rejectsGoogleKey } from './formats/gemini.ts';
+import { invokeHeaderUsage } from './formats/bedrock.ts';
 import { answerIdOf, answerModelOf, obj, streamOpeningOf, parseJson, TEXT_ESTIMATE_CAP, type AnswerFacts, type FormatCodec } from './formats/types.ts';
 import type { ApiSurface } from '../catalog/types.ts';
 import { answerHeaders, relayJson, relayStream, sendBuffered } from './relay.ts';
@@ -255,8 +256,8 @@ async function openingFailed(ctx: RequestContext, exchange: UpstreamExchange, re
   return true;
 }
 
-/** Media types are case-insensitive (`Text/Event-Stream` is one too). */
-const EVENT_STREAM = /^text\/event-stream/i;
+/** Media types are case-insensitive (`Text/Event-Stream` is one too). Bedrock streams AWS event-stream frames. */
+const EVENT_STREAM = /^(?:text\/event-stream|application\/vnd\.amazon\.eventstream)/i;
 
 /**
  * How much of an untranslated embeddings answer is held before it is relayed as it arrives (relayJson): 2,048
@@ -445,14 +446,16 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         // RateLimitError, with the providers' hints), and the request's own fault (a prompt over the context window)
         // is relayed as the provider sent it — another key or model would refuse it too, and a 503 in its place
         // would have the SDKs retry it twice for nothing. The per-attempt timer still bounds the wait for its end.
-        if (opensWithError(exchange.received) && await openingFailed(ctx, exchange, record, started, ctx.startedAt + ctx.timeLimitMs - 1)) return 'next';
+        // Bedrock's frames are binary: no SSE error event or comment opens them (its failures come as an HTTP error).
+        const sse = plan.candidate.surface.format !== 'bedrock';
+        if (sse && opensWithError(exchange.received) && await openingFailed(ctx, exchange, record, started, ctx.startedAt + ctx.timeLimitMs - 1)) return 'next';
         // Responses, Messages and Gemini Interactions streams report a failure after their opening events
         // (`interaction.created`), and any stream may open with
         // SSE comments (OpenRouter's `: OPENROUTER PROCESSING` while its upstream starts), which are no event: held
         // until past them, when another attempt could serve (with none left, holding would only delay the client's
         // first byte).
         const upstreamSurface = plan.candidate.surface.surface;
-        if (attemptFollows && (upstreamSurface === 'responses' || upstreamSurface === 'messages' || upstreamSurface === 'interactions' || opensWithComment(exchange.received))) {
+        if (sse && attemptFollows && (upstreamSurface === 'responses' || upstreamSurface === 'messages' || upstreamSurface === 'interactions' || opensWithComment(exchange.received))) {
           // The attempt's timeout is for the first bytes, which came; the hold has its own bound, within the total.
           clearTimeout(timer);
           if (await openingFailed(ctx, exchange, record, started, Math.min(performance.now() + PREAMBLE_HOLD_MS, ctx.startedAt + ctx.timeLimitMs - 1))) return 'next';
@@ -507,6 +510,11 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       const { format, surface } = plan.candidate.surface;
       const codec = codecs[format];
       record.facts = codec.factsFromText(text, surface) ?? jsonFacts(codec, upstreamAnswer ?? parseJson(text), surface);
+      // InvokeModel: what Bedrock counted, in its headers, whatever the model's own body says.
+      if (surface === 'invoke') {
+        const counted = invokeHeaderUsage(response.headers);
+        if (counted) record.facts = { usage: counted, stopReason: record.facts.stopReason };
+      }
       if (ctx.trace) {
         const responseId = answerIdOf(text);
         if (responseId) record.facts.responseId = responseId;

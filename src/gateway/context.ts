@@ -85,7 +85,10 @@ export interface RequestContext {
   configuration?: ConfigurationState | null;
   rawBody?: Buffer;
   body?: Record<string, unknown>;
-  /** A Gemini native call's model, the one its path names (its body names none); undefined on every other route. */
+  /**
+   * A Gemini native call's model, the one its path names (its body names none), or a Bedrock operation's as
+   * `bedrock:<id>`; undefined on every other route.
+   */
   pathModel: string | undefined;
   /**
    * The `?key=` access key of any Gemini route (calls, Interactions, model pages), as Google's API takes its key there

@@ -153,11 +153,15 @@ function geminiPage(candidates: readonly Candidate[], query: URLSearchParams): s
  * The model endpoints in each SDK's shape: the OpenAI and Anthropic SDKs' /v1/models (routes.ts modelsRouteFor), the
  * Gen AI SDK's /v1beta/models.
  */
+const OPENAI_ANSWERS: ModelAnswers = {
+  list: (models) => JSON.stringify({ object: 'list', data: models.map(openaiModel) }),
+  one: (model) => JSON.stringify(openaiModel(model)),
+};
+
 export const MODEL_ANSWERS: Readonly<Record<ApiFormat, ModelAnswers>> = {
-  openai: {
-    list: (models) => JSON.stringify({ object: 'list', data: models.map(openaiModel) }),
-    one: (model) => JSON.stringify(openaiModel(model)),
-  },
+  openai: OPENAI_ANSWERS,
+  // No route lists models in Bedrock's shape (its model listing is the control API's, not Bedrock Runtime's).
+  bedrock: OPENAI_ANSWERS,
   anthropic: {
     list: anthropicPage,
     one: (model) => JSON.stringify(anthropicModel(model)),

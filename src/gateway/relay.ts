@@ -12,6 +12,7 @@ import { JsonMembers } from './json-members.ts';
 import type { ApiSurface } from '../catalog/types.ts';
 import { baseHeaders, copyUpstreamHeaders, headerText, H_ATTEMPTS, H_MODEL, H_REJECTED, H_REMOVED, type OutHeaders } from './headers.ts';
 import { StreamMeter } from './stream-meter.ts';
+import { EventStreamMeter } from './event-stream-meter.ts';
 import { MAX_HELD_BYTES, type UpstreamExchange } from './exchange.ts';
 import { formatMs } from './failure.ts';
 import { endStreamWithError } from './respond.ts';
@@ -67,7 +68,7 @@ export interface Translating { translator: Translator; scope: TranslationScope }
 
 export interface StreamOutcome { facts: StreamFacts; completion: Completion; timedOut: boolean }
 
-/** Pipes an SSE answer; resolves when the client has it all, the upstream broke, or the client left. */
+/** Pipes an SSE answer (or a Bedrock event stream); resolves when the client has it all, the upstream broke, or the client left. */
 export function relayStream(ctx: RequestContext, upstream: UpstreamExchange, status: number, headers: OutHeaders, dropUsageChunk: boolean, translating: Translating | undefined, served: SurfaceSpec): Promise<StreamOutcome> {
   const observer = ctx.deps.observer;
   if (!observer) return pipeStream(ctx, upstream, status, headers, dropUsageChunk, translating, served);
@@ -171,7 +172,8 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
   // The client's codec writes its error events; the upstream's meters (they differ only when translating).
   const codec = codecs[ctx.route.format];
   const translation = translating?.translator.stream(translating.scope);
-  const meter = new StreamMeter(codecs[served.format], served.surface, dropUsageChunk, translation);
+  // Bedrock's streams are binary event-stream frames, relayed as they come and metered frame by frame.
+  const meter = served.format === 'bedrock' ? new EventStreamMeter(served.surface) : new StreamMeter(codecs[served.format], served.surface, dropUsageChunk, translation);
   // A Responses client's numbering (its events alone are numbered): the translation's own, or the provider's as relayed.
   // Firewall's response rules: the client's events screened after any translation (only for a key with a policy).
   const guard = ctx.firewall && hasRules(ctx.firewall, 'response') ? streamGuard(ctx.route.surface, ctx.firewall, ctx.firewallFindings ??= []) : undefined;

@@ -34,6 +34,8 @@ export function writeError(ctx: RequestContext, error: TollgateError, attempts =
   headers['x-request-id'] = ctx.requestId;
   headers['request-id'] = ctx.requestId;
   if (extra) Object.assign(headers, extra);
+  const codec = codecs[ctx.route.format];
+  if (codec.errorHeaders) Object.assign(headers, codec.errorHeaders(error, ctx.requestId));
   if (NOT_RETRYABLE.has(error.spec)) headers['x-should-retry'] = 'false';
   // RFC 9110 §11.6.1: a 401 names the scheme that would be accepted (an `x-api-key` is taken too, but is no HTTP scheme).
   if (error.status === 401) headers['www-authenticate'] = 'Bearer realm="gateway"';
@@ -43,7 +45,7 @@ export function writeError(ctx: RequestContext, error: TollgateError, attempts =
   // (no credit, scope, a loop) is closed at once as before — a key refused for those must not make the gateway read.
   closeAfterAnswer(ctx.req, res, ctx.key !== undefined && error.spec === Errors.requestBodyTooLarge);
   ctx.errorCode = error.code;
-  writeJson(res, error.status, headers, codecs[ctx.route.format].errorBody(error, ctx.requestId));
+  writeJson(res, error.status, headers, codec.errorBody(error, ctx.requestId));
 }
 
 /**

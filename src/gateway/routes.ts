@@ -41,6 +41,8 @@ export const MODEL_PATH_PREFIX = '/v1/models/';
  * `invalid_request_error`).
  */
 export function errorRouteFor(path: string, headers: IncomingHttpHeaders): SurfaceRoute {
+  // The AWS SDK's Bedrock Runtime paths: errors it reads (`x-amzn-errortype`), an operation this gateway lacks included.
+  if (path.startsWith(BEDROCK_MODEL_PREFIX)) return BEDROCK_ROUTE;
   // Google's Gen AI SDK calls `/v1beta/…` with its key in `x-goog-api-key`, and reads Google's error shape.
   if (path.startsWith('/v1beta/') || headers['x-goog-api-key'] !== undefined) return GEMINI_ROUTE;
   // `/v1/v1/messages` (a base URL given with /v1 to the Anthropic SDK) is an Anthropic client all the same.
@@ -115,13 +117,21 @@ export function geminiMethodOf(route: SurfaceRoute): string | undefined {
  * (`gemini-2.5-flash`, or `google:gemini-2.5-flash`, whose `:` the last one's method follows). Undefined otherwise.
  */
 export function geminiRoute(path: string): { route: SurfaceRoute; model: string } | undefined {
-  if (!path.startsWith(GEMINI_MODELS_PREFIX)) return undefined;
-  const colon = path.lastIndexOf(':');
-  if (colon <= GEMINI_MODELS_PREFIX.length) return undefined;
-  const route = GEMINI_METHODS.get(path.slice(colon + 1));
+  return modelInPath(path, GEMINI_MODELS_PREFIX, ':', GEMINI_METHODS);
+}
+
+/**
+ * `{prefix}{model}{separator}{method}`, the method one of `methods` and last in the path → its route and the model,
+ * percent-decoded; undefined otherwise.
+ */
+function modelInPath(path: string, prefix: string, separator: string, methods: ReadonlyMap<string, SurfaceRoute>): { route: SurfaceRoute; model: string } | undefined {
+  if (!path.startsWith(prefix)) return undefined;
+  const at = path.lastIndexOf(separator);
+  if (at <= prefix.length) return undefined;
+  const route = methods.get(path.slice(at + 1));
   if (!route) return undefined;
   try {
-    return { route, model: decodeURIComponent(path.slice(GEMINI_MODELS_PREFIX.length, colon)) };
+    return { route, model: decodeURIComponent(path.slice(prefix.length, at)) };
   } catch {
     return undefined;
   }
@@ -140,6 +150,35 @@ export function isGeminiModelsPath(path: string): boolean {
 /** What a request that calls no model is, for observation: a model listing, or an unknown path; undefined for a model call. */
 export function nonModelRoute(route: SurfaceRoute): 'models' | 'other' | undefined {
   if (route === MODELS_ROUTE || route === ANTHROPIC_MODELS_ROUTE || route === GEMINI_MODELS_ROUTE) return 'models';
-  if (route === OPENAI_ROUTE || route === ANTHROPIC_ROUTE || route === GEMINI_ROUTE) return 'other';
+  if (route === OPENAI_ROUTE || route === ANTHROPIC_ROUTE || route === GEMINI_ROUTE || route === BEDROCK_ROUTE) return 'other';
   return undefined;
+}
+
+/** Bedrock Runtime's operations, as the AWS SDK calls them: `POST /model/{modelId}/{operation}`. */
+const BEDROCK_MODEL_PREFIX = '/model/';
+const BEDROCK_OPERATIONS: ReadonlyMap<string, SurfaceRoute> = new Map([
+  ['converse', { format: 'bedrock', surface: 'converse' }],
+  ['converse-stream', { format: 'bedrock', surface: 'converse-stream' }],
+  ['invoke', { format: 'bedrock', surface: 'invoke' }],
+  ['invoke-with-response-stream', { format: 'bedrock', surface: 'invoke-stream' }],
+]);
+/** For errors on `/model/…` paths that are not one of the operations: Bedrock's shape. */
+export const BEDROCK_ROUTE: SurfaceRoute = { format: 'bedrock', surface: 'converse' };
+
+/**
+ * `/model/{modelId}/converse` (or another of BEDROCK_OPERATIONS) → its route and the model id, percent-decoded: the SDK
+ * encodes the id whole (`anthropic.claude-sonnet-4-6-v1%3A0`, an ARN's `/` as `%2F`), so the operation is the last
+ * segment. Undefined otherwise.
+ */
+export function bedrockRoute(path: string): { route: SurfaceRoute; model: string } | undefined {
+  return modelInPath(path, BEDROCK_MODEL_PREFIX, '/', BEDROCK_OPERATIONS);
+}
+
+/**
+ * The model address a Bedrock path's id stands for: Bedrock's own (`bedrock:<id>`), so any id Bedrock knows (an
+ * uncatalogued model, an inference profile's ARN) passes through to it, and no other provider's model of that name
+ * is reached by a Bedrock operation.
+ */
+export function bedrockAddress(modelId: string): string {
+  return modelId.startsWith('bedrock:') ? modelId : `bedrock:${modelId}`;
 }

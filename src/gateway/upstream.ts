@@ -35,6 +35,17 @@ export interface UpstreamCall {
 
 const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 
+/** Where a base URL takes its provider key's AWS region (Bedrock's). */
+const REGION = '{region}';
+const BEDROCK_HEADER_PREFIX = 'x-amzn-bedrock-';
+
+function copyBedrockHeaders(client: IncomingHttpHeaders, out: Record<string, string>): void {
+  for (const name in client) {
+    const value = client[name];
+    if (name.startsWith(BEDROCK_HEADER_PREFIX) && typeof value === 'string') out[name] = value;
+  }
+}
+
 export class Upstreams {
   readonly #pools = new Map<string, PoolEntry>();
   readonly #sweeper: NodeJS.Timeout;
@@ -122,7 +133,10 @@ export class Upstreams {
   /** Starts the call; its head, body and failure reach `exchange`. */
   dispatch(call: UpstreamCall, exchange: UpstreamExchange): void {
     const { candidate } = call.plan;
-    const t = this.target(candidate.surface.baseUrl ?? candidate.provider.baseUrl, candidate.surface.path, candidate.surface.besideBase);
+    let baseUrl = candidate.surface.baseUrl ?? candidate.provider.baseUrl;
+    // Bedrock's endpoint is its key's region's (a key without one was refused when it was stored).
+    if (baseUrl.includes(REGION)) baseUrl = baseUrl.replace(REGION, call.plan.providerKey?.awsRegion ?? '');
+    const t = this.target(baseUrl, candidate.surface.path, candidate.surface.besideBase);
     // Gemini names the model in the path: filled per call, so the targets cached stay one per surface, not per model.
     const path = t.path.includes('{model}') ? t.path.replace('{model}', encodeURIComponent(candidate.upstreamModelId ?? candidate.modelId)) : t.path;
     const headers: Record<string, string> = { 'content-type': 'application/json', 'accept-encoding': 'identity', [VIA_HEADER]: viaValue(call.clientHeaders, this.#loopId) };
@@ -133,6 +147,8 @@ export class Upstreams {
       const v = call.clientHeaders[name];
       if (typeof v === 'string') headers[name] = v;
     }
+    // Bedrock's request settings ride in headers of its own (X-Amzn-Bedrock-Trace, -GuardrailIdentifier, -Accept…).
+    if (format === 'bedrock') copyBedrockHeaders(call.clientHeaders, headers);
     if (call.traceparent !== undefined) headers.traceparent = call.traceparent;
     if (format === 'anthropic' && !headers['anthropic-version']) headers['anthropic-version'] = DEFAULT_ANTHROPIC_VERSION;
     // The provider credential replaces the client's access key, in the provider's own header.

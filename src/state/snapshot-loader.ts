@@ -24,7 +24,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
   const [settings, configRows, keyRows, providerRows, virtualRows, firewallRows] = await inOneSnapshot(db, (trx) => Promise.all([
     loadGatewaySettings(trx, accountId),
     trx.selectFrom('accessKeyConfigurations').select(['id', 'access', 'router', 'firewallPolicyId']).where('accountId', '=', accountId).execute(),
-    trx.selectFrom('providerKeys').select(['id', 'providerId', 'name', 'keyRedacted', 'sealedValue', 'createdAt'])
+    trx.selectFrom('providerKeys').select(['id', 'providerId', 'name', 'keyRedacted', 'sealedValue', 'awsRegion', 'createdAt'])
       .where('accountId', '=', accountId).orderBy('createdAt').orderBy('id').execute(),
     trx.selectFrom('providers').select(['id', 'providerId', 'name', 'baseUrl', 'supportedApiSurfaces', 'models'])
       .where('accountId', '=', accountId).execute(),
@@ -53,6 +53,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
       continue;
     }
     const key: ProviderKeyState = { id: row.id, providerId: row.providerId, name: row.name, keyRedacted: row.keyRedacted, value };
+    if (row.awsRegion !== null) key.awsRegion = row.awsRegion;
     providerKeys.set(key.id, key);
     const list = providerKeysByProvider.get(key.providerId);
     if (list) list.push(key);

@@ -24,6 +24,8 @@ export interface ProviderKeyState {
   keyRedacted: string;
   /** Decrypted upstream secret, held only in memory. */
   value: string;
+  /** A Bedrock key's AWS region: its calls go to that region's Bedrock Runtime endpoint (`{region}` in the base URL). */
+  awsRegion?: string;
 }
 
 export interface CustomSurfaceState { format: ApiFormat; surface?: string; supportedParams?: string[]; baseUrl?: string }

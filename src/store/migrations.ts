@@ -262,4 +262,11 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('access_key_configurations').addColumn('firewall_policy_id', 'text').execute();
     },
   },
+  '0011_provider_key_aws_region': {
+    async up(db: Db) {
+      // Amazon Bedrock keys (ngrok's "AWS settings"): the region whose Bedrock endpoint the key calls. Plain text beside
+      // the sealed value, as it is no secret; null on every key stored before, none of which is a Bedrock key.
+      await db.schema.alterTable('provider_keys').addColumn('aws_region', 'text').execute();
+    },
+  },
 };

@@ -38,6 +38,8 @@ export interface AccessKeysTable extends Audited {
 export interface ProviderKeysTable extends Audited {
   id: string; accountId: string; providerId: string; name: string; description: string | null;
   metadata: string | null; sealedValue: string; keyRedacted: string; lastUsed: string | null;
+  /** A Bedrock key's AWS region (`us-east-1`), which picks its endpoint; null for every other provider. Not a secret. */
+  awsRegion: string | null;
 }
 
 export interface ProvidersTable extends Audited {

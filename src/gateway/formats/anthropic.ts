@@ -140,7 +140,7 @@ function deltaText(data: string): string {
   return rawStringAfter(data, '"text":"') || rawStringAfter(data, '"partial_json":"') || rawStringAfter(data, '"thinking":"');
 }
 
-export const anthropic: FormatCodec = {
+export const anthropic: FormatCodec<string> = {
   errorBody: errorJson,
 
   streamErrorEvent(error, requestId) {

@@ -175,7 +175,7 @@ function onInteractionEvent(facts: StreamFacts, event: string, data: string): vo
   if (!UNDERWAY.has(status)) facts.stopReason = status;
 }
 
-export const gemini: FormatCodec = {
+export const gemini: FormatCodec<string> = {
   errorBody: errorJson,
 
   // The Gen AI SDK raises an ApiError with the code of a `data:` chunk holding an error, as Google sends one mid-stream.

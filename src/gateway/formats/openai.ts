@@ -202,7 +202,7 @@ function integerAfter(text: string, marker: string): number | undefined {
   return value < 0 ? undefined : value;
 }
 
-export const openai: FormatCodec = {
+export const openai: FormatCodec<string> = {
   errorBody: errorJson,
 
   // Chat and completions streams carry errors as an `{"error":…}` chunk; Responses streams as a typed `error`

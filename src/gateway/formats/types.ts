@@ -67,11 +67,17 @@ export interface StreamFacts extends AnswerFacts {
   sequence?: number;
 }
 
-export interface FormatCodec {
+/** `StreamError`: what the format's stream error event is, SSE text or a binary frame (Bedrock's event streams). */
+export interface FormatCodec<StreamError extends string | Uint8Array = string | Uint8Array> {
   /** Error body for a gateway error; the SDKs of this format parse it into their error classes. */
   errorBody(error: TollgateError, requestId: string): string;
-  /** A complete SSE error event of the surface, written when a stream breaks after bytes reached the client. */
-  streamErrorEvent(error: TollgateError, requestId: string, surface: ApiSurface, nextSequence?: number): string;
+  /**
+   * A complete error event of the surface, written when a stream breaks after bytes reached the client: SSE text, or
+   * a binary frame (Bedrock's event streams).
+   */
+  streamErrorEvent(error: TollgateError, requestId: string, surface: ApiSurface, nextSequence?: number): StreamError;
+  /** Headers an error answer of this format carries beside its body (Bedrock names its exception in one). */
+  errorHeaders?(error: TollgateError, requestId: string): Record<string, string>;
   /** Usage and stop reason from a parsed JSON answer. */
   factsFromJson(body: unknown, surface: ApiSurface): AnswerFacts;
   /** A parsed JSON answer's generated output (text, tool-call arguments, reasoning), to estimate its tokens. */

@@ -44,6 +44,8 @@ const OPERATION: Readonly<Record<ApiSurface, string>> = {
   // No GenAI well-known name for token counting: a custom value, as the conventions allow.
   'count-tokens': 'count_tokens',
   'generate-content': 'generate_content', 'stream-generate-content': 'generate_content', interactions: 'generate_content',
+  // Bedrock's Converse is a chat; InvokeModel takes whatever the model's own API is.
+  converse: 'chat', 'converse-stream': 'chat', invoke: 'generate_content', 'invoke-stream': 'generate_content',
 };
 
 /** Catalog provider ids whose GenAI well-known name differs; everything else is reported as its id. */

@@ -1,0 +1,340 @@
+// Amazon Bedrock through the gateway, driven by the official AWS SDK (`@aws-sdk/client-bedrock-runtime`) with the
+// access key as its bearer token, against a fake Bedrock Runtime on loopback that speaks Bedrock's wire formats:
+// Converse JSON, InvokeModel's model body with its token-count headers, AWS event-stream frames for both streams,
+// ThrottlingException 429s. Provider keys carry their AWS region (`aws.region`), which picks the endpoint. SQLite store.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  AccessDeniedException, BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, InvokeModelCommand,
+  InvokeModelWithResponseStreamCommand, ThrottlingException,
+} from '@aws-sdk/client-bedrock-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { EventStreamCodec } from '@smithy/eventstream-codec';
+import { startHarness, type Harness } from './helpers/gateway.ts';
+import { STORE_KINDS } from './helpers/stores.ts';
+
+const frames = new EventStreamCodec((b) => Buffer.from(b).toString('utf8'), (s) => Buffer.from(s));
+
+function eventFrame(type: string, body: unknown): Buffer {
+  return Buffer.from(frames.encode({
+    headers: { ':message-type': { type: 'string', value: 'event' }, ':event-type': { type: 'string', value: type }, ':content-type': { type: 'string', value: 'application/json' } },
+    body: Buffer.from(JSON.stringify(body)),
+  }));
+}
+
+/** An InvokeModel stream's chunk: the model's own event, base64 in `bytes`. */
+const chunk = (event: unknown): Buffer => eventFrame('chunk', { bytes: Buffer.from(JSON.stringify(event)).toString('base64') });
+
+/** The processing fee set below, $0.05 per million tokens, in pico-USD per token. */
+const FEE_PICO_PER_TOKEN = 50_000n;
+const CONVERSE_USAGE = { inputTokens: 100, outputTokens: 20, totalTokens: 180, cacheReadInputTokens: 50, cacheWriteInputTokens: 10 };
+const INVOKE_COUNTS = { input: 42, output: 7 };
+
+interface Seen { path: string; headers: IncomingMessage['headers']; body: string }
+
+/** Bedrock Runtime as the SDK meets it; which key and model decide the answer. */
+async function fakeBedrock(): Promise<{ url: string; seen: Seen[]; close(): Promise<void> }> {
+  const seen: Seen[] = [];
+  const server: Server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (p: Buffer) => parts.push(p));
+    req.on('end', () => {
+      const body = Buffer.concat(parts).toString('utf8');
+      seen.push({ path: req.url ?? '', headers: req.headers, body });
+      answer(req, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+function awsError(res: ServerResponse, status: number, type: string, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`, 'x-amzn-requestid': 'aws-req-err' });
+  res.end(JSON.stringify({ message }));
+}
+
+function answer(req: IncomingMessage, res: ServerResponse): void {
+  const auth = req.headers.authorization;
+  if (auth === 'Bearer bedrock-throttled') return awsError(res, 429, 'ThrottlingException', 'Too many requests, please wait before trying again.');
+  if (auth !== 'Bearer bedrock-good') return awsError(res, 403, 'AccessDeniedException', 'Invalid API Key format: Must start with pre-defined prefix');
+  const match = /^\/([a-z0-9-]+)\/model\/([^/]+)\/([a-z-]+)$/.exec(req.url ?? '');
+  if (!match) return awsError(res, 404, 'UnknownOperationException', 'no such path');
+  const [, , model, operation] = match;
+  const stream = (status: number) => res.writeHead(status, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': 'aws-req-stream' });
+  if (operation === 'converse') {
+    res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'aws-req-1' });
+    res.end(JSON.stringify({ output: { message: { role: 'assistant', content: [{ text: `converse with ${decodeURIComponent(model!)}` }] } }, stopReason: 'end_turn', usage: CONVERSE_USAGE, metrics: { latencyMs: 12 } }));
+    return;
+  }
+  if (operation === 'converse-stream') {
+    stream(200);
+    const all = Buffer.concat([
+      eventFrame('messageStart', { role: 'assistant' }),
+      eventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Hello ' } }),
+      eventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'stream' } }),
+      eventFrame('contentBlockStop', { contentBlockIndex: 0 }),
+      eventFrame('messageStop', { stopReason: 'end_turn' }),
+    ]);
+    // A frame split across writes: the gateway meters frames, not writes.
+    res.write(all.subarray(0, 37));
+    if (decodeURIComponent(model!) === 'broken-model') {
+      setTimeout(() => res.destroy(), 20);
+      return;
+    }
+    setTimeout(() => {
+      res.write(all.subarray(37));
+      res.end(eventFrame('metadata', { usage: CONVERSE_USAGE, metrics: { latencyMs: 30 } }));
+    }, 10);
+    return;
+  }
+  if (operation === 'invoke') {
+    res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'aws-req-2', 'x-amzn-bedrock-input-token-count': String(INVOKE_COUNTS.input), 'x-amzn-bedrock-output-token-count': String(INVOKE_COUNTS.output) });
+    res.end(JSON.stringify({ id: 'msg_bdrk_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-6', content: [{ type: 'text', text: 'invoked' }], stop_reason: 'end_turn', usage: { input_tokens: 1, output_tokens: 1 } }));
+    return;
+  }
+  if (operation === 'invoke-with-response-stream') {
+    stream(200);
+    res.write(chunk({ type: 'message_start', message: { id: 'msg_bdrk_2', type: 'message', role: 'assistant', content: [], usage: { input_tokens: 42, output_tokens: 1 } } }));
+    res.write(chunk({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'streamed invoke' } }));
+    res.write(chunk({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 7 } }));
+    res.end(chunk({ type: 'message_stop', 'amazon-bedrock-invocationMetrics': { inputTokenCount: 42, outputTokenCount: 7, invocationLatency: 50, firstByteLatency: 10 } }));
+    return;
+  }
+  awsError(res, 404, 'UnknownOperationException', 'no such operation');
+}
+
+describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
+  let h: Harness;
+  let fake: Awaited<ReturnType<typeof fakeBedrock>>;
+  let token: string;
+  let good: string;
+  let throttled: string;
+  let lastHeaders: Record<string, string> = {};
+
+  before(async () => {
+    fake = await fakeBedrock();
+    // `{region}` in the override as in the catalog's URL: the fake sees which region's endpoint was called.
+    h = await startHarness('sqlite', { TOLLGATE_PROVIDER_BEDROCK_BASE_URL: `${fake.url}/{region}`, TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '0.05' });
+    throttled = (await h.api<{ id: string }>('POST', '/provider-keys', { providerId: 'bedrock', name: 'throttled', value: 'bedrock-throttled', aws: { region: 'us-east-1' } })).id;
+    good = (await h.api<{ id: string }>('POST', '/provider-keys', { providerId: 'bedrock', name: 'good', value: 'bedrock-good', aws: { region: 'eu-west-1' } })).id;
+    token = await routedTo(h, good);
+  });
+  after(async () => {
+    await h?.close();
+    await fake?.close();
+  });
+
+  /** The SDK as a Bedrock API key user sets it up, pointed at the gateway; one attempt, so a refusal is seen as it is. */
+  function client(bearer: string): BedrockRuntimeClient {
+    const c = new BedrockRuntimeClient({
+      endpoint: h.gatewayUrl, region: 'us-east-1', token: { token: bearer }, authSchemePreference: ['httpBearerAuth'], maxAttempts: 1,
+      // The gateway speaks HTTP/1.1: the client's default handler for Bedrock Runtime is HTTP/2 (docs/decisions/gateway-behaviour.md).
+      requestHandler: new NodeHttpHandler(),
+    });
+    c.middlewareStack.add((next) => async (args) => {
+      const out = await next(args);
+      lastHeaders = (out.response as { headers: Record<string, string> }).headers;
+      return out;
+    }, { step: 'deserialize', name: 'gatewayHeaders' });
+    return c;
+  }
+
+  const requestId = (): string => lastHeaders['ngrok-aig-request-id']!;
+
+  test('Converse: the answer as Bedrock sent it, the key\'s region\'s endpoint, the stored key as bearer, billed from usage at Bedrock\'s price', async () => {
+    const out = await client(token).send(new ConverseCommand({ modelId: 'anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: [{ text: 'hi bedrock' }] }], inferenceConfig: { maxTokens: 50 } }));
+    assert.equal(out.output?.message?.content?.[0]?.text, 'converse with anthropic.claude-sonnet-4-6');
+    assert.equal(out.stopReason, 'end_turn');
+    assert.equal(out.usage?.cacheReadInputTokens, 50);
+    const up = fake.seen.at(-1)!;
+    assert.equal(up.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/converse');
+    assert.equal(up.headers.authorization, 'Bearer bedrock-good');
+    assert.ok(!JSON.stringify(up.headers).includes(token), 'the access key never goes upstream');
+    assert.deepEqual(JSON.parse(up.body), { messages: [{ role: 'user', content: [{ text: 'hi bedrock' }] }], inferenceConfig: { maxTokens: 50 } });
+    assert.equal(lastHeaders['ngrok-aig-model'], 'anthropic.claude-sonnet-4-6');
+    const [row] = await h.usage(requestId(), 1);
+    // Input counts the cache's tokens too: 100 + 50 read + 10 written.
+    assert.deepEqual([row!.provider, row!.model, Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.cacheReadTokens), Number(row!.cacheWriteTokens), row!.stopReason, Number(row!.isStreaming), row!.completion],
+      ['bedrock', 'anthropic.claude-sonnet-4-6', 160, 20, 50, 10, 'end_turn', 0, 'succeeded']);
+    // Bring-your-own-key: AWS bills the tokens; the account pays the processing fee on them, as on every provider.
+    assert.equal(BigInt(row!.costPico), BigInt(row!.feePico));
+    assert.equal(BigInt(row!.feePico), 180n * FEE_PICO_PER_TOKEN);
+  });
+
+  test('a model id with `:` reaches Bedrock percent-encoded, as the SDK sent it', async () => {
+    await client(token).send(new ConverseCommand({ modelId: 'global.anthropic.claude-haiku-4-5-20251001-v1:0', messages: [{ role: 'user', content: [{ text: 'x' }] }] }));
+    assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/model/global.anthropic.claude-haiku-4-5-20251001-v1%3A0/converse');
+    const [row] = await h.usage(requestId(), 1);
+    assert.equal(row!.model, 'global.anthropic.claude-haiku-4-5-20251001-v1:0');
+  });
+
+  test('ConverseStream: event-stream frames relayed as they came (one split across writes), billed from the metadata event', async () => {
+    const out = await client(token).send(new ConverseStreamCommand({ modelId: 'anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: [{ text: 'stream' }] }] }));
+    let text = '';
+    let stop: string | undefined;
+    let usage;
+    for await (const event of out.stream!) {
+      text += event.contentBlockDelta?.delta?.text ?? '';
+      stop ??= event.messageStop?.stopReason;
+      usage ??= event.metadata?.usage;
+    }
+    assert.equal(text, 'Hello stream');
+    assert.equal(stop, 'end_turn');
+    assert.equal(usage?.outputTokens, 20);
+    assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/converse-stream');
+    const [row] = await h.usage(requestId(), 1);
+    assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.cacheReadTokens), row!.stopReason, Number(row!.usageEstimated), Number(row!.isStreaming), row!.completion],
+      [160, 20, 50, 'end_turn', 0, 1, 'succeeded']);
+  });
+
+  test('InvokeModel with an Anthropic body: passed through, billed from Bedrock\'s token-count headers', async () => {
+    const body = { anthropic_version: 'bedrock-2023-05-31', max_tokens: 64, messages: [{ role: 'user', content: 'invoke me' }] };
+    const out = await client(token).send(new InvokeModelCommand({ modelId: 'anthropic.claude-sonnet-4-6', contentType: 'application/json', accept: 'application/json', body: JSON.stringify(body) }));
+    const answer = JSON.parse(Buffer.from(out.body).toString('utf8'));
+    assert.equal(answer.content[0].text, 'invoked');
+    const up = fake.seen.at(-1)!;
+    assert.equal(up.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/invoke');
+    assert.deepEqual(JSON.parse(up.body), body);
+    const [row] = await h.usage(requestId(), 1);
+    assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), row!.stopReason, Number(row!.usageEstimated), row!.completion], [INVOKE_COUNTS.input, INVOKE_COUNTS.output, 'end_turn', 0, 'succeeded']);
+    assert.equal(BigInt(row!.costPico), 49n * FEE_PICO_PER_TOKEN);
+  });
+
+  test('InvokeModelWithResponseStream: chunks relayed, billed from the last chunk\'s invocation metrics', async () => {
+    const out = await client(token).send(new InvokeModelWithResponseStreamCommand({ modelId: 'anthropic.claude-sonnet-4-6', contentType: 'application/json', body: JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 64, messages: [{ role: 'user', content: 'stream invoke' }] }) }));
+    const events: { type: string; delta?: { text?: string } }[] = [];
+    for await (const part of out.body!) if (part.chunk?.bytes) events.push(JSON.parse(Buffer.from(part.chunk.bytes).toString('utf8')));
+    assert.deepEqual(events.map((e) => e.type), ['message_start', 'content_block_delta', 'message_delta', 'message_stop']);
+    assert.equal(events[1]!.delta?.text, 'streamed invoke');
+    assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/invoke-with-response-stream');
+    const [row] = await h.usage(requestId(), 1);
+    assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), row!.stopReason, Number(row!.usageEstimated), Number(row!.isStreaming), row!.completion], [42, 7, 'end_turn', 0, 1, 'succeeded']);
+  });
+
+  test('a stream that breaks after frames reached the client ends with an exception frame the SDK raises, naming the ngrok code', async () => {
+    let text = '';
+    // The SDK reads a stream's first event before `send` resolves: the exception comes from there, or from the loop.
+    await assert.rejects((async () => {
+      const out = await client(token).send(new ConverseStreamCommand({ modelId: 'broken-model', messages: [{ role: 'user', content: [{ text: 'x' }] }] }));
+      for await (const event of out.stream!) text += event.contentBlockDelta?.delta?.text ?? '';
+    })(), (e: unknown) => {
+      assert.equal((e as Error).name, 'ModelStreamErrorException');
+      assert.match((e as Error).message, /^ERR_NGROK_27235/);
+      return true;
+    });
+    assert.equal(text, '', 'the split frame never completed');
+    const [row] = await h.usage(requestId(), 1);
+    assert.equal(row!.completion, 'stream_failed');
+  });
+
+  test('a key moved to another region by PATCH: the gateway calls that region\'s endpoint from then on', async () => {
+    await h.api('PATCH', `/provider-keys/${good}`, { aws: { region: 'ap-northeast-1' } });
+    try {
+      await client(token).send(new ConverseCommand({ modelId: 'anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: [{ text: 'moved' }] }] }));
+      assert.equal(fake.seen.at(-1)!.path, '/ap-northeast-1/model/anthropic.claude-sonnet-4-6/converse');
+    } finally {
+      await h.api('PATCH', `/provider-keys/${good}`, { aws: { region: 'eu-west-1' } });
+    }
+  });
+
+  test('a ThrottlingException 429 moves on to the next Bedrock key; the SDK gets the second key\'s answer', async () => {
+    const failover = await routedTo(h, throttled, good);
+    const out = await client(failover).send(new ConverseCommand({ modelId: 'anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: [{ text: 'retry me' }] }] }));
+    assert.equal(out.output?.message?.content?.[0]?.text, 'converse with anthropic.claude-sonnet-4-6');
+    assert.equal(lastHeaders['ngrok-aig-attempts'], '2');
+    const calls = fake.seen.slice(-2);
+    assert.deepEqual(calls.map((c) => [c.path, c.headers.authorization]), [
+      ['/us-east-1/model/anthropic.claude-sonnet-4-6/converse', 'Bearer bedrock-throttled'],
+      ['/eu-west-1/model/anthropic.claude-sonnet-4-6/converse', 'Bearer bedrock-good'],
+    ]);
+    const rows = await h.usage(requestId(), 2);
+    assert.deepEqual(rows.map((r) => [r.statusCode, r.retryAction, r.providerKeyId]), [[429, 'next_key', throttled], [200, 'succeeded', good]]);
+  });
+
+  test('every key throttled: the gateway\'s 429, which the SDK raises as ThrottlingException with the ngrok code', async () => {
+    const only = await routedTo(h, throttled);
+    await assert.rejects(client(only).send(new ConverseCommand({ modelId: 'anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: [{ text: 'x' }] }] })), (e: unknown) => {
+      assert.ok(e instanceof ThrottlingException, String(e));
+      assert.equal(e.$metadata.httpStatusCode, 429);
+      assert.match(e.message, /^ERR_NGROK_27217/);
+      return true;
+    });
+  });
+
+  test('a wrong access key: a 401 the SDK raises as AccessDeniedException, with the ngrok code and the gateway\'s request id', async () => {
+    const before = fake.seen.length;
+    await assert.rejects(client('ng-not-a-key').send(new ConverseCommand({ modelId: 'anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: [{ text: 'x' }] }] })), (e: unknown) => {
+      assert.ok(e instanceof AccessDeniedException, String(e));
+      assert.equal(e.$metadata.httpStatusCode, 401);
+      assert.match(e.message, /^ERR_NGROK_\d+: /);
+      assert.match(e.$metadata.requestId ?? '', /^rq_/);
+      return true;
+    });
+    assert.equal(fake.seen.length, before, 'no provider reached');
+  });
+});
+
+for (const kind of STORE_KINDS) describe(`Bedrock provider keys: AWS settings (${kind})`, () => {
+  let h: Harness;
+  before(async () => { h = await startHarness(kind); });
+  after(async () => { await h.close(); });
+
+  const post = (body: Record<string, unknown>) => fetch(`${h.apiUrl}/provider-keys`, { method: 'POST', headers: { authorization: `Bearer ${bootstrap()}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const bootstrap = () => 'tgapi_bootstraptestkey0000000000000000000000000';
+
+  test('a Bedrock key keeps its region (shown, changeable by PATCH), its secret sealed and redacted', async () => {
+    const created = await h.api<Record<string, unknown>>('POST', '/provider-keys', { providerId: 'bedrock', name: 'bk', value: 'ABSKQmVkcm9ja0FQSUtleS1leGFtcGxl', aws: { region: 'us-west-2' } });
+    assert.deepEqual(created.aws, { region: 'us-west-2' });
+    assert.ok(!JSON.stringify(created).includes('ABSKQmVkcm9ja0FQSUtleS1leGFtcGxl'));
+    const patched = await h.api<Record<string, unknown>>('PATCH', `/provider-keys/${String(created.id)}`, { aws: { region: 'eu-central-1' } });
+    assert.deepEqual(patched.aws, { region: 'eu-central-1' });
+    assert.deepEqual((await h.api<Record<string, unknown>>('GET', `/provider-keys/${String(created.id)}`)).aws, { region: 'eu-central-1' });
+    const row = await h.running.store.db.selectFrom('providerKeys').select(['sealedValue', 'awsRegion']).where('id', '=', String(created.id)).executeTakeFirstOrThrow();
+    assert.equal(row.awsRegion, 'eu-central-1');
+    assert.ok(!row.sealedValue.includes('ABSKQmVkcm9ja0FQSUtleS1leGFtcGxl'), 'the key stays encrypted at rest');
+    // Another provider's key shows no AWS settings.
+    const openai = await h.api<Record<string, unknown>>('POST', '/provider-keys', { providerId: 'openai', name: 'o', value: 'sk-x' });
+    assert.equal(openai.aws, undefined);
+  });
+
+  test('AWS settings on another provider\'s key: ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_NOT_ALLOWED, on create and on PATCH', async () => {
+    const res = await post({ providerId: 'openai', name: 'o', value: 'sk-x', aws: { region: 'us-east-1' } });
+    assert.equal(res.status, 400);
+    const error = await res.json() as { errorCode: string; msg: string };
+    assert.equal(error.errorCode, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_NOT_ALLOWED');
+    assert.equal(error.msg, 'AWS settings apply only to a Bedrock key. This key is for openai.');
+    const id = await h.providerKey('anthropic', 'sk-ant-x');
+    const patch = await fetch(`${h.apiUrl}/provider-keys/${id}`, { method: 'PATCH', headers: { authorization: `Bearer ${bootstrap()}`, 'content-type': 'application/json' }, body: JSON.stringify({ aws: { region: 'us-east-1' } }) });
+    assert.equal(patch.status, 400);
+    assert.equal((await patch.json() as { errorCode: string }).errorCode, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_NOT_ALLOWED');
+  });
+
+  test('a region where Bedrock does not run: ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_REGION_NOT_ALLOWED', async () => {
+    for (const region of ['mars-north-1', 'us-gov-west-1', 'cn-north-1']) {
+      const res = await post({ providerId: 'bedrock', name: 'b', value: 'k', aws: { region } });
+      assert.equal(res.status, 400);
+      const error = await res.json() as { errorCode: string; msg: string };
+      assert.equal(error.errorCode, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_REGION_NOT_ALLOWED');
+      assert.equal(error.msg, `${region} is not a region where Bedrock runs. Use a commercial AWS region, such as us-east-1 or eu-west-1.`);
+    }
+  });
+
+  test('a Bedrock key without a region is refused with a 400 naming aws.region', async () => {
+    const res = await post({ providerId: 'bedrock', name: 'b', value: 'k' });
+    assert.equal(res.status, 400);
+    const error = await res.json() as { errorCode: string; msg: string };
+    assert.equal(error.errorCode, 'ERR_NGROK_27510');
+    assert.match(error.msg, /aws\.region/);
+  });
+});
+
+/** An access key whose Bedrock requests use these stored keys, in order. */
+async function routedTo(h: Harness, ...keyIds: string[]): Promise<string> {
+  return (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'bedrock', steps: [{ type: 'user', keys: keyIds.map((id) => ({ id })) }] }] } }))).token;
+}
