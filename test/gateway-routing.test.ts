@@ -796,6 +796,34 @@ describe('gateway routing and failover (sqlite)', () => {
     }
   });
 
+  test('maxInputTokens: media sent by address do not count against the cap (their size is the provider\'s to learn); an image in the body does', async () => {
+    const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
+    await h.gatewayConfig({ maxInputTokens: 1_000 });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      h.fake.reset();
+      const withParts = (parts: unknown[]) => chat('gpt-4o', { messages: [{ role: 'user', content: [{ type: 'text', text: 'Summarise these.' }, ...parts] }] });
+      // A PDF and an image by address: bounded at 100 pages and 5,000 tokens for the credit hold, not for the cap.
+      const byAddress = await gw(h, '/v1/chat/completions', { token: t, body: withParts([
+        { type: 'image_url', image_url: { url: 'https://example.com/cat.png' } },
+        { type: 'file', file: { file_id: 'file-abc123' } },
+      ]) });
+      assert.equal(byAddress.status, 200, byAddress.text);
+      assert.equal(h.fake.requests.length, 1);
+      // A 2,000×2,000 PNG in the body is counted at its documented bound (thousands of tokens): over the cap.
+      const png = Buffer.alloc(33);
+      png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+      png.writeUInt32BE(2_000, 16);
+      png.writeUInt32BE(2_000, 20);
+      const inBody = await gw(h, '/v1/chat/completions', { token: t, body: withParts([{ type: 'image_url', image_url: { url: `data:image/png;base64,${png.toString('base64')}` } }]) });
+      assert.equal(inBody.status, 413, inBody.text);
+      assert.equal(inBody.json().error.code, 'ERR_NGROK_3811');
+      assert.equal(h.fake.requests.length, 1);
+    } finally {
+      await h.gatewayConfig({ maxInputTokens: null });
+    }
+  });
+
   test('messages.countTokens passes through like Messages (scope, provider key, failover) and is recorded at zero tokens and cost', async () => {
     h.fake.reset();
     const t = await keyWith([{ provider: 'anthropic', steps: [user('sk-429-anth', 'sk-anth-good')] }]);
@@ -1013,23 +1041,29 @@ describe('billing: a grant from another process (sqlite)', () => {
   });
 });
 
+/** A key routed to the account's own OpenAI key, on a one-cent grant the gateway has read (a small request served). */
+const small = { model: 'openai:gpt-4o-mini', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] };
+async function oneCentOnOwnKey(h: Harness): Promise<string> {
+  const keyId = await h.providerKey('openai', 'sk-good-a');
+  const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: keyId }] }] }] } }))).token;
+  await grantCredits(h.running.store.db, h.accountId, 1, { category: 'promotional' });
+  await new ChangeBus(h.running.store.db).publish({ accountId: h.accountId, kind: 'credits', resourceId: h.accountId });
+  let first = await gw(h, '/v1/chat/completions', { token, body: small });
+  for (let i = 0; i < 40 && first.status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    first = await gw(h, '/v1/chat/completions', { token, body: small });
+  }
+  assert.equal(first.status, 200, first.text);
+  return token;
+}
+
 describe('billing: credit held by requests in flight (sqlite)', () => {
   let h: Harness;
   before(async () => { h = await startHarness('sqlite', BILLING); });
   after(async () => { await h.close(); });
 
   test('a positive balance that open reservations hold is refused as transient, and serves again once they settle', async () => {
-    const keyId = await h.providerKey('openai', 'sk-good-a');
-    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: keyId }] }] }] } }))).token;
-    await grantCredits(h.running.store.db, h.accountId, 1, { category: 'promotional' });
-    await new ChangeBus(h.running.store.db).publish({ accountId: h.accountId, kind: 'credits', resourceId: h.accountId });
-    const small = { model: 'openai:gpt-4o-mini', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] };
-    let first = await gw(h, '/v1/chat/completions', { token, body: small });
-    for (let i = 0; i < 40 && first.status !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      first = await gw(h, '/v1/chat/completions', { token, body: small });
-    }
-    assert.equal(first.status, 200, first.text);
+    const token = await oneCentOnOwnKey(h);
     // 128 choices of an uncatalogued model's 16,384-token default limit at the 0.05 USD/Mtok fee: ~10.5 cents held
     // against a balance of under one cent, for the 1.5 s the provider takes.
     h.fake.reset();
@@ -1142,5 +1176,35 @@ describe('providers ngrok serves on credits beyond OpenAI, Anthropic, Google and
     for await (const m of sdk(token).models.list()) ids.push(m.id);
     for (const id of ['minimax/minimax-m3', 'minimax/minimax-m2.7', 'minimax/minimax-m2.7-highspeed', 'minimax/minimax-m2.5', 'minimax/minimax-m2.5-highspeed']) assert.ok(ids.includes(id), id);
     assert.ok(ids.includes('xai/grok-4.3') && ids.includes('moonshotai/kimi-k2.6'));
+  });
+});
+
+// Billing on: media in a request are held at their documented bounds (domain/media-tokens.ts), not at their bytes.
+describe('billing: media in the credit hold (sqlite)', () => {
+  let h: Harness;
+  before(async () => { h = await startHarness('sqlite', BILLING); });
+  after(async () => { await h.close(); });
+
+  test('image addresses are held at 5,000 tokens each: a request in flight with them holds credit its text alone does not', async () => {
+    const token = await oneCentOnOwnKey(h);
+    const whileInFlight = async (images: number) => {
+      h.fake.reset();
+      const parts = [{ type: 'text', text: 'Which of these is a cat?' }, ...Array.from({ length: images }, (_, i) => ({ type: 'image_url', image_url: { url: `https://example.com/${i}.png` } }))];
+      const slow = gw(h, '/v1/chat/completions', { token, body: { model: 'openai:slow-1500-x', max_tokens: 5, messages: [{ role: 'user', content: parts }] } });
+      for (let i = 0; i < 100 && h.fake.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(h.fake.requests.length, 1, 'the slow request reached the provider (its reservation is open)');
+      const next = await gw(h, '/v1/chat/completions', { token, body: small });
+      assert.equal((await slow).status, 200);
+      return next;
+    };
+    // The text alone (an uncatalogued model on the account's key: the 0.05 USD/Mtok fee on a few thousand bytes and
+    // its 5 output tokens) leaves the cent for the next request.
+    assert.equal((await whileInFlight(0)).status, 200);
+    // 50 images of unknown size at 5,000 tokens each (the most any family counts for one): 250,000 tokens at the fee,
+    // 1.25 cents held, more than the cent granted. Their ~2 KB of addresses held 0.01 cents before.
+    const held = await whileInFlight(50);
+    assert.equal(held.status, 403, held.text);
+    assert.equal(held.json().error.code, 'ERR_NGROK_4026');
+    assert.match(held.json().error.message, /held by requests still in flight/);
   });
 });

@@ -6,9 +6,7 @@
 // names are read both ways: what a member holds as data (a function's `args` and `response`, a schema's property
 // names and enum values, a JSON Schema given as one) is the client's, read as sent.
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { isRecord } from './json-value.ts';
 
 /** `systemInstruction` → `system_instruction`. */
 export function geminiProtoName(jsonName: string): string {

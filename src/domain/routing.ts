@@ -6,6 +6,7 @@ import { tollgateError, type TollgateError } from './errors.ts';
 import type { Candidate } from './resolve.ts';
 import { isCandidateProvider, matchesModelRef } from './model-match.ts';
 import { geminiJsonName, geminiList, geminiMember, geminiMembers, geminiObjects, geminiProtoName, geminiSpelling } from './gemini-fields.ts';
+import { isRecord } from './json-value.ts';
 import { builtinProviders } from '../catalog/providers.ts';
 import { createCatalog } from '../catalog/index.ts';
 
@@ -122,15 +123,13 @@ function sendsAudio(ask: ManagedAsk): boolean {
   return false;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
-
 /**
  * The media type of an Interactions content that is not text (`image`, `audio`, `document`, `video`), if any: also
  * inside a turn's or step's contents, a function's result and a thought's summary (text or images).
  */
 function mediaContent(contents: unknown): string | undefined {
   for (const content of Array.isArray(contents) ? contents : [contents]) {
-    if (!isObject(content)) continue;
+    if (!isRecord(content)) continue;
     if (typeof content.type === 'string' && ['image', 'audio', 'document', 'video'].includes(content.type)) return content.type;
     // A step: a turn's contents, a function's result (text, or contents), a thought's summary.
     const inner = mediaContent(content.content) ?? (Array.isArray(content.result) ? mediaContent(content.result) : undefined) ?? (Array.isArray(content.summary) ? mediaContent(content.summary) : undefined);
@@ -155,7 +154,7 @@ function interactionsBeyondText(ask: ManagedAsk): string | undefined {
     if (other !== undefined) return `asks for ${shownValue(other)} output (${named('responseModalities')})`;
   }
   for (const format of geminiMembers(ask, 'responseFormat').flatMap(geminiList)) {
-    if (isObject(format) && format.type !== undefined && format.type !== 'text') return `asks for ${shownValue(format.type)} output (${named('responseFormat')})`;
+    if (isRecord(format) && format.type !== undefined && format.type !== 'text') return `asks for ${shownValue(format.type)} output (${named('responseFormat')})`;
   }
   for (const mime of geminiMembers(ask, 'responseMimeType')) {
     if (typeof mime === 'string' && !/^(text\/|application\/json\b)/i.test(mime)) return `asks for ${shownValue(mime)} output (${named('responseMimeType')})`;
@@ -179,7 +178,7 @@ const INTERACTIONS_BILLED_TOOLS = ['google_search', 'google_maps', 'file_search'
 
 function interactionsBilledTool(tools: unknown): string | undefined {
   if (!Array.isArray(tools)) return undefined;
-  for (const tool of tools) if (isObject(tool) && typeof tool.type === 'string' && INTERACTIONS_BILLED_TOOLS.includes(tool.type)) return tool.type;
+  for (const tool of tools) if (isRecord(tool) && typeof tool.type === 'string' && INTERACTIONS_BILLED_TOOLS.includes(tool.type)) return tool.type;
   return undefined;
 }
 

@@ -7,6 +7,8 @@
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import type { ApiSurface } from '../catalog/types.ts';
 import { geminiList, geminiMember, geminiMembers, geminiObjects } from './gemini-fields.ts';
+import { isRecord } from './json-value.ts';
+import { mediaTokens } from './media-tokens.ts';
 import { lengthEstimate } from './token-bounds.ts';
 
 /** Special-token text (`<|endoftext|>`) in a prompt is counted as ordinary text, as providers do for users. */
@@ -23,7 +25,10 @@ export function estimateTokens(text: string): number {
   return countTokens(text, AS_TEXT);
 }
 
-/** A request body as sent (JSON bytes): its estimate, never above its byte length (see token-bounds.ts). */
+/**
+ * A request body as sent (JSON bytes): its estimate, never above the bound admission reads for free (token-bounds.ts):
+ * its text, clamped to the body's byte length, plus its media (media-tokens.ts).
+ */
 export function estimateRawRequestInputTokens(raw: Uint8Array, surface: ApiSurface): number {
   let body: unknown;
   try {
@@ -32,10 +37,15 @@ export function estimateRawRequestInputTokens(raw: Uint8Array, surface: ApiSurfa
     return lengthEstimate(raw.byteLength);
   }
   if (!isRecord(body)) return 0;
-  return Math.min(estimateRequestInputTokens(body, surface), raw.byteLength);
+  return Math.min(textInputTokens(body, surface), raw.byteLength) + mediaTokens(body);
 }
 
+/** A request's input: its text (and the JSON the model reads) and its media at their bounds. */
 export function estimateRequestInputTokens(body: Record<string, unknown>, surface: ApiSurface): number {
+  return textInputTokens(body, surface) + mediaTokens(body);
+}
+
+function textInputTokens(body: Record<string, unknown>, surface: ApiSurface): number {
   let total = 0;
   const add = (value: unknown) => { total += contentTokens(value); };
   switch (surface) {
@@ -178,6 +188,11 @@ function contentTokens(content: unknown): number {
       if (typeof part.refusal === 'string') total += estimateTokens(part.refusal);
       if (part.content !== undefined) total += contentTokens(part.content);
       if (isRecord(part.input)) total += estimateTokens(JSON.stringify(part.input));
+      // A Messages document given as text (`source.data`) or as content blocks; other documents are media.
+      if (part.type === 'document' && isRecord(part.source)) {
+        if (part.source.type === 'text' && typeof part.source.data === 'string') total += estimateTokens(part.source.data);
+        if (part.source.type === 'content') total += contentTokens(part.source.content);
+      }
     }
   }
   return total;
@@ -194,8 +209,4 @@ function promptTokens(prompt: unknown): number {
     else if (Array.isArray(item)) total += item.length;
   }
   return total;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -7,7 +7,7 @@ import { asksForAutoSelection, autoSelectionOrder, AUTO_CANDIDATES, AUTO_MODEL }
 import { continuedThread, isTranslatedResponseId, untranslatable, withStoredItemsInline } from './translate/index.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
-import { inputTokensUpperBound } from '../domain/token-bounds.ts';
+import { inputTokenBounds } from '../domain/token-bounds.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
 import { reservationPico, type AdvisorHold } from '../domain/cost.ts';
 import { advisorLimit, outputLimit, outputLimitProblem, UNBOUNDED_OUTPUT_TOKENS, webSearchLimit, webSearchTool } from '../domain/params.ts';
@@ -93,9 +93,9 @@ function creditRefusal(ctx: RequestContext): TollgateError {
 function reserveCredit(ctx: RequestContext, attempts: readonly AttemptPlan[]): void | Promise<void> {
   const ledger = ctx.deps.ledger;
   if (!ledger) return;
-  // The free byte bound (no tokenising) while the balance covers it easily; a tight balance pays for the exact
+  // The free bound (bytes plus media bounds, no tokenising) while the balance covers it easily; a tight balance pays for the exact
   // estimate so it is not held back by an inflated reservation.
-  const bound = reservationBound(ctx, attempts, inputTokensUpperBound(ctx.rawBody!));
+  const bound = reservationBound(ctx, attempts, inputBound(ctx));
   if (bound <= ledger.headroom(ctx.key!.accountId)) return reserve(ctx, ledger, bound);
   return exactInputTokens(ctx).then((tokens) => reserve(ctx, ledger, reservationBound(ctx, attempts, tokens)));
 }
@@ -104,6 +104,17 @@ function reserve(ctx: RequestContext, ledger: NonNullable<RequestContext['deps']
   const reservation = ledger.reserve(ctx.key!.accountId, bound);
   if (!reservation) throw creditRefusal(ctx);
   ctx.reservation = reservation;
+}
+
+/** The free bound on the input (its media walked once per body: the input cap and the hold both read it). */
+const inputBounds = new WeakMap<Buffer, { bound: number; referenced: number }>();
+function inputBoundParts(ctx: RequestContext): { bound: number; referenced: number } {
+  let bounds = inputBounds.get(ctx.rawBody!);
+  if (bounds === undefined) inputBounds.set(ctx.rawBody!, bounds = inputTokenBounds(ctx.rawBody!, ctx.body));
+  return bounds;
+}
+function inputBound(ctx: RequestContext): number {
+  return inputBoundParts(ctx).bound;
 }
 
 /** The tokenizer's estimate of the request's input, counted once per request (off the event loop). */
@@ -166,8 +177,11 @@ function advisorHold(ctx: RequestContext, a: AttemptPlan): AdvisorHold | undefin
 function admitInput(ctx: RequestContext): void | Promise<void> {
   const max = ctx.account!.settings.maxInputTokens;
   if (max === null || max <= 0) return;
-  if (inputTokensUpperBound(ctx.rawBody!) <= max) return;
-  return exactInputTokens(ctx).then((tokens) => {
+  // Media sent by reference count for nothing here: their size is the provider's to learn (token-bounds.ts).
+  const { bound, referenced } = inputBoundParts(ctx);
+  if (bound - referenced <= max) return;
+  return exactInputTokens(ctx).then((estimate) => {
+    const tokens = estimate - referenced;
     if (tokens > max) throw tollgateError('inputTooLarge', { tokens: String(tokens), max: String(max) });
   });
 }

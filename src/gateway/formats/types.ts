@@ -2,6 +2,7 @@
 // where its usage sits in a JSON answer, and how to read usage from its SSE events as they pass.
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { TollgateError } from '../../domain/errors.ts';
+import { isRecord } from '../../domain/json-value.ts';
 
 /** Provider-reported token counts, normalised: `inputTokens` counts every input token, cached ones included. */
 export interface ReportedUsage {
@@ -308,7 +309,7 @@ export function storedStopReason(reason: string): string {
 }
 
 export function obj(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return isRecord(v) ? v : undefined;
 }
 
 export function parseJson(data: string): unknown {
