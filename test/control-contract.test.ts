@@ -75,6 +75,11 @@ for (const kind of STORE_KINDS) {
       assert.ok(names.includes('plain') && !names.includes('zipped'), names.join(', '));
     });
 
+    test('a body over the 1 MiB limit is 413 with ngrok\'s REQUEST_BODY_TOO_LONG and its message, as on the gateway', async () => {
+      const res = await control.app.inject({ method: 'POST', url: '/access-keys', headers: { authorization: `Bearer ${control.token}`, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'big', metadata: 'x'.repeat(1024 * 1024) }) });
+      assert.equal(expectError(res, 413, 'ERR_NGROK_AI_GATEWAY_REQUEST_BODY_TOO_LONG').msg, 'Request body is too long. Max 1 MiB.');
+    });
+
     test('a DELETE\'s body is ignored: a malformed one does not refuse the delete', async () => {
       const { id } = (await control.call('POST', '/access-keys', { name: 'doomed' })).json() as { id: string };
       const res = await control.call('DELETE', `/access-keys/${id}`, '{"name": ');
@@ -397,6 +402,20 @@ describe('control plane shutting down (sqlite)', () => {
       assert.ok(validate(body), `not the contract's Error shape: ${JSON.stringify(body)}`);
     } finally {
       await control.store.close();
+      await control.database.drop();
+    }
+  });
+});
+
+describe('control-plane authentication while the database fails (sqlite)', () => {
+  test('an API key that cannot be looked up is ngrok\'s MANAGEMENT_TOKEN_AUTHENTICATION_UNAVAILABLE ("retry shortly"), not a generic internal error', async () => {
+    const control = await startControl('sqlite');
+    try {
+      await control.store.db.destroy();
+      const res = await control.call('GET', '/access-keys');
+      assert.equal(expectError(res, 500, 'ERR_NGROK_AI_GATEWAY_MANAGEMENT_TOKEN_AUTHENTICATION_UNAVAILABLE').msg, 'Token authentication is temporarily unavailable. Retry your request shortly.');
+    } finally {
+      await control.app.close();
       await control.database.drop();
     }
   });

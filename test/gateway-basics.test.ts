@@ -240,8 +240,22 @@ describe('gateway front door (sqlite)', () => {
     assert.equal((await gw(h, '/v1/chat/completions', { token, body: { model: 'gpt-4o', max_tokens: null, messages: [{ role: 'user', content: 'hi' }] } })).status, 200, 'null is no limit, as the APIs read it');
     const big = await gw(h, '/v1/chat/completions', { token, body: chat('x'.repeat(5000)) });
     assert.equal(big.status, 413);
-    assert.equal(big.json().error.code, 'ERR_NGROK_27215');
+    assert.equal(big.json().error.code, 'ERR_NGROK_AI_GATEWAY_REQUEST_BODY_TOO_LONG');
     assert.match(big.headers.get('ngrok-aig-request-id')!, RQ);
+  });
+
+  test("a body over the limit is ngrok's REQUEST_BODY_TOO_LONG with its message, as both SDKs read it; nothing reaches a provider", async () => {
+    const before = h.fake.requests.length;
+    const openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
+    const openaiError = await openai.chat.completions.create(chat('x'.repeat(5000))).then(() => undefined, (e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
+    assert.ok(openaiError instanceof OpenAI.APIError && openaiError.status === 413, String(openaiError));
+    assert.equal(openaiError.code, 'ERR_NGROK_AI_GATEWAY_REQUEST_BODY_TOO_LONG');
+    assert.match(openaiError.message, /Request body is too long\. Max 4 KiB\./);
+    const anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 });
+    const anthropicError = await anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'x'.repeat(5000) }] }).then(() => undefined, (e: unknown) => e as InstanceType<typeof Anthropic.APIError>);
+    assert.ok(anthropicError instanceof Anthropic.APIError && anthropicError.status === 413, String(anthropicError));
+    assert.match(anthropicError.message, /ERR_NGROK_AI_GATEWAY_REQUEST_BODY_TOO_LONG: Request body is too long\. Max 4 KiB\./);
+    assert.equal(h.fake.requests.length, before);
   });
 
   test('a compressed request body (Content-Encoding gzip, br, deflate, zstd) is decoded, within the body limit; other codings are refused by name', async () => {
@@ -261,6 +275,7 @@ describe('gateway front door (sqlite)', () => {
     // Small on the wire, past the 4 KiB limit decoded: 413, as for a body sent that large.
     const bomb = await post(gzipSync(Buffer.from(JSON.stringify(chat('x'.repeat(100_000))))), 'gzip');
     assert.equal(bomb.status, 413);
+    assert.equal(((await bomb.json()) as { error: { code: string } }).error.code, 'ERR_NGROK_AI_GATEWAY_REQUEST_BODY_TOO_LONG');
   });
 
   test("both SDKs' errors carry the gateway's request id for gateway-made errors", async () => {

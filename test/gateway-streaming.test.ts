@@ -408,6 +408,17 @@ describe('gateway streaming (sqlite)', () => {
     assert.deepEqual([Number(row!.usageEstimated), row!.stopReason], [0, 'stop']);
   });
 
+  test("an answer that decodes past what the gateway holds is ngrok's UPSTREAM_RESPONSE_TOO_LONG with its remedy, and listed as such among failures", async () => {
+    const error = await openai.chat.completions.create({ model: 'openai:gzip-bomb-chat', messages: [{ role: 'user', content: 'zip' }] }).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof OpenAI.APIError && error.status === 502, String(error));
+    assert.equal(error.code, 'ERR_NGROK_AI_GATEWAY_UPSTREAM_RESPONSE_TOO_LONG');
+    assert.match(error.message, /The provider's response is too long\. Max 64 MiB\. Stream the response, or ask for less output\./);
+    // Beside another kind of failure, the attempt list says what this one was.
+    const mixed = await gw(h, '/v1/chat/completions', { token, body: { model: 'openai:gzip-bomb-chat', models: ['openai:fail-500-after'], messages: [{ role: 'user', content: 'zip' }] } });
+    assert.equal(mixed.json().error.code, 'ERR_NGROK_3807');
+    assert.match(mixed.json().error.message, /openai:gzip-bomb-chat with [^:]+: HTTP 200, then an answer longer than 64 MiB/);
+  });
+
   test('an upstream that compresses despite accept-encoding: identity is decoded: answers, errors and streams', async () => {
     // JSON: the client reads plain JSON (no content-encoding it did not ask for), metered from the provider's usage.
     const { data: answer, response } = await openai.chat.completions.create({ model: 'openai:gzip-chat', messages: [{ role: 'user', content: 'zip' }] }).withResponse();

@@ -4,6 +4,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { IncomingHttpHeaders } from 'node:http';
+import { byteSize } from '../domain/byte-size.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import { sha256Hex } from '../domain/ids.ts';
 import type { Store } from '../store/database.ts';
@@ -103,6 +104,8 @@ const CHALLENGE = 'Bearer realm="control-plane"';
 
 /** Methods whose body an operation reads; any other's is read off the connection and ignored (RFC 9110 §9.3). */
 const BODY_METHODS = new Set(['POST', 'PATCH', 'PUT']);
+/** The largest control-plane body read: the resources are small JSON documents. */
+const CONTROL_BODY_LIMIT = 1024 * 1024;
 
 function sendError(reply: FastifyReply, err: TollgateError): FastifyReply {
   if (err.status === 401) reply.header('www-authenticate', CHALLENGE);
@@ -149,7 +152,7 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
-    bodyLimit: 1024 * 1024,
+    bodyLimit: CONTROL_BODY_LIMIT,
     // Fastify passes `http` to http.createServer and sets `requestTimeout` itself (its default, 0, is off).
     http: timeouts,
     requestTimeout: timeouts.requestTimeout!,
@@ -212,7 +215,7 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
   app.setErrorHandler((error: unknown, request, reply) => {
     if (error instanceof TollgateError) return sendError(reply, error);
     const e = error as { statusCode?: number; code?: string; message?: string };
-    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, new TollgateError(Errors.payloadTooLarge, { limit: String(1024 * 1024) }));
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, new TollgateError(Errors.requestBodyTooLong, { limit: byteSize(CONTROL_BODY_LIMIT) }));
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
       return sendError(reply, new TollgateError(Errors.validationFailed, { reason: e.message ?? 'Bad request.' }, e.statusCode));
     }
@@ -265,7 +268,10 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
       }
       throw new TollgateError(Errors.unauthorized, { reason: 'No API key: send "Authorization: Bearer <API key>".' });
     }
-    const row = await deps.store.db.selectFrom('apiKeys').select(['id', 'accountId']).where('tokenHash', '=', sha256Hex(token)).executeTakeFirst();
+    const row = await deps.store.db.selectFrom('apiKeys').select(['id', 'accountId']).where('tokenHash', '=', sha256Hex(token)).executeTakeFirst().catch((error: unknown) => {
+      request.log.error({ err: error }, 'control-plane API key lookup failed');
+      throw new TollgateError(Errors.authenticationUnavailable);
+    });
     if (!row) {
       // A gateway access key looks like a key too: said so, as for the reverse on the gateway.
       throw new TollgateError(Errors.unauthorized, { reason: token.startsWith('ng-') ? 'That is a gateway access key (ng-…); the control plane takes a control-plane API key (tgapi_…).' : 'The API key is unknown or was deleted.' });

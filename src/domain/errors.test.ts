@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { byteSize } from './byte-size.ts';
 import { TollgateError, tollgateError } from './errors.ts';
 
 test('a TollgateError carries its code, status and filled message, and leaves other errors their stacks', () => {
@@ -22,4 +23,9 @@ test('a value the client chose is repeated in a message at most 256 characters l
   // The gateway's own text (a provider's error list) is never cut.
   const errors = 'e'.repeat(1_000);
   assert.ok(tollgateError('allProvidersFailed', { errors }).message.includes(errors));
+});
+
+test('a byte limit reads in the largest unit it is a whole number of, as ngrok writes "Max 32 MiB."', () => {
+  assert.deepEqual([33_554_432, 1_048_576, 4096, 5000, 268_435_456].map(byteSize), ['32 MiB', '1 MiB', '4 KiB', '5000 bytes', '256 MiB']);
+  assert.equal(tollgateError('requestBodyTooLong', { limit: byteSize(33_554_432) }).message, 'Request body is too long. Max 32 MiB.');
 });

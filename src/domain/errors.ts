@@ -56,8 +56,9 @@ export const Errors = {
   purchaseKeyInvalid: spec(400, 'ERR_NGROK_27606', 'The Idempotency-Key header must be at most 255 characters.'),
   purchaseNoCard: spec(400, 'ERR_NGROK_27606', 'The account has no saved card to charge: buy credits through Checkout once to save one.'),
   unauthorized: spec(401, 'ERR_NGROK_27007', 'The API key is missing, malformed or unknown.'),
+  // The key could not be looked up (the database failed): not the caller's fault, and a retry may pass.
+  authenticationUnavailable: spec(500, 'ERR_NGROK_AI_GATEWAY_MANAGEMENT_TOKEN_AUTHENTICATION_UNAVAILABLE', 'Token authentication is temporarily unavailable. Retry your request shortly.'),
   routeNotFound: spec(404, 'ERR_NGROK_27611', 'Route {method} {path} not found.'),
-  payloadTooLarge: spec(413, 'ERR_NGROK_27606', 'The request body is larger than {limit} bytes.'),
 
   // --- control plane: user-defined providers (27701–27718)
   providerNameTooLong: spec(400, 'ERR_NGROK_27701', 'The provider name must be 1 to 255 characters.'),
@@ -134,7 +135,9 @@ export const Errors = {
   modelNotAllowed: spec(403, 'ERR_NGROK_27232', 'Model "{model}" is not allowed by the access policy.{hint}', 'permission_error'),
   configurationGone: spec(403, 'ERR_NGROK_27231', 'The access key\'s configuration "{id}" no longer exists, so its access policy allows nothing; link the key to another configuration.', 'permission_error'),
   inputTooLarge: spec(413, 'ERR_NGROK_3811', 'Input too large: {tokens} tokens (max {max}). Shorten your prompt. See https://ngrok.com/docs/ai-gateway/reference/error-codes#err_ngrok_3811 for more information.', 'invalid_request_error'),
-  requestBodyTooLarge: spec(413, 'ERR_NGROK_27215', 'Request payload exceeded the gateway\'s limit of {limit} bytes.', 'invalid_request_error'),
+  // Both planes: a body over this server's limit, refused before anything reads it (ngrok's page, changelog
+  // 2026-10-14). 27215 is the provider's limit, whose own 413 is relayed as it answered.
+  requestBodyTooLong: spec(413, 'ERR_NGROK_AI_GATEWAY_REQUEST_BODY_TOO_LONG', 'Request body is too long. Max {limit}.', 'invalid_request_error'),
   allProvidersFailed: spec(503, 'ERR_NGROK_3807', 'All providers failed: {errors}', 'api_error'),
   totalTimeout: spec(504, 'ERR_NGROK_3810', 'Request timed out after {timeout}. Try a shorter prompt or increase your timeout. See https://ngrok.com/docs/ai-gateway/reference/error-codes#err_ngrok_3810 for more information.', 'timeout_error'),
   upstreamUnreachable: spec(502, 'ERR_NGROK_3800', 'Could not reach the AI provider "{provider}". The upstream request failed: {reason}', 'api_error'),
@@ -145,6 +148,8 @@ export const Errors = {
   upstreamTimeout: spec(504, 'ERR_NGROK_27207', 'Upstream request timed out after {timeout}.', 'timeout_error'),
   upstreamNonStreaming: spec(502, 'ERR_NGROK_27234', 'The upstream answered a streaming request without a stream.', 'api_error'),
   upstreamStreamBroken: spec(502, 'ERR_NGROK_27235', 'The upstream stream ended unexpectedly: {reason}', 'api_error'),
+  // An answer the gateway holds whole (JSON, to meter or translate it) past what it holds: streams are not held.
+  upstreamResponseTooLong: spec(502, 'ERR_NGROK_AI_GATEWAY_UPSTREAM_RESPONSE_TOO_LONG', 'The provider\'s response is too long. Max {limit}. Stream the response, or ask for less output.', 'api_error'),
   routingLoop: spec(508, 'ERR_NGROK_27237', 'Request rejected: a routing loop was detected. Double check your custom provider URLs do not cause an infinite proxy loop.', 'invalid_request_error'),
   managedUnpriced: spec(400, 'ERR_NGROK_27236', 'Model "{model}" is not available with a managed key for provider "{provider}": it has no published price to bill; add your own provider key to use it.', 'invalid_request_error'),
   internal: spec(500, 'ERR_NGROK_27009', 'Internal error; retry the request.', 'api_error'),

@@ -15,7 +15,7 @@ import { invokeHeaderUsage } from './formats/bedrock.ts';
 import { answerIdOf, answerModelOf, obj, streamOpeningOf, parseJson, TEXT_ESTIMATE_CAP, type AnswerFacts, type FormatCodec } from './formats/types.ts';
 import type { ApiSurface } from '../catalog/types.ts';
 import { answerHeaders, relayJson, relayStream, sendBuffered } from './relay.ts';
-import { UpstreamExchange } from './exchange.ts';
+import { AnswerTooLong, UpstreamExchange } from './exchange.ts';
 import { editedBodyText } from './body-edit.ts';
 import { begunAttempt, meterAttempts, type AttemptRecord, type FailureKind } from './meter.ts';
 import { newId } from '../domain/ids.ts';
@@ -600,6 +600,9 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       record.failure = 'timeout';
       record.timedOut = true;
       record.completion = 'timed_out';
+    } else if (error instanceof AnswerTooLong) {
+      record.failure = 'too-long';
+      record.heldLimit = error.limit;
     } else if ((error as { code?: unknown } | null | undefined)?.code === 'UND_ERR_INVALID_ARG') {
       // undici refused to write the request (a stored key with a line break): the provider was never reached.
       record.failure = 'unsendable';

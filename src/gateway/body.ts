@@ -2,11 +2,12 @@
 // declared length or the bytes received exceed it.
 import type { IncomingMessage } from 'node:http';
 import { brotliDecompress, gunzip, inflate, inflateRaw, zstdDecompress, type ZlibOptions } from 'node:zlib';
+import { byteSize } from '../domain/byte-size.ts';
 import { tollgateError, type TollgateError } from '../domain/errors.ts';
 import { withoutRepeatedKeys } from './body-edit.ts';
 
 export function tooLarge(limit: number): TollgateError {
-  return tollgateError('requestBodyTooLarge', { limit: String(limit) });
+  return tollgateError('requestBodyTooLong', { limit: byteSize(limit) });
 }
 
 /** The client's connection closed before its body was read: what node:http raises for it ('aborted'). */

@@ -34,6 +34,16 @@ export const MAX_DECODED_BYTES = 64 * 1024 * 1024;
  */
 export const MAX_HELD_BYTES = 256 * 1024 * 1024;
 
+/** An answer grew past what the gateway holds of it (`limit` bytes, decoded ones for a compressed answer). */
+export class AnswerTooLong extends Error {
+  override name = 'AnswerTooLong';
+  readonly limit: number;
+  constructor(limit: number, compressed: boolean) {
+    super(compressed ? `the provider's compressed answer decodes to more than ${limit} bytes` : `the provider's answer is more than ${limit} bytes`);
+    this.limit = limit;
+  }
+}
+
 class ExchangeAborted extends Error {
   override name = 'AbortError';
   constructor(cause: AbortCause) {
@@ -247,9 +257,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
         this.#chunks.push(chunk);
         this.#size += chunk.length;
         if (this.#size > (this.#decoder ? MAX_DECODED_BYTES : this.#maxHeldBytes)) {
-          const error = new Error(this.#decoder
-            ? `the provider's compressed answer decodes to more than ${MAX_DECODED_BYTES} bytes`
-            : `the provider's answer is more than ${this.#maxHeldBytes} bytes`);
+          const error = new AnswerTooLong(this.#decoder ? MAX_DECODED_BYTES : this.#maxHeldBytes, this.#decoder !== undefined);
           this.#decoder?.destroy();
           this.#controller?.abort(error);
           this.refuse(error);

@@ -1,9 +1,11 @@
 // What the client sees when no attempt served an answer (gateway.md §8, decisions in
 // docs/decisions/gateway-behaviour.md): every failure a 429 → 429 (SDKs raise RateLimitError); the total
-// timeout → 504 3810; the last attempt timed out → 504 27207; only connection errors → 502 3800 (27235 when the
-// last one broke off after the provider answered); anything
+// timeout → 504 3810; the last attempt timed out → 504 27207; every answer longer than the gateway holds → 502
+// UPSTREAM_RESPONSE_TOO_LONG; only connection errors → 502 3800 (27235 when the last one broke off after the
+// provider answered); anything
 // else → 503 3807 listing each attempt (provider, model, key id, status — never a secret or a provider body); a
 // request never written (a stored key no header can carry) among them, said so rather than "unreachable".
+import { byteSize } from '../domain/byte-size.ts';
 import { tollgateError, type TollgateError } from '../domain/errors.ts';
 import type { AttemptRecord } from './meter.ts';
 
@@ -39,6 +41,7 @@ function describe(r: AttemptRecord, i: number, perRequestMs: number): string {
       else what = `HTTP ${r.statusCode}`;
       break;
     case 'auth': what = r.statusCode === 402 ? 'HTTP 402 credential out of funds' : r.quotaExhausted ? `HTTP ${r.statusCode} credit balance too low (the provider account's plan and billing)` : `HTTP ${r.statusCode} credential rejected`; break;
+    case 'too-long': what = `HTTP ${r.statusCode}, then an answer longer than ${byteSize(r.heldLimit ?? 0)}`; break;
     case 'unsendable': what = 'not sent: a header value holds characters HTTP forbids (rotate the provider key to one without line breaks or control characters)'; break;
     default: what = r.statusCode ? `HTTP ${r.statusCode}` : 'no response';
   }
@@ -56,6 +59,11 @@ export function exhaustedError(records: readonly AttemptRecord[], totalTimedOut:
     return tollgateError('upstreamRateLimited', { reason: `every attempt (${records.length}) was rate limited by the provider.` });
   }
   if (last?.failure === 'timeout') return tollgateError('upstreamTimeout', { timeout: formatMs(settings.perRequestTimeoutMs) });
+  // Every answer was longer than the gateway holds: the request's own doing (so much output, unstreamed), which
+  // ngrok's page names with its remedy, where a list of attempts would not.
+  if (records.length > 0 && records.every((r) => r.failure === 'too-long')) {
+    return tollgateError('upstreamResponseTooLong', { limit: byteSize(Math.max(...records.map((r) => r.heldLimit ?? 0))) });
+  }
   if (last && records.every((r) => r.failure === 'connection')) {
     // The provider was reached and answered, but its body broke off: not "unreachable".
     if (last.statusCode) {

@@ -14,7 +14,8 @@ const NO_EVENTS: readonly UsageEvent[] = [];
 /** How an attempt that did not serve the answer failed. */
 /** `empty`: a 2xx event stream that ended cleanly before its first event. */
 /** `unsendable`: the request could not even be written (a header value HTTP forbids: a stored key from before values were checked). */
-export type FailureKind = 'rate-limited' | 'auth' | 'server' | 'timeout' | 'connection' | 'empty' | 'unreadable' | 'rejected' | 'cancelled' | 'unsendable';
+/** `too-long`: an answer held whole (JSON) grew past what the gateway holds; `heldLimit` says how much that is. */
+export type FailureKind = 'rate-limited' | 'auth' | 'server' | 'timeout' | 'connection' | 'empty' | 'unreadable' | 'rejected' | 'cancelled' | 'unsendable' | 'too-long';
 
 export interface AttemptRecord {
   plan: AttemptPlan;
@@ -31,6 +32,8 @@ export interface AttemptRecord {
   served: boolean;
   facts?: AnswerFacts | StreamFacts;
   failure?: FailureKind;
+  /** For a `too-long` failure: the most bytes of the answer the gateway held. */
+  heldLimit?: number;
   retryAfter?: string;
   /** The provider's `retry-after-ms` (Azure OpenAI's, which the OpenAI SDKs read first). */
   retryAfterMs?: string;
@@ -185,7 +188,7 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     // OpenAI's answer does not say which search tool ran; a request offering only `web_search_preview` does.
     if ((priced.webSearchRequests ?? 0) > 0 && ctx.body !== undefined && webSearchTool(ctx.body) === 'preview') priced = { ...priced, webSearchPreview: true };
     // A body that broke off after a 2xx head (`connection`) failed as surely as a 5xx, and the client got a 502.
-    const isError = r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed' || r.failure === 'connection' || r.failure === 'empty' || r.failure === 'unreadable' || r.failure === 'timeout' || r.failure === 'server' || r.failure === 'rate-limited' || r.failure === 'unsendable';
+    const isError = r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed' || r.failure === 'connection' || r.failure === 'empty' || r.failure === 'unreadable' || r.failure === 'timeout' || r.failure === 'server' || r.failure === 'rate-limited' || r.failure === 'unsendable' || r.failure === 'too-long';
     // The processing fee is for a successful request: not for a 2xx stream the provider broke or that timed out
     // (an error for the client too). A client that hung up mid-stream still pays for what it received.
     // Priced at the hour the attempt was sent (DeepSeek bills peak hours double).

@@ -43,7 +43,7 @@ export function writeError(ctx: RequestContext, error: TollgateError, attempts =
   // rather than let node read and discard the rest — an unauthenticated caller could otherwise stream gigabytes.
   // An authenticated body too large has it drained a while, so its SDK reads the 413, not a reset; any other refusal
   // (no credit, scope, a loop) is closed at once as before — a key refused for those must not make the gateway read.
-  closeAfterAnswer(ctx.req, res, ctx.key !== undefined && error.spec === Errors.requestBodyTooLarge);
+  closeAfterAnswer(ctx.req, res, ctx.key !== undefined && error.spec === Errors.requestBodyTooLong);
   ctx.errorCode = error.code;
   writeJson(res, error.status, headers, codec.errorBody(error, ctx.requestId));
 }

@@ -56,6 +56,7 @@
 //                                                         base64 float32 for `encoding_format: "base64"` (the SDK's default)
 //   model `gzip-…` (also `gzip-fail-NNN-`, `gzip-drip-`) → answer gzip-compressed whatever accept-encoding said
 //                                                         (streams flushed per event)
+//   model `gzip-bomb-…` (JSON)                         → the answer padded with 65 MiB of spaces, gzip-compressed (~65 KB)
 // Gemini's native API (`/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`, `:countTokens`,
 // `:batchEmbedContents`, `:embedContent`) and its Interactions API (`POST /interactions`): see gemini.ts.
 // `/messages/count_tokens` answers `{"input_tokens": 42}` (scripted by key and model like the rest), and 400 for a
@@ -340,7 +341,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
       if (!res.destroyed) res.end(text.slice(text.length >> 1));
       return;
     }
-    res.end(gzip ? gzipSync(text) : text);
+    res.end(gzip ? gzipSync(model.startsWith('gzip-bomb-') ? Buffer.concat([Buffer.from(text), Buffer.alloc(65 * 1024 * 1024, ' ')]) : text) : text);
     return;
   }
 
