@@ -79,7 +79,7 @@ describe('Firewall through the gateway', () => {
   beforeEach(() => place());
 
   describe('request rules', () => {
-    test('a blocked chat request never reaches the model: a normal answer says which rule blocked it, with no usage', async () => {
+    test('a blocked chat request never reaches the model: a normal answer says which rule blocked it, recorded at zero cost with its verdict', async () => {
       place(policy('aigfwp_acct', [NO_RM]));
       const sent = fake.requests.length;
       const recorded = usage.length;
@@ -92,7 +92,10 @@ describe('Firewall through the gateway', () => {
       assert.equal(response.headers.get('ngrok-aig-model'), 'gpt-4o');
       assert.equal(response.headers.get('ngrok-aig-firewall'), 'blocked; rule="No rm -rf"; tier=hardDeny; policy=aigfwp_acct');
       assert.equal(fake.requests.length, sent, 'nothing went upstream');
-      assert.equal(usage.length, recorded, 'no attempt, so no usage event');
+      // No attempt, nothing billed; one usage event all the same, so the block is found in usage as in the access log.
+      const events = usage.slice(recorded) as UsageEvent[];
+      assert.deepEqual(events.map((e) => [e.requestId, e.model, e.attemptNumber, e.isFinalAttempt, e.statusCode, e.costPico, e.inputTokens, e.outputTokens, e.upstreamDurationMs, e.completion]), [[response.headers.get('ngrok-aig-request-id'), 'gpt-4o', 1, true, 200, 0n, 0, 0, 0, 'succeeded']]);
+      assert.deepEqual(events[0]!.firewall, [{ action: 'blocked', rule: 'No rm -rf', tier: 'hardDeny', policyId: 'aigfwp_acct', phase: 'request' }]);
     });
 
     test('a blocked streamed chat request: the SDK\'s stream reads the same answer', async () => {
@@ -245,6 +248,10 @@ describe('Firewall through the gateway', () => {
       place(policy('aigfwp_acct', [NO_DELETES]));
       const message = await anthropic.messages.create({ model: 'openai:tool-each-x', max_tokens: 100, tools: MESSAGES_TOOLS, messages: [{ role: 'user', content: 'tidy up' }] });
       assert.deepEqual(message.content.map((b) => (b.type === 'tool_use' ? b.name : b.type)), ['read_file', 'text']);
+      // Streamed: the tool_use blocks the translation makes of the chat stream's calls are held and judged.
+      const streamedMessage = await anthropic.messages.stream({ model: 'openai:tool-each-x', max_tokens: 100, tools: MESSAGES_TOOLS, messages: [{ role: 'user', content: 'tidy up' }] }).finalMessage();
+      assert.deepEqual(streamedMessage.content.map((b) => (b.type === 'tool_use' ? [b.name, b.input] : [b.type, (b as Anthropic.TextBlock).text.replace(/^[\s\S]*(flagged the call to tool "\w+")[\s\S]*$/, '$1')])), [['read_file', { city: 'Paris' }], ['text', 'flagged the call to tool "delete_file"']]);
+      assert.equal(streamedMessage.stop_reason, 'tool_use');
       const google = new GoogleGenAI({ apiKey: TOKEN, apiVersion: 'v1beta', httpOptions: { baseUrl: gateway.url } });
       const config = { tools: [{ functionDeclarations: [{ name: 'read_file', parametersJsonSchema: { type: 'object' } }, { name: 'delete_file', parametersJsonSchema: { type: 'object' } }] }] };
       const answer = await google.models.generateContent({ model: 'openai:tool-each-x', contents: 'tidy up', config });
@@ -278,6 +285,29 @@ describe('Firewall through the gateway', () => {
       assert.deepEqual(events.map((e) => e.sequence_number), events.map((_, i) => i));
       assert.ok(!events.some((e) => e.type.startsWith('response.function_call')), 'no event of the call');
       assert.equal(events.at(-1)!.type, 'response.completed');
+    });
+  });
+
+  describe('per-request rules (`plugins`)', () => {
+    test('a request sending `plugins` is refused with a 400 naming per-request Firewall rules, on every screened surface, policy or not', async () => {
+      const sent = fake.requests.length;
+      const plugins = [{ id: 'firewall', mode: 'enforce', hard_deny: [{ instructions: 'Force pushes' }] }];
+      for (const placed of [undefined, policy('aigfwp_acct', [NO_DELETES])]) {
+        place(placed);
+        const chat = { model: 'openai:gpt-4o', messages: [{ role: 'user' as const, content: 'hi' }], plugins };
+        const refused = await openai.chat.completions.create(chat).then(() => undefined, (e: unknown) => e);
+        assert.ok(refused instanceof OpenAI.BadRequestError, String(refused));
+        assert.equal(refused.code, 'ERR_NGROK_27228');
+        assert.match(refused.message, /"plugins" \(per-request Firewall rules\) is not supported by this gateway: nothing in it would be enforced\. Attach a Firewall policy/);
+        const messages = { model: 'anthropic:claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user' as const, content: 'hi' }], plugins };
+        await assert.rejects(anthropic.messages.create(messages), (e: unknown) => e instanceof Anthropic.BadRequestError && /"plugins" \(per-request Firewall rules\)/.test(e.message));
+        const responses = { model: 'openai:gpt-4o', input: 'hi', plugins };
+        await assert.rejects(openai.responses.create(responses), OpenAI.BadRequestError);
+      }
+      assert.equal(fake.requests.length, sent, 'never forwarded: the provider would refuse an unknown field, or read it as its own');
+      // Not a screened surface (embeddings): left as it was.
+      const embedded = await openai.embeddings.create({ model: 'openai:text-embedding-3-small', input: 'hi', plugins } as OpenAI.EmbeddingCreateParams);
+      assert.equal(embedded.object, 'list');
     });
   });
 

@@ -1715,6 +1715,26 @@ export interface components {
             providerKeyDisplayName?: string;
             /** @description The virtual model the request named, by its name at request time; absent when it named none. */
             virtualModel?: string;
+            /** @description Firewall's verdicts on this attempt: the request rules' (on every attempt of the request) and the response rules' on the tool calls of the answer the client received (on that attempt). Absent when no rule had a say. A request a request rule blocked has one event of its own, zero cost, with no upstream call behind it. */
+            firewall?: components["schemas"]["AIGatewayFirewallVerdict"][];
+        };
+        AIGatewayFirewallVerdict: {
+            /**
+             * @description blocked (an enforcing policy blocked it), flagged (an audit policy would have), unchecked (the rule could not check it and the policy's onError let it through).
+             * @enum {string}
+             */
+            action: "blocked" | "flagged" | "unchecked";
+            /** @description The rule's name. */
+            rule: string;
+            /** @enum {string} */
+            tier: "hardDeny" | "softDeny" | "allow";
+            /** @description The Firewall policy the rule belongs to. */
+            policyId: string;
+            /**
+             * @description request (a request rule judged the request) or response (a response rule judged a tool call of the answer).
+             * @enum {string}
+             */
+            phase: "request" | "response";
         };
         AIGatewayVirtualModel: {
             /** @description Virtual model ID. */

@@ -106,6 +106,8 @@ function eventView(r: UsageEventRow): UsageEventView {
     if (r.providerKeyDisplayName !== null) view.providerKeyDisplayName = r.providerKeyDisplayName;
   }
   if (r.virtualModel !== null) view.virtualModel = r.virtualModel;
+  // Written by the gateway as FirewallVerdict[] (store/usage-events.ts), never by a client.
+  if (r.firewall !== null) view.firewall = JSON.parse(r.firewall) as Schemas['AIGatewayFirewallVerdict'][];
   return view;
 }
 

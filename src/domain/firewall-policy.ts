@@ -49,6 +49,19 @@ export interface FirewallPolicyState {
   rules: readonly FirewallRule[];
 }
 
+/**
+ * One rule's verdict as usage events keep it (ngrok's audit mode "reports the verdict"): `blocked` (an enforcing
+ * policy blocked it), `flagged` (an audit policy would have), `unchecked` (the rule could not check it and the policy
+ * let it through, `onError: log`). `phase` says whether it was the request or a tool call of the answer.
+ */
+export interface FirewallVerdict {
+  action: 'blocked' | 'flagged' | 'unchecked';
+  rule: string;
+  tier: FirewallTier;
+  policyId: string;
+  phase: FirewallPhase;
+}
+
 /** ngrok's limits: rules per policy, and environment facts per policy. */
 export const FIREWALL_MAX_RULES = 48;
 export const FIREWALL_MAX_ENVIRONMENT = 32;

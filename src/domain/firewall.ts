@@ -3,7 +3,7 @@
 // request's parts before it goes upstream, and to each tool call a model returns. Pure: the gateway builds the
 // request's parts (gateway/firewall/request-view.ts) and applies the verdicts.
 import { RE2JS } from 're2js';
-import { FIREWALL_READS, type FirewallMode, type FirewallOnError, type FirewallPolicyState, type FirewallRead, type FirewallRule, type FirewallTier } from './firewall-policy.ts';
+import { FIREWALL_READS, type FirewallMode, type FirewallOnError, type FirewallPhase, type FirewallPolicyState, type FirewallRead, type FirewallRule, type FirewallTier, type FirewallVerdict } from './firewall-policy.ts';
 
 /** What a rule tests, compiled. A decision rule has no matcher: it needs a decision model this gateway does not run. */
 type Matcher = { kind: 'names'; globs: readonly string[] } | { kind: 'regex'; re: RE2JS } | { kind: 'unchecked' };
@@ -33,8 +33,15 @@ export interface FirewallFinding {
   policyId: string;
   rule: string;
   tier: FirewallTier;
+  /** Whether it judged the request (request rules) or a tool call of the answer (response rules). */
+  phase: FirewallPhase;
   blocked: boolean;
   unchecked: boolean;
+}
+
+/** A finding as usage events record it. */
+export function verdictOf(f: FirewallFinding): FirewallVerdict {
+  return { action: f.blocked ? 'blocked' : f.unchecked ? 'unchecked' : 'flagged', rule: f.rule, tier: f.tier, policyId: f.policyId, phase: f.phase };
 }
 
 /** The parts of a request that request rules read: the text of each, joined across every message with newlines. */
@@ -152,13 +159,14 @@ function callRuleMatches(rule: CompiledRule, call: ToolCallView, text: string, d
  * same item), and every deny rule that could not be checked. Allow rules clear soft blocks only; an unchecked rule is
  * never cleared (what it would have said is unknown), and its `onError` decides.
  */
-function judge(policy: CompiledPolicy, rules: readonly CompiledRule[], matches: (rule: CompiledRule) => boolean, into: FirewallFinding[]): void {
+function judge(policy: CompiledPolicy, phase: FirewallPhase, matches: (rule: CompiledRule) => boolean, into: FirewallFinding[]): void {
   let allowed: boolean | undefined;
   const enforce = policy.mode === 'enforce';
+  const rules = policy[phase];
   for (const rule of rules) {
     if (!isBlockTier(rule.tier)) continue;
     if (rule.matcher.kind === 'unchecked') {
-      into.push({ policyId: policy.id, rule: rule.name, tier: rule.tier, blocked: enforce && policy.onError === 'block', unchecked: true });
+      into.push({ policyId: policy.id, rule: rule.name, tier: rule.tier, phase, blocked: enforce && policy.onError === 'block', unchecked: true });
       continue;
     }
     if (!matches(rule)) continue;
@@ -166,14 +174,14 @@ function judge(policy: CompiledPolicy, rules: readonly CompiledRule[], matches: 
       allowed ??= rules.some((r) => r.tier === 'allow' && r.matcher.kind !== 'unchecked' && matches(r));
       if (allowed) continue;
     }
-    into.push({ policyId: policy.id, rule: rule.name, tier: rule.tier, blocked: enforce, unchecked: false });
+    into.push({ policyId: policy.id, rule: rule.name, tier: rule.tier, phase, blocked: enforce, unchecked: false });
   }
 }
 
 /** The findings of the key's policies (each under its own mode) on a request, before it goes upstream. */
 export function judgeRequest(policies: readonly CompiledPolicy[], parts: RequestParts): FirewallFinding[] {
   const findings: FirewallFinding[] = [];
-  for (const policy of policies) if (policy.request.length > 0) judge(policy, policy.request, (rule) => requestRuleMatches(rule, parts), findings);
+  for (const policy of policies) if (policy.request.length > 0) judge(policy, 'request', (rule) => requestRuleMatches(rule, parts), findings);
   return findings;
 }
 
@@ -183,7 +191,7 @@ export function judgeToolCall(policies: readonly CompiledPolicy[], call: ToolCal
   const text = `${call.name} ${call.arguments}`;
   const decodedArgs = decodedEscapes(call.arguments);
   const decoded = decodedArgs === call.arguments ? undefined : `${call.name} ${decodedArgs}`;
-  for (const policy of policies) if (policy.response.length > 0) judge(policy, policy.response, (rule) => callRuleMatches(rule, call, text, decoded), findings);
+  for (const policy of policies) if (policy.response.length > 0) judge(policy, 'response', (rule) => callRuleMatches(rule, call, text, decoded), findings);
   return findings;
 }
 

@@ -1,12 +1,16 @@
-// Stage 8: one usage event per upstream attempt, priced, debited and handed to the usage sink. Runs after
-// the answer is complete (for streams, after the last byte), off the client's critical path.
+// Stage 8: one usage event per upstream attempt (and one for a request Firewall blocked), priced, debited and
+// handed to the usage sink. Runs after the answer is complete (for streams, after the last byte), off the client's
+// critical path.
 import type { AttemptPlan } from '../domain/routing.ts';
 import { attemptCost, type TokenUsage } from '../domain/cost.ts';
 import { countInputTokens, countTextTokens } from '../domain/token-counter.ts';
-import type { BegunAttempt, Completion, RetryAction, UsageEvent } from '../usage/event.ts';
+import { NO_COST, type BegunAttempt, type Completion, type RetryAction, type UsageEvent } from '../usage/event.ts';
+import { verdictOf } from '../domain/firewall.ts';
+import type { FirewallVerdict } from '../domain/firewall-policy.ts';
 import type { RequestContext } from './context.ts';
 import { storedStopReason, type AnswerFacts, type ReportedUsage, type StreamFacts } from './formats/types.ts';
 import { nowIso } from '../domain/clock.ts';
+import { newId } from '../domain/ids.ts';
 import { webSearchTool } from '../domain/params.ts';
 
 const NO_EVENTS: readonly UsageEvent[] = [];
@@ -86,6 +90,40 @@ async function outputEstimate(facts: AnswerFacts | undefined): Promise<number> {
   return chars > text.length ? Math.ceil((tokens * chars) / text.length) : tokens;
 }
 
+/**
+ * Firewall's verdicts for an attempt's event: the request rules' (every attempt carried that request) and, on the
+ * attempt whose answer the client got, its tool calls' (JSON, or a stream's as its guard judged them). Null when none.
+ */
+function firewallVerdicts(ctx: RequestContext, withAnswer: boolean): FirewallVerdict[] | null {
+  const findings = ctx.firewallFindings;
+  if (!findings || findings.length === 0) return null;
+  const verdicts = (withAnswer ? findings : findings.filter((f) => f.phase === 'request')).map(verdictOf);
+  return verdicts.length > 0 ? verdicts : null;
+}
+
+/**
+ * A request a request rule blocked: no attempt was made and nothing is billed, but it is recorded (zero tokens, zero
+ * cost, no upstream time) with its verdicts, so a user auditing what Firewall stopped finds it in usage as in the
+ * access log, as ngrok's Logs list each request. Provider and model are those it would have gone to first.
+ */
+export function recordBlockedRequest(ctx: RequestContext, plan: AttemptPlan, isStreaming: boolean): void {
+  const { candidate } = plan;
+  const key = ctx.key!;
+  const event: UsageEvent = {
+    id: newId('usageEvent'), accountId: key.accountId, requestId: ctx.requestId, accessKeyId: key.id,
+    provider: candidate.provider.id, providerDisplayName: candidate.provider.displayName, model: candidate.modelId, modelDisplayName: candidate.displayName,
+    attemptNumber: 1, isFinalAttempt: true, statusCode: 200, timedOut: false, isError: false,
+    isStreaming, stopReason: storedStopReason('stop'),
+    inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0, reasoningTokens: 0,
+    usageEstimated: false, inputTokensEstimate: 0, outputTokensEstimate: 0, ...NO_COST,
+    keySource: plan.keySource, providerKeyId: plan.providerKey?.id ?? null, providerKeyDisplayName: plan.providerKey?.keyRedacted ?? null,
+    retryAction: 'succeeded', completion: 'succeeded', upstreamDurationMs: 0, eventTime: nowIso(),
+    virtualModel: candidate.virtualModel ?? null, firewall: firewallVerdicts(ctx, true),
+  };
+  ctx.deps.usage.record(event);
+  ctx.deps.state.markUsed(key.id, undefined);
+}
+
 /** What the journal keeps of an attempt about to be sent (see UsageSink.begin). */
 export function begunAttempt(ctx: RequestContext, record: AttemptRecord, attemptNumber: number, isStreaming: boolean, ifFailed: RetryAction): BegunAttempt {
   const { candidate } = record.plan;
@@ -108,6 +146,7 @@ export function begunAttempt(ctx: RequestContext, record: AttemptRecord, attempt
     retryAction: ifFailed,
     eventTime: nowIso(),
     virtualModel: candidate.virtualModel ?? null,
+    firewall: firewallVerdicts(ctx, false),
   };
 }
 
@@ -236,6 +275,7 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
       upstreamDurationMs: Math.round(r.durationMs),
       eventTime: i === records.length - 1 ? now : new Date(nowMs - (nowPerf - (r.startedAt + r.durationMs))).toISOString(),
       virtualModel: r.plan.candidate.virtualModel ?? null,
+      firewall: firewallVerdicts(ctx, r.served),
     };
     deps.usage.record(event);
     events.push(event);

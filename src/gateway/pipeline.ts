@@ -22,7 +22,7 @@ import { baseHeaders, H_ATTEMPTS, H_MODEL, headerText } from './headers.ts';
 import { writeJson } from './respond.ts';
 import { refuseRoutingLoop } from './routing-loop.ts';
 import { runAttempts } from './attempt.ts';
-import { firewallFor, screenRequest } from './firewall/index.ts';
+import { firewallFor, requestPluginsProblem, screenRequest } from './firewall/index.ts';
 import { answerBlockedRequest } from './firewall/blocked-request.ts';
 
 /** Stage 1, shared with GET /v1/models: fills ctx.key/account/configuration or throws 401. */
@@ -399,6 +399,8 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   ctx.body = request.body;
   const malformed = requestShapeProblem(ctx.body, ctx.route.surface, ctx.account!.settings.maxOutputTokens, ctx.route.format) ?? outputLimitProblem(ctx.body, ctx.route.surface);
   if (malformed) throw tollgateError('badRequestBody', { reason: malformed });
+  const plugins = requestPluginsProblem(ctx.route.surface, ctx.body);
+  if (plugins) throw tollgateError('invalidRequest', { reason: plugins });
   if (ctx.route.surface === 'interactions') {
     // Google's parser might keep the first of a repeated key where the checks here read the last: the managed key's
     // text-only rule reads inside `input`, which goes upstream as written.
@@ -430,13 +432,12 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   if (admittedInput) await admittedInput;
   const attempts = planAll(ctx, allowed);
   // Firewall's request rules, once the request would be served (its refusals come first): a block is answered here,
-  // never sent, so nothing is held or billed.
+  // never sent, so nothing is held or billed (a zero-cost usage event records the verdict).
   ctx.firewall = firewallFor(ctx);
   if (ctx.firewall) {
     const blocked = screenRequest(ctx, ctx.firewall);
     if (blocked) {
-      const first = attempts[0]!.candidate;
-      answerBlockedRequest(ctx, blocked, first.upstreamModelId ?? first.modelId);
+      answerBlockedRequest(ctx, blocked, attempts[0]!);
       return;
     }
   }

@@ -269,4 +269,11 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('provider_keys').addColumn('aws_region', 'text').execute();
     },
   },
+  '0012_usage_event_firewall': {
+    async up(db: Db) {
+      // Firewall's verdicts on an attempt (ngrok's audit mode "reports the verdict"): a JSON array read whole by the
+      // usage API; null on events before, and on those no rule had a say on.
+      await db.schema.alterTable('usage_events').addColumn('firewall', 'text').execute();
+    },
+  },
 };

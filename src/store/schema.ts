@@ -120,6 +120,8 @@ export interface UsageEventsTable {
   eventTime: string;
   /** The virtual model the request named, by its name then; null when none (and on events before migration 0009). */
   virtualModel: string | null;
+  /** Firewall's verdicts on the attempt (JSON array of FirewallVerdict); null when none (and before migration 0012). */
+  firewall: string | null;
 }
 
 /** Monotonic feed of control-plane changes; gateways in other processes replay it to invalidate state. */

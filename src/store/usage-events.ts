@@ -28,6 +28,7 @@ export function toRow(e: UsageEvent): Insertable<UsageEventsTable> {
     inputCostPico: e.inputCostPico, outputCostPico: e.outputCostPico, cacheReadCostPico: e.cacheReadCostPico,
     cacheWrite5mCostPico: e.cacheWrite5mCostPico, cacheWrite1hCostPico: e.cacheWrite1hCostPico, feePico: e.feePico,
     virtualModel: e.virtualModel,
+    firewall: firewallText(e),
   };
 }
 
@@ -43,9 +44,12 @@ export function rowValues(e: UsageEvent): unknown[] {
     e.usageEstimated ? 1 : 0, e.inputTokensEstimate, e.outputTokensEstimate, e.costPico.toString(),
     e.keySource, e.providerKeyId, e.providerKeyDisplayName, e.retryAction, e.completion, e.upstreamDurationMs, e.eventTime,
     e.cacheWrite1hTokens, e.inputCostPico, e.outputCostPico, e.cacheReadCostPico, e.cacheWrite5mCostPico, e.cacheWrite1hCostPico, e.feePico,
-    e.virtualModel,
+    e.virtualModel, firewallText(e),
   ];
 }
+
+/** The verdicts as stored: JSON text, read whole by the usage API. */
+const firewallText = (e: UsageEvent): string | null => (e.firewall && e.firewall.length > 0 ? JSON.stringify(e.firewall) : null);
 
 type BatchInsert = (events: readonly UsageEvent[]) => void;
 const sqliteInserts = new WeakMap<BetterSqlite3.Database, BatchInsert>();
@@ -115,7 +119,7 @@ const OTHER_COLUMNS = [
   'id', 'accountId', 'requestId', 'accessKeyId', 'provider', 'providerDisplayName', 'model', 'modelDisplayName', 'attemptNumber',
   'isFinalAttempt', 'statusCode', 'timedOut', 'isError', 'isStreaming', 'stopReason', 'inputTokens', 'outputTokens', 'cacheReadTokens',
   'cacheWriteTokens', 'reasoningTokens', 'cacheWrite1hTokens', 'usageEstimated', 'inputTokensEstimate', 'outputTokensEstimate', 'keySource',
-  'providerKeyId', 'providerKeyDisplayName', 'retryAction', 'completion', 'upstreamDurationMs', 'eventTime', 'virtualModel',
+  'providerKeyId', 'providerKeyDisplayName', 'retryAction', 'completion', 'upstreamDurationMs', 'eventTime', 'virtualModel', 'firewall',
 ] as const satisfies readonly Exclude<keyof UsageEventsTable, MoneyColumn>[];
 // Every column is read: a column added to the table and not to these lists fails the typecheck here.
 const EVERY_COLUMN_READ: [Exclude<keyof UsageEventsTable, MoneyColumn | (typeof OTHER_COLUMNS)[number]>] extends [never] ? true : never = true;

@@ -1,6 +1,8 @@
 // One usage event per upstream attempt: the contract's AIGatewayUsageEvent plus the internal fields
 // (account, cost in pico-USD, retry verdict) that the store keeps and the API derives views from.
 
+import type { FirewallVerdict } from '../domain/firewall-policy.ts';
+
 export type RetryAction =
   | 'succeeded' | 'next_key' | 'next_backend' | 'managed_fallback' | 'fail_fast' | 'exhausted';
 export type Completion = 'succeeded' | 'failed' | 'timed_out' | 'stream_failed' | 'unknown';
@@ -51,6 +53,12 @@ export interface UsageEvent {
   eventTime: string;
   /** The virtual model the request named, by its name at request time; null when it named none. */
   virtualModel: string | null;
+  /**
+   * Firewall's verdicts (gateway-behaviour.md "Firewall"): the request rules' on every attempt of the request, the
+   * response rules' on the attempt whose answer was screened. Null when none (and on events before migration 0012).
+   * A request a request rule blocked has one event of its own, with no attempt behind it (`upstreamDurationMs` 0).
+   */
+  firewall: readonly FirewallVerdict[] | null;
 }
 
 /** The parts of an event's cost, in pico-USD (the contract's `inputTokenCost`, …). */
@@ -68,7 +76,7 @@ export const NO_COST = {
 export type BegunAttempt = Pick<UsageEvent,
   | 'id' | 'accountId' | 'requestId' | 'accessKeyId' | 'provider' | 'providerDisplayName' | 'model' | 'modelDisplayName'
   | 'attemptNumber' | 'isStreaming' | 'inputTokensEstimate' | 'keySource' | 'providerKeyId' | 'providerKeyDisplayName'
-  | 'retryAction' | 'eventTime' | 'virtualModel'>;
+  | 'retryAction' | 'eventTime' | 'virtualModel' | 'firewall'>;
 
 /** Where the gateway hands usage events; implementations make them durable, ship them to the store, drain on stop. */
 export interface UsageSink {

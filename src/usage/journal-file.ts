@@ -34,12 +34,12 @@ const EVENT_FIELDS = [
   'inputTokens', 'outputTokens', 'cacheReadTokens', 'cacheWriteTokens', 'reasoningTokens', 'usageEstimated',
   'inputTokensEstimate', 'outputTokensEstimate', 'costPico', 'keySource', 'providerKeyId', 'providerKeyDisplayName',
   'retryAction', 'completion', 'upstreamDurationMs', 'eventTime',
-  'cacheWrite1hTokens', ...COST_PARTS, 'virtualModel',
+  'cacheWrite1hTokens', ...COST_PARTS, 'virtualModel', 'firewall',
 ] as const satisfies readonly (keyof UsageEvent)[];
 const BEGUN_FIELDS = [
   'id', 'accountId', 'requestId', 'accessKeyId', 'provider', 'providerDisplayName', 'model', 'modelDisplayName',
   'attemptNumber', 'isStreaming', 'inputTokensEstimate', 'keySource', 'providerKeyId', 'providerKeyDisplayName',
-  'retryAction', 'eventTime', 'virtualModel',
+  'retryAction', 'eventTime', 'virtualModel', 'firewall',
 ] as const satisfies readonly (keyof BegunAttempt)[];
 
 // Written out field by field (in EVENT_FIELDS / BEGUN_FIELDS order, which a test holds them to): a keyed loop over
@@ -52,7 +52,7 @@ export function eventValues(e: UsageEvent): unknown[] {
     e.inputTokensEstimate, e.outputTokensEstimate, e.costPico.toString(), e.keySource, e.providerKeyId, e.providerKeyDisplayName,
     e.retryAction, e.completion, e.upstreamDurationMs, e.eventTime,
     e.cacheWrite1hTokens, e.inputCostPico.toString(), e.outputCostPico.toString(), e.cacheReadCostPico.toString(),
-    e.cacheWrite5mCostPico.toString(), e.cacheWrite1hCostPico.toString(), e.feePico.toString(), e.virtualModel,
+    e.cacheWrite5mCostPico.toString(), e.cacheWrite1hCostPico.toString(), e.feePico.toString(), e.virtualModel, e.firewall,
   ];
 }
 
@@ -60,7 +60,7 @@ export function begunValues(b: BegunAttempt): unknown[] {
   return [
     b.id, b.accountId, b.requestId, b.accessKeyId, b.provider, b.providerDisplayName, b.model, b.modelDisplayName,
     b.attemptNumber, b.isStreaming, b.inputTokensEstimate, b.keySource, b.providerKeyId, b.providerKeyDisplayName,
-    b.retryAction, b.eventTime, b.virtualModel,
+    b.retryAction, b.eventTime, b.virtualModel, b.firewall,
   ];
 }
 
@@ -73,21 +73,23 @@ const pico = (value: unknown): bigint => (typeof value === 'string' || typeof va
 
 /**
  * A journaled event as the gateway uses it: costs back to bigint, and the fields added since the row was written
- * (the cost's parts, the hour-long cache writes) at zero, and no virtual model — such an event's total stays what it was billed. The
+ * (the cost's parts, the hour-long cache writes) at zero, and no virtual model or Firewall verdicts — such an event's total stays what it was billed. The
  * total itself every row has: one without it is not read as free.
  */
 function completed(event: Record<string, unknown>): UsageEvent {
   event.costPico = BigInt(event.costPico as string);
   event.cacheWrite1hTokens ??= 0;
   event.virtualModel ??= null;
+  event.firewall ??= null;
   for (const part of COST_PARTS) event[part] = pico(event[part]);
   return event as unknown as UsageEvent;
 }
 
 export function begunFrom(values: readonly unknown[]): BegunAttempt {
   const begun = Object.fromEntries(BEGUN_FIELDS.map((k, i) => [k, values[i]]));
-  // Rows begun before virtual models were recorded have no such value.
+  // Rows begun before virtual models (or Firewall verdicts) were recorded have no such value.
   begun.virtualModel ??= null;
+  begun.firewall ??= null;
   return begun as unknown as BegunAttempt;
 }
 

@@ -17,7 +17,7 @@ function begun(id: string, requestId: string, attemptNumber: number): BegunAttem
     id, accountId: 'acct_1', requestId, accessKeyId: 'aigk_1', provider: 'openai', providerDisplayName: 'OpenAI',
     model: 'gpt-4o', modelDisplayName: 'GPT-4o', attemptNumber, isStreaming: false, inputTokensEstimate: 12,
     keySource: 'ngrok', providerKeyId: null, providerKeyDisplayName: null, retryAction: 'next_backend', eventTime: '2026-01-01T00:00:00.000Z',
-    virtualModel: null,
+    virtualModel: null, firewall: null,
   };
 }
 
@@ -105,16 +105,20 @@ describe('usage journal', () => {
       retryAction: 'next_key', completion: 'timed_out', upstreamDurationMs: 10.5, eventTime: '2026-12-02T01:02:03.456Z',
       cacheWrite1hTokens: 2, inputCostPico: 11n, outputCostPico: 12n, cacheReadCostPico: 13n, cacheWrite5mCostPico: 14n,
       cacheWrite1hCostPico: 123456789012345678902n, feePico: 15n, virtualModel: 'chat-default',
+      firewall: [{ action: 'blocked', rule: 'No deletes', tier: 'hardDeny', policyId: 'aigfwp_1', phase: 'response' }],
     };
     assert.deepEqual(eventFrom(JSON.parse(JSON.stringify(eventValues(event))) as unknown[]), event);
     // A row written before the cost's parts were journaled (its first 31 values) keeps its total, with parts at 0.
     const older = eventFrom((JSON.parse(JSON.stringify(eventValues(event))) as unknown[]).slice(0, 31));
-    assert.deepEqual(older, { ...event, cacheWrite1hTokens: 0, inputCostPico: 0n, outputCostPico: 0n, cacheReadCostPico: 0n, cacheWrite5mCostPico: 0n, cacheWrite1hCostPico: 0n, feePico: 0n, virtualModel: null });
+    assert.deepEqual(older, { ...event, cacheWrite1hTokens: 0, inputCostPico: 0n, outputCostPico: 0n, cacheReadCostPico: 0n, cacheWrite5mCostPico: 0n, cacheWrite1hCostPico: 0n, feePico: 0n, virtualModel: null, firewall: null });
     // One written before virtual models were journaled (its first 38 values) names none.
-    assert.deepEqual(eventFrom((JSON.parse(JSON.stringify(eventValues(event))) as unknown[]).slice(0, 38)), { ...event, virtualModel: null });
-    const attempt: BegunAttempt = { ...begun('ev', 'rq', 3), isStreaming: true, keySource: 'user', providerKeyId: 'pk', providerKeyDisplayName: 'Main key', virtualModel: 'chat-default' };
+    assert.deepEqual(eventFrom((JSON.parse(JSON.stringify(eventValues(event))) as unknown[]).slice(0, 38)), { ...event, virtualModel: null, firewall: null });
+    // One written before Firewall verdicts were journaled (its first 39 values) has none.
+    assert.deepEqual(eventFrom((JSON.parse(JSON.stringify(eventValues(event))) as unknown[]).slice(0, 39)), { ...event, firewall: null });
+    const attempt: BegunAttempt = { ...begun('ev', 'rq', 3), isStreaming: true, keySource: 'user', providerKeyId: 'pk', providerKeyDisplayName: 'Main key', virtualModel: 'chat-default', firewall: [{ action: 'flagged', rule: 'r', tier: 'softDeny', policyId: 'aigfwp_1', phase: 'request' }] };
     assert.deepEqual(begunFrom(JSON.parse(JSON.stringify(begunValues(attempt))) as unknown[]), attempt);
-    assert.deepEqual(begunFrom((JSON.parse(JSON.stringify(begunValues(attempt))) as unknown[]).slice(0, 16)), { ...attempt, virtualModel: null });
+    assert.deepEqual(begunFrom((JSON.parse(JSON.stringify(begunValues(attempt))) as unknown[]).slice(0, 16)), { ...attempt, virtualModel: null, firewall: null });
+    assert.deepEqual(begunFrom((JSON.parse(JSON.stringify(begunValues(attempt))) as unknown[]).slice(0, 17)), { ...attempt, firewall: null });
   });
 
   it('is readable by its owner only: the directory it makes, the lock file, its -wal and every log segment', withDir(async (dir) => {

@@ -224,7 +224,7 @@ test('after a restart, events the store already took before the crash are not su
         id: 'ev_1', accountId: 'acct', requestId: 'rq_1', accessKeyId: 'aigk_1', provider: 'openai', providerDisplayName: 'OpenAI',
         model: 'gpt-4o', modelDisplayName: 'GPT-4o', attemptNumber: 1, isStreaming: false, inputTokensEstimate: 12,
         keySource: 'ngrok', providerKeyId: null, providerKeyDisplayName: null, retryAction: 'succeeded', eventTime: '2026-01-01T00:00:00.000Z',
-        virtualModel: null,
+        virtualModel: null, firewall: null,
       }, true),
       completion: 'succeeded' as const, statusCode: 200, isError: false, retryAction: 'succeeded' as const, costPico: 100n,
     };

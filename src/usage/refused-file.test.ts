@@ -9,7 +9,7 @@ const event: UsageEvent = {
     id: 'ue_1', accountId: 'acct_1', requestId: 'rq_1', accessKeyId: 'aigk_1', provider: 'openai', providerDisplayName: 'OpenAI',
     model: 'gpt-4o', modelDisplayName: 'GPT-4o', attemptNumber: 1, isStreaming: true, inputTokensEstimate: 0, keySource: 'user',
     providerKeyId: 'pk_1', providerKeyDisplayName: 'sk-…abcd', retryAction: 'succeeded', eventTime: '2026-12-03T21:00:00.123Z',
-    virtualModel: 'chat-default',
+    virtualModel: 'chat-default', firewall: [{ action: 'flagged', rule: 'No "rm -rf"', tier: 'hardDeny', policyId: 'aigfwp_1', phase: 'request' }],
   }, true),
   statusCode: 200, isError: false, completion: 'succeeded', retryAction: 'succeeded', stopReason: 'stop',
   inputTokens: 12, outputTokens: 7, costPico: 9_223_372_036_854_775_807n, inputCostPico: 5n, feePico: 2n, upstreamDurationMs: 41.5,
@@ -18,6 +18,13 @@ const event: UsageEvent = {
 test('a set-aside line reads back as the event it was, every field and the costs exact to 2^63 - 1', () => {
   assert.deepEqual(refusedEventFrom(refusedLine(event), 1), event);
   assert.deepEqual(refusedEventFrom(JSON.stringify({ ...JSON.parse(refusedLine(event)), note: 'fixed by hand' }), 1), event, 'extra keys are ignored');
+});
+
+test('a line written before Firewall verdicts were recorded reads as none; a verdict edited wrongly is refused', () => {
+  const { firewall: _dropped, ...older } = JSON.parse(refusedLine(event)) as Record<string, unknown>;
+  assert.deepEqual(refusedEventFrom(JSON.stringify(older), 1), { ...event, firewall: null });
+  const wrong = JSON.stringify({ ...JSON.parse(refusedLine(event)), firewall: [{ action: 'denied', rule: 'r', tier: 'hardDeny', policyId: 'p', phase: 'request' }] });
+  assert.throws(() => refusedEventFrom(wrong, 4), /line 4: \/firewall\/0\/action must be equal to one of the allowed values/);
 });
 
 test('a line edited wrongly is refused with its line number and the field, before anything is stored', () => {

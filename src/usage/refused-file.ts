@@ -58,6 +58,13 @@ const EVENT_SCHEMA = {
     keySource: { enum: ['ngrok', 'user'] },
     providerKeyId: { type: ['string', 'null'] }, providerKeyDisplayName: { type: ['string', 'null'] },
     virtualModel: { type: ['string', 'null'] },
+    firewall: {
+      type: ['array', 'null'],
+      items: {
+        type: 'object', additionalProperties: false, required: ['action', 'rule', 'tier', 'policyId', 'phase'],
+        properties: { action: { enum: ['blocked', 'flagged', 'unchecked'] }, rule: text, tier: { enum: ['hardDeny', 'softDeny', 'allow'] }, policyId: text, phase: { enum: ['request', 'response'] } },
+      },
+    },
     retryAction: { enum: ['succeeded', 'next_key', 'next_backend', 'managed_fallback', 'fail_fast', 'exhausted'] satisfies UsageEvent['retryAction'][] },
     completion: { enum: ['succeeded', 'failed', 'timed_out', 'stream_failed', 'unknown'] satisfies UsageEvent['completion'][] },
     upstreamDurationMs: { type: 'number', minimum: 0 },
@@ -66,7 +73,7 @@ const EVENT_SCHEMA = {
 };
 const FIELDS = Object.keys(EVENT_SCHEMA.properties);
 /** Fields a refused file written before they existed lacks (the store's column takes null). */
-const LATER_FIELDS = new Set(['virtualModel']);
+const LATER_FIELDS = new Set(['virtualModel', 'firewall']);
 const validEvent = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true }).compile({ ...EVENT_SCHEMA, required: FIELDS.filter((f) => !LATER_FIELDS.has(f)) });
 
 /** One line of the file as a UsageEvent, or an Error naming the line and what is wrong with it. */
@@ -80,6 +87,7 @@ export function refusedEventFrom(line: string, number: number): UsageEvent {
   const event: Record<string, unknown> = {};
   for (const field of FIELDS) event[field] = (value as Record<string, unknown>)[field];
   event.virtualModel ??= null;
+  event.firewall ??= null;
   // Stored times are compared as text (usage windows, paging, the balance's moments), which is time order only in
   // the one form toISOString writes: an edited `…T10:00:00Z` would sort after every event of that second.
   const time = event.eventTime as string;

@@ -20,7 +20,7 @@ function attempt(n: number): BegunAttempt {
     id: `ev${n}`, accountId: 'acct_1', requestId: `rq${n}`, accessKeyId: 'aigk_1', provider: 'openai', providerDisplayName: 'OpenAI',
     model: 'gpt-4o', modelDisplayName: 'GPT-4o', attemptNumber: 1, isStreaming: n % 10 === 0, inputTokensEstimate: 0,
     keySource: 'user', providerKeyId: null, providerKeyDisplayName: null, retryAction: 'fail_fast', eventTime: new Date().toISOString(),
-    virtualModel: null,
+    virtualModel: null, firewall: null,
   };
 }
 

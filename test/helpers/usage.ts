@@ -11,6 +11,6 @@ export function usageEvent(accountId: string, overrides: Partial<UsageEvent> = {
     stopReason: 'stop', inputTokens: 10, outputTokens: 20, cacheReadTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0, reasoningTokens: 0,
     usageEstimated: false, inputTokensEstimate: 0, outputTokensEstimate: 0, ...NO_COST, costPico: 1n, keySource: 'ngrok',
     providerKeyId: null, providerKeyDisplayName: null, retryAction: 'succeeded', completion: 'succeeded',
-    upstreamDurationMs: 5, eventTime: '2025-01-01T00:00:00.000Z', virtualModel: null, ...overrides,
+    upstreamDurationMs: 5, eventTime: '2025-01-01T00:00:00.000Z', virtualModel: null, firewall: null, ...overrides,
   };
 }

@@ -10,6 +10,8 @@ import type { RequestContext } from '../context.ts';
 import { baseHeaders, headerText, H_ATTEMPTS, H_MODEL, H_REJECTED, type OutHeaders } from '../headers.ts';
 import { translatorFor, type TranslationScope } from '../translate/index.ts';
 import { withFirewallHeader } from './index.ts';
+import { recordBlockedRequest } from '../meter.ts';
+import type { AttemptPlan } from '../../domain/routing.ts';
 
 const CHAT: SurfaceSpec = { format: 'openai', surface: 'chat-completions', path: '/chat/completions' };
 
@@ -34,8 +36,12 @@ function chatEvents(answer: Record<string, unknown>, text: string, includeUsage:
   return events;
 }
 
-/** Answers a request a request rule blocked. `model`: the model it would have gone to (Ngrok-AIG-Model, the answer's `model`). */
-export function answerBlockedRequest(ctx: RequestContext, finding: FirewallFinding, model: string): void {
+/**
+ * Answers a request a request rule blocked, and records it in usage (meter.ts, recordBlockedRequest). `plan`: the
+ * attempt it would have made first (its model is Ngrok-AIG-Model and the answer's `model`).
+ */
+export function answerBlockedRequest(ctx: RequestContext, finding: FirewallFinding, plan: AttemptPlan): void {
+  const model = plan.candidate.upstreamModelId ?? plan.candidate.modelId;
   const text = blockedText(finding, 'this request');
   const answer = chatAnswer(model, text);
   const body = ctx.body!;
@@ -70,5 +76,6 @@ export function answerBlockedRequest(ctx: RequestContext, finding: FirewallFindi
   ctx.res.writeHead(200, headers);
   ctx.res.end(out);
   ctx.endedAt = performance.now();
+  recordBlockedRequest(ctx, plan, streaming);
   ctx.deps.observer?.answered(ctx);
 }

@@ -2,9 +2,21 @@
 // allocated for a key without one), request rules before any attempt, response rules on each tool call of
 // the answer (tool-calls.ts), and the verdicts reported in Ngrok-AIG-Firewall and on the access line.
 import { blockingFinding, hasRules, judgeRequest, keyPolicies, type CompiledPolicy, type FirewallFinding } from '../../domain/firewall.ts';
+import type { ApiSurface } from '../../catalog/types.ts';
 import type { RequestContext } from '../context.ts';
 import { headerText, H_FIREWALL, type OutHeaders } from '../headers.ts';
 import { requestParts, screenedSurface } from './request-view.ts';
+
+/**
+ * ngrok's per-request Firewall rules come in the body's `plugins` field, whose shape could not be read. A request
+ * sending it expects its rules enforced: forwarded, the provider would refuse an unknown field (OpenAI, Anthropic,
+ * Google) or read it as something else (OpenRouter's plugins); stripped, the rules would silently not run. Refused
+ * instead, on the four surfaces Firewall screens, naming what to do.
+ */
+export function requestPluginsProblem(surface: ApiSurface, body: Record<string, unknown>): string | undefined {
+  if (!('plugins' in body) || !screenedSurface(surface)) return undefined;
+  return '"plugins" (per-request Firewall rules) is not supported by this gateway: nothing in it would be enforced. Attach a Firewall policy to the access key\'s configuration, or as the account\'s all-keys policy (firewallPolicyId on the gateway config), and send the request without "plugins".';
+}
 
 /** The key's policies for this request, undefined when it has none (or the surface is not one Firewall screens). */
 export function firewallFor(ctx: RequestContext): readonly CompiledPolicy[] | undefined {

@@ -10,8 +10,12 @@ const events = (text: string) => text.split('\n\n').filter((e) => e.startsWith('
 
 /** Runs a stream through a guard, one piece at a time (pieces may split events anywhere). */
 function guarded(surface: 'chat-completions' | 'messages', pieces: string[]): { out: string; noted: FirewallFinding[] } {
+  return guardedWith(policies, surface, pieces);
+}
+
+function guardedWith(with_: typeof policies, surface: 'chat-completions' | 'messages' | 'responses', pieces: string[]): { out: string; noted: FirewallFinding[] } {
   const noted: FirewallFinding[] = [];
-  const guard = streamGuard(surface, policies, noted)!;
+  const guard = streamGuard(surface, with_, noted)!;
   let out = '';
   for (const piece of pieces) out += guard.push(Buffer.from(piece))?.toString() ?? '';
   out += guard.end()?.toString() ?? '';
@@ -69,4 +73,110 @@ test('JSON answers: nothing blocked → the very same bytes', () => {
   assert.equal(screenJsonAnswer('chat-completions', body, policies, []), body);
   const messages = Buffer.from('{"type":"message","content":[{"type":"tool_use","id":"t","name":"read_file","input":{}}],"stop_reason":"tool_use"}');
   assert.equal(screenJsonAnswer('messages', messages, policies, []), messages);
+});
+
+// Every kind of call a client runs is judged, whatever the shape its API gives it (gateway-behaviour.md "Firewall").
+const guardPolicies = [compilePolicy({ id: 'aigfwp_2', name: 'p', mode: 'enforce', onError: 'block', environment: [], rules: [
+  { name: 'No deletes', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['delete_*'] },
+  { name: 'No push', tier: 'hardDeny', type: 'regex', phase: 'response', pattern: 'git push' },
+  { name: 'No built-ins', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['local_shell', 'apply_patch', 'computer'] },
+] } satisfies FirewallPolicyState)];
+const screened = (surface: 'chat-completions' | 'responses', answer: unknown, noted: FirewallFinding[] = []) => JSON.parse(screenJsonAnswer(surface, Buffer.from(JSON.stringify(answer)), guardPolicies, noted).toString()) as Record<string, any>;
+const chatAnswer = (message: Record<string, unknown>, finish: string) => ({ id: 'c', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: null, ...message }, finish_reason: finish }] });
+
+test('chat JSON: a custom tool\'s call and the legacy function_call are judged like function calls', () => {
+  const custom = screened('chat-completions', chatAnswer({ tool_calls: [
+    { id: 'c1', type: 'custom', custom: { name: 'run', input: 'git push --force origin main' } },
+    { id: 'c2', type: 'custom', custom: { name: 'run', input: 'git status' } },
+  ] }, 'tool_calls'));
+  assert.deepEqual(custom.choices[0].message.tool_calls, [{ id: 'c2', type: 'custom', custom: { name: 'run', input: 'git status' } }]);
+  assert.match(custom.choices[0].message.content, /rule "No push" \(hard block\) flagged the call to tool "run"/);
+  const legacy = screened('chat-completions', chatAnswer({ function_call: { name: 'delete_file', arguments: '{"path":"/"}' } }, 'function_call'));
+  assert.equal(legacy.choices[0].message.function_call, undefined);
+  assert.equal(legacy.choices[0].finish_reason, 'stop');
+  assert.match(legacy.choices[0].message.content, /rule "No deletes" \(hard block\) flagged the call to tool "delete_file"/);
+});
+
+test('arguments built to dodge a pattern with JSON escapes (\\u0067it push) are read decoded by a block rule', () => {
+  const noted: FirewallFinding[] = [];
+  const answer = screened('chat-completions', chatAnswer({ tool_calls: [{ id: 'c1', type: 'function', function: { name: 'bash', arguments: '{"cmd":"\\u0067it\\u0020push origin"}' } }] }, 'tool_calls'), noted);
+  assert.equal(answer.choices[0].message.tool_calls, undefined);
+  assert.deepEqual(noted.map((f) => [f.rule, f.phase, f.blocked]), [['No push', 'response', true]]);
+  // In a stream too: the escapes split across deltas.
+  const { out } = guardedWith(guardPolicies, 'chat-completions', [
+    chunk({ tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { name: 'bash', arguments: '{"cmd":"\\u00' } }] }),
+    chunk({ tool_calls: [{ index: 0, function: { arguments: '67it push"}' } }] }), chunk({}, 'tool_calls'), 'data: [DONE]\n\n',
+  ]);
+  assert.doesNotMatch(out, /"name":"bash"/);
+  assert.match(out, /rule \\"No push\\"/);
+});
+
+test('Responses JSON: custom tool calls and the calls the agent runs itself (local shell, shell, apply_patch, computer) are judged; a hosted shell call is not', () => {
+  const item = (type: string, fields: Record<string, unknown>) => ({ type, id: `${type}_1`, call_id: `call_${type}`, status: 'completed', ...fields });
+  const answer = screened('responses', { id: 'resp_1', object: 'response', status: 'completed', output: [
+    item('custom_tool_call', { name: 'exec', input: 'git push -f' }),
+    item('local_shell_call', { action: { type: 'exec', command: ['rm', '-rf', '/'], env: {} } }),
+    item('shell_call', { action: { commands: ['git push'] }, environment: { type: 'local' } }),
+    item('shell_call', { action: { commands: ['git push'] }, environment: { type: 'container_reference', container_id: 'cntr_1' } }),
+    item('apply_patch_call', { operation: { type: 'delete_file', path: 'README.md' } }),
+    item('computer_call', { action: { type: 'click', x: 1, y: 2 }, pending_safety_checks: [] }),
+    item('function_call', { name: 'read_file', arguments: '{}' }),
+  ] });
+  assert.deepEqual(answer.output.map((i: { type: string; id: string }) => `${i.type} ${i.id}`), [
+    'message msg_fw_custom_tool_call_1', 'message msg_fw_local_shell_call_1', 'message msg_fw_shell_call_1', 'shell_call shell_call_1',
+    'message msg_fw_apply_patch_call_1', 'message msg_fw_computer_call_1', 'function_call function_call_1',
+  ]);
+  const texts = answer.output.filter((i: { type: string }) => i.type === 'message').map((i: { content: { text: string }[] }) => i.content[0]!.text);
+  assert.match(texts[0], /rule "No push" .* tool "exec"/);
+  assert.match(texts[1], /rule "No built-ins" .* tool "local_shell"/);
+  assert.match(texts[2], /rule "No push" .* tool "shell"/);
+  assert.match(texts[3], /rule "No built-ins" .* tool "apply_patch"/);
+  assert.match(texts[4], /rule "No built-ins" .* tool "computer"/);
+});
+
+test('chat stream: a custom tool\'s call is held and judged; a kept one goes out as a custom call', () => {
+  const { out } = guardedWith(guardPolicies, 'chat-completions', [
+    chunk({ role: 'assistant', tool_calls: [{ index: 0, id: 'c1', type: 'custom', custom: { name: 'run', input: 'git ' } }] }),
+    chunk({ tool_calls: [{ index: 0, custom: { input: 'push' } }] }),
+    chunk({ tool_calls: [{ index: 1, id: 'c2', type: 'custom', custom: { name: 'run', input: 'ls' } }] }),
+    chunk({}, 'tool_calls'), 'data: [DONE]\n\n',
+  ]);
+  const sent = events(out) as unknown as { choices: { delta: { content?: string; tool_calls?: unknown[] } }[] }[];
+  assert.deepEqual(sent.flatMap((e) => e.choices[0]!.delta.tool_calls ?? []), [{ index: 0, id: 'c2', type: 'custom', custom: { name: 'run', input: 'ls' } }]);
+  assert.match(sent.map((e) => e.choices[0]!.delta.content ?? '').join(''), /rule "No push" \(hard block\) flagged the call to tool "run"/);
+  assert.doesNotMatch(out, /"input":"push"/);
+});
+
+test('chat stream: the legacy function_call is held and judged; blocked, the choice ends as a turn does; kept, it goes out as it came', () => {
+  const call = (name: string, args: string) => [
+    chunk({ role: 'assistant', content: null, function_call: { name, arguments: '' } }),
+    chunk({ function_call: { arguments: args.slice(0, 5) } }), chunk({ function_call: { arguments: args.slice(5) } }),
+    chunk({}, 'function_call'), 'data: [DONE]\n\n',
+  ];
+  const blocked = guardedWith(guardPolicies, 'chat-completions', call('delete_file', '{"path":"/etc"}'));
+  const sent = events(blocked.out) as unknown as { choices: { delta: Record<string, unknown>; finish_reason: string | null }[] }[];
+  assert.ok(!sent.some((e) => 'function_call' in e.choices[0]!.delta), blocked.out);
+  assert.match(sent.map((e) => String(e.choices[0]!.delta.content ?? '')).join(''), /rule "No deletes" \(hard block\) flagged the call to tool "delete_file"/);
+  assert.equal(sent.at(-1)!.choices[0]!.finish_reason, 'stop');
+  const kept = guardedWith(guardPolicies, 'chat-completions', call('read_file', '{"path":"/etc"}'));
+  const keptEvents = events(kept.out) as unknown as { choices: { delta: { function_call?: { name?: string; arguments?: string } }; finish_reason: string | null }[] }[];
+  const pieces = keptEvents.map((e) => e.choices[0]!.delta.function_call ?? {});
+  assert.deepEqual([pieces.map((f) => f.name ?? '').join(''), pieces.map((f) => f.arguments ?? '').join('')], ['read_file', '{"path":"/etc"}']);
+  assert.equal(keptEvents.at(-1)!.choices[0]!.finish_reason, 'function_call');
+});
+
+test('Responses stream: a local shell call is held to its output_item.done and replaced by a message', () => {
+  const ev = (type: string, seq: number, fields: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq, ...fields })}\n\n`;
+  const call = { type: 'local_shell_call', id: 'lsh_1', call_id: 'call_1', action: { type: 'exec', command: ['rm', '-rf', '/'], env: {} }, status: 'completed' };
+  const { out, noted } = guardedWith(guardPolicies, 'responses', [
+    ev('response.created', 0, { response: { id: 'resp_1', output: [] } }),
+    ev('response.output_item.added', 1, { output_index: 0, item: { ...call, status: 'in_progress' } }),
+    ev('response.output_item.done', 2, { output_index: 0, item: call }),
+    ev('response.completed', 3, { response: { id: 'resp_1', output: [call] } }),
+  ]);
+  assert.doesNotMatch(out, /local_shell_call/);
+  assert.deepEqual(noted.map((f) => f.rule), ['No built-ins']);
+  const last = JSON.parse(out.trim().split('\n').at(-1)!.slice(6)) as { sequence_number: number; response: { output: { type: string }[] } };
+  assert.deepEqual(last.response.output.map((i) => i.type), ['message']);
+  assert.equal(last.sequence_number, 7, 'two events of the call became six of a message');
 });

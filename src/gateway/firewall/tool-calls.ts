@@ -24,23 +24,44 @@ function judged(policies: readonly CompiledPolicy[], name: string, args: string,
 
 const argsText = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value ?? {}));
 
+/** A chat call's name and arguments: a function's JSON arguments, or a custom (freeform) tool's input text. */
+function chatCall(call: Json): { name: string; args: string } {
+  const fn = obj(call.function) ?? obj(call.custom);
+  return { name: typeof fn?.name === 'string' ? fn.name : '', args: argsText(fn?.arguments ?? fn?.input) };
+}
+
+/** With the block's text after what the message said (a blank line apart). */
+function withText(message: Json, text: string): void {
+  message.content = typeof message.content === 'string' && message.content !== '' ? `${message.content}\n\n${text}` : text;
+}
+
 function screenChat(answer: Json, policies: readonly CompiledPolicy[], noted: FirewallFinding[]): boolean {
   let changed = false;
   for (const choice of objects(answer.choices)) {
     const message = obj(choice.message);
+    // The legacy `function_call` (requests with `functions`): one call, which SDKs still run.
+    const legacy = message && obj(message.function_call);
+    if (legacy) {
+      const { name, args } = chatCall({ function: legacy });
+      const block = judged(policies, name, args, noted);
+      if (block) {
+        changed = true;
+        delete message.function_call;
+        withText(message, callBlockedText(block, name));
+        if (choice.finish_reason === 'function_call') choice.finish_reason = 'stop';
+      }
+    }
     if (!message || !Array.isArray(message.tool_calls)) continue;
     const texts: string[] = [];
     const kept = objects(message.tool_calls).filter((call) => {
-      const fn = obj(call.function) ?? obj(call.custom);
-      const name = typeof fn?.name === 'string' ? fn.name : '';
-      const block = judged(policies, name, argsText(fn?.arguments ?? fn?.input), noted);
+      const { name, args } = chatCall(call);
+      const block = judged(policies, name, args, noted);
       if (block) texts.push(callBlockedText(block, name));
       return !block;
     });
     if (texts.length === 0) continue;
     changed = true;
-    const text = texts.join('\n\n');
-    message.content = typeof message.content === 'string' && message.content !== '' ? `${message.content}\n\n${text}` : text;
+    withText(message, texts.join('\n\n'));
     if (kept.length > 0) message.tool_calls = kept;
     else {
       delete message.tool_calls;
@@ -72,8 +93,27 @@ function screenMessages(answer: Json, policies: readonly CompiledPolicy[], noted
   return true;
 }
 
-/** Responses' call items a client runs: function calls and custom tool calls. */
-const RESPONSES_CALLS = new Set(['function_call', 'custom_tool_call']);
+/**
+ * A Responses output item the client runs, as a call to judge: function and custom tool calls by their tool's name;
+ * the built-in tools the agent itself carries out — `local_shell_call` and `shell_call` (a command on the agent's
+ * machine), `apply_patch_call` (a file written), `computer_call` (a click or keystroke) — by their tool's type and
+ * what they would do as JSON. A `shell_call` in a hosted container (`container_reference`) ran at OpenAI before the
+ * answer arrived, as `mcp_call`, web and file searches and the code interpreter did: nothing is left to stop.
+ */
+function responsesCall(item: Json): { name: string; args: string } | undefined {
+  switch (item.type) {
+    case 'function_call': return { name: typeof item.name === 'string' ? item.name : '', args: argsText(item.arguments) };
+    case 'custom_tool_call': return { name: typeof item.name === 'string' ? item.name : '', args: argsText(item.input) };
+    case 'local_shell_call': return { name: 'local_shell', args: argsText(item.action) };
+    case 'shell_call': return obj(item.environment)?.type === 'container_reference' ? undefined : { name: 'shell', args: argsText(item.action) };
+    case 'apply_patch_call': return { name: 'apply_patch', args: argsText(item.operation) };
+    case 'computer_call': return { name: 'computer', args: argsText(item.action ?? item.actions) };
+    default: return undefined;
+  }
+}
+
+/** Whether an item that begins a stream's output is one responsesCall may judge (a shell call's environment may come only at its end). */
+const RESPONSES_CALL_TYPES = new Set(['function_call', 'custom_tool_call', 'local_shell_call', 'shell_call', 'apply_patch_call', 'computer_call']);
 
 function textItem(id: string, text: string, status: string): Json {
   return { type: 'message', id, status, role: 'assistant', content: status === 'completed' ? [{ type: 'output_text', text, annotations: [], logprobs: [] }] : [] };
@@ -84,9 +124,10 @@ function screenResponses(answer: Json, policies: readonly CompiledPolicy[], note
   let blocked = false;
   answer.output = (answer.output as unknown[]).map((entry) => {
     const item = obj(entry);
-    if (!item || !RESPONSES_CALLS.has(String(item.type))) return entry;
-    const name = typeof item.name === 'string' ? item.name : '';
-    const finding = judged(policies, name, argsText(item.arguments ?? item.input), noted);
+    const call = item && responsesCall(item);
+    if (!call) return entry;
+    const { name } = call;
+    const finding = judged(policies, name, call.args, noted);
     if (!finding) return entry;
     blocked = true;
     return textItem(`msg_fw_${String(item.id ?? item.call_id ?? '')}`, callBlockedText(finding, name), 'completed');
@@ -156,8 +197,11 @@ function parseEvent(raw: string): SseEvent {
   return { raw, name, data: data.join('\n') };
 }
 
-/** A chat call being held: its deltas, and whether each event held for it carried nothing else (so it can go out as it came). */
-interface HeldChatCall { choice: number; index: number; id: unknown; name: string; args: string; raws: string[]; pure: boolean; template: Json }
+/**
+ * A chat call being held: its deltas, and whether each event held for it carried nothing else (so it can go out as it
+ * came). `kind`: a function tool's call, a custom (freeform) tool's, or the legacy `function_call` (index -1).
+ */
+interface HeldChatCall { choice: number; index: number; kind: 'function' | 'custom' | 'legacy'; id: unknown; name: string; args: string; raws: string[]; pure: boolean; template: Json }
 
 /**
  * Per chat choice: how many calls went out (released calls are numbered from 0 again), whether one was blocked, and
@@ -224,7 +268,7 @@ export abstract class StreamGuard {
 
 /** Whether a chat delta carries anything besides its calls (text, a role, a refusal). */
 function carries(delta: Json): boolean {
-  for (const key in delta) if (key !== 'tool_calls' && delta[key] !== null && delta[key] !== undefined && delta[key] !== '') return true;
+  for (const key in delta) if (key !== 'tool_calls' && key !== 'function_call' && delta[key] !== null && delta[key] !== undefined && delta[key] !== '') return true;
   return false;
 }
 
@@ -255,6 +299,9 @@ class ChatGuard extends StreamGuard {
       const delta = obj(choice.delta);
       if (typeof delta?.content === 'string' && delta.content !== '') this.#calls(typeof choice.index === 'number' ? choice.index : 0).spoke = true;
       const calls = delta ? objects(delta.tool_calls) : [];
+      // The legacy `function_call` streams its name and arguments as a call of index -1.
+      const legacy = delta && obj(delta.function_call);
+      if (legacy) calls.push({ index: -1, legacy: true, function: legacy });
       if (calls.length === 0) {
         remains = true;
         continue;
@@ -263,6 +310,7 @@ class ChatGuard extends StreamGuard {
       const pure = choices.length === 1 && calls.length === 1 && !choice.finish_reason && !carries(delta!);
       for (const call of calls) out += this.#absorb(typeof choice.index === 'number' ? choice.index : 0, call, chunk, e.raw, pure);
       delete delta!.tool_calls;
+      delete delta!.function_call;
       rewritten = true;
       if (carries(delta!) || choice.finish_reason) remains = true;
     }
@@ -271,7 +319,7 @@ class ChatGuard extends StreamGuard {
       out += this.flush();
       const calls = this.#calls(typeof choice.index === 'number' ? choice.index : 0);
       // Every call of the choice was blocked: it ends as a turn does.
-      if (calls.blocked && calls.released === 0 && choice.finish_reason === 'tool_calls') {
+      if (calls.blocked && calls.released === 0 && (choice.finish_reason === 'tool_calls' || choice.finish_reason === 'function_call')) {
         choice.finish_reason = 'stop';
         rewritten = true;
       }
@@ -284,15 +332,19 @@ class ChatGuard extends StreamGuard {
     const index = typeof call.index === 'number' ? call.index : 0;
     let out = '';
     if (this.#held && (this.#held.choice !== choice || this.#held.index !== index)) out = this.flush();
-    const fn = obj(call.function);
+    const custom = obj(call.custom);
+    const fn = obj(call.function) ?? custom;
     if (!this.#held) {
       const { choices: _, ...template } = chunk;
-      this.#held = { choice, index, id: call.id, name: '', args: '', raws: [], pure: true, template };
+      this.#held = { choice, index, kind: call.legacy === true ? 'legacy' : 'function', id: call.id, name: '', args: '', raws: [], pure: true, template };
     }
     const held = this.#held;
+    if (custom) held.kind = 'custom';
     if (call.id !== undefined && held.id === undefined) held.id = call.id;
     if (typeof fn?.name === 'string') held.name += fn.name;
-    if (typeof fn?.arguments === 'string') held.args += fn.arguments;
+    // A custom tool's input is free text, streamed in pieces as a function's arguments are.
+    const piece = fn?.arguments ?? fn?.input;
+    if (typeof piece === 'string') held.args += piece;
     if (pure) held.raws.push(raw);
     else held.pure = false;
     return out;
@@ -311,9 +363,14 @@ class ChatGuard extends StreamGuard {
       calls.spoke = true;
       return chunk({ content: text });
     }
+    if (held.kind === 'legacy') {
+      calls.released++;
+      return held.pure ? held.raws.join('') : chunk({ function_call: { name: held.name, arguments: held.args } });
+    }
     const number = calls.released++;
     if (held.pure && number === held.index) return held.raws.join('');
-    return chunk({ tool_calls: [{ index: number, id: held.id, type: 'function', function: { name: held.name, arguments: held.args } }] });
+    const body = held.kind === 'custom' ? { custom: { name: held.name, input: held.args } } : { function: { name: held.name, arguments: held.args } };
+    return chunk({ tool_calls: [{ index: number, id: held.id, type: held.kind, ...body }] });
   }
 }
 
@@ -408,7 +465,7 @@ function renumbered(name: string, event: Json, shift: number): string {
  * object lists the message in the call's place.
  */
 class ResponsesGuard extends StreamGuard {
-  #held: { outputIndex: unknown; events: Json[]; raws: string[]; name: string } | undefined;
+  #held: { outputIndex: unknown; events: Json[]; raws: string[] } | undefined;
   /** How far the events sent are numbered from the provider's (a blocked call's events replaced by as many of a message's). */
   #shift = 0;
   readonly #replaced = new Map<unknown, Json>();
@@ -421,8 +478,8 @@ class ResponsesGuard extends StreamGuard {
     const event = obj(parseJson(e.data));
     if (!event) return e.raw;
     const item = obj(event.item);
-    if (event.type === 'response.output_item.added' && item && RESPONSES_CALLS.has(String(item.type))) {
-      this.#held = { outputIndex: event.output_index, events: [event], raws: [e.raw], name: typeof item.name === 'string' ? item.name : '' };
+    if (event.type === 'response.output_item.added' && item && RESPONSES_CALL_TYPES.has(String(item.type))) {
+      this.#held = { outputIndex: event.output_index, events: [event], raws: [e.raw] };
       return '';
     }
     const held = this.#held;
@@ -432,9 +489,10 @@ class ResponsesGuard extends StreamGuard {
       if (event.type !== 'response.output_item.done') return '';
       this.#held = undefined;
       const done = item ?? {};
-      const finding = this.judge(held.name, argsText(done.arguments ?? done.input));
+      const call = responsesCall(done);
+      const finding = call && this.judge(call.name, call.args);
       if (!finding) return this.#shift === 0 ? held.raws.join('') : held.events.map((h) => renumbered('', h, this.#shift)).join('');
-      return this.#message(held.events[0]!, done, this.blockedText(finding, held.name), held.events.length);
+      return this.#message(held.events[0]!, done, this.blockedText(finding, call.name), held.events.length);
     }
     const response = obj(event.response);
     if (this.#replaced.size > 0 && response && Array.isArray(response.output)) {
