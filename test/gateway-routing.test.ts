@@ -244,17 +244,24 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(h.fake.requests.at(-1)!.body!.background, true);
   });
 
-  test('hosted tools billed apart from tokens at unpriced rates are refused on the managed key; web search and functions pass', async () => {
+  test('hosted tools billed apart from tokens that the answer does not let the gateway count are refused on the managed key; web search and functions pass', async () => {
     h.fake.reset();
     const managed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }, { provider: 'anthropic', steps: [{ type: 'ngrok' }] }]);
-    for (const tool of [{ type: 'code_interpreter', container: { type: 'auto' } }, { type: 'file_search', vector_store_ids: ['vs_1'] }, { type: 'image_generation' }]) {
+    // File search would search the operator's vector stores; GPT Image models are not priced; a container named by id
+    // was given its memory tier (its price) where the gateway did not see it.
+    for (const tool of [{ type: 'file_search', vector_store_ids: ['vs_1'] }, { type: 'image_generation' }, { type: 'code_interpreter', container: 'cntr_abc' }, { type: 'code_interpreter', container: { type: 'auto', memory_limit: '8g' } }]) {
       const r = await gw(h, '/v1/responses', { token: managed, body: { model: 'gpt-4o', input: 'x', tools: [{ type: 'function', name: 'f', parameters: {} }, tool] } });
       assert.equal(r.status, 400, r.text);
       assert.equal(r.json().error.code, 'ERR_NGROK_27238');
       assert.match(r.json().error.message, new RegExp(`can't bill the hosted tool "${tool.type}" for "gpt-4o" on provider "openai"`));
     }
-    const claude = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, tools: [{ type: 'code_execution_20250825', name: 'code_execution' }], messages: [{ role: 'user', content: 'x' }] } });
-    assert.deepEqual([claude.status, claude.json().type, claude.json().error.code], [400, 'error', 'ERR_NGROK_27238']);
+    // Anthropic bills code execution per container hour, which no answer reports, unless a web search or fetch tool of
+    // 2026-02-09 or later is offered with it (then it is free); an older search tool does not make it so.
+    for (const extra of [[], [{ type: 'web_search_20250305', name: 'web_search' }], [{ type: 'web_fetch_20250910', name: 'web_fetch' }]]) {
+      const claude = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, tools: [{ type: 'code_execution_20250825', name: 'code_execution' }, ...extra], messages: [{ role: 'user', content: 'x' }] } });
+      assert.deepEqual([claude.status, claude.json().type, claude.json().error.code], [400, 'error', 'ERR_NGROK_27238'], JSON.stringify(extra));
+      assert.match(claude.json().error.message, /can't bill the hosted tool "code_execution_20250825" for "claude-haiku-4-5"/);
+    }
     assert.equal(h.fake.requests.length, 0, 'nothing reached the provider on the operator\'s key');
     // Anthropic fast mode and US-only inference are billed at premiums the catalog does not hold.
     for (const extra of [{ speed: 'fast' }, { inference_geo: 'us' }]) {
@@ -271,8 +278,66 @@ describe('gateway routing and failover (sqlite)', () => {
     const priced = await gw(h, '/v1/responses', { token: managed, body: { model: 'gpt-4o', input: 'x', tools: [{ type: 'web_search' }, { type: 'function', name: 'f', parameters: {} }] } });
     assert.equal(priced.status, 200, priced.text);
     const own = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }, user('sk-good-a')] }]);
-    assert.equal((await gw(h, '/v1/responses', { token: own, body: { model: 'gpt-4o', input: 'x', tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] } })).status, 200);
+    assert.equal((await gw(h, '/v1/responses', { token: own, body: { model: 'gpt-4o', input: 'x', tools: [{ type: 'code_interpreter', container: 'cntr_abc' }] } })).status, 200);
     assert.equal(h.fake.requests.at(-1)!.headers.authorization, 'Bearer sk-good-a');
+  });
+
+  test('OpenAI\'s code interpreter on the managed key: served, each container the answer names billed one 20-minute session at the tool\'s memory tier ($0.03 for 1 GB, $0.12 for 4 GB), JSON and stream', async () => {
+    const managed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }]);
+    const client = sdk(managed);
+    /** The model cost of the request's one usage event (its processing fee aside). */
+    const billed = async (requestId: string | null) => {
+      const [row] = await h.usage(requestId!, 1);
+      return BigInt(row!.costPico) - BigInt(row!.feePico);
+    };
+    // gpt-4o-mini: $0.15 in, $0.075 cached, $0.60 out per million tokens.
+    const tokens = BigInt(FAKE_USAGE.input - FAKE_USAGE.cacheRead) * 150_000n + BigInt(FAKE_USAGE.cacheRead) * 75_000n + BigInt(FAKE_USAGE.output) * 600_000n;
+    const tool = (memory?: string): OpenAI.Responses.Tool => ({ type: 'code_interpreter', container: { type: 'auto', ...(memory ? { memory_limit: memory as '4g' } : {}) } });
+    const { data, response } = await client.responses.create({ model: 'gpt-4o-mini', input: 'what is 6 × 7?', tools: [tool()] }).withResponse();
+    const calls = data.output.filter((item) => item.type === 'code_interpreter_call');
+    assert.deepEqual(calls.map((c) => c.container_id), ['cntr_fake1'], 'the provider ran code in its container');
+    assert.equal(await billed(response.headers.get('ngrok-aig-request-id')), tokens + 30_000_000_000n);
+    const four = await client.responses.create({ model: 'gpt-4o-mini', input: 'what is 6 × 7?', tools: [tool('4g')] }).withResponse();
+    assert.equal(await billed(four.response.headers.get('ngrok-aig-request-id')), tokens + 120_000_000_000n);
+    const streamed = await client.responses.create({ model: 'gpt-4o-mini', input: 'what is 6 × 7?', tools: [tool('4g')], stream: true }).withResponse();
+    const seen: string[] = [];
+    for await (const event of streamed.data) if (event.type === 'response.output_item.done' && event.item.type === 'code_interpreter_call') seen.push(event.item.container_id);
+    assert.deepEqual(seen, ['cntr_fake1']);
+    assert.equal(await billed(streamed.response.headers.get('ngrok-aig-request-id')), tokens + 120_000_000_000n, 'a stream bills its container alike');
+    // The same request without the tool: tokens only.
+    const plain = await client.responses.create({ model: 'gpt-4o-mini', input: 'what is 6 × 7?' }).withResponse();
+    assert.equal(await billed(plain.response.headers.get('ngrok-aig-request-id')), tokens);
+  });
+
+  test('Anthropic\'s code execution on the managed key beside a web search tool that makes it free: served, billed its tokens and searches only, JSON and stream', async () => {
+    const managed = await keyWith([{ provider: 'anthropic', steps: [{ type: 'ngrok' }] }]);
+    const client = new Anthropic({ baseURL: h.gatewayUrl, apiKey: managed, maxRetries: 0 });
+    const params = {
+      model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user' as const, content: 'find the figure and compute with it' }],
+      tools: [{ type: 'code_execution_20250825', name: 'code_execution' }, { type: 'web_search_20260209', name: 'web_search' }] as unknown as Anthropic.Messages.ToolUnion[],
+    };
+    const billed = async (requestId: string | null) => {
+      const [row] = await h.usage(requestId!, 1);
+      return BigInt(row!.costPico) - BigInt(row!.feePico);
+    };
+    // Haiku 4.5: $1 in, $0.10 cache reads, $1.25 five-minute and $2 hour-long writes, $5 out per million; searches $10
+    // per 1,000. Code execution adds nothing.
+    const tokens = BigInt(FAKE_USAGE.input) * 1_000_000n + BigInt(FAKE_USAGE.cacheRead) * 100_000n
+      + BigInt(FAKE_USAGE.cacheWrite - FAKE_USAGE.cacheWrite1h) * 1_250_000n + BigInt(FAKE_USAGE.cacheWrite1h) * 2_000_000n + BigInt(FAKE_USAGE.output) * 5_000_000n;
+    const searches = BigInt(FAKE_WEB_SEARCHES) * 10_000_000_000n;
+    const { data, response } = await client.messages.create(params).withResponse();
+    assert.deepEqual(data.content.map((block) => block.type), ['server_tool_use', 'bash_code_execution_tool_result', 'text'], 'the provider ran code');
+    assert.equal(data.usage.server_tool_use?.web_search_requests, FAKE_WEB_SEARCHES);
+    assert.equal(await billed(response.headers.get('ngrok-aig-request-id')), tokens + searches);
+    const streamed = await client.messages.create({ ...params, stream: true }).withResponse();
+    const blocks: string[] = [];
+    for await (const event of streamed.data) if (event.type === 'content_block_start') blocks.push(event.content_block.type);
+    assert.deepEqual(blocks, ['server_tool_use', 'bash_code_execution_tool_result', 'text']);
+    assert.equal(await billed(streamed.response.headers.get('ngrok-aig-request-id')), tokens + searches, 'a stream bills it alike');
+    // Web fetch alone makes it free too: no search, tokens only.
+    const fetching = { ...params, tools: [params.tools[0]!, { type: 'web_fetch_20260209', name: 'web_fetch' }] as unknown as Anthropic.Messages.ToolUnion[] };
+    const fetched = await client.messages.create(fetching).withResponse();
+    assert.equal(await billed(fetched.response.headers.get('ngrok-aig-request-id')), tokens);
   });
 
   test('Anthropic\'s advisor tool is served on the managed key only when the catalog prices its advisor model (its calls are billed at that model\'s rates)', async () => {
@@ -1057,6 +1122,21 @@ async function oneCentOnOwnKey(h: Harness): Promise<string> {
   return token;
 }
 
+/**
+ * The answer to `small` (on the account's own key) sent while `send`'s request, which the fake provider keeps about
+ * 1.5 s, is in flight: refused 4026 when that request's hold leaves the balance no headroom. `send`'s request is served.
+ */
+async function nextWhileInFlight(h: Harness, token: string, send: () => ReturnType<typeof gw>): ReturnType<typeof gw> {
+  h.fake.reset();
+  const slow = send();
+  for (let i = 0; i < 100 && h.fake.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(h.fake.requests.length, 1, 'the slow request reached the provider (its reservation is open)');
+  const next = await gw(h, '/v1/chat/completions', { token, body: small });
+  const served = await slow;
+  assert.equal(served.status, 200, served.text);
+  return next;
+}
+
 describe('billing: credit held by requests in flight (sqlite)', () => {
   let h: Harness;
   before(async () => { h = await startHarness('sqlite', BILLING); });
@@ -1078,6 +1158,19 @@ describe('billing: credit held by requests in flight (sqlite)', () => {
     // Settled at its real cost (a few tokens of fee): the balance serves again.
     const after = await gw(h, '/v1/chat/completions', { token, body: small });
     assert.equal(after.status, 200, after.text);
+  });
+
+  test('a managed request offering OpenAI\'s code interpreter holds a session at its tier, as web searches are held: in flight on a one-cent balance, the next request is refused 4026', async () => {
+    const token = await oneCentOnOwnKey(h);
+    const managed = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'ngrok' }] }] } }))).token;
+    // gpt-4o-mini on the operator's key, kept in flight by the fake provider; 16 output tokens hold a fraction of a cent.
+    const send = (tools: unknown[]) => () => gw(h, '/v1/responses', { token: managed, body: { model: 'gpt-4o-mini', input: 'x', max_output_tokens: 16, metadata: { fake_delay_ms: '1500' }, tools } });
+    assert.equal((await nextWhileInFlight(h, token, send([]))).status, 200, 'its tokens alone leave the cent for the next request');
+    // A 1 GB session is $0.03, three times the balance: held while the container may run.
+    const held = await nextWhileInFlight(h, token, send([{ type: 'code_interpreter', container: { type: 'auto' } }]));
+    assert.equal(held.status, 403, held.text);
+    assert.equal(held.json().error.code, 'ERR_NGROK_4026');
+    assert.match(held.json().error.message, /held by requests still in flight/);
   });
 });
 
@@ -1187,15 +1280,9 @@ describe('billing: media in the credit hold (sqlite)', () => {
 
   test('image addresses are held at 5,000 tokens each: a request in flight with them holds credit its text alone does not', async () => {
     const token = await oneCentOnOwnKey(h);
-    const whileInFlight = async (images: number) => {
-      h.fake.reset();
+    const whileInFlight = (images: number) => {
       const parts = [{ type: 'text', text: 'Which of these is a cat?' }, ...Array.from({ length: images }, (_, i) => ({ type: 'image_url', image_url: { url: `https://example.com/${i}.png` } }))];
-      const slow = gw(h, '/v1/chat/completions', { token, body: { model: 'openai:slow-1500-x', max_tokens: 5, messages: [{ role: 'user', content: parts }] } });
-      for (let i = 0; i < 100 && h.fake.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(h.fake.requests.length, 1, 'the slow request reached the provider (its reservation is open)');
-      const next = await gw(h, '/v1/chat/completions', { token, body: small });
-      assert.equal((await slow).status, 200);
-      return next;
+      return nextWhileInFlight(h, token, () => gw(h, '/v1/chat/completions', { token, body: { model: 'openai:slow-1500-x', max_tokens: 5, messages: [{ role: 'user', content: parts }] } }));
     };
     // The text alone (an uncatalogued model on the account's key: the 0.05 USD/Mtok fee on a few thousand bytes and
     // its 5 output tokens) leaves the cent for the next request.
@@ -1208,3 +1295,4 @@ describe('billing: media in the credit hold (sqlite)', () => {
     assert.match(held.json().error.message, /held by requests still in flight/);
   });
 });
+

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { createCatalog } from '../catalog/index.ts';
 import { resolveCandidates } from './resolve.ts';
 import type { AttemptPlan } from './routing.ts';
-import { attemptCost, reservationPico, type TokenUsage } from './cost.ts';
+import { attemptCost, containerHoldPico, reservationPico, type TokenUsage } from './cost.ts';
+import { billedContainerTier, codeInterpreterTiers } from './hosted-tools.ts';
 import { ADVISOR_CALLS_WITHOUT_LIMIT, advisorLimit, MAX_ADVISOR_CALLS_HELD, MAX_WEB_SEARCHES_HELD, WEB_SEARCHES_WITHOUT_LIMIT, webSearchLimit, webSearchTool } from './params.ts';
 import { snapshot } from '../../test/helpers/snapshot.ts';
 import { formatUsd5, PICO_PER_USD } from './money.ts';
@@ -36,7 +37,7 @@ test('the parts of a cost add up to it: uncached input, cache reads, 5-minute an
   const cost = attemptCost(u, attempt('claude-sonnet-4-6', 'ngrok'), FEE, true, NOON);
   assert.deepEqual(cost, {
     inputPico: 300n * 3_000_000n, cacheReadPico: 400n * 300_000n, cacheWrite5mPico: 200n * 3_750_000n,
-    cacheWrite1hPico: 100n * 6_000_000n, outputPico: 50n * 15_000_000n, webSearchPico: 2n * 10_000_000_000n,
+    cacheWrite1hPico: 100n * 6_000_000n, outputPico: 50n * 15_000_000n, webSearchPico: 2n * 10_000_000_000n, containerPico: 0n,
     feePico: 1050n * FEE, cacheWrite1hTokens: 100,
     totalPico: 300n * 3_000_000n + 400n * 300_000n + 200n * 3_750_000n + 100n * 6_000_000n + 50n * 15_000_000n + 2n * 10_000_000_000n + 1050n * FEE,
   });
@@ -267,4 +268,21 @@ test('iterations billed one by one (Anthropic\'s usage.iterations): a long-conte
   assert.equal(cost.totalPico, 1000n * 3_000_000n + 100n * 15_000_000n + 1000n * 5_000_000n + 600n * 25_000_000n + 2700n * FEE);
   // On the account's own key only the fee, on every iteration's tokens.
   assert.equal(attemptCostPico(advised, attempt('claude-sonnet-4-6', 'user', 'messages'), FEE, true, NOON), 2700n * FEE);
+});
+
+test('OpenAI code interpreter containers: a 20-minute session each at the tier the request asked, in the total; held per tool on the managed key', () => {
+  // gpt-4o-mini: $0.15 in, $0.60 out per Mtok; a 4 GB session $0.12.
+  const u = usage({ inputTokens: 1000, outputTokens: 100, containerSessions: 2, containerTier: '4g' });
+  const cost = attemptCost(u, attempt('gpt-4o-mini', 'ngrok', 'responses'), FEE, true, NOON);
+  assert.equal(cost.containerPico, 2n * 120_000_000_000n);
+  assert.equal(cost.totalPico, 1000n * 150_000n + 100n * 600_000n + 2n * 120_000_000_000n + 1100n * FEE);
+  assert.equal(attemptCost(usage({ containerSessions: 1 }), attempt('gpt-4o-mini', 'ngrok', 'responses'), 0n, true, NOON).totalPico, 30_000_000_000n, '1 GB unless the tool asked more: $0.03');
+  assert.equal(attemptCost(u, attempt('gpt-4o-mini', 'user', 'responses'), FEE, true, NOON).containerPico, 0n, 'the account\'s own key pays OpenAI itself');
+  const tools = [{ type: 'code_interpreter', container: { type: 'auto' } }, { type: 'code_interpreter', container: { type: 'auto', memory_limit: '64g' } }];
+  const tiers = codeInterpreterTiers({ tools }, 'responses', 'responses');
+  assert.deepEqual(tiers, ['1g', '64g']);
+  assert.equal(billedContainerTier({ tools }), '64g', 'the answer does not say which container is which: the dearest');
+  assert.deepEqual(codeInterpreterTiers({ tools }, 'messages', 'responses'), [], 'a translated request sends no hosted tool');
+  assert.equal(containerHoldPico(tiers, attempt('gpt-4o-mini', 'ngrok', 'responses')), 30_000_000_000n + 1_920_000_000_000n);
+  assert.equal(containerHoldPico(tiers, attempt('gpt-4o-mini', 'user', 'responses')), 0n);
 });

@@ -3,6 +3,7 @@
 // served; the processing fee applies to successful attempts whatever the credential.
 import type { AttemptPlan } from './routing.ts';
 import type { PriceMicro } from '../catalog/types.ts';
+import type { ContainerTier } from './hosted-tools.ts';
 
 export interface TokenUsage {
   /** All input tokens, cached ones included (normalise Anthropic's split counts before calling). */
@@ -21,6 +22,10 @@ export interface TokenUsage {
   webSearchRequests?: number;
   /** The searches ran on OpenAI's older `web_search_preview` tool (the request offered no other): its price. */
   webSearchPreview?: boolean;
+  /** OpenAI code interpreter containers the answer named (`code_interpreter_call` items): one session each. */
+  containerSessions?: number;
+  /** Their memory tier (the request's tool's), which prices a session; 1 GB when absent. */
+  containerTier?: ContainerTier;
   /**
    * The sampling iterations the provider bills one by one (Anthropic's `usage.iterations`: compaction, the advisor
    * tool), the counts above being their sums: each is priced on its own, a long-context line judged on its input.
@@ -65,6 +70,19 @@ const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
  */
 const MAX_BILLED_SEARCHES = 100_000n;
 
+/**
+ * OpenAI's price of one code interpreter container session by memory tier (its pricing page: $0.03 for 1 GB, $0.12
+ * for 4 GB, $0.48 for 16 GB, $1.92 for 64 GB per 20-minute session). OpenAI has billed sessions by the minute (5 at
+ * least) since 2026-06-02 at the same rate; no answer says how long a container ran, so each is billed the full 20
+ * minutes (docs/decisions/gateway-routing.md).
+ */
+export const CONTAINER_SESSION_PICO: Readonly<Record<ContainerTier, bigint>> = {
+  '1g': 30_000_000_000n, '4g': 120_000_000_000n, '16g': 480_000_000_000n, '64g': 1_920_000_000_000n,
+};
+
+/** Container sessions billed for one attempt at most (a count past it is a lie; see MAX_BILLED_SEARCHES). */
+const MAX_BILLED_CONTAINERS = 1_000n;
+
 function peakAt(price: PriceMicro, at: number): boolean {
   return price.peak !== undefined && price.peak.hours[new Date(at).getUTCHours()] === true;
 }
@@ -88,7 +106,8 @@ function heldPrices(price: PriceMicro, from: number, to: number): PriceMicro {
 
 /**
  * An attempt's cost in pico-USD and its parts, as usage events show them (ngrok's `inputTokenCost`, …): the parts
- * add up to `totalPico`. Web searches have no part of their own in the contract; they are in the total only.
+ * add up to `totalPico`. Web searches and code interpreter containers have no part of their own in the contract; they
+ * are in the total only.
  */
 export interface AttemptCost {
   /** Input tokens neither read from nor written to the cache. */
@@ -100,6 +119,8 @@ export interface AttemptCost {
   /** Cache writes kept an hour (Anthropic). */
   cacheWrite1hPico: bigint;
   webSearchPico: bigint;
+  /** Code interpreter container sessions (OpenAI); like searches, in the total only. */
+  containerPico: bigint;
   /** The processing fee, whatever the credential. */
   feePico: bigint;
   totalPico: bigint;
@@ -114,7 +135,7 @@ export function attemptCost(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsd
   const feePico = succeeded ? (input + output) * feeMicroUsdPerMtok : 0n;
   const priced = attempt.keySource === 'ngrok' ? attempt.candidate.catalogModel?.priceMicro : undefined;
   const cost: AttemptCost = {
-    inputPico: 0n, outputPico: 0n, cacheReadPico: 0n, cacheWrite5mPico: 0n, cacheWrite1hPico: 0n, webSearchPico: 0n,
+    inputPico: 0n, outputPico: 0n, cacheReadPico: 0n, cacheWrite5mPico: 0n, cacheWrite1hPico: 0n, webSearchPico: 0n, containerPico: 0n,
     feePico, totalPico: feePico, cacheWrite1hTokens: 0,
   };
   // Every iteration priced alone; the counts priced in all stay within one count's bound (MAX_PRICED_TOKENS).
@@ -146,8 +167,20 @@ export function attemptCost(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsd
   const price = pricesFor(pricesAt(priced, at), input);
   const searchPrice = (usage.webSearchPreview ? price.webSearchPreviewPico : undefined) ?? price.webSearchPico ?? 0n;
   cost.webSearchPico = min(count(usage.webSearchRequests ?? 0), MAX_BILLED_SEARCHES) * searchPrice;
-  cost.totalPico = cost.inputPico + cost.outputPico + cost.cacheReadPico + cost.cacheWrite5mPico + cost.cacheWrite1hPico + cost.webSearchPico + feePico;
+  cost.containerPico = min(count(usage.containerSessions ?? 0), MAX_BILLED_CONTAINERS) * CONTAINER_SESSION_PICO[usage.containerTier ?? '1g'];
+  cost.totalPico = cost.inputPico + cost.outputPico + cost.cacheReadPico + cost.cacheWrite5mPico + cost.cacheWrite1hPico + cost.webSearchPico + cost.containerPico + feePico;
   return cost;
+}
+
+/**
+ * What the code interpreter containers a request may create add to an attempt's hold: a session each at its tier
+ * (hosted-tools.ts `codeInterpreterTiers`), on the managed key only (the account's own key bills them to the account).
+ */
+export function containerHoldPico(tiers: readonly ContainerTier[], attempt: AttemptPlan): bigint {
+  if (attempt.keySource !== 'ngrok' || !attempt.candidate.catalogModel?.priceMicro) return 0n;
+  let held = 0n;
+  for (const tier of tiers) held += CONTAINER_SESSION_PICO[tier];
+  return held;
 }
 
 /**

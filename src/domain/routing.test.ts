@@ -188,3 +188,24 @@ test('Gemini audio parts are audio input too: inline or by file, under either of
     assert.deepEqual(summary(planAttempts(flash, null, bare, gemini, turn(part))), ['ngrok'], JSON.stringify(part));
   }
 });
+
+test('hosted tools on the managed key: OpenAI auto containers and Anthropic code execution beside a 2026-02-09+ web tool pass; file search, image generation, named containers, other code execution refused (27238)', () => {
+  const responses = resolveCandidates({ model: 'gpt-4o', models: undefined, format: 'openai', surface: 'responses' }, catalog, bare)[0]!;
+  const messages = resolveCandidates({ model: 'claude-haiku-4-5', models: undefined, format: 'anthropic', surface: 'messages' }, catalog, bare)[0]!;
+  const plan = (candidate: Candidate, tools: unknown[]) => planAttempts(candidate, null, bare, managed, { tools });
+  for (const tool of [{ type: 'code_interpreter', container: { type: 'auto' } }, { type: 'code_interpreter', container: { type: 'auto', memory_limit: '64g', file_ids: [] } }]) {
+    assert.deepEqual(summary(plan(responses, [tool])), ['ngrok'], JSON.stringify(tool));
+  }
+  for (const tool of [{ type: 'file_search', vector_store_ids: ['vs_1'] }, { type: 'image_generation' }, { type: 'code_interpreter', container: 'cntr_1' }, { type: 'code_interpreter', container: { type: 'auto', memory_limit: '2g' } }, { type: 'code_interpreter' }]) {
+    const refused = plan(responses, [tool]);
+    assert.equal(refused.problem?.code, 'ERR_NGROK_27238', JSON.stringify(tool));
+    assert.match(refused.problem!.message, new RegExp(`hosted tool "${tool.type}"`));
+  }
+  const code = { type: 'code_execution_20250825', name: 'code_execution' };
+  for (const web of ['web_search_20260209', 'web_fetch_20260209', 'web_search_20260318']) {
+    assert.deepEqual(summary(plan(messages, [code, { type: web, name: 'w' }])), ['ngrok'], web);
+  }
+  for (const tools of [[code], [code, { type: 'web_search_20250305', name: 'web_search' }], [code, { type: 'web_fetch_20250910', name: 'web_fetch' }]]) {
+    assert.equal(plan(messages, tools).problem?.code, 'ERR_NGROK_27238', JSON.stringify(tools));
+  }
+});

@@ -7,6 +7,7 @@ import type { Candidate } from './resolve.ts';
 import { isCandidateProvider, matchesModelRef } from './model-match.ts';
 import { geminiJsonName, geminiList, geminiMember, geminiMembers, geminiObjects, geminiProtoName, geminiSpelling } from './gemini-fields.ts';
 import { isRecord } from './json-value.ts';
+import { codeExecutionIsFree, codeInterpreterTier } from './hosted-tools.ts';
 import { builtinProviders } from '../catalog/providers.ts';
 import { createCatalog } from '../catalog/index.ts';
 
@@ -197,18 +198,22 @@ function shownValue(value: unknown): string {
 const NOTHING_ASKED: ManagedAsk = {};
 
 /**
- * Provider-hosted tools billed apart from tokens at prices the catalog does not hold (OpenAI file search per call,
- * code interpreter per container, image generation per image; Anthropic code execution per container hour).
- * Web search is priced (cost.ts) and allowed.
- */
-/**
  * Gemini's grounding tools (a tool object keyed by its name, no `type`): Google bills grounded prompts beside their
  * tokens, at prices the catalog does not hold. Its code execution and URL context are billed as tokens. Each under
  * both names Google's proto JSON reads (`google_search` is how its REST examples write it).
  */
 const GEMINI_BILLED_TOOLS = ['googleSearch', 'googleSearchRetrieval', 'googleMaps', 'enterpriseWebSearch', 'fileSearch'].flatMap((name) => [name, geminiProtoName(name)]);
 
-function unpricedHostedTool(tools: unknown): string | undefined {
+/**
+ * Provider-hosted tools billed apart from tokens that a managed key cannot bill (docs/decisions/gateway-routing.md):
+ * OpenAI file search (its vector stores would be the operator's: a managed key has none of the account's, and their
+ * storage is billed to their owner) and image generation (GPT Image models the catalog does not price, at sizes and
+ * qualities no hold bounds); code interpreter on another provider than OpenAI, or in a container named by id (its
+ * memory tier, which prices it, was chosen where the gateway did not see it); Anthropic code execution billed per
+ * container hour, which no answer reports — unless a web search or fetch tool of the request makes it free. Web
+ * search is priced (cost.ts), and so are OpenAI's auto containers (one session per container the answer names).
+ */
+function unpricedHostedTool(tools: unknown, providerId: string): string | undefined {
   if (!Array.isArray(tools)) return undefined;
   for (const tool of tools) {
     const type = tool !== null && typeof tool === 'object' ? (tool as { type?: unknown }).type : undefined;
@@ -217,7 +222,9 @@ function unpricedHostedTool(tools: unknown): string | undefined {
       if (billed) return billed;
       continue;
     }
-    if (type === 'file_search' || type === 'code_interpreter' || type === 'image_generation' || type.startsWith('code_execution')) return type;
+    if (type === 'file_search' || type === 'image_generation') return type;
+    if (type === 'code_interpreter' && (providerId !== 'openai' || codeInterpreterTier(tool) === undefined)) return type;
+    if (type.startsWith('code_execution') && !codeExecutionIsFree(tools)) return type;
   }
   return undefined;
 }
@@ -339,7 +346,7 @@ class Planner {
       const beyond = interactionsBeyondText(this.#ask);
       if (beyond) return this.#note(tollgateError('managedTextOnly', { ...named, what: beyond }));
     }
-    const tool = interactions ? interactionsBilledTool(this.#ask.tools) : unpricedHostedTool(this.#ask.tools) ?? unpricedAdvisor(this.#ask.tools, c.provider.id);
+    const tool = interactions ? interactionsBilledTool(this.#ask.tools) : unpricedHostedTool(this.#ask.tools, c.provider.id) ?? unpricedAdvisor(this.#ask.tools, c.provider.id);
     if (tool) return this.#note(tollgateError('managedHostedTool', { ...named, tool: tool.slice(0, 64) }));
     const premium = unpricedPremium(this.#ask) ?? (c.surface.format === 'anthropic' ? unpricedFallback(this.#ask.fallbacks, c.provider.id) : undefined);
     if (premium) return this.#note(tollgateError('managedPremium', { ...named, option: premium }));

@@ -12,6 +12,7 @@ import { storedStopReason, type AnswerFacts, type ReportedUsage, type StreamFact
 import { nowIso } from '../domain/clock.ts';
 import { newId } from '../domain/ids.ts';
 import { webSearchTool } from '../domain/params.ts';
+import { billedContainerTier } from '../domain/hosted-tools.ts';
 
 const NO_EVENTS: readonly UsageEvent[] = [];
 
@@ -226,6 +227,9 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     if (searchesSeen > 0) priced = { ...priced, webSearchRequests: searchesSeen };
     // OpenAI's answer does not say which search tool ran; a request offering only `web_search_preview` does.
     if ((priced.webSearchRequests ?? 0) > 0 && ctx.body !== undefined && webSearchTool(ctx.body) === 'preview') priced = { ...priced, webSearchPreview: true };
+    // Each code interpreter container the answer named is a session OpenAI bills, at the tier the request asked for.
+    const containers = counting ? 0 : r.facts?.containers?.length ?? 0;
+    if (containers > 0 && ctx.body !== undefined) priced = { ...priced, containerSessions: containers, containerTier: billedContainerTier(ctx.body) };
     // A body that broke off after a 2xx head (`connection`) failed as surely as a 5xx, and the client got a 502.
     const isError = r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed' || r.failure === 'connection' || r.failure === 'empty' || r.failure === 'unreadable' || r.failure === 'timeout' || r.failure === 'server' || r.failure === 'rate-limited' || r.failure === 'unsendable' || r.failure === 'too-long';
     // The processing fee is for a successful request: not for a 2xx stream the provider broke or that timed out

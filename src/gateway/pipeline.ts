@@ -9,7 +9,8 @@ import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { inputTokenBounds } from '../domain/token-bounds.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
-import { reservationPico, type AdvisorHold } from '../domain/cost.ts';
+import { containerHoldPico, reservationPico, type AdvisorHold } from '../domain/cost.ts';
+import { codeInterpreterTiers } from '../domain/hosted-tools.ts';
 import { advisorLimit, outputLimit, outputLimitProblem, UNBOUNDED_OUTPUT_TOKENS, webSearchLimit, webSearchTool } from '../domain/params.ts';
 import { interactionsProblem, requestShapeProblem } from '../domain/request-shape.ts';
 import { geminiCountedRequest } from '../domain/gemini-fields.ts';
@@ -87,7 +88,8 @@ function creditRefusal(ctx: RequestContext): TollgateError {
 
 /**
  * Stage 5b (billing on): hold the most this request can cost — the dearest planned attempt at the input
- * estimate and its output limit, with the web searches and advisor consultations it allows — while balance − open
+ * estimate and its output limit, with the web searches, advisor consultations and code interpreter containers it
+ * allows — while balance − open
  * reservations is still positive; metering settles it.
  */
 function reserveCredit(ctx: RequestContext, attempts: readonly AttemptPlan[]): void | Promise<void> {
@@ -135,7 +137,8 @@ function reservationBound(ctx: RequestContext, attempts: readonly AttemptPlan[],
     const searches = webSearchLimit(ctx.body!, a, ctx.route.surface);
     // Some web search tool is offered when searches > 0: the preview one, alone or beside `web_search`, or not.
     if (searches > 0) previewSearches ??= webSearchTool(ctx.body!) !== 'standard';
-    let pico = 0n;
+    // A session for each container its code interpreter tools may create (OpenAI's; one a tool).
+    let pico = containerHoldPico(codeInterpreterTiers(ctx.body!, a.candidate.surface.surface, ctx.route.surface), a);
     for (const run of [a, ...fallbackRuns(ctx, a)]) {
       pico += reservationPico(inputTokens, outputLimit(ctx.body!, run, ctx.account!.settings, ctx.route.surface), run, fee, searches, now, last, previewSearches, advisorHold(ctx, run));
     }

@@ -34,7 +34,7 @@ export interface UsageEvent {
   usageEstimated: boolean;
   inputTokensEstimate: number;
   outputTokensEstimate: number;
-  /** The whole cost; the parts below add up to it, with the web searches (which have no part of their own). */
+  /** The whole cost; the parts below add up to it, with the hosted tools (web searches, code interpreter containers), which have no part of their own. */
   costPico: bigint;
   /** Uncached input tokens. */
   inputCostPico: bigint;

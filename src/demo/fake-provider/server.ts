@@ -14,6 +14,7 @@
 //   model `fail-NNN-html-…`                            → that status with an HTML error page (a proxy's), not the provider's JSON
 //   model `slow-…` / `slow-MS-…`                       → waits MS (default 1500) before answering
 //   model `slow-MS-fail-NNN-…`                         → waits MS, then that HTTP status
+//   `metadata.fake_delay_ms: "MS"` (any model)           → waits MS before answering (a catalog model kept in flight)
 //   model `cut-…`                                      → answer cut mid-way (socket destroyed)
 //   model `short-…`                                    → stream ended cleanly half-way (no finish, no final event)
 //   model `mixedcase-…`                                → stream sent as `Text/Event-Stream`
@@ -38,6 +39,10 @@
 //   model `nousage-…`                                  → no usage reported
 //   Responses request offering a hosted web search tool (`web_search`, `web_search_preview…`) → the answer runs
 //                                                         FAKE_WEB_SEARCHES searches (`web_search_call` items) first
+//   Responses request offering `code_interpreter`      → the answer first runs code in FAKE_CONTAINER_ID (a
+//                                                         `code_interpreter_call` item naming it)
+//   Messages request offering `code_execution_…`       → the answer first runs a bash command in a container, and
+//                                                         reports FAKE_WEB_SEARCHES searches when `web_search_…` is offered
 //   Messages request offering Anthropic's advisor tool (`advisor_…` with a `model`) → its usage reports `iterations`: an
 //                                                         advisor call (FAKE_ADVISOR_USAGE, on that model) beside the executor's
 //   model `tool-…` (chat or Messages, tools offered)   → calls the first (or forced) tool, unless the last message is a tool result
@@ -68,7 +73,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
 import { geminiCallOf, googleKeyInvalidError, handleGemini, handleInteractions, INVALID_GOOGLE_KEY, isInteractionsCall } from './gemini.ts';
-import { COUNT_TOKENS_REFUSED, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
+import { COUNT_TOKENS_REFUSED, FAKE_CONTAINER_ID, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offeredCodeExecution, offersCodeInterpreter, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
 
 /** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
 function accountHeaders(format: 'openai' | 'anthropic'): Record<string, string> {
@@ -295,7 +300,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
     res.writeHead(307, { location: 'http://127.0.0.1:9/collect', 'content-type': 'text/plain' }).end('Temporary Redirect');
     return;
   }
-  const slow = /^slow-(?:(\d+)-)?/.exec(model);
+  const slow = /^slow-(?:(\d+)-)?/.exec(model) ?? delayAsked(body);
   if (slow) {
     await sleep(slow[1] ? Number(slow[1]) : 1500);
     if (res.destroyed) return;
@@ -315,8 +320,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   }
   if (surface === 'embeddings') answer.embedding = { base64: body.encoding_format === 'base64', dimensions: typeof body.dimensions === 'number' ? body.dimensions : 4 };
   if (surface === 'responses' && offersWebSearch(body)) answer.searches = FAKE_WEB_SEARCHES;
+  if (surface === 'responses' && offersCodeInterpreter(body)) answer.container = FAKE_CONTAINER_ID;
   const advisor = surface === 'messages' ? offeredAdvisor(body) : undefined;
   if (advisor !== undefined) answer.advisor = advisor;
+  const codeExecution = surface === 'messages' ? offeredCodeExecution(body) : undefined;
+  if (codeExecution !== undefined) answer.codeExecution = codeExecution;
   const cut = model.startsWith('cut-');
   if (body.stream !== true || surface === 'embeddings') {
     const text = JSON.stringify(jsonAnswer(surface as FakeSurface, answer, body.input));
@@ -512,4 +520,10 @@ export async function startFakeProvider(port = 0, options: { record?: boolean; l
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A request's `metadata.fake_delay_ms` as a match of the `slow-MS-` model prefix (its digits in [1]). */
+function delayAsked(body: Record<string, unknown>): [string, string] | null {
+  const delay = (body.metadata as { fake_delay_ms?: unknown } | null | undefined)?.fake_delay_ms;
+  return typeof delay === 'string' && /^\d{1,5}$/.test(delay) ? ['', delay] : null;
 }

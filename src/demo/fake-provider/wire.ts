@@ -56,9 +56,29 @@ function anthropicUsage(a: AnswerSpec) {
     input_tokens: FAKE_USAGE.input, output_tokens: FAKE_USAGE.output,
     cache_read_input_tokens: FAKE_USAGE.cacheRead, cache_creation_input_tokens: FAKE_USAGE.cacheWrite,
     cache_creation: CACHE_CREATION,
+    ...serverToolUse(a),
     ...advisorIterations(a),
   };
 }
+
+/** The server tools an answer ran, as Anthropic's usage counts them (code execution is not counted there). */
+const serverToolUse = (a: AnswerSpec) => (a.codeExecution === undefined ? {} : { server_tool_use: { web_search_requests: a.codeExecution.searches, web_fetch_requests: 0 } });
+
+/** The container Anthropic's code execution ran in, as its answers name it. */
+const FAKE_ANTHROPIC_CONTAINER = { id: 'container_fake1', expires_at: '2026-12-07T12:00:00Z' };
+
+/** The request offers Anthropic's code execution tool (`code_execution_…`); with it, the web searches it may run. */
+export function offeredCodeExecution(body: Record<string, unknown>): { searches: number } | undefined {
+  const tools = Array.isArray(body.tools) ? body.tools.map((t) => (t as { type?: unknown } | null)?.type) : [];
+  if (!tools.some((type) => typeof type === 'string' && type.startsWith('code_execution'))) return undefined;
+  return { searches: tools.some((type) => typeof type === 'string' && type.startsWith('web_search')) ? FAKE_WEB_SEARCHES : 0 };
+}
+
+/** A bash command run in the container and its result, as Anthropic's `code_execution_20250825` answers show them. */
+const CODE_BLOCKS = [
+  { type: 'server_tool_use', id: 'srvtoolu_fake1', name: 'bash_code_execution', input: { command: 'echo $((6 * 7))' } },
+  { type: 'bash_code_execution_tool_result', tool_use_id: 'srvtoolu_fake1', content: { type: 'bash_code_execution_result', stdout: '42\n', stderr: '', return_code: 0, content: [] } },
+];
 
 /** What one advisor call of a fake answer reports (`advisor_message` in `usage.iterations`), as Anthropic's guide shows one. */
 export const FAKE_ADVISOR_USAGE = { input: 823, output: 1612 } as const;
@@ -98,6 +118,8 @@ export const FAKE_TOOL_INPUT = '*** Begin Patch\n*** Add File: hello.txt\n+Hello
 export interface FakeToolCall { id: string; name: string; arguments: string }
 
 /** `searches`: hosted web searches the answer ran first (Responses `web_search_call` items; FAKE_WEB_SEARCHES when a web search tool is offered). */
+/** `container`: the code interpreter container the answer ran code in (a Responses request offering `code_interpreter`). */
+/** `codeExecution`: a Messages answer ran a bash command in Anthropic's code execution container first, and `searches` web searches (its usage's `server_tool_use`). */
 /** `advisor`: the advisor model the answer consulted (a Messages request offering Anthropic's advisor tool). */
 /** `toolCalls`: every call of an answer making several (chat and Messages; `toolCall` is the first). */
 /** `lateName`: a streamed chat call's name comes with its second argument piece, after the first (some compatible servers). */
@@ -105,7 +127,7 @@ export interface FakeToolCall { id: string; name: string; arguments: string }
 /** `echo`: the prompt a legacy completion repeats before its text (`echo: true`). */
 /** `embedding`: how the embeddings are written (`encoding_format`, `dimensions`), as OpenAI writes them. */
 export interface AnswerSpec {
-  model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; toolCalls?: FakeToolCall[]; searches?: number; advisor?: string; lateName?: boolean;
+  model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; toolCalls?: FakeToolCall[]; searches?: number; advisor?: string; lateName?: boolean; container?: string; codeExecution?: { searches: number };
   choices?: number; generated?: number; echo?: string; embedding?: { base64: boolean; dimensions: number };
 }
 
@@ -173,8 +195,9 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
     case 'messages':
       return {
         id: 'msg_fake1', type: 'message', role: 'assistant', model: a.model,
-        content: a.toolCall ? callsOf(a).map((c) => ({ type: 'tool_use', id: c.id, name: c.name, input: JSON.parse(c.arguments) })) : [{ type: 'text', text: a.text }],
+        content: [...(a.codeExecution ? CODE_BLOCKS : []), ...(a.toolCall ? callsOf(a).map((c) => ({ type: 'tool_use', id: c.id, name: c.name, input: JSON.parse(c.arguments) })) : [{ type: 'text', text: a.text }])],
         stop_reason: a.toolCall ? 'tool_use' : 'end_turn', stop_sequence: null,
+        ...(a.codeExecution ? { container: FAKE_ANTHROPIC_CONTAINER } : {}),
         ...(a.withUsage ? { usage: anthropicUsage(a) } : {}),
       };
     case 'count-tokens':
@@ -210,11 +233,26 @@ function searchItem(index: number, status: 'in_progress' | 'completed') {
 }
 const searchIndexes = (a: AnswerSpec): number[] => Array.from({ length: a.searches ?? 0 }, (_, i) => i);
 
+/** The container a Responses request's code interpreter runs in: OpenAI names it in each `code_interpreter_call`. */
+export const FAKE_CONTAINER_ID = 'cntr_fake1';
+
+export function offersCodeInterpreter(body: Record<string, unknown>): boolean {
+  return Array.isArray(body.tools) && body.tools.some((t) => (t as { type?: unknown } | null)?.type === 'code_interpreter');
+}
+
+/** A code interpreter call as OpenAI's Responses API gives it (the code, the container it ran in, its logs). */
+function codeItem(container: string, status: 'in_progress' | 'completed') {
+  const done = status === 'completed';
+  return { type: 'code_interpreter_call', id: 'ci_fake1', status, container_id: container, code: done ? 'print(6 * 7)' : '', outputs: done ? [{ type: 'logs', logs: '42\n' }] : null };
+}
+/** The items an answer opens with: its code interpreter call, then its searches. */
+const toolItems = (a: AnswerSpec): number => (a.container === undefined ? 0 : 1) + (a.searches ?? 0);
+
 function responseObject(a: AnswerSpec, status: 'in_progress' | 'completed') {
   const done = status === 'completed';
   return {
     id: 'resp_fake1', object: 'response', created_at: created(), status, model: a.model, error: null, incomplete_details: null,
-    output: done ? [...searchIndexes(a).map((i) => searchItem(i, 'completed')), outputItem(a, 'completed')] : [],
+    output: done ? [...(a.container === undefined ? [] : [codeItem(a.container, 'completed')]), ...searchIndexes(a).map((i) => searchItem(i, 'completed')), outputItem(a, 'completed')] : [],
     usage: done && a.withUsage ? responsesUsage() : null,
   };
 }
@@ -234,25 +272,36 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
       type: 'message_start',
       message: { id: 'msg_fake1', type: 'message', role: 'assistant', model: a.model, content: [], stop_reason: null, stop_sequence: null, ...(startUsage ? { usage: startUsage } : {}) },
     }), 'message_start'));
+    // Code execution's blocks come first: the command's input as JSON pieces, the result whole.
+    const ran = a.codeExecution ? CODE_BLOCKS.length : 0;
+    if (a.codeExecution) {
+      const [use, result] = CODE_BLOCKS;
+      out.push(sse(JSON.stringify({ type: 'content_block_start', index: 0, content_block: { ...use, input: {} } }), 'content_block_start'));
+      out.push(sse(JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: JSON.stringify(use!.input) } }), 'content_block_delta'));
+      out.push(sse(JSON.stringify({ type: 'content_block_stop', index: 0 }), 'content_block_stop'));
+      out.push(sse(JSON.stringify({ type: 'content_block_start', index: 1, content_block: result }), 'content_block_start'));
+      out.push(sse(JSON.stringify({ type: 'content_block_stop', index: 1 }), 'content_block_stop'));
+    }
     if (a.toolCall) {
       // As Anthropic streams a call: the block opens with an empty input, which then comes as JSON pieces.
-      for (const [index, { id, name, arguments: args }] of callsOf(a).entries()) {
+      for (const [at, { id, name, arguments: args }] of callsOf(a).entries()) {
+        const index = ran + at;
         const half = args.length >> 1;
         out.push(sse(JSON.stringify({ type: 'content_block_start', index, content_block: { type: 'tool_use', id, name, input: {} } }), 'content_block_start'));
         for (const piece of [args.slice(0, half), args.slice(half)]) out.push(sse(JSON.stringify({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: piece } }), 'content_block_delta'));
         out.push(sse(JSON.stringify({ type: 'content_block_stop', index }), 'content_block_stop'));
       }
     } else {
-      out.push(sse(JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }), 'content_block_start'));
+      out.push(sse(JSON.stringify({ type: 'content_block_start', index: ran, content_block: { type: 'text', text: '' } }), 'content_block_start'));
       out.push(sse(JSON.stringify({ type: 'ping' }), 'ping'));
-      for (const w of words) out.push(sse(JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: w } }), 'content_block_delta'));
-      out.push(sse(JSON.stringify({ type: 'content_block_stop', index: 0 }), 'content_block_stop'));
+      for (const w of words) out.push(sse(JSON.stringify({ type: 'content_block_delta', index: ran, delta: { type: 'text_delta', text: w } }), 'content_block_delta'));
+      out.push(sse(JSON.stringify({ type: 'content_block_stop', index: ran }), 'content_block_stop'));
     }
     out.push(sse(JSON.stringify({
       // Every field of Anthropic's delta (the SDK types them nullable, not optional): set only for a refusal or a container tool.
-      type: 'message_delta', delta: { stop_reason: a.toolCall ? 'tool_use' : 'end_turn', stop_sequence: null, stop_details: null, container: null },
+      type: 'message_delta', delta: { stop_reason: a.toolCall ? 'tool_use' : 'end_turn', stop_sequence: null, stop_details: null, container: a.codeExecution ? FAKE_ANTHROPIC_CONTAINER : null },
       // As Anthropic sends it now: the input and cache counts restated (cumulative) beside the output's.
-      ...(a.withUsage ? { usage: { input_tokens: FAKE_USAGE.input, cache_creation_input_tokens: FAKE_USAGE.cacheWrite, cache_read_input_tokens: FAKE_USAGE.cacheRead, output_tokens: FAKE_USAGE.output, ...advisorIterations(a) } } : {}),
+      ...(a.withUsage ? { usage: { input_tokens: FAKE_USAGE.input, cache_creation_input_tokens: FAKE_USAGE.cacheWrite, cache_read_input_tokens: FAKE_USAGE.cacheRead, output_tokens: FAKE_USAGE.output, ...serverToolUse(a), ...advisorIterations(a) } } : {}),
     }), 'message_delta'));
     out.push(sse(JSON.stringify({ type: 'message_stop' }), 'message_stop'));
     return out;
@@ -263,12 +312,20 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
     const event = (type: string, fields: Record<string, unknown>) => out.push(sse(JSON.stringify({ type, sequence_number: seq++, ...fields }), type));
     event('response.created', { response: responseObject(a, 'in_progress') });
     event('response.in_progress', { response: responseObject(a, 'in_progress') });
-    for (const i of searchIndexes(a)) {
-      event('response.output_item.added', { output_index: i, item: searchItem(i, 'in_progress') });
-      for (const phase of ['in_progress', 'searching', 'completed']) event(`response.web_search_call.${phase}`, { output_index: i, item_id: `ws_fake${i}` });
-      event('response.output_item.done', { output_index: i, item: searchItem(i, 'completed') });
+    const ran = a.container === undefined ? 0 : 1;
+    if (a.container !== undefined) {
+      event('response.output_item.added', { output_index: 0, item: codeItem(a.container, 'in_progress') });
+      for (const phase of ['in_progress', 'interpreting']) event(`response.code_interpreter_call.${phase}`, { output_index: 0, item_id: 'ci_fake1' });
+      event('response.code_interpreter_call_code.done', { output_index: 0, item_id: 'ci_fake1', code: 'print(6 * 7)' });
+      event('response.code_interpreter_call.completed', { output_index: 0, item_id: 'ci_fake1' });
+      event('response.output_item.done', { output_index: 0, item: codeItem(a.container, 'completed') });
     }
-    const at = a.searches ?? 0;
+    for (const i of searchIndexes(a)) {
+      event('response.output_item.added', { output_index: ran + i, item: searchItem(i, 'in_progress') });
+      for (const phase of ['in_progress', 'searching', 'completed']) event(`response.web_search_call.${phase}`, { output_index: ran + i, item_id: `ws_fake${i}` });
+      event('response.output_item.done', { output_index: ran + i, item: searchItem(i, 'completed') });
+    }
+    const at = toolItems(a);
     event('response.output_item.added', { output_index: at, item: outputItem(a, 'in_progress') });
     if (a.toolCall) {
       const args = a.toolCall.arguments;

@@ -77,6 +77,17 @@ function isBilledSearch(item: Record<string, unknown> | undefined): boolean {
   return action === undefined || action === 'search';
 }
 
+/** Adds the containers the Responses output items name (`code_interpreter_call`) to `seen`, each once. */
+function containersIn(output: unknown, seen: string[] = []): string[] {
+  if (Array.isArray(output)) for (const item of output) noteContainer(obj(item), seen);
+  return seen;
+}
+
+function noteContainer(item: Record<string, unknown> | undefined, seen: string[]): void {
+  const id = item?.type === 'code_interpreter_call' ? item.container_id : undefined;
+  if (typeof id === 'string' && id !== '' && !seen.includes(id)) seen.push(id.slice(0, 128));
+}
+
 function responsesStop(response: Record<string, unknown>): string {
   const reason = obj(response.incomplete_details)?.reason;
   if (typeof reason === 'string') return reason;
@@ -221,7 +232,10 @@ export const openai: FormatCodec<string> = {
       const usage = responsesUsage(b);
       // Without usage the attempt is estimated; the searches it shows are billed all the same (meter.ts).
       const searches = usage ? 0 : searchesIn(b);
-      return searches > 0 ? { usage, stopReason: responsesStop(b), webSearches: searches } : { usage, stopReason: responsesStop(b) };
+      const facts: AnswerFacts = searches > 0 ? { usage, stopReason: responsesStop(b), webSearches: searches } : { usage, stopReason: responsesStop(b) };
+      const containers = containersIn(b.output);
+      if (containers.length > 0) facts.containers = containers;
+      return facts;
     }
     return { usage: openaiUsage(b.usage), stopReason: firstFinishReason(b) };
   },
@@ -250,6 +264,8 @@ export const openai: FormatCodec<string> = {
       if (event === 'response.output_item.done') {
         if (data.includes('"web_search_call"')) {
           if (isBilledSearch(obj(obj(parseJson(data))?.item))) facts.webSearches = (facts.webSearches ?? 0) + 1;
+        } else if (data.includes('"code_interpreter_call"')) {
+          noteContainer(obj(obj(parseJson(data))?.item), facts.containers ??= []);
         }
         return true;
       }
@@ -258,6 +274,7 @@ export const openai: FormatCodec<string> = {
         if (response) {
           facts.usage = responsesUsage(response) ?? facts.usage;
           facts.stopReason = responsesStop(response);
+          if (data.includes('"code_interpreter_call"')) facts.containers = containersIn(response.output, facts.containers);
         }
         facts.terminal = true;
         if (event === 'response.failed') facts.errored = true;

@@ -54,6 +54,11 @@ export interface AnswerFacts {
    * before the usage that counts them (Anthropic's message_delta, OpenAI's response.completed).
    */
   webSearches?: number;
+  /**
+   * The OpenAI code interpreter containers the answer named (`code_interpreter_call` items' `container_id`), each
+   * once: OpenAI bills a session per container, and its usage does not count them.
+   */
+  containers?: string[];
 }
 
 /** Running state of one metered stream, updated event by event. */
