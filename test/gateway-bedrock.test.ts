@@ -5,7 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect as connectH2, constants as h2constants, type ClientHttp2Session, type IncomingHttpHeaders as H2Headers } from 'node:http2';
+import { connect as connectTcp, type AddressInfo } from 'node:net';
 import {
   AccessDeniedException, BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, InvokeModelCommand,
   InvokeModelWithResponseStreamCommand, ThrottlingException,
@@ -13,6 +14,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { startHarness, type Harness } from './helpers/gateway.ts';
+import { openStore } from '../src/store/database.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
 
 const frames = new EventStreamCodec((b) => Buffer.from(b).toString('utf8'), (s) => Buffer.from(s));
@@ -134,9 +136,18 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
   function client(bearer: string): BedrockRuntimeClient {
     const c = new BedrockRuntimeClient({
       endpoint: h.gatewayUrl, region: 'us-east-1', token: { token: bearer }, authSchemePreference: ['httpBearerAuth'], maxAttempts: 1,
-      // The gateway speaks HTTP/1.1: the client's default handler for Bedrock Runtime is HTTP/2 (docs/decisions/gateway-behaviour.md).
+      // An HTTP/1.1 handler, as a client in front of an HTTP/1.1-only proxy has it; `defaultClient` below speaks HTTP/2.
       requestHandler: new NodeHttpHandler(),
     });
+    return seeHeaders(c);
+  }
+
+  /** The SDK as its README sets it up: its default handler, which speaks HTTP/2 only (prior knowledge on `http://`). */
+  function defaultClient(bearer: string): BedrockRuntimeClient {
+    return seeHeaders(new BedrockRuntimeClient({ endpoint: h.gatewayUrl, region: 'us-east-1', token: { token: bearer }, authSchemePreference: ['httpBearerAuth'] }));
+  }
+
+  function seeHeaders(c: BedrockRuntimeClient): BedrockRuntimeClient {
     c.middlewareStack.add((next) => async (args) => {
       const out = await next(args);
       lastHeaders = (out.response as { headers: Record<string, string> }).headers;
@@ -144,6 +155,37 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
     }, { step: 'deserialize', name: 'gatewayHeaders' });
     return c;
   }
+
+  test('the SDK\'s default (HTTP/2) handler: Converse and ConverseStream answered on the gateway port, each billed', async () => {
+    const sdk = defaultClient(token);
+    try {
+      const out = await sdk.send(new ConverseCommand({ modelId: 'anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: [{ text: 'over h2' }] }] }));
+      assert.equal(out.output?.message?.content?.[0]?.text, 'converse with anthropic.claude-sonnet-4-6');
+      let [row] = await h.usage(requestId(), 1);
+      assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.isStreaming), row!.completion], [160, 20, 0, 'succeeded']);
+      const streamed = await sdk.send(new ConverseStreamCommand({ modelId: 'anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: [{ text: 'stream over h2' }] }] }));
+      let text = '';
+      for await (const event of streamed.stream!) text += event.contentBlockDelta?.delta?.text ?? '';
+      assert.equal(text, 'Hello stream');
+      [row] = await h.usage(requestId(), 1);
+      assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.usageEstimated), Number(row!.isStreaming), row!.completion], [160, 20, 0, 1, 'succeeded']);
+    } finally {
+      sdk.destroy();
+    }
+  });
+
+  test('the default handler gets the gateway\'s refusals as the SDK\'s exceptions too', async () => {
+    const sdk = defaultClient('ng-not-a-key');
+    try {
+      await assert.rejects(sdk.send(new ConverseCommand({ modelId: 'anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: [{ text: 'x' }] }] })), (e: unknown) => {
+        assert.ok(e instanceof AccessDeniedException, String(e));
+        assert.match(e.$metadata.requestId ?? '', /^rq_/);
+        return true;
+      });
+    } finally {
+      sdk.destroy();
+    }
+  });
 
   const requestId = (): string => lastHeaders['ngrok-aig-request-id']!;
 
@@ -338,3 +380,168 @@ for (const kind of STORE_KINDS) describe(`Bedrock provider keys: AWS settings ($
 async function routedTo(h: Harness, ...keyIds: string[]): Promise<string> {
   return (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'bedrock', steps: [{ type: 'user', keys: keyIds.map((id) => ({ id })) }] }] } }))).token;
 }
+
+/** One answer on an HTTP/2 stream: its headers and its body as text. */
+function h2Exchange(session: ClientHttp2Session, headers: Record<string, string>, body?: string): Promise<{ headers: H2Headers; text: string }> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request(headers);
+    let answered: H2Headers = {};
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('response', (h) => { answered = h; });
+    stream.on('data', (part: string) => { text += part; });
+    stream.on('end', () => resolve({ headers: answered, text }));
+    stream.on('error', reject);
+    stream.end(body);
+  });
+}
+
+/** HTTP/2 once the connection is up (its SETTINGS exchanged). */
+function openH2(url: string): Promise<ClientHttp2Session> {
+  return new Promise((resolve, reject) => {
+    const session = connectH2(url);
+    session.once('remoteSettings', () => resolve(session));
+    session.once('error', reject);
+  });
+}
+
+async function openaiRoutedToken(h: Harness): Promise<string> {
+  const keyId = await h.providerKey('openai', 'sk-h2c');
+  return (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: keyId }] }] }] } }))).token;
+}
+
+const chatHeaders = (token: string): Record<string, string> => ({ ':method': 'POST', ':path': '/v1/chat/completions', authorization: `Bearer ${token}`, 'content-type': 'application/json' });
+
+describe('HTTP/2 with prior knowledge on the gateway port, beside HTTP/1.1 (sqlite)', () => {
+  let h: Harness;
+  let token: string;
+  before(async () => {
+    h = await startHarness('sqlite', { TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS: '400', TOLLGATE_CLIENT_REQUEST_TIMEOUT_MS: '600' });
+    token = await openaiRoutedToken(h);
+  });
+  after(async () => { await h?.close(); });
+
+  test('chat completions over h2c, JSON and SSE, with usage recorded; an HTTP/1.1 request on the same port meanwhile', async () => {
+    const session = await openH2(h.gatewayUrl);
+    try {
+      assert.equal(session.remoteSettings.maxConcurrentStreams, 100, 'a bound on requests per connection');
+      const json = await h2Exchange(session, chatHeaders(token), JSON.stringify({ model: 'openai:gpt-4o-mini', messages: [{ role: 'user', content: 'hello h2' }] }));
+      assert.equal(json.headers[':status'], 200);
+      const id = String(json.headers['ngrok-aig-request-id']);
+      assert.equal(JSON.parse(json.text).object, 'chat.completion');
+      let [row] = await h.usage(id, 1);
+      assert.deepEqual([row!.provider, Number(row!.isStreaming), row!.completion], ['openai', 0, 'succeeded']);
+      assert.ok(Number(row!.outputTokens) > 0);
+
+      const sse = await h2Exchange(session, chatHeaders(token), JSON.stringify({ model: 'openai:gpt-4o-mini', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'stream h2' }] }));
+      assert.equal(sse.headers[':status'], 200);
+      assert.match(String(sse.headers['content-type']), /^text\/event-stream/);
+      assert.match(sse.text, /data: \[DONE\]/);
+      [row] = await h.usage(String(sse.headers['ngrok-aig-request-id']), 1);
+      assert.deepEqual([Number(row!.isStreaming), Number(row!.usageEstimated), row!.completion], [1, 0, 'succeeded']);
+
+      // HTTP/1.1 on the same port while the HTTP/2 connection is open.
+      const http1 = await fetch(`${h.gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'openai:gpt-4o-mini', messages: [{ role: 'user', content: 'hello h1' }] }) });
+      assert.equal(http1.status, 200);
+      assert.equal(((await http1.json()) as { object: string }).object, 'chat.completion');
+      // A refusal answered before the body is read ends that stream only; the connection serves the next request.
+      const refused = await h2Exchange(session, { ...chatHeaders('ng-not-a-key') }, JSON.stringify({ model: 'openai:gpt-4o-mini', messages: [] }));
+      assert.equal(refused.headers[':status'], 401);
+      const health = await h2Exchange(session, { ':method': 'GET', ':path': '/healthz' });
+      assert.deepEqual([health.headers[':status'], health.text], [200, '{"status":"ok"}']);
+    } finally {
+      session.close();
+    }
+  });
+
+  test('a connection that sends nothing, and an HTTP/2 connection that opens no request, are closed after the header timeout', async () => {
+    const { port } = new URL(h.gatewayUrl);
+    const silent = connectTcp(Number(port), '127.0.0.1');
+    const silentClosed = new Promise<void>((resolve) => silent.on('close', () => resolve()));
+    silent.on('error', () => {});
+    const session = await openH2(h.gatewayUrl);
+    const sessionClosed = new Promise<void>((resolve) => session.on('close', () => resolve()));
+    session.on('error', () => {});
+    const started = Date.now();
+    await Promise.all([silentClosed, sessionClosed]);
+    assert.ok(Date.now() - started < 3000, 'both closed by the gateway');
+  });
+
+  test('an HTTP/2 request whose body does not arrive in time gets a 408 in its format, with its request id', async () => {
+    const session = await openH2(h.gatewayUrl);
+    try {
+      const answer = await new Promise<{ headers: H2Headers; text: string }>((resolve, reject) => {
+        const stream = session.request(chatHeaders(token));
+        let headers: H2Headers = {};
+        let text = '';
+        stream.setEncoding('utf8');
+        stream.on('response', (h2) => { headers = h2; });
+        stream.on('data', (part: string) => { text += part; });
+        stream.on('close', () => resolve({ headers, text }));
+        stream.on('error', reject);
+        stream.write('{"model":"openai:gpt-4o-mini",');
+      });
+      assert.equal(answer.headers[':status'], 408);
+      const error = (JSON.parse(answer.text) as { error: { message: string } }).error;
+      assert.match(error.message, /did not arrive in time/);
+      assert.match(String(answer.headers['ngrok-aig-request-id']), /^rq_/);
+    } finally {
+      session.close();
+    }
+  });
+});
+
+/**
+ * A stream opened over HTTP/2 on a gateway that is stopped once its first bytes came: what the client read, whether
+ * GOAWAY came while the stream was still open (and its code), and the stopped gateway's usage rows.
+ */
+async function stopDuringH2Stream(env: Record<string, string>, model: string, prompt: string) {
+  const h = await startHarness('sqlite', env);
+  let stopped = false;
+  try {
+    const token = await openaiRoutedToken(h);
+    const session = await openH2(h.gatewayUrl);
+    session.on('error', () => {});
+    const stream = session.request(chatHeaders(token));
+    let goawayWhileOpen: number | undefined;
+    session.once('goaway', (code: number) => { if (!stream.closed) goawayWhileOpen = code; });
+    stream.setEncoding('utf8');
+    stream.on('error', () => {});
+    let text = '';
+    const closed = new Promise<void>((resolve) => stream.on('close', () => resolve()));
+    const first = new Promise<void>((resolve) => stream.once('data', (part: string) => { text += part; stream.on('data', (more: string) => { text += more; }); resolve(); }));
+    stream.end(JSON.stringify({ model: `openai:${model}`, stream: true, messages: [{ role: 'user', content: prompt }] }));
+    await first;
+    const stopping = h.running.stop();
+    stopped = true;
+    await closed;
+    await stopping;
+    session.destroy();
+    const store = await openStore(h.database.url, { migrate: false });
+    try {
+      const rows = await store.db.selectFrom('usageEvents').selectAll().execute();
+      return { text, goawayWhileOpen, rows };
+    } finally {
+      await store.close();
+    }
+  } finally {
+    if (!stopped) await h.running.stop();
+    await h.fake.close();
+    await h.database.drop();
+  }
+}
+
+test('a gateway stopping with an HTTP/2 connection open: GOAWAY, its stream in flight finishes and is recorded, and the stop completes', async () => {
+  const { text, goawayWhileOpen, rows } = await stopDuringH2Stream({}, 'drip-during-h2-shutdown', 'a b c');
+  assert.equal(goawayWhileOpen, h2constants.NGHTTP2_NO_ERROR, 'GOAWAY at once: no new requests on this connection');
+  assert.match(text, /data: \[DONE\]/);
+  assert.deepEqual(rows.map((r) => [r.model, r.completion, Number(r.isStreaming)]), [['drip-during-h2-shutdown', 'succeeded', 1]]);
+});
+
+test('an HTTP/2 stream still open when the shutdown grace period ends gets the error event, is recorded as failed, and the stop completes', async () => {
+  // One word every 150 ms: far longer than the grace period.
+  const { text, rows } = await stopDuringH2Stream({ TOLLGATE_SHUTDOWN_GRACE_MS: '300' }, 'drip-outlives-h2-grace', 'a b c d e f g h i j k l m n o p q r s t u v w x y z');
+  assert.match(text, /data: \{"error":\{"type":"api_error","code":"ERR_NGROK_27235","message":"[^"]*gateway stopped/);
+  assert.ok(!text.includes('[DONE]'));
+  assert.deepEqual(rows.map((r) => [r.model, r.completion, Number(r.isError)]), [['drip-outlives-h2-grace', 'stream_failed', 1]]);
+});

@@ -24,7 +24,7 @@ export const FORWARDED_REQUEST_HEADERS = ['anthropic-version', 'anthropic-beta',
  */
 const DROPPED_RESPONSE_HEADERS = new Set([
   'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'proxy-authenticate',
-  'proxy-connection', 'upgrade', 'trailer', 'te', 'set-cookie', 'date', 'server', 'vary',
+  'proxy-connection', 'upgrade', 'http2-settings', 'trailer', 'te', 'set-cookie', 'date', 'server', 'vary',
   'access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers',
   'access-control-allow-headers', 'access-control-allow-methods', 'access-control-max-age',
 ]);

@@ -1,4 +1,5 @@
-// The gateway's HTTP server: plain node:http (the hot path; no framework), routing by method + path to the
+// The gateway's HTTP server: plain node:http (the hot path; no framework; HTTP/2 with prior knowledge on the same
+// port through node:http2's compatibility API, src/http/h2c.ts), routing by method + path to the
 // model pipeline, GET /v1/models and /v1/models/{id}, /healthz and CORS preflights. Every response carries a fresh `rq_…` id
 // in Ngrok-AIG-Request-Id, errors included.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -6,8 +7,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import { newId } from '../domain/ids.ts';
 import { stopTokenCounter } from '../domain/token-counter.ts';
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
-import { answerClientError } from '../http/client-error.ts';
+import { answerClientError, TIMED_OUT } from '../http/client-error.ts';
 import { clientTimeoutOptions } from '../http/client-timeouts.ts';
+import { serveH2c } from '../http/h2c.ts';
 import type { Duplex } from 'node:stream';
 import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_REQUEST_ID } from './headers.ts';
@@ -266,10 +268,32 @@ function answerUnparsable(error: Error & { code?: string }, socket: Duplex): voi
     `${H_REQUEST_ID}: ${requestId}\r\naccess-control-allow-origin: *\r\n`);
 }
 
+/**
+ * An HTTP/2 request whose body did not all arrive within the request timeout (node:http raises clientError for an
+ * HTTP/1.1 one: answerUnparsable): a model request not yet answered gets the 408 in its own format and is observed
+ * with it once its body read fails.
+ */
+function answerH2RequestTimeout(_req: IncomingMessage, res: ServerResponse): void {
+  const ctx = (res as TrackedResponse)[CTX];
+  if (!ctx || res.headersSent || ctx.answeredStatus !== 0) return;
+  ctx.answeredStatus = TIMED_OUT.status;
+  writeError(ctx, new TollgateError(Errors.invalidRequest, { reason: TIMED_OUT.reason }, TIMED_OUT.status));
+}
+
+/** Requests one HTTP/2 connection may have open at once: RFC 9113 §6.5.2 asks for no fewer than 100. */
+const MAX_CONCURRENT_STREAMS = 100;
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
 export async function startGatewayServer(deps: GatewayDeps, host: string, port: number): Promise<GatewayServer> {
   const inFlight = new RequestsInFlight();
   const { clientHeadersTimeoutMs, clientRequestTimeoutMs } = deps.options;
-  const server = createServer({ keepAliveTimeout: 65_000, ...clientTimeoutOptions(clientHeadersTimeoutMs, clientRequestTimeoutMs) }, createGatewayHandler(deps, inFlight));
+  const timeouts = clientTimeoutOptions(clientHeadersTimeoutMs, clientRequestTimeoutMs);
+  const handler = createGatewayHandler(deps, inFlight);
+  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, ...timeouts }, handler);
+  // The same port takes HTTP/2 with prior knowledge (the AWS SDK's default for Bedrock Runtime), same handler, same limits.
+  const h2c = serveH2c(server, handler, {
+    headersTimeoutMs: timeouts.headersTimeout, requestTimeoutMs: timeouts.requestTimeout, keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS, maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+  }, answerH2RequestTimeout);
   // Sockets are tracked (per connection, not per request) so close() can drop connections a client opened
   // but never sent a request on: node counts those as active, not idle, and would wait for them.
   const sockets = new Set<Socket>();
@@ -287,6 +311,8 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
     url: `http://${shownHost}:${address.port}`,
     async close(graceMs = 5000) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // HTTP/2 connections get GOAWAY: their open requests finish, no new one starts (node:http's list holds none of them).
+      h2c.closeSessions();
       // Keep-alive connections that finish their answer after close() was called become idle later: sweep.
       const sweepOnce = () => {
         server.closeIdleConnections();
@@ -297,7 +323,7 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
         inFlight.cutShort();
         // After the error answers are handed to the sockets: closing ends them (a written answer is sent first
         // only when the kernel takes it at once, which a short error does).
-        setImmediate(() => server.closeAllConnections());
+        setImmediate(() => { server.closeAllConnections(); h2c.destroyConnections(); });
       }, graceMs);
       sweepOnce();
       await closed;

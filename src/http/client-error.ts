@@ -7,11 +7,14 @@ import type { Duplex } from 'node:stream';
 
 export interface ClientError { status: number; phrase: string; reason: string }
 
+/** A request whose headers or body did not arrive in time (node:http's header and request timeouts alike). */
+export const TIMED_OUT: ClientError = { status: 408, phrase: 'Request Timeout', reason: 'The request (its headers or its body) did not arrive in time.' };
+
 /** What the client did wrong, from the parser's error code (the statuses node itself would answer). */
 function classifyClientError(code: string | undefined): ClientError {
   if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, phrase: 'Request Header Fields Too Large', reason: 'The request line and headers are larger than the server accepts (16 KB).' };
   // Node reports the header and the whole-request timeouts alike.
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, phrase: 'Request Timeout', reason: 'The request (its headers or its body) did not arrive in time.' };
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return TIMED_OUT;
   return { status: 400, phrase: 'Bad Request', reason: 'The request is not valid HTTP/1.1.' };
 }
 

@@ -2,13 +2,14 @@
 // at all (its request timeout is off so that long answers are never cut, and the header timeout follows it), so
 // an anonymous client could hold connections that never send a byte until file descriptors run out.
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
+import { h2Stream, stopUploadAfterAnswer } from './h2c.ts';
 
 /**
  * Options for http.createServer: `headersMs` to send the request line and headers (from the moment the
  * connection opens), `requestMs` for the whole request including its body. Answers are not limited by either.
  * Node checks them on an interval, here at most a second, so a limit is enforced within that much.
  */
-export function clientTimeoutOptions(headersMs: number, requestMs: number): Pick<ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'> {
+export function clientTimeoutOptions(headersMs: number, requestMs: number): Required<Pick<ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'>> {
   return {
     headersTimeout: headersMs,
     requestTimeout: Math.max(requestMs, headersMs),
@@ -50,6 +51,9 @@ const DRAIN_MAX_BYTES = 256 * 1024 * 1024;
  */
 export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse, drain = false): void {
   if (req.complete) return;
+  // HTTP/2: the connection is shared and flow control bounds what a stream sends; only this request's upload stops.
+  const stream = h2Stream(req);
+  if (stream) return stopUploadAfterAnswer(stream, req);
   const declared = Number(req.headers['content-length']);
   if (drain && declared > 0 && declared <= DRAIN_MAX_BYTES) {
     res.once('finish', () => {
