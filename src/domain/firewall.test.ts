@@ -82,7 +82,7 @@ test('an audit policy reports what it would block, and blocks nothing; the two l
   const rule: FirewallRule = { name: 'No push', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['git_push'] };
   const audit = policy([rule], { id: 'aigfwp_audit', mode: 'audit' });
   const findings = call(audit, 'git_push');
-  assert.deepEqual(findings, [{ policyId: 'aigfwp_audit', rule: 'No push', tier: 'hardDeny', blocked: false, unchecked: false }]);
+  assert.deepEqual(findings, [{ policyId: 'aigfwp_audit', rule: 'No push', tier: 'hardDeny', blocked: false, unchecked: false, phase: 'response' }]);
   assert.equal(blockingFinding(findings), undefined);
   const enforce = policy([{ ...rule, name: 'Config no push' }], { id: 'aigfwp_enforce' });
   const policies = new Map([[audit.id, audit], [enforce.id, enforce]]);
@@ -107,7 +107,7 @@ test('a soft block is cleared only by an allow rule of its own policy', () => {
 test('a decision rule cannot be checked here: onError block blocks, log lets it through and reports it', () => {
   const rule: FirewallRule = { name: 'Deletes outside the project', tier: 'softDeny', type: 'decision', phase: 'response', instructions: 'Deletes files outside the project directory.' };
   const blocking = call(policy([rule]), 'anything');
-  assert.deepEqual(blocking, [{ policyId: 'aigfwp_1', rule: 'Deletes outside the project', tier: 'softDeny', blocked: true, unchecked: true }]);
+  assert.deepEqual(blocking, [{ policyId: 'aigfwp_1', rule: 'Deletes outside the project', tier: 'softDeny', blocked: true, unchecked: true, phase: 'response' }]);
   const logged = call(policy([rule], { onError: 'log' }), 'anything');
   assert.deepEqual(logged.map((f) => [f.blocked, f.unchecked]), [[false, true]]);
   // Not cleared by an allow rule (what it would have said is unknown).
