@@ -1,7 +1,8 @@
 // Amazon Bedrock through the gateway, driven by the official AWS SDK (`@aws-sdk/client-bedrock-runtime`) with the
 // access key as its bearer token, against a fake Bedrock Runtime on loopback that speaks Bedrock's wire formats:
 // Converse JSON, InvokeModel's model body with its token-count headers, AWS event-stream frames for both streams,
-// ThrottlingException 429s. Provider keys carry their AWS region (`aws.region`), which picks the endpoint. SQLite store.
+// ThrottlingException 429s. Provider keys carry their AWS region (`aws.region`), which picks the endpoint. The
+// Anthropic SDK's `/v1/messages` reaches the same Claude models through InvokeModel (its body, its event stream). SQLite store.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -12,6 +13,7 @@ import {
   InvokeModelWithResponseStreamCommand, ThrottlingException,
 } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import Anthropic from '@anthropic-ai/sdk';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { startHarness, type Harness } from './helpers/gateway.ts';
 import { openStore } from '../src/store/database.ts';
@@ -45,7 +47,7 @@ async function fakeBedrock(): Promise<{ url: string; seen: Seen[]; close(): Prom
     req.on('end', () => {
       const body = Buffer.concat(parts).toString('utf8');
       seen.push({ path: req.url ?? '', headers: req.headers, body });
-      answer(req, res);
+      answer(req, res, body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -61,7 +63,41 @@ function awsError(res: ServerResponse, status: number, type: string, message: st
   res.end(JSON.stringify({ message }));
 }
 
-function answer(req: IncomingMessage, res: ServerResponse): void {
+/** The members of the Claude body AWS's InvokeModel page documents, and extended thinking's. */
+const CLAUDE_BODY_MEMBERS = new Set(['anthropic_version', 'anthropic_beta', 'max_tokens', 'system', 'messages', 'temperature', 'top_p', 'top_k', 'tools', 'tool_choice', 'stop_sequences', 'thinking']);
+
+/** The first user message's text of an Anthropic body: the fake's cue for which answer to give. */
+function messagesPrompt(body: string): string | undefined {
+  try {
+    const content = (JSON.parse(body) as { messages?: { content?: unknown }[] }).messages?.[0]?.content;
+    return typeof content === 'string' ? content : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An exception frame as Bedrock ends a failed stream with (`:message-type` exception, named by `:exception-type`). */
+function exceptionFrame(type: string, message: string): Buffer {
+  return Buffer.from(frames.encode({
+    headers: { ':message-type': { type: 'string', value: 'exception' }, ':exception-type': { type: 'string', value: type }, ':content-type': { type: 'string', value: 'application/json' } },
+    body: Buffer.from(JSON.stringify({ message })),
+  }));
+}
+
+/**
+ * The open stream's hold after its first text: the test opens it once its client has read that text; after 3 s it
+ * opens by itself, which the test then sees (`true`): the gateway held the first text back.
+ */
+let gate: { opened: Promise<boolean>; open(): void } | undefined;
+function armGate(): NonNullable<typeof gate> {
+  let settle!: (byTimer: boolean) => void;
+  const opened = new Promise<boolean>((resolve) => { settle = resolve; });
+  const timer = setTimeout(() => settle(true), 3000);
+  gate = { opened, open: () => { clearTimeout(timer); settle(false); } };
+  return gate;
+}
+
+function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
   const auth = req.headers.authorization;
   if (auth === 'Bearer bedrock-throttled') return awsError(res, 429, 'ThrottlingException', 'Too many requests, please wait before trying again.');
   if (auth !== 'Bearer bedrock-good') return awsError(res, 403, 'AccessDeniedException', 'Invalid API Key format: Must start with pre-defined prefix');
@@ -93,6 +129,44 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
       res.write(all.subarray(37));
       res.end(eventFrame('metadata', { usage: CONVERSE_USAGE, metrics: { latencyMs: 30 } }));
     }, 10);
+    return;
+  }
+  const prompt = messagesPrompt(body);
+  // Bedrock's Claude validates its body as a schema: a member it has no place for is refused with a 400.
+  const extraneous = operation!.startsWith('invoke') ? Object.keys(JSON.parse(body) as object).find((key) => !CLAUDE_BODY_MEMBERS.has(key)) : undefined;
+  if (extraneous !== undefined) return awsError(res, 400, 'ValidationException', `Malformed input request: #: extraneous key [${extraneous}] is not permitted, please reformat your input and try again.`);
+  if (operation === 'invoke' && prompt === 'sdk json') {
+    res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'aws-req-3', 'x-amzn-bedrock-input-token-count': String(INVOKE_COUNTS.input), 'x-amzn-bedrock-output-token-count': String(INVOKE_COUNTS.output) });
+    res.end(JSON.stringify({
+      id: 'msg_bdrk_json', type: 'message', role: 'assistant', model: 'claude-sonnet-4-6',
+      content: [{ type: 'text', text: 'Looking it up.' }, { type: 'tool_use', id: 'toolu_bdrk_1', name: 'get_weather', input: { city: 'Paris' } }],
+      stop_reason: 'tool_use', stop_sequence: null, usage: { input_tokens: 40, output_tokens: 6 },
+    }));
+    return;
+  }
+  if (operation === 'invoke-with-response-stream' && (prompt === 'sdk stream' || prompt === 'broken stream')) {
+    stream(200);
+    res.write(chunk({ type: 'message_start', message: { id: 'msg_bdrk_stream', type: 'message', role: 'assistant', model: 'claude-sonnet-4-6', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 42, output_tokens: 1 } } }));
+    res.write(Buffer.concat([
+      chunk({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+      chunk({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Checking ' } }),
+    ]));
+    if (prompt === 'broken stream') {
+      // Bedrock's failure after the stream opened: an exception frame, then the end of the response.
+      res.end(exceptionFrame('modelStreamErrorException', 'The model stream broke off.'));
+      return;
+    }
+    // The rest waits for the client to have read the first text: a gateway holding the stream back never lets it go.
+    void armGate().opened.then(() => {
+      res.write(chunk({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'the weather.' } }));
+      res.write(chunk({ type: 'content_block_stop', index: 0 }));
+      res.write(chunk({ type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 'toolu_bdrk_2', name: 'get_weather', input: {} } }));
+      res.write(chunk({ type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '{"city":' } }));
+      res.write(chunk({ type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '"Paris"}' } }));
+      res.write(chunk({ type: 'content_block_stop', index: 1 }));
+      res.write(chunk({ type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { output_tokens: 7 } }));
+      res.end(chunk({ type: 'message_stop', 'amazon-bedrock-invocationMetrics': { inputTokenCount: 42, outputTokenCount: 7, invocationLatency: 50, firstByteLatency: 10 } }));
+    });
     return;
   }
   if (operation === 'invoke') {
@@ -320,6 +394,111 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
     });
     assert.equal(fake.seen.length, before, 'no provider reached');
   });
+
+  /** The Anthropic SDK as any Messages client sets it up, pointed at the gateway; one attempt. */
+  const anthropic = (key: string): Anthropic => new Anthropic({ baseURL: h.gatewayUrl, apiKey: key, maxRetries: 0 });
+  const weatherTool = { name: 'get_weather', description: 'Weather of a city', input_schema: { type: 'object' as const, properties: { city: { type: 'string' } } } };
+
+  test('/v1/messages to a Bedrock Claude model: InvokeModel with Bedrock\'s Anthropic body, the answer as Claude gave it, billed from Bedrock\'s counts', async () => {
+    const { data, response } = await anthropic(token).messages.create({ model: 'bedrock:anthropic.claude-sonnet-4-6', max_tokens: 64, tools: [weatherTool], messages: [{ role: 'user', content: 'sdk json' }] }).withResponse();
+    assert.equal(data.id, 'msg_bdrk_json');
+    assert.deepEqual(data.content, [{ type: 'text', text: 'Looking it up.' }, { type: 'tool_use', id: 'toolu_bdrk_1', name: 'get_weather', input: { city: 'Paris' } }]);
+    assert.equal(data.stop_reason, 'tool_use');
+    assert.equal(response.headers.get('ngrok-aig-model'), 'anthropic.claude-sonnet-4-6');
+    assert.equal(response.headers.get('ngrok-aig-attempts'), '1');
+    assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+    const up = fake.seen.at(-1)!;
+    assert.equal(up.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/invoke');
+    assert.equal(up.headers.authorization, 'Bearer bedrock-good');
+    // Bedrock's Claude body: no model (it is in the path), no stream (the operation says it), its API version in the body.
+    assert.deepEqual(JSON.parse(up.body), { anthropic_version: 'bedrock-2023-05-31', max_tokens: 64, tools: [weatherTool], messages: [{ role: 'user', content: 'sdk json' }] });
+    assert.equal(up.headers['anthropic-version'], undefined);
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.provider, row!.model, Number(row!.inputTokens), Number(row!.outputTokens), row!.stopReason, Number(row!.usageEstimated), Number(row!.isStreaming), row!.completion],
+      ['bedrock', 'anthropic.claude-sonnet-4-6', INVOKE_COUNTS.input, INVOKE_COUNTS.output, 'tool_use', 0, 0, 'succeeded']);
+    // Bring-your-own-key: the processing fee on the tokens is the whole cost.
+    assert.equal(BigInt(row!.costPico), 49n * FEE_PICO_PER_TOKEN);
+  });
+
+  test('/v1/messages streamed: each Bedrock chunk is the SDK\'s event as it arrives (text, then a tool call), billed from the invocation metrics', async () => {
+    // A model named bare: the catalog's Bedrock id.
+    const stream = anthropic(token).messages.stream({ model: 'anthropic.claude-sonnet-4-6', max_tokens: 64, tools: [weatherTool], messages: [{ role: 'user', content: 'sdk stream' }] });
+    let text = '';
+    stream.on('text', (delta) => {
+      text += delta;
+      // The first text reached the SDK while Bedrock still held the rest: nothing was buffered on the way.
+      gate?.open();
+    });
+    const message = await stream.finalMessage();
+    assert.equal(await gate!.opened, false, 'the first text came before the stream ended');
+    assert.equal(text, 'Checking the weather.');
+    assert.equal(message.id, 'msg_bdrk_stream');
+    assert.deepEqual(message.content, [{ type: 'text', text: 'Checking the weather.' }, { type: 'tool_use', id: 'toolu_bdrk_2', name: 'get_weather', input: { city: 'Paris' } }]);
+    assert.equal(message.stop_reason, 'tool_use');
+    assert.deepEqual([message.usage.input_tokens, message.usage.output_tokens], [42, 7]);
+    const { response } = await stream.withResponse();
+    assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const up = fake.seen.at(-1)!;
+    assert.equal(up.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/invoke-with-response-stream');
+    assert.equal(JSON.parse(up.body).stream, undefined);
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), row!.stopReason, Number(row!.usageEstimated), Number(row!.isStreaming), row!.completion], [42, 7, 'tool_use', 0, 1, 'succeeded']);
+  });
+
+  test('/v1/messages with betas: the anthropic-beta values go in Bedrock\'s body as anthropic_beta, not as a header', async () => {
+    await anthropic(token).beta.messages.create({ model: 'bedrock:anthropic.claude-sonnet-4-6', max_tokens: 64, betas: ['context-1m-2025-08-07', 'interleaved-thinking-2025-05-14'], messages: [{ role: 'user', content: 'sdk json' }] });
+    const up = fake.seen.at(-1)!;
+    assert.deepEqual(JSON.parse(up.body).anthropic_beta, ['context-1m-2025-08-07', 'interleaved-thinking-2025-05-14']);
+    assert.equal(up.headers['anthropic-beta'], undefined);
+  });
+
+  test('/v1/messages: a ThrottlingException 429 moves on to the next Bedrock key, as on every provider', async () => {
+    const failover = await routedTo(h, throttled, good);
+    const { data, response } = await anthropic(failover).messages.create({ model: 'bedrock:anthropic.claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user', content: 'sdk json' }] }).withResponse();
+    assert.equal(data.id, 'msg_bdrk_json');
+    assert.equal(response.headers.get('ngrok-aig-attempts'), '2');
+    assert.deepEqual(fake.seen.slice(-2).map((c) => [c.path, c.headers.authorization]), [
+      ['/us-east-1/model/anthropic.claude-sonnet-4-6/invoke', 'Bearer bedrock-throttled'],
+      ['/eu-west-1/model/anthropic.claude-sonnet-4-6/invoke', 'Bearer bedrock-good'],
+    ]);
+    const rows = await h.usage(response.headers.get('ngrok-aig-request-id')!, 2);
+    assert.deepEqual(rows.map((r) => [r.statusCode, r.retryAction, r.providerKeyId]), [[429, 'next_key', throttled], [200, 'succeeded', good]]);
+  });
+
+  test('/v1/messages: what Bedrock refuses (an MCP server, Anthropic\'s connector) reaches the SDK as Anthropic\'s 400, Bedrock\'s message kept', async () => {
+    const mcp = { model: 'bedrock:anthropic.claude-sonnet-4-6', max_tokens: 64, betas: ['mcp-client-2025-04-04'], mcp_servers: [{ type: 'url' as const, url: 'https://mcp.example.com/sse', name: 'example' }], messages: [{ role: 'user' as const, content: 'sdk json' }] };
+    await assert.rejects(anthropic(token).beta.messages.create(mcp), (e: unknown) => {
+      assert.ok(e instanceof Anthropic.BadRequestError, String(e));
+      assert.equal((e.error as { error?: { type?: string } }).error?.type, 'invalid_request_error');
+      assert.match(e.message, /extraneous key \[mcp_servers\] is not permitted/);
+      return true;
+    });
+  });
+
+  test('/v1/messages streamed: an exception frame from Bedrock mid-stream is an error event the SDK raises; the attempt is recorded as a failed stream', async () => {
+    const stream = anthropic(token).messages.stream({ model: 'bedrock:anthropic.claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user', content: 'broken stream' }] });
+    let text = '';
+    stream.on('text', (delta) => { text += delta; });
+    await assert.rejects(stream.finalMessage(), (e: unknown) => {
+      assert.ok(e instanceof Anthropic.APIError, String(e));
+      assert.match(e.message, /The model stream broke off\./);
+      assert.match(e.message, /api_error/);
+      return true;
+    });
+    assert.equal(text, 'Checking ');
+    const { response } = await stream.withResponse();
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.completion, Number(row!.isStreaming)], ['stream_failed', 1]);
+  });
+
+  test('/v1/messages/count_tokens for a Bedrock Claude model: counted by the gateway, Bedrock not called', async () => {
+    const before = fake.seen.length;
+    const { data, response } = await anthropic(token).messages.countTokens({ model: 'bedrock:anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: 'How many tokens is this?' }] }).withResponse();
+    assert.ok(data.input_tokens > 0 && data.input_tokens < 30, String(data.input_tokens));
+    assert.equal(response.headers.get('ngrok-aig-model'), 'anthropic.claude-sonnet-4-6');
+    assert.equal(fake.seen.length, before);
+  });
+
 });
 
 for (const kind of STORE_KINDS) describe(`Bedrock provider keys: AWS settings (${kind})`, () => {

@@ -175,3 +175,11 @@ test('Gemini: the cap lands in the generation settings Google reads, a null twin
   assert.deepEqual(r.body.generation_config, { maxOutputTokens: 100 });
   assert.equal(r.body.generationConfig, null);
 });
+
+test('a Messages body sent to Bedrock\'s InvokeModel keeps its max_tokens under the account\'s cap; a native InvokeModel body is left as the AWS SDK wrote it', () => {
+  const plan = attempt('bedrock:anthropic.claude-sonnet-4-6', 'messages', 'anthropic');
+  assert.equal(plan.candidate.surface.surface, 'invoke');
+  const body = { anthropic_version: 'bedrock-2023-05-31', max_tokens: 5000, messages: [] };
+  assert.equal(prepareUpstreamBody(body, plan, settings(100), 'messages').body.max_tokens, 100);
+  assert.equal(prepareUpstreamBody(body, plan, settings(100)).body.max_tokens, 5000);
+});

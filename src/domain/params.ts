@@ -228,7 +228,8 @@ function nameEmbeddingModel(body: Record<string, unknown>, edit: () => Record<st
   edit().requests = requests.map((r: unknown) => (typeof r === 'object' && r !== null && !Array.isArray(r) ? { ...(r as Record<string, unknown>), model: name } : r));
 }
 
-export function prepareUpstreamBody(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings): PreparedBody {
+/** `limitSurface`: the surface whose output-limit fields `body` carries (a translation's, when not the upstream's). */
+export function prepareUpstreamBody(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings, limitSurface: ApiSurface = attempt.candidate.surface.surface): PreparedBody {
   const { candidate } = attempt;
   let out: Record<string, unknown> | undefined;
   const edit = (): Record<string, unknown> => (out ??= { ...body });
@@ -267,7 +268,7 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
   }
 
   const cap = settings.maxOutputTokens;
-  if (cap !== null && cap > 0 && clampOutput(out ?? body, edit, candidate.surface.surface, cap, attempt, removed)) {
+  if (cap !== null && cap > 0 && clampOutput(out ?? body, edit, limitSurface, cap, attempt, removed)) {
     fitThinkingBudget(out ?? body, edit, cap, removed);
   }
 

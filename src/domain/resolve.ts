@@ -113,7 +113,7 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
       const own = translatedSurface(resolved.provider, modelSurfaces, input.format, input.surface);
       if (own && !own.compatibility && input.untranslatable?.(input.surface, input.body, own.surface) === undefined) servedNatively = undefined;
     }
-    const translated = servedNatively ? undefined : translatedSurface(resolved.provider, modelSurfaces, input.format, input.surface);
+    const translated = servedNatively ? undefined : streamingTwin(translatedSurface(resolved.provider, modelSurfaces, input.format, input.surface), resolved.provider, input.body);
     const reason = translated && input.body ? input.untranslatable?.(input.surface, input.body, translated.surface) : undefined;
     if (reason !== undefined) {
       firstProblem ??= refusalError(resolved, input.surface, reason);
@@ -140,7 +140,8 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
  * the gateway translates only when it has to, so a native surface always wins. See docs/decisions/translation.md.
  */
 const TRANSLATED_TO: Partial<Record<ApiSurface, readonly { format: ApiFormat; surface: ApiSurface }[]>> = {
-  messages: [{ format: 'openai', surface: 'chat-completions' }],
+  // Claude on Bedrock takes Anthropic's Messages body on InvokeModel (ngrok's Bedrock page).
+  messages: [{ format: 'openai', surface: 'chat-completions' }, { format: 'bedrock', surface: 'invoke' }],
   // Through chat completions when the provider serves them: Messages is reached through chat (two halves).
   responses: [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }],
   'chat-completions': [{ format: 'anthropic', surface: 'messages' }],
@@ -155,6 +156,15 @@ const TRANSLATED_TO: Partial<Record<ApiSurface, readonly { format: ApiFormat; su
  * for it (pipeline.ts). Anthropic's count_tokens is the client's own surface, served natively, so it has no entry.
  */
 const GEMINI_COUNT_TO: readonly { format: ApiFormat; surface: ApiSurface }[] = [{ format: 'anthropic', surface: 'count-tokens' }];
+
+/**
+ * Bedrock streams by operation, not by a body field: a translated request asking for a stream goes to InvokeModel's
+ * twin, `/invoke-with-response-stream`.
+ */
+function streamingTwin(spec: SurfaceSpec | undefined, provider: ResolvedProvider, body: Record<string, unknown> | undefined): SurfaceSpec | undefined {
+  if (spec?.surface !== 'invoke' || body?.stream !== true) return spec;
+  return surfaceOf(provider, 'bedrock', 'invoke-stream') ?? spec;
+}
 
 /** Structured output (`response_format` json_schema or json_object), which a provider's compatibility layer ignores. */
 function asksWhatLayersIgnore(body: Record<string, unknown>): boolean {

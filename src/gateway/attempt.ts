@@ -399,9 +399,9 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   // A model that does not serve the client's surface: the request goes up in the model's format (translate/).
   const translator = translatorFor(ctx.route, plan.candidate.surface);
   // A client that asked Responses not to store (`store: false`) will not refer back: nothing is kept for it.
-  const translated = translator?.request(ctx.body!, plan);
+  const translated = translator?.request(ctx.body!, plan, ctx.req.headers);
   const scope = translator ? { accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true, toolNames: translated?.toolNames, request: ctx.body!, inputTokens: isStreaming && ctx.route.surface === 'messages' ? streamInputEstimate(ctx) : undefined } : undefined;
-  const prepared = prepareUpstreamBody(translated?.body ?? ctx.body!, plan, settings);
+  const prepared = prepareUpstreamBody(translated?.body ?? ctx.body!, plan, settings, translated?.limitSurface);
   const removed = translated ? clientRemoved(translated, prepared.removed, ctx.body!) : prepared.removed;
   let body = prepared.body;
   let changed = prepared.changed;

@@ -10,6 +10,7 @@ import { anthropic } from './formats/anthropic.ts';
 import { converseUsage, eventStreamCodec, invocationMetricsUsage } from './formats/bedrock.ts';
 import { appendText, obj, parseJson, stringOr, type StreamFacts } from './formats/types.ts';
 import { MAX_HELD_BYTES } from './exchange.ts';
+import type { StreamTranslation } from './translate/index.ts';
 
 /** Prelude (total and header lengths, their CRC) and the message CRC: the least a frame can be. */
 const MIN_FRAME_BYTES = 16;
@@ -17,14 +18,20 @@ const MIN_FRAME_BYTES = 16;
 export class EventStreamMeter {
   readonly facts: StreamFacts = { usage: undefined, stopReason: '', terminal: false, errored: false, text: '', textChars: 0 };
   readonly #surface: ApiSurface;
+  /**
+   * A Messages client's stream (translate/messages-via-invoke.ts): each chunk's Anthropic event goes to it as
+   * (its type, its JSON), an exception frame as (its `:exception-type`, its body); it writes what the client receives.
+   */
+  readonly #translation: StreamTranslation | undefined;
   /** The unfinished frame's bytes, not yet relayed. */
   #held: Buffer = Buffer.alloc(0);
   readonly #maxFrameBytes: number;
   /** A frame longer than the limit (or one that is no frame): the stream can no longer be metered, and the relay ends it. */
   overflowed = false;
 
-  constructor(surface: ApiSurface, maxFrameBytes = MAX_HELD_BYTES) {
+  constructor(surface: ApiSurface, translation?: StreamTranslation, maxFrameBytes = MAX_HELD_BYTES) {
     this.#surface = surface;
+    this.#translation = translation;
     this.#maxFrameBytes = maxFrameBytes;
   }
 
@@ -69,12 +76,14 @@ export class EventStreamMeter {
       return;
     }
     const kind = message.headers[':message-type']?.value;
+    const text = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength).toString('utf8');
     if (kind !== 'event') {
       this.facts.errored = true;
+      this.#translation?.event(String(message.headers[':exception-type']?.value ?? 'internalServerException'), text);
       return;
     }
     const type = message.headers[':event-type']?.value;
-    const body = obj(parseJson(Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength).toString('utf8')));
+    const body = obj(parseJson(text));
     if (this.#surface === 'converse-stream') this.#converseEvent(String(type), body);
     else if (type === 'chunk') this.#invokeChunk(body);
   }
@@ -98,7 +107,10 @@ export class EventStreamMeter {
     const data = Buffer.from(bytes, 'base64').toString('utf8');
     const event = obj(parseJson(data));
     // Claude's Messages events: their usage, stop reason and text as on Anthropic's own stream.
-    if (typeof event?.type === 'string') anthropic.onStreamEvent(this.facts, event.type, data, 'messages', false);
+    if (typeof event?.type === 'string') {
+      anthropic.onStreamEvent(this.facts, event.type, data, 'messages', false);
+      this.#translation?.event(event.type, data);
+    }
     const metrics = invocationMetricsUsage(event?.['amazon-bedrock-invocationMetrics']);
     if (metrics) {
       // What Bedrock counted (and bills), on the stream's last chunk, whatever the model reported before.

@@ -340,7 +340,8 @@ async function countedHere(ctx: RequestContext): Promise<boolean> {
   } catch {
     return false;
   }
-  const served = applyScope(candidates, configuration?.access ?? null).allowed.find((c) => c.surface.surface === 'chat-completions');
+  // Claude on Bedrock too: Bedrock Runtime's token counting is an operation of its own, not taken (gateway-behaviour.md).
+  const served = applyScope(candidates, configuration?.access ?? null).allowed.find((c) => c.surface.surface === 'chat-completions' || c.surface.format === 'bedrock');
   if (!served) return false;
   if (thread !== undefined) throw tollgateError('threadNotHeld', { provider: served.provider.id, model: served.modelId, surface: ctx.route.surface, id: thread });
   const tokens = gemini ? await countInputTokens(Buffer.from(JSON.stringify(counted)), 'generate-content') : await countInputTokens(ctx.rawBody!, 'count-tokens');

@@ -36,6 +36,8 @@ export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders
   return headers;
 }
 
+const SSE_TYPE = /^text\/event-stream/i;
+
 /**
  * A translated answer labelled as what it is: JSON the gateway wrote (whatever type the provider's error page had),
  * never under the provider's `content-encoding` (one the exchange could not decode stays on the header for a body
@@ -43,6 +45,8 @@ export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders
  */
 function asClientsOwn(headers: OutHeaders, translated: 'json' | 'stream'): void {
   if (translated === 'json') headers['content-type'] = 'application/json';
+  // Bedrock's binary event stream, written out as the client's server-sent events.
+  else if (!SSE_TYPE.test(String(headers['content-type'] ?? ''))) headers['content-type'] = 'text/event-stream; charset=utf-8';
   delete headers['content-encoding'];
 }
 
@@ -173,7 +177,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
   const codec = codecs[ctx.route.format];
   const translation = translating?.translator.stream(translating.scope);
   // Bedrock's streams are binary event-stream frames, relayed as they come and metered frame by frame.
-  const meter = served.format === 'bedrock' ? new EventStreamMeter(served.surface) : new StreamMeter(codecs[served.format], served.surface, dropUsageChunk, translation);
+  const meter = served.format === 'bedrock' ? new EventStreamMeter(served.surface, translation) : new StreamMeter(codecs[served.format], served.surface, dropUsageChunk, translation);
   // A Responses client's numbering (its events alone are numbered): the translation's own, or the provider's as relayed.
   // Firewall's response rules: the client's events screened after any translation (only for a key with a policy).
   const guard = ctx.firewall && hasRules(ctx.firewall, 'response') ? streamGuard(ctx.route.surface, ctx.firewall, ctx.firewallFindings ??= []) : undefined;

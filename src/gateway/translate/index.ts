@@ -10,6 +10,7 @@ import { geminiCountedRequest } from '../../domain/gemini-fields.ts';
 import { continuedThread, messagesViaChat, unsendableMediaReason } from './messages-via-chat.ts';
 import { duplicateToolReason, responsesViaChat } from './responses-via-chat.ts';
 import { composed } from './composed.ts';
+import { messagesViaInvoke } from './messages-via-invoke.ts';
 import { GEMINI_CHAT_FIELDS, geminiStreamViaChat, geminiUntranslatableReason, geminiViaChat } from './gemini-via-chat.ts';
 import type { Translator } from './types.ts';
 
@@ -66,6 +67,8 @@ function geminiTranslator(client: ApiSurface, upstream: ApiSurface): Translator 
 export function translatorFor(client: { format: ApiFormat; surface: ApiSurface }, upstream: SurfaceSpec): Translator | undefined {
   if (upstream.surface === client.surface && upstream.format === client.format) return undefined;
   if (client.format === 'gemini') return geminiTranslator(client.surface, upstream.surface);
+  // Claude on Bedrock takes Anthropic's Messages body through InvokeModel (and its stream); nothing else reaches Bedrock.
+  if (upstream.format === 'bedrock') return client.surface === 'messages' && (upstream.surface === 'invoke' || upstream.surface === 'invoke-stream') ? messagesViaInvoke : undefined;
   if (upstream.surface === 'chat-completions') return client.surface === 'messages' ? messagesViaChat : client.surface === 'responses' ? responsesViaChat : undefined;
   if (upstream.surface !== 'messages') return undefined;
   return client.surface === 'chat-completions' ? chatViaMessages : client.surface === 'responses' ? responsesViaMessages : undefined;

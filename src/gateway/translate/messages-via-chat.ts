@@ -336,7 +336,8 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
 }
 
 
-function error(status: number, upstream: string): string {
+/** A provider's refusal (any shape) as Anthropic's error body, its status kept: the Anthropic SDK raises the class it knows for it. */
+export function anthropicProviderError(status: number, upstream: string): string {
   return JSON.stringify({ type: 'error', error: { type: anthropicErrorType(status), message: providerMessage(upstream) } });
 }
 
@@ -499,4 +500,4 @@ class ChatToMessages extends FromChatStream {
 
 // Nothing of a Messages answer is referred back to later (nothing is stored): the scope gives the tools' names, the
 // model asked for and the input estimate.
-export const messagesViaChat: Translator = { request, answer, error, stream: (scope) => new ChatToMessages(scope) };
+export const messagesViaChat: Translator = { request, answer, error: anthropicProviderError, stream: (scope) => new ChatToMessages(scope) };

@@ -1,6 +1,8 @@
 // A translation serves a request of one API surface (the client's SDK) with a model that only serves another
 // (ngrok's "any model, any SDK"): the request body goes up in the model's format, and the answer, the stream
 // and the provider's errors come back in the client's. Usage is metered on the upstream answer, untranslated.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ApiSurface } from '../../catalog/types.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 
 export interface TranslatedRequest {
@@ -14,6 +16,11 @@ export interface TranslatedRequest {
    * Ngrok-AIG-Removed-Params names what the client sent (`stop_sequences`, not the chat `stop` it became).
    */
   clientFields?: Readonly<Record<string, string>>;
+  /**
+   * The surface whose output-limit fields the body carries, when not the upstream's: a Messages body sent to
+   * Bedrock's InvokeModel keeps `max_tokens`, which the account's cap then clamps (params.ts).
+   */
+  limitSurface?: ApiSurface;
 }
 
 /** Turns the upstream's SSE events, one at a time, into the client's SSE text. */
@@ -42,7 +49,8 @@ export interface TranslationScope {
 }
 
 export interface Translator {
-  request(body: Record<string, unknown>, plan: AttemptPlan): TranslatedRequest;
+  /** `headers`: the client's, for what a format carries in its headers (Anthropic's `anthropic-beta`). */
+  request(body: Record<string, unknown>, plan: AttemptPlan, headers?: IncomingHttpHeaders): TranslatedRequest;
   /** The upstream's parsed JSON answer in the client's format. */
   answer(upstream: unknown, scope: TranslationScope): unknown;
   /** A provider's error answer (status kept) in the client's error format. */
