@@ -71,7 +71,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
   const firewallPolicies = new Map<string, FirewallPolicyState>();
   for (const row of firewallRows) firewallPolicies.set(row.id, firewallPolicyState(row));
 
-  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, unreadableProviderKeys, customProviders, virtualModels, firewallPolicies, balancePico: 0n };
+  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, unreadableProviderKeys, customProviders, virtualModels, firewallPolicies, mcpServers: new Map(), balancePico: 0n };
 }
 
 export interface AccessKeyRecord extends AuthenticatedKey { tokenHash: string }

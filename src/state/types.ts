@@ -2,9 +2,17 @@
 // whole when the control plane announces a change (state/changes.ts). Nothing here does I/O per request.
 import type { ApiFormat } from '../catalog/types.ts';
 import type { FirewallPolicyState } from '../domain/firewall-policy.ts';
+import type { McpServerState } from '../domain/mcp-server.ts';
 
 export interface AccessDimension { allow?: string[] }
-export interface AccessScope { providers?: AccessDimension; models?: AccessDimension }
+export interface AccessScope {
+  providers?: AccessDimension;
+  models?: AccessDimension;
+  /** MCP servers by label; absent: every server. */
+  mcpServers?: AccessDimension;
+  /** MCP tools as `<label>/<tool>`, `*` a wildcard; absent: every tool of the servers allowed. */
+  mcpTools?: AccessDimension;
+}
 
 export interface StoredRouterStep { type: 'user' | 'ngrok'; keySelectionStrategy?: 'ordered'; keys?: { id: string }[] }
 export interface StoredRouterRule { provider?: string; model?: string; steps: StoredRouterStep[] }
@@ -77,6 +85,8 @@ export interface AccountSnapshot {
   virtualModels: ReadonlyMap<string, VirtualModelState>;
   /** Firewall policies by id. */
   firewallPolicies: ReadonlyMap<string, FirewallPolicyState>;
+  /** MCP servers by id. */
+  mcpServers: ReadonlyMap<string, McpServerState>;
   /** Credit balance in pico-USD: grants − recorded cost (kept current in memory as usage is recorded). */
   balancePico: bigint;
 }

@@ -1,5 +1,6 @@
 // Builds in-memory account snapshots for pure-logic tests (no store involved).
 import type { FirewallPolicyState } from '../../src/domain/firewall-policy.ts';
+import type { McpServerState } from '../../src/domain/mcp-server.ts';
 import type { AccountSettings, AccountSnapshot, ConfigurationState, CustomProviderState, ProviderKeyState, VirtualModelState } from '../../src/state/types.ts';
 
 export interface SnapshotInit {
@@ -11,6 +12,7 @@ export interface SnapshotInit {
   customProviders?: CustomProviderState[];
   virtualModels?: VirtualModelState[];
   firewallPolicies?: FirewallPolicyState[];
+  mcpServers?: McpServerState[];
   balancePico?: bigint;
 }
 
@@ -28,6 +30,7 @@ export function snapshot(init: SnapshotInit = {}): AccountSnapshot {
     customProviders: new Map((init.customProviders ?? []).map((p) => [p.providerId, p])),
     virtualModels: new Map((init.virtualModels ?? []).map((v) => [v.name.toLowerCase(), v])),
     firewallPolicies: new Map((init.firewallPolicies ?? []).map((p) => [p.id, p])),
+    mcpServers: new Map((init.mcpServers ?? []).map((s) => [s.id, s])),
     balancePico: init.balancePico ?? 0n,
   };
 }
