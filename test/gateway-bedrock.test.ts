@@ -499,6 +499,28 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
     assert.equal(fake.seen.length, before);
   });
 
+  test('Firewall: a Messages client served by Bedrock has its tool calls screened (JSON and streamed); Bedrock\'s own operations, which Firewall does not screen, are refused under an enforcing policy', async () => {
+    const policy = await h.api<{ id: string }>('POST', '/firewall-policies', { name: 'No weather', rules: [{ name: 'No weather', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['get_*'] }] });
+    const guarded = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'bedrock', steps: [{ type: 'user', keys: [{ id: good }] }] }] }, firewallPolicyId: policy.id }))).token;
+    const json = await anthropic(guarded).messages.create({ model: 'bedrock:anthropic.claude-sonnet-4-6', max_tokens: 64, tools: [weatherTool], messages: [{ role: 'user', content: 'sdk json' }] });
+    assert.deepEqual(json.content.map((b) => b.type), ['text', 'text']);
+    assert.match((json.content[1] as Anthropic.TextBlock).text, /rule "No weather" \(hard block\) flagged the call to tool "get_weather"/);
+    assert.equal(json.stop_reason, 'end_turn');
+    const stream = anthropic(guarded).messages.stream({ model: 'bedrock:anthropic.claude-sonnet-4-6', max_tokens: 64, tools: [weatherTool], messages: [{ role: 'user', content: 'sdk stream' }] });
+    stream.on('text', () => gate?.open());
+    const streamed = await stream.finalMessage();
+    assert.deepEqual(streamed.content.map((b) => b.type), ['text', 'text']);
+    assert.match((streamed.content[1] as Anthropic.TextBlock).text, /flagged the call to tool "get_weather"/);
+    assert.equal(streamed.stop_reason, 'end_turn');
+    const before = fake.seen.length;
+    await assert.rejects(client(guarded).send(new ConverseCommand({ modelId: 'anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: [{ text: 'x' }] }] })), (e: unknown) => {
+      assert.equal((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode, 400, String(e));
+      assert.match(String((e as Error).message), /Firewall does not screen Bedrock's Converse: nothing would be checked/);
+      return true;
+    });
+    assert.equal(fake.seen.length, before, 'Bedrock not called');
+  });
+
 });
 
 for (const kind of STORE_KINDS) describe(`Bedrock provider keys: AWS settings (${kind})`, () => {

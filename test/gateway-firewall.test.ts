@@ -288,6 +288,56 @@ describe('Firewall through the gateway', () => {
     });
   });
 
+  describe('ways around a policy', () => {
+    test('a request giving a key twice in one object is refused when request rules apply: the provider could read the value they did not check', async () => {
+      const sent = fake.requests.length;
+      const twice = '{"model":"openai:gpt-4o","messages":[{"role":"user","content":"rm -rf / now","content":"hello"}]}';
+      const post = () => fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: twice });
+      place(policy('aigfwp_acct', [NO_RM]));
+      const refused = await post();
+      assert.equal(refused.status, 400);
+      const { error } = await refused.json() as { error: { code: string; message: string } };
+      assert.equal(error.code, 'ERR_NGROK_27228');
+      assert.match(error.message, /the key "content" is given twice in one object: the provider could read the value this access key's Firewall rules did not check/);
+      assert.equal(fake.requests.length, sent, 'never sent');
+      // No request rules (a key without a policy, or one of response rules only): served as before.
+      for (const placed of [undefined, policy('aigfwp_acct', [NO_DELETES])]) {
+        place(placed);
+        assert.equal((await post()).status, 200);
+      }
+    });
+
+    test('an enforcing policy\'s rules are not skipped on a surface Firewall does not screen: the request is refused; an audit policy lets it through', async () => {
+      const sent = fake.requests.length;
+      place(policy('aigfwp_acct', [NO_RM]));
+      const completion = await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: 'rm -rf /' }).then(() => undefined, (e: unknown) => e);
+      assert.ok(completion instanceof OpenAI.BadRequestError, String(completion));
+      assert.equal(completion.code, 'ERR_NGROK_27228');
+      assert.match(completion.message, /Firewall policy aigfwp_acct enforces rules, and Firewall does not screen legacy completions \(\/v1\/completions\): nothing would be checked/);
+      const google = new GoogleGenAI({ apiKey: TOKEN, apiVersion: 'v1beta', httpOptions: { baseUrl: gateway.url } });
+      place(policy('aigfwp_acct', [NO_DELETES]));
+      const interaction = await google.interactions.create({ model: 'google:gemini-2.5-flash', input: 'delete it' }).then(() => undefined, (e: unknown) => e as { status?: number; message?: string });
+      assert.equal(interaction?.status, 400, String(interaction?.message));
+      assert.match(String(interaction?.message), /Firewall does not screen the Interactions API/);
+      assert.equal(fake.requests.length, sent, 'nothing went upstream');
+      // Response rules only: legacy completions return no tool calls, so nothing is skipped there.
+      assert.equal((await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: 'hi' })).object, 'text_completion');
+      place(policy('aigfwp_acct', [NO_RM, NO_DELETES], { mode: 'audit' }));
+      assert.equal((await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: 'rm -rf /' })).object, 'text_completion');
+    });
+    test('a streamed Responses answer translated from Claude, whose two calls are open at once: each judged at its end, the kept one intact, numbered without a gap', async () => {
+      place(policy('aigfwp_acct', [NO_DELETES]));
+      const tools = ['read_file', 'delete_file'].map((name) => ({ type: 'function' as const, name, parameters: { type: 'object', properties: {} }, strict: false }));
+      const ask = { model: 'anthropic:tool-each-x', input: 'tidy up', tools };
+      const done = await openai.responses.stream(ask).finalResponse();
+      assert.deepEqual(done.output.map((i) => (i.type === 'function_call' ? [i.type, i.name, i.arguments] : [i.type])), [['function_call', 'read_file', '{"city":"Paris"}'], ['message']]);
+      assert.match(done.output_text, /flagged the call to tool "delete_file"/);
+      const raw = await (await fetch(`${gateway.url}/v1/responses`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...ask, stream: true }) })).text();
+      const events = raw.split('\n\n').filter((e) => e.includes('data: ')).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)) as { type: string; sequence_number: number });
+      assert.deepEqual(events.map((e) => e.sequence_number), events.map((_, i) => i));
+    });
+  });
+
   describe('per-request rules (`plugins`)', () => {
     test('a request sending `plugins` is refused with a 400 naming per-request Firewall rules, on every screened surface, policy or not', async () => {
       const sent = fake.requests.length;

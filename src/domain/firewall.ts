@@ -55,8 +55,12 @@ export interface RequestParts {
   calledNames: readonly string[];
 }
 
-/** A tool call the model returned. */
-export interface ToolCallView { name: string; arguments: string }
+/**
+ * A tool call the model returned. `repeatsKey`: whether its arguments give a key twice in one object (asked only when
+ * an allow rule would clear a soft block: the agent's JSON parser keeps the last value, which a pattern anchored on
+ * the first never read).
+ */
+export interface ToolCallView { name: string; arguments: string; repeatsKey?: () => boolean }
 
 const compiled = new WeakMap<FirewallPolicyState, CompiledPolicy>();
 
@@ -151,7 +155,8 @@ function callRuleMatches(rule: CompiledRule, call: ToolCallView, text: string, d
   const m = rule.matcher;
   if (m.kind === 'names') return namesMatch(m.globs, [call.name]);
   if (m.kind !== 'regex') return false;
-  return m.re.test(text) || (decoded !== undefined && isBlockTier(rule.tier) && m.re.test(decoded));
+  if (!isBlockTier(rule.tier)) return m.re.test(text) && !call.repeatsKey?.();
+  return m.re.test(text) || (decoded !== undefined && m.re.test(decoded));
 }
 
 /**

@@ -5,6 +5,8 @@ import { blockingFinding, hasRules, judgeRequest, keyPolicies, type CompiledPoli
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { RequestContext } from '../context.ts';
 import { headerText, H_FIREWALL, type OutHeaders } from '../headers.ts';
+import { tollgateError } from '../../domain/errors.ts';
+import { repeatedKey } from '../body-edit.ts';
 import { requestParts, screenedSurface } from './request-view.ts';
 
 /**
@@ -18,13 +20,38 @@ export function requestPluginsProblem(surface: ApiSurface, body: Record<string, 
   return '"plugins" (per-request Firewall rules) is not supported by this gateway: nothing in it would be enforced. Attach a Firewall policy to the access key\'s configuration, or as the account\'s all-keys policy (firewallPolicyId on the gateway config), and send the request without "plugins".';
 }
 
-/** The key's policies for this request, undefined when it has none (or the surface is not one Firewall screens). */
+/**
+ * Model turns Firewall cannot screen, as their clients know them. Served unscreened under an enforcing policy, they
+ * would be the way around it: the same agent, on another path, with nothing checked.
+ */
+const UNSCREENED_TURNS: ReadonlyMap<ApiSurface, string> = new Map([
+  ['completions', 'legacy completions (/v1/completions)'],
+  ['interactions', 'the Interactions API'],
+  ['converse', 'Bedrock\'s Converse'],
+  ['converse-stream', 'Bedrock\'s ConverseStream'],
+  ['invoke', 'Bedrock\'s InvokeModel'],
+  ['invoke-stream', 'Bedrock\'s InvokeModelWithResponseStream'],
+]);
+
+/**
+ * The key's policies for this request, undefined when it has none (or the surface is not one Firewall screens). A
+ * model turn on a surface it cannot screen is refused when an enforcing policy has rules it would skip there: request
+ * rules anywhere, response rules where the model can return tool calls (all but legacy completions).
+ */
 export function firewallFor(ctx: RequestContext): readonly CompiledPolicy[] | undefined {
   const accountPolicy = ctx.account!.settings.firewallPolicyId;
   const configurationPolicy = ctx.configuration?.firewallPolicyId;
   if (!accountPolicy && !configurationPolicy) return undefined;
-  if (!screenedSurface(ctx.route.surface)) return undefined;
+  const surface = ctx.route.surface;
+  const screened = screenedSurface(surface);
+  const unscreened = screened ? undefined : UNSCREENED_TURNS.get(surface);
+  if (!screened && !unscreened) return undefined;
   const policies = keyPolicies(accountPolicy, configurationPolicy, ctx.account!.firewallPolicies);
+  if (unscreened) {
+    const skipped = policies.find((p) => p.mode === 'enforce' && (p.request.length > 0 || (surface !== 'completions' && p.response.length > 0)));
+    if (skipped) throw tollgateError('invalidRequest', { reason: `this access key's Firewall policy ${skipped.id} enforces rules, and Firewall does not screen ${unscreened}: nothing would be checked. Send the request as chat completions, Responses, Messages (Claude on Bedrock included) or Gemini generateContent, or set the policy's mode to audit.` });
+    return undefined;
+  }
   return policies.length > 0 ? policies : undefined;
 }
 
@@ -34,6 +61,10 @@ export function firewallFor(ctx: RequestContext): readonly CompiledPolicy[] | un
  */
 export function screenRequest(ctx: RequestContext, policies: readonly CompiledPolicy[]): FirewallFinding | undefined {
   if (!hasRules(policies, 'request')) return undefined;
+  // The rules read the parse, which keeps a repeated key's last value; the body goes upstream as written, to a parser
+  // that may keep the first (nested members are not deduplicated: body-edit.ts). SDKs never repeat a key.
+  const twice = repeatedKey(ctx.rawBody!.toString('utf8'));
+  if (twice !== undefined) throw tollgateError('invalidRequest', { reason: `the key "${twice.slice(0, 64)}" is given twice in one object: the provider could read the value this access key's Firewall rules did not check. Send it once.` });
   const findings = judgeRequest(policies, requestParts(ctx.route.surface, ctx.body!));
   if (findings.length === 0) return undefined;
   ctx.firewallFindings = findings;

@@ -70,11 +70,15 @@ function chat(body: Json, parts: Parts): void {
       const fn = obj(call.function) ?? obj(call.custom);
       parts.call(fn?.name, fn?.arguments ?? fn?.input);
     }
+    // The legacy `functions` API: still served by OpenAI, so a tool offered or called that way is read as one too.
+    const legacy = obj(m.function_call);
+    if (legacy) parts.call(legacy.name, legacy.arguments);
   }
   for (const t of objects(body.tools)) {
     const fn = obj(t.function) ?? obj(t.custom) ?? t;
     parts.tool(fn.name ?? t.type, fn.description, fn.parameters ?? fn.format);
   }
+  for (const fn of objects(body.functions)) parts.tool(fn.name, fn.description, fn.parameters);
 }
 
 function responses(body: Json, parts: Parts): void {
@@ -104,9 +108,16 @@ function messages(body: Json, parts: Parts): void {
       if (block.type === 'tool_result') pushText(parts.toolResults, resultText(block.content));
       else if (block.type === 'tool_use' || block.type === 'server_tool_use') parts.call(block.name, block.input);
       else if (typeof block.text === 'string') pushText(parts.messages, block.text);
+      else if (block.type === 'document') pushText(parts.messages, documentText(obj(block.source)));
     }
   }
   for (const t of objects(body.tools)) parts.tool(t.name ?? t.type, t.description, t.input_schema);
+}
+
+/** A document block's text, when the client sent it as text (plain text, or content blocks); a file's bytes are not read. */
+function documentText(source: Json | undefined): string {
+  if (source?.type === 'text' && typeof source.data === 'string') return source.data;
+  return source?.type === 'content' ? textOf(source.content) : '';
 }
 
 function gemini(body: Json, parts: Parts): void {

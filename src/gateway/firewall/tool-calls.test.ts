@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import OpenAI from 'openai';
 import { compilePolicy, type FirewallFinding } from '../../domain/firewall.ts';
 import type { FirewallPolicyState } from '../../domain/firewall-policy.ts';
-import { screenJsonAnswer, streamGuard } from './tool-calls.ts';
+import { guardCharsSearched, screenJsonAnswer, streamGuard } from './tool-calls.ts';
 
 const policies = [compilePolicy({ id: 'aigfwp_1', name: 'p', mode: 'enforce', onError: 'block', environment: [], rules: [{ name: 'No deletes', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['delete_*'] }] } satisfies FirewallPolicyState)];
 const chunk = (delta: Record<string, unknown>, finish: string | null = null) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
@@ -179,4 +180,113 @@ test('Responses stream: a local shell call is held to its output_item.done and r
   const last = JSON.parse(out.trim().split('\n').at(-1)!.slice(6)) as { sequence_number: number; response: { output: { type: string }[] } };
   assert.deepEqual(last.response.output.map((i) => i.type), ['message']);
   assert.equal(last.sequence_number, 7, 'two events of the call became six of a message');
+});
+
+/** What the official OpenAI SDK's stream helper makes of a guarded chat stream. */
+async function sdkChat(out: string): Promise<OpenAI.ChatCompletion> {
+  const client = new OpenAI({ apiKey: 'k', maxRetries: 0, fetch: async () => new Response(out, { headers: { 'content-type': 'text/event-stream' } }) });
+  return client.chat.completions.stream({ model: 'm', messages: [] }).finalChatCompletion();
+}
+
+const choiceChunk = (index: number, delta: Record<string, unknown>, finish: string | null = null) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index, delta, finish_reason: finish }] })}\n\n`;
+
+test('chat stream with n > 1: choices\' calls come interleaved; each is judged whole and reaches the SDK whole', async () => {
+  const { out, noted } = guardedWith(guardPolicies, 'chat-completions', [
+    choiceChunk(0, { role: 'assistant', tool_calls: [{ index: 0, id: 'a', type: 'function', function: { name: 'bash', arguments: '{"cmd":"git pu' } }] }),
+    choiceChunk(1, { role: 'assistant', tool_calls: [{ index: 0, id: 'b', type: 'function', function: { name: 'bash', arguments: '{"cmd":"git sta' } }] }),
+    choiceChunk(0, { tool_calls: [{ index: 0, function: { arguments: 'sh origin"}' } }] }),
+    choiceChunk(1, { tool_calls: [{ index: 0, function: { arguments: 'tus"}' } }] }),
+    choiceChunk(0, {}, 'tool_calls'), choiceChunk(1, {}, 'tool_calls'), 'data: [DONE]\n\n',
+  ]);
+  assert.deepEqual(noted.map((f) => f.rule), ['No push'], 'the first choice\'s call judged with all its arguments');
+  const done = await sdkChat(out);
+  assert.equal(done.choices[0]!.message.tool_calls?.length ?? 0, 0);
+  assert.match(done.choices[0]!.message.content!, /rule "No push" \(hard block\) flagged the call to tool "bash"/);
+  assert.equal(done.choices[0]!.finish_reason, 'stop');
+  assert.deepEqual(done.choices[1]!.message.tool_calls?.map((c) => [c.id, (c as OpenAI.ChatCompletionMessageFunctionToolCall).function.arguments]), [['b', '{"cmd":"git status"}']]);
+  assert.equal(done.choices[1]!.finish_reason, 'tool_calls');
+});
+
+test('an allow rule does not clear a call whose arguments give a key twice: the agent reads the last value, not the one the pattern matched', async () => {
+  const allowTmp = [compilePolicy({ id: 'aigfwp_3', name: 'p', mode: 'enforce', onError: 'block', environment: [], rules: [
+    { name: 'Writes', tier: 'softDeny', type: 'toolNames', phase: 'response', toolNames: ['write_file'] },
+    { name: 'Scratch is fine', tier: 'allow', type: 'regex', phase: 'response', pattern: '^write_file \\{"path":"/tmp/' },
+  ] } satisfies FirewallPolicyState)];
+  const answer = (args: string) => Buffer.from(JSON.stringify(chatAnswer({ tool_calls: [{ id: 'c1', type: 'function', function: { name: 'write_file', arguments: args } }] }, 'tool_calls')));
+  const kept = JSON.parse(screenJsonAnswer('chat-completions', answer('{"path":"/tmp/a","data":"x"}'), allowTmp, []).toString()) as Record<string, any>;
+  assert.equal(kept.choices[0].message.tool_calls.length, 1, 'the allow rule clears an ordinary call');
+  const twice = '{"path":"/tmp/a","path":"/home/me/.bashrc","data":"x"}';
+  assert.equal((JSON.parse(twice) as { path: string }).path, '/home/me/.bashrc');
+  const screenedTwice = JSON.parse(screenJsonAnswer('chat-completions', answer(twice), allowTmp, []).toString()) as Record<string, any>;
+  assert.equal(screenedTwice.choices[0].message.tool_calls, undefined);
+  assert.match(screenedTwice.choices[0].message.content, /rule "Writes" \(soft block\) flagged the call to tool "write_file"/);
+});
+
+test('Messages stream: a tool_use whose start carries its input (no input_json_delta follows) is judged on that input', () => {
+  const ev = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  const { out, noted } = guardedWith(guardPolicies, 'messages', [
+    ev('message_start', { message: { id: 'msg_1', type: 'message', role: 'assistant', content: [], model: 'm', stop_reason: null, usage: { input_tokens: 1, output_tokens: 0 } } }),
+    ev('content_block_start', { index: 0, content_block: { type: 'tool_use', id: 'toolu_1', name: 'bash', input: { cmd: 'git push --force' } } }),
+    ev('content_block_stop', { index: 0 }),
+    ev('message_delta', { delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 5 } }),
+    ev('message_stop', {}),
+  ]);
+  assert.deepEqual(noted.map((f) => f.rule), ['No push']);
+  assert.doesNotMatch(out, /"tool_use","id"/);
+  assert.match(out, /"stop_reason":"end_turn"/);
+});
+
+test('an event arriving in many small reads is searched for its end once, not once per read', () => {
+  const big = chunk({ tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { name: 'write_file', arguments: JSON.stringify({ data: 'x'.repeat(4 * 1024 * 1024) }) } }] });
+  const pieces = big.match(/[\s\S]{1,1024}/g)!;
+  const before = guardCharsSearched();
+  const { noted } = guardedWith(guardPolicies, 'chat-completions', [...pieces, chunk({}, 'tool_calls'), 'data: [DONE]\n\n']);
+  const searched = guardCharsSearched() - before;
+  assert.deepEqual(noted, []);
+  // Searched from the start on every read, the 4,096 reads of this 4 MiB event cost ~8.6 billion characters (seconds
+  // of CPU); each read's own text, and the event once when its end comes, is about twice the event.
+  assert.ok(searched < 3 * big.length, `${searched} characters searched for a ${big.length}-character event`);
+});
+
+/** A Responses stream as the SDK finishes it. */
+async function sdkResponse(out: string): Promise<OpenAI.Responses.Response> {
+  const client = new OpenAI({ apiKey: 'k', maxRetries: 0, fetch: async () => new Response(out, { headers: { 'content-type': 'text/event-stream' } }) });
+  return client.responses.stream({ model: 'm', input: 'x' }).finalResponse();
+}
+
+const responsesEvent = (type: string, seq: number, fields: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq, ...fields })}\n\n`;
+const fnCall = (index: number, name: string, args: string, status = 'completed') => ({ type: 'function_call', id: `fc_${index}`, call_id: `call_${index}`, name, arguments: args, status });
+const response = (status: string, output: unknown[]) => ({ response: { id: 'resp_1', object: 'response', created_at: 1, status, model: 'm', output, parallel_tool_calls: true, tool_choice: 'auto', tools: [] } });
+
+test('Responses stream: two calls open at once (as translations stream them) are each held to their own end and judged', async () => {
+  const del = fnCall(0, 'delete_file', '{"path":"/"}');
+  const read = fnCall(1, 'read_file', '{"path":"a"}');
+  const { out, noted } = guardedWith(guardPolicies, 'responses', [
+    responsesEvent('response.created', 0, response('in_progress', [])),
+    responsesEvent('response.output_item.added', 1, { output_index: 0, item: { ...del, arguments: '', status: 'in_progress' } }),
+    responsesEvent('response.function_call_arguments.delta', 2, { output_index: 0, item_id: 'fc_0', delta: '{"path":"/"}' }),
+    responsesEvent('response.output_item.added', 3, { output_index: 1, item: { ...read, arguments: '', status: 'in_progress' } }),
+    responsesEvent('response.function_call_arguments.delta', 4, { output_index: 1, item_id: 'fc_1', delta: '{"path":"a"}' }),
+    responsesEvent('response.output_item.done', 5, { output_index: 0, item: del }),
+    responsesEvent('response.output_item.done', 6, { output_index: 1, item: read }),
+    responsesEvent('response.completed', 7, response('completed', [del, read])),
+  ]);
+  assert.deepEqual(noted.map((f) => f.rule), ['No deletes']);
+  const done = await sdkResponse(out);
+  assert.deepEqual(done.output.map((i) => (i.type === 'function_call' ? i.name : i.type)), ['message', 'read_file']);
+  const numbers = out.split('\n\n').filter((e) => e.includes('data: ')).map((e) => (JSON.parse(e.slice(e.indexOf('data: ') + 6)) as { sequence_number: number }).sequence_number);
+  assert.deepEqual(numbers, numbers.map((_, i) => i));
+});
+
+test('Responses stream: a call still open at the final event never completed; it is dropped, and the final response does not list it', async () => {
+  const del = fnCall(0, 'delete_file', '{"path":"/"}');
+  const { out } = guardedWith(guardPolicies, 'responses', [
+    responsesEvent('response.created', 0, response('in_progress', [])),
+    responsesEvent('response.output_item.added', 1, { output_index: 0, item: { ...del, arguments: '', status: 'in_progress' } }),
+    responsesEvent('response.function_call_arguments.delta', 2, { output_index: 0, item_id: 'fc_0', delta: '{"path":"/"}' }),
+    responsesEvent('response.completed', 3, response('completed', [del])),
+  ]);
+  const done = await sdkResponse(out);
+  assert.deepEqual(done.output, []);
+  assert.doesNotMatch(out, /delete_file/);
 });

@@ -8,6 +8,7 @@ import type { ApiSurface } from '../../catalog/types.ts';
 import { blockedText, blockingFinding, judgeToolCall, type CompiledPolicy, type FirewallFinding } from '../../domain/firewall.ts';
 import { obj, parseJson } from '../formats/types.ts';
 import { objects, type Json } from '../translate/json.ts';
+import { repeatedKey } from '../body-edit.ts';
 
 /** What the agent reads in place of a call a rule blocked. */
 function callBlockedText(finding: FirewallFinding, tool: string): string {
@@ -16,7 +17,8 @@ function callBlockedText(finding: FirewallFinding, tool: string): string {
 
 /** Judges a call; the finding that blocks it, if one does. Every finding is noted. */
 function judged(policies: readonly CompiledPolicy[], name: string, args: string, noted: FirewallFinding[]): FirewallFinding | undefined {
-  const findings = judgeToolCall(policies, { name, arguments: args });
+  let repeats: boolean | undefined;
+  const findings = judgeToolCall(policies, { name, arguments: args, repeatsKey: () => (repeats ??= repeatedKey(args) !== undefined) });
   if (findings.length === 0) return undefined;
   noted.push(...findings);
   return blockingFinding(findings);
@@ -209,10 +211,22 @@ interface HeldChatCall { choice: number; index: number; kind: 'function' | 'cust
  */
 interface ChoiceCalls { released: number; blocked: boolean; spoke: boolean }
 
+/** Characters of stream text searched for an event's end so far (tests check it stays linear in what arrives). */
+let searchedChars = 0;
+export function guardCharsSearched(): number {
+  return searchedChars;
+}
+
 /** Screens a stream in the client's format, event by event. */
 export abstract class StreamGuard {
   readonly #decoder = new StringDecoder('utf8');
-  #pending = '';
+  /**
+   * The unfinished event's text, in the pieces it came in: joined only when an end arrives, so an event arriving in
+   * many reads is copied once, not once per read.
+   */
+  #pending: string[] = [];
+  /** Its last three characters, which may begin an end (`\r\n\r\n`) the next read completes. */
+  #tail = '';
   /** Where findings go as calls are judged (the request's, for the access line). */
   protected readonly noted: FirewallFinding[];
   protected readonly policies: readonly CompiledPolicy[];
@@ -225,23 +239,35 @@ export abstract class StreamGuard {
   /** The bytes to send of what was received: complete events, held calls kept back. */
   push(bytes: Buffer | undefined): Buffer | undefined {
     if (!bytes) return undefined;
-    this.#pending += this.#decoder.write(bytes);
+    const text = this.#decoder.write(bytes);
+    EVENT_END.lastIndex = 0;
+    searchedChars += this.#tail.length + text.length;
+    if (!EVENT_END.test(this.#tail + text)) {
+      if (text !== '') this.#pending.push(text);
+      this.#tail = (this.#tail + text).slice(-3);
+      return undefined;
+    }
+    const pending = this.#pending.join('') + text;
+    searchedChars += pending.length;
     let out = '';
     let start = 0;
     EVENT_END.lastIndex = 0;
-    for (let m = EVENT_END.exec(this.#pending); m; m = EVENT_END.exec(this.#pending)) {
+    for (let m = EVENT_END.exec(pending); m; m = EVENT_END.exec(pending)) {
       const end = m.index + m[0].length;
-      out += this.event(parseEvent(this.#pending.slice(start, end)));
+      out += this.event(parseEvent(pending.slice(start, end)));
       start = end;
     }
-    this.#pending = this.#pending.slice(start);
+    const rest = pending.slice(start);
+    this.#pending = rest === '' ? [] : [rest];
+    this.#tail = rest.slice(-3);
     return out === '' ? undefined : Buffer.from(out);
   }
 
   /** The stream ended: what is left (a held call is judged; an unterminated event goes out as it came). */
   end(): Buffer | undefined {
-    const rest = this.flush() + this.#pending + this.#decoder.end();
-    this.#pending = '';
+    const rest = this.flush() + this.#pending.join('') + this.#decoder.end();
+    this.#pending = [];
+    this.#tail = '';
     return rest === '' ? undefined : Buffer.from(rest);
   }
 
@@ -275,9 +301,13 @@ function carries(delta: Json): boolean {
 const sse = (data: Json | string): string => `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 const named = (name: string, data: Json): string => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
 
-/** Chat completions: a call's deltas (by choice and index) until another call's, its choice's finish, or the end. */
+/**
+ * Chat completions: a call's deltas (by choice and index) until another call's of its choice, its choice's finish, or
+ * the end. Each choice holds its own: with `n` > 1 the choices' deltas come interleaved, one choice's call in the middle
+ * of another's.
+ */
 class ChatGuard extends StreamGuard {
-  #held: HeldChatCall | undefined;
+  readonly #held = new Map<number, HeldChatCall>();
   readonly #choices = new Map<number, ChoiceCalls>();
 
   #calls(choice: number): ChoiceCalls {
@@ -297,7 +327,7 @@ class ChatGuard extends StreamGuard {
     let remains = false;
     for (const choice of choices) {
       const delta = obj(choice.delta);
-      if (typeof delta?.content === 'string' && delta.content !== '') this.#calls(typeof choice.index === 'number' ? choice.index : 0).spoke = true;
+      if (typeof delta?.content === 'string' && delta.content !== '') this.#calls(choiceIndex(choice)).spoke = true;
       const calls = delta ? objects(delta.tool_calls) : [];
       // The legacy `function_call` streams its name and arguments as a call of index -1.
       const legacy = delta && obj(delta.function_call);
@@ -308,7 +338,7 @@ class ChatGuard extends StreamGuard {
       }
       // An event carrying one call's delta and nothing else can go out as it came; any other has its calls taken out.
       const pure = choices.length === 1 && calls.length === 1 && !choice.finish_reason && !carries(delta!);
-      for (const call of calls) out += this.#absorb(typeof choice.index === 'number' ? choice.index : 0, call, chunk, e.raw, pure);
+      for (const call of calls) out += this.#absorb(choiceIndex(choice), call, chunk, e.raw, pure);
       delete delta!.tool_calls;
       delete delta!.function_call;
       rewritten = true;
@@ -316,8 +346,9 @@ class ChatGuard extends StreamGuard {
     }
     for (const choice of choices) {
       if (!choice.finish_reason) continue;
-      out += this.flush();
-      const calls = this.#calls(typeof choice.index === 'number' ? choice.index : 0);
+      const index = choiceIndex(choice);
+      out += this.#release(index);
+      const calls = this.#calls(index);
       // Every call of the choice was blocked: it ends as a turn does.
       if (calls.blocked && calls.released === 0 && (choice.finish_reason === 'tool_calls' || choice.finish_reason === 'function_call')) {
         choice.finish_reason = 'stop';
@@ -331,14 +362,18 @@ class ChatGuard extends StreamGuard {
   #absorb(choice: number, call: Json, chunk: Json, raw: string, pure: boolean): string {
     const index = typeof call.index === 'number' ? call.index : 0;
     let out = '';
-    if (this.#held && (this.#held.choice !== choice || this.#held.index !== index)) out = this.flush();
+    let held = this.#held.get(choice);
+    if (held && held.index !== index) {
+      out = this.#release(choice);
+      held = undefined;
+    }
     const custom = obj(call.custom);
     const fn = obj(call.function) ?? custom;
-    if (!this.#held) {
+    if (!held) {
       const { choices: _, ...template } = chunk;
-      this.#held = { choice, index, kind: call.legacy === true ? 'legacy' : 'function', id: call.id, name: '', args: '', raws: [], pure: true, template };
+      held = { choice, index, kind: call.legacy === true ? 'legacy' : 'function', id: call.id, name: '', args: '', raws: [], pure: true, template };
+      this.#held.set(choice, held);
     }
-    const held = this.#held;
     if (custom) held.kind = 'custom';
     if (call.id !== undefined && held.id === undefined) held.id = call.id;
     if (typeof fn?.name === 'string') held.name += fn.name;
@@ -351,9 +386,16 @@ class ChatGuard extends StreamGuard {
   }
 
   protected override flush(): string {
-    const held = this.#held;
+    let out = '';
+    for (const choice of [...this.#held.keys()]) out += this.#release(choice);
+    return out;
+  }
+
+  /** The choice's held call, judged: its events as they came, or rewritten, or the block's text in their place. */
+  #release(choice: number): string {
+    const held = this.#held.get(choice);
     if (!held) return '';
-    this.#held = undefined;
+    this.#held.delete(choice);
     const calls = this.#calls(held.choice);
     const finding = this.judge(held.name, held.args);
     const chunk = (delta: Json) => sse({ ...held.template, choices: [{ index: held.choice, delta, logprobs: null, finish_reason: null }] });
@@ -374,9 +416,12 @@ class ChatGuard extends StreamGuard {
   }
 }
 
+const choiceIndex = (choice: Json): number => (typeof choice.index === 'number' ? choice.index : 0);
+
 /** Messages: a `tool_use` block's events, from its content_block_start to its content_block_stop. */
 class MessagesGuard extends StreamGuard {
-  #held: { index: number; name: string; args: string; raws: string[] } | undefined;
+  /** `input`: what the block's start gave, the arguments the SDKs keep when no `input_json_delta` follows. */
+  #held: { index: number; name: string; input: string; args: string; raws: string[] } | undefined;
   #released = 0;
   #blocked = false;
 
@@ -386,7 +431,7 @@ class MessagesGuard extends StreamGuard {
       const start = obj(parseJson(e.data));
       const block = obj(start?.content_block);
       if (block?.type === 'tool_use') {
-        this.#held = { index: Number(start!.index), name: typeof block.name === 'string' ? block.name : '', args: '', raws: [e.raw] };
+        this.#held = { index: Number(start!.index), name: typeof block.name === 'string' ? block.name : '', input: argsText(block.input), args: '', raws: [e.raw] };
         return '';
       }
     }
@@ -414,7 +459,8 @@ class MessagesGuard extends StreamGuard {
   #judged(): string {
     const held = this.#held!;
     this.#held = undefined;
-    const finding = this.judge(held.name, held.args === '' ? '{}' : held.args);
+    // Anthropic starts a block with `input: {}` and streams it; a start that carries the input (a compatible host's) is it.
+    const finding = this.judge(held.name, held.args === '' ? held.input : held.args);
     if (!finding) {
       this.#released++;
       return held.raws.join('');
@@ -459,16 +505,30 @@ function renumbered(name: string, event: Json, shift: number): string {
   return named(name || String(event.type), event);
 }
 
+/** A Responses call item held from its output_item.added: judged at its output_item.done (`blocked` then says by what). */
+interface HeldItem { id: unknown; state: 'open' | 'kept' | 'blocked' | 'cut'; text?: string; done?: Json }
+
+/** An event held while a call is open: its text as received, its JSON, and the call it belongs to, if any. */
+interface QueuedEvent { e: SseEvent; event: Json | undefined; owner: HeldItem | undefined }
+
+const TERMINAL_RESPONSE_EVENTS = new Set(['response.completed', 'response.failed', 'response.incomplete']);
+
 /**
- * Responses: a call item's events, from its output_item.added to its output_item.done (by output index). A blocked
- * call's events become a message item's; the events after it are numbered on from there, and the final response
- * object lists the message in the call's place.
+ * Responses: from a call item's output_item.added to its output_item.done (by output index), that call's events and
+ * every other event after them are held, in order, until no call is open — a translated stream opens several calls
+ * before closing the first. Then they go out as they came, a blocked call's events replaced by a message item's (at
+ * its output_item.added's place); the events after it are numbered on from there, and the final response object lists
+ * the message in the call's place. A call the stream's final event finds still open never completed: its events are
+ * dropped and it is taken out of that event's response.
  */
 class ResponsesGuard extends StreamGuard {
-  #held: { outputIndex: unknown; events: Json[]; raws: string[] } | undefined;
+  /** The calls not yet done, by output index. */
+  readonly #open = new Map<unknown, HeldItem>();
+  #queue: QueuedEvent[] = [];
   /** How far the events sent are numbered from the provider's (a blocked call's events replaced by as many of a message's). */
   #shift = 0;
-  readonly #replaced = new Map<unknown, Json>();
+  /** What the final response lists in a call's place: the message saying why it was blocked, or nothing (cut off). */
+  readonly #replaced = new Map<unknown, Json | undefined>();
 
   override get sequenceShift(): number {
     return this.#shift;
@@ -476,34 +536,68 @@ class ResponsesGuard extends StreamGuard {
 
   protected event(e: SseEvent): string {
     const event = obj(parseJson(e.data));
-    if (!event) return e.raw;
-    const item = obj(event.item);
-    if (event.type === 'response.output_item.added' && item && RESPONSES_CALL_TYPES.has(String(item.type))) {
-      this.#held = { outputIndex: event.output_index, events: [event], raws: [e.raw] };
-      return '';
+    const item = obj(event?.item);
+    let owner: HeldItem | undefined;
+    if (event?.type === 'response.output_item.added' && item && RESPONSES_CALL_TYPES.has(String(item.type))) {
+      owner = { id: item.id, state: 'open' };
+      this.#open.set(event.output_index, owner);
+    } else if (event && 'output_index' in event) {
+      owner = this.#open.get(event.output_index);
     }
-    const held = this.#held;
-    if (held && event.output_index === held.outputIndex) {
-      held.events.push(event);
-      held.raws.push(e.raw);
-      if (event.type !== 'response.output_item.done') return '';
-      this.#held = undefined;
+    if (this.#open.size === 0 && this.#queue.length === 0) return this.#sent(e, event);
+    this.#queue.push({ e, event, owner });
+    if (owner && event?.type === 'response.output_item.done') {
+      this.#open.delete(event.output_index);
       const done = item ?? {};
       const call = responsesCall(done);
       const finding = call && this.judge(call.name, call.args);
-      if (!finding) return this.#shift === 0 ? held.raws.join('') : held.events.map((h) => renumbered('', h, this.#shift)).join('');
-      return this.#message(held.events[0]!, done, this.blockedText(finding, call.name), held.events.length);
+      owner.state = finding ? 'blocked' : 'kept';
+      if (finding) Object.assign(owner, { text: this.blockedText(finding, call.name), done });
+    } else if (event && TERMINAL_RESPONSE_EVENTS.has(String(event.type))) {
+      for (const cut of this.#open.values()) cut.state = 'cut';
+      this.#open.clear();
     }
+    return this.#open.size === 0 ? this.#release() : '';
+  }
+
+  /** The events held, in order, now that no call is open. */
+  #release(): string {
+    const queue = this.#queue;
+    this.#queue = [];
+    let out = '';
+    for (const { e, event, owner } of queue) {
+      if (!owner || owner.state === 'kept' || !event) {
+        out += this.#sent(e, event);
+      } else if (owner.state === 'blocked' && event.type === 'response.output_item.added') {
+        out += this.#message(event, owner.done!, owner.text!);
+      } else {
+        // A blocked call's other events, or a cut-off call's: the message (or nothing) stands in for them.
+        if (owner.state === 'cut') this.#replaced.set(owner.id, undefined);
+        this.#shift--;
+      }
+    }
+    return out;
+  }
+
+  /** An event that goes out: as it came, or renumbered, with the final response listing what replaced the calls. */
+  #sent(e: SseEvent, event: Json | undefined): string {
+    if (!event) return e.raw;
     const response = obj(event.response);
     if (this.#replaced.size > 0 && response && Array.isArray(response.output)) {
-      response.output = response.output.map((entry) => this.#replaced.get(obj(entry)?.id) ?? entry);
+      const output: unknown[] = [];
+      for (const entry of response.output) {
+        const id = obj(entry)?.id;
+        if (!this.#replaced.has(id)) output.push(entry);
+        else if (this.#replaced.get(id)) output.push(this.#replaced.get(id));
+      }
+      response.output = output;
       return renumbered(e.name, event, this.#shift);
     }
     return this.#shift === 0 ? e.raw : renumbered(e.name, event, this.#shift);
   }
 
-  /** A message item's events in place of a blocked call's, numbered from the first of them. */
-  #message(added: Json, call: Json, text: string, dropped: number): string {
+  /** A message item's six events in place of a blocked call's output_item.added, numbered from it. */
+  #message(added: Json, call: Json, text: string): string {
     const outputIndex = added.output_index;
     const id = `msg_fw_${String(call.id ?? call.call_id ?? '')}`;
     let sequence = (typeof added.sequence_number === 'number' ? added.sequence_number : 0) + this.#shift;
@@ -520,7 +614,7 @@ class ResponsesGuard extends StreamGuard {
       ['response.output_item.done', { output_index: outputIndex, item }],
     ];
     const out = events.map(([type, fields]) => named(type, { type, sequence_number: sequence++, ...fields })).join('');
-    this.#shift += events.length - dropped;
+    this.#shift += events.length - 1;
     return out;
   }
 }
