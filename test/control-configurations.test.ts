@@ -242,6 +242,38 @@ for (const kind of STORE_KINDS) {
       await remove(cfg.id);
     });
 
+    it('allows MCP servers by label and MCP tools as <label>/<tool> patterns, beside providers and models', async () => {
+      const access = { providers: { allow: ['openai'] }, mcpServers: { allow: ['docs', 'tickets'] }, mcpTools: { allow: ['docs/search', 'tickets/*', 'docs/get_*'] } };
+      const cfg = await create({ name: 'agents', access });
+      assert.deepEqual(cfg.access, access);
+      assert.deepEqual(expectSchema<Configuration>(await c.call('GET', `${CONFIGS.path}/${cfg.id}`), 200, CONFIGS.schema).access, access);
+      // Each dimension on its own; an empty list allows none; left out, it is no restriction.
+      let got = expectSchema<Configuration>(await c.call('PATCH', `${CONFIGS.path}/${cfg.id}`, { access: { mcpTools: { allow: [] } } }), 200, CONFIGS.schema);
+      assert.deepEqual(got.access, { mcpTools: { allow: [] } });
+      got = expectSchema<Configuration>(await c.call('PATCH', `${CONFIGS.path}/${cfg.id}`, { access: { mcpServers: {} } }), 200, CONFIGS.schema);
+      assert.deepEqual(got.access, { mcpServers: {} });
+      // Labels a server could have, and <label>/<tool> patterns; nothing else is stored.
+      for (const [dimension, entry, reason] of [
+        ['mcpServers', 'Docs', 'must be an MCP server label'],
+        ['mcpServers', 'docs__v2', 'must be an MCP server label'],
+        ['mcpServers', 'docs/*', 'must be an MCP server label'],
+        ['mcpServers', '*', 'must be an MCP server label'],
+        ['mcpTools', 'docs', 'must be <label>/<tool>'],
+        ['mcpTools', 'docs__search', 'must be <label>/<tool>'],
+        ['mcpTools', 'docs/', 'must be <label>/<tool>'],
+        ['mcpTools', 'Docs/search', 'must be <label>/<tool>'],
+        ['mcpTools', 'docs/two words', 'must be <label>/<tool>'],
+      ] as const) {
+        const e = expectError(await c.call('POST', CONFIGS.path, { name: 'n', access: { [dimension]: { allow: ['ok', entry].map((x) => (x === 'ok' && dimension === 'mcpTools' ? 'ok/t' : x)) } } }), 400, 'ERR_NGROK_27606');
+        assert.equal(e.details.field, `access.${dimension}.allow.1`);
+        assert.ok(e.msg.includes(reason), e.msg);
+        expectError(await c.call('PATCH', `${CONFIGS.path}/${cfg.id}`, { access: { [dimension]: { allow: [entry] } } }), 400, 'ERR_NGROK_27606');
+      }
+      expectError(await c.call('POST', CONFIGS.path, { name: 'n', access: { mcpTools: { allow: ['docs/*'], deny: [] } } }), 400, 'ERR_NGROK_27606');
+      assert.deepEqual(expectSchema<Configuration>(await c.call('GET', `${CONFIGS.path}/${cfg.id}`), 200, CONFIGS.schema).access, { mcpServers: {} });
+      await remove(cfg.id);
+    });
+
     it('validates fields with the general codes', async () => {
       expectError(await c.call('POST', CONFIGS.path, {}), 400, 'ERR_NGROK_27602');
       expectError(await c.call('POST', CONFIGS.path, { name: 'x'.repeat(256) }), 400, 'ERR_NGROK_27603');

@@ -90,7 +90,7 @@ for (const kind of STORE_KINDS) {
     test('PATCH {} changes nothing: updatedAt and lastUpdatedBy stay; a PATCH naming a field still stamps them', async () => {
       type Audited = { id: string; updatedAt: string; lastUpdatedBy: { id: string } };
       const otherKey = (await control.call('POST', '/api-keys', { name: 'second' })).json() as { token: string };
-      for (const [collection, body] of [['/access-keys', { name: 'a' }], ['/access-key-configurations', { name: 'c' }], ['/api-keys', { name: 'k' }], ['/virtual-models', { name: 'v', targets: ['gpt-4o'] }], ['/firewall-policies', { name: 'f' }]] as const) {
+      for (const [collection, body] of [['/access-keys', { name: 'a' }], ['/access-key-configurations', { name: 'c' }], ['/api-keys', { name: 'k' }], ['/virtual-models', { name: 'v', targets: ['gpt-4o'] }], ['/firewall-policies', { name: 'f' }], ['/mcp-servers', { label: 'm', upstreamUrl: 'https://mcp.example.com/mcp' }]] as const) {
         const created = (await control.call('POST', collection, body)).json() as Audited;
         await new Promise((r) => setTimeout(r, 5));
         const empty = await control.call('PATCH', `${collection}/${created.id}`, {}, otherKey.token);
@@ -192,8 +192,9 @@ for (const kind of STORE_KINDS) {
       assert.equal((await control.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
     });
 
-    test('the contract has the 47 operations of the spec plus the request-attempts lookup and the five virtual-model and five Firewall policy operations ngrok published since, every one routed', () => {
-      assert.equal(operations.length, 58);
+    test('the contract has the 47 operations of the spec plus the request-attempts lookup, the five virtual-model and five Firewall policy operations ngrok published since, and our five MCP server operations, every one routed', () => {
+      assert.equal(operations.length, 63);
+      assert.ok(operations.some((op) => op.operationId === 'CreateAIGatewayMcpServer'));
       assert.ok(operations.some((op) => op.operationId === 'GetAIGatewayRequestAttempts'));
       assert.ok(operations.some((op) => op.operationId === 'CreateAIGatewayVirtualModel'));
       assert.ok(operations.some((op) => op.operationId === 'CreateAIGatewayFirewallPolicy'));
@@ -340,6 +341,15 @@ for (const kind of STORE_KINDS) {
       await call('GET', `/access-key-configurations/${configuration.id}`);
       await call('PATCH', `/access-key-configurations/${configuration.id}`, { firewallPolicyId: null });
       await call('DELETE', `/firewall-policies/${firewall.id}`);
+
+      const mcp = await call<Id>('POST', '/mcp-servers', { label: 'docs', description: 'd', upstreamUrl: 'https://docs.example.com/mcp', auth: { type: 'secret', in: 'header', name: 'Authorization', prefix: 'Bearer ' } });
+      await call('POST', '/provider-keys', { providerId: 'mcp:docs', name: 'docs token', value: 'docs-secret-0000' });
+      await call('GET', '/mcp-servers?limit=1');
+      await call('GET', `/mcp-servers/${mcp.id}`);
+      await call('PATCH', `/mcp-servers/${mcp.id}`, { description: null, upstreamUrl: 'https://docs.example.com/v2', auth: { type: 'forwardHeaders', headers: ['X-Tenant'] } });
+      await call('PATCH', `/access-key-configurations/${configuration.id}`, { access: { mcpServers: { allow: ['docs'] }, mcpTools: { allow: ['docs/*'] } } });
+      await call('GET', `/access-key-configurations/${configuration.id}`);
+      await call('DELETE', `/mcp-servers/${mcp.id}`);
 
       await call('DELETE', `/access-keys/${accessKey.id}`);
       await call('DELETE', `/access-key-configurations/${configuration.id}`);

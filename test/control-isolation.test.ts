@@ -20,6 +20,7 @@ const BODIES: Record<string, unknown> = {
   UpdateAIGatewayProvider: { name: 'stolen', baseUrl: 'https://stolen.example.com/v1' },
   UpdateAIGatewayVirtualModel: { name: 'stolen', targets: ['gpt-4o'] },
   UpdateAIGatewayFirewallPolicy: { name: 'stolen', rules: [] },
+  UpdateAIGatewayMcpServer: { label: 'stolen', upstreamUrl: 'https://stolen.example.com/mcp', auth: { type: 'none' } },
 };
 
 describe('cross-account isolation over every contract route (sqlite)', () => {
@@ -41,6 +42,8 @@ describe('cross-account isolation over every contract route (sqlite)', () => {
     const apiKey = expectSchema<{ id: string }>(await c.call('POST', '/api-keys', { name: 'mine' }), 201, 'AIGatewayAPIKey');
     const virtualModel = expectSchema<{ id: string }>(await c.call('POST', '/virtual-models', { name: 'mine', targets: ['my-llm:m'] }), 201, 'AIGatewayVirtualModel');
     const firewallPolicy = expectSchema<{ id: string }>(await c.call('POST', '/firewall-policies', { name: 'mine', rules: [{ name: 'r', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['rm'] }] }), 201, 'AIGatewayFirewallPolicy');
+    const mcpServer = expectSchema<{ id: string }>(await c.call('POST', '/mcp-servers', { label: 'mine', upstreamUrl: 'https://mcp.example.com/mcp', auth: { type: 'secret', in: 'header', name: 'Authorization' } }), 201, 'AIGatewayMcpServer');
+    expectSchema(await c.call('POST', '/provider-keys', { providerId: 'mcp:mine', name: 'mine', value: 'mcp-mine-0000000000' }), 201, 'AIGatewayProviderAPIKeyDetail');
     const now = new Date().toISOString();
     // Settled, so reading it asks no payment provider.
     await insertPurchase(c.store.db, { id: 'cp_mine', accountId: c.accountId, amount: 1000, status: 'succeeded', declineReason: null, externalRef: null, createdAt: now, updatedAt: now, idempotencyKey: null });
@@ -49,6 +52,7 @@ describe('cross-account isolation over every contract route (sqlite)', () => {
       '/access-key-configurations/{id}': configuration.id, '/access-keys/{id}': accessKey.id, '/api-keys/{id}': apiKey.id,
       '/provider-keys/{id}': providerKey.id, '/providers/{id}': provider.id, '/credits/purchases/{id}': 'cp_mine',
       '/usage/requests/{requestId}': 'rq_mine', '/virtual-models/{id}': virtualModel.id, '/firewall-policies/{id}': firewallPolicy.id,
+      '/mcp-servers/{id}': mcpServer.id,
     });
     for (const template of Object.keys(ids)) before_[template] = (await c.call('GET', own(template))).json();
   });
@@ -98,6 +102,12 @@ describe('cross-account isolation over every contract route (sqlite)', () => {
     expectError(await c.call('POST', '/access-key-configurations', { name: 'theirs', firewallPolicyId: policy }, other), 404, 'ERR_NGROK_27611');
     const theirConfiguration = expectSchema<{ id: string }>(await c.call('POST', '/access-key-configurations', { name: 'theirs' }, other), 201, 'AIGatewayAccessKeyConfiguration');
     expectError(await c.call('PATCH', `/access-key-configurations/${theirConfiguration.id}`, { firewallPolicyId: policy }, other), 404, 'ERR_NGROK_27611');
+    // This account's MCP server label is not the other's: no secret for it there, and its keys block no label there.
+    expectError(await c.call('POST', '/provider-keys', { providerId: 'mcp:mine', name: 'theirs', value: 'mcp-theirs-000000' }, other), 400, 'ERR_NGROK_27508');
+    const theirServer = expectSchema<{ id: string; hasSecret: boolean }>(await c.call('POST', '/mcp-servers', { label: 'mine', upstreamUrl: 'https://theirs.example.com/mcp' }, other), 201, 'AIGatewayMcpServer');
+    assert.equal(theirServer.hasSecret, false);
+    assert.deepEqual((await c.call('GET', '/mcp-servers', undefined, other)).json().aiGatewayMcpServers.map((s: { id: string }) => s.id), [theirServer.id]);
+    assert.equal((await c.call('GET', `/mcp-servers/${ids['/mcp-servers/{id}']}`)).json().hasSecret, true);
     // Filters by this account's ids: empty answers, never this account's rows.
     const keys = expectSchema<{ aiGatewayAccessKeys: unknown[] }>(await c.call('GET', `/access-keys?accessKeyConfigurationId=${ids['/access-key-configurations/{id}']}`, undefined, other), 200, 'AIGatewayAccessKeyList');
     assert.deepEqual(keys.aiGatewayAccessKeys, []);

@@ -16,6 +16,7 @@ import { newAccessKeyToken, newId, redactSecret, sha256Hex } from '../src/domain
 import { patchGatewaySettings, writeGatewaySettings } from '../src/store/gateway-config.ts';
 import type { AccountSnapshot, AuthenticatedKey } from '../src/state/types.ts';
 import { loadAccountSnapshot } from '../src/state/snapshot-loader.ts';
+import { mcpSecretProvider } from '../src/domain/mcp-server.ts';
 import { parseDatabaseUrl } from '../src/store/database.ts';
 import type { Database } from '../src/store/schema.ts';
 
@@ -194,6 +195,43 @@ for (const kind of STORE_KINDS) {
         await within(1000, () => snap().configurations.get(configuration.id)?.firewallPolicyId === null);
         assert.equal((await c.call('DELETE', `/firewall-policies/${policy.id}`)).statusCode, 204);
         await within(1000, () => !snap().firewallPolicies.has(policy.id));
+      });
+    });
+
+    test('an MCP server reaches the snapshot as it is created, changed (here or by another process) and deleted, with its secret and the access allow lists', async () => {
+      await withLoadedAccount(kind, async (c, state) => {
+        const snap = () => state.account(c.accountId);
+        assert.equal(snap().mcpServers.size, 0);
+
+        const auth = { type: 'secret', in: 'header', name: 'Authorization', prefix: 'Bearer ' };
+        const created = await c.call('POST', '/mcp-servers', { label: 'docs', upstreamUrl: 'https://docs.example.com/mcp', auth });
+        assert.equal(created.statusCode, 201, created.body);
+        const server = created.json() as { id: string };
+        await within(1000, () => snap().mcpServers.has(server.id));
+        assert.deepEqual(snap().mcpServers.get(server.id), { id: server.id, label: 'docs', upstreamUrl: 'https://docs.example.com/mcp', auth });
+
+        // Its secret, a provider key of provider mcp:<label>, is in the same snapshot, opened.
+        assert.equal((await c.call('POST', '/provider-keys', { providerId: mcpSecretProvider('docs'), name: 'docs token', value: 'docs-secret-1234' })).statusCode, 201);
+        await within(1000, () => snap().providerKeysByProvider.has('mcp:docs'));
+        assert.equal(snap().providerKeysByProvider.get('mcp:docs')?.[0]?.value, 'docs-secret-1234');
+
+        assert.equal((await c.call('PATCH', `/mcp-servers/${server.id}`, { upstreamUrl: 'https://docs.example.com/v2', auth: { type: 'forwardHeaders', headers: ['X-Tenant'] } })).statusCode, 200);
+        await within(1000, () => snap().mcpServers.get(server.id)?.upstreamUrl === 'https://docs.example.com/v2');
+        assert.deepEqual(snap().mcpServers.get(server.id)?.auth, { type: 'forwardHeaders', headers: ['X-Tenant'] });
+
+        // Changed by another process (another node's control plane): only the state_changes row tells.
+        await c.store.db.updateTable('mcpServers').set({ auth: JSON.stringify({ type: 'oauthPassthrough' }) }).where('id', '=', server.id).execute();
+        await foreignChange(c, 'mcpServer', server.id);
+        await within(1000, () => snap().mcpServers.get(server.id)?.auth.type === 'oauthPassthrough');
+
+        // A configuration's MCP allow lists ride in its access scope.
+        const access = { mcpServers: { allow: ['docs'] }, mcpTools: { allow: ['docs/search', 'docs/get_*'] } };
+        const configuration = (await c.call('POST', '/access-key-configurations', { name: 'agents', access })).json() as { id: string };
+        await within(1000, () => snap().configurations.has(configuration.id));
+        assert.deepEqual(snap().configurations.get(configuration.id)?.access, access);
+
+        assert.equal((await c.call('DELETE', `/mcp-servers/${server.id}`)).statusCode, 204);
+        await within(1000, () => !snap().mcpServers.has(server.id));
       });
     });
 

@@ -10,6 +10,7 @@ import { newId } from '../domain/ids.ts';
 import type { FirewallRule } from '../domain/firewall-policy.ts';
 import type { Database } from '../store/schema.ts';
 import * as repo from '../store/firewall-policies.ts';
+import { countOwned } from '../store/owned.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { compact, listEnvelope, notFound, patchFields } from './resource.ts';
 import { auditedView, createdStamp } from './audit.ts';
@@ -79,7 +80,7 @@ export function firewallPolicyHandlers(deps: ControlDeps): HandlerTable {
         ...createdStamp(apiKeyId),
       };
       await policies.insert(call, row, async (trx) => {
-        if (await repo.countFirewallPolicies(trx, accountId) >= FIREWALL_POLICY_LIMIT) {
+        if (await countOwned(trx, 'firewallPolicies', accountId) >= FIREWALL_POLICY_LIMIT) {
           throw new TollgateError(Errors.firewallPolicyLimitExceeded, { limit: String(FIREWALL_POLICY_LIMIT) });
         }
       });

@@ -13,8 +13,9 @@ import { modelHandlers } from './models.ts';
 import { stripeWebhookRoutes } from './stripe-webhook.ts';
 import { virtualModelHandlers } from './virtual-models.ts';
 import { firewallPolicyHandlers } from './firewall-policies.ts';
+import { mcpServerHandlers } from './mcp-servers.ts';
 
 export const handlerFactories: HandlerFactory[] = [accessKeyHandlers, configurationHandlers, providerKeyHandlers, providerHandlers,
   apiKeyHandlers, gatewayConfigHandlers, creditHandlers, usageHandlers, modelHandlers, virtualModelHandlers,
-  firewallPolicyHandlers];
+  firewallPolicyHandlers, mcpServerHandlers];
 export const routeExtensions: RouteExtension[] = [consoleExtension, stripeWebhookRoutes];

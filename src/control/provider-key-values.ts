@@ -9,6 +9,8 @@ import { isBuiltinProviderId } from '../catalog/providers.ts';
 import type { Database } from '../store/schema.ts';
 import { countProviderKeys, type ProviderKeyRow } from '../store/provider-keys.ts';
 import { customProviderIds } from '../store/providers.ts';
+import { mcpServerByLabel } from '../store/mcp-servers.ts';
+import { mcpLabelOf } from '../domain/mcp-server.ts';
 import { createdStamp } from './audit.ts';
 
 /**
@@ -27,8 +29,17 @@ export function requireSecret(value: string | undefined): string {
   return trimmed;
 }
 
+/**
+ * A built-in provider, one of the account's own, or `mcp:<label>` for a registered MCP server's secret. The server
+ * must hold the label first: a key for a label no server has would be a deleted server's, which blocks the label.
+ */
 export async function requireKnownProvider(db: Kysely<Database>, accountId: string, providerId: string): Promise<void> {
   if (isBuiltinProviderId(providerId)) return;
+  const label = mcpLabelOf(providerId);
+  if (label !== undefined) {
+    if (!(await mcpServerByLabel(db, accountId, label))) throw new TollgateError(Errors.providerKeyUnknownProvider, { providerId });
+    return;
+  }
   if (!(await customProviderIds(db, accountId)).has(providerId)) throw new TollgateError(Errors.providerKeyUnknownProvider, { providerId });
 }
 

@@ -42,41 +42,44 @@ export function checkSurfaces(surfaces: readonly Surface[], allowPrivate: boolea
   }
 }
 
+/** Query parameter names that carry credentials: `key`, `api_key`, `apiKey`, `access_token`, `token`, `sig`, `secret`, `password`, `auth`… */
+const CREDENTIAL_PARAM = /^(?:x[-_])?(?:(?:api|access|auth|subscription)[-_]?)?(?:key|token|secret|password|passwd|sig|signature|auth|authorization|credentials?)$|^code$/i;
+
 /**
  * An absolute http(s) URL without userinfo. Unless the operator allows private upstreams, it must be `https:`
  * and must not name a non-public address literal or localhost. Host names are not resolved here: DNS answers
  * change, so the gateway checks every resolved address when it connects (src/domain/public-address.ts).
+ * `field` names the URL in the answers (an MCP server's `upstreamUrl` is checked here too); `hostRefused` is the
+ * family's error for a host that is not permitted (a custom provider's is 27718).
  */
-/** Query parameter names that carry credentials: `key`, `api_key`, `apiKey`, `access_token`, `token`, `sig`, `secret`, `password`, `auth`… */
-const CREDENTIAL_PARAM = /^(?:x[-_])?(?:(?:api|access|auth|subscription)[-_]?)?(?:key|token|secret|password|passwd|sig|signature|auth|authorization|credentials?)$|^code$/i;
-
-export function checkBaseUrl(baseUrl: string, allowPrivate: boolean): void {
+export function checkBaseUrl(baseUrl: string, allowPrivate: boolean, field = 'baseUrl',
+  hostRefused: (reason: string) => TollgateError = (reason) => new TollgateError(Errors.providerHostNotAllowed, { reason })): void {
   let url: URL;
   try {
     url = new URL(baseUrl);
   } catch {
     // Echoed to help find the typo, unless it may hold a password (`https://user:secret@` with no host).
-    const shown = baseUrl.includes('@') ? 'baseUrl' : `baseUrl "${baseUrl}"`;
-    throw new TollgateError(Errors.validationFailed, { field: 'baseUrl', reason: `${shown} is not an absolute URL.` });
+    const shown = baseUrl.includes('@') ? field : `${field} "${baseUrl}"`;
+    throw new TollgateError(Errors.validationFailed, { field, reason: `${shown} is not an absolute URL.` });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new TollgateError(Errors.validationFailed, { field: 'baseUrl', reason: `baseUrl must use http or https, not "${url.protocol}".` });
+    throw new TollgateError(Errors.validationFailed, { field, reason: `${field} must use http or https, not "${url.protocol}".` });
   }
   // The providers table is not encrypted (provider keys are) and the gateway does not send userinfo upstream,
   // so a `user:pass@` would sit in plain text and silently not authenticate. The URL is not echoed.
   if (url.username !== '' || url.password !== '') {
-    throw new TollgateError(Errors.validationFailed, { field: 'baseUrl', reason: 'baseUrl must not contain credentials (user:password@): put them in a provider key, not the URL.' });
+    throw new TollgateError(Errors.validationFailed, { field, reason: `${field} must not contain credentials (user:password@): put them in a provider key, not the URL.` });
   }
   // Same for a key in the query string (Google's `?key=`, a signed URL's `sig=`): shown by every GET and stored
   // in plain text. Ordinary parameters (`api-version`) stay. The value is not echoed.
   for (const name of url.searchParams.keys()) {
     if (CREDENTIAL_PARAM.test(name)) {
-      throw new TollgateError(Errors.validationFailed, { field: 'baseUrl', reason: `baseUrl must not carry a credential in its query ("${name.slice(0, 64)}"): put it in a provider key, not the URL.` });
+      throw new TollgateError(Errors.validationFailed, { field, reason: `${field} must not carry a credential in its query ("${name.slice(0, 64)}"): put it in a provider key, not the URL.` });
     }
   }
   if (allowPrivate) return;
-  if (url.protocol !== 'https:') throw new TollgateError(Errors.providerHostNotAllowed, { reason: 'https is required.' });
-  if (isNonPublicHost(url.hostname)) throw new TollgateError(Errors.providerHostNotAllowed, { reason: `"${url.hostname}" is not a public address (loopback, private, link-local, reserved or an IPv6 form of one).` });
+  if (url.protocol !== 'https:') throw hostRefused('https is required.');
+  if (isNonPublicHost(url.hostname)) throw hostRefused(`"${url.hostname}" is not a public address (loopback, private, link-local, reserved or an IPv6 form of one).`);
 }
 
 /**

@@ -465,6 +465,61 @@ export interface paths {
         patch: operations["UpdateAIGatewayFirewallPolicy"];
         trace?: never;
     };
+    "/mcp-servers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List AI Gateway MCP servers
+         * @description List all MCP servers registered by the authenticated account.
+         */
+        get: operations["ListAIGatewayMcpServers"];
+        put?: never;
+        /**
+         * Register an AI Gateway MCP server
+         * @description Registers an upstream MCP server under a label, with how the gateway authenticates to it. A `secret` server's secret is a provider key of provider `mcp:<label>`, written through /provider-keys once the server exists. An account holds at most 50 servers.
+         */
+        post: operations["CreateAIGatewayMcpServer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mcp-servers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description MCP server ID (aigmcp_ prefix here). */
+                id: components["parameters"]["AIGatewayMcpServerID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an AI Gateway MCP server
+         * @description Fetches one MCP server by its ID.
+         */
+        get: operations["GetAIGatewayMcpServer"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an AI Gateway MCP server
+         * @description Delete an MCP server by ID. Its `mcp:<label>` provider keys stay until deleted through /provider-keys; while they exist, no server can take the label.
+         */
+        delete: operations["DeleteAIGatewayMcpServer"];
+        options?: never;
+        head?: never;
+        /**
+         * Update an AI Gateway MCP server
+         * @description Apply a partial update to an MCP server. Omit a field to leave it unchanged; `auth` is replaced whole. A label that still has `mcp:<label>` provider keys cannot be renamed, nor taken while leftover keys of a deleted server hold it.
+         */
+        patch: operations["UpdateAIGatewayMcpServer"];
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -731,14 +786,25 @@ export interface components {
             allow?: string[];
         };
         /**
-         * @description Limits which providers and models a key may reach. Leaving the whole
-         *     object out means allow-all; each dimension can be set on its own.
+         * @description Limits which providers and models, and which MCP servers and tools, a
+         *     key may reach. Leaving the whole object out means allow-all; each
+         *     dimension can be set on its own.
          */
         AccessScope: {
             /** @description Allowed providers, given as a catalog providerId, a user-defined providerId, or a user-defined provider's aigp_ resource ID. */
             providers?: components["schemas"]["AccessDimension"];
             /** @description Allowed models, written as model IDs (upstream examples include `openai:openai/gpt-4o` and `openai/gpt-4.1`). */
             models?: components["schemas"]["AccessDimension"];
+            /** @description Allowed MCP servers, by label. Leave the field out for every server; an empty list allows none. */
+            mcpServers?: {
+                /** @description MCP server labels (exact match). */
+                allow?: string[];
+            };
+            /** @description Allowed MCP tools, as `<label>/<tool>`, where `*` matches any characters (`docs/search`, `docs/*`). Leave the field out for every tool of the servers allowed; an empty list allows none. */
+            mcpTools?: {
+                /** @description Tool patterns, `<label>/<tool>`; `*` matches any characters. */
+                allow?: string[];
+            };
         };
         RouterStepKey: {
             /** @description ID of the attached provider key. */
@@ -1899,6 +1965,85 @@ export interface components {
             /** @description Every rule of the policy, of every tier, before and after the model. A policy holds up to 48. A key enforces its account's all-keys policy and its configuration's policy together, so it can enforce up to 96. Omit to leave unchanged; the list sent replaces the stored one; null empties it. */
             rules?: components["schemas"]["AIGatewayFirewallRule"][] | null;
         };
+        /**
+         * @description How the gateway authenticates to the server. `none`: nothing is added. `secret`: the account's stored secret
+         *     (the provider key of provider `mcp:<label>`) goes in the header or query parameter `name` (`in`), after
+         *     `prefix` in a header. `forwardHeaders`: the client's `headers` are copied upstream. `oauthPassthrough`: the
+         *     client's own `Authorization` is passed through unchanged. Only `secret` takes `in`, `name` and `prefix`, only
+         *     `forwardHeaders` takes `headers`. The client's access key never goes upstream.
+         */
+        AIGatewayMcpServerAuth: {
+            /** @enum {string} */
+            type: "none" | "secret" | "forwardHeaders" | "oauthPassthrough";
+            /**
+             * @description `secret` only (required there): where the secret goes.
+             * @enum {string}
+             */
+            in?: "header" | "query";
+            /** @description `secret` only (required there): the header or query parameter that carries the secret, e.g. `Authorization` or `api_key`. */
+            name?: string;
+            /** @description `secret` in a header only: written before the secret, e.g. `Bearer `. Printable ASCII and spaces. */
+            prefix?: string;
+            /** @description `forwardHeaders` only (required there): 1 to 20 header names copied from the client. Never `Authorization` or `X-Api-Key` (they carry the access key) nor a hop-by-hop header. */
+            headers?: string[];
+        };
+        AIGatewayMcpServer: {
+            /** @description MCP server ID. */
+            id: string;
+            /** @description API URI of this MCP server. */
+            uri: string;
+            /** @description Unique in the account. Prefixes the server's tools on the gateway's MCP endpoint (`<label>__<tool>`) and names its secret's provider (`mcp:<label>`). */
+            label: string;
+            /** @description Free-text description. */
+            description?: string;
+            /** @description The server's Streamable HTTP endpoint. */
+            upstreamUrl: string;
+            /** @description The server's own path on the gateway, `/mcp/s-<id>` (this deployment knows no public URL for its gateway; prefix the gateway's). Clients that connect there see only this server's tools, unprefixed. */
+            readonly url: string;
+            auth: components["schemas"]["AIGatewayMcpServerAuth"];
+            /** @description True when the account holds a provider key of provider `mcp:<label>`, the secret a `secret` server sends. */
+            readonly hasSecret: boolean;
+            /**
+             * Format: date-time
+             * @description Creation time.
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description Time of the last change.
+             */
+            updatedAt: string;
+            createdBy: components["schemas"]["Ref"];
+            lastUpdatedBy: components["schemas"]["Ref"];
+        };
+        AIGatewayMcpServerList: {
+            /** @description MCP servers on this page. */
+            aiGatewayMcpServers: components["schemas"]["AIGatewayMcpServer"][];
+            /** @description URI of the page that was requested. */
+            uri: string;
+            /** @description URI to fetch the following page; null on the last page. */
+            nextPageUri?: string | null;
+        };
+        AIGatewayMcpServerCreate: {
+            /** @description 1 to 64 lowercase letters, digits, `-` and `_`, never `__` (the separator of `<label>__<tool>`). Unique in the account. */
+            label: string;
+            /** @description Free-text description. */
+            description?: string;
+            /** @description The server's Streamable HTTP endpoint, an https URL with a public host (http to a loopback or private host only where the operator allows private upstreams). No credentials in it; a secret goes in the `mcp:<label>` provider key. */
+            upstreamUrl: string;
+            /** @description How the gateway authenticates to the server. Defaults to `{"type":"none"}`. */
+            auth?: components["schemas"]["AIGatewayMcpServerAuth"];
+        };
+        AIGatewayMcpServerUpdate: {
+            /** @description 1 to 64 lowercase letters, digits, `-` and `_`, never `__`. Omit to leave unchanged. Refused while the old or the new label has `mcp:<label>` provider keys. */
+            label?: string | null;
+            /** @description Free-text description. Omit to leave unchanged; null clears it. */
+            description?: string | null;
+            /** @description The server's Streamable HTTP endpoint. Omit to leave unchanged. */
+            upstreamUrl?: string | null;
+            /** @description How the gateway authenticates to the server, replaced whole. Omit to leave unchanged; null sets it back to `{"type":"none"}`. */
+            auth?: components["schemas"]["AIGatewayMcpServerAuth"] | null;
+        };
         AIGatewayRequest: {
             /** @description URI of this request resource. */
             uri: string;
@@ -2026,6 +2171,8 @@ export interface components {
         AIGatewayVirtualModelID: string;
         /** @description Firewall policy ID (aigfwp_ prefix here). */
         AIGatewayFirewallPolicyID: string;
+        /** @description MCP server ID (aigmcp_ prefix here). */
+        AIGatewayMcpServerID: string;
         /** @description When set, returns only access keys linked to this access key configuration. */
         AccessKeyConfigurationIDFilter: string;
     };
@@ -3178,6 +3325,131 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AIGatewayFirewallPolicy"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    ListAIGatewayMcpServers: {
+        parameters: {
+            query?: {
+                /** @description Paging cursor; only items whose ID sorts before this ID are returned (lists run newest to oldest). */
+                beforeId?: components["parameters"]["BeforeID"];
+                /** @description Page size, 1 to 100; 100 when omitted. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the account's MCP servers, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AIGatewayMcpServerList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    CreateAIGatewayMcpServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AIGatewayMcpServerCreate"];
+            };
+        };
+        responses: {
+            /** @description The MCP server. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AIGatewayMcpServer"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    GetAIGatewayMcpServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description MCP server ID (aigmcp_ prefix here). */
+                id: components["parameters"]["AIGatewayMcpServerID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The MCP server. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AIGatewayMcpServer"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    DeleteAIGatewayMcpServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description MCP server ID (aigmcp_ prefix here). */
+                id: components["parameters"]["AIGatewayMcpServerID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    UpdateAIGatewayMcpServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description MCP server ID (aigmcp_ prefix here). */
+                id: components["parameters"]["AIGatewayMcpServerID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AIGatewayMcpServerUpdate"];
+            };
+        };
+        responses: {
+            /** @description The MCP server. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AIGatewayMcpServer"];
                 };
             };
             default: components["responses"]["Error"];

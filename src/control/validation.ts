@@ -33,7 +33,34 @@ const families: Record<string, FamilyCodes> = {
   },
   'AI Gateway Virtual Models': { refine: virtualModelError },
   'AI Gateway Firewall Policies': { refine: firewallPolicyError },
+  'AI Gateway MCP Servers': { refine: mcpServerError },
+  'AI Gateway Access Key Configurations': { ...generic, refine: mcpAllowError },
 };
+
+/** An MCP allow-list entry the schema's pattern refuses, said in words. */
+function mcpAllowError(e: ErrorObject): TollgateError | undefined {
+  const path = fieldPath(e);
+  if (e.keyword !== 'pattern' || !/^access\.mcp(Servers|Tools)\.allow\.\d+$/.test(path)) return undefined;
+  const reason = path.startsWith('access.mcpServers')
+    ? `"${path}" must be an MCP server label: lowercase letters, digits, "-" and "_".`
+    : `"${path}" must be <label>/<tool>, such as docs/search or docs/*, where "*" matches any characters.`;
+  return new TollgateError(Errors.validationFailed, { field: path, reason });
+}
+
+/**
+ * A label the schema's pattern refuses, said in words (the regular expression would not tell what is wrong); and an
+ * auth header's `name` past its length, which is not the resource's name the generic 27603 speaks of.
+ */
+function mcpServerError(e: ErrorObject): TollgateError | undefined {
+  const path = fieldPath(e);
+  if (path === 'label' && e.keyword === 'pattern') {
+    return new TollgateError(Errors.validationFailed, { field: 'label', reason: 'The label may use lowercase letters, digits, "-" and "_", and not "__", which separates a label from a tool name (<label>__<tool>).' });
+  }
+  if (path === 'auth.name' && e.keyword === 'maxLength') {
+    return new TollgateError(Errors.validationFailed, { field: path, reason: `"${path}" must be at most ${(e.params as { limit: number }).limit} characters.` });
+  }
+  return undefined;
+}
 
 /**
  * A Firewall policy's limits with the figures they state, and a failure inside a rule named by the rule: its index

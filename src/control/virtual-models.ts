@@ -13,6 +13,7 @@ import { customProviderState } from '../state/custom-provider.ts';
 import type { CustomProviderState } from '../state/types.ts';
 import type { Database } from '../store/schema.ts';
 import * as repo from '../store/virtual-models.ts';
+import { countOwned } from '../store/owned.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { compact, listEnvelope, patchFields } from './resource.ts';
 import { auditedView, createdStamp } from './audit.ts';
@@ -92,8 +93,7 @@ export function virtualModelHandlers(deps: ControlDeps): HandlerTable {
         targets: JSON.stringify(body.targets), ...createdStamp(apiKeyId),
       };
       await virtualModels.insert(call, row, async (trx) => {
-        const count = await trx.selectFrom('virtualModels').select((eb) => eb.fn.countAll<string | number>().as('n')).where('accountId', '=', accountId).executeTakeFirstOrThrow();
-        if (Number(count.n) >= VIRTUAL_MODEL_LIMIT) throw new TollgateError(Errors.virtualModelLimitExceeded, { limit: String(VIRTUAL_MODEL_LIMIT) });
+        if (await countOwned(trx, 'virtualModels', accountId) >= VIRTUAL_MODEL_LIMIT) throw new TollgateError(Errors.virtualModelLimitExceeded, { limit: String(VIRTUAL_MODEL_LIMIT) });
         await checkWrite(trx, catalog, accountId, body);
       });
       return view(call.base, row);

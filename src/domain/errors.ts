@@ -93,6 +93,11 @@ export const Errors = {
   // codes for them were not readable. The limit is ours (ngrok publishes none), so it has a code of the general family.
   firewallPolicyLimitExceeded: spec(409, 'ERR_NGROK_27617', 'This account can have at most {limit} Firewall policies. Delete one before you create another.'),
 
+  // --- control plane: MCP servers (ngrok's named codes, messages as its error pages publish them, the unmatched quote
+  // included). No status is published: 409, as the sibling limits and conflicts answer.
+  mcpServerLimitExceeded: spec(409, 'ERR_NGROK_AI_GATEWAY_MCP_SERVER_LIMIT_EXCEEDED', 'This account can have at most {limit} MCP servers. Delete one before you create another.'),
+  mcpServerProviderKeysConflict: spec(409, 'ERR_NGROK_AI_GATEWAY_MCP_SERVER_PROVIDER_KEYS_CONFLICT', "MCP server label {label} still has provider keys. Delete its 'mcp:{label} keys before reusing or renaming it."),
+
   // --- credits
   stripeNotConfigured: spec(501, 'ERR_NGROK_27612', 'Credit purchases are not configured on this server: set {setting}.'),
 

@@ -12,6 +12,7 @@ export const IdPrefix = {
   providerModel: 'aigpm',
   virtualModel: 'aigvm',
   firewallPolicy: 'aigfwp',
+  mcpServer: 'aigmcp',
   usageEvent: 'aigue',
   creditTransaction: 'aigct',
   creditPurchase: 'aigcp',

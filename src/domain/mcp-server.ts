@@ -38,5 +38,10 @@ export function mcpSecretProvider(label: string): string {
   return `mcp:${label}`;
 }
 
+/** The label a provider id names a server's secret for (`mcp:<label>`), or undefined for a model provider's id. */
+export function mcpLabelOf(providerId: string): string | undefined {
+  return providerId.startsWith('mcp:') ? providerId.slice('mcp:'.length) : undefined;
+}
+
 /** Separates a server's label from its tool's name on the aggregate endpoint. Labels may not contain it. */
 export const MCP_TOOL_SEPARATOR = '__';

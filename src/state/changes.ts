@@ -12,7 +12,7 @@ import { storeNowIso } from '../store/state-changes.ts';
 export const CHANGES_CHANNEL = 'tollgate_changes';
 
 export type ChangeKind =
-  | 'accessKey' | 'configuration' | 'providerKey' | 'provider' | 'virtualModel' | 'firewallPolicy' | 'gatewayConfig' | 'credits' | 'apiKey' | 'account';
+  | 'accessKey' | 'configuration' | 'providerKey' | 'provider' | 'virtualModel' | 'firewallPolicy' | 'mcpServer' | 'gatewayConfig' | 'credits' | 'apiKey' | 'account';
 
 export interface Change { accountId: string; kind: ChangeKind; resourceId: string }
 

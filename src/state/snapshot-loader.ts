@@ -1,6 +1,6 @@
 // Reads one account's gateway view from the store in a handful of queries, all in one snapshot: settings,
-// configurations, provider keys (opened with the master key), user-defined providers, virtual models and Firewall
-// policies. Not the credit balance: summing an account's usage grows with its history, and requests wait for a reload
+// configurations, provider keys (opened with the master key), user-defined providers, virtual models, Firewall
+// policies and MCP servers. Not the credit balance: summing an account's usage grows with its history, and requests wait for a reload
 // (gateway-state.ts reads it apart).
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -16,12 +16,14 @@ import type {
 import { targetsOf } from '../store/virtual-models.ts';
 import { firewallPolicyState } from '../store/firewall-policies.ts';
 import type { FirewallPolicyState } from '../domain/firewall-policy.ts';
+import { mcpServerState } from '../store/mcp-servers.ts';
+import type { McpServerState } from '../domain/mcp-server.ts';
 
 /** `balancePico` is 0: the caller carries the figure over from the snapshot this one replaces until it is read again. */
 export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: SecretBox, logger: Logger, accountId: string): Promise<AccountSnapshot> {
   // One snapshot: read apart, a change committed between two reads (a configuration pointed at a new provider key,
   // a key deleted with the rule naming it) was half in the snapshot until a later reload healed it.
-  const [settings, configRows, keyRows, providerRows, virtualRows, firewallRows] = await inOneSnapshot(db, (trx) => Promise.all([
+  const [settings, configRows, keyRows, providerRows, virtualRows, firewallRows, mcpRows] = await inOneSnapshot(db, (trx) => Promise.all([
     loadGatewaySettings(trx, accountId),
     trx.selectFrom('accessKeyConfigurations').select(['id', 'access', 'router', 'firewallPolicyId']).where('accountId', '=', accountId).execute(),
     trx.selectFrom('providerKeys').select(['id', 'providerId', 'name', 'keyRedacted', 'sealedValue', 'awsRegion', 'createdAt'])
@@ -30,6 +32,8 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
       .where('accountId', '=', accountId).execute(),
     trx.selectFrom('virtualModels').select(['id', 'name', 'nameKey', 'targets']).where('accountId', '=', accountId).execute(),
     trx.selectFrom('firewallPolicies').select(['id', 'name', 'mode', 'onError', 'environment', 'rules']).where('accountId', '=', accountId).execute(),
+    // Read with the provider keys: the data plane finds a server's secret by its label among them (`mcp:<label>`).
+    trx.selectFrom('mcpServers').select(['id', 'label', 'upstreamUrl', 'auth']).where('accountId', '=', accountId).execute(),
   ]));
 
   const configurations = new Map<string, ConfigurationState>();
@@ -71,7 +75,10 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
   const firewallPolicies = new Map<string, FirewallPolicyState>();
   for (const row of firewallRows) firewallPolicies.set(row.id, firewallPolicyState(row));
 
-  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, unreadableProviderKeys, customProviders, virtualModels, firewallPolicies, mcpServers: new Map(), balancePico: 0n };
+  const mcpServers = new Map<string, McpServerState>();
+  for (const row of mcpRows) mcpServers.set(row.id, mcpServerState(row));
+
+  return { accountId, settings, configurations, providerKeys, providerKeysByProvider, unreadableProviderKeys, customProviders, virtualModels, firewallPolicies, mcpServers, balancePico: 0n };
 }
 
 export interface AccessKeyRecord extends AuthenticatedKey { tokenHash: string }

@@ -13,11 +13,6 @@ export function listFirewallPolicies(db: Kysely<Database>, accountId: string, op
   return pageOwned(db, 'firewallPolicies', accountId, options);
 }
 
-export function countFirewallPolicies(db: Kysely<Database>, accountId: string): Promise<number> {
-  return db.selectFrom('firewallPolicies').select((eb) => eb.fn.countAll<string | number>().as('n')).where('accountId', '=', accountId)
-    .executeTakeFirstOrThrow().then((r) => Number(r.n));
-}
-
 /** Whether the account holds the policy: a reference to another account's policy is one to nothing. */
 export async function firewallPolicyExists(db: Kysely<Database>, accountId: string, id: string): Promise<boolean> {
   return (await db.selectFrom('firewallPolicies').select('id').where('accountId', '=', accountId).where('id', '=', id).executeTakeFirst()) !== undefined;

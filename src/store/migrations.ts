@@ -276,4 +276,26 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('usage_events').addColumn('firewall', 'text').execute();
     },
   },
+  '0013_mcp_servers': {
+    async up(db: Db) {
+      // MCP servers (ngrok's MCP Gateway): upstream MCP servers an account registers under a label, with how the
+      // gateway authenticates to them (JSON, read and written whole). The label is unique per account: it prefixes
+      // the server's tools and names its secret's provider keys (`mcp:<label>`), which live in provider_keys and are
+      // tied to the label, not to this row (a deleted server leaves them).
+      await db.schema.createTable('mcp_servers')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('label', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('upstream_url', 'text', (c) => c.notNull())
+        .addColumn('auth', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('last_updated_by', 'text', (c) => c.notNull())
+        .addUniqueConstraint('mcp_servers_account_label_uq', ['account_id', 'label'])
+        .execute();
+      await db.schema.createIndex('mcp_servers_account_idx').on('mcp_servers').columns(['account_id', 'id']).execute();
+    },
+  },
 };

@@ -67,6 +67,15 @@ export interface FirewallPoliciesTable extends Audited {
   rules: string;
 }
 
+export interface McpServersTable extends Audited {
+  id: string; accountId: string;
+  /** Lowercase by its syntax, so unique as written: no case-folded key is needed. */
+  label: string;
+  description: string | null; upstreamUrl: string;
+  /** JSON of the McpServerAuth, read and written whole. */
+  auth: string;
+}
+
 export interface GatewayConfigsTable {
   accountId: string; totalTimeout: string | null; perRequestTimeout: string | null;
   maxInputTokens: Int64 | null; maxInputTokensSet: Flag;
@@ -138,6 +147,7 @@ export interface Database {
   providers: ProvidersTable;
   virtualModels: VirtualModelsTable;
   firewallPolicies: FirewallPoliciesTable;
+  mcpServers: McpServersTable;
   gatewayConfigs: GatewayConfigsTable;
   creditTransactions: CreditTransactionsTable;
   creditPurchases: CreditPurchasesTable;
