@@ -705,6 +705,155 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     }
   });
 
+  await t.test('MCP servers: add one with a secret (hasSecret, never shown), refusals at their field, rotate by edit, restrict a configuration to it, the limit by Save, delete', async () => {
+    const keysOf = async (label: string) => (await api<S['AIGatewayProviderAPIKeyList']>('GET', `/provider-keys?provider=mcp:${label}`)).body.aiGatewayProviderKeys;
+    const filler: string[] = [];
+    try {
+      await go(page, '#/mcp-servers', 'MCP servers');
+      await expectTitle(page, 'MCP servers · Tollgate');
+      await page.getByText('No MCP servers yet.').waitFor();
+      await page.getByRole('link', { name: 'Add MCP server' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Add MCP server' }).waitFor();
+      const label = page.getByLabel('Label', { exact: true });
+      await label.fill('docs__search');
+      await page.getByLabel('Upstream URL').fill('http://127.0.0.1:9/mcp');
+      // Each auth type shows only its own fields.
+      const authType = page.getByLabel('Auth type');
+      await authType.selectOption('forwardHeaders');
+      await page.getByLabel('Headers to forward').waitFor();
+      assert.equal(await page.getByLabel('Secret value').count(), 0);
+      await authType.selectOption('secret');
+      assert.equal(await page.getByLabel('Headers to forward').count(), 0);
+      assert.deepEqual([await page.getByLabel('Send the secret in').inputValue(), await page.getByLabel('Header name').inputValue(), await page.getByLabel('Prefix').inputValue()], ['header', 'Authorization', 'Bearer ']);
+      await page.getByLabel('Send the secret in').selectOption('query');
+      assert.equal(await page.getByLabel('Prefix').count(), 0, 'no prefix for a query parameter');
+      await page.getByLabel('Send the secret in').selectOption('header');
+      const secret = page.getByLabel('Secret value');
+      await secret.fill('   ');
+      // The API refuses the label (its "__" separates a label from a tool name): said at the Label field, which takes the focus.
+      await page.getByRole('button', { name: 'Save MCP server' }).click();
+      const labelRefusal = page.getByRole('alert').filter({ hasText: 'not "__"' });
+      await labelRefusal.waitFor();
+      assert.equal(await label.getAttribute('aria-invalid'), 'true');
+      await expectFocus(page, label, 'focus on the refused label');
+      assert.equal((await api<S['AIGatewayMcpServerList']>('GET', '/mcp-servers')).body.aiGatewayMcpServers.length, 0);
+      await label.fill('docs');
+      // The server is written, its secret refused: said at the Secret field; the form now edits that server.
+      await page.getByRole('button', { name: 'Save MCP server' }).click();
+      await page.getByRole('alert').filter({ hasText: 'The provider key value must not be empty.' }).waitFor();
+      assert.equal(await secret.getAttribute('aria-invalid'), 'true');
+      await expectFocus(page, secret, 'focus on the refused secret');
+      await page.getByRole('heading', { level: 1, name: 'Edit docs' }).waitFor();
+      const [first] = (await api<S['AIGatewayMcpServerList']>('GET', '/mcp-servers')).body.aiGatewayMcpServers;
+      assert.ok(first, 'the server is written before its secret');
+      assert.equal(first.hasSecret, false);
+      assert.equal(await page.evaluate<string>('location.hash'), `#/mcp-servers/${first.id}`);
+      await secret.fill('s3cret-upstream-value');
+      await page.getByRole('button', { name: 'Save MCP server' }).click();
+      await expectStatus(page, 'MCP server docs saved.');
+      const [made, twice] = (await api<S['AIGatewayMcpServerList']>('GET', '/mcp-servers')).body.aiGatewayMcpServers;
+      assert.ok(made, 'the server exists in the API');
+      assert.equal(twice, undefined, 'saved again as an update of the server written, not a second create');
+      assert.deepEqual([made.label, made.upstreamUrl, made.auth, made.hasSecret], ['docs', 'http://127.0.0.1:9/mcp', { type: 'secret', in: 'header', name: 'Authorization', prefix: 'Bearer ' }, true]);
+      const [key] = await keysOf('docs');
+      assert.ok(key, 'the secret is the mcp:docs provider key');
+      await page.getByTestId('mcp-url').filter({ hasText: made.url }).waitFor();
+      // Write-only: the field is empty again, and the value is nowhere on the page.
+      assert.equal(await secret.inputValue(), '');
+      assert.equal((await page.content()).includes('s3cret-upstream-value'), false);
+      await page.getByText('A secret is stored').waitFor();
+      await assertLabelled(page);
+
+      // A new value replaces the stored one: the same key, rotated.
+      await page.getByLabel('Description').fill('Product docs');
+      await secret.fill('rotated-upstream-value');
+      await page.getByRole('button', { name: 'Save MCP server' }).click();
+      await expectStatus(page, 'MCP server docs saved.');
+      const rotated = await keysOf('docs');
+      assert.deepEqual(rotated.map((k) => k.id), [key.id], 'rotated, not a second key');
+      assert.notEqual(rotated[0]!.keyRedacted, key.keyRedacted);
+      assert.equal((await api<S['AIGatewayMcpServer']>('GET', `/mcp-servers/${made.id}`)).body.description, 'Product docs');
+      // Renaming while the label has its secret: ngrok's conflict, at the Label field; nothing changes.
+      await label.fill('docs-v2');
+      await page.getByRole('button', { name: 'Save MCP server' }).click();
+      await page.getByRole('alert').filter({ hasText: 'still has provider keys' }).waitFor();
+      assert.equal(await label.getAttribute('aria-invalid'), 'true');
+      await expectFocus(page, label, 'focus on the label the conflict is about');
+      assert.equal((await api<S['AIGatewayMcpServer']>('GET', `/mcp-servers/${made.id}`)).body.label, 'docs');
+      await label.fill('docs');
+
+      await page.getByRole('link', { name: '← All MCP servers' }).click();
+      const row = page.locator(`tr[data-id="${made.id}"]`);
+      await row.waitFor();
+      await row.locator('td[data-label="Secret"]').filter({ hasText: 'Set' }).waitFor();
+      await row.locator('td[data-label="Gateway path"]').filter({ hasText: made.url }).waitFor();
+      await row.getByText('Secret in header Authorization').waitFor();
+      await assertLabelled(page);
+
+      // A configuration restricted to the server and one of its tools.
+      await go(page, `#/configurations/${configurationId}`, 'Edit Production OpenAI BYOK');
+      const servers = page.getByTestId('access-mcpServers');
+      await servers.getByLabel('Allow only these MCP servers').check();
+      await servers.getByLabel('docs', { exact: true }).check();
+      const tools = page.getByTestId('access-mcpTools');
+      await tools.getByLabel('Allow only these MCP tools').check();
+      const pattern = tools.getByLabel('Tool pattern to allow');
+      await pattern.fill('search');
+      await tools.getByRole('button', { name: 'Add tool pattern' }).click();
+      await tools.getByRole('alert').filter({ hasText: 'Write it as <label>/<tool>' }).waitFor();
+      assert.equal(await pattern.getAttribute('aria-invalid'), 'true');
+      assert.equal(await tools.getByRole('list', { name: 'Allowed MCP tools' }).getByRole('listitem').count(), 0, 'a malformed pattern is not added');
+      await pattern.fill('docs/search');
+      await tools.getByRole('button', { name: 'Add tool pattern' }).click();
+      await tools.getByRole('button', { name: 'Remove tool pattern docs/search' }).waitFor();
+      await page.getByRole('button', { name: 'Save configuration' }).click();
+      await expectStatus(page, 'Configuration Production OpenAI BYOK saved.');
+      const restricted = (await api<S['AIGatewayAccessKeyConfiguration']>('GET', `/access-key-configurations/${configurationId}`)).body.access;
+      assert.deepEqual([restricted?.mcpServers, restricted?.mcpTools], [{ allow: ['docs'] }, { allow: ['docs/search'] }]);
+      assert.deepEqual(restricted?.models, { allow: ['openai/gpt-4o'] }, 'the other dimensions are kept');
+      await assertLabelled(page);
+      await page.getByRole('link', { name: '← All configurations' }).click();
+      await page.locator(`tr[data-id="${configurationId}"] td[data-label="Access"]`).filter({ hasText: 'MCP servers docs; MCP tools docs/search' }).waitFor();
+      // Back to allow all: the lists are removed, not emptied.
+      await go(page, `#/configurations/${configurationId}`, 'Edit Production OpenAI BYOK');
+      await servers.getByLabel('Allow all MCP servers').check();
+      await tools.getByLabel('Allow all MCP tools').check();
+      await page.getByRole('button', { name: 'Save configuration' }).click();
+      await expectStatus(page, 'Configuration Production OpenAI BYOK saved.');
+      const reopened = (await api<S['AIGatewayAccessKeyConfiguration']>('GET', `/access-key-configurations/${configurationId}`)).body.access;
+      assert.deepEqual([reopened?.mcpServers, reopened?.mcpTools], [undefined, undefined]);
+
+      // The account's limit: said by Save, not at a field.
+      for (let i = 1; i < 50; i++) {
+        const r = await api<S['AIGatewayMcpServer']>('POST', '/mcp-servers', { label: `filler-${i}`, upstreamUrl: 'http://127.0.0.1:9/mcp' });
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+        filler.push(r.body.id);
+      }
+      await go(page, '#/mcp-servers/new', 'Add MCP server');
+      await label.fill('one-too-many');
+      await page.getByLabel('Upstream URL').fill('http://127.0.0.1:9/mcp');
+      await page.getByRole('button', { name: 'Save MCP server' }).click();
+      const limit = page.locator('form > .error-note').filter({ hasText: 'at most 50 MCP servers' });
+      await limit.waitFor();
+      assert.equal(await label.getAttribute('aria-invalid'), null, 'the limit is no field\'s');
+      for (const id of filler.splice(0)) await api('DELETE', `/mcp-servers/${id}`);
+
+      // Delete, after a confirmation that says the secret stays with its label.
+      await go(page, '#/mcp-servers', 'MCP servers');
+      await row.getByRole('button', { name: 'Delete' }).click();
+      await row.getByRole('group', { name: /Its secret \(provider key mcp:docs\) stays under Providers/ }).waitFor();
+      await row.getByRole('button', { name: 'Yes, delete' }).click();
+      await expectStatus(page, 'MCP server deleted.');
+      await row.waitFor({ state: 'detached' });
+      assert.equal((await api('GET', `/mcp-servers/${made.id}`)).status, 404);
+      assert.equal((await keysOf('docs')).length, 1, 'the key stays with its label, as the API keeps it');
+    } finally {
+      for (const id of filler) await api('DELETE', `/mcp-servers/${id}`);
+      for (const k of await keysOf('docs')) await api('DELETE', `/provider-keys/${k.id}`);
+      await api('PATCH', `/access-key-configurations/${configurationId}`, { access: { providers: { allow: ['openai'] }, models: { allow: ['openai/gpt-4o'] } } });
+    }
+  });
+
   await t.test('a request through the gateway shows in Logs with its cost and in the Usage chart', { skip: running.gatewayUrl ? false : 'the gateway plane is not wired into startTollgate yet' }, async () => {
     // The guide's BYOK configuration: the rotated stored key goes upstream; the account pays the fee.
     const client = new OpenAI({ apiKey: accessToken, baseURL: `${running.gatewayUrl}/v1`, maxRetries: 0 });

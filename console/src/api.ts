@@ -18,6 +18,8 @@ export type Model = Schemas['AIGatewayModel'];
 export type VirtualModel = Schemas['AIGatewayVirtualModel'];
 export type FirewallPolicy = Schemas['AIGatewayFirewallPolicy'];
 export type FirewallRule = Schemas['AIGatewayFirewallRule'];
+export type McpServer = Schemas['AIGatewayMcpServer'];
+export type McpServerAuth = Schemas['AIGatewayMcpServerAuth'];
 
 export interface SessionInfo { csrfToken: string; apiKeyId: string; accountId: string; expiresAt: string; paymentsConfigured: boolean }
 

@@ -9,6 +9,7 @@ import { ConfigurationsScreen } from './screens/configurations.tsx';
 import { ProvidersScreen } from './screens/providers.tsx';
 import { VirtualModelsScreen } from './screens/virtual-models.tsx';
 import { FirewallScreen } from './screens/firewall.tsx';
+import { McpServersScreen } from './screens/mcp-servers.tsx';
 import { LogsScreen } from './screens/logs.tsx';
 import { UsageScreen } from './screens/usage.tsx';
 import { SettingsScreen } from './screens/settings.tsx';
@@ -19,6 +20,7 @@ const NAV = [
   { route: 'providers', label: 'Providers' },
   { route: 'virtual-models', label: 'Virtual models' },
   { route: 'firewall', label: 'Firewall' },
+  { route: 'mcp-servers', label: 'MCP servers' },
   { route: 'logs', label: 'Logs' },
   { route: 'usage', label: 'Usage' },
   { route: 'settings', label: 'Credits & settings' },
@@ -65,6 +67,7 @@ function Screen({ route, me, onSessionGone }: { route: string[]; me: SessionInfo
     case 'providers': return <ProvidersScreen />;
     case 'virtual-models': return <VirtualModelsScreen id={rest[0]} />;
     case 'firewall': return <FirewallScreen id={rest[0]} />;
+    case 'mcp-servers': return <McpServersScreen id={rest[0]} />;
     case 'logs': return <LogsScreen />;
     case 'usage': return <UsageScreen />;
     case 'settings': return <SettingsScreen me={me} onSessionGone={onSessionGone} />;

@@ -11,6 +11,10 @@ export interface ConfigState {
   metadata: string;
   providers: DimensionState;
   models: DimensionState;
+  /** MCP server labels. */
+  mcpServers: DimensionState;
+  /** MCP tool patterns, `<label>/<tool>`. */
+  mcpTools: DimensionState;
   rules: RuleState[];
   /** The Firewall policy of the configuration's keys; '' for none. */
   firewallPolicyId: string;
@@ -20,6 +24,8 @@ export const emptyConfig = (): ConfigState => ({
   name: '', description: '', metadata: '',
   providers: { mode: 'all', allow: [] },
   models: { mode: 'all', allow: [] },
+  mcpServers: { mode: 'all', allow: [] },
+  mcpTools: { mode: 'all', allow: [] },
   rules: [],
   firewallPolicyId: '',
 });
@@ -36,6 +42,8 @@ export function fromConfiguration(c: Configuration): ConfigState {
     metadata: c.metadata ?? '',
     providers: dimension(c.access?.providers),
     models: dimension(c.access?.models),
+    mcpServers: dimension(c.access?.mcpServers),
+    mcpTools: dimension(c.access?.mcpTools),
     rules: (c.router?.rules ?? []).map((r) => ({
       target: r.model ? 'model' : 'provider',
       provider: r.provider ?? '',
@@ -51,6 +59,8 @@ export function toWrite(s: ConfigState, isUpdate: boolean): Record<string, unkno
   const access: NonNullable<ConfigurationWrite['access']> = {};
   if (s.providers.mode === 'only') access.providers = { allow: s.providers.allow };
   if (s.models.mode === 'only') access.models = { allow: s.models.allow };
+  if (s.mcpServers.mode === 'only') access.mcpServers = { allow: s.mcpServers.allow };
+  if (s.mcpTools.mode === 'only') access.mcpTools = { allow: s.mcpTools.allow };
   const rules: Schemas['RouterRuleWrite'][] = s.rules.map((r) => ({
     ...(r.target === 'provider' ? { provider: r.provider.trim() } : { model: r.model.trim() }),
     steps: r.steps.map((st): Schemas['RouterStepWrite'] => (st.type === 'ngrok'
@@ -120,5 +130,9 @@ export function sectionOf(message: string): 'access' | 'routing' | 'details' {
 export function summarizeAccess(c: Configuration): string {
   const dim = (d: Schemas['AccessDimension'] | undefined, what: string) =>
     d?.allow === undefined ? `all ${what}` : d.allow.length === 0 ? `no ${what} (blocked)` : d.allow.join(', ');
-  return `${dim(c.access?.providers, 'providers')}; ${dim(c.access?.models, 'models')}`;
+  // The MCP dimensions only once restricted (most configurations are about models alone), named: labels alone would
+  // read as models.
+  const mcp = [[c.access?.mcpServers?.allow, 'MCP servers'], [c.access?.mcpTools?.allow, 'MCP tools']] as const;
+  const restricted = mcp.flatMap(([allow, what]) => (allow === undefined ? [] : [allow.length === 0 ? `no ${what} (blocked)` : `${what} ${allow.join(', ')}`]));
+  return [dim(c.access?.providers, 'providers'), dim(c.access?.models, 'models'), ...restricted].join('; ');
 }

@@ -1,6 +1,6 @@
 // Small shared pieces: the polite status region every action reports to, the action runner that shows
 // progress and outcome, labelled fields, confirmations, copy-once secrets and scrollable tables.
-import { cloneElement, type ButtonHTMLAttributes, type ComponentChildren, type RefObject, type VNode } from 'preact';
+import { cloneElement, type ButtonHTMLAttributes, type ComponentChildren, type ComponentType, type RefObject, type VNode } from 'preact';
 import { useEffect, useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, deletedText, deleteResource, listAll } from './api.ts';
 import { RESOURCE_ID, withNames } from './names.ts';
@@ -144,11 +144,15 @@ function focusRefusedField(from: Element | null): void {
   });
 }
 
+/** What the user calls an item: its name, or its label where the resource has one instead (MCP servers). */
+type Titled = { id: string } & ({ name: string } | { label: string });
+const titleOf = (item: Titled): string => ('name' in item ? item.name : item.label);
+
 /**
  * A collection's list screen: every item read once (`key` is the list envelope's), and a delete that drops the row.
  * `one` names an item in messages ("virtual model"), `many` the collection ("virtual models").
  */
-export function useResourceList<T extends { id: string; name: string }>(path: string, key: string, one: string, many: string) {
+export function useResourceList<T extends Titled>(path: string, key: string, one: string, many: string) {
   const [items, setItems] = useState<T[] | undefined>();
   const load = useAction();
   const remove = useAction();
@@ -156,10 +160,26 @@ export function useResourceList<T extends { id: string; name: string }>(path: st
     void load.run(`Loading ${many}`, () => listAll<T>(path, key), '').then((l) => l && setItems(l));
   }, []);
   const del = async (item: T) => {
-    const done = await remove.run(`Deleting ${one} ${item.name}`, () => deleteResource(`${path}/${item.id}`), deletedText(`${one[0]!.toUpperCase()}${one.slice(1)}`));
+    const done = await remove.run(`Deleting ${one} ${titleOf(item)}`, () => deleteResource(`${path}/${item.id}`), deletedText(`${one[0]!.toUpperCase()}${one.slice(1)}`));
     if (done) setItems((old) => old?.filter((o) => o.id !== item.id));
   };
   return { items, load, remove, del };
+}
+
+/** A collection's route: its list (no id), a new item's editor (`new`) or an item's, a fresh editor for each. */
+export function ListOrEditor({ id, list: List, editor: Editor }: { id: string | undefined; list: ComponentType; editor: ComponentType<{ id: string | undefined }> }) {
+  if (id === undefined) return <List />;
+  return <Editor key={id} id={id === 'new' ? undefined : id} />;
+}
+
+/** An editor's Save button and its Cancel, back to the collection's list (`route`). */
+export function FormActions({ busy, save, route }: { busy: boolean; save: string; route: string }) {
+  return (
+    <div class="row form-actions">
+      <Button type="submit" kind="primary" busy={busy}>{save}</Button>
+      <a href={`#/${route}`}>Cancel</a>
+    </div>
+  );
 }
 
 /** The action's error if the API tied it to `field`: give it to that field's Field. */

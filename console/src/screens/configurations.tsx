@@ -1,13 +1,14 @@
 // Configurations: the list, and the guide's editor (name and description → Access → Routing → Firewall → save).
 // Validation errors from the API are shown next to the section they concern.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, deletedText, deleteResource, ApiError, listAll, when, type Configuration, type FirewallPolicy } from '../api.ts';
+import { api, deletedText, deleteResource, ApiError, listAll, when, type Configuration, type FirewallPolicy, type McpServer } from '../api.ts';
 import { loadCatalog, type Catalog } from '../catalog.ts';
 import { emptyConfig, fromConfiguration, ruleOfError, ruleProblems, ruleWords, sectionOf, summarizeAccess, toWrite, type ConfigState, type RuleError } from '../config-model.ts';
 import { policyName } from '../firewall-model.ts';
+import { toolPatternProblem } from '../mcp-server-model.ts';
 import { navigate } from '../nav.ts';
-import { announce, Button, ConfirmButton, Empty, ErrorNote, Field, fieldError, PageHeading, TableWrap, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
-import { AccessDimensionEditor } from './access-editor.tsx';
+import { announce, ConfirmButton, Empty, ErrorNote, Field, fieldError, PageHeading, TableWrap, useAction, useFocusAfterRender, Loading, FormActions, ListOrEditor } from '../ui.tsx';
+import { AccessDimensionEditor, type Dimension } from './access-editor.tsx';
 import { attachingPolicy, FirewallPolicyPicker, loadFirewallPolicies, POLICY_FIELD } from './firewall-picker.tsx';
 import { RulesEditor } from './rules-editor.tsx';
 
@@ -61,6 +62,7 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
   const [state, setState] = useState<ConfigState | undefined>(id ? undefined : emptyConfig());
   const [catalog, setCatalog] = useState<Catalog | undefined>();
   const [policies, setPolicies] = useState<FirewallPolicy[] | undefined>();
+  const [mcpLabels, setMcpLabels] = useState<string[] | undefined>();
   const load = useAction();
   const save = useAction();
   // Set by a save refused in the browser: from then on, rules missing their provider or model say so.
@@ -70,6 +72,7 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
   useEffect(() => {
     void load.run('Loading providers and keys', loadCatalog, '').then((c) => c && setCatalog(c));
     void load.run('Loading Firewall policies', loadFirewallPolicies, '').then((l) => l && setPolicies(l));
+    void load.run('Loading MCP servers', () => listAll<McpServer>('/mcp-servers', 'aiGatewayMcpServers'), '').then((l) => l && setMcpLabels(l.map((m) => m.label).sort()));
     if (id) void load.run('Loading configuration', () => api<Configuration>('GET', `/access-key-configurations/${id}`), '').then((c) => c && setState(fromConfiguration(c)));
   }, [id]);
   if (!state) return <section><PageHeading>Configuration</PageHeading><ErrorNote error={load.error} />{load.busy ? <p>Loading…</p> : null}</section>;
@@ -108,7 +111,10 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
   // validation (400) is about a section; any other failure (the configuration deleted meanwhile, the server not
   // reached) is about the save itself, and sits by the Save button, where the user is. A refusal of the chosen Firewall
   // policy is at its picker.
-  const section = !save.error || apiRule || save.field === POLICY_FIELD ? undefined : save.status === 400 ? sectionOf(save.error) : 'save';
+  // A refusal naming an allow list (`access.mcpTools.allow.2`) is shown at that list's entry field.
+  const dimensionError = (what: Dimension) => (save.field === `access.${what}` || save.field?.startsWith(`access.${what}.`) ? save.error : undefined);
+  const atDimension = (['providers', 'models', 'mcpServers', 'mcpTools'] as const).some((w) => dimensionError(w) !== undefined);
+  const section = !save.error || apiRule || save.field === POLICY_FIELD || atDimension ? undefined : save.status === 400 ? sectionOf(save.error) : 'save';
   const modelChoices = catalog ? catalog.modelIds : [];
   return (
     <form ref={formRef} class="editor" onSubmit={(e) => void submit(e)} aria-labelledby="editor-title" noValidate={false}>
@@ -129,8 +135,15 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
         <h2 id="access-title">Access</h2>
         <p class="hint">Allow only the providers and models this key should use. Leaving both on "allow all" means no restriction.</p>
         <div class="grid two">
-          <AccessDimensionEditor what="providers" value={state.providers} onChange={(providers) => set({ providers })} choices={catalog?.providerIds ?? []} />
-          <AccessDimensionEditor what="models" value={state.models} onChange={(models) => set({ models })} choices={modelChoices} />
+          <AccessDimensionEditor what="providers" value={state.providers} onChange={(providers) => set({ providers })} choices={catalog?.providerIds ?? []} error={dimensionError('providers')} />
+          <AccessDimensionEditor what="models" value={state.models} onChange={(models) => set({ models })} choices={modelChoices} error={dimensionError('models')} />
+        </div>
+        <p class="hint">MCP servers by label, and their tools as &lt;label&gt;/&lt;tool&gt; patterns (MCP servers screen).</p>
+        <div class="grid two">
+          <AccessDimensionEditor what="mcpServers" value={state.mcpServers} onChange={(mcpServers) => set({ mcpServers })} choices={mcpLabels} error={dimensionError('mcpServers')} />
+          <AccessDimensionEditor what="mcpTools" value={state.mcpTools} onChange={(mcpTools) => set({ mcpTools })} error={dimensionError('mcpTools')}
+            choices={(mcpLabels ?? []).map((l) => `${l}/*`)} check={(entry) => toolPatternProblem(entry, mcpLabels)}
+            allHint="No restriction on MCP tools: every tool of the servers allowed." />
         </div>
         {section === 'access' ? <ErrorNote error={save.error} /> : null}
       </section>
@@ -146,15 +159,11 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
           value={state.firewallPolicyId} policies={policies} error={fieldError(save, POLICY_FIELD)} onChange={(firewallPolicyId) => set({ firewallPolicyId })} />
       </section>
       {section === 'save' ? <ErrorNote error={save.error} /> : null}
-      <div class="row form-actions">
-        <Button type="submit" kind="primary" busy={save.busy}>Save configuration</Button>
-        <a href="#/configurations">Cancel</a>
-      </div>
+      <FormActions busy={save.busy} save="Save configuration" route="configurations" />
     </form>
   );
 }
 
 export function ConfigurationsScreen({ id }: { id: string | undefined }) {
-  if (id === undefined) return <ConfigurationList />;
-  return <ConfigurationEditor key={id} id={id === 'new' ? undefined : id} />;
+  return <ListOrEditor id={id} list={ConfigurationList} editor={ConfigurationEditor} />;
 }

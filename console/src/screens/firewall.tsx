@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, when, type FirewallPolicy } from '../api.ts';
 import { READS, TIERS, emptyPolicy, emptyRule, fromPolicy, ruleOf, rulesOfPhase, toWrite, type Phase, type PolicyState, type Read, type RuleState } from '../firewall-model.ts';
 import { navigate } from '../nav.ts';
-import { Button, ConfirmButton, Empty, ErrorNote, Field, PageHeading, TableWrap, fieldError, neighbour, useAction, useFocusAfterRender, useResourceList, Loading } from '../ui.tsx';
+import { Button, ConfirmButton, Empty, ErrorNote, Field, PageHeading, TableWrap, fieldError, neighbour, useAction, useFocusAfterRender, useResourceList, Loading, FormActions, ListOrEditor } from '../ui.tsx';
 
 /** A refusal of one rule: the rule's own field it names (`pattern` of `rules.2.pattern`; `toolNames` of `rules.0.toolNames.3`) and the text. */
 interface RuleError { field: string; text: string }
@@ -188,15 +188,11 @@ function FirewallEditor({ id }: { id: string | undefined }) {
       <RuleSection phase="request" title="Request rules" hint="Checked before the request reaches the model; a blocked request never reaches it." rules={state.rules} errorAt={errorAt} onChange={setRules} />
       <RuleSection phase="response" title="Response rules" hint="Checked on each tool call the model returns; a blocked call is removed before the agent receives it." rules={state.rules} errorAt={errorAt} onChange={setRules} />
       {elsewhere ? <ErrorNote error={elsewhere} /> : null}
-      <div class="row form-actions">
-        <Button type="submit" kind="primary" busy={save.busy}>Save policy</Button>
-        <a href="#/firewall">Cancel</a>
-      </div>
+      <FormActions busy={save.busy} save="Save policy" route="firewall" />
     </form>
   );
 }
 
 export function FirewallScreen({ id }: { id: string | undefined }) {
-  if (id === undefined) return <FirewallList />;
-  return <FirewallEditor key={id} id={id === 'new' ? undefined : id} />;
+  return <ListOrEditor id={id} list={FirewallList} editor={FirewallEditor} />;
 }

@@ -7,7 +7,7 @@ import { loadCatalog } from '../catalog.ts';
 import { move } from '../config-model.ts';
 import { blameOf, describeTarget, emptyVirtualModel, firstChoice, fromVirtualModel, targetChoices, targetOf, toWrite, type Blame, type TargetChoice, type VirtualModelState } from '../virtual-model-model.ts';
 import { navigate } from '../nav.ts';
-import { Button, ConfirmButton, Empty, ErrorNote, Field, PageHeading, TableWrap, enabledButton, neighbour, useAction, useFocusAfterRender, useResourceList, Loading } from '../ui.tsx';
+import { Button, ConfirmButton, Empty, ErrorNote, Field, PageHeading, TableWrap, enabledButton, neighbour, useAction, useFocusAfterRender, useResourceList, Loading, FormActions, ListOrEditor } from '../ui.tsx';
 
 function VirtualModelList() {
   const { items, load, remove, del } = useResourceList<VirtualModel>('/virtual-models', 'aiGatewayVirtualModels', 'virtual model', 'virtual models');
@@ -187,15 +187,11 @@ function VirtualModelEditor({ id }: { id: string | undefined }) {
         <TargetPicker choices={choices} onAdd={(t) => setTargets([...state.targets, t])} />
       </section>
       {save.error && blame === undefined ? <ErrorNote error={save.error} /> : null}
-      <div class="row form-actions">
-        <Button type="submit" kind="primary" busy={save.busy}>Save virtual model</Button>
-        <a href="#/virtual-models">Cancel</a>
-      </div>
+      <FormActions busy={save.busy} save="Save virtual model" route="virtual-models" />
     </form>
   );
 }
 
 export function VirtualModelsScreen({ id }: { id: string | undefined }) {
-  if (id === undefined) return <VirtualModelList />;
-  return <VirtualModelEditor key={id} id={id === 'new' ? undefined : id} />;
+  return <ListOrEditor id={id} list={VirtualModelList} editor={VirtualModelEditor} />;
 }
