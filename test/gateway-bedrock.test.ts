@@ -5,7 +5,7 @@
 // Anthropic SDK's `/v1/messages` reaches the same Claude models through InvokeModel (its body, its event stream). SQLite store.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as connectH2, constants as h2constants, type ClientHttp2Session, type IncomingHttpHeaders as H2Headers } from 'node:http2';
 import { connect as connectTcp, type AddressInfo } from 'node:net';
 import {
@@ -35,6 +35,7 @@ const chunk = (event: unknown): Buffer => eventFrame('chunk', { bytes: Buffer.fr
 const FEE_PICO_PER_TOKEN = 50_000n;
 const CONVERSE_USAGE = { inputTokens: 100, outputTokens: 20, totalTokens: 180, cacheReadInputTokens: 50, cacheWriteInputTokens: 10 };
 const INVOKE_COUNTS = { input: 42, output: 7 };
+const LONG_CACHE_USAGE = { inputTokens: 5, outputTokens: 3, totalTokens: 18, cacheWriteInputTokens: 10 };
 
 interface Seen { path: string; headers: IncomingMessage['headers']; body: string }
 
@@ -105,6 +106,11 @@ function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
   if (!match) return awsError(res, 404, 'UnknownOperationException', 'no such path');
   const [, , model, operation] = match;
   const stream = (status: number) => res.writeHead(status, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': 'aws-req-stream' });
+  if (operation === 'converse' && body.includes('"text":"long cache"')) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ output: { message: { role: 'assistant', content: [{ text: 'cached' }] } }, stopReason: 'end_turn', usage: { ...LONG_CACHE_USAGE, cacheDetails: [{ ttl: '1h', inputTokens: 8 }, { ttl: '5m', inputTokens: 2 }] } }));
+    return;
+  }
   if (operation === 'converse') {
     res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'aws-req-1' });
     res.end(JSON.stringify({ output: { message: { role: 'assistant', content: [{ text: `converse with ${decodeURIComponent(model!)}` }] } }, stopReason: 'end_turn', usage: CONVERSE_USAGE, metrics: { latencyMs: 12 } }));
@@ -135,6 +141,43 @@ function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
   // Bedrock's Claude validates its body as a schema: a member it has no place for is refused with a 400.
   const extraneous = operation!.startsWith('invoke') ? Object.keys(JSON.parse(body) as object).find((key) => !CLAUDE_BODY_MEMBERS.has(key)) : undefined;
   if (extraneous !== undefined) return awsError(res, 400, 'ValidationException', `Malformed input request: #: extraneous key [${extraneous}] is not permitted, please reformat your input and try again.`);
+  if (operation === 'invoke-with-response-stream' && prompt === 'odd frames') {
+    // Valid JSON that is not on one line, and an event name holding line breaks (SSE framing of its own).
+    const raw = (text: string): Buffer => eventFrame('chunk', { bytes: Buffer.from(text).toString('base64') });
+    const injected = { type: 'ping\n\nevent: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" INJECTED"}}' };
+    stream(200);
+    res.write(chunk({ type: 'message_start', message: { id: 'msg_bdrk_odd', type: 'message', role: 'assistant', model: 'claude-sonnet-4-6', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 42, output_tokens: 1 } } }));
+    res.write(chunk({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }));
+    res.write(raw(JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Pretty' } }, null, 2)));
+    res.write(chunk(injected));
+    res.write(raw('{"type":"content_block_delta",\r\n\r\n"index":0,"delta":{"type":"text_delta","text":" printed"}}'));
+    res.write(chunk({ type: 'content_block_stop', index: 0 }));
+    res.write(chunk({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 3 } }));
+    res.end(chunk({ type: 'message_stop', 'amazon-bedrock-invocationMetrics': { inputTokenCount: 42, outputTokenCount: 3, invocationLatency: 50, firstByteLatency: 10 } }));
+    return;
+  }
+  if (operation === 'invoke' && prompt === 'long cache') {
+    // Bedrock's headers count the cache's writes whole; Claude's usage says which were kept an hour.
+    res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-bedrock-input-token-count': '5', 'x-amzn-bedrock-output-token-count': '3', 'x-amzn-bedrock-cache-write-input-token-count': '10' });
+    res.end(JSON.stringify({ id: 'msg_bdrk_cache', type: 'message', role: 'assistant', model: 'claude-sonnet-4-6', content: [{ type: 'text', text: 'cached' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 5, output_tokens: 3, cache_creation_input_tokens: 10, cache_creation: { ephemeral_1h_input_tokens: 8, ephemeral_5m_input_tokens: 2 } } }));
+    return;
+  }
+  if (operation === 'invoke' && prompt === 'half counted') {
+    // Bedrock's output count without its input count: Claude's own usage is what is left to go by.
+    res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-bedrock-output-token-count': '6' });
+    res.end(JSON.stringify({ id: 'msg_bdrk_half', type: 'message', role: 'assistant', model: 'claude-sonnet-4-6', content: [{ type: 'text', text: 'half' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 40, output_tokens: 6 } }));
+    return;
+  }
+  if (operation === 'invoke-with-response-stream' && prompt === 'half counted') {
+    stream(200);
+    res.write(chunk({ type: 'message_start', message: { id: 'msg_bdrk_half', type: 'message', role: 'assistant', model: 'claude-sonnet-4-6', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 42, output_tokens: 1 } } }));
+    res.write(chunk({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }));
+    res.write(chunk({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'half' } }));
+    res.write(chunk({ type: 'content_block_stop', index: 0 }));
+    res.write(chunk({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 3 } }));
+    res.end(chunk({ type: 'message_stop', 'amazon-bedrock-invocationMetrics': { outputTokenCount: 3, invocationLatency: 50, firstByteLatency: 10 } }));
+    return;
+  }
   if (operation === 'invoke' && prompt === 'sdk json') {
     res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'aws-req-3', 'x-amzn-bedrock-input-token-count': String(INVOKE_COUNTS.input), 'x-amzn-bedrock-output-token-count': String(INVOKE_COUNTS.output) });
     res.end(JSON.stringify({
@@ -288,6 +331,28 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
     assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/model/global.anthropic.claude-haiku-4-5-20251001-v1%3A0/converse');
     const [row] = await h.usage(requestId(), 1);
     assert.equal(row!.model, 'global.anthropic.claude-haiku-4-5-20251001-v1:0');
+  });
+
+  test('a model id that is a dot segment (`..`, `.`, percent-encoded or not) is refused: it would reach another Bedrock path', async () => {
+    const before = fake.seen.length;
+    for (const path of ['/model/%2E%2E/invoke', '/model/../converse', '/model/%2e/converse', '/model/bedrock%3A../invoke']) {
+      const answer = await rawPost(h.gatewayUrl, path, { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, '{"messages":[]}');
+      assert.equal(answer.status, 400, path);
+      assert.equal(answer.headers['x-amzn-errortype'], 'ValidationException', path);
+      assert.match(answer.body, /ERR_NGROK_27229/, path);
+    }
+    const messages = await fetch(`${h.gatewayUrl}/v1/messages`, { method: 'POST', headers: { 'x-api-key': token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify({ model: 'bedrock:..', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] }) });
+    assert.equal(messages.status, 400);
+    assert.deepEqual(fake.seen.slice(before).map((s) => s.path), [], 'Bedrock was not called');
+  });
+
+  test('cache writes kept an hour are recorded as such: Converse\'s cacheDetails, and Claude\'s cache_creation beside InvokeModel\'s headers', async () => {
+    await client(token).send(new ConverseCommand({ modelId: 'anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: [{ text: 'long cache' }] }] }));
+    let [row] = await h.usage(requestId(), 1);
+    assert.deepEqual([Number(row!.inputTokens), Number(row!.cacheWriteTokens), Number(row!.cacheWrite1hTokens)], [15, 10, 8]);
+    const { response } = await anthropic(token).messages.create({ model: 'bedrock:anthropic.claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user', content: 'long cache' }] }).withResponse();
+    [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([Number(row!.inputTokens), Number(row!.cacheWriteTokens), Number(row!.cacheWrite1hTokens)], [15, 10, 8]);
   });
 
   test('ConverseStream: event-stream frames relayed as they came (one split across writes), billed from the metadata event', async () => {
@@ -445,6 +510,23 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
     assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), row!.stopReason, Number(row!.usageEstimated), Number(row!.isStreaming), row!.completion], [42, 7, 'tool_use', 0, 1, 'succeeded']);
   });
 
+  test('/v1/messages streamed: a chunk whose JSON spans lines, or whose event name holds line breaks, cannot break or forge the SDK\'s events', async () => {
+    const stream = anthropic(token).messages.stream({ model: 'bedrock:anthropic.claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user', content: 'odd frames' }] });
+    const message = await stream.finalMessage();
+    assert.deepEqual(message.content, [{ type: 'text', text: 'Pretty printed' }]);
+    assert.equal(message.stop_reason, 'end_turn');
+  });
+
+  test('/v1/messages: Bedrock\'s counts missing the input one (header or invocation metrics) leave Claude\'s own counts, never an input of 0', async () => {
+    const { response } = await anthropic(token).messages.create({ model: 'bedrock:anthropic.claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user', content: 'half counted' }] }).withResponse();
+    let [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.usageEstimated)], [40, 6, 0]);
+    const stream = anthropic(token).messages.stream({ model: 'bedrock:anthropic.claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user', content: 'half counted' }] });
+    await stream.finalMessage();
+    [row] = await h.usage((await stream.withResponse()).response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.usageEstimated), row!.completion], [42, 3, 0, 'succeeded']);
+  });
+
   test('/v1/messages with betas: the anthropic-beta values go in Bedrock\'s body as anthropic_beta, not as a header', async () => {
     await anthropic(token).beta.messages.create({ model: 'bedrock:anthropic.claude-sonnet-4-6', max_tokens: 64, betas: ['context-1m-2025-08-07', 'interleaved-thinking-2025-05-14'], messages: [{ role: 'user', content: 'sdk json' }] });
     const up = fake.seen.at(-1)!;
@@ -582,6 +664,21 @@ async function routedTo(h: Harness, ...keyIds: string[]): Promise<string> {
   return (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'bedrock', steps: [{ type: 'user', keys: keyIds.map((id) => ({ id })) }] }] } }))).token;
 }
 
+/** A POST with its path sent exactly as written (fetch would resolve its dot segments first). */
+function rawPost(base: string, path: string, headers: Record<string, string>, body: string): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(base);
+    const req = request({ host: hostname, port, method: 'POST', path, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (part: string) => { text += part; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** One answer on an HTTP/2 stream: its headers and its body as text. */
 function h2Exchange(session: ClientHttp2Session, headers: Record<string, string>, body?: string): Promise<{ headers: H2Headers; text: string }> {
   return new Promise((resolve, reject) => {
@@ -665,6 +762,21 @@ describe('HTTP/2 with prior knowledge on the gateway port, beside HTTP/1.1 (sqli
     session.on('error', () => {});
     // Neither is ever closed here: only the gateway's header timeout ends them (the test's own timeout is the bound).
     await Promise.all([silentClosed, sessionClosed]);
+  });
+
+  test('a client trickling the HTTP/2 preface a byte at a time is closed after the header timeout, not held a timeout per byte', async () => {
+    const { port } = new URL(h.gatewayUrl);
+    const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+    const socket = connectTcp(Number(port), '127.0.0.1');
+    socket.on('error', () => {});
+    socket.resume();
+    let sent = 0;
+    // Each byte well within the 400 ms header timeout of the last one: only a deadline from the start bounds it.
+    const trickle = setInterval(() => { if (sent < preface.length) socket.write(preface.subarray(sent, ++sent)); }, 150);
+    const started = Date.now();
+    await new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    clearInterval(trickle);
+    assert.ok(Date.now() - started < 1500, `closed after ${Date.now() - started} ms, ${sent} of ${preface.length} bytes sent`);
   });
 
   test('an HTTP/2 request whose body does not arrive in time gets a 408 in its format, with its request id', async () => {

@@ -367,6 +367,9 @@ function resolveName(address: string, catalog: Catalog, account: OwnProviders): 
   const builtin = catalog.provider(prefix);
   if (builtin) {
     const model = catalog.model(prefix, rest);
+    // A model id is a whole path segment of some providers' URLs (Bedrock's `/model/{id}/invoke`): `.` and `..` would
+    // be dot segments there, which a server resolves to another path (`/model/../invoke` is `/invoke`). No model is named so.
+    if (!model && (rest === '.' || rest === '..')) throw tollgateError('invalidModelAddress', { address });
     // Known provider, uncataloged model: passed through as-is; the provider decides whether it exists.
     return model ? fromCatalog(address, builtin, model) : { requested: address, provider: builtinProvider(builtin), modelId: rest, displayName: rest };
   }

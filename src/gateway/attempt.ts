@@ -11,7 +11,7 @@ import type { RetryAction } from '../usage/event.ts';
 import type { RequestContext } from './context.ts';
 import { codecs } from './formats/index.ts';
 import { rejectsGoogleKey } from './formats/gemini.ts';
-import { invokeHeaderUsage } from './formats/bedrock.ts';
+import { invokeHeaderUsage, withLongWrites } from './formats/bedrock.ts';
 import { answerIdOf, answerModelOf, obj, streamOpeningOf, parseJson, TEXT_ESTIMATE_CAP, type AnswerFacts, type FormatCodec } from './formats/types.ts';
 import type { ApiSurface } from '../catalog/types.ts';
 import { answerHeaders, relayJson, relayStream, sendBuffered } from './relay.ts';
@@ -513,7 +513,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       // InvokeModel: what Bedrock counted, in its headers, whatever the model's own body says.
       if (surface === 'invoke') {
         const counted = invokeHeaderUsage(response.headers);
-        if (counted) record.facts = { usage: counted, stopReason: record.facts.stopReason };
+        if (counted) record.facts = { usage: withLongWrites(counted, record.facts.usage?.cacheWrite1hTokens), stopReason: record.facts.stopReason };
       }
       if (ctx.trace) {
         const responseId = answerIdOf(text);

@@ -12,7 +12,7 @@ import { JsonMembers } from './json-members.ts';
 import type { ApiSurface } from '../catalog/types.ts';
 import { baseHeaders, copyUpstreamHeaders, headerText, H_ATTEMPTS, H_MODEL, H_REJECTED, H_REMOVED, type OutHeaders } from './headers.ts';
 import { StreamMeter } from './stream-meter.ts';
-import { EventStreamMeter } from './event-stream-meter.ts';
+import { EventStreamMeter, MAX_EVENT_STREAM_FRAME_BYTES } from './event-stream-meter.ts';
 import { MAX_HELD_BYTES, type UpstreamExchange } from './exchange.ts';
 import { formatMs } from './failure.ts';
 import { endStreamWithError } from './respond.ts';
@@ -164,9 +164,9 @@ function paced(ctx: RequestContext, upstream: UpstreamExchange): { quiet: QuietL
 }
 
 /** Why an answer that reached the client broke off: the error it is ended with, and whether a time limit cut it. */
-function brokenAnswer(ctx: RequestContext, upstream: UpstreamExchange, err: Error): { error: TollgateError; timedOut: boolean } {
+function brokenAnswer(ctx: RequestContext, upstream: UpstreamExchange, err: Error, eventLimit = MAX_HELD_BYTES): { error: TollgateError; timedOut: boolean } {
   if (upstream.cause === 'total-timeout') return { error: tollgateError('totalTimeout', { timeout: formatMs(ctx.timeLimitMs) }), timedOut: true };
-  if (upstream.cause === 'oversized-event') return { error: tollgateError('upstreamStreamBroken', { reason: `the provider sent one event of more than ${MAX_HELD_BYTES / (1024 * 1024)} MiB.` }), timedOut: false };
+  if (upstream.cause === 'oversized-event') return { error: tollgateError('upstreamStreamBroken', { reason: `the provider sent one event of more than ${eventLimit / (1024 * 1024)} MiB.` }), timedOut: false };
   const idle = upstream.cause === 'stream-idle' || err.name === 'BodyTimeoutError';
   return { error: tollgateError('upstreamStreamBroken', { reason: idle ? `no data for ${formatMs(ctx.deps.options.streamIdleTimeoutMs)}.` : 'the provider connection was lost.' }), timedOut: idle };
 }
@@ -275,7 +275,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });
           return;
         }
-        const broken = brokenAnswer(ctx, upstream, err);
+        const broken = brokenAnswer(ctx, upstream, err, served.format === 'bedrock' ? MAX_EVENT_STREAM_FRAME_BYTES : MAX_HELD_BYTES);
         endStreamWithError(ctx, broken.error, nextSequence?.());
         resolve({ facts: meter.facts, completion: broken.timedOut ? 'timed_out' : 'stream_failed', timedOut: broken.timedOut });
       },

@@ -139,15 +139,32 @@ function dropSocket(this: Socket): void {
   this.destroy();
 }
 
+/**
+ * How long an HTTP/2 connection whose session ended is left for the client to close its side. node ends a session's
+ * socket by ending its own side and waiting for the peer's end (its own HTTP/2 server's sockets close when that comes);
+ * node:http's sockets are half-open, so a client that never reads nor closes would keep the socket for good.
+ */
+const CLOSE_GRACE_MS = 1000;
+
+function destroyLater(this: Socket): void {
+  setTimeout(destroySocket, CLOSE_GRACE_MS, this).unref();
+}
+
+function destroySocket(socket: Socket): void {
+  socket.destroy();
+}
+
 function sniff(socket: Socket, sniffing: Set<Socket>, http1: Server, http1Listeners: ((socket: Socket) => void)[], http2: Http2Server, headersTimeoutMs: number): void {
   sniffing.add(socket);
-  const forget = (): void => { sniffing.delete(socket); };
+  const forget = (): void => { sniffing.delete(socket); clearTimeout(deadline); };
   socket.once('close', forget);
   // Until handed over nobody else listens: a reset must not be an unhandled error, a silent client not a held socket
   // (node:http's sockets are half-open: one that ends before a request would stay).
   socket.on('error', dropSocket);
   socket.on('end', dropSocket);
-  socket.setTimeout(headersTimeoutMs, dropSocket);
+  // A deadline from the connection's start, not an idle timer: a client trickling the preface a byte at a time would
+  // otherwise hold the socket 24 idle periods long before its connection even had a protocol.
+  const deadline = setTimeout(dropSocket.bind(socket), headersTimeoutMs).unref();
   let seen: Buffer | undefined;
   const onReadable = (): void => {
     const chunk = socket.read() as Buffer | null;
@@ -162,10 +179,13 @@ function sniff(socket: Socket, sniffing: Set<Socket>, http1: Server, http1Listen
     sniffing.delete(socket);
     socket.off('error', dropSocket);
     socket.off('end', dropSocket);
-    socket.setTimeout(0);
-    socket.off('timeout', dropSocket);
+    clearTimeout(deadline);
     socket.unshift(seen);
-    if (h2) http2.emit('connection', socket);
+    if (h2) {
+      // Its side ended (the session closed): the socket goes, the client's side ended or not.
+      socket.once('finish', destroyLater);
+      http2.emit('connection', socket);
+    }
     else for (const listener of http1Listeners) listener.call(http1, socket);
   };
   socket.on('readable', onReadable);

@@ -44,20 +44,41 @@ function errorJson(error: TollgateError, requestId: string): string {
  */
 export function converseUsage(u: unknown): ReportedUsage | undefined {
   const usage = obj(u);
-  if (!usage) return undefined;
+  // Both counts are Bedrock's always: a report short of one is not taken as a zero (the request is estimated instead).
+  if (!usage || !isCount(usage.inputTokens) || !isCount(usage.outputTokens)) return undefined;
   const cacheRead = num(usage.cacheReadInputTokens);
   const cacheWrite = num(usage.cacheWriteInputTokens);
-  return { inputTokens: capped(num(usage.inputTokens) + cacheRead + cacheWrite), outputTokens: num(usage.outputTokens), cacheReadTokens: cacheRead, cacheWriteTokens: cacheWrite, reasoningTokens: 0 };
+  const out: ReportedUsage = { inputTokens: capped(num(usage.inputTokens) + cacheRead + cacheWrite), outputTokens: num(usage.outputTokens), cacheReadTokens: cacheRead, cacheWriteTokens: cacheWrite, reasoningTokens: 0 };
+  // `cacheDetails`: the writes by TTL; an hour's are priced apart (2 × input where five minutes' are 1.25 ×).
+  let longWrite = 0;
+  if (Array.isArray(usage.cacheDetails)) for (const detail of usage.cacheDetails) if (obj(detail)?.ttl === '1h') longWrite += num(obj(detail)?.inputTokens);
+  return withLongWrites(out, longWrite);
+}
+
+/**
+ * `bedrock`'s counts with the hour-long cache writes `longWrite` (at most its writes): InvokeModel's counts (headers,
+ * invocation metrics) do not split writes by TTL, Claude's own usage (`cache_creation`) does.
+ */
+export function withLongWrites(bedrock: ReportedUsage, longWrite: number | undefined): ReportedUsage {
+  const long = Math.min(longWrite ?? 0, bedrock.cacheWriteTokens);
+  if (long > 0) bedrock.cacheWrite1hTokens = long;
+  return bedrock;
 }
 
 /**
  * InvokeModel's usage as Bedrock counted it (what it bills), whatever the model's body: `X-Amzn-Bedrock-Input-Token-Count`
- * and `-Output-Token-Count`, the cache's apart as on Converse. Undefined when Bedrock sent no count.
+ * and `-Output-Token-Count`, the cache's apart as on Converse. Undefined unless Bedrock sent both (the body's usage then).
  */
 export function invokeHeaderUsage(headers: IncomingHttpHeaders): ReportedUsage | undefined {
-  const count = (name: string): number => num(Number(headers[`x-amzn-bedrock-${name}-token-count`]));
-  if (headers['x-amzn-bedrock-input-token-count'] === undefined && headers['x-amzn-bedrock-output-token-count'] === undefined) return undefined;
+  const count = (name: string): number | undefined => {
+    const value = headers[`x-amzn-bedrock-${name}-token-count`];
+    return typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : undefined;
+  };
   return converseUsage({ inputTokens: count('input'), outputTokens: count('output'), cacheReadInputTokens: count('cache-read-input'), cacheWriteInputTokens: count('cache-write-input') });
+}
+
+function isCount(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
 
 /** `amazon-bedrock-invocationMetrics`, on an InvokeModel stream's last chunk: Bedrock's counts of the whole answer. */

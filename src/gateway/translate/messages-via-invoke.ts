@@ -35,12 +35,23 @@ function isException(event: string): boolean {
   return event.endsWith('Exception');
 }
 
+/**
+ * An event name SSE can carry as it is: Anthropic's are snake_case words. The name comes from the model's JSON, where
+ * a line break is one escape away, and a line break in an SSE field ends it: what follows would be events of its own.
+ */
+const EVENT_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** One `data:` line: the chunk's JSON re-serialized when Bedrock's had line breaks (whitespace, to JSON; an end, to SSE). */
+function dataLine(data: string): string {
+  return /[\r\n]/.test(data) ? JSON.stringify(JSON.parse(data)) : data;
+}
+
 class InvokeStream implements StreamTranslation {
   #out = '';
 
   event(event: string, data: string): void {
     if (!isException(event)) {
-      this.#out += `event: ${event}\ndata: ${data}\n\n`;
+      if (EVENT_NAME.test(event)) this.#out += `event: ${event}\ndata: ${dataLine(data)}\n\n`;
       return;
     }
     const error = { type: EXCEPTION_TYPES[event] ?? 'api_error', message: providerMessage(data) };
