@@ -210,7 +210,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
       upstreams: new Upstreams({ connectionsPerOrigin: config.upstreamConnections, loopId, allowPrivate: config.allowPrivateUpstreams }),
       options: {
         maxBodyBytes: config.maxBodyBytes, managedKeys: config.managedKeys,
-        processingFeeMicroUsdPerMtok: config.processingFeeMicroUsdPerMtok, loopId,
+        processingFeeMicroUsdPerMtok: config.processingFeeMicroUsdPerMtok, mcpCallFeeMicroUsd: config.mcpCallFeeMicroUsd, loopId,
         clientHeadersTimeoutMs: config.clientHeadersTimeoutMs, clientRequestTimeoutMs: config.clientRequestTimeoutMs,
         streamIdleTimeoutMs: config.streamIdleTimeoutMs, streamTimeoutMs: config.streamTimeoutMs,
       },

@@ -11,12 +11,12 @@ import { GoogleGenAI } from '@google/genai';
 import { startGatewayServer, type GatewayServer } from '../src/gateway/server.ts';
 import { Upstreams } from '../src/gateway/upstream.ts';
 import { createCatalog } from '../src/catalog/index.ts';
-import type { GatewayStateView } from '../src/gateway/context.ts';
 import type { AccountSnapshot } from '../src/state/types.ts';
-import type { BegunAttempt, UsageEvent, UsageSink } from '../src/usage/event.ts';
+import type { BegunAttempt, UsageEvent } from '../src/usage/event.ts';
 import type { FirewallPolicyState, FirewallRule } from '../src/domain/firewall-policy.ts';
 import { FAKE_USAGE, startFakeProvider, type FakeProvider } from './fake-upstream.ts';
 import { snapshot } from './helpers/snapshot.ts';
+import { collectingSink, stubState } from './helpers/stub-gateway.ts';
 
 const TOKEN = 'ng-firewall-test-key';
 const CONFIGURED_TOKEN = 'ng-firewall-configured-key';
@@ -50,18 +50,9 @@ describe('Firewall through the gateway', () => {
 
   before(async () => {
     fake = await startFakeProvider();
-    const state: GatewayStateView = {
-      authenticate: (token) => (token === TOKEN ? { id: 'aigak_1', accountId: 'acct_test', configurationId: null } : token === CONFIGURED_TOKEN ? { id: 'aigak_2', accountId: 'acct_test', configurationId: 'aigac_1' } : null),
-      account: () => account,
-      configuration: (key) => (key.configurationId ? account.configurations.get(key.configurationId) ?? null : null),
-      reloadAccount: async () => true,
-      changesArriving: () => undefined,
-      markUsed: () => {},
-      debit: () => {},
-    };
-    const sink: UsageSink = { begin: async (a) => { usage.push(a); }, record: (e) => { usage.push(e); }, flush: async () => {}, close: async () => {} };
+    const state = stubState(() => account, new Map([[TOKEN, { id: 'aigak_1', configurationId: null }], [CONFIGURED_TOKEN, { id: 'aigak_2', configurationId: 'aigac_1' }]]));
     gateway = await startGatewayServer({
-      state, usage: sink, logger: pino({ level: 'silent' }),
+      state, usage: collectingSink(usage), logger: pino({ level: 'silent' }),
       catalog: createCatalog({ openai: `${fake.url}/v1`, anthropic: `${fake.url}/v1`, google: `${fake.url}/v1beta/openai` }),
       upstreams: new Upstreams({ loopId: 'firewall-test', allowPrivate: true }),
       options: {

@@ -442,7 +442,7 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     const parentId = '00f067aa0ba902b7';
     const cutTraceId = '4bf92f3577b34da6a3ce929d0e0e4737';
     const listTraceId = '4bf92f3577b34da6a3ce929d0e0e4738';
-    const oddTraceIds = ['4bf92f3577b34da6a3ce929d0e0e4739', '4bf92f3577b34da6a3ce929d0e0e473a', '4bf92f3577b34da6a3ce929d0e0e473b'];
+    const oddTraceIds = ['4bf92f3577b34da6a3ce929d0e0e4739', '4bf92f3577b34da6a3ce929d0e0e473a', '4bf92f3577b34da6a3ce929d0e0e473b', '4bf92f3577b34da6a3ce929d0e0e473e'];
     const failedTraceIds = ['4bf92f3577b34da6a3ce929d0e0e473c', '4bf92f3577b34da6a3ce929d0e0e473d'];
     const nestedTraceIdPrefix = '5bf92f3577b34da6a3ce929d0e0e4';
     let requestId = '';
@@ -469,8 +469,8 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
       await h.usage(cut.headers.get('ngrok-aig-request-id')!, 2);
       // Behind a TLS-terminating proxy (the ngrok agent among them), which names the client's scheme.
       assert.equal((await gw(h, '/v1/models', { token: key.token, headers: { traceparent: `00-${listTraceId}-${parentId}-01`, 'x-forwarded-proto': 'https' } })).status, 200);
-      // Paths and methods a client invents, and a model's page: span names stay few (the route, not the path).
-      const odd: [string, string][] = [['/v1/whatever/123', 'POST'], ['/v1/chat/completions', 'PURGE'], ['/v1/models/gpt-4o', 'GET']];
+      // Paths and methods a client invents, a model's page and an MCP server's endpoint: span names stay few (the route, not the path).
+      const odd: [string, string][] = [['/v1/whatever/123', 'POST'], ['/v1/chat/completions', 'PURGE'], ['/v1/models/gpt-4o', 'GET'], ['/mcp/s-aigmcp_123', 'POST']];
       for (const [i, [path, method]] of odd.entries()) await gw(h, path, { method, token: key.token, headers: { traceparent: `00-${oddTraceIds[i]}-${parentId}-01` } });
       // Served plainly, over and over: the attempt spans' clock must agree with their request span's every time.
       for (let i = 0; i < 12; i++) {
@@ -541,9 +541,10 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     assert.deepEqual([listing.name, attr(listing, 'gen_ai.operation.name')], ['GET /v1/models', undefined]);
     assert.deepEqual([attr(listing, 'http.route'), attr(listing, 'url.scheme')], ['/v1/models', 'https']);
     const oddNames = oddTraceIds.map((id) => spans.find((s) => s.traceId === id && s.kind === 2)!);
-    assert.deepEqual(oddNames.map((s) => s.name), ['POST', '_OTHER', 'GET /v1/models/{model}']);
+    assert.deepEqual(oddNames.map((s) => s.name), ['POST', '_OTHER', 'GET /v1/models/{model}', 'POST /mcp/s-{id}']);
     // A path the gateway does not serve has no route (its path is in url.path): no attribute per invented path.
-    assert.deepEqual(oddNames.map((s) => attr(s, 'http.route')), [undefined, undefined, '/v1/models/{model}']);
+    assert.deepEqual(oddNames.map((s) => attr(s, 'http.route')), [undefined, undefined, '/v1/models/{model}', '/mcp/s-{id}']);
+    assert.equal(attr(oddNames[3]!, 'gen_ai.operation.name'), undefined, 'an MCP request is no GenAI operation');
     assert.deepEqual([attr(oddNames[1]!, 'http.request.method'), attr(oddNames[1]!, 'http.request.method_original')], ['_OTHER', 'PURGE']);
     // Every attempt span lies within its request span: both are placed on one clock, so a trace viewer never shows
     // an attempt starting before the request that made it, or ending after it.

@@ -32,6 +32,8 @@ export interface Config {
   allowPrivateUpstreams: boolean;
   billing: boolean;
   processingFeeMicroUsdPerMtok: bigint;
+  /** TOLLGATE_MCP_FEE_USD_PER_CALL: what each MCP tools/call a server answered costs (default 0). */
+  mcpCallFeeMicroUsd: bigint;
   maxBodyBytes: number;
   /** How long a stopping gateway lets open answers finish before ending them with an error (ms). */
   shutdownGraceMs: number;
@@ -181,7 +183,7 @@ function checkoutUrl(env: Env, name: string, fallback: string): string {
 export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
   'TOLLGATE_DATABASE_URL', 'TOLLGATE_DATABASE_LISTEN_URL', 'TOLLGATE_DATABASE_SILENCE_MS', 'TOLLGATE_HOST', 'TOLLGATE_GATEWAY_PORT',
   'TOLLGATE_API_PORT', 'TOLLGATE_SECRET_KEY', 'TOLLGATE_BOOTSTRAP_API_KEY', 'TOLLGATE_ALLOW_PRIVATE_UPSTREAMS', 'TOLLGATE_BILLING',
-  'TOLLGATE_PROCESSING_FEE_USD_PER_MTOK', 'TOLLGATE_MAX_BODY_BYTES', 'TOLLGATE_SHUTDOWN_GRACE_MS', 'TOLLGATE_UPSTREAM_CONNECTIONS',
+  'TOLLGATE_PROCESSING_FEE_USD_PER_MTOK', 'TOLLGATE_MCP_FEE_USD_PER_CALL', 'TOLLGATE_MAX_BODY_BYTES', 'TOLLGATE_SHUTDOWN_GRACE_MS', 'TOLLGATE_UPSTREAM_CONNECTIONS',
   'TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS', 'TOLLGATE_CLIENT_REQUEST_TIMEOUT_MS', 'TOLLGATE_STREAM_IDLE_TIMEOUT_MS', 'TOLLGATE_STREAM_TIMEOUT_MS',
   'TOLLGATE_JOURNAL_PATH', 'TOLLGATE_LOG_LEVEL', 'TOLLGATE_STRIPE_SECRET_KEY', 'TOLLGATE_STRIPE_WEBHOOK_SECRET', 'TOLLGATE_STRIPE_API_BASE_URL',
   'TOLLGATE_PUBLIC_API_URL', 'TOLLGATE_CHECKOUT_SUCCESS_URL', 'TOLLGATE_CHECKOUT_CANCEL_URL',
@@ -252,6 +254,15 @@ function decimalUsd(raw: string | undefined, name: string): bigint {
  * overflow refuses every usage batch holding such an event.
  */
 const MAX_FEE_MICRO_USD_PER_MTOK = 2_500_000_000n;
+
+/** Past $10 a call the fee is a typo (ngrok bills MCP operations at a price it does not publish, surely cents or less). */
+const MAX_MCP_FEE_MICRO_USD = 10_000_000n;
+
+function mcpCallFee(raw: string | undefined): bigint {
+  const fee = decimalUsd(raw, 'TOLLGATE_MCP_FEE_USD_PER_CALL');
+  if (fee > MAX_MCP_FEE_MICRO_USD) throw new Error(`TOLLGATE_MCP_FEE_USD_PER_CALL must be at most 10 (USD per call), got "${raw}"`);
+  return fee;
+}
 
 function processingFee(raw: string | undefined): bigint {
   const fee = decimalUsd(raw, 'TOLLGATE_PROCESSING_FEE_USD_PER_MTOK');
@@ -360,6 +371,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     allowPrivateUpstreams: onOff(env, 'TOLLGATE_ALLOW_PRIVATE_UPSTREAMS', false),
     billing: onOff(env, 'TOLLGATE_BILLING', false),
     processingFeeMicroUsdPerMtok: processingFee(env.TOLLGATE_PROCESSING_FEE_USD_PER_MTOK),
+    mcpCallFeeMicroUsd: mcpCallFee(env.TOLLGATE_MCP_FEE_USD_PER_CALL),
     // 32 MiB: what Anthropic's Messages API and ngrok's gateway accept (base64 images and PDFs make large bodies).
     maxBodyBytes: positiveInteger(env, 'TOLLGATE_MAX_BODY_BYTES', 32 * 1024 * 1024),
     shutdownGraceMs: positiveInteger(env, 'TOLLGATE_SHUTDOWN_GRACE_MS', 5000, TIMER_MAX_MS),

@@ -31,8 +31,15 @@ const keysUnavailable = (): TollgateError => tollgateError('accessKeysUnavailabl
  * (Google's API takes its key there too), read when no header carries one.
  */
 export function authenticate(state: GatewayStateView, headers: IncomingHttpHeaders, queryKey?: string): AuthenticatedKey | TollgateError | Promise<AuthenticatedKey | TollgateError> {
-  const token = accessToken(headers) ?? (queryKey || undefined);
-  if (!token) return headers.authorization ? malformedAuthorization() : missingKey();
+  return authenticateToken(state, accessToken(headers) ?? (queryKey || undefined), headers.authorization !== undefined);
+}
+
+/**
+ * `token` (found where the caller's endpoint takes it: the MCP gateway prefers `x-api-key`) as an authenticated key,
+ * or a 401 error; `authorization`: the request had an Authorization header, which held no bearer token when none is given.
+ */
+export function authenticateToken(state: GatewayStateView, token: string | undefined, authorization: boolean): AuthenticatedKey | TollgateError | Promise<AuthenticatedKey | TollgateError> {
+  if (!token) return authorization ? malformedAuthorization() : missingKey();
   const found = state.authenticate(token);
   if (found instanceof Promise) return found.then((k) => k ?? unknown(token), keysUnavailable);
   return found ?? unknown(token);

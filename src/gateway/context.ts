@@ -35,6 +35,8 @@ export interface GatewayOptions {
   maxBodyBytes: number;
   managedKeys: Record<string, string>;
   processingFeeMicroUsdPerMtok: bigint;
+  /** What each MCP tools/call a server answered costs (mcp/handler.ts); absent: nothing. */
+  mcpCallFeeMicroUsd?: bigint;
   /** This deployment's id in `tollgate-via` (routing-loop.ts). */
   loopId: string;
   /** How long a client may take to send its headers / its whole request (src/http/client-timeouts.ts). */

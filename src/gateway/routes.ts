@@ -147,8 +147,33 @@ export function isGeminiModelsPath(path: string): boolean {
   return path.startsWith(GEMINI_MODELS_PREFIX) && path.length > GEMINI_MODELS_PREFIX.length && geminiRoute(path) === undefined;
 }
 
-/** What a request that calls no model is, for observation: a model listing, or an unknown path; undefined for a model call. */
-export function nonModelRoute(route: SurfaceRoute): 'models' | 'other' | undefined {
+/** The MCP gateway's endpoints (mcp/handler.ts): their errors are JSON-RPC's, never a model API's. */
+export const MCP_ROUTE: SurfaceRoute = { format: 'openai', surface: 'chat-completions' };
+export const MCP_PATH = '/mcp';
+const MCP_SERVER_PREFIX = '/mcp/s-';
+
+/**
+ * An MCP gateway path → the server id of a server's own endpoint (undefined: the aggregate endpoint); null when the
+ * path is none. `/mcp` and `/mcp/s-<id>` on any host; `/` and `/s-<id>` on a host named `mcp.…` (ngrok's `mcp.ngrok.ai`).
+ */
+export function mcpPath(path: string, host: string | undefined): { serverId: string | undefined } | null {
+  if (path === MCP_PATH) return { serverId: undefined };
+  if (path.startsWith(MCP_SERVER_PREFIX) && path.length > MCP_SERVER_PREFIX.length) return { serverId: path.slice(MCP_SERVER_PREFIX.length) };
+  if (host === undefined || host.length < 5 || host.slice(0, 4).toLowerCase() !== 'mcp.') return null;
+  if (path === '/') return { serverId: undefined };
+  if (path.startsWith('/s-') && path.length > 3) return { serverId: path.slice(3) };
+  return null;
+}
+
+/** An MCP path's route for traces: the server's id is not part of it. */
+export function mcpRouteOf(path: string): string {
+  if (path.startsWith(MCP_PATH)) return path === MCP_PATH ? MCP_PATH : `${MCP_SERVER_PREFIX}{id}`;
+  return path === '/' ? '/' : '/s-{id}';
+}
+
+/** What a request that calls no model is, for observation: a model listing, the MCP gateway, or an unknown path; undefined for a model call. */
+export function nonModelRoute(route: SurfaceRoute): 'models' | 'mcp' | 'other' | undefined {
+  if (route === MCP_ROUTE) return 'mcp';
   if (route === MODELS_ROUTE || route === ANTHROPIC_MODELS_ROUTE || route === GEMINI_MODELS_ROUTE) return 'models';
   if (route === OPENAI_ROUTE || route === ANTHROPIC_ROUTE || route === GEMINI_ROUTE || route === BEDROCK_ROUTE) return 'other';
   return undefined;

@@ -14,10 +14,11 @@ import type { Duplex } from 'node:stream';
 import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_REQUEST_ID } from './headers.ts';
 import { codecs } from './formats/index.ts';
-import { bedrockAddress, bedrockRoute, errorRouteFor, geminiRoute, GEMINI_MODELS_ROUTE, GEMINI_STREAM_ROUTE, isGeminiModelsPath, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, SURFACE_ROUTES } from './routes.ts';
+import { bedrockAddress, bedrockRoute, errorRouteFor, geminiRoute, GEMINI_MODELS_ROUTE, GEMINI_STREAM_ROUTE, isGeminiModelsPath, MCP_ROUTE, mcpPath, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, SURFACE_ROUTES } from './routes.ts';
 import { endStreamWithError, writeError, writeJson } from './respond.ts';
 import { handleModelRequest } from './pipeline.ts';
 import { modelsStage } from './models-list.ts';
+import { McpGateway } from './mcp/handler.ts';
 
 export interface GatewayServer {
   server: Server;
@@ -186,6 +187,8 @@ function originForm(target: string): string {
 }
 
 export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsInFlight()): (req: IncomingMessage, res: ServerResponse) => void {
+  // Made on the first MCP request: a gateway nobody uses as an MCP gateway keeps no sessions nor timers for it.
+  let mcpGateway: McpGateway | undefined;
   return function onRequest(req, res) {
     let url = req.url ?? '/';
     // Rewritten on the request itself, so every later reader (tracing, logs) sees the path.
@@ -220,6 +223,16 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       handleModelRequest(ctx).then(() => inFlight.leave(ctx), (error: unknown) => {
         try { onStageError.call(ctx, error); } finally { inFlight.leave(ctx); }
       });
+      return;
+    }
+    // The MCP gateway, looked for only once the path is no model call's: model requests pay nothing for it.
+    const mcp = mcpPath(path, req.headers.host);
+    if (mcp) {
+      const ctx = newContext(deps, req, res, MCP_ROUTE);
+      (res as TrackedResponse)[CTX] = ctx;
+      res.once('close', onResponseClose);
+      deps.observer?.started(ctx);
+      (mcpGateway ??= new McpGateway(deps)).handle(ctx, mcp.serverId);
       return;
     }
     // Only a read is a model page: under /v1beta/models/ any other method is a call to a method not served.

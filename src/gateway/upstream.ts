@@ -1,7 +1,7 @@
 // The upstream client: one undici Pool per provider origin (keep-alive connections reused across requests;
 // never global fetch, which costs ~300 µs per call), driven through `dispatch` with the exchange's handler.
 // Targets (origin + path + query) are parsed once per base URL and surface path and cached.
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { AttemptPlan } from '../domain/routing.ts';
 import { FORWARDED_REQUEST_HEADERS } from './headers.ts';
 import { VIA_HEADER, viaValue } from './routing-loop.ts';
@@ -168,6 +168,16 @@ export class Upstreams {
       origin: t.origin, path, method: 'POST', headers, body: call.body,
       headersTimeout: call.idleTimeoutMs, bodyTimeout: call.idleTimeoutMs,
     }, exchange);
+  }
+
+  /**
+   * A request to an MCP server (mcp/upstream.ts). Tenants choose these URLs, as they do custom providers' base URLs, so
+   * they connect public-only unless the operator allows private upstreams.
+   */
+  request(url: URL, options: { method: 'POST' | 'DELETE'; headers: Record<string, string>; body?: string | Buffer; signal: AbortSignal; headersTimeout: number; bodyTimeout: number }): Promise<Dispatcher.ResponseData> {
+    const publicOnly = this.#publicOnly !== undefined;
+    if (publicOnly && isNonPublicHost(url.hostname)) return Promise.reject(new NonPublicAddressError(url.hostname, url.hostname));
+    return this.#pool(url.origin, publicOnly).request({ origin: url.origin, path: `${url.pathname}${url.search}`, ...options });
   }
 
   async close(): Promise<void> {

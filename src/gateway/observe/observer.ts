@@ -19,7 +19,7 @@ import { reportedTokens } from './tokens.ts';
 import { BodyCapture, fastAccessWriter, ms, safeHeaders, truncate, usd5, type AccessLine } from './access-log.ts';
 
 /** Surface label values, in GatewayMetrics index order; `other` (unknown paths) last. */
-export const SURFACE_LABELS = ['chat-completions', 'responses', 'completions', 'embeddings', 'messages', 'count-tokens', 'generate-content', 'stream-generate-content', 'interactions', 'embed-content', 'models', 'other'] as const;
+export const SURFACE_LABELS = ['chat-completions', 'responses', 'completions', 'embeddings', 'messages', 'count-tokens', 'generate-content', 'stream-generate-content', 'interactions', 'embed-content', 'models', 'mcp', 'other'] as const;
 
 export interface ObserverOptions {
   metrics: GatewayMetrics;

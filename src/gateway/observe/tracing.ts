@@ -18,7 +18,7 @@ import type { ApiSurface } from '../../catalog/types.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import type { UsageEvent } from '../../usage/event.ts';
 import type { RequestContext } from '../context.ts';
-import { GEMINI_MODELS_PATH, GEMINI_MODELS_PREFIX, geminiMethodOf, MODEL_PATH_PREFIX, MODELS_PATH, nonModelRoute } from '../routes.ts';
+import { GEMINI_MODELS_PATH, GEMINI_MODELS_PREFIX, geminiMethodOf, MODEL_PATH_PREFIX, MODELS_PATH, mcpRouteOf, nonModelRoute } from '../routes.ts';
 import type { AttemptRecord } from '../meter.ts';
 import { reportedTokens } from './tokens.ts';
 import { truncate } from './access-log.ts';
@@ -129,6 +129,7 @@ const MAX_NAME = 256;
 function routeOf(path: string, route: RequestContext['route']): string | undefined {
   const kind = nonModelRoute(route);
   if (kind === 'other') return undefined;
+  if (kind === 'mcp') return mcpRouteOf(path);
   if (kind === 'models') {
     if (route.format === 'gemini') return path.startsWith(GEMINI_MODELS_PREFIX) ? `${GEMINI_MODELS_PREFIX}{model}` : GEMINI_MODELS_PATH;
     return path.startsWith(MODEL_PATH_PREFIX) ? `${MODEL_PATH_PREFIX}{model}` : MODELS_PATH;

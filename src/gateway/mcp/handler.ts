@@ -1,0 +1,574 @@
+// The MCP gateway's endpoint (gateway-behaviour.md "MCP gateway"; ngrok's MCP Gateway, 2026-12-02): `POST /mcp`, every
+// server the access key may reach with its tools named `<label>__<tool>`, and `POST /mcp/s-<id>`, one server with its
+// tools as the server names them (on an `mcp.` host, `/` and `/s-<id>`). The gateway answers initialize, ping and
+// tools/list itself; it forwards tools/call (and, on a server's own endpoint, whatever else the client asks) to the
+// server with the server's credential in place of the access key, and relays the answer as it arrives. Every
+// tools/call is recorded in usage, allowed, refused or failed.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Dispatcher } from 'undici';
+import { nowIso } from '../../domain/clock.ts';
+import { TollgateError } from '../../domain/errors.ts';
+import { newId } from '../../domain/ids.ts';
+import { MCP_TOOL_SEPARATOR, mcpSecretProvider, type McpServerState } from '../../domain/mcp-server.ts';
+import type { AccessScope, AccountSnapshot, AuthenticatedKey, ProviderKeyState } from '../../state/types.ts';
+import { NO_COST, type BegunAttempt, type Completion, type UsageEvent } from '../../usage/event.ts';
+import { accessToken, authenticateToken } from '../authenticate.ts';
+import { closeAfterAnswer } from '../../http/client-timeouts.ts';
+import { decodedBody, readBody } from '../body.ts';
+import type { GatewayDeps, RequestContext } from '../context.ts';
+import { baseHeaders, EXPOSED_HEADERS, type OutHeaders } from '../headers.ts';
+import { mcpServerAllowed, mcpToolAllowed } from './access.ts';
+import { EventData, parseMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
+import { McpUpstreamError, McpUpstreamSessions, upstreamFailure, type Budget, type McpTarget, type McpTool } from './upstream.ts';
+
+/** Streamable HTTP revisions the gateway speaks to its clients, newest first. */
+export const MCP_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'] as const;
+const SERVER_INFO = { name: 'tollgate-mcp-gateway', title: 'Tollgate MCP gateway', version: '1.0.0' };
+const SESSION_HEADER = 'Mcp-Session-Id';
+/** What a session id may be (Streamable HTTP: visible ASCII); one taken up from a client is held to this. */
+const SESSION_ID = /^[\x21-\x7e]{1,128}$/;
+const EXPOSED = `${EXPOSED_HEADERS}, ${SESSION_HEADER}`;
+/** A relayed JSON answer is read this far beside the relay, for the outcome its usage event records. */
+const MAX_OUTCOME_BYTES = 1 << 20;
+
+interface ClientSession { keyId: string; lastUsed: number }
+
+export interface McpGatewayOptions { maxSessions?: number; sessionIdleMs?: number; upstreamIdleMs?: number; toolsTtlMs?: number }
+
+/** What a forwarded call came to, for its usage event. */
+interface Outcome {
+  status: number;
+  completion: Completion;
+  /** `completed`, `tool_error` (the tool's own `isError`), or `jsonrpc_error_<code>`. */
+  stopReason: string;
+  streaming: boolean;
+  durationMs: number;
+}
+
+function headerOf(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function answer(ctx: RequestContext, status: number, body: string | undefined, extra?: OutHeaders): void {
+  const { res } = ctx;
+  if (res.headersSent || res.destroyed) return;
+  const headers = baseHeaders(ctx.requestId);
+  headers['Access-Control-Expose-Headers'] = EXPOSED;
+  if (extra) Object.assign(headers, extra);
+  if (body === undefined) {
+    headers['content-length'] = 0;
+    res.writeHead(status, headers);
+    res.end();
+    return;
+  }
+  headers['content-type'] = 'application/json';
+  headers['content-length'] = Buffer.byteLength(body);
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+/** A refusal at the HTTP level (401, 404, 413…), its body a JSON-RPC error as the transport allows. */
+function refuse(ctx: RequestContext, status: number, code: number, message: string, data?: Record<string, unknown>): void {
+  // Refused before its body was read (401, an unknown server): the connection closes rather than read the rest, as the
+  // model gateway's refusals do.
+  if (!ctx.res.headersSent) closeAfterAnswer(ctx.req, ctx.res);
+  answer(ctx, status, rpcError(null, code, message, data));
+}
+
+/**
+ * The access key: `x-api-key` when sent (the client's `Authorization` then belongs to the servers that take the
+ * client's own OAuth token), else `Authorization: Bearer`.
+ */
+function mcpAccessToken(ctx: RequestContext): { token: string | undefined; viaApiKey: boolean } {
+  const apiKey = headerOf(ctx.req.headers['x-api-key'])?.trim();
+  if (apiKey) return { token: apiKey, viaApiKey: true };
+  return { token: accessToken(ctx.req.headers), viaApiKey: false };
+}
+
+export class McpGateway {
+  readonly sessions: McpUpstreamSessions;
+  readonly #deps: GatewayDeps;
+  /** Client sessions by id, least recently used first. */
+  readonly #clients = new Map<string, ClientSession>();
+  readonly #maxSessions: number;
+  readonly #sessionIdleMs: number;
+
+  constructor(deps: GatewayDeps, options: McpGatewayOptions = {}) {
+    this.#deps = deps;
+    this.#maxSessions = options.maxSessions ?? 10_000;
+    this.#sessionIdleMs = options.sessionIdleMs ?? 30 * 60_000;
+    this.sessions = new McpUpstreamSessions(deps.upstreams, {
+      maxSessions: this.#maxSessions, idleMs: options.upstreamIdleMs ?? 10 * 60_000, ...(options.toolsTtlMs !== undefined ? { toolsTtlMs: options.toolsTtlMs } : {}),
+    });
+    // Unref'd, as the upstream sessions' sweep: neither keeps a stopping process alive.
+    setInterval(() => this.#sweep(), 60_000).unref();
+  }
+
+  /** Serves one request; `serverId` for a server's own endpoint. Never rejects. */
+  handle(ctx: RequestContext, serverId: string | undefined): void {
+    this.#serve(ctx, serverId).catch((error: unknown) => {
+      this.#deps.logger.error({ requestId: ctx.requestId, err: error instanceof Error ? error.message : String(error) }, 'mcp request failed');
+      if (ctx.res.headersSent) ctx.res.destroy();
+      else refuse(ctx, 500, RpcCode.internal, 'Internal error; retry the request.');
+    }).finally(() => this.#deps.observer?.answered(ctx));
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    for (const [id, s] of this.#clients) {
+      if (now - s.lastUsed < this.#sessionIdleMs) continue;
+      this.#clients.delete(id);
+      this.sessions.forget(id);
+    }
+  }
+
+  async #serve(ctx: RequestContext, serverId: string | undefined): Promise<void> {
+    const { req, deps } = ctx;
+    const method = req.method;
+    // No stream of the server's own to listen to (GET), as Streamable HTTP allows: clients go on without one.
+    if (method !== 'POST' && method !== 'DELETE') return answer(ctx, 405, undefined, { Allow: 'POST, DELETE' });
+    const { token, viaApiKey } = mcpAccessToken(ctx);
+    let found = authenticateToken(deps.state, token, req.headers.authorization !== undefined);
+    if (found instanceof Promise) found = await found;
+    if (found instanceof TollgateError) {
+      ctx.errorCode = found.code;
+      // No WWW-Authenticate: an MCP client reading one would start an OAuth flow this gateway does not offer.
+      return refuse(ctx, found.status, found.status === 401 ? RpcCode.unauthorized : RpcCode.internal, found.message, { errorCode: found.code });
+    }
+    const key = found;
+    ctx.key = key;
+    const account = deps.state.account(key.accountId);
+    ctx.account = account;
+    const scope = deps.state.configuration(key)?.access ?? null;
+    let server: McpServerState | undefined;
+    if (serverId !== undefined) {
+      server = account.mcpServers.get(serverId);
+      if (!server) return refuse(ctx, 404, RpcCode.invalidRequest, `No MCP server s-${serverId.slice(0, 64)} in this account.`);
+      if (!mcpServerAllowed(scope, server.label)) return refuse(ctx, 403, RpcCode.notAllowed, `MCP server "${server.label}" is not allowed for this key.`);
+    }
+    const presented = headerOf(req.headers['mcp-session-id']);
+    if (method === 'DELETE') {
+      if (presented === undefined) return refuse(ctx, 400, RpcCode.invalidRequest, 'DELETE ends a session: send its Mcp-Session-Id.');
+      const s = this.#clients.get(presented);
+      if (s && s.keyId !== key.id) return refuse(ctx, 404, RpcCode.invalidRequest, 'Session not found.');
+      this.#clients.delete(presented);
+      this.sessions.forget(presented);
+      return answer(ctx, 200, undefined);
+    }
+    const version = headerOf(req.headers['mcp-protocol-version']);
+    if (version !== undefined && !(MCP_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
+      return refuse(ctx, 400, RpcCode.invalidRequest, `Unsupported protocol version: ${version.slice(0, 32)}.`, { supported: [...MCP_PROTOCOL_VERSIONS], requested: version.slice(0, 32) });
+    }
+    let raw: Buffer;
+    try {
+      raw = await decodedBody(req, await readBody(req, deps.options.maxBodyBytes), deps.options.maxBodyBytes);
+    } catch (error) {
+      if (error instanceof TollgateError) return refuse(ctx, error.status, error.status === 413 ? RpcCode.invalidRequest : RpcCode.parseError, error.message);
+      throw error;
+    }
+    const text = raw.toString('utf8');
+    const message = parseMessage(text);
+    if (!message) {
+      const trimmed = text.trimStart();
+      if (trimmed.startsWith('[')) return refuse(ctx, 400, RpcCode.invalidRequest, 'JSON-RPC batches are not served: send one message per POST (MCP 2025-06-18 and later).');
+      return refuse(ctx, 400, RpcCode.parseError, 'The body is not one JSON-RPC 2.0 message.');
+    }
+    const call: Call = { ctx, key, account, scope, server, message, raw, viaApiKey, token: token!, owner: '' };
+    if (message.method === 'initialize' && message.id !== undefined && message.id !== null) return this.#initialize(call, message.id);
+    call.owner = this.#owner(presented, key);
+    if (call.owner === '') return refuse(ctx, 404, RpcCode.invalidRequest, 'Session not found.');
+    // A notification, or the client's answer to a server's request: accepted (202).
+    if (message.method === undefined || message.id === undefined || message.id === null) {
+      if (server && message.method !== 'notifications/initialized') this.#forgetful(call, server);
+      return answer(ctx, 202, undefined);
+    }
+    const id = message.id;
+    switch (message.method) {
+      case 'ping': return answer(ctx, 200, rpcResult(id, {}));
+      case 'tools/list': return this.#toolsList(call, id);
+      case 'tools/call': return this.#toolsCall(call, id);
+      default:
+        if (server) return this.#forward(call, id, server, raw, undefined);
+        return answer(ctx, 200, rpcError(id, RpcCode.methodNotFound, `Method not found: ${message.method.slice(0, 64)}. The aggregate MCP endpoint serves tools only; a server's own endpoint (/s-<id>) passes its other methods through.`));
+    }
+  }
+
+  /**
+   * Whose upstream sessions a request uses: its client session's, or its key's when it sends none. A session id this
+   * node does not know (issued by another node, or before a restart) is taken up: it holds nothing the gateway could
+   * not open again. '' when the session is another key's.
+   */
+  #owner(presented: string | undefined, key: AuthenticatedKey): string {
+    if (presented === undefined) return `key:${key.id}`;
+    if (!SESSION_ID.test(presented)) return '';
+    const s = this.#clients.get(presented);
+    if (s && s.keyId !== key.id) return '';
+    this.#touch(presented, key);
+    return presented;
+  }
+
+  #touch(id: string, key: AuthenticatedKey): void {
+    this.#clients.delete(id);
+    if (this.#clients.size >= this.#maxSessions) {
+      const oldest = this.#clients.keys().next().value!;
+      this.#clients.delete(oldest);
+      this.sessions.forget(oldest);
+    }
+    this.#clients.set(id, { keyId: key.id, lastUsed: performance.now() });
+  }
+
+  async #initialize(call: Call, id: JsonRpcId): Promise<void> {
+    const { ctx, message, server } = call;
+    const asked = message.params?.protocolVersion;
+    const protocolVersion = typeof asked === 'string' && (MCP_PROTOCOL_VERSIONS as readonly string[]).includes(asked) ? asked : MCP_PROTOCOL_VERSIONS[0];
+    const sessionId = `mcps_${randomBytes(24).toString('base64url')}`;
+    this.#touch(sessionId, call.key);
+    call.owner = sessionId;
+    const capabilities: Record<string, unknown> = { tools: { listChanged: false } };
+    const result: Record<string, unknown> = { protocolVersion, capabilities, serverInfo: SERVER_INFO };
+    if (server) {
+      // A server's own endpoint offers what the server offers (its resources, prompts): the session is opened now
+      // to learn it. Change notifications and subscriptions need a stream the gateway does not keep, so they are left out.
+      const budget = this.#budget(call);
+      try {
+        const upstream = await this.sessions.session(sessionId, this.#target(call, server), budget.budget);
+        for (const name of ['resources', 'prompts', 'completions', 'logging'] as const) if (upstream.capabilities[name] !== undefined) capabilities[name] = {};
+        if (upstream.instructions !== undefined) result.instructions = upstream.instructions;
+      } catch (error) {
+        this.#deps.logger.warn({ requestId: ctx.requestId, server: server.label, err: error instanceof Error ? error.message : String(error) }, 'mcp server could not be initialized');
+      } finally {
+        budget.done();
+      }
+    }
+    answer(ctx, 200, rpcResult(id, result), { [SESSION_HEADER]: sessionId });
+  }
+
+  async #toolsList(call: Call, id: JsonRpcId): Promise<void> {
+    const { ctx, account, scope, server } = call;
+    const budget = this.#budget(call);
+    try {
+      if (server) {
+        let tools: McpTool[];
+        try {
+          tools = await this.sessions.tools(call.owner, this.#target(call, server), budget.budget);
+        } catch (error) {
+          return answer(ctx, 200, upstreamError(id, error, server, budget.budget.signal));
+        }
+        return answer(ctx, 200, rpcResult(id, { tools: tools.filter((t) => mcpToolAllowed(scope, server.label, t.name)) }));
+      }
+      const servers = [...account.mcpServers.values()].filter((s) => mcpServerAllowed(scope, s.label)).sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+      const lists = await Promise.allSettled(servers.map(async (s) => this.sessions.tools(call.owner, this.#target(call, s), budget.budget)));
+      const tools: McpTool[] = [];
+      for (let i = 0; i < servers.length; i++) {
+        const s = servers[i]!;
+        const listed = lists[i]!;
+        if (listed.status === 'rejected') {
+          // One server down leaves the others' tools usable; its calls say what is wrong.
+          this.#deps.logger.warn({ requestId: ctx.requestId, server: s.label, err: listed.reason instanceof Error ? listed.reason.message : String(listed.reason) }, 'mcp server tools not listed');
+          continue;
+        }
+        for (const t of listed.value) if (mcpToolAllowed(scope, s.label, t.name)) tools.push({ ...t, name: `${s.label}${MCP_TOOL_SEPARATOR}${t.name}` });
+      }
+      answer(ctx, 200, rpcResult(id, { tools }));
+    } finally {
+      budget.done();
+    }
+  }
+
+  async #toolsCall(call: Call, id: JsonRpcId): Promise<void> {
+    const { ctx, account, scope, message } = call;
+    const params = message.params ?? {};
+    const asked = params.name;
+    if (typeof asked !== 'string' || asked === '') return answer(ctx, 200, rpcError(id, RpcCode.invalidParams, 'tools/call needs params.name, the tool\'s name.'));
+    let server = call.server;
+    let tool = asked;
+    if (!server) {
+      const at = asked.indexOf(MCP_TOOL_SEPARATOR);
+      const label = at > 0 ? asked.slice(0, at) : undefined;
+      tool = at > 0 ? asked.slice(at + MCP_TOOL_SEPARATOR.length) : asked;
+      for (const s of account.mcpServers.values()) if (s.label === label) server = s;
+      if (!server || tool === '') {
+        this.#record(call, label ?? '', tool, undefined, denied(RpcCode.invalidParams));
+        return answer(ctx, 200, rpcError(id, RpcCode.invalidParams, `Unknown tool: ${asked.slice(0, 200)}`));
+      }
+    }
+    if (!mcpToolAllowed(scope, server.label, tool)) {
+      this.#record(call, server.label, tool, undefined, denied(RpcCode.notAllowed));
+      return answer(ctx, 200, rpcError(id, RpcCode.notAllowed, 'tool not allowed for this key'));
+    }
+    const budget = this.#budget(call);
+    let target: McpTarget;
+    try {
+      target = this.#target(call, server);
+      // A name the server does not list is refused here, once its list, fetched again, still lacks it.
+      const known = (tools: McpTool[]) => tools.some((t) => t.name === tool);
+      if (!known(await this.sessions.tools(call.owner, target, budget.budget)) && !known(await this.sessions.tools(call.owner, target, budget.budget, true))) {
+        budget.done();
+        this.#record(call, server.label, tool, undefined, denied(RpcCode.invalidParams));
+        return answer(ctx, 200, rpcError(id, RpcCode.invalidParams, `Unknown tool: ${asked.slice(0, 200)}`));
+      }
+    } catch (error) {
+      budget.done();
+      const failure = upstreamFailure(error, server.label, budget.budget.signal);
+      this.#record(call, server.label, tool, undefined, failed(failure, 0));
+      return answer(ctx, 200, upstreamError(id, failure, server, budget.budget.signal));
+    }
+    const body = call.server ? call.raw : JSON.stringify({ ...message, params: { ...params, name: tool } });
+    const eventId = newId('usageEvent');
+    // Noted durably before the call leaves: a call that reached the server is never missing from usage.
+    try {
+      await this.#deps.usage.begin(this.#begun(call, eventId, server.label, tool, target));
+    } catch (error) {
+      budget.done();
+      throw error;
+    }
+    await this.#forward(call, id, server, body, { eventId, tool, target }, budget);
+  }
+
+  /**
+   * Sends the message to the server and relays its answer (JSON or an event stream) as it arrives; a failure before
+   * the answer is a JSON-RPC error naming the server. `metered`: a tools/call, recorded once it ends.
+   */
+  async #forward(call: Call, id: JsonRpcId, server: McpServerState, body: string | Buffer, metered: { eventId: string; tool: string; target: McpTarget } | undefined, given?: CallBudget): Promise<void> {
+    const { ctx } = call;
+    const budget = given ?? this.#budget(call);
+    const startedAt = performance.now();
+    let response: Dispatcher.ResponseData;
+    let target: McpTarget;
+    try {
+      target = metered?.target ?? this.#target(call, server);
+      response = await this.sessions.send(call.owner, target, body, budget.budget);
+    } catch (error) {
+      budget.done();
+      const failure = upstreamFailure(error, server.label, budget.budget.signal);
+      if (metered) this.#record(call, server.label, metered.tool, undefined, failed(failure, performance.now() - startedAt), metered.eventId);
+      return answer(ctx, 200, upstreamError(id, failure, server, budget.budget.signal));
+    }
+    const status = response.statusCode;
+    const type = headerOf(response.headers['content-type']) ?? '';
+    const streaming = type.includes('text/event-stream');
+    if (status < 200 || status >= 300 || status === 202 || (!streaming && !type.includes('application/json'))) {
+      await response.body.dump().catch(() => {});
+      budget.done();
+      const failure = new McpUpstreamError(server.label, status >= 200 && status < 300 ? 'gave no answer the gateway could read.' : `answered HTTP ${status}.`, status);
+      if (metered) this.#record(call, server.label, metered.tool, undefined, failed(failure, performance.now() - startedAt), metered.eventId);
+      return answer(ctx, 200, upstreamError(id, failure, server, budget.budget.signal));
+    }
+    const outcome = await this.#relay(call, id, server, response, streaming, budget);
+    outcome.durationMs = performance.now() - startedAt;
+    if (metered) this.#record(call, server.label, metered.tool, metered.target, outcome, metered.eventId);
+  }
+
+  /** Streams the server's answer to the client as its chunks arrive, reading beside it the outcome usage records. */
+  async #relay(call: Call, id: JsonRpcId, server: McpServerState, response: Dispatcher.ResponseData, streaming: boolean, budget: CallBudget): Promise<Outcome> {
+    const { ctx } = call;
+    const { res } = ctx;
+    const headers = baseHeaders(ctx.requestId);
+    headers['Access-Control-Expose-Headers'] = EXPOSED;
+    headers['content-type'] = streaming ? 'text/event-stream' : 'application/json';
+    if (streaming) {
+      headers['cache-control'] = 'no-cache';
+      // A stream runs under the stream's limit from here (the account's totalTimeout when it set one).
+      budget.streaming();
+    }
+    res.writeHead(200, headers);
+    res.flushHeaders();
+    const outcome: Outcome = { status: response.statusCode, completion: 'succeeded', stopReason: 'completed', streaming, durationMs: 0 };
+    let final: JsonRpcMessage | undefined;
+    const events = streaming ? new EventData() : undefined;
+    let json = '';
+    const onData = (data: string): void => {
+      const m = parseMessage(data);
+      if (m && m.id === id && (m.result !== undefined || m.error !== undefined)) final ??= m;
+    };
+    try {
+      response.body.setEncoding('utf8');
+      for await (const chunk of response.body as AsyncIterable<string>) {
+        if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
+        if (events) events.push(chunk, onData);
+        else if (json.length + chunk.length <= MAX_OUTCOME_BYTES) json += chunk;
+        if (res.destroyed) break;
+        if (!res.write(chunk)) await drained(res);
+      }
+      if (!events) final = parseMessage(json);
+      if (!final && streaming) throw new McpUpstreamError(server.label, 'ended its stream before its answer.');
+    } catch (error) {
+      const failure = upstreamFailure(error, server.label, budget.budget.signal);
+      outcome.completion = ctx.clientGone || budget.budget.signal.reason === 'client-gone' ? 'succeeded' : failure.timedOut ? 'timed_out' : 'stream_failed';
+      outcome.stopReason = `jsonrpc_error_${RpcCode.internal}`;
+      // An event stream ends with the answer's error in it, so the client's pending request is not left waiting.
+      if (streaming && !res.destroyed) res.end(`event: message\ndata: ${upstreamError(id, failure, server, budget.budget.signal)}\n\n`);
+      else res.destroy();
+      budget.done();
+      return outcome;
+    }
+    budget.done();
+    ctx.endedAt = performance.now();
+    res.end();
+    if (final?.error) outcome.stopReason = `jsonrpc_error_${final.error.code}`;
+    else if (final?.result?.isError === true) outcome.stopReason = 'tool_error';
+    return outcome;
+  }
+
+  /** Passes a client's notification (or its answer to a server's request) to a server's own endpoint's server, unawaited. */
+  #forgetful(call: Call, server: McpServerState): void {
+    const budget = this.#budget(call);
+    let target: McpTarget;
+    try {
+      target = this.#target(call, server);
+    } catch {
+      budget.done();
+      return;
+    }
+    this.sessions.send(call.owner, target, call.raw, budget.budget).then((r) => r.body.dump(), () => {}).finally(() => budget.done());
+  }
+
+  /** The server's destination and credential for this request, by its auth type. Throws when its secret is missing. */
+  #target(call: Call, server: McpServerState): McpTarget {
+    const url = new URL(server.upstreamUrl);
+    const headers: Record<string, string> = {};
+    const { auth } = server;
+    let secret: string | undefined;
+    if (auth.type === 'secret') {
+      const stored = secretOf(call.account, server);
+      secret = stored.value;
+      if (auth.in === 'query') url.searchParams.set(auth.name ?? 'api_key', secret);
+      else headers[(auth.name ?? 'authorization').toLowerCase()] = `${auth.prefix ?? ''}${secret}`;
+    } else if (auth.type === 'forwardHeaders') {
+      for (const name of auth.headers ?? []) {
+        const value = headerOf(call.ctx.req.headers[name.toLowerCase()]);
+        // The access key never leaves, whatever header a server was told to take.
+        if (value !== undefined && !value.includes(call.token)) headers[name.toLowerCase()] = value;
+      }
+    } else if (auth.type === 'oauthPassthrough') {
+      const authorization = headerOf(call.ctx.req.headers.authorization);
+      if (call.viaApiKey && authorization !== undefined && !authorization.includes(call.token)) headers.authorization = authorization;
+    }
+    const credential = auth.type === 'none' ? '' : createHash('sha256').update(`${url.search}\n${JSON.stringify(headers)}`).digest('base64url');
+    return { server, url, headers, credential, secret };
+  }
+
+  #budget(call: Call): CallBudget {
+    return callBudget(call.ctx, call.account, this.#deps);
+  }
+
+  #begun(call: Call, eventId: string, label: string, tool: string, target: McpTarget): BegunAttempt {
+    const stored = target.secret !== undefined ? secretOf(call.account, target.server) : undefined;
+    return {
+      id: eventId, accountId: call.key.accountId, requestId: call.ctx.requestId, accessKeyId: call.key.id,
+      provider: mcpSecretProvider(label), providerDisplayName: label, model: tool, modelDisplayName: tool,
+      attemptNumber: 1, isStreaming: false, inputTokensEstimate: 0, keySource: 'user',
+      providerKeyId: stored?.id ?? null, providerKeyDisplayName: stored?.keyRedacted ?? null,
+      retryAction: 'fail_fast', eventTime: nowIso(), virtualModel: null, firewall: null,
+    };
+  }
+
+  /** The tools/call's usage event: provider `mcp:<label>`, model the tool's name, no tokens, the outcome. */
+  #record(call: Call, label: string, tool: string, target: McpTarget | undefined, outcome: Outcome, eventId = newId('usageEvent')): void {
+    const stored = target?.secret !== undefined ? secretOf(call.account, target.server) : undefined;
+    const ok = outcome.completion === 'succeeded' && outcome.stopReason === 'completed';
+    // The operation billed is a call the server answered (its tool may have failed); refusals and failures are free.
+    const answered = outcome.completion === 'succeeded' && outcome.status >= 200 && outcome.status < 300;
+    const fee = answered ? (this.#deps.options.mcpCallFeeMicroUsd ?? 0n) * 1_000_000n : 0n;
+    const event: UsageEvent = {
+      id: eventId, accountId: call.key.accountId, requestId: call.ctx.requestId, accessKeyId: call.key.id,
+      provider: mcpSecretProvider(label), providerDisplayName: label, model: tool.slice(0, 256), modelDisplayName: tool.slice(0, 256),
+      attemptNumber: 1, isFinalAttempt: true, statusCode: outcome.status, timedOut: outcome.completion === 'timed_out', isError: !ok,
+      isStreaming: outcome.streaming, stopReason: outcome.stopReason,
+      inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0, reasoningTokens: 0,
+      usageEstimated: false, inputTokensEstimate: 0, outputTokensEstimate: 0, ...NO_COST, costPico: fee, feePico: fee,
+      keySource: 'user', providerKeyId: stored?.id ?? null, providerKeyDisplayName: stored?.keyRedacted ?? null,
+      retryAction: outcome.completion === 'succeeded' ? 'succeeded' : 'fail_fast', completion: outcome.completion,
+      upstreamDurationMs: Math.round(outcome.durationMs), eventTime: nowIso(), virtualModel: null, firewall: null,
+    };
+    this.#deps.usage.record(event);
+    if (fee > 0n) {
+      this.#deps.ledger?.settle(call.key.accountId, undefined, fee);
+      this.#deps.state.debit(call.key.accountId, fee);
+    }
+    this.#deps.state.markUsed(call.key.id, stored?.id);
+  }
+}
+
+/** A request's time limits and its signal, aborted at the limit or when the client leaves. */
+interface CallBudget { budget: Budget; streaming(): void; done(): void }
+
+/**
+ * The account's limits: `perRequestTimeout` to each upstream answer's head, `totalTimeout` in all until an answer
+ * streams, then the stream's limit (the account's totalTimeout when it set one), as for model calls.
+ */
+function callBudget(ctx: RequestContext, account: AccountSnapshot, deps: GatewayDeps): CallBudget {
+  const { settings } = account;
+  const controller = new AbortController();
+  const startedAt = performance.now();
+  let timer: NodeJS.Timeout | undefined = setTimeout(() => controller.abort('timeout'), settings.totalTimeoutMs);
+  const onClose = (): void => { if (!ctx.res.writableFinished) controller.abort('client-gone'); };
+  ctx.res.once('close', onClose);
+  return {
+    budget: { headersMs: settings.perRequestTimeoutMs, idleMs: deps.options.streamIdleTimeoutMs, signal: controller.signal },
+    streaming: () => {
+      clearTimeout(timer);
+      const limit = settings.totalTimeoutSet ? settings.totalTimeoutMs : deps.options.streamTimeoutMs;
+      timer = setTimeout(() => controller.abort('timeout'), Math.max(0, limit - (performance.now() - startedAt)));
+    },
+    done: () => {
+      clearTimeout(timer);
+      timer = undefined;
+      ctx.res.off('close', onClose);
+    },
+  };
+}
+
+interface Call {
+  ctx: RequestContext;
+  key: AuthenticatedKey;
+  account: AccountSnapshot;
+  scope: AccessScope | null;
+  /** The server of a server's own endpoint; undefined on the aggregate endpoint. */
+  server: McpServerState | undefined;
+  message: JsonRpcMessage;
+  raw: Buffer;
+  /** The access key came in `x-api-key`: the client's `Authorization` is its own. */
+  viaApiKey: boolean;
+  token: string;
+  /** Whose upstream sessions the request uses (McpGateway.#owner). */
+  owner: string;
+}
+
+/** The server's stored secret: the account's first provider key of provider `mcp:<label>`. */
+function secretOf(account: AccountSnapshot, server: McpServerState): ProviderKeyState {
+  const provider = mcpSecretProvider(server.label);
+  const stored = account.providerKeysByProvider.get(provider)?.[0];
+  if (stored) return stored;
+  const unreadable = [...account.unreadableProviderKeys.values()].includes(provider);
+  throw new McpUpstreamError(server.label, unreadable
+    ? `has a stored secret (provider key ${provider}) this gateway cannot decrypt; the operator must act.`
+    : `has no stored secret: add a provider key of provider ${provider}.`);
+}
+
+/** The client took what was written (or left). */
+function drained(res: RequestContext['res']): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}
+
+function denied(code: number): Outcome {
+  return { status: 0, completion: 'failed', stopReason: `jsonrpc_error_${code}`, streaming: false, durationMs: 0 };
+}
+
+function failed(failure: McpUpstreamError, durationMs: number): Outcome {
+  return { status: failure.status, completion: failure.timedOut ? 'timed_out' : 'failed', stopReason: `jsonrpc_error_${RpcCode.internal}`, streaming: false, durationMs };
+}
+
+/** A server that failed, as a JSON-RPC error naming it by label (never its URL or credential). */
+function upstreamError(id: JsonRpcId, error: unknown, server: McpServerState, signal: AbortSignal): string {
+  const failure = upstreamFailure(error, server.label, signal);
+  return rpcError(id, RpcCode.internal, failure.message, { server: server.label, ...(failure.status > 0 ? { status: failure.status } : {}) });
+}

@@ -1,0 +1,267 @@
+// The gateway as an MCP client of each registered server (Streamable HTTP): a session per (client session, server),
+// opened lazily with the gateway's own initialize, re-opened once when the server says it expired (404), bounded in
+// number and closed when idle; and each server's tool list, kept a short while per credential. All in memory: the
+// request path reads no database.
+import type { Dispatcher } from 'undici';
+import type { McpServerState } from '../../domain/mcp-server.ts';
+import type { Upstreams } from '../upstream.ts';
+import { EventData, parseMessage, type JsonRpcMessage } from './jsonrpc.ts';
+
+/** The revision the gateway asks its upstreams for (they answer with the one they speak). */
+export const UPSTREAM_PROTOCOL_VERSION = '2025-11-25';
+const CLIENT_INFO = { name: 'tollgate-mcp-gateway', version: '1.0.0' };
+const ACCEPT = 'application/json, text/event-stream';
+/** Largest answer to the gateway's own requests (initialize, a tools/list page) read. */
+const MAX_OWN_ANSWER_BYTES = 16 << 20;
+/** tools/list pages followed before a server's list is taken as complete. */
+const MAX_TOOL_PAGES = 50;
+
+/** One call's destination and the credential its server's auth type adds. */
+export interface McpTarget {
+  server: McpServerState;
+  /** The server's URL, a query-parameter secret included. */
+  url: URL;
+  /** Credential headers (a stored secret, forwarded headers, the client's OAuth token). */
+  headers: Record<string, string>;
+  /** Identifies the credential: tool lists fetched with one are never served to a caller with another. */
+  credential: string;
+  /** The stored secret, kept out of any message built from the server's words. */
+  secret: string | undefined;
+}
+
+/** How long a call may take: `headersMs` to the head of each upstream answer, `idleMs` between its body's chunks; `signal` ends it. */
+export interface Budget { headersMs: number; idleMs: number; signal: AbortSignal }
+
+/** A server that could not be used: unreachable, timed out, an HTTP error, or an unreadable answer. */
+export class McpUpstreamError extends Error {
+  readonly label: string;
+  readonly status: number;
+  readonly timedOut: boolean;
+
+  constructor(label: string, reason: string, status = 0, timedOut = false) {
+    super(`MCP server "${label}" ${reason}`);
+    this.label = label;
+    this.status = status;
+    this.timedOut = timedOut;
+  }
+}
+
+export interface McpTool { name: string; [field: string]: unknown }
+
+interface UpstreamSession {
+  id: string | undefined;
+  protocolVersion: string;
+  capabilities: Record<string, unknown>;
+  instructions: string | undefined;
+  lastUsed: number;
+  /** Where to send the DELETE that ends it. */
+  target: McpTarget;
+}
+
+export interface SessionOptions { maxSessions: number; idleMs: number; toolsTtlMs: number; maxToolLists: number }
+
+const DEFAULTS: SessionOptions = { maxSessions: 10_000, idleMs: 10 * 60_000, toolsTtlMs: 30_000, maxToolLists: 1_000 };
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function scrub(text: string, secret: string | undefined): string {
+  const short = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  return secret ? short.split(secret).join('[secret]') : short;
+}
+
+/** The failure as the client is told it: the server's label, never its URL or credential. */
+export function upstreamFailure(error: unknown, label: string, signal: AbortSignal): McpUpstreamError {
+  if (error instanceof McpUpstreamError) return error;
+  const code = (error as { code?: string } | null)?.code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || (signal.aborted && signal.reason === 'timeout')) {
+    return new McpUpstreamError(label, 'did not answer in time.', 0, true);
+  }
+  if (code === 'ERR_TOLLGATE_NON_PUBLIC_ADDRESS') return new McpUpstreamError(label, 'is at an address that is not public.');
+  return new McpUpstreamError(label, 'could not be reached.');
+}
+
+export class McpUpstreamSessions {
+  readonly #upstreams: Upstreams;
+  readonly #options: SessionOptions;
+  /** Least recently used first (a use moves a session last). */
+  readonly #sessions = new Map<string, UpstreamSession | Promise<UpstreamSession>>();
+  readonly #tools = new Map<string, { tools: McpTool[]; expires: number }>();
+
+  constructor(upstreams: Upstreams, options: Partial<SessionOptions> = {}) {
+    this.#upstreams = upstreams;
+    this.#options = { ...DEFAULTS, ...options };
+    setInterval(() => this.sweep(), Math.min(60_000, this.#options.idleMs)).unref();
+  }
+
+  /** Ends the sessions idle longer than the idle limit. */
+  sweep(now = performance.now()): void {
+    for (const [key, s] of this.#sessions) {
+      if (s instanceof Promise || now - s.lastUsed < this.#options.idleMs) continue;
+      this.#sessions.delete(key);
+      this.#end(s);
+    }
+  }
+
+  /** The client session ended (DELETE): its upstream sessions end too. */
+  forget(owner: string): void {
+    const prefix = `${owner}\0`;
+    for (const [key, s] of this.#sessions) {
+      if (!key.startsWith(prefix)) continue;
+      this.#sessions.delete(key);
+      if (!(s instanceof Promise)) this.#end(s);
+    }
+  }
+
+  /** The session `owner` (a client session) has with the target's server, opened if it has none. */
+  async session(owner: string, target: McpTarget, budget: Budget): Promise<{ capabilities: Record<string, unknown>; instructions: string | undefined }> {
+    return this.#session(owner, target, budget);
+  }
+
+  /**
+   * Sends a client's message to the server in `owner`'s session; a session the server no longer knows (404) is
+   * opened again and the message sent once more. The answer is the caller's to read (a relay streams it).
+   */
+  async send(owner: string, target: McpTarget, body: string | Buffer, budget: Budget): Promise<Dispatcher.ResponseData> {
+    let session = await this.#session(owner, target, budget);
+    let response = await this.#post(target, session, body, budget);
+    if (response.statusCode === 404 && session.id !== undefined) {
+      await response.body.dump();
+      const key = sessionKey(owner, target);
+      if (this.#sessions.get(key) === session) this.#sessions.delete(key);
+      session = await this.#session(owner, target, budget);
+      response = await this.#post(target, session, body, budget);
+    }
+    return response;
+  }
+
+  /** The server's tools (every page), from the list fetched with this credential in the last few seconds when there is one. */
+  async tools(owner: string, target: McpTarget, budget: Budget, fresh = false): Promise<McpTool[]> {
+    const key = `${target.server.id}\0${target.server.upstreamUrl}\0${target.credential}`;
+    const cached = this.#tools.get(key);
+    const now = performance.now();
+    if (cached && !fresh && cached.expires > now) return cached.tools;
+    const tools: McpTool[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_TOOL_PAGES; page++) {
+      const result = await this.#rpc(owner, target, 'tools/list', cursor === undefined ? {} : { cursor }, budget);
+      const listed = Array.isArray(result.tools) ? result.tools : [];
+      for (const t of listed) if (typeof t === 'object' && t !== null && typeof (t as McpTool).name === 'string') tools.push(t as McpTool);
+      cursor = typeof result.nextCursor === 'string' && result.nextCursor !== '' ? result.nextCursor : undefined;
+      if (cursor === undefined) break;
+    }
+    this.#tools.delete(key);
+    if (this.#tools.size >= this.#options.maxToolLists) this.#tools.delete(this.#tools.keys().next().value!);
+    this.#tools.set(key, { tools, expires: now + this.#options.toolsTtlMs });
+    return tools;
+  }
+
+  async #session(owner: string, target: McpTarget, budget: Budget): Promise<UpstreamSession> {
+    const key = sessionKey(owner, target);
+    const found = this.#sessions.get(key);
+    if (found !== undefined) {
+      this.#sessions.delete(key);
+      this.#sessions.set(key, found);
+      const s = await found;
+      s.lastUsed = performance.now();
+      return s;
+    }
+    if (this.#sessions.size >= this.#options.maxSessions) {
+      const [oldest, s] = this.#sessions.entries().next().value!;
+      this.#sessions.delete(oldest);
+      if (!(s instanceof Promise)) this.#end(s);
+    }
+    const opening = this.#open(target, budget);
+    this.#sessions.set(key, opening);
+    try {
+      const s = await opening;
+      if (this.#sessions.get(key) === opening) this.#sessions.set(key, s);
+      return s;
+    } catch (error) {
+      if (this.#sessions.get(key) === opening) this.#sessions.delete(key);
+      throw error;
+    }
+  }
+
+  async #open(target: McpTarget, budget: Budget): Promise<UpstreamSession> {
+    const id = 'tollgate-initialize';
+    const init = { jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: UPSTREAM_PROTOCOL_VERSION, capabilities: {}, clientInfo: CLIENT_INFO } };
+    const response = await this.#post(target, undefined, JSON.stringify(init), budget);
+    const sessionId = header(response.headers['mcp-session-id']);
+    const result = await this.#answer(target, response, id);
+    const session: UpstreamSession = {
+      id: sessionId,
+      protocolVersion: typeof result.protocolVersion === 'string' ? result.protocolVersion : UPSTREAM_PROTOCOL_VERSION,
+      capabilities: typeof result.capabilities === 'object' && result.capabilities !== null ? result.capabilities as Record<string, unknown> : {},
+      instructions: typeof result.instructions === 'string' ? result.instructions : undefined,
+      lastUsed: performance.now(),
+      target,
+    };
+    const ack = await this.#post(target, session, '{"jsonrpc":"2.0","method":"notifications/initialized"}', budget);
+    await ack.body.dump();
+    return session;
+  }
+
+  /** A request of the gateway's own in `owner`'s session: its result, or the failure. */
+  async #rpc(owner: string, target: McpTarget, method: string, params: Record<string, unknown>, budget: Budget): Promise<Record<string, unknown>> {
+    const id = `tollgate-${method}`;
+    const response = await this.send(owner, target, JSON.stringify({ jsonrpc: '2.0', id, method, params }), budget);
+    return this.#answer(target, response, id);
+  }
+
+  #post(target: McpTarget, session: UpstreamSession | undefined, body: string | Buffer, budget: Budget): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: ACCEPT, 'accept-encoding': 'identity', ...target.headers };
+    if (session) {
+      headers['mcp-protocol-version'] = session.protocolVersion;
+      if (session.id !== undefined) headers['mcp-session-id'] = session.id;
+    }
+    return this.#upstreams.request(target.url, { method: 'POST', headers, body, signal: budget.signal, headersTimeout: budget.headersMs, bodyTimeout: budget.idleMs })
+      .catch((error: unknown) => { throw upstreamFailure(error, target.server.label, budget.signal); });
+  }
+
+  /** The result of request `id` in the answer (JSON, or the event stream carrying it). */
+  async #answer(target: McpTarget, response: Dispatcher.ResponseData, id: string): Promise<Record<string, unknown>> {
+    const label = target.server.label;
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      await response.body.dump();
+      throw new McpUpstreamError(label, `answered HTTP ${response.statusCode}.`, response.statusCode);
+    }
+    const stream = (header(response.headers['content-type']) ?? '').includes('text/event-stream');
+    let found: JsonRpcMessage | undefined;
+    let size = 0;
+    let text = '';
+    const events = new EventData(MAX_OWN_ANSWER_BYTES);
+    const onData = (data: string): void => {
+      const m = parseMessage(data);
+      if (m && m.id === id && (m.result !== undefined || m.error !== undefined)) found ??= m;
+    };
+    response.body.setEncoding('utf8');
+    for await (const chunk of response.body as AsyncIterable<string>) {
+      size += chunk.length;
+      if (size > MAX_OWN_ANSWER_BYTES) throw new McpUpstreamError(label, 'answered with more than the gateway reads.');
+      if (stream) {
+        events.push(chunk, onData);
+        if (found) break;
+      } else {
+        text += chunk;
+      }
+    }
+    if (!stream) found = parseMessage(text);
+    if (!found) throw new McpUpstreamError(label, 'gave no answer the gateway could read.');
+    if (found.error) throw new McpUpstreamError(label, `answered error ${found.error.code}: ${scrub(String(found.error.message), target.secret)}`);
+    return found.result ?? {};
+  }
+
+  /** Best effort: the server may free what it holds for the session. */
+  #end(s: UpstreamSession): void {
+    if (s.id === undefined) return;
+    const headers = { ...s.target.headers, 'mcp-session-id': s.id, 'mcp-protocol-version': s.protocolVersion };
+    this.#upstreams.request(s.target.url, { method: 'DELETE', headers, signal: AbortSignal.timeout(5000), headersTimeout: 5000, bodyTimeout: 5000 })
+      .then((r) => r.body.dump(), () => {});
+  }
+}
+
+function sessionKey(owner: string, target: McpTarget): string {
+  return `${owner}\0${target.server.id}\0${target.server.upstreamUrl}`;
+}

@@ -1,0 +1,346 @@
+// The MCP gateway (ngrok's MCP Gateway): the official MCP SDK's client against the gateway, two MCP servers of the SDK
+// behind it — `docs`, which takes a stored secret in a header and answers in JSON, and `tickets`, which takes the
+// client's own OAuth token and answers in event streams.
+// The servers are placed in the account's snapshot: the gateway runs on a stub of its state (the store's MCP tables
+// are another change's), everything else real.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { z } from 'zod';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { startGatewayServer, type GatewayServer } from '../src/gateway/server.ts';
+import { Upstreams } from '../src/gateway/upstream.ts';
+import { createCatalog } from '../src/catalog/index.ts';
+import type { AccountSnapshot } from '../src/state/types.ts';
+import type { BegunAttempt, UsageEvent } from '../src/usage/event.ts';
+import { snapshot } from './helpers/snapshot.ts';
+import { collectingSink, stubState } from './helpers/stub-gateway.ts';
+
+const TOKEN = 'ng-mcp-test-key';
+const DOCS_ONLY_TOKEN = 'ng-mcp-docs-only-key';
+const NARROW_TOKEN = 'ng-mcp-narrow-key';
+const DOCS_SECRET = 'docs-upstream-secret';
+const USER_OAUTH = 'user-oauth-token-for-tickets';
+
+interface Seen { method: string; headers: IncomingHttpHeaders; url: string; body: string }
+
+interface FakeMcp {
+  url: string;
+  seen: Seen[];
+  /** Forgets every session, as a server restarted or expiring them does: their ids get 404. */
+  expireSessions(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * An MCP server of the official SDK on loopback, one session per initialize; `allowed` judges each request's credential;
+ * `json`: it answers requests with JSON rather than an event stream.
+ */
+async function startFakeMcp(register: (server: McpServer) => void, allowed: (headers: IncomingHttpHeaders) => boolean, json = false): Promise<FakeMcp> {
+  const seen: Seen[] = [];
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      seen.push({ method: req.method ?? '', headers: req.headers, url: req.url ?? '', body });
+      if (!allowed(req.headers)) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
+        return;
+      }
+      const parsed: unknown = body ? JSON.parse(body) : undefined;
+      const sid = req.headers['mcp-session-id'];
+      if (typeof sid === 'string') {
+        const transport = transports.get(sid);
+        if (!transport) {
+          res.writeHead(404, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"Session not found"}}');
+          return;
+        }
+        void transport.handleRequest(req, res, parsed);
+        return;
+      }
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: randomUUID, enableJsonResponse: json, onsessioninitialized: (id) => { transports.set(id, transport); } });
+      const mcp = new McpServer({ name: 'fake', version: '1.0.0' });
+      register(mcp);
+      void mcp.connect(transport).then(() => transport.handleRequest(req, res, parsed));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    seen,
+    expireSessions: () => transports.clear(),
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+function text(content: string) {
+  return { content: [{ type: 'text' as const, text: content }] };
+}
+
+describe('MCP gateway', () => {
+  let docs: FakeMcp;
+  let tickets: FakeMcp;
+  let gateway: GatewayServer;
+  let account: AccountSnapshot;
+  const usage: (BegunAttempt | UsageEvent)[] = [];
+  /** Lets the streaming tool finish, once the test saw its first progress notification. */
+  let releaseReport: () => void = () => {};
+
+  before(async () => {
+    docs = await startFakeMcp((s) => {
+      s.registerTool('search', { description: 'Search the docs', inputSchema: { query: z.string() } }, ({ query }) => text(`results for ${query}`));
+      s.registerTool('fetch_page', { description: 'Fetch a page', inputSchema: { path: z.string() } }, ({ path }) => text(`page ${path}`));
+      s.registerTool('admin_delete', { description: 'Delete a page' }, () => text('deleted'));
+    }, (h) => h['x-docs-key'] === `Token ${DOCS_SECRET}`, true);
+    tickets = await startFakeMcp((s) => {
+      s.registerTool('create', { description: 'Open a ticket', inputSchema: { title: z.string() } }, ({ title }) => text(`opened "${title}"`));
+      s.registerTool('slow_report', { description: 'A report that takes a while' }, async (extra) => {
+        const progressToken = extra._meta?.progressToken;
+        if (progressToken !== undefined) {
+          await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: 1, total: 2, message: 'halfway' } });
+          await new Promise<void>((resolve) => { releaseReport = resolve; });
+          await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: 2, total: 2, message: 'done' } });
+        }
+        return text('report ready');
+      });
+    }, (h) => h.authorization === `Bearer ${USER_OAUTH}`);
+    account = snapshot({
+      providerKeys: [{ id: 'aigpk_docs', providerId: 'mcp:docs', value: DOCS_SECRET }],
+      configurations: [
+        { id: 'aigac_docs', access: { mcpServers: { allow: ['docs'] } }, rules: null },
+        { id: 'aigac_narrow', access: { mcpTools: { allow: ['docs/search', 'docs/fetch_*', 'tickets/*'] } }, rules: null },
+      ],
+      mcpServers: [
+        { id: 'aigmcp_docs', label: 'docs', upstreamUrl: docs.url, auth: { type: 'secret', in: 'header', name: 'X-Docs-Key', prefix: 'Token ' } },
+        { id: 'aigmcp_tickets', label: 'tickets', upstreamUrl: tickets.url, auth: { type: 'oauthPassthrough' } },
+      ],
+    });
+    const key = (token: string, configurationId: string | null) => [token, { id: `aigk_${token}`, configurationId }] as const;
+    const state = stubState(() => account, new Map([key(TOKEN, null), key(DOCS_ONLY_TOKEN, 'aigac_docs'), key(NARROW_TOKEN, 'aigac_narrow')]));
+    gateway = await startGatewayServer({
+      state, usage: collectingSink(usage), logger: pino({ level: 'silent' }),
+      catalog: createCatalog({}),
+      upstreams: new Upstreams({ loopId: 'mcp-test', allowPrivate: true }),
+      options: {
+        maxBodyBytes: 10 * 1024 * 1024, managedKeys: {}, processingFeeMicroUsdPerMtok: 0n, mcpCallFeeMicroUsd: 1500n, loopId: 'mcp-test',
+        clientHeadersTimeoutMs: 10_000, clientRequestTimeoutMs: 30_000, streamIdleTimeoutMs: 30_000, streamTimeoutMs: 60_000,
+      },
+    }, '127.0.0.1', 0);
+  });
+  after(async () => {
+    await gateway.close(0);
+    await docs.close();
+    await tickets.close();
+  });
+
+  /** Request ids of the gateway's answers, in order, as the client's fetch saw them. */
+  const requestIds: string[] = [];
+
+  async function connect(path: string, headers: Record<string, string>): Promise<Client> {
+    const transport = new StreamableHTTPClientTransport(new URL(gateway.url + path), {
+      requestInit: { headers },
+      fetch: async (url, init) => {
+        const response = await fetch(url, init);
+        requestIds.push(response.headers.get('ngrok-aig-request-id') ?? '');
+        return response;
+      },
+    });
+    const client = new Client({ name: 'gateway-mcp-test', version: '1.0.0' });
+    await client.connect(transport);
+    return client;
+  }
+
+  const withKey = (token: string) => ({ authorization: `Bearer ${token}` });
+  /** The access key in x-api-key, the client's own OAuth token in Authorization for the servers that take it. */
+  const withOAuth = (token: string) => ({ 'x-api-key': token, authorization: `Bearer ${USER_OAUTH}` });
+
+  function neverSawAccessKey(fake: FakeMcp): void {
+    for (const s of fake.seen) {
+      const all = `${s.url}\n${JSON.stringify(s.headers)}\n${s.body}`;
+      for (const token of [TOKEN, DOCS_ONLY_TOKEN, NARROW_TOKEN]) assert.ok(!all.includes(token), `the server saw the access key in ${s.method} ${s.url}`);
+    }
+  }
+
+  test('the aggregate endpoint lists every reachable server\'s tools as <label>__<tool>, filtered by the key\'s allow lists', async () => {
+    const all = await connect('/mcp', withOAuth(TOKEN));
+    assert.equal(all.getServerVersion()?.name, 'tollgate-mcp-gateway');
+    assert.deepEqual(all.getServerCapabilities(), { tools: { listChanged: false } });
+    assert.deepEqual((await all.listTools()).tools.map((t) => t.name), ['docs__search', 'docs__fetch_page', 'docs__admin_delete', 'tickets__create', 'tickets__slow_report']);
+    const described = (await all.listTools()).tools.find((t) => t.name === 'docs__search');
+    assert.equal(described?.description, 'Search the docs');
+    assert.deepEqual(Object.keys(described?.inputSchema.properties ?? {}), ['query']);
+    await all.close();
+
+    const docsOnly = await connect('/mcp', withKey(DOCS_ONLY_TOKEN));
+    assert.deepEqual((await docsOnly.listTools()).tools.map((t) => t.name), ['docs__search', 'docs__fetch_page', 'docs__admin_delete']);
+    await docsOnly.close();
+
+    const narrow = await connect('/mcp', withOAuth(NARROW_TOKEN));
+    assert.deepEqual((await narrow.listTools()).tools.map((t) => t.name), ['docs__search', 'docs__fetch_page', 'tickets__create', 'tickets__slow_report']);
+    await narrow.close();
+    neverSawAccessKey(docs);
+    neverSawAccessKey(tickets);
+  });
+
+  test('a call goes to its server under the tool\'s own name, with that server\'s credential, never the access key; usage records it', async () => {
+    const client = await connect('/mcp', withOAuth(TOKEN));
+    const docsSeen = docs.seen.length;
+    const result = await client.callTool({ name: 'docs__search', arguments: { query: 'rate limits' } });
+    assert.deepEqual(result.content, [{ type: 'text', text: 'results for rate limits' }]);
+    const docsCall = docs.seen.slice(docsSeen).find((s) => s.body.includes('"tools/call"'))!;
+    assert.equal(JSON.parse(docsCall.body).params.name, 'search');
+    assert.equal(docsCall.headers['x-docs-key'], `Token ${DOCS_SECRET}`);
+    assert.equal(docsCall.headers.authorization, undefined, 'the client\'s OAuth token is only for the servers that take it');
+    const callId = requestIds.at(-1)!;
+
+    const ticketsSeen = tickets.seen.length;
+    const opened = await client.callTool({ name: 'tickets__create', arguments: { title: 'Printer on fire' } });
+    assert.deepEqual(opened.content, [{ type: 'text', text: 'opened "Printer on fire"' }]);
+    const ticketsCall = tickets.seen.slice(ticketsSeen).find((s) => s.body.includes('"tools/call"'))!;
+    assert.equal(ticketsCall.headers.authorization, `Bearer ${USER_OAUTH}`);
+    assert.equal(ticketsCall.headers['x-docs-key'], undefined);
+    neverSawAccessKey(docs);
+    neverSawAccessKey(tickets);
+    await client.close();
+
+    const events = usage.filter((e): e is UsageEvent => 'isFinalAttempt' in e && e.requestId === callId);
+    assert.equal(events.length, 1);
+    const e = events[0]!;
+    // No tokens; the operator's per-call fee (TOLLGATE_MCP_FEE_USD_PER_CALL, $0.0015 here) is its whole cost.
+    assert.deepEqual([e.provider, e.model, e.accessKeyId, e.statusCode, e.isError, e.completion, e.stopReason, e.costPico, e.feePico, e.inputTokens, e.outputTokens, e.providerKeyId, e.keySource],
+      ['mcp:docs', 'search', `aigk_${TOKEN}`, 200, false, 'succeeded', 'completed', 1_500_000_000n, 1_500_000_000n, 0, 0, 'aigpk_docs', 'user']);
+    assert.ok(usage.some((b) => !('isFinalAttempt' in b) && b.id === e.id), 'noted in the journal before it was sent');
+  });
+
+  test('a tool the key may not call: JSON-RPC error -32003, nothing sent, the refusal recorded', async () => {
+    const client = await connect('/mcp', withKey(NARROW_TOKEN));
+    const sent = docs.seen.length;
+    await assert.rejects(client.callTool({ name: 'docs__admin_delete', arguments: {} }), (error: unknown) => {
+      assert.ok(error instanceof McpError);
+      assert.equal(error.code, -32003);
+      assert.match(error.message, /tool not allowed for this key/);
+      return true;
+    });
+    assert.ok(!docs.seen.slice(sent).some((s) => s.body.includes('tools/call')));
+    const refused = usage.find((e): e is UsageEvent => 'isFinalAttempt' in e && e.requestId === requestIds.at(-1));
+    assert.deepEqual([refused?.provider, refused?.model, refused?.isError, refused?.completion, refused?.stopReason, refused?.costPico], ['mcp:docs', 'admin_delete', true, 'failed', 'jsonrpc_error_-32003', 0n]);
+    // A server the key may not reach is no different, and a name no server has is an unknown tool.
+    const docsOnly = await connect('/mcp', withKey(DOCS_ONLY_TOKEN));
+    await assert.rejects(docsOnly.callTool({ name: 'tickets__create', arguments: { title: 'x' } }), (error: unknown) => error instanceof McpError && error.code === -32003);
+    await assert.rejects(docsOnly.callTool({ name: 'wiki__search', arguments: {} }), (error: unknown) => error instanceof McpError && error.code === -32602);
+    await assert.rejects(docsOnly.callTool({ name: 'docs__nope', arguments: {} }), (error: unknown) => error instanceof McpError && error.code === -32602);
+    await client.close();
+    await docsOnly.close();
+  });
+
+  test('a server\'s own endpoint lists and calls its tools by their own names', async () => {
+    const client = await connect('/mcp/s-aigmcp_docs', withKey(NARROW_TOKEN));
+    assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['search', 'fetch_page']);
+    const result = await client.callTool({ name: 'fetch_page', arguments: { path: '/quickstart' } });
+    assert.deepEqual(result.content, [{ type: 'text', text: 'page /quickstart' }]);
+    await assert.rejects(client.callTool({ name: 'admin_delete', arguments: {} }), (error: unknown) => error instanceof McpError && error.code === -32003);
+    await client.close();
+  });
+
+  test('an operator\'s mcp.* host serves the same endpoints at / and /s-<id>', async () => {
+    const raw = (path: string, body: unknown) => new Promise<{ status: number; headers: IncomingHttpHeaders; text: string }>((resolve, reject) => {
+      const url = new URL(gateway.url);
+      const req = httpRequest({ host: url.hostname, port: url.port, path, method: 'POST', headers: { host: 'mcp.example.com', authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
+        let t = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => { t += c; });
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text: t }));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify(body));
+    });
+    const listed = await raw('/', { jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    assert.equal(listed.status, 200);
+    assert.ok((JSON.parse(listed.text) as { result: { tools: { name: string }[] } }).result.tools.some((t) => t.name === 'docs__search'));
+    assert.match(String(listed.headers['ngrok-aig-request-id']), /^rq_/);
+    const one = await raw('/s-aigmcp_docs', { jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    assert.deepEqual((JSON.parse(one.text) as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name), ['search', 'fetch_page', 'admin_delete']);
+  });
+
+  test('a wrong access key gets 401 with a JSON-RPC error and no OAuth challenge; GET has no stream (405)', async () => {
+    const response = await fetch(`${gateway.url}/mcp`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer ng-not-a-key', 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
+    });
+    assert.equal(response.status, 401);
+    assert.equal(response.headers.get('www-authenticate'), null);
+    assert.match(response.headers.get('ngrok-aig-request-id') ?? '', /^rq_/);
+    const body = await response.json() as { jsonrpc: string; id: null; error: { code: number; message: string } };
+    assert.equal(body.jsonrpc, '2.0');
+    assert.equal(body.id, null);
+    assert.equal(body.error.code, -32001);
+    assert.match(body.error.message, /invalid or has been deleted/);
+    const listen = await fetch(`${gateway.url}/mcp`, { headers: { authorization: `Bearer ${TOKEN}`, accept: 'text/event-stream' } });
+    assert.equal(listen.status, 405);
+    await listen.body?.cancel();
+  });
+
+  test('a streamed tool answer arrives as it is made: progress notifications before the result', async () => {
+    const client = await connect('/mcp', withOAuth(TOKEN));
+    const progress: string[] = [];
+    const result = await client.callTool({ name: 'tickets__slow_report', arguments: {} }, undefined, {
+      onprogress: (p) => {
+        progress.push(`${p.progress}/${p.total} ${p.message}`);
+        // The tool finishes only once its first notification reached the client: a buffered relay would never end.
+        if (p.progress === 1) releaseReport();
+      },
+    });
+    assert.deepEqual(progress, ['1/2 halfway', '2/2 done']);
+    assert.deepEqual(result.content, [{ type: 'text', text: 'report ready' }]);
+    const e = usage.find((u): u is UsageEvent => 'isFinalAttempt' in u && u.requestId === requestIds.at(-1));
+    assert.deepEqual([e?.model, e?.isStreaming, e?.completion], ['slow_report', true, 'succeeded']);
+    await client.close();
+  });
+
+  test('a server that forgot its session (404) gets a new one, and the call goes through', async () => {
+    const client = await connect('/mcp', withKey(TOKEN));
+    await client.callTool({ name: 'docs__search', arguments: { query: 'one' } });
+    const initializes = () => docs.seen.filter((s) => s.body.includes('"initialize"')).length;
+    const before = initializes();
+    docs.expireSessions();
+    const result = await client.callTool({ name: 'docs__search', arguments: { query: 'two' } });
+    assert.deepEqual(result.content, [{ type: 'text', text: 'results for two' }]);
+    assert.equal(initializes(), before + 1);
+    await client.close();
+  });
+
+  test('a server that cannot be reached: a JSON-RPC error naming it, never its secret; recorded as failed', async () => {
+    const saved = account;
+    account = snapshot({
+      providerKeys: [{ id: 'aigpk_docs', providerId: 'mcp:docs', value: DOCS_SECRET }],
+      mcpServers: [{ id: 'aigmcp_docs', label: 'docs', upstreamUrl: 'http://127.0.0.1:1/mcp', auth: { type: 'secret', in: 'query', name: 'key' } }],
+    });
+    try {
+      const response = await fetch(`${gateway.url}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'docs__search', arguments: { query: 'x' } } }),
+      });
+      const text = await response.text();
+      assert.equal(response.status, 200);
+      const body = JSON.parse(text) as { id: number; error: { code: number; message: string; data: { server: string } } };
+      assert.deepEqual([body.id, body.error.code, body.error.data.server], [7, -32603, 'docs']);
+      assert.match(body.error.message, /MCP server "docs" could not be reached/);
+      assert.ok(!text.includes(DOCS_SECRET) && !text.includes('127.0.0.1'));
+      const e = usage.find((u): u is UsageEvent => 'isFinalAttempt' in u && u.requestId === response.headers.get('ngrok-aig-request-id'));
+      assert.deepEqual([e?.provider, e?.model, e?.isError, e?.completion, e?.statusCode, e?.costPico], ['mcp:docs', 'search', true, 'failed', 0, 0n]);
+    } finally {
+      account = saved;
+    }
+  });
+});
