@@ -28,8 +28,8 @@ const SESSION_HEADER = 'Mcp-Session-Id';
 /** What a session id may be (Streamable HTTP: visible ASCII); one taken up from a client is held to this. */
 const SESSION_ID = /^[\x21-\x7e]{1,128}$/;
 const EXPOSED = `${EXPOSED_HEADERS}, ${SESSION_HEADER}`;
-/** A relayed JSON answer is read this far beside the relay, for the outcome its usage event records. */
-const MAX_OUTCOME_BYTES = 1 << 20;
+/** Largest message relayed from a server (a JSON answer, one event of a stream): each is held whole to be checked. */
+const MAX_RELAYED_MESSAGE_BYTES = 16 << 20;
 
 interface ClientSession { keyId: string; lastUsed: number }
 
@@ -173,13 +173,17 @@ export class McpGateway {
       if (trimmed.startsWith('[')) return refuse(ctx, 400, RpcCode.invalidRequest, 'JSON-RPC batches are not served: send one message per POST (MCP 2025-06-18 and later).');
       return refuse(ctx, 400, RpcCode.parseError, 'The body is not one JSON-RPC 2.0 message.');
     }
-    const call: Call = { ctx, key, account, scope, server, message, raw, viaApiKey, token: token!, owner: '' };
+    const call: Call = { ctx, key, account, scope, server, message, viaApiKey, token: token!, owner: '' };
     if (message.method === 'initialize' && message.id !== undefined && message.id !== null) return this.#initialize(call, message.id);
     call.owner = this.#owner(presented, key);
     if (call.owner === '') return refuse(ctx, 404, RpcCode.invalidRequest, 'Session not found.');
-    // A notification, or the client's answer to a server's request: accepted (202).
+    // MCP: a request's id is a string or a number, never null.
+    if (message.method !== undefined && message.id === null) return refuse(ctx, 400, RpcCode.invalidRequest, 'A request\'s id must be a string or a number, not null.');
+    // A notification, or the client's answer to a server's request: accepted (202). Only those go on to a server: a
+    // request sent without an id (a `tools/call`) is not one, and would reach the server unchecked and unrecorded.
     if (message.method === undefined || message.id === undefined || message.id === null) {
-      if (server && message.method !== 'notifications/initialized') this.#forgetful(call, server);
+      const passes = message.method === undefined ? message.result !== undefined || message.error !== undefined : message.method.startsWith('notifications/');
+      if (server && passes && message.method !== 'notifications/initialized') this.#forgetful(call, server);
       return answer(ctx, 202, undefined);
     }
     const id = message.id;
@@ -188,7 +192,7 @@ export class McpGateway {
       case 'tools/list': return this.#toolsList(call, id);
       case 'tools/call': return this.#toolsCall(call, id);
       default:
-        if (server) return this.#forward(call, id, server, raw, undefined);
+        if (server) return this.#forward(call, id, server, JSON.stringify(message), undefined);
         return answer(ctx, 200, rpcError(id, RpcCode.methodNotFound, `Method not found: ${message.method.slice(0, 64)}. The aggregate MCP endpoint serves tools only; a server's own endpoint (/s-<id>) passes its other methods through.`));
     }
   }
@@ -283,10 +287,21 @@ export class McpGateway {
     let server = call.server;
     let tool = asked;
     if (!server) {
-      const at = asked.indexOf(MCP_TOOL_SEPARATOR);
-      const label = at > 0 ? asked.slice(0, at) : undefined;
-      tool = at > 0 ? asked.slice(at + MCP_TOOL_SEPARATOR.length) : asked;
-      for (const s of account.mcpServers.values()) if (s.label === label) server = s;
+      const first = asked.indexOf(MCP_TOOL_SEPARATOR);
+      let label = first > 0 ? asked.slice(0, first) : undefined;
+      tool = first > 0 ? asked.slice(first + MCP_TOOL_SEPARATOR.length) : asked;
+      // A label may end in "_" and a tool begin with one: `a___b` is `a_`'s `b` or `a`'s `_b`. Every split within the
+      // first run of underscores is tried, the longest label the account has winning (the allow lists are checked on
+      // the server it names, whichever it is).
+      for (let at = first; at > 0 && !asked.slice(0, at).includes(MCP_TOOL_SEPARATOR); at = asked.indexOf(MCP_TOOL_SEPARATOR, at + 1)) {
+        const candidate = asked.slice(0, at);
+        for (const s of account.mcpServers.values()) {
+          if (s.label !== candidate) continue;
+          server = s;
+          label = candidate;
+          tool = asked.slice(at + MCP_TOOL_SEPARATOR.length);
+        }
+      }
       if (!server || tool === '') {
         this.#record(call, label ?? '', tool, undefined, denied(RpcCode.invalidParams));
         return answer(ctx, 200, rpcError(id, RpcCode.invalidParams, `Unknown tool: ${asked.slice(0, 200)}`));
@@ -313,7 +328,9 @@ export class McpGateway {
       this.#record(call, server.label, tool, undefined, failed(failure, 0));
       return answer(ctx, 200, upstreamError(id, failure, server, budget.budget.signal));
     }
-    const body = call.server ? call.raw : JSON.stringify({ ...message, params: { ...params, name: tool } });
+    // The message as the gateway read it, never the client's bytes: a body naming the tool twice (or the method) would
+    // otherwise be checked by its last name here and run by its first at a server whose parser keeps the first.
+    const body = JSON.stringify({ ...message, params: { ...params, name: tool } });
     const eventId = newId('usageEvent');
     // Noted durably before the call leaves: a call that reached the server is never missing from usage.
     try {
@@ -359,54 +376,87 @@ export class McpGateway {
     if (metered) this.#record(call, server.label, metered.tool, metered.target, outcome, metered.eventId);
   }
 
-  /** Streams the server's answer to the client as its chunks arrive, reading beside it the outcome usage records. */
+  /**
+   * Relays the server's answer: an event stream event by event as they arrive, a JSON answer once read whole. Only
+   * this request's answer and the server's notifications reach the client (and, on a server's own endpoint, the
+   * server's own requests, whose answers go back to it); the outcome usage records is read on the way.
+   */
   async #relay(call: Call, id: JsonRpcId, server: McpServerState, response: Dispatcher.ResponseData, streaming: boolean, budget: CallBudget): Promise<Outcome> {
     const { ctx } = call;
     const { res } = ctx;
-    const headers = baseHeaders(ctx.requestId);
-    headers['Access-Control-Expose-Headers'] = EXPOSED;
-    headers['content-type'] = streaming ? 'text/event-stream' : 'application/json';
+    const outcome: Outcome = { status: response.statusCode, completion: 'succeeded', stopReason: 'completed', streaming, durationMs: 0 };
+    const aggregate = call.server === undefined;
+    let final: JsonRpcMessage | undefined;
+    let out = '';
+    const onData = (data: string): void => {
+      const m = final ? undefined : parseMessage(data);
+      if (!m) return;
+      if (m.method === undefined) {
+        // An answer to another id would settle another of the client's requests (on the aggregate endpoint, one sent
+        // to another server) with this server's words.
+        if (m.id !== id || (m.result === undefined && m.error === undefined)) return;
+        final = m;
+      } else if (aggregate && m.id !== undefined && m.id !== null) {
+        // A server's request (sampling, elicitation): the aggregate endpoint cannot take its answer back, and its id
+        // is in the server's numbering, which the client would take for the gateway's.
+        return;
+      }
+      out += `event: message\ndata: ${data.split('\n').join('\ndata: ')}\n\n`;
+    };
     if (streaming) {
+      const headers = baseHeaders(ctx.requestId);
+      headers['Access-Control-Expose-Headers'] = EXPOSED;
+      headers['content-type'] = 'text/event-stream';
       headers['cache-control'] = 'no-cache';
       // A stream runs under the stream's limit from here (the account's totalTimeout when it set one).
       budget.streaming();
+      res.writeHead(200, headers);
+      res.flushHeaders();
     }
-    res.writeHead(200, headers);
-    res.flushHeaders();
-    const outcome: Outcome = { status: response.statusCode, completion: 'succeeded', stopReason: 'completed', streaming, durationMs: 0 };
-    let final: JsonRpcMessage | undefined;
-    const events = streaming ? new EventData() : undefined;
+    const events = new EventData(MAX_RELAYED_MESSAGE_BYTES);
     let json = '';
-    const onData = (data: string): void => {
-      const m = parseMessage(data);
-      if (m && m.id === id && (m.result !== undefined || m.error !== undefined)) final ??= m;
-    };
     try {
       response.body.setEncoding('utf8');
       for await (const chunk of response.body as AsyncIterable<string>) {
         if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
-        if (events) events.push(chunk, onData);
-        else if (json.length + chunk.length <= MAX_OUTCOME_BYTES) json += chunk;
+        if (!streaming) {
+          json += chunk;
+          if (json.length > MAX_RELAYED_MESSAGE_BYTES) throw new McpUpstreamError(server.label, 'answered with more than the gateway relays.');
+          continue;
+        }
+        events.push(chunk, onData);
         if (res.destroyed) break;
-        if (!res.write(chunk)) await drained(res);
+        if (out !== '') {
+          const written = out;
+          out = '';
+          if (!res.write(written)) await drained(res);
+        }
+        // The request is answered: whatever the server sends after is no one's.
+        if (final) break;
       }
-      if (!events) final = parseMessage(json);
-      if (!final && streaming) throw new McpUpstreamError(server.label, 'ended its stream before its answer.');
+      if (!streaming) {
+        const m = parseMessage(json);
+        if (m && m.method === undefined && m.id === id && (m.result !== undefined || m.error !== undefined)) final = m;
+        else throw new McpUpstreamError(server.label, 'gave no answer the gateway could read.');
+      }
+      if (!final) throw new McpUpstreamError(server.label, 'ended its stream before its answer.');
     } catch (error) {
       const failure = upstreamFailure(error, server.label, budget.budget.signal);
-      outcome.completion = ctx.clientGone || budget.budget.signal.reason === 'client-gone' ? 'succeeded' : failure.timedOut ? 'timed_out' : 'stream_failed';
+      outcome.completion = ctx.clientGone || budget.budget.signal.reason === 'client-gone' ? 'succeeded' : failure.timedOut ? 'timed_out' : streaming ? 'stream_failed' : 'failed';
       outcome.stopReason = `jsonrpc_error_${RpcCode.internal}`;
       // An event stream ends with the answer's error in it, so the client's pending request is not left waiting.
-      if (streaming && !res.destroyed) res.end(`event: message\ndata: ${upstreamError(id, failure, server, budget.budget.signal)}\n\n`);
+      if (!streaming) answer(ctx, 200, upstreamError(id, failure, server, budget.budget.signal));
+      else if (!res.destroyed) res.end(`event: message\ndata: ${upstreamError(id, failure, server, budget.budget.signal)}\n\n`);
       else res.destroy();
       budget.done();
       return outcome;
     }
     budget.done();
     ctx.endedAt = performance.now();
-    res.end();
-    if (final?.error) outcome.stopReason = `jsonrpc_error_${final.error.code}`;
-    else if (final?.result?.isError === true) outcome.stopReason = 'tool_error';
+    if (streaming) res.end();
+    else answer(ctx, 200, json);
+    if (final.error) outcome.stopReason = `jsonrpc_error_${final.error.code}`;
+    else if (final.result?.isError === true) outcome.stopReason = 'tool_error';
     return outcome;
   }
 
@@ -420,7 +470,7 @@ export class McpGateway {
       budget.done();
       return;
     }
-    this.sessions.send(call.owner, target, call.raw, budget.budget).then((r) => r.body.dump(), () => {}).finally(() => budget.done());
+    this.sessions.send(call.owner, target, JSON.stringify(call.message), budget.budget).then((r) => r.body.dump(), () => {}).finally(() => budget.done());
   }
 
   /** The server's destination and credential for this request, by its auth type. Throws when its secret is missing. */
@@ -527,7 +577,6 @@ interface Call {
   /** The server of a server's own endpoint; undefined on the aggregate endpoint. */
   server: McpServerState | undefined;
   message: JsonRpcMessage;
-  raw: Buffer;
   /** The access key came in `x-api-key`: the client's `Authorization` is its own. */
   viaApiKey: boolean;
   token: string;

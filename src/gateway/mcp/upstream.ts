@@ -11,7 +11,7 @@ import { EventData, parseMessage, type JsonRpcMessage } from './jsonrpc.ts';
 export const UPSTREAM_PROTOCOL_VERSION = '2025-11-25';
 const CLIENT_INFO = { name: 'tollgate-mcp-gateway', version: '1.0.0' };
 const ACCEPT = 'application/json, text/event-stream';
-/** Largest answer to the gateway's own requests (initialize, a tools/list page) read. */
+/** Largest answer to the gateway's own requests (initialize, a tools/list page) read, and a whole tool list's pages together. */
 const MAX_OWN_ANSWER_BYTES = 16 << 20;
 /** tools/list pages followed before a server's list is taken as complete. */
 const MAX_TOOL_PAGES = 50;
@@ -58,9 +58,15 @@ interface UpstreamSession {
   target: McpTarget;
 }
 
-export interface SessionOptions { maxSessions: number; idleMs: number; toolsTtlMs: number; maxToolLists: number }
+export interface SessionOptions {
+  maxSessions: number; idleMs: number; toolsTtlMs: number; maxToolLists: number;
+  /** A server's whole tool list, every page's answer together: a hostile server cannot have the gateway hold more. */
+  maxToolListBytes: number;
+  /** Every kept tool list together: one server listed under many credentials (forwarded headers) could fill memory. */
+  maxToolCacheBytes: number;
+}
 
-const DEFAULTS: SessionOptions = { maxSessions: 10_000, idleMs: 10 * 60_000, toolsTtlMs: 30_000, maxToolLists: 1_000 };
+const DEFAULTS: SessionOptions = { maxSessions: 10_000, idleMs: 10 * 60_000, toolsTtlMs: 30_000, maxToolLists: 1_000, maxToolListBytes: MAX_OWN_ANSWER_BYTES, maxToolCacheBytes: 128 << 20 };
 
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
@@ -87,7 +93,8 @@ export class McpUpstreamSessions {
   readonly #options: SessionOptions;
   /** Least recently used first (a use moves a session last). */
   readonly #sessions = new Map<string, UpstreamSession | Promise<UpstreamSession>>();
-  readonly #tools = new Map<string, { tools: McpTool[]; expires: number }>();
+  readonly #tools = new Map<string, { tools: McpTool[]; expires: number; size: number }>();
+  #toolBytes = 0;
 
   constructor(upstreams: Upstreams, options: Partial<SessionOptions> = {}) {
     this.#upstreams = upstreams;
@@ -144,17 +151,30 @@ export class McpUpstreamSessions {
     if (cached && !fresh && cached.expires > now) return cached.tools;
     const tools: McpTool[] = [];
     let cursor: string | undefined;
+    let left = this.#options.maxToolListBytes;
     for (let page = 0; page < MAX_TOOL_PAGES; page++) {
-      const result = await this.#rpc(owner, target, 'tools/list', cursor === undefined ? {} : { cursor }, budget);
+      const { result, size } = await this.#rpc(owner, target, 'tools/list', cursor === undefined ? {} : { cursor }, budget, left);
+      left -= size;
       const listed = Array.isArray(result.tools) ? result.tools : [];
       for (const t of listed) if (typeof t === 'object' && t !== null && typeof (t as McpTool).name === 'string') tools.push(t as McpTool);
       cursor = typeof result.nextCursor === 'string' && result.nextCursor !== '' ? result.nextCursor : undefined;
       if (cursor === undefined) break;
     }
-    this.#tools.delete(key);
-    if (this.#tools.size >= this.#options.maxToolLists) this.#tools.delete(this.#tools.keys().next().value!);
-    this.#tools.set(key, { tools, expires: now + this.#options.toolsTtlMs });
+    const size = this.#options.maxToolListBytes - left;
+    this.#dropTools(key);
+    while (this.#tools.size > 0 && (this.#tools.size >= this.#options.maxToolLists || this.#toolBytes + size > this.#options.maxToolCacheBytes)) {
+      this.#dropTools(this.#tools.keys().next().value!);
+    }
+    this.#tools.set(key, { tools, expires: now + this.#options.toolsTtlMs, size });
+    this.#toolBytes += size;
     return tools;
+  }
+
+  #dropTools(key: string): void {
+    const kept = this.#tools.get(key);
+    if (!kept) return;
+    this.#tools.delete(key);
+    this.#toolBytes -= kept.size;
   }
 
   async #session(owner: string, target: McpTarget, budget: Budget): Promise<UpstreamSession> {
@@ -189,7 +209,7 @@ export class McpUpstreamSessions {
     const init = { jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: UPSTREAM_PROTOCOL_VERSION, capabilities: {}, clientInfo: CLIENT_INFO } };
     const response = await this.#post(target, undefined, JSON.stringify(init), budget);
     const sessionId = header(response.headers['mcp-session-id']);
-    const result = await this.#answer(target, response, id);
+    const { result } = await this.#answer(target, response, id);
     const session: UpstreamSession = {
       id: sessionId,
       protocolVersion: typeof result.protocolVersion === 'string' ? result.protocolVersion : UPSTREAM_PROTOCOL_VERSION,
@@ -204,10 +224,10 @@ export class McpUpstreamSessions {
   }
 
   /** A request of the gateway's own in `owner`'s session: its result, or the failure. */
-  async #rpc(owner: string, target: McpTarget, method: string, params: Record<string, unknown>, budget: Budget): Promise<Record<string, unknown>> {
+  async #rpc(owner: string, target: McpTarget, method: string, params: Record<string, unknown>, budget: Budget, limit: number): Promise<Answer> {
     const id = `tollgate-${method}`;
     const response = await this.send(owner, target, JSON.stringify({ jsonrpc: '2.0', id, method, params }), budget);
-    return this.#answer(target, response, id);
+    return this.#answer(target, response, id, limit);
   }
 
   #post(target: McpTarget, session: UpstreamSession | undefined, body: string | Buffer, budget: Budget): Promise<Dispatcher.ResponseData> {
@@ -220,8 +240,8 @@ export class McpUpstreamSessions {
       .catch((error: unknown) => { throw upstreamFailure(error, target.server.label, budget.signal); });
   }
 
-  /** The result of request `id` in the answer (JSON, or the event stream carrying it). */
-  async #answer(target: McpTarget, response: Dispatcher.ResponseData, id: string): Promise<Record<string, unknown>> {
+  /** The result of request `id` in the answer (JSON, or the event stream carrying it), read up to `limit` characters. */
+  async #answer(target: McpTarget, response: Dispatcher.ResponseData, id: string, limit = MAX_OWN_ANSWER_BYTES): Promise<Answer> {
     const label = target.server.label;
     if (response.statusCode < 200 || response.statusCode >= 300) {
       await response.body.dump();
@@ -239,7 +259,7 @@ export class McpUpstreamSessions {
     response.body.setEncoding('utf8');
     for await (const chunk of response.body as AsyncIterable<string>) {
       size += chunk.length;
-      if (size > MAX_OWN_ANSWER_BYTES) throw new McpUpstreamError(label, 'answered with more than the gateway reads.');
+      if (size > limit) throw new McpUpstreamError(label, 'answered with more than the gateway reads.');
       if (stream) {
         events.push(chunk, onData);
         if (found) break;
@@ -250,7 +270,7 @@ export class McpUpstreamSessions {
     if (!stream) found = parseMessage(text);
     if (!found) throw new McpUpstreamError(label, 'gave no answer the gateway could read.');
     if (found.error) throw new McpUpstreamError(label, `answered error ${found.error.code}: ${scrub(String(found.error.message), target.secret)}`);
-    return found.result ?? {};
+    return { result: found.result ?? {}, size };
   }
 
   /** Best effort: the server may free what it holds for the session. */
@@ -262,6 +282,12 @@ export class McpUpstreamSessions {
   }
 }
 
+/**
+ * A session is its credential's too: requests without a client session share their key's, and a server that keeps
+ * state per session (or binds it to the user it authenticated) must not see one user's session under another's token.
+ */
 function sessionKey(owner: string, target: McpTarget): string {
-  return `${owner}\0${target.server.id}\0${target.server.upstreamUrl}`;
+  return `${owner}\0${target.server.id}\0${target.server.upstreamUrl}\0${target.credential}`;
 }
+
+interface Answer { result: Record<string, unknown>; size: number }

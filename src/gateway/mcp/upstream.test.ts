@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Upstreams } from '../upstream.ts';
+import { McpUpstreamSessions, type McpTarget } from './upstream.ts';
+
+/** An MCP server whose every tools/list page is 20 tools (under 3 KB), with a next cursor when `endless`; it counts the pages asked. */
+async function startLister(endless: boolean) {
+  const lister = { pages: 0, close: () => {}, target: (credential: string): McpTarget => ({ server, url: new URL(server.upstreamUrl), headers: {}, credential, secret: undefined }) };
+  const http = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => { body += c; });
+    req.on('end', () => {
+      const m = JSON.parse(body) as { id?: string; method: string };
+      if (m.id === undefined) return void res.writeHead(202).end();
+      const tools = Array.from({ length: 20 }, (_, i) => ({ name: `tool_${lister.pages}_${i}`, description: 'x'.repeat(80), inputSchema: { type: 'object' } }));
+      const result = m.method === 'initialize'
+        ? { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'lister', version: '1' } }
+        : { tools, ...(endless ? { nextCursor: `page-${++lister.pages}` } : (lister.pages++, {})) };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }));
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const server = { id: 'aigmcp_lister', label: 'lister', upstreamUrl: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`, auth: { type: 'none' as const } };
+  lister.close = () => { http.closeAllConnections(); http.close(); };
+  return lister;
+}
+
+const budget = () => ({ headersMs: 5000, idleMs: 5000, signal: new AbortController().signal });
+
+test('a server paging out a huge tool list is bounded by the whole list\'s size, not each page\'s', async () => {
+  const lister = await startLister(true);
+  const upstreams = new Upstreams({ loopId: 'mcp-lister', allowPrivate: true });
+  try {
+    const bounded = new McpUpstreamSessions(upstreams, { maxToolListBytes: 10_000 });
+    await assert.rejects(bounded.tools('owner', lister.target(''), budget()), { message: 'MCP server "lister" answered with more than the gateway reads.' });
+    assert.ok(lister.pages <= 5, `the gateway stopped asking once the list passed its bound (${lister.pages} pages)`);
+    const roomy = new McpUpstreamSessions(upstreams);
+    assert.equal((await roomy.tools('owner', lister.target(''), budget())).length, 50 * 20, 'at most 50 pages are followed');
+  } finally {
+    await upstreams.close();
+    lister.close();
+  }
+});
+
+test('the tool lists kept are bounded by their total size: lists under many credentials push the oldest out', async () => {
+  const lister = await startLister(false);
+  const upstreams = new Upstreams({ loopId: 'mcp-lister', allowPrivate: true });
+  try {
+    // Room for two lists of under 3 KB each, not three.
+    const sessions = new McpUpstreamSessions(upstreams, { maxToolCacheBytes: 7_000 });
+    for (const credential of ['a', 'b', 'a', 'b']) await sessions.tools('owner', lister.target(credential), budget());
+    assert.equal(lister.pages, 2, 'both lists were kept');
+    await sessions.tools('owner', lister.target('c'), budget());
+    await sessions.tools('owner', lister.target('b'), budget());
+    assert.equal(lister.pages, 3, 'b was still kept');
+    await sessions.tools('owner', lister.target('a'), budget());
+    assert.equal(lister.pages, 4, 'a, the oldest, was let go for c');
+  } finally {
+    await upstreams.close();
+    lister.close();
+  }
+});

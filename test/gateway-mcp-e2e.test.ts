@@ -1,0 +1,114 @@
+// The MCP gateway end to end, on both stores: a server registered with POST /mcp-servers, its secret stored with POST
+// /provider-keys as `mcp:<label>`, a configuration's access.mcpTools allow list — all through the control plane — are
+// what the gateway serves to the official MCP SDK's client on the next request, with no restart: a rotated secret is
+// the one sent, a deleted server's tools are gone.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { z } from 'zod';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { startHarness, type Harness } from './helpers/gateway.ts';
+import { startFakeMcp, text, type FakeMcp } from './helpers/mcp-server.ts';
+import { STORE_KINDS } from './helpers/stores.ts';
+
+const FIRST_SECRET = 'docs-e2e-secret-one';
+const SECOND_SECRET = 'docs-e2e-secret-two';
+
+/** Retries `check` until it passes: a control-plane write reaches the gateway's snapshot shortly after it answers. */
+async function eventually<T>(check: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+for (const kind of STORE_KINDS) {
+  describe(`MCP gateway through the control plane (${kind})`, () => {
+    let h: Harness;
+    let docs: FakeMcp;
+    /** The secret the docs server takes (rotated by the test). */
+    let accepted = FIRST_SECRET;
+
+    before(async () => {
+      docs = await startFakeMcp((s) => {
+        s.registerTool('search', { description: 'Search the docs', inputSchema: { query: z.string() } }, ({ query }) => text(`results for ${query}`));
+        s.registerTool('fetch_page', { description: 'Fetch a page', inputSchema: { path: z.string() } }, ({ path }) => text(`page ${path}`));
+        s.registerTool('admin_delete', { description: 'Delete a page' }, () => text('deleted'));
+      }, (headers) => headers['x-docs-key'] === `Token ${accepted}`);
+      h = await startHarness(kind);
+    });
+    after(async () => {
+      await h.close();
+      await docs.close();
+    });
+
+    async function connect(path: string, token: string): Promise<Client> {
+      const transport = new StreamableHTTPClientTransport(new URL(h.gatewayUrl + path), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+      const client = new Client({ name: 'gateway-mcp-e2e', version: '1.0.0' });
+      await client.connect(transport);
+      return client;
+    }
+    const names = async (client: Client) => (await client.listTools()).tools.map((t) => t.name);
+    const refusedWith = (code: number) => (error: unknown) => error instanceof McpError && error.code === code;
+    const sentKeys = (from: number) => docs.seen.slice(from).filter((s) => s.body.includes('"tools/call"')).map((s) => s.headers['x-docs-key']);
+
+    test('registered, keyed and allowed through the control plane: listed, called, rotated and deleted with no restart', async () => {
+      const server = await h.api<{ id: string; url: string; hasSecret: boolean }>('POST', '/mcp-servers', {
+        label: 'docs', upstreamUrl: docs.url, auth: { type: 'secret', in: 'header', name: 'X-Docs-Key', prefix: 'Token ' },
+      });
+      const keyId = await h.providerKey('mcp:docs', FIRST_SECRET, 'docs token');
+      assert.equal((await h.api<{ hasSecret: boolean }>('GET', `/mcp-servers/${server.id}`)).hasSecret, true);
+      const configuration = await h.configuration({ access: { mcpTools: { allow: ['docs/search', 'docs/fetch_*'] } } });
+      const { id: accessKeyId, token } = await h.accessKey(configuration);
+
+      const client = await connect('/mcp', token);
+      await eventually(async () => assert.deepEqual(await names(client), ['docs__search', 'docs__fetch_page']));
+      let seen = docs.seen.length;
+      const found = await client.callTool({ name: 'docs__search', arguments: { query: 'rate limits' } });
+      assert.deepEqual(found.content, [{ type: 'text', text: 'results for rate limits' }]);
+      assert.deepEqual(sentKeys(seen), [`Token ${FIRST_SECRET}`]);
+      await assert.rejects(client.callTool({ name: 'docs__admin_delete', arguments: {} }), refusedWith(-32003));
+      for (const s of docs.seen) assert.ok(!`${s.url}${JSON.stringify(s.headers)}${s.body}`.includes(token), 'the server never sees the access key');
+
+      // The server's own endpoint, at the path the control plane gave it.
+      const own = await connect(server.url, token);
+      assert.deepEqual(await names(own), ['search', 'fetch_page']);
+      assert.deepEqual((await own.callTool({ name: 'fetch_page', arguments: { path: '/quickstart' } })).content, [{ type: 'text', text: 'page /quickstart' }]);
+      await own.close();
+
+      // Usage: the call recorded in the store under provider mcp:docs, with the secret's provider key.
+      const rows = await eventually(async () => {
+        const r = await h.running.store.db.selectFrom('usageEvents').selectAll().where('provider', '=', 'mcp:docs').where('accessKeyId', '=', accessKeyId).orderBy('eventTime').execute();
+        assert.ok(r.length >= 3);
+        return r;
+      });
+      assert.deepEqual(rows.map((r) => [r.model, r.stopReason, r.providerKeyId]), [
+        ['search', 'completed', keyId], ['admin_delete', 'jsonrpc_error_-32003', null], ['fetch_page', 'completed', keyId],
+      ]);
+
+      // Rotated: the next call carries the new secret (the server now refuses the old one).
+      await h.api('POST', `/provider-keys/${keyId}/rotate`, { name: 'docs token', value: SECOND_SECRET });
+      accepted = SECOND_SECRET;
+      seen = docs.seen.length;
+      await eventually(async () => {
+        const rotated = await client.callTool({ name: 'docs__search', arguments: { query: 'rotation' } });
+        assert.deepEqual(rotated.content, [{ type: 'text', text: 'results for rotation' }]);
+      });
+      assert.equal(sentKeys(seen).at(-1), `Token ${SECOND_SECRET}`);
+
+      // Deleted: its tools are gone from the list and its calls are unknown tools; nothing more reaches it.
+      await h.api('DELETE', `/mcp-servers/${server.id}`);
+      await eventually(async () => assert.deepEqual(await names(client), []));
+      seen = docs.seen.length;
+      await assert.rejects(client.callTool({ name: 'docs__search', arguments: { query: 'gone' } }), refusedWith(-32602));
+      assert.equal(sentKeys(seen).length, 0);
+      await client.close();
+    });
+  });
+}
