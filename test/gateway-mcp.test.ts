@@ -247,6 +247,17 @@ describe('MCP gateway', () => {
     await client.close();
   });
 
+  test('a browser MCP client\'s preflight allows DELETE, which ends its session, and the session header', async () => {
+    const pre = await fetch(`${gateway.url}/mcp`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'authorization, mcp-session-id' },
+    });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-origin'), '*');
+    assert.ok(pre.headers.get('access-control-allow-methods')?.split(/,\s*/).includes('DELETE'), `allowed: ${pre.headers.get('access-control-allow-methods')}`);
+    assert.match(pre.headers.get('access-control-allow-headers') ?? '', /mcp-session-id/);
+  });
+
   test('a server that forgot its session (404) gets a new one, and the call goes through', async () => {
     const client = await connect('/mcp', withKey(TOKEN));
     await client.callTool({ name: 'docs__search', arguments: { query: 'one' } });

@@ -10,7 +10,8 @@ export const H_FIREWALL = 'Ngrok-AIG-Firewall';
 /** Browsers may read these (gateway.md §9): our headers plus the ones SDKs look at for retries and ids. */
 export const EXPOSED_HEADERS = [H_REQUEST_ID, H_ATTEMPTS, H_MODEL, H_REJECTED, H_REMOVED, H_FIREWALL, 'Retry-After', 'retry-after-ms', 'x-request-id', 'request-id'].join(', ');
 
-export const CORS_PREFLIGHT_METHODS = 'GET, POST, OPTIONS';
+// DELETE: an MCP client ends its session with one (the MCP gateway's /mcp paths), a browser's only after this preflight.
+export const CORS_PREFLIGHT_METHODS = 'GET, POST, DELETE, OPTIONS';
 /** Echoed when a preflight does not name its headers. */
 export const CORS_DEFAULT_ALLOWED_HEADERS = 'authorization, x-api-key, x-goog-api-key, content-type, anthropic-version, anthropic-beta, anthropic-dangerous-direct-browser-access, openai-beta';
 
