@@ -1,5 +1,6 @@
 // JSON-RPC 2.0 as MCP's Streamable HTTP transport carries it: one message per POST, answered as JSON or as a stream
 // of server-sent events whose `data` are messages.
+import { isRecord } from '../../domain/json-value.ts';
 
 export type JsonRpcId = string | number;
 
@@ -33,10 +34,6 @@ export function rpcResult(id: JsonRpcId, result: Record<string, unknown>): strin
   return JSON.stringify({ jsonrpc: '2.0', id, result });
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** The message, or undefined when `v` is not one JSON-RPC 2.0 message (a batch is not: MCP dropped them in 2025-06-18). */
 export function asMessage(v: unknown): JsonRpcMessage | undefined {
   if (!isRecord(v) || v.jsonrpc !== '2.0') return undefined;
@@ -56,7 +53,8 @@ export function parseMessage(text: string): JsonRpcMessage | undefined {
 
 /**
  * Splits a server-sent event stream into its events' `data` (lines joined with `\n`), fed chunk by chunk. An event
- * larger than `maxEvent` characters is skipped whole: what reads it only looks for the final answer's outcome.
+ * larger than `maxEvent` characters is skipped whole: what reads it only looks for the final answer's outcome. Not
+ * eventsource-parser (translate/composed.ts): it holds an event whatever its size, and MCP servers are the tenants'.
  */
 export class EventData {
   #buffer = '';
