@@ -239,7 +239,8 @@ function surfaceOf(provider: ResolvedProvider, format: ApiFormat, surface: ApiSu
 
 /** The account's virtual model `name` names (case-insensitively), if any. */
 export function virtualModelNamed(account: Pick<AccountSnapshot, 'virtualModels'>, name: unknown): VirtualModelState | undefined {
-  return typeof name === 'string' ? account.virtualModels.get(name.toLowerCase()) : undefined;
+  // An account without virtual models (most) pays no lower-casing of the name on each request.
+  return typeof name === 'string' && account.virtualModels.size > 0 ? account.virtualModels.get(name.toLowerCase()) : undefined;
 }
 
 /**
