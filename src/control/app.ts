@@ -99,6 +99,25 @@ export function contractErrorBody(status: number, code: string | undefined, msg:
   return code === undefined ? { statusCode: status, msg, details } : { errorCode: code, statusCode: status, msg, details };
 }
 
+/** The account and API key a control-plane API key token names; 401 when it names none. */
+export async function apiKeyPrincipal(store: Store, token: string, log: FastifyBaseLogger): Promise<Principal> {
+  const row = await store.db.selectFrom('apiKeys').select(['id', 'accountId']).where('tokenHash', '=', sha256Hex(token)).executeTakeFirst().catch((error: unknown) => {
+    log.error({ err: error }, 'control-plane API key lookup failed');
+    throw new TollgateError(Errors.authenticationUnavailable);
+  });
+  if (!row) {
+    // A gateway access key looks like a key too: said so, as for the reverse on the gateway.
+    throw new TollgateError(Errors.unauthorized, { reason: token.startsWith('ng-') ? 'That is a gateway access key (ng-…); the control plane takes a control-plane API key (tgapi_…).' : 'The API key is unknown or was deleted.' });
+  }
+  return { accountId: row.accountId, apiKeyId: row.id };
+}
+
+/** The token of an `Authorization: Bearer <token>` header; undefined when there is none or it is not that form. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+}
+
 /** RFC 9110 §11.6.1: a 401 names the scheme that would be accepted (the console's cookie is no HTTP scheme). */
 const CHALLENGE = 'Bearer realm="control-plane"';
 
@@ -118,13 +137,6 @@ function isEmptyObject(value: unknown): boolean {
 
 function toFastifyPath(path: string): string {
   return path.replace(/\{(\w+)\}/g, ':$1');
-}
-
-function bearer(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (!header) return undefined;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return m?.[1];
 }
 
 /** RFC 9112 §3.2's `host [ ":" port ]`: a name or an IPv4 address (unreserved characters), or a bracketed IPv6 one. */
@@ -258,7 +270,7 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
   // Filled from deps and from extensions (registered after the routes; read per request, so that is fine).
   const sessionAuthenticators: SessionAuthenticator[] = deps.sessionAuthenticator ? [deps.sessionAuthenticator] : [];
   const authenticate = async (request: FastifyRequest): Promise<Principal> => {
-    const token = bearer(request);
+    const token = bearerToken(request.headers.authorization);
     if (!token) {
       // A malformed or non-Bearer Authorization header is refused as such, never rescued by a session cookie.
       if (request.headers.authorization !== undefined) throw new TollgateError(Errors.unauthorized, { reason: 'The Authorization header is not "Bearer <API key>".' });
@@ -268,15 +280,7 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
       }
       throw new TollgateError(Errors.unauthorized, { reason: 'No API key: send "Authorization: Bearer <API key>".' });
     }
-    const row = await deps.store.db.selectFrom('apiKeys').select(['id', 'accountId']).where('tokenHash', '=', sha256Hex(token)).executeTakeFirst().catch((error: unknown) => {
-      request.log.error({ err: error }, 'control-plane API key lookup failed');
-      throw new TollgateError(Errors.authenticationUnavailable);
-    });
-    if (!row) {
-      // A gateway access key looks like a key too: said so, as for the reverse on the gateway.
-      throw new TollgateError(Errors.unauthorized, { reason: token.startsWith('ng-') ? 'That is a gateway access key (ng-…); the control plane takes a control-plane API key (tgapi_…).' : 'The API key is unknown or was deleted.' });
-    }
-    return { accountId: row.accountId, apiKeyId: row.id };
+    return apiKeyPrincipal(deps.store, token, request.log);
   };
 
   const principals = new WeakMap<FastifyRequest, Principal>();

@@ -14,8 +14,9 @@ import { stripeWebhookRoutes } from './stripe-webhook.ts';
 import { virtualModelHandlers } from './virtual-models.ts';
 import { firewallPolicyHandlers } from './firewall-policies.ts';
 import { mcpServerHandlers } from './mcp-servers.ts';
+import { controlMcpServer } from './mcp-server.ts';
 
 export const handlerFactories: HandlerFactory[] = [accessKeyHandlers, configurationHandlers, providerKeyHandlers, providerHandlers,
   apiKeyHandlers, gatewayConfigHandlers, creditHandlers, usageHandlers, modelHandlers, virtualModelHandlers,
   firewallPolicyHandlers, mcpServerHandlers];
-export const routeExtensions: RouteExtension[] = [consoleExtension, stripeWebhookRoutes];
+export const routeExtensions: RouteExtension[] = [consoleExtension, stripeWebhookRoutes, controlMcpServer];

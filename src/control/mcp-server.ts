@@ -1,0 +1,279 @@
+// The control plane as an MCP server (`POST /mcp` on the API port): ngrok's MCP server gives coding agents AI
+// Gateway tools (`aigw_list_models`, `aigw_usage_overview`, `aigw_list_usage`…) and, since its changelog's "can now
+// create and change your AI Gateway setup", tools that write. Here every contract operation is a tool, derived from
+// spec/control-plane.openapi.yaml like the routes themselves, and a call runs through the same route (Fastify's
+// inject) with the caller's own API key: authentication, validation, account scoping and change announcements
+// are the API's, never a second copy. Decisions: docs/decisions/control-plane-resources.md, "MCP server".
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isRecord } from '../domain/json-value.ts';
+import { Errors, TollgateError } from '../domain/errors.ts';
+import { apiKeyPrincipal, bearerToken, contractErrorBody, type ControlDeps, type RouteExtension } from './app.ts';
+import { contractDocument, operations, toJsonSchema, type ContractOperation } from './contract.ts';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** MCP revisions this server speaks; the newest is offered to a client asking for one it does not know. */
+const PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'] as const;
+
+/**
+ * Operations that move money are not tools: an agent's mistaken or injected call would charge the account's card
+ * (a purchase) or open a payment page for it. The API serves them to a person's script as before.
+ */
+const NOT_TOOLS = new Set(['CreateCreditPurchase', 'CreateCheckoutSession']);
+
+/** ngrok's own tool names where its page names them; the rest follow the operation's name the same way. */
+const NGROK_NAMES: Record<string, string> = {
+  GetAIGatewayUsageOverview: 'aigw_usage_overview',
+  GetAIGatewayConfig: 'aigw_get_gateway_config',
+  UpdateAIGatewayConfig: 'aigw_update_gateway_config',
+};
+
+type Schema = Record<string, unknown>;
+
+interface Tool {
+  name: string;
+  description: string;
+  inputSchema: Schema;
+  annotations: { title: string; readOnlyHint: boolean; destructiveHint: boolean; idempotentHint: boolean; openWorldHint: false };
+  /** The operation it runs, or a function of the tool's own (aigw_get_model). */
+  run: ContractOperation | ((call: ToolCall) => Promise<ToolResult>);
+  pathParams: string[];
+  queryParams: string[];
+}
+
+interface ToolCall { args: Record<string, unknown>; request: FastifyRequest; app: FastifyInstance }
+interface ToolResult { content: { type: 'text'; text: string }[]; structuredContent?: Record<string, unknown>; isError?: boolean }
+
+/** `ListAIGatewayProviderAPIKeys` → `aigw_list_provider_api_keys`. */
+export function toolName(operationId: string): string {
+  const named = NGROK_NAMES[operationId];
+  if (named) return named;
+  const words = operationId.replace('AIGateway', '').replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2');
+  return `aigw_${words.toLowerCase()}`;
+}
+
+const componentSchemas = (contractDocument.components as Record<string, Record<string, unknown>>).schemas!;
+
+/**
+ * A contract schema as a self-contained JSON Schema: MCP clients show and check a tool's `inputSchema` alone, so
+ * its `$ref`s are inlined (a reference back into itself becomes `{}`) and the spec's `x-` notes are dropped.
+ */
+function inline(node: unknown, seen: readonly string[] = []): unknown {
+  if (Array.isArray(node)) return node.map((n) => inline(n, seen));
+  if (!isRecord(node)) return node;
+  const ref = node.$ref;
+  if (typeof ref === 'string') {
+    const name = ref.slice(ref.lastIndexOf('/') + 1);
+    if (seen.includes(name)) return {};
+    return inline(toJsonSchema(componentSchemas[name] as never), [...seen, name]);
+  }
+  const out: Schema = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key.startsWith('x-')) continue;
+    out[key] = key === 'properties' && isRecord(value)
+      ? Object.fromEntries(Object.entries(value).map(([p, s]) => [p, inline(s, seen)]))
+      : inline(value, seen);
+  }
+  return out;
+}
+
+function operationText(op: ContractOperation): { summary: string; description: string } {
+  const raw = (contractDocument.paths as Record<string, Record<string, Record<string, unknown>>>)[op.path]![op.method.toLowerCase()]!;
+  const summary = typeof raw.summary === 'string' ? raw.summary : op.operationId;
+  const description = typeof raw.description === 'string' ? raw.description.trim() : '';
+  return { summary, description };
+}
+
+function toolFor(op: ContractOperation): Tool {
+  const pathParams = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+  const properties: Schema = {};
+  const required: string[] = [...pathParams];
+  for (const p of pathParams) properties[p] = { type: 'string', description: `The ${p === 'id' ? 'resource' : p} id, as the list or create answer gives it.` };
+  for (const q of op.queryParameters) {
+    properties[q.name] = inline(toJsonSchema(q.schema as never));
+    if (q.required) required.push(q.name);
+  }
+  let additionalProperties = false;
+  if (op.requestSchema) {
+    // The body's fields sit beside the id: an agent writes `{id, name}`, not `{id, body: {name}}`. No body field
+    // is named like a path or query parameter (checked when this module loads).
+    const body = inline({ $ref: `#/components/schemas/${op.requestSchema}` }) as Schema;
+    for (const [name, s] of Object.entries((body.properties as Schema | undefined) ?? {})) {
+      if (name in properties) throw new Error(`${op.operationId}: body field "${name}" is also a parameter`);
+      properties[name] = s;
+    }
+    required.push(...((body.required as string[] | undefined) ?? []));
+    additionalProperties = body.additionalProperties !== false;
+  }
+  const { summary, description } = operationText(op);
+  const readOnly = op.method === 'GET';
+  return {
+    name: toolName(op.operationId),
+    description: description ? `${summary}. ${description}` : summary,
+    inputSchema: { type: 'object', properties, ...(required.length > 0 ? { required } : {}), additionalProperties },
+    annotations: { title: summary, readOnlyHint: readOnly, destructiveHint: op.method === 'DELETE', idempotentHint: op.method !== 'POST', openWorldHint: false },
+    run: op,
+    pathParams,
+    queryParams: op.queryParameters.map((q) => q.name),
+  };
+}
+
+/** ngrok's `aigw_get_model`: one entry of the model list, by its id or a `provider:model` name. */
+const getModel: Tool = {
+  name: 'aigw_get_model',
+  description: 'Get one model: each provider that offers it, with its token prices, limits and API formats. Takes the id the model list gives (e.g. "openai/gpt-4o") or a provider-qualified name ("openai:gpt-4o", "my-provider:my-model").',
+  inputSchema: { type: 'object', properties: { modelId: { type: 'string', description: 'The model id, e.g. "openai/gpt-4o", "gpt-4o" or "my-provider:my-model".' } }, required: ['modelId'], additionalProperties: false },
+  annotations: { title: 'Get a model', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  pathParams: [],
+  queryParams: [],
+  async run({ args, request, app }) {
+    const res = await forward(app, request, 'GET', '/v1/models');
+    if (res.isError) return res;
+    const wanted = String(args.modelId).toLowerCase();
+    const models = (res.structuredContent?.data as Record<string, unknown>[] | undefined) ?? [];
+    const found = models.find((m) => [m.id, m.slug, m.canonical_slug].some((v) => typeof v === 'string' && v.toLowerCase() === wanted))
+      ?? models.find((m) => typeof m.id === 'string' && (m.id.toLowerCase().endsWith(`/${wanted}`) || m.id.toLowerCase() === wanted.replace(':', '/')));
+    if (!found) return toolError(`No model "${String(args.modelId)}" is listed for this account. aigw_list_models lists them.`);
+    return { content: [{ type: 'text', text: JSON.stringify(found) }], structuredContent: found };
+  },
+};
+
+const tools: Tool[] = [...operations.filter((op) => op.method !== 'HEAD' && !NOT_TOOLS.has(op.operationId)).map(toolFor), getModel];
+const toolsByName = new Map(tools.map((t) => [t.name, t]));
+const toolList = tools.map(({ name, description, inputSchema, annotations }) => ({ name, description, inputSchema, annotations }));
+
+function toolError(text: string): ToolResult {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+/** Runs one API request as the MCP caller (same Authorization and Host, so answers' `uri`s name this API). */
+async function forward(app: FastifyInstance, request: FastifyRequest, method: string, url: string, body?: Record<string, unknown>): Promise<ToolResult> {
+  const res = await app.inject({
+    method: method as 'GET',
+    url,
+    headers: {
+      authorization: request.headers.authorization ?? '',
+      ...(request.headers.host ? { host: request.headers.host } : {}),
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body ? { payload: JSON.stringify(body) } : {}),
+  });
+  const text = res.body;
+  let json: unknown;
+  try {
+    json = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const ok = res.statusCode >= 200 && res.statusCode < 300;
+  if (!ok) return { content: [{ type: 'text', text: text || `HTTP ${res.statusCode}` }], isError: true };
+  if (json === undefined) return { content: [{ type: 'text', text: `Done (HTTP ${res.statusCode}).` }] };
+  return { content: [{ type: 'text', text }], ...(isRecord(json) ? { structuredContent: json } : {}) };
+}
+
+async function callTool(tool: Tool, args: Record<string, unknown>, request: FastifyRequest, app: FastifyInstance): Promise<ToolResult> {
+  if (typeof tool.run === 'function') {
+    if (typeof args.modelId !== 'string' || args.modelId === '') return toolError('"modelId" is required: a model id such as "openai/gpt-4o".');
+    return tool.run({ args, request, app });
+  }
+  const op = tool.run;
+  let path = op.path;
+  for (const p of tool.pathParams) {
+    const v = args[p];
+    if (typeof v !== 'string' || v === '') return toolError(`"${p}" is required: the id of the resource, as a string.`);
+    path = path.replace(`{${p}}`, encodeURIComponent(v));
+  }
+  const query = new URLSearchParams();
+  for (const q of tool.queryParams) {
+    const v = args[q];
+    if (v !== undefined && v !== null) query.set(q, typeof v === 'string' ? v : JSON.stringify(v));
+  }
+  let body: Record<string, unknown> | undefined;
+  if (op.requestSchema) {
+    body = {};
+    for (const [k, v] of Object.entries(args)) if (!tool.pathParams.includes(k) && !tool.queryParams.includes(k)) body[k] = v;
+  } else {
+    const unknown = Object.keys(args).filter((k) => !tool.pathParams.includes(k) && !tool.queryParams.includes(k));
+    if (unknown.length > 0) return toolError(`${tool.name} takes no ${unknown.map((k) => `"${k}"`).join(', ')}.`);
+  }
+  const qs = query.toString();
+  return forward(app, request, op.method, qs ? `${path}?${qs}` : path, body);
+}
+
+interface RpcMessage { jsonrpc: '2.0'; id?: string | number | null; method?: string; params?: Record<string, unknown> }
+
+function asRpc(v: unknown): RpcMessage | undefined {
+  if (!isRecord(v) || v.jsonrpc !== '2.0') return undefined;
+  if (v.method !== undefined && typeof v.method !== 'string') return undefined;
+  if (v.params !== undefined && !isRecord(v.params)) return undefined;
+  if (v.id !== undefined && v.id !== null && typeof v.id !== 'string' && typeof v.id !== 'number') return undefined;
+  return v as unknown as RpcMessage;
+}
+
+function rpc(reply: FastifyReply, id: RpcMessage['id'], outcome: { result: Record<string, unknown> } | { error: { code: number; message: string } }, status = 200): FastifyReply {
+  return reply.code(status).header('cache-control', 'no-store').type('application/json').send({ jsonrpc: '2.0', id: id ?? null, ...outcome });
+}
+
+const INSTRUCTIONS = 'Tools for this Tollgate AI gateway account: models and prices (aigw_list_models, aigw_get_model), usage and cost '
+  + '(aigw_usage_overview, aigw_list_usage, aigw_get_request_attempts for one request\'s provider attempts), and the setup: '
+  + 'access keys and their configurations, provider keys, custom providers, virtual models, firewall policies, MCP servers. '
+  + 'Write tools change the live gateway at once; an access key\'s token is shown only in the answer that creates it.';
+
+async function answer(message: RpcMessage, request: FastifyRequest, reply: FastifyReply, app: FastifyInstance): Promise<FastifyReply> {
+  const { id, method, params = {} } = message;
+  switch (method) {
+    case 'initialize': {
+      const asked = params.protocolVersion;
+      const protocolVersion = PROTOCOL_VERSIONS.find((v) => v === asked) ?? PROTOCOL_VERSIONS[0];
+      return rpc(reply, id, { result: { protocolVersion, capabilities: { tools: { listChanged: false } }, serverInfo: { name: 'tollgate-control-plane', title: 'Tollgate AI Gateway', version: VERSION }, instructions: INSTRUCTIONS } });
+    }
+    case 'ping':
+      return rpc(reply, id, { result: {} });
+    case 'tools/list':
+      return rpc(reply, id, { result: { tools: toolList } });
+    case 'tools/call': {
+      const tool = typeof params.name === 'string' ? toolsByName.get(params.name) : undefined;
+      if (!tool) return rpc(reply, id, { error: { code: -32602, message: `Unknown tool: ${typeof params.name === 'string' ? params.name.slice(0, 100) : '(no name)'}.` } });
+      const args = params.arguments ?? {};
+      if (!isRecord(args)) return rpc(reply, id, { error: { code: -32602, message: '"arguments" must be an object.' } });
+      return rpc(reply, id, { result: { ...(await callTool(tool, args, request, app)) } });
+    }
+    default:
+      return rpc(reply, id, { error: { code: -32601, message: `Method not found: ${String(method).slice(0, 100)}.` } });
+  }
+}
+
+/** `POST /mcp`: MCP's Streamable HTTP transport, stateless, every answer one JSON message. */
+export const controlMcpServer: RouteExtension = (app: FastifyInstance, deps: ControlDeps) => {
+  const challenge = (reply: FastifyReply, err: TollgateError) => reply.code(err.status)
+    .header('www-authenticate', 'Bearer realm="control-plane"').type('application/json')
+    .send(contractErrorBody(err.status, err.code, err.message, err.details));
+  app.post('/mcp', {
+    // A body that is not JSON is a JSON-RPC parse error, not the API's 400.
+    errorHandler: (error, _request, reply) => {
+      // Only the body parser's refusals (not JSON, not UTF-8, compressed); the rest is the API's error handler's.
+      if (!(error instanceof TollgateError) || error.code !== Errors.validationFailed.code) throw error;
+      return rpc(reply, null, { error: { code: -32700, message: error.message } }, error.status);
+    },
+  }, async (request, reply) => {
+    // HTTP-level authentication, so MCP clients see the 401 their OAuth discovery expects: an API key here.
+    const token = bearerToken(request.headers.authorization);
+    if (!token) return challenge(reply, new TollgateError(Errors.unauthorized, { reason: 'No API key: send "Authorization: Bearer <API key>".' }));
+    try {
+      await apiKeyPrincipal(deps.store, token, request.log);
+    } catch (error) {
+      if (error instanceof TollgateError && error.status === 401) return challenge(reply, error);
+      throw error;
+    }
+    const message = asRpc(request.body);
+    if (!message) return rpc(reply, null, { error: { code: -32600, message: 'The body must be one JSON-RPC 2.0 message.' } }, 400);
+    // A notification or a response to us: accepted, nothing to answer (the transport's 202).
+    if (message.method === undefined || message.id === undefined || message.id === null) return reply.code(202).send();
+    return answer(message, request, reply, app);
+  });
+  // No server-initiated stream and no sessions: the transport's answer for GET and DELETE is 405.
+  for (const method of ['GET', 'DELETE'] as const) {
+    app.route({ method, url: '/mcp', handler: async (_request, reply) => reply.code(405).header('allow', 'POST').type('application/json').send(contractErrorBody(405, Errors.methodNotAllowed.code, 'The MCP endpoint takes POST only: this server keeps no sessions and sends no notifications.', {})) });
+  }
+};

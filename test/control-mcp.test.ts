@@ -1,0 +1,164 @@
+// The control plane as an MCP server (POST /mcp on the API port), driven by the official MCP SDK's client as a
+// coding agent would be: ngrok's read tools (models, usage, a request's attempts) and the write tools that set up a
+// virtual model and a locked-down key, each answering from the same API, account and store as the REST routes.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startControl, type TestControl } from './helpers/control.ts';
+import { STORE_KINDS } from './helpers/stores.ts';
+import { usageEvent } from './helpers/usage.ts';
+import { insertUsageEvents } from '../src/store/usage-events.ts';
+import { toolName } from '../src/control/mcp-server.ts';
+
+type Result = { content: { type: string; text: string }[]; structuredContent?: Record<string, unknown>; isError?: boolean };
+
+for (const kind of STORE_KINDS) {
+  describe(`control-plane MCP server (${kind})`, () => {
+    let c: TestControl;
+    let url: URL;
+    const clients: Client[] = [];
+
+    async function connect(token: string | undefined): Promise<Client> {
+      const client = new Client({ name: 'agent', version: '1.0.0' });
+      const transport = new StreamableHTTPClientTransport(url, token === undefined ? {} : { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+      await client.connect(transport);
+      clients.push(client);
+      return client;
+    }
+    const call = async (client: Client, name: string, args: Record<string, unknown> = {}) => (await client.callTool({ name, arguments: args })) as Result;
+    const json = (r: Result) => JSON.parse(r.content[0]!.text) as Record<string, unknown>;
+
+    before(async () => {
+      c = await startControl(kind);
+      const address = await c.app.listen({ port: 0, host: '127.0.0.1' });
+      url = new URL('/mcp', address);
+    });
+    after(async () => {
+      for (const client of clients) await client.close();
+      await c.close();
+    });
+
+    test('lists a tool for every operation but those that move money, each with a self-contained input schema', async () => {
+      const client = await connect(c.token);
+      assert.equal(client.getServerVersion()?.name, 'tollgate-control-plane');
+      const { tools } = await client.listTools();
+      const names = tools.map((t) => t.name);
+      for (const name of ['aigw_list_models', 'aigw_get_model', 'aigw_usage_overview', 'aigw_list_usage', 'aigw_get_request_attempts',
+        'aigw_create_access_key', 'aigw_create_access_key_configuration', 'aigw_create_virtual_model', 'aigw_create_provider_api_key',
+        'aigw_rotate_provider_api_key', 'aigw_delete_access_key', 'aigw_get_gateway_config', 'aigw_update_gateway_config', 'aigw_get_credit_balance']) {
+        assert.ok(names.includes(name), `${name} is listed`);
+      }
+      assert.ok(!names.includes('aigw_create_credit_purchase') && !names.includes('aigw_create_checkout_session'), 'no tool charges the account');
+      assert.ok(!names.some((n) => n.startsWith('aigw_head_')), 'HEAD operations are not tools');
+      const text = JSON.stringify(tools);
+      assert.ok(!text.includes('$ref') && !text.includes('x-source'), 'schemas are inlined and carry no spec notes');
+      const createVm = tools.find((t) => t.name === 'aigw_create_virtual_model')!;
+      assert.deepEqual(createVm.inputSchema.required, ['name', 'targets']);
+      assert.equal(createVm.annotations?.readOnlyHint, false);
+      const del = tools.find((t) => t.name === 'aigw_delete_access_key')!;
+      assert.deepEqual([del.annotations?.destructiveHint, del.inputSchema.required], [true, ['id']]);
+      assert.equal(tools.find((t) => t.name === 'aigw_list_usage')!.annotations?.readOnlyHint, true);
+      assert.equal(toolName('ListAIGatewayProviderAPIKeys'), 'aigw_list_provider_api_keys');
+    });
+
+    test('one prompt\'s worth of setup: a virtual model, a locked-down configuration, and a key using it', async () => {
+      const client = await connect(c.token);
+      const vm = await call(client, 'aigw_create_virtual_model', { name: 'chat-default', targets: ['openai:gpt-4o'] });
+      assert.equal(vm.isError, undefined, vm.content[0]!.text);
+      assert.match(String(vm.structuredContent?.id), /^aigvm_/);
+      const config = await call(client, 'aigw_create_access_key_configuration', { name: 'chat only', access: { models: { allow: ['openai:gpt-4o'] } } });
+      assert.equal(config.isError, undefined, config.content[0]!.text);
+      const key = await call(client, 'aigw_create_access_key', { description: 'chat app', accessKeyConfigurationId: config.structuredContent!.id });
+      assert.equal(key.isError, undefined, key.content[0]!.text);
+      assert.match(String(key.structuredContent!.token), /^ng-/, 'the new key\'s token is in the answer that creates it');
+      // The same resources through the REST API, in the same account.
+      const listed = (await c.call('GET', '/access-keys')).json() as { aiGatewayAccessKeys: { id: string; accessKeyConfiguration?: { id: string } }[] };
+      const made = listed.aiGatewayAccessKeys.find((k) => k.id === key.structuredContent!.id);
+      assert.equal(made?.accessKeyConfiguration?.id, config.structuredContent!.id);
+      // A later read by id through a tool gives no token.
+      const read = await call(client, 'aigw_get_access_key', { id: String(key.structuredContent!.id) });
+      assert.equal(read.structuredContent!.token, undefined);
+      const renamed = await call(client, 'aigw_update_virtual_model', { id: String(vm.structuredContent!.id), targets: ['anthropic:claude-sonnet-4-5'] });
+      assert.deepEqual(renamed.structuredContent!.targets, ['anthropic:claude-sonnet-4-5']);
+    });
+
+    test('the API\'s refusals come back as tool errors with the contract\'s code, and nothing is written', async () => {
+      const client = await connect(c.token);
+      const bad = await call(client, 'aigw_create_virtual_model', { name: 'has space', targets: ['gpt-4o'] });
+      assert.equal(bad.isError, true);
+      assert.equal(json(bad).errorCode, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_NAME_ILLEGAL_CHARACTER');
+      const unknownField = await call(client, 'aigw_create_access_key', { description: 'x', scopes: ['all'] });
+      assert.equal(unknownField.isError, true);
+      assert.equal(json(unknownField).errorCode, 'ERR_NGROK_27606');
+      const missingId = await call(client, 'aigw_get_access_key', {});
+      assert.equal(missingId.isError, true);
+      assert.match(missingId.content[0]!.text, /"id" is required/);
+      const gone = await call(client, 'aigw_delete_access_key', { id: 'aigk_doesnotexist' });
+      assert.equal(json(gone).errorCode, 'ERR_NGROK_27611');
+      const list = (await c.call('GET', '/virtual-models')).json() as { aiGatewayVirtualModels: { name: string }[] };
+      assert.ok(!list.aiGatewayVirtualModels.some((v) => v.name === 'has space'));
+    });
+
+    test('reads usage and one request\'s attempts of its own account only', async () => {
+      const at = new Date(Date.now() - 60_000).toISOString();
+      await insertUsageEvents(c.store.db, [
+        usageEvent(c.accountId, { id: `ue_mine_${kind}`, requestId: `rq_mine_${kind}`, eventTime: at, costPico: 2_500_000n }),
+        usageEvent(c.other.accountId, { id: `ue_theirs_${kind}`, requestId: `rq_theirs_${kind}`, eventTime: at, costPico: 9n }),
+      ]);
+      const client = await connect(c.token);
+      const startTime = new Date(Date.now() - 3_600_000).toISOString();
+      const usage = await call(client, 'aigw_list_usage', { startTime, limit: 10 });
+      assert.equal(usage.isError, undefined, usage.content[0]!.text);
+      const ids = JSON.stringify(usage.structuredContent);
+      assert.ok(ids.includes(`rq_mine_${kind}`) && !ids.includes(`rq_theirs_${kind}`));
+      const overview = await call(client, 'aigw_usage_overview', { startTime, groupBy: 'provider' });
+      assert.equal(overview.isError, undefined, overview.content[0]!.text);
+      assert.match(overview.content[0]!.text, /openai/);
+      const attempts = await call(client, 'aigw_get_request_attempts', { requestId: `rq_mine_${kind}` });
+      assert.equal(attempts.isError, undefined, attempts.content[0]!.text);
+      const theirs = await call(client, 'aigw_get_request_attempts', { requestId: `rq_theirs_${kind}` });
+      assert.equal(theirs.isError, true, 'another account\'s request is not found');
+      const otherClient = await connect(c.other.token);
+      const theirUsage = await call(otherClient, 'aigw_list_usage', { startTime });
+      assert.ok(!JSON.stringify(theirUsage.structuredContent).includes(`rq_mine_${kind}`));
+    });
+
+    test('models: the list, and one model by id or provider-qualified name', async () => {
+      const client = await connect(c.token);
+      const list = await call(client, 'aigw_list_models');
+      assert.ok(Array.isArray(list.structuredContent!.data));
+      const one = await call(client, 'aigw_get_model', { modelId: 'openai:gpt-4o' });
+      assert.equal(one.isError, undefined, one.content[0]!.text);
+      assert.equal(one.structuredContent!.id, 'openai/gpt-4o');
+      const none = await call(client, 'aigw_get_model', { modelId: 'no-such-model-x' });
+      assert.equal(none.isError, true);
+    });
+
+    test('refuses a caller without a valid API key at the HTTP level, with a Bearer challenge', async () => {
+      for (const authorization of [undefined, 'Bearer tgapi_unknown', 'Basic abc']) {
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(authorization ? { authorization } : {}) }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+        assert.equal(res.status, 401);
+        assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer /);
+        assert.equal(((await res.json()) as { errorCode: string }).errorCode, 'ERR_NGROK_27007');
+      }
+      await assert.rejects(connect('tgapi_unknown'));
+    });
+
+    test('answers transport edge cases as MCP\'s Streamable HTTP asks', async () => {
+      const post = (body: string) => fetch(url, { method: 'POST', headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body });
+      let res = await post('{not json');
+      assert.equal(res.status, 400);
+      assert.equal(((await res.json()) as { error: { code: number } }).error.code, -32700);
+      res = await post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+      assert.equal(res.status, 202);
+      res = await post(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'resources/list' }));
+      assert.deepEqual(((await res.json()) as { id: number; error: { code: number } }).error.code, -32601);
+      res = await post(JSON.stringify([{ jsonrpc: '2.0', id: 1, method: 'ping' }]));
+      assert.equal(res.status, 400);
+      res = await fetch(url, { headers: { authorization: `Bearer ${c.token}`, accept: 'text/event-stream' } });
+      assert.equal(res.status, 405);
+      assert.equal(res.headers.get('allow'), 'POST');
+    });
+  });
+}
