@@ -36,6 +36,11 @@ export function ApiKeys({ currentKeyId, onSessionGone }: { currentKeyId: string;
     <section aria-labelledby="apikeys-title">
       <h2 id="apikeys-title">API keys</h2>
       <p class="hint">API keys call the control-plane API and sign in to this console.</p>
+      <p class="hint">
+        Coding agents can use an API key too: this API is an MCP server at <code class="mono">{location.origin}/mcp</code> (read models and
+        usage, set up keys and virtual models). For Claude Code: <code class="mono">claude mcp add --transport http tollgate {location.origin}/mcp
+        --header "Authorization: Bearer &lt;API key&gt;"</code>
+      </p>
       {fresh ? <SecretOnce label="API key token" value={fresh} onDone={() => setFresh(undefined)} /> : (
         <form class="card row" onSubmit={(e) => void submit(e)} aria-label="Create an API key">
           <Field label="API key name"><input maxLength={255} value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
