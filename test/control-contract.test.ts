@@ -14,6 +14,9 @@ import { insertUsageEvents } from '../src/store/usage-events.ts';
 import { grantCredits } from '../src/store/credits.ts';
 import type { LightMyRequestResponse } from 'fastify';
 import { gzipSync } from 'node:zlib';
+import { insertRequestCaptures } from '../src/store/request-captures.ts';
+import { sealCapture } from '../src/domain/request-capture.ts';
+import { SecretBox } from '../src/domain/secret-box.ts';
 
 const concrete = (path: string) => path.replace(/\{id\}/g, 'aigk_00000000000000000000000000');
 
@@ -192,8 +195,8 @@ for (const kind of STORE_KINDS) {
       assert.equal((await control.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
     });
 
-    test('the contract has the 47 operations of the spec plus the request-attempts lookup, the five virtual-model and five Firewall policy operations ngrok published since, and our five MCP server operations, every one routed', () => {
-      assert.equal(operations.length, 63);
+    test('the contract has the 47 operations of the spec plus the request-attempts lookup, the five virtual-model and five Firewall policy operations ngrok published since, our five MCP server operations and the request-capture read, every one routed', () => {
+      assert.equal(operations.length, 64);
       assert.ok(operations.some((op) => op.operationId === 'CreateAIGatewayMcpServer'));
       assert.ok(operations.some((op) => op.operationId === 'GetAIGatewayRequestAttempts'));
       assert.ok(operations.some((op) => op.operationId === 'CreateAIGatewayVirtualModel'));
@@ -321,6 +324,11 @@ for (const kind of STORE_KINDS) {
       await call('GET', `/usage?startTime=${day}&includeRetries=true&limit=1`);
       await call('GET', `/usage/overview?startTime=${day}&groupBy=accessKey`);
       await call('GET', '/usage/requests/rq_sweep');
+      const captured = { headers: { 'content-type': 'application/json' }, body: '{}', bodyEncoding: 'utf8' as const, bodyBytes: 2, bodyTruncated: false };
+      await insertRequestCaptures(control.store.db, [{ accountId: control.accountId, requestId: 'rq_sweep', capturedAt: now, expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        sealed: sealCapture(new SecretBox(control.config.masterKey), { accountId: control.accountId, requestId: 'rq_sweep', capturedAt: now,
+          request: { method: 'POST', path: '/v1/chat/completions', ...captured }, response: { statusCode: 200, complete: true, ...captured } }) }]);
+      await call('GET', '/usage/requests/rq_sweep/capture');
 
       const virtual = await call<Id>('POST', '/virtual-models', { name: 'chat-default', description: 'd', targets: ['openai/gpt-4o', 'anthropic:claude-sonnet-4-6'] });
       await call('GET', '/virtual-models?limit=1');
@@ -337,6 +345,7 @@ for (const kind of STORE_KINDS) {
       await call('PATCH', `/firewall-policies/${firewall.id}`, { name: 'guard 2', description: null, mode: null, rules: [] });
       await call('PATCH', '/gateway-config', { firewallPolicyId: firewall.id });
       await call('PATCH', '/gateway-config', { firewallPolicyId: null });
+      await call('PATCH', '/gateway-config', { requestCapture: true });
       await call('PATCH', `/access-key-configurations/${configuration.id}`, { firewallPolicyId: firewall.id });
       await call('GET', `/access-key-configurations/${configuration.id}`);
       await call('PATCH', `/access-key-configurations/${configuration.id}`, { firewallPolicyId: null });

@@ -1,4 +1,4 @@
-// /gateway-config: account-wide timeouts, token caps, metadata and the all-keys Firewall policy. PATCH is tri-state per field; the
+// /gateway-config: account-wide timeouts, token caps, metadata, the all-keys Firewall policy and request capture. PATCH is tri-state per field; the
 // merged result is validated as a whole, so a per-request timeout can never exceed the total one.
 import type { components } from './spec-types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
@@ -45,7 +45,7 @@ export function gatewayConfigHandlers(deps: ControlDeps): HandlerTable {
     async UpdateAIGatewayConfig(call: Call) {
       const { accountId } = call.principal;
       const patch = patchFields<GatewayConfigUpdate & Record<string, unknown>>(call.body as Record<string, unknown>,
-        ['totalTimeout', 'perRequestTimeout', 'maxInputTokens', 'maxOutputTokens', 'metadata', 'firewallPolicyId']);
+        ['totalTimeout', 'perRequestTimeout', 'maxInputTokens', 'maxOutputTokens', 'metadata', 'firewallPolicyId', 'requestCapture']);
       // Validated and written under the account's lock: two PATCHes each valid on their own (a shorter total, a
       // longer per-request timeout) cannot both land and leave an invalid pair.
       const [saved, announce] = await withAccountLock(deps.store, accountId, async (trx) => {

@@ -752,6 +752,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/usage/requests/{requestId}/capture": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the captured bodies of one AI Gateway request
+         * @description The request the client sent and the answer it got, as the gateway
+         *     captured them while the account's `requestCapture` setting was on:
+         *     headers that carry no credential, and each body up to the capture
+         *     limit. Captures are kept for a limited time (`expiresAt`). A request
+         *     that was not captured, has expired, or belongs to another account
+         *     reads as not found.
+         */
+        get: operations["GetAIGatewayRequestCapture"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1649,6 +1674,8 @@ export interface components {
             metadata?: string | null;
             /** @description The account's all-keys Firewall policy, enforced on every access key under each configuration's own policy; null when none. */
             firewallPolicyId?: string | null;
+            /** @description When true, the gateway keeps each request's body and the answer's, read back with GET /usage/requests/{requestId}/capture. Off unless turned on. */
+            requestCapture?: boolean;
         };
         AIGatewayConfigUpdate: {
             /** @description Whole-request budget as a Go duration string. */
@@ -1669,6 +1696,8 @@ export interface components {
             metadata?: string | null;
             /** @description ID of one of the account's Firewall policies to enforce on every access key. Absent keeps the value, null clears it, an ID sets it. */
             firewallPolicyId?: string | null;
+            /** @description Turns request capture on (true) or off (false); absent keeps it. Turning it off keeps what was captured until it expires. */
+            requestCapture?: boolean;
         };
         AIGatewayUsageEvent: {
             /** @description ID of this attempt record. */
@@ -2043,6 +2072,75 @@ export interface components {
             upstreamUrl?: string | null;
             /** @description How the gateway authenticates to the server, replaced whole. Omit to leave unchanged; null sets it back to `{"type":"none"}`. */
             auth?: components["schemas"]["AIGatewayMcpServerAuth"] | null;
+        };
+        AIGatewayRequestCapture: {
+            /** @description API URI of this capture. */
+            uri: string;
+            /** @description The request ID (`Ngrok-AIG-Request-Id`). */
+            requestId: string;
+            /**
+             * Format: date-time
+             * @description When the gateway received the request.
+             */
+            capturedAt: string;
+            /**
+             * Format: date-time
+             * @description When the capture is deleted.
+             */
+            expiresAt: string;
+            request: components["schemas"]["AIGatewayCapturedRequest"];
+            response: components["schemas"]["AIGatewayCapturedResponse"];
+        };
+        AIGatewayCapturedRequest: {
+            /** @description The HTTP method the client used. */
+            method: string;
+            /** @description The path the client called, without its query string. */
+            path: string;
+            /** @description Headers that carry no credential, lower-cased (Authorization, X-Api-Key, cookies and any other header that could hold a secret are left out). */
+            headers: {
+                [key: string]: string;
+            };
+            /** @description The body's first bytes, up to the capture limit, in the encoding `bodyEncoding` names. */
+            body: string;
+            /**
+             * @description `utf8` for text, `base64` for a body that is not UTF-8 text (audio, images sent as multipart).
+             * @enum {string}
+             */
+            bodyEncoding: "utf8" | "base64";
+            /**
+             * Format: int64
+             * @description The whole body's size in bytes, captured or not.
+             */
+            bodyBytes: number;
+            /** @description True when the body was longer than the capture limit and `body` holds its start only. */
+            bodyTruncated: boolean;
+        };
+        AIGatewayCapturedResponse: {
+            /**
+             * Format: int32
+             * @description The status the client got.
+             */
+            statusCode: number;
+            /** @description False when the answer ended early (the client went away, a stream broke, or the gateway stopped). */
+            complete: boolean;
+            /** @description Headers that carry no credential, lower-cased (Authorization, X-Api-Key, cookies and any other header that could hold a secret are left out). */
+            headers: {
+                [key: string]: string;
+            };
+            /** @description The body's first bytes, up to the capture limit, in the encoding `bodyEncoding` names. */
+            body: string;
+            /**
+             * @description `utf8` for text, `base64` for a body that is not UTF-8 text (audio, images sent as multipart).
+             * @enum {string}
+             */
+            bodyEncoding: "utf8" | "base64";
+            /**
+             * Format: int64
+             * @description The whole body's size in bytes, captured or not.
+             */
+            bodyBytes: number;
+            /** @description True when the body was longer than the capture limit and `body` holds its start only. */
+            bodyTruncated: boolean;
         };
         AIGatewayRequest: {
             /** @description URI of this request resource. */
@@ -3741,6 +3839,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AIGatewayRequest"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    GetAIGatewayRequestCapture: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The request ID from the `Ngrok-AIG-Request-Id` response header. */
+                requestId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The captured request and response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AIGatewayRequestCapture"];
                 };
             };
             default: components["responses"]["Error"];

@@ -1,4 +1,5 @@
-// /usage and /usage/overview: the account's usage events (one per upstream attempt) and per-day figures.
+// /usage and /usage/overview: the account's usage events (one per upstream attempt) and per-day figures; a request's
+// attempts and its capture (request capture).
 import type { components } from './spec-types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import { formatUsd5 } from '../domain/money.ts';
@@ -7,6 +8,8 @@ import { dailyUsage, listUsageEvents, requestAttempts, type UsageEventRow, type 
 import { DEFAULT_PAGE_LIMIT } from '../store/paging.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { notFound } from './resource.ts';
+import { getRequestCapture } from '../store/request-captures.ts';
+import { openCapture } from '../domain/request-capture.ts';
 
 type Schemas = components['schemas'];
 type UsageEventView = Schemas['AIGatewayUsageEvent'];
@@ -170,6 +173,20 @@ export function usageHandlers(deps: ControlDeps): HandlerTable {
       const rows = await requestAttempts(db, call.principal.accountId, requestId);
       if (rows.length === 0) throw notFound('Request', requestId);
       return { uri: `${call.base}${call.path}`, requestId, attempts: rows.map(attemptView) };
+    },
+    async GetAIGatewayRequestCapture(call: Call) {
+      const requestId = call.params.requestId!;
+      const { accountId } = call.principal;
+      const row = await getRequestCapture(db, accountId, requestId, new Date().toISOString());
+      if (!row) throw notFound('Request capture', requestId);
+      let bodies;
+      try {
+        bodies = openCapture(deps.secretBox, accountId, requestId, row.sealed);
+      } catch {
+        // Sealed under a master key this process does not hold (rotated away): as good as gone.
+        throw notFound('Request capture', requestId);
+      }
+      return { uri: `${call.base}${call.path}`, requestId, capturedAt: row.capturedAt, expiresAt: row.expiresAt, ...bodies };
     },
     async GetAIGatewayUsageOverview(call: Call) {
       const q = call.query as unknown as OverviewQuery;

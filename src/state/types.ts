@@ -65,6 +65,8 @@ export interface AccountSettings {
   maxOutputTokens: number | null;
   /** The account's all-keys Firewall policy (gateway config `firewallPolicyId`). */
   firewallPolicyId?: string | null;
+  /** Request capture is on: the gateway keeps this account's request and answer bodies (request-capture.ts). */
+  requestCapture?: boolean;
 }
 
 export interface AccountSnapshot {

@@ -3,7 +3,7 @@
 // default, an explicit null reads null, a number reads that number.
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, GatewayConfigsTable } from './schema.ts';
-import { int } from './schema.ts';
+import { flag, int } from './schema.ts';
 import { parseGoDuration, TIMER_MAX_MS } from '../domain/duration.ts';
 import type { AccountSettings } from '../state/types.ts';
 
@@ -21,6 +21,8 @@ export interface GatewaySettings {
   metadata: string | null;
   /** The account's all-keys Firewall policy, or null. */
   firewallPolicyId: string | null;
+  /** Request capture: the gateway keeps each request's and answer's bodies for a while. */
+  requestCapture: boolean;
 }
 
 export type GatewaySettingsPatch = Partial<GatewaySettings>;
@@ -33,6 +35,7 @@ function fromRow(row: Selectable<GatewayConfigsTable> | undefined): GatewaySetti
     maxOutputTokens: row && Number(row.maxOutputTokensSet) === 1 ? (row.maxOutputTokens === null ? null : int(row.maxOutputTokens)) : ACCOUNT_DEFAULT_MAX_OUTPUT_TOKENS,
     metadata: row?.metadata ?? null,
     firewallPolicyId: row?.firewallPolicyId ?? null,
+    requestCapture: flag(row?.requestCapture),
   };
 }
 
@@ -63,6 +66,7 @@ export async function writeGatewaySettings(trx: Kysely<Database>, accountId: str
     metadata: row?.metadata ?? null,
     updatedAt: new Date().toISOString(),
     firewallPolicyId: row?.firewallPolicyId ?? null,
+    requestCapture: Number(row?.requestCapture ?? 0),
   };
   if (patch.totalTimeout !== undefined) next.totalTimeout = patch.totalTimeout;
   if (patch.perRequestTimeout !== undefined) next.perRequestTimeout = patch.perRequestTimeout;
@@ -70,9 +74,10 @@ export async function writeGatewaySettings(trx: Kysely<Database>, accountId: str
   if (patch.maxOutputTokens !== undefined) Object.assign(next, { maxOutputTokens: patch.maxOutputTokens, maxOutputTokensSet: 1 });
   if (patch.metadata !== undefined) next.metadata = patch.metadata;
   if (patch.firewallPolicyId !== undefined) next.firewallPolicyId = patch.firewallPolicyId;
+  if (patch.requestCapture !== undefined) next.requestCapture = patch.requestCapture ? 1 : 0;
   const { accountId: _key, ...update } = next;
-  await trx.insertInto('gatewayConfigs').values({ ...next, maxInputTokensSet: Number(next.maxInputTokensSet), maxOutputTokensSet: Number(next.maxOutputTokensSet) })
-    .onConflict((oc) => oc.column('accountId').doUpdateSet({ ...update, maxInputTokensSet: Number(update.maxInputTokensSet), maxOutputTokensSet: Number(update.maxOutputTokensSet) }))
+  await trx.insertInto('gatewayConfigs').values({ ...next, maxInputTokensSet: Number(next.maxInputTokensSet), maxOutputTokensSet: Number(next.maxOutputTokensSet), requestCapture: Number(next.requestCapture) })
+    .onConflict((oc) => oc.column('accountId').doUpdateSet({ ...update, maxInputTokensSet: Number(update.maxInputTokensSet), maxOutputTokensSet: Number(update.maxOutputTokensSet), requestCapture: Number(update.requestCapture) }))
     .execute();
   return fromRow(next);
 }
@@ -93,5 +98,6 @@ export async function loadGatewaySettings(db: Kysely<Database>, accountId: strin
     maxInputTokens: s.maxInputTokens,
     maxOutputTokens: s.maxOutputTokens,
     firewallPolicyId: s.firewallPolicyId,
+    ...(s.requestCapture ? { requestCapture: true } : {}),
   };
 }

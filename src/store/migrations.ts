@@ -298,4 +298,20 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('mcp_servers_account_idx').on('mcp_servers').columns(['account_id', 'id']).execute();
     },
   },
+  '0014_request_capture': {
+    async up(db: Db) {
+      // Request capture (ngrok's account setting): off on every account until turned on. Captures are one row per
+      // request, the bodies sealed under the master key (they hold prompts and answers), deleted when they expire.
+      await db.schema.alterTable('gateway_configs').addColumn('request_capture', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.createTable('request_captures')
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('captured_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('sealed', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('request_captures_pk', ['account_id', 'request_id'])
+        .execute();
+      await db.schema.createIndex('request_captures_expires_idx').on('request_captures').column('expires_at').execute();
+    },
+  },
 };

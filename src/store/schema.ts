@@ -83,6 +83,13 @@ export interface GatewayConfigsTable {
   metadata: string | null; updatedAt: string;
   /** The account's all-keys Firewall policy (an id in firewall_policies of the same account), or null. */
   firewallPolicyId: string | null;
+  /** Request capture on (1) or off (0); off unless the account turned it on. */
+  requestCapture: Flag;
+}
+
+/** One captured request: its bodies and headers sealed under the master key, bound to the account and request. */
+export interface RequestCapturesTable {
+  accountId: string; requestId: string; capturedAt: string; expiresAt: string; sealed: string;
 }
 
 export interface CreditTransactionsTable {
@@ -149,6 +156,7 @@ export interface Database {
   firewallPolicies: FirewallPoliciesTable;
   mcpServers: McpServersTable;
   gatewayConfigs: GatewayConfigsTable;
+  requestCaptures: RequestCapturesTable;
   creditTransactions: CreditTransactionsTable;
   creditPurchases: CreditPurchasesTable;
   usageEvents: UsageEventsTable;
