@@ -12,7 +12,7 @@ import { appendText, obj, parseJson, stringOr, type StreamFacts } from './format
 import type { StreamTranslation } from './translate/index.ts';
 
 /** Prelude (total and header lengths, their CRC) and the message CRC: the least a frame can be. */
-const MIN_FRAME_BYTES = 16;
+export const MIN_FRAME_BYTES = 16;
 
 /**
  * The most an event-stream message may be, prelude and CRCs included: AWS's own codec (aws-c-event-stream) refuses

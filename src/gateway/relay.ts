@@ -18,7 +18,8 @@ import { formatMs } from './failure.ts';
 import { endStreamWithError } from './respond.ts';
 import type { TranslationScope, Translator } from './translate/index.ts';
 import type { SurfaceSpec } from '../catalog/types.ts';
-import { streamGuard, type StreamGuard } from './firewall/tool-calls.ts';
+import type { ToolCallGuard } from './firewall/tool-calls.ts';
+import { responseGuard } from './firewall/event-stream.ts';
 import { hasRules } from '../domain/firewall.ts';
 import { withFirewallHeader } from './firewall/index.ts';
 
@@ -180,7 +181,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
   const meter = served.format === 'bedrock' ? new EventStreamMeter(served.surface, translation) : new StreamMeter(codecs[served.format], served.surface, dropUsageChunk, translation);
   // A Responses client's numbering (its events alone are numbered): the translation's own, or the provider's as relayed.
   // Firewall's response rules: the client's events screened after any translation (only for a key with a policy).
-  const guard = ctx.firewall && hasRules(ctx.firewall, 'response') ? streamGuard(ctx.route.surface, ctx.firewall, ctx.firewallFindings ??= []) : undefined;
+  const guard = ctx.firewall && hasRules(ctx.firewall, 'response') ? responseGuard(ctx.route.surface, ctx.firewall, ctx.firewallFindings ??= []) : undefined;
   const nextSequence = ctx.route.surface !== 'responses' ? undefined
     : (): number => (translation?.nextSequence?.() ?? (meter.facts.sequence === undefined ? 0 : meter.facts.sequence + 1)) + (guard?.sequenceShift ?? 0);
   ctx.nextSequence = nextSequence;
@@ -284,7 +285,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
 }
 
 /** The stream's last bytes through the Firewall guard, which then gives back what it still held. */
-function guarded(guard: StreamGuard | undefined, closing: Buffer | undefined): Buffer | undefined {
+function guarded(guard: ToolCallGuard | undefined, closing: Buffer | undefined): Buffer | undefined {
   if (!guard) return closing;
   const pushed = guard.push(closing);
   const rest = guard.end();

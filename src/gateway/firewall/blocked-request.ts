@@ -2,7 +2,7 @@
 // response that tells the model what was blocked and why, so the agent can change course". The answer is written as
 // a chat completion and put in the client's format by the translators that serve other models (translate/), JSON or
 // a stream as the request asked: an assistant turn with the block's text, ended normally, with no usage.
-import type { SurfaceSpec } from '../../catalog/types.ts';
+import type { ApiSurface, SurfaceSpec } from '../../catalog/types.ts';
 import { blockedText, type FirewallFinding } from '../../domain/firewall.ts';
 import { streamsAnswer } from '../../domain/request-shape.ts';
 import { obj } from '../formats/types.ts';
@@ -12,8 +12,34 @@ import { translatorFor, type TranslationScope } from '../translate/index.ts';
 import { withFirewallHeader } from './index.ts';
 import { recordBlockedRequest } from '../meter.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
+import { eventFrame } from '../formats/bedrock.ts';
+import { sseAsChunks } from './event-stream.ts';
 
 const CHAT: SurfaceSpec = { format: 'openai', surface: 'chat-completions', path: '/chat/completions' };
+const MESSAGES = { format: 'anthropic', surface: 'messages' } as const;
+
+/**
+ * The answer on Bedrock's own operations, which no translator writes: Converse's message (ConverseStream's frames, its
+ * metadata last, as Bedrock ends one), or for Claude's InvokeModel Messages' answer (its events in `chunk` frames).
+ */
+function bedrockAnswer(answer: Record<string, unknown>, text: string, streaming: boolean, scope: TranslationScope, surface: ApiSurface): Buffer {
+  const usage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
+  if (surface === 'converse') return Buffer.from(JSON.stringify({ output: { message: { role: 'assistant', content: [{ text }] } }, stopReason: 'end_turn', usage, metrics: { latencyMs: 0 } }));
+  if (surface === 'converse-stream') {
+    return Buffer.concat([
+      eventFrame('messageStart', { role: 'assistant' }),
+      eventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text } }),
+      eventFrame('contentBlockStop', { contentBlockIndex: 0 }),
+      eventFrame('messageStop', { stopReason: 'end_turn' }),
+      eventFrame('metadata', { usage, metrics: { latencyMs: 0 } }),
+    ]);
+  }
+  const messages = translatorFor(MESSAGES, CHAT)!;
+  if (!streaming) return Buffer.from(JSON.stringify(messages.answer(answer, scope)));
+  const translation = messages.stream(scope);
+  for (const data of chatEvents(answer, text, false)) translation.event('', data);
+  return Buffer.concat(sseAsChunks(translation.take() + translation.finish()));
+}
 
 function chatAnswer(model: string, text: string): Record<string, unknown> {
   return {
@@ -47,7 +73,7 @@ export function answerBlockedRequest(ctx: RequestContext, finding: FirewallFindi
   const body = ctx.body!;
   const streaming = streamsAnswer(body, ctx.route.surface);
   // The client's format from chat's, as a chat-completions model's answer is translated for it.
-  const translator = translatorFor(ctx.route, CHAT);
+  const translator = ctx.route.format === 'bedrock' ? undefined : translatorFor(ctx.route, CHAT);
   const scope: TranslationScope = { accountId: ctx.key!.accountId, keep: body.store !== false, includeUsage: obj(body.stream_options)?.include_usage === true, request: body, inputTokens: () => 0 };
   const headers: OutHeaders = baseHeaders(ctx.requestId);
   headers[H_ATTEMPTS] = '0';
@@ -55,8 +81,12 @@ export function answerBlockedRequest(ctx: RequestContext, finding: FirewallFindi
   if (ctx.rejectedModels) headers[H_REJECTED] = ctx.rejectedModels;
   headers[ctx.route.format === 'anthropic' ? 'request-id' : 'x-request-id'] = ctx.requestId;
   withFirewallHeader(ctx, headers);
-  let out: string;
-  if (streaming) {
+  let out: string | Buffer;
+  if (ctx.route.format === 'bedrock') {
+    out = bedrockAnswer(answer, text, streaming, scope, ctx.route.surface);
+    headers['content-type'] = streaming ? 'application/vnd.amazon.eventstream' : 'application/json';
+    headers['x-amzn-requestid'] = ctx.requestId;
+  } else if (streaming) {
     const events = chatEvents(answer, text, scope.includeUsage);
     if (translator) {
       const translation = translator.stream(scope);

@@ -13,6 +13,23 @@ export function screenedSurface(surface: ApiSurface): boolean {
   return surface === 'chat-completions' || surface === 'responses' || surface === 'messages' || surface === 'generate-content' || surface === 'stream-generate-content';
 }
 
+/**
+ * An InvokeModel body that is Claude's: Anthropic's Messages request (Bedrock requires its `anthropic_version`), not
+ * the legacy Text Completions one (`prompt`). Another model's body has its own shape, which nothing here reads.
+ */
+export function claudeInvokeBody(body: Json): boolean {
+  return typeof body.anthropic_version === 'string' && Array.isArray(body.messages) && !('prompt' in body);
+}
+
+/**
+ * Bedrock's operations Firewall also screens, beyond ngrok's four: Converse and ConverseStream (any model: the shape is
+ * Bedrock's), InvokeModel and its stream when the body is Claude's (the shape is then Messages').
+ */
+export function screenedBedrockTurn(surface: ApiSurface, body: Json): boolean {
+  if (surface === 'converse' || surface === 'converse-stream') return true;
+  return (surface === 'invoke' || surface === 'invoke-stream') && claudeInvokeBody(body);
+}
+
 class Parts {
   readonly messages: string[] = [];
   readonly toolResults: string[] = [];
@@ -136,18 +153,47 @@ function gemini(body: Json, parts: Parts): void {
   }
 }
 
+/** A Converse content block's text: its text, a guard content's, a document sent as text (its bytes are not read). */
+function converseBlockText(block: Json): string {
+  if (typeof block.text === 'string') return block.text;
+  const guarded = obj(obj(block.guardContent)?.text)?.text;
+  if (typeof guarded === 'string') return guarded;
+  const source = obj(obj(block.document)?.source);
+  if (typeof source?.text === 'string') return source.text;
+  return source ? textOf(source.content) : '';
+}
+
+function converse(body: Json, parts: Parts): void {
+  for (const block of objects(body.system)) pushText(parts.messages, converseBlockText(block));
+  for (const m of objects(body.messages)) {
+    for (const block of objects(m.content)) {
+      const use = obj(block.toolUse);
+      const result = obj(block.toolResult);
+      if (use) parts.call(use.name, use.input);
+      else if (result) pushText(parts.toolResults, resultText(result.content));
+      else pushText(parts.messages, converseBlockText(block));
+    }
+  }
+  for (const t of objects(obj(body.toolConfig)?.tools)) {
+    const spec = obj(t.toolSpec);
+    if (spec) parts.tool(spec.name, spec.description, obj(spec.inputSchema)?.json);
+  }
+}
+
 /** A Gemini system instruction: a Content (its text parts), or a lone string as Google also takes it. */
 function geminiText(instruction: unknown): string {
   if (typeof instruction === 'string') return instruction;
   return geminiList(geminiMember(instruction, 'parts')).map((p) => (typeof obj(p)?.text === 'string' ? obj(p)!.text as string : '')).filter((t) => t !== '').join('\n');
 }
 
-/** The parts of a request of a screened surface that request rules read. */
+/** The parts of a request of a screened surface (or Bedrock turn) that request rules read. */
 export function requestParts(surface: ApiSurface, body: Json): RequestParts {
   const parts = new Parts();
   if (surface === 'chat-completions') chat(body, parts);
   else if (surface === 'responses') responses(body, parts);
-  else if (surface === 'messages') messages(body, parts);
+  // Claude's InvokeModel body is Messages' (screenedBedrockTurn).
+  else if (surface === 'messages' || surface === 'invoke' || surface === 'invoke-stream') messages(body, parts);
+  else if (surface === 'converse' || surface === 'converse-stream') converse(body, parts);
   else gemini(body, parts);
   return parts.done();
 }

@@ -11,12 +11,12 @@ import { objects, type Json } from '../translate/json.ts';
 import { repeatedKey } from '../body-edit.ts';
 
 /** What the agent reads in place of a call a rule blocked. */
-function callBlockedText(finding: FirewallFinding, tool: string): string {
+export function callBlockedText(finding: FirewallFinding, tool: string): string {
   return `${blockedText(finding, `the call to tool "${tool}"`)} The call was removed from this response and was not run.`;
 }
 
 /** Judges a call; the finding that blocks it, if one does. Every finding is noted. */
-function judged(policies: readonly CompiledPolicy[], name: string, args: string, noted: FirewallFinding[]): FirewallFinding | undefined {
+export function judged(policies: readonly CompiledPolicy[], name: string, args: string, noted: FirewallFinding[]): FirewallFinding | undefined {
   let repeats: boolean | undefined;
   const findings = judgeToolCall(policies, { name, arguments: args, repeatsKey: () => (repeats ??= repeatedKey(args) !== undefined) });
   if (findings.length === 0) return undefined;
@@ -24,7 +24,7 @@ function judged(policies: readonly CompiledPolicy[], name: string, args: string,
   return blockingFinding(findings);
 }
 
-const argsText = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value ?? {}));
+export const argsText = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value ?? {}));
 
 /** A chat call's name and arguments: a function's JSON arguments, or a custom (freeform) tool's input text. */
 function chatCall(call: Json): { name: string; args: string } {
@@ -73,25 +73,45 @@ function screenChat(answer: Json, policies: readonly CompiledPolicy[], noted: Fi
   return changed;
 }
 
-function screenMessages(answer: Json, policies: readonly CompiledPolicy[], noted: FirewallFinding[]): boolean {
-  if (!Array.isArray(answer.content)) return false;
+/**
+ * A content list with its blocked calls replaced by text blocks (`call`: a block's call, if it is one); undefined when
+ * nothing was blocked. `kept`: the calls left, with none of which the turn ends as one without calls does.
+ */
+function screenBlocks(content: unknown[], call: (block: Json) => Json | undefined, textBlock: (text: string) => Json, policies: readonly CompiledPolicy[], noted: FirewallFinding[]): { content: unknown[]; kept: number } | undefined {
   let blocked = false;
-  let calls = 0;
-  const content = (answer.content as unknown[]).map((part) => {
-    const block = obj(part);
-    if (block?.type !== 'tool_use') return part;
-    const name = typeof block.name === 'string' ? block.name : '';
-    const finding = judged(policies, name, argsText(block.input), noted);
+  let kept = 0;
+  const out = content.map((part) => {
+    const use = call(obj(part) ?? {});
+    if (!use) return part;
+    const name = typeof use.name === 'string' ? use.name : '';
+    const finding = judged(policies, name, argsText(use.input), noted);
     if (!finding) {
-      calls++;
+      kept++;
       return part;
     }
     blocked = true;
-    return { type: 'text', text: callBlockedText(finding, name) };
+    return textBlock(callBlockedText(finding, name));
   });
-  if (!blocked) return false;
-  answer.content = content;
-  if (calls === 0 && answer.stop_reason === 'tool_use') answer.stop_reason = 'end_turn';
+  return blocked ? { content: out, kept } : undefined;
+}
+
+function screenMessages(answer: Json, policies: readonly CompiledPolicy[], noted: FirewallFinding[]): boolean {
+  if (!Array.isArray(answer.content)) return false;
+  const screened = screenBlocks(answer.content, (b) => (b.type === 'tool_use' ? b : undefined), (text) => ({ type: 'text', text }), policies, noted);
+  if (!screened) return false;
+  answer.content = screened.content;
+  if (screened.kept === 0 && answer.stop_reason === 'tool_use') answer.stop_reason = 'end_turn';
+  return true;
+}
+
+/** Bedrock's Converse: the output message's `toolUse` blocks, a blocked one replaced by a text block. */
+function screenConverse(answer: Json, policies: readonly CompiledPolicy[], noted: FirewallFinding[]): boolean {
+  const message = obj(obj(answer.output)?.message);
+  if (!message || !Array.isArray(message.content)) return false;
+  const screened = screenBlocks(message.content, (b) => obj(b.toolUse), (text) => ({ text }), policies, noted);
+  if (!screened) return false;
+  message.content = screened.content;
+  if (screened.kept === 0 && answer.stopReason === 'tool_use') answer.stopReason = 'end_turn';
   return true;
 }
 
@@ -178,9 +198,11 @@ export function screenJsonAnswer(surface: ApiSurface, body: Buffer, policies: re
   const answer = obj(parseJson(body.toString('utf8')));
   if (!answer) return body;
   const changed = surface === 'chat-completions' ? screenChat(answer, policies, noted)
-    : surface === 'messages' ? screenMessages(answer, policies, noted)
+    // Claude's InvokeModel answer is Messages' (only a Claude body is let through: firewall/index.ts).
+    : surface === 'messages' || surface === 'invoke' ? screenMessages(answer, policies, noted)
       : surface === 'responses' ? screenResponses(answer, policies, noted)
-        : screenGemini(answer, policies, noted);
+        : surface === 'converse' ? screenConverse(answer, policies, noted)
+          : screenGemini(answer, policies, noted);
   return changed ? Buffer.from(JSON.stringify(answer)) : body;
 }
 
@@ -217,8 +239,18 @@ export function guardCharsSearched(): number {
   return searchedChars;
 }
 
+/** What the relay asks of a stream's guard, SSE (below) or AWS event-stream frames (event-stream.ts). */
+export interface ToolCallGuard {
+  /** The bytes to send of what was received. */
+  push(bytes: Buffer | undefined): Buffer | undefined;
+  /** The stream ended: what is left to send. */
+  end(): Buffer | undefined;
+  /** How far the client's Responses events are numbered past the provider's. */
+  readonly sequenceShift: number;
+}
+
 /** Screens a stream in the client's format, event by event. */
-export abstract class StreamGuard {
+export abstract class StreamGuard implements ToolCallGuard {
   readonly #decoder = new StringDecoder('utf8');
   /**
    * The unfinished event's text, in the pieces it came in: joined only when an end arrives, so an event arriving in

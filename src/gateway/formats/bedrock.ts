@@ -102,6 +102,18 @@ function converseText(body: unknown): string {
   return out.text();
 }
 
+/** An event-stream event frame of `type` (ConverseStream's `contentBlockDelta`, InvokeModel's `chunk`…) carrying `body` as JSON. */
+export function eventFrame(type: string, body: unknown): Buffer {
+  return Buffer.from(eventStreamCodec.encode({
+    headers: {
+      ':message-type': { type: 'string', value: 'event' },
+      ':event-type': { type: 'string', value: type },
+      ':content-type': { type: 'string', value: 'application/json' },
+    },
+    body: Buffer.from(JSON.stringify(body)),
+  }));
+}
+
 /** The event-stream frame an AWS SDK raises as `type` (an exception of the operation's stream), with `message`. */
 export function exceptionFrame(type: string, message: string): Uint8Array {
   return eventStreamCodec.encode({
