@@ -881,6 +881,8 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     // The account's own key: the cost is the processing fee alone, and the attempt says so.
     assert.equal(event.ngrokProcessingFee, event.totalCost);
     assert.equal(await attempts.getByTestId('attempt-cost').innerText(), `${shownUsd(event.totalCost)} (processing fee ${shownUsd(event.totalCost)})`);
+    // Request capture is off until turned on in Settings: the panel says why no bodies are shown.
+    await attempts.getByTestId('capture-none').waitFor();
     await assertLabelled(page);
     await shot(page, 'logs');
 
@@ -1025,6 +1027,20 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     const cfg = (await api<S['AIGatewayConfig']>('GET', '/gateway-config')).body;
     assert.equal(cfg.totalTimeout, '90s');
     assert.equal(cfg.maxOutputTokens, 4096);
+    assert.equal(cfg.requestCapture, false);
+    // Request capture: the switch alone is sent; off again, it is sent as false.
+    const capture = page.getByLabel('Request capture');
+    await capture.check();
+    let captureSent = page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith('/gateway-config'));
+    await page.getByRole('button', { name: 'Save gateway settings' }).click();
+    assert.deepEqual((await captureSent).postDataJSON(), { requestCapture: true });
+    await expectStatus(page, 'Gateway settings saved.');
+    assert.equal((await api<S['AIGatewayConfig']>('GET', '/gateway-config')).body.requestCapture, true);
+    await capture.uncheck();
+    captureSent = page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith('/gateway-config'));
+    await page.getByRole('button', { name: 'Save gateway settings' }).click();
+    assert.deepEqual((await captureSent).postDataJSON(), { requestCapture: false });
+    await expectStatus(page, 'Gateway settings saved.');
     // Without Stripe set up, buying is not offered (it could only fail with a setting's name): the way to credit is said.
     await page.getByTestId('payments-off').waitFor();
     assert.match(await page.getByTestId('payments-off').innerText(), /not set up on this server.*tollgate credits grant/);

@@ -1,5 +1,5 @@
-// Account-wide gateway settings: timeouts (Go duration strings), token caps (empty = no cap) and the all-keys Firewall
-// policy (none = null). Only the fields the form changed are sent: a written totalTimeout also bounds streamed answers
+// Account-wide gateway settings: timeouts (Go duration strings), token caps (empty = no cap), the all-keys Firewall
+// policy (none = null) and request capture. Only the fields the form changed are sent: a written totalTimeout also bounds streamed answers
 // (an unwritten one lets them run 15 minutes), so saving a cap must not write the timeout shown as its default.
 import { useEffect, useState } from 'preact/hooks';
 import { api, type FirewallPolicy, type GatewayConfig } from '../api.ts';
@@ -7,17 +7,17 @@ import { Button, ErrorNote, Field, fieldError, formError, useAction, Loading } f
 import { attachingPolicy, FirewallPolicyPicker, loadFirewallPolicies, POLICY_FIELD } from './firewall-picker.tsx';
 
 const cap = (s: string): number | null => (s.trim() === '' ? null : Number(s));
-const FIELDS = ['totalTimeout', 'perRequestTimeout', 'maxInputTokens', 'maxOutputTokens', POLICY_FIELD] as const;
+const FIELDS = ['totalTimeout', 'perRequestTimeout', 'maxInputTokens', 'maxOutputTokens', POLICY_FIELD, 'requestCapture'] as const;
 
 export function GatewaySettings() {
   const [cfg, setCfg] = useState<GatewayConfig | undefined>();
-  const [form, setForm] = useState({ totalTimeout: '', perRequestTimeout: '', maxInputTokens: '', maxOutputTokens: '', firewallPolicyId: '' });
+  const [form, setForm] = useState({ totalTimeout: '', perRequestTimeout: '', maxInputTokens: '', maxOutputTokens: '', firewallPolicyId: '', requestCapture: false });
   const [policies, setPolicies] = useState<FirewallPolicy[] | undefined>();
   const load = useAction();
   const save = useAction();
   const show = (c: GatewayConfig) => {
     setCfg(c);
-    setForm({ totalTimeout: c.totalTimeout, perRequestTimeout: c.perRequestTimeout, maxInputTokens: c.maxInputTokens?.toString() ?? '', maxOutputTokens: c.maxOutputTokens?.toString() ?? '', firewallPolicyId: c.firewallPolicyId ?? '' });
+    setForm({ totalTimeout: c.totalTimeout, perRequestTimeout: c.perRequestTimeout, maxInputTokens: c.maxInputTokens?.toString() ?? '', maxOutputTokens: c.maxOutputTokens?.toString() ?? '', firewallPolicyId: c.firewallPolicyId ?? '', requestCapture: c.requestCapture ?? false });
   };
   useEffect(() => {
     void load.run('Loading gateway settings', () => api<GatewayConfig>('GET', '/gateway-config'), '').then((c) => c && show(c));
@@ -25,8 +25,10 @@ export function GatewaySettings() {
   }, []);
   const submit = async (e: Event) => {
     e.preventDefault();
-    const next = { totalTimeout: form.totalTimeout.trim(), perRequestTimeout: form.perRequestTimeout.trim(), maxInputTokens: cap(form.maxInputTokens), maxOutputTokens: cap(form.maxOutputTokens), firewallPolicyId: form.firewallPolicyId || null };
-    const body = Object.fromEntries(Object.entries(next).filter(([k, v]) => cfg?.[k as keyof typeof next] !== v));
+    const next = { totalTimeout: form.totalTimeout.trim(), perRequestTimeout: form.perRequestTimeout.trim(), maxInputTokens: cap(form.maxInputTokens), maxOutputTokens: cap(form.maxOutputTokens), firewallPolicyId: form.firewallPolicyId || null, requestCapture: form.requestCapture };
+    // An account that never set request capture reads false: unchanged, it is not sent.
+    const current = (k: keyof typeof next) => (k === 'requestCapture' ? cfg?.requestCapture ?? false : cfg?.[k]);
+    const body = Object.fromEntries(Object.entries(next).filter(([k, v]) => current(k as keyof typeof next) !== v));
     const c = await save.run('Saving gateway settings', () => attachingPolicy(() => api<GatewayConfig>('PATCH', '/gateway-config', body), policies), 'Gateway settings saved.');
     if (c) show(c);
   };
@@ -47,6 +49,10 @@ export function GatewaySettings() {
             <FirewallPolicyPicker label="All-keys Firewall policy" hint="Checks the traffic of every access key, besides the policy of the key's configuration." value={form.firewallPolicyId}
               policies={policies} error={fieldError(save, POLICY_FIELD)} onChange={setPolicy} />
           </div>
+          <label class="choice">
+            <input type="checkbox" checked={form.requestCapture} onChange={(e) => setForm({ ...form, requestCapture: e.currentTarget.checked })} /> Request capture
+          </label>
+          <p class="hint">Keeps each request's body and the answer (their first 64 KiB, encrypted, for a week) so Logs can show them. Prompts and answers are then stored: turn it on while debugging.</p>
           {/* An error the API tied to a field is shown at that field, marking it invalid and describing it. */}
           <ErrorNote error={formError(save, FIELDS)} />
           <Button type="submit" kind="primary" busy={save.busy}>Save gateway settings</Button>

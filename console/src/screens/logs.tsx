@@ -1,8 +1,9 @@
 // Logs: usage events from GET /usage (includeRetries), newest first, one row per request; selecting a
 // request shows its attempts side by side. The API filters by time and access key only: with a provider,
 // model or status filter set, pages are read on until a page's worth of requests match or the range ends.
+import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, listAll, pathOf, usd, when, type AccessKey, type ProviderKey, type Schemas, type UsageEvent } from '../api.ts';
+import { api, ApiError, listAll, pathOf, usd, when, type AccessKey, type ProviderKey, type Schemas, type UsageEvent } from '../api.ts';
 import { groupRequests, isFiltering, matches, mergeEvents, partialRequests, shownTokens, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
 import { Button, Empty, ErrorNote, Field, LoadMore, PageHeading, TableWrap, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
 
@@ -19,6 +20,7 @@ function tokensPair(e: UsageEvent): string {
   return `${t.estimated ? '≈ ' : ''}${t.input} / ${t.output}`;
 }
 type RequestAttempts = Schemas['AIGatewayRequest'];
+type RequestCapture = Schemas['AIGatewayRequestCapture'];
 const PAGE = 50;
 /** Pages one filtered search reads before it pauses (Load more goes on): a 30-day range can hold a great many. */
 const SEARCH_PAGES = 20;
@@ -56,6 +58,48 @@ function Attempt({ e, keys }: { e: UsageEvent; keys: ReadonlyMap<string, Provide
         <dt>Time</dt><dd>{when(e.eventTime)}</dd>
       </dl>
     </article>
+  );
+}
+
+/** A captured body as it was sent, JSON indented for reading; a cut or non-text body is said to be one. */
+function CapturedBody({ label, part }: { label: string; part: RequestCapture['request'] | RequestCapture['response'] }) {
+  let shown = part.body;
+  if (part.bodyEncoding === 'utf8' && !part.bodyTruncated) {
+    try { shown = JSON.stringify(JSON.parse(part.body), null, 2); } catch { /* not JSON (an SSE stream): as sent */ }
+  }
+  return (
+    <div class="captured">
+      <h4>{label}</h4>
+      <dl class="mono">{Object.entries(part.headers).map(([k, v]) => <Fragment key={k}><dt>{k}</dt><dd>{v}</dd></Fragment>)}</dl>
+      <p class="muted">{part.bodyTruncated ? `First ${part.body.length.toLocaleString('en-US')} of ${part.bodyBytes.toLocaleString('en-US')} bytes` : `${part.bodyBytes.toLocaleString('en-US')} bytes`}{part.bodyEncoding === 'base64' ? ', not text (base64)' : ''}</p>
+      <pre class="body" tabIndex={0}>{shown}</pre>
+    </div>
+  );
+}
+
+/** What the client sent and got, when request capture kept it (Settings); a request not captured says why it may not be. */
+function Capture({ requestId }: { requestId: string }) {
+  const [capture, setCapture] = useState<RequestCapture | null | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  useEffect(() => {
+    setCapture(undefined);
+    api<RequestCapture>('GET', `/usage/requests/${encodeURIComponent(requestId)}/capture`).then(setCapture, (e: unknown) => {
+      if (e instanceof ApiError && e.status === 404) setCapture(null);
+      else setError(`Could not load the captured bodies: ${e instanceof Error ? e.message : String(e)}`);
+    });
+  }, [requestId]);
+  if (error) return <ErrorNote error={error} />;
+  if (capture === undefined) return null;
+  if (capture === null) return <p class="muted" data-testid="capture-none">Bodies not captured: request capture was off (Settings), or the capture expired.</p>;
+  return (
+    <section class="card capture" aria-label="Captured request and answer" data-testid="capture">
+      <h3>{capture.request.method} <span class="mono">{capture.request.path}</span> → {capture.response.statusCode}{capture.response.complete ? '' : ' (ended early)'}</h3>
+      <div class="attempts">
+        <CapturedBody label="Request" part={capture.request} />
+        <CapturedBody label="Answer" part={capture.response} />
+      </div>
+      <p class="muted">Kept until {when(capture.expiresAt)}.</p>
+    </section>
   );
 }
 
@@ -226,6 +270,7 @@ export function LogsScreen() {
             <Button onClick={() => openRequest(undefined)}>Close</Button>
           </div>
           <div class="attempts">{selected.attempts.map((e) => <Attempt key={e.id} e={e} keys={keysById} />)}</div>
+          <Capture requestId={selected.requestId} />
         </section>
       ) : null}
     </section>
