@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { extractWWWAuthenticateParams } from '@modelcontextprotocol/sdk/client/auth.js';
 import { startGatewayServer, type GatewayServer } from '../src/gateway/server.ts';
 import { Upstreams } from '../src/gateway/upstream.ts';
 import { createCatalog } from '../src/catalog/index.ts';
@@ -25,10 +26,15 @@ const DOCS_ONLY_TOKEN = 'ng-mcp-docs-only-key';
 const NARROW_TOKEN = 'ng-mcp-narrow-key';
 const DOCS_SECRET = 'docs-upstream-secret';
 const USER_OAUTH = 'user-oauth-token-for-tickets';
+const TICKETS_CHALLENGE = 'Bearer resource_metadata="https://tickets.example/.well-known/oauth-protected-resource/mcp", scope="tickets"';
 
 describe('MCP gateway', () => {
   let docs: FakeMcp;
   let tickets: FakeMcp;
+  /** Placed in the account by the tests that use it: `wait` runs until its call is cancelled, `unlock` adds a tool. */
+  let jobs: FakeMcp;
+  let jobStarted: () => void = () => {};
+  let jobCancelled: () => void = () => {};
   let gateway: GatewayServer;
   let account: AccountSnapshot;
   const usage: (BegunAttempt | UsageEvent)[] = [];
@@ -52,7 +58,21 @@ describe('MCP gateway', () => {
         }
         return text('report ready');
       });
-    }, (h) => h.authorization === `Bearer ${USER_OAUTH}`);
+    }, (h) => h.authorization === `Bearer ${USER_OAUTH}`, false, TICKETS_CHALLENGE);
+    jobs = await startFakeMcp((s) => {
+      s.registerTool('wait', { description: 'Runs until cancelled' }, async (extra) => {
+        jobStarted();
+        await new Promise<void>((resolve) => extra.signal.addEventListener('abort', () => resolve(), { once: true }));
+        jobCancelled();
+        return text('cancelled');
+      });
+      s.registerTool('unlock', { description: 'Adds a tool' }, async (extra) => {
+        s.registerTool('unlocked', { description: 'There once unlock ran' }, () => text('hello'));
+        // In this call's own stream: the gateway keeps no standalone stream a server could send it on.
+        await extra.sendNotification({ method: 'notifications/tools/list_changed' });
+        return text('unlocked');
+      });
+    }, () => true);
     account = snapshot({
       providerKeys: [{ id: 'aigpk_docs', providerId: 'mcp:docs', value: DOCS_SECRET }],
       configurations: [
@@ -80,6 +100,7 @@ describe('MCP gateway', () => {
     await gateway.close(0);
     await docs.close();
     await tickets.close();
+    await jobs.close();
   });
 
   /** Request ids of the gateway's answers, in order, as the client's fetch saw them. */
@@ -293,5 +314,119 @@ describe('MCP gateway', () => {
     } finally {
       account = saved;
     }
+  });
+
+  /** The account with the jobs server (no credential) beside docs and tickets, for `run`. */
+  async function withJobs(run: () => Promise<void>): Promise<void> {
+    const saved = account;
+    account = snapshot({
+      providerKeys: [{ id: 'aigpk_docs', providerId: 'mcp:docs', value: DOCS_SECRET }],
+      mcpServers: [
+        { id: 'aigmcp_docs', label: 'docs', upstreamUrl: docs.url, auth: { type: 'secret', in: 'header', name: 'X-Docs-Key', prefix: 'Token ' } },
+        { id: 'aigmcp_jobs', label: 'jobs', upstreamUrl: jobs.url, auth: { type: 'none' } },
+      ],
+    });
+    try {
+      await run();
+    } finally {
+      account = saved;
+    }
+  }
+
+  /** The request's final usage event, once recorded (a cancelled call's is recorded as its relay stops). */
+  async function finalEvent(requestId: string): Promise<UsageEvent> {
+    for (let tries = 0; ; tries++) {
+      const e = usage.find((u): u is UsageEvent => 'isFinalAttempt' in u && u.requestId === requestId);
+      if (e) return e;
+      assert.ok(tries < 200, `a usage event for ${requestId}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  test('a call the client cancels on the aggregate endpoint: its server is told under the call\'s id and stops, the call is recorded as cancelled', { timeout: 15_000 }, async () => {
+    await withJobs(async () => {
+      const client = await connect('/mcp', withKey(TOKEN));
+      const started = new Promise<void>((resolve) => { jobStarted = resolve; });
+      const stopped = new Promise<void>((resolve) => { jobCancelled = resolve; });
+      const from = jobs.seen.length;
+      const controller = new AbortController();
+      const calling = client.callTool({ name: 'jobs__wait', arguments: {} }, undefined, { signal: controller.signal });
+      await started;
+      // Noted in the journal before it was sent.
+      const callRequestId = usage.find((b) => !('isFinalAttempt' in b) && b.model === 'wait')!.requestId;
+      // The SDK sends notifications/cancelled naming the call's id.
+      controller.abort('changed my mind');
+      await assert.rejects(calling);
+      // The tool's own signal fired: the server had the cancellation.
+      await stopped;
+      const bodies = jobs.seen.slice(from).map((s) => JSON.parse(s.body || '{}') as { id?: unknown; method?: string; params?: { requestId?: unknown } });
+      const sent = bodies.find((b) => b.method === 'tools/call');
+      const cancel = bodies.find((b) => b.method === 'notifications/cancelled');
+      assert.ok(sent && cancel, 'the call and its cancellation reached the server');
+      assert.equal(cancel.params?.requestId, sent.id, 'under the id the call went with');
+      const e = await finalEvent(callRequestId);
+      assert.deepEqual([e.provider, e.model, e.completion, e.stopReason, e.costPico], ['mcp:jobs', 'wait', 'unknown', 'cancelled', 0n]);
+      // The session goes on: the next call is answered.
+      assert.deepEqual((await client.callTool({ name: 'docs__search', arguments: { query: 'after' } })).content, [{ type: 'text', text: 'results for after' }]);
+      await client.close();
+    });
+  });
+
+  test('an OAuth-passthrough server\'s 401 challenge reaches the client on its own endpoint; on the aggregate endpoint its calls say it needs authorization', async () => {
+    // No OAuth token of the client's: tickets answers 401 with its protected resource metadata's address.
+    const raw = await fetch(`${gateway.url}/mcp/s-aigmcp_tickets`, {
+      method: 'POST',
+      headers: { 'x-api-key': TOKEN, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
+    });
+    assert.equal(raw.status, 401);
+    assert.equal(raw.headers.get('www-authenticate'), TICKETS_CHALLENGE);
+    // What an MCP client's OAuth support reads from it to discover the authorization server.
+    assert.equal(extractWWWAuthenticateParams(raw).resourceMetadataUrl?.href, 'https://tickets.example/.well-known/oauth-protected-resource/mcp');
+    const text = await raw.text();
+    assert.ok(!text.includes(TOKEN) && !text.includes(DOCS_SECRET) && !text.includes(tickets.url));
+    // The SDK's client without OAuth configured stops at the 401 (with it, it would sign in and retry).
+    await assert.rejects(connect('/mcp/s-aigmcp_tickets', withKey(TOKEN)), (error: unknown) => (error as { code?: number }).code === 401);
+
+    const all = await connect('/mcp', withKey(TOKEN));
+    await assert.rejects(all.callTool({ name: 'tickets__create', arguments: { title: 'x' } }), (error: unknown) => {
+      assert.ok(error instanceof McpError);
+      assert.equal(error.code, -32001);
+      assert.match(error.message, /MCP server "tickets" needs authorization/);
+      assert.deepEqual(error.data, { server: 'tickets', status: 401, endpoint: 's-aigmcp_tickets' });
+      return true;
+    });
+    await all.close();
+
+    // A server that refuses the operator's stored secret is no sign-in for the client: no challenge passed on.
+    const saved = account;
+    account = snapshot({
+      providerKeys: [{ id: 'aigpk_docs', providerId: 'mcp:docs', value: 'a-revoked-secret' }],
+      mcpServers: [{ id: 'aigmcp_docs', label: 'docs', upstreamUrl: docs.url, auth: { type: 'secret', in: 'header', name: 'X-Docs-Key', prefix: 'Token ' } }],
+    });
+    try {
+      const listed = await fetch(`${gateway.url}/mcp/s-aigmcp_docs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+      });
+      assert.equal(listed.status, 200);
+      assert.equal(listed.headers.get('www-authenticate'), null);
+      const body = await listed.json() as { error: { code: number; message: string } };
+      assert.deepEqual([body.error.code, body.error.message], [-32603, 'MCP server "docs" answered HTTP 401.']);
+    } finally {
+      account = saved;
+    }
+  });
+
+  test('a server\'s tools/list_changed lets go of the tool list the gateway keeps: the client re-listing sees the new tool', async () => {
+    await withJobs(async () => {
+      const client = await connect('/mcp', withKey(TOKEN));
+      assert.ok(!(await client.listTools()).tools.some((t) => t.name === 'jobs__unlocked'));
+      assert.deepEqual((await client.callTool({ name: 'jobs__unlock', arguments: {} })).content, [{ type: 'text', text: 'unlocked' }]);
+      assert.ok((await client.listTools()).tools.some((t) => t.name === 'jobs__unlocked'), 'listed at once, not once the kept list expires');
+      assert.deepEqual((await client.callTool({ name: 'jobs__unlocked', arguments: {} })).content, [{ type: 'text', text: 'hello' }]);
+      await client.close();
+    });
   });
 });

@@ -7,6 +7,10 @@ import { request } from 'undici';
 import { openStore } from '../src/store/database.ts';
 import { startHarness, type Harness } from './helpers/gateway.ts';
 import { UsageJournal } from '../src/usage/journal.ts';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { startFakeMcp, text, type FakeMcp } from './helpers/mcp-server.ts';
 
 /** Every usage row in the stopped gateway's store. */
 async function storedUsage(h: Harness) {
@@ -193,4 +197,78 @@ test('an attempt still being journaled when the grace period ends is never sent 
     UsageJournal.prototype.begin = begin;
     await release(h, stopped);
   }
+});
+
+/** An MCP server with one tool, `wait`, that answers once `release` is called (the test's handle on it). */
+async function slowMcp(): Promise<{ fake: FakeMcp; started: Promise<void>; release: () => void }> {
+  let started!: () => void;
+  const startedP = new Promise<void>((resolve) => { started = resolve; });
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => { release = resolve; });
+  const fake = await startFakeMcp((s) => {
+    s.registerTool('wait', { description: 'Answers when the test lets it' }, async () => {
+      started();
+      await released;
+      return text('finally done');
+    });
+  }, () => true);
+  return { fake, started: startedP, release };
+}
+
+/**
+ * A gateway (`env`) asked to stop while the official MCP SDK's client, on its aggregate endpoint, waits for a call
+ * of a slow tool that has started: `run` sees it through, from the stop on. The slow server is registered through
+ * the control plane and listed before the call.
+ */
+async function stopDuringMcpCall(env: Record<string, string>, run: (h: Harness, slow: Awaited<ReturnType<typeof slowMcp>>, calling: Promise<unknown>, stopping: Promise<void>) => Promise<void>): Promise<void> {
+  const h = await startHarness('sqlite', env);
+  const slow = await slowMcp();
+  let stopped = false;
+  try {
+    await h.api('POST', '/mcp-servers', { label: 'slow', upstreamUrl: slow.fake.url, auth: { type: 'none' } });
+    const { token } = await h.accessKey();
+    const client = new Client({ name: 'gateway-shutdown', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${h.gatewayUrl}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    // A new server reaches the gateway's snapshot shortly after the control plane answers.
+    for (let tries = 0; !(await client.listTools()).tools.some((t) => t.name === 'slow__wait'); tries++) {
+      assert.ok(tries < 100, 'the server is listed');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const calling = client.callTool({ name: 'slow__wait', arguments: {} });
+    await slow.started;
+    const stopping = h.running.stop();
+    stopped = true;
+    await run(h, slow, calling, stopping);
+  } finally {
+    slow.release();
+    await release(h, stopped);
+    await slow.fake.close();
+  }
+}
+
+test('an MCP tools/call running when the gateway stops finishes, and its usage is recorded as completed', async () => {
+  await stopDuringMcpCall({}, async (h, slow, calling, stopping) => {
+    // The gateway is stopping (it refuses new connections) before the tool answers.
+    await assert.rejects(fetch(`${h.gatewayUrl}/healthz`));
+    slow.release();
+    const result = await calling as { content: unknown };
+    assert.deepEqual(result.content, [{ type: 'text', text: 'finally done' }]);
+    await stopping;
+    const row = (await storedUsage(h)).find((r) => r.model === 'wait');
+    assert.deepEqual([row?.provider, row?.completion, row?.stopReason, Number(row?.isError)], ['mcp:slow', 'succeeded', 'completed', 0]);
+  });
+});
+
+test('an MCP tools/call still running when the grace period ends gets a JSON-RPC error the SDK raises, and is recorded as failed', { timeout: 20_000 }, async () => {
+  await stopDuringMcpCall({ TOLLGATE_SHUTDOWN_GRACE_MS: '300' }, async (h, _slow, calling, stopping) => {
+    await assert.rejects(calling, (error: unknown) => {
+      assert.ok(error instanceof McpError, String(error));
+      assert.equal(error.code, -32603);
+      assert.match(error.message, /gateway stopped/);
+      return true;
+    });
+    await stopping;
+    const row = (await storedUsage(h)).find((r) => r.model === 'wait');
+    assert.deepEqual([row?.provider, row?.completion, Number(row?.isError), Number(row?.costPico)], ['mcp:slow', 'stream_failed', 1, 0]);
+  });
 });

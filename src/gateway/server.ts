@@ -129,14 +129,16 @@ function preflight(req: IncomingMessage, res: ServerResponse): void {
 }
 
 /**
- * Model requests from arrival until their usage is recorded — which, for a stream the client cut or an answer
+ * Model and MCP requests from arrival until their usage is recorded — which, for a stream the client cut or an answer
  * whose tokens are being counted, is after the HTTP exchange ended. A stopping gateway waits for none left.
  */
 export class RequestsInFlight {
-  readonly #open = new Set<RequestContext>();
+  /** Each open request, with how to end it when the grace period is over if not the model gateway's way. */
+  readonly #open = new Map<RequestContext, (() => void) | undefined>();
   #idle: (() => void)[] = [];
 
-  enter(ctx: RequestContext): void { this.#open.add(ctx); }
+  /** `cut`: ends this request at the end of the grace period in its own protocol (an MCP request's JSON-RPC error). */
+  enter(ctx: RequestContext, cut?: () => void): void { this.#open.set(ctx, cut); }
 
   leave(ctx: RequestContext): void {
     this.#open.delete(ctx);
@@ -152,8 +154,14 @@ export class RequestsInFlight {
    * aborted. Its usage is still recorded (as failed), before the usage sink closes.
    */
   cutShort(): void {
-    for (const ctx of this.#open) {
+    for (const [ctx, cut] of this.#open) {
       const { res } = ctx;
+      if (cut) {
+        // Not a client that left, when its connection closes next.
+        ctx.abortCause = 'shutdown';
+        cut();
+        continue;
+      }
       if (res.writableEnded) {
         // The answer went out whole (a stream ends at its final event) and its provider still holds the connection:
         // no more waiting for it. The attempt stays what it was, a delivered stream.
@@ -232,7 +240,11 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       (res as TrackedResponse)[CTX] = ctx;
       res.once('close', onResponseClose);
       deps.observer?.started(ctx);
-      (mcpGateway ??= new McpGateway(deps)).handle(ctx, mcp.serverId);
+      // Counted in flight as a model request is: a stopping gateway lets a running tools/call finish and record its
+      // usage, and at the end of the grace period ends it with a JSON-RPC error rather than a cut connection.
+      const stopping = new AbortController();
+      inFlight.enter(ctx, () => stopping.abort('shutdown'));
+      void (mcpGateway ??= new McpGateway(deps)).handle(ctx, mcp.serverId, stopping.signal).finally(() => inFlight.leave(ctx));
       return;
     }
     // Only a read is a model page: under /v1beta/models/ any other method is a call to a method not served.

@@ -18,9 +18,10 @@ export interface FakeMcp {
 
 /**
  * An MCP server of the official SDK on loopback, one session per initialize; `allowed` judges each request's credential;
- * `json`: it answers requests with JSON rather than an event stream.
+ * `json`: it answers requests with JSON rather than an event stream; `challenge`: the `WWW-Authenticate` of its 401s
+ * (an OAuth-protected server's pointer to its protected resource metadata).
  */
-export async function startFakeMcp(register: (server: McpServer) => void, allowed: (headers: IncomingHttpHeaders) => boolean, json = false): Promise<FakeMcp> {
+export async function startFakeMcp(register: (server: McpServer) => void, allowed: (headers: IncomingHttpHeaders) => boolean, json = false, challenge?: string): Promise<FakeMcp> {
   const seen: Seen[] = [];
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const server: Server = createServer((req, res) => {
@@ -30,7 +31,7 @@ export async function startFakeMcp(register: (server: McpServer) => void, allowe
       const body = Buffer.concat(chunks).toString('utf8');
       seen.push({ method: req.method ?? '', headers: req.headers, url: req.url ?? '', body });
       if (!allowed(req.headers)) {
-        res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
+        res.writeHead(401, { 'content-type': 'application/json', ...(challenge ? { 'www-authenticate': challenge } : {}) }).end('{"error":"unauthorized"}');
         return;
       }
       const parsed: unknown = body ? JSON.parse(body) : undefined;

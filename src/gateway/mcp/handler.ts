@@ -19,7 +19,7 @@ import type { GatewayDeps, RequestContext } from '../context.ts';
 import { baseHeaders, EXPOSED_HEADERS, type OutHeaders } from '../headers.ts';
 import { mcpServerAllowed, mcpToolAllowed } from './access.ts';
 import { EventData, parseMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
-import { McpUpstreamError, McpUpstreamSessions, upstreamFailure, type Budget, type McpTarget, type McpTool } from './upstream.ts';
+import { httpFailure, McpUpstreamError, McpUpstreamSessions, upstreamFailure, type Budget, type McpTarget, type McpTool } from './upstream.ts';
 
 /** Streamable HTTP revisions the gateway speaks to its clients, newest first. */
 export const MCP_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'] as const;
@@ -90,6 +90,8 @@ export class McpGateway {
   readonly #deps: GatewayDeps;
   /** Client sessions by id, least recently used first. */
   readonly #clients = new Map<string, ClientSession>();
+  /** Requests forwarded and not yet answered, by their client session (or key) and id: what a cancellation names. */
+  readonly #pending = new Map<string, Pending>();
   readonly #maxSessions: number;
   readonly #sessionIdleMs: number;
 
@@ -104,9 +106,13 @@ export class McpGateway {
     setInterval(() => this.#sweep(), 60_000).unref();
   }
 
-  /** Serves one request; `serverId` for a server's own endpoint. Never rejects. */
-  handle(ctx: RequestContext, serverId: string | undefined): void {
-    this.#serve(ctx, serverId).catch((error: unknown) => {
+  /**
+   * Serves one request; `serverId` for a server's own endpoint. `stopping` aborts when the gateway's shutdown grace
+   * period is over: the request then ends with a JSON-RPC error. Settles once the request's usage is recorded; never
+   * rejects.
+   */
+  handle(ctx: RequestContext, serverId: string | undefined, stopping?: AbortSignal): Promise<void> {
+    return this.#serve(ctx, serverId, stopping).catch((error: unknown) => {
       this.#deps.logger.error({ requestId: ctx.requestId, err: error instanceof Error ? error.message : String(error) }, 'mcp request failed');
       if (ctx.res.headersSent) ctx.res.destroy();
       else refuse(ctx, 500, RpcCode.internal, 'Internal error; retry the request.');
@@ -122,7 +128,7 @@ export class McpGateway {
     }
   }
 
-  async #serve(ctx: RequestContext, serverId: string | undefined): Promise<void> {
+  async #serve(ctx: RequestContext, serverId: string | undefined, stopping: AbortSignal | undefined): Promise<void> {
     const { req, deps } = ctx;
     const method = req.method;
     // No stream of the server's own to listen to (GET), as Streamable HTTP allows: clients go on without one.
@@ -173,7 +179,7 @@ export class McpGateway {
       if (trimmed.startsWith('[')) return refuse(ctx, 400, RpcCode.invalidRequest, 'JSON-RPC batches are not served: send one message per POST (MCP 2025-06-18 and later).');
       return refuse(ctx, 400, RpcCode.parseError, 'The body is not one JSON-RPC 2.0 message.');
     }
-    const call: Call = { ctx, key, account, scope, server, message, viaApiKey, token: token!, owner: '' };
+    const call: Call = { ctx, key, account, scope, server, message, viaApiKey, token: token!, owner: '', stopping };
     if (message.method === 'initialize' && message.id !== undefined && message.id !== null) return this.#initialize(call, message.id);
     call.owner = this.#owner(presented, key);
     if (call.owner === '') return refuse(ctx, 404, RpcCode.invalidRequest, 'Session not found.');
@@ -183,7 +189,11 @@ export class McpGateway {
     // request sent without an id (a `tools/call`) is not one, and would reach the server unchecked and unrecorded.
     if (message.method === undefined || message.id === undefined || message.id === null) {
       const passes = message.method === undefined ? message.result !== undefined || message.error !== undefined : message.method.startsWith('notifications/');
-      if (server && passes && message.method !== 'notifications/initialized') this.#forgetful(call, server);
+      // A cancellation of a call still running goes to the server running it (on the aggregate endpoint too), and
+      // the gateway stops waiting for its answer.
+      const pending = message.method === 'notifications/cancelled' ? this.#pending.get(pendingKey(call.owner, message.params?.requestId)) : undefined;
+      if (pending) this.#cancel(call, pending);
+      else if (server && passes && message.method !== 'notifications/initialized') this.#forgetful(call, server, undefined);
       return answer(ctx, 202, undefined);
     }
     const id = message.id;
@@ -239,6 +249,8 @@ export class McpGateway {
         for (const name of ['resources', 'prompts', 'completions', 'logging'] as const) if (upstream.capabilities[name] !== undefined) capabilities[name] = {};
         if (upstream.instructions !== undefined) result.instructions = upstream.instructions;
       } catch (error) {
+        // An OAuth server the client has not signed in to: its challenge is the client's way to the sign-in.
+        if (challenged(error, server)) return this.#failed(call, id, error, server, budget);
         this.#deps.logger.warn({ requestId: ctx.requestId, server: server.label, err: error instanceof Error ? error.message : String(error) }, 'mcp server could not be initialized');
       } finally {
         budget.done();
@@ -256,7 +268,7 @@ export class McpGateway {
         try {
           tools = await this.sessions.tools(call.owner, this.#target(call, server), budget.budget);
         } catch (error) {
-          return answer(ctx, 200, upstreamError(id, error, server, budget.budget.signal));
+          return this.#failed(call, id, error, server, budget);
         }
         return answer(ctx, 200, rpcResult(id, { tools: tools.filter((t) => mcpToolAllowed(scope, server.label, t.name)) }));
       }
@@ -312,9 +324,23 @@ export class McpGateway {
       return answer(ctx, 200, rpcError(id, RpcCode.notAllowed, 'tool not allowed for this key'));
     }
     const budget = this.#budget(call);
+    const pending = this.#track(call, id, server, budget);
+    try {
+      await this.#callTool(call, id, server, tool, budget, pending);
+    } finally {
+      this.#untrack(pending);
+    }
+  }
+
+  /** An allowed tools/call: the tool checked in the server's list, noted in usage, then forwarded. */
+  async #callTool(call: Call, id: JsonRpcId, server: McpServerState, tool: string, budget: CallBudget, pending: Pending): Promise<void> {
+    const { ctx, message } = call;
+    const params = message.params ?? {};
+    const asked = String(params.name);
     let target: McpTarget;
     try {
       target = this.#target(call, server);
+      pending.target = target;
       // A name the server does not list is refused here, once its list, fetched again, still lacks it.
       const known = (tools: McpTool[]) => tools.some((t) => t.name === tool);
       if (!known(await this.sessions.tools(call.owner, target, budget.budget)) && !known(await this.sessions.tools(call.owner, target, budget.budget, true))) {
@@ -325,8 +351,8 @@ export class McpGateway {
     } catch (error) {
       budget.done();
       const failure = upstreamFailure(error, server.label, budget.budget.signal);
-      this.#record(call, server.label, tool, undefined, failed(failure, 0));
-      return answer(ctx, 200, upstreamError(id, failure, server, budget.budget.signal));
+      this.#record(call, server.label, tool, undefined, isCancelled(budget) ? cancelled(0) : failed(failure, 0));
+      return this.#failed(call, id, failure, server, budget);
     }
     // The message as the gateway read it, never the client's bytes: a body naming the tool twice (or the method) would
     // otherwise be checked by its last name here and run by its first at a server whose parser keeps the first.
@@ -347,19 +373,29 @@ export class McpGateway {
    * the answer is a JSON-RPC error naming the server. `metered`: a tools/call, recorded once it ends.
    */
   async #forward(call: Call, id: JsonRpcId, server: McpServerState, body: string | Buffer, metered: { eventId: string; tool: string; target: McpTarget } | undefined, given?: CallBudget): Promise<void> {
-    const { ctx } = call;
     const budget = given ?? this.#budget(call);
+    // A tools/call is tracked from its start (#toolsCall); any other request forwarded from here.
+    const pending = given ? undefined : this.#track(call, id, server, budget);
+    try {
+      await this.#send(call, id, server, body, metered, budget, pending);
+    } finally {
+      if (pending) this.#untrack(pending);
+    }
+  }
+
+  async #send(call: Call, id: JsonRpcId, server: McpServerState, body: string | Buffer, metered: { eventId: string; tool: string; target: McpTarget } | undefined, budget: CallBudget, pending: Pending | undefined): Promise<void> {
     const startedAt = performance.now();
     let response: Dispatcher.ResponseData;
     let target: McpTarget;
     try {
       target = metered?.target ?? this.#target(call, server);
+      if (pending) pending.target = target;
       response = await this.sessions.send(call.owner, target, body, budget.budget);
     } catch (error) {
       budget.done();
       const failure = upstreamFailure(error, server.label, budget.budget.signal);
-      if (metered) this.#record(call, server.label, metered.tool, undefined, failed(failure, performance.now() - startedAt), metered.eventId);
-      return answer(ctx, 200, upstreamError(id, failure, server, budget.budget.signal));
+      if (metered) this.#record(call, server.label, metered.tool, undefined, isCancelled(budget) ? cancelled(performance.now() - startedAt) : failed(failure, performance.now() - startedAt), metered.eventId);
+      return this.#failed(call, id, failure, server, budget);
     }
     const status = response.statusCode;
     const type = headerOf(response.headers['content-type']) ?? '';
@@ -367,13 +403,50 @@ export class McpGateway {
     if (status < 200 || status >= 300 || status === 202 || (!streaming && !type.includes('application/json'))) {
       await response.body.dump().catch(() => {});
       budget.done();
-      const failure = new McpUpstreamError(server.label, status >= 200 && status < 300 ? 'gave no answer the gateway could read.' : `answered HTTP ${status}.`, status);
+      const failure = status >= 200 && status < 300 ? new McpUpstreamError(server.label, 'gave no answer the gateway could read.', status) : httpFailure(server.label, status, response.headers);
       if (metered) this.#record(call, server.label, metered.tool, undefined, failed(failure, performance.now() - startedAt), metered.eventId);
-      return answer(ctx, 200, upstreamError(id, failure, server, budget.budget.signal));
+      return this.#failed(call, id, failure, server, budget);
     }
     const outcome = await this.#relay(call, id, server, response, streaming, budget);
     outcome.durationMs = performance.now() - startedAt;
     if (metered) this.#record(call, server.label, metered.tool, metered.target, outcome, metered.eventId);
+  }
+
+  /**
+   * A request that got no answer from its server, answered: a JSON-RPC error naming the server; nothing for one the
+   * client cancelled (it ignores any answer); and for an OAuth-passthrough server that answered 401, on its own
+   * endpoint its 401 and challenge (the client's way to the server's authorization server), on the aggregate
+   * endpoint an error saying the server needs the client's authorization.
+   */
+  #failed(call: Call, id: JsonRpcId, error: unknown, server: McpServerState, budget: CallBudget): void {
+    const { ctx } = call;
+    if (isCancelled(budget)) return endEmpty(ctx);
+    if (call.server && challenged(error, server)) return answer(ctx, 401, rpcError(id, RpcCode.unauthorized, error.message, { server: server.label, status: 401 }), { 'WWW-Authenticate': error.challenge });
+    if (!call.server && error instanceof McpUpstreamError && error.status === 401 && server.auth.type === 'oauthPassthrough') {
+      return answer(ctx, 200, rpcError(id, RpcCode.unauthorized, `MCP server "${server.label}" needs authorization: it takes the client's own OAuth token, and answered HTTP 401. Its own endpoint, s-${server.id}, passes its challenge on for the client to sign in.`, { server: server.label, status: 401, endpoint: `s-${server.id}` }));
+    }
+    answer(ctx, 200, upstreamError(id, error, server, budget.budget.signal));
+  }
+
+  #track(call: Call, id: JsonRpcId, server: McpServerState, budget: CallBudget): Pending {
+    const pending: Pending = { key: pendingKey(call.owner, id), server, target: undefined, budget };
+    this.#pending.set(pending.key, pending);
+    return pending;
+  }
+
+  #untrack(pending: Pending): void {
+    // A client reusing an id while the first request runs replaced it: that one is not this one to remove.
+    if (this.#pending.get(pending.key) === pending) this.#pending.delete(pending.key);
+  }
+
+  /**
+   * The client cancelled a request (`notifications/cancelled`): its server is told, in the session the request went
+   * in and under the same id (the gateway sends a client's ids unchanged), and the gateway stops waiting.
+   */
+  #cancel(call: Call, pending: Pending): void {
+    this.#untrack(pending);
+    pending.budget.cancel();
+    if (pending.target) this.#forgetful(call, pending.server, pending.target);
   }
 
   /**
@@ -391,6 +464,8 @@ export class McpGateway {
     const onData = (data: string): void => {
       const m = final ? undefined : parseMessage(data);
       if (!m) return;
+      // The client re-lists on this notification: the list kept for the server must not be the old one.
+      if (m.method === 'notifications/tools/list_changed') this.sessions.toolsChanged(server);
       if (m.method === undefined) {
         // An answer to another id would settle another of the client's requests (on the aggregate endpoint, one sent
         // to another server) with this server's words.
@@ -441,6 +516,14 @@ export class McpGateway {
       }
       if (!final) throw new McpUpstreamError(server.label, 'ended its stream before its answer.');
     } catch (error) {
+      if (isCancelled(budget)) {
+        // The client cancelled it: it ignores any answer (MCP), so the stream just ends.
+        outcome.completion = 'unknown';
+        outcome.stopReason = 'cancelled';
+        endEmpty(ctx);
+        budget.done();
+        return outcome;
+      }
       const failure = upstreamFailure(error, server.label, budget.budget.signal);
       outcome.completion = ctx.clientGone || budget.budget.signal.reason === 'client-gone' ? 'succeeded' : failure.timedOut ? 'timed_out' : streaming ? 'stream_failed' : 'failed';
       outcome.stopReason = `jsonrpc_error_${RpcCode.internal}`;
@@ -460,12 +543,15 @@ export class McpGateway {
     return outcome;
   }
 
-  /** Passes a client's notification (or its answer to a server's request) to a server's own endpoint's server, unawaited. */
-  #forgetful(call: Call, server: McpServerState): void {
+  /**
+   * Passes a client's notification (or its answer to a server's request) to a server, unawaited: a server's own
+   * endpoint's, or (`given`) where the request it cancels went.
+   */
+  #forgetful(call: Call, server: McpServerState, given: McpTarget | undefined): void {
     const budget = this.#budget(call);
     let target: McpTarget;
     try {
-      target = this.#target(call, server);
+      target = given ?? this.#target(call, server);
     } catch {
       budget.done();
       return;
@@ -499,7 +585,7 @@ export class McpGateway {
   }
 
   #budget(call: Call): CallBudget {
-    return callBudget(call.ctx, call.account, this.#deps);
+    return callBudget(call.ctx, call.account, this.#deps, call.stopping);
   }
 
   #begun(call: Call, eventId: string, label: string, tool: string, target: McpTarget): BegunAttempt {
@@ -540,20 +626,27 @@ export class McpGateway {
   }
 }
 
-/** A request's time limits and its signal, aborted at the limit or when the client leaves. */
-interface CallBudget { budget: Budget; streaming(): void; done(): void }
+/**
+ * A request's time limits and its signal, aborted at the limit, when the client leaves or cancels the request, or
+ * when the gateway's shutdown grace period is over.
+ */
+interface CallBudget { budget: Budget; streaming(): void; cancel(): void; done(): void }
 
 /**
  * The account's limits: `perRequestTimeout` to each upstream answer's head, `totalTimeout` in all until an answer
  * streams, then the stream's limit (the account's totalTimeout when it set one), as for model calls.
  */
-function callBudget(ctx: RequestContext, account: AccountSnapshot, deps: GatewayDeps): CallBudget {
+function callBudget(ctx: RequestContext, account: AccountSnapshot, deps: GatewayDeps, stopping: AbortSignal | undefined): CallBudget {
   const { settings } = account;
   const controller = new AbortController();
   const startedAt = performance.now();
   let timer: NodeJS.Timeout | undefined = setTimeout(() => controller.abort('timeout'), settings.totalTimeoutMs);
-  const onClose = (): void => { if (!ctx.res.writableFinished) controller.abort('client-gone'); };
+  // Closed by a stopping gateway after its error answer: not a client that left.
+  const onClose = (): void => { if (!ctx.res.writableFinished) controller.abort(ctx.abortCause === 'shutdown' ? 'shutdown' : 'client-gone'); };
+  const onStop = (): void => controller.abort('shutdown');
   ctx.res.once('close', onClose);
+  if (stopping?.aborted) controller.abort('shutdown');
+  else stopping?.addEventListener('abort', onStop, { once: true });
   return {
     budget: { headersMs: settings.perRequestTimeoutMs, idleMs: deps.options.streamIdleTimeoutMs, signal: controller.signal },
     streaming: () => {
@@ -561,10 +654,12 @@ function callBudget(ctx: RequestContext, account: AccountSnapshot, deps: Gateway
       const limit = settings.totalTimeoutSet ? settings.totalTimeoutMs : deps.options.streamTimeoutMs;
       timer = setTimeout(() => controller.abort('timeout'), Math.max(0, limit - (performance.now() - startedAt)));
     },
+    cancel: () => controller.abort('cancelled'),
     done: () => {
       clearTimeout(timer);
       timer = undefined;
       ctx.res.off('close', onClose);
+      stopping?.removeEventListener('abort', onStop);
     },
   };
 }
@@ -582,6 +677,50 @@ interface Call {
   token: string;
   /** Whose upstream sessions the request uses (McpGateway.#owner). */
   owner: string;
+  /** Aborts when the gateway's shutdown grace period is over. */
+  stopping: AbortSignal | undefined;
+}
+
+/** A request forwarded and not yet answered, which the client may cancel. */
+interface Pending {
+  key: string;
+  server: McpServerState;
+  /** Where it was sent (its session and credential); undefined until then. */
+  target: McpTarget | undefined;
+  budget: CallBudget;
+}
+
+/** A request's id within its client session (or key): a string id and a number id are different ids. */
+function pendingKey(owner: string, id: unknown): string {
+  return `${owner}\0${typeof id}\0${String(id)}`;
+}
+
+function isCancelled(budget: CallBudget): boolean {
+  return budget.budget.signal.aborted && budget.budget.signal.reason === 'cancelled';
+}
+
+/** A 401 with a challenge from a server that takes the client's own OAuth token: the client's to answer by signing in. */
+function challenged(error: unknown, server: McpServerState): error is McpUpstreamError & { challenge: string[] } {
+  return error instanceof McpUpstreamError && error.status === 401 && error.challenge !== undefined && server.auth.type === 'oauthPassthrough';
+}
+
+/**
+ * A cancelled request's answer: nothing. An event stream already open just ends; one not yet begun is an empty one
+ * (a request must be answered with JSON or a stream, and the client ignores whatever answers a cancelled request).
+ */
+function endEmpty(ctx: RequestContext): void {
+  const { res } = ctx;
+  if (res.headersSent) {
+    if (!res.writableEnded && !res.destroyed) res.end();
+    return;
+  }
+  if (res.destroyed) return;
+  const headers = baseHeaders(ctx.requestId);
+  headers['Access-Control-Expose-Headers'] = EXPOSED;
+  headers['content-type'] = 'text/event-stream';
+  headers['cache-control'] = 'no-cache';
+  res.writeHead(200, headers);
+  res.end();
 }
 
 /** The server's stored secret: the account's first provider key of provider `mcp:<label>`. */
@@ -610,6 +749,11 @@ function drained(res: RequestContext['res']): Promise<void> {
 
 function denied(code: number): Outcome {
   return { status: 0, completion: 'failed', stopReason: `jsonrpc_error_${code}`, streaming: false, durationMs: 0 };
+}
+
+/** A call the client cancelled: whether the tool ran, and how far, is unknown (as a model request its client left). */
+function cancelled(durationMs: number): Outcome {
+  return { status: 0, completion: 'unknown', stopReason: 'cancelled', streaming: false, durationMs };
 }
 
 function failed(failure: McpUpstreamError, durationMs: number): Outcome {

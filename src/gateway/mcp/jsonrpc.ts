@@ -20,7 +20,10 @@ export const RpcCode = {
   methodNotFound: -32601,
   invalidParams: -32602,
   internal: -32603,
-  /** The access key is missing or unknown (implementation-defined range, -32000…-32019). */
+  /**
+   * The access key is missing or unknown, or an OAuth-passthrough server wants the client signed in
+   * (implementation-defined range, -32000…-32019).
+   */
   unauthorized: -32001,
   /** ngrok's: "tool not allowed for this key". */
   notAllowed: -32003,

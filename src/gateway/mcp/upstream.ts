@@ -37,13 +37,27 @@ export class McpUpstreamError extends Error {
   readonly label: string;
   readonly status: number;
   readonly timedOut: boolean;
+  /** The server's `WWW-Authenticate` challenges with a 401 (an OAuth server's pointer to its protected resource metadata). */
+  readonly challenge: string[] | undefined;
 
-  constructor(label: string, reason: string, status = 0, timedOut = false) {
+  constructor(label: string, reason: string, status = 0, timedOut = false, challenge?: string[]) {
     super(`MCP server "${label}" ${reason}`);
     this.label = label;
     this.status = status;
     this.timedOut = timedOut;
+    this.challenge = challenge;
   }
+}
+
+/** Challenges relayed at most, and how long each may be: a server's header is not the client's to be flooded with. */
+const MAX_CHALLENGES = 4;
+const MAX_CHALLENGE_CHARS = 4096;
+
+/** A non-2xx answer as the failure it is; a 401's `WWW-Authenticate` kept (bounded) for a client that must sign in. */
+export function httpFailure(label: string, status: number, headers: Record<string, string | string[] | undefined>): McpUpstreamError {
+  const raw = status === 401 ? headers['www-authenticate'] : undefined;
+  const challenge = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((c) => c !== '' && c.length <= MAX_CHALLENGE_CHARS).slice(0, MAX_CHALLENGES);
+  return new McpUpstreamError(label, `answered HTTP ${status}.`, status, false, challenge.length > 0 ? challenge : undefined);
 }
 
 export interface McpTool { name: string; [field: string]: unknown }
@@ -84,6 +98,7 @@ export function upstreamFailure(error: unknown, label: string, signal: AbortSign
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || (signal.aborted && signal.reason === 'timeout')) {
     return new McpUpstreamError(label, 'did not answer in time.', 0, true);
   }
+  if (signal.aborted && signal.reason === 'shutdown') return new McpUpstreamError(label, 'had not answered when the gateway stopped; retry the call.');
   if (code === 'ERR_TOLLGATE_NON_PUBLIC_ADDRESS') return new McpUpstreamError(label, 'is at an address that is not public.');
   return new McpUpstreamError(label, 'could not be reached.');
 }
@@ -170,6 +185,15 @@ export class McpUpstreamSessions {
     return tools;
   }
 
+  /**
+   * The server said its tools changed (`notifications/tools/list_changed`): every list kept for it, under any
+   * credential, is let go, so the client re-listing on that notification sees the new tools, not 30 seconds late.
+   */
+  toolsChanged(server: McpServerState): void {
+    const prefix = `${server.id}\0${server.upstreamUrl}\0`;
+    for (const key of [...this.#tools.keys()]) if (key.startsWith(prefix)) this.#dropTools(key);
+  }
+
   #dropTools(key: string): void {
     const kept = this.#tools.get(key);
     if (!kept) return;
@@ -245,7 +269,7 @@ export class McpUpstreamSessions {
     const label = target.server.label;
     if (response.statusCode < 200 || response.statusCode >= 300) {
       await response.body.dump();
-      throw new McpUpstreamError(label, `answered HTTP ${response.statusCode}.`, response.statusCode);
+      throw httpFailure(label, response.statusCode, response.headers);
     }
     const stream = (header(response.headers['content-type']) ?? '').includes('text/event-stream');
     let found: JsonRpcMessage | undefined;
