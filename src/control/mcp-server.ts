@@ -10,6 +10,7 @@ import { isRecord } from '../domain/json-value.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import { apiKeyPrincipal, bearerToken, contractErrorBody, type ControlDeps, type RouteExtension } from './app.ts';
 import { contractDocument, operations, toJsonSchema, type ContractOperation } from './contract.ts';
+import { asMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from '../domain/json-rpc.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -201,18 +202,8 @@ async function callTool(tool: Tool, args: Record<string, unknown>, request: Fast
   return forward(app, request, op.method, qs ? `${path}?${qs}` : path, body);
 }
 
-interface RpcMessage { jsonrpc: '2.0'; id?: string | number | null; method?: string; params?: Record<string, unknown> }
-
-function asRpc(v: unknown): RpcMessage | undefined {
-  if (!isRecord(v) || v.jsonrpc !== '2.0') return undefined;
-  if (v.method !== undefined && typeof v.method !== 'string') return undefined;
-  if (v.params !== undefined && !isRecord(v.params)) return undefined;
-  if (v.id !== undefined && v.id !== null && typeof v.id !== 'string' && typeof v.id !== 'number') return undefined;
-  return v as unknown as RpcMessage;
-}
-
-function rpc(reply: FastifyReply, id: RpcMessage['id'], outcome: { result: Record<string, unknown> } | { error: { code: number; message: string } }, status = 200): FastifyReply {
-  return reply.code(status).header('cache-control', 'no-store').type('application/json').send({ jsonrpc: '2.0', id: id ?? null, ...outcome });
+function send(reply: FastifyReply, body: string, status = 200): FastifyReply {
+  return reply.code(status).header('cache-control', 'no-store').type('application/json').send(body);
 }
 
 const INSTRUCTIONS = 'Tools for this Tollgate AI gateway account: models and prices (aigw_list_models, aigw_get_model), usage and cost '
@@ -220,27 +211,29 @@ const INSTRUCTIONS = 'Tools for this Tollgate AI gateway account: models and pri
   + 'access keys and their configurations, provider keys, custom providers, virtual models, firewall policies, MCP servers. '
   + 'Write tools change the live gateway at once; an access key\'s token is shown only in the answer that creates it.';
 
-async function answer(message: RpcMessage, request: FastifyRequest, reply: FastifyReply, app: FastifyInstance): Promise<FastifyReply> {
-  const { id, method, params = {} } = message;
+async function answer(message: JsonRpcMessage, request: FastifyRequest, reply: FastifyReply, app: FastifyInstance): Promise<FastifyReply> {
+  // A request: a message without an id (a notification) was answered 202 before this.
+  const { method, params = {} } = message;
+  const id = message.id as JsonRpcId;
   switch (method) {
     case 'initialize': {
       const asked = params.protocolVersion;
       const protocolVersion = PROTOCOL_VERSIONS.find((v) => v === asked) ?? PROTOCOL_VERSIONS[0];
-      return rpc(reply, id, { result: { protocolVersion, capabilities: { tools: { listChanged: false } }, serverInfo: { name: 'tollgate-control-plane', title: 'Tollgate AI Gateway', version: VERSION }, instructions: INSTRUCTIONS } });
+      return send(reply, rpcResult(id, { protocolVersion, capabilities: { tools: { listChanged: false } }, serverInfo: { name: 'tollgate-control-plane', title: 'Tollgate AI Gateway', version: VERSION }, instructions: INSTRUCTIONS }));
     }
     case 'ping':
-      return rpc(reply, id, { result: {} });
+      return send(reply, rpcResult(id, {}));
     case 'tools/list':
-      return rpc(reply, id, { result: { tools: toolList } });
+      return send(reply, rpcResult(id, { tools: toolList }));
     case 'tools/call': {
       const tool = typeof params.name === 'string' ? toolsByName.get(params.name) : undefined;
-      if (!tool) return rpc(reply, id, { error: { code: -32602, message: `Unknown tool: ${typeof params.name === 'string' ? params.name.slice(0, 100) : '(no name)'}.` } });
+      if (!tool) return send(reply, rpcError(id, RpcCode.invalidParams, `Unknown tool: ${typeof params.name === 'string' ? params.name.slice(0, 100) : '(no name)'}.`));
       const args = params.arguments ?? {};
-      if (!isRecord(args)) return rpc(reply, id, { error: { code: -32602, message: '"arguments" must be an object.' } });
-      return rpc(reply, id, { result: { ...(await callTool(tool, args, request, app)) } });
+      if (!isRecord(args)) return send(reply, rpcError(id, RpcCode.invalidParams, '"arguments" must be an object.'));
+      return send(reply, rpcResult(id, { ...(await callTool(tool, args, request, app)) }));
     }
     default:
-      return rpc(reply, id, { error: { code: -32601, message: `Method not found: ${String(method).slice(0, 100)}.` } });
+      return send(reply, rpcError(id, RpcCode.methodNotFound, `Method not found: ${String(method).slice(0, 100)}.`));
   }
 }
 
@@ -254,7 +247,7 @@ export const controlMcpServer: RouteExtension = (app: FastifyInstance, deps: Con
     errorHandler: (error, _request, reply) => {
       // Only the body parser's refusals (not JSON, not UTF-8, compressed); the rest is the API's error handler's.
       if (!(error instanceof TollgateError) || error.code !== Errors.validationFailed.code) throw error;
-      return rpc(reply, null, { error: { code: -32700, message: error.message } }, error.status);
+      return send(reply, rpcError(null, RpcCode.parseError, error.message), error.status);
     },
   }, async (request, reply) => {
     // HTTP-level authentication, so MCP clients see the 401 their OAuth discovery expects: an API key here.
@@ -266,8 +259,8 @@ export const controlMcpServer: RouteExtension = (app: FastifyInstance, deps: Con
       if (error instanceof TollgateError && error.status === 401) return challenge(reply, error);
       throw error;
     }
-    const message = asRpc(request.body);
-    if (!message) return rpc(reply, null, { error: { code: -32600, message: 'The body must be one JSON-RPC 2.0 message.' } }, 400);
+    const message = asMessage(request.body);
+    if (!message) return send(reply, rpcError(null, RpcCode.invalidRequest, 'The body must be one JSON-RPC 2.0 message.'), 400);
     // A notification or a response to us: accepted, nothing to answer (the transport's 202).
     if (message.method === undefined || message.id === undefined || message.id === null) return reply.code(202).send();
     return answer(message, request, reply, app);

@@ -18,7 +18,8 @@ import { decodedBody, readBody } from '../body.ts';
 import type { GatewayDeps, RequestContext } from '../context.ts';
 import { baseHeaders, EXPOSED_HEADERS, type OutHeaders } from '../headers.ts';
 import { mcpServerAllowed, mcpToolAllowed } from './access.ts';
-import { EventData, parseMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
+import { EventData } from './jsonrpc.ts';
+import { parseMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from '../../domain/json-rpc.ts';
 import { httpFailure, McpUpstreamError, McpUpstreamSessions, upstreamFailure, type Budget, type McpTarget, type McpTool } from './upstream.ts';
 
 /** Streamable HTTP revisions the gateway speaks to its clients, newest first. */

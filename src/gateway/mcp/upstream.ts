@@ -5,7 +5,8 @@
 import type { Dispatcher } from 'undici';
 import type { McpServerState } from '../../domain/mcp-server.ts';
 import type { Upstreams } from '../upstream.ts';
-import { EventData, parseMessage, type JsonRpcMessage } from './jsonrpc.ts';
+import { EventData } from './jsonrpc.ts';
+import { parseMessage, type JsonRpcMessage } from '../../domain/json-rpc.ts';
 
 /** The revision the gateway asks its upstreams for (they answer with the one they speak). */
 export const UPSTREAM_PROTOCOL_VERSION = '2025-11-25';
