@@ -372,6 +372,21 @@ describe('MCP gateway', () => {
     });
   });
 
+  test('a client that goes away mid-call: the call is recorded as unknown (it never got the answer), not as succeeded', { timeout: 15_000 }, async () => {
+    await withJobs(async () => {
+      const client = await connect('/mcp', withKey(TOKEN));
+      const started = new Promise<void>((resolve) => { jobStarted = resolve; });
+      const calling = client.callTool({ name: 'jobs__wait', arguments: {} });
+      calling.catch(() => {});
+      await started;
+      const callRequestId = usage.find((b) => !('isFinalAttempt' in b) && b.model === 'wait' && !usage.some((u) => 'isFinalAttempt' in u && u.requestId === b.requestId))!.requestId;
+      // Closing the transport drops the connection: no cancellation is sent, the client is simply gone.
+      await client.close();
+      const e = await finalEvent(callRequestId);
+      assert.deepEqual([e.model, e.completion, e.costPico], ['wait', 'unknown', 0n]);
+    });
+  });
+
   test('an OAuth-passthrough server\'s 401 challenge reaches the client on its own endpoint; on the aggregate endpoint its calls say it needs authorization', async () => {
     // No OAuth token of the client's: tickets answers 401 with its protected resource metadata's address.
     const raw = await fetch(`${gateway.url}/mcp/s-aigmcp_tickets`, {

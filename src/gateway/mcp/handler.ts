@@ -526,7 +526,8 @@ export class McpGateway {
         return outcome;
       }
       const failure = upstreamFailure(error, server.label, budget.budget.signal);
-      outcome.completion = ctx.clientGone || budget.budget.signal.reason === 'client-gone' ? 'succeeded' : failure.timedOut ? 'timed_out' : streaming ? 'stream_failed' : 'failed';
+      // A client that left is recorded as the model gateway records it: `unknown`, since it never got the answer.
+      outcome.completion = ctx.clientGone || budget.budget.signal.reason === 'client-gone' ? 'unknown' : failure.timedOut ? 'timed_out' : streaming ? 'stream_failed' : 'failed';
       outcome.stopReason = `jsonrpc_error_${RpcCode.internal}`;
       // An event stream ends with the answer's error in it, so the client's pending request is not left waiting.
       if (!streaming) answer(ctx, 200, upstreamError(id, failure, server, budget.budget.signal));
