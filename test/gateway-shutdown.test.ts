@@ -4,23 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { openStore } from '../src/store/database.ts';
-import { startHarness, type Harness } from './helpers/gateway.ts';
+import { startHarness, storedUsage, type Harness } from './helpers/gateway.ts';
 import { UsageJournal } from '../src/usage/journal.ts';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { startFakeMcp, text, type FakeMcp } from './helpers/mcp-server.ts';
-
-/** Every usage row in the stopped gateway's store. */
-async function storedUsage(h: Harness) {
-  const store = await openStore(h.database.url, { migrate: false });
-  try {
-    return await store.db.selectFrom('usageEvents').selectAll().execute();
-  } finally {
-    await store.close();
-  }
-}
 
 /** An access key routed to the fake OpenAI provider with a stored key of `credential`. */
 async function openaiToken(h: Harness, credential: string): Promise<string> {

@@ -15,8 +15,8 @@ test('every priced model parses and model ids are unique per provider', () => {
       seen.add(key);
       assert.ok(model.contextWindow > 0 && model.maxOutputTokens >= 0, `${providerId}/${model.id}: limits`);
       if (model.pricing) {
-        const { longContext, peak, ...flat } = model.pricing;
-        for (const value of [...Object.values(flat), ...[longContext, peak].flatMap((tier) => Object.values(tier ?? {}).filter((v) => typeof v === 'string'))]) {
+        const { longContext, peak, audio, image, ...flat } = model.pricing;
+        for (const value of [...Object.values(flat), ...[longContext, peak, audio, image].flatMap((tier) => Object.values(tier ?? {}).filter((v) => typeof v === 'string'))]) {
           assert.equal(typeof usdPerMillionToMicro(value), 'bigint', `${providerId}/${model.id}: price ${value}`);
         }
         // Peak hours are hours of a day, and peak prices never make tokens cheaper. cost.ts applies a peak tier or a

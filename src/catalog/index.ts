@@ -27,7 +27,7 @@ export function servesOwnModel(provider: CatalogProvider, model: CatalogModel): 
   return (model.authorId ?? provider.id) === provider.id;
 }
 
-function tokenPrices(p: Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'webSearchPreviewPerThousand' | 'peak'>): PriceMicro {
+function tokenPrices(p: Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'webSearchPreviewPerThousand' | 'peak' | 'audio' | 'image'>): PriceMicro {
   const out: PriceMicro = { input: usdPerMillionToMicro(p.input), output: usdPerMillionToMicro(p.output) };
   if (p.cacheRead !== undefined) out.cacheRead = usdPerMillionToMicro(p.cacheRead);
   if (p.cacheWrite !== undefined) out.cacheWrite = usdPerMillionToMicro(p.cacheWrite);
@@ -49,6 +49,9 @@ function priceMicro(model: CatalogModel): PriceMicro | undefined {
   // USD per 1,000 → pico-USD per search: micro-USD per million (the token conversion) × 1,000.
   if (p.webSearchPerThousand !== undefined) out.webSearchPico = usdPerMillionToMicro(p.webSearchPerThousand) * 1000n;
   if (p.webSearchPreviewPerThousand !== undefined) out.webSearchPreviewPico = usdPerMillionToMicro(p.webSearchPreviewPerThousand) * 1000n;
+  if (p.audio) out.audio = tokenPrices(p.audio);
+  // Image tokens are input only: an output price of 0 is never applied.
+  if (p.image) out.image = tokenPrices({ ...p.image, output: '0' });
   if (p.longContext) out.longContext = { above: p.longContext.above, price: searchPrices(out, tokenPrices(p.longContext)) };
   if (p.peak) {
     const hours = Array.from({ length: 24 }, (_, h) => p.peak!.hoursUtc.some(([from, to]) => h >= from && h < to));

@@ -96,6 +96,17 @@ function openaiChat(id: string, displayName: string, context: number, maxOut: nu
   return m(id, { displayName, context, maxOut, input, pricing: withOpenaiWebSearchPreview(pricing), surfaces: OPENAI_TEXT_SURFACES });
 }
 
+/**
+ * OpenAI's realtime models (speech in, speech out over WebSocket, gateway/realtime.ts): served on `realtime` alone, never
+ * as chat. Text, audio and image tokens each have their price (the model pages; cached audio costs what cached text
+ * does on the newer ones).
+ */
+function openaiRealtime(id: string, displayName: string, text: [string, string, string], audio: [string, string, string], image?: [string, string]): CatalogModel {
+  const pricing: CatalogPricing = { ...price(text[0], text[2], text[1]), audio: { input: audio[0], cacheRead: audio[1], output: audio[2] } };
+  if (image) pricing.image = { input: image[0], cacheRead: image[1] };
+  return m(id, { displayName, context: 32_000, maxOut: 4_096, input: image ? ['text', 'audio', 'image'] : ['text', 'audio'], output: ['text', 'audio'], pricing, surfaces: ['realtime'] });
+}
+
 function embedding(id: string, displayName: string, inputPrice: string): CatalogModel {
   return m(id, { displayName, context: 8191, maxOut: 0, output: ['embedding'], pricing: price(inputPrice, '0'), surfaces: ['embeddings'] });
 }
@@ -137,6 +148,12 @@ const openai: readonly CatalogModel[] = [
   m('o3-mini', { displayName: 'o3-mini', context: 200_000, maxOut: 100_000, pricing: price('1.10', '4.40', '0.55'), unsupported: REASONING_UNSUPPORTED, surfaces: OPENAI_TEXT_SURFACES }),
   openaiReasoning('o1', 'o1', 200_000, 100_000, price('15.00', '60.00', '7.50')),
   openaiChat('gpt-3.5-turbo', 'GPT-3.5 Turbo', 16_385, 4_096, price('0.50', '1.50'), TEXT),
+  // [input, cached input, output] per kind, USD per million tokens.
+  openaiRealtime('gpt-realtime-1.5', 'GPT-Realtime-1.5', ['4.00', '0.40', '16.00'], ['32.00', '0.40', '64.00'], ['5.00', '0.50']),
+  openaiRealtime('gpt-realtime', 'gpt-realtime', ['4.00', '0.40', '16.00'], ['32.00', '0.40', '64.00'], ['5.00', '0.50']),
+  openaiRealtime('gpt-realtime-mini', 'gpt-realtime-mini', ['0.60', '0.06', '2.40'], ['10.00', '0.30', '20.00'], ['0.80', '0.08']),
+  openaiRealtime('gpt-4o-realtime-preview', 'GPT-4o Realtime', ['5.00', '2.50', '20.00'], ['40.00', '2.50', '80.00']),
+  openaiRealtime('gpt-4o-mini-realtime-preview', 'GPT-4o mini Realtime', ['0.60', '0.30', '2.40'], ['10.00', '0.30', '20.00']),
   m('gpt-3.5-turbo-instruct', { displayName: 'GPT-3.5 Turbo Instruct', context: 4_096, maxOut: 4_096, pricing: price('1.50', '2.00'), surfaces: ['completions'] }),
   embedding('text-embedding-3-small', 'Text Embedding 3 Small', '0.02'),
   embedding('text-embedding-3-large', 'Text Embedding 3 Large', '0.13'),
@@ -374,6 +391,11 @@ const SNAPSHOTS: Readonly<Record<string, readonly string[]>> = {
   'o3-mini': ['o3-mini-2025-01-31'],
   'o1': ['o1-2024-12-17'],
   'gpt-3.5-turbo': ['gpt-3.5-turbo-0125'],
+  'gpt-realtime': ['gpt-realtime-2025-08-28'],
+  'gpt-realtime-mini': ['gpt-realtime-mini-2025-10-06'],
+  // The 2024-10-01 snapshot billed cached audio at $20: left out.
+  'gpt-4o-realtime-preview': ['gpt-4o-realtime-preview-2024-12-17', 'gpt-4o-realtime-preview-2025-06-03'],
+  'gpt-4o-mini-realtime-preview': ['gpt-4o-mini-realtime-preview-2024-12-17'],
   'claude-opus-4-5': ['claude-opus-4-5-20251101'],
   'claude-sonnet-4-5': ['claude-sonnet-4-5-20250929'],
   'claude-haiku-4-5': ['claude-haiku-4-5-20251001'],

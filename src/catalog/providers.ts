@@ -10,6 +10,8 @@ const OPENAI_SURFACES: readonly SurfaceSpec[] = [
   { format: 'openai', surface: 'responses', path: '/responses' },
   { format: 'openai', surface: 'completions', path: '/completions' },
   { format: 'openai', surface: 'embeddings', path: '/embeddings' },
+  // A WebSocket at the base URL's `/realtime` (wss:// for https://), reached through GET /v1/realtime (gateway/realtime.ts).
+  { format: 'openai', surface: 'realtime', path: '/realtime' },
 ];
 
 /**

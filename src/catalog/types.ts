@@ -13,9 +13,11 @@ export type DeclaredSurface = 'chat-completions' | 'responses' | 'completions' |
  * (Gemini's `:streamGenerateContent`) and `interactions` (Gemini's Interactions API, `POST /v1beta/interactions`),
  * served wherever `generate-content` is, `embed-content` (Gemini's single `:embedContent`), served wherever its
  * `embeddings` (`:batchEmbedContents`) is, and the four Bedrock Runtime operations (`/model/{modelId}/converse`,
- * `/converse-stream`, `/invoke`, `/invoke-with-response-stream`), Amazon Bedrock's alone, passed through as sent.
+ * `/converse-stream`, `/invoke`, `/invoke-with-response-stream`), Amazon Bedrock's alone, passed through as sent, and
+ * `realtime` (OpenAI's Realtime API over WebSocket, gateway/realtime.ts), built-in providers' alone: no custom
+ * provider declares it.
  */
-export type ApiSurface = DeclaredSurface | 'count-tokens' | 'stream-generate-content' | 'interactions' | 'embed-content' | BedrockSurface;
+export type ApiSurface = DeclaredSurface | 'count-tokens' | 'stream-generate-content' | 'interactions' | 'embed-content' | BedrockSurface | 'realtime';
 
 /** Bedrock Runtime's operations: Converse and InvokeModel, each with its event-stream twin. */
 export type BedrockSurface = 'converse' | 'converse-stream' | 'invoke' | 'invoke-stream';
@@ -60,13 +62,19 @@ export interface CatalogPricing {
    * the non-reasoning models (GPT-4o, GPT-4.1), whose search content tokens are then free (not in the usage).
    */
   webSearchPreviewPerThousand?: string;
+  /**
+   * Audio and image tokens where they cost more than text (OpenAI's realtime models: `input`/`output`/`cacheRead` above
+   * are the text prices). Usage reporting them apart is priced by kind (gateway/realtime.ts).
+   */
+  audio?: { input: string; output: string; cacheRead: string };
+  image?: { input: string; cacheRead: string };
   /** Prices of the whole request when its input exceeds `above` tokens (long-context tiers). */
-  longContext?: { above: number } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'webSearchPreviewPerThousand' | 'peak'>;
+  longContext?: { above: number } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'webSearchPreviewPerThousand' | 'peak' | 'audio' | 'image'>;
   /**
    * Prices of a request made in the provider's peak hours (UTC, each `[from, to)`); the prices above are then the
    * off-peak ones (DeepSeek since 2026-08-16).
    */
-  peak?: { hoursUtc: readonly (readonly [number, number])[] } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'webSearchPreviewPerThousand' | 'peak'>;
+  peak?: { hoursUtc: readonly (readonly [number, number])[] } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'webSearchPreviewPerThousand' | 'peak' | 'audio' | 'image'>;
 }
 
 /** Prices as integers (micro-USD per million tokens), derived once from CatalogPricing by createCatalog. */
@@ -80,6 +88,9 @@ export interface PriceMicro {
   webSearchPico?: bigint;
   /** Pico-USD per search of the `web_search_preview` tool, where it differs from webSearchPico. */
   webSearchPreviewPico?: bigint;
+  /** Audio and image token prices (CatalogPricing.audio / .image), as token prices of their own. */
+  audio?: PriceMicro;
+  image?: PriceMicro;
   longContext?: { above: number; price: PriceMicro };
   /** Peak-hour prices: `hours[h]` is true for each peak UTC hour h. */
   peak?: { hours: readonly boolean[]; price: PriceMicro };

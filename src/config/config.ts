@@ -51,6 +51,10 @@ export interface Config {
   streamIdleTimeoutMs: number;
   /** How long a streamed answer may run in all when the account set no totalTimeout of its own (ngrok: 15 min). */
   streamTimeoutMs: number;
+  /** Realtime sessions (gateway/realtime.ts): open at once per account, and how long one may go without a data frame / last in all (ms). */
+  realtimeMaxSessions: number;
+  realtimeIdleTimeoutMs: number;
+  realtimeMaxDurationMs: number;
   /** The gateway's local usage journal (docs/decisions/usage-durability.md); ':memory:' with an in-memory store. */
   journalPath: string;
   logLevel: string;
@@ -185,6 +189,7 @@ export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
   'TOLLGATE_API_PORT', 'TOLLGATE_SECRET_KEY', 'TOLLGATE_BOOTSTRAP_API_KEY', 'TOLLGATE_ALLOW_PRIVATE_UPSTREAMS', 'TOLLGATE_BILLING',
   'TOLLGATE_PROCESSING_FEE_USD_PER_MTOK', 'TOLLGATE_MCP_FEE_USD_PER_CALL', 'TOLLGATE_MAX_BODY_BYTES', 'TOLLGATE_SHUTDOWN_GRACE_MS', 'TOLLGATE_UPSTREAM_CONNECTIONS',
   'TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS', 'TOLLGATE_CLIENT_REQUEST_TIMEOUT_MS', 'TOLLGATE_STREAM_IDLE_TIMEOUT_MS', 'TOLLGATE_STREAM_TIMEOUT_MS',
+  'TOLLGATE_REALTIME_MAX_SESSIONS', 'TOLLGATE_REALTIME_IDLE_TIMEOUT_MS', 'TOLLGATE_REALTIME_MAX_DURATION_MS',
   'TOLLGATE_JOURNAL_PATH', 'TOLLGATE_LOG_LEVEL', 'TOLLGATE_STRIPE_SECRET_KEY', 'TOLLGATE_STRIPE_WEBHOOK_SECRET', 'TOLLGATE_STRIPE_API_BASE_URL',
   'TOLLGATE_PUBLIC_API_URL', 'TOLLGATE_CHECKOUT_SUCCESS_URL', 'TOLLGATE_CHECKOUT_CANCEL_URL',
   'TOLLGATE_METRICS_ON_GATEWAY', 'TOLLGATE_METRICS_ACCESS_KEY_LABEL', 'TOLLGATE_METRICS_BALANCE_ACCOUNTS', 'TOLLGATE_METRICS_TOKEN',
@@ -382,6 +387,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     clientRequestTimeoutMs: positiveInteger(env, 'TOLLGATE_CLIENT_REQUEST_TIMEOUT_MS', 120_000, TIMER_MAX_MS),
     streamIdleTimeoutMs: positiveInteger(env, 'TOLLGATE_STREAM_IDLE_TIMEOUT_MS', 30_000, TIMER_MAX_MS),
     streamTimeoutMs: positiveInteger(env, 'TOLLGATE_STREAM_TIMEOUT_MS', 15 * 60_000, TIMER_MAX_MS),
+    // 100 sessions an account; 15 minutes without a frame; 60 minutes in all, OpenAI's own cap on a realtime session.
+    realtimeMaxSessions: positiveInteger(env, 'TOLLGATE_REALTIME_MAX_SESSIONS', 100),
+    realtimeIdleTimeoutMs: positiveInteger(env, 'TOLLGATE_REALTIME_IDLE_TIMEOUT_MS', 15 * 60_000, TIMER_MAX_MS),
+    realtimeMaxDurationMs: positiveInteger(env, 'TOLLGATE_REALTIME_MAX_DURATION_MS', 60 * 60_000, TIMER_MAX_MS),
     journalPath: journalPath(env, databaseUrl),
     logLevel: logLevel(env),
     observability: loadObservabilityConfig(env),

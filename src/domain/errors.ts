@@ -161,6 +161,15 @@ export const Errors = {
   // A server-side fault (the key was sealed under another TOLLGATE_SECRET_KEY: a rotation with a gateway running,
   // a gateway started with the wrong key), not the client's routing: retrying will not help until the operator acts.
   providerKeyUnreadable: spec(500, 'ERR_NGROK_27009', 'The stored API key for provider "{provider}" cannot be decrypted by this gateway (it was sealed under another TOLLGATE_SECRET_KEY); the operator must start the gateway with the key it was sealed under, or store the provider key again.', 'api_error'),
+  // Realtime sessions (WebSocket, /v1/realtime): ngrok's named codes, messages as its error pages publish them. No
+  // status is published: a refusal before the upgrade answers with the one given here; a limit that ends a session is
+  // told in an `error` event, where only the code and message count.
+  realtimeAutoModelUnsupported: spec(400, 'ERR_NGROK_AI_GATEWAY_REALTIME_AUTO_MODEL_UNSUPPORTED', "Realtime sessions can't use 'ngrok/auto'. Name a model in the 'model' query parameter.", 'invalid_request_error'),
+  realtimeCustomProviderUnsupported: spec(400, 'ERR_NGROK_AI_GATEWAY_REALTIME_CUSTOM_PROVIDER_UNSUPPORTED', 'Realtime sessions serve only built-in providers. {provider} is a custom provider. Use a model from a built-in provider.', 'invalid_request_error'),
+  realtimeSessionIdleLimitExceeded: spec(408, 'ERR_NGROK_AI_GATEWAY_REALTIME_SESSION_IDLE_LIMIT_EXCEEDED', 'This realtime session had no data frames for {limit}. Open a new session to continue.', 'timeout_error'),
+  realtimeSessionDurationLimitExceeded: spec(408, 'ERR_NGROK_AI_GATEWAY_REALTIME_SESSION_DURATION_LIMIT_EXCEEDED', 'This realtime session reached its {limit} duration limit. Open a new session to continue.', 'timeout_error'),
+  realtimeSessionsLimitExceeded: spec(429, 'ERR_NGROK_AI_GATEWAY_REALTIME_SESSIONS_LIMIT_EXCEEDED', 'This account reached its limit of {limit} concurrent realtime sessions. Close an active session, or request a higher limit.', 'rate_limit_error'),
+  realtimeUpstreamFrameTooLong: spec(502, 'ERR_NGROK_AI_GATEWAY_REALTIME_UPSTREAM_FRAME_TOO_LONG', 'The provider sent a realtime message over the {limit} limit.', 'api_error'),
   gatewayStopping: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway is busy. Retry the request.', 'api_error'),
   // ngrok's error-codes page: "Failed to validate API key. Please try again later." (a 500, the SDKs retry it).
   accessKeysUnavailable: spec(500, 'ERR_NGROK_27009', 'Failed to validate API key. Please try again later.', 'api_error'),

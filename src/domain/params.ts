@@ -22,6 +22,8 @@ const OUTPUT_LIMIT_FIELDS: Readonly<Record<ApiSurface, readonly string[]>> = {
   // Token counting generates nothing, and Anthropic refuses a `max_tokens` there ("Extra inputs are not permitted"):
   // the account's output cap is never added to it.
   'count-tokens': [],
+  // A realtime session's limits are its own events' (`max_output_tokens` in session.update), relayed as sent.
+  realtime: [],
   // Gemini's, inside its generation settings (geminiConfig), read under both of Google's names (gemini-fields.ts);
   // named here as the cap is written: GenerateContent's JSON name, Interactions' documented proto name.
   'generate-content': [GEMINI_LIMIT],

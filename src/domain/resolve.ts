@@ -94,6 +94,8 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
       // Automatic selection is a virtual model's only target when it is one (the pipeline takes it as `model`).
       if (name.toLowerCase() === AUTO_MODEL) throw autoTargetRefusal(virtualModel ?? name, input.format, input.surface);
       resolved = resolveName(name, catalog, account);
+      // A realtime session is relayed to a built-in provider's own WebSocket API, which no custom provider declares.
+      if (input.surface === 'realtime' && resolved.provider.custom) throw tollgateError('realtimeCustomProviderUnsupported', { provider: resolved.provider.id });
       if (virtualModel !== undefined) resolved.virtualModel = virtualModel;
     } catch (error) {
       if (!(error instanceof TollgateError)) throw error;
@@ -277,6 +279,7 @@ function noAutoInPath(surface: ApiSurface): string {
  * `ngrok/auto` sent as it is, counts for a named model only), a fallback in `models`, or a Gemini path.
  */
 function autoTargetRefusal(virtualModel: string, format: ApiFormat, surface: ApiSurface): TollgateError {
+  if (surface === 'realtime') return tollgateError('realtimeAutoModelUnsupported');
   const why = modelInPath(format, surface) ? `which ${noAutoInPath(surface)}`
     : surface === 'count-tokens' ? 'which does not count tokens: name a model.' : 'which is taken as the request\'s "model" only, not as a fallback in "models".';
   return tollgateError('badRequestBody', { reason: `virtual model "${virtualModel}" stands for "ngrok/auto" (automatic model selection), ${why}` });
@@ -299,6 +302,7 @@ function requestedNames(model: unknown, models: unknown, format: ApiFormat, surf
   }
   for (const name of list) {
     if (name.toLowerCase() === AUTO_MODEL) {
+      if (surface === 'realtime') throw tollgateError('realtimeAutoModelUnsupported');
       if (modelInPath(format, surface)) throw tollgateError('badRequestBody', { reason: `"ngrok/auto" (automatic model selection) ${noAutoInPath(surface)}` });
       throw tollgateError('badRequestBody', { reason: '"ngrok/auto" (automatic model selection) is taken as the request\'s "model" only, not as a fallback in "models", and not for token counting: name a model.' });
     }
@@ -458,9 +462,9 @@ function findInCustom(name: string, account: OwnProviders): { provider: CustomPr
   return found;
 }
 
-/** The surfaces a catalog model is served on: its own list, else its provider's but embeddings. */
+/** The surfaces a catalog model is served on: its own list, else its provider's but embeddings and realtime (only realtime models speak it). */
 export function modelSurfacesOf(model: CatalogModel, provider: Pick<ResolvedProvider, 'surfaces'>): readonly ApiSurface[] {
-  return model.surfaces ?? provider.surfaces.map((s) => s.surface).filter((s) => s !== 'embeddings');
+  return model.surfaces ?? provider.surfaces.map((s) => s.surface).filter((s) => s !== 'embeddings' && s !== 'realtime');
 }
 
 const builtinCache = new WeakMap<CatalogProvider, ResolvedProvider>();

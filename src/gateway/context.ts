@@ -48,6 +48,17 @@ export interface GatewayOptions {
    */
   streamIdleTimeoutMs: number;
   streamTimeoutMs: number;
+  /** Realtime sessions' limits (realtime.ts); absent: its defaults (bare test setups). */
+  realtime?: RealtimeLimits;
+}
+
+export interface RealtimeLimits {
+  /** Sessions one account may have open at once. */
+  maxSessions: number;
+  /** A session with no data frame either way for this long is ended. */
+  idleTimeoutMs: number;
+  /** A session is ended this long after it opened. */
+  maxDurationMs: number;
 }
 
 export interface GatewayDeps {

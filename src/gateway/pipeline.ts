@@ -14,8 +14,8 @@ import { codeInterpreterTiers } from '../domain/hosted-tools.ts';
 import { advisorLimit, outputLimit, outputLimitProblem, UNBOUNDED_OUTPUT_TOKENS, webSearchLimit, webSearchTool } from '../domain/params.ts';
 import { interactionsProblem, requestShapeProblem } from '../domain/request-shape.ts';
 import { geminiCountedRequest } from '../domain/gemini-fields.ts';
-import type { RequestContext } from './context.ts';
-import type { AuthenticatedKey } from '../state/types.ts';
+import type { GatewayDeps, RequestContext } from './context.ts';
+import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from '../state/types.ts';
 import { authenticate } from './authenticate.ts';
 import { clientLeft, decodedBody, parseBody, readBody } from './body.ts';
 import { repeatedKey } from './body-edit.ts';
@@ -31,6 +31,19 @@ export async function authenticateStage(ctx: RequestContext): Promise<void> {
   let found = authenticate(ctx.deps.state, ctx.req.headers, ctx.queryKey);
   if (found instanceof Promise) found = await found;
   if (found instanceof TollgateError) throw found;
+  await keyStage(ctx, found);
+}
+
+/** What the stages before resolution read and fill: a model request's context, or a realtime session's. */
+export interface Admission {
+  readonly deps: GatewayDeps;
+  key?: AuthenticatedKey;
+  account?: AccountSnapshot;
+  configuration?: ConfigurationState | null;
+}
+
+/** The authenticated key's account and configuration, or the refusal of a key whose configuration is gone. */
+export async function keyStage(ctx: Admission, found: AuthenticatedKey): Promise<void> {
   ctx.key = found;
   ctx.account = ctx.deps.state.account(found.accountId);
   ctx.configuration = ctx.deps.state.configuration(found);
@@ -42,7 +55,7 @@ export async function authenticateStage(ctx: RequestContext): Promise<void> {
  * configuration (a new key and configuration made by another process), so it is read once more; still missing
  * fails closed — no configuration means "no restrictions", which a deleted deny-all policy must never become.
  */
-async function configurationOrRefusal(ctx: RequestContext, key: AuthenticatedKey): Promise<void> {
+async function configurationOrRefusal(ctx: Admission, key: AuthenticatedKey): Promise<void> {
   const read = await ctx.deps.state.reloadAccount(key.accountId, key.configurationId!);
   ctx.account = ctx.deps.state.account(key.accountId);
   ctx.configuration = ctx.deps.state.configuration(key);
@@ -53,7 +66,7 @@ async function configurationOrRefusal(ctx: RequestContext, key: AuthenticatedKey
 }
 
 /** Stage 2: credits (billing on; BYOK traffic too) before anything else costs money. */
-function admitCredit(ctx: RequestContext): void | Promise<void> {
+export function admitCredit(ctx: Admission): void | Promise<void> {
   const available = ctx.deps.ledger?.available(ctx.key!.accountId, ctx.account!);
   if (available instanceof Promise) return available.then((headroom) => admitOrCatchUp(ctx, headroom));
   if (available !== undefined && available <= 0n) return admitOrCatchUp(ctx, available);
@@ -63,7 +76,7 @@ function admitCredit(ctx: RequestContext): void | Promise<void> {
  * No credit on this gateway's figure: a grant another process just committed (the CLI) may not have reached it
  * yet. When a change is pending, the refusal waits for it and the balance it brings; otherwise it stands at once.
  */
-function admitOrCatchUp(ctx: RequestContext, available: bigint): void | Promise<void> {
+function admitOrCatchUp(ctx: Admission, available: bigint): void | Promise<void> {
   if (available > 0n) return;
   const accountId = ctx.key!.accountId;
   const arriving = ctx.deps.state.changesArriving(accountId);
@@ -76,12 +89,12 @@ function admitOrCatchUp(ctx: RequestContext, available: bigint): void | Promise<
   });
 }
 
-function refuseUnlessPositive(ctx: RequestContext, available: bigint): void {
+function refuseUnlessPositive(ctx: Admission, available: bigint): void {
   if (available <= 0n) throw creditRefusal(ctx);
 }
 
 /** An empty account, or one whose balance other requests' reservations hold for now. */
-function creditRefusal(ctx: RequestContext): TollgateError {
+function creditRefusal(ctx: Admission): TollgateError {
   const balance = ctx.deps.ledger?.balance(ctx.key!.accountId) ?? 0n;
   return tollgateError(balance > 0n ? 'creditHeldInFlight' : 'outOfCredit');
 }

@@ -19,6 +19,7 @@ import { endStreamWithError, writeError, writeJson } from './respond.ts';
 import { handleModelRequest } from './pipeline.ts';
 import { modelsStage } from './models-list.ts';
 import { McpGateway } from './mcp/handler.ts';
+import { isRealtimeUpgrade, RealtimeGateway } from './realtime.ts';
 
 export interface GatewayServer {
   server: Server;
@@ -314,7 +315,11 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
   const { clientHeadersTimeoutMs, clientRequestTimeoutMs } = deps.options;
   const timeouts = clientTimeoutOptions(clientHeadersTimeoutMs, clientRequestTimeoutMs);
   const handler = createGatewayHandler(deps, inFlight);
-  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, ...timeouts }, handler);
+  // Realtime sessions are in-flight work too: a stopping gateway lets them run for the grace period, then ends them.
+  const realtime = new RealtimeGateway(deps);
+  // Only GET /v1/realtime's WebSocket upgrade is taken as one; any other request naming an upgrade is an ordinary request.
+  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, ...timeouts, shouldUpgradeCallback: isRealtimeUpgrade }, handler);
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => realtime.upgrade(req, socket, head));
   // The same port takes HTTP/2 with prior knowledge (the AWS SDK's default for Bedrock Runtime), same handler, same limits.
   const h2c = serveH2c(server, handler, {
     headersTimeoutMs: timeouts.headersTimeout, requestTimeoutMs: timeouts.requestTimeout, keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS, maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
@@ -335,6 +340,7 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
     server,
     url: `http://${shownHost}:${address.port}`,
     async close(graceMs = 5000) {
+      realtime.stopAccepting();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // HTTP/2 connections get GOAWAY: their open requests finish, no new one starts (node:http's list holds none of them).
       h2c.closeSessions();
@@ -346,6 +352,7 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
       const sweep = setInterval(sweepOnce, 50);
       const force = setTimeout(() => {
         inFlight.cutShort();
+        realtime.cutShort();
         // After the error answers are handed to the sockets: closing ends them (a written answer is sent first
         // only when the kernel takes it at once, which a short error does).
         setImmediate(() => { server.closeAllConnections(); h2c.destroyConnections(); });
@@ -356,7 +363,7 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
       // Connections are gone, but a cut stream or an answer whose tokens are being counted is metered a little
       // later: every request's usage is recorded before the usage sink closes. The grace period still bounds a
       // stream delivered whole whose provider holds its connection open.
-      await inFlight.idle();
+      await Promise.all([inFlight.idle(), realtime.idle()]);
       clearTimeout(force);
       await stopTokenCounter();
       await deps.upstreams.close();

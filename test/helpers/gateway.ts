@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { startTollgate, type RunningTollgate } from '../../src/server.ts';
+import { openStore } from '../../src/store/database.ts';
 import type { UsageEventsTable } from '../../src/store/schema.ts';
 import type { Selectable } from 'kysely';
 import { startFakeProvider, type FakeProvider } from '../fake-upstream.ts';
@@ -129,4 +130,14 @@ export async function gw(h: Harness, path: string, init: { method?: string; toke
   const res = await fetch(h.gatewayUrl + path, { method: init.method ?? (body !== undefined ? 'POST' : 'GET'), headers, ...(body !== undefined ? { body } : {}) });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+/** Every usage row in a stopped gateway's store (its own connection is closed by then). */
+export async function storedUsage(h: Harness): Promise<UsageRow[]> {
+  const store = await openStore(h.database.url, { migrate: false });
+  try {
+    return await store.db.selectFrom('usageEvents').selectAll().execute();
+  } finally {
+    await store.close();
+  }
 }

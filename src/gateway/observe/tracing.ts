@@ -46,6 +46,7 @@ const OPERATION: Readonly<Record<ApiSurface, string>> = {
   'generate-content': 'generate_content', 'stream-generate-content': 'generate_content', interactions: 'generate_content',
   // Bedrock's Converse is a chat; InvokeModel takes whatever the model's own API is.
   converse: 'chat', 'converse-stream': 'chat', invoke: 'generate_content', 'invoke-stream': 'generate_content',
+  realtime: 'realtime',
 };
 
 /** Catalog provider ids whose GenAI well-known name differs; everything else is reported as its id. */

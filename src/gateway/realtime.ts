@@ -1,0 +1,628 @@
+// OpenAI's Realtime API over WebSocket: `GET /v1/realtime?model=…` upgraded on the gateway's port (HTTP/1.1 only, as
+// WebSockets are), relayed frame by frame to the provider's own WebSocket (its base URL's `/realtime`, ws scheme).
+// Everything is decided before the upgrade — key, scope, credits, model, the session limit, and the provider's
+// handshake, failing over to the next credential on 401/403/429/5xx — so every refusal is an HTTP error in the
+// gateway's shape. Once upgraded there is no failover: the provider holds the conversation. Every `response.done`
+// the provider sends is metered as a usage event, priced by kind of token; a response still open when the session
+// ends is cancelled and given a moment to report its usage, and recorded as failed when it does not
+// (docs/decisions/gateway-behaviour.md, "Realtime").
+import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { attemptCost, type IterationUsage, type TokenUsage } from '../domain/cost.ts';
+import { TollgateError, tollgateError } from '../domain/errors.ts';
+import { newId } from '../domain/ids.ts';
+import { nowIso } from '../domain/clock.ts';
+import { byteSize } from '../domain/byte-size.ts';
+import { isRecord } from '../domain/json-value.ts';
+import { resolveCandidates, type Candidate } from '../domain/resolve.ts';
+import { applyScope, scopeError } from '../domain/scope.ts';
+import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
+import type { PriceMicro } from '../catalog/types.ts';
+import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from '../state/types.ts';
+import { NO_COST, type BegunAttempt, type Completion, type RetryAction, type UsageEvent } from '../usage/event.ts';
+import type { GatewayDeps, RealtimeLimits } from './context.ts';
+import { accessToken, authenticateToken } from './authenticate.ts';
+import { admitCredit, keyStage, type Admission } from './pipeline.ts';
+import { refuseRoutingLoop, VIA_HEADER, viaValue } from './routing-loop.ts';
+import { baseHeaders, H_MODEL, H_REQUEST_ID, headerText } from './headers.ts';
+import { codecs } from './formats/index.ts';
+import { formatMs } from './failure.ts';
+import { storedStopReason } from './formats/types.ts';
+
+export const REALTIME_PATH = '/v1/realtime';
+
+/**
+ * The longest message relayed either way. OpenAI's own events are small but for audio appended in one piece (base64,
+ * 15 MiB of it is some five minutes of 24 kHz PCM): a single message past this ends the session rather than be held.
+ */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export const DEFAULT_REALTIME_LIMITS: RealtimeLimits = { maxSessions: 100, idleTimeoutMs: 15 * 60_000, maxDurationMs: 60 * 60_000 };
+
+/** The browser's way to send a key (WebSocket has no headers there): a subprotocol `openai-insecure-api-key.<key>`. */
+const KEY_PROTOCOL = 'openai-insecure-api-key.';
+const REALTIME_PROTOCOL = 'realtime';
+
+/** How long a response left open when a session ends may take to report its usage after it is cancelled. */
+const METER_GRACE_MS = 1000;
+/** How long a closing handshake may take before the socket is dropped. */
+const CLOSE_WAIT_MS = 1000;
+/** Bytes waiting for a slow reader before the other side is paused (no session is ever held whole). */
+const HIGH_WATER_BYTES = 4 * 1024 * 1024;
+/** Of a provider's refusal of the handshake, this much of its body is passed to the client. */
+const REFUSAL_BODY_BYTES = 64 * 1024;
+
+/** Close codes (RFC 6455 §7.4): a limit ended the session; the gateway is stopping; the provider failed. */
+const CLOSE_POLICY = 1008;
+const CLOSE_RESTART = 1012;
+const CLOSE_UPSTREAM = 1011;
+
+const DONE = Buffer.from('"response.done"');
+const CREATED = Buffer.from('"response.created"');
+
+/** Whether a request's upgrade is one this gateway takes (node:http hands every other one to the request handler). */
+export function isRealtimeUpgrade(req: IncomingMessage): boolean {
+  const upgrade = req.headers.upgrade;
+  if (typeof upgrade !== 'string' || upgrade.toLowerCase() !== 'websocket' || req.method !== 'GET') return false;
+  return pathOf(req.url ?? '/') === REALTIME_PATH;
+}
+
+function pathOf(target: string): string {
+  const url = new URL(target, 'http://gateway');
+  return url.pathname;
+}
+
+/** The access key: a header as on every gateway route, else the browser's subprotocol. */
+function realtimeToken(headers: IncomingHttpHeaders): string | undefined {
+  const token = accessToken(headers);
+  if (token !== undefined) return token;
+  const offered = headers['sec-websocket-protocol'];
+  if (typeof offered !== 'string') return undefined;
+  for (const protocol of offered.split(',')) {
+    const p = protocol.trim();
+    if (p.startsWith(KEY_PROTOCOL) && p.length > KEY_PROTOCOL.length) return p.slice(KEY_PROTOCOL.length);
+  }
+  return undefined;
+}
+
+/** A provider's refusal of the handshake that no other credential would change (a 400: the request is wrong): passed on. */
+class ProviderRefusal {
+  readonly status: number;
+  readonly body: Buffer;
+  readonly contentType: string | undefined;
+  constructor(status: number, body: Buffer, contentType: string | undefined) {
+    this.status = status;
+    this.body = body;
+    this.contentType = contentType;
+  }
+}
+
+type Opened = { socket: WebSocket } | { status: number; body: Buffer; contentType: string | undefined } | { error: string };
+
+/** Why a handshake's failure moves on to the next credential, as an HTTP attempt's does (attempt.ts failureOf). */
+function failsOver(status: number): boolean {
+  return status === 401 || status === 402 || status === 403 || status === 404 || status === 408 || status === 429 || (status >= 500 && status !== 508) || (status >= 300 && status < 400);
+}
+
+function validCloseCode(code: number): boolean {
+  return (code >= 3000 && code <= 4999) || (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006);
+}
+
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
+}
+
+function member(value: unknown, name: string): Record<string, unknown> | undefined {
+  const v = isRecord(value) ? value[name] : undefined;
+  return isRecord(v) ? v : undefined;
+}
+
+/**
+ * A `response.done`'s usage as the gateway prices it: text, audio and image tokens each at their price (an iteration
+ * each, cost.ts), whatever the totals hold beyond the parts counted as text.
+ */
+export function realtimeUsage(usage: Record<string, unknown> | undefined, price: PriceMicro | undefined): TokenUsage {
+  const input = count(usage?.input_tokens);
+  const output = count(usage?.output_tokens);
+  const inDetails = member(usage, 'input_token_details');
+  const outDetails = member(usage, 'output_token_details');
+  const cachedDetails = member(inDetails, 'cached_tokens_details');
+  const cached = Math.min(count(inDetails?.cached_tokens), input);
+  const audioIn = Math.min(count(inDetails?.audio_tokens), input);
+  const imageIn = Math.min(count(inDetails?.image_tokens), input - audioIn);
+  const audioCached = Math.min(count(cachedDetails?.audio_tokens), audioIn, cached);
+  const imageCached = Math.min(count(cachedDetails?.image_tokens), imageIn, cached - audioCached);
+  const audioOut = Math.min(count(outDetails?.audio_tokens), output);
+  const audio: IterationUsage = { inputTokens: audioIn, outputTokens: audioOut, cacheReadTokens: audioCached, cacheWriteTokens: 0, ...(price?.audio ? { price: price.audio } : {}) };
+  const image: IterationUsage = { inputTokens: imageIn, outputTokens: 0, cacheReadTokens: imageCached, cacheWriteTokens: 0, ...(price?.image ? { price: price.image } : {}) };
+  const text: IterationUsage = { inputTokens: input - audioIn - imageIn, outputTokens: output - audioOut, cacheReadTokens: cached - audioCached - imageCached, cacheWriteTokens: 0 };
+  return { inputTokens: input, outputTokens: output, cacheReadTokens: cached, cacheWriteTokens: 0, reasoningTokens: 0, iterations: [text, audio, image] };
+}
+
+/** A response the provider started (`response.created`) and has not reported done. */
+interface OpenResponse { eventId: string; startedAt: number }
+
+type Ending = 'client-left' | 'upstream-closed' | 'idle' | 'duration' | 'shutdown' | 'frame-too-long';
+
+/** One realtime session, from its upgrade request to its last usage event. */
+class Session implements Admission {
+  readonly deps: GatewayDeps;
+  readonly requestId = newId('request');
+  key?: AuthenticatedKey;
+  account?: AccountSnapshot;
+  configuration?: ConfigurationState | null;
+  /** The credential that serves it, and its attempt number among those tried. */
+  plan: AttemptPlan | undefined;
+  attemptNumber = 0;
+  client: WebSocket | undefined;
+  upstream: WebSocket | undefined;
+  /** The provider's messages that came before the client's socket was ready, relayed once it is. */
+  early: [Buffer, boolean][] = [];
+  readonly open = new Map<string, OpenResponse>();
+  /** The client's upgrade request went away before the session started. */
+  clientGone = false;
+  /** Set once the session holds a slot of its account's. */
+  slot: string | undefined;
+  ending: Ending | undefined;
+  finished = false;
+  lastFrameAt = performance.now();
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
+  durationTimer: ReturnType<typeof setTimeout> | undefined;
+  graceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(deps: GatewayDeps) {
+    this.deps = deps;
+  }
+}
+
+export class RealtimeGateway {
+  readonly #deps: GatewayDeps;
+  readonly #limits: RealtimeLimits;
+  readonly #server: WebSocketServer;
+  readonly #sessions = new Set<Session>();
+  readonly #perAccount = new Map<string, number>();
+  /** Request ids and models of upgrades being completed, for the 101's headers. */
+  readonly #answering = new WeakMap<IncomingMessage, Session>();
+  #stopping = false;
+  /** The shutdown deadline passed: a session whose admission was still under way is ended as it starts. */
+  #cut = false;
+  #idle: (() => void)[] = [];
+
+  constructor(deps: GatewayDeps) {
+    this.#deps = deps;
+    this.#limits = deps.options.realtime ?? DEFAULT_REALTIME_LIMITS;
+    // The `realtime` subprotocol is answered when offered (a browser offering its key that way requires it); the
+    // key's own subprotocol never is.
+    this.#server = new WebSocketServer({
+      noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false,
+      handleProtocols: (protocols) => (protocols.has(REALTIME_PROTOCOL) ? REALTIME_PROTOCOL : false),
+    });
+    this.#server.on('headers', (headers: string[], req: IncomingMessage) => {
+      const session = this.#answering.get(req);
+      if (!session) return;
+      headers.push(`${H_REQUEST_ID}: ${session.requestId}`);
+      if (session.plan) headers.push(`${H_MODEL}: ${headerText(session.plan.candidate.modelId)}`);
+    });
+  }
+
+  /** node:http's `upgrade` for GET /v1/realtime. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const session = new Session(this.#deps);
+    this.#sessions.add(session);
+    socket.on('error', ignore);
+    const gone = () => { session.clientGone = true; };
+    socket.once('close', gone);
+    this.#admit(session, req).then((upstream) => {
+      socket.off('close', gone);
+      if (session.clientGone || socket.destroyed) {
+        upstream.terminate();
+        this.#finish(session);
+        return;
+      }
+      this.#answering.set(req, session);
+      // Synchronous without verifyClient: no client by its return means ws refused the handshake (a 400 of its own).
+      this.#server.handleUpgrade(req, socket, head, (client) => this.#start(session, client));
+      if (!session.client) {
+        upstream.terminate();
+        this.#finish(session);
+      }
+    }, (error: unknown) => {
+      socket.off('close', gone);
+      this.#refuse(session, socket, error);
+      this.#finish(session);
+    });
+  }
+
+  /** The gateway is stopping: upgrades from now on are refused (503), sessions open run until cutShort(). */
+  stopAccepting(): void {
+    this.#stopping = true;
+  }
+
+  /** The shutdown grace period is over: every session is told, its open responses cancelled and metered, and closed. */
+  cutShort(): void {
+    this.#cut = true;
+    for (const session of this.#sessions) if (session.client) this.#end(session, 'shutdown');
+  }
+
+  /** Resolves once every session (and every upgrade being admitted) has ended and recorded its usage. */
+  idle(): Promise<void> {
+    return this.#sessions.size === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  async #admit(s: Session, req: IncomingMessage): Promise<WebSocket> {
+    const { deps } = s;
+    if (this.#stopping) throw tollgateError('gatewayStopping');
+    let found = authenticateToken(deps.state, realtimeToken(req.headers), req.headers.authorization !== undefined);
+    if (found instanceof Promise) found = await found;
+    if (found instanceof TollgateError) throw found;
+    await keyStage(s, found);
+    refuseRoutingLoop(req.headers, deps.options.loopId);
+    const admitted = admitCredit(s);
+    if (admitted) await admitted;
+    const model = new URL(req.url ?? '/', 'http://gateway').searchParams.get('model');
+    const attempts = this.#plan(s, this.#candidates(s, model));
+    const accountId = found.accountId;
+    const open = this.#perAccount.get(accountId) ?? 0;
+    if (open >= this.#limits.maxSessions) throw tollgateError('realtimeSessionsLimitExceeded', { limit: String(this.#limits.maxSessions) });
+    this.#perAccount.set(accountId, open + 1);
+    s.slot = accountId;
+    return this.#connect(s, attempts, req.headers);
+  }
+
+  #candidates(s: Session, model: string | null): Candidate[] {
+    if (!model) throw tollgateError('invalidRequest', { reason: 'name a model in the "model" query parameter, as /v1/realtime?model=gpt-realtime.' });
+    const candidates = resolveCandidates({ model, models: undefined, format: 'openai', surface: 'realtime' }, s.deps.catalog, s.account!);
+    const access = s.configuration?.access ?? null;
+    const { allowed, rejected } = applyScope(candidates, access);
+    if (allowed.length === 0) throw scopeError(rejected, access, s.configuration?.id);
+    return allowed;
+  }
+
+  #plan(s: Session, allowed: readonly Candidate[]): AttemptPlan[] {
+    const attempts: AttemptPlan[] = [];
+    let problem: TollgateError | undefined;
+    for (const candidate of allowed) {
+      const plan = planAttempts(candidate, s.configuration ?? null, s.account!, s.deps.options.managedKeys);
+      attempts.push(...plan.attempts);
+      problem ??= plan.problem;
+    }
+    if (attempts.length === 0) throw problem ?? tollgateError('noProviderKeys', { provider: allowed[0]!.provider.id });
+    return attempts;
+  }
+
+  /** The provider's WebSocket, through the first credential whose handshake succeeds. */
+  async #connect(s: Session, attempts: readonly AttemptPlan[], clientHeaders: IncomingHttpHeaders): Promise<WebSocket> {
+    const failures: string[] = [];
+    let rateLimited = 0;
+    for (let i = 0; i < attempts.length; i++) {
+      const plan = attempts[i]!;
+      if (s.clientGone) throw tollgateError('requestCanceled');
+      const startedAt = performance.now();
+      // Set before the handshake: the provider's first messages may come in the chunk that opens it, and are metered.
+      s.plan = plan;
+      s.attemptNumber = i + 1;
+      const opened = await openUpstream(upstreamUrl(plan.candidate), upstreamHeaders(plan, clientHeaders, s.deps.options.loopId), s.account!.settings.perRequestTimeoutMs, (data, isBinary) => this.#fromUpstream(s, data as Buffer, isBinary));
+      if ('socket' in opened) {
+        s.upstream = opened.socket;
+        return opened.socket;
+      }
+      s.plan = undefined;
+      const status = 'status' in opened ? opened.status : 0;
+      const passed = status !== 0 && !failsOver(status);
+      const last = passed || i === attempts.length - 1;
+      this.#recordHandshake(s, plan, i + 1, status, startedAt, passed ? 'fail_fast' : last ? 'exhausted' : 'next_key', last);
+      if (passed) throw new ProviderRefusal(status, (opened as { body: Buffer }).body, (opened as { contentType: string | undefined }).contentType);
+      if (status === 429) rateLimited++;
+      const key = plan.keySource === 'ngrok' ? 'managed key' : plan.providerKey ? `key ${plan.providerKey.id}` : 'no key';
+      failures.push(`${plan.candidate.provider.id}:${plan.candidate.modelId} (${key}): ${status ? `HTTP ${status}` : 'connection failed'}`);
+    }
+    if (rateLimited === attempts.length) throw tollgateError('upstreamRateLimited', { reason: 'every credential was rate limited.' });
+    throw tollgateError('allProvidersFailed', { errors: failures.join('; ') });
+  }
+
+  #start(s: Session, client: WebSocket): void {
+    s.client = client;
+    const upstream = s.upstream!;
+    s.lastFrameAt = performance.now();
+    client.on('message', (data: RawData, isBinary: boolean) => {
+      s.lastFrameAt = performance.now();
+      relay(upstream, data as Buffer, isBinary, client);
+    });
+    client.on('error', ignore);
+    client.once('close', () => this.#end(s, 'client-left'));
+    upstream.once('close', (code: number, reason: Buffer) => this.#upstreamClosed(s, code, reason));
+    upstream.on('error', (error: Error & { code?: string }) => this.#upstreamError(s, error));
+    for (const [data, isBinary] of s.early) relay(client, data, isBinary, upstream);
+    s.early = [];
+    s.idleTimer = setTimeout(checkIdle, this.#limits.idleTimeoutMs, this, s);
+    s.durationTimer = setTimeout(() => this.#end(s, 'duration'), this.#limits.maxDurationMs);
+    // Closed before its client was attached (the provider hung up at once): the session ends now.
+    if (upstream.readyState !== WebSocket.OPEN) this.#upstreamClosed(s, 1011, Buffer.alloc(0));
+    else if (this.#cut) this.#end(s, 'shutdown');
+  }
+
+  /** Idle timer: re-armed for what is left when a frame came since it was set. */
+  idleCheck(s: Session): void {
+    const quiet = performance.now() - s.lastFrameAt;
+    if (quiet >= this.#limits.idleTimeoutMs) this.#end(s, 'idle');
+    else s.idleTimer = setTimeout(checkIdle, Math.max(1, this.#limits.idleTimeoutMs - quiet), this, s);
+  }
+
+  #fromUpstream(s: Session, data: Buffer, isBinary: boolean): void {
+    s.lastFrameAt = performance.now();
+    if (!isBinary) this.#meter(s, data);
+    if (s.client) relay(s.client, data, isBinary, s.upstream!);
+    else s.early.push([data, isBinary]);
+  }
+
+  /** Reads only the events metering needs: the provider's audio deltas are relayed without being parsed. */
+  #meter(s: Session, data: Buffer): void {
+    // Finished: its open responses are recorded already (as failed), a late report would record one twice.
+    if (s.finished) return;
+    const done = data.includes(DONE);
+    if (!done && !data.includes(CREATED)) return;
+    let event: unknown;
+    try {
+      event = JSON.parse(data.toString('utf8'));
+    } catch {
+      return;
+    }
+    if (!isRecord(event)) return;
+    const response = member(event, 'response');
+    const id = typeof response?.id === 'string' ? response.id : '';
+    if (event.type === 'response.created') {
+      const began: OpenResponse = { eventId: newId('usageEvent'), startedAt: performance.now() };
+      s.open.set(id, began);
+      // Noted durably before its usage is known: a gateway that dies mid-response still leaves its event.
+      s.deps.usage.begin(this.#begun(s, began)).catch(ignore);
+    } else if (event.type === 'response.done') {
+      const began = s.open.get(id) ?? { eventId: newId('usageEvent'), startedAt: performance.now() };
+      s.open.delete(id);
+      this.#recordResponse(s, began, response);
+      // A session ending waits for its open responses' usage: the last one came.
+      if (s.ending !== undefined && s.open.size === 0) this.#finish(s);
+    }
+  }
+
+  #upstreamClosed(s: Session, code: number, reason: Buffer): void {
+    if (s.finished) return;
+    if (s.ending === undefined) {
+      s.ending = 'upstream-closed';
+      const client = s.client;
+      if (client && client.readyState === WebSocket.OPEN) closeSoon(client, validCloseCode(code) ? code : CLOSE_UPSTREAM, reason.toString('utf8'));
+    }
+    // Nothing more can come from the provider: what is still open is recorded as it stands.
+    this.#finish(s);
+  }
+
+  /** Ends a session: the client told why (a limit, the shutdown), open responses cancelled and given a moment to report. */
+  #end(s: Session, why: Ending): void {
+    if (s.ending !== undefined || s.finished) return;
+    s.ending = why;
+    const told = toldError(why, this.#limits);
+    const client = s.client;
+    if (told && client && client.readyState === WebSocket.OPEN) {
+      client.send(JSON.stringify(errorEvent(told)));
+      closeSoon(client, why === 'shutdown' ? CLOSE_RESTART : why === 'frame-too-long' ? CLOSE_UPSTREAM : CLOSE_POLICY, told.code);
+    }
+    const upstream = s.upstream;
+    if (s.open.size > 0 && upstream && upstream.readyState === WebSocket.OPEN && why !== 'frame-too-long') {
+      // The provider bills what it generated: a cancelled response still reports its usage in its response.done.
+      upstream.send('{"type":"response.cancel"}');
+      s.graceTimer = setTimeout(() => this.#finish(s), METER_GRACE_MS);
+      return;
+    }
+    this.#finish(s);
+  }
+
+  /** The provider's message over MAX_MESSAGE_BYTES (ws refuses it and closes): the client is told why its session ends. */
+  #upstreamError(s: Session, error: Error & { code?: string }): void {
+    if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.#end(s, 'frame-too-long');
+  }
+
+  #finish(s: Session): void {
+    if (s.finished) return;
+    s.finished = true;
+    clearTimeout(s.idleTimer);
+    clearTimeout(s.durationTimer);
+    clearTimeout(s.graceTimer);
+    for (const began of s.open.values()) this.#recordResponse(s, began, undefined);
+    s.open.clear();
+    if (s.upstream && s.upstream.readyState !== WebSocket.CLOSED) closeSoon(s.upstream, 1000, '');
+    if (s.client && s.client.readyState === WebSocket.OPEN) closeSoon(s.client, CLOSE_UPSTREAM, 'session ended');
+    if (s.slot !== undefined) {
+      const left = (this.#perAccount.get(s.slot) ?? 1) - 1;
+      if (left > 0) this.#perAccount.set(s.slot, left);
+      else this.#perAccount.delete(s.slot);
+      s.slot = undefined;
+    }
+    if (s.plan && s.key) s.deps.state.markUsed(s.key.id, s.plan.providerKey?.id);
+    this.#sessions.delete(s);
+    if (this.#sessions.size > 0 || this.#idle.length === 0) return;
+    const waiters = this.#idle;
+    this.#idle = [];
+    for (const w of waiters) w();
+  }
+
+  /** An upgrade refused before it happened: an HTTP answer in the gateway's error shape (or the provider's own refusal). */
+  #refuse(s: Session, socket: Duplex, error: unknown): void {
+    if (socket.destroyed || !socket.writable) return;
+    const headers = baseHeaders(s.requestId);
+    if (error instanceof ProviderRefusal) {
+      headers['content-type'] = error.contentType ?? 'application/json';
+      writeRaw(socket, error.status, headers, error.body);
+      return;
+    }
+    let answer: TollgateError;
+    if (error instanceof TollgateError) answer = error;
+    else {
+      s.deps.logger.error({ requestId: s.requestId, err: error instanceof Error ? error.message : String(error) }, 'realtime upgrade failed');
+      answer = tollgateError('internal');
+    }
+    headers['content-type'] = 'application/json';
+    writeRaw(socket, answer.status, headers, Buffer.from(codecs.openai.errorBody(answer, s.requestId)));
+  }
+
+  #begun(s: Session, began: OpenResponse): BegunAttempt {
+    const { candidate } = s.plan!;
+    return {
+      id: began.eventId, accountId: s.key!.accountId, requestId: s.requestId, accessKeyId: s.key!.id,
+      provider: candidate.provider.id, providerDisplayName: candidate.provider.displayName, model: candidate.modelId, modelDisplayName: candidate.displayName,
+      attemptNumber: s.attemptNumber, isStreaming: true, inputTokensEstimate: 0, keySource: s.plan!.keySource,
+      providerKeyId: s.plan!.providerKey?.id ?? null, providerKeyDisplayName: s.plan!.providerKey?.keyRedacted ?? null,
+      retryAction: 'succeeded', eventTime: nowIso(), virtualModel: candidate.virtualModel ?? null, firewall: null,
+    };
+  }
+
+  /** A response's usage event: from its `response.done`, or (undefined) one the session ended before it reported. */
+  #recordResponse(s: Session, began: OpenResponse, response: Record<string, unknown> | undefined): void {
+    const plan = s.plan!;
+    const key = s.key!;
+    const status = typeof response?.status === 'string' ? response.status : '';
+    const failed = response === undefined || status === 'failed';
+    const usage = realtimeUsage(member(response, 'usage'), plan.candidate.catalogModel?.priceMicro);
+    const durationMs = performance.now() - began.startedAt;
+    const cost = attemptCost(usage, plan, s.deps.options.processingFeeMicroUsdPerMtok, !failed, Date.now() - durationMs);
+    const reason = member(response, 'status_details')?.reason;
+    const completion: Completion = response === undefined ? 'stream_failed' : failed ? 'failed' : 'succeeded';
+    const event: UsageEvent = {
+      ...this.#begun(s, began),
+      isFinalAttempt: true, statusCode: 200, timedOut: false, isError: failed,
+      stopReason: storedStopReason(typeof reason === 'string' ? reason : status),
+      inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cacheReadTokens: usage.cacheReadTokens, cacheWriteTokens: 0, cacheWrite1hTokens: 0,
+      reasoningTokens: 0, usageEstimated: false, outputTokensEstimate: 0,
+      costPico: cost.totalPico, inputCostPico: cost.inputPico, outputCostPico: cost.outputPico, cacheReadCostPico: cost.cacheReadPico,
+      cacheWrite5mCostPico: cost.cacheWrite5mPico, cacheWrite1hCostPico: cost.cacheWrite1hPico, feePico: cost.feePico,
+      completion, upstreamDurationMs: Math.round(durationMs),
+    };
+    s.deps.usage.record(event);
+    s.deps.ledger?.settle(key.accountId, undefined, cost.totalPico);
+    if (cost.totalPico > 0n) s.deps.state.debit(key.accountId, cost.totalPico);
+  }
+
+  /** A handshake that did not open a session: an attempt like an HTTP one that failed, at no cost. */
+  #recordHandshake(s: Session, plan: AttemptPlan, attemptNumber: number, status: number, startedAt: number, retryAction: RetryAction, last: boolean): void {
+    const { candidate } = plan;
+    const key = s.key!;
+    s.deps.usage.record({
+      id: newId('usageEvent'), accountId: key.accountId, requestId: s.requestId, accessKeyId: key.id,
+      provider: candidate.provider.id, providerDisplayName: candidate.provider.displayName, model: candidate.modelId, modelDisplayName: candidate.displayName,
+      attemptNumber, isFinalAttempt: last, statusCode: status, timedOut: false, isError: true, isStreaming: true, stopReason: '',
+      inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0, reasoningTokens: 0,
+      usageEstimated: false, inputTokensEstimate: 0, outputTokensEstimate: 0, ...NO_COST,
+      keySource: plan.keySource, providerKeyId: plan.providerKey?.id ?? null, providerKeyDisplayName: plan.providerKey?.keyRedacted ?? null,
+      retryAction, completion: 'failed', upstreamDurationMs: Math.round(performance.now() - startedAt), eventTime: nowIso(),
+      virtualModel: candidate.virtualModel ?? null, firewall: null,
+    });
+  }
+}
+
+function checkIdle(gateway: RealtimeGateway, s: Session): void {
+  gateway.idleCheck(s);
+}
+
+function ignore(): void {
+  // A broken socket ends its session through its 'close'; nothing to answer.
+}
+
+/** The error a session ended by the gateway tells its client, undefined when the client or the provider ended it. */
+function toldError(why: Ending, limits: RealtimeLimits): TollgateError | undefined {
+  switch (why) {
+    case 'idle': return tollgateError('realtimeSessionIdleLimitExceeded', { limit: formatMs(limits.idleTimeoutMs) });
+    case 'duration': return tollgateError('realtimeSessionDurationLimitExceeded', { limit: formatMs(limits.maxDurationMs) });
+    case 'shutdown': return tollgateError('gatewayStopping');
+    case 'frame-too-long': return tollgateError('realtimeUpstreamFrameTooLong', { limit: byteSize(MAX_MESSAGE_BYTES) });
+    default: return undefined;
+  }
+}
+
+/** OpenAI's `error` server event, which the SDK raises as an error: the code and message are the gateway's. */
+function errorEvent(error: TollgateError): Record<string, unknown> {
+  return {
+    type: 'error', event_id: `event_${newId('request').slice(3)}`,
+    error: { type: error.spec.type ?? 'api_error', code: error.code, message: error.message, param: null, event_id: null },
+  };
+}
+
+/** Sends `data` on, pausing `from` while `to`'s reader lags HIGH_WATER_BYTES behind. */
+function relay(to: WebSocket, data: Buffer, isBinary: boolean, from: WebSocket): void {
+  if (to.readyState !== WebSocket.OPEN) return;
+  const full = to.bufferedAmount + data.length > HIGH_WATER_BYTES;
+  if (full && !from.isPaused) {
+    from.pause();
+    to.send(data, { binary: isBinary }, () => from.resume());
+    return;
+  }
+  to.send(data, { binary: isBinary });
+}
+
+/** A closing handshake, bounded: a peer that never answers it is dropped. */
+function closeSoon(socket: WebSocket, code: number, reason: string): void {
+  if (socket.readyState === WebSocket.CLOSED) return;
+  if (socket.readyState === WebSocket.OPEN) socket.close(code, Buffer.from(reason).subarray(0, 123));
+  else if (socket.readyState === WebSocket.CONNECTING) {
+    socket.terminate();
+    return;
+  }
+  setTimeout(() => socket.terminate(), CLOSE_WAIT_MS).unref();
+}
+
+function writeRaw(socket: Duplex, status: number, headers: Record<string, string | string[] | number>, body: Buffer): void {
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`];
+  headers['content-length'] = body.length;
+  headers.connection = 'close';
+  for (const [name, value] of Object.entries(headers)) for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
+  socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), body]));
+}
+
+/** The provider's realtime WebSocket: its base URL's `/realtime` with the ws scheme, the upstream model in the query. */
+function upstreamUrl(candidate: Candidate): string {
+  const base = (candidate.surface.baseUrl ?? candidate.provider.baseUrl).replace(/\/+$/, '');
+  const url = new URL(`${base}${candidate.surface.path}`);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.searchParams.set('model', candidate.upstreamModelId ?? candidate.modelId);
+  return url.href;
+}
+
+/** The credential replaces the client's access key; `openai-beta` (the older realtime protocol's opt-in) goes along. */
+function upstreamHeaders(plan: AttemptPlan, clientHeaders: IncomingHttpHeaders, loopId: string): Record<string, string> {
+  const headers: Record<string, string> = { [VIA_HEADER]: viaValue(clientHeaders, loopId) };
+  const beta = clientHeaders['openai-beta'];
+  if (typeof beta === 'string') headers['openai-beta'] = beta;
+  if (plan.credential) headers.authorization = `Bearer ${plan.credential}`;
+  return headers;
+}
+
+/** One handshake with the provider. Its messages go to `onMessage` from the first, so none is lost before the client is attached. */
+function openUpstream(url: string, headers: Record<string, string>, timeoutMs: number, onMessage: (data: RawData, isBinary: boolean) => void): Promise<Opened> {
+  return new Promise((resolve) => {
+    let socket: WebSocket;
+    try {
+      socket = new WebSocket(url, { headers, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: timeoutMs, followRedirects: false });
+    } catch (error) {
+      resolve({ error: error instanceof Error ? error.message : String(error) });
+      return;
+    }
+    socket.on('message', onMessage);
+    socket.once('open', () => resolve({ socket }));
+    socket.on('error', (error: Error) => resolve({ error: error.message }));
+    socket.once('unexpected-response', (request, response) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const done = () => {
+        resolve({ status: response.statusCode ?? 502, body: Buffer.concat(chunks), contentType: typeof response.headers['content-type'] === 'string' ? response.headers['content-type'] : undefined });
+        request.destroy();
+      };
+      response.on('data', (chunk: Buffer) => {
+        if (size >= REFUSAL_BODY_BYTES) return;
+        chunks.push(chunk.subarray(0, REFUSAL_BODY_BYTES - size));
+        size += chunk.length;
+        if (size >= REFUSAL_BODY_BYTES) done();
+      });
+      response.once('end', done);
+      response.once('error', done);
+    });
+  });
+}
+

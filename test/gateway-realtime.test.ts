@@ -1,0 +1,288 @@
+// OpenAI's Realtime API through the gateway, driven by the official SDK's OpenAIRealtimeWS (and raw `ws` where the
+// SDK hides the HTTP answer to a refused upgrade), against a fake realtime server speaking OpenAI's event shapes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import OpenAI from 'openai';
+import { OpenAIRealtimeWS } from 'openai/realtime/ws';
+import { WebSocket } from 'ws';
+import { MANAGED_OPENAI_KEY, startHarness, storedUsage, type Harness } from './helpers/gateway.ts';
+import { FAKE_AUDIO, FAKE_REALTIME_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
+
+interface Setup { h: Harness; fake: FakeRealtime; close(): Promise<void> }
+
+async function setup(env: Record<string, string> = {}): Promise<Setup> {
+  const fake = await startFakeRealtime();
+  const h = await startHarness('sqlite', { TOLLGATE_PROVIDER_OPENAI_BASE_URL: fake.baseUrl, ...env });
+  return { h, fake, async close() { await h.close(); await fake.close(); } };
+}
+
+/**
+ * The SDK always dials `wss://` (it builds the URL from the client's base URL): the gateway under test is plain
+ * HTTP, so its socket is handed to the SDK's `ws` ready-made, as a TLS terminator in front of it would.
+ */
+function realtime(h: Harness, token: string, model: string, headers: Record<string, string> = {}): { rt: OpenAIRealtimeWS; requestId: Promise<string> } {
+  const port = Number(new URL(h.gatewayUrl).port);
+  const client = new OpenAI({ apiKey: token, baseURL: `${h.gatewayUrl}/v1` });
+  const rt = new OpenAIRealtimeWS({ model, options: { headers, createConnection: () => connect(port, '127.0.0.1') } }, client);
+  const requestId = new Promise<string>((resolve) => rt.socket.once('upgrade', (res) => resolve(String(res.headers['ngrok-aig-request-id']))));
+  return { rt, requestId };
+}
+
+function next<T = Record<string, unknown>>(rt: OpenAIRealtimeWS, type: string): Promise<T> {
+  return new Promise((resolve) => {
+    const listener = (event: { type: string }) => {
+      if (event.type !== type) return;
+      rt.off('event', listener);
+      resolve(event as T);
+    };
+    rt.on('event', listener);
+  });
+}
+
+function closed(rt: OpenAIRealtimeWS): Promise<number> {
+  return new Promise((resolve) => rt.socket.once('close', (code) => resolve(code)));
+}
+
+/** A raw upgrade: the HTTP answer when refused, the socket when taken. */
+function rawUpgrade(h: Harness, query: string, init: { token?: string; protocols?: string[] } = {}): Promise<{ status: number; body: Record<string, unknown> } | { socket: WebSocket }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${h.gatewayUrl.replace('http', 'ws')}/v1/realtime${query}`, init.protocols ?? [], init.token ? { headers: { authorization: `Bearer ${init.token}` } } : {});
+    ws.once('open', () => resolve({ socket: ws }));
+    ws.once('unexpected-response', (_req, res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => { text += c.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
+    });
+    ws.once('error', (e) => { if (!String(e.message).startsWith('Unexpected server response')) reject(e); });
+  });
+}
+
+function errorCode(answer: { status: number; body: Record<string, unknown> } | { socket: WebSocket }): [number, string] {
+  assert.ok('status' in answer, 'the upgrade is refused');
+  return [answer.status, String((answer.body.error as Record<string, unknown>).code)];
+}
+
+/** A session whose response has begun (`response.created`): the fake holds it per its instructions ("hold", "hang"). */
+async function responding(h: Harness, token: string, instructions: string): Promise<{ rt: OpenAIRealtimeWS; requestId: Promise<string> }> {
+  const session = realtime(h, token, 'gpt-realtime');
+  await next(session.rt, 'session.created');
+  const began = next(session.rt, 'response.created');
+  session.rt.send({ type: 'response.create', response: { instructions } });
+  await began;
+  return session;
+}
+
+/** The next `error` event the SDK raises: the OpenAI error it carries. */
+function told(rt: OpenAIRealtimeWS): Promise<{ code: string; message: string }> {
+  return new Promise((resolve) => rt.on('error', (e) => resolve((e as unknown as { error: { code: string; message: string } }).error)));
+}
+
+async function waitFor(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(check());
+}
+
+test('a realtime session through the gateway: the provider key goes upstream, frames both ways unchanged, each response.done metered at its audio and text prices', async () => {
+  const { h, fake, close } = await setup();
+  try {
+    const { token } = await h.accessKey();
+    const { rt, requestId } = realtime(h, token, 'gpt-realtime', { 'openai-beta': 'realtime=v1' });
+    const created = await next<{ session: { model: string } }>(rt, 'session.created');
+    assert.equal(created.session.model, 'gpt-realtime');
+    const [handshake] = fake.handshakes;
+    assert.equal(handshake!.headers.authorization, `Bearer ${MANAGED_OPENAI_KEY}`);
+    assert.equal(handshake!.headers['openai-beta'], 'realtime=v1');
+    assert.ok(!JSON.stringify(handshake).includes(token), 'the access key never goes upstream');
+    assert.equal(new URL(handshake!.url, 'http://x').searchParams.get('model'), 'gpt-realtime');
+
+    const delta = next<{ delta: string }>(rt, 'response.output_audio.delta');
+    const done = next<{ response: { usage: unknown } }>(rt, 'response.done');
+    rt.send({ type: 'response.create' });
+    assert.equal((await delta).delta, FAKE_AUDIO);
+    assert.deepEqual((await done).response.usage, FAKE_REALTIME_USAGE);
+    assert.deepEqual(fake.received.filter((e) => !Buffer.isBuffer(e)), [{ type: 'response.create' }]);
+
+    const [row] = await h.usage(await requestId, 1);
+    assert.equal(row!.model, 'gpt-realtime');
+    assert.equal(row!.keySource, 'ngrok');
+    assert.equal(row!.completion, 'succeeded');
+    assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.cacheReadTokens)], [789, 32, 640]);
+    // Text at $4 / $0.40 cached / $16, audio at $32 / $0.40 / $64 per million: 57 + 92 uncached input, 256 + 384 cached, 9 + 23 output.
+    assert.equal(BigInt(row!.inputCostPico), 57n * 4_000_000n + 92n * 32_000_000n);
+    assert.equal(BigInt(row!.cacheReadCostPico), 640n * 400_000n);
+    assert.equal(BigInt(row!.outputCostPico), 9n * 16_000_000n + 23n * 64_000_000n);
+    assert.equal(BigInt(row!.costPico) - BigInt(row!.feePico), 5_044_000_000n);
+    rt.close();
+  } finally {
+    await close();
+  }
+});
+
+test('refused before the upgrade, in the gateway error shape: a bad key (401), a model the key may not use, ngrok/auto, a custom provider, a chat model', async () => {
+  const { h, fake, close } = await setup();
+  try {
+    assert.deepEqual(errorCode(await rawUpgrade(h, '?model=gpt-realtime', { token: 'ng-not-a-key' })), [401, 'ERR_NGROK_27201']);
+    assert.deepEqual(errorCode(await rawUpgrade(h, '?model=gpt-realtime')), [401, 'ERR_NGROK_27201']);
+    const { token } = await h.accessKey();
+    assert.deepEqual(errorCode(await rawUpgrade(h, '?model=ngrok/auto', { token })), [400, 'ERR_NGROK_AI_GATEWAY_REALTIME_AUTO_MODEL_UNSUPPORTED']);
+    await h.api('POST', '/virtual-models', { name: 'voice-auto', targets: ['ngrok/auto'] });
+    assert.deepEqual(errorCode(await rawUpgrade(h, '?model=voice-auto', { token })), [400, 'ERR_NGROK_AI_GATEWAY_REALTIME_AUTO_MODEL_UNSUPPORTED']);
+    await h.api('POST', '/providers', { providerId: 'my-voice', name: 'Voice', baseUrl: 'http://127.0.0.1:9/v1', models: [{ modelId: 'speechy' }] });
+    const custom = await rawUpgrade(h, '?model=my-voice:speechy', { token });
+    assert.deepEqual(errorCode(custom), [400, 'ERR_NGROK_AI_GATEWAY_REALTIME_CUSTOM_PROVIDER_UNSUPPORTED']);
+    assert.match(String(((custom as { body: Record<string, unknown> }).body.error as Record<string, unknown>).message), /my-voice is a custom provider/);
+    // A chat model does not serve realtime, and a realtime model does not serve chat.
+    assert.deepEqual(errorCode(await rawUpgrade(h, '?model=gpt-4o', { token })), [400, 'ERR_NGROK_27226']);
+    const chat = await fetch(`${h.gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-realtime', messages: [{ role: 'user', content: 'hi' }] }) });
+    assert.equal(chat.status, 400);
+    const scoped = (await h.accessKey(await h.configuration({ access: { models: { allow: ['openai:gpt-realtime-mini'] } } }))).token;
+    assert.deepEqual(errorCode(await rawUpgrade(h, '?model=gpt-realtime', { token: scoped })), [403, 'ERR_NGROK_27232']);
+    assert.equal(fake.handshakes.length, 0, 'no refused session reached the provider');
+
+    // The browser's form: the key in a subprotocol, the `realtime` subprotocol answered (never the key's).
+    const taken = await rawUpgrade(h, '?model=gpt-realtime-mini', { protocols: ['realtime', `openai-insecure-api-key.${scoped}`] });
+    assert.ok('socket' in taken);
+    assert.equal(taken.socket.protocol, 'realtime');
+    assert.ok(!JSON.stringify(fake.handshakes[0]!.headers).includes(scoped));
+    // Binary frames both ways, unchanged (the SDK sends none; the gateway relays what it is given).
+    const echoed = new Promise<Buffer>((resolve) => taken.socket.on('message', (data, isBinary) => { if (isBinary) resolve(data as Buffer); }));
+    taken.socket.send(Buffer.from([0, 1, 2, 255]));
+    assert.deepEqual([...await echoed], [0, 1, 2, 255]);
+    taken.socket.close();
+  } finally {
+    await close();
+  }
+});
+
+test('a credential the provider refuses at the handshake fails over to the next; the refused attempt is recorded', async () => {
+  const { h, fake, close } = await setup();
+  try {
+    const rejected = await h.providerKey('openai', 'sk-rejected-1');
+    const good = await h.providerKey('openai', 'sk-good-1');
+    const { token } = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: rejected }, { id: good }] }] }] } }));
+    const { rt, requestId } = realtime(h, token, 'gpt-realtime-mini');
+    await next(rt, 'session.created');
+    assert.deepEqual(fake.handshakes.map((s) => s.headers.authorization), ['Bearer sk-rejected-1', 'Bearer sk-good-1']);
+    const done = next(rt, 'response.done');
+    rt.send({ type: 'response.create' });
+    await done;
+    const rows = await h.usage(await requestId, 2);
+    assert.deepEqual(rows.map((r) => [Number(r.attemptNumber), Number(r.statusCode), r.retryAction, r.providerKeyId]), [[1, 401, 'next_key', rejected], [2, 200, 'succeeded', good]]);
+    assert.equal(rows[1]!.keySource, 'user');
+    rt.close();
+
+    // Every credential refused: one 503 naming each attempt, never a provider's body.
+    const { token: only } = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: rejected }] }] }] } }));
+    assert.deepEqual(errorCode(await rawUpgrade(h, '?model=gpt-realtime', { token: only })), [503, 'ERR_NGROK_3807']);
+  } finally {
+    await close();
+  }
+});
+
+test('an account has at most TOLLGATE_REALTIME_MAX_SESSIONS sessions open; a session quiet for the idle limit is told and closed', async () => {
+  const { h, fake, close } = await setup({ TOLLGATE_REALTIME_MAX_SESSIONS: '1', TOLLGATE_REALTIME_IDLE_TIMEOUT_MS: '300' });
+  try {
+    const { token } = await h.accessKey();
+    const { rt } = realtime(h, token, 'gpt-realtime');
+    await next(rt, 'session.created');
+    assert.deepEqual(errorCode(await rawUpgrade(h, '?model=gpt-realtime', { token })), [429, 'ERR_NGROK_AI_GATEWAY_REALTIME_SESSIONS_LIMIT_EXCEEDED']);
+    const idle = told(rt);
+    const code = closed(rt);
+    const error = await idle;
+    assert.equal(error.code, 'ERR_NGROK_AI_GATEWAY_REALTIME_SESSION_IDLE_LIMIT_EXCEEDED');
+    assert.match(error.message, /no data frames for 300ms/);
+    assert.equal(await code, 1008);
+    await waitFor(() => fake.open() === 0);
+    // The slot is free again.
+    const again = await rawUpgrade(h, '?model=gpt-realtime', { token });
+    assert.ok('socket' in again);
+    again.socket.close();
+  } finally {
+    await close();
+  }
+});
+
+test('frames keep a session from the idle limit, not from the duration limit; a provider message over 16 MiB ends the session', async () => {
+  const { h, close } = await setup({ TOLLGATE_REALTIME_IDLE_TIMEOUT_MS: '200', TOLLGATE_REALTIME_MAX_DURATION_MS: '700' });
+  try {
+    const { token } = await h.accessKey();
+    const { rt } = realtime(h, token, 'gpt-realtime');
+    await next(rt, 'session.created');
+    const ended = told(rt);
+    const keepAlive = setInterval(() => rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO }), 50);
+    const error = await ended;
+    clearInterval(keepAlive);
+    assert.equal(error.code, 'ERR_NGROK_AI_GATEWAY_REALTIME_SESSION_DURATION_LIMIT_EXCEEDED');
+    assert.match(error.message, /reached its 700ms duration limit/);
+
+    const big = realtime(h, token, 'gpt-realtime');
+    await next(big.rt, 'session.created');
+    const tooLong = told(big.rt);
+    big.rt.send({ type: 'response.create', response: { instructions: 'huge' } });
+    assert.equal((await tooLong).code, 'ERR_NGROK_AI_GATEWAY_REALTIME_UPSTREAM_FRAME_TOO_LONG');
+    // Its response never reported: recorded as failed.
+    const [row] = await h.usage(await big.requestId, 1);
+    assert.equal(row!.completion, 'stream_failed');
+  } finally {
+    await close();
+  }
+});
+
+test('an account that cannot pay is refused before the upgrade, as on HTTP requests', async () => {
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  try {
+    const { token } = await h.accessKey();
+    assert.deepEqual(errorCode(await rawUpgrade(h, '?model=gpt-realtime', { token })), [403, 'ERR_NGROK_4026']);
+    assert.equal(fake.handshakes.length, 0);
+  } finally {
+    await close();
+  }
+});
+
+test('a client leaving mid-response: the response is cancelled and metered with what the provider reports; one that never reports is recorded as failed', async () => {
+  const { h, fake, close } = await setup();
+  try {
+    const { token } = await h.accessKey();
+    const { rt, requestId } = await responding(h, token, 'hold');
+    rt.close();
+    const [row] = await h.usage(await requestId, 1);
+    assert.equal(row!.stopReason, 'client_cancelled');
+    assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens)], [100, 10]);
+    assert.ok(BigInt(row!.costPico) > 0n);
+    assert.ok(fake.received.some((e) => (e as { type?: string }).type === 'response.cancel'));
+
+    const second = await responding(h, token, 'hang');
+    second.rt.close();
+    const [failed] = await h.usage(await second.requestId, 1);
+    assert.equal(failed!.completion, 'stream_failed');
+    assert.equal(Number(failed!.isError), 1);
+  } finally {
+    await close();
+  }
+});
+
+test('gateway shutdown: an open session is told and closed at the deadline, and its response in progress is recorded before stop() returns', async () => {
+  const fake = await startFakeRealtime();
+  const h = await startHarness('sqlite', { TOLLGATE_PROVIDER_OPENAI_BASE_URL: fake.baseUrl, TOLLGATE_SHUTDOWN_GRACE_MS: '300' });
+  let stopped = false;
+  try {
+    const { token } = await h.accessKey();
+    const { rt, requestId } = await responding(h, token, 'hold');
+    const error = told(rt);
+    const code = closed(rt);
+    stopped = true;
+    await h.running.stop();
+    assert.equal((await error).code, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE');
+    assert.equal(await code, 1012);
+    const id = await requestId;
+    const rows = (await storedUsage(h)).filter((r) => r.requestId === id);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.stopReason, 'client_cancelled');
+  } finally {
+    if (!stopped) await h.running.stop();
+    await h.fake.close();
+    await h.database.drop();
+    await fake.close();
+  }
+});

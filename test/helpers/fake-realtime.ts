@@ -1,0 +1,98 @@
+// A fake OpenAI Realtime server on loopback, speaking the real event shapes: `session.created` on connect, and for
+// each `response.create` a `response.created`, an audio delta (base64 in JSON, as OpenAI sends audio) and a
+// `response.done` carrying usage. A response whose instructions are "hold" stays open until `response.cancel`, then
+// ends `cancelled` with the usage generated so far — or never, when they are "hang"; "huge" sends a 17 MiB audio
+// delta. A binary message is echoed.
+// Credentials starting `sk-rejected` get a 401 at the handshake.
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+/** OpenAI's documented example of a realtime usage block. */
+export const FAKE_REALTIME_USAGE = {
+  total_tokens: 821, input_tokens: 789, output_tokens: 32,
+  input_token_details: { text_tokens: 313, audio_tokens: 476, image_tokens: 0, cached_tokens: 640, cached_tokens_details: { text_tokens: 256, audio_tokens: 384, image_tokens: 0 } },
+  output_token_details: { text_tokens: 9, audio_tokens: 23 },
+};
+/** What a cancelled response reports: its input, and the output generated before it stopped. */
+export const FAKE_CANCELLED_USAGE = {
+  total_tokens: 110, input_tokens: 100, output_tokens: 10,
+  input_token_details: { text_tokens: 100, audio_tokens: 0, image_tokens: 0, cached_tokens: 0, cached_tokens_details: { text_tokens: 0, audio_tokens: 0, image_tokens: 0 } },
+  output_token_details: { text_tokens: 2, audio_tokens: 8 },
+};
+export const FAKE_AUDIO = Buffer.from('fake pcm16 audio').toString('base64');
+
+export interface Handshake { url: string; headers: IncomingHttpHeaders }
+
+export interface FakeRealtime {
+  /** The base URL to give as TOLLGATE_PROVIDER_OPENAI_BASE_URL. */
+  baseUrl: string;
+  handshakes: Handshake[];
+  /** Every message the fake received from the gateway (text as parsed JSON, binary as a Buffer). */
+  received: unknown[];
+  /** Sessions open now. */
+  open(): number;
+  close(): Promise<void>;
+}
+
+export async function startFakeRealtime(): Promise<FakeRealtime> {
+  const handshakes: Handshake[] = [];
+  const received: unknown[] = [];
+  const sockets = new Set<WebSocket>();
+  const wss = new WebSocketServer({ noServer: true });
+  const server: Server = createServer((_req, res) => { res.writeHead(404).end(); });
+  let responses = 0;
+  server.on('upgrade', (req, socket, head) => {
+    handshakes.push({ url: req.url ?? '', headers: req.headers });
+    if ((req.headers.authorization ?? '').startsWith('Bearer sk-rejected')) {
+      const body = JSON.stringify({ error: { type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided.' } });
+      socket.end(`HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      sockets.add(ws);
+      ws.once('close', () => sockets.delete(ws));
+      const model = new URL(req.url ?? '/', 'http://fake').searchParams.get('model');
+      ws.send(JSON.stringify({ type: 'session.created', event_id: 'event_s1', session: { id: 'sess_1', object: 'realtime.session', type: 'realtime', model } }));
+      let held: string | undefined;
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) {
+          received.push(data);
+          ws.send(data as Buffer, { binary: true });
+          return;
+        }
+        const event = JSON.parse(String(data)) as { type: string; response?: { instructions?: string } };
+        received.push(event);
+        if (event.type === 'response.cancel' && held) {
+          ws.send(JSON.stringify({ type: 'response.done', event_id: 'event_d', response: { id: held, object: 'realtime.response', status: 'cancelled', status_details: { type: 'cancelled', reason: 'client_cancelled' }, output: [], usage: FAKE_CANCELLED_USAGE } }));
+          held = undefined;
+          return;
+        }
+        if (event.type !== 'response.create') return;
+        const id = `resp_${++responses}`;
+        ws.send(JSON.stringify({ type: 'response.created', event_id: `event_c${responses}`, response: { id, object: 'realtime.response', status: 'in_progress', output: [], usage: null } }));
+        ws.send(JSON.stringify({ type: 'response.output_audio.delta', event_id: `event_a${responses}`, response_id: id, item_id: 'item_1', output_index: 0, content_index: 0, delta: FAKE_AUDIO }));
+        const instructions = event.response?.instructions;
+        if (instructions === 'hold') { held = id; return; }
+        if (instructions === 'hang') return;
+        if (instructions === 'huge') {
+          ws.send(JSON.stringify({ type: 'response.output_audio.delta', event_id: 'event_huge', response_id: id, delta: 'A'.repeat(17 * 1024 * 1024) }));
+          return;
+        }
+        ws.send(JSON.stringify({ type: 'response.done', event_id: `event_d${responses}`, response: { id, object: 'realtime.response', status: 'completed', status_details: null, output: [], usage: FAKE_REALTIME_USAGE } }));
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    handshakes,
+    received,
+    open: () => sockets.size,
+    async close() {
+      for (const ws of sockets) ws.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
