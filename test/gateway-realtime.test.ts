@@ -286,3 +286,20 @@ test('gateway shutdown: an open session is told and closed at the deadline, and 
     await fake.close();
   }
 });
+
+test('a key under an enforcing Firewall policy is refused a realtime session (nothing in it would be screened); an audit policy lets it through', async () => {
+  const { h, close } = await setup();
+  try {
+    const rules = [{ name: 'No shell', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['shell'] }];
+    const enforce = await h.api<{ id: string }>('POST', '/firewall-policies', { name: 'Agent guard', rules });
+    const audit = await h.api<{ id: string }>('POST', '/firewall-policies', { name: 'Dry run', mode: 'audit', rules });
+    const guarded = await h.accessKey(await h.configuration({ name: 'guarded', firewallPolicyId: enforce.id }));
+    const watched = await h.accessKey(await h.configuration({ name: 'watched', firewallPolicyId: audit.id }));
+    assert.deepEqual(errorCode(await rawUpgrade(h, '?model=gpt-realtime', { token: guarded.token })), [400, 'ERR_NGROK_27228']);
+    const open = await rawUpgrade(h, '?model=gpt-realtime', { token: watched.token });
+    assert.ok('socket' in open, 'the audit policy lets the session open');
+    open.socket.close();
+  } finally {
+    await close();
+  }
+});

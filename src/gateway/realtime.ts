@@ -24,6 +24,7 @@ import { NO_COST, type BegunAttempt, type Completion, type RetryAction, type Usa
 import type { GatewayDeps, RealtimeLimits } from './context.ts';
 import { accessToken, authenticateToken } from './authenticate.ts';
 import { admitCredit, keyStage, type Admission } from './pipeline.ts';
+import { refuseUnscreenedSession } from './firewall/index.ts';
 import { refuseRoutingLoop, VIA_HEADER, viaValue } from './routing-loop.ts';
 import { baseHeaders, H_MODEL, H_REQUEST_ID, headerText } from './headers.ts';
 import { codecs } from './formats/index.ts';
@@ -257,6 +258,7 @@ export class RealtimeGateway {
     if (found instanceof Promise) found = await found;
     if (found instanceof TollgateError) throw found;
     await keyStage(s, found);
+    refuseUnscreenedSession(s.account!, s.configuration);
     refuseRoutingLoop(req.headers, deps.options.loopId);
     const admitted = admitCredit(s);
     if (admitted) await admitted;

@@ -4,6 +4,7 @@
 import { blockingFinding, hasRules, judgeRequest, keyPolicies, type CompiledPolicy, type FirewallFinding } from '../../domain/firewall.ts';
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { RequestContext } from '../context.ts';
+import type { AccountSnapshot, ConfigurationState } from '../../state/types.ts';
 import { headerText, H_FIREWALL, type OutHeaders } from '../headers.ts';
 import { tollgateError } from '../../domain/errors.ts';
 import { repeatedKey } from '../body-edit.ts';
@@ -84,4 +85,18 @@ export function firewallReport(findings: readonly FirewallFinding[]): string {
 export function withFirewallHeader(ctx: RequestContext, headers: OutHeaders): void {
   const findings = ctx.firewallFindings;
   if (findings && findings.length > 0) headers[H_FIREWALL] = firewallReport(findings);
+}
+
+/**
+ * A realtime session: Firewall reads none of its events (the model's function calls included), so a key whose
+ * enforcing policy has rules is refused the session rather than given a way around them. Audit policies let it
+ * through, as on the paths they cannot screen.
+ */
+export function refuseUnscreenedSession(account: AccountSnapshot, configuration: ConfigurationState | null | undefined): void {
+  const accountPolicy = account.settings.firewallPolicyId;
+  const configurationPolicy = configuration?.firewallPolicyId;
+  if (!accountPolicy && !configurationPolicy) return;
+  const skipped = keyPolicies(accountPolicy, configurationPolicy, account.firewallPolicies)
+    .find((p) => p.mode === 'enforce' && (p.request.length > 0 || p.response.length > 0));
+  if (skipped) throw tollgateError('invalidRequest', { reason: `this access key's Firewall policy ${skipped.id} enforces rules, and Firewall does not screen realtime sessions: nothing would be checked. Use chat completions or Responses, or set the policy's mode to audit.` });
 }
