@@ -14,8 +14,10 @@ import {
 } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { startHarness, type Harness } from './helpers/gateway.ts';
+import { seeingHeaders } from './helpers/bedrock-client.ts';
 import { openStore } from '../src/store/database.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
 
@@ -286,12 +288,7 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
   }
 
   function seeHeaders(c: BedrockRuntimeClient): BedrockRuntimeClient {
-    c.middlewareStack.add((next) => async (args) => {
-      const out = await next(args);
-      lastHeaders = (out.response as { headers: Record<string, string> }).headers;
-      return out;
-    }, { step: 'deserialize', name: 'gatewayHeaders' });
-    return c;
+    return seeingHeaders(c, (headers) => { lastHeaders = headers; });
   }
 
   test('the SDK\'s default (HTTP/2) handler: Converse and ConverseStream answered on the gateway port, each billed', async () => {
@@ -592,6 +589,38 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
     const { response } = await stream.withResponse();
     const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
     assert.deepEqual([row!.completion, Number(row!.isStreaming)], ['stream_failed', 1]);
+  });
+
+  test('chat completions and Responses naming a Bedrock Claude model: through Messages to InvokeModel, answered in the SDK\'s format (calls, streams), billed from Bedrock\'s counts', async () => {
+    const openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
+    const chatTool = { type: 'function' as const, function: { name: weatherTool.name, description: weatherTool.description, parameters: weatherTool.input_schema } };
+    const { data: chat, response } = await openai.chat.completions.create({ model: 'bedrock:anthropic.claude-sonnet-4-6', max_tokens: 64, tools: [chatTool], messages: [{ role: 'user', content: 'sdk json' }] }).withResponse();
+    assert.deepEqual(chat.choices[0]!.message.tool_calls?.map((c) => [c.id, c.type === 'function' ? c.function.name : '', c.type === 'function' ? JSON.parse(c.function.arguments) : undefined]), [['toolu_bdrk_1', 'get_weather', { city: 'Paris' }]]);
+    assert.equal(chat.choices[0]!.finish_reason, 'tool_calls');
+    let up = fake.seen.at(-1)!;
+    assert.equal(up.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/invoke');
+    assert.deepEqual(JSON.parse(up.body), { anthropic_version: 'bedrock-2023-05-31', max_tokens: 64, tools: [weatherTool], messages: [{ role: 'user', content: 'sdk json' }] });
+    let [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.provider, Number(row!.inputTokens), Number(row!.outputTokens), row!.completion], ['bedrock', INVOKE_COUNTS.input, INVOKE_COUNTS.output, 'succeeded']);
+
+    let text = '';
+    const stream = await openai.chat.completions.create({ model: 'bedrock:anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: 'stream it' }], stream: true, stream_options: { include_usage: true } });
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const piece of stream) {
+      text += piece.choices[0]?.delta.content ?? '';
+      usage ??= piece.usage;
+    }
+    assert.equal(text, 'streamed invoke');
+    assert.deepEqual([usage?.prompt_tokens, usage?.completion_tokens], [42, 7]);
+    up = fake.seen.at(-1)!;
+    assert.equal(up.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/invoke-with-response-stream');
+    assert.equal((JSON.parse(up.body) as { stream?: unknown }).stream, undefined);
+
+    const { data: responses, response: answered } = await openai.responses.create({ model: 'bedrock:anthropic.claude-sonnet-4-6', input: 'sdk json', tools: [{ type: 'function', name: weatherTool.name, parameters: weatherTool.input_schema, strict: false }] }).withResponse();
+    assert.deepEqual(responses.output.filter((o) => o.type === 'function_call').map((o) => [o.call_id, o.name, o.arguments]), [['toolu_bdrk_1', 'get_weather', '{"city":"Paris"}']]);
+    assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/invoke');
+    [row] = await h.usage(answered.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.provider, Number(row!.inputTokens), Number(row!.outputTokens), row!.completion], ['bedrock', INVOKE_COUNTS.input, INVOKE_COUNTS.output, 'succeeded']);
   });
 
   test('/v1/messages/count_tokens for a Bedrock Claude model: counted by the gateway, Bedrock not called', async () => {

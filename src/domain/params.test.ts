@@ -130,6 +130,9 @@ test('the billed output limit counts every choice generated (n, best_of)', () =>
   assert.equal(outputLimit({ max_tokens: 100, n: '8' }, a, settings()), 100, 'not a number: one choice');
   // A translated request names its limit in its own surface's field (Responses' max_output_tokens for a chat model).
   assert.equal(outputLimit({ max_output_tokens: 16 }, a, settings(), 'responses'), 16);
+  // Bedrock's Converse, translated for a chat model: the limit inside its inference settings, else the model's.
+  assert.equal(outputLimit({ inferenceConfig: { maxTokens: 32 } }, a, settings(), 'converse-stream'), 32);
+  assert.equal(outputLimit({ messages: [] }, a, settings(), 'converse'), 16_384);
 });
 
 test('Claude from Opus 4.1 and the 4.5 generation on takes temperature or top_p, not both: top_p is removed and named', () => {

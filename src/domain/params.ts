@@ -69,11 +69,15 @@ export const UNBOUNDED_OUTPUT_TOKENS = 16_384;
  * request names its limit in its own format.
  */
 export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings, surface: ApiSurface = attempt.candidate.surface.surface): number {
+  // A Converse request translated for another provider's model (its own answer from Bedrock is billed on the
+  // account's key, unheld as before) is held for the limit in its inference settings, which the translation sends.
+  const converse = (surface === 'converse' || surface === 'converse-stream') && attempt.candidate.surface.format !== 'bedrock'
+    ? [(body.inferenceConfig as Record<string, unknown> | null | undefined)?.maxTokens] : undefined;
   const fields = OUTPUT_LIMIT_FIELDS[surface];
-  if (fields.length === 0) return 0;
+  if (fields.length === 0 && !converse) return 0;
   const config = geminiConfig(body, surface);
   let requested: number | undefined;
-  for (const value of config ? geminiMembers(config, GEMINI_LIMIT) : fields.map((field) => body[field])) {
+  for (const value of converse ?? (config ? geminiMembers(config, GEMINI_LIMIT) : fields.map((field) => body[field]))) {
     if (typeof value === 'number' && value >= 0 && (requested === undefined || value > requested)) requested = value;
   }
   let limit = requested ?? Infinity;

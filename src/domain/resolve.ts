@@ -144,12 +144,16 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
 const TRANSLATED_TO: Partial<Record<ApiSurface, readonly { format: ApiFormat; surface: ApiSurface }[]>> = {
   // Claude on Bedrock takes Anthropic's Messages body on InvokeModel (ngrok's Bedrock page).
   messages: [{ format: 'openai', surface: 'chat-completions' }, { format: 'bedrock', surface: 'invoke' }],
-  // Through chat completions when the provider serves them: Messages is reached through chat (two halves).
-  responses: [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }],
-  'chat-completions': [{ format: 'anthropic', surface: 'messages' }],
+  // Through chat completions when the provider serves them: Messages is reached through chat (two halves), and
+  // Claude on Bedrock through Messages, as Messages requests reach it.
+  responses: [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }, { format: 'bedrock', surface: 'invoke' }],
+  'chat-completions': [{ format: 'anthropic', surface: 'messages' }, { format: 'bedrock', surface: 'invoke' }],
   // Gemini's GenerateContent reaches GPT models over chat completions and Claude over Messages (through chat).
   'generate-content': [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }],
   'stream-generate-content': [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }],
+  // Bedrock's Converse reaches Claude over Messages and GPT models through Messages and chat (two halves).
+  converse: [{ format: 'anthropic', surface: 'messages' }, { format: 'openai', surface: 'chat-completions' }],
+  'converse-stream': [{ format: 'anthropic', surface: 'messages' }, { format: 'openai', surface: 'chat-completions' }],
 };
 
 /**
@@ -342,6 +346,27 @@ export function resolveListedModel(address: string, catalog: Catalog, account: A
   }
   if (!resolved.catalogModel && !resolved.provider.custom) return undefined;
   return { ...resolved, surface: resolved.provider.surfaces[0]! };
+}
+
+/**
+ * The model a Converse call's path names (`/model/{modelId}/converse`, its stream too). Bedrock's own first: an id
+ * written `bedrock:…`, one Bedrock's catalog has, and any id that names no other model this account reaches (an
+ * uncatalogued Bedrock model, an inference profile's ARN) stay Bedrock's and pass through to it, as before. An id
+ * naming another model as a body's `model` would (`gpt-4o`, `claude-sonnet-4-5`, `openai:gpt-4o`, a custom
+ * provider's model) is that model, reached by translation (ngrok's "any model, any SDK"). Bedrock's ids cannot be
+ * mistaken for one: they carry their vendor (`anthropic.…`, `us.amazon.…`), and the part before their `:` names no
+ * provider. InvokeModel's body is the model's own and is never translated: its path stays Bedrock's (`bedrock:<id>`).
+ */
+export function converseAddress(modelId: string, catalog: Catalog, account: OwnProviders): string {
+  if (modelId.startsWith('bedrock:')) return modelId;
+  const bedrock = `bedrock:${modelId}`;
+  if (catalog.model('bedrock', modelId)) return bedrock;
+  try {
+    return resolveName(modelId, catalog, account).provider.id === 'bedrock' ? bedrock : modelId;
+  } catch (error) {
+    if (error instanceof TollgateError) return bedrock;
+    throw error;
+  }
 }
 
 /**

@@ -400,7 +400,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   const translator = translatorFor(ctx.route, plan.candidate.surface);
   // A client that asked Responses not to store (`store: false`) will not refer back: nothing is kept for it.
   const translated = translator?.request(ctx.body!, plan, ctx.req.headers);
-  const scope = translator ? { accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true, toolNames: translated?.toolNames, request: ctx.body!, inputTokens: isStreaming && ctx.route.surface === 'messages' ? streamInputEstimate(ctx) : undefined } : undefined;
+  const scope = translator ? { accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true, toolNames: translated?.toolNames, request: ctx.body!, inputTokens: isStreaming && ctx.route.surface === 'messages' ? streamInputEstimate(ctx) : undefined, startedAt: performance.now() } : undefined;
   const prepared = prepareUpstreamBody(translated?.body ?? ctx.body!, plan, settings, translated?.limitSurface);
   const removed = translated ? clientRemoved(translated, prepared.removed, ctx.body!) : prepared.removed;
   let body = prepared.body;
@@ -585,7 +585,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     record.served = true;
     // In the client's error format when translated: its SDK raises the class it knows for the status.
     const sent = translator ? Buffer.from(translator.error(status, errorBody.toString('utf8'))) : errorBody;
-    if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'json'), sent);
+    if (!ctx.clientGone) sendBuffered(ctx.res, status, { ...answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'json'), ...translator?.errorHeaders?.(status) }, sent);
     return 'stop';
   } catch (error) {
     record.durationMs = performance.now() - started;

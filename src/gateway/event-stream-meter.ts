@@ -33,7 +33,7 @@ export class EventStreamMeter {
    * A Messages client's stream (translate/messages-via-invoke.ts): each chunk's Anthropic event goes to it as
    * (its type, its JSON), an exception frame as (its `:exception-type`, its body); it writes what the client receives.
    */
-  readonly #translation: StreamTranslation | undefined;
+  readonly #translation: StreamTranslation<string | Uint8Array> | undefined;
   /**
    * The unfinished frame's bytes, not yet relayed, as they came: joined once the frame is whole, so a frame arriving in
    * many small reads is copied once, not once per read.
@@ -46,7 +46,7 @@ export class EventStreamMeter {
   /** A frame longer than the limit (or one that is no frame): the stream can no longer be metered, and the relay ends it. */
   overflowed = false;
 
-  constructor(surface: ApiSurface, translation?: StreamTranslation, maxFrameBytes = MAX_EVENT_STREAM_FRAME_BYTES) {
+  constructor(surface: ApiSurface, translation?: StreamTranslation<string | Uint8Array>, maxFrameBytes = MAX_EVENT_STREAM_FRAME_BYTES) {
     this.#surface = surface;
     this.#translation = translation;
     this.#maxFrameBytes = maxFrameBytes;

@@ -2,7 +2,7 @@
 // (→ respond → meter inside the attempt loop). Each stage either fills the context or throws a
 // TollgateError, which the server writes in the request's wire format.
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
-import { fallbackNames, refusalError, resolveCandidates, virtualModelNamed, type Candidate, type Untranslatable } from '../domain/resolve.ts';
+import { converseAddress, fallbackNames, refusalError, resolveCandidates, virtualModelNamed, type Candidate, type Untranslatable } from '../domain/resolve.ts';
 import { asksForAutoSelection, autoSelectionOrder, AUTO_CANDIDATES, AUTO_MODEL } from '../domain/auto-select.ts';
 import { continuedThread, isTranslatedResponseId, untranslatable, withStoredItemsInline } from './translate/index.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
@@ -22,6 +22,7 @@ import { repeatedKey } from './body-edit.ts';
 import { baseHeaders, H_ATTEMPTS, H_MODEL, headerText } from './headers.ts';
 import { writeJson } from './respond.ts';
 import { refuseRoutingLoop } from './routing-loop.ts';
+import { isConverse } from './routes.ts';
 import { runAttempts } from './attempt.ts';
 import { firewallFor, requestPluginsProblem, screenRequest } from './firewall/index.ts';
 import { answerBlockedRequest } from './firewall/blocked-request.ts';
@@ -431,6 +432,8 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
     if (isTranslatedResponseId(ctx.body.previous_response_id)) throw tollgateError('invalidRequest', { reason: `"previous_response_id" names a response this gateway translated from another model's answer ("${String(ctx.body.previous_response_id)}"): no provider holds it. Send the whole conversation instead (its output items may be sent back as item_reference).` });
     inlineStoredItems(ctx);
   }
+  // A Converse call's path may name another provider's model (`gpt-4o`), which is then served by translation.
+  if (ctx.route.format === 'bedrock' && isConverse(ctx.route.surface) && ctx.pathModel !== undefined) ctx.pathModel = converseAddress(ctx.pathModel, ctx.deps.catalog, ctx.account!);
   const counting = ctx.route.surface === 'count-tokens';
   let allowed: Candidate[];
   try {

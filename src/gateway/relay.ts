@@ -16,7 +16,7 @@ import { EventStreamMeter, MAX_EVENT_STREAM_FRAME_BYTES } from './event-stream-m
 import { MAX_HELD_BYTES, type UpstreamExchange } from './exchange.ts';
 import { formatMs } from './failure.ts';
 import { endStreamWithError } from './respond.ts';
-import type { TranslationScope, Translator } from './translate/index.ts';
+import type { AnyTranslator, TranslationScope } from './translate/index.ts';
 import type { SurfaceSpec } from '../catalog/types.ts';
 import type { ToolCallGuard } from './firewall/tool-calls.ts';
 import { responseGuard } from './firewall/event-stream.ts';
@@ -32,20 +32,25 @@ export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders
   if (removed.length > 0) headers[H_REMOVED] = headerText(removed.join(', '));
   if (ctx.rejectedModels) headers[H_REJECTED] = ctx.rejectedModels;
   withFirewallHeader(ctx, headers);
-  if (translated) asClientsOwn(headers, translated);
+  if (translated) asClientsOwn(headers, translated, ctx.route.format === 'bedrock');
+  // The AWS SDK's `$metadata.requestId`, as the gateway's own Bedrock errors give it (the provider's id is another API's).
+  if (translated && ctx.route.format === 'bedrock') headers['x-amzn-requestid'] = ctx.requestId;
   withRequestId(headers, ctx);
   return headers;
 }
 
 const SSE_TYPE = /^text\/event-stream/i;
+const EVENT_STREAM_TYPE = 'application/vnd.amazon.eventstream';
 
 /**
  * A translated answer labelled as what it is: JSON the gateway wrote (whatever type the provider's error page had),
  * never under the provider's `content-encoding` (one the exchange could not decode stays on the header for a body
  * passed through, but these bytes are the gateway's own).
  */
-function asClientsOwn(headers: OutHeaders, translated: 'json' | 'stream'): void {
+function asClientsOwn(headers: OutHeaders, translated: 'json' | 'stream', bedrockClient: boolean): void {
   if (translated === 'json') headers['content-type'] = 'application/json';
+  // ConverseStream's client reads AWS event-stream frames, whatever the provider streamed.
+  else if (bedrockClient) headers['content-type'] = EVENT_STREAM_TYPE;
   // Bedrock's binary event stream, written out as the client's server-sent events.
   else if (!SSE_TYPE.test(String(headers['content-type'] ?? ''))) headers['content-type'] = 'text/event-stream; charset=utf-8';
   delete headers['content-encoding'];
@@ -69,7 +74,7 @@ export function sendBuffered(res: ServerResponse, status: number, headers: OutHe
 }
 
 /** A stream answered in another format than the client's, and for whom. */
-export interface Translating { translator: Translator; scope: TranslationScope }
+export interface Translating { translator: AnyTranslator; scope: TranslationScope }
 
 export interface StreamOutcome { facts: StreamFacts; completion: Completion; timedOut: boolean }
 
@@ -144,9 +149,10 @@ function flushIfIdle(res: ServerResponse): void {
   if (!res.headersSent && !res.destroyed) res.flushHeaders();
 }
 
-/** Translated text as a chunk to write; undefined when there is none. */
-function bytesOf(text: string): Buffer | undefined {
-  return text === '' ? undefined : Buffer.from(text);
+/** A translation's output (SSE text, or a Bedrock client's frames) as a chunk to write; undefined when there is none. */
+function bytesOf(out: string | Uint8Array): Buffer | undefined {
+  if (out.length === 0) return undefined;
+  return typeof out === 'string' ? Buffer.from(out) : Buffer.isBuffer(out) ? out : Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /**

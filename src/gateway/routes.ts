@@ -1,6 +1,7 @@
 // Path → API format and surface (gateway.md §3). The path decides the client's format; a model that does not serve
 // it may still be reached by translation (translate/, docs/decisions/translation.md).
 import type { IncomingHttpHeaders } from 'node:http';
+import type { ApiSurface } from '../catalog/types.ts';
 import type { SurfaceRoute } from './context.ts';
 
 export const SURFACE_ROUTES: ReadonlyMap<string, SurfaceRoute> = new Map([
@@ -206,4 +207,9 @@ export function bedrockRoute(path: string): { route: SurfaceRoute; model: string
  */
 export function bedrockAddress(modelId: string): string {
   return modelId.startsWith('bedrock:') ? modelId : `bedrock:${modelId}`;
+}
+
+/** Converse's operations, whose body is the same whatever the model: translated for a model that does not serve Bedrock. */
+export function isConverse(surface: ApiSurface): boolean {
+  return surface === 'converse' || surface === 'converse-stream';
 }

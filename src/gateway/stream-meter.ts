@@ -20,7 +20,7 @@ export class StreamMeter {
   readonly #surface: ApiSurface;
   readonly #dropUsageChunk: boolean;
   /** A translated stream: every metered event also goes to its translation, which writes the client's events. */
-  readonly #translation: StreamTranslation | undefined;
+  readonly #translation: StreamTranslation<string | Uint8Array> | undefined;
   readonly #decoder = new StringDecoder('utf8');
   /**
    * The unfinished event, in the pieces it arrived in: joined only once it completes, and only the newest piece
@@ -43,7 +43,7 @@ export class StreamMeter {
   /** Some text was decoded already (a byte-order mark is only one at the very start of the stream). */
   #started = false;
 
-  constructor(codec: FormatCodec, surface: ApiSurface, dropUsageChunk: boolean, translation?: StreamTranslation, maxEventChars = MAX_HELD_BYTES) {
+  constructor(codec: FormatCodec, surface: ApiSurface, dropUsageChunk: boolean, translation?: StreamTranslation<string | Uint8Array>, maxEventChars = MAX_HELD_BYTES) {
     this.#maxEventChars = maxEventChars;
     this.#codec = codec;
     this.#surface = surface;

@@ -91,7 +91,7 @@ export function answerBlockedRequest(ctx: RequestContext, finding: FirewallFindi
     if (translator) {
       const translation = translator.stream(scope);
       for (const data of events) translation.event('', data);
-      out = translation.take() + translation.finish();
+      out = Buffer.concat([translation.take(), translation.finish()].map((part) => Buffer.from(part)));
     } else {
       out = events.map((data) => `data: ${data}\n\n`).join('');
     }

@@ -13,7 +13,7 @@ import { openaiError } from './openai-error.ts';
 const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'temperature', 'top_p', 'stream', 'stream_options', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'response_format']);
 
 /** What Messages requires and chat may leave out: the output limit, when neither the request nor the catalog has one. */
-const DEFAULT_MAX_TOKENS = 4096;
+export const DEFAULT_MAX_TOKENS = 4096;
 
 
 /** Chat content's text, a part at a time as the client sent it (a string is one part). */

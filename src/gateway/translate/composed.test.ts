@@ -130,3 +130,14 @@ test('a Responses allowed_tools choice reaches Claude as only those tools, requi
   }, plan);
   assert.deepEqual([(body.tools as { name: string }[]).map((t) => t.name), body.tool_choice], [['other'], { type: 'any' }]);
 });
+
+test('chat completions and Responses reach Claude on Bedrock through Messages: InvokeModel\'s body, its stream operation, the account\'s cap on max_tokens', () => {
+  for (const [surface, body] of [['chat-completions', { model: 'bedrock:anthropic.claude-sonnet-4-6', stream: true, max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] }], ['responses', { model: 'bedrock:anthropic.claude-sonnet-4-6', stream: true, max_output_tokens: 50, input: 'hi' }]] as const) {
+    const bedrock = resolveCandidates({ model: body.model, models: undefined, format: 'openai', surface, body }, catalog, snapshot())[0]!;
+    // Bedrock streams by operation: the request asking for a stream goes to its twin.
+    assert.equal(bedrock.surface.surface, 'invoke-stream', surface);
+    const translated = translatorFor({ format: 'openai', surface }, bedrock.surface)!.request(body, { candidate: bedrock, keySource: 'user', credential: 'k' });
+    assert.deepEqual(translated.body, { anthropic_version: 'bedrock-2023-05-31', messages: [{ role: 'user', content: 'hi' }], max_tokens: 50 }, surface);
+    assert.equal(translated.limitSurface, 'messages', surface);
+  }
+});

@@ -11,7 +11,7 @@ import type { StreamTranslation, TranslatedRequest, TranslationScope, Translator
  * (Ngrok-AIG-Removed-Params names what the client sent). A removed middle field the client did not send, and with
  * no entry here, was one the outer half added for the middle format's sake, and is not named.
  */
-export function composed(outer: Translator, inner: Translator, clientFields: Readonly<Record<string, string>>): Translator {
+export function composed<Out extends string | Uint8Array>(outer: Translator<Out>, inner: Translator, clientFields: Readonly<Record<string, string>>): Translator<Out> {
   return {
     request(body: Record<string, unknown>, plan: AttemptPlan): TranslatedRequest {
       const middle = outer.request(body, plan);
@@ -32,10 +32,15 @@ export function composed(outer: Translator, inner: Translator, clientFields: Rea
         names[field] = Object.hasOwn(outerNames, inMiddle) ? outerNames[inMiddle]! : inMiddle;
       }
       const toolNames = composedToolNames(upstream.toolNames, middle.toolNames);
-      return toolNames.size > 0 ? { body: upstream.body, removed, clientFields: names, toolNames } : { body: upstream.body, removed, clientFields: names };
+      const out: TranslatedRequest = { body: upstream.body, removed, clientFields: names };
+      if (toolNames.size > 0) out.toolNames = toolNames;
+      // The inner half's word on where the body's output limit is (a Messages body on Bedrock's InvokeModel).
+      if (upstream.limitSurface) out.limitSurface = upstream.limitSurface;
+      return out;
     },
     answer: (upstream, scope) => outer.answer(inner.answer(upstream, middleScope(scope)), scope),
     error: (status, upstream) => outer.error(status, inner.error(status, upstream)),
+    ...(outer.errorHeaders ? { errorHeaders: outer.errorHeaders } : {}),
     stream: (scope) => new ComposedStream(inner.stream(middleScope(scope)), outer.stream(scope)),
   };
 }
@@ -59,12 +64,12 @@ function middleScope(scope: TranslationScope): TranslationScope {
 }
 
 /** The inner translation's SSE text, read back event by event into the outer one. */
-class ComposedStream implements StreamTranslation {
+class ComposedStream<Out extends string | Uint8Array> implements StreamTranslation<Out> {
   readonly #inner: StreamTranslation;
-  readonly #outer: StreamTranslation;
+  readonly #outer: StreamTranslation<Out>;
   readonly #parser: EventSourceParser;
 
-  constructor(inner: StreamTranslation, outer: StreamTranslation) {
+  constructor(inner: StreamTranslation, outer: StreamTranslation<Out>) {
     this.#inner = inner;
     this.#outer = outer;
     this.#parser = createParser({ onEvent: (e) => outer.event(e.event ?? '', e.data) });
@@ -75,7 +80,7 @@ class ComposedStream implements StreamTranslation {
     this.#parser.feed(this.#inner.take());
   }
 
-  take(): string {
+  take(): Out {
     return this.#outer.take();
   }
 
@@ -83,7 +88,7 @@ class ComposedStream implements StreamTranslation {
     return this.#outer.nextSequence?.() ?? 0;
   }
 
-  finish(): string {
+  finish(): Out {
     this.#parser.feed(this.#inner.finish());
     // An event the inner half left without its blank line is dispatched, not dropped.
     this.#parser.reset({ consume: true });

@@ -12,9 +12,10 @@ import { duplicateToolReason, responsesViaChat } from './responses-via-chat.ts';
 import { composed } from './composed.ts';
 import { messagesViaInvoke } from './messages-via-invoke.ts';
 import { GEMINI_CHAT_FIELDS, geminiStreamViaChat, geminiUntranslatableReason, geminiViaChat } from './gemini-via-chat.ts';
-import type { Translator } from './types.ts';
+import { CONVERSE_FIELDS, converseStreamViaMessages, converseUntranslatableReason, converseViaMessages } from './converse-via-messages.ts';
+import type { AnyTranslator, Translator } from './types.ts';
 
-export type { StreamTranslation, TranslationScope, Translator } from './types.ts';
+export type { AnyTranslator, StreamTranslation, TranslationScope, Translator } from './types.ts';
 export { withStoredItemsInline } from './stored-items.ts';
 export { isTranslatedResponseId } from './responses-via-chat.ts';
 // Automatic selection asks it too, to refuse a thread as a named model's resolution does (pipeline.ts).
@@ -32,6 +33,31 @@ const responsesViaMessages = composed(responsesViaChat, chatViaMessages, { reaso
  */
 const geminiViaMessages = composed(geminiViaChat, chatViaMessages, GEMINI_CHAT_FIELDS);
 const geminiStreamViaMessages = composed(geminiStreamViaChat, chatViaMessages, GEMINI_CHAT_FIELDS);
+
+/**
+ * Bedrock's Converse → Messages → chat completions (GPT models and other chat-only ones). What the chat half drops of
+ * the Messages fields the Converse half wrote is named as the client sent it (`inferenceConfig.stopSequences`).
+ */
+const converseViaChat = composed(converseViaMessages, messagesViaChat, CONVERSE_FIELDS);
+const converseStreamViaChat = composed(converseStreamViaMessages, messagesViaChat, CONVERSE_FIELDS);
+
+/** Converse's two operations: the path (ConverseStream's own), not the body, says whether the answer streams. */
+function converseTranslator(client: ApiSurface, upstream: ApiSurface): AnyTranslator | undefined {
+  if (client !== 'converse' && client !== 'converse-stream') return undefined;
+  const streaming = client === 'converse-stream';
+  if (upstream === 'messages') return streaming ? converseStreamViaMessages : converseViaMessages;
+  return upstream === 'chat-completions' ? (streaming ? converseStreamViaChat : converseViaChat) : undefined;
+}
+
+/** Chat completions and Responses → Messages → Bedrock's InvokeModel (Claude on Bedrock): one more half after Messages. */
+const chatViaInvoke = composed(chatViaMessages, messagesViaInvoke, {});
+const responsesViaInvoke = composed(responsesViaMessages, messagesViaInvoke, {});
+
+/** The translator to Claude's InvokeModel body for a client's surface, if there is one. */
+function viaInvoke(client: ApiSurface): Translator | undefined {
+  if (client === 'messages') return messagesViaInvoke;
+  return client === 'chat-completions' ? chatViaInvoke : client === 'responses' ? responsesViaInvoke : undefined;
+}
 
 /** What Anthropic's token counting reads of a Messages request: it refuses any other member ("Extra inputs are not permitted"). */
 const COUNTED_MEMBERS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'output_config']);
@@ -64,11 +90,16 @@ function geminiTranslator(client: ApiSurface, upstream: ApiSurface): Translator 
  * The translator from the client's API (its route's format and surface) to the candidate's, if they differ. Token
  * counting is one surface in two formats: Gemini's `:countTokens` reaches Claude's count_tokens by translation.
  */
-export function translatorFor(client: { format: ApiFormat; surface: ApiSurface }, upstream: SurfaceSpec): Translator | undefined {
+export function translatorFor(client: { format: Exclude<ApiFormat, 'bedrock'>; surface: ApiSurface }, upstream: SurfaceSpec): Translator | undefined;
+export function translatorFor(client: { format: ApiFormat; surface: ApiSurface }, upstream: SurfaceSpec): AnyTranslator | undefined;
+export function translatorFor(client: { format: ApiFormat; surface: ApiSurface }, upstream: SurfaceSpec): AnyTranslator | undefined {
   if (upstream.surface === client.surface && upstream.format === client.format) return undefined;
   if (client.format === 'gemini') return geminiTranslator(client.surface, upstream.surface);
-  // Claude on Bedrock takes Anthropic's Messages body through InvokeModel (and its stream); nothing else reaches Bedrock.
-  if (upstream.format === 'bedrock') return client.surface === 'messages' && (upstream.surface === 'invoke' || upstream.surface === 'invoke-stream') ? messagesViaInvoke : undefined;
+  // A Bedrock client's Converse reaches models that do not serve Bedrock (GPT, Claude at Anthropic).
+  if (client.format === 'bedrock') return upstream.format === 'bedrock' ? undefined : converseTranslator(client.surface, upstream.surface);
+  // Claude on Bedrock takes Anthropic's Messages body through InvokeModel (and its stream); chat completions and
+  // Responses reach it through Messages. Nothing else reaches Bedrock.
+  if (upstream.format === 'bedrock') return upstream.surface === 'invoke' || upstream.surface === 'invoke-stream' ? viaInvoke(client.surface) : undefined;
   if (upstream.surface === 'chat-completions') return client.surface === 'messages' ? messagesViaChat : client.surface === 'responses' ? responsesViaChat : undefined;
   if (upstream.surface !== 'messages') return undefined;
   return client.surface === 'chat-completions' ? chatViaMessages : client.surface === 'responses' ? responsesViaMessages : undefined;
@@ -78,7 +109,9 @@ export function translatorFor(client: { format: ApiFormat; surface: ApiSurface }
  * Why a request of `client`'s surface cannot be translated faithfully to `target`, if it cannot: then only models
  * serving its surface (or another target) may answer it (domain/resolve.ts).
  */
-export function untranslatableReason(client: ApiSurface, body: Record<string, unknown>, target: ApiSurface): string | undefined {
+export function untranslatableReason(client: ApiSurface, body: Record<string, unknown>, upstream: ApiSurface): string | undefined {
+  // Claude on Bedrock reads the Messages body InvokeModel carries: what Messages cannot take, it cannot either.
+  const target = upstream === 'invoke' || upstream === 'invoke-stream' ? 'messages' : upstream;
   if (client === 'responses') {
     return storedStateReason(body)
       ?? (target === 'chat-completions' && fileByUrl(body.input) ? FILE_BY_URL_REASON : undefined)
@@ -89,6 +122,7 @@ export function untranslatableReason(client: ApiSurface, body: Record<string, un
   if (client === 'generate-content' || client === 'stream-generate-content') return geminiUntranslatableReason(body);
   // Only Gemini's `:countTokens` is translated to a count (Anthropic's count_tokens is served where Messages is).
   if (client === 'count-tokens') return geminiUntranslatableReason(geminiCountedRequest(body));
+  if (client === 'converse' || client === 'converse-stream') return converseUntranslatableReason(body);
   return undefined;
 }
 

@@ -23,14 +23,17 @@ export interface TranslatedRequest {
   limitSurface?: ApiSurface;
 }
 
-/** Turns the upstream's SSE events, one at a time, into the client's SSE text. */
-export interface StreamTranslation {
+/**
+ * Turns the upstream's SSE events, one at a time, into the client's stream: SSE text, or binary frames for a client
+ * that reads those (Bedrock's ConverseStream: AWS event-stream frames).
+ */
+export interface StreamTranslation<Out extends string | Uint8Array = string> {
   /** One upstream event (its `event:` name, '' when absent, and its data). */
   event(event: string, data: string): void;
-  /** The client's SSE text produced since the last call ('' when none). */
-  take(): string;
+  /** The client's stream produced since the last call (empty when none). */
+  take(): Out;
   /** The upstream finished cleanly: closes what is still open and ends the client's stream in its format. */
-  finish(): string;
+  finish(): Out;
   /** A Responses client's stream: the sequence number its next event takes (an error event the gateway ends it with). */
   nextSequence?(): number;
 }
@@ -46,15 +49,22 @@ export interface TranslationScope {
   request?: Record<string, unknown> | undefined;
   /** The gateway's estimate of the request's input tokens, once counted (for a stream's opening event, before the provider's count). */
   inputTokens?: (() => number | undefined) | undefined;
+  /** When the request went to the provider (performance.now()), for what a format reports of its latency (Converse's `metrics`). */
+  startedAt?: number | undefined;
 }
 
-export interface Translator {
+export interface Translator<Out extends string | Uint8Array = string> {
   /** `headers`: the client's, for what a format carries in its headers (Anthropic's `anthropic-beta`). */
   request(body: Record<string, unknown>, plan: AttemptPlan, headers?: IncomingHttpHeaders): TranslatedRequest;
   /** The upstream's parsed JSON answer in the client's format. */
   answer(upstream: unknown, scope: TranslationScope): unknown;
   /** A provider's error answer (status kept) in the client's error format. */
   error(status: number, upstream: string): string;
-  stream(scope: TranslationScope): StreamTranslation;
+  /** Headers the client's SDK reads an error's kind from, when its format has them (Bedrock's `x-amzn-errortype`). */
+  errorHeaders?(status: number): Record<string, string>;
+  stream(scope: TranslationScope): StreamTranslation<Out>;
 }
+
+/** Any translator, whatever its client's stream is made of (translate/index.ts picks one per request). */
+export type AnyTranslator = Translator<string | Uint8Array>;
 

@@ -1,0 +1,264 @@
+// Bedrock's Converse API reaching any model (ngrok's translation, 2026-11-20): the official AWS SDK's
+// ConverseCommand and ConverseStreamCommand, pointed at the gateway with an access key as its bearer token, naming
+// models Bedrock does not serve (OpenAI's GPT over chat completions, Anthropic's Claude over Messages), answered by
+// the fake provider: text, streams, a tool loop, usage metered on the provider's counts, provider errors as the
+// SDK's exceptions. SQLite store.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, ServiceUnavailableException, ValidationException, type ContentBlock, type ConverseStreamOutput, type Message, type Tool } from '@aws-sdk/client-bedrock-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { startHarness, type Harness } from './helpers/gateway.ts';
+import { seeingHeaders } from './helpers/bedrock-client.ts';
+import { FAKE_USAGE } from './fake-upstream.ts';
+
+const WEATHER: Tool = { toolSpec: { name: 'get_weather', description: 'Weather in a city', inputSchema: { json: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } } };
+
+describe('translation: Bedrock Converse requests served by other providers\' models (sqlite)', () => {
+  let h: Harness;
+  let token: string;
+  let lastHeaders: Record<string, string> = {};
+
+  before(async () => {
+    h = await startHarness('sqlite');
+    const ko = await h.providerKey('openai', 'sk-converse-openai');
+    const ka = await h.providerKey('anthropic', 'sk-ant-converse');
+    token = (await h.accessKey(await h.configuration({ router: { rules: [
+      { provider: 'openai', steps: [{ type: 'user', keys: [{ id: ko }] }] },
+      { provider: 'anthropic', steps: [{ type: 'user', keys: [{ id: ka }] }] },
+    ] } }))).token;
+  });
+  after(async () => { await h.close(); });
+
+  /** The SDK as a Bedrock API key user sets it up; one attempt, so a refusal is seen as it is. */
+  function client(http2 = false): BedrockRuntimeClient {
+    const c = new BedrockRuntimeClient({
+      endpoint: h.gatewayUrl, region: 'us-east-1', token: { token }, authSchemePreference: ['httpBearerAuth'], maxAttempts: 1,
+      ...(http2 ? {} : { requestHandler: new NodeHttpHandler() }),
+    });
+    return seeingHeaders(c, (headers) => { lastHeaders = headers; });
+  }
+
+  const lastUpstream = () => h.fake.requests.at(-1)!;
+  const requestId = () => lastHeaders['ngrok-aig-request-id']!;
+
+  /** A ConverseStream read as an application reads it: text, each call's input (JSON pieces), the stop reason, the usage. */
+  async function read(stream: AsyncIterable<ConverseStreamOutput>) {
+    let text = '';
+    let stop: string | undefined;
+    let usage: object | undefined;
+    const calls: { id?: string | undefined; name?: string | undefined; input: string }[] = [];
+    const kinds: string[] = [];
+    for await (const event of stream) {
+      kinds.push(Object.entries(event).find(([, v]) => v !== undefined)![0]);
+      if (event.contentBlockStart?.start?.toolUse) calls.push({ id: event.contentBlockStart.start.toolUse.toolUseId, name: event.contentBlockStart.start.toolUse.name, input: '' });
+      text += event.contentBlockDelta?.delta?.text ?? '';
+      if (event.contentBlockDelta?.delta?.toolUse) calls.at(-1)!.input += event.contentBlockDelta.delta.toolUse.input ?? '';
+      if (event.messageStop) stop = event.messageStop.stopReason;
+      if (event.metadata) usage = { ...event.metadata.usage };
+    }
+    return { text, stop, usage, calls, kinds };
+  }
+
+  test('ConverseCommand naming an OpenAI model: chat completions upstream, the answer in Converse\'s shape, billed as OpenAI counted', async () => {
+    const sdk = client();
+    try {
+      const out = await sdk.send(new ConverseCommand({
+        modelId: 'gpt-4o', system: [{ text: 'Be brief.' }],
+        messages: [{ role: 'user', content: [{ text: 'hello converse' }] }],
+        inferenceConfig: { maxTokens: 200, temperature: 0.3, stopSequences: ['END'] },
+        additionalModelRequestFields: { top_k: 5 },
+      }));
+      assert.match(out.output?.message?.content?.[0]?.text ?? '', /fake gpt-4o model! You said: "hello converse"/);
+      assert.equal(out.output?.message?.role, 'assistant');
+      assert.equal(out.stopReason, 'end_turn');
+      // Converse's inputTokens leaves out the cache's tokens, as Bedrock counts them.
+      assert.deepEqual(out.usage, { inputTokens: FAKE_USAGE.input - FAKE_USAGE.cacheRead, outputTokens: FAKE_USAGE.output, totalTokens: FAKE_USAGE.input + FAKE_USAGE.output, cacheReadInputTokens: FAKE_USAGE.cacheRead, cacheWriteInputTokens: 0 });
+      assert.equal(typeof out.metrics?.latencyMs, 'number');
+      assert.match(out.$metadata.requestId ?? '', /^rq_/);
+      assert.equal(lastHeaders['ngrok-aig-model'], 'gpt-4o');
+      assert.equal(lastHeaders['ngrok-aig-removed-params'], 'additionalModelRequestFields');
+      const up = lastUpstream();
+      assert.equal(up.path, '/v1/chat/completions');
+      assert.equal(up.headers.authorization, 'Bearer sk-converse-openai');
+      assert.deepEqual(up.body!.messages, [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hello converse' }]);
+      assert.deepEqual([up.body!.model, up.body!.max_tokens, up.body!.temperature, up.body!.stop, up.body!.top_k], ['gpt-4o', 200, 0.3, ['END'], undefined]);
+      const [row] = await h.usage(requestId(), 1);
+      assert.deepEqual([row!.provider, row!.model, Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.cacheReadTokens), Number(row!.isStreaming), row!.completion], ['openai', 'gpt-4o', FAKE_USAGE.input, FAKE_USAGE.output, FAKE_USAGE.cacheRead, 0, 'succeeded']);
+    } finally {
+      sdk.destroy();
+    }
+  });
+
+  test('ConverseStreamCommand naming an OpenAI model (the SDK\'s default HTTP/2 handler): event-stream frames the SDK reads, usage in its metadata event', async () => {
+    const sdk = client(true);
+    try {
+      const out = await sdk.send(new ConverseStreamCommand({ modelId: 'openai:gpt-4o-mini', messages: [{ role: 'user', content: [{ text: 'stream it' }] }] }));
+      const got = await read(out.stream!);
+      assert.match(got.text, /fake gpt-4o-mini model! You said: "stream it"/);
+      assert.equal(got.stop, 'end_turn');
+      assert.equal(got.kinds[0], 'messageStart');
+      assert.deepEqual(got.kinds.slice(-3), ['contentBlockStop', 'messageStop', 'metadata']);
+      assert.deepEqual(got.usage, { inputTokens: FAKE_USAGE.input - FAKE_USAGE.cacheRead, outputTokens: FAKE_USAGE.output, totalTokens: FAKE_USAGE.input + FAKE_USAGE.output, cacheReadInputTokens: FAKE_USAGE.cacheRead, cacheWriteInputTokens: 0 });
+      assert.equal(lastHeaders['content-type'], 'application/vnd.amazon.eventstream');
+      assert.deepEqual([lastUpstream().body!.stream, lastUpstream().body!.stream_options], [true, { include_usage: true }]);
+      const [row] = await h.usage(requestId(), 1);
+      assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.usageEstimated), Number(row!.isStreaming), row!.completion], [FAKE_USAGE.input, FAKE_USAGE.output, 0, 1, 'succeeded']);
+    } finally {
+      sdk.destroy();
+    }
+  });
+
+  test('Converse naming Claude at Anthropic: Messages upstream (system, limits, an image as base64), buffered and streamed, cache counts apart', async () => {
+    const sdk = client();
+    try {
+      const png = Buffer.from('89504e470d0a1a0a', 'hex');
+      const out = await sdk.send(new ConverseCommand({
+        modelId: 'claude-sonnet-4-5', system: [{ text: 'Be brief.' }, { cachePoint: { type: 'default' } }],
+        messages: [{ role: 'user', content: [{ text: 'what is this?' }, { image: { format: 'png', source: { bytes: png } } }] }],
+        inferenceConfig: { maxTokens: 300, topP: 0.9 },
+      }));
+      assert.match(out.output?.message?.content?.[0]?.text ?? '', /fake claude-sonnet-4-5 model/);
+      assert.equal(out.stopReason, 'end_turn');
+      assert.deepEqual(out.usage, { inputTokens: FAKE_USAGE.input, outputTokens: FAKE_USAGE.output, totalTokens: FAKE_USAGE.input + FAKE_USAGE.cacheRead + FAKE_USAGE.cacheWrite + FAKE_USAGE.output, cacheReadInputTokens: FAKE_USAGE.cacheRead, cacheWriteInputTokens: FAKE_USAGE.cacheWrite });
+      const up = lastUpstream();
+      assert.equal(up.path, '/v1/messages');
+      assert.equal(up.headers['x-api-key'], 'sk-ant-converse');
+      assert.deepEqual(up.body!.system, [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }]);
+      assert.deepEqual(up.body!.messages, [{ role: 'user', content: [{ type: 'text', text: 'what is this?' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png.toString('base64') } }] }]);
+      assert.deepEqual([up.body!.model, up.body!.max_tokens, up.body!.top_p, up.body!.stream], ['claude-sonnet-4-5', 300, 0.9, undefined]);
+      let [row] = await h.usage(requestId(), 1);
+      assert.deepEqual([Number(row!.inputTokens), Number(row!.cacheReadTokens), Number(row!.cacheWriteTokens), Number(row!.outputTokens)], [FAKE_USAGE.input + FAKE_USAGE.cacheRead + FAKE_USAGE.cacheWrite, FAKE_USAGE.cacheRead, FAKE_USAGE.cacheWrite, FAKE_USAGE.output]);
+
+      const streamed = await sdk.send(new ConverseStreamCommand({ modelId: 'anthropic:claude-sonnet-4-5', messages: [{ role: 'user', content: [{ text: 'stream from claude' }] }] }));
+      const got = await read(streamed.stream!);
+      assert.match(got.text, /fake claude-sonnet-4-5 model! You said: "stream from claude"/);
+      assert.equal(got.stop, 'end_turn');
+      assert.deepEqual(got.usage, { inputTokens: FAKE_USAGE.input, outputTokens: FAKE_USAGE.output, totalTokens: FAKE_USAGE.input + FAKE_USAGE.cacheRead + FAKE_USAGE.cacheWrite + FAKE_USAGE.output, cacheReadInputTokens: FAKE_USAGE.cacheRead, cacheWriteInputTokens: FAKE_USAGE.cacheWrite });
+      // Messages' output limit is required: a Converse request without one gets the model's.
+      assert.deepEqual([lastUpstream().body!.stream, lastUpstream().body!.max_tokens], [true, 64_000]);
+      [row] = await h.usage(requestId(), 1);
+      assert.deepEqual([Number(row!.outputTokens), Number(row!.isStreaming), row!.completion], [FAKE_USAGE.output, 1, 'succeeded']);
+    } finally {
+      sdk.destroy();
+    }
+  });
+
+  for (const provider of ['openai', 'anthropic'] as const) {
+    test(`a tool loop through ${provider}: toolUse in the answer (buffered and streamed), toolResult sent back`, async () => {
+      const sdk = client();
+      try {
+        const modelId = `${provider}:tool-weather`;
+        const ask: Message = { role: 'user', content: [{ text: 'Weather in Paris?' }] };
+        const first = await sdk.send(new ConverseCommand({ modelId, messages: [ask], toolConfig: { tools: [WEATHER], toolChoice: { any: {} } } }));
+        assert.equal(first.stopReason, 'tool_use');
+        const call = first.output!.message!.content!.find((b) => b.toolUse)!.toolUse!;
+        assert.deepEqual([call.name, call.input], ['get_weather', { city: 'Paris' }]);
+        const up = lastUpstream().body!;
+        if (provider === 'openai') {
+          assert.deepEqual(up.tools, [{ type: 'function', function: { name: 'get_weather', description: 'Weather in a city', parameters: WEATHER.toolSpec!.inputSchema!.json } }]);
+          assert.equal(up.tool_choice, 'required');
+        } else {
+          assert.deepEqual(up.tools, [{ name: 'get_weather', description: 'Weather in a city', input_schema: WEATHER.toolSpec!.inputSchema!.json }]);
+          assert.deepEqual(up.tool_choice, { type: 'any' });
+        }
+
+        const streamed = await read((await sdk.send(new ConverseStreamCommand({ modelId, messages: [ask], toolConfig: { tools: [WEATHER] } }))).stream!);
+        assert.equal(streamed.stop, 'tool_use');
+        assert.deepEqual(streamed.calls.map((c) => [c.id, c.name, JSON.parse(c.input)]), [[call.toolUseId, 'get_weather', { city: 'Paris' }]]);
+
+        const result: ContentBlock = { toolResult: { toolUseId: call.toolUseId, content: [{ text: 'Sunny, 21 °C' }] } };
+        const second = await sdk.send(new ConverseCommand({ modelId, messages: [ask, first.output!.message!, { role: 'user', content: [result] }], toolConfig: { tools: [WEATHER] } }));
+        assert.equal(second.stopReason, 'end_turn');
+        assert.ok(second.output?.message?.content?.[0]?.text);
+        const history = lastUpstream().body!.messages;
+        if (provider === 'openai') {
+          assert.deepEqual(history, [
+            { role: 'user', content: 'Weather in Paris?' },
+            { role: 'assistant', content: null, tool_calls: [{ id: call.toolUseId, type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+            { role: 'tool', tool_call_id: call.toolUseId, content: 'Sunny, 21 °C' },
+          ]);
+        } else {
+          assert.deepEqual(history, [
+            { role: 'user', content: [{ type: 'text', text: 'Weather in Paris?' }] },
+            { role: 'assistant', content: [{ type: 'tool_use', id: call.toolUseId, name: 'get_weather', input: { city: 'Paris' } }] },
+            { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.toolUseId, content: [{ type: 'text', text: 'Sunny, 21 °C' }] }] },
+          ]);
+        }
+      } finally {
+        sdk.destroy();
+      }
+    });
+  }
+
+  test('Firewall on a Converse request another provider serves: the blocked toolUse is removed from the answer, buffered and streamed', async () => {
+    const policy = await h.api<{ id: string }>('POST', '/firewall-policies', { name: 'No weather', rules: [{ name: 'No weather', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['get_weather'] }] });
+    const guarded = (await h.accessKey(await h.configuration({ firewallPolicyId: policy.id, router: { rules: [
+      { provider: 'openai', steps: [{ type: 'user', keys: [{ id: await h.providerKey('openai', 'sk-converse-guarded') }] }] },
+    ] } }))).token;
+    const sdk = new BedrockRuntimeClient({ endpoint: h.gatewayUrl, region: 'us-east-1', token: { token: guarded }, authSchemePreference: ['httpBearerAuth'], maxAttempts: 1, requestHandler: new NodeHttpHandler() });
+    try {
+      const ask: Message = { role: 'user', content: [{ text: 'Weather in Paris?' }] };
+      const answer = await sdk.send(new ConverseCommand({ modelId: 'openai:tool-weather', messages: [ask], toolConfig: { tools: [WEATHER] } }));
+      assert.equal(answer.output!.message!.content!.some((b) => b.toolUse), false, 'the blocked call is not in the answer');
+      assert.match(JSON.stringify(answer.output!.message!.content), /No weather/);
+      assert.equal(answer.stopReason, 'end_turn');
+      const streamed = await read((await sdk.send(new ConverseStreamCommand({ modelId: 'openai:tool-weather', messages: [ask], toolConfig: { tools: [WEATHER] } }))).stream!);
+      assert.deepEqual(streamed.calls, []);
+      assert.match(streamed.text, /No weather/);
+      assert.equal(streamed.stop, 'end_turn');
+    } finally {
+      sdk.destroy();
+    }
+  });
+
+  test('a provider\'s refusal reaches the SDK as its exception for the status, with the provider\'s message', async () => {
+    const sdk = client();
+    try {
+      for (const modelId of ['openai:fail-400-x', 'anthropic:fail-400-x']) {
+        await assert.rejects(sdk.send(new ConverseCommand({ modelId, messages: [{ role: 'user', content: [{ text: 'x' }] }] })), (e: unknown) => {
+          assert.ok(e instanceof ValidationException, `${modelId}: ${String(e)}`);
+          assert.equal(e.$metadata.httpStatusCode, 400);
+          assert.ok(e.message.length > 0 && !e.message.startsWith('ERR_NGROK'), e.message);
+          assert.match(e.$metadata.requestId ?? '', /^rq_/);
+          return true;
+        });
+      }
+      await assert.rejects(sdk.send(new ConverseStreamCommand({ modelId: 'openai:fail-400-x', messages: [{ role: 'user', content: [{ text: 'x' }] }] })), (e: unknown) => e instanceof ValidationException);
+    } finally {
+      sdk.destroy();
+    }
+  });
+
+  test('a stream the provider ends with an error raises the SDK\'s exception of that kind while it is read', async () => {
+    const sdk = client();
+    try {
+      const cases = [['anthropic:late-overloaded-x', ServiceUnavailableException], ['openai:refused-x', ValidationException]] as const;
+      for (const [modelId, kind] of cases) {
+        // The SDK reads a stream's first event before `send` settles: an exception there rejects `send` itself.
+        const streamed = async () => read((await sdk.send(new ConverseStreamCommand({ modelId, messages: [{ role: 'user', content: [{ text: 'x' }] }] }))).stream!);
+        await assert.rejects(streamed(), (e: unknown) => {
+          assert.ok(e instanceof kind, `${modelId}: ${String(e)}`);
+          return true;
+        });
+        const [row] = await h.usage(requestId(), 1);
+        assert.equal(row!.completion, 'stream_failed', modelId);
+      }
+    } finally {
+      sdk.destroy();
+    }
+  });
+
+  test('media no other model reads (a Word document) is never dropped: refused, naming why', async () => {
+    const sdk = client();
+    try {
+      const document = { format: 'docx' as const, name: 'report', source: { bytes: Buffer.from('PK') } };
+      await assert.rejects(sdk.send(new ConverseCommand({ modelId: 'gpt-4o', messages: [{ role: 'user', content: [{ text: 'summarise' }, { document }] }] })), (e: unknown) => {
+        assert.ok(e instanceof ValidationException, String(e));
+        assert.match(e.message, /ERR_NGROK_27226.*docx/);
+        return true;
+      });
+    } finally {
+      sdk.destroy();
+    }
+  });
+});
