@@ -9,13 +9,11 @@ import { once } from 'node:events';
 import { STORE_KINDS } from './helpers/stores.ts';
 import { expectError, startControl, type TestControl } from './helpers/control.ts';
 import { startFakeStripe, type FakeStripe } from './helpers/fake-stripe.ts';
-import { usageEvent } from './helpers/usage.ts';
+import { storeCapture, usageEvent } from './helpers/usage.ts';
 import { insertUsageEvents } from '../src/store/usage-events.ts';
 import { grantCredits } from '../src/store/credits.ts';
 import type { LightMyRequestResponse } from 'fastify';
 import { gzipSync } from 'node:zlib';
-import { insertRequestCaptures } from '../src/store/request-captures.ts';
-import { sealCapture } from '../src/domain/request-capture.ts';
 import { SecretBox } from '../src/domain/secret-box.ts';
 
 const concrete = (path: string) => path.replace(/\{id\}/g, 'aigk_00000000000000000000000000');
@@ -324,10 +322,7 @@ for (const kind of STORE_KINDS) {
       await call('GET', `/usage?startTime=${day}&includeRetries=true&limit=1`);
       await call('GET', `/usage/overview?startTime=${day}&groupBy=accessKey`);
       await call('GET', '/usage/requests/rq_sweep');
-      const captured = { headers: { 'content-type': 'application/json' }, body: '{}', bodyEncoding: 'utf8' as const, bodyBytes: 2, bodyTruncated: false };
-      await insertRequestCaptures(control.store.db, [{ accountId: control.accountId, requestId: 'rq_sweep', capturedAt: now, expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-        sealed: sealCapture(new SecretBox(control.config.masterKey), { accountId: control.accountId, requestId: 'rq_sweep', capturedAt: now,
-          request: { method: 'POST', path: '/v1/chat/completions', ...captured }, response: { statusCode: 200, complete: true, ...captured } }) }]);
+      await storeCapture(control.store.db, new SecretBox(control.config.masterKey), control.accountId, 'rq_sweep');
       await call('GET', '/usage/requests/rq_sweep/capture');
 
       const virtual = await call<Id>('POST', '/virtual-models', { name: 'chat-default', description: 'd', targets: ['openai/gpt-4o', 'anthropic:claude-sonnet-4-6'] });

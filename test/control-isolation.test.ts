@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { operations } from '../src/control/contract.ts';
 import { insertPurchase } from '../src/store/credit-purchases.ts';
 import { insertUsageEvents } from '../src/store/usage-events.ts';
+import { SecretBox } from '../src/domain/secret-box.ts';
 import { expectError, expectSchema, startControl, type TestControl } from './helpers/control.ts';
-import { usageEvent } from './helpers/usage.ts';
+import { storeCapture, usageEvent } from './helpers/usage.ts';
 
 /** What the other account sends to each operation that takes a body: valid, so only ownership can refuse it. */
 const BODIES: Record<string, unknown> = {
@@ -48,10 +49,11 @@ describe('cross-account isolation over every contract route (sqlite)', () => {
     // Settled, so reading it asks no payment provider.
     await insertPurchase(c.store.db, { id: 'cp_mine', accountId: c.accountId, amount: 1000, status: 'succeeded', declineReason: null, externalRef: null, createdAt: now, updatedAt: now, idempotencyKey: null });
     await insertUsageEvents(c.store.db, [usageEvent(c.accountId, { requestId: 'rq_mine', accessKeyId: accessKey.id, eventTime: now })]);
+    await storeCapture(c.store.db, new SecretBox(c.config.masterKey), c.accountId, 'rq_mine');
     Object.assign(ids, {
       '/access-key-configurations/{id}': configuration.id, '/access-keys/{id}': accessKey.id, '/api-keys/{id}': apiKey.id,
       '/provider-keys/{id}': providerKey.id, '/providers/{id}': provider.id, '/credits/purchases/{id}': 'cp_mine',
-      '/usage/requests/{requestId}': 'rq_mine', '/virtual-models/{id}': virtualModel.id, '/firewall-policies/{id}': firewallPolicy.id,
+      '/usage/requests/{requestId}': 'rq_mine', '/usage/requests/{requestId}/capture': 'rq_mine', '/virtual-models/{id}': virtualModel.id, '/firewall-policies/{id}': firewallPolicy.id,
       '/mcp-servers/{id}': mcpServer.id,
     });
     for (const template of Object.keys(ids)) before_[template] = (await c.call('GET', own(template))).json();
