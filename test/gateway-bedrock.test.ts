@@ -15,6 +15,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
+import { GoogleGenAI } from '@google/genai';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { startHarness, type Harness } from './helpers/gateway.ts';
 import { seeingHeaders } from './helpers/bedrock-client.ts';
@@ -621,6 +622,67 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
     assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/invoke');
     [row] = await h.usage(answered.headers.get('ngrok-aig-request-id')!, 1);
     assert.deepEqual([row!.provider, Number(row!.inputTokens), Number(row!.outputTokens), row!.completion], ['bedrock', INVOKE_COUNTS.input, INVOKE_COUNTS.output, 'succeeded']);
+  });
+
+  /** The OpenAI SDK pointed at the gateway; one attempt. */
+  const openai = (key: string): OpenAI => new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: key, maxRetries: 0 });
+  const weatherFunction = { type: 'function' as const, function: { name: weatherTool.name, description: weatherTool.description, parameters: weatherTool.input_schema } };
+
+  test('chat completions (the OpenAI SDK) to a Bedrock Claude model: translated to Messages and sent on InvokeModel; the answer as a chat completion with its tool call, billed from Bedrock\'s counts', async () => {
+    const { data, response } = await openai(token).chat.completions.create({ model: 'bedrock:anthropic.claude-sonnet-4-6', max_tokens: 64, tools: [weatherFunction], messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'sdk json' }] }).withResponse();
+    const [choice] = data.choices;
+    assert.equal(choice!.message.content, 'Looking it up.');
+    assert.deepEqual(choice!.message.tool_calls?.map((c) => c.type === 'function' ? [c.id, c.function.name, JSON.parse(c.function.arguments)] : []), [['toolu_bdrk_1', 'get_weather', { city: 'Paris' }]]);
+    assert.equal(choice!.finish_reason, 'tool_calls');
+    assert.equal(response.headers.get('ngrok-aig-model'), 'anthropic.claude-sonnet-4-6');
+    const up = fake.seen.at(-1)!;
+    assert.equal(up.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/invoke');
+    const sent = JSON.parse(up.body) as Record<string, unknown>;
+    assert.deepEqual([sent.anthropic_version, sent.max_tokens, sent.system, sent.messages, sent.model], ['bedrock-2023-05-31', 64, 'Be brief.', [{ role: 'user', content: 'sdk json' }], undefined]);
+    assert.deepEqual(sent.tools, [{ name: 'get_weather', description: 'Weather of a city', input_schema: weatherTool.input_schema }]);
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.provider, Number(row!.inputTokens), Number(row!.outputTokens), row!.stopReason, Number(row!.isStreaming), row!.completion], ['bedrock', INVOKE_COUNTS.input, INVOKE_COUNTS.output, 'tool_use', 0, 'succeeded']);
+  });
+
+  test('chat completions streamed to a Bedrock Claude model: InvokeModel\'s stream read as chat chunks as they arrive (text, then the tool call, then usage)', async () => {
+    const stream = await openai(token).chat.completions.create({ model: 'anthropic.claude-sonnet-4-6', max_tokens: 64, tools: [weatherFunction], stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'sdk stream' }] });
+    let text = '';
+    let args = '';
+    let finish: string | null = null;
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const part of stream) {
+      const delta = part.choices[0]?.delta;
+      if (delta?.content) {
+        text += delta.content;
+        gate?.open();
+      }
+      for (const call of delta?.tool_calls ?? []) args += call.function?.arguments ?? '';
+      finish = part.choices[0]?.finish_reason ?? finish;
+      usage = part.usage ?? usage;
+    }
+    assert.equal(await gate!.opened, false, 'the first text came before the stream ended');
+    assert.deepEqual([text, JSON.parse(args), finish], ['Checking the weather.', { city: 'Paris' }, 'tool_calls']);
+    assert.deepEqual([usage?.prompt_tokens, usage?.completion_tokens], [42, 7]);
+    assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/invoke-with-response-stream');
+  });
+
+  test('Responses (the OpenAI SDK) and Gemini\'s generateContent to a Bedrock Claude model: through Messages on InvokeModel, JSON and streamed', async () => {
+    const response = await openai(token).responses.create({ model: 'bedrock:anthropic.claude-sonnet-4-6', max_output_tokens: 64, input: 'sdk json', store: false });
+    assert.equal(response.output_text, 'Looking it up.');
+    assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/invoke');
+    const streamed = openai(token).responses.stream({ model: 'bedrock:anthropic.claude-sonnet-4-6', max_output_tokens: 64, input: 'sdk stream', store: false });
+    streamed.on('response.output_text.delta', () => gate?.open());
+    const final = await streamed.finalResponse();
+    assert.equal(final.output_text, 'Checking the weather.');
+    assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/invoke-with-response-stream');
+    const google = new GoogleGenAI({ apiKey: token, apiVersion: 'v1beta', httpOptions: { baseUrl: h.gatewayUrl } });
+    const generated = await google.models.generateContent({ model: 'bedrock:anthropic.claude-sonnet-4-6', contents: 'hello', config: { maxOutputTokens: 64 } });
+    assert.equal(generated.text, 'invoked');
+    assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/invoke');
+    let geminiText = '';
+    for await (const part of await google.models.generateContentStream({ model: 'bedrock:anthropic.claude-sonnet-4-6', contents: 'half counted', config: { maxOutputTokens: 64 } })) geminiText += part.text ?? '';
+    assert.equal(geminiText, 'half');
+    assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/model/anthropic.claude-sonnet-4-6/invoke-with-response-stream');
   });
 
   test('/v1/messages/count_tokens for a Bedrock Claude model: counted by the gateway, Bedrock not called', async () => {

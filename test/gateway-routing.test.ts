@@ -125,11 +125,14 @@ describe('gateway routing and failover (sqlite)', () => {
     }
     const typo = await gw(h, '/v1/chat/completions', { token: managed, body: { model: 'ngrok/auto', models: ['gpt-4oo'], messages: [{ role: 'user', content: 'hello!' }] } });
     assert.deepEqual([typo.status, typo.headers.get('ngrok-aig-rejected-models')], [200, 'gpt-4oo']);
-    // Responses: a model serving Responses natively, so the conversation can go on with previous_response_id.
-    const first = await client.responses.create({ model: 'ngrok/auto', input: 'Prove that the square root of 2 is irrational.' }).withResponse();
+    // Responses: a model serving Responses natively, so the conversation can go on with previous_response_id — on
+    // the account's own OpenAI key: a managed key keeps no response to continue (gateway-routing.md, "Stored state").
+    const own = sdk(await keyWith([{ provider: 'openai', steps: [user('sk-good-a'), { type: 'ngrok' }] }, { provider: 'anthropic', steps: [{ type: 'ngrok' }] }]));
+    const first = await own.responses.create({ model: 'ngrok/auto', input: 'Prove that the square root of 2 is irrational.' }).withResponse();
     assert.equal(first.response.headers.get('ngrok-aig-model'), 'gpt-5.5', 'the high band\'s cheapest OpenAI model, not Claude Opus through translation');
-    const next = await client.responses.create({ model: 'ngrok/auto', previous_response_id: first.data.id, input: 'Now prove it for the square root of 3.' });
+    const next = await own.responses.create({ model: 'ngrok/auto', previous_response_id: first.data.id, input: 'Now prove it for the square root of 3.' });
     assert.match(next.output_text, /gpt-5\.5/);
+    await assert.rejects(client.responses.create({ model: 'ngrok/auto', previous_response_id: first.data.id, input: 'Now prove it for the square root of 3.' }), (e: unknown) => e instanceof OpenAI.BadRequestError && /previous_response_id/.test(e.message));
     // Nothing the key may use: a 400 that says what to do, before any upstream call.
     const before = h.fake.requests.length;
     const none = await gw(h, '/v1/chat/completions', { token: (await h.accessKey(await h.configuration({ access: { models: { allow: ['nobody:x'] } } }))).token, body: { model: 'ngrok/auto', messages: [{ role: 'user', content: 'hello!' }] } });
@@ -242,6 +245,54 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(own.status, 200, own.text);
     assert.equal(h.fake.requests.at(-1)!.headers.authorization, 'Bearer sk-good-a');
     assert.equal(h.fake.requests.at(-1)!.body!.background, true);
+  });
+
+  test('stored state on the managed key: refused (the operator\'s account is every tenant\'s), nothing is stored there, and the account\'s own key still serves it', async () => {
+    h.fake.reset();
+    const managed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }, { provider: 'anthropic', steps: [{ type: 'ngrok' }] }]);
+    const client = sdk(managed);
+    const refused: [Record<string, unknown>, string][] = [
+      [{ previous_response_id: 'resp_of_another_tenant' }, 'previous_response_id'],
+      [{ conversation: 'conv_123' }, 'conversation'],
+      [{ prompt: { id: 'pmpt_123', version: '2' } }, 'prompt'],
+      [{ input: [{ type: 'item_reference', id: 'msg_stored' }, { role: 'user', content: 'and then?' }] }, 'item_reference ("msg_stored")'],
+      [{ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file-abc' }] }] }, 'file_id'],
+    ];
+    for (const [extra, field] of refused) {
+      await assert.rejects(client.responses.create({ model: 'gpt-4o', input: 'x', ...extra } as OpenAI.Responses.ResponseCreateParamsNonStreaming), (e: unknown) => {
+        assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+        assert.equal(e.code, 'ERR_NGROK_AI_GATEWAY_MANAGED_KEY_STORED_STATE_UNSUPPORTED');
+        assert.equal(e.message, `400 ERR_NGROK_AI_GATEWAY_MANAGED_KEY_STORED_STATE_UNSUPPORTED: Managed keys don't keep responses between requests, so they can't use \`${field}\`. Send the full conversation and instructions in each request, or add your own OpenAI key.`);
+        return true;
+      }, field);
+    }
+    // A Messages request reusing a code execution container by id: the operator's container, whoever made it.
+    const container = await gw(h, '/v1/messages', { headers: { 'x-api-key': managed }, body: { model: 'claude-haiku-4-5', max_tokens: 5, container: 'container_011', messages: [{ role: 'user', content: 'x' }] } });
+    assert.deepEqual([container.status, container.json().type, container.json().error.code], [400, 'error', 'ERR_NGROK_AI_GATEWAY_MANAGED_KEY_STORED_STATE_UNSUPPORTED'], container.text);
+    assert.match(container.json().error.message, /can't use `container`\. .* add your own Anthropic key\.$/);
+    assert.equal(h.fake.requests.length, 0, 'nothing reached the provider on the operator\'s key');
+
+    // Served statelessly: nothing is kept in the operator's account, asked or not; an explicit `store: true` is named.
+    const { response: plain } = await client.responses.create({ model: 'gpt-4o', input: 'x' }).withResponse();
+    assert.equal(h.fake.requests.at(-1)!.body!.store, false);
+    assert.equal(plain.headers.get('ngrok-aig-removed-params'), null);
+    const { response: asked } = await client.responses.create({ model: 'gpt-4o', input: 'x', store: true }).withResponse();
+    assert.equal(h.fake.requests.at(-1)!.body!.store, false);
+    assert.equal(asked.headers.get('ngrok-aig-removed-params'), 'store');
+    const { response: chatStored } = await client.chat.completions.create({ ...chat('gpt-4o'), store: true }).withResponse();
+    assert.equal(h.fake.requests.at(-1)!.body!.store, false);
+    assert.equal(chatStored.headers.get('ngrok-aig-removed-params'), 'store');
+    await client.chat.completions.create(chat('gpt-4o'));
+    assert.equal('store' in h.fake.requests.at(-1)!.body!, false, 'chat stores nothing unless asked: the body goes as sent');
+
+    // The refusal is the managed attempt's alone: the account's own key, before or after it, serves the request as sent.
+    for (const rules of [[{ provider: 'openai', steps: [user('sk-good-a'), { type: 'ngrok' }] }], [{ provider: 'openai', steps: [{ type: 'ngrok' }, user('sk-good-a')] }]]) {
+      h.fake.reset();
+      const own = await sdk(await keyWith(rules)).responses.create({ model: 'gpt-4o', input: 'x', previous_response_id: 'resp_mine', store: true }).withResponse();
+      assert.equal(own.data.object, 'response');
+      assert.deepEqual(h.fake.requests.map((r) => r.headers.authorization), ['Bearer sk-good-a']);
+      assert.deepEqual([h.fake.requests[0]!.body!.previous_response_id, h.fake.requests[0]!.body!.store], ['resp_mine', true]);
+    }
   });
 
   test('hosted tools billed apart from tokens that the answer does not let the gateway count are refused on the managed key; web search and functions pass', async () => {
@@ -716,10 +767,8 @@ describe('gateway routing and failover (sqlite)', () => {
     await h.gatewayConfig({ perRequestTimeout: '300ms', totalTimeout: '10s' });
     try {
       await new Promise((r) => setTimeout(r, 100));
-      const started = Date.now();
       const r = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:slow-2000-a', { models: ['gpt-4o'] }) });
       assert.equal(r.status, 200, r.text);
-      assert.ok(Date.now() - started < 1500);
       assert.equal(r.headers.get('ngrok-aig-attempts'), '2');
       const rows = await h.usage(r.headers.get('ngrok-aig-request-id')!, 2);
       assert.deepEqual(rows.map((x) => [x.statusCode, Number(x.timedOut), x.completion, x.retryAction]), [[0, 1, 'timed_out', 'next_backend'], [200, 0, 'succeeded', 'succeeded']]);

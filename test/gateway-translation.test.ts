@@ -89,6 +89,28 @@ describe('translation: Messages requests served over chat completions (sqlite)',
     assert.equal(final.usage.input_tokens, FAKE_USAGE.input - FAKE_USAGE.cacheRead);
   });
 
+  test('a call cut inside its arguments at the output limit is refused with ngrok\'s error, never run with {}: 502 not to be retried (JSON), the error event (stream); the provider\'s usage billed', async () => {
+    const ask = { model: 'openai:tool-cut-weather', max_tokens: 100, tools: [WEATHER_TOOL], messages: [{ role: 'user' as const, content: 'Weather in Paris?' }] };
+    const message = 'ERR_NGROK_AI_GATEWAY_TOOL_CALL_ARGUMENTS_INVALID: The model wrote arguments for tool `get_weather` that aren\'t valid JSON. A model at its output token limit can stop inside the arguments.';
+    let requestId: string | null = null;
+    await assert.rejects(new Anthropic({ baseURL: h.gatewayUrl, apiKey: token }).messages.create(ask), (e: unknown) => {
+      assert.ok(e instanceof Anthropic.InternalServerError, String(e));
+      assert.equal(e.status, 502);
+      assert.deepEqual([(e.error as { error: unknown }).error, e.headers?.get('x-should-retry'), e.headers?.get('ngrok-aig-model')], [{ type: 'api_error', code: 'ERR_NGROK_AI_GATEWAY_TOOL_CALL_ARGUMENTS_INVALID', message }, 'false', 'tool-cut-weather']);
+      requestId = e.headers?.get('ngrok-aig-request-id') ?? null;
+      return true;
+    });
+    assert.equal(h.fake.requests.filter((r) => r.body?.model === 'tool-cut-weather').length, 1, 'the SDK did not retry (its default is twice)');
+    const [json] = await h.usage(requestId!, 1);
+    assert.deepEqual([Number(json!.inputTokens), Number(json!.outputTokens), json!.stopReason, json!.completion], [FAKE_USAGE.input, FAKE_USAGE.output, 'length', 'succeeded']);
+
+    const stream = anthropic.messages.stream(ask);
+    const { response } = await stream.withResponse();
+    await assert.rejects(stream.finalMessage(), (e: unknown) => e instanceof Anthropic.APIError && e.message.includes(message));
+    const [streamed] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([Number(streamed!.outputTokens), streamed!.stopReason, streamed!.completion], [FAKE_USAGE.output, 'length', 'succeeded']);
+  });
+
   test('a tool loop: the call comes back as tool_use, its result goes up as a tool message (buffered and streamed)', async () => {
     const ask: Anthropic.MessageParam = { role: 'user', content: 'Weather in Paris?' };
     const first = await anthropic.messages.create({ model: 'openai:tool-weather', max_tokens: 100, tools: [WEATHER_TOOL], tool_choice: { type: 'any' }, messages: [ask] });

@@ -112,6 +112,8 @@ export const Errors = {
   managedBackground: spec(400, 'ERR_NGROK_27238', 'A managed key can\'t serve this request, because this gateway can\'t bill "background": true for "{model}" on provider "{provider}" (a background response is generated after this request ends, where the gateway cannot meter it). Omit it, or add your own provider key to use it.', 'invalid_request_error'),
   managedHostedTool: spec(400, 'ERR_NGROK_27238', 'A managed key can\'t serve this request, because this gateway can\'t bill the hosted tool "{tool}" for "{model}" on provider "{provider}" (the provider bills it apart from tokens). Leave the tool out, or add your own provider key to use it.', 'invalid_request_error'),
   managedPremium: spec(400, 'ERR_NGROK_27238', 'A managed key can\'t serve this request, because this gateway can\'t bill {option} for "{model}" on provider "{provider}" (the provider bills it at a price of its own). Leave it out, or add your own provider key to use it.', 'invalid_request_error'),
+  // ngrok's page (no status given: the request's own, as 27238's). "ngrok-managed keys" reads "managed keys" here.
+  managedStoredState: spec(400, 'ERR_NGROK_AI_GATEWAY_MANAGED_KEY_STORED_STATE_UNSUPPORTED', 'Managed keys don\'t keep responses between requests, so they can\'t use `{field}`. Send the full conversation and instructions in each request, or add your own {provider} key.', 'invalid_request_error'),
   // ngrok's managed inference on Gemini Interactions (its changelog): text in, text or JSON out, whatever else the model takes.
   managedTextOnly: spec(400, 'ERR_NGROK_27238', 'A managed key can\'t serve this request: on Gemini Interactions it takes text input and gives text or JSON output only, and this request {what} for "{model}" on provider "{provider}". Send text only, or add your own provider key to use it.', 'invalid_request_error'),
   managedNotConfigured: spec(400, 'ERR_NGROK_3819', 'Provider "{provider}" requires setup to use this managed key. Put a "{provider}" provider key in its routing rule in place of the managed step, or pick a provider this gateway serves with managed keys: {supported}.', 'invalid_request_error'),
@@ -155,6 +157,9 @@ export const Errors = {
   upstreamStreamBroken: spec(502, 'ERR_NGROK_27235', 'The upstream stream ended unexpectedly: {reason}', 'api_error'),
   // An answer the gateway holds whole (JSON, to meter or translate it) past what it holds: streams are not held.
   upstreamResponseTooLong: spec(502, 'ERR_NGROK_AI_GATEWAY_UPSTREAM_RESPONSE_TOO_LONG', 'The provider\'s response is too long. Max {limit}. Stream the response, or ask for less output.', 'api_error'),
+  // ngrok's page gives no status: the provider's answer is what is wrong (502, as for an answer too long). The tool is
+  // as the client named it; its arguments are not repeated (they may be long, and they are the model's, not the client's).
+  toolCallArgumentsInvalid: spec(502, 'ERR_NGROK_AI_GATEWAY_TOOL_CALL_ARGUMENTS_INVALID', 'The model wrote arguments for tool `{tool}` that aren\'t {reason}. A model at its output token limit can stop inside the arguments.', 'api_error'),
   routingLoop: spec(508, 'ERR_NGROK_27237', 'Request rejected: a routing loop was detected. Double check your custom provider URLs do not cause an infinite proxy loop.', 'invalid_request_error'),
   managedUnpriced: spec(400, 'ERR_NGROK_27236', 'Model "{model}" is not available with a managed key for provider "{provider}": it has no published price to bill; add your own provider key to use it.', 'invalid_request_error'),
   internal: spec(500, 'ERR_NGROK_27009', 'Internal error; retry the request.', 'api_error'),

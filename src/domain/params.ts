@@ -283,8 +283,23 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
   // organisation has priority capacity: the standard tier is asked for explicitly.
   const tier = attempt.keySource === 'ngrok' ? standardTierOf(candidate.provider.id, candidate.surface.surface) : undefined;
   if (tier !== undefined && !isSet((out ?? body).service_tier)) edit().service_tier = tier;
+  if (attempt.keySource === 'ngrok') keepNothingStored(out ?? body, edit, candidate.surface.surface, removed);
 
   return out ? { body: out, changed: true, removed } : { body, changed: false, removed };
+}
+
+/**
+ * 5. What the provider stores would be kept in the operator's account, shared by every tenant (stored-state.ts): a
+ * managed Responses request goes with `"store": false` (the API's default is true), a chat request asking to store
+ * its completion too. The answer is whole without it; a client that sent `"store": true` finds `store` in
+ * Ngrok-AIG-Removed-Params, and a later request using what it meant to store is refused on the managed key.
+ */
+function keepNothingStored(current: Record<string, unknown>, edit: () => Record<string, unknown>, surface: ApiSurface, removed: string[]): void {
+  if (surface !== 'responses' && surface !== 'chat-completions') return;
+  const store = current.store;
+  if (store === false || (surface === 'chat-completions' && !isSet(store))) return;
+  edit().store = false;
+  if (isSet(store)) removed.push('store');
 }
 
 /** The standard tier's name where the provider's surface takes a `service_tier` (routing.ts checks the same). */

@@ -115,7 +115,7 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
       const own = translatedSurface(resolved.provider, modelSurfaces, input.format, input.surface);
       if (own && !own.compatibility && input.untranslatable?.(input.surface, input.body, own.surface) === undefined) servedNatively = undefined;
     }
-    const translated = servedNatively ? undefined : streamingTwin(translatedSurface(resolved.provider, modelSurfaces, input.format, input.surface), resolved.provider, input.body);
+    const translated = servedNatively ? undefined : streamingTwin(translatedSurface(resolved.provider, modelSurfaces, input.format, input.surface), resolved.provider, input.body, input.surface);
     const reason = translated && input.body ? input.untranslatable?.(input.surface, input.body, translated.surface) : undefined;
     if (reason !== undefined) {
       firstProblem ??= refusalError(resolved, input.surface, reason);
@@ -149,8 +149,8 @@ const TRANSLATED_TO: Partial<Record<ApiSurface, readonly { format: ApiFormat; su
   responses: [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }, { format: 'bedrock', surface: 'invoke' }],
   'chat-completions': [{ format: 'anthropic', surface: 'messages' }, { format: 'bedrock', surface: 'invoke' }],
   // Gemini's GenerateContent reaches GPT models over chat completions and Claude over Messages (through chat).
-  'generate-content': [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }],
-  'stream-generate-content': [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }],
+  'generate-content': [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }, { format: 'bedrock', surface: 'invoke' }],
+  'stream-generate-content': [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }, { format: 'bedrock', surface: 'invoke' }],
   // Bedrock's Converse reaches Claude over Messages and GPT models through Messages and chat (two halves).
   converse: [{ format: 'anthropic', surface: 'messages' }, { format: 'openai', surface: 'chat-completions' }],
   'converse-stream': [{ format: 'anthropic', surface: 'messages' }, { format: 'openai', surface: 'chat-completions' }],
@@ -164,11 +164,11 @@ const TRANSLATED_TO: Partial<Record<ApiSurface, readonly { format: ApiFormat; su
 const GEMINI_COUNT_TO: readonly { format: ApiFormat; surface: ApiSurface }[] = [{ format: 'anthropic', surface: 'count-tokens' }];
 
 /**
- * Bedrock streams by operation, not by a body field: a translated request asking for a stream goes to InvokeModel's
- * twin, `/invoke-with-response-stream`.
+ * Bedrock streams by operation, not by a body field: a translated request asking for a stream (in its body, or by
+ * Gemini's streaming path) goes to InvokeModel's twin, `/invoke-with-response-stream`.
  */
-function streamingTwin(spec: SurfaceSpec | undefined, provider: ResolvedProvider, body: Record<string, unknown> | undefined): SurfaceSpec | undefined {
-  if (spec?.surface !== 'invoke' || body?.stream !== true) return spec;
+function streamingTwin(spec: SurfaceSpec | undefined, provider: ResolvedProvider, body: Record<string, unknown> | undefined, surface: ApiSurface): SurfaceSpec | undefined {
+  if (spec?.surface !== 'invoke' || (body?.stream !== true && surface !== 'stream-generate-content')) return spec;
   return surfaceOf(provider, 'bedrock', 'invoke-stream') ?? spec;
 }
 

@@ -8,6 +8,7 @@ import { isCandidateProvider, matchesModelRef } from './model-match.ts';
 import { geminiJsonName, geminiList, geminiMember, geminiMembers, geminiObjects, geminiProtoName, geminiSpelling } from './gemini-fields.ts';
 import { isRecord } from './json-value.ts';
 import { codeExecutionIsFree, codeInterpreterTier } from './hosted-tools.ts';
+import { storedStateField } from './stored-state.ts';
 import { builtinProviders } from '../catalog/providers.ts';
 import { createCatalog } from '../catalog/index.ts';
 
@@ -55,6 +56,13 @@ export interface ManagedAsk {
   readonly service_tier?: unknown;
   /** Responses `background`: generated after the request's answer, where no usage reaches the gateway. */
   readonly background?: unknown;
+  /** State the provider keeps between requests (stored-state.ts), here the operator's: `previous_response_id`,
+   * `conversation`, a stored `prompt`, item references and file ids in `input` / `messages`, Messages' `container`,
+   * Gemini's `cachedContent`. */
+  readonly previous_response_id?: unknown;
+  readonly conversation?: unknown;
+  readonly prompt?: unknown;
+  readonly container?: unknown;
   /** The request's `tools`: hosted tools the provider bills apart from tokens must be ones the catalog prices. */
   readonly tools?: unknown;
   /** Anthropic fast mode (`speed: "fast"`, about 6 × the standard price on Opus 4.6) and data residency
@@ -341,6 +349,10 @@ class Planner {
     // The answer of a background response is fetched later from the provider (GET /v1/responses/{id}), never
     // through this request: the operator's account would pay for a generation no usage event counts.
     if (this.#ask.background === true) return this.#note(tollgateError('managedBackground', named));
+    // What the provider keeps is kept in the operator's account, which every tenant's managed requests share: one
+    // tenant could continue another's response by its id. The account's own keys serve it (their account, their state).
+    const stored = storedStateField(this.#ask, c.surface.surface);
+    if (stored) return this.#note(tollgateError('managedStoredState', { field: stored, provider: c.provider.displayName }));
     const interactions = c.surface.surface === 'interactions';
     if (interactions) {
       const beyond = interactionsBeyondText(this.#ask);

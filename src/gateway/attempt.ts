@@ -23,7 +23,7 @@ import { exhaustedError } from './failure.ts';
 import { OpeningReader, PREAMBLE_HOLD_MS } from './stream-opening.ts';
 import { writeError } from './respond.ts';
 import { translatorFor } from './translate/index.ts';
-import { Errors } from '../domain/errors.ts';
+import { Errors, TollgateError } from '../domain/errors.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
 import { streamsAnswer } from '../domain/request-shape.ts';
 import type { TranslatedRequest } from './translate/types.ts';
@@ -521,7 +521,16 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         const responseModel = answerModelOf(text);
         if (responseModel) record.facts.responseModel = responseModel;
       }
-      let sent = translator ? Buffer.from(JSON.stringify(translator.answer(upstreamAnswer, scope!))) : answer;
+      let sent: Buffer;
+      try {
+        sent = translator ? Buffer.from(JSON.stringify(translator.answer(upstreamAnswer, scope!))) : answer;
+      } catch (error) {
+        // An answer the client's format cannot carry (a tool call's arguments that are no JSON object): served and
+        // billed all the same — the provider did the work, and another attempt would be billed for the same cut.
+        if (!(error instanceof TollgateError)) throw error;
+        if (!ctx.clientGone) writeError(ctx, error, attemptNumber, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, 'json'));
+        return 'served';
+      }
       // Firewall's response rules on the answer's tool calls, in the client's format (only for a key with a policy).
       if (ctx.firewall && hasRules(ctx.firewall, 'response')) sent = screenJsonAnswer(ctx.route.surface, sent, ctx.firewall, ctx.firewallFindings ??= []);
       if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'json'), sent);

@@ -16,7 +16,7 @@ import { EventStreamMeter, MAX_EVENT_STREAM_FRAME_BYTES } from './event-stream-m
 import { MAX_HELD_BYTES, type UpstreamExchange } from './exchange.ts';
 import { formatMs } from './failure.ts';
 import { endStreamWithError } from './respond.ts';
-import type { AnyTranslator, TranslationScope } from './translate/index.ts';
+import type { AnyTranslator, StreamTranslation, TranslationScope, Translator } from './translate/index.ts';
 import type { SurfaceSpec } from '../catalog/types.ts';
 import type { ToolCallGuard } from './firewall/tool-calls.ts';
 import { responseGuard } from './firewall/event-stream.ts';
@@ -224,7 +224,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           lingering = setTimeout(letGo, FINAL_EVENT_LINGER_MS, upstream);
           const closing = guarded(guard, translation ? bytesOf(translation.finish()) : undefined);
           if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
-          res.end(closing && out ? Buffer.concat([out, closing]) : closing ?? out);
+          endTranslated(ctx, closing && out ? Buffer.concat([out, closing]) : closing ?? out, translation, nextSequence);
           return true;
         }
         if (!out) return true;
@@ -261,7 +261,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           // A translated stream ends in the client's format (its message_stop) once the upstream's is complete.
           const closing = guarded(guard, translation ? bytesOf(translation.finish()) : undefined);
           if (closing && tail) res.write(tail);
-          res.end(closing ?? tail);
+          endTranslated(ctx, closing ?? tail, translation, nextSequence);
         }
         resolve(complete());
       },
@@ -288,6 +288,21 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
       },
     });
   });
+}
+
+/**
+ * Ends a stream whose upstream finished: with its last bytes, then the error event a translation could not give the
+ * answer for (a tool call's arguments that are no JSON object) in place of its final events. The provider's answer
+ * was whole, and is metered and recorded as served.
+ */
+function endTranslated(ctx: RequestContext, last: Buffer | undefined, translation: StreamTranslation<string | Uint8Array> | undefined, nextSequence: (() => number) | undefined): void {
+  const refused = translation?.failure?.();
+  if (!refused) {
+    ctx.res.end(last);
+    return;
+  }
+  if (last) ctx.res.write(last);
+  endStreamWithError(ctx, refused, nextSequence?.());
 }
 
 /** The stream's last bytes through the Firewall guard, which then gives back what it still held. */

@@ -16,10 +16,10 @@ export function writeJson(res: ServerResponse, status: number, headers: OutHeade
 
 /**
  * Errors no retry of the same request can pass: every key out of quota, a stored key this gateway cannot decrypt, a
- * routing loop. `x-should-retry: false` is the switch the OpenAI and Anthropic SDKs read before the status (they
+ * routing loop, a model's tool call cut at the output limit (the same limit cuts it again, billed each time). `x-should-retry: false` is the switch the OpenAI and Anthropic SDKs read before the status (they
  * retry a 429 or a 5xx otherwise, for nothing).
  */
-const NOT_RETRYABLE = new Set([Errors.upstreamQuotaExhausted, Errors.providerKeyUnreadable, Errors.routingLoop]);
+const NOT_RETRYABLE = new Set([Errors.upstreamQuotaExhausted, Errors.providerKeyUnreadable, Errors.routingLoop, Errors.toolCallArgumentsInvalid]);
 
 /** The error as the SDKs of the request's format expect it; `attempts` when upstream calls were made. */
 export function writeError(ctx: RequestContext, error: TollgateError, attempts = 0, extra?: OutHeaders): void {

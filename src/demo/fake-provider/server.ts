@@ -50,6 +50,8 @@
 //                                                         tool's parameters have an `input` property
 //   model `tool-each-…` (chat or Messages, tools offered) → calls every offered tool in one answer, in order
 //   model `tool-latename-…` (chat stream)              → the call's name comes with its second argument piece, not its first
+//   model `tool-cut-…` (chat)                          → the call's arguments stop halfway, finish_reason `length` (a model
+//                                                         at its output limit)
 //   chat tools or calls whose names break OpenAI's rule (over 64 characters, or not [a-zA-Z0-9_-]) → 400 as OpenAI answers
 //   Messages request with `tool_use` or `tool_result` blocks and no `tools` → 400 as Anthropic answers
 //   `tool_choice` none (chat's `"none"`, Messages' `{type: "none"}`) → no call, whatever the model
@@ -313,6 +315,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (call) answer.toolCall = call;
   if (call && model.startsWith('tool-each-') && (surface === 'chat-completions' || surface === 'messages')) answer.toolCalls = everyToolCall(surface, body, call);
   if (model.startsWith('tool-latename-')) answer.lateName = true;
+  if (call && model.startsWith('tool-cut-') && surface === 'chat-completions') {
+    call.arguments = call.arguments.slice(0, call.arguments.length >> 1);
+    answer.cutArguments = true;
+  }
   if (surface === 'completions') {
     if (typeof body.n === 'number' && body.n > 1) answer.choices = body.n;
     if (typeof body.best_of === 'number' && body.best_of > 1) answer.generated = body.best_of;

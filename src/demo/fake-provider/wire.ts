@@ -123,11 +123,12 @@ export interface FakeToolCall { id: string; name: string; arguments: string }
 /** `advisor`: the advisor model the answer consulted (a Messages request offering Anthropic's advisor tool). */
 /** `toolCalls`: every call of an answer making several (chat and Messages; `toolCall` is the first). */
 /** `lateName`: a streamed chat call's name comes with its second argument piece, after the first (some compatible servers). */
+/** `cutArguments`: a chat answer's call stops inside its arguments, finishing with `length` (a model at its output limit). */
 /** `choices`: how many completions the answer holds (legacy completions' `n`); `generated`: how many the provider generated and bills (`best_of`, at least `choices`). */
 /** `echo`: the prompt a legacy completion repeats before its text (`echo: true`). */
 /** `embedding`: how the embeddings are written (`encoding_format`, `dimensions`), as OpenAI writes them. */
 export interface AnswerSpec {
-  model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; toolCalls?: FakeToolCall[]; searches?: number; advisor?: string; lateName?: boolean; container?: string; codeExecution?: { searches: number };
+  model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; toolCalls?: FakeToolCall[]; searches?: number; advisor?: string; lateName?: boolean; cutArguments?: boolean; container?: string; codeExecution?: { searches: number };
   choices?: number; generated?: number; echo?: string; embedding?: { base64: boolean; dimensions: number };
 }
 
@@ -169,7 +170,7 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
       return {
         id: 'chatcmpl-fake1', object: 'chat.completion', created: created(), model: a.model, system_fingerprint: 'fp_fake',
         choices: [a.toolCall
-          ? { index: 0, message: { role: 'assistant', content: null, refusal: null, tool_calls: callsOf(a).map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }, logprobs: null, finish_reason: 'tool_calls' }
+          ? { index: 0, message: { role: 'assistant', content: null, refusal: null, tool_calls: callsOf(a).map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }, logprobs: null, finish_reason: a.cutArguments ? 'length' : 'tool_calls' }
           : { index: 0, message: { role: 'assistant', content: a.text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
         ...(usage ? { usage } : {}),
       };
@@ -358,7 +359,7 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
         for (const piece of [args.slice(0, half), args.slice(half)]) out.push(sse(chunk({ delta: { tool_calls: [{ index, function: { arguments: piece } }] }, finish_reason: null })));
       }
     }
-    out.push(sse(chunk({ delta: {}, finish_reason: 'tool_calls' })));
+    out.push(sse(chunk({ delta: {}, finish_reason: a.cutArguments ? 'length' : 'tool_calls' })));
     if (includeUsage && a.withUsage) out.push(sse(JSON.stringify({ id: 'chatcmpl-fake1', object: 'chat.completion.chunk', created: created(), model: a.model, choices: [], usage: openaiUsage(true) })));
     out.push(sse('[DONE]'));
     return out;

@@ -2,6 +2,7 @@
 // pieces, finish reason, usage, or a provider error) go to the translation's hooks, which write the client's events.
 import { obj, parseJson } from '../formats/types.ts';
 import type { StreamTranslation } from './types.ts';
+import type { TollgateError } from '../../domain/errors.ts';
 import { chatText, type Json } from './json.ts';
 
 /** A call not yet named: its id, once given, and its argument pieces so far. */
@@ -43,6 +44,8 @@ export abstract class FromChatStream implements StreamTranslation {
   protected out = '';
   /** The client's stream is ended (closed, or an error event was written): nothing more is translated. */
   #done = false;
+  /** Set by close() when the answer cannot be given (StreamTranslation.failure): close() then wrote no final events. */
+  protected refused: TollgateError | undefined;
 
   /** The first chunk with a choice or usage (or, for a stream with none, an empty one at the close). */
   protected abstract started(chunk: Json): void;
@@ -165,5 +168,9 @@ export abstract class FromChatStream implements StreamTranslation {
   finish(): string {
     this.#end();
     return this.take();
+  }
+
+  failure(): TollgateError | undefined {
+    return this.refused;
   }
 }

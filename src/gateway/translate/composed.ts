@@ -5,6 +5,7 @@
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import type { StreamTranslation, TranslatedRequest, TranslationScope, Translator } from './types.ts';
+import type { TollgateError } from '../../domain/errors.ts';
 
 /**
  * `clientFields`: for a field of the middle format that `inner` may remove, the client's field it came from
@@ -86,6 +87,10 @@ class ComposedStream<Out extends string | Uint8Array> implements StreamTranslati
 
   nextSequence(): number {
     return this.#outer.nextSequence?.() ?? 0;
+  }
+
+  failure(): TollgateError | undefined {
+    return this.#outer.failure?.() ?? this.#inner.failure?.();
   }
 
   finish(): Out {

@@ -7,6 +7,7 @@ import type { AttemptPlan } from '../../domain/routing.ts';
 import { snapshot } from '../../../test/helpers/snapshot.ts';
 import { geminiStreamViaChat, geminiViaChat } from './gemini-via-chat.ts';
 import { translatorFor, untranslatableReason } from './index.ts';
+import { Errors, TollgateError } from '../../domain/errors.ts';
 
 const catalog = createCatalog({});
 const scope = { accountId: 'acct_test', keep: false, includeUsage: false };
@@ -110,7 +111,7 @@ test('a chat answer becomes a GenerateContentResponse the SDK reads: text, calls
     id: 'chatcmpl-1', model: 'gpt-x',
     usage: { prompt_tokens: 10, completion_tokens: 7, prompt_tokens_details: { cached_tokens: 4 }, completion_tokens_details: { reasoning_tokens: 3 } },
     choices: [
-      { index: 0, finish_reason: 'tool_calls', message: { content: 'Checking.', tool_calls: [{ id: 'c1', function: { name: 'weather', arguments: '{"city":"Paris"}' } }, { id: '', function: { name: 'time', arguments: '{"cut' } }] } },
+      { index: 0, finish_reason: 'tool_calls', message: { content: 'Checking.', tool_calls: [{ id: 'c1', function: { name: 'weather', arguments: '{"city":"Paris"}' } }, { id: '', function: { name: 'time', arguments: '{}' } }] } },
       { index: 1, finish_reason: 'length', message: { content: '' } },
       { index: 2, finish_reason: 'content_filter', message: { content: null, refusal: 'I cannot help.' } },
     ],
@@ -338,4 +339,17 @@ test('Gemini\'s countTokens on Claude: the request (or the whole generateContent
   assert.deepEqual([error.error.code, error.error.status], [429, 'RESOURCE_EXHAUSTED']);
   // What Claude cannot read is refused as for generateContent, inside a generateContentRequest too.
   assert.match(untranslatableReason('count-tokens', { generateContentRequest: { contents: [], cachedContent: 'cachedContents/x' } }, 'count-tokens') ?? '', /cachedContent/);
+});
+
+test('a call whose arguments are not a JSON object (cut at the output limit) is refused with ngrok\'s error, JSON and stream, never given to the SDK as empty args', () => {
+  const answer = (args: string) => geminiViaChat.answer({ id: 'chatcmpl-1', model: 'gpt-x', choices: [{ index: 0, finish_reason: 'length', message: { content: null, tool_calls: [{ id: 'c1', function: { name: 'weather', arguments: args } }] } }] }, scope);
+  for (const [args, reason] of [['{"city":"Par', 'valid JSON'], ['"Paris"', 'a JSON object']] as const) {
+    assert.throws(() => answer(args), (e: unknown) => e instanceof TollgateError && e.spec === Errors.toolCallArgumentsInvalid && e.status === 502 && e.message === `The model wrote arguments for tool \`weather\` that aren't ${reason}. A model at its output token limit can stop inside the arguments.`, args);
+  }
+  const t = geminiStreamViaChat.stream(scope);
+  t.event('', chunk({ content: 'Checking.' }));
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', function: { name: 'weather', arguments: '{"city":"Par' } }] }, 'length'));
+  // The text goes out; no call and no final chunk: the gateway's error chunk follows (respond.ts), which the SDK raises.
+  assert.deepEqual(chunks(t.take() + t.finish()).map((c) => (c.candidates as Candidate[])[0]!.content!.parts), [[{ text: 'Checking.' }]]);
+  assert.equal(t.failure?.()?.spec, Errors.toolCallArgumentsInvalid);
 });

@@ -10,7 +10,7 @@ import { openaiUsage } from '../formats/openai.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
 import { obj } from '../formats/types.ts';
 import { FromChatStream } from './chat-stream.ts';
-import { chatText, jsonSchemaFormat, objects, providerMessage, toolInput, uniqueCallId, type Json } from './json.ts';
+import { answerToolInput, chatText, invalidToolArguments, jsonSchemaFormat, objects, providerMessage, toolArgumentsProblem, uniqueCallId, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, chatStops, fittedOutputLimit } from './output-limit.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
@@ -354,7 +354,7 @@ function usageMetadata(usage: unknown): Json | undefined {
 }
 
 function functionCallPart(id: string, name: unknown, args: unknown): Json {
-  return { functionCall: { id, name: typeof name === 'string' ? name : '', args: toolInput(args) } };
+  return { functionCall: { id, name: typeof name === 'string' ? name : '', args: answerToolInput(args, name) } };
 }
 
 /** A Content's parts are never empty: the Gen AI SDK's chat session drops a turn holding an empty one from its history. */
@@ -468,7 +468,17 @@ class ChatToGemini extends FromChatStream {
     const parts: Json[] = this.#held !== undefined ? [{ text: this.#held }] : [];
     this.#held = undefined;
     const used = new Set<string>();
-    for (const [at, call] of this.#calls) parts.push(functionCallPart(uniqueCallId(call.id, 'call_', this.#base, at, used), clientToolName(call.name, this.#names), call.args));
+    for (const [at, call] of this.#calls) {
+      const name = clientToolName(call.name, this.#names);
+      const problem = toolArgumentsProblem(call.args);
+      if (problem !== undefined) {
+        // Calls go whole in the final chunk: none of them is sent, the text before them is, then the error chunk.
+        if (parts.length > 0 && parts[0]!.text !== undefined) this.#chunk([parts[0]!]);
+        this.refused = invalidToolArguments(name, problem);
+        return;
+      }
+      parts.push(functionCallPart(uniqueCallId(call.id, 'call_', this.#base, at, used), name, call.args));
+    }
     this.#chunk(parts, finishReason(this.#finish), usageMetadata(this.#usage));
   }
 

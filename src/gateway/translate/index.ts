@@ -52,12 +52,8 @@ function converseTranslator(client: ApiSurface, upstream: ApiSurface): AnyTransl
 /** Chat completions and Responses → Messages → Bedrock's InvokeModel (Claude on Bedrock): one more half after Messages. */
 const chatViaInvoke = composed(chatViaMessages, messagesViaInvoke, {});
 const responsesViaInvoke = composed(responsesViaMessages, messagesViaInvoke, {});
-
-/** The translator to Claude's InvokeModel body for a client's surface, if there is one. */
-function viaInvoke(client: ApiSurface): Translator | undefined {
-  if (client === 'messages') return messagesViaInvoke;
-  return client === 'chat-completions' ? chatViaInvoke : client === 'responses' ? responsesViaInvoke : undefined;
-}
+const geminiViaInvoke = composed(geminiViaMessages, messagesViaInvoke, {});
+const geminiStreamViaInvoke = composed(geminiStreamViaMessages, messagesViaInvoke, {});
 
 /** What Anthropic's token counting reads of a Messages request: it refuses any other member ("Extra inputs are not permitted"). */
 const COUNTED_MEMBERS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'output_config']);
@@ -83,8 +79,14 @@ function geminiTranslator(client: ApiSurface, upstream: ApiSurface): Translator 
   if (client === 'count-tokens') return upstream === 'count-tokens' ? geminiCountViaMessages : undefined;
   const streaming = client === 'stream-generate-content';
   if (upstream === 'chat-completions') return streaming ? geminiStreamViaChat : geminiViaChat;
+  if (isInvoke(upstream)) return streaming ? geminiStreamViaInvoke : geminiViaInvoke;
   return upstream === 'messages' ? (streaming ? geminiStreamViaMessages : geminiViaMessages) : undefined;
 }
+
+const isInvoke = (surface: ApiSurface): boolean => surface === 'invoke' || surface === 'invoke-stream';
+
+/** The client surfaces reaching Claude on Bedrock's InvokeModel, Gemini's aside (geminiTranslator). */
+const INVOKE_TRANSLATORS: Partial<Record<ApiSurface, Translator>> = { messages: messagesViaInvoke, 'chat-completions': chatViaInvoke, responses: responsesViaInvoke };
 
 /**
  * The translator from the client's API (its route's format and surface) to the candidate's, if they differ. Token
@@ -99,7 +101,7 @@ export function translatorFor(client: { format: ApiFormat; surface: ApiSurface }
   if (client.format === 'bedrock') return upstream.format === 'bedrock' ? undefined : converseTranslator(client.surface, upstream.surface);
   // Claude on Bedrock takes Anthropic's Messages body through InvokeModel (and its stream); chat completions and
   // Responses reach it through Messages. Nothing else reaches Bedrock.
-  if (upstream.format === 'bedrock') return upstream.surface === 'invoke' || upstream.surface === 'invoke-stream' ? viaInvoke(client.surface) : undefined;
+  if (upstream.format === 'bedrock') return isInvoke(upstream.surface) ? INVOKE_TRANSLATORS[client.surface] : undefined;
   if (upstream.surface === 'chat-completions') return client.surface === 'messages' ? messagesViaChat : client.surface === 'responses' ? responsesViaChat : undefined;
   if (upstream.surface !== 'messages') return undefined;
   return client.surface === 'chat-completions' ? chatViaMessages : client.surface === 'responses' ? responsesViaMessages : undefined;

@@ -1,6 +1,7 @@
 // Reading the untrusted JSON the translators take apart (request bodies, answers, events): what every one of them
 // needs, so each format's module holds only its mapping.
 import { obj, parseJson } from '../formats/types.ts';
+import { tollgateError, type TollgateError } from '../../domain/errors.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -24,10 +25,42 @@ export function chatText(content: unknown): string {
   return text;
 }
 
-/** A tool call's arguments as its input object; arguments that are not a JSON object (cut mid-call) give `{}`. */
+/**
+ * A tool call's arguments (chat's JSON text) as its input object, in a client's request history: arguments that are
+ * not a JSON object give `{}` (the call was made already; what it was given is the client's record).
+ */
 export function toolInput(args: unknown): Json {
   const parsed = typeof args === 'string' && args !== '' ? parseJson(args) : undefined;
   return obj(parsed) ?? {};
+}
+
+/**
+ * Why a model's tool call arguments are not an input object, said as ngrok's message ends ("aren't REASON"), if they
+ * are not: text cut inside the JSON (a model at its output limit) or JSON of another kind. None at all (absent, or
+ * '' from a server that sends no arguments for a call that takes none) is an empty input.
+ */
+export function toolArgumentsProblem(args: unknown): string | undefined {
+  if (args === undefined || args === null || args === '') return undefined;
+  if (typeof args !== 'string') return obj(args) ? undefined : 'a JSON object';
+  const parsed = parseJson(args);
+  if (parsed === undefined) return 'valid JSON';
+  return obj(parsed) ? undefined : 'a JSON object';
+}
+
+/** The refusal of an answer whose call `tool` (as the client names it) has such arguments. */
+export function invalidToolArguments(tool: unknown, reason: string): TollgateError {
+  return tollgateError('toolCallArgumentsInvalid', { tool: typeof tool === 'string' ? tool.slice(0, 128) : '', reason });
+}
+
+/**
+ * A model's tool call arguments as the input object a client's format carries (Messages' `input`, Gemini's `args`):
+ * arguments that are none (toolArgumentsProblem) are refused rather than passed on as `{}`, with which the client
+ * would run the tool (ngrok's ERR_NGROK_AI_GATEWAY_TOOL_CALL_ARGUMENTS_INVALID).
+ */
+export function answerToolInput(args: unknown, tool: unknown): Json {
+  const problem = toolArgumentsProblem(args);
+  if (problem !== undefined) throw invalidToolArguments(tool, problem);
+  return typeof args === 'string' ? obj(parseJson(args)) ?? {} : obj(args) ?? {};
 }
 
 /** A JSON Schema node describing an object (`type` "object", alone or among others, or `properties` given). */

@@ -51,9 +51,9 @@ test('an output limit above what the model allows is fitted to it (Claude Code a
 test('a JSON answer with text and a call, cut at the length limit; provider errors keep their status', () => {
   const message = messagesViaChat.answer({
     id: 'chatcmpl-1', model: 'gpt-x', usage: { prompt_tokens: 10, completion_tokens: 4 },
-    choices: [{ finish_reason: 'length', message: { content: 'Let me check.', tool_calls: [{ id: 'c1', function: { name: 'f', arguments: '{"a":' } }] } }],
+    choices: [{ finish_reason: 'length', message: { content: 'Let me check.', tool_calls: [{ id: 'c1', function: { name: 'f', arguments: '{"a":1}' } }, { id: 'c2', function: { name: 'g', arguments: '' } }] } }],
   }, scope) as Record<string, unknown>;
-  assert.deepEqual(message.content, [{ type: 'text', text: 'Let me check.' }, { type: 'tool_use', id: 'c1', name: 'f', input: {} }]);
+  assert.deepEqual(message.content, [{ type: 'text', text: 'Let me check.' }, { type: 'tool_use', id: 'c1', name: 'f', input: { a: 1 } }, { type: 'tool_use', id: 'c2', name: 'g', input: {} }]);
   assert.deepEqual([message.id, message.stop_reason, message.usage], ['msg_1', 'max_tokens', { input_tokens: 10, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 4 }]);
   assert.deepEqual(JSON.parse(messagesViaChat.error(429, '{"error":{"message":"slow down","type":"requests"}}')), { type: 'error', error: { type: 'rate_limit_error', message: 'slow down' } });
   assert.deepEqual(JSON.parse(messagesViaChat.error(503, 'upstream down')), { type: 'error', error: { type: 'overloaded_error', message: 'upstream down' } });
@@ -486,4 +486,40 @@ test('text between a call\'s argument pieces: the call\'s block stays whole (no 
   assert.deepEqual(message.content.map(shown), ['Checking.', { city: 'Paris' }, ' One moment.']);
   assert.deepEqual(atStop.map(shown), message.content.map(shown), 'each block whole at its stop');
   assert.equal(message.stop_reason, 'tool_use');
+});
+
+test('a call whose arguments are not a JSON object is refused, never handed to the client as {}: a JSON answer throws ngrok\'s error naming the tool (as the client knows it) and why', () => {
+  const answer = (args: string) => messagesViaChat.answer({
+    id: 'chatcmpl-1', model: 'gpt-x', usage: { prompt_tokens: 10, completion_tokens: 4 },
+    choices: [{ finish_reason: 'length', message: { content: 'Let me check.', tool_calls: [{ id: 'c1', function: { name: 'short_name', arguments: args } }] } }],
+  }, { ...scope, toolNames: new Map([['short_name', 'mcp__server__long_tool']]) });
+  for (const [args, reason] of [['{"path": "/tmp/a', 'valid JSON'], ['["a"]', 'a JSON object'], ['null', 'a JSON object']] as const) {
+    assert.throws(() => answer(args), (e: unknown) => {
+      assert.ok(e instanceof TollgateError && e.spec === Errors.toolCallArgumentsInvalid, String(e));
+      assert.equal(e.status, 502);
+      assert.equal(e.message, `The model wrote arguments for tool \`mcp__server__long_tool\` that aren't ${reason}. A model at its output token limit can stop inside the arguments.`);
+      return true;
+    }, args);
+  }
+});
+
+test('a streamed call whose arguments end cut: its pieces went out, then the stream ends with ngrok\'s error in place of message_delta and message_stop (the SDK raises, no call is finalised as {})', async () => {
+  const t = messagesViaChat.stream(scope);
+  t.event('', chunk({ content: 'Writing the file.' }));
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', function: { name: 'write_file', arguments: '{"path":"/tmp/a",' } }] }));
+  t.event('', chunk({ tool_calls: [{ index: 0, function: { arguments: '"content":"hel' } }] }));
+  t.event('', chunk({}, 'length'));
+  t.event('', JSON.stringify({ id: 'chatcmpl-9', choices: [], usage: { prompt_tokens: 7, completion_tokens: 3 } }));
+  const sse = t.take() + t.finish();
+  assert.deepEqual(events(sse).map(([type]) => type), ['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'content_block_start', 'content_block_delta', 'content_block_delta', 'content_block_stop']);
+  const refused = t.failure?.();
+  assert.ok(refused instanceof TollgateError && refused.spec === Errors.toolCallArgumentsInvalid, String(refused));
+  assert.match(refused.message, /^The model wrote arguments for tool `write_file` that aren't valid JSON\./);
+  // The SDK finalises no message from it (the gateway's error event follows: respond.ts, endStreamWithError).
+  await assert.rejects(sdkMessage(sse), /without producing a Message/);
+  // Whole arguments close as before, with no failure.
+  const whole = messagesViaChat.stream(scope);
+  whole.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', function: { name: 'write_file', arguments: '{"path":"/tmp/a"}' } }] }, 'tool_calls'));
+  assert.equal(events(whole.finish()).at(-1)![0], 'message_stop');
+  assert.equal(whole.failure?.(), undefined);
 });

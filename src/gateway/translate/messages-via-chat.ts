@@ -11,7 +11,7 @@ import { num, obj } from '../formats/types.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { FromChatStream, UnnamedCalls } from './chat-stream.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
-import { chatText, jsonSchemaFormat, meetsStrictRules, objects, providerMessage, toolInput, uniqueCallId, type Json } from './json.ts';
+import { answerToolInput, chatText, invalidToolArguments, jsonSchemaFormat, meetsStrictRules, objects, providerMessage, toolArgumentsProblem, uniqueCallId, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, chatStops, fittedOutputLimit } from './output-limit.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
 
@@ -325,7 +325,8 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   const used = new Set<string>();
   for (const [index, call] of (Array.isArray(message.tool_calls) ? message.tool_calls : []).entries()) {
     const fn = obj(obj(call)?.function);
-    content.push({ type: 'tool_use', id: toolUseId(obj(call)?.id, base, index, used), name: clientToolName(fn?.name, scope.toolNames), input: toolInput(fn?.arguments) });
+    const name = clientToolName(fn?.name, scope.toolNames);
+    content.push({ type: 'tool_use', id: toolUseId(obj(call)?.id, base, index, used), name, input: answerToolInput(fn?.arguments, name) });
   }
   return {
     id: messageId(chat.id), type: 'message', role: 'assistant', model: modelName(chat.model, scope), content,
@@ -369,6 +370,8 @@ class ChatToMessages extends FromChatStream {
   #blocks = 0;
   /** Chat's tool-call index → its content block's index. */
   #toolBlocks = new Map<number, number>();
+  /** Each call's block index → the tool's name (the client's) and its arguments so far, checked at the close. */
+  readonly #calls = new Map<number, { name: string; args: string }>();
   /** Calls whose name has not come yet: the block's start carries the name (the client's SDK takes it from there). */
   readonly #unnamed = new UnnamedCalls();
   /** Chat's index of the call whose block streams live: the first call to get a block. */
@@ -435,12 +438,16 @@ class ChatToMessages extends FromChatStream {
   }
 
   #inputDelta(index: number, piece: string): void {
+    const call = this.#calls.get(index);
+    if (call) call.args += piece;
     if (piece !== '') this.out += sse('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: piece } });
   }
 
   #startToolBlock(at: number, id: string | undefined, name: unknown): number {
-    this.#startBlock('tool', { type: 'tool_use', id: toolUseId(id, this.#base, at, this.#usedIds), name: clientToolName(name, this.#scope.toolNames) ?? '', input: {} });
+    const named = clientToolName(name, this.#scope.toolNames) ?? '';
+    this.#startBlock('tool', { type: 'tool_use', id: toolUseId(id, this.#base, at, this.#usedIds), name: named, input: {} });
     this.#toolBlocks.set(at, this.#open);
+    this.#calls.set(this.#open, { name: typeof named === 'string' ? named : '', args: '' });
     if (this.#live === undefined) {
       this.#live = at;
       // Calls still waiting for their names are not live either.
@@ -477,6 +484,14 @@ class ChatToMessages extends FromChatStream {
     for (const [at, waiting] of this.#unnamed.take()) this.#inputDelta(this.#startToolBlock(at, waiting.id, ''), waiting.args);
     for (const [at, held] of this.#held) this.#inputDelta(this.#startToolBlock(at, held.id, held.name), held.args);
     this.#closeBlock();
+    // A call whose arguments are no input object (cut at the output limit): the SDK would hand the client what its
+    // partial-JSON reader made of them. The stream ends with the error event instead of message_delta and message_stop.
+    for (const call of this.#calls.values()) {
+      const problem = toolArgumentsProblem(call.args);
+      if (problem === undefined) continue;
+      this.refused = invalidToolArguments(call.name, problem);
+      return;
+    }
     const stop = this.#toolBlocks.size > 0 ? stopWithCalls(this.#stopReason) : this.#stopReason;
     // Every field of Anthropic's message_delta delta, as the non-streamed answer has them: strict validators expect them.
     this.out += sse('message_delta', { delta: { stop_reason: stop, stop_sequence: null, stop_details: null, container: null }, usage: this.#usage ?? { output_tokens: 0 } });

@@ -4,6 +4,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
+import type { TollgateError } from '../../domain/errors.ts';
 
 export interface TranslatedRequest {
   body: Record<string, unknown>;
@@ -36,6 +37,12 @@ export interface StreamTranslation<Out extends string | Uint8Array = string> {
   finish(): Out;
   /** A Responses client's stream: the sequence number its next event takes (an error event the gateway ends it with). */
   nextSequence?(): number;
+  /**
+   * After finish(): the error the client's stream ends with in place of its final events, when the answer could not
+   * be given in the client's format (a tool call whose arguments are not a JSON object); finish() then wrote only
+   * what goes before it.
+   */
+  failure?(): TollgateError | undefined;
 }
 
 /**
