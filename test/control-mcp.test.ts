@@ -124,6 +124,28 @@ for (const kind of STORE_KINDS) {
       assert.ok(!JSON.stringify(theirUsage.structuredContent).includes(`rq_mine_${kind}`));
     });
 
+    test('a call runs its own operation only: an id that is a dot segment is not found, arguments nested too deep are a tool error, not an HTTP 500', async () => {
+      const client = await connect(c.token);
+      // `/access-keys/.` would read as the key list, `/provider-keys/../rotate` as `/rotate`.
+      for (const [name, id] of [['aigw_get_access_key', '.'], ['aigw_get_access_key', '..'], ['aigw_rotate_provider_api_key', '..'], ['aigw_delete_virtual_model', '.']] as const) {
+        const r = await call(client, name, { id });
+        assert.equal(r.isError, true, `${name} ${id}`);
+        assert.equal(r.structuredContent, undefined);
+        assert.match(r.content[0]!.text, new RegExp(`no resource has the id "${id.replace(/\./g, '\\.')}"`));
+      }
+      // Written by hand: nested this deep, the test's own JSON.stringify would overflow.
+      const deep = `${'['.repeat(200_000)}1${']'.repeat(200_000)}`;
+      for (const [name, args] of [['aigw_create_virtual_model', `{"name":"deep","targets":${deep}}`], ['aigw_list_usage', `{"startTime":${deep}}`]]) {
+        const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"${name}","arguments":${args}}}` });
+        assert.equal(res.status, 200, name);
+        const { result } = (await res.json()) as { result: Result };
+        assert.equal(result.isError, true);
+        assert.match(result.content[0]!.text, /nest too deeply/);
+      }
+      const list = (await c.call('GET', '/virtual-models')).json() as { aiGatewayVirtualModels: { name: string }[] };
+      assert.ok(!list.aiGatewayVirtualModels.some((v) => v.name === 'deep'));
+    });
+
     test('models: the list, and one model by id or provider-qualified name', async () => {
       const client = await connect(c.token);
       const list = await call(client, 'aigw_list_models');

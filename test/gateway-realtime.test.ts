@@ -119,6 +119,26 @@ test('a realtime session through the gateway: the provider key goes upstream, fr
   }
 });
 
+test('cached tokens a response.done does not break down by kind are still priced as cached, never past the input they are part of', async () => {
+  const { h, close } = await setup();
+  try {
+    const { token } = await h.accessKey();
+    const { rt, requestId } = realtime(h, token, 'gpt-realtime');
+    await next(rt, 'session.created');
+    const done = next(rt, 'response.done');
+    rt.send({ type: 'response.create', response: { instructions: 'no cache details' } });
+    await done;
+    rt.close();
+    const [row] = await h.usage(await requestId, 1);
+    assert.equal(Number(row!.cacheReadTokens), 640);
+    // 313 text tokens, all cached; of 476 audio, the other 327 cached and 149 not: every cached token at $0.40 per million.
+    assert.equal(BigInt(row!.cacheReadCostPico), 640n * 400_000n);
+    assert.equal(BigInt(row!.inputCostPico), 149n * 32_000_000n);
+  } finally {
+    await close();
+  }
+});
+
 test('refused before the upgrade, in the gateway error shape: a bad key (401), a model the key may not use, ngrok/auto, a custom provider, a chat model', async () => {
   const { h, fake, close } = await setup();
   try {
@@ -301,5 +321,60 @@ test('a key under an enforcing Firewall policy is refused a realtime session (no
     open.socket.close();
   } finally {
     await close();
+  }
+});
+
+/** A request written on a raw connection: what the gateway answers, '' when it closes without an answer. */
+function rawRequest(h: Harness, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(Number(new URL(h.gatewayUrl).port), '127.0.0.1', () => socket.write(text));
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+      // One answer is enough: the connection may be kept alive.
+      if (answer.includes('\r\n\r\n')) socket.destroy();
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => resolve(answer));
+  });
+}
+
+test('an upgrade to a target node:http cannot parse as a URL, a plain GET /v1/realtime and an upgrade to another path are ordinary requests: answered, and the gateway keeps serving', async () => {
+  const { h, close } = await setup();
+  try {
+    const upgrade = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+    for (const target of ['//', 'http://[/v1/realtime?model=gpt-realtime']) {
+      assert.match(await rawRequest(h, `GET ${target} HTTP/1.1\r\nHost: gw\r\n${upgrade}\r\n`), /^HTTP\/1\.1 4\d\d /, target);
+    }
+    assert.match(await rawRequest(h, 'GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: gw\r\n\r\n'), /^HTTP\/1\.1 4\d\d /);
+    assert.match(await rawRequest(h, `GET /v1/models HTTP/1.1\r\nHost: gw\r\n${upgrade}\r\n`), /^HTTP\/1\.1 401 /);
+    const { token } = await h.accessKey();
+    const taken = await rawUpgrade(h, '?model=gpt-realtime', { token });
+    assert.ok('socket' in taken, 'a realtime session still opens');
+    taken.socket.close();
+  } finally {
+    await close();
+  }
+});
+
+test('gateway shutdown with a provider handshake under way: the handshake is dropped at the deadline, the client refused (503), the attempt recorded', async () => {
+  const fake = await startFakeRealtime();
+  const h = await startHarness('sqlite', { TOLLGATE_PROVIDER_OPENAI_BASE_URL: fake.baseUrl, TOLLGATE_SHUTDOWN_GRACE_MS: '300' });
+  let stopped = false;
+  try {
+    const silent = await h.providerKey('openai', 'sk-silent-1');
+    const { token } = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: silent }] }] }] } }));
+    const refused = rawUpgrade(h, '?model=gpt-realtime', { token });
+    await waitFor(() => fake.handshakes.length === 1);
+    stopped = true;
+    await h.running.stop();
+    assert.deepEqual(errorCode(await refused), [503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE']);
+    const rows = (await storedUsage(h)).filter((r) => r.providerKeyId === silent);
+    assert.deepEqual(rows.map((r) => [r.retryAction, Number(r.isFinalAttempt)]), [['exhausted', 1]]);
+  } finally {
+    if (!stopped) await h.running.stop();
+    await h.fake.close();
+    await h.database.drop();
+    await fake.close();
   }
 });

@@ -149,7 +149,7 @@ function toolError(text: string): ToolResult {
 }
 
 /** Runs one API request as the MCP caller (same Authorization and Host, so answers' `uri`s name this API). */
-async function forward(app: FastifyInstance, request: FastifyRequest, method: string, url: string, body?: Record<string, unknown>): Promise<ToolResult> {
+async function forward(app: FastifyInstance, request: FastifyRequest, method: string, url: string, body?: string): Promise<ToolResult> {
   const res = await app.inject({
     method: method as 'GET',
     url,
@@ -158,7 +158,7 @@ async function forward(app: FastifyInstance, request: FastifyRequest, method: st
       ...(request.headers.host ? { host: request.headers.host } : {}),
       ...(body ? { 'content-type': 'application/json' } : {}),
     },
-    ...(body ? { payload: JSON.stringify(body) } : {}),
+    ...(body ? { payload: body } : {}),
   });
   const text = res.body;
   let json: unknown;
@@ -183,23 +183,32 @@ async function callTool(tool: Tool, args: Record<string, unknown>, request: Fast
   for (const p of tool.pathParams) {
     const v = args[p];
     if (typeof v !== 'string' || v === '') return toolError(`"${p}" is required: the id of the resource, as a string.`);
+    // A dot segment survives encodeURIComponent and is resolved when the URL is read: `..` would run another route.
+    if (v === '.' || v === '..') return toolError(`"${p}": no resource has the id "${v}".`);
     path = path.replace(`{${p}}`, encodeURIComponent(v));
   }
   const query = new URLSearchParams();
-  for (const q of tool.queryParams) {
-    const v = args[q];
-    if (v !== undefined && v !== null) query.set(q, typeof v === 'string' ? v : JSON.stringify(v));
+  let payload: string | undefined;
+  try {
+    for (const q of tool.queryParams) {
+      const v = args[q];
+      if (v !== undefined && v !== null) query.set(q, typeof v === 'string' ? v : JSON.stringify(v));
+    }
+    if (op.requestSchema) {
+      const body: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(args)) if (!tool.pathParams.includes(k) && !tool.queryParams.includes(k)) body[k] = v;
+      payload = JSON.stringify(body);
+    }
+  } catch {
+    // JSON.parse took the arguments, JSON.stringify recurses: nesting deep enough overflows the stack (a RangeError).
+    return toolError(`${tool.name}: the arguments nest too deeply to be sent on.`);
   }
-  let body: Record<string, unknown> | undefined;
-  if (op.requestSchema) {
-    body = {};
-    for (const [k, v] of Object.entries(args)) if (!tool.pathParams.includes(k) && !tool.queryParams.includes(k)) body[k] = v;
-  } else {
+  if (!op.requestSchema) {
     const unknown = Object.keys(args).filter((k) => !tool.pathParams.includes(k) && !tool.queryParams.includes(k));
     if (unknown.length > 0) return toolError(`${tool.name} takes no ${unknown.map((k) => `"${k}"`).join(', ')}.`);
   }
   const qs = query.toString();
-  return forward(app, request, op.method, qs ? `${path}?${qs}` : path, body);
+  return forward(app, request, op.method, qs ? `${path}?${qs}` : path, payload);
 }
 
 function send(reply: FastifyReply, body: string, status = 200): FastifyReply {

@@ -69,9 +69,16 @@ export function isRealtimeUpgrade(req: IncomingMessage): boolean {
   return pathOf(req.url ?? '/') === REALTIME_PATH;
 }
 
-function pathOf(target: string): string {
-  const url = new URL(target, 'http://gateway');
-  return url.pathname;
+/**
+ * The request target's path, as the HTTP routes match it (no dot segments resolved). Never throws: node:http calls
+ * this before any handler, so an exception here (`GET //`, `GET http://[`) would be uncaught and stop the process.
+ */
+function pathOf(target: string): string | undefined {
+  if (target.startsWith('/')) {
+    const q = target.indexOf('?');
+    return q < 0 ? target : target.slice(0, q);
+  }
+  return URL.parse(target)?.pathname;
 }
 
 /** The access key: a header as on every gateway route, else the browser's subprotocol. */
@@ -135,9 +142,19 @@ export function realtimeUsage(usage: Record<string, unknown> | undefined, price:
   const audioCached = Math.min(count(cachedDetails?.audio_tokens), audioIn, cached);
   const imageCached = Math.min(count(cachedDetails?.image_tokens), imageIn, cached - audioCached);
   const audioOut = Math.min(count(outDetails?.audio_tokens), output);
-  const audio: IterationUsage = { inputTokens: audioIn, outputTokens: audioOut, cacheReadTokens: audioCached, cacheWriteTokens: 0, ...(price?.audio ? { price: price.audio } : {}) };
-  const image: IterationUsage = { inputTokens: imageIn, outputTokens: 0, cacheReadTokens: imageCached, cacheWriteTokens: 0, ...(price?.image ? { price: price.image } : {}) };
-  const text: IterationUsage = { inputTokens: input - audioIn - imageIn, outputTokens: output - audioOut, cacheReadTokens: cached - audioCached - imageCached, cacheWriteTokens: 0 };
+  // Cached tokens the breakdown does not place (`cached_tokens_details` is optional) are text's as far as text input
+  // goes, then audio's, then image's: every cached token is priced as cached, none past the input it is part of
+  // (cost.ts would price a text part's excess as nothing and leave the audio it came from at the uncached price).
+  const textIn = input - audioIn - imageIn;
+  let unplaced = cached - audioCached - imageCached;
+  const textCached = Math.min(unplaced, textIn);
+  unplaced -= textCached;
+  const audioCachedAll = audioCached + Math.min(unplaced, audioIn - audioCached);
+  unplaced -= audioCachedAll - audioCached;
+  const imageCachedAll = imageCached + Math.min(unplaced, imageIn - imageCached);
+  const audio: IterationUsage = { inputTokens: audioIn, outputTokens: audioOut, cacheReadTokens: audioCachedAll, cacheWriteTokens: 0, ...(price?.audio ? { price: price.audio } : {}) };
+  const image: IterationUsage = { inputTokens: imageIn, outputTokens: 0, cacheReadTokens: imageCachedAll, cacheWriteTokens: 0, ...(price?.image ? { price: price.image } : {}) };
+  const text: IterationUsage = { inputTokens: textIn, outputTokens: output - audioOut, cacheReadTokens: textCached, cacheWriteTokens: 0 };
   return { inputTokens: input, outputTokens: output, cacheReadTokens: cached, cacheWriteTokens: 0, reasoningTokens: 0, iterations: [text, audio, image] };
 }
 
@@ -158,6 +175,8 @@ class Session implements Admission {
   attemptNumber = 0;
   client: WebSocket | undefined;
   upstream: WebSocket | undefined;
+  /** The provider's socket whose handshake is under way, for a shutdown to abort. */
+  dialing: WebSocket | undefined;
   /** The provider's messages that came before the client's socket was ready, relayed once it is. */
   early: [Buffer, boolean][] = [];
   readonly open = new Map<string, OpenResponse>();
@@ -243,7 +262,10 @@ export class RealtimeGateway {
   /** The shutdown grace period is over: every session is told, its open responses cancelled and metered, and closed. */
   cutShort(): void {
     this.#cut = true;
+    // A handshake still under way would hold the shutdown for as long as the provider takes (up to the per-request
+    // timeout): it is dropped, and its client refused as every upgrade after the stop is.
     for (const session of this.#sessions) if (session.client) this.#end(session, 'shutdown');
+    else session.dialing?.terminate();
   }
 
   /** Resolves once every session (and every upgrade being admitted) has ended and recorded its usage. */
@@ -300,11 +322,13 @@ export class RealtimeGateway {
     for (let i = 0; i < attempts.length; i++) {
       const plan = attempts[i]!;
       if (s.clientGone) throw tollgateError('requestCanceled');
+      if (this.#cut) throw tollgateError('gatewayStopping');
       const startedAt = performance.now();
       // Set before the handshake: the provider's first messages may come in the chunk that opens it, and are metered.
       s.plan = plan;
       s.attemptNumber = i + 1;
-      const opened = await openUpstream(upstreamUrl(plan.candidate), upstreamHeaders(plan, clientHeaders, s.deps.options.loopId), s.account!.settings.perRequestTimeoutMs, (data, isBinary) => this.#fromUpstream(s, data as Buffer, isBinary));
+      const opened = await openUpstream(upstreamUrl(plan.candidate), upstreamHeaders(plan, clientHeaders, s.deps.options.loopId), s.account!.settings.perRequestTimeoutMs, (data, isBinary) => this.#fromUpstream(s, data as Buffer, isBinary), (socket) => { s.dialing = socket; });
+      s.dialing = undefined;
       if ('socket' in opened) {
         s.upstream = opened.socket;
         return opened.socket;
@@ -312,8 +336,11 @@ export class RealtimeGateway {
       s.plan = undefined;
       const status = 'status' in opened ? opened.status : 0;
       const passed = status !== 0 && !failsOver(status);
-      const last = passed || i === attempts.length - 1;
+      // The shutdown dropped this handshake (cutShort): no credential is tried after it.
+      const cut = this.#cut;
+      const last = passed || cut || i === attempts.length - 1;
       this.#recordHandshake(s, plan, i + 1, status, startedAt, passed ? 'fail_fast' : last ? 'exhausted' : 'next_key', last);
+      if (cut) throw tollgateError('gatewayStopping');
       if (passed) throw new ProviderRefusal(status, (opened as { body: Buffer }).body, (opened as { contentType: string | undefined }).contentType);
       if (status === 429) rateLimited++;
       const key = plan.keySource === 'ngrok' ? 'managed key' : plan.providerKey ? `key ${plan.providerKey.id}` : 'no key';
@@ -597,7 +624,7 @@ function upstreamHeaders(plan: AttemptPlan, clientHeaders: IncomingHttpHeaders, 
 }
 
 /** One handshake with the provider. Its messages go to `onMessage` from the first, so none is lost before the client is attached. */
-function openUpstream(url: string, headers: Record<string, string>, timeoutMs: number, onMessage: (data: RawData, isBinary: boolean) => void): Promise<Opened> {
+function openUpstream(url: string, headers: Record<string, string>, timeoutMs: number, onMessage: (data: RawData, isBinary: boolean) => void, dialing: (socket: WebSocket) => void): Promise<Opened> {
   return new Promise((resolve) => {
     let socket: WebSocket;
     try {
@@ -606,6 +633,7 @@ function openUpstream(url: string, headers: Record<string, string>, timeoutMs: n
       resolve({ error: error instanceof Error ? error.message : String(error) });
       return;
     }
+    dialing(socket);
     socket.on('message', onMessage);
     socket.once('open', () => resolve({ socket }));
     socket.on('error', (error: Error) => resolve({ error: error.message }));

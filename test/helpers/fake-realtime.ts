@@ -2,10 +2,11 @@
 // each `response.create` a `response.created`, an audio delta (base64 in JSON, as OpenAI sends audio) and a
 // `response.done` carrying usage. A response whose instructions are "hold" stays open until `response.cancel`, then
 // ends `cancelled` with the usage generated so far — or never, when they are "hang"; "huge" sends a 17 MiB audio
-// delta. A binary message is echoed.
-// Credentials starting `sk-rejected` get a 401 at the handshake.
+// delta; "no cache details" reports usage without its cached tokens' breakdown. A binary message is echoed.
+// Credentials starting `sk-rejected` get a 401 at the handshake; those starting `sk-silent` no answer at all.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 /** OpenAI's documented example of a realtime usage block. */
@@ -39,11 +40,17 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
   const handshakes: Handshake[] = [];
   const received: unknown[] = [];
   const sockets = new Set<WebSocket>();
+  const silent = new Set<Duplex>();
   const wss = new WebSocketServer({ noServer: true });
   const server: Server = createServer((_req, res) => { res.writeHead(404).end(); });
   let responses = 0;
   server.on('upgrade', (req, socket, head) => {
     handshakes.push({ url: req.url ?? '', headers: req.headers });
+    if ((req.headers.authorization ?? '').startsWith('Bearer sk-silent')) {
+      silent.add(socket);
+      socket.once('close', () => silent.delete(socket));
+      return;
+    }
     if ((req.headers.authorization ?? '').startsWith('Bearer sk-rejected')) {
       const body = JSON.stringify({ error: { type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided.' } });
       socket.end(`HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
@@ -79,7 +86,10 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           ws.send(JSON.stringify({ type: 'response.output_audio.delta', event_id: 'event_huge', response_id: id, delta: 'A'.repeat(17 * 1024 * 1024) }));
           return;
         }
-        ws.send(JSON.stringify({ type: 'response.done', event_id: `event_d${responses}`, response: { id, object: 'realtime.response', status: 'completed', status_details: null, output: [], usage: FAKE_REALTIME_USAGE } }));
+        // "no cache details": the same usage without `cached_tokens_details`, which OpenAI's schema leaves optional.
+        const { cached_tokens_details: _, ...inputDetails } = FAKE_REALTIME_USAGE.input_token_details;
+        const usage = instructions === 'no cache details' ? { ...FAKE_REALTIME_USAGE, input_token_details: inputDetails } : FAKE_REALTIME_USAGE;
+        ws.send(JSON.stringify({ type: 'response.done', event_id: `event_d${responses}`, response: { id, object: 'realtime.response', status: 'completed', status_details: null, output: [], usage } }));
       });
     });
   });
@@ -92,6 +102,7 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
     open: () => sockets.size,
     async close() {
       for (const ws of sockets) ws.terminate();
+      for (const socket of silent) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
