@@ -151,8 +151,9 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
   }
 
   if (planes.includes('gateway')) {
-    const [{ startGatewayServer }, { createGatewayObserver }, { Upstreams }, { deploymentLoopId }] = await Promise.all([
+    const [{ startGatewayServer }, { createGatewayObserver }, { Upstreams }, { deploymentLoopId }, { CaptureWriter }, { insertRequestCaptures, deleteExpiredCaptures }] = await Promise.all([
       import('./gateway/server.ts'), import('./gateway/observe/setup.ts'), import('./gateway/upstream.ts'), import('./gateway/routing-loop.ts'),
+      import('./usage/capture-writer.ts'), import('./store/request-captures.ts'),
     ]);
     // The gauge's figure, billing on or off: the store's less the events journaled and not yet shipped (they were
     // debited already), read after each snapshot reload — a grant, any change, the minute's resync — so an idle
@@ -203,9 +204,18 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
       balances: () => state.accounts(),
     }, VERSION);
     observerClose = () => observer.close();
+    // Request capture: written by the gateway that captured, which also deletes expired captures — the plane that
+    // makes the table grow keeps it bounded, whether or not an api process runs beside it (each node's delete is
+    // idempotent). Closed after the gateway (closers run last pushed first), so an exchange finished before the stop
+    // is written.
+    const captures = new CaptureWriter({
+      box: secretBox, maxBytes: config.requestCaptureMaxBytes, retentionMs: config.requestCaptureRetentionMs, logger,
+      write: (rows) => insertRequestCaptures(store.db, rows), deleteExpired: (now) => deleteExpiredCaptures(store.db, now),
+    });
+    closers.push(() => captures.close());
     const loopId = deploymentLoopId(config.masterKey);
     const gateway = await startGatewayServer({
-      state, usage, logger, observer, ...(ledger ? { ledger } : {}),
+      state, usage, logger, observer, captures, ...(ledger ? { ledger } : {}),
       catalog: createCatalog(config.providerBaseUrls),
       upstreams: new Upstreams({ connectionsPerOrigin: config.upstreamConnections, loopId, allowPrivate: config.allowPrivateUpstreams }),
       options: {

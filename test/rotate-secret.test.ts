@@ -1,6 +1,7 @@
 // `tollgate rotate-secret` as a real process on both stores: every provider key (standalone and inline in a
-// configuration) re-sealed under the new key in one transaction, idempotent on a re-run, all-or-nothing when
-// a key opens under neither key, and the embedded secret.key file swapped (old one kept beside it).
+// configuration) and every request capture re-sealed under the new key in one transaction, idempotent on a re-run,
+// all-or-nothing when a provider key opens under neither key, and the embedded secret.key file swapped (old one kept
+// beside it).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +15,8 @@ import { Children, type Child } from './helpers/processes.ts';
 import { legacySeal } from './helpers/legacy-seal.ts';
 import { parseDatabaseUrl } from '../src/store/database.ts';
 import { parseMasterKey, providerKeyBinding, SecretBox } from '../src/domain/secret-box.ts';
+import { openCapture, sealCapture, type RequestCapture } from '../src/domain/request-capture.ts';
+import { insertRequestCaptures } from '../src/store/request-captures.ts';
 
 const children = new Children();
 after(() => children.killAll());
@@ -96,7 +99,45 @@ for (const kind of STORE_KINDS) {
         await c.close();
       }
     });
+
+    test('re-seals request captures with the provider keys, so they still open; expired ones and ones no key opens are deleted', async () => {
+      const c = await startControl(kind);
+      try {
+        await seedKeys(c);
+        const oldBox = new SecretBox(c.config.masterKey);
+        const newHex = randomBytes(32).toString('hex');
+        const newBox = new SecretBox(Buffer.from(newHex, 'hex'));
+        const now = Date.now();
+        const row = (requestId: string, box: SecretBox, expiresInMs = 3_600_000) => {
+          const capture = capturedExchange(c.accountId, requestId);
+          return { accountId: c.accountId, requestId, capturedAt: capture.capturedAt, expiresAt: new Date(now + expiresInMs).toISOString(), sealed: sealCapture(box, capture) };
+        };
+        // More than one page of them (the rotation reads them a hundred at a time).
+        const kept = Array.from({ length: 130 }, (_, i) => `rq_kept_${String(i).padStart(3, '0')}`);
+        await insertRequestCaptures(c.store.db, [...kept.map((id) => row(id, oldBox)), row('rq_expired', oldBox, -1_000), row('rq_stray', new SecretBox(randomBytes(32)))]);
+
+        const out = JSON.parse(await children.run('rotate', ['rotate-secret', '--new-key', newHex], { TOLLGATE_DATABASE_URL: c.database.url, TOLLGATE_SECRET_KEY: c.config.masterKey.toString('hex') })) as Record<string, unknown>;
+        assert.deepEqual(out, { resealed: 3, alreadyNew: 0, captures: { resealed: 130, deleted: 2 } });
+        const rows = await c.store.db.selectFrom('requestCaptures').selectAll().orderBy('requestId').execute();
+        assert.deepEqual(rows.map((r) => r.requestId), kept);
+        for (const r of rows) {
+          const opened = openCapture(newBox, r.accountId, r.requestId, r.sealed);
+          const { request, response } = capturedExchange(c.accountId, r.requestId);
+          assert.deepEqual(opened, { request, response });
+          assert.throws(() => openCapture(oldBox, r.accountId, r.requestId, r.sealed));
+        }
+      } finally {
+        await c.close();
+      }
+    });
   });
+}
+
+/** A small capture of `requestId`, the same each time it is made. */
+function capturedExchange(accountId: string, requestId: string): RequestCapture {
+  const text = `{"id":"${requestId}"}`;
+  const body = { headers: { 'content-type': 'application/json' }, body: text, bodyEncoding: 'utf8' as const, bodyBytes: Buffer.byteLength(text), bodyTruncated: false };
+  return { accountId, requestId, capturedAt: '2026-01-01T00:00:00.000Z', request: { method: 'POST', path: '/v1/chat/completions', ...body }, response: { statusCode: 200, complete: true, ...body } };
 }
 
 /**

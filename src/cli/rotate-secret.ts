@@ -1,5 +1,5 @@
-// `tollgate rotate-secret`: re-seals every provider key under a new TOLLGATE_SECRET_KEY in one transaction, so
-// the store is never half old, half new. The current key comes from the usual place (env or the secret.key
+// `tollgate rotate-secret`: re-seals every provider key (and request capture) under a new TOLLGATE_SECRET_KEY in one
+// transaction, so the store is never half old, half new. The current key comes from the usual place (env or the secret.key
 // file); the new one from TOLLGATE_SECRET_KEY_NEW, stdin (`--new-key -`) or, for compatibility, `--new-key KEY`.
 // Run it with the processes stopped (see docs/operations.md): a running process would seal new keys under the
 // old master key, and could not decrypt re-sealed ones on its next reload.
@@ -12,10 +12,61 @@ import { parseMasterKey, providerKeyBinding, SecretBox } from '../domain/secret-
 import { openStore, requireExistingDatabase } from '../store/database.ts';
 import { heldJournalSlots } from '../usage/journal-file.ts';
 import type { Database } from '../store/schema.ts';
+import { deleteExpiredCaptures } from '../store/request-captures.ts';
+import { openCapture, sealCapture } from '../domain/request-capture.ts';
 
-export interface RotationResult { resealed: number; alreadyNew: number }
+export interface RotationResult {
+  resealed: number;
+  alreadyNew: number;
+  /**
+   * Request captures, when the store holds any: re-sealed, or deleted — expired, or opening under neither key (a
+   * capture is debugging data: one that cannot be read is as good as gone, and must not stop the rotation).
+   */
+  captures?: { resealed: number; deleted: number };
+}
 
-/** Re-seals every provider key; throws (changing nothing) if one opens under neither key. */
+/** Captures re-sealed per read: their bodies make rows of up to twice the capture limit. */
+const CAPTURE_PAGE = 100;
+
+/** Re-seals every unexpired request capture under the new key, in the rotation's transaction, a page at a time. */
+async function resealCaptures(trx: Kysely<Database>, oldBox: SecretBox, newBox: SecretBox): Promise<RotationResult['captures']> {
+  let deleted = await deleteExpiredCaptures(trx, new Date().toISOString());
+  let resealed = 0;
+  let after: { accountId: string; requestId: string } | undefined;
+  for (;;) {
+    let query = trx.selectFrom('requestCaptures').select(['accountId', 'requestId', 'capturedAt', 'sealed']).orderBy('accountId').orderBy('requestId').limit(CAPTURE_PAGE);
+    const from = after;
+    if (from) query = query.where((eb) => eb.or([eb('accountId', '>', from.accountId), eb.and([eb('accountId', '=', from.accountId), eb('requestId', '>', from.requestId)])]));
+    const rows = await query.execute();
+    for (const row of rows) {
+      const opened = tryOpenCapture(oldBox, row);
+      if (opened) {
+        const sealed = sealCapture(newBox, { accountId: row.accountId, requestId: row.requestId, capturedAt: row.capturedAt, ...opened });
+        await trx.updateTable('requestCaptures').set({ sealed }).where('accountId', '=', row.accountId).where('requestId', '=', row.requestId).execute();
+        resealed++;
+      } else if (!tryOpenCapture(newBox, row)) {
+        await trx.deleteFrom('requestCaptures').where('accountId', '=', row.accountId).where('requestId', '=', row.requestId).execute();
+        deleted++;
+      }
+    }
+    if (rows.length < CAPTURE_PAGE) break;
+    after = rows[rows.length - 1]!;
+  }
+  return resealed + deleted > 0 ? { resealed, deleted } : undefined;
+}
+
+function tryOpenCapture(box: SecretBox, row: { accountId: string; requestId: string; sealed: string }): ReturnType<typeof openCapture> | undefined {
+  try {
+    return openCapture(box, row.accountId, row.requestId, row.sealed);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Re-seals every provider key, and every request capture; throws (changing nothing) if a provider key opens under
+ * neither key.
+ */
 export async function resealProviderKeys(db: Kysely<Database>, dialect: 'sqlite' | 'postgres', oldBox: SecretBox, newBox: SecretBox): Promise<RotationResult> {
   return db.transaction().execute(async (trx) => {
     let query = trx.selectFrom('providerKeys').select(['id', 'accountId', 'providerId', 'sealedValue']).orderBy('id');
@@ -38,7 +89,8 @@ export async function resealProviderKeys(db: Kysely<Database>, dialect: 'sqlite'
       throw new Error(`${unreadable.length} provider key(s) open under neither the current nor the new key (${unreadable.slice(0, 5).join(', ')}${unreadable.length > 5 ? ', …' : ''}); nothing was changed`);
     }
     for (const u of updates) await trx.updateTable('providerKeys').set({ sealedValue: u.sealedValue }).where('id', '=', u.id).execute();
-    return { resealed: updates.length, alreadyNew };
+    const captures = await resealCaptures(trx, oldBox, newBox);
+    return { resealed: updates.length, alreadyNew, ...(captures ? { captures } : {}) };
   });
 }
 

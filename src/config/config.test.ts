@@ -32,6 +32,16 @@ test('streams: quiet for at most 30 s and running at most 15 minutes by default 
   assert.throws(() => loadConfig({ ...base, TOLLGATE_STREAM_TIMEOUT_MS: 'forever' }), /TOLLGATE_STREAM_TIMEOUT_MS must be a whole number from 1 to 2147483647, got "forever"/);
 });
 
+test('request capture keeps 64 KiB of each body for a week by default; the limit is 1 KiB to 16 MiB, the retention whole hours up to a year', () => {
+  const defaults = loadConfig(base);
+  assert.deepEqual([defaults.requestCaptureMaxBytes, defaults.requestCaptureRetentionMs], [65_536, 7 * 24 * 3_600_000]);
+  const set = loadConfig({ ...base, TOLLGATE_REQUEST_CAPTURE_MAX_BYTES: '1024', TOLLGATE_REQUEST_CAPTURE_RETENTION_HOURS: '24' });
+  assert.deepEqual([set.requestCaptureMaxBytes, set.requestCaptureRetentionMs], [1024, 24 * 3_600_000]);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_REQUEST_CAPTURE_MAX_BYTES: '1023' }), /TOLLGATE_REQUEST_CAPTURE_MAX_BYTES must be a whole number from 1024 to 16777216, got "1023"/);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_REQUEST_CAPTURE_MAX_BYTES: '64k' }), /TOLLGATE_REQUEST_CAPTURE_MAX_BYTES must be a whole number from 1024 to 16777216/);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_REQUEST_CAPTURE_RETENTION_HOURS: '0' }), /TOLLGATE_REQUEST_CAPTURE_RETENTION_HOURS must be a whole number from 1 to 8784, got "0"/);
+});
+
 test('the processing fee is a decimal USD per million tokens, at most $2,500 (more could overflow a usage event\'s cost)', () => {
   assert.equal(loadConfig({ ...base, TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '0.05' }).processingFeeMicroUsdPerMtok, 50_000n);
   assert.equal(loadConfig({ ...base, TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '2500' }).processingFeeMicroUsdPerMtok, 2_500_000_000n);

@@ -4,6 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseMasterKey } from '../domain/secret-box.ts';
 import { TIMER_MAX_MS } from '../domain/duration.ts';
+import { DEFAULT_CAPTURE_MAX_BYTES, DEFAULT_CAPTURE_RETENTION_MS } from '../domain/request-capture.ts';
 import { unsendableSecretReason } from '../domain/header-value.ts';
 import { parseDatabaseUrl } from '../store/database.ts';
 import { editDistance } from '../domain/suggest.ts';
@@ -55,6 +56,10 @@ export interface Config {
   realtimeMaxSessions: number;
   realtimeIdleTimeoutMs: number;
   realtimeMaxDurationMs: number;
+  /** Request capture: each body's first bytes kept (TOLLGATE_REQUEST_CAPTURE_MAX_BYTES). */
+  requestCaptureMaxBytes: number;
+  /** Request capture: how long a capture is kept (TOLLGATE_REQUEST_CAPTURE_RETENTION_HOURS, in ms). */
+  requestCaptureRetentionMs: number;
   /** The gateway's local usage journal (docs/decisions/usage-durability.md); ':memory:' with an in-memory store. */
   journalPath: string;
   logLevel: string;
@@ -193,7 +198,7 @@ export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
   'TOLLGATE_JOURNAL_PATH', 'TOLLGATE_LOG_LEVEL', 'TOLLGATE_STRIPE_SECRET_KEY', 'TOLLGATE_STRIPE_WEBHOOK_SECRET', 'TOLLGATE_STRIPE_API_BASE_URL',
   'TOLLGATE_PUBLIC_API_URL', 'TOLLGATE_CHECKOUT_SUCCESS_URL', 'TOLLGATE_CHECKOUT_CANCEL_URL',
   'TOLLGATE_METRICS_ON_GATEWAY', 'TOLLGATE_METRICS_ACCESS_KEY_LABEL', 'TOLLGATE_METRICS_BALANCE_ACCOUNTS', 'TOLLGATE_METRICS_TOKEN',
-  'TOLLGATE_ACCESS_LOG', 'TOLLGATE_LOG_BODIES',
+  'TOLLGATE_ACCESS_LOG', 'TOLLGATE_LOG_BODIES', 'TOLLGATE_REQUEST_CAPTURE_MAX_BYTES', 'TOLLGATE_REQUEST_CAPTURE_RETENTION_HOURS',
   // Read by `tollgate rotate-secret` and by the test suite (scripts/test.ts, the console test): set around a server, not wrong.
   'TOLLGATE_SECRET_KEY_NEW', 'TOLLGATE_TEST_PG_URL', 'TOLLGATE_UPDATE_SCREENSHOTS',
 ]);
@@ -301,12 +306,12 @@ function journalPath(env: Env, databaseUrl: string): string {
 /** Plain decimal digits only: `Number()` would also take `0x1f`, `1e3` or ` 42 `. */
 const DIGITS = /^\d+$/;
 
-function positiveInteger(env: Env, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+function positiveInteger(env: Env, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER, min = 1): number {
   // Trimmed: an env file written on Windows leaves a CR after the value.
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!DIGITS.test(raw) || !Number.isSafeInteger(value) || value <= 0 || value > max) throw new Error(`${name} must be a whole number from 1 to ${max}, got ${JSON.stringify(env[name])}`);
+  if (!DIGITS.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(env[name])}`);
   return value;
 }
 
@@ -391,6 +396,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
     realtimeMaxSessions: positiveInteger(env, 'TOLLGATE_REALTIME_MAX_SESSIONS', 100),
     realtimeIdleTimeoutMs: positiveInteger(env, 'TOLLGATE_REALTIME_IDLE_TIMEOUT_MS', 15 * 60_000, TIMER_MAX_MS),
     realtimeMaxDurationMs: positiveInteger(env, 'TOLLGATE_REALTIME_MAX_DURATION_MS', 60 * 60_000, TIMER_MAX_MS),
+    // Below 1 KiB a capture shows too little of a request to debug it; past 16 MiB two bodies a request held while
+    // it runs, times the requests in flight, are the gateway's memory.
+    requestCaptureMaxBytes: positiveInteger(env, 'TOLLGATE_REQUEST_CAPTURE_MAX_BYTES', DEFAULT_CAPTURE_MAX_BYTES, 16 * 1024 * 1024, 1024),
+    // Up to a year: a longer one is a typo, and captures hold prompts.
+    requestCaptureRetentionMs: positiveInteger(env, 'TOLLGATE_REQUEST_CAPTURE_RETENTION_HOURS', DEFAULT_CAPTURE_RETENTION_MS / 3_600_000, 24 * 366) * 3_600_000,
     journalPath: journalPath(env, databaseUrl),
     logLevel: logLevel(env),
     observability: loadObservabilityConfig(env),

@@ -13,6 +13,7 @@ import type { GatewayObserver } from './observe/observer.ts';
 import type { RequestTrace } from './observe/tracing.ts';
 import type { BodyCapture } from './observe/access-log.ts';
 import type { CompiledPolicy, FirewallFinding } from '../domain/firewall.ts';
+import type { CaptureSink, ExchangeRecording } from './request-capture.ts';
 
 /** The part of GatewayState (src/state) the data plane reads; all of it answers from memory. */
 export interface GatewayStateView {
@@ -72,6 +73,8 @@ export interface GatewayDeps {
   logger: Logger;
   /** Metrics, traces and the access log (src/gateway/observe); absent in bare test setups. */
   observer?: GatewayObserver;
+  /** Request capture's writer (usage/capture-writer.ts); absent in bare test setups, which capture nothing. */
+  captures?: CaptureSink;
 }
 
 /** A gateway route: the API format and surface a path serves. */
@@ -149,6 +152,8 @@ export interface RequestContext {
   trace: RequestTrace | undefined;
   /** Response bytes kept for the access log, only with TOLLGATE_LOG_BODIES=1. */
   capture: BodyCapture | undefined;
+  /** The exchange kept for request capture (request-capture.ts), only when the key's account has it on. */
+  recording: ExchangeRecording | undefined;
   /** The key's Firewall policies (firewall/index.ts), undefined for a key with none: the common path reads nothing more. */
   firewall: readonly CompiledPolicy[] | undefined;
   /** Firewall's findings so far (request rules, then the answer's tool calls), for Ngrok-AIG-Firewall and the access line. */

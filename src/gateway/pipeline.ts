@@ -26,6 +26,7 @@ import { isConverse } from './routes.ts';
 import { runAttempts } from './attempt.ts';
 import { firewallFor, requestPluginsProblem, screenRequest } from './firewall/index.ts';
 import { answerBlockedRequest } from './firewall/blocked-request.ts';
+import { recordExchange } from './request-capture.ts';
 
 /** Stage 1, shared with GET /v1/models: fills ctx.key/account/configuration or throws 401. */
 export async function authenticateStage(ctx: RequestContext): Promise<void> {
@@ -402,6 +403,7 @@ function planAll(ctx: RequestContext, allowed: readonly Candidate[]): AttemptPla
 
 export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   await authenticateStage(ctx);
+  if (ctx.account!.settings.requestCapture) recordExchange(ctx);
   refuseRoutingLoop(ctx.req.headers, ctx.deps.options.loopId);
   const admitted = admitCredit(ctx);
   if (admitted) await admitted;
@@ -412,6 +414,7 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
     // Decoding waited on zlib's pool: a client that left meanwhile is not worth the admission work.
     if (ctx.clientGone) throw clientLeft();
   }
+  ctx.recording?.request.push(received);
   const request = parseBody(received);
   ctx.rawBody = request.raw;
   ctx.body = request.body;

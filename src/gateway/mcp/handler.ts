@@ -17,6 +17,7 @@ import { closeAfterAnswer } from '../../http/client-timeouts.ts';
 import { decodedBody, readBody } from '../body.ts';
 import type { GatewayDeps, RequestContext } from '../context.ts';
 import { baseHeaders, EXPOSED_HEADERS, type OutHeaders } from '../headers.ts';
+import { recordExchange } from '../request-capture.ts';
 import { mcpServerAllowed, mcpToolAllowed } from './access.ts';
 import { EventData } from './jsonrpc.ts';
 import { parseMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from '../../domain/json-rpc.ts';
@@ -146,6 +147,7 @@ export class McpGateway {
     ctx.key = key;
     const account = deps.state.account(key.accountId);
     ctx.account = account;
+    if (account.settings.requestCapture) recordExchange(ctx);
     const scope = deps.state.configuration(key)?.access ?? null;
     let server: McpServerState | undefined;
     if (serverId !== undefined) {
@@ -169,6 +171,7 @@ export class McpGateway {
     let raw: Buffer;
     try {
       raw = await decodedBody(req, await readBody(req, deps.options.maxBodyBytes), deps.options.maxBodyBytes);
+      ctx.recording?.request.push(raw);
     } catch (error) {
       if (error instanceof TollgateError) return refuse(ctx, error.status, error.status === 413 ? RpcCode.invalidRequest : RpcCode.parseError, error.message);
       throw error;
