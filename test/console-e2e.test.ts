@@ -966,6 +966,31 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     assert.equal(await isFocused(item.getByRole('button', { name: 'Delete' })), true);
   });
 
+  await t.test('Logs: with request capture on, a request shows what the client sent and got', { skip: running.gatewayUrl ? false : 'the gateway plane is not wired into startTollgate yet' }, async () => {
+    assert.equal((await api('PATCH', '/gateway-config', { requestCapture: true })).status, 200);
+    try {
+      const client = new OpenAI({ apiKey: accessToken, baseURL: `${running.gatewayUrl}/v1`, maxRetries: 0 });
+      const { response } = await poll('a captured request', async () => {
+        // The gateway learns of the setting from the change feed: a request sent before that is not captured.
+        const sent = await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'capture me please' }] }).withResponse();
+        const requestId = sent.response.headers.get('ngrok-aig-request-id')!;
+        return await poll('its capture', async () => (await api('GET', `/usage/requests/${requestId}/capture`)).status === 200 ? sent : undefined, 3_000).catch(() => undefined);
+      });
+      const requestId = response.headers.get('ngrok-aig-request-id')!;
+      await go(page, '#/logs', 'Logs');
+      const row = page.locator(`tr[data-request-id="${requestId}"]`);
+      await row.waitFor();
+      await row.getByRole('button').click();
+      const capture = page.getByRole('region', { name: 'Captured request and answer' });
+      await capture.getByText('capture me please').first().waitFor();
+      assert.match(await capture.getByRole('heading').first().innerText(), /POST \/v1\/chat\/completions → 200/);
+      assert.ok(!(await capture.innerText()).includes(accessToken), 'the access key is not shown');
+      await assertLabelled(page);
+    } finally {
+      assert.equal((await api('PATCH', '/gateway-config', { requestCapture: false })).status, 200);
+    }
+  });
+
   await t.test('Usage: an answer to an earlier choice that comes late does not replace the one asked for last', { skip: running.gatewayUrl ? false : 'the gateway plane is not wired into startTollgate yet' }, async () => {
     // The first load (grouped by provider) is held back; meanwhile the user groups by access key.
     let held = false;
