@@ -30,6 +30,9 @@ const MESSAGES_TOOLS: Anthropic.Tool[] = ['read_file', 'delete_file'].map((name)
 const NO_DELETES: FirewallRule = { name: 'No deletes', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['delete_*'] };
 const NO_RM: FirewallRule = { name: 'No rm -rf', tier: 'hardDeny', type: 'regex', phase: 'request', reads: ['messages'], pattern: '(?i)rm -rf' };
 
+/** An Interactions step as the SDK types it, read for what the tests compare. */
+interface StepSeen { type: string; name?: string; arguments?: unknown; content?: { type: string; text?: string }[] }
+
 describe('Firewall through the gateway', () => {
   let fake: FakeProvider;
   let gateway: GatewayServer;
@@ -301,20 +304,17 @@ describe('Firewall through the gateway', () => {
     test('an enforcing policy\'s rules are not skipped on a surface Firewall does not screen: the request is refused; an audit policy lets it through', async () => {
       const sent = fake.requests.length;
       place(policy('aigfwp_acct', [NO_RM]));
-      const completion = await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: 'rm -rf /' }).then(() => undefined, (e: unknown) => e);
+      // Legacy completions are screened on their prompt's text; a prompt of token ids is no text a rule could read.
+      const completion = await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: [1, 2, 3] }).then(() => undefined, (e: unknown) => e);
       assert.ok(completion instanceof OpenAI.BadRequestError, String(completion));
       assert.equal(completion.code, 'ERR_NGROK_27228');
-      assert.match(completion.message, /Firewall policy aigfwp_acct enforces rules, and Firewall does not screen legacy completions \(\/v1\/completions\): nothing would be checked/);
-      const google = new GoogleGenAI({ apiKey: TOKEN, apiVersion: 'v1beta', httpOptions: { baseUrl: gateway.url } });
-      place(policy('aigfwp_acct', [NO_DELETES]));
-      const interaction = await google.interactions.create({ model: 'google:gemini-2.5-flash', input: 'delete it' }).then(() => undefined, (e: unknown) => e as { status?: number; message?: string });
-      assert.equal(interaction?.status, 400, String(interaction?.message));
-      assert.match(String(interaction?.message), /Firewall does not screen the Interactions API/);
+      assert.match(completion.message, /Firewall policy aigfwp_acct enforces rules, and Firewall does not screen legacy completions \(\/v1\/completions\) whose prompt is token ids: nothing would be checked/);
       assert.equal(fake.requests.length, sent, 'nothing went upstream');
       // Response rules only: legacy completions return no tool calls, so nothing is skipped there.
-      assert.equal((await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: 'hi' })).object, 'text_completion');
+      place(policy('aigfwp_acct', [NO_DELETES]));
+      assert.equal((await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: [1, 2, 3] })).object, 'text_completion');
       place(policy('aigfwp_acct', [NO_RM, NO_DELETES], { mode: 'audit' }));
-      assert.equal((await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: 'rm -rf /' })).object, 'text_completion');
+      assert.equal((await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: [1, 2, 3] })).object, 'text_completion');
     });
     test('a streamed Responses answer translated from Claude, whose two calls are open at once: each judged at its end, the kept one intact, numbered without a gap', async () => {
       place(policy('aigfwp_acct', [NO_DELETES]));
@@ -326,6 +326,144 @@ describe('Firewall through the gateway', () => {
       const raw = await (await fetch(`${gateway.url}/v1/responses`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...ask, stream: true }) })).text();
       const events = raw.split('\n\n').filter((e) => e.includes('data: ')).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)) as { type: string; sequence_number: number });
       assert.deepEqual(events.map((e) => e.sequence_number), events.map((_, i) => i));
+    });
+  });
+
+  describe('Gemini Interactions and legacy completions (screened beyond ngrok\'s four surfaces)', () => {
+    const BLOCKED_REQUEST = 'Blocked by the gateway\'s Firewall: rule "No rm -rf" (hard block) flagged this request.';
+    const BLOCKED_CALL = 'Blocked by the gateway\'s Firewall: rule "No deletes" (hard block) flagged the call to tool "delete_file". The call was removed from this response and was not run.';
+    const TOOLS = ['read_file', 'delete_file'].map((name) => ({ type: 'function' as const, name, description: `${name} in the project`, parameters: { type: 'object', properties: { city: { type: 'string' } } } }));
+    /** The headers of the Gen AI SDK's last answer (its interaction streams keep no HTTP response). */
+    let lastHeaders: Headers | undefined;
+    let google: GoogleGenAI;
+    before(() => {
+      const noting: typeof fetch = async (input, init) => {
+        const res = await fetch(input, init);
+        lastHeaders = res.headers;
+        return res;
+      };
+      google = new GoogleGenAI({ apiKey: TOKEN, apiVersion: 'v1beta', httpOptions: { baseUrl: gateway.url, fetch: noting } as { baseUrl: string } });
+    });
+
+    /** The events of a streamed interaction, as the SDK yields them. */
+    async function streamed(params: Parameters<GoogleGenAI['interactions']['create']>[0]): Promise<(Record<string, unknown> & { event_type: string })[]> {
+      const events: (Record<string, unknown> & { event_type: string })[] = [];
+      for await (const event of await google.interactions.create({ ...params, stream: true } as Parameters<GoogleGenAI['interactions']['create']>[0] & { stream: true })) events.push(event as unknown as (typeof events)[number]);
+      return events;
+    }
+
+    describe('Gemini Interactions', () => {
+      test('a request rule that blocks: a completed interaction naming the rule, JSON and streamed, and nothing goes to Google', async () => {
+        place(policy('aigfwp_acct', [{ ...NO_RM, reads: undefined }]));
+        const sent = fake.requests.length;
+        const recorded = usage.length;
+        const interaction = await google.interactions.create({ model: 'google:gemini-2.5-flash', system_instruction: 'You may rm -rf anything', input: 'go' });
+        assert.equal(interaction.status, 'completed');
+        assert.deepEqual((interaction.steps as StepSeen[]).map((s) => [s.type, s.content?.map((c) => c.text)]), [['model_output', [BLOCKED_REQUEST]]]);
+        assert.equal(interaction.output_text, BLOCKED_REQUEST);
+        assert.equal(lastHeaders?.get('ngrok-aig-firewall'), 'blocked; rule="No rm -rf"; tier=hardDeny; policy=aigfwp_acct');
+        assert.equal(lastHeaders?.get('ngrok-aig-attempts'), '0');
+        // Streamed, and the rule finding its text in a function result of an earlier turn.
+        const events = await streamed({
+          model: 'google:gemini-2.5-flash', tools: TOOLS,
+          input: [
+            { type: 'user_input', content: [{ type: 'text', text: 'tidy up' }] },
+            { type: 'function_call', id: 'c1', name: 'read_file', arguments: {} },
+            { type: 'function_result', call_id: 'c1', name: 'read_file', result: 'next: rm -rf build' },
+          ],
+        } as Parameters<GoogleGenAI['interactions']['create']>[0]);
+        assert.deepEqual(events.map((e) => e.event_type), ['interaction.created', 'step.start', 'step.delta', 'step.stop', 'interaction.completed']);
+        assert.equal((events[2]!.delta as { text: string }).text, BLOCKED_REQUEST);
+        assert.equal((events[4]!.interaction as { status: string }).status, 'completed');
+        assert.equal(fake.requests.length, sent, 'nothing went upstream');
+        const recordedEvents = usage.slice(recorded) as UsageEvent[];
+        assert.deepEqual(recordedEvents.map((e) => [e.attemptNumber, e.costPico, e.firewall?.map((f) => f.action)]), [[1, 0n, ['blocked']], [1, 0n, ['blocked']]]);
+      });
+
+      test('a response rule: the blocked function_call step becomes a model_output step saying why, the allowed call stays; with none left the interaction is completed', async () => {
+        place(policy('aigfwp_acct', [NO_DELETES]));
+        const interaction = await google.interactions.create({ model: 'google:tool-each-x', input: 'tidy up', tools: TOOLS });
+        const steps = interaction.steps as StepSeen[];
+        assert.deepEqual(steps.map((s) => [s.type, s.name ?? s.content?.map((c) => c.text).join('')]), [
+          ['model_output', 'Hello from the fake tool-each-x model! You said: "tidy up".'],
+          ['function_call', 'read_file'],
+          ['model_output', BLOCKED_CALL],
+        ]);
+        assert.deepEqual(steps[1]!.arguments, { city: 'Paris' });
+        assert.equal(interaction.status, 'requires_action');
+        assert.equal(lastHeaders?.get('ngrok-aig-firewall'), 'blocked; rule="No deletes"; tier=hardDeny; policy=aigfwp_acct');
+        const only = await google.interactions.create({ model: 'google:tool-x', input: 'delete it', tools: [TOOLS[1]!] });
+        assert.deepEqual((only.steps as StepSeen[]).map((s) => s.type), ['model_output', 'model_output']);
+        assert.equal(only.status, 'completed');
+      });
+
+      test('a response rule on a stream: text goes out as Google sent it, the allowed call\'s events intact, the blocked call\'s replaced by a text step', async () => {
+        place(policy('aigfwp_acct', [NO_DELETES]));
+        const events = await streamed({ model: 'google:tool-each-x', input: 'tidy up', tools: TOOLS });
+        const text = events.filter((e) => e.event_type === 'step.delta' && e.index === 0).map((e) => (e.delta as { text: string }).text).join('');
+        assert.equal(text, 'Hello from the fake tool-each-x model! You said: "tidy up".');
+        const shown = events.filter((e) => e.event_type.startsWith('step.') && !(e.event_type === 'step.delta' && e.index === 0)).map((e) => {
+          const delta = e.delta as { type: string; text?: string; arguments?: string } | undefined;
+          return [e.event_type, e.index, (e.step as StepSeen | undefined)?.name ?? (e.step as StepSeen | undefined)?.type ?? delta?.arguments ?? delta?.text];
+        });
+        assert.deepEqual(shown, [
+          ['step.start', 0, 'model_output'], ['step.stop', 0, undefined],
+          ['step.start', 1, 'read_file'], ['step.delta', 1, '{"city":'], ['step.delta', 1, '"Paris"}'], ['step.stop', 1, undefined],
+          ['step.start', 2, 'model_output'], ['step.delta', 2, BLOCKED_CALL], ['step.stop', 2, undefined],
+        ]);
+        assert.equal((events.at(-1)!.interaction as { status: string }).status, 'requires_action', 'a call was kept');
+        // The text's events reach the client as Google wrote them (spaces after colons): not held, not rewritten.
+        const raw = await (await fetch(`${gateway.url}/v1beta/interactions`, { method: 'POST', headers: { 'x-goog-api-key': TOKEN, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'google:tool-each-x', input: 'tidy up', tools: TOOLS, stream: true }) })).text();
+        assert.match(raw, /event: step\.delta\ndata: \{"index": 0,"delta": \{"type": "text","text": "Hello from the fake /);
+        assert.doesNotMatch(raw, /"name": ?"delete_file"/);
+        // Every call blocked: the status update and the completed interaction say completed.
+        const only = await streamed({ model: 'google:tool-x', input: 'delete it', tools: [TOOLS[1]!] });
+        assert.deepEqual(only.filter((e) => e.event_type === 'interaction.status_update').map((e) => e.status), ['in_progress', 'completed']);
+        assert.equal((only.at(-1)!.interaction as { status: string }).status, 'completed');
+        assert.ok(!only.some((e) => (e.step as StepSeen | undefined)?.type === 'function_call'));
+      });
+
+      test('an audit policy lets the request and every call through, and reports what it would have blocked', async () => {
+        place(policy('aigfwp_acct', [NO_RM, NO_DELETES], { mode: 'audit' }));
+        const sent = fake.requests.length;
+        const interaction = await google.interactions.create({ model: 'google:tool-each-x', input: 'rm -rf the build, then tidy up', tools: TOOLS });
+        assert.equal(fake.requests.length, sent + 1, 'the request went up');
+        assert.deepEqual((interaction.steps as StepSeen[]).map((s) => s.name ?? s.type), ['model_output', 'read_file', 'delete_file']);
+        assert.equal(lastHeaders?.get('ngrok-aig-firewall'), 'flagged; rule="No rm -rf"; tier=hardDeny; policy=aigfwp_acct, flagged; rule="No deletes"; tier=hardDeny; policy=aigfwp_acct');
+        const events = await streamed({ model: 'google:tool-each-x', input: 'tidy up', tools: TOOLS });
+        assert.deepEqual(events.filter((e) => e.event_type === 'step.start').map((e) => (e.step as StepSeen).name ?? (e.step as StepSeen).type), ['model_output', 'read_file', 'delete_file']);
+      });
+    });
+
+    describe('legacy completions', () => {
+      test('a request rule that blocks: a normal completion naming the rule, JSON and streamed, and nothing goes to the model', async () => {
+        place(policy('aigfwp_acct', [NO_RM]));
+        const sent = fake.requests.length;
+        const { data, response } = await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: ['list the files', 'then rm -rf /'] }).withResponse();
+        assert.equal(data.object, 'text_completion');
+        assert.deepEqual(data.choices.map((c) => [c.text, c.finish_reason]), [[BLOCKED_REQUEST, 'stop']]);
+        assert.deepEqual(data.usage, { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
+        assert.equal(response.headers.get('ngrok-aig-firewall'), 'blocked; rule="No rm -rf"; tier=hardDeny; policy=aigfwp_acct');
+        let text = '';
+        let finish: string | null = null;
+        let total: number | undefined;
+        for await (const chunk of await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: 'rm -rf /', stream: true, stream_options: { include_usage: true } })) {
+          text += chunk.choices[0]?.text ?? '';
+          finish = chunk.choices[0]?.finish_reason ?? finish;
+          total = chunk.usage?.total_tokens ?? total;
+        }
+        assert.deepEqual([text, finish, total], [BLOCKED_REQUEST, 'stop', 0]);
+        assert.equal(fake.requests.length, sent, 'nothing went upstream');
+        // A prompt the rules pass goes up as before.
+        assert.match((await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: 'list the files' })).choices[0]!.text, /fake/);
+      });
+
+      test('an audit policy lets the prompt through and reports the rule it matched', async () => {
+        place(policy('aigfwp_acct', [NO_RM], { mode: 'audit' }));
+        const { data, response } = await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: 'rm -rf /' }).withResponse();
+        assert.match(data.choices[0]!.text, /fake/);
+        assert.equal(response.headers.get('ngrok-aig-firewall'), 'flagged; rule="No rm -rf"; tier=hardDeny; policy=aigfwp_acct');
+      });
     });
   });
 

@@ -19,6 +19,9 @@
 // FAKE_INTERACTIONS_USAGE), or with `"stream": true` its SSE events (`interaction.created`, `interaction.status_update`,
 // `step.start`, `step.delta` text, `step.stop`, `interaction.completed` carrying the usage, then `data: [DONE]`),
 // scripted by key and model as above (`overloaded-…` opens with Google's `error` event); Google's 400 without a model.
+// Model `tool-…` with function tools offered (and no function result last in `input`) answers a text step then a
+// `function_call` step to the first tool (`tool-each-…`: to each, in order) with `{"city": "Paris"}`, status
+// `requires_action`; streamed, each call's `step.start` names it and its arguments follow in two `arguments_delta`s.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
@@ -252,6 +255,15 @@ function interactionInputText(input: unknown): string {
   return '';
 }
 
+/** The function tools a `tool-…` model calls: the first (`tool-each-…`: all), none once a function result ends the input. */
+function interactionCalls(model: string, body: Record<string, unknown>): string[] {
+  if (!model.startsWith('tool-') || !Array.isArray(body.tools)) return [];
+  const last = Array.isArray(body.input) ? body.input.at(-1) as { type?: unknown } | null : undefined;
+  if (last?.type === 'function_result') return [];
+  const names = (body.tools as { type?: unknown; name?: unknown }[]).filter((t) => t?.type === 'function' && typeof t.name === 'string').map((t) => t.name as string);
+  return model.startsWith('tool-each-') ? names : names.slice(0, 1);
+}
+
 const interactionEvent = (type: string, data: Record<string, unknown>): string => `event: ${type}\ndata: ${googleJson({ ...data, event_type: type })}\n\n`;
 
 /** Google's Interactions API, as the Gen AI SDK's `interactions.create` calls it. */
@@ -263,8 +275,11 @@ export function handleInteractions(req: IncomingMessage, res: ServerResponse, bo
   const usage = model.startsWith('nousage-') ? undefined : { ...FAKE_INTERACTIONS_USAGE, total_tokens: 14 + 3 + 7 + 2 };
   const id = 'v1_fake-interaction-1';
   const stamp = '2026-12-06T00:00:00Z';
+  const calls = interactionCalls(model, body);
+  const status = calls.length > 0 ? 'requires_action' : 'completed';
   if (body.stream !== true) {
-    const interaction = { id, status: 'completed', object: 'interaction', model, created: stamp, updated: stamp, steps: [{ type: 'model_output', content: [{ type: 'text', text }] }], usage };
+    const steps = [{ type: 'model_output', content: [{ type: 'text', text }] }, ...calls.map((name, i) => ({ type: 'function_call', id: `call_fake${i + 1}`, name, arguments: { city: 'Paris' } }))];
+    const interaction = { id, status, object: 'interaction', model, created: stamp, updated: stamp, steps, usage };
     res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify(interaction, null, 2));
     return;
   }
@@ -285,6 +300,12 @@ export function handleInteractions(req: IncomingMessage, res: ServerResponse, bo
   }
   for (const piece of pieces.slice(1)) res.write(interactionEvent('step.delta', { index: 0, delta: { type: 'text', text: piece } }));
   res.write(interactionEvent('step.stop', { index: 0 }));
-  res.write(interactionEvent('interaction.completed', { interaction: { id, status: 'completed', object: 'interaction', model, created: stamp, updated: stamp, usage } }));
+  calls.forEach((name, i) => {
+    res.write(interactionEvent('step.start', { index: i + 1, step: { type: 'function_call', id: `call_fake${i + 1}`, name } }));
+    for (const piece of ['{"city":', '"Paris"}']) res.write(interactionEvent('step.delta', { index: i + 1, delta: { type: 'arguments_delta', arguments: piece } }));
+    res.write(interactionEvent('step.stop', { index: i + 1 }));
+  });
+  if (calls.length > 0) res.write(interactionEvent('interaction.status_update', { interaction_id: id, status }));
+  res.write(interactionEvent('interaction.completed', { interaction: { id, status, object: 'interaction', model, created: stamp, updated: stamp, usage } }));
   res.end('data: [DONE]\n\n');
 }

@@ -1,7 +1,8 @@
 // A request a request rule blocked never reaches a model: it is answered here as ngrok's Firewall answers, "a normal
 // response that tells the model what was blocked and why, so the agent can change course". The answer is written as
 // a chat completion and put in the client's format by the translators that serve other models (translate/), JSON or
-// a stream as the request asked: an assistant turn with the block's text, ended normally, with no usage.
+// a stream as the request asked: an assistant turn with the block's text, ended normally, with no usage. The formats
+// no translator writes (Bedrock's, Gemini Interactions', legacy completions') are written here.
 import type { ApiSurface, SurfaceSpec } from '../../catalog/types.ts';
 import { blockedText, type FirewallFinding } from '../../domain/firewall.ts';
 import { streamsAnswer } from '../../domain/request-shape.ts';
@@ -41,6 +42,37 @@ function bedrockAnswer(answer: Record<string, unknown>, text: string, streaming:
   return Buffer.concat(sseAsChunks(translation.take() + translation.finish()));
 }
 
+/**
+ * Gemini Interactions' answer, which no translator writes: a completed Interaction of one `model_output` step, or its
+ * stream's events (created, the step's start, text and stop, completed, then the SDK's `[DONE]`).
+ */
+function interactionAnswer(answer: Record<string, unknown>, text: string, streaming: boolean, requestId: string): string {
+  const stamp = new Date().toISOString();
+  const interaction = { id: `v1_fw_${requestId}`, object: 'interaction', model: answer.model, created: stamp, updated: stamp };
+  const usage = { total_input_tokens: 0, total_output_tokens: 0, total_tokens: 0 };
+  if (!streaming) return JSON.stringify({ ...interaction, status: 'completed', steps: [{ type: 'model_output', content: [{ type: 'text', text }] }], usage });
+  const event = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ event_type: type, ...data })}\n\n`;
+  return event('interaction.created', { interaction: { ...interaction, status: 'in_progress' } })
+    + event('step.start', { index: 0, step: { type: 'model_output' } })
+    + event('step.delta', { index: 0, delta: { type: 'text', text } })
+    + event('step.stop', { index: 0 })
+    + event('interaction.completed', { interaction: { ...interaction, status: 'completed', usage } })
+    + 'data: [DONE]\n\n';
+}
+
+/** Legacy completions' answer (no translator writes one either): a text completion, or its stream's chunks. */
+function completionAnswer(answer: Record<string, unknown>, text: string, streaming: boolean, includeUsage: boolean): string {
+  const { id, created, model, usage } = answer;
+  const completion = (choices: unknown[], extra: Record<string, unknown> = {}) => ({ id: String(id).replace('chatcmpl-', 'cmpl-'), object: 'text_completion', created, model, choices, ...extra });
+  if (!streaming) return JSON.stringify(completion([{ text, index: 0, logprobs: null, finish_reason: 'stop' }], { usage }));
+  const chunks = [
+    completion([{ text, index: 0, logprobs: null, finish_reason: null }]),
+    completion([{ text: '', index: 0, logprobs: null, finish_reason: 'stop' }]),
+  ];
+  if (includeUsage) chunks.push(completion([], { usage }));
+  return [...chunks.map((c) => JSON.stringify(c)), '[DONE]'].map((data) => `data: ${data}\n\n`).join('');
+}
+
 function chatAnswer(model: string, text: string): Record<string, unknown> {
   return {
     id: `chatcmpl-${Date.now().toString(36)}`, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model,
@@ -73,7 +105,9 @@ export function answerBlockedRequest(ctx: RequestContext, finding: FirewallFindi
   const body = ctx.body!;
   const streaming = streamsAnswer(body, ctx.route.surface);
   // The client's format from chat's, as a chat-completions model's answer is translated for it.
-  const translator = ctx.route.format === 'bedrock' ? undefined : translatorFor(ctx.route, CHAT);
+  const surface = ctx.route.surface;
+  const ownFormat = ctx.route.format === 'bedrock' || surface === 'interactions' || surface === 'completions';
+  const translator = ownFormat ? undefined : translatorFor(ctx.route, CHAT);
   const scope: TranslationScope = { accountId: ctx.key!.accountId, keep: body.store !== false, includeUsage: obj(body.stream_options)?.include_usage === true, request: body, inputTokens: () => 0 };
   const headers: OutHeaders = baseHeaders(ctx.requestId);
   headers[H_ATTEMPTS] = '0';
@@ -86,6 +120,10 @@ export function answerBlockedRequest(ctx: RequestContext, finding: FirewallFindi
     out = bedrockAnswer(answer, text, streaming, scope, ctx.route.surface);
     headers['content-type'] = streaming ? 'application/vnd.amazon.eventstream' : 'application/json';
     headers['x-amzn-requestid'] = ctx.requestId;
+  } else if (ownFormat) {
+    out = surface === 'interactions' ? interactionAnswer(answer, text, streaming, ctx.requestId) : completionAnswer(answer, text, streaming, scope.includeUsage);
+    headers['content-type'] = streaming ? 'text/event-stream' : 'application/json';
+    if (streaming) headers['cache-control'] = 'no-cache';
   } else if (streaming) {
     const events = chatEvents(answer, text, scope.includeUsage);
     if (translator) {

@@ -8,7 +8,7 @@ import type { AccountSnapshot, ConfigurationState } from '../../state/types.ts';
 import { headerText, H_FIREWALL, type OutHeaders } from '../headers.ts';
 import { tollgateError } from '../../domain/errors.ts';
 import { repeatedKey } from '../body-edit.ts';
-import { requestParts, screenedBedrockTurn, screenedSurface } from './request-view.ts';
+import { requestParts, screenedBedrockTurn, screenedOtherTurn, screenedSurface } from './request-view.ts';
 
 /**
  * ngrok's per-request Firewall rules come in the body's `plugins` field, whose shape could not be read. A request
@@ -26,8 +26,7 @@ export function requestPluginsProblem(surface: ApiSurface, body: Record<string, 
  * would be the way around it: the same agent, on another path, with nothing checked.
  */
 const UNSCREENED_TURNS: ReadonlyMap<ApiSurface, string> = new Map([
-  ['completions', 'legacy completions (/v1/completions)'],
-  ['interactions', 'the Interactions API'],
+  ['completions', 'legacy completions (/v1/completions) whose prompt is token ids'],
   ['invoke', 'Bedrock\'s InvokeModel for a body other than Claude\'s Messages'],
   ['invoke-stream', 'Bedrock\'s InvokeModelWithResponseStream for a body other than Claude\'s Messages'],
 ]);
@@ -42,13 +41,13 @@ export function firewallFor(ctx: RequestContext): readonly CompiledPolicy[] | un
   const configurationPolicy = ctx.configuration?.firewallPolicyId;
   if (!accountPolicy && !configurationPolicy) return undefined;
   const surface = ctx.route.surface;
-  const screened = screenedSurface(surface) || screenedBedrockTurn(surface, ctx.body!);
+  const screened = screenedSurface(surface) || screenedBedrockTurn(surface, ctx.body!) || screenedOtherTurn(surface, ctx.body!);
   const unscreened = screened ? undefined : UNSCREENED_TURNS.get(surface);
   if (!screened && !unscreened) return undefined;
   const policies = keyPolicies(accountPolicy, configurationPolicy, ctx.account!.firewallPolicies);
   if (unscreened) {
     const skipped = policies.find((p) => p.mode === 'enforce' && (p.request.length > 0 || (surface !== 'completions' && p.response.length > 0)));
-    if (skipped) throw tollgateError('invalidRequest', { reason: `this access key's Firewall policy ${skipped.id} enforces rules, and Firewall does not screen ${unscreened}: nothing would be checked. Send the request as chat completions, Responses, Messages (Claude on Bedrock included), Gemini generateContent or Bedrock's Converse, or set the policy's mode to audit.` });
+    if (skipped) throw tollgateError('invalidRequest', { reason: `this access key's Firewall policy ${skipped.id} enforces rules, and Firewall does not screen ${unscreened}: nothing would be checked. Send the request as chat completions, Responses, Messages (Claude on Bedrock included), Gemini generateContent or Interactions, Bedrock's Converse, or legacy completions with a text prompt, or set the policy's mode to audit.` });
     return undefined;
   }
   return policies.length > 0 ? policies : undefined;

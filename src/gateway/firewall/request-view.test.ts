@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { requestParts, screenedBedrockTurn } from './request-view.ts';
+import { requestParts, screenedBedrockTurn, screenedOtherTurn } from './request-view.ts';
 
 test('chat completions: messages with earlier calls as "name arguments", tool messages as results, tools as definitions', () => {
   const parts = requestParts('chat-completions', {
@@ -106,4 +106,41 @@ test('Bedrock InvokeModel: a Claude body is read as Messages; only Claude\'s Mes
   assert.equal(screenedBedrockTurn('invoke', { prompt: 'go', max_gen_len: 9 }), false);
   assert.equal(screenedBedrockTurn('invoke', { anthropic_version: 'bedrock-2023-05-31', prompt: '\n\nHuman: go\n\nAssistant:' }), false);
   assert.equal(screenedBedrockTurn('converse-stream', {}), true);
+});
+
+test('Gemini Interactions: the system instruction, the input as text, content items, turns or steps (calls and results), function tools', () => {
+  const tools = [{ type: 'function', name: 'bash', description: 'Runs a command', parameters: { type: 'object' } }, { type: 'google_search' }];
+  assert.deepEqual(requestParts('interactions', { system_instruction: 'Be careful.', input: 'go', tools }), {
+    messages: 'Be careful.\ngo', toolResults: '', toolDefinitions: 'bash\nRuns a command\n{"type":"object"}\ngoogle_search', toolNames: ['bash', 'google_search'], calledNames: [],
+  });
+  assert.equal(requestParts('interactions', { input: [{ type: 'text', text: 'look' }, { type: 'image', data: 'AAAA', mime_type: 'image/png' }] }).messages, 'look');
+  assert.equal(requestParts('interactions', { input: { type: 'text', text: 'alone' } }).messages, 'alone');
+  const turns = requestParts('interactions', {
+    systemInstruction: 'Camel-cased.',
+    input: [
+      { role: 'user', content: 'clean up' },
+      { role: 'model', content: [{ type: 'function_call', id: 'c', name: 'bash', arguments: { cmd: 'ls' } }] },
+      { role: 'user', content: [{ type: 'function_result', call_id: 'c', name: 'bash', result: 'a.txt' }] },
+    ],
+  });
+  assert.deepEqual([turns.messages, turns.toolResults, turns.calledNames], ['Camel-cased.\nclean up\nbash {"cmd":"ls"}', 'a.txt', ['bash']]);
+  const steps = requestParts('interactions', {
+    input: [
+      { type: 'user_input', content: [{ type: 'text', text: 'clean up' }] },
+      { type: 'model_output', content: [{ type: 'text', text: 'Listing.' }] },
+      { type: 'function_call', id: 'c', name: 'bash', arguments: { cmd: 'ls' } },
+      { type: 'function_result', call_id: 'c', result: [{ type: 'text', text: 'a.txt' }] },
+      { type: 'function_result', call_id: 'd', result: { rows: 2 } },
+    ],
+  });
+  assert.deepEqual([steps.messages, steps.toolResults], ['clean up\nListing.\nbash {"cmd":"ls"}', 'a.txt\n{"rows":2}']);
+});
+
+test('legacy completions: a text prompt (string or strings) and the suffix are read; a prompt of token ids is not screened', () => {
+  assert.equal(requestParts('completions', { prompt: ['one', 'two'], suffix: 'end' }).messages, 'one\ntwo\nend');
+  assert.equal(screenedOtherTurn('completions', { prompt: 'go' }), true);
+  assert.equal(screenedOtherTurn('completions', {}), true);
+  assert.equal(screenedOtherTurn('completions', { prompt: [1, 2, 3] }), false);
+  assert.equal(screenedOtherTurn('completions', { prompt: [[1, 2], [3]] }), false);
+  assert.equal(screenedOtherTurn('interactions', { input: 'x' }), true);
 });

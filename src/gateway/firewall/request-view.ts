@@ -4,7 +4,7 @@
 // Built only for a key whose policies have request rules.
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { RequestParts } from '../../domain/firewall.ts';
-import { geminiList, geminiMember, geminiObject, geminiObjects } from '../../domain/gemini-fields.ts';
+import { geminiList, geminiMember, geminiMembers, geminiObject, geminiObjects } from '../../domain/gemini-fields.ts';
 import { obj } from '../formats/types.ts';
 import { objects, type Json } from '../translate/json.ts';
 
@@ -28,6 +28,25 @@ export function claudeInvokeBody(body: Json): boolean {
 export function screenedBedrockTurn(surface: ApiSurface, body: Json): boolean {
   if (surface === 'converse' || surface === 'converse-stream') return true;
   return (surface === 'invoke' || surface === 'invoke-stream') && claudeInvokeBody(body);
+}
+
+/**
+ * A legacy completion's prompt as text: a string or a list of strings (none when absent); undefined for token ids,
+ * which are no text a rule could read.
+ */
+function promptTexts(prompt: unknown): string[] | undefined {
+  if (prompt === undefined || prompt === null) return [];
+  if (typeof prompt === 'string') return [prompt];
+  return Array.isArray(prompt) && prompt.every((p) => typeof p === 'string') ? prompt as string[] : undefined;
+}
+
+/**
+ * Turns Firewall screens beyond ngrok's four and Bedrock's: Gemini Interactions (any body: its `input` is read as
+ * text, turns, steps or content items), and legacy completions whose prompt is text (`suffix` too, when it is).
+ */
+export function screenedOtherTurn(surface: ApiSurface, body: Json): boolean {
+  if (surface === 'interactions') return true;
+  return surface === 'completions' && promptTexts(body.prompt) !== undefined;
 }
 
 class Parts {
@@ -180,13 +199,47 @@ function converse(body: Json, parts: Parts): void {
   }
 }
 
+/**
+ * An Interactions input item: a turn (`role`, `content` a string or items), a step (`user_input` and `model_output`
+ * hold content; `function_call`, `function_result`), or a content item (its text; a file's bytes, base64, are not read).
+ */
+function interactionItem(item: Json, parts: Parts): void {
+  if (typeof item.role === 'string') {
+    interactionInput(item.content, parts);
+    return;
+  }
+  if (item.type === 'function_call') parts.call(item.name, item.arguments ?? {});
+  else if (item.type === 'function_result') pushText(parts.toolResults, resultText(item.result));
+  else if (item.type === 'user_input' || item.type === 'model_output') interactionInput(item.content, parts);
+  else if (typeof item.text === 'string') pushText(parts.messages, item.text);
+}
+
+function interactionInput(input: unknown, parts: Parts): void {
+  if (typeof input === 'string') pushText(parts.messages, input);
+  else if (Array.isArray(input)) for (const item of objects(input)) interactionItem(item, parts);
+  else if (obj(input)) interactionItem(obj(input)!, parts);
+}
+
+/** Gemini Interactions: the system instruction (a string, under either of Google's names), the input, function tools. */
+function interactions(body: Json, parts: Parts): void {
+  for (const instruction of geminiMembers(body, 'systemInstruction')) pushText(parts.messages, geminiText(instruction));
+  interactionInput(body.input, parts);
+  // Built-in tools (Google Search, code execution, an MCP server…) count as offered under their type or name.
+  for (const t of objects(body.tools)) parts.tool(t.name ?? t.type, t.description, t.parameters);
+}
+
+function completions(body: Json, parts: Parts): void {
+  for (const text of promptTexts(body.prompt) ?? []) pushText(parts.messages, text);
+  if (typeof body.suffix === 'string') pushText(parts.messages, body.suffix);
+}
+
 /** A Gemini system instruction: a Content (its text parts), or a lone string as Google also takes it. */
 function geminiText(instruction: unknown): string {
   if (typeof instruction === 'string') return instruction;
   return geminiList(geminiMember(instruction, 'parts')).map((p) => (typeof obj(p)?.text === 'string' ? obj(p)!.text as string : '')).filter((t) => t !== '').join('\n');
 }
 
-/** The parts of a request of a screened surface (or Bedrock turn) that request rules read. */
+/** The parts of a request of a screened surface (or Bedrock's, Interactions' or legacy completions' turn) that request rules read. */
 export function requestParts(surface: ApiSurface, body: Json): RequestParts {
   const parts = new Parts();
   if (surface === 'chat-completions') chat(body, parts);
@@ -194,6 +247,8 @@ export function requestParts(surface: ApiSurface, body: Json): RequestParts {
   // Claude's InvokeModel body is Messages' (screenedBedrockTurn).
   else if (surface === 'messages' || surface === 'invoke' || surface === 'invoke-stream') messages(body, parts);
   else if (surface === 'converse' || surface === 'converse-stream') converse(body, parts);
+  else if (surface === 'interactions') interactions(body, parts);
+  else if (surface === 'completions') completions(body, parts);
   else gemini(body, parts);
   return parts.done();
 }

@@ -14,7 +14,7 @@ function guarded(surface: 'chat-completions' | 'messages', pieces: string[]): { 
   return guardedWith(policies, surface, pieces);
 }
 
-function guardedWith(with_: typeof policies, surface: 'chat-completions' | 'messages' | 'responses', pieces: string[]): { out: string; noted: FirewallFinding[] } {
+function guardedWith(with_: typeof policies, surface: 'chat-completions' | 'messages' | 'responses' | 'interactions', pieces: string[]): { out: string; noted: FirewallFinding[] } {
   const noted: FirewallFinding[] = [];
   const guard = streamGuard(surface, with_, noted)!;
   let out = '';
@@ -289,4 +289,62 @@ test('Responses stream: a call still open at the final event never completed; it
   const done = await sdkResponse(out);
   assert.deepEqual(done.output, []);
   assert.doesNotMatch(out, /delete_file/);
+});
+
+/** An Interactions SSE event as Google writes one (named, its type in the data too, spaces after colons). */
+const interactionEvent = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ ...data, event_type: type }, null, 1).replace(/\n\s*/g, ' ')}\n\n`;
+const interactionEvents = (text: string) => text.split('\n\n').filter((e) => e.includes('data: {')).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)) as Record<string, unknown> & { event_type: string; index?: number; delta?: { type: string; text?: string }; step?: { type: string }; status?: string; interaction?: { status: string } });
+
+test('Interactions stream: text passes unheld; a function_call step is held from step.start to step.stop, kept as it came or replaced by a text step', () => {
+  const noted: FirewallFinding[] = [];
+  const guard = streamGuard('interactions', policies, noted)!;
+  const push = (e: string) => guard.push(Buffer.from(e))?.toString() ?? '';
+  const text = interactionEvent('step.delta', { index: 0, delta: { type: 'text', text: 'Tidying.' } });
+  assert.equal(push(interactionEvent('step.start', { index: 0, step: { type: 'model_output' } })) + push(text), interactionEvent('step.start', { index: 0, step: { type: 'model_output' } }) + text, 'text goes out at once, as it came');
+  const call = (index: number, name: string) => [
+    interactionEvent('step.start', { index, step: { type: 'function_call', id: `c${index}`, name } }),
+    interactionEvent('step.delta', { index, delta: { type: 'arguments_delta', arguments: '{"p":' } }),
+    interactionEvent('step.delta', { index, delta: { type: 'arguments_delta', arguments: '"a"}' } }),
+    interactionEvent('step.stop', { index }),
+  ];
+  const kept = call(1, 'read_file');
+  assert.deepEqual(kept.map(push), ['', '', '', kept.join('')], 'held until its stop, then sent as it came');
+  const blocked = call(2, 'delete_file');
+  const replaced = blocked.map(push);
+  assert.deepEqual(replaced.slice(0, 3), ['', '', '']);
+  assert.deepEqual(interactionEvents(replaced[3]!).map((e) => [e.event_type, e.index, e.step?.type ?? e.delta?.type]), [['step.start', 2, 'model_output'], ['step.delta', 2, 'text'], ['step.stop', 2, undefined]]);
+  assert.match(interactionEvents(replaced[3]!)[1]!.delta!.text!, /rule "No deletes" \(hard block\) flagged the call to tool "delete_file"/);
+  const completed = interactionEvent('interaction.completed', { interaction: { id: 'v1', status: 'requires_action' } });
+  assert.equal(push(completed), completed, 'a call was kept: the interaction still requires action');
+  assert.deepEqual(noted.map((f) => f.rule), ['No deletes']);
+});
+
+test('Interactions stream: with every call blocked the interaction is completed; a call cut off by the end is not released; the earlier revision\'s content.* events too', () => {
+  const { out } = guardedWith(policies, 'interactions', [
+    interactionEvent('content.start', { index: 0, content: { type: 'function_call', id: 'c0', name: 'delete_file' } }),
+    interactionEvent('content.delta', { index: 0, delta: { type: 'function_call', name: 'delete_file', arguments: { p: 'a' } } }),
+    interactionEvent('content.stop', { index: 0 }),
+    interactionEvent('interaction.status_update', { interaction_id: 'v1', status: 'requires_action' }),
+    interactionEvent('interaction.completed', { interaction: { id: 'v1', status: 'requires_action', outputs: [{ type: 'function_call', id: 'c0', name: 'delete_file', arguments: { p: 'a' } }] } }),
+    interactionEvent('step.start', { index: 1, step: { type: 'function_call', id: 'c1', name: 'read_file' } }),
+  ]);
+  const sent = interactionEvents(out);
+  assert.deepEqual(sent.map((e) => e.event_type), ['content.start', 'content.delta', 'content.stop', 'interaction.status_update', 'interaction.completed']);
+  assert.equal(sent[1]!.delta!.type, 'text');
+  assert.equal(sent[3]!.status, 'completed');
+  assert.deepEqual((sent[4]!.interaction as unknown as { status: string; outputs: { type: string; text: string }[] }).outputs.map((o) => o.type), ['text']);
+  assert.equal(sent[4]!.interaction!.status, 'completed');
+});
+
+test('Interactions JSON: a blocked function_call step becomes a model_output step saying why; with none left, requires_action → completed', () => {
+  const answer = (names: string[]) => Buffer.from(JSON.stringify({ id: 'v1', status: 'requires_action', steps: [{ type: 'model_output', content: [{ type: 'text', text: 'Tidying.' }] }, ...names.map((name, i) => ({ type: 'function_call', id: `c${i}`, name, arguments: { p: 'a' } }))] }));
+  const noted: FirewallFinding[] = [];
+  const both = JSON.parse(screenJsonAnswer('interactions', answer(['read_file', 'delete_file']), policies, noted).toString()) as { status: string; steps: { type: string; name?: string; content?: { text: string }[] }[] };
+  assert.deepEqual(both.steps.map((s) => s.name ?? s.type), ['model_output', 'read_file', 'model_output']);
+  assert.match(both.steps[2]!.content![0]!.text, /flagged the call to tool "delete_file"/);
+  assert.equal(both.status, 'requires_action');
+  const only = JSON.parse(screenJsonAnswer('interactions', answer(['delete_file']), policies, noted).toString()) as { status: string };
+  assert.equal(only.status, 'completed');
+  const untouched = answer(['read_file']);
+  assert.equal(screenJsonAnswer('interactions', untouched, policies, noted), untouched, 'nothing blocked: the same bytes');
 });

@@ -191,6 +191,34 @@ function screenGemini(answer: Json, policies: readonly CompiledPolicy[], noted: 
 }
 
 /**
+ * The lists an Interaction's output comes in: `steps` (a blocked `function_call` step becomes a `model_output` step
+ * with the text), and `outputs` of Google's earlier revision (the call becomes a text content). Either is screened
+ * wherever it is found: the gateway cannot tell which revision Google answered with before reading the answer.
+ */
+const INTERACTION_LISTS: readonly [string, (text: string) => Json][] = [
+  ['steps', (text) => ({ type: 'model_output', content: [{ type: 'text', text }] })],
+  ['outputs', (text) => ({ type: 'text', text })],
+];
+
+const interactionCall = (item: Json): Json | undefined => (item.type === 'function_call' ? { name: item.name, input: item.arguments } : undefined);
+
+/** An Interaction: its blocked calls replaced by text; with no call left, `requires_action` → `completed`. */
+function screenInteraction(answer: Json, policies: readonly CompiledPolicy[], noted: FirewallFinding[]): boolean {
+  let changed = false;
+  let kept = 0;
+  for (const [key, textItem] of INTERACTION_LISTS) {
+    const list = answer[key];
+    if (!Array.isArray(list)) continue;
+    const screened = screenBlocks(list, interactionCall, textItem, policies, noted);
+    if (screened) answer[key] = screened.content;
+    kept += screened ? screened.kept : objects(list).filter((item) => item.type === 'function_call').length;
+    changed ||= screened !== undefined;
+  }
+  if (changed && kept === 0 && answer.status === 'requires_action') answer.status = 'completed';
+  return changed;
+}
+
+/**
  * A JSON answer in the client's format with its blocked calls taken out; the same bytes when nothing was blocked (or
  * the body is not an answer). Findings go to `noted`.
  */
@@ -202,7 +230,10 @@ export function screenJsonAnswer(surface: ApiSurface, body: Buffer, policies: re
     : surface === 'messages' || surface === 'invoke' ? screenMessages(answer, policies, noted)
       : surface === 'responses' ? screenResponses(answer, policies, noted)
         : surface === 'converse' ? screenConverse(answer, policies, noted)
-          : screenGemini(answer, policies, noted);
+          : surface === 'interactions' ? screenInteraction(answer, policies, noted)
+            // Legacy completions return no calls.
+            : surface === 'completions' ? false
+              : screenGemini(answer, policies, noted);
   return changed ? Buffer.from(JSON.stringify(answer)) : body;
 }
 
@@ -531,6 +562,104 @@ class GeminiGuard extends StreamGuard {
   }
 }
 
+/** A function call of an Interactions stream held from its start: the events that came for it, its name and arguments. */
+interface HeldInteractionCall { index: unknown; step: boolean; start: Json; name: string; input: unknown; args: string; raws: string[] }
+
+/**
+ * Gemini Interactions: a `function_call` step's events, from its `step.start` to its `step.stop` (same index), or in
+ * Google's earlier revision a `function_call` content's, `content.start` to `content.stop`. Its arguments come in
+ * `arguments_delta` pieces (the earlier revision's `function_call` delta carries them whole). Kept, the events go out
+ * as they came; blocked, a text step (content) with the block's text takes their place. Text and every other event
+ * pass unheld; with every call blocked, the interaction's `requires_action` becomes `completed`.
+ */
+class InteractionsGuard extends StreamGuard {
+  readonly #held = new Map<unknown, HeldInteractionCall>();
+  /** The text that replaced each blocked call, by index: the final interaction lists it in the call's place. */
+  readonly #replaced = new Map<unknown, string>();
+  #released = 0;
+
+  protected event(e: SseEvent): string {
+    const type = e.name || (e.data.match(/"event_type"\s*:\s*"([a-z_.]+)"/)?.[1] ?? '');
+    if (type === 'step.start' || type === 'content.start') {
+      if (!FUNCTION_CALL.test(e.data)) return e.raw;
+      const start = obj(parseJson(e.data));
+      const item = obj(start?.step ?? start?.content);
+      if (!start || item?.type !== 'function_call') return e.raw;
+      this.#held.set(start.index, { index: start.index, step: type === 'step.start', start, name: typeof item.name === 'string' ? item.name : '', input: item.arguments, args: '', raws: [e.raw] });
+      return '';
+    }
+    if (this.#held.size > 0 && (type === 'step.delta' || type === 'step.stop' || type === 'content.delta' || type === 'content.stop')) {
+      const event = obj(parseJson(e.data));
+      const held = event && this.#held.get(event.index);
+      if (held) {
+        held.raws.push(e.raw);
+        const delta = obj(event.delta);
+        if (typeof delta?.name === 'string' && held.name === '') held.name = delta.name;
+        if (typeof delta?.arguments === 'string') held.args += delta.arguments;
+        else if (delta?.arguments !== undefined) held.input = delta.arguments;
+        return type.endsWith('.stop') ? this.#judged(held, e.raw) : '';
+      }
+    }
+    if ((type === 'interaction.completed' || type === 'interaction.status_update') && (this.#replaced.size > 0 || this.#held.size > 0)) {
+      const event = obj(parseJson(e.data));
+      const interaction = event && (type === 'interaction.completed' ? obj(event.interaction) : event);
+      if (interaction && this.#final(interaction)) return named(e.name || type, event!);
+    }
+    return e.raw;
+  }
+
+  #judged(held: HeldInteractionCall, stop: string): string {
+    this.#held.delete(held.index);
+    const finding = this.judge(held.name, held.args === '' ? argsText(held.input) : held.args);
+    if (!finding) {
+      this.#released++;
+      return held.raws.join('');
+    }
+    const text = this.blockedText(finding, held.name);
+    this.#replaced.set(held.index, text);
+    const prefix = held.step ? 'step' : 'content';
+    const eventId = held.start.event_id === undefined ? {} : { event_id: held.start.event_id };
+    const started = held.step ? { step: { type: 'model_output' } } : { content: { type: 'text' } };
+    return named(`${prefix}.start`, { event_type: `${prefix}.start`, index: held.index, ...started, ...eventId })
+      + named(`${prefix}.delta`, { event_type: `${prefix}.delta`, index: held.index, delta: { type: 'text', text } })
+      + stop;
+  }
+
+  /**
+   * The interaction as the stream ends it (or a status update): a blocked call's place in its lists holds the text, a
+   * call cut off by the end is taken out; `requires_action` → `completed` with no call released. Whether it changed.
+   */
+  #final(interaction: Json): boolean {
+    let changed = false;
+    for (const [key, textItem] of INTERACTION_LISTS) {
+      const list = interaction[key];
+      if (!Array.isArray(list)) continue;
+      const out: unknown[] = [];
+      list.forEach((entry, index) => {
+        const call = obj(entry)?.type === 'function_call';
+        const text = call ? this.#replaced.get(index) : undefined;
+        if (text !== undefined) out.push(textItem(text));
+        else if (!call || !this.#held.has(index)) out.push(entry);
+      });
+      if (out.length !== list.length || out.some((entry, index) => entry !== list[index])) {
+        interaction[key] = out;
+        changed = true;
+      }
+    }
+    if (this.#released === 0 && this.#replaced.size > 0 && interaction.status === 'requires_action') {
+      interaction.status = 'completed';
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** A call cut off by the stream's end is not released: it never completed. */
+  protected override flush(): string {
+    this.#held.clear();
+    return '';
+  }
+}
+
 /** A Responses event with its sequence number moved by `shift`, written as it is named. */
 function renumbered(name: string, event: Json, shift: number): string {
   if (typeof event.sequence_number === 'number') event.sequence_number += shift;
@@ -657,5 +786,6 @@ export function streamGuard(surface: ApiSurface, policies: readonly CompiledPoli
   if (surface === 'responses') return new ResponsesGuard(policies, noted);
   if (surface === 'messages') return new MessagesGuard(policies, noted);
   if (surface === 'stream-generate-content' || surface === 'generate-content') return new GeminiGuard(policies, noted);
+  if (surface === 'interactions') return new InteractionsGuard(policies, noted);
   return undefined;
 }
