@@ -224,7 +224,8 @@ test('an account has at most TOLLGATE_REALTIME_MAX_SESSIONS sessions open; a ses
 });
 
 test('frames keep a session from the idle limit, not from the duration limit; a provider message over 16 MiB ends the session', async () => {
-  const { h, close } = await setup({ TOLLGATE_REALTIME_IDLE_TIMEOUT_MS: '200', TOLLGATE_REALTIME_MAX_DURATION_MS: '700' });
+  // The idle limit 20 keep-alive periods long: a loaded machine stalling the test's timer a while cannot end it idle.
+  const { h, close } = await setup({ TOLLGATE_REALTIME_IDLE_TIMEOUT_MS: '1000', TOLLGATE_REALTIME_MAX_DURATION_MS: '2500' });
   try {
     const { token } = await h.accessKey();
     const { rt } = realtime(h, token, 'gpt-realtime');
@@ -234,7 +235,7 @@ test('frames keep a session from the idle limit, not from the duration limit; a 
     const error = await ended;
     clearInterval(keepAlive);
     assert.equal(error.code, 'ERR_NGROK_AI_GATEWAY_REALTIME_SESSION_DURATION_LIMIT_EXCEEDED');
-    assert.match(error.message, /reached its 700ms duration limit/);
+    assert.match(error.message, /reached its 2\.5s duration limit/);
 
     const big = realtime(h, token, 'gpt-realtime');
     await next(big.rt, 'session.created');
@@ -277,6 +278,25 @@ test('a client leaving mid-response: the response is cancelled and metered with 
     const [failed] = await h.usage(await second.requestId, 1);
     assert.equal(failed!.completion, 'stream_failed');
     assert.equal(Number(failed!.isError), 1);
+  } finally {
+    await close();
+  }
+});
+
+test('a session the gateway ended (the idle limit) relays nothing more its client sends while it closes: no response is started past the limit', async () => {
+  const { h, fake, close } = await setup({ TOLLGATE_REALTIME_IDLE_TIMEOUT_MS: '300' });
+  try {
+    const { token } = await h.accessKey();
+    const { rt, requestId } = await responding(h, token, 'hang');
+    const code = closed(rt);
+    // Sent the moment the client is told, before its socket has seen the close.
+    rt.on('error', () => rt.send({ type: 'response.create', response: { instructions: 'after the limit' } }));
+    assert.equal(await code, 1008);
+    // The response open at the limit is cancelled and, never reporting, recorded failed once the grace is over.
+    const [row] = await h.usage(await requestId, 1);
+    assert.equal(row!.completion, 'stream_failed');
+    const creates = fake.received.filter((e) => (e as { type?: string }).type === 'response.create');
+    assert.equal(creates.length, 1, 'only the response started before the limit reached the provider');
   } finally {
     await close();
   }
@@ -351,6 +371,42 @@ test('an upgrade to a target node:http cannot parse as a URL, a plain GET /v1/re
     const { token } = await h.accessKey();
     const taken = await rawUpgrade(h, '?model=gpt-realtime', { token });
     assert.ok('socket' in taken, 'a realtime session still opens');
+    taken.socket.close();
+  } finally {
+    await close();
+  }
+});
+
+test('a plain GET /v1/realtime (no WebSocket upgrade) is 426 Upgrade Required naming websocket, in the OpenAI error shape', async () => {
+  const { h, close } = await setup();
+  try {
+    const { token } = await h.accessKey();
+    const r = await fetch(`${h.gatewayUrl}/v1/realtime?model=gpt-realtime`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(r.status, 426);
+    assert.equal(r.headers.get('upgrade'), 'websocket');
+    assert.match(r.headers.get('connection') ?? '', /upgrade/i);
+    const body = await r.json() as { error: { code: string; type: string; message: string } };
+    assert.equal(body.error.code, 'ERR_NGROK_27228');
+    assert.equal(body.error.type, 'invalid_request_error');
+    assert.match(body.error.message, /WebSocket/);
+    assert.ok(r.headers.get('ngrok-aig-request-id'));
+    // Any other method on the path is still no route.
+    assert.equal((await fetch(`${h.gatewayUrl}/v1/realtime`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status, 404);
+  } finally {
+    await close();
+  }
+});
+
+test("a browser's openai-beta.realtime-v1 subprotocol reaches the provider as the openai-beta: realtime=v1 header; the subprotocol answered stays realtime", async () => {
+  const { h, fake, close } = await setup();
+  try {
+    const { token } = await h.accessKey();
+    const taken = await rawUpgrade(h, '?model=gpt-realtime', { protocols: ['realtime', `openai-insecure-api-key.${token}`, 'openai-beta.realtime-v1'] });
+    assert.ok('socket' in taken);
+    assert.equal(taken.socket.protocol, 'realtime');
+    const [handshake] = fake.handshakes;
+    assert.equal(handshake!.headers['openai-beta'], 'realtime=v1');
+    assert.ok(!JSON.stringify(handshake!.headers).includes(token), 'the access key never goes upstream');
     taken.socket.close();
   } finally {
     await close();

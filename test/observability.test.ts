@@ -11,6 +11,8 @@ import pino from 'pino';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { LineCapture } from './helpers/log-capture.ts';
 import { FAKE_USAGE } from './fake-upstream.ts';
+import { FAKE_AUDIO, FAKE_REALTIME_USAGE, startFakeRealtime } from './helpers/fake-realtime.ts';
+import { WebSocket } from 'ws';
 import { balancePico, grantCredits } from '../src/store/credits.ts';
 import { ChangeBus } from '../src/state/changes.ts';
 import { readFileSync } from 'node:fs';
@@ -669,6 +671,149 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
       const attempt = mine.find((s) => s.kind === 3)!;
       assert.deepEqual([attr(attempt, 'gen_ai.request.model'), attr(attempt, 'gen_ai.response.model'), attr(request, 'gen_ai.response.model')], ['llama-70b', upstreamId, upstreamId], request.name);
     }
+  });
+});
+
+
+/** A realtime session opened with `ws` (the SDK hides the 101's headers): the socket and the request id the 101 carried. */
+function openRealtime(h: Harness, token: string, headers: Record<string, string> = {}): Promise<{ socket: WebSocket; requestId: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`${h.gatewayUrl.replace('http', 'ws')}/v1/realtime?model=gpt-realtime`, { headers: { authorization: `Bearer ${token}`, ...headers } });
+    let requestId = '';
+    socket.once('upgrade', (res) => { requestId = String(res.headers['ngrok-aig-request-id']); });
+    socket.once('open', () => resolve({ socket, requestId }));
+    socket.once('error', reject);
+  });
+}
+
+function nextEvent(socket: WebSocket, type: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve) => {
+    const listener = (data: Buffer, isBinary: boolean) => {
+      if (isBinary) return;
+      const event = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
+      if (event.type !== type) return;
+      socket.off('message', listener);
+      resolve(event);
+    };
+    socket.on('message', listener);
+  });
+}
+
+describe('realtime sessions in the metrics, the access log and the traces (sqlite)', () => {
+  test('open, started, ended by outcome and refused sessions; tokens and cost counted once; one access line and one span per session, no key and no frame in them', async () => {
+    const receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        let body = Buffer.concat(chunks);
+        if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
+        const payload = JSON.parse(body.toString('utf8')) as { resourceSpans?: { scopeSpans?: { spans?: OtlpSpan[] }[] }[] };
+        for (const rs of payload.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans.push(...(ss.spans ?? []));
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    const spans: OtlpSpan[] = [];
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const fake = await startFakeRealtime();
+    const capture = new LineCapture();
+    const h = await startHarness('sqlite', {
+      TOLLGATE_PROVIDER_OPENAI_BASE_URL: fake.baseUrl, TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '1', TOLLGATE_REALTIME_IDLE_TIMEOUT_MS: '500',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+    }, { logger: pino({ level: 'info' }, capture) });
+    const traceId = '9bf92f3577b34da6a3ce929d0e0e4736';
+    const parentId = '00f067aa0ba902b7';
+    const scrape = async () => parseMetrics(await (await fetch(`${h.apiUrl}/metrics`)).text());
+    const accessLines = () => capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.log === 'access');
+    const badToken = 'ng-abcde-g1-this-is-no-access-key-at-all-000000';
+    let metricsText = '';
+    let session = '';
+    let idled = '';
+    let refusedId = '';
+    try {
+      const rejected = await h.providerKey('openai', 'sk-rejected-obs');
+      const { token } = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: rejected }] }, { type: 'ngrok' }] }] } }));
+      // A session that fails over from a refused credential to the managed key, has one response and is closed by its client.
+      const { socket, requestId } = await openRealtime(h, token, { traceparent: `00-${traceId}-${parentId}-01` });
+      session = requestId;
+      const open = await scrape();
+      assert.equal(open.get(series('tollgate_realtime_sessions_open', { provider: 'openai' })), 1);
+      assert.equal(open.get(series('tollgate_realtime_sessions_started_total', { provider: 'openai', model: 'gpt-realtime' })), 1);
+      const done = nextEvent(socket, 'response.done');
+      socket.send(JSON.stringify({ type: 'response.create' }));
+      await done;
+      socket.close();
+      // A session its client leaves quiet until the idle limit ends it.
+      idled = (await openRealtime(h, token)).requestId;
+      // A refused upgrade (no valid key).
+      const refused = await new Promise<{ status: number; requestId: string }>((resolve) => {
+        const ws = new WebSocket(`${h.gatewayUrl.replace('http', 'ws')}/v1/realtime?model=gpt-realtime`, { headers: { authorization: `Bearer ${badToken}` } });
+        ws.once('unexpected-response', (_req, res) => { resolve({ status: res.statusCode ?? 0, requestId: String(res.headers['ngrok-aig-request-id']) }); res.resume(); });
+        ws.once('error', () => undefined);
+      });
+      assert.equal(refused.status, 401);
+      refusedId = refused.requestId;
+      await until('three realtime access lines', () => (accessLines().length >= 3 ? true : undefined));
+      metricsText = await (await fetch(`${h.apiUrl}/metrics`)).text();
+    } finally {
+      await h.close();
+      await fake.close();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
+    const metrics = parseMetrics(metricsText);
+    const m = (name: string, labels: Record<string, string>) => metrics.get(series(name, labels));
+    assert.equal(m('tollgate_realtime_sessions_open', { provider: 'openai' }), 0);
+    assert.equal(m('tollgate_realtime_sessions_started_total', { provider: 'openai', model: 'gpt-realtime' }), 2);
+    assert.equal(m('tollgate_realtime_sessions_ended_total', { provider: 'openai', model: 'gpt-realtime', outcome: 'client_closed' }), 1);
+    assert.equal(m('tollgate_realtime_sessions_ended_total', { provider: 'openai', model: 'gpt-realtime', outcome: 'idle_limit' }), 1);
+    assert.equal(total(metrics, 'tollgate_realtime_sessions_ended_total'), 2);
+    assert.equal(m('tollgate_realtime_upgrades_refused_total', { provider: 'none', status_class: '4xx', code: 'ERR_NGROK_27201' }), 1);
+    assert.equal(total(metrics, 'tollgate_realtime_upgrades_refused_total'), 1);
+    // The handshakes are upstream attempts: the refused one moved on to the next credential.
+    assert.equal(m('tollgate_upstream_attempts_total', { provider: 'openai', model: 'gpt-realtime', retry_action: 'next_key', status_class: '4xx' }), 2);
+    assert.equal(m('tollgate_upstream_attempts_total', { provider: 'openai', model: 'gpt-realtime', retry_action: 'succeeded', status_class: '1xx' }), 2);
+    // The one response's tokens, once (the series HTTP requests feed), and its cost on the managed key.
+    const tokens = (type: string) => m('tollgate_tokens_total', { provider: 'openai', model: 'gpt-realtime', type });
+    assert.deepEqual([tokens('input'), tokens('output'), tokens('cache_read')], [FAKE_REALTIME_USAGE.input_tokens, FAKE_REALTIME_USAGE.output_tokens, 640]);
+    const cost = m('tollgate_cost_usd_total', { provider: 'openai', model: 'gpt-realtime', key_source: 'ngrok' })!;
+    // 5_044_000_000 pico of model cost, plus 1 USD per million of its 821 tokens.
+    assert.ok(Math.abs(cost - (0.005044 + 821e-6)) < 1e-12, String(cost));
+    // Sessions are not HTTP requests: none counted there.
+    assert.equal(total(metrics, 'tollgate_requests_total'), 0);
+
+    const lines = accessLines();
+    assert.equal(lines.length, 3);
+    const byId = new Map(lines.map((l) => [l.requestId, l]));
+    const line = byId.get(session)!;
+    assert.deepEqual(pick(line, ['surface', 'streaming', 'modelAsked', 'modelServed', 'provider', 'keySource', 'attempts', 'retryActions', 'status', 'responses', 'sessionEnd', 'inputTokens', 'outputTokens', 'cacheReadTokens', 'costUsd', 'clientGone', 'errorCode']), {
+      surface: 'realtime', streaming: true, modelAsked: 'gpt-realtime', modelServed: 'openai:gpt-realtime', provider: 'openai', keySource: 'ngrok',
+      attempts: 2, retryActions: 'next_key,succeeded', status: 101, responses: 1, sessionEnd: 'client_closed', inputTokens: 789, outputTokens: 32, cacheReadTokens: 640,
+      costUsd: '0.00587', clientGone: false, errorCode: undefined,
+    });
+    for (const field of ['totalMs', 'upstreamMs', 'ttfbMs']) assert.equal(typeof line[field], 'number', field);
+    assert.ok((line.ttfbMs as number) <= (line.totalMs as number));
+    assert.deepEqual(pick(byId.get(idled)!, ['status', 'responses', 'sessionEnd', 'errorCode']), { status: 101, responses: 0, sessionEnd: 'idle_limit', errorCode: 'ERR_NGROK_AI_GATEWAY_REALTIME_SESSION_IDLE_LIMIT_EXCEEDED' });
+    assert.deepEqual(pick(byId.get(refusedId)!, ['surface', 'status', 'attempts', 'provider', 'errorCode', 'accessKeyId', 'sessionEnd']), { surface: 'realtime', status: 401, attempts: 0, provider: null, errorCode: 'ERR_NGROK_27201', accessKeyId: null, sessionEnd: undefined });
+    // No key of any kind and nothing of the frames, in the log or the metrics.
+    for (const text of [...capture.lines, metricsText]) {
+      for (const secret of [badToken, 'sk-rejected-obs', 'sk-managed-openai-secret', FAKE_AUDIO, 'response.create']) assert.ok(!text.includes(secret), `${secret} in ${text.slice(0, 200)}`);
+    }
+
+    const mine = spans.filter((s) => s.traceId === traceId);
+    const server = mine.find((s) => s.kind === 2)!;
+    assert.ok(server, 'session span');
+    assert.equal(server.name, 'GET /v1/realtime');
+    assert.equal(server.parentSpanId, parentId, 'parented to the caller');
+    assert.deepEqual(['http.route', 'http.response.status_code', 'gen_ai.operation.name', 'gen_ai.request.model', 'gen_ai.provider.name', 'tollgate.request_id', 'tollgate.attempts', 'tollgate.realtime.responses', 'tollgate.realtime.session_end', 'gen_ai.usage.input_tokens', 'gen_ai.usage.output_tokens', 'gen_ai.usage.cache_read.input_tokens'].map((k) => attr(server, k)),
+      ['/v1/realtime', 101, 'realtime', 'gpt-realtime', 'openai', session, 2, 1, 'client_closed', 789, 32, 640]);
+    const handshakes = mine.filter((s) => s.kind === 3).sort((a, b) => (attr(a, 'tollgate.attempt') as number) - (attr(b, 'tollgate.attempt') as number));
+    assert.deepEqual(handshakes.map((a) => [a.parentSpanId, a.name, attr(a, 'http.response.status_code'), attr(a, 'tollgate.retry_action'), attr(a, 'tollgate.key_source'), attr(a, 'error.type')]), [
+      [server.spanId, 'realtime gpt-realtime', 401, 'next_key', 'user', '401'],
+      [server.spanId, 'realtime gpt-realtime', 101, 'succeeded', 'ngrok', undefined],
+    ]);
+    for (const a of handshakes) assert.ok(BigInt(a.endTimeUnixNano) <= BigInt(server.endTimeUnixNano), 'within the session span');
+    const refusedSpan = spans.find((s) => s.kind === 2 && attr(s, 'tollgate.request_id') === refusedId)!;
+    assert.deepEqual([refusedSpan.name, attr(refusedSpan, 'http.response.status_code'), attr(refusedSpan, 'tollgate.attempts')], ['GET /v1/realtime', 401, 0]);
+    for (const span of spans) assert.ok(!JSON.stringify(span).includes(FAKE_AUDIO), 'no frame content in a span');
   });
 });
 

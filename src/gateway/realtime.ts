@@ -30,6 +30,7 @@ import { baseHeaders, H_MODEL, H_REQUEST_ID, headerText } from './headers.ts';
 import { codecs } from './formats/index.ts';
 import { formatMs } from './failure.ts';
 import { storedStopReason } from './formats/types.ts';
+import type { RealtimeHandshake, RealtimeObservation, RealtimeOutcome } from './observe/observer.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 
@@ -44,6 +45,8 @@ export const DEFAULT_REALTIME_LIMITS: RealtimeLimits = { maxSessions: 100, idleT
 /** The browser's way to send a key (WebSocket has no headers there): a subprotocol `openai-insecure-api-key.<key>`. */
 const KEY_PROTOCOL = 'openai-insecure-api-key.';
 const REALTIME_PROTOCOL = 'realtime';
+/** The browser's way to opt in to the older realtime protocol (OpenAI's `openai-beta: realtime=v1` header). */
+const BETA_PROTOCOL = 'openai-beta.realtime-v1';
 
 /** How long a response left open when a session ends may take to report its usage after it is cancelled. */
 const METER_GRACE_MS = 1000;
@@ -81,14 +84,17 @@ function pathOf(target: string): string | undefined {
   return URL.parse(target)?.pathname;
 }
 
+/** The subprotocols the client offers (`Sec-WebSocket-Protocol`), the browser's only way to say anything more. */
+function offeredProtocols(headers: IncomingHttpHeaders): string[] {
+  const offered = headers['sec-websocket-protocol'];
+  return typeof offered === 'string' ? offered.split(',').map((p) => p.trim()) : [];
+}
+
 /** The access key: a header as on every gateway route, else the browser's subprotocol. */
 function realtimeToken(headers: IncomingHttpHeaders): string | undefined {
   const token = accessToken(headers);
   if (token !== undefined) return token;
-  const offered = headers['sec-websocket-protocol'];
-  if (typeof offered !== 'string') return undefined;
-  for (const protocol of offered.split(',')) {
-    const p = protocol.trim();
+  for (const p of offeredProtocols(headers)) {
     if (p.startsWith(KEY_PROTOCOL) && p.length > KEY_PROTOCOL.length) return p.slice(KEY_PROTOCOL.length);
   }
   return undefined;
@@ -163,10 +169,32 @@ interface OpenResponse { eventId: string; startedAt: number }
 
 type Ending = 'client-left' | 'upstream-closed' | 'idle' | 'duration' | 'shutdown' | 'frame-too-long';
 
+const OUTCOMES: Readonly<Record<Ending, RealtimeOutcome>> = {
+  'client-left': 'client_closed', 'upstream-closed': 'provider_closed', idle: 'idle_limit', duration: 'duration_limit', shutdown: 'shutdown', 'frame-too-long': 'frame_too_long',
+};
+
 /** One realtime session, from its upgrade request to its last usage event. */
-class Session implements Admission {
+class Session implements Admission, RealtimeObservation {
   readonly deps: GatewayDeps;
+  readonly req: IncomingMessage;
   readonly requestId = newId('request');
+  readonly startedAt = performance.now();
+  upgradedAt = 0;
+  endedAt = 0;
+  askedModel: string | undefined;
+  /** Every provider handshake, the one that opened the session last. */
+  readonly handshakes: RealtimeHandshake[] = [];
+  /** 101 once upgraded, else the refusal's status (0: the client left before any answer). */
+  status = 0;
+  outcome: RealtimeOutcome | undefined;
+  refusal: string | undefined;
+  errorCode: string | undefined;
+  /** Its responses' usage events, summed for the access line and the span. */
+  responses = 0;
+  inputTokens = 0;
+  outputTokens = 0;
+  cacheReadTokens = 0;
+  costPico = 0n;
   key?: AuthenticatedKey;
   account?: AccountSnapshot;
   configuration?: ConfigurationState | null;
@@ -191,8 +219,9 @@ class Session implements Admission {
   durationTimer: ReturnType<typeof setTimeout> | undefined;
   graceTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(deps: GatewayDeps) {
+  constructor(deps: GatewayDeps, req: IncomingMessage) {
     this.deps = deps;
+    this.req = req;
   }
 }
 
@@ -228,7 +257,7 @@ export class RealtimeGateway {
 
   /** node:http's `upgrade` for GET /v1/realtime. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const session = new Session(this.#deps);
+    const session = new Session(this.#deps, req);
     this.#sessions.add(session);
     socket.on('error', ignore);
     const gone = () => { session.clientGone = true; };
@@ -236,6 +265,7 @@ export class RealtimeGateway {
     this.#admit(session, req).then((upstream) => {
       socket.off('close', gone);
       if (session.clientGone || socket.destroyed) {
+        session.refusal = 'client_gone';
         upstream.terminate();
         this.#finish(session);
         return;
@@ -244,6 +274,8 @@ export class RealtimeGateway {
       // Synchronous without verifyClient: no client by its return means ws refused the handshake (a 400 of its own).
       this.#server.handleUpgrade(req, socket, head, (client) => this.#start(session, client));
       if (!session.client) {
+        session.status = 400;
+        session.refusal = 'handshake_invalid';
         upstream.terminate();
         this.#finish(session);
       }
@@ -275,6 +307,8 @@ export class RealtimeGateway {
 
   async #admit(s: Session, req: IncomingMessage): Promise<WebSocket> {
     const { deps } = s;
+    const model = new URL(req.url ?? '/', 'http://gateway').searchParams.get('model');
+    s.askedModel = model ?? undefined;
     if (this.#stopping) throw tollgateError('gatewayStopping');
     let found = authenticateToken(deps.state, realtimeToken(req.headers), req.headers.authorization !== undefined);
     if (found instanceof Promise) found = await found;
@@ -284,7 +318,6 @@ export class RealtimeGateway {
     refuseRoutingLoop(req.headers, deps.options.loopId);
     const admitted = admitCredit(s);
     if (admitted) await admitted;
-    const model = new URL(req.url ?? '/', 'http://gateway').searchParams.get('model');
     const attempts = this.#plan(s, this.#candidates(s, model));
     const accountId = found.accountId;
     const open = this.#perAccount.get(accountId) ?? 0;
@@ -331,6 +364,8 @@ export class RealtimeGateway {
       s.dialing = undefined;
       if ('socket' in opened) {
         s.upstream = opened.socket;
+        // Its duration runs until the session ends (#finish), as a served HTTP attempt's covers its stream.
+        s.handshakes.push({ plan, status: 101, retryAction: 'succeeded', startedAt, durationMs: 0 });
         return opened.socket;
       }
       s.plan = undefined;
@@ -339,7 +374,10 @@ export class RealtimeGateway {
       // The shutdown dropped this handshake (cutShort): no credential is tried after it.
       const cut = this.#cut;
       const last = passed || cut || i === attempts.length - 1;
-      this.#recordHandshake(s, plan, i + 1, status, startedAt, passed ? 'fail_fast' : last ? 'exhausted' : 'next_key', last);
+      const retryAction: RetryAction = passed ? 'fail_fast' : last ? 'exhausted' : 'next_key';
+      const durationMs = performance.now() - startedAt;
+      s.handshakes.push({ plan, status, retryAction, startedAt, durationMs });
+      this.#recordHandshake(s, plan, i + 1, status, durationMs, retryAction, last);
       if (cut) throw tollgateError('gatewayStopping');
       if (passed) throw new ProviderRefusal(status, (opened as { body: Buffer }).body, (opened as { contentType: string | undefined }).contentType);
       if (status === 429) rateLimited++;
@@ -352,9 +390,15 @@ export class RealtimeGateway {
 
   #start(s: Session, client: WebSocket): void {
     s.client = client;
+    s.upgradedAt = performance.now();
+    s.status = 101;
+    s.deps.observer?.realtimeOpened(s);
     const upstream = s.upstream!;
     s.lastFrameAt = performance.now();
     client.on('message', (data: RawData, isBinary: boolean) => {
+      // Ended by the gateway (a limit, the shutdown): the client is told and its socket closing, and nothing it still
+      // sends goes on — a response it started now would run on past the metering grace, unbilled (#end).
+      if (s.ending !== undefined) return;
       s.lastFrameAt = performance.now();
       relay(upstream, data as Buffer, isBinary, client);
     });
@@ -430,6 +474,7 @@ export class RealtimeGateway {
     if (s.ending !== undefined || s.finished) return;
     s.ending = why;
     const told = toldError(why, this.#limits);
+    s.errorCode = told?.code;
     const client = s.client;
     if (told && client && client.readyState === WebSocket.OPEN) {
       client.send(JSON.stringify(errorEvent(told)));
@@ -453,6 +498,8 @@ export class RealtimeGateway {
   #finish(s: Session): void {
     if (s.finished) return;
     s.finished = true;
+    s.endedAt = performance.now();
+    if (s.upgradedAt > 0) s.outcome = OUTCOMES[s.ending ?? 'client-left'];
     clearTimeout(s.idleTimer);
     clearTimeout(s.durationTimer);
     clearTimeout(s.graceTimer);
@@ -467,6 +514,9 @@ export class RealtimeGateway {
       s.slot = undefined;
     }
     if (s.plan && s.key) s.deps.state.markUsed(s.key.id, s.plan.providerKey?.id);
+    const opened = s.upstream ? s.handshakes[s.handshakes.length - 1] : undefined;
+    if (opened) opened.durationMs = s.endedAt - opened.startedAt;
+    s.deps.observer?.realtimeFinished(s);
     this.#sessions.delete(s);
     if (this.#sessions.size > 0 || this.#idle.length === 0) return;
     const waiters = this.#idle;
@@ -476,9 +526,14 @@ export class RealtimeGateway {
 
   /** An upgrade refused before it happened: an HTTP answer in the gateway's error shape (or the provider's own refusal). */
   #refuse(s: Session, socket: Duplex, error: unknown): void {
-    if (socket.destroyed || !socket.writable) return;
+    if (socket.destroyed || !socket.writable) {
+      s.refusal = 'client_gone';
+      return;
+    }
     const headers = baseHeaders(s.requestId);
     if (error instanceof ProviderRefusal) {
+      s.status = error.status;
+      s.refusal = 'provider';
       headers['content-type'] = error.contentType ?? 'application/json';
       writeRaw(socket, error.status, headers, error.body);
       return;
@@ -489,6 +544,8 @@ export class RealtimeGateway {
       s.deps.logger.error({ requestId: s.requestId, err: error instanceof Error ? error.message : String(error) }, 'realtime upgrade failed');
       answer = tollgateError('internal');
     }
+    s.status = answer.status;
+    s.refusal = s.errorCode = answer.code;
     headers['content-type'] = 'application/json';
     writeRaw(socket, answer.status, headers, Buffer.from(codecs.openai.errorBody(answer, s.requestId)));
   }
@@ -526,12 +583,18 @@ export class RealtimeGateway {
       completion, upstreamDurationMs: Math.round(durationMs),
     };
     s.deps.usage.record(event);
+    s.responses++;
+    s.inputTokens += event.inputTokens;
+    s.outputTokens += event.outputTokens;
+    s.cacheReadTokens += event.cacheReadTokens;
+    s.costPico += event.costPico;
+    s.deps.observer?.realtimeResponse(event, plan.candidate);
     s.deps.ledger?.settle(key.accountId, undefined, cost.totalPico);
     if (cost.totalPico > 0n) s.deps.state.debit(key.accountId, cost.totalPico);
   }
 
   /** A handshake that did not open a session: an attempt like an HTTP one that failed, at no cost. */
-  #recordHandshake(s: Session, plan: AttemptPlan, attemptNumber: number, status: number, startedAt: number, retryAction: RetryAction, last: boolean): void {
+  #recordHandshake(s: Session, plan: AttemptPlan, attemptNumber: number, status: number, durationMs: number, retryAction: RetryAction, last: boolean): void {
     const { candidate } = plan;
     const key = s.key!;
     s.deps.usage.record({
@@ -541,7 +604,7 @@ export class RealtimeGateway {
       inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0, reasoningTokens: 0,
       usageEstimated: false, inputTokensEstimate: 0, outputTokensEstimate: 0, ...NO_COST,
       keySource: plan.keySource, providerKeyId: plan.providerKey?.id ?? null, providerKeyDisplayName: plan.providerKey?.keyRedacted ?? null,
-      retryAction, completion: 'failed', upstreamDurationMs: Math.round(performance.now() - startedAt), eventTime: nowIso(),
+      retryAction, completion: 'failed', upstreamDurationMs: Math.round(durationMs), eventTime: nowIso(),
       virtualModel: candidate.virtualModel ?? null, firewall: null,
     });
   }
@@ -614,11 +677,16 @@ function upstreamUrl(candidate: Candidate): string {
   return url.href;
 }
 
-/** The credential replaces the client's access key; `openai-beta` (the older realtime protocol's opt-in) goes along. */
+/**
+ * The credential replaces the client's access key; `openai-beta` (the older realtime protocol's opt-in) goes along,
+ * from the header or from the browser's `openai-beta.realtime-v1` subprotocol (a browser cannot set headers, and the
+ * subprotocol is never passed on: the gateway answers the client's handshake itself).
+ */
 function upstreamHeaders(plan: AttemptPlan, clientHeaders: IncomingHttpHeaders, loopId: string): Record<string, string> {
   const headers: Record<string, string> = { [VIA_HEADER]: viaValue(clientHeaders, loopId) };
   const beta = clientHeaders['openai-beta'];
   if (typeof beta === 'string') headers['openai-beta'] = beta;
+  else if (offeredProtocols(clientHeaders).includes(BETA_PROTOCOL)) headers['openai-beta'] = 'realtime=v1';
   if (plan.credential) headers.authorization = `Bearer ${plan.credential}`;
   return headers;
 }

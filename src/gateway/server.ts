@@ -19,7 +19,7 @@ import { endStreamWithError, writeError, writeJson } from './respond.ts';
 import { handleModelRequest } from './pipeline.ts';
 import { modelsStage } from './models-list.ts';
 import { McpGateway } from './mcp/handler.ts';
-import { isRealtimeUpgrade, RealtimeGateway } from './realtime.ts';
+import { isRealtimeUpgrade, RealtimeGateway, REALTIME_PATH } from './realtime.ts';
 
 export interface GatewayServer {
   server: Server;
@@ -266,6 +266,12 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
     }
     // Scrapers that reach only the gateway nodes (TOLLGATE_METRICS_ON_GATEWAY=1); 404 like any path otherwise.
     if (path === '/metrics' && method === 'GET' && deps.observer?.metricsOnGateway) return deps.observer.serveMetrics(req, res);
+    // The realtime path without a WebSocket upgrade (the upgrade itself never reaches this handler): 426 naming the
+    // protocol, as RFC 9110 §15.5.22 asks. Upgrade and Connection are HTTP/1.1's own (RFC 9113 §8.2.2 forbids them in HTTP/2).
+    if (path === REALTIME_PATH && method === 'GET') {
+      writeError(ctx, tollgateError('realtimeUpgradeRequired'), 0, req.httpVersionMajor === 1 ? { upgrade: 'websocket', connection: 'upgrade' } : undefined);
+      return ctx.deps.observer?.answered(ctx);
+    }
     refuse(ctx, tollgateError('unsupportedPath', { method: method ?? '', path, hint: pathHint(method, path) }));
   };
 }

@@ -53,6 +53,9 @@ export interface AccessLine {
   upstreamMs: number;
   /** null when the client left before any byte of an answer (status 499). */
   ttfbMs: number | null;
+  /** Realtime sessions only: the responses metered (usage events), and what ended the session. */
+  responses?: number;
+  sessionEnd?: string;
   requestHeaders?: Record<string, string | string[]>;
   requestBody?: string;
   responseBody?: string;

@@ -146,6 +146,12 @@ export class GatewayMetrics {
   readonly overheadSeconds: FastHistogram;
   readonly ttfbSeconds: FastHistogram;
   readonly durationSeconds: FastHistogram;
+  /** Realtime sessions (WebSocket): upgraded, ended by what ended them, and upgrades refused by the refusal's code. */
+  readonly realtimeStarted: FastCounter;
+  readonly realtimeEnded: FastCounter;
+  readonly realtimeRefused: FastCounter;
+  /** Realtime sessions open now, per provider; a provider keeps its series (at 0) once it had one. */
+  readonly realtimeOpen = new Map<string, number>();
   readonly #surfaceIndex: ReadonlyMap<string, number>;
   readonly #overhead: HistogramChild[];
   readonly #ttfb: HistogramChild[];
@@ -170,12 +176,20 @@ export class GatewayMetrics {
     this.overheadSeconds = new FastHistogram('tollgate_gateway_overhead_seconds', "The gateway's own time per request: total duration minus the upstream attempts' time.", ['surface'], OVERHEAD_BUCKETS, registry);
     this.ttfbSeconds = new FastHistogram('tollgate_time_to_first_byte_seconds', 'Request received to the first body byte sent to the client (streams: first streamed chunk).', ['surface', 'streaming'], TTFB_BUCKETS, registry);
     this.durationSeconds = new FastHistogram('tollgate_request_duration_seconds', 'Request received to answer complete.', ['surface'], UPSTREAM_BUCKETS, registry);
+    this.realtimeStarted = counter('tollgate_realtime_sessions_started_total', 'Realtime sessions upgraded (101), by provider and model.', ['provider', 'model']);
+    this.realtimeEnded = counter('tollgate_realtime_sessions_ended_total', 'Realtime sessions ended, by what ended them: client_closed, provider_closed, idle_limit, duration_limit, frame_too_long, shutdown.', ['provider', 'model', 'outcome']);
+    this.realtimeRefused = counter('tollgate_realtime_upgrades_refused_total', 'Realtime upgrades refused before the session, by the provider tried (none before one was), status class and code (the gateway\'s error code; provider: the provider\'s own refusal relayed; client_gone; handshake_invalid).', ['provider', 'status_class', 'code']);
     this.#overhead = surfaces.map((s) => this.overheadSeconds.child(s));
     this.#duration = surfaces.map((s) => this.durationSeconds.child(s));
     this.#ttfb = surfaces.flatMap((s) => [this.ttfbSeconds.child(s, 'false'), this.ttfbSeconds.child(s, 'true')]);
 
     new Gauge({ name: 'tollgate_requests_in_flight', help: 'Model requests received and not yet answered.', registers, collect() { this.set(sources.inFlight()); } });
     new Gauge({ name: 'tollgate_open_streams', help: 'Streamed answers being relayed right now.', registers, collect() { this.set(sources.openStreams()); } });
+    const realtimeOpen = this.realtimeOpen;
+    new Gauge({
+      name: 'tollgate_realtime_sessions_open', help: 'Realtime sessions open now (upgraded, not yet ended), by provider.', labelNames: ['provider'], registers,
+      collect() { for (const [provider, open] of realtimeOpen) this.labels(provider).set(open); },
+    });
     new Gauge({ name: 'tollgate_usage_backlog_events', help: 'Usage events recorded by this process and not yet written to the store.', registers, collect() { this.set(sources.usageBacklog()); } });
     // A count kept by the journal, read at scrape time: never reset while the process runs, so a counter.
     new Counter({ name: 'tollgate_usage_refused_events_total', help: 'Usage events the store refused (bad data, a constraint) that this process set aside beside its journal instead of storing.', registers, collect() { this.reset(); this.inc(sources.usageRefused()); } });

@@ -8,12 +8,14 @@ import { metricsAccess, METRICS_REFUSALS } from '../../http/metrics-access.ts';
 import type { Logger } from 'pino';
 import type { Candidate } from '../../domain/resolve.ts';
 import { streamsAnswer } from '../../domain/request-shape.ts';
-import type { UsageEvent } from '../../usage/event.ts';
+import type { RetryAction, UsageEvent } from '../../usage/event.ts';
+import type { AttemptPlan } from '../../domain/routing.ts';
+import type { AuthenticatedKey } from '../../state/types.ts';
 import type { RequestContext } from '../context.ts';
 import { firewallReport } from '../firewall/index.ts';
 import type { AttemptRecord } from '../meter.ts';
 import { nonModelRoute } from '../routes.ts';
-import { picoToUsd, type GatewayMetrics } from './metrics.ts';
+import { picoToUsd, STATUS_CLASSES, statusClassIndex, type GatewayMetrics } from './metrics.ts';
 import type { RequestTracer } from './tracing.ts';
 import { reportedTokens } from './tokens.ts';
 import { BodyCapture, fastAccessWriter, ms, safeHeaders, truncate, usd5, type AccessLine } from './access-log.ts';
@@ -31,6 +33,47 @@ export interface ObserverOptions {
   metricsOnGateway: boolean;
   /** TOLLGATE_METRICS_TOKEN (src/http/metrics-access.ts). */
   metricsToken?: string | undefined;
+}
+
+/** One provider handshake of a realtime session: a failed one as its usage event records it, or the one that opened it (101). */
+export interface RealtimeHandshake {
+  readonly plan: AttemptPlan;
+  readonly status: number;
+  readonly retryAction: RetryAction;
+  readonly startedAt: number;
+  /** The one that opened the session: until the session ended (set when it ends). */
+  durationMs: number;
+}
+
+/** What ended a realtime session (the `outcome` label, the access line's `sessionEnd`). */
+export type RealtimeOutcome = 'client_closed' | 'provider_closed' | 'idle_limit' | 'duration_limit' | 'frame_too_long' | 'shutdown';
+
+/** What observation reads of a realtime session (realtime.ts): never a frame's content. */
+export interface RealtimeObservation {
+  readonly req: IncomingMessage;
+  readonly requestId: string;
+  /** performance.now() of the upgrade request, of the 101 (0: refused) and of the session's end. */
+  readonly startedAt: number;
+  readonly upgradedAt: number;
+  readonly endedAt: number;
+  readonly key?: AuthenticatedKey | undefined;
+  /** The `model` query parameter, as the client gave it. */
+  readonly askedModel: string | undefined;
+  readonly handshakes: readonly RealtimeHandshake[];
+  /** 101, or the refusal's status; 0 when the client left before any answer. */
+  readonly status: number;
+  readonly outcome: RealtimeOutcome | undefined;
+  /** Why the upgrade was refused, as the refused counter's `code`: an error code, `provider`, `client_gone`, `handshake_invalid`. */
+  readonly refusal: string | undefined;
+  /** The error code the client was told (a refusal's, or the `error` event's of a limit or the shutdown). */
+  readonly errorCode: string | undefined;
+  readonly clientGone: boolean;
+  /** Usage events of its responses, and their sums. */
+  readonly responses: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cacheReadTokens: number;
+  readonly costPico: bigint;
 }
 
 const NO_RECORDS: readonly AttemptRecord[] = [];
@@ -171,6 +214,75 @@ export class GatewayObserver {
       if (ctx.capture) line.responseBody = truncate(ctx.capture.text());
     }
     this.#access.info(line, 'request');
+  }
+
+  /** A realtime session was upgraded: open under its provider from now until realtimeFinished. */
+  realtimeOpened(o: RealtimeObservation): void {
+    const served = o.handshakes[o.handshakes.length - 1]!.plan.candidate;
+    const m = this.metrics;
+    const provider = served.provider.id;
+    m.realtimeOpen.set(provider, (m.realtimeOpen.get(provider) ?? 0) + 1);
+    m.realtimeStarted.child(provider, modelLabel(served)).inc();
+  }
+
+  /**
+   * One realtime response's usage event, counted as it is recorded (a session may run an hour): the tokens and cost
+   * series HTTP attempts feed, which realtime usage reaches by no other way (finished() never sees a session).
+   */
+  realtimeResponse(e: UsageEvent, candidate: Candidate): void {
+    const m = this.metrics;
+    const keyed = m.model(e.provider, modelLabel(candidate)).keyed(m.options.accessKeyLabel ? e.accessKeyId : '');
+    m.addTokens(keyed, e.inputTokens, e.outputTokens, e.cacheReadTokens, e.cacheWriteTokens, e.reasoningTokens);
+    if (e.costPico > 0n) keyed.cost(e.keySource).inc(picoToUsd(e.costPico));
+  }
+
+  /** A realtime session ended, or its upgrade was refused: metrics, its span and its access line, once. */
+  realtimeFinished(o: RealtimeObservation): void {
+    const m = this.metrics;
+    let upstreamMs = 0;
+    for (const h of o.handshakes) {
+      upstreamMs += h.durationMs;
+      m.model(h.plan.candidate.provider.id, modelLabel(h.plan.candidate)).attempt(h.retryAction, h.status);
+    }
+    const last = o.handshakes[o.handshakes.length - 1];
+    const provider = last?.plan.candidate.provider.id;
+    if (o.upgradedAt > 0) {
+      m.realtimeOpen.set(provider!, (m.realtimeOpen.get(provider!) ?? 1) - 1);
+      m.realtimeEnded.child(provider!, modelLabel(last!.plan.candidate), o.outcome ?? 'client_closed').inc();
+    } else {
+      m.realtimeRefused.child(provider ?? 'none', STATUS_CLASSES[statusClassIndex(o.status)], o.refusal ?? 'client_gone').inc();
+    }
+    const asked = o.askedModel === undefined ? undefined : truncate(o.askedModel, 256);
+    const status = o.status === 0 ? 499 : o.status;
+    this.tracer?.finishRealtime(o, status, asked);
+    if (!this.#access) return;
+    const totalMs = o.endedAt - o.startedAt;
+    const ttfbMs = o.upgradedAt > 0 ? o.upgradedAt - o.startedAt : o.status === 0 ? undefined : totalMs;
+    const line: AccessLine = {
+      requestId: o.requestId,
+      accessKeyId: o.key?.id ?? null,
+      accountId: o.key?.accountId ?? null,
+      surface: 'realtime', streaming: true,
+      modelAsked: asked ?? null,
+      modelServed: last ? truncate(`${last.plan.candidate.provider.id}:${last.plan.candidate.modelId}`, 256) : null,
+      provider: provider ?? null,
+      keySource: last ? last.plan.keySource : null,
+      attempts: o.handshakes.length,
+      retryActions: o.handshakes.map((h) => h.retryAction).join(','),
+      completion: null,
+      status,
+      clientGone: o.clientGone,
+      inputTokens: o.inputTokens, outputTokens: o.outputTokens, cacheReadTokens: o.cacheReadTokens, cacheWriteTokens: 0, reasoningTokens: 0,
+      usageEstimated: false,
+      costUsd: usd5(o.costPico),
+      totalMs: ms(totalMs), upstreamMs: ms(upstreamMs), ttfbMs: ttfbMs === undefined ? null : ms(ttfbMs),
+      responses: o.responses,
+    };
+    if (o.outcome !== undefined) line.sessionEnd = o.outcome;
+    if (o.errorCode !== undefined) line.errorCode = o.errorCode;
+    // Never bodies, even with TOLLGATE_LOG_BODIES: a session's frames are the conversation itself.
+    if (this.#accessLine) this.#accessLine(line);
+    else this.#access.info(line, 'request');
   }
 
   /** GET /metrics on the gateway port (TOLLGATE_METRICS_ON_GATEWAY=1). */

@@ -20,6 +20,7 @@ import type { UsageEvent } from '../../usage/event.ts';
 import type { RequestContext } from '../context.ts';
 import { GEMINI_MODELS_PATH, GEMINI_MODELS_PREFIX, geminiMethodOf, MODEL_PATH_PREFIX, MODELS_PATH, mcpRouteOf, nonModelRoute } from '../routes.ts';
 import type { AttemptRecord } from '../meter.ts';
+import type { RealtimeObservation } from './observer.ts';
 import { reportedTokens } from './tokens.ts';
 import { truncate } from './access-log.ts';
 
@@ -48,6 +49,9 @@ const OPERATION: Readonly<Record<ApiSurface, string>> = {
   converse: 'chat', 'converse-stream': 'chat', invoke: 'generate_content', 'invoke-stream': 'generate_content',
   realtime: 'realtime',
 };
+
+/** The realtime route: its path is the only one a session has (`url.path` never carries the query's model). */
+const REALTIME_ROUTE = '/v1/realtime';
 
 /** Catalog provider ids whose GenAI well-known name differs; everything else is reported as its id. */
 const PROVIDER_NAMES: Readonly<Record<string, string>> = { google: 'gcp.gemini', xai: 'x_ai' };
@@ -291,6 +295,69 @@ export class RequestTracer {
     }
     t.span.setAttributes(attributes);
     t.span.end(at(t, endedAt));
+  }
+
+  /**
+   * A realtime session's spans, made once it ended (or was refused): a SERVER span from the upgrade request to the
+   * session's end and a CLIENT span per provider handshake, the one that opened the session lasting as long as it.
+   * Attributes as a request's and its attempts'; usage is the sum of its responses'. No frame content.
+   */
+  finishRealtime(o: RealtimeObservation, status: number, askedModel: string | undefined): void {
+    const parent = propagator.extract(ROOT_CONTEXT, o.req.headers, defaultTextMapGetter);
+    // One clock offset for all of them, as for a request's spans (RequestTrace.epochOffsetMs).
+    const epochOffsetMs = Date.now() - performance.now();
+    const when = (performanceMs: number): HrTime => millisToHrTime(performanceMs + epochOffsetMs);
+    const attributes: Attributes = {
+      [ATTR_HTTP_REQUEST_METHOD]: 'GET', [ATTR_URL_PATH]: REALTIME_ROUTE, [ATTR_URL_SCHEME]: schemeOf(o.req), [ATTR_HTTP_ROUTE]: REALTIME_ROUTE,
+      'tollgate.request_id': o.requestId, [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, [GEN_AI_OPERATION_NAME]: OPERATION.realtime,
+      'tollgate.attempts': o.handshakes.length, 'tollgate.realtime.responses': o.responses,
+    };
+    if (askedModel !== undefined) attributes[GEN_AI_REQUEST_MODEL] = askedModel;
+    if (o.key) attributes['tollgate.access_key_id'] = o.key.id;
+    const last = o.handshakes[o.handshakes.length - 1];
+    if (last) {
+      const provider = last.plan.candidate.provider.id;
+      attributes[GEN_AI_PROVIDER_NAME] = PROVIDER_NAMES[provider] ?? provider;
+    }
+    if (o.upgradedAt > 0) {
+      attributes[GEN_AI_RESPONSE_MODEL] = last!.plan.candidate.modelId;
+      attributes[GEN_AI_USAGE_INPUT_TOKENS] = o.inputTokens;
+      attributes[GEN_AI_USAGE_OUTPUT_TOKENS] = o.outputTokens;
+      attributes[GEN_AI_USAGE_CACHE_READ] = o.cacheReadTokens;
+    }
+    if (o.outcome !== undefined) attributes['tollgate.realtime.session_end'] = o.outcome;
+    // A provider message too long ends the session as the gateway's failure to relay it (the client is told a 502).
+    const error = status >= 500 ? String(status) : o.outcome === 'frame_too_long' ? 'frame_too_long' : undefined;
+    if (error !== undefined) attributes[ATTR_ERROR_TYPE] = error;
+    const session = this.#tracer.startSpan(`GET ${REALTIME_ROUTE}`, { kind: SpanKind.SERVER, startTime: when(o.startedAt), attributes }, parent);
+    if (error !== undefined) session.setStatus({ code: SpanStatusCode.ERROR });
+    for (let i = 0; i < o.handshakes.length; i++) {
+      const h = o.handshakes[i]!;
+      const { candidate } = h.plan;
+      const name = PROVIDER_NAMES[candidate.provider.id] ?? candidate.provider.id;
+      const a: Attributes = {
+        [GEN_AI_OPERATION_NAME]: OPERATION.realtime, [GEN_AI_PROVIDER_NAME]: name, [GEN_AI_SYSTEM]: name,
+        [GEN_AI_REQUEST_MODEL]: truncate(candidate.modelId, MAX_NAME), 'tollgate.attempt': i + 1, 'tollgate.key_source': h.plan.keySource,
+        'tollgate.retry_action': h.retryAction,
+      };
+      if (h.status > 0) a[ATTR_HTTP_RESPONSE_STATUS_CODE] = h.status;
+      const server = serverOf(candidate.surface.baseUrl ?? candidate.provider.baseUrl);
+      if (server) {
+        a[ATTR_SERVER_ADDRESS] = server.address;
+        a[ATTR_SERVER_PORT] = server.port;
+      }
+      const opened = h.status === 101;
+      if (opened) {
+        a[GEN_AI_RESPONSE_MODEL] = candidate.modelId;
+        a[GEN_AI_USAGE_INPUT_TOKENS] = o.inputTokens;
+        a[GEN_AI_USAGE_OUTPUT_TOKENS] = o.outputTokens;
+        a[GEN_AI_USAGE_CACHE_READ] = o.cacheReadTokens;
+      } else a[ATTR_ERROR_TYPE] = h.status > 0 ? String(h.status) : 'connection';
+      const span = this.#tracer.startSpan(`${OPERATION.realtime} ${candidate.modelId.slice(0, MAX_NAME)}`, { kind: SpanKind.CLIENT, startTime: when(h.startedAt), attributes: a }, trace.setSpan(ROOT_CONTEXT, session));
+      if (!opened) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end(when(Math.min(h.startedAt + h.durationMs, o.endedAt)));
+    }
+    session.end(when(o.endedAt));
   }
 
   /** Exports what is buffered and stops (the process is stopping). */
