@@ -211,6 +211,34 @@ describe('translation: Bedrock Converse requests served by other providers\' mod
     }
   });
 
+  test('a GPT call cut inside its arguments is refused, never run: the stream ends with the exception in place of messageStop and metadata; the buffered answer a 502', async () => {
+    const sdk = client();
+    try {
+      const ask: Message = { role: 'user', content: [{ text: 'Weather in Paris?' }] };
+      await assert.rejects(sdk.send(new ConverseCommand({ modelId: 'openai:tool-cut-weather', messages: [ask], toolConfig: { tools: [WEATHER] } })), (e: unknown) => {
+        assert.equal((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode, 502, String(e));
+        assert.match(String((e as Error).message), /ERR_NGROK_AI_GATEWAY_TOOL_CALL_ARGUMENTS_INVALID/);
+        return true;
+      });
+      const kinds: string[] = [];
+      let stop: string | undefined;
+      await assert.rejects((async () => {
+        const out = await sdk.send(new ConverseStreamCommand({ modelId: 'openai:tool-cut-weather', messages: [ask], toolConfig: { tools: [WEATHER] } }));
+        for await (const event of out.stream!) {
+          kinds.push(Object.entries(event).find(([, v]) => v !== undefined)![0]);
+          stop = event.messageStop?.stopReason ?? stop;
+        }
+      })(), (e: unknown) => String((e as Error).message).includes('ERR_NGROK_AI_GATEWAY_TOOL_CALL_ARGUMENTS_INVALID'));
+      // An application acts on messageStop's tool_use: it must not come for a call that cannot be run.
+      assert.equal(stop, undefined, `events read: ${kinds.join(', ')}`);
+      assert.equal(kinds.includes('metadata'), false, `events read: ${kinds.join(', ')}`);
+      const [row] = await h.usage(requestId(), 1);
+      assert.deepEqual([Number(row!.outputTokens), row!.completion], [FAKE_USAGE.output, 'succeeded']);
+    } finally {
+      sdk.destroy();
+    }
+  });
+
   test('a provider\'s refusal reaches the SDK as its exception for the status, with the provider\'s message', async () => {
     const sdk = client();
     try {
@@ -243,6 +271,23 @@ describe('translation: Bedrock Converse requests served by other providers\' mod
         const [row] = await h.usage(requestId(), 1);
         assert.equal(row!.completion, 'stream_failed', modelId);
       }
+    } finally {
+      sdk.destroy();
+    }
+  });
+
+  test('a Bedrock guardrail is never dropped for another provider\'s model (its answer would go unscreened): refused, naming why', async () => {
+    const sdk = client();
+    try {
+      const sent = h.fake.requests.length;
+      for (const modelId of ['gpt-4o', 'claude-sonnet-4-5']) {
+        await assert.rejects(sdk.send(new ConverseCommand({ modelId, messages: [{ role: 'user', content: [{ text: 'my card is 4111 1111 1111 1111' }] }], guardrailConfig: { guardrailIdentifier: 'gr-pii', guardrailVersion: '1' } })), (e: unknown) => {
+          assert.ok(e instanceof ValidationException, `${modelId}: ${String(e)}`);
+          assert.match(e.message, /ERR_NGROK_27226.*guardrailConfig/);
+          return true;
+        });
+      }
+      assert.equal(h.fake.requests.length, sent, 'nothing reached a provider');
     } finally {
       sdk.destroy();
     }

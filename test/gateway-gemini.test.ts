@@ -357,6 +357,22 @@ describe('Gemini native API on a managed Google key (sqlite)', () => {
     assert.equal(BigInt(row!.costPico) - BigInt(row!.feePico), expected);
   });
 
+  test('a file of the Files API (kept in the operator\'s project) is refused on a managed key, by URI or by name; a public URL is served', async () => {
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'ngrok' }] }] } }))).token;
+    const sent = h.fake.requests.length;
+    for (const fileUri of ['https://generativelanguage.googleapis.com/v1beta/files/abc123', 'files/abc123']) {
+      await assert.rejects(client(h, token).models.generateContent({ model: 'gemini-2.5-flash', contents: [{ role: 'user', parts: [{ text: 'summarise' }, { fileData: { fileUri, mimeType: 'application/pdf' } }] }] }), (e: unknown) => {
+        assert.ok(e instanceof ApiError, String(e));
+        assert.equal(e.status, 400);
+        assert.match(JSON.parse(e.message).error.message, /^ERR_NGROK_AI_GATEWAY_MANAGED_KEY_STORED_STATE_UNSUPPORTED: .*can't use `fileData\.fileUri`.*add your own Google key/);
+        return true;
+      }, fileUri);
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing reached Google');
+    await client(h, token).models.generateContent({ model: 'gemini-2.5-flash', contents: [{ role: 'user', parts: [{ text: 'summarise' }, { fileData: { fileUri: 'https://www.youtube.com/watch?v=9hE5-98ZeCg' } }] }] });
+    assert.equal(h.fake.requests.length, sent + 1);
+  });
+
   test('Google Search grounding (billed per prompt, at no price the catalog holds) is refused on a managed key; the account\'s output cap lands in generationConfig', async () => {
     const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'ngrok' }] }] } }))).token;
     const sent = h.fake.requests.length;
@@ -418,7 +434,7 @@ describe('Gemini native API on a managed Google key (sqlite)', () => {
     const spoken = [{ role: 'user', parts: [{ text: 'transcribe this' }, { inlineData: { mimeType: 'audio/wav', data: 'UklGRiQAAABXQVZF' } }] }];
     await assert.rejects(m.models.generateContent({ model: 'gemini-2.5-flash', contents: spoken }), audioRefused);
     await assert.rejects((async () => { for await (const chunk of await m.models.generateContentStream({ model: 'gemini-2.5-flash', contents: spoken })) void chunk; })(), audioRefused);
-    await assert.rejects(m.models.generateContent({ model: 'gemini-2.5-flash', contents: [{ role: 'user', parts: [{ fileData: { fileUri: 'https://generativelanguage.googleapis.com/v1beta/files/abc', mimeType: 'audio/mp3' } }] }] }), audioRefused);
+    await assert.rejects(m.models.generateContent({ model: 'gemini-2.5-flash', contents: [{ role: 'user', parts: [{ fileData: { fileUri: 'https://storage.googleapis.com/b/talk.mp3', mimeType: 'audio/mp3' } }] }] }), audioRefused);
     for (const body of [
       { contents: [{ parts: [{ inline_data: { mime_type: 'audio/ogg', data: 'T2dnUw==' } }] }] },
       { contents: [{ parts: [{ file_data: { file_uri: 'gs://bucket/talk.flac', mime_type: 'audio/flac' } }] }] },

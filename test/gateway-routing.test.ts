@@ -256,6 +256,9 @@ describe('gateway routing and failover (sqlite)', () => {
       [{ conversation: 'conv_123' }, 'conversation'],
       [{ prompt: { id: 'pmpt_123', version: '2' } }, 'prompt'],
       [{ input: [{ type: 'item_reference', id: 'msg_stored' }, { role: 'user', content: 'and then?' }] }, 'item_reference ("msg_stored")'],
+      // OpenAI's schema has the reference's `type` optional and nullable: the id alone is a reference too.
+      [{ input: [{ id: 'msg_stored' }, { role: 'user', content: 'and then?' }] }, 'item_reference ("msg_stored")'],
+      [{ input: [{ type: null, id: 'msg_stored' }, { role: 'user', content: 'and then?' }] }, 'item_reference ("msg_stored")'],
       [{ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file-abc' }] }] }, 'file_id'],
     ];
     for (const [extra, field] of refused) {

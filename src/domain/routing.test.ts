@@ -172,7 +172,7 @@ test('Gemini audio parts are audio input too: inline or by file, under either of
   for (const ask of [
     turn({ inlineData: { mimeType: 'audio/wav', data: 'UklGRg==' } }),
     turn({ inline_data: { mime_type: 'AUDIO/MPEG', data: 'SUQz' } }),
-    turn({ fileData: { fileUri: 'https://generativelanguage.googleapis.com/v1beta/files/a', mimeType: 'audio/mp3' } }),
+    turn({ fileData: { fileUri: 'https://storage.googleapis.com/b/talk.mp3', mimeType: 'audio/mp3' } }),
     turn({ file_data: { file_uri: 'gs://b/talk.flac', mime_type: 'audio/flac' } }),
     turn({ functionResponse: { name: 'record', response: {}, parts: [{ inlineData: { mimeType: 'audio/ogg', data: 'T2dn' } }] } }),
     // A lone Content (Google reads it as a list of one), and the system instruction.

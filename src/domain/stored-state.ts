@@ -3,7 +3,7 @@
 // continuing a response, a conversation or a container by id would read what the operator's account keeps — another
 // tenant's, given the id — so the managed key serves none of it (ERR_NGROK_AI_GATEWAY_MANAGED_KEY_STORED_STATE_UNSUPPORTED).
 import type { ApiSurface } from '../catalog/types.ts';
-import { geminiMembers } from './gemini-fields.ts';
+import { geminiMembers, geminiObject, geminiObjects } from './gemini-fields.ts';
 import { isRecord } from './json-value.ts';
 
 /** The members read (a request body passes as it is). Gemini's `cachedContent` is read under both of Google's names. */
@@ -14,6 +14,7 @@ export interface StoredStateAsk {
   readonly input?: unknown;
   readonly messages?: unknown;
   readonly container?: unknown;
+  readonly contents?: unknown;
 }
 
 const isSet = (value: unknown): boolean => value !== undefined && value !== null;
@@ -42,6 +43,37 @@ function namesStoredFile(turns: unknown): boolean {
 }
 
 /**
+ * A Responses input item referring to a stored one by id: `type` "item_reference", or left out (OpenAI's schema has it
+ * optional and nullable, so `{"id": "msg_…"}` alone is a reference). An item of any other type, or a message written
+ * out (`role`), carries its content itself.
+ */
+export function isItemReference(item: Record<string, unknown>): boolean {
+  if (item.type === 'item_reference') return true;
+  return (item.type === undefined || item.type === null) && item.role === undefined && typeof item.id === 'string';
+}
+
+/**
+ * A Gemini file in the Files API (`fileData.fileUri` `https://generativelanguage.googleapis.com/…/files/{id}`, or the
+ * name `files/{id}`): uploaded to the key's project, here the operator's (this gateway serves no upload). A YouTube
+ * or other public URL is no stored state.
+ */
+function namesGeminiFile(body: StoredStateAsk): boolean {
+  for (const content of geminiObjects(body.contents)) {
+    for (const part of geminiObjects(geminiMembers(content, 'parts')[0])) {
+      const uri = geminiMembers(geminiObject(part, 'fileData'), 'fileUri')[0];
+      if (typeof uri !== 'string') continue;
+      if (/^files\//.test(uri)) return true;
+      try {
+        if (new URL(uri).hostname === 'generativelanguage.googleapis.com') return true;
+      } catch {
+        // Not a URL: Google refuses it itself.
+      }
+    }
+  }
+  return false;
+}
+
+/**
  * The field of a request, as the client wrote it, that uses state the provider keeps between requests, if any:
  * - Responses: `previous_response_id` and `conversation` (a response or conversation stored at the provider), a
  *   stored prompt (`prompt` by id, made in the key's organisation), an `item_reference` (an item of a stored
@@ -56,7 +88,7 @@ export function storedStateField(body: StoredStateAsk, surface: ApiSurface): str
     if (isSet(body.previous_response_id)) return 'previous_response_id';
     if (isSet(body.conversation)) return 'conversation';
     if (isRecord(body.prompt) && isSet(body.prompt.id)) return 'prompt';
-    const reference = records(body.input).find((item) => item.type === 'item_reference');
+    const reference = records(body.input).find(isItemReference);
     if (reference) return typeof reference.id === 'string' ? `item_reference ("${reference.id.slice(0, 64)}")` : 'item_reference';
     return namesStoredFile(body.input) ? 'file_id' : undefined;
   }
@@ -66,6 +98,9 @@ export function storedStateField(body: StoredStateAsk, surface: ApiSurface): str
     return namesStoredFile(body.messages) ? 'file_id' : undefined;
   }
   if (surface === 'chat-completions') return namesStoredFile(body.messages) ? 'file_id' : undefined;
-  if (surface === 'generate-content' || surface === 'stream-generate-content') return geminiMembers(body, 'cachedContent').some(isSet) ? 'cachedContent' : undefined;
+  if (surface === 'generate-content' || surface === 'stream-generate-content') {
+    if (geminiMembers(body, 'cachedContent').some(isSet)) return 'cachedContent';
+    return namesGeminiFile(body) ? 'fileData.fileUri' : undefined;
+  }
   return undefined;
 }

@@ -97,6 +97,8 @@ class ComposedStream<Out extends string | Uint8Array> implements StreamTranslati
     this.#parser.feed(this.#inner.finish());
     // An event the inner half left without its blank line is dispatched, not dropped.
     this.#parser.reset({ consume: true });
-    return this.#outer.finish();
+    // The inner half refused the answer and wrote no final events: the outer half's (ConverseStream's messageStop
+    // with a stop reason, its metadata) would tell the client the answer was whole before the error event ends it.
+    return this.#inner.failure?.() ? this.#outer.take() : this.#outer.finish();
   }
 }

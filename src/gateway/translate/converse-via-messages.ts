@@ -128,9 +128,13 @@ function unsendable(content: unknown): string | undefined {
 
 /**
  * Why a Converse request cannot be translated, if it cannot: content no other model's API takes as it is (video,
- * audio, Word and Excel documents, anything stored in S3) is never dropped; the model would answer without it.
+ * audio, Word and Excel documents, anything stored in S3) is never dropped; the model would answer without it. Nor is
+ * a guardrail, the client's own screening of the prompt and the answer.
  */
 export function converseUntranslatableReason(body: Json): string | undefined {
+  // A guardrail screens the prompt and the answer at Bedrock (content filters, denied topics, PII redaction): another
+  // model's answer would come back unscreened, which a removed-parameter header does not make safe.
+  if (body.guardrailConfig !== undefined && body.guardrailConfig !== null) return 'the request names a Bedrock guardrail ("guardrailConfig"), which only Bedrock applies: another model\'s answer would not be screened by it. Name a Bedrock model, or leave the guardrail out.';
   for (const message of objects(body.messages)) {
     const what = unsendable(message.content);
     if (what) return `the request holds ${what}, which only Bedrock's own models read. Send images as png, jpeg, gif or webp bytes, and documents as PDF or text (bytes or text).`;

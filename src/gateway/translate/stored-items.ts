@@ -6,6 +6,7 @@
 
 import { obj } from '../formats/types.ts';
 import { objects, type Json } from './json.ts';
+import { isItemReference } from '../../domain/stored-state.ts';
 
 interface Kept { accountId: string; item: Json; bytes: number; at: number }
 
@@ -81,7 +82,7 @@ export const storedItems = new StoredItems();
 /** The `item_reference` ids of a Responses request's input. */
 export function itemReferences(input: unknown): string[] {
   const ids: string[] = [];
-  for (const i of objects(input)) if (i.type === 'item_reference' && typeof i.id === 'string') ids.push(i.id);
+  for (const i of objects(input)) if (isItemReference(i) && typeof i.id === 'string') ids.push(i.id);
   return ids;
 }
 
@@ -129,7 +130,7 @@ export function withStoredItemsInline(body: Json, accountId: string): Json | und
   let replaced = false;
   const input = body.input.map((item: unknown) => {
     const i = obj(item);
-    if (i?.type !== 'item_reference' || typeof i.id !== 'string') return item;
+    if (!i || !isItemReference(i) || typeof i.id !== 'string') return item;
     const kept = storedItems.get(accountId, i.id);
     if (!kept) return item;
     replaced = true;
