@@ -217,7 +217,10 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     const gateway = await startGatewayServer({
       state, usage, logger, observer, captures, ...(ledger ? { ledger } : {}),
       catalog: createCatalog(config.providerBaseUrls),
-      upstreams: new Upstreams({ connectionsPerOrigin: config.upstreamConnections, loopId, allowPrivate: config.allowPrivateUpstreams }),
+      upstreams: new Upstreams({
+        connectionsPerOrigin: config.upstreamConnections, loopId, allowPrivate: config.allowPrivateUpstreams,
+        bedrockRoles: { stsEndpoint: config.awsStsEndpoint, stsRegion: config.awsStsRegion, logger },
+      }),
       options: {
         maxBodyBytes: config.maxBodyBytes, managedKeys: config.managedKeys,
         processingFeeMicroUsdPerMtok: config.processingFeeMicroUsdPerMtok, mcpCallFeeMicroUsd: config.mcpCallFeeMicroUsd, loopId,

@@ -163,6 +163,67 @@ for (const kind of STORE_KINDS) {
       assert.equal((await c.call('DELETE', `/access-key-configurations/${cfg.id}`)).statusCode, 204);
     });
 
+    it('a Bedrock key created without value is backed by an IAM role: an external ID is made and shown, the role set by PATCH', async () => {
+      type RoleKey = Detail & { aws: { region: string; externalId?: string; roleArn?: string } };
+      const roleArn = 'arn:aws:iam::123456789012:role/ngrok-ai-gateway-bedrock';
+      const key = await create({ providerId: 'bedrock', name: 'role', aws: { region: 'us-east-1' } }) as RoleKey;
+      assert.match(key.aws.externalId ?? '', /^[a-z0-9]{32}$/);
+      assert.equal(key.aws.region, 'us-east-1');
+      assert.equal(key.aws.roleArn, undefined);
+      assert.equal(key.keyRedacted, '', 'no secret to show');
+      assert.equal(await sealedOf(key.id), '', 'no secret stored');
+      // Another key gets its own.
+      const second = await create({ providerId: 'bedrock', name: 'role 2', aws: { region: 'us-east-1' } }) as RoleKey;
+      assert.notEqual(second.aws.externalId, key.aws.externalId);
+      // The role once it exists; the region stays, and a PATCH may change either alone.
+      const patched = expectSchema<RoleKey>(await c.call('PATCH', `/provider-keys/${key.id}`, { aws: { roleArn } }), 200, KEYS.schema);
+      assert.deepEqual(patched.aws, { region: 'us-east-1', externalId: key.aws.externalId, roleArn });
+      const moved = expectSchema<RoleKey>(await c.call('PATCH', `/provider-keys/${key.id}`, { aws: { region: 'eu-west-1' } }), 200, KEYS.schema);
+      assert.deepEqual(moved.aws, { region: 'eu-west-1', externalId: key.aws.externalId, roleArn });
+      assert.deepEqual(expectSchema<RoleKey>(await c.call('GET', `/provider-keys/${key.id}`), 200, KEYS.schema).aws, moved.aws);
+      // Or given at once, when the role was made first.
+      const direct = await create({ providerId: 'bedrock', name: 'direct', aws: { region: 'us-west-2', roleArn } }) as RoleKey;
+      assert.equal(direct.aws.roleArn, roleArn);
+      // The external ID is the gateway's: not writable.
+      expectError(await c.call('PATCH', `/provider-keys/${key.id}`, { aws: { externalId: 'mine' } }), 400, 'ERR_NGROK_27606');
+      // No value to rotate.
+      const rotate = expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n', value: 'ABSK-x' }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_ROLE_ROTATE_NOT_ALLOWED');
+      assert.equal(rotate.msg, `Provider key ${key.id} uses an AWS role, so it has no value to rotate.`);
+      for (const id of [key.id, second.id, direct.id]) assert.equal((await c.call('DELETE', `/provider-keys/${id}`)).statusCode, 204);
+    });
+
+    it('refuses a role with a value, on an API key, or not an IAM role ARN, with ngrok\'s codes', async () => {
+      const roleArn = 'arn:aws:iam::123456789012:role/ngrok-ai-gateway-bedrock';
+      const both = expectError(await c.call('POST', '/provider-keys', { providerId: 'bedrock', name: 'b', value: 'ABSK-x', aws: { region: 'us-east-1', roleArn } }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_VALUE_AND_ROLE_CONFLICT');
+      assert.equal(both.msg, "A Bedrock key takes a value or 'aws.roleArn', not both. Send 'value' for an API key, or 'aws' without 'value' for a role.");
+      // Without a value the region is still required, and another provider's key still needs its value.
+      assert.match(expectError(await c.call('POST', '/provider-keys', { providerId: 'bedrock', name: 'b' }), 400, 'ERR_NGROK_27510').msg, /aws\.region/);
+      assert.match(expectError(await c.call('POST', '/provider-keys', { providerId: 'bedrock', name: 'b', aws: { roleArn } }), 400, 'ERR_NGROK_27510').msg, /aws\.region/);
+      expectError(await c.call('POST', '/provider-keys', { providerId: 'openai', name: 'o' }), 400, 'ERR_NGROK_27507');
+      expectError(await c.call('POST', '/provider-keys', { providerId: 'openai', name: 'o', aws: { roleArn } }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_NOT_ALLOWED');
+      const apiKey = await create({ providerId: 'bedrock', name: 'api key', value: 'ABSK-api-key-value', aws: { region: 'us-east-1' } });
+      const notAllowed = expectError(await c.call('PATCH', `/provider-keys/${apiKey.id}`, { aws: { roleArn } }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_ROLE_ARN_NOT_ALLOWED');
+      assert.equal(notAllowed.msg, `Provider key ${apiKey.id} holds an API key, so it can't take 'aws.roleArn'. Create a Bedrock key without 'value' to use an IAM role.`);
+      const invalid: [string, string][] = [
+        ['arn:aws:s3:::bucket/role', 'it must start with arn:aws:iam:: and have 6 parts'],
+        ['arn:aws-cn:iam::123456789012:role/ngrok-ai-gateway-x', 'it must start with arn:aws:iam:: and have 6 parts'],
+        ['arn:aws:iam::1234:role/ngrok-ai-gateway-x', 'the account ID must be 12 digits'],
+        ['arn:aws:iam::123456789012:user/ngrok-ai-gateway-x', 'the resource must be role/<name>'],
+        ['arn:aws:iam::123456789012:role/bad name', 'the role name must be 1 to 64 letters, digits or +=,.@_-'],
+      ];
+      for (const [arn, reason] of invalid) {
+        const refused = expectError(await c.call('POST', '/provider-keys', { providerId: 'bedrock', name: 'b', aws: { region: 'us-east-1', roleArn: arn } }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_ROLE_ARN_INVALID');
+        assert.equal(refused.msg, `'aws.roleArn' isn't the ARN of an IAM role: ${reason}. Use the form arn:aws:iam::123456789012:role/ngrok-ai-gateway-bedrock.`);
+      }
+      for (const arn of ['arn:aws:iam::123456789012:role/bedrock-access', 'arn:aws:iam::123456789012:role/team/ngrok-ai-gateway-x']) {
+        expectError(await c.call('POST', '/provider-keys', { providerId: 'bedrock', name: 'b', aws: { region: 'us-east-1', roleArn: arn } }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_ROLE_NAME_NOT_ALLOWED');
+      }
+      const role = await create({ providerId: 'bedrock', name: 'role', aws: { region: 'us-east-1' } });
+      expectError(await c.call('PATCH', `/provider-keys/${role.id}`, { aws: { roleArn: 'arn:aws:iam::123456789012:role/other' } }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_ROLE_NAME_NOT_ALLOWED');
+      assert.equal((expectSchema<Detail & { aws: { roleArn?: string } }>(await c.call('GET', `/provider-keys/${role.id}`), 200, KEYS.schema)).aws.roleArn, undefined, 'a refused PATCH changes nothing');
+      await c.store.db.deleteFrom('providerKeys').where('accountId', '=', c.accountId).execute();
+    });
+
     it('keeps keys invisible to other accounts', async () => {
       const key = await create({ providerId: 'openai', name: 'mine', value: 'sk-mine-7777777777777' });
       await assertIsolated(c, KEYS, key.id, { name: 'stolen' });

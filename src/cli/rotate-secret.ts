@@ -69,7 +69,8 @@ function tryOpenCapture(box: SecretBox, row: { accountId: string; requestId: str
  */
 export async function resealProviderKeys(db: Kysely<Database>, dialect: 'sqlite' | 'postgres', oldBox: SecretBox, newBox: SecretBox): Promise<RotationResult> {
   return db.transaction().execute(async (trx) => {
-    let query = trx.selectFrom('providerKeys').select(['id', 'accountId', 'providerId', 'sealedValue']).orderBy('id');
+    // A Bedrock key backed by an IAM role holds no secret (its sealed value is ''): nothing to re-seal.
+    let query = trx.selectFrom('providerKeys').select(['id', 'accountId', 'providerId', 'sealedValue']).where('sealedValue', '!=', '').orderBy('id');
     // Serialises against another rotation (and any edit) of the same rows on PostgreSQL; SQLite's write
     // transaction already excludes other writers once the first update runs.
     if (dialect === 'postgres') query = query.forUpdate();
@@ -99,7 +100,7 @@ export async function resealProviderKeys(db: Kysely<Database>, dialect: 'sqlite'
  * to the new key): nothing to re-seal, but every provider key must open under it, as after a success.
  */
 export async function checkProviderKeys(db: Kysely<Database>, box: SecretBox): Promise<RotationResult> {
-  const rows = await db.selectFrom('providerKeys').select(['id', 'accountId', 'providerId', 'sealedValue']).orderBy('id').execute();
+  const rows = await db.selectFrom('providerKeys').select(['id', 'accountId', 'providerId', 'sealedValue']).where('sealedValue', '!=', '').orderBy('id').execute();
   const unreadable = rows.filter((row) => tryOpen(box, row.sealedValue, providerKeyBinding(row)) === undefined).map((row) => row.id);
   if (unreadable.length > 0) {
     throw new Error(`the new key is the current key, and ${unreadable.length} provider key(s) do not open under it (${unreadable.slice(0, 5).join(', ')}${unreadable.length > 5 ? ', …' : ''}); nothing was changed`);

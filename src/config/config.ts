@@ -68,6 +68,9 @@ export interface Config {
   stripeSecretKey?: string;
   stripeWebhookSecret?: string;
   stripeApiBaseUrl?: string;
+  /** Bedrock keys backed by an IAM role: TOLLGATE_AWS_STS_ENDPOINT and TOLLGATE_AWS_STS_REGION (gateway/bedrock-role.ts). */
+  awsStsEndpoint?: string;
+  awsStsRegion?: string;
   publicApiUrl?: string;
   /** Where Stripe Checkout sends the buyer back: TOLLGATE_CHECKOUT_*_URL, else the console (checkoutReturnBase). */
   checkoutSuccessUrl: string;
@@ -185,6 +188,22 @@ function checkoutUrl(env: Env, name: string, fallback: string): string {
   return raw;
 }
 
+/** TOLLGATE_AWS_STS_ENDPOINT: where AssumeRole goes for Bedrock role keys instead of the region's STS (a VPC endpoint, a test's fake). */
+function awsStsEndpoint(env: Env): string | undefined {
+  const raw = env.TOLLGATE_AWS_STS_ENDPOINT?.trim();
+  if (!raw) return undefined;
+  httpUrl(raw, 'TOLLGATE_AWS_STS_ENDPOINT', 'an absolute http(s) URL of an AWS STS endpoint (as https://sts.us-east-1.amazonaws.com)');
+  return raw;
+}
+
+/** TOLLGATE_AWS_STS_REGION: one STS region for every Bedrock role key (default: each key's own region). */
+function awsStsRegion(env: Env): string | undefined {
+  const raw = env.TOLLGATE_AWS_STS_REGION?.trim();
+  if (!raw) return undefined;
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(raw)) throw new Error(`TOLLGATE_AWS_STS_REGION must be an AWS region name (as us-east-1), got ${JSON.stringify(raw.slice(0, 40))}`);
+  return raw;
+}
+
 /**
  * Every TOLLGATE_* variable a part of Tollgate reads, besides the per-provider TOLLGATE_PROVIDER_<ID>_BASE_URL and
  * TOLLGATE_MANAGED_<ID>_API_KEY (checked where they are read). README.md lists them all (config.test.ts checks it).
@@ -196,6 +215,7 @@ export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
   'TOLLGATE_CLIENT_HEADERS_TIMEOUT_MS', 'TOLLGATE_CLIENT_REQUEST_TIMEOUT_MS', 'TOLLGATE_STREAM_IDLE_TIMEOUT_MS', 'TOLLGATE_STREAM_TIMEOUT_MS',
   'TOLLGATE_REALTIME_MAX_SESSIONS', 'TOLLGATE_REALTIME_IDLE_TIMEOUT_MS', 'TOLLGATE_REALTIME_MAX_DURATION_MS',
   'TOLLGATE_JOURNAL_PATH', 'TOLLGATE_LOG_LEVEL', 'TOLLGATE_STRIPE_SECRET_KEY', 'TOLLGATE_STRIPE_WEBHOOK_SECRET', 'TOLLGATE_STRIPE_API_BASE_URL',
+  'TOLLGATE_AWS_STS_ENDPOINT', 'TOLLGATE_AWS_STS_REGION',
   'TOLLGATE_PUBLIC_API_URL', 'TOLLGATE_CHECKOUT_SUCCESS_URL', 'TOLLGATE_CHECKOUT_CANCEL_URL',
   'TOLLGATE_METRICS_ON_GATEWAY', 'TOLLGATE_METRICS_ACCESS_KEY_LABEL', 'TOLLGATE_METRICS_BALANCE_ACCOUNTS', 'TOLLGATE_METRICS_TOKEN',
   'TOLLGATE_ACCESS_LOG', 'TOLLGATE_LOG_BODIES', 'TOLLGATE_REQUEST_CAPTURE_MAX_BYTES', 'TOLLGATE_REQUEST_CAPTURE_RETENTION_HOURS',
@@ -421,6 +441,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
   if (env.TOLLGATE_STRIPE_WEBHOOK_SECRET) config.stripeWebhookSecret = env.TOLLGATE_STRIPE_WEBHOOK_SECRET;
   const stripeBase = stripeApiBaseUrl(env);
   if (stripeBase) config.stripeApiBaseUrl = stripeBase;
+  const stsEndpoint = awsStsEndpoint(env);
+  if (stsEndpoint) config.awsStsEndpoint = stsEndpoint;
+  const stsRegion = awsStsRegion(env);
+  if (stsRegion) config.awsStsRegion = stsRegion;
   if (publicUrl) config.publicApiUrl = publicUrl;
   // Port 0 is known only once bound: a return URL built on it would send every buyer to a page that is not there.
   if (config.stripeSecretKey && !publicUrl && apiPort === 0 && !(env.TOLLGATE_CHECKOUT_SUCCESS_URL?.trim() && env.TOLLGATE_CHECKOUT_CANCEL_URL?.trim())) {

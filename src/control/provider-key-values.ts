@@ -2,6 +2,7 @@
 // configuration's routing rules: the same value, capacity and provider checks apply to both.
 import type { Kysely } from 'kysely';
 import { Errors, TollgateError } from '../domain/errors.ts';
+import { randomBytes } from 'node:crypto';
 import { newId, redactSecret } from '../domain/ids.ts';
 import { unsendableSecretReason } from '../domain/header-value.ts';
 import { providerKeyBinding, type SecretBox } from '../domain/secret-box.ts';
@@ -51,11 +52,15 @@ export async function requireCapacity(db: Kysely<Database>, accountId: string, p
 }
 
 export interface NewProviderKey {
-  accountId: string; principalId: string; providerId: string; name: string; value: string;
+  /** `value`: absent only on a Bedrock key backed by an IAM role. */
+  accountId: string; principalId: string; providerId: string; name: string; value?: string | undefined;
   description?: string | undefined; metadata?: string | undefined;
-  /** AWS settings, a Bedrock key's (and required there). */
-  aws?: { region: string } | undefined;
+  /** AWS settings, a Bedrock key's (and required there, with its region). */
+  aws?: AwsSettings | undefined;
 }
+
+/** A key's AWS settings as written: on create the region is required, on PATCH either may come alone. */
+export interface AwsSettings { region?: string | undefined; roleArn?: string | undefined }
 
 /** The provider whose keys carry AWS settings. */
 export const BEDROCK_PROVIDER_ID = 'bedrock';
@@ -73,28 +78,74 @@ const BEDROCK_REGIONS: ReadonlySet<string> = new Set([
 
 /**
  * The region stored for a key of `providerId` given AWS settings `aws` (undefined: none given): refused on another
- * provider's key (ngrok's AWS_NOT_ALLOWED) and for a region Bedrock does not run in; a Bedrock key must name one.
+ * provider's key (ngrok's AWS_NOT_ALLOWED) and for a region Bedrock does not run in; a Bedrock key must name one
+ * (`required`: on create; a PATCH may leave it as it is, answered undefined).
  */
-export function awsRegionFor(providerId: string, aws: { region: string } | undefined): string | null {
+export function awsRegionFor(providerId: string, aws: AwsSettings | undefined, required = true): string | null | undefined {
   if (providerId !== BEDROCK_PROVIDER_ID) {
     if (aws !== undefined) throw new TollgateError(Errors.providerKeyAwsNotAllowed, { provider: providerId });
     return null;
   }
-  if (aws === undefined) throw new TollgateError(Errors.providerKeyFieldRequired, { field: 'aws.region' });
-  if (!BEDROCK_REGIONS.has(aws.region)) throw new TollgateError(Errors.providerKeyAwsRegionNotAllowed, { region: aws.region.slice(0, 32) });
-  return aws.region;
+  const region = aws?.region;
+  if (region === undefined) {
+    if (required) throw new TollgateError(Errors.providerKeyFieldRequired, { field: 'aws.region' });
+    return undefined;
+  }
+  if (!BEDROCK_REGIONS.has(region)) throw new TollgateError(Errors.providerKeyAwsRegionNotAllowed, { region: region.slice(0, 32) });
+  return region;
+}
+
+/**
+ * The name a role must have (ngrok's rule, kept so a role set up for ngrok works unchanged): the operator can then
+ * allow its principal `sts:AssumeRole` on `arn:aws:iam::*:role/ngrok-ai-gateway-*` only, never on another role of a
+ * tenant's account. No path: a path would put the name outside that pattern.
+ */
+const ROLE_NAME_PREFIX = 'ngrok-ai-gateway-';
+
+/** A role ARN as IAM writes it (`arn:aws:iam::<12 digits>:role/<name>`), or refused with what is wrong with it. */
+export function requireRoleArn(arn: string): string {
+  const invalid = (reason: string): never => { throw new TollgateError(Errors.providerKeyAwsRoleArnInvalid, { reason }); };
+  const parts = arn.split(':');
+  // The commercial partition only: Bedrock keys take commercial regions (BEDROCK_REGIONS), whose STS is aws's.
+  if (parts.length !== 6 || parts[0] !== 'arn' || parts[1] !== 'aws' || parts[2] !== 'iam' || parts[3] !== '') invalid('it must start with arn:aws:iam:: and have 6 parts');
+  if (!/^\d{12}$/.test(parts[4]!)) invalid('the account ID must be 12 digits');
+  const resource = parts[5]!;
+  if (!resource.startsWith('role/')) invalid('the resource must be role/<name>');
+  const path = resource.slice('role/'.length);
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  // IAM's own rule for a role name: 1 to 64 of letters, digits and + = , . @ _ -.
+  if (!/^[\w+=,.@-]{1,64}$/.test(name)) invalid('the role name must be 1 to 64 letters, digits or +=,.@_-');
+  if (path !== name || !name.startsWith(ROLE_NAME_PREFIX)) throw new TollgateError(Errors.providerKeyAwsRoleNameNotAllowed);
+  return arn;
+}
+
+/** 32 characters of [a-z0-9]: a role's trust policy names it in `sts:ExternalId` (AWS allows 2 to 1,224 of [\w+=,.@:/-]). */
+function newExternalId(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  let id = '';
+  // 36 does not divide 256: bytes from 252 up are drawn again, so every character is equally likely.
+  while (id.length < 32) for (const b of randomBytes(48)) if (b < 252 && id.length < 32) id += alphabet[b % 36];
+  return id;
 }
 
 export function sealedProviderKey(box: SecretBox, key: NewProviderKey): ProviderKeyRow {
   const id = newId('providerKey');
   // Checked before the secret: a Bedrock key written without its region (inline in a configuration's routing rules,
   // which take no AWS settings) is refused for what it lacks.
-  const awsRegion = awsRegionFor(key.providerId, key.aws);
+  const awsRegion = awsRegionFor(key.providerId, key.aws) ?? null;
+  const roleArn = key.aws?.roleArn;
+  if (key.value !== undefined && roleArn !== undefined) throw new TollgateError(Errors.providerKeyValueAndRoleConflict);
+  // A Bedrock key without a value is backed by an IAM role: its external ID is made now, for the user to put in the
+  // role's trust policy; the role itself may follow by PATCH once it exists.
+  const role = key.providerId === BEDROCK_PROVIDER_ID && key.value === undefined;
   return {
     id, accountId: key.accountId, providerId: key.providerId, name: key.name,
     description: key.description ?? null, metadata: key.metadata ?? null,
-    ...resealed(box, key.value, { accountId: key.accountId, providerId: key.providerId, id }), lastUsed: null,
+    ...(role ? { sealedValue: '', keyRedacted: '' } : resealed(box, key.value ?? '', { accountId: key.accountId, providerId: key.providerId, id })),
+    lastUsed: null,
     awsRegion,
+    awsExternalId: role ? newExternalId() : null,
+    awsRoleArn: role && roleArn !== undefined ? requireRoleArn(roleArn) : null,
     ...createdStamp(key.principalId),
   };
 }

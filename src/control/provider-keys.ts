@@ -8,7 +8,7 @@ import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { compact, listEnvelope, patchFields } from './resource.ts';
 import { auditedView } from './audit.ts';
 import { ownedResource } from './owned-resource.ts';
-import { awsRegionFor, requireCapacity, requireKnownProvider, resealed, sealedProviderKey } from './provider-key-values.ts';
+import { awsRegionFor, requireCapacity, requireKnownProvider, requireRoleArn, resealed, sealedProviderKey, type AwsSettings } from './provider-key-values.ts';
 import { configurationsUsingKey } from './references.ts';
 
 type ProviderKey = components['schemas']['AIGatewayProviderAPIKeyDetail'];
@@ -25,8 +25,21 @@ export function providerKeyView(base: string, row: repo.ProviderKeyRow): Provide
     description: row.description ?? undefined,
     metadata: row.metadata ?? undefined,
     lastUsed: row.lastUsed,
-    aws: row.awsRegion === null ? undefined : { region: row.awsRegion },
+    aws: row.awsRegion === null ? undefined : compact({
+      region: row.awsRegion, externalId: row.awsExternalId ?? undefined, roleArn: row.awsRoleArn ?? undefined,
+    }),
   });
+}
+
+/** The columns a PATCH's `aws` rewrites: the region, and the role of a key backed by one (an API key's is refused). */
+function awsUpdate(key: repo.ProviderKeyRow, aws: AwsSettings): Partial<Pick<repo.ProviderKeyRow, 'awsRegion' | 'awsRoleArn'>> {
+  const region = awsRegionFor(key.providerId, aws, false);
+  const fields: Partial<Pick<repo.ProviderKeyRow, 'awsRegion' | 'awsRoleArn'>> = region === undefined ? {} : { awsRegion: region };
+  if (aws.roleArn !== undefined) {
+    if (key.awsExternalId === null) throw new TollgateError(Errors.providerKeyAwsRoleArnNotAllowed, { id: key.id });
+    fields.awsRoleArn = requireRoleArn(aws.roleArn);
+  }
+  return fields;
 }
 
 export function providerKeyHandlers(deps: ControlDeps): HandlerTable {
@@ -57,15 +70,17 @@ export function providerKeyHandlers(deps: ControlDeps): HandlerTable {
       const { name, ...text } = patchFields<ProviderKeyUpdate>(call.body as Record<string, unknown>, ['name', 'description', 'metadata']);
       // Nullable in the contract's update schema, but a key always needs a name to be shown and picked.
       if (name === null) throw new TollgateError(Errors.providerKeyFieldRequired, { field: 'name' });
-      // A Bedrock key moves to another region by PATCH (its secret stays); AWS settings on another key are refused.
+      // A Bedrock key moves to another region by PATCH (its secret stays), and a role key takes its role once the role
+      // exists; AWS settings on another key are refused.
       const { aws } = call.body as ProviderKeyUpdate;
-      const region = aws === undefined ? {} : { awsRegion: awsRegionFor((await keys.existing(call)).providerId, aws) };
-      return providerKeyView(call.base, await keys.update(call, call.params.id!, { ...text, ...region, ...(name !== undefined ? { name } : {}) }));
+      const awsFields = aws === undefined ? {} : awsUpdate(await keys.existing(call), aws);
+      return providerKeyView(call.base, await keys.update(call, call.params.id!, { ...text, ...awsFields, ...(name !== undefined ? { name } : {}) }));
     },
     async RotateAIGatewayProviderAPIKey(call: Call) {
       const body = call.body as ProviderKeyRotate;
       // The provider is part of what the new value is bound to (a key never changes provider).
       const key = await keys.existing(call);
+      if (key.awsExternalId !== null) throw new TollgateError(Errors.providerKeyRoleRotateNotAllowed, { id: key.id });
       return providerKeyView(call.base, await keys.update(call, key.id, { name: body.name, ...resealed(deps.secretBox, body.value, key) }));
     },
     async DeleteAIGatewayProviderAPIKey(call: Call) {

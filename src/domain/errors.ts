@@ -35,6 +35,12 @@ export const Errors = {
   // A provider key's AWS settings (Amazon Bedrock), messages as ngrok's error pages publish them.
   providerKeyAwsNotAllowed: spec(400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_NOT_ALLOWED', 'AWS settings apply only to a Bedrock key. This key is for {provider}.'),
   providerKeyAwsRegionNotAllowed: spec(400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_REGION_NOT_ALLOWED', '{region} is not a region where Bedrock runs. Use a commercial AWS region, such as us-east-1 or eu-west-1.'),
+  // A Bedrock key backed by an IAM role (no value; the gateway assumes the role with the key's external ID).
+  providerKeyValueAndRoleConflict: spec(400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_VALUE_AND_ROLE_CONFLICT', "A Bedrock key takes a value or 'aws.roleArn', not both. Send 'value' for an API key, or 'aws' without 'value' for a role."),
+  providerKeyAwsRoleArnInvalid: spec(400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_ROLE_ARN_INVALID', "'aws.roleArn' isn't the ARN of an IAM role: {reason}. Use the form arn:aws:iam::123456789012:role/ngrok-ai-gateway-bedrock."),
+  providerKeyAwsRoleArnNotAllowed: spec(400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_ROLE_ARN_NOT_ALLOWED', "Provider key {id} holds an API key, so it can't take 'aws.roleArn'. Create a Bedrock key without 'value' to use an IAM role."),
+  providerKeyAwsRoleNameNotAllowed: spec(400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_ROLE_NAME_NOT_ALLOWED', "The role in 'aws.roleArn' has a name that doesn't start with 'ngrok-ai-gateway-', or it has a path. ngrok can assume only a role with that name prefix and no path."),
+  providerKeyRoleRotateNotAllowed: spec(400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_ROLE_ROTATE_NOT_ALLOWED', 'Provider key {id} uses an AWS role, so it has no value to rotate.'),
 
   // --- control plane: configurations and general (27601–27617)
   gatewayNotEnabled: spec(403, 'ERR_NGROK_27601', 'The AI Gateway is not enabled for this account.'),
@@ -179,6 +185,15 @@ export const Errors = {
   realtimeUpstreamFrameTooLong: spec(502, 'ERR_NGROK_AI_GATEWAY_REALTIME_UPSTREAM_FRAME_TOO_LONG', 'The provider sent a realtime message over the {limit} limit.', 'api_error'),
   gatewayStopping: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway is busy. Retry the request.', 'api_error'),
   // ngrok's error-codes page: "Failed to validate API key. Please try again later." (a 500, the SDKs retry it).
+  // A Bedrock key backed by an IAM role (gateway/bedrock-role.ts): ngrok's named codes, messages as its error pages
+  // publish them (STS_REGION_NOT_CONFIGURED's page gives none: the operator's setting is named). No status is published:
+  // the key's setup is unfinished (400, as a managed key unset), AWS refused the role (502, as a provider refusing a
+  // key), the operator's configuration lacks a region (500).
+  bedrockKeyRoleArnRequired: spec(400, 'ERR_NGROK_AI_GATEWAY_BEDROCK_KEY_ROLE_ARN_REQUIRED', "Bedrock key {keyId} has no IAM role yet. Finish the role setup: create the role, then set 'aws.roleArn' on the key.", 'invalid_request_error'),
+  bedrockKeyRoleDenied: spec(502, 'ERR_NGROK_AI_GATEWAY_BEDROCK_KEY_ROLE_DENIED', "AWS refused to let ngrok assume the IAM role of Bedrock key {keyId}. The role must exist and trust ngrok's principal with the key's external ID.", 'api_error'),
+  providerKeyAwsExternalIdNotConfigured: spec(502, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_EXTERNAL_ID_NOT_CONFIGURED', "The trust policy of the role in 'aws.roleArn' accepts any external ID. Add a condition that sts:ExternalId equals {externalId}.", 'api_error'),
+  providerKeyAwsStsRegionNotConfigured: spec(502, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_STS_REGION_NOT_CONFIGURED', "AWS STS isn't active in region {region} for the AWS account of the role. Activate the region, or set 'aws.region' to another region.", 'api_error'),
+  bedrockKeyStsRegionNotConfigured: spec(500, 'ERR_NGROK_AI_GATEWAY_BEDROCK_KEY_STS_REGION_NOT_CONFIGURED', 'No AWS STS region is configured for Bedrock key {keyId}: the key names no region and the operator set no TOLLGATE_AWS_STS_REGION.', 'api_error'),
   accessKeysUnavailable: spec(500, 'ERR_NGROK_27009', 'Failed to validate API key. Please try again later.', 'api_error'),
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -29,6 +29,7 @@ import { streamsAnswer } from '../domain/request-shape.ts';
 import type { TranslatedRequest } from './translate/types.ts';
 import { hasRules } from '../domain/firewall.ts';
 import { screenJsonAnswer } from './firewall/tool-calls.ts';
+import { RoleKeyError } from './bedrock-role.ts';
 
 /** `next-model`: skip the rest of this model's keys (they would get the same answer) for the next model's. */
 type Verdict = 'served' | 'next' | 'next-model' | 'stop';
@@ -612,6 +613,10 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     } else if (error instanceof AnswerTooLong) {
       record.failure = 'too-long';
       record.heldLimit = error.limit;
+    } else if (error instanceof RoleKeyError) {
+      // The key could not be used (a role key without its role, AWS refusing it): failed as a rejected key is.
+      record.failure = 'auth';
+      record.keyError = error;
     } else if ((error as { code?: unknown } | null | undefined)?.code === 'UND_ERR_INVALID_ARG') {
       // undici refused to write the request (a stored key with a line break): the provider was never reached.
       record.failure = 'unsendable';

@@ -40,7 +40,7 @@ function describe(r: AttemptRecord, i: number, perRequestMs: number): string {
       else if (r.statusCode < 400) what = `HTTP ${r.statusCode} redirect, not followed`;
       else what = `HTTP ${r.statusCode}`;
       break;
-    case 'auth': what = r.statusCode === 402 ? 'HTTP 402 credential out of funds' : r.quotaExhausted ? `HTTP ${r.statusCode} credit balance too low (the provider account's plan and billing)` : `HTTP ${r.statusCode} credential rejected`; break;
+    case 'auth': what = r.keyError ? `${r.keyError.code} ${r.keyError.message}` : r.statusCode === 402 ? 'HTTP 402 credential out of funds' : r.quotaExhausted ? `HTTP ${r.statusCode} credit balance too low (the provider account's plan and billing)` : `HTTP ${r.statusCode} credential rejected`; break;
     case 'too-long': what = `HTTP ${r.statusCode}, then an answer longer than ${byteSize(r.heldLimit ?? 0)}`; break;
     case 'unsendable': what = 'not sent: a header value holds characters HTTP forbids (rotate the provider key to one without line breaks or control characters)'; break;
     default: what = r.statusCode ? `HTTP ${r.statusCode}` : 'no response';
@@ -58,6 +58,9 @@ export function exhaustedError(records: readonly AttemptRecord[], totalTimedOut:
     }
     return tollgateError('upstreamRateLimited', { reason: `every attempt (${records.length}) was rate limited by the provider.` });
   }
+  // Every key failed before any call (a Bedrock role key AWS refused, or one without its role yet): the last one's
+  // own code and message, which name the key and what to fix.
+  if (last?.keyError && records.every((r) => r.keyError)) return last.keyError;
   if (last?.failure === 'timeout') return tollgateError('upstreamTimeout', { timeout: formatMs(settings.perRequestTimeoutMs) });
   // Every answer was longer than the gateway holds: the request's own doing (so much output, unstreamed), which
   // ngrok's page names with its remedy, where a list of attempts would not.

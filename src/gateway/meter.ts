@@ -11,6 +11,7 @@ import type { RequestContext } from './context.ts';
 import { storedStopReason, type AnswerFacts, type ReportedUsage, type StreamFacts } from './formats/types.ts';
 import { nowIso } from '../domain/clock.ts';
 import { newId } from '../domain/ids.ts';
+import type { TollgateError } from '../domain/errors.ts';
 import { webSearchTool } from '../domain/params.ts';
 import { billedContainerTier } from '../domain/hosted-tools.ts';
 
@@ -44,6 +45,8 @@ export interface AttemptRecord {
   retryAfterMs?: string;
   /** The key's account is out of credit: OpenAI's `insufficient_quota` 429 (not a busy provider), Anthropic's 400. */
   quotaExhausted?: boolean;
+  /** An `auth` failure before any call: the key could not be used (a Bedrock role key's, gateway/bedrock-role.ts). */
+  keyError?: TollgateError;
 }
 
 const ZERO: ReportedUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };

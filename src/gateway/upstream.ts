@@ -9,6 +9,7 @@ import { isNonPublicHost, NonPublicAddressError, publicOnlyLookup, type Lookup }
 import type { IncomingHttpHeaders } from 'node:http';
 import type { LookupFunction } from 'node:net';
 import type { UpstreamExchange } from './exchange.ts';
+import { BedrockRoles, type BedrockRoleOptions } from './bedrock-role.ts';
 
 interface Target { origin: string; path: string; hostname: string; nonPublicLiteral: boolean }
 
@@ -56,14 +57,17 @@ export class Upstreams {
   readonly #loopId: string;
   /** Connect-time lookup for tenants' custom providers; absent when the operator allows private upstreams. */
   readonly #publicOnly: LookupFunction | undefined;
+  /** Bedrock keys backed by an IAM role: their temporary credentials, and the signing of their calls. */
+  readonly #roles: BedrockRoles;
 
   /**
    * `loopId`: this deployment's id, added to every call's `tollgate-via` (routing-loop.ts). `allowPrivate`: the
    * operator lets custom providers reach non-public addresses; otherwise their connections resolve through
    * `publicOnlyLookup` (`lookup` replaces the system resolver, for tests).
    */
-  constructor(options: { connectionsPerOrigin?: number; loopId: string; allowPrivate: boolean; lookup?: Lookup; sweepMs?: number }) {
+  constructor(options: { connectionsPerOrigin?: number; loopId: string; allowPrivate: boolean; lookup?: Lookup; sweepMs?: number; bedrockRoles?: BedrockRoleOptions }) {
     this.#connections = options.connectionsPerOrigin ?? 1024;
+    this.#roles = new BedrockRoles(options.bedrockRoles);
     this.#loopId = options.loopId;
     this.#publicOnly = options.allowPrivate ? undefined : publicOnlyLookup(options.lookup);
     // Tenants' custom providers can name any number of origins over time (and change them by PATCH): a pool no
@@ -164,10 +168,18 @@ export class Upstreams {
       exchange.refuse(new NonPublicAddressError(t.hostname, t.hostname));
       return;
     }
-    this.#pool(t.origin, publicOnly).dispatch({
-      origin: t.origin, path, method: 'POST', headers, body: call.body,
-      headersTimeout: call.idleTimeoutMs, bodyTimeout: call.idleTimeoutMs,
-    }, exchange);
+    const pool = this.#pool(t.origin, publicOnly);
+    const options = { origin: t.origin, path, method: 'POST' as const, headers, body: call.body, headersTimeout: call.idleTimeoutMs, bodyTimeout: call.idleTimeoutMs };
+    // A Bedrock key backed by an IAM role: no key to send, the call is signed (SigV4) with the role's credentials
+    // instead, which may first need STS. Its failure fails the exchange, as a refused connection would.
+    const key = call.plan.providerKey;
+    if (key?.awsRole !== undefined && format === 'bedrock') {
+      this.#roles.sign(key, t.origin, { path, headers, body: call.body }).then((signed) => pool.dispatch({ ...options, headers: signed }, exchange), (error: unknown) => {
+        exchange.refuse(error instanceof Error ? error : new Error(String(error)));
+      });
+      return;
+    }
+    pool.dispatch(options, exchange);
   }
 
   /**
@@ -182,6 +194,7 @@ export class Upstreams {
 
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
+    await this.#roles.close();
     const entries = [...this.#pools.values()];
     this.#pools.clear();
     await Promise.all(entries.map((e) => e.pool.destroy()));

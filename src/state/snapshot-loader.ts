@@ -26,7 +26,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
   const [settings, configRows, keyRows, providerRows, virtualRows, firewallRows, mcpRows] = await inOneSnapshot(db, (trx) => Promise.all([
     loadGatewaySettings(trx, accountId),
     trx.selectFrom('accessKeyConfigurations').select(['id', 'access', 'router', 'firewallPolicyId']).where('accountId', '=', accountId).execute(),
-    trx.selectFrom('providerKeys').select(['id', 'providerId', 'name', 'keyRedacted', 'sealedValue', 'awsRegion', 'createdAt'])
+    trx.selectFrom('providerKeys').select(['id', 'providerId', 'name', 'keyRedacted', 'sealedValue', 'awsRegion', 'awsExternalId', 'awsRoleArn', 'createdAt'])
       .where('accountId', '=', accountId).orderBy('createdAt').orderBy('id').execute(),
     trx.selectFrom('providers').select(['id', 'providerId', 'name', 'baseUrl', 'supportedApiSurfaces', 'models'])
       .where('accountId', '=', accountId).execute(),
@@ -47,8 +47,9 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
   const providerKeysByProvider = new Map<string, ProviderKeyState[]>();
   const unreadableProviderKeys = new Map<string, string>();
   for (const row of keyRows) {
-    let value: string;
-    try {
+    let value = '';
+    // A role key holds no secret: nothing to open.
+    if (row.awsExternalId === null) try {
       value = secretBox.open(row.sealedValue, providerKeyBinding({ accountId, providerId: row.providerId, id: row.id }));
     } catch {
       // A key sealed under another master key, or for another row, is unusable; it is skipped (never logged by value).
@@ -58,6 +59,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
     }
     const key: ProviderKeyState = { id: row.id, providerId: row.providerId, name: row.name, keyRedacted: row.keyRedacted, value };
     if (row.awsRegion !== null) key.awsRegion = row.awsRegion;
+    if (row.awsExternalId !== null) key.awsRole = row.awsRoleArn === null ? { externalId: row.awsExternalId } : { externalId: row.awsExternalId, roleArn: row.awsRoleArn };
     providerKeys.set(key.id, key);
     const list = providerKeysByProvider.get(key.providerId);
     if (list) list.push(key);

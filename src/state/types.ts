@@ -34,6 +34,12 @@ export interface ProviderKeyState {
   value: string;
   /** A Bedrock key's AWS region: its calls go to that region's Bedrock Runtime endpoint (`{region}` in the base URL). */
   awsRegion?: string;
+  /**
+   * A Bedrock key backed by an IAM role (`value` is ''): the external ID its role's trust policy requires, and the role
+   * once the user set it. The gateway assumes the role for temporary credentials and signs each call with them
+   * (gateway/bedrock-role.ts).
+   */
+  awsRole?: { externalId: string; roleArn?: string };
 }
 
 export interface CustomSurfaceState { format: ApiFormat; surface?: string; supportedParams?: string[]; baseUrl?: string }

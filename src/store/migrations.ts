@@ -314,4 +314,13 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('request_captures_expires_idx').on('request_captures').column('expires_at').execute();
     },
   },
+  '0015_provider_key_aws_role': {
+    async up(db: Db) {
+      // Bedrock keys backed by an IAM role (ngrok's `aws.roleArn`): the external ID the gateway generated for the key's
+      // trust policy, and the role once the user names it. Plain text: neither is a secret (the external ID guards
+      // against a confused deputy, not an attacker who reads it). A role key has no value: its sealed_value is ''.
+      await db.schema.alterTable('provider_keys').addColumn('aws_external_id', 'text').execute();
+      await db.schema.alterTable('provider_keys').addColumn('aws_role_arn', 'text').execute();
+    },
+  },
 };

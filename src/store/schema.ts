@@ -40,6 +40,12 @@ export interface ProviderKeysTable extends Audited {
   metadata: string | null; sealedValue: string; keyRedacted: string; lastUsed: string | null;
   /** A Bedrock key's AWS region (`us-east-1`), which picks its endpoint; null for every other provider. Not a secret. */
   awsRegion: string | null;
+  /**
+   * A Bedrock key backed by an IAM role: the external ID its role's trust policy must require (generated, shown, not a
+   * secret), and the role's ARN once set. Both null on a key holding a value; on a role key `sealedValue` is ''.
+   */
+  awsExternalId: string | null;
+  awsRoleArn: string | null;
 }
 
 export interface ProvidersTable extends Audited {

@@ -1,0 +1,207 @@
+// Amazon Bedrock keys backed by an IAM role (docs/decisions/gateway-behaviour.md "Amazon Bedrock"): the gateway
+// assumes the key's role with STS AssumeRole (its external ID, a session named for the key) using the operator's own
+// AWS credentials (the SDK's default chain: environment, shared config, instance or container role), and signs each
+// Bedrock call with SigV4 under the temporary credentials instead of sending a bearer key. Credentials are cached per
+// key until shortly before they expire and refreshed in the background while they still serve; a request waits on
+// STS only when none are usable, and concurrent requests share one AssumeRole. Nothing here reads the database.
+// The AWS modules are loaded on first use: a gateway without role keys never loads them.
+import type { Logger } from 'pino';
+import type { ProviderKeyState } from '../state/types.ts';
+import { Errors, TollgateError } from '../domain/errors.ts';
+
+export interface BedrockRoleOptions {
+  /** TOLLGATE_AWS_STS_ENDPOINT: where AssumeRole goes instead of the region's STS endpoint (tests, VPC endpoints). */
+  stsEndpoint?: string | undefined;
+  /** TOLLGATE_AWS_STS_REGION: the STS region for every role key, instead of each key's own region. */
+  stsRegion?: string | undefined;
+  logger?: Logger | undefined;
+}
+
+/** A role key's failure the client is told about by its own code: the attempt failed, the next key may serve. */
+export class RoleKeyError extends TollgateError {}
+
+interface RoleCredentials { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiresAt: number }
+
+/** Renewed this long before they expire, in the background while they still serve. */
+const REFRESH_BEFORE_MS = 5 * 60_000;
+/** Not used closer to their expiry than this: a request signed now must reach Bedrock before they lapse. */
+const EXPIRY_MARGIN_MS = 60_000;
+/** AssumeRole's own default (an hour); every role allows at least that. */
+const SESSION_SECONDS = 3600;
+/**
+ * AWS's refusal (role denied, external ID not required) is remembered this long: requests meanwhile fail at once,
+ * instead of each calling STS; a fixed trust policy is picked up after it.
+ */
+const REFUSAL_MEMORY_MS = 10_000;
+
+interface Entry {
+  /** What the credentials were assumed for: a key whose role, external ID or region changed starts over. */
+  fingerprint: string;
+  credentials?: RoleCredentials;
+  /** A signer holds its credentials: kept with the ones it was made for. */
+  signer?: { for: RoleCredentials; signer: Signer };
+  pending?: Promise<RoleCredentials>;
+  refusal?: { error: RoleKeyError; until: number };
+  /** The role was seen to refuse AssumeRole without the external ID: not checked again for this fingerprint. */
+  checked: boolean;
+}
+
+/** The request a signer gets and gives back (a subset of @smithy/types' HttpRequest). */
+interface SignableRequest {
+  method: string; protocol: string; hostname: string; port?: number; path: string;
+  query: Record<string, string>; headers: Record<string, string>; body?: unknown;
+}
+interface Signer { sign(request: SignableRequest): Promise<SignableRequest> }
+
+type StsModule = typeof import('@aws-sdk/client-sts');
+interface AwsModules {
+  sts: StsModule;
+  credentials: ReturnType<typeof import('@aws-sdk/credential-provider-node').defaultProvider>;
+  signer: (credentials: RoleCredentials, region: string) => Signer;
+}
+
+export class BedrockRoles {
+  readonly #options: BedrockRoleOptions;
+  readonly #entries = new Map<string, Entry>();
+  readonly #clients = new Map<string, InstanceType<StsModule['STSClient']>>();
+  #modules: Promise<AwsModules> | undefined;
+
+  constructor(options: BedrockRoleOptions = {}) {
+    this.#options = options;
+  }
+
+  /**
+   * The headers of `request` (a Bedrock call to `origin`) with SigV4's added, signed with the key's role's
+   * temporary credentials. Throws a RoleKeyError when the key cannot be used (no role yet, AWS refused it).
+   */
+  async sign(key: ProviderKeyState, origin: string, request: { path: string; headers: Record<string, string>; body: Buffer }): Promise<Record<string, string>> {
+    const entry = this.#entry(key);
+    const credentials = await this.#credentials(key, entry);
+    const modules = await this.#load();
+    if (entry.signer?.for !== credentials) entry.signer = { for: credentials, signer: modules.signer(credentials, key.awsRegion ?? '') };
+    const url = new URL(origin);
+    const query = request.path.indexOf('?');
+    const signed = await entry.signer.signer.sign({
+      method: 'POST', protocol: url.protocol, hostname: url.hostname, ...(url.port ? { port: Number(url.port) } : {}),
+      path: query < 0 ? request.path : request.path.slice(0, query),
+      query: query < 0 ? {} : Object.fromEntries(new URLSearchParams(request.path.slice(query + 1))),
+      // `host` is signed (SigV4 requires it) and sent as signed.
+      headers: { ...request.headers, host: url.host }, body: request.body,
+    });
+    return signed.headers;
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.#clients.values()) client.destroy();
+    this.#clients.clear();
+  }
+
+  #entry(key: ProviderKeyState): Entry {
+    const role = key.awsRole!;
+    const fingerprint = `${role.roleArn ?? ''} ${role.externalId} ${key.awsRegion ?? ''}`;
+    let entry = this.#entries.get(key.id);
+    if (!entry || entry.fingerprint !== fingerprint) this.#entries.set(key.id, (entry = { fingerprint, checked: false }));
+    return entry;
+  }
+
+  #credentials(key: ProviderKeyState, entry: Entry): Promise<RoleCredentials> {
+    const now = Date.now();
+    const held = entry.credentials;
+    if (held && now < held.expiresAt - EXPIRY_MARGIN_MS) {
+      // Still good: served, and renewed behind the request when close to expiry (a failed renewal is retried by the next).
+      if (now >= held.expiresAt - REFRESH_BEFORE_MS && !entry.pending) this.#assume(key, entry).catch(() => {});
+      return Promise.resolve(held);
+    }
+    if (entry.refusal && now < entry.refusal.until) return Promise.reject(entry.refusal.error);
+    return entry.pending ?? this.#assume(key, entry);
+  }
+
+  #assume(key: ProviderKeyState, entry: Entry): Promise<RoleCredentials> {
+    const pending = this.#assumeOnce(key, entry).then((credentials) => {
+      if (this.#entries.get(key.id) === entry) {
+        entry.credentials = credentials;
+        delete entry.refusal;
+      }
+      return credentials;
+    }, (error: unknown) => {
+      if (error instanceof RoleKeyError && error.spec !== Errors.bedrockKeyRoleArnRequired) entry.refusal = { error, until: Date.now() + REFUSAL_MEMORY_MS };
+      throw error;
+    }).finally(() => {
+      if (entry.pending === pending) delete entry.pending;
+    });
+    entry.pending = pending;
+    return pending;
+  }
+
+  async #assumeOnce(key: ProviderKeyState, entry: Entry): Promise<RoleCredentials> {
+    const { roleArn, externalId } = key.awsRole!;
+    if (roleArn === undefined) throw new RoleKeyError(Errors.bedrockKeyRoleArnRequired, { keyId: key.id });
+    const region = this.#options.stsRegion ?? key.awsRegion;
+    if (!region) throw new RoleKeyError(Errors.bedrockKeyStsRegionNotConfigured, { keyId: key.id });
+    const modules = await this.#load();
+    const { sts } = modules;
+    const client = this.#client(modules, region);
+    const sessionName = `tollgate-${key.id}`.slice(0, 64);
+    const assumed = client.send(new sts.AssumeRoleCommand({ RoleArn: roleArn, ExternalId: externalId, RoleSessionName: sessionName, DurationSeconds: SESSION_SECONDS }));
+    // A role whose trust policy takes any external ID (or none) lets whoever learns its ARN have this gateway assume it
+    // for them (the confused deputy the external ID exists against): tried once without the ID, beside the real call,
+    // the first time a role is used; a role that allows it is refused until its policy requires the ID.
+    const unguarded = entry.checked ? undefined
+      : client.send(new sts.AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: 900 }));
+    const [real, check] = await Promise.allSettled([assumed, unguarded]);
+    if (real.status === 'rejected') throw this.#refusal(real.reason, key, region);
+    if (unguarded !== undefined && check!.status === 'fulfilled') {
+      throw new RoleKeyError(Errors.providerKeyAwsExternalIdNotConfigured, { externalId });
+    }
+    if (unguarded !== undefined && check!.status === 'rejected' && stsErrorName(check!.reason) === 'AccessDenied') entry.checked = true;
+    const c = real.value.Credentials;
+    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error('STS AssumeRole answered without credentials');
+    return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiresAt: c.Expiration.getTime() };
+  }
+
+  /** STS's error as the client is told it: AWS's refusals by ngrok's codes; anything else (unreachable, the operator's credentials missing) as is. */
+  #refusal(error: unknown, key: ProviderKeyState, region: string): unknown {
+    const name = stsErrorName(error);
+    if (name === 'RegionDisabledException') return new RoleKeyError(Errors.providerKeyAwsStsRegionNotConfigured, { region });
+    if (name === 'AccessDenied') return new RoleKeyError(Errors.bedrockKeyRoleDenied, { keyId: key.id });
+    this.#options.logger?.warn({ providerKeyId: key.id, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }, 'STS AssumeRole failed for a Bedrock role key (check the operator\'s AWS credentials and STS reachability)');
+    return error;
+  }
+
+  #client(modules: AwsModules, region: string): InstanceType<StsModule['STSClient']> {
+    let client = this.#clients.get(region);
+    if (!client) {
+      const endpoint = this.#options.stsEndpoint;
+      client = new modules.sts.STSClient({
+        region, ...(endpoint ? { endpoint } : {}),
+        credentials: modules.credentials, maxAttempts: 2,
+        // Bounded: a request waiting on STS is bounded by its attempt's timeout only once the call is dispatched.
+        requestHandler: { connectionTimeout: 5_000, requestTimeout: 10_000 },
+      });
+      this.#clients.set(region, client);
+    }
+    return client;
+  }
+
+  #load(): Promise<AwsModules> {
+    this.#modules ??= (async () => {
+      const [sts, node, { SignatureV4 }, { Hash }] = await Promise.all([
+        import('@aws-sdk/client-sts'), import('@aws-sdk/credential-provider-node'), import('@smithy/signature-v4'), import('@smithy/hash-node'),
+      ]);
+      return {
+        sts,
+        credentials: node.defaultProvider(),
+        signer: (credentials, region) => new SignatureV4({
+          service: 'bedrock', region, sha256: Hash.bind(null, 'sha256'),
+          credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, sessionToken: credentials.sessionToken },
+        }) as unknown as Signer,
+      } satisfies AwsModules;
+    })();
+    return this.#modules;
+  }
+}
+
+/** The AWS error code an SDK exception carries (`AccessDenied`, `RegionDisabledException`). */
+function stsErrorName(error: unknown): string | undefined {
+  return error instanceof Error ? ((error as { Code?: unknown }).Code as string | undefined) ?? error.name : undefined;
+}
