@@ -285,6 +285,40 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await shot(page, 'providers');
   });
 
+  await t.test('Providers: a Bedrock key with its region, then one backed by an IAM role (external ID shown, role set after)', async () => {
+    await go(page, '#/providers', 'Providers');
+    await page.getByRole('tab', { name: 'Built-in' }).click();
+    await page.getByLabel('Provider for the key').selectOption('bedrock');
+    await page.getByLabel('Key name').fill('bedrock-api');
+    await page.getByLabel('AWS region').fill('us-east-1');
+    await page.getByLabel('Secret value').fill('bedrock-api-key-e2e-0001');
+    await page.getByRole('button', { name: 'Add provider key' }).click();
+    await expectStatus(page, /Provider key bedrock-api stored/);
+    const keys = async () => (await api<S['AIGatewayProviderAPIKeyList']>('GET', '/provider-keys?provider=bedrock')).body.aiGatewayProviderKeys;
+    assert.equal((await keys()).find((k) => k.name === 'bedrock-api')?.aws?.region, 'us-east-1');
+
+    await page.getByLabel('Key name').fill('bedrock-role');
+    await page.getByLabel('AWS region').fill('eu-west-1');
+    await page.getByLabel('Use an IAM role instead of a Bedrock API key').check();
+    assert.equal(await page.getByLabel('Secret value').count(), 0, 'a role key takes no secret');
+    await page.getByRole('button', { name: 'Add provider key' }).click();
+    await expectStatus(page, /Provider key bedrock-role created: its role must require the external ID/);
+    const made = (await keys()).find((k) => k.name === 'bedrock-role')!;
+    const externalId = made.aws!.externalId!;
+    const item = page.locator(`li[data-id="${made.id}"]`);
+    assert.match(await item.getByTestId('role-key').innerText(), new RegExp(`No role yet · external ID ${externalId}`));
+    await item.getByRole('button', { name: 'Set the IAM role of bedrock-role' }).click();
+    const form = within(page, 'form', 'Set the IAM role of bedrock-role');
+    await form.getByLabel('IAM role ARN').fill('arn:aws:iam::123456789012:role/ngrok-ai-gateway-bedrock');
+    await form.getByRole('button', { name: 'Set role' }).click();
+    await expectStatus(page, 'IAM role set.');
+    await form.waitFor({ state: 'detached' });
+    assert.match(await item.getByTestId('role-key').innerText(), /Role arn:aws:iam::123456789012:role\/ngrok-ai-gateway-bedrock · external ID/);
+    assert.equal((await api<S['AIGatewayProviderAPIKeyDetail']>('GET', `/provider-keys/${made.id}`)).body.aws?.roleArn, 'arn:aws:iam::123456789012:role/ngrok-ai-gateway-bedrock');
+    await assertLabelled(page);
+    for (const k of await keys()) assert.equal((await api('DELETE', `/provider-keys/${k.id}`)).status, 204);
+  });
+
   await t.test('Providers: create a custom provider with models and surfaces, then delete it after confirming', async () => {
     await page.getByRole('tab', { name: 'Custom' }).click();
     const form = within(page, 'form', 'Create a custom provider');
