@@ -20,8 +20,11 @@ const frames = new EventStreamCodec((b) => Buffer.from(b).toString('utf8'), (s) 
 
 interface StsCall { roleArn: string; externalId: string | undefined; sessionName: string; authorization: string }
 interface Issued { secretAccessKey: string; sessionToken: string }
-/** How a role's trust policy treats the gateway: requires the key's external ID, refuses it, or takes any ID (or none). */
-type Trust = { kind: 'external-id'; externalId: string } | { kind: 'deny' } | { kind: 'any' };
+/**
+ * How a role's trust policy treats the gateway: requires the key's external ID, refuses it, takes any ID (or none), or
+ * takes any ID but requires one (a `StringLike` condition of `*` on `sts:ExternalId`).
+ */
+type Trust = { kind: 'external-id'; externalId: string } | { kind: 'deny' } | { kind: 'any' } | { kind: 'any-id' };
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -43,14 +46,22 @@ async function fakeSts() {
   const calls: StsCall[] = [];
   const trust = new Map<string, Trust>();
   const issued = new Map<string, Issued>();
+  /** Roles whose calls STS throttles, but for the one carrying this external ID (AWS's per-account request rate). */
+  const throttled = new Map<string, string>();
   let serial = 0;
   const server = createServer(async (req, res) => {
     const form = new URLSearchParams((await readBody(req)).toString('utf8'));
     const call: StsCall = { roleArn: form.get('RoleArn') ?? '', externalId: form.get('ExternalId') ?? undefined, sessionName: form.get('RoleSessionName') ?? '', authorization: String(req.headers.authorization) };
     calls.push(call);
+    const spared = throttled.get(call.roleArn);
+    if (spared !== undefined && call.externalId !== spared) {
+      res.writeHead(400, { 'content-type': 'text/xml' });
+      res.end('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>sts-req-throttled</RequestId></ErrorResponse>');
+      return;
+    }
     const policy = trust.get(call.roleArn);
     const allowed = form.get('Action') === 'AssumeRole' && call.authorization.includes(`Credential=${OPERATOR_KEY_ID}/`) && policy !== undefined
-      && (policy.kind === 'any' || (policy.kind === 'external-id' && call.externalId === policy.externalId));
+      && (policy.kind === 'any' || (policy.kind === 'any-id' && call.externalId !== undefined) || (policy.kind === 'external-id' && call.externalId === policy.externalId));
     if (!allowed) {
       res.writeHead(403, { 'content-type': 'text/xml' });
       res.end(`<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::999999999999:user/operator is not authorized to perform: sts:AssumeRole on resource: ${call.roleArn}</Message></Error><RequestId>sts-req-denied</RequestId></ErrorResponse>`);
@@ -62,7 +73,7 @@ async function fakeSts() {
     res.writeHead(200, { 'content-type': 'text/xml' });
     res.end(`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>${accessKeyId}</AccessKeyId><SecretAccessKey>${creds.secretAccessKey}</SecretAccessKey><SessionToken>${creds.sessionToken}</SessionToken><Expiration>${new Date(Date.now() + 3600_000).toISOString()}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROAEXAMPLE:${call.sessionName}</AssumedRoleId><Arn>${call.roleArn}/${call.sessionName}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>sts-req-ok</RequestId></ResponseMetadata></AssumeRoleResponse>`);
   });
-  return { url: await listen(server), calls, trust, issued, close: closing(server) };
+  return { url: await listen(server), calls, trust, issued, throttled, close: closing(server) };
 }
 
 interface BedrockSeen { path: string; headers: IncomingMessage['headers']; signatureValid: boolean }
@@ -144,7 +155,7 @@ describe('Bedrock keys backed by an IAM role, through the AWS SDK (sqlite)', () 
   });
 
   /** A role key in `region` whose role (named for it) trusts the gateway as `trust` says; no role set when `trust` is undefined. */
-  async function roleKey(name: string, region: string, trust?: 'external-id' | 'deny' | 'any'): Promise<{ id: string; externalId: string; roleArn: string }> {
+  async function roleKey(name: string, region: string, trust?: 'external-id' | 'deny' | 'any' | 'any-id'): Promise<{ id: string; externalId: string; roleArn: string }> {
     const key = await h.api<{ id: string; aws: { externalId: string } }>('POST', '/provider-keys', { providerId: 'bedrock', name, aws: { region } });
     const roleArn = `arn:aws:iam::${ACCOUNT}:role/ngrok-ai-gateway-${name}`;
     if (trust !== undefined) {
@@ -187,12 +198,13 @@ describe('Bedrock keys backed by an IAM role, through the AWS SDK (sqlite)', () 
     assert.equal(text, 'signed stream');
 
     const assumed = sts.calls.filter((c) => c.roleArn === key.roleArn);
-    const withId = assumed.filter((c) => c.externalId !== undefined);
+    const withId = assumed.filter((c) => c.externalId === key.externalId);
     assert.equal(withId.length, 1, 'one AssumeRole for five requests');
-    assert.equal(withId[0]!.externalId, key.externalId);
     assert.equal(withId[0]!.sessionName, `tollgate-${key.id}`);
-    // The check that the role requires the external ID: once, refused (as it must be).
-    assert.equal(assumed.filter((c) => c.externalId === undefined).length, 1);
+    // The check that the role requires the key's external ID: once, with another one, refused (as it must be).
+    const probes = assumed.filter((c) => c.externalId !== key.externalId);
+    assert.equal(probes.length, 1);
+    assert.ok(probes[0]!.externalId !== undefined && probes[0]!.externalId.length >= 32, 'the probe names an external ID of its own');
     for (const c of assumed) assert.match(c.authorization, new RegExp(`^AWS4-HMAC-SHA256 Credential=${OPERATOR_KEY_ID}/\\d{8}/eu-west-1/sts/aws4_request`), 'STS is called with the operator\'s credentials, in the key\'s region');
 
     const calls = bedrock.seen.slice(seenBefore);
@@ -242,6 +254,28 @@ describe('Bedrock keys backed by an IAM role, through the AWS SDK (sqlite)', () 
     const answer = await refusal(await routedTo(key.id));
     assert.equal(answer.code, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_EXTERNAL_ID_NOT_CONFIGURED');
     assert.match(answer.message, new RegExp(`Add a condition that sts:ExternalId equals ${key.externalId}\\.`));
+    assert.equal(bedrock.seen.length, seenBefore);
+  });
+
+  test('a role that takes any external ID as long as one is given: _EXTERNAL_ID_NOT_CONFIGURED, no Bedrock call', async () => {
+    const key = await roleKey('any-id', 'us-east-1', 'any-id');
+    const seenBefore = bedrock.seen.length;
+    const answer = await refusal(await routedTo(key.id));
+    assert.equal(answer.code, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_EXTERNAL_ID_NOT_CONFIGURED');
+    assert.equal(bedrock.seen.length, seenBefore);
+  });
+
+  test('a probe STS did not answer (throttled) does not let the role serve: the attempt fails, and the probe is made again next time', async () => {
+    const key = await roleKey('probe-throttled', 'us-east-1', 'any');
+    sts.throttled.set(key.roleArn, key.externalId);
+    const token = await routedTo(key.id);
+    const seenBefore = bedrock.seen.length;
+    const first = await refusal(token);
+    assert.equal(first.status, 502);
+    assert.equal(bedrock.seen.length, seenBefore, 'no Bedrock call with credentials of a role not known to require the external ID');
+    sts.throttled.delete(key.roleArn);
+    const second = await refusal(token);
+    assert.equal(second.code, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_EXTERNAL_ID_NOT_CONFIGURED');
     assert.equal(bedrock.seen.length, seenBefore);
   });
 });

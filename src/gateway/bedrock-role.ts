@@ -5,6 +5,7 @@
 // key until shortly before they expire and refreshed in the background while they still serve; a request waits on
 // STS only when none are usable, and concurrent requests share one AssumeRole. Nothing here reads the database.
 // The AWS modules are loaded on first use: a gateway without role keys never loads them.
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ProviderKeyState } from '../state/types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
@@ -42,7 +43,7 @@ interface Entry {
   signer?: { for: RoleCredentials; signer: Signer };
   pending?: Promise<RoleCredentials>;
   refusal?: { error: RoleKeyError; until: number };
-  /** The role was seen to refuse AssumeRole without the external ID: not checked again for this fingerprint. */
+  /** The role was seen to refuse AssumeRole with an external ID not the key's: not checked again for this fingerprint. */
   checked: boolean;
 }
 
@@ -144,16 +145,22 @@ export class BedrockRoles {
     const sessionName = `tollgate-${key.id}`.slice(0, 64);
     const assumed = client.send(new sts.AssumeRoleCommand({ RoleArn: roleArn, ExternalId: externalId, RoleSessionName: sessionName, DurationSeconds: SESSION_SECONDS }));
     // A role whose trust policy takes any external ID (or none) lets whoever learns its ARN have this gateway assume it
-    // for them (the confused deputy the external ID exists against): tried once without the ID, beside the real call,
-    // the first time a role is used; a role that allows it is refused until its policy requires the ID.
+    // for them (the confused deputy the external ID exists against): tried once with an external ID of no key's, beside
+    // the real call, the first time a role is used (no ID at all would pass a policy that takes any ID but requires
+    // one, `StringLike` `*`); a role that allows it is refused until its policy requires the key's ID. Only AWS's
+    // refusal of the probe proves that: any other outcome (throttled, unreachable) fails the attempt, and the next
+    // one probes again.
     const unguarded = entry.checked ? undefined
-      : client.send(new sts.AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: 900 }));
+      : client.send(new sts.AssumeRoleCommand({ RoleArn: roleArn, ExternalId: randomBytes(24).toString('hex'), RoleSessionName: sessionName, DurationSeconds: 900 }));
     const [real, check] = await Promise.allSettled([assumed, unguarded]);
     if (real.status === 'rejected') throw this.#refusal(real.reason, key, region);
     if (unguarded !== undefined && check!.status === 'fulfilled') {
       throw new RoleKeyError(Errors.providerKeyAwsExternalIdNotConfigured, { externalId });
     }
-    if (unguarded !== undefined && check!.status === 'rejected' && stsErrorName(check!.reason) === 'AccessDenied') entry.checked = true;
+    if (unguarded !== undefined && check!.status === 'rejected') {
+      if (stsErrorName(check!.reason) !== 'AccessDenied') throw this.#refusal(check!.reason, key, region);
+      entry.checked = true;
+    }
     const c = real.value.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error('STS AssumeRole answered without credentials');
     return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiresAt: c.Expiration.getTime() };
