@@ -11,7 +11,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Hash } from '@smithy/hash-node';
-import { startHarness, type Harness } from './helpers/gateway.ts';
+import { startHarness, storedUsage, type Harness } from './helpers/gateway.ts';
 
 const OPERATOR_KEY_ID = 'AKIAOPERATOREXAMPLE1';
 const OPERATOR_SECRET = 'operator/secret/key/EXAMPLEKEY0000000000';
@@ -221,6 +221,13 @@ describe('Bedrock keys backed by an IAM role, through the AWS SDK (sqlite)', () 
       assert.ok(!sent.includes(OPERATOR_KEY_ID) && !sent.includes(OPERATOR_SECRET), 'the operator\'s credentials are not sent to Bedrock');
       assert.ok(!String(call.headers.authorization).startsWith('Bearer'));
     }
+    // Usage names the key by the role it assumed (it holds no secret to mask).
+    let rows = (await storedUsage(h)).filter((r) => r.providerKeyId === key.id);
+    for (let tries = 0; rows.length < 5 && tries < 100; tries++) {
+      await new Promise((r) => setTimeout(r, 20));
+      rows = (await storedUsage(h)).filter((r) => r.providerKeyId === key.id);
+    }
+    assert.deepEqual([...new Set(rows.map((r) => r.providerKeyDisplayName))], ['role/ngrok-ai-gateway-signed']);
   });
 
   test('AWS refusing the role: ERR_NGROK_AI_GATEWAY_BEDROCK_KEY_ROLE_DENIED naming the key, and the next key serves', async () => {

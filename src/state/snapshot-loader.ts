@@ -59,7 +59,11 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
     }
     const key: ProviderKeyState = { id: row.id, providerId: row.providerId, name: row.name, keyRedacted: row.keyRedacted, value };
     if (row.awsRegion !== null) key.awsRegion = row.awsRegion;
-    if (row.awsExternalId !== null) key.awsRole = row.awsRoleArn === null ? { externalId: row.awsExternalId } : { externalId: row.awsExternalId, roleArn: row.awsRoleArn };
+    if (row.awsExternalId !== null) {
+      key.awsRole = row.awsRoleArn === null ? { externalId: row.awsExternalId } : { externalId: row.awsExternalId, roleArn: row.awsRoleArn };
+      // A role key holds no secret to mask: its usage events and attempts name the role it assumes instead.
+      if (row.awsRoleArn !== null) key.keyRedacted = row.awsRoleArn.slice(row.awsRoleArn.indexOf(':role/') + 1);
+    }
     providerKeys.set(key.id, key);
     const list = providerKeysByProvider.get(key.providerId);
     if (list) list.push(key);
