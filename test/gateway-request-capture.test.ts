@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
+import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import { seeingHeaders } from './helpers/bedrock-client.ts';
 import { BOOTSTRAP, startHarness, type Harness } from './helpers/gateway.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
 import { createAccount } from '../src/store/accounts.ts';
@@ -166,6 +168,40 @@ for (const kind of STORE_KINDS) {
       const c = await capture(h, res.headers.get('ngrok-aig-request-id')!);
       assert.deepEqual([c.request.path, c.request.body, c.request.headers.authorization], ['/mcp', body, undefined]);
       assert.deepEqual([c.response.statusCode, c.response.complete, c.response.body, c.response.headers['mcp-session-id']], [200, true, got, res.headers.get('mcp-session-id')]);
+    });
+
+    test("the AWS SDK's default Bedrock client (HTTP/2): its answer and stream are captured once, as it got them", async () => {
+      await h.gatewayConfig({ requestCapture: true });
+      let headers: Record<string, string> = {};
+      const sdk = seeingHeaders(new BedrockRuntimeClient({ endpoint: h.gatewayUrl, region: 'us-east-1', token: { token }, authSchemePreference: ['httpBearerAuth'], maxAttempts: 1 }), (seen) => { headers = seen; });
+      try {
+        const out = await sdk.send(new ConverseCommand({ modelId: 'openai:gpt-capture', messages: [{ role: 'user', content: [{ text: 'over h2' }] }] }));
+        const c = await capture(h, headers['ngrok-aig-request-id']!);
+        assert.equal(c.request.path, '/model/openai%3Agpt-capture/converse');
+        assert.equal(JSON.parse(c.request.body).messages[0].content[0].text, 'over h2');
+        assert.deepEqual([c.response.statusCode, c.response.complete, c.response.bodyBytes, c.response.bodyTruncated], [200, true, Buffer.byteLength(c.response.body), false]);
+        assert.equal(String(c.response.bodyBytes), headers['content-length'] ?? String(c.response.bodyBytes));
+        assert.equal(JSON.parse(c.response.body).output.message.content[0].text, out.output?.message?.content?.[0]?.text);
+
+        const streamed = await sdk.send(new ConverseStreamCommand({ modelId: 'openai:gpt-capture', messages: [{ role: 'user', content: [{ text: 'stream over h2' }] }] }));
+        let text = '';
+        for await (const event of streamed.stream!) text += event.contentBlockDelta?.delta?.text ?? '';
+        const s = await capture(h, headers['ngrok-aig-request-id']!);
+        assert.deepEqual([s.response.statusCode, s.response.complete, s.response.bodyEncoding], [200, true, 'base64']);
+        // Each AWS event-stream frame starts with its total length: the captured frames add up to the body, none twice.
+        const frames = Buffer.from(s.response.body, 'base64');
+        let at = 0;
+        let got = '';
+        while (at < frames.length) {
+          const length = frames.readUInt32BE(at);
+          const payload = frames.subarray(at + 12 + frames.readUInt32BE(at + 4), at + length - 4).toString('utf8');
+          got += (JSON.parse(payload) as { delta?: { text?: string } }).delta?.text ?? '';
+          at += length;
+        }
+        assert.deepEqual([at, got], [frames.length, text]);
+      } finally {
+        sdk.destroy();
+      }
     });
 
     test("the gateway's own error answer is captured with its body; another account reads none of this account's captures", async () => {

@@ -2,7 +2,7 @@
 // The console's Logs model: events (one per attempt, newest first, paged) grouped into requests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupRequests, mergeEvents, partialRequests, shownTokens } from './logs-model.ts';
+import { capturedSize, groupRequests, mergeEvents, partialRequests, shownTokens } from './logs-model.ts';
 import type { UsageEvent } from './api.ts';
 
 function event(id: string, requestId: string, attemptNumber: number, isFinalAttempt: boolean, eventTime: string): UsageEvent {
@@ -29,4 +29,12 @@ test('tokens shown: the provider\'s counts, else the estimates the cost was pric
   assert.deepEqual(counts({ usageEstimated: true, inputTokensEstimate: 6, outputTokensEstimate: 9 }), { input: 6, output: 9, estimated: true });
   // Cut after Claude's message_start: its input count stands, the output is already the larger of both.
   assert.deepEqual(counts({ usageEstimated: true, inputTokens: 650, outputTokens: 80, inputTokensEstimate: 146, outputTokensEstimate: 80 }), { input: 650, output: 80, estimated: true });
+});
+
+test('a cut capture says how many bytes it kept, whether shown as base64 or as UTF-8 text', () => {
+  const binary = Buffer.from(Array.from({ length: 4096 }, (_, i) => i % 256));
+  assert.equal(capturedSize({ body: binary.toString('base64'), bodyEncoding: 'base64', bodyBytes: 100_000, bodyTruncated: true }), 'First 4,096 of 100,000 bytes');
+  assert.equal(capturedSize({ body: binary.subarray(0, 4095).toString('base64'), bodyEncoding: 'base64', bodyBytes: 100_000, bodyTruncated: true }), 'First 4,095 of 100,000 bytes');
+  assert.equal(capturedSize({ body: 'é'.repeat(2048), bodyEncoding: 'utf8', bodyBytes: 9_000, bodyTruncated: true }), 'First 4,096 of 9,000 bytes');
+  assert.equal(capturedSize({ body: '{}', bodyEncoding: 'utf8', bodyBytes: 2, bodyTruncated: false }), '2 bytes');
 });

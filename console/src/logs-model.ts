@@ -74,3 +74,16 @@ export function startOf(range: RangeId): string {
   const r = RANGES.find((x) => x.id === range)!;
   return new Date(Date.now() - r.ms).toISOString();
 }
+
+/**
+ * How a captured body's size reads: "First N of M bytes" when it was cut. N is the bytes kept, not the characters
+ * shown: base64 holds 3 bytes in 4 characters, and UTF-8 text may hold several bytes in one.
+ */
+export function capturedSize(part: { body: string; bodyEncoding: 'utf8' | 'base64'; bodyBytes: number; bodyTruncated: boolean }): string {
+  const total = `${part.bodyBytes.toLocaleString('en-US')} bytes`;
+  if (!part.bodyTruncated) return total;
+  const kept = part.bodyEncoding === 'base64'
+    ? Math.floor(part.body.length * 3 / 4) - (part.body.endsWith('==') ? 2 : part.body.endsWith('=') ? 1 : 0)
+    : new TextEncoder().encode(part.body).length;
+  return `First ${kept.toLocaleString('en-US')} of ${total}`;
+}

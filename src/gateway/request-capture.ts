@@ -60,9 +60,12 @@ export function recordExchange(ctx: RequestContext): void {
   const recording = new ExchangeRecording(sink.maxBytes, capturedAt);
   ctx.recording = recording;
   const { writeHead, write, end } = res;
+  // HTTP/2's compatibility response ends with `this.write(chunk)` (node:http's end writes internally): the chunk end
+  // was given is counted there, not a second time by the wrapped write.
+  let ending = false;
   const sent = (response: ServerResponse, chunk: unknown): void => {
     // What goes to a response already ended or destroyed never reaches the client.
-    if (isChunk(chunk) && !response.writableEnded && !response.destroyed) recording.response.push(chunk);
+    if (!ending && isChunk(chunk) && !response.writableEnded && !response.destroyed) recording.response.push(chunk);
   };
   res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
     if (!this.headersSent) {
@@ -77,7 +80,12 @@ export function recordExchange(ctx: RequestContext): void {
   } as ServerResponse['write'];
   res.end = function (this: ServerResponse, ...args: unknown[]) {
     sent(this, args[0]);
-    return Reflect.apply(end, this, args) as ServerResponse;
+    ending = true;
+    try {
+      return Reflect.apply(end, this, args) as ServerResponse;
+    } finally {
+      ending = false;
+    }
   } as ServerResponse['end'];
   res.once('close', () => {
     try {

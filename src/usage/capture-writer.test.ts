@@ -9,19 +9,19 @@ import type { RequestCaptureRow } from '../store/request-captures.ts';
 
 const box = new SecretBox(randomBytes(32));
 
-function capture(requestId: string): RequestCapture {
-  const body = { headers: {}, body: requestId, bodyEncoding: 'utf8' as const, bodyBytes: requestId.length, bodyTruncated: false };
+function capture(requestId: string, text = requestId): RequestCapture {
+  const body = { headers: {}, body: text, bodyEncoding: 'utf8' as const, bodyBytes: requestId.length, bodyTruncated: false };
   return { accountId: 'acct', requestId, capturedAt: '2026-01-01T00:00:00.000Z', request: { method: 'POST', path: '/v1/chat/completions', ...body }, response: { statusCode: 200, complete: true, ...body } };
 }
 
 /** A writer whose timers never fire in the test (flushes are called by hand), over a store that fails while `down`. */
-function writer(maxQueued: number): { w: CaptureWriter; stored: RequestCaptureRow[]; store: { down: boolean }; said: string[] } {
+function writer(maxQueued: number, maxQueuedBytes?: number): { w: CaptureWriter; stored: RequestCaptureRow[]; store: { down: boolean }; said: string[] } {
   const stored: RequestCaptureRow[] = [];
   const store = { down: false };
   const said: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => { const { level, msg } = JSON.parse(line) as { level: number; msg: string }; said.push(`${pino.levels.labels[level]}: ${msg}`); } });
   const w = new CaptureWriter({
-    box, maxBytes: 1024, retentionMs: 3_600_000, logger, maxQueued, flushEveryMs: 3_600_000, expireEveryMs: 3_600_000,
+    box, maxBytes: 1024, retentionMs: 3_600_000, logger, maxQueued, ...(maxQueuedBytes === undefined ? {} : { maxQueuedBytes }), flushEveryMs: 3_600_000, expireEveryMs: 3_600_000,
     write: async (rows) => { if (store.down) throw new Error('connection refused'); stored.push(...rows); },
     deleteExpired: async () => 0,
   });
@@ -55,6 +55,29 @@ test('with the store down, captures wait in a bounded queue: past it the oldest 
     'warn: request captures dropped: the store has not taken them and the queue is full (captures are debugging data, not usage)',
     'info: request captures are written again',
   ]);
+  await w.close();
+});
+
+test('the queue is bounded in bytes too: large captures held through an outage never hold more than the bound', async () => {
+  const bound = 1024 * 1024;
+  const { w, stored, store } = writer(1_000, bound);
+  store.down = true;
+  // Each capture holds two bodies of 64 KiB: 100 of them are over 12 MiB sealed, well under the count bound.
+  const big = 'x'.repeat(64 * 1024);
+  let peak = 0;
+  for (let i = 1; i <= 100; i++) {
+    w.keep(capture(`rq_${i}`, big));
+    if (i % 10 === 0) await w.flush();
+    peak = Math.max(peak, w.queuedBytes);
+  }
+  store.down = false;
+  await w.flush();
+  const held = stored.reduce((n, r) => n + r.sealed.length, 0);
+  assert.ok(held <= bound, `what was held through the outage is at most ${bound} sealed bytes, not ${held}`);
+  assert.equal(stored.at(-1)!.requestId, 'rq_100', 'the newest are kept');
+  assert.ok(w.dropped > 80, `the oldest were dropped (${w.dropped})`);
+  assert.ok(peak <= bound, `at most ${bound} sealed bytes queued at any time, not ${peak}`);
+  assert.equal(w.queuedBytes, 0);
   await w.close();
 });
 

@@ -12,6 +12,11 @@ import type { CaptureSink } from '../gateway/request-capture.ts';
 
 /** Captures held while the store cannot take them; past it the oldest are dropped. */
 export const CAPTURE_QUEUE_MAX = 1_000;
+/**
+ * And their sealed bytes: a count alone does not bound memory, since each capture holds two bodies of up to
+ * TOLLGATE_REQUEST_CAPTURE_MAX_BYTES (16 MiB at most), sealed as JSON in base64 — 1,000 of those are tens of GB.
+ */
+export const CAPTURE_QUEUE_MAX_BYTES = 256 * 1024 * 1024;
 const FLUSH_EVERY_MS = 1_000;
 /** How often expired captures are deleted (each gateway node does; a second delete finds nothing). */
 const EXPIRE_EVERY_MS = 10 * 60_000;
@@ -25,6 +30,7 @@ export interface CaptureWriterOptions {
   deleteExpired(now: string): Promise<number>;
   logger: Pick<Logger, 'warn' | 'info' | 'debug'>;
   maxQueued?: number;
+  maxQueuedBytes?: number;
   flushEveryMs?: number;
   expireEveryMs?: number;
 }
@@ -33,7 +39,10 @@ export class CaptureWriter implements CaptureSink {
   readonly maxBytes: number;
   readonly #options: CaptureWriterOptions;
   readonly #maxQueued: number;
+  readonly #maxQueuedBytes: number;
   #queue: RequestCaptureRow[] = [];
+  /** The sealed size of what is queued (a batch being written counts again once it comes back). */
+  #queuedBytes = 0;
   /** The flush or expiry under way: one at a time, and close() waits for it. */
   #running: Promise<void> = Promise.resolve();
   readonly #timers: ReturnType<typeof setInterval>[];
@@ -48,6 +57,7 @@ export class CaptureWriter implements CaptureSink {
     this.#options = options;
     this.maxBytes = options.maxBytes;
     this.#maxQueued = options.maxQueued ?? CAPTURE_QUEUE_MAX;
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? CAPTURE_QUEUE_MAX_BYTES;
     this.#timers = [
       setInterval(() => { if (this.#queue.length > 0) void this.flush(); }, options.flushEveryMs ?? FLUSH_EVERY_MS).unref(),
       setInterval(() => { void this.expire(); }, options.expireEveryMs ?? EXPIRE_EVERY_MS).unref(),
@@ -63,12 +73,19 @@ export class CaptureWriter implements CaptureSink {
       return;
     }
     const expiresAt = new Date(Date.parse(capture.capturedAt) + this.#options.retentionMs).toISOString();
-    this.#queue.push({ accountId: capture.accountId, requestId: capture.requestId, capturedAt: capture.capturedAt, expiresAt, sealed: sealCapture(this.#options.box, capture) });
+    const sealed = sealCapture(this.#options.box, capture);
+    this.#queue.push({ accountId: capture.accountId, requestId: capture.requestId, capturedAt: capture.capturedAt, expiresAt, sealed });
+    this.#queuedBytes += sealed.length;
     this.#bound();
   }
 
   get queued(): number {
     return this.#queue.length;
+  }
+
+  /** The sealed bytes queued. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
   }
 
   /** Writes what is queued; a batch the store refused goes back in front of the queue for the next try. */
@@ -77,10 +94,12 @@ export class CaptureWriter implements CaptureSink {
       if (this.#queue.length === 0) return;
       const batch = this.#queue;
       this.#queue = [];
+      this.#queuedBytes = 0;
       try {
         await this.#options.write(batch);
       } catch (error) {
         this.#queue = batch.concat(this.#queue);
+        this.#queuedBytes = sealedBytes(this.#queue);
         if (!this.#failing) this.#options.logger.warn({ err: error instanceof Error ? error.message : String(error), queued: this.#queue.length, max: this.#maxQueued }, 'request captures could not be written; they are held in memory and retried, the oldest dropped past the limit');
         this.#failing = true;
         this.#bound();
@@ -114,6 +133,7 @@ export class CaptureWriter implements CaptureSink {
     this.#options.logger.warn({ dropped: this.#queue.length }, 'request captures could not be written before stopping and are lost');
     this.dropped += this.#queue.length;
     this.#queue = [];
+    this.#queuedBytes = 0;
   }
 
   #serially(task: () => Promise<void>): Promise<void> {
@@ -122,16 +142,27 @@ export class CaptureWriter implements CaptureSink {
   }
 
   #bound(): void {
-    const over = this.#queue.length - this.#maxQueued;
-    if (over <= 0) return;
+    let over = Math.max(0, this.#queue.length - this.#maxQueued);
+    let bytes = this.#queuedBytes - sealedBytes(this.#queue.slice(0, over));
+    // The newest capture stays even alone over the bytes: it is under the bound unless the operator set it below
+    // one capture's size.
+    while (bytes > this.#maxQueuedBytes && over < this.#queue.length - 1) bytes -= this.#queue[over++]!.sealed.length;
+    if (over === 0) return;
     this.#queue.splice(0, over);
+    this.#queuedBytes = bytes;
     this.#drop(over);
   }
 
   #drop(count: number): void {
     // The first drop of an outage is said at once; the rest are counted into the line saying it ended.
-    if (this.#droppedInOutage === 0) this.#options.logger.warn({ dropped: count, max: this.#maxQueued }, 'request captures dropped: the store has not taken them and the queue is full (captures are debugging data, not usage)');
+    if (this.#droppedInOutage === 0) this.#options.logger.warn({ dropped: count, max: this.#maxQueued, maxBytes: this.#maxQueuedBytes }, 'request captures dropped: the store has not taken them and the queue is full (captures are debugging data, not usage)');
     this.#droppedInOutage += count;
     this.dropped += count;
   }
+}
+
+function sealedBytes(rows: readonly RequestCaptureRow[]): number {
+  let bytes = 0;
+  for (const row of rows) bytes += row.sealed.length;
+  return bytes;
 }

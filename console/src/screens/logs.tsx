@@ -4,7 +4,7 @@
 import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, listAll, pathOf, usd, when, type AccessKey, type ProviderKey, type Schemas, type UsageEvent } from '../api.ts';
-import { groupRequests, isFiltering, matches, mergeEvents, partialRequests, shownTokens, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
+import { capturedSize, groupRequests, isFiltering, matches, mergeEvents, partialRequests, shownTokens, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
 import { Button, Empty, ErrorNote, Field, LoadMore, PageHeading, TableWrap, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
 
 type UsageList = Schemas['AIGatewayUsageList'];
@@ -71,7 +71,7 @@ function CapturedBody({ label, part }: { label: string; part: RequestCapture['re
     <div class="captured">
       <h4>{label}</h4>
       <dl class="mono">{Object.entries(part.headers).map(([k, v]) => <Fragment key={k}><dt>{k}</dt><dd>{v}</dd></Fragment>)}</dl>
-      <p class="muted">{part.bodyTruncated ? `First ${part.body.length.toLocaleString('en-US')} of ${part.bodyBytes.toLocaleString('en-US')} bytes` : `${part.bodyBytes.toLocaleString('en-US')} bytes`}{part.bodyEncoding === 'base64' ? ', not text (base64)' : ''}</p>
+      <p class="muted">{capturedSize(part)}{part.bodyEncoding === 'base64' ? ', not text (base64)' : ''}</p>
       <pre class="body" tabIndex={0}>{shown}</pre>
     </div>
   );

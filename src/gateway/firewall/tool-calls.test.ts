@@ -336,6 +336,20 @@ test('Interactions stream: with every call blocked the interaction is completed;
   assert.equal(sent[4]!.interaction!.status, 'completed');
 });
 
+test('Interactions stream, the earlier revision: with its one call blocked, the interaction.complete that ends it says completed', () => {
+  const { out } = guardedWith(policies, 'interactions', [
+    interactionEvent('interaction.start', { interaction: { id: 'v1', status: 'in_progress' } }),
+    interactionEvent('content.start', { index: 0, content: { type: 'function_call', id: 'c0', name: 'delete_file' } }),
+    interactionEvent('content.delta', { index: 0, delta: { type: 'function_call', name: 'delete_file', arguments: { p: 'a' } } }),
+    interactionEvent('content.stop', { index: 0 }),
+    interactionEvent('interaction.complete', { interaction: { id: 'v1', status: 'requires_action', outputs: [{ type: 'function_call', id: 'c0', name: 'delete_file', arguments: { p: 'a' } }] } }),
+  ]);
+  const sent = interactionEvents(out);
+  assert.deepEqual(sent.map((e) => e.event_type), ['interaction.start', 'content.start', 'content.delta', 'content.stop', 'interaction.complete']);
+  assert.equal(sent[4]!.interaction!.status, 'completed', 'no call is left to act on');
+  assert.doesNotMatch(JSON.stringify(sent[4]), /"function_call"/);
+});
+
 test('Interactions JSON: a blocked function_call step becomes a model_output step saying why; with none left, requires_action → completed', () => {
   const answer = (names: string[]) => Buffer.from(JSON.stringify({ id: 'v1', status: 'requires_action', steps: [{ type: 'model_output', content: [{ type: 'text', text: 'Tidying.' }] }, ...names.map((name, i) => ({ type: 'function_call', id: `c${i}`, name, arguments: { p: 'a' } }))] }));
   const noted: FirewallFinding[] = [];

@@ -600,9 +600,12 @@ class InteractionsGuard extends StreamGuard {
         return type.endsWith('.stop') ? this.#judged(held, e.raw) : '';
       }
     }
-    if ((type === 'interaction.completed' || type === 'interaction.status_update') && (this.#replaced.size > 0 || this.#held.size > 0)) {
+    // `interaction.complete`: the earlier revision's name for it (Google's reference: "Legacy event, used when steps are
+    // disabled"), which ends a stream of content.* events.
+    const completed = type === 'interaction.completed' || type === 'interaction.complete';
+    if ((completed || type === 'interaction.status_update') && (this.#replaced.size > 0 || this.#held.size > 0)) {
       const event = obj(parseJson(e.data));
-      const interaction = event && (type === 'interaction.completed' ? obj(event.interaction) : event);
+      const interaction = event && (completed ? obj(event.interaction) : event);
       if (interaction && this.#final(interaction)) return named(e.name || type, event!);
     }
     return e.raw;

@@ -63,3 +63,27 @@ test('the tool lists kept are bounded by their total size: lists under many cred
     lister.close();
   }
 });
+
+test('a server error quoting its stored secret past the quote\'s length leaks no part of it', async () => {
+  const secret = 'mcp-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+  const http = createServer((req, res) => {
+    req.resume();
+    // The secret straddles the 200 characters the gateway quotes of a server's message.
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: 1, error: { code: -32001, message: `${'x'.repeat(180)} bad token ${secret}` } })));
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const server = { id: 'aigmcp_echo', label: 'echo', upstreamUrl: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`, auth: { type: 'none' as const } };
+  const upstreams = new Upstreams({ loopId: 'mcp-echo', allowPrivate: true });
+  try {
+    const sessions = new McpUpstreamSessions(upstreams);
+    await assert.rejects(sessions.tools('owner', { server, url: new URL(server.upstreamUrl), headers: { authorization: `Bearer ${secret}` }, credential: 'c', secret }, budget()), (e: Error) => {
+      assert.match(e.message, /^MCP server "echo" answered error -32001: x+ bad token \[secret\]/);
+      assert.ok(!e.message.includes(secret.slice(0, 8)), e.message);
+      return true;
+    });
+  } finally {
+    await upstreams.close();
+    http.closeAllConnections();
+    http.close();
+  }
+});

@@ -88,8 +88,9 @@ function header(value: string | string[] | undefined): string | undefined {
 }
 
 function scrub(text: string, secret: string | undefined): string {
-  const short = text.length > 200 ? `${text.slice(0, 200)}…` : text;
-  return secret ? short.split(secret).join('[secret]') : short;
+  // Replaced before the cut: a secret the cut went through would otherwise be quoted in part.
+  const scrubbed = secret ? text.split(secret).join('[secret]') : text;
+  return scrubbed.length > 200 ? `${scrubbed.slice(0, 200)}…` : scrubbed;
 }
 
 /** The failure as the client is told it: the server's label, never its URL or credential. */
