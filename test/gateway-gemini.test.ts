@@ -410,6 +410,16 @@ describe('Gemini native API on a managed Google key (sqlite)', () => {
     assert.equal(BigInt(row!.costPico) - BigInt(row!.feePico), BigInt(row!.inputTokensEstimate) * 150_000n);
   });
 
+  test('embedContent translated to text-embedding-3-small on the managed OpenAI key is billed at that model\'s $0.02 per million input tokens, on OpenAI\'s count', async () => {
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'ngrok' }] }] } }))).token;
+    const answer = await client(h, token).models.embedContent({ model: 'text-embedding-3-small', contents: ['price this text'] });
+    assert.equal(answer.embeddings?.length, 1);
+    assert.equal(h.fake.requests.at(-1)!.path, '/v1/embeddings');
+    const [row] = await h.usage(answer.sdkHttpResponse!.headers!['ngrok-aig-request-id']!, 1);
+    assert.deepEqual([row!.keySource, row!.model, Number(row!.inputTokens), Number(row!.usageEstimated)], ['ngrok', 'text-embedding-3-small', FAKE_USAGE.input, 0]);
+    assert.equal(BigInt(row!.inputCostPico), BigInt(FAKE_USAGE.input) * 20_000n);
+  });
+
   test(':embedContent on the managed key is billed as :batchEmbedContents is, at gemini-embedding-001\'s $0.15 per million input tokens', async () => {
     const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'ngrok' }] }] } }))).token;
     const res = await gw(h, '/v1beta/models/gemini-embedding-001:embedContent', { headers: { 'x-goog-api-key': token }, body: { content: { parts: [{ text: 'price this single text' }] } } });
@@ -988,6 +998,69 @@ describe('Gemini\'s API on models that do not serve it: translated to chat compl
       return true;
     });
     assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+  });
+
+  /** The fake's OpenAI vector for the input at `index`, as floats (wire.ts). */
+  const fakeVector = (index: number, dimensions: number): number[] => Array.from({ length: dimensions }, (_, i) => Math.fround(((index + 1) * (i + 1)) / 1024 - 0.5));
+
+  test('embedContent on text-embedding-3-small (one content and several): one /v1/embeddings call, the vectors as Google\'s embeddings in order; taskType and title named removed; metered from OpenAI\'s usage', async () => {
+    const answer = await ai.models.embedContent({ model: 'text-embedding-3-small', contents: ['the first text', 'the second text'], config: { outputDimensionality: 3, taskType: 'RETRIEVAL_DOCUMENT', title: 'A title' } });
+    assert.deepEqual(answer.embeddings?.map((e) => e.values), [fakeVector(0, 3), fakeVector(1, 3)]);
+    const headers = answer.sdkHttpResponse?.headers ?? {};
+    assert.equal(headers['ngrok-aig-model'], 'text-embedding-3-small');
+    assert.deepEqual(headers['ngrok-aig-removed-params']?.split(', ').sort(), ['requests.taskType', 'requests.title']);
+    const up = lastUpstream();
+    assert.equal(up.path, '/v1/embeddings');
+    assert.equal(up.headers.authorization, 'Bearer sk-translate-openai');
+    assert.deepEqual(up.body, { model: 'text-embedding-3-small', input: ['the first text', 'the second text'], dimensions: 3 });
+    const [row] = await h.usage(headers['ngrok-aig-request-id']!, 1);
+    assert.deepEqual(
+      [row!.provider, row!.model, Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.usageEstimated), Number(row!.isStreaming), row!.completion],
+      ['openai', 'text-embedding-3-small', FAKE_USAGE.input, 0, 0, 0, 'succeeded'],
+    );
+
+    // One content (the SDK still calls :batchEmbedContents), the model written with its provider.
+    const one = await ai.models.embedContent({ model: 'openai:text-embedding-3-small', contents: 'just one' });
+    assert.deepEqual(one.embeddings?.map((e) => e.values), [fakeVector(0, 4)]);
+    assert.equal(one.sdkHttpResponse?.headers?.['ngrok-aig-removed-params'], undefined);
+    assert.deepEqual(lastUpstream().body, { model: 'text-embedding-3-small', input: ['just one'] });
+  });
+
+  test(':embedContent on text-embedding-3-small: one input, Google\'s single embedding back; the fields OpenAI has no place for named as sent', async () => {
+    const res = await gw(h, '/v1beta/models/text-embedding-3-small:embedContent', { headers: { 'x-goog-api-key': token }, body: { content: { parts: [{ text: 'embed this' }, { text: 'and this' }] }, task_type: 'SEMANTIC_SIMILARITY', title: 't', output_dimensionality: 2 } });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json(), { embedding: { values: fakeVector(0, 2) } });
+    assert.deepEqual(res.headers.get('ngrok-aig-removed-params')?.split(', ').sort(), ['task_type', 'title']);
+    assert.deepEqual(lastUpstream().body, { model: 'text-embedding-3-small', input: 'embed this\nand this', dimensions: 2 });
+    const [row] = await h.usage(res.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.model, Number(row!.inputTokens), Number(row!.usageEstimated)], ['text-embedding-3-small', FAKE_USAGE.input, 0]);
+  });
+
+  test('embeddings a text model cannot carry are refused before any call: a part that is not text (27226), a request naming another model (27228); the provider\'s refusal comes back in Google\'s shape; a Gemini embedding model stays native', async () => {
+    const sent = h.fake.requests.length;
+    const image = { inlineData: { mimeType: 'image/png', data: 'iVBORw0KGgo=' } };
+    await assert.rejects(ai.models.embedContent({ model: 'text-embedding-3-small', contents: [{ parts: [{ text: 'look' }, image] }] }), (e: unknown) => {
+      assert.ok(e instanceof ApiError, String(e));
+      assert.equal(e.status, 400);
+      assert.match(JSON.parse(e.message).error.message, /^ERR_NGROK_27226: .*not text/);
+      return true;
+    });
+    const single = await gw(h, '/v1beta/models/text-embedding-3-small:embedContent', { headers: { 'x-goog-api-key': token }, body: { content: { parts: [image] } } });
+    assert.equal(single.status, 400);
+    assert.match(single.json().error.message, /^ERR_NGROK_27226: .*not text/);
+    const other = await gw(h, '/v1beta/models/text-embedding-3-small:batchEmbedContents', { headers: { 'x-goog-api-key': token }, body: { requests: [{ model: 'models/text-embedding-3-small', content: { parts: [{ text: 'a' }] } }, { model: 'models/text-embedding-3-large', content: { parts: [{ text: 'b' }] } }] } });
+    assert.equal(other.status, 400);
+    assert.match(other.json().error.message, /^ERR_NGROK_27228: .*"models\/text-embedding-3-large"/);
+    assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+
+    await assert.rejects(ai.models.embedContent({ model: 'openai:fail-400-embed', contents: 'x' }), (e: unknown) => {
+      assert.ok(e instanceof ApiError, String(e));
+      assert.deepEqual([e.status, JSON.parse(e.message).error.status], [400, 'INVALID_ARGUMENT']);
+      return true;
+    });
+    const native = await ai.models.embedContent({ model: 'gemini-embedding-001', contents: 'native' });
+    assert.equal(native.embeddings?.length, 1);
+    assert.equal(lastUpstream().path, '/v1beta/models/gemini-embedding-001:batchEmbedContents');
   });
 });
 

@@ -164,6 +164,19 @@ const TRANSLATED_TO: Partial<Record<ApiSurface, readonly { format: ApiFormat; su
 const GEMINI_COUNT_TO: readonly { format: ApiFormat; surface: ApiSurface }[] = [{ format: 'anthropic', surface: 'count-tokens' }];
 
 /**
+ * Gemini's embeddings (`:batchEmbedContents`, `:embedContent`) on an OpenAI-format embedding model: its
+ * `/v1/embeddings`. Keyed by format, as OpenAI's own `/v1/embeddings` is the same surface and is never translated.
+ */
+const GEMINI_EMBED_TO: readonly { format: ApiFormat; surface: ApiSurface }[] = [{ format: 'openai', surface: 'embeddings' }];
+
+/** Where a request of `format` and `surface` may be translated to, in order of preference. */
+function translationTargets(format: ApiFormat, surface: ApiSurface): readonly { format: ApiFormat; surface: ApiSurface }[] {
+  if (format !== 'gemini') return TRANSLATED_TO[surface] ?? [];
+  if (surface === 'count-tokens') return GEMINI_COUNT_TO;
+  return surface === 'embeddings' || surface === 'embed-content' ? GEMINI_EMBED_TO : TRANSLATED_TO[surface] ?? [];
+}
+
+/**
  * Bedrock streams by operation, not by a body field: a translated request asking for a stream (in its body, or by
  * Gemini's streaming path) goes to InvokeModel's twin, `/invoke-with-response-stream`.
  */
@@ -183,8 +196,7 @@ function asksWhatLayersIgnore(body: Record<string, unknown>): boolean {
 /** The surface a translated request goes to: the first target the model serves, a compatibility layer last. */
 function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly ApiSurface[] | undefined, format: ApiFormat, surface: ApiSurface): SurfaceSpec | undefined {
   let layer: SurfaceSpec | undefined;
-  const targets = format === 'gemini' && surface === 'count-tokens' ? GEMINI_COUNT_TO : TRANSLATED_TO[surface] ?? [];
-  for (const target of targets) {
+  for (const target of translationTargets(format, surface)) {
     if (modelSurfaces && !modelSurfaces.includes(hostSurface(target.format, target.surface))) continue;
     const spec = surfaceOf(provider, target.format, target.surface);
     if (spec && !spec.compatibility) return spec;

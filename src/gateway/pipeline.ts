@@ -225,8 +225,11 @@ function inlineStoredItems(ctx: RequestContext): void {
 function scopedCandidates(ctx: RequestContext, model: unknown = ctx.pathModel ?? ctx.body!.model, models: unknown = ctx.pathModel === undefined ? ctx.body!.models : undefined): Candidate[] {
   const { deps, body, account, configuration } = ctx;
   const skipped: string[] = [];
-  // untranslatable is asked only when a candidate would be translated (it walks the input).
-  const candidates = resolveCandidates({ model, models, format: ctx.route.format, surface: ctx.route.surface, untranslatable, body: body! }, deps.catalog, account!, skipped);
+  // untranslatable is asked only when a candidate would be translated (it walks the input); it reads the path's model
+  // too (Gemini's embeddings: every request of a batch must name it).
+  const pathModel = ctx.pathModel;
+  const refusal: typeof untranslatable = pathModel === undefined ? untranslatable : (surface, request, target) => untranslatable(surface, request, target, pathModel);
+  const candidates = resolveCandidates({ model, models, format: ctx.route.format, surface: ctx.route.surface, untranslatable: refusal, body: body! }, deps.catalog, account!, skipped);
   const access = configuration?.access ?? null;
   const { allowed, rejected } = applyScope(candidates, access);
   // Skipped candidates, whether resolution (unknown, or not on this surface) or the key's scope ruled them out

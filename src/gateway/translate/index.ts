@@ -12,6 +12,7 @@ import { duplicateToolReason, responsesViaChat } from './responses-via-chat.ts';
 import { composed } from './composed.ts';
 import { messagesViaInvoke } from './messages-via-invoke.ts';
 import { GEMINI_CHAT_FIELDS, geminiStreamViaChat, geminiUntranslatableReason, geminiViaChat } from './gemini-via-chat.ts';
+import { geminiBatchEmbedViaOpenai, geminiEmbedModelProblem, geminiEmbedUntranslatableReason, geminiEmbedViaOpenai } from './gemini-embed-via-openai.ts';
 import { CONVERSE_FIELDS, converseStreamViaMessages, converseUntranslatableReason, converseViaMessages } from './converse-via-messages.ts';
 import type { AnyTranslator, Translator } from './types.ts';
 
@@ -74,8 +75,10 @@ const geminiCountViaMessages: Translator = {
   stream: geminiViaMessages.stream,
 };
 
-/** Gemini's surfaces: one translator each, as the path (not the body) says whether the answer streams, or counts. */
+/** Gemini's surfaces: one translator each, as the path (not the body) says whether the answer streams, counts or embeds. */
 function geminiTranslator(client: ApiSurface, upstream: ApiSurface): Translator | undefined {
+  // Embeddings reach OpenAI-format embedding models only (`text-embedding-3-small`): nothing else embeds.
+  if (client === 'embeddings' || client === 'embed-content') return upstream === 'embeddings' ? (client === 'embeddings' ? geminiBatchEmbedViaOpenai : geminiEmbedViaOpenai) : undefined;
   if (client === 'count-tokens') return upstream === 'count-tokens' ? geminiCountViaMessages : undefined;
   const streaming = client === 'stream-generate-content';
   if (upstream === 'chat-completions') return streaming ? geminiStreamViaChat : geminiViaChat;
@@ -125,6 +128,8 @@ export function untranslatableReason(client: ApiSurface, body: Record<string, un
   // Only Gemini's `:countTokens` is translated to a count (Anthropic's count_tokens is served where Messages is).
   if (client === 'count-tokens') return geminiUntranslatableReason(geminiCountedRequest(body));
   if (client === 'converse' || client === 'converse-stream') return converseUntranslatableReason(body);
+  // Only Gemini's embeddings are translated (OpenAI's `/v1/embeddings` never is: no target is listed for it).
+  if (client === 'embeddings' || client === 'embed-content') return geminiEmbedUntranslatableReason(body, client === 'embeddings');
   return undefined;
 }
 
@@ -134,15 +139,19 @@ export function untranslatableReason(client: ApiSurface, body: Record<string, un
  * turns are held by Anthropic alone, and another model would answer the new messages without them. It is refused as
  * Anthropic refuses a thread it does not hold (404 `thread_not_found`), on which the Anthropic SDK's thread helper
  * replays the whole conversation. A Responses request offering two tools of one name is refused as invalid (400
- * ERR_NGROK_27228 naming the name): translated, the calls of the two could not be told apart.
+ * ERR_NGROK_27228 naming the name): translated, the calls of the two could not be told apart. A Gemini embeddings
+ * request naming another model than its path's (`pathModel`) is refused so too: translated, the batch is one call
+ * with the path's model.
  */
-export function untranslatable(client: ApiSurface, body: Record<string, unknown>, target: ApiSurface): Untranslatable | undefined {
+export function untranslatable(client: ApiSurface, body: Record<string, unknown>, target: ApiSurface, pathModel?: string): Untranslatable | undefined {
   const thread = client === 'messages' ? continuedThread(body) : undefined;
   if (thread !== undefined) return { error: 'threadNotHeld', details: { id: thread } };
   // Not a limit of one target but the client's mistake (providers refuse duplicate tool names too): its own 400,
   // not "cannot be translated".
   const duplicate = client === 'responses' ? duplicateToolReason(body.tools) : undefined;
   if (duplicate !== undefined) return { error: 'invalidRequest', details: { reason: duplicate } };
+  const otherModel = pathModel !== undefined && (client === 'embeddings' || client === 'embed-content') ? geminiEmbedModelProblem(body, client === 'embeddings', pathModel) : undefined;
+  if (otherModel !== undefined) return { error: 'invalidRequest', details: { reason: otherModel } };
   return untranslatableReason(client, body, target);
 }
 
