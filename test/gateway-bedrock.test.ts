@@ -9,7 +9,7 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import { connect as connectH2, constants as h2constants, type ClientHttp2Session, type IncomingHttpHeaders as H2Headers } from 'node:http2';
 import { connect as connectTcp, type AddressInfo } from 'node:net';
 import {
-  AccessDeniedException, BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, InvokeModelCommand,
+  AccessDeniedException, BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, CountTokensCommand, InvokeModelCommand,
   InvokeModelWithResponseStreamCommand, ThrottlingException,
 } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -38,6 +38,8 @@ const chunk = (event: unknown): Buffer => eventFrame('chunk', { bytes: Buffer.fr
 const FEE_PICO_PER_TOKEN = 50_000n;
 const CONVERSE_USAGE = { inputTokens: 100, outputTokens: 20, totalTokens: 180, cacheReadInputTokens: 50, cacheWriteInputTokens: 10 };
 const INVOKE_COUNTS = { input: 42, output: 7 };
+/** What the fake's CountTokens answers for any request. */
+const BEDROCK_COUNT = 57;
 const LONG_CACHE_USAGE = { inputTokens: 5, outputTokens: 3, totalTokens: 18, cacheWriteInputTokens: 10 };
 
 interface Seen { path: string; headers: IncomingMessage['headers']; body: string }
@@ -133,6 +135,11 @@ function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
       res.write(eventFrame('messageStop', { stopReason: 'tool_use' }));
       res.end(eventFrame('metadata', { usage: CONVERSE_USAGE, metrics: { latencyMs: 30 } }));
     });
+    return;
+  }
+  if (operation === 'count-tokens') {
+    res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'aws-req-count' });
+    res.end(JSON.stringify({ inputTokens: BEDROCK_COUNT }));
     return;
   }
   if (operation === 'converse') {
@@ -343,6 +350,42 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
     // Bring-your-own-key: AWS bills the tokens; the account pays the processing fee on them, as on every provider.
     assert.equal(BigInt(row!.costPico), BigInt(row!.feePico));
     assert.equal(BigInt(row!.feePico), 180n * FEE_PICO_PER_TOKEN);
+  });
+
+  test('CountTokens on a Bedrock model: Bedrock\'s own count, the body as the SDK sent it, recorded but never billed; the key\'s scope applies', async () => {
+    const sdk = client(token);
+    try {
+      const input = { converse: { system: [{ text: 'Be brief.' }], messages: [{ role: 'user' as const, content: [{ text: 'count me' }] }] } };
+      const out = await sdk.send(new CountTokensCommand({ modelId: 'global.anthropic.claude-haiku-4-5-20251001-v1:0', input }));
+      assert.equal(out.inputTokens, BEDROCK_COUNT);
+      const up = fake.seen.at(-1)!;
+      assert.equal(up.path, '/eu-west-1/model/global.anthropic.claude-haiku-4-5-20251001-v1%3A0/count-tokens');
+      assert.equal(up.headers.authorization, 'Bearer bedrock-good');
+      assert.deepEqual(JSON.parse(up.body), { input });
+      const [row] = await h.usage(requestId(), 1);
+      assert.deepEqual([row!.provider, Number(row!.inputTokens), Number(row!.outputTokens), BigInt(row!.costPico), BigInt(row!.feePico), row!.completion], ['bedrock', 0, 0, 0n, 0n, 'succeeded']);
+      // InvokeModel's form: Claude's body, base64 in the SDK's JSON.
+      const body = new TextEncoder().encode(JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 10, messages: [{ role: 'user', content: 'count me' }] }));
+      assert.equal((await sdk.send(new CountTokensCommand({ modelId: 'anthropic.claude-sonnet-4-6', input: { invokeModel: { body } } }))).inputTokens, BEDROCK_COUNT);
+      assert.deepEqual(JSON.parse(fake.seen.at(-1)!.body), { input: { invokeModel: { body: Buffer.from(body).toString('base64') } } });
+    } finally {
+      sdk.destroy();
+    }
+    const scoped = (await h.accessKey(await h.configuration({ access: { models: { allow: ['bedrock/anthropic.claude-sonnet-4-6'] } }, router: { rules: [{ provider: 'bedrock', steps: [{ type: 'user', keys: [{ id: good }] }] }] } }))).token;
+    const before = fake.seen.length;
+    await assert.rejects(client(scoped).send(new CountTokensCommand({ modelId: 'anthropic.claude-opus-4-6-v1', input: { converse: { messages: [{ role: 'user', content: [{ text: 'x' }] }] } } })), (e: unknown) => {
+      assert.ok(e instanceof AccessDeniedException, String(e));
+      assert.match(e.message, /ERR_NGROK/);
+      return true;
+    });
+    assert.equal(fake.seen.length, before, 'a model out of scope is not counted');
+  });
+
+  test('CountTokens without a converse or invokeModel input is refused in Bedrock\'s shape', async () => {
+    const answer = await rawPost(h.gatewayUrl, '/model/anthropic.claude-sonnet-4-6/count-tokens', { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, '{"input":{}}');
+    assert.equal(answer.status, 400);
+    assert.equal(answer.headers['x-amzn-errortype'], 'ValidationException');
+    assert.match((JSON.parse(answer.body) as { message: string }).message, /^ERR_NGROK_3801: .*"input" must hold one of "converse"/);
   });
 
   test('a model id with `:` reaches Bedrock percent-encoded, as the SDK sent it', async () => {

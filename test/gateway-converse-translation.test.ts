@@ -5,11 +5,11 @@
 // SDK's exceptions. SQLite store.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, ServiceUnavailableException, ValidationException, type ContentBlock, type ConverseStreamOutput, type Message, type Tool } from '@aws-sdk/client-bedrock-runtime';
+import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, CountTokensCommand, ServiceUnavailableException, ValidationException, type ContentBlock, type ConverseStreamOutput, type Message, type Tool } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { startHarness, type Harness } from './helpers/gateway.ts';
 import { seeingHeaders } from './helpers/bedrock-client.ts';
-import { FAKE_USAGE } from './fake-upstream.ts';
+import { FAKE_THINKING, FAKE_TOKEN_COUNT, FAKE_USAGE } from './fake-upstream.ts';
 
 const WEATHER: Tool = { toolSpec: { name: 'get_weather', description: 'Weather in a city', inputSchema: { json: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } } };
 
@@ -76,7 +76,8 @@ describe('translation: Bedrock Converse requests served by other providers\' mod
       assert.equal(typeof out.metrics?.latencyMs, 'number');
       assert.match(out.$metadata.requestId ?? '', /^rq_/);
       assert.equal(lastHeaders['ngrok-aig-model'], 'gpt-4o');
-      assert.equal(lastHeaders['ngrok-aig-removed-params'], 'additionalModelRequestFields');
+      // Claude's top_k goes to Messages, which the chat half has no place for: named as the client sent it.
+      assert.equal(lastHeaders['ngrok-aig-removed-params'], 'additionalModelRequestFields.top_k');
       const up = lastUpstream();
       assert.equal(up.path, '/v1/chat/completions');
       assert.equal(up.headers.authorization, 'Bearer sk-converse-openai');
@@ -189,6 +190,125 @@ describe('translation: Bedrock Converse requests served by other providers\' mod
       }
     });
   }
+
+  test('Claude\'s extended thinking (additionalModelRequestFields.thinking): sent as Messages\' thinking with top_k, streamed reasoning with its signature goes back next turn', async () => {
+    const sdk = client();
+    try {
+      const modelId = 'anthropic:think-weather';
+      const ask: Message = { role: 'user', content: [{ text: 'Weather in Paris?' }] };
+      const thinking = { type: 'enabled', budget_tokens: 2048 };
+      const streamed = await sdk.send(new ConverseStreamCommand({
+        modelId, messages: [ask], inferenceConfig: { maxTokens: 4096 },
+        additionalModelRequestFields: { thinking, top_k: 40, anthropic_beta: ['interleaved-thinking-2025-05-14'] },
+      }));
+      assert.deepEqual([lastUpstream().body!.thinking, lastUpstream().body!.top_k, lastUpstream().body!.anthropic_beta], [thinking, 40, undefined]);
+      assert.equal(lastHeaders['ngrok-aig-removed-params'], 'additionalModelRequestFields.anthropic_beta');
+      // What an application keeps of a streamed turn to send it back: the reasoning's pieces, its signature, the text.
+      let reasoning = '';
+      let signature: string | undefined;
+      let text = '';
+      for await (const event of streamed.stream!) {
+        const delta = event.contentBlockDelta?.delta;
+        reasoning += delta?.reasoningContent?.text ?? '';
+        signature = delta?.reasoningContent?.signature ?? signature;
+        text += delta?.text ?? '';
+      }
+      assert.deepEqual([reasoning, signature], [FAKE_THINKING.text + FAKE_THINKING.more, FAKE_THINKING.signature]);
+      const turn: Message = { role: 'assistant', content: [{ reasoningContent: { reasoningText: { text: reasoning, signature: signature! } } }, { text }] };
+      const next = await sdk.send(new ConverseCommand({ modelId, messages: [ask, turn, { role: 'user', content: [{ text: 'And tomorrow?' }] }], additionalModelRequestFields: { reasoning_config: thinking } }));
+      assert.equal(next.stopReason, 'end_turn');
+      // AWS's first Claude 3.7 examples name thinking `reasoning_config`: the same field.
+      assert.deepEqual(lastUpstream().body!.thinking, thinking);
+      assert.deepEqual((lastUpstream().body!.messages as unknown[])[1], { role: 'assistant', content: [{ type: 'thinking', thinking: reasoning, signature: FAKE_THINKING.signature }, { type: 'text', text }] });
+      // The buffered answer's reasoning, signed as the stream's.
+      assert.deepEqual(next.output!.message!.content![0], { reasoningContent: { reasoningText: { text: FAKE_THINKING.text + FAKE_THINKING.more, signature: FAKE_THINKING.signature } } });
+    } finally {
+      sdk.destroy();
+    }
+  });
+
+  test('thinking to a chat model: reasoning_effort on a reasoning model (by budget), removed and named on another', async () => {
+    const sdk = client();
+    try {
+      const messages: Message[] = [{ role: 'user', content: [{ text: 'think' }] }];
+      await sdk.send(new ConverseCommand({ modelId: 'o4-mini', messages, additionalModelRequestFields: { thinking: { type: 'enabled', budget_tokens: 20_000 } } }));
+      assert.deepEqual([lastUpstream().body!.reasoning_effort, lastUpstream().body!.thinking], ['high', undefined]);
+      assert.equal(lastHeaders['ngrok-aig-removed-params'], undefined);
+      await sdk.send(new ConverseCommand({ modelId: 'gpt-4o', messages, additionalModelRequestFields: { reasoning_config: { type: 'enabled', budget_tokens: 2048 } } }));
+      assert.deepEqual([lastUpstream().body!.reasoning_effort, lastUpstream().body!.thinking], [undefined, undefined]);
+      assert.equal(lastHeaders['ngrok-aig-removed-params'], 'additionalModelRequestFields.reasoning_config');
+    } finally {
+      sdk.destroy();
+    }
+  });
+
+  test('structured output (outputConfig.textFormat): Claude\'s JSON outputs, chat\'s json_schema; refused where the model cannot be held to it', async () => {
+    const sdk = client();
+    try {
+      const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+      const outputConfig = { textFormat: { type: 'json_schema' as const, structure: { jsonSchema: { schema: JSON.stringify(schema), name: 'place' } } } };
+      const messages: Message[] = [{ role: 'user', content: [{ text: 'Where?' }] }];
+      await sdk.send(new ConverseCommand({ modelId: 'claude-sonnet-4-5', messages, outputConfig }));
+      assert.deepEqual(lastUpstream().body!.output_config, { format: { type: 'json_schema', schema } });
+      assert.equal(lastHeaders['ngrok-aig-removed-params'], undefined);
+      await sdk.send(new ConverseCommand({ modelId: 'gpt-4o', messages, outputConfig }));
+      assert.deepEqual(lastUpstream().body!.response_format, { type: 'json_schema', json_schema: { name: 'output', schema, strict: true } });
+      // A Claude without JSON outputs (and a custom Messages server) would answer prose the client then parses.
+      const sent = h.fake.requests.length;
+      await assert.rejects(sdk.send(new ConverseCommand({ modelId: 'anthropic:claude-3-5-haiku-x', messages, outputConfig })), (e: unknown) => {
+        assert.ok(e instanceof ValidationException, String(e));
+        assert.match(e.message, /ERR_NGROK_27226.*structured output/);
+        return true;
+      });
+      assert.equal(h.fake.requests.length, sent, 'nothing sent upstream');
+    } finally {
+      sdk.destroy();
+    }
+  });
+
+  test('CountTokens naming Claude at Anthropic: counted by Anthropic\'s count_tokens (the Converse request translated, or Claude\'s InvokeModel body), never billed', async () => {
+    const sdk = client();
+    try {
+      const converse = {
+        system: [{ text: 'Be brief.' }], messages: [{ role: 'user' as const, content: [{ text: 'count me' }] }],
+        toolConfig: { tools: [WEATHER] }, additionalModelRequestFields: { thinking: { type: 'enabled', budget_tokens: 2048 } },
+      };
+      const out = await sdk.send(new CountTokensCommand({ modelId: 'claude-sonnet-4-5', input: { converse } }));
+      assert.equal(out.inputTokens, FAKE_TOKEN_COUNT);
+      assert.match(out.$metadata.requestId ?? '', /^rq_/);
+      const up = lastUpstream();
+      assert.equal(up.path, '/v1/messages/count_tokens');
+      assert.equal(up.headers['x-api-key'], 'sk-ant-converse');
+      // Only what count_tokens reads: no output limit, which it refuses.
+      assert.deepEqual(up.body, {
+        model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: [{ type: 'text', text: 'count me' }] }], system: [{ type: 'text', text: 'Be brief.' }],
+        tools: [{ name: 'get_weather', description: 'Weather in a city', input_schema: WEATHER.toolSpec!.inputSchema!.json }], thinking: { type: 'enabled', budget_tokens: 2048 },
+      });
+      const [row] = await h.usage(requestId(), 1);
+      assert.deepEqual([row!.provider, Number(row!.inputTokens), Number(row!.outputTokens), BigInt(row!.costPico), row!.completion], ['anthropic', 0, 0, 0n, 'succeeded']);
+      const body = new TextEncoder().encode(JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 10, messages: [{ role: 'user', content: 'count me' }] }));
+      assert.equal((await sdk.send(new CountTokensCommand({ modelId: 'anthropic:claude-sonnet-4-5', input: { invokeModel: { body } } }))).inputTokens, FAKE_TOKEN_COUNT);
+      assert.deepEqual(lastUpstream().body, { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'count me' }] });
+      // Anthropic's refusal, as the SDK's exception for its status.
+      await assert.rejects(sdk.send(new CountTokensCommand({ modelId: 'anthropic:fail-400-x', input: { converse } })), (e: unknown) => e instanceof ValidationException && !e.message.startsWith('ERR_NGROK'));
+    } finally {
+      sdk.destroy();
+    }
+  });
+
+  test('CountTokens naming a GPT model: the gateway\'s own tokenizer, nothing sent upstream', async () => {
+    const sdk = client();
+    try {
+      const sent = h.fake.requests.length;
+      const out = await sdk.send(new CountTokensCommand({ modelId: 'gpt-4o', input: { converse: { messages: [{ role: 'user', content: [{ text: 'count these few words please' }] }] } } }));
+      assert.ok((out.inputTokens ?? 0) > 0 && out.inputTokens !== FAKE_TOKEN_COUNT, String(out.inputTokens));
+      assert.match(out.$metadata.requestId ?? '', /^rq_/);
+      assert.deepEqual([lastHeaders['ngrok-aig-attempts'], lastHeaders['ngrok-aig-model']], ['0', 'gpt-4o']);
+      assert.equal(h.fake.requests.length, sent);
+    } finally {
+      sdk.destroy();
+    }
+  });
 
   test('Firewall on a Converse request another provider serves: the blocked toolUse is removed from the answer, buffered and streamed', async () => {
     const policy = await h.api<{ id: string }>('POST', '/firewall-policies', { name: 'No weather', rules: [{ name: 'No weather', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['get_weather'] }] });

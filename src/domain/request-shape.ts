@@ -3,6 +3,7 @@
 // string as an empty conversation), and the same code work on one model and fail on another.
 import type { ApiFormat, ApiSurface } from '../catalog/types.ts';
 import { geminiContentsProblem, geminiMembers, geminiSpelling } from './gemini-fields.ts';
+import { isRecord } from './json-value.ts';
 
 /**
  * Why the request lacks what its API requires, if it does (said as the provider's own 400 would). `outputCap` is the
@@ -14,8 +15,13 @@ export function requestShapeProblem(body: Record<string, unknown>, surface: ApiS
   // too, and its stream would then reach the client as one unmetered body (0 output tokens recorded).
   if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') return '"stream" must be true or false.';
   // Gemini's `:countTokens` counts `contents` (or a whole `generateContentRequest`), which Google checks itself.
-  if (surface === 'chat-completions' || surface === 'messages' || (surface === 'count-tokens' && format !== 'gemini')) {
+  if (surface === 'chat-completions' || surface === 'messages' || (surface === 'count-tokens' && format === 'anthropic')) {
     if (!Array.isArray(body.messages)) return `"messages" must be an array of messages${body.messages === undefined ? ', and is required' : ''}.`;
+  }
+  // Bedrock's CountTokens: a union of the two requests it counts (Bedrock's own models would refuse anything else).
+  if (surface === 'count-tokens' && format === 'bedrock') {
+    const input = isRecord(body.input) ? body.input : {};
+    if (isRecord(input.converse) === isRecord(input.invokeModel)) return '"input" must hold one of "converse" (a Converse request\'s messages, system and toolConfig) or "invokeModel" (an InvokeModel body).';
   }
   // Google refuses such `contents` itself; a chat model would be sent an empty prompt, and answer it.
   if (surface === 'generate-content' || surface === 'stream-generate-content') {

@@ -47,8 +47,9 @@ export interface ResolveInput {
    * a Responses request continuing stored state
    * (`previous_response_id`, an `item_reference` this gateway did not produce), a Messages request continuing a
    * thread Anthropic holds, means nothing to another model, so only models serving its surface are candidates.
+   * `model`: the catalog's entry of the candidate, when what it can be held to matters (Converse's structured output).
    */
-  untranslatable?: ((surface: ApiSurface, body: Record<string, unknown>, target: ApiSurface) => Untranslatable | undefined) | undefined;
+  untranslatable?: ((surface: ApiSurface, body: Record<string, unknown>, target: ApiSurface, model?: CatalogModel) => Untranslatable | undefined) | undefined;
   /** The request body `untranslatable` reads. */
   body?: Record<string, unknown>;
 }
@@ -113,10 +114,10 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     // `response_format`) gives way to the provider's own API, through translation, when the request translates.
     if (servedNatively?.compatibility && input.body && asksWhatLayersIgnore(input.body)) {
       const own = translatedSurface(resolved.provider, modelSurfaces, input.format, input.surface);
-      if (own && !own.compatibility && input.untranslatable?.(input.surface, input.body, own.surface) === undefined) servedNatively = undefined;
+      if (own && !own.compatibility && input.untranslatable?.(input.surface, input.body, own.surface, resolved.catalogModel) === undefined) servedNatively = undefined;
     }
     const translated = servedNatively ? undefined : streamingTwin(translatedSurface(resolved.provider, modelSurfaces, input.format, input.surface), resolved.provider, input.body, input.surface);
-    const reason = translated && input.body ? input.untranslatable?.(input.surface, input.body, translated.surface) : undefined;
+    const reason = translated && input.body ? input.untranslatable?.(input.surface, input.body, translated.surface, resolved.catalogModel) : undefined;
     if (reason !== undefined) {
       firstProblem ??= refusalError(resolved, input.surface, reason);
       skipped?.push(name);
@@ -157,11 +158,12 @@ const TRANSLATED_TO: Partial<Record<ApiSurface, readonly { format: ApiFormat; su
 };
 
 /**
- * Gemini's `:countTokens` on Claude: Anthropic's own token counting (its count_tokens), the request translated as
- * GenerateContent is to Messages. A model only chat completions reach has no count of its own: the gateway counts
- * for it (pipeline.ts). Anthropic's count_tokens is the client's own surface, served natively, so it has no entry.
+ * Gemini's `:countTokens` and Bedrock's CountTokens on Claude at Anthropic: Anthropic's own token counting (its
+ * count_tokens), the request translated as GenerateContent (Converse) is to Messages. A model only chat completions
+ * reach has no count of its own: the gateway counts for it (pipeline.ts). Anthropic's count_tokens is the client's own
+ * surface, served natively, so it has no entry; Bedrock's models count on Bedrock's own CountTokens.
  */
-const GEMINI_COUNT_TO: readonly { format: ApiFormat; surface: ApiSurface }[] = [{ format: 'anthropic', surface: 'count-tokens' }];
+const COUNT_TO: readonly { format: ApiFormat; surface: ApiSurface }[] = [{ format: 'anthropic', surface: 'count-tokens' }];
 
 /**
  * Gemini's embeddings (`:batchEmbedContents`, `:embedContent`) on an OpenAI-format embedding model: its
@@ -171,9 +173,10 @@ const GEMINI_EMBED_TO: readonly { format: ApiFormat; surface: ApiSurface }[] = [
 
 /** Where a request of `format` and `surface` may be translated to, in order of preference. */
 function translationTargets(format: ApiFormat, surface: ApiSurface): readonly { format: ApiFormat; surface: ApiSurface }[] {
-  if (format !== 'gemini') return TRANSLATED_TO[surface] ?? [];
-  if (surface === 'count-tokens') return GEMINI_COUNT_TO;
-  return surface === 'embeddings' || surface === 'embed-content' ? GEMINI_EMBED_TO : TRANSLATED_TO[surface] ?? [];
+  // Gemini's `:countTokens` and Bedrock's CountTokens count on Anthropic's count_tokens (Anthropic's own is native).
+  if (surface === 'count-tokens') return format !== 'anthropic' ? COUNT_TO : [];
+  if (format === 'gemini' && (surface === 'embeddings' || surface === 'embed-content')) return GEMINI_EMBED_TO;
+  return TRANSLATED_TO[surface] ?? [];
 }
 
 /**
@@ -207,11 +210,12 @@ function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly A
 
 /**
  * The surface a provider or model must declare to serve `surface`: token counting rides on Messages (on Gemini's
- * GenerateContent for Gemini's `:countTokens`), Gemini's streaming and Interactions on its GenerateContent: a model
+ * GenerateContent for Gemini's `:countTokens`, on Converse for Bedrock's CountTokens), Gemini's streaming and Interactions on its GenerateContent: a model
  * Google serves one with is served the others (an embedding model, serving none, gets 3813).
  */
 function hostSurface(format: ApiFormat, surface: ApiSurface): ApiSurface {
-  if (surface === 'count-tokens') return format === 'gemini' ? 'generate-content' : 'messages';
+  // Bedrock's CountTokens is served for whatever model Converse is (`/model/{id}/count-tokens` beside it).
+  if (surface === 'count-tokens') return format === 'gemini' ? 'generate-content' : format === 'bedrock' ? 'converse' : 'messages';
   // Gemini's single `:embedContent` is served by whatever serves its `:batchEmbedContents`.
   if (surface === 'embed-content') return 'embeddings';
   return surface === 'stream-generate-content' || surface === 'interactions' ? 'generate-content' : surface;
@@ -224,6 +228,7 @@ function ridingPath(surface: ApiSurface, hostPath: string): string {
   // Interactions name the model in the body, at the API version's `/interactions` (`…/v1beta/interactions`).
   if (surface === 'interactions') return hostPath.replace(/\/models\/\{model\}:generateContent$/, '/interactions');
   if (surface === 'embed-content') return hostPath.replace(/:batchEmbedContents$/, ':embedContent');
+  if (hostPath.endsWith('/converse')) return `${hostPath.slice(0, -'/converse'.length)}/count-tokens`;
   if (hostPath.endsWith(':generateContent')) return hostPath.replace(/:generateContent$/, surface === 'count-tokens' ? ':countTokens' : ':streamGenerateContent?alt=sse');
   return `${hostPath}/count_tokens`;
 }

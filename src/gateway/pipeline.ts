@@ -4,7 +4,7 @@
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
 import { converseAddress, fallbackNames, refusalError, resolveCandidates, virtualModelNamed, type Candidate, type Untranslatable } from '../domain/resolve.ts';
 import { asksForAutoSelection, autoSelectionOrder, AUTO_CANDIDATES, AUTO_MODEL } from '../domain/auto-select.ts';
-import { continuedThread, isTranslatedResponseId, untranslatable, withStoredItemsInline } from './translate/index.ts';
+import { bedrockCountedRequest, continuedThread, isTranslatedResponseId, untranslatable, withStoredItemsInline } from './translate/index.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { inputTokenBounds } from '../domain/token-bounds.ts';
@@ -22,7 +22,7 @@ import { repeatedKey } from './body-edit.ts';
 import { baseHeaders, H_ATTEMPTS, H_MODEL, headerText } from './headers.ts';
 import { writeJson } from './respond.ts';
 import { refuseRoutingLoop } from './routing-loop.ts';
-import { isConverse } from './routes.ts';
+import { pathNamesAnyModel } from './routes.ts';
 import { runAttempts } from './attempt.ts';
 import { firewallFor, requestPluginsProblem, screenRequest } from './firewall/index.ts';
 import { answerBlockedRequest } from './firewall/blocked-request.ts';
@@ -228,7 +228,7 @@ function scopedCandidates(ctx: RequestContext, model: unknown = ctx.pathModel ??
   // untranslatable is asked only when a candidate would be translated (it walks the input); it reads the path's model
   // too (Gemini's embeddings: every request of a batch must name it).
   const pathModel = ctx.pathModel;
-  const refusal: typeof untranslatable = pathModel === undefined ? untranslatable : (surface, request, target) => untranslatable(surface, request, target, pathModel);
+  const refusal: typeof untranslatable = pathModel === undefined ? untranslatable : (surface, request, target, model) => untranslatable(surface, request, target, model, pathModel);
   const candidates = resolveCandidates({ model, models, format: ctx.route.format, surface: ctx.route.surface, untranslatable: refusal, body: body! }, deps.catalog, account!, skipped);
   const access = configuration?.access ?? null;
   const { allowed, rejected } = applyScope(candidates, access);
@@ -281,7 +281,7 @@ function sharedRefusal(ctx: RequestContext, usable: readonly Candidate[]): Tollg
   const surface = ctx.route.surface;
   let shared: Untranslatable | undefined;
   for (const candidate of usable) {
-    const reason = candidate.surface.surface === surface ? undefined : untranslatable(surface, ctx.body!, candidate.surface.surface);
+    const reason = candidate.surface.surface === surface ? undefined : untranslatable(surface, ctx.body!, candidate.surface.surface, candidate.catalogModel);
     if (reason === undefined || (shared !== undefined && JSON.stringify(reason) !== JSON.stringify(shared))) return undefined;
     shared = reason;
   }
@@ -336,9 +336,9 @@ function tryScoped(ctx: RequestContext, models: string[]): Candidate[] {
 
 /**
  * Token counting for a model only translation reaches (a GPT model asked through the Anthropic SDK, whose other
- * calls are translated; Claude Code counts before long requests; or through Gemini's `:countTokens`): no provider
- * counts the client's format for it, so the gateway answers with its own tokenizer's count (o200k, GPT's own) in the
- * client's shape (`input_tokens`, Google's `totalTokens`) rather than refuse the one call of the conversation it
+ * calls are translated; Claude Code counts before long requests; or through Gemini's `:countTokens` or Bedrock's
+ * CountTokens): no provider counts the client's format for it, so the gateway answers with its own tokenizer's count
+ * (o200k, GPT's own) in the client's shape (`input_tokens`, Google's `totalTokens`, Bedrock's `inputTokens`) rather than refuse the one call of the conversation it
  * cannot translate. Nothing is sent upstream, so nothing is metered. False when the model is not reachable so
  * either, or the key may not use it: the original refusal stands. A thread continued (Anthropic's message threads)
  * gets what `/v1/messages` answers for that model, 404 `thread_not_found`: the thread's turns are held by Anthropic,
@@ -346,29 +346,37 @@ function tryScoped(ctx: RequestContext, models: string[]): Candidate[] {
  */
 async function countedHere(ctx: RequestContext): Promise<boolean> {
   const { deps, body, account, configuration } = ctx;
-  const gemini = ctx.route.format === 'gemini';
-  // Gemini's count reads a whole `generateContentRequest` when one is given (gemini-fields.ts), as Google does.
-  const counted = gemini ? geminiCountedRequest(body!) : body!;
-  const thread = gemini ? undefined : continuedThread(body!);
+  const format = ctx.route.format;
+  // Gemini's count reads a whole `generateContentRequest` when one is given (gemini-fields.ts), as Google does;
+  // Bedrock's, the Converse request (or InvokeModel body) in its `input`.
+  const bedrock = format === 'bedrock' ? bedrockCountedRequest(body!) : undefined;
+  const counted = format === 'gemini' ? geminiCountedRequest(body!) : bedrock ? bedrock.request : body!;
+  const thread = format === 'anthropic' ? continuedThread(body!) : undefined;
   let candidates: Candidate[];
   try {
     // A continued thread is refused by `untranslatable`: resolved without it, to find the model it was asked of.
-    const generation = gemini ? { model: ctx.pathModel, models: undefined, format: 'gemini', surface: 'generate-content' } as const : { model: body!.model, models: body!.models, format: 'anthropic', surface: 'messages' } as const;
+    const generation = format === 'gemini' ? { model: ctx.pathModel, models: undefined, format, surface: 'generate-content' } as const
+      : format === 'bedrock' ? { model: ctx.pathModel, models: undefined, format, surface: 'converse' } as const
+        : { model: body!.model, models: body!.models, format: 'anthropic', surface: 'messages' } as const;
     candidates = resolveCandidates({ ...generation, untranslatable: thread === undefined ? untranslatable : undefined, body: counted }, deps.catalog, account!);
   } catch {
     return false;
   }
-  // Claude on Bedrock too: Bedrock Runtime's token counting is an operation of its own, not taken (gateway-behaviour.md).
+  // Claude on Bedrock too, for a Messages or Gemini client: Bedrock's CountTokens is its AWS SDK clients' (gateway-behaviour.md).
   const served = applyScope(candidates, configuration?.access ?? null).allowed.find((c) => c.surface.surface === 'chat-completions' || c.surface.format === 'bedrock');
   if (!served) return false;
   if (thread !== undefined) throw tollgateError('threadNotHeld', { provider: served.provider.id, model: served.modelId, surface: ctx.route.surface, id: thread });
-  const tokens = gemini ? await countInputTokens(Buffer.from(JSON.stringify(counted)), 'generate-content') : await countInputTokens(ctx.rawBody!, 'count-tokens');
+  const tokens = format === 'anthropic' ? await countInputTokens(ctx.rawBody!, 'count-tokens')
+    : await countInputTokens(Buffer.from(JSON.stringify(counted)), bedrock?.surface ?? 'generate-content');
   if (ctx.clientGone || ctx.res.headersSent) return true;
   const headers = baseHeaders(ctx.requestId);
   headers[H_ATTEMPTS] = '0';
   headers[H_MODEL] = headerText(served.modelId);
-  if (!gemini) headers['request-id'] = ctx.requestId;
-  writeJson(ctx.res, 200, headers, JSON.stringify(gemini ? { totalTokens: tokens } : { input_tokens: tokens }));
+  // The request id where each SDK reads it (the AWS SDK's `$metadata.requestId`).
+  if (format === 'anthropic') headers['request-id'] = ctx.requestId;
+  if (format === 'bedrock') headers['x-amzn-requestid'] = ctx.requestId;
+  const answer = format === 'gemini' ? { totalTokens: tokens } : format === 'bedrock' ? { inputTokens: tokens } : { input_tokens: tokens };
+  writeJson(ctx.res, 200, headers, JSON.stringify(answer));
   ctx.endedAt = performance.now();
   deps.observer?.answered(ctx);
   return true;
@@ -438,8 +446,8 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
     if (isTranslatedResponseId(ctx.body.previous_response_id)) throw tollgateError('invalidRequest', { reason: `"previous_response_id" names a response this gateway translated from another model's answer ("${String(ctx.body.previous_response_id)}"): no provider holds it. Send the whole conversation instead (its output items may be sent back as item_reference).` });
     inlineStoredItems(ctx);
   }
-  // A Converse call's path may name another provider's model (`gpt-4o`), which is then served by translation.
-  if (ctx.route.format === 'bedrock' && isConverse(ctx.route.surface) && ctx.pathModel !== undefined) ctx.pathModel = converseAddress(ctx.pathModel, ctx.deps.catalog, ctx.account!);
+  // A Converse call's path (or CountTokens') may name another provider's model (`gpt-4o`), then served by translation.
+  if (ctx.route.format === 'bedrock' && pathNamesAnyModel(ctx.route.surface) && ctx.pathModel !== undefined) ctx.pathModel = converseAddress(ctx.pathModel, ctx.deps.catalog, ctx.account!);
   const counting = ctx.route.surface === 'count-tokens';
   let allowed: Candidate[];
   try {

@@ -187,6 +187,8 @@ const BEDROCK_OPERATIONS: ReadonlyMap<string, SurfaceRoute> = new Map([
   ['converse-stream', { format: 'bedrock', surface: 'converse-stream' }],
   ['invoke', { format: 'bedrock', surface: 'invoke' }],
   ['invoke-with-response-stream', { format: 'bedrock', surface: 'invoke-stream' }],
+  // CountTokens (the SDK's CountTokensCommand), never billed (meter.ts), as every token count.
+  ['count-tokens', { format: 'bedrock', surface: 'count-tokens' }],
 ]);
 /** For errors on `/model/…` paths that are not one of the operations: Bedrock's shape. */
 export const BEDROCK_ROUTE: SurfaceRoute = { format: 'bedrock', surface: 'converse' };
@@ -212,4 +214,12 @@ export function bedrockAddress(modelId: string): string {
 /** Converse's operations, whose body is the same whatever the model: translated for a model that does not serve Bedrock. */
 export function isConverse(surface: ApiSurface): boolean {
   return surface === 'converse' || surface === 'converse-stream';
+}
+
+/**
+ * Bedrock operations whose path may name another provider's model (`gpt-4o`): Converse's, and CountTokens, which
+ * counts a Converse request (or Claude's InvokeModel body) for whichever model the path names.
+ */
+export function pathNamesAnyModel(surface: ApiSurface): boolean {
+  return isConverse(surface) || surface === 'count-tokens';
 }

@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_REQUEST_ID } from './headers.ts';
 import { codecs } from './formats/index.ts';
-import { bedrockAddress, bedrockRoute, errorRouteFor, isConverse, geminiRoute, GEMINI_MODELS_ROUTE, GEMINI_STREAM_ROUTE, isGeminiModelsPath, MCP_ROUTE, mcpPath, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, SURFACE_ROUTES } from './routes.ts';
+import { bedrockAddress, bedrockRoute, errorRouteFor, geminiRoute, GEMINI_MODELS_ROUTE, GEMINI_STREAM_ROUTE, isGeminiModelsPath, MCP_ROUTE, mcpPath, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, pathNamesAnyModel, SURFACE_ROUTES } from './routes.ts';
 import { endStreamWithError, writeError, writeJson } from './respond.ts';
 import { handleModelRequest } from './pipeline.ts';
 import { modelsStage } from './models-list.ts';
@@ -225,7 +225,7 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       }
       // Bedrock names the model in the path too, as an id of Bedrock's own; a Converse call's may name any model,
       // known once the account is (pipeline.ts, converseAddress).
-      if (bedrock) ctx.pathModel = isConverse(bedrock.route.surface) ? bedrock.model : bedrockAddress(bedrock.model);
+      if (bedrock) ctx.pathModel = pathNamesAnyModel(bedrock.route.surface) ? bedrock.model : bedrockAddress(bedrock.model);
       (res as TrackedResponse)[CTX] = ctx;
       res.once('close', onResponseClose);
       deps.observer?.started(ctx);

@@ -37,6 +37,7 @@
 //   model `linger-MS-…`                                → stream complete at once, its connection ended only MS later
 //   model `linger-MS-stray-…`                          → the same, with an error event 20 ms after the final event
 //   model `nousage-…`                                  → no usage reported
+//   model `think-…` (Messages)                         → a signed thinking block before the text (FAKE_THINKING), buffered and streamed
 //   Responses request offering a hosted web search tool (`web_search`, `web_search_preview…`) → the answer runs
 //                                                         FAKE_WEB_SEARCHES searches (`web_search_call` items) first
 //   Responses request offering `code_interpreter`      → the answer first runs code in FAKE_CONTAINER_ID (a
@@ -315,6 +316,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (call) answer.toolCall = call;
   if (call && model.startsWith('tool-each-') && (surface === 'chat-completions' || surface === 'messages')) answer.toolCalls = everyToolCall(surface, body, call);
   if (model.startsWith('tool-latename-')) answer.lateName = true;
+  if (model.startsWith('think-') && surface === 'messages') answer.thinking = true;
   if (call && model.startsWith('tool-cut-') && surface === 'chat-completions') {
     call.arguments = call.arguments.slice(0, call.arguments.length >> 1);
     answer.cutArguments = true;

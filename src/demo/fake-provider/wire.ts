@@ -7,6 +7,8 @@ export const FAKE_USAGE = { input: 17, output: 9, cacheRead: 5, cacheWrite: 3, c
 
 /** What every token count (`/messages/count_tokens`) answers: unlike FAKE_USAGE.input, so tests tell them apart. */
 export const FAKE_TOKEN_COUNT = 42;
+/** The thinking a `think-…` Messages model answers with first, and the signature Claude would put on it. */
+export const FAKE_THINKING = { text: 'Let me think. ', more: 'Paris is sunny.', signature: 'sig-fake-EqQBCgIYAhIM' } as const;
 
 export type WireFormat = 'openai' | 'anthropic';
 export type FakeSurface = 'chat-completions' | 'responses' | 'completions' | 'embeddings' | 'messages' | 'count-tokens';
@@ -128,7 +130,7 @@ export interface FakeToolCall { id: string; name: string; arguments: string }
 /** `echo`: the prompt a legacy completion repeats before its text (`echo: true`). */
 /** `embedding`: how the embeddings are written (`encoding_format`, `dimensions`), as OpenAI writes them. */
 export interface AnswerSpec {
-  model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; toolCalls?: FakeToolCall[]; searches?: number; advisor?: string; lateName?: boolean; cutArguments?: boolean; container?: string; codeExecution?: { searches: number };
+  model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; toolCalls?: FakeToolCall[]; searches?: number; advisor?: string; lateName?: boolean; cutArguments?: boolean; container?: string; codeExecution?: { searches: number }; thinking?: boolean;
   choices?: number; generated?: number; echo?: string; embedding?: { base64: boolean; dimensions: number };
 }
 
@@ -196,7 +198,7 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
     case 'messages':
       return {
         id: 'msg_fake1', type: 'message', role: 'assistant', model: a.model,
-        content: [...(a.codeExecution ? CODE_BLOCKS : []), ...(a.toolCall ? callsOf(a).map((c) => ({ type: 'tool_use', id: c.id, name: c.name, input: JSON.parse(c.arguments) })) : [{ type: 'text', text: a.text }])],
+        content: [...(a.codeExecution ? CODE_BLOCKS : []), ...(a.thinking ? [{ type: 'thinking', thinking: FAKE_THINKING.text + FAKE_THINKING.more, signature: FAKE_THINKING.signature }] : []), ...(a.toolCall ? callsOf(a).map((c) => ({ type: 'tool_use', id: c.id, name: c.name, input: JSON.parse(c.arguments) })) : [{ type: 'text', text: a.text }])],
         stop_reason: a.toolCall ? 'tool_use' : 'end_turn', stop_sequence: null,
         ...(a.codeExecution ? { container: FAKE_ANTHROPIC_CONTAINER } : {}),
         ...(a.withUsage ? { usage: anthropicUsage(a) } : {}),
@@ -274,7 +276,7 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
       message: { id: 'msg_fake1', type: 'message', role: 'assistant', model: a.model, content: [], stop_reason: null, stop_sequence: null, ...(startUsage ? { usage: startUsage } : {}) },
     }), 'message_start'));
     // Code execution's blocks come first: the command's input as JSON pieces, the result whole.
-    const ran = a.codeExecution ? CODE_BLOCKS.length : 0;
+    let ran = a.codeExecution ? CODE_BLOCKS.length : 0;
     if (a.codeExecution) {
       const [use, result] = CODE_BLOCKS;
       out.push(sse(JSON.stringify({ type: 'content_block_start', index: 0, content_block: { ...use, input: {} } }), 'content_block_start'));
@@ -282,6 +284,14 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
       out.push(sse(JSON.stringify({ type: 'content_block_stop', index: 0 }), 'content_block_stop'));
       out.push(sse(JSON.stringify({ type: 'content_block_start', index: 1, content_block: result }), 'content_block_start'));
       out.push(sse(JSON.stringify({ type: 'content_block_stop', index: 1 }), 'content_block_stop'));
+    }
+    // Extended thinking, as Claude streams it: the text in pieces, then the block's signature in one delta.
+    if (a.thinking) {
+      out.push(sse(JSON.stringify({ type: 'content_block_start', index: ran, content_block: { type: 'thinking', thinking: '', signature: '' } }), 'content_block_start'));
+      for (const piece of [FAKE_THINKING.text, FAKE_THINKING.more]) out.push(sse(JSON.stringify({ type: 'content_block_delta', index: ran, delta: { type: 'thinking_delta', thinking: piece } }), 'content_block_delta'));
+      out.push(sse(JSON.stringify({ type: 'content_block_delta', index: ran, delta: { type: 'signature_delta', signature: FAKE_THINKING.signature } }), 'content_block_delta'));
+      out.push(sse(JSON.stringify({ type: 'content_block_stop', index: ran }), 'content_block_stop'));
+      ran += 1;
     }
     if (a.toolCall) {
       // As Anthropic streams a call: the block opens with an empty input, which then comes as JSON pieces.

@@ -29,7 +29,7 @@ function frames(bytes: Uint8Array): [string, string, Record<string, unknown>][] 
   return out;
 }
 
-test('a Converse request goes up as Messages: blocks, system, inference settings, tools and choice; the rest removed and named', () => {
+test('a Converse request goes up as Messages: blocks, system, inference settings, tools and choice, Claude\'s own fields; the rest removed and named', () => {
   const { body, removed, clientFields } = converseViaMessages.request({
     system: [{ text: 'Be brief.' }, { cachePoint: { type: 'default' } }],
     messages: [
@@ -49,9 +49,12 @@ test('a Converse request goes up as Messages: blocks, system, inference settings
     ],
     inferenceConfig: { maxTokens: 1_000_000, temperature: 0.5, topP: 0.8, stopSequences: ['STOP'] },
     toolConfig: { tools: [{ toolSpec: { name: 'weather', description: 'Weather', inputSchema: { json: { type: 'object', properties: { city: { type: 'string' } } } } } }, { cachePoint: { type: 'default' } }], toolChoice: { tool: { name: 'weather' } } },
-    additionalModelRequestFields: { top_k: 3 }, guardrailConfig: { guardrailIdentifier: 'g', guardrailVersion: '1' },
+    additionalModelRequestFields: { top_k: 3, thinking: { type: 'adaptive' }, anthropic_beta: ['x'] }, guardrailConfig: { guardrailIdentifier: 'g', guardrailVersion: '1' },
+    outputConfig: { effort: 'high', textFormat: { type: 'json_schema', structure: { jsonSchema: { schema: '{"type":"object"}', name: 'x' } } } },
   }, plan('claude-sonnet-4-5'));
-  assert.deepEqual(removed, ['additionalModelRequestFields', 'guardrailConfig']);
+  assert.deepEqual(removed, ['guardrailConfig', 'additionalModelRequestFields.anthropic_beta']);
+  assert.deepEqual([body.top_k, body.thinking, body.output_config], [3, { type: 'adaptive' }, { format: { type: 'json_schema', schema: { type: 'object' } }, effort: 'high' }]);
+  assert.deepEqual([clientFields?.thinking, clientFields?.output_config], ['additionalModelRequestFields.thinking', 'outputConfig']);
   assert.equal(clientFields?.stop_sequences, 'inferenceConfig.stopSequences');
   assert.deepEqual(body.system, [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }]);
   assert.deepEqual([body.max_tokens, body.temperature, body.top_p, body.stop_sequences, body.stream], [64_000, 0.5, 0.8, ['STOP'], undefined]);
@@ -156,6 +159,13 @@ test('media only Bedrock\'s models read is refused for translation, never droppe
   assert.match(ask({ image: { format: 'png', source: { s3Location: { uri: 's3://b/k' } } } }) ?? '', /S3/);
   assert.match(ask({ video: { format: 'mp4', source: { bytes: 'AA==' } } }) ?? '', /video/);
   assert.equal(ask({ image: { format: 'png', source: { bytes: 'AA==' } } }), undefined);
+});
+
+test('structured output that cannot be read is refused, never dropped', () => {
+  const ask = (textFormat: Record<string, unknown>) => untranslatableReason('converse', { messages: [], outputConfig: { textFormat } }, 'chat-completions');
+  assert.match(ask({ type: 'json_schema', structure: { jsonSchema: { schema: 'not json' } } }) ?? '', /not a JSON object/);
+  assert.match(ask({ type: 'xml' }) ?? '', /not a json_schema format/);
+  assert.equal(ask({ type: 'json_schema', structure: { jsonSchema: { schema: '{"type":"object"}' } } }), undefined);
 });
 
 test('a Converse path names Bedrock\'s models as before, and any other model the account reaches by its usual name', () => {

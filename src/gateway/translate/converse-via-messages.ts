@@ -3,6 +3,7 @@
 // (translate/index.ts composes the two). Messages, system prompts, images, documents, tools, calls and results,
 // reasoning, usage, stop reasons and errors are mapped both ways; a stream is rebuilt as ConverseStream's AWS
 // event-stream frames, which the SDK decodes. docs/decisions/translation.md, "Converse → Messages".
+import type { ApiSurface, CatalogModel } from '../../catalog/types.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { anthropicUsage } from '../formats/anthropic.ts';
 import { bedrockErrorType, eventStreamCodec, exceptionFrame } from '../formats/bedrock.ts';
@@ -12,14 +13,70 @@ import { objects, providerMessage, type Json } from './json.ts';
 import { fittedOutputLimit } from './output-limit.ts';
 import type { StreamTranslation, TranslatedRequest, TranslationScope, Translator } from './types.ts';
 
-/** The request members the translation carries; any other (guardrails, prompt variables, model-specific fields) is removed and named. */
-const MAPPED = new Set(['modelId', 'messages', 'system', 'inferenceConfig', 'toolConfig']);
+/**
+ * The request members the translation carries (`additionalModelRequestFields` and `outputConfig` in part); any other
+ * (guardrails, prompt variables, request metadata) is removed and named.
+ */
+const MAPPED = new Set(['modelId', 'messages', 'system', 'inferenceConfig', 'toolConfig', 'additionalModelRequestFields', 'outputConfig']);
 
 /** Messages fields → the Converse member they came from, for Ngrok-AIG-Removed-Params when the model refuses one. */
 export const CONVERSE_FIELDS: Readonly<Record<string, string>> = {
   max_tokens: 'inferenceConfig.maxTokens', temperature: 'inferenceConfig.temperature', top_p: 'inferenceConfig.topP',
   stop_sequences: 'inferenceConfig.stopSequences', tools: 'toolConfig', tool_choice: 'toolConfig',
+  thinking: 'additionalModelRequestFields.thinking', top_k: 'additionalModelRequestFields.top_k', output_config: 'outputConfig',
 };
+
+/**
+ * Claude's own request fields a Converse client passes in `additionalModelRequestFields` (Bedrock hands them to Claude
+ * as they are): Messages has the same members. `reasoning_config` is thinking under the name AWS's first Claude 3.7
+ * examples gave it. Any other member is a Bedrock model's own, removed and named one by one.
+ */
+function claudeFields(body: Json, out: Json, removed: string[], clientFields: Record<string, string>): void {
+  if (body.additionalModelRequestFields === undefined) return;
+  const extra = obj(body.additionalModelRequestFields);
+  if (!extra) {
+    removed.push('additionalModelRequestFields');
+    return;
+  }
+  const thinkingName = obj(extra.thinking) ? 'thinking' : obj(extra.reasoning_config) ? 'reasoning_config' : undefined;
+  if (thinkingName) {
+    out.thinking = extra[thinkingName];
+    clientFields.thinking = `additionalModelRequestFields.${thinkingName}`;
+  }
+  const topK = typeof extra.top_k === 'number' ? extra.top_k : undefined;
+  if (topK !== undefined) out.top_k = topK;
+  for (const name of Object.keys(extra)) {
+    if (name !== thinkingName && !(name === 'top_k' && topK !== undefined)) removed.push(`additionalModelRequestFields.${name}`);
+  }
+}
+
+/**
+ * Converse's `outputConfig.textFormat` (`{type: "json_schema", structure: {jsonSchema: {schema, name, description}}}`,
+ * the schema as JSON text) → the schema; undefined when there is none, a string when it cannot be read (why).
+ */
+function outputSchema(body: Json): Json | string | undefined {
+  const format = obj(obj(body.outputConfig)?.textFormat);
+  if (!format) return undefined;
+  const schema = obj(obj(format.structure)?.jsonSchema)?.schema;
+  if (format.type !== 'json_schema' || typeof schema !== 'string') return 'outputConfig.textFormat is not a json_schema format with its jsonSchema structure';
+  return obj(parseJson(schema)) ?? 'outputConfig.textFormat.structure.jsonSchema.schema is not a JSON object';
+}
+
+/**
+ * `outputConfig` → Messages' `output_config`: the JSON schema as `format` (Claude's JSON outputs; the chat half makes
+ * it `response_format` json_schema), `effort` as it is. A schema the model cannot be held to was refused at resolution.
+ */
+function outputConfig(body: Json, out: Json, removed: string[]): void {
+  if (body.outputConfig === undefined) return;
+  const config = obj(body.outputConfig);
+  const schema = config ? outputSchema(body) : undefined;
+  const mapped: Json = {};
+  if (schema !== undefined && typeof schema !== 'string') mapped.format = { type: 'json_schema', schema };
+  if (typeof config?.effort === 'string') mapped.effort = config.effort;
+  if (Object.keys(mapped).length > 0) out.output_config = mapped;
+  const left = Object.keys(config ?? {}).filter((name) => !(name === 'textFormat' && mapped.format) && !(name === 'effort' && mapped.effort));
+  if (!config || left.length > 0) removed.push(...(config ? left.map((name) => `outputConfig.${name}`) : ['outputConfig']));
+}
 
 const IMAGE_TYPES: Readonly<Record<string, string>> = { png: 'image/png', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp' };
 
@@ -131,7 +188,7 @@ function unsendable(content: unknown): string | undefined {
  * audio, Word and Excel documents, anything stored in S3) is never dropped; the model would answer without it. Nor is
  * a guardrail, the client's own screening of the prompt and the answer.
  */
-export function converseUntranslatableReason(body: Json): string | undefined {
+export function converseUntranslatableReason(body: Json, target: ApiSurface, model: CatalogModel | undefined): string | undefined {
   // A guardrail screens the prompt and the answer at Bedrock (content filters, denied topics, PII redaction): another
   // model's answer would come back unscreened, which a removed-parameter header does not make safe.
   if (body.guardrailConfig !== undefined && body.guardrailConfig !== null) return 'the request names a Bedrock guardrail ("guardrailConfig"), which only Bedrock applies: another model\'s answer would not be screened by it. Name a Bedrock model, or leave the guardrail out.';
@@ -139,7 +196,58 @@ export function converseUntranslatableReason(body: Json): string | undefined {
     const what = unsendable(message.content);
     if (what) return `the request holds ${what}, which only Bedrock's own models read. Send images as png, jpeg, gif or webp bytes, and documents as PDF or text (bytes or text).`;
   }
+  return structuredOutputReason(body, target, model);
+}
+
+/**
+ * Structured output the model would not be held to is refused, never dropped: the client would parse prose. Chat
+ * completions take a JSON schema (`response_format`); on Messages only a model with Claude's JSON outputs does
+ * (`jsonOutputs`, the 4.5 generation on), not an older Claude nor a custom provider's model.
+ */
+function structuredOutputReason(body: Json, target: ApiSurface, model: CatalogModel | undefined): string | undefined {
+  const schema = outputSchema(body);
+  if (typeof schema === 'string') return `${schema}, the only structured output there is.`;
+  if (schema === undefined || target === 'chat-completions' || model?.jsonOutputs) return undefined;
+  return 'the request asks for structured output (outputConfig.textFormat), which this model cannot be held to. Name a model that takes a JSON schema, or describe the JSON in the prompt.';
+}
+
+/**
+ * CountTokens' `input.invokeModel.body` (the InvokeModel body, base64 in the SDK's JSON) when it is Claude's Messages
+ * body, the one InvokeModel body a model outside Bedrock reads; undefined otherwise.
+ */
+function invokedMessagesBody(body: Json): Json | undefined {
+  const encoded = obj(obj(body.input)?.invokeModel)?.body;
+  if (typeof encoded !== 'string') return undefined;
+  const invoked = obj(parseJson(Buffer.from(encoded, 'base64').toString('utf8')));
+  return invoked && Array.isArray(invoked.messages) ? invoked : undefined;
+}
+
+/** Why a CountTokens request cannot be counted by a model outside Bedrock, if it cannot (as for Converse itself). */
+export function converseCountUntranslatableReason(body: Json): string | undefined {
+  const converse = obj(obj(body.input)?.converse);
+  if (!converse) return invokedMessagesBody(body) ? undefined : 'input.invokeModel.body is not a Claude (Anthropic Messages) body, the only InvokeModel body a model outside Bedrock reads. Count a Converse request (input.converse) instead.';
+  for (const message of objects(converse.messages)) {
+    const what = unsendable(message.content);
+    if (what) return `the request holds ${what}, which only Bedrock's own models read.`;
+  }
   return undefined;
+}
+
+/** What CountTokens counts, for the gateway's tokenizer: the Converse request, or Claude's InvokeModel body (Messages). */
+export function bedrockCountedRequest(body: Json): { request: Json; surface: 'converse' | 'messages' } {
+  const converse = obj(obj(body.input)?.converse);
+  return converse ? { request: converse, surface: 'converse' } : { request: invokedMessagesBody(body) ?? {}, surface: 'messages' };
+}
+
+/**
+ * What CountTokens counts, as the Messages request it stands for: `input.converse` translated as a Converse request
+ * is (what it removes named under `input.converse.`), or Claude's own body from `input.invokeModel`.
+ */
+export function converseCountRequest(body: Json, plan: AttemptPlan): TranslatedRequest {
+  const converse = obj(obj(body.input)?.converse);
+  if (!converse) return { body: invokedMessagesBody(body) ?? { messages: [] }, removed: [] };
+  const translated = request(converse, plan, false);
+  return { body: translated.body, removed: translated.removed.map((name) => `input.converse.${name}`) };
 }
 
 /** Converse's tool choice → Messages'. */
@@ -183,8 +291,11 @@ function request(body: Json, plan: AttemptPlan, stream: boolean): TranslatedRequ
     const choice = toolChoice(obj(toolConfig?.toolChoice) ?? {});
     if (choice) out.tool_choice = choice;
   }
+  const clientFields: Record<string, string> = { ...CONVERSE_FIELDS };
+  claudeFields(body, out, removed, clientFields);
+  outputConfig(body, out, removed);
   if (stream) out.stream = true;
-  return { body: out, removed, clientFields: CONVERSE_FIELDS };
+  return { body: out, removed, clientFields };
 }
 
 /** Messages' stop reason → Converse's; a refusal is Converse's content filter. */

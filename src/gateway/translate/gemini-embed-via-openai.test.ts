@@ -60,7 +60,7 @@ test('refused before any call: a part that is not text, a batch asking two dimen
   assert.match(String(untranslatable('embed-content', { content: { parts: [{ file_data: { file_uri: 'gs://x' } }] } }, 'embeddings')), /not text/);
   assert.match(String(untranslatable('embeddings', { requests: [{ content: { parts: [{ text: 'a' }] }, outputDimensionality: 4 }, { content: { parts: [{ text: 'b' }] } }] }, 'embeddings')), /outputDimensionality/);
   const batch = { requests: [{ model: 'models/text-embedding-3-small', content: { parts: [{ text: 'a' }] } }, { model: 'models/text-embedding-3-large', content: { parts: [{ text: 'b' }] } }] };
-  assert.deepEqual(untranslatable('embeddings', batch, 'embeddings', 'text-embedding-3-small'), { error: 'invalidRequest', details: { reason: 'a request names the model "models/text-embedding-3-large", not the path\'s "models/text-embedding-3-small": every request of one call embeds with the path\'s model' } });
-  assert.equal(untranslatable('embeddings', { requests: batch.requests.slice(0, 1) }, 'embeddings', 'text-embedding-3-small'), undefined);
-  assert.equal(untranslatable('embed-content', { model: 'models/openai:text-embedding-3-small', content: { parts: [{ text: 'a' }] } }, 'embeddings', 'openai:text-embedding-3-small'), undefined);
+  assert.deepEqual(untranslatable('embeddings', batch, 'embeddings', undefined, 'text-embedding-3-small'), { error: 'invalidRequest', details: { reason: 'a request names the model "models/text-embedding-3-large", not the path\'s "models/text-embedding-3-small": every request of one call embeds with the path\'s model' } });
+  assert.equal(untranslatable('embeddings', { requests: batch.requests.slice(0, 1) }, 'embeddings', undefined, 'text-embedding-3-small'), undefined);
+  assert.equal(untranslatable('embed-content', { model: 'models/openai:text-embedding-3-small', content: { parts: [{ text: 'a' }] } }, 'embeddings', undefined, 'openai:text-embedding-3-small'), undefined);
 });

@@ -1,6 +1,6 @@
 // Which translator serves a request, if any: only when the candidate's upstream surface is not the client's
 // (domain/resolve.ts picks a translated surface only when the model serves no native one).
-import type { ApiFormat, ApiSurface, SurfaceSpec } from '../../catalog/types.ts';
+import type { ApiFormat, ApiSurface, CatalogModel, SurfaceSpec } from '../../catalog/types.ts';
 import type { Untranslatable } from '../../domain/resolve.ts';
 import { chatViaMessages, legacyFunctionsReason, unreadableFileReason } from './chat-via-messages.ts';
 import { FILE_BY_URL_REASON, fileByUrl, storedStateReason } from './stored-items.ts';
@@ -13,12 +13,13 @@ import { composed } from './composed.ts';
 import { messagesViaInvoke } from './messages-via-invoke.ts';
 import { GEMINI_CHAT_FIELDS, geminiStreamViaChat, geminiUntranslatableReason, geminiViaChat } from './gemini-via-chat.ts';
 import { geminiBatchEmbedViaOpenai, geminiEmbedModelProblem, geminiEmbedUntranslatableReason, geminiEmbedViaOpenai } from './gemini-embed-via-openai.ts';
-import { CONVERSE_FIELDS, converseStreamViaMessages, converseUntranslatableReason, converseViaMessages } from './converse-via-messages.ts';
+import { CONVERSE_FIELDS, converseCountRequest, converseCountUntranslatableReason, converseStreamViaMessages, converseUntranslatableReason, converseViaMessages } from './converse-via-messages.ts';
 import type { AnyTranslator, Translator } from './types.ts';
 
 export type { AnyTranslator, StreamTranslation, TranslationScope, Translator } from './types.ts';
 export { withStoredItemsInline } from './stored-items.ts';
 export { isTranslatedResponseId } from './responses-via-chat.ts';
+export { bedrockCountedRequest } from './converse-via-messages.ts';
 // Automatic selection asks it too, to refuse a thread as a named model's resolution does (pipeline.ts).
 export { continuedThread } from './messages-via-chat.ts';
 
@@ -68,11 +69,32 @@ const COUNTED_MEMBERS = new Set(['model', 'messages', 'system', 'tools', 'tool_c
 const geminiCountViaMessages: Translator = {
   request(body, plan) {
     const translated = geminiViaMessages.request(geminiCountedRequest(body), plan);
-    return { ...translated, body: Object.fromEntries(Object.entries(translated.body).filter(([name]) => COUNTED_MEMBERS.has(name))) };
+    return { ...translated, body: countedBody(translated.body) };
   },
   answer: (upstream) => ({ totalTokens: num(obj(upstream)?.input_tokens) }),
   error: geminiViaMessages.error,
   stream: geminiViaMessages.stream,
+};
+
+/** A Messages request less what count_tokens refuses. */
+function countedBody(body: Json): Json {
+  return Object.fromEntries(Object.entries(body).filter(([name]) => COUNTED_MEMBERS.has(name)));
+}
+
+/**
+ * Bedrock's CountTokens on Claude at Anthropic, counted by Anthropic's count_tokens: the Converse request it holds
+ * translated as Converse is (or Claude's InvokeModel body as it is), less what a count has no use for; the answer,
+ * `{"input_tokens": N}`, as Bedrock's `{"inputTokens": N}`, errors in Bedrock's shape.
+ */
+const converseCountViaMessages: Translator<Uint8Array> = {
+  request(body, plan) {
+    const translated = converseCountRequest(body, plan);
+    return { ...translated, body: countedBody(translated.body) };
+  },
+  answer: (upstream) => ({ inputTokens: num(obj(upstream)?.input_tokens) }),
+  error: converseViaMessages.error,
+  ...(converseViaMessages.errorHeaders ? { errorHeaders: converseViaMessages.errorHeaders } : {}),
+  stream: converseViaMessages.stream,
 };
 
 /** Gemini's surfaces: one translator each, as the path (not the body) says whether the answer streams, counts or embeds. */
@@ -100,8 +122,13 @@ export function translatorFor(client: { format: ApiFormat; surface: ApiSurface }
 export function translatorFor(client: { format: ApiFormat; surface: ApiSurface }, upstream: SurfaceSpec): AnyTranslator | undefined {
   if (upstream.surface === client.surface && upstream.format === client.format) return undefined;
   if (client.format === 'gemini') return geminiTranslator(client.surface, upstream.surface);
-  // A Bedrock client's Converse reaches models that do not serve Bedrock (GPT, Claude at Anthropic).
-  if (client.format === 'bedrock') return upstream.format === 'bedrock' ? undefined : converseTranslator(client.surface, upstream.surface);
+  // A Bedrock client's Converse reaches models that do not serve Bedrock (GPT, Claude at Anthropic); its CountTokens,
+  // Claude's count_tokens.
+  if (client.format === 'bedrock') {
+    if (upstream.format === 'bedrock') return undefined;
+    if (client.surface === 'count-tokens') return upstream.surface === 'count-tokens' ? converseCountViaMessages : undefined;
+    return converseTranslator(client.surface, upstream.surface);
+  }
   // Claude on Bedrock takes Anthropic's Messages body through InvokeModel (and its stream); chat completions and
   // Responses reach it through Messages. Nothing else reaches Bedrock.
   if (upstream.format === 'bedrock') return isInvoke(upstream.surface) ? INVOKE_TRANSLATORS[client.surface] : undefined;
@@ -114,7 +141,7 @@ export function translatorFor(client: { format: ApiFormat; surface: ApiSurface }
  * Why a request of `client`'s surface cannot be translated faithfully to `target`, if it cannot: then only models
  * serving its surface (or another target) may answer it (domain/resolve.ts).
  */
-export function untranslatableReason(client: ApiSurface, body: Record<string, unknown>, upstream: ApiSurface): string | undefined {
+export function untranslatableReason(client: ApiSurface, body: Record<string, unknown>, upstream: ApiSurface, model?: CatalogModel): string | undefined {
   // Claude on Bedrock reads the Messages body InvokeModel carries: what Messages cannot take, it cannot either.
   const target = upstream === 'invoke' || upstream === 'invoke-stream' ? 'messages' : upstream;
   if (client === 'responses') {
@@ -125,9 +152,10 @@ export function untranslatableReason(client: ApiSurface, body: Record<string, un
   if (client === 'chat-completions') return legacyFunctionsReason(body) ?? (target === 'messages' ? unreadableFileReason(chatFiles(body.messages)) : undefined);
   if (client === 'messages' && target === 'chat-completions') return unsendableMediaReason(body.messages);
   if (client === 'generate-content' || client === 'stream-generate-content') return geminiUntranslatableReason(body);
-  // Only Gemini's `:countTokens` is translated to a count (Anthropic's count_tokens is served where Messages is).
-  if (client === 'count-tokens') return geminiUntranslatableReason(geminiCountedRequest(body));
-  if (client === 'converse' || client === 'converse-stream') return converseUntranslatableReason(body);
+  // Gemini's `:countTokens` and Bedrock's CountTokens are translated to a count (Anthropic's count_tokens is served
+  // where Messages is). Bedrock's body is the one with `input` (Google's counts `contents`).
+  if (client === 'count-tokens') return obj(body.input) ? converseCountUntranslatableReason(body) : geminiUntranslatableReason(geminiCountedRequest(body));
+  if (client === 'converse' || client === 'converse-stream') return converseUntranslatableReason(body, target, model);
   // Only Gemini's embeddings are translated (OpenAI's `/v1/embeddings` never is: no target is listed for it).
   if (client === 'embeddings' || client === 'embed-content') return geminiEmbedUntranslatableReason(body, client === 'embeddings');
   return undefined;
@@ -143,7 +171,7 @@ export function untranslatableReason(client: ApiSurface, body: Record<string, un
  * request naming another model than its path's (`pathModel`) is refused so too: translated, the batch is one call
  * with the path's model.
  */
-export function untranslatable(client: ApiSurface, body: Record<string, unknown>, target: ApiSurface, pathModel?: string): Untranslatable | undefined {
+export function untranslatable(client: ApiSurface, body: Record<string, unknown>, target: ApiSurface, model?: CatalogModel, pathModel?: string): Untranslatable | undefined {
   const thread = client === 'messages' ? continuedThread(body) : undefined;
   if (thread !== undefined) return { error: 'threadNotHeld', details: { id: thread } };
   // Not a limit of one target but the client's mistake (providers refuse duplicate tool names too): its own 400,
@@ -152,7 +180,7 @@ export function untranslatable(client: ApiSurface, body: Record<string, unknown>
   if (duplicate !== undefined) return { error: 'invalidRequest', details: { reason: duplicate } };
   const otherModel = pathModel !== undefined && (client === 'embeddings' || client === 'embed-content') ? geminiEmbedModelProblem(body, client === 'embeddings', pathModel) : undefined;
   if (otherModel !== undefined) return { error: 'invalidRequest', details: { reason: otherModel } };
-  return untranslatableReason(client, body, target);
+  return untranslatableReason(client, body, target, model);
 }
 
 /** A Responses request's `input_file` parts (in messages and tool outputs). */
