@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, CountTokensCommand, ServiceUnavailableException, ValidationException, type ContentBlock, type ConverseStreamOutput, type Message, type Tool } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { startHarness, type Harness } from './helpers/gateway.ts';
+import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { seeingHeaders } from './helpers/bedrock-client.ts';
 import { FAKE_THINKING, FAKE_TOKEN_COUNT, FAKE_USAGE } from './fake-upstream.ts';
 
@@ -328,6 +328,38 @@ describe('translation: Bedrock Converse requests served by other providers\' mod
       assert.equal(streamed.stop, 'end_turn');
     } finally {
       sdk.destroy();
+    }
+  });
+
+  test('a Converse path naming the account\'s virtual model is that model\'s targets, as a body\'s `model` is (buffered and streamed); InvokeModel\'s path stays Bedrock\'s', async () => {
+    const virtual = await h.api<{ id: string }>('POST', '/virtual-models', { name: 'chat-default', targets: ['openai:gpt-4o-mini', 'anthropic:claude-sonnet-4-5'] });
+    const sdk = client();
+    try {
+      h.fake.reset();
+      const out = await sdk.send(new ConverseCommand({ modelId: 'chat-default', messages: [{ role: 'user', content: [{ text: 'hello virtual' }] }] }));
+      assert.match(out.output?.message?.content?.[0]?.text ?? '', /fake gpt-4o-mini model! You said: "hello virtual"/);
+      assert.equal(lastHeaders['ngrok-aig-model'], 'gpt-4o-mini');
+      assert.deepEqual(h.fake.requests.map((r) => [r.path, r.body!.model]), [['/v1/chat/completions', 'gpt-4o-mini']], 'the first target, by its own name; nothing went to Bedrock');
+      let [row] = await h.usage(requestId(), 1);
+      assert.deepEqual([row!.provider, row!.model, row!.virtualModel], ['openai', 'gpt-4o-mini', 'chat-default']);
+
+      // Any case, as a body's model name; streamed too.
+      const streamed = await sdk.send(new ConverseStreamCommand({ modelId: 'Chat-Default', messages: [{ role: 'user', content: [{ text: 'stream virtual' }] }] }));
+      const got = await read(streamed.stream!);
+      assert.match(got.text, /fake gpt-4o-mini model! You said: "stream virtual"/);
+      assert.equal(lastHeaders['ngrok-aig-model'], 'gpt-4o-mini');
+      [row] = await h.usage(requestId(), 1);
+      assert.deepEqual([row!.model, row!.virtualModel, Number(row!.isStreaming)], ['gpt-4o-mini', 'chat-default', 1]);
+
+      // InvokeModel's body is the model's own, never translated: its path names a Bedrock model, whatever the name.
+      h.fake.reset();
+      const invoke = await gw(h, '/model/chat-default/invoke', { token, body: { anthropic_version: 'bedrock-2023-05-31', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] } });
+      assert.notEqual(invoke.status, 200, invoke.text);
+      assert.notEqual(invoke.headers.get('ngrok-aig-model'), 'gpt-4o-mini');
+      assert.equal(h.fake.requests.length, 0, 'no target of the virtual model was asked');
+    } finally {
+      sdk.destroy();
+      await h.api('DELETE', `/virtual-models/${virtual.id}`);
     }
   });
 

@@ -298,6 +298,48 @@ describe('gateway routing and failover (sqlite)', () => {
     }
   });
 
+  test('a reasoning model on the managed key (store: false): its reasoning comes back encrypted, so a client sending its output back (the Agents SDK) goes on to a second turn; the account\'s own key gets the request as sent', async () => {
+    type Item = OpenAI.Responses.ResponseInputItem;
+    const managed = sdk(await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }]));
+    const ask: Item[] = [{ role: 'user', content: 'What is 17 × 23?' }];
+    // As the Agents SDK calls it: `store` unset, a reasoning effort, the previous output fed back as input.
+    h.fake.reset();
+    const first = await managed.responses.create({ model: 'gpt-5', input: ask, reasoning: { effort: 'low' }, include: ['message.output_text.logprobs'] });
+    let up = h.fake.requests.at(-1)!.body!;
+    assert.deepEqual([up.store, up.include], [false, ['message.output_text.logprobs', 'reasoning.encrypted_content']], 'the client\'s own include is kept');
+    const reasoning = first.output.find((item) => item.type === 'reasoning');
+    assert.ok(reasoning?.encrypted_content, JSON.stringify(first.output));
+    const second = await managed.responses.create({ model: 'gpt-5', input: [...ask, ...first.output as Item[], { role: 'user', content: 'And times 2?' }], reasoning: { effort: 'low' } }).withResponse();
+    assert.match(second.data.output_text, /And times 2\?/);
+    assert.equal(second.response.headers.get('ngrok-aig-removed-params'), null);
+    up = h.fake.requests.at(-1)!.body!;
+    assert.deepEqual((up.input as unknown[])[1], reasoning, 'the reasoning item goes back as the client sent it, encrypted content and all');
+    // Streamed the same (the Agents SDK's Runner.run with stream: true).
+    const streamed = await managed.responses.stream({ model: 'gpt-5', input: ask, reasoning: { effort: 'low' } }).finalResponse();
+    assert.ok(streamed.output.some((item) => item.type === 'reasoning' && item.encrypted_content), JSON.stringify(streamed.output));
+
+    // A reasoning item sent back by id alone (from a turn that did not ask for the encrypted copy): nothing holds it,
+    // so it is left out and named; the turn is answered.
+    const bare = await managed.responses.create({ model: 'gpt-5', input: [...ask, { type: 'reasoning', id: 'rs_elsewhere', summary: [] }, { role: 'user', content: 'go on' }], reasoning: { effort: 'low' } }).withResponse();
+    assert.equal(bare.data.status, 'completed');
+    assert.equal(bare.response.headers.get('ngrok-aig-removed-params'), 'input.reasoning');
+    assert.deepEqual((h.fake.requests.at(-1)!.body!.input as { type?: string }[]).map((i) => i.type ?? 'message'), ['message', 'message']);
+    // A model that does not reason is not asked for reasoning (OpenAI refuses the include there).
+    await managed.responses.create({ model: 'gpt-4o', input: 'x' });
+    assert.equal(h.fake.requests.at(-1)!.body!.include, undefined);
+
+    // The account's own key: stored by OpenAI as the client left it, so the reasoning item by id is OpenAI's to find.
+    h.fake.reset();
+    const own = sdk(await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]));
+    const mine = await own.responses.create({ model: 'gpt-5', input: ask, reasoning: { effort: 'low' } });
+    assert.deepEqual([h.fake.requests[0]!.body!.store, h.fake.requests[0]!.body!.include], [undefined, undefined]);
+    const kept = mine.output.find((item) => item.type === 'reasoning');
+    assert.equal(kept?.encrypted_content, undefined);
+    const next = await own.responses.create({ model: 'gpt-5', input: [...ask, ...mine.output as Item[], { role: 'user', content: 'And times 2?' }], reasoning: { effort: 'low' } }).withResponse();
+    assert.equal(next.response.headers.get('ngrok-aig-removed-params'), null);
+    assert.deepEqual((h.fake.requests[1]!.body!.input as unknown[])[1], kept);
+  });
+
   test('hosted tools billed apart from tokens that the answer does not let the gateway count are refused on the managed key; web search and functions pass', async () => {
     h.fake.reset();
     const managed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }, { provider: 'anthropic', steps: [{ type: 'ngrok' }] }]);

@@ -86,10 +86,12 @@ const withOpenaiWebSearch = (pricing: CatalogPricing): CatalogPricing => ({ ...p
 const withOpenaiWebSearchPreview = (pricing: CatalogPricing): CatalogPricing => ({ ...withOpenaiWebSearch(pricing), webSearchPreviewPerThousand: '25.00' });
 
 function openaiReasoning(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing, canTurnReasoningOff = false): CatalogModel {
-  return m(id, {
+  const model = m(id, {
     displayName, context, maxOut, input: TEXT_IMAGE, pricing: withOpenaiWebSearch(pricing), unsupported: /^o\d/.test(id) ? O_SERIES_UNSUPPORTED : REASONING_UNSUPPORTED, surfaces: OPENAI_TEXT_SURFACES,
     ...(canTurnReasoningOff ? { withoutReasoning: SAMPLING_WITHOUT_REASONING } : {}),
   });
+  model.reasoningItems = true;
+  return model;
 }
 
 function openaiChat(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing, input: readonly string[] = TEXT_IMAGE): CatalogModel {

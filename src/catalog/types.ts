@@ -116,6 +116,12 @@ export interface CatalogModel {
   /** Reasoning is off unless the request sets an effort (GPT-5.1 and later default to "none"). */
   reasoningOffByDefault?: boolean;
   /**
+   * Reasons in items of its own on Responses (OpenAI's reasoning models: o-series, GPT-5 and later), which a request
+   * with `store: false` can only carry to the next turn encrypted (`include: ["reasoning.encrypted_content"]`); OpenAI
+   * refuses that `include` for the other models.
+   */
+  reasoningItems?: true;
+  /**
    * The only output-limit field the model takes on chat completions: OpenAI's reasoning models refuse
    * `max_tokens` ("use max_completion_tokens instead"), so the gateway renames it.
    */

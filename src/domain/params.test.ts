@@ -186,3 +186,19 @@ test('a Messages body sent to Bedrock\'s InvokeModel keeps its max_tokens under 
   assert.equal(prepareUpstreamBody(body, plan, settings(100), 'messages').body.max_tokens, 100);
   assert.equal(prepareUpstreamBody(body, plan, settings(100)).body.max_tokens, 5000);
 });
+
+test('a managed Responses request to a reasoning model asks for its reasoning encrypted (store: false keeps none); id-only reasoning items are left out; the account\'s own key sends it as it came', () => {
+  const managed = (model: string): AttemptPlan => ({ ...attempt(model, 'responses'), keySource: 'ngrok' });
+  const input = [{ role: 'user', content: 'x' }, { type: 'reasoning', id: 'rs_1', summary: [] }, { type: 'reasoning', id: 'rs_2', summary: [], encrypted_content: 'enc' }];
+  const r = prepareUpstreamBody({ model: 'o3', input, include: ['file_search_call.results'] }, managed('o3'), settings());
+  assert.deepEqual(r.body.include, ['file_search_call.results', 'reasoning.encrypted_content']);
+  assert.deepEqual(r.body.input, [input[0], input[2]]);
+  assert.deepEqual(r.removed, ['input.reasoning']);
+  // Asked already: not twice. Not an array: the client's mistake, sent as it is for OpenAI to refuse.
+  assert.deepEqual(prepareUpstreamBody({ model: 'gpt-5', input: 'x', include: ['reasoning.encrypted_content'] }, managed('gpt-5'), settings()).body.include, ['reasoning.encrypted_content']);
+  assert.equal(prepareUpstreamBody({ model: 'gpt-5', input: 'x', include: 'oops' }, managed('gpt-5'), settings()).body.include, 'oops');
+  // A model reasoning in no items: OpenAI refuses the include there.
+  assert.equal(prepareUpstreamBody({ model: 'gpt-4o', input: 'x' }, managed('gpt-4o'), settings()).body.include, undefined);
+  const own = prepareUpstreamBody({ model: 'o3', input }, attempt('o3', 'responses'), settings());
+  assert.deepEqual([own.changed, own.removed], [false, []]);
+});

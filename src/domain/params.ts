@@ -5,6 +5,7 @@ import type { ApiSurface, CatalogModel } from '../catalog/types.ts';
 import type { AccountSettings } from '../state/types.ts';
 import { MANAGED_SERVICE_TIER, type AttemptPlan } from './routing.ts';
 import { geminiMembers, geminiObject, geminiProtoName, geminiSpelling } from './gemini-fields.ts';
+import { isRecord } from './json-value.ts';
 
 export interface PreparedBody { body: Record<string, unknown>; changed: boolean; removed: string[] }
 
@@ -284,6 +285,7 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
   const tier = attempt.keySource === 'ngrok' ? standardTierOf(candidate.provider.id, candidate.surface.surface) : undefined;
   if (tier !== undefined && !isSet((out ?? body).service_tier)) edit().service_tier = tier;
   if (attempt.keySource === 'ngrok') keepNothingStored(out ?? body, edit, candidate.surface.surface, removed);
+  if (attempt.keySource === 'ngrok' && candidate.surface.surface === 'responses') carryReasoningStateless(out ?? body, edit, candidate.catalogModel, removed);
 
   return out ? { body: out, changed: true, removed } : { body, changed: false, removed };
 }
@@ -300,6 +302,35 @@ function keepNothingStored(current: Record<string, unknown>, edit: () => Record<
   if (store === false || (surface === 'chat-completions' && !isSet(store))) return;
   edit().store = false;
   if (isSet(store)) removed.push('store');
+}
+
+/** What a Responses request asks to get back so that a reasoning item can be sent back without being stored. */
+const ENCRYPTED_REASONING = 'reasoning.encrypted_content';
+
+/**
+ * 6. With `store: false` (5.) OpenAI keeps no reasoning item, so a client sending back the items it got (the Agents
+ * SDK does, `store` left unset) is answered 404 "Item with id 'rs_…' not found. Items are not persisted when `store`
+ * is set to false" on its second turn — unless the item carries its reasoning encrypted, OpenAI's way to be
+ * stateless. A reasoning model is asked for that copy (`include`, the client's own entries kept), and a reasoning item
+ * sent back by id alone (from a turn served without it: another key, an older gateway, a client that strips it) is
+ * dropped and named `input.reasoning`: nothing holds what the id stood for, and the turn goes on without it as OpenAI
+ * suggests ("remove this item from your input") rather than fail. Items with `encrypted_content` go as sent.
+ */
+function carryReasoningStateless(current: Record<string, unknown>, edit: () => Record<string, unknown>, model: CatalogModel | undefined, removed: string[]): void {
+  const input = current.input;
+  if (Array.isArray(input)) {
+    const kept = input.filter((item: unknown) => !(isRecord(item) && item.type === 'reasoning' && typeof item.encrypted_content !== 'string'));
+    if (kept.length !== input.length) {
+      edit().input = kept;
+      removed.push('input.reasoning');
+    }
+  }
+  if (!model?.reasoningItems) return;
+  const asked: unknown = current.include;
+  // Anything but an array is the client's mistake, refused by OpenAI as sent.
+  if (isSet(asked) && !Array.isArray(asked)) return;
+  const list: unknown[] = Array.isArray(asked) ? asked : [];
+  if (!list.includes(ENCRYPTED_REASONING)) edit().include = [...list, ENCRYPTED_REASONING];
 }
 
 /** The standard tier's name where the provider's surface takes a `service_tier` (routing.ts checks the same). */

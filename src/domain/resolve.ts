@@ -297,11 +297,12 @@ function noAutoInPath(surface: ApiSurface): string {
 
 /**
  * A virtual model standing for `ngrok/auto` where automatic selection cannot serve it: token counting (which, like
- * `ngrok/auto` sent as it is, counts for a named model only), a fallback in `models`, or a Gemini path.
+ * `ngrok/auto` sent as it is, counts for a named model only), a fallback in `models`, a Gemini path or a Converse path.
  */
 function autoTargetRefusal(virtualModel: string, format: ApiFormat, surface: ApiSurface): TollgateError {
   if (surface === 'realtime') return tollgateError('realtimeAutoModelUnsupported');
   const why = modelInPath(format, surface) ? `which ${noAutoInPath(surface)}`
+    : format === 'bedrock' ? 'which a Converse path does not serve: it names the one model that answers. Name a model, such as "gpt-4o" or "anthropic.claude-sonnet-4-6".'
     : surface === 'count-tokens' ? 'which does not count tokens: name a model.' : 'which is taken as the request\'s "model" only, not as a fallback in "models".';
   return tollgateError('badRequestBody', { reason: `virtual model "${virtualModel}" stands for "ngrok/auto" (automatic model selection), ${why}` });
 }
@@ -372,9 +373,13 @@ export function resolveListedModel(address: string, catalog: Catalog, account: A
  * naming another model as a body's `model` would (`gpt-4o`, `claude-sonnet-4-5`, `openai:gpt-4o`, a custom
  * provider's model) is that model, reached by translation (ngrok's "any model, any SDK"). Bedrock's ids cannot be
  * mistaken for one: they carry their vendor (`anthropic.…`, `us.amazon.…`), and the part before their `:` names no
- * provider. InvokeModel's body is the model's own and is never translated: its path stays Bedrock's (`bedrock:<id>`).
+ * provider. The account's virtual model comes before all of these, as for a body's `model` (its name stays, and
+ * resolveCandidates replaces it by its targets): a name that is one must not reach Bedrock as a model id, whatever
+ * Bedrock's catalog gains later. InvokeModel's body is the model's own and is never translated: its path stays
+ * Bedrock's (`bedrock:<id>`).
  */
-export function converseAddress(modelId: string, catalog: Catalog, account: OwnProviders): string {
+export function converseAddress(modelId: string, catalog: Catalog, account: OwnProviders & Pick<AccountSnapshot, 'virtualModels'>): string {
+  if (virtualModelNamed(account, modelId)) return modelId;
   if (modelId.startsWith('bedrock:')) return modelId;
   const bedrock = `bedrock:${modelId}`;
   if (catalog.model('bedrock', modelId)) return bedrock;

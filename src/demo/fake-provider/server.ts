@@ -40,6 +40,10 @@
 //   model `think-…` (Messages)                         → a signed thinking block before the text (FAKE_THINKING), buffered and streamed
 //   Responses request offering a hosted web search tool (`web_search`, `web_search_preview…`) → the answer runs
 //                                                         FAKE_WEB_SEARCHES searches (`web_search_call` items) first
+//   Responses request asking for reasoning (`reasoning.effort` other than `none`) → the answer opens with a reasoning
+//                                                         item, with `encrypted_content` when `include` names `reasoning.encrypted_content`
+//   Responses request with `store: false` sending back a reasoning item without `encrypted_content` → 404 as OpenAI answers
+//                                                         (nothing was stored to find it by its id)
 //   Responses request offering `code_interpreter`      → the answer first runs code in FAKE_CONTAINER_ID (a
 //                                                         `code_interpreter_call` item naming it)
 //   Messages request offering `code_execution_…`       → the answer first runs a bash command in a container, and
@@ -76,7 +80,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
 import { geminiCallOf, googleKeyInvalidError, handleGemini, handleInteractions, INVALID_GOOGLE_KEY, isInteractionsCall } from './gemini.ts';
-import { COUNT_TOKENS_REFUSED, FAKE_CONTAINER_ID, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offeredCodeExecution, offersCodeInterpreter, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
+import { COUNT_TOKENS_REFUSED, FAKE_CONTAINER_ID, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offeredCodeExecution, offersCodeInterpreter, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, unstoredReasoningError, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
 
 /** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
 function accountHeaders(format: 'openai' | 'anthropic'): Record<string, string> {
@@ -294,6 +298,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   }
   const keyStatus = /^sk-(\d{3})$/.exec(credential);
   if (keyStatus) return sendError(Number(keyStatus[1]));
+  const unstored = surface === 'responses' ? unstoredReasoningError(body) : undefined;
+  if (unstored) {
+    res.writeHead(404, { 'content-type': 'application/json' }).end(unstored);
+    return;
+  }
 
   const model = typeof body.model === 'string' ? body.model : 'unknown';
   const gzip = model.startsWith('gzip-');
@@ -329,6 +338,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (surface === 'embeddings') answer.embedding = { base64: body.encoding_format === 'base64', dimensions: typeof body.dimensions === 'number' ? body.dimensions : 4 };
   if (surface === 'responses' && offersWebSearch(body)) answer.searches = FAKE_WEB_SEARCHES;
   if (surface === 'responses' && offersCodeInterpreter(body)) answer.container = FAKE_CONTAINER_ID;
+  if (surface === 'responses' && asksForReasoning(body)) answer.reasoning = { encrypted: Array.isArray(body.include) && body.include.includes('reasoning.encrypted_content') };
   const advisor = surface === 'messages' ? offeredAdvisor(body) : undefined;
   if (advisor !== undefined) answer.advisor = advisor;
   const codeExecution = surface === 'messages' ? offeredCodeExecution(body) : undefined;
@@ -528,6 +538,12 @@ export async function startFakeProvider(port = 0, options: { record?: boolean; l
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A Responses request setting a reasoning effort other than `none` (the fake's stand-in for a reasoning model reasoning). */
+function asksForReasoning(body: Record<string, unknown>): boolean {
+  const effort = (body.reasoning as { effort?: unknown } | null | undefined)?.effort;
+  return typeof effort === 'string' && effort !== 'none';
 }
 
 /** A request's `metadata.fake_delay_ms` as a match of the `slow-MS-` model prefix (its digits in [1]). */

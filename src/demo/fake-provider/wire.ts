@@ -126,11 +126,12 @@ export interface FakeToolCall { id: string; name: string; arguments: string }
 /** `toolCalls`: every call of an answer making several (chat and Messages; `toolCall` is the first). */
 /** `lateName`: a streamed chat call's name comes with its second argument piece, after the first (some compatible servers). */
 /** `cutArguments`: a chat answer's call stops inside its arguments, finishing with `length` (a model at its output limit). */
+/** `reasoning`: a Responses answer opens with a reasoning item (the request asked for reasoning), its `encrypted_content` included when `encrypted` (the request's `include` asked for it). */
 /** `choices`: how many completions the answer holds (legacy completions' `n`); `generated`: how many the provider generated and bills (`best_of`, at least `choices`). */
 /** `echo`: the prompt a legacy completion repeats before its text (`echo: true`). */
 /** `embedding`: how the embeddings are written (`encoding_format`, `dimensions`), as OpenAI writes them. */
 export interface AnswerSpec {
-  model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; toolCalls?: FakeToolCall[]; searches?: number; advisor?: string; lateName?: boolean; cutArguments?: boolean; container?: string; codeExecution?: { searches: number }; thinking?: boolean;
+  model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; toolCalls?: FakeToolCall[]; searches?: number; advisor?: string; lateName?: boolean; cutArguments?: boolean; reasoning?: { encrypted: boolean }; container?: string; codeExecution?: { searches: number }; thinking?: boolean;
   choices?: number; generated?: number; echo?: string; embedding?: { base64: boolean; dimensions: number };
 }
 
@@ -248,14 +249,38 @@ function codeItem(container: string, status: 'in_progress' | 'completed') {
   const done = status === 'completed';
   return { type: 'code_interpreter_call', id: 'ci_fake1', status, container_id: container, code: done ? 'print(6 * 7)' : '', outputs: done ? [{ type: 'logs', logs: '42\n' }] : null };
 }
-/** The items an answer opens with: its code interpreter call, then its searches. */
-const toolItems = (a: AnswerSpec): number => (a.container === undefined ? 0 : 1) + (a.searches ?? 0);
+
+const FAKE_REASONING_ID = 'rs_fake1';
+const FAKE_ENCRYPTED_REASONING = 'gAAAAABfake-encrypted-reasoning==';
+
+/**
+ * A reasoning item as OpenAI's Responses API gives it: an empty summary unless one is asked, and the reasoning itself
+ * only encrypted, when the request's `include` names `reasoning.encrypted_content` (what a request with `store: false`
+ * sends back to carry it to the next turn).
+ */
+function reasoningItem(reasoning: { encrypted: boolean }) {
+  return { type: 'reasoning', id: FAKE_REASONING_ID, summary: [], ...(reasoning.encrypted ? { encrypted_content: FAKE_ENCRYPTED_REASONING } : {}) };
+}
+
+/**
+ * OpenAI's answer to a `store: false` request whose input holds a reasoning item by id alone (no `encrypted_content`):
+ * nothing was kept to look it up in. Undefined when there is none.
+ */
+export function unstoredReasoningError(body: Record<string, unknown>): string | undefined {
+  if (body.store !== false || !Array.isArray(body.input)) return undefined;
+  const item = (body.input as unknown[]).find((i): i is { id?: unknown } => typeof i === 'object' && i !== null && (i as { type?: unknown }).type === 'reasoning' && typeof (i as { encrypted_content?: unknown }).encrypted_content !== 'string');
+  if (!item) return undefined;
+  return JSON.stringify({ error: { message: `Item with id '${String(item.id)}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`, type: 'invalid_request_error', param: 'input', code: null } });
+}
+
+/** The items an answer opens with: its reasoning, its code interpreter call, then its searches. */
+const toolItems = (a: AnswerSpec): number => (a.reasoning ? 1 : 0) + (a.container === undefined ? 0 : 1) + (a.searches ?? 0);
 
 function responseObject(a: AnswerSpec, status: 'in_progress' | 'completed') {
   const done = status === 'completed';
   return {
     id: 'resp_fake1', object: 'response', created_at: created(), status, model: a.model, error: null, incomplete_details: null,
-    output: done ? [...(a.container === undefined ? [] : [codeItem(a.container, 'completed')]), ...searchIndexes(a).map((i) => searchItem(i, 'completed')), outputItem(a, 'completed')] : [],
+    output: done ? [...(a.reasoning ? [reasoningItem(a.reasoning)] : []), ...(a.container === undefined ? [] : [codeItem(a.container, 'completed')]), ...searchIndexes(a).map((i) => searchItem(i, 'completed')), outputItem(a, 'completed')] : [],
     usage: done && a.withUsage ? responsesUsage() : null,
   };
 }
@@ -323,13 +348,18 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
     const event = (type: string, fields: Record<string, unknown>) => out.push(sse(JSON.stringify({ type, sequence_number: seq++, ...fields }), type));
     event('response.created', { response: responseObject(a, 'in_progress') });
     event('response.in_progress', { response: responseObject(a, 'in_progress') });
-    const ran = a.container === undefined ? 0 : 1;
+    const thought = a.reasoning ? 1 : 0;
+    if (a.reasoning) {
+      event('response.output_item.added', { output_index: 0, item: { type: 'reasoning', id: FAKE_REASONING_ID, summary: [] } });
+      event('response.output_item.done', { output_index: 0, item: reasoningItem(a.reasoning) });
+    }
+    const ran = thought + (a.container === undefined ? 0 : 1);
     if (a.container !== undefined) {
-      event('response.output_item.added', { output_index: 0, item: codeItem(a.container, 'in_progress') });
-      for (const phase of ['in_progress', 'interpreting']) event(`response.code_interpreter_call.${phase}`, { output_index: 0, item_id: 'ci_fake1' });
-      event('response.code_interpreter_call_code.done', { output_index: 0, item_id: 'ci_fake1', code: 'print(6 * 7)' });
-      event('response.code_interpreter_call.completed', { output_index: 0, item_id: 'ci_fake1' });
-      event('response.output_item.done', { output_index: 0, item: codeItem(a.container, 'completed') });
+      event('response.output_item.added', { output_index: thought, item: codeItem(a.container, 'in_progress') });
+      for (const phase of ['in_progress', 'interpreting']) event(`response.code_interpreter_call.${phase}`, { output_index: thought, item_id: 'ci_fake1' });
+      event('response.code_interpreter_call_code.done', { output_index: thought, item_id: 'ci_fake1', code: 'print(6 * 7)' });
+      event('response.code_interpreter_call.completed', { output_index: thought, item_id: 'ci_fake1' });
+      event('response.output_item.done', { output_index: thought, item: codeItem(a.container, 'completed') });
     }
     for (const i of searchIndexes(a)) {
       event('response.output_item.added', { output_index: ran + i, item: searchItem(i, 'in_progress') });

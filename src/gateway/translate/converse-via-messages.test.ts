@@ -178,3 +178,11 @@ test('a Converse path names Bedrock\'s models as before, and any other model the
   assert.equal(converseAddress('amazon.nova-unlisted-v9:0', catalog, account), 'bedrock:amazon.nova-unlisted-v9:0');
   assert.equal(converseAddress('arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-6', catalog, account), 'bedrock:arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-6');
 });
+
+test('a Converse path naming the account\'s virtual model is that virtual model, before Bedrock\'s catalog; one standing for ngrok/auto is refused, saying why', () => {
+  const account = snapshot({ virtualModels: [{ id: 'vm_1', name: 'chat-default', targets: ['openai:gpt-4o', 'anthropic:claude-sonnet-4-5'] }, { id: 'vm_2', name: 'cheapest', targets: ['ngrok/auto'] }] });
+  assert.equal(converseAddress('Chat-Default', catalog, account), 'Chat-Default');
+  const served = resolveCandidates({ model: converseAddress('chat-default', catalog, account), models: undefined, format: 'bedrock', surface: 'converse' }, catalog, account);
+  assert.deepEqual(served.map((c) => [c.provider.id, c.modelId, c.virtualModel]), [['openai', 'gpt-4o', 'chat-default'], ['anthropic', 'claude-sonnet-4-5', 'chat-default']]);
+  assert.throws(() => resolveCandidates({ model: converseAddress('cheapest', catalog, account), models: undefined, format: 'bedrock', surface: 'converse' }, catalog, account), /virtual model "cheapest" stands for "ngrok\/auto".*a Converse path does not serve/);
+});
