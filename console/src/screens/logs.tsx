@@ -83,10 +83,15 @@ function Capture({ requestId }: { requestId: string }) {
   const [error, setError] = useState<string | undefined>();
   useEffect(() => {
     setCapture(undefined);
-    api<RequestCapture>('GET', `/usage/requests/${encodeURIComponent(requestId)}/capture`).then(setCapture, (e: unknown) => {
+    setError(undefined);
+    // Another request opened before this answer came: the answer is not for what is shown now.
+    let current = true;
+    api<RequestCapture>('GET', `/usage/requests/${encodeURIComponent(requestId)}/capture`).then((c) => { if (current) setCapture(c); }, (e: unknown) => {
+      if (!current) return;
       if (e instanceof ApiError && e.status === 404) setCapture(null);
       else setError(`Could not load the captured bodies: ${e instanceof Error ? e.message : String(e)}`);
     });
+    return () => { current = false; };
   }, [requestId]);
   if (error) return <ErrorNote error={error} />;
   if (capture === undefined) return null;

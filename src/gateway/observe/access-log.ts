@@ -111,7 +111,8 @@ export class BodyCapture {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk) : undefined;
     if (!buffer) return;
     const room = BODY_CAPTURE_BYTES - this.#size;
-    this.#chunks.push(buffer.length > room ? buffer.subarray(0, room) : buffer);
+    // A copy: the caller's buffer may be pooled and filled again once written, before the access line is made.
+    this.#chunks.push(Buffer.from(buffer.subarray(0, Math.min(room, buffer.length))));
     this.#size += Math.min(buffer.length, room);
   }
 
@@ -124,13 +125,20 @@ export class BodyCapture {
     const capture = new BodyCapture();
     const write = res.write;
     const end = res.end;
+    // node:http2's compatibility response ends with `this.write(chunk)`: that write is the end's chunk, kept once.
+    let ending = false;
     res.write = function (this: ServerResponse, ...args: unknown[]) {
-      capture.keep(args[0]);
+      if (!ending) capture.keep(args[0]);
       return Reflect.apply(write, this, args) as boolean;
     } as ServerResponse['write'];
     res.end = function (this: ServerResponse, ...args: unknown[]) {
       capture.keep(args[0]);
-      return Reflect.apply(end, this, args) as ServerResponse;
+      ending = true;
+      try {
+        return Reflect.apply(end, this, args) as ServerResponse;
+      } finally {
+        ending = false;
+      }
     } as ServerResponse['end'];
     return capture;
   }
