@@ -182,5 +182,33 @@ for (const kind of STORE_KINDS) {
       assert.equal(res.status, 405);
       assert.equal(res.headers.get('allow'), 'POST');
     });
+
+    test('a malformed JSON-RPC message is a JSON-RPC error, never a silent 202 nor a 500; the server answers on', async () => {
+      const post = async (message: unknown) => {
+        const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify(message) });
+        return { status: res.status, body: (await res.json()) as { jsonrpc: string; id: unknown; error?: { code: number; message: string }; result?: Record<string, unknown> } };
+      };
+      // Not one JSON-RPC 2.0 request: 400, Invalid Request.
+      for (const message of [{ jsonrpc: '1.0', id: 1, method: 'tools/list' }, { jsonrpc: '2.0', id: { n: 1 }, method: 'tools/list' }, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: ['aigw_list_models'] }, { jsonrpc: '2.0', id: null, method: 'tools/list' }]) {
+        const { status, body } = await post(message);
+        assert.deepEqual([status, body.jsonrpc, body.id, body.error?.code], [400, '2.0', null, -32600], JSON.stringify(message));
+      }
+      // Arguments that are not an object, and a name no tool has (a long one cut in the answer): Invalid Params.
+      for (const args of [[1], 'models']) {
+        const { body } = await post({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'aigw_list_models', arguments: args } });
+        assert.deepEqual([body.id, body.error?.code], [2, -32602]);
+      }
+      const long = await post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'x'.repeat(10_240), arguments: {} } });
+      assert.equal(long.body.error?.code, -32602);
+      assert.ok(long.body.error!.message.length < 200, 'the name is not echoed whole');
+      // Null arguments are none, as an absent member is.
+      assert.ok((await post({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'aigw_list_models', arguments: null } })).body.result);
+      // A protocol version of another type is one the server does not speak: answered with its own.
+      for (const protocolVersion of [5, null, {}, ['2025-06-18']]) {
+        const { body } = await post({ jsonrpc: '2.0', id: 5, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 'a', version: '1' } } });
+        assert.equal(typeof body.result?.protocolVersion, 'string', JSON.stringify(protocolVersion));
+      }
+      assert.ok((await post({ jsonrpc: '2.0', id: 6, method: 'tools/list' })).body.result);
+    });
   });
 }

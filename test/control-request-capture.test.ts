@@ -67,6 +67,17 @@ for (const kind of STORE_KINDS) {
       await insertRequestCaptures(c.store.db, [{ accountId: c.accountId, requestId: `rq_copied_${kind}`, capturedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString(), sealed: row.sealed }]);
       expectError(await c.call('GET', `/usage/requests/rq_copied_${kind}/capture`), 404, 'ERR_NGROK_27611');
     });
+
+    test('an odd request id (very long, NUL, not UTF-8, unicode, an encoded slash) is the contract\'s Error, never a 500; the route answers on', async () => {
+      for (const id of ['a'.repeat(5000), '%F0%9F%98%80', 'h%C3%A9llo', 'a%2Fb', '%20']) expectError(await c.call('GET', `/usage/requests/${id}/capture`), 404, 'ERR_NGROK_27611');
+      for (const id of ['%00', 'rq_%00x', '%FF', '%E2%82']) expectError(await c.call('GET', `/usage/requests/${id}/capture`), 400, 'ERR_NGROK_27606');
+      // Past the server's header limit on a real connection: 431, in the same shape.
+      const base = await c.app.listen({ port: 0, host: '127.0.0.1' });
+      const res = await fetch(`${base}/usage/requests/${'a'.repeat(100_000)}/capture`, { headers: { authorization: `Bearer ${c.token}` } });
+      assert.equal(res.status, 431);
+      assert.equal(((await res.json()) as { errorCode: string }).errorCode, 'ERR_NGROK_27606');
+      expectError(await c.call('GET', '/usage/requests/rq_unknown/capture'), 404, 'ERR_NGROK_27611');
+    });
   });
 }
 

@@ -1062,6 +1062,33 @@ describe('Gemini\'s API on models that do not serve it: translated to chat compl
     assert.equal(native.embeddings?.length, 1);
     assert.equal(lastUpstream().path, '/v1beta/models/gemini-embedding-001:batchEmbedContents');
   });
+
+  test('malformed embeddings for an OpenAI model are refused in Google\'s shape, naming the member, never embedded as no text; 10,000 requests go up as one call, vectors in order', async () => {
+    const sent = h.fake.requests.length;
+    const refused = async (method: string, body: string, why: RegExp) => {
+      const res = await gw(h, `/v1beta/models/text-embedding-3-small:${method}`, { headers: { 'x-goog-api-key': token }, body });
+      assert.equal(res.status, 400, `${method} ${body}: ${res.text.slice(0, 200)}`);
+      const { error } = res.json();
+      assert.deepEqual([error.code, error.status], [400, 'INVALID_ARGUMENT']);
+      assert.match(error.message, why);
+    };
+    await refused('batchEmbedContents', '{"requests":"embed me"}', /"requests\[0\]" must be an EmbedContentRequest/);
+    await refused('batchEmbedContents', '{"requests":[null]}', /"requests\[0\]" must be an EmbedContentRequest/);
+    await refused('batchEmbedContents', '{}', /"requests" is required/);
+    await refused('batchEmbedContents', '{"requests":[]}', /"requests" is required/);
+    await refused('batchEmbedContents', '{"requests":[{"content":{"parts":[{"text":"a"}]}},{"content":null}]}', /"requests\[1\]\.content" is required/);
+    await refused('batchEmbedContents', '{"requests":[{"content":{"parts":"a"}}]}', /"requests\[0\]\.content\.parts" must be a list of Part objects/);
+    await refused('embedContent', '{"content":"embed me"}', /"content" is required: one Content object/);
+    await refused('embedContent', '{"content":{"parts":[1]}}', /"content\.parts" must be a list of Part objects/);
+    await refused('embedContent', '{"content":{"parts":[]}}', /"content\.parts" must be a list of Part objects/);
+    assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+
+    const many = Array.from({ length: 10_000 }, (_, i) => ({ content: { parts: [{ text: `text ${i}` }] } }));
+    const res = await gw(h, '/v1beta/models/text-embedding-3-small:batchEmbedContents', { headers: { 'x-goog-api-key': token }, body: { requests: many } });
+    assert.equal(res.status, 200, res.text.slice(0, 200));
+    assert.equal(res.json().embeddings.length, 10_000);
+    assert.equal((lastUpstream().body as { input: string[] }).input[9_999], 'text 9999');
+  });
 });
 
 describe('Gemini requests in Google\'s REST spelling, and Google\'s answer to a key that is not valid (sqlite)', () => {

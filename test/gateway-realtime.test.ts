@@ -377,6 +377,56 @@ test('an upgrade to a target node:http cannot parse as a URL, a plain GET /v1/re
   }
 });
 
+test('a malformed upgrade (its key, version or subprotocol list; HTTP/1.0; two models) is refused 400 in the OpenAI error shape before any provider session opens, and the gateway keeps serving', async () => {
+  const { h, fake, close } = await setup();
+  try {
+    const { token } = await h.accessKey();
+    const port = Number(new URL(h.gatewayUrl).port);
+    /** The whole answer: a refusal closes the connection. */
+    const answer = (text: string) => new Promise<{ status: number; body: { error?: { type: string; code: string; message: string } } }>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(text));
+      let got = '';
+      socket.on('data', (chunk: Buffer) => {
+        got += chunk.toString('utf8');
+        // Taken (101): the session would stay open.
+        if (got.startsWith('HTTP/1.1 101 ') && got.includes('\r\n\r\n')) socket.destroy();
+      });
+      socket.on('error', () => socket.destroy());
+      socket.on('close', () => {
+        const text = got.slice(got.indexOf('\r\n\r\n') + 4);
+        let body = {};
+        try { body = JSON.parse(text); } catch { /* not JSON: the assertions below name it */ }
+        resolve({ status: Number(got.split(' ')[1]), body });
+      });
+    });
+    const upgrade = (query: string, headers: Record<string, string | undefined>, version = '1.1') => {
+      const all: Record<string, string | undefined> = { Host: 'gw', Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', Authorization: `Bearer ${token}`, ...headers };
+      return `GET /v1/realtime${query} HTTP/${version}\r\n${Object.entries(all).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+    };
+    const cases: [string, string, RegExp][] = [
+      ['short key', upgrade('?model=gpt-realtime', { 'Sec-WebSocket-Key': 'short' }), /Sec-WebSocket-Key/],
+      ['no key', upgrade('?model=gpt-realtime', { 'Sec-WebSocket-Key': undefined }), /Sec-WebSocket-Key/],
+      ['version abc', upgrade('?model=gpt-realtime', { 'Sec-WebSocket-Version': 'abc' }), /Sec-WebSocket-Version/],
+      ['empty subprotocols', upgrade('?model=gpt-realtime', { 'Sec-WebSocket-Protocol': 'realtime, , openai-insecure-api-key.' }), /Sec-WebSocket-Protocol/],
+      ['a subprotocol twice', upgrade('?model=gpt-realtime', { 'Sec-WebSocket-Protocol': 'realtime, realtime' }), /Sec-WebSocket-Protocol/],
+      ['HTTP/1.0', upgrade('?model=gpt-realtime', {}, '1.0'), /HTTP\/1\.1/],
+      ['two models', upgrade('?model=gpt-realtime&model=gpt-realtime-mini', {}), /"model" query parameter is given more than once/],
+    ];
+    for (const [name, text, why] of cases) {
+      const { status, body } = await answer(text);
+      assert.equal(status, 400, name);
+      assert.deepEqual([body.error?.type, body.error?.code], ['invalid_request_error', 'ERR_NGROK_27228'], name);
+      assert.match(body.error?.message ?? '', why, name);
+    }
+    assert.equal(fake.handshakes.length, 0, 'no provider session was opened for a doomed handshake');
+    const taken = await rawUpgrade(h, '?model=gpt-realtime', { token });
+    assert.ok('socket' in taken, 'a realtime session still opens');
+    taken.socket.close();
+  } finally {
+    await close();
+  }
+});
+
 test('a plain GET /v1/realtime (no WebSocket upgrade) is 426 Upgrade Required naming websocket, in the OpenAI error shape', async () => {
   const { h, close } = await setup();
   try {

@@ -270,8 +270,10 @@ export const controlMcpServer: RouteExtension = (app: FastifyInstance, deps: Con
     }
     const message = asMessage(request.body);
     if (!message) return send(reply, rpcError(null, RpcCode.invalidRequest, 'The body must be one JSON-RPC 2.0 message.'), 400);
+    // MCP forbids a request a null id; taken for a notification, it would go unanswered and the client wait on it.
+    if (message.method !== undefined && message.id === null) return send(reply, rpcError(null, RpcCode.invalidRequest, 'A request\'s id must be a string or a number, not null.'), 400);
     // A notification or a response to us: accepted, nothing to answer (the transport's 202).
-    if (message.method === undefined || message.id === undefined || message.id === null) return reply.code(202).send();
+    if (message.method === undefined || message.id === undefined) return reply.code(202).send();
     return answer(message, request, reply, app);
   });
   // No server-initiated stream and no sessions: the transport's answer for GET and DELETE is 405.

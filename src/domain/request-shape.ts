@@ -2,7 +2,7 @@
 // same thing from every candidate — a translated request would otherwise go out as something else (a `messages`
 // string as an empty conversation), and the same code work on one model and fail on another.
 import type { ApiFormat, ApiSurface } from '../catalog/types.ts';
-import { geminiContentsProblem, geminiMembers, geminiSpelling } from './gemini-fields.ts';
+import { geminiContentsProblem, geminiList, geminiMember, geminiMembers, geminiSpelling } from './gemini-fields.ts';
 import { isRecord } from './json-value.ts';
 
 /**
@@ -22,6 +22,16 @@ export function requestShapeProblem(body: Record<string, unknown>, surface: ApiS
   if (surface === 'count-tokens' && format === 'bedrock') {
     const input = isRecord(body.input) ? body.input : {};
     if (isRecord(input.converse) === isRecord(input.invokeModel)) return '"input" must hold one of "converse" (a Converse request\'s messages, system and toolConfig) or "invokeModel" (an InvokeModel body).';
+    if (isRecord(input.converse)) return converseShapeProblem(input.converse, 'input.converse.');
+  }
+  if (surface === 'converse' || surface === 'converse-stream') {
+    const problem = converseShapeProblem(body, '');
+    if (problem) return problem;
+  }
+  // Google refuses these itself; an OpenAI embedding model would be sent no text (or none at all), and answer it.
+  if (format === 'gemini' && (surface === 'embeddings' || surface === 'embed-content')) {
+    const problem = geminiEmbedShapeProblem(body, surface === 'embeddings');
+    if (problem) return problem;
   }
   // Google refuses such `contents` itself; a chat model would be sent an empty prompt, and answer it.
   if (surface === 'generate-content' || surface === 'stream-generate-content') {
@@ -31,6 +41,56 @@ export function requestShapeProblem(body: Record<string, unknown>, surface: ApiS
   // Anthropic requires the output limit on Messages (token counting refuses one), unless the account's cap supplies it.
   if (surface === 'messages' && (body.max_tokens === undefined || body.max_tokens === null) && !(outputCap !== null && outputCap > 0)) {
     return '"max_tokens" is required.';
+  }
+  return undefined;
+}
+
+const listOf = (v: unknown) => Array.isArray(v) && v.every(isRecord);
+const given = (v: unknown) => v !== undefined && v !== null;
+
+/**
+ * Converse's members the gateway reads, of the types Bedrock's API gives them: Bedrock refuses others itself, and a
+ * model reached by translation would be sent the conversation without them (objects of the wrong type are skipped).
+ * `messages` may be absent (a Bedrock prompt resource supplies it).
+ */
+function converseShapeProblem(body: Record<string, unknown>, at: string): string | undefined {
+  const { messages } = body;
+  if (given(messages)) {
+    if (!Array.isArray(messages)) return `"${at}messages" must be a list of messages ({"role": "user", "content": [{"text": "…"}]}).`;
+    for (const [i, message] of messages.entries()) {
+      const where = `${at}messages[${i}]`;
+      if (!isRecord(message)) return `"${where}" must be a message ({"role": "user", "content": [{"text": "…"}]}).`;
+      if (message.role !== 'user' && message.role !== 'assistant') return `"${where}.role" must be "user" or "assistant".`;
+      if (!listOf(message.content)) return `"${where}.content" must be a list of content blocks ({"text": "…"}).`;
+      for (const [j, block] of (message.content as Record<string, unknown>[]).entries()) {
+        if (given(block.text) && typeof block.text !== 'string') return `"${where}.content[${j}].text" must be a string.`;
+        for (const name of ['toolUse', 'toolResult']) if (given(block[name]) && !isRecord(block[name])) return `"${where}.content[${j}].${name}" must be an object.`;
+      }
+    }
+  }
+  if (given(body.system) && !listOf(body.system)) return `"${at}system" must be a list of system content blocks ({"text": "…"}).`;
+  if (given(body.toolConfig) && !(isRecord(body.toolConfig) && (!given(body.toolConfig.tools) || listOf(body.toolConfig.tools)))) {
+    return `"${at}toolConfig" must be an object whose "tools" is a list of tools ({"toolSpec": {…}}).`;
+  }
+  if (given(body.inferenceConfig) && !isRecord(body.inferenceConfig)) return `"${at}inferenceConfig" must be an object.`;
+  return undefined;
+}
+
+/**
+ * An EmbedContentRequest's `content` (each of a batch's `requests`): one Content whose parts are objects. A repeated
+ * field's lone value is read as one item, as Google reads it (gemini-fields.ts).
+ */
+function geminiEmbedShapeProblem(body: Record<string, unknown>, batch: boolean): string | undefined {
+  const requests = batch ? geminiList(geminiMember(body, 'requests')) : [body];
+  if (batch && requests.length === 0) return '"requests" is required: a list of EmbedContentRequest objects ({"content": {"parts": [{"text": "…"}]}}).';
+  for (const [i, request] of requests.entries()) {
+    const where = batch ? `${geminiSpelling(body, 'requests')}[${i}]` : '';
+    if (!isRecord(request)) return `"${where}" must be an EmbedContentRequest object ({"content": {"parts": [{"text": "…"}]}}).`;
+    const content = geminiMember(request, 'content');
+    const named = `${where === '' ? '' : `${where}.`}content`;
+    if (!isRecord(content)) return `"${named}" is required: one Content object ({"parts": [{"text": "…"}]}).`;
+    const parts = geminiList(content.parts);
+    if (parts.length === 0 || !parts.every(isRecord)) return `"${named}.parts" must be a list of Part objects ({"text": "…"}), at least one.`;
   }
   return undefined;
 }

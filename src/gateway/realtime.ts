@@ -90,6 +90,30 @@ function offeredProtocols(headers: IncomingHttpHeaders): string[] {
   return typeof offered === 'string' ? offered.split(',').map((p) => p.trim()) : [];
 }
 
+/** RFC 7230's token, the one shape a subprotocol may take (RFC 6455 §4.1). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * What makes the upgrade one `ws` would refuse, if anything: said before admission, so a doomed handshake opens no
+ * provider session, and its client reads OpenAI's error shape rather than `ws`'s plain-text 400. The same rules as
+ * `ws` (RFC 6455 §4.1, versions 13 and 8), and HTTP/1.1, which the handshake requires and `ws` does not check.
+ */
+function handshakeProblem(req: IncomingMessage): string | undefined {
+  if (req.httpVersionMajor < 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)) return 'a WebSocket upgrade takes HTTP/1.1 (RFC 6455 §4.1).';
+  const key = req.headers['sec-websocket-key'];
+  if (typeof key !== 'string' || !/^[+/0-9A-Za-z]{22}==$/.test(key)) return 'the "Sec-WebSocket-Key" header is missing or is not 16 bytes in base64 (RFC 6455 §4.1).';
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '13' && version !== '8') return 'the "Sec-WebSocket-Version" header must be 13 (RFC 6455 §4.1).';
+  const offered = req.headers['sec-websocket-protocol'];
+  if (offered !== undefined) {
+    const protocols = offeredProtocols(req.headers);
+    if (!protocols.every((p) => TOKEN.test(p)) || new Set(protocols).size !== protocols.length) {
+      return 'the "Sec-WebSocket-Protocol" header must list subprotocols (tokens, such as "realtime") separated by commas, none empty or twice.';
+    }
+  }
+  return undefined;
+}
+
 /** The access key: a header as on every gateway route, else the browser's subprotocol. */
 function realtimeToken(headers: IncomingHttpHeaders): string | undefined {
   const token = accessToken(headers);
@@ -260,6 +284,12 @@ export class RealtimeGateway {
     const session = new Session(this.#deps, req);
     this.#sessions.add(session);
     socket.on('error', ignore);
+    const malformed = handshakeProblem(req);
+    if (malformed) {
+      this.#refuse(session, socket, tollgateError('invalidRequest', { reason: malformed }));
+      this.#finish(session);
+      return;
+    }
     const gone = () => { session.clientGone = true; };
     socket.once('close', gone);
     this.#admit(session, req).then((upstream) => {
@@ -307,8 +337,8 @@ export class RealtimeGateway {
 
   async #admit(s: Session, req: IncomingMessage): Promise<WebSocket> {
     const { deps } = s;
-    const model = new URL(req.url ?? '/', 'http://gateway').searchParams.get('model');
-    s.askedModel = model ?? undefined;
+    const models = new URL(req.url ?? '/', 'http://gateway').searchParams.getAll('model');
+    s.askedModel = models[0];
     if (this.#stopping) throw tollgateError('gatewayStopping');
     let found = authenticateToken(deps.state, realtimeToken(req.headers), req.headers.authorization !== undefined);
     if (found instanceof Promise) found = await found;
@@ -318,7 +348,7 @@ export class RealtimeGateway {
     refuseRoutingLoop(req.headers, deps.options.loopId);
     const admitted = admitCredit(s);
     if (admitted) await admitted;
-    const attempts = this.#plan(s, this.#candidates(s, model));
+    const attempts = this.#plan(s, this.#candidates(s, models));
     const accountId = found.accountId;
     const open = this.#perAccount.get(accountId) ?? 0;
     if (open >= this.#limits.maxSessions) throw tollgateError('realtimeSessionsLimitExceeded', { limit: String(this.#limits.maxSessions) });
@@ -327,7 +357,10 @@ export class RealtimeGateway {
     return this.#connect(s, attempts, req.headers);
   }
 
-  #candidates(s: Session, model: string | null): Candidate[] {
+  #candidates(s: Session, models: string[]): Candidate[] {
+    // Which one the client meant is not the gateway's to guess; the provider would be sent one of them.
+    if (models.length > 1) throw tollgateError('invalidRequest', { reason: 'the "model" query parameter is given more than once; name one model.' });
+    const model = models[0];
     if (!model) throw tollgateError('invalidRequest', { reason: 'name a model in the "model" query parameter, as /v1/realtime?model=gpt-realtime.' });
     const candidates = resolveCandidates({ model, models: undefined, format: 'openai', surface: 'realtime' }, s.deps.catalog, s.account!);
     const access = s.configuration?.access ?? null;

@@ -168,15 +168,23 @@ function blocks(content: unknown, scope: 'message' | 'system'): Json[] {
   return out;
 }
 
+/**
+ * The members of a content block (and of a tool result's) that `blocks` reads or refuses by name; a block with none of
+ * them (a kind Bedrock added since, a misspelling) would be left out unseen.
+ */
+const READ_BLOCKS = ['text', 'guardContent', 'cachePoint', 'image', 'document', 'toolUse', 'toolResult', 'reasoningContent', 'video', 'audio'];
+const READ_RESULT_BLOCKS = ['text', 'json', 'image', 'document', 'video'];
+
 /** What of a Converse content list Messages cannot carry, described for the client; undefined when all of it goes. */
-function unsendable(content: unknown): string | undefined {
+function unsendable(content: unknown, read = READ_BLOCKS): string | undefined {
   for (const block of objects(content)) {
+    if (!read.some((name) => block[name] !== undefined)) return `a content block of a kind this translation does not read (${JSON.stringify(Object.keys(block).join(', ').slice(0, 80))})`;
     if (block.video !== undefined) return 'a video';
     if (block.audio !== undefined) return 'audio';
     if (block.image !== undefined && !image(block.image)) return 'an image from S3 (or in a format other than png, jpeg, gif or webp)';
     if (block.document !== undefined && !documentBlock(block.document)) return `a document in ${String(obj(block.document)?.format ?? 'an unknown')} format (or from S3)`;
     if (block.toolResult !== undefined) {
-      const inner = unsendable(obj(block.toolResult)?.content);
+      const inner = unsendable(obj(block.toolResult)?.content, READ_RESULT_BLOCKS);
       if (inner) return inner;
     }
   }
