@@ -310,6 +310,24 @@ describe('translation: Bedrock Converse requests served by other providers\' mod
     }
   });
 
+  test('CountTokens naming a GPT model with an InvokeModel body that is not Claude\'s: refused, as for Claude at Anthropic, never answered with a count of nothing', async () => {
+    const sdk = client();
+    try {
+      const body = new TextEncoder().encode(JSON.stringify({ inputText: 'count these few words please', textGenerationConfig: { maxTokenCount: 10 } }));
+      for (const modelId of ['gpt-4o', 'claude-sonnet-4-5']) {
+        const sent = h.fake.requests.length;
+        await assert.rejects(sdk.send(new CountTokensCommand({ modelId, input: { invokeModel: { body } } })), (e: unknown) => {
+          assert.ok(e instanceof ValidationException, `${modelId}: ${String(e)}`);
+          assert.match(e.message, /^ERR_NGROK_27226: .*not a Claude/, modelId);
+          return true;
+        });
+        assert.equal(h.fake.requests.length, sent, 'nothing sent upstream');
+      }
+    } finally {
+      sdk.destroy();
+    }
+  });
+
   test('Firewall on a Converse request another provider serves: the blocked toolUse is removed from the answer, buffered and streamed', async () => {
     const policy = await h.api<{ id: string }>('POST', '/firewall-policies', { name: 'No weather', rules: [{ name: 'No weather', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['get_weather'] }] });
     const guarded = (await h.accessKey(await h.configuration({ firewallPolicyId: policy.id, router: { rules: [

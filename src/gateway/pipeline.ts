@@ -4,7 +4,7 @@
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
 import { converseAddress, fallbackNames, refusalError, resolveCandidates, virtualModelNamed, type Candidate, type Untranslatable } from '../domain/resolve.ts';
 import { asksForAutoSelection, autoSelectionOrder, AUTO_CANDIDATES, AUTO_MODEL } from '../domain/auto-select.ts';
-import { bedrockCountedRequest, continuedThread, isTranslatedResponseId, untranslatable, withStoredItemsInline } from './translate/index.ts';
+import { bedrockCountedRequest, continuedThread, converseCountUntranslatableReason, isTranslatedResponseId, untranslatable, withStoredItemsInline } from './translate/index.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { inputTokenBounds } from '../domain/token-bounds.ts';
@@ -366,6 +366,10 @@ async function countedHere(ctx: RequestContext): Promise<boolean> {
   const served = applyScope(candidates, configuration?.access ?? null).allowed.find((c) => c.surface.surface === 'chat-completions' || c.surface.format === 'bedrock');
   if (!served) return false;
   if (thread !== undefined) throw tollgateError('threadNotHeld', { provider: served.provider.id, model: served.modelId, surface: ctx.route.surface, id: thread });
+  // An InvokeModel body that is not Claude's has nothing here to count (bedrockCountedRequest finds no messages): its
+  // count would be of an empty request. Refused as Claude at Anthropic refuses it.
+  const unread = format === 'bedrock' ? converseCountUntranslatableReason(body!) : undefined;
+  if (unread !== undefined) throw refusalError(served, ctx.route.surface, unread);
   const tokens = format === 'anthropic' ? await countInputTokens(ctx.rawBody!, 'count-tokens')
     : await countInputTokens(Buffer.from(JSON.stringify(counted)), bedrock?.surface ?? 'generate-content');
   if (ctx.clientGone || ctx.res.headersSent) return true;

@@ -19,7 +19,7 @@ import type { AnyTranslator, Translator } from './types.ts';
 export type { AnyTranslator, StreamTranslation, TranslationScope, Translator } from './types.ts';
 export { withStoredItemsInline } from './stored-items.ts';
 export { isTranslatedResponseId } from './responses-via-chat.ts';
-export { bedrockCountedRequest } from './converse-via-messages.ts';
+export { bedrockCountedRequest, converseCountUntranslatableReason } from './converse-via-messages.ts';
 // Automatic selection asks it too, to refuse a thread as a named model's resolution does (pipeline.ts).
 export { continuedThread } from './messages-via-chat.ts';
 
