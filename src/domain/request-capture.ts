@@ -102,6 +102,11 @@ export class BodyCapture {
     return this.#total;
   }
 
+  /** The captured start read as UTF-8, any byte that is not shown as U+FFFD (the access log's body). */
+  text(): string {
+    return Buffer.concat(this.#chunks, this.#kept).toString('utf8');
+  }
+
   /** The captured start as text when it is UTF-8 (a character cut at the limit dropped), else base64. */
   result(): Pick<CapturedBody, 'body' | 'bodyEncoding' | 'bodyBytes' | 'bodyTruncated'> {
     const kept = Buffer.concat(this.#chunks, this.#kept);

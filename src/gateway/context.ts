@@ -11,7 +11,7 @@ import type { Upstreams } from './upstream.ts';
 import type { UpstreamExchange } from './exchange.ts';
 import type { GatewayObserver } from './observe/observer.ts';
 import type { RequestTrace } from './observe/tracing.ts';
-import type { BodyCapture } from './observe/access-log.ts';
+import type { BodyCapture } from '../domain/request-capture.ts';
 import type { CompiledPolicy, FirewallFinding } from '../domain/firewall.ts';
 import type { CaptureSink, ExchangeRecording } from './request-capture.ts';
 

@@ -5,6 +5,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { BodyCapture, capturedRequestHeaders, capturedResponseHeaders, type RequestCapture } from '../domain/request-capture.ts';
 import type { RequestContext } from './context.ts';
+import { tapWrites } from './response-tap.ts';
 
 /** Where finished captures go (usage/capture-writer.ts): sealed and written off the request path. */
 export interface CaptureSink {
@@ -30,12 +31,6 @@ export class ExchangeRecording {
   }
 }
 
-type Chunk = string | Uint8Array;
-
-function isChunk(value: unknown): value is Chunk {
-  return typeof value === 'string' || value instanceof Uint8Array;
-}
-
 /** writeHead's headers: an object, or node's flat `[name, value, …]` list. */
 function headObject(value: unknown): OutgoingHttpHeaders | undefined {
   if (!Array.isArray(value)) return value !== null && typeof value === 'object' ? value as OutgoingHttpHeaders : undefined;
@@ -47,7 +42,7 @@ function headObject(value: unknown): OutgoingHttpHeaders | undefined {
 /**
  * Starts capturing the exchange of a request whose account has request capture on (the caller checked the setting,
  * so a request without capture pays one property read). The one place the answer is seen is the response itself:
- * its writeHead/write/end are wrapped on this response object only, so every way the gateway answers — a relayed
+ * its writeHead is wrapped and its writes tapped (response-tap.ts), on this response object only, so every way the gateway answers — a relayed
  * JSON answer or stream, a translated one, an event stream, its own errors, a Firewall block, a token count — is
  * captured as the client got it, and no writing path needs to know about capture.
  */
@@ -59,14 +54,7 @@ export function recordExchange(ctx: RequestContext): void {
   const capturedAt = new Date(Date.now() - (performance.now() - ctx.startedAt)).toISOString();
   const recording = new ExchangeRecording(sink.maxBytes, capturedAt);
   ctx.recording = recording;
-  const { writeHead, write, end } = res;
-  // HTTP/2's compatibility response ends with `this.write(chunk)` (node:http's end writes internally): the chunk end
-  // was given is counted there, not a second time by the wrapped write.
-  let ending = false;
-  const sent = (response: ServerResponse, chunk: unknown): void => {
-    // What goes to a response already ended or destroyed never reaches the client.
-    if (!ending && isChunk(chunk) && !response.writableEnded && !response.destroyed) recording.response.push(chunk);
-  };
+  const { writeHead } = res;
   res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
     if (!this.headersSent) {
       recording.head = headObject(typeof args[1] === 'string' ? args[2] : args[1]);
@@ -74,19 +62,10 @@ export function recordExchange(ctx: RequestContext): void {
     }
     return Reflect.apply(writeHead, this, args) as ServerResponse;
   } as ServerResponse['writeHead'];
-  res.write = function (this: ServerResponse, ...args: unknown[]) {
-    sent(this, args[0]);
-    return Reflect.apply(write, this, args) as boolean;
-  } as ServerResponse['write'];
-  res.end = function (this: ServerResponse, ...args: unknown[]) {
-    sent(this, args[0]);
-    ending = true;
-    try {
-      return Reflect.apply(end, this, args) as ServerResponse;
-    } finally {
-      ending = false;
-    }
-  } as ServerResponse['end'];
+  tapWrites(res, (chunk, response) => {
+    // What goes to a response already ended or destroyed never reaches the client.
+    if (!response.writableEnded && !response.destroyed) recording.response.push(chunk);
+  });
   res.once('close', () => {
     try {
       sink.keep(finished(ctx, recording));

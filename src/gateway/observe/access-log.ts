@@ -3,7 +3,7 @@
 // models, provider, attempts, status, tokens, cost, durations — and never carries a prompt, a completion, an
 // access-key token or a provider key. Bodies appear only with TOLLGATE_LOG_BODIES=1 (an operator's explicit choice for
 // debugging), truncated, with credential headers removed.
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import pino, { type Logger } from 'pino';
 
 /** Longest body kept per side when body capture is on. */
@@ -101,45 +101,3 @@ export function safeHeaders(headers: IncomingHttpHeaders): Record<string, string
   return out;
 }
 
-/** Response bytes seen so far, capped; attached to a response only while body capture is on. */
-export class BodyCapture {
-  #chunks: Buffer[] = [];
-  #size = 0;
-
-  keep(chunk: unknown): void {
-    if (this.#size >= BODY_CAPTURE_BYTES || chunk === undefined || chunk === null || typeof chunk === 'function') return;
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk) : undefined;
-    if (!buffer) return;
-    const room = BODY_CAPTURE_BYTES - this.#size;
-    // A copy: the caller's buffer may be pooled and filled again once written, before the access line is made.
-    this.#chunks.push(Buffer.from(buffer.subarray(0, Math.min(room, buffer.length))));
-    this.#size += Math.min(buffer.length, room);
-  }
-
-  text(): string {
-    return Buffer.concat(this.#chunks).toString('utf8');
-  }
-
-  /** Wraps `res.write`/`res.end` so whatever the gateway sends is also kept (capped). */
-  static attach(res: ServerResponse): BodyCapture {
-    const capture = new BodyCapture();
-    const write = res.write;
-    const end = res.end;
-    // node:http2's compatibility response ends with `this.write(chunk)`: that write is the end's chunk, kept once.
-    let ending = false;
-    res.write = function (this: ServerResponse, ...args: unknown[]) {
-      if (!ending) capture.keep(args[0]);
-      return Reflect.apply(write, this, args) as boolean;
-    } as ServerResponse['write'];
-    res.end = function (this: ServerResponse, ...args: unknown[]) {
-      capture.keep(args[0]);
-      ending = true;
-      try {
-        return Reflect.apply(end, this, args) as ServerResponse;
-      } finally {
-        ending = false;
-      }
-    } as ServerResponse['end'];
-    return capture;
-  }
-}

@@ -18,7 +18,9 @@ import { nonModelRoute } from '../routes.ts';
 import { picoToUsd, STATUS_CLASSES, statusClassIndex, type GatewayMetrics } from './metrics.ts';
 import type { RequestTracer } from './tracing.ts';
 import { reportedTokens } from './tokens.ts';
-import { BodyCapture, fastAccessWriter, ms, safeHeaders, truncate, usd5, type AccessLine } from './access-log.ts';
+import { BODY_CAPTURE_BYTES, fastAccessWriter, ms, safeHeaders, truncate, usd5, type AccessLine } from './access-log.ts';
+import { BodyCapture } from '../../domain/request-capture.ts';
+import { tapWrites } from '../response-tap.ts';
 
 /** Surface label values, in GatewayMetrics index order; `other` (unknown paths) last. */
 export const SURFACE_LABELS = ['chat-completions', 'responses', 'completions', 'embeddings', 'messages', 'count-tokens', 'generate-content', 'stream-generate-content', 'interactions', 'embed-content', 'models', 'mcp', 'other'] as const;
@@ -120,7 +122,11 @@ export class GatewayObserver {
 
   started(ctx: RequestContext): void {
     this.inFlight++;
-    if (this.#logBodies) ctx.capture = BodyCapture.attach(ctx.res);
+    if (this.#logBodies) {
+      const kept = new BodyCapture(BODY_CAPTURE_BYTES);
+      ctx.capture = kept;
+      tapWrites(ctx.res, (chunk) => kept.push(chunk));
+    }
   }
 
   closed(): void {
