@@ -32,6 +32,14 @@ const UNSCREENED_TURNS: ReadonlyMap<ApiSurface, string> = new Map([
 ]);
 
 /**
+ * The first enforcing policy with rules a path Firewall cannot screen would skip: request rules, and response rules
+ * where the model can return tool calls (`toolCalls`).
+ */
+function skippedPolicy(policies: readonly CompiledPolicy[], toolCalls: boolean): CompiledPolicy | undefined {
+  return policies.find((p) => p.mode === 'enforce' && (p.request.length > 0 || (toolCalls && p.response.length > 0)));
+}
+
+/**
  * The key's policies for this request, undefined when it has none (or the surface is not one Firewall screens). A
  * model turn on a surface it cannot screen is refused when an enforcing policy has rules it would skip there: request
  * rules anywhere, response rules where the model can return tool calls (all but legacy completions).
@@ -46,7 +54,7 @@ export function firewallFor(ctx: RequestContext): readonly CompiledPolicy[] | un
   if (!screened && !unscreened) return undefined;
   const policies = keyPolicies(accountPolicy, configurationPolicy, ctx.account!.firewallPolicies);
   if (unscreened) {
-    const skipped = policies.find((p) => p.mode === 'enforce' && (p.request.length > 0 || (surface !== 'completions' && p.response.length > 0)));
+    const skipped = skippedPolicy(policies, surface !== 'completions');
     if (skipped) throw tollgateError('invalidRequest', { reason: `this access key's Firewall policy ${skipped.id} enforces rules, and Firewall does not screen ${unscreened}: nothing would be checked. Send the request as chat completions, Responses, Messages (Claude on Bedrock included), Gemini generateContent or Interactions, Bedrock's Converse, or legacy completions with a text prompt, or set the policy's mode to audit.` });
     return undefined;
   }
@@ -95,7 +103,6 @@ export function refuseUnscreenedSession(account: AccountSnapshot, configuration:
   const accountPolicy = account.settings.firewallPolicyId;
   const configurationPolicy = configuration?.firewallPolicyId;
   if (!accountPolicy && !configurationPolicy) return;
-  const skipped = keyPolicies(accountPolicy, configurationPolicy, account.firewallPolicies)
-    .find((p) => p.mode === 'enforce' && (p.request.length > 0 || p.response.length > 0));
+  const skipped = skippedPolicy(keyPolicies(accountPolicy, configurationPolicy, account.firewallPolicies), true);
   if (skipped) throw tollgateError('invalidRequest', { reason: `this access key's Firewall policy ${skipped.id} enforces rules, and Firewall does not screen realtime sessions: nothing would be checked. Use chat completions or Responses, or set the policy's mode to audit.` });
 }
