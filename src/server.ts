@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
 import { createLogger } from './config/logger.ts';
 import { SecretBox } from './domain/secret-box.ts';
+import { PlaygroundTokens } from './domain/playground-token.ts';
 import { databaseIdentity, openStore, parseDatabaseUrl, type Store } from './store/database.ts';
 import { readableByOthers } from './store/private-file.ts';
 import { bootstrapAccount, isApiKeyToken } from './store/accounts.ts';
@@ -141,7 +142,8 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     // Each plane's modules load only in a process that runs it: a gateway-only node never holds the control
     // plane's HTTP framework, compiled contract and payment SDK (tens of MB of a process's memory).
     const [{ buildControlApp }, { handlerFactories, routeExtensions }] = await Promise.all([import('./control/app.ts'), import('./control/index.ts')]);
-    const app = await buildControlApp({ store, config, secretBox, changes, logger }, handlerFactories, [...routeExtensions, metricsRoute]);
+    // The gateway's bound address, once it listens in this process: the console's Playground default on port 0.
+    const app = await buildControlApp({ store, config, secretBox, changes, logger, gatewayUrl: () => running.gatewayUrl }, handlerFactories, [...routeExtensions, metricsRoute]);
     const address = await app.listen({ host: config.host, port: config.apiPort }).catch((error: unknown) => { throw listenError(error, config.listenSettingNames.apiPort, config.listenSettingNames.host, config.host, config.apiPort); });
     running.controlApp = app;
     running.apiUrl = address;
@@ -174,7 +176,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
       }
       return unshipped.exclusive(async () => (await read()) - unshipped.unshippedPico(accountId));
     };
-    const state = new GatewayState({ store, secretBox, changes, logger, readBalance: gaugeBalance, ...(config.databaseListenUrl ? { listenUrl: config.databaseListenUrl } : {}) });
+    const state = new GatewayState({ store, secretBox, changes, logger, readBalance: gaugeBalance, playgroundTokens: new PlaygroundTokens(config.masterKey), ...(config.databaseListenUrl ? { listenUrl: config.databaseListenUrl } : {}) });
     await state.start();
     // Closers run last pushed first: no new requests (the gateway), every recorded usage event in the store (the
     // journal), the last spans exported (the observer), then the state. A start failing half-way closes what it opened.

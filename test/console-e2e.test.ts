@@ -1283,6 +1283,40 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     assert.ok(await refusal.evaluate((el) => el.nextElementSibling?.classList.contains('form-actions') ?? false), 'the refusal sits just above Save');
   });
 
+  await t.test('Playground: two models side by side, streamed from the browser with the chosen access key; a follow-up and a retry; usage is that key\'s', { skip: running.gatewayUrl ? false : 'the gateway plane is not wired into startTollgate yet' }, async () => {
+    await go(page, '#/playground', 'Playground');
+    await page.getByLabel('Access key', { exact: true }).selectOption({ label: 'e2e app' });
+    await page.getByLabel('Model 1', { exact: true }).fill('openai/gpt-4o');
+    await page.getByRole('button', { name: 'Add a model to compare' }).click();
+    await page.getByLabel('Model 2', { exact: true }).fill('openai:gpt-4o');
+    await page.getByLabel('Prompt', { exact: true }).fill('hello from the playground');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    const first = page.getByRole('region', { name: 'Column 1: openai/gpt-4o' });
+    const second = page.getByRole('region', { name: 'Column 2: openai:gpt-4o' });
+    for (const column of [first, second]) await column.getByText('You said: "hello from the playground"').waitFor();
+    // The request id shown is a real gateway request of the chosen key, recorded like any other.
+    const requestId = await first.locator('.pg-answer a.mono').first().innerText();
+    const event = await poll('the Playground request\'s usage', async () => (await api<S['AIGatewayRequest']>('GET', `/usage/requests/${requestId}`)).body.attempts?.[0]?.event);
+    assert.equal(event.accessKeyId, accessKeyId);
+    assert.ok(Number(event.totalCost) > 0);
+    await first.getByText(/Finish: stop\. \d+ in · \d+ out/).waitFor();
+
+    // A follow-up goes to both; each keeps its own history (the fake model echoes the last user message).
+    await page.getByLabel('Prompt', { exact: true }).fill('and a follow-up');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    for (const column of [first, second]) await column.getByText('You said: "and a follow-up"').waitFor();
+    const sent = fake.requests.at(-1)!.body as { messages: { role: string }[]; stream: boolean };
+    assert.deepEqual(sent.messages.map((m) => m.role), ['user', 'assistant', 'user']);
+    assert.equal(sent.stream, true);
+    const before = fake.requests.length;
+    await second.getByRole('button', { name: 'Retry last answer' }).click();
+    await poll('the retried answer', async () => (fake.requests.length > before ? true : undefined));
+    await second.getByText('You said: "and a follow-up"').waitFor();
+    assert.equal(await second.locator('.pg-turns > li').count(), 2, 'the retry replaced the last answer');
+    await assertLabelled(page);
+    await shot(page, 'playground');
+  });
+
   /** Signs out and in again in another tab: the tabs share the cookie, so this page's CSRF token is now of a gone session. */
   const signInAgainElsewhere = async () => {
     const other = await context!.newPage();

@@ -21,6 +21,9 @@ export type FirewallRule = Schemas['AIGatewayFirewallRule'];
 export type McpServer = Schemas['AIGatewayMcpServer'];
 export type McpServerAuth = Schemas['AIGatewayMcpServerAuth'];
 
+/** POST /console/playground-token: a 15-minute stand-in for an access key, and where the gateway is. */
+export interface PlaygroundToken { token: string; expiresAt: string; gatewayUrl: string }
+
 export interface SessionInfo { csrfToken: string; apiKeyId: string; accountId: string; expiresAt: string; paymentsConfigured: boolean }
 
 /** A contract error body ({errorCode, statusCode, msg, details}) or a transport failure. */

@@ -11,11 +11,13 @@ import { VirtualModelsScreen } from './screens/virtual-models.tsx';
 import { FirewallScreen } from './screens/firewall.tsx';
 import { McpServersScreen } from './screens/mcp-servers.tsx';
 import { LogsScreen } from './screens/logs.tsx';
+import { PlaygroundScreen } from './screens/playground.tsx';
 import { UsageScreen } from './screens/usage.tsx';
 import { SettingsScreen } from './screens/settings.tsx';
 
 const NAV = [
   { route: 'keys', label: 'Access keys' },
+  { route: 'playground', label: 'Playground' },
   { route: 'configurations', label: 'Configurations' },
   { route: 'providers', label: 'Providers' },
   { route: 'virtual-models', label: 'Virtual models' },
@@ -68,6 +70,7 @@ function Screen({ route, me, onSessionGone }: { route: string[]; me: SessionInfo
     case 'virtual-models': return <VirtualModelsScreen id={rest[0]} />;
     case 'firewall': return <FirewallScreen id={rest[0]} />;
     case 'mcp-servers': return <McpServersScreen id={rest[0]} />;
+    case 'playground': return <PlaygroundScreen />;
     case 'logs': return <LogsScreen />;
     case 'usage': return <UsageScreen />;
     case 'settings': return <SettingsScreen me={me} onSessionGone={onSessionGone} />;

@@ -72,6 +72,8 @@ export interface Config {
   awsStsEndpoint?: string;
   awsStsRegion?: string;
   publicApiUrl?: string;
+  /** TOLLGATE_PUBLIC_GATEWAY_URL: where the console's Playground sends requests (default: the console's host, gateway port). */
+  publicGatewayUrl?: string;
   /** Where Stripe Checkout sends the buyer back: TOLLGATE_CHECKOUT_*_URL, else the console (checkoutReturnBase). */
   checkoutSuccessUrl: string;
   checkoutCancelUrl: string;
@@ -148,13 +150,13 @@ function providerBaseUrls(env: Env): Record<string, string> {
 /**
  * TOLLGATE_PUBLIC_API_URL: the control plane as clients reach it (behind a proxy or TLS terminator). Answers' `uri`s and
  * `nextPageUri`s are built on it, so credentials, a query or a fragment would be copied into every link: refused.
+ * TOLLGATE_PUBLIC_GATEWAY_URL: the gateway as browsers reach it (the console's Playground calls it), read alike.
  */
-function publicApiUrl(env: Env): string | undefined {
-  const name = 'TOLLGATE_PUBLIC_API_URL';
+function publicBaseUrl(env: Env, name: 'TOLLGATE_PUBLIC_API_URL' | 'TOLLGATE_PUBLIC_GATEWAY_URL', example: string, what: string): string | undefined {
   const raw = env[name]?.trim();
   if (!raw) return undefined;
-  const url = httpUrl(raw, name, 'the absolute http(s) URL clients reach the control plane at (as https://api.example.com)');
-  if (url.username || url.password || url.search || url.hash) throw new Error(`${name} must be a base URL without credentials, query or fragment (as https://api.example.com), got ${shownUrl(raw)}`);
+  const url = httpUrl(raw, name, `the absolute http(s) URL ${what} (as ${example})`);
+  if (url.username || url.password || url.search || url.hash) throw new Error(`${name} must be a base URL without credentials, query or fragment (as ${example}), got ${shownUrl(raw)}`);
   // Normalised (`HTTPS://` → `https://`): the console's cookies are made Secure when it starts with https:.
   return url.href.replace(/\/+$/, '');
 }
@@ -216,7 +218,7 @@ export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
   'TOLLGATE_REALTIME_MAX_SESSIONS', 'TOLLGATE_REALTIME_IDLE_TIMEOUT_MS', 'TOLLGATE_REALTIME_MAX_DURATION_MS',
   'TOLLGATE_JOURNAL_PATH', 'TOLLGATE_LOG_LEVEL', 'TOLLGATE_STRIPE_SECRET_KEY', 'TOLLGATE_STRIPE_WEBHOOK_SECRET', 'TOLLGATE_STRIPE_API_BASE_URL',
   'TOLLGATE_AWS_STS_ENDPOINT', 'TOLLGATE_AWS_STS_REGION',
-  'TOLLGATE_PUBLIC_API_URL', 'TOLLGATE_CHECKOUT_SUCCESS_URL', 'TOLLGATE_CHECKOUT_CANCEL_URL',
+  'TOLLGATE_PUBLIC_API_URL', 'TOLLGATE_PUBLIC_GATEWAY_URL', 'TOLLGATE_CHECKOUT_SUCCESS_URL', 'TOLLGATE_CHECKOUT_CANCEL_URL',
   'TOLLGATE_METRICS_ON_GATEWAY', 'TOLLGATE_METRICS_ACCESS_KEY_LABEL', 'TOLLGATE_METRICS_BALANCE_ACCOUNTS', 'TOLLGATE_METRICS_TOKEN',
   'TOLLGATE_ACCESS_LOG', 'TOLLGATE_LOG_BODIES', 'TOLLGATE_REQUEST_CAPTURE_MAX_BYTES', 'TOLLGATE_REQUEST_CAPTURE_RETENTION_HOURS',
   // Read by `tollgate rotate-secret` and by the test suite (scripts/test.ts, the console test): set around a server, not wrong.
@@ -388,7 +390,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
   // Empty is unset: `TOLLGATE_HOST=` would otherwise listen on every interface.
   const host = overrides.host ?? (env.TOLLGATE_HOST?.trim() || '127.0.0.1');
   const apiPort = overrides.apiPort ?? port(env, 'TOLLGATE_API_PORT', 8081);
-  const publicUrl = publicApiUrl(env);
+  const publicUrl = publicBaseUrl(env, 'TOLLGATE_PUBLIC_API_URL', 'https://api.example.com', 'clients reach the control plane at');
+  const publicGatewayUrl = publicBaseUrl(env, 'TOLLGATE_PUBLIC_GATEWAY_URL', 'https://gateway.example.com', 'browsers reach the gateway at');
   const returnBase = checkoutReturnBase(publicUrl, host, apiPort);
   const managed = managedKeys(env);
   const config: Omit<Config, 'masterKey' | 'masterKeySource' | 'masterKeyFile'> = {
@@ -446,6 +449,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
   const stsRegion = awsStsRegion(env);
   if (stsRegion) config.awsStsRegion = stsRegion;
   if (publicUrl) config.publicApiUrl = publicUrl;
+  if (publicGatewayUrl) config.publicGatewayUrl = publicGatewayUrl;
   // Port 0 is known only once bound: a return URL built on it would send every buyer to a page that is not there.
   if (config.stripeSecretKey && !publicUrl && apiPort === 0 && !(env.TOLLGATE_CHECKOUT_SUCCESS_URL?.trim() && env.TOLLGATE_CHECKOUT_CANCEL_URL?.trim())) {
     config.warnings.push(`${config.listenSettingNames.apiPort} is 0 (any free port), so Stripe Checkout has no page to send buyers back to: set TOLLGATE_PUBLIC_API_URL, or TOLLGATE_CHECKOUT_SUCCESS_URL and TOLLGATE_CHECKOUT_CANCEL_URL`);

@@ -66,6 +66,8 @@ export interface ControlDeps {
   sessionAuthenticator?: SessionAuthenticator;
   /** Where API keys' lastUsed times are kept until flushed (one is made, and flushed on close, if absent). */
   apiKeyUsage?: ApiKeyUsage;
+  /** The gateway's bound URL when this process runs it too (its port when TOLLGATE_GATEWAY_PORT is 0). */
+  gatewayUrl?: () => string | undefined;
 }
 
 export type SessionAuthenticator = (request: FastifyRequest) => Promise<Principal | undefined>;

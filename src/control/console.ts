@@ -6,6 +6,9 @@
 //    keeps {apiKeyId, accountId, csrfToken, expiry} in memory (a restart signs everyone out, by design).
 //  - Cookie-authenticated state-changing requests must echo the session's CSRF token in `x-csrf-token`.
 //    SameSite=Strict already stops cross-site sends; the token is the second, independent guard.
+//  - POST /console/playground-token {accessKeyId} mints the Playground's 15-minute stand-in for one of the account's
+//    access keys (domain/playground-token.ts), which the page sends to the gateway itself (its URL is in the answer and
+//    in the CSP's connect-src).
 import { timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
@@ -13,7 +16,9 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import { sha256Hex } from '../domain/ids.ts';
-import type { ControlDeps, Principal, RouteExtension, SessionAuthenticator } from './app.ts';
+import { PlaygroundTokens } from '../domain/playground-token.ts';
+import { baseUrlOf, type ControlDeps, type Principal, type RouteExtension, type SessionAuthenticator } from './app.ts';
+import { notFound } from './resource.ts';
 import { SESSION_TTL_MS, SessionStore, type Session } from './console-sessions.ts';
 
 export const SESSION_COOKIE = 'tollgate_session';
@@ -33,13 +38,32 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 // The SPA loads only its own bundle; Chart.js and Preact set element styles through the CSSOM, which
-// style-src does not restrict, but Vite may emit a small inline style for the initial paint.
-const SECURITY_HEADERS: Record<string, string> = {
-  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+// style-src does not restrict, but Vite may emit a small inline style for the initial paint. The page fetches the
+// gateway too (the Playground): connect-src names its origin.
+const securityHeaders = (gatewayOrigin: string | undefined): Record<string, string> => ({
+  'content-security-policy': `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'${gatewayOrigin ? ` ${gatewayOrigin}` : ''}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`,
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
-};
+});
+
+/**
+ * The gateway's base URL as this browser reaches it: TOLLGATE_PUBLIC_GATEWAY_URL, else the host the console was
+ * opened at with the gateway's port (the bound one when this process runs the gateway on port 0). Undefined when the
+ * request's Host is no host (baseUrlOf refuses it).
+ */
+function gatewayBaseUrl(request: FastifyRequest, deps: ControlDeps): string | undefined {
+  if (deps.config.publicGatewayUrl) return deps.config.publicGatewayUrl;
+  let opened: URL;
+  try {
+    opened = new URL(baseUrlOf(request, deps.config));
+  } catch {
+    return undefined;
+  }
+  const bound = deps.gatewayUrl?.();
+  opened.port = bound ? new URL(bound).port : String(deps.config.gatewayPort);
+  return opened.origin;
+}
 
 function readCookie(request: FastifyRequest, name: string): string | undefined {
   const header = request.headers.cookie;
@@ -83,10 +107,10 @@ function isJson(request: FastifyRequest): boolean {
   return (request.headers['content-type'] ?? '').toLowerCase().startsWith('application/json');
 }
 
-async function sendFile(reply: FastifyReply, path: string, cache: string): Promise<FastifyReply> {
+async function sendFile(reply: FastifyReply, path: string, cache: string, gatewayUrl: string | undefined): Promise<FastifyReply> {
   const body = await readFile(path);
   return reply
-    .headers(SECURITY_HEADERS)
+    .headers(securityHeaders(gatewayUrl === undefined ? undefined : new URL(gatewayUrl).origin))
     .header('cache-control', cache)
     .type(CONTENT_TYPES[extname(path)] ?? 'application/octet-stream')
     .send(body);
@@ -96,16 +120,16 @@ async function isFile(path: string): Promise<boolean> {
   try { return (await stat(path)).isFile(); } catch { return false; }
 }
 
-function registerStatic(app: FastifyInstance): void {
+function registerStatic(app: FastifyInstance, deps: ControlDeps): void {
   const index = resolve(DIST, 'index.html');
-  app.get('/', async (_request, reply) => {
+  app.get('/', async (request, reply) => {
     if (!(await isFile(index))) {
       return reply.code(503).type('text/plain; charset=utf-8')
         .send('The web console is not built. Run `npm run build:console` (scripts/run.sh does it on install).');
     }
     // index.html names the hashed bundles, so it must be revalidated; the bundles themselves never change.
     // no-store, not no-cache: a page that showed a new token must not come back from the back/forward cache.
-    return sendFile(reply, index, 'no-store');
+    return sendFile(reply, index, 'no-store', gatewayBaseUrl(request, deps));
   });
   app.get('/assets/*', async (request, reply) => {
     const rest = (request.params as { '*': string })['*'];
@@ -113,7 +137,7 @@ function registerStatic(app: FastifyInstance): void {
     if (!path.startsWith(resolve(DIST, 'assets') + sep) || !(await isFile(path))) {
       throw new TollgateError(Errors.routeNotFound, { method: 'GET', path: request.url.split('?')[0]! });
     }
-    return sendFile(reply, path, 'public, max-age=31536000, immutable');
+    return sendFile(reply, path, 'public, max-age=31536000, immutable', gatewayBaseUrl(request, deps));
   });
 }
 
@@ -134,7 +158,8 @@ function sessionInfo(session: Session, deps: ControlDeps) {
 
 export const consoleExtension: RouteExtension = (app, deps) => {
   const sessions = new SessionStore();
-  registerStatic(app);
+  const playgroundTokens = new PlaygroundTokens(deps.config.masterKey);
+  registerStatic(app, deps);
 
   app.post('/console/session', async (request, reply) => {
     if (!isJson(request)) throw new TollgateError(Errors.validationFailed, { reason: 'Send the API key as JSON: {"apiKey": "..."}.' }, 415);
@@ -170,5 +195,22 @@ export const consoleExtension: RouteExtension = (app, deps) => {
     if (!SAFE_METHODS.has(request.method) && !sameSecret(String(request.headers['x-csrf-token'] ?? ''), session.csrfToken)) throw csrfRejected();
     return principalForKey(deps, session.apiKeyId);
   };
+
+  // A session's only: a script holding an API key has the access keys' own tokens to call the gateway with.
+  app.post('/console/playground-token', async (request, reply) => {
+    const principal = await sessionAuthenticator(request);
+    if (!principal) throw new TollgateError(Errors.unauthorized, { reason: 'Sign in to the console to use the Playground.' });
+    if (!isJson(request)) throw new TollgateError(Errors.validationFailed, { reason: 'Send the access key as JSON: {"accessKeyId": "..."}.' }, 415);
+    const body = request.body as { accessKeyId?: unknown } | undefined;
+    const accessKeyId = typeof body?.accessKeyId === 'string' ? body.accessKeyId : '';
+    if (accessKeyId === '') throw new TollgateError(Errors.validationFailed, { reason: 'Choose the access key the Playground sends its requests with: {"accessKeyId": "..."}.' });
+    const row = await deps.store.db.selectFrom('accessKeys').select('id').where('id', '=', accessKeyId).where('accountId', '=', principal.accountId).executeTakeFirst();
+    if (!row) throw notFound('Access key', accessKeyId);
+    const gatewayUrl = gatewayBaseUrl(request, deps);
+    if (gatewayUrl === undefined) throw new TollgateError(Errors.validationFailed, { reason: 'The Host header must be a host name or address with an optional port.' });
+    const { token, expiresAt } = playgroundTokens.mint(principal.accountId, row.id);
+    reply.header('cache-control', 'no-store');
+    return { token, expiresAt: new Date(expiresAt).toISOString(), gatewayUrl };
+  });
   return { sessionAuthenticator };
 };

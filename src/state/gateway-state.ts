@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { parseDatabaseUrl, preferResolved, type Store } from '../store/database.ts';
 import type { SecretBox } from '../domain/secret-box.ts';
 import { sha256Hex } from '../domain/ids.ts';
+import { PLAYGROUND_TOKEN_PREFIX, type PlaygroundTokens } from '../domain/playground-token.ts';
 import type { Change, ChangeBus } from './changes.ts';
 import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from './types.ts';
 import { findAccessKeyByHash, findAccessKeysByIds, loadAccountSnapshot, type AccessKeyRecord } from './snapshot-loader.ts';
@@ -44,6 +45,8 @@ export interface GatewayStateOptions {
    * the store's balance).
    */
   readBalance?: (accountId: string) => Promise<bigint>;
+  /** Checks the console Playground's tokens; without it they are refused like any unknown key. */
+  playgroundTokens?: PlaygroundTokens;
 }
 
 const MAX_KEYS = 100_000;
@@ -83,13 +86,14 @@ export class GatewayState {
   readonly #flushMs: number;
   readonly #negativeTtlMs: number;
   readonly #balanceOf: (accountId: string) => Promise<bigint>;
+  readonly #grants: PlaygroundTokens | undefined;
   /** Accounts whose balance is being read (value: read once more when it ends). */
   readonly #balanceReads = new Map<string, boolean>();
 
   /** token hash → key; key id → token hash (to drop a key when it changes). */
   readonly #keys = new Map<string, AuthenticatedKey>();
   readonly #hashById = new Map<string, string>();
-  /** token hash → time until which it is known not to exist. */
+  /** token hash (`id:<key id>` for a Playground token's key) → time until which it is known not to exist. */
   readonly #negative = new Map<string, number>();
   readonly #keyLoads = new Map<string, Promise<AuthenticatedKey | null>>();
   /**
@@ -145,6 +149,7 @@ export class GatewayState {
     this.#flushMs = options.flushIntervalMs ?? 5_000;
     this.#negativeTtlMs = options.negativeTtlMs ?? 2_000;
     this.#balanceOf = options.readBalance ?? ((accountId) => balancePico(options.store.db, accountId));
+    this.#grants = options.playgroundTokens;
   }
 
   async start(): Promise<void> {
@@ -178,8 +183,29 @@ export class GatewayState {
   /** Sync when cached (positive or negative); a Promise only on a cache miss or while the account reloads. */
   authenticate(token: string): AuthenticatedKey | null | Promise<AuthenticatedKey | null> {
     if (token === '') return null;
+    if (token.startsWith(PLAYGROUND_TOKEN_PREFIX)) return this.#authenticateGrant(token);
     const memo = this.#tokenHashes.get(token);
-    const hash = memo ?? sha256Hex(token);
+    return this.#byHash(memo ?? sha256Hex(token), memo === undefined ? token : undefined);
+  }
+
+  /**
+   * A Playground token (domain/playground-token.ts): the access key it names, found by id in memory, served as that
+   * key's own request while the key exists in the token's account. A key not in memory yet is read once by id, as an
+   * unknown access key is by hash, and cached as if its token had been seen.
+   */
+  #authenticateGrant(token: string): AuthenticatedKey | null | Promise<AuthenticatedKey | null> {
+    const grant = this.#grants?.verify(token);
+    if (!grant) return null;
+    const hash = this.#hashById.get(grant.accessKeyId);
+    const found = hash !== undefined
+      ? this.#byHash(hash, undefined)
+      : this.#lookup(`id:${grant.accessKeyId}`, async () => (await findAccessKeysByIds(this.#store.db, [grant.accessKeyId]))[0]);
+    const granted = (key: AuthenticatedKey | null) => (key?.id === grant.accessKeyId && key.accountId === grant.accountId ? key : null);
+    return found instanceof Promise ? found.then(granted) : granted(found);
+  }
+
+  /** `unmemoised`: the access key's token, to remember its hash once the key is known (undefined: nothing to remember). */
+  #byHash(hash: string, unmemoised: string | undefined): AuthenticatedKey | null | Promise<AuthenticatedKey | null> {
     const key = this.#keys.get(hash);
     if (key) {
       const reload = this.#reloads.get(key.accountId);
@@ -189,27 +215,32 @@ export class GatewayState {
         return this.#awaitReload(key.accountId, reload).then(() => {
           // Still reloading: served as the key stands in the last snapshot (if the change did not drop it).
           const stillReloading = this.#reloads.get(key.accountId)?.urgent === true && this.#accounts.has(key.accountId);
-          return (stillReloading ? this.#keys.get(hash) : undefined) ?? this.authenticate(token);
+          return (stillReloading ? this.#keys.get(hash) : undefined) ?? this.#byHash(hash, unmemoised);
         });
       }
       if (this.#accounts.has(key.accountId)) {
-        if (memo === undefined) this.#memoHash(token, hash, key.id);
+        if (unmemoised !== undefined) this.#memoHash(unmemoised, hash, key.id);
         return key;
       }
     }
-    const until = this.#negative.get(hash);
+    return this.#lookup(hash, () => findAccessKeyByHash(this.#store.db, hash));
+  }
+
+  /** A key not in memory: remembered as unknown a while under `missKey`, one store read shared by concurrent requests. */
+  #lookup(missKey: string, find: () => Promise<AccessKeyRecord | undefined>): null | Promise<AuthenticatedKey | null> {
+    const until = this.#negative.get(missKey);
     if (until !== undefined) {
       if (until > Date.now()) return null;
-      this.#negative.delete(hash);
+      this.#negative.delete(missKey);
     }
-    let load = this.#keyLoads.get(hash);
+    let load = this.#keyLoads.get(missKey);
     if (!load) {
-      const started: Promise<AuthenticatedKey | null> = this.#loadKey(hash).finally(() => {
+      const started: Promise<AuthenticatedKey | null> = this.#loadKey(missKey, find).finally(() => {
         // An access-key change may have replaced it meanwhile (#apply): the newer lookup stays joinable.
-        if (this.#keyLoads.get(hash) === started) this.#keyLoads.delete(hash);
+        if (this.#keyLoads.get(missKey) === started) this.#keyLoads.delete(missKey);
       });
       load = started;
-      this.#keyLoads.set(hash, load);
+      this.#keyLoads.set(missKey, load);
     }
     return load;
   }
@@ -341,22 +372,22 @@ export class GatewayState {
     }
   }
 
-  async #loadKey(hash: string): Promise<AuthenticatedKey | null> {
+  async #loadKey(missKey: string, find: () => Promise<AccessKeyRecord | undefined>): Promise<AuthenticatedKey | null> {
     const generation = this.#keyGeneration;
-    let row: Awaited<ReturnType<typeof findAccessKeyByHash>>;
+    let row: AccessKeyRecord | undefined;
     try {
-      row = await this.#answeredWithin(findAccessKeyByHash(this.#store.db, hash), 'an access key lookup');
+      row = await this.#answeredWithin(find(), 'an access key lookup');
     } catch (error) {
       this.#failed(error, 'looking up an access key failed; keys not in memory cannot be checked until the store answers');
       throw error;
     }
     if (!row) {
-      if (generation === this.#keyGeneration) this.#rememberUnknown(hash);
+      if (generation === this.#keyGeneration) this.#rememberUnknown(missKey);
       return null;
     }
     await this.#ensureAccount(row.accountId);
     const key = toKey(row);
-    if (generation === this.#keyGeneration) this.#cacheKey(hash, key);
+    if (generation === this.#keyGeneration) this.#cacheKey(row.tokenHash, key);
     return key;
   }
 

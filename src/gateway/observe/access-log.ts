@@ -12,12 +12,13 @@ export const BODY_CAPTURE_BYTES = 4096;
 /**
  * Client headers never logged, even with body capture on: any name that may carry a credential (Azure's `api-key`,
  * a proxy's `x-forwarded-authorization`, an app's own `x-session-token`), any value given as an HTTP credential,
- * and any value holding a token of Tollgate's own shapes (access key `ng-xxxxx-g1-…`, API key `tgapi_…`) or a
+ * and any value holding a token of Tollgate's own shapes (access key `ng-xxxxx-g1-…`, API key `tgapi_…`, the console
+ * Playground's `tgpg_…`) or a
  * provider key's usual shape (`sk-`, Groq's `gsk_`, xAI's `xai-`, Google's `AIza…`) or a signed token's (a JWT, `eyJ….….…`:
  * Cloudflare Access's `cf-access-jwt-assertion`, an identity proxy's), under whatever name an app sends it.
  */
 const SECRET_HEADER_NAME = /auth|key|token|secret|session|cookie|signature|password|credential|jwt|assertion|bypass/i;
-const CREDENTIAL_VALUE = /^\s*(bearer|basic|token)\s|ng-[0-9a-z]{5}-g1-|tgapi_|(^|[^0-9a-z])(sk-|gsk_|xai-)|AIza[0-9A-Za-z_-]{20}|eyJ[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]+\./i;
+const CREDENTIAL_VALUE = /^\s*(bearer|basic|token)\s|ng-[0-9a-z]{5}-g1-|tgapi_|tgpg_|(^|[^0-9a-z])(sk-|gsk_|xai-)|AIza[0-9A-Za-z_-]{20}|eyJ[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]+\./i;
 
 function secretHeader(name: string, value: string | string[]): boolean {
   if (SECRET_HEADER_NAME.test(name)) return true;

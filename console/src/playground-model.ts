@@ -1,0 +1,245 @@
+// The Playground's logic, free of the DOM: each column's conversation with its model, the OpenAI chat-completions
+// stream read back into text, reasoning, tool calls, finish reason and usage, and attachments as content parts.
+// Every model is reachable through chat completions (the gateway translates), so that is the one wire format.
+import type { Model } from './api.ts';
+
+/** Side by side, as ngrok's Playground: more would leave each column too narrow to read. */
+export const MAX_COLUMNS = 3;
+export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
+export const MAX_TEXT_BYTES = 200 * 1024;
+
+export type ContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
+export interface ChatMessage { role: 'user' | 'assistant'; content: string | ContentPart[] }
+
+export interface ToolCall { index: number; id: string; name: string; arguments: string }
+export interface Usage { promptTokens: number; completionTokens: number; totalTokens: number; reasoningTokens?: number }
+export interface AnswerError { message: string; code?: string; status?: number }
+
+export interface Answer {
+  state: 'streaming' | 'done' | 'stopped' | 'failed';
+  text: string;
+  reasoning: string;
+  toolCalls: ToolCall[];
+  finishReason?: string;
+  usage?: Usage;
+  error?: AnswerError;
+  /** The gateway's request id (x-request-id), the Logs entry of this answer. */
+  requestId?: string;
+}
+
+export interface Turn { user: ChatMessage; answer: Answer }
+
+export const pendingAnswer = (): Answer => ({ state: 'streaming', text: '', reasoning: '', toolCalls: [] });
+
+// ---- Server-sent events ----
+
+export interface SseEvent { event: string; data: string }
+
+/**
+ * An SSE reader fed arbitrary pieces of the stream (network chunks split lines, CRLF pairs and UTF-8 anywhere; the
+ * caller's TextDecoder with `stream: true` handles the last). Follows the WHATWG event-stream rules the page needs:
+ * `data:` lines joined by newlines, one optional space after the colon dropped, comments and unknown fields ignored,
+ * an event dispatched at a blank line.
+ */
+export class SseParser {
+  #buffer = '';
+  #data: string[] = [];
+  #event = '';
+  /** A chunk ended with CR: an LF starting the next one belongs to the same line break. */
+  #pendingCr = false;
+
+  push(text: string): SseEvent[] {
+    if (text === '') return [];
+    if (this.#pendingCr && text.startsWith('\n')) text = text.slice(1);
+    this.#pendingCr = text.endsWith('\r');
+    this.#buffer += text;
+    const out: SseEvent[] = [];
+    const lines = this.#buffer.split(/\r\n|\r|\n/);
+    this.#buffer = lines.pop()!;
+    for (const line of lines) this.#line(line, out);
+    return out;
+  }
+
+  /** The stream ended: an event not closed by a blank line is dropped, as the standard says. */
+  end(): SseEvent[] {
+    this.#buffer = '';
+    this.#data = [];
+    this.#event = '';
+    return [];
+  }
+
+  #line(line: string, out: SseEvent[]): void {
+    if (line === '') {
+      if (this.#data.length > 0) out.push({ event: this.#event || 'message', data: this.#data.join('\n') });
+      this.#data = [];
+      this.#event = '';
+      return;
+    }
+    if (line.startsWith(':')) return;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') this.#data.push(value);
+    else if (field === 'event') this.#event = value;
+  }
+}
+
+// ---- Chat-completion chunks ----
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Json : undefined);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+/** An OpenAI-shaped error body (`{error: {message, code}}`), or the text as it came. */
+export function errorOf(body: string, status?: number): AnswerError {
+  let parsed: unknown;
+  try { parsed = JSON.parse(body); } catch { parsed = undefined; }
+  const error = obj(obj(parsed)?.error) ?? obj(parsed);
+  const message = str(error?.message) ?? str(error?.msg) ?? (body.trim() || `The gateway answered ${status ?? 'with an error'}.`);
+  const code = str(error?.code) ?? str(error?.errorCode);
+  return { message, ...(code ? { code } : {}), ...(status !== undefined ? { status } : {}) };
+}
+
+function usageOf(u: Json): Usage {
+  const reasoning = obj(u.completion_tokens_details)?.reasoning_tokens;
+  return {
+    promptTokens: num(u.prompt_tokens), completionTokens: num(u.completion_tokens), totalTokens: num(u.total_tokens),
+    ...(typeof reasoning === 'number' && reasoning > 0 ? { reasoningTokens: reasoning } : {}),
+  };
+}
+
+/**
+ * One chunk (parsed `data:`) applied to the answer, returned as a new answer. Reasoning arrives as `reasoning_content`
+ * (DeepSeek, vLLM, most OpenAI-compatible servers) or `reasoning` (OpenRouter-style); tool calls as deltas of
+ * `tool_calls[]` merged by their `index`, the arguments arriving in pieces.
+ */
+export function applyChunk(answer: Answer, chunk: unknown): Answer {
+  const c = obj(chunk);
+  if (!c) return answer;
+  const error = obj(c.error);
+  if (error) return { ...answer, state: 'failed', error: errorOf(JSON.stringify({ error })) };
+  const next: Answer = { ...answer };
+  const usage = obj(c.usage);
+  if (usage) next.usage = usageOf(usage);
+  const choices = Array.isArray(c.choices) ? c.choices : [];
+  // The Playground asks for one choice: any other index is not this column's.
+  const choice = choices.map(obj).find((ch) => ch !== undefined && num(ch.index) === 0);
+  if (!choice) return next;
+  const delta = obj(choice.delta) ?? {};
+  const text = str(delta.content);
+  if (text) next.text += text;
+  const reasoning = str(delta.reasoning_content) ?? str(delta.reasoning);
+  if (reasoning) next.reasoning += reasoning;
+  if (Array.isArray(delta.tool_calls)) {
+    const calls = [...next.toolCalls];
+    for (const raw of delta.tool_calls) {
+      const d = obj(raw);
+      if (!d) continue;
+      const index = num(d.index);
+      const fn = obj(d.function) ?? {};
+      const at = calls.findIndex((t) => t.index === index);
+      const before = at >= 0 ? calls[at]! : { index, id: '', name: '', arguments: '' };
+      const merged = { ...before, id: str(d.id) ?? before.id, name: before.name + (str(fn.name) ?? ''), arguments: before.arguments + (str(fn.arguments) ?? '') };
+      if (at >= 0) calls[at] = merged; else calls.push(merged);
+    }
+    next.toolCalls = calls.sort((a, b) => a.index - b.index);
+  }
+  const finish = str(choice.finish_reason);
+  if (finish) next.finishReason = finish;
+  return next;
+}
+
+/** An event's data applied; `[DONE]` ends the answer, data that is not JSON is ignored. */
+export function applyEvent(answer: Answer, event: SseEvent): Answer {
+  if (event.data === '[DONE]') return { ...answer, state: answer.state === 'streaming' ? 'done' : answer.state };
+  let parsed: unknown;
+  try { parsed = JSON.parse(event.data); } catch { return answer; }
+  return applyChunk(answer, parsed);
+}
+
+// ---- Conversations ----
+
+/** Whether a turn's exchange goes into the model's later history: an answer that failed or said nothing does not. */
+const kept = (t: Turn): boolean => (t.answer.state === 'done' || t.answer.state === 'stopped') && t.answer.text !== '';
+
+/**
+ * The messages of the column's next request: every earlier turn that produced text (the user's message and the
+ * answer's text; tool calls are shown, not replayed — the Playground runs no tools to answer them), then the last
+ * turn's user message. Each column has its own turns, so each model keeps its own history.
+ */
+export function messagesFor(turns: readonly Turn[]): ChatMessage[] {
+  const last = turns.at(-1);
+  if (!last) return [];
+  const earlier = turns.slice(0, -1).filter(kept).flatMap((t): ChatMessage[] => [t.user, { role: 'assistant', content: t.answer.text }]);
+  return [...earlier, last.user];
+}
+
+/** A new prompt for a column: its turns with the prompt appended, awaiting the answer. */
+export function withPrompt(turns: readonly Turn[], user: ChatMessage): Turn[] {
+  return [...turns, { user, answer: pendingAnswer() }];
+}
+
+/** Retry: the last answer dropped and awaited again; the history sent is the same as the first time. */
+export function withRetry(turns: readonly Turn[]): Turn[] {
+  const last = turns.at(-1);
+  return last ? [...turns.slice(0, -1), { user: last.user, answer: pendingAnswer() }] : [];
+}
+
+export function requestBody(model: string, messages: ChatMessage[]): Json {
+  return { model, messages, stream: true, stream_options: { include_usage: true } };
+}
+
+// ---- Attachments ----
+
+export interface Attachment { name: string; kind: 'image' | 'text'; size: number; /** data: URL (image) or the file's text. */ content: string }
+export interface FileInfo { name: string; type: string; size: number }
+
+const TEXT_EXTENSIONS = /\.(txt|md|markdown|csv|tsv|json|jsonl|ya?ml|toml|xml|html?|css|js|mjs|cjs|ts|tsx|jsx|py|rb|go|rs|java|kt|c|h|cc|cpp|hpp|cs|sh|sql|log|ini|conf|env)$/i;
+
+function sizeText(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;
+}
+
+/** How a file is attached (an image, or text inlined), or why it cannot be: its type, or its size over the bound. */
+export function attachmentKind(file: FileInfo): { kind: 'image' | 'text' } | { refused: string } {
+  const image = file.type.startsWith('image/');
+  const text = !image && (file.type.startsWith('text/') || file.type === 'application/json' || TEXT_EXTENSIONS.test(file.name));
+  if (!image && !text) return { refused: `${file.name} is neither an image nor a text file: attach images (PNG, JPEG, GIF, WebP) or text files.` };
+  const max = image ? MAX_IMAGE_BYTES : MAX_TEXT_BYTES;
+  if (file.size > max) return { refused: `${file.name} is ${sizeText(file.size)}: ${image ? 'an image' : 'a text file'} may be at most ${sizeText(max)}.` };
+  return { kind: image ? 'image' : 'text' };
+}
+
+/** The user's message: plain text alone, else content parts (text files inlined under their names, images as data URLs). */
+export function userMessage(text: string, attachments: readonly Attachment[]): ChatMessage {
+  if (attachments.length === 0) return { role: 'user', content: text };
+  const parts: ContentPart[] = [];
+  for (const a of attachments) {
+    if (a.kind === 'text') parts.push({ type: 'text', text: `File ${a.name}:\n\n${a.content}` });
+  }
+  if (text !== '') parts.push({ type: 'text', text });
+  for (const a of attachments) {
+    if (a.kind === 'image') parts.push({ type: 'image_url', image_url: { url: a.content } });
+  }
+  return { role: 'user', content: parts };
+}
+
+/** The catalog entry of a model as the page names it: `provider:model` (a provider's) or the catalog's own id. */
+export function catalogEntry(models: readonly Model[], name: string): Model | undefined {
+  return models.find((m) => m.id === name || m.providers.some((p) => p.model_id === name));
+}
+
+/** Whether the model's catalog entry says it takes images; a name the catalog does not know is not assumed to. */
+export function takesImages(models: readonly Model[], name: string): boolean {
+  return catalogEntry(models, name)?.architecture.input_modalities.includes('image') === true;
+}
+
+/** Why images cannot go to these models (those the catalog does not say take images), or undefined. */
+export function imageRefusal(models: readonly Model[], names: readonly string[], attachments: readonly Attachment[]): string | undefined {
+  if (!attachments.some((a) => a.kind === 'image')) return undefined;
+  const blind = names.filter((n) => !takesImages(models, n));
+  if (blind.length === 0) return undefined;
+  return `${blind.join(', ')} ${blind.length === 1 ? 'does' : 'do'} not take images (per the model catalog): remove the image, or disable or change ${blind.length === 1 ? 'that model' : 'those models'}.`;
+}
