@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startControl, type TestControl } from './helpers/control.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
@@ -17,7 +18,7 @@ for (const kind of STORE_KINDS) {
   describe(`control-plane MCP server (${kind})`, () => {
     let c: TestControl;
     let url: URL;
-    const clients: Client[] = [];
+    const clients: { close(): Promise<void> }[] = [];
 
     async function connect(token: string | undefined): Promise<Client> {
       const client = new Client({ name: 'agent', version: '1.0.0' });
@@ -181,6 +182,52 @@ for (const kind of STORE_KINDS) {
       res = await fetch(url, { headers: { authorization: `Bearer ${c.token}`, accept: 'text/event-stream' } });
       assert.equal(res.status, 405);
       assert.equal(res.headers.get('allow'), 'POST');
+    });
+
+    test('a client of the stateless revision (2026-07-28): discover, list and call on the same URL, no session; its refusals as that revision has them', async () => {
+      const client = new ClientV2({ name: 'agent', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+      let sessions = 0;
+      await client.connect(new TransportV2(url, {
+        requestInit: { headers: { authorization: `Bearer ${c.token}` } },
+        fetch: async (u, init) => {
+          const response = await fetch(u, init);
+          if (response.headers.has('mcp-session-id')) sessions++;
+          return response;
+        },
+      }));
+      clients.push(client);
+      assert.deepEqual([client.getProtocolEra(), client.getNegotiatedProtocolVersion()], ['modern', '2026-07-28']);
+      assert.equal(client.getServerVersion()?.name, 'tollgate-control-plane');
+      assert.match(client.getInstructions() ?? '', /Tollgate AI gateway account/);
+      const { tools } = await client.listTools();
+      assert.ok(tools.some((t) => t.name === 'aigw_create_virtual_model'));
+      const made = await client.callTool({ name: 'aigw_create_virtual_model', arguments: { name: `stateless-${kind}`, targets: ['openai:gpt-4o'] } });
+      assert.equal(made.isError, undefined, JSON.stringify(made.content));
+      const list = (await c.call('GET', '/virtual-models')).json() as { aiGatewayVirtualModels: { name: string }[] };
+      assert.ok(list.aiGatewayVirtualModels.some((v) => v.name === `stateless-${kind}`), 'the call ran the API\'s own route');
+      assert.equal(sessions, 0);
+
+      const envelope = (version: string) => ({ 'io.modelcontextprotocol/protocolVersion': version, 'io.modelcontextprotocol/clientCapabilities': {} });
+      const post = async (message: unknown, headers: Record<string, string>, token = c.token) => {
+        const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(message) });
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      };
+      const unauthorized = await post({ jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: envelope('2026-07-28') } }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' }, 'tgapi_unknown');
+      assert.equal(unauthorized.status, 401);
+      const future = await post({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: { _meta: envelope('2099-01-01') } }, { 'mcp-protocol-version': '2099-01-01', 'mcp-method': 'tools/list' });
+      assert.deepEqual(future, { status: 400, body: { jsonrpc: '2.0', id: 2, error: { code: -32022, message: 'Unsupported protocol version: 2099-01-01.', data: { supported: ['2026-07-28'], requested: '2099-01-01' } } } });
+      const mismatch = await post({ jsonrpc: '2.0', id: 3, method: 'tools/list', params: { _meta: envelope('2026-07-28') } }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call' });
+      assert.deepEqual([mismatch.status, (mismatch.body.error as { code: number }).code], [400, -32020]);
+      const ping = await post({ jsonrpc: '2.0', id: 4, method: 'ping', params: { _meta: envelope('2026-07-28') } }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'ping' });
+      assert.deepEqual([ping.status, (ping.body.error as { code: number }).code], [404, -32601]);
+      const listed = await post({ jsonrpc: '2.0', id: 5, method: 'tools/list', params: { _meta: envelope('2026-07-28') } }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' });
+      const result = listed.body.result as Record<string, unknown>;
+      assert.deepEqual([result.resultType, result.cacheScope, typeof result.ttlMs], ['complete', 'public', 'number']);
+      for (const method of ['GET', 'DELETE']) {
+        const res = await fetch(url, { method, headers: { authorization: `Bearer ${c.token}`, 'mcp-protocol-version': '2026-07-28' } });
+        assert.deepEqual([res.status, res.headers.get('allow')], [405, 'POST'], method);
+        await res.body?.cancel();
+      }
     });
 
     test('a malformed JSON-RPC message is a JSON-RPC error, never a silent 202 nor a 500; the server answers on', async () => {

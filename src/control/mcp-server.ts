@@ -11,11 +11,18 @@ import { Errors, TollgateError } from '../domain/errors.ts';
 import { apiKeyPrincipal, bearerToken, contractErrorBody, type ControlDeps, type RouteExtension } from './app.ts';
 import { contractDocument, operations, toJsonSchema, type ContractOperation } from './contract.ts';
 import { asMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from '../domain/json-rpc.ts';
+import { discoverResult, eraOf, METHOD_NOT_FOUND_STATUS, removedMethod, statelessResult, type CacheHint } from '../domain/mcp-stateless.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-/** MCP revisions this server speaks; the newest is offered to a client asking for one it does not know. */
+/**
+ * MCP revisions this server speaks with initialize; the newest is offered to a client asking for one it does not know.
+ * The stateless revision (2026-07-28) is served beside them (domain/mcp-stateless.ts).
+ */
 const PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'] as const;
+const SERVER_INFO = { name: 'tollgate-control-plane', title: 'Tollgate AI Gateway', version: VERSION };
+/** The tool list is the contract's, the same for every API key: a stateless client may keep it a while and share it. */
+const TOOLS_CACHE: CacheHint = { ttlMs: 5 * 60_000, scope: 'public' };
 
 /**
  * Operations that move money are not tools: an agent's mistaken or injected call would charge the account's card
@@ -220,33 +227,43 @@ const INSTRUCTIONS = 'Tools for this Tollgate AI gateway account: models and pri
   + 'access keys and their configurations, provider keys, custom providers, virtual models, firewall policies, MCP servers. '
   + 'Write tools change the live gateway at once; an access key\'s token is shown only in the answer that creates it.';
 
-async function answer(message: JsonRpcMessage, request: FastifyRequest, reply: FastifyReply, app: FastifyInstance): Promise<FastifyReply> {
+async function answer(message: JsonRpcMessage, stateless: boolean, request: FastifyRequest, reply: FastifyReply, app: FastifyInstance): Promise<FastifyReply> {
   // A request: a message without an id (a notification) was answered 202 before this.
   const { method, params = {} } = message;
   const id = message.id as JsonRpcId;
+  const capabilities = { tools: { listChanged: false } };
+  // The stateless revision's results say they are complete (and, for a list, how long they may be kept).
+  const result = (r: Record<string, unknown>, hint?: CacheHint) => rpcResult(id, stateless ? statelessResult(method, r, hint) : r);
+  const notFound = () => send(reply, rpcError(id, RpcCode.methodNotFound, `Method not found: ${String(method).slice(0, 100)}.`), stateless ? METHOD_NOT_FOUND_STATUS : 200);
+  if (stateless && removedMethod(String(method))) return notFound();
   switch (method) {
     case 'initialize': {
       const asked = params.protocolVersion;
       const protocolVersion = PROTOCOL_VERSIONS.find((v) => v === asked) ?? PROTOCOL_VERSIONS[0];
-      return send(reply, rpcResult(id, { protocolVersion, capabilities: { tools: { listChanged: false } }, serverInfo: { name: 'tollgate-control-plane', title: 'Tollgate AI Gateway', version: VERSION }, instructions: INSTRUCTIONS }));
+      return send(reply, rpcResult(id, { protocolVersion, capabilities, serverInfo: SERVER_INFO, instructions: INSTRUCTIONS }));
     }
+    case 'server/discover':
+      return stateless ? send(reply, rpcResult(id, discoverResult(capabilities, SERVER_INFO, INSTRUCTIONS))) : notFound();
     case 'ping':
       return send(reply, rpcResult(id, {}));
     case 'tools/list':
-      return send(reply, rpcResult(id, { tools: toolList }));
+      return send(reply, result({ tools: toolList }, TOOLS_CACHE));
     case 'tools/call': {
       const tool = typeof params.name === 'string' ? toolsByName.get(params.name) : undefined;
       if (!tool) return send(reply, rpcError(id, RpcCode.invalidParams, `Unknown tool: ${typeof params.name === 'string' ? params.name.slice(0, 100) : '(no name)'}.`));
       const args = params.arguments ?? {};
       if (!isRecord(args)) return send(reply, rpcError(id, RpcCode.invalidParams, '"arguments" must be an object.'));
-      return send(reply, rpcResult(id, { ...(await callTool(tool, args, request, app)) }));
+      return send(reply, result({ ...(await callTool(tool, args, request, app)) }));
     }
     default:
-      return send(reply, rpcError(id, RpcCode.methodNotFound, `Method not found: ${String(method).slice(0, 100)}.`));
+      return notFound();
   }
 }
 
-/** `POST /mcp`: MCP's Streamable HTTP transport, stateless, every answer one JSON message. */
+/**
+ * `POST /mcp`: MCP's Streamable HTTP transport, every answer one JSON message: the 2025 revisions without a session, and
+ * the stateless one (2026-07-28) beside them on the same URL.
+ */
 export const controlMcpServer: RouteExtension = (app: FastifyInstance, deps: ControlDeps) => {
   const challenge = (reply: FastifyReply, err: TollgateError) => reply.code(err.status)
     .header('www-authenticate', 'Bearer realm="control-plane"').type('application/json')
@@ -272,9 +289,13 @@ export const controlMcpServer: RouteExtension = (app: FastifyInstance, deps: Con
     if (!message) return send(reply, rpcError(null, RpcCode.invalidRequest, 'The body must be one JSON-RPC 2.0 message.'), 400);
     // MCP forbids a request a null id; taken for a notification, it would go unanswered and the client wait on it.
     if (message.method !== undefined && message.id === null) return send(reply, rpcError(null, RpcCode.invalidRequest, 'A request\'s id must be a string or a number, not null.'), 400);
+    // A request of the stateless revision (2026-07-28) is told from a 2025 one by its `_meta`, and checked against its
+    // headers; this server kept no session for either.
+    const era = eraOf(message, request.headers);
+    if (era.era === 'refused') return send(reply, era.body, era.status);
     // A notification or a response to us: accepted, nothing to answer (the transport's 202).
     if (message.method === undefined || message.id === undefined) return reply.code(202).send();
-    return answer(message, request, reply, app);
+    return answer(message, era.era === 'stateless', request, reply, app);
   });
   // No server-initiated stream and no sessions: the transport's answer for GET and DELETE is 405.
   for (const method of ['GET', 'DELETE'] as const) {

@@ -27,6 +27,10 @@ export const RpcCode = {
   unauthorized: -32001,
   /** ngrok's: "tool not allowed for this key". */
   notAllowed: -32003,
+  /** MCP 2026-07-28: a request's headers contradict its body (HTTP 400). */
+  headerMismatch: -32020,
+  /** MCP 2026-07-28: a revision the server does not speak (HTTP 400), with the ones it does. */
+  unsupportedProtocolVersion: -32022,
 } as const;
 
 export function rpcError(id: JsonRpcId | null | undefined, code: number, message: string, data?: Record<string, unknown>): string {

@@ -14,6 +14,7 @@ import type { RequestTrace } from './observe/tracing.ts';
 import type { BodyCapture } from '../domain/request-capture.ts';
 import type { CompiledPolicy, FirewallFinding } from '../domain/firewall.ts';
 import type { CaptureSink, ExchangeRecording } from './request-capture.ts';
+import type { McpGatewayOptions } from './mcp/handler.ts';
 
 /** The part of GatewayState (src/state) the data plane reads; all of it answers from memory. */
 export interface GatewayStateView {
@@ -51,6 +52,8 @@ export interface GatewayOptions {
   streamTimeoutMs: number;
   /** Realtime sessions' limits (realtime.ts); absent: its defaults (bare test setups). */
   realtime?: RealtimeLimits;
+  /** The MCP gateway's session limits (mcp/handler.ts); absent: its defaults. */
+  mcp?: McpGatewayOptions;
 }
 
 export interface RealtimeLimits {

@@ -246,7 +246,7 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       // usage, and at the end of the grace period ends it with a JSON-RPC error rather than a cut connection.
       const stopping = new AbortController();
       inFlight.enter(ctx, () => stopping.abort('shutdown'));
-      void (mcpGateway ??= new McpGateway(deps)).handle(ctx, mcp.serverId, stopping.signal).finally(() => inFlight.leave(ctx));
+      void (mcpGateway ??= new McpGateway(deps, deps.options.mcp)).handle(ctx, mcp.serverId, stopping.signal).finally(() => inFlight.leave(ctx));
       return;
     }
     // Only a read is a model page: under /v1beta/models/ any other method is a call to a method not served.

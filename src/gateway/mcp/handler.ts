@@ -1,7 +1,8 @@
 // The MCP gateway's endpoint (gateway-behaviour.md "MCP gateway"; ngrok's MCP Gateway, 2026-12-02): `POST /mcp`, every
 // server the access key may reach with its tools named `<label>__<tool>`, and `POST /mcp/s-<id>`, one server with its
-// tools as the server names them (on an `mcp.` host, `/` and `/s-<id>`). The gateway answers initialize, ping and
-// tools/list itself; it forwards tools/call (and, on a server's own endpoint, whatever else the client asks) to the
+// tools as the server names them (on an `mcp.` host, `/` and `/s-<id>`); the 2025 revisions with sessions and the
+// stateless 2026-07-28 one (domain/mcp-stateless.ts) on the same URLs. The gateway answers initialize, server/discover,
+// ping and tools/list itself; it forwards tools/call (and, on a server's own endpoint, whatever else the client asks) to the
 // server with the server's credential in place of the access key, and relays the answer as it arrives. Every
 // tools/call is recorded in usage, allowed, refused or failed.
 import { createHash, randomBytes } from 'node:crypto';
@@ -21,6 +22,7 @@ import { recordExchange } from '../request-capture.ts';
 import { mcpServerAllowed, mcpToolAllowed } from './access.ts';
 import { EventData } from './jsonrpc.ts';
 import { parseMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from '../../domain/json-rpc.ts';
+import { discoverResult, eraOf, isStatelessVersion, METHOD_NOT_FOUND_STATUS, removedMethod, statelessResult } from '../../domain/mcp-stateless.ts';
 import { httpFailure, McpUpstreamError, McpUpstreamSessions, upstreamFailure, type Budget, type McpTarget, type McpTool } from './upstream.ts';
 
 /** Streamable HTTP revisions the gateway speaks to its clients, newest first. */
@@ -133,6 +135,9 @@ export class McpGateway {
   async #serve(ctx: RequestContext, serverId: string | undefined, stopping: AbortSignal | undefined): Promise<void> {
     const { req, deps } = ctx;
     const method = req.method;
+    const version = headerOf(req.headers['mcp-protocol-version']);
+    // A 2026-07-28 client has no session to end and no stream to open: POST is all there is.
+    if (version !== undefined && isStatelessVersion(version) && method !== 'POST') return answer(ctx, 405, undefined, { Allow: 'POST' });
     // No stream of the server's own to listen to (GET), as Streamable HTTP allows: clients go on without one.
     if (method !== 'POST' && method !== 'DELETE') return answer(ctx, 405, undefined, { Allow: 'POST, DELETE' });
     const { token, viaApiKey } = mcpAccessToken(ctx);
@@ -164,8 +169,7 @@ export class McpGateway {
       this.sessions.forget(presented);
       return answer(ctx, 200, undefined);
     }
-    const version = headerOf(req.headers['mcp-protocol-version']);
-    if (version !== undefined && !(MCP_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
+    if (version !== undefined && !isStatelessVersion(version) && !(MCP_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
       return refuse(ctx, 400, RpcCode.invalidRequest, `Unsupported protocol version: ${version.slice(0, 32)}.`, { supported: [...MCP_PROTOCOL_VERSIONS], requested: version.slice(0, 32) });
     }
     let raw: Buffer;
@@ -183,15 +187,23 @@ export class McpGateway {
       if (trimmed.startsWith('[')) return refuse(ctx, 400, RpcCode.invalidRequest, 'JSON-RPC batches are not served: send one message per POST (MCP 2025-06-18 and later).');
       return refuse(ctx, 400, RpcCode.parseError, 'The body is not one JSON-RPC 2.0 message.');
     }
-    const call: Call = { ctx, key, account, scope, server, message, viaApiKey, token: token!, owner: '', stopping };
-    if (message.method === 'initialize' && message.id !== undefined && message.id !== null) return this.#initialize(call, message.id);
-    call.owner = this.#owner(presented, key);
+    const era = eraOf(message, req.headers);
+    if (era.era === 'refused') return answer(ctx, era.status, era.body);
+    const stateless = era.era === 'stateless';
+    const call: Call = { ctx, key, account, scope, server, message, viaApiKey, token: token!, owner: '', stopping, stateless };
+    if (!stateless && message.method === 'initialize' && message.id !== undefined && message.id !== null) return this.#initialize(call, message.id);
+    // A stateless request has no session (one it names is ignored, as the revision says): it uses its key's upstream
+    // sessions, as a 2025 request sent without one does.
+    call.owner = this.#owner(stateless ? undefined : presented, key);
     if (call.owner === '') return refuse(ctx, 404, RpcCode.invalidRequest, 'Session not found.');
     // MCP: a request's id is a string or a number, never null.
     if (message.method !== undefined && message.id === null) return refuse(ctx, 400, RpcCode.invalidRequest, 'A request\'s id must be a string or a number, not null.');
     // A notification, or the client's answer to a server's request: accepted (202). Only those go on to a server: a
     // request sent without an id (a `tools/call`) is not one, and would reach the server unchecked and unrecorded.
     if (message.method === undefined || message.id === undefined || message.id === null) {
+      // The revision has no client notifications over HTTP (a request is cancelled by closing its stream) and no
+      // server requests to answer.
+      if (stateless) return answer(ctx, 202, undefined);
       const passes = message.method === undefined ? message.result !== undefined || message.error !== undefined : message.method.startsWith('notifications/');
       // A cancellation of a call still running goes to the server running it (on the aggregate endpoint too), and
       // the gateway stops waiting for its answer.
@@ -201,14 +213,19 @@ export class McpGateway {
       return answer(ctx, 202, undefined);
     }
     const id = message.id;
+    // Not served statelessly: what the revision removed, and its change stream (the gateway keeps no stream open to
+    // a server to hear its changes on, so it offers no listChanged).
+    if (stateless && (removedMethod(message.method) || message.method === 'subscriptions/listen')) {
+      return answer(ctx, METHOD_NOT_FOUND_STATUS, rpcError(id, RpcCode.methodNotFound, `Method not found: ${message.method.slice(0, 64)} (MCP ${era.version}).`));
+    }
     switch (message.method) {
       case 'ping': return answer(ctx, 200, rpcResult(id, {}));
+      case 'server/discover': if (stateless) return this.#discover(call, id); break;
       case 'tools/list': return this.#toolsList(call, id);
       case 'tools/call': return this.#toolsCall(call, id);
-      default:
-        if (server) return this.#forward(call, id, server, JSON.stringify(message), undefined);
-        return answer(ctx, 200, rpcError(id, RpcCode.methodNotFound, `Method not found: ${message.method.slice(0, 64)}. The aggregate MCP endpoint serves tools only; a server's own endpoint (/s-<id>) passes its other methods through.`));
     }
+    if (server) return this.#forward(call, id, server, message, undefined);
+    return answer(ctx, stateless ? METHOD_NOT_FOUND_STATUS : 200, rpcError(id, RpcCode.methodNotFound, `Method not found: ${message.method.slice(0, 64)}. The aggregate MCP endpoint serves tools only; a server's own endpoint (/s-<id>) passes its other methods through.`));
   }
 
   /**
@@ -236,31 +253,54 @@ export class McpGateway {
   }
 
   async #initialize(call: Call, id: JsonRpcId): Promise<void> {
-    const { ctx, message, server } = call;
-    const asked = message.params?.protocolVersion;
+    const asked = call.message.params?.protocolVersion;
     const protocolVersion = typeof asked === 'string' && (MCP_PROTOCOL_VERSIONS as readonly string[]).includes(asked) ? asked : MCP_PROTOCOL_VERSIONS[0];
     const sessionId = `mcps_${randomBytes(24).toString('base64url')}`;
-    this.#touch(sessionId, call.key);
     call.owner = sessionId;
+    const offer = await this.#offer(call, id);
+    // Refused (a server's challenge relayed): no session, which the client was never told of and would only have
+    // taken a place among the sessions kept.
+    if (!offer) return;
+    this.#touch(sessionId, call.key);
+    const result: Record<string, unknown> = { protocolVersion, capabilities: offer.capabilities, serverInfo: SERVER_INFO };
+    if (offer.instructions !== undefined) result.instructions = offer.instructions;
+    answer(call.ctx, 200, rpcResult(id, result), { [SESSION_HEADER]: sessionId });
+  }
+
+  /** `server/discover` (MCP 2026-07-28): what initialize answers, without a session. */
+  async #discover(call: Call, id: JsonRpcId): Promise<void> {
+    const offer = await this.#offer(call, id);
+    if (offer) answer(call.ctx, 200, rpcResult(id, discoverResult(offer.capabilities, SERVER_INFO, offer.instructions)));
+  }
+
+  /**
+   * What the endpoint offers: tools; on a server's own endpoint also what the server offers (its resources, prompts),
+   * its session opened now to learn it. Change notifications and subscriptions need a stream the gateway does not
+   * keep, so they are left out. Undefined once answered: an OAuth server the client has not signed in to, whose
+   * challenge is the client's way to the sign-in.
+   */
+  async #offer(call: Call, id: JsonRpcId): Promise<{ capabilities: Record<string, unknown>; instructions: string | undefined } | undefined> {
+    const { ctx, server } = call;
     const capabilities: Record<string, unknown> = { tools: { listChanged: false } };
-    const result: Record<string, unknown> = { protocolVersion, capabilities, serverInfo: SERVER_INFO };
-    if (server) {
-      // A server's own endpoint offers what the server offers (its resources, prompts): the session is opened now
-      // to learn it. Change notifications and subscriptions need a stream the gateway does not keep, so they are left out.
-      const budget = this.#budget(call);
-      try {
-        const upstream = await this.sessions.session(sessionId, this.#target(call, server), budget.budget);
-        for (const name of ['resources', 'prompts', 'completions', 'logging'] as const) if (upstream.capabilities[name] !== undefined) capabilities[name] = {};
-        if (upstream.instructions !== undefined) result.instructions = upstream.instructions;
-      } catch (error) {
-        // An OAuth server the client has not signed in to: its challenge is the client's way to the sign-in.
-        if (challenged(error, server)) return this.#failed(call, id, error, server, budget);
-        this.#deps.logger.warn({ requestId: ctx.requestId, server: server.label, err: error instanceof Error ? error.message : String(error) }, 'mcp server could not be initialized');
-      } finally {
-        budget.done();
+    if (!server) return { capabilities, instructions: undefined };
+    const budget = this.#budget(call);
+    try {
+      const upstream = await this.sessions.session(call.owner, this.#target(call, server), budget.budget);
+      // The stateless revision sets a request's log level in its `_meta`, not with logging/setLevel.
+      for (const name of call.stateless ? ['resources', 'prompts', 'completions'] : ['resources', 'prompts', 'completions', 'logging']) {
+        if (upstream.capabilities[name] !== undefined) capabilities[name] = {};
       }
+      return { capabilities, instructions: upstream.instructions };
+    } catch (error) {
+      if (challenged(error, server)) {
+        this.#failed(call, id, error, server, budget);
+        return undefined;
+      }
+      this.#deps.logger.warn({ requestId: ctx.requestId, server: server.label, err: error instanceof Error ? error.message : String(error) }, 'mcp server could not be initialized');
+      return { capabilities, instructions: undefined };
+    } finally {
+      budget.done();
     }
-    answer(ctx, 200, rpcResult(id, result), { [SESSION_HEADER]: sessionId });
   }
 
   async #toolsList(call: Call, id: JsonRpcId): Promise<void> {
@@ -274,7 +314,7 @@ export class McpGateway {
         } catch (error) {
           return this.#failed(call, id, error, server, budget);
         }
-        return answer(ctx, 200, rpcResult(id, { tools: tools.filter((t) => mcpToolAllowed(scope, server.label, t.name)) }));
+        return answer(ctx, 200, rpcResult(id, listed(call, { tools: tools.filter((t) => mcpToolAllowed(scope, server.label, t.name)) })));
       }
       const servers = [...account.mcpServers.values()].filter((s) => mcpServerAllowed(scope, s.label)).sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
       const lists = await Promise.allSettled(servers.map(async (s) => this.sessions.tools(call.owner, this.#target(call, s), budget.budget)));
@@ -289,7 +329,7 @@ export class McpGateway {
         }
         for (const t of listed.value) if (mcpToolAllowed(scope, s.label, t.name)) tools.push({ ...t, name: `${s.label}${MCP_TOOL_SEPARATOR}${t.name}` });
       }
-      answer(ctx, 200, rpcResult(id, { tools }));
+      answer(ctx, 200, rpcResult(id, listed(call, { tools })));
     } finally {
       budget.done();
     }
@@ -360,7 +400,7 @@ export class McpGateway {
     }
     // The message as the gateway read it, never the client's bytes: a body naming the tool twice (or the method) would
     // otherwise be checked by its last name here and run by its first at a server whose parser keeps the first.
-    const body = JSON.stringify({ ...message, params: { ...params, name: tool } });
+    const body: JsonRpcMessage = { ...message, params: { ...params, name: tool } };
     const eventId = newId('usageEvent');
     // Noted durably before the call leaves: a call that reached the server is never missing from usage.
     try {
@@ -376,7 +416,7 @@ export class McpGateway {
    * Sends the message to the server and relays its answer (JSON or an event stream) as it arrives; a failure before
    * the answer is a JSON-RPC error naming the server. `metered`: a tools/call, recorded once it ends.
    */
-  async #forward(call: Call, id: JsonRpcId, server: McpServerState, body: string | Buffer, metered: { eventId: string; tool: string; target: McpTarget } | undefined, given?: CallBudget): Promise<void> {
+  async #forward(call: Call, id: JsonRpcId, server: McpServerState, body: JsonRpcMessage, metered: { eventId: string; tool: string; target: McpTarget } | undefined, given?: CallBudget): Promise<void> {
     const budget = given ?? this.#budget(call);
     // A tools/call is tracked from its start (#toolsCall); any other request forwarded from here.
     const pending = given ? undefined : this.#track(call, id, server, budget);
@@ -387,7 +427,7 @@ export class McpGateway {
     }
   }
 
-  async #send(call: Call, id: JsonRpcId, server: McpServerState, body: string | Buffer, metered: { eventId: string; tool: string; target: McpTarget } | undefined, budget: CallBudget, pending: Pending | undefined): Promise<void> {
+  async #send(call: Call, id: JsonRpcId, server: McpServerState, body: JsonRpcMessage, metered: { eventId: string; tool: string; target: McpTarget } | undefined, budget: CallBudget, pending: Pending | undefined): Promise<void> {
     const startedAt = performance.now();
     let response: Dispatcher.ResponseData;
     let target: McpTarget;
@@ -462,7 +502,8 @@ export class McpGateway {
     const { ctx } = call;
     const { res } = ctx;
     const outcome: Outcome = { status: response.statusCode, completion: 'succeeded', stopReason: 'completed', streaming, durationMs: 0 };
-    const aggregate = call.server === undefined;
+    // A stateless client takes no server requests either: the revision asks for input within a result instead.
+    const noRequests = call.server === undefined || call.stateless;
     let final: JsonRpcMessage | undefined;
     let out = '';
     const onData = (data: string): void => {
@@ -475,12 +516,13 @@ export class McpGateway {
         // to another server) with this server's words.
         if (m.id !== id || (m.result === undefined && m.error === undefined)) return;
         final = m;
-      } else if (aggregate && m.id !== undefined && m.id !== null) {
+      } else if (noRequests && m.id !== undefined && m.id !== null) {
         // A server's request (sampling, elicitation): the aggregate endpoint cannot take its answer back, and its id
         // is in the server's numbering, which the client would take for the gateway's.
         return;
       }
-      out += `event: message\ndata: ${data.split('\n').join('\ndata: ')}\n\n`;
+      const sent = final === m && call.stateless ? restated(call, m) : data;
+      out += `event: message\ndata: ${sent.split('\n').join('\ndata: ')}\n\n`;
     };
     if (streaming) {
       const headers = baseHeaders(ctx.requestId);
@@ -542,7 +584,7 @@ export class McpGateway {
     budget.done();
     ctx.endedAt = performance.now();
     if (streaming) res.end();
-    else answer(ctx, 200, json);
+    else answer(ctx, 200, call.stateless ? restated(call, final) : json);
     if (final.error) outcome.stopReason = `jsonrpc_error_${final.error.code}`;
     else if (final.result?.isError === true) outcome.stopReason = 'tool_error';
     return outcome;
@@ -561,7 +603,7 @@ export class McpGateway {
       budget.done();
       return;
     }
-    this.sessions.send(call.owner, target, JSON.stringify(call.message), budget.budget).then((r) => r.body.dump(), () => {}).finally(() => budget.done());
+    this.sessions.notify(call.owner, target, call.message, budget.budget).catch(() => {}).finally(() => budget.done());
   }
 
   /** The server's destination and credential for this request, by its auth type. Throws when its secret is missing. */
@@ -684,6 +726,8 @@ interface Call {
   owner: string;
   /** Aborts when the gateway's shutdown grace period is over. */
   stopping: AbortSignal | undefined;
+  /** A request of the stateless revision (MCP 2026-07-28): no session, results as that revision has them. */
+  stateless: boolean;
 }
 
 /** A request forwarded and not yet answered, which the client may cancel. */
@@ -769,4 +813,17 @@ function failed(failure: McpUpstreamError, durationMs: number): Outcome {
 function upstreamError(id: JsonRpcId, error: unknown, server: McpServerState, signal: AbortSignal): string {
   const failure = upstreamFailure(error, server.label, signal);
   return rpcError(id, RpcCode.internal, failure.message, { server: server.label, ...(failure.status > 0 ? { status: failure.status } : {}) });
+}
+
+/**
+ * A list's result; a stateless one says it is complete and that it is this caller's, not to be kept: it is filtered
+ * by the key's allow lists and the account's servers, which change at once.
+ */
+function listed(call: Call, result: Record<string, unknown>): Record<string, unknown> {
+  return call.stateless ? statelessResult(call.message.method, result, { ttlMs: 0, scope: 'private' }) : result;
+}
+
+/** A server's answer relayed to a stateless client: a 2025 server's result given what the revision requires of one. */
+function restated(call: Call, m: JsonRpcMessage): string {
+  return JSON.stringify(m.result !== undefined ? { ...m, result: statelessResult(call.message.method, m.result) } : m);
 }

@@ -1,12 +1,15 @@
 // The gateway as an MCP client of each registered server (Streamable HTTP): a session per (client session, server),
 // opened lazily with the gateway's own initialize, re-opened once when the server says it expired (404), bounded in
 // number and closed when idle; and each server's tool list, kept a short while per credential. All in memory: the
-// request path reads no database.
+// request path reads no database. A server that refuses initialize but answers `server/discover` speaks only the
+// stateless revision (MCP 2026-07-28): its "session" is what discover said, and every request carries the revision's
+// `_meta` and headers instead of a session id.
 import type { Dispatcher } from 'undici';
 import type { McpServerState } from '../../domain/mcp-server.ts';
 import type { Upstreams } from '../upstream.ts';
 import { EventData } from './jsonrpc.ts';
-import { parseMessage, type JsonRpcMessage } from '../../domain/json-rpc.ts';
+import { parseMessage, RpcCode, type JsonRpcMessage } from '../../domain/json-rpc.ts';
+import { forEra, STATELESS_PROTOCOL_VERSION, statelessHeaders } from '../../domain/mcp-stateless.ts';
 
 /** The revision the gateway asks its upstreams for (they answer with the one they speak). */
 export const UPSTREAM_PROTOCOL_VERSION = '2025-11-25';
@@ -40,13 +43,16 @@ export class McpUpstreamError extends Error {
   readonly timedOut: boolean;
   /** The server's `WWW-Authenticate` challenges with a 401 (an OAuth server's pointer to its protected resource metadata). */
   readonly challenge: string[] | undefined;
+  /** The JSON-RPC error code the server answered with, when it answered one. */
+  readonly rpcCode: number | undefined;
 
-  constructor(label: string, reason: string, status = 0, timedOut = false, challenge?: string[]) {
+  constructor(label: string, reason: string, status = 0, timedOut = false, challenge?: string[], rpcCode?: number) {
     super(`MCP server "${label}" ${reason}`);
     this.label = label;
     this.status = status;
     this.timedOut = timedOut;
     this.challenge = challenge;
+    this.rpcCode = rpcCode;
   }
 }
 
@@ -66,6 +72,8 @@ export interface McpTool { name: string; [field: string]: unknown }
 interface UpstreamSession {
   id: string | undefined;
   protocolVersion: string;
+  /** The server speaks the stateless revision only: no session, the revision's `_meta` and headers on each request. */
+  stateless: boolean;
   capabilities: Record<string, unknown>;
   instructions: string | undefined;
   lastUsed: number;
@@ -147,7 +155,7 @@ export class McpUpstreamSessions {
    * Sends a client's message to the server in `owner`'s session; a session the server no longer knows (404) is
    * opened again and the message sent once more. The answer is the caller's to read (a relay streams it).
    */
-  async send(owner: string, target: McpTarget, body: string | Buffer, budget: Budget): Promise<Dispatcher.ResponseData> {
+  async send(owner: string, target: McpTarget, body: JsonRpcMessage, budget: Budget): Promise<Dispatcher.ResponseData> {
     let session = await this.#session(owner, target, budget);
     let response = await this.#post(target, session, body, budget);
     if (response.statusCode === 404 && session.id !== undefined) {
@@ -158,6 +166,17 @@ export class McpUpstreamSessions {
       response = await this.#post(target, session, body, budget);
     }
     return response;
+  }
+
+  /**
+   * Passes a client's notification (or its answer to a server's request) on, in `owner`'s session. Not to a stateless
+   * server: the revision has neither (closing a request's stream cancels it).
+   */
+  async notify(owner: string, target: McpTarget, message: JsonRpcMessage, budget: Budget): Promise<void> {
+    const session = await this.#session(owner, target, budget);
+    if (session.stateless) return;
+    const response = await this.#post(target, session, message, budget);
+    await response.body.dump();
   }
 
   /** The server's tools (every page), from the list fetched with this credential in the last few seconds when there is one. */
@@ -213,16 +232,14 @@ export class McpUpstreamSessions {
       s.lastUsed = performance.now();
       return s;
     }
-    if (this.#sessions.size >= this.#options.maxSessions) {
-      const [oldest, s] = this.#sessions.entries().next().value!;
-      this.#sessions.delete(oldest);
-      if (!(s instanceof Promise)) this.#end(s);
-    }
     const opening = this.#open(target, budget);
     this.#sessions.set(key, opening);
     try {
       const s = await opening;
-      if (this.#sessions.get(key) === opening) this.#sessions.set(key, s);
+      if (this.#sessions.get(key) === opening) {
+        this.#sessions.set(key, s);
+        this.#makeRoom(key);
+      }
       return s;
     } catch (error) {
       if (this.#sessions.get(key) === opening) this.#sessions.delete(key);
@@ -230,38 +247,85 @@ export class McpUpstreamSessions {
     }
   }
 
+  /**
+   * The least recently used open sessions ended until the limit is kept. Room is made once a session is open, not
+   * before: one a server refuses (an OAuth server's 401 to a client not signed in) ends no other. Sessions still being
+   * opened count beyond the limit for as long as their request runs.
+   */
+  #makeRoom(opened: string): void {
+    for (const [key, s] of this.#sessions) {
+      if (this.#sessions.size <= this.#options.maxSessions) return;
+      if (key === opened || s instanceof Promise) continue;
+      this.#sessions.delete(key);
+      this.#end(s);
+    }
+  }
+
   async #open(target: McpTarget, budget: Budget): Promise<UpstreamSession> {
     const id = 'tollgate-initialize';
-    const init = { jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: UPSTREAM_PROTOCOL_VERSION, capabilities: {}, clientInfo: CLIENT_INFO } };
-    const response = await this.#post(target, undefined, JSON.stringify(init), budget);
+    const init: JsonRpcMessage = { jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: UPSTREAM_PROTOCOL_VERSION, capabilities: {}, clientInfo: CLIENT_INFO } };
+    const response = await this.#post(target, undefined, init, budget);
     const sessionId = header(response.headers['mcp-session-id']);
-    const { result } = await this.#answer(target, response, id);
+    let result: Record<string, unknown>;
+    try {
+      ({ result } = await this.#answer(target, response, id));
+    } catch (error) {
+      if (!refusedInitialize(error)) throw error;
+      return this.#discover(target, budget, error);
+    }
     const session: UpstreamSession = {
       id: sessionId,
+      stateless: false,
       protocolVersion: typeof result.protocolVersion === 'string' ? result.protocolVersion : UPSTREAM_PROTOCOL_VERSION,
       capabilities: typeof result.capabilities === 'object' && result.capabilities !== null ? result.capabilities as Record<string, unknown> : {},
       instructions: typeof result.instructions === 'string' ? result.instructions : undefined,
       lastUsed: performance.now(),
       target,
     };
-    const ack = await this.#post(target, session, '{"jsonrpc":"2.0","method":"notifications/initialized"}', budget);
+    const ack = await this.#post(target, session, { jsonrpc: '2.0', method: 'notifications/initialized' }, budget);
     await ack.body.dump();
     return session;
+  }
+
+  /**
+   * A server that refused initialize, asked whether it speaks the stateless revision (`server/discover`); one that
+   * does not answer as one fails as its initialize did.
+   */
+  async #discover(target: McpTarget, budget: Budget, refused: McpUpstreamError): Promise<UpstreamSession> {
+    const id = 'tollgate-discover';
+    const stateless: UpstreamSession = {
+      id: undefined, stateless: true, protocolVersion: STATELESS_PROTOCOL_VERSION, capabilities: {}, instructions: undefined, lastUsed: performance.now(), target,
+    };
+    let result: Record<string, unknown>;
+    try {
+      const response = await this.#post(target, stateless, { jsonrpc: '2.0', id, method: 'server/discover', params: {} }, budget);
+      ({ result } = await this.#answer(target, response, id));
+    } catch {
+      throw refused;
+    }
+    if (!Array.isArray(result.supportedVersions) || !result.supportedVersions.includes(STATELESS_PROTOCOL_VERSION)) throw refused;
+    if (typeof result.capabilities === 'object' && result.capabilities !== null) stateless.capabilities = result.capabilities as Record<string, unknown>;
+    if (typeof result.instructions === 'string') stateless.instructions = result.instructions;
+    return stateless;
   }
 
   /** A request of the gateway's own in `owner`'s session: its result, or the failure. */
   async #rpc(owner: string, target: McpTarget, method: string, params: Record<string, unknown>, budget: Budget, limit: number): Promise<Answer> {
     const id = `tollgate-${method}`;
-    const response = await this.send(owner, target, JSON.stringify({ jsonrpc: '2.0', id, method, params }), budget);
+    const response = await this.send(owner, target, { jsonrpc: '2.0', id, method, params }, budget);
     return this.#answer(target, response, id, limit);
   }
 
-  #post(target: McpTarget, session: UpstreamSession | undefined, body: string | Buffer, budget: Budget): Promise<Dispatcher.ResponseData> {
+  /** One message to the server, in its session's era (a client's message is of either, whichever the server's is). */
+  #post(target: McpTarget, session: UpstreamSession | undefined, message: JsonRpcMessage, budget: Budget): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: ACCEPT, 'accept-encoding': 'identity', ...target.headers };
-    if (session) {
+    const sent = forEra(message, session?.stateless ? { clientInfo: CLIENT_INFO } : undefined);
+    if (session?.stateless) Object.assign(headers, statelessHeaders(sent));
+    else if (session) {
       headers['mcp-protocol-version'] = session.protocolVersion;
       if (session.id !== undefined) headers['mcp-session-id'] = session.id;
     }
+    const body = JSON.stringify(sent);
     return this.#upstreams.request(target.url, { method: 'POST', headers, body, signal: budget.signal, headersTimeout: budget.headersMs, bodyTimeout: budget.idleMs })
       .catch((error: unknown) => { throw upstreamFailure(error, target.server.label, budget.signal); });
   }
@@ -295,7 +359,7 @@ export class McpUpstreamSessions {
     }
     if (!stream) found = parseMessage(text);
     if (!found) throw new McpUpstreamError(label, 'gave no answer the gateway could read.');
-    if (found.error) throw new McpUpstreamError(label, `answered error ${found.error.code}: ${scrub(String(found.error.message), target.secret)}`);
+    if (found.error) throw new McpUpstreamError(label, `answered error ${found.error.code}: ${scrub(String(found.error.message), target.secret)}`, 0, false, undefined, found.error.code);
     return { result: found.result ?? {}, size };
   }
 
@@ -317,3 +381,14 @@ function sessionKey(owner: string, target: McpTarget): string {
 }
 
 interface Answer { result: Record<string, unknown>; size: number }
+
+/**
+ * An initialize a server refused as one it does not serve, not for its credential nor as a failure: a 4xx other than
+ * the auth ones (a stateless-only server's 400 with -32022), or a JSON-RPC error saying the method or its revision is not
+ * the server's. Only then is the server asked whether it is a stateless one.
+ */
+function refusedInitialize(error: unknown): error is McpUpstreamError {
+  if (!(error instanceof McpUpstreamError)) return false;
+  if (error.status >= 400 && error.status < 500) return error.status !== 401 && error.status !== 403 && error.status !== 408 && error.status !== 429;
+  return error.status === 0 && (error.rpcCode === RpcCode.methodNotFound || error.rpcCode === RpcCode.unsupportedProtocolVersion || error.rpcCode === RpcCode.invalidRequest || error.rpcCode === RpcCode.invalidParams);
+}
