@@ -216,13 +216,15 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     });
     closers.push(() => captures.close());
     const loopId = deploymentLoopId(config.masterKey);
+    const upstreams = new Upstreams({
+      connectionsPerOrigin: config.upstreamConnections, loopId, allowPrivate: config.allowPrivateUpstreams,
+      bedrockRoles: { stsEndpoint: config.awsStsEndpoint, stsRegion: config.awsStsRegion, logger },
+    });
+    state.onReload((before, now) => upstreams.providerKeysReloaded(before.providerKeys, now.providerKeys));
     const gateway = await startGatewayServer({
       state, usage, logger, observer, captures, ...(ledger ? { ledger } : {}),
       catalog: createCatalog(config.providerBaseUrls),
-      upstreams: new Upstreams({
-        connectionsPerOrigin: config.upstreamConnections, loopId, allowPrivate: config.allowPrivateUpstreams,
-        bedrockRoles: { stsEndpoint: config.awsStsEndpoint, stsRegion: config.awsStsRegion, logger },
-      }),
+      upstreams,
       options: {
         maxBodyBytes: config.maxBodyBytes, managedKeys: config.managedKeys,
         processingFeeMicroUsdPerMtok: config.processingFeeMicroUsdPerMtok, mcpCallFeeMicroUsd: config.mcpCallFeeMicroUsd, loopId,

@@ -131,7 +131,9 @@ for (const kind of STORE_KINDS) {
       expectError(await c.call('PATCH', `${CONFIGS.path}/aigac_missing`, { name: 'x' }), 404, 'ERR_NGROK_27611');
       // Ids of any length, and URLs the router cannot decode, get the contract's error shape (not the framework's).
       expectError(await c.call('GET', `${CONFIGS.path}/aigac_${'x'.repeat(300)}`), 404, 'ERR_NGROK_27611');
-      expectError(await c.call('DELETE', `${CONFIGS.path}/aigac_${'x'.repeat(5000)}`), 404, 'ERR_NGROK_27611');
+      const long = `aigac_${'x'.repeat(5000)}`;
+      const missing = expectError(await c.call('DELETE', `${CONFIGS.path}/aigac_missing`), 404, 'ERR_NGROK_27611').details;
+      assert.deepEqual(expectError(await c.call('DELETE', `${CONFIGS.path}/${long}`), 404, 'ERR_NGROK_27611').details, { ...missing, id: long }, 'the unknown id\'s not-found, not a missing route');
       expectError(await c.call('GET', `${CONFIGS.path}/%E0%A4%A`), 400, 'ERR_NGROK_27606');
       await remove(cfg.id);
     });

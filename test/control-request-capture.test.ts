@@ -70,6 +70,12 @@ for (const kind of STORE_KINDS) {
 
     test('an odd request id (very long, NUL, not UTF-8, unicode, an encoded slash) is the contract\'s Error, never a 500; the route answers on', async () => {
       for (const id of ['a'.repeat(5000), '%F0%9F%98%80', 'h%C3%A9llo', 'a%2Fb', '%20']) expectError(await c.call('GET', `/usage/requests/${id}/capture`), 404, 'ERR_NGROK_27611');
+      // An id longer than the router's parameter limit is an unknown request's not-found, not a route that does not exist.
+      for (const id of ['b'.repeat(2049), 'b'.repeat(15_000)]) {
+        const { details } = expectError(await c.call('GET', `/usage/requests/${id}/capture`), 404, 'ERR_NGROK_27611');
+        assert.deepEqual(details, { resource: 'Request capture', id }, `an id of ${id.length} characters`);
+        assert.deepEqual(expectError(await c.call('GET', `/usage/requests/${id}`), 404, 'ERR_NGROK_27611').details, { resource: 'Request', id });
+      }
       for (const id of ['%00', 'rq_%00x', '%FF', '%E2%82']) expectError(await c.call('GET', `/usage/requests/${id}/capture`), 400, 'ERR_NGROK_27606');
       // Past the server's header limit on a real connection: 431, in the same shape.
       const base = await c.app.listen({ port: 0, host: '127.0.0.1' });

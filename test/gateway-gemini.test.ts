@@ -291,7 +291,7 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
     await h.api('DELETE', `/virtual-models/${virtual.id}`);
   });
 
-  test('models.list and models.get: the Google models the access key may use, in Google\'s shape and pages, from the catalog with no upstream call', async () => {
+  test('models.list and models.get: the Google models the access key may use and the OpenAI embedding models embedContent reaches, in Google\'s shape and pages, from the catalog with no upstream call', async () => {
     const sent = h.fake.requests.length;
     const pager = await ai.models.list({ config: { pageSize: 3 } });
     assert.equal(pager.page.length, 3, 'pageSize honoured');
@@ -300,7 +300,9 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
     assert.ok(names.length > 3, 'the pager fetched the next pages');
     assert.equal(new Set(names).size, names.length);
     assert.ok(names.includes('models/gemini-2.5-flash') && names.includes('models/gemini-embedding-001'), names.join());
-    assert.ok(names.every((n) => /^models\/gemini-/.test(n)), 'Google\'s models only (the key may use OpenAI\'s too)');
+    // Google's models, and the OpenAI embedding models Gemini's embedContent reaches by translation; no other model.
+    assert.ok(names.every((n) => /^models\/(gemini-|text-embedding-)/.test(n)), names.join());
+    assert.ok(names.includes('models/text-embedding-3-small') && !names.includes('models/gpt-4o'), names.join());
     const whole = [];
     for await (const model of await ai.models.list()) whole.push(model.name);
     assert.deepEqual(whole, names, 'one page without pageSize');
@@ -311,13 +313,15 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
       ['models/gemini-2.5-flash', 'Gemini 2.5 Flash', 1_048_576, 65_536, ['generateContent', 'countTokens']],
     );
     assert.deepEqual((await ai.models.get({ model: 'models/gemini-embedding-001' })).supportedActions, ['embedContent']);
+    const openaiEmbedding = await ai.models.get({ model: 'text-embedding-3-small' });
+    assert.deepEqual([openaiEmbedding.name, openaiEmbedding.supportedActions], ['models/text-embedding-3-small', ['embedContent']]);
     await assert.rejects(ai.models.get({ model: 'gpt-4o' }), (e: unknown) => e instanceof ApiError && e.status === 404 && JSON.parse(e.message).error.status === 'NOT_FOUND');
     assert.equal(h.fake.requests.length, sent, 'nothing reached Google');
 
     const narrow = (await h.accessKey(await h.configuration({ access: { providers: { allow: ['openai'] } } }))).token;
     const none = await gw(h, `/v1beta/models?key=${narrow}`);
     assert.equal(none.status, 200, none.text);
-    assert.deepEqual(none.json(), { models: [] });
+    assert.deepEqual(none.json().models.map((m: { name: string }) => m.name), ['models/text-embedding-3-small', 'models/text-embedding-3-large', 'models/text-embedding-ada-002'], 'only what Gemini\'s API reaches of OpenAI\'s');
     await assert.rejects(client(h, narrow).models.get({ model: 'gemini-2.5-flash' }), (e: unknown) => e instanceof ApiError && e.status === 404);
     for (const query of ['pageSize=-1', 'pageSize=ten', 'pageToken=models%2Fnot-in-the-list']) {
       const bad = await gw(h, `/v1beta/models?${query}`, { headers: { 'x-goog-api-key': token } });
@@ -418,6 +422,20 @@ describe('Gemini native API on a managed Google key (sqlite)', () => {
     const [row] = await h.usage(answer.sdkHttpResponse!.headers!['ngrok-aig-request-id']!, 1);
     assert.deepEqual([row!.keySource, row!.model, Number(row!.inputTokens), Number(row!.usageEstimated)], ['ngrok', 'text-embedding-3-small', FAKE_USAGE.input, 0]);
     assert.equal(BigInt(row!.inputCostPico), BigInt(FAKE_USAGE.input) * 20_000n);
+  });
+
+  test('a Gemini embeddings batch over OpenAI\'s 2,048 inputs per call, for an OpenAI embedding model, is refused before any call in Google\'s shape', async () => {
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'ngrok' }] }] } }))).token;
+    const sent = h.fake.requests.length;
+    const contents = Array.from({ length: 2049 }, (_, i) => `text ${i}`);
+    await assert.rejects(client(h, token).models.embedContent({ model: 'text-embedding-3-small', contents }), (e: unknown) => {
+      assert.ok(e instanceof ApiError && e.status === 400, String(e));
+      const error = JSON.parse(e.message).error;
+      assert.equal(error.status, 'INVALID_ARGUMENT');
+      assert.match(error.message, /^ERR_NGROK_27226: .*2049 contents in one batch.*at most 2048 in one call/);
+      return true;
+    });
+    assert.equal(h.fake.requests.length, sent, 'nothing went upstream');
   });
 
   test(':embedContent on the managed key is billed as :batchEmbedContents is, at gemini-embedding-001\'s $0.15 per million input tokens', async () => {
@@ -1063,7 +1081,7 @@ describe('Gemini\'s API on models that do not serve it: translated to chat compl
     assert.equal(lastUpstream().path, '/v1beta/models/gemini-embedding-001:batchEmbedContents');
   });
 
-  test('malformed embeddings for an OpenAI model are refused in Google\'s shape, naming the member, never embedded as no text; 10,000 requests go up as one call, vectors in order', async () => {
+  test('malformed embeddings for an OpenAI model are refused in Google\'s shape, naming the member, never embedded as no text; 2,048 requests go up as one call, vectors in order, and more are refused', async () => {
     const sent = h.fake.requests.length;
     const refused = async (method: string, body: string, why: RegExp) => {
       const res = await gw(h, `/v1beta/models/text-embedding-3-small:${method}`, { headers: { 'x-goog-api-key': token }, body });
@@ -1083,11 +1101,17 @@ describe('Gemini\'s API on models that do not serve it: translated to chat compl
     await refused('embedContent', '{"content":{"parts":[]}}', /"content\.parts" must be a list of Part objects/);
     assert.equal(h.fake.requests.length, sent, 'nothing was sent');
 
-    const many = Array.from({ length: 10_000 }, (_, i) => ({ content: { parts: [{ text: `text ${i}` }] } }));
+    // OpenAI's most inputs in one call go up as one; more are refused before any call (27226, Google's shape).
+    const many = Array.from({ length: 2048 }, (_, i) => ({ content: { parts: [{ text: `text ${i}` }] } }));
     const res = await gw(h, '/v1beta/models/text-embedding-3-small:batchEmbedContents', { headers: { 'x-goog-api-key': token }, body: { requests: many } });
     assert.equal(res.status, 200, res.text.slice(0, 200));
-    assert.equal(res.json().embeddings.length, 10_000);
-    assert.equal((lastUpstream().body as { input: string[] }).input[9_999], 'text 9999');
+    assert.equal(res.json().embeddings.length, 2048);
+    assert.equal((lastUpstream().body as { input: string[] }).input[2047], 'text 2047');
+    const upstreamCalls = h.fake.requests.length;
+    const tooMany = await gw(h, '/v1beta/models/text-embedding-3-small:batchEmbedContents', { headers: { 'x-goog-api-key': token }, body: { requests: [...many, ...many] } });
+    assert.deepEqual([tooMany.status, tooMany.json().error.status], [400, 'INVALID_ARGUMENT']);
+    assert.match(tooMany.json().error.message, /^ERR_NGROK_27226: .*4096 contents in one batch/);
+    assert.equal(h.fake.requests.length, upstreamCalls, 'nothing was sent');
   });
 });
 

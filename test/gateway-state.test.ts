@@ -307,9 +307,13 @@ for (const kind of STORE_KINDS) {
         const k3 = (await c.call('POST', '/provider-keys', { providerId: 'anthropic', name: 'third', value: 'sk-ant-third-33333333333' })).json() as { id: string };
         assert.ok(await state.authenticate(key.token));
         assert.equal(state.account(c.accountId).providerKeys.get(k3.id)?.value, 'sk-ant-third-33333333333');
+        // Whoever holds something per provider key (a role key's credentials) is told what the reload replaced.
+        const reloads: [boolean, boolean][] = [];
+        state.onReload((before, now) => reloads.push([before.providerKeys.has(k3.id), now.providerKeys.has(k3.id)]));
         assert.equal((await c.call('DELETE', `/provider-keys/${k3.id}`)).statusCode, 204);
         assert.ok(await state.authenticate(key.token));
         assert.equal(state.account(c.accountId).providerKeys.has(k3.id), false);
+        assert.deepEqual(reloads.at(-1), [true, false]);
         assert.equal(state.account(c.accountId).providerKeysByProvider.get('anthropic'), undefined);
       } finally {
         await state.close();

@@ -172,9 +172,12 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
     requestTimeout: timeouts.requestTimeout!,
     // Fastify's own 503 while closing has its own body ({error, message}); answered in the contract's shape below.
     return503OnClosing: false,
-    // Fastify answers ids over 100 characters with its own 414 body: long ids reach the handlers (an unknown id is
-    // a 404 27611 like any other), and what the router still refuses gets the contract's error shape below.
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    // The router refuses a path parameter over its limit as a route that does not exist (Fastify's default, 100
+    // characters, even with its own 414 body): every id must reach its handler, whose answer for an unknown one is the
+    // resource's not-found. So the limit is above what a request line can carry within the server's header limit
+    // (16 KB; longer is 431, client-error.ts); what the router still refuses (an injected request) gets the contract's
+    // error shape below.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 65_536 },
     frameworkErrors: (error, request, reply) => {
       const path = request.url.split('?')[0]!;
       if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {

@@ -61,6 +61,12 @@ interface AwsModules {
   signer: (credentials: RoleCredentials, region: string) => Signer;
 }
 
+/** What a role key's credentials are assumed for: its role, external ID and region. */
+function fingerprintOf(key: ProviderKeyState): string {
+  const role = key.awsRole!;
+  return `${role.roleArn ?? ''} ${role.externalId} ${key.awsRegion ?? ''}`;
+}
+
 export class BedrockRoles {
   readonly #options: BedrockRoleOptions;
   readonly #entries = new Map<string, Entry>();
@@ -92,14 +98,32 @@ export class BedrockRoles {
     return signed.headers;
   }
 
+  /**
+   * An account's provider keys as they were (`before`) and are now: the entry of a key deleted, or whose role, external
+   * ID or region changed, goes with its credentials — a deleted key's would otherwise be held until the process ends.
+   */
+  prune(before: ReadonlyMap<string, ProviderKeyState>, now: ReadonlyMap<string, ProviderKeyState>): void {
+    if (this.#entries.size === 0) return;
+    for (const id of before.keys()) {
+      const entry = this.#entries.get(id);
+      if (!entry) continue;
+      const key = now.get(id);
+      if (key?.awsRole === undefined || fingerprintOf(key) !== entry.fingerprint) this.#entries.delete(id);
+    }
+  }
+
+  /** How many keys' credentials are held (for tests). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
   async close(): Promise<void> {
     for (const client of this.#clients.values()) client.destroy();
     this.#clients.clear();
   }
 
   #entry(key: ProviderKeyState): Entry {
-    const role = key.awsRole!;
-    const fingerprint = `${role.roleArn ?? ''} ${role.externalId} ${key.awsRegion ?? ''}`;
+    const fingerprint = fingerprintOf(key);
     let entry = this.#entries.get(key.id);
     if (!entry || entry.fingerprint !== fingerprint) this.#entries.set(key.id, (entry = { fingerprint, checked: false }));
     return entry;

@@ -105,8 +105,12 @@ function requestedId(path: string, prefix: string): string {
   }
 }
 
-/** A model Gemini's API serves: a Google model (no other provider has Gemini's native surfaces). */
-const speaksGemini = (c: Candidate): boolean => c.provider.surfaces.some((s) => s.format === 'gemini');
+/**
+ * A model Gemini's API serves: a Google model (no other provider has Gemini's native surfaces), or a catalog embedding
+ * model served over OpenAI's `/v1/embeddings`, which Gemini's embedContent reaches by translation (GEMINI_EMBED_TO).
+ */
+const speaksGemini = (c: Candidate): boolean => c.provider.surfaces.some((s) => s.format === 'gemini')
+  || (c.catalogModel?.surfaces?.includes('embeddings') === true && c.provider.surfaces.some((s) => s.format === 'openai' && s.surface === 'embeddings'));
 
 /**
  * GET/HEAD /v1/models (`query`: the Anthropic page parameters) or /v1/models/{id}, in the route's format; Gemini's

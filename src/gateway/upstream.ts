@@ -10,6 +10,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { LookupFunction } from 'node:net';
 import type { UpstreamExchange } from './exchange.ts';
 import { BedrockRoles, type BedrockRoleOptions } from './bedrock-role.ts';
+import type { ProviderKeyState } from '../state/types.ts';
 
 interface Target { origin: string; path: string; hostname: string; nonPublicLiteral: boolean }
 
@@ -86,6 +87,11 @@ export class Upstreams {
       this.#pools.delete(key);
       void entry.pool.close().catch(() => {});
     }
+  }
+
+  /** An account's provider keys were read again (GatewayState.onReload): a deleted or changed role key's credentials go. */
+  providerKeysReloaded(before: ReadonlyMap<string, ProviderKeyState>, now: ReadonlyMap<string, ProviderKeyState>): void {
+    this.#roles.prune(before, now);
   }
 
   /** Origins with an open pool (for tests and diagnostics). */

@@ -119,6 +119,8 @@ export class GatewayState {
   #providerUsed = new Map<string, number>();
 
   #lastSeq = 0;
+  /** Told each account snapshot replacing one (what was held for the old one may have to go: gateway/bedrock-role.ts). */
+  readonly #reloadListeners: ((before: AccountSnapshot, now: AccountSnapshot) => void)[] = [];
   #unsubscribe: (() => void) | undefined;
   #timers: NodeJS.Timeout[] = [];
   #pollTimer: NodeJS.Timeout | undefined;
@@ -243,6 +245,11 @@ export class GatewayState {
       this.#keyLoads.set(missKey, load);
     }
     return load;
+  }
+
+  /** `listener` is called with an account's snapshot and the one it replaced, on each reload. */
+  onReload(listener: (before: AccountSnapshot, now: AccountSnapshot) => void): void {
+    this.#reloadListeners.push(listener);
   }
 
   /** The account's current snapshot; present once one of its keys authenticated. */
@@ -486,8 +493,10 @@ export class GatewayState {
           reload.again = false;
           const snapshot = await loadAccountSnapshot(this.#store.db, this.#secretBox, this.#logger, accountId);
           // The balance as it stands now, not as the load began: a request debited meanwhile stays debited.
-          snapshot.balancePico = this.#accounts.get(accountId)?.balancePico ?? snapshot.balancePico;
+          const before = this.#accounts.get(accountId);
+          snapshot.balancePico = before?.balancePico ?? snapshot.balancePico;
           this.#accounts.set(accountId, snapshot);
+          if (before) for (const listener of this.#reloadListeners) listener(before, snapshot);
         }
         this.#failedReloads.delete(accountId);
         this.#readBalance(accountId);

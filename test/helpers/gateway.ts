@@ -42,12 +42,17 @@ export interface Harness {
  * logs (silent by default; the observability test captures it).
  */
 export async function startHarness(kind: StoreKind = 'sqlite', env: Record<string, string> | ((fakeUrl: string) => Record<string, string>) = {}, options: { logger?: Logger } = {}): Promise<Harness> {
-  const fake = await startFakeProvider();
+  // The store first: without PostgreSQL (TOLLGATE_TEST_PG_URL unset, or nothing listening there) the harness fails
+  // before it opens anything.
   const database = await createTestDatabase(kind);
+  const fake = await startFakeProvider().catch(async (e: unknown) => {
+    await database.drop();
+    throw e;
+  });
   // Each harness its own usage journal (PostgreSQL's default would be ./data in the repository).
   const journalDir = mkdtempSync(join(tmpdir(), 'tollgate-journal-'));
-  // A configuration refused at start (a provider id this catalog lacks) fails the test instead of leaving the fake
-  // provider listening, which would keep the test process from ever ending.
+  // A configuration refused at start (a provider id this catalog lacks), or a start that fails, fails the test instead
+  // of leaving the fake provider listening, which would keep the test process from ever ending.
   const refused = async (e: unknown): Promise<never> => {
     await fake.close();
     await database.drop();
@@ -70,7 +75,7 @@ export async function startHarness(kind: StoreKind = 'sqlite', env: Record<strin
     TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
     ...(typeof env === 'function' ? env(fake.url) : env),
   })).catch(refused);
-  const running = await startTollgate(config, { logger: options.logger ?? pino({ level: 'silent' }) });
+  const running = await startTollgate(config, { logger: options.logger ?? pino({ level: 'silent' }) }).catch(refused);
   const apiUrl = running.apiUrl!;
   const gatewayUrl = running.gatewayUrl!;
   const api = async <T,>(method: string, path: string, body?: unknown): Promise<T> => {

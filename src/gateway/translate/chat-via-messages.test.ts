@@ -306,3 +306,9 @@ test('an answer with usage.iterations (compaction) tells the chat client the bil
   const lines = t.finish().split('\n\n').filter(Boolean).map((l) => l.slice('data: '.length));
   assert.deepEqual((JSON.parse(lines.at(-2)!) as { usage: unknown }).usage, billed);
 });
+
+test('a chat conversation ending with an assistant turn goes as that turn, and prefill is named: a Messages model continues it', () => {
+  const { body, removed } = chatViaMessages.request({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello ' }] }, plan('gpt-4o'));
+  assert.deepEqual(body.messages, [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: [{ type: 'text', text: 'Hello' }] }]);
+  assert.deepEqual(removed, ['prefill']);
+});

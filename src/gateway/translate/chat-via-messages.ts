@@ -268,6 +268,9 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const removed: string[] = [];
   for (const name of Object.keys(body)) if (!MAPPED.has(name)) removed.push(name);
   const { system, turns: messages } = turns(body.messages);
+  // A final assistant turn is a finished one to chat (the model answers after it) and a prefill to Messages (Claude
+  // continues it; the 4.6 models on refuse it). It still goes — it is the conversation — and the header says so.
+  if (messages.at(-1)?.role === 'assistant') removed.push('prefill');
   const out: Json = { model: body.model, messages };
   if (system !== '') out.system = system;
   const limit = body.max_completion_tokens ?? body.max_tokens;

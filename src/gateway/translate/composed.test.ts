@@ -141,3 +141,10 @@ test('chat completions and Responses reach Claude on Bedrock through Messages: I
     assert.equal(translated.limitSurface, 'messages', surface);
   }
 });
+
+test('a Responses conversation ending with an assistant turn reaches Claude as that turn, and prefill is named: Claude continues it, not answering anew', () => {
+  const { body, removed } = translator.request({ model: 'claude-sonnet-4-6', input: [{ role: 'user', content: 'JSON please' }, { role: 'assistant', content: '{"a": ' }] }, plan);
+  assert.deepEqual(body.messages, [{ role: 'user', content: 'JSON please' }, { role: 'assistant', content: [{ type: 'text', text: '{"a":' }] }]);
+  assert.deepEqual(removed, ['prefill']);
+  assert.deepEqual(translator.request({ model: 'claude-sonnet-4-6', input: [{ role: 'user', content: 'Hi' }] }, plan).removed, []);
+});

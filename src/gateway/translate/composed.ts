@@ -20,7 +20,9 @@ export function composed<Out extends string | Uint8Array>(outer: Translator<Out>
       const removed = [...middle.removed];
       for (const field of upstream.removed) {
         // The outer half's own naming of this request first: a Gemini body's fields as that client spelled them.
-        const named = Object.hasOwn(clientFields, field) ? middle.clientFields?.[field] ?? clientFields[field] : Object.hasOwn(body, field) ? field : undefined;
+        // A name that is no member of the middle body is the inner half's word on the conversation (`prefill`: a
+        // final assistant turn taken otherwise than the client's API takes it), named as it is.
+        const named = Object.hasOwn(clientFields, field) ? middle.clientFields?.[field] ?? clientFields[field] : Object.hasOwn(body, field) || !Object.hasOwn(middle.body, field) ? field : undefined;
         if (named !== undefined && !removed.includes(named)) removed.push(named);
       }
       // What the model refuses of the upstream body (params.ts), named as the client sent it: through the inner

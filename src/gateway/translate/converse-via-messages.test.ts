@@ -186,3 +186,32 @@ test('a Converse path naming the account\'s virtual model is that virtual model,
   assert.deepEqual(served.map((c) => [c.provider.id, c.modelId, c.virtualModel]), [['openai', 'gpt-4o', 'chat-default'], ['anthropic', 'claude-sonnet-4-5', 'chat-default']]);
   assert.throws(() => resolveCandidates({ model: converseAddress('cheapest', catalog, account), models: undefined, format: 'bedrock', surface: 'converse' }, catalog, account), /virtual model "cheapest" stands for "ngrok\/auto".*a Converse path does not serve/);
 });
+
+test('a Converse conversation ending with an assistant turn: Claude continues it; a chat model answers anew, and prefill is named', () => {
+  const messages = [{ role: 'user', content: [{ text: 'JSON please' }] }, { role: 'assistant', content: [{ text: '{"a":' }] }];
+  assert.deepEqual(converseViaMessages.request({ messages }, plan('claude-sonnet-4-5')).removed, []);
+  const gpt = plan('gpt-4o');
+  const { body, removed } = translatorFor({ format: 'bedrock', surface: 'converse' }, gpt.candidate.surface)!.request({ messages }, gpt);
+  assert.deepEqual((body.messages as { role: string }[]).map((m) => m.role), ['user', 'assistant']);
+  assert.deepEqual(removed, ['prefill']);
+});
+
+test('Converse adaptive thinking\'s effort (additionalModelRequestFields.output_config) reaches Claude as it is and GPT reasoning models as reasoning_effort', () => {
+  const ask = { messages: [{ role: 'user', content: [{ text: 'hi' }] }], additionalModelRequestFields: { thinking: { type: 'adaptive' }, output_config: { effort: 'low' } } };
+  const claude = converseViaMessages.request(ask, plan('claude-sonnet-4-5'));
+  assert.deepEqual([claude.body.thinking, claude.body.output_config, claude.removed], [{ type: 'adaptive' }, { effort: 'low' }, []]);
+  const effort = (value: string, model: string) => {
+    const p = plan(model);
+    const asked = { ...ask, additionalModelRequestFields: { thinking: { type: 'adaptive' }, output_config: { effort: value } } };
+    const { body, removed } = translatorFor({ format: 'bedrock', surface: 'converse' }, p.candidate.surface)!.request(asked, p);
+    return [body.reasoning_effort, removed];
+  };
+  assert.deepEqual(effort('low', 'gpt-5.4'), ['low', []]);
+  assert.deepEqual(effort('medium', 'gpt-5.4'), ['medium', []]);
+  assert.deepEqual(effort('max', 'gpt-5.4'), ['high', []], 'OpenAI\'s effort stops at high');
+  // A model without reasoning effort: removed, named as the client sent it.
+  assert.deepEqual(effort('high', 'gpt-4o'), [undefined, ['additionalModelRequestFields.thinking', 'additionalModelRequestFields.output_config']]);
+  // Converse's own outputConfig.effort wins where both are given.
+  const both = converseViaMessages.request({ ...ask, outputConfig: { effort: 'high' } }, plan('claude-sonnet-4-5'));
+  assert.deepEqual([both.body.output_config, both.clientFields?.output_config], [{ effort: 'high' }, 'outputConfig']);
+});

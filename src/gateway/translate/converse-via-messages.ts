@@ -45,8 +45,14 @@ function claudeFields(body: Json, out: Json, removed: string[], clientFields: Re
   }
   const topK = typeof extra.top_k === 'number' ? extra.top_k : undefined;
   if (topK !== undefined) out.top_k = topK;
+  // Adaptive thinking's depth (`output_config.effort`) travels beside `thinking` here, as Claude takes it on Bedrock.
+  const config = obj(extra.output_config);
+  if (config) {
+    out.output_config = config;
+    clientFields.output_config = 'additionalModelRequestFields.output_config';
+  }
   for (const name of Object.keys(extra)) {
-    if (name !== thinkingName && !(name === 'top_k' && topK !== undefined)) removed.push(`additionalModelRequestFields.${name}`);
+    if (name !== thinkingName && !(name === 'top_k' && topK !== undefined) && !(name === 'output_config' && config)) removed.push(`additionalModelRequestFields.${name}`);
   }
 }
 
@@ -66,14 +72,18 @@ function outputSchema(body: Json): Json | string | undefined {
  * `outputConfig` → Messages' `output_config`: the JSON schema as `format` (Claude's JSON outputs; the chat half makes
  * it `response_format` json_schema), `effort` as it is. A schema the model cannot be held to was refused at resolution.
  */
-function outputConfig(body: Json, out: Json, removed: string[]): void {
+function outputConfig(body: Json, out: Json, removed: string[], clientFields: Record<string, string>): void {
   if (body.outputConfig === undefined) return;
   const config = obj(body.outputConfig);
   const schema = config ? outputSchema(body) : undefined;
   const mapped: Json = {};
   if (schema !== undefined && typeof schema !== 'string') mapped.format = { type: 'json_schema', schema };
   if (typeof config?.effort === 'string') mapped.effort = config.effort;
-  if (Object.keys(mapped).length > 0) out.output_config = mapped;
+  if (Object.keys(mapped).length > 0) {
+    // Converse's own member wins over Claude's (`additionalModelRequestFields.output_config`) where both say something.
+    out.output_config = { ...obj(out.output_config), ...mapped };
+    clientFields.output_config = 'outputConfig';
+  }
   const left = Object.keys(config ?? {}).filter((name) => !(name === 'textFormat' && mapped.format) && !(name === 'effort' && mapped.effort));
   if (!config || left.length > 0) removed.push(...(config ? left.map((name) => `outputConfig.${name}`) : ['outputConfig']));
 }
@@ -301,7 +311,7 @@ function request(body: Json, plan: AttemptPlan, stream: boolean): TranslatedRequ
   }
   const clientFields: Record<string, string> = { ...CONVERSE_FIELDS };
   claudeFields(body, out, removed, clientFields);
-  outputConfig(body, out, removed);
+  outputConfig(body, out, removed, clientFields);
   if (stream) out.stream = true;
   return { body: out, removed, clientFields };
 }

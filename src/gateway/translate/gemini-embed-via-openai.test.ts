@@ -64,3 +64,9 @@ test('refused before any call: a part that is not text, a batch asking two dimen
   assert.equal(untranslatable('embeddings', { requests: batch.requests.slice(0, 1) }, 'embeddings', undefined, 'text-embedding-3-small'), undefined);
   assert.equal(untranslatable('embed-content', { model: 'models/openai:text-embedding-3-small', content: { parts: [{ text: 'a' }] } }, 'embeddings', undefined, 'openai:text-embedding-3-small'), undefined);
 });
+
+test('a batch over OpenAI\'s 2,048 inputs per call is refused before any call (27226), not sent for the provider\'s 400', () => {
+  const batch = (n: number) => ({ requests: Array.from({ length: n }, (_, i) => ({ content: { parts: [{ text: `t${i}` }] } })) });
+  assert.match(String(untranslatable('embeddings', batch(2049), 'embeddings')), /2049 contents in one batch.*at most 2048/);
+  assert.equal(untranslatable('embeddings', batch(2048), 'embeddings'), undefined);
+});

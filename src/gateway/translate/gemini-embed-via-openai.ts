@@ -32,13 +32,21 @@ export function geminiEmbedModelProblem(body: Json, batch: boolean, pathModel: s
   return other && `a request names the model "${String(other.model)}", not the path's "models/${pathModel}": every request of one call embeds with the path's model`;
 }
 
+/** OpenAI's most inputs in one `/v1/embeddings` call: it refuses a longer `input` list with a 400. */
+const OPENAI_EMBEDDING_INPUTS = 2048;
+
 /**
  * Why Gemini embeddings cannot go to an OpenAI-format embedding model, if they cannot. OpenAI embeds text: a part that
  * is none (an image, a file) would be left out of the vector, never dropped silently. One call takes one `dimensions`,
- * so a batch asking several is refused. A body of another shape (an OpenAI one: `input`) has none of these members.
+ * so a batch asking several is refused; and at most 2,048 inputs, so a longer batch is refused before the call rather
+ * than by the provider's 400 after it (split, it would be several calls, one answer: see translation.md). A body of
+ * another shape (an OpenAI one: `input`) has none of these members.
  */
 export function geminiEmbedUntranslatableReason(body: Json, batch: boolean): string | undefined {
   const requests = requestsOf(body, batch);
+  if (requests.length > OPENAI_EMBEDDING_INPUTS) {
+    return `it embeds ${requests.length} contents in one batch, and this model takes at most ${OPENAI_EMBEDDING_INPUTS} in one call; send them in batches of ${OPENAI_EMBEDDING_INPUTS} or fewer`;
+  }
   if (requests.some((r) => geminiObjects(obj(geminiMember(r, 'content'))?.parts).some((part) => typeof part.text !== 'string'))) {
     return 'it sends a part that is not text (an image, a file: inlineData, fileData…), and this model embeds text only; send the text alone, or use a Gemini embedding model such as "gemini-embedding-001"';
   }
