@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { Model } from './api.ts';
 import {
   applyEvent, attachmentKind, errorOf, imageRefusal, MAX_IMAGE_BYTES, MAX_TEXT_BYTES, messagesFor, pendingAnswer, requestBody,
-  SseParser, takesImages, userMessage, withPrompt, withRetry, type Answer, type SseEvent, type Turn,
+  SseParser, takesImages, userMessage, withAnswer, withPrompt, withRetry, type Answer, type SseEvent, type Turn,
 } from './playground-model.ts';
 
 const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] });
@@ -93,6 +93,24 @@ test('each model keeps its own history; failed or empty answers are left out of 
   assert.deepEqual(messagesFor(stopped), [user('q'), { role: 'assistant', content: 'partial' }, user('go on')]);
 });
 
+test("a request's stream writes only its own answer: not the one of a retry or of a prompt sent after Clear", () => {
+  const first = withPrompt([], user('hi'));
+  const firstRun = first.at(-1)!.run;
+  const stopped = (a: Answer): Answer => (a.state === 'streaming' ? { ...a, state: 'stopped' } : a);
+  // Clear conversation, then the same prompt again: the first request's abort settles only now.
+  const again = withPrompt([], user('hi'));
+  assert.equal(withAnswer(again, firstRun, stopped), again, 'the cleared request leaves the new answer alone');
+  assert.equal(withAnswer(again, firstRun, (a) => ({ ...a, text: 'late chunk' })).at(-1)!.answer.text, '');
+  assert.equal(withAnswer(again, again.at(-1)!.run, stopped).at(-1)!.answer.state, 'stopped', 'its own Stop applies');
+  assert.deepEqual(withAnswer([], firstRun, stopped), []);
+  // A retry is another request: the answer it replaced no longer takes writes.
+  const answered = withAnswer(first, firstRun, (a) => ({ ...a, state: 'done', text: 'Hello' }));
+  assert.equal(answered.at(-1)!.answer.text, 'Hello');
+  const retried = withRetry(answered);
+  assert.notEqual(retried.at(-1)!.run, firstRun);
+  assert.equal(withAnswer(retried, firstRun, (a) => ({ ...a, text: 'stale' })).at(-1)!.answer.text, '');
+});
+
 test('attachments: text files inlined as text parts, images as image_url data URLs; sizes and kinds bounded with a message', () => {
   assert.deepEqual(attachmentKind({ name: 'a.png', type: 'image/png', size: MAX_IMAGE_BYTES }), { kind: 'image' });
   assert.deepEqual(attachmentKind({ name: 'notes.md', type: '', size: 10 }), { kind: 'text' });
@@ -102,6 +120,13 @@ test('attachments: text files inlined as text parts, images as image_url data UR
   const bigText = attachmentKind({ name: 'log.txt', type: 'text/plain', size: MAX_TEXT_BYTES + 1 });
   assert.ok('refused' in bigText && /a text file may be at most 200 KB/.test(bigText.refused), JSON.stringify(bigText));
   assert.ok('refused' in attachmentKind({ name: 'a.zip', type: 'application/zip', size: 10 }));
+  // Only the image types the models take: an SVG (nor inlined as text, though it is XML), a BMP or a HEIC photo is
+  // refused here rather than uploaded and refused by the provider.
+  for (const [name, type] of [['logo.svg', 'image/svg+xml'], ['scan.bmp', 'image/bmp'], ['IMG_1.heic', 'image/heic'], ['fax.tiff', 'image/tiff']]) {
+    const refused = attachmentKind({ name: name!, type: type!, size: 10 });
+    assert.ok('refused' in refused && refused.refused.includes('(PNG, JPEG, GIF, WebP)'), `${name}: ${JSON.stringify(refused)}`);
+  }
+  for (const type of ['image/jpeg', 'image/gif', 'image/webp', 'IMAGE/PNG']) assert.deepEqual(attachmentKind({ name: 'x', type, size: 10 }), { kind: 'image' }, type);
 
   assert.deepEqual(userMessage('plain', []), user('plain'));
   const image = { name: 'a.png', kind: 'image' as const, size: 4, content: 'data:image/png;base64,iVBO' };

@@ -27,7 +27,8 @@ export interface Answer {
   requestId?: string;
 }
 
-export interface Turn { user: ChatMessage; answer: Answer }
+/** `run`: which request the answer is awaited from (withPrompt, withRetry); only that request's stream writes it. */
+export interface Turn { user: ChatMessage; answer: Answer; run?: number }
 
 export const pendingAnswer = (): Answer => ({ state: 'streaming', text: '', reasoning: '', toolCalls: [] });
 
@@ -176,15 +177,28 @@ export function messagesFor(turns: readonly Turn[]): ChatMessage[] {
   return [...earlier, last.user];
 }
 
+let lastRun = 0;
+
 /** A new prompt for a column: its turns with the prompt appended, awaiting the answer. */
 export function withPrompt(turns: readonly Turn[], user: ChatMessage): Turn[] {
-  return [...turns, { user, answer: pendingAnswer() }];
+  return [...turns, { user, answer: pendingAnswer(), run: ++lastRun }];
 }
 
 /** Retry: the last answer dropped and awaited again; the history sent is the same as the first time. */
 export function withRetry(turns: readonly Turn[]): Turn[] {
   const last = turns.at(-1);
-  return last ? [...turns.slice(0, -1), { user: last.user, answer: pendingAnswer() }] : [];
+  return last ? [...turns.slice(0, -1), { user: last.user, answer: pendingAnswer(), run: ++lastRun }] : [];
+}
+
+/**
+ * The turns with `change` applied to the answer of request `run`, unchanged when that answer is gone: a stream ended
+ * by "Clear conversation" (or replaced by a retry) settles after the column's next prompt started, and its "stopped"
+ * or its late chunks must not land on the answer now awaited from another request.
+ */
+export function withAnswer(turns: Turn[], run: number | undefined, change: (a: Answer) => Answer): Turn[] {
+  const last = turns.at(-1);
+  if (!last || last.run !== run) return turns;
+  return [...turns.slice(0, -1), { ...last, answer: change(last.answer) }];
 }
 
 export function requestBody(model: string, messages: ChatMessage[]): Json {
@@ -202,11 +216,18 @@ function sizeText(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;
 }
 
+/**
+ * The image types every vision model behind the gateway takes (OpenAI's and Anthropic's own list; Bedrock's Converse
+ * the same four): an SVG, BMP, TIFF or HEIC would be sent only to be refused upstream, after a 5 MB upload.
+ */
+const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+
 /** How a file is attached (an image, or text inlined), or why it cannot be: its type, or its size over the bound. */
 export function attachmentKind(file: FileInfo): { kind: 'image' | 'text' } | { refused: string } {
-  const image = file.type.startsWith('image/');
-  const text = !image && (file.type.startsWith('text/') || file.type === 'application/json' || TEXT_EXTENSIONS.test(file.name));
-  if (!image && !text) return { refused: `${file.name} is neither an image nor a text file: attach images (PNG, JPEG, GIF, WebP) or text files.` };
+  const type = file.type.toLowerCase();
+  const image = IMAGE_TYPES.has(type);
+  const text = !type.startsWith('image/') && (type.startsWith('text/') || type === 'application/json' || TEXT_EXTENSIONS.test(file.name));
+  if (!image && !text) return { refused: `${file.name} is neither an image the models take nor a text file: attach images (PNG, JPEG, GIF, WebP) or text files.` };
   const max = image ? MAX_IMAGE_BYTES : MAX_TEXT_BYTES;
   if (file.size > max) return { refused: `${file.name} is ${sizeText(file.size)}: ${image ? 'an image' : 'a text file'} may be at most ${sizeText(max)}.` };
   return { kind: image ? 'image' : 'text' };

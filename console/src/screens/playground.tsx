@@ -6,7 +6,7 @@ import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { api, ApiError, listAll, type AccessKey, type Model, type PlaygroundToken } from '../api.ts';
 import { loadCatalog } from '../catalog.ts';
 import {
-  applyEvent, attachmentKind, errorOf, imageRefusal, MAX_COLUMNS, messagesFor, requestBody, SseParser, userMessage, withPrompt, withRetry,
+  applyEvent, attachmentKind, errorOf, imageRefusal, MAX_COLUMNS, messagesFor, requestBody, SseParser, userMessage, withAnswer, withPrompt, withRetry,
   type Answer, type Attachment, type ChatMessage, type Turn,
 } from '../playground-model.ts';
 import { Button, ErrorNote, Field, Loading, PageHeading, errorText, useAction } from '../ui.tsx';
@@ -143,18 +143,19 @@ export function PlaygroundScreen() {
   };
 
   const update = (id: number, change: (c: Column) => Column) => setColumns((cs) => cs.map((c) => (c.id === id ? change(c) : c)));
-  /** Replaces the column's last answer (the one streaming). */
-  const answer = (id: number, change: (a: Answer) => Answer) => update(id, (c) => {
-    const last = c.turns.at(-1);
-    return last ? { ...c, turns: [...c.turns.slice(0, -1), { ...last, answer: change(last.answer) }] } : c;
-  });
 
   /** Streams the answer to `turns`' last prompt into the column. */
   const run = async (column: Column, turns: Turn[]) => {
     const controller = new AbortController();
     running.current.get(column.id)?.abort();
     running.current.set(column.id, controller);
-    const fail = (error: Answer['error']) => answer(column.id, (a) => ({ ...a, state: 'failed', error }));
+    // This request's answer only: once cleared or retried, the column's last answer is another request's.
+    const own = turns.at(-1)?.run;
+    const answer = (change: (a: Answer) => Answer) => update(column.id, (c) => {
+      const next = withAnswer(c.turns, own, change);
+      return next === c.turns ? c : { ...c, turns: next };
+    });
+    const fail = (error: Answer['error']) => answer((a) => ({ ...a, state: 'failed', error }));
     try {
       const accessKeyId = column.keyId || keyId;
       if (!accessKeyId) return fail({ message: 'Choose the access key the Playground sends its requests with.' });
@@ -165,7 +166,7 @@ export function PlaygroundScreen() {
         body: JSON.stringify(requestBody(column.model, messagesFor(turns))),
       });
       const requestId = res.headers.get('x-request-id') ?? undefined;
-      if (requestId) answer(column.id, (a) => ({ ...a, requestId }));
+      if (requestId) answer((a) => ({ ...a, requestId }));
       if (!res.ok || !res.body) return fail(errorOf(await res.text(), res.status));
       const parser = new SseParser();
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -173,11 +174,11 @@ export function PlaygroundScreen() {
         const { done, value } = await reader.read();
         if (done) break;
         const events = parser.push(value);
-        if (events.length > 0) answer(column.id, (a) => events.reduce(applyEvent, a));
+        if (events.length > 0) answer((a) => events.reduce(applyEvent, a));
       }
-      answer(column.id, (a) => (a.state === 'streaming' ? { ...a, state: 'done' } : a));
+      answer((a) => (a.state === 'streaming' ? { ...a, state: 'done' } : a));
     } catch (e) {
-      if (controller.signal.aborted) answer(column.id, (a) => (a.state === 'streaming' ? { ...a, state: 'stopped' } : a));
+      if (controller.signal.aborted) answer((a) => (a.state === 'streaming' ? { ...a, state: 'stopped' } : a));
       else if (e instanceof ApiError) fail({ message: e.explanation, ...(e.code ? { code: e.code } : {}) });
       else fail({ message: `The gateway could not be reached (${errorText(e)}). Check that it runs and that TOLLGATE_PUBLIC_GATEWAY_URL names it.` });
     } finally {
@@ -271,7 +272,7 @@ export function PlaygroundScreen() {
         <ErrorNote error={refusal} />
         <div class="row spread">
           <Field label="Attach images or text files" hint="Images up to 5 MB (for models that take images), text files up to 200 KB.">
-            <input type="file" multiple accept="image/*,text/*,.md,.json,.csv,.yaml,.yml,.ts,.js,.py" onChange={(e) => { void attach(e.currentTarget.files); e.currentTarget.value = ''; }} />
+            <input type="file" multiple accept="image/png,image/jpeg,image/gif,image/webp,text/*,.md,.json,.csv,.yaml,.yml,.ts,.js,.py" onChange={(e) => { void attach(e.currentTarget.files); e.currentTarget.value = ''; }} />
           </Field>
           <Button type="submit" kind="primary">Send</Button>
         </div>
