@@ -7,6 +7,8 @@ import OpenAI from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import { WebSocket } from 'ws';
 import { MANAGED_OPENAI_KEY, startHarness, storedUsage, type Harness } from './helpers/gateway.ts';
+import { grantCredits } from '../src/store/credits.ts';
+import { ChangeBus } from '../src/state/changes.ts';
 import { FAKE_AUDIO, FAKE_REALTIME_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
 
 interface Setup { h: Harness; fake: FakeRealtime; close(): Promise<void> }
@@ -195,6 +197,119 @@ test('a credential the provider refuses at the handshake fails over to the next;
     // Every credential refused: one 503 naming each attempt, never a provider's body.
     const { token: only } = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: rejected }] }] }] } }));
     assert.deepEqual(errorCode(await rawUpgrade(h, '?model=gpt-realtime', { token: only })), [503, 'ERR_NGROK_3807']);
+  } finally {
+    await close();
+  }
+});
+
+test('the 101 and a refused upgrade carry the request id as x-request-id too, where the OpenAI SDK and HTTP tooling read it', async () => {
+  const { h, close } = await setup();
+  try {
+    const { token } = await h.accessKey();
+    const headersOf = (auth: string) => new Promise<Record<string, unknown>>((resolve) => {
+      const ws = new WebSocket(`${h.gatewayUrl.replace('http', 'ws')}/v1/realtime?model=gpt-realtime`, { headers: { authorization: `Bearer ${auth}` } });
+      ws.once('upgrade', (res) => { resolve(res.headers); ws.close(); });
+      ws.once('unexpected-response', (_req, res) => { resolve(res.headers); res.resume(); });
+      ws.once('error', () => undefined);
+    });
+    const taken = await headersOf(token);
+    assert.match(String(taken['ngrok-aig-request-id']), /^rq_/);
+    assert.equal(taken['x-request-id'], taken['ngrok-aig-request-id']);
+    const refused = await headersOf('ng-abcde-g1-not-a-key-000000000000000000000000');
+    assert.match(String(refused['ngrok-aig-request-id']), /^rq_/);
+    assert.deepEqual([refused['x-request-id'], refused['request-id']], [refused['ngrok-aig-request-id'], refused['ngrok-aig-request-id']]);
+  } finally {
+    await close();
+  }
+});
+
+test('the provider key and the access key are marked used when the provider accepts the session, not only when it ends', async () => {
+  const { h, close } = await setup();
+  try {
+    const pk = await h.providerKey('openai', 'sk-user-used-1');
+    const { id, token } = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: pk }] }] }] } }));
+    const before = Date.now();
+    const { rt } = realtime(h, token, 'gpt-realtime');
+    // A failed assertion leaves the session to the gateway's shutdown, whose error event is no failure of this test.
+    rt.on('error', () => undefined);
+    await next(rt, 'session.created');
+    // lastUsed is written in batches (every 5 s): the session stays open meanwhile.
+    const db = h.running.store.db;
+    let stamps: (string | null)[] = [null, null];
+    for (let i = 0; i < 80 && stamps.includes(null); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const pkRow = await db.selectFrom('providerKeys').select('lastUsed').where('id', '=', pk).executeTakeFirstOrThrow();
+      const akRow = await db.selectFrom('accessKeys').select('lastUsed').where('id', '=', id).executeTakeFirstOrThrow();
+      stamps = [pkRow.lastUsed, akRow.lastUsed];
+    }
+    assert.equal(rt.socket.readyState, WebSocket.OPEN, 'the session is still open');
+    for (const stamp of stamps) {
+      assert.ok(stamp, 'marked used while the session is open');
+      assert.ok(Date.parse(stamp) >= before - 1000);
+    }
+    rt.close();
+  } finally {
+    await close();
+  }
+});
+
+test('credit running out during a session: a response.create or audio the account cannot pay for is refused with an error event naming the client event, the session stays open, and credit bought lets the next one through', async () => {
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  try {
+    // One cent: the first response (some half a cent) leaves credit, the second takes the balance below zero.
+    await grantCredits(h.running.store.db, h.accountId, 1, { category: 'promotional' });
+    const { token } = await h.accessKey();
+    const { rt, requestId } = realtime(h, token, 'gpt-realtime');
+    const errors: { code: string; message: string; event_id: string | null }[] = [];
+    rt.on('error', (e) => errors.push((e as unknown as { error: { code: string; message: string; event_id: string | null } }).error));
+    await next(rt, 'session.created');
+    for (let i = 1; i <= 2; i++) {
+      const done = next(rt, 'response.done');
+      rt.send({ type: 'response.create', event_id: `evt_paid_${i}` });
+      await done;
+    }
+    const creates = () => fake.received.filter((e) => (e as { type?: string }).type === 'response.create').length;
+    assert.equal(creates(), 2);
+
+    rt.send({ type: 'response.create', event_id: 'evt_unpaid' });
+    rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
+    rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
+    // Not billable: relayed as before.
+    rt.send({ type: 'conversation.item.create', event_id: 'evt_item', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hello' }] } });
+    rt.send({ type: 'input_audio_buffer.commit', event_id: 'evt_commit' });
+    await waitFor(() => fake.received.some((e) => (e as { type?: string }).type === 'input_audio_buffer.commit'));
+    await waitFor(() => errors.length === 2);
+    assert.deepEqual(errors.map((e) => [e.code, e.event_id]), [['ERR_NGROK_4026', 'evt_unpaid'], ['ERR_NGROK_4026', null]], 'one error for the response, one for the audio (not one per append)');
+    assert.match(errors[0]!.message, /run out of credit/);
+    assert.equal(creates(), 2, 'the refused response.create never reached the provider');
+    assert.ok(!fake.received.some((e) => (e as { type?: string }).type === 'input_audio_buffer.append'), 'nor the audio');
+    assert.deepEqual(fake.received.filter((e) => ['conversation.item.create', 'input_audio_buffer.commit'].includes((e as { type: string }).type)).map((e) => (e as { event_id: string }).event_id), ['evt_item', 'evt_commit']);
+    assert.equal(rt.socket.readyState, WebSocket.OPEN, 'the session stays open');
+    const metrics = await (await fetch(`${h.apiUrl}/metrics`)).text();
+    assert.match(metrics, /tollgate_realtime_events_refused_total\{provider="openai",code="ERR_NGROK_4026"\} 3\b/);
+
+    // Credit bought: the next response.create goes through, in the same session.
+    await grantCredits(h.running.store.db, h.accountId, 100, { category: 'purchase' });
+    await new ChangeBus(h.running.store.db).publish({ accountId: h.accountId, kind: 'credits', resourceId: h.accountId });
+    let served = false;
+    for (let i = 0; i < 40 && !served; i++) {
+      // The grant reaches this gateway's state shortly (SQLite's change check): until then the refusal stands.
+      const outcome = new Promise<boolean>((resolve) => {
+        const onEvent = (event: { type: string }) => { if (event.type === 'response.done') { off(); resolve(true); } };
+        const onError = () => { off(); resolve(false); };
+        const off = () => { rt.off('event', onEvent); rt.off('error', onError); };
+        rt.on('event', onEvent);
+        rt.on('error', onError);
+      });
+      rt.send({ type: 'response.create', event_id: `evt_after_${i}` });
+      served = await outcome;
+      if (!served) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(served, 'a response after the grant');
+    assert.equal(creates(), 3);
+    const rows = await h.usage(await requestId, 3);
+    assert.equal(rows.length, 3, 'three responses metered, none for the refused ones');
+    rt.close();
   } finally {
     await close();
   }
@@ -411,6 +526,9 @@ test('a malformed upgrade (its key, version or subprotocol list; HTTP/1.0; two m
       ['a subprotocol twice', upgrade('?model=gpt-realtime', { 'Sec-WebSocket-Protocol': 'realtime, realtime' }), /Sec-WebSocket-Protocol/],
       ['HTTP/1.0', upgrade('?model=gpt-realtime', {}, '1.0'), /HTTP\/1\.1/],
       ['two models', upgrade('?model=gpt-realtime&model=gpt-realtime-mini', {}), /"model" query parameter is given more than once/],
+      // A body would follow the 101 and be read as WebSocket frames: the client got a 101, then a 1002 close.
+      ['a body', `${upgrade('?model=gpt-realtime', { 'Content-Length': '5' })}hello`, /without a body/],
+      ['a chunked body', `${upgrade('?model=gpt-realtime', { 'Transfer-Encoding': 'chunked' })}5\r\nhello\r\n0\r\n\r\n`, /without a body/],
     ];
     for (const [name, text, why] of cases) {
       const { status, body } = await answer(text);

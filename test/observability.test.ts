@@ -811,6 +811,9 @@ describe('realtime sessions in the metrics, the access log and the traces (sqlit
       [server.spanId, 'realtime gpt-realtime', 101, 'succeeded', 'ngrok', undefined],
     ]);
     for (const a of handshakes) assert.ok(BigInt(a.endTimeUnixNano) <= BigInt(server.endTimeUnixNano), 'within the session span');
+    // Each handshake carried its own span as the provider's parent, as an HTTP attempt's request does.
+    assert.deepEqual(fake.handshakes.slice(0, 2).map((x) => x.headers.traceparent), handshakes.map((a) => `00-${traceId}-${a.spanId}-01`));
+    assert.equal(fake.handshakes[2]!.headers.traceparent?.slice(0, 3), '00-', 'a session without a caller\'s trace starts one');
     const refusedSpan = spans.find((s) => s.kind === 2 && attr(s, 'tollgate.request_id') === refusedId)!;
     assert.deepEqual([refusedSpan.name, attr(refusedSpan, 'http.response.status_code'), attr(refusedSpan, 'tollgate.attempts')], ['GET /v1/realtime', 401, 0]);
     for (const span of spans) assert.ok(!JSON.stringify(span).includes(FAKE_AUDIO), 'no frame content in a span');

@@ -2,10 +2,11 @@
 // WebSockets are), relayed frame by frame to the provider's own WebSocket (its base URL's `/realtime`, ws scheme).
 // Everything is decided before the upgrade — key, scope, credits, model, the session limit, and the provider's
 // handshake, failing over to the next credential on 401/403/429/5xx — so every refusal is an HTTP error in the
-// gateway's shape. Once upgraded there is no failover: the provider holds the conversation. Every `response.done`
-// the provider sends is metered as a usage event, priced by kind of token; a response still open when the session
-// ends is cancelled and given a moment to report its usage, and recorded as failed when it does not
-// (docs/decisions/gateway-behaviour.md, "Realtime").
+// gateway's shape. Once upgraded there is no failover: the provider holds the conversation; a client event that
+// starts billable work is relayed only while the account has credit, else refused with an `error` event and the
+// session kept open. Every `response.done` the provider sends is metered as a usage event, priced by kind of token;
+// a response still open when the session ends is cancelled and given a moment to report its usage, and recorded as
+// failed when it does not (docs/decisions/gateway-behaviour.md, "Realtime").
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
@@ -31,6 +32,7 @@ import { codecs } from './formats/index.ts';
 import { formatMs } from './failure.ts';
 import { storedStopReason } from './formats/types.ts';
 import type { RealtimeHandshake, RealtimeObservation, RealtimeOutcome } from './observe/observer.ts';
+import type { RequestTrace } from './observe/tracing.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 
@@ -64,6 +66,28 @@ const CLOSE_UPSTREAM = 1011;
 
 const DONE = Buffer.from('"response.done"');
 const CREATED = Buffer.from('"response.created"');
+const CREATE = Buffer.from('"response.create"');
+const APPEND = Buffer.from('"input_audio_buffer.append"');
+
+/**
+ * A client event that starts work the provider bills: `response.create`, and audio appended — under server VAD (a
+ * session's default) the provider starts a response by itself when the speech in it stops, and no other client event
+ * comes first. Not billable: `session.update`, `conversation.item.create`, `input_audio_buffer.commit` (it makes a
+ * conversation item; OpenAI: "it will not create a response from the model"), `response.cancel`, and the rest.
+ * Undefined for any other event; else the client's `event_id`, which its refusal names. Only a message holding the
+ * event's name is parsed.
+ */
+function billableEvent(data: Buffer): { type: string; clientEventId: string | null } | undefined {
+  if (!data.includes(CREATE) && !data.includes(APPEND)) return undefined;
+  let event: unknown;
+  try {
+    event = JSON.parse(data.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(event) || (event.type !== 'response.create' && event.type !== 'input_audio_buffer.append')) return undefined;
+  return { type: event.type, clientEventId: typeof event.event_id === 'string' ? event.event_id : null };
+}
 
 /** Whether a request's upgrade is one this gateway takes (node:http hands every other one to the request handler). */
 export function isRealtimeUpgrade(req: IncomingMessage): boolean {
@@ -100,6 +124,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  */
 function handshakeProblem(req: IncomingMessage): string | undefined {
   if (req.httpVersionMajor < 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)) return 'a WebSocket upgrade takes HTTP/1.1 (RFC 6455 §4.1).';
+  // Its bytes would follow the 101 and be read as the client's first WebSocket frames (a protocol error, 1002).
+  const length = req.headers['content-length'];
+  if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) return 'a WebSocket upgrade is a GET without a body (RFC 6455 §4.1); send no "Content-Length" or "Transfer-Encoding".';
   const key = req.headers['sec-websocket-key'];
   if (typeof key !== 'string' || !/^[+/0-9A-Za-z]{22}==$/.test(key)) return 'the "Sec-WebSocket-Key" header is missing or is not 16 bytes in base64 (RFC 6455 §4.1).';
   const version = req.headers['sec-websocket-version'];
@@ -242,6 +269,11 @@ class Session implements Admission, RealtimeObservation {
   idleTimer: ReturnType<typeof setTimeout> | undefined;
   durationTimer: ReturnType<typeof setTimeout> | undefined;
   graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Client messages waiting, in order, behind a credit check that waits for a balance read (#fromClient). */
+  held: [Buffer, boolean][] | undefined;
+  /** Audio was refused for credit and nothing billable passed since: the next refused append is not told again. */
+  audioRefused = false;
+  trace: RequestTrace | undefined;
 
   constructor(deps: GatewayDeps, req: IncomingMessage) {
     this.deps = deps;
@@ -274,7 +306,8 @@ export class RealtimeGateway {
     this.#server.on('headers', (headers: string[], req: IncomingMessage) => {
       const session = this.#answering.get(req);
       if (!session) return;
-      headers.push(`${H_REQUEST_ID}: ${session.requestId}`);
+      // As on every gateway answer: the id under the name the OpenAI SDK and most HTTP tooling read too.
+      headers.push(`${H_REQUEST_ID}: ${session.requestId}`, `x-request-id: ${session.requestId}`);
       if (session.plan) headers.push(`${H_MODEL}: ${headerText(session.plan.candidate.modelId)}`);
     });
   }
@@ -393,10 +426,15 @@ export class RealtimeGateway {
       // Set before the handshake: the provider's first messages may come in the chunk that opens it, and are metered.
       s.plan = plan;
       s.attemptNumber = i + 1;
-      const opened = await openUpstream(upstreamUrl(plan.candidate), upstreamHeaders(plan, clientHeaders, s.deps.options.loopId), s.account!.settings.perRequestTimeoutMs, (data, isBinary) => this.#fromUpstream(s, data as Buffer, isBinary), (socket) => { s.dialing = socket; });
+      // Tracing on: the handshake's span starts here and its traceparent goes upstream, as an HTTP attempt's.
+      const traceparent = s.deps.observer?.tracer?.startRealtimeHandshake(s, plan, i + 1, startedAt);
+      const opened = await openUpstream(upstreamUrl(plan.candidate), upstreamHeaders(plan, clientHeaders, s.deps.options.loopId, traceparent), s.account!.settings.perRequestTimeoutMs, (data, isBinary) => this.#fromUpstream(s, data as Buffer, isBinary), (socket) => { s.dialing = socket; });
       s.dialing = undefined;
       if ('socket' in opened) {
         s.upstream = opened.socket;
+        // In use from now on (an HTTP attempt's key is marked as its answer is metered): a session of an hour, or one
+        // whose gateway dies, must not leave the keys looking unused all along. Marked again when it ends.
+        s.deps.state.markUsed(s.key!.id, plan.providerKey?.id);
         // Its duration runs until the session ends (#finish), as a served HTTP attempt's covers its stream.
         s.handshakes.push({ plan, status: 101, retryAction: 'succeeded', startedAt, durationMs: 0 });
         return opened.socket;
@@ -433,7 +471,8 @@ export class RealtimeGateway {
       // sends goes on — a response it started now would run on past the metering grace, unbilled (#end).
       if (s.ending !== undefined) return;
       s.lastFrameAt = performance.now();
-      relay(upstream, data as Buffer, isBinary, client);
+      if (s.held) s.held.push([data as Buffer, isBinary]);
+      else this.#fromClient(s, data as Buffer, isBinary);
     });
     client.on('error', ignore);
     client.once('close', () => this.#end(s, 'client-left'));
@@ -446,6 +485,74 @@ export class RealtimeGateway {
     // Closed before its client was attached (the provider hung up at once): the session ends now.
     if (upstream.readyState !== WebSocket.OPEN) this.#upstreamClosed(s, 1011, Buffer.alloc(0));
     else if (this.#cut) this.#end(s, 'shutdown');
+  }
+
+  /**
+   * A client message: relayed, unless it starts billable work (billableEvent) while the account has no credit — the
+   * check an HTTP request passes (admitCredit: in memory, no store I/O; nothing with billing off). A refused event is
+   * answered with an `error` event and the session stays open: credit bought meanwhile lets the next one through.
+   */
+  #fromClient(s: Session, data: Buffer, isBinary: boolean): void {
+    const upstream = s.upstream!;
+    const client = s.client!;
+    const billable = isBinary ? undefined : billableEvent(data);
+    if (billable === undefined) {
+      relay(upstream, data, isBinary, client);
+      return;
+    }
+    let admitted: void | Promise<void>;
+    try {
+      admitted = admitCredit(creditCheck(s));
+    } catch (error) {
+      this.#refuseEvent(s, error, billable);
+      return;
+    }
+    if (!admitted) {
+      s.audioRefused = false;
+      relay(upstream, data, isBinary, client);
+      return;
+    }
+    // A refusal that waits for a balance read under way (a grant may be arriving; ledger.available): what the client
+    // sends meanwhile waits behind it, in order, and its socket is not read until the check is decided.
+    s.held = [];
+    client.pause();
+    admitted.then(() => {
+      if (s.ending !== undefined) return;
+      s.audioRefused = false;
+      relay(upstream, data, isBinary, client);
+    }, (error: unknown) => this.#refuseEvent(s, error, billable)).finally(() => this.#release(s));
+  }
+
+  /** The messages held behind a credit check, each handled in turn (one may wait for a check of its own). */
+  #release(s: Session): void {
+    const held = s.held ?? [];
+    s.held = undefined;
+    s.client!.resume();
+    while (held.length > 0 && s.ending === undefined) {
+      const [data, isBinary] = held.shift()!;
+      this.#fromClient(s, data, isBinary);
+      // It waits for a check of its own (#fromClient set a new queue, which TypeScript cannot see): the rest go behind it.
+      const waiting = s.held as [Buffer, boolean][] | undefined;
+      if (waiting) {
+        waiting.push(...held);
+        return;
+      }
+    }
+  }
+
+  /** A client event refused for credit: OpenAI's `error` event naming the client's event, the session left open. */
+  #refuseEvent(s: Session, error: unknown, event: { type: string; clientEventId: string | null }): void {
+    if (s.ending !== undefined) return;
+    const told = error instanceof TollgateError ? error : tollgateError('internal');
+    if (!(error instanceof TollgateError)) s.deps.logger.error({ requestId: s.requestId, err: error instanceof Error ? error.message : String(error) }, 'realtime credit check failed');
+    s.deps.observer?.realtimeEventRefused(s, told.code);
+    // Audio streams in many small appends: one refusal tells the client, until something billable passes again.
+    if (event.type === 'input_audio_buffer.append') {
+      if (s.audioRefused) return;
+      s.audioRefused = true;
+    }
+    const client = s.client;
+    if (client && client.readyState === WebSocket.OPEN) client.send(JSON.stringify(errorEvent(told, event.clientEventId)));
   }
 
   /** Idle timer: re-armed for what is left when a frame came since it was set. */
@@ -564,6 +671,8 @@ export class RealtimeGateway {
       return;
     }
     const headers = baseHeaders(s.requestId);
+    // Where the SDKs read an error's request id, as on every gateway error (respond.ts writeError).
+    headers['x-request-id'] = headers['request-id'] = s.requestId;
     if (error instanceof ProviderRefusal) {
       s.status = error.status;
       s.refusal = 'provider';
@@ -662,12 +771,30 @@ function toldError(why: Ending, limits: RealtimeLimits): TollgateError | undefin
   }
 }
 
-/** OpenAI's `error` server event, which the SDK raises as an error: the code and message are the gateway's. */
-function errorEvent(error: TollgateError): Record<string, unknown> {
+/**
+ * OpenAI's `error` server event, which the SDK raises as an error: the code and message are the gateway's, and
+ * `error.event_id` the client event it refuses (null when none, or when none is refused).
+ */
+function errorEvent(error: TollgateError, clientEventId: string | null = null): Record<string, unknown> {
   return {
     type: 'error', event_id: `event_${newId('request').slice(3)}`,
-    error: { type: error.spec.type ?? 'api_error', code: error.code, message: error.message, param: null, event_id: null },
+    error: { type: error.spec.type ?? 'api_error', code: error.code, message: error.message, param: null, event_id: clientEventId },
   };
+}
+
+/**
+ * The session's credit check as an HTTP request's, on the account's current snapshot: the ledger reads the balance
+ * again when the snapshot changed (a grant), and a stale one would make it read on every check.
+ */
+function creditCheck(s: Session): Admission {
+  const key = s.key!;
+  let account = s.account!;
+  try {
+    account = s.deps.state.account(key.accountId);
+  } catch {
+    // The account is no longer loaded here (deleted): the session's own snapshot decides.
+  }
+  return { deps: s.deps, key, account };
 }
 
 /** Sends `data` on, pausing `from` while `to`'s reader lags HIGH_WATER_BYTES behind. */
@@ -715,8 +842,9 @@ function upstreamUrl(candidate: Candidate): string {
  * from the header or from the browser's `openai-beta.realtime-v1` subprotocol (a browser cannot set headers, and the
  * subprotocol is never passed on: the gateway answers the client's handshake itself).
  */
-function upstreamHeaders(plan: AttemptPlan, clientHeaders: IncomingHttpHeaders, loopId: string): Record<string, string> {
+function upstreamHeaders(plan: AttemptPlan, clientHeaders: IncomingHttpHeaders, loopId: string, traceparent: string | undefined): Record<string, string> {
   const headers: Record<string, string> = { [VIA_HEADER]: viaValue(clientHeaders, loopId) };
+  if (traceparent !== undefined) headers.traceparent = traceparent;
   const beta = clientHeaders['openai-beta'];
   if (typeof beta === 'string') headers['openai-beta'] = beta;
   else if (offeredProtocols(clientHeaders).includes(BETA_PROTOCOL)) headers['openai-beta'] = 'realtime=v1';

@@ -150,6 +150,8 @@ export class GatewayMetrics {
   readonly realtimeStarted: FastCounter;
   readonly realtimeEnded: FastCounter;
   readonly realtimeRefused: FastCounter;
+  /** Client events refused inside a session (no credit left), by provider and code. */
+  readonly realtimeEventsRefused: FastCounter;
   /** Realtime sessions open now, per provider; a provider keeps its series (at 0) once it had one. */
   readonly realtimeOpen = new Map<string, number>();
   readonly #surfaceIndex: ReadonlyMap<string, number>;
@@ -179,6 +181,7 @@ export class GatewayMetrics {
     this.realtimeStarted = counter('tollgate_realtime_sessions_started_total', 'Realtime sessions upgraded (101), by provider and model.', ['provider', 'model']);
     this.realtimeEnded = counter('tollgate_realtime_sessions_ended_total', 'Realtime sessions ended, by what ended them: client_closed, provider_closed, idle_limit, duration_limit, frame_too_long, shutdown.', ['provider', 'model', 'outcome']);
     this.realtimeRefused = counter('tollgate_realtime_upgrades_refused_total', 'Realtime upgrades refused before the session, by the provider tried (none before one was), status class and code (the gateway\'s error code; provider: the provider\'s own refusal relayed; client_gone; handshake_invalid).', ['provider', 'status_class', 'code']);
+    this.realtimeEventsRefused = counter('tollgate_realtime_events_refused_total', 'Client events of open realtime sessions not relayed because the account has no credit left (a response asked for, audio appended), by the session\'s provider and the error code the client was told.', ['provider', 'code']);
     this.#overhead = surfaces.map((s) => this.overheadSeconds.child(s));
     this.#duration = surfaces.map((s) => this.durationSeconds.child(s));
     this.#ttfb = surfaces.flatMap((s) => [this.ttfbSeconds.child(s, 'false'), this.ttfbSeconds.child(s, 'true')]);

@@ -16,7 +16,7 @@ import { firewallReport } from '../firewall/index.ts';
 import type { AttemptRecord } from '../meter.ts';
 import { nonModelRoute } from '../routes.ts';
 import { picoToUsd, STATUS_CLASSES, statusClassIndex, type GatewayMetrics } from './metrics.ts';
-import type { RequestTracer } from './tracing.ts';
+import type { RequestTrace, RequestTracer } from './tracing.ts';
 import { reportedTokens } from './tokens.ts';
 import { BODY_CAPTURE_BYTES, fastAccessWriter, ms, safeHeaders, truncate, usd5, type AccessLine } from './access-log.ts';
 import { BodyCapture } from '../../domain/request-capture.ts';
@@ -76,6 +76,8 @@ export interface RealtimeObservation {
   readonly outputTokens: number;
   readonly cacheReadTokens: number;
   readonly costPico: bigint;
+  /** Its spans while it runs (tracing on): started with its first handshake, ended when it ends. */
+  trace: RequestTrace | undefined;
 }
 
 const NO_RECORDS: readonly AttemptRecord[] = [];
@@ -240,6 +242,12 @@ export class GatewayObserver {
     const keyed = m.model(e.provider, modelLabel(candidate)).keyed(m.options.accessKeyLabel ? e.accessKeyId : '');
     m.addTokens(keyed, e.inputTokens, e.outputTokens, e.cacheReadTokens, e.cacheWriteTokens, e.reasoningTokens);
     if (e.costPico > 0n) keyed.cost(e.keySource).inc(picoToUsd(e.costPico));
+  }
+
+  /** A client event of an open session refused (no credit): the session goes on. */
+  realtimeEventRefused(o: RealtimeObservation, code: string): void {
+    const provider = o.handshakes[o.handshakes.length - 1]!.plan.candidate.provider.id;
+    this.metrics.realtimeEventsRefused.child(provider, code).inc();
   }
 
   /** A realtime session ended, or its upgrade was refused: metrics, its span and its access line, once. */

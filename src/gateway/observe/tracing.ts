@@ -194,9 +194,12 @@ export class RequestTracer {
    * there); returns the `traceparent` to send upstream (the attempt span as parent).
    */
   startAttempt(ctx: RequestContext, plan: AttemptPlan, attemptNumber: number, startedAt: number): string | undefined {
-    const t = this.#trace(ctx);
+    return this.#startClientSpan(this.#trace(ctx), plan, attemptNumber, startedAt, OPERATION[ctx.route.surface]);
+  }
+
+  /** An attempt's CLIENT span, a child of `t`'s, and the `traceparent` naming it. */
+  #startClientSpan(t: RequestTrace, plan: AttemptPlan, attemptNumber: number, startedAt: number, operation: string): string | undefined {
     const { candidate } = plan;
-    const operation = OPERATION[ctx.route.surface];
     const provider = PROVIDER_NAMES[candidate.provider.id] ?? candidate.provider.id;
     const attributes: Attributes = {
       [GEN_AI_OPERATION_NAME]: operation, [GEN_AI_PROVIDER_NAME]: provider, [GEN_AI_SYSTEM]: provider,
@@ -303,14 +306,10 @@ export class RequestTracer {
    * Attributes as a request's and its attempts'; usage is the sum of its responses'. No frame content.
    */
   finishRealtime(o: RealtimeObservation, status: number, askedModel: string | undefined): void {
-    const parent = propagator.extract(ROOT_CONTEXT, o.req.headers, defaultTextMapGetter);
-    // One clock offset for all of them, as for a request's spans (RequestTrace.epochOffsetMs).
-    const epochOffsetMs = Date.now() - performance.now();
-    const when = (performanceMs: number): HrTime => millisToHrTime(performanceMs + epochOffsetMs);
+    const t = this.#realtimeTrace(o);
+    const session = t.span;
     const attributes: Attributes = {
-      [ATTR_HTTP_REQUEST_METHOD]: 'GET', [ATTR_URL_PATH]: REALTIME_ROUTE, [ATTR_URL_SCHEME]: schemeOf(o.req), [ATTR_HTTP_ROUTE]: REALTIME_ROUTE,
-      'tollgate.request_id': o.requestId, [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, [GEN_AI_OPERATION_NAME]: OPERATION.realtime,
-      'tollgate.attempts': o.handshakes.length, 'tollgate.realtime.responses': o.responses,
+      [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, 'tollgate.attempts': o.handshakes.length, 'tollgate.realtime.responses': o.responses,
     };
     if (askedModel !== undefined) attributes[GEN_AI_REQUEST_MODEL] = askedModel;
     if (o.key) attributes['tollgate.access_key_id'] = o.key.id;
@@ -329,23 +328,16 @@ export class RequestTracer {
     // A provider message too long ends the session as the gateway's failure to relay it (the client is told a 502).
     const error = status >= 500 ? String(status) : o.outcome === 'frame_too_long' ? 'frame_too_long' : undefined;
     if (error !== undefined) attributes[ATTR_ERROR_TYPE] = error;
-    const session = this.#tracer.startSpan(`GET ${REALTIME_ROUTE}`, { kind: SpanKind.SERVER, startTime: when(o.startedAt), attributes }, parent);
+    session.setAttributes(attributes);
     if (error !== undefined) session.setStatus({ code: SpanStatusCode.ERROR });
     for (let i = 0; i < o.handshakes.length; i++) {
       const h = o.handshakes[i]!;
       const { candidate } = h.plan;
-      const name = PROVIDER_NAMES[candidate.provider.id] ?? candidate.provider.id;
-      const a: Attributes = {
-        [GEN_AI_OPERATION_NAME]: OPERATION.realtime, [GEN_AI_PROVIDER_NAME]: name, [GEN_AI_SYSTEM]: name,
-        [GEN_AI_REQUEST_MODEL]: truncate(candidate.modelId, MAX_NAME), 'tollgate.attempt': i + 1, 'tollgate.key_source': h.plan.keySource,
-        'tollgate.retry_action': h.retryAction,
-      };
+      // Each handshake's span started with it (startRealtimeHandshake); one missing is made now, from its record.
+      if (t.attempts[i] === undefined) this.#startClientSpan(t, h.plan, i + 1, h.startedAt, OPERATION.realtime);
+      const span = t.attempts[i]!;
+      const a: Attributes = { 'tollgate.retry_action': h.retryAction };
       if (h.status > 0) a[ATTR_HTTP_RESPONSE_STATUS_CODE] = h.status;
-      const server = serverOf(candidate.surface.baseUrl ?? candidate.provider.baseUrl);
-      if (server) {
-        a[ATTR_SERVER_ADDRESS] = server.address;
-        a[ATTR_SERVER_PORT] = server.port;
-      }
       const opened = h.status === 101;
       if (opened) {
         a[GEN_AI_RESPONSE_MODEL] = candidate.modelId;
@@ -353,11 +345,33 @@ export class RequestTracer {
         a[GEN_AI_USAGE_OUTPUT_TOKENS] = o.outputTokens;
         a[GEN_AI_USAGE_CACHE_READ] = o.cacheReadTokens;
       } else a[ATTR_ERROR_TYPE] = h.status > 0 ? String(h.status) : 'connection';
-      const span = this.#tracer.startSpan(`${OPERATION.realtime} ${candidate.modelId.slice(0, MAX_NAME)}`, { kind: SpanKind.CLIENT, startTime: when(h.startedAt), attributes: a }, trace.setSpan(ROOT_CONTEXT, session));
+      span.setAttributes(a);
       if (!opened) span.setStatus({ code: SpanStatusCode.ERROR });
-      span.end(when(Math.min(h.startedAt + h.durationMs, o.endedAt)));
+      span.end(at(t, Math.min(h.startedAt + h.durationMs, o.endedAt)));
     }
-    session.end(when(o.endedAt));
+    session.end(at(t, o.endedAt));
+  }
+
+  /**
+   * A provider handshake of a realtime session begins: its CLIENT span starts (the session's SERVER span with it, the
+   * first time), and the `traceparent` naming it goes in the handshake, as an HTTP attempt's goes in its request.
+   */
+  startRealtimeHandshake(o: RealtimeObservation, plan: AttemptPlan, attemptNumber: number, startedAt: number): string | undefined {
+    return this.#startClientSpan(this.#realtimeTrace(o), plan, attemptNumber, startedAt, OPERATION.realtime);
+  }
+
+  /** A realtime session's SERVER span, started with its upgrade request's time and the caller's traceparent as parent. */
+  #realtimeTrace(o: RealtimeObservation): RequestTrace {
+    if (o.trace) return o.trace;
+    const parent = propagator.extract(ROOT_CONTEXT, o.req.headers, defaultTextMapGetter);
+    const epochOffsetMs = Date.now() - performance.now();
+    const attributes: Attributes = {
+      [ATTR_HTTP_REQUEST_METHOD]: 'GET', [ATTR_URL_PATH]: REALTIME_ROUTE, [ATTR_URL_SCHEME]: schemeOf(o.req), [ATTR_HTTP_ROUTE]: REALTIME_ROUTE,
+      'tollgate.request_id': o.requestId, [GEN_AI_OPERATION_NAME]: OPERATION.realtime,
+    };
+    const span = this.#tracer.startSpan(`GET ${REALTIME_ROUTE}`, { kind: SpanKind.SERVER, startTime: millisToHrTime(o.startedAt + epochOffsetMs), attributes }, parent);
+    o.trace = { span, attempts: [], epochOffsetMs };
+    return o.trace;
   }
 
   /** Exports what is buffered and stops (the process is stopping). */
