@@ -9,7 +9,7 @@ import { generateText, jsonSchema, Output, streamText, tool } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { FunctionCallingConfigMode, GoogleGenAI, Type, type FunctionCall } from '@google/genai';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
-import { FAKE_TOOL_INPUT, FAKE_USAGE } from './fake-upstream.ts';
+import { FAKE_THINKING, FAKE_TOOL_INPUT, FAKE_USAGE } from './fake-upstream.ts';
 import { countInputTokens } from '../src/domain/token-counter.ts';
 
 
@@ -563,6 +563,78 @@ describe('translation: Responses requests served over chat completions and Messa
     assert.equal(lastUpstream().path, '/v1/chat/completions');
   });
 
+  test('a chat agent loop with reasoning_effort to Claude: thinking comes back as reasoning_content, and the message sent back as it came carries Claude\'s signed thinking into the next turn (JSON, and the SDK\'s stream helper)', async () => {
+    // Anthropic's OpenAI-compatible endpoint ignores reasoning_effort and never returns thinking: Claude's own API serves.
+    const model = 'anthropic:tool-think-weather';
+    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    const ask: OpenAI.ChatCompletionMessageParam = { role: 'user', content: 'Weather in Paris?' };
+    const thought = FAKE_THINKING.text + FAKE_THINKING.more;
+    const signed = { type: 'thinking', thinking: thought, signature: FAKE_THINKING.signature };
+    for (const streamed of [false, true]) {
+      let reasoning = '';
+      let message: OpenAI.ChatCompletionMessage;
+      if (streamed) {
+        const stream = openai.chat.completions.stream({ model, reasoning_effort: 'low', tools, messages: [ask] });
+        stream.on('chunk', (chunk) => { reasoning += (chunk.choices[0]?.delta as { reasoning_content?: string } | undefined)?.reasoning_content ?? ''; });
+        message = await stream.finalMessage();
+      } else {
+        message = (await openai.chat.completions.create({ model, reasoning_effort: 'low', tools, messages: [ask] })).choices[0]!.message;
+        reasoning = (message as { reasoning_content?: string }).reasoning_content ?? '';
+      }
+      assert.equal(reasoning, thought, `streamed: ${streamed}`);
+      assert.equal(message.tool_calls?.length, 1);
+      const up = lastUpstream();
+      assert.deepEqual([up.path, up.body!.thinking], ['/v1/messages', { type: 'enabled', budget_tokens: 2048 }]);
+      // The tool's result, after the assistant message as the SDK gave it: Claude gets its signed thinking back first
+      // in the turn (the fake refuses the turn without it, as Anthropic does).
+      const next = await openai.chat.completions.create({ model, reasoning_effort: 'low', tools, messages: [ask, message, { role: 'tool', tool_call_id: message.tool_calls![0]!.id, content: 'Sunny' }] });
+      assert.match(next.choices[0]!.message.content ?? '', /fake tool-think-weather model/);
+      const turn = (lastUpstream().body!.messages as { content: { type: string }[] }[])[1]!.content;
+      assert.deepEqual([turn[0], turn.map((b) => b.type)], [signed, ['thinking', 'tool_use']], `streamed: ${streamed}`);
+    }
+    // Reasoning off asks nothing the compatibility layer ignores: the chat call goes to Anthropic's chat endpoint as before.
+    await openai.chat.completions.create({ model: 'claude-sonnet-4-6', reasoning_effort: 'none', messages: [ask] });
+    assert.equal(lastUpstream().path, '/v1/chat/completions');
+  });
+
+  test('the OpenAI SDK\'s Responses tool loop with reasoning to Claude: a reasoning item with Claude\'s thinking, which sent back with the output carries the signed thinking into the next turn (JSON and streamed)', async () => {
+    const model = 'anthropic:tool-think-weather';
+    const tools: OpenAI.Responses.Tool[] = [{ type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false }];
+    const ask: OpenAI.Responses.ResponseInputItem = { role: 'user', content: 'Weather in Paris?' };
+    for (const streamed of [false, true]) {
+      const first: OpenAI.Responses.Response = streamed
+        ? await openai.responses.stream({ model, reasoning: { effort: 'low' }, tools, input: [ask] }).finalResponse()
+        : await openai.responses.create({ model, reasoning: { effort: 'low' }, tools, input: [ask] });
+      const reasoning = first.output.find((i): i is OpenAI.Responses.ResponseReasoningItem => i.type === 'reasoning');
+      assert.deepEqual(reasoning?.summary, [{ type: 'summary_text', text: FAKE_THINKING.text + FAKE_THINKING.more }], `streamed: ${streamed}`);
+      const call = first.output.find((i): i is OpenAI.Responses.ResponseFunctionToolCall => i.type === 'function_call')!;
+      assert.deepEqual(lastUpstream().body!.thinking, { type: 'enabled', budget_tokens: 2048 });
+      const next = await openai.responses.create({ model, reasoning: { effort: 'low' }, tools, store: false, input: [ask, ...first.output as OpenAI.Responses.ResponseInputItem[], { type: 'function_call_output', call_id: call.call_id, output: 'Sunny' }] });
+      assert.match(next.output_text, /fake tool-think-weather model/);
+      const turn = (lastUpstream().body!.messages as { content: { type: string }[] }[])[1]!.content;
+      assert.deepEqual([turn[0], turn.map((b) => b.type)], [{ type: 'thinking', thinking: FAKE_THINKING.text + FAKE_THINKING.more, signature: FAKE_THINKING.signature }, ['thinking', 'tool_use']], `streamed: ${streamed}`);
+    }
+  });
+
+  test('a chat tool loop whose assistant message lost its reasoning_details goes to Claude without thinking for that turn (reported), not refused as Anthropic refuses it with thinking on', async () => {
+    const model = 'anthropic:tool-think-weather';
+    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }];
+    const messages: OpenAI.ChatCompletionMessageParam[] = [
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_fake1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      { role: 'tool', tool_call_id: 'toolu_fake1', content: 'Sunny' },
+    ];
+    const { data, response } = await openai.chat.completions.create({ model, reasoning_effort: 'high', tools, messages }).withResponse();
+    assert.match(data.choices[0]!.message.content ?? '', /fake tool-think-weather model/);
+    assert.equal(response.headers.get('ngrok-aig-removed-params'), 'reasoning_effort');
+    const up = lastUpstream();
+    assert.deepEqual([up.path, up.body!.thinking], ['/v1/messages', undefined]);
+    // What the gateway spares the client: the provider's answer to that turn with thinking on.
+    const refused = await fetch(`${h.fake.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'sk-translate-anthropic' }, body: JSON.stringify({ ...up.body, thinking: { type: 'enabled', budget_tokens: 2048 } }) });
+    assert.equal(refused.status, 400);
+    assert.match(((await refused.json()) as { error: { message: string } }).error.message, /a final `assistant` message must start with a thinking block/);
+  });
+
   test('a conversation moving from a translated model to an OpenAI one: the references the gateway holds go inline', async () => {
     const first = await openai.responses.create({ model: 'claude-haiku-4-5', input: 'first' });
     await openai.responses.create({ model: 'openai:gpt-4o', input: [{ type: 'item_reference', id: first.output[0]!.id! }, { role: 'user', content: 'second' }] });
@@ -733,6 +805,26 @@ describe('translation: Gemini function names chat and Claude refuse (sqlite)', (
       assert.equal(second.functionCalls, undefined, model);
       assert.ok(JSON.stringify(lastUpstream().body!.messages).includes(`"${sent[0]}"`), model);
       assert.ok(!JSON.stringify(lastUpstream().body).includes(current), `${model}: the client's name never goes up`);
+    }
+  });
+
+  test('Gemini\'s thinking on Claude: thinkingConfig turns Claude\'s thinking on, its thoughts come back as thought parts (includeThoughts), and the signature on the call carries the signed thinking into the next turn (buffered and streamed)', async () => {
+    const model = 'anthropic:tool-think-weather';
+    const config = { tools: [{ functionDeclarations: [{ name: 'get_weather', parameters: { type: Type.OBJECT, properties: { city: { type: Type.STRING } } } }] }], thinkingConfig: { thinkingBudget: 2048, includeThoughts: true } };
+    const ask = { role: 'user', parts: [{ text: 'Weather in Paris?' }] };
+    const thought = FAKE_THINKING.text + FAKE_THINKING.more;
+    for (const streamed of [false, true]) {
+      const parts = [];
+      if (streamed) for await (const chunk of await ai.models.generateContentStream({ model, contents: [ask], config })) parts.push(...chunk.candidates![0]!.content!.parts ?? []);
+      else parts.push(...(await ai.models.generateContent({ model, contents: [ask], config })).candidates![0]!.content!.parts ?? []);
+      assert.equal(parts.filter((p) => p.thought).map((p) => p.text).join(''), thought, `streamed: ${streamed}`);
+      assert.deepEqual(lastUpstream().body!.thinking, { type: 'enabled', budget_tokens: 2048 });
+      const call = parts.find((p) => p.functionCall)!;
+      assert.equal(typeof call.thoughtSignature, 'string');
+      // The model's turn as it came (the Gen AI SDK's chat session keeps it so), then the function's response.
+      await ai.models.generateContent({ model, config, contents: [ask, { role: 'model', parts }, { role: 'user', parts: [{ functionResponse: { id: call.functionCall!.id!, name: 'get_weather', response: { output: 'Sunny' } } }] }] });
+      const turn = (lastUpstream().body!.messages as { content: { type: string }[] }[])[1]!.content;
+      assert.deepEqual([turn[0], turn.map((b) => b.type)], [{ type: 'thinking', thinking: thought, signature: FAKE_THINKING.signature }, ['thinking', 'tool_use']], `streamed: ${streamed}`);
     }
   });
 });

@@ -178,6 +178,9 @@ const SAMPLING_PARAMS = ['temperature', 'top_p', 'top_k'] as const;
 /** JSON outputs (`output_config.format`) generally available: the 4.5 generation on (Opus 4.1 had them in beta only). */
 const JSON_OUTPUTS = /^claude-((opus|sonnet|haiku)-4-[5-9]|[a-z]+-[5-9])/;
 
+/** Claude models that take adaptive thinking (Anthropic's thinking page: Opus and Sonnet 4.6 on, the Claude 5 line). */
+const ADAPTIVE_THINKING = /^claude-((opus|sonnet)-4-[6-9]|[a-z]+-[5-9])/;
+
 /** Claude models that refuse a forced tool choice (the Vercel AI SDK's Anthropic model table, `forcedToolUse: false`). */
 const REFUSES_FORCED_TOOL = /^claude-(sonnet-5-5|opus-5-5|fable-5-[12])/;
 
@@ -187,6 +190,7 @@ function claude(id: string, displayName: string, context: number, maxOut: number
   else if (ONE_SAMPLING_PARAM.test(id)) model.oneSamplingParam = true;
   if (JSON_OUTPUTS.test(id)) model.jsonOutputs = true;
   if (REFUSES_FORCED_TOOL.test(id)) model.refusesForcedTool = true;
+  if (ADAPTIVE_THINKING.test(id)) model.adaptiveThinking = true;
   return model;
 }
 
@@ -252,6 +256,7 @@ function bedrockClaude(id: string, displayName: string, context: number, maxOut:
   const regional = m(`anthropic.${id}`, { displayName, context, maxOut, input: TEXT_IMAGE_FILE, pricing: tokens(times(input, 11n, 10n), times(output, 11n, 10n)) });
   regional.snapshots = ['us', 'eu', 'jp', 'apac', 'au'].map((geo) => `${geo}.anthropic.${id}`);
   const global = m(`global.anthropic.${id}`, { displayName: `${displayName} (global)`, context, maxOut, input: TEXT_IMAGE_FILE, pricing: tokens(input, output) });
+  if (ADAPTIVE_THINKING.test(id)) regional.adaptiveThinking = global.adaptiveThinking = true;
   return [regional, global];
 }
 

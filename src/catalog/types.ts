@@ -141,6 +141,12 @@ export interface CatalogModel {
    * 5.1/5.2 models, as the Vercel AI SDK's Anthropic model table has them. Structured output never goes as a forced tool there.
    */
   refusesForcedTool?: true;
+  /**
+   * Thinks by adaptive thinking (`thinking: {type: "adaptive"}`, its depth in `output_config.effort`): Claude Opus and
+   * Sonnet 4.6 on. Manual thinking (`budget_tokens`) is deprecated there and refused from Opus 4.7 on, so a translated
+   * reasoning effort goes as adaptive thinking; other Claude models (and unknown ones) get a budget.
+   */
+  adaptiveThinking?: true;
   /** Absent when the provider publishes no price; such models cannot be served with managed credentials. */
   pricing?: CatalogPricing;
   /**

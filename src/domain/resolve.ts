@@ -188,8 +188,13 @@ function streamingTwin(spec: SurfaceSpec | undefined, provider: ResolvedProvider
   return surfaceOf(provider, 'bedrock', 'invoke-stream') ?? spec;
 }
 
-/** Structured output (`response_format` json_schema or json_object), which a provider's compatibility layer ignores. */
+/**
+ * Structured output (`response_format` json_schema or json_object) and reasoning (`reasoning_effort` other than
+ * `none`), which a provider's compatibility layer ignores: Anthropic's OpenAI endpoint neither thinks for
+ * `reasoning_effort` nor returns Claude's thinking.
+ */
 function asksWhatLayersIgnore(body: Record<string, unknown>): boolean {
+  if (typeof body.reasoning_effort === 'string' && body.reasoning_effort !== 'none') return true;
   const format = body.response_format;
   if (typeof format !== 'object' || format === null) return false;
   const type = (format as Record<string, unknown>).type;

@@ -37,7 +37,9 @@
 //   model `linger-MS-…`                                → stream complete at once, its connection ended only MS later
 //   model `linger-MS-stray-…`                          → the same, with an error event 20 ms after the final event
 //   model `nousage-…`                                  → no usage reported
-//   model `think-…` (Messages)                         → a signed thinking block before the text (FAKE_THINKING), buffered and streamed
+//   model `think-…`, `tool-think-…` (Messages)         → a signed thinking block before the text or call (FAKE_THINKING), buffered and streamed
+//   Messages request with thinking on continuing a turn of tool use whose assistant turn does not start with thinking,
+//   or any thinking block not signed FAKE_THINKING.signature → 400 as Anthropic answers
 //   Responses request offering a hosted web search tool (`web_search`, `web_search_preview…`) → the answer runs
 //                                                         FAKE_WEB_SEARCHES searches (`web_search_call` items) first
 //   Responses request asking for reasoning (`reasoning.effort` other than `none`) → the answer opens with a reasoning
@@ -80,7 +82,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
 import { geminiCallOf, googleKeyInvalidError, handleGemini, handleInteractions, INVALID_GOOGLE_KEY, isInteractionsCall } from './gemini.ts';
-import { COUNT_TOKENS_REFUSED, FAKE_CONTAINER_ID, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offeredCodeExecution, offersCodeInterpreter, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, unstoredReasoningError, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
+import { COUNT_TOKENS_REFUSED, FAKE_CONTAINER_ID, FAKE_THINKING, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offeredCodeExecution, offersCodeInterpreter, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, unstoredReasoningError, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
 
 /** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
 function accountHeaders(format: 'openai' | 'anthropic'): Record<string, string> {
@@ -194,6 +196,32 @@ function toolBlocksWithoutTools(body: Record<string, unknown>): boolean {
   });
 }
 
+type Block = { type?: unknown; signature?: unknown };
+
+/**
+ * Anthropic's rules for thinking in a history: with thinking on (`enabled` or `adaptive`), a request continuing a turn
+ * of tool use (ending in tool results) must carry the thinking the calls came with — the last assistant turn starts
+ * with a thinking or redacted thinking block, else 400 (Anthropic's message, word for word); and a thinking block
+ * anywhere must carry a signature Claude made (here: FAKE_THINKING's). Undefined when the history passes.
+ */
+function thinkingRoundTripError(body: Record<string, unknown>): string | undefined {
+  const messages = (Array.isArray(body.messages) ? body.messages : []) as { role?: unknown; content?: unknown }[];
+  for (const [i, m] of messages.entries()) {
+    const content = Array.isArray(m.content) ? m.content as Block[] : [];
+    const forged = content.findIndex((b) => b.type === 'thinking' && b.signature !== FAKE_THINKING.signature);
+    if (m.role === 'assistant' && forged >= 0) return `messages.${i}.content.${forged}: Invalid \`signature\` in \`thinking\` block`;
+  }
+  const type = (body.thinking as { type?: unknown } | undefined)?.type;
+  if (type !== 'enabled' && type !== 'adaptive') return undefined;
+  const last = messages.at(-1);
+  if (last?.role !== 'user' || !Array.isArray(last.content) || !(last.content as Block[]).some((b) => b.type === 'tool_result')) return undefined;
+  const at = messages.length - 2;
+  const turn = Array.isArray(messages[at]?.content) ? messages[at]!.content as Block[] : [];
+  const first = String(turn[0]?.type);
+  if (!turn.some((b) => b.type === 'tool_use') || first === 'thinking' || first === 'redacted_thinking') return undefined;
+  return `messages.${at}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${first}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking`;
+}
+
 /**
  * `tool-…` with tools offered: a call to the first one (or the one `tool_choice` forces), until a tool result comes
  * back — a chat `tool` message, or a Messages user turn of `tool_result` blocks.
@@ -255,7 +283,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
     res.writeHead(400, { 'content-type': 'application/json', 'request-id': 'req_fake1' }).end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'Requests which include `tool_use` or `tool_result` blocks must define tools.' }, request_id: 'req_fake1' }));
     return;
   }
-  const badName = surface === 'messages' ? invalidMessagesToolName(body) : undefined;
+  const badThinking = surface === 'messages' ? thinkingRoundTripError(body) : undefined;
+  const badName = badThinking ?? (surface === 'messages' ? invalidMessagesToolName(body) : undefined);
   if (badName) {
     res.writeHead(400, { 'content-type': 'application/json', 'request-id': 'req_fake1' }).end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: badName }, request_id: 'req_fake1' }));
     return;
@@ -325,7 +354,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (call) answer.toolCall = call;
   if (call && model.startsWith('tool-each-') && (surface === 'chat-completions' || surface === 'messages')) answer.toolCalls = everyToolCall(surface, body, call);
   if (model.startsWith('tool-latename-')) answer.lateName = true;
-  if (model.startsWith('think-') && surface === 'messages') answer.thinking = true;
+  if ((model.startsWith('think-') || model.startsWith('tool-think-')) && surface === 'messages') answer.thinking = true;
   if (call && model.startsWith('tool-cut-') && surface === 'chat-completions') {
     call.arguments = call.arguments.slice(0, call.arguments.length >> 1);
     answer.cutArguments = true;

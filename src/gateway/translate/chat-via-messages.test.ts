@@ -65,7 +65,7 @@ test('a JSON answer calling tools; a stream of text and calls; a provider error 
   const reply = chatViaMessages.answer({ id: 'msg_9', model: 'm', stop_reason: 'tool_use', usage: { input_tokens: 5, cache_read_input_tokens: 3, output_tokens: 2 },
     content: [{ type: 'thinking', thinking: 'hm' }, { type: 'tool_use', id: 't1', name: 'f', input: { a: 1 } }] }, { accountId: 'a', keep: true, includeUsage: false }) as Record<string, unknown>;
   const choice = (reply.choices as Record<string, unknown>[])[0]!;
-  assert.deepEqual([reply.id, choice.finish_reason, choice.message], ['chatcmpl-9', 'tool_calls', { role: 'assistant', content: null, refusal: null, tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] }]);
+  assert.deepEqual([reply.id, choice.finish_reason, choice.message], ['chatcmpl-9', 'tool_calls', { role: 'assistant', content: null, refusal: null, reasoning_content: 'hm', tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] }]);
   assert.deepEqual(reply.usage, { prompt_tokens: 8, completion_tokens: 2, total_tokens: 10, prompt_tokens_details: { cached_tokens: 3 }, completion_tokens_details: { reasoning_tokens: 0 } });
 
   const t = chatViaMessages.stream({ accountId: 'a', keep: true, includeUsage: true });
@@ -311,4 +311,80 @@ test('a chat conversation ending with an assistant turn goes as that turn, and p
   const { body, removed } = chatViaMessages.request({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello ' }] }, plan('gpt-4o'));
   assert.deepEqual(body.messages, [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: [{ type: 'text', text: 'Hello' }] }]);
   assert.deepEqual(removed, ['prefill']);
+});
+
+test('Claude\'s thinking reaches a chat client as reasoning_content, signed in reasoning_details; redacted thinking only there, never as text: JSON and streamed', async () => {
+  const content = [
+    { type: 'thinking', thinking: 'Let me think. ', signature: 'sig-1' },
+    { type: 'redacted_thinking', data: 'EmwKAhgBEgy3va3pzix/LafPsn4a' },
+    { type: 'text', text: 'Sunny.' },
+  ];
+  const details = [
+    { type: 'reasoning.text', text: 'Let me think. ', signature: 'sig-1', format: 'anthropic-claude-v1', index: 0 },
+    { type: 'reasoning.encrypted', data: 'EmwKAhgBEgy3va3pzix/LafPsn4a', format: 'anthropic-claude-v1', index: 1 },
+  ];
+  const message = (chatViaMessages.answer({ id: 'msg_1', model: 'claude-sonnet-4-5', content, stop_reason: 'end_turn', usage: { input_tokens: 1, output_tokens: 2 } }, { accountId: 'a', keep: true, includeUsage: false }) as { choices: { message: Record<string, unknown> }[] }).choices[0]!.message;
+  assert.deepEqual([message.content, message.reasoning_content, message.reasoning_details], ['Sunny.', 'Let me think. ', details]);
+
+  const t = chatViaMessages.stream({ accountId: 'a', keep: true, includeUsage: false });
+  for (const [type, data] of [
+    sse('message_start', { message: { id: 'msg_1', model: 'claude-sonnet-4-5', usage: { input_tokens: 1 } } }),
+    sse('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }),
+    sse('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'Let me ' } }),
+    sse('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'think. ' } }),
+    sse('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: 'sig-1' } }),
+    sse('content_block_stop', { index: 0 }),
+    sse('content_block_start', { index: 1, content_block: { type: 'redacted_thinking', data: 'EmwKAhgBEgy3va3pzix/LafPsn4a' } }),
+    sse('content_block_stop', { index: 1 }),
+    sse('content_block_start', { index: 2, content_block: { type: 'text', text: '' } }),
+    sse('content_block_delta', { index: 2, delta: { type: 'text_delta', text: 'Sunny.' } }),
+    sse('content_block_stop', { index: 2 }),
+    sse('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 2 } }),
+    sse('message_stop', {}),
+  ]) t.event(type, data);
+  const out = t.finish().split('\n\n').filter(Boolean).map((l) => l.slice('data: '.length)).filter((l) => l !== '[DONE]');
+  const deltas = out.map((l) => (JSON.parse(l) as { choices: { delta: Record<string, unknown> }[] }).choices[0]!.delta);
+  assert.equal(deltas.map((d) => d.reasoning_content ?? '').join(''), 'Let me think. ');
+  assert.equal(out.filter((l) => l.includes('EmwKAhgBEgy3va3pzix')).length, 1, 'the redacted data is only in reasoning_details');
+  assert.deepEqual(deltas.filter((d) => d.reasoning_details !== undefined).map((d) => d.reasoning_details), [details], 'once, whole, in the finish chunk');
+  // The OpenAI SDK's stream helper keeps reasoning_details on the final message as it came: sent back, it is whole.
+  const completion = await ChatCompletionStream.fromReadableStream(new Response(out.map((l) => `${l}\n`).join('')).body!).finalChatCompletion();
+  assert.deepEqual((completion.choices[0]!.message as unknown as Record<string, unknown>).reasoning_details, details);
+});
+
+test('reasoning_effort turns Claude\'s thinking on: adaptive at that effort where the model has it, else a budget below the limit; sampling changes thinking refuses are left out', () => {
+  const ask = { messages: [{ role: 'user', content: 'Weather?' }], temperature: 0.2, top_p: 0.5 };
+  const adaptive = chatViaMessages.request({ model: 'claude-sonnet-4-6', reasoning_effort: 'minimal', ...ask }, plan('claude-sonnet-4-6'));
+  assert.deepEqual([adaptive.body.thinking, adaptive.body.output_config, adaptive.body.temperature, adaptive.body.top_p], [{ type: 'adaptive' }, { effort: 'low' }, undefined, undefined]);
+  assert.deepEqual(adaptive.removed, ['temperature', 'top_p']);
+  const budget = chatViaMessages.request({ model: 'claude-sonnet-4-5', reasoning_effort: 'high', max_completion_tokens: 10_000, messages: ask.messages }, plan('claude-sonnet-4-5'));
+  assert.deepEqual([budget.body.thinking, budget.body.output_config, budget.removed], [{ type: 'enabled', budget_tokens: 9_999 }, undefined, []]);
+  // `none` is Claude's default; a limit too small for the least budget, or a forced tool under manual thinking
+  // (Claude refuses it), go without thinking and name the field.
+  const none = chatViaMessages.request({ model: 'claude-sonnet-4-5', reasoning_effort: 'none', messages: ask.messages }, plan('claude-sonnet-4-5'));
+  assert.deepEqual([none.body.thinking, none.removed], [undefined, []]);
+  const small = chatViaMessages.request({ model: 'claude-sonnet-4-5', reasoning_effort: 'low', max_tokens: 500, messages: ask.messages }, plan('claude-sonnet-4-5'));
+  assert.deepEqual([small.body.thinking, small.removed], [undefined, ['reasoning_effort']]);
+  const forced = chatViaMessages.request({ model: 'claude-sonnet-4-5', reasoning_effort: 'low', tool_choice: 'required', tools: [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }], messages: ask.messages }, plan('claude-sonnet-4-5'));
+  assert.deepEqual([forced.body.thinking, forced.removed], [undefined, ['reasoning_effort']]);
+});
+
+test('a tool loop with thinking: reasoning_details sent back become the signed thinking that opens the assistant turn; a turn whose calls came without it goes without thinking, not refused', () => {
+  const tools = [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }];
+  const call = { id: 'toolu_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } };
+  const details = [
+    { type: 'reasoning.text', text: 'Let me think. ', signature: 'sig-1', format: 'anthropic-claude-v1', index: 0 },
+    { type: 'reasoning.encrypted', data: 'EmwK', format: 'anthropic-claude-v1', index: 1 },
+    // Another provider's reasoning (OpenAI's encrypted items) means nothing to Claude: left out.
+    { type: 'reasoning.encrypted', data: 'gAAAA', format: 'openai-responses-v1', index: 2 },
+  ];
+  const history = (assistant: Record<string, unknown>) => [{ role: 'user', content: 'Weather in Paris?' }, { role: 'assistant', content: null, tool_calls: [call], ...assistant }, { role: 'tool', tool_call_id: 'toolu_1', content: 'Sunny' }];
+  const kept = chatViaMessages.request({ model: 'claude-sonnet-4-6', reasoning_effort: 'medium', tools, messages: history({ reasoning_content: 'Let me think. ', reasoning_details: details }) }, plan('claude-sonnet-4-6'));
+  assert.deepEqual((kept.body.messages as unknown[])[1], { role: 'assistant', content: [
+    { type: 'thinking', thinking: 'Let me think. ', signature: 'sig-1' }, { type: 'redacted_thinking', data: 'EmwK' },
+    { type: 'tool_use', id: 'toolu_1', name: 'weather', input: { city: 'Paris' } },
+  ] });
+  assert.deepEqual([kept.body.thinking, kept.removed], [{ type: 'adaptive' }, []]);
+  const dropped = chatViaMessages.request({ model: 'claude-sonnet-4-6', reasoning_effort: 'medium', tools, messages: history({ reasoning_content: 'Let me think. ' }) }, plan('claude-sonnet-4-6'));
+  assert.deepEqual([dropped.body.thinking, dropped.body.output_config, dropped.removed], [undefined, undefined, ['reasoning_effort']]);
 });

@@ -3,6 +3,7 @@
 // proxy). Messages, system prompts, images, function tools, calls and results, usage, stop reasons and errors are
 // mapped both ways; streams are rebuilt as chat chunks. docs/decisions/translation.md.
 import type { AttemptPlan } from '../../domain/routing.ts';
+import type { CatalogModel } from '../../catalog/types.ts';
 import { num, obj, parseJson } from '../formats/types.ts';
 import { anthropicUsage } from '../formats/anthropic.ts';
 import type { StreamTranslation, TranslatedRequest, Translator } from './types.ts';
@@ -10,7 +11,7 @@ import { fittedOutputLimit } from './output-limit.ts';
 import { isObjectSchema, objects, toolInput, type Json } from './json.ts';
 import { openaiError } from './openai-error.ts';
 
-const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'temperature', 'top_p', 'stream', 'stream_options', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'response_format']);
+const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'temperature', 'top_p', 'stream', 'stream_options', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'response_format', 'reasoning_effort']);
 
 /** What Messages requires and chat may leave out: the output limit, when neither the request nor the catalog has one. */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -93,6 +94,39 @@ function toolId(id: unknown): string {
   return String(id ?? '').replace(/[^a-zA-Z0-9_-]/g, '_') || 'call';
 }
 
+/**
+ * The `format` of Claude's entries in chat's `reasoning_details` (OpenRouter's name for Claude's signed thinking):
+ * only entries of this format go back to Claude as thinking, as Claude refuses a signature it did not make.
+ */
+export const CLAUDE_REASONING_FORMAT = 'anthropic-claude-v1';
+
+/**
+ * Claude's thinking and redacted thinking blocks as chat's `reasoning_details` (OpenRouter's field, which OpenRouter
+ * and Vercel AI SDK clients send back, and which an OpenAI SDK client sends back when it keeps the assistant message
+ * as it came): signed thinking as `reasoning.text`, redacted thinking as `reasoning.encrypted` — its data is opaque,
+ * never shown as text.
+ */
+function reasoningDetails(blocks: readonly Json[]): Json[] {
+  const details: Json[] = [];
+  for (const b of blocks) {
+    // Unsigned thinking (a compatible server's) could not go back: Claude refuses it.
+    if (b.type === 'thinking' && typeof b.thinking === 'string' && typeof b.signature === 'string' && b.signature !== '') details.push({ type: 'reasoning.text', text: b.thinking, signature: b.signature, format: CLAUDE_REASONING_FORMAT, index: details.length });
+    else if (b.type === 'redacted_thinking' && typeof b.data === 'string') details.push({ type: 'reasoning.encrypted', data: b.data, format: CLAUDE_REASONING_FORMAT, index: details.length });
+  }
+  return details;
+}
+
+/** An assistant message's `reasoning_details` back as Claude's blocks: signed thinking and redacted thinking, Claude's own only. */
+function thinkingBlocks(details: unknown): Json[] {
+  const blocks: Json[] = [];
+  for (const d of objects(details)) {
+    if (d.format !== CLAUDE_REASONING_FORMAT) continue;
+    if (d.type === 'reasoning.text' && typeof d.text === 'string' && typeof d.signature === 'string' && d.signature !== '') blocks.push({ type: 'thinking', thinking: d.text, signature: d.signature });
+    else if (d.type === 'reasoning.encrypted' && typeof d.data === 'string') blocks.push({ type: 'redacted_thinking', data: d.data });
+  }
+  return blocks;
+}
+
 /** Chat messages → Messages' `system` and turns; a run of tool results becomes one user turn. */
 function turns(messages: unknown): { system: string; turns: Json[] } {
   const system: string[] = [];
@@ -107,7 +141,8 @@ function turns(messages: unknown): { system: string; turns: Json[] } {
         const fn = obj(call.function);
         blocks.push({ type: 'tool_use', id: toolId(call.id), name: fn?.name, input: toolInput(fn?.arguments) });
       }
-      if (blocks.length > 0) out.push({ role: 'assistant', content: blocks });
+      // Claude's thinking goes first in its turn, as Claude wrote it; a turn of thinking alone says nothing.
+      if (blocks.length > 0) out.push({ role: 'assistant', content: [...thinkingBlocks(m.reasoning_details), ...blocks] });
     } else if (m.role === 'tool') {
       const result = { type: 'tool_result', tool_use_id: toolId(m.tool_call_id), content: textContent(m.content) };
       const last = out.at(-1);
@@ -330,7 +365,62 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
       out.tool_choice = { type: 'none' };
     }
   }
+  if (body.reasoning_effort !== undefined && body.reasoning_effort !== null && !addThinking(body.reasoning_effort, out, model, removed)) removed.push('reasoning_effort');
   return { body: out, removed, clientFields: CLIENT_FIELDS };
+}
+
+/** Chat's reasoning efforts as adaptive thinking's `output_config.effort`: Claude has no `minimal`, and `xhigh` is its `high`. */
+const CLAUDE_EFFORTS: Readonly<Record<string, string>> = { minimal: 'low', low: 'low', medium: 'medium', high: 'high', xhigh: 'high' };
+
+/** The same as manual thinking's budget, sized so Messages → chat reads each back as the same effort (messages-via-chat.ts). */
+const THINKING_BUDGETS: Readonly<Record<string, number>> = { minimal: 1024, low: 2048, medium: 8192, high: 16_384, xhigh: 32_768 };
+
+/** The least thinking budget Claude takes. */
+const MIN_THINKING_BUDGET = 1024;
+
+/**
+ * `reasoning_effort` as Claude's thinking, written into `out`: adaptive thinking at that effort where the model has
+ * it, else a budget (below the output limit, as Claude requires). False when thinking cannot go with the rest of the
+ * request, which then goes without it (the caller names the field removed): manual thinking with a forced tool
+ * (Claude refuses it: the client's `required`, the structured-output tool), a limit too small for the least budget,
+ * or a turn in progress whose tool calls came without their thinking. `none` is Claude's default: nothing to send.
+ */
+function addThinking(effort: unknown, out: Json, model: CatalogModel | undefined, removed: string[]): boolean {
+  if (effort === 'none') return true;
+  if (typeof effort !== 'string' || THINKING_BUDGETS[effort] === undefined || unthoughtToolTurn(objects(out.messages))) return false;
+  if (model?.adaptiveThinking) {
+    out.thinking = { type: 'adaptive' };
+    out.output_config = { ...obj(out.output_config), effort: CLAUDE_EFFORTS[effort] };
+  } else {
+    const forced = obj(out.tool_choice)?.type;
+    const budget = Math.min(THINKING_BUDGETS[effort], num(out.max_tokens) - 1);
+    if (forced === 'any' || forced === 'tool' || budget < MIN_THINKING_BUDGET) return false;
+    out.thinking = { type: 'enabled', budget_tokens: budget };
+  }
+  // Thinking takes no sampling changes (Claude refuses them): temperature 1 only, top_p from 0.95.
+  if (out.temperature !== undefined && out.temperature !== 1) {
+    delete out.temperature;
+    removed.push('temperature');
+  }
+  if (typeof out.top_p === 'number' && out.top_p < 0.95) {
+    delete out.top_p;
+    removed.push('top_p');
+  }
+  return true;
+}
+
+/**
+ * A request continuing a turn of tool use (it ends in tool results) whose calls came without Claude's thinking: with
+ * thinking on, Claude refuses it (400: "a final `assistant` message must start with a thinking block"). The client
+ * did not send back the `reasoning_details` the answer carried (a history rebuilt from a stream by hand); that turn
+ * then goes without thinking, as Anthropic's own advice has it, rather than fail.
+ */
+function unthoughtToolTurn(messages: readonly Json[]): boolean {
+  const last = messages.at(-1);
+  if (last?.role !== 'user' || !objects(last.content).some((b) => b.type === 'tool_result')) return false;
+  const calls = objects(messages.at(-2)?.content);
+  const first = calls[0]?.type;
+  return calls.some((b) => b.type === 'tool_use') && first !== 'thinking' && first !== 'redacted_thinking';
 }
 
 /**
@@ -350,7 +440,7 @@ function historyTools(messages: readonly Json[]): Json[] {
 }
 
 /** Messages fields written from a chat field of another name: what the model refuses of them is named as the client sent it. */
-const CLIENT_FIELDS: Readonly<Record<string, string>> = { stop_sequences: 'stop', metadata: 'user', output_config: 'response_format' };
+const CLIENT_FIELDS: Readonly<Record<string, string>> = { stop_sequences: 'stop', metadata: 'user', output_config: 'response_format', thinking: 'reasoning_effort' };
 
 /**
  * Why a chat request cannot be translated, if it cannot: the deprecated function-calling fields (`functions`,
@@ -401,6 +491,12 @@ function answer(upstream: unknown): unknown {
     } else if (b.type === 'tool_use') calls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } });
   }
   const reply: Json = { role: 'assistant', content: text === '' && calls.length > 0 ? null : text, refusal: null };
+  // Claude's thinking as `reasoning_content` (DeepSeek's field, which vLLM and most OpenAI-compatible servers use too),
+  // and signed for the next turn in `reasoning_details`; redacted thinking only there.
+  const thought = objects(message.content).filter((b) => b.type === 'thinking' && typeof b.thinking === 'string').map((b) => b.thinking as string).join('');
+  if (thought !== '') reply.reasoning_content = thought;
+  const details = reasoningDetails(objects(message.content));
+  if (details.length > 0) reply.reasoning_details = details;
   if (calls.length > 0) reply.tool_calls = calls;
   const finish = structured && message.stop_reason === 'tool_use' ? 'stop' : finishReason(message.stop_reason);
   return {
@@ -426,6 +522,12 @@ class MessagesToChat implements StreamTranslation {
   #structured: number | undefined;
   /** Tool blocks (by Messages index) whose input has had some text: one with none is a call without arguments. */
   #argued = new Set<number>();
+  /**
+   * Thinking and redacted thinking blocks by Messages index, as they end up (text, signature, data): written whole as
+   * `reasoning_details` in the finish chunk — one delta, which the OpenAI SDK's stream helper keeps as it is on the
+   * message (it assigns a field it does not know, piece over piece).
+   */
+  #thinking = new Map<number, Json>();
   /**
    * The role went out (in the first choice chunk, as OpenAI sends it): the OpenAI SDK's stream helper refuses an answer
    * without one ("missing role"), and a server may open its stream without message_start.
@@ -464,7 +566,10 @@ class MessagesToChat implements StreamTranslation {
       const given = b?.type === 'tool_use' && obj(b.input) && Object.keys(b.input as Json).length > 0 ? JSON.stringify(b.input) : '';
       if (given !== '' && typeof e.index === 'number') this.#argued.add(e.index);
       if (b?.type === 'text' && hasText(b.text)) this.#chunk({ content: b.text });
-      else if (b?.type === 'tool_use' && b.name === STRUCTURED_OUTPUT_TOOL && typeof e.index === 'number') {
+      else if ((b?.type === 'thinking' || b?.type === 'redacted_thinking') && typeof e.index === 'number') {
+        this.#thinking.set(e.index, { ...b });
+        if (b.type === 'thinking' && typeof b.thinking === 'string' && b.thinking !== '') this.#chunk({ reasoning_content: b.thinking });
+      } else if (b?.type === 'tool_use' && b.name === STRUCTURED_OUTPUT_TOOL && typeof e.index === 'number') {
         this.#structured = e.index;
         if (given !== '') this.#chunk({ content: given });
       } else if (b?.type === 'tool_use' && typeof e.index === 'number') {
@@ -475,7 +580,12 @@ class MessagesToChat implements StreamTranslation {
     } else if (type === 'content_block_delta') {
       const delta = obj(e.delta);
       if (delta?.type === 'input_json_delta' && typeof delta.partial_json === 'string' && delta.partial_json !== '' && typeof e.index === 'number') this.#argued.add(e.index);
+      const thought = typeof e.index === 'number' ? this.#thinking.get(e.index) : undefined;
       if (delta?.type === 'text_delta' && typeof delta.text === 'string') this.#chunk({ content: delta.text });
+      else if (delta?.type === 'thinking_delta' && typeof delta.thinking === 'string' && thought) {
+        thought.thinking = String(thought.thinking ?? '') + delta.thinking;
+        this.#chunk({ reasoning_content: delta.thinking });
+      } else if (delta?.type === 'signature_delta' && typeof delta.signature === 'string' && thought) thought.signature = delta.signature;
       else if (delta?.type === 'input_json_delta' && typeof delta.partial_json === 'string' && e.index === this.#structured) this.#chunk({ content: delta.partial_json });
       else if (delta?.type === 'input_json_delta' && typeof delta.partial_json === 'string' && typeof e.index === 'number') {
         const at = this.#calls.get(e.index);
@@ -503,7 +613,8 @@ class MessagesToChat implements StreamTranslation {
 
   #close(): void {
     if (this.#done) return;
-    this.#chunk({}, this.#finish);
+    const details = reasoningDetails([...this.#thinking].sort(([a], [b]) => a - b).map(([, block]) => block));
+    this.#chunk(details.length > 0 ? { reasoning_details: details } : {}, this.#finish);
     if (this.#includeUsage) this.#chunk({}, null, chatUsage(this.#usage));
     this.#out += 'data: [DONE]\n\n';
     this.#done = true;

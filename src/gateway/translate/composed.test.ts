@@ -31,9 +31,11 @@ test('a Responses request goes up as Messages; fields with no place are named as
   assert.equal(body.max_tokens, candidate.catalogModel!.maxOutputTokens, 'fitted to the model');
   assert.equal(body.temperature, 1, 'Messages takes at most 1');
   assert.deepEqual(body.tools, [{ name: 'f', input_schema: { type: 'object' } }]);
-  // Claude's JSON outputs carry the schema beside the client's own tools (closed, as Claude requires).
-  assert.deepEqual(body.output_config, { format: { type: 'json_schema', schema: { type: 'object', additionalProperties: false } } });
-  assert.deepEqual(removed.sort(), ['reasoning', 'store']);
+  // Claude's JSON outputs carry the schema beside the client's own tools (closed, as Claude requires); the reasoning
+  // effort is adaptive thinking's.
+  assert.deepEqual(body.output_config, { format: { type: 'json_schema', schema: { type: 'object', additionalProperties: false } }, effort: 'high' });
+  assert.deepEqual(body.thinking, { type: 'adaptive' });
+  assert.deepEqual(removed.sort(), ['store']);
 });
 
 test('structured output: JSON outputs where the model has them, its schema made acceptable to Claude; a forced tool on older models', () => {
@@ -147,4 +149,44 @@ test('a Responses conversation ending with an assistant turn reaches Claude as t
   assert.deepEqual(body.messages, [{ role: 'user', content: 'JSON please' }, { role: 'assistant', content: [{ type: 'text', text: '{"a":' }] }]);
   assert.deepEqual(removed, ['prefill']);
   assert.deepEqual(translator.request({ model: 'claude-sonnet-4-6', input: [{ role: 'user', content: 'Hi' }] }, plan).removed, []);
+});
+
+test('Claude\'s thinking reaches a Responses client as a reasoning item (its summary; signed thinking as encrypted_content), buffered and streamed, and the item sent back opens Claude\'s turn as the signed thinking', () => {
+  const content = [{ type: 'thinking', thinking: 'Let me think.', signature: 'sig-1' }, { type: 'tool_use', id: 'toolu_1', name: 'f', input: { a: 1 } }];
+  const response = translator.answer({ id: 'msg_1', type: 'message', model: 'claude-sonnet-4-6', stop_reason: 'tool_use', content, usage: { input_tokens: 1, output_tokens: 2 } }, scope) as { output: Record<string, unknown>[] };
+  const reasoning = response.output[0]!;
+  assert.deepEqual([reasoning.type, reasoning.summary, response.output.map((i) => i.type)], ['reasoning', [{ type: 'summary_text', text: 'Let me think.' }], ['reasoning', 'function_call']]);
+  assert.equal(typeof reasoning.encrypted_content, 'string');
+
+  const stream = translator.stream(scope);
+  let out = '';
+  for (const [type, data] of [
+    sse('message_start', { message: { id: 'msg_2', model: 'claude-sonnet-4-6', usage: { input_tokens: 1 } } }),
+    sse('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }),
+    sse('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'Let me ' } }),
+    sse('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'think.' } }),
+    sse('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: 'sig-1' } }),
+    sse('content_block_stop', { index: 0 }),
+    sse('content_block_start', { index: 1, content_block: { type: 'tool_use', id: 'toolu_1', name: 'f', input: {} } }),
+    sse('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '{"a":1}' } }),
+    sse('content_block_stop', { index: 1 }),
+    sse('message_delta', { delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 7 } }),
+    sse('message_stop', {}),
+  ]) {
+    stream.event(type, data);
+    out += stream.take();
+  }
+  out += stream.finish();
+  const events = out.split('\n\n').filter(Boolean).map((e) => JSON.parse(e.split('\n')[1]!.slice('data: '.length)) as Record<string, unknown>);
+  assert.equal(events.filter((e) => e.type === 'response.reasoning_summary_text.delta').map((e) => e.delta).join(''), 'Let me think.');
+  const completed = (events.at(-1)!.response as { output: Record<string, unknown>[] }).output;
+  assert.deepEqual([completed[0]!.summary, completed.map((i) => i.type)], [[{ type: 'summary_text', text: 'Let me think.' }], ['reasoning', 'function_call']]);
+  assert.equal(completed[0]!.encrypted_content, reasoning.encrypted_content, 'the same signed thinking');
+
+  const next = translator.request({
+    model: 'claude-sonnet-4-6', reasoning: { effort: 'low' }, tools: [{ type: 'function', name: 'f', parameters: { type: 'object' } }],
+    input: [{ role: 'user', content: 'Go' }, ...completed, { type: 'function_call_output', call_id: completed[1]!.call_id, output: 'done' }],
+  }, plan);
+  assert.deepEqual((next.body.messages as { content: unknown[] }[])[1]!.content, [{ type: 'thinking', thinking: 'Let me think.', signature: 'sig-1' }, { type: 'tool_use', id: 'toolu_1', name: 'f', input: { a: 1 } }]);
+  assert.deepEqual(next.body.thinking, { type: 'adaptive' });
 });

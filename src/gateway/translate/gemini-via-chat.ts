@@ -10,8 +10,8 @@ import { openaiUsage } from '../formats/openai.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
 import { obj } from '../formats/types.ts';
 import { FromChatStream } from './chat-stream.ts';
-import { answerToolInput, chatText, invalidToolArguments, jsonSchemaFormat, objects, providerMessage, toolArgumentsProblem, uniqueCallId, type Json } from './json.ts';
-import { acceptsReasoningEffort, asksUsageChunk, chatStops, fittedOutputLimit } from './output-limit.ts';
+import { answerToolInput, chatText, invalidToolArguments, jsonSchemaFormat, objects, providerMessage, sealedReasoning, toolArgumentsProblem, uniqueCallId, unsealedReasoning, type Json } from './json.ts';
+import { acceptsReasoningEffort, asksUsageChunk, chatStops, fittedOutputLimit, overMessages } from './output-limit.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 
@@ -110,10 +110,16 @@ class Conversation {
   #open: OpenCall[] = [];
   readonly #used = new Set<string>();
   readonly #names: ChatToolNames;
+  readonly #claude: boolean;
 
-  /** `names`: the upstream's names for the client's functions (Gemini's may hold `.` and `:`, chat's may not). */
-  constructor(names: ChatToolNames) {
+  /**
+   * `names`: the upstream's names for the client's functions (Gemini's may hold `.` and `:`, chat's may not);
+   * `claude`: the request goes on to Messages, where Claude's signed thinking, carried in a part's `thoughtSignature`
+   * (answer()), goes back with its turn.
+   */
+  constructor(names: ChatToolNames, claude: boolean) {
     this.#names = names;
+    this.#claude = claude;
   }
 
   model(content: Json, turn: number): void {
@@ -134,6 +140,8 @@ class Conversation {
     if (text === '' && calls.length === 0) return;
     const message: Json = { role: 'assistant', content: text === '' && calls.length > 0 ? null : text };
     if (calls.length > 0) message.tool_calls = calls;
+    const details = this.#claude ? partsOf(content).flatMap((part) => unsealedReasoning(geminiMember(part, 'thoughtSignature'))) : [];
+    if (details.length > 0) message.reasoning_details = details;
     this.messages.push(message);
   }
 
@@ -254,7 +262,7 @@ function unmapped(holder: Json, mapped: ReadonlySet<string>, prefix: string): st
 function request(body: Json, plan: AttemptPlan, streaming: boolean): TranslatedRequest {
   const removed = unmapped(body, MAPPED, '');
   const names = new ChatToolNames(requestFunctionNames(body));
-  const conversation = new Conversation(names);
+  const conversation = new Conversation(names, overMessages(plan));
   const system = textOf(geminiMember(body, 'systemInstruction'));
   if (system !== '') conversation.messages.push({ role: 'system', content: system });
   for (const [turn, content] of geminiObjects(body.contents).entries()) {
@@ -367,13 +375,33 @@ function responseId(id: unknown): string {
   return typeof id === 'string' && id !== '' ? id : randomBase62(24);
 }
 
+/** Whether the request asked for the model's thoughts (`thinkingConfig.includeThoughts`), which Gemini returns only then. */
+function includesThoughts(request: Json | undefined): boolean {
+  return geminiMember(geminiObject(geminiObject(request, 'generationConfig'), 'thinkingConfig'), 'includeThoughts') === true;
+}
+
+/**
+ * The answer's signed reasoning (Claude's, chat-via-messages.ts) as a `thoughtSignature`, where Gemini puts its own:
+ * on the first function call, else on the last part. The Gen AI SDK's chat session keeps parts as they came, so it
+ * goes back with the turn.
+ */
+function signParts(parts: Json[], details: readonly Json[]): void {
+  if (details.length === 0) return;
+  if (parts.length === 0) parts.push({ text: '' });
+  const signed = parts.find((p) => p.functionCall !== undefined) ?? parts.at(-1)!;
+  signed.thoughtSignature = sealedReasoning(details);
+}
+
 function answer(upstream: unknown, scope: TranslationScope): unknown {
   const chat = obj(upstream) ?? {};
   const base = randomBase62(20);
   const used = new Set<string>();
+  const thoughts = includesThoughts(scope.request);
   const candidates = objects(chat.choices).map((choice, at) => {
     const message = obj(choice.message) ?? {};
     const parts: Json[] = [];
+    // The model's reasoning as a thought part (Gemini's thought summaries), when the client asked for thoughts.
+    if (thoughts && typeof message.reasoning_content === 'string' && message.reasoning_content !== '') parts.push({ text: message.reasoning_content, thought: true });
     const text = chatText(message.content);
     if (text !== '') parts.push({ text });
     if (typeof message.refusal === 'string' && message.refusal !== '') parts.push({ text: message.refusal });
@@ -381,6 +409,7 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
       const fn = obj(call.function);
       parts.push(functionCallPart(uniqueCallId(call.id, 'call_', `${base}${at}_`, index, used), clientToolName(fn?.name, scope.toolNames), fn?.arguments));
     }
+    signParts(parts, objects(message.reasoning_details));
     return { content: content(parts), finishReason: finishReason(choice.finish_reason), index: typeof choice.index === 'number' ? choice.index : at };
   });
   const out: Json = { candidates };
@@ -420,11 +449,27 @@ class ChatToGemini extends FromChatStream {
   #usage: unknown;
   readonly #base = randomBase62(20);
   readonly #names: ReadonlyMap<string, string> | undefined;
+  readonly #thoughts: boolean;
+  /** The answer's signed reasoning (it comes whole, at the end): the final chunk's `thoughtSignature`. */
+  #details: Json[] = [];
 
-  /** `names`: the client's names of the functions the request renamed for the upstream. */
-  constructor(names: ReadonlyMap<string, string> | undefined) {
+  /** `names`: the client's names of the functions the request renamed for the upstream; `thoughts`: includesThoughts. */
+  constructor(names: ReadonlyMap<string, string> | undefined, thoughts: boolean) {
     super();
     this.#names = names;
+    this.#thoughts = thoughts;
+  }
+
+  /** Reasoning as thought parts, a chunk each, when the client asked for thoughts. */
+  protected override reasoning(piece: string): void {
+    if (!this.#thoughts) return;
+    if (this.#held !== undefined) this.#chunk([{ text: this.#held }]);
+    this.#held = undefined;
+    this.#chunk([{ text: piece, thought: true }]);
+  }
+
+  protected override reasoningDetails(details: Json[]): void {
+    this.#details = details;
   }
 
   protected started(chunk: Json): void {
@@ -479,6 +524,7 @@ class ChatToGemini extends FromChatStream {
       }
       parts.push(functionCallPart(uniqueCallId(call.id, 'call_', this.#base, at, used), name, call.args));
     }
+    signParts(parts, this.#details);
     this.#chunk(parts, finishReason(this.#finish), usageMetadata(this.#usage));
   }
 
@@ -495,7 +541,7 @@ class ChatToGemini extends FromChatStream {
 }
 
 function translator(streaming: boolean): Translator {
-  return { request: (body, plan) => request(body, plan, streaming), answer, error, stream: (scope) => new ChatToGemini(scope.toolNames) };
+  return { request: (body, plan) => request(body, plan, streaming), answer, error, stream: (scope) => new ChatToGemini(scope.toolNames, includesThoughts(scope.request)) };
 }
 
 /** `:generateContent`, answered in one JSON body. */

@@ -24,8 +24,9 @@ export { bedrockCountedRequest, converseCountUntranslatableReason } from './conv
 export { continuedThread } from './messages-via-chat.ts';
 
 /**
- * Responses → chat completions → Messages. Of the chat fields the Responses half writes, Messages has no place for
- * `reasoning_effort` (the client's `reasoning`), nor for `response_format` beside function tools (its `text`).
+ * Responses → chat completions → Messages. Of the chat fields the Responses half writes, what the Messages half drops
+ * is named as the client sent it: `reasoning_effort` (the client's `reasoning`, when thinking cannot go), and
+ * `response_format` beside function tools (its `text`).
  */
 const responsesViaMessages = composed(responsesViaChat, chatViaMessages, { reasoning_effort: 'reasoning', response_format: 'text' });
 

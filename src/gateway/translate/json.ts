@@ -26,6 +26,20 @@ export function chatText(content: unknown): string {
 }
 
 /**
+ * An answer's chat `reasoning_details` (Claude's signed thinking, chat-via-messages.ts) as one opaque string, for a
+ * client format whose field for it is a string (a Responses reasoning item's `encrypted_content`, a Gemini part's
+ * `thoughtSignature`): base64 JSON, which the client sends back unchanged.
+ */
+export function sealedReasoning(details: readonly Json[]): string {
+  return Buffer.from(JSON.stringify(details)).toString('base64');
+}
+
+/** The `reasoning_details` a string written by sealedReasoning holds; none for anything else (OpenAI's, Google's own). */
+export function unsealedReasoning(sealed: unknown): Json[] {
+  return typeof sealed === 'string' ? objects(parseJson(Buffer.from(sealed, 'base64').toString('utf8'))) : [];
+}
+
+/**
  * A tool call's arguments (chat's JSON text) as its input object, in a client's request history: arguments that are
  * not a JSON object give `{}` (the call was made already; what it was given is the client's record).
  */

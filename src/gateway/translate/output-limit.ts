@@ -14,10 +14,19 @@ export function fittedOutputLimit(limit: unknown, plan: AttemptPlan): unknown {
 
 /**
  * Whether the model takes `reasoning_effort` on chat completions: OpenAI's reasoning models, the ones whose output
- * limit field is `max_completion_tokens` (others refuse the field).
+ * limit field is `max_completion_tokens` (others refuse the field); and a model reached through Messages (Claude),
+ * whose half of the translation makes it Claude's thinking (chat-via-messages.ts).
  */
 export function acceptsReasoningEffort(plan: AttemptPlan): boolean {
-  return plan.candidate.catalogModel?.chatOutputLimitField !== undefined;
+  return plan.candidate.catalogModel?.chatOutputLimitField !== undefined || overMessages(plan);
+}
+
+/** The surfaces a chat request reaches through Messages (composed.ts, translate/index.ts). */
+const OVER_MESSAGES: ReadonlySet<string> = new Set(['messages', 'invoke', 'invoke-stream']);
+
+/** Whether the chat request a translation writes goes on to Messages (Claude), not to a chat model. */
+export function overMessages(plan: AttemptPlan): boolean {
+  return OVER_MESSAGES.has(plan.candidate.surface.surface);
 }
 
 /**

@@ -42,7 +42,8 @@ test('input items become chat messages: a turn\'s calls share one assistant mess
   assert.deepEqual(body.tools, [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' }, strict: true } }]);
   assert.deepEqual(body.tool_choice, { type: 'function', function: { name: 'weather' } });
   assert.deepEqual(body.response_format, { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object' }, strict: true } });
-  assert.deepEqual(removed, ['store', 'include', 'tools', 'reasoning']);
+  assert.deepEqual(removed, ['store', 'include', 'tools']);
+  assert.equal(body.reasoning_effort, 'high', 'Claude thinks for it, through Messages');
   assert.equal(responsesViaChat.request({ model: 'gpt-5.4', input: 'x', reasoning: { effort: 'low' } }, plan('gpt-5.4')).body.reasoning_effort, 'low');
 });
 

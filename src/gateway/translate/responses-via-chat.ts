@@ -11,8 +11,8 @@ import { storedItems } from './stored-items.ts';
 import { FromChatStream, UnnamedCalls } from './chat-stream.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
-import { chatText, objects, uniqueCallId, type Json } from './json.ts';
-import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit } from './output-limit.ts';
+import { chatText, objects, sealedReasoning, uniqueCallId, unsealedReasoning, type Json } from './json.ts';
+import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit, overMessages } from './output-limit.ts';
 import { openaiError } from './openai-error.ts';
 
 const MAPPED = new Set(['model', 'models', 'input', 'instructions', 'max_output_tokens', 'temperature', 'top_p', 'stream', 'tools', 'tool_choice', 'parallel_tool_calls', 'text', 'reasoning', 'user']);
@@ -65,8 +65,20 @@ function flushMedia(messages: Json[], media: Json[]): void {
   messages.push({ role: 'user', content: media.splice(0) });
 }
 
-function chatMessages(body: Json, names: ChatToolNames): Json[] {
+/** The reasoning item of an answer: its text as one summary part, its signed reasoning as `encrypted_content`. */
+function reasoningItem(base: string, text: string, details: readonly Json[]): Json {
+  return { type: 'reasoning', id: `rs_${base}`, summary: text === '' ? [] : [{ type: 'summary_text', text }], ...(details.length > 0 ? { encrypted_content: sealedReasoning(details) } : {}) };
+}
+
+function chatMessages(body: Json, names: ChatToolNames, claude: boolean): Json[] {
   const messages: Json[] = [];
+  /** Claude's signed reasoning from a reasoning item, for the assistant message of its turn. */
+  let reasoning: Json[] = [];
+  const assistant = (message: Json): Json => {
+    if (reasoning.length > 0) message.reasoning_details = reasoning;
+    reasoning = [];
+    return message;
+  };
   if (typeof body.instructions === 'string' && body.instructions !== '') messages.push({ role: 'system', content: body.instructions });
   if (typeof body.input === 'string') {
     messages.push({ role: 'user', content: body.input });
@@ -85,7 +97,7 @@ function chatMessages(body: Json, names: ChatToolNames): Json[] {
       const role = item.role === 'developer' ? 'system' : item.role;
       const content = chatContent(item.content);
       // Nothing chat can carry (only reasoning, or parts it has no place for): an empty message some servers refuse.
-      if (content !== '' && !(Array.isArray(content) && content.length === 0)) messages.push({ role, content });
+      if (content !== '' && !(Array.isArray(content) && content.length === 0)) messages.push(role === 'assistant' ? assistant({ role, content }) : { role, content });
     } else if (type === 'function_call' || type === 'custom_tool_call') {
       // A freeform call (Codex's apply_patch) went up as a call of the function its tool became (customTool below).
       const args = type === 'custom_tool_call' ? JSON.stringify({ input: typeof item.input === 'string' ? item.input : '' }) : typeof item.arguments === 'string' ? item.arguments : '{}';
@@ -94,7 +106,14 @@ function chatMessages(body: Json, names: ChatToolNames): Json[] {
       // Calls made in one turn share one assistant message, after any text of that turn.
       const last = messages.at(-1);
       if (last?.role === 'assistant') ((last.tool_calls ??= []) as Json[]).push(call);
-      else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
+      else messages.push(assistant({ role: 'assistant', content: null, tool_calls: [call] }));
+    } else if (type === 'reasoning' && claude) {
+      // Claude's thinking, signed, goes back with the turn it came in: Claude requires it in a turn of tool use.
+      // The item comes before its turn's message and calls (after them only when the turn had no summary to stream).
+      const details = unsealedReasoning(item.encrypted_content);
+      const last = messages.at(-1);
+      if (last?.role === 'assistant' && last.reasoning_details === undefined) last.reasoning_details = details;
+      else reasoning = details;
     } else if ((type === 'function_call_output' || type === 'custom_tool_call_output') && calls.has(item.call_id)) {
       toolOutput(item, messages, media);
     } else if (type === 'local_shell_call') {
@@ -110,7 +129,7 @@ function chatMessages(body: Json, names: ChatToolNames): Json[] {
       // It waits with the run's media, so no text comes between a call and its tool messages.
       media.push({ type: 'text', text: `Output of tool call ${String(item.call_id)}:\n${outputTexts(item.output).join('\n')}` });
     }
-    // Reasoning items are the model's own, encrypted for OpenAI: another model neither needs nor accepts them.
+    // Other reasoning items are the model's own, encrypted for OpenAI: another model neither needs nor accepts them.
   }
   flushMedia(messages, media);
   return messages;
@@ -208,7 +227,8 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const removed: string[] = [];
   for (const name of Object.keys(body)) if (!MAPPED.has(name)) removed.push(name);
   const names = new ChatToolNames(requestToolNames(body));
-  const out: Json = { model: body.model, messages: chatMessages(body, names) };
+  // Claude (through Messages) takes back the reasoning it signed; a chat model has no place for it.
+  const out: Json = { model: body.model, messages: chatMessages(body, names, overMessages(plan)) };
   if (body.max_output_tokens !== undefined && body.max_output_tokens !== null) out.max_tokens = fittedOutputLimit(body.max_output_tokens, plan);
   if (body.temperature !== undefined && body.temperature !== null) out.temperature = body.temperature;
   if (body.top_p !== undefined && body.top_p !== null) out.top_p = body.top_p;
@@ -359,6 +379,10 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   const message = obj(choice?.message) ?? {};
   const base = newBaseId();
   const output: Json[] = [];
+  // The model's reasoning (Claude's thinking, DeepSeek's reasoning_content) first, as OpenAI's reasoning models give it.
+  const thought = typeof message.reasoning_content === 'string' ? message.reasoning_content : '';
+  const details = objects(message.reasoning_details);
+  if (thought !== '' || details.length > 0) output.push(reasoningItem(base, thought, details));
   const content = chatText(message.content);
   const refusal = typeof message.refusal === 'string' ? message.refusal : '';
   // A refusal alone is a refusal part; beside text (no model sends both) it is text, as it was.
@@ -410,6 +434,10 @@ class ChatToResponses extends FromChatStream {
   /** Refusal pieces not yet sent: text may still follow, and a refusal beside text is text. */
   #heldRefusal = '';
   #calls = new Map<number, OpenCall>();
+  /** The reasoning item, once the model reasons: its output index and summary so far. */
+  #reasoning: { outputIndex: number; text: string } | undefined;
+  /** The answer's signed reasoning (it comes whole, at the end): the reasoning item's `encrypted_content`. */
+  #details: Json[] = [];
   /** The call ids given so far (callId). */
   #callIds = new Set<string>();
   /** Calls whose name has not come yet: the name says what the item is (a custom tool's call or a function's). */
@@ -442,6 +470,42 @@ class ChatToResponses extends FromChatStream {
 
   protected text(piece: string): void {
     this.#piece(piece);
+  }
+
+  /** Reasoning streams as the reasoning item's summary (as OpenAI's reasoning summaries stream). */
+  protected override reasoning(piece: string): void {
+    const open = this.#reasoning ?? this.#openReasoning();
+    if (open.text === '') this.#emit('response.reasoning_summary_part.added', { item_id: `rs_${this.#id}`, output_index: open.outputIndex, summary_index: 0, part: { type: 'summary_text', text: '' } });
+    open.text += piece;
+    this.#emit('response.reasoning_summary_text.delta', { item_id: `rs_${this.#id}`, output_index: open.outputIndex, summary_index: 0, delta: piece });
+  }
+
+  protected override reasoningDetails(details: Json[]): void {
+    this.#details = details;
+  }
+
+  #openReasoning(): { outputIndex: number; text: string } {
+    const open = { outputIndex: this.#items.length, text: '' };
+    this.#reasoning = open;
+    this.#items.push(reasoningItem(this.#id, '', []));
+    this.#emit('response.output_item.added', { output_index: open.outputIndex, item: reasoningItem(this.#id, '', []) });
+    return open;
+  }
+
+  /**
+   * The reasoning item's end, at the close: its signed reasoning comes whole after the answer (in the finish chunk),
+   * and the item is done only with it. Redacted thinking alone (no summary streamed) is an item of its own.
+   */
+  #closeReasoning(): void {
+    if (!this.#reasoning && this.#details.length === 0) return;
+    const open = this.#reasoning ?? this.#openReasoning();
+    const at = { item_id: `rs_${this.#id}`, output_index: open.outputIndex, summary_index: 0 };
+    if (open.text !== '') {
+      this.#emit('response.reasoning_summary_text.done', { ...at, text: open.text });
+      this.#emit('response.reasoning_summary_part.done', { ...at, part: { type: 'summary_text', text: open.text } });
+    }
+    this.#items[open.outputIndex] = reasoningItem(this.#id, open.text, this.#details);
+    this.#emit('response.output_item.done', { output_index: open.outputIndex, item: this.#items[open.outputIndex] });
   }
 
   /**
@@ -529,6 +593,7 @@ class ChatToResponses extends FromChatStream {
     for (const [at, waiting] of this.#unnamed.take()) this.#arguments(this.#addCall(at, waiting.id, ''), waiting.args);
     // A refusal no text followed: a refusal part.
     if (this.#heldRefusal !== '') this.#addPart('refusal');
+    this.#closeReasoning();
     // Cut at the output limit: the last item was being written (a call's arguments may be half a JSON document).
     const cut = this.#finish === 'length' ? this.#items.length - 1 : -1;
     const status = (outputIndex: number) => (outputIndex === cut ? 'incomplete' : 'completed');
