@@ -878,6 +878,35 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
       assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), row!.completion], [42, 7, 'succeeded']);
     });
 
+    test('a request\'s own rules (`plugins`) in a Claude InvokeModel body, on a key with no policy: enforced, and never sent to Bedrock (which refuses an unknown member)', async () => {
+      const plugins = [{ id: 'firewall', hard_deny: [
+        { name: 'No rm -rf', type: 'regex', phase: 'request', pattern: '(?i)rm -rf' },
+        { name: 'No weather', type: 'toolNames', phase: 'response', toolNames: ['get_*'] },
+      ] }];
+      const before = fake.seen.length;
+      const blocked = await client(token).send(new InvokeModelCommand({ modelId: 'anthropic.claude-sonnet-4-6', contentType: 'application/json', body: claudeBody('rm -rf the repo', { plugins }) }));
+      const refusal = JSON.parse(Buffer.from(blocked.body).toString('utf8')) as { content: { type: string; text?: string }[] };
+      assert.deepEqual(refusal.content, [{ type: 'text', text: 'Blocked by the gateway\'s Firewall: rule "No rm -rf" (hard block) flagged this request.' }]);
+      assert.equal(lastHeaders['ngrok-aig-firewall'], 'blocked; rule="No rm -rf"; tier=hardDeny; policy=plugins[0]');
+      assert.equal(fake.seen.length, before, 'Bedrock not called');
+      const out = await client(token).send(new InvokeModelCommand({ modelId: 'anthropic.claude-sonnet-4-6', contentType: 'application/json', body: claudeBody('sdk json', { plugins }) }));
+      const message = JSON.parse(Buffer.from(out.body).toString('utf8')) as { content: { type: string; text?: string }[]; stop_reason: string };
+      assert.deepEqual(message.content.map((b) => b.type), ['text', 'text']);
+      assert.match(message.content[1]!.text!, /rule "No weather" \(hard block\) flagged the call to tool "get_weather"/);
+      assert.equal(lastHeaders['ngrok-aig-firewall'], 'blocked; rule="No weather"; tier=hardDeny; policy=plugins[0]');
+      assert.doesNotMatch(fake.seen.at(-1)!.body, /plugins/);
+      // Converse from a client writing its own HTTP (the SDK sends no member it does not model).
+      const converse = async (body: unknown) => (await fetch(`${h.gatewayUrl}/model/anthropic.claude-sonnet-4-6/converse`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...body as object, plugins }) })).json() as Promise<{ output: { message: { content: { text?: string; toolUse?: unknown }[] } }; stopReason: string }>;
+      const sent = fake.seen.length;
+      const refused = await converse({ messages: [{ role: 'user', content: [{ text: 'rm -rf the repo' }] }] });
+      assert.deepEqual(refused.output.message.content, [{ text: 'Blocked by the gateway\'s Firewall: rule "No rm -rf" (hard block) flagged this request.' }]);
+      assert.equal(fake.seen.length, sent, 'Bedrock not called');
+      const screened = await converse({ messages: [{ role: 'user', content: [{ text: 'converse tool' }] }], toolConfig });
+      assert.deepEqual(screened.output.message.content.map((b) => b.text?.replace(/^Blocked[\s\S]*(rule "No weather")[\s\S]*$/, '$1')), ['Looking it up.', 'rule "No weather"']);
+      assert.equal(screened.stopReason, 'end_turn');
+      assert.doesNotMatch(fake.seen.at(-1)!.body, /plugins/);
+    });
+
     test('audit mode: Converse, ConverseStream and InvokeModel\'s stream go through unchanged, the verdicts reported in Ngrok-AIG-Firewall and usage', async () => {
       const out = await client(audited).send(new ConverseCommand({ modelId: 'anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: [{ text: 'converse tool' }] }, { role: 'assistant', content: [{ text: 'ok' }] }, { role: 'user', content: [{ text: 'and rm -rf' }] }], toolConfig }));
       assert.equal(out.output?.message?.content?.[1]?.toolUse?.name, 'get_weather');

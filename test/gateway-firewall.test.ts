@@ -468,25 +468,167 @@ describe('Firewall through the gateway', () => {
   });
 
   describe('per-request rules (`plugins`)', () => {
-    test('a request sending `plugins` is refused with a 400 naming per-request Firewall rules, on every screened surface, policy or not', async () => {
+    /** A request's own Firewall rules, as the body's `plugins` field carries them. */
+    const own = (rules: Record<string, unknown>, extra: Record<string, unknown> = {}) => [{ id: 'firewall', ...rules, ...extra }];
+    const NO_RM_RULE = { name: 'No rm -rf', type: 'regex', phase: 'request', reads: ['messages'], pattern: '(?i)rm -rf' };
+    const NO_DELETES_RULE = { name: 'No deletes', type: 'toolNames', phase: 'response', toolNames: ['delete_*'] };
+    const BLOCKED_CALL = 'Blocked by the gateway\'s Firewall: rule "No deletes" (hard block) flagged the call to tool "delete_file". The call was removed from this response and was not run.';
+    /** The last request the provider got: `plugins` never among its fields, nor in its bytes. */
+    function lastSentWithoutPlugins(): void {
+      const last = fake.requests.at(-1)!;
+      assert.ok(last.body && !('plugins' in last.body), `the provider got ${last.rawBody.slice(0, 200)}`);
+      assert.doesNotMatch(last.rawBody, /"plugins"/);
+    }
+
+    test('a request rule in `plugins` blocks a chat request, JSON and streamed, with no policy on the key: nothing reaches the model', async () => {
       const sent = fake.requests.length;
-      const plugins = [{ id: 'firewall', mode: 'enforce', hard_deny: [{ instructions: 'Force pushes' }] }];
-      for (const placed of [undefined, policy('aigfwp_acct', [NO_DELETES])]) {
-        place(placed);
-        const chat = { model: 'openai:gpt-4o', messages: [{ role: 'user' as const, content: 'hi' }], plugins };
-        const refused = await openai.chat.completions.create(chat).then(() => undefined, (e: unknown) => e);
+      const recorded = usage.length;
+      const ask = { model: 'openai:gpt-4o', messages: [{ role: 'user' as const, content: 'Please rm -rf the build' }], plugins: own({ hard_deny: [NO_RM_RULE] }) };
+      const { data, response } = await openai.chat.completions.create(ask as OpenAI.ChatCompletionCreateParamsNonStreaming).withResponse();
+      assert.equal(data.choices[0]!.message.content, 'Blocked by the gateway\'s Firewall: rule "No rm -rf" (hard block) flagged this request.');
+      assert.equal(data.choices[0]!.finish_reason, 'stop');
+      assert.equal(response.headers.get('ngrok-aig-firewall'), 'blocked; rule="No rm -rf"; tier=hardDeny; policy=plugins[0]');
+      assert.equal(response.headers.get('ngrok-aig-attempts'), '0');
+      const streamed = await openai.chat.completions.stream({ ...ask, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming).finalChatCompletion();
+      assert.equal(streamed.choices[0]!.message.content, data.choices[0]!.message.content);
+      assert.equal(fake.requests.length, sent, 'nothing went upstream');
+      assert.deepEqual((usage.slice(recorded) as UsageEvent[]).map((e) => e.firewall), [
+        [{ action: 'blocked', rule: 'No rm -rf', tier: 'hardDeny', policyId: 'plugins[0]', phase: 'request' }],
+        [{ action: 'blocked', rule: 'No rm -rf', tier: 'hardDeny', policyId: 'plugins[0]', phase: 'request' }],
+      ]);
+      // The same request the rules pass goes up, without the field.
+      await openai.chat.completions.create({ ...ask, messages: [{ role: 'user', content: 'list the build' }] } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+      assert.equal(fake.requests.length, sent + 1);
+      lastSentWithoutPlugins();
+    });
+
+    test('a response rule in `plugins` takes the blocked call out of a chat answer, JSON and streamed; the provider never sees the field', async () => {
+      const sent = fake.requests.length;
+      const ask = { model: 'openai:tool-each-x', messages: [{ role: 'user' as const, content: 'tidy up' }], tools: CHAT_TOOLS, plugins: own({ hard_deny: [NO_DELETES_RULE] }) };
+      const { data, response } = await openai.chat.completions.create(ask as OpenAI.ChatCompletionCreateParamsNonStreaming).withResponse();
+      assert.deepEqual(data.choices[0]!.message.tool_calls?.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function.name), ['read_file']);
+      assert.equal(data.choices[0]!.message.content, BLOCKED_CALL);
+      assert.equal(response.headers.get('ngrok-aig-firewall'), 'blocked; rule="No deletes"; tier=hardDeny; policy=plugins[0]');
+      lastSentWithoutPlugins();
+      const done = await openai.chat.completions.stream({ ...ask, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming).finalChatCompletion();
+      assert.deepEqual(done.choices[0]!.message.tool_calls?.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function.name), ['read_file']);
+      assert.match(done.choices[0]!.message.content!, /rule "No deletes" \(hard block\) flagged the call to tool "delete_file"/);
+      lastSentWithoutPlugins();
+      assert.equal(fake.requests.length, sent + 2);
+    });
+
+    test('Messages, JSON and streamed: a request rule blocks, a response rule replaces the blocked tool_use, with the Anthropic SDK', async () => {
+      const sent = fake.requests.length;
+      const blocked = await anthropic.messages.create({ model: 'anthropic:claude-sonnet-4-6', max_tokens: 100, messages: [{ role: 'user', content: 'rm -rf ~' }], plugins: own({ soft_deny: [NO_RM_RULE] }) } as Anthropic.MessageCreateParamsNonStreaming);
+      assert.deepEqual(blocked.content, [{ type: 'text', text: 'Blocked by the gateway\'s Firewall: rule "No rm -rf" (soft block) flagged this request.' }]);
+      assert.equal(fake.requests.length, sent);
+      const ask = { model: 'anthropic:tool-each-x', max_tokens: 100, tools: MESSAGES_TOOLS, messages: [{ role: 'user' as const, content: 'tidy up' }], plugins: own({ hard_deny: [NO_DELETES_RULE] }) };
+      const data = await anthropic.messages.create(ask as Anthropic.MessageCreateParamsNonStreaming);
+      assert.deepEqual(data.content, [{ type: 'tool_use', id: 'toolu_fake1', name: 'read_file', input: { city: 'Paris' } }, { type: 'text', text: BLOCKED_CALL }]);
+      lastSentWithoutPlugins();
+      const streamed = await anthropic.messages.stream(ask as Anthropic.MessageStreamParams).finalMessage();
+      assert.deepEqual(streamed.content.map((b) => (b.type === 'tool_use' ? b.name : (b as Anthropic.TextBlock).text)), ['read_file', BLOCKED_CALL]);
+      lastSentWithoutPlugins();
+    });
+
+    test('Responses, Gemini generateContent, Gemini Interactions and legacy completions read `plugins` too', async () => {
+      const sent = fake.requests.length;
+      const plugins = own({ hard_deny: [{ ...NO_RM_RULE, reads: undefined }] });
+      const text = 'Blocked by the gateway\'s Firewall: rule "No rm -rf" (hard block) flagged this request.';
+      const responses = await openai.responses.create({ model: 'openai:gpt-4o', input: 'rm -rf /', plugins } as OpenAI.Responses.ResponseCreateParamsNonStreaming);
+      assert.equal(responses.output_text, text);
+      const post = async (path: string, body: unknown) => (await fetch(`${gateway.url}${path}`, { method: 'POST', headers: { 'x-goog-api-key': TOKEN, authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<Record<string, unknown>>;
+      const gemini = await post('/v1beta/models/gemini-2.5-flash:generateContent', { contents: [{ role: 'user', parts: [{ text: 'rm -rf /' }] }], plugins }) as { candidates: { content: { parts: { text: string }[] } }[] };
+      assert.equal(gemini.candidates[0]!.content.parts[0]!.text, text);
+      const interaction = await post('/v1beta/interactions', { model: 'google:gemini-2.5-flash', input: 'rm -rf /', plugins }) as { status: string; output_text?: string; steps: StepSeen[] };
+      assert.deepEqual(interaction.steps.map((s) => s.content?.map((c) => c.text).join('')), [text]);
+      const completion = await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: 'rm -rf /', plugins } as OpenAI.CompletionCreateParamsNonStreaming);
+      assert.equal(completion.choices[0]!.text, text);
+      assert.equal(fake.requests.length, sent, 'nothing went upstream');
+      // Rules that pass: each request goes up without the field.
+      for (const send of [
+        () => openai.responses.create({ model: 'openai:gpt-4o', input: 'hello', plugins } as OpenAI.Responses.ResponseCreateParamsNonStreaming),
+        () => post('/v1beta/models/gemini-2.5-flash:generateContent', { contents: [{ role: 'user', parts: [{ text: 'hello' }] }], plugins }),
+        () => post('/v1beta/interactions', { model: 'google:gemini-2.5-flash', input: 'hello', plugins }),
+        () => openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: 'hello', plugins } as OpenAI.CompletionCreateParamsNonStreaming),
+      ]) {
+        await send();
+        lastSentWithoutPlugins();
+      }
+      assert.equal(fake.requests.length, sent + 4);
+    });
+
+    test('a request adds rules to the key\'s policy and cannot weaken it: its allow rules and its audit mode leave the policy\'s blocks as they were', async () => {
+      const configured = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: CONFIGURED_TOKEN, maxRetries: 0 });
+      place(undefined, policy('aigfwp_conf', [NO_DELETES, { name: 'Files', tier: 'softDeny', type: 'toolNames', phase: 'response', toolNames: ['read_*'] }]));
+      const ask = { model: 'openai:tool-each-x', messages: [{ role: 'user' as const, content: 'tidy up' }], tools: CHAT_TOOLS };
+      // An allow rule of the request's matches both calls, in an enforcing and in an audit entry: it clears only the
+      // request's own soft blocks, never the policy's hard or soft ones.
+      const allowAll = { name: 'Anything goes', type: 'regex', phase: 'response', pattern: '.*' };
+      for (const mode of ['enforce', 'audit']) {
+        const { data, response } = await configured.chat.completions.create({ ...ask, plugins: own({ allow: [allowAll] }, { mode }) } as OpenAI.ChatCompletionCreateParamsNonStreaming).withResponse();
+        assert.equal(data.choices[0]!.message.tool_calls, undefined, `both calls still blocked (${mode})`);
+        assert.equal(response.headers.get('ngrok-aig-firewall'), 'blocked; rule="Files"; tier=softDeny; policy=aigfwp_conf, blocked; rule="No deletes"; tier=hardDeny; policy=aigfwp_conf');
+      }
+      // The request's own rules add to the policy's, each under its own mode: an audit entry reports, an enforcing one blocks.
+      place(undefined, policy('aigfwp_conf', [NO_DELETES]));
+      const readsToo = { name: 'No reads', type: 'toolNames', phase: 'response', toolNames: ['read_file'] };
+      const flagged = await configured.chat.completions.create({ ...ask, plugins: own({ hard_deny: [readsToo] }, { mode: 'audit' }) } as OpenAI.ChatCompletionCreateParamsNonStreaming).withResponse();
+      assert.deepEqual(flagged.data.choices[0]!.message.tool_calls?.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function.name), ['read_file']);
+      assert.equal(flagged.response.headers.get('ngrok-aig-firewall'), 'flagged; rule="No reads"; tier=hardDeny; policy=plugins[0], blocked; rule="No deletes"; tier=hardDeny; policy=aigfwp_conf');
+      const both = await configured.chat.completions.create({ ...ask, plugins: own({ hard_deny: [readsToo] }) } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+      assert.equal(both.choices[0]!.message.tool_calls, undefined);
+      assert.match(both.choices[0]!.message.content!, /rule "No reads" \(hard block\) flagged the call to tool "read_file"[\s\S]*rule "No deletes" \(hard block\) flagged the call to tool "delete_file"/);
+      // A request's soft block is cleared by its own allow rule, as within a policy.
+      const cleared = await openai.chat.completions.create({ ...ask, plugins: own({ soft_deny: [{ ...readsToo, toolNames: ['*_file'] }], allow: [{ ...allowAll, pattern: '^read_file ' }] }) } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+      assert.deepEqual(cleared.choices[0]!.message.tool_calls?.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function.name), ['read_file']);
+    });
+
+    test('invalid `plugins` is refused with a 400 naming the field, in the client\'s error format, before anything goes upstream', async () => {
+      const sent = fake.requests.length;
+      const cases: [unknown, RegExp][] = [
+        [{ id: 'firewall' }, /"plugins" must be a list of plugins/],
+        [[{ id: 'web' }], /"plugins\[0\]\.id" must be "firewall", the only plugin this gateway runs; got "web"/],
+        [own({ rules: [{ ...NO_RM_RULE, tier: 'hardDeny' }] }), /"plugins\[0\]\.rules" is not a field of a request's Firewall rules: in "plugins" the rules go in the lists "hard_deny", "soft_deny" and "allow", by tier/],
+        [own({ onError: 'log' }), /"plugins\[0\]\.onError" is not a field of a request's Firewall rules: it is spelled "on_error" in "plugins"/],
+        [own({ on_error: 'continue' }), /"plugins\[0\]\.on_error" must be one of "block", "log"/],
+        [own({ mode: 'dry_run' }), /"plugins\[0\]\.mode" must be one of "enforce", "audit"/],
+        [own({ hard_deny: [{ ...NO_RM_RULE, tier: 'allow' }] }), /"plugins\[0\]\.hard_deny\[0\]\.tier" is set by the list the rule is in/],
+        [own({ hard_deny: [{ ...NO_RM_RULE, instructions: 'Deletes' }] }), /"plugins\[0\]\.hard_deny\[0\]\.instructions" \(rule "No rm -rf"\): a regex rule takes only its own match field, "pattern"; remove "instructions"\./],
+        [own({ soft_deny: [{ ...NO_RM_RULE, pattern: '(?<=x)y' }] }), /"plugins\[0\]\.soft_deny\[0\]\.pattern" \(rule "No rm -rf"\): "pattern" is not a valid RE2 pattern/],
+        [own({ hard_deny: [{ name: 'Force push', type: 'decision', phase: 'response', instructions: 'Force pushes' }] }), /"plugins\[0\]\.hard_deny\[0\]\.type" \(rule "Force push"\): decision rules are not available on this gateway/],
+        [own({ hard_deny: [{ ...NO_DELETES_RULE, reads: ['messages'] }] }), /"reads" is for request rules only/],
+        [own({ hard_deny: Array.from({ length: 49 }, (_, i) => ({ ...NO_DELETES_RULE, name: `r${i}` })) }), /"plugins\[0\]\.hard_deny" takes the request past 48 rules, the most a request can add/],
+        [own({ hard_deny: [{ ...NO_RM_RULE, name: '' }] }), /"plugins\[0\]\.hard_deny\[0\]\.name" must be a non-empty string/],
+      ];
+      for (const [plugins, message] of cases) {
+        const refused = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'hi' }], plugins } as OpenAI.ChatCompletionCreateParamsNonStreaming).then(() => undefined, (e: unknown) => e);
         assert.ok(refused instanceof OpenAI.BadRequestError, String(refused));
         assert.equal(refused.code, 'ERR_NGROK_27228');
-        assert.match(refused.message, /"plugins" \(per-request Firewall rules\) is not supported by this gateway: nothing in it would be enforced\. Attach a Firewall policy/);
-        const messages = { model: 'anthropic:claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user' as const, content: 'hi' }], plugins };
-        await assert.rejects(anthropic.messages.create(messages), (e: unknown) => e instanceof Anthropic.BadRequestError && /"plugins" \(per-request Firewall rules\)/.test(e.message));
-        const responses = { model: 'openai:gpt-4o', input: 'hi', plugins };
-        await assert.rejects(openai.responses.create(responses), OpenAI.BadRequestError);
+        assert.match(refused.message, message);
       }
-      assert.equal(fake.requests.length, sent, 'never forwarded: the provider would refuse an unknown field, or read it as its own');
-      // Not a screened surface (embeddings): left as it was.
-      const embedded = await openai.embeddings.create({ model: 'openai:text-embedding-3-small', input: 'hi', plugins } as OpenAI.EmbeddingCreateParams);
-      assert.equal(embedded.object, 'list');
+      await assert.rejects(anthropic.messages.create({ model: 'anthropic:claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }], plugins: [{ id: 'web' }] } as Anthropic.MessageCreateParamsNonStreaming),
+        (e: unknown) => e instanceof Anthropic.BadRequestError && e.error !== undefined && /"plugins\[0\]\.id" must be "firewall"/.test(e.message));
+      assert.equal(fake.requests.length, sent, 'never forwarded');
+    });
+
+    test('where Firewall does not screen: embeddings are refused, an unscreenable turn is refused only under enforcing rules, token counting drops the field', async () => {
+      const sent = fake.requests.length;
+      const plugins = own({ hard_deny: [NO_RM_RULE] });
+      const embedded = await openai.embeddings.create({ model: 'openai:text-embedding-3-small', input: 'hi', plugins } as OpenAI.EmbeddingCreateParams).then(() => undefined, (e: unknown) => e);
+      assert.ok(embedded instanceof OpenAI.BadRequestError, String(embedded));
+      assert.match(embedded.message, /"plugins" \(per-request Firewall rules\) applies to model turns, and Firewall does not screen embeddings requests: nothing in it would be enforced/);
+      const tokenIds = await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: [1, 2, 3], plugins } as OpenAI.CompletionCreateParamsNonStreaming).then(() => undefined, (e: unknown) => e);
+      assert.ok(tokenIds instanceof OpenAI.BadRequestError, String(tokenIds));
+      assert.match(tokenIds.message, /the request's Firewall rules \(plugins\[0\]\) enforces rules, and Firewall does not screen legacy completions \(\/v1\/completions\) whose prompt is token ids/);
+      assert.equal(fake.requests.length, sent);
+      // In audit mode nothing would be blocked: served unscreened, without the field.
+      assert.equal((await openai.completions.create({ model: 'openai:gpt-3.5-turbo-instruct', prompt: [1, 2, 3], plugins: own({ hard_deny: [NO_RM_RULE] }, { mode: 'audit' }) } as OpenAI.CompletionCreateParamsNonStreaming)).object, 'text_completion');
+      lastSentWithoutPlugins();
+      // Counting a request's tokens (the same body an agent then sends): the field is checked and dropped.
+      const counted = await anthropic.messages.countTokens({ model: 'anthropic:claude-sonnet-4-6', messages: [{ role: 'user', content: 'rm -rf' }], plugins } as Anthropic.MessageCountTokensParams);
+      assert.ok(counted.input_tokens > 0);
+      lastSentWithoutPlugins();
     });
   });
 

@@ -1834,7 +1834,7 @@ export interface components {
             rule: string;
             /** @enum {string} */
             tier: "hardDeny" | "softDeny" | "allow";
-            /** @description The Firewall policy the rule belongs to. */
+            /** @description The Firewall policy the rule belongs to, a saved policy's id, or `plugins[<index>]` for a rule the request sent in its own `plugins` field. */
             policyId: string;
             /**
              * @description request (a request rule judged the request) or response (a response rule judged a tool call of the answer).

@@ -3,6 +3,7 @@
 // plane validates and stores these; the snapshot carries them as plain data; the data plane compiles and applies
 // them. Field names follow ngrok's API where its docs could be read, and are our own (`x-inferred` in the spec)
 // where they could not.
+import { RE2JS } from 're2js';
 
 /** `enforce` blocks what a rule flags; `audit` (the dashboard's "Dry run") lets it through and reports it. */
 export type FirewallMode = 'enforce' | 'audit';
@@ -65,3 +66,40 @@ export interface FirewallVerdict {
 /** ngrok's limits: rules per policy, and environment facts per policy. */
 export const FIREWALL_MAX_RULES = 48;
 export const FIREWALL_MAX_ENVIRONMENT = 32;
+
+/** The field each rule type matches with; a rule takes its own and none of the others. */
+const MATCH_FIELD: Readonly<Record<FirewallRuleType, 'toolNames' | 'pattern' | 'instructions'>> = {
+  toolNames: 'toolNames', regex: 'pattern', decision: 'instructions',
+};
+
+/**
+ * What is wrong with a rule whose fields have their types already (the control plane's schema, or the `plugins`
+ * parser, checked them): the field and why, or undefined. Each rule type takes only its own match field, `reads`
+ * belongs to request rules, a regex compiles as RE2, and decision rules are refused (no decision model runs here).
+ * Saved policies and a request's own rules are held to the same checks.
+ */
+export function ruleProblem(rule: FirewallRule): { field: string; reason: string } | undefined {
+  if (rule.type === 'decision') {
+    // A decision rule is judged by a decision model (ngrok's Jev). Accepting one that is never judged would look like
+    // protection that is not there; an operator setting naming a decision model could allow them later.
+    return { field: 'type', reason: 'decision rules are not available on this gateway: they need a decision model to judge them, and this gateway runs none. Use a toolNames or regex rule.' };
+  }
+  if (rule.reads !== undefined && rule.phase !== 'request') {
+    return { field: 'reads', reason: '"reads" is for request rules only; a response rule checks each tool call the model returns.' };
+  }
+  const own = MATCH_FIELD[rule.type];
+  for (const field of Object.values(MATCH_FIELD)) {
+    if (field !== own && rule[field] !== undefined) return { field, reason: `a ${rule.type} rule takes only its own match field, "${own}"; remove "${field}".` };
+  }
+  if (rule[own] === undefined) return { field: own, reason: `a ${rule.type} rule needs "${own}".` };
+  if (rule.type === 'regex') {
+    try {
+      RE2JS.compile(rule.pattern!);
+    } catch (e) {
+      // RE2's message quotes the part it could not parse, which can be most of a 4,096-character pattern.
+      const message = (e as Error).message;
+      return { field: 'pattern', reason: `"pattern" is not a valid RE2 pattern: ${message.length > 300 ? `${message.slice(0, 300)}…` : message}` };
+    }
+  }
+  return undefined;
+}

@@ -159,6 +159,8 @@ export interface RequestContext {
   recording: ExchangeRecording | undefined;
   /** The key's Firewall policies (firewall/index.ts), undefined for a key with none: the common path reads nothing more. */
   firewall: readonly CompiledPolicy[] | undefined;
+  /** The request's own Firewall rules (its `plugins` field, firewall/plugins.ts), compiled; undefined when it sent none. */
+  requestFirewall: readonly CompiledPolicy[] | undefined;
   /** Firewall's findings so far (request rules, then the answer's tool calls), for Ngrok-AIG-Firewall and the access line. */
   firewallFindings: FirewallFinding[] | undefined;
 }

@@ -24,7 +24,7 @@ import { writeJson } from './respond.ts';
 import { refuseRoutingLoop } from './routing-loop.ts';
 import { pathNamesAnyModel } from './routes.ts';
 import { runAttempts } from './attempt.ts';
-import { firewallFor, requestPluginsProblem, screenRequest } from './firewall/index.ts';
+import { firewallFor, screenRequest, takeRequestPlugins } from './firewall/index.ts';
 import { answerBlockedRequest } from './firewall/blocked-request.ts';
 import { recordExchange } from './request-capture.ts';
 
@@ -435,8 +435,7 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   ctx.body = request.body;
   const malformed = requestShapeProblem(ctx.body, ctx.route.surface, ctx.account!.settings.maxOutputTokens, ctx.route.format) ?? outputLimitProblem(ctx.body, ctx.route.surface);
   if (malformed) throw tollgateError('badRequestBody', { reason: malformed });
-  const plugins = requestPluginsProblem(ctx.route.surface, ctx.body);
-  if (plugins) throw tollgateError('invalidRequest', { reason: plugins });
+  takeRequestPlugins(ctx);
   if (ctx.route.surface === 'interactions') {
     // Google's parser might keep the first of a repeated key where the checks here read the last: the managed key's
     // text-only rule reads inside `input`, which goes upstream as written.

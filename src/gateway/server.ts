@@ -38,7 +38,7 @@ function newContext(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse
   return {
     deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), pathModel: undefined, queryKey: undefined, rejectedModels: '',
     current: undefined, abortCause: undefined, totalTimer: undefined, timeLimitMs: 0, clientGone: false, answeredStatus: 0, relaying: false, inputEstimate: undefined, nextSequence: undefined, reservation: undefined,
-    firstByteAt: 0, endedAt: 0, errorCode: undefined, observed: false, trace: undefined, capture: undefined, recording: undefined, firewall: undefined, firewallFindings: undefined,
+    firstByteAt: 0, endedAt: 0, errorCode: undefined, observed: false, trace: undefined, capture: undefined, recording: undefined, firewall: undefined, requestFirewall: undefined, firewallFindings: undefined,
   };
 }
 

@@ -1,25 +1,16 @@
-// Firewall in the pipeline (gateway-behaviour.md "Firewall"): the key's policies, found once per request (nothing
-// allocated for a key without one), request rules before any attempt, response rules on each tool call of
-// the answer (tool-calls.ts), and the verdicts reported in Ngrok-AIG-Firewall and on the access line.
-import { blockingFinding, hasRules, judgeRequest, keyPolicies, type CompiledPolicy, type FirewallFinding } from '../../domain/firewall.ts';
+// Firewall in the pipeline (gateway-behaviour.md "Firewall"): the key's policies and the request's own (`plugins`,
+// plugins.ts), found once per request (nothing allocated for a key without one and a request without rules), request
+// rules before any attempt, response rules on each tool call of the answer (tool-calls.ts), and the verdicts reported
+// in Ngrok-AIG-Firewall and on the access line.
+import { blockingFinding, compilePolicy, hasRules, judgeRequest, keyPolicies, type CompiledPolicy, type FirewallFinding } from '../../domain/firewall.ts';
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { RequestContext } from '../context.ts';
 import type { AccountSnapshot, ConfigurationState } from '../../state/types.ts';
 import { headerText, H_FIREWALL, type OutHeaders } from '../headers.ts';
 import { tollgateError } from '../../domain/errors.ts';
-import { repeatedKey } from '../body-edit.ts';
+import { editedBodyText, repeatedKey } from '../body-edit.ts';
+import { requestPolicies } from './plugins.ts';
 import { requestParts, screenedBedrockTurn, screenedOtherTurn, screenedSurface } from './request-view.ts';
-
-/**
- * ngrok's per-request Firewall rules come in the body's `plugins` field, whose shape could not be read. A request
- * sending it expects its rules enforced: forwarded, the provider would refuse an unknown field (OpenAI, Anthropic,
- * Google) or read it as something else (OpenRouter's plugins); stripped, the rules would silently not run. Refused
- * instead, on the four surfaces Firewall screens, naming what to do.
- */
-export function requestPluginsProblem(surface: ApiSurface, body: Record<string, unknown>): string | undefined {
-  if (!('plugins' in body) || !screenedSurface(surface)) return undefined;
-  return '"plugins" (per-request Firewall rules) is not supported by this gateway: nothing in it would be enforced. Attach a Firewall policy to the access key\'s configuration, or as the account\'s all-keys policy (firewallPolicyId on the gateway config), and send the request without "plugins".';
-}
 
 /**
  * Model turns Firewall cannot screen, as their clients know them. Served unscreened under an enforcing policy, they
@@ -32,6 +23,31 @@ const UNSCREENED_TURNS: ReadonlyMap<ApiSurface, string> = new Map([
 ]);
 
 /**
+ * A request's own rules (`plugins`): read, checked and taken out of the body on every model turn, and on token
+ * counting (the same body, counted: nothing is answered that rules could screen). Kept as the request's policies
+ * where Firewall screens the turn; on a turn it cannot screen, `firewallFor` refuses the request when they enforce
+ * rules it would skip. Anywhere else (embeddings…) nothing would be checked, and the request is refused.
+ */
+export function takeRequestPlugins(ctx: RequestContext): void {
+  const body = ctx.body!;
+  if (!Object.hasOwn(body, 'plugins')) return;
+  const surface = ctx.route.surface;
+  const turn = screenedSurface(surface) || screenedBedrockTurn(surface, body) || screenedOtherTurn(surface, body) || UNSCREENED_TURNS.has(surface);
+  if (!turn && surface !== 'count-tokens') throw tollgateError('invalidRequest', { reason: `"plugins" (per-request Firewall rules) applies to model turns, and Firewall does not screen ${surface} requests: nothing in it would be enforced. Send the request without "plugins".` });
+  const policies = requestPolicies(body.plugins);
+  const { plugins: _, ...rest } = body;
+  // Never to the provider: OpenAI, Anthropic and Google refuse an unknown field, and OpenRouter would read it as its own.
+  ctx.rawBody = Buffer.from(editedBodyText(ctx.rawBody!.toString('utf8'), body, rest));
+  ctx.body = rest;
+  if (turn && policies.length > 0) ctx.requestFirewall = policies.map(compilePolicy);
+}
+
+/** A policy as a refusal names it: the key's by its id, the request's own by where it sits in `plugins`. */
+function policyLabel(policy: CompiledPolicy): string {
+  return policy.id.startsWith('plugins[') ? `the request's Firewall rules (${policy.id})` : `this access key's Firewall policy ${policy.id}`;
+}
+
+/**
  * The first enforcing policy with rules a path Firewall cannot screen would skip: request rules, and response rules
  * where the model can return tool calls (`toolCalls`).
  */
@@ -40,22 +56,25 @@ function skippedPolicy(policies: readonly CompiledPolicy[], toolCalls: boolean):
 }
 
 /**
- * The key's policies for this request, undefined when it has none (or the surface is not one Firewall screens). A
- * model turn on a surface it cannot screen is refused when an enforcing policy has rules it would skip there: request
- * rules anywhere, response rules where the model can return tool calls (all but legacy completions).
+ * The key's policies for this request, then the request's own (`plugins`), undefined when there are none (or the
+ * surface is not one Firewall screens). A model turn on a surface it cannot screen is refused when an enforcing
+ * policy has rules it would skip there: request rules anywhere, response rules where the model can return tool calls
+ * (all but legacy completions).
  */
 export function firewallFor(ctx: RequestContext): readonly CompiledPolicy[] | undefined {
   const accountPolicy = ctx.account!.settings.firewallPolicyId;
   const configurationPolicy = ctx.configuration?.firewallPolicyId;
-  if (!accountPolicy && !configurationPolicy) return undefined;
+  const own = ctx.requestFirewall;
+  if (!accountPolicy && !configurationPolicy && !own) return undefined;
   const surface = ctx.route.surface;
   const screened = screenedSurface(surface) || screenedBedrockTurn(surface, ctx.body!) || screenedOtherTurn(surface, ctx.body!);
   const unscreened = screened ? undefined : UNSCREENED_TURNS.get(surface);
   if (!screened && !unscreened) return undefined;
-  const policies = keyPolicies(accountPolicy, configurationPolicy, ctx.account!.firewallPolicies);
+  const keys = keyPolicies(accountPolicy, configurationPolicy, ctx.account!.firewallPolicies);
+  const policies = own ? [...keys, ...own] : keys;
   if (unscreened) {
     const skipped = skippedPolicy(policies, surface !== 'completions');
-    if (skipped) throw tollgateError('invalidRequest', { reason: `this access key's Firewall policy ${skipped.id} enforces rules, and Firewall does not screen ${unscreened}: nothing would be checked. Send the request as chat completions, Responses, Messages (Claude on Bedrock included), Gemini generateContent or Interactions, Bedrock's Converse, or legacy completions with a text prompt, or set the policy's mode to audit.` });
+    if (skipped) throw tollgateError('invalidRequest', { reason: `${policyLabel(skipped)} enforces rules, and Firewall does not screen ${unscreened}: nothing would be checked. Send the request as chat completions, Responses, Messages (Claude on Bedrock included), Gemini generateContent or Interactions, Bedrock's Converse, or legacy completions with a text prompt, or set the policy's mode to audit.` });
     return undefined;
   }
   return policies.length > 0 ? policies : undefined;
