@@ -635,6 +635,19 @@ describe('translation: Responses requests served over chat completions and Messa
     assert.match(((await refused.json()) as { error: { message: string } }).error.message, /a final `assistant` message must start with a thinking block/);
   });
 
+  test('a chat conversation ending with the assistant\'s turn (a prefill Claude continues) with reasoning_effort goes to Claude without thinking (reported), not refused as Anthropic refuses a prefill with thinking on', async () => {
+    const model = 'anthropic:think-prefill';
+    const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'JSON please' }, { role: 'assistant', content: '{"a":' }];
+    const { data, response } = await openai.chat.completions.create({ model, reasoning_effort: 'low', messages }).withResponse();
+    assert.match(data.choices[0]!.message.content ?? '', /fake think-prefill model/);
+    assert.equal(response.headers.get('ngrok-aig-removed-params'), 'prefill, reasoning_effort');
+    const up = lastUpstream();
+    assert.deepEqual([up.path, up.body!.thinking], ['/v1/messages', undefined]);
+    const refused = await fetch(`${h.fake.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'sk-translate-anthropic' }, body: JSON.stringify({ ...up.body, thinking: { type: 'enabled', budget_tokens: 2048 } }) });
+    assert.equal(refused.status, 400);
+    assert.match(((await refused.json()) as { error: { message: string } }).error.message, /found `text`. When `thinking` is enabled, a final `assistant` message must start with a thinking block/);
+  });
+
   test('a conversation moving from a translated model to an OpenAI one: the references the gateway holds go inline', async () => {
     const first = await openai.responses.create({ model: 'claude-haiku-4-5', input: 'first' });
     await openai.responses.create({ model: 'openai:gpt-4o', input: [{ type: 'item_reference', id: first.output[0]!.id! }, { role: 'user', content: 'second' }] });

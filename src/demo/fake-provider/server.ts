@@ -38,8 +38,8 @@
 //   model `linger-MS-stray-…`                          → the same, with an error event 20 ms after the final event
 //   model `nousage-…`                                  → no usage reported
 //   model `think-…`, `tool-think-…` (Messages)         → a signed thinking block before the text or call (FAKE_THINKING), buffered and streamed
-//   Messages request with thinking on continuing a turn of tool use whose assistant turn does not start with thinking,
-//   or any thinking block not signed FAKE_THINKING.signature → 400 as Anthropic answers
+//   Messages request with thinking on continuing a turn of tool use, or a prefill, whose assistant turn does not start
+//   with thinking, or any thinking block not signed FAKE_THINKING.signature → 400 as Anthropic answers
 //   Responses request offering a hosted web search tool (`web_search`, `web_search_preview…`) → the answer runs
 //                                                         FAKE_WEB_SEARCHES searches (`web_search_call` items) first
 //   Responses request asking for reasoning (`reasoning.effort` other than `none`) → the answer opens with a reasoning
@@ -201,7 +201,8 @@ type Block = { type?: unknown; signature?: unknown };
 /**
  * Anthropic's rules for thinking in a history: with thinking on (`enabled` or `adaptive`), a request continuing a turn
  * of tool use (ending in tool results) must carry the thinking the calls came with — the last assistant turn starts
- * with a thinking or redacted thinking block, else 400 (Anthropic's message, word for word); and a thinking block
+ * with a thinking or redacted thinking block, else 400 (Anthropic's message, word for word) — and so must a prefill
+ * (a final assistant turn, which Claude continues: the same 400, as Aider-AI/aider#3820 quotes it); and a thinking block
  * anywhere must carry a signature Claude made (here: FAKE_THINKING's). Undefined when the history passes.
  */
 function thinkingRoundTripError(body: Record<string, unknown>): string | undefined {
@@ -214,11 +215,14 @@ function thinkingRoundTripError(body: Record<string, unknown>): string | undefin
   const type = (body.thinking as { type?: unknown } | undefined)?.type;
   if (type !== 'enabled' && type !== 'adaptive') return undefined;
   const last = messages.at(-1);
-  if (last?.role !== 'user' || !Array.isArray(last.content) || !(last.content as Block[]).some((b) => b.type === 'tool_result')) return undefined;
-  const at = messages.length - 2;
-  const turn = Array.isArray(messages[at]?.content) ? messages[at]!.content as Block[] : [];
+  // A prefill (the request ends with the assistant's turn, which Claude continues) is held to the same rule.
+  const prefill = last?.role === 'assistant';
+  if (!prefill && (last?.role !== 'user' || !Array.isArray(last.content) || !(last.content as Block[]).some((b) => b.type === 'tool_result'))) return undefined;
+  const at = prefill ? messages.length - 1 : messages.length - 2;
+  const content = messages[at]?.content;
+  const turn = Array.isArray(content) ? content as Block[] : typeof content === 'string' ? [{ type: 'text' }] : [];
   const first = String(turn[0]?.type);
-  if (!turn.some((b) => b.type === 'tool_use') || first === 'thinking' || first === 'redacted_thinking') return undefined;
+  if (!(prefill || turn.some((b) => b.type === 'tool_use')) || first === 'thinking' || first === 'redacted_thinking') return undefined;
   return `messages.${at}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${first}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking`;
 }
 

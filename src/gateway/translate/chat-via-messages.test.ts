@@ -388,3 +388,13 @@ test('a tool loop with thinking: reasoning_details sent back become the signed t
   const dropped = chatViaMessages.request({ model: 'claude-sonnet-4-6', reasoning_effort: 'medium', tools, messages: history({ reasoning_content: 'Let me think. ' }) }, plan('claude-sonnet-4-6'));
   assert.deepEqual([dropped.body.thinking, dropped.body.output_config, dropped.removed], [undefined, undefined, ['reasoning_effort']]);
 });
+
+test('a prefill (a final assistant turn, which Claude continues) with reasoning_effort goes without thinking and names it: Claude refuses thinking before a final assistant turn that does not open with it', () => {
+  const messages = [{ role: 'user', content: 'JSON please' }, { role: 'assistant', content: '{"a":' }];
+  for (const model of ['claude-sonnet-4-5', 'claude-sonnet-4-6']) {
+    const { body, removed } = chatViaMessages.request({ model, reasoning_effort: 'low', messages }, plan(model));
+    assert.deepEqual([body.thinking, body.output_config, removed], [undefined, undefined, ['prefill', 'reasoning_effort']], model);
+  }
+  // The same conversation answered after the user's turn thinks.
+  assert.deepEqual(chatViaMessages.request({ model: 'claude-sonnet-4-5', reasoning_effort: 'low', messages: messages.slice(0, 1) }, plan('claude-sonnet-4-5')).body.thinking, { type: 'enabled', budget_tokens: 2048 });
+});

@@ -383,11 +383,12 @@ const MIN_THINKING_BUDGET = 1024;
  * it, else a budget (below the output limit, as Claude requires). False when thinking cannot go with the rest of the
  * request, which then goes without it (the caller names the field removed): manual thinking with a forced tool
  * (Claude refuses it: the client's `required`, the structured-output tool), a limit too small for the least budget,
- * or a turn in progress whose tool calls came without their thinking. `none` is Claude's default: nothing to send.
+ * a turn in progress whose tool calls came without their thinking, or a prefill (unthoughtFinalTurn). `none` is
+ * Claude's default: nothing to send.
  */
 function addThinking(effort: unknown, out: Json, model: CatalogModel | undefined, removed: string[]): boolean {
   if (effort === 'none') return true;
-  if (typeof effort !== 'string' || THINKING_BUDGETS[effort] === undefined || unthoughtToolTurn(objects(out.messages))) return false;
+  if (typeof effort !== 'string' || THINKING_BUDGETS[effort] === undefined || unthoughtFinalTurn(objects(out.messages))) return false;
   if (model?.adaptiveThinking) {
     out.thinking = { type: 'adaptive' };
     out.output_config = { ...obj(out.output_config), effort: CLAUDE_EFFORTS[effort] };
@@ -410,17 +411,21 @@ function addThinking(effort: unknown, out: Json, model: CatalogModel | undefined
 }
 
 /**
- * A request continuing a turn of tool use (it ends in tool results) whose calls came without Claude's thinking: with
- * thinking on, Claude refuses it (400: "a final `assistant` message must start with a thinking block"). The client
- * did not send back the `reasoning_details` the answer carried (a history rebuilt from a stream by hand); that turn
- * then goes without thinking, as Anthropic's own advice has it, rather than fail.
+ * A final assistant turn that does not open with Claude's thinking, which Claude refuses with thinking on (400: "a
+ * final `assistant` message must start with a thinking block"): a request continuing a turn of tool use (it ends in
+ * tool results) whose calls came without their thinking — the client did not send back the `reasoning_details` the
+ * answer carried (a history rebuilt from a stream by hand) — or a prefill (the conversation ends with the assistant's
+ * text, which Claude continues). That request then goes without thinking, as Anthropic's own advice has it, rather
+ * than fail.
  */
-function unthoughtToolTurn(messages: readonly Json[]): boolean {
+function unthoughtFinalTurn(messages: readonly Json[]): boolean {
   const last = messages.at(-1);
-  if (last?.role !== 'user' || !objects(last.content).some((b) => b.type === 'tool_result')) return false;
-  const calls = objects(messages.at(-2)?.content);
-  const first = calls[0]?.type;
-  return calls.some((b) => b.type === 'tool_use') && first !== 'thinking' && first !== 'redacted_thinking';
+  const prefill = last?.role === 'assistant';
+  const turn = prefill ? last : last?.role === 'user' && objects(last.content).some((b) => b.type === 'tool_result') ? messages.at(-2) : undefined;
+  const blocks = objects(turn?.content);
+  const first = blocks[0]?.type;
+  if (first === 'thinking' || first === 'redacted_thinking') return false;
+  return prefill || blocks.some((b) => b.type === 'tool_use');
 }
 
 /**

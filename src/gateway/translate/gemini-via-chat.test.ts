@@ -99,6 +99,14 @@ test('JSON with a schema is chat\'s json_schema (strict when OpenAI\'s rules all
   assert.deepEqual([plain.body.reasoning_effort, plain.removed], [undefined, ['generationConfig.thinkingConfig']]);
 });
 
+test('a thinking budget of 0 (Gemini\'s thinking off) buys no thinking from Claude; OpenAI\'s reasoning models get their least effort', () => {
+  const off = { contents: [{ parts: [{ text: 'hi' }] }], generationConfig: { thinkingConfig: { thinkingBudget: 0 } } };
+  const claude = plan('claude-sonnet-4-5');
+  const { body, removed } = translatorFor({ format: 'gemini', surface: 'generate-content' }, claude.candidate.surface)!.request(off, claude);
+  assert.deepEqual([body.thinking, removed], [undefined, []]);
+  assert.equal(geminiViaChat.request(off, plan('gpt-5.4')).body.reasoning_effort, 'low');
+});
+
 test('the stream surface asks for a chat stream and its usage chunk; several candidates are not streamed', () => {
   const { body, removed } = geminiStreamViaChat.request({ contents: [{ parts: [{ text: 'hi' }] }], generationConfig: { candidateCount: 3 } }, plan('gpt-4o'));
   assert.deepEqual([body.stream, body.stream_options, body.n], [true, { include_usage: true }, undefined]);

@@ -229,13 +229,18 @@ function toolChoice(config: Json | undefined, tools: Json[], names: ChatToolName
   return allowed.length === 1 && kept.length === 1 ? { choice: { type: 'function', function: { name: obj(kept[0]!.function)?.name } }, tools: kept } : { choice: 'required', tools: kept };
 }
 
-/** Gemini's thinking settings → OpenAI's reasoning effort: its level as it is, a budget by its size (dynamic, -1: medium). */
-function effortOf(thinking: Json): string | undefined {
+/**
+ * Gemini's thinking settings → OpenAI's reasoning effort: its level as it is, a budget by its size (dynamic, -1:
+ * medium). A budget of 0 turns Gemini's thinking off: for Claude (`claude`, through Messages) that is `none`, its
+ * default, so no thinking is bought that the client declined; OpenAI's reasoning models always reason, at least `low`.
+ */
+function effortOf(thinking: Json, claude: boolean): string | undefined {
   const named = geminiMember(thinking, 'thinkingLevel');
   const level = typeof named === 'string' ? named.toLowerCase() : undefined;
   if (level !== undefined) return level === 'high' || level === 'medium' ? level : 'low';
   const budget = geminiMember(thinking, 'thinkingBudget');
   if (typeof budget !== 'number') return undefined;
+  if (budget === 0 && claude) return 'none';
   if (budget < 0) return 'medium';
   return budget < 4096 ? 'low' : budget < 16_384 ? 'medium' : 'high';
 }
@@ -302,7 +307,7 @@ function request(body: Json, plan: AttemptPlan, streaming: boolean): TranslatedR
     for (const name of ['responseMimeType', 'responseSchema', 'responseJsonSchema']) if (setting(name) !== undefined) removed.push(configName(name));
   }
   const thinking = geminiObject(config, 'thinkingConfig');
-  const effort = thinking ? effortOf(thinking) : undefined;
+  const effort = thinking ? effortOf(thinking, overMessages(plan)) : undefined;
   if (effort !== undefined && acceptsReasoningEffort(plan)) out.reasoning_effort = effort;
   else if (thinking) removed.push(configName('thinkingConfig'));
   // Function declarations map one to one; Google's own tools (Search grounding, code execution, URL context, Maps…)
