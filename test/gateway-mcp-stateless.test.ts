@@ -44,6 +44,8 @@ describe('MCP gateway, stateless revision (2026-07-28)', () => {
     }, (h) => h['x-docs-key'] === DOCS_SECRET, true);
     modern = await startStatelessMcp((s) => {
       s.registerTool('echo', { description: 'Says it back', inputSchema: z.object({ words: z.string() }) }, ({ words }) => ({ content: [{ type: 'text' as const, text: `echo: ${words}` }] }));
+      // Its region travels in an Mcp-Param-Region header too, which the server requires with each call.
+      s.registerTool('route', { description: 'Routes to a region', inputSchema: z.object({ region: z.string().meta({ 'x-mcp-header': 'Region' }) }) }, ({ region }) => ({ content: [{ type: 'text' as const, text: `routed to ${region}` }] }));
     }, (h) => h.authorization === `Bearer ${MODERN_SECRET}`);
     tickets = await startFakeMcp(() => {}, () => false, false, CHALLENGE);
     account = snapshot({
@@ -128,7 +130,7 @@ describe('MCP gateway, stateless revision (2026-07-28)', () => {
     assert.equal(client.getServerVersion()?.name, 'tollgate-mcp-gateway');
     assert.ok(client.getServerCapabilities()?.tools, 'tools are offered');
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.map((t) => t.name).sort(), ['docs__admin_delete', 'docs__search', 'modern__echo']);
+    assert.deepEqual(tools.map((t) => t.name).sort(), ['docs__admin_delete', 'docs__search', 'modern__echo', 'modern__route']);
     const searched = await client.callTool({ name: 'docs__search', arguments: { query: 'stateless' } });
     assert.deepEqual(searched.content, [{ type: 'text', text: 'results for stateless' }]);
     const e = await finalEvent(exchanges.at(-1)!.requestId);
@@ -149,7 +151,7 @@ describe('MCP gateway, stateless revision (2026-07-28)', () => {
     const client = await connect('/mcp/s-aigmcp_modern', TOKEN);
     assert.equal(client.getProtocolEra(), 'modern');
     assert.equal(client.getInstructions(), 'Only 2026-07-28 here.');
-    assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['echo']);
+    assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['echo', 'route']);
     assert.deepEqual((await client.callTool({ name: 'echo', arguments: { words: 'own' } })).content, [{ type: 'text', text: 'echo: own' }]);
     const e = await finalEvent(exchanges.at(-1)!.requestId);
     assert.deepEqual([e.provider, e.model, e.completion], ['mcp:modern', 'echo', 'succeeded']);
@@ -177,9 +179,53 @@ describe('MCP gateway, stateless revision (2026-07-28)', () => {
     for (const s of docs.seen) assert.ok(!s.body.includes('io.modelcontextprotocol/protocolVersion') && s.headers['mcp-protocol-version'] !== REVISION, s.body);
   });
 
+  test('a 2025 client\'s reserved _meta that is not the revision\'s envelope (a 2025-11-25 task\'s related-task) reaches its 2025 server as sent', async () => {
+    const legacy = new Client({ name: 'legacy', version: '1.0.0' });
+    await legacy.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/s-aigmcp_docs`), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+    clients.push(legacy);
+    const related = { 'io.modelcontextprotocol/related-task': { taskId: 'task-7' } };
+    await legacy.callTool({ name: 'search', arguments: { query: 'tasks' }, _meta: related });
+    const sent = JSON.parse(docs.seen.filter((s) => s.body.includes('"tools/call"')).at(-1)!.body) as { params: { _meta?: unknown } };
+    assert.deepEqual(sent.params._meta, related);
+  });
+
+  test('a stateless server\'s own refusal (-32601 with HTTP 404) reaches the client as the server said it, to either era', async () => {
+    // (The v2 client does not ask a server for prompts it does not offer: the request is sent as a client may.)
+    const raw = await post('/mcp/s-aigmcp_modern', { jsonrpc: '2.0', id: 'p', method: 'prompts/list', params: { _meta: envelope() } }, { 'mcp-protocol-version': REVISION, 'mcp-method': 'prompts/list' });
+    assert.deepEqual([raw.status, raw.body.id, (raw.body.error as { code: number }).code], [404, 'p', -32601]);
+    const legacy = new Client({ name: 'legacy', version: '1.0.0' });
+    await legacy.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/s-aigmcp_modern`), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+    clients.push(legacy);
+    await assert.rejects(legacy.listPrompts(), (error: unknown) => (error as { code?: number }).code === -32601);
+  });
+
+  test('a stateless server\'s tool that takes an argument in a header (x-mcp-header) is called with its Mcp-Param header, by either era\'s client', async () => {
+    const client = await connect('/mcp', TOKEN);
+    assert.deepEqual((await client.callTool({ name: 'modern__route', arguments: { region: 'eu-west' } })).content, [{ type: 'text', text: 'routed to eu-west' }]);
+    const legacy = new Client({ name: 'legacy', version: '1.0.0' });
+    await legacy.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/s-aigmcp_modern`), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+    clients.push(legacy);
+    assert.deepEqual((await legacy.callTool({ name: 'route', arguments: { region: 'Zürich' } })).content, [{ type: 'text', text: 'routed to Zürich' }]);
+    const sent = modern.seen.filter((s) => s.body.includes('"route"') && s.body.includes('"tools/call"')).map((s) => s.headers['mcp-param-region']);
+    assert.deepEqual(sent, ['eu-west', `=?base64?${Buffer.from('Zürich').toString('base64')}?=`]);
+    // A stateless client's own Mcp-Param header must say what its arguments do: one a proxy in front routed on is not
+    // the gateway's to contradict.
+    const seenBefore = modern.seen.length;
+    const headers = { 'mcp-protocol-version': REVISION, 'mcp-method': 'tools/call', 'mcp-name': 'modern__route' };
+    const body = { jsonrpc: '2.0', id: 'r', method: 'tools/call', params: { name: 'modern__route', arguments: { region: 'us-east' }, _meta: envelope() } };
+    const lying = await post('/mcp', body, { ...headers, 'mcp-param-region': 'eu-west' });
+    assert.deepEqual([lying.status, lying.body.id, (lying.body.error as { code: number }).code], [400, 'r', -32020]);
+    const e = await finalEvent(lying.headers.get('ngrok-aig-request-id')!);
+    assert.deepEqual([e.model, e.stopReason, e.feePico], ['route', 'jsonrpc_error_-32020', 0n]);
+    const missing = await post('/mcp', body, headers);
+    assert.deepEqual([missing.status, (missing.body.error as { code: number }).code], [400, -32020]);
+    assert.equal(modern.seen.filter((s) => s.body.includes('us-east')).length, 0);
+    assert.ok(modern.seen.length >= seenBefore);
+  });
+
   test('a tool the key may not call: -32003 in the answer, nothing sent, the refusal recorded', async () => {
     const client = await connect('/mcp', NARROW_TOKEN);
-    assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), ['docs__search', 'modern__echo']);
+    assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), ['docs__search', 'modern__echo', 'modern__route']);
     const sentBefore = docs.seen.length;
     await assert.rejects(client.callTool({ name: 'docs__admin_delete', arguments: {} }), (error: unknown) => error instanceof ProtocolError && error.code === -32003);
     assert.equal(docs.seen.length, sentBefore);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeHeaderValue, eraOf, forEra, statelessHeaders } from './mcp-stateless.ts';
+import { encodeHeaderValue, eraOf, forEra, paramHeaders, paramMismatch, statelessHeaders } from './mcp-stateless.ts';
 import type { JsonRpcMessage } from './json-rpc.ts';
 
 const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
@@ -37,4 +37,36 @@ test('a message goes to a 2025 server without the revision\'s _meta, to a statel
   const stateless = forEra({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'résumé' } }, { clientInfo: { name: 'gw', version: '1' } });
   assert.deepEqual(stateless.params?._meta, { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'gw', version: '1' } });
   assert.deepEqual(statelessHeaders(stateless), { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': `=?base64?${Buffer.from('résumé').toString('base64')}?=` });
+});
+
+test('only the revision\'s envelope is taken out or replaced: other reserved _meta keys (2025-11-25 tasks\') go as sent', () => {
+  const related = { 'io.modelcontextprotocol/related-task': { taskId: 't-1' } };
+  const legacy: JsonRpcMessage = { jsonrpc: '2.0', id: 1, method: 'tasks/result', params: { taskId: 't-1', _meta: related } };
+  assert.deepEqual(forEra(legacy, undefined), legacy);
+  const stateless = call('search');
+  stateless.params!._meta = { ...meta, ...related, 'io.modelcontextprotocol/logLevel': 'debug' };
+  assert.deepEqual(forEra(stateless, undefined).params?._meta, related);
+  assert.deepEqual(forEra(stateless, { clientInfo: { name: 'gw', version: '1' } }).params?._meta, {
+    ...related, ...meta, 'io.modelcontextprotocol/clientInfo': { name: 'gw', version: '1' }, 'io.modelcontextprotocol/logLevel': 'debug',
+  });
+});
+
+test('Mcp-Param headers: the arguments a tool marks with x-mcp-header, through properties only, primitives only', () => {
+  const schema = {
+    type: 'object',
+    properties: {
+      region: { type: 'string', 'x-mcp-header': 'Region' },
+      dryRun: { type: 'boolean', 'x-mcp-header': 'Dry-Run' },
+      target: { type: 'object', properties: { port: { type: 'integer', 'x-mcp-header': 'Port' } } },
+      list: { type: 'array', items: { type: 'string', 'x-mcp-header': 'Item' } },
+      bad: { type: 'string', 'x-mcp-header': 'Not a token' },
+      absent: { type: 'string', 'x-mcp-header': 'Absent' },
+    },
+  };
+  const args = { region: 'São Paulo', dryRun: false, target: { port: 8443 }, list: ['x'], bad: 'y' };
+  assert.deepEqual(paramHeaders(schema, args), { 'mcp-param-region': `=?base64?${Buffer.from('São Paulo').toString('base64')}?=`, 'mcp-param-dry-run': 'false', 'mcp-param-port': '8443' });
+  assert.deepEqual(paramHeaders(schema, { region: { not: 'a primitive' } }), {});
+  assert.equal(paramMismatch(1, schema, args, paramHeaders(schema, args)), undefined);
+  const lying = paramMismatch(1, schema, args, { ...paramHeaders(schema, args), 'mcp-param-port': '80' });
+  assert.deepEqual(JSON.parse(lying!).error.code, -32020);
 });

@@ -17,9 +17,14 @@ export const MetaKey = {
   clientCapabilities: 'io.modelcontextprotocol/clientCapabilities',
   clientInfo: 'io.modelcontextprotocol/clientInfo',
   serverInfo: 'io.modelcontextprotocol/serverInfo',
+  logLevel: 'io.modelcontextprotocol/logLevel',
 } as const;
 
-const RESERVED_PREFIX = 'io.modelcontextprotocol/';
+/**
+ * The request envelope: the keys that make a message a 2026 one and speak for its client. Only these are the
+ * revision's own: other reserved keys (`io.modelcontextprotocol/related-task`, 2025-11-25's tasks) are any era's.
+ */
+const ENVELOPE_KEYS: ReadonlySet<string> = new Set([MetaKey.protocolVersion, MetaKey.clientCapabilities, MetaKey.clientInfo, MetaKey.logLevel]);
 
 /** Methods the revision removed (with initialize): a stateless request naming one is a method not found. */
 const REMOVED_METHODS = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
@@ -157,9 +162,10 @@ export function discoverResult(capabilities: Record<string, unknown>, serverInfo
 }
 
 /**
- * The message as sent to a server of the given era: to a 2025 server without the revision's `_meta` keys (a
- * dual-era server would take them for a 2026 request in a 2025 session and refuse it); to a 2026 one, a request with
- * the gateway's own (`clientInfo`) and the revision it speaks.
+ * The message as sent to a server of the given era: to a 2025 server without the revision's envelope (a dual-era
+ * server would take it for a 2026 request in a 2025 session and refuse it; the rest of its `_meta`, a 2025-11-25
+ * task's `related-task` too, is the client's and goes as it came); to a 2026 one, a request with the gateway's own
+ * envelope (its `clientInfo`, the revision it speaks, the client's capabilities and log level).
  */
 export function forEra(message: JsonRpcMessage, stateless: { clientInfo: Record<string, unknown> } | undefined): JsonRpcMessage {
   const meta = message.params?._meta;
@@ -167,7 +173,7 @@ export function forEra(message: JsonRpcMessage, stateless: { clientInfo: Record<
   let stripped = false;
   if (isRecord(meta)) {
     for (const [k, v] of Object.entries(meta)) {
-      if (k.startsWith(RESERVED_PREFIX)) stripped = true;
+      if (ENVELOPE_KEYS.has(k)) stripped = true;
       else kept[k] = v;
     }
   }
@@ -177,6 +183,7 @@ export function forEra(message: JsonRpcMessage, stateless: { clientInfo: Record<
     kept[MetaKey.protocolVersion] = STATELESS_PROTOCOL_VERSION;
     kept[MetaKey.clientCapabilities] = capabilities;
     kept[MetaKey.clientInfo] = stateless.clientInfo;
+    if (isRecord(meta) && typeof meta[MetaKey.logLevel] === 'string') kept[MetaKey.logLevel] = meta[MetaKey.logLevel];
     return { ...message, params: { ...message.params, _meta: kept } };
   }
   if (!stripped) return message;
@@ -194,4 +201,50 @@ export function statelessHeaders(message: JsonRpcMessage): Record<string, string
   const name = nameOf(message);
   if (name !== undefined) headers['mcp-name'] = encodeHeaderValue(name);
   return headers;
+}
+
+/** What `x-mcp-header` may name (an RFC 9110 token): a header `Mcp-Param-<name>`. */
+const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const MAX_PARAM_HEADERS = 32;
+
+/**
+ * The `Mcp-Param-<name>` values a `tools/call` carries in headers in the stateless revision (a server refuses one
+ * without them, 400 -32020), by lowercased header name: one per input property its tool's `inputSchema` marks with
+ * `x-mcp-header`, reached through `properties` alone, holding the call's argument there when it is a string, a finite
+ * number or a boolean; one absent or of another kind is left out, as the revision has a client do.
+ */
+function paramValues(inputSchema: unknown, args: unknown): Map<string, string> {
+  const values = new Map<string, string>();
+  const visit = (schema: unknown, value: unknown, depth: number): void => {
+    if (!isRecord(schema) || depth > 16 || values.size >= MAX_PARAM_HEADERS) return;
+    const name = schema['x-mcp-header'];
+    if (depth > 0 && typeof name === 'string' && HEADER_TOKEN.test(name) && !values.has(`mcp-param-${name.toLowerCase()}`)) {
+      const text = typeof value === 'string' ? value : typeof value === 'boolean' ? String(value) : typeof value === 'number' && Number.isFinite(value) && (!Number.isInteger(value) || Number.isSafeInteger(value)) ? String(value) : undefined;
+      if (text !== undefined) values.set(`mcp-param-${name.toLowerCase()}`, text);
+    }
+    if (!isRecord(schema.properties)) return;
+    for (const [key, child] of Object.entries(schema.properties)) visit(child, isRecord(value) ? value[key] : undefined, depth + 1);
+  };
+  visit(inputSchema, args, 0);
+  return values;
+}
+
+/** The `Mcp-Param-*` headers of a `tools/call` sent to a stateless server, encoded as `Mcp-Name` is. */
+export function paramHeaders(inputSchema: unknown, args: unknown): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of paramValues(inputSchema, args)) headers[name] = value === '' ? '' : encodeHeaderValue(value);
+  return headers;
+}
+
+/**
+ * A stateless client's `tools/call` whose `Mcp-Param-*` headers are missing or say other than its arguments: the
+ * refusal (400 -32020) with the request's id, as for the other headers a proxy or Firewall in front may route on.
+ */
+export function paramMismatch(id: JsonRpcMessage['id'], inputSchema: unknown, args: unknown, headers: IncomingHttpHeaders): string | undefined {
+  for (const [name, value] of paramValues(inputSchema, args)) {
+    const sent = headerOf(headers, name);
+    if (sent === undefined) return rpcError(id, RpcCode.headerMismatch, `The ${name} header is missing: the tool takes that argument in a header too.`);
+    if (decodeHeaderValue(sent) !== value) return rpcError(id, RpcCode.headerMismatch, `The ${name} header is not the argument in the request.`);
+  }
+  return undefined;
 }

@@ -22,7 +22,7 @@ import { recordExchange } from '../request-capture.ts';
 import { mcpServerAllowed, mcpToolAllowed } from './access.ts';
 import { EventData } from './jsonrpc.ts';
 import { parseMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from '../../domain/json-rpc.ts';
-import { discoverResult, eraOf, isStatelessVersion, METHOD_NOT_FOUND_STATUS, removedMethod, statelessResult } from '../../domain/mcp-stateless.ts';
+import { discoverResult, eraOf, isStatelessVersion, METHOD_NOT_FOUND_STATUS, paramMismatch, removedMethod, statelessResult } from '../../domain/mcp-stateless.ts';
 import { httpFailure, McpUpstreamError, McpUpstreamSessions, upstreamFailure, type Budget, type McpTarget, type McpTool } from './upstream.ts';
 
 /** Streamable HTTP revisions the gateway speaks to its clients, newest first. */
@@ -382,12 +382,14 @@ export class McpGateway {
     const params = message.params ?? {};
     const asked = String(params.name);
     let target: McpTarget;
+    let definition: McpTool | undefined;
     try {
       target = this.#target(call, server);
       pending.target = target;
       // A name the server does not list is refused here, once its list, fetched again, still lacks it.
-      const known = (tools: McpTool[]) => tools.some((t) => t.name === tool);
-      if (!known(await this.sessions.tools(call.owner, target, budget.budget)) && !known(await this.sessions.tools(call.owner, target, budget.budget, true))) {
+      const known = (tools: McpTool[]) => tools.find((t) => t.name === tool);
+      definition = known(await this.sessions.tools(call.owner, target, budget.budget)) ?? known(await this.sessions.tools(call.owner, target, budget.budget, true));
+      if (!definition) {
         budget.done();
         this.#record(call, server.label, tool, undefined, denied(RpcCode.invalidParams));
         return answer(ctx, 200, rpcError(id, RpcCode.invalidParams, `Unknown tool: ${asked.slice(0, 200)}`));
@@ -397,6 +399,13 @@ export class McpGateway {
       const failure = upstreamFailure(error, server.label, budget.budget.signal);
       this.#record(call, server.label, tool, undefined, isCancelled(budget) ? cancelled(0) : failed(failure, 0));
       return this.#failed(call, id, failure, server, budget);
+    }
+    // The arguments a stateless client repeats in headers must be the body's, as its other headers must (eraOf).
+    const mismatch = call.stateless ? paramMismatch(id, definition.inputSchema, params.arguments, ctx.req.headers) : undefined;
+    if (mismatch) {
+      budget.done();
+      this.#record(call, server.label, tool, undefined, denied(RpcCode.headerMismatch));
+      return answer(ctx, 400, mismatch);
     }
     // The message as the gateway read it, never the client's bytes: a body naming the tool twice (or the method) would
     // otherwise be checked by its last name here and run by its first at a server whose parser keeps the first.
@@ -409,14 +418,14 @@ export class McpGateway {
       budget.done();
       throw error;
     }
-    await this.#forward(call, id, server, body, { eventId, tool, target }, budget);
+    await this.#forward(call, id, server, body, { eventId, tool, target, definition }, budget);
   }
 
   /**
    * Sends the message to the server and relays its answer (JSON or an event stream) as it arrives; a failure before
    * the answer is a JSON-RPC error naming the server. `metered`: a tools/call, recorded once it ends.
    */
-  async #forward(call: Call, id: JsonRpcId, server: McpServerState, body: JsonRpcMessage, metered: { eventId: string; tool: string; target: McpTarget } | undefined, given?: CallBudget): Promise<void> {
+  async #forward(call: Call, id: JsonRpcId, server: McpServerState, body: JsonRpcMessage, metered: Metered | undefined, given?: CallBudget): Promise<void> {
     const budget = given ?? this.#budget(call);
     // A tools/call is tracked from its start (#toolsCall); any other request forwarded from here.
     const pending = given ? undefined : this.#track(call, id, server, budget);
@@ -427,14 +436,14 @@ export class McpGateway {
     }
   }
 
-  async #send(call: Call, id: JsonRpcId, server: McpServerState, body: JsonRpcMessage, metered: { eventId: string; tool: string; target: McpTarget } | undefined, budget: CallBudget, pending: Pending | undefined): Promise<void> {
+  async #send(call: Call, id: JsonRpcId, server: McpServerState, body: JsonRpcMessage, metered: Metered | undefined, budget: CallBudget, pending: Pending | undefined): Promise<void> {
     const startedAt = performance.now();
     let response: Dispatcher.ResponseData;
     let target: McpTarget;
     try {
       target = metered?.target ?? this.#target(call, server);
       if (pending) pending.target = target;
-      response = await this.sessions.send(call.owner, target, body, budget.budget);
+      response = await this.sessions.send(call.owner, target, body, budget.budget, metered?.definition);
     } catch (error) {
       budget.done();
       const failure = upstreamFailure(error, server.label, budget.budget.signal);
@@ -445,6 +454,17 @@ export class McpGateway {
     const type = headerOf(response.headers['content-type']) ?? '';
     const streaming = type.includes('text/event-stream');
     if (status < 200 || status >= 300 || status === 202 || (!streaming && !type.includes('application/json'))) {
+      // A server refusing the request in JSON-RPC (a stateless server's -32601 with 404, its -32602 or -32020 with 400):
+      // the client is told what the server said, as it would be told a 2xx answer's error.
+      const error = status >= 400 && status < 500 && status !== 401 && type.includes('application/json') ? await refusalOf(response, id) : undefined;
+      if (error) {
+        budget.done();
+        if (metered) this.#record(call, server.label, metered.tool, metered.target, { status, completion: 'failed', stopReason: `jsonrpc_error_${error.code}`, streaming: false, durationMs: performance.now() - startedAt }, metered.eventId);
+        // A stateless client is given the status the revision's binding gives the refusal; a 2025 one, as a 2025 server answers an error.
+        // Its words, never the server's stored secret (one in its URL, quoted back by a server naming the request).
+        const relayed = JSON.stringify({ jsonrpc: '2.0', id, error });
+        return answer(call.ctx, call.stateless && (status === 400 || status === 404) ? status : 200, target.secret ? relayed.split(target.secret).join('[secret]') : relayed);
+      }
       await response.body.dump().catch(() => {});
       budget.done();
       const failure = status >= 200 && status < 300 ? new McpUpstreamError(server.label, 'gave no answer the gateway could read.', status) : httpFailure(server.label, status, response.headers);
@@ -730,6 +750,9 @@ interface Call {
   stateless: boolean;
 }
 
+/** A tools/call forwarded: its usage event, the tool (as named by its server, and as it listed it) and where it went. */
+interface Metered { eventId: string; tool: string; target: McpTarget; definition: McpTool }
+
 /** A request forwarded and not yet answered, which the client may cancel. */
 interface Pending {
   key: string;
@@ -794,6 +817,30 @@ function drained(res: RequestContext['res']): Promise<void> {
     res.once('drain', done);
     res.once('close', done);
   });
+}
+
+/** Largest 4xx answer read for the JSON-RPC error in it. */
+const MAX_REFUSAL_CHARS = 64 << 10;
+
+/** The JSON-RPC error to request `id` a server's 4xx answer is, if it is one; the body is read whole either way. */
+async function refusalOf(response: Dispatcher.ResponseData, id: JsonRpcId): Promise<{ code: number; message: string; data?: unknown } | undefined> {
+  let text = '';
+  try {
+    response.body.setEncoding('utf8');
+    for await (const chunk of response.body as AsyncIterable<string>) {
+      text += chunk;
+      if (text.length > MAX_REFUSAL_CHARS) {
+        response.body.destroy();
+        return undefined;
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  const m = parseMessage(text);
+  const error = m?.method === undefined && m?.id === id ? m.error : undefined;
+  if (!error || !Number.isInteger(error.code) || typeof error.message !== 'string') return undefined;
+  return error.data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data: error.data };
 }
 
 function denied(code: number): Outcome {

@@ -9,7 +9,7 @@ import type { McpServerState } from '../../domain/mcp-server.ts';
 import type { Upstreams } from '../upstream.ts';
 import { EventData } from './jsonrpc.ts';
 import { parseMessage, RpcCode, type JsonRpcMessage } from '../../domain/json-rpc.ts';
-import { forEra, STATELESS_PROTOCOL_VERSION, statelessHeaders } from '../../domain/mcp-stateless.ts';
+import { forEra, paramHeaders, STATELESS_PROTOCOL_VERSION, statelessHeaders } from '../../domain/mcp-stateless.ts';
 
 /** The revision the gateway asks its upstreams for (they answer with the one they speak). */
 export const UPSTREAM_PROTOCOL_VERSION = '2025-11-25';
@@ -153,17 +153,18 @@ export class McpUpstreamSessions {
 
   /**
    * Sends a client's message to the server in `owner`'s session; a session the server no longer knows (404) is
-   * opened again and the message sent once more. The answer is the caller's to read (a relay streams it).
+   * opened again and the message sent once more. The answer is the caller's to read (a relay streams it). `tool`: the
+   * definition of the tool a `tools/call` runs, whose `Mcp-Param-*` headers a stateless server requires.
    */
-  async send(owner: string, target: McpTarget, body: JsonRpcMessage, budget: Budget): Promise<Dispatcher.ResponseData> {
+  async send(owner: string, target: McpTarget, body: JsonRpcMessage, budget: Budget, tool?: McpTool): Promise<Dispatcher.ResponseData> {
     let session = await this.#session(owner, target, budget);
-    let response = await this.#post(target, session, body, budget);
+    let response = await this.#post(target, session, body, budget, tool);
     if (response.statusCode === 404 && session.id !== undefined) {
       await response.body.dump();
       const key = sessionKey(owner, target);
       if (this.#sessions.get(key) === session) this.#sessions.delete(key);
       session = await this.#session(owner, target, budget);
-      response = await this.#post(target, session, body, budget);
+      response = await this.#post(target, session, body, budget, tool);
     }
     return response;
   }
@@ -317,10 +318,10 @@ export class McpUpstreamSessions {
   }
 
   /** One message to the server, in its session's era (a client's message is of either, whichever the server's is). */
-  #post(target: McpTarget, session: UpstreamSession | undefined, message: JsonRpcMessage, budget: Budget): Promise<Dispatcher.ResponseData> {
+  #post(target: McpTarget, session: UpstreamSession | undefined, message: JsonRpcMessage, budget: Budget, tool?: McpTool): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: ACCEPT, 'accept-encoding': 'identity', ...target.headers };
     const sent = forEra(message, session?.stateless ? { clientInfo: CLIENT_INFO } : undefined);
-    if (session?.stateless) Object.assign(headers, statelessHeaders(sent));
+    if (session?.stateless) Object.assign(headers, statelessHeaders(sent), tool ? paramHeaders(tool.inputSchema, sent.params?.arguments) : {});
     else if (session) {
       headers['mcp-protocol-version'] = session.protocolVersion;
       if (session.id !== undefined) headers['mcp-session-id'] = session.id;
