@@ -600,6 +600,11 @@ describe('Firewall through the gateway', () => {
         [own({ hard_deny: [{ ...NO_DELETES_RULE, reads: ['messages'] }] }), /"reads" is for request rules only/],
         [own({ hard_deny: Array.from({ length: 49 }, (_, i) => ({ ...NO_DELETES_RULE, name: `r${i}` })) }), /"plugins\[0\]\.hard_deny" takes the request past 48 rules, the most a request can add/],
         [own({ hard_deny: [{ ...NO_RM_RULE, name: '' }] }), /"plugins\[0\]\.hard_deny\[0\]\.name" must be a non-empty string/],
+        // Keys every object has are no hint (the message once quoted Object's source), and a key is quoted shortened.
+        [own({ constructor: 1 }), /"plugins\[0\]\.constructor" is not a field of a request's Firewall rules; they have "id", "mode"/],
+        [own({ ['x'.repeat(100_000)]: 1 }), /"plugins\[0\]\.x{64}…" is not a field/],
+        // 189 characters that RE2 compiles to 21,000 instructions: a request's patterns are bounded by what they compile to.
+        [own({ hard_deny: [{ ...NO_RM_RULE, pattern: '\\pL{1000}'.repeat(21) }] }), /"plugins\[0\]\.hard_deny\[0\]\.pattern" \(rule "No rm -rf"\): the request's patterns expand past 20000 steps in all/],
       ];
       for (const [plugins, message] of cases) {
         const refused = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'hi' }], plugins } as OpenAI.ChatCompletionCreateParamsNonStreaming).then(() => undefined, (e: unknown) => e);

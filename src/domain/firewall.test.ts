@@ -22,6 +22,28 @@ test('tool-name globs match the whole name, case-sensitively, with * for any cha
   assert.equal(blocks(p, 'mcp__github__create_issue'), undefined);
 });
 
+test('a glob takes time linear in the name: a request\'s own rules choose both the glob and the names it reads', () => {
+  // Every glob over {a, b, *} up to 6 characters, against every name over {a, b} up to 7: the same answers as a regex.
+  const words = (alphabet: string, max: number): string[] => {
+    const out = [''];
+    for (let i = 0; out[i]!.length < max; i++) for (const c of alphabet) out.push(out[i]! + c);
+    return out;
+  };
+  const names = words('ab', 7);
+  for (const glob of words('ab*', 6)) {
+    const re = new RegExp(`^${glob.replaceAll('*', '.*')}$`);
+    for (const name of names) assert.equal(globMatches(glob, name), re.test(name), `${glob} ${name}`);
+  }
+  assert.equal(globMatches('ab*ba', 'aba'), false, 'the ends do not share characters');
+  assert.equal(globMatches('a*a*a', 'aaa'), true);
+  // The worst cases of the old backtracking (a star and 253 characters against a tool name of 100,000 took 0.3 s
+  // each, and a request has 48 rules of 100 globs) answer correctly; their speed is the benchmark's to show, not a test's.
+  const name = 'a'.repeat(100_000);
+  assert.equal(globMatches(`*${'a'.repeat(253)}b`, name), false);
+  assert.equal(globMatches(`${'*a'.repeat(127)}b`, name), false);
+  assert.equal(globMatches(`*${'a'.repeat(253)}`, name), true);
+});
+
 test('a regex on a tool call reads the name, a space and the raw JSON arguments; (?i) makes it case-insensitive', () => {
   const p = policy([{ name: 'Force push', tier: 'hardDeny', type: 'regex', phase: 'response', pattern: '^bash .*git push (-f|--force)' }]);
   assert.equal(blocks(p, 'bash', '{"command":"git push --force origin main"}'), 'Force push');

@@ -96,28 +96,32 @@ function matcherOf(rule: FirewallRule): Matcher {
   return { kind: 'unchecked' };
 }
 
-/** A tool-name glob: the whole name, case-sensitive, `*` any run of characters (backtracking to the last star: linear-ish). */
+/**
+ * A tool-name glob: the whole name, case-sensitive, `*` any run of characters. Linear in the name: the text before
+ * the first star and after the last must begin and end it, and each piece between stars is found at its leftmost
+ * place after the one before (the leftmost leaves the most room for the rest). Backtracking over a star costs the
+ * name's length times the glob's, and a request's own rules (`plugins`) choose both a glob and the names it reads
+ * (`*` then 250 `a`s, against a tool named with 100,000 `a`s: 0.3 s, for each of 4,800 globs).
+ */
 export function globMatches(glob: string, name: string): boolean {
-  let g = 0;
-  let n = 0;
-  let star = -1;
-  let resume = 0;
-  while (n < name.length) {
-    if (g < glob.length && glob[g] !== '*' && glob[g] === name[n]) {
-      g++;
-      n++;
-    } else if (g < glob.length && glob[g] === '*') {
-      star = g++;
-      resume = n;
-    } else if (star >= 0) {
-      g = star + 1;
-      n = ++resume;
-    } else {
-      return false;
+  const firstStar = glob.indexOf('*');
+  if (firstStar < 0) return glob === name;
+  const lastStar = glob.lastIndexOf('*');
+  const suffix = lastStar + 1;
+  if (name.length < firstStar + glob.length - suffix) return false;
+  if (!name.startsWith(glob.slice(0, firstStar)) || !name.endsWith(glob.slice(suffix))) return false;
+  const end = name.length - (glob.length - suffix);
+  let at = firstStar;
+  for (let from = firstStar + 1; from < lastStar;) {
+    const star = glob.indexOf('*', from);
+    if (star > from) {
+      const found = name.indexOf(glob.slice(from, star), at);
+      if (found < 0 || found + star - from > end) return false;
+      at = found + star - from;
     }
+    from = star + 1;
   }
-  while (g < glob.length && glob[g] === '*') g++;
-  return g === glob.length;
+  return true;
 }
 
 function namesMatch(globs: readonly string[], names: readonly string[]): boolean {

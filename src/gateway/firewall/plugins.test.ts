@@ -34,3 +34,37 @@ test('limits: 48 rules across every entry, 32 environment facts', () => {
   assert.throws(() => requestPolicies([{ id: 'firewall', hard_deny: many(24) }, { id: 'firewall', allow: many(25) }]), /"plugins\[1\]\.allow" takes the request past 48 rules/);
   assert.throws(() => requestPolicies([{ id: 'firewall', environment: Array.from({ length: 33 }, () => 'fact') }]), /"plugins\[0\]\.environment" holds at most 32 entries; got 33/);
 });
+
+test('patterns are bounded by what they compile to, before RE2 compiles them: a counted repetition copies what it repeats', () => {
+  const regex = (name: string, pattern: string) => ({ name, type: 'regex', phase: 'request', pattern });
+  // 189 characters, well under the 4,096 a pattern may have, that RE2 would compile to 21,000 instructions.
+  assert.throws(() => requestPolicies([{ id: 'firewall', hard_deny: [regex('Letters', '\\pL{1000}'.repeat(21))] }]),
+    /"plugins\[0\]\.hard_deny\[0\]\.pattern" \(rule "Letters"\): the request's patterns expand past 20000 steps in all/);
+  // 4,090 characters that compile to 454,000 instructions (half a second and 30 MB each in re2js): refused uncompiled.
+  assert.throws(() => requestPolicies([{ id: 'firewall', hard_deny: [regex('Letters', '\\pL{1000}'.repeat(454))] }]), /expand past 20000 steps/);
+  // The bound is the request's: rules that each fit are refused together, naming the one that crosses it.
+  const half = Array.from({ length: 3 }, (_, i) => regex(`r${i}`, '[ab ]{0,1000}x'.repeat(4)));
+  assert.throws(() => requestPolicies([{ id: 'firewall', soft_deny: half.slice(0, 2) }, { id: 'firewall', hard_deny: half.slice(2) }]), /"plugins\[1\]\.hard_deny\[0\]\.pattern" \(rule "r2"\): the request's patterns expand past/);
+  // What rules are written with fits: a bounded gap in each of 48 rules, a key's shape, literals.
+  const ordinary = Array.from({ length: 48 }, (_, i) => regex(`r${i}`, i % 2 ? `(?i)curl .{0,200}\\| *(ba)?sh${i}` : `sk-[A-Za-z0-9]{20,64}|AKIA[0-9A-Z]{16}${i}`));
+  assert.equal(requestPolicies([{ id: 'firewall', hard_deny: ordinary }])[0]!.rules.length, 48);
+});
+
+test('the parsed rules kept: the texts an agent repeats stay while others come and go, and compiled patterns count against what is kept', () => {
+  const named = (name: string, pattern = 'x') => [{ id: 'firewall', hard_deny: [{ name, type: 'regex', phase: 'request', pattern }] }];
+  const agent = requestPolicies(named('agent'));
+  for (let i = 0; i < 300; i++) {
+    requestPolicies(named(`one-off ${i}`));
+    // The agent's next turn, between other clients' one-off rule sets.
+    if (i % 100 === 0) assert.equal(requestPolicies(named('agent')), agent, `turn ${i}`);
+  }
+  assert.equal(requestPolicies(named('agent')), agent, 'a text in use is not the first to go');
+  // Each of these compiles to ~19,000 instructions (~1.5 MB): a handful, not 256 of them, stay.
+  const heavy = (i: number) => named(`heavy ${i}`, `${'\\pL{1000}'.repeat(19)}${i}`);
+  const first = requestPolicies(heavy(0));
+  for (let i = 1; i <= 12; i++) {
+    requestPolicies(heavy(i));
+    assert.equal(requestPolicies(named('agent')), agent, `heavy ${i}`);
+  }
+  assert.notEqual(requestPolicies(heavy(0)), first, 'the oldest heavy entry went to make room');
+});

@@ -27,11 +27,25 @@ const TOOL_NAMES_MAX = 100;
 const PATTERN_MAX = 4096;
 const INSTRUCTIONS_MAX = 4000;
 const ENVIRONMENT_FACT_MAX = 1000;
+/**
+ * The most a request's patterns may expand to in all (`patternSize`). RE2's own ceiling (re2js: 1.4 million
+ * instructions) lets one 4,096-character pattern (`\pL{1000}` over and over) take half a second and 30 MB to compile;
+ * a request's rules are its sender's and compile on every request whose text is not cached. Measured, an instruction
+ * costs about 1 µs to compile and 70 bytes to hold: this is some 20 ms and 1.5 MB at most, while `.{0,200}` in each
+ * of 48 rules, or `[A-Za-z0-9]{40}` in each, fit.
+ */
+const PATTERN_SIZE_MAX = 20_000;
+/** RE2's largest repetition count; a larger one is refused by RE2 itself (`invalid repeat count`). */
+const REPEAT_MAX = 1000;
+const REPEAT = /\{(\d+)(?:(,)(\d*))?\}/y;
 
 /** Thrown at the first problem: a 400 in the client's error format naming the field as the client wrote it. */
 function refuse(path: string, reason: string): never {
   throw tollgateError('invalidRequest', { reason: `"${path}" ${reason}` });
 }
+
+/** A key as a refusal names it: the client's own text, which can be as long as the body. */
+const shown = (key: string): string => (key.length > 64 ? `${key.slice(0, 64)}…` : key);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -52,11 +66,102 @@ function oneOf<T extends string>(path: string, value: unknown, allowed: Readonly
   return value as T;
 }
 
-function parseRule(path: string, value: unknown, tier: FirewallTier): FirewallRule {
+/** Index of the `]` closing the character class opened at `open` (`[]a]` and `[^]a]` hold a `]`, `[[:alpha:]]` a class name). */
+function classEnd(pattern: string, open: number): number {
+  let i = open + 1;
+  if (pattern[i] === '^') i++;
+  if (pattern[i] === ']') i++;
+  for (; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') i++;
+    else if (c === '[' && pattern[i + 1] === ':') {
+      const close = pattern.indexOf(':]', i + 2);
+      if (close >= 0) i = close + 1;
+    } else if (c === ']') return i;
+  }
+  return pattern.length;
+}
+
+/**
+ * An upper bound on the size of the program RE2 compiles a pattern to, counted in what it matches: without counted
+ * repetition a program grows with the pattern's length, and `x{n}` (`{n,m}`, `{n,}`) copies `x` n (m, n+1) times, so
+ * nested counts multiply. Read before RE2 compiles anything: compiling is the cost being bounded. Close to re2js's
+ * instruction count for what RE2 accepts; what RE2 refuses (its own parse follows) may be counted loosely.
+ */
+export function patternSize(pattern: string): number {
+  /** Per open group: its size so far, and the size of its last item (what a repetition would copy). */
+  const open: { size: number; last: number }[] = [];
+  let group = { size: 0, last: 0 };
+  const item = (size: number) => {
+    group.size += size;
+    group.last = size;
+  };
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') {
+      const next = pattern[i + 1];
+      if (next === 'Q') {
+        // Literal text up to \E: one unit a character; a repetition after it copies its last character.
+        const end = pattern.indexOf('\\E', i + 2);
+        const stop = end < 0 ? pattern.length : end;
+        group.size += stop - (i + 2);
+        group.last = 1;
+        i = end < 0 ? pattern.length : end + 1;
+        continue;
+      }
+      // \p{Greek}, \x{263a}: their braces are the escape's, never a repetition.
+      if ((next === 'p' || next === 'P' || next === 'x') && pattern[i + 2] === '{') {
+        const close = pattern.indexOf('}', i + 3);
+        i = close < 0 ? pattern.length : close;
+      } else {
+        i++;
+      }
+      item(1);
+    } else if (c === '[') {
+      i = classEnd(pattern, i);
+      item(1);
+    } else if (c === '(') {
+      open.push(group);
+      group = { size: 0, last: 0 };
+    } else if (c === ')') {
+      const inner = group.size + 1;
+      group = open.pop() ?? { size: 0, last: 0 };
+      item(inner);
+    } else if (c === '{') {
+      REPEAT.lastIndex = i;
+      const m = REPEAT.exec(pattern);
+      if (!m) {
+        item(1);
+        continue;
+      }
+      const least = Number(m[1]);
+      const most = m[2] === undefined ? least : m[3] === '' ? least + 1 : Math.max(least, Number(m[3]));
+      const copies = most > REPEAT_MAX ? 1 : Math.max(most, 1);
+      // The copies, and a branch for each optional one.
+      const branches = copies - Math.min(least, copies);
+      group.size += group.last * (copies - 1) + branches;
+      group.last = group.last * copies + branches;
+      i += m[0].length - 1;
+    } else if (c === '|') {
+      group.size++;
+      group.last = 0;
+    } else if (c === '*' || c === '+' || c === '?') {
+      group.size++;
+    } else {
+      item(1);
+    }
+  }
+  // An unclosed group is RE2's to refuse; what it held still counts.
+  let size = group.size;
+  for (const g of open) size += g.size;
+  return size;
+}
+
+function parseRule(path: string, value: unknown, tier: FirewallTier, budget: { rules: number; patterns: number }): FirewallRule {
   if (!isObject(value)) refuse(path, 'must be a rule object (name, type, phase and its match field).');
   for (const key of Object.keys(value)) {
     if (key === 'tier') refuse(`${path}.tier`, 'is set by the list the rule is in ("hard_deny", "soft_deny" or "allow"); remove it.');
-    if (!RULE_FIELDS.has(key)) refuse(`${path}.${key}`, `is not a rule field; a rule has ${[...RULE_FIELDS].map((f) => `"${f}"`).join(', ')}.`);
+    if (!RULE_FIELDS.has(key)) refuse(`${path}.${shown(key)}`, `is not a rule field; a rule has ${[...RULE_FIELDS].map((f) => `"${f}"`).join(', ')}.`);
   }
   const rule: FirewallRule = {
     name: text(`${path}.name`, value.name, NAME_MAX),
@@ -68,6 +173,10 @@ function parseRule(path: string, value: unknown, tier: FirewallTier): FirewallRu
     ...(value.pattern !== undefined ? { pattern: text(`${path}.pattern`, value.pattern, PATTERN_MAX) } : {}),
     ...(value.instructions !== undefined ? { instructions: text(`${path}.instructions`, value.instructions, INSTRUCTIONS_MAX) } : {}),
   };
+  if (rule.pattern !== undefined) {
+    budget.patterns += patternSize(rule.pattern);
+    if (budget.patterns > PATTERN_SIZE_MAX) refuse(`${path}.pattern`, `(rule "${rule.name}"): the request's patterns expand past ${PATTERN_SIZE_MAX} steps in all, the most a request's rules can compile to (a counted repetition such as {1000} copies what it repeats that many times). Use fewer or smaller repetitions, or attach the rules to a saved Firewall policy.`);
+  }
   const problem = ruleProblem(rule);
   if (problem) refuse(`${path}.${problem.field}`, `(rule "${rule.name}"): ${problem.reason}`);
   return rule;
@@ -81,14 +190,15 @@ function reads(path: string, value: unknown): FirewallRule['reads'] {
   return out;
 }
 
-function parseEntry(index: number, value: unknown, budget: { rules: number }): FirewallPolicyState {
+function parseEntry(index: number, value: unknown, budget: { rules: number; patterns: number }): FirewallPolicyState {
   const path = `plugins[${index}]`;
   if (!isObject(value)) refuse(path, 'must be a plugin object, such as {"id": "firewall", ...}.');
   if (value.id !== 'firewall') refuse(`${path}.id`, `must be "firewall", the only plugin this gateway runs; got ${JSON.stringify(value.id ?? null).slice(0, 64)}.`);
   for (const key of Object.keys(value)) {
     if (ENTRY_FIELDS.has(key)) continue;
-    const hint = API_SPELLINGS[key];
-    refuse(`${path}.${key}`, hint ? `is not a field of a request's Firewall rules: ${hint}.` : `is not a field of a request's Firewall rules; they have ${[...ENTRY_FIELDS].map((f) => `"${f}"`).join(', ')}.`);
+    // Own members only: `constructor` and `__proto__` are the keys of every object.
+    const hint = Object.hasOwn(API_SPELLINGS, key) ? API_SPELLINGS[key] : undefined;
+    refuse(`${path}.${shown(key)}`, hint ? `is not a field of a request's Firewall rules: ${hint}.` : `is not a field of a request's Firewall rules; they have ${[...ENTRY_FIELDS].map((f) => `"${f}"`).join(', ')}.`);
   }
   const rules: FirewallRule[] = [];
   for (const [list, tier] of TIER_LISTS) {
@@ -97,7 +207,7 @@ function parseEntry(index: number, value: unknown, budget: { rules: number }): F
     if (!Array.isArray(listed)) refuse(`${path}.${list}`, 'must be a list of rules.');
     budget.rules += listed.length;
     if (budget.rules > FIREWALL_MAX_RULES) refuse(`${path}.${list}`, `takes the request past ${FIREWALL_MAX_RULES} rules, the most a request can add.`);
-    listed.forEach((rule, i) => rules.push(parseRule(`${path}.${list}[${i}]`, rule, tier)));
+    listed.forEach((rule, i) => rules.push(parseRule(`${path}.${list}[${i}]`, rule, tier, budget)));
   }
   return {
     id: path,
@@ -112,12 +222,18 @@ function parseEntry(index: number, value: unknown, budget: { rules: number }): F
 /**
  * Parsed requests' rules by the `plugins` value's JSON text: an agent sends the same rules with every turn, so each
  * distinct text is parsed, checked and compiled once (the compiled form hangs off these very objects:
- * domain/firewall.ts `compilePolicy`). Bounded in entries (the oldest text goes first) and in each text's length, so
- * what a stream of distinct rule sets can pin is a few MiB: a longer text is parsed on each request instead.
+ * domain/firewall.ts `compilePolicy`). Bounded in entries, in each text's length (a longer text is parsed on each
+ * request instead) and in what the entries hold in all, their compiled patterns included (a text of a few KiB can hold
+ * 1.5 MB compiled): what a stream of distinct rule sets can pin is `PARSED_BYTES_MAX`. The least recently used text
+ * goes first, so one client's stream of distinct texts does not push out the rules every agent repeats.
  */
-const parsed = new Map<string, readonly FirewallPolicyState[]>();
+const parsed = new Map<string, { policies: readonly FirewallPolicyState[]; bytes: number }>();
+let parsedBytes = 0;
 const PARSED_MAX = 256;
 const PARSED_TEXT_MAX = 16 * 1024;
+const PARSED_BYTES_MAX = 16 * 1024 * 1024;
+/** What a unit of `patternSize` holds compiled (re2js, measured: about 70 bytes an instruction). */
+const PATTERN_UNIT_BYTES = 80;
 
 /**
  * The request's own Firewall policies from its `plugins` value (policy ids `plugins[<index>]`), or a 400 naming
@@ -127,11 +243,21 @@ export function requestPolicies(value: unknown): readonly FirewallPolicyState[] 
   if (!Array.isArray(value)) refuse('plugins', 'must be a list of plugins, such as [{"id": "firewall", "hard_deny": [...]}].');
   const key = JSON.stringify(value);
   const known = parsed.get(key);
-  if (known) return known;
-  const budget = { rules: 0 };
+  if (known) {
+    parsed.delete(key);
+    parsed.set(key, known);
+    return known.policies;
+  }
+  const budget = { rules: 0, patterns: 0 };
   const policies = value.map((entry, i) => parseEntry(i, entry, budget)).filter((p) => p.rules.length > 0);
   if (key.length > PARSED_TEXT_MAX) return policies;
-  if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value!);
-  parsed.set(key, policies);
+  const bytes = key.length + budget.patterns * PATTERN_UNIT_BYTES;
+  for (const [oldest, entry] of parsed) {
+    if (parsed.size < PARSED_MAX && parsedBytes + bytes <= PARSED_BYTES_MAX) break;
+    parsed.delete(oldest);
+    parsedBytes -= entry.bytes;
+  }
+  parsed.set(key, { policies, bytes });
+  parsedBytes += bytes;
   return policies;
 }
