@@ -16,7 +16,7 @@ import { loadConfig } from '../src/config/config.ts';
 import type { components } from '../src/control/spec-types.ts';
 import { startTollgate, type RunningTollgate } from '../src/server.ts';
 import { grantCredits } from '../src/store/credits.ts';
-import { startFakeProvider, type FakeProvider } from './fake-upstream.ts';
+import { FAKE_THINKING, startFakeProvider, type FakeProvider } from './fake-upstream.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -48,10 +48,11 @@ function apiClient(base: string): Api {
   };
 }
 
-async function shot(page: Page, name: string): Promise<void> {
+/** `fullPage` false: the screen as first shown, for a page whose full length (a long list) shows nothing more. */
+async function shot(page: Page, name: string, fullPage = true): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
   // The fixed status toast would float over arbitrary content in a full-page capture: hide it meanwhile.
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true, animations: 'disabled', style: '[data-testid="status"] { visibility: hidden; }' });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage, animations: 'disabled', style: '[data-testid="status"] { visibility: hidden; }' });
 }
 
 /** Waits for the polite status region to report an outcome matching `text`. */
@@ -156,6 +157,7 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'),
     TOLLGATE_BOOTSTRAP_API_KEY: BOOTSTRAP,
     TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fake.url}/v1`,
+    TOLLGATE_PROVIDER_ANTHROPIC_BASE_URL: `${fake.url}/v1`,
     // BYOK requests cost only the processing fee; a large one makes the cost visible at 5 decimals.
     TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '2000',
     TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
@@ -1152,7 +1154,8 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
         .filter((a) => { const r = a.getBoundingClientRect(); return r.left < 0 || r.right > document.documentElement.clientWidth || r.width === 0; })
         .map((a) => a.textContent)`);
       assert.deepEqual(offscreen, [], `${route}: navigation links out of sight at 390px`);
-      await shot(page, name);
+      // By now Logs lists the requests of the steps above, a page thousands of pixels long: its first screen is enough.
+      await shot(page, name, name !== 'mobile-logs');
     }
     await page.setViewportSize({ width: 1280, height: 860 });
   });
@@ -1283,31 +1286,50 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     assert.ok(await refusal.evaluate((el) => el.nextElementSibling?.classList.contains('form-actions') ?? false), 'the refusal sits just above Save');
   });
 
-  await t.test('Playground: two models side by side, streamed from the browser with the chosen access key; a follow-up and a retry; usage is that key\'s', { skip: running.gatewayUrl ? false : 'the gateway plane is not wired into startTollgate yet' }, async () => {
+  await t.test('Playground: models side by side, streamed from the browser with the chosen access key (one column another key, with reasoning); a follow-up and a retry; usage is that key\'s; the request id opens its Logs entry', { skip: running.gatewayUrl ? false : 'the gateway plane is not wired into startTollgate yet' }, async () => {
+    // A key for Claude (the fake's `think-…` models think), which the third column overrides the page's key with.
+    const claudeKey = (await api<S['AIGatewayProviderAPIKeyDetail']>('POST', '/provider-keys', { providerId: 'anthropic', name: 'e2e claude key', value: 'sk-ant-e2e' })).body;
+    const claudeConfig = (await api<S['AIGatewayAccessKeyConfiguration']>('POST', '/access-key-configurations', { name: 'claude only', router: { rules: [{ provider: 'anthropic', steps: [{ type: 'user', keySelectionStrategy: 'ordered', keys: [{ id: claudeKey.id }] }] }] } })).body;
+    assert.equal((await api('POST', '/access-keys', { name: 'e2e claude', accessKeyConfigurationId: claudeConfig.id })).status, 201);
     await go(page, '#/playground', 'Playground');
     await page.getByLabel('Access key', { exact: true }).selectOption({ label: 'e2e app' });
     await page.getByLabel('Model 1', { exact: true }).fill('openai/gpt-4o');
     await page.getByRole('button', { name: 'Add a model to compare' }).click();
     await page.getByLabel('Model 2', { exact: true }).fill('openai:gpt-4o');
+    await page.getByRole('button', { name: 'Add a model to compare' }).click();
+    await page.getByLabel('Model 3', { exact: true }).fill('anthropic:think-e2e');
+    await page.getByLabel('Key for model 3', { exact: true }).selectOption({ label: 'e2e claude' });
+    await page.getByLabel('Reasoning for model 3', { exact: true }).selectOption('low');
     await page.getByLabel('Prompt', { exact: true }).fill('hello from the playground');
     await page.getByRole('button', { name: 'Send', exact: true }).click();
     const first = page.getByRole('region', { name: 'Column 1: openai/gpt-4o' });
     const second = page.getByRole('region', { name: 'Column 2: openai:gpt-4o' });
-    for (const column of [first, second]) await column.getByText('You said: "hello from the playground"').waitFor();
+    const third = page.getByRole('region', { name: 'Column 3: anthropic:think-e2e' });
+    for (const column of [first, second, third]) await column.getByText('You said: "hello from the playground"').waitFor();
     // The request id shown is a real gateway request of the chosen key, recorded like any other.
     const requestId = await first.locator('.pg-answer a.mono').first().innerText();
     const event = await poll('the Playground request\'s usage', async () => (await api<S['AIGatewayRequest']>('GET', `/usage/requests/${requestId}`)).body.attempts?.[0]?.event);
     assert.equal(event.accessKeyId, accessKeyId);
     assert.ok(Number(event.totalCost) > 0);
     await first.getByText(/Finish: stop\. \d+ in · \d+ out/).waitFor();
+    // Reasoning asked of the third column only: Claude thinks (the gateway turns reasoning_effort into thinking), and
+    // its thinking shows folded above the answer.
+    const sentTo = (model: string) => fake.requests.filter((r) => r.body?.model === model).at(-1)!;
+    assert.deepEqual(sentTo('think-e2e').body!.thinking, { type: 'enabled', budget_tokens: 2048 });
+    assert.equal('reasoning_effort' in sentTo('gpt-4o').body!, false, 'a column left at the default sends no reasoning_effort');
+    await third.locator('summary', { hasText: 'Reasoning' }).click();
+    await third.getByText(FAKE_THINKING.text + FAKE_THINKING.more).waitFor();
 
-    // A follow-up goes to both; each keeps its own history (the fake model echoes the last user message).
+    // A follow-up goes to every column; each keeps its own history (the fake model echoes the last user message).
     await page.getByLabel('Prompt', { exact: true }).fill('and a follow-up');
     await page.getByRole('button', { name: 'Send', exact: true }).click();
-    for (const column of [first, second]) await column.getByText('You said: "and a follow-up"').waitFor();
-    const sent = fake.requests.at(-1)!.body as { messages: { role: string }[]; stream: boolean };
+    for (const column of [first, second, third]) await column.getByText('You said: "and a follow-up"').waitFor();
+    const sent = sentTo('gpt-4o').body as { messages: { role: string }[]; stream: boolean };
     assert.deepEqual(sent.messages.map((m) => m.role), ['user', 'assistant', 'user']);
     assert.equal(sent.stream, true);
+    // Claude's earlier turn went back with its signed thinking first, as an SDK user's kept message carries it.
+    const claudeTurn = (sentTo('think-e2e').body as { messages: { role: string; content: { type: string; signature?: string }[] }[] }).messages[1]!;
+    assert.deepEqual([claudeTurn.role, claudeTurn.content.map((b) => b.type), claudeTurn.content[0]!.signature], ['assistant', ['thinking', 'text'], FAKE_THINKING.signature]);
     const before = fake.requests.length;
     await second.getByRole('button', { name: 'Retry last answer' }).click();
     await poll('the retried answer', async () => (fake.requests.length > before ? true : undefined));
@@ -1315,6 +1337,29 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     assert.equal(await second.locator('.pg-turns > li').count(), 2, 'the retry replaced the last answer');
     await assertLabelled(page);
     await shot(page, 'playground');
+
+    // The request id links to its Logs entry, opened by id (#/logs/<id>) in a new tab: the conversation here stays.
+    const claudeId = await third.locator('.pg-answer a.mono').last().innerText();
+    await poll('the Claude request\'s usage', async () => (await api<S['AIGatewayRequest']>('GET', `/usage/requests/${claudeId}`)).body.attempts?.[0]?.event);
+    const [logs] = await Promise.all([context!.waitForEvent('page'), third.getByRole('link', { name: `Request ${claudeId} in Logs (new tab)` }).click()]);
+    logs.setDefaultTimeout(10_000);
+    try {
+      const attempts = logs.getByRole('region', { name: `Attempts of request ${claudeId}` });
+      await attempts.getByRole('heading', { name: 'Attempt 1 (final)' }).waitFor();
+      assert.match(await attempts.getByTestId('attempt-key').innerText(), /e2e claude key/);
+      assert.equal(new URL(logs.url()).hash, `#/logs/${claudeId}`);
+      // Closed, the address no longer names it, and the focus is on the page (the request may have no row to go back to).
+      await attempts.getByRole('button', { name: 'Close' }).click();
+      await attempts.waitFor({ state: 'detached' });
+      assert.equal(new URL(logs.url()).hash, '#/logs');
+      assert.equal(await logs.evaluate<boolean>('document.activeElement !== null && document.activeElement !== document.body'), true, `the focus is not lost: ${await focusedElement(logs)}`);
+      // An id no request has says so rather than showing nothing.
+      await logs.evaluate(`location.hash = '#/logs/aigr_no_such_request'`);
+      await logs.getByRole('alert').filter({ hasText: 'No request aigr_no_such_request in this account\'s logs' }).waitFor();
+    } finally {
+      await logs.close();
+    }
+    assert.equal(await third.locator('.pg-turns > li').count(), 2, 'the Playground kept its conversation');
   });
 
   /** Signs out and in again in another tab: the tabs share the cookie, so this page's CSRF token is now of a gone session. */

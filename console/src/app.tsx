@@ -14,6 +14,7 @@ import { LogsScreen } from './screens/logs.tsx';
 import { PlaygroundScreen } from './screens/playground.tsx';
 import { UsageScreen } from './screens/usage.tsx';
 import { SettingsScreen } from './screens/settings.tsx';
+import { routeOf } from './nav.ts';
 
 const NAV = [
   { route: 'keys', label: 'Access keys' },
@@ -27,19 +28,6 @@ const NAV = [
   { route: 'usage', label: 'Usage' },
   { route: 'settings', label: 'Credits & settings' },
 ] as const;
-
-/** The route in the hash; undefined for an in-page anchor (#main), which is no route and must not become Access keys. */
-function routeOf(hash: string): string[] | undefined {
-  if (hash !== '' && hash !== '#' && !hash.startsWith('#/')) return undefined;
-  let parts: string[];
-  try {
-    parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
-  } catch {
-    // A malformed escape (`#/%E0`): no page of ours, and never a blank console.
-    return [hash.replace(/^#\/?/, '')];
-  }
-  return parts.length > 0 ? parts : ['keys'];
-}
 
 function currentRoute(): string[] {
   return routeOf(location.hash) ?? ['keys'];
@@ -71,7 +59,7 @@ function Screen({ route, me, onSessionGone }: { route: string[]; me: SessionInfo
     case 'firewall': return <FirewallScreen id={rest[0]} />;
     case 'mcp-servers': return <McpServersScreen id={rest[0]} />;
     case 'playground': return <PlaygroundScreen />;
-    case 'logs': return <LogsScreen />;
+    case 'logs': return <LogsScreen requestId={rest[0]} />;
     case 'usage': return <UsageScreen />;
     case 'settings': return <SettingsScreen me={me} onSessionGone={onSessionGone} />;
     case 'keys': return <KeysScreen />;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Model } from './api.ts';
 import {
-  applyEvent, attachmentKind, errorOf, imageRefusal, MAX_IMAGE_BYTES, MAX_TEXT_BYTES, messagesFor, pendingAnswer, requestBody,
+  answerHeaders, applyEvent, attachmentKind, errorOf, imageRefusal, MAX_IMAGE_BYTES, MAX_TEXT_BYTES, messagesFor, pendingAnswer, requestBody,
   SseParser, takesImages, userMessage, withAnswer, withPrompt, withRetry, type Answer, type SseEvent, type Turn,
 } from './playground-model.ts';
 
@@ -147,4 +147,40 @@ test('attachments: text files inlined as text parts, images as image_url data UR
   assert.equal(imageRefusal(catalog, ['openai:gpt-4o', 'openai:o1-mini'], [text]), undefined);
   assert.equal(imageRefusal(catalog, ['openai:gpt-4o'], [image]), undefined);
   assert.match(imageRefusal(catalog, ['openai:gpt-4o', 'openai:o1-mini'], [image]) ?? '', /^openai:o1-mini does not take images/);
+});
+
+test('reasoning: an effort per column is sent as reasoning_effort (none when not chosen); the signed reasoning comes back with its answer, to the model that wrote it', () => {
+  assert.equal('reasoning_effort' in requestBody('anthropic:claude-sonnet-4-6', [user('hi')]), false, 'the default sends nothing');
+  assert.equal(requestBody('anthropic:claude-sonnet-4-6', [user('hi')], 'high').reasoning_effort, 'high');
+  assert.equal(requestBody('openai:gpt-5.1', [user('hi')], 'none').reasoning_effort, 'none', '"none" turns reasoning off: it is sent');
+
+  // As the gateway streams Claude's thinking: reasoning_content deltas, then reasoning_details once, whole, with the finish.
+  const signed = { type: 'reasoning.text', text: 'Think about it.', signature: 'sig-1', format: 'anthropic-claude-v1', index: 0 };
+  const redacted = { type: 'reasoning.encrypted', data: 'opaque', format: 'anthropic-claude-v1', index: 1 };
+  const stream = [
+    chunk({ role: 'assistant', reasoning_content: 'Think ' }), chunk({ reasoning_content: 'about it.' }), chunk({ content: 'Hi.' }),
+    chunk({ reasoning_details: [signed, redacted] }, 'stop'), '[DONE]',
+  ].map((d) => `data: ${d}\n\n`).join('');
+  const answer = { ...answerOf(readAll(stream, 9)), model: 'anthropic:claude-sonnet-4-6' };
+  assert.equal(answer.reasoning, 'Think about it.', 'shown in the reasoning fold');
+  assert.deepEqual(answer.reasoningDetails, [signed, redacted]);
+  // A server streaming one entry in pieces under its index (OpenRouter's way) gets it back whole.
+  const pieces = answerOf([
+    { event: 'message', data: chunk({ reasoning_details: [{ type: 'reasoning.text', text: 'Thi', index: 0, format: 'f' }] }) },
+    { event: 'message', data: chunk({ reasoning_details: [{ type: 'reasoning.text', text: 'nk.', signature: 'sig', index: 0, format: 'f' }] }) },
+  ]);
+  assert.deepEqual(pieces.reasoningDetails, [{ type: 'reasoning.text', text: 'Think.', signature: 'sig', index: 0, format: 'f' }]);
+
+  const turns: Turn[] = [{ user: user('hi'), answer }, ...withPrompt([], user('and?'))];
+  assert.deepEqual(messagesFor(turns, 'anthropic:claude-sonnet-4-6'), [user('hi'), { role: 'assistant', content: 'Hi.', reasoning_details: [signed, redacted] }, user('and?')]);
+  // The column's model changed: the new one gets the text alone (OpenAI's older models refuse a field they do not know).
+  assert.deepEqual(messagesFor(turns, 'openai:gpt-4o'), [user('hi'), { role: 'assistant', content: 'Hi.' }, user('and?')]);
+  // An answer without signed reasoning carries no empty field.
+  assert.deepEqual(messagesFor([{ user: user('hi'), answer: { ...done('Hi.'), model: 'm' } }, ...withPrompt([], user('and?'))], 'm')[1], { role: 'assistant', content: 'Hi.' });
+});
+
+test("the answer's request id is the gateway's (its Logs entry), not the provider's x-request-id; fields the gateway did not send are named", () => {
+  const headers = new Headers({ 'x-request-id': 'req_openai_123', 'ngrok-aig-request-id': 'aigr_abc', 'ngrok-aig-removed-params': 'reasoning_effort, temperature' });
+  assert.deepEqual(answerHeaders(headers), { requestId: 'aigr_abc', removedParams: ['reasoning_effort', 'temperature'] });
+  assert.deepEqual(answerHeaders(new Headers({ 'x-request-id': 'req_openai_123' })), {});
 });

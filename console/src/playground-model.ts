@@ -9,7 +9,19 @@ export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
 export const MAX_TEXT_BYTES = 200 * 1024;
 
 export type ContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
-export interface ChatMessage { role: 'user' | 'assistant'; content: string | ContentPart[] }
+/** An entry of `reasoning_details`: the model's signed (or encrypted) reasoning, opaque here, sent back as it came. */
+export type ReasoningDetail = Record<string, unknown>;
+export interface ChatMessage { role: 'user' | 'assistant'; content: string | ContentPart[]; reasoning_details?: ReasoningDetail[] }
+
+/**
+ * The efforts chat's `reasoning_effort` takes (OpenAI's list; the gateway maps each to Claude's thinking, `minimal` and
+ * `xhigh` to its nearest). The model list (GET /v1/models, ngrok's schema) says nothing of which a model takes, so
+ * all are offered: a request the gateway sends without it (Claude with a limit too small to think) names it in
+ * `Ngrok-AIG-Removed-Params`, which the answer shows; a model that refuses it (OpenAI's non-reasoning ones) answers
+ * with its error.
+ */
+export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] as const;
+export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
 
 export interface ToolCall { index: number; id: string; name: string; arguments: string }
 export interface Usage { promptTokens: number; completionTokens: number; totalTokens: number; reasoningTokens?: number }
@@ -23,8 +35,17 @@ export interface Answer {
   finishReason?: string;
   usage?: Usage;
   error?: AnswerError;
-  /** The gateway's request id (x-request-id), the Logs entry of this answer. */
+  /**
+   * The gateway's request id (`Ngrok-AIG-Request-Id`), the Logs entry of this answer. Not `x-request-id`: that is the
+   * provider's own id when it sent one (OpenAI's `req_…`), which no Logs entry is named by.
+   */
   requestId?: string;
+  /** The model asked: its `reasoning_details` go back to it only (another model may refuse the field). */
+  model?: string;
+  /** Signed reasoning to send back with this answer on the next turn, as an SDK user's kept message carries it. */
+  reasoningDetails?: ReasoningDetail[];
+  /** Request fields the gateway did not send the model (`Ngrok-AIG-Removed-Params`), e.g. a reasoning effort it does not take. */
+  removedParams?: string[];
 }
 
 /** `run`: which request the answer is awaited from (withPrompt, withRetry); only that request's stream writes it. */
@@ -133,6 +154,10 @@ export function applyChunk(answer: Answer, chunk: unknown): Answer {
   if (text) next.text += text;
   const reasoning = str(delta.reasoning_content) ?? str(delta.reasoning);
   if (reasoning) next.reasoning += reasoning;
+  if (Array.isArray(delta.reasoning_details)) {
+    const details = delta.reasoning_details.map(obj).filter((d): d is Json => d !== undefined);
+    if (details.length > 0) next.reasoningDetails = mergeDetails(next.reasoningDetails ?? [], details);
+  }
   if (Array.isArray(delta.tool_calls)) {
     const calls = [...next.toolCalls];
     for (const raw of delta.tool_calls) {
@@ -152,6 +177,23 @@ export function applyChunk(answer: Answer, chunk: unknown): Answer {
   return next;
 }
 
+/**
+ * `reasoning_details` of a delta added to those held. The gateway sends them once, whole, in the finish chunk; a
+ * server that streams them (OpenRouter, through a custom provider) sends pieces of one entry under the same `index`
+ * and type, whose strings are joined, so the entry goes back whole rather than as its pieces.
+ */
+function mergeDetails(held: readonly ReasoningDetail[], added: readonly ReasoningDetail[]): ReasoningDetail[] {
+  const out = held.map((d) => ({ ...d }));
+  for (const d of added) {
+    const same = typeof d.index === 'number' ? out.find((h) => h.index === d.index && h.type === d.type) : undefined;
+    if (!same) { out.push({ ...d }); continue; }
+    for (const [key, value] of Object.entries(d)) {
+      same[key] = typeof value === 'string' && typeof same[key] === 'string' && key !== 'type' && key !== 'format' && key !== 'id' ? same[key] + value : value;
+    }
+  }
+  return out;
+}
+
 /** An event's data applied; `[DONE]` ends the answer, data that is not JSON is ignored. */
 export function applyEvent(answer: Answer, event: SseEvent): Answer {
   if (event.data === '[DONE]') return { ...answer, state: answer.state === 'streaming' ? 'done' : answer.state };
@@ -166,14 +208,21 @@ export function applyEvent(answer: Answer, event: SseEvent): Answer {
 const kept = (t: Turn): boolean => (t.answer.state === 'done' || t.answer.state === 'stopped') && t.answer.text !== '';
 
 /**
- * The messages of the column's next request: every earlier turn that produced text (the user's message and the
- * answer's text; tool calls are shown, not replayed — the Playground runs no tools to answer them), then the last
- * turn's user message. Each column has its own turns, so each model keeps its own history.
+ * The messages of the column's next request to `model`: every earlier turn that produced text (the user's message and
+ * the answer's text; tool calls are shown, not replayed — the Playground runs no tools to answer them), then the last
+ * turn's user message. Each column has its own turns, so each model keeps its own history. An answer's
+ * `reasoning_details` go back with it, as an openai SDK user's kept message sends them (Claude needs its signed
+ * thinking back to go on with a tool loop) — to the model that wrote them only: after the column's model changed,
+ * the new one gets the text alone (OpenAI's older models refuse a message field they do not know).
  */
-export function messagesFor(turns: readonly Turn[]): ChatMessage[] {
+export function messagesFor(turns: readonly Turn[], model?: string): ChatMessage[] {
   const last = turns.at(-1);
   if (!last) return [];
-  const earlier = turns.slice(0, -1).filter(kept).flatMap((t): ChatMessage[] => [t.user, { role: 'assistant', content: t.answer.text }]);
+  const earlier = turns.slice(0, -1).filter(kept).flatMap((t): ChatMessage[] => {
+    const details = t.answer.reasoningDetails;
+    const own = details !== undefined && details.length > 0 && t.answer.model === model;
+    return [t.user, { role: 'assistant', content: t.answer.text, ...(own ? { reasoning_details: details } : {}) }];
+  });
   return [...earlier, last.user];
 }
 
@@ -201,8 +250,16 @@ export function withAnswer(turns: Turn[], run: number | undefined, change: (a: A
   return [...turns.slice(0, -1), { ...last, answer: change(last.answer) }];
 }
 
-export function requestBody(model: string, messages: ChatMessage[]): Json {
-  return { model, messages, stream: true, stream_options: { include_usage: true } };
+/** The column's request; `effort` undefined sends no `reasoning_effort` (the model's default), `none` turns reasoning off. */
+export function requestBody(model: string, messages: ChatMessage[], effort?: ReasoningEffort): Json {
+  return { model, messages, stream: true, stream_options: { include_usage: true }, ...(effort ? { reasoning_effort: effort } : {}) };
+}
+
+/** What the answer's response headers say of it: the gateway's request id and the fields it did not send. */
+export function answerHeaders(headers: { get(name: string): string | null }): Pick<Answer, 'requestId' | 'removedParams'> {
+  const requestId = headers.get('ngrok-aig-request-id') ?? undefined;
+  const removed = (headers.get('ngrok-aig-removed-params') ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  return { ...(requestId ? { requestId } : {}), ...(removed.length > 0 ? { removedParams: removed } : {}) };
 }
 
 // ---- Attachments ----

@@ -1,10 +1,12 @@
 // Logs: usage events from GET /usage (includeRetries), newest first, one row per request; selecting a
-// request shows its attempts side by side. The API filters by time and access key only: with a provider,
-// model or status filter set, pages are read on until a page's worth of requests match or the range ends.
+// request shows its attempts side by side, and `#/logs/<requestId>` (the Playground's link) opens one by its id.
+// The API filters by time and access key only: with a provider, model or status filter set, pages are read on
+// until a page's worth of requests match or the range ends.
 import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, listAll, pathOf, usd, when, type AccessKey, type ProviderKey, type Schemas, type UsageEvent } from '../api.ts';
 import { capturedSize, groupRequests, isFiltering, matches, mergeEvents, partialRequests, shownTokens, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
+import { routeHash } from '../nav.ts';
 import { Button, Empty, ErrorNote, Field, LoadMore, PageHeading, TableWrap, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
 
 type UsageList = Schemas['AIGatewayUsageList'];
@@ -108,7 +110,13 @@ function Capture({ requestId }: { requestId: string }) {
   );
 }
 
-export function LogsScreen() {
+/** A request id no usage event has: unknown to this account, or still under way (an answer is logged when it ends). */
+const notLogged = (requestId: string): string => `No request ${requestId} in this account's logs. A request still under way is logged when it ends: reload this page then.`;
+
+/** The request `#/logs/<id>` names, from its own resource: it may be older than the range listed, or not on the page loaded. */
+type Linked = { requestId: string; row?: RequestRow; error?: string };
+
+export function LogsScreen({ requestId }: { requestId?: string | undefined }) {
   const [range, setRange] = useState<RangeId>('24h');
   const [accessKeyId, setAccessKeyId] = useState('');
   const [includeRetries, setIncludeRetries] = useState(true);
@@ -118,6 +126,7 @@ export function LogsScreen() {
   const [keys, setKeys] = useState<AccessKey[]>([]);
   const [open, setOpen] = useState<string | undefined>();
   const [providerKeys, setProviderKeys] = useState<ProviderKey[]>([]);
+  const [linked, setLinked] = useState<Linked | undefined>();
   // Requests (matching the filters) the list should show before a filtered search pauses; Load more raises it.
   const [goal, setGoal] = useState(PAGE);
   const load = useAction();
@@ -187,17 +196,39 @@ export function LogsScreen() {
   };
 
   // Opening a request brings its attempts (below the list) into view and focus; closing returns to its row.
-  const openRequest = (requestId: string | undefined) => {
+  const openRequest = (id: string | undefined) => {
     const closing = open;
-    setOpen(requestId);
-    if (requestId) {
+    setOpen(id);
+    if (id) {
       focusLater(() => { panelRef.current?.scrollIntoView({ block: 'start' }); return panelRef.current; });
     } else if (closing) {
-      focusLater(() => document.querySelector<HTMLElement>(`tr[data-request-id="${CSS.escape(closing)}"] button`));
+      // A linked request may have no row in the list: the focus goes to the page's heading, not to <body>.
+      focusLater(() => document.querySelector<HTMLElement>(`tr[data-request-id="${CSS.escape(closing)}"] button`) ?? document.getElementById('logs-title'));
+      // Closed, the address no longer names it (a reload would open it again); no hashchange, so no new screen.
+      if (closing === requestId) history.replaceState(null, '', routeHash('logs'));
     }
   };
+  // Declared after the list's refresh, which closes any open request: at mount, the linked one opens after it.
+  useEffect(() => {
+    setLinked(undefined);
+    if (!requestId) return;
+    // Another id linked before this answer came: the answer is not for what is asked now.
+    let current = true;
+    api<RequestAttempts>('GET', `/usage/requests/${encodeURIComponent(requestId)}`).then((request) => {
+      if (!current) return;
+      const row = groupRequests(request.attempts.map((a) => a.event))[0];
+      setLinked(row ? { requestId, row } : { requestId, error: notLogged(requestId) });
+      if (row) openRequest(requestId);
+    }, (e: unknown) => {
+      if (!current) return;
+      setLinked({ requestId, error: e instanceof ApiError && e.status === 404 ? notLogged(requestId) : `Could not load request ${requestId}: ${e instanceof Error ? e.message : String(e)}` });
+    });
+    return () => { current = false; };
+  }, [requestId]);
+
   const keysById = new Map(providerKeys.map((k) => [k.id, k]));
-  const selected: RequestRow | undefined = rows.find((r) => r.requestId === open);
+  // The linked request as its own resource has it (every attempt), rather than as the loaded pages do.
+  const selected: RequestRow | undefined = linked?.row && linked.requestId === open ? linked.row : rows.find((r) => r.requestId === open);
   return (
     <section aria-labelledby="logs-title">
       <PageHeading id="logs-title">Logs</PageHeading>
@@ -224,6 +255,7 @@ export function LogsScreen() {
         <Button type="submit" busy={load.busy}>Refresh</Button>
       </form>
       <ErrorNote error={load.error} />
+      <ErrorNote error={linked?.error} />
       <Loading busy={load.busy} />
       {/* A live region, kept on the page while empty (one that appears with its text is not reliably announced):
           screen-reader users hear how a filtered search went without hunting for this line. */}

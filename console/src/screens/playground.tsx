@@ -5,19 +5,23 @@
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { api, ApiError, listAll, type AccessKey, type Model, type PlaygroundToken } from '../api.ts';
 import { loadCatalog } from '../catalog.ts';
+import { routeHash } from '../nav.ts';
 import {
-  applyEvent, attachmentKind, errorOf, imageRefusal, MAX_COLUMNS, messagesFor, requestBody, SseParser, userMessage, withAnswer, withPrompt, withRetry,
-  type Answer, type Attachment, type ChatMessage, type Turn,
+  answerHeaders, applyEvent, attachmentKind, errorOf, imageRefusal, MAX_COLUMNS, messagesFor, REASONING_EFFORTS, requestBody, SseParser, userMessage,
+  withAnswer, withPrompt, withRetry, type Answer, type Attachment, type ChatMessage, type ReasoningEffort, type Turn,
 } from '../playground-model.ts';
 import { Button, ErrorNote, Field, Loading, PageHeading, errorText, useAction } from '../ui.tsx';
 
-interface Column { id: number; model: string; /** '' : the page's key. */ keyId: string; enabled: boolean; turns: Turn[] }
+interface Column {
+  id: number; model: string; /** '' : the page's key. */ keyId: string; enabled: boolean; turns: Turn[];
+  /** '' : no `reasoning_effort` sent, the model's own default. */ effort: ReasoningEffort | '';
+}
 
 /** A token is asked for again this long before it expires: a long stream must not start on one about to lapse. */
 const TOKEN_MARGIN_MS = 60_000;
 
 let nextColumnId = 1;
-const newColumn = (model = ''): Column => ({ id: nextColumnId++, model, keyId: '', enabled: true, turns: [] });
+const newColumn = (model = ''): Column => ({ id: nextColumnId++, model, keyId: '', enabled: true, turns: [], effort: '' });
 
 /** The key icon ngrok's Playground marks its key pickers with; decoration only (the label says "key"). */
 function KeyIcon() {
@@ -67,7 +71,9 @@ function AnswerView({ answer }: { answer: Answer }) {
         {answer.state === 'stopped' ? 'Stopped. ' : ''}
         {answer.finishReason ? `Finish: ${answer.finishReason}. ` : ''}
         {u ? `${u.promptTokens} in · ${u.completionTokens} out${u.reasoningTokens ? ` (${u.reasoningTokens} reasoning)` : ''}. ` : ''}
-        {answer.requestId ? <>Request <a href="#/logs" class="mono">{answer.requestId}</a></> : null}
+        {answer.removedParams ? `Not sent to the model: ${answer.removedParams.join(', ')}. ` : ''}
+        {/* In a new tab: leaving the Playground would end its streams and lose the conversation, which lives in the page only. */}
+        {answer.requestId ? <>Request <a href={routeHash('logs', answer.requestId)} target="_blank" rel="noopener" class="mono" aria-label={`Request ${answer.requestId} in Logs (new tab)`}>{answer.requestId}</a></> : null}
       </p>
     </div>
   );
@@ -91,6 +97,12 @@ function ColumnView({ column, index, count, keys, modelIds, onChange, onStop, on
           <select value={column.keyId} onChange={(e) => onChange({ keyId: e.currentTarget.value })}>
             <option value="">The Playground's key</option>
             {keys.map((k) => <option key={k.id} value={k.id}>{k.name ?? k.id}</option>)}
+          </select>
+        </Field>
+        <Field label={`Reasoning for model ${index + 1}`} hint="Sent as reasoning_effort. Models that do not reason may refuse it: leave the default for them.">
+          <select value={column.effort} onChange={(e) => onChange({ effort: e.currentTarget.value as Column['effort'] })}>
+            <option value="">Model default (not sent)</option>
+            {REASONING_EFFORTS.map((r) => <option key={r} value={r}>{r}</option>)}
           </select>
         </Field>
         <label class="choice"><input type="checkbox" checked={column.enabled} onChange={(e) => onChange({ enabled: e.currentTarget.checked })} /> Send prompts to model {index + 1}</label>
@@ -163,10 +175,10 @@ export function PlaygroundScreen() {
       const res = await fetch(`${gatewayUrl}/v1/chat/completions`, {
         method: 'POST', signal: controller.signal,
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'text/event-stream' },
-        body: JSON.stringify(requestBody(column.model, messagesFor(turns))),
+        body: JSON.stringify(requestBody(column.model, messagesFor(turns, column.model), column.effort || undefined)),
       });
-      const requestId = res.headers.get('x-request-id') ?? undefined;
-      if (requestId) answer((a) => ({ ...a, requestId }));
+      const said = answerHeaders(res.headers);
+      answer((a) => ({ ...a, ...said, model: column.model }));
       if (!res.ok || !res.body) return fail(errorOf(await res.text(), res.status));
       const parser = new SseParser();
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
