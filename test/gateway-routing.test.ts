@@ -928,6 +928,23 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(plain.headers.get('ngrok-aig-removed-params'), null);
   });
 
+  test('a reasoning effort sent to an OpenAI model without reasoning is stripped and reported, not refused by OpenAI', async () => {
+    h.fake.reset();
+    const t = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }]);
+    const r = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o', { reasoning_effort: 'low', temperature: 0.2 }) });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('ngrok-aig-removed-params'), 'reasoning_effort');
+    assert.equal(h.fake.requests[0]!.body!.reasoning_effort, undefined);
+    assert.equal(h.fake.requests[0]!.body!.temperature, 0.2);
+    const responses = await gw(h, '/v1/responses', { token: t, body: { model: 'gpt-4.1', input: 'hi', reasoning: { effort: 'low' } } });
+    assert.equal(responses.status, 200);
+    assert.equal(responses.headers.get('ngrok-aig-removed-params'), 'reasoning');
+    assert.equal(h.fake.requests[1]!.body!.reasoning, undefined);
+    const reasoning = await gw(h, '/v1/chat/completions', { token: t, body: chat('o3', { reasoning_effort: 'low' }) });
+    assert.equal(reasoning.headers.get('ngrok-aig-removed-params'), null);
+    assert.equal(h.fake.requests[2]!.body!.reasoning_effort, 'low');
+  });
+
   test('token caps: maxInputTokens → 413 3811 before any call; maxOutputTokens clamps what the provider sees', async () => {
     const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
     await h.gatewayConfig({ maxInputTokens: 20, maxOutputTokens: 50 });

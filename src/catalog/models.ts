@@ -94,8 +94,16 @@ function openaiReasoning(id: string, displayName: string, context: number, maxOu
   return model;
 }
 
+/**
+ * OpenAI's models without reasoning (GPT-4o, GPT-4.1, GPT-3.5) refuse a reasoning effort with a 400 ("Unrecognized
+ * request argument supplied: reasoning_effort"; Responses: "Unsupported parameter: 'reasoning.effort'"): a client
+ * that asks every model for reasoning (the console Playground, an agent switching models) gets the answer without it,
+ * the field named in Ngrok-AIG-Removed-Params.
+ */
+const NO_REASONING_UNSUPPORTED = ['reasoning_effort', 'reasoning'] as const;
+
 function openaiChat(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing, input: readonly string[] = TEXT_IMAGE): CatalogModel {
-  return m(id, { displayName, context, maxOut, input, pricing: withOpenaiWebSearchPreview(pricing), surfaces: OPENAI_TEXT_SURFACES });
+  return m(id, { displayName, context, maxOut, input, pricing: withOpenaiWebSearchPreview(pricing), unsupported: NO_REASONING_UNSUPPORTED, surfaces: OPENAI_TEXT_SURFACES });
 }
 
 /**
