@@ -291,7 +291,7 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
     await h.api('DELETE', `/virtual-models/${virtual.id}`);
   });
 
-  test('models.list and models.get: the Google models the access key may use and the OpenAI embedding models embedContent reaches, in Google\'s shape and pages, from the catalog with no upstream call', async () => {
+  test('models.list and models.get: the Google models the access key may use and the models Gemini\'s methods reach by translation (chat models and Claude for generateContent, OpenAI embedding models for embedContent), in Google\'s shape and pages, from the catalog with no upstream call', async () => {
     const sent = h.fake.requests.length;
     const pager = await ai.models.list({ config: { pageSize: 3 } });
     assert.equal(pager.page.length, 3, 'pageSize honoured');
@@ -300,9 +300,10 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
     assert.ok(names.length > 3, 'the pager fetched the next pages');
     assert.equal(new Set(names).size, names.length);
     assert.ok(names.includes('models/gemini-2.5-flash') && names.includes('models/gemini-embedding-001'), names.join());
-    // Google's models, and the OpenAI embedding models Gemini's embedContent reaches by translation; no other model.
-    assert.ok(names.every((n) => /^models\/(gemini-|text-embedding-)/.test(n)), names.join());
-    assert.ok(names.includes('models/text-embedding-3-small') && !names.includes('models/gpt-4o'), names.join());
+    // Google's models, the OpenAI embedding models embedContent reaches, and the chat models and Claude generateContent
+    // reaches; not a model no Gemini method reaches (a legacy-completions or realtime model).
+    for (const listed of ['models/text-embedding-3-small', 'models/gpt-4o', 'models/o3']) assert.ok(names.includes(listed), `${listed} in ${names.join()}`);
+    assert.ok(!names.includes('models/gpt-3.5-turbo-instruct') && !names.some((n) => n.includes('realtime')), names.join());
     const whole = [];
     for await (const model of await ai.models.list()) whole.push(model.name);
     assert.deepEqual(whole, names, 'one page without pageSize');
@@ -315,13 +316,26 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
     assert.deepEqual((await ai.models.get({ model: 'models/gemini-embedding-001' })).supportedActions, ['embedContent']);
     const openaiEmbedding = await ai.models.get({ model: 'text-embedding-3-small' });
     assert.deepEqual([openaiEmbedding.name, openaiEmbedding.supportedActions], ['models/text-embedding-3-small', ['embedContent']]);
-    await assert.rejects(ai.models.get({ model: 'gpt-4o' }), (e: unknown) => e instanceof ApiError && e.status === 404 && JSON.parse(e.message).error.status === 'NOT_FOUND');
+    const gpt = await ai.models.get({ model: 'gpt-4o' });
+    assert.deepEqual([gpt.name, gpt.displayName, gpt.inputTokenLimit, gpt.supportedActions], ['models/gpt-4o', 'GPT-4o', 128_000, ['generateContent', 'countTokens']]);
+    // A key that may use every provider: Claude, DeepSeek's chat models, every one under the name a request sends.
+    const everything = client(h, (await h.accessKey(await h.configuration({}))).token);
+    const all: string[] = [];
+    for await (const model of await everything.models.list({ config: { pageSize: 7 } })) all.push(model.name!);
+    assert.equal(new Set(all).size, all.length, 'paged without repeats');
+    for (const listed of ['models/claude-sonnet-4-6', 'models/deepseek-chat', 'models/gemini-2.5-flash']) assert.ok(all.includes(listed), `${listed} in ${all.join()}`);
+    const claude = await everything.models.get({ model: 'anthropic:claude-sonnet-4-6' });
+    assert.deepEqual([claude.name, claude.supportedActions], ['models/claude-sonnet-4-6', ['generateContent', 'countTokens']]);
+    await assert.rejects(ai.models.get({ model: 'gpt-3.5-turbo-instruct' }), (e: unknown) => e instanceof ApiError && e.status === 404 && JSON.parse(e.message).error.status === 'NOT_FOUND');
     assert.equal(h.fake.requests.length, sent, 'nothing reached Google');
 
     const narrow = (await h.accessKey(await h.configuration({ access: { providers: { allow: ['openai'] } } }))).token;
     const none = await gw(h, `/v1beta/models?key=${narrow}`);
     assert.equal(none.status, 200, none.text);
-    assert.deepEqual(none.json().models.map((m: { name: string }) => m.name), ['models/text-embedding-3-small', 'models/text-embedding-3-large', 'models/text-embedding-ada-002'], 'only what Gemini\'s API reaches of OpenAI\'s');
+    const openaiOnly = none.json().models as { name: string; supportedGenerationMethods: string[] }[];
+    assert.ok(openaiOnly.length > 3 && openaiOnly.every((m) => !m.name.startsWith('models/gemini-') && !m.name.startsWith('models/claude-')), 'only what Gemini\'s API reaches of OpenAI\'s');
+    assert.deepEqual(openaiOnly.filter((m) => m.supportedGenerationMethods.includes('embedContent')).map((m) => m.name), ['models/text-embedding-3-small', 'models/text-embedding-3-large', 'models/text-embedding-ada-002']);
+    assert.ok(openaiOnly.some((m) => m.name === 'models/gpt-4o'));
     await assert.rejects(client(h, narrow).models.get({ model: 'gemini-2.5-flash' }), (e: unknown) => e instanceof ApiError && e.status === 404);
     for (const query of ['pageSize=-1', 'pageSize=ten', 'pageToken=models%2Fnot-in-the-list']) {
       const bad = await gw(h, `/v1beta/models?${query}`, { headers: { 'x-goog-api-key': token } });

@@ -597,6 +597,17 @@ describe('translation: Responses requests served over chat completions and Messa
     assert.equal(lastUpstream().path, '/v1/chat/completions');
   });
 
+  test('a chat client\'s `thinking` (Anthropic\'s compatibility spelling, through extra_body): alone it stays on Anthropic\'s chat endpoint, which honours it; beside reasoning_effort (Claude\'s own API) its budget is Claude\'s thinking, not removed', async () => {
+    const ask: OpenAI.ChatCompletionMessageParam = { role: 'user', content: 'Think about Paris.' };
+    const thinking = { type: 'enabled', budget_tokens: 3000 };
+    await openai.chat.completions.create({ model: 'claude-sonnet-4-5', max_tokens: 8000, messages: [ask], ...{ thinking } });
+    assert.deepEqual([lastUpstream().path, lastUpstream().body!.thinking], ['/v1/chat/completions', thinking]);
+    const { data: answer, response } = await openai.chat.completions.create({ model: 'anthropic:think-paris', max_tokens: 8000, reasoning_effort: 'high', messages: [ask], ...{ thinking } }).withResponse();
+    assert.equal((answer.choices[0]!.message as { reasoning_content?: string }).reasoning_content, FAKE_THINKING.text + FAKE_THINKING.more);
+    assert.deepEqual([lastUpstream().path, lastUpstream().body!.thinking], ['/v1/messages', thinking]);
+    assert.equal(response.headers.get('ngrok-aig-removed-params'), 'reasoning_effort', 'the effort is the one not taken');
+  });
+
   test('the OpenAI SDK\'s Responses tool loop with reasoning to Claude: a reasoning item with Claude\'s thinking, which sent back with the output carries the signed thinking into the next turn (JSON and streamed)', async () => {
     const model = 'anthropic:tool-think-weather';
     const tools: OpenAI.Responses.Tool[] = [{ type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false }];
@@ -713,6 +724,12 @@ describe('translation: chat completions served by a Messages-only provider (sqli
   after(async () => { await h.close(); });
 
   const lastUpstream = () => h.fake.requests.at(-1)!;
+
+  test('a chat client\'s `thinking` (sent through extra_body) reaches a Messages-only model as Claude\'s thinking, where it was removed', async () => {
+    const { response } = await openai.chat.completions.create({ model: 'claudeish:mimic-1', max_tokens: 5000, messages: [{ role: 'user', content: 'think' }], ...{ thinking: { type: 'enabled', budget_tokens: 2000 } } }).withResponse();
+    assert.deepEqual(lastUpstream().body!.thinking, { type: 'enabled', budget_tokens: 2000 });
+    assert.equal(response.headers.get('ngrok-aig-removed-params'), null);
+  });
 
   test('the OpenAI SDK\'s chat call: system, messages and limits go up as Messages; the answer and usage come back as chat', async () => {
     const { data: completion, response } = await openai.chat.completions.create({
@@ -838,6 +855,45 @@ describe('translation: Gemini function names chat and Claude refuse (sqlite)', (
       await ai.models.generateContent({ model, config, contents: [ask, { role: 'model', parts }, { role: 'user', parts: [{ functionResponse: { id: call.functionCall!.id!, name: 'get_weather', response: { output: 'Sunny' } } }] }] });
       const turn = (lastUpstream().body!.messages as { content: { type: string }[] }[])[1]!.content;
       assert.deepEqual([turn[0], turn.map((b) => b.type)], [{ type: 'thinking', thinking: thought, signature: FAKE_THINKING.signature }, ['thinking', 'tool_use']], `streamed: ${streamed}`);
+    }
+  });
+});
+
+describe('translation: the Anthropic SDK on a chat model that reasons (DeepSeek) (sqlite)', () => {
+  let h: Harness;
+  let anthropic: Anthropic;
+  before(async () => {
+    h = await startHarness('sqlite', (fakeUrl) => ({ TOLLGATE_PROVIDER_DEEPSEEK_BASE_URL: `${fakeUrl}/v1` }));
+    const kd = await h.providerKey('deepseek', 'sk-translate-deepseek');
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'deepseek', steps: [{ type: 'user', keys: [{ id: kd }] }] }] } }))).token;
+    anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 });
+  });
+  after(async () => { await h.close(); });
+
+  test('reasoning_content comes back as thinking blocks before the call (JSON and streamed thinking_delta events), and sent back with the turn it goes up as reasoning_content, which DeepSeek requires in a thinking tool loop', async () => {
+    const model = 'deepseek:tool-think-weather';
+    const ask: Anthropic.MessageParam = { role: 'user', content: 'Weather in Paris?' };
+    const thought = FAKE_THINKING.text + FAKE_THINKING.more;
+    for (const streamed of [false, true]) {
+      let message: Anthropic.Message;
+      let deltas = '';
+      if (streamed) {
+        const stream = anthropic.messages.stream({ model, max_tokens: 2000, thinking: { type: 'enabled', budget_tokens: 1024 }, tools: [WEATHER_TOOL], messages: [ask] });
+        stream.on('thinking', (piece) => { deltas += piece; });
+        message = await stream.finalMessage();
+      } else {
+        message = await anthropic.messages.create({ model, max_tokens: 2000, thinking: { type: 'enabled', budget_tokens: 1024 }, tools: [WEATHER_TOOL], messages: [ask] });
+        deltas = thought;
+      }
+      assert.equal(deltas, thought, `streamed: ${streamed}`);
+      assert.deepEqual(message.content.map((b) => b.type), ['thinking', 'tool_use'], `streamed: ${streamed}`);
+      assert.deepEqual(message.content[0], { type: 'thinking', thinking: thought, signature: '' });
+      const call = message.content[1] as Anthropic.ToolUseBlock;
+      // The turn as it came, then the tool's result (the fake refuses a tool turn without its reasoning_content, as DeepSeek does).
+      const next = await anthropic.messages.create({ model, max_tokens: 2000, tools: [WEATHER_TOOL], messages: [ask, { role: 'assistant', content: message.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: 'Sunny' }] }] });
+      assert.match((next.content.find((b) => b.type === 'text') as Anthropic.TextBlock).text, /fake tool-think-weather model/);
+      const turn = (h.fake.requests.at(-1)!.body!.messages as Record<string, unknown>[])[1]!;
+      assert.deepEqual([turn.reasoning_content, turn.content], [thought, null], `streamed: ${streamed}: never as text`);
     }
   });
 });

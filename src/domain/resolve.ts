@@ -109,7 +109,7 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     seen.add(key);
     const native = surfaceOf(resolved.provider, input.format, input.surface);
     const modelSurfaces = resolved.catalogModel ? modelSurfacesOf(resolved.catalogModel, resolved.provider) : undefined;
-    let servedNatively = native && (!modelSurfaces || modelSurfaces.includes(hostSurface(input.format, input.surface))) ? native : undefined;
+    let servedNatively = nativeSurface(resolved.provider, modelSurfaces, input.format, input.surface);
     // A compatibility layer that would ignore what the request asks (Anthropic's OpenAI endpoint ignores
     // `response_format`) gives way to the provider's own API, through translation, when the request translates.
     if (servedNatively?.compatibility && input.body && asksWhatLayersIgnore(input.body)) {
@@ -199,6 +199,21 @@ function asksWhatLayersIgnore(body: Record<string, unknown>): boolean {
   if (typeof format !== 'object' || format === null) return false;
   const type = (format as Record<string, unknown>).type;
   return type === 'json_schema' || type === 'json_object';
+}
+
+/** The provider's spec for the client's own surface, when the model serves that surface. */
+function nativeSurface(provider: ResolvedProvider, modelSurfaces: readonly ApiSurface[] | undefined, format: ApiFormat, surface: ApiSurface): SurfaceSpec | undefined {
+  const native = surfaceOf(provider, format, surface);
+  return native && (!modelSurfaces || modelSurfaces.includes(hostSurface(format, surface))) ? native : undefined;
+}
+
+/**
+ * Whether a request of `format` and `surface` naming the model reaches it, natively or by translation — whatever its
+ * body asks (a body may still be refused: `untranslatable`). What the model lists say a model serves (models-wire.ts).
+ */
+export function servesSurface(model: Pick<Candidate, 'provider' | 'catalogModel'>, format: ApiFormat, surface: ApiSurface): boolean {
+  const modelSurfaces = model.catalogModel ? modelSurfacesOf(model.catalogModel, model.provider) : undefined;
+  return (nativeSurface(model.provider, modelSurfaces, format, surface) ?? translatedSurface(model.provider, modelSurfaces, format, surface)) !== undefined;
 }
 
 /** The surface a translated request goes to: the first target the model serves, a compatibility layer last. */

@@ -1,4 +1,4 @@
-// GET /v1/models and GET /v1/models/{id} on the gateway: the models this access key may use — the account's virtual
+// GET /v1/models and GET /v1/models/{id} on the gateway (and Gemini's GET /v1beta/models, of the models its API reaches): the models this access key may use — the account's virtual
 // models, the catalog and the account's user-defined providers, filtered by the key's access scope — under the control plane's list ids
 // (full catalog ids `author/name`, `provider:model` for user-defined providers; both are model addresses the gateway
 // accepts), in the shape of the client's SDK (models-wire.ts).
@@ -12,7 +12,7 @@ import { suggestName } from '../domain/suggest.ts';
 import type { AccessScope, AccountSnapshot, VirtualModelState } from '../state/types.ts';
 import type { RequestContext } from './context.ts';
 import { baseHeaders } from './headers.ts';
-import { MODEL_ANSWERS, modelAddress, modelId } from './models-wire.ts';
+import { geminiMethods, MODEL_ANSWERS, modelAddress, modelId } from './models-wire.ts';
 import { authenticateStage } from './pipeline.ts';
 import { writeJson } from './respond.ts';
 import { GEMINI_MODELS_PREFIX, MODEL_PATH_PREFIX } from './routes.ts';
@@ -106,11 +106,10 @@ function requestedId(path: string, prefix: string): string {
 }
 
 /**
- * A model Gemini's API serves: a Google model (no other provider has Gemini's native surfaces), or a catalog embedding
- * model served over OpenAI's `/v1/embeddings`, which Gemini's embedContent reaches by translation (GEMINI_EMBED_TO).
+ * A model Gemini's API serves: a Google model, or one its methods reach by translation — generateContent a chat model
+ * or Claude, embedContent an OpenAI-format embedding model (models-wire.ts geminiMethods).
  */
-const speaksGemini = (c: Candidate): boolean => c.provider.surfaces.some((s) => s.format === 'gemini')
-  || (c.catalogModel?.surfaces?.includes('embeddings') === true && c.provider.surfaces.some((s) => s.format === 'openai' && s.surface === 'embeddings'));
+const speaksGemini = (c: Candidate): boolean => geminiMethods(c).length > 0;
 
 /**
  * GET/HEAD /v1/models (`query`: the Anthropic page parameters) or /v1/models/{id}, in the route's format; Gemini's

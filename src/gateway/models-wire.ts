@@ -7,7 +7,7 @@
 import { modelNames } from '../catalog/index.ts';
 import type { ApiFormat } from '../catalog/types.ts';
 import { tollgateError } from '../domain/errors.ts';
-import type { Candidate } from '../domain/resolve.ts';
+import { servesSurface, type Candidate } from '../domain/resolve.ts';
 
 export interface ModelAnswers {
   /** The list; `query` holds the request's query parameters (pages, for Anthropic). */
@@ -97,16 +97,30 @@ function anthropicPage(candidates: readonly Candidate[], query: URLSearchParams)
 }
 
 /**
- * What Gemini's API serves of a model, named as Google's `supportedGenerationMethods` names them: an embedding
- * model's `embedContent` (served at `:embedContent`, and at `:batchEmbedContents`, which the SDK's embedContent calls), a generating model's
- * `generateContent` (its stream beside it) and `countTokens`.
+ * What Gemini's API serves of a model, natively or by translation (servesSurface: as a request naming it is
+ * resolved), named as Google's `supportedGenerationMethods` names them: a generating model's `generateContent` (its
+ * stream, `:streamGenerateContent`, beside it: Google names no method for it) and `countTokens` — Google's own
+ * models, and every model generateContent reaches by translation (GPT and other chat models, Claude), whose count
+ * is Anthropic's count_tokens or the gateway's own (pipeline.ts countedHere) —; an embedding model's `embedContent`
+ * (served at `:embedContent`, and at `:batchEmbedContents`, which the SDK's embedContent calls), a catalog model's
+ * only. None: a model
+ * Gemini's API does not reach (a realtime or legacy-completions model), which its list leaves out.
  */
-function generationMethods(c: Candidate): string[] {
-  const surfaces = c.catalogModel?.surfaces;
+export function geminiMethods(c: Candidate): string[] {
   const methods: string[] = [];
-  if (!surfaces || surfaces.includes('generate-content')) methods.push('generateContent', 'countTokens');
-  if (surfaces?.includes('embeddings')) methods.push('embedContent');
+  if (servesSurface(c, 'gemini', 'generate-content')) methods.push('generateContent', 'countTokens');
+  // A user-defined provider's models are all reached alike: which of them embed, only the catalog knows.
+  if (c.catalogModel && servesSurface(c, 'gemini', 'embed-content')) methods.push('embedContent');
   return methods;
+}
+
+/**
+ * A model's name on Gemini's API, which the Gen AI SDK sends back as the model: a catalog model's own id (unique
+ * in the catalog, and the one a bare name resolves to), a user-defined provider's `provider:model` (a bare name may
+ * be another's), a virtual model's name.
+ */
+function geminiName(c: Candidate): string {
+  return c.virtualModel ?? (c.provider.custom ? modelAddress(c) : c.modelId);
 }
 
 /**
@@ -117,9 +131,9 @@ function generationMethods(c: Candidate): string[] {
 function geminiModel(c: Candidate): Record<string, unknown> {
   const m = c.catalogModel;
   return {
-    name: `models/${c.modelId}`, baseModelId: c.modelId, displayName: c.displayName,
+    name: `models/${geminiName(c)}`, baseModelId: c.modelId, displayName: c.displayName,
     inputTokenLimit: m?.contextWindow, outputTokenLimit: m?.maxOutputTokens || undefined,
-    supportedGenerationMethods: generationMethods(c),
+    supportedGenerationMethods: geminiMethods(c),
   };
 }
 
@@ -136,7 +150,10 @@ function geminiPage(candidates: readonly Candidate[], query: URLSearchParams): s
   const asked = raw === null || raw === '' ? 0 : /^\d{1,9}$/.test(raw) ? Number(raw) : -1;
   if (asked < 0) throw tollgateError('invalidRequest', { reason: `pageSize must be a non-negative integer, got "${raw!.slice(0, 40)}".` });
   const size = Math.min(asked || GEMINI_DEFAULT_PAGE, GEMINI_MAX_PAGE);
-  const models = candidates.map(geminiModel);
+  // A name listed once (a virtual model named as a catalog model is: the first, the one a request reaches), so a
+  // page token names one place in the list.
+  const names = new Set<string>();
+  const models = candidates.map(geminiModel).filter((m) => !names.has(String(m.name)) && names.add(String(m.name)));
   const token = query.get('pageToken') || undefined;
   let start = 0;
   if (token !== undefined) {

@@ -38,6 +38,8 @@
 //   model `linger-MS-stray-…`                          → the same, with an error event 20 ms after the final event
 //   model `nousage-…`                                  → no usage reported
 //   model `think-…`, `tool-think-…` (Messages)         → a signed thinking block before the text or call (FAKE_THINKING), buffered and streamed
+//                                   (chat)             → `reasoning_content` before the text or call, as DeepSeek; a later request whose
+//                                                         assistant message with tool calls lacks its `reasoning_content` → 400 as DeepSeek answers
 //   Messages request with thinking on continuing a turn of tool use, or a prefill, whose assistant turn does not start
 //   with thinking, or any thinking block not signed FAKE_THINKING.signature → 400 as Anthropic answers
 //   Responses request offering a hosted web search tool (`web_search`, `web_search_preview…`) → the answer runs
@@ -227,6 +229,17 @@ function thinkingRoundTripError(body: Record<string, unknown>): string | undefin
 }
 
 /**
+ * DeepSeek's rule for a thinking model (`think-…`, `tool-think-…` on chat): an assistant message that made tool calls
+ * carries its `reasoning_content` in every later request, else 400 (DeepSeek's message, as Zed's fix quotes it).
+ */
+function missingReasoning(model: string, body: Record<string, unknown>): string | undefined {
+  if (!model.startsWith('think-') && !model.startsWith('tool-think-')) return undefined;
+  const messages = (Array.isArray(body.messages) ? body.messages : []) as { role?: unknown; tool_calls?: unknown; reasoning_content?: unknown }[];
+  const at = messages.findIndex((m) => m.role === 'assistant' && Array.isArray(m.tool_calls) && m.tool_calls.length > 0 && typeof m.reasoning_content !== 'string');
+  return at < 0 ? undefined : `Missing \`reasoning_content\` field in the assistant message at message index ${at}`;
+}
+
+/**
  * `tool-…` with tools offered: a call to the first one (or the one `tool_choice` forces), until a tool result comes
  * back — a chat `tool` message, or a Messages user turn of `tool_result` blocks.
  */
@@ -291,6 +304,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   const badName = badThinking ?? (surface === 'messages' ? invalidMessagesToolName(body) : undefined);
   if (badName) {
     res.writeHead(400, { 'content-type': 'application/json', 'request-id': 'req_fake1' }).end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: badName }, request_id: 'req_fake1' }));
+    return;
+  }
+  const unreasoned = surface === 'chat-completions' && typeof body.model === 'string' ? missingReasoning(body.model, body) : undefined;
+  if (unreasoned) {
+    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: unreasoned, type: 'invalid_request_error', param: null, code: 'invalid_request_error' } }));
     return;
   }
   const badTool = surface === 'chat-completions' ? invalidChatToolName(body) : undefined;
@@ -358,7 +376,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (call) answer.toolCall = call;
   if (call && model.startsWith('tool-each-') && (surface === 'chat-completions' || surface === 'messages')) answer.toolCalls = everyToolCall(surface, body, call);
   if (model.startsWith('tool-latename-')) answer.lateName = true;
-  if ((model.startsWith('think-') || model.startsWith('tool-think-')) && surface === 'messages') answer.thinking = true;
+  if ((model.startsWith('think-') || model.startsWith('tool-think-')) && (surface === 'messages' || surface === 'chat-completions')) answer.thinking = true;
   if (call && model.startsWith('tool-cut-') && surface === 'chat-completions') {
     call.arguments = call.arguments.slice(0, call.arguments.length >> 1);
     answer.cutArguments = true;

@@ -7,7 +7,7 @@ export const FAKE_USAGE = { input: 17, output: 9, cacheRead: 5, cacheWrite: 3, c
 
 /** What every token count (`/messages/count_tokens`) answers: unlike FAKE_USAGE.input, so tests tell them apart. */
 export const FAKE_TOKEN_COUNT = 42;
-/** The thinking a `think-…` Messages model answers with first, and the signature Claude would put on it. */
+/** The thinking a `think-…` model answers with first (Messages: with the signature Claude would put on it; chat: as `reasoning_content`). */
 export const FAKE_THINKING = { text: 'Let me think. ', more: 'Paris is sunny.', signature: 'sig-fake-EqQBCgIYAhIM' } as const;
 
 export type WireFormat = 'openai' | 'anthropic';
@@ -161,6 +161,11 @@ function completionFinish(index: number): string {
   return index === 0 ? 'stop' : 'length';
 }
 
+/** A reasoning chat model's thinking, as DeepSeek gives it: `reasoning_content` beside `content`. */
+function chatReasoning(a: AnswerSpec): { reasoning_content?: string } {
+  return a.thinking ? { reasoning_content: FAKE_THINKING.text + FAKE_THINKING.more } : {};
+}
+
 function callsOf(a: AnswerSpec): FakeToolCall[] {
   return a.toolCalls ?? (a.toolCall ? [a.toolCall] : []);
 }
@@ -173,8 +178,8 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
       return {
         id: 'chatcmpl-fake1', object: 'chat.completion', created: created(), model: a.model, system_fingerprint: 'fp_fake',
         choices: [a.toolCall
-          ? { index: 0, message: { role: 'assistant', content: null, refusal: null, tool_calls: callsOf(a).map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }, logprobs: null, finish_reason: a.cutArguments ? 'length' : 'tool_calls' }
-          : { index: 0, message: { role: 'assistant', content: a.text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+          ? { index: 0, message: { role: 'assistant', content: null, refusal: null, ...chatReasoning(a), tool_calls: callsOf(a).map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }, logprobs: null, finish_reason: a.cutArguments ? 'length' : 'tool_calls' }
+          : { index: 0, message: { role: 'assistant', content: a.text, refusal: null, ...chatReasoning(a) }, logprobs: null, finish_reason: 'stop' }],
         ...(usage ? { usage } : {}),
       };
     case 'completions': {
@@ -387,6 +392,8 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
   const usageField = includeUsage && a.withUsage ? { usage: null } : {};
   const chunk = (choice: Record<string, unknown>) => JSON.stringify({ id: 'chatcmpl-fake1', object: 'chat.completion.chunk', created: created(), model: a.model, system_fingerprint: 'fp_fake', choices: [{ index: 0, logprobs: null, ...choice }], ...usageField });
   if (surface === 'chat-completions') out.push(sse(chunk({ delta: { role: 'assistant', content: '' }, finish_reason: null })));
+  // DeepSeek streams its thinking before the answer, in `reasoning_content` deltas.
+  if (surface === 'chat-completions' && a.thinking) for (const piece of [FAKE_THINKING.text, FAKE_THINKING.more]) out.push(sse(chunk({ delta: { reasoning_content: piece }, finish_reason: null })));
   if (surface === 'chat-completions' && a.toolCall) {
     // As OpenAI streams a call: id and name first, then the arguments in pieces; parallel calls one after another.
     for (const [index, { id, name, arguments: args }] of callsOf(a).entries()) {

@@ -3,7 +3,7 @@
 import { obj, parseJson } from '../formats/types.ts';
 import type { StreamTranslation } from './types.ts';
 import type { TollgateError } from '../../domain/errors.ts';
-import { chatText, objects, type Json } from './json.ts';
+import { chatReasoning, chatText, objects, type Json } from './json.ts';
 
 /** A call not yet named: its id, once given, and its argument pieces so far. */
 export interface WaitingCall { id: string | undefined; args: string }
@@ -55,7 +55,7 @@ export abstract class FromChatStream implements StreamTranslation {
   protected refusal(piece: string): void {
     this.text(piece);
   }
-  /** A piece of the model's reasoning (`reasoning_content`): left out unless the client's format has a place for it. */
+  /** A piece of the model's reasoning (`reasoning_content`, or `reasoning`): left out unless the client's format has a place for it. */
   protected reasoning(_piece: string): void {}
   /** The answer's signed reasoning, whole (`reasoning_details`: chat-via-messages.ts writes Claude's in the finish chunk). */
   protected reasoningDetails(_details: Json[]): void {}
@@ -138,7 +138,8 @@ export abstract class FromChatStream implements StreamTranslation {
     if (usage) this.usage(usage);
     if (!choice) return;
     const delta = obj(choice.delta);
-    if (typeof delta?.reasoning_content === 'string' && delta.reasoning_content !== '') this.reasoning(delta.reasoning_content);
+    const reasoning = chatReasoning(delta);
+    if (reasoning !== '') this.reasoning(reasoning);
     if (Array.isArray(delta?.reasoning_details)) this.reasoningDetails(objects(delta.reasoning_details));
     const text = chatText(delta?.content);
     if (text !== '') this.text(text);

@@ -398,3 +398,21 @@ test('a prefill (a final assistant turn, which Claude continues) with reasoning_
   // The same conversation answered after the user's turn thinks.
   assert.deepEqual(chatViaMessages.request({ model: 'claude-sonnet-4-5', reasoning_effort: 'low', messages: messages.slice(0, 1) }, plan('claude-sonnet-4-5')).body.thinking, { type: 'enabled', budget_tokens: 2048 });
 });
+
+test('a chat client\'s `thinking` (Anthropic\'s compatibility spelling, sent through extra_body) turns Claude\'s thinking on: its budget on older models, adaptive at the budget\'s effort where the model has it; it wins over reasoning_effort', () => {
+  const messages = [{ role: 'user', content: 'Think first.' }];
+  const budget = chatViaMessages.request({ model: 'claude-sonnet-4-5', thinking: { type: 'enabled', budget_tokens: 3000 }, max_tokens: 8000, temperature: 0.2, messages }, plan('claude-sonnet-4-5'));
+  assert.deepEqual([budget.body.thinking, budget.body.temperature, budget.removed], [{ type: 'enabled', budget_tokens: 3000 }, undefined, ['temperature']]);
+  const fitted = chatViaMessages.request({ model: 'claude-sonnet-4-5', thinking: { type: 'enabled', budget_tokens: 30_000 }, max_tokens: 8000, messages }, plan('claude-sonnet-4-5'));
+  assert.deepEqual(fitted.body.thinking, { type: 'enabled', budget_tokens: 7999 }, 'below the output limit, as Claude requires');
+  const adaptive = chatViaMessages.request({ model: 'claude-sonnet-4-6', thinking: { type: 'enabled', budget_tokens: 20_000 }, reasoning_effort: 'low', messages }, plan('claude-sonnet-4-6'));
+  assert.deepEqual([adaptive.body.thinking, adaptive.body.output_config, adaptive.removed], [{ type: 'adaptive' }, { effort: 'high' }, ['reasoning_effort']]);
+  const asAdaptive = chatViaMessages.request({ model: 'claude-sonnet-4-6', thinking: { type: 'adaptive' }, messages }, plan('claude-sonnet-4-6'));
+  assert.deepEqual([asAdaptive.body.thinking, asAdaptive.body.output_config, asAdaptive.removed], [{ type: 'adaptive' }, { effort: 'medium' }, []]);
+  const off = chatViaMessages.request({ model: 'claude-sonnet-4-5', thinking: { type: 'disabled' }, messages }, plan('claude-sonnet-4-5'));
+  assert.deepEqual([off.body.thinking, off.removed], [undefined, []]);
+  // What Claude would refuse goes without thinking, named as the client sent it.
+  const tooSmall = chatViaMessages.request({ model: 'claude-sonnet-4-5', thinking: { type: 'enabled', budget_tokens: 500 }, messages }, plan('claude-sonnet-4-5'));
+  assert.deepEqual([tooSmall.body.thinking, tooSmall.removed, tooSmall.clientFields?.thinking], [undefined, ['thinking'], 'thinking']);
+  assert.deepEqual(chatViaMessages.request({ model: 'claude-sonnet-4-5', thinking: 'yes', messages }, plan('claude-sonnet-4-5')).removed, ['thinking']);
+});

@@ -7,11 +7,11 @@ import type { CatalogModel } from '../../catalog/types.ts';
 import { num, obj, parseJson } from '../formats/types.ts';
 import { anthropicUsage } from '../formats/anthropic.ts';
 import type { StreamTranslation, TranslatedRequest, Translator } from './types.ts';
-import { fittedOutputLimit } from './output-limit.ts';
+import { effortFor, fittedOutputLimit } from './output-limit.ts';
 import { isObjectSchema, objects, toolInput, type Json } from './json.ts';
 import { openaiError } from './openai-error.ts';
 
-const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'temperature', 'top_p', 'stream', 'stream_options', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'response_format', 'reasoning_effort']);
+const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'temperature', 'top_p', 'stream', 'stream_options', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'response_format', 'reasoning_effort', 'thinking']);
 
 /** What Messages requires and chat may leave out: the output limit, when neither the request nor the catalog has one. */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -365,8 +365,30 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
       out.tool_choice = { type: 'none' };
     }
   }
-  if (body.reasoning_effort !== undefined && body.reasoning_effort !== null && !addThinking(body.reasoning_effort, out, model, removed)) removed.push('reasoning_effort');
-  return { body: out, removed, clientFields: CLIENT_FIELDS };
+  // Anthropic's own spelling (its OpenAI-compatibility layer's `thinking`, sent through `extra_body`) says more than
+  // an effort: it is the one taken when both come.
+  const thinking = clientThinking(body.thinking);
+  if (thinking) {
+    if (!addThinking(thinking.effort, out, model, removed, thinking.budget)) removed.push('thinking');
+    if (body.reasoning_effort !== undefined && body.reasoning_effort !== null) removed.push('reasoning_effort');
+  } else {
+    if (body.thinking !== undefined && body.thinking !== null) removed.push('thinking');
+    if (body.reasoning_effort !== undefined && body.reasoning_effort !== null && !addThinking(body.reasoning_effort, out, model, removed)) removed.push('reasoning_effort');
+  }
+  return { body: out, removed, clientFields: thinking ? { ...CLIENT_FIELDS, thinking: 'thinking' } : CLIENT_FIELDS };
+}
+
+/**
+ * A chat client's `thinking` (`{type: "enabled", budget_tokens}`, `{type: "adaptive"}`, `{type: "disabled"}`) as the
+ * effort addThinking takes (effortFor: the budget read as Messages → chat reads it), and the budget asked; undefined
+ * for anything else.
+ */
+function clientThinking(thinking: unknown): { effort: string; budget?: number } | undefined {
+  const t = obj(thinking);
+  if (t?.type === 'disabled') return { effort: 'none' };
+  if (t?.type === 'adaptive') return { effort: effortFor(t) };
+  const budget = num(t?.budget_tokens);
+  return t?.type === 'enabled' && budget > 0 ? { effort: effortFor(t), budget } : undefined;
 }
 
 /** Chat's reasoning efforts as adaptive thinking's `output_config.effort`: Claude has no `minimal`, and `xhigh` is its `high`. */
@@ -380,13 +402,13 @@ const MIN_THINKING_BUDGET = 1024;
 
 /**
  * `reasoning_effort` as Claude's thinking, written into `out`: adaptive thinking at that effort where the model has
- * it, else a budget (below the output limit, as Claude requires). False when thinking cannot go with the rest of the
- * request, which then goes without it (the caller names the field removed): manual thinking with a forced tool
+ * it, else a budget — `asked` (a client's `thinking`), else the effort's — below the output limit, as Claude
+ * requires. False when thinking cannot go with the rest of the request, which then goes without it (the caller names the field removed): manual thinking with a forced tool
  * (Claude refuses it: the client's `required`, the structured-output tool), a limit too small for the least budget,
  * a turn in progress whose tool calls came without their thinking, or a prefill (unthoughtFinalTurn). `none` is
  * Claude's default: nothing to send.
  */
-function addThinking(effort: unknown, out: Json, model: CatalogModel | undefined, removed: string[]): boolean {
+function addThinking(effort: unknown, out: Json, model: CatalogModel | undefined, removed: string[], asked?: number): boolean {
   if (effort === 'none') return true;
   if (typeof effort !== 'string' || THINKING_BUDGETS[effort] === undefined || unthoughtFinalTurn(objects(out.messages))) return false;
   if (model?.adaptiveThinking) {
@@ -394,7 +416,7 @@ function addThinking(effort: unknown, out: Json, model: CatalogModel | undefined
     out.output_config = { ...obj(out.output_config), effort: CLAUDE_EFFORTS[effort] };
   } else {
     const forced = obj(out.tool_choice)?.type;
-    const budget = Math.min(THINKING_BUDGETS[effort], num(out.max_tokens) - 1);
+    const budget = Math.min(asked ?? THINKING_BUDGETS[effort], num(out.max_tokens) - 1);
     if (forced === 'any' || forced === 'tool' || budget < MIN_THINKING_BUDGET) return false;
     out.thinking = { type: 'enabled', budget_tokens: budget };
   }

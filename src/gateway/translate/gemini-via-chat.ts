@@ -10,7 +10,7 @@ import { openaiUsage } from '../formats/openai.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
 import { obj } from '../formats/types.ts';
 import { FromChatStream } from './chat-stream.ts';
-import { answerToolInput, chatText, invalidToolArguments, jsonSchemaFormat, objects, providerMessage, sealedReasoning, toolArgumentsProblem, uniqueCallId, unsealedReasoning, type Json } from './json.ts';
+import { answerToolInput, chatReasoning, chatText, invalidToolArguments, jsonSchemaFormat, objects, providerMessage, sealedReasoning, toolArgumentsProblem, uniqueCallId, unsealedReasoning, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, chatStops, fittedOutputLimit, overMessages } from './output-limit.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
@@ -406,7 +406,8 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
     const message = obj(choice.message) ?? {};
     const parts: Json[] = [];
     // The model's reasoning as a thought part (Gemini's thought summaries), when the client asked for thoughts.
-    if (thoughts && typeof message.reasoning_content === 'string' && message.reasoning_content !== '') parts.push({ text: message.reasoning_content, thought: true });
+    const thought = chatReasoning(message);
+    if (thoughts && thought !== '') parts.push({ text: thought, thought: true });
     const text = chatText(message.content);
     if (text !== '') parts.push({ text });
     if (typeof message.refusal === 'string' && message.refusal !== '') parts.push({ text: message.refusal });

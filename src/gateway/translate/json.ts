@@ -26,6 +26,16 @@ export function chatText(content: unknown): string {
 }
 
 /**
+ * The reasoning a chat answer (or a stream delta) carries as text: DeepSeek's `reasoning_content`, which vLLM, SGLang,
+ * Kimi and GLM use too, else `reasoning` (OpenRouter's, Groq's and newer vLLM's spelling); '' when neither.
+ */
+export function chatReasoning(message: Json | undefined): string {
+  const content = message?.reasoning_content;
+  if (typeof content === 'string' && content !== '') return content;
+  return typeof message?.reasoning === 'string' ? message.reasoning : '';
+}
+
+/**
  * An answer's chat `reasoning_details` (Claude's signed thinking, chat-via-messages.ts) as one opaque string, for a
  * client format whose field for it is a string (a Responses reasoning item's `encrypted_content`, a Gemini part's
  * `thoughtSignature`): base64 JSON, which the client sends back unchanged.

@@ -523,3 +523,43 @@ test('a streamed call whose arguments end cut: its pieces went out, then the str
   assert.equal(events(whole.finish()).at(-1)![0], 'message_stop');
   assert.equal(whole.failure?.(), undefined);
 });
+
+test('a chat model\'s reasoning (DeepSeek\'s reasoning_content, or `reasoning`) comes back as an unsigned thinking block first, buffered and streamed; the SDK\'s stream reader assembles it', async () => {
+  const message = messagesViaChat.answer({
+    id: 'chatcmpl-1', model: 'deepseek-reasoner',
+    choices: [{ finish_reason: 'tool_calls', message: { reasoning_content: 'Paris, then.', content: 'Checking.', tool_calls: [{ id: 'c1', function: { name: 'f', arguments: '{"a":1}' } }] } }],
+  }, scope) as Anthropic.Message;
+  assert.deepEqual(message.content, [{ type: 'thinking', thinking: 'Paris, then.', signature: '' }, { type: 'text', text: 'Checking.' }, { type: 'tool_use', id: 'c1', name: 'f', input: { a: 1 } }]);
+  const other = messagesViaChat.answer({ choices: [{ finish_reason: 'stop', message: { reasoning: 'Hmm.', content: 'Hi.' } }] }, scope) as Anthropic.Message;
+  assert.deepEqual(other.content.map((b) => b.type), ['thinking', 'text']);
+
+  const stream = messagesViaChat.stream(scope);
+  for (const delta of [{ role: 'assistant', content: '' }, { reasoning_content: 'Paris, ' }, { reasoning_content: 'then.' }, { content: 'Checking.' }, { tool_calls: [{ index: 0, id: 'c1', function: { name: 'f', arguments: '{"a":1}' } }] }]) stream.event('', chunk(delta));
+  stream.event('', chunk({}, 'tool_calls'));
+  const text = stream.take() + stream.finish();
+  const starts = events(text).filter(([type]) => type === 'content_block_start').map(([, e]) => e.content_block);
+  assert.deepEqual(starts, [{ type: 'thinking', thinking: '', signature: '' }, { type: 'text', text: '' }, { type: 'tool_use', id: 'c1', name: 'f', input: {} }]);
+  const final = await sdkMessage(text);
+  assert.deepEqual(final.content.map((b) => b.type), ['thinking', 'text', 'tool_use']);
+  assert.equal((final.content[0] as Anthropic.ThinkingBlock).thinking, 'Paris, then.');
+});
+
+test('unsigned thinking sent back goes to the chat model as reasoning_content on a turn that called tools (DeepSeek refuses a thinking tool loop without it), to providers that take it; never as text, never on a turn without calls', () => {
+  const messages = [
+    { role: 'user', content: 'Weather?' },
+    { role: 'assistant', content: [{ type: 'thinking', thinking: 'Ask the tool.', signature: '' }, { type: 'tool_use', id: 'c1', name: 'f', input: {} }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1', content: 'Sunny' }] },
+    { role: 'assistant', content: [{ type: 'thinking', thinking: 'Say it.', signature: '' }, { type: 'text', text: 'Sunny.' }] },
+    { role: 'user', content: 'Thanks' },
+  ];
+  const body = { model: 'deepseek-reasoner', max_tokens: 100, tools: [{ name: 'f', input_schema: { type: 'object' } }], messages };
+  const sent = messagesViaChat.request(body, plan('deepseek-reasoner')).body.messages as Record<string, unknown>[];
+  assert.deepEqual(sent[1], { role: 'assistant', content: null, reasoning_content: 'Ask the tool.', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] });
+  assert.deepEqual(sent[3], { role: 'assistant', content: 'Sunny.' });
+  // OpenAI's models never wrote it (and a strict server refuses a field it does not know); Claude's signed thinking is Claude's.
+  const openai = messagesViaChat.request({ ...body, model: 'gpt-4o' }, plan('gpt-4o')).body.messages as Record<string, unknown>[];
+  assert.equal(openai[1]!.reasoning_content, undefined);
+  const signed = structuredClone(body);
+  (signed.messages[1]!.content as Record<string, unknown>[])[0]!.signature = 'EqQBClaude';
+  assert.equal((messagesViaChat.request(signed, plan('deepseek-reasoner')).body.messages as Record<string, unknown>[])[1]!.reasoning_content, undefined);
+});

@@ -1,18 +1,18 @@
 // Anthropic Messages requests (the Anthropic SDK, Claude Code) served by a model that speaks only OpenAI chat
-// completions: messages, system prompt, images, function tools, tool calls and results, reasoning effort, stop
-// reasons, usage and errors are mapped both ways; streams are rebuilt event by event. docs/decisions/translation.md
-// lists what has no place on the other side.
+// completions: messages, system prompt, images, function tools, tool calls and results, reasoning (effort, and the
+// model's reasoning as thinking blocks), stop reasons, usage and errors are mapped both ways; streams are rebuilt
+// event by event. docs/decisions/translation.md lists what has no place on the other side.
 import { createHash } from 'node:crypto';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { randomBase62 } from '../../domain/ids.ts';
 import { anthropicErrorType } from '../formats/anthropic.ts';
 import { openaiUsage } from '../formats/openai.ts';
-import { num, obj } from '../formats/types.ts';
+import { obj } from '../formats/types.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { FromChatStream, UnnamedCalls } from './chat-stream.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
-import { answerToolInput, chatText, invalidToolArguments, jsonSchemaFormat, meetsStrictRules, objects, providerMessage, toolArgumentsProblem, uniqueCallId, type Json } from './json.ts';
-import { acceptsReasoningEffort, asksUsageChunk, chatStops, fittedOutputLimit } from './output-limit.ts';
+import { answerToolInput, chatReasoning, chatText, invalidToolArguments, jsonSchemaFormat, meetsStrictRules, objects, providerMessage, toolArgumentsProblem, uniqueCallId, type Json } from './json.ts';
+import { acceptsReasoningEffort, asksUsageChunk, chatStops, effortFor, fittedOutputLimit } from './output-limit.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
 
 /** Messages fields with a chat-completions counterpart; any other top-level field is removed and reported. */
@@ -133,18 +133,48 @@ function requestToolNames(body: Json): unknown[] {
   return names;
 }
 
-function assistantMessage(content: unknown, renamed: ChatToolNames): Json {
+/**
+ * Thinking the gateway made from a chat model's reasoning (messagesViaChat's answers): unsigned, as no one signed it.
+ * Claude's own thinking always carries its signature.
+ */
+const UNSIGNED_THINKING = '';
+
+function unsigned(block: Json): boolean {
+  return block.type === 'thinking' && typeof block.thinking === 'string' && (block.signature === undefined || block.signature === UNSIGNED_THINKING);
+}
+
+/**
+ * `reasoningBack`: whether the model takes its reasoning back (`reasoningGoesBack`). A turn's unsigned thinking (a
+ * chat model's reasoning, as messagesViaChat answered it) then goes back as `reasoning_content` on a turn that called
+ * tools — DeepSeek's thinking mode refuses a tool loop without it (400) — and on no other turn (DeepSeek ignores it
+ * there; its first reasoner refused it). Claude's signed thinking is Claude's: another model neither needs nor accepts it.
+ */
+function assistantMessage(content: unknown, renamed: ChatToolNames, reasoningBack: boolean): Json {
   if (typeof content === 'string') return { role: 'assistant', content };
   let text = '';
+  let thought = '';
   const calls: Json[] = [];
   for (const block of blocks(content)) {
     if (block.type === 'text' && typeof block.text === 'string') text += block.text;
-    // Thinking blocks are the model's own, signed for Claude: another model neither needs nor accepts them.
+    else if (unsigned(block)) thought += block.thinking as string;
     else if (block.type === 'tool_use') calls.push({ id: block.id, type: 'function', function: { name: renamed.nameOf(block.name), arguments: JSON.stringify(block.input ?? {}) } });
   }
   const message: Json = { role: 'assistant', content: text === '' && calls.length > 0 ? null : text };
+  if (calls.length > 0 && reasoningBack && thought !== '') message.reasoning_content = thought;
   if (calls.length > 0) message.tool_calls = calls;
   return message;
+}
+
+/**
+ * The providers whose chat models take `reasoning_content` back on an assistant turn and need it in a tool loop in
+ * thinking mode: DeepSeek, Moonshot's Kimi and Z.ai's GLM (their docs), and a custom server (vLLM and SGLang serve
+ * those models, and take the field). Others may refuse a field they do not know (Groq: "property
+ * 'reasoning_content' is unsupported"; OpenAI's own models never wrote it).
+ */
+const REASONING_BACK: ReadonlySet<string> = new Set(['deepseek', 'moonshotai', 'z-ai']);
+
+function reasoningGoesBack(plan: AttemptPlan): boolean {
+  return plan.candidate.provider.custom === true || REASONING_BACK.has(plan.candidate.provider.id);
 }
 
 /**
@@ -171,16 +201,10 @@ function chatEffort(effort: string): string {
   return effort === 'low' || effort === 'medium' ? effort : 'high';
 }
 
-/** A thinking budget → OpenAI's reasoning effort, by the budget's size. */
-function effortFor(thinking: Json): string {
-  const budget = num(thinking.budget_tokens);
-  if (thinking.type === 'adaptive' || budget === 0) return 'medium';
-  return budget < 4096 ? 'low' : budget < 16_384 ? 'medium' : 'high';
-}
-
 function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const removed: string[] = [];
   const renamed = new ChatToolNames(requestToolNames(body));
+  const reasoningBack = reasoningGoesBack(plan);
   for (const name of Object.keys(body)) if (!MAPPED.has(name)) removed.push(name);
   const messages: Json[] = [];
   const system = typeof body.system === 'string' ? body.system : textOf(blocks(body.system).filter((b) => !isBillingLine(b)));
@@ -194,7 +218,7 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
       const text = textOf(message.content);
       if (text !== '') messages.push({ role: 'system', content: text });
     } else if (message.role === 'assistant') {
-      const turn = assistantMessage(message.content, renamed);
+      const turn = assistantMessage(message.content, renamed, reasoningBack);
       // A turn that was only thinking has nothing for another model (some servers refuse an empty message).
       if (turn.content !== '' || turn.tool_calls !== undefined) messages.push(turn);
     }
@@ -318,6 +342,9 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   const choice = obj(Array.isArray(chat.choices) ? chat.choices[0] : undefined);
   const message = obj(choice?.message) ?? {};
   const content: Json[] = [];
+  // The model's reasoning (DeepSeek's reasoning_content) first, as Claude's thinking comes; unsigned (UNSIGNED_THINKING).
+  const thought = chatReasoning(message);
+  if (thought !== '') content.push(thinkingBlock(thought));
   const text = chatText(message.content);
   if (text !== '') content.push({ type: 'text', text });
   if (typeof message.refusal === 'string' && message.refusal !== '') content.push({ type: 'text', text: message.refusal });
@@ -336,6 +363,11 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   };
 }
 
+
+/** A chat model's reasoning as a Messages thinking block: the SDK's type requires a signature, and there is none. */
+function thinkingBlock(thinking: string): Json {
+  return { type: 'thinking', thinking, signature: UNSIGNED_THINKING };
+}
 
 /** A provider's refusal (any shape) as Anthropic's error body, its status kept: the Anthropic SDK raises the class it knows for it. */
 export function anthropicProviderError(status: number, upstream: string): string {
@@ -366,7 +398,7 @@ function sse(type: string, data: Json): string {
 class ChatToMessages extends FromChatStream {
   /** Index of the open content block, -1 when none; its kind. */
   #open = -1;
-  #openKind: 'text' | 'tool' | undefined;
+  #openKind: 'thinking' | 'text' | 'tool' | undefined;
   #blocks = 0;
   /** Chat's tool-call index → its content block's index. */
   #toolBlocks = new Map<number, number>();
@@ -406,6 +438,16 @@ class ChatToMessages extends FromChatStream {
 
   protected usage(usage: unknown): void {
     this.#usage = messagesUsage(usage);
+  }
+
+  /**
+   * Reasoning streams as a thinking block, before the text and calls it leads to (as Claude's does). Reasoning
+   * after a call's block opened is left out: that block stays open to the end, and chat servers reason first.
+   */
+  protected override reasoning(piece: string): void {
+    if (this.#openKind === 'tool') return;
+    if (this.#openKind !== 'thinking') this.#startBlock('thinking', thinkingBlock(''));
+    this.out += sse('content_block_delta', { index: this.#open, delta: { type: 'thinking_delta', thinking: piece } });
   }
 
   protected text(piece: string): void {
@@ -498,7 +540,7 @@ class ChatToMessages extends FromChatStream {
     this.out += sse('message_stop', {});
   }
 
-  #startBlock(kind: 'text' | 'tool', block: Json): void {
+  #startBlock(kind: 'thinking' | 'text' | 'tool', block: Json): void {
     this.#closeBlock();
     this.#open = this.#blocks++;
     this.#openKind = kind;

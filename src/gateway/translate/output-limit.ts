@@ -6,6 +6,7 @@
 // request — a native request keeps its limit as sent, a translated one is fitted, since the client named a
 // limit in another model's terms.
 import type { AttemptPlan } from '../../domain/routing.ts';
+import { num } from '../formats/types.ts';
 
 export function fittedOutputLimit(limit: unknown, plan: AttemptPlan): unknown {
   const most = plan.candidate.catalogModel?.maxOutputTokens ?? 0;
@@ -19,6 +20,17 @@ export function fittedOutputLimit(limit: unknown, plan: AttemptPlan): unknown {
  */
 export function acceptsReasoningEffort(plan: AttemptPlan): boolean {
   return plan.candidate.catalogModel?.chatOutputLimitField !== undefined || overMessages(plan);
+}
+
+/**
+ * Claude's thinking setting (`{type: "enabled", budget_tokens}` or `{type: "adaptive"}`) → OpenAI's reasoning effort,
+ * by the budget's size: for a chat model (messages-via-chat.ts), and for Claude itself where only an effort goes
+ * (chat-via-messages.ts: adaptive thinking's `output_config.effort`).
+ */
+export function effortFor(thinking: Record<string, unknown>): string {
+  const budget = num(thinking.budget_tokens);
+  if (thinking.type === 'adaptive' || budget === 0) return 'medium';
+  return budget < 4096 ? 'low' : budget < 16_384 ? 'medium' : 'high';
 }
 
 /** The surfaces a chat request reaches through Messages (composed.ts, translate/index.ts). */

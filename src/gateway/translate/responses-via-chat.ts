@@ -11,7 +11,7 @@ import { storedItems } from './stored-items.ts';
 import { FromChatStream, UnnamedCalls } from './chat-stream.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
-import { chatText, objects, sealedReasoning, uniqueCallId, unsealedReasoning, type Json } from './json.ts';
+import { chatReasoning, chatText, objects, sealedReasoning, uniqueCallId, unsealedReasoning, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit, overMessages } from './output-limit.ts';
 import { openaiError } from './openai-error.ts';
 
@@ -380,7 +380,7 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   const base = newBaseId();
   const output: Json[] = [];
   // The model's reasoning (Claude's thinking, DeepSeek's reasoning_content) first, as OpenAI's reasoning models give it.
-  const thought = typeof message.reasoning_content === 'string' ? message.reasoning_content : '';
+  const thought = chatReasoning(message);
   const details = objects(message.reasoning_details);
   if (thought !== '' || details.length > 0) output.push(reasoningItem(base, thought, details));
   const content = chatText(message.content);
