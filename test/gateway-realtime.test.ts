@@ -9,7 +9,9 @@ import { WebSocket } from 'ws';
 import { MANAGED_OPENAI_KEY, startHarness, storedUsage, type Harness } from './helpers/gateway.ts';
 import { grantCredits } from '../src/store/credits.ts';
 import { ChangeBus } from '../src/state/changes.ts';
-import { FAKE_AUDIO, FAKE_REALTIME_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
+import { FAKE_AUDIO, FAKE_REALTIME_USAGE, FAKE_TRANSCRIPTION_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
+import { randomBytes } from 'node:crypto';
+import { PLAYGROUND_TOKEN_TTL_MS, PlaygroundTokens } from '../src/domain/playground-token.ts';
 
 interface Setup { h: Harness; fake: FakeRealtime; close(): Promise<void> }
 
@@ -600,5 +602,148 @@ test('gateway shutdown with a provider handshake under way: the handshake is dro
     await h.fake.close();
     await h.database.drop();
     await fake.close();
+  }
+});
+
+/** `promise`, or a failure naming `what` after `ms`: a behaviour missing fails its test rather than hang it. */
+function within<T>(promise: Promise<T>, what: string, ms = 5000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** The usage events of a session recorded so far, `count` of them at least, in the order they were recorded. */
+async function events(h: Harness, requestId: string, count: number): Promise<Awaited<ReturnType<Harness['usage']>>> {
+  const rows = await h.usage(requestId, count);
+  return rows.sort((a, b) => String(a.eventTime).localeCompare(String(b.eventTime)));
+}
+
+test('input audio transcription is metered from each transcription.completed at the transcription model\'s prices: tokens (text and audio apart) or the audio\'s length, GA and beta session shapes', async () => {
+  const { h, close } = await setup();
+  try {
+    const { token } = await h.accessKey();
+    const { rt, requestId } = realtime(h, token, 'gpt-realtime');
+    // A failed assertion leaves the session to the gateway's shutdown, whose error event is no failure of this test.
+    rt.on('error', () => undefined);
+    await next(rt, 'session.created');
+    const transcribe = async (transcription: { model: string }) => {
+      const updated = next(rt, 'session.updated');
+      rt.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription } } } });
+      await updated;
+      const completed = next<{ usage: unknown }>(rt, 'conversation.item.input_audio_transcription.completed');
+      rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
+      rt.send({ type: 'input_audio_buffer.commit' });
+      return (await completed).usage;
+    };
+    assert.deepEqual(await transcribe({ model: 'gpt-4o-transcribe' }), FAKE_TRANSCRIPTION_USAGE);
+    assert.deepEqual(await transcribe({ model: 'whisper-1' }), { type: 'duration', seconds: 2.5 });
+    const [tokens, duration] = await events(h, await requestId, 2);
+    assert.deepEqual([tokens!.model, tokens!.completion, tokens!.keySource], ['gpt-4o-transcribe', 'succeeded', 'ngrok']);
+    assert.deepEqual([Number(tokens!.inputTokens), Number(tokens!.outputTokens)], [1000, 50]);
+    // gpt-4o-transcribe: text in $2.50, audio in $6, text out $10 per million.
+    assert.equal(BigInt(tokens!.inputCostPico), 200n * 2_500_000n + 800n * 6_000_000n);
+    assert.equal(BigInt(tokens!.outputCostPico), 50n * 10_000_000n);
+    assert.equal(BigInt(tokens!.costPico) - BigInt(tokens!.feePico), 5_800_000_000n);
+    // whisper-1: $0.006 a minute, 2.5 s of audio.
+    assert.equal(duration!.model, 'whisper-1');
+    assert.deepEqual([Number(duration!.inputTokens), Number(duration!.outputTokens), BigInt(duration!.feePico)], [0, 0, 0n]);
+    assert.equal(BigInt(duration!.costPico), 250_000_000n);
+    assert.equal(BigInt(duration!.inputCostPico), 250_000_000n);
+    rt.close();
+
+    // The beta protocol's `input_audio_transcription`; a per-minute price that does not divide by the millisecond is
+    // rounded up to the pico-dollar.
+    const beta = realtime(h, token, 'gpt-realtime', { 'openai-beta': 'realtime=v1' });
+    await next(beta.rt, 'session.created');
+    const updated = next(beta.rt, 'session.updated');
+    (beta.rt as unknown as { send(e: unknown): void }).send({ type: 'session.update', session: { input_audio_transcription: { model: 'gpt-realtime-whisper' } } });
+    await updated;
+    const completed = next(beta.rt, 'conversation.item.input_audio_transcription.completed');
+    beta.rt.send({ type: 'input_audio_buffer.commit' });
+    await completed;
+    const [whisper] = await events(h, await beta.requestId, 1);
+    assert.equal(whisper!.model, 'gpt-realtime-whisper');
+    // $0.017 a minute: 2,500 ms × 17,000,000,000 pico-USD / 60,000 ms = 708,333,333⅓.
+    assert.equal(BigInt(whisper!.costPico), 708_333_334n);
+    beta.rt.close();
+  } finally {
+    await close();
+  }
+});
+
+test('an access key deleted, or whose configuration stops allowing the model, ends its open sessions: an error event naming why, a 1008 close, the open response cancelled and metered; an edit that still allows it leaves the session be', async () => {
+  const { h, fake, close } = await setup();
+  try {
+    // Deleted.
+    const doomed = await h.accessKey();
+    const { rt, requestId } = await responding(h, doomed.token, 'hold');
+    const error = told(rt);
+    const code = closed(rt);
+    await h.api('DELETE', `/access-keys/${doomed.id}`);
+    const why = await within(error, 'error event after the key was deleted');
+    assert.equal(why.code, 'ERR_NGROK_27201');
+    assert.match(why.message, /invalid or has been deleted/);
+    assert.equal(await code, 1008);
+    const [row] = await h.usage(await requestId, 1);
+    assert.equal(row!.stopReason, 'client_cancelled', 'the open response was cancelled and metered with what the provider reported');
+    assert.ok(fake.received.some((e) => (e as { type?: string }).type === 'response.cancel'));
+
+    // Its configuration narrowed past the session's model; a narrowing that still allows it, and a rename of the key,
+    // leave the session open.
+    const configuration = await h.configuration({ access: { models: { allow: ['openai:gpt-realtime', 'openai:gpt-realtime-mini'] } } });
+    const scoped = await h.accessKey(configuration);
+    const other = await h.accessKey();
+    const session = realtime(h, scoped.token, 'gpt-realtime');
+    const bystander = realtime(h, other.token, 'gpt-realtime');
+    await Promise.all([next(session.rt, 'session.created'), next(bystander.rt, 'session.created')]);
+    const errors: string[] = [];
+    session.rt.on('error', (e) => errors.push((e as unknown as { error: { code: string } }).error.code));
+    bystander.rt.on('error', (e) => errors.push((e as unknown as { error: { code: string } }).error.code));
+    await h.api('PATCH', `/access-key-configurations/${configuration}`, { access: { models: { allow: ['openai:gpt-realtime'] } } });
+    await h.api('PATCH', `/access-keys/${scoped.id}`, { name: 'renamed' });
+    // Both changes applied (a request with the key sees them) and the session still open.
+    const probe = await rawUpgrade(h, '?model=gpt-realtime', { token: scoped.token });
+    assert.ok('socket' in probe);
+    probe.socket.close();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(session.rt.socket.readyState, WebSocket.OPEN);
+    assert.deepEqual(errors, []);
+    const narrowed = told(session.rt);
+    const narrowedCode = closed(session.rt);
+    await h.api('PATCH', `/access-key-configurations/${configuration}`, { access: { models: { allow: ['openai:gpt-realtime-mini'] } } });
+    assert.equal((await within(narrowed, 'error event after the configuration was narrowed')).code, 'ERR_NGROK_27232');
+    assert.equal(await narrowedCode, 1008);
+    assert.equal(bystander.rt.socket.readyState, WebSocket.OPEN, "another key's session is not touched");
+    bystander.rt.close();
+  } finally {
+    await close();
+  }
+});
+
+test("a session opened with a Playground token ends when the token expires, as at the duration limit; an access key's session runs on", async () => {
+  const secret = randomBytes(32);
+  const { h, close } = await setup({ TOLLGATE_SECRET_KEY: secret.toString('hex') });
+  try {
+    const key = await h.accessKey();
+    // Minted so that three seconds of its 15 minutes are left.
+    const { token, expiresAt } = new PlaygroundTokens(secret).mint(h.accountId, key.id, Date.now() - PLAYGROUND_TOKEN_TTL_MS + 3000);
+    const { rt, requestId } = await responding(h, token, 'hold');
+    const plain = realtime(h, key.token, 'gpt-realtime');
+    plain.rt.on('error', () => undefined);
+    await next(plain.rt, 'session.created');
+    const error = told(rt);
+    const code = closed(rt);
+    const why = await within(error, 'error event when the token expired', 8000);
+    assert.ok(Date.now() >= expiresAt - 50, 'not before the token expires');
+    assert.equal(why.code, 'ERR_NGROK_AI_GATEWAY_REALTIME_SESSION_DURATION_LIMIT_EXCEEDED');
+    assert.match(why.message, /reached its \d+(\.\d+)?s duration limit/);
+    assert.equal(await code, 1008);
+    const [row] = await h.usage(await requestId, 1);
+    assert.equal(row!.stopReason, 'client_cancelled', 'its open response cancelled and metered');
+    assert.equal(row!.accessKeyId, key.id);
+    assert.equal(plain.rt.socket.readyState, WebSocket.OPEN);
+    plain.rt.close();
+  } finally {
+    await close();
   }
 });

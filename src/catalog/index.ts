@@ -27,7 +27,7 @@ export function servesOwnModel(provider: CatalogProvider, model: CatalogModel): 
   return (model.authorId ?? provider.id) === provider.id;
 }
 
-function tokenPrices(p: Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'webSearchPreviewPerThousand' | 'peak' | 'audio' | 'image'>): PriceMicro {
+function tokenPrices(p: Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'webSearchPreviewPerThousand' | 'peak' | 'audio' | 'image' | 'audioPerMinute'>): PriceMicro {
   const out: PriceMicro = { input: usdPerMillionToMicro(p.input), output: usdPerMillionToMicro(p.output) };
   if (p.cacheRead !== undefined) out.cacheRead = usdPerMillionToMicro(p.cacheRead);
   if (p.cacheWrite !== undefined) out.cacheWrite = usdPerMillionToMicro(p.cacheWrite);
@@ -50,6 +50,8 @@ function priceMicro(model: CatalogModel): PriceMicro | undefined {
   if (p.webSearchPerThousand !== undefined) out.webSearchPico = usdPerMillionToMicro(p.webSearchPerThousand) * 1000n;
   if (p.webSearchPreviewPerThousand !== undefined) out.webSearchPreviewPico = usdPerMillionToMicro(p.webSearchPreviewPerThousand) * 1000n;
   if (p.audio) out.audio = tokenPrices(p.audio);
+  // USD per minute → pico-USD per minute: micro-USD (the token conversion) × 1,000,000.
+  if (p.audioPerMinute !== undefined) out.audioMinutePico = usdPerMillionToMicro(p.audioPerMinute) * 1_000_000n;
   // Image tokens are input only: an output price of 0 is never applied.
   if (p.image) out.image = tokenPrices({ ...p.image, output: '0' });
   if (p.longContext) out.longContext = { above: p.longContext.above, price: searchPrices(out, tokenPrices(p.longContext)) };

@@ -117,6 +117,19 @@ function openaiRealtime(id: string, displayName: string, text: [string, string, 
   return m(id, { displayName, context: 32_000, maxOut: 4_096, input: image ? ['text', 'audio', 'image'] : ['text', 'audio'], output: ['text', 'audio'], pricing, surfaces: ['realtime'] });
 }
 
+/**
+ * OpenAI's speech-to-text models, catalogued for what a realtime session's input audio transcription costs (billed
+ * apart from the session's model, reported in `conversation.item.input_audio_transcription.completed`): served on no
+ * surface of their own here. `tokens`: [text input, text output, audio input] USD per million tokens; else `perMinute`,
+ * USD per minute of audio, for the models billed by duration.
+ */
+function openaiTranscription(id: string, displayName: string, rate: { tokens: [string, string, string] } | { perMinute: string }): CatalogModel {
+  const pricing: CatalogPricing = 'tokens' in rate
+    ? { ...price(rate.tokens[0], rate.tokens[1]), audio: { input: rate.tokens[2], output: '0', cacheRead: rate.tokens[2] } }
+    : { ...price('0', '0'), audioPerMinute: rate.perMinute };
+  return m(id, { displayName, context: 16_000, maxOut: 2_000, input: ['audio', 'text'], pricing, surfaces: [] });
+}
+
 function embedding(id: string, displayName: string, inputPrice: string): CatalogModel {
   return m(id, { displayName, context: 8191, maxOut: 0, output: ['embedding'], pricing: price(inputPrice, '0'), surfaces: ['embeddings'] });
 }
@@ -164,6 +177,15 @@ const openai: readonly CatalogModel[] = [
   openaiRealtime('gpt-realtime-mini', 'gpt-realtime-mini', ['0.60', '0.06', '2.40'], ['10.00', '0.30', '20.00'], ['0.80', '0.08']),
   openaiRealtime('gpt-4o-realtime-preview', 'GPT-4o Realtime', ['5.00', '2.50', '20.00'], ['40.00', '2.50', '80.00']),
   openaiRealtime('gpt-4o-mini-realtime-preview', 'GPT-4o mini Realtime', ['0.60', '0.30', '2.40'], ['10.00', '0.30', '20.00']),
+  // Transcription, as OpenAI's pricing page lists it on 2026-12-07 (text and audio token tables; the per-minute
+  // "transcription audio duration" table) and each model's page (developers.openai.com/api/docs/models/<id>):
+  // gpt-4o-transcribe and gpt-4o-mini-transcribe bill tokens, the others the audio's length.
+  openaiTranscription('gpt-4o-transcribe', 'GPT-4o Transcribe', { tokens: ['2.50', '10.00', '6.00'] }),
+  openaiTranscription('gpt-4o-mini-transcribe', 'GPT-4o mini Transcribe', { tokens: ['1.25', '5.00', '3.00'] }),
+  openaiTranscription('gpt-transcribe', 'GPT-Transcribe', { perMinute: '0.0045' }),
+  openaiTranscription('gpt-live-transcribe', 'GPT-Live-Transcribe', { perMinute: '0.017' }),
+  openaiTranscription('gpt-realtime-whisper', 'GPT-Realtime-Whisper', { perMinute: '0.017' }),
+  openaiTranscription('whisper-1', 'Whisper', { perMinute: '0.006' }),
   m('gpt-3.5-turbo-instruct', { displayName: 'GPT-3.5 Turbo Instruct', context: 4_096, maxOut: 4_096, pricing: price('1.50', '2.00'), surfaces: ['completions'] }),
   embedding('text-embedding-3-small', 'Text Embedding 3 Small', '0.02'),
   embedding('text-embedding-3-large', 'Text Embedding 3 Large', '0.13'),
@@ -411,6 +433,7 @@ const SNAPSHOTS: Readonly<Record<string, readonly string[]>> = {
   // The 2024-10-01 snapshot billed cached audio at $20: left out.
   'gpt-4o-realtime-preview': ['gpt-4o-realtime-preview-2024-12-17', 'gpt-4o-realtime-preview-2025-06-03'],
   'gpt-4o-mini-realtime-preview': ['gpt-4o-mini-realtime-preview-2024-12-17'],
+  'gpt-4o-mini-transcribe': ['gpt-4o-mini-transcribe-2025-12-15'],
   'claude-opus-4-5': ['claude-opus-4-5-20251101'],
   'claude-sonnet-4-5': ['claude-sonnet-4-5-20250929'],
   'claude-haiku-4-5': ['claude-haiku-4-5-20251001'],

@@ -68,13 +68,15 @@ export interface CatalogPricing {
    */
   audio?: { input: string; output: string; cacheRead: string };
   image?: { input: string; cacheRead: string };
+  /** USD per minute of input audio, for the models billed by its length (OpenAI's whisper-1, gpt-transcribe). */
+  audioPerMinute?: string;
   /** Prices of the whole request when its input exceeds `above` tokens (long-context tiers). */
-  longContext?: { above: number } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'webSearchPreviewPerThousand' | 'peak' | 'audio' | 'image'>;
+  longContext?: { above: number } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'webSearchPreviewPerThousand' | 'peak' | 'audio' | 'image' | 'audioPerMinute'>;
   /**
    * Prices of a request made in the provider's peak hours (UTC, each `[from, to)`); the prices above are then the
    * off-peak ones (DeepSeek since 2026-08-16).
    */
-  peak?: { hoursUtc: readonly (readonly [number, number])[] } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'webSearchPreviewPerThousand' | 'peak' | 'audio' | 'image'>;
+  peak?: { hoursUtc: readonly (readonly [number, number])[] } & Omit<CatalogPricing, 'longContext' | 'webSearchPerThousand' | 'webSearchPreviewPerThousand' | 'peak' | 'audio' | 'image' | 'audioPerMinute'>;
 }
 
 /** Prices as integers (micro-USD per million tokens), derived once from CatalogPricing by createCatalog. */
@@ -91,6 +93,8 @@ export interface PriceMicro {
   /** Audio and image token prices (CatalogPricing.audio / .image), as token prices of their own. */
   audio?: PriceMicro;
   image?: PriceMicro;
+  /** Pico-USD per minute of input audio (CatalogPricing.audioPerMinute). */
+  audioMinutePico?: bigint;
   longContext?: { above: number; price: PriceMicro };
   /** Peak-hour prices: `hours[h]` is true for each peak UTC hour h. */
   peak?: { hours: readonly boolean[]; price: PriceMicro };

@@ -26,6 +26,8 @@ export interface TokenUsage {
   containerSessions?: number;
   /** Their memory tier (the request's tool's), which prices a session; 1 GB when absent. */
   containerTier?: ContainerTier;
+  /** Input audio billed by its length, in milliseconds (OpenAI's transcription models reporting `duration` usage). */
+  audioDurationMs?: number;
   /**
    * The sampling iterations the provider bills one by one (Anthropic's `usage.iterations`: compaction, the advisor
    * tool), the counts above being their sums: each is priced on its own, a long-context line judged on its input.
@@ -93,6 +95,7 @@ function pricesAt(price: PriceMicro, at: number): PriceMicro {
 }
 
 const HOUR_MS = 3_600_000;
+const MINUTE_MS = 60_000n;
 
 /**
  * The dearest prices in force while the request's attempts may be sent (`from`–`to`, epoch ms: an attempt is
@@ -168,6 +171,9 @@ export function attemptCost(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsd
   const searchPrice = (usage.webSearchPreview ? price.webSearchPreviewPico : undefined) ?? price.webSearchPico ?? 0n;
   cost.webSearchPico = min(count(usage.webSearchRequests ?? 0), MAX_BILLED_SEARCHES) * searchPrice;
   cost.containerPico = min(count(usage.containerSessions ?? 0), MAX_BILLED_CONTAINERS) * CONTAINER_SESSION_PICO[usage.containerTier ?? '1g'];
+  // Audio billed by its length is input: rounded up to the next whole pico-USD (a minute's price need not divide by
+  // the millisecond), once per attempt.
+  if (price.audioMinutePico !== undefined) cost.inputPico += (count(usage.audioDurationMs ?? 0) * price.audioMinutePico + MINUTE_MS - 1n) / MINUTE_MS;
   cost.totalPico = cost.inputPico + cost.outputPico + cost.cacheReadPico + cost.cacheWrite5mPico + cost.cacheWrite1hPico + cost.webSearchPico + cost.containerPico + feePico;
   return cost;
 }

@@ -31,6 +31,13 @@ export interface GatewayStateView {
   markUsed(accessKeyId: string, providerKeyId?: string): void;
   /** Moves the snapshot's displayed balance between reloads (metrics); admission uses the ledger. */
   debit(accountId: string, pico: bigint): void;
+  /**
+   * What ends work opened under a key that no longer allows it (realtime sessions): the access key by id as stored now
+   * (null: gone), and the hooks telling of a key's change and an account's reload. Absent in bare test setups.
+   */
+  accessKeyById?(id: string): AuthenticatedKey | null | Promise<AuthenticatedKey | null>;
+  onAccessKeyChange?(listener: (accessKeyId: string) => void): void;
+  onReload?(listener: (before: AccountSnapshot, now: AccountSnapshot) => void): void;
 }
 
 export interface GatewayOptions {

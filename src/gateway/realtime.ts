@@ -6,11 +6,14 @@
 // starts billable work is relayed only while the account has credit, else refused with an `error` event and the
 // session kept open. Every `response.done` the provider sends is metered as a usage event, priced by kind of token;
 // a response still open when the session ends is cancelled and given a moment to report its usage, and recorded as
-// failed when it does not (docs/decisions/gateway-behaviour.md, "Realtime").
+// failed when it does not. Input audio transcription, which the provider bills apart at the transcription model's
+// prices, is metered from each `conversation.item.input_audio_transcription.completed`. A session ends when its access
+// key is deleted or no longer allows it, and when the Playground token that opened it expires
+// (docs/decisions/gateway-behaviour.md, "Realtime").
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { attemptCost, type IterationUsage, type TokenUsage } from '../domain/cost.ts';
+import { attemptCost, type AttemptCost, type IterationUsage, type TokenUsage } from '../domain/cost.ts';
 import { TollgateError, tollgateError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { nowIso } from '../domain/clock.ts';
@@ -19,11 +22,11 @@ import { isRecord } from '../domain/json-value.ts';
 import { resolveCandidates, type Candidate } from '../domain/resolve.ts';
 import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
-import type { PriceMicro } from '../catalog/types.ts';
+import type { CatalogModel, PriceMicro } from '../catalog/types.ts';
 import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from '../state/types.ts';
 import { NO_COST, type BegunAttempt, type Completion, type RetryAction, type UsageEvent } from '../usage/event.ts';
 import type { GatewayDeps, RealtimeLimits } from './context.ts';
-import { accessToken, authenticateToken } from './authenticate.ts';
+import { accessToken, authenticateToken, unknownKey } from './authenticate.ts';
 import { admitCredit, keyStage, type Admission } from './pipeline.ts';
 import { refuseUnscreenedSession } from './firewall/index.ts';
 import { refuseRoutingLoop, VIA_HEADER, viaValue } from './routing-loop.ts';
@@ -68,6 +71,9 @@ const DONE = Buffer.from('"response.done"');
 const CREATED = Buffer.from('"response.created"');
 const CREATE = Buffer.from('"response.create"');
 const APPEND = Buffer.from('"input_audio_buffer.append"');
+const TRANSCRIBED = Buffer.from('"conversation.item.input_audio_transcription.completed"');
+const SESSION_CREATED = Buffer.from('"session.created"');
+const SESSION_UPDATED = Buffer.from('"session.updated"');
 
 /**
  * A client event that starts work the provider bills: `response.create`, and audio appended — under server VAD (a
@@ -218,11 +224,35 @@ export function realtimeUsage(usage: Record<string, unknown> | undefined, price:
 /** A response the provider started (`response.created`) and has not reported done. */
 interface OpenResponse { eventId: string; startedAt: number }
 
-type Ending = 'client-left' | 'upstream-closed' | 'idle' | 'duration' | 'shutdown' | 'frame-too-long';
+type Ending = 'client-left' | 'upstream-closed' | 'idle' | 'duration' | 'shutdown' | 'frame-too-long' | 'revoked';
 
 const OUTCOMES: Readonly<Record<Ending, RealtimeOutcome>> = {
-  'client-left': 'client_closed', 'upstream-closed': 'provider_closed', idle: 'idle_limit', duration: 'duration_limit', shutdown: 'shutdown', 'frame-too-long': 'frame_too_long',
+  'client-left': 'client_closed', 'upstream-closed': 'provider_closed', idle: 'idle_limit', duration: 'duration_limit', shutdown: 'shutdown', 'frame-too-long': 'frame_too_long', revoked: 'key_revoked',
 };
+
+/**
+ * The transcription model a session's configuration names, as the provider reports it (`session.created`,
+ * `session.updated`): GA's `audio.input.transcription`, the beta's `input_audio_transcription`. Null when transcription
+ * is off; undefined when the session object says neither (the last one stands).
+ */
+export function transcriptionModelOf(session: Record<string, unknown> | undefined): string | null | undefined {
+  const input = member(member(session, 'audio'), 'input');
+  let config: unknown;
+  if (input !== undefined && 'transcription' in input) config = input.transcription;
+  else if (session !== undefined && 'input_audio_transcription' in session) config = session.input_audio_transcription;
+  else return undefined;
+  return isRecord(config) && typeof config.model === 'string' && config.model !== '' ? config.model : null;
+}
+
+/**
+ * A transcription's usage as the gateway prices it: `tokens` as a response's (text and audio input apart), `duration`
+ * as the audio's length, in milliseconds.
+ */
+export function transcriptionUsage(usage: Record<string, unknown> | undefined, price: PriceMicro | undefined): TokenUsage {
+  if (usage?.type !== 'duration') return realtimeUsage(usage, price);
+  const seconds = typeof usage.seconds === 'number' && Number.isFinite(usage.seconds) && usage.seconds > 0 ? usage.seconds : 0;
+  return { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, audioDurationMs: Math.round(seconds * 1000) };
+}
 
 /** One realtime session, from its upgrade request to its last usage event. */
 class Session implements Admission, RealtimeObservation {
@@ -240,7 +270,7 @@ class Session implements Admission, RealtimeObservation {
   outcome: RealtimeOutcome | undefined;
   refusal: string | undefined;
   errorCode: string | undefined;
-  /** Its responses' usage events, summed for the access line and the span. */
+  /** Its responses' usage events (responses counted; transcriptions' tokens and cost summed too), for the access line and the span. */
   responses = 0;
   inputTokens = 0;
   outputTokens = 0;
@@ -274,6 +304,12 @@ class Session implements Admission, RealtimeObservation {
   /** Audio was refused for credit and nothing billable passed since: the next refused append is not told again. */
   audioRefused = false;
   trace: RequestTrace | undefined;
+  /** How long the session may run: the operator's limit, or less when a Playground token that expires sooner opened it. */
+  durationLimitMs = 0;
+  /** Why its key no longer allows it (the refusal a new upgrade would get), told when it is ended for that. */
+  revokedBy: TollgateError | undefined;
+  /** The input audio transcription model the provider last reported for the session (undefined: transcription off). */
+  transcriptionModel: string | undefined;
 
   constructor(deps: GatewayDeps, req: IncomingMessage) {
     this.deps = deps;
@@ -310,6 +346,8 @@ export class RealtimeGateway {
       headers.push(`${H_REQUEST_ID}: ${session.requestId}`, `x-request-id: ${session.requestId}`);
       if (session.plan) headers.push(`${H_MODEL}: ${headerText(session.plan.candidate.modelId)}`);
     });
+    deps.state.onAccessKeyChange?.((accessKeyId) => this.#keyChanged(accessKeyId));
+    deps.state.onReload?.((_before, now) => this.#accountReloaded(now));
   }
 
   /** node:http's `upgrade` for GET /v1/realtime. */
@@ -481,10 +519,15 @@ export class RealtimeGateway {
     for (const [data, isBinary] of s.early) relay(client, data, isBinary, upstream);
     s.early = [];
     s.idleTimer = setTimeout(checkIdle, this.#limits.idleTimeoutMs, this, s);
-    s.durationTimer = setTimeout(() => this.#end(s, 'duration'), this.#limits.maxDurationMs);
+    // A Playground token's session ends with the token (domain/playground-token.ts): it stands for the key no longer.
+    const expiresAt = s.key!.expiresAt;
+    s.durationLimitMs = expiresAt === undefined ? this.#limits.maxDurationMs : Math.max(0, Math.min(this.#limits.maxDurationMs, expiresAt - Date.now()));
+    s.durationTimer = setTimeout(() => this.#end(s, 'duration'), s.durationLimitMs);
     // Closed before its client was attached (the provider hung up at once): the session ends now.
     if (upstream.readyState !== WebSocket.OPEN) this.#upstreamClosed(s, 1011, Buffer.alloc(0));
     else if (this.#cut) this.#end(s, 'shutdown');
+    // Its key was found revoked while the upgrade completed.
+    else if (s.revokedBy) this.#end(s, 'revoked');
   }
 
   /**
@@ -573,8 +616,7 @@ export class RealtimeGateway {
   #meter(s: Session, data: Buffer): void {
     // Finished: its open responses are recorded already (as failed), a late report would record one twice.
     if (s.finished) return;
-    const done = data.includes(DONE);
-    if (!done && !data.includes(CREATED)) return;
+    if (!data.includes(DONE) && !data.includes(CREATED) && !data.includes(TRANSCRIBED) && !data.includes(SESSION_CREATED) && !data.includes(SESSION_UPDATED)) return;
     let event: unknown;
     try {
       event = JSON.parse(data.toString('utf8'));
@@ -595,6 +637,11 @@ export class RealtimeGateway {
       this.#recordResponse(s, began, response);
       // A session ending waits for its open responses' usage: the last one came.
       if (s.ending !== undefined && s.open.size === 0) this.#finish(s);
+    } else if (event.type === 'conversation.item.input_audio_transcription.completed') {
+      this.#recordTranscription(s, member(event, 'usage'));
+    } else if (event.type === 'session.created' || event.type === 'session.updated') {
+      const model = transcriptionModelOf(member(event, 'session'));
+      if (model !== undefined) s.transcriptionModel = model ?? undefined;
     }
   }
 
@@ -613,7 +660,7 @@ export class RealtimeGateway {
   #end(s: Session, why: Ending): void {
     if (s.ending !== undefined || s.finished) return;
     s.ending = why;
-    const told = toldError(why, this.#limits);
+    const told = toldError(s, why, this.#limits);
     s.errorCode = told?.code;
     const client = s.client;
     if (told && client && client.readyState === WebSocket.OPEN) {
@@ -706,7 +753,6 @@ export class RealtimeGateway {
   /** A response's usage event: from its `response.done`, or (undefined) one the session ended before it reported. */
   #recordResponse(s: Session, began: OpenResponse, response: Record<string, unknown> | undefined): void {
     const plan = s.plan!;
-    const key = s.key!;
     const status = typeof response?.status === 'string' ? response.status : '';
     const failed = response === undefined || status === 'failed';
     const usage = realtimeUsage(member(response, 'usage'), plan.candidate.catalogModel?.priceMicro);
@@ -714,25 +760,97 @@ export class RealtimeGateway {
     const cost = attemptCost(usage, plan, s.deps.options.processingFeeMicroUsdPerMtok, !failed, Date.now() - durationMs);
     const reason = member(response, 'status_details')?.reason;
     const completion: Completion = response === undefined ? 'stream_failed' : failed ? 'failed' : 'succeeded';
-    const event: UsageEvent = {
-      ...this.#begun(s, began),
-      isFinalAttempt: true, statusCode: 200, timedOut: false, isError: failed,
-      stopReason: storedStopReason(typeof reason === 'string' ? reason : status),
-      inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cacheReadTokens: usage.cacheReadTokens, cacheWriteTokens: 0, cacheWrite1hTokens: 0,
-      reasoningTokens: 0, usageEstimated: false, outputTokensEstimate: 0,
-      costPico: cost.totalPico, inputCostPico: cost.inputPico, outputCostPico: cost.outputPico, cacheReadCostPico: cost.cacheReadPico,
-      cacheWrite5mCostPico: cost.cacheWrite5mPico, cacheWrite1hCostPico: cost.cacheWrite1hPico, feePico: cost.feePico,
-      completion, upstreamDurationMs: Math.round(durationMs),
-    };
-    s.deps.usage.record(event);
     s.responses++;
+    this.#recordUsage(s, usageEvent(this.#begun(s, began), usage, cost, {
+      isError: failed, stopReason: storedStopReason(typeof reason === 'string' ? reason : status), completion, upstreamDurationMs: Math.round(durationMs),
+    }), plan.candidate);
+  }
+
+  /**
+   * An input audio transcription's usage event: billed by the provider apart from the responses, at the transcription
+   * model's prices (the catalog's; an uncatalogued model's usage is recorded unpriced), and named after that model.
+   */
+  #recordTranscription(s: Session, usage: Record<string, unknown> | undefined): void {
+    const plan = s.plan!;
+    const served = plan.candidate;
+    const modelId = s.transcriptionModel ?? 'unknown';
+    const catalogModel: CatalogModel | undefined = s.deps.catalog.model(served.provider.id, modelId);
+    const candidate: Candidate = { ...served, modelId, displayName: catalogModel?.displayName ?? modelId, catalogModel };
+    const transcribed = transcriptionUsage(usage, catalogModel?.priceMicro);
+    const began: OpenResponse = { eventId: newId('usageEvent'), startedAt: performance.now() };
+    const cost = attemptCost(transcribed, { ...plan, candidate }, s.deps.options.processingFeeMicroUsdPerMtok, true, Date.now());
+    const begun = { ...this.#begun(s, began), model: candidate.modelId, modelDisplayName: candidate.displayName };
+    this.#recordUsage(s, usageEvent(begun, transcribed, cost, { isError: false, stopReason: '', completion: 'succeeded', upstreamDurationMs: 0 }), candidate);
+  }
+
+  /** A usage event journalled (UsageSink.record), then counted, settled and debited, as every response's is. */
+  #recordUsage(s: Session, event: UsageEvent, candidate: Candidate): void {
+    const accountId = s.key!.accountId;
+    s.deps.usage.record(event);
     s.inputTokens += event.inputTokens;
     s.outputTokens += event.outputTokens;
     s.cacheReadTokens += event.cacheReadTokens;
     s.costPico += event.costPico;
-    s.deps.observer?.realtimeResponse(event, plan.candidate);
-    s.deps.ledger?.settle(key.accountId, undefined, cost.totalPico);
-    if (cost.totalPico > 0n) s.deps.state.debit(key.accountId, cost.totalPico);
+    s.deps.observer?.realtimeResponse(event, candidate);
+    s.deps.ledger?.settle(accountId, undefined, event.costPico);
+    if (event.costPico > 0n) s.deps.state.debit(accountId, event.costPico);
+  }
+
+  /** An access key changed (deleted, re-linked, edited): its sessions are checked against it as stored now. */
+  #keyChanged(accessKeyId: string): void {
+    const affected = [...this.#sessions].filter((s) => s.key?.id === accessKeyId && s.ending === undefined && !s.finished);
+    if (affected.length === 0 || !this.#deps.state.accessKeyById) return;
+    let found: AuthenticatedKey | null | Promise<AuthenticatedKey | null>;
+    try {
+      found = this.#deps.state.accessKeyById(accessKeyId);
+    } catch (error) {
+      found = Promise.reject(error);
+    }
+    void Promise.resolve(found).then((key) => {
+      for (const s of affected) void this.#recheck(s, key);
+    }, () => {
+      // The store does not answer: what the key allows is unknown, and the gateway fails closed (pipeline.ts keyStage).
+      for (const s of affected) this.#revoke(s, tollgateError('accessKeysUnavailable'));
+    });
+  }
+
+  /** An account's snapshot replaced (a configuration, a Firewall policy changed): its sessions are checked against it. */
+  #accountReloaded(account: AccountSnapshot): void {
+    for (const s of this.#sessions) {
+      if (s.key?.accountId !== account.accountId || s.ending !== undefined || s.finished || !s.plan) continue;
+      const configuration = s.key.configurationId === null ? null : account.configurations.get(s.key.configurationId);
+      try {
+        if (configuration === undefined) throw tollgateError('configurationGone', { id: s.key.configurationId! });
+        allows(s.plan.candidate, account, configuration);
+        s.account = account;
+        s.configuration = configuration;
+      } catch (error) {
+        this.#revoke(s, error);
+      }
+    }
+  }
+
+  /** The session's key as stored now (null: deleted): still the account's, still allowing the session's model. */
+  async #recheck(s: Session, key: AuthenticatedKey | null): Promise<void> {
+    try {
+      if (key === null || key.accountId !== s.key!.accountId) throw unknownKey();
+      const check: Admission = { deps: s.deps };
+      await keyStage(check, key);
+      if (s.plan) allows(s.plan.candidate, check.account!, check.configuration ?? null);
+      s.key = s.key!.expiresAt === undefined ? key : { ...key, expiresAt: s.key!.expiresAt };
+      s.account = check.account;
+      s.configuration = check.configuration ?? null;
+    } catch (error) {
+      this.#revoke(s, error);
+    }
+  }
+
+  /** Ends a session its key no longer allows, telling the client why (1008); one still being admitted ends as it starts. */
+  #revoke(s: Session, error: unknown): void {
+    if (s.ending !== undefined || s.finished) return;
+    s.revokedBy = error instanceof TollgateError ? error : tollgateError('internal');
+    if (!(error instanceof TollgateError)) s.deps.logger.error({ requestId: s.requestId, err: error instanceof Error ? error.message : String(error) }, 'realtime key check failed');
+    if (s.client) this.#end(s, 'revoked');
   }
 
   /** A handshake that did not open a session: an attempt like an HTTP one that failed, at no cost. */
@@ -760,11 +878,36 @@ function ignore(): void {
   // A broken socket ends its session through its 'close'; nothing to answer.
 }
 
+/** A metered event of the session's: its counts and cost, and how it ended. */
+function usageEvent(begun: BegunAttempt, usage: TokenUsage, cost: AttemptCost, end: Pick<UsageEvent, 'isError' | 'stopReason' | 'completion' | 'upstreamDurationMs'>): UsageEvent {
+  return {
+    ...begun, ...end,
+    isFinalAttempt: true, statusCode: 200, timedOut: false,
+    inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cacheReadTokens: usage.cacheReadTokens, cacheWriteTokens: 0, cacheWrite1hTokens: 0,
+    reasoningTokens: 0, usageEstimated: false, outputTokensEstimate: 0,
+    costPico: cost.totalPico, inputCostPico: cost.inputPico, outputCostPico: cost.outputPico, cacheReadCostPico: cost.cacheReadPico,
+    cacheWrite5mCostPico: cost.cacheWrite5mPico, cacheWrite1hCostPico: cost.cacheWrite1hPico, feePico: cost.feePico,
+  };
+}
+
+/**
+ * Throws the refusal a new upgrade would get when the session's model, or the session itself, is no longer allowed
+ * under `configuration` (null: the key has none) and the account's Firewall policies.
+ */
+function allows(candidate: Candidate, account: AccountSnapshot, configuration: ConfigurationState | null): void {
+  refuseUnscreenedSession(account, configuration);
+  const access = configuration?.access ?? null;
+  const { allowed, rejected } = applyScope([candidate], access);
+  if (allowed.length === 0) throw scopeError(rejected, access, configuration?.id);
+}
+
 /** The error a session ended by the gateway tells its client, undefined when the client or the provider ended it. */
-function toldError(why: Ending, limits: RealtimeLimits): TollgateError | undefined {
+function toldError(s: Session, why: Ending, limits: RealtimeLimits): TollgateError | undefined {
   switch (why) {
     case 'idle': return tollgateError('realtimeSessionIdleLimitExceeded', { limit: formatMs(limits.idleTimeoutMs) });
-    case 'duration': return tollgateError('realtimeSessionDurationLimitExceeded', { limit: formatMs(limits.maxDurationMs) });
+    // A Playground token's limit is whatever was left of it: named to the second.
+    case 'duration': return tollgateError('realtimeSessionDurationLimitExceeded', { limit: formatMs(s.durationLimitMs === limits.maxDurationMs || s.durationLimitMs < 1000 ? s.durationLimitMs : Math.round(s.durationLimitMs / 1000) * 1000) });
+    case 'revoked': return s.revokedBy;
     case 'shutdown': return tollgateError('gatewayStopping');
     case 'frame-too-long': return tollgateError('realtimeUpstreamFrameTooLong', { limit: byteSize(MAX_MESSAGE_BYTES) });
     default: return undefined;

@@ -121,6 +121,8 @@ export class GatewayState {
   #lastSeq = 0;
   /** Told each account snapshot replacing one (what was held for the old one may have to go: gateway/bedrock-role.ts). */
   readonly #reloadListeners: ((before: AccountSnapshot, now: AccountSnapshot) => void)[] = [];
+  /** Told each access key dropped by a change (what was opened with it may have to end: gateway/realtime.ts). */
+  readonly #keyListeners: ((accessKeyId: string) => void)[] = [];
   #unsubscribe: (() => void) | undefined;
   #timers: NodeJS.Timeout[] = [];
   #pollTimer: NodeJS.Timeout | undefined;
@@ -198,12 +200,20 @@ export class GatewayState {
   #authenticateGrant(token: string): AuthenticatedKey | null | Promise<AuthenticatedKey | null> {
     const grant = this.#grants?.verify(token);
     if (!grant) return null;
-    const hash = this.#hashById.get(grant.accessKeyId);
-    const found = hash !== undefined
-      ? this.#byHash(hash, undefined)
-      : this.#lookup(`id:${grant.accessKeyId}`, async () => (await findAccessKeysByIds(this.#store.db, [grant.accessKeyId]))[0]);
-    const granted = (key: AuthenticatedKey | null) => (key?.id === grant.accessKeyId && key.accountId === grant.accountId ? key : null);
+    const found = this.accessKeyById(grant.accessKeyId);
+    // A copy carrying the token's expiry (a realtime session it opens ends then): an access key's own object, shared
+    // by all its requests, carries none.
+    const granted = (key: AuthenticatedKey | null) => (key?.id === grant.accessKeyId && key.accountId === grant.accountId ? Object.freeze({ ...key, expiresAt: grant.expiresAt }) : null);
     return found instanceof Promise ? found.then(granted) : granted(found);
+  }
+
+  /**
+   * The access key with this id as the store has it now, null when it is gone: from memory when cached, else read
+   * once by id (remembered as unknown a while, as an unknown token is).
+   */
+  accessKeyById(id: string): AuthenticatedKey | null | Promise<AuthenticatedKey | null> {
+    const hash = this.#hashById.get(id);
+    return hash !== undefined ? this.#byHash(hash, undefined) : this.#lookup(`id:${id}`, async () => (await findAccessKeysByIds(this.#store.db, [id]))[0]);
   }
 
   /** `unmemoised`: the access key's token, to remember its hash once the key is known (undefined: nothing to remember). */
@@ -250,6 +260,15 @@ export class GatewayState {
   /** `listener` is called with an account's snapshot and the one it replaced, on each reload. */
   onReload(listener: (before: AccountSnapshot, now: AccountSnapshot) => void): void {
     this.#reloadListeners.push(listener);
+  }
+
+  /**
+   * `listener` is called with an access key's id each time a change to it is applied here (deleted, re-linked,
+   * edited), or the minute's resync finds it gone or changed: the key was dropped from memory, and accessKeyById
+   * reads it again.
+   */
+  onAccessKeyChange(listener: (accessKeyId: string) => void): void {
+    this.#keyListeners.push(listener);
   }
 
   /** The account's current snapshot; present once one of its keys authenticated. */
@@ -525,6 +544,7 @@ export class GatewayState {
         // load, up to RELOAD_WAIT_MS): the requests that already joined it get its answer, a request arriving from
         // now on looks the token up again — or a revoked key would be served after its revocation was applied.
         this.#keyLoads.clear();
+        for (const listener of this.#keyListeners) listener(change.resourceId);
         return;
       case 'apiKey':
         return;
@@ -612,8 +632,11 @@ export class GatewayState {
       const live = new Map(rows.map((r) => [r.id, r]));
       for (const [id, hash] of [...this.#hashById]) {
         const row = live.get(id);
+        const was = this.#keys.get(hash);
         if (!row || row.tokenHash !== hash) this.#dropKey(id);
         else this.#keys.set(hash, toKey(row));
+        // A change missed (its notice lost): told as if it had come.
+        if (!row || row.tokenHash !== hash || was?.configurationId !== row.configurationId) for (const listener of this.#keyListeners) listener(id);
       }
     } catch (error) {
       this.#failed(error, 'full resync failed');

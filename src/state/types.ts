@@ -99,4 +99,10 @@ export interface AccountSnapshot {
   balancePico: bigint;
 }
 
-export interface AuthenticatedKey { id: string; accountId: string; configurationId: string | null }
+export interface AuthenticatedKey {
+  id: string;
+  accountId: string;
+  configurationId: string | null;
+  /** Set when a Playground token (domain/playground-token.ts) stands for the key: when it expires, epoch ms. */
+  expiresAt?: number;
+}

@@ -3,6 +3,11 @@
 // `response.done` carrying usage. A response whose instructions are "hold" stays open until `response.cancel`, then
 // ends `cancelled` with the usage generated so far — or never, when they are "hang"; "huge" sends a 17 MiB audio
 // delta; "no cache details" reports usage without its cached tokens' breakdown. A binary message is echoed.
+// Input audio transcription as OpenAI runs it: off until a `session.update` names a model (GA's
+// `session.audio.input.transcription`, or the beta's `session.input_audio_transcription` on an `openai-beta:
+// realtime=v1` session), answered with `session.updated` in the session's own shape; each `input_audio_buffer.commit`
+// is then `input_audio_buffer.committed` and `conversation.item.input_audio_transcription.completed`, whose usage is
+// `tokens` for the gpt-4o transcribe models and `duration` for those billed by the audio's length.
 // Credentials starting `sk-rejected` get a 401 at the handshake; those starting `sk-silent` no answer at all.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +27,12 @@ export const FAKE_CANCELLED_USAGE = {
   output_token_details: { text_tokens: 2, audio_tokens: 8 },
 };
 export const FAKE_AUDIO = Buffer.from('fake pcm16 audio').toString('base64');
+/** A transcription billed by tokens: 200 text tokens (the prompt) and 800 audio in, 50 out. */
+export const FAKE_TRANSCRIPTION_USAGE = { type: 'tokens', total_tokens: 1050, input_tokens: 1000, input_token_details: { text_tokens: 200, audio_tokens: 800 }, output_tokens: 50 };
+/** A transcription billed by the audio's length. */
+export const FAKE_TRANSCRIPTION_SECONDS = 2.5;
+/** The transcription models billed by duration (OpenAI's pricing page), which report `duration` usage. */
+const BY_DURATION = new Set(['whisper-1', 'gpt-transcribe', 'gpt-live-transcribe', 'gpt-realtime-whisper']);
 
 export interface Handshake { url: string; headers: IncomingHttpHeaders }
 
@@ -60,8 +71,14 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
       sockets.add(ws);
       ws.once('close', () => sockets.delete(ws));
       const model = new URL(req.url ?? '/', 'http://fake').searchParams.get('model');
-      ws.send(JSON.stringify({ type: 'session.created', event_id: 'event_s1', session: { id: 'sess_1', object: 'realtime.session', type: 'realtime', model } }));
+      const beta = req.headers['openai-beta'] === 'realtime=v1';
+      let transcription: { model: string } | null = null;
+      const session = () => (beta
+        ? { id: 'sess_1', object: 'realtime.session', model, input_audio_transcription: transcription }
+        : { id: 'sess_1', object: 'realtime.session', type: 'realtime', model, audio: { input: { format: { type: 'audio/pcm', rate: 24000 }, transcription }, output: { voice: 'alloy' } } });
+      ws.send(JSON.stringify({ type: 'session.created', event_id: 'event_s1', session: session() }));
       let held: string | undefined;
+      let items = 0;
       ws.on('message', (data, isBinary) => {
         if (isBinary) {
           received.push(data);
@@ -73,6 +90,21 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
         if (event.type === 'response.cancel' && held) {
           ws.send(JSON.stringify({ type: 'response.done', event_id: 'event_d', response: { id: held, object: 'realtime.response', status: 'cancelled', status_details: { type: 'cancelled', reason: 'client_cancelled' }, output: [], usage: FAKE_CANCELLED_USAGE } }));
           held = undefined;
+          return;
+        }
+        if (event.type === 'session.update') {
+          const asked = (event as { session?: { audio?: { input?: { transcription?: { model: string } | null } }; input_audio_transcription?: { model: string } | null } }).session;
+          const given = beta ? asked?.input_audio_transcription : asked?.audio?.input?.transcription;
+          if (given !== undefined) transcription = given;
+          ws.send(JSON.stringify({ type: 'session.updated', event_id: `event_u${items}`, session: session() }));
+          return;
+        }
+        if (event.type === 'input_audio_buffer.commit') {
+          const itemId = `item_audio_${++items}`;
+          ws.send(JSON.stringify({ type: 'input_audio_buffer.committed', event_id: `event_ic${items}`, previous_item_id: null, item_id: itemId }));
+          if (!transcription) return;
+          const usage = BY_DURATION.has(transcription.model) ? { type: 'duration', seconds: FAKE_TRANSCRIPTION_SECONDS } : FAKE_TRANSCRIPTION_USAGE;
+          ws.send(JSON.stringify({ type: 'conversation.item.input_audio_transcription.completed', event_id: `event_t${items}`, item_id: itemId, content_index: 0, transcript: 'Hello there.', usage }));
           return;
         }
         if (event.type !== 'response.create') return;
