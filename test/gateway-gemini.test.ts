@@ -349,6 +349,19 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
     assert.equal(unauthenticated.json().error.status, 'UNAUTHENTICATED');
   });
 
+  test('a virtual model whose first target no Gemini method reaches (a realtime model) is listed and got as the target a request goes on to, as generateContent serves it', async () => {
+    const narrow = client(h, (await h.accessKey(await h.configuration({ access: { providers: { allow: ['openai'] } } }))).token);
+    const virtual = await h.api<{ id: string }>('POST', '/virtual-models', { name: 'voice-or-text', targets: ['openai/gpt-realtime', 'openai/gpt-4o'] });
+    const answer = await narrow.models.generateContent({ model: 'voice-or-text', contents: 'hi' });
+    assert.match(answer.text!, /fake gpt-4o model/);
+    const names: string[] = [];
+    for await (const model of await narrow.models.list()) names.push(model.name!);
+    assert.ok(names.includes('models/voice-or-text'), names.join());
+    const got = await narrow.models.get({ model: 'voice-or-text' });
+    assert.deepEqual([got.name, got.displayName, got.inputTokenLimit, got.supportedActions], ['models/voice-or-text', 'voice-or-text', 128_000, ['generateContent', 'countTokens']]);
+    await h.api('DELETE', `/virtual-models/${virtual.id}`);
+  });
+
   test('an upstream error is relayed as Google sent it', async () => {
     await assert.rejects(ai.models.generateContent({ model: 'google:fail-400-gemini', contents: 'bad' }), (e: unknown) => {
       assert.ok(e instanceof ApiError);

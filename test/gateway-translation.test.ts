@@ -865,7 +865,11 @@ describe('translation: the Anthropic SDK on a chat model that reasons (DeepSeek)
   before(async () => {
     h = await startHarness('sqlite', (fakeUrl) => ({ TOLLGATE_PROVIDER_DEEPSEEK_BASE_URL: `${fakeUrl}/v1` }));
     const kd = await h.providerKey('deepseek', 'sk-translate-deepseek');
-    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'deepseek', steps: [{ type: 'user', keys: [{ id: kd }] }] }] } }))).token;
+    const ka = await h.providerKey('anthropic', 'sk-translate-anthropic');
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [
+      { provider: 'deepseek', steps: [{ type: 'user', keys: [{ id: kd }] }] },
+      { provider: 'anthropic', steps: [{ type: 'user', keys: [{ id: ka }] }] },
+    ] } }))).token;
     anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 });
   });
   after(async () => { await h.close(); });
@@ -895,5 +899,25 @@ describe('translation: the Anthropic SDK on a chat model that reasons (DeepSeek)
       const turn = (h.fake.requests.at(-1)!.body!.messages as Record<string, unknown>[])[1]!;
       assert.deepEqual([turn.reasoning_content, turn.content], [thought, null], `streamed: ${streamed}: never as text`);
     }
+  });
+
+  test('a conversation DeepSeek began, failing over to Claude mid-tool-loop: the unsigned thinking Claude would refuse (any turn, as not its own) is dropped and named, and with it thinking on that turn; Claude answers instead of a 400', async () => {
+    const ask: Anthropic.MessageParam = { role: 'user', content: 'Weather in Paris?' };
+    const first = await anthropic.messages.create({ model: 'deepseek:tool-think-weather', max_tokens: 2000, tools: [WEATHER_TOOL], messages: [ask] });
+    assert.equal(first.content[0]!.type, 'thinking');
+    const call = first.content.find((b) => b.type === 'tool_use')!;
+    const history: Anthropic.MessageParam[] = [ask, { role: 'assistant', content: first.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: 'Sunny' }] }];
+    // DeepSeek down: the request's own failover list goes on to Claude, thinking on.
+    const models = ['deepseek:fail-503-x', 'anthropic:tool-think-weather'];
+    const { data: next, response } = await anthropic.messages.create({ model: models[0]!, max_tokens: 2000, thinking: { type: 'enabled', budget_tokens: 1024 }, tools: [WEATHER_TOOL], messages: history, ...{ models } }).withResponse();
+    assert.match((next.content.find((b) => b.type === 'text') as Anthropic.TextBlock).text, /fake tool-think-weather model/);
+    assert.equal(response.headers.get('ngrok-aig-removed-params'), 'messages.thinking, thinking');
+    const sent = h.fake.requests.at(-1)!;
+    assert.equal(sent.path, '/v1/messages');
+    assert.deepEqual([(sent.body!.messages as { content: { type: string }[] }[])[1]!.content.map((b) => b.type), sent.body!.thinking], [['tool_use'], undefined]);
+    // The same history after the loop ended (a new user turn): only the blocks go; Claude thinks on the new turn.
+    const { response: after } = await anthropic.messages.create({ model: 'anthropic:think-paris', max_tokens: 2000, thinking: { type: 'enabled', budget_tokens: 1024 }, tools: [WEATHER_TOOL], messages: [...history, { role: 'assistant', content: 'Sunny.' }, { role: 'user', content: 'Thanks' }] }).withResponse();
+    assert.equal(after.headers.get('ngrok-aig-removed-params'), 'messages.thinking');
+    assert.deepEqual(h.fake.requests.at(-1)!.body!.thinking, { type: 'enabled', budget_tokens: 1024 });
   });
 });

@@ -10,7 +10,8 @@ import type { AccountSettings, CustomProviderState } from '../state/types.ts';
 
 const catalog = createCatalog({});
 const proxy: CustomProviderState = { id: 'aigp_p', providerId: 'strict', name: 'Strict', baseUrl: 'https://llm.example.com/v1', surfaces: [{ format: 'openai', surface: 'chat-completions', supportedParams: ['messages', 'stream', 'max_tokens'] }], models: ['m1'] };
-const account = snapshot({ customProviders: [proxy] });
+const kimi: CustomProviderState = { id: 'aigp_k', providerId: 'kimi', name: 'Kimi', baseUrl: 'https://api.moonshot.ai/anthropic/v1', surfaces: [{ format: 'anthropic', surface: 'messages' }], models: ['kimi-k2-thinking'] };
+const account = snapshot({ customProviders: [proxy, kimi] });
 const settings = (maxOutputTokens: number | null = null): AccountSettings => ({ ...account.settings, maxOutputTokens });
 function attempt(model: string, surface: ApiSurface = 'chat-completions', format: ApiFormat = 'openai'): AttemptPlan {
   const candidate = resolveCandidates({ model, models: undefined, format, surface }, catalog, account)[0]!;
@@ -201,4 +202,28 @@ test('a managed Responses request to a reasoning model asks for its reasoning en
   assert.equal(prepareUpstreamBody({ model: 'gpt-4o', input: 'x' }, managed('gpt-4o'), settings()).body.include, undefined);
   const own = prepareUpstreamBody({ model: 'o3', input }, attempt('o3', 'responses'), settings());
   assert.deepEqual([own.changed, own.removed], [false, []]);
+});
+
+test('unsigned thinking (a chat model\'s reasoning as the gateway answered it) does not reach Claude, at Anthropic or on Bedrock, which refuses a thinking block it did not sign; a custom Messages provider (Kimi\'s, DeepSeek\'s endpoint) gets it back', () => {
+  const messages = [
+    { role: 'user', content: 'Weather?' },
+    { role: 'assistant', content: [{ type: 'thinking', thinking: 'Only thought.', signature: '' }] },
+    { role: 'user', content: 'Paris' },
+    { role: 'assistant', content: [{ type: 'thinking', thinking: 'Ask the tool.', signature: '' }, { type: 'tool_use', id: 'c1', name: 'f', input: {} }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1', content: 'Sunny' }] },
+  ];
+  const body = { model: 'claude-sonnet-4-5', max_tokens: 2000, messages };
+  const claude = prepareUpstreamBody(body, attempt('anthropic:claude-sonnet-4-5', 'messages', 'anthropic'), settings());
+  assert.deepEqual(claude.body.messages, [messages[0], messages[2], { role: 'assistant', content: [{ type: 'tool_use', id: 'c1', name: 'f', input: {} }] }, messages[4]]);
+  assert.deepEqual(claude.removed, ['messages.thinking']);
+  assert.equal(body.messages, messages, 'the client\'s body untouched');
+  const thinking = { type: 'enabled', budget_tokens: 1024 };
+  const bedrock = attempt('bedrock:anthropic.claude-sonnet-4-6', 'messages', 'anthropic');
+  assert.equal(bedrock.candidate.surface.surface, 'invoke');
+  const onBedrock = prepareUpstreamBody({ ...body, thinking }, bedrock, settings());
+  assert.deepEqual([onBedrock.body.thinking, onBedrock.removed], [undefined, ['messages.thinking', 'thinking']], 'its tool turn would not open with thinking');
+  const custom = prepareUpstreamBody({ ...body, thinking }, attempt('kimi:kimi-k2-thinking', 'messages', 'anthropic'), settings());
+  assert.deepEqual([custom.body.messages, custom.body.thinking, custom.removed], [messages, thinking, []]);
+  const signed = { model: 'claude-sonnet-4-5', messages: [{ role: 'assistant', content: [{ type: 'thinking', thinking: 'x', signature: 'EqQB' }] }] };
+  assert.equal(prepareUpstreamBody(signed, attempt('anthropic:claude-sonnet-4-5', 'messages', 'anthropic'), settings()).body, signed);
 });

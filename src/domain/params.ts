@@ -286,6 +286,7 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
   if (tier !== undefined && !isSet((out ?? body).service_tier)) edit().service_tier = tier;
   if (attempt.keySource === 'ngrok') keepNothingStored(out ?? body, edit, candidate.surface.surface, removed);
   if (attempt.keySource === 'ngrok' && candidate.surface.surface === 'responses') carryReasoningStateless(out ?? body, edit, candidate.catalogModel, removed);
+  if (CLAUDE_BODIES.has(`${candidate.provider.id}:${candidate.surface.surface}`)) dropUnsignedThinking(out ?? body, edit, removed);
 
   return out ? { body: out, changed: true, removed } : { body, changed: false, removed };
 }
@@ -422,4 +423,58 @@ function fitThinkingBudget(current: Record<string, unknown>, edit: () => Record<
   }
   delete edit().thinking;
   removed.push('thinking');
+}
+
+/** The provider surfaces whose body is Anthropic's Messages request to Claude itself (a custom provider's may be another model's). */
+const CLAUDE_BODIES: ReadonlySet<string> = new Set(['anthropic:messages', 'anthropic:count-tokens', 'bedrock:invoke', 'bedrock:invoke-stream']);
+
+const isThinking = (block: unknown): boolean => isRecord(block) && (block.type === 'thinking' || block.type === 'redacted_thinking');
+
+/** A thinking block no one signed: a chat model's reasoning as the gateway answers it to a Messages client (`signature` ""). */
+const isUnsigned = (block: unknown): boolean => isRecord(block) && block.type === 'thinking' && (typeof block.signature !== 'string' || block.signature === '');
+
+/**
+ * 7. Claude refuses, in any turn, a thinking block it did not sign ("Invalid `signature` in `thinking` block"): a
+ * chat model's reasoning (DeepSeek's, as translate/messages-via-chat.ts answers it: signature "") in a conversation
+ * moved to Claude — a virtual model failing over from DeepSeek, Claude Code switching models. Anthropic lets thinking
+ * be left out, so those blocks go (named `messages.thinking`), and a turn left empty with them; Claude would refuse
+ * the request where it could answer. With thinking on, a tool turn in progress (or a prefill) whose thinking went is
+ * refused in turn ("a final assistant message must start with a thinking block"): that request goes without
+ * thinking, `thinking` named, as a chat client's turn without Claude's thinking does (chat-via-messages.ts).
+ */
+function dropUnsignedThinking(current: Record<string, unknown>, edit: () => Record<string, unknown>, removed: string[]): void {
+  const messages = current.messages;
+  if (!Array.isArray(messages) || !messages.some((m: unknown) => isRecord(m) && m.role === 'assistant' && Array.isArray(m.content) && m.content.some(isUnsigned))) return;
+  const final = finalTurn(messages);
+  let finalStripped = false;
+  const kept: unknown[] = [];
+  for (const message of messages) {
+    if (!isRecord(message) || message.role !== 'assistant' || !Array.isArray(message.content) || !message.content.some(isUnsigned)) {
+      kept.push(message);
+      continue;
+    }
+    if (message === final) finalStripped = true;
+    const content = message.content.filter((block: unknown) => !isUnsigned(block));
+    // Anthropic refuses an empty turn; consecutive user turns it takes, as one.
+    if (content.length > 0) kept.push({ ...message, content });
+  }
+  edit().messages = kept;
+  removed.push('messages.thinking');
+  const thinking = isRecord(current.thinking) ? current.thinking.type : undefined;
+  const thinkingOn = thinking === 'enabled' || thinking === 'adaptive';
+  const opens = finalTurn(kept)?.content;
+  if (thinkingOn && finalStripped && !(Array.isArray(opens) && isThinking(opens[0]))) {
+    delete edit().thinking;
+    removed.push('thinking');
+  }
+}
+
+/** The assistant turn Claude continues, which must open with thinking when thinking is on: a prefill, or the turn whose tool results end the request. */
+function finalTurn(messages: readonly unknown[]): Record<string, unknown> | undefined {
+  const last = messages.at(-1);
+  if (!isRecord(last)) return undefined;
+  if (last.role === 'assistant') return last;
+  const results = last.role === 'user' && Array.isArray(last.content) && last.content.some((b: unknown) => isRecord(b) && b.type === 'tool_result');
+  const turn = results ? messages.at(-2) : undefined;
+  return isRecord(turn) && turn.role === 'assistant' ? turn : undefined;
 }

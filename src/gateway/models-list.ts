@@ -39,30 +39,36 @@ function candidatesOf(catalog: Catalog): Candidate[] {
   return list;
 }
 
+/** Which models an API's list holds (Gemini's: those its methods reach); every one the key may use by default. */
+type Reaches = (c: Candidate) => boolean;
+const everyModel: Reaches = () => true;
+
 /** The models the key may use: the account's virtual models, the catalog, then the account's own providers' declared models. */
-export function visibleModels(catalog: Catalog, account: AccountSnapshot, access: AccessScope | null): Candidate[] {
-  return [...visibleVirtualModels(catalog, account, access), ...visibleRealModels(catalog, account, access)];
+export function visibleModels(catalog: Catalog, account: AccountSnapshot, access: AccessScope | null, reaches: Reaches = everyModel): Candidate[] {
+  return [...visibleVirtualModels(catalog, account, access, reaches), ...visibleRealModels(catalog, account, access).filter(reaches)];
 }
 
 /**
  * A virtual model as the list shows it, when the key may use one of its targets (a request naming it would be served
  * by that one; the others are skipped): the first such target, under the virtual model's name. One standing for
  * `ngrok/auto` is shown while the key may use any listed model. A target the list does not show itself (a built-in
- * provider's uncatalogued model) does not make its virtual model shown.
+ * provider's uncatalogued model) does not make its virtual model shown. `reaches`: on Gemini's list, a target its
+ * methods do not reach (a realtime model) is skipped as a request skips it, so a virtual model that goes on to one
+ * they do is listed, as that one.
  */
-function virtualEntry(virtual: VirtualModelState, catalog: Catalog, account: AccountSnapshot, access: AccessScope | null, real: () => readonly Candidate[]): Candidate | undefined {
+function virtualEntry(virtual: VirtualModelState, catalog: Catalog, account: AccountSnapshot, access: AccessScope | null, real: () => readonly Candidate[], reaches: Reaches): Candidate | undefined {
   for (const target of virtual.targets) {
     const served = target.toLowerCase() === AUTO_MODEL ? real()[0] : resolveListedModel(target, catalog, account);
-    if (served && applyScope([served], access).allowed.length === 1) return { ...served, displayName: virtual.name, virtualModel: virtual.name };
+    if (served && reaches(served) && applyScope([served], access).allowed.length === 1) return { ...served, displayName: virtual.name, virtualModel: virtual.name };
   }
   return undefined;
 }
 
-function visibleVirtualModels(catalog: Catalog, account: AccountSnapshot, access: AccessScope | null): Candidate[] {
+function visibleVirtualModels(catalog: Catalog, account: AccountSnapshot, access: AccessScope | null, reaches: Reaches): Candidate[] {
   if (account.virtualModels.size === 0) return [];
   let real: Candidate[] | undefined;
-  const lazyReal = () => (real ??= visibleRealModels(catalog, account, access));
-  return [...account.virtualModels.values()].flatMap((v) => virtualEntry(v, catalog, account, access, lazyReal) ?? []);
+  const lazyReal = () => (real ??= visibleRealModels(catalog, account, access).filter(reaches));
+  return [...account.virtualModels.values()].flatMap((v) => virtualEntry(v, catalog, account, access, lazyReal, reaches) ?? []);
 }
 
 function visibleRealModels(catalog: Catalog, account: AccountSnapshot, access: AccessScope | null): Candidate[] {
@@ -82,15 +88,16 @@ function visibleRealModels(catalog: Catalog, account: AccountSnapshot, access: A
  * answers an alias with the model it stands for. Anything else is not found, whether it does not exist or the
  * key's scope refuses it: the list does not show it either.
  */
-function findModel(requested: string, catalog: Catalog, account: AccountSnapshot, access: AccessScope | null): Candidate {
+function findModel(requested: string, catalog: Catalog, account: AccountSnapshot, access: AccessScope | null, reaches: Reaches = everyModel): Candidate {
   const virtual = virtualModelNamed(account, requested);
-  const listed = virtual && virtualEntry(virtual, catalog, account, access, () => visibleRealModels(catalog, account, access));
+  const listed = virtual && virtualEntry(virtual, catalog, account, access, () => visibleRealModels(catalog, account, access).filter(reaches), reaches);
   if (listed) return listed;
   const found = virtual ? undefined : resolveListedModel(requested, catalog, account);
-  if (found && applyScope([found], access).allowed.length === 1) return found;
+  // Another API's model is no model of Gemini's: not found, as Google answers a name it does not serve.
+  if (found && reaches(found) && applyScope([found], access).allowed.length === 1) return found;
   // Suggested in the form asked: a bare name among bare names (`gpt-4oo` is 7 edits from `openai/gpt-4o`).
   const form = requested.includes(':') ? modelAddress : requested.includes('/') ? modelId : (c: Candidate) => c.modelId;
-  const best = suggestName(requested, visibleModels(catalog, account, access).map(form));
+  const best = suggestName(requested, visibleModels(catalog, account, access, reaches).map(form));
   // 27224 is the gateway's "unknown model", answered 404 here: the SDKs raise their NotFoundError.
   throw new TollgateError(Errors.unknownModel, { model: requested, suggestion: best ? ` Did you mean "${best}"?` : '' }, 404);
 }
@@ -124,13 +131,9 @@ export async function modelsStage(ctx: RequestContext, path: string, query: stri
   let body: string;
   if (ctx.route.format === 'gemini') {
     if (path.startsWith(GEMINI_MODELS_PREFIX)) {
-      const requested = requestedId(path, GEMINI_MODELS_PREFIX);
-      const found = findModel(requested, catalog, account, access);
-      // Another provider's model is no model of Gemini's API: not found, as Google answers a name it does not serve.
-      if (!speaksGemini(found)) throw new TollgateError(Errors.unknownModel, { model: requested, suggestion: '' }, 404);
-      body = answers.one(found);
+      body = answers.one(findModel(requestedId(path, GEMINI_MODELS_PREFIX), catalog, account, access, speaksGemini));
     } else {
-      body = answers.list(visibleModels(catalog, account, access).filter(speaksGemini), new URLSearchParams(query));
+      body = answers.list(visibleModels(catalog, account, access, speaksGemini), new URLSearchParams(query));
     }
   } else {
     body = path.startsWith(MODEL_PATH_PREFIX)

@@ -563,3 +563,18 @@ test('unsigned thinking sent back goes to the chat model as reasoning_content on
   (signed.messages[1]!.content as Record<string, unknown>[])[0]!.signature = 'EqQBClaude';
   assert.equal((messagesViaChat.request(signed, plan('deepseek-reasoner')).body.messages as Record<string, unknown>[])[1]!.reasoning_content, undefined);
 });
+
+test('reasoning a server streams after a call opened (between its calls) is a thinking block after that call, not lost: the SDK assembles every piece, and sent back the turn carries all of it as reasoning_content', async () => {
+  const stream = messagesViaChat.stream(scope);
+  for (const delta of [{ reasoning_content: 'First the weather. ' }, { tool_calls: [{ index: 0, id: 'c1', function: { name: 'f', arguments: '{"a":' } }] }, { reasoning_content: 'Then the time.' }, { tool_calls: [{ index: 0, function: { arguments: '1}' } }] }, { tool_calls: [{ index: 1, id: 'c2', function: { name: 'f', arguments: '{"a":2}' } }] }]) stream.event('', chunk(delta));
+  stream.event('', chunk({}, 'tool_calls'));
+  const text = stream.take() + stream.finish();
+  const final = await sdkMessage(text);
+  assert.deepEqual(final.content.map((b) => b.type), ['thinking', 'tool_use', 'thinking', 'tool_use']);
+  assert.deepEqual((final.content[1] as Anthropic.ToolUseBlock).input, { a: 1 }, 'the live call\'s arguments whole');
+  const indexes = events(text).filter(([type]) => type === 'content_block_start').map(([, e]) => e.index);
+  assert.deepEqual(indexes, [0, 1, 2, 3]);
+  const body = { model: 'deepseek-reasoner', max_tokens: 100, tools: [{ name: 'f', input_schema: { type: 'object' } }], messages: [{ role: 'user', content: 'Go' }, { role: 'assistant', content: final.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1', content: '1' }, { type: 'tool_result', tool_use_id: 'c2', content: '2' }] }] };
+  const sent = messagesViaChat.request(body, plan('deepseek-reasoner')).body.messages as Record<string, unknown>[];
+  assert.equal(sent[1]!.reasoning_content, 'First the weather. Then the time.');
+});

@@ -421,6 +421,8 @@ class ChatToMessages extends FromChatStream {
    * block for it would leave the call's later argument pieces after its content_block_stop.
    */
   #pendingText = '';
+  /** Reasoning that came while a call's block was open, sent as a thinking block when the stream ends (reasoning()). */
+  #pendingReasoning = '';
 
   constructor(scope: TranslationScope) {
     super();
@@ -442,10 +444,14 @@ class ChatToMessages extends FromChatStream {
 
   /**
    * Reasoning streams as a thinking block, before the text and calls it leads to (as Claude's does). Reasoning
-   * after a call's block opened is left out: that block stays open to the end, and chat servers reason first.
+   * after a call's block opened (a server reasoning between its calls) is held as that text is, and sent as a
+   * thinking block of its own after the call: the buffered answer has it, and DeepSeek wants it back with the turn.
    */
   protected override reasoning(piece: string): void {
-    if (this.#openKind === 'tool') return;
+    if (this.#openKind === 'tool') {
+      this.#pendingReasoning += piece;
+      return;
+    }
     if (this.#openKind !== 'thinking') this.#startBlock('thinking', thinkingBlock(''));
     this.out += sse('content_block_delta', { index: this.#open, delta: { type: 'thinking_delta', thinking: piece } });
   }
@@ -516,7 +522,12 @@ class ChatToMessages extends FromChatStream {
   }
 
   protected close(): void {
-    // Text held behind the live call's block: after it, before the held calls.
+    // Reasoning and text held behind the live call's block: after it, before the held calls.
+    if (this.#pendingReasoning !== '') {
+      this.#startBlock('thinking', thinkingBlock(''));
+      this.out += sse('content_block_delta', { index: this.#open, delta: { type: 'thinking_delta', thinking: this.#pendingReasoning } });
+      this.#pendingReasoning = '';
+    }
     if (this.#pendingText !== '') {
       this.#startBlock('text', { type: 'text', text: '' });
       this.out += sse('content_block_delta', { index: this.#open, delta: { type: 'text_delta', text: this.#pendingText } });
