@@ -231,6 +231,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
         clientHeadersTimeoutMs: config.clientHeadersTimeoutMs, clientRequestTimeoutMs: config.clientRequestTimeoutMs,
         streamIdleTimeoutMs: config.streamIdleTimeoutMs, streamTimeoutMs: config.streamTimeoutMs,
         realtime: { maxSessions: config.realtimeMaxSessions, idleTimeoutMs: config.realtimeIdleTimeoutMs, maxDurationMs: config.realtimeMaxDurationMs },
+        ...(config.firewallDecision ? { firewallDecision: config.firewallDecision } : {}),
       },
     }, config.host, config.gatewayPort).catch((error: unknown) => { throw listenError(error, config.listenSettingNames.gatewayPort, config.listenSettingNames.host, config.host, config.gatewayPort); });
     running.gatewayUrl = gateway.url;

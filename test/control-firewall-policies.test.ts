@@ -145,7 +145,9 @@ for (const kind of STORE_KINDS) {
       const decision = { name: 'Deletes outside the project', tier: 'softDeny', type: 'decision', phase: 'response', instructions: 'Deletes files outside the project directory.' };
       const e = await refusedRules([PAYMENTS, decision]);
       assert.equal(e.details.field, 'rules.1.type');
-      assert.equal(e.msg, 'rules[1] ("Deletes outside the project"): decision rules are not available on this gateway: they need a decision model to judge them, and this gateway runs none. Use a toolNames or regex rule.');
+      assert.equal(e.msg, 'rules[1] ("Deletes outside the project"): decision rules are not available on this gateway: they need a decision model to judge them, and this gateway runs none (its operator can name one: TOLLGATE_FIREWALL_DECISION_MODEL). Use a toolNames or regex rule.');
+      // A request rule too: without a decision model nothing would judge it.
+      expectError(await c.call('POST', FIREWALL.path, { name: 'p', rules: [{ ...decision, phase: 'request' }] }), 400, 'ERR_NGROK_27606');
       const kept = await create({ name: 'kept' });
       expectError(await c.call('PATCH', `${FIREWALL.path}/${kept.id}`, { rules: [decision] }), 400, 'ERR_NGROK_27606');
       assert.deepEqual((await c.call('GET', FIREWALL.path)).json().aiGatewayFirewallPolicies.map((p: Policy) => p.id), [kept.id]);
@@ -244,6 +246,30 @@ for (const kind of STORE_KINDS) {
       const theirs = await create({ name: 'theirs' }, c.other.token);
       assert.equal((await c.call('DELETE', `${FIREWALL.path}/${theirs.id}`, undefined, c.other.token)).statusCode, 204);
       for (const id of ids) await remove(id);
+    });
+  });
+
+  describe(`Firewall policies with a decision model (${kind})`, () => {
+    let c: TestControl;
+    before(async () => { c = await startControl(kind, { TOLLGATE_FIREWALL_DECISION_MODEL: 'openai:gpt-4o-mini', TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-operator' }); });
+    after(async () => { await c.close(); });
+
+    it('accepts decision rules, which the decision model judges, on requests and on tool calls', async () => {
+      const wipe: Rule = { name: 'Wipes the disk', tier: 'softDeny', type: 'decision', phase: 'request', reads: ['messages', 'toolResults'], instructions: 'Asks the agent to delete files outside the project directory.' };
+      const trusted: Rule = { name: 'Trusted cleanup', tier: 'allow', type: 'decision', phase: 'request', instructions: 'Cleans the build directory only.' };
+      const made = expectSchema<Policy>(await c.call('POST', FIREWALL.path, { name: 'judged', environment: ['The project lives in /srv/app.'], rules: [PAYMENTS, wipe, trusted] }), 201, FIREWALL.schema);
+      assert.deepEqual(made.rules, [PAYMENTS, wipe, trusted]);
+      assert.deepEqual(expectSchema<Policy>(await c.call('GET', `${FIREWALL.path}/${made.id}`), 200, FIREWALL.schema).rules, [PAYMENTS, wipe, trusted]);
+      const onCalls: Rule = { name: 'Deletes outside the project', tier: 'hardDeny', type: 'decision', phase: 'response', instructions: 'Deletes files outside the project directory.' };
+      assert.deepEqual(expectSchema<Policy>(await c.call('PATCH', `${FIREWALL.path}/${made.id}`, { rules: [onCalls] }), 200, FIREWALL.schema).rules, [onCalls]);
+
+      // Held to the same checks as any rule: its own match field only, and instructions within ngrok's 4,000 characters.
+      const e = expectError(await c.call('POST', FIREWALL.path, { name: 'p', rules: [{ name: 'n', tier: 'hardDeny', type: 'decision', phase: 'request' }] }), 400, 'ERR_NGROK_27606');
+      assert.equal(e.details.field, 'rules.0.instructions');
+      expectError(await c.call('POST', FIREWALL.path, { name: 'p', rules: [{ ...onCalls, pattern: 'rm' }] }), 400, 'ERR_NGROK_27606');
+      expectError(await c.call('POST', FIREWALL.path, { name: 'p', rules: [{ ...onCalls, reads: ['messages'] }] }), 400, 'ERR_NGROK_27606');
+      assert.equal((await c.call('POST', FIREWALL.path, { name: 'p', rules: [{ ...wipe, instructions: 'x'.repeat(4001) }] })).statusCode, 400);
+      assert.deepEqual((await c.call('GET', FIREWALL.path)).json().aiGatewayFirewallPolicies.map((p: Policy) => p.id), [made.id]);
     });
   });
 }

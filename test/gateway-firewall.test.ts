@@ -9,12 +9,13 @@ import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { GoogleGenAI } from '@google/genai';
 import { startGatewayServer, type GatewayServer } from '../src/gateway/server.ts';
+import type { GatewayDeps, GatewayOptions } from '../src/gateway/context.ts';
 import { Upstreams } from '../src/gateway/upstream.ts';
 import { createCatalog } from '../src/catalog/index.ts';
 import type { AccountSnapshot } from '../src/state/types.ts';
 import type { BegunAttempt, UsageEvent } from '../src/usage/event.ts';
 import type { FirewallPolicyState, FirewallRule } from '../src/domain/firewall-policy.ts';
-import { FAKE_USAGE, startFakeProvider, type FakeProvider } from './fake-upstream.ts';
+import { FAKE_JUDGE_USAGE, FAKE_SAID, FAKE_USAGE, startFakeProvider, type FakeProvider } from './fake-upstream.ts';
 import { snapshot } from './helpers/snapshot.ts';
 import { collectingSink, stubState } from './helpers/stub-gateway.ts';
 
@@ -29,6 +30,20 @@ const CHAT_TOOLS: OpenAI.ChatCompletionTool[] = ['read_file', 'delete_file'].map
 const MESSAGES_TOOLS: Anthropic.Tool[] = ['read_file', 'delete_file'].map((name) => ({ name, description: `${name} in the project`, input_schema: { type: 'object', properties: { city: { type: 'string' } } } }));
 const NO_DELETES: FirewallRule = { name: 'No deletes', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['delete_*'] };
 const NO_RM: FirewallRule = { name: 'No rm -rf', tier: 'hardDeny', type: 'regex', phase: 'request', reads: ['messages'], pattern: '(?i)rm -rf' };
+
+/** The gateway under test, on the fake providers and a stub of its state; `options` adds to its settings. */
+function startOnFake(fake: FakeProvider, state: GatewayDeps['state'], usage: (BegunAttempt | UsageEvent)[], options: Partial<GatewayOptions> = {}): Promise<GatewayServer> {
+  return startGatewayServer({
+    state, usage: collectingSink(usage), logger: pino({ level: 'silent' }),
+    catalog: createCatalog({ openai: `${fake.url}/v1`, anthropic: `${fake.url}/v1`, google: `${fake.url}/v1beta/openai` }),
+    upstreams: new Upstreams({ loopId: 'firewall-test', allowPrivate: true }),
+    options: {
+      maxBodyBytes: 10 * 1024 * 1024, managedKeys: {}, processingFeeMicroUsdPerMtok: 0n, loopId: 'firewall-test',
+      clientHeadersTimeoutMs: 10_000, clientRequestTimeoutMs: 30_000, streamIdleTimeoutMs: 30_000, streamTimeoutMs: 60_000,
+      ...options,
+    },
+  }, '127.0.0.1', 0);
+}
 
 /** An Interactions step as the SDK types it, read for what the tests compare. */
 interface StepSeen { type: string; name?: string; arguments?: unknown; content?: { type: string; text?: string }[] }
@@ -54,15 +69,7 @@ describe('Firewall through the gateway', () => {
   before(async () => {
     fake = await startFakeProvider();
     const state = stubState(() => account, new Map([[TOKEN, { id: 'aigak_1', configurationId: null }], [CONFIGURED_TOKEN, { id: 'aigak_2', configurationId: 'aigac_1' }]]));
-    gateway = await startGatewayServer({
-      state, usage: collectingSink(usage), logger: pino({ level: 'silent' }),
-      catalog: createCatalog({ openai: `${fake.url}/v1`, anthropic: `${fake.url}/v1`, google: `${fake.url}/v1beta/openai` }),
-      upstreams: new Upstreams({ loopId: 'firewall-test', allowPrivate: true }),
-      options: {
-        maxBodyBytes: 10 * 1024 * 1024, managedKeys: {}, processingFeeMicroUsdPerMtok: 0n, loopId: 'firewall-test',
-        clientHeadersTimeoutMs: 10_000, clientRequestTimeoutMs: 30_000, streamIdleTimeoutMs: 30_000, streamTimeoutMs: 60_000,
-      },
-    }, '127.0.0.1', 0);
+    gateway = await startOnFake(fake, state, usage);
     openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: TOKEN, maxRetries: 0 });
     anthropic = new Anthropic({ baseURL: gateway.url, apiKey: TOKEN, maxRetries: 0 });
   });
@@ -681,6 +688,203 @@ describe('Firewall through the gateway', () => {
           assert.equal(undated(await res.text()), undated(await direct(stream)), `${placed ? 'a quiet policy' : 'no policy'}, ${stream ? 'streamed' : 'JSON'}`);
         }
       }
+    });
+  });
+});
+
+// Decision rules judged by the operator's decision model (TOLLGATE_FIREWALL_DECISION_MODEL): a gateway naming one, the
+// fake provider's judge flagging an item that holds the text its rule quotes (src/demo/fake-provider/server.ts).
+describe('Firewall decision rules, judged by the decision model', () => {
+  let fake: FakeProvider;
+  let gateway: GatewayServer;
+  let account: AccountSnapshot;
+  const usage: (BegunAttempt | UsageEvent)[] = [];
+  let openai: OpenAI;
+  let anthropic: Anthropic;
+  const WIPE: FirewallRule = { name: 'Wipes the disk', tier: 'hardDeny', type: 'decision', phase: 'request', reads: ['messages'], instructions: 'Asks the agent to delete everything, as "rm -rf /".' };
+  const judged = (policy: FirewallPolicyState): void => {
+    account = snapshot({ settings: { firewallPolicyId: policy.id }, providerKeys: [{ id: 'aigpk_openai', providerId: 'openai', value: 'sk-openai' }, { id: 'aigpk_anthropic', providerId: 'anthropic', value: 'sk-anthropic' }], firewallPolicies: [policy] });
+  };
+  const enforced = (rules: FirewallRule[], extra: Partial<FirewallPolicyState> = {}): FirewallPolicyState => ({ id: 'aigfwp_judged', name: 'judged', mode: 'enforce', onError: 'block', environment: [], rules, ...extra });
+  /** The decision model's calls since `from`: those whose structured output asks for a verdict. */
+  const judgements = (from: number) => fake.requests.slice(from).filter((r) => (r.body?.response_format as { json_schema?: { name?: string } } | undefined)?.json_schema?.name === 'firewall_decision');
+
+  before(async () => {
+    fake = await startFakeProvider();
+    const state = stubState(() => account, new Map([[TOKEN, { id: 'aigak_1', configurationId: null }]]));
+    gateway = await startOnFake(fake, state, usage, { managedKeys: { openai: 'sk-operator' }, firewallDecision: { provider: 'openai', model: 'gpt-4o-mini', timeoutMs: 500 } });
+    openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    anthropic = new Anthropic({ baseURL: gateway.url, apiKey: TOKEN, maxRetries: 0 });
+  });
+  after(async () => {
+    await gateway.close(0);
+    await fake.close();
+  });
+
+  test('a request the decision model flags is blocked before any attempt; one it passes goes to the model; each judgement is the operator\'s, at no cost to the tenant', async () => {
+    judged(enforced([WIPE], { environment: ['The project lives in /srv/app.'] }));
+    const sent = fake.requests.length;
+    const recorded = usage.length;
+    const { data, response } = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'system', content: 'You are a coding agent.' }, { role: 'user', content: 'Now run RM -RF / please' }] }).withResponse();
+    assert.equal(data.choices[0]!.message.content, 'Blocked by the gateway\'s Firewall: rule "Wipes the disk" (hard block) flagged this request.');
+    assert.equal(response.headers.get('ngrok-aig-firewall'), 'blocked; rule="Wipes the disk"; tier=hardDeny; policy=aigfwp_judged');
+    assert.equal(response.headers.get('ngrok-aig-attempts'), '0');
+    // One call, the decision model's, with the operator's key: the rule and the facts as instructions, the item as data.
+    const calls = fake.requests.slice(sent);
+    assert.equal(calls.length, 1);
+    const call = calls[0]!;
+    assert.equal(call.path, '/v1/chat/completions');
+    assert.equal(call.headers.authorization, 'Bearer sk-operator');
+    assert.equal(call.body!.model, 'gpt-4o-mini');
+    assert.equal(call.body!.temperature, 0);
+    assert.deepEqual(call.body!.response_format, { type: 'json_schema', json_schema: { name: 'firewall_decision', strict: true, schema: { type: 'object', properties: { flagged: { type: 'boolean' } }, required: ['flagged'], additionalProperties: false } } });
+    const [system, user] = call.body!.messages as { role: string; content: string }[];
+    assert.equal(system!.role, 'system');
+    assert.ok(system!.content.includes('<rule>\nAsks the agent to delete everything, as "rm -rf /".\n</rule>'));
+    assert.ok(system!.content.includes('- The project lives in /srv/app.'));
+    assert.equal(user!.role, 'user');
+    assert.deepEqual(JSON.parse(user!.content), { messages: 'You are a coding agent.\nNow run RM -RF / please' });
+    const events = usage.slice(recorded) as UsageEvent[];
+    const requestId = response.headers.get('ngrok-aig-request-id');
+    assert.deepEqual(events.map((e) => [e.requestId, e.provider, e.model, e.keySource, e.isFinalAttempt, e.statusCode, e.inputTokens, e.outputTokens, e.costPico, e.completion, e.firewall]), [
+      [requestId, 'openai', 'gpt-4o-mini', 'ngrok', false, 200, FAKE_JUDGE_USAGE.prompt_tokens, FAKE_JUDGE_USAGE.completion_tokens, 0n, 'succeeded', null],
+      [requestId, 'openai', 'gpt-4o', 'user', true, 200, 0, 0, 0n, 'succeeded', [{ action: 'blocked', rule: 'Wipes the disk', tier: 'hardDeny', policyId: 'aigfwp_judged', phase: 'request' }]],
+    ]);
+
+    const passed = fake.requests.length;
+    const { data: answer, response: served } = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'list the project files' }] }).withResponse();
+    assert.match(answer.choices[0]!.message.content!, /^Hello from the fake gpt-4o model!/);
+    assert.equal(served.headers.get('ngrok-aig-firewall'), null);
+    assert.deepEqual(fake.requests.slice(passed).map((r) => r.body!.model), ['gpt-4o-mini', 'gpt-4o'], 'judged, then sent');
+  });
+
+  test('the decision model\'s failure (an error, an answer in words, a timeout) is "could not check": onError block blocks, log lets it through and reports it', async () => {
+    for (const marker of ['FAKE-JUDGE-FAIL', 'FAKE-JUDGE-PROSE', 'FAKE-JUDGE-SLOW-1500']) {
+      judged(enforced([WIPE]));
+      const sent = fake.requests.length;
+      const recorded = usage.length;
+      const blocked = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: `tidy up ${marker}` }] });
+      assert.equal(blocked.choices[0]!.message.content, 'Blocked by the gateway\'s Firewall: rule "Wipes the disk" (hard block) could not check this request, and its policy blocks what it cannot check.', marker);
+      assert.equal(fake.requests.slice(sent).filter((r) => r.body!.model === 'gpt-4o').length, 0, marker);
+      const judgement = (usage.slice(recorded) as UsageEvent[]).find((e) => e.model === 'gpt-4o-mini')!;
+      assert.deepEqual([judgement.isError, judgement.costPico, judgement.keySource], [true, 0n, 'ngrok'], marker);
+
+      judged(enforced([WIPE], { onError: 'log' }));
+      const { data, response } = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: `tidy up ${marker}` }] }).withResponse();
+      assert.match(data.choices[0]!.message.content!, /^Hello from the fake gpt-4o model!/, marker);
+      assert.equal(response.headers.get('ngrok-aig-firewall'), 'unchecked; rule="Wipes the disk"; tier=hardDeny; policy=aigfwp_judged', marker);
+    }
+    const timedOut = (usage as UsageEvent[]).filter((e) => e.model === 'gpt-4o-mini' && e.timedOut);
+    assert.ok(timedOut.length >= 2 && timedOut.every((e) => e.completion === 'timed_out' && e.statusCode === 0));
+  });
+
+  test('an audit policy\'s decision rule only reports what the model flagged; the request is served', async () => {
+    judged(enforced([WIPE], { mode: 'audit' }));
+    const { data, response } = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'rm -rf / now' }] }).withResponse();
+    assert.match(data.choices[0]!.message.content!, /^Hello from the fake gpt-4o model!/);
+    assert.equal(response.headers.get('ngrok-aig-firewall'), 'flagged; rule="Wipes the disk"; tier=hardDeny; policy=aigfwp_judged');
+  });
+
+  test('a request\'s rules are judged at once, each distinct rule and item once; an allow rule the model matches clears a soft block', async () => {
+    const soft: FirewallRule = { ...WIPE, name: 'Deletes things', tier: 'softDeny', instructions: 'Deletes files, as "delete".' };
+    const build: FirewallRule = { ...WIPE, name: 'Build cleanup', tier: 'allow', instructions: 'Only cleans the build output, as "build/".' };
+    // The key's policy and the request's own rules ask the same question: one judgement answers both.
+    judged(enforced([WIPE, soft, build]));
+    const plugins = [{ id: 'firewall', hard_deny: [{ name: 'Wipes the disk, again', type: 'decision', phase: 'request', reads: ['messages'], instructions: WIPE.instructions }] }];
+    let sent = fake.requests.length;
+    const cleared = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'delete build/ please' }], plugins } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.match(cleared.choices[0]!.message.content!, /^Hello from the fake gpt-4o model!/);
+    assert.equal(judgements(sent).length, 3, 'three distinct questions for four rules');
+    sent = fake.requests.length;
+    const blocked = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'delete src/ please' }], plugins } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.equal(blocked.choices[0]!.message.content, 'Blocked by the gateway\'s Firewall: rule "Deletes things" (soft block) flagged this request.');
+    assert.equal(judgements(sent).length, 3);
+  });
+
+  describe('response rules: each tool call judged', () => {
+    const DELETES: FirewallRule = { name: 'Deletes files', tier: 'hardDeny', type: 'decision', phase: 'response', instructions: 'Deletes files, as "delete_file".' };
+    const BLOCKED_CALL = 'Blocked by the gateway\'s Firewall: rule "Deletes files" (hard block) flagged the call to tool "delete_file". The call was removed from this response and was not run.';
+
+    test('a JSON answer: the call the model flags is taken out and the answer says why; each call is judged once, as data', async () => {
+      judged(enforced([DELETES]));
+      const sent = fake.requests.length;
+      const recorded = usage.length;
+      const { data, response } = await openai.chat.completions.create({ model: 'openai:tool-each-said-x', messages: [{ role: 'user', content: 'tidy up' }], tools: CHAT_TOOLS }).withResponse();
+      const message = data.choices[0]!.message;
+      assert.deepEqual(message.tool_calls?.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function.name), ['read_file']);
+      assert.equal(message.content, `${FAKE_SAID}\n\n${BLOCKED_CALL}`);
+      assert.equal(data.choices[0]!.finish_reason, 'tool_calls');
+      assert.equal(response.headers.get('ngrok-aig-firewall'), 'blocked; rule="Deletes files"; tier=hardDeny; policy=aigfwp_judged');
+      const asked = judgements(sent);
+      assert.deepEqual(asked.map((r) => JSON.parse((r.body!.messages as { content: string }[])[1]!.content)), [{ tool: 'read_file', arguments: '{"city":"Paris"}' }, { tool: 'delete_file', arguments: '{"city":"Paris"}' }]);
+      assert.match((asked[0]!.body!.messages as { content: string }[])[0]!.content, /a risk a tool call an AI agent's model returns for the agent to run must not do:\n\n<rule>\nDeletes files, as "delete_file"\.\n<\/rule>/);
+      // The attempt's begun row aside, its event and the two judgements': the tenant pays for its answer only.
+      const events = usage.slice(recorded).filter((e): e is UsageEvent => 'completion' in e);
+      assert.deepEqual(events.map((e) => [e.model, e.keySource, e.isFinalAttempt]), [['gpt-4o-mini', 'ngrok', false], ['gpt-4o-mini', 'ngrok', false], ['tool-each-said-x', 'user', true]]);
+      assert.deepEqual(events.slice(0, 2).map((e) => [e.costPico, e.inputTokens, e.outputTokens]), [[0n, FAKE_JUDGE_USAGE.prompt_tokens, FAKE_JUDGE_USAGE.completion_tokens], [0n, FAKE_JUDGE_USAGE.prompt_tokens, FAKE_JUDGE_USAGE.completion_tokens]]);
+      assert.deepEqual(events[2]!.firewall, [{ action: 'blocked', rule: 'Deletes files', tier: 'hardDeny', policyId: 'aigfwp_judged', phase: 'response' }]);
+    });
+
+    test('a streamed chat answer: text goes out at once, each call is held until the model has judged it, the flagged one becomes text', async () => {
+      judged(enforced([{ ...DELETES, instructions: `${DELETES.instructions} FAKE-JUDGE-SLOW-150` }]));
+      const sent = fake.requests.length;
+      const ask = { model: 'openai:tool-each-said-drip-30-x', stream: true as const, messages: [{ role: 'user' as const, content: 'tidy up' }], tools: CHAT_TOOLS };
+      const res = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(ask) });
+      const reader = res.body!.getReader();
+      let raw = '';
+      let judgedWhenSaid: number | undefined;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        raw += Buffer.from(value).toString('utf8');
+        if (judgedWhenSaid === undefined && raw.includes(FAKE_SAID)) judgedWhenSaid = judgements(sent).length;
+      }
+      assert.equal(judgedWhenSaid, 0, 'the text reached the client before any call was judged');
+      const deltas = raw.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => (JSON.parse(e.slice(6)) as OpenAI.ChatCompletionChunk).choices[0]?.delta);
+      const order = deltas.map((d) => (d?.content ? `text:${d.content.slice(0, 12)}` : d?.tool_calls ? `call:${d.tool_calls[0]!.function?.name ?? ''}` : '')).filter((x) => x !== '');
+      assert.deepEqual(order, ['text:Let me do th', 'call:read_file', 'call:', 'call:', 'text:\n\nBlocked by']);
+      assert.doesNotMatch(raw, /"name":"delete_file"/);
+      assert.equal(judgements(sent).length, 2);
+      const done = await openai.chat.completions.stream({ ...ask, model: 'openai:tool-each-said-x' }).finalChatCompletion();
+      assert.deepEqual(done.choices[0]!.message.tool_calls?.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function.name), ['read_file']);
+      assert.equal(done.choices[0]!.message.content, `${FAKE_SAID}\n\n${BLOCKED_CALL}`);
+      assert.equal(done.choices[0]!.finish_reason, 'tool_calls');
+    });
+
+    test('a streamed Messages answer and a streamed Responses answer: the flagged call\'s place holds the text, the other call arrives whole', async () => {
+      judged(enforced([DELETES]));
+      const done = await anthropic.messages.stream({ model: 'anthropic:tool-each-x', max_tokens: 100, tools: MESSAGES_TOOLS, messages: [{ role: 'user', content: 'tidy up' }] }).finalMessage();
+      assert.deepEqual(done.content.map((b) => (b.type === 'tool_use' ? [b.type, b.name, b.input] : [b.type, (b as Anthropic.TextBlock).text])), [['tool_use', 'read_file', { city: 'Paris' }], ['text', BLOCKED_CALL]]);
+      assert.equal(done.stop_reason, 'tool_use');
+      const stream = openai.responses.stream({ model: 'openai:tool-x', input: 'tidy up', tools: [{ type: 'function', name: 'delete_file', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false }] });
+      const final = await stream.finalResponse();
+      assert.deepEqual(final.output.map((item) => item.type), ['message']);
+      assert.equal(final.output_text, BLOCKED_CALL);
+    });
+
+    test('a call the model could not judge: onError block takes it out, log keeps it and reports it', async () => {
+      const failing: FirewallRule = { ...DELETES, instructions: 'Deletes files. FAKE-JUDGE-FAIL' };
+      judged(enforced([failing]));
+      const sent = fake.requests.length;
+      const recorded = usage.length;
+      const blocked = await openai.chat.completions.create({ model: 'openai:tool-x', messages: [{ role: 'user', content: 'x' }], tools: [CHAT_TOOLS[0]!] });
+      assert.match(blocked.choices[0]!.message.content!, /rule "Deletes files" \(hard block\) could not check the call to tool "read_file"/);
+      // The model was asked, and failed: its call is on the request's usage, as an error.
+      assert.equal(judgements(sent).length, 1);
+      const judgement = (usage.slice(recorded) as UsageEvent[]).find((e) => e.model === 'gpt-4o-mini');
+      assert.deepEqual(judgement && [judgement.statusCode, judgement.isError, judgement.completion], [500, true, 'failed']);
+      judged(enforced([failing], { onError: 'log' }));
+      const { data, response } = await openai.chat.completions.create({ model: 'openai:tool-x', messages: [{ role: 'user', content: 'x' }], tools: [CHAT_TOOLS[0]!] }).withResponse();
+      assert.equal(data.choices[0]!.message.tool_calls?.length, 1);
+      assert.equal(response.headers.get('ngrok-aig-firewall'), 'unchecked; rule="Deletes files"; tier=hardDeny; policy=aigfwp_judged');
+    });
+
+    test('`plugins` takes decision rules for tool calls on this gateway', async () => {
+      judged(enforced([]));
+      const plugins = [{ id: 'firewall', hard_deny: [{ name: 'Deletes files', type: 'decision', phase: 'response', instructions: DELETES.instructions }] }];
+      const data = await openai.chat.completions.create({ model: 'openai:tool-each-x', messages: [{ role: 'user', content: 'tidy up' }], tools: CHAT_TOOLS, plugins } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+      assert.deepEqual(data.choices[0]!.message.tool_calls?.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function.name), ['read_file']);
+      assert.equal(data.choices[0]!.message.content, BLOCKED_CALL);
     });
   });
 });

@@ -54,3 +54,12 @@ test('only a "not found" naming a Firewall policy is about the policy picker', (
   assert.equal(refusesPolicy(404, { resource: 'Access key configuration', id: 'aigac_1' }), false, 'the configuration itself deleted meanwhile');
   assert.equal(refusesPolicy(400, { resource: 'Firewall policy' }), false);
 });
+
+test('a decision rule keeps its instructions through the form', () => {
+  const rule = { name: 'Deletes outside', tier: 'softDeny', type: 'decision', phase: 'request', reads: ['messages'], instructions: 'Deletes files outside the project directory.' };
+  const policy = { id: 'aigfwp_1', name: 'Guard', mode: 'enforce', onError: 'block', environment: [], allKeys: false, rules: [rule] } as unknown as FirewallPolicy;
+  const state = fromPolicy(policy);
+  assert.equal(state.rules[0]!.instructions, rule.instructions);
+  assert.deepEqual(toWrite(state, true).rules, [rule]);
+  assert.deepEqual(toWrite({ ...state, rules: [{ ...emptyRule('response'), name: 'Calls', type: 'decision', instructions: ' Pushes to main. \n' }] }, false).rules, [{ name: 'Calls', tier: 'hardDeny', type: 'decision', phase: 'response', instructions: 'Pushes to main.' }]);
+});

@@ -5,8 +5,8 @@ import type { FirewallPolicy, FirewallRule } from './api.ts';
 export type Tier = FirewallRule['tier'];
 export type Phase = FirewallRule['phase'];
 export type Read = NonNullable<FirewallRule['reads']>[number];
-/** The types the editor offers: decision rules need a decision model, which this gateway does not run. */
-export type EditableType = 'toolNames' | 'regex';
+/** The types the editor offers; decision rules are taken only where the operator names a decision model (the API says so). */
+export type EditableType = 'toolNames' | 'regex' | 'decision';
 
 export const TIERS: readonly { value: Tier; label: string }[] = [
   { value: 'hardDeny', label: 'Hard block' }, { value: 'softDeny', label: 'Soft block' }, { value: 'allow', label: 'Allow' },
@@ -16,12 +16,14 @@ export const READS: readonly { value: Read; label: string }[] = [
 ];
 
 export interface RuleState {
-  name: string; tier: Tier; type: EditableType | 'decision'; phase: Phase;
+  name: string; tier: Tier; type: EditableType; phase: Phase;
   /** Empty: every part of the request. */
   reads: Read[];
   /** One tool name a line. */
   toolNames: string;
   pattern: string;
+  /** A decision rule's risk in plain language. */
+  instructions: string;
 }
 
 export interface PolicyState {
@@ -34,14 +36,14 @@ export interface PolicyState {
 /** A new policy starts as ngrok's guide suggests testing one: in Dry run, blocking what it can't check once enforced. */
 export const emptyPolicy = (): PolicyState => ({ name: '', description: '', mode: 'audit', onError: 'block', environment: '', rules: [] });
 
-export const emptyRule = (phase: Phase): RuleState => ({ name: '', tier: 'hardDeny', type: 'toolNames', phase, reads: [], toolNames: '', pattern: '' });
+export const emptyRule = (phase: Phase): RuleState => ({ name: '', tier: 'hardDeny', type: 'toolNames', phase, reads: [], toolNames: '', pattern: '', instructions: '' });
 
 export function fromPolicy(p: FirewallPolicy): PolicyState {
   return {
     name: p.name, description: p.description ?? '', mode: p.mode, onError: p.onError, environment: p.environment.join('\n'),
     rules: p.rules.map((r) => ({
       name: r.name, tier: r.tier, type: r.type, phase: r.phase, reads: [...(r.reads ?? [])],
-      toolNames: (r.toolNames ?? []).join('\n'), pattern: r.pattern ?? '',
+      toolNames: (r.toolNames ?? []).join('\n'), pattern: r.pattern ?? '', instructions: r.instructions ?? '',
     })),
   };
 }
@@ -56,6 +58,7 @@ export function ruleWrite(r: RuleState): FirewallRule {
     ...(r.type === 'toolNames' ? { toolNames: lines(r.toolNames) } : {}),
     // A pattern is sent as typed: a space may be part of it.
     ...(r.type === 'regex' ? { pattern: r.pattern } : {}),
+    ...(r.type === 'decision' ? { instructions: r.instructions.trim() } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 // The catalog the gateway resolves against: built-in providers (with operator base-URL overrides applied)
 // and their models, indexed once so every lookup per request is a Map get. Prices become integers here.
-import type { CatalogModel, CatalogPricing, CatalogProvider, PriceMicro } from './types.ts';
+import type { CatalogModel, CatalogPricing, CatalogProvider, PriceMicro, SurfaceSpec } from './types.ts';
 import { builtinProviders } from './providers.ts';
 import { usdPerMillionToMicro } from '../domain/money.ts';
 
@@ -20,6 +20,14 @@ export function modelNames(model: CatalogModel, providerId: string): string[] {
   const id = model.id.toLowerCase();
   if (id.includes('/')) return [id];
   return [id, `${(model.authorId ?? providerId).toLowerCase()}/${id}`];
+}
+
+/**
+ * The provider's own OpenAI-style chat completions API, one that honours what it is asked (not a compatibility layer
+ * over another API, which may ignore `response_format`): what the Firewall's decision model is called on.
+ */
+export function ownChatSurface(provider: Pick<CatalogProvider, 'surfaces'>): SurfaceSpec | undefined {
+  return provider.surfaces.find((s) => s.format === 'openai' && s.surface === 'chat-completions' && !s.compatibility);
 }
 
 /** Whether the provider made the model (OpenAI's gpt-4o) rather than resells it (OpenRouter's `openai/gpt-4o`). */

@@ -211,3 +211,17 @@ test('README.md documents every variable Tollgate reads', () => {
   const names = [...KNOWN_VARIABLES, 'TOLLGATE_PROVIDER_<ID>_BASE_URL', 'TOLLGATE_MANAGED_<ID>_API_KEY', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_SERVICE_NAME'];
   assert.deepEqual(names.filter((name) => !readme.includes(`\`${name}`)), []);
 });
+
+test('TOLLGATE_FIREWALL_DECISION_MODEL: a cataloged model of a provider served with managed keys whose key is set, or no start', () => {
+  const key = { TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-operator' };
+  assert.equal(loadConfig(base).firewallDecision, undefined);
+  assert.deepEqual(loadConfig({ ...base, ...key, TOLLGATE_FIREWALL_DECISION_MODEL: 'openai:gpt-4o-mini' }).firewallDecision, { provider: 'openai', model: 'gpt-4o-mini', timeoutMs: 5000 });
+  assert.equal(loadConfig({ ...base, ...key, TOLLGATE_FIREWALL_DECISION_MODEL: 'openai:gpt-4o-mini', TOLLGATE_FIREWALL_DECISION_TIMEOUT_MS: '2000' }).firewallDecision?.timeoutMs, 2000);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_FIREWALL_DECISION_MODEL: 'openai:gpt-4o-mini' }), /TOLLGATE_FIREWALL_DECISION_MODEL names a OpenAI model, and TOLLGATE_MANAGED_OPENAI_API_KEY is not set/);
+  assert.throws(() => loadConfig({ ...base, ...key, TOLLGATE_FIREWALL_DECISION_MODEL: 'gpt-4o-mini' }), /must be <provider>:<model> \(as openai:gpt-4o-mini\), got "gpt-4o-mini"/);
+  assert.throws(() => loadConfig({ ...base, ...key, TOLLGATE_FIREWALL_DECISION_MODEL: 'openia:gpt-4o-mini' }), /names no built-in provider \("openia"\); the decision model is called with the operator's managed key, so its provider is one of openai, /);
+  assert.throws(() => loadConfig({ ...base, ...key, TOLLGATE_FIREWALL_DECISION_MODEL: 'groq:llama-3.1-8b-instant' }), /names Groq, which is not served with managed keys/);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_MANAGED_ANTHROPIC_API_KEY: 'sk-ant', TOLLGATE_FIREWALL_DECISION_MODEL: 'anthropic:claude-haiku-4-5' }), /Anthropic, whose chat completions API is a compatibility layer that ignores response_format/);
+  assert.throws(() => loadConfig({ ...base, ...key, TOLLGATE_FIREWALL_DECISION_MODEL: 'openai:gpt-4o-minii' }), /names "gpt-4o-minii", a model OpenAI's catalog does not list/);
+  assert.throws(() => loadConfig({ ...base, ...key, TOLLGATE_FIREWALL_DECISION_MODEL: 'openai:gpt-4o-mini', TOLLGATE_FIREWALL_DECISION_TIMEOUT_MS: '0' }), /TOLLGATE_FIREWALL_DECISION_TIMEOUT_MS must be a whole number from 1 to 120000/);
+});

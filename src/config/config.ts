@@ -9,6 +9,7 @@ import { unsendableSecretReason } from '../domain/header-value.ts';
 import { parseDatabaseUrl } from '../store/database.ts';
 import { editDistance } from '../domain/suggest.ts';
 import { builtinProviders, isBuiltinProviderId } from '../catalog/providers.ts';
+import { createCatalog, ownChatSurface } from '../catalog/index.ts';
 import { httpUrl, loadObservabilityConfig, onOff, shownUrl, type ObservabilityConfig } from './observability.ts';
 
 export interface Config {
@@ -30,6 +31,11 @@ export interface Config {
   providerBaseUrls: Record<string, string>;
   /** Operator ("ngrok"-step) credentials by provider id. */
   managedKeys: Record<string, string>;
+  /**
+   * TOLLGATE_FIREWALL_DECISION_MODEL (and _TIMEOUT_MS): the model that judges Firewall's decision rules, called with
+   * the operator's managed key for its provider; absent, decision rules are refused.
+   */
+  firewallDecision?: FirewallDecisionModel;
   allowPrivateUpstreams: boolean;
   billing: boolean;
   processingFeeMicroUsdPerMtok: bigint;
@@ -91,6 +97,9 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
+/** The decision model: a built-in provider served with managed keys, a model of its catalog, and how long a judgement may take. */
+export interface FirewallDecisionModel { provider: string; model: string; timeoutMs: number }
+
 export const DEFAULT_SQLITE_URL = 'sqlite:data/tollgate.db';
 
 /** Provider id ↔ env suffix: upper-case, `-` → `_` (TOLLGATE_PROVIDER_INFERENCE_NET_BASE_URL). */
@@ -124,6 +133,34 @@ function managedKeys(env: Env): Record<string, string> {
     keys[provider] = trimmed;
   }
   return keys;
+}
+
+/**
+ * TOLLGATE_FIREWALL_DECISION_MODEL=<provider>:<model> (gateway-behaviour.md "Decision rules"). Everything a judgement
+ * needs is checked here, so a deployment that accepts decision rules can run them: the provider served with managed
+ * keys and its key set (the operator pays, never a tenant), a chat completions API of its own that honours
+ * `response_format` (Anthropic's compatibility layer ignores it), and a model its catalog lists (a typo would
+ * otherwise fail every judgement, each one then decided by its policy's onError).
+ */
+function firewallDecision(env: Env, managed: Record<string, string>): FirewallDecisionModel | undefined {
+  const name = 'TOLLGATE_FIREWALL_DECISION_MODEL';
+  const timeoutMs = positiveInteger(env, 'TOLLGATE_FIREWALL_DECISION_TIMEOUT_MS', 5000, 120_000);
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const colon = raw.indexOf(':');
+  if (colon <= 0 || colon === raw.length - 1) throw new Error(`${name} must be <provider>:<model> (as openai:gpt-4o-mini), got ${JSON.stringify(raw.slice(0, 80))}`);
+  const providerId = raw.slice(0, colon);
+  const modelId = raw.slice(colon + 1);
+  const served = builtinProviders.filter((p) => p.managed).map((p) => p.id).join(', ');
+  const provider = builtinProviders.find((p) => p.id === providerId);
+  if (!provider || !provider.managed) throw new Error(`${name} names ${provider ? `${provider.displayName}, which is not served with managed keys` : `no built-in provider ("${providerId.slice(0, 40)}")`}; the decision model is called with the operator's managed key, so its provider is one of ${served}`);
+  if (!ownChatSurface(provider)) {
+    throw new Error(`${name} names ${provider.displayName}, whose chat completions API is a compatibility layer that ignores response_format; choose a model of another provider (as openai:gpt-4o-mini)`);
+  }
+  const model = createCatalog().model(providerId, modelId);
+  if (!model) throw new Error(`${name} names ${JSON.stringify(modelId.slice(0, 80))}, a model ${provider.displayName}'s catalog does not list (GET /v1/models on the gateway lists them)`);
+  if (!managed[providerId]) throw new Error(`${name} names a ${provider.displayName} model, and TOLLGATE_MANAGED_${envSuffix(providerId)}_API_KEY is not set: the decision model is called with the operator's managed key, never a tenant's`);
+  return { provider: providerId, model: model.id, timeoutMs };
 }
 
 /**
@@ -221,6 +258,7 @@ export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
   'TOLLGATE_PUBLIC_API_URL', 'TOLLGATE_PUBLIC_GATEWAY_URL', 'TOLLGATE_CHECKOUT_SUCCESS_URL', 'TOLLGATE_CHECKOUT_CANCEL_URL',
   'TOLLGATE_METRICS_ON_GATEWAY', 'TOLLGATE_METRICS_ACCESS_KEY_LABEL', 'TOLLGATE_METRICS_BALANCE_ACCOUNTS', 'TOLLGATE_METRICS_TOKEN',
   'TOLLGATE_ACCESS_LOG', 'TOLLGATE_LOG_BODIES', 'TOLLGATE_REQUEST_CAPTURE_MAX_BYTES', 'TOLLGATE_REQUEST_CAPTURE_RETENTION_HOURS',
+  'TOLLGATE_FIREWALL_DECISION_MODEL', 'TOLLGATE_FIREWALL_DECISION_TIMEOUT_MS',
   // Read by `tollgate rotate-secret` and by the test suite (scripts/test.ts, the console test): set around a server, not wrong.
   'TOLLGATE_SECRET_KEY_NEW', 'TOLLGATE_TEST_PG_URL', 'TOLLGATE_UPDATE_SCREENSHOTS',
 ]);
@@ -436,6 +474,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<'da
       apiPort: overrides.apiPort !== undefined ? '--api-port' : 'TOLLGATE_API_PORT',
     },
   };
+  const decision = firewallDecision(env, managed);
+  if (decision) config.firewallDecision = decision;
   const listenUrl = databaseListenUrl(env, databaseUrl);
   if (listenUrl) config.databaseListenUrl = listenUrl;
   const bootstrap = bootstrapApiKey(env);

@@ -43,8 +43,8 @@ function view(base: string, row: repo.FirewallPolicyRow, allKeysId: string | nul
 }
 
 /** The rules as stored, once they pass the checks the schema cannot state. */
-function rulesColumn(rules: readonly FirewallRule[]): string {
-  checkRules(rules);
+function rulesColumn(rules: readonly FirewallRule[], decisionModel: boolean): string {
+  checkRules(rules, decisionModel);
   return JSON.stringify(rules.map(storedRule));
 }
 
@@ -60,6 +60,8 @@ export async function requireFirewallPolicy(trx: Kysely<Database>, accountId: st
 export function firewallPolicyHandlers(deps: ControlDeps): HandlerTable {
   const { db } = deps.store;
   const policies = ownedResource(deps, 'firewallPolicies', 'firewallPolicy', LABEL);
+  // Decision rules are accepted where the deployment names a decision model to judge them (gateway-behaviour.md).
+  const decisionModel = deps.config.firewallDecision !== undefined;
 
   return {
     async ListAIGatewayFirewallPolicies(call: Call) {
@@ -76,7 +78,7 @@ export function firewallPolicyHandlers(deps: ControlDeps): HandlerTable {
       const row: repo.FirewallPolicyRow = {
         id: newId('firewallPolicy'), accountId, name: body.name, description: body.description ?? null,
         mode: body.mode ?? 'enforce', onError: body.onError ?? 'block',
-        environment: JSON.stringify(body.environment ?? []), rules: rulesColumn(body.rules ?? []),
+        environment: JSON.stringify(body.environment ?? []), rules: rulesColumn(body.rules ?? [], decisionModel),
         ...createdStamp(apiKeyId),
       };
       await policies.insert(call, row, async (trx) => {
@@ -104,7 +106,7 @@ export function firewallPolicyHandlers(deps: ControlDeps): HandlerTable {
         ...(mode !== undefined ? { mode: mode ?? 'enforce' } : {}),
         ...(onError !== undefined ? { onError: onError ?? 'block' } : {}),
         ...(environment !== undefined ? { environment: JSON.stringify(environment ?? []) } : {}),
-        ...(rules !== undefined ? { rules: rulesColumn(rules ?? []) } : {}),
+        ...(rules !== undefined ? { rules: rulesColumn(rules ?? [], decisionModel) } : {}),
       });
       return view(call.base, row, await repo.allKeysPolicyId(db, call.principal.accountId));
     },

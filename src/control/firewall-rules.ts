@@ -15,10 +15,13 @@ function refuse(index: number, rule: FirewallRule, field: string, reason: string
   return new TollgateError(Errors.validationFailed, { field: `rules.${index}.${field}`, reason: `${ruleLabel(index, rule)}: ${reason}` });
 }
 
-/** Throws the first rule's refusal, in list order; the rules already passed the contract schema. */
-export function checkRules(rules: readonly FirewallRule[]): void {
+/**
+ * Throws the first rule's refusal, in list order; the rules already passed the contract schema. `decisionModel`:
+ * whether this deployment judges decision rules (its TOLLGATE_FIREWALL_DECISION_MODEL).
+ */
+export function checkRules(rules: readonly FirewallRule[], decisionModel: boolean): void {
   rules.forEach((rule, index) => {
-    const problem = ruleProblem(rule);
+    const problem = ruleProblem(rule, decisionModel);
     if (problem) throw refuse(index, rule, problem.field, problem.reason);
   });
 }

@@ -1899,7 +1899,7 @@ export interface components {
              */
             tier: "hardDeny" | "softDeny" | "allow";
             /**
-             * @description How the rule matches. Each type takes only its own match field (toolNames, pattern, instructions). This gateway runs no decision model, so it refuses decision rules.
+             * @description How the rule matches. Each type takes only its own match field (toolNames, pattern, instructions). Decision rules are judged by the decision model the operator names (TOLLGATE_FIREWALL_DECISION_MODEL); without one they are refused.
              * @enum {string}
              */
             type: "toolNames" | "regex" | "decision";
@@ -1914,7 +1914,7 @@ export interface components {
             toolNames?: string[];
             /** @description regex rules only. An RE2 pattern, case-sensitive unless it starts with `(?i)`; against a tool call it matches the tool name, a space, and the raw JSON arguments. */
             pattern?: string;
-            /** @description decision rules only. The risk in plain language, for a decision model to judge; refused here (no decision model runs). */
+            /** @description decision rules only. The risk in plain language, which the operator's decision model judges each item against (the request, or each tool call of the answer). */
             instructions?: string;
         };
         AIGatewayFirewallPolicy: {

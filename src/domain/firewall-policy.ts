@@ -75,14 +75,15 @@ const MATCH_FIELD: Readonly<Record<FirewallRuleType, 'toolNames' | 'pattern' | '
 /**
  * What is wrong with a rule whose fields have their types already (the control plane's schema, or the `plugins`
  * parser, checked them): the field and why, or undefined. Each rule type takes only its own match field, `reads`
- * belongs to request rules, a regex compiles as RE2, and decision rules are refused (no decision model runs here).
- * Saved policies and a request's own rules are held to the same checks.
+ * belongs to request rules, a regex compiles as RE2, and a decision rule is accepted only where a decision model
+ * judges it (`decisionModel`: the deployment names one). Saved policies and a request's own rules are held to the
+ * same checks.
  */
-export function ruleProblem(rule: FirewallRule): { field: string; reason: string } | undefined {
-  if (rule.type === 'decision') {
+export function ruleProblem(rule: FirewallRule, decisionModel = false): { field: string; reason: string } | undefined {
+  if (rule.type === 'decision' && !decisionModel) {
     // A decision rule is judged by a decision model (ngrok's Jev). Accepting one that is never judged would look like
-    // protection that is not there; an operator setting naming a decision model could allow them later.
-    return { field: 'type', reason: 'decision rules are not available on this gateway: they need a decision model to judge them, and this gateway runs none. Use a toolNames or regex rule.' };
+    // protection that is not there.
+    return { field: 'type', reason: 'decision rules are not available on this gateway: they need a decision model to judge them, and this gateway runs none (its operator can name one: TOLLGATE_FIREWALL_DECISION_MODEL). Use a toolNames or regex rule.' };
   }
   if (rule.reads !== undefined && rule.phase !== 'request') {
     return { field: 'reads', reason: '"reads" is for request rules only; a response rule checks each tool call the model returns.' };

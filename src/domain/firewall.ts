@@ -5,10 +5,13 @@
 import { RE2JS } from 're2js';
 import { FIREWALL_READS, type FirewallMode, type FirewallOnError, type FirewallPhase, type FirewallPolicyState, type FirewallRead, type FirewallRule, type FirewallTier, type FirewallVerdict } from './firewall-policy.ts';
 
-/** What a rule tests, compiled. A decision rule has no matcher: it needs a decision model this gateway does not run. */
-type Matcher = { kind: 'names'; globs: readonly string[] } | { kind: 'regex'; re: RE2JS } | { kind: 'unchecked' };
+/**
+ * What a rule tests, compiled. A decision rule's is judged by the decision model (gateway/firewall/decision.ts), which
+ * reads its instructions and the policy's environment; without a judgement it is unchecked.
+ */
+type Matcher = { kind: 'names'; globs: readonly string[] } | { kind: 'regex'; re: RE2JS } | { kind: 'decision'; instructions: string; environment: readonly string[] } | { kind: 'unchecked' };
 
-interface CompiledRule {
+export interface CompiledRule {
   name: string;
   tier: FirewallTier;
   /** Request rules: the parts read (every part when the rule names none). */
@@ -74,18 +77,19 @@ export function compilePolicy(policy: FirewallPolicyState): CompiledPolicy {
   if (out) return out;
   const request: CompiledRule[] = [];
   const response: CompiledRule[] = [];
-  for (const rule of policy.rules) (rule.phase === 'request' ? request : response).push(compileRule(rule));
+  for (const rule of policy.rules) (rule.phase === 'request' ? request : response).push(compileRule(rule, policy.environment));
   out = { id: policy.id, mode: policy.mode, onError: policy.onError, request, response };
   compiled.set(policy, out);
   return out;
 }
 
-function compileRule(rule: FirewallRule): CompiledRule {
-  return { name: rule.name, tier: rule.tier, reads: rule.reads && rule.reads.length > 0 ? rule.reads : FIREWALL_READS, matcher: matcherOf(rule) };
+function compileRule(rule: FirewallRule, environment: readonly string[]): CompiledRule {
+  return { name: rule.name, tier: rule.tier, reads: rule.reads && rule.reads.length > 0 ? rule.reads : FIREWALL_READS, matcher: matcherOf(rule, environment) };
 }
 
-function matcherOf(rule: FirewallRule): Matcher {
+function matcherOf(rule: FirewallRule, environment: readonly string[]): Matcher {
   if (rule.type === 'toolNames') return { kind: 'names', globs: rule.toolNames ?? [] };
+  if (rule.type === 'decision' && typeof rule.instructions === 'string') return { kind: 'decision', instructions: rule.instructions, environment };
   if (rule.type === 'regex' && typeof rule.pattern === 'string') {
     try {
       return { kind: 'regex', re: RE2JS.compile(rule.pattern) };
@@ -143,9 +147,17 @@ export function decodedEscapes(raw: string): string {
 
 const isBlockTier = (tier: FirewallTier): boolean => tier !== 'allow';
 
+/**
+ * The decision model's judgement of a decision rule on the item judged: whether it flagged it; undefined when it was
+ * not judged (no decision model, or the judgement failed): the rule is then unchecked.
+ */
+export type Decided = (rule: CompiledRule) => boolean | undefined;
+const UNDECIDED: Decided = () => undefined;
+
 /** Whether a request rule matches the request, reading only its parts. */
-function requestRuleMatches(rule: CompiledRule, parts: RequestParts): boolean {
+function requestRuleMatches(rule: CompiledRule, parts: RequestParts, decided: Decided): boolean {
   const m = rule.matcher;
+  if (m.kind === 'decision') return decided(rule) === true;
   if (m.kind === 'names') {
     return (rule.reads.includes('toolDefinitions') && namesMatch(m.globs, parts.toolNames)) || (rule.reads.includes('messages') && namesMatch(m.globs, parts.calledNames));
   }
@@ -155,8 +167,9 @@ function requestRuleMatches(rule: CompiledRule, parts: RequestParts): boolean {
 }
 
 /** Whether a response rule matches a tool call: its name; or its name, a space and its raw (block rules: also decoded) arguments. */
-function callRuleMatches(rule: CompiledRule, call: ToolCallView, text: string, decoded: string | undefined): boolean {
+function callRuleMatches(rule: CompiledRule, call: ToolCallView, text: string, decoded: string | undefined, decided: Decided): boolean {
   const m = rule.matcher;
+  if (m.kind === 'decision') return decided(rule) === true;
   if (m.kind === 'names') return namesMatch(m.globs, [call.name]);
   if (m.kind !== 'regex') return false;
   if (!isBlockTier(rule.tier)) return m.re.test(text) && !call.repeatsKey?.();
@@ -168,18 +181,19 @@ function callRuleMatches(rule: CompiledRule, call: ToolCallView, text: string, d
  * same item), and every deny rule that could not be checked. Allow rules clear soft blocks only; an unchecked rule is
  * never cleared (what it would have said is unknown), and its `onError` decides.
  */
-function judge(policy: CompiledPolicy, phase: FirewallPhase, matches: (rule: CompiledRule) => boolean, into: FirewallFinding[]): void {
+function judge(policy: CompiledPolicy, phase: FirewallPhase, matches: (rule: CompiledRule) => boolean, into: FirewallFinding[], decided: Decided): void {
   let allowed: boolean | undefined;
   const enforce = policy.mode === 'enforce';
   const rules = policy[phase];
   for (const rule of rules) {
     if (!isBlockTier(rule.tier)) continue;
-    if (rule.matcher.kind === 'unchecked') {
+    if (rule.matcher.kind === 'unchecked' || (rule.matcher.kind === 'decision' && decided(rule) === undefined)) {
       into.push({ policyId: policy.id, rule: rule.name, tier: rule.tier, phase, blocked: enforce && policy.onError === 'block', unchecked: true });
       continue;
     }
     if (!matches(rule)) continue;
     if (rule.tier === 'softDeny') {
+      // An allow rule that could not be checked (an unjudged decision rule matches nothing) clears nothing.
       allowed ??= rules.some((r) => r.tier === 'allow' && r.matcher.kind !== 'unchecked' && matches(r));
       if (allowed) continue;
     }
@@ -187,20 +201,40 @@ function judge(policy: CompiledPolicy, phase: FirewallPhase, matches: (rule: Com
   }
 }
 
-/** The findings of the key's policies (each under its own mode) on a request, before it goes upstream. */
-export function judgeRequest(policies: readonly CompiledPolicy[], parts: RequestParts): FirewallFinding[] {
+/**
+ * The findings of the key's policies (each under its own mode) on a request, before it goes upstream; `decided`
+ * gives the decision model's judgements of their decision rules (decisionRulesToJudge).
+ */
+export function judgeRequest(policies: readonly CompiledPolicy[], parts: RequestParts, decided: Decided = UNDECIDED): FirewallFinding[] {
   const findings: FirewallFinding[] = [];
-  for (const policy of policies) if (policy.request.length > 0) judge(policy, 'request', (rule) => requestRuleMatches(rule, parts), findings);
+  for (const policy of policies) if (policy.request.length > 0) judge(policy, 'request', (rule) => requestRuleMatches(rule, parts, decided), findings, decided);
   return findings;
 }
 
-/** The findings of the key's policies on one tool call the model returned. */
-export function judgeToolCall(policies: readonly CompiledPolicy[], call: ToolCallView): FirewallFinding[] {
+/**
+ * The decision rules of a phase the decision model must judge on each item: every deny rule, and the allow rules of
+ * a policy with a soft deny rule of the phase (what else would they clear?). Empty for policies without decision rules.
+ */
+export function decisionRulesToJudge(policies: readonly CompiledPolicy[], phase: FirewallPhase): CompiledRule[] {
+  const out: CompiledRule[] = [];
+  for (const policy of policies) {
+    let softDeny: boolean | undefined;
+    for (const rule of policy[phase]) {
+      if (rule.matcher.kind !== 'decision') continue;
+      if (rule.tier === 'allow' && !(softDeny ??= policy[phase].some((r) => r.tier === 'softDeny'))) continue;
+      out.push(rule);
+    }
+  }
+  return out;
+}
+
+/** The findings of the key's policies on one tool call the model returned; `decided`: as for judgeRequest, on this call. */
+export function judgeToolCall(policies: readonly CompiledPolicy[], call: ToolCallView, decided: Decided = UNDECIDED): FirewallFinding[] {
   const findings: FirewallFinding[] = [];
   const text = `${call.name} ${call.arguments}`;
   const decodedArgs = decodedEscapes(call.arguments);
   const decoded = decodedArgs === call.arguments ? undefined : `${call.name} ${decodedArgs}`;
-  for (const policy of policies) if (policy.response.length > 0) judge(policy, 'response', (rule) => callRuleMatches(rule, call, text, decoded), findings);
+  for (const policy of policies) if (policy.response.length > 0) judge(policy, 'response', (rule) => callRuleMatches(rule, call, text, decoded, decided), findings, decided);
   return findings;
 }
 

@@ -536,7 +536,7 @@ export function modelSurfacesOf(model: CatalogModel, provider: Pick<ResolvedProv
 
 const builtinCache = new WeakMap<CatalogProvider, ResolvedProvider>();
 
-function builtinProvider(p: CatalogProvider): ResolvedProvider {
+export function builtinProvider(p: CatalogProvider): ResolvedProvider {
   let resolved = builtinCache.get(p);
   if (!resolved) {
     resolved = Object.freeze({ id: p.id, displayName: p.displayName, baseUrl: p.baseUrl, auth: p.auth, surfaces: p.surfaces, managed: p.managed, custom: false });

@@ -28,7 +28,7 @@ import { countInputTokens } from '../domain/token-counter.ts';
 import { streamsAnswer } from '../domain/request-shape.ts';
 import type { TranslatedRequest } from './translate/types.ts';
 import { hasRules } from '../domain/firewall.ts';
-import { screenJsonAnswer } from './firewall/tool-calls.ts';
+import { screenAnswer } from './firewall/decision.ts';
 import { RoleKeyError } from './bedrock-role.ts';
 
 /** `next-model`: skip the rest of this model's keys (they would get the same answer) for the next model's. */
@@ -533,7 +533,11 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         return 'served';
       }
       // Firewall's response rules on the answer's tool calls, in the client's format (only for a key with a policy).
-      if (ctx.firewall && hasRules(ctx.firewall, 'response')) sent = screenJsonAnswer(ctx.route.surface, sent, ctx.firewall, ctx.firewallFindings ??= []);
+      if (ctx.firewall && hasRules(ctx.firewall, 'response')) {
+        // Decision rules wait on the decision model; other rules answer at once.
+        const screened = screenAnswer(ctx, ctx.route.surface, sent, ctx.firewall, ctx.firewallFindings ??= []);
+        sent = screened instanceof Promise ? await screened : screened;
+      }
       if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'json'), sent);
       return 'served';
     }

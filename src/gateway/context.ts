@@ -15,6 +15,7 @@ import type { BodyCapture } from '../domain/request-capture.ts';
 import type { CompiledPolicy, FirewallFinding } from '../domain/firewall.ts';
 import type { CaptureSink, ExchangeRecording } from './request-capture.ts';
 import type { McpGatewayOptions } from './mcp/handler.ts';
+import type { FirewallDecisionModel } from '../config/config.ts';
 
 /** The part of GatewayState (src/state) the data plane reads; all of it answers from memory. */
 export interface GatewayStateView {
@@ -61,6 +62,8 @@ export interface GatewayOptions {
   realtime?: RealtimeLimits;
   /** The MCP gateway's session limits (mcp/handler.ts); absent: its defaults. */
   mcp?: McpGatewayOptions;
+  /** The model judging Firewall's decision rules (firewall/decision.ts); absent: they are unchecked, and refused in `plugins`. */
+  firewallDecision?: FirewallDecisionModel;
 }
 
 export interface RealtimeLimits {

@@ -472,7 +472,9 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   // never sent, so nothing is held or billed (a zero-cost usage event records the verdict).
   ctx.firewall = firewallFor(ctx);
   if (ctx.firewall) {
-    const blocked = screenRequest(ctx, ctx.firewall);
+    // Decision rules wait on the decision model; other rules answer at once.
+    let blocked = screenRequest(ctx, ctx.firewall);
+    if (blocked instanceof Promise) blocked = await blocked;
     if (blocked) {
       answerBlockedRequest(ctx, blocked, attempts[0]!);
       return;

@@ -18,9 +18,7 @@ import { formatMs } from './failure.ts';
 import { endStreamWithError } from './respond.ts';
 import type { AnyTranslator, StreamTranslation, TranslationScope, Translator } from './translate/index.ts';
 import type { SurfaceSpec } from '../catalog/types.ts';
-import type { ToolCallGuard } from './firewall/tool-calls.ts';
-import { responseGuard } from './firewall/event-stream.ts';
-import { hasRules } from '../domain/firewall.ts';
+import { screeningGuard, type GuardOutput, type ScreeningGuard } from './firewall/decision.ts';
 import { withFirewallHeader } from './firewall/index.ts';
 
 /** `translated`: the body is the gateway's rewrite in the client's format, buffered (`'json'`) or streamed. */
@@ -187,7 +185,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
   const meter = served.format === 'bedrock' ? new EventStreamMeter(served.surface, translation) : new StreamMeter(codecs[served.format], served.surface, dropUsageChunk, translation);
   // A Responses client's numbering (its events alone are numbered): the translation's own, or the provider's as relayed.
   // Firewall's response rules: the client's events screened after any translation (only for a key with a policy).
-  const guard = ctx.firewall && hasRules(ctx.firewall, 'response') ? responseGuard(ctx.route.surface, ctx.firewall, ctx.firewallFindings ??= []) : undefined;
+  const guard = ctx.firewall ? screeningGuard(ctx, ctx.firewall) : undefined;
   const nextSequence = ctx.route.surface !== 'responses' ? undefined
     : (): number => (translation?.nextSequence?.() ?? (meter.facts.sequence === undefined ? 0 : meter.facts.sequence + 1)) + (guard?.sequenceShift ?? 0);
   ctx.nextSequence = nextSequence;
@@ -201,6 +199,38 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
     let delivered = false;
     let lingering: ReturnType<typeof setTimeout> | undefined;
     const complete = (): StreamOutcome => ({ facts: meter.facts, completion: meter.facts.errored ? 'stream_failed' : 'succeeded', timedOut: false });
+    // Output the guard gives once the decision model has judged a call (firewall/decision.ts): from then on, until
+    // it is all written, every write and the stream's end wait behind it, in order.
+    let lane: Promise<void> | undefined;
+    let waiting = 0;
+    const inOrder = <T>(value: T | Promise<T>, run: (settled: T) => void): void => {
+      if (waiting === 0 && !(value instanceof Promise)) return run(value);
+      waiting++;
+      lane = Promise.all([lane, value]).then(([, settled]) => run(settled as T)).catch((error: unknown) => {
+        // A screening that failed (a bug): the answer cannot go on unscreened, and the provider's connection, paused
+        // for it, is let go.
+        ctx.deps.logger.error({ err: error }, 'screening a stream for Firewall failed');
+        res.destroy();
+        upstream.abort('abandoned');
+        resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
+      }).finally(() => {
+        if (--waiting === 0) lane = undefined;
+      });
+    };
+    const writable = (): boolean => !ctx.clientGone && !res.writableEnded && !res.destroyed;
+    /** Settles the outcome when the client has the whole answer, or has left; false when the stream is still to end. */
+    const concluded = (): boolean => {
+      // The provider held on after the final event (let go, or its connection then dropped): the client has it all.
+      if (delivered) resolve(complete());
+      // Read to the end after the client left: the usage is the provider's, the client did not get it all.
+      else if (ctx.clientGone) resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });
+      return delivered || ctx.clientGone;
+    };
+    const resume = (): void => {
+      quiet.held = false;
+      quiet.heard();
+      upstream.resume();
+    };
     upstream.pipe({
       data(chunk) {
         quiet.heard();
@@ -223,9 +253,25 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           delivered = true;
           lingering = setTimeout(letGo, FINAL_EVENT_LINGER_MS, upstream);
           const closing = guarded(guard, translation ? bytesOf(translation.finish()) : undefined);
-          if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
-          endTranslated(ctx, closing && out ? Buffer.concat([out, closing]) : closing ?? out, translation, nextSequence);
+          inOrder(both(out, closing), ([last, closed]) => {
+            if (!writable()) return;
+            if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
+            endTranslated(ctx, closed && last ? Buffer.concat([last, closed]) : closed ?? last, translation, nextSequence);
+          });
           return true;
+        }
+        if (out instanceof Promise || waiting > 0) {
+          // Behind a call the decision model is judging: the provider waits meanwhile (its silence then is not its own).
+          quiet.held = true;
+          inOrder(out, (settled) => {
+            if (settled && writable()) {
+              if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
+              // The client is slow: its drain resumes the provider.
+              if (!res.write(settled)) return;
+            }
+            resume();
+          });
+          return false;
         }
         if (!out) return true;
         // Time to first byte: when the first streamed bytes go to the client (one compare per chunk).
@@ -239,55 +285,49 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         clearTimeout(lingering);
         const metered = meter.end();
         const relayed = translation ? bytesOf(translation.take()) : metered;
-        const tail = guard ? guard.push(relayed) : relayed;
-        if (delivered) {
-          resolve(complete());
-          return;
-        }
-        if (ctx.clientGone) {
-          // Read to the end after the client left: the usage is the provider's, the client did not get it all.
-          resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });
-          return;
-        }
-        if (!ctx.clientGone && !finished(meter.facts)) {
-          // The provider closed the stream cleanly but before its end (no `[DONE]`, `message_stop` or finish): as
-          // for a broken connection, the client gets an error event, never what looks like a complete answer.
-          if (tail) res.write(tail);
-          endStreamWithError(ctx, tollgateError('upstreamStreamBroken', { reason: 'the provider ended the stream before its final event.' }), nextSequence?.());
-          resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
-          return;
-        }
-        if (!ctx.clientGone) {
+        inOrder(guard ? guard.push(relayed) : relayed, (tail) => {
+          if (concluded()) return;
+          if (!finished(meter.facts)) {
+            // The provider closed the stream cleanly but before its end (no `[DONE]`, `message_stop` or finish): as
+            // for a broken connection, the client gets an error event, never what looks like a complete answer.
+            if (tail) res.write(tail);
+            endStreamWithError(ctx, tollgateError('upstreamStreamBroken', { reason: 'the provider ended the stream before its final event.' }), nextSequence?.());
+            resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
+            return;
+          }
           // A translated stream ends in the client's format (its message_stop) once the upstream's is complete.
-          const closing = guarded(guard, translation ? bytesOf(translation.finish()) : undefined);
-          if (closing && tail) res.write(tail);
-          endTranslated(ctx, closing ?? tail, translation, nextSequence);
-        }
-        resolve(complete());
+          inOrder(guarded(guard, translation ? bytesOf(translation.finish()) : undefined), (closing) => {
+            if (writable()) {
+              if (closing && tail) res.write(tail);
+              endTranslated(ctx, closing ?? tail, translation, nextSequence);
+            }
+            resolve(complete());
+          });
+        });
       },
       error(err) {
         release();
         clearTimeout(lingering);
-        // A stopping gateway ended the answer with its own error event and aborted this read.
-        if (ctx.abortCause === 'shutdown') {
-          resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
-          return;
-        }
-        // The provider held on after the final event (let go, or its connection then dropped): the client has it all.
-        if (delivered) {
-          resolve(complete());
-          return;
-        }
-        if (ctx.clientGone) {
-          resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });
-          return;
-        }
-        const broken = brokenAnswer(ctx, upstream, err, served.format === 'bedrock' ? MAX_EVENT_STREAM_FRAME_BYTES : MAX_HELD_BYTES);
-        endStreamWithError(ctx, broken.error, nextSequence?.());
-        resolve({ facts: meter.facts, completion: broken.timedOut ? 'timed_out' : 'stream_failed', timedOut: broken.timedOut });
+        // What the guard still owes the client goes first (written only if the answer is still open).
+        inOrder(undefined, () => {
+          // A stopping gateway ended the answer with its own error event and aborted this read.
+          if (ctx.abortCause === 'shutdown') {
+            resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
+            return;
+          }
+          if (concluded()) return;
+          const broken = brokenAnswer(ctx, upstream, err, served.format === 'bedrock' ? MAX_EVENT_STREAM_FRAME_BYTES : MAX_HELD_BYTES);
+          if (writable()) endStreamWithError(ctx, broken.error, nextSequence?.());
+          resolve({ facts: meter.facts, completion: broken.timedOut ? 'timed_out' : 'stream_failed', timedOut: broken.timedOut });
+        });
       },
     });
   });
+}
+
+/** Two outputs, now if both are here, else once both are. */
+function both(a: GuardOutput, b: GuardOutput): [Buffer | undefined, Buffer | undefined] | Promise<[Buffer | undefined, Buffer | undefined]> {
+  return a instanceof Promise || b instanceof Promise ? Promise.all([a, b]) : [a, b];
 }
 
 /**
@@ -306,11 +346,12 @@ function endTranslated(ctx: RequestContext, last: Buffer | undefined, translatio
 }
 
 /** The stream's last bytes through the Firewall guard, which then gives back what it still held. */
-function guarded(guard: ToolCallGuard | undefined, closing: Buffer | undefined): Buffer | undefined {
+function guarded(guard: ScreeningGuard | undefined, closing: Buffer | undefined): GuardOutput {
   if (!guard) return closing;
+  const joined = (pushed: Buffer | undefined, rest: Buffer | undefined) => (pushed && rest ? Buffer.concat([pushed, rest]) : pushed ?? rest);
   const pushed = guard.push(closing);
   const rest = guard.end();
-  return pushed && rest ? Buffer.concat([pushed, rest]) : pushed ?? rest;
+  return pushed instanceof Promise || rest instanceof Promise ? Promise.all([pushed, rest]).then(([p, r]) => joined(p, r)) : joined(pushed, rest);
 }
 
 export interface JsonOutcome { facts: AnswerFacts; completion: Completion; timedOut: boolean }

@@ -63,7 +63,7 @@ function RuleCard({ rule, index, error, onChange, onRemove }: { rule: RuleState;
           <select value={rule.type} onChange={(e) => set({ type: e.currentTarget.value as RuleState['type'] })}>
             <option value="toolNames">Tool names</option>
             <option value="regex">Regex</option>
-            {rule.type === 'decision' ? <option value="decision">Decision (not available)</option> : null}
+            <option value="decision">Decision</option>
           </select>
         </Field>
         <Field label="Tier" error={at('tier')}>
@@ -80,7 +80,11 @@ function RuleCard({ rule, index, error, onChange, onRemove }: { rule: RuleState;
         <Field label="Pattern" hint="RE2 syntax, case-sensitive unless it starts with (?i). Against a tool call it matches the tool name, a space and the JSON arguments." error={at('pattern')}>
           <input class="mono" maxLength={4096} value={rule.pattern} onInput={(e) => set({ pattern: e.currentTarget.value })} />
         </Field>
-      ) : <p class="warning" role="note">Decision rules need a decision model, and this gateway runs none: change the type or remove the rule.</p>}
+      ) : (
+        <Field label="Instructions" hint="The risk in plain language (Deletes files outside the project directory.), judged by the decision model the operator names; without one the API refuses the rule." error={at('instructions')}>
+          <textarea rows={3} maxLength={4000} value={rule.instructions} onInput={(e) => set({ instructions: e.currentTarget.value })} />
+        </Field>
+      )}
       {rule.phase === 'request' ? (
         <fieldset class="checks">
           <legend>Reads (none checked: all of them)</legend>

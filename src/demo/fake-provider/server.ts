@@ -58,6 +58,9 @@
 //                                                         with `{"city":"Paris"}`, or `{"input": FAKE_TOOL_INPUT}` when the
 //                                                         tool's parameters have an `input` property
 //   model `tool-each-…` (chat or Messages, tools offered) → calls every offered tool in one answer, in order
+//   model `tool-…-said-…` (chat)                      → a line of text before its calls ("Let me do that."), streamed first
+//   model `tool-…-drip-N-…` (stream)                   → as `drip-N-`: each event its own write, N ms apart
+//   a chat request asking for the `firewall_decision` structured output → the fake Firewall decision model (firewallJudgement)
 //   model `tool-latename-…` (chat stream)              → the call's name comes with its second argument piece, not its first
 //   model `tool-cut-…` (chat)                          → the call's arguments stop halfway, finish_reason `length` (a model
 //                                                         at its output limit)
@@ -151,6 +154,48 @@ function lastUserText(body: Record<string, unknown>): string {
   if (typeof body.input === 'string') return body.input;
   if (typeof body.prompt === 'string') return body.prompt;
   return '';
+}
+
+/** Usage the fake decision model reports for each judgement. */
+/** What a `-said-` tool model says before its calls. */
+export const FAKE_SAID = 'Let me do that.';
+
+export const FAKE_JUDGE_USAGE = { prompt_tokens: 120, completion_tokens: 6, total_tokens: 126 };
+
+/** A Firewall decision model's call (gateway/firewall/decision.ts): its structured output asks for a verdict. */
+function isFirewallJudgement(body: Record<string, unknown>): boolean {
+  const format = body.response_format as { json_schema?: { name?: unknown } } | undefined;
+  return format?.json_schema?.name === 'firewall_decision';
+}
+
+/**
+ * The fake decision model: it flags an item holding the text the rule quotes (`Deletes files, as "rm -rf /".` flags
+ * an item saying rm -rf /, in any case). Markers in the item or the rule: FAKE-JUDGE-FAIL a 500 (undefined here),
+ * FAKE-JUDGE-PROSE an answer in words, FAKE-JUDGE-SLOW-<ms> the answer after that long.
+ */
+async function firewallJudgement(model: string, body: Record<string, unknown>): Promise<string | undefined> {
+  const messages = Array.isArray(body.messages) ? body.messages as { content?: unknown }[] : [];
+  const system = typeof messages[0]?.content === 'string' ? messages[0].content : '';
+  const item = typeof messages[1]?.content === 'string' ? messages[1].content : '';
+  let text = '';
+  try {
+    text = Object.values(JSON.parse(item) as Record<string, string>).join('\n');
+  } catch {
+    text = item;
+  }
+  // The markers work in the rule too: a tool call's item is the model's own arguments.
+  const both = `${system} ${text}`;
+  if (both.includes('FAKE-JUDGE-FAIL')) return undefined;
+  const slow = /FAKE-JUDGE-SLOW-(\d+)/.exec(both);
+  if (slow) await sleep(Number(slow[1]));
+  const quoted = /<rule>[^]*?"([^"]+)"[^]*?<\/rule>/.exec(system)?.[1];
+  const flagged = quoted !== undefined && text.toLowerCase().includes(quoted.toLowerCase());
+  const content = both.includes('FAKE-JUDGE-PROSE') ? 'Yes, this looks risky to me.' : JSON.stringify({ flagged });
+  return JSON.stringify({
+    id: 'chatcmpl-fakejudge', object: 'chat.completion', created: 0, model,
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+    usage: FAKE_JUDGE_USAGE,
+  });
 }
 
 function answerText(model: string, body: Record<string, unknown>): string {
@@ -356,6 +401,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   }
 
   const model = typeof body.model === 'string' ? body.model : 'unknown';
+  if (surface === 'chat-completions' && isFirewallJudgement(body)) {
+    const judged = await firewallJudgement(model, body);
+    if (res.destroyed) return;
+    if (judged === undefined) return sendError(500);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(judged);
+    return;
+  }
   const gzip = model.startsWith('gzip-');
   const modelStatus = /^(?:gzip-)?fail-(\d{3})-/.exec(model);
   if (modelStatus) return sendError(Number(modelStatus[1]), gzip, false, model.includes('-html-'));
@@ -377,6 +429,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (call && model.startsWith('tool-each-') && (surface === 'chat-completions' || surface === 'messages')) answer.toolCalls = everyToolCall(surface, body, call);
   if (model.startsWith('tool-latename-')) answer.lateName = true;
   if ((model.startsWith('think-') || model.startsWith('tool-think-')) && (surface === 'messages' || surface === 'chat-completions')) answer.thinking = true;
+  if (call && model.includes('-said-') && surface === 'chat-completions') answer.said = FAKE_SAID;
   if (call && model.startsWith('tool-cut-') && surface === 'chat-completions') {
     call.arguments = call.arguments.slice(0, call.arguments.length >> 1);
     answer.cutArguments = true;
@@ -484,7 +537,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
     res.flushHeaders();
     await sleep(Number(silent[1]));
   }
-  const drip = /^(?:gzip-)?drip-(?:(\d+)-)?/.exec(model);
+  const drip = /^(?:gzip-)?drip-(?:(\d+)-)?/.exec(model) ?? /^tool-.*-drip-(\d+)-/.exec(model);
   const gap = drip ? Number(drip[1] ?? 150) : cut ? 20 : 0;
   const quiet = /^quiet-(\d+)-/.exec(model);
   // short-…: the first events only (role and a first piece of text), then a clean end.

@@ -131,7 +131,8 @@ export interface FakeToolCall { id: string; name: string; arguments: string }
 /** `echo`: the prompt a legacy completion repeats before its text (`echo: true`). */
 /** `embedding`: how the embeddings are written (`encoding_format`, `dimensions`), as OpenAI writes them. */
 export interface AnswerSpec {
-  model: string; text: string; withUsage: boolean; toolCall?: FakeToolCall; toolCalls?: FakeToolCall[]; searches?: number; advisor?: string; lateName?: boolean; cutArguments?: boolean; reasoning?: { encrypted: boolean }; container?: string; codeExecution?: { searches: number }; thinking?: boolean;
+  /** `said`: text a chat answer gives before its calls. */
+  model: string; text: string; withUsage: boolean; said?: string; toolCall?: FakeToolCall; toolCalls?: FakeToolCall[]; searches?: number; advisor?: string; lateName?: boolean; cutArguments?: boolean; reasoning?: { encrypted: boolean }; container?: string; codeExecution?: { searches: number }; thinking?: boolean;
   choices?: number; generated?: number; echo?: string; embedding?: { base64: boolean; dimensions: number };
 }
 
@@ -178,7 +179,7 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
       return {
         id: 'chatcmpl-fake1', object: 'chat.completion', created: created(), model: a.model, system_fingerprint: 'fp_fake',
         choices: [a.toolCall
-          ? { index: 0, message: { role: 'assistant', content: null, refusal: null, ...chatReasoning(a), tool_calls: callsOf(a).map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }, logprobs: null, finish_reason: a.cutArguments ? 'length' : 'tool_calls' }
+          ? { index: 0, message: { role: 'assistant', content: a.said ?? null, refusal: null, ...chatReasoning(a), tool_calls: callsOf(a).map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }, logprobs: null, finish_reason: a.cutArguments ? 'length' : 'tool_calls' }
           : { index: 0, message: { role: 'assistant', content: a.text, refusal: null, ...chatReasoning(a) }, logprobs: null, finish_reason: 'stop' }],
         ...(usage ? { usage } : {}),
       };
@@ -394,6 +395,7 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
   if (surface === 'chat-completions') out.push(sse(chunk({ delta: { role: 'assistant', content: '' }, finish_reason: null })));
   // DeepSeek streams its thinking before the answer, in `reasoning_content` deltas.
   if (surface === 'chat-completions' && a.thinking) for (const piece of [FAKE_THINKING.text, FAKE_THINKING.more]) out.push(sse(chunk({ delta: { reasoning_content: piece }, finish_reason: null })));
+  if (surface === 'chat-completions' && a.toolCall && a.said) out.push(sse(chunk({ delta: { content: a.said }, finish_reason: null })));
   if (surface === 'chat-completions' && a.toolCall) {
     // As OpenAI streams a call: id and name first, then the arguments in pieces; parallel calls one after another.
     for (const [index, { id, name, arguments: args }] of callsOf(a).entries()) {

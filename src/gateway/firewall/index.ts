@@ -2,7 +2,7 @@
 // plugins.ts), found once per request (nothing allocated for a key without one and a request without rules), request
 // rules before any attempt, response rules on each tool call of the answer (tool-calls.ts), and the verdicts reported
 // in Ngrok-AIG-Firewall and on the access line.
-import { blockingFinding, compilePolicy, hasRules, judgeRequest, keyPolicies, type CompiledPolicy, type FirewallFinding } from '../../domain/firewall.ts';
+import { blockingFinding, compilePolicy, decisionRulesToJudge, hasRules, judgeRequest, keyPolicies, type CompiledPolicy, type Decided, type FirewallFinding, type RequestParts } from '../../domain/firewall.ts';
 import type { ApiSurface } from '../../catalog/types.ts';
 import type { RequestContext } from '../context.ts';
 import type { AccountSnapshot, ConfigurationState } from '../../state/types.ts';
@@ -10,6 +10,7 @@ import { headerText, H_FIREWALL, type OutHeaders } from '../headers.ts';
 import { tollgateError } from '../../domain/errors.ts';
 import { editedBodyText, repeatedKey } from '../body-edit.ts';
 import { requestPolicies } from './plugins.ts';
+import { judgeDecisionRules, judgesDecisions } from './decision.ts';
 import { requestParts, screenedBedrockTurn, screenedOtherTurn, screenedSurface } from './request-view.ts';
 
 /**
@@ -34,7 +35,7 @@ export function takeRequestPlugins(ctx: RequestContext): void {
   const surface = ctx.route.surface;
   const turn = screenedSurface(surface) || screenedBedrockTurn(surface, body) || screenedOtherTurn(surface, body) || UNSCREENED_TURNS.has(surface);
   if (!turn && surface !== 'count-tokens') throw tollgateError('invalidRequest', { reason: `"plugins" (per-request Firewall rules) applies to model turns, and Firewall does not screen ${surface} requests: nothing in it would be enforced. Send the request without "plugins".` });
-  const policies = requestPolicies(body.plugins);
+  const policies = requestPolicies(body.plugins, judgesDecisions(ctx.deps));
   const { plugins: _, ...rest } = body;
   // Never to the provider: OpenAI, Anthropic and Google refuse an unknown field, and OpenRouter would read it as its own.
   ctx.rawBody = Buffer.from(editedBodyText(ctx.rawBody!.toString('utf8'), body, rest));
@@ -82,15 +83,22 @@ export function firewallFor(ctx: RequestContext): readonly CompiledPolicy[] | un
 
 /**
  * Request rules on the request as the client sent it: the findings (reported whatever they say), and the one that
- * blocks when an enforcing policy blocks it.
+ * blocks when an enforcing policy blocks it. A promise only when the policies have decision rules for the decision
+ * model to judge first (decision.ts).
  */
-export function screenRequest(ctx: RequestContext, policies: readonly CompiledPolicy[]): FirewallFinding | undefined {
+export function screenRequest(ctx: RequestContext, policies: readonly CompiledPolicy[]): FirewallFinding | undefined | Promise<FirewallFinding | undefined> {
   if (!hasRules(policies, 'request')) return undefined;
   // The rules read the parse, which keeps a repeated key's last value; the body goes upstream as written, to a parser
   // that may keep the first (nested members are not deduplicated: body-edit.ts). SDKs never repeat a key.
   const twice = repeatedKey(ctx.rawBody!.toString('utf8'));
   if (twice !== undefined) throw tollgateError('invalidRequest', { reason: `the key "${twice.slice(0, 64)}" is given twice in one object: the provider could read the value this access key's Firewall rules did not check. Send it once.` });
-  const findings = judgeRequest(policies, requestParts(ctx.route.surface, ctx.body!));
+  const parts = requestParts(ctx.route.surface, ctx.body!);
+  if (!judgesDecisions(ctx.deps) || decisionRulesToJudge(policies, 'request').length === 0) return requestVerdict(ctx, policies, parts);
+  return judgeDecisionRules(ctx, policies, parts).then((decisions) => requestVerdict(ctx, policies, parts, (rule) => decisions.get(rule)));
+}
+
+function requestVerdict(ctx: RequestContext, policies: readonly CompiledPolicy[], parts: RequestParts, decided?: Decided): FirewallFinding | undefined {
+  const findings = judgeRequest(policies, parts, decided);
   if (findings.length === 0) return undefined;
   ctx.firewallFindings = findings;
   return blockingFinding(findings);

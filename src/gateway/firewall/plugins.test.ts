@@ -68,3 +68,13 @@ test('the parsed rules kept: the texts an agent repeats stay while others come a
   }
   assert.notEqual(requestPolicies(heavy(0)), first, 'the oldest heavy entry went to make room');
 });
+
+test('decision rules: taken where a decision model judges them, refused elsewhere, whatever was parsed before', () => {
+  const plugins = [{ id: 'firewall', hard_deny: [{ name: 'Wipe', type: 'decision', phase: 'request', instructions: 'Deletes everything.' }] }];
+  assert.deepEqual(requestPolicies(plugins, true)[0]!.rules, [{ name: 'Wipe', tier: 'hardDeny', type: 'decision', phase: 'request', instructions: 'Deletes everything.' }]);
+  // The same text on a gateway without a decision model: parsed for it, not taken from the other's parse.
+  assert.throws(() => requestPolicies(plugins), /"plugins\[0\]\.hard_deny\[0\]\.type" \(rule "Wipe"\): decision rules are not available on this gateway/);
+  assert.equal(requestPolicies([{ id: 'firewall', soft_deny: [{ ...plugins[0]!.hard_deny[0]!, phase: 'response' }] }], true)[0]!.rules[0]!.phase, 'response');
+  assert.throws(() => requestPolicies([{ id: 'firewall', hard_deny: [{ name: 'Wipe', type: 'decision', phase: 'request' }] }], true), /"plugins\[0\]\.hard_deny\[0\]\.instructions" \(rule "Wipe"\): a decision rule needs "instructions"/);
+  assert.throws(() => requestPolicies([{ id: 'firewall', hard_deny: [{ ...plugins[0]!.hard_deny[0]!, instructions: 'x'.repeat(4001) }] }], true), /"plugins\[0\]\.hard_deny\[0\]\.instructions" must be at most 4000 characters; got 4001/);
+});

@@ -157,7 +157,7 @@ export function patternSize(pattern: string): number {
   return size;
 }
 
-function parseRule(path: string, value: unknown, tier: FirewallTier, budget: { rules: number; patterns: number }): FirewallRule {
+function parseRule(path: string, value: unknown, tier: FirewallTier, budget: { rules: number; patterns: number }, decisionModel: boolean): FirewallRule {
   if (!isObject(value)) refuse(path, 'must be a rule object (name, type, phase and its match field).');
   for (const key of Object.keys(value)) {
     if (key === 'tier') refuse(`${path}.tier`, 'is set by the list the rule is in ("hard_deny", "soft_deny" or "allow"); remove it.');
@@ -177,7 +177,7 @@ function parseRule(path: string, value: unknown, tier: FirewallTier, budget: { r
     budget.patterns += patternSize(rule.pattern);
     if (budget.patterns > PATTERN_SIZE_MAX) refuse(`${path}.pattern`, `(rule "${rule.name}"): the request's patterns expand past ${PATTERN_SIZE_MAX} steps in all, the most a request's rules can compile to (a counted repetition such as {1000} copies what it repeats that many times). Use fewer or smaller repetitions, or attach the rules to a saved Firewall policy.`);
   }
-  const problem = ruleProblem(rule);
+  const problem = ruleProblem(rule, decisionModel);
   if (problem) refuse(`${path}.${problem.field}`, `(rule "${rule.name}"): ${problem.reason}`);
   return rule;
 }
@@ -190,7 +190,7 @@ function reads(path: string, value: unknown): FirewallRule['reads'] {
   return out;
 }
 
-function parseEntry(index: number, value: unknown, budget: { rules: number; patterns: number }): FirewallPolicyState {
+function parseEntry(index: number, value: unknown, budget: { rules: number; patterns: number }, decisionModel: boolean): FirewallPolicyState {
   const path = `plugins[${index}]`;
   if (!isObject(value)) refuse(path, 'must be a plugin object, such as {"id": "firewall", ...}.');
   if (value.id !== 'firewall') refuse(`${path}.id`, `must be "firewall", the only plugin this gateway runs; got ${JSON.stringify(value.id ?? null).slice(0, 64)}.`);
@@ -207,7 +207,7 @@ function parseEntry(index: number, value: unknown, budget: { rules: number; patt
     if (!Array.isArray(listed)) refuse(`${path}.${list}`, 'must be a list of rules.');
     budget.rules += listed.length;
     if (budget.rules > FIREWALL_MAX_RULES) refuse(`${path}.${list}`, `takes the request past ${FIREWALL_MAX_RULES} rules, the most a request can add.`);
-    listed.forEach((rule, i) => rules.push(parseRule(`${path}.${list}[${i}]`, rule, tier, budget)));
+    listed.forEach((rule, i) => rules.push(parseRule(`${path}.${list}[${i}]`, rule, tier, budget, decisionModel)));
   }
   return {
     id: path,
@@ -237,11 +237,12 @@ const PATTERN_UNIT_BYTES = 80;
 
 /**
  * The request's own Firewall policies from its `plugins` value (policy ids `plugins[<index>]`), or a 400 naming
- * what is wrong. An empty list adds none.
+ * what is wrong. An empty list adds none. `decisionModel`: whether this gateway judges decision rules.
  */
-export function requestPolicies(value: unknown): readonly FirewallPolicyState[] {
+export function requestPolicies(value: unknown, decisionModel = false): readonly FirewallPolicyState[] {
   if (!Array.isArray(value)) refuse('plugins', 'must be a list of plugins, such as [{"id": "firewall", "hard_deny": [...]}].');
-  const key = JSON.stringify(value);
+  // Gateways of one process may differ in their decision model (tests): a text accepted by one is not by the other.
+  const key = decisionModel ? `judged ${JSON.stringify(value)}` : JSON.stringify(value);
   const known = parsed.get(key);
   if (known) {
     parsed.delete(key);
@@ -249,7 +250,7 @@ export function requestPolicies(value: unknown): readonly FirewallPolicyState[] 
     return known.policies;
   }
   const budget = { rules: 0, patterns: 0 };
-  const policies = value.map((entry, i) => parseEntry(i, entry, budget)).filter((p) => p.rules.length > 0);
+  const policies = value.map((entry, i) => parseEntry(i, entry, budget, decisionModel)).filter((p) => p.rules.length > 0);
   if (key.length > PARSED_TEXT_MAX) return policies;
   const bytes = key.length + budget.patterns * PATTERN_UNIT_BYTES;
   for (const [oldest, entry] of parsed) {

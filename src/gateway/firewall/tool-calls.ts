@@ -5,7 +5,7 @@
 // other event passes as it comes (the usage metering reads the upstream's bytes before this, so it sees them all).
 import { StringDecoder } from 'node:string_decoder';
 import type { ApiSurface } from '../../catalog/types.ts';
-import { blockedText, blockingFinding, judgeToolCall, type CompiledPolicy, type FirewallFinding } from '../../domain/firewall.ts';
+import { blockedText, blockingFinding, judgeToolCall, type CompiledPolicy, type CompiledRule, type FirewallFinding } from '../../domain/firewall.ts';
 import { obj, parseJson } from '../formats/types.ts';
 import { objects, type Json } from '../translate/json.ts';
 import { repeatedKey } from '../body-edit.ts';
@@ -15,10 +15,32 @@ export function callBlockedText(finding: FirewallFinding, tool: string): string 
   return `${blockedText(finding, `the call to tool "${tool}"`)} The call was removed from this response and was not run.`;
 }
 
+/** The decision model's say on a decision rule for a call (decision.ts): flagged, not, or undefined (unchecked). */
+export type CallDecider = (rule: CompiledRule, name: string, args: string) => boolean | undefined;
+
+/**
+ * The decider of the screening running now. The guards and the JSON screening are synchronous and judge calls from
+ * many places, so the decision model's answers, gathered before they run (decision.ts), are in effect for the length
+ * of one synchronous call (`decidingWith`), not threaded through every one of them. None: decision rules are unchecked.
+ */
+let deciding: CallDecider | undefined;
+
+/** Runs a screening (a guard's push or end, a JSON answer's) with `decider` answering its decision rules. */
+export function decidingWith<T>(decider: CallDecider, run: () => T): T {
+  const before = deciding;
+  deciding = decider;
+  try {
+    return run();
+  } finally {
+    deciding = before;
+  }
+}
+
 /** Judges a call; the finding that blocks it, if one does. Every finding is noted. */
 export function judged(policies: readonly CompiledPolicy[], name: string, args: string, noted: FirewallFinding[]): FirewallFinding | undefined {
   let repeats: boolean | undefined;
-  const findings = judgeToolCall(policies, { name, arguments: args, repeatsKey: () => (repeats ??= repeatedKey(args) !== undefined) });
+  const decider = deciding;
+  const findings = judgeToolCall(policies, { name, arguments: args, repeatsKey: () => (repeats ??= repeatedKey(args) !== undefined) }, decider && ((rule) => decider(rule, name, args)));
   if (findings.length === 0) return undefined;
   noted.push(...findings);
   return blockingFinding(findings);
