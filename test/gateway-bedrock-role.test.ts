@@ -11,6 +11,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Hash } from '@smithy/hash-node';
+import OpenAI from 'openai';
 import { startHarness, storedUsage, type Harness } from './helpers/gateway.ts';
 
 const OPERATOR_KEY_ID = 'AKIAOPERATOREXAMPLE1';
@@ -81,16 +82,18 @@ interface BedrockSeen { path: string; headers: IncomingMessage['headers']; signa
 /** The signature SigV4 gives this request under the credentials its Authorization names, or undefined if none were issued. */
 async function expectedAuthorization(req: IncomingMessage, body: Buffer, issued: Map<string, Issued>): Promise<string | undefined> {
   const auth = String(req.headers.authorization ?? '');
-  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/\d{8}\/([a-z0-9-]+)\/bedrock\/aws4_request, SignedHeaders=([^,]+), Signature=[0-9a-f]{64}$/.exec(auth);
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/\d{8}\/([a-z0-9-]+)\/(bedrock(?:-mantle)?)\/aws4_request, SignedHeaders=([^,]+), Signature=[0-9a-f]{64}$/.exec(auth);
   if (!m) return undefined;
-  const [, accessKeyId, region, signedHeaders] = m;
+  const [, accessKeyId, region, service, signedHeaders] = m;
+  // Bedrock's OpenAI-compatible endpoint is its own AWS service: a signature for Bedrock Runtime's is refused there.
+  if ((service === 'bedrock-mantle') !== (req.url ?? '').endsWith('/v1/chat/completions')) return undefined;
   const creds = issued.get(accessKeyId!);
   if (!creds) return undefined;
   const headers: Record<string, string> = {};
   for (const name of signedHeaders!.split(';')) headers[name] = String(req.headers[name] ?? '');
   const date = String(req.headers['x-amz-date']);
   const signingDate = new Date(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`);
-  const signer = new SignatureV4({ service: 'bedrock', region: region!, sha256: Hash.bind(null, 'sha256'), credentials: { accessKeyId: accessKeyId!, ...creds } });
+  const signer = new SignatureV4({ service: service!, region: region!, sha256: Hash.bind(null, 'sha256'), credentials: { accessKeyId: accessKeyId!, ...creds } });
   const [host, port] = String(req.headers.host).split(':');
   const signed = await signer.sign({ method: req.method ?? 'POST', protocol: 'http:', hostname: host!, port: Number(port), path: req.url ?? '/', query: {}, headers, body }, { signingDate });
   return signed.headers.authorization;
@@ -107,6 +110,12 @@ async function fakeBedrock(issued: Map<string, Issued>) {
     if (!signatureValid) {
       res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-errortype': 'UnrecognizedClientException:http://internal.amazon.com/coral/com.amazon.coral.service/' });
       res.end(JSON.stringify({ message: 'The security token included in the request is invalid.' }));
+      return;
+    }
+    if ((req.url ?? '').endsWith('/v1/chat/completions')) {
+      const { model } = JSON.parse(body.toString('utf8')) as { model: string };
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: 'chatcmpl-signed', object: 'chat.completion', created: 1_765_000_000, model, choices: [{ index: 0, message: { role: 'assistant', content: `signed chat from ${(req.url ?? '').split('/')[1]}` }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 } }));
       return;
     }
     if ((req.url ?? '').endsWith('/converse-stream')) {
@@ -228,6 +237,22 @@ describe('Bedrock keys backed by an IAM role, through the AWS SDK (sqlite)', () 
       rows = (await storedUsage(h)).filter((r) => r.providerKeyId === key.id);
     }
     assert.deepEqual([...new Set(rows.map((r) => r.providerKeyDisplayName))], ['role/ngrok-ai-gateway-signed']);
+  });
+
+  test('chat completions to Gemma 4 on Bedrock with a role key: signed for Bedrock\'s OpenAI-compatible endpoint (service bedrock-mantle), Bedrock Runtime\'s operations still for bedrock', async () => {
+    const key = await roleKey('mantle', 'us-west-2', 'external-id');
+    const token = await routedTo(key.id);
+    const openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
+    const seenBefore = bedrock.seen.length;
+    const chat = await openai.chat.completions.create({ model: 'bedrock:google.gemma-4-31b', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(chat.choices[0]!.message.content, 'signed chat from us-west-2');
+    // The same key's credentials sign Bedrock Runtime's operations for their own service.
+    assert.equal((await client(token).send(converse('and converse'))).output?.message?.content?.[0]?.text, 'signed answer from us-west-2');
+    const [mantle, runtime] = bedrock.seen.slice(seenBefore);
+    assert.deepEqual([mantle!.path, mantle!.signatureValid, runtime!.path, runtime!.signatureValid], ['/us-west-2/v1/chat/completions', true, '/us-west-2/model/anthropic.claude-sonnet-4-6/converse', true]);
+    assert.match(String(mantle!.headers.authorization), /^AWS4-HMAC-SHA256 Credential=ASIATEMP\d+\/\d{8}\/us-west-2\/bedrock-mantle\/aws4_request, /);
+    assert.match(String(runtime!.headers.authorization), /\/us-west-2\/bedrock\/aws4_request, /);
+    assert.ok(!JSON.stringify(mantle!.headers).includes(token), 'the access key is not sent upstream');
   });
 
   test('AWS refusing the role: ERR_NGROK_AI_GATEWAY_BEDROCK_KEY_ROLE_DENIED naming the key, and the next key serves', async () => {

@@ -103,7 +103,41 @@ function armGate(): NonNullable<typeof gate> {
   return gate;
 }
 
+/** What the fake's OpenAI-compatible chat completions bill (`usage`, as Bedrock's OpenAI-compatible endpoint gives it). */
+const CHAT_USAGE = { prompt_tokens: 31, completion_tokens: 9, total_tokens: 40 };
+
+/**
+ * Bedrock's OpenAI-compatible chat completions (the `bedrock-mantle` endpoint, `/v1/chat/completions`): OpenAI's chat
+ * wire format; its refusals in a shape of its own, `{"code": …, "message": …}` (a validation error), not OpenAI's.
+ */
+function answerChat(req: IncomingMessage, res: ServerResponse, body: string): void {
+  const refuse = (status: number, code: string, message: string) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ code, message }));
+  };
+  const auth = req.headers.authorization;
+  if (auth === 'Bearer bedrock-throttled') return refuse(429, 'throttling_error', 'Too many requests, please wait before trying again.');
+  if (auth !== 'Bearer bedrock-good') return refuse(403, 'access_denied', 'Invalid API Key format: Must start with pre-defined prefix');
+  const request = JSON.parse(body) as { model: string; stream?: boolean; messages: { content: string }[] };
+  if (request.messages[0]?.content === 'refuse me') return refuse(400, 'validation_error', 'Failed to deserialize the JSON body into the target type: messages[0]: unknown variant `refuse`');
+  const base = { id: 'chatcmpl-bdrk-1', created: 1_765_000_000, model: request.model };
+  if (!request.stream) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ...base, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: `gemma says hi from ${request.model}` }, finish_reason: 'stop' }], usage: CHAT_USAGE }));
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  const chunk = (choices: unknown[], usage?: unknown) => `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...(usage ? { usage } : {}) })}\n\n`;
+  res.write(chunk([{ index: 0, delta: { role: 'assistant', content: 'Gemma ' } }]));
+  setTimeout(() => {
+    res.write(chunk([{ index: 0, delta: { content: 'streams' } }]));
+    res.write(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
+    res.end(`${chunk([], CHAT_USAGE)}data: [DONE]\n\n`);
+  }, 10);
+}
+
 function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
+  if (/^\/[a-z0-9-]+\/v1\/chat\/completions$/.test(req.url ?? '')) return answerChat(req, res, body);
   const auth = req.headers.authorization;
   if (auth === 'Bearer bedrock-throttled') return awsError(res, 429, 'ThrottlingException', 'Too many requests, please wait before trying again.');
   if (auth !== 'Bearer bedrock-good') return awsError(res, 403, 'AccessDeniedException', 'Invalid API Key format: Must start with pre-defined prefix');
@@ -137,6 +171,7 @@ function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
     });
     return;
   }
+  if (operation === 'converse' && body.includes('"text":"refuse me"')) return awsError(res, 400, 'ValidationException', 'The model returned the following errors: Malformed input request: #/messages/0: extraneous key [refuse] is not permitted');
   if (operation === 'count-tokens') {
     res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'aws-req-count' });
     res.end(JSON.stringify({ inputTokens: BEDROCK_COUNT }));
@@ -669,6 +704,124 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
 
   /** The OpenAI SDK pointed at the gateway; one attempt. */
   const openai = (key: string): OpenAI => new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: key, maxRetries: 0 });
+
+  test('chat completions to Gemma 4 on Bedrock: Bedrock\'s OpenAI-compatible endpoint in the key\'s region, the body as sent, the stored key as bearer, billed from its usage', async () => {
+    const { data, response } = await openai(token).chat.completions.create({ model: 'bedrock:google.gemma-4-31b', max_tokens: 50, messages: [{ role: 'user', content: 'hi gemma' }] }).withResponse();
+    assert.equal(data.choices[0]!.message.content, 'gemma says hi from google.gemma-4-31b');
+    assert.equal(response.headers.get('ngrok-aig-model'), 'google.gemma-4-31b');
+    const up = fake.seen.at(-1)!;
+    assert.equal(up.path, '/eu-west-1/v1/chat/completions');
+    assert.equal(up.headers.authorization, 'Bearer bedrock-good');
+    assert.deepEqual(JSON.parse(up.body), { model: 'google.gemma-4-31b', max_tokens: 50, messages: [{ role: 'user', content: 'hi gemma' }] });
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.provider, row!.model, Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.usageEstimated), row!.completion], ['bedrock', 'google.gemma-4-31b', 31, 9, 0, 'succeeded']);
+    // Bring-your-own-key: AWS bills the tokens; the account pays the processing fee on them.
+    assert.equal(BigInt(row!.costPico), 40n * FEE_PICO_PER_TOKEN);
+    // A catalogued Bedrock id bare is Bedrock's, as Claude's are.
+    const bare = await openai(token).chat.completions.create({ model: 'google.gemma-4-e2b', messages: [{ role: 'user', content: 'bare' }] });
+    assert.equal(bare.choices[0]!.message.content, 'gemma says hi from google.gemma-4-e2b');
+  });
+
+  test('chat completions streamed to Gemma 4 on Bedrock: chunks as they come, with usage, billed from it', async () => {
+    const { data: stream, response } = await openai(token).chat.completions.create({ model: 'bedrock:google.gemma-4-26b-a4b', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'stream gemma' }] }).withResponse();
+    let text = '';
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const part of stream) {
+      text += part.choices[0]?.delta.content ?? '';
+      usage = part.usage ?? usage;
+    }
+    assert.equal(text, 'Gemma streams');
+    assert.deepEqual([usage?.prompt_tokens, usage?.completion_tokens], [31, 9]);
+    const up = fake.seen.at(-1)!;
+    assert.equal(up.path, '/eu-west-1/v1/chat/completions');
+    assert.equal((JSON.parse(up.body) as { stream?: unknown }).stream, true);
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.model, Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.usageEstimated), Number(row!.isStreaming), row!.completion], ['google.gemma-4-26b-a4b', 31, 9, 0, 1, 'succeeded']);
+  });
+
+  test('Gemma 4 on Bedrock refusing a request: its own error shape reaches the OpenAI SDK as OpenAI\'s error, the status and message kept', async () => {
+    await assert.rejects(openai(token).chat.completions.create({ model: 'bedrock:google.gemma-4-31b', messages: [{ role: 'user', content: 'refuse me' }] }), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+      assert.equal(e.status, 400);
+      assert.equal(e.type, 'invalid_request_error');
+      assert.match(e.message, /^400 Failed to deserialize the JSON body/);
+      return true;
+    });
+  });
+
+  test('chat completions to Nova on Bedrock: translated to Converse (Bedrock serves Nova nowhere else), the answer as a chat completion, billed from Converse\'s usage', async () => {
+    const { data, response } = await openai(token).chat.completions.create({ model: 'bedrock:amazon.nova-pro-v1:0', max_tokens: 50, temperature: 0.3, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi nova' }] }).withResponse();
+    assert.equal(data.choices[0]!.message.content, 'converse with amazon.nova-pro-v1:0');
+    assert.equal(data.choices[0]!.finish_reason, 'stop');
+    // Converse's input leaves the cache out; the chat usage, as OpenAI's, counts it in.
+    assert.deepEqual([data.usage?.prompt_tokens, data.usage?.completion_tokens], [160, 20]);
+    const up = fake.seen.at(-1)!;
+    assert.equal(up.path, '/eu-west-1/model/amazon.nova-pro-v1%3A0/converse');
+    assert.equal(up.headers.authorization, 'Bearer bedrock-good');
+    assert.deepEqual(JSON.parse(up.body), { system: [{ text: 'Be brief.' }], messages: [{ role: 'user', content: [{ text: 'hi nova' }] }], inferenceConfig: { maxTokens: 50, temperature: 0.3 } });
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.provider, row!.model, Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.usageEstimated), row!.completion], ['bedrock', 'amazon.nova-pro-v1:0', 160, 20, 0, 'succeeded']);
+    assert.equal(BigInt(row!.costPico), 180n * FEE_PICO_PER_TOKEN);
+  });
+
+  test('chat completions streamed to Nova on Bedrock: ConverseStream\'s frames as chat chunks, the usage chunk from its metadata event', async () => {
+    const { data: stream, response } = await openai(token).chat.completions.create({ model: 'us.amazon.nova-lite-v1:0', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'stream nova' }] }).withResponse();
+    let text = '';
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    let finish: string | null = null;
+    for await (const part of stream) {
+      text += part.choices[0]?.delta.content ?? '';
+      finish = part.choices[0]?.finish_reason ?? finish;
+      usage = part.usage ?? usage;
+    }
+    assert.deepEqual([text, finish, usage?.prompt_tokens, usage?.completion_tokens], ['Hello stream', 'stop', 160, 20]);
+    assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/model/us.amazon.nova-lite-v1%3A0/converse-stream');
+    assert.equal((JSON.parse(fake.seen.at(-1)!.body) as { stream?: unknown }).stream, undefined);
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), Number(row!.isStreaming), row!.completion], [160, 20, 1, 'succeeded']);
+  });
+
+  test('Nova on Bedrock: Bedrock\'s refusal reaches the OpenAI SDK in OpenAI\'s shape; a 429 moves on to the next key; Messages and Responses clients reach it through Converse too', async () => {
+    await assert.rejects(openai(token).chat.completions.create({ model: 'bedrock:amazon.nova-pro-v1:0', messages: [{ role: 'user', content: 'refuse me' }] }), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+      assert.equal(e.type, 'invalid_request_error');
+      assert.match(e.message, /^400 The model returned the following errors: Malformed input request/);
+      return true;
+    });
+    const { data, response } = await openai(await routedTo(h, throttled, good)).chat.completions.create({ model: 'bedrock:amazon.nova-pro-v1:0', messages: [{ role: 'user', content: 'retry nova' }] }).withResponse();
+    assert.equal(data.choices[0]!.message.content, 'converse with amazon.nova-pro-v1:0');
+    assert.equal(response.headers.get('ngrok-aig-attempts'), '2');
+    const rows = await h.usage(response.headers.get('ngrok-aig-request-id')!, 2);
+    assert.deepEqual(rows.map((r) => [r.statusCode, r.retryAction, r.providerKeyId]), [[429, 'next_key', throttled], [200, 'succeeded', good]]);
+
+    const anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 });
+    const message = await anthropic.messages.create({ model: 'bedrock:amazon.nova-micro-v1:0', max_tokens: 32, messages: [{ role: 'user', content: 'through messages' }] });
+    assert.deepEqual([message.content, message.stop_reason, message.usage.input_tokens], [[{ type: 'text', text: 'converse with amazon.nova-micro-v1:0' }], 'end_turn', 100]);
+    const answered = await openai(token).responses.create({ model: 'bedrock:amazon.nova-micro-v1:0', input: 'through responses', store: false });
+    assert.equal(answered.output_text, 'converse with amazon.nova-micro-v1:0');
+    assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/model/amazon.nova-micro-v1%3A0/converse');
+  });
+
+  test('Gemma 4 on Bedrock: a 429 moves on to the next Bedrock key, each attempt recorded; Responses and Messages clients reach it through chat completions', async () => {
+    const failover = await routedTo(h, throttled, good);
+    const { data, response } = await openai(failover).chat.completions.create({ model: 'bedrock:google.gemma-4-31b', messages: [{ role: 'user', content: 'retry gemma' }] }).withResponse();
+    assert.equal(data.choices[0]!.message.content, 'gemma says hi from google.gemma-4-31b');
+    assert.equal(response.headers.get('ngrok-aig-attempts'), '2');
+    assert.deepEqual(fake.seen.slice(-2).map((c) => [c.path, c.headers.authorization]), [
+      ['/us-east-1/v1/chat/completions', 'Bearer bedrock-throttled'],
+      ['/eu-west-1/v1/chat/completions', 'Bearer bedrock-good'],
+    ]);
+    const rows = await h.usage(response.headers.get('ngrok-aig-request-id')!, 2);
+    assert.deepEqual(rows.map((r) => [r.statusCode, r.retryAction, r.providerKeyId]), [[429, 'next_key', throttled], [200, 'succeeded', good]]);
+
+    const answered = await openai(token).responses.create({ model: 'bedrock:google.gemma-4-31b', input: 'through responses', store: false });
+    assert.equal(answered.output_text, 'gemma says hi from google.gemma-4-31b');
+    assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/v1/chat/completions');
+    const anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 });
+    const message = await anthropic.messages.create({ model: 'bedrock:google.gemma-4-31b', max_tokens: 32, messages: [{ role: 'user', content: 'through messages' }] });
+    assert.deepEqual(message.content, [{ type: 'text', text: 'gemma says hi from google.gemma-4-31b' }]);
+    assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/v1/chat/completions');
+  });
   const weatherFunction = { type: 'function' as const, function: { name: weatherTool.name, description: weatherTool.description, parameters: weatherTool.input_schema } };
 
   test('chat completions (the OpenAI SDK) to a Bedrock Claude model: translated to Messages and sent on InvokeModel; the answer as a chat completion with its tool call, billed from Bedrock\'s counts', async () => {

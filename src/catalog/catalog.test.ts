@@ -87,3 +87,21 @@ test('Bedrock: bring-your-own-key only; Claude under its Bedrock ids, the global
   assert.equal(catalog.model('bedrock', 'us.anthropic.claude-opus-4-6-v1')!.id, 'us.anthropic.claude-opus-4-6-v1');
   assert.equal(catalog.findModel('anthropic.claude-haiku-4-5-20251001-v1:0')!.provider.id, 'bedrock');
 });
+
+test('Bedrock: Gemma 4 on its OpenAI-compatible endpoint alone, at AWS\'s prices; Claude on Bedrock Runtime\'s operations alone', () => {
+  const catalog = createCatalog();
+  const chat = catalog.provider('bedrock')!.surfaces.find((s) => s.surface === 'chat-completions')!;
+  assert.deepEqual([chat.format, chat.baseUrl, chat.path], ['openai', 'https://bedrock-mantle.{region}.api.aws', '/v1/chat/completions']);
+  const gemma = catalog.model('bedrock', 'google.gemma-4-31b')!;
+  assert.deepEqual(gemma.surfaces, ['chat-completions']);
+  assert.deepEqual([gemma.priceMicro!.input, gemma.priceMicro!.output], [140_000n, 400_000n]);
+  assert.deepEqual([catalog.model('bedrock', 'google.gemma-4-26b-a4b')!.priceMicro!.input, catalog.model('bedrock', 'google.gemma-4-e2b')!.priceMicro!.output], [130_000n, 80_000n]);
+  assert.equal(catalog.findModel('google.gemma-4-e2b')!.provider.id, 'bedrock');
+  for (const id of ['anthropic.claude-sonnet-4-6', 'global.anthropic.claude-sonnet-4-6', 'eu.anthropic.claude-sonnet-4-6']) {
+    assert.ok(!catalog.model('bedrock', id)!.surfaces!.includes('chat-completions'), id);
+  }
+  // An operator's base URL (a test's loopback, a proxy) stands for the OpenAI-compatible endpoint too, its path kept.
+  const overridden = createCatalog({ bedrock: 'http://127.0.0.1:9/{region}' }).provider('bedrock')!;
+  const moved = overridden.surfaces.find((s) => s.surface === 'chat-completions')!;
+  assert.deepEqual([moved.baseUrl, moved.path, overridden.baseUrl], [undefined, '/v1/chat/completions', 'http://127.0.0.1:9/{region}']);
+});

@@ -75,7 +75,10 @@ function withPrices(provider: CatalogProvider, baseUrl: string | undefined): Cat
     const micro = priceMicro(model);
     return Object.freeze(micro ? { ...model, priceMicro: micro } : { ...model });
   });
-  return Object.freeze({ ...provider, baseUrl: (baseUrl ?? provider.baseUrl).replace(/\/+$/, ''), models });
+  // An operator's base URL (a proxy, a test's loopback) stands for every endpoint of the provider: a surface on an
+  // endpoint of its own (Bedrock's OpenAI-compatible one) goes under it too, at its own path.
+  const surfaces = baseUrl === undefined ? provider.surfaces : provider.surfaces.map(({ baseUrl: _own, ...spec }) => spec);
+  return Object.freeze({ ...provider, baseUrl: (baseUrl ?? provider.baseUrl).replace(/\/+$/, ''), surfaces, models });
 }
 
 /** `baseUrlOverrides` maps provider ids to base URLs (TOLLGATE_PROVIDER_<ID>_BASE_URL, see config.ts). */

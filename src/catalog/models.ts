@@ -10,6 +10,12 @@ const TEXT_IMAGE = ['text', 'image'] as const;
 const TEXT_IMAGE_FILE = ['text', 'image', 'file'] as const;
 const GEMINI_IN = ['text', 'image', 'audio', 'video', 'file'] as const;
 
+/**
+ * Claude on Bedrock is reached on Bedrock Runtime's own operations only: Bedrock's OpenAI-compatible chat endpoint
+ * does not serve it (chat completions reach it through Messages and InvokeModel instead, translation.md).
+ */
+export const BEDROCK_RUNTIME_SURFACES: readonly ApiSurface[] = ['converse', 'converse-stream', 'invoke', 'invoke-stream'];
+
 /** OpenAI text models are served on chat and responses; /completions is legacy (instruct models only). */
 const OPENAI_TEXT_SURFACES: readonly ApiSurface[] = ['chat-completions', 'responses'];
 
@@ -283,11 +289,40 @@ const anthropic: readonly CatalogModel[] = [
  */
 function bedrockClaude(id: string, displayName: string, context: number, maxOut: number, input: string, output: string): CatalogModel[] {
   const tokens = (i: string, o: string): CatalogPricing => ({ input: i, output: o, cacheRead: times(i, 1n, 10n), cacheWrite: times(i, 5n, 4n), cacheWriteLong: times(i, 2n) });
-  const regional = m(`anthropic.${id}`, { displayName, context, maxOut, input: TEXT_IMAGE_FILE, pricing: tokens(times(input, 11n, 10n), times(output, 11n, 10n)) });
+  const surfaces = BEDROCK_RUNTIME_SURFACES;
+  const regional = m(`anthropic.${id}`, { displayName, context, maxOut, input: TEXT_IMAGE_FILE, pricing: tokens(times(input, 11n, 10n), times(output, 11n, 10n)), surfaces });
   regional.snapshots = ['us', 'eu', 'jp', 'apac', 'au'].map((geo) => `${geo}.anthropic.${id}`);
-  const global = m(`global.anthropic.${id}`, { displayName: `${displayName} (global)`, context, maxOut, input: TEXT_IMAGE_FILE, pricing: tokens(input, output) });
+  const global = m(`global.anthropic.${id}`, { displayName: `${displayName} (global)`, context, maxOut, input: TEXT_IMAGE_FILE, pricing: tokens(input, output), surfaces });
   if (ADAPTIVE_THINKING.test(id)) regional.adaptiveThinking = global.adaptiveThinking = true;
   return [regional, global];
+}
+
+/**
+ * Gemma 4 on Amazon Bedrock (ngrok's Bedrock page: chat completions and Responses "reach Gemma 4"). AWS's model card
+ * (model-card-google-gemma-4-31b, read 2026-12-07): "Gemma 4 models are only available on the bedrock-mantle
+ * endpoint", with Chat Completions and Responses, no Converse, no InvokeModel — so only the OpenAI-compatible chat
+ * surface (Bedrock's `bedrock-mantle` endpoint, providers.ts). The three instruction-tuned variants of AWS's launch
+ * post ("Introducing Gemma 4 models on Amazon Bedrock"), on-demand per million tokens as AWS's price page lists them
+ * (quoted in braintrustdata/braintrust-proxy#1077, 2026-12-07): 31B $0.14 / $0.40, 26B-A4B $0.13 / $0.40, E2B
+ * $0.04 / $0.08. Context 256K (AWS's card; E2B 128K, Google's model card). No regional or profile ids: the
+ * OpenAI-compatible endpoint is called in the key's region under the one id.
+ */
+function bedrockGemma(id: string, displayName: string, context: number, input: string, output: string): CatalogModel {
+  return m(`google.${id}`, { displayName, context, maxOut: 32_768, input: TEXT_IMAGE, pricing: price(input, output), surfaces: ['chat-completions'] });
+}
+
+/**
+ * Amazon Nova on Bedrock: Bedrock Runtime's alone (AWS's model card, model-card-amazon-nova-lite, read 2026-12-07:
+ * InvokeModel and Converse, no Chat Completions, no bedrock-mantle; context 300K, Micro 128K; "Max output tokens:
+ * 5K"), so chat completions, Responses, Messages and Gemini clients reach it through Converse
+ * (translate/messages-via-converse.ts). On-demand per million tokens (AWS's price page as quoted 2026-05 by
+ * swfte.com and pristren.com, 2026-12-07): Micro $0.035 / $0.14, Lite $0.06 / $0.24, Pro $0.80 / $3.20. The
+ * geographic inference profiles (`us.`, `eu.`, the card's "Geo inference ID") at the same price, as snapshots.
+ */
+function bedrockNova(id: string, displayName: string, context: number, input: readonly string[], inPrice: string, outPrice: string): CatalogModel {
+  const model = m(`amazon.${id}`, { displayName, context, maxOut: 5_000, input, pricing: price(inPrice, outPrice), surfaces: BEDROCK_RUNTIME_SURFACES });
+  model.snapshots = ['us', 'eu'].map((geo) => `${geo}.amazon.${id}`);
+  return model;
 }
 
 const bedrock: readonly CatalogModel[] = [
@@ -295,6 +330,12 @@ const bedrock: readonly CatalogModel[] = [
   ...bedrockClaude('claude-sonnet-4-6', 'Claude Sonnet 4.6', 1_000_000, 128_000, '3.00', '15.00'),
   ...bedrockClaude('claude-opus-4-5-20251101-v1:0', 'Claude Opus 4.5', 200_000, 64_000, '5.00', '25.00'),
   ...bedrockClaude('claude-haiku-4-5-20251001-v1:0', 'Claude Haiku 4.5', 200_000, 64_000, '1.00', '5.00'),
+  bedrockGemma('gemma-4-31b', 'Gemma 4 31B', 262_144, '0.14', '0.40'),
+  bedrockGemma('gemma-4-26b-a4b', 'Gemma 4 26B A4B', 262_144, '0.13', '0.40'),
+  bedrockGemma('gemma-4-e2b', 'Gemma 4 E2B', 131_072, '0.04', '0.08'),
+  bedrockNova('nova-pro-v1:0', 'Nova Pro', 300_000, TEXT_IMAGE, '0.80', '3.20'),
+  bedrockNova('nova-lite-v1:0', 'Nova Lite', 300_000, TEXT_IMAGE, '0.06', '0.24'),
+  bedrockNova('nova-micro-v1:0', 'Nova Micro', 128_000, TEXT, '0.035', '0.14'),
 ];
 
 function gemini(id: string, displayName: string, pricing: CatalogPricing | undefined, maxOut = 65_536): CatalogModel {

@@ -35,6 +35,11 @@ const BEDROCK_SURFACES: readonly SurfaceSpec[] = [
   { format: 'bedrock', surface: 'converse-stream', path: '/model/{model}/converse-stream' },
   { format: 'bedrock', surface: 'invoke', path: '/model/{model}/invoke' },
   { format: 'bedrock', surface: 'invoke-stream', path: '/model/{model}/invoke-with-response-stream' },
+  // Bedrock's OpenAI-compatible chat completions, on its other endpoint (`bedrock-mantle`, AWS's "Generate responses
+  // using OpenAI APIs"): the models served nowhere else (Gemma 4) and the open-weight ones. Same keys (a Bedrock API
+  // key as bearer; a role key signs for service `bedrock-mantle`, as the OpenAI SDK's own Bedrock client does).
+  // TOLLGATE_PROVIDER_BEDROCK_BASE_URL replaces this base URL too (catalog/index.ts), the path kept under it.
+  { format: 'openai', surface: 'chat-completions', path: '/v1/chat/completions', baseUrl: 'https://bedrock-mantle.{region}.api.aws' },
 ];
 
 function provider(p: Omit<CatalogProvider, 'models'>): CatalogProvider {

@@ -29,7 +29,10 @@ export interface SurfaceSpec {
   path: string;
   /** Top-level body fields this surface accepts; empty/absent = accept everything (nothing stripped). */
   supportedParams?: readonly string[];
-  /** A custom provider surface's own base URL, used instead of the provider's. */
+  /**
+   * The surface's own base URL, used instead of the provider's: a custom provider's, or a built-in's other endpoint
+   * (Bedrock's OpenAI-compatible `bedrock-mantle`, `{region}` filled as in the provider's).
+   */
   baseUrl?: string;
   /** The surface's own credential header (its format's), used instead of the provider's. */
   auth?: 'bearer' | 'x-api-key' | 'x-goog-api-key';

@@ -169,8 +169,10 @@ export function autoSelectionOrder(catalog: Catalog, body: Record<string, unknow
   const fit: { address: string; model: CatalogModel; order: number }[] = [];
   let order = 0;
   for (const provider of catalog.providers) {
-    // Bedrock's models answer its own operations only (`/model/{id}/converse`…), which name their model.
-    if (provider.surfaces.every((spec) => spec.format === 'bedrock')) continue;
+    // Bedrock's models are reached by naming them (its own operations name their model in the path; chat completions
+    // reach Claude and Gemma on Bedrock as `bedrock:<id>`): automatic selection never picks one, as before Bedrock
+    // served chat completions of its own (gateway-behaviour.md, "Amazon Bedrock").
+    if (provider.id === 'bedrock') continue;
     for (const model of provider.models) {
       order++;
       if (!model.priceMicro) continue;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createCatalog } from '../catalog/index.ts';
 import { resolveCandidates, type ResolveInput, customBaseUrl } from './resolve.ts';
 import { TollgateError } from './errors.ts';
+import { autoSelectionOrder } from './auto-select.ts';
 import { ollama, snapshot } from '../../test/helpers/snapshot.ts';
 import type { CustomProviderState } from '../state/types.ts';
 
@@ -220,6 +221,28 @@ test('candidates lacking the surface are dropped; none left is 27226', () => {
 test('base URL overrides reach the resolved provider', () => {
   const c = createCatalog({ openai: 'http://127.0.0.1:1234/v1' });
   assert.equal(resolveCandidates(chat('gpt-4o'), c, account)[0]!.provider.baseUrl, 'http://127.0.0.1:1234/v1');
+});
+
+test('chat completions naming a Bedrock model: Gemma 4 and other uncatalogued ids on Bedrock\'s OpenAI-compatible endpoint; Claude (catalogued or not) and ARNs through InvokeModel', () => {
+  const served = (model: string) => {
+    const [c] = resolveCandidates({ ...chat(model), body: { messages: [] } }, catalog, account);
+    return [c!.surface.format, c!.surface.surface];
+  };
+  assert.deepEqual(served('bedrock:google.gemma-4-31b'), ['openai', 'chat-completions']);
+  assert.deepEqual(served('google.gemma-4-31b'), ['openai', 'chat-completions']);
+  assert.deepEqual(served('bedrock:openai.gpt-oss-120b-1:0'), ['openai', 'chat-completions']);
+  assert.deepEqual(served('bedrock:anthropic.claude-sonnet-4-6'), ['bedrock', 'invoke']);
+  assert.deepEqual(served('bedrock:anthropic.claude-3-haiku-20240307-v1:0'), ['bedrock', 'invoke']);
+  assert.deepEqual(served('bedrock:us.anthropic.claude-3-7-sonnet-20250219-v1:0'), ['bedrock', 'invoke']);
+  assert.deepEqual(served('bedrock:arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc'), ['bedrock', 'invoke']);
+  // Messages clients: Claude on InvokeModel as before, Gemma 4 through chat completions.
+  const messages = (model: string) => resolveCandidates({ model, models: undefined, format: 'anthropic', surface: 'messages', body: { messages: [] } }, catalog, account)[0]!.surface.surface;
+  assert.deepEqual([messages('bedrock:anthropic.claude-sonnet-4-6'), messages('bedrock:google.gemma-4-31b')], ['invoke', 'chat-completions']);
+  // Gemma 4 has no Converse or InvokeModel on Bedrock (AWS's model card): InvokeModel's path is refused before Bedrock.
+  assert.throws(() => resolveCandidates({ model: 'bedrock:google.gemma-4-31b', models: undefined, format: 'bedrock', surface: 'invoke' }, catalog, account), TollgateError);
+  // Named only: automatic selection never picks a Bedrock model, Gemma 4 (the cheapest chat fit) included.
+  const auto = autoSelectionOrder(catalog, { messages: [{ role: 'user', content: 'hello' }] }, 'chat-completions').addresses;
+  assert.ok(auto.length > 0 && !auto.some((a) => a.startsWith('bedrock:')));
 });
 
 test('a custom provider given a bare origin is called under /v1 (Ollama, vLLM, LM Studio); a path is used as given', () => {

@@ -6,6 +6,7 @@ import type { AccountSnapshot, CustomProviderState, VirtualModelState } from '..
 import { TollgateError, tollgateError, type ErrorName } from './errors.ts';
 import { suggestName } from './suggest.ts';
 import { AUTO_MODEL } from './auto-select.ts';
+import { BEDROCK_RUNTIME_SURFACES } from '../catalog/models.ts';
 
 export interface ResolvedProvider {
   id: string;
@@ -108,15 +109,15 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
     if (seen.has(key)) continue;
     seen.add(key);
     const native = surfaceOf(resolved.provider, input.format, input.surface);
-    const modelSurfaces = resolved.catalogModel ? modelSurfacesOf(resolved.catalogModel, resolved.provider) : undefined;
+    const modelSurfaces = modelSurfacesFor(resolved);
     let servedNatively = nativeSurface(resolved.provider, modelSurfaces, input.format, input.surface);
     // A compatibility layer that would ignore what the request asks (Anthropic's OpenAI endpoint ignores
     // `response_format`) gives way to the provider's own API, through translation, when the request translates.
     if (servedNatively?.compatibility && input.body && asksWhatLayersIgnore(input.body)) {
-      const own = translatedSurface(resolved.provider, modelSurfaces, input.format, input.surface);
+      const own = translatedSurface(resolved.provider, modelSurfaces, input.format, input.surface, resolved.modelId);
       if (own && !own.compatibility && input.untranslatable?.(input.surface, input.body, own.surface, resolved.catalogModel) === undefined) servedNatively = undefined;
     }
-    const translated = servedNatively ? undefined : streamingTwin(translatedSurface(resolved.provider, modelSurfaces, input.format, input.surface), resolved.provider, input.body, input.surface);
+    const translated = servedNatively ? undefined : streamingTwin(translatedSurface(resolved.provider, modelSurfaces, input.format, input.surface, resolved.modelId), resolved.provider, input.body, input.surface);
     const reason = translated && input.body ? input.untranslatable?.(input.surface, input.body, translated.surface, resolved.catalogModel) : undefined;
     if (reason !== undefined) {
       firstProblem ??= refusalError(resolved, input.surface, reason);
@@ -143,15 +144,16 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
  * the gateway translates only when it has to, so a native surface always wins. See docs/decisions/translation.md.
  */
 const TRANSLATED_TO: Partial<Record<ApiSurface, readonly { format: ApiFormat; surface: ApiSurface }[]>> = {
-  // Claude on Bedrock takes Anthropic's Messages body on InvokeModel (ngrok's Bedrock page).
-  messages: [{ format: 'openai', surface: 'chat-completions' }, { format: 'bedrock', surface: 'invoke' }],
+  // Claude on Bedrock takes Anthropic's Messages body on InvokeModel (ngrok's Bedrock page); Bedrock's models served
+  // on Converse alone (Nova, Llama) are reached through Converse (translate/messages-via-converse.ts).
+  messages: [{ format: 'openai', surface: 'chat-completions' }, { format: 'bedrock', surface: 'invoke' }, { format: 'bedrock', surface: 'converse' }],
   // Through chat completions when the provider serves them: Messages is reached through chat (two halves), and
-  // Claude on Bedrock through Messages, as Messages requests reach it.
-  responses: [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }, { format: 'bedrock', surface: 'invoke' }],
-  'chat-completions': [{ format: 'anthropic', surface: 'messages' }, { format: 'bedrock', surface: 'invoke' }],
+  // Claude on Bedrock (and Bedrock's Converse-only models) through Messages, as Messages requests reach them.
+  responses: [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }, { format: 'bedrock', surface: 'invoke' }, { format: 'bedrock', surface: 'converse' }],
+  'chat-completions': [{ format: 'anthropic', surface: 'messages' }, { format: 'bedrock', surface: 'invoke' }, { format: 'bedrock', surface: 'converse' }],
   // Gemini's GenerateContent reaches GPT models over chat completions and Claude over Messages (through chat).
-  'generate-content': [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }, { format: 'bedrock', surface: 'invoke' }],
-  'stream-generate-content': [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }, { format: 'bedrock', surface: 'invoke' }],
+  'generate-content': [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }, { format: 'bedrock', surface: 'invoke' }, { format: 'bedrock', surface: 'converse' }],
+  'stream-generate-content': [{ format: 'openai', surface: 'chat-completions' }, { format: 'anthropic', surface: 'messages' }, { format: 'bedrock', surface: 'invoke' }, { format: 'bedrock', surface: 'converse' }],
   // Bedrock's Converse reaches Claude over Messages and GPT models through Messages and chat (two halves).
   converse: [{ format: 'anthropic', surface: 'messages' }, { format: 'openai', surface: 'chat-completions' }],
   'converse-stream': [{ format: 'anthropic', surface: 'messages' }, { format: 'openai', surface: 'chat-completions' }],
@@ -184,8 +186,8 @@ function translationTargets(format: ApiFormat, surface: ApiSurface): readonly { 
  * Gemini's streaming path) goes to InvokeModel's twin, `/invoke-with-response-stream`.
  */
 function streamingTwin(spec: SurfaceSpec | undefined, provider: ResolvedProvider, body: Record<string, unknown> | undefined, surface: ApiSurface): SurfaceSpec | undefined {
-  if (spec?.surface !== 'invoke' || (body?.stream !== true && surface !== 'stream-generate-content')) return spec;
-  return surfaceOf(provider, 'bedrock', 'invoke-stream') ?? spec;
+  if ((spec?.surface !== 'invoke' && spec?.surface !== 'converse') || spec.format !== 'bedrock' || (body?.stream !== true && surface !== 'stream-generate-content')) return spec;
+  return surfaceOf(provider, 'bedrock', spec.surface === 'invoke' ? 'invoke-stream' : 'converse-stream') ?? spec;
 }
 
 /**
@@ -207,20 +209,38 @@ function nativeSurface(provider: ResolvedProvider, modelSurfaces: readonly ApiSu
   return native && (!modelSurfaces || modelSurfaces.includes(hostSurface(format, surface))) ? native : undefined;
 }
 
+/** The surfaces a model serves: its catalog entry's, an uncatalogued Bedrock id's by its family, else any. */
+function modelSurfacesFor(model: Pick<Candidate, 'provider' | 'catalogModel' | 'modelId'>): readonly ApiSurface[] | undefined {
+  if (model.catalogModel) return modelSurfacesOf(model.catalogModel, model.provider);
+  return model.provider.id === 'bedrock' && !model.provider.custom ? uncataloguedBedrockSurfaces(model.modelId) : undefined;
+}
+
 /**
  * Whether a request of `format` and `surface` naming the model reaches it, natively or by translation — whatever its
  * body asks (a body may still be refused: `untranslatable`). What the model lists say a model serves (models-wire.ts).
  */
-export function servesSurface(model: Pick<Candidate, 'provider' | 'catalogModel'>, format: ApiFormat, surface: ApiSurface): boolean {
-  const modelSurfaces = model.catalogModel ? modelSurfacesOf(model.catalogModel, model.provider) : undefined;
-  return (nativeSurface(model.provider, modelSurfaces, format, surface) ?? translatedSurface(model.provider, modelSurfaces, format, surface)) !== undefined;
+export function servesSurface(model: Pick<Candidate, 'provider' | 'catalogModel' | 'modelId'>, format: ApiFormat, surface: ApiSurface): boolean {
+  const modelSurfaces = modelSurfacesFor(model);
+  return (nativeSurface(model.provider, modelSurfaces, format, surface) ?? translatedSurface(model.provider, modelSurfaces, format, surface, model.modelId)) !== undefined;
 }
 
+/**
+ * Whether a Bedrock model takes Claude's Messages body on InvokeModel: Claude does (`anthropic.…`, a profile's
+ * `us.anthropic.…`, an ARN: an inference profile is Claude's as often as not, and was sent there before Converse was a
+ * target); Bedrock's other models take bodies of their own there, and are reached through Converse.
+ */
+function takesClaudeBody(modelId: string): boolean {
+  return modelId.startsWith('arn:') || CLAUDE_ON_BEDROCK.test(modelId);
+}
+
+const CLAUDE_ON_BEDROCK = /^(?:[a-z]+\.)?anthropic\./i;
+
 /** The surface a translated request goes to: the first target the model serves, a compatibility layer last. */
-function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly ApiSurface[] | undefined, format: ApiFormat, surface: ApiSurface): SurfaceSpec | undefined {
+function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly ApiSurface[] | undefined, format: ApiFormat, surface: ApiSurface, modelId: string): SurfaceSpec | undefined {
   let layer: SurfaceSpec | undefined;
   for (const target of translationTargets(format, surface)) {
     if (modelSurfaces && !modelSurfaces.includes(hostSurface(target.format, target.surface))) continue;
+    if (target.format === 'bedrock' && target.surface === 'invoke' && !takesClaudeBody(modelId)) continue;
     const spec = surfaceOf(provider, target.format, target.surface);
     if (spec && !spec.compatibility) return spec;
     layer ??= spec;
@@ -528,6 +548,20 @@ function findInCustom(name: string, account: OwnProviders): { provider: CustomPr
   }
   return found;
 }
+
+/**
+ * An uncatalogued Bedrock model's surfaces, told by its id. Claude (`anthropic.…`, a geographic profile's
+ * `us.anthropic.…`) and an ARN (an inference profile, a provisioned or imported model: Bedrock Runtime's own) are
+ * Bedrock Runtime's alone, as before Bedrock's OpenAI-compatible endpoint was served: chat completions reach Claude
+ * through InvokeModel, which the OpenAI-compatible endpoint does not serve. Any other id (`openai.gpt-oss-120b`,
+ * `qwen.…`) may be that endpoint's too: passed through to it, its refusal relayed, as any uncatalogued model's.
+ */
+function uncataloguedBedrockSurfaces(modelId: string): readonly ApiSurface[] | undefined {
+  return takesClaudeBody(modelId) || CONVERSE_ONLY.test(modelId) ? BEDROCK_RUNTIME_SURFACES : undefined;
+}
+
+/** Amazon's (Nova, Titan) and Meta's (Llama) models: served on Bedrock Runtime alone, not on its OpenAI-compatible endpoint. */
+const CONVERSE_ONLY = /^(?:[a-z]+\.)?(?:amazon|meta)\./i;
 
 /** The surfaces a catalog model is served on: its own list, else its provider's but embeddings and realtime (only realtime models speak it). */
 export function modelSurfacesOf(model: CatalogModel, provider: Pick<ResolvedProvider, 'surfaces'>): readonly ApiSurface[] {

@@ -30,6 +30,7 @@ import type { TranslatedRequest } from './translate/types.ts';
 import { hasRules } from '../domain/firewall.ts';
 import { screenAnswer } from './firewall/decision.ts';
 import { RoleKeyError } from './bedrock-role.ts';
+import { openaiError } from './translate/openai-error.ts';
 
 /** `next-model`: skip the rest of this model's keys (they would get the same answer) for the next model's. */
 type Verdict = 'served' | 'next' | 'next-model' | 'stop';
@@ -276,6 +277,11 @@ function jsonFacts(codec: FormatCodec, body: unknown, surface: ApiSurface): Answ
   if (facts.usage) return facts;
   const text = codec.answerText(body, surface);
   return { ...facts, text: text.length > TEXT_ESTIMATE_CAP ? text.slice(0, TEXT_ESTIMATE_CAP) : text, textChars: text.length };
+}
+
+/** A call to Bedrock's OpenAI-compatible chat completions (providers.ts), not to Bedrock Runtime's own operations. */
+function isBedrockChat(candidate: AttemptPlan['candidate']): boolean {
+  return candidate.provider.id === 'bedrock' && !candidate.provider.custom && candidate.surface.format === 'openai';
 }
 
 function isEventStream(headers: IncomingHttpHeaders): boolean {
@@ -597,9 +603,13 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     }
     record.failure = 'rejected';
     record.served = true;
-    // In the client's error format when translated: its SDK raises the class it knows for the status.
-    const sent = translator ? Buffer.from(translator.error(status, errorBody.toString('utf8'))) : errorBody;
-    if (!ctx.clientGone) sendBuffered(ctx.res, status, { ...answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'json'), ...translator?.errorHeaders?.(status) }, sent);
+    // In the client's error format when translated: its SDK raises the class it knows for the status. Bedrock's
+    // OpenAI-compatible endpoint refuses in a shape of its own (`{"code": "validation_error", "message": …}`, or
+    // AWS's `{"message": …}`): written as OpenAI's, as a translated refusal is.
+    const reshaped = !translator && isBedrockChat(plan.candidate) ? openaiError(status, errorBody.toString('utf8')) : undefined;
+    const sent = translator ? Buffer.from(translator.error(status, errorBody.toString('utf8'))) : reshaped !== undefined ? Buffer.from(reshaped) : errorBody;
+    const labelled = translator || reshaped !== undefined ? 'json' : undefined;
+    if (!ctx.clientGone) sendBuffered(ctx.res, status, { ...answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, labelled), ...translator?.errorHeaders?.(status) }, sent);
     return 'stop';
   } catch (error) {
     record.durationMs = performance.now() - started;

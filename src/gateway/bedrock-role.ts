@@ -39,8 +39,8 @@ interface Entry {
   /** What the credentials were assumed for: a key whose role, external ID or region changed starts over. */
   fingerprint: string;
   credentials?: RoleCredentials;
-  /** A signer holds its credentials: kept with the ones it was made for. */
-  signer?: { for: RoleCredentials; signer: Signer };
+  /** A signer holds its credentials: kept with the ones they were made for, one per AWS service signed for. */
+  signers?: { for: RoleCredentials; byService: Map<SigningService, Signer> };
   pending?: Promise<RoleCredentials>;
   refusal?: { error: RoleKeyError; until: number };
   /** The role was seen to refuse AssumeRole with an external ID not the key's: not checked again for this fingerprint. */
@@ -58,8 +58,11 @@ type StsModule = typeof import('@aws-sdk/client-sts');
 interface AwsModules {
   sts: StsModule;
   credentials: ReturnType<typeof import('@aws-sdk/credential-provider-node').defaultProvider>;
-  signer: (credentials: RoleCredentials, region: string) => Signer;
+  signer: (credentials: RoleCredentials, region: string, service: SigningService) => Signer;
 }
+
+/** Bedrock Runtime's service name, or its OpenAI-compatible endpoint's (`bedrock-mantle`, as the OpenAI SDK signs for it). */
+export type SigningService = 'bedrock' | 'bedrock-mantle';
 
 /** What a role key's credentials are assumed for: its role, external ID and region. */
 function fingerprintOf(key: ProviderKeyState): string {
@@ -81,14 +84,16 @@ export class BedrockRoles {
    * The headers of `request` (a Bedrock call to `origin`) with SigV4's added, signed with the key's role's
    * temporary credentials. Throws a RoleKeyError when the key cannot be used (no role yet, AWS refused it).
    */
-  async sign(key: ProviderKeyState, origin: string, request: { path: string; headers: Record<string, string>; body: Buffer }): Promise<Record<string, string>> {
+  async sign(key: ProviderKeyState, origin: string, request: { path: string; headers: Record<string, string>; body: Buffer }, service: SigningService = 'bedrock'): Promise<Record<string, string>> {
     const entry = this.#entry(key);
     const credentials = await this.#credentials(key, entry);
     const modules = await this.#load();
-    if (entry.signer?.for !== credentials) entry.signer = { for: credentials, signer: modules.signer(credentials, key.awsRegion ?? '') };
+    if (entry.signers?.for !== credentials) entry.signers = { for: credentials, byService: new Map() };
+    let signer = entry.signers.byService.get(service);
+    if (!signer) entry.signers.byService.set(service, (signer = modules.signer(credentials, key.awsRegion ?? '', service)));
     const url = new URL(origin);
     const query = request.path.indexOf('?');
-    const signed = await entry.signer.signer.sign({
+    const signed = await signer.sign({
       method: 'POST', protocol: url.protocol, hostname: url.hostname, ...(url.port ? { port: Number(url.port) } : {}),
       path: query < 0 ? request.path : request.path.slice(0, query),
       query: query < 0 ? {} : Object.fromEntries(new URLSearchParams(request.path.slice(query + 1))),
@@ -222,8 +227,8 @@ export class BedrockRoles {
       return {
         sts,
         credentials: node.defaultProvider(),
-        signer: (credentials, region) => new SignatureV4({
-          service: 'bedrock', region, sha256: Hash.bind(null, 'sha256'),
+        signer: (credentials, region, service) => new SignatureV4({
+          service, region, sha256: Hash.bind(null, 'sha256'),
           credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, sessionToken: credentials.sessionToken },
         }) as unknown as Signer,
       } satisfies AwsModules;

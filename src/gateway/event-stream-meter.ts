@@ -137,7 +137,11 @@ export class EventStreamMeter {
     }
     const type = message.headers[':event-type']?.value;
     const body = obj(parseJson(text));
-    if (this.#surface === 'converse-stream') this.#converseEvent(String(type), body);
+    if (this.#surface === 'converse-stream') {
+      this.#converseEvent(String(type), body);
+      // A Messages client's stream (translate/messages-via-converse.ts): each event goes to it as it came.
+      this.#translation?.event(String(type), text);
+    }
     else if (type === 'chunk') this.#invokeChunk(body);
   }
 

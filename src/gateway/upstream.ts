@@ -179,8 +179,10 @@ export class Upstreams {
     // A Bedrock key backed by an IAM role: no key to send, the call is signed (SigV4) with the role's credentials
     // instead, which may first need STS. Its failure fails the exchange, as a refused connection would.
     const key = call.plan.providerKey;
-    if (key?.awsRole !== undefined && format === 'bedrock') {
-      this.#roles.sign(key, t.origin, { path, headers, body: call.body }).then((signed) => pool.dispatch({ ...options, headers: signed }, exchange), (error: unknown) => {
+    if (key?.awsRole !== undefined && candidate.provider.id === 'bedrock' && !candidate.provider.custom) {
+      // Bedrock's OpenAI-compatible endpoint is another AWS service to SigV4 (`bedrock-mantle`) than Bedrock Runtime.
+      const service = format === 'bedrock' ? 'bedrock' : 'bedrock-mantle';
+      this.#roles.sign(key, t.origin, { path, headers, body: call.body }, service).then((signed) => pool.dispatch({ ...options, headers: signed }, exchange), (error: unknown) => {
         exchange.refuse(error instanceof Error ? error : new Error(String(error)));
       });
       return;

@@ -11,6 +11,7 @@ import { continuedThread, messagesViaChat, unsendableMediaReason } from './messa
 import { duplicateToolReason, responsesViaChat } from './responses-via-chat.ts';
 import { composed } from './composed.ts';
 import { messagesViaInvoke } from './messages-via-invoke.ts';
+import { converseUnsendableReason, messagesViaConverse } from './messages-via-converse.ts';
 import { GEMINI_CHAT_FIELDS, geminiStreamViaChat, geminiUntranslatableReason, geminiViaChat } from './gemini-via-chat.ts';
 import { geminiBatchEmbedViaOpenai, geminiEmbedModelProblem, geminiEmbedUntranslatableReason, geminiEmbedViaOpenai } from './gemini-embed-via-openai.ts';
 import { CONVERSE_FIELDS, converseCountRequest, converseCountUntranslatableReason, converseStreamViaMessages, converseUntranslatableReason, converseViaMessages } from './converse-via-messages.ts';
@@ -57,6 +58,21 @@ const chatViaInvoke = composed(chatViaMessages, messagesViaInvoke, {});
 const responsesViaInvoke = composed(responsesViaMessages, messagesViaInvoke, {});
 const geminiViaInvoke = composed(geminiViaMessages, messagesViaInvoke, {});
 const geminiStreamViaInvoke = composed(geminiStreamViaMessages, messagesViaInvoke, {});
+
+/**
+ * Messages fields the chat half writes from a client field of another name, which Converse has no place for: named
+ * as the client sent them (`user`, not `metadata`).
+ */
+const CHAT_MESSAGES_FIELDS: Readonly<Record<string, string>> = { metadata: 'user', thinking: 'reasoning_effort', output_config: 'response_format' };
+
+/**
+ * Chat completions, Responses and Gemini → Messages → Bedrock's Converse (Nova, Llama: Bedrock's models served on
+ * Converse alone), as they reach Claude on InvokeModel.
+ */
+const chatViaConverse = composed(chatViaMessages, messagesViaConverse, CHAT_MESSAGES_FIELDS);
+const responsesViaConverse = composed(responsesViaMessages, messagesViaConverse, CHAT_MESSAGES_FIELDS);
+const geminiViaConverse = composed(geminiViaMessages, messagesViaConverse, CHAT_MESSAGES_FIELDS);
+const geminiStreamViaConverse = composed(geminiStreamViaMessages, messagesViaConverse, CHAT_MESSAGES_FIELDS);
 
 /** What Anthropic's token counting reads of a Messages request: it refuses any other member ("Extra inputs are not permitted"). */
 const COUNTED_MEMBERS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'output_config']);
@@ -106,13 +122,17 @@ function geminiTranslator(client: ApiSurface, upstream: ApiSurface): Translator 
   const streaming = client === 'stream-generate-content';
   if (upstream === 'chat-completions') return streaming ? geminiStreamViaChat : geminiViaChat;
   if (isInvoke(upstream)) return streaming ? geminiStreamViaInvoke : geminiViaInvoke;
+  if (isConverse(upstream)) return streaming ? geminiStreamViaConverse : geminiViaConverse;
   return upstream === 'messages' ? (streaming ? geminiStreamViaMessages : geminiViaMessages) : undefined;
 }
 
 const isInvoke = (surface: ApiSurface): boolean => surface === 'invoke' || surface === 'invoke-stream';
+const isConverse = (surface: ApiSurface): boolean => surface === 'converse' || surface === 'converse-stream';
 
 /** The client surfaces reaching Claude on Bedrock's InvokeModel, Gemini's aside (geminiTranslator). */
 const INVOKE_TRANSLATORS: Partial<Record<ApiSurface, Translator>> = { messages: messagesViaInvoke, 'chat-completions': chatViaInvoke, responses: responsesViaInvoke };
+/** The client surfaces reaching Bedrock's Converse-only models, Gemini's aside. */
+const CONVERSE_TRANSLATORS: Partial<Record<ApiSurface, Translator>> = { messages: messagesViaConverse, 'chat-completions': chatViaConverse, responses: responsesViaConverse };
 
 /**
  * The translator from the client's API (its route's format and surface) to the candidate's, if they differ. Token
@@ -132,7 +152,7 @@ export function translatorFor(client: { format: ApiFormat; surface: ApiSurface }
   }
   // Claude on Bedrock takes Anthropic's Messages body through InvokeModel (and its stream); chat completions and
   // Responses reach it through Messages. Nothing else reaches Bedrock.
-  if (upstream.format === 'bedrock') return isInvoke(upstream.surface) ? INVOKE_TRANSLATORS[client.surface] : undefined;
+  if (upstream.format === 'bedrock') return isInvoke(upstream.surface) ? INVOKE_TRANSLATORS[client.surface] : isConverse(upstream.surface) ? CONVERSE_TRANSLATORS[client.surface] : undefined;
   if (upstream.surface === 'chat-completions') return client.surface === 'messages' ? messagesViaChat : client.surface === 'responses' ? responsesViaChat : undefined;
   if (upstream.surface !== 'messages') return undefined;
   return client.surface === 'chat-completions' ? chatViaMessages : client.surface === 'responses' ? responsesViaMessages : undefined;
@@ -143,8 +163,15 @@ export function translatorFor(client: { format: ApiFormat; surface: ApiSurface }
  * serving its surface (or another target) may answer it (domain/resolve.ts).
  */
 export function untranslatableReason(client: ApiSurface, body: Record<string, unknown>, upstream: ApiSurface, model?: CatalogModel): string | undefined {
-  // Claude on Bedrock reads the Messages body InvokeModel carries: what Messages cannot take, it cannot either.
-  const target = upstream === 'invoke' || upstream === 'invoke-stream' ? 'messages' : upstream;
+  // Claude on Bedrock reads the Messages body InvokeModel carries: what Messages cannot take, it cannot either; nor
+  // can Converse, reached through Messages, which takes less still (converseUnsendableReason).
+  const converse = upstream === 'converse' || upstream === 'converse-stream';
+  const target = upstream === 'invoke' || upstream === 'invoke-stream' || converse ? 'messages' : upstream;
+  if (converse && client !== 'converse' && client !== 'converse-stream') {
+    const own = untranslatableReason(client, body, 'messages', model);
+    if (own !== undefined) return own;
+    return client === 'messages' ? converseUnsendableReason(body) : client === 'chat-completions' ? chatMediaReason(body.messages) : undefined;
+  }
   if (client === 'responses') {
     return storedStateReason(body)
       ?? (target === 'chat-completions' && fileByUrl(body.input) ? FILE_BY_URL_REASON : undefined)
@@ -187,6 +214,15 @@ export function untranslatable(client: ApiSurface, body: Record<string, unknown>
 /** A Responses request's `input_file` parts (in messages and tool outputs). */
 function responsesFiles(input: unknown): Json[] {
   return objects(input).flatMap((i) => objects(i.content ?? i.output).filter((p) => p.type === 'input_file'));
+}
+
+/** Why a chat request's media cannot reach Converse, which takes images as data only (an image by URL would be left out). */
+function chatMediaReason(messages: unknown): string | undefined {
+  const byUrl = objects(messages).some((m) => objects(m.content).some((p) => {
+    const url = typeof p.image_url === 'string' ? p.image_url : obj(p.image_url)?.url;
+    return p.type === 'image_url' && typeof url === 'string' && !url.startsWith('data:');
+  }));
+  return byUrl ? 'it sends an image by URL, which Bedrock\'s Converse cannot fetch; send it as a base64 data URL' : chatFiles(messages).some((f) => typeof f.file_url === 'string') ? 'it sends a file by URL, which Bedrock\'s Converse cannot fetch; send its data' : undefined;
 }
 
 /** A chat request's `file` parts, as their `file` objects. */

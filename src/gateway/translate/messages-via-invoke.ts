@@ -23,7 +23,7 @@ function betas(header: IncomingHttpHeaders[string]): string[] {
  * A Bedrock stream exception (its `:exception-type`) → the error type Anthropic gives the same failure in its
  * stream, so the SDKs and agents tell a retryable overload or rate limit from the request's own fault.
  */
-const EXCEPTION_TYPES: Readonly<Record<string, string>> = {
+export const STREAM_ERROR_TYPES: Readonly<Record<string, string>> = {
   throttlingException: 'rate_limit_error',
   serviceUnavailableException: 'overloaded_error',
   modelTimeoutException: 'timeout_error',
@@ -54,7 +54,7 @@ class InvokeStream implements StreamTranslation {
       if (EVENT_NAME.test(event)) this.#out += `event: ${event}\ndata: ${dataLine(data)}\n\n`;
       return;
     }
-    const error = { type: EXCEPTION_TYPES[event] ?? 'api_error', message: providerMessage(data) };
+    const error = { type: STREAM_ERROR_TYPES[event] ?? 'api_error', message: providerMessage(data) };
     this.#out += `event: error\ndata: ${JSON.stringify({ type: 'error', error })}\n\n`;
   }
 

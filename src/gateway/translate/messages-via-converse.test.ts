@@ -1,0 +1,138 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createParser } from 'eventsource-parser';
+import { createCatalog } from '../../catalog/index.ts';
+import { resolveCandidates } from '../../domain/resolve.ts';
+import type { AttemptPlan } from '../../domain/routing.ts';
+import { snapshot } from '../../../test/helpers/snapshot.ts';
+import { converseUnsendableReason, messagesViaConverse } from './messages-via-converse.ts';
+import { translatorFor, untranslatableReason } from './index.ts';
+import type { TranslationScope } from './types.ts';
+
+const catalog = createCatalog({});
+const plan = (model: string, format: 'anthropic' | 'openai' = 'anthropic'): AttemptPlan => ({
+  candidate: resolveCandidates({ model, models: undefined, format, surface: format === 'anthropic' ? 'messages' : 'chat-completions', body: { messages: [] } }, catalog, snapshot())[0]!, keySource: 'user', credential: 'k',
+});
+const scope: TranslationScope = { accountId: 'a', keep: false, includeUsage: true };
+
+/** SSE text → [event, data] pairs, as the Anthropic SDK's reader splits them. */
+function events(text: string): [string, Record<string, unknown>][] {
+  const out: [string, Record<string, unknown>][] = [];
+  const parser = createParser({ onEvent: (e) => out.push([e.event ?? '', JSON.parse(e.data) as Record<string, unknown>]) });
+  parser.feed(text);
+  return out;
+}
+
+test('a chat, Messages, Responses or Gemini request naming Nova reaches Converse (its streaming twin for a stream); Claude on Bedrock stays on InvokeModel', () => {
+  const messages = plan('bedrock:amazon.nova-pro-v1:0');
+  assert.deepEqual([messages.candidate.surface.format, messages.candidate.surface.surface], ['bedrock', 'converse']);
+  assert.equal(translatorFor({ format: 'anthropic', surface: 'messages' }, messages.candidate.surface), messagesViaConverse);
+  const streamed = resolveCandidates({ model: 'us.amazon.nova-lite-v1:0', models: undefined, format: 'openai', surface: 'chat-completions', body: { messages: [], stream: true } }, catalog, snapshot())[0]!;
+  assert.deepEqual([streamed.provider.id, streamed.surface.surface, streamed.surface.path], ['bedrock', 'converse-stream', '/model/{model}/converse-stream']);
+  // An uncatalogued Amazon or Meta id too: neither is on Bedrock's OpenAI-compatible endpoint.
+  assert.equal(plan('bedrock:meta.llama3-3-70b-instruct-v1:0', 'openai').candidate.surface.surface, 'converse');
+  for (const surface of ['responses', 'generate-content'] as const) {
+    const [c] = resolveCandidates({ model: 'bedrock:amazon.nova-micro-v1:0', models: undefined, format: surface === 'responses' ? 'openai' : 'gemini', surface, body: {} }, catalog, snapshot());
+    assert.equal(c!.surface.surface, 'converse', surface);
+    assert.ok(translatorFor({ format: surface === 'responses' ? 'openai' : 'gemini', surface }, c!.surface), surface);
+  }
+  assert.equal(plan('bedrock:anthropic.claude-sonnet-4-6', 'openai').candidate.surface.surface, 'invoke');
+});
+
+test('a Messages request goes up as Converse: system, turns (consecutive ones of a role joined), images, documents, tool calls and results, inference settings, tools and choice; the rest removed and named', () => {
+  const { body, removed } = messagesViaConverse.request({
+    model: 'amazon.nova-pro-v1:0', stream: true, max_tokens: 300, temperature: 0.2, top_p: 0.9, top_k: 5, stop_sequences: ['END'], metadata: { user_id: 'u' },
+    system: [{ type: 'text', text: 'Be brief.' }],
+    messages: [
+      { role: 'user', content: 'Look.' },
+      { role: 'user', content: [
+        { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBO' } },
+        { type: 'document', title: 'spec', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBE' } },
+        { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'notes' } },
+      ] },
+      { role: 'assistant', content: [{ type: 'thinking', thinking: 'hm', signature: 's' }, { type: 'text', text: 'Calling.' }, { type: 'tool_use', id: 't1', name: 'weather', input: { city: 'Paris' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', is_error: true, content: [{ type: 'text', text: 'no such city' }] }] },
+    ],
+    tools: [{ name: 'weather', description: 'Weather', input_schema: { type: 'object' } }, { type: 'web_search_20250305', name: 'web_search' }],
+    tool_choice: { type: 'tool', name: 'weather' },
+  }, plan('bedrock:amazon.nova-pro-v1:0'));
+  assert.deepEqual(body, {
+    system: [{ text: 'Be brief.' }],
+    messages: [
+      { role: 'user', content: [
+        { text: 'Look.' },
+        { image: { format: 'png', source: { bytes: 'iVBO' } } },
+        { document: { format: 'pdf', name: 'spec', source: { bytes: 'JVBE' } } },
+        { document: { format: 'txt', name: 'document 2', source: { bytes: Buffer.from('notes').toString('base64') } } },
+      ] },
+      { role: 'assistant', content: [{ text: 'Calling.' }, { toolUse: { toolUseId: 't1', name: 'weather', input: { city: 'Paris' } } }] },
+      { role: 'user', content: [{ toolResult: { toolUseId: 't1', content: [{ text: 'no such city' }], status: 'error' } }] },
+    ],
+    inferenceConfig: { maxTokens: 300, temperature: 0.2, topP: 0.9, stopSequences: ['END'] },
+    toolConfig: { tools: [{ toolSpec: { name: 'weather', description: 'Weather', inputSchema: { json: { type: 'object' } } } }], toolChoice: { tool: { name: 'weather' } } },
+  });
+  assert.deepEqual(removed, ['top_k', 'metadata', 'tools']);
+  // `none` has no Converse form: the tools stay (a history's calls need them), the choice is named as not held.
+  assert.deepEqual(messagesViaConverse.request({ messages: [{ role: 'user', content: 'x' }], tools: [{ name: 'f', input_schema: { type: 'object' } }], tool_choice: { type: 'none' } }, plan('bedrock:amazon.nova-pro-v1:0')).removed, ['tool_choice']);
+});
+
+test('what Converse cannot take (an image by URL, a file id, a server tool\'s result) refuses the request before Bedrock; chat images by URL too', () => {
+  assert.equal(converseUnsendableReason({ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'x' } }] }] }), undefined);
+  assert.match(converseUnsendableReason({ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'https://x/y.png' } }] }] })!, /Converse cannot take \(image not given as base64 data\)/);
+  assert.match(converseUnsendableReason({ messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'file', file_id: 'f' } }] }] })!, /document/);
+  assert.match(converseUnsendableReason({ messages: [{ role: 'assistant', content: [{ type: 'server_tool_use', id: 's', name: 'web_search', input: {} }] }] })!, /server_tool_use/);
+  assert.match(untranslatableReason('chat-completions', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }, 'converse')!, /image by URL/);
+  assert.equal(untranslatableReason('chat-completions', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] }, 'converse'), undefined);
+  assert.match(untranslatableReason('messages', { messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'https://x' } }] }] }, 'converse-stream')!, /Converse cannot take/);
+});
+
+test('Converse\'s answer as a Messages message: text, tool calls, reasoning, the stop reason and usage', () => {
+  const message = messagesViaConverse.answer({
+    output: { message: { role: 'assistant', content: [{ reasoningContent: { reasoningText: { text: 'Let me see.', signature: 'sig' } } }, { text: 'Checking.' }, { toolUse: { toolUseId: 'tooluse_1', name: 'weather', input: { city: 'Paris' } } }] } },
+    stopReason: 'tool_use', usage: { inputTokens: 12, outputTokens: 7, totalTokens: 24, cacheReadInputTokens: 5 }, metrics: { latencyMs: 3 },
+  }, scope) as Record<string, unknown>;
+  assert.match(String(message.id), /^msg_bdrk_[0-9a-f]{24}$/);
+  assert.deepEqual(message.content, [
+    { type: 'thinking', thinking: 'Let me see.', signature: 'sig' }, { type: 'text', text: 'Checking.' }, { type: 'tool_use', id: 'tooluse_1', name: 'weather', input: { city: 'Paris' } },
+  ]);
+  assert.deepEqual([message.stop_reason, message.usage], ['tool_use', { input_tokens: 12, output_tokens: 7, cache_read_input_tokens: 5, cache_creation_input_tokens: 0 }]);
+  assert.equal((messagesViaConverse.answer({ output: { message: { content: [{ text: 'no' }] } }, stopReason: 'guardrail_intervened' }, scope) as Record<string, unknown>).stop_reason, 'refusal');
+  // Bedrock's refusal, `{"message": …}`, as Anthropic's error.
+  assert.deepEqual(JSON.parse(messagesViaConverse.error(400, '{"message":"Malformed input request"}')), { type: 'error', error: { type: 'invalid_request_error', message: 'Malformed input request' } });
+});
+
+test('ConverseStream\'s events as Anthropic\'s stream: blocks opened where text first comes or a tool call starts, usage from the metadata event, then message_stop', () => {
+  const stream = messagesViaConverse.stream(scope);
+  const feed = (event: string, body: unknown) => stream.event(event, JSON.stringify(body));
+  feed('messageStart', { role: 'assistant' });
+  feed('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Checking ' } });
+  const early = events(stream.take());
+  assert.deepEqual(early.map(([e]) => e), ['message_start', 'content_block_start', 'content_block_delta'], 'text goes out as it comes');
+  feed('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'now.' } });
+  feed('contentBlockStop', { contentBlockIndex: 0 });
+  feed('contentBlockStart', { contentBlockIndex: 1, start: { toolUse: { toolUseId: 'tooluse_2', name: 'weather' } } });
+  feed('contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: '{"city":' } } });
+  feed('contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: '"Paris"}' } } });
+  feed('contentBlockStop', { contentBlockIndex: 1 });
+  feed('messageStop', { stopReason: 'tool_use' });
+  feed('metadata', { usage: { inputTokens: 20, outputTokens: 9, totalTokens: 29 }, metrics: { latencyMs: 5 } });
+  const rest = events(stream.take() + stream.finish());
+  assert.deepEqual(rest.map(([e, d]) => [e, d.type]), [
+    ['content_block_delta', 'content_block_delta'], ['content_block_stop', 'content_block_stop'], ['content_block_start', 'content_block_start'],
+    ['content_block_delta', 'content_block_delta'], ['content_block_delta', 'content_block_delta'], ['content_block_stop', 'content_block_stop'],
+    ['message_delta', 'message_delta'], ['message_stop', 'message_stop'],
+  ]);
+  assert.deepEqual(rest[2]![1].content_block, { type: 'tool_use', id: 'tooluse_2', name: 'weather', input: {} });
+  assert.deepEqual(rest[3]![1].delta, { type: 'input_json_delta', partial_json: '{"city":' });
+  assert.deepEqual([rest[6]![1].delta, rest[6]![1].usage], [{ stop_reason: 'tool_use', stop_sequence: null }, { input_tokens: 20, output_tokens: 9, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 }]);
+});
+
+test('an exception frame mid-stream is Anthropic\'s error event, of the kind the SDKs retry by, and nothing follows it', () => {
+  const stream = messagesViaConverse.stream(scope);
+  stream.event('messageStart', JSON.stringify({ role: 'assistant' }));
+  stream.event('throttlingException', JSON.stringify({ message: 'Too many tokens, please wait before trying again.' }));
+  stream.event('contentBlockDelta', JSON.stringify({ contentBlockIndex: 0, delta: { text: 'late' } }));
+  const out = events(stream.take() + stream.finish());
+  assert.deepEqual(out.map(([e]) => e), ['message_start', 'error']);
+  assert.deepEqual(out[1]![1].error, { type: 'rate_limit_error', message: 'Too many tokens, please wait before trying again.' });
+});
