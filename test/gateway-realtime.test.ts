@@ -255,21 +255,29 @@ test('the provider key and the access key are marked used when the provider acce
   }
 });
 
+/**
+ * A session (billing on) whose account's credit is spent: one cent granted, the first response (some half a cent)
+ * leaving credit, the second taking the balance below zero. The `error` events the client gets are collected.
+ */
+async function overdrawn(h: Harness): Promise<{ rt: OpenAIRealtimeWS; requestId: Promise<string>; errors: { code: string; message: string; event_id: string | null }[] }> {
+  await grantCredits(h.running.store.db, h.accountId, 1, { category: 'promotional' });
+  const { token } = await h.accessKey();
+  const { rt, requestId } = realtime(h, token, 'gpt-realtime');
+  const errors: { code: string; message: string; event_id: string | null }[] = [];
+  rt.on('error', (e) => errors.push((e as unknown as { error: { code: string; message: string; event_id: string | null } }).error));
+  await next(rt, 'session.created');
+  for (let i = 1; i <= 2; i++) {
+    const done = next(rt, 'response.done');
+    rt.send({ type: 'response.create', event_id: `evt_paid_${i}` });
+    await done;
+  }
+  return { rt, requestId, errors };
+}
+
 test('credit running out during a session: a response.create or audio the account cannot pay for is refused with an error event naming the client event, the session stays open, and credit bought lets the next one through', async () => {
   const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
   try {
-    // One cent: the first response (some half a cent) leaves credit, the second takes the balance below zero.
-    await grantCredits(h.running.store.db, h.accountId, 1, { category: 'promotional' });
-    const { token } = await h.accessKey();
-    const { rt, requestId } = realtime(h, token, 'gpt-realtime');
-    const errors: { code: string; message: string; event_id: string | null }[] = [];
-    rt.on('error', (e) => errors.push((e as unknown as { error: { code: string; message: string; event_id: string | null } }).error));
-    await next(rt, 'session.created');
-    for (let i = 1; i <= 2; i++) {
-      const done = next(rt, 'response.done');
-      rt.send({ type: 'response.create', event_id: `evt_paid_${i}` });
-      await done;
-    }
+    const { rt, requestId, errors } = await overdrawn(h);
     const creates = () => fake.received.filter((e) => (e as { type?: string }).type === 'response.create').length;
     assert.equal(creates(), 2);
 
@@ -311,6 +319,24 @@ test('credit running out during a session: a response.create or audio the accoun
     assert.equal(creates(), 3);
     const rows = await h.usage(await requestId, 3);
     assert.equal(rows.length, 3, 'three responses metered, none for the refused ones');
+    rt.close();
+  } finally {
+    await close();
+  }
+});
+
+test('with the credit gone, a response.create or audio append spelled with JSON escapes, or sent as a binary frame, is refused like any other: the provider reads the same event', async () => {
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  try {
+    const { rt, errors } = await overdrawn(h);
+    // What OpenAI's JSON parser reads as `response.create` and `input_audio_buffer.append`.
+    rt.socket.send('{"type":"response\\u002ecreate","event_id":"evt_escaped"}');
+    rt.socket.send(`{"type":"input_audio_buffer\\u002eappend","event_id":"evt_audio","audio":"${FAKE_AUDIO}"}`);
+    rt.socket.send(Buffer.from('{"type":"response.create","event_id":"evt_binary"}'), { binary: true });
+    await waitFor(() => errors.length === 3);
+    assert.deepEqual(errors.map((e) => [e.code, e.event_id]), [['ERR_NGROK_4026', 'evt_escaped'], ['ERR_NGROK_4026', 'evt_audio'], ['ERR_NGROK_4026', 'evt_binary']]);
+    const relayed = fake.received.map((e) => (Buffer.isBuffer(e) ? JSON.parse(e.toString()) as { type: string } : e as { type: string }).type);
+    assert.deepEqual(relayed, ['response.create', 'response.create'], 'only the two paid responses reached the provider');
     rt.close();
   } finally {
     await close();
@@ -666,6 +692,56 @@ test('input audio transcription is metered from each transcription.completed at 
     // $0.017 a minute: 2,500 ms × 17,000,000,000 pico-USD / 60,000 ms = 708,333,333⅓.
     assert.equal(BigInt(whisper!.costPico), 708_333_334n);
     beta.rt.close();
+  } finally {
+    await close();
+  }
+});
+
+/** A session whose audio is committed for gpt-4o-transcribe, which the fake takes 300 ms to transcribe. */
+async function transcribing(h: Harness): Promise<{ rt: OpenAIRealtimeWS; requestId: Promise<string> }> {
+  const { token } = await h.accessKey();
+  const session = realtime(h, token, 'gpt-realtime');
+  session.rt.on('error', () => undefined);
+  await next(session.rt, 'session.created');
+  const updated = next(session.rt, 'session.updated');
+  session.rt.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: { model: 'gpt-4o-transcribe', prompt: 'slow' } } } } });
+  await updated;
+  const committed = next(session.rt, 'input_audio_buffer.committed');
+  session.rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
+  session.rt.send({ type: 'input_audio_buffer.commit' });
+  await committed;
+  return session;
+}
+
+/** The one usage event of a gpt-4o-transcribe transcription of FAKE_TRANSCRIPTION_USAGE, priced as that model. */
+async function assertTranscribed(h: Harness, requestId: string): Promise<void> {
+  const [row] = await events(h, requestId, 1);
+  assert.deepEqual([row!.model, row!.completion, Number(row!.inputTokens), Number(row!.outputTokens)], ['gpt-4o-transcribe', 'succeeded', 1000, 50]);
+  assert.equal(BigInt(row!.costPico) - BigInt(row!.feePico), 5_800_000_000n);
+}
+
+test('a transcription still under way when the client leaves is metered: the session waits for it as for an open response', async () => {
+  const { h, close } = await setup();
+  try {
+    const { rt, requestId } = await transcribing(h);
+    // The provider transcribes the committed audio (and bills it) after the client has gone.
+    rt.close();
+    await assertTranscribed(h, await requestId);
+  } finally {
+    await close();
+  }
+});
+
+test('a transcription is billed as the model in force when its audio was committed: transcription turned off before it reports changes nothing', async () => {
+  const { h, close } = await setup();
+  try {
+    const { rt, requestId } = await transcribing(h);
+    const off = next(rt, 'session.updated');
+    rt.socket.send(JSON.stringify({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: null } } } }));
+    await off;
+    await next(rt, 'conversation.item.input_audio_transcription.completed');
+    await assertTranscribed(h, await requestId);
+    rt.close();
   } finally {
     await close();
   }

@@ -275,11 +275,12 @@ for (const kind of STORE_KINDS) {
         const lost = await createKey(c);
         assert.ok(await state.authenticate(edited.token));
         assert.ok(await state.authenticate(lost.token));
-        // Each creation was a change to its key too.
-        assert.deepEqual(told, [edited.id, lost.id]);
+        // Each creation was a change to its key too. On PostgreSQL a change may be applied twice (the poll can read it
+        // back before the bus delivers it: "applying a change twice is harmless"), and then told twice.
+        assert.deepEqual([...new Set(told)], [edited.id, lost.id]);
         told.length = 0;
         assert.equal((await c.call('PATCH', `/access-keys/${edited.id}`, { name: 'renamed' })).statusCode, 200);
-        assert.deepEqual(told, [edited.id]);
+        assert.deepEqual([...new Set(told)], [edited.id]);
         assert.equal((await state.accessKeyById(edited.id))?.id, edited.id);
         // Deleted with no change recorded (its notice lost): the minute's resync finds it gone.
         await c.store.db.deleteFrom('accessKeys').where('id', '=', lost.id).execute();

@@ -72,6 +72,10 @@ const CREATED = Buffer.from('"response.created"');
 const CREATE = Buffer.from('"response.create"');
 const APPEND = Buffer.from('"input_audio_buffer.append"');
 const TRANSCRIBED = Buffer.from('"conversation.item.input_audio_transcription.completed"');
+const TRANSCRIPTION_FAILED = Buffer.from('"conversation.item.input_audio_transcription.failed"');
+const COMMITTED = Buffer.from('"input_audio_buffer.committed"');
+/** A JSON string may spell any character as an escape (`response\u002ecreate`): no byte search can rule such a message out. */
+const BACKSLASH = 0x5c;
 const SESSION_CREATED = Buffer.from('"session.created"');
 const SESSION_UPDATED = Buffer.from('"session.updated"');
 
@@ -81,10 +85,10 @@ const SESSION_UPDATED = Buffer.from('"session.updated"');
  * comes first. Not billable: `session.update`, `conversation.item.create`, `input_audio_buffer.commit` (it makes a
  * conversation item; OpenAI: "it will not create a response from the model"), `response.cancel`, and the rest.
  * Undefined for any other event; else the client's `event_id`, which its refusal names. Only a message holding the
- * event's name is parsed.
+ * event's name, or an escape that could spell it, is parsed.
  */
 function billableEvent(data: Buffer): { type: string; clientEventId: string | null } | undefined {
-  if (!data.includes(CREATE) && !data.includes(APPEND)) return undefined;
+  if (!data.includes(CREATE) && !data.includes(APPEND) && !data.includes(BACKSLASH)) return undefined;
   let event: unknown;
   try {
     event = JSON.parse(data.toString('utf8'));
@@ -289,6 +293,11 @@ class Session implements Admission, RealtimeObservation {
   /** The provider's messages that came before the client's socket was ready, relayed once it is. */
   early: [Buffer, boolean][] = [];
   readonly open = new Map<string, OpenResponse>();
+  /**
+   * Audio items committed while transcription is on whose transcription has not reported yet: item id → the
+   * transcription model in force at the commit, the one that transcribes it whatever the session says by then.
+   */
+  readonly transcribing = new Map<string, string>();
   /** The client's upgrade request went away before the session started. */
   clientGone = false;
   /** Set once the session holds a slot of its account's. */
@@ -538,7 +547,8 @@ export class RealtimeGateway {
   #fromClient(s: Session, data: Buffer, isBinary: boolean): void {
     const upstream = s.upstream!;
     const client = s.client!;
-    const billable = isBinary ? undefined : billableEvent(data);
+    // A binary frame too: whether the provider reads one as an event is not the gateway's to guess.
+    const billable = billableEvent(data);
     if (billable === undefined) {
       relay(upstream, data, isBinary, client);
       return;
@@ -616,7 +626,7 @@ export class RealtimeGateway {
   #meter(s: Session, data: Buffer): void {
     // Finished: its open responses are recorded already (as failed), a late report would record one twice.
     if (s.finished) return;
-    if (!data.includes(DONE) && !data.includes(CREATED) && !data.includes(TRANSCRIBED) && !data.includes(SESSION_CREATED) && !data.includes(SESSION_UPDATED)) return;
+    if (!data.includes(DONE) && !data.includes(CREATED) && !data.includes(TRANSCRIBED) && !data.includes(TRANSCRIPTION_FAILED) && !data.includes(COMMITTED) && !data.includes(SESSION_CREATED) && !data.includes(SESSION_UPDATED)) return;
     let event: unknown;
     try {
       event = JSON.parse(data.toString('utf8'));
@@ -635,10 +645,18 @@ export class RealtimeGateway {
       const began = s.open.get(id) ?? { eventId: newId('usageEvent'), startedAt: performance.now() };
       s.open.delete(id);
       this.#recordResponse(s, began, response);
-      // A session ending waits for its open responses' usage: the last one came.
-      if (s.ending !== undefined && s.open.size === 0) this.#finish(s);
-    } else if (event.type === 'conversation.item.input_audio_transcription.completed') {
-      this.#recordTranscription(s, member(event, 'usage'));
+      // A session ending waits for its open responses' and transcriptions' usage: the last one came.
+      if (s.ending !== undefined && s.open.size === 0 && s.transcribing.size === 0) this.#finish(s);
+    } else if (event.type === 'input_audio_buffer.committed') {
+      // With transcription on, the provider transcribes the item (and bills it) whatever happens to the session.
+      if (s.transcriptionModel !== undefined && typeof event.item_id === 'string') s.transcribing.set(event.item_id, s.transcriptionModel);
+    } else if (event.type === 'conversation.item.input_audio_transcription.completed' || event.type === 'conversation.item.input_audio_transcription.failed') {
+      const itemId = typeof event.item_id === 'string' ? event.item_id : '';
+      // Turning transcription off or switching its model after a commit does not change what transcribes that audio.
+      const model = s.transcribing.get(itemId) ?? s.transcriptionModel;
+      s.transcribing.delete(itemId);
+      if (event.type === 'conversation.item.input_audio_transcription.completed') this.#recordTranscription(s, model, member(event, 'usage'));
+      if (s.ending !== undefined && s.open.size === 0 && s.transcribing.size === 0) this.#finish(s);
     } else if (event.type === 'session.created' || event.type === 'session.updated') {
       const model = transcriptionModelOf(member(event, 'session'));
       if (model !== undefined) s.transcriptionModel = model ?? undefined;
@@ -656,7 +674,10 @@ export class RealtimeGateway {
     this.#finish(s);
   }
 
-  /** Ends a session: the client told why (a limit, the shutdown), open responses cancelled and given a moment to report. */
+  /**
+   * Ends a session: the client told why (a limit, the shutdown), open responses cancelled, and they and the
+   * transcriptions under way given a moment to report.
+   */
   #end(s: Session, why: Ending): void {
     if (s.ending !== undefined || s.finished) return;
     s.ending = why;
@@ -668,9 +689,10 @@ export class RealtimeGateway {
       closeSoon(client, why === 'shutdown' ? CLOSE_RESTART : why === 'frame-too-long' ? CLOSE_UPSTREAM : CLOSE_POLICY, told.code);
     }
     const upstream = s.upstream;
-    if (s.open.size > 0 && upstream && upstream.readyState === WebSocket.OPEN && why !== 'frame-too-long') {
-      // The provider bills what it generated: a cancelled response still reports its usage in its response.done.
-      upstream.send('{"type":"response.cancel"}');
+    if ((s.open.size > 0 || s.transcribing.size > 0) && upstream && upstream.readyState === WebSocket.OPEN && why !== 'frame-too-long') {
+      // The provider bills what it generated: a cancelled response still reports its usage in its response.done, and
+      // a transcription under way runs to its end (and its bill) whether or not the client is still there.
+      if (s.open.size > 0) upstream.send('{"type":"response.cancel"}');
       s.graceTimer = setTimeout(() => this.#finish(s), METER_GRACE_MS);
       return;
     }
@@ -770,10 +792,10 @@ export class RealtimeGateway {
    * An input audio transcription's usage event: billed by the provider apart from the responses, at the transcription
    * model's prices (the catalog's; an uncatalogued model's usage is recorded unpriced), and named after that model.
    */
-  #recordTranscription(s: Session, usage: Record<string, unknown> | undefined): void {
+  #recordTranscription(s: Session, model: string | undefined, usage: Record<string, unknown> | undefined): void {
     const plan = s.plan!;
     const served = plan.candidate;
-    const modelId = s.transcriptionModel ?? 'unknown';
+    const modelId = model ?? 'unknown';
     const catalogModel: CatalogModel | undefined = s.deps.catalog.model(served.provider.id, modelId);
     const candidate: Candidate = { ...served, modelId, displayName: catalogModel?.displayName ?? modelId, catalogModel };
     const transcribed = transcriptionUsage(usage, catalogModel?.priceMicro);

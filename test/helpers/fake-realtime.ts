@@ -7,7 +7,8 @@
 // `session.audio.input.transcription`, or the beta's `session.input_audio_transcription` on an `openai-beta:
 // realtime=v1` session), answered with `session.updated` in the session's own shape; each `input_audio_buffer.commit`
 // is then `input_audio_buffer.committed` and `conversation.item.input_audio_transcription.completed`, whose usage is
-// `tokens` for the gpt-4o transcribe models and `duration` for those billed by the audio's length.
+// `tokens` for the gpt-4o transcribe models and `duration` for those billed by the audio's length (300 ms after the
+// commit when the transcription's prompt is "slow").
 // Credentials starting `sk-rejected` get a 401 at the handshake; those starting `sk-silent` no answer at all.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -104,7 +105,10 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           ws.send(JSON.stringify({ type: 'input_audio_buffer.committed', event_id: `event_ic${items}`, previous_item_id: null, item_id: itemId }));
           if (!transcription) return;
           const usage = BY_DURATION.has(transcription.model) ? { type: 'duration', seconds: FAKE_TRANSCRIPTION_SECONDS } : FAKE_TRANSCRIPTION_USAGE;
-          ws.send(JSON.stringify({ type: 'conversation.item.input_audio_transcription.completed', event_id: `event_t${items}`, item_id: itemId, content_index: 0, transcript: 'Hello there.', usage }));
+          const completed = JSON.stringify({ type: 'conversation.item.input_audio_transcription.completed', event_id: `event_t${items}`, item_id: itemId, content_index: 0, transcript: 'Hello there.', usage });
+          // A transcription that takes its time, as a long utterance's does: it reports after the commit's answer.
+          if ((transcription as { prompt?: string }).prompt === 'slow') setTimeout(() => { if (ws.readyState === 1) ws.send(completed); }, 300);
+          else ws.send(completed);
           return;
         }
         if (event.type !== 'response.create') return;
