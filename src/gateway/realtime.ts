@@ -518,8 +518,12 @@ export class RealtimeGateway {
       // sends goes on — a response it started now would run on past the metering grace, unbilled (#end).
       if (s.ending !== undefined) return;
       s.lastFrameAt = performance.now();
-      if (s.held) s.held.push([data as Buffer, isBinary]);
-      else this.#fromClient(s, data as Buffer, isBinary);
+      if (s.held) {
+        s.held.push([data as Buffer, isBinary]);
+        // A relay's drain may have resumed the socket meanwhile (relay()): held messages stay bounded by what one read
+        // brings, not by what the client sends during the check.
+        client.pause();
+      } else this.#fromClient(s, data as Buffer, isBinary);
     });
     client.on('error', ignore);
     client.once('close', () => this.#end(s, 'client-left'));
