@@ -764,6 +764,18 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
     assert.equal(BigInt(row!.costPico), 180n * FEE_PICO_PER_TOKEN);
   });
 
+  test('Nova on Bedrock: the account\'s output cap reaches Converse\'s inferenceConfig.maxTokens, as it reaches max_tokens on every other model', async () => {
+    await h.gatewayConfig({ maxOutputTokens: 40 });
+    try {
+      await new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 }).messages.create({ model: 'bedrock:amazon.nova-pro-v1:0', max_tokens: 4000, messages: [{ role: 'user', content: 'capped' }] });
+      assert.deepEqual(JSON.parse(fake.seen.at(-1)!.body).inferenceConfig, { maxTokens: 40 });
+      await openai(token).chat.completions.create({ model: 'bedrock:amazon.nova-pro-v1:0', messages: [{ role: 'user', content: 'capped' }] });
+      assert.deepEqual(JSON.parse(fake.seen.at(-1)!.body).inferenceConfig, { maxTokens: 40 });
+    } finally {
+      await h.gatewayConfig({ maxOutputTokens: null });
+    }
+  });
+
   test('chat completions streamed to Nova on Bedrock: ConverseStream\'s frames as chat chunks, the usage chunk from its metadata event', async () => {
     const { data: stream, response } = await openai(token).chat.completions.create({ model: 'us.amazon.nova-lite-v1:0', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'stream nova' }] }).withResponse();
     let text = '';

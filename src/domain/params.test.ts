@@ -188,6 +188,17 @@ test('a Messages body sent to Bedrock\'s InvokeModel keeps its max_tokens under 
   assert.equal(prepareUpstreamBody(body, plan, settings(100)).body.max_tokens, 5000);
 });
 
+test('a Converse body translated for Nova on Bedrock keeps its output limit under the account\'s cap (the credit hold counts on it); a native Converse body is left as the AWS SDK wrote it', () => {
+  const plan = attempt('bedrock:amazon.nova-pro-v1:0', 'messages', 'anthropic');
+  assert.equal(plan.candidate.surface.surface, 'converse');
+  const body = { messages: [], inferenceConfig: { maxTokens: 5000, temperature: 0.2 } };
+  assert.deepEqual(prepareUpstreamBody(body, plan, settings(100), 'converse').body.inferenceConfig, { maxTokens: 100, temperature: 0.2 });
+  assert.deepEqual(prepareUpstreamBody({ messages: [] }, plan, settings(100), 'converse').body.inferenceConfig, { maxTokens: 100 });
+  assert.equal(prepareUpstreamBody({ ...body, inferenceConfig: { maxTokens: 50 } }, plan, settings(100), 'converse').changed, false);
+  assert.equal(prepareUpstreamBody(body, plan, settings(100)).body, body);
+  assert.equal(outputLimit({ max_tokens: 5000 }, plan, settings(100), 'messages'), 100, 'what the hold counts on');
+});
+
 test('a managed Responses request to a reasoning model asks for its reasoning encrypted (store: false keeps none); id-only reasoning items are left out; the account\'s own key sends it as it came', () => {
   const managed = (model: string): AttemptPlan => ({ ...attempt(model, 'responses'), keySource: 'ngrok' });
   const input = [{ role: 'user', content: 'x' }, { type: 'reasoning', id: 'rs_1', summary: [] }, { type: 'reasoning', id: 'rs_2', summary: [], encrypted_content: 'enc' }];

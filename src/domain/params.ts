@@ -235,8 +235,11 @@ function nameEmbeddingModel(body: Record<string, unknown>, edit: () => Record<st
   edit().requests = requests.map((r: unknown) => (typeof r === 'object' && r !== null && !Array.isArray(r) ? { ...(r as Record<string, unknown>), model: name } : r));
 }
 
-/** `limitSurface`: the surface whose output-limit fields `body` carries (a translation's, when not the upstream's). */
-export function prepareUpstreamBody(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings, limitSurface: ApiSurface = attempt.candidate.surface.surface): PreparedBody {
+/**
+ * `limitSurface`: the surface whose output-limit fields `body` carries, when a translation wrote it (else the
+ * upstream's own: a body as its client wrote it).
+ */
+export function prepareUpstreamBody(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings, limitSurface?: ApiSurface): PreparedBody {
   const { candidate } = attempt;
   let out: Record<string, unknown> | undefined;
   const edit = (): Record<string, unknown> => (out ??= { ...body });
@@ -275,7 +278,10 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
   }
 
   const cap = settings.maxOutputTokens;
-  if (cap !== null && cap > 0 && clampOutput(out ?? body, edit, limitSurface, cap, attempt, removed)) {
+  // A Converse body the gateway wrote (translate/messages-via-converse.ts) is held to the cap as any request is: the
+  // credit hold counts on it. One the AWS SDK wrote passes as it came (OUTPUT_LIMIT_FIELDS).
+  if (cap !== null && cap > 0 && limitSurface === 'converse') capConverseLimit(out ?? body, edit, cap);
+  else if (cap !== null && cap > 0 && clampOutput(out ?? body, edit, limitSurface ?? candidate.surface.surface, cap, attempt, removed)) {
     fitThinkingBudget(out ?? body, edit, cap, removed);
   }
 
@@ -402,6 +408,13 @@ function clampOutput(current: Record<string, unknown>, edit: () => Record<string
   if (field === undefined) return false;
   edit()[field] = cap;
   return true;
+}
+
+/** Converse's output limit (`inferenceConfig.maxTokens`) at most `cap`, set to it when the request gave none. */
+function capConverseLimit(current: Record<string, unknown>, edit: () => Record<string, unknown>, cap: number): void {
+  const config = isRecord(current.inferenceConfig) ? current.inferenceConfig : {};
+  if (typeof config.maxTokens === 'number' && config.maxTokens <= cap) return;
+  edit().inferenceConfig = { ...config, maxTokens: cap };
 }
 
 /** Anthropic's smallest extended-thinking budget. */

@@ -6,6 +6,7 @@ import { TollgateError } from './errors.ts';
 import { autoSelectionOrder } from './auto-select.ts';
 import { ollama, snapshot } from '../../test/helpers/snapshot.ts';
 import type { CustomProviderState } from '../state/types.ts';
+import type { ApiFormat, ApiSurface } from '../catalog/types.ts';
 
 const catalog = createCatalog({});
 const account = snapshot({ customProviders: [ollama] });
@@ -243,6 +244,24 @@ test('chat completions naming a Bedrock model: Gemma 4 and other uncatalogued id
   // Named only: automatic selection never picks a Bedrock model, Gemma 4 (the cheapest chat fit) included.
   const auto = autoSelectionOrder(catalog, { messages: [{ role: 'user', content: 'hello' }] }, 'chat-completions').addresses;
   assert.ok(auto.length > 0 && !auto.some((a) => a.startsWith('bedrock:')));
+});
+
+test('chat completions and Messages naming an uncatalogued Bedrock model the OpenAI-compatible endpoint does not serve: GovCloud\'s Claude profiles on InvokeModel, Cohere\'s and AI21\'s models on Converse', () => {
+  const served = (model: string, format: ApiFormat = 'openai', surface: ApiSurface = 'chat-completions') => {
+    const [c] = resolveCandidates({ model, models: undefined, format, surface, body: { messages: [] } }, catalog, account);
+    return [c!.surface.format, c!.surface.surface];
+  };
+  assert.deepEqual(served('bedrock:us-gov.anthropic.claude-3-5-sonnet-20240620-v1:0'), ['bedrock', 'invoke']);
+  assert.deepEqual(served('bedrock:us-gov.anthropic.claude-3-5-sonnet-20240620-v1:0', 'anthropic', 'messages'), ['bedrock', 'invoke']);
+  assert.deepEqual(served('bedrock:cohere.command-r-plus-v1:0'), ['bedrock', 'converse']);
+  assert.deepEqual(served('bedrock:ai21.jamba-1-5-large-v1:0', 'anthropic', 'messages'), ['bedrock', 'converse']);
+  assert.deepEqual(served('bedrock:us-gov.meta.llama3-8b-instruct-v1:0'), ['bedrock', 'converse']);
+  // An ARN that names its model: by that model; an application profile's says nothing, and stays Claude's.
+  assert.deepEqual(served('bedrock:arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0'), ['bedrock', 'converse']);
+  assert.deepEqual(served('bedrock:arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-lite-v1:0'), ['bedrock', 'converse']);
+  assert.deepEqual(served('bedrock:arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-6'), ['bedrock', 'invoke']);
+  // The open-weight models the endpoint serves still go there.
+  assert.deepEqual(served('bedrock:mistral.mistral-large-3-675b-instruct'), ['openai', 'chat-completions']);
 });
 
 test('a custom provider given a bare origin is called under /v1 (Ollama, vLLM, LM Studio); a path is used as given', () => {

@@ -226,14 +226,20 @@ export function servesSurface(model: Pick<Candidate, 'provider' | 'catalogModel'
 
 /**
  * Whether a Bedrock model takes Claude's Messages body on InvokeModel: Claude does (`anthropic.…`, a profile's
- * `us.anthropic.…`, an ARN: an inference profile is Claude's as often as not, and was sent there before Converse was a
- * target); Bedrock's other models take bodies of their own there, and are reached through Converse.
+ * `us.anthropic.…`, an ARN whose id says nothing of its model: an application profile is Claude's as often as not, and
+ * was sent there before Converse was a target); Bedrock's other models take bodies of their own there, and are
+ * reached through Converse — a foundation model's or a system profile's ARN among them, its id read.
  */
 function takesClaudeBody(modelId: string): boolean {
-  return modelId.startsWith('arn:') || CLAUDE_ON_BEDROCK.test(modelId);
+  const named = NAMED_ARN.exec(modelId)?.[1];
+  return named !== undefined ? CLAUDE_ON_BEDROCK.test(named) : modelId.startsWith('arn:') || CLAUDE_ON_BEDROCK.test(modelId);
 }
 
-const CLAUDE_ON_BEDROCK = /^(?:[a-z]+\.)?anthropic\./i;
+/** The ARN of a foundation model or of a system-defined inference profile, which ends in the model's (or profile's) id. */
+const NAMED_ARN = /^arn:[^:]+:bedrock:[^:]*:[^:]*:(?:foundation-model|inference-profile)\/(.+)$/;
+
+/** A geographic profile's prefix is any region group's, GovCloud's `us-gov.` included. */
+const CLAUDE_ON_BEDROCK = /^(?:[a-z-]+\.)?anthropic\./i;
 
 /** The surface a translated request goes to: the first target the model serves, a compatibility layer last. */
 function translatedSurface(provider: ResolvedProvider, modelSurfaces: readonly ApiSurface[] | undefined, format: ApiFormat, surface: ApiSurface, modelId: string): SurfaceSpec | undefined {
@@ -557,11 +563,15 @@ function findInCustom(name: string, account: OwnProviders): { provider: CustomPr
  * `qwen.…`) may be that endpoint's too: passed through to it, its refusal relayed, as any uncatalogued model's.
  */
 function uncataloguedBedrockSurfaces(modelId: string): readonly ApiSurface[] | undefined {
-  return takesClaudeBody(modelId) || CONVERSE_ONLY.test(modelId) ? BEDROCK_RUNTIME_SURFACES : undefined;
+  return modelId.startsWith('arn:') || takesClaudeBody(modelId) || CONVERSE_ONLY.test(modelId) ? BEDROCK_RUNTIME_SURFACES : undefined;
 }
 
-/** Amazon's (Nova, Titan) and Meta's (Llama) models: served on Bedrock Runtime alone, not on its OpenAI-compatible endpoint. */
-const CONVERSE_ONLY = /^(?:[a-z]+\.)?(?:amazon|meta)\./i;
+/**
+ * Amazon's (Nova, Titan), Meta's (Llama), Cohere's (Command R) and AI21's (Jamba) models: served on Bedrock Runtime
+ * alone, not on its OpenAI-compatible endpoint (AWS's "Endpoint availability" table; that endpoint's chat completions
+ * serve OpenAI's open-weight models, Mistral, NVIDIA, Qwen, Google, DeepSeek, MiniMax, Moonshot, Z.ai and Writer).
+ */
+const CONVERSE_ONLY = /^(?:[a-z-]+\.)?(?:amazon|meta|cohere|ai21)\./i;
 
 /** The surfaces a catalog model is served on: its own list, else its provider's but embeddings and realtime (only realtime models speak it). */
 export function modelSurfacesOf(model: CatalogModel, provider: Pick<ResolvedProvider, 'surfaces'>): readonly ApiSurface[] {

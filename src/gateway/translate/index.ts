@@ -170,7 +170,7 @@ export function untranslatableReason(client: ApiSurface, body: Record<string, un
   if (converse && client !== 'converse' && client !== 'converse-stream') {
     const own = untranslatableReason(client, body, 'messages', model);
     if (own !== undefined) return own;
-    return client === 'messages' ? converseUnsendableReason(body) : client === 'chat-completions' ? chatMediaReason(body.messages) : undefined;
+    return client === 'messages' ? converseUnsendableReason(body) : client === 'chat-completions' ? chatMediaReason(body.messages) : client === 'responses' ? responsesMediaReason(body.input) : undefined;
   }
   if (client === 'responses') {
     return storedStateReason(body)
@@ -216,13 +216,25 @@ function responsesFiles(input: unknown): Json[] {
   return objects(input).flatMap((i) => objects(i.content ?? i.output).filter((p) => p.type === 'input_file'));
 }
 
+const IMAGE_BY_URL_FOR_CONVERSE = 'it sends an image by URL, which Bedrock\'s Converse cannot fetch; send it as a base64 data URL';
+const FILE_BY_URL_FOR_CONVERSE = 'it sends a file by URL, which Bedrock\'s Converse cannot fetch; send its data';
+
 /** Why a chat request's media cannot reach Converse, which takes images as data only (an image by URL would be left out). */
 function chatMediaReason(messages: unknown): string | undefined {
   const byUrl = objects(messages).some((m) => objects(m.content).some((p) => {
     const url = typeof p.image_url === 'string' ? p.image_url : obj(p.image_url)?.url;
     return p.type === 'image_url' && typeof url === 'string' && !url.startsWith('data:');
   }));
-  return byUrl ? 'it sends an image by URL, which Bedrock\'s Converse cannot fetch; send it as a base64 data URL' : chatFiles(messages).some((f) => typeof f.file_url === 'string') ? 'it sends a file by URL, which Bedrock\'s Converse cannot fetch; send its data' : undefined;
+  return byUrl ? IMAGE_BY_URL_FOR_CONVERSE : chatFiles(messages).some((f) => typeof f.file_url === 'string') ? FILE_BY_URL_FOR_CONVERSE : undefined;
+}
+
+/**
+ * The same for a Responses request, in its messages and tool outputs: Messages takes an image or a file by URL, so
+ * nothing refused it on the way, and Converse would be sent the turn without it.
+ */
+function responsesMediaReason(input: unknown): string | undefined {
+  const byUrl = objects(input).some((i) => objects(i.content ?? i.output).some((p) => p.type === 'input_image' && typeof p.image_url === 'string' && !p.image_url.startsWith('data:')));
+  return byUrl ? IMAGE_BY_URL_FOR_CONVERSE : fileByUrl(input) ? FILE_BY_URL_FOR_CONVERSE : undefined;
 }
 
 /** A chat request's `file` parts, as their `file` objects. */

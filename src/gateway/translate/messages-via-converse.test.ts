@@ -84,6 +84,12 @@ test('what Converse cannot take (an image by URL, a file id, a server tool\'s re
   assert.match(untranslatableReason('chat-completions', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }, 'converse')!, /image by URL/);
   assert.equal(untranslatableReason('chat-completions', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] }, 'converse'), undefined);
   assert.match(untranslatableReason('messages', { messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'https://x' } }] }] }, 'converse-stream')!, /Converse cannot take/);
+  // A Responses client's image or file by URL (in a message or a tool's output) too: Messages would have taken it.
+  const responses = (part: Record<string, unknown>, output = false) => untranslatableReason('responses', { input: [output ? { type: 'function_call_output', call_id: 'c', output: [part] } : { role: 'user', content: [part] }] }, 'converse');
+  assert.match(responses({ type: 'input_image', image_url: 'https://x/y.png' })!, /image by URL/);
+  assert.match(responses({ type: 'input_image', image_url: 'https://x/y.png' }, true)!, /image by URL/);
+  assert.match(responses({ type: 'input_file', file_url: 'https://x/y.pdf' })!, /file by URL/);
+  assert.equal(responses({ type: 'input_image', image_url: 'data:image/png;base64,AAAA' }), undefined);
 });
 
 test('Converse\'s answer as a Messages message: text, tool calls, reasoning, the stop reason and usage', () => {

@@ -143,7 +143,8 @@ function request(body: Json): TranslatedRequest {
     else if (obj(body.tool_choice)?.type === 'none') removed.push('tool_choice');
     out.toolConfig = config;
   } else if (body.tool_choice !== undefined) removed.push('tool_choice');
-  return { body: out, removed, clientFields: CLIENT_FIELDS };
+  // `inferenceConfig.maxTokens` is the limit the account's cap clamps (params.ts), as a Messages body's on InvokeModel.
+  return { body: out, removed, clientFields: CLIENT_FIELDS, limitSurface: 'converse' };
 }
 
 /** Converse's stop reason → Messages'; a filter or a guardrail is Messages' refusal. */
