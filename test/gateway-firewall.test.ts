@@ -31,6 +31,9 @@ const MESSAGES_TOOLS: Anthropic.Tool[] = ['read_file', 'delete_file'].map((name)
 const NO_DELETES: FirewallRule = { name: 'No deletes', tier: 'hardDeny', type: 'toolNames', phase: 'response', toolNames: ['delete_*'] };
 const NO_RM: FirewallRule = { name: 'No rm -rf', tier: 'hardDeny', type: 'regex', phase: 'request', reads: ['messages'], pattern: '(?i)rm -rf' };
 
+/** A usage event, as opposed to the begun row the journal takes before a call. */
+const finishedEvent = (e: BegunAttempt | UsageEvent): e is UsageEvent => 'completion' in e;
+
 /** The gateway under test, on the fake providers and a stub of its state; `options` adds to its settings. */
 function startOnFake(fake: FakeProvider, state: GatewayDeps['state'], usage: (BegunAttempt | UsageEvent)[], options: Partial<GatewayOptions> = {}): Promise<GatewayServer> {
   return startGatewayServer({
@@ -744,8 +747,11 @@ describe('Firewall decision rules, judged by the decision model', () => {
     assert.ok(system!.content.includes('- The project lives in /srv/app.'));
     assert.equal(user!.role, 'user');
     assert.deepEqual(JSON.parse(user!.content), { messages: 'You are a coding agent.\nNow run RM -RF / please' });
-    const events = usage.slice(recorded) as UsageEvent[];
+    const noted = usage.slice(recorded);
+    const events = noted.filter(finishedEvent);
     const requestId = response.headers.get('ngrok-aig-request-id');
+    // Journaled before it was sent, as an attempt is: a crash during the call still leaves its record.
+    assert.deepEqual(noted.filter((e): e is BegunAttempt => !finishedEvent(e)).map((e) => [e.id, e.model, e.keySource, e.gatewayCall]), [[events[0]!.id, 'gpt-4o-mini', 'ngrok', true]]);
     assert.deepEqual(events.map((e) => [e.requestId, e.provider, e.model, e.keySource, e.isFinalAttempt, e.statusCode, e.inputTokens, e.outputTokens, e.costPico, e.completion, e.firewall]), [
       [requestId, 'openai', 'gpt-4o-mini', 'ngrok', false, 200, FAKE_JUDGE_USAGE.prompt_tokens, FAKE_JUDGE_USAGE.completion_tokens, 0n, 'succeeded', null],
       [requestId, 'openai', 'gpt-4o', 'user', true, 200, 0, 0, 0n, 'succeeded', [{ action: 'blocked', rule: 'Wipes the disk', tier: 'hardDeny', policyId: 'aigfwp_judged', phase: 'request' }]],
@@ -766,7 +772,7 @@ describe('Firewall decision rules, judged by the decision model', () => {
       const blocked = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: `tidy up ${marker}` }] });
       assert.equal(blocked.choices[0]!.message.content, 'Blocked by the gateway\'s Firewall: rule "Wipes the disk" (hard block) could not check this request, and its policy blocks what it cannot check.', marker);
       assert.equal(fake.requests.slice(sent).filter((r) => r.body!.model === 'gpt-4o').length, 0, marker);
-      const judgement = (usage.slice(recorded) as UsageEvent[]).find((e) => e.model === 'gpt-4o-mini')!;
+      const judgement = usage.slice(recorded).filter(finishedEvent).find((e) => e.model === 'gpt-4o-mini')!;
       assert.deepEqual([judgement.isError, judgement.costPico, judgement.keySource], [true, 0n, 'ngrok'], marker);
 
       judged(enforced([WIPE], { onError: 'log' }));
@@ -774,7 +780,7 @@ describe('Firewall decision rules, judged by the decision model', () => {
       assert.match(data.choices[0]!.message.content!, /^Hello from the fake gpt-4o model!/, marker);
       assert.equal(response.headers.get('ngrok-aig-firewall'), 'unchecked; rule="Wipes the disk"; tier=hardDeny; policy=aigfwp_judged', marker);
     }
-    const timedOut = (usage as UsageEvent[]).filter((e) => e.model === 'gpt-4o-mini' && e.timedOut);
+    const timedOut = usage.filter(finishedEvent).filter((e) => e.model === 'gpt-4o-mini' && e.timedOut);
     assert.ok(timedOut.length >= 2 && timedOut.every((e) => e.completion === 'timed_out' && e.statusCode === 0));
   });
 
@@ -801,6 +807,74 @@ describe('Firewall decision rules, judged by the decision model', () => {
     assert.equal(judgements(sent).length, 3);
   });
 
+  test('a request\'s `plugins` holds at most 8 decision rules: more are refused in the client\'s format, before anything is asked', async () => {
+    judged(enforced([]));
+    const rule = (n: number) => ({ name: `Check ${n}`, type: 'decision', phase: 'request', reads: ['messages'], instructions: `Mentions "word-${n}".` });
+    const sent = fake.requests.length;
+    const refused = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'hi' }], plugins: [{ id: 'firewall', hard_deny: Array.from({ length: 9 }, (_, i) => rule(i + 1)) }] } as OpenAI.ChatCompletionCreateParamsNonStreaming).then(() => undefined, (e: unknown) => e);
+    assert.ok(refused instanceof OpenAI.BadRequestError, String(refused));
+    assert.equal(refused.code, 'ERR_NGROK_27228');
+    assert.match(refused.message, /"plugins\[0\]\.hard_deny\[8\]\.type" \(rule "Check 9"\): takes the request past 8 decision rules/);
+    // Counted across the request's plugins and tiers, in Anthropic's format too.
+    await assert.rejects(anthropic.messages.create({ model: 'anthropic:claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }], plugins: [{ id: 'firewall', hard_deny: Array.from({ length: 5 }, (_, i) => rule(i + 1)) }, { id: 'firewall', soft_deny: Array.from({ length: 4 }, (_, i) => rule(i + 6)) }] } as Anthropic.MessageCreateParamsNonStreaming),
+      (e: unknown) => e instanceof Anthropic.BadRequestError && /"plugins\[1\]\.soft_deny\[3\]\.type" \(rule "Check 9"\): takes the request past 8 decision rules/.test(e.message));
+    assert.equal(fake.requests.length, sent, 'nothing judged, nothing forwarded');
+    const served = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'hi' }], plugins: [{ id: 'firewall', hard_deny: Array.from({ length: 8 }, (_, i) => rule(i + 1)) }] } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.match(served.choices[0]!.message.content!, /^Hello from the fake gpt-4o model!/);
+    assert.equal(judgements(sent).length, 8);
+  });
+
+  test('a request asks at most 32 judgements, whatever its policies hold: the questions past them are "could not check", as onError says', async () => {
+    const many = Array.from({ length: 34 }, (_, i): FirewallRule => ({ ...WIPE, name: `Rule ${i + 1}`, instructions: `Mentions "word-${i + 1}".` }));
+    judged(enforced(many, { onError: 'log' }));
+    const sent = fake.requests.length;
+    const recorded = usage.length;
+    const { data, response } = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    assert.match(data.choices[0]!.message.content!, /^Hello from the fake gpt-4o model!/);
+    assert.equal(judgements(sent).length, 32, 'the operator pays for 32 calls, not 34');
+    const served = usage.slice(recorded).filter(finishedEvent).find((e) => e.model === 'gpt-4o')!;
+    assert.deepEqual(served.firewall, ['Rule 33', 'Rule 34'].map((rule) => ({ action: 'unchecked', rule, tier: 'hardDeny', policyId: 'aigfwp_judged', phase: 'request' })));
+    assert.match(response.headers.get('ngrok-aig-firewall')!, /unchecked; rule="Rule 33"/);
+    // Under onError block, the first question not asked blocks.
+    judged(enforced(many));
+    const blocked = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(blocked.choices[0]!.message.content, 'Blocked by the gateway\'s Firewall: rule "Rule 33" (hard block) could not check this request, and its policy blocks what it cannot check.');
+  });
+
+  test('a client that leaves while its request is judged: the judgement is cut there, and recorded as one whose outcome is unknown', async () => {
+    judged(enforced([WIPE]));
+    const sent = fake.requests.length;
+    const recorded = usage.length;
+    const leaving = new AbortController();
+    const asked = fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', signal: leaving.signal, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'tidy up FAKE-JUDGE-SLOW-1500' }] }) });
+    while (judgements(sent).length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    leaving.abort();
+    await assert.rejects(asked);
+    let judgement: UsageEvent | undefined;
+    for (const started = Date.now(); !judgement && Date.now() - started < 2000; await new Promise((resolve) => setTimeout(resolve, 5))) {
+      judgement = usage.slice(recorded).filter(finishedEvent).find((e) => e.model === 'gpt-4o-mini');
+    }
+    // Not left to run to the decision model's time limit (500 ms here) for nobody.
+    assert.deepEqual(judgement && [judgement.completion, judgement.timedOut, judgement.isError, judgement.costPico], ['unknown', false, true, 0n]);
+    assert.ok(judgement!.upstreamDurationMs < 400, `cut after ${judgement!.upstreamDurationMs} ms`);
+    assert.equal(fake.requests.slice(sent).filter((r) => r.body!.model === 'gpt-4o').length, 0, 'the request itself never sent');
+  });
+
+  test('a judgement never runs past the request\'s total time limit: the client gets its 504 when the limit says', async () => {
+    judged(enforced([WIPE], { onError: 'log' }));
+    account = { ...account, settings: { ...account.settings, totalTimeoutMs: 200, totalTimeoutSet: true } };
+    const recorded = usage.length;
+    const failed = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'tidy up FAKE-JUDGE-SLOW-1500' }] }).then(() => undefined, (e: unknown) => e);
+    assert.ok(failed instanceof OpenAI.APIError && failed.status === 504, String(failed));
+    assert.equal(failed.code, 'ERR_NGROK_3810');
+    // The decision model's own limit is 500 ms here: cut at that, the judgement would have left the request (onError
+    // log) to be served within a total of its own; cut at the request's 200, the request has no time left.
+    // The request's own record, once metered: its time ran out.
+    let own: UsageEvent | undefined;
+    for (const since = Date.now(); !own && Date.now() - since < 2000; await new Promise((resolve) => setTimeout(resolve, 5))) own = usage.slice(recorded).filter(finishedEvent).find((e) => e.model === 'gpt-4o');
+    assert.deepEqual(own && [own.completion, own.costPico], ['timed_out', 0n]);
+  });
+
   describe('response rules: each tool call judged', () => {
     const DELETES: FirewallRule = { name: 'Deletes files', tier: 'hardDeny', type: 'decision', phase: 'response', instructions: 'Deletes files, as "delete_file".' };
     const BLOCKED_CALL = 'Blocked by the gateway\'s Firewall: rule "Deletes files" (hard block) flagged the call to tool "delete_file". The call was removed from this response and was not run.';
@@ -816,10 +890,12 @@ describe('Firewall decision rules, judged by the decision model', () => {
       assert.equal(data.choices[0]!.finish_reason, 'tool_calls');
       assert.equal(response.headers.get('ngrok-aig-firewall'), 'blocked; rule="Deletes files"; tier=hardDeny; policy=aigfwp_judged');
       const asked = judgements(sent);
-      assert.deepEqual(asked.map((r) => JSON.parse((r.body!.messages as { content: string }[])[1]!.content)), [{ tool: 'read_file', arguments: '{"city":"Paris"}' }, { tool: 'delete_file', arguments: '{"city":"Paris"}' }]);
+      // Asked at once, on connections of their own: they arrive in either order.
+      const items = asked.map((r) => JSON.parse((r.body!.messages as { content: string }[])[1]!.content) as { tool: string }).sort((a, b) => a.tool.localeCompare(b.tool));
+      assert.deepEqual(items, [{ tool: 'delete_file', arguments: '{"city":"Paris"}' }, { tool: 'read_file', arguments: '{"city":"Paris"}' }]);
       assert.match((asked[0]!.body!.messages as { content: string }[])[0]!.content, /a risk a tool call an AI agent's model returns for the agent to run must not do:\n\n<rule>\nDeletes files, as "delete_file"\.\n<\/rule>/);
       // The attempt's begun row aside, its event and the two judgements': the tenant pays for its answer only.
-      const events = usage.slice(recorded).filter((e): e is UsageEvent => 'completion' in e);
+      const events = usage.slice(recorded).filter(finishedEvent);
       assert.deepEqual(events.map((e) => [e.model, e.keySource, e.isFinalAttempt]), [['gpt-4o-mini', 'ngrok', false], ['gpt-4o-mini', 'ngrok', false], ['tool-each-said-x', 'user', true]]);
       assert.deepEqual(events.slice(0, 2).map((e) => [e.costPico, e.inputTokens, e.outputTokens]), [[0n, FAKE_JUDGE_USAGE.prompt_tokens, FAKE_JUDGE_USAGE.completion_tokens], [0n, FAKE_JUDGE_USAGE.prompt_tokens, FAKE_JUDGE_USAGE.completion_tokens]]);
       assert.deepEqual(events[2]!.firewall, [{ action: 'blocked', rule: 'Deletes files', tier: 'hardDeny', policyId: 'aigfwp_judged', phase: 'response' }]);
@@ -871,7 +947,7 @@ describe('Firewall decision rules, judged by the decision model', () => {
       assert.match(blocked.choices[0]!.message.content!, /rule "Deletes files" \(hard block\) could not check the call to tool "read_file"/);
       // The model was asked, and failed: its call is on the request's usage, as an error.
       assert.equal(judgements(sent).length, 1);
-      const judgement = (usage.slice(recorded) as UsageEvent[]).find((e) => e.model === 'gpt-4o-mini');
+      const judgement = usage.slice(recorded).filter(finishedEvent).find((e) => e.model === 'gpt-4o-mini');
       assert.deepEqual(judgement && [judgement.statusCode, judgement.isError, judgement.completion], [500, true, 'failed']);
       judged(enforced([failing], { onError: 'log' }));
       const { data, response } = await openai.chat.completions.create({ model: 'openai:tool-x', messages: [{ role: 'user', content: 'x' }], tools: [CHAT_TOOLS[0]!] }).withResponse();

@@ -165,6 +165,21 @@ test('a compressed body that decodes past the limit fails instead of filling mem
   });
 });
 
+test('an exchange that holds little (a Firewall judgement\'s answer) holds no more of a compressed answer', async () => {
+  // 1 MiB of JSON-looking text that gzip makes ~1 KB, for a reader that takes 64 KiB at most.
+  const answer = gzipSync(Buffer.from(`{"pad":"${'x'.repeat(1024 * 1024)}"}`));
+  await withUpstream((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    res.end(answer);
+  }, async (pool) => {
+    const exchange = new UpstreamExchange(64 * 1024);
+    start(pool, exchange);
+    await exchange.head;
+    await assert.rejects(exchange.collect(), /decodes to more than 65536 bytes/);
+  });
+});
+
 test('a compressed stream inflates only as fast as its sink reads; a discarded compressed body ends', async () => {
   // 8 MiB of text that gzip makes ~8 KB: the sink pauses after 1 MiB, and the decoder must stop with it.
   const piece = 'z'.repeat(1024 * 1024);

@@ -256,8 +256,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       default:
         this.#chunks.push(chunk);
         this.#size += chunk.length;
-        if (this.#size > (this.#decoder ? MAX_DECODED_BYTES : this.#maxHeldBytes)) {
-          const error = new AnswerTooLong(this.#decoder ? MAX_DECODED_BYTES : this.#maxHeldBytes, this.#decoder !== undefined);
+        // A compressed answer's decoded bytes count against the smaller of the two: a caller holding little (a
+        // Firewall judgement's 64 KiB) holds no more of an answer because it came gzipped.
+        const limit = this.#decoder ? Math.min(MAX_DECODED_BYTES, this.#maxHeldBytes) : this.#maxHeldBytes;
+        if (this.#size > limit) {
+          const error = new AnswerTooLong(limit, this.#decoder !== undefined);
           this.#decoder?.destroy();
           this.#controller?.abort(error);
           this.refuse(error);

@@ -76,7 +76,13 @@ export const NO_COST = {
 export type BegunAttempt = Pick<UsageEvent,
   | 'id' | 'accountId' | 'requestId' | 'accessKeyId' | 'provider' | 'providerDisplayName' | 'model' | 'modelDisplayName'
   | 'attemptNumber' | 'isStreaming' | 'inputTokensEstimate' | 'keySource' | 'providerKeyId' | 'providerKeyDisplayName'
-  | 'retryAction' | 'eventTime' | 'virtualModel' | 'firewall'>;
+  | 'retryAction' | 'eventTime' | 'virtualModel' | 'firewall'> & {
+  /**
+   * The gateway's own call on the request (a Firewall decision rule's judgement), not one of its attempts: a crash
+   * recovers it as an event that is never the request's final attempt (request counts leave it out).
+   */
+  gatewayCall?: true;
+};
 
 /** Where the gateway hands usage events; implementations make them durable, ship them to the store, drain on stop. */
 export interface UsageSink {

@@ -39,7 +39,7 @@ const EVENT_FIELDS = [
 const BEGUN_FIELDS = [
   'id', 'accountId', 'requestId', 'accessKeyId', 'provider', 'providerDisplayName', 'model', 'modelDisplayName',
   'attemptNumber', 'isStreaming', 'inputTokensEstimate', 'keySource', 'providerKeyId', 'providerKeyDisplayName',
-  'retryAction', 'eventTime', 'virtualModel', 'firewall',
+  'retryAction', 'eventTime', 'virtualModel', 'firewall', 'gatewayCall',
 ] as const satisfies readonly (keyof BegunAttempt)[];
 
 // Written out field by field (in EVENT_FIELDS / BEGUN_FIELDS order, which a test holds them to): a keyed loop over
@@ -57,11 +57,14 @@ export function eventValues(e: UsageEvent): unknown[] {
 }
 
 export function begunValues(b: BegunAttempt): unknown[] {
-  return [
+  const values = [
     b.id, b.accountId, b.requestId, b.accessKeyId, b.provider, b.providerDisplayName, b.model, b.modelDisplayName,
     b.attemptNumber, b.isStreaming, b.inputTokensEstimate, b.keySource, b.providerKeyId, b.providerKeyDisplayName,
     b.retryAction, b.eventTime, b.virtualModel, b.firewall,
   ];
+  // Only a gateway call's row carries its mark: an attempt's row is written as before.
+  if (b.gatewayCall) values.push(true);
+  return values;
 }
 
 export function eventFrom(values: readonly unknown[]): UsageEvent {
@@ -90,13 +93,15 @@ export function begunFrom(values: readonly unknown[]): BegunAttempt {
   // Rows begun before virtual models (or Firewall verdicts) were recorded have no such value.
   begun.virtualModel ??= null;
   begun.firewall ??= null;
+  if (begun.gatewayCall !== true) delete begun.gatewayCall;
   return begun as unknown as BegunAttempt;
 }
 
 /** The final event of an attempt that began but was never metered: the process died in between. */
 export function orphanEvent(begun: BegunAttempt, isFinalAttempt: boolean): UsageEvent {
+  const { gatewayCall: _, ...known } = begun;
   return {
-    ...begun,
+    ...known,
     isFinalAttempt,
     statusCode: 0, timedOut: false, isError: true, stopReason: '',
     inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0, reasoningTokens: 0,
@@ -110,11 +115,14 @@ export function orphanEvent(begun: BegunAttempt, isFinalAttempt: boolean): Usage
   };
 }
 
-/** Final events for attempts of a dead process: the last attempt begun for a request is its final one. */
+/**
+ * Final events for attempts of a dead process: the last attempt begun for a request is its final one. A gateway call
+ * (a Firewall judgement) is never one, nor counted among the request's attempts.
+ */
 function orphanEvents(open: readonly BegunAttempt[]): UsageEvent[] {
   const last = new Map<string, number>();
-  for (const b of open) last.set(b.requestId, Math.max(last.get(b.requestId) ?? 0, b.attemptNumber));
-  return open.map((b) => orphanEvent(b, last.get(b.requestId) === b.attemptNumber));
+  for (const b of open) if (!b.gatewayCall) last.set(b.requestId, Math.max(last.get(b.requestId) ?? 0, b.attemptNumber));
+  return open.map((b) => orphanEvent(b, !b.gatewayCall && last.get(b.requestId) === b.attemptNumber));
 }
 
 /** A committed row of finished events, waiting to be shipped. */

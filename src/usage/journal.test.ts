@@ -615,6 +615,25 @@ describe('usage journal', () => {
     reopened.close();
   }));
 
+  it('recovers a Firewall judgement begun and never finished as the gateway\'s own call, never the request\'s final attempt', withDir((dir) => {
+    const path = join(dir, 'j.db');
+    const first = JournalFile.open(path);
+    const judgement: BegunAttempt = { ...begun('judged', 'rq_1', 1), model: 'gpt-4o-mini', retryAction: 'fail_fast', gatewayCall: true };
+    // Its row reads back with its mark; an attempt's row is written as before, without one.
+    assert.deepEqual(begunFrom(JSON.parse(JSON.stringify(begunValues(judgement))) as unknown[]), judgement);
+    assert.equal(begunValues(begun('attempt', 'rq_1', 1)).length, 18);
+    first.write([judgement, begun('attempt', 'rq_1', 1)], []);
+    first.write([{ ...judgement, id: 'judged-alone', requestId: 'rq_2' }], []);
+    first.close(); // as if the process died during the calls
+    const again = JournalFile.open(path);
+    const events = new Map(again.unshipped().map((e) => [e.id, e]));
+    // The request's attempt stays its final one; a judgement is never one, even the only row of its request.
+    assert.deepEqual(['attempt', 'judged', 'judged-alone'].map((id) => [events.get(id)?.isFinalAttempt, events.get(id)?.retryAction, events.get(id)?.completion, events.get(id)?.costPico]), [[true, 'fail_fast', 'unknown', 0n], [false, 'fail_fast', 'unknown', 0n], [false, 'fail_fast', 'unknown', 0n]]);
+    assert.equal(events.get('judged')!.model, 'gpt-4o-mini');
+    assert.equal('gatewayCall' in events.get('judged')!, false, 'an event has no such field');
+    again.close();
+  }));
+
   it('a begun row stays until every attempt in it finished; a crash then recovers only the open ones', withDir(async (dir) => {
     const path = join(dir, 'j.db');
     const first = JournalFile.open(path);

@@ -11,7 +11,7 @@ import { decisionRulesToJudge, hasRules, type CompiledPolicy, type CompiledRule,
 import type { FirewallPhase } from '../../domain/firewall-policy.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { builtinProvider, type Candidate } from '../../domain/resolve.ts';
-import { NO_COST, type UsageEvent } from '../../usage/event.ts';
+import { NO_COST, type BegunAttempt, type UsageEvent } from '../../usage/event.ts';
 import { newId } from '../../domain/ids.ts';
 import { nowIso } from '../../domain/clock.ts';
 import type { GatewayDeps, RequestContext } from '../context.ts';
@@ -129,15 +129,74 @@ function verdictIn(answer: unknown): boolean | undefined {
   return verdict.flagged;
 }
 
+/**
+ * The most judgements one request asks for, whatever its policies and `plugins` hold: each is a call the operator
+ * pays for, and a request's rules times its answer's tool calls has no other bound. 32 covers an agent's turn of a
+ * few request rules and a dozen tool calls under two rules each; past it, a question is not asked and its rule
+ * counts as "could not check" (the policy's onError decides), which a client can see and split the work for.
+ */
+export const JUDGEMENTS_MAX = 32;
+
+/** A request's judgements: how many were asked, and the calls still open (aborted when its client leaves). */
+interface RequestJudgements { asked: number; open: Set<UpstreamExchange> }
+
+const judging = new WeakMap<RequestContext, RequestJudgements>();
+
+function judgementsOf(ctx: RequestContext): RequestJudgements {
+  let state = judging.get(ctx);
+  if (!state) {
+    const open = new Set<UpstreamExchange>();
+    judging.set(ctx, state = { asked: 0, open });
+    // No attempt of the request is open while its rules are judged: nothing else would stop these calls for a client
+    // that left (server.ts aborts `ctx.current` only), and the operator would pay for answers nobody waits for.
+    ctx.res.once('close', () => {
+      if (ctx.clientGone) for (const exchange of open) exchange.abort('client-gone');
+    });
+  }
+  return state;
+}
+
+/** The time a judgement may take: the decision model's limit, within what the request's total time limit leaves. */
+function judgementTimeMs(ctx: RequestContext): number {
+  const limit = ctx.timeLimitMs || ctx.account!.settings.totalTimeoutMs;
+  return Math.min(ctx.deps.options.firewallDecision!.timeoutMs, limit - (performance.now() - ctx.startedAt));
+}
+
 function abortJudgement(exchange: UpstreamExchange): void {
   exchange.abort('attempt-timeout');
 }
 
-interface Judgement { flagged: boolean | undefined; statusCode: number; timedOut: boolean; usage: ReportedUsage | undefined; durationMs: number }
+interface Judgement { id: string; flagged: boolean | undefined; statusCode: number; timedOut: boolean; cancelled: boolean; usage: ReportedUsage | undefined; durationMs: number }
 
-/** One call to the decision model; never throws (a failure is `flagged` undefined). */
-async function callJudge(ctx: RequestContext, plan: AttemptPlan, phase: FirewallPhase, instructions: string, environment: readonly string[], item: string): Promise<Judgement> {
-  const timeoutMs = ctx.deps.options.firewallDecision!.timeoutMs;
+/** The judgement's begun row (usage-durability.md): a crash during the call still yields its event. */
+function begunJudgement(ctx: RequestContext, plan: AttemptPlan, id: string): BegunAttempt {
+  const { candidate } = plan;
+  return {
+    id, accountId: ctx.key!.accountId, requestId: ctx.requestId, accessKeyId: ctx.key!.id,
+    provider: candidate.provider.id, providerDisplayName: candidate.provider.displayName, model: candidate.modelId, modelDisplayName: candidate.displayName,
+    attemptNumber: 1, isStreaming: false, inputTokensEstimate: 0, keySource: 'ngrok', providerKeyId: null, providerKeyDisplayName: null,
+    retryAction: 'fail_fast', eventTime: nowIso(), virtualModel: null, firewall: null, gatewayCall: true,
+  };
+}
+
+/**
+ * One call to the decision model, journaled before it is sent as an attempt is, and its usage recorded; never throws
+ * (a failure is `flagged` undefined). Undefined when it is not asked at all: the client left, the request's time or
+ * its judgements ran out.
+ */
+async function callJudge(ctx: RequestContext, plan: AttemptPlan, phase: FirewallPhase, instructions: string, environment: readonly string[], item: string): Promise<Judgement | undefined> {
+  const state = judgementsOf(ctx);
+  if (ctx.clientGone || state.asked >= JUDGEMENTS_MAX || judgementTimeMs(ctx) <= 0) return undefined;
+  state.asked++;
+  const out: Judgement = { id: newId('usageEvent'), flagged: undefined, statusCode: 0, timedOut: false, cancelled: false, usage: undefined, durationMs: 0 };
+  await ctx.deps.usage.begin(begunJudgement(ctx, plan, out.id));
+  // Left, or out of time, while it was being noted: never sent (its begun row still gets its event).
+  const timeoutMs = judgementTimeMs(ctx);
+  if (ctx.clientGone || timeoutMs <= 0) {
+    out.cancelled = ctx.clientGone;
+    out.timedOut = !ctx.clientGone;
+    return out;
+  }
   const body = {
     model: plan.candidate.modelId,
     messages: [{ role: 'system', content: systemMessage(phase, instructions, environment) }, { role: 'user', content: item }],
@@ -149,24 +208,27 @@ async function callJudge(ctx: RequestContext, plan: AttemptPlan, phase: Firewall
   const headers: IncomingHttpHeaders = via !== undefined ? { [VIA_HEADER]: via } : {};
   const exchange = new UpstreamExchange(ANSWER_MAX_BYTES);
   const started = performance.now();
+  // The whole call, error bodies included, within the limit: a provider dripping bytes cannot hold it open.
   const timer = setTimeout(abortJudgement, timeoutMs, exchange);
-  const out: Judgement = { flagged: undefined, statusCode: 0, timedOut: false, usage: undefined, durationMs: 0 };
+  state.open.add(exchange);
   try {
     ctx.deps.upstreams.dispatch({ plan, body: Buffer.from(JSON.stringify(body)), clientHeaders: headers, idleTimeoutMs: timeoutMs }, exchange);
     const head = await exchange.head;
     out.statusCode = head.statusCode;
     if (head.statusCode !== 200) {
-      void exchange.discard();
+      void exchange.discard().finally(() => clearTimeout(timer));
       return out;
     }
     const answer: unknown = JSON.parse((await exchange.collect()).toString('utf8'));
     out.usage = openaiUsage(obj(answer)?.usage);
     out.flagged = verdictIn(answer);
   } catch {
-    // Refused, broken off, too long, not JSON, or timed out: could not check.
+    // Refused, broken off, too long, not JSON, timed out, or its client left: could not check.
     out.timedOut = exchange.cause === 'attempt-timeout';
+    out.cancelled = exchange.cause === 'client-gone';
   } finally {
-    clearTimeout(timer);
+    if (exchange.settled) clearTimeout(timer);
+    state.open.delete(exchange);
     out.durationMs = performance.now() - started;
   }
   return out;
@@ -182,7 +244,7 @@ function recordJudgement(ctx: RequestContext, plan: AttemptPlan, j: Judgement): 
   const usage = j.usage;
   const ok = j.flagged !== undefined;
   const event: UsageEvent = {
-    id: newId('usageEvent'), accountId: ctx.key!.accountId, requestId: ctx.requestId, accessKeyId: ctx.key!.id,
+    id: j.id, accountId: ctx.key!.accountId, requestId: ctx.requestId, accessKeyId: ctx.key!.id,
     provider: candidate.provider.id, providerDisplayName: candidate.provider.displayName, model: candidate.modelId, modelDisplayName: candidate.displayName,
     attemptNumber: 1, isFinalAttempt: false, statusCode: j.statusCode, timedOut: j.timedOut, isError: !ok, isStreaming: false,
     stopReason: ok ? 'stop' : '',
@@ -190,7 +252,7 @@ function recordJudgement(ctx: RequestContext, plan: AttemptPlan, j: Judgement): 
     cacheWriteTokens: 0, cacheWrite1hTokens: 0, reasoningTokens: usage?.reasoningTokens ?? 0,
     usageEstimated: false, inputTokensEstimate: 0, outputTokensEstimate: 0, ...NO_COST,
     keySource: 'ngrok', providerKeyId: null, providerKeyDisplayName: null,
-    retryAction: ok ? 'succeeded' : 'fail_fast', completion: ok ? 'succeeded' : j.timedOut ? 'timed_out' : 'failed',
+    retryAction: ok ? 'succeeded' : 'fail_fast', completion: ok ? 'succeeded' : j.cancelled ? 'unknown' : j.timedOut ? 'timed_out' : 'failed',
     upstreamDurationMs: Math.round(j.durationMs), eventTime: nowIso(), virtualModel: null, firewall: null,
   };
   ctx.deps.usage.record(event);
@@ -200,6 +262,7 @@ function recordJudgement(ctx: RequestContext, plan: AttemptPlan, j: Judgement): 
 function ask(ctx: RequestContext, plan: AttemptPlan, phase: FirewallPhase, rule: CompiledRule, item: string): Promise<boolean | undefined> {
   const { instructions, environment } = rule.matcher as Extract<CompiledRule['matcher'], { kind: 'decision' }>;
   return callJudge(ctx, plan, phase, instructions, environment, item).then((j) => {
+    if (!j) return undefined;
     recordJudgement(ctx, plan, j);
     return j.flagged;
   });

@@ -35,6 +35,15 @@ const ENVIRONMENT_FACT_MAX = 1000;
  * of 48 rules, or `[A-Za-z0-9]{40}` in each, fit.
  */
 const PATTERN_SIZE_MAX = 20_000;
+/**
+ * The most decision rules a request's `plugins` may hold. Each is a call to the operator's decision model for the
+ * request and again for every tool call of its answer, paid by the operator, not the tenant: a request's own rules
+ * are a few ad hoc checks (standing ones belong in a saved policy), and 8 leaves room for them.
+ */
+export const DECISION_RULES_MAX = 8;
+
+/** What a request's rules have used of their limits so far. */
+interface Budget { rules: number; patterns: number; decisions: number }
 /** RE2's largest repetition count; a larger one is refused by RE2 itself (`invalid repeat count`). */
 const REPEAT_MAX = 1000;
 const REPEAT = /\{(\d+)(?:(,)(\d*))?\}/y;
@@ -157,7 +166,7 @@ export function patternSize(pattern: string): number {
   return size;
 }
 
-function parseRule(path: string, value: unknown, tier: FirewallTier, budget: { rules: number; patterns: number }, decisionModel: boolean): FirewallRule {
+function parseRule(path: string, value: unknown, tier: FirewallTier, budget: Budget, decisionModel: boolean): FirewallRule {
   if (!isObject(value)) refuse(path, 'must be a rule object (name, type, phase and its match field).');
   for (const key of Object.keys(value)) {
     if (key === 'tier') refuse(`${path}.tier`, 'is set by the list the rule is in ("hard_deny", "soft_deny" or "allow"); remove it.');
@@ -179,6 +188,7 @@ function parseRule(path: string, value: unknown, tier: FirewallTier, budget: { r
   }
   const problem = ruleProblem(rule, decisionModel);
   if (problem) refuse(`${path}.${problem.field}`, `(rule "${rule.name}"): ${problem.reason}`);
+  if (rule.type === 'decision' && ++budget.decisions > DECISION_RULES_MAX) refuse(`${path}.type`, `(rule "${rule.name}"): takes the request past ${DECISION_RULES_MAX} decision rules, the most a request can add (each is a call to the gateway's decision model, for the request and for every tool call of its answer). Use fewer, or attach them to a saved Firewall policy.`);
   return rule;
 }
 
@@ -190,7 +200,7 @@ function reads(path: string, value: unknown): FirewallRule['reads'] {
   return out;
 }
 
-function parseEntry(index: number, value: unknown, budget: { rules: number; patterns: number }, decisionModel: boolean): FirewallPolicyState {
+function parseEntry(index: number, value: unknown, budget: Budget, decisionModel: boolean): FirewallPolicyState {
   const path = `plugins[${index}]`;
   if (!isObject(value)) refuse(path, 'must be a plugin object, such as {"id": "firewall", ...}.');
   if (value.id !== 'firewall') refuse(`${path}.id`, `must be "firewall", the only plugin this gateway runs; got ${JSON.stringify(value.id ?? null).slice(0, 64)}.`);
@@ -249,7 +259,7 @@ export function requestPolicies(value: unknown, decisionModel = false): readonly
     parsed.set(key, known);
     return known.policies;
   }
-  const budget = { rules: 0, patterns: 0 };
+  const budget: Budget = { rules: 0, patterns: 0, decisions: 0 };
   const policies = value.map((entry, i) => parseEntry(i, entry, budget, decisionModel)).filter((p) => p.rules.length > 0);
   if (key.length > PARSED_TEXT_MAX) return policies;
   const bytes = key.length + budget.patterns * PATTERN_UNIT_BYTES;
