@@ -99,6 +99,20 @@ test('JSON with a schema is chat\'s json_schema (strict when OpenAI\'s rules all
   assert.deepEqual([plain.body.reasoning_effort, plain.removed], [undefined, ['generationConfig.thinkingConfig']]);
 });
 
+test('a thinking level Gemini lacks or a budget Google refuses is named removed, not read as some effort (nor as thinking for Claude)', () => {
+  const sent = (thinkingConfig: Record<string, unknown>, model = 'gpt-5.4') => {
+    const p = plan(model);
+    const { body, removed } = translatorFor({ format: 'gemini', surface: 'generate-content' }, p.candidate.surface)!.request({ contents: [{ parts: [{ text: 'hi' }] }], generationConfig: { thinkingConfig } }, p);
+    return [body.reasoning_effort ?? (body.output_config as { effort?: string } | undefined)?.effort, body.thinking !== undefined, removed];
+  };
+  for (const odd of [{ thinkingLevel: 'EXTREME' }, { thinkingLevel: '' }, { thinkingLevel: 'xhigh' }, { thinkingLevel: 5 }, { thinkingBudget: -7 }, { thinkingBudget: 1.5 }, { thinkingBudget: 1e308 }]) {
+    assert.deepEqual(sent(odd), [undefined, false, ['generationConfig.thinkingConfig']], JSON.stringify(odd));
+    assert.deepEqual(sent(odd, 'claude-sonnet-4-6'), [undefined, false, ['generationConfig.thinkingConfig']], `${JSON.stringify(odd)} to Claude`);
+  }
+  // Google's own levels, in either case, and its unspecified level beside a budget, still map.
+  assert.deepEqual([sent({ thinkingLevel: 'minimal' })[0], sent({ thinkingLevel: 'HIGH' })[0], sent({ thinking_level: 'MEDIUM' })[0], sent({ thinkingLevel: 'THINKING_LEVEL_UNSPECIFIED', thinkingBudget: 20_000 })[0]], ['low', 'high', 'medium', 'high']);
+});
+
 test('a thinking budget of 0 (Gemini\'s thinking off) buys no thinking from Claude; OpenAI\'s reasoning models get their least effort', () => {
   const off = { contents: [{ parts: [{ text: 'hi' }] }], generationConfig: { thinkingConfig: { thinkingBudget: 0 } } };
   const claude = plan('claude-sonnet-4-5');

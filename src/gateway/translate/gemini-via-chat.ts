@@ -229,17 +229,22 @@ function toolChoice(config: Json | undefined, tools: Json[], names: ChatToolName
   return allowed.length === 1 && kept.length === 1 ? { choice: { type: 'function', function: { name: obj(kept[0]!.function)?.name } }, tools: kept } : { choice: 'required', tools: kept };
 }
 
+/** Gemini's thinking levels (proto enum names, which Google takes in either case) → OpenAI's reasoning effort. */
+const LEVEL_EFFORTS: Readonly<Record<string, string>> = { minimal: 'low', low: 'low', medium: 'medium', high: 'high' };
+
 /**
  * Gemini's thinking settings → OpenAI's reasoning effort: its level as it is, a budget by its size (dynamic, -1:
  * medium). A budget of 0 turns Gemini's thinking off: for Claude (`claude`, through Messages) that is `none`, its
  * default, so no thinking is bought that the client declined; OpenAI's reasoning models always reason, at least `low`.
+ * A level Gemini lacks, or a budget that is no whole number from -1 up, is one Google refuses: undefined (the setting
+ * is named removed), not a guess.
  */
 function effortOf(thinking: Json, claude: boolean): string | undefined {
   const named = geminiMember(thinking, 'thinkingLevel');
   const level = typeof named === 'string' ? named.toLowerCase() : undefined;
-  if (level !== undefined) return level === 'high' || level === 'medium' ? level : 'low';
+  if (named !== undefined && level !== 'thinking_level_unspecified') return level !== undefined && Object.hasOwn(LEVEL_EFFORTS, level) ? LEVEL_EFFORTS[level] : undefined;
   const budget = geminiMember(thinking, 'thinkingBudget');
-  if (typeof budget !== 'number') return undefined;
+  if (typeof budget !== 'number' || !Number.isSafeInteger(budget) || budget < -1) return undefined;
   if (budget === 0 && claude) return 'none';
   if (budget < 0) return 'medium';
   return budget < 4096 ? 'low' : budget < 16_384 ? 'medium' : 'high';

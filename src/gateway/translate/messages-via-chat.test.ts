@@ -235,6 +235,18 @@ test('Claude Code\'s shapes: its billing line leaves the system prompt (the cach
   assert.deepEqual(messagesViaChat.request({ model: 'gpt-5.4', max_tokens: 5, messages: [], output_config: { effort: 'low', verbosity: 'low' } }, plan('gpt-5.4')).removed, ['output_config']);
 });
 
+test('an effort or a thinking kind Anthropic lacks is named removed, not read as high (or medium) effort', () => {
+  const sent = (fields: Record<string, unknown>) => {
+    const { body, removed } = messagesViaChat.request({ model: 'gpt-5.4', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }], ...fields }, plan('gpt-5.4'));
+    return [body.reasoning_effort, removed];
+  };
+  for (const effort of ['ULTRA', '', 'none', 'minimal', 'HIGH']) assert.deepEqual(sent({ output_config: { effort } }), [undefined, ['output_config']], effort);
+  for (const thinking of [{ type: 'bogus' }, { type: 5 }, 'on', 5]) assert.deepEqual(sent({ thinking }), [undefined, ['thinking']], JSON.stringify(thinking));
+  // Beside thinking, an odd effort leaves the thinking's effort, and the effort is still named.
+  assert.deepEqual(sent({ thinking: { type: 'enabled', budget_tokens: 2048 }, output_config: { effort: 'ULTRA' } }), ['low', ['output_config']]);
+  assert.deepEqual([sent({ output_config: { effort: 'xhigh' } }), sent({ thinking: { type: 'disabled' } })], [['high', []], [undefined, []]]);
+});
+
 test('Claude\'s JSON outputs (output_config.format, the beta\'s output_format) go up as chat\'s json_schema response_format, strict when OpenAI\'s rules allow it', () => {
   const closed = { type: 'object', properties: { city: { type: 'string' }, days: { type: 'array', items: { type: 'object', properties: { t: { type: 'number' } }, required: ['t'], additionalProperties: false } } }, required: ['city', 'days'], additionalProperties: false };
   const asked = messagesViaChat.request({ model: 'gpt-4o', max_tokens: 5, messages: [], output_config: { format: { type: 'json_schema', schema: closed } } }, plan('gpt-4o'));

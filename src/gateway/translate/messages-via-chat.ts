@@ -196,10 +196,11 @@ function toolChoice(choice: Json, renamed: ChatToolNames): { choice?: unknown; p
   }
 }
 
-/** Claude's effort → OpenAI's reasoning effort (which stops at high). */
-function chatEffort(effort: string): string {
-  return effort === 'low' || effort === 'medium' ? effort : 'high';
-}
+/**
+ * Claude's efforts → OpenAI's reasoning effort (which stops at high). Any other value is one Anthropic refuses: it is
+ * named removed, not read as high (the costliest effort, bought for a typo).
+ */
+const CHAT_EFFORTS: Readonly<Record<string, string>> = { low: 'low', medium: 'medium', high: 'high', xhigh: 'high', max: 'high' };
 
 function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   const removed: string[] = [];
@@ -261,18 +262,20 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
     }
   } else if (body.tool_choice !== undefined) removed.push('tool_choice');
   const thinking = obj(body.thinking);
-  const thinks = thinking !== undefined && thinking.type !== 'disabled';
+  // Only Claude's own kinds turn thinking on; another (Anthropic refuses it) is named removed, as one a model lacks.
+  const thinks = thinking?.type === 'enabled' || thinking?.type === 'adaptive';
+  if (body.thinking !== undefined && body.thinking !== null && !thinks && thinking?.type !== 'disabled') removed.push('thinking');
   // Claude's effort (Claude Code's /effort) is what OpenAI's reasoning effort means; a thinking budget says less.
   const config = obj(body.output_config);
-  const effort = typeof config?.effort === 'string' ? config.effort : undefined;
-  if ((thinks || effort !== undefined) && acceptsReasoningEffort(plan)) out.reasoning_effort = effort !== undefined ? chatEffort(effort) : effortFor(thinking!);
+  const effort = typeof config?.effort === 'string' && Object.hasOwn(CHAT_EFFORTS, config.effort) ? CHAT_EFFORTS[config.effort] : undefined;
+  if ((thinks || effort !== undefined) && acceptsReasoningEffort(plan)) out.reasoning_effort = effort ?? effortFor(thinking!);
   else if (thinks) removed.push('thinking');
   // Claude's JSON outputs (`output_config.format`, or the beta's top-level `output_format`) are chat's json_schema
   // response_format: the model answers the JSON as its text either way.
   const format = jsonOutputFormat(config?.format) ?? jsonOutputFormat(body.output_format);
   if (format) out.response_format = format;
   if (body.output_format !== undefined && !jsonOutputFormat(body.output_format)) removed.push('output_format');
-  const configLeft = Object.keys(config ?? {}).filter((key) => !(key === 'effort' && out.reasoning_effort !== undefined) && !(key === 'format' && jsonOutputFormat(config?.format)));
+  const configLeft = Object.keys(config ?? {}).filter((key) => !(key === 'effort' && effort !== undefined && out.reasoning_effort !== undefined) && !(key === 'format' && jsonOutputFormat(config?.format)));
   if (body.output_config !== undefined && (config === undefined || configLeft.length > 0)) removed.push('output_config');
   const clientFields = { stop: 'stop_sequences', user: 'metadata', reasoning_effort: effort !== undefined ? 'output_config' : 'thinking' };
   return renamed.back.size > 0 ? { body: out, removed, toolNames: renamed.back, clientFields } : { body: out, removed, clientFields };
