@@ -171,6 +171,22 @@ function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
     });
     return;
   }
+  if (operation === 'converse' && body.includes('"text":"malformed call"')) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ output: { message: { role: 'assistant', content: [{ toolUse: { toolUseId: 'tooluse_9', name: 'get_weather', input: {} } }] } }, stopReason: 'malformed_tool_use', usage: CONVERSE_USAGE, metrics: { latencyMs: 12 } }));
+    return;
+  }
+  if (operation === 'converse-stream' && body.includes('"text":"no metadata"')) {
+    // The stop reason, then the end: no metadata event, so no usage from Bedrock.
+    stream(200);
+    res.end(Buffer.concat([
+      eventFrame('messageStart', { role: 'assistant' }),
+      eventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'An answer whose usage never came, long enough to count.' } }),
+      eventFrame('contentBlockStop', { contentBlockIndex: 0 }),
+      eventFrame('messageStop', { stopReason: 'end_turn' }),
+    ]));
+    return;
+  }
   if (operation === 'converse' && body.includes('"text":"refuse me"')) return awsError(res, 400, 'ValidationException', 'The model returned the following errors: Malformed input request: #/messages/0: extraneous key [refuse] is not permitted');
   if (operation === 'count-tokens') {
     res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'aws-req-count' });
@@ -812,6 +828,47 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
     const answered = await openai(token).responses.create({ model: 'bedrock:amazon.nova-micro-v1:0', input: 'through responses', store: false });
     assert.equal(answered.output_text, 'converse with amazon.nova-micro-v1:0');
     assert.equal(fake.seen.at(-1)!.path, '/eu-west-1/model/amazon.nova-micro-v1%3A0/converse');
+  });
+
+  test('Nova on Bedrock: the translated answer names the model Bedrock was asked for (Converse names none), for the OpenAI and Anthropic SDKs, buffered and streamed', async () => {
+    const chat = await openai(token).chat.completions.create({ model: 'bedrock:amazon.nova-pro-v1:0', messages: [{ role: 'user', content: 'name it' }] });
+    assert.equal(chat.model, 'amazon.nova-pro-v1:0');
+    const message = await new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 }).messages.create({ model: 'bedrock:amazon.nova-micro-v1:0', max_tokens: 32, messages: [{ role: 'user', content: 'name it' }] });
+    assert.equal(message.model, 'amazon.nova-micro-v1:0');
+    assert.equal((await openai(token).responses.create({ model: 'bedrock:amazon.nova-micro-v1:0', input: 'name it', store: false })).model, 'amazon.nova-micro-v1:0');
+    const stream = await openai(token).chat.completions.create({ model: 'us.amazon.nova-lite-v1:0', stream: true, messages: [{ role: 'user', content: 'stream nova' }] });
+    const models = new Set<string>();
+    for await (const part of stream) models.add(part.model);
+    assert.deepEqual([...models], ['us.amazon.nova-lite-v1:0']);
+  });
+
+  test('Nova on Bedrock: an answer Converse stopped as malformed_tool_use reaches the SDKs as ngrok\'s TOOL_CALL_ARGUMENTS_INVALID (502, not retried), not as a finished turn; the attempt is billed', async () => {
+    const { response } = await openai(token).chat.completions.create({ model: 'bedrock:amazon.nova-pro-v1:0', messages: [{ role: 'user', content: 'malformed call' }] }).withResponse().then(
+      () => assert.fail('a malformed call answered as a success'),
+      (e: unknown) => {
+        assert.ok(e instanceof OpenAI.APIError, String(e));
+        assert.equal(e.status, 502);
+        assert.equal(e.code, 'ERR_NGROK_AI_GATEWAY_TOOL_CALL_ARGUMENTS_INVALID');
+        assert.match(e.message, /tool `get_weather`/);
+        return { response: e.headers! };
+      },
+    );
+    await assert.rejects(new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 }).messages.create({ model: 'bedrock:amazon.nova-pro-v1:0', max_tokens: 32, messages: [{ role: 'user', content: 'malformed call' }] }), (e: unknown) => e instanceof Anthropic.APIError && e.status === 502);
+    const [row] = await h.usage(response.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), row!.completion], [160, 20, 'succeeded']);
+  });
+
+  test('Nova on Bedrock: a ConverseStream ending after its stop reason but before its metadata event closes the Anthropic SDK\'s message with an output estimate, and the estimate is billed', async () => {
+    const anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 });
+    const { data: stream, response } = await anthropic.messages.stream({ model: 'bedrock:amazon.nova-pro-v1:0', max_tokens: 100, messages: [{ role: 'user', content: 'no metadata' }] }).withResponse();
+    const message = await stream.finalMessage();
+    assert.equal(message.stop_reason, 'end_turn');
+    assert.ok(message.usage.output_tokens > 0, `output_tokens ${message.usage.output_tokens}`);
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([Number(row!.usageEstimated), row!.completion], [1, 'succeeded']);
+    // The gateway's own count of what was relayed, billed (the fee, on the account's own key) as any estimate is.
+    assert.ok(Number(row!.outputTokensEstimate) > 0, `estimated ${row!.outputTokensEstimate}`);
+    assert.equal(BigInt(row!.costPico), BigInt(Number(row!.inputTokensEstimate) + Number(row!.outputTokensEstimate)) * FEE_PICO_PER_TOKEN);
   });
 
   test('Gemma 4 on Bedrock: a 429 moves on to the next Bedrock key, each attempt recorded; Responses and Messages clients reach it through chat completions', async () => {

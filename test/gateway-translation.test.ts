@@ -862,6 +862,7 @@ describe('translation: Gemini function names chat and Claude refuse (sqlite)', (
 describe('translation: the Anthropic SDK on a chat model that reasons (DeepSeek) (sqlite)', () => {
   let h: Harness;
   let anthropic: Anthropic;
+  let openai: OpenAI;
   before(async () => {
     h = await startHarness('sqlite', (fakeUrl) => ({ TOLLGATE_PROVIDER_DEEPSEEK_BASE_URL: `${fakeUrl}/v1` }));
     const kd = await h.providerKey('deepseek', 'sk-translate-deepseek');
@@ -871,8 +872,25 @@ describe('translation: the Anthropic SDK on a chat model that reasons (DeepSeek)
       { provider: 'anthropic', steps: [{ type: 'user', keys: [{ id: ka }] }] },
     ] } }))).token;
     anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 });
+    openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
   });
   after(async () => { await h.close(); });
+
+  test('DeepSeek V4 thinks unless told not to: Claude Code\'s thinking off, or OpenAI\'s reasoning_effort "none" (chat or Responses), reaches DeepSeek as its own switch; a model without the switch is not sent it', async () => {
+    const messages: Anthropic.MessageParam[] = [{ role: 'user', content: 'hi' }];
+    await anthropic.messages.create({ model: 'deepseek:deepseek-v4-pro', max_tokens: 100, thinking: { type: 'disabled' }, messages });
+    assert.deepEqual(h.fake.requests.at(-1)!.body!.thinking, { type: 'disabled' });
+    await anthropic.messages.create({ model: 'deepseek:deepseek-v4-pro', max_tokens: 2000, thinking: { type: 'enabled', budget_tokens: 1024 }, messages });
+    assert.deepEqual([h.fake.requests.at(-1)!.body!.thinking, h.fake.requests.at(-1)!.body!.reasoning_effort], [{ type: 'enabled' }, 'low']);
+    await openai.chat.completions.create({ model: 'deepseek:deepseek-flash', reasoning_effort: 'none', messages: [{ role: 'user', content: 'hi' }] });
+    let sent = h.fake.requests.at(-1)!.body!;
+    assert.deepEqual([sent.thinking, sent.reasoning_effort], [{ type: 'disabled' }, undefined]);
+    await openai.responses.create({ model: 'deepseek:deepseek-flash', reasoning: { effort: 'none' }, input: 'hi', store: false });
+    sent = h.fake.requests.at(-1)!.body!;
+    assert.deepEqual([h.fake.requests.at(-1)!.path, sent.thinking, sent.reasoning_effort], ['/v1/chat/completions', { type: 'disabled' }, undefined]);
+    await anthropic.messages.create({ model: 'deepseek:deepseek-chat', max_tokens: 100, thinking: { type: 'disabled' }, messages });
+    assert.equal(h.fake.requests.at(-1)!.body!.thinking, undefined);
+  });
 
   test('reasoning_content comes back as thinking blocks before the call (JSON and streamed thinking_delta events), and sent back with the turn it goes up as reasoning_content, which DeepSeek requires in a thinking tool loop', async () => {
     const model = 'deepseek:tool-think-weather';

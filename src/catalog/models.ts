@@ -370,11 +370,16 @@ function deepseekPrice(input: string, output: string, cacheRead: string): Catalo
 
 const DEEPSEEK_FLASH: ModelInit = { displayName: 'DeepSeek Flash', context: 1_000_000, maxOut: 384_000, input: TEXT_IMAGE, pricing: deepseekPrice('0.15', '0.60', '0.003') };
 
+/** A DeepSeek model that thinks by default and takes the `thinking` switch (CatalogModel.thinkingSwitch). */
+function switchable(model: CatalogModel): CatalogModel {
+  return { ...model, thinkingSwitch: true };
+}
+
 const deepseek: readonly CatalogModel[] = [
-  m('deepseek-v4-pro', { displayName: 'DeepSeek V4 Pro', context: 1_000_000, maxOut: 384_000, pricing: deepseekPrice('0.66', '1.98', '0.022') }),
+  switchable(m('deepseek-v4-pro', { displayName: 'DeepSeek V4 Pro', context: 1_000_000, maxOut: 384_000, pricing: deepseekPrice('0.66', '1.98', '0.022') })),
   // DeepSeek-V4.1-Flash; `deepseek-v4-flash` is its retired predecessor's name, still accepted and served by it.
-  m('deepseek-flash', DEEPSEEK_FLASH),
-  m('deepseek-v4-flash', { ...DEEPSEEK_FLASH, displayName: 'DeepSeek V4 Flash' }),
+  switchable(m('deepseek-flash', DEEPSEEK_FLASH)),
+  switchable(m('deepseek-v4-flash', { ...DEEPSEEK_FLASH, displayName: 'DeepSeek V4 Flash' })),
   m('deepseek-chat', { displayName: 'DeepSeek Chat', context: 128_000, maxOut: 8_192, pricing: price('0.28', '0.42', '0.028') }),
   m('deepseek-reasoner', { displayName: 'DeepSeek Reasoner', context: 128_000, maxOut: 64_000, pricing: price('0.28', '0.42', '0.028'), unsupported: ['logprobs', 'top_logprobs'] }),
 ];

@@ -154,6 +154,12 @@ export interface CatalogModel {
    * reasoning effort goes as adaptive thinking; other Claude models (and unknown ones) get a budget.
    */
   adaptiveThinking?: true;
+  /**
+   * Thinks by default and takes DeepSeek's switch for it on chat completions, `thinking: {type: "enabled" |
+   * "disabled"}` (DeepSeek's thinking-mode guide: the V4 models; `deepseek-chat` and `deepseek-reasoner` name their
+   * mode and take no switch). A client's request to think or not is written into it; no other model is sent it.
+   */
+  thinkingSwitch?: true;
   /** Absent when the provider publishes no price; such models cannot be served with managed credentials. */
   pricing?: CatalogPricing;
   /**

@@ -165,6 +165,10 @@ export const Errors = {
   upstreamResponseTooLong: spec(502, 'ERR_NGROK_AI_GATEWAY_UPSTREAM_RESPONSE_TOO_LONG', 'The provider\'s response is too long. Max {limit}. Stream the response, or ask for less output.', 'api_error'),
   // ngrok's page gives no status: the provider's answer is what is wrong (502, as for an answer too long). The tool is
   // as the client named it; its arguments are not repeated (they may be long, and they are the model's, not the client's).
+  // An answer Bedrock itself could not read (Converse's `malformed_model_output`), for a client whose format has no
+  // stop reason for it (translate/messages-via-converse.ts): ngrok's code for an upstream that failed, not a success
+  // with whatever came. Retried as any 502: the model may write a readable answer the next time.
+  modelOutputMalformed: spec(502, 'ERR_NGROK_27613', 'An upstream service failed: {reason}', 'api_error'),
   toolCallArgumentsInvalid: spec(502, 'ERR_NGROK_AI_GATEWAY_TOOL_CALL_ARGUMENTS_INVALID', 'The model wrote arguments for tool `{tool}` that aren\'t {reason}. A model at its output token limit can stop inside the arguments.', 'api_error'),
   routingLoop: spec(508, 'ERR_NGROK_27237', 'Request rejected: a routing loop was detected. Double check your custom provider URLs do not cause an infinite proxy loop.', 'invalid_request_error'),
   managedUnpriced: spec(400, 'ERR_NGROK_27236', 'Model "{model}" is not available with a managed key for provider "{provider}": it has no published price to bill; add your own provider key to use it.', 'invalid_request_error'),

@@ -238,3 +238,16 @@ test('unsigned thinking (a chat model\'s reasoning as the gateway answered it) d
   const signed = { model: 'claude-sonnet-4-5', messages: [{ role: 'assistant', content: [{ type: 'thinking', thinking: 'x', signature: 'EqQB' }] }] };
   assert.equal(prepareUpstreamBody(signed, attempt('anthropic:claude-sonnet-4-5', 'messages', 'anthropic'), settings()).body, signed);
 });
+
+test('reasoning_effort "none" on a DeepSeek V4 model becomes DeepSeek\'s thinking switch turned off (its chat API has no `none` effort); a thinking the client sent wins; other models keep the field as sent', () => {
+  const off = prepareUpstreamBody({ model: 'deepseek-v4-pro', messages: [], reasoning_effort: 'none' }, attempt('deepseek-v4-pro'), settings());
+  assert.deepEqual([off.body.thinking, 'reasoning_effort' in off.body, off.removed], [{ type: 'disabled' }, false, []]);
+  const own = prepareUpstreamBody({ model: 'deepseek-flash', messages: [], reasoning_effort: 'none', thinking: { type: 'enabled' } }, attempt('deepseek-flash'), settings());
+  assert.deepEqual([own.body.thinking, 'reasoning_effort' in own.body], [{ type: 'enabled' }, false]);
+  const high = prepareUpstreamBody({ model: 'deepseek-flash', messages: [], reasoning_effort: 'high' }, attempt('deepseek-flash'), settings());
+  assert.deepEqual([high.body.thinking, high.body.reasoning_effort], [undefined, 'high']);
+  for (const model of ['deepseek-chat', 'gpt-5.4']) {
+    const kept = prepareUpstreamBody({ model, messages: [], reasoning_effort: 'none' }, attempt(model), settings());
+    assert.deepEqual([kept.body.thinking, kept.body.reasoning_effort], [undefined, 'none'], model);
+  }
+});

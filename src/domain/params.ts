@@ -209,6 +209,19 @@ function renameMaxTokens(current: Record<string, unknown>, edit: () => Record<st
   else removed.push('max_tokens');
 }
 
+/**
+ * `reasoning_effort: "none"` (OpenAI's "do not reason", a Responses client's `reasoning.effort` too once translated)
+ * on a model that thinks by default (DeepSeek's V4, `thinkingSwitch`): DeepSeek's chat API names no `none` effort,
+ * and turns thinking off only by its own switch, `thinking: {type: "disabled"}`, which it becomes. A `thinking` the
+ * client sent itself (DeepSeek's own field, through the OpenAI SDK's extra body) is the client's word, kept.
+ */
+function thinkingOff(current: Record<string, unknown>, edit: () => Record<string, unknown>): void {
+  if (current.reasoning_effort !== 'none') return;
+  const target = edit();
+  delete target.reasoning_effort;
+  if (!isSet(current.thinking)) target.thinking = { type: 'disabled' };
+}
+
 /** `reasoning_effort` (chat completions) or `reasoning.effort` (responses). */
 function reasoningEffort(body: Record<string, unknown>): unknown {
   if (body.reasoning_effort !== undefined) return body.reasoning_effort;
@@ -269,6 +282,7 @@ export function prepareUpstreamBody(body: Record<string, unknown>, attempt: Atte
   }
 
   if (candidate.catalogModel?.chatOutputLimitField !== undefined && candidate.surface.surface === 'chat-completions') renameMaxTokens(out ?? body, edit, removed);
+  if (candidate.catalogModel?.thinkingSwitch && candidate.surface.surface === 'chat-completions') thinkingOff(out ?? body, edit);
 
   // 3. A model that takes one sampling knob refuses the pair: `temperature` is kept (the one SDKs set), `top_p` goes.
   const sampling = out ?? body;

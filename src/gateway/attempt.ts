@@ -407,7 +407,11 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   const translator = translatorFor(ctx.route, plan.candidate.surface);
   // A client that asked Responses not to store (`store: false`) will not refer back: nothing is kept for it.
   const translated = translator?.request(ctx.body!, plan, ctx.req.headers);
-  const scope = translator ? { accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true, toolNames: translated?.toolNames, request: ctx.body!, inputTokens: isStreaming && ctx.route.surface === 'messages' ? streamInputEstimate(ctx) : undefined, startedAt: performance.now() } : undefined;
+  const scope = translator ? {
+    accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true, toolNames: translated?.toolNames, request: ctx.body!,
+    inputTokens: isStreaming && ctx.route.surface === 'messages' ? streamInputEstimate(ctx) : undefined, startedAt: performance.now(), model: plan.candidate.upstreamModelId ?? plan.candidate.modelId,
+    warn: (details: Record<string, unknown>, message: string) => ctx.deps.logger.warn({ requestId: ctx.requestId, ...details }, message),
+  } : undefined;
   const prepared = prepareUpstreamBody(translated?.body ?? ctx.body!, plan, settings, translated?.limitSurface);
   const removed = translated ? clientRemoved(translated, prepared.removed, ctx.body!) : prepared.removed;
   let body = prepared.body;

@@ -61,9 +61,12 @@ function composedToolNames(inner: ReadonlyMap<string, string> | undefined, outer
   return names;
 }
 
-/** The middle stream always carries usage (the client's half reports it), and keeps nothing of its own. */
+/**
+ * The middle stream always carries usage (the client's half reports it), and keeps nothing of its own; it names the
+ * upstream's model (Converse's answers name none) and logs what it leaves out as the client's half would.
+ */
 function middleScope(scope: TranslationScope): TranslationScope {
-  return { accountId: scope.accountId, keep: false, includeUsage: true };
+  return { accountId: scope.accountId, keep: false, includeUsage: true, model: scope.model, warn: scope.warn };
 }
 
 /** The inner translation's SSE text, read back event by event into the outer one. */

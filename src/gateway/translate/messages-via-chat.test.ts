@@ -590,3 +590,20 @@ test('reasoning a server streams after a call opened (between its calls) is a th
   const sent = messagesViaChat.request(body, plan('deepseek-reasoner')).body.messages as Record<string, unknown>[];
   assert.equal(sent[1]!.reasoning_content, 'First the weather. Then the time.');
 });
+
+test('DeepSeek\'s V4 models think unless told not to: Messages `thinking` goes as DeepSeek\'s own switch (with the effort when on); a model without the switch is never sent it', () => {
+  const ask = { max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] };
+  const off = messagesViaChat.request({ ...ask, model: 'deepseek-v4-pro', thinking: { type: 'disabled' } }, plan('deepseek-v4-pro'));
+  assert.deepEqual([off.body.thinking, off.body.reasoning_effort, off.removed], [{ type: 'disabled' }, undefined, []]);
+  const on = messagesViaChat.request({ ...ask, model: 'deepseek-flash', thinking: { type: 'enabled', budget_tokens: 2048 } }, plan('deepseek-flash'));
+  assert.deepEqual([on.body.thinking, on.body.reasoning_effort, on.removed], [{ type: 'enabled' }, 'low', []]);
+  const adaptive = messagesViaChat.request({ ...ask, model: 'deepseek-v4-flash', thinking: { type: 'adaptive' }, output_config: { effort: 'high' } }, plan('deepseek-v4-flash'));
+  assert.deepEqual([adaptive.body.thinking, adaptive.body.reasoning_effort], [{ type: 'enabled' }, 'high']);
+  // No thinking asked: DeepSeek's default stands, nothing is written.
+  assert.equal(messagesViaChat.request({ ...ask, model: 'deepseek-v4-pro' }, plan('deepseek-v4-pro')).body.thinking, undefined);
+  // `deepseek-chat` and `deepseek-reasoner` name their mode; GPT has no such field.
+  for (const model of ['deepseek-chat', 'deepseek-reasoner', 'gpt-4o']) {
+    const sent = messagesViaChat.request({ ...ask, model, thinking: { type: 'disabled' } }, plan(model));
+    assert.equal(sent.body.thinking, undefined, model);
+  }
+});

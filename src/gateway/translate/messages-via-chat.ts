@@ -268,7 +268,12 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   // Claude's effort (Claude Code's /effort) is what OpenAI's reasoning effort means; a thinking budget says less.
   const config = obj(body.output_config);
   const effort = typeof config?.effort === 'string' && Object.hasOwn(CHAT_EFFORTS, config.effort) ? CHAT_EFFORTS[config.effort] : undefined;
-  if ((thinks || effort !== undefined) && acceptsReasoningEffort(plan)) out.reasoning_effort = effort ?? effortFor(thinking!);
+  // A model that thinks unless told not to (DeepSeek's V4) is told either way the client asked: thinking it did not
+  // ask for is slower, billed, and answered as thinking blocks. Its effort goes too (DeepSeek takes `reasoning_effort`).
+  const switchable = plan.candidate.catalogModel?.thinkingSwitch === true;
+  if (switchable && (thinks || thinking?.type === 'disabled')) out.thinking = { type: thinks ? 'enabled' : 'disabled' };
+  const thinkingOff = switchable && thinking?.type === 'disabled';
+  if ((thinks || effort !== undefined) && !thinkingOff && (switchable || acceptsReasoningEffort(plan))) out.reasoning_effort = effort ?? effortFor(thinking!);
   else if (thinks) removed.push('thinking');
   // Claude's JSON outputs (`output_config.format`, or the beta's top-level `output_format`) are chat's json_schema
   // response_format: the model answers the JSON as its text either way.

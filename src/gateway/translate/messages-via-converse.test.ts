@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createParser } from 'eventsource-parser';
+import { MessageStream } from '@anthropic-ai/sdk/lib/MessageStream';
 import { createCatalog } from '../../catalog/index.ts';
 import { resolveCandidates } from '../../domain/resolve.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
@@ -8,6 +9,7 @@ import { snapshot } from '../../../test/helpers/snapshot.ts';
 import { converseUnsendableReason, messagesViaConverse } from './messages-via-converse.ts';
 import { translatorFor, untranslatableReason } from './index.ts';
 import type { TranslationScope } from './types.ts';
+import { TollgateError } from '../../domain/errors.ts';
 
 const catalog = createCatalog({});
 const plan = (model: string, format: 'anthropic' | 'openai' = 'anthropic'): AttemptPlan => ({
@@ -141,4 +143,63 @@ test('an exception frame mid-stream is Anthropic\'s error event, of the kind the
   const out = events(stream.take() + stream.finish());
   assert.deepEqual(out.map(([e]) => e), ['message_start', 'error']);
   assert.deepEqual(out[1]![1].error, { type: 'rate_limit_error', message: 'Too many tokens, please wait before trying again.' });
+});
+
+test('a translated Converse answer names the model Bedrock was asked for (Converse names none), buffered and in the stream\'s message_start', () => {
+  const named = { ...scope, model: 'amazon.nova-pro-v1:0' };
+  const message = messagesViaConverse.answer({ output: { message: { content: [{ text: 'hi' }] } }, stopReason: 'end_turn' }, named) as Record<string, unknown>;
+  assert.equal(message.model, 'amazon.nova-pro-v1:0');
+  const stream = messagesViaConverse.stream(named);
+  stream.event('messageStart', JSON.stringify({ role: 'assistant' }));
+  assert.equal((events(stream.take())[0]![1].message as Record<string, unknown>).model, 'amazon.nova-pro-v1:0');
+});
+
+test('an answer Converse stopped as malformed is refused, not given as a finished turn: a call Bedrock could not read as ngrok\'s TOOL_CALL_ARGUMENTS_INVALID, unreadable output as an upstream failure', () => {
+  const call = { output: { message: { content: [{ text: 'Checking.' }, { toolUse: { toolUseId: 't1', name: 'weather', input: {} } }] } }, stopReason: 'malformed_tool_use' };
+  assert.throws(() => messagesViaConverse.answer(call, scope), (e: unknown) => e instanceof TollgateError && e.spec.code === 'ERR_NGROK_AI_GATEWAY_TOOL_CALL_ARGUMENTS_INVALID' && e.status === 502 && /tool `weather`/.test(e.message));
+  assert.throws(() => messagesViaConverse.answer({ output: { message: { content: [{ text: '{"a' }] } }, stopReason: 'malformed_model_output' }, scope), (e: unknown) => e instanceof TollgateError && e.spec.code === 'ERR_NGROK_27613' && e.status === 502 && /malformed_model_output/.test(e.message));
+
+  // Streamed: the blocks close, and the refusal (relay.ts) takes the place of message_delta and message_stop.
+  const stream = messagesViaConverse.stream(scope);
+  const feed = (event: string, body: unknown) => stream.event(event, JSON.stringify(body));
+  feed('messageStart', { role: 'assistant' });
+  feed('contentBlockStart', { contentBlockIndex: 0, start: { toolUse: { toolUseId: 't2', name: 'weather' } } });
+  feed('contentBlockDelta', { contentBlockIndex: 0, delta: { toolUse: { input: '{"city": Par' } } });
+  feed('messageStop', { stopReason: 'malformed_tool_use' });
+  feed('metadata', { usage: { inputTokens: 5, outputTokens: 4, totalTokens: 9 } });
+  const out = events(stream.take() + stream.finish());
+  assert.deepEqual(out.map(([e]) => e), ['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop']);
+  assert.match(String(stream.failure?.()?.message), /tool `weather`/);
+  const whole = messagesViaConverse.stream(scope);
+  whole.event('messageStop', JSON.stringify({ stopReason: 'end_turn' }));
+  whole.finish();
+  assert.equal(whole.failure?.(), undefined);
+});
+
+test('ConverseStream gaps: an end before the metadata event closes the message with an output estimate, not zero; tool input for no call begun is left out (and logged) without a gap in the block indexes; redacted reasoning is a redacted_thinking block', async () => {
+  const warned: string[] = [];
+  const stream = messagesViaConverse.stream({ ...scope, warn: (_details, message) => warned.push(message) });
+  const feed = (event: string, body: unknown) => stream.event(event, JSON.stringify(body));
+  feed('messageStart', { role: 'assistant' });
+  feed('contentBlockDelta', { contentBlockIndex: 0, delta: { reasoningContent: { redactedContent: 'ZW5jcnlwdGVk' } } });
+  feed('contentBlockStop', { contentBlockIndex: 0 });
+  feed('contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: '{"orphan":true}' } } });
+  feed('contentBlockStop', { contentBlockIndex: 1 });
+  feed('contentBlockDelta', { contentBlockIndex: 2, delta: { text: 'The answer is forty-two, as computed.' } });
+  feed('contentBlockStop', { contentBlockIndex: 2 });
+  feed('messageStop', { stopReason: 'end_turn' });
+  const out = events(stream.take() + stream.finish());
+  assert.deepEqual(out.map(([e, d]) => [e, d.index ?? null]), [
+    ['message_start', null], ['content_block_start', 0], ['content_block_stop', 0],
+    ['content_block_start', 1], ['content_block_delta', 1], ['content_block_stop', 1], ['message_delta', null], ['message_stop', null],
+  ]);
+  assert.deepEqual(out[1]![1].content_block, { type: 'redacted_thinking', data: 'ZW5jcnlwdGVk' });
+  assert.equal(warned.length, 1);
+  const usage = out[6]![1].usage as { output_tokens: number };
+  assert.ok(usage.output_tokens > 0, `an estimate, not ${usage.output_tokens}`);
+
+  // What the Anthropic SDK makes of it: a whole message, the redacted block and the text in their places.
+  const message = await MessageStream.fromReadableStream(new Response(out.map(([, data]) => `${JSON.stringify(data)}\n`).join('')).body!).finalMessage();
+  assert.deepEqual(message.content.map((b) => b.type), ['redacted_thinking', 'text']);
+  assert.equal(message.stop_reason, 'end_turn');
 });

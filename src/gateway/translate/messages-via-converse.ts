@@ -6,11 +6,13 @@
 // event-stream frames (decoded by event-stream-meter.ts) are written out as Anthropic's SSE events.
 // docs/decisions/translation.md, "Messages → Converse".
 import { randomBytes } from 'node:crypto';
+import { tollgateError, type TollgateError } from '../../domain/errors.ts';
+import { lengthEstimate } from '../../domain/token-bounds.ts';
 import { obj, parseJson } from '../formats/types.ts';
-import { objects, providerMessage, type Json } from './json.ts';
+import { invalidToolArguments, objects, providerMessage, type Json } from './json.ts';
 import { anthropicProviderError } from './messages-via-chat.ts';
 import { STREAM_ERROR_TYPES } from './messages-via-invoke.ts';
-import type { StreamTranslation, TranslatedRequest, Translator } from './types.ts';
+import type { StreamTranslation, TranslatedRequest, TranslationScope, Translator } from './types.ts';
 
 /** The Messages members Converse has a place for; any other (`top_k`, `thinking`, `metadata`, `service_tier`…) is removed and named. */
 const MAPPED = new Set(['model', 'messages', 'system', 'max_tokens', 'temperature', 'top_p', 'stop_sequences', 'stream', 'tools', 'tool_choice']);
@@ -157,6 +159,18 @@ function stopReason(stop: unknown): string {
   return typeof stop === 'string' ? STOP_REASONS[stop] ?? 'end_turn' : 'end_turn';
 }
 
+/**
+ * The refusal of an answer Converse stopped as malformed, which no Messages stop reason names: given as `end_turn`,
+ * a client would take a broken answer for a whole one (an agent would end its turn on it). A call Bedrock could not
+ * read is refused as a chat model's unreadable arguments are (ngrok's TOOL_CALL_ARGUMENTS_INVALID, not retried),
+ * naming the last call the answer began (`tool`); output Bedrock could not read, as an upstream failure.
+ */
+function malformed(stop: unknown, tool: unknown): TollgateError | undefined {
+  if (stop === 'malformed_tool_use') return invalidToolArguments(typeof tool === 'string' && tool !== '' ? tool : 'unknown', 'a call Bedrock could read (Converse stopped with malformed_tool_use)');
+  if (stop === 'malformed_model_output') return tollgateError('modelOutputMalformed', { reason: 'Bedrock could not read the model\'s output (Converse stopped with malformed_model_output), so there is no answer to give. Retry the request.' });
+  return undefined;
+}
+
 /** Converse's TokenUsage → Messages' (both leave the cache's reads and writes out of the input count). */
 function messagesUsage(usage: unknown): Json {
   const u = obj(usage) ?? {};
@@ -177,7 +191,7 @@ function thinking(reasoning: unknown): Json | undefined {
   return typeof r?.redactedContent === 'string' ? { type: 'redacted_thinking', data: r.redactedContent } : undefined;
 }
 
-function answer(upstream: unknown): Json {
+function answer(upstream: unknown, scope: TranslationScope): Json {
   const converse = obj(upstream) ?? {};
   const content: Json[] = [];
   for (const b of objects(obj(obj(converse.output)?.message)?.content)) {
@@ -187,20 +201,39 @@ function answer(upstream: unknown): Json {
     const thought = thinking(b.reasoningContent);
     if (thought) content.push(thought);
   }
+  const refused = malformed(converse.stopReason, content.findLast((b) => b.type === 'tool_use')?.name);
+  if (refused) throw refused;
   return {
-    id: messageId(), type: 'message', role: 'assistant', model: '', content,
+    id: messageId(), type: 'message', role: 'assistant', model: scope.model ?? '', content,
     stop_reason: stopReason(converse.stopReason), stop_sequence: null, usage: messagesUsage(converse.usage),
   };
 }
 
-/** ConverseStream's events → Anthropic's SSE events, a block opened where Converse starts (or first fills) one. */
+/**
+ * ConverseStream's events → Anthropic's SSE events, a block opened where Converse starts (or first fills) one. Blocks
+ * are numbered as they open: the Anthropic SDK finds a delta's block by its index among those begun, so a Converse
+ * block left out must leave no gap.
+ */
 class ConverseToMessages implements StreamTranslation {
+  readonly #scope: TranslationScope;
   #out = '';
   #started = false;
   #done = false;
   #stop: unknown;
-  /** Open blocks by Converse's index, and their Messages type. */
-  readonly #open = new Map<number, string>();
+  #failure: TollgateError | undefined;
+  /** Open blocks by Converse's index: their own index in the client's stream, and their Messages type. */
+  readonly #open = new Map<number, { index: number; type: string }>();
+  #blocks = 0;
+  /** The last tool call begun, named in the refusal of a call Bedrock could not read. */
+  #tool: unknown;
+  /** Redacted reasoning by Converse's index, held whole: a `redacted_thinking` block has no delta to stream it in. */
+  readonly #redacted = new Map<number, string>();
+  /** What the answer wrote, for an estimate of its output when the stream ends without Converse's usage. */
+  #chars = 0;
+
+  constructor(scope: TranslationScope) {
+    this.#scope = scope;
+  }
 
   #event(type: string, payload: Json): void {
     this.#out += `event: ${type}\ndata: ${JSON.stringify({ type, ...payload })}\n\n`;
@@ -209,18 +242,33 @@ class ConverseToMessages implements StreamTranslation {
   #start(): void {
     if (this.#started) return;
     this.#started = true;
-    this.#event('message_start', { message: { id: messageId(), type: 'message', role: 'assistant', model: '', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } } });
+    this.#event('message_start', { message: { id: messageId(), type: 'message', role: 'assistant', model: this.#scope.model ?? '', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } } });
   }
 
-  #block(index: number, contentBlock: Json): void {
-    if (this.#open.has(index)) return;
-    this.#open.set(index, String(contentBlock.type));
+  /** The client's index of the block open at Converse's `at`, opened with `contentBlock` when none is. */
+  #block(at: number, contentBlock: Json): number {
+    const open = this.#open.get(at);
+    if (open) return open.index;
+    const index = this.#blocks++;
+    this.#open.set(at, { index, type: String(contentBlock.type) });
     this.#event('content_block_start', { index, content_block: contentBlock });
+    return index;
+  }
+
+  #closeBlock(at: number): void {
+    const data = this.#redacted.get(at);
+    if (data !== undefined) {
+      this.#redacted.delete(at);
+      this.#block(at, { type: 'redacted_thinking', data });
+    }
+    const open = this.#open.get(at);
+    if (!open) return;
+    this.#open.delete(at);
+    this.#event('content_block_stop', { index: open.index });
   }
 
   #closeBlocks(): void {
-    for (const index of this.#open.keys()) this.#event('content_block_stop', { index });
-    this.#open.clear();
+    for (const at of new Set([...this.#open.keys(), ...this.#redacted.keys()])) this.#closeBlock(at);
   }
 
   event(event: string, data: string): void {
@@ -232,31 +280,49 @@ class ConverseToMessages implements StreamTranslation {
       return;
     }
     this.#start();
-    const index = typeof e.contentBlockIndex === 'number' ? e.contentBlockIndex : 0;
+    const at = typeof e.contentBlockIndex === 'number' ? e.contentBlockIndex : 0;
     if (event === 'contentBlockStart') {
       const use = obj(obj(e.start)?.toolUse);
-      if (use) this.#block(index, { type: 'tool_use', id: use.toolUseId, name: use.name, input: {} });
-    } else if (event === 'contentBlockDelta') {
-      const delta = obj(e.delta) ?? {};
-      const reasoning = obj(delta.reasoningContent);
-      if (typeof delta.text === 'string') {
-        this.#block(index, { type: 'text', text: '' });
-        this.#event('content_block_delta', { index, delta: { type: 'text_delta', text: delta.text } });
-      } else if (typeof obj(delta.toolUse)?.input === 'string') {
-        this.#event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: obj(delta.toolUse)!.input } });
-      } else if (typeof reasoning?.text === 'string') {
-        this.#block(index, { type: 'thinking', thinking: '', signature: '' });
-        this.#event('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: reasoning.text } });
-      } else if (typeof reasoning?.signature === 'string') {
-        this.#event('content_block_delta', { index, delta: { type: 'signature_delta', signature: reasoning.signature } });
+      if (use) {
+        this.#tool = use.name;
+        this.#block(at, { type: 'tool_use', id: use.toolUseId, name: use.name, input: {} });
       }
+    } else if (event === 'contentBlockDelta') {
+      this.#delta(at, obj(e.delta) ?? {});
     } else if (event === 'contentBlockStop') {
-      if (this.#open.delete(index)) this.#event('content_block_stop', { index });
+      this.#closeBlock(at);
     } else if (event === 'messageStop') {
       this.#stop = e.stopReason;
+      this.#failure = malformed(e.stopReason, this.#tool);
     } else if (event === 'metadata') {
       // ConverseStream's last event: its usage is the answer's, and the message ends with it.
       this.#end(messagesUsage(e.usage));
+    }
+  }
+
+  #delta(at: number, delta: Json): void {
+    const reasoning = obj(delta.reasoningContent);
+    const input = obj(delta.toolUse)?.input;
+    if (typeof delta.text === 'string') {
+      this.#chars += delta.text.length;
+      this.#event('content_block_delta', { index: this.#block(at, { type: 'text', text: '' }), delta: { type: 'text_delta', text: delta.text } });
+    } else if (typeof input === 'string') {
+      // A call's input with no call begun (no contentBlockStart) has no id or name to begin one with: a block
+      // without them is no call an SDK can run, so the piece is left out, and logged.
+      const open = this.#open.get(at);
+      if (open?.type !== 'tool_use') {
+        this.#scope.warn?.({ contentBlockIndex: at }, 'ConverseStream sent tool input for no call it began; left out of the translated stream');
+        return;
+      }
+      this.#chars += input.length;
+      this.#event('content_block_delta', { index: open.index, delta: { type: 'input_json_delta', partial_json: input } });
+    } else if (typeof reasoning?.text === 'string') {
+      this.#chars += reasoning.text.length;
+      this.#event('content_block_delta', { index: this.#block(at, { type: 'thinking', thinking: '', signature: '' }), delta: { type: 'thinking_delta', thinking: reasoning.text } });
+    } else if (typeof reasoning?.signature === 'string' && this.#open.get(at)?.type === 'thinking') {
+      this.#event('content_block_delta', { index: this.#open.get(at)!.index, delta: { type: 'signature_delta', signature: reasoning.signature } });
+    } else if (typeof reasoning?.redactedContent === 'string') {
+      this.#redacted.set(at, (this.#redacted.get(at) ?? '') + reasoning.redactedContent);
     }
   }
 
@@ -264,9 +330,11 @@ class ConverseToMessages implements StreamTranslation {
     if (this.#done) return;
     this.#start();
     this.#closeBlocks();
+    this.#done = true;
+    // A malformed answer ends with the refusal (failure()) in place of its final events.
+    if (this.#failure) return;
     this.#event('message_delta', { delta: { stop_reason: stopReason(this.#stop), stop_sequence: null }, usage });
     this.#event('message_stop', {});
-    this.#done = true;
   }
 
   take(): string {
@@ -275,17 +343,22 @@ class ConverseToMessages implements StreamTranslation {
     return out;
   }
 
-  // A stream that ended without its metadata event: the message is closed with what came (no usage).
+  // A stream that ended without its metadata event: the message is closed with an estimate of its output (about
+  // four characters a token). The account is billed on the gateway's own estimate of what was relayed (meter.ts).
   finish(): string {
-    this.#end({ output_tokens: 0 });
+    this.#end({ output_tokens: lengthEstimate(this.#chars) });
     return this.take();
+  }
+
+  failure(): TollgateError | undefined {
+    return this.#done ? this.#failure : undefined;
   }
 }
 
 export const messagesViaConverse: Translator = {
   request: (body) => request(body),
-  answer: (upstream) => answer(upstream),
+  answer: (upstream, scope) => answer(upstream, scope),
   // Bedrock's `{"message": …}` refusals (ValidationException…) as Anthropic's errors, the status kept.
   error: anthropicProviderError,
-  stream: () => new ConverseToMessages(),
+  stream: (scope) => new ConverseToMessages(scope),
 };

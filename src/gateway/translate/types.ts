@@ -58,6 +58,13 @@ export interface TranslationScope {
   inputTokens?: (() => number | undefined) | undefined;
   /** When the request went to the provider (performance.now()), for what a format reports of its latency (Converse's `metrics`). */
   startedAt?: number | undefined;
+  /**
+   * The model the provider was asked for (its id upstream), for an answer whose format names none (Converse's): the
+   * client's answer then names it as the other translations name the provider's own.
+   */
+  model?: string | undefined;
+  /** The operator's log, for what a translation leaves out of an answer because it could not be given faithfully. */
+  warn?: ((details: Record<string, unknown>, message: string) => void) | undefined;
 }
 
 export interface Translator<Out extends string | Uint8Array = string> {
