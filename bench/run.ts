@@ -6,10 +6,11 @@
 //   npm run bench -- --soak          also the memory soak (≥ 1,000,000 requests; 1,000 concurrent slow streams)
 //   npm run bench -- --smoke         ~1 s per point, tiny loads; proves the harness works (CI), no figure asserted
 //   npm run bench -- --profile       also a V8 CPU profile of Tollgate (bench/results/tmp/profiles; node bench/profile.ts)
+//   npm run bench -- --baseline=REF  also Tollgate as of git REF, measured in the same run, repeat by repeat (an A/B)
 // Options: --targets=bare,tollgate,portkey  --modes=json,stream  --duration=S  --repeats=N  --connections=N  --no-install  --loadgen=wrk|autocannon|undici-loop
 //          --soak-requests=N  --streams=N  --soak-targets=tollgate,bare
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,7 +55,8 @@ const smoke = flag('smoke');
 const soak = flag('soak');
 const GATEWAYS = ['bare', 'floor', 'tollgate', 'portkey'] as const;
 const MODES: readonly Mode[] = ['json', 'stream'];
-type GatewayId = (typeof GATEWAYS)[number];
+// The baseline (another build of Tollgate) runs only when asked for: --baseline=REF.
+type GatewayId = (typeof GATEWAYS)[number] | 'baseline';
 const settings = {
   smoke, soak,
   targets: list<GatewayId>('targets', GATEWAYS, GATEWAYS),
@@ -74,6 +76,7 @@ const settings = {
   streams: num('streams', smoke ? 20 : 1_000),
   soakTargets: list<GatewayId>('soak-targets', ['tollgate', 'bare'], GATEWAYS),
   profile: flag('profile') ? join(BENCH, 'results', 'tmp', 'profiles') : undefined,
+  baseline: opt('baseline'),
 };
 
 const BODY_JSON = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello in one short sentence.' }], max_tokens: 32 });
@@ -136,7 +139,27 @@ async function startFloor(upstream: Endpoint): Promise<Running> {
   return { id: 'floor', child, version: 'bench/floor-proxy.ts', ep: { origin: `http://127.0.0.1:${port}`, path: CHAT_PATH, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } } };
 }
 
-async function startTollgateTarget(upstream: Endpoint): Promise<Running | Unavailable> {
+/**
+ * --baseline=REF: Tollgate's source as of REF (git archive, so nothing is added to the repository's worktrees),
+ * run with this checkout's installed packages: an A/B of two builds in one run, each repeat of one measured seconds
+ * from the same repeat of the other, instead of two runs minutes apart on a machine whose speed drifts.
+ */
+function baselineTree(ref: string): { root: string; version: string } {
+  const sha = spawnSync('git', ['-C', ROOT, 'rev-parse', '--verify', '--short', `${ref}^{commit}`], { encoding: 'utf8' });
+  if (sha.status !== 0) throw new Error(`--baseline: "${ref}" is not a commit of this repository`);
+  const root = mkdtempSync(join(work, 'baseline-'));
+  const archive = spawnSync('sh', ['-c', 'git -C "$1" archive --format=tar "$2" | tar -x -C "$3"', 'archive', ROOT, sha.stdout.trim(), root], { encoding: 'utf8' });
+  if (archive.status !== 0) throw new Error(`--baseline: could not extract ${ref}: ${archive.stderr.trim()}`);
+  symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+  return { root, version: `tollgate ${sha.stdout.trim()} (${ref})` };
+}
+
+const startBaseline = (upstream: Endpoint): Promise<Running | Unavailable> => {
+  const tree = baselineTree(settings.baseline!);
+  return startTollgateTarget(upstream, 'baseline', tree.root, tree.version);
+};
+
+async function startTollgateTarget(upstream: Endpoint, id: 'tollgate' | 'baseline' = 'tollgate', root = ROOT, version = gitDescribe()): Promise<Running | Unavailable> {
   // A fresh directory (store, ready file, log) per start: the soak starts a second, fresh instance.
   const dir = mkdtempSync(join(work, 'tollgate-'));
   const readyFile = join(dir, 'ready.json');
@@ -156,18 +179,18 @@ async function startTollgateTarget(upstream: Endpoint): Promise<Running | Unavai
   };
   // Logs go to a file (cheap, like a production log sink) and are shown when something fails.
   // With the V8 flags every production launcher passes (src/config/runtime-flags.ts).
-  const child = startChild(node, [...V8_FLAGS, ...profileArgs('tollgate'), join(BENCH, 'tollgate-server.ts'), `--ready-file=${readyFile}`], { env, stdout: openSync(logFile, 'a') });
+  const child = startChild(node, [...V8_FLAGS, ...profileArgs(id), join(root, 'bench', 'tollgate-server.ts'), `--ready-file=${readyFile}`], { env, stdout: openSync(logFile, 'a') });
   const tail = (): string => (existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '');
   let ready: { gatewayUrl?: string; apiUrl?: string; error?: string };
   try {
     ready = await waitFor('Tollgate', () => (existsSync(readyFile) ? JSON.parse(readFileSync(readyFile, 'utf8')) as typeof ready : undefined), 30_000, child);
   } catch (err) {
     await stopChild(child);
-    return { id: 'tollgate', status: 'failed', reason: `${err instanceof Error ? err.message : String(err)} ${tail()}` };
+    return { id, status: 'failed', reason: `${err instanceof Error ? err.message : String(err)} ${tail()}` };
   }
   const unavailable = async (reason: string, status: 'skipped' | 'failed' = 'skipped'): Promise<Unavailable> => {
     await stopChild(child);
-    return { id: 'tollgate', status, reason };
+    return { id, status, reason };
   };
   if (!ready.gatewayUrl || !ready.apiUrl) return await unavailable(ready.error ?? 'gateway not available', ready.error?.startsWith('gateway not available') ? 'skipped' : 'failed');
   const gateway = ready.gatewayUrl.replace(/\/$/, '');
@@ -201,7 +224,7 @@ async function startTollgateTarget(upstream: Endpoint): Promise<Running | Unavai
     const message = err instanceof Error ? err.message : String(err);
     return await unavailable(message.includes('has no POST') ? `gateway not available (${message})` : message, message.includes('has no POST') ? 'skipped' : 'failed');
   }
-  return { id: 'tollgate', child, version: gitDescribe(), ep: { origin: gateway, path: CHAT_PATH, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } } };
+  return { id, child, version, ep: { origin: gateway, path: CHAT_PATH, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } } };
 }
 
 function ensurePortkey(): string | undefined {
@@ -390,7 +413,7 @@ async function soakTarget(upstream: Running, id: GatewayId): Promise<SoakResult 
   }
 }
 
-const STARTERS: Record<GatewayId, (u: Endpoint) => Promise<Running | Unavailable>> = { bare: startBare, floor: startFloor, tollgate: startTollgateTarget, portkey: startPortkey };
+const STARTERS: Record<GatewayId, (u: Endpoint) => Promise<Running | Unavailable>> = { bare: startBare, floor: startFloor, tollgate: (u) => startTollgateTarget(u), baseline: startBaseline, portkey: startPortkey };
 
 /** Starts one target, pins it to the server core and checks it answers correctly in both modes. */
 async function startTarget(id: GatewayId, upstream: Running): Promise<Running | Unavailable> {
@@ -421,7 +444,8 @@ async function main(): Promise<number> {
   const upstream = await startUpstream();
   const running: Running[] = [];
   const unavailable: Unavailable[] = [];
-  for (const id of settings.targets) {
+  const targets: GatewayId[] = settings.baseline === undefined ? settings.targets : [...settings.targets, 'baseline'];
+  for (const id of targets) {
     const started = await startTarget(id, upstream);
     if ('child' in started) running.push(started);
     else {
@@ -432,7 +456,7 @@ async function main(): Promise<number> {
   for (const u of unavailable) if (u.reason.startsWith('gateway not available')) console.log(`Tollgate: ${u.reason} — skipped`);
 
   const measured = await measureAll(upstream, running);
-  const order: TargetId[] = ['upstream', 'bare', 'floor', 'tollgate', 'portkey'];
+  const order: TargetId[] = ['upstream', 'bare', 'floor', 'tollgate', 'baseline', 'portkey'];
   const rows: Row[] = [];
   for (const mode of settings.modes) {
     for (const id of order) {
@@ -472,7 +496,7 @@ async function main(): Promise<number> {
   const date = `${startedAt.getFullYear()}-${String(startedAt.getMonth() + 1).padStart(2, '0')}-${String(startedAt.getDate()).padStart(2, '0')}`;
   // Smoke figures are meaningless, and a run of some targets only (an A/B of two builds) is not the table: both go
   // to the ignored tmp folder, so they never replace or sit among real results.
-  const partial = settings.targets.length < GATEWAYS.length || settings.modes.length < MODES.length;
+  const partial = settings.targets.length < GATEWAYS.length || settings.modes.length < MODES.length || settings.baseline !== undefined;
   const outDir = smoke || partial ? join(BENCH, 'results', 'tmp') : join(BENCH, 'results');
   mkdirSync(outDir, { recursive: true });
   const versions: Record<string, string> = { upstream: upstream.version };

@@ -2,7 +2,7 @@
 // the same repeat of the reference (measured seconds apart), so a slow minute for both does not skew the ratio.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pairedRatio, ratios, type Row } from '../bench/lib/report.ts';
+import { pairedRatio, ratios, svgChart, TARGET_LABELS, type Row } from '../bench/lib/report.ts';
 
 const row = (target: Row['target'], rpsByRepeat: number[], cpuUsByRepeat: number[]): Row => ({
   target, mode: 'json', status: 'ok', rpsByRepeat, cpuUsByRepeat,
@@ -49,4 +49,28 @@ test('a Tollgate that served nothing shows as a failed 0× ratio, not as a missi
   assert.equal(ratio?.name, 'Tollgate / bare proxy, req/s');
   assert.equal(ratio?.value, 0);
   assert.equal(ratio?.meets, false);
+});
+
+test('a baseline build (--baseline) is set against Tollgate repeat by repeat, as information with no budget', () => {
+  // Repeat 2 was slow for both builds: paired, the new build is 1.2× / 1.1× / 1.25× the old in req/s (median 1.2).
+  const rows = [row('tollgate', [6_000, 3_300, 5_000], [150, 300, 200]), row('baseline', [5_000, 3_000, 4_000], [180, 330, 250])];
+  const byName = Object.fromEntries(ratios(rows).map((r) => [r.name, r]));
+  assert.equal(byName['Tollgate / baseline, req/s']!.value.toFixed(3), '1.200');
+  // Per core: the baseline's CPU per request over Tollgate's, so above 1 means Tollgate does the same work with less.
+  assert.equal(byName['Tollgate / baseline, req/s per core']!.value.toFixed(3), '1.200');
+  assert.equal(byName['Tollgate / baseline, req/s']!.budget, '(info)');
+});
+
+test('the chart shows every measured target in its legend, inside the picture', () => {
+  const all: Row['target'][] = ['bare', 'floor', 'tollgate', 'baseline', 'portkey'];
+  for (const targets of [all.filter((t) => t !== 'baseline'), all]) {
+    const svg = svgChart(targets.map((t) => row(t, [1_000, 1_000, 1_000], [100, 100, 100])), 'title', 'subtitle', 50);
+    const width = Number(/<svg[^>]* width="(\d+)"/.exec(svg)![1]);
+    for (const t of targets) {
+      const entry = new RegExp(`<rect x="(\\d+)" y="56"[^>]*/><text x="(\\d+)" y="66">${TARGET_LABELS[t].replace(/[+.]/g, '\\$&')}</text>`).exec(svg);
+      assert.ok(entry, `${TARGET_LABELS[t]} has a legend entry`);
+      // The label's start plus a generous 8 px a character must end inside the picture.
+      assert.ok(Number(entry[2]) + TARGET_LABELS[t].length * 8 <= width, `${TARGET_LABELS[t]}'s legend entry ends inside ${width} px`);
+    }
+  }
 });

@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 const runTs = fileURLToPath(new URL('../bench/run.ts', import.meta.url));
 
-test('bench --smoke prints a table row for the bare proxy (alone and with durable usage) and for Tollgate', async () => {
+test('bench --smoke prints a table row for the bare proxy (alone and with durable usage), for Tollgate and for a baseline build of Tollgate (--baseline)', async () => {
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [runTs, '--smoke', '--no-install'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [runTs, '--smoke', '--no-install', '--baseline=HEAD'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
@@ -29,6 +29,9 @@ test('bench --smoke prints a table row for the bare proxy (alone and with durabl
     assert.match(stdout, new RegExp(`^bare \\+ durable usage / bare proxy, req/s \\(${mode}\\): [\\d.]+×`, 'm'), `no durable-usage ratio (${mode})${context}`);
     // Tollgate's row is either measured or says why it was skipped (the gateway plane not built yet).
     assert.match(stdout, new RegExp(`^Tollgate\\s+${mode}\\s+([\\d,]+\\s|skipped: gateway not available)`, 'm'), `no Tollgate ${mode} row${context}`);
+    // The A/B: HEAD's source, extracted apart and started beside this checkout's, measured in the same run.
+    assert.match(stdout, new RegExp(`^Tollgate baseline\\s+${mode}\\s+[\\d,]+\\s`, 'm'), `no measured Tollgate baseline ${mode} row${context}`);
+    assert.match(stdout, new RegExp(`^Tollgate / baseline, req/s per core \\(${mode}\\): [\\d.]+×`, 'm'), `no Tollgate / baseline ratio (${mode})${context}`);
   }
   assert.match(stdout, /wrote bench\/results\/tmp\/\d{4}-\d{2}-\d{2}\.json/, `no results file written${context}`);
 });

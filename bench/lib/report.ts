@@ -2,7 +2,7 @@
 // hand-written SVG bar chart (no charting dependency for a handful of bars).
 import { median } from './system.ts';
 
-export type TargetId = 'upstream' | 'bare' | 'floor' | 'tollgate' | 'portkey';
+export type TargetId = 'upstream' | 'bare' | 'floor' | 'tollgate' | 'baseline' | 'portkey';
 export type Mode = 'json' | 'stream';
 
 export const TARGET_LABELS: Record<TargetId, string> = {
@@ -10,6 +10,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   bare: 'bare proxy',
   floor: 'bare + durable usage',
   tollgate: 'Tollgate',
+  baseline: 'Tollgate baseline',
   portkey: 'Portkey 1.15.2',
 };
 export const MODE_LABELS: Record<Mode, string> = { json: 'JSON', stream: 'streaming' };
@@ -101,6 +102,14 @@ export function ratios(rows: readonly Row[]): Ratio[] {
       const value = pairedRatio(tg.rpsByRepeat, floor.rpsByRepeat, tg.rps, floor.rps);
       if (value !== undefined && Number.isFinite(value)) out.push({ mode, name: 'Tollgate / bare + durable usage, req/s', value, budget: '(info)', meets: true });
     }
+    // Another build of Tollgate in the same run (--baseline=REF): did a change help or hurt? Information, no budget.
+    const baseline = get('baseline', mode);
+    if (baseline) {
+      for (const [name, value] of [
+        ['Tollgate / baseline, req/s', pairedRatio(tg.rpsByRepeat, baseline.rpsByRepeat, tg.rps, baseline.rps)],
+        ['Tollgate / baseline, req/s per core', pairedRatio(baseline.cpuUsByRepeat, tg.cpuUsByRepeat, baseline.cpuUsPerRequest, tg.cpuUsPerRequest)],
+      ] as const) if (value !== undefined && Number.isFinite(value)) out.push({ mode, name, value, budget: '(info)', meets: true });
+    }
     for (const [other, name, min] of [['bare', 'bare proxy', 0.85], ['portkey', 'Portkey', 8]] as const) {
       const row = get(other, mode);
       if (!row) continue;
@@ -138,17 +147,20 @@ export function budgetChecks(rows: readonly Row[]): { name: string; value: strin
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-const COLORS: Record<TargetId, string> = { upstream: '#9aa5b1', bare: '#7b8794', floor: '#b8a07e', tollgate: '#2f80ed', portkey: '#eb5757' };
+const COLORS: Record<TargetId, string> = { upstream: '#9aa5b1', bare: '#7b8794', floor: '#b8a07e', tollgate: '#2f80ed', baseline: '#9cc3f5', portkey: '#eb5757' };
 
 /** Two panels (req/s, CPU µs per request), bars grouped by mode, one colour per target. */
 export function svgChart(rows: readonly Row[], title: string, subtitle: string, connections: number): string {
-  const targets: TargetId[] = ['bare', 'floor', 'tollgate', 'portkey'];
+  // A baseline build is drawn only when measured (an A/B run), next to Tollgate.
+  const targets: TargetId[] = ['bare', 'floor', 'tollgate', ...(rows.some((r) => r.target === 'baseline') ? ['baseline' as const] : []), 'portkey'];
   const modes: Mode[] = ['json', 'stream'];
   const panels: { title: string; value: (r: Row) => number | undefined; unit: string }[] = [
     { title: `Requests per second at ${connections} connections (higher is better)`, value: (r) => r.rps, unit: '' },
     { title: 'Gateway CPU per request, µs (lower is better)', value: (r) => r.cpuUsPerRequest, unit: ' µs' },
   ];
-  const W = 760, panelH = 230, top = 70, left = 60, barW = 56, gap = 14, groupGap = 70;
+  const panelH = 230, top = 70, left = 60, barW = 56, gap = 14, groupGap = 70, legendW = 150;
+  // Wide enough for both bar groups and the legend (one entry per target, left to right under the subtitle).
+  const W = Math.max(760, left + 20 + modes.length * targets.length * (barW + gap) + groupGap + 20, left + targets.length * legendW);
   const H = top + panels.length * (panelH + 40) + 30;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
@@ -158,7 +170,7 @@ export function svgChart(rows: readonly Row[], title: string, subtitle: string, 
   ];
   // Legend.
   targets.forEach((t, i) => {
-    const x = W - 390 + i * 130;
+    const x = left + i * legendW;
     parts.push(`<rect x="${x}" y="56" width="12" height="12" fill="${COLORS[t]}"/><text x="${x + 17}" y="66">${esc(TARGET_LABELS[t])}</text>`);
   });
   panels.forEach((panel, p) => {
