@@ -945,6 +945,19 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(h.fake.requests[2]!.body!.reasoning_effort, 'low');
   });
 
+  test('a chat `thinking` field (DeepSeek\'s and Anthropic\'s compatible spelling) sent to an OpenAI model is stripped and reported, not refused by OpenAI', async () => {
+    h.fake.reset();
+    const t = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }]);
+    // A client switching models mid-conversation keeps the field it sent DeepSeek; OpenAI answers "Unrecognized request argument".
+    for (const [model, extra] of [['gpt-4o', {}], ['o3', { reasoning_effort: 'low' }], ['gpt-5', {}]] as const) {
+      const r = await gw(h, '/v1/chat/completions', { token: t, body: chat(model, { ...extra, thinking: { type: 'enabled', budget_tokens: 2048 } }) });
+      assert.equal(r.status, 200, model);
+      assert.equal(r.headers.get('ngrok-aig-removed-params'), 'thinking', model);
+      assert.equal(h.fake.requests.at(-1)!.body!.thinking, undefined, model);
+      if ('reasoning_effort' in extra) assert.equal(h.fake.requests.at(-1)!.body!.reasoning_effort, 'low');
+    }
+  });
+
   test('token caps: maxInputTokens → 413 3811 before any call; maxOutputTokens clamps what the provider sees', async () => {
     const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
     await h.gatewayConfig({ maxInputTokens: 20, maxOutputTokens: 50 });

@@ -21,7 +21,7 @@ const OPENAI_TEXT_SURFACES: readonly ApiSurface[] = ['chat-completions', 'respon
 
 /** Sampling knobs OpenAI's reasoning models (o-series, gpt-5 family) answer with a 400 for. */
 const REASONING_UNSUPPORTED = [
-  'temperature', 'top_p', 'presence_penalty', 'frequency_penalty', 'logprobs', 'top_logprobs', 'logit_bias',
+  'temperature', 'top_p', 'presence_penalty', 'frequency_penalty', 'logprobs', 'top_logprobs', 'logit_bias', 'thinking',
 ] as const;
 
 /** o1, o3 and o4-mini also refuse `stop` ("Not supported with latest reasoning models o3 and o4-mini"). */
@@ -104,9 +104,10 @@ function openaiReasoning(id: string, displayName: string, context: number, maxOu
  * OpenAI's models without reasoning (GPT-4o, GPT-4.1, GPT-3.5) refuse a reasoning effort with a 400 ("Unrecognized
  * request argument supplied: reasoning_effort"; Responses: "Unsupported parameter: 'reasoning.effort'"): a client
  * that asks every model for reasoning (the console Playground, an agent switching models) gets the answer without it,
- * the field named in Ngrok-AIG-Removed-Params.
+ * the field named in Ngrok-AIG-Removed-Params. `thinking` (the chat field DeepSeek's and Anthropic's compatible APIs
+ * read) is refused as an unrecognized argument by every OpenAI model, so it is in the reasoning models' list too.
  */
-const NO_REASONING_UNSUPPORTED = ['reasoning_effort', 'reasoning'] as const;
+const NO_REASONING_UNSUPPORTED = ['reasoning_effort', 'reasoning', 'thinking'] as const;
 
 function openaiChat(id: string, displayName: string, context: number, maxOut: number, pricing: CatalogPricing, input: readonly string[] = TEXT_IMAGE): CatalogModel {
   return m(id, { displayName, context, maxOut, input, pricing: withOpenaiWebSearchPreview(pricing), unsupported: NO_REASONING_UNSUPPORTED, surfaces: OPENAI_TEXT_SURFACES });
