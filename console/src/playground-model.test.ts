@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { Model } from './api.ts';
 import {
   answerHeaders, applyEvent, attachmentKind, errorOf, imageRefusal, MAX_IMAGE_BYTES, MAX_TEXT_BYTES, messagesFor, pendingAnswer, requestBody,
-  SseParser, takesImages, userMessage, withAnswer, withPrompt, withRetry, type Answer, type SseEvent, type Turn,
+  SseParser, takesImages, userMessage, userTurnParts, withAnswer, withPrompt, withRetry, type Answer, type SseEvent, type Turn,
 } from './playground-model.ts';
 
 const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] });
@@ -136,6 +136,14 @@ test('attachments: text files inlined as text parts, images as image_url data UR
     { type: 'text', text: 'Describe' },
     { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBO' } },
   ] });
+
+  // Shown back: the file by name, the typed text as typed — even a prompt that starts with "File " (not an attachment).
+  assert.deepEqual(userTurnParts(userMessage('Describe', [image, text])), [{ kind: 'file', name: 'notes.md' }, { kind: 'text', text: 'Describe' }, { kind: 'image', url: image.content }]);
+  assert.deepEqual(userTurnParts(userMessage('File handling in Node: explain\n\nstreams too', [text])), [{ kind: 'file', name: 'notes.md' }, { kind: 'text', text: 'File handling in Node: explain\n\nstreams too' }]);
+  assert.deepEqual(userTurnParts(userMessage('File formats?', [image])), [{ kind: 'text', text: 'File formats?' }, { kind: 'image', url: image.content }]);
+  // Files alone (nothing typed): each is a file.
+  assert.deepEqual(userTurnParts(userMessage('', [text, { ...text, name: 'b.txt' }])), [{ kind: 'file', name: 'notes.md' }, { kind: 'file', name: 'b.txt' }]);
+  assert.deepEqual(userTurnParts(user('File x')), [{ kind: 'text', text: 'File x' }]);
 
   // Images only for models whose catalog entry takes them.
   const model = (id: string, providerModel: string, inputs: string[]) => ({ id, providers: [{ model_id: providerModel }], architecture: { input_modalities: inputs } }) as unknown as Model;

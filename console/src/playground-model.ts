@@ -304,6 +304,27 @@ export function userMessage(text: string, attachments: readonly Attachment[]): C
   return { role: 'user', content: parts };
 }
 
+/** What a user turn shows: the files inlined in it (by name), the user's own text, its images. */
+export type UserTurnPart = { kind: 'file'; name: string } | { kind: 'text'; text: string } | { kind: 'image'; url: string };
+
+const INLINED_FILE = /^File ([^\n]*):\n\n/;
+
+/**
+ * A user message read back for display (userMessage's inverse). userMessage puts the typed text after the inlined files,
+ * and only when some was typed: the last text part is the user's own unless every text part reads as a file. So a prompt
+ * that merely starts with "File " shows as typed, not as an attachment.
+ */
+export function userTurnParts(message: ChatMessage): UserTurnPart[] {
+  if (typeof message.content === 'string') return [{ kind: 'text', text: message.content }];
+  const texts = message.content.filter((p) => p.type === 'text');
+  const onlyFiles = texts.every((t) => INLINED_FILE.test(t.text));
+  return message.content.map((p): UserTurnPart => {
+    if (p.type === 'image_url') return { kind: 'image', url: p.image_url.url };
+    const file = INLINED_FILE.exec(p.text);
+    return file && (p !== texts.at(-1) || onlyFiles) ? { kind: 'file', name: file[1]! } : { kind: 'text', text: p.text };
+  });
+}
+
 /** The catalog entry of a model as the page names it: `provider:model` (a provider's) or the catalog's own id. */
 export function catalogEntry(models: readonly Model[], name: string): Model | undefined {
   return models.find((m) => m.id === name || m.providers.some((p) => p.model_id === name));

@@ -7,7 +7,7 @@ import { api, ApiError, listAll, type AccessKey, type Model, type PlaygroundToke
 import { loadCatalog } from '../catalog.ts';
 import { routeHash } from '../nav.ts';
 import {
-  answerHeaders, applyEvent, attachmentKind, errorOf, imageRefusal, MAX_COLUMNS, messagesFor, REASONING_EFFORTS, requestBody, SseParser, userMessage,
+  answerHeaders, applyEvent, attachmentKind, errorOf, imageRefusal, MAX_COLUMNS, messagesFor, REASONING_EFFORTS, requestBody, SseParser, userMessage, userTurnParts,
   withAnswer, withPrompt, withRetry, type Answer, type Attachment, type ChatMessage, type ReasoningEffort, type Turn,
 } from '../playground-model.ts';
 import { Button, ErrorNote, Field, Loading, PageHeading, errorText, useAction } from '../ui.tsx';
@@ -47,9 +47,9 @@ function UserTurn({ message }: { message: ChatMessage }) {
   if (typeof message.content === 'string') return <p class="pg-user">{message.content}</p>;
   return (
     <div class="pg-user">
-      {message.content.map((p, i) => (p.type === 'image_url'
-        ? <img key={i} src={p.image_url.url} alt="Attached image" class="pg-image" />
-        : <p key={i}>{p.text.startsWith('File ') ? <span class="muted">{p.text.slice(0, p.text.indexOf('\n'))} (attached)</span> : p.text}</p>))}
+      {userTurnParts(message).map((p, i) => (p.kind === 'image'
+        ? <img key={i} src={p.url} alt="Attached image" class="pg-image" />
+        : <p key={i}>{p.kind === 'file' ? <span class="muted">File {p.name} (attached)</span> : p.text}</p>))}
     </div>
   );
 }
