@@ -5,13 +5,15 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import OpenAI from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
+import { once } from 'node:events';
 import { MANAGED_OPENAI_KEY, startHarness, storedUsage, type Harness } from './helpers/gateway.ts';
 import { grantCredits } from '../src/store/credits.ts';
 import { ChangeBus } from '../src/state/changes.ts';
 import { FAKE_AUDIO, FAKE_REALTIME_USAGE, FAKE_TRANSCRIPTION_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
 import { randomBytes } from 'node:crypto';
 import { PLAYGROUND_TOKEN_TTL_MS, PlaygroundTokens } from '../src/domain/playground-token.ts';
+import { GatewayState } from '../src/state/gateway-state.ts';
 
 interface Setup { h: Harness; fake: FakeRealtime; close(): Promise<void> }
 
@@ -274,7 +276,7 @@ async function overdrawn(h: Harness): Promise<{ rt: OpenAIRealtimeWS; requestId:
   return { rt, requestId, errors };
 }
 
-test('credit running out during a session: a response.create or audio the account cannot pay for is refused with an error event naming the client event, the session stays open, and credit bought lets the next one through', async () => {
+test('credit running out during a session: a response.create, audio or an audio commit the account cannot pay for is refused with an error event naming the client event, the session stays open, and credit bought lets the next one through', async () => {
   const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
   try {
     const { rt, requestId, errors } = await overdrawn(h);
@@ -286,17 +288,17 @@ test('credit running out during a session: a response.create or audio the accoun
     rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
     // Not billable: relayed as before.
     rt.send({ type: 'conversation.item.create', event_id: 'evt_item', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hello' }] } });
+    // A commit starts the transcription of the audio committed, which the provider bills: refused, told each time.
     rt.send({ type: 'input_audio_buffer.commit', event_id: 'evt_commit' });
-    await waitFor(() => fake.received.some((e) => (e as { type?: string }).type === 'input_audio_buffer.commit'));
-    await waitFor(() => errors.length === 2);
-    assert.deepEqual(errors.map((e) => [e.code, e.event_id]), [['ERR_NGROK_4026', 'evt_unpaid'], ['ERR_NGROK_4026', null]], 'one error for the response, one for the audio (not one per append)');
+    await waitFor(() => errors.length === 3);
+    assert.deepEqual(errors.map((e) => [e.code, e.event_id]), [['ERR_NGROK_4026', 'evt_unpaid'], ['ERR_NGROK_4026', null], ['ERR_NGROK_4026', 'evt_commit']], 'one error for the response, one for the audio (not one per append), one for the commit');
     assert.match(errors[0]!.message, /run out of credit/);
     assert.equal(creates(), 2, 'the refused response.create never reached the provider');
-    assert.ok(!fake.received.some((e) => (e as { type?: string }).type === 'input_audio_buffer.append'), 'nor the audio');
-    assert.deepEqual(fake.received.filter((e) => ['conversation.item.create', 'input_audio_buffer.commit'].includes((e as { type: string }).type)).map((e) => (e as { event_id: string }).event_id), ['evt_item', 'evt_commit']);
+    assert.ok(!fake.received.some((e) => ['input_audio_buffer.append', 'input_audio_buffer.commit'].includes((e as { type?: string }).type ?? '')), 'nor the audio, nor its commit');
+    assert.deepEqual(fake.received.filter((e) => (e as { type: string }).type === 'conversation.item.create').map((e) => (e as { event_id: string }).event_id), ['evt_item']);
     assert.equal(rt.socket.readyState, WebSocket.OPEN, 'the session stays open');
     const metrics = await (await fetch(`${h.apiUrl}/metrics`)).text();
-    assert.match(metrics, /tollgate_realtime_events_refused_total\{provider="openai",code="ERR_NGROK_4026"\} 3\b/);
+    assert.match(metrics, /tollgate_realtime_events_refused_total\{provider="openai",code="ERR_NGROK_4026"\} 4\b/);
 
     // Credit bought: the next response.create goes through, in the same session.
     await grantCredits(h.running.store.db, h.accountId, 100, { category: 'purchase' });
@@ -339,6 +341,75 @@ test('with the credit gone, a response.create or audio append spelled with JSON 
     assert.deepEqual(relayed, ['response.create', 'response.create'], 'only the two paid responses reached the provider');
     rt.close();
   } finally {
+    await close();
+  }
+});
+
+test('while a client event waits for a credit check, the client socket stays paused even when a relay it sent before drains: what the client sends meanwhile waits in the network, not in the gateway, and then goes on in order', async () => {
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  // The gateway's end of each client socket (its WebSocketServer tracks no clients; the fake's does).
+  const sides: WebSocket[] = [];
+  const handleUpgrade = WebSocketServer.prototype.handleUpgrade;
+  WebSocketServer.prototype.handleUpgrade = function (this: WebSocketServer, req, socket, head, cb) {
+    handleUpgrade.call(this, req, socket, head, (ws, request) => {
+      if (this.options.clientTracking === false) sides.push(ws);
+      cb(ws, request);
+    });
+  };
+  // A grant arriving while the balance is gone: the credit check waits for it until the test lets it through.
+  let gate: Promise<void> | undefined;
+  const changesArriving = GatewayState.prototype.changesArriving;
+  GatewayState.prototype.changesArriving = function (this: GatewayState, accountId: string) {
+    return gate ?? changesArriving.call(this, accountId);
+  };
+  try {
+    const { rt, errors } = await overdrawn(h);
+    const side = sides.at(-1)!;
+    let holding = false;
+    let resumes = 0;
+    const resume = side.resume.bind(side);
+    side.resume = () => {
+      if (holding) resumes++;
+      resume();
+    };
+    // Whether the gateway's socket was left paused after each message it read once a drain resumed it.
+    const pausedAfter: boolean[] = [];
+    side.on('message', () => { if (holding && resumes > 0) pausedAfter.push(side.isPaused); });
+
+    // Over the 4 MiB high-water mark, so relaying it pauses the client socket until the provider has it. Sent in two
+    // fragments, the first read whole (the ping's answer says so): the second ends in the same read as what follows.
+    const text = JSON.stringify({ type: 'conversation.item.create', event_id: 'evt_big', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'a'.repeat(5 * 1024 * 1024) }] } });
+    rt.socket.send(text.slice(0, -10), { fin: false });
+    rt.socket.ping();
+    await once(rt.socket, 'pong');
+    let open!: () => void;
+    gate = new Promise((resolve) => { open = resolve; });
+    holding = true;
+    rt.socket.send(text.slice(-10), { fin: true });
+    rt.socket.send(JSON.stringify({ type: 'response.create', event_id: 'evt_waits' }));
+    const FLOOD = 128;
+    for (let i = 0; i < FLOOD; i++) {
+      rt.socket.send(JSON.stringify({ type: 'conversation.item.create', event_id: `evt_flood_${i}`, item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'b'.repeat(16 * 1024) }] } }));
+    }
+    // The big message's relay drained and resumed the socket, and the gateway read on: each message it took in left
+    // the socket paused again, so it holds no more than one read's worth while the check waits.
+    await waitFor(() => pausedAfter.length > 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(pausedAfter.filter((paused) => !paused), [], 'the socket is paused again after each message held');
+    assert.ok(pausedAfter.length < FLOOD, `held ${pausedAfter.length} of ${FLOOD} after the drain`);
+    assert.ok(!fake.received.some((e) => String((e as { event_id?: string }).event_id).startsWith('evt_flood_')), 'nothing behind the check has gone on');
+
+    gate = undefined;
+    open();
+    await waitFor(() => errors.some((e) => e.event_id === 'evt_waits'));
+    const flood = () => fake.received.map((e) => (e as { event_id?: string }).event_id).filter((id) => id?.startsWith('evt_flood_'));
+    await waitFor(() => flood().length === FLOOD);
+    assert.deepEqual(flood(), Array.from({ length: FLOOD }, (_, i) => `evt_flood_${i}`), 'every message behind the check reaches the provider, in order');
+    assert.ok(!fake.received.some((e) => (e as { event_id?: string }).event_id === 'evt_waits'), 'the refused response.create never reached the provider');
+    rt.close();
+  } finally {
+    WebSocketServer.prototype.handleUpgrade = handleUpgrade;
+    GatewayState.prototype.changesArriving = changesArriving;
     await close();
   }
 });
@@ -644,7 +715,7 @@ async function events(h: Harness, requestId: string, count: number): Promise<Awa
   return rows.sort((a, b) => String(a.eventTime).localeCompare(String(b.eventTime)));
 }
 
-test('input audio transcription is metered from each transcription.completed at the transcription model\'s prices: tokens (text and audio apart) or the audio\'s length, GA and beta session shapes', async () => {
+test('input audio transcription is metered from each transcription.completed at the transcription model\'s prices: tokens (text and audio apart, gpt-4o-transcribe-diarize too) or the audio\'s length, GA and beta session shapes', async () => {
   const { h, close } = await setup();
   try {
     const { token } = await h.accessKey();
@@ -663,7 +734,8 @@ test('input audio transcription is metered from each transcription.completed at 
     };
     assert.deepEqual(await transcribe({ model: 'gpt-4o-transcribe' }), FAKE_TRANSCRIPTION_USAGE);
     assert.deepEqual(await transcribe({ model: 'whisper-1' }), { type: 'duration', seconds: 2.5 });
-    const [tokens, duration] = await events(h, await requestId, 2);
+    assert.deepEqual(await transcribe({ model: 'gpt-4o-transcribe-diarize' }), FAKE_TRANSCRIPTION_USAGE);
+    const [tokens, duration, diarized] = await events(h, await requestId, 3);
     assert.deepEqual([tokens!.model, tokens!.completion, tokens!.keySource], ['gpt-4o-transcribe', 'succeeded', 'ngrok']);
     assert.deepEqual([Number(tokens!.inputTokens), Number(tokens!.outputTokens)], [1000, 50]);
     // gpt-4o-transcribe: text in $2.50, audio in $6, text out $10 per million.
@@ -675,6 +747,11 @@ test('input audio transcription is metered from each transcription.completed at 
     assert.deepEqual([Number(duration!.inputTokens), Number(duration!.outputTokens), BigInt(duration!.feePico)], [0, 0, 0n]);
     assert.equal(BigInt(duration!.costPico), 250_000_000n);
     assert.equal(BigInt(duration!.inputCostPico), 250_000_000n);
+    // gpt-4o-transcribe-diarize: gpt-4o-transcribe's prices.
+    assert.deepEqual([diarized!.model, Number(diarized!.inputTokens), Number(diarized!.outputTokens)], ['gpt-4o-transcribe-diarize', 1000, 50]);
+    assert.equal(BigInt(diarized!.inputCostPico), 200n * 2_500_000n + 800n * 6_000_000n);
+    assert.equal(BigInt(diarized!.outputCostPico), 50n * 10_000_000n);
+    assert.equal(BigInt(diarized!.costPico) - BigInt(diarized!.feePico), 5_800_000_000n);
     rt.close();
 
     // The beta protocol's `input_audio_transcription`; a per-minute price that does not divide by the millisecond is

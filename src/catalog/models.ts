@@ -188,6 +188,9 @@ const openai: readonly CatalogModel[] = [
   // "transcription audio duration" table) and each model's page (developers.openai.com/api/docs/models/<id>):
   // gpt-4o-transcribe and gpt-4o-mini-transcribe bill tokens, the others the audio's length.
   openaiTranscription('gpt-4o-transcribe', 'GPT-4o Transcribe', { tokens: ['2.50', '10.00', '6.00'] }),
+  // Its own page (developers.openai.com/api/docs/models/gpt-4o-transcribe-diarize, 2026-12-07: $2.50 in, $10 out,
+  // marked deprecated) and the pricing page's transcription tables give it gpt-4o-transcribe's row: $6 audio in.
+  openaiTranscription('gpt-4o-transcribe-diarize', 'GPT-4o Transcribe Diarize', { tokens: ['2.50', '10.00', '6.00'] }),
   openaiTranscription('gpt-4o-mini-transcribe', 'GPT-4o mini Transcribe', { tokens: ['1.25', '5.00', '3.00'] }),
   openaiTranscription('gpt-transcribe', 'GPT-Transcribe', { perMinute: '0.0045' }),
   openaiTranscription('gpt-live-transcribe', 'GPT-Live-Transcribe', { perMinute: '0.017' }),

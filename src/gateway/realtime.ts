@@ -71,6 +71,8 @@ const DONE = Buffer.from('"response.done"');
 const CREATED = Buffer.from('"response.created"');
 const CREATE = Buffer.from('"response.create"');
 const APPEND = Buffer.from('"input_audio_buffer.append"');
+const COMMIT = Buffer.from('"input_audio_buffer.commit"');
+const BILLABLE = new Set(['response.create', 'input_audio_buffer.append', 'input_audio_buffer.commit']);
 const TRANSCRIBED = Buffer.from('"conversation.item.input_audio_transcription.completed"');
 const TRANSCRIPTION_FAILED = Buffer.from('"conversation.item.input_audio_transcription.failed"');
 const COMMITTED = Buffer.from('"input_audio_buffer.committed"');
@@ -80,22 +82,24 @@ const SESSION_CREATED = Buffer.from('"session.created"');
 const SESSION_UPDATED = Buffer.from('"session.updated"');
 
 /**
- * A client event that starts work the provider bills: `response.create`, and audio appended — under server VAD (a
+ * A client event that starts work the provider bills: `response.create`; audio appended — under server VAD (a
  * session's default) the provider starts a response by itself when the speech in it stops, and no other client event
- * comes first. Not billable: `session.update`, `conversation.item.create`, `input_audio_buffer.commit` (it makes a
- * conversation item; OpenAI: "it will not create a response from the model"), `response.cancel`, and the rest.
- * Undefined for any other event; else the client's `event_id`, which its refusal names. Only a message holding the
- * event's name, or an escape that could spell it, is parsed.
+ * comes first; and audio committed — OpenAI: it "will trigger input audio transcription (if enabled in session
+ * configuration)", billed at the transcription model's prices. A commit is refused whether or not transcription is on:
+ * the gateway learns that only from the provider's `session.updated`, which a commit sent right after the client's
+ * `session.update` can overtake. Not billable: `session.update`, `conversation.item.create`, `response.cancel`, and
+ * the rest. Undefined for any other event; else the client's `event_id`, which its refusal names. Only a message
+ * holding the event's name, or an escape that could spell it, is parsed.
  */
 function billableEvent(data: Buffer): { type: string; clientEventId: string | null } | undefined {
-  if (!data.includes(CREATE) && !data.includes(APPEND) && !data.includes(BACKSLASH)) return undefined;
+  if (!data.includes(CREATE) && !data.includes(APPEND) && !data.includes(COMMIT) && !data.includes(BACKSLASH)) return undefined;
   let event: unknown;
   try {
     event = JSON.parse(data.toString('utf8'));
   } catch {
     return undefined;
   }
-  if (!isRecord(event) || (event.type !== 'response.create' && event.type !== 'input_audio_buffer.append')) return undefined;
+  if (!isRecord(event) || typeof event.type !== 'string' || !BILLABLE.has(event.type)) return undefined;
   return { type: event.type, clientEventId: typeof event.event_id === 'string' ? event.event_id : null };
 }
 
