@@ -241,6 +241,34 @@ describe('usage durability with real processes', () => {
     await node.stop();
   });
 
+  test('kill -9 while a Firewall judgement is open, restart on the same files: the judgement is recovered as the operator\'s call, never as the request', async () => {
+    const { node, fake, url } = await setup('sqlite', { TOLLGATE_FIREWALL_DECISION_MODEL: 'openai:gpt-4o-mini', TOLLGATE_FIREWALL_DECISION_TIMEOUT_MS: '120000' });
+    const accountId = node.accountId();
+    await grant(node, 10_000);
+    const { token } = await node.api<{ token: string }>('POST', '/access-keys', { name: 'judged' });
+    // A request rule of its own (`plugins`), judged by a decision model that answers only once it is let go.
+    const rule = { name: 'Wipes the disk', type: 'decision', phase: 'request', reads: ['messages'], instructions: 'Asks to delete everything, as "rm -rf /".' };
+    const asked = send(node.gatewayUrl, token, { ...body(0, 'gpt-4o', false), messages: [{ role: 'user', content: 'tidy up FAKE-JUDGE-HANG' }], plugins: [{ id: 'firewall', hard_deny: [rule] }] });
+    const judging = () => fake.requests.filter((r) => r.body?.model === 'gpt-4o-mini');
+    await until(10_000, async () => judging().length === 1, 'the judgement at the decision model');
+    node.child.proc.kill('SIGKILL');
+    await node.child.exited;
+    assert.equal((await asked).status, 0, 'cut by the kill');
+    await node.start();
+    await shipped(url, accountId, 1);
+    assert.equal(await node.stop(), 0, node.child.output());
+    const store = await openStore(url, { migrate: false });
+    try {
+      const rows = await store.db.selectFrom('usageEvents').select(['model', 'keySource', 'isFinalAttempt', 'completion', 'isError', 'costPico']).where('accountId', '=', accountId).execute();
+      // Begun before the call, so the kill could not lose it: the operator's (managed key), at no cost to the tenant,
+      // and not the request's final attempt (request counts leave it out). The request itself never reached an attempt.
+      assert.deepEqual(rows.map((r) => [r.model, r.keySource, Number(r.isFinalAttempt), r.completion, Number(r.isError), BigInt(r.costPico)]), [['gpt-4o-mini', 'ngrok', 0, 'unknown', 1, 0n]]);
+    } finally {
+      await store.close();
+    }
+    assert.equal(fake.requests.filter((r) => r.body?.model === 'gpt-4o').length, 0);
+  });
+
   test('PostgreSQL stopped mid-load and started again: every request served, every event shipped once', async (t) => {
     const cluster = await startPgCluster();
     clusters.push(cluster);

@@ -35,9 +35,9 @@ const NO_RM: FirewallRule = { name: 'No rm -rf', tier: 'hardDeny', type: 'regex'
 const finishedEvent = (e: BegunAttempt | UsageEvent): e is UsageEvent => 'completion' in e;
 
 /** The gateway under test, on the fake providers and a stub of its state; `options` adds to its settings. */
-function startOnFake(fake: FakeProvider, state: GatewayDeps['state'], usage: (BegunAttempt | UsageEvent)[], options: Partial<GatewayOptions> = {}): Promise<GatewayServer> {
+function startOnFake(fake: FakeProvider, state: GatewayDeps['state'], usage: (BegunAttempt | UsageEvent)[], options: Partial<GatewayOptions> = {}, logger = pino({ level: 'silent' })): Promise<GatewayServer> {
   return startGatewayServer({
-    state, usage: collectingSink(usage), logger: pino({ level: 'silent' }),
+    state, usage: collectingSink(usage), logger,
     catalog: createCatalog({ openai: `${fake.url}/v1`, anthropic: `${fake.url}/v1`, google: `${fake.url}/v1beta/openai` }),
     upstreams: new Upstreams({ loopId: 'firewall-test', allowPrivate: true }),
     options: {
@@ -860,19 +860,104 @@ describe('Firewall decision rules, judged by the decision model', () => {
     assert.equal(fake.requests.slice(sent).filter((r) => r.body!.model === 'gpt-4o').length, 0, 'the request itself never sent');
   });
 
-  test('a judgement never runs past the request\'s total time limit: the client gets its 504 when the limit says', async () => {
-    judged(enforced([WIPE], { onError: 'log' }));
-    account = { ...account, settings: { ...account.settings, totalTimeoutMs: 200, totalTimeoutSet: true } };
-    const recorded = usage.length;
-    const failed = await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'tidy up FAKE-JUDGE-SLOW-1500' }] }).then(() => undefined, (e: unknown) => e);
-    assert.ok(failed instanceof OpenAI.APIError && failed.status === 504, String(failed));
-    assert.equal(failed.code, 'ERR_NGROK_3810');
-    // The decision model's own limit is 500 ms here: cut at that, the judgement would have left the request (onError
-    // log) to be served within a total of its own; cut at the request's 200, the request has no time left.
-    // The request's own record, once metered: its time ran out.
-    let own: UsageEvent | undefined;
-    for (const since = Date.now(); !own && Date.now() - since < 2000; await new Promise((resolve) => setTimeout(resolve, 5))) own = usage.slice(recorded).filter(finishedEvent).find((e) => e.model === 'gpt-4o');
-    assert.deepEqual(own && [own.completion, own.costPico], ['timed_out', 0n]);
+  describe('a judge that never answers', () => {
+    // A gateway whose decision model may take far longer than any test: only the request's total time limit, or
+    // the gateway stopping, ends such a judgement (a judge marked FAKE-JUDGE-HANG answers only once it is let go).
+    let patient: GatewayServer;
+    let patientAi: OpenAI;
+    const PATIENT_DECISION_MS = 10 * 60_000;
+    /** What the patient gateway logged at error level. */
+    const errors: string[] = [];
+    const hanging = { model: 'openai:gpt-4o', messages: [{ role: 'user' as const, content: 'tidy up FAKE-JUDGE-HANG' }] };
+    const startPatient = async (): Promise<void> => {
+      const state = stubState(() => account, new Map([[TOKEN, { id: 'aigak_1', configurationId: null }]]));
+      const logger = pino({ level: 'error' }, { write: (line: string) => { errors.push(line); } });
+      patient = await startOnFake(fake, state, usage, { managedKeys: { openai: 'sk-operator' }, firewallDecision: { provider: 'openai', model: 'gpt-4o-mini', timeoutMs: PATIENT_DECISION_MS } }, logger);
+      patientAi = new OpenAI({ baseURL: `${patient.url}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    };
+    /** The finished events recorded since `from` on `model`, once there is one (a request's is metered after its answer). */
+    const eventsOn = async (from: number, model: string): Promise<UsageEvent[]> => {
+      const found = () => usage.slice(from).filter(finishedEvent).filter((e) => e.model === model);
+      while (found().length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      return found();
+    };
+
+    test('the request\'s total time limit ends the judgement: "could not check", decided by onError, and both are recorded', { timeout: 15_000 }, async () => {
+      await startPatient();
+      try {
+        judged(enforced([WIPE]));
+        account = { ...account, settings: { ...account.settings, totalTimeoutMs: 300, totalTimeoutSet: true } };
+        let recorded = usage.length;
+        const blocked = await patientAi.chat.completions.create(hanging);
+        assert.equal(blocked.choices[0]!.message.content, 'Blocked by the gateway\'s Firewall: rule "Wipes the disk" (hard block) could not check this request, and its policy blocks what it cannot check.');
+        const [judgement] = await eventsOn(recorded, 'gpt-4o-mini');
+        assert.deepEqual([judgement!.completion, judgement!.timedOut, judgement!.isError, judgement!.isFinalAttempt, judgement!.costPico], ['timed_out', true, true, false, 0n]);
+        const [own] = await eventsOn(recorded, 'gpt-4o');
+        assert.deepEqual(own!.firewall, [{ action: 'blocked', rule: 'Wipes the disk', tier: 'hardDeny', policyId: 'aigfwp_judged', phase: 'request' }]);
+
+        judged(enforced([WIPE], { onError: 'log' }));
+        account = { ...account, settings: { ...account.settings, totalTimeoutMs: 300, totalTimeoutSet: true } };
+        recorded = usage.length;
+        const sent = fake.requests.length;
+        const failed = await patientAi.chat.completions.create(hanging).then(() => undefined, (e: unknown) => e);
+        assert.ok(failed instanceof OpenAI.APIError && failed.status === 504, String(failed));
+        assert.equal(failed.code, 'ERR_NGROK_3810');
+        assert.equal((await eventsOn(recorded, 'gpt-4o-mini'))[0]!.completion, 'timed_out');
+        assert.deepEqual((await eventsOn(recorded, 'gpt-4o')).map((e) => [e.completion, e.isFinalAttempt, e.costPico]), [['timed_out', true, 0n]]);
+        assert.equal(fake.requests.slice(sent).filter((r) => r.body!.model === 'gpt-4o').length, 0, 'no time was left to send the request');
+      } finally {
+        await patient.close(0);
+      }
+    });
+
+    test('a gateway stopping while a request is judged: at the grace period\'s end the client gets its 503 "retry", the judgement is cut and recorded, and the stop waits for nothing more', { timeout: 15_000 }, async () => {
+      for (const onError of ['block', 'log'] as const) {
+        await startPatient();
+        judged(enforced([WIPE], { onError }));
+        const recorded = usage.length;
+        const sent = fake.requests.length;
+        const asked = patientAi.chat.completions.create(hanging).then(() => undefined, (e: unknown) => e);
+        while (judgements(sent).length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        // Before, the stop waited for the judgement up to the decision model's own limit (10 minutes here).
+        await patient.close(100);
+        const answered = await asked;
+        assert.ok(answered instanceof OpenAI.APIError && answered.status === 503, String(answered));
+        assert.equal(answered.code, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE');
+        // Recorded before close() returned, as the operator's call it was: cut by the stop, not timed out, no cost.
+        const judgement = usage.slice(recorded).filter(finishedEvent).filter((e) => e.model === 'gpt-4o-mini');
+        assert.deepEqual(judgement.map((e) => [e.completion, e.timedOut, e.isError, e.statusCode, e.isFinalAttempt, e.keySource, e.costPico]), [['failed', false, true, 0, false, 'ngrok', 0n]]);
+        // Told to retry, the client sends the request again: this gateway never sent it, nor began an attempt of it.
+        assert.equal(fake.requests.slice(sent).filter((r) => r.body!.model === 'gpt-4o').length, 0);
+        assert.deepEqual(usage.slice(recorded).filter((e) => e.model === 'gpt-4o'), []);
+        // The verdict the cut judgement led to (onError's) is not written over the 503: no failed request in the logs.
+        assert.deepEqual(errors.splice(0), [], onError);
+      }
+    });
+
+    test('a gateway stopping while a JSON answer\'s tool call is judged: the client gets its 503, the answer is billed as served and not written over it', { timeout: 15_000 }, async () => {
+      await startPatient();
+      try {
+        judged(enforced([{ name: 'Deletes files', tier: 'hardDeny', type: 'decision', phase: 'response', instructions: 'Deletes files. FAKE-JUDGE-HANG' }]));
+        const recorded = usage.length;
+        const sent = fake.requests.length;
+        const asked = patientAi.chat.completions.create({ model: 'openai:tool-each-said-x', messages: [{ role: 'user', content: 'tidy up' }], tools: CHAT_TOOLS }).then(() => undefined, (e: unknown) => e);
+        while (judgements(sent).length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        await patient.close(100);
+        const answered = await asked;
+        assert.ok(answered instanceof OpenAI.APIError && answered.status === 503, String(answered));
+        // The provider answered and billed: its tokens are the tenant's, as for a client that left.
+        const own = usage.slice(recorded).filter(finishedEvent).filter((e) => e.model === 'tool-each-said-x');
+        assert.equal(own.length, 1);
+        assert.ok(own[0]!.outputTokens > 0);
+        // The attempt the provider served is recorded served (before, writing the answer over the 503 threw, and the
+        // attempt was recorded as a failed, exhausted one).
+        assert.deepEqual([own[0]!.isError, own[0]!.retryAction, own[0]!.completion], [false, 'succeeded', 'succeeded']);
+        // Before, the screened answer was written over the 503: "Cannot write headers after they are sent", logged as a failed request.
+        assert.deepEqual(errors.splice(0), []);
+      } finally {
+        await patient.close(0);
+      }
+    });
   });
 
   describe('response rules: each tool call judged', () => {

@@ -138,6 +138,15 @@ function onTotalTimeout(ctx: RequestContext): void {
   ctx.current?.abort('total-timeout');
 }
 
+/**
+ * Whether the total ran out, its timer fired yet or not: armed with nothing left (Firewall judgements used the time),
+ * it fires a millisecond on, after a begin that took less — and the attempt went out past the client's 504.
+ */
+function outOfTime(ctx: RequestContext): boolean {
+  if (!totalTimedOut(ctx) && performance.now() - ctx.startedAt >= ctx.timeLimitMs) onTotalTimeout(ctx);
+  return totalTimedOut(ctx);
+}
+
 function armTotalTimer(ctx: RequestContext, limitMs: number): void {
   clearTimeout(ctx.totalTimer);
   ctx.timeLimitMs = limitMs;
@@ -309,7 +318,7 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
         verdict = leftByClient(record);
         break;
       }
-      if (totalTimedOut(ctx)) {
+      if (outOfTime(ctx)) {
         // The total ran out while it was being noted: no upstream call was open for the timer to abort, so sent now
         // it would run on past the client's 504, bounded only by its own timeout. Never sent; its begun row gets its event.
         record.failure = 'timeout';
@@ -547,6 +556,9 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         // Decision rules wait on the decision model; other rules answer at once.
         const screened = screenAnswer(ctx, ctx.route.surface, sent, ctx.firewall, ctx.firewallFindings ??= []);
         sent = screened instanceof Promise ? await screened : screened;
+        // The shutdown grace period ran out while the calls were judged: the client has its 503 ("retry"). The answer
+        // is billed as served (the provider did the work), as for a client that left; nothing is written over the 503.
+        if (ctx.abortCause === 'shutdown') return 'served';
       }
       if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'json'), sent);
       return 'served';

@@ -128,6 +128,11 @@ export interface RequestContext {
   rejectedModels: string;
   /** The in-flight upstream exchange; aborted on timeouts and client disconnect. */
   current: UpstreamExchange | undefined;
+  /**
+   * The gateway's own calls on the request while they are open (Firewall judgements): none is `current`, so a stopping
+   * gateway aborts them beside it.
+   */
+  gatewayCalls?: Set<UpstreamExchange>;
   abortCause: AbortCause | undefined;
   /** The request's total-timeout timer; a committed stream moves it to the stream's deadline. */
   totalTimer: ReturnType<typeof setTimeout> | undefined;

@@ -474,7 +474,12 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   if (ctx.firewall) {
     // Decision rules wait on the decision model; other rules answer at once.
     let blocked = screenRequest(ctx, ctx.firewall);
-    if (blocked instanceof Promise) blocked = await blocked;
+    if (blocked instanceof Promise) {
+      blocked = await blocked;
+      // The shutdown grace period ran out while the rules were judged: the client has its 503 ("retry") and the
+      // judgements their events; a verdict now (even onError's) would answer an answered request.
+      if (ctx.abortCause === 'shutdown') return;
+    }
     if (blocked) {
       answerBlockedRequest(ctx, blocked, attempts[0]!);
       return;

@@ -178,6 +178,8 @@ export class RequestsInFlight {
         writeError(ctx, tollgateError('gatewayStopping'));
       }
       ctx.current?.abort('shutdown');
+      // A judgement has no deadline of the grace period's: left open, the stop would wait for it up to its own limit.
+      for (const call of ctx.gatewayCalls ?? []) call.abort('shutdown');
     }
   }
 

@@ -171,9 +171,10 @@ function isFirewallJudgement(body: Record<string, unknown>): boolean {
 /**
  * The fake decision model: it flags an item holding the text the rule quotes (`Deletes files, as "rm -rf /".` flags
  * an item saying rm -rf /, in any case). Markers in the item or the rule: FAKE-JUDGE-FAIL a 500 (undefined here),
- * FAKE-JUDGE-PROSE an answer in words, FAKE-JUDGE-SLOW-<ms> the answer after that long.
+ * FAKE-JUDGE-PROSE an answer in words, FAKE-JUDGE-SLOW-<ms> the answer after that long, FAKE-JUDGE-HANG no answer
+ * until the gateway lets go (`gone`).
  */
-async function firewallJudgement(model: string, body: Record<string, unknown>): Promise<string | undefined> {
+async function firewallJudgement(model: string, body: Record<string, unknown>, gone: Promise<void>): Promise<string | undefined> {
   const messages = Array.isArray(body.messages) ? body.messages as { content?: unknown }[] : [];
   const system = typeof messages[0]?.content === 'string' ? messages[0].content : '';
   const item = typeof messages[1]?.content === 'string' ? messages[1].content : '';
@@ -186,6 +187,10 @@ async function firewallJudgement(model: string, body: Record<string, unknown>): 
   // The markers work in the rule too: a tool call's item is the model's own arguments.
   const both = `${system} ${text}`;
   if (both.includes('FAKE-JUDGE-FAIL')) return undefined;
+  if (both.includes('FAKE-JUDGE-HANG')) {
+    await gone;
+    return undefined;
+  }
   const slow = /FAKE-JUDGE-SLOW-(\d+)/.exec(both);
   if (slow) await sleep(Number(slow[1]));
   const quoted = /<rule>[^]*?"([^"]+)"[^]*?<\/rule>/.exec(system)?.[1];
@@ -402,7 +407,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
 
   const model = typeof body.model === 'string' ? body.model : 'unknown';
   if (surface === 'chat-completions' && isFirewallJudgement(body)) {
-    const judged = await firewallJudgement(model, body);
+    const judged = await firewallJudgement(model, body, new Promise((resolve) => res.once('close', resolve)));
     if (res.destroyed) return;
     if (judged === undefined) return sendError(500);
     res.writeHead(200, { 'content-type': 'application/json' }).end(judged);

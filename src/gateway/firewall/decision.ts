@@ -137,7 +137,10 @@ function verdictIn(answer: unknown): boolean | undefined {
  */
 export const JUDGEMENTS_MAX = 32;
 
-/** A request's judgements: how many were asked, and the calls still open (aborted when its client leaves). */
+/**
+ * A request's judgements: how many were asked, and the calls still open (aborted when its client leaves, and by a
+ * stopping gateway: `ctx.gatewayCalls`).
+ */
 interface RequestJudgements { asked: number; open: Set<UpstreamExchange> }
 
 const judging = new WeakMap<RequestContext, RequestJudgements>();
@@ -145,7 +148,7 @@ const judging = new WeakMap<RequestContext, RequestJudgements>();
 function judgementsOf(ctx: RequestContext): RequestJudgements {
   let state = judging.get(ctx);
   if (!state) {
-    const open = new Set<UpstreamExchange>();
+    const open = ctx.gatewayCalls ??= new Set<UpstreamExchange>();
     judging.set(ctx, state = { asked: 0, open });
     // No attempt of the request is open while its rules are judged: nothing else would stop these calls for a client
     // that left (server.ts aborts `ctx.current` only), and the operator would pay for answers nobody waits for.
@@ -168,6 +171,11 @@ function abortJudgement(exchange: UpstreamExchange): void {
 
 interface Judgement { id: string; flagged: boolean | undefined; statusCode: number; timedOut: boolean; cancelled: boolean; usage: ReportedUsage | undefined; durationMs: number }
 
+/** The gateway's shutdown grace period ran out (server.ts `cutShort`): its client has its 503, nothing more is asked for it. */
+function stopped(ctx: RequestContext): boolean {
+  return ctx.abortCause === 'shutdown';
+}
+
 /** The judgement's begun row (usage-durability.md): a crash during the call still yields its event. */
 function begunJudgement(ctx: RequestContext, plan: AttemptPlan, id: string): BegunAttempt {
   const { candidate } = plan;
@@ -181,20 +189,20 @@ function begunJudgement(ctx: RequestContext, plan: AttemptPlan, id: string): Beg
 
 /**
  * One call to the decision model, journaled before it is sent as an attempt is, and its usage recorded; never throws
- * (a failure is `flagged` undefined). Undefined when it is not asked at all: the client left, the request's time or
- * its judgements ran out.
+ * (a failure is `flagged` undefined). Undefined when it is not asked at all: the client left, the gateway stopped, the
+ * request's time or its judgements ran out.
  */
 async function callJudge(ctx: RequestContext, plan: AttemptPlan, phase: FirewallPhase, instructions: string, environment: readonly string[], item: string): Promise<Judgement | undefined> {
   const state = judgementsOf(ctx);
-  if (ctx.clientGone || state.asked >= JUDGEMENTS_MAX || judgementTimeMs(ctx) <= 0) return undefined;
+  if (ctx.clientGone || stopped(ctx) || state.asked >= JUDGEMENTS_MAX || judgementTimeMs(ctx) <= 0) return undefined;
   state.asked++;
   const out: Judgement = { id: newId('usageEvent'), flagged: undefined, statusCode: 0, timedOut: false, cancelled: false, usage: undefined, durationMs: 0 };
   await ctx.deps.usage.begin(begunJudgement(ctx, plan, out.id));
-  // Left, or out of time, while it was being noted: never sent (its begun row still gets its event).
+  // Left, stopped, or out of time, while it was being noted: never sent (its begun row still gets its event).
   const timeoutMs = judgementTimeMs(ctx);
-  if (ctx.clientGone || timeoutMs <= 0) {
+  if (ctx.clientGone || stopped(ctx) || timeoutMs <= 0) {
     out.cancelled = ctx.clientGone;
-    out.timedOut = !ctx.clientGone;
+    out.timedOut = !ctx.clientGone && !stopped(ctx);
     return out;
   }
   const body = {
@@ -223,7 +231,7 @@ async function callJudge(ctx: RequestContext, plan: AttemptPlan, phase: Firewall
     out.usage = openaiUsage(obj(answer)?.usage);
     out.flagged = verdictIn(answer);
   } catch {
-    // Refused, broken off, too long, not JSON, timed out, or its client left: could not check.
+    // Refused, broken off, too long, not JSON, timed out, its client left or the gateway stopped: could not check.
     out.timedOut = exchange.cause === 'attempt-timeout';
     out.cancelled = exchange.cause === 'client-gone';
   } finally {
