@@ -7,7 +7,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { generateText, jsonSchema, Output, streamText, tool } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
-import { FunctionCallingConfigMode, GoogleGenAI, Type, type FunctionCall } from '@google/genai';
+import { FunctionCallingConfigMode, GoogleGenAI, ThinkingLevel, Type, type FunctionCall } from '@google/genai';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { FAKE_THINKING, FAKE_TOOL_INPUT, FAKE_USAGE } from './fake-upstream.ts';
 import { countInputTokens } from '../src/domain/token-counter.ts';
@@ -890,6 +890,20 @@ describe('translation: the Anthropic SDK on a chat model that reasons (DeepSeek)
     assert.deepEqual([h.fake.requests.at(-1)!.path, sent.thinking, sent.reasoning_effort], ['/v1/chat/completions', { type: 'disabled' }, undefined]);
     await anthropic.messages.create({ model: 'deepseek:deepseek-chat', max_tokens: 100, thinking: { type: 'disabled' }, messages });
     assert.equal(h.fake.requests.at(-1)!.body!.thinking, undefined);
+  });
+
+  test('DeepSeek V4 from the other formats: Gemini\'s thinkingBudget 0 turns its thinking off, a Gemini level is its effort, and Claude Code\'s /effort max stays max (DeepSeek\'s deepest), not OpenAI\'s high', async () => {
+    const ai = new GoogleGenAI({ apiKey: anthropic.apiKey!, apiVersion: 'v1beta', httpOptions: { baseUrl: h.gatewayUrl } });
+    const off = await ai.models.generateContent({ model: 'deepseek:deepseek-v4-pro', contents: 'hi', config: { thinkingConfig: { thinkingBudget: 0 } } });
+    let sent = h.fake.requests.at(-1)!;
+    assert.deepEqual([sent.path, sent.body!.thinking, sent.body!.reasoning_effort], ['/v1/chat/completions', { type: 'disabled' }, undefined]);
+    assert.equal(off.sdkHttpResponse?.headers?.['ngrok-aig-removed-params'], undefined, 'the setting was honoured, not named removed');
+    await ai.models.generateContent({ model: 'deepseek:deepseek-flash', contents: 'hi', config: { thinkingConfig: { thinkingLevel: ThinkingLevel.HIGH } } });
+    sent = h.fake.requests.at(-1)!;
+    assert.deepEqual([sent.body!.thinking, sent.body!.reasoning_effort], [undefined, 'high']);
+    await anthropic.messages.create({ model: 'deepseek:deepseek-v4-pro', max_tokens: 100, thinking: { type: 'adaptive' }, output_config: { effort: 'max' }, messages: [{ role: 'user', content: 'hi' }] });
+    sent = h.fake.requests.at(-1)!;
+    assert.deepEqual([sent.body!.thinking, sent.body!.reasoning_effort], [{ type: 'enabled' }, 'max']);
   });
 
   test('reasoning_content comes back as thinking blocks before the call (JSON and streamed thinking_delta events), and sent back with the turn it goes up as reasoning_content, which DeepSeek requires in a thinking tool loop', async () => {

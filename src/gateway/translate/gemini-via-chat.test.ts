@@ -375,3 +375,13 @@ test('a call whose arguments are not a JSON object (cut at the output limit) is 
   assert.deepEqual(chunks(t.take() + t.finish()).map((c) => (c.candidates as Candidate[])[0]!.content!.parts), [[{ text: 'Checking.' }]]);
   assert.equal(t.failure?.()?.spec, Errors.toolCallArgumentsInvalid);
 });
+
+test('DeepSeek V4 (thinking unless switched off): a thinking budget of 0 is effort none, which becomes its switch turned off upstream (params.ts); a level or budget is its effort, not removed', () => {
+  const config = (thinkingConfig: Record<string, unknown>) => ({ contents: [{ parts: [{ text: 'hi' }] }], generationConfig: { thinkingConfig } });
+  const off = geminiViaChat.request(config({ thinkingBudget: 0 }), plan('deepseek-v4-pro'));
+  assert.deepEqual([off.body.reasoning_effort, off.removed], ['none', []]);
+  const high = geminiViaChat.request(config({ thinkingLevel: 'HIGH' }), plan('deepseek-flash'));
+  assert.deepEqual([high.body.reasoning_effort, high.removed], ['high', []]);
+  // DeepSeek's older models name their mode: nothing to set there.
+  assert.deepEqual(geminiViaChat.request(config({ thinkingBudget: 0 }), plan('deepseek-chat')).removed, ['generationConfig.thinkingConfig']);
+});

@@ -234,18 +234,19 @@ const LEVEL_EFFORTS: Readonly<Record<string, string>> = { minimal: 'low', low: '
 
 /**
  * Gemini's thinking settings → OpenAI's reasoning effort: its level as it is, a budget by its size (dynamic, -1:
- * medium). A budget of 0 turns Gemini's thinking off: for Claude (`claude`, through Messages) that is `none`, its
- * default, so no thinking is bought that the client declined; OpenAI's reasoning models always reason, at least `low`.
+ * medium). A budget of 0 turns Gemini's thinking off: for Claude (through Messages) that is `none`, its default, and
+ * for DeepSeek's V4 `none` is its switch turned off (params.ts), so no thinking is bought that the client declined
+ * (`offIsNone`); OpenAI's reasoning models always reason, at least `low`.
  * A level Gemini lacks, or a budget that is no whole number from -1 up, is one Google refuses: undefined (the setting
  * is named removed), not a guess.
  */
-function effortOf(thinking: Json, claude: boolean): string | undefined {
+function effortOf(thinking: Json, offIsNone: boolean): string | undefined {
   const named = geminiMember(thinking, 'thinkingLevel');
   const level = typeof named === 'string' ? named.toLowerCase() : undefined;
   if (named !== undefined && level !== 'thinking_level_unspecified') return level !== undefined && Object.hasOwn(LEVEL_EFFORTS, level) ? LEVEL_EFFORTS[level] : undefined;
   const budget = geminiMember(thinking, 'thinkingBudget');
   if (typeof budget !== 'number' || !Number.isSafeInteger(budget) || budget < -1) return undefined;
-  if (budget === 0 && claude) return 'none';
+  if (budget === 0 && offIsNone) return 'none';
   if (budget < 0) return 'medium';
   return budget < 4096 ? 'low' : budget < 16_384 ? 'medium' : 'high';
 }
@@ -312,7 +313,7 @@ function request(body: Json, plan: AttemptPlan, streaming: boolean): TranslatedR
     for (const name of ['responseMimeType', 'responseSchema', 'responseJsonSchema']) if (setting(name) !== undefined) removed.push(configName(name));
   }
   const thinking = geminiObject(config, 'thinkingConfig');
-  const effort = thinking ? effortOf(thinking, overMessages(plan)) : undefined;
+  const effort = thinking ? effortOf(thinking, overMessages(plan) || plan.candidate.catalogModel?.thinkingSwitch === true) : undefined;
   if (effort !== undefined && acceptsReasoningEffort(plan)) out.reasoning_effort = effort;
   else if (thinking) removed.push(configName('thinkingConfig'));
   // Function declarations map one to one; Google's own tools (Search grounding, code execution, URL context, Maps…)

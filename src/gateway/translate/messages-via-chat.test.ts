@@ -607,3 +607,10 @@ test('DeepSeek\'s V4 models think unless told not to: Messages `thinking` goes a
     assert.equal(sent.body.thinking, undefined, model);
   }
 });
+
+test('Claude\'s effort reaches DeepSeek V4 by its own name (DeepSeek takes Claude\'s efforts; `max` is its deepest), where OpenAI\'s reasoning models stop at high', () => {
+  const ask = (model: string, effort: string) => messagesViaChat.request({ model, max_tokens: 100, messages: [{ role: 'user', content: 'hi' }], thinking: { type: 'adaptive' }, output_config: { effort } }, plan(model));
+  assert.deepEqual([ask('deepseek-v4-pro', 'max').body.reasoning_effort, ask('deepseek-v4-pro', 'max').removed], ['max', []]);
+  assert.equal(ask('deepseek-flash', 'xhigh').body.reasoning_effort, 'xhigh');
+  assert.equal(ask('gpt-5.4', 'max').body.reasoning_effort, 'high');
+});

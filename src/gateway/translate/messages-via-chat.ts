@@ -267,13 +267,15 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (body.thinking !== undefined && body.thinking !== null && !thinks && thinking?.type !== 'disabled') removed.push('thinking');
   // Claude's effort (Claude Code's /effort) is what OpenAI's reasoning effort means; a thinking budget says less.
   const config = obj(body.output_config);
-  const effort = typeof config?.effort === 'string' && Object.hasOwn(CHAT_EFFORTS, config.effort) ? CHAT_EFFORTS[config.effort] : undefined;
   // A model that thinks unless told not to (DeepSeek's V4) is told either way the client asked: thinking it did not
-  // ask for is slower, billed, and answered as thinking blocks. Its effort goes too (DeepSeek takes `reasoning_effort`).
+  // ask for is slower, billed, and answered as thinking blocks. Its effort goes too: DeepSeek takes Claude's effort
+  // names as they are (`max` is its deepest, above `high`), where OpenAI's stop at high.
   const switchable = plan.candidate.catalogModel?.thinkingSwitch === true;
+  const claudeEffort = typeof config?.effort === 'string' && Object.hasOwn(CHAT_EFFORTS, config.effort) ? config.effort : undefined;
+  const effort = claudeEffort !== undefined && !switchable ? CHAT_EFFORTS[claudeEffort] : claudeEffort;
   if (switchable && (thinks || thinking?.type === 'disabled')) out.thinking = { type: thinks ? 'enabled' : 'disabled' };
   const thinkingOff = switchable && thinking?.type === 'disabled';
-  if ((thinks || effort !== undefined) && !thinkingOff && (switchable || acceptsReasoningEffort(plan))) out.reasoning_effort = effort ?? effortFor(thinking!);
+  if ((thinks || effort !== undefined) && !thinkingOff && acceptsReasoningEffort(plan)) out.reasoning_effort = effort ?? effortFor(thinking!);
   else if (thinks) removed.push('thinking');
   // Claude's JSON outputs (`output_config.format`, or the beta's top-level `output_format`) are chat's json_schema
   // response_format: the model answers the JSON as its text either way.

@@ -203,3 +203,23 @@ test('ConverseStream gaps: an end before the metadata event closes the message w
   assert.deepEqual(message.content.map((b) => b.type), ['redacted_thinking', 'text']);
   assert.equal(message.stop_reason, 'end_turn');
 });
+
+test('the stream\'s message_start carries the prompt\'s estimated size (Converse counts it only in its last event): a stream ending without that event does not tell the client its prompt was empty', async () => {
+  const stream = messagesViaConverse.stream({ ...scope, inputTokens: () => 42 });
+  const feed = (event: string, body: unknown) => stream.event(event, JSON.stringify(body));
+  feed('messageStart', { role: 'assistant' });
+  feed('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Hello.' } });
+  feed('contentBlockStop', { contentBlockIndex: 0 });
+  feed('messageStop', { stopReason: 'end_turn' });
+  const out = events(stream.take() + stream.finish());
+  const message = await MessageStream.fromReadableStream(new Response(out.map(([, data]) => `${JSON.stringify(data)}\n`).join('')).body!).finalMessage();
+  assert.equal(message.usage.input_tokens, 42);
+  // With Converse's own count, that count is the client's.
+  const counted = messagesViaConverse.stream({ ...scope, inputTokens: () => 42 });
+  counted.event('messageStart', JSON.stringify({ role: 'assistant' }));
+  counted.event('messageStop', JSON.stringify({ stopReason: 'end_turn' }));
+  counted.event('metadata', JSON.stringify({ usage: { inputTokens: 7, outputTokens: 1, totalTokens: 8 } }));
+  const whole = events(counted.take() + counted.finish());
+  const final = await MessageStream.fromReadableStream(new Response(whole.map(([, data]) => `${JSON.stringify(data)}\n`).join('')).body!).finalMessage();
+  assert.equal(final.usage.input_tokens, 7);
+});

@@ -242,7 +242,10 @@ class ConverseToMessages implements StreamTranslation {
   #start(): void {
     if (this.#started) return;
     this.#started = true;
-    this.#event('message_start', { message: { id: messageId(), type: 'message', role: 'assistant', model: this.#scope.model ?? '', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } } });
+    // The input as estimated when already counted (Anthropic counts it before the answer starts, Converse only in its
+    // last event), as messages-via-chat gives it: a stream that ends without that event still tells the client how
+    // long its prompt was (finish()).
+    this.#event('message_start', { message: { id: messageId(), type: 'message', role: 'assistant', model: this.#scope.model ?? '', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: this.#scope.inputTokens?.() ?? 0, output_tokens: 0 } } });
   }
 
   /** The client's index of the block open at Converse's `at`, opened with `contentBlock` when none is. */
@@ -346,7 +349,9 @@ class ConverseToMessages implements StreamTranslation {
   // A stream that ended without its metadata event: the message is closed with an estimate of its output (about
   // four characters a token). The account is billed on the gateway's own estimate of what was relayed (meter.ts).
   finish(): string {
-    this.#end({ output_tokens: lengthEstimate(this.#chars) });
+    // The prompt's estimate too, when counted by now (message_start may have gone before it was).
+    const input = this.#scope.inputTokens?.();
+    this.#end({ ...(input !== undefined ? { input_tokens: input } : {}), output_tokens: lengthEstimate(this.#chars) });
     return this.take();
   }
 

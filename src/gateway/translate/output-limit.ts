@@ -15,11 +15,12 @@ export function fittedOutputLimit(limit: unknown, plan: AttemptPlan): unknown {
 
 /**
  * Whether the model takes `reasoning_effort` on chat completions: OpenAI's reasoning models, the ones whose output
- * limit field is `max_completion_tokens` (others refuse the field); and a model reached through Messages (Claude),
- * whose half of the translation makes it Claude's thinking (chat-via-messages.ts).
+ * limit field is `max_completion_tokens` (others refuse the field); DeepSeek's V4 models (`thinkingSwitch`: an effort
+ * `none` becomes their switch turned off, params.ts); and a model reached through Messages (Claude), whose half of
+ * the translation makes it Claude's thinking (chat-via-messages.ts).
  */
 export function acceptsReasoningEffort(plan: AttemptPlan): boolean {
-  return plan.candidate.catalogModel?.chatOutputLimitField !== undefined || overMessages(plan);
+  return plan.candidate.catalogModel?.chatOutputLimitField !== undefined || plan.candidate.catalogModel?.thinkingSwitch === true || overMessages(plan);
 }
 
 /**

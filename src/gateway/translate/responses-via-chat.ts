@@ -262,8 +262,7 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   }
   const effort = obj(body.reasoning)?.effort;
   if (body.reasoning !== undefined && body.reasoning !== null) {
-    // A model that thinks by default takes the effort too: `none` becomes its switch turned off (params.ts).
-    if (typeof effort === 'string' && (acceptsReasoningEffort(plan) || plan.candidate.catalogModel?.thinkingSwitch)) out.reasoning_effort = effort;
+    if (typeof effort === 'string' && acceptsReasoningEffort(plan)) out.reasoning_effort = effort;
     else removed.push('reasoning');
   }
   return names.back.size > 0 ? { body: out, removed, clientFields: CLIENT_FIELDS, toolNames: names.back } : { body: out, removed, clientFields: CLIENT_FIELDS };
