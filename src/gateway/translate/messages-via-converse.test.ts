@@ -183,7 +183,8 @@ test('ConverseStream gaps: an end before the metadata event closes the message w
   feed('messageStart', { role: 'assistant' });
   feed('contentBlockDelta', { contentBlockIndex: 0, delta: { reasoningContent: { redactedContent: 'ZW5jcnlwdGVk' } } });
   feed('contentBlockStop', { contentBlockIndex: 0 });
-  feed('contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: '{"orphan":true}' } } });
+  // An orphan call streamed in many pieces: logged once for its block, not once a piece.
+  for (const piece of ['{"orp', 'han"', ':true}']) feed('contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: piece } } });
   feed('contentBlockStop', { contentBlockIndex: 1 });
   feed('contentBlockDelta', { contentBlockIndex: 2, delta: { text: 'The answer is forty-two, as computed.' } });
   feed('contentBlockStop', { contentBlockIndex: 2 });

@@ -228,6 +228,8 @@ class ConverseToMessages implements StreamTranslation {
   #tool: unknown;
   /** Redacted reasoning by Converse's index, held whole: a `redacted_thinking` block has no delta to stream it in. */
   readonly #redacted = new Map<number, string>();
+  /** Blocks whose orphan tool input was logged already. */
+  readonly #orphanLogged = new Set<number>();
   /** What the answer wrote, for an estimate of its output when the stream ends without Converse's usage. */
   #chars = 0;
 
@@ -311,10 +313,12 @@ class ConverseToMessages implements StreamTranslation {
       this.#event('content_block_delta', { index: this.#block(at, { type: 'text', text: '' }), delta: { type: 'text_delta', text: delta.text } });
     } else if (typeof input === 'string') {
       // A call's input with no call begun (no contentBlockStart) has no id or name to begin one with: a block
-      // without them is no call an SDK can run, so the piece is left out, and logged.
+      // without them is no call an SDK can run, so the piece is left out, and logged once a block (a model that never
+      // begins its calls would otherwise write a line per piece).
       const open = this.#open.get(at);
       if (open?.type !== 'tool_use') {
-        this.#scope.warn?.({ contentBlockIndex: at }, 'ConverseStream sent tool input for no call it began; left out of the translated stream');
+        if (!this.#orphanLogged.has(at)) this.#scope.warn?.({ contentBlockIndex: at }, 'ConverseStream sent tool input for no call it began; left out of the translated stream');
+        this.#orphanLogged.add(at);
         return;
       }
       this.#chars += input.length;
