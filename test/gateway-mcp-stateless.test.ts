@@ -16,7 +16,7 @@ import type { AccountSnapshot } from '../src/state/types.ts';
 import type { BegunAttempt, UsageEvent } from '../src/usage/event.ts';
 import { startFakeMcp, startStatelessMcp, text, type FakeMcp } from './helpers/mcp-server.ts';
 import { snapshot } from './helpers/snapshot.ts';
-import { collectingSink, stubState } from './helpers/stub-gateway.ts';
+import { collectingSink, finalEvent as finalEventOf, stubState } from './helpers/stub-gateway.ts';
 
 const TOKEN = 'ng-stateless-test-key';
 const NARROW_TOKEN = 'ng-stateless-narrow-key';
@@ -103,14 +103,7 @@ describe('MCP gateway, stateless revision (2026-07-28)', () => {
     return client;
   }
 
-  async function finalEvent(requestId: string): Promise<UsageEvent> {
-    for (let i = 0; i < 100; i++) {
-      const e = usage.find((u): u is UsageEvent => 'isFinalAttempt' in u && u.requestId === requestId);
-      if (e) return e;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    throw new Error(`no usage event for ${requestId}`);
-  }
+  const finalEvent = (requestId: string): Promise<UsageEvent> => finalEventOf(usage, requestId);
 
   async function post(path: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
     const response = await fetch(gateway.url + path, {

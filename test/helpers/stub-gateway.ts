@@ -20,6 +20,16 @@ export function stubState(account: () => AccountSnapshot, keys: ReadonlyMap<stri
   };
 }
 
+/** The final usage event of request `requestId` in what a collecting sink kept, waited for: a call's is recorded as its relay ends. */
+export async function finalEvent(usage: readonly (BegunAttempt | UsageEvent)[], requestId: string): Promise<UsageEvent> {
+  for (let i = 0; i < 100; i++) {
+    const e = usage.find((u): u is UsageEvent => 'isFinalAttempt' in u && u.requestId === requestId);
+    if (e) return e;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`no usage event for ${requestId}`);
+}
+
 /** A sink keeping every begun attempt and usage event in `into`, in order. */
 export function collectingSink(into: (BegunAttempt | UsageEvent)[]): UsageSink {
   return { begin: async (a) => { into.push(a); }, record: (e) => { into.push(e); }, flush: async () => {}, close: async () => {} };

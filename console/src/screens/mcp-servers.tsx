@@ -12,7 +12,7 @@ function McpServerList() {
   return (
     <section aria-labelledby="mcp-title">
       <PageHeading id="mcp-title">MCP servers</PageHeading>
-      <p class="lead">MCP servers your keys reach through the gateway, each under a label: its tools are offered as &lt;label&gt;__&lt;tool&gt; on the gateway's /mcp, and unprefixed on the server's own path. Configurations can allow some servers and tools only.</p>
+      <p class="lead">MCP servers your keys reach through the gateway, each under a label: its tools are offered as &lt;label&gt;__&lt;tool&gt; on the gateway's /mcp (or, on /mcp?tools=search, found and called through two tools, search_tools and call_tool), and unprefixed on the server's own path. Configurations can allow some servers and tools only.</p>
       <p><a class="btn btn-primary" href="#/mcp-servers/new">Add MCP server</a></p>
       <ErrorNote error={load.error ?? remove.error} />
       <Loading busy={load.busy} />

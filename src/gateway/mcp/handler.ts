@@ -1,7 +1,8 @@
 // The MCP gateway's endpoint (gateway-behaviour.md "MCP gateway"; ngrok's MCP Gateway, 2026-12-02): `POST /mcp`, every
 // server the access key may reach with its tools named `<label>__<tool>`, and `POST /mcp/s-<id>`, one server with its
 // tools as the server names them (on an `mcp.` host, `/` and `/s-<id>`); the 2025 revisions with sessions and the
-// stateless 2026-07-28 one (domain/mcp-stateless.ts) on the same URLs. The gateway answers initialize, server/discover,
+// stateless 2026-07-28 one (domain/mcp-stateless.ts) on the same URLs; `?tools=search` on the aggregate endpoint
+// lists two tools that search and call the others (search.ts). The gateway answers initialize, server/discover,
 // ping and tools/list itself; it forwards tools/call (and, on a server's own endpoint, whatever else the client asks) to the
 // server with the server's credential in place of the access key, and relays the answer as it arrives. Every
 // tools/call is recorded in usage, allowed, refused or failed.
@@ -23,6 +24,7 @@ import { mcpServerAllowed, mcpToolAllowed } from './access.ts';
 import { EventData } from './jsonrpc.ts';
 import { parseMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from '../../domain/json-rpc.ts';
 import { discoverResult, eraOf, isStatelessVersion, METHOD_NOT_FOUND_STATUS, paramMismatch, removedMethod, statelessResult } from '../../domain/mcp-stateless.ts';
+import { CALL_TOOL, callArgs, META_TOOLS, SEARCH_INSTRUCTIONS, SEARCH_TOOLS, searchArgs, searchTools, TOOL_SEARCH_PARAM, TOOL_SEARCH_VALUE, toolSearchOf } from './search.ts';
 import { httpFailure, McpUpstreamError, McpUpstreamSessions, upstreamFailure, type Budget, type McpTarget, type McpTool } from './upstream.ts';
 
 /** Streamable HTTP revisions the gateway speaks to its clients, newest first. */
@@ -160,6 +162,9 @@ export class McpGateway {
       if (!server) return refuse(ctx, 404, RpcCode.invalidRequest, `No MCP server s-${serverId.slice(0, 64)} in this account.`);
       if (!mcpServerAllowed(scope, server.label)) return refuse(ctx, 403, RpcCode.notAllowed, `MCP server "${server.label}" is not allowed for this key.`);
     }
+    const search = toolSearchOf(req.url ?? '/');
+    if (typeof search === 'string') return refuse(ctx, 400, RpcCode.invalidRequest, search);
+    if (search && server) return refuse(ctx, 400, RpcCode.invalidRequest, `Tool search is served on the aggregate endpoint (?${TOOL_SEARCH_PARAM}=${TOOL_SEARCH_VALUE} there), where a server's own tools are found with every other's.`);
     const presented = headerOf(req.headers['mcp-session-id']);
     if (method === 'DELETE') {
       if (presented === undefined) return refuse(ctx, 400, RpcCode.invalidRequest, 'DELETE ends a session: send its Mcp-Session-Id.');
@@ -190,7 +195,7 @@ export class McpGateway {
     const era = eraOf(message, req.headers);
     if (era.era === 'refused') return answer(ctx, era.status, era.body);
     const stateless = era.era === 'stateless';
-    const call: Call = { ctx, key, account, scope, server, message, viaApiKey, token: token!, owner: '', stopping, stateless };
+    const call: Call = { ctx, key, account, scope, server, message, viaApiKey, token: token!, owner: '', stopping, stateless, search, viaCallTool: false };
     if (!stateless && message.method === 'initialize' && message.id !== undefined && message.id !== null) return this.#initialize(call, message.id);
     // A stateless request has no session (one it names is ignored, as the revision says): it uses its key's upstream
     // sessions, as a 2025 request sent without one does.
@@ -222,7 +227,7 @@ export class McpGateway {
       case 'ping': return answer(ctx, 200, rpcResult(id, {}));
       case 'server/discover': if (stateless) return this.#discover(call, id); break;
       case 'tools/list': return this.#toolsList(call, id);
-      case 'tools/call': return this.#toolsCall(call, id);
+      case 'tools/call': return search ? this.#searchCall(call, id) : this.#toolsCall(call, id);
     }
     if (server) return this.#forward(call, id, server, message, undefined);
     return answer(ctx, stateless ? METHOD_NOT_FOUND_STATUS : 200, rpcError(id, RpcCode.methodNotFound, `Method not found: ${message.method.slice(0, 64)}. The aggregate MCP endpoint serves tools only; a server's own endpoint (/s-<id>) passes its other methods through.`));
@@ -282,7 +287,7 @@ export class McpGateway {
   async #offer(call: Call, id: JsonRpcId): Promise<{ capabilities: Record<string, unknown>; instructions: string | undefined } | undefined> {
     const { ctx, server } = call;
     const capabilities: Record<string, unknown> = { tools: { listChanged: false } };
-    if (!server) return { capabilities, instructions: undefined };
+    if (!server) return { capabilities, instructions: call.search ? SEARCH_INSTRUCTIONS : undefined };
     const budget = this.#budget(call);
     try {
       const upstream = await this.sessions.session(call.owner, this.#target(call, server), budget.budget);
@@ -304,7 +309,7 @@ export class McpGateway {
   }
 
   async #toolsList(call: Call, id: JsonRpcId): Promise<void> {
-    const { ctx, account, scope, server } = call;
+    const { ctx, scope, server } = call;
     const budget = this.#budget(call);
     try {
       if (server) {
@@ -316,23 +321,68 @@ export class McpGateway {
         }
         return answer(ctx, 200, rpcResult(id, listed(call, { tools: tools.filter((t) => mcpToolAllowed(scope, server.label, t.name)) })));
       }
-      const servers = [...account.mcpServers.values()].filter((s) => mcpServerAllowed(scope, s.label)).sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
-      const lists = await Promise.allSettled(servers.map(async (s) => this.sessions.tools(call.owner, this.#target(call, s), budget.budget)));
-      const tools: McpTool[] = [];
-      for (let i = 0; i < servers.length; i++) {
-        const s = servers[i]!;
-        const listed = lists[i]!;
-        if (listed.status === 'rejected') {
-          // One server down leaves the others' tools usable; its calls say what is wrong.
-          this.#deps.logger.warn({ requestId: ctx.requestId, server: s.label, err: listed.reason instanceof Error ? listed.reason.message : String(listed.reason) }, 'mcp server tools not listed');
-          continue;
-        }
-        for (const t of listed.value) if (mcpToolAllowed(scope, s.label, t.name)) tools.push({ ...t, name: `${s.label}${MCP_TOOL_SEPARATOR}${t.name}` });
-      }
-      answer(ctx, 200, rpcResult(id, listed(call, { tools })));
+      // Tool search lists its own two tools whatever the servers offer: nothing to ask them.
+      if (call.search) return answer(ctx, 200, rpcResult(id, listed(call, { tools: META_TOOLS })));
+      answer(ctx, 200, rpcResult(id, listed(call, { tools: await this.#reachableTools(call, budget) })));
     } finally {
       budget.done();
     }
+  }
+
+  /**
+   * Every tool the key may call on the aggregate endpoint, named `<label>__<tool>`: ordered by label, each server's
+   * tools in its own order.
+   */
+  async #reachableTools(call: Call, budget: CallBudget): Promise<McpTool[]> {
+    const { ctx, account, scope } = call;
+    const servers = [...account.mcpServers.values()].filter((s) => mcpServerAllowed(scope, s.label)).sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+    const lists = await Promise.allSettled(servers.map(async (s) => this.sessions.tools(call.owner, this.#target(call, s), budget.budget)));
+    const tools: McpTool[] = [];
+    for (let i = 0; i < servers.length; i++) {
+      const s = servers[i]!;
+      const listed = lists[i]!;
+      if (listed.status === 'rejected') {
+        // One server down leaves the others' tools usable; its calls say what is wrong.
+        this.#deps.logger.warn({ requestId: ctx.requestId, server: s.label, err: listed.reason instanceof Error ? listed.reason.message : String(listed.reason) }, 'mcp server tools not listed');
+        continue;
+      }
+      for (const t of listed.value) if (mcpToolAllowed(scope, s.label, t.name)) tools.push({ ...t, name: `${s.label}${MCP_TOOL_SEPARATOR}${t.name}` });
+    }
+    return tools;
+  }
+
+  /**
+   * A tools/call on a tool-search connection: `search_tools`, `call_tool`, or a tool's own name (an agent coded
+   * against names keeps working).
+   */
+  async #searchCall(call: Call, id: JsonRpcId): Promise<void> {
+    const params = call.message.params ?? {};
+    if (params.name === SEARCH_TOOLS) return this.#searchTools(call, id, params.arguments);
+    if (params.name !== CALL_TOOL) return this.#toolsCall(call, id);
+    const args = callArgs(params.arguments);
+    if (typeof args === 'string') return answer(call.ctx, 200, rpcError(id, RpcCode.invalidParams, args));
+    // The call made as if the client had named the tool itself: the one path, with its access checks, usage event,
+    // cancellation (the id is the client's) and errors; `_meta` (a progress token) goes with it.
+    const unwrapped: Record<string, unknown> = { ...params, name: args.name };
+    if (args.arguments === undefined) delete unwrapped.arguments;
+    else unwrapped.arguments = args.arguments;
+    return this.#toolsCall({ ...call, message: { ...call.message, params: unwrapped }, viaCallTool: true }, id);
+  }
+
+  /** `search_tools`: the key's tools matching the query, answered by the gateway (no server is called, nothing recorded). */
+  async #searchTools(call: Call, id: JsonRpcId, given: unknown): Promise<void> {
+    const args = searchArgs(given);
+    if (typeof args === 'string') return answer(call.ctx, 200, rpcError(id, RpcCode.invalidParams, args));
+    const budget = this.#budget(call);
+    let tools: McpTool[];
+    try {
+      tools = await this.#reachableTools(call, budget);
+    } finally {
+      budget.done();
+    }
+    const found = searchTools(tools, args.query, args.limit);
+    const result: Record<string, unknown> = { content: [{ type: 'text', text: JSON.stringify(found) }], structuredContent: found };
+    answer(call.ctx, 200, rpcResult(id, call.stateless ? statelessResult(call.message.method, result) : result));
   }
 
   async #toolsCall(call: Call, id: JsonRpcId): Promise<void> {
@@ -400,8 +450,9 @@ export class McpGateway {
       this.#record(call, server.label, tool, undefined, isCancelled(budget) ? cancelled(0) : failed(failure, 0));
       return this.#failed(call, id, failure, server, budget);
     }
-    // The arguments a stateless client repeats in headers must be the body's, as its other headers must (eraOf).
-    const mismatch = call.stateless ? paramMismatch(id, definition.inputSchema, params.arguments, ctx.req.headers) : undefined;
+    // The arguments a stateless client repeats in headers must be the body's, as its other headers must (eraOf); not
+    // through call_tool, whose headers (what a proxy in front routed on) carry none of the tool's arguments.
+    const mismatch = call.stateless && !call.viaCallTool ? paramMismatch(id, definition.inputSchema, params.arguments, ctx.req.headers) : undefined;
     if (mismatch) {
       budget.done();
       this.#record(call, server.label, tool, undefined, denied(RpcCode.headerMismatch));
@@ -748,6 +799,10 @@ interface Call {
   stopping: AbortSignal | undefined;
   /** A request of the stateless revision (MCP 2026-07-28): no session, results as that revision has them. */
   stateless: boolean;
+  /** Tool search (`?tools=search`, aggregate endpoint only): tools/list offers search_tools and call_tool. */
+  search: boolean;
+  /** A tools/call made through call_tool, its message the tool's own call. */
+  viaCallTool: boolean;
 }
 
 /** A tools/call forwarded: its usage event, the tool (as named by its server, and as it listed it) and where it went. */

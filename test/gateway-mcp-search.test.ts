@@ -1,0 +1,298 @@
+// Tool search on the MCP gateway's aggregate endpoint (`/mcp?tools=search`; ours, ngrok's shape being unknown): the
+// official SDK's clients, a 2025 one (v1, sessions) and a 2026-07-28 one (v2, stateless), see two tools, find the
+// key's tools with `search_tools` and run them with `call_tool`, which goes down the path a direct call takes. Behind
+// the gateway: `docs` (a stored secret, JSON answers), `tickets` (no credential, event streams) and `modern`, a server
+// that speaks only 2026-07-28 and takes one argument in a header too.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import pino from 'pino';
+import { z } from 'zod';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { Client as ClientV2, ProtocolError, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client';
+import { startGatewayServer, type GatewayServer } from '../src/gateway/server.ts';
+import { Upstreams } from '../src/gateway/upstream.ts';
+import { createCatalog } from '../src/catalog/index.ts';
+import type { AccountSnapshot } from '../src/state/types.ts';
+import type { BegunAttempt, UsageEvent } from '../src/usage/event.ts';
+import { startFakeMcp, startStatelessMcp, text, type FakeMcp } from './helpers/mcp-server.ts';
+import { snapshot } from './helpers/snapshot.ts';
+import { collectingSink, finalEvent as finalEventOf, stubState } from './helpers/stub-gateway.ts';
+
+const TOKEN = 'ng-mcp-search-key';
+const NARROW_TOKEN = 'ng-mcp-search-narrow-key';
+const DOCS_SECRET = 'docs-upstream-secret';
+const MODERN_SECRET = 'modern-upstream-secret';
+
+interface Found { name: string; description?: string; inputSchema: { type: string; properties?: Record<string, unknown> } }
+interface Searched { tools: Found[]; total: number }
+
+describe('MCP gateway, tool search', () => {
+  let docs: FakeMcp;
+  let tickets: FakeMcp;
+  let modern: FakeMcp;
+  let gateway: GatewayServer;
+  let account: AccountSnapshot;
+  const usage: (BegunAttempt | UsageEvent)[] = [];
+  /** Request ids of the gateway's answers, in order, as the clients' fetch saw them. */
+  const requestIds: string[] = [];
+  const clients: { close(): Promise<void> }[] = [];
+  let waitStarted: () => void = () => {};
+  let waitCancelled: () => void = () => {};
+
+  before(async () => {
+    docs = await startFakeMcp((s) => {
+      s.registerTool('search', { description: 'Search the docs', inputSchema: { query: z.string() } }, ({ query }) => text(`results for ${query}`));
+      s.registerTool('fetch_page', { description: 'Fetch a page', inputSchema: { path: z.string() } }, ({ path }) => text(`page ${path}`));
+      s.registerTool('admin_delete', { description: 'Delete a page' }, () => text('deleted'));
+    }, (h) => h['x-docs-key'] === DOCS_SECRET, true);
+    tickets = await startFakeMcp((s) => {
+      s.registerTool('create', { title: 'Open a ticket', description: 'Files a new issue', inputSchema: { title: z.string() } }, ({ title }) => text(`opened "${title}"`));
+      s.registerTool('list_open', { description: 'Lists the tickets still open' }, () => text('none open'));
+      s.registerTool('wait', { description: 'Runs until cancelled' }, async (extra) => {
+        waitStarted();
+        await new Promise<void>((resolve) => extra.signal.addEventListener('abort', () => resolve(), { once: true }));
+        waitCancelled();
+        return text('cancelled');
+      });
+    }, () => true);
+    modern = await startStatelessMcp((s) => {
+      s.registerTool('route', { description: 'Routes a ticket to a region', inputSchema: z.object({ region: z.string().meta({ 'x-mcp-header': 'Region' }) }) }, ({ region }) => ({ content: [{ type: 'text' as const, text: `routed to ${region}` }] }));
+    }, (h) => h.authorization === `Bearer ${MODERN_SECRET}`);
+    account = snapshot({
+      providerKeys: [
+        { id: 'aigpk_docs', providerId: 'mcp:docs', value: DOCS_SECRET },
+        { id: 'aigpk_modern', providerId: 'mcp:modern', value: MODERN_SECRET },
+      ],
+      configurations: [{ id: 'aigac_narrow', access: { mcpTools: { allow: ['docs/search', 'docs/fetch_*', 'tickets/*', 'modern/*'] } }, rules: null }],
+      mcpServers: [
+        { id: 'aigmcp_docs', label: 'docs', upstreamUrl: docs.url, auth: { type: 'secret', in: 'header', name: 'X-Docs-Key' } },
+        { id: 'aigmcp_tickets', label: 'tickets', upstreamUrl: tickets.url, auth: { type: 'none' } },
+        { id: 'aigmcp_modern', label: 'modern', upstreamUrl: modern.url, auth: { type: 'secret', in: 'header', name: 'Authorization', prefix: 'Bearer ' } },
+      ],
+    });
+    const key = (token: string, configurationId: string | null) => [token, { id: `aigk_${token}`, configurationId }] as const;
+    const state = stubState(() => account, new Map([key(TOKEN, null), key(NARROW_TOKEN, 'aigac_narrow')]));
+    gateway = await startGatewayServer({
+      state, usage: collectingSink(usage), logger: pino({ level: 'silent' }),
+      catalog: createCatalog({}),
+      upstreams: new Upstreams({ loopId: 'mcp-search-test', allowPrivate: true }),
+      options: {
+        maxBodyBytes: 10 * 1024 * 1024, managedKeys: {}, processingFeeMicroUsdPerMtok: 0n, mcpCallFeeMicroUsd: 1500n, loopId: 'mcp-search-test',
+        clientHeadersTimeoutMs: 10_000, clientRequestTimeoutMs: 30_000, streamIdleTimeoutMs: 30_000, streamTimeoutMs: 60_000,
+      },
+    }, '127.0.0.1', 0);
+  });
+  after(async () => {
+    for (const c of clients) await c.close();
+    await gateway.close(0);
+    await docs.close();
+    await tickets.close();
+    await modern.close();
+  });
+
+  const recordingFetch = async (url: string | URL, init?: RequestInit): Promise<Response> => {
+    const response = await fetch(url, init);
+    requestIds.push(response.headers.get('ngrok-aig-request-id') ?? '');
+    return response;
+  };
+
+  /** A 2025 client (the v1 SDK: initialize, a session). */
+  async function connect(path: string, token: string): Promise<Client> {
+    const transport = new StreamableHTTPClientTransport(new URL(gateway.url + path), { requestInit: { headers: { authorization: `Bearer ${token}` } }, fetch: recordingFetch });
+    const client = new Client({ name: 'mcp-search-test', version: '1.0.0' });
+    await client.connect(transport);
+    clients.push(client);
+    return client;
+  }
+
+  /** A 2026-07-28 client (the v2 SDK pinned to it: server/discover, no session). */
+  async function connectStateless(path: string, token: string): Promise<ClientV2> {
+    const transport = new TransportV2(new URL(gateway.url + path), { requestInit: { headers: { authorization: `Bearer ${token}` } }, fetch: recordingFetch });
+    const client = new ClientV2({ name: 'mcp-search-stateless-test', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await client.connect(transport);
+    clients.push(client);
+    return client;
+  }
+
+  const finalEvent = (requestId: string): Promise<UsageEvent> => finalEventOf(usage, requestId);
+
+  /** What a usage event says a user relies on, without its ids and times. */
+  const recorded = (e: UsageEvent) => [e.provider, e.model, e.accessKeyId, e.statusCode, e.isError, e.completion, e.stopReason, e.costPico, e.providerKeyId];
+
+  /** search_tools' answer: its structured content, which its text block repeats as JSON. */
+  function searched(answered: unknown): Searched {
+    const result = answered as { content: unknown; structuredContent: unknown };
+    const blocks = result.content as { type: string; text: string }[];
+    assert.equal(blocks.length, 1);
+    assert.equal(blocks[0]!.type, 'text');
+    assert.deepEqual(JSON.parse(blocks[0]!.text), result.structuredContent);
+    return result.structuredContent as Searched;
+  }
+
+  const invalidParams = (error: unknown): boolean => (error instanceof McpError || error instanceof ProtocolError) && error.code === -32602;
+  const notAllowed = (error: unknown): boolean => (error instanceof McpError || error instanceof ProtocolError) && error.code === -32003;
+
+  test('tools/list on /mcp?tools=search is search_tools and call_tool, whatever the servers offer; /mcp still lists every tool', async () => {
+    const client = await connect('/mcp?tools=search', TOKEN);
+    const { tools } = await client.listTools();
+    assert.deepEqual(tools.map((t) => t.name), ['search_tools', 'call_tool']);
+    const search = tools[0]!;
+    assert.deepEqual(search.inputSchema.required, ['query']);
+    assert.deepEqual(Object.keys(search.inputSchema.properties ?? {}), ['query', 'limit']);
+    assert.deepEqual(tools[1]!.inputSchema.required, ['name']);
+    assert.match(client.getInstructions() ?? '', /search_tools/);
+
+    const plain = await connect('/mcp', TOKEN);
+    assert.equal((await plain.listTools()).tools.length, 7);
+    assert.equal(plain.getInstructions(), undefined);
+  });
+
+  test('search_tools finds the key\'s tools on every server, name hits first, with their input schemas; a tool the key may not call is never found', async () => {
+    const narrow = await connect('/mcp?tools=search', NARROW_TOKEN);
+    const found = searched(await narrow.callTool({ name: 'search_tools', arguments: { query: 'page ticket' } }));
+    assert.deepEqual(found.tools.map((t) => t.name), ['docs__fetch_page', 'tickets__create', 'tickets__list_open', 'tickets__wait', 'modern__route']);
+    assert.equal(found.total, 5);
+    const page = found.tools[0]!;
+    assert.equal(page.description, 'Fetch a page');
+    assert.deepEqual(Object.keys(page.inputSchema.properties ?? {}), ['path']);
+    assert.deepEqual(Object.keys(found.tools.find((t) => t.name === 'tickets__create')!.inputSchema.properties ?? {}), ['title']);
+    // The description names "page": found for a key that may call it, after the tool named so, and never for one that may not.
+    const all = await connect('/mcp?tools=search', TOKEN);
+    const pages = searched(await all.callTool({ name: 'search_tools', arguments: { query: 'PAGE' } }));
+    assert.deepEqual(pages.tools.map((t) => t.name), ['docs__fetch_page', 'docs__admin_delete']);
+    assert.deepEqual(searched(await narrow.callTool({ name: 'search_tools', arguments: { query: 'delete' } })), { tools: [], total: 0 });
+    // A title counts; the limit cuts the list, not the total.
+    const open = searched(await all.callTool({ name: 'search_tools', arguments: { query: 'open', limit: 1 } }));
+    assert.deepEqual([open.tools.map((t) => t.name), open.total], [['tickets__list_open'], 2]);
+  });
+
+  test('call_tool runs a found tool as a direct call of its name does, and usage records it the same; a direct call still works', async () => {
+    const client = await connect('/mcp?tools=search', NARROW_TOKEN);
+    const sent = docs.seen.length;
+    const via = await client.callTool({ name: 'call_tool', arguments: { name: 'docs__search', arguments: { query: 'rate limits' } } });
+    assert.deepEqual(via.content, [{ type: 'text', text: 'results for rate limits' }]);
+    const upstream = docs.seen.slice(sent).find((s) => s.body.includes('"tools/call"'))!;
+    assert.deepEqual(JSON.parse(upstream.body).params, { name: 'search', arguments: { query: 'rate limits' } });
+    assert.equal(upstream.headers['x-docs-key'], DOCS_SECRET);
+    const viaEvent = await finalEvent(requestIds.at(-1)!);
+
+    const direct = await client.callTool({ name: 'docs__search', arguments: { query: 'rate limits' } });
+    assert.deepEqual(direct.content, via.content);
+    const directEvent = await finalEvent(requestIds.at(-1)!);
+    assert.deepEqual(recorded(viaEvent), ['mcp:docs', 'search', `aigk_${NARROW_TOKEN}`, 200, false, 'succeeded', 'completed', 1_500_000_000n, 'aigpk_docs']);
+    assert.deepEqual(recorded(viaEvent), recorded(directEvent));
+    assert.ok(usage.some((b) => !('isFinalAttempt' in b) && b.id === viaEvent.id), 'noted in the journal before it was sent');
+
+    // A tool of another server, answering in an event stream, and one without arguments.
+    assert.deepEqual((await client.callTool({ name: 'call_tool', arguments: { name: 'tickets__create', arguments: { title: 'Printer on fire' } } })).content, [{ type: 'text', text: 'opened "Printer on fire"' }]);
+    assert.deepEqual((await client.callTool({ name: 'call_tool', arguments: { name: 'tickets__list_open' } })).content, [{ type: 'text', text: 'none open' }]);
+  });
+
+  test('call_tool of a tool the key may not call is -32003, nothing sent, the refusal recorded; of an unknown name, the direct call\'s -32602', async () => {
+    const client = await connect('/mcp?tools=search', NARROW_TOKEN);
+    const sent = docs.seen.length;
+    await assert.rejects(client.callTool({ name: 'call_tool', arguments: { name: 'docs__admin_delete', arguments: {} } }), (error: unknown) => {
+      assert.ok(notAllowed(error));
+      assert.match((error as Error).message, /tool not allowed for this key/);
+      return true;
+    });
+    assert.ok(!docs.seen.slice(sent).some((s) => s.body.includes('tools/call')));
+    const refused = await finalEvent(requestIds.at(-1)!);
+    assert.deepEqual([refused.provider, refused.model, refused.isError, refused.stopReason, refused.costPico], ['mcp:docs', 'admin_delete', true, 'jsonrpc_error_-32003', 0n]);
+    // Whatever a direct call of the name gets, call_tool gets: an unknown label, a tool this key may not call even if
+    // it does not exist (the allow list is checked first); and the meta-tools themselves are no tools to call.
+    const errorOf = (p: Promise<unknown>) => p.then(() => assert.fail('answered'), (error: unknown) => error as McpError);
+    for (const name of ['wiki__search', 'docs__nothing']) {
+      const direct = await errorOf(client.callTool({ name, arguments: {} }));
+      const via = await errorOf(client.callTool({ name: 'call_tool', arguments: { name, arguments: {} } }));
+      assert.deepEqual([via.code, via.message], [direct.code, direct.message], name);
+    }
+    const meta = await errorOf(client.callTool({ name: 'call_tool', arguments: { name: 'search_tools', arguments: { query: 'docs' } } }));
+    assert.deepEqual([meta.code, meta.message], [-32602, 'MCP error -32602: Unknown tool: search_tools']);
+  });
+
+  test('a call_tool the client cancels: its server is told under the call\'s id and stops, the call is recorded as cancelled', { timeout: 15_000 }, async () => {
+    const client = await connect('/mcp?tools=search', TOKEN);
+    const started = new Promise<void>((resolve) => { waitStarted = resolve; });
+    const stopped = new Promise<void>((resolve) => { waitCancelled = resolve; });
+    const from = tickets.seen.length;
+    const controller = new AbortController();
+    const calling = client.callTool({ name: 'call_tool', arguments: { name: 'tickets__wait' } }, undefined, { signal: controller.signal });
+    await started;
+    const requestId = usage.find((b) => !('isFinalAttempt' in b) && b.model === 'wait')!.requestId;
+    controller.abort('changed my mind');
+    await assert.rejects(calling);
+    await stopped;
+    const bodies = tickets.seen.slice(from).map((s) => JSON.parse(s.body || '{}') as { id?: unknown; method?: string; params?: { requestId?: unknown } });
+    const sent = bodies.find((b) => b.method === 'tools/call');
+    const cancel = bodies.find((b) => b.method === 'notifications/cancelled');
+    assert.ok(sent && cancel, 'the call and its cancellation reached the server');
+    assert.equal(cancel.params?.requestId, sent.id, 'under the id the call went with');
+    const e = await finalEvent(requestId);
+    assert.deepEqual([e.provider, e.model, e.completion, e.stopReason, e.costPico], ['mcp:tickets', 'wait', 'unknown', 'cancelled', 0n]);
+  });
+
+  test('arguments the meta-tools do not take are JSON-RPC invalid params (-32602), never a 500', async () => {
+    const client = await connect('/mcp?tools=search', TOKEN);
+    // Each error says which argument is wrong, so an agent can correct its call.
+    const refusedFor = (argument: string) => (error: unknown): boolean => invalidParams(error) && (error as Error).message.includes(`arguments.${argument}`);
+    for (const args of [{}, { query: '' }, { query: '  --  ' }, { query: 7 }]) {
+      await assert.rejects(client.callTool({ name: 'search_tools', arguments: args }), refusedFor('query'), JSON.stringify(args));
+    }
+    for (const limit of [0, 51, 2.5, '3']) {
+      await assert.rejects(client.callTool({ name: 'search_tools', arguments: { query: 'docs', limit } }), refusedFor('limit'), String(limit));
+    }
+    for (const name of [undefined, '', 42]) {
+      await assert.rejects(client.callTool({ name: 'call_tool', arguments: { name } }), refusedFor('name'), String(name));
+    }
+    for (const args of ['query=x', []]) {
+      await assert.rejects(client.callTool({ name: 'call_tool', arguments: { name: 'docs__search', arguments: args } }), refusedFor('arguments'), JSON.stringify(args));
+    }
+    // The connection goes on: the next search is answered.
+    assert.equal(searched(await client.callTool({ name: 'search_tools', arguments: { query: 'docs', limit: 50 } })).total, 3);
+  });
+
+  test('the stateless revision (2026-07-28): the two tools, search, call_tool (to a server taking an argument in a header too), refusals', async () => {
+    const client = await connectStateless('/mcp?tools=search', NARROW_TOKEN);
+    assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['search_tools', 'call_tool']);
+    const found = searched(await client.callTool({ name: 'search_tools', arguments: { query: 'region' } }));
+    assert.deepEqual(found.tools.map((t) => t.name), ['modern__route']);
+    assert.deepEqual(Object.keys(found.tools[0]!.inputSchema.properties ?? {}), ['region']);
+    const sent = modern.seen.length;
+    assert.deepEqual((await client.callTool({ name: 'call_tool', arguments: { name: 'modern__route', arguments: { region: 'eu-west' } } })).content, [{ type: 'text', text: 'routed to eu-west' }]);
+    const upstream = modern.seen.slice(sent).find((s) => s.body.includes('"tools/call"'))!;
+    assert.equal(upstream.headers['mcp-param-region'], 'eu-west');
+    const event = await finalEvent(requestIds.at(-1)!);
+    assert.deepEqual(recorded(event), ['mcp:modern', 'route', `aigk_${NARROW_TOKEN}`, 200, false, 'succeeded', 'completed', 1_500_000_000n, 'aigpk_modern']);
+    assert.deepEqual((await client.callTool({ name: 'docs__search', arguments: { query: 'direct' } })).content, [{ type: 'text', text: 'results for direct' }]);
+    await assert.rejects(client.callTool({ name: 'call_tool', arguments: { name: 'docs__admin_delete' } }), notAllowed);
+    await assert.rejects(client.callTool({ name: 'search_tools', arguments: { query: 'x', limit: 0 } }), invalidParams);
+    await assert.rejects(client.callTool({ name: 'search_tools', arguments: {} }), invalidParams);
+  });
+
+  test('the mode is spelt ?tools=search, on /mcp and on an mcp. host\'s /; another value, or a server\'s own endpoint, is 400', async () => {
+    const url = new URL(gateway.url);
+    const raw = (path: string, host: string) => new Promise<{ status: number; body: { result?: { tools: { name: string }[] }; error?: { code: number; message: string } } }>((resolve, reject) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, path, method: 'POST', headers: { host, authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
+        let t = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => { t += c; });
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(t) }));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }));
+    });
+    const onHost = await raw('/?tools=search', 'mcp.example.com');
+    assert.equal(onHost.status, 200);
+    assert.deepEqual(onHost.body.result?.tools.map((t) => t.name), ['search_tools', 'call_tool']);
+    for (const [path, host, said] of [['/mcp?tools=serach', 'localhost', /tools=serach/], ['/?tools=all', 'mcp.example.com', /tools=all/], ['/mcp/s-aigmcp_docs?tools=search', 'localhost', /aggregate endpoint/]] as const) {
+      const refused = await raw(path, host);
+      assert.equal(refused.status, 400, path);
+      assert.equal(refused.body.error?.code, -32600);
+      assert.match(refused.body.error?.message ?? '', said);
+    }
+  });
+});
