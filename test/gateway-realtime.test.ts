@@ -345,6 +345,88 @@ test('with the credit gone, a response.create or audio append spelled with JSON 
   }
 });
 
+test('a response the provider starts by itself (server VAD) on audio appended before the credit ran out is cancelled upstream at once, the client told naming it, and what it produced still billed; with credit one is left alone', async () => {
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  try {
+    await grantCredits(h.running.store.db, h.accountId, 1, { category: 'promotional' });
+    const { token } = await h.accessKey();
+    const { rt, requestId } = realtime(h, token, 'gpt-realtime');
+    const errors: { code: string; message: string; event_id: string | null }[] = [];
+    rt.on('error', (e) => errors.push((e as unknown as { error: { code: string; message: string; event_id: string | null } }).error));
+    const seen: string[] = [];
+    rt.on('event', (event) => seen.push(event.type));
+    const kinds = () => fake.received.map((e) => (e as { type: string }).type);
+    await next(rt, 'session.created');
+    // Three utterances streamed while the account can pay: all reach the provider.
+    for (let i = 0; i < 3; i++) rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
+    await waitFor(() => kinds().filter((k) => k === 'input_audio_buffer.append').length === 3);
+
+    // With credit, the provider's own response runs its course untouched.
+    let done = next<{ response: { id: string; status: string } }>(rt, 'response.done');
+    fake.speechStopped();
+    assert.deepEqual([(await done).response.id, (await done).response.status], ['resp_1', 'completed']);
+    // A response.create the provider refuses (one is in progress) starts nothing: it leaves no ask behind that would
+    // pass a later response the provider starts by itself for the client's.
+    const created = next(rt, 'response.created');
+    rt.send({ type: 'response.create', event_id: 'evt_hold', response: { instructions: 'hold' } });
+    await created;
+    rt.send({ type: 'response.create', event_id: 'evt_busy' });
+    await waitFor(() => errors.length === 1);
+    assert.deepEqual([errors[0]!.code, errors[0]!.event_id], ['conversation_already_has_active_response', 'evt_busy']);
+    done = next(rt, 'response.done');
+    rt.send({ type: 'response.cancel' });
+    await done;
+    // A paid response.create takes the balance below zero; all were the client's to pay.
+    done = next(rt, 'response.done');
+    rt.send({ type: 'response.create', event_id: 'evt_paid' });
+    await done;
+    assert.deepEqual(fake.received.filter((e) => (e as { type: string }).type === 'response.cancel'), [{ type: 'response.cancel' }], 'only the client cancelled anything while the account could pay');
+    assert.equal(errors.length, 1);
+
+    // The credit gone, speech already in the buffer ends: the provider starts a response nobody paid for.
+    const updated = next(rt, 'session.updated');
+    rt.send({ type: 'session.update', session: { type: 'realtime', instructions: 'hold' } });
+    await updated;
+    done = next(rt, 'response.done');
+    fake.speechStopped();
+    await waitFor(() => errors.length === 2);
+    const cancelled = await done;
+    assert.deepEqual(fake.received.filter((e) => (e as { type: string }).type === 'response.cancel').map((e) => (e as { response_id?: string }).response_id), [undefined, 'resp_4']);
+    assert.equal(errors[1]!.code, 'ERR_NGROK_4026');
+    assert.equal(errors[1]!.event_id, null, 'no event of the client\'s is refused');
+    assert.match(errors[1]!.message, /run out of credit.*resp_4.*cancelled/);
+    assert.equal((cancelled.response as { status: string }).status, 'cancelled');
+    assert.ok(seen.indexOf('response.created') < seen.indexOf('error'), 'told after the response.created it names');
+    assert.ok(!kinds().includes('input_audio_buffer.clear'), 'the client\'s audio is left in the provider\'s buffer');
+
+    // One that ends before the cancel reaches the provider: the provider's "no active response" answers the
+    // gateway's cancel, not anything the client sent, and is not relayed.
+    const plain = next(rt, 'session.updated');
+    rt.send({ type: 'session.update', session: { type: 'realtime', instructions: 'answer' } });
+    await plain;
+    fake.speechStopped();
+    await waitFor(() => errors.length === 3 && kinds().filter((k) => k === 'response.cancel').length === 3);
+    assert.match(errors[2]!.message, /resp_5/);
+    // The provider answers in order: its answer to the cancel came before this one.
+    const after = next(rt, 'session.updated');
+    rt.send({ type: 'session.update', session: { type: 'realtime' } });
+    await after;
+    assert.deepEqual(errors.map((e) => e.code), ['conversation_already_has_active_response', 'ERR_NGROK_4026', 'ERR_NGROK_4026']);
+    assert.equal(rt.socket.readyState, WebSocket.OPEN, 'the session stays open');
+
+    const rows = await h.usage(await requestId, 5);
+    assert.deepEqual(rows.map((r) => [r.completion, r.stopReason, Number(r.inputTokens), Number(r.outputTokens)]), [
+      ['succeeded', 'completed', 789, 32], ['succeeded', 'client_cancelled', 100, 10], ['succeeded', 'completed', 789, 32], ['succeeded', 'client_cancelled', 100, 10], ['succeeded', 'completed', 789, 32],
+    ]);
+    assert.ok(BigInt(rows[3]!.costPico) > 0n, 'the cancelled response is billed for what it produced');
+    const metrics = await (await fetch(`${h.apiUrl}/metrics`)).text();
+    assert.match(metrics, /tollgate_realtime_events_refused_total\{provider="openai",code="ERR_NGROK_4026"\} 2\b/);
+    rt.close();
+  } finally {
+    await close();
+  }
+});
+
 test('while a client event waits for a credit check, the client socket stays paused even when a relay it sent before drains: what the client sends meanwhile waits in the network, not in the gateway, and then goes on in order', async () => {
   const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
   // The gateway's end of each client socket (its WebSocketServer tracks no clients; the fake's does).

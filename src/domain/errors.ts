@@ -130,6 +130,9 @@ export const Errors = {
   // Same code (the contract has one for "no credit"), but a balance is left: the client should learn it is
   // transient — requests in flight hold the rest until they finish — not that the account is empty.
   creditHeldInFlight: spec(403, 'ERR_NGROK_4026', 'Your account\'s remaining credit is held by requests still in flight; retry when they finish, or add credit.', 'insufficient_quota'),
+  // A realtime response the provider started by itself (server VAD) with the credit gone: the credit refusal ({reason},
+  // either message above), naming the response, which no event of the client's asked for.
+  realtimeResponseUnpaid: spec(403, 'ERR_NGROK_4026', '{reason} The response {responseId}, which the provider started by itself (server voice activity detection), is cancelled.', 'insufficient_quota'),
   unknownModel: spec(400, 'ERR_NGROK_27224', 'Unknown model "{model}".{suggestion}', 'invalid_request_error'),
   unknownProvider: spec(400, 'ERR_NGROK_27225', 'Unknown provider "{provider}".', 'invalid_request_error'),
   providerLacksSurface: spec(400, 'ERR_NGROK_27226', 'Provider "{provider}" does not support API surface "{surface}".', 'invalid_request_error'),

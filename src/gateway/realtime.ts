@@ -4,17 +4,17 @@
 // handshake, failing over to the next credential on 401/403/429/5xx — so every refusal is an HTTP error in the
 // gateway's shape. Once upgraded there is no failover: the provider holds the conversation; a client event that
 // starts billable work is relayed only while the account has credit, else refused with an `error` event and the
-// session kept open. Every `response.done` the provider sends is metered as a usage event, priced by kind of token;
-// a response still open when the session ends is cancelled and given a moment to report its usage, and recorded as
-// failed when it does not. Input audio transcription, which the provider bills apart at the transcription model's
-// prices, is metered from each `conversation.item.input_audio_transcription.completed`. A session ends when its access
-// key is deleted or no longer allows it, and when the Playground token that opened it expires
-// (docs/decisions/gateway-behaviour.md, "Realtime").
+// session kept open, and a response the provider starts by itself (server VAD) meanwhile is cancelled. Every
+// `response.done` the provider sends is metered as a usage event, priced by kind of token; a response still open when
+// the session ends is cancelled and given a moment to report its usage, and recorded as failed when it does not.
+// Input audio transcription, which the provider bills apart at the transcription model's prices, is metered from each
+// `conversation.item.input_audio_transcription.completed`. A session ends when its access key is deleted or no longer
+// allows it, and when the Playground token that opened it expires (docs/decisions/gateway-behaviour.md, "Realtime").
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { attemptCost, type AttemptCost, type IterationUsage, type TokenUsage } from '../domain/cost.ts';
-import { TollgateError, tollgateError } from '../domain/errors.ts';
+import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { nowIso } from '../domain/clock.ts';
 import { byteSize } from '../domain/byte-size.ts';
@@ -80,6 +80,9 @@ const COMMITTED = Buffer.from('"input_audio_buffer.committed"');
 const BACKSLASH = 0x5c;
 const SESSION_CREATED = Buffer.from('"session.created"');
 const SESSION_UPDATED = Buffer.from('"session.updated"');
+const ERROR = Buffer.from('"error"');
+/** The prefix of the `event_id` the gateway gives the `response.cancel` it sends of its own (never a client's). */
+const OWN_EVENT = 'event_tollgate_';
 
 /**
  * A client event that starts work the provider bills: `response.create`; audio appended — under server VAD (a
@@ -316,6 +319,13 @@ class Session implements Admission, RealtimeObservation {
   held: [Buffer, boolean][] | undefined;
   /** Audio was refused for credit and nothing billable passed since: the next refused append is not told again. */
   audioRefused = false;
+  /**
+   * The `event_id`s (null: none given) of the client's `response.create`s relayed whose `response.created` has not
+   * come: a `response.created` beyond them is one the provider started by itself (server VAD).
+   */
+  readonly requested: (string | null)[] = [];
+  /** The `event_id`s of the `response.cancel`s the gateway sent of its own: the provider's `error` answering one is not the client's. */
+  readonly ownCancels = new Set<string>();
   trace: RequestTrace | undefined;
   /** How long the session may run: the operator's limit, or less when a Playground token that expires sooner opened it. */
   durationLimitMs = 0;
@@ -553,12 +563,11 @@ export class RealtimeGateway {
    * answered with an `error` event and the session stays open: credit bought meanwhile lets the next one through.
    */
   #fromClient(s: Session, data: Buffer, isBinary: boolean): void {
-    const upstream = s.upstream!;
     const client = s.client!;
     // A binary frame too: whether the provider reads one as an event is not the gateway's to guess.
     const billable = billableEvent(data);
     if (billable === undefined) {
-      relay(upstream, data, isBinary, client);
+      relay(s.upstream!, data, isBinary, client);
       return;
     }
     let admitted: void | Promise<void>;
@@ -569,8 +578,7 @@ export class RealtimeGateway {
       return;
     }
     if (!admitted) {
-      s.audioRefused = false;
-      relay(upstream, data, isBinary, client);
+      this.#admitted(s, billable, data, isBinary);
       return;
     }
     // A refusal that waits for a balance read under way (a grant may be arriving; ledger.available): what the client
@@ -579,9 +587,15 @@ export class RealtimeGateway {
     client.pause();
     admitted.then(() => {
       if (s.ending !== undefined) return;
-      s.audioRefused = false;
-      relay(upstream, data, isBinary, client);
+      this.#admitted(s, billable, data, isBinary);
     }, (error: unknown) => this.#refuseEvent(s, error, billable)).finally(() => this.#release(s));
+  }
+
+  /** A billable client event the account can pay for, relayed; a `response.create` noted as the client's ask. */
+  #admitted(s: Session, event: { type: string; clientEventId: string | null }, data: Buffer, isBinary: boolean): void {
+    s.audioRefused = false;
+    if (event.type === 'response.create') s.requested.push(event.clientEventId);
+    relay(s.upstream!, data, isBinary, s.client!);
   }
 
   /** The messages held behind a credit check, each handled in turn (one may wait for a check of its own). */
@@ -604,9 +618,7 @@ export class RealtimeGateway {
   /** A client event refused for credit: OpenAI's `error` event naming the client's event, the session left open. */
   #refuseEvent(s: Session, error: unknown, event: { type: string; clientEventId: string | null }): void {
     if (s.ending !== undefined) return;
-    const told = error instanceof TollgateError ? error : tollgateError('internal');
-    if (!(error instanceof TollgateError)) s.deps.logger.error({ requestId: s.requestId, err: error instanceof Error ? error.message : String(error) }, 'realtime credit check failed');
-    s.deps.observer?.realtimeEventRefused(s, told.code);
+    const told = this.#counted(s, error);
     // Audio streams in many small appends: one refusal tells the client, until something billable passes again.
     if (event.type === 'input_audio_buffer.append') {
       if (s.audioRefused) return;
@@ -625,23 +637,30 @@ export class RealtimeGateway {
 
   #fromUpstream(s: Session, data: Buffer, isBinary: boolean): void {
     s.lastFrameAt = performance.now();
-    if (!isBinary) this.#meter(s, data);
+    const metered = isBinary ? undefined : this.#meter(s, data);
+    if (metered === 'drop') return;
     if (s.client) relay(s.client, data, isBinary, s.upstream!);
     else s.early.push([data, isBinary]);
+    // Checked once the client has its `response.created`, so that the refusal naming the response comes after it.
+    if (metered !== undefined) this.#checkUnasked(s, metered.unasked);
   }
 
-  /** Reads only the events metering needs: the provider's audio deltas are relayed without being parsed. */
-  #meter(s: Session, data: Buffer): void {
+  /**
+   * Reads only the events metering needs: the provider's audio deltas are relayed without being parsed. Says which
+   * response the provider started by itself (no `response.create` of the client's asked for it), and which message
+   * is not the client's to read.
+   */
+  #meter(s: Session, data: Buffer): { unasked: string } | 'drop' | undefined {
     // Finished: its open responses are recorded already (as failed), a late report would record one twice.
-    if (s.finished) return;
-    if (!data.includes(DONE) && !data.includes(CREATED) && !data.includes(TRANSCRIBED) && !data.includes(TRANSCRIPTION_FAILED) && !data.includes(COMMITTED) && !data.includes(SESSION_CREATED) && !data.includes(SESSION_UPDATED)) return;
+    if (s.finished) return undefined;
+    if (!data.includes(DONE) && !data.includes(CREATED) && !data.includes(TRANSCRIBED) && !data.includes(TRANSCRIPTION_FAILED) && !data.includes(COMMITTED) && !data.includes(SESSION_CREATED) && !data.includes(SESSION_UPDATED) && !data.includes(ERROR)) return undefined;
     let event: unknown;
     try {
       event = JSON.parse(data.toString('utf8'));
     } catch {
-      return;
+      return undefined;
     }
-    if (!isRecord(event)) return;
+    if (!isRecord(event)) return undefined;
     const response = member(event, 'response');
     const id = typeof response?.id === 'string' ? response.id : '';
     if (event.type === 'response.created') {
@@ -649,6 +668,17 @@ export class RealtimeGateway {
       s.open.set(id, began);
       // Noted durably before its usage is known: a gateway that dies mid-response still leaves its event.
       s.deps.usage.begin(this.#begun(s, began)).catch(ignore);
+      // The provider answers the client's events in order: the first response.created after a response.create is its.
+      if (s.requested.length > 0) s.requested.shift();
+      else return { unasked: id };
+    } else if (event.type === 'error') {
+      const cause = member(event, 'error')?.event_id;
+      if (typeof cause !== 'string') return undefined;
+      // The gateway's own cancel came after its response ended: the client never sent it, and is not told of it.
+      if (s.ownCancels.delete(cause)) return 'drop';
+      // A response.create the provider refused starts no response: the next one created is not its.
+      const refused = s.requested.indexOf(cause);
+      if (refused >= 0) s.requested.splice(refused, 1);
     } else if (event.type === 'response.done') {
       const began = s.open.get(id) ?? { eventId: newId('usageEvent'), startedAt: performance.now() };
       s.open.delete(id);
@@ -669,6 +699,48 @@ export class RealtimeGateway {
       const model = transcriptionModelOf(member(event, 'session'));
       if (model !== undefined) s.transcriptionModel = model ?? undefined;
     }
+    return undefined;
+  }
+
+  /**
+   * A response the provider started by itself — under server VAD, on speech it already holds, which may have been
+   * appended before the credit ran out — passes the credit check a client's `response.create` would. Refused, it is
+   * cancelled at once and the client told; what it produced until then is metered from its `response.done`, as the
+   * provider bills it. The input buffer is left alone: the audio is the client's, only the paid work is stopped.
+   */
+  #checkUnasked(s: Session, responseId: string): void {
+    if (s.ending !== undefined) return;
+    let admitted: void | Promise<void>;
+    try {
+      admitted = admitCredit(creditCheck(s));
+    } catch (error) {
+      this.#cancelUnpaid(s, responseId, error);
+      return;
+    }
+    // A balance read under way (a grant may be arriving): the response runs meanwhile, and is cancelled if refused.
+    if (admitted) admitted.catch((error: unknown) => this.#cancelUnpaid(s, responseId, error));
+  }
+
+  /** A credit check's refusal (an unexpected failure told as internal, and logged), counted as a refused event. */
+  #counted(s: Session, error: unknown): TollgateError {
+    const refusal = error instanceof TollgateError ? error : tollgateError('internal');
+    if (!(error instanceof TollgateError)) s.deps.logger.error({ requestId: s.requestId, err: error instanceof Error ? error.message : String(error) }, 'realtime credit check failed');
+    s.deps.observer?.realtimeEventRefused(s, refusal.code);
+    return refusal;
+  }
+
+  /** Cancels a response the provider started by itself that the credit check refused, and tells the client. */
+  #cancelUnpaid(s: Session, responseId: string, error: unknown): void {
+    const upstream = s.upstream;
+    // Done already, or the session ending (which cancels what is open itself): nothing to stop.
+    if (s.ending !== undefined || !s.open.has(responseId) || !upstream || upstream.readyState !== WebSocket.OPEN) return;
+    const eventId = `${OWN_EVENT}${newId('request').slice(3)}`;
+    s.ownCancels.add(eventId);
+    upstream.send(JSON.stringify({ type: 'response.cancel', event_id: eventId, response_id: responseId }));
+    const refusal = this.#counted(s, error);
+    const told = refusal.code === Errors.outOfCredit.code ? tollgateError('realtimeResponseUnpaid', { reason: refusal.message, responseId }) : refusal;
+    const client = s.client;
+    if (client && client.readyState === WebSocket.OPEN) client.send(JSON.stringify(errorEvent(told)));
   }
 
   #upstreamClosed(s: Session, code: number, reason: Buffer): void {

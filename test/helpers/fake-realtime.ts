@@ -9,6 +9,12 @@
 // is then `input_audio_buffer.committed` and `conversation.item.input_audio_transcription.completed`, whose usage is
 // `tokens` for the gpt-4o transcribe models and `duration` for those billed by the audio's length (300 ms after the
 // commit when the transcription's prompt is "slow").
+// Server VAD, a session's default: each `input_audio_buffer.append` holds one utterance, and `speechStopped()` (the
+// provider's detector, on its own timing) ends the oldest one buffered in each session — `input_audio_buffer.
+// speech_stopped`, the commit as above, and a response started by the provider itself, under the session's
+// `instructions` (set by `session.update`; a `response.create` naming none uses them too). A `response.cancel` with
+// no response of its (or the named one) in progress, and a `response.create` while one is held, are answered with
+// OpenAI's `error` naming the client event's event_id.
 // Credentials starting `sk-rejected` get a 401 at the handshake; those starting `sk-silent` no answer at all.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -45,6 +51,8 @@ export interface FakeRealtime {
   received: unknown[];
   /** Sessions open now. */
   open(): number;
+  /** Server VAD hears the oldest utterance buffered in each session end: the provider commits it and starts a response. */
+  speechStopped(): void;
   close(): Promise<void>;
 }
 
@@ -53,6 +61,7 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
   const received: unknown[] = [];
   const sockets = new Set<WebSocket>();
   const silent = new Set<Duplex>();
+  const detectors = new Map<WebSocket, () => void>();
   const wss = new WebSocketServer({ noServer: true });
   const server: Server = createServer((_req, res) => { res.writeHead(404).end(); });
   let responses = 0;
@@ -70,7 +79,7 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws);
-      ws.once('close', () => sockets.delete(ws));
+      ws.once('close', () => { sockets.delete(ws); detectors.delete(ws); });
       const model = new URL(req.url ?? '/', 'http://fake').searchParams.get('model');
       const beta = req.headers['openai-beta'] === 'realtime=v1';
       let transcription: { model: string } | null = null;
@@ -80,52 +89,80 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
       ws.send(JSON.stringify({ type: 'session.created', event_id: 'event_s1', session: session() }));
       let held: string | undefined;
       let items = 0;
+      let instructions: string | undefined;
+      let utterances = 0;
+      const commit = () => {
+        const itemId = `item_audio_${++items}`;
+        ws.send(JSON.stringify({ type: 'input_audio_buffer.committed', event_id: `event_ic${items}`, previous_item_id: null, item_id: itemId }));
+        if (!transcription) return;
+        const usage = BY_DURATION.has(transcription.model) ? { type: 'duration', seconds: FAKE_TRANSCRIPTION_SECONDS } : FAKE_TRANSCRIPTION_USAGE;
+        const completed = JSON.stringify({ type: 'conversation.item.input_audio_transcription.completed', event_id: `event_t${items}`, item_id: itemId, content_index: 0, transcript: 'Hello there.', usage });
+        // A transcription that takes its time, as a long utterance's does: it reports after the commit's answer.
+        if ((transcription as { prompt?: string }).prompt === 'slow') setTimeout(() => { if (ws.readyState === 1) ws.send(completed); }, 300);
+        else ws.send(completed);
+      };
+      const respond = (told: string | undefined) => {
+        const id = `resp_${++responses}`;
+        ws.send(JSON.stringify({ type: 'response.created', event_id: `event_c${responses}`, response: { id, object: 'realtime.response', status: 'in_progress', output: [], usage: null } }));
+        ws.send(JSON.stringify({ type: 'response.output_audio.delta', event_id: `event_a${responses}`, response_id: id, item_id: 'item_1', output_index: 0, content_index: 0, delta: FAKE_AUDIO }));
+        if (told === 'hold') { held = id; return; }
+        if (told === 'hang') return;
+        if (told === 'huge') {
+          ws.send(JSON.stringify({ type: 'response.output_audio.delta', event_id: 'event_huge', response_id: id, delta: 'A'.repeat(17 * 1024 * 1024) }));
+          return;
+        }
+        // "no cache details": the same usage without `cached_tokens_details`, which OpenAI's schema leaves optional.
+        const { cached_tokens_details: _, ...inputDetails } = FAKE_REALTIME_USAGE.input_token_details;
+        const usage = told === 'no cache details' ? { ...FAKE_REALTIME_USAGE, input_token_details: inputDetails } : FAKE_REALTIME_USAGE;
+        ws.send(JSON.stringify({ type: 'response.done', event_id: `event_d${responses}`, response: { id, object: 'realtime.response', status: 'completed', status_details: null, output: [], usage } }));
+      };
+      detectors.set(ws, () => {
+        if (utterances === 0) return;
+        utterances--;
+        ws.send(JSON.stringify({ type: 'input_audio_buffer.speech_stopped', event_id: `event_ss${items + 1}`, audio_end_ms: 1000, item_id: `item_audio_${items + 1}` }));
+        commit();
+        respond(instructions);
+      });
       ws.on('message', (data, isBinary) => {
         if (isBinary) {
           received.push(data);
           ws.send(data as Buffer, { binary: true });
           return;
         }
-        const event = JSON.parse(String(data)) as { type: string; response?: { instructions?: string } };
+        const event = JSON.parse(String(data)) as { type: string; event_id?: string; response_id?: string; response?: { instructions?: string } };
         received.push(event);
-        if (event.type === 'response.cancel' && held) {
-          ws.send(JSON.stringify({ type: 'response.done', event_id: 'event_d', response: { id: held, object: 'realtime.response', status: 'cancelled', status_details: { type: 'cancelled', reason: 'client_cancelled' }, output: [], usage: FAKE_CANCELLED_USAGE } }));
-          held = undefined;
+        if (event.type === 'response.cancel') {
+          if (held && (event.response_id === undefined || event.response_id === held)) {
+            ws.send(JSON.stringify({ type: 'response.done', event_id: 'event_d', response: { id: held, object: 'realtime.response', status: 'cancelled', status_details: { type: 'cancelled', reason: 'client_cancelled' }, output: [], usage: FAKE_CANCELLED_USAGE } }));
+            held = undefined;
+          } else {
+            ws.send(JSON.stringify({ type: 'error', event_id: 'event_e', error: { type: 'invalid_request_error', code: 'response_cancel_not_active', message: 'Cancellation failed: no active response found', param: null, event_id: event.event_id ?? null } }));
+          }
+          return;
+        }
+        if (event.type === 'input_audio_buffer.append') {
+          utterances++;
           return;
         }
         if (event.type === 'session.update') {
-          const asked = (event as { session?: { audio?: { input?: { transcription?: { model: string } | null } }; input_audio_transcription?: { model: string } | null } }).session;
+          const asked = (event as { session?: { instructions?: string; audio?: { input?: { transcription?: { model: string } | null } }; input_audio_transcription?: { model: string } | null } }).session;
           const given = beta ? asked?.input_audio_transcription : asked?.audio?.input?.transcription;
           if (given !== undefined) transcription = given;
+          if (asked?.instructions !== undefined) instructions = asked.instructions;
           ws.send(JSON.stringify({ type: 'session.updated', event_id: `event_u${items}`, session: session() }));
           return;
         }
         if (event.type === 'input_audio_buffer.commit') {
-          const itemId = `item_audio_${++items}`;
-          ws.send(JSON.stringify({ type: 'input_audio_buffer.committed', event_id: `event_ic${items}`, previous_item_id: null, item_id: itemId }));
-          if (!transcription) return;
-          const usage = BY_DURATION.has(transcription.model) ? { type: 'duration', seconds: FAKE_TRANSCRIPTION_SECONDS } : FAKE_TRANSCRIPTION_USAGE;
-          const completed = JSON.stringify({ type: 'conversation.item.input_audio_transcription.completed', event_id: `event_t${items}`, item_id: itemId, content_index: 0, transcript: 'Hello there.', usage });
-          // A transcription that takes its time, as a long utterance's does: it reports after the commit's answer.
-          if ((transcription as { prompt?: string }).prompt === 'slow') setTimeout(() => { if (ws.readyState === 1) ws.send(completed); }, 300);
-          else ws.send(completed);
+          utterances = 0;
+          commit();
           return;
         }
         if (event.type !== 'response.create') return;
-        const id = `resp_${++responses}`;
-        ws.send(JSON.stringify({ type: 'response.created', event_id: `event_c${responses}`, response: { id, object: 'realtime.response', status: 'in_progress', output: [], usage: null } }));
-        ws.send(JSON.stringify({ type: 'response.output_audio.delta', event_id: `event_a${responses}`, response_id: id, item_id: 'item_1', output_index: 0, content_index: 0, delta: FAKE_AUDIO }));
-        const instructions = event.response?.instructions;
-        if (instructions === 'hold') { held = id; return; }
-        if (instructions === 'hang') return;
-        if (instructions === 'huge') {
-          ws.send(JSON.stringify({ type: 'response.output_audio.delta', event_id: 'event_huge', response_id: id, delta: 'A'.repeat(17 * 1024 * 1024) }));
+        if (held) {
+          ws.send(JSON.stringify({ type: 'error', event_id: 'event_e', error: { type: 'invalid_request_error', code: 'conversation_already_has_active_response', message: `Conversation already has an active response in progress: ${held}. Wait until the response is finished before creating a new one.`, param: null, event_id: event.event_id ?? null } }));
           return;
         }
-        // "no cache details": the same usage without `cached_tokens_details`, which OpenAI's schema leaves optional.
-        const { cached_tokens_details: _, ...inputDetails } = FAKE_REALTIME_USAGE.input_token_details;
-        const usage = instructions === 'no cache details' ? { ...FAKE_REALTIME_USAGE, input_token_details: inputDetails } : FAKE_REALTIME_USAGE;
-        ws.send(JSON.stringify({ type: 'response.done', event_id: `event_d${responses}`, response: { id, object: 'realtime.response', status: 'completed', status_details: null, output: [], usage } }));
+        respond(event.response?.instructions ?? instructions);
       });
     });
   });
@@ -136,6 +173,7 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
     handshakes,
     received,
     open: () => sockets.size,
+    speechStopped: () => { for (const detect of detectors.values()) detect(); },
     async close() {
       for (const ws of sockets) ws.terminate();
       for (const socket of silent) socket.destroy();
