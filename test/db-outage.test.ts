@@ -20,6 +20,7 @@ import { GatewayState } from '../src/state/gateway-state.ts';
 import { ChangeBus } from '../src/state/changes.ts';
 import { SecretBox } from '../src/domain/secret-box.ts';
 import { openStore } from '../src/store/database.ts';
+import { newAccessKeyToken } from '../src/domain/ids.ts';
 import { creditsGrant } from '../src/cli/admin.ts';
 import { startHarness } from './helpers/gateway.ts';
 import { connect } from 'node:net';
@@ -150,13 +151,15 @@ describe('database outages (postgres)', () => {
       };
       // Silent (a partition): the lookup is given up after 2 s.
       proxy.blackhole();
-      const silent = await ask('ng-wrong-g1-notakeyatall');
+      // Of a key's shape: only such a token is looked up (one of no key's shape is a 401 with no store read).
+      const wrong = newAccessKeyToken();
+      const silent = await ask(wrong);
       assert.deepEqual([silent.status, silent.code], [500, 'ERR_NGROK_27009']);
       assert.ok(silent.ms < 4000, `answered after ${silent.ms} ms`);
       // Down (connections refused): at once, for a wrong token and for a valid key not used since the start alike.
       proxy.heal();
       await proxy.close();
-      for (const token of ['ng-wrong-g1-notakeyatall', key.token]) {
+      for (const token of [wrong, key.token]) {
         const down = await ask(token);
         assert.deepEqual([down.status, down.code], [500, 'ERR_NGROK_27009']);
       }

@@ -7,10 +7,11 @@ import { isDeepStrictEqual } from 'node:util';
 import pino from 'pino';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type LogEvent } from 'kysely';
+import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type KyselyPlugin, type LogEvent, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
 import { STORE_KINDS, type StoreKind } from './helpers/stores.ts';
 import { startControl, type TestControl } from './helpers/control.ts';
-import { GatewayState } from '../src/state/gateway-state.ts';
+import { GatewayState, MAX_KEY_LOOKUPS, MAX_KEY_LOOKUPS_WAITING } from '../src/state/gateway-state.ts';
+import { PlaygroundTokens } from '../src/domain/playground-token.ts';
 import { SecretBox } from '../src/domain/secret-box.ts';
 import { newAccessKeyToken, newId, redactSecret, sha256Hex } from '../src/domain/ids.ts';
 import { patchGatewaySettings, writeGatewaySettings } from '../src/store/gateway-config.ts';
@@ -28,6 +29,46 @@ async function createKey(c: TestControl, body: Record<string, unknown> = { name:
   const res = await c.call('POST', '/access-keys', body);
   assert.equal(res.statusCode, 201, res.body);
   return res.json() as { id: string; token: string };
+}
+
+/** Counts the access-key reads a state sends its store: how many in all, and the most under way at once. */
+class KeyReads implements KyselyPlugin {
+  started = 0;
+  running = 0;
+  most = 0;
+  readonly #ours = new WeakSet<object>();
+
+  transformQuery({ node, queryId }: PluginTransformQueryArgs): RootOperationNode {
+    if (node.kind === 'SelectQueryNode' && JSON.stringify(node.from).includes('access_keys')) {
+      this.#ours.add(queryId);
+      this.started++;
+      this.most = Math.max(this.most, ++this.running);
+    }
+    return node;
+  }
+
+  async transformResult({ result, queryId }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    if (this.#ours.delete(queryId)) this.running--;
+    return result;
+  }
+}
+
+/** Runs `check` against a started gateway state whose access-key reads `reads` counts, taking Playground tokens of `grants`. */
+async function withCountedReads(kind: StoreKind, check: (c: TestControl, state: GatewayState, reads: KeyReads, grants: PlaygroundTokens) => Promise<void>): Promise<void> {
+  const c = await startControl(kind);
+  const reads = new KeyReads();
+  const grants = new PlaygroundTokens(c.config.masterKey);
+  const state = new GatewayState({
+    store: { ...c.store, db: c.store.db.withPlugin(reads) }, secretBox: new SecretBox(c.config.masterKey), changes: c.changes,
+    logger: pino({ level: 'silent' }), pollIntervalMs: 100, flushIntervalMs: 60_000, playgroundTokens: grants,
+  });
+  try {
+    await state.start();
+    await check(c, state, reads, grants);
+  } finally {
+    await state.close();
+    await c.close();
+  }
 }
 
 /** Polls `check` until it holds, failing after `ms`; returns the time it took. */
@@ -91,13 +132,52 @@ for (const kind of STORE_KINDS) {
         assert.equal(state.account(c.accountId).accountId, c.accountId);
         assert.equal(state.configuration(second as AuthenticatedKey), null);
 
-        assert.equal(await state.authenticate('ng-unknown-token'), null);
-        assert.equal(state.authenticate('ng-unknown-token'), null, 'unknown tokens are remembered briefly');
+        const unknown = newAccessKeyToken();
+        assert.equal(await state.authenticate(unknown), null);
+        assert.equal(state.authenticate(unknown), null, 'unknown tokens are remembered briefly');
         assert.equal(state.authenticate(''), null);
       } finally {
         await state.close();
         await c.close();
       }
+    });
+
+    test('a token no access key can have costs no store read, as a Playground token that does not verify costs none', async () => {
+      await withCountedReads(kind, async (c, state, reads, grants) => {
+        const key = await createKey(c);
+        const playground = grants.mint(c.accountId, key.id).token;
+        const garbage = ['x', 'ng-unknown-token', `${newAccessKeyToken()}x`, 'tgapi_notakey', 'Bearer ng-', 'é'.repeat(60), 'tgpg_garbage', `${playground.slice(0, -3)}AAA`];
+        for (const token of garbage) assert.equal(state.authenticate(token), null, `${token} is refused at once`);
+        assert.equal(reads.started, 0, 'no access-key read for tokens that cannot be a key');
+        // A well-shaped unknown token is asked once, and a genuine Playground token is served.
+        assert.equal(await state.authenticate(newAccessKeyToken()), null);
+        assert.equal(reads.started, 1);
+        assert.equal((await state.authenticate(playground))?.id, key.id);
+      });
+    });
+
+    test('a flood of made-up access keys holds a few store reads at once; keys in memory are served throughout', async () => {
+      await withCountedReads(kind, async (c, state, reads) => {
+        const key = await createKey(c);
+        assert.equal((await state.authenticate(key.token))?.id, key.id);
+        const before = reads.started;
+        const flood = Array.from({ length: 300 }, () => state.authenticate(newAccessKeyToken()));
+        const served = state.authenticate(key.token);
+        assert.ok(!(served instanceof Promise) && served?.id === key.id, 'a cached key is answered at once during the flood');
+        const answers = await Promise.allSettled(flood);
+        assert.ok(answers.every((a) => a.status === 'fulfilled' && a.value === null), 'each made-up key is unknown');
+        assert.equal(reads.started - before, 300, 'each asked once');
+        assert.ok(reads.most <= MAX_KEY_LOOKUPS, `at most ${MAX_KEY_LOOKUPS} reads at once, not the pool's every connection (${reads.most})`);
+        // A flood beyond what may wait: the rest is told at once to try again later (27009 at the gateway), not queued.
+        const overflow = await Promise.allSettled(Array.from({ length: MAX_KEY_LOOKUPS + MAX_KEY_LOOKUPS_WAITING + 50 }, () => state.authenticate(newAccessKeyToken())));
+        // (Those that waited past the 2 s a lookup may take on a slow machine are refused too: at least the 50.)
+        assert.ok(overflow.filter((a) => a.status === 'rejected').length >= 50);
+        assert.ok(overflow.slice(0, MAX_KEY_LOOKUPS + MAX_KEY_LOOKUPS_WAITING).some((a) => a.status === 'fulfilled'), 'those that could wait were looked up');
+        assert.ok(reads.most <= MAX_KEY_LOOKUPS, `still at most ${MAX_KEY_LOOKUPS} reads at once (${reads.most})`);
+        // A key not in memory yet is still found once the flood has drained.
+        const fresh = await createKey(c);
+        assert.equal((await state.authenticate(fresh.token))?.id, fresh.id);
+      });
     });
 
     test('a deleted key is refused on the very next request; a new key works at once', async () => {

@@ -84,6 +84,16 @@ export function newAccessKeyToken(): string {
   return `ng-${randomBase62(5)}-g1-${randomBase62(40)}`;
 }
 
+const ACCESS_KEY_TOKEN = /^ng-[0-9A-Za-z]{5}-g1-[0-9A-Za-z]{40}$/;
+
+/**
+ * Whether `token` has the one shape newAccessKeyToken gives (every access key ever made has it): anything else is no
+ * key, and the gateway refuses it without asking the store, as it does a Playground token that does not verify.
+ */
+export function isAccessKeyToken(token: string): boolean {
+  return ACCESS_KEY_TOKEN.test(token);
+}
+
 /** Control-plane API key tokens; a distinct prefix makes a pasted key easy to tell apart from an access key. */
 export function newApiKeyToken(): string {
   return `tgapi_${randomBase62(43)}`;

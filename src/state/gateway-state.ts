@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { parseDatabaseUrl, preferResolved, type Store } from '../store/database.ts';
 import type { SecretBox } from '../domain/secret-box.ts';
-import { sha256Hex } from '../domain/ids.ts';
+import { isAccessKeyToken, sha256Hex } from '../domain/ids.ts';
 import { PLAYGROUND_TOKEN_PREFIX, type PlaygroundTokens } from '../domain/playground-token.ts';
 import type { Change, ChangeBus } from './changes.ts';
 import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from './types.ts';
@@ -59,6 +59,20 @@ const ABANDONED_GAP_MS = 600_000;
 const MAX_GAPS = 1_000;
 const MAX_OWN = 10_000;
 const MAX_NEGATIVE = 10_000;
+/**
+ * Store reads for keys not in memory under way at once. Each unknown well-shaped token costs one (its answer is then
+ * remembered 2 s), so a flood of made-up tokens is one read per request: unbounded, those reads queued in the pool
+ * (10 connections on PostgreSQL) ahead of the poll that applies other nodes' revocations, the reloads and the usage
+ * writes, and a read its request had given up on still ran. Bounded, a flood holds at most this many connections.
+ */
+export const MAX_KEY_LOOKUPS = 4;
+/** Lookups waiting for one of those; a request beyond is answered 27009 ("try again later") at once. */
+export const MAX_KEY_LOOKUPS_WAITING = 1_000;
+
+/** Too many keys not in memory asked for at once (a flood of made-up tokens): nothing is known of this one. */
+class KeyLookupsBusy extends Error {
+  constructor() { super('too many access-key lookups under way'); }
+}
 
 /**
  * `urgent`: a change (or a first load) that requests must see, so they wait for it — at most RELOAD_WAIT_MS when a
@@ -106,6 +120,10 @@ export class GatewayState {
   readonly #tokenById = new Map<string, string>();
   /** Bumped on every access-key change, so a lookup racing with one is not cached. */
   #keyGeneration = 0;
+  /** Store reads for unknown keys running (at most MAX_KEY_LOOKUPS), and those waiting to, each handed a slot in turn. */
+  #lookupsRunning = 0;
+  readonly #lookupsWaiting: (() => void)[] = [];
+  #busyLogged = false;
 
   readonly #accounts = new Map<string, AccountSnapshot>();
   readonly #reloads = new Map<string, Reload>();
@@ -189,6 +207,7 @@ export class GatewayState {
     if (token === '') return null;
     if (token.startsWith(PLAYGROUND_TOKEN_PREFIX)) return this.#authenticateGrant(token);
     const memo = this.#tokenHashes.get(token);
+    if (memo === undefined && !isAccessKeyToken(token)) return null;
     return this.#byHash(memo ?? sha256Hex(token), memo === undefined ? token : undefined);
   }
 
@@ -402,9 +421,10 @@ export class GatewayState {
     const generation = this.#keyGeneration;
     let row: AccessKeyRecord | undefined;
     try {
-      row = await this.#answeredWithin(find(), 'an access key lookup');
+      row = await this.#answeredWithin(this.#limited(find), 'an access key lookup');
     } catch (error) {
-      this.#failed(error, 'looking up an access key failed; keys not in memory cannot be checked until the store answers');
+      if (error instanceof KeyLookupsBusy) this.#busy();
+      else this.#failed(error, 'looking up an access key failed; keys not in memory cannot be checked until the store answers');
       throw error;
     }
     if (!row) {
@@ -415,6 +435,42 @@ export class GatewayState {
     const key = toKey(row);
     if (generation === this.#keyGeneration) this.#cacheKey(row.tokenHash, key);
     return key;
+  }
+
+  /** `find` once fewer than MAX_KEY_LOOKUPS run; not run at all when its request gave up waiting (RELOAD_WAIT_MS). */
+  async #limited<T>(find: () => Promise<T>): Promise<T> {
+    if (this.#lookupsRunning < MAX_KEY_LOOKUPS) this.#lookupsRunning++;
+    else {
+      if (this.#lookupsWaiting.length >= MAX_KEY_LOOKUPS_WAITING) throw new KeyLookupsBusy();
+      const queued = Date.now();
+      // Resolved by a finishing lookup, whose slot it takes over.
+      await new Promise<void>((resolve) => this.#lookupsWaiting.push(resolve));
+      if (Date.now() - queued >= RELOAD_WAIT_MS) {
+        this.#releaseLookup();
+        throw new KeyLookupsBusy();
+      }
+    }
+    try {
+      return await find();
+    } finally {
+      this.#releaseLookup();
+    }
+  }
+
+  #releaseLookup(): void {
+    const next = this.#lookupsWaiting.shift();
+    if (next) next();
+    else {
+      this.#lookupsRunning--;
+      this.#busyLogged = false;
+    }
+  }
+
+  /** Logged once per flood: requests for keys not in memory were answered 27009 without a store read. */
+  #busy(): void {
+    if (this.#busyLogged) return;
+    this.#busyLogged = true;
+    this.#logger.warn({ running: MAX_KEY_LOOKUPS, waiting: MAX_KEY_LOOKUPS_WAITING }, 'too many lookups of access keys not in memory (unknown tokens?); keys not cached are answered "try again later" until they drain');
   }
 
   #cacheKey(hash: string, key: AuthenticatedKey): void {
