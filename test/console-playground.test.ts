@@ -19,7 +19,7 @@ import { PlaygroundTokens } from '../src/domain/playground-token.ts';
 const SECRET_HEX = randomBytes(32).toString('hex');
 const BUILT = existsSync(fileURLToPath(new URL('../console/dist/index.html', import.meta.url)));
 
-interface Minted { token: string; expiresAt: string; gatewayUrl: string }
+interface Minted { token: string; expiresAt: string; expiresInSeconds: number; gatewayUrl: string }
 
 for (const kind of STORE_KINDS) describe(`console Playground tokens (${kind})`, () => {
   let h: Harness;
@@ -63,11 +63,13 @@ for (const kind of STORE_KINDS) describe(`console Playground tokens (${kind})`, 
   test('a minted token streams a chat completion through the gateway with the official SDK; usage is that access key\'s', async () => {
     const key = await h.accessKey();
     const before = Date.now();
-    const { token, expiresAt, gatewayUrl } = await tokenFor(key.id);
+    const { token, expiresAt, expiresInSeconds, gatewayUrl } = await tokenFor(key.id);
     assert.match(token, /^tgpg_/);
     assert.ok(token !== key.token);
     const lifetime = Date.parse(expiresAt) - before;
     assert.ok(lifetime > 14 * 60_000 && lifetime <= 16 * 60_000, `expires in 15 minutes, got ${lifetime} ms`);
+    // And as a lifetime, which the page counts on its own clock (a browser's clock may not agree with this host's).
+    assert.ok(expiresInSeconds > 14 * 60 && expiresInSeconds <= 15 * 60, `expiresInSeconds ${expiresInSeconds}`);
     // This process runs the gateway on port 0: the bound port, on the host the console was opened at.
     assert.equal(gatewayUrl, new URL(h.gatewayUrl).origin);
 
@@ -107,6 +109,11 @@ for (const kind of STORE_KINDS) describe(`console Playground tokens (${kind})`, 
       assert.equal(body.errorCode, 'ERR_NGROK_27611');
       assert.equal(body.msg, `Access key "${id}" not found.`);
     }
+    // A huge id (the body may be a megabyte) is named by its start only.
+    const huge = await mint(`aigak_${'x'.repeat(200_000)}`);
+    assert.equal(huge.status, 404);
+    const hugeBody = await huge.text();
+    assert.ok(hugeBody.length < 1_000, `the 404 echoes ${hugeBody.length} bytes`);
     const mine = await h.accessKey();
     assert.equal((await mint(mine.id, { cookie })).status, 403, 'the cookie without x-csrf-token');
     assert.equal((await mint(mine.id, { cookie, 'x-csrf-token': 'wrong' })).status, 403);

@@ -22,7 +22,7 @@ export type McpServer = Schemas['AIGatewayMcpServer'];
 export type McpServerAuth = Schemas['AIGatewayMcpServerAuth'];
 
 /** POST /console/playground-token: a 15-minute stand-in for an access key, and where the gateway is. */
-export interface PlaygroundToken { token: string; expiresAt: string; gatewayUrl: string }
+export interface PlaygroundToken { token: string; expiresAt: string; expiresInSeconds: number; gatewayUrl: string }
 
 export interface SessionInfo { csrfToken: string; apiKeyId: string; accountId: string; expiresAt: string; paymentsConfigured: boolean }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { Model } from './api.ts';
 import {
   answerHeaders, applyEvent, attachmentKind, errorOf, imageRefusal, MAX_IMAGE_BYTES, MAX_TEXT_BYTES, messagesFor, pendingAnswer, requestBody,
-  SseParser, takesImages, userMessage, userTurnParts, withAnswer, withPrompt, withRetry, type Answer, type SseEvent, type Turn,
+  SseParser, heldToken, takesImages, tokenFresh, userMessage, userTurnParts, withAnswer, withPrompt, withRetry, type Answer, type SseEvent, type Turn,
 } from './playground-model.ts';
 
 const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] });
@@ -191,4 +191,18 @@ test("the answer's request id is the gateway's (its Logs entry), not the provide
   const headers = new Headers({ 'x-request-id': 'req_openai_123', 'ngrok-aig-request-id': 'aigr_abc', 'ngrok-aig-removed-params': 'reasoning_effort, temperature' });
   assert.deepEqual(answerHeaders(headers), { requestId: 'aigr_abc', removedParams: ['reasoning_effort', 'temperature'] });
   assert.deepEqual(answerHeaders(new Headers({ 'x-request-id': 'req_openai_123' })), {});
+});
+
+test('a Playground token is held by the lifetime the console gave, on this browser\'s clock, not by the console host\'s expiry time', () => {
+  // The browser runs 5 minutes slow: by its clock the token was minted at 12:00, the console host says 12:05 (+15 min).
+  const now = Date.parse('2026-12-07T12:00:00Z');
+  const token = heldToken({ token: 'tgpg_x', expiresAt: '2026-12-07T12:20:00Z', expiresInSeconds: 900, gatewayUrl: 'http://gw' }, now);
+  assert.equal(token.expiresLocally, now + 900_000);
+  assert.equal(tokenFresh(token, now + 13 * 60_000, 60_000), true);
+  // 14½ minutes on by the browser's clock: the gateway refuses it within the minute, a new one is minted first.
+  // (Read against expiresAt, the slow browser would have kept it 5 minutes past its end.)
+  assert.equal(tokenFresh(token, now + 14.5 * 60_000, 60_000), false);
+  // An answer without the lifetime (an older console) falls back to the expiry time.
+  const older = heldToken({ token: 'tgpg_y', expiresAt: '2026-12-07T12:15:00Z', gatewayUrl: 'http://gw' } as never, now);
+  assert.equal(older.expiresLocally, Date.parse('2026-12-07T12:15:00Z'));
 });

@@ -1,7 +1,7 @@
 // The Playground's logic, free of the DOM: each column's conversation with its model, the OpenAI chat-completions
 // stream read back into text, reasoning, tool calls, finish reason and usage, and attachments as content parts.
 // Every model is reachable through chat completions (the gateway translates), so that is the one wire format.
-import type { Model } from './api.ts';
+import type { Model, PlaygroundToken } from './api.ts';
 
 /** Side by side, as ngrok's Playground: more would leave each column too narrow to read. */
 export const MAX_COLUMNS = 3;
@@ -341,4 +341,21 @@ export function imageRefusal(models: readonly Model[], names: readonly string[],
   const blind = names.filter((n) => !takesImages(models, n));
   if (blind.length === 0) return undefined;
   return `${blind.join(', ')} ${blind.length === 1 ? 'does' : 'do'} not take images (per the model catalog): remove the image, or disable or change ${blind.length === 1 ? 'that model' : 'those models'}.`;
+}
+
+/** A Playground token as the page holds it: when it expires by this browser's clock, from the lifetime the console gave. */
+export interface HeldToken extends PlaygroundToken { expiresLocally: number }
+
+/**
+ * The token with its expiry on this browser's clock. `expiresAt` is the console host's clock: a browser running a
+ * minute slow would reuse a token the gateway already refuses (401) if it compared against that.
+ */
+export function heldToken(token: PlaygroundToken, now: number): HeldToken {
+  const lifetimeMs = Number.isFinite(token.expiresInSeconds) ? token.expiresInSeconds * 1000 : Date.parse(token.expiresAt) - now;
+  return { ...token, expiresLocally: now + lifetimeMs };
+}
+
+/** Whether a held token has more than `marginMs` left: less, and a new one is minted before the request. */
+export function tokenFresh(token: HeldToken, now: number, marginMs: number): boolean {
+  return token.expiresLocally - now > marginMs;
 }

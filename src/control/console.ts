@@ -205,12 +205,14 @@ export const consoleExtension: RouteExtension = (app, deps) => {
     const accessKeyId = typeof body?.accessKeyId === 'string' ? body.accessKeyId : '';
     if (accessKeyId === '') throw new TollgateError(Errors.validationFailed, { reason: 'Choose the access key the Playground sends its requests with: {"accessKeyId": "..."}.' });
     const row = await deps.store.db.selectFrom('accessKeys').select('id').where('id', '=', accessKeyId).where('accountId', '=', principal.accountId).executeTakeFirst();
-    if (!row) throw notFound('Access key', accessKeyId);
+    // Ids are short: one that is not is named by its start only (the body may hold a megabyte of it).
+    if (!row) throw notFound('Access key', accessKeyId.length > 64 ? `${accessKeyId.slice(0, 64)}…` : accessKeyId);
     const gatewayUrl = gatewayBaseUrl(request, deps);
     if (gatewayUrl === undefined) throw new TollgateError(Errors.validationFailed, { reason: 'The Host header must be a host name or address with an optional port.' });
     const { token, expiresAt } = playgroundTokens.mint(principal.accountId, row.id);
     reply.header('cache-control', 'no-store');
-    return { token, expiresAt: new Date(expiresAt).toISOString(), gatewayUrl };
+    // The lifetime too: the page counts it from its own clock, which may not agree with this host's.
+    return { token, expiresAt: new Date(expiresAt).toISOString(), expiresInSeconds: Math.floor((expiresAt - Date.now()) / 1000), gatewayUrl };
   });
   return { sessionAuthenticator };
 };

@@ -7,8 +7,8 @@ import { api, ApiError, listAll, type AccessKey, type Model, type PlaygroundToke
 import { loadCatalog } from '../catalog.ts';
 import { routeHash } from '../nav.ts';
 import {
-  answerHeaders, applyEvent, attachmentKind, errorOf, imageRefusal, MAX_COLUMNS, messagesFor, REASONING_EFFORTS, requestBody, SseParser, userMessage, userTurnParts,
-  withAnswer, withPrompt, withRetry, type Answer, type Attachment, type ChatMessage, type ReasoningEffort, type Turn,
+  answerHeaders, applyEvent, attachmentKind, errorOf, heldToken, imageRefusal, MAX_COLUMNS, messagesFor, REASONING_EFFORTS, requestBody, SseParser, userMessage, userTurnParts,
+  tokenFresh, withAnswer, withPrompt, withRetry, type Answer, type Attachment, type ChatMessage, type HeldToken, type ReasoningEffort, type Turn,
 } from '../playground-model.ts';
 import { Button, ErrorNote, Field, Loading, PageHeading, errorText, useAction } from '../ui.tsx';
 
@@ -130,7 +130,7 @@ export function PlaygroundScreen() {
   const [attachments, setAttachments] = useState<Attachment[]>([]);
   const [refusal, setRefusal] = useState<string | undefined>();
   const load = useAction();
-  const tokens = useRef(new Map<string, PlaygroundToken>());
+  const tokens = useRef(new Map<string, HeldToken>());
   const running = useRef(new Map<number, AbortController>());
 
   useEffect(() => {
@@ -146,10 +146,10 @@ export function PlaygroundScreen() {
     return () => { for (const c of running.current.values()) c.abort(); };
   }, []);
 
-  const tokenFor = async (accessKeyId: string): Promise<PlaygroundToken> => {
+  const tokenFor = async (accessKeyId: string): Promise<HeldToken> => {
     const held = tokens.current.get(accessKeyId);
-    if (held && Date.parse(held.expiresAt) - Date.now() > TOKEN_MARGIN_MS) return held;
-    const fresh = await api<PlaygroundToken>('POST', '/console/playground-token', { accessKeyId });
+    if (held && tokenFresh(held, Date.now(), TOKEN_MARGIN_MS)) return held;
+    const fresh = heldToken(await api<PlaygroundToken>('POST', '/console/playground-token', { accessKeyId }), Date.now());
     tokens.current.set(accessKeyId, fresh);
     return fresh;
   };
