@@ -26,7 +26,7 @@ const NARROW_TOKEN = 'ng-mcp-search-narrow-key';
 const DOCS_SECRET = 'docs-upstream-secret';
 const MODERN_SECRET = 'modern-upstream-secret';
 
-interface Found { name: string; description?: string; inputSchema: { type: string; properties?: Record<string, unknown> } }
+interface Found { name: string; description?: string; inputSchema: { type: string; properties?: Record<string, unknown> }; outputSchema?: { properties?: Record<string, unknown> } }
 interface Searched { tools: Found[]; total: number }
 
 describe('MCP gateway, tool search', () => {
@@ -50,7 +50,7 @@ describe('MCP gateway, tool search', () => {
     }, (h) => h['x-docs-key'] === DOCS_SECRET, true);
     tickets = await startFakeMcp((s) => {
       s.registerTool('create', { title: 'Open a ticket', description: 'Files a new issue', inputSchema: { title: z.string() } }, ({ title }) => text(`opened "${title}"`));
-      s.registerTool('list_open', { description: 'Lists the tickets still open' }, () => text('none open'));
+      s.registerTool('list_open', { description: 'Lists the tickets still open', outputSchema: { count: z.number() } }, () => ({ content: [{ type: 'text' as const, text: 'none open' }], structuredContent: { count: 0 } }));
       s.registerTool('wait', { description: 'Runs until cancelled' }, async (extra) => {
         waitStarted();
         await new Promise<void>((resolve) => extra.signal.addEventListener('abort', () => resolve(), { once: true }));
@@ -167,6 +167,9 @@ describe('MCP gateway, tool search', () => {
     // A title counts; the limit cuts the list, not the total.
     const open = searched(await all.callTool({ name: 'search_tools', arguments: { query: 'open', limit: 1 } }));
     assert.deepEqual([open.tools.map((t) => t.name), open.total], [['tickets__list_open'], 2]);
+    // A tool's output schema comes with it (the agent reads call_tool's structured answer by it); none when it has none.
+    assert.deepEqual(Object.keys(open.tools[0]!.outputSchema?.properties ?? {}), ['count']);
+    assert.equal(page.outputSchema, undefined);
   });
 
   test('call_tool runs a found tool as a direct call of its name does, and usage records it the same; a direct call still works', async () => {

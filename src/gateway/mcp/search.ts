@@ -44,7 +44,7 @@ export const META_TOOLS: readonly McpTool[] = [
           type: 'array',
           items: {
             type: 'object',
-            properties: { name: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' }, inputSchema: { type: 'object' } },
+            properties: { name: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' }, inputSchema: { type: 'object' }, outputSchema: { type: 'object' } },
             required: ['name', 'inputSchema'],
           },
         },
@@ -117,7 +117,7 @@ function textOf(value: unknown): string {
   return typeof value === 'string' ? value.toLowerCase() : '';
 }
 
-export interface Found { name: string; title?: string; description?: string; inputSchema: unknown }
+export interface Found { name: string; title?: string; description?: string; inputSchema: unknown; outputSchema?: unknown }
 
 /**
  * The tools matching `query`, best first, at most `limit`, and how many matched. A tool scores per query word it
@@ -143,6 +143,8 @@ export function searchTools(tools: readonly McpTool[], query: string, limit: num
     ...(typeof tool.description === 'string' ? { description: tool.description } : {}),
     // MCP requires one; a server that left it out gets the schema of a tool without arguments.
     inputSchema: isRecord(tool.inputSchema) ? tool.inputSchema : { type: 'object' },
+    // What its structured result holds, when the server says: an agent reads call_tool's answer by it.
+    ...(isRecord(tool.outputSchema) ? { outputSchema: tool.outputSchema } : {}),
   }));
   return { tools: found, total: scored.length };
 }
