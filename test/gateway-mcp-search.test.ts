@@ -276,6 +276,33 @@ describe('MCP gateway, tool search', () => {
     await assert.rejects(client.callTool({ name: 'search_tools', arguments: {} }), invalidParams);
   });
 
+  test('stateless call_tool: an Mcp-Param header the client does send must be the tool\'s argument (400 -32020, nothing sent), as on a direct call', async () => {
+    const url = new URL(gateway.url);
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+    const post = (id: number, region: string, extra: Record<string, string>) => new Promise<{ status: number; body: { result?: { content: unknown }; error?: { code: number; message: string } } }>((resolve, reject) => {
+      const req = httpRequest({
+        host: url.hostname, port: url.port, path: '/mcp?tools=search', method: 'POST',
+        headers: { authorization: `Bearer ${NARROW_TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'call_tool', ...extra },
+      }, (res) => {
+        let t = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => { t += c; });
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(t) }));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'call_tool', arguments: { name: 'modern__route', arguments: { region } }, _meta: meta } }));
+    });
+    const sent = modern.seen.length;
+    // A proxy in front routed this on eu-west; the body asks for us-east.
+    const lying = await post(1, 'us-east', { 'mcp-param-region': 'eu-west' });
+    assert.equal(lying.status, 400);
+    assert.equal(lying.body.error?.code, -32020);
+    assert.ok(!modern.seen.slice(sent).some((s) => s.body.includes('"tools/call"')), 'nothing reached the server');
+    // Agreeing, or not sent at all (call_tool\'s own schema asks for none, so the SDKs send none), it runs.
+    assert.deepEqual((await post(2, 'eu-west', { 'mcp-param-region': 'eu-west' })).body.result?.content, [{ type: 'text', text: 'routed to eu-west' }]);
+    assert.deepEqual((await post(3, 'us-east', {})).body.result?.content, [{ type: 'text', text: 'routed to us-east' }]);
+  });
+
   test('the mode is spelt ?tools=search, on /mcp and on an mcp. host\'s /; another value, or a server\'s own endpoint, is 400', async () => {
     const url = new URL(gateway.url);
     const raw = (path: string, host: string) => new Promise<{ status: number; body: { result?: { tools: { name: string }[] }; error?: { code: number; message: string } } }>((resolve, reject) => {

@@ -239,10 +239,13 @@ export function paramHeaders(inputSchema: unknown, args: unknown): Record<string
 /**
  * A stateless client's `tools/call` whose `Mcp-Param-*` headers are missing or say other than its arguments: the
  * refusal (400 -32020) with the request's id, as for the other headers a proxy or Firewall in front may route on.
+ * `sentOnly`: a missing header is no mismatch (a call wrapped in another tool's, whose schema asks for none), but one
+ * sent is still held to the argument, since whatever is in front may have routed on it all the same.
  */
-export function paramMismatch(id: JsonRpcMessage['id'], inputSchema: unknown, args: unknown, headers: IncomingHttpHeaders): string | undefined {
+export function paramMismatch(id: JsonRpcMessage['id'], inputSchema: unknown, args: unknown, headers: IncomingHttpHeaders, sentOnly = false): string | undefined {
   for (const [name, value] of paramValues(inputSchema, args)) {
     const sent = headerOf(headers, name);
+    if (sent === undefined && sentOnly) continue;
     if (sent === undefined) return rpcError(id, RpcCode.headerMismatch, `The ${name} header is missing: the tool takes that argument in a header too.`);
     if (decodeHeaderValue(sent) !== value) return rpcError(id, RpcCode.headerMismatch, `The ${name} header is not the argument in the request.`);
   }

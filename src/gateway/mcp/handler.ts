@@ -450,9 +450,10 @@ export class McpGateway {
       this.#record(call, server.label, tool, undefined, isCancelled(budget) ? cancelled(0) : failed(failure, 0));
       return this.#failed(call, id, failure, server, budget);
     }
-    // The arguments a stateless client repeats in headers must be the body's, as its other headers must (eraOf); not
-    // through call_tool, whose headers (what a proxy in front routed on) carry none of the tool's arguments.
-    const mismatch = call.stateless && !call.viaCallTool ? paramMismatch(id, definition.inputSchema, params.arguments, ctx.req.headers) : undefined;
+    // The arguments a stateless client repeats in headers must be the body's, as its other headers must (eraOf). Through
+    // call_tool, whose schema asks for none, a header left out is not missing; one sent must still agree, or a proxy in
+    // front would have routed on a value the tool never got.
+    const mismatch = call.stateless ? paramMismatch(id, definition.inputSchema, params.arguments, ctx.req.headers, call.viaCallTool) : undefined;
     if (mismatch) {
       budget.done();
       this.#record(call, server.label, tool, undefined, denied(RpcCode.headerMismatch));
