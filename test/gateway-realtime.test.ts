@@ -427,6 +427,49 @@ test('a response the provider starts by itself (server VAD) on audio appended be
   }
 });
 
+test('a response.create without an event_id that the provider refuses (its error can name no event) leaves no ask behind: a response the provider starts by itself once the credit is gone is still cancelled, and the client reads the refusal as it would from the provider', async () => {
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  try {
+    await grantCredits(h.running.store.db, h.accountId, 1, { category: 'promotional' });
+    const { token } = await h.accessKey();
+    const { rt } = realtime(h, token, 'gpt-realtime');
+    const errors: { code: string; message: string; event_id: string | null }[] = [];
+    rt.on('error', (e) => errors.push((e as unknown as { error: { code: string; message: string; event_id: string | null } }).error));
+    await next(rt, 'session.created');
+    rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
+    const created = next(rt, 'response.created');
+    rt.send({ type: 'response.create', event_id: 'evt_hold', response: { instructions: 'hold' } });
+    await created;
+    // Refused by the provider (one is in progress): its error names no event, as the client gave none.
+    rt.send({ type: 'response.create' });
+    await waitFor(() => errors.length === 1);
+    assert.deepEqual([errors[0]!.code, errors[0]!.event_id], ['conversation_already_has_active_response', null]);
+    let done = next(rt, 'response.done');
+    rt.send({ type: 'response.cancel' });
+    await done;
+    // Two paid response.creates take the balance below zero.
+    for (const eventId of ['evt_paid_1', 'evt_paid_2']) {
+      done = next(rt, 'response.done');
+      rt.send({ type: 'response.create', event_id: eventId });
+      await done;
+    }
+
+    const updated = next(rt, 'session.updated');
+    rt.send({ type: 'session.update', session: { type: 'realtime', instructions: 'hold' } });
+    await updated;
+    const unpaid = next<{ response: { id: string; status: string } }>(rt, 'response.done');
+    fake.speechStopped();
+    const cancelled = await within(unpaid, 'the unpaid response cancelled');
+    assert.deepEqual([cancelled.response.id, cancelled.response.status], ['resp_4', 'cancelled']);
+    await waitFor(() => errors.length === 2);
+    assert.equal(errors[1]!.code, 'ERR_NGROK_4026');
+    assert.match(errors[1]!.message, /resp_4/);
+    rt.close();
+  } finally {
+    await close();
+  }
+});
+
 test('while a client event waits for a credit check, the client socket stays paused even when a relay it sent before drains: what the client sends meanwhile waits in the network, not in the gateway, and then goes on in order', async () => {
   const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
   // The gateway's end of each client socket (its WebSocketServer tracks no clients; the fake's does).
@@ -574,6 +617,32 @@ test('a client leaving mid-response: the response is cancelled and metered with 
     const [failed] = await h.usage(await second.requestId, 1);
     assert.equal(failed!.completion, 'stream_failed');
     assert.equal(Number(failed!.isError), 1);
+  } finally {
+    await close();
+  }
+});
+
+test('a client leaving with an out-of-band response (conversation "none") open beside the conversation\'s: each is cancelled by its id, and each metered with what the provider reports', async () => {
+  const { h, fake, close } = await setup();
+  try {
+    const { token } = await h.accessKey();
+    const { rt, requestId } = realtime(h, token, 'gpt-realtime');
+    await next(rt, 'session.created');
+    let created = next(rt, 'response.created');
+    rt.send({ type: 'response.create', response: { instructions: 'hold' } });
+    await created;
+    created = next(rt, 'response.created');
+    rt.send({ type: 'response.create', response: { conversation: 'none', instructions: 'hold' } });
+    await created;
+    rt.close();
+    const rows = await h.usage(await requestId, 2);
+    // Before, one bare response.cancel stopped the conversation's response only: the out-of-band one ran on at the
+    // provider's bill and was recorded failed, with nothing metered.
+    assert.deepEqual(rows.map((r) => [r.completion, r.stopReason, Number(r.inputTokens), Number(r.outputTokens)]), [
+      ['succeeded', 'client_cancelled', 100, 10], ['succeeded', 'client_cancelled', 100, 10],
+    ]);
+    const cancels = fake.received.filter((e) => (e as { type?: string }).type === 'response.cancel').map((e) => (e as { response_id?: string }).response_id).sort();
+    assert.deepEqual(cancels, ['resp_1', 'resp_2']);
   } finally {
     await close();
   }

@@ -320,10 +320,12 @@ class Session implements Admission, RealtimeObservation {
   /** Audio was refused for credit and nothing billable passed since: the next refused append is not told again. */
   audioRefused = false;
   /**
-   * The `event_id`s (null: none given) of the client's `response.create`s relayed whose `response.created` has not
-   * come: a `response.created` beyond them is one the provider started by itself (server VAD).
+   * The `event_id`s of the client's `response.create`s relayed whose `response.created` has not come: a
+   * `response.created` beyond them is checked as one the provider started by itself (server VAD). A create without an
+   * `event_id` is not among them: the provider's refusal of it could name nothing, and its ask, left behind, would pass
+   * a later unpaid response for the client's. Its own response is checked instead, as the create just was.
    */
-  readonly requested: (string | null)[] = [];
+  readonly requested: string[] = [];
   /** The `event_id`s of the `response.cancel`s the gateway sent of its own: the provider's `error` answering one is not the client's. */
   readonly ownCancels = new Set<string>();
   trace: RequestTrace | undefined;
@@ -594,7 +596,7 @@ export class RealtimeGateway {
   /** A billable client event the account can pay for, relayed; a `response.create` noted as the client's ask. */
   #admitted(s: Session, event: { type: string; clientEventId: string | null }, data: Buffer, isBinary: boolean): void {
     s.audioRefused = false;
-    if (event.type === 'response.create') s.requested.push(event.clientEventId);
+    if (event.type === 'response.create' && event.clientEventId !== null) s.requested.push(event.clientEventId);
     relay(s.upstream!, data, isBinary, s.client!);
   }
 
@@ -734,9 +736,7 @@ export class RealtimeGateway {
     const upstream = s.upstream;
     // Done already, or the session ending (which cancels what is open itself): nothing to stop.
     if (s.ending !== undefined || !s.open.has(responseId) || !upstream || upstream.readyState !== WebSocket.OPEN) return;
-    const eventId = `${OWN_EVENT}${newId('request').slice(3)}`;
-    s.ownCancels.add(eventId);
-    upstream.send(JSON.stringify({ type: 'response.cancel', event_id: eventId, response_id: responseId }));
+    cancelUpstream(s, upstream, responseId);
     const refusal = this.#counted(s, error);
     const told = refusal.code === Errors.outOfCredit.code ? tollgateError('realtimeResponseUnpaid', { reason: refusal.message, responseId }) : refusal;
     const client = s.client;
@@ -771,8 +771,9 @@ export class RealtimeGateway {
     const upstream = s.upstream;
     if ((s.open.size > 0 || s.transcribing.size > 0) && upstream && upstream.readyState === WebSocket.OPEN && why !== 'frame-too-long') {
       // The provider bills what it generated: a cancelled response still reports its usage in its response.done, and
-      // a transcription under way runs to its end (and its bill) whether or not the client is still there.
-      if (s.open.size > 0) upstream.send('{"type":"response.cancel"}');
+      // a transcription under way runs to its end (and its bill) whether or not the client is still there. Each by its
+      // id: a bare cancel stops the conversation's response only, and an out-of-band one would run on unmetered.
+      for (const responseId of s.open.keys()) cancelUpstream(s, upstream, responseId);
       s.graceTimer = setTimeout(() => this.#finish(s), METER_GRACE_MS);
       return;
     }
@@ -1025,6 +1026,14 @@ function errorEvent(error: TollgateError, clientEventId: string | null = null): 
     type: 'error', event_id: `event_${newId('request').slice(3)}`,
     error: { type: error.spec.type ?? 'api_error', code: error.code, message: error.message, param: null, event_id: clientEventId },
   };
+}
+
+/** A `response.cancel` of the gateway's own: the provider's `error` answering it (the response ended first) is not relayed. */
+function cancelUpstream(s: Session, upstream: WebSocket, responseId: string): void {
+  const eventId = `${OWN_EVENT}${newId('request').slice(3)}`;
+  s.ownCancels.add(eventId);
+  // A response.created that carried no id: a bare cancel, which stops the conversation's response.
+  upstream.send(JSON.stringify({ type: 'response.cancel', event_id: eventId, response_id: responseId || undefined }));
 }
 
 /**

@@ -14,7 +14,8 @@
 // speech_stopped`, the commit as above, and a response started by the provider itself, under the session's
 // `instructions` (set by `session.update`; a `response.create` naming none uses them too). A `response.cancel` with
 // no response of its (or the named one) in progress, and a `response.create` while one is held, are answered with
-// OpenAI's `error` naming the client event's event_id.
+// OpenAI's `error` naming the client event's event_id. An out-of-band response (`response.conversation` "none") runs
+// beside the conversation's: it is never refused for one in progress, and only a cancel naming it stops it.
 // Credentials starting `sk-rejected` get a 401 at the handshake; those starting `sk-silent` no answer at all.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -88,6 +89,8 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
         : { id: 'sess_1', object: 'realtime.session', type: 'realtime', model, audio: { input: { format: { type: 'audio/pcm', rate: 24000 }, transcription }, output: { voice: 'alloy' } } });
       ws.send(JSON.stringify({ type: 'session.created', event_id: 'event_s1', session: session() }));
       let held: string | undefined;
+      const heldOutOfBand = new Set<string>();
+      const cancelled = (id: string) => ws.send(JSON.stringify({ type: 'response.done', event_id: 'event_d', response: { id, object: 'realtime.response', status: 'cancelled', status_details: { type: 'cancelled', reason: 'client_cancelled' }, output: [], usage: FAKE_CANCELLED_USAGE } }));
       let items = 0;
       let instructions: string | undefined;
       let utterances = 0;
@@ -101,11 +104,15 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
         if ((transcription as { prompt?: string }).prompt === 'slow') setTimeout(() => { if (ws.readyState === 1) ws.send(completed); }, 300);
         else ws.send(completed);
       };
-      const respond = (told: string | undefined) => {
+      const respond = (told: string | undefined, outOfBand = false) => {
         const id = `resp_${++responses}`;
         ws.send(JSON.stringify({ type: 'response.created', event_id: `event_c${responses}`, response: { id, object: 'realtime.response', status: 'in_progress', output: [], usage: null } }));
         ws.send(JSON.stringify({ type: 'response.output_audio.delta', event_id: `event_a${responses}`, response_id: id, item_id: 'item_1', output_index: 0, content_index: 0, delta: FAKE_AUDIO }));
-        if (told === 'hold') { held = id; return; }
+        if (told === 'hold') {
+          if (outOfBand) heldOutOfBand.add(id);
+          else held = id;
+          return;
+        }
         if (told === 'hang') return;
         if (told === 'huge') {
           ws.send(JSON.stringify({ type: 'response.output_audio.delta', event_id: 'event_huge', response_id: id, delta: 'A'.repeat(17 * 1024 * 1024) }));
@@ -129,11 +136,12 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           ws.send(data as Buffer, { binary: true });
           return;
         }
-        const event = JSON.parse(String(data)) as { type: string; event_id?: string; response_id?: string; response?: { instructions?: string } };
+        const event = JSON.parse(String(data)) as { type: string; event_id?: string; response_id?: string; response?: { instructions?: string; conversation?: string } };
         received.push(event);
         if (event.type === 'response.cancel') {
-          if (held && (event.response_id === undefined || event.response_id === held)) {
-            ws.send(JSON.stringify({ type: 'response.done', event_id: 'event_d', response: { id: held, object: 'realtime.response', status: 'cancelled', status_details: { type: 'cancelled', reason: 'client_cancelled' }, output: [], usage: FAKE_CANCELLED_USAGE } }));
+          if (event.response_id !== undefined && heldOutOfBand.delete(event.response_id)) cancelled(event.response_id);
+          else if (held && (event.response_id === undefined || event.response_id === held)) {
+            cancelled(held);
             held = undefined;
           } else {
             ws.send(JSON.stringify({ type: 'error', event_id: 'event_e', error: { type: 'invalid_request_error', code: 'response_cancel_not_active', message: 'Cancellation failed: no active response found', param: null, event_id: event.event_id ?? null } }));
@@ -158,11 +166,12 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           return;
         }
         if (event.type !== 'response.create') return;
-        if (held) {
+        const outOfBand = event.response?.conversation === 'none';
+        if (held && !outOfBand) {
           ws.send(JSON.stringify({ type: 'error', event_id: 'event_e', error: { type: 'invalid_request_error', code: 'conversation_already_has_active_response', message: `Conversation already has an active response in progress: ${held}. Wait until the response is finished before creating a new one.`, param: null, event_id: event.event_id ?? null } }));
           return;
         }
-        respond(event.response?.instructions ?? instructions);
+        respond(event.response?.instructions ?? instructions, outOfBand);
       });
     });
   });
