@@ -8,7 +8,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { AttemptPlan } from '../domain/routing.ts';
 import { prepareUpstreamBody } from '../domain/params.ts';
 import type { RetryAction } from '../usage/event.ts';
-import type { RequestContext } from './context.ts';
+import { cutByShutdown, type RequestContext } from './context.ts';
 import { codecs } from './formats/index.ts';
 import { rejectsGoogleKey } from './formats/gemini.ts';
 import { invokeHeaderUsage, withLongWrites } from './formats/bedrock.ts';
@@ -126,11 +126,6 @@ function onAttemptTimeout(exchange: UpstreamExchange): void {
 /** A function, not an inline check: the cause changes from a timer while the loop awaits. */
 function totalTimedOut(ctx: RequestContext): boolean {
   return ctx.abortCause === 'total-timeout';
-}
-
-/** A function for the same reason: the shutdown grace period may run out while the loop awaits. */
-function stopping(ctx: RequestContext): boolean {
-  return ctx.abortCause === 'shutdown';
 }
 
 function onTotalTimeout(ctx: RequestContext): void {
@@ -306,7 +301,7 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
   let verdict: Verdict = 'next';
   try {
     for (let i = 0; i < attempts.length && verdict === 'next'; i++) {
-      if (ctx.clientGone || totalTimedOut(ctx) || ctx.abortCause === 'shutdown') break;
+      if (ctx.clientGone || totalTimedOut(ctx) || cutByShutdown(ctx)) break;
       const record: AttemptRecord = { plan: attempts[i]!, eventId: newId('usageEvent'), statusCode: 0, timedOut: false, retryAction: 'succeeded', completion: 'failed', durationMs: 0, startedAt: 0, served: false };
       records.push(record);
       const nextModel = nextModelAt(attempts, i);
@@ -327,7 +322,7 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
         record.retryAction = 'exhausted';
         break;
       }
-      if (stopping(ctx)) {
+      if (cutByShutdown(ctx)) {
         // The grace period ran out while it was being noted, and the client has its 503 ("retry"): sent now, the
         // provider would bill an answer nobody receives and the client repeats. Never sent; its begun row gets its event.
         record.failure = 'cancelled';
@@ -558,7 +553,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         sent = screened instanceof Promise ? await screened : screened;
         // The shutdown grace period ran out while the calls were judged: the client has its 503 ("retry"). The answer
         // is billed as served (the provider did the work), as for a client that left; nothing is written over the 503.
-        if (ctx.abortCause === 'shutdown') return 'served';
+        if (cutByShutdown(ctx)) return 'served';
       }
       if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'json'), sent);
       return 'served';

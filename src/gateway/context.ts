@@ -179,3 +179,11 @@ export interface RequestContext {
   /** Firewall's findings so far (request rules, then the answer's tool calls), for Ngrok-AIG-Firewall and the access line. */
   firewallFindings: FirewallFinding[] | undefined;
 }
+
+/**
+ * The shutdown grace period ran out on the request (server.ts `cutShort`): its client has the 503 ("retry"), so nothing
+ * more is asked or written for it. A function, not an inline check: the cause changes while a stage awaits.
+ */
+export function cutByShutdown(ctx: { readonly abortCause: AbortCause | undefined }): boolean {
+  return ctx.abortCause === 'shutdown';
+}

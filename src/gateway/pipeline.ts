@@ -14,7 +14,7 @@ import { codeInterpreterTiers } from '../domain/hosted-tools.ts';
 import { advisorLimit, outputLimit, outputLimitProblem, UNBOUNDED_OUTPUT_TOKENS, webSearchLimit, webSearchTool } from '../domain/params.ts';
 import { interactionsProblem, requestShapeProblem } from '../domain/request-shape.ts';
 import { geminiCountedRequest } from '../domain/gemini-fields.ts';
-import type { GatewayDeps, RequestContext } from './context.ts';
+import { cutByShutdown, type GatewayDeps, type RequestContext } from './context.ts';
 import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from '../state/types.ts';
 import { authenticate } from './authenticate.ts';
 import { clientLeft, decodedBody, parseBody, readBody } from './body.ts';
@@ -478,7 +478,7 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
       blocked = await blocked;
       // The shutdown grace period ran out while the rules were judged: the client has its 503 ("retry") and the
       // judgements their events; a verdict now (even onError's) would answer an answered request.
-      if (ctx.abortCause === 'shutdown') return;
+      if (cutByShutdown(ctx)) return;
     }
     if (blocked) {
       answerBlockedRequest(ctx, blocked, attempts[0]!);

@@ -14,7 +14,7 @@ import { builtinProvider, type Candidate } from '../../domain/resolve.ts';
 import { NO_COST, type BegunAttempt, type UsageEvent } from '../../usage/event.ts';
 import { newId } from '../../domain/ids.ts';
 import { nowIso } from '../../domain/clock.ts';
-import type { GatewayDeps, RequestContext } from '../context.ts';
+import { cutByShutdown, type GatewayDeps, type RequestContext } from '../context.ts';
 import { UpstreamExchange } from '../exchange.ts';
 import { openaiUsage } from '../formats/openai.ts';
 import { obj, type ReportedUsage } from '../formats/types.ts';
@@ -171,11 +171,6 @@ function abortJudgement(exchange: UpstreamExchange): void {
 
 interface Judgement { id: string; flagged: boolean | undefined; statusCode: number; timedOut: boolean; cancelled: boolean; usage: ReportedUsage | undefined; durationMs: number }
 
-/** The gateway's shutdown grace period ran out (server.ts `cutShort`): its client has its 503, nothing more is asked for it. */
-function stopped(ctx: RequestContext): boolean {
-  return ctx.abortCause === 'shutdown';
-}
-
 /** The judgement's begun row (usage-durability.md): a crash during the call still yields its event. */
 function begunJudgement(ctx: RequestContext, plan: AttemptPlan, id: string): BegunAttempt {
   const { candidate } = plan;
@@ -194,15 +189,15 @@ function begunJudgement(ctx: RequestContext, plan: AttemptPlan, id: string): Beg
  */
 async function callJudge(ctx: RequestContext, plan: AttemptPlan, phase: FirewallPhase, instructions: string, environment: readonly string[], item: string): Promise<Judgement | undefined> {
   const state = judgementsOf(ctx);
-  if (ctx.clientGone || stopped(ctx) || state.asked >= JUDGEMENTS_MAX || judgementTimeMs(ctx) <= 0) return undefined;
+  if (ctx.clientGone || cutByShutdown(ctx) || state.asked >= JUDGEMENTS_MAX || judgementTimeMs(ctx) <= 0) return undefined;
   state.asked++;
   const out: Judgement = { id: newId('usageEvent'), flagged: undefined, statusCode: 0, timedOut: false, cancelled: false, usage: undefined, durationMs: 0 };
   await ctx.deps.usage.begin(begunJudgement(ctx, plan, out.id));
   // Left, stopped, or out of time, while it was being noted: never sent (its begun row still gets its event).
   const timeoutMs = judgementTimeMs(ctx);
-  if (ctx.clientGone || stopped(ctx) || timeoutMs <= 0) {
+  if (ctx.clientGone || cutByShutdown(ctx) || timeoutMs <= 0) {
     out.cancelled = ctx.clientGone;
-    out.timedOut = !ctx.clientGone && !stopped(ctx);
+    out.timedOut = !ctx.clientGone && !cutByShutdown(ctx);
     return out;
   }
   const body = {
