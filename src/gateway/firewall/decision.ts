@@ -211,8 +211,11 @@ async function callJudge(ctx: RequestContext, plan: AttemptPlan, phase: Firewall
   const headers: IncomingHttpHeaders = via !== undefined ? { [VIA_HEADER]: via } : {};
   const exchange = new UpstreamExchange(ANSWER_MAX_BYTES);
   const started = performance.now();
-  // The whole call, error bodies included, within the limit: a provider dripping bytes cannot hold it open.
-  const timer = setTimeout(abortJudgement, timeoutMs, exchange);
+  // The whole call, error bodies included, within the limit: a provider dripping bytes cannot hold it open. Timers run
+  // on the event loop's whole-millisecond clock and may fire up to a millisecond before `performance.now()` says the
+  // time is up: rounded up and one more, a judgement cut by the request's total time ends only once that time is
+  // spent, so the attempt loop (attempt.ts outOfTime) finds it spent and never sends the request.
+  const timer = setTimeout(abortJudgement, Math.ceil(timeoutMs) + 1, exchange);
   state.open.add(exchange);
   try {
     ctx.deps.upstreams.dispatch({ plan, body: Buffer.from(JSON.stringify(body)), clientHeaders: headers, idleTimeoutMs: timeoutMs }, exchange);
