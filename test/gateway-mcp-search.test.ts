@@ -2,7 +2,8 @@
 // official SDK's clients, a 2025 one (v1, sessions) and a 2026-07-28 one (v2, stateless), see two tools, find the
 // key's tools with `search_tools` and run them with `call_tool`, which goes down the path a direct call takes. Behind
 // the gateway: `docs` (a stored secret, JSON answers), `tickets` (no credential, event streams) and `modern`, a server
-// that speaks only 2026-07-28 and takes one argument in a header too.
+// that speaks only 2026-07-28 and takes one argument in a header too, and `sheets`, whose tools only the unrestricted
+// key reaches: one titled only in its annotations, one with a description far longer than search reads.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
@@ -25,14 +26,17 @@ const TOKEN = 'ng-mcp-search-key';
 const NARROW_TOKEN = 'ng-mcp-search-narrow-key';
 const DOCS_SECRET = 'docs-upstream-secret';
 const MODERN_SECRET = 'modern-upstream-secret';
+/** 64 KiB of a description's usage notes, none of whose words another test searches for. */
+const LONG_NOTES = 'lorem ipsum dolor sit amet '.repeat(64 * 1024 / 27);
 
-interface Found { name: string; description?: string; inputSchema: { type: string; properties?: Record<string, unknown> }; outputSchema?: { properties?: Record<string, unknown> } }
+interface Found { name: string; title?: string; description?: string; inputSchema: { type: string; properties?: Record<string, unknown> }; outputSchema?: { properties?: Record<string, unknown> } }
 interface Searched { tools: Found[]; total: number }
 
 describe('MCP gateway, tool search', () => {
   let docs: FakeMcp;
   let tickets: FakeMcp;
   let modern: FakeMcp;
+  let sheets: FakeMcp;
   let gateway: GatewayServer;
   let account: AccountSnapshot;
   const usage: (BegunAttempt | UsageEvent)[] = [];
@@ -61,6 +65,10 @@ describe('MCP gateway, tool search', () => {
     modern = await startStatelessMcp((s) => {
       s.registerTool('route', { description: 'Routes a ticket to a region', inputSchema: z.object({ region: z.string().meta({ 'x-mcp-header': 'Region' }) }) }, ({ region }) => ({ content: [{ type: 'text' as const, text: `routed to ${region}` }] }));
     }, (h) => h.authorization === `Bearer ${MODERN_SECRET}`);
+    sheets = await startFakeMcp((s) => {
+      s.registerTool('import', { description: 'Reads a file into a sheet', annotations: { title: 'Import a spreadsheet' } }, () => text('imported'));
+      s.registerTool('bulk_load', { description: `Loads rows in bulk. ${LONG_NOTES} quokka` }, () => text('loaded'));
+    }, () => true);
     account = snapshot({
       providerKeys: [
         { id: 'aigpk_docs', providerId: 'mcp:docs', value: DOCS_SECRET },
@@ -71,6 +79,7 @@ describe('MCP gateway, tool search', () => {
         { id: 'aigmcp_docs', label: 'docs', upstreamUrl: docs.url, auth: { type: 'secret', in: 'header', name: 'X-Docs-Key' } },
         { id: 'aigmcp_tickets', label: 'tickets', upstreamUrl: tickets.url, auth: { type: 'none' } },
         { id: 'aigmcp_modern', label: 'modern', upstreamUrl: modern.url, auth: { type: 'secret', in: 'header', name: 'Authorization', prefix: 'Bearer ' } },
+        { id: 'aigmcp_sheets', label: 'sheets', upstreamUrl: sheets.url, auth: { type: 'none' } },
       ],
     });
     const key = (token: string, configurationId: string | null) => [token, { id: `aigk_${token}`, configurationId }] as const;
@@ -91,6 +100,7 @@ describe('MCP gateway, tool search', () => {
     await docs.close();
     await tickets.close();
     await modern.close();
+    await sheets.close();
   });
 
   const recordingFetch = async (url: string | URL, init?: RequestInit): Promise<Response> => {
@@ -146,7 +156,7 @@ describe('MCP gateway, tool search', () => {
     assert.match(client.getInstructions() ?? '', /search_tools/);
 
     const plain = await connect('/mcp', TOKEN);
-    assert.equal((await plain.listTools()).tools.length, 7);
+    assert.equal((await plain.listTools()).tools.length, 9);
     assert.equal(plain.getInstructions(), undefined);
   });
 
@@ -172,6 +182,20 @@ describe('MCP gateway, tool search', () => {
     assert.equal(page.outputSchema, undefined);
   });
 
+  test('a result shows the title it was found by (title, else annotations.title); a description is searched in its first 4 KiB only, and shown whole', async () => {
+    const client = await connect('/mcp?tools=search', TOKEN);
+    const imported = searched(await client.callTool({ name: 'search_tools', arguments: { query: 'spreadsheet' } }));
+    assert.deepEqual(imported.tools.map((t) => [t.name, t.title]), [['sheets__import', 'Import a spreadsheet']]);
+    // A tool with a title of its own shows that one.
+    const titled = searched(await client.callTool({ name: 'search_tools', arguments: { query: 'create' } }));
+    assert.deepEqual(titled.tools.map((t) => [t.name, t.title]), [['tickets__create', 'Open a ticket']]);
+    // A word past the first 4,096 characters of a description finds nothing; one in them finds the tool.
+    assert.deepEqual(searched(await client.callTool({ name: 'search_tools', arguments: { query: 'quokka' } })), { tools: [], total: 0 });
+    const rows = searched(await client.callTool({ name: 'search_tools', arguments: { query: 'rows' } }));
+    assert.deepEqual(rows.tools.map((t) => t.name), ['sheets__bulk_load']);
+    assert.equal(rows.tools[0]!.description, `Loads rows in bulk. ${LONG_NOTES} quokka`);
+  });
+
   test('call_tool runs a found tool as a direct call of its name does, and usage records it the same; a direct call still works', async () => {
     const client = await connect('/mcp?tools=search', NARROW_TOKEN);
     const sent = docs.seen.length;
@@ -194,27 +218,26 @@ describe('MCP gateway, tool search', () => {
     assert.deepEqual((await client.callTool({ name: 'call_tool', arguments: { name: 'tickets__list_open' } })).content, [{ type: 'text', text: 'none open' }]);
   });
 
-  test('call_tool of a tool the key may not call is -32003, nothing sent, the refusal recorded; of an unknown name, the direct call\'s -32602', async () => {
+  test('call_tool of a tool the key may not call, or of an unknown name, is a tool error saying what the direct call\'s JSON-RPC error says; nothing sent, the refusal recorded', async () => {
     const client = await connect('/mcp?tools=search', NARROW_TOKEN);
     const sent = docs.seen.length;
-    await assert.rejects(client.callTool({ name: 'call_tool', arguments: { name: 'docs__admin_delete', arguments: {} } }), (error: unknown) => {
-      assert.ok(notAllowed(error));
-      assert.match((error as Error).message, /tool not allowed for this key/);
-      return true;
-    });
+    const refused = await client.callTool({ name: 'call_tool', arguments: { name: 'docs__admin_delete', arguments: {} } });
+    assert.deepEqual([refused.isError, refused.content], [true, [{ type: 'text', text: 'tool not allowed for this key' }]]);
     assert.ok(!docs.seen.slice(sent).some((s) => s.body.includes('tools/call')));
-    const refused = await finalEvent(requestIds.at(-1)!);
-    assert.deepEqual([refused.provider, refused.model, refused.isError, refused.stopReason, refused.costPico], ['mcp:docs', 'admin_delete', true, 'jsonrpc_error_-32003', 0n]);
-    // Whatever a direct call of the name gets, call_tool gets: an unknown label, a tool this key may not call even if
-    // it does not exist (the allow list is checked first); and the meta-tools themselves are no tools to call.
+    const event = await finalEvent(requestIds.at(-1)!);
+    assert.deepEqual([event.provider, event.model, event.isError, event.stopReason, event.costPico], ['mcp:docs', 'admin_delete', true, 'jsonrpc_error_-32003', 0n]);
+    // Whatever a direct call of the name is told, call_tool's result says: an unknown label, a tool this key may not
+    // call even if it does not exist (the allow list is checked first, so nothing tells whether it does), a tool the
+    // key may call that its server does not list; and the meta-tools themselves are no tools to call.
     const errorOf = (p: Promise<unknown>) => p.then(() => assert.fail('answered'), (error: unknown) => error as McpError);
-    for (const name of ['wiki__search', 'docs__nothing']) {
+    for (const [name, code] of [['wiki__search', -32602], ['docs__nothing', -32003], ['docs__fetch_nothing', -32602]] as const) {
       const direct = await errorOf(client.callTool({ name, arguments: {} }));
-      const via = await errorOf(client.callTool({ name: 'call_tool', arguments: { name, arguments: {} } }));
-      assert.deepEqual([via.code, via.message], [direct.code, direct.message], name);
+      assert.equal(direct.code, code, name);
+      const via = await client.callTool({ name: 'call_tool', arguments: { name, arguments: {} } });
+      assert.deepEqual([via.isError, via.content], [true, [{ type: 'text', text: direct.message.replace(`MCP error ${code}: `, '') }]], name);
     }
-    const meta = await errorOf(client.callTool({ name: 'call_tool', arguments: { name: 'search_tools', arguments: { query: 'docs' } } }));
-    assert.deepEqual([meta.code, meta.message], [-32602, 'MCP error -32602: Unknown tool: search_tools']);
+    const meta = await client.callTool({ name: 'call_tool', arguments: { name: 'search_tools', arguments: { query: 'docs' } } });
+    assert.deepEqual([meta.isError, meta.content], [true, [{ type: 'text', text: 'Unknown tool: search_tools' }]]);
   });
 
   test('a call_tool the client cancels: its server is told under the call\'s id and stops, the call is recorded as cancelled', { timeout: 15_000 }, async () => {
@@ -238,22 +261,21 @@ describe('MCP gateway, tool search', () => {
     assert.deepEqual([e.provider, e.model, e.completion, e.stopReason, e.costPico], ['mcp:tickets', 'wait', 'unknown', 'cancelled', 0n]);
   });
 
-  test('arguments the meta-tools do not take are JSON-RPC invalid params (-32602), never a 500', async () => {
+  test('arguments the meta-tools do not take are a tool error naming the argument (the model can correct its call), never a protocol error or a 500', async () => {
     const client = await connect('/mcp?tools=search', TOKEN);
-    // Each error says which argument is wrong, so an agent can correct its call.
-    const refusedFor = (argument: string) => (error: unknown): boolean => invalidParams(error) && (error as Error).message.includes(`arguments.${argument}`);
-    for (const args of [{}, { query: '' }, { query: '  --  ' }, { query: 7 }]) {
-      await assert.rejects(client.callTool({ name: 'search_tools', arguments: args }), refusedFor('query'), JSON.stringify(args));
-    }
-    for (const limit of [0, 51, 2.5, '3']) {
-      await assert.rejects(client.callTool({ name: 'search_tools', arguments: { query: 'docs', limit } }), refusedFor('limit'), String(limit));
-    }
-    for (const name of [undefined, '', 42]) {
-      await assert.rejects(client.callTool({ name: 'call_tool', arguments: { name } }), refusedFor('name'), String(name));
-    }
-    for (const args of ['query=x', []]) {
-      await assert.rejects(client.callTool({ name: 'call_tool', arguments: { name: 'docs__search', arguments: args } }), refusedFor('arguments'), JSON.stringify(args));
-    }
+    const refusedFor = async (called: { name: string; arguments: Record<string, unknown> }, argument: string): Promise<void> => {
+      const result = await client.callTool(called);
+      const content = result.content as { type: string; text: string }[];
+      assert.equal(result.isError, true, JSON.stringify(called));
+      assert.equal(content.length, 1);
+      assert.match(content[0]!.text, new RegExp(`arguments\\.${argument}\\b`), JSON.stringify(called));
+    };
+    for (const args of [{}, { query: '' }, { query: '  --  ' }, { query: 7 }]) await refusedFor({ name: 'search_tools', arguments: args }, 'query');
+    for (const limit of [0, 51, 2.5, '3']) await refusedFor({ name: 'search_tools', arguments: { query: 'docs', limit } }, 'limit');
+    for (const name of [undefined, '', 42]) await refusedFor({ name: 'call_tool', arguments: { name } }, 'name');
+    for (const args of ['query=x', []]) await refusedFor({ name: 'call_tool', arguments: { name: 'docs__search', arguments: args } }, 'arguments');
+    // A direct call of an unknown tool stays a protocol error (MCP's for a tool that does not exist).
+    await assert.rejects(client.callTool({ name: 'docs__nothing', arguments: {} }), invalidParams);
     // The connection goes on: the next search is answered.
     assert.equal(searched(await client.callTool({ name: 'search_tools', arguments: { query: 'docs', limit: 50 } })).total, 3);
   });
@@ -271,9 +293,15 @@ describe('MCP gateway, tool search', () => {
     const event = await finalEvent(requestIds.at(-1)!);
     assert.deepEqual(recorded(event), ['mcp:modern', 'route', `aigk_${NARROW_TOKEN}`, 200, false, 'succeeded', 'completed', 1_500_000_000n, 'aigpk_modern']);
     assert.deepEqual((await client.callTool({ name: 'docs__search', arguments: { query: 'direct' } })).content, [{ type: 'text', text: 'results for direct' }]);
-    await assert.rejects(client.callTool({ name: 'call_tool', arguments: { name: 'docs__admin_delete' } }), notAllowed);
-    await assert.rejects(client.callTool({ name: 'search_tools', arguments: { query: 'x', limit: 0 } }), invalidParams);
-    await assert.rejects(client.callTool({ name: 'search_tools', arguments: {} }), invalidParams);
+    await assert.rejects(client.callTool({ name: 'docs__admin_delete' }), notAllowed);
+    const toolError = async (called: { name: string; arguments: Record<string, unknown> }, said: RegExp): Promise<void> => {
+      const result = await client.callTool(called);
+      assert.equal(result.isError, true, JSON.stringify(called));
+      assert.match((result.content as { text: string }[])[0]!.text, said);
+    };
+    await toolError({ name: 'call_tool', arguments: { name: 'docs__admin_delete' } }, /^tool not allowed for this key$/);
+    await toolError({ name: 'search_tools', arguments: { query: 'x', limit: 0 } }, /arguments\.limit/);
+    await toolError({ name: 'search_tools', arguments: {} }, /arguments\.query/);
   });
 
   test('stateless call_tool: an Mcp-Param header the client does send must be the tool\'s argument (400 -32020, nothing sent), as on a direct call', async () => {
@@ -303,7 +331,7 @@ describe('MCP gateway, tool search', () => {
     assert.deepEqual((await post(3, 'us-east', {})).body.result?.content, [{ type: 'text', text: 'routed to us-east' }]);
   });
 
-  test('the mode is spelt ?tools=search, on /mcp and on an mcp. host\'s /; another value, or a server\'s own endpoint, is 400', async () => {
+  test('the mode is spelt ?tools=search, on /mcp and on an mcp. host\'s /; another value, another parameter (TOOLS, tool…), or a server\'s own endpoint, is 400', async () => {
     const url = new URL(gateway.url);
     const raw = (path: string, host: string) => new Promise<{ status: number; body: { result?: { tools: { name: string }[] }; error?: { code: number; message: string } } }>((resolve, reject) => {
       const req = httpRequest({ host: url.hostname, port: url.port, path, method: 'POST', headers: { host, authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
@@ -318,7 +346,13 @@ describe('MCP gateway, tool search', () => {
     const onHost = await raw('/?tools=search', 'mcp.example.com');
     assert.equal(onHost.status, 200);
     assert.deepEqual(onHost.body.result?.tools.map((t) => t.name), ['search_tools', 'call_tool']);
-    for (const [path, host, said] of [['/mcp?tools=serach', 'localhost', /tools=serach/], ['/?tools=all', 'mcp.example.com', /tools=all/], ['/mcp/s-aigmcp_docs?tools=search', 'localhost', /aggregate endpoint/]] as const) {
+    const refusals = [
+      ['/mcp?tools=serach', 'localhost', /tools=serach/], ['/?tools=all', 'mcp.example.com', /tools=all/], ['/mcp/s-aigmcp_docs?tools=search', 'localhost', /aggregate endpoint/],
+      // A misspelt name would otherwise list every tool as silently as a misspelt value did.
+      ['/mcp?TOOLS=search', 'localhost', /"TOOLS"/], ['/mcp?Tools=search', 'localhost', /"Tools"/], ['/?tool=search', 'mcp.example.com', /"tool"/],
+      ['/mcp?tools=search&limit=5', 'localhost', /"limit"/], ['/mcp/s-aigmcp_docs?tool=search', 'localhost', /"tool"/],
+    ] as const;
+    for (const [path, host, said] of refusals) {
       const refused = await raw(path, host);
       assert.equal(refused.status, 400, path);
       assert.equal(refused.body.error?.code, -32600);

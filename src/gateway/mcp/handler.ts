@@ -24,7 +24,7 @@ import { mcpServerAllowed, mcpToolAllowed } from './access.ts';
 import { EventData } from './jsonrpc.ts';
 import { parseMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from '../../domain/json-rpc.ts';
 import { discoverResult, eraOf, isStatelessVersion, METHOD_NOT_FOUND_STATUS, paramMismatch, removedMethod, statelessResult } from '../../domain/mcp-stateless.ts';
-import { CALL_TOOL, callArgs, META_TOOLS, SEARCH_INSTRUCTIONS, SEARCH_TOOLS, searchArgs, searchTools, TOOL_SEARCH_PARAM, TOOL_SEARCH_VALUE, toolSearchOf } from './search.ts';
+import { CALL_TOOL, callArgs, META_TOOLS, SEARCH_INSTRUCTIONS, SEARCH_TOOLS, searchArgs, searchTools, TOOL_SEARCH_PARAM, TOOL_SEARCH_VALUE, toolSearchOf, type Listed } from './search.ts';
 import { httpFailure, McpUpstreamError, McpUpstreamSessions, upstreamFailure, type Budget, type McpTarget, type McpTool } from './upstream.ts';
 
 /** Streamable HTTP revisions the gateway speaks to its clients, newest first. */
@@ -323,21 +323,22 @@ export class McpGateway {
       }
       // Tool search lists its own two tools whatever the servers offer: nothing to ask them.
       if (call.search) return answer(ctx, 200, rpcResult(id, listed(call, { tools: META_TOOLS })));
-      answer(ctx, 200, rpcResult(id, listed(call, { tools: await this.#reachableTools(call, budget) })));
+      const tools = (await this.#reachableTools(call, budget)).map(({ label, tool }) => ({ ...tool, name: `${label}${MCP_TOOL_SEPARATOR}${tool.name}` }));
+      answer(ctx, 200, rpcResult(id, listed(call, { tools })));
     } finally {
       budget.done();
     }
   }
 
   /**
-   * Every tool the key may call on the aggregate endpoint, named `<label>__<tool>`: ordered by label, each server's
-   * tools in its own order.
+   * Every tool the key may call on the aggregate endpoint (where it is named `<label>__<tool>`): ordered by label, each
+   * server's tools in its own order, as the servers' kept lists hold them (tool search indexes those objects once).
    */
-  async #reachableTools(call: Call, budget: CallBudget): Promise<McpTool[]> {
+  async #reachableTools(call: Call, budget: CallBudget): Promise<Listed[]> {
     const { ctx, account, scope } = call;
     const servers = [...account.mcpServers.values()].filter((s) => mcpServerAllowed(scope, s.label)).sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
     const lists = await Promise.allSettled(servers.map(async (s) => this.sessions.tools(call.owner, this.#target(call, s), budget.budget)));
-    const tools: McpTool[] = [];
+    const tools: Listed[] = [];
     for (let i = 0; i < servers.length; i++) {
       const s = servers[i]!;
       const listed = lists[i]!;
@@ -346,7 +347,7 @@ export class McpGateway {
         this.#deps.logger.warn({ requestId: ctx.requestId, server: s.label, err: listed.reason instanceof Error ? listed.reason.message : String(listed.reason) }, 'mcp server tools not listed');
         continue;
       }
-      for (const t of listed.value) if (mcpToolAllowed(scope, s.label, t.name)) tools.push({ ...t, name: `${s.label}${MCP_TOOL_SEPARATOR}${t.name}` });
+      for (const t of listed.value) if (mcpToolAllowed(scope, s.label, t.name)) tools.push({ label: s.label, tool: t });
     }
     return tools;
   }
@@ -360,7 +361,7 @@ export class McpGateway {
     if (params.name === SEARCH_TOOLS) return this.#searchTools(call, id, params.arguments);
     if (params.name !== CALL_TOOL) return this.#toolsCall(call, id);
     const args = callArgs(params.arguments);
-    if (typeof args === 'string') return answer(call.ctx, 200, rpcError(id, RpcCode.invalidParams, args));
+    if (typeof args === 'string') return toolError(call, id, args);
     // The call made as if the client had named the tool itself: the one path, with its access checks, usage event,
     // cancellation (the id is the client's) and errors; `_meta` (a progress token) goes with it.
     const unwrapped: Record<string, unknown> = { ...params, name: args.name };
@@ -372,17 +373,16 @@ export class McpGateway {
   /** `search_tools`: the key's tools matching the query, answered by the gateway (no server is called, nothing recorded). */
   async #searchTools(call: Call, id: JsonRpcId, given: unknown): Promise<void> {
     const args = searchArgs(given);
-    if (typeof args === 'string') return answer(call.ctx, 200, rpcError(id, RpcCode.invalidParams, args));
+    if (typeof args === 'string') return toolError(call, id, args);
     const budget = this.#budget(call);
-    let tools: McpTool[];
+    let tools: Listed[];
     try {
       tools = await this.#reachableTools(call, budget);
     } finally {
       budget.done();
     }
     const found = searchTools(tools, args.query, args.limit);
-    const result: Record<string, unknown> = { content: [{ type: 'text', text: JSON.stringify(found) }], structuredContent: found };
-    answer(call.ctx, 200, rpcResult(id, call.stateless ? statelessResult(call.message.method, result) : result));
+    toolResult(call, id, { content: [{ type: 'text', text: JSON.stringify(found) }], structuredContent: found });
   }
 
   async #toolsCall(call: Call, id: JsonRpcId): Promise<void> {
@@ -410,12 +410,12 @@ export class McpGateway {
       }
       if (!server || tool === '') {
         this.#record(call, label ?? '', tool, undefined, denied(RpcCode.invalidParams));
-        return answer(ctx, 200, rpcError(id, RpcCode.invalidParams, `Unknown tool: ${asked.slice(0, 200)}`));
+        return refuseCall(call, id, RpcCode.invalidParams, `Unknown tool: ${asked.slice(0, 200)}`);
       }
     }
     if (!mcpToolAllowed(scope, server.label, tool)) {
       this.#record(call, server.label, tool, undefined, denied(RpcCode.notAllowed));
-      return answer(ctx, 200, rpcError(id, RpcCode.notAllowed, 'tool not allowed for this key'));
+      return refuseCall(call, id, RpcCode.notAllowed, 'tool not allowed for this key');
     }
     const budget = this.#budget(call);
     const pending = this.#track(call, id, server, budget);
@@ -442,7 +442,7 @@ export class McpGateway {
       if (!definition) {
         budget.done();
         this.#record(call, server.label, tool, undefined, denied(RpcCode.invalidParams));
-        return answer(ctx, 200, rpcError(id, RpcCode.invalidParams, `Unknown tool: ${asked.slice(0, 200)}`));
+        return refuseCall(call, id, RpcCode.invalidParams, `Unknown tool: ${asked.slice(0, 200)}`);
       }
     } catch (error) {
       budget.done();
@@ -924,6 +924,31 @@ function upstreamError(id: JsonRpcId, error: unknown, server: McpServerState, si
  */
 function listed(call: Call, result: Record<string, unknown>): Record<string, unknown> {
   return call.stateless ? statelessResult(call.message.method, result, { ttlMs: 0, scope: 'private' }) : result;
+}
+
+/** A tools/call's result answered by the gateway (search_tools' own, or an isError one), as the revision has it. */
+function toolResult(call: Call, id: JsonRpcId, result: Record<string, unknown>): void {
+  answer(call.ctx, 200, rpcResult(id, call.stateless ? statelessResult(call.message.method, result) : result));
+}
+
+/**
+ * A tool execution error (MCP 2025-11-25, SEP-1303): arguments a meta-tool does not take are the model's to correct,
+ * so they come back as the tool's result, `isError` and a text saying which argument, which reaches the model; a
+ * JSON-RPC error is the client's to handle and may never reach it.
+ */
+function toolError(call: Call, id: JsonRpcId, text: string): void {
+  toolResult(call, id, { content: [{ type: 'text', text }], isError: true });
+}
+
+/**
+ * A tools/call refused before it reached a server (no such tool, or not allowed for this key): a JSON-RPC error to a
+ * direct call, as MCP has an unknown tool; through call_tool, which exists, the name is call_tool's argument, so it is
+ * a tool execution error with the same words. Either way the allow list is checked first, so a tool the key may not
+ * call reads "not allowed" whether it exists or not.
+ */
+function refuseCall(call: Call, id: JsonRpcId, code: number, message: string): void {
+  if (call.viaCallTool) toolError(call, id, message);
+  else answer(call.ctx, 200, rpcError(id, code, message));
 }
 
 /** A server's answer relayed to a stateless client: a 2025 server's result given what the revision requires of one. */

@@ -3,6 +3,7 @@
 // that finds the key's tools by keywords and one that calls a tool found, so an agent reaching many servers does not
 // carry hundreds of definitions in every prompt.
 import { isRecord } from '../../domain/json-value.ts';
+import { MCP_TOOL_SEPARATOR } from '../../domain/mcp-server.ts';
 import type { McpTool } from './upstream.ts';
 
 /** The query parameter that turns tool search on, and its one value. */
@@ -70,13 +71,18 @@ export const META_TOOLS: readonly McpTool[] = [
 ];
 
 /**
- * Whether a request's URL asks for tool search (`?tools=search`), or, for another value of `tools`, why it is refused:
- * a misspelt mode silently serving every tool would be found out only in the agent's prompts.
+ * Whether a request's URL asks for tool search (`?tools=search`), or why it is refused: another value of `tools`, or
+ * any other parameter (`TOOLS`, `Tools`, `tool`…), which the MCP endpoints do not take. A misspelt mode silently
+ * serving every tool would be found out only in the agent's prompts.
  */
 export function toolSearchOf(url: string): boolean | string {
   const q = url.indexOf('?');
   if (q < 0) return false;
-  const values = new URLSearchParams(url.slice(q + 1)).getAll(TOOL_SEARCH_PARAM);
+  const values: string[] = [];
+  for (const [name, value] of new URLSearchParams(url.slice(q + 1))) {
+    if (name !== TOOL_SEARCH_PARAM) return `Unknown query parameter "${name.slice(0, 32)}": the MCP endpoints take only "${TOOL_SEARCH_PARAM}=${TOOL_SEARCH_VALUE}", which turns on tool search; without it every tool is listed.`;
+    values.push(value);
+  }
   if (values.length === 0) return false;
   if (values.every((v) => v === TOOL_SEARCH_VALUE)) return true;
   return `Unknown ${TOOL_SEARCH_PARAM}=${values.find((v) => v !== TOOL_SEARCH_VALUE)!.slice(0, 32)}: "${TOOL_SEARCH_PARAM}=${TOOL_SEARCH_VALUE}" turns on tool search; without it every tool is listed.`;
@@ -113,9 +119,54 @@ function words(query: string): string[] {
   return [...new Set(query.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w !== ''))].slice(0, MAX_QUERY_WORDS);
 }
 
-function textOf(value: unknown): string {
-  return typeof value === 'string' ? value.toLowerCase() : '';
+/**
+ * Characters of each of a tool's texts (name, title, description) scored. A search scans each once per query word, so
+ * without a bound one server listing an 8 MiB description made every search take a quarter of a second of the event
+ * loop, every request of the process waiting. 4,096: a description is written for a model choosing a tool, and says
+ * what the tool does first; one running past 4 KiB goes on with usage notes and examples whose words would only make
+ * the tool match queries about something else. Scoring is then at most 16 words over 12 KiB per tool, whatever a
+ * server lists; the result still carries the whole description.
+ */
+export const MAX_SCORED_CHARS = 4096;
+
+/** A tool's texts as scored, and the title and description shown for it. */
+interface Indexed { name: string; title: string; description: string; shownTitle: string | undefined; shownDescription: string | undefined }
+
+/**
+ * Tools' scored texts, computed once per tool object: a server's list is kept for 30 seconds (upstream.ts) and handed
+ * out as the same objects, so every search in that time reuses them; a list fetched again is new objects, and the
+ * old ones' entries go with them.
+ */
+const indexed = new WeakMap<McpTool, Indexed>();
+
+function scoredText(value: string): string {
+  return value.slice(0, MAX_SCORED_CHARS).toLowerCase();
 }
+
+/**
+ * The title shown is the one scored, by MCP's display-name precedence for tools (2025-11-25 schema): `title`, else
+ * `annotations.title`.
+ */
+function titleOf(tool: McpTool): string | undefined {
+  if (typeof tool.title === 'string' && tool.title !== '') return tool.title;
+  const annotated = isRecord(tool.annotations) ? tool.annotations.title : undefined;
+  return typeof annotated === 'string' && annotated !== '' ? annotated : undefined;
+}
+
+function indexOf(tool: McpTool): Indexed {
+  let found = indexed.get(tool);
+  if (!found) {
+    const shownTitle = titleOf(tool);
+    const { description } = tool;
+    const shownDescription = typeof description === 'string' ? description : undefined;
+    found = { name: scoredText(tool.name), title: scoredText(shownTitle ?? ''), description: scoredText(shownDescription ?? ''), shownTitle, shownDescription };
+    indexed.set(tool, found);
+  }
+  return found;
+}
+
+/** A tool a search may find: its server's label (its aggregate name is `<label>__<name>`) and its server's definition. */
+export interface Listed { label: string; tool: McpTool }
 
 export interface Found { name: string; title?: string; description?: string; inputSchema: unknown; outputSchema?: unknown }
 
@@ -123,24 +174,27 @@ export interface Found { name: string; title?: string; description?: string; inp
  * The tools matching `query`, best first, at most `limit`, and how many matched. A tool scores per query word it
  * holds, by where (name, title, description; a word is found inside longer ones); ties go by name. Substring
  * matching with fixed weights, not a ranking library: the corpus is one key's tools, and what an agent needs is that
- * its words find the tool, which a dependency would not do better.
+ * its words find the tool, which a dependency would not do better. `tools` are the servers' own objects (as their
+ * kept lists hold them), not copies, so each one's texts are lowercased once per list.
  */
-export function searchTools(tools: readonly McpTool[], query: string, limit: number): { tools: Found[]; total: number } {
+export function searchTools(tools: readonly Listed[], query: string, limit: number): { tools: Found[]; total: number } {
   const asked = words(query);
-  const scored: { tool: McpTool; score: number }[] = [];
-  for (const tool of tools) {
-    const name = tool.name.toLowerCase();
-    const title = textOf(tool.title) || (isRecord(tool.annotations) ? textOf(tool.annotations.title) : '');
-    const description = textOf(tool.description);
+  const labels = new Map<string, string>();
+  const scored: { name: string; tool: McpTool; index: Indexed; score: number }[] = [];
+  for (const { label, tool } of tools) {
+    // A word is letters and digits, so it never spans the `__` between label and name: each is matched alone.
+    let lower = labels.get(label);
+    if (lower === undefined) labels.set(label, lower = label.toLowerCase());
+    const index = indexOf(tool);
     let score = 0;
-    for (const w of asked) score += name.includes(w) ? WEIGHT.name : title.includes(w) ? WEIGHT.title : description.includes(w) ? WEIGHT.description : 0;
-    if (score > 0) scored.push({ tool, score });
+    for (const w of asked) score += lower.includes(w) || index.name.includes(w) ? WEIGHT.name : index.title.includes(w) ? WEIGHT.title : index.description.includes(w) ? WEIGHT.description : 0;
+    if (score > 0) scored.push({ name: `${label}${MCP_TOOL_SEPARATOR}${tool.name}`, tool, index, score });
   }
-  scored.sort((a, b) => b.score - a.score || (a.tool.name < b.tool.name ? -1 : a.tool.name > b.tool.name ? 1 : 0));
-  const found = scored.slice(0, limit).map(({ tool }): Found => ({
-    name: tool.name,
-    ...(typeof tool.title === 'string' ? { title: tool.title } : {}),
-    ...(typeof tool.description === 'string' ? { description: tool.description } : {}),
+  scored.sort((a, b) => b.score - a.score || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const found = scored.slice(0, limit).map(({ name, tool, index }): Found => ({
+    name,
+    ...(index.shownTitle !== undefined ? { title: index.shownTitle } : {}),
+    ...(index.shownDescription !== undefined ? { description: index.shownDescription } : {}),
     // MCP requires one; a server that left it out gets the schema of a tool without arguments.
     inputSchema: isRecord(tool.inputSchema) ? tool.inputSchema : { type: 'object' },
     // What its structured result holds, when the server says: an agent reads call_tool's answer by it.
