@@ -926,9 +926,13 @@ describe('Firewall decision rules, judged by the decision model', () => {
         // Recorded before close() returned, as the operator's call it was: cut by the stop, not timed out, no cost.
         const judgement = usage.slice(recorded).filter(finishedEvent).filter((e) => e.model === 'gpt-4o-mini');
         assert.deepEqual(judgement.map((e) => [e.completion, e.timedOut, e.isError, e.statusCode, e.isFinalAttempt, e.keySource, e.costPico]), [['failed', false, true, 0, false, 'ngrok', 0n]]);
-        // Told to retry, the client sends the request again: this gateway never sent it, nor began an attempt of it.
+        // Told to retry, the client sends the request again: this gateway never sent it.
         assert.equal(fake.requests.slice(sent).filter((r) => r.body!.model === 'gpt-4o').length, 0);
-        assert.deepEqual(usage.slice(recorded).filter((e) => e.model === 'gpt-4o'), []);
+        // Yet the request the client was answered 503 for is in usage, as the total time's 504 while judged is: its
+        // first attempt, begun and never sent, failed as the stop cut it, at no cost, with no verdict (none was given).
+        // Before, only the judgement's event (not the request's) was written: the request was in no request count.
+        const own = usage.slice(recorded).filter(finishedEvent).filter((e) => e.model === 'gpt-4o');
+        assert.deepEqual(own.map((e) => [e.attemptNumber, e.isFinalAttempt, e.completion, e.retryAction, e.isError, e.statusCode, e.timedOut, e.costPico, e.firewall]), [[1, true, 'failed', 'fail_fast', true, 0, false, 0n, null]], onError);
         // The verdict the cut judgement led to (onError's) is not written over the 503: no failed request in the logs.
         assert.deepEqual(errors.splice(0), [], onError);
       }
@@ -954,6 +958,55 @@ describe('Firewall decision rules, judged by the decision model', () => {
         assert.deepEqual([own[0]!.isError, own[0]!.retryAction, own[0]!.completion], [false, 'succeeded', 'succeeded']);
         // Before, the screened answer was written over the 503: "Cannot write headers after they are sent", logged as a failed request.
         assert.deepEqual(errors.splice(0), []);
+      } finally {
+        await patient.close(0);
+      }
+    });
+
+    /**
+     * A streamed answer whose one tool call the decision model never judges, once it is being judged. The fake provider
+     * sends its whole stream at once: the read that completes the call holds the final event too, so only the
+     * judgement holds back the client's end. `read` settles with what reading the stream threw, if anything.
+     */
+    const streamHeldOnItsCall = async (signal?: AbortSignal): Promise<{ recorded: number; read: Promise<unknown> }> => {
+      judged(enforced([{ name: 'Deletes files', tier: 'hardDeny', type: 'decision', phase: 'response', instructions: 'Deletes files. FAKE-JUDGE-HANG' }]));
+      const recorded = usage.length;
+      const sent = fake.requests.length;
+      const stream = await patientAi.chat.completions.create({ model: 'openai:tool-x', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'tidy up' }], tools: CHAT_TOOLS }, { signal });
+      const read = (async () => { for await (const chunk of stream) void chunk; })().then(() => undefined, (e: unknown) => e);
+      while (judgements(sent).length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      return { recorded, read };
+    };
+
+    test('a gateway stopping while a streamed answer\'s tool call is judged, the provider\'s final event already in: the client gets the stop\'s error event, and the answer is recorded as the stream it got, its tokens the provider\'s', { timeout: 15_000 }, async () => {
+      await startPatient();
+      try {
+        const { recorded, read } = await streamHeldOnItsCall();
+        await patient.close(100);
+        const failed = await read;
+        assert.ok(failed instanceof OpenAI.APIError, String(failed));
+        assert.match(failed.message, /the gateway stopped before the stream finished/);
+        const own = usage.slice(recorded).filter(finishedEvent).filter((e) => e.model === 'tool-x');
+        // As a stream the stop cut mid-way (before, `succeeded`: the final event had come, though never to the client).
+        assert.deepEqual(own.map((e) => [e.completion, e.isError, e.retryAction, e.statusCode, e.isFinalAttempt, e.usageEstimated]), [['stream_failed', true, 'succeeded', 200, true, false]]);
+        // The provider produced the whole answer: its own counts, as they were.
+        assert.deepEqual([own[0]!.inputTokens, own[0]!.outputTokens, own[0]!.cacheReadTokens], [FAKE_USAGE.input, FAKE_USAGE.output, FAKE_USAGE.cacheRead]);
+        assert.deepEqual(errors.splice(0), []);
+      } finally {
+        await patient.close(0);
+      }
+    });
+
+    test('a client that leaves while a streamed answer\'s tool call is judged, the provider\'s final event already in: the answer is recorded as one read on after its client left, its tokens the provider\'s', { timeout: 15_000 }, async () => {
+      await startPatient();
+      try {
+        const leaving = new AbortController();
+        const { recorded, read } = await streamHeldOnItsCall(leaving.signal);
+        leaving.abort();
+        await read;
+        // Before, `succeeded`: the final event had come, though never to the client.
+        const [own] = await eventsOn(recorded, 'tool-x');
+        assert.deepEqual([own!.completion, own!.isFinalAttempt, own!.usageEstimated, own!.inputTokens, own!.outputTokens], ['unknown', true, false, FAKE_USAGE.input, FAKE_USAGE.output]);
       } finally {
         await patient.close(0);
       }

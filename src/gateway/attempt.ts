@@ -301,7 +301,9 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
   let verdict: Verdict = 'next';
   try {
     for (let i = 0; i < attempts.length && verdict === 'next'; i++) {
-      if (ctx.clientGone || totalTimedOut(ctx) || cutByShutdown(ctx)) break;
+      // Cut by the stop before its first attempt (its request rules judged, pipeline.ts): that attempt is still begun
+      // and recorded, never sent (below), so the request the client was answered 503 for is in usage.
+      if (ctx.clientGone || totalTimedOut(ctx) || (cutByShutdown(ctx) && records.length > 0)) break;
       const record: AttemptRecord = { plan: attempts[i]!, eventId: newId('usageEvent'), statusCode: 0, timedOut: false, retryAction: 'succeeded', completion: 'failed', durationMs: 0, startedAt: 0, served: false };
       records.push(record);
       const nextModel = nextModelAt(attempts, i);

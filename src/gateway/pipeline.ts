@@ -474,18 +474,16 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   if (ctx.firewall) {
     // Decision rules wait on the decision model; other rules answer at once.
     let blocked = screenRequest(ctx, ctx.firewall);
-    if (blocked instanceof Promise) {
-      blocked = await blocked;
-      // The shutdown grace period ran out while the rules were judged: the client has its 503 ("retry") and the
-      // judgements their events; a verdict now (even onError's) would answer an answered request.
-      if (cutByShutdown(ctx)) return;
-    }
+    if (blocked instanceof Promise) blocked = await blocked;
     if (blocked) {
       answerBlockedRequest(ctx, blocked, attempts[0]!);
       return;
     }
   }
-  const reserved = counting ? undefined : reserveCredit(ctx, attempts);
+  // The shutdown grace period ran out before any attempt (mostly while the rules were judged: no verdict then,
+  // firewall/index.ts): the client has its 503 ("retry"). Nothing will be sent, so nothing is held; the attempt loop
+  // records the request's first attempt as the stop cut it, never sent, as one the stop cut while it was being noted.
+  const reserved = counting || cutByShutdown(ctx) ? undefined : reserveCredit(ctx, attempts);
   if (reserved) await reserved;
   try {
     await runAttempts(ctx, attempts);

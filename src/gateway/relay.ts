@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { tollgateError, type TollgateError } from '../domain/errors.ts';
 import type { Completion } from '../usage/event.ts';
-import type { RequestContext } from './context.ts';
+import { cutByShutdown, type RequestContext } from './context.ts';
 import { codecs } from './formats/index.ts';
 import { parseJson, type AnswerFacts, type FormatCodec, type StreamFacts } from './formats/types.ts';
 import { JsonMembers } from './json-members.ts';
@@ -195,10 +195,16 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
   setImmediate(flushIfIdle, res);
   const { quiet, release } = paced(ctx, upstream);
   return new Promise((resolve) => {
-    // The client's answer ended with the final event (then its leaving, or the provider's, is a success).
+    // The provider's final event came: nothing it sends after it is written or metered.
+    let final = false;
+    // The client's answer ended with the final event (then its leaving, or the provider's, is a success). Not so for
+    // a final event held behind a judgement when the stop cut the answer or the client left meanwhile.
     let delivered = false;
     let lingering: ReturnType<typeof setTimeout> | undefined;
     const complete = (): StreamOutcome => ({ facts: meter.facts, completion: meter.facts.errored ? 'stream_failed' : 'succeeded', timedOut: false });
+    // The provider's answer was whole, and the client did not get its end: it got the stop's error event (as for a
+    // stream the stop cut mid-way), or it left (as for a stream read on after it left). The usage is the provider's.
+    const whole = (): StreamOutcome => delivered ? complete() : { facts: meter.facts, completion: cutByShutdown(ctx) ? 'stream_failed' : 'unknown', timedOut: false };
     // Output the guard gives once the decision model has judged a call (firewall/decision.ts): from then on, until
     // it is all written, every write and the stream's end wait behind it, in order.
     let lane: Promise<void> | undefined;
@@ -220,11 +226,11 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
     const writable = (): boolean => !ctx.clientGone && !res.writableEnded && !res.destroyed;
     /** Settles the outcome when the client has the whole answer, or has left; false when the stream is still to end. */
     const concluded = (): boolean => {
-      // The provider held on after the final event (let go, or its connection then dropped): the client has it all.
-      if (delivered) resolve(complete());
+      // The provider held on after the final event (let go, or its connection then dropped).
+      if (final) resolve(whole());
       // Read to the end after the client left: the usage is the provider's, the client did not get it all.
       else if (ctx.clientGone) resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });
-      return delivered || ctx.clientGone;
+      return final || ctx.clientGone;
     };
     const resume = (): void => {
       quiet.held = false;
@@ -236,7 +242,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         quiet.heard();
         // Anything a provider sends after its final event is neither written nor metered: the client's answer and
         // its record are what it received (a stray error event in the linger must not mark it failed).
-        if (delivered) return true;
+        if (final) return true;
         const metered = meter.push(chunk);
         // An event past the meter's limit (one that never ends would fill memory): the stream ends here, as a broken one.
         if (meter.overflowed) {
@@ -250,13 +256,14 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         if (meter.facts.terminal) {
           // The SDKs read a stream to the end of its body: it ends with the final event, whether or not the provider
           // ends its response there. A translation closes the client's stream in its format: the upstream's is complete.
-          delivered = true;
+          final = true;
           lingering = setTimeout(letGo, FINAL_EVENT_LINGER_MS, upstream);
           const closing = guarded(guard, translation ? bytesOf(translation.finish()) : undefined);
           inOrder(both(out, closing), ([last, closed]) => {
             if (!writable()) return;
             if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
             endTranslated(ctx, closed && last ? Buffer.concat([last, closed]) : closed ?? last, translation, nextSequence);
+            delivered = true;
           });
           return true;
         }
@@ -300,8 +307,9 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
             if (writable()) {
               if (closing && tail) res.write(tail);
               endTranslated(ctx, closing ?? tail, translation, nextSequence);
+              delivered = true;
             }
-            resolve(complete());
+            resolve(whole());
           });
         });
       },

@@ -4,7 +4,7 @@
 // in Ngrok-AIG-Firewall and on the access line.
 import { blockingFinding, compilePolicy, decisionRulesToJudge, hasRules, judgeRequest, keyPolicies, type CompiledPolicy, type Decided, type FirewallFinding, type RequestParts } from '../../domain/firewall.ts';
 import type { ApiSurface } from '../../catalog/types.ts';
-import type { RequestContext } from '../context.ts';
+import { cutByShutdown, type RequestContext } from '../context.ts';
 import type { AccountSnapshot, ConfigurationState } from '../../state/types.ts';
 import { headerText, H_FIREWALL, type OutHeaders } from '../headers.ts';
 import { tollgateError } from '../../domain/errors.ts';
@@ -94,7 +94,9 @@ export function screenRequest(ctx: RequestContext, policies: readonly CompiledPo
   if (twice !== undefined) throw tollgateError('invalidRequest', { reason: `the key "${twice.slice(0, 64)}" is given twice in one object: the provider could read the value this access key's Firewall rules did not check. Send it once.` });
   const parts = requestParts(ctx.route.surface, ctx.body!);
   if (!judgesDecisions(ctx.deps) || decisionRulesToJudge(policies, 'request').length === 0) return requestVerdict(ctx, policies, parts);
-  return judgeDecisionRules(ctx, policies, parts).then((decisions) => requestVerdict(ctx, policies, parts, (rule) => decisions.get(rule)));
+  // The shutdown grace period cut the judgements: the client has its 503 ("retry"), and no verdict (even onError's)
+  // is given, reported or recorded for rules nobody judged.
+  return judgeDecisionRules(ctx, policies, parts).then((decisions) => cutByShutdown(ctx) ? undefined : requestVerdict(ctx, policies, parts, (rule) => decisions.get(rule)));
 }
 
 function requestVerdict(ctx: RequestContext, policies: readonly CompiledPolicy[], parts: RequestParts, decided?: Decided): FirewallFinding | undefined {
