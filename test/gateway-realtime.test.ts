@@ -12,6 +12,7 @@ import { grantCredits } from '../src/store/credits.ts';
 import { ChangeBus } from '../src/state/changes.ts';
 import { FAKE_AUDIO, FAKE_REALTIME_USAGE, FAKE_TRANSCRIPTION_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
 import { randomBytes } from 'node:crypto';
+import { queryObjects } from 'node:v8';
 import { PLAYGROUND_TOKEN_TTL_MS, PlaygroundTokens } from '../src/domain/playground-token.ts';
 import { GatewayState } from '../src/state/gateway-state.ts';
 
@@ -257,17 +258,25 @@ test('the provider key and the access key are marked used when the provider acce
   }
 });
 
+interface Funded { rt: OpenAIRealtimeWS; requestId: Promise<string>; errors: { code: string; message: string; event_id: string | null }[] }
+
 /**
- * A session (billing on) whose account's credit is spent: one cent granted, the first response (some half a cent)
- * leaving credit, the second taking the balance below zero. The `error` events the client gets are collected.
+ * A session (billing on) of an account granted one cent, which two responses spend (some half a cent each), once the
+ * provider's `session.created` came. The `error` events the client gets are collected.
  */
-async function overdrawn(h: Harness): Promise<{ rt: OpenAIRealtimeWS; requestId: Promise<string>; errors: { code: string; message: string; event_id: string | null }[] }> {
+async function funded(h: Harness): Promise<Funded> {
   await grantCredits(h.running.store.db, h.accountId, 1, { category: 'promotional' });
   const { token } = await h.accessKey();
   const { rt, requestId } = realtime(h, token, 'gpt-realtime');
-  const errors: { code: string; message: string; event_id: string | null }[] = [];
-  rt.on('error', (e) => errors.push((e as unknown as { error: { code: string; message: string; event_id: string | null } }).error));
+  const errors: Funded['errors'] = [];
+  rt.on('error', (e) => errors.push((e as unknown as { error: Funded['errors'][number] }).error));
   await next(rt, 'session.created');
+  return { rt, requestId, errors };
+}
+
+/** A funded() session whose credit is spent: the first response leaves credit, the second takes the balance below zero. */
+async function overdrawn(h: Harness): Promise<Funded> {
+  const { rt, requestId, errors } = await funded(h);
   for (let i = 1; i <= 2; i++) {
     const done = next(rt, 'response.done');
     rt.send({ type: 'response.create', event_id: `evt_paid_${i}` });
@@ -348,15 +357,10 @@ test('with the credit gone, a response.create or audio append spelled with JSON 
 test('a response the provider starts by itself (server VAD) on audio appended before the credit ran out is cancelled upstream at once, the client told naming it, and what it produced still billed; with credit one is left alone', async () => {
   const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
   try {
-    await grantCredits(h.running.store.db, h.accountId, 1, { category: 'promotional' });
-    const { token } = await h.accessKey();
-    const { rt, requestId } = realtime(h, token, 'gpt-realtime');
-    const errors: { code: string; message: string; event_id: string | null }[] = [];
-    rt.on('error', (e) => errors.push((e as unknown as { error: { code: string; message: string; event_id: string | null } }).error));
+    const { rt, requestId, errors } = await funded(h);
     const seen: string[] = [];
     rt.on('event', (event) => seen.push(event.type));
     const kinds = () => fake.received.map((e) => (e as { type: string }).type);
-    await next(rt, 'session.created');
     // Three utterances streamed while the account can pay: all reach the provider.
     for (let i = 0; i < 3; i++) rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
     await waitFor(() => kinds().filter((k) => k === 'input_audio_buffer.append').length === 3);
@@ -430,12 +434,7 @@ test('a response the provider starts by itself (server VAD) on audio appended be
 test('a response.create without an event_id that the provider refuses (its error can name no event) leaves no ask behind: a response the provider starts by itself once the credit is gone is still cancelled, and the client reads the refusal as it would from the provider', async () => {
   const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
   try {
-    await grantCredits(h.running.store.db, h.accountId, 1, { category: 'promotional' });
-    const { token } = await h.accessKey();
-    const { rt } = realtime(h, token, 'gpt-realtime');
-    const errors: { code: string; message: string; event_id: string | null }[] = [];
-    rt.on('error', (e) => errors.push((e as unknown as { error: { code: string; message: string; event_id: string | null } }).error));
-    await next(rt, 'session.created');
+    const { rt, errors } = await funded(h);
     rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
     const created = next(rt, 'response.created');
     rt.send({ type: 'response.create', event_id: 'evt_hold', response: { instructions: 'hold' } });
@@ -464,6 +463,95 @@ test('a response.create without an event_id that the provider refuses (its error
     await waitFor(() => errors.length === 2);
     assert.equal(errors[1]!.code, 'ERR_NGROK_4026');
     assert.match(errors[1]!.message, /resp_4/);
+    rt.close();
+  } finally {
+    await close();
+  }
+});
+
+test('a long session whose unpaid responses the gateway cancels keeps nothing of a cancel once it is settled, and the provider\'s answer to none of them, early or late, reaches the client', async () => {
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  try {
+    const { rt, errors } = await funded(h);
+    const cancels = () => fake.received.filter((e) => (e as { type: string }).type === 'response.cancel') as { event_id: string }[];
+    // Speech streamed while the account can pay, then two paid responses take the balance below zero.
+    const utterances = 21;
+    for (let i = 0; i < utterances; i++) rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
+    await waitFor(() => fake.received.filter((e) => (e as { type: string }).type === 'input_audio_buffer.append').length === utterances);
+    for (const eventId of ['evt_paid_1', 'evt_paid_2']) {
+      const done = next(rt, 'response.done');
+      rt.send({ type: 'response.create', event_id: eventId });
+      await done;
+    }
+    const say = async (instructions: string) => {
+      const updated = next(rt, 'session.updated');
+      rt.send({ type: 'session.update', session: { type: 'realtime', instructions } });
+      await updated;
+    };
+    // Each response the provider starts by itself is stopped by the gateway's cancel: the provider answers it with
+    // the response's response.done alone.
+    await say('hold');
+    for (let i = 0; i < utterances - 1; i++) {
+      const done = next<{ response: { status: string } }>(rt, 'response.done');
+      fake.speechStopped();
+      assert.equal((await within(done, 'the cancelled response')).response.status, 'cancelled');
+    }
+    // One that ends before the cancel reaches the provider: the cancel's error comes after its response.done.
+    await say('answer');
+    fake.speechStopped();
+    await waitFor(() => cancels().length === utterances);
+    // The provider answers in order: its answer to that cancel came before this one.
+    await say('answer');
+    assert.equal(new Set(cancels().map((c) => c.event_id)).size, utterances, 'each cancel has an id of its own');
+    assert.deepEqual(errors.map((e) => [e.code, e.event_id]), Array.from({ length: utterances }, () => ['ERR_NGROK_4026', null]), 'the client is told of each unpaid response, and of none of the gateway\'s cancels');
+    // Nothing of a settled cancel is kept for the rest of the session (an hour of speech cancels many responses).
+    const kept = queryObjects(Set, { format: 'summary' }).filter((set) => set.includes('event_tollgate_'));
+    assert.deepEqual(kept, [], 'no set holds the ids of settled cancels');
+    assert.equal(rt.socket.readyState, WebSocket.OPEN);
+    rt.close();
+  } finally {
+    await close();
+  }
+});
+
+test('a response.create without an event_id whose response starts after the credit ran out is cancelled in words that do not call it the provider\'s own; a response the provider starts by itself still is', async () => {
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  try {
+    const { rt, errors } = await funded(h);
+    rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
+    let done = next(rt, 'response.done');
+    rt.send({ type: 'response.create', event_id: 'evt_paid_1' });
+    await done;
+    // Both admitted while the balance is still positive; the first one's usage, reported before the second starts,
+    // takes the balance below zero.
+    const cancelled = new Promise<string>((resolve) => {
+      const onEvent = (event: { type: string }) => {
+        const response = (event as unknown as { response?: { id: string; status: string } }).response;
+        if (event.type !== 'response.done' || response?.status !== 'cancelled') return;
+        rt.off('event', onEvent);
+        resolve(response.id);
+      };
+      rt.on('event', onEvent);
+    });
+    rt.send({ type: 'response.create', event_id: 'evt_paid_2' });
+    rt.send({ type: 'response.create', response: { instructions: 'hold' } });
+    assert.equal(await within(cancelled, 'the client\'s unpaid response cancelled'), 'resp_3');
+    await waitFor(() => errors.length === 1);
+    assert.deepEqual(fake.received.filter((e) => (e as { type: string }).type === 'response.cancel').map((e) => (e as { response_id?: string }).response_id), ['resp_3']);
+    assert.deepEqual([errors[0]!.code, errors[0]!.event_id], ['ERR_NGROK_4026', null]);
+    assert.match(errors[0]!.message, /run out of credit.*resp_3 is cancelled/);
+    assert.match(errors[0]!.message, /response\.create without an "event_id"/, 'the client\'s own create is named as what may have started it');
+    assert.doesNotMatch(errors[0]!.message, /which the provider started by itself/, 'not called the provider\'s own');
+
+    // With no create of the client's outstanding, a response the provider starts by itself is told as that.
+    const updated = next(rt, 'session.updated');
+    rt.send({ type: 'session.update', session: { type: 'realtime', instructions: 'hold' } });
+    await updated;
+    done = next(rt, 'response.done');
+    fake.speechStopped();
+    await within(done, 'the provider\'s own response cancelled');
+    await waitFor(() => errors.length === 2);
+    assert.match(errors[1]!.message, /resp_4, which the provider started by itself \(server voice activity detection\), is cancelled/);
     rt.close();
   } finally {
     await close();

@@ -4,11 +4,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type KyselyPlugin, type LogEvent, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
 import { STORE_KINDS, type StoreKind } from './helpers/stores.ts';
+import { LineCapture } from './helpers/log-capture.ts';
 import { startControl, type TestControl } from './helpers/control.ts';
 import { GatewayState, MAX_KEY_LOOKUPS, MAX_KEY_LOOKUPS_WAITING } from '../src/state/gateway-state.ts';
 import { PlaygroundTokens } from '../src/domain/playground-token.ts';
@@ -31,12 +32,20 @@ async function createKey(c: TestControl, body: Record<string, unknown> = { name:
   return res.json() as { id: string; token: string };
 }
 
-/** Counts the access-key reads a state sends its store: how many in all, and the most under way at once. */
+/**
+ * Counts the access-key reads a state sends its store: how many in all, and the most under way at once. With
+ * `delayMs`, each read's answer comes that much late, as a busy store's does (the connection is free meanwhile).
+ */
 class KeyReads implements KyselyPlugin {
   started = 0;
   running = 0;
   most = 0;
   readonly #ours = new WeakSet<object>();
+  readonly #delayMs: number;
+
+  constructor(delayMs = 0) {
+    this.#delayMs = delayMs;
+  }
 
   transformQuery({ node, queryId }: PluginTransformQueryArgs): RootOperationNode {
     if (node.kind === 'SelectQueryNode' && JSON.stringify(node.from).includes('access_keys')) {
@@ -48,19 +57,21 @@ class KeyReads implements KyselyPlugin {
   }
 
   async transformResult({ result, queryId }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-    if (this.#ours.delete(queryId)) this.running--;
+    if (!this.#ours.delete(queryId)) return result;
+    if (this.#delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#delayMs));
+    this.running--;
     return result;
   }
 }
 
 /** Runs `check` against a started gateway state whose access-key reads `reads` counts, taking Playground tokens of `grants`. */
-async function withCountedReads(kind: StoreKind, check: (c: TestControl, state: GatewayState, reads: KeyReads, grants: PlaygroundTokens) => Promise<void>): Promise<void> {
+async function withCountedReads(kind: StoreKind, check: (c: TestControl, state: GatewayState, reads: KeyReads, grants: PlaygroundTokens) => Promise<void>, options: { readDelayMs?: number; logger?: Logger } = {}): Promise<void> {
   const c = await startControl(kind);
-  const reads = new KeyReads();
+  const reads = new KeyReads(options.readDelayMs);
   const grants = new PlaygroundTokens(c.config.masterKey);
   const state = new GatewayState({
     store: { ...c.store, db: c.store.db.withPlugin(reads) }, secretBox: new SecretBox(c.config.masterKey), changes: c.changes,
-    logger: pino({ level: 'silent' }), pollIntervalMs: 100, flushIntervalMs: 60_000, playgroundTokens: grants,
+    logger: options.logger ?? pino({ level: 'silent' }), pollIntervalMs: 100, flushIntervalMs: 60_000, playgroundTokens: grants,
   });
   try {
     await state.start();
@@ -573,4 +584,24 @@ test('a reload that keeps failing is logged once per streak, retried by every po
     await sql`ALTER TABLE providers_gone RENAME TO providers`.execute(c.store.db).catch(() => {});
     await c.close();
   }
+});
+
+test('a lookup of an unknown key that runs out of its 2 s waiting in the queue of such lookups is logged as that, once per flood, as a warning naming no token, not as a store that did not answer (sqlite)', async () => {
+  const capture = new LineCapture();
+  await withCountedReads('sqlite', async (_c, state, reads) => {
+    // Each read answers 600 ms late, four at a time: the last of 24 wait in the queue past the 2 s a lookup may take.
+    const tokens = Array.from({ length: 24 }, () => newAccessKeyToken());
+    const answers = await Promise.allSettled(tokens.map((token) => state.authenticate(token)));
+    assert.ok(answers.filter((a) => a.status === 'rejected').length >= 4, 'the last ones are given up (27009 at the gateway)');
+    assert.ok(reads.most <= MAX_KEY_LOOKUPS);
+    // A poll after the flood: a store failure logged for it would be followed by a "recovered" line.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const lines = capture.lines.map((line) => JSON.parse(line) as { level: number; msg: string; queuedMs?: number });
+    const queued = lines.filter((l) => l.msg.includes('waiting its turn in the queue'));
+    assert.equal(queued.length, 1, `logged once for the flood: ${JSON.stringify(lines)}`);
+    assert.equal(queued[0]!.level, 40, 'a warning: the gateway is flooded, the store is fine');
+    assert.ok(queued[0]!.queuedMs! >= 1000, `most of its time went in the queue (${queued[0]!.queuedMs} ms)`);
+    assert.deepEqual(lines.filter((l) => l.level >= 50 || l.msg.includes('did not answer') || l.msg.includes('from the store again')), [], 'the store answered every read it was sent');
+    for (const token of tokens) assert.ok(!capture.lines.some((l) => l.includes(token) || l.includes(sha256Hex(token))), 'no token, nor its hash, is logged');
+  }, { readDelayMs: 600, logger: pino({ level: 'info' }, capture) });
 });

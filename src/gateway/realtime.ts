@@ -10,6 +10,7 @@
 // Input audio transcription, which the provider bills apart at the transcription model's prices, is metered from each
 // `conversation.item.input_audio_transcription.completed`. A session ends when its access key is deleted or no longer
 // allows it, and when the Playground token that opened it expires (docs/decisions/gateway-behaviour.md, "Realtime").
+import { randomBytes } from 'node:crypto';
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
@@ -81,7 +82,7 @@ const BACKSLASH = 0x5c;
 const SESSION_CREATED = Buffer.from('"session.created"');
 const SESSION_UPDATED = Buffer.from('"session.updated"');
 const ERROR = Buffer.from('"error"');
-/** The prefix of the `event_id` the gateway gives the `response.cancel` it sends of its own (never a client's). */
+/** The prefix of the `event_id` the gateway gives the `response.cancel` it sends of its own (a session's own follows it). */
 const OWN_EVENT = 'event_tollgate_';
 
 /**
@@ -235,6 +236,12 @@ export function realtimeUsage(usage: Record<string, unknown> | undefined, price:
 /** A response the provider started (`response.created`) and has not reported done. */
 interface OpenResponse { eventId: string; startedAt: number }
 
+/**
+ * A `response.created` no counted `response.create` asked for: the provider's own (server VAD), or — `unnamed` — maybe
+ * the answer to a create without an `event_id`.
+ */
+interface Unasked { responseId: string; unnamed: boolean }
+
 type Ending = 'client-left' | 'upstream-closed' | 'idle' | 'duration' | 'shutdown' | 'frame-too-long' | 'revoked';
 
 const OUTCOMES: Readonly<Record<Ending, RealtimeOutcome>> = {
@@ -326,8 +333,22 @@ class Session implements Admission, RealtimeObservation {
    * a later unpaid response for the client's. Its own response is checked instead, as the create just was.
    */
   readonly requested: string[] = [];
-  /** The `event_id`s of the `response.cancel`s the gateway sent of its own: the provider's `error` answering one is not the client's. */
-  readonly ownCancels = new Set<string>();
+  /**
+   * The `response.create`s without an `event_id` relayed whose response may not have come: a `response.created` beyond
+   * `requested` may be one of theirs, and its refusal does not call it the provider's own. Only the refusal's words
+   * depend on it: the provider's refusal of such a create names nothing, so it may stay counted, and a later response
+   * the provider starts by itself is then refused in the words that name neither.
+   */
+  unnamedAsks = 0;
+  /**
+   * What starts the `event_id` of each `response.cancel` the gateway sends of its own, unguessable (no client event
+   * is taken for one): the provider's `error` naming one answers the gateway, not the client. Nothing is kept per
+   * cancel: the answer may come at any time — a response that ends before the cancel reaches the provider reports
+   * `response.done` and then the cancel's `error`, and one the cancel stops reports only `response.done`, so no
+   * `response.done` tells whether an answer is still to come — and a long session may cancel many responses.
+   */
+  readonly ownEvent = `${OWN_EVENT}${randomBytes(12).toString('base64url')}_`;
+  ownCancels = 0;
   trace: RequestTrace | undefined;
   /** How long the session may run: the operator's limit, or less when a Playground token that expires sooner opened it. */
   durationLimitMs = 0;
@@ -596,7 +617,10 @@ export class RealtimeGateway {
   /** A billable client event the account can pay for, relayed; a `response.create` noted as the client's ask. */
   #admitted(s: Session, event: { type: string; clientEventId: string | null }, data: Buffer, isBinary: boolean): void {
     s.audioRefused = false;
-    if (event.type === 'response.create' && event.clientEventId !== null) s.requested.push(event.clientEventId);
+    if (event.type === 'response.create') {
+      if (event.clientEventId !== null) s.requested.push(event.clientEventId);
+      else s.unnamedAsks++;
+    }
     relay(s.upstream!, data, isBinary, s.client!);
   }
 
@@ -644,7 +668,7 @@ export class RealtimeGateway {
     if (s.client) relay(s.client, data, isBinary, s.upstream!);
     else s.early.push([data, isBinary]);
     // Checked once the client has its `response.created`, so that the refusal naming the response comes after it.
-    if (metered !== undefined) this.#checkUnasked(s, metered.unasked);
+    if (metered !== undefined) this.#checkUnasked(s, metered);
   }
 
   /**
@@ -652,7 +676,7 @@ export class RealtimeGateway {
    * response the provider started by itself (no `response.create` of the client's asked for it), and which message
    * is not the client's to read.
    */
-  #meter(s: Session, data: Buffer): { unasked: string } | 'drop' | undefined {
+  #meter(s: Session, data: Buffer): Unasked | 'drop' | undefined {
     // Finished: its open responses are recorded already (as failed), a late report would record one twice.
     if (s.finished) return undefined;
     if (!data.includes(DONE) && !data.includes(CREATED) && !data.includes(TRANSCRIBED) && !data.includes(TRANSCRIPTION_FAILED) && !data.includes(COMMITTED) && !data.includes(SESSION_CREATED) && !data.includes(SESSION_UPDATED) && !data.includes(ERROR)) return undefined;
@@ -672,12 +696,16 @@ export class RealtimeGateway {
       s.deps.usage.begin(this.#begun(s, began)).catch(ignore);
       // The provider answers the client's events in order: the first response.created after a response.create is its.
       if (s.requested.length > 0) s.requested.shift();
-      else return { unasked: id };
+      else {
+        const unnamed = s.unnamedAsks > 0;
+        if (unnamed) s.unnamedAsks--;
+        return { responseId: id, unnamed };
+      }
     } else if (event.type === 'error') {
       const cause = member(event, 'error')?.event_id;
       if (typeof cause !== 'string') return undefined;
       // The gateway's own cancel came after its response ended: the client never sent it, and is not told of it.
-      if (s.ownCancels.delete(cause)) return 'drop';
+      if (cause.startsWith(s.ownEvent)) return 'drop';
       // A response.create the provider refused starts no response: the next one created is not its.
       const refused = s.requested.indexOf(cause);
       if (refused >= 0) s.requested.splice(refused, 1);
@@ -710,17 +738,17 @@ export class RealtimeGateway {
    * cancelled at once and the client told; what it produced until then is metered from its `response.done`, as the
    * provider bills it. The input buffer is left alone: the audio is the client's, only the paid work is stopped.
    */
-  #checkUnasked(s: Session, responseId: string): void {
+  #checkUnasked(s: Session, unasked: Unasked): void {
     if (s.ending !== undefined) return;
     let admitted: void | Promise<void>;
     try {
       admitted = admitCredit(creditCheck(s));
     } catch (error) {
-      this.#cancelUnpaid(s, responseId, error);
+      this.#cancelUnpaid(s, unasked, error);
       return;
     }
     // A balance read under way (a grant may be arriving): the response runs meanwhile, and is cancelled if refused.
-    if (admitted) admitted.catch((error: unknown) => this.#cancelUnpaid(s, responseId, error));
+    if (admitted) admitted.catch((error: unknown) => this.#cancelUnpaid(s, unasked, error));
   }
 
   /** A credit check's refusal (an unexpected failure told as internal, and logged), counted as a refused event. */
@@ -731,14 +759,14 @@ export class RealtimeGateway {
     return refusal;
   }
 
-  /** Cancels a response the provider started by itself that the credit check refused, and tells the client. */
-  #cancelUnpaid(s: Session, responseId: string, error: unknown): void {
+  /** Cancels a response no counted ask of the client's started that the credit check refused, and tells the client. */
+  #cancelUnpaid(s: Session, { responseId, unnamed }: Unasked, error: unknown): void {
     const upstream = s.upstream;
     // Done already, or the session ending (which cancels what is open itself): nothing to stop.
     if (s.ending !== undefined || !s.open.has(responseId) || !upstream || upstream.readyState !== WebSocket.OPEN) return;
     cancelUpstream(s, upstream, responseId);
     const refusal = this.#counted(s, error);
-    const told = refusal.code === Errors.outOfCredit.code ? tollgateError('realtimeResponseUnpaid', { reason: refusal.message, responseId }) : refusal;
+    const told = refusal.code !== Errors.outOfCredit.code ? refusal : tollgateError(unnamed ? 'realtimeResponseUnpaidUnnamed' : 'realtimeResponseUnpaid', { reason: refusal.message, responseId });
     const client = s.client;
     if (client && client.readyState === WebSocket.OPEN) client.send(JSON.stringify(errorEvent(told)));
   }
@@ -1030,8 +1058,7 @@ function errorEvent(error: TollgateError, clientEventId: string | null = null): 
 
 /** A `response.cancel` of the gateway's own: the provider's `error` answering it (the response ended first) is not relayed. */
 function cancelUpstream(s: Session, upstream: WebSocket, responseId: string): void {
-  const eventId = `${OWN_EVENT}${newId('request').slice(3)}`;
-  s.ownCancels.add(eventId);
+  const eventId = `${s.ownEvent}${++s.ownCancels}`;
   // A response.created that carried no id: a bare cancel, which stops the conversation's response.
   upstream.send(JSON.stringify({ type: 'response.cancel', event_id: eventId, response_id: responseId || undefined }));
 }

@@ -420,10 +420,20 @@ export class GatewayState {
   async #loadKey(missKey: string, find: () => Promise<AccessKeyRecord | undefined>): Promise<AuthenticatedKey | null> {
     const generation = this.#keyGeneration;
     let row: AccessKeyRecord | undefined;
+    // The 2 s run from the ask, a wait for a slot included (#limited decides the same way, synchronously).
+    const queued = this.#lookupsRunning >= MAX_KEY_LOOKUPS;
+    const askedAt = Date.now();
+    let ranAt: number | undefined;
     try {
-      row = await this.#answeredWithin(this.#limited(find), 'an access key lookup');
+      row = await this.#answeredWithin(this.#limited(() => {
+        ranAt = Date.now();
+        return find();
+      }), 'an access key lookup');
     } catch (error) {
       if (error instanceof KeyLookupsBusy) this.#busy();
+      // Its time went in the queue (a flood of unknown keys), not in a store that did not answer: a store failure
+      // logged for it would also hide a real one that follows (#failed logs a streak once).
+      else if (queued) this.#busy((ranAt ?? Date.now()) - askedAt);
       else this.#failed(error, 'looking up an access key failed; keys not in memory cannot be checked until the store answers');
       throw error;
     }
@@ -466,11 +476,15 @@ export class GatewayState {
     }
   }
 
-  /** Logged once per flood: requests for keys not in memory were answered 27009 without a store read. */
-  #busy(): void {
+  /**
+   * Logged once per flood: requests for keys not in memory were answered 27009, without a store read (the queue was
+   * full) or after waiting their turn in it for `queuedMs` (given up at RELOAD_WAIT_MS).
+   */
+  #busy(queuedMs?: number): void {
     if (this.#busyLogged) return;
     this.#busyLogged = true;
-    this.#logger.warn({ running: MAX_KEY_LOOKUPS, waiting: MAX_KEY_LOOKUPS_WAITING }, 'too many lookups of access keys not in memory (unknown tokens?); keys not cached are answered "try again later" until they drain');
+    if (queuedMs === undefined) this.#logger.warn({ running: MAX_KEY_LOOKUPS, waiting: MAX_KEY_LOOKUPS_WAITING }, 'too many lookups of access keys not in memory (unknown tokens?); keys not cached are answered "try again later" until they drain');
+    else this.#logger.warn({ queuedMs, limitMs: RELOAD_WAIT_MS, running: MAX_KEY_LOOKUPS, waiting: this.#lookupsWaiting.length }, `a lookup of an access key not in memory was given up at ${RELOAD_WAIT_MS} ms after waiting its turn in the queue of such lookups (${MAX_KEY_LOOKUPS} run at once; unknown tokens?) for queuedMs of them; keys not cached are answered "try again later" until the queue drains`);
   }
 
   #cacheKey(hash: string, key: AuthenticatedKey): void {
