@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { createAccount } from '../src/store/accounts.ts';
 import { startHarness, type Harness } from './helpers/gateway.ts';
 import { startFakeMcp, text, type FakeMcp } from './helpers/mcp-server.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
@@ -32,6 +33,11 @@ for (const kind of STORE_KINDS) {
   describe(`MCP gateway through the control plane (${kind})`, () => {
     let h: Harness;
     let docs: FakeMcp;
+    /** `wait` runs until the gateway cancels it or the test releases it; `cancelled` counts the cancellations it saw. */
+    let jobs: FakeMcp;
+    let jobStarted: () => void = () => {};
+    let releaseJob: () => void = () => {};
+    let cancelled = 0;
     /** The secret the docs server takes (rotated by the test). */
     let accepted = FIRST_SECRET;
 
@@ -41,6 +47,17 @@ for (const kind of STORE_KINDS) {
         s.registerTool('fetch_page', { description: 'Fetch a page', inputSchema: { path: z.string() } }, ({ path }) => text(`page ${path}`));
         s.registerTool('admin_delete', { description: 'Delete a page' }, () => text('deleted'));
       }, (headers) => headers['x-docs-key'] === `Token ${accepted}`);
+      jobs = await startFakeMcp((s) => {
+        s.registerTool('wait', { description: 'Runs until cancelled or released' }, async (extra) => {
+          jobStarted();
+          const aborted = await new Promise<boolean>((resolve) => {
+            releaseJob = () => resolve(false);
+            extra.signal.addEventListener('abort', () => resolve(true), { once: true });
+          });
+          if (aborted) cancelled++;
+          return text(aborted ? 'cancelled' : 'released');
+        });
+      }, () => true);
       h = await startHarness(kind);
     });
     // Each closed only if it started: without PostgreSQL the harness fails in before(), and a fake server left
@@ -48,6 +65,7 @@ for (const kind of STORE_KINDS) {
     after(async () => {
       await h?.close();
       await docs?.close();
+      await jobs?.close();
     });
 
     async function connect(path: string, token: string): Promise<Client> {
@@ -111,6 +129,39 @@ for (const kind of STORE_KINDS) {
       await assert.rejects(client.callTool({ name: 'docs__search', arguments: { query: 'gone' } }), refusedWith(-32602));
       assert.equal(sentKeys(seen).length, 0);
       await client.close();
+    });
+
+    test("another account's Mcp-Session-Id naming this key's id reaches none of its calls or sessions: nothing cancelled, nothing ended", { timeout: 15_000 }, async () => {
+      await h.api('POST', '/mcp-servers', { label: 'jobs', upstreamUrl: jobs.url, auth: { type: 'none' } });
+      const mine = await h.accessKey();
+      const other = await createAccount(h.running.store.db, `other-mcp-${kind}`);
+      const theirs = await fetch(`${h.apiUrl}/access-keys`, {
+        method: 'POST', headers: { authorization: `Bearer ${other.apiKey.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'theirs' }),
+      }).then((r) => r.json() as Promise<{ token: string }>);
+      const mcp = (token: string, body: unknown, headers: Record<string, string> = {}, method = 'POST') => fetch(`${h.gatewayUrl}/mcp`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', ...headers },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+
+      // This key's call sent without a session (a 2025 client may): it runs on the key's own upstream session.
+      const started = new Promise<void>((resolve) => { jobStarted = resolve; });
+      await eventually(async () => assert.match(await (await mcp(mine.token, { jsonrpc: '2.0', id: 6, method: 'tools/list' })).text(), /jobs__wait/));
+      const calling = mcp(mine.token, { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'jobs__wait', arguments: {} } });
+      await started;
+      const from = jobs.seen.length;
+      // The other account names the key's id (ids are no secrets: they sit in URLs, usage exports, support tickets)
+      // as its session, however the gateway might spell a key's own, cancels the call's id and ends "its" session.
+      for (const session of [`key:${mine.id}`, `key ${mine.id}`, mine.id]) {
+        await (await mcp(theirs.token, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7 } }, { 'mcp-session-id': session })).text();
+        await (await mcp(theirs.token, undefined, { 'mcp-session-id': session }, 'DELETE')).text();
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(cancelled, 0, "the key's call was not cancelled");
+      assert.deepEqual(jobs.seen.slice(from).map((s) => s.method === 'DELETE' ? 'DELETE' : (JSON.parse(s.body || '{}') as { method?: string }).method), [], 'nothing reached the server');
+      releaseJob();
+      const answered = await (await calling).text();
+      assert.match(answered, /"text":"released"/);
     });
   });
 }

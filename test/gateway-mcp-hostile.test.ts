@@ -1,7 +1,7 @@
 // The MCP gateway against clients and servers that do not play fair (gateway-behaviour.md "MCP gateway"): a request
 // smuggled past the allow list, a server forging answers to another server's calls or asking the client things the
 // aggregate endpoint cannot answer, a server's session shared across users' tokens, a name resolving to a private
-// address, a redirect, an oversized body. The servers are scripted plain HTTP, so each can misbehave exactly.
+// address, a redirect, an oversized body, another account making sessions until this account's would be dropped. The servers are scripted plain HTTP, so each can misbehave exactly.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,6 +10,7 @@ import pino from 'pino';
 import { startGatewayServer, type GatewayServer } from '../src/gateway/server.ts';
 import { Upstreams } from '../src/gateway/upstream.ts';
 import { createCatalog } from '../src/catalog/index.ts';
+import type { GatewayStateView } from '../src/gateway/context.ts';
 import type { Lookup } from '../src/domain/public-address.ts';
 import type { McpServerState } from '../src/domain/mcp-server.ts';
 import type { AccountSnapshot } from '../src/state/types.ts';
@@ -22,7 +23,7 @@ const NARROW_TOKEN = 'ng-mcp-hostile-narrow-key';
 const TOOLS = [{ name: 'search', inputSchema: { type: 'object' } }, { name: 'admin_delete', inputSchema: { type: 'object' } }];
 
 interface Message { jsonrpc: '2.0'; id?: string | number | null; method?: string; params?: Record<string, unknown> }
-interface Seen { headers: IncomingHttpHeaders; body: string; message: Message | undefined }
+interface Seen { method: string; headers: IncomingHttpHeaders; body: string; message: Message | undefined }
 /** How the scripted server answers a tools/call (or any method but initialize, notifications and tools/list). */
 type OnCall = (message: Message, res: ServerResponse, req: IncomingMessage) => void;
 
@@ -46,7 +47,7 @@ async function startScripted(): Promise<Scripted> {
     req.on('end', () => {
       let message: Message | undefined;
       try { message = body ? JSON.parse(body) as Message : undefined; } catch { message = undefined; }
-      scripted.seen.push({ headers: req.headers, body, message });
+      scripted.seen.push({ method: req.method ?? '', headers: req.headers, body, message });
       if (req.method === 'DELETE' || message?.method?.startsWith('notifications/') || message?.method === undefined) return void res.writeHead(202).end();
       if (message.method === 'initialize') return json(res, { jsonrpc: '2.0', id: message.id, result: { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'scripted', version: '1' } } }, { 'mcp-session-id': `sess-${++sessions}` });
       if (message.method === 'tools/list') return json(res, { jsonrpc: '2.0', id: message.id, result: { tools: TOOLS } });
@@ -237,6 +238,61 @@ describe('MCP gateway, upstream addresses', () => {
       assert.equal((JSON.parse(big.text) as { error: { code: number } }).error.code, -32600);
     } finally {
       await gateway.close(0);
+    }
+  });
+});
+
+describe('MCP gateway, one account making sessions against another', () => {
+  test("an account's sessions past its share end its own oldest, never another account's client or upstream sessions", async () => {
+    const [mine, theirs] = await Promise.all([startScripted(), startScripted()]);
+    const account = (accountId: string, server: McpServerState): AccountSnapshot => ({ ...snapshot({ mcpServers: [server] }), accountId });
+    const accounts = new Map([
+      ['acct_mine', account('acct_mine', { id: 'aigmcp_mine', label: 'mine', upstreamUrl: mine.url, auth: { type: 'none' } })],
+      ['acct_theirs', account('acct_theirs', { id: 'aigmcp_theirs', label: 'theirs', upstreamUrl: theirs.url, auth: { type: 'none' } })],
+    ]);
+    // Their five keys: requests without a session share their key's upstream sessions, one per key.
+    const keys = new Map([['ng-mine', { id: 'aigk_mine', accountId: 'acct_mine' }], ...[0, 1, 2, 3, 4].map((i) => [`ng-theirs-${i}`, { id: `aigk_theirs${i}`, accountId: 'acct_theirs' }] as const)]);
+    const state: GatewayStateView = {
+      authenticate: (token) => { const key = keys.get(token); return key ? { ...key, configurationId: null } : null; },
+      account: (id) => accounts.get(id)!,
+      configuration: () => null,
+      reloadAccount: async () => true,
+      changesArriving: () => undefined,
+      markUsed: () => {},
+      debit: () => {},
+    };
+    const gateway = await startGatewayServer({
+      state, usage: collectingSink([]), logger: pino({ level: 'silent' }), catalog: createCatalog({}), upstreams: new Upstreams({ loopId: 'mcp-hostile', allowPrivate: true }),
+      options: {
+        maxBodyBytes: 1 << 20, managedKeys: {}, processingFeeMicroUsdPerMtok: 0n, loopId: 'mcp-hostile', mcp: { maxSessions: 4 },
+        clientHeadersTimeoutMs: 10_000, clientRequestTimeoutMs: 30_000, streamIdleTimeoutMs: 30_000, streamTimeoutMs: 60_000,
+      },
+    }, '127.0.0.1', 0);
+    try {
+      const as = (token: string, session?: string) => ({ authorization: `Bearer ${token}`, ...(session ? { 'mcp-session-id': session } : {}) });
+      const init = await fetch(`${gateway.url}/mcp/s-aigmcp_mine`, {
+        method: 'POST', headers: { ...as('ng-mine'), 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'mine', version: '1' } } }),
+      });
+      const session = init.headers.get('mcp-session-id')!;
+      await init.text();
+      const call = async (id: number) => messagesOf((await post(gateway, '/mcp/s-aigmcp_mine', { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'search', arguments: {} } }, as('ng-mine', session))).text);
+      assert.deepEqual(await call(1), [{ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'ok' }] } }]);
+      const upstream = calls(mine).at(-1)!.headers['mcp-session-id'];
+      const from = mine.seen.length;
+
+      // The other account: ten client sessions of ids it made up, then five upstream sessions (one per key) — more
+      // of each than the node keeps (calls: a tool list is shared by every caller with the server's credential).
+      for (let i = 0; i < 10; i++) assert.equal((await post(gateway, '/mcp', { jsonrpc: '2.0', id: i, method: 'ping' }, as('ng-theirs-0', `made-up-${i}`))).status, 200);
+      for (let i = 0; i < 5; i++) assert.match((await post(gateway, '/mcp', { jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'theirs__search', arguments: {} } }, as(`ng-theirs-${i}`))).text, /"ok"/);
+
+      // This account's session and its server's session go on: nothing ended, nothing opened again.
+      assert.deepEqual(await call(2), [{ jsonrpc: '2.0', id: 2, result: { content: [{ type: 'text', text: 'ok' }] } }]);
+      assert.deepEqual(mine.seen.slice(from).map((x) => x.method === 'DELETE' ? 'DELETE' : x.message?.method), ['tools/call']);
+      assert.equal(calls(mine).at(-1)!.headers['mcp-session-id'], upstream);
+    } finally {
+      await gateway.close(0);
+      await Promise.all([mine.close(), theirs.close()]);
     }
   });
 });

@@ -33,13 +33,23 @@ const SERVER_INFO = { name: 'tollgate-mcp-gateway', title: 'Tollgate MCP gateway
 const SESSION_HEADER = 'Mcp-Session-Id';
 /** What a session id may be (Streamable HTTP: visible ASCII); one taken up from a client is held to this. */
 const SESSION_ID = /^[\x21-\x7e]{1,128}$/;
+/**
+ * Whose upstream sessions and calls a key's requests without a session are: spelt with a space, which no session id
+ * holds, so no id a client presents (another account's, knowing this key's id) names them — such an id had cancelled
+ * the key's running calls and ended its servers' sessions.
+ */
+const keyOwner = (key: AuthenticatedKey): string => `key ${key.id}`;
 const EXPOSED = `${EXPOSED_HEADERS}, ${SESSION_HEADER}`;
 /** Largest message relayed from a server (a JSON answer, one event of a stream): each is held whole to be checked. */
 const MAX_RELAYED_MESSAGE_BYTES = 16 << 20;
 
-interface ClientSession { keyId: string; lastUsed: number }
+interface ClientSession { keyId: string; accountId: string; lastUsed: number }
 
-export interface McpGatewayOptions { maxSessions?: number; sessionIdleMs?: number; upstreamIdleMs?: number; toolsTtlMs?: number }
+/**
+ * `maxSessions`: client sessions kept, and upstream sessions, on this node; `maxSessionsPerAccount`: of those, one
+ * account's (a tenth by default), so one account's sessions past it end its own oldest, never another account's.
+ */
+export interface McpGatewayOptions { maxSessions?: number; maxSessionsPerAccount?: number; sessionIdleMs?: number; upstreamIdleMs?: number; toolsTtlMs?: number }
 
 /** What a forwarded call came to, for its usage event. */
 interface Outcome {
@@ -99,14 +109,18 @@ export class McpGateway {
   /** Requests forwarded and not yet answered, by their client session (or key) and id: what a cancellation names. */
   readonly #pending = new Map<string, Pending>();
   readonly #maxSessions: number;
+  readonly #maxPerAccount: number;
+  /** Each account's client sessions in #clients. */
+  readonly #perAccount = new Map<string, number>();
   readonly #sessionIdleMs: number;
 
   constructor(deps: GatewayDeps, options: McpGatewayOptions = {}) {
     this.#deps = deps;
     this.#maxSessions = options.maxSessions ?? 10_000;
+    this.#maxPerAccount = options.maxSessionsPerAccount ?? Math.max(1, Math.floor(this.#maxSessions / 10));
     this.#sessionIdleMs = options.sessionIdleMs ?? 30 * 60_000;
     this.sessions = new McpUpstreamSessions(deps.upstreams, {
-      maxSessions: this.#maxSessions, idleMs: options.upstreamIdleMs ?? 10 * 60_000, ...(options.toolsTtlMs !== undefined ? { toolsTtlMs: options.toolsTtlMs } : {}),
+      maxSessions: this.#maxSessions, maxSessionsPerAccount: this.#maxPerAccount, idleMs: options.upstreamIdleMs ?? 10 * 60_000, ...(options.toolsTtlMs !== undefined ? { toolsTtlMs: options.toolsTtlMs } : {}),
     });
     // Unref'd, as the upstream sessions' sweep: neither keeps a stopping process alive.
     setInterval(() => this.#sweep(), 60_000).unref();
@@ -129,8 +143,7 @@ export class McpGateway {
     const now = performance.now();
     for (const [id, s] of this.#clients) {
       if (now - s.lastUsed < this.#sessionIdleMs) continue;
-      this.#clients.delete(id);
-      this.sessions.forget(id);
+      this.#endSession(id);
     }
   }
 
@@ -169,9 +182,8 @@ export class McpGateway {
     if (method === 'DELETE') {
       if (presented === undefined) return refuse(ctx, 400, RpcCode.invalidRequest, 'DELETE ends a session: send its Mcp-Session-Id.');
       const s = this.#clients.get(presented);
-      if (s && s.keyId !== key.id) return refuse(ctx, 404, RpcCode.invalidRequest, 'Session not found.');
-      this.#clients.delete(presented);
-      this.sessions.forget(presented);
+      if (!SESSION_ID.test(presented) || (s && s.keyId !== key.id)) return refuse(ctx, 404, RpcCode.invalidRequest, 'Session not found.');
+      this.#endSession(presented);
       return answer(ctx, 200, undefined);
     }
     if (version !== undefined && !isStatelessVersion(version) && !(MCP_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
@@ -239,7 +251,7 @@ export class McpGateway {
    * not open again. '' when the session is another key's.
    */
   #owner(presented: string | undefined, key: AuthenticatedKey): string {
-    if (presented === undefined) return `key:${key.id}`;
+    if (presented === undefined) return keyOwner(key);
     if (!SESSION_ID.test(presented)) return '';
     const s = this.#clients.get(presented);
     if (s && s.keyId !== key.id) return '';
@@ -248,13 +260,38 @@ export class McpGateway {
   }
 
   #touch(id: string, key: AuthenticatedKey): void {
-    this.#clients.delete(id);
-    if (this.#clients.size >= this.#maxSessions) {
-      const oldest = this.#clients.keys().next().value!;
-      this.#clients.delete(oldest);
-      this.sessions.forget(oldest);
+    const known = this.#clients.get(id);
+    if (known) {
+      // Moved last: the map's order is the order of use.
+      this.#clients.delete(id);
+      known.lastUsed = performance.now();
+      this.#clients.set(id, known);
+      return;
     }
-    this.#clients.set(id, { keyId: key.id, lastUsed: performance.now() });
+    // Sessions cost a client nothing to make (an unknown id is taken up): a global limit alone let one account end
+    // every other account's sessions, and their servers' sessions, by presenting 10,000 ids of its own.
+    if ((this.#perAccount.get(key.accountId) ?? 0) >= this.#maxPerAccount) {
+      for (const [oldest, s] of this.#clients) {
+        if (s.accountId !== key.accountId) continue;
+        this.#endSession(oldest);
+        break;
+      }
+    }
+    if (this.#clients.size >= this.#maxSessions) this.#endSession(this.#clients.keys().next().value!);
+    this.#clients.set(id, { keyId: key.id, accountId: key.accountId, lastUsed: performance.now() });
+    this.#perAccount.set(key.accountId, (this.#perAccount.get(key.accountId) ?? 0) + 1);
+  }
+
+  /** Ends client session `id` (known here or not) and its upstream sessions. */
+  #endSession(id: string): void {
+    const s = this.#clients.get(id);
+    if (s) {
+      this.#clients.delete(id);
+      const left = (this.#perAccount.get(s.accountId) ?? 1) - 1;
+      if (left > 0) this.#perAccount.set(s.accountId, left);
+      else this.#perAccount.delete(s.accountId);
+    }
+    this.sessions.forget(id);
   }
 
   async #initialize(call: Call, id: JsonRpcId): Promise<void> {
@@ -700,7 +737,7 @@ export class McpGateway {
       if (call.viaApiKey && authorization !== undefined && !authorization.includes(call.token)) headers.authorization = authorization;
     }
     const credential = auth.type === 'none' ? '' : createHash('sha256').update(`${url.search}\n${JSON.stringify(headers)}`).digest('base64url');
-    return { server, url, headers, credential, secret };
+    return { server, accountId: call.key.accountId, url, headers, credential, secret };
   }
 
   #budget(call: Call): CallBudget {

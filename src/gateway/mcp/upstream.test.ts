@@ -7,7 +7,7 @@ import { McpUpstreamSessions, type McpTarget } from './upstream.ts';
 
 /** An MCP server whose every tools/list page is 20 tools (under 3 KB), with a next cursor when `endless`; it counts the pages asked. */
 async function startLister(endless: boolean) {
-  const lister = { pages: 0, close: () => {}, target: (credential: string): McpTarget => ({ server, url: new URL(server.upstreamUrl), headers: {}, credential, secret: undefined }) };
+  const lister = { pages: 0, close: () => {}, target: (credential: string): McpTarget => ({ server, accountId: 'acct_test', url: new URL(server.upstreamUrl), headers: {}, credential, secret: undefined }) };
   const http = createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
@@ -76,7 +76,7 @@ test('a server error quoting its stored secret past the quote\'s length leaks no
   const upstreams = new Upstreams({ loopId: 'mcp-echo', allowPrivate: true });
   try {
     const sessions = new McpUpstreamSessions(upstreams);
-    await assert.rejects(sessions.tools('owner', { server, url: new URL(server.upstreamUrl), headers: { authorization: `Bearer ${secret}` }, credential: 'c', secret }, budget()), (e: Error) => {
+    await assert.rejects(sessions.tools('owner', { server, accountId: 'acct_test', url: new URL(server.upstreamUrl), headers: { authorization: `Bearer ${secret}` }, credential: 'c', secret }, budget()), (e: Error) => {
       assert.match(e.message, /^MCP server "echo" answered error -32001: x+ bad token \[secret\]/);
       assert.ok(!e.message.includes(secret.slice(0, 8)), e.message);
       return true;

@@ -23,6 +23,8 @@ const MAX_TOOL_PAGES = 50;
 /** One call's destination and the credential its server's auth type adds. */
 export interface McpTarget {
   server: McpServerState;
+  /** Whose server it is: the account its sessions count against (SessionOptions.maxSessionsPerAccount). */
+  accountId: string;
   /** The server's URL, a query-parameter secret included. */
   url: URL;
   /** Credential headers (a stored secret, forwarded headers, the client's OAuth token). */
@@ -82,14 +84,15 @@ interface UpstreamSession {
 }
 
 export interface SessionOptions {
-  maxSessions: number; idleMs: number; toolsTtlMs: number; maxToolLists: number;
+  /** Open sessions kept, and one account's share of them: its sessions past the share end its own oldest. */
+  maxSessions: number; maxSessionsPerAccount: number; idleMs: number; toolsTtlMs: number; maxToolLists: number;
   /** A server's whole tool list, every page's answer together: a hostile server cannot have the gateway hold more. */
   maxToolListBytes: number;
   /** Every kept tool list together: one server listed under many credentials (forwarded headers) could fill memory. */
   maxToolCacheBytes: number;
 }
 
-const DEFAULTS: SessionOptions = { maxSessions: 10_000, idleMs: 10 * 60_000, toolsTtlMs: 30_000, maxToolLists: 1_000, maxToolListBytes: MAX_OWN_ANSWER_BYTES, maxToolCacheBytes: 128 << 20 };
+const DEFAULTS: SessionOptions = { maxSessions: 10_000, maxSessionsPerAccount: 1_000, idleMs: 10 * 60_000, toolsTtlMs: 30_000, maxToolLists: 1_000, maxToolListBytes: MAX_OWN_ANSWER_BYTES, maxToolCacheBytes: 128 << 20 };
 
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
@@ -239,7 +242,7 @@ export class McpUpstreamSessions {
       const s = await opening;
       if (this.#sessions.get(key) === opening) {
         this.#sessions.set(key, s);
-        this.#makeRoom(key);
+        this.#makeRoom(key, target.accountId);
       }
       return s;
     } catch (error) {
@@ -249,11 +252,22 @@ export class McpUpstreamSessions {
   }
 
   /**
-   * The least recently used open sessions ended until the limit is kept. Room is made once a session is open, not
-   * before: one a server refuses (an OAuth server's 401 to a client not signed in) ends no other. Sessions still being
-   * opened count beyond the limit for as long as their request runs.
+   * The least recently used open sessions ended until the limits are kept: first the opener's account's own, past its
+   * share (a global limit alone let one account end every other account's sessions by opening 10,000 of its own; a
+   * scan per session opened, a network round trip each), then any account's past the global limit. Room is made once
+   * a session is open, not before: one a server refuses (an OAuth server's 401 to a client not signed in) ends no
+   * other. Sessions still being opened count beyond the limits for as long as their request runs.
    */
-  #makeRoom(opened: string): void {
+  #makeRoom(opened: string, accountId: string): void {
+    let own = 0;
+    for (const s of this.#sessions.values()) if (!(s instanceof Promise) && s.target.accountId === accountId) own++;
+    for (const [key, s] of this.#sessions) {
+      if (own <= this.#options.maxSessionsPerAccount) break;
+      if (key === opened || s instanceof Promise || s.target.accountId !== accountId) continue;
+      this.#sessions.delete(key);
+      this.#end(s);
+      own--;
+    }
     for (const [key, s] of this.#sessions) {
       if (this.#sessions.size <= this.#options.maxSessions) return;
       if (key === opened || s instanceof Promise) continue;
@@ -261,6 +275,7 @@ export class McpUpstreamSessions {
       this.#end(s);
     }
   }
+
 
   async #open(target: McpTarget, budget: Budget): Promise<UpstreamSession> {
     const id = 'tollgate-initialize';
