@@ -1139,3 +1139,44 @@ test("a session opened with a Playground token ends when the token expires, as a
     await close();
   }
 });
+
+test('on the managed key a session.update turning on transcription by a model the catalog cannot price is refused (27238), never reaching the provider; the account\'s own key takes it', async () => {
+  const { h, fake, close } = await setup();
+  try {
+    // A dated snapshot the catalog does not list: OpenAI would transcribe (and bill the operator) at its own price,
+    // while the gateway, finding no price, recorded each transcription at no cost.
+    const unpriced = { model: 'gpt-4o-transcribe-2025-03-20' };
+    const updates = () => fake.received.filter((e) => (e as { type?: string }).type === 'session.update').length;
+    const { token } = await h.accessKey();
+    const managed = realtime(h, token, 'gpt-realtime');
+    await next(managed.rt, 'session.created');
+    const refusal = told(managed.rt);
+    managed.rt.send({ type: 'session.update', event_id: 'evt_asr', session: { type: 'realtime', audio: { input: { transcription: unpriced } } } });
+    const error = await within(refusal, 'error event refusing the transcription model');
+    assert.equal(error.code, 'ERR_NGROK_27238');
+    assert.match(error.message, /input audio transcription by "gpt-4o-transcribe-2025-03-20" for "gpt-realtime" on provider "openai"/);
+    assert.equal((error as { event_id?: string }).event_id, 'evt_asr');
+    // The beta protocol's spelling is refused the same way; a catalogued model and turning transcription off pass.
+    (managed.rt as unknown as { send(e: unknown): void }).send({ type: 'session.update', session: { input_audio_transcription: unpriced } });
+    const priced = next(managed.rt, 'session.updated');
+    managed.rt.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: { model: 'gpt-4o-transcribe' } } } } });
+    await priced;
+    const off = next(managed.rt, 'session.updated');
+    managed.rt.socket.send(JSON.stringify({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: null } } } }));
+    await off;
+    assert.equal(updates(), 2, 'only the priced model and the switch-off reached the provider');
+    assert.equal(managed.rt.socket.readyState, WebSocket.OPEN, 'the session stays open');
+    managed.rt.close();
+
+    // The account's own key: its transcriptions are billed to that account by OpenAI, whatever the model.
+    await h.providerKey('openai', 'sk-own-1');
+    const own = realtime(h, (await h.accessKey()).token, 'gpt-realtime');
+    await next(own.rt, 'session.created');
+    const updated = next(own.rt, 'session.updated');
+    own.rt.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: unpriced } } } });
+    await updated;
+    own.rt.close();
+  } finally {
+    await close();
+  }
+});

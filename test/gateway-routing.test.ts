@@ -378,16 +378,18 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(h.fake.requests.at(-1)!.headers.authorization, 'Bearer sk-good-a');
   });
 
+  /** The model cost of a request's one usage event (its processing fee aside). */
+  const billed = async (requestId: string | null) => {
+    const [row] = await h.usage(requestId!, 1);
+    return BigInt(row!.costPico) - BigInt(row!.feePico);
+  };
+  /** What gpt-4o-mini's tokens of a fake answer cost: $0.15 in, $0.075 cached, $0.60 out per million. */
+  const miniTokens = BigInt(FAKE_USAGE.input - FAKE_USAGE.cacheRead) * 150_000n + BigInt(FAKE_USAGE.cacheRead) * 75_000n + BigInt(FAKE_USAGE.output) * 600_000n;
+
   test('OpenAI\'s code interpreter on the managed key: served, each container the answer names billed one 20-minute session at the tool\'s memory tier ($0.03 for 1 GB, $0.12 for 4 GB), JSON and stream', async () => {
     const managed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }]);
     const client = sdk(managed);
-    /** The model cost of the request's one usage event (its processing fee aside). */
-    const billed = async (requestId: string | null) => {
-      const [row] = await h.usage(requestId!, 1);
-      return BigInt(row!.costPico) - BigInt(row!.feePico);
-    };
-    // gpt-4o-mini: $0.15 in, $0.075 cached, $0.60 out per million tokens.
-    const tokens = BigInt(FAKE_USAGE.input - FAKE_USAGE.cacheRead) * 150_000n + BigInt(FAKE_USAGE.cacheRead) * 75_000n + BigInt(FAKE_USAGE.output) * 600_000n;
+    const tokens = miniTokens;
     const tool = (memory?: string): OpenAI.Responses.Tool => ({ type: 'code_interpreter', container: { type: 'auto', ...(memory ? { memory_limit: memory as '4g' } : {}) } });
     const { data, response } = await client.responses.create({ model: 'gpt-4o-mini', input: 'what is 6 × 7?', tools: [tool()] }).withResponse();
     const calls = data.output.filter((item) => item.type === 'code_interpreter_call');
@@ -405,16 +407,34 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(await billed(plain.response.headers.get('ngrok-aig-request-id')), tokens);
   });
 
+  test('OpenAI\'s hosted shell on the managed key: each container its shell calls ran in billed one session at the environment\'s memory tier, JSON and stream; a container named by id refused (27238); a local shell costs tokens only', async () => {
+    const managed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }]);
+    const client = sdk(managed);
+    // OpenAI bills a hosted shell's container as a code interpreter's: $0.03 a 1 GB session, $0.12 a 4 GB one.
+    const tokens = miniTokens;
+    const shell = (environment: Record<string, unknown>) => ({ type: 'shell', environment }) as unknown as OpenAI.Responses.Tool;
+    const { data, response } = await client.responses.create({ model: 'gpt-4o-mini', input: 'what is 6 × 7?', tools: [shell({ type: 'container_auto' })] }).withResponse();
+    const calls = data.output.filter((item) => item.type === 'shell_call');
+    assert.deepEqual(calls.map((c) => (c.environment as { container_id?: string } | null)?.container_id), ['cntr_fake1'], 'the provider ran the command in its container');
+    assert.equal(await billed(response.headers.get('ngrok-aig-request-id')), tokens + 30_000_000_000n);
+    const streamed = await client.responses.create({ model: 'gpt-4o-mini', input: 'what is 6 × 7?', tools: [shell({ type: 'container_auto', memory_limit: '4g' })], stream: true }).withResponse();
+    for await (const event of streamed.data) void event;
+    assert.equal(await billed(streamed.response.headers.get('ngrok-aig-request-id')), tokens + 120_000_000_000n, 'a stream bills its container alike');
+    // A container made elsewhere has a memory tier (a price) the gateway did not see.
+    const named = await gw(h, '/v1/responses', { token: managed, body: { model: 'gpt-4o-mini', input: 'x', tools: [{ type: 'shell', environment: { type: 'container_reference', container_id: 'cntr_abc' } }] } });
+    assert.deepEqual([named.status, named.json().error.code], [400, 'ERR_NGROK_27238']);
+    assert.match(named.json().error.message, /can't bill the hosted tool "shell" for "gpt-4o-mini" on provider "openai"/);
+    // The client runs a local shell's commands itself.
+    const local = await client.responses.create({ model: 'gpt-4o-mini', input: 'what is 6 × 7?', tools: [shell({ type: 'local' })] }).withResponse();
+    assert.equal(await billed(local.response.headers.get('ngrok-aig-request-id')), tokens);
+  });
+
   test('Anthropic\'s code execution on the managed key beside a web search tool that makes it free: served, billed its tokens and searches only, JSON and stream', async () => {
     const managed = await keyWith([{ provider: 'anthropic', steps: [{ type: 'ngrok' }] }]);
     const client = new Anthropic({ baseURL: h.gatewayUrl, apiKey: managed, maxRetries: 0 });
     const params = {
       model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user' as const, content: 'find the figure and compute with it' }],
       tools: [{ type: 'code_execution_20250825', name: 'code_execution' }, { type: 'web_search_20260209', name: 'web_search' }] as unknown as Anthropic.Messages.ToolUnion[],
-    };
-    const billed = async (requestId: string | null) => {
-      const [row] = await h.usage(requestId!, 1);
-      return BigInt(row!.costPico) - BigInt(row!.feePico);
     };
     // Haiku 4.5: $1 in, $0.10 cache reads, $1.25 five-minute and $2 hour-long writes, $5 out per million; searches $10
     // per 1,000. Code execution adds nothing.

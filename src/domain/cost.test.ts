@@ -4,7 +4,7 @@ import { createCatalog } from '../catalog/index.ts';
 import { resolveCandidates } from './resolve.ts';
 import type { AttemptPlan } from './routing.ts';
 import { attemptCost, containerHoldPico, reservationPico, type TokenUsage } from './cost.ts';
-import { billedContainerTier, codeInterpreterTiers } from './hosted-tools.ts';
+import { billedContainerTier, containerTiers } from './hosted-tools.ts';
 import { ADVISOR_CALLS_WITHOUT_LIMIT, advisorLimit, MAX_ADVISOR_CALLS_HELD, MAX_WEB_SEARCHES_HELD, WEB_SEARCHES_WITHOUT_LIMIT, webSearchLimit, webSearchTool } from './params.ts';
 import { snapshot } from '../../test/helpers/snapshot.ts';
 import { formatUsd5, PICO_PER_USD } from './money.ts';
@@ -279,10 +279,14 @@ test('OpenAI code interpreter containers: a 20-minute session each at the tier t
   assert.equal(attemptCost(usage({ containerSessions: 1 }), attempt('gpt-4o-mini', 'ngrok', 'responses'), 0n, true, NOON).totalPico, 30_000_000_000n, '1 GB unless the tool asked more: $0.03');
   assert.equal(attemptCost(u, attempt('gpt-4o-mini', 'user', 'responses'), FEE, true, NOON).containerPico, 0n, 'the account\'s own key pays OpenAI itself');
   const tools = [{ type: 'code_interpreter', container: { type: 'auto' } }, { type: 'code_interpreter', container: { type: 'auto', memory_limit: '64g' } }];
-  const tiers = codeInterpreterTiers({ tools }, 'responses', 'responses');
+  const tiers = containerTiers({ tools }, 'responses', 'responses');
   assert.deepEqual(tiers, ['1g', '64g']);
   assert.equal(billedContainerTier({ tools }), '64g', 'the answer does not say which container is which: the dearest');
-  assert.deepEqual(codeInterpreterTiers({ tools }, 'messages', 'responses'), [], 'a translated request sends no hosted tool');
+  assert.deepEqual(containerTiers({ tools }, 'messages', 'responses'), [], 'a translated request sends no hosted tool');
   assert.equal(containerHoldPico(tiers, attempt('gpt-4o-mini', 'ngrok', 'responses')), 30_000_000_000n + 1_920_000_000_000n);
   assert.equal(containerHoldPico(tiers, attempt('gpt-4o-mini', 'user', 'responses')), 0n);
+  // OpenAI's hosted shell runs in such a container too (`container_auto`, its `memory_limit`); a local shell in none.
+  const shells = [{ type: 'shell', environment: { type: 'container_auto', memory_limit: '16g' } }, { type: 'shell', environment: { type: 'local' } }, { type: 'shell' }];
+  assert.deepEqual(containerTiers({ tools: shells }, 'responses', 'responses'), ['16g']);
+  assert.equal(billedContainerTier({ tools: [...shells, { type: 'code_interpreter', container: { type: 'auto', memory_limit: '4g' } }] }), '16g');
 });

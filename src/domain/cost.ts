@@ -22,7 +22,7 @@ export interface TokenUsage {
   webSearchRequests?: number;
   /** The searches ran on OpenAI's older `web_search_preview` tool (the request offered no other): its price. */
   webSearchPreview?: boolean;
-  /** OpenAI code interpreter containers the answer named (`code_interpreter_call` items): one session each. */
+  /** OpenAI containers the answer named (`code_interpreter_call` and hosted `shell_call` items): one session each. */
   containerSessions?: number;
   /** Their memory tier (the request's tool's), which prices a session; 1 GB when absent. */
   containerTier?: ContainerTier;
@@ -179,8 +179,8 @@ export function attemptCost(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsd
 }
 
 /**
- * What the code interpreter containers a request may create add to an attempt's hold: a session each at its tier
- * (hosted-tools.ts `codeInterpreterTiers`), on the managed key only (the account's own key bills them to the account).
+ * What the containers a request's tools may create (code interpreter, hosted shell) add to an attempt's hold: a session each at its tier
+ * (hosted-tools.ts `containerTiers`), on the managed key only (the account's own key bills them to the account).
  */
 export function containerHoldPico(tiers: readonly ContainerTier[], attempt: AttemptPlan): bigint {
   if (attempt.keySource !== 'ngrok' || !attempt.candidate.catalogModel?.priceMicro) return 0n;

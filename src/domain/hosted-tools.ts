@@ -1,49 +1,61 @@
 // Provider-hosted tools a managed key serves although the provider bills them apart from tokens, because the answer
-// shows what to bill (docs/decisions/gateway-routing.md, "Credentials"): OpenAI's code interpreter (a container
-// session per container its answer names) and Anthropic's code execution where Anthropic charges nothing for it.
+// shows what to bill (docs/decisions/gateway-routing.md, "Credentials"): OpenAI's code interpreter and hosted shell (a
+// container session per container its answer names) and Anthropic's code execution where Anthropic charges nothing for it.
 import type { ApiSurface } from '../catalog/types.ts';
 import { isRecord } from './json-value.ts';
 
-/** OpenAI's code interpreter memory tiers (`container.memory_limit`): each prices its container sessions. */
+/** OpenAI's container memory tiers (`memory_limit`): each prices its container sessions. */
 export const CONTAINER_TIERS = ['1g', '4g', '16g', '64g'] as const;
 export type ContainerTier = (typeof CONTAINER_TIERS)[number];
 
 /**
- * The memory tier of the container a `code_interpreter` tool lets OpenAI create (`container: {type: "auto"}`, 1 GB
- * unless `memory_limit` says otherwise); undefined when the tool names a container by id, whose tier was set where
- * this gateway did not see it (an unknown tier cannot be priced), or a tier OpenAI does not list.
+ * An OpenAI tool that runs in a container OpenAI bills by the session: `code_interpreter`, and `shell` in a hosted
+ * environment (`container_auto`, or a container named by `container_reference`); a local shell (no environment, or
+ * `local`) runs on the client's machine and costs tokens only.
  */
-export function codeInterpreterTier(tool: unknown): ContainerTier | undefined {
-  if (!isRecord(tool) || !isRecord(tool.container) || tool.container.type !== 'auto') return undefined;
-  const limit = tool.container.memory_limit;
+export function runsInContainer(tool: unknown): boolean {
+  if (!isRecord(tool)) return false;
+  if (tool.type === 'code_interpreter') return true;
+  return tool.type === 'shell' && isRecord(tool.environment) && tool.environment.type !== 'local';
+}
+
+/**
+ * The memory tier of the container such a tool lets OpenAI create (`code_interpreter`'s `container: {type: "auto"}`,
+ * `shell`'s `environment: {type: "container_auto"}`; 1 GB unless `memory_limit` says otherwise); undefined when the
+ * tool names a container by id, whose tier was set where this gateway did not see it (an unknown tier cannot be
+ * priced), or a tier OpenAI does not list.
+ */
+export function containerTier(tool: unknown): ContainerTier | undefined {
+  if (!isRecord(tool)) return undefined;
+  const auto = tool.type === 'code_interpreter' ? tool.container : tool.type === 'shell' ? tool.environment : undefined;
+  if (!isRecord(auto) || auto.type !== (tool.type === 'shell' ? 'container_auto' : 'auto')) return undefined;
+  const limit = auto.memory_limit;
   if (limit === undefined || limit === null) return '1g';
   return CONTAINER_TIERS.find((tier) => tier === limit);
 }
 
-const isCodeInterpreter = (tool: unknown): boolean => isRecord(tool) && tool.type === 'code_interpreter';
-
 /**
- * The tiers of the containers a Responses request's code interpreter tools may create, one per tool (OpenAI's auto
- * mode creates one container for the request and the model runs all its code there): what a credit hold covers.
- * None when the attempt's provider serves another surface (translate/ sends no hosted tool).
+ * The tiers of the containers a Responses request's container tools may create, one per tool (OpenAI's auto mode
+ * creates one container for the request and the model runs all its code there): what a credit hold covers. None
+ * when the attempt's provider serves another surface (translate/ sends no hosted tool).
  */
-export function codeInterpreterTiers(body: Record<string, unknown>, attemptSurface: ApiSurface, clientSurface: ApiSurface): ContainerTier[] {
+export function containerTiers(body: Record<string, unknown>, attemptSurface: ApiSurface, clientSurface: ApiSurface): ContainerTier[] {
   if (attemptSurface !== clientSurface || attemptSurface !== 'responses' || !Array.isArray(body.tools)) return [];
   const tiers: ContainerTier[] = [];
-  for (const tool of body.tools) if (isCodeInterpreter(tool)) tiers.push(codeInterpreterTier(tool) ?? '64g');
+  for (const tool of body.tools) if (runsInContainer(tool)) tiers.push(containerTier(tool) ?? '64g');
   return tiers;
 }
 
 /**
- * The tier an answer's containers are billed at: the request's code interpreter tool's (the answer's
- * `code_interpreter_call` items name a container, not its memory), the dearest when several tools differ.
+ * The tier an answer's containers are billed at: the request's container tool's (the answer's `code_interpreter_call`
+ * and `shell_call` items name a container, not its memory), the dearest when several tools differ.
  */
 export function billedContainerTier(body: Record<string, unknown>): ContainerTier {
   let most = 0;
   if (Array.isArray(body.tools)) {
     for (const tool of body.tools) {
-      if (!isCodeInterpreter(tool)) continue;
-      const at = CONTAINER_TIERS.indexOf(codeInterpreterTier(tool) ?? '64g');
+      if (!runsInContainer(tool)) continue;
+      const at = CONTAINER_TIERS.indexOf(containerTier(tool) ?? '64g');
       if (at > most) most = at;
     }
   }

@@ -209,3 +209,27 @@ test('hosted tools on the managed key: OpenAI auto containers and Anthropic code
     assert.equal(plan(messages, tools).problem?.code, 'ERR_NGROK_27238', JSON.stringify(tools));
   }
 });
+
+test('web search on the managed key only where the catalog prices a search; xAI\'s own per-call tools refused (27238): xAI bills them, the catalog holds no price for them', () => {
+  const on = (model: string, surface: 'responses' | 'chat-completions') => resolveCandidates({ model, models: undefined, format: 'openai', surface }, catalog, bare)[0]!;
+  const keys = { ...managed, xai: 'xai-managed', 'z-ai': 'zai-managed' };
+  const plan = (candidate: Candidate, tools: unknown[]) => planAttempts(candidate, null, bare, keys, { tools });
+  // OpenAI's and Anthropic's searches are priced (cost.ts): served.
+  assert.deepEqual(summary(plan(on('gpt-5', 'responses'), [{ type: 'web_search' }])), ['ngrok']);
+  assert.deepEqual(summary(plan(on('gpt-4o', 'responses'), [{ type: 'web_search_preview' }])), ['ngrok']);
+  // xAI bills $5 per 1,000 web searches (docs.x.ai/developers/pricing): the catalog has no such price for Grok, so
+  // each search would have cost the operator and been billed as nothing.
+  for (const [model, surface, tool] of [
+    ['grok-4', 'responses', { type: 'web_search' }], ['grok-4-1-fast-reasoning', 'responses', { type: 'x_search' }],
+    ['grok-4', 'responses', { type: 'collections_search', collection_ids: ['c1'] }], ['grok-4', 'responses', { type: 'attachment_search' }],
+    ['glm-4.6', 'chat-completions', { type: 'web_search', web_search: { enable: true } }],
+  ] as const) {
+    const refused = plan(on(model, surface), [tool]);
+    assert.equal(refused.problem?.code, 'ERR_NGROK_27238', `${model} ${JSON.stringify(tool)}`);
+    assert.match(refused.problem!.message, new RegExp(`hosted tool "${tool.type}" for "${model}"`));
+  }
+  // Functions cost tokens only; the account's own xAI key serves the searches (billed to that account).
+  assert.deepEqual(summary(plan(on('grok-4', 'responses'), [{ type: 'function', name: 'f', parameters: {} }])), ['ngrok']);
+  const own = snapshot({ providerKeys: [{ id: 'aigpk_x1', providerId: 'xai', value: 'xai-own' }] });
+  assert.deepEqual(summary(planAttempts(resolveCandidates({ model: 'grok-4', models: undefined, format: 'openai', surface: 'responses' }, catalog, own)[0]!, null, own, keys, { tools: [{ type: 'x_search' }] })), ['aigpk_x1']);
+});

@@ -7,7 +7,7 @@ import type { Candidate } from './resolve.ts';
 import { isCandidateProvider, matchesModelRef } from './model-match.ts';
 import { geminiJsonName, geminiList, geminiMember, geminiMembers, geminiObjects, geminiProtoName, geminiSpelling } from './gemini-fields.ts';
 import { isRecord } from './json-value.ts';
-import { codeExecutionIsFree, codeInterpreterTier } from './hosted-tools.ts';
+import { codeExecutionIsFree, containerTier, runsInContainer } from './hosted-tools.ts';
 import { storedStateField } from './stored-state.ts';
 import { builtinProviders } from '../catalog/providers.ts';
 import { createCatalog } from '../catalog/index.ts';
@@ -213,15 +213,24 @@ const NOTHING_ASKED: ManagedAsk = {};
 const GEMINI_BILLED_TOOLS = ['googleSearch', 'googleSearchRetrieval', 'googleMaps', 'enterpriseWebSearch', 'fileSearch'].flatMap((name) => [name, geminiProtoName(name)]);
 
 /**
+ * xAI's server-side tools it bills per call beside the tokens (docs.x.ai/developers/pricing: X Search $5, file
+ * attachment search $10, collections search $2.50 per 1,000 calls; its web search, $5, falls under the per-search
+ * price rule, its code execution and `file_search` under theirs).
+ */
+const XAI_BILLED_TOOLS = ['x_search', 'attachment_search', 'collections_search'];
+
+/**
  * Provider-hosted tools billed apart from tokens that a managed key cannot bill (docs/decisions/gateway-routing.md):
  * OpenAI file search (its vector stores would be the operator's: a managed key has none of the account's, and their
  * storage is billed to their owner) and image generation (GPT Image models the catalog does not price, at sizes and
- * qualities no hold bounds); code interpreter on another provider than OpenAI, or in a container named by id (its
- * memory tier, which prices it, was chosen where the gateway did not see it); Anthropic code execution billed per
- * container hour, which no answer reports — unless a web search or fetch tool of the request makes it free. Web
- * search is priced (cost.ts), and so are OpenAI's auto containers (one session per container the answer names).
+ * qualities no hold bounds); code interpreter and hosted shell on another provider than OpenAI, or in a container
+ * named by id (its memory tier, which prices it, was chosen where the gateway did not see it); Anthropic code
+ * execution billed per container hour, which no answer reports — unless a web search or fetch tool of the request
+ * makes it free. Web search is priced (cost.ts) on the models whose catalog price has a per-search price
+ * (`searchPriced`), and so are OpenAI's auto containers (one session per container the answer names); xAI bills its own
+ * search tools per call too (XAI_BILLED_TOOLS), at prices the catalog does not hold.
  */
-function unpricedHostedTool(tools: unknown, providerId: string): string | undefined {
+function unpricedHostedTool(tools: unknown, providerId: string, searchPriced: boolean): string | undefined {
   if (!Array.isArray(tools)) return undefined;
   for (const tool of tools) {
     const type = tool !== null && typeof tool === 'object' ? (tool as { type?: unknown }).type : undefined;
@@ -231,7 +240,9 @@ function unpricedHostedTool(tools: unknown, providerId: string): string | undefi
       continue;
     }
     if (type === 'file_search' || type === 'image_generation') return type;
-    if (type === 'code_interpreter' && (providerId !== 'openai' || codeInterpreterTier(tool) === undefined)) return type;
+    if (type.startsWith('web_search') && !searchPriced) return type;
+    if (providerId === 'xai' && XAI_BILLED_TOOLS.includes(type)) return type;
+    if (runsInContainer(tool) && (providerId !== 'openai' || containerTier(tool) === undefined)) return type;
     if (type.startsWith('code_execution') && !codeExecutionIsFree(tools)) return type;
   }
   return undefined;
@@ -358,7 +369,7 @@ class Planner {
       const beyond = interactionsBeyondText(this.#ask);
       if (beyond) return this.#note(tollgateError('managedTextOnly', { ...named, what: beyond }));
     }
-    const tool = interactions ? interactionsBilledTool(this.#ask.tools) : unpricedHostedTool(this.#ask.tools, c.provider.id) ?? unpricedAdvisor(this.#ask.tools, c.provider.id);
+    const tool = interactions ? interactionsBilledTool(this.#ask.tools) : unpricedHostedTool(this.#ask.tools, c.provider.id, c.catalogModel.priceMicro?.webSearchPico !== undefined) ?? unpricedAdvisor(this.#ask.tools, c.provider.id);
     if (tool) return this.#note(tollgateError('managedHostedTool', { ...named, tool: tool.slice(0, 64) }));
     const premium = unpricedPremium(this.#ask) ?? (c.surface.format === 'anthropic' ? unpricedFallback(this.#ask.fallbacks, c.provider.id) : undefined);
     if (premium) return this.#note(tollgateError('managedPremium', { ...named, option: premium }));

@@ -10,7 +10,7 @@ import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { inputTokenBounds } from '../domain/token-bounds.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
 import { containerHoldPico, reservationPico, type AdvisorHold } from '../domain/cost.ts';
-import { codeInterpreterTiers } from '../domain/hosted-tools.ts';
+import { containerTiers } from '../domain/hosted-tools.ts';
 import { advisorLimit, outputLimit, outputLimitProblem, UNBOUNDED_OUTPUT_TOKENS, webSearchLimit, webSearchTool } from '../domain/params.ts';
 import { interactionsProblem, requestShapeProblem } from '../domain/request-shape.ts';
 import { geminiCountedRequest } from '../domain/gemini-fields.ts';
@@ -153,7 +153,7 @@ function reservationBound(ctx: RequestContext, attempts: readonly AttemptPlan[],
     // Some web search tool is offered when searches > 0: the preview one, alone or beside `web_search`, or not.
     if (searches > 0) previewSearches ??= webSearchTool(ctx.body!) !== 'standard';
     // A session for each container its code interpreter tools may create (OpenAI's; one a tool).
-    let pico = containerHoldPico(codeInterpreterTiers(ctx.body!, a.candidate.surface.surface, ctx.route.surface), a);
+    let pico = containerHoldPico(containerTiers(ctx.body!, a.candidate.surface.surface, ctx.route.surface), a);
     for (const run of [a, ...fallbackRuns(ctx, a)]) {
       pico += reservationPico(inputTokens, outputLimit(ctx.body!, run, ctx.account!.settings, ctx.route.surface), run, fee, searches, now, last, previewSearches, advisorHold(ctx, run));
     }

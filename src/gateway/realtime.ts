@@ -80,6 +80,7 @@ const COMMITTED = Buffer.from('"input_audio_buffer.committed"');
 /** A JSON string may spell any character as an escape (`response\u002ecreate`): no byte search can rule such a message out. */
 const BACKSLASH = 0x5c;
 const SESSION_CREATED = Buffer.from('"session.created"');
+const TRANSCRIPTION = Buffer.from('transcription"');
 const SESSION_UPDATED = Buffer.from('"session.updated"');
 const ERROR = Buffer.from('"error"');
 /** The prefix of the `event_id` the gateway gives the `response.cancel` it sends of its own (a session's own follows it). */
@@ -105,6 +106,24 @@ function billableEvent(data: Buffer): { type: string; clientEventId: string | nu
   }
   if (!isRecord(event) || typeof event.type !== 'string' || !BILLABLE.has(event.type)) return undefined;
   return { type: event.type, clientEventId: typeof event.event_id === 'string' ? event.event_id : null };
+}
+
+/**
+ * The transcription model a client's `session.update` turns on (GA's `audio.input.transcription`, the beta's
+ * `input_audio_transcription`), with the client's `event_id`; undefined for any other event, or one that turns none
+ * on. Only a message naming a transcription, or holding an escape that could spell one, is parsed.
+ */
+function transcriptionAsked(data: Buffer): { model: string; clientEventId: string | null } | undefined {
+  if (!data.includes(TRANSCRIPTION) && !data.includes(BACKSLASH)) return undefined;
+  let event: unknown;
+  try {
+    event = JSON.parse(data.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(event) || event.type !== 'session.update') return undefined;
+  const model = transcriptionModelOf(member(event, 'session'));
+  return typeof model === 'string' ? { model, clientEventId: typeof event.event_id === 'string' ? event.event_id : null } : undefined;
 }
 
 /** Whether a request's upgrade is one this gateway takes (node:http hands every other one to the request handler). */
@@ -587,6 +606,7 @@ export class RealtimeGateway {
    */
   #fromClient(s: Session, data: Buffer, isBinary: boolean): void {
     const client = s.client!;
+    if (!isBinary && s.plan?.keySource === 'ngrok' && this.#unpricedTranscription(s, data)) return;
     // A binary frame too: whether the provider reads one as an event is not the gateway's to guess.
     const billable = billableEvent(data);
     if (billable === undefined) {
@@ -612,6 +632,21 @@ export class RealtimeGateway {
       if (s.ending !== undefined) return;
       this.#admitted(s, billable, data, isBinary);
     }, (error: unknown) => this.#refuseEvent(s, error, billable)).finally(() => this.#release(s));
+  }
+
+  /**
+   * A `session.update` turning on transcription by a model the catalog cannot price, refused on the managed key (as
+   * an HTTP request's unpriced option is, 27238): OpenAI bills each transcription at that model's price, which the
+   * gateway could not bill. Answered with an `error` event naming it, the session left open and as it was.
+   */
+  #unpricedTranscription(s: Session, data: Buffer): boolean {
+    const asked = transcriptionAsked(data);
+    const { candidate } = s.plan!;
+    if (asked === undefined || s.deps.catalog.model(candidate.provider.id, asked.model)?.priceMicro !== undefined) return false;
+    const refusal = this.#counted(s, tollgateError('managedPremium', { option: `input audio transcription by ${JSON.stringify(asked.model.slice(0, 64))}`, model: candidate.modelId, provider: candidate.provider.id }));
+    const client = s.client;
+    if (client && client.readyState === WebSocket.OPEN) client.send(JSON.stringify(errorEvent(refusal, asked.clientEventId)));
+    return true;
   }
 
   /** A billable client event the account can pay for, relayed; a `response.create` noted as the client's ask. */

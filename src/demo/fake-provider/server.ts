@@ -50,6 +50,8 @@
 //                                                         (nothing was stored to find it by its id)
 //   Responses request offering `code_interpreter`      → the answer first runs code in FAKE_CONTAINER_ID (a
 //                                                         `code_interpreter_call` item naming it)
+//   Responses request offering a hosted `shell` (`container_auto`) → the answer runs a command in FAKE_CONTAINER_ID (a
+//                                                         `shell_call` item naming it in its `environment`)
 //   Messages request offering `code_execution_…`       → the answer first runs a bash command in a container, and
 //                                                         reports FAKE_WEB_SEARCHES searches when `web_search_…` is offered
 //   Messages request offering Anthropic's advisor tool (`advisor_…` with a `model`) → its usage reports `iterations`: an
@@ -87,7 +89,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
 import { geminiCallOf, googleKeyInvalidError, handleGemini, handleInteractions, INVALID_GOOGLE_KEY, isInteractionsCall } from './gemini.ts';
-import { COUNT_TOKENS_REFUSED, FAKE_CONTAINER_ID, FAKE_THINKING, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offeredCodeExecution, offersCodeInterpreter, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, unstoredReasoningError, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
+import { COUNT_TOKENS_REFUSED, FAKE_CONTAINER_ID, FAKE_THINKING, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offeredCodeExecution, offersCodeInterpreter, offersHostedShell, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, unstoredReasoningError, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
 
 /** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
 function accountHeaders(format: 'openai' | 'anthropic'): Record<string, string> {
@@ -447,6 +449,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (surface === 'embeddings') answer.embedding = { base64: body.encoding_format === 'base64', dimensions: typeof body.dimensions === 'number' ? body.dimensions : 4 };
   if (surface === 'responses' && offersWebSearch(body)) answer.searches = FAKE_WEB_SEARCHES;
   if (surface === 'responses' && offersCodeInterpreter(body)) answer.container = FAKE_CONTAINER_ID;
+  if (surface === 'responses' && offersHostedShell(body)) answer.shell = FAKE_CONTAINER_ID;
   if (surface === 'responses' && asksForReasoning(body)) answer.reasoning = { encrypted: Array.isArray(body.include) && body.include.includes('reasoning.encrypted_content') };
   const advisor = surface === 'messages' ? offeredAdvisor(body) : undefined;
   if (advisor !== undefined) answer.advisor = advisor;

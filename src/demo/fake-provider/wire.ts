@@ -121,6 +121,7 @@ export interface FakeToolCall { id: string; name: string; arguments: string }
 
 /** `searches`: hosted web searches the answer ran first (Responses `web_search_call` items; FAKE_WEB_SEARCHES when a web search tool is offered). */
 /** `container`: the code interpreter container the answer ran code in (a Responses request offering `code_interpreter`). */
+/** `shell`: the container the answer ran a shell command in (a Responses request offering a hosted `shell`). */
 /** `codeExecution`: a Messages answer ran a bash command in Anthropic's code execution container first, and `searches` web searches (its usage's `server_tool_use`). */
 /** `advisor`: the advisor model the answer consulted (a Messages request offering Anthropic's advisor tool). */
 /** `toolCalls`: every call of an answer making several (chat and Messages; `toolCall` is the first). */
@@ -132,7 +133,7 @@ export interface FakeToolCall { id: string; name: string; arguments: string }
 /** `embedding`: how the embeddings are written (`encoding_format`, `dimensions`), as OpenAI writes them. */
 export interface AnswerSpec {
   /** `said`: text a chat answer gives before its calls. */
-  model: string; text: string; withUsage: boolean; said?: string; toolCall?: FakeToolCall; toolCalls?: FakeToolCall[]; searches?: number; advisor?: string; lateName?: boolean; cutArguments?: boolean; reasoning?: { encrypted: boolean }; container?: string; codeExecution?: { searches: number }; thinking?: boolean;
+  model: string; text: string; withUsage: boolean; said?: string; toolCall?: FakeToolCall; toolCalls?: FakeToolCall[]; searches?: number; advisor?: string; lateName?: boolean; cutArguments?: boolean; reasoning?: { encrypted: boolean }; container?: string; shell?: string; codeExecution?: { searches: number }; thinking?: boolean;
   choices?: number; generated?: number; echo?: string; embedding?: { base64: boolean; dimensions: number };
 }
 
@@ -256,6 +257,19 @@ function codeItem(container: string, status: 'in_progress' | 'completed') {
   return { type: 'code_interpreter_call', id: 'ci_fake1', status, container_id: container, code: done ? 'print(6 * 7)' : '', outputs: done ? [{ type: 'logs', logs: '42\n' }] : null };
 }
 
+/** A Responses request offering OpenAI's hosted shell (`shell` in a `container_auto` environment). */
+export function offersHostedShell(body: Record<string, unknown>): boolean {
+  return Array.isArray(body.tools) && body.tools.some((t) => {
+    const tool = t as { type?: unknown; environment?: { type?: unknown } | null } | null;
+    return tool?.type === 'shell' && tool.environment?.type === 'container_auto';
+  });
+}
+
+/** A hosted shell call as OpenAI's Responses API gives it: the commands, and the container they ran in. */
+function shellItem(container: string, status: 'in_progress' | 'completed') {
+  return { type: 'shell_call', id: 'sh_fake1', call_id: 'call_sh_fake1', status, action: { commands: ['python3 -c "print(6 * 7)"'], max_output_length: null, timeout_ms: null }, environment: { type: 'container_reference', container_id: container } };
+}
+
 const FAKE_REASONING_ID = 'rs_fake1';
 const FAKE_ENCRYPTED_REASONING = 'gAAAAABfake-encrypted-reasoning==';
 
@@ -279,14 +293,14 @@ export function unstoredReasoningError(body: Record<string, unknown>): string | 
   return JSON.stringify({ error: { message: `Item with id '${String(item.id)}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`, type: 'invalid_request_error', param: 'input', code: null } });
 }
 
-/** The items an answer opens with: its reasoning, its code interpreter call, then its searches. */
-const toolItems = (a: AnswerSpec): number => (a.reasoning ? 1 : 0) + (a.container === undefined ? 0 : 1) + (a.searches ?? 0);
+/** The items an answer opens with: its reasoning, its code interpreter call, its shell call, then its searches. */
+const toolItems = (a: AnswerSpec): number => (a.reasoning ? 1 : 0) + (a.container === undefined ? 0 : 1) + (a.shell === undefined ? 0 : 1) + (a.searches ?? 0);
 
 function responseObject(a: AnswerSpec, status: 'in_progress' | 'completed') {
   const done = status === 'completed';
   return {
     id: 'resp_fake1', object: 'response', created_at: created(), status, model: a.model, error: null, incomplete_details: null,
-    output: done ? [...(a.reasoning ? [reasoningItem(a.reasoning)] : []), ...(a.container === undefined ? [] : [codeItem(a.container, 'completed')]), ...searchIndexes(a).map((i) => searchItem(i, 'completed')), outputItem(a, 'completed')] : [],
+    output: done ? [...(a.reasoning ? [reasoningItem(a.reasoning)] : []), ...(a.container === undefined ? [] : [codeItem(a.container, 'completed')]), ...(a.shell === undefined ? [] : [shellItem(a.shell, 'completed')]), ...searchIndexes(a).map((i) => searchItem(i, 'completed')), outputItem(a, 'completed')] : [],
     usage: done && a.withUsage ? responsesUsage() : null,
   };
 }
@@ -359,13 +373,18 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
       event('response.output_item.added', { output_index: 0, item: { type: 'reasoning', id: FAKE_REASONING_ID, summary: [] } });
       event('response.output_item.done', { output_index: 0, item: reasoningItem(a.reasoning) });
     }
-    const ran = thought + (a.container === undefined ? 0 : 1);
+    const coded = thought + (a.container === undefined ? 0 : 1);
+    const ran = coded + (a.shell === undefined ? 0 : 1);
     if (a.container !== undefined) {
       event('response.output_item.added', { output_index: thought, item: codeItem(a.container, 'in_progress') });
       for (const phase of ['in_progress', 'interpreting']) event(`response.code_interpreter_call.${phase}`, { output_index: thought, item_id: 'ci_fake1' });
       event('response.code_interpreter_call_code.done', { output_index: thought, item_id: 'ci_fake1', code: 'print(6 * 7)' });
       event('response.code_interpreter_call.completed', { output_index: thought, item_id: 'ci_fake1' });
       event('response.output_item.done', { output_index: thought, item: codeItem(a.container, 'completed') });
+    }
+    if (a.shell !== undefined) {
+      event('response.output_item.added', { output_index: coded, item: shellItem(a.shell, 'in_progress') });
+      event('response.output_item.done', { output_index: coded, item: shellItem(a.shell, 'completed') });
     }
     for (const i of searchIndexes(a)) {
       event('response.output_item.added', { output_index: ran + i, item: searchItem(i, 'in_progress') });

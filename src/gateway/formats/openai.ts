@@ -77,16 +77,22 @@ function isBilledSearch(item: Record<string, unknown> | undefined): boolean {
   return action === undefined || action === 'search';
 }
 
-/** Adds the containers the Responses output items name (`code_interpreter_call`) to `seen`, each once. */
+/**
+ * Adds the containers the Responses output items name to `seen`, each once: a `code_interpreter_call`'s `container_id`,
+ * a hosted `shell_call`'s `environment.container_id` (OpenAI bills a session per container either way).
+ */
 function containersIn(output: unknown, seen: string[] = []): string[] {
   if (Array.isArray(output)) for (const item of output) noteContainer(obj(item), seen);
   return seen;
 }
 
 function noteContainer(item: Record<string, unknown> | undefined, seen: string[]): void {
-  const id = item?.type === 'code_interpreter_call' ? item.container_id : undefined;
+  const id = item?.type === 'code_interpreter_call' ? item.container_id : item?.type === 'shell_call' ? obj(item.environment)?.container_id : undefined;
   if (typeof id === 'string' && id !== '' && !seen.includes(id)) seen.push(id.slice(0, 128));
 }
+
+/** An event's JSON may hold an item naming a container (a cheap check before the parse). */
+const namesContainer = (data: string): boolean => data.includes('"code_interpreter_call"') || data.includes('"shell_call"');
 
 function responsesStop(response: Record<string, unknown>): string {
   const reason = obj(response.incomplete_details)?.reason;
@@ -264,7 +270,7 @@ export const openai: FormatCodec<string> = {
       if (event === 'response.output_item.done') {
         if (data.includes('"web_search_call"')) {
           if (isBilledSearch(obj(obj(parseJson(data))?.item))) facts.webSearches = (facts.webSearches ?? 0) + 1;
-        } else if (data.includes('"code_interpreter_call"')) {
+        } else if (namesContainer(data)) {
           noteContainer(obj(obj(parseJson(data))?.item), facts.containers ??= []);
         }
         return true;
@@ -274,7 +280,7 @@ export const openai: FormatCodec<string> = {
         if (response) {
           facts.usage = responsesUsage(response) ?? facts.usage;
           facts.stopReason = responsesStop(response);
-          if (data.includes('"code_interpreter_call"')) facts.containers = containersIn(response.output, facts.containers);
+          if (namesContainer(data)) facts.containers = containersIn(response.output, facts.containers);
         }
         facts.terminal = true;
         if (event === 'response.failed') facts.errored = true;

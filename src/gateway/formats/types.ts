@@ -55,8 +55,8 @@ export interface AnswerFacts {
    */
   webSearches?: number;
   /**
-   * The OpenAI code interpreter containers the answer named (`code_interpreter_call` items' `container_id`), each
-   * once: OpenAI bills a session per container, and its usage does not count them.
+   * The OpenAI containers the answer named (`code_interpreter_call` items' `container_id`, hosted `shell_call` items'
+   * `environment.container_id`), each once: OpenAI bills a session per container, and its usage does not count them.
    */
   containers?: string[];
 }
