@@ -869,10 +869,10 @@ describe('Firewall decision rules, judged by the decision model', () => {
     /** What the patient gateway logged at error level. */
     const errors: string[] = [];
     const hanging = { model: 'openai:gpt-4o', messages: [{ role: 'user' as const, content: 'tidy up FAKE-JUDGE-HANG' }] };
-    const startPatient = async (): Promise<void> => {
+    const startPatient = async (options: Partial<GatewayOptions> = {}): Promise<void> => {
       const state = stubState(() => account, new Map([[TOKEN, { id: 'aigak_1', configurationId: null }]]));
       const logger = pino({ level: 'error' }, { write: (line: string) => { errors.push(line); } });
-      patient = await startOnFake(fake, state, usage, { managedKeys: { openai: 'sk-operator' }, firewallDecision: { provider: 'openai', model: 'gpt-4o-mini', timeoutMs: PATIENT_DECISION_MS } }, logger);
+      patient = await startOnFake(fake, state, usage, { managedKeys: { openai: 'sk-operator' }, firewallDecision: { provider: 'openai', model: 'gpt-4o-mini', timeoutMs: PATIENT_DECISION_MS }, ...options }, logger);
       patientAi = new OpenAI({ baseURL: `${patient.url}/v1`, apiKey: TOKEN, maxRetries: 0 });
     };
     /** The finished events recorded since `from` on `model`, once there is one (a request's is metered after its answer). */
@@ -903,8 +903,11 @@ describe('Firewall decision rules, judged by the decision model', () => {
         assert.ok(failed instanceof OpenAI.APIError && failed.status === 504, String(failed));
         assert.equal(failed.code, 'ERR_NGROK_3810');
         assert.equal((await eventsOn(recorded, 'gpt-4o-mini'))[0]!.completion, 'timed_out');
-        assert.deepEqual((await eventsOn(recorded, 'gpt-4o')).map((e) => [e.completion, e.isFinalAttempt, e.costPico]), [['timed_out', true, 0n]]);
+        assert.deepEqual((await eventsOn(recorded, 'gpt-4o')).map((e) => [e.attemptNumber, e.completion, e.isFinalAttempt, e.costPico]), [[1, 'timed_out', true, 0n]]);
         assert.equal(fake.requests.slice(sent).filter((r) => r.body!.model === 'gpt-4o').length, 0, 'no time was left to send the request');
+        // The header counts upstream attempts made: none was, though usage holds the attempt begun for the record
+        // (before, 1 — an attempt never sent).
+        assert.equal(failed.headers.get('ngrok-aig-attempts'), '0');
       } finally {
         await patient.close(0);
       }
@@ -923,6 +926,8 @@ describe('Firewall decision rules, judged by the decision model', () => {
         const answered = await asked;
         assert.ok(answered instanceof OpenAI.APIError && answered.status === 503, String(answered));
         assert.equal(answered.code, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE');
+        // No upstream attempt was made (the one in usage below was never sent), as the total time's 504 says.
+        assert.equal(answered.headers.get('ngrok-aig-attempts'), '0');
         // Recorded before close() returned, as the operator's call it was: cut by the stop, not timed out, no cost.
         const judgement = usage.slice(recorded).filter(finishedEvent).filter((e) => e.model === 'gpt-4o-mini');
         assert.deepEqual(judgement.map((e) => [e.completion, e.timedOut, e.isError, e.statusCode, e.isFinalAttempt, e.keySource, e.costPico]), [['failed', false, true, 0, false, 'ngrok', 0n]]);
@@ -938,26 +943,58 @@ describe('Firewall decision rules, judged by the decision model', () => {
       }
     });
 
-    test('a gateway stopping while a JSON answer\'s tool call is judged: the client gets its 503, the answer is billed as served and not written over it', { timeout: 15_000 }, async () => {
+    /**
+     * A JSON answer whose one tool call the decision model never judges, once it is being judged: the provider has
+     * answered, and only the judgement holds the answer back. `answered` settles with what the client got.
+     */
+    const jsonHeldOnItsCall = async (signal?: AbortSignal): Promise<{ recorded: number; answered: Promise<unknown> }> => {
+      judged(enforced([{ name: 'Deletes files', tier: 'hardDeny', type: 'decision', phase: 'response', instructions: 'Deletes files. FAKE-JUDGE-HANG' }]));
+      const recorded = usage.length;
+      const sent = fake.requests.length;
+      const answered = patientAi.chat.completions.create({ model: 'openai:tool-each-said-x', messages: [{ role: 'user', content: 'tidy up' }], tools: CHAT_TOOLS }, { signal }).then((answer) => answer, (e: unknown) => e);
+      while (judgements(sent).length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      return { recorded, answered };
+    };
+
+    test('a gateway stopping while a JSON answer\'s tool call is judged: the client gets its 503, and the answer is recorded as one it never got (failed, no fee), its tokens the provider\'s', { timeout: 15_000 }, async () => {
+      // A processing fee, so that none being charged says something.
+      await startPatient({ processingFeeMicroUsdPerMtok: 50_000n });
+      try {
+        const { recorded, answered } = await jsonHeldOnItsCall();
+        await patient.close(100);
+        const failed = await answered;
+        assert.ok(failed instanceof OpenAI.APIError && failed.status === 503, String(failed));
+        assert.equal(failed.code, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE');
+        const own = usage.slice(recorded).filter(finishedEvent).filter((e) => e.model === 'tool-each-said-x');
+        // The client got the 503, never the answer: failed, as an attempt the stop cut before anything of it was
+        // written, still the attempt that answered the request (`succeeded` in the chain, as a stream the stop cut).
+        // Before, `succeeded` and no error, billed with the fee as an answer served: 1b2fd18 took it for one.
+        assert.deepEqual(own.map((e) => [e.completion, e.isError, e.retryAction, e.statusCode, e.isFinalAttempt, e.usageEstimated, e.feePico]), [['failed', true, 'succeeded', 200, true, false, 0n]]);
+        // The provider produced and billed the whole answer: its own counts stand (on the tenant's own key the provider
+        // bills it directly, so the fee, none here, is all the gateway would charge).
+        assert.deepEqual([own[0]!.inputTokens, own[0]!.outputTokens, own[0]!.cacheReadTokens], [FAKE_USAGE.input, FAKE_USAGE.output, FAKE_USAGE.cacheRead]);
+        assert.equal(own[0]!.costPico, 0n);
+        // The stop cut the call's judgement: no verdict (before, onError's block) for a call nobody judged in an answer
+        // nobody got, as none is given for request rules the stop cut.
+        assert.equal(own[0]!.firewall, null);
+        // Before 1b2fd18, the screened answer was written over the 503: "Cannot write headers after they are sent",
+        // logged as a failed request.
+        assert.deepEqual(errors.splice(0), []);
+      } finally {
+        await patient.close(0);
+      }
+    });
+
+    test('a client that leaves while a JSON answer\'s tool call is judged: the answer is recorded as one that came after its client left, its tokens the provider\'s', { timeout: 15_000 }, async () => {
       await startPatient();
       try {
-        judged(enforced([{ name: 'Deletes files', tier: 'hardDeny', type: 'decision', phase: 'response', instructions: 'Deletes files. FAKE-JUDGE-HANG' }]));
-        const recorded = usage.length;
-        const sent = fake.requests.length;
-        const asked = patientAi.chat.completions.create({ model: 'openai:tool-each-said-x', messages: [{ role: 'user', content: 'tidy up' }], tools: CHAT_TOOLS }).then(() => undefined, (e: unknown) => e);
-        while (judgements(sent).length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-        await patient.close(100);
-        const answered = await asked;
-        assert.ok(answered instanceof OpenAI.APIError && answered.status === 503, String(answered));
-        // The provider answered and billed: its tokens are the tenant's, as for a client that left.
-        const own = usage.slice(recorded).filter(finishedEvent).filter((e) => e.model === 'tool-each-said-x');
-        assert.equal(own.length, 1);
-        assert.ok(own[0]!.outputTokens > 0);
-        // The attempt the provider served is recorded served (before, writing the answer over the 503 threw, and the
-        // attempt was recorded as a failed, exhausted one).
-        assert.deepEqual([own[0]!.isError, own[0]!.retryAction, own[0]!.completion], [false, 'succeeded', 'succeeded']);
-        // Before, the screened answer was written over the 503: "Cannot write headers after they are sent", logged as a failed request.
-        assert.deepEqual(errors.splice(0), []);
+        const leaving = new AbortController();
+        const { recorded, answered } = await jsonHeldOnItsCall(leaving.signal);
+        leaving.abort();
+        assert.ok(await answered instanceof OpenAI.APIUserAbortError);
+        // Before, `succeeded`: the answer had come, though never to the client.
+        const [own] = await eventsOn(recorded, 'tool-each-said-x');
+        assert.deepEqual([own!.completion, own!.isError, own!.isFinalAttempt, own!.usageEstimated, own!.inputTokens, own!.outputTokens], ['unknown', false, true, false, FAKE_USAGE.input, FAKE_USAGE.output]);
       } finally {
         await patient.close(0);
       }
@@ -991,6 +1028,8 @@ describe('Firewall decision rules, judged by the decision model', () => {
         assert.deepEqual(own.map((e) => [e.completion, e.isError, e.retryAction, e.statusCode, e.isFinalAttempt, e.usageEstimated]), [['stream_failed', true, 'succeeded', 200, true, false]]);
         // The provider produced the whole answer: its own counts, as they were.
         assert.deepEqual([own[0]!.inputTokens, own[0]!.outputTokens, own[0]!.cacheReadTokens], [FAKE_USAGE.input, FAKE_USAGE.output, FAKE_USAGE.cacheRead]);
+        // No verdict for the call the stop kept from being judged (before, onError's block), as for a JSON answer.
+        assert.equal(own[0]!.firewall, null);
         assert.deepEqual(errors.splice(0), []);
       } finally {
         await patient.close(0);

@@ -89,6 +89,8 @@ test('answers still open when the shutdown grace period ends get an error the SD
     assert.ok(!rest.includes('[DONE]'));
     const answered = await slow;
     assert.equal(answered.statusCode, 503);
+    // Its attempt was made (the provider has it): the header counts it (before, 0 whatever was sent before the stop).
+    assert.equal(answered.headers['ngrok-aig-attempts'], '1');
     assert.equal(((await answered.body.json()) as { error: { code: string } }).error.code, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE');
     await stopping;
 

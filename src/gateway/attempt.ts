@@ -357,7 +357,7 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
     const error = exhaustedError(records, totalTimedOut(ctx), settings);
     // Out of quota everywhere: writeError says no retry will help (x-should-retry), where a plain 429 is retried.
     const headers = error.spec !== Errors.upstreamQuotaExhausted && error.status === 429 ? retryHeaders(records) : undefined;
-    writeError(ctx, error, records.length, headers);
+    writeError(ctx, error, ctx.attemptsMade, headers);
   }
   ctx.endedAt = performance.now();
   // After the answer is flushed: estimating tokens must not delay the client's last bytes. The
@@ -433,6 +433,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   ctx.current = exchange;
   const started = performance.now();
   record.startedAt = started;
+  ctx.attemptsMade++;
   const timer = setTimeout(onAttemptTimeout, settings.perRequestTimeoutMs, exchange);
   try {
     // Tracing on: the attempt's span starts here and its traceparent goes upstream; off: one undefined check.
@@ -553,9 +554,16 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         // Decision rules wait on the decision model; other rules answer at once.
         const screened = screenAnswer(ctx, ctx.route.surface, sent, ctx.firewall, ctx.firewallFindings ??= []);
         sent = screened instanceof Promise ? await screened : screened;
-        // The shutdown grace period ran out while the calls were judged: the client has its 503 ("retry"). The answer
-        // is billed as served (the provider did the work), as for a client that left; nothing is written over the 503.
-        if (cutByShutdown(ctx)) return 'served';
+        // The record tells what the client got, as a stream held behind a judgement is (relay.ts): the provider's
+        // tokens and cost stand either way (it produced and billed the answer). The shutdown grace period ran out
+        // meanwhile: the client has its 503 ("retry"), never this answer — failed, as an attempt the stop cut before
+        // anything of it was written (no fee), and nothing is written over the 503. It left meanwhile: `unknown`,
+        // as an answer that arrived after its client left.
+        if (cutByShutdown(ctx)) {
+          record.completion = 'failed';
+          return 'served';
+        }
+        if (ctx.clientGone) record.completion = 'unknown';
       }
       if (!ctx.clientGone) sendBuffered(ctx.res, status, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, translator && 'json'), sent);
       return 'served';

@@ -138,6 +138,12 @@ export interface RequestContext {
   totalTimer: ReturnType<typeof setTimeout> | undefined;
   /** The total time limit in force (ms), for the 3810 message. */
   timeLimitMs: number;
+  /**
+   * The upstream attempts made so far, for Ngrok-AIG-Attempts (gateway.md §9, "number of upstream attempts made"), the
+   * stopping gateway's 503 included: an attempt begun and never sent (the total ran out, or the stop came, while it
+   * was noted or while Firewall judged the request) has its usage event, yet no provider was called for it.
+   */
+  attemptsMade: number;
   clientGone: boolean;
   /**
    * A status the connection's own error handler answered with (408: the body did not arrive in time), 0 if none:

@@ -233,10 +233,12 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     // Each code interpreter container the answer named is a session OpenAI bills, at the tier the request asked for.
     const containers = counting ? 0 : r.facts?.containers?.length ?? 0;
     if (containers > 0 && ctx.body !== undefined) priced = { ...priced, containerSessions: containers, containerTier: billedContainerTier(ctx.body) };
-    // A body that broke off after a 2xx head (`connection`) failed as surely as a 5xx, and the client got a 502.
-    const isError = r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed' || r.failure === 'connection' || r.failure === 'empty' || r.failure === 'unreadable' || r.failure === 'timeout' || r.failure === 'server' || r.failure === 'rate-limited' || r.failure === 'unsendable' || r.failure === 'too-long';
-    // The processing fee is for a successful request: not for a 2xx stream the provider broke or that timed out
-    // (an error for the client too). A client that hung up mid-stream still pays for what it received.
+    // A body that broke off after a 2xx head (`connection`) failed as surely as a 5xx, and the client got a 502. A 2xx
+    // answer `failed` never reached the client (the stop cut it while a Firewall judgement held it: attempt.ts).
+    const isError = r.timedOut || r.statusCode === 0 || r.statusCode >= 400 || r.completion === 'stream_failed' || r.completion === 'failed' || r.failure === 'connection' || r.failure === 'empty' || r.failure === 'unreadable' || r.failure === 'timeout' || r.failure === 'server' || r.failure === 'rate-limited' || r.failure === 'unsendable' || r.failure === 'too-long';
+    // The processing fee is for a successful request: not for a 2xx stream the provider broke or that timed out, nor
+    // for an answer the stop kept from the client (an error for the client too). A client that hung up mid-stream
+    // still pays for what it received.
     // Priced at the hour the attempt was sent (DeepSeek bills peak hours double).
     const sentAt = nowMs - (nowPerf - r.startedAt);
     const cost = attemptCost(priced, r.plan, deps.options.processingFeeMicroUsdPerMtok, succeeded && !isError, sentAt);

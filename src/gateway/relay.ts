@@ -319,7 +319,7 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         // What the guard still owes the client goes first (written only if the answer is still open).
         inOrder(undefined, () => {
           // A stopping gateway ended the answer with its own error event and aborted this read.
-          if (ctx.abortCause === 'shutdown') {
+          if (cutByShutdown(ctx)) {
             resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
             return;
           }
@@ -410,7 +410,7 @@ export function relayJson(ctx: RequestContext, upstream: UpstreamExchange, statu
       },
       error(err) {
         // A stopping gateway cut the answer itself (endStreamWithError).
-        if (ctx.abortCause === 'shutdown') return done('stream_failed', false);
+        if (cutByShutdown(ctx)) return done('stream_failed', false);
         if (ctx.clientGone) return done('unknown', false);
         const broken = brokenAnswer(ctx, upstream, err);
         endStreamWithError(ctx, broken.error, undefined);

@@ -37,7 +37,7 @@ const HEALTH_BODY = '{"status":"ok"}';
 function newContext(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, route: SurfaceRoute): RequestContext {
   return {
     deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), pathModel: undefined, queryKey: undefined, rejectedModels: '',
-    current: undefined, abortCause: undefined, totalTimer: undefined, timeLimitMs: 0, clientGone: false, answeredStatus: 0, relaying: false, inputEstimate: undefined, nextSequence: undefined, reservation: undefined,
+    current: undefined, abortCause: undefined, totalTimer: undefined, timeLimitMs: 0, attemptsMade: 0, clientGone: false, answeredStatus: 0, relaying: false, inputEstimate: undefined, nextSequence: undefined, reservation: undefined,
     firstByteAt: 0, endedAt: 0, errorCode: undefined, observed: false, trace: undefined, capture: undefined, recording: undefined, firewall: undefined, requestFirewall: undefined, firewallFindings: undefined,
   };
 }
@@ -175,7 +175,7 @@ export class RequestsInFlight {
         const error = tollgateError('upstreamStreamBroken', { reason: 'the gateway stopped before the stream finished; retry the request.' });
         endStreamWithError(ctx, error, ctx.nextSequence?.());
       } else {
-        writeError(ctx, tollgateError('gatewayStopping'));
+        writeError(ctx, tollgateError('gatewayStopping'), ctx.attemptsMade);
       }
       ctx.current?.abort('shutdown');
       // A judgement has no deadline of the grace period's: left open, the stop would wait for it up to its own limit.

@@ -341,6 +341,15 @@ class CallJudgements {
 
   readonly real: CallDecider = (rule, name, args) => this.#answers.get(questionKey(rule, callItem(name, args)));
 
+  /**
+   * The shutdown grace period cut the answer (and the judgements): its client has the stop's 503 or error event, never
+   * the answer, so no call is screened for real any more — no verdict (even onError's) is noted for calls nobody
+   * judged in an answer nobody got, as none is for request rules (index.ts `screenRequest`).
+   */
+  get cut(): boolean {
+    return cutByShutdown(this.#ctx);
+  }
+
   /** The questions the last probe asked, settled; undefined when it asked none. */
   wanted(): Promise<unknown> | undefined {
     if (this.#wanted.length === 0) return undefined;
@@ -366,7 +375,8 @@ export function screenAnswer(ctx: RequestContext, surface: ApiSurface, body: Buf
   if (!judgements) return screenJsonAnswer(surface, body, policies, noted);
   decidingWith(judgements.probe, () => screenJsonAnswer(surface, body, policies, []));
   const wanted = judgements.wanted();
-  const screen = () => decidingWith(judgements.real, () => screenJsonAnswer(surface, body, policies, noted));
+  // Cut by the stop: never sent (attempt.ts), so left as it came.
+  const screen = () => judgements.cut ? body : decidingWith(judgements.real, () => screenJsonAnswer(surface, body, policies, noted));
   return wanted ? wanted.then(screen) : screen();
 }
 
@@ -413,9 +423,11 @@ class JudgedGuard implements ScreeningGuard {
 
   #step(step: (guard: ToolCallGuard) => Buffer | undefined): GuardOutput {
     const judgements = this.#judgements;
+    // Cut by the stop: nothing more of the stream is asked about, screened or written.
+    if (judgements.cut) return undefined;
     decidingWith(judgements.probe, () => step(this.#probe));
     const wanted = judgements.wanted();
-    const real = () => decidingWith(judgements.real, () => step(this.#real));
+    const real = () => judgements.cut ? undefined : decidingWith(judgements.real, () => step(this.#real));
     if (!wanted && !this.#waiting) return real();
     const out = Promise.all([this.#waiting, wanted]).then(real);
     this.#waiting = out;
