@@ -10,7 +10,9 @@ import { once } from 'node:events';
 import { MANAGED_OPENAI_KEY, startHarness, storedUsage, type Harness } from './helpers/gateway.ts';
 import { grantCredits } from '../src/store/credits.ts';
 import { ChangeBus } from '../src/state/changes.ts';
-import { FAKE_AUDIO, FAKE_REALTIME_USAGE, FAKE_TRANSCRIPTION_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
+import { FAKE_AUDIO, FAKE_DROPPED_TRANSCRIPT, FAKE_REALTIME_USAGE, FAKE_TRANSCRIPTION_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
+import { countTextTokens } from '../src/domain/token-counter.ts';
+import { outputAudioRate } from '../src/gateway/realtime.ts';
 import { randomBytes } from 'node:crypto';
 import { queryObjects } from 'node:v8';
 import { PLAYGROUND_TOKEN_TTL_MS, PlaygroundTokens } from '../src/domain/playground-token.ts';
@@ -705,6 +707,38 @@ test('a client leaving mid-response: the response is cancelled and metered with 
     const [failed] = await h.usage(await second.requestId, 1);
     assert.equal(failed!.completion, 'stream_failed');
     assert.equal(Number(failed!.isError), 1);
+  } finally {
+    await close();
+  }
+});
+
+test('the provider closing its socket mid-response (no response.done ever comes): the response is billed as estimated on what the client was sent of it, its transcript as text tokens and its audio at 20 tokens a second', async () => {
+  const { h, close } = await setup();
+  try {
+    const { token } = await h.accessKey();
+    const { rt, requestId } = realtime(h, token, 'gpt-realtime');
+    await next(rt, 'session.created');
+    let transcript = '';
+    rt.on('event', (e) => { if (e.type === 'response.output_audio_transcript.delta') transcript += e.delta; });
+    const code = closed(rt);
+    rt.send({ type: 'response.create', response: { instructions: 'drop' } });
+    assert.equal(await code, 1011, 'the provider\'s close is passed on');
+    assert.equal(transcript, FAKE_DROPPED_TRANSCRIPT, 'the client was sent the transcript');
+    const [row] = await h.usage(await requestId, 1);
+    // Before, such a response was recorded at $0 although OpenAI bills what it generated.
+    assert.equal(row!.completion, 'stream_failed');
+    assert.deepEqual([Number(row!.usageEstimated), Number(row!.inputTokens), Number(row!.outputTokens)], [1, 0, 0], 'an estimate, kept apart from provider counts');
+    // One second of 24 kHz 16-bit PCM and the 16 bytes before it: 20 audio tokens and one begun.
+    const audio = Math.ceil((Buffer.from(FAKE_AUDIO, 'base64').length + 48_000) / 2400);
+    assert.equal(audio, 21);
+    const text = await countTextTokens(FAKE_DROPPED_TRANSCRIPT);
+    assert.ok(text > 0);
+    assert.equal(Number(row!.outputTokensEstimate), text + audio);
+    // gpt-realtime's output: text at $16, audio at $64 per million tokens; no fee on a failed response.
+    assert.equal(BigInt(row!.outputCostPico), BigInt(text) * 16_000_000n + BigInt(audio) * 64_000_000n);
+    assert.equal(BigInt(row!.costPico), BigInt(row!.outputCostPico));
+    // The output format decides the audio's length per byte: G.711 is a byte a sample at 8 kHz.
+    assert.deepEqual([outputAudioRate({ audio: { output: { format: { type: 'audio/pcmu' } } } }), outputAudioRate({ output_audio_format: 'g711_alaw' }), outputAudioRate({ output_audio_format: 'pcm16' }), outputAudioRate({ audio: { output: { format: { type: 'audio/opus' } } } }), outputAudioRate({})], [8000, 8000, 48_000, null, undefined]);
   } finally {
     await close();
   }

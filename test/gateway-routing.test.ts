@@ -518,7 +518,7 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal((await billed(response.headers.get('ngrok-aig-request-id'))).model, advised.model, 'a stream bills it alike');
   });
 
-  test('OpenAI web searches are billed at the price of the tool the request offered: web_search_preview at $25 per 1,000 on GPT-4o, $10 on reasoning models', async () => {
+  test('OpenAI web searches are billed at the price of the tool the request offered: web_search_preview at $25 per 1,000 on GPT-4o, $10 on reasoning models; both offered, at the dearer', async () => {
     const managed = await keyWith([{ provider: 'openai', steps: [{ type: 'ngrok' }] }]);
     const client = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: managed, maxRetries: 0 });
     const costOf = async (requestId: string | null) => BigInt((await h.usage(requestId!, 1))[0]!.costPico);
@@ -540,8 +540,10 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.equal(preview - standard, BigInt(FAKE_WEB_SEARCHES) * extraPerSearch);
     assert.equal(await billed('gpt-4o', ['web_search_preview_2025_03_11']), preview, 'the dated preview tool is the preview tool');
     assert.equal(await billed('gpt-4o', ['web_search_preview'], true), preview, 'a stream bills its searches alike');
-    // Both offered: the answer does not say which ran, and OpenAI's general tool is the one it documents now.
-    assert.equal(await billed('gpt-4o', ['web_search', 'web_search_preview']), standard);
+    // Both offered: the answer's web_search_call items do not say which tool ran a search, so each is billed at the
+    // dearer tool's price (before, at the cheaper: a preview search ran $15 per 1,000 short on the operator's key).
+    assert.equal(await billed('gpt-4o', ['web_search', 'web_search_preview']), preview);
+    assert.equal(await billed('gpt-4o', ['web_search_preview', 'web_search'], true), preview, 'in either order, streamed too');
     // A reasoning model's preview searches cost what the general tool's do.
     assert.equal(await billed('gpt-5', ['web_search_preview']), await billed('gpt-5', ['web_search']));
   });

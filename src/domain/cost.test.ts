@@ -221,11 +221,15 @@ test('OpenAI web_search_preview: $25 per thousand on GPT-4o and GPT-4.1, $10 on 
   const cent = 10_000_000_000n;
   const gpt4o = attempt('gpt-4o', 'ngrok', 'responses');
   const gpt5 = attempt('gpt-5', 'ngrok', 'responses');
-  assert.equal(attemptCostPico(usage({ webSearchRequests: 2, webSearchPreview: true }), gpt4o, 0n, true, NOON), 5n * cent);
+  assert.equal(attemptCostPico(usage({ webSearchRequests: 2, webSearchTool: 'preview' }), gpt4o, 0n, true, NOON), 5n * cent);
   assert.equal(attemptCostPico(usage({ webSearchRequests: 2 }), gpt4o, 0n, true, NOON), 2n * cent);
-  assert.equal(attemptCostPico(usage({ webSearchRequests: 2, webSearchPreview: true }), attempt('gpt-4.1-mini', 'ngrok', 'responses'), 0n, true, NOON), 5n * cent);
-  assert.equal(attemptCostPico(usage({ webSearchRequests: 2, webSearchPreview: true }), gpt5, 0n, true, NOON), 2n * cent);
-  assert.equal(attemptCostPico(usage({ webSearchRequests: 2, webSearchPreview: true }), attempt('gpt-4o', 'user', 'responses'), 0n, true, NOON), 0n, 'the account\'s own key pays its searches');
+  assert.equal(attemptCostPico(usage({ webSearchRequests: 2, webSearchTool: 'preview' }), attempt('gpt-4.1-mini', 'ngrok', 'responses'), 0n, true, NOON), 5n * cent);
+  assert.equal(attemptCostPico(usage({ webSearchRequests: 2, webSearchTool: 'preview' }), gpt5, 0n, true, NOON), 2n * cent);
+  assert.equal(attemptCostPico(usage({ webSearchRequests: 2, webSearchTool: 'preview' }), attempt('gpt-4o', 'user', 'responses'), 0n, true, NOON), 0n, 'the account\'s own key pays its searches');
+  // Both tools offered: the answer does not say which ran a search, so each is billed at the dearer tool's price.
+  assert.equal(attemptCostPico(usage({ webSearchRequests: 2, webSearchTool: 'both' }), gpt4o, 0n, true, NOON), 5n * cent);
+  assert.equal(attemptCostPico(usage({ webSearchRequests: 2, webSearchTool: 'both' }), gpt5, 0n, true, NOON), 2n * cent);
+  assert.equal(attemptCostPico(usage({ webSearchRequests: 2, webSearchTool: 'standard' }), gpt4o, 0n, true, NOON), 2n * cent);
   assert.equal(reservationPico(0, 0, gpt4o, 0n, 4, NOON, NOON, true), 10n * cent);
   assert.equal(reservationPico(0, 0, gpt4o, 0n, 4, NOON, NOON), 4n * cent);
   assert.equal(reservationPico(0, 0, gpt5, 0n, 4, NOON, NOON, true), 4n * cent);

@@ -4,6 +4,7 @@
 import type { AttemptPlan } from './routing.ts';
 import type { PriceMicro } from '../catalog/types.ts';
 import type { ContainerTier } from './hosted-tools.ts';
+import type { WebSearchTool } from './params.ts';
 
 export interface TokenUsage {
   /** All input tokens, cached ones included (normalise Anthropic's split counts before calling). */
@@ -20,8 +21,11 @@ export interface TokenUsage {
   cacheWrite1hTokens?: number;
   /** Server-side web searches the provider ran and bills per search (Anthropic's `web_search` tool). */
   webSearchRequests?: number;
-  /** The searches ran on OpenAI's older `web_search_preview` tool (the request offered no other): its price. */
-  webSearchPreview?: boolean;
+  /**
+   * Which of OpenAI's search tools the request offered (params.ts `webSearchTool`), which prices its searches: an
+   * answer's `web_search_call` items do not say which tool ran one, so with both offered each is billed at the dearer.
+   */
+  webSearchTool?: WebSearchTool;
   /** OpenAI containers the answer named (`code_interpreter_call` and hosted `shell_call` items): one session each. */
   containerSessions?: number;
   /** Their memory tier (the request's tool's), which prices a session; 1 GB when absent. */
@@ -168,8 +172,7 @@ export function attemptCost(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsd
   cost.cacheWrite1hTokens = Number(longWrites);
   if (!priced) return cost;
   const price = pricesFor(pricesAt(priced, at), input);
-  const searchPrice = (usage.webSearchPreview ? price.webSearchPreviewPico : undefined) ?? price.webSearchPico ?? 0n;
-  cost.webSearchPico = min(count(usage.webSearchRequests ?? 0), MAX_BILLED_SEARCHES) * searchPrice;
+  cost.webSearchPico = min(count(usage.webSearchRequests ?? 0), MAX_BILLED_SEARCHES) * searchPico(price, usage.webSearchTool);
   cost.containerPico = min(count(usage.containerSessions ?? 0), MAX_BILLED_CONTAINERS) * CONTAINER_SESSION_PICO[usage.containerTier ?? '1g'];
   // Audio billed by its length is input: rounded up to the next whole pico-USD (a minute's price need not divide by
   // the millisecond), once per attempt.
@@ -196,6 +199,18 @@ export function containerHoldPico(tiers: readonly ContainerTier[], attempt: Atte
  */
 export interface AdvisorHold { calls: number; outputTokens: number; price: PriceMicro | undefined }
 
+/**
+ * One search's price under the tools a request offered: `web_search_preview`'s alone (its own price where the catalog
+ * has one), the dearer of the two when both were (the answer cannot tell which ran a search: over-billing the
+ * difference is the side an operator paying OpenAI can take, under-billing is not), else `web_search`'s.
+ */
+function searchPico(price: PriceMicro | undefined, tools: WebSearchTool | undefined): bigint {
+  const standard = price?.webSearchPico ?? 0n;
+  const preview = price?.webSearchPreviewPico ?? standard;
+  if (tools === 'preview') return preview;
+  return tools === 'both' && preview > standard ? preview : standard;
+}
+
 /** The dearest price one input token can be billed at (a cache write can cost more than plain input). */
 function dearestInput(price: PriceMicro | undefined): bigint {
   let most = price?.input ?? 0n;
@@ -218,9 +233,8 @@ export function reservationPico(inputTokens: number, outputTokens: number, attem
   const base = priced ? heldPrices(priced, sentFrom, sentTo) : undefined;
   // The bound is at least the real input: past a tier's line by the bound, the tier's dearer prices hold.
   const price = base ? pricesFor(base, input) : undefined;
-  let searchPrice = price?.webSearchPico ?? 0n;
-  if (previewSearches && price?.webSearchPreviewPico !== undefined && price.webSearchPreviewPico > searchPrice) searchPrice = price.webSearchPreviewPico;
-  let held = input * dearestInput(price) + output * (price?.output ?? 0n) + count(webSearches) * searchPrice
+  // A search that may run on either tool is held at the dearer price, as it would be billed.
+  let held = input * dearestInput(price) + output * (price?.output ?? 0n) + count(webSearches) * searchPico(price, previewSearches ? 'both' : 'standard')
     + (input + output) * feeMicroUsdPerMtok;
   if (advisor === undefined || advisor.calls <= 0) return held;
   const calls = BigInt(Math.floor(advisor.calls));

@@ -146,7 +146,7 @@ export const MAX_ADVISOR_CALLS_HELD = 20;
  * Which of OpenAI's hosted web search tools a Responses request offers: `preview` when only the older
  * `web_search_preview` (dated or not), `standard` when only `web_search`, `both`, or undefined for none. OpenAI prices
  * the two differently on some models (catalog `webSearchPreviewPerThousand`), and an answer's `web_search_call`
- * items do not say which tool ran them: the request does.
+ * items do not say which tool ran them: the request does, and with both offered a search is billed at the dearer.
  */
 export type WebSearchTool = 'preview' | 'standard' | 'both';
 export function webSearchTool(body: Record<string, unknown>): WebSearchTool | undefined {

@@ -86,7 +86,7 @@ interface Estimates { input: number; output: Map<AttemptRecord, number> }
 const NO_ESTIMATES: Estimates = { input: 0, output: new Map() };
 
 /** Output tokens of the kept text, scaled up when more was generated than kept (TEXT_ESTIMATE_CAP). */
-async function outputEstimate(facts: AnswerFacts | undefined): Promise<number> {
+export async function outputEstimate(facts: Pick<AnswerFacts, 'text' | 'textChars'> | undefined): Promise<number> {
   const text = facts?.text ?? '';
   if (text === '') return 0;
   const tokens = await countTextTokens(text);
@@ -228,8 +228,9 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     // usage, an answer without usage): the provider's count leaves out the searches that failed.
     const searchesSeen = counting || priced.webSearchRequests !== undefined || (reported !== undefined && !cutShort(r)) ? 0 : r.facts?.webSearches ?? 0;
     if (searchesSeen > 0) priced = { ...priced, webSearchRequests: searchesSeen };
-    // OpenAI's answer does not say which search tool ran; a request offering only `web_search_preview` does.
-    if ((priced.webSearchRequests ?? 0) > 0 && ctx.body !== undefined && webSearchTool(ctx.body) === 'preview') priced = { ...priced, webSearchPreview: true };
+    // OpenAI's answer does not say which search tool ran a search: the tools the request offered price it (cost.ts).
+    const searchTools = (priced.webSearchRequests ?? 0) > 0 && ctx.body !== undefined ? webSearchTool(ctx.body) : undefined;
+    if (searchTools !== undefined) priced = { ...priced, webSearchTool: searchTools };
     // Each code interpreter container the answer named is a session OpenAI bills, at the tier the request asked for.
     const containers = counting ? 0 : r.facts?.containers?.length ?? 0;
     if (containers > 0 && ctx.body !== undefined) priced = { ...priced, containerSessions: containers, containerTier: billedContainerTier(ctx.body) };

@@ -6,7 +6,8 @@
 // starts billable work is relayed only while the account has credit, else refused with an `error` event and the
 // session kept open, and a response the provider starts by itself (server VAD) meanwhile is cancelled. Every
 // `response.done` the provider sends is metered as a usage event, priced by kind of token; a response still open when
-// the session ends is cancelled and given a moment to report its usage, and recorded as failed when it does not.
+// the session ends is cancelled and given a moment to report its usage, and recorded as failed when it does not,
+// billed on an estimate of what the client was sent of it.
 // Input audio transcription, which the provider bills apart at the transcription model's prices, is metered from each
 // `conversation.item.input_audio_transcription.completed`. A session ends when its access key is deleted or no longer
 // allows it, and when the Playground token that opened it expires (docs/decisions/gateway-behaviour.md, "Realtime").
@@ -34,7 +35,8 @@ import { refuseRoutingLoop, VIA_HEADER, viaValue } from './routing-loop.ts';
 import { baseHeaders, H_MODEL, H_REQUEST_ID, headerText } from './headers.ts';
 import { codecs } from './formats/index.ts';
 import { formatMs } from './failure.ts';
-import { storedStopReason } from './formats/types.ts';
+import { appendText, storedStopReason, type StreamFacts } from './formats/types.ts';
+import { outputEstimate } from './meter.ts';
 import type { RealtimeHandshake, RealtimeObservation, RealtimeOutcome } from './observe/observer.ts';
 import type { RequestTrace } from './observe/tracing.ts';
 
@@ -83,6 +85,19 @@ const SESSION_CREATED = Buffer.from('"session.created"');
 const TRANSCRIPTION = Buffer.from('transcription"');
 const SESSION_UPDATED = Buffer.from('"session.updated"');
 const ERROR = Buffer.from('"error"');
+/** What ends the type of each output delta, whose relayed output estimates a response that never reports (#finish). */
+const DELTA = Buffer.from('.delta"');
+/**
+ * The deltas of output the model generates as text, billed as text output tokens: text, function call arguments, and
+ * an audio response's transcript (OpenAI reports an audio response's output as text tokens beside its audio tokens).
+ * GA names, then the beta's.
+ */
+const TEXT_DELTAS = new Set(['response.output_text.delta', 'response.output_audio_transcript.delta', 'response.function_call_arguments.delta', 'response.text.delta', 'response.audio_transcript.delta']);
+const AUDIO_DELTAS = new Set(['response.output_audio.delta', 'response.audio.delta']);
+/** Output audio is billed at one token per 50 ms of it (developers.openai.com/api/docs/guides/realtime-costs). */
+const AUDIO_OUTPUT_TOKENS_PER_SECOND = 20;
+/** A session's output audio until it says otherwise: OpenAI's default, 24 kHz 16-bit mono PCM. */
+const DEFAULT_AUDIO_BYTES_PER_SECOND = 48_000;
 /** The prefix of the `event_id` the gateway gives the `response.cancel` it sends of its own (a session's own follows it). */
 const OWN_EVENT = 'event_tollgate_';
 
@@ -252,8 +267,14 @@ export function realtimeUsage(usage: Record<string, unknown> | undefined, price:
   return { inputTokens: input, outputTokens: output, cacheReadTokens: cached, cacheWriteTokens: 0, reasoningTokens: 0, iterations: [text, audio, image] };
 }
 
-/** A response the provider started (`response.created`) and has not reported done. */
-interface OpenResponse { eventId: string; startedAt: number }
+/** A response the provider started (`response.created`) and has not reported done, and what of it was relayed. */
+interface OpenResponse { eventId: string; startedAt: number; relayed?: RelayedOutput }
+
+/**
+ * What the client was sent of a response's output, which estimates what the provider bills for a response the session
+ * ended before it reported: its text as an HTTP stream's is kept (TEXT_ESTIMATE_CAP), and its audio's length.
+ */
+interface RelayedOutput extends Pick<StreamFacts, 'text' | 'textChars'> { audioSeconds: number }
 
 /**
  * A `response.created` no counted `response.create` asked for: the provider's own (server VAD), or — `unnamed` — maybe
@@ -279,6 +300,34 @@ export function transcriptionModelOf(session: Record<string, unknown> | undefine
   else if (session !== undefined && 'input_audio_transcription' in session) config = session.input_audio_transcription;
   else return undefined;
   return isRecord(config) && typeof config.model === 'string' && config.model !== '' ? config.model : null;
+}
+
+/**
+ * Bytes a second of the output audio format a session object names (GA's `audio.output.format`, the beta's
+ * `output_audio_format`): PCM 16-bit mono at its rate (24 kHz unless said), G.711 a byte a sample at 8 kHz. Null for
+ * a format it does not know (its audio is not estimated); undefined when the object names none (the last one stands).
+ */
+export function outputAudioRate(session: Record<string, unknown> | undefined): number | null | undefined {
+  const output = member(member(session, 'audio'), 'output');
+  const format = output !== undefined && 'format' in output ? output.format : session?.output_audio_format;
+  if (format === undefined) return undefined;
+  const type = isRecord(format) ? format.type : format;
+  if (type === 'audio/pcm' || type === 'pcm16') {
+    const rate = isRecord(format) ? format.rate : undefined;
+    return 2 * (typeof rate === 'number' && Number.isInteger(rate) && rate > 0 ? rate : 24_000);
+  }
+  return type === 'audio/pcmu' || type === 'audio/pcma' || type === 'g711_ulaw' || type === 'g711_alaw' ? 8000 : null;
+}
+
+/**
+ * A response's output estimated from what was relayed of it, as a `response.done`'s usage: `textTokens` (counted
+ * from its text) and its audio at OpenAI's rate, a started 50 ms counted whole (the sum of the deltas' lengths is
+ * floating: a millionth of a token of slack). Undefined when nothing was relayed.
+ */
+function relayedUsage(relayed: RelayedOutput | undefined, textTokens: number): Record<string, unknown> | undefined {
+  const audio = Math.max(0, Math.ceil((relayed?.audioSeconds ?? 0) * AUDIO_OUTPUT_TOKENS_PER_SECOND - 1e-6));
+  if (audio + textTokens === 0) return undefined;
+  return { output_tokens: textTokens + audio, output_token_details: { text_tokens: textTokens, audio_tokens: audio } };
 }
 
 /**
@@ -375,6 +424,8 @@ class Session implements Admission, RealtimeObservation {
   revokedBy: TollgateError | undefined;
   /** The input audio transcription model the provider last reported for the session (undefined: transcription off). */
   transcriptionModel: string | undefined;
+  /** Bytes a second of its output audio (outputAudioRate), as the provider last reported; undefined: not known. */
+  outputAudioBytesPerSecond: number | undefined = DEFAULT_AUDIO_BYTES_PER_SECOND;
 
   constructor(deps: GatewayDeps, req: IncomingMessage) {
     this.deps = deps;
@@ -707,14 +758,14 @@ export class RealtimeGateway {
   }
 
   /**
-   * Reads only the events metering needs: the provider's audio deltas are relayed without being parsed. Says which
-   * response the provider started by itself (no `response.create` of the client's asked for it), and which message
-   * is not the client's to read.
+   * Reads only the events metering needs (output deltas among them, whose relayed output estimates a response that
+   * never reports). Says which response the provider started by itself (no `response.create` of the client's asked
+   * for it), and which message is not the client's to read.
    */
   #meter(s: Session, data: Buffer): Unasked | 'drop' | undefined {
     // Finished: its open responses are recorded already (as failed), a late report would record one twice.
     if (s.finished) return undefined;
-    if (!data.includes(DONE) && !data.includes(CREATED) && !data.includes(TRANSCRIBED) && !data.includes(TRANSCRIPTION_FAILED) && !data.includes(COMMITTED) && !data.includes(SESSION_CREATED) && !data.includes(SESSION_UPDATED) && !data.includes(ERROR)) return undefined;
+    if (!data.includes(DONE) && !data.includes(CREATED) && !data.includes(DELTA) && !data.includes(TRANSCRIBED) && !data.includes(TRANSCRIPTION_FAILED) && !data.includes(COMMITTED) && !data.includes(SESSION_CREATED) && !data.includes(SESSION_UPDATED) && !data.includes(ERROR)) return undefined;
     let event: unknown;
     try {
       event = JSON.parse(data.toString('utf8'));
@@ -724,8 +775,10 @@ export class RealtimeGateway {
     if (!isRecord(event)) return undefined;
     const response = member(event, 'response');
     const id = typeof response?.id === 'string' ? response.id : '';
-    if (event.type === 'response.created') {
-      const began: OpenResponse = { eventId: newId('usageEvent'), startedAt: performance.now() };
+    if (typeof event.type === 'string' && (TEXT_DELTAS.has(event.type) || AUDIO_DELTAS.has(event.type))) {
+      noteRelayed(s, event.type, event);
+    } else if (event.type === 'response.created') {
+      const began: OpenResponse = { eventId: newId('usageEvent'), startedAt: performance.now(), relayed: { text: '', textChars: 0, audioSeconds: 0 } };
       s.open.set(id, began);
       // Noted durably before its usage is known: a gateway that dies mid-response still leaves its event.
       s.deps.usage.begin(this.#begun(s, began)).catch(ignore);
@@ -763,6 +816,8 @@ export class RealtimeGateway {
     } else if (event.type === 'session.created' || event.type === 'session.updated') {
       const model = transcriptionModelOf(member(event, 'session'));
       if (model !== undefined) s.transcriptionModel = model ?? undefined;
+      const rate = outputAudioRate(member(event, 'session'));
+      if (rate !== undefined) s.outputAudioBytesPerSecond = rate ?? undefined;
     }
     return undefined;
   }
@@ -856,7 +911,7 @@ export class RealtimeGateway {
     clearTimeout(s.idleTimer);
     clearTimeout(s.durationTimer);
     clearTimeout(s.graceTimer);
-    for (const began of s.open.values()) this.#recordResponse(s, began, undefined);
+    const recorded = this.#recordUnreported(s, [...s.open.values()]);
     s.open.clear();
     if (s.upstream && s.upstream.readyState !== WebSocket.CLOSED) closeSoon(s.upstream, 1000, '');
     if (s.client && s.client.readyState === WebSocket.OPEN) closeSoon(s.client, CLOSE_UPSTREAM, 'session ended');
@@ -869,6 +924,24 @@ export class RealtimeGateway {
     if (s.plan && s.key) s.deps.state.markUsed(s.key.id, s.plan.providerKey?.id);
     const opened = s.upstream ? s.handshakes[s.handshakes.length - 1] : undefined;
     if (opened) opened.durationMs = s.endedAt - opened.startedAt;
+    // The session is over once its last usage event is recorded: a stopping gateway waits for it (idle()).
+    if (recorded) void recorded.then(() => this.#closed(s));
+    else this.#closed(s);
+  }
+
+  /**
+   * The responses a session ended before they reported (the provider gone, or silent through the grace): billed as
+   * estimated on what the client was sent of their output — the provider bills what it generated, which is at least
+   * that — their text counted on the tokenizer thread as an HTTP stream's is. A promise when there is text to count.
+   */
+  #recordUnreported(s: Session, unreported: readonly OpenResponse[]): void | Promise<void> {
+    const record = (texts: readonly number[]) => unreported.forEach((began, i) => this.#recordResponse(s, began, undefined, texts[i] ?? 0));
+    if (!unreported.some((began) => (began.relayed?.textChars ?? 0) > 0)) return record([]);
+    return Promise.all(unreported.map((began) => outputEstimate(began.relayed))).then(record);
+  }
+
+  /** A finished session's last steps, once its usage is recorded: observed, and no longer among those a stop waits for. */
+  #closed(s: Session): void {
     s.deps.observer?.realtimeFinished(s);
     this.#sessions.delete(s);
     if (this.#sessions.size > 0 || this.#idle.length === 0) return;
@@ -916,12 +989,16 @@ export class RealtimeGateway {
     };
   }
 
-  /** A response's usage event: from its `response.done`, or (undefined) one the session ended before it reported. */
-  #recordResponse(s: Session, began: OpenResponse, response: Record<string, unknown> | undefined): void {
+  /**
+   * A response's usage event: from its `response.done`, or (undefined) one the session ended before it reported,
+   * estimated from what was relayed of it (`textTokens` counted from its text).
+   */
+  #recordResponse(s: Session, began: OpenResponse, response: Record<string, unknown> | undefined, textTokens = 0): void {
     const plan = s.plan!;
     const status = typeof response?.status === 'string' ? response.status : '';
     const failed = response === undefined || status === 'failed';
-    const usage = realtimeUsage(member(response, 'usage'), plan.candidate.catalogModel?.priceMicro);
+    const estimate = response === undefined ? relayedUsage(began.relayed, textTokens) : undefined;
+    const usage = realtimeUsage(estimate ?? member(response, 'usage'), plan.candidate.catalogModel?.priceMicro);
     const durationMs = performance.now() - began.startedAt;
     const cost = attemptCost(usage, plan, s.deps.options.processingFeeMicroUsdPerMtok, !failed, Date.now() - durationMs);
     const reason = member(response, 'status_details')?.reason;
@@ -929,7 +1006,7 @@ export class RealtimeGateway {
     s.responses++;
     this.#recordUsage(s, usageEvent(this.#begun(s, began), usage, cost, {
       isError: failed, stopReason: storedStopReason(typeof reason === 'string' ? reason : status), completion, upstreamDurationMs: Math.round(durationMs),
-    }), plan.candidate);
+    }, estimate !== undefined), plan.candidate);
   }
 
   /**
@@ -1036,6 +1113,17 @@ export class RealtimeGateway {
   }
 }
 
+/**
+ * An output delta the client is being sent, noted against its open response: text kept as an HTTP stream's, audio
+ * as its length in the session's output format (not when that format's rate is not known).
+ */
+function noteRelayed(s: Session, type: string, event: Record<string, unknown>): void {
+  const relayed = typeof event.response_id === 'string' ? s.open.get(event.response_id)?.relayed : undefined;
+  if (relayed === undefined || typeof event.delta !== 'string') return;
+  if (TEXT_DELTAS.has(type)) appendText(relayed, event.delta);
+  else if (s.outputAudioBytesPerSecond !== undefined) relayed.audioSeconds += Buffer.byteLength(event.delta, 'base64') / s.outputAudioBytesPerSecond;
+}
+
 function checkIdle(gateway: RealtimeGateway, s: Session): void {
   gateway.idleCheck(s);
 }
@@ -1044,13 +1132,16 @@ function ignore(): void {
   // A broken socket ends its session through its 'close'; nothing to answer.
 }
 
-/** A metered event of the session's: its counts and cost, and how it ended. */
-function usageEvent(begun: BegunAttempt, usage: TokenUsage, cost: AttemptCost, end: Pick<UsageEvent, 'isError' | 'stopReason' | 'completion' | 'upstreamDurationMs'>): UsageEvent {
+/**
+ * A metered event of the session's: its counts and cost, and how it ended. An `estimated` one's output is the
+ * gateway's estimate, kept apart from the provider's counts as an HTTP attempt's is (meter.ts).
+ */
+function usageEvent(begun: BegunAttempt, usage: TokenUsage, cost: AttemptCost, end: Pick<UsageEvent, 'isError' | 'stopReason' | 'completion' | 'upstreamDurationMs'>, estimated = false): UsageEvent {
   return {
     ...begun, ...end,
     isFinalAttempt: true, statusCode: 200, timedOut: false,
-    inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cacheReadTokens: usage.cacheReadTokens, cacheWriteTokens: 0, cacheWrite1hTokens: 0,
-    reasoningTokens: 0, usageEstimated: false, outputTokensEstimate: 0,
+    inputTokens: usage.inputTokens, outputTokens: estimated ? 0 : usage.outputTokens, cacheReadTokens: usage.cacheReadTokens, cacheWriteTokens: 0, cacheWrite1hTokens: 0,
+    reasoningTokens: 0, usageEstimated: estimated, outputTokensEstimate: estimated ? usage.outputTokens : 0,
     costPico: cost.totalPico, inputCostPico: cost.inputPico, outputCostPico: cost.outputPico, cacheReadCostPico: cost.cacheReadPico,
     cacheWrite5mCostPico: cost.cacheWrite5mPico, cacheWrite1hCostPico: cost.cacheWrite1hPico, feePico: cost.feePico,
   };

@@ -1,8 +1,9 @@
 // A fake OpenAI Realtime server on loopback, speaking the real event shapes: `session.created` on connect, and for
 // each `response.create` a `response.created`, an audio delta (base64 in JSON, as OpenAI sends audio) and a
 // `response.done` carrying usage. A response whose instructions are "hold" stays open until `response.cancel`, then
-// ends `cancelled` with the usage generated so far — or never, when they are "hang"; "huge" sends a 17 MiB audio
-// delta; "no cache details" reports usage without its cached tokens' breakdown. A binary message is echoed.
+// ends `cancelled` with the usage generated so far — or never, when they are "hang"; "drop" sends its transcript
+// (FAKE_DROPPED_TRANSCRIPT) and a second of audio, then closes the socket (1011) without ever reporting the response;
+// "huge" sends a 17 MiB audio delta; "no cache details" reports usage without its cached tokens' breakdown. A binary message is echoed.
 // Input audio transcription as OpenAI runs it: off until a `session.update` names a model (GA's
 // `session.audio.input.transcription`, or the beta's `session.input_audio_transcription` on an `openai-beta:
 // realtime=v1` session), answered with `session.updated` in the session's own shape; each `input_audio_buffer.commit`
@@ -35,6 +36,8 @@ export const FAKE_CANCELLED_USAGE = {
   output_token_details: { text_tokens: 2, audio_tokens: 8 },
 };
 export const FAKE_AUDIO = Buffer.from('fake pcm16 audio').toString('base64');
+/** What a "drop" response streams as its audio's transcript before the provider goes away. */
+export const FAKE_DROPPED_TRANSCRIPT = 'Sure — the weather in Paris today is sunny, with a high of twenty-one degrees.';
 /** A transcription billed by tokens: 200 text tokens (the prompt) and 800 audio in, 50 out. */
 export const FAKE_TRANSCRIPTION_USAGE = { type: 'tokens', total_tokens: 1050, input_tokens: 1000, input_token_details: { text_tokens: 200, audio_tokens: 800 }, output_tokens: 50 };
 /** A transcription billed by the audio's length. */
@@ -114,6 +117,15 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           return;
         }
         if (told === 'hang') return;
+        if (told === 'drop') {
+          for (const delta of FAKE_DROPPED_TRANSCRIPT.split(' ').map((word, i) => (i === 0 ? word : ` ${word}`))) {
+            ws.send(JSON.stringify({ type: 'response.output_audio_transcript.delta', event_id: `event_t${responses}`, response_id: id, item_id: 'item_1', output_index: 0, content_index: 0, delta }));
+          }
+          // A second of 24 kHz 16-bit PCM (the session's format), in two deltas.
+          for (let i = 0; i < 2; i++) ws.send(JSON.stringify({ type: 'response.output_audio.delta', event_id: `event_a${responses}_${i}`, response_id: id, item_id: 'item_1', output_index: 0, content_index: 0, delta: Buffer.alloc(24_000).toString('base64') }));
+          ws.close(1011, 'server error');
+          return;
+        }
         if (told === 'huge') {
           ws.send(JSON.stringify({ type: 'response.output_audio.delta', event_id: 'event_huge', response_id: id, delta: 'A'.repeat(17 * 1024 * 1024) }));
           return;

@@ -271,7 +271,7 @@ export function stringOr(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }
 
-export function appendText(facts: StreamFacts, piece: string): void {
+export function appendText(facts: Pick<StreamFacts, 'text' | 'textChars'>, piece: string): void {
   if (!piece) return;
   facts.textChars += piece.length;
   if (facts.text.length < TEXT_ESTIMATE_CAP) facts.text += piece;
