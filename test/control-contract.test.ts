@@ -186,6 +186,27 @@ for (const kind of STORE_KINDS) {
       assert.equal((await control.call('HEAD', '/credits/balance')).statusCode, 405);
     });
 
+    test('a huge id or unknown member name comes back cut to 256 characters, not whole in msg, details and reason', async () => {
+      const key = 'k'.repeat(500_000);
+      const id = 'q'.repeat(8_000);
+      const refusals = [
+        // An unknown member, at the top and inside a Firewall rule: a 1 MiB body came back as some 3 MB.
+        [await control.call('POST', '/virtual-models', { name: 'vm', targets: ['gpt-4o'], [key]: 1 }), 400, 'ERR_NGROK_27606'],
+        [await control.call('POST', '/firewall-policies', { name: 'p', rules: [{ name: 'r', tier: 'hardDeny', type: 'regex', phase: 'request', pattern: 'x', [key]: 1 }] }), 400, 'ERR_NGROK_27606'],
+        // An id in the path or the body that names nothing.
+        [await control.call('GET', `/firewall-policies/${id}`), 404, 'ERR_NGROK_27611'],
+        [await control.call('DELETE', `/mcp-servers/${id}`), 404, 'ERR_NGROK_27611'],
+        [await control.call('GET', `/usage/requests/${id}/capture`), 404, 'ERR_NGROK_27611'],
+        [await control.call('PATCH', '/gateway-config', { firewallPolicyId: id }), 404, 'ERR_NGROK_27611'],
+        [await control.call('DELETE', `/credits/purchases/${id}`), 405, 'ERR_NGROK_27614'],
+      ] as const;
+      for (const [res, status, code] of refusals) {
+        const body = expectError(res, status, code);
+        assert.ok(res.body.length < 2_000, `${status} ${code} answered ${res.body.length} bytes: ${res.body.slice(0, 200)}`);
+        assert.match(JSON.stringify(body), /[kq]{200}…\[\d+ more\]/, 'what was cut says so');
+      }
+    });
+
     test('the contract is served at /openapi.json and /healthz answers', async () => {
       const spec = await control.app.inject({ method: 'GET', url: '/openapi.json' });
       assert.equal(spec.statusCode, 200);

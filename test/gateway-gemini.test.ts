@@ -994,6 +994,20 @@ describe('Gemini\'s API on models that do not serve it: translated to chat compl
     assert.equal(h.fake.requests.length, sent, 'nothing went upstream');
   });
 
+  test('countTokens whose contents Google would refuse (a string, none, a list of strings) is a 400 INVALID_ARGUMENT as generateContent\'s, on every model, not a count of nothing', async () => {
+    const sent = h.fake.requests.length;
+    for (const model of ['gpt-4o', 'claude-sonnet-4-6', 'gemini-2.5-flash']) {
+      for (const body of [{ contents: 'count me' }, {}, { contents: ['count me'] }, { generateContentRequest: { contents: 'count me' } }]) {
+        const res = await gw(h, `/v1beta/models/${model}:countTokens`, { headers: { 'x-goog-api-key': token }, body });
+        assert.equal(res.status, 400, `${model} ${JSON.stringify(body)}: ${res.text}`);
+        const { error } = res.json();
+        assert.deepEqual([error.code, error.status], [400, 'INVALID_ARGUMENT']);
+        assert.match(error.message, /^ERR_NGROK_3801: Invalid request body: "contents" (is required|must be a list of Content objects)/);
+      }
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing went upstream');
+  });
+
   test('countTokens on Claude goes to Anthropic\'s count_tokens, translated as generateContent is to Messages; its count comes back as Google\'s totalTokens, recorded and never billed', async () => {
     const counted = await ai.models.countTokens({ model: 'claude-sonnet-4-6', contents: 'count for claude' });
     assert.equal(counted.totalTokens, FAKE_TOKEN_COUNT);

@@ -235,6 +235,12 @@ describe('MCP gateway, stateless revision (2026-07-28)', () => {
     const future = await post('/mcp', { jsonrpc: '2.0', id: 7, method: 'tools/list', params: { _meta: envelope('2099-01-01') } }, { 'mcp-protocol-version': '2099-01-01', 'mcp-method': 'tools/list' });
     assert.equal(future.status, 400);
     assert.deepEqual(future.body, { jsonrpc: '2.0', id: 7, error: { code: -32022, message: 'Unsupported protocol version: 2099-01-01.', data: { supported: [REVISION], requested: '2099-01-01' } } });
+    // A header that is no revision at all is one not served either, not a 2026 request lacking its `_meta`.
+    for (const version of ['latest', 'v2']) {
+      const named = await post('/mcp', { jsonrpc: '2.0', id: 6, method: 'tools/list' }, { 'mcp-protocol-version': version });
+      assert.equal(named.status, 400);
+      assert.deepEqual(named.body, { jsonrpc: '2.0', id: null, error: { code: -32600, message: `Unsupported protocol version: ${version}.`, data: { supported: ['2025-11-25', '2025-06-18', '2025-03-26'], requested: version } } });
+    }
     // The headers a proxy or firewall in front routes on must say what the body does.
     const lying = await post('/mcp', { jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'docs__admin_delete', arguments: {}, _meta: envelope() } }, { 'mcp-protocol-version': REVISION, 'mcp-method': 'tools/call', 'mcp-name': 'docs__search' });
     assert.equal(lying.status, 400);

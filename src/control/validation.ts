@@ -1,7 +1,7 @@
 // Turns a contract validation failure into the documented ERR_NGROK_* code. Each resource family has its
 // own codes for the same rule (a too-long name is 27501 for provider keys, 27701 for providers, 27603
 // elsewhere); this table is the only place that knows which.
-import { Errors, TollgateError, type ErrorSpec } from '../domain/errors.ts';
+import { Errors, TollgateError, echoed, type ErrorSpec } from '../domain/errors.ts';
 import { queryValidator, schemaValidator, type ContractOperation, type ErrorObject } from './contract.ts';
 import { FIREWALL_MAX_ENVIRONMENT, FIREWALL_MAX_RULES } from '../domain/firewall-policy.ts';
 import { ruleLabel } from './firewall-rules.ts';
@@ -130,7 +130,7 @@ export function validationError(tag: string, e: ErrorObject, body: Record<string
     case 'additionalProperties': {
       const extra = (e.params as { additionalProperty: string }).additionalProperty;
       const full = path === '' ? extra : `${path}.${extra}`;
-      return new TollgateError(Errors.validationFailed, { field: full, reason: `Unknown field "${full}".` });
+      return new TollgateError(Errors.validationFailed, { field: full, reason: `Unknown field "${echoed(full)}".` });
     }
     case 'type':
       return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} must be of type ${(e.params as { type: string | string[] }).type}.` });

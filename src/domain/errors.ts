@@ -224,7 +224,7 @@ export class TollgateError extends Error {
     Error.stackTraceLimit = limit;
     this.name = 'TollgateError';
     this.spec = spec;
-    this.details = details;
+    this.details = echoedDetails(details);
     this.status = status ?? spec.status;
     this.code = spec.code;
   }
@@ -240,11 +240,27 @@ export function tollgateError(name: ErrorName, details: Record<string, string> =
 
 /** Values a client chooses (a model name, a path): echoed into a message, each is kept to this many characters. */
 const ECHO_LIMIT = 256;
-const CLIENT_CHOSEN = new Set(['model', 'address', 'provider', 'path', 'method', 'surface']);
+/**
+ * `id` (a path's or a body's reference to a resource) and `field` (a member name a body invented) as well: the control
+ * plane's request line carries an id of up to 16 KB and its body a key of up to 1 MB, which came back two or three
+ * times over (message, details, reason).
+ */
+const CLIENT_CHOSEN = new Set(['model', 'address', 'provider', 'path', 'method', 'surface', 'id', 'field']);
 
 /** A client's value as a message repeats it: a 5,000-character model name does not come back whole. */
-function echoed(value: string): string {
+export function echoed(value: string): string {
   return value.length <= ECHO_LIMIT ? value : `${value.slice(0, ECHO_LIMIT)}…[${value.length - ECHO_LIMIT} more]`;
+}
+
+/** The details an error body carries (the control plane's `details`), client-chosen values kept as a message keeps them. */
+function echoedDetails(details: Record<string, string>): Record<string, string> {
+  let out: Record<string, string> | undefined;
+  for (const [key, value] of Object.entries(details)) {
+    if (!CLIENT_CHOSEN.has(key) || value.length <= ECHO_LIMIT) continue;
+    out ??= { ...details };
+    out[key] = echoed(value);
+  }
+  return out ?? details;
 }
 
 function fill(template: string, details: Record<string, string>): string {

@@ -41,9 +41,12 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 /** A header value sent as it is: visible ASCII and inner spaces. Anything else is sent base64-wrapped. */
 const PLAIN_HEADER_VALUE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 
-/** Revisions are ISO dates: every one from 2026-07-28 on is stateless. */
+/**
+ * Revisions are ISO dates: every one from 2026-07-28 on is stateless. Anything else (`latest`, `v2`) is none, and is
+ * refused as a revision not served: compared as text, it sorted after every date and was taken for a 2026 request.
+ */
 export function isStatelessVersion(version: string): boolean {
-  return version >= STATELESS_PROTOCOL_VERSION;
+  return /^\d{4}-\d{2}-\d{2}$/.test(version) && version >= STATELESS_PROTOCOL_VERSION;
 }
 
 /** How a POSTed message is served: a 2025 request, a 2026 one (stateless), or refused with this answer. */

@@ -2,7 +2,7 @@
 // same thing from every candidate — a translated request would otherwise go out as something else (a `messages`
 // string as an empty conversation), and the same code work on one model and fail on another.
 import type { ApiFormat, ApiSurface } from '../catalog/types.ts';
-import { geminiContentsProblem, geminiList, geminiMember, geminiMembers, geminiSpelling } from './gemini-fields.ts';
+import { geminiContentsProblem, geminiCountedRequest, geminiList, geminiMember, geminiMembers, geminiSpelling } from './gemini-fields.ts';
 import { isRecord } from './json-value.ts';
 
 /**
@@ -14,7 +14,7 @@ export function requestShapeProblem(body: Record<string, unknown>, surface: ApiS
   // The gateway relays and meters an answer as a stream only for `true`; a lenient server reads "true" or 1 as true
   // too, and its stream would then reach the client as one unmetered body (0 output tokens recorded).
   if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') return '"stream" must be true or false.';
-  // Gemini's `:countTokens` counts `contents` (or a whole `generateContentRequest`), which Google checks itself.
+  // Gemini's `:countTokens` counts `contents` (or a whole `generateContentRequest`): checked below, as generateContent's.
   if (surface === 'chat-completions' || surface === 'messages' || (surface === 'count-tokens' && format === 'anthropic')) {
     if (!Array.isArray(body.messages)) return `"messages" must be an array of messages${body.messages === undefined ? ', and is required' : ''}.`;
   }
@@ -33,9 +33,11 @@ export function requestShapeProblem(body: Record<string, unknown>, surface: ApiS
     const problem = geminiEmbedShapeProblem(body, surface === 'embeddings');
     if (problem) return problem;
   }
-  // Google refuses such `contents` itself; a chat model would be sent an empty prompt, and answer it.
-  if (surface === 'generate-content' || surface === 'stream-generate-content') {
-    const problem = geminiContentsProblem(body);
+  // Google refuses such `contents` itself; a chat model would be sent an empty prompt, and answer it. A count the
+  // gateway makes itself (a model Google does not serve, pipeline.ts `countedHere`) would read them as no prompt and
+  // answer `{"totalTokens": 0}`, and Anthropic's count_tokens would be sent no message.
+  if (surface === 'generate-content' || surface === 'stream-generate-content' || (surface === 'count-tokens' && format === 'gemini')) {
+    const problem = geminiContentsProblem(surface === 'count-tokens' ? geminiCountedRequest(body) : body);
     if (problem) return problem;
   }
   // Anthropic requires the output limit on Messages (token counting refuses one), unless the account's cap supplies it.
