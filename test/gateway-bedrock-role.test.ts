@@ -13,6 +13,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { Hash } from '@smithy/hash-node';
 import OpenAI from 'openai';
 import { startHarness, storedUsage, type Harness } from './helpers/gateway.ts';
+import { BedrockRoles } from '../src/gateway/bedrock-role.ts';
+import type { ProviderKeyState } from '../src/state/types.ts';
 
 const OPERATOR_KEY_ID = 'AKIAOPERATOREXAMPLE1';
 const OPERATOR_SECRET = 'operator/secret/key/EXAMPLEKEY0000000000';
@@ -49,6 +51,8 @@ async function fakeSts() {
   const issued = new Map<string, Issued>();
   /** Roles whose calls STS throttles, but for the one carrying this external ID (AWS's per-account request rate). */
   const throttled = new Map<string, string>();
+  /** What credentials' lifetime (an hour) is counted from: a test clock in place of the wall clock. */
+  const clock = { now: () => Date.now() };
   let serial = 0;
   const server = createServer(async (req, res) => {
     const form = new URLSearchParams((await readBody(req)).toString('utf8'));
@@ -72,9 +76,9 @@ async function fakeSts() {
     const creds: Issued = { secretAccessKey: `temp-secret-${serial}`, sessionToken: `temp-session-token-${serial}` };
     issued.set(accessKeyId, creds);
     res.writeHead(200, { 'content-type': 'text/xml' });
-    res.end(`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>${accessKeyId}</AccessKeyId><SecretAccessKey>${creds.secretAccessKey}</SecretAccessKey><SessionToken>${creds.sessionToken}</SessionToken><Expiration>${new Date(Date.now() + 3600_000).toISOString()}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROAEXAMPLE:${call.sessionName}</AssumedRoleId><Arn>${call.roleArn}/${call.sessionName}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>sts-req-ok</RequestId></ResponseMetadata></AssumeRoleResponse>`);
+    res.end(`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>${accessKeyId}</AccessKeyId><SecretAccessKey>${creds.secretAccessKey}</SecretAccessKey><SessionToken>${creds.sessionToken}</SessionToken><Expiration>${new Date(clock.now() + 3600_000).toISOString()}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROAEXAMPLE:${call.sessionName}</AssumedRoleId><Arn>${call.roleArn}/${call.sessionName}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>sts-req-ok</RequestId></ResponseMetadata></AssumeRoleResponse>`);
   });
-  return { url: await listen(server), calls, trust, issued, throttled, close: closing(server) };
+  return { url: await listen(server), calls, trust, issued, throttled, clock, close: closing(server) };
 }
 
 interface BedrockSeen { path: string; headers: IncomingMessage['headers']; signatureValid: boolean }
@@ -309,5 +313,65 @@ describe('Bedrock keys backed by an IAM role, through the AWS SDK (sqlite)', () 
     const second = await refusal(token);
     assert.equal(second.code, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_EXTERNAL_ID_NOT_CONFIGURED');
     assert.equal(bedrock.seen.length, seenBefore);
+  });
+
+  describe('the credentials held for role keys, on a test clock', () => {
+    let now = Date.now();
+    const origin = 'https://bedrock-runtime.us-east-1.amazonaws.com';
+    before(() => { sts.clock.now = () => now; });
+    after(() => { sts.clock.now = () => Date.now(); });
+
+    /** A role key the gateway has in memory only (no account needed): its role requires its external ID. */
+    function memoryKey(name: string): ProviderKeyState {
+      const roleArn = `arn:aws:iam::${ACCOUNT}:role/held-${name}`;
+      sts.trust.set(roleArn, { kind: 'external-id', externalId: `ext-${name}` });
+      return { id: `aigpk_${name}`, providerId: 'bedrock', name, keyRedacted: '', value: '', awsRegion: 'us-east-1', awsRole: { externalId: `ext-${name}`, roleArn } };
+    }
+    /** The temporary access key a call of `key` is signed with. */
+    async function signedWith(roles: BedrockRoles, key: ProviderKeyState): Promise<string> {
+      const headers = await roles.sign(key, origin, { path: '/model/anthropic.claude-sonnet-4-6/converse', headers: {}, body: Buffer.from('{}') });
+      return /Credential=(ASIA[A-Z0-9]+)\//.exec(headers.authorization ?? '')![1]!;
+    }
+    const assumedFor = (key: ProviderKeyState) => sts.calls.filter((c) => c.externalId === key.awsRole!.externalId).length;
+
+    test('a key\'s credentials that lapsed go without its account being read again: on a later lookup, or the periodic sweep', async () => {
+      const roles = new BedrockRoles({ stsEndpoint: sts.url, now: () => now });
+      const [deleted, used, idle] = [memoryKey('lapse-deleted'), memoryKey('lapse-used'), memoryKey('lapse-idle')];
+      await signedWith(roles, deleted);
+      now += 40 * 60_000;
+      // Assumed 40 minutes later: good for an hour from then.
+      const usedCredentials = await signedWith(roles, used);
+      await signedWith(roles, idle);
+      assert.equal(roles.size, 3);
+      // The first key (deleted meanwhile, its account's snapshot never read again) is past its credentials' hour.
+      now += 21 * 60_000;
+      assert.equal(await signedWith(roles, used), usedCredentials, 'the other key\'s credentials still serve, unrenewed');
+      assert.equal(assumedFor(used), 1);
+      assert.equal(roles.size, 2, 'the lapsed credentials went on that lookup');
+      // Nothing called for an hour more: the periodic sweep drops the rest.
+      now += 60 * 60_000;
+      roles.sweep();
+      assert.equal(roles.size, 0);
+      // A key whose credentials went assumes its role again on its next call.
+      assert.notEqual(await signedWith(roles, used), usedCredentials);
+      assert.equal(assumedFor(used), 2);
+      await roles.close();
+    });
+
+    test('at most so many keys\' credentials are held: the least recently used key\'s go first, and it assumes again when next used', async () => {
+      const roles = new BedrockRoles({ stsEndpoint: sts.url, now: () => now, maxKeys: 2 });
+      const [first, second, third] = [memoryKey('bound-1'), memoryKey('bound-2'), memoryKey('bound-3')];
+      const firstCredentials = await signedWith(roles, first);
+      await signedWith(roles, second);
+      assert.equal(await signedWith(roles, first), firstCredentials, 'used again: now the most recent');
+      await signedWith(roles, third);
+      assert.equal(roles.size, 2);
+      assert.equal(await signedWith(roles, first), firstCredentials, 'the recently used key kept its credentials');
+      assert.deepEqual([assumedFor(first), assumedFor(second), assumedFor(third)], [1, 1, 1]);
+      await signedWith(roles, second);
+      assert.equal(assumedFor(second), 2, 'the least recently used key\'s credentials had gone');
+      assert.equal(roles.size, 2);
+      await roles.close();
+    });
   });
 });

@@ -3,7 +3,9 @@
 // AWS credentials (the SDK's default chain: environment, shared config, instance or container role), and signs each
 // Bedrock call with SigV4 under the temporary credentials instead of sending a bearer key. Credentials are cached per
 // key until shortly before they expire and refreshed in the background while they still serve; a request waits on
-// STS only when none are usable, and concurrent requests share one AssumeRole. Nothing here reads the database.
+// STS only when none are usable, and concurrent requests share one AssumeRole. Credentials no longer usable are
+// dropped by a sweep (on a lookup at most once a minute, and on the upstreams' periodic sweep), and at most
+// MAX_KEYS keys' are held. Nothing here reads the database.
 // The AWS modules are loaded on first use: a gateway without role keys never loads them.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -16,6 +18,10 @@ export interface BedrockRoleOptions {
   /** TOLLGATE_AWS_STS_REGION: the STS region for every role key, instead of each key's own region. */
   stsRegion?: string | undefined;
   logger?: Logger | undefined;
+  /** The clock credentials' expiry is judged by (tests). */
+  now?: (() => number) | undefined;
+  /** How many keys' credentials are held at most (tests; MAX_KEYS). */
+  maxKeys?: number | undefined;
 }
 
 /** A role key's failure the client is told about by its own code: the attempt failed, the next key may serve. */
@@ -34,6 +40,14 @@ const SESSION_SECONDS = 3600;
  * instead of each calling STS; a fixed trust policy is picked up after it.
  */
 const REFUSAL_MEMORY_MS = 10_000;
+/**
+ * Keys whose credentials are held at most: a key deleted or rotated while its account's snapshot is not read again,
+ * or never used again, would otherwise keep its entry (and, until they lapse, its credentials) for good. Past it the
+ * least recently used key's go; its next request assumes its role again.
+ */
+const MAX_KEYS = 10_000;
+/** A lookup sweeps out credentials no longer usable at most this often (each sweep walks every entry). */
+const LOOKUP_SWEEP_MS = 60_000;
 
 interface Entry {
   /** What the credentials were assumed for: a key whose role, external ID or region changed starts over. */
@@ -72,12 +86,19 @@ function fingerprintOf(key: ProviderKeyState): string {
 
 export class BedrockRoles {
   readonly #options: BedrockRoleOptions;
+  /** In order of last use: the first is the one to go when MAX_KEYS are held. */
   readonly #entries = new Map<string, Entry>();
   readonly #clients = new Map<string, InstanceType<StsModule['STSClient']>>();
+  readonly #now: () => number;
+  readonly #maxKeys: number;
+  #nextSweep: number;
   #modules: Promise<AwsModules> | undefined;
 
   constructor(options: BedrockRoleOptions = {}) {
     this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#maxKeys = options.maxKeys ?? MAX_KEYS;
+    this.#nextSweep = this.#now() + LOOKUP_SWEEP_MS;
   }
 
   /**
@@ -117,6 +138,16 @@ export class BedrockRoles {
     }
   }
 
+  /**
+   * Drops the entries holding nothing usable: credentials expired (or too close to it to sign with), no AssumeRole
+   * under way, no refusal still remembered. The next request of such a key assumes its role again, as it would anyway.
+   */
+  sweep(): void {
+    const now = this.#now();
+    this.#nextSweep = now + LOOKUP_SWEEP_MS;
+    for (const [id, entry] of this.#entries) if (!isLive(entry, now)) this.#entries.delete(id);
+  }
+
   /** How many keys' credentials are held (for tests). */
   get size(): number {
     return this.#entries.size;
@@ -128,16 +159,28 @@ export class BedrockRoles {
   }
 
   #entry(key: ProviderKeyState): Entry {
+    if (this.#now() >= this.#nextSweep) this.sweep();
     const fingerprint = fingerprintOf(key);
     let entry = this.#entries.get(key.id);
-    if (!entry || entry.fingerprint !== fingerprint) this.#entries.set(key.id, (entry = { fingerprint, checked: false }));
+    // Taken out and put back: the map's order is that of last use.
+    this.#entries.delete(key.id);
+    if (!entry || entry.fingerprint !== fingerprint) {
+      entry = { fingerprint, checked: false };
+      if (this.#entries.size >= this.#maxKeys) this.sweep();
+      // Still full: the least recently used key's go (an AssumeRole under way for it still answers its requests).
+      for (const id of this.#entries.keys()) {
+        if (this.#entries.size < this.#maxKeys) break;
+        this.#entries.delete(id);
+      }
+    }
+    this.#entries.set(key.id, entry);
     return entry;
   }
 
   #credentials(key: ProviderKeyState, entry: Entry): Promise<RoleCredentials> {
-    const now = Date.now();
+    const now = this.#now();
     const held = entry.credentials;
-    if (held && now < held.expiresAt - EXPIRY_MARGIN_MS) {
+    if (usable(held, now)) {
       // Still good: served, and renewed behind the request when close to expiry (a failed renewal is retried by the next).
       if (now >= held.expiresAt - REFRESH_BEFORE_MS && !entry.pending) this.#assume(key, entry).catch(() => {});
       return Promise.resolve(held);
@@ -154,7 +197,7 @@ export class BedrockRoles {
       }
       return credentials;
     }, (error: unknown) => {
-      if (error instanceof RoleKeyError && error.spec !== Errors.bedrockKeyRoleArnRequired) entry.refusal = { error, until: Date.now() + REFUSAL_MEMORY_MS };
+      if (error instanceof RoleKeyError && error.spec !== Errors.bedrockKeyRoleArnRequired) entry.refusal = { error, until: this.#now() + REFUSAL_MEMORY_MS };
       throw error;
     }).finally(() => {
       if (entry.pending === pending) delete entry.pending;
@@ -235,6 +278,15 @@ export class BedrockRoles {
     })();
     return this.#modules;
   }
+}
+
+/** Whether an entry holds anything a request could use: credentials to sign with, an AssumeRole to wait on, a refusal to answer. */
+function isLive(entry: Entry, now: number): boolean {
+  return entry.pending !== undefined || usable(entry.credentials, now) || (entry.refusal !== undefined && now < entry.refusal.until);
+}
+
+function usable(credentials: RoleCredentials | undefined, now: number): credentials is RoleCredentials {
+  return credentials !== undefined && now < credentials.expiresAt - EXPIRY_MARGIN_MS;
 }
 
 /** The AWS error code an SDK exception carries (`AccessDenied`, `RegionDisabledException`). */

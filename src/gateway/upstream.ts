@@ -76,8 +76,12 @@ export class Upstreams {
     this.#sweeper = setInterval(() => this.sweep(), options.sweepMs ?? SWEEP_MS).unref();
   }
 
-  /** Closes the pools unused since the last sweep with nothing in flight; marks the others unused. */
+  /**
+   * Closes the pools unused since the last sweep with nothing in flight; marks the others unused. Drops the role keys'
+   * credentials that lapsed, so an idle gateway does not hold them until its next Bedrock call.
+   */
   sweep(): void {
+    this.#roles.sweep();
     for (const [key, entry] of this.#pools) {
       const { running, pending } = entry.pool.stats;
       if (entry.used || running > 0 || pending > 0) {
