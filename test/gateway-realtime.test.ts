@@ -932,6 +932,16 @@ test('a plain GET /v1/realtime (no WebSocket upgrade) is 426 Upgrade Required na
     assert.ok(r.headers.get('ngrok-aig-request-id'));
     // Any other method on the path is still no route.
     assert.equal((await fetch(`${h.gatewayUrl}/v1/realtime`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status, 404);
+    // A client asking to close gets the connection closed after the 426, as after any answer.
+    const { port, hostname } = new URL(h.gatewayUrl);
+    const socket = connect(Number(port), hostname);
+    socket.write(`GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+    let raw = '';
+    socket.setEncoding('utf8').on('data', (piece: string) => { raw += piece; });
+    await once(socket, 'end');
+    socket.destroy();
+    assert.match(raw, /^HTTP\/1\.1 426 /);
+    assert.match(raw, /\r\nconnection: upgrade, close\r\n/i);
   } finally {
     await close();
   }

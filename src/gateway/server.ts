@@ -271,7 +271,9 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
     // The realtime path without a WebSocket upgrade (the upgrade itself never reaches this handler): 426 naming the
     // protocol, as RFC 9110 §15.5.22 asks. Upgrade and Connection are HTTP/1.1's own (RFC 9113 §8.2.2 forbids them in HTTP/2).
     if (path === REALTIME_PATH && method === 'GET') {
-      writeError(ctx, tollgateError('realtimeUpgradeRequired'), 0, req.httpVersionMajor === 1 ? { upgrade: 'websocket', connection: 'upgrade' } : undefined);
+      // A Connection header of ours replaces node's own, so a client's `close` (or HTTP/1.0's default) is kept in it.
+      const connection = res.shouldKeepAlive ? 'upgrade' : 'upgrade, close';
+      writeError(ctx, tollgateError('realtimeUpgradeRequired'), 0, req.httpVersionMajor === 1 ? { upgrade: 'websocket', connection } : undefined);
       return ctx.deps.observer?.answered(ctx);
     }
     refuse(ctx, tollgateError('unsupportedPath', { method: method ?? '', path, hint: pathHint(method, path) }));
