@@ -511,6 +511,13 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
     assert.deepEqual([Number(row!.inputTokens), Number(row!.outputTokens), row!.stopReason, Number(row!.usageEstimated), Number(row!.isStreaming), row!.completion], [42, 7, 'end_turn', 0, 1, 'succeeded']);
   });
 
+  test('metrics: Converse, ConverseStream, InvokeModel and its stream are counted under their own surfaces, not with unknown paths as `other`', async () => {
+    const res = await fetch(`${h.apiUrl}/metrics`);
+    assert.equal(res.status, 200);
+    const surfaces = new Set([...(await res.text()).matchAll(/^tollgate_requests_total\{surface="([^"]+)",provider="bedrock"/gm)].map((m) => m[1]));
+    assert.deepEqual(['converse', 'converse-stream', 'invoke', 'invoke-stream', 'other'].filter((s) => surfaces.has(s)), ['converse', 'converse-stream', 'invoke', 'invoke-stream']);
+  });
+
   test('a stream that breaks after frames reached the client ends with an exception frame the SDK raises, naming the ngrok code', async () => {
     let text = '';
     // The SDK reads a stream's first event before `send` resolves: the exception comes from there, or from the loop.

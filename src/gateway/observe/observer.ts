@@ -23,7 +23,7 @@ import { BodyCapture } from '../../domain/request-capture.ts';
 import { tapWrites } from '../response-tap.ts';
 
 /** Surface label values, in GatewayMetrics index order; `other` (unknown paths) last. */
-export const SURFACE_LABELS = ['chat-completions', 'responses', 'completions', 'embeddings', 'messages', 'count-tokens', 'generate-content', 'stream-generate-content', 'interactions', 'embed-content', 'models', 'mcp', 'other'] as const;
+export const SURFACE_LABELS = ['chat-completions', 'responses', 'completions', 'embeddings', 'messages', 'count-tokens', 'generate-content', 'stream-generate-content', 'interactions', 'embed-content', 'converse', 'converse-stream', 'invoke', 'invoke-stream', 'models', 'mcp', 'other'] as const;
 
 export interface ObserverOptions {
   metrics: GatewayMetrics;
