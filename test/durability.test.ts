@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { sql } from 'kysely';
 import { startFakeProvider, type FakeProvider } from './fake-upstream.ts';
+import { FAKE_AUDIO, startFakeRealtime } from './helpers/fake-realtime.ts';
+import { WebSocket } from 'ws';
 import { Children, freePort, until, waitHealthy, type Child } from './helpers/processes.ts';
 import { startPgCluster, type PgCluster } from './helpers/pg-cluster.ts';
 import { openStore } from '../src/store/database.ts';
@@ -111,6 +113,35 @@ async function drive(gatewayUrl: string, token: string, model: string, from: num
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return { outcomes, next };
+}
+
+/** A realtime session through the gateway on a raw WebSocket: send an event, or send one and wait for an event type. */
+async function realtimeSession(gatewayUrl: string, token: string): Promise<{ send(event: unknown): void; call(event: unknown, type: string): Promise<void>; close(): void }> {
+  const ws = new WebSocket(`${gatewayUrl.replace('http', 'ws')}/v1/realtime?model=gpt-realtime`, { headers: { authorization: `Bearer ${token}` } });
+  ws.on('error', () => {});
+  const seen: string[] = [];
+  const waiting = new Map<string, () => void>();
+  ws.on('message', (data) => {
+    const type = (JSON.parse(String(data)) as { type: string }).type;
+    seen.push(type);
+    waiting.get(type)?.();
+  });
+  const reached = (type: string) => new Promise<void>((resolve) => {
+    if (seen.includes(type)) resolve();
+    else waiting.set(type, resolve);
+  });
+  await reached('session.created');
+  const send = (event: unknown) => ws.send(JSON.stringify(event));
+  return {
+    send,
+    async call(event, type) {
+      seen.length = 0;
+      const answered = reached(type);
+      send(event);
+      await answered;
+    },
+    close: () => ws.close(),
+  };
 }
 
 interface StoreFacts {
@@ -267,6 +298,46 @@ describe('usage durability with real processes', () => {
       await store.close();
     }
     assert.equal(fake.requests.filter((r) => r.body?.model === 'gpt-4o').length, 0);
+  });
+
+  test('kill -9 during a realtime session, a response open, one asked for and not yet created, and committed audio being transcribed: all are in usage after the restart; a later clean stop leaves no journal behind', async () => {
+    const rtFake = await startFakeRealtime();
+    try {
+      const { node, url, journal } = await setup('sqlite', { TOLLGATE_PROVIDER_OPENAI_BASE_URL: rtFake.baseUrl });
+      const accountId = node.accountId();
+      const { token } = await node.api<{ token: string }>('POST', '/access-keys', { name: 'voice' });
+      const rt = await realtimeSession(node.gatewayUrl, token);
+      await rt.call({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: { model: 'gpt-4o-transcribe', prompt: 'slow' } } } } }, 'session.updated');
+      // A response the provider holds open, and audio it is transcribing (300 ms) and bills: both under way at the kill.
+      await rt.call({ type: 'response.create', response: { instructions: 'hold' } }, 'response.created');
+      rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
+      await rt.call({ type: 'input_audio_buffer.commit' }, 'input_audio_buffer.committed');
+      // Relayed, and the provider takes 200 ms to start it (out of band: beside the held one, never refused).
+      rt.send({ type: 'response.create', response: { instructions: 'late hold', conversation: 'none' } });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      node.child.proc.kill('SIGKILL');
+      await node.child.exited;
+      await node.start();
+      await shipped(url, accountId, 3);
+      const store = await openStore(url, { migrate: false });
+      try {
+        const rows = await store.db.selectFrom('usageEvents').select(['model', 'completion', 'costPico']).where('accountId', '=', accountId).orderBy('model').execute();
+        assert.deepEqual(rows.map((r) => [r.model, r.completion, BigInt(r.costPico)]), [['gpt-4o-transcribe', 'unknown', 0n], ['gpt-realtime', 'unknown', 0n], ['gpt-realtime', 'unknown', 0n]]);
+      } finally {
+        await store.close();
+      }
+      // A transcription committed and reported in one read: its begin and its event are committed together.
+      const again = await realtimeSession(node.gatewayUrl, token);
+      await again.call({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: { model: 'gpt-4o-transcribe' } } } } }, 'session.updated');
+      again.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
+      await again.call({ type: 'input_audio_buffer.commit' }, 'conversation.item.input_audio_transcription.completed');
+      await shipped(url, accountId, 4);
+      again.close();
+      assert.equal(await node.stop(), 0, node.child.output());
+      assert.deepEqual(readdirSync(dirname(journal)).filter((name) => name.startsWith(`${basename(journal)}.log.`)), [], 'nothing left to come back at the next start');
+    } finally {
+      await rtFake.close();
+    }
   });
 
   test('PostgreSQL stopped mid-load and started again: every request served, every event shipped once', async (t) => {

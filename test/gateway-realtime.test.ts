@@ -420,11 +420,12 @@ test('a response the provider starts by itself (server VAD) on audio appended be
     assert.deepEqual(errors.map((e) => e.code), ['conversation_already_has_active_response', 'ERR_NGROK_4026', 'ERR_NGROK_4026']);
     assert.equal(rt.socket.readyState, WebSocket.OPEN, 'the session stays open');
 
-    const rows = await h.usage(await requestId, 5);
-    assert.deepEqual(rows.map((r) => [r.completion, r.stopReason, Number(r.inputTokens), Number(r.outputTokens)]), [
-      ['succeeded', 'completed', 789, 32], ['succeeded', 'client_cancelled', 100, 10], ['succeeded', 'completed', 789, 32], ['succeeded', 'client_cancelled', 100, 10], ['succeeded', 'completed', 789, 32],
+    // The create the provider refused was noted before it left (usage-durability.md): its event is failed, at no cost.
+    const rows = await h.usage(await requestId, 6);
+    assert.deepEqual(rows.map((r) => [r.completion, r.stopReason, Number(r.inputTokens), Number(r.outputTokens), BigInt(r.costPico) > 0n]), [
+      ['succeeded', 'completed', 789, 32, true], ['failed', 'conversation_already_has_active_response', 0, 0, false], ['succeeded', 'client_cancelled', 100, 10, true],
+      ['succeeded', 'completed', 789, 32, true], ['succeeded', 'client_cancelled', 100, 10, true], ['succeeded', 'completed', 789, 32, true],
     ]);
-    assert.ok(BigInt(rows[3]!.costPico) > 0n, 'the cancelled response is billed for what it produced');
     const metrics = await (await fetch(`${h.apiUrl}/metrics`)).text();
     assert.match(metrics, /tollgate_realtime_events_refused_total\{provider="openai",code="ERR_NGROK_4026"\} 2\b/);
     rt.close();
@@ -1087,6 +1088,37 @@ test('a transcription still under way when the client leaves is metered: the ses
     // The provider transcribes the committed audio (and bills it) after the client has gone.
     rt.close();
     await assertTranscribed(h, await requestId);
+  } finally {
+    await close();
+  }
+});
+
+test('a client that asks for a response and leaves at once: the response the provider starts is cancelled as it is created, and metered', async () => {
+  const { h, fake, close } = await setup();
+  try {
+    const { token } = await h.accessKey();
+    const { rt, requestId } = realtime(h, token, 'gpt-realtime');
+    await next(rt, 'session.created');
+    // Gone before the provider's response.created: the provider starts the response (and bills it) all the same.
+    rt.send({ type: 'response.create', response: { instructions: 'late hold' } });
+    rt.close();
+    const [row] = await events(h, await requestId, 1);
+    assert.deepEqual([row!.model, row!.completion, Number(row!.inputTokens), Number(row!.outputTokens)], ['gpt-realtime', 'succeeded', 100, 10]);
+    assert.ok(BigInt(row!.costPico) > 0n);
+    assert.deepEqual(fake.received.map((e) => (e as { type: string; response_id?: string }).type === 'response.cancel' ? (e as { response_id?: string }).response_id : undefined).filter(Boolean), ['resp_1']);
+  } finally {
+    await close();
+  }
+});
+
+test('a transcription under way when the provider hangs up is recorded, failed and at no cost: its begun row gets its event', async () => {
+  const { h, fake, close } = await setup();
+  try {
+    const { rt, requestId } = await transcribing(h);
+    rt.on('error', () => undefined);
+    await fake.close();
+    const [row] = await events(h, await requestId, 1);
+    assert.deepEqual([row!.model, row!.completion, Number(row!.isError), BigInt(row!.costPico)], ['gpt-4o-transcribe', 'stream_failed', 1, 0n]);
   } finally {
     await close();
   }

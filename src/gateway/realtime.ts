@@ -276,6 +276,12 @@ interface OpenResponse { eventId: string; startedAt: number; relayed?: RelayedOu
  */
 interface RelayedOutput extends Pick<StreamFacts, 'text' | 'textChars'> { audioSeconds: number }
 
+/** A client's `response.create` noted in the journal: its event id, for the response it starts or its refusal. */
+interface Ask { clientEventId: string | null; began: OpenResponse; sent: boolean }
+
+/** A committed audio item being transcribed: the model in force at the commit, and its begun usage row. */
+interface Transcribing extends OpenResponse { model: string }
+
 /**
  * A `response.created` no counted `response.create` asked for: the provider's own (server VAD), or — `unnamed` — maybe
  * the answer to a create without an `event_id`.
@@ -377,9 +383,10 @@ class Session implements Admission, RealtimeObservation {
   readonly open = new Map<string, OpenResponse>();
   /**
    * Audio items committed while transcription is on whose transcription has not reported yet: item id → the
-   * transcription model in force at the commit, the one that transcribes it whatever the session says by then.
+   * transcription model in force at the commit (the one that transcribes it whatever the session says by then) and
+   * its journaled begin.
    */
-  readonly transcribing = new Map<string, string>();
+  readonly transcribing = new Map<string, Transcribing>();
   /** The client's upgrade request went away before the session started. */
   clientGone = false;
   /** Set once the session holds a slot of its account's. */
@@ -408,6 +415,14 @@ class Session implements Admission, RealtimeObservation {
    * the provider starts by itself is then refused in the words that name neither.
    */
   unnamedAsks = 0;
+  /**
+   * The client's `response.create`s, oldest first, each with its begun usage row: noted before the create is relayed
+   * (`sent` once it is), as an HTTP attempt is before it leaves, and taken by the next `response.created`. A gateway
+   * that dies before the provider's `response.created` still leaves the response's event.
+   */
+  readonly asks: Ask[] = [];
+  /** A create's begin under way: the client's messages wait behind it, in order (#release). */
+  noting = false;
   /**
    * What starts the `event_id` of each `response.cancel` the gateway sends of its own, unguessable (no client event
    * is taken for one): the provider's `error` naming one answers the gateway, not the client. Nothing is kept per
@@ -703,15 +718,48 @@ export class RealtimeGateway {
   /** A billable client event the account can pay for, relayed; a `response.create` noted as the client's ask. */
   #admitted(s: Session, event: { type: string; clientEventId: string | null }, data: Buffer, isBinary: boolean): void {
     s.audioRefused = false;
-    if (event.type === 'response.create') {
-      if (event.clientEventId !== null) s.requested.push(event.clientEventId);
+    if (event.type === 'response.create') this.#ask(s, event.clientEventId, data, isBinary);
+    else relay(s.upstream!, data, isBinary, s.client!);
+  }
+
+  /**
+   * A `response.create`, relayed once its begun row is in the journal; the client's later messages wait behind it. A
+   * session that ends meanwhile never sends it: its row is recorded failed, at no cost.
+   */
+  #ask(s: Session, clientEventId: string | null, data: Buffer, isBinary: boolean): void {
+    const ask: Ask = { clientEventId, began: { eventId: newId('usageEvent'), startedAt: performance.now() }, sent: false };
+    s.asks.push(ask);
+    s.held ??= [];
+    s.noting = true;
+    s.client!.pause();
+    s.deps.usage.begin(this.#begun(s, ask.began)).then(() => {
+      if (s.ending !== undefined || s.finished) {
+        this.#answerAsk(s, ask, 'not_sent');
+        return;
+      }
+      ask.sent = true;
+      if (clientEventId !== null) s.requested.push(clientEventId);
       else s.unnamedAsks++;
-    }
-    relay(s.upstream!, data, isBinary, s.client!);
+      relay(s.upstream!, data, isBinary, s.client!);
+    }, ignore).finally(() => {
+      s.noting = false;
+      this.#release(s);
+    });
+  }
+
+  /** An ask no response will answer (refused by the provider, or never sent): its begun row recorded failed, at no cost. */
+  #answerAsk(s: Session, ask: Ask, reason: string): void {
+    const at = s.asks.indexOf(ask);
+    if (at < 0) return;
+    s.asks.splice(at, 1);
+    this.#recordResponse(s, ask.began, { status: 'failed', status_details: { reason } });
+    if (settled(s)) this.#finish(s);
   }
 
   /** The messages held behind a credit check, each handled in turn (one may wait for a check of its own). */
   #release(s: Session): void {
+    // A create being noted releases them itself once it is relayed.
+    if (s.noting) return;
     const held = s.held ?? [];
     s.held = undefined;
     s.client!.resume();
@@ -778,10 +826,14 @@ export class RealtimeGateway {
     if (typeof event.type === 'string' && (TEXT_DELTAS.has(event.type) || AUDIO_DELTAS.has(event.type))) {
       noteRelayed(s, event.type, event);
     } else if (event.type === 'response.created') {
-      const began: OpenResponse = { eventId: newId('usageEvent'), startedAt: performance.now(), relayed: { text: '', textChars: 0, audioSeconds: 0 } };
+      // The client's create, noted before it left, or one the provider started by itself (server VAD): noted now,
+      // before its usage is known, so a gateway that dies mid-response still leaves its event.
+      const ask = s.asks[0]?.sent ? s.asks.shift() : undefined;
+      const began: OpenResponse = { eventId: ask ? ask.began.eventId : newId('usageEvent'), startedAt: performance.now(), relayed: { text: '', textChars: 0, audioSeconds: 0 } };
       s.open.set(id, began);
-      // Noted durably before its usage is known: a gateway that dies mid-response still leaves its event.
-      s.deps.usage.begin(this.#begun(s, began)).catch(ignore);
+      if (!ask) s.deps.usage.begin(this.#begun(s, began)).catch(ignore);
+      // Asked for before the session began ending, started after its cancels went: stopped now, and waited for.
+      if (s.ending !== undefined && s.upstream?.readyState === WebSocket.OPEN) cancelUpstream(s, s.upstream, id);
       // The provider answers the client's events in order: the first response.created after a response.create is its.
       if (s.requested.length > 0) s.requested.shift();
       else {
@@ -796,23 +848,36 @@ export class RealtimeGateway {
       if (cause.startsWith(s.ownEvent)) return 'drop';
       // A response.create the provider refused starts no response: the next one created is not its.
       const refused = s.requested.indexOf(cause);
-      if (refused >= 0) s.requested.splice(refused, 1);
+      if (refused >= 0) {
+        s.requested.splice(refused, 1);
+        const ask = s.asks.find((a) => a.sent && a.clientEventId === cause);
+        const code = member(event, 'error')?.code;
+        if (ask) this.#answerAsk(s, ask, typeof code === 'string' ? code : 'refused');
+      }
     } else if (event.type === 'response.done') {
       const began = s.open.get(id) ?? { eventId: newId('usageEvent'), startedAt: performance.now() };
       s.open.delete(id);
       this.#recordResponse(s, began, response);
       // A session ending waits for its open responses' and transcriptions' usage: the last one came.
-      if (s.ending !== undefined && s.open.size === 0 && s.transcribing.size === 0) this.#finish(s);
+      if (settled(s)) this.#finish(s);
     } else if (event.type === 'input_audio_buffer.committed') {
-      // With transcription on, the provider transcribes the item (and bills it) whatever happens to the session.
-      if (s.transcriptionModel !== undefined && typeof event.item_id === 'string') s.transcribing.set(event.item_id, s.transcriptionModel);
+      // With transcription on, the provider transcribes the item (and bills it) whatever happens to the session: noted
+      // durably now, as a response is at its start, so a gateway that dies before the transcription reports still
+      // leaves its event.
+      if (s.transcriptionModel !== undefined && typeof event.item_id === 'string') {
+        const began: Transcribing = { eventId: newId('usageEvent'), startedAt: performance.now(), model: s.transcriptionModel };
+        s.transcribing.set(event.item_id, began);
+        s.deps.usage.begin(this.#transcriptionBegun(s, began).begun).catch(ignore);
+      }
     } else if (event.type === 'conversation.item.input_audio_transcription.completed' || event.type === 'conversation.item.input_audio_transcription.failed') {
       const itemId = typeof event.item_id === 'string' ? event.item_id : '';
       // Turning transcription off or switching its model after a commit does not change what transcribes that audio.
-      const model = s.transcribing.get(itemId) ?? s.transcriptionModel;
+      const began = s.transcribing.get(itemId);
       s.transcribing.delete(itemId);
-      if (event.type === 'conversation.item.input_audio_transcription.completed') this.#recordTranscription(s, model, member(event, 'usage'));
-      if (s.ending !== undefined && s.open.size === 0 && s.transcribing.size === 0) this.#finish(s);
+      // A failed transcription is not billed, but its begun row still gets its event.
+      if (event.type === 'conversation.item.input_audio_transcription.completed') this.#recordTranscription(s, began ?? s.transcriptionModel, member(event, 'usage'));
+      else if (began) this.#recordTranscription(s, began, undefined, 'failed');
+      if (settled(s)) this.#finish(s);
     } else if (event.type === 'session.created' || event.type === 'session.updated') {
       const model = transcriptionModelOf(member(event, 'session'));
       if (model !== undefined) s.transcriptionModel = model ?? undefined;
@@ -887,10 +952,12 @@ export class RealtimeGateway {
       closeSoon(client, why === 'shutdown' ? CLOSE_RESTART : why === 'frame-too-long' ? CLOSE_UPSTREAM : CLOSE_POLICY, told.code);
     }
     const upstream = s.upstream;
-    if ((s.open.size > 0 || s.transcribing.size > 0) && upstream && upstream.readyState === WebSocket.OPEN && why !== 'frame-too-long') {
+    if (!settled(s) && upstream && upstream.readyState === WebSocket.OPEN && why !== 'frame-too-long') {
       // The provider bills what it generated: a cancelled response still reports its usage in its response.done, and
       // a transcription under way runs to its end (and its bill) whether or not the client is still there. Each by its
-      // id: a bare cancel stops the conversation's response only, and an out-of-band one would run on unmetered.
+      // id: a bare cancel stops the conversation's response only, and an out-of-band one would run on unmetered. A
+      // response.create relayed whose response.created has not come (a client that asked and left at once) starts a
+      // response all the same: it is cancelled as it is created (#meter) and waited for like the others.
       for (const responseId of s.open.keys()) cancelUpstream(s, upstream, responseId);
       s.graceTimer = setTimeout(() => this.#finish(s), METER_GRACE_MS);
       return;
@@ -913,6 +980,11 @@ export class RealtimeGateway {
     clearTimeout(s.graceTimer);
     const recorded = this.#recordUnreported(s, [...s.open.values()]);
     s.open.clear();
+    // Creates no response.created answered (a refusal that named no event, the provider hung up): failed, at no cost.
+    for (const ask of s.asks.splice(0)) this.#recordResponse(s, ask.began, { status: 'failed', status_details: { reason: ask.sent ? 'no_response' : 'not_sent' } });
+    // Transcriptions that never reported (the provider hung up, the grace ran out): recorded as cut, at no cost.
+    for (const began of s.transcribing.values()) this.#recordTranscription(s, began, undefined, 'stream_failed');
+    s.transcribing.clear();
     if (s.upstream && s.upstream.readyState !== WebSocket.CLOSED) closeSoon(s.upstream, 1000, '');
     if (s.client && s.client.readyState === WebSocket.OPEN) closeSoon(s.client, CLOSE_UPSTREAM, 'session ended');
     if (s.slot !== undefined) {
@@ -1009,21 +1081,29 @@ export class RealtimeGateway {
     }, estimate !== undefined), plan.candidate);
   }
 
+  /** A transcription's begun row: the session's, named after the transcription model, and that model as a candidate. */
+  #transcriptionBegun(s: Session, began: Transcribing): { begun: BegunAttempt; candidate: Candidate } {
+    const served = s.plan!.candidate;
+    const catalogModel: CatalogModel | undefined = s.deps.catalog.model(served.provider.id, began.model);
+    const candidate: Candidate = { ...served, modelId: began.model, displayName: catalogModel?.displayName ?? began.model, catalogModel };
+    return { begun: { ...this.#begun(s, began), model: candidate.modelId, modelDisplayName: candidate.displayName }, candidate };
+  }
+
   /**
    * An input audio transcription's usage event: billed by the provider apart from the responses, at the transcription
    * model's prices (the catalog's; an uncatalogued model's usage is recorded unpriced), and named after that model.
+   * One begun at its commit keeps that event id; `failed` (reported failed, or never reported) is at no cost.
    */
-  #recordTranscription(s: Session, model: string | undefined, usage: Record<string, unknown> | undefined): void {
+  #recordTranscription(s: Session, given: Transcribing | string | undefined, usage: Record<string, unknown> | undefined, failed?: 'failed' | 'stream_failed'): void {
     const plan = s.plan!;
-    const served = plan.candidate;
-    const modelId = model ?? 'unknown';
-    const catalogModel: CatalogModel | undefined = s.deps.catalog.model(served.provider.id, modelId);
-    const candidate: Candidate = { ...served, modelId, displayName: catalogModel?.displayName ?? modelId, catalogModel };
-    const transcribed = transcriptionUsage(usage, catalogModel?.priceMicro);
-    const began: OpenResponse = { eventId: newId('usageEvent'), startedAt: performance.now() };
-    const cost = attemptCost(transcribed, { ...plan, candidate }, s.deps.options.processingFeeMicroUsdPerMtok, true, Date.now());
-    const begun = { ...this.#begun(s, began), model: candidate.modelId, modelDisplayName: candidate.displayName };
-    this.#recordUsage(s, usageEvent(begun, transcribed, cost, { isError: false, stopReason: '', completion: 'succeeded', upstreamDurationMs: 0 }), candidate);
+    const began: Transcribing = typeof given === 'object' ? given : { eventId: newId('usageEvent'), startedAt: performance.now(), model: given ?? 'unknown' };
+    const { begun, candidate } = this.#transcriptionBegun(s, began);
+    const transcribed = transcriptionUsage(usage, candidate.catalogModel?.priceMicro);
+    const cost = attemptCost(transcribed, { ...plan, candidate }, s.deps.options.processingFeeMicroUsdPerMtok, failed === undefined, Date.now());
+    const end = failed === undefined
+      ? { isError: false, stopReason: '', completion: 'succeeded' as const, upstreamDurationMs: 0 }
+      : { isError: true, stopReason: '', completion: failed, upstreamDurationMs: Math.round(performance.now() - began.startedAt) };
+    this.#recordUsage(s, usageEvent(begun, transcribed, cost, end), candidate);
   }
 
   /** A usage event journalled (UsageSink.record), then counted, settled and debited, as every response's is. */
@@ -1122,6 +1202,14 @@ function noteRelayed(s: Session, type: string, event: Record<string, unknown>): 
   if (relayed === undefined || typeof event.delta !== 'string') return;
   if (TEXT_DELTAS.has(type)) appendText(relayed, event.delta);
   else if (s.outputAudioBytesPerSecond !== undefined) relayed.audioSeconds += Buffer.byteLength(event.delta, 'base64') / s.outputAudioBytesPerSecond;
+}
+
+/**
+ * An ending session has nothing left to report: no response open, no transcription under way, no response.create of
+ * the client's relayed without its response.created (nor the provider's refusal of it).
+ */
+function settled(s: Session): boolean {
+  return s.ending !== undefined && s.open.size === 0 && s.transcribing.size === 0 && s.asks.length === 0;
 }
 
 function checkIdle(gateway: RealtimeGateway, s: Session): void {

@@ -807,6 +807,22 @@ describe('usage journal', () => {
     reopened.close();
   }));
 
+  it('an attempt begun and finished in one turn (a realtime transcription committed and reported in one read) leaves no begun row: a stop leaves no segment, a restart no second event', withDir(async (dir) => {
+    const path = join(dir, 'j.db');
+    const stored: UsageEvent[] = [];
+    const write = async (events: readonly UsageEvent[]) => { stored.push(...events); };
+    const journal = new UsageJournal({ path, intervalMs: 2, write });
+    const b = begun('e1', 'rq_1', 1);
+    // Not awaited, as the realtime gateway notes a transcription at its commit: the report may come in the same read.
+    void journal.begin(b);
+    journal.record(finished(b, 3n));
+    await journal.close();
+    assert.deepEqual(segmentsIn(dir), [], 'everything shipped: no segment left behind');
+    const restarted = new UsageJournal({ path, write });
+    await restarted.close();
+    assert.deepEqual(stored.map((e) => [e.id, e.completion]), [['e1', 'succeeded']]);
+  }));
+
   it('reads a balance between shipments without waiting behind them, and says when a store write overlapped the read', withDir(async (dir) => {
     let release: (() => void) | undefined;
     const stored: UsageEvent[] = [];

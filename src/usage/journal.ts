@@ -338,23 +338,25 @@ export class UsageJournal implements UsageSink {
     if (begun.length === 0 && finished.length === 0) return;
     this.#begun = [];
     this.#finished = [];
-    // After a failed commit, an attempt's begin and its final event can meet here: the event alone is enough
-    // (a begun row written with it would never be released).
-    if (this.#tickFailures > 0 && begun.length > 0 && finished.length > 0) {
-      const done = new Set(finished.map((e) => e.id));
-      begun = begun.filter((b) => !done.has(b.id));
-    }
     // Begun rows whose last open attempt finishes in this commit go in the same transaction.
     let released: number[] | undefined;
     let closing: Map<number, number> | undefined;
+    let unbegun: Set<string> | undefined;
     for (const e of finished) {
       const seq = this.#begunRowOf.get(e.id);
-      if (seq === undefined) continue;
+      if (seq === undefined) {
+        if (begun.length > 0) (unbegun ??= new Set()).add(e.id);
+        continue;
+      }
       closing ??= new Map();
       const open = (closing.get(seq) ?? this.#openInRow.get(seq)!) - 1;
       closing.set(seq, open);
       if (open === 0) (released ??= []).push(seq);
     }
+    // An attempt's begin and its final event can meet here: after a failed commit, or when its begin was not awaited
+    // (a realtime transcription committed and reported in one read). The event alone is enough: a begun row written with it would
+    // never be released, kept for the life of the process and recovered again, as `unknown`, at the next start.
+    if (unbegun) begun = begun.filter((b) => !unbegun.has(b.id));
     try {
       const written = this.#file.write(begun, finished, released);
       this.#tickFailures = 0;

@@ -3,7 +3,8 @@
 // `response.done` carrying usage. A response whose instructions are "hold" stays open until `response.cancel`, then
 // ends `cancelled` with the usage generated so far — or never, when they are "hang"; "drop" sends its transcript
 // (FAKE_DROPPED_TRANSCRIPT) and a second of audio, then closes the socket (1011) without ever reporting the response;
-// "huge" sends a 17 MiB audio delta; "no cache details" reports usage without its cached tokens' breakdown. A binary message is echoed.
+// "huge" sends a 17 MiB audio delta; "no cache details" reports usage without its cached tokens' breakdown; "late …"
+// starts the response 200 ms after its create, then as the rest of the instructions say. A binary message is echoed.
 // Input audio transcription as OpenAI runs it: off until a `session.update` names a model (GA's
 // `session.audio.input.transcription`, or the beta's `session.input_audio_transcription` on an `openai-beta:
 // realtime=v1` session), answered with `session.updated` in the session's own shape; each `input_audio_buffer.commit`
@@ -183,7 +184,10 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           ws.send(JSON.stringify({ type: 'error', event_id: 'event_e', error: { type: 'invalid_request_error', code: 'conversation_already_has_active_response', message: `Conversation already has an active response in progress: ${held}. Wait until the response is finished before creating a new one.`, param: null, event_id: event.event_id ?? null } }));
           return;
         }
-        respond(event.response?.instructions ?? instructions, outOfBand);
+        const told = event.response?.instructions ?? instructions;
+        // "late …": the response starts 200 ms after its create, as a loaded provider's may; then as the rest says.
+        if (told?.startsWith('late ')) setTimeout(() => { if (ws.readyState === 1) respond(told.slice(5), outOfBand); }, 200);
+        else respond(told, outOfBand);
       });
     });
   });
