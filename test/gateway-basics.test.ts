@@ -331,6 +331,22 @@ describe('gateway front door (sqlite)', () => {
     assert.equal((await gw(h, '/healthz')).json().status, 'ok');
   });
 
+  test('Ngrok-AIG-Attempts is on the model lists too (0: answered from the catalog), as on every other answer', async () => {
+    // ngrok's "why a request failed over" guide: "Every response through ngrok.ai includes the Ngrok-AIG-Attempts header".
+    const openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
+    const list = await openai.models.list().withResponse();
+    assert.equal(list.response.headers.get('ngrok-aig-attempts'), '0');
+    const one = await openai.models.retrieve('gpt-4o').withResponse();
+    assert.equal(one.response.headers.get('ngrok-aig-attempts'), '0');
+    const anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 });
+    const pages = await anthropic.models.list().withResponse();
+    assert.equal(pages.response.headers.get('ngrok-aig-attempts'), '0');
+    for (const r of [await gw(h, '/v1/models', { method: 'HEAD', token }), await gw(h, '/v1beta/models', { headers: { 'x-goog-api-key': token } })]) {
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('ngrok-aig-attempts'), '0');
+    }
+  });
+
   test('CORS: preflight answers and responses expose the Ngrok-AIG headers', async () => {
     const pre = await gw(h, '/v1/chat/completions', { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, x-stainless-os' } });
     assert.equal(pre.status, 204);

@@ -29,12 +29,15 @@ describe('unparsable requests', () => {
     const big = await rawHttp(h.gatewayUrl, oversized(token));
     assert.equal(big.status, 431);
     assert.match(big.headers['ngrok-aig-request-id']!, RQ);
+    // As on every gateway answer: no upstream attempt was made.
+    assert.equal(big.headers['ngrok-aig-attempts'], '0');
     assert.equal(big.headers['content-type'], 'application/json');
     const bigError = JSON.parse(big.body).error;
     assert.equal(bigError.code, 'ERR_NGROK_27228');
     assert.match(bigError.message, /headers are larger/);
     const broken = await rawHttp(h.gatewayUrl, badChunk('/v1/chat/completions', token, '{"model":"gpt-4o"}'));
     assert.equal(broken.status, 400);
+    assert.equal(broken.headers['ngrok-aig-attempts'], '0');
     assert.equal(JSON.parse(broken.body).error.code, 'ERR_NGROK_27228');
   });
 

@@ -11,7 +11,7 @@ import { applyScope } from '../domain/scope.ts';
 import { suggestName } from '../domain/suggest.ts';
 import type { AccessScope, AccountSnapshot, VirtualModelState } from '../state/types.ts';
 import type { RequestContext } from './context.ts';
-import { baseHeaders } from './headers.ts';
+import { baseHeaders, H_ATTEMPTS } from './headers.ts';
 import { geminiMethods, MODEL_ANSWERS, modelAddress, modelId } from './models-wire.ts';
 import { authenticateStage } from './pipeline.ts';
 import { writeJson } from './respond.ts';
@@ -140,6 +140,10 @@ export async function modelsStage(ctx: RequestContext, path: string, query: stri
       ? answers.one(findModel(requestedId(path, MODEL_PATH_PREFIX), catalog, account, access))
       : answers.list(visibleModels(catalog, account, access), new URLSearchParams(query));
   }
-  writeJson(ctx.res, 200, baseHeaders(ctx.requestId), body);
+  const headers = baseHeaders(ctx.requestId);
+  // ngrok: "Every response through ngrok.ai includes the Ngrok-AIG-Attempts header"; a list is answered from the
+  // catalog, with no upstream attempt.
+  headers[H_ATTEMPTS] = '0';
+  writeJson(ctx.res, 200, headers, body);
   ctx.deps.observer?.answered(ctx);
 }

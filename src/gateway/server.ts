@@ -12,7 +12,7 @@ import { clientTimeoutOptions } from '../http/client-timeouts.ts';
 import { serveH2c } from '../http/h2c.ts';
 import type { Duplex } from 'node:stream';
 import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
-import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_REQUEST_ID } from './headers.ts';
+import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_ATTEMPTS, H_REQUEST_ID } from './headers.ts';
 import { codecs } from './formats/index.ts';
 import { bedrockAddress, bedrockRoute, errorRouteFor, geminiRoute, GEMINI_MODELS_ROUTE, GEMINI_STREAM_ROUTE, isGeminiModelsPath, MCP_ROUTE, mcpPath, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, pathNamesAnyModel, SURFACE_ROUTES } from './routes.ts';
 import { endStreamWithError, writeError, writeJson } from './respond.ts';
@@ -302,7 +302,7 @@ function answerUnparsable(error: Error & { code?: string }, socket: Duplex): voi
   }
   const requestId = ctx && ctx.answeredStatus !== 0 ? ctx.requestId : newId('request');
   answerClientError(error, socket, ({ status, reason }) => codecs.openai.errorBody(new TollgateError(Errors.invalidRequest, { reason }, status), requestId),
-    `${H_REQUEST_ID}: ${requestId}\r\naccess-control-allow-origin: *\r\n`);
+    `${H_REQUEST_ID}: ${requestId}\r\n${H_ATTEMPTS}: 0\r\naccess-control-allow-origin: *\r\n`);
 }
 
 /**
