@@ -20,6 +20,7 @@ import type { BegunAttempt, UsageEvent } from '../src/usage/event.ts';
 import { startFakeMcp, text, type FakeMcp } from './helpers/mcp-server.ts';
 import { snapshot } from './helpers/snapshot.ts';
 import { collectingSink, stubState } from './helpers/stub-gateway.ts';
+import { CreditLedger } from '../src/usage/ledger.ts';
 
 const TOKEN = 'ng-mcp-test-key';
 const DOCS_ONLY_TOKEN = 'ng-mcp-docs-only-key';
@@ -443,5 +444,83 @@ describe('MCP gateway', () => {
       assert.deepEqual((await client.callTool({ name: 'jobs__unlocked', arguments: {} })).content, [{ type: 'text', text: 'hello' }]);
       await client.close();
     });
+  });
+});
+
+// TOLLGATE_BILLING=on with a per-call fee: a tools/call is admitted on credit as a model request is, and holds its fee
+// while it runs. Before, no call was ever refused: an account at zero ran up fees (up to $10 a call) without limit.
+describe('MCP gateway, billing on with a per-call fee', () => {
+  const FEE_PICO = 1_500_000_000n;
+  let server: FakeMcp;
+  let gateway: GatewayServer;
+  let ledger: CreditLedger;
+  const usage: (BegunAttempt | UsageEvent)[] = [];
+  let started = 0;
+  let openGate: () => void = () => {};
+  const gate = new Promise<void>((resolve) => { openGate = resolve; });
+
+  before(async () => {
+    server = await startFakeMcp((s) => {
+      s.registerTool('lookup', { description: 'Waits for the test to let it answer' }, async () => {
+        started++;
+        await gate;
+        return text('found');
+      });
+    }, () => true, true);
+    const account = snapshot({ mcpServers: [{ id: 'aigmcp_kb', label: 'kb', upstreamUrl: server.url, auth: { type: 'none' } }] });
+    // The store holds exactly one call's fee; nothing else spends it.
+    ledger = new CreditLedger({ journal: { unshippedPico: () => 0n, exclusive: (fn) => fn() }, readBalance: async () => FEE_PICO });
+    gateway = await startGatewayServer({
+      state: stubState(() => account, new Map([[TOKEN, { id: `aigk_${TOKEN}`, configurationId: null }]])), usage: collectingSink(usage), logger: pino({ level: 'silent' }),
+      catalog: createCatalog({}), ledger,
+      upstreams: new Upstreams({ loopId: 'mcp-billing-test', allowPrivate: true }),
+      options: {
+        maxBodyBytes: 1024 * 1024, managedKeys: {}, processingFeeMicroUsdPerMtok: 0n, mcpCallFeeMicroUsd: 1500n, loopId: 'mcp-billing-test',
+        clientHeadersTimeoutMs: 10_000, clientRequestTimeoutMs: 30_000, streamIdleTimeoutMs: 30_000, streamTimeoutMs: 60_000,
+      },
+    }, '127.0.0.1', 0);
+  });
+  after(async () => {
+    openGate();
+    await gateway.close(0);
+    await server.close();
+  });
+
+  test('concurrent calls on one fee\'s credit: one runs and is charged, the rest are refused 4026 unsent; at zero every call is refused', async () => {
+    const client = new Client({ name: 'gateway-mcp-billing-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+    assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['kb__lookup']);
+    const calls = Array.from({ length: 5 }, () => client.callTool({ name: 'kb__lookup', arguments: {} }).then(() => 'served', (error: unknown) => error));
+    let refused: unknown[] = [];
+    try {
+      for (let i = 0; i < 200 && (started < 1 || refused.length < 4); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        refused = (await Promise.all(calls.map((c) => Promise.race([c, Promise.resolve('running')])))).filter((o) => o !== 'running');
+      }
+    } finally {
+      openGate();
+    }
+    const outcomes = await Promise.all(calls);
+    assert.equal(started, 1, 'the server ran one call: the others found the credit held');
+    assert.equal(outcomes.filter((o) => o === 'served').length, 1);
+    for (const o of outcomes.filter((o) => o !== 'served')) {
+      assert.ok(o instanceof McpError, String(o));
+      assert.equal(o.code, -32003);
+      assert.match(o.message, /held by requests still in flight/);
+      assert.deepEqual(o.data, { errorCode: 'ERR_NGROK_4026' });
+    }
+    assert.deepEqual([ledger.balance('acct_test'), ledger.headroom('acct_test')], [0n, 0n], 'the fee was charged once and nothing stays held');
+
+    await assert.rejects(client.callTool({ name: 'kb__lookup', arguments: {} }), (error: unknown) => {
+      assert.ok(error instanceof McpError);
+      assert.match(error.message, /run out of credit/);
+      return true;
+    });
+    assert.equal(started, 1, 'nothing reached the server at zero');
+    assert.equal(ledger.balance('acct_test'), 0n);
+    const final = usage.filter((e): e is UsageEvent => 'isFinalAttempt' in e);
+    assert.equal(final.length, 6, 'every call is in usage, refused or not');
+    assert.deepEqual(final.map((e) => e.costPico).sort(), [0n, 0n, 0n, 0n, 0n, FEE_PICO]);
+    await client.close();
   });
 });

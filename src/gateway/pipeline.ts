@@ -27,6 +27,7 @@ import { runAttempts } from './attempt.ts';
 import { firewallFor, screenRequest, takeRequestPlugins } from './firewall/index.ts';
 import { answerBlockedRequest } from './firewall/blocked-request.ts';
 import { recordExchange } from './request-capture.ts';
+import type { Reservation } from '../usage/ledger.ts';
 
 /** Stage 1, shared with GET /v1/models: fills ctx.key/account/configuration or throws 401. */
 export async function authenticateStage(ctx: RequestContext): Promise<void> {
@@ -118,9 +119,14 @@ function reserveCredit(ctx: RequestContext, attempts: readonly AttemptPlan[]): v
 }
 
 function reserve(ctx: RequestContext, ledger: NonNullable<RequestContext['deps']['ledger']>, bound: bigint): void {
-  const reservation = ledger.reserve(ctx.key!.accountId, bound);
+  ctx.reservation = holdCredit(ctx, ledger, bound);
+}
+
+/** Holds `pico` of the account's credit while balance − open reservations is positive, else the credit refusal. */
+export function holdCredit(ctx: Admission, ledger: NonNullable<GatewayDeps['ledger']>, pico: bigint): Reservation {
+  const reservation = ledger.reserve(ctx.key!.accountId, pico);
   if (!reservation) throw creditRefusal(ctx);
-  ctx.reservation = reservation;
+  return reservation;
 }
 
 /** The free bound on the input (its media walked once per body: the input cap and the hold both read it). */

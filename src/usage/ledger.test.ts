@@ -20,6 +20,15 @@ function flakyLedger(failing: (accountId: string) => boolean): { ledger: CreditL
   return { ledger, said, clock };
 }
 
+/** Accounts a and b read at 0 and asked again at 500 ms: busy (a request every half period), so neither comes back from idle. */
+async function loadBusy(ledger: CreditLedger, snapshot: object, setClock: (ms: number) => void): Promise<void> {
+  await ledger.available('a', snapshot);
+  await ledger.available('b', snapshot);
+  setClock(500);
+  ledger.available('a', snapshot);
+  ledger.available('b', snapshot);
+}
+
 test("with several gateways, another node's shipped spending is read back within refreshMs of a request", async () => {
   let stored = 1000n;
   let clock = 0;
@@ -64,12 +73,8 @@ test('periodic reads run one at a time, and a slow one is repeated less often', 
     },
   });
   const snapshot = {};
-  await ledger.available('a', snapshot);
-  await ledger.available('b', snapshot);
-  // Both busy (a request every half period): neither comes back from idle, so neither read jumps the queue.
-  clock = 500;
-  ledger.available('a', snapshot);
-  ledger.available('b', snapshot);
+  // Neither read jumps the queue.
+  await loadBusy(ledger, snapshot, (ms) => { clock = ms; });
   clock = 1000;
   ledger.available('a', snapshot);
   ledger.available('b', snapshot);
@@ -279,4 +284,32 @@ test('a single gateway reads the balance again when a grant in it expires, and t
   ledger.available('acct', snapshot);
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(reads, 2, 'read once for the lapse, not again');
+});
+
+// The many-nodes bound (usage-durability.md, "Overshoot bound"): another node's shipped spending reaches this node's
+// figure at most max(refreshMs, 20 × the last read's time) + 4 × refreshMs after this node's last read, however long
+// other accounts' reads hold the periodic slot; a node admits on a figure no older than that.
+test("with the periodic slot held by other accounts' reads, a busy account's figure is at most five periods old", async () => {
+  let clock = 0;
+  let stored = 1000n;
+  const ledger = new CreditLedger({
+    journal, refreshMs: 1000, now: () => clock,
+    // Account b's reads after its first never end: the one periodic read at a time is always b's.
+    readBalance: (accountId) => (accountId === 'b' && clock > 0 ? new Promise<bigint>(() => {}) : Promise.resolve(stored)),
+  });
+  const snapshot = {};
+  await loadBusy(ledger, snapshot, (ms) => { clock = ms; });
+  clock = 1000;
+  ledger.available('b', snapshot);
+  stored = 0n; // another node spent a's credit and shipped it since a's last read (at 0)
+  // a busy (a request every 100 ms: never idle), its figure due at 1,000 ms; the slot is b's from then on.
+  let seenAt: number | undefined;
+  for (clock = 1000; clock <= 10_000 && seenAt === undefined; clock += 100) {
+    const figure = ledger.available('a', snapshot);
+    if ((figure instanceof Promise ? await figure : figure) === 0n) seenAt = clock;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.ok(seenAt !== undefined, 'the spending was never read');
+  assert.ok(seenAt <= 1000 + 4 * 1000, `read back ${seenAt} ms after the last read; the documented bound is 5,000 ms`);
+  assert.ok(seenAt > 2000, `read back after ${seenAt} ms: the slot did not hold it back (the test would not show the bound)`);
 });

@@ -20,6 +20,8 @@ import { decodedBody, readBody } from '../body.ts';
 import type { GatewayDeps, RequestContext } from '../context.ts';
 import { baseHeaders, EXPOSED_HEADERS, type OutHeaders } from '../headers.ts';
 import { recordExchange } from '../request-capture.ts';
+import { admitCredit, holdCredit } from '../pipeline.ts';
+import type { Reservation } from '../../usage/ledger.ts';
 import { mcpServerAllowed, mcpToolAllowed } from './access.ts';
 import { EventData } from './jsonrpc.ts';
 import { parseMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from '../../domain/json-rpc.ts';
@@ -499,15 +501,50 @@ export class McpGateway {
     // The message as the gateway read it, never the client's bytes: a body naming the tool twice (or the method) would
     // otherwise be checked by its last name here and run by its first at a server whose parser keeps the first.
     const body: JsonRpcMessage = { ...message, params: { ...params, name: tool } };
-    const eventId = newId('usageEvent');
-    // Noted durably before the call leaves: a call that reached the server is never missing from usage.
-    try {
-      await this.#deps.usage.begin(this.#begun(call, eventId, server.label, tool, target));
-    } catch (error) {
+    const refused = await this.#holdFee(call);
+    if (refused) {
       budget.done();
+      this.#record(call, server.label, tool, undefined, denied(RpcCode.notAllowed));
+      return refuseCall(call, id, RpcCode.notAllowed, refused.message, { errorCode: refused.code });
+    }
+    const eventId = newId('usageEvent');
+    try {
+      // Noted durably before the call leaves: a call that reached the server is never missing from usage.
+      try {
+        await this.#deps.usage.begin(this.#begun(call, eventId, server.label, tool, target));
+      } catch (error) {
+        budget.done();
+        throw error;
+      }
+      await this.#forward(call, id, server, body, { eventId, tool, target, definition }, budget);
+    } finally {
+      // Settled when the call was recorded; a call that ended any other way (a gateway fault) gives it back.
+      this.#deps.ledger?.release(call.hold);
+    }
+  }
+
+  /**
+   * Billing on with a per-call fee: the call is admitted as a model request is (balance − open reservations > 0) and
+   * holds its fee until it is recorded, so concurrent calls cannot spend credit the account does not have. The
+   * refusal when it may not; undefined when admitted (or nothing is billed).
+   */
+  async #holdFee(call: Call): Promise<TollgateError | undefined> {
+    const ledger = this.#deps.ledger;
+    const fee = this.#fee();
+    if (!ledger || fee === 0n) return undefined;
+    try {
+      const admitted = admitCredit(call.ctx);
+      if (admitted) await admitted;
+      call.hold = holdCredit(call.ctx, ledger, fee);
+      return undefined;
+    } catch (error) {
+      if (error instanceof TollgateError) return error;
       throw error;
     }
-    await this.#forward(call, id, server, body, { eventId, tool, target, definition }, budget);
+  }
+
+  #fee(): bigint {
+    return (this.#deps.options.mcpCallFeeMicroUsd ?? 0n) * 1_000_000n;
   }
 
   /**
@@ -761,7 +798,7 @@ export class McpGateway {
     const ok = outcome.completion === 'succeeded' && outcome.stopReason === 'completed';
     // The operation billed is a call the server answered (its tool may have failed); refusals and failures are free.
     const answered = outcome.completion === 'succeeded' && outcome.status >= 200 && outcome.status < 300;
-    const fee = answered ? (this.#deps.options.mcpCallFeeMicroUsd ?? 0n) * 1_000_000n : 0n;
+    const fee = answered ? this.#fee() : 0n;
     const event: UsageEvent = {
       id: eventId, accountId: call.key.accountId, requestId: call.ctx.requestId, accessKeyId: call.key.id,
       provider: mcpSecretProvider(label), providerDisplayName: label, model: tool.slice(0, 256), modelDisplayName: tool.slice(0, 256),
@@ -774,10 +811,9 @@ export class McpGateway {
       upstreamDurationMs: Math.round(outcome.durationMs), eventTime: nowIso(), virtualModel: null, firewall: null,
     };
     this.#deps.usage.record(event);
-    if (fee > 0n) {
-      this.#deps.ledger?.settle(call.key.accountId, undefined, fee);
-      this.#deps.state.debit(call.key.accountId, fee);
-    }
+    // The fee replaces its hold (a free outcome just gives the hold back).
+    this.#deps.ledger?.settle(call.key.accountId, call.hold, fee);
+    if (fee > 0n) this.#deps.state.debit(call.key.accountId, fee);
     this.#deps.state.markUsed(call.key.id, stored?.id);
   }
 }
@@ -841,6 +877,8 @@ interface Call {
   search: boolean;
   /** A tools/call made through call_tool, its message the tool's own call. */
   viaCallTool: boolean;
+  /** The credit the call's fee holds until it is recorded (billing on, a fee set). */
+  hold?: Reservation;
 }
 
 /** A tools/call forwarded: its usage event, the tool (as named by its server, and as it listed it) and where it went. */
@@ -983,9 +1021,9 @@ function toolError(call: Call, id: JsonRpcId, text: string): void {
  * a tool execution error with the same words. Either way the allow list is checked first, so a tool the key may not
  * call reads "not allowed" whether it exists or not.
  */
-function refuseCall(call: Call, id: JsonRpcId, code: number, message: string): void {
+function refuseCall(call: Call, id: JsonRpcId, code: number, message: string, data?: Record<string, unknown>): void {
   if (call.viaCallTool) toolError(call, id, message);
-  else answer(call.ctx, 200, rpcError(id, code, message));
+  else answer(call.ctx, 200, rpcError(id, code, message, data));
 }
 
 /** A server's answer relayed to a stateless client: a 2025 server's result given what the revision requires of one. */
