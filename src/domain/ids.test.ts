@@ -24,6 +24,8 @@ test('access key tokens have the contract shape and are redacted for display', (
 test('a short secret shows at most a quarter of itself, a real provider key first10***last4', () => {
   assert.equal(redactSecret('sk-proj-abcdefghijklmnopqrstuvwxyz0123456789'), 'sk-proj-ab***6789');
   assert.equal(redactSecret('Zq8vN3kLp2Xw7Rt5M'), 'Zq8v***5M');
+  assert.equal(redactSecret('sk-12345'), '***', 'eight characters or fewer show nothing');
+  assert.equal(redactSecret('sk-123456'), 'sk***6');
   for (let length = 0; length <= 64; length++) {
     const secret = 'x'.repeat(length);
     const shown = redactSecret(secret).replace('***', '').length;

@@ -107,11 +107,12 @@ export function sha256Hex(value: string): string {
 /**
  * `first10***last4`, the masking shown for provider keys in the guides, for secrets of 40 characters or more
  * (real provider keys); a shorter one shows at most a quarter of itself at the front and an eighth at the end,
- * so the redaction never leaves a short key guessable.
+ * so the redaction never leaves a short key guessable; eight characters or fewer show nothing.
  */
 export function redactSecret(secret: string): string {
+  // Eight characters or fewer show nothing: three of eight shown would leave a short key guessable.
+  if (secret.length <= 8) return '***';
   const head = Math.min(10, Math.floor(secret.length / 4));
   const tail = Math.min(4, Math.floor(secret.length / 8));
-  if (tail === 0) return '***';
   return `${secret.slice(0, head)}***${secret.slice(-tail)}`;
 }
