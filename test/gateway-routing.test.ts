@@ -829,6 +829,43 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.deepEqual([both.status, both.headers.get('retry-after-ms'), both.headers.get('retry-after')], [429, null, '1']);
   });
 
+  test('a Retry-After the gateway cannot read (`-1`, `1,5`) is no hint: the other keys\' hints are the answer\'s, and the SDK waits for them', async () => {
+    for (const value of ['-1', '1,5']) keys[`sk-429-after-${value}`] = await h.providerKey('openai', `sk-429-after-${encodeURIComponent(value)}`, `retry-after ${value}`);
+    // V8's Date.parse reads `-1` as 2001-01-01 (a wait already over): it outranked the next key's 1 s and the client
+    // was told `Retry-After: -1`, which the SDKs ignore for their half-second backoff.
+    const t = await keyWith([{ provider: 'openai', steps: [user('sk-429-after--1', 'sk-429')] }]);
+    const r = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o') });
+    assert.deepEqual([r.status, r.json().error.code, r.headers.get('retry-after'), r.headers.get('retry-after-ms')], [429, 'ERR_NGROK_27217', '1', null]);
+    h.fake.reset();
+    const started = Date.now();
+    await assert.rejects(new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: t, maxRetries: 1 }).chat.completions.create(chat('gpt-4o')), OpenAI.RateLimitError);
+    assert.equal(h.fake.requests.length, 4, 'the SDK ran the chain twice');
+    assert.ok(Date.now() - started >= 950, `the SDK retried after ${Date.now() - started} ms`);
+    // A decimal comma beside OpenAI's reset times: those say when.
+    const comma = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-429-after-1,5', 'sk-429-reset')] }]), body: chat('gpt-4o') });
+    assert.deepEqual([comma.status, comma.headers.get('retry-after'), comma.headers.get('retry-after-ms')], [429, '360', '360000']);
+    // An HTTP-date is still a hint, passed on as the provider wrote it.
+    const at = new Date(Date.now() + 120_000).toUTCString();
+    keys['sk-429-after-date'] = await h.providerKey('openai', `sk-429-after-${encodeURIComponent(at)}`, 'retry-after date');
+    const dated = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-429-reset', 'sk-429-after-date')] }]), body: chat('gpt-4o') });
+    assert.deepEqual([dated.status, dated.headers.get('retry-after'), dated.headers.get('retry-after-ms')], [429, at, null]);
+  });
+
+  test('every key refused for itself (rejected, out of funds, out of quota): 503 3807 the SDKs do not retry; beside a server error they still do', async () => {
+    const t = await keyWith([{ provider: 'openai', steps: [user('sk-401', 'sk-402', 'sk-quota')] }]);
+    const r = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o') });
+    assert.deepEqual([r.status, r.json().error.code, r.headers.get('x-should-retry'), r.headers.get('ngrok-aig-attempts')], [503, 'ERR_NGROK_3807', 'false', '3']);
+    // Before, the SDK ran the whole chain three times against keys only an operator can fix.
+    h.fake.reset();
+    await assert.rejects(new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: t, maxRetries: 2 }).chat.completions.create(chat('gpt-4o')), (e: unknown) => e instanceof OpenAI.APIError && e.status === 503);
+    assert.equal(h.fake.requests.length, 3, 'one chain, no retry');
+    // A 5xx may pass on a retry: left to the SDK.
+    const mixed = await keyWith([{ provider: 'openai', steps: [user('sk-500', 'sk-401')] }]);
+    h.fake.reset();
+    await assert.rejects(new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: mixed, maxRetries: 1 }).chat.completions.create(chat('gpt-4o')), (e: unknown) => e instanceof OpenAI.APIError && e.status === 503);
+    assert.equal(h.fake.requests.length, 4, 'the SDK retried the chain once');
+  });
+
   test('timeouts: a slow attempt fails over; all slow → 504; the total budget → 504 3810', async () => {
     const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
     await h.gatewayConfig({ perRequestTimeout: '300ms', totalTimeout: '10s' });

@@ -35,14 +35,31 @@ import { openaiError } from './translate/openai-error.ts';
 /** `next-model`: skip the rest of this model's keys (they would get the same answer) for the next model's. */
 type Verdict = 'served' | 'next' | 'next-model' | 'stop';
 
+const DELAY_SECONDS = /^\d+(\.\d+)?$/;
+/**
+ * RFC 9110's HTTP-date: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), and the obsolete RFC 850
+ * (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`) forms a recipient must read.
+ */
+const HTTP_DATE = /^(?:[a-z]{3}, \d{2} [a-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT|[a-z]{6,9}, \d{2}-[a-z]{3}-\d{2} \d{2}:\d{2}:\d{2} GMT|[a-z]{3} [a-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4})$/i;
+
+/**
+ * A `Retry-After` the gateway can read, or undefined. Not Date.parse alone: V8 reads `-1`, `-5` or `1,5` as days in
+ * 2001, a wait already over, which outranked the other keys' real hints and was passed on to the client as it came.
+ */
+function readableRetryAfter(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const trimmed = value.trim();
+  if (DELAY_SECONDS.test(trimmed)) return trimmed;
+  return HTTP_DATE.test(trimmed) && !Number.isNaN(Date.parse(trimmed)) ? trimmed : undefined;
+}
+
 /** How long until a rate-limited attempt's key takes requests again, by its provider's hint; undefined without one. */
 function hintMs(r: AttemptRecord, now: number): number | undefined {
   if (r.retryAfterMs) return Number(r.retryAfterMs);
-  const value = r.retryAfter?.trim();
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  const value = r.retryAfter;
+  if (value === undefined) return undefined;
+  if (DELAY_SECONDS.test(value)) return Number(value) * 1000;
+  return Math.max(0, Date.parse(value) - now);
 }
 
 /**
@@ -156,6 +173,11 @@ function armTotalTimer(ctx: RequestContext, limitMs: number): void {
 function extendForStream(ctx: RequestContext): void {
   const limit = ctx.deps.options.streamTimeoutMs;
   if (!ctx.account!.settings.totalTimeoutSet && limit !== ctx.timeLimitMs) armTotalTimer(ctx, limit);
+}
+
+/** The attempt failed for its key alone (the provider refused it, its account has no funds, HTTP cannot carry it). */
+function refusedKey(r: AttemptRecord): boolean {
+  return r.failure === 'auth' || r.failure === 'unsendable' || r.quotaExhausted === true;
 }
 
 /** What follows a failed attempt: another key of the same model, a managed fallback, the next model, or nothing. */
@@ -356,7 +378,10 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
     if (last) last.retryAction = 'exhausted';
     const error = exhaustedError(records, totalTimedOut(ctx), settings);
     // Out of quota everywhere: writeError says no retry will help (x-should-retry), where a plain 429 is retried.
-    const headers = error.spec !== Errors.upstreamQuotaExhausted && error.status === 429 ? retryHeaders(records) : undefined;
+    // Every key refused for itself (rejected, out of funds, unsendable): the SDKs' two retries of the 503 would only run
+    // the chain again against the same keys, which an operator has to fix.
+    const headers = error.spec !== Errors.upstreamQuotaExhausted && error.status === 429 ? retryHeaders(records)
+      : error.spec === Errors.allProvidersFailed && records.every(refusedKey) ? { 'x-should-retry': 'false' } : undefined;
     writeError(ctx, error, ctx.attemptsMade, headers);
   }
   ctx.endedAt = performance.now();
@@ -570,11 +595,13 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     }
     const failure = failureOf(status);
     if (failure) {
-      const retryAfter = response.headers['retry-after'];
-      if (typeof retryAfter === 'string') record.retryAfter = retryAfter;
-      const retryAfterMs = response.headers['retry-after-ms'];
-      if (typeof retryAfterMs === 'string' && /^\d+(\.\d+)?$/.test(retryAfterMs.trim())) record.retryAfterMs = retryAfterMs.trim();
-      else if (status === 429 && typeof retryAfter !== 'string') {
+      // A hint the gateway cannot read is no hint: the reset headers or Google's body may still say when.
+      const retryAfter = readableRetryAfter(response.headers['retry-after']);
+      if (retryAfter !== undefined) record.retryAfter = retryAfter;
+      const retryAfterMsHeader = response.headers['retry-after-ms'];
+      const retryAfterMs = typeof retryAfterMsHeader === 'string' && DELAY_SECONDS.test(retryAfterMsHeader.trim()) ? retryAfterMsHeader.trim() : undefined;
+      if (retryAfterMs !== undefined) record.retryAfterMs = retryAfterMs;
+      else if (status === 429 && retryAfter === undefined) {
         const resetMs = rateLimitResetMs(response.headers);
         if (resetMs !== undefined) record.retryAfterMs = String(resetMs);
       }
@@ -586,7 +613,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         if (body && QUOTA_EXHAUSTED.test(body.toString('utf8', 0, 4096))) record.quotaExhausted = true;
         // Gemini sends no Retry-After: its wait is in the body only. Without it the SDKs retried the gateway's 429
         // after half a second, running the whole chain again against keys that had said how long they needed.
-        if (body && typeof retryAfter !== 'string' && typeof retryAfterMs !== 'string') {
+        if (body && retryAfter === undefined && retryAfterMs === undefined) {
           const delayMs = retryInfoDelayMs(body.toString('utf8', 0, 16_384));
           if (delayMs !== undefined) record.retryAfterMs = String(delayMs);
         }

@@ -6,6 +6,7 @@
 //   credential `sk-429-reset`                          → 429 without `retry-after`, with OpenAI's `x-ratelimit-*` headers (requests reset in 6m0s)
 //   credential `sk-429-gemini`                         → 429 as Gemini's OpenAI-compatible API answers: no `retry-after`, the wait
 //                                                         only in the body (`google.rpc.RetryInfo` `retryDelay: "1.2s"`)
+//   credential `sk-429-after-VALUE`                    → 429 with `retry-after: VALUE` (URI-decoded: `-1`, an HTTP-date, garbage)
 //   credential `sk-invalid-key`                        → 400 as Gemini's OpenAI-compatible API answers a key that is not valid:
 //                                                         Google's google.rpc.Status (reason API_KEY_INVALID) in a JSON array
 //   credential `sk-quota`                              → 429 `insufficient_quota`, as OpenAI answers for an account out of credit
@@ -372,6 +373,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   const credential = credentialOf(req);
   if (credential === 'sk-reset') { req.socket.destroy(); return; }
   if (credential === 'sk-429-ms') return sendError(429, false, true);
+  if (credential.startsWith('sk-429-after-')) {
+    res.writeHead(429, { 'content-type': 'application/json', 'retry-after': decodeURIComponent(credential.slice('sk-429-after-'.length)) }).end(errorBody(format, 429));
+    return;
+  }
   if (credential === 'sk-429-reset') {
     // OpenAI's rate limit as it often comes: no Retry-After, the limits' reset times in its own duration format.
     res.writeHead(429, {
