@@ -1239,6 +1239,35 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     await page.getByRole('heading', { level: 1, name: 'Credits & settings' }).waitFor();
   });
 
+  await t.test('a link cannot steer an editor to another API path: its id is read as one id, a dot segment as none', async () => {
+    // An editor reads the item its route names and saves it there with the session's CSRF token; a route is a link
+    // anyone can send. Each case: the link, the editor's heading, what it must ask for (none: nothing), what it must not.
+    const cases = [
+      ['#/virtual-models/..%2Fapi-keys', /^Virtual model$/, '/virtual-models/..%2Fapi-keys', '/api-keys'],
+      ['#/firewall/x%2F..%2F..%2Fgateway-config', /^Firewall policy$/, '/firewall-policies/x%2F..%2F..%2Fgateway-config', '/gateway-config'],
+      ['#/mcp-servers/x%2Fy', /^MCP server$/, '/mcp-servers/x%2Fy', '/mcp-servers/x/y'],
+      ['#/mcp-servers/..', /^MCP server$/, undefined, '/'],
+      ['#/configurations/.', /^Configuration$/, undefined, '/access-key-configurations/'],
+    ] as const;
+    const origin = new URL(base).origin;
+    const asked: string[] = [];
+    const record = (r: { url(): string }) => { const u = new URL(r.url()); if (u.origin === origin) asked.push(u.pathname); };
+    page.on('request', record);
+    try {
+      for (const [route, heading, askedFor, notAskedFor] of cases) {
+        asked.length = 0;
+        await go(page, route, heading);
+        const shown = await page.getByRole('alert').filter({ hasText: 'not found' }).first().waitFor({ timeout: 3_000 }).then(() => true, () => false);
+        assert.ok(!asked.includes(notAskedFor), `${route} made the page ask for ${notAskedFor}`);
+        if (askedFor) assert.ok(asked.includes(askedFor), `${route} asks for ${askedFor} (asked: ${asked.join(', ')})`);
+        else assert.ok(!asked.some((p) => p.includes('/.')), `${route} asks for no item (asked: ${asked.join(', ')})`);
+        assert.ok(shown, `${route} says the item is not found`);
+      }
+    } finally {
+      page.off('request', record);
+    }
+  });
+
   await t.test('deleting the API key this session signed in with signs out at once', async () => {
     const own = (await api<{ id: string; token: string }>('POST', '/api-keys', { name: 'short-lived session' })).body;
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -85,7 +85,15 @@ export function pathOf(uri: string): string {
   return u.pathname + u.search;
 }
 
+/** A path segment the URL parser resolves away before the request leaves (`.`, `..`, also spelled `%2e`). */
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
+
 export async function api<T>(method: string, path: string, body?: unknown, renewed = false): Promise<T> {
+  // An editor's id comes from its route, a link anyone can write: `#/mcp-servers/..` would read `/`, and `#/…/.` the
+  // collection, then Save would write there with this session's CSRF token. Escaping cannot keep a dot segment one id
+  // (the parser reads `%2e` as a dot too), and no item has such an id: it is not found.
+  const dot = path.split('?')[0]!.split('/').find((s) => DOT_SEGMENT.test(s));
+  if (dot !== undefined) throw new ApiError(404, `"${decodeURIComponent(dot)}" not found.`);
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['x-csrf-token'] = csrfToken;

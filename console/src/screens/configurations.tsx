@@ -73,7 +73,7 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
     void load.run('Loading providers and keys', loadCatalog, '').then((c) => c && setCatalog(c));
     void load.run('Loading Firewall policies', loadFirewallPolicies, '').then((l) => l && setPolicies(l));
     void load.run('Loading MCP servers', () => listAll<McpServer>('/mcp-servers', 'aiGatewayMcpServers'), '').then((l) => l && setMcpLabels(l.map((m) => m.label).sort()));
-    if (id) void load.run('Loading configuration', () => api<Configuration>('GET', `/access-key-configurations/${id}`), '').then((c) => c && setState(fromConfiguration(c)));
+    if (id) void load.run('Loading configuration', () => api<Configuration>('GET', `/access-key-configurations/${encodeURIComponent(id)}`), '').then((c) => c && setState(fromConfiguration(c)));
   }, [id]);
   if (!state) return <section><PageHeading>Configuration</PageHeading><ErrorNote error={load.error} />{load.busy ? <p>Loading…</p> : null}</section>;
 
@@ -91,7 +91,7 @@ function ConfigurationEditor({ id }: { id: string | undefined }) {
     const body = toWrite(state, id !== undefined);
     const send = async () => {
       try {
-        return await (id ? api<Configuration>('PATCH', `/access-key-configurations/${id}`, body) : api<Configuration>('POST', '/access-key-configurations', body));
+        return await (id ? api<Configuration>('PATCH', `/access-key-configurations/${encodeURIComponent(id)}`, body) : api<Configuration>('POST', '/access-key-configurations', body));
       } catch (err) {
         // "rules[0].steps[1]" becomes "Rule 1, step 2", as the editor numbers them.
         if (!(err instanceof ApiError)) throw err;

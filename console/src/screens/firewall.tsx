@@ -139,7 +139,7 @@ function FirewallEditor({ id }: { id: string | undefined }) {
   const load = useAction();
   const save = useAction();
   useEffect(() => {
-    if (id) void load.run('Loading Firewall policy', () => api<FirewallPolicy>('GET', `/firewall-policies/${id}`), '').then((p) => p && setState(fromPolicy(p)));
+    if (id) void load.run('Loading Firewall policy', () => api<FirewallPolicy>('GET', `/firewall-policies/${encodeURIComponent(id)}`), '').then((p) => p && setState(fromPolicy(p)));
   }, [id]);
   if (!state) return <section><PageHeading>Firewall policy</PageHeading><ErrorNote error={load.error} />{load.busy ? <p>Loading…</p> : null}</section>;
 
@@ -152,7 +152,7 @@ function FirewallEditor({ id }: { id: string | undefined }) {
   const submit = async (e: Event) => {
     e.preventDefault();
     const body = toWrite(state, id !== undefined);
-    const saved = await save.run('Saving Firewall policy', () => (id ? api<FirewallPolicy>('PATCH', `/firewall-policies/${id}`, body) : api<FirewallPolicy>('POST', '/firewall-policies', body)),
+    const saved = await save.run('Saving Firewall policy', () => (id ? api<FirewallPolicy>('PATCH', `/firewall-policies/${encodeURIComponent(id)}`, body) : api<FirewallPolicy>('POST', '/firewall-policies', body)),
       (p) => `Firewall policy ${p.name} saved.`);
     if (saved) {
       setState(fromPolicy(saved));

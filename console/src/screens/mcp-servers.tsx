@@ -63,7 +63,7 @@ function McpServerEditor({ id }: { id: string | undefined }) {
   const save = useAction();
   const formRef = useRef<HTMLFormElement>(null);
   useEffect(() => {
-    if (id) void load.run('Loading MCP server', () => api<McpServer>('GET', `/mcp-servers/${id}`), '').then((s) => { if (s) { setServer(s); setState(fromServer(s)); } });
+    if (id) void load.run('Loading MCP server', () => api<McpServer>('GET', `/mcp-servers/${encodeURIComponent(id)}`), '').then((s) => { if (s) { setServer(s); setState(fromServer(s)); } });
   }, [id]);
   if (!state) return <section><PageHeading>MCP server</PageHeading><ErrorNote error={load.error} />{load.busy ? <p>Loading…</p> : null}</section>;
 
@@ -76,7 +76,7 @@ function McpServerEditor({ id }: { id: string | undefined }) {
     const done: { server?: McpServer } = {};
     const send = async () => {
       try {
-        done.server = await (serverId ? api<McpServer>('PATCH', `/mcp-servers/${serverId}`, body) : api<McpServer>('POST', '/mcp-servers', body));
+        done.server = await (serverId ? api<McpServer>('PATCH', `/mcp-servers/${encodeURIComponent(serverId)}`, body) : api<McpServer>('POST', '/mcp-servers', body));
       } catch (err) {
         setBlame(err instanceof ApiError ? blameOf(err.code, err.details) : undefined);
         throw err;

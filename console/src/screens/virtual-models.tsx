@@ -127,7 +127,7 @@ function VirtualModelEditor({ id }: { id: string | undefined }) {
   const formRef = useRef<HTMLFormElement>(null);
   useEffect(() => {
     void load.run('Loading models', loadCatalog, '').then((c) => c && setChoices(targetChoices(c.models)));
-    if (id) void load.run('Loading virtual model', () => api<VirtualModel>('GET', `/virtual-models/${id}`), '').then((v) => v && setState(fromVirtualModel(v)));
+    if (id) void load.run('Loading virtual model', () => api<VirtualModel>('GET', `/virtual-models/${encodeURIComponent(id)}`), '').then((v) => v && setState(fromVirtualModel(v)));
   }, [id]);
   if (!state) return <section><PageHeading>Virtual model</PageHeading><ErrorNote error={load.error} />{load.busy ? <p>Loading…</p> : null}</section>;
 
@@ -143,7 +143,7 @@ function VirtualModelEditor({ id }: { id: string | undefined }) {
     const body = toWrite(state, id !== undefined);
     const send = async () => {
       try {
-        return await (id ? api<VirtualModel>('PATCH', `/virtual-models/${id}`, body) : api<VirtualModel>('POST', '/virtual-models', body));
+        return await (id ? api<VirtualModel>('PATCH', `/virtual-models/${encodeURIComponent(id)}`, body) : api<VirtualModel>('POST', '/virtual-models', body));
       } catch (err) {
         setBlame(err instanceof ApiError ? blameOf(err.code, err.details, state.targets) : undefined);
         throw err;
