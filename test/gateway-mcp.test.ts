@@ -21,6 +21,10 @@ import { startFakeMcp, text, type FakeMcp } from './helpers/mcp-server.ts';
 import { snapshot } from './helpers/snapshot.ts';
 import { collectingSink, stubState } from './helpers/stub-gateway.ts';
 import { CreditLedger } from '../src/usage/ledger.ts';
+import { Registry } from 'prom-client';
+import { loadObservabilityConfig } from '../src/config/observability.ts';
+import { createGatewayObserver } from '../src/gateway/observe/setup.ts';
+import { LineCapture } from './helpers/log-capture.ts';
 
 const TOKEN = 'ng-mcp-test-key';
 const DOCS_ONLY_TOKEN = 'ng-mcp-docs-only-key';
@@ -455,6 +459,8 @@ describe('MCP gateway, billing on with a per-call fee', () => {
   let gateway: GatewayServer;
   let ledger: CreditLedger;
   const usage: (BegunAttempt | UsageEvent)[] = [];
+  /** The gateway's access log. */
+  const access = new LineCapture();
   let started = 0;
   let openGate: () => void = () => {};
   const gate = new Promise<void>((resolve) => { openGate = resolve; });
@@ -470,7 +476,9 @@ describe('MCP gateway, billing on with a per-call fee', () => {
     const account = snapshot({ mcpServers: [{ id: 'aigmcp_kb', label: 'kb', upstreamUrl: server.url, auth: { type: 'none' } }] });
     // The store holds exactly one call's fee; nothing else spends it.
     ledger = new CreditLedger({ journal: { unshippedPico: () => 0n, exclusive: (fn) => fn() }, readBalance: async () => FEE_PICO });
+    const observer = await createGatewayObserver(loadObservabilityConfig({}), new Registry(), pino({ level: 'info' }, access), { usageBacklog: () => 0, usageRefused: () => 0, balances: () => [] }, 'test');
     gateway = await startGatewayServer({
+      observer,
       state: stubState(() => account, new Map([[TOKEN, { id: `aigk_${TOKEN}`, configurationId: null }]])), usage: collectingSink(usage), logger: pino({ level: 'silent' }),
       catalog: createCatalog({}), ledger,
       upstreams: new Upstreams({ loopId: 'mcp-billing-test', allowPrivate: true }),
@@ -521,6 +529,10 @@ describe('MCP gateway, billing on with a per-call fee', () => {
     const final = usage.filter((e): e is UsageEvent => 'isFinalAttempt' in e);
     assert.equal(final.length, 6, 'every call is in usage, refused or not');
     assert.deepEqual(final.map((e) => e.costPico).sort(), [0n, 0n, 0n, 0n, 0n, FEE_PICO]);
+    // The access log names each refusal's code, as a model request's refusal for credit has it.
+    const refusals = () => access.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request' && l.errorCode === 'ERR_NGROK_4026');
+    for (let i = 0; i < 100 && refusals().length < 5; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(refusals().length, 5, access.lines.join('\n'));
     await client.close();
   });
 });

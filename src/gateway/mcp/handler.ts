@@ -501,9 +501,19 @@ export class McpGateway {
     // The message as the gateway read it, never the client's bytes: a body naming the tool twice (or the method) would
     // otherwise be checked by its last name here and run by its first at a server whose parser keeps the first.
     const body: JsonRpcMessage = { ...message, params: { ...params, name: tool } };
-    const refused = await this.#holdFee(call);
+    let refused: TollgateError | undefined;
+    try {
+      refused = await this.#holdFee(call);
+    } catch (error) {
+      // The balance could not be read (the store failing its first read): the call's timer goes with it.
+      budget.done();
+      throw error;
+    }
     if (refused) {
       budget.done();
+      // The access line carries the catalog's code, as a model request refused for credit has it: an operator
+      // counting 4026 refusals in the log would otherwise miss every MCP one (answered over HTTP 200).
+      ctx.errorCode = refused.code;
       this.#record(call, server.label, tool, undefined, denied(RpcCode.notAllowed));
       return refuseCall(call, id, RpcCode.notAllowed, refused.message, { errorCode: refused.code });
     }

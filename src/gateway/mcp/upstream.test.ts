@@ -87,3 +87,58 @@ test('a server error quoting its stored secret past the quote\'s length leaks no
     http.close();
   }
 });
+
+test("sessions another account is still opening end none of this account's: only open sessions count against the node's limit", async () => {
+  // Initializes sent with `x-slow` wait for the test; every initialize is counted by its session's owner header.
+  const opened = new Map<string, number>();
+  const waiting: (() => void)[] = [];
+  let arrived: () => void = () => {};
+  let sessions = 0;
+  const http = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => { body += c; });
+    req.on('end', () => {
+      if (req.method === 'DELETE') return void res.writeHead(200).end();
+      const m = JSON.parse(body) as { id?: string; method: string };
+      if (m.id === undefined) return void res.writeHead(202).end();
+      const who = String(req.headers['x-who']);
+      const reply = () => {
+        opened.set(who, (opened.get(who) ?? 0) + 1);
+        const result = { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'slow', version: '1' } };
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': `s-${++sessions}` }).end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }));
+      };
+      if (req.headers['x-slow'] === undefined) return reply();
+      waiting.push(reply);
+      arrived();
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const server = { id: 'aigmcp_slow', label: 'slow', upstreamUrl: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`, auth: { type: 'none' as const } };
+  const target = (accountId: string, who: string, slow: boolean): McpTarget => ({
+    server, accountId, url: new URL(server.upstreamUrl), headers: { 'x-who': who, ...(slow ? { 'x-slow': '1' } : {}) }, credential: who, secret: undefined,
+  });
+  const upstreams = new Upstreams({ loopId: 'mcp-slow', allowPrivate: true });
+  try {
+    // Room for three open sessions on the node, two of them one account's.
+    const kept = new McpUpstreamSessions(upstreams, { maxSessions: 3, maxSessionsPerAccount: 2 });
+    await kept.session('mine', target('acct_mine', 'mine', false), budget());
+    // The other account opens three sessions at once on a server of its own that answers when it likes: none is open yet.
+    const all = new Promise<void>((resolve) => { arrived = () => { if (waiting.length === 3) resolve(); }; });
+    const theirs = [0, 1, 2].map((i) => kept.session(`theirs-${i}`, target('acct_theirs', `theirs-${i}`, true), budget()));
+    // Left unawaited when an assertion fails: their failure once the server closes is not this test's.
+    for (const opening of theirs) opening.catch(() => {});
+    await all;
+    for (const [i, opening] of theirs.entries()) {
+      waiting[i]!();
+      await opening;
+      // Still this account's first session: not ended, so not opened again.
+      await kept.session('mine', target('acct_mine', 'mine', false), budget());
+      assert.equal(opened.get('mine'), 1, `after the other account's session ${i} opened`);
+    }
+  } finally {
+    await upstreams.close();
+    http.closeAllConnections();
+    http.close();
+  }
+});

@@ -256,26 +256,33 @@ export class McpUpstreamSessions {
    * share (a global limit alone let one account end every other account's sessions by opening 10,000 of its own; a
    * scan per session opened, a network round trip each), then any account's past the global limit. Room is made once
    * a session is open, not before: one a server refuses (an OAuth server's 401 to a client not signed in) ends no
-   * other. Sessions still being opened count beyond the limits for as long as their request runs.
+   * other. Sessions still being opened count against neither limit: counted in the node's, an account opening many
+   * at once (on a server of its own that answers when it likes) ended other accounts' open sessions past its share.
    */
   #makeRoom(opened: string, accountId: string): void {
+    let open = 0;
     let own = 0;
-    for (const s of this.#sessions.values()) if (!(s instanceof Promise) && s.target.accountId === accountId) own++;
+    for (const s of this.#sessions.values()) {
+      if (s instanceof Promise) continue;
+      open++;
+      if (s.target.accountId === accountId) own++;
+    }
     for (const [key, s] of this.#sessions) {
       if (own <= this.#options.maxSessionsPerAccount) break;
       if (key === opened || s instanceof Promise || s.target.accountId !== accountId) continue;
       this.#sessions.delete(key);
       this.#end(s);
       own--;
+      open--;
     }
     for (const [key, s] of this.#sessions) {
-      if (this.#sessions.size <= this.#options.maxSessions) return;
+      if (open <= this.#options.maxSessions) return;
       if (key === opened || s instanceof Promise) continue;
       this.#sessions.delete(key);
       this.#end(s);
+      open--;
     }
   }
-
 
   async #open(target: McpTarget, budget: Budget): Promise<UpstreamSession> {
     const id = 'tollgate-initialize';
