@@ -1216,7 +1216,7 @@ test("a session opened with a Playground token ends when the token expires, as a
   }
 });
 
-test('on the managed key a session.update turning on transcription by a model the catalog cannot price is refused (27238), never reaching the provider; the account\'s own key takes it', async () => {
+test('on the managed key a session.update turning on transcription by a model the catalog cannot price is refused (27238), never reaching the provider, sent as a text frame or a binary one; the account\'s own key takes it', async () => {
   const { h, fake, close } = await setup();
   try {
     // A dated snapshot the catalog does not list: OpenAI would transcribe (and bill the operator) at its own price,
@@ -1232,6 +1232,13 @@ test('on the managed key a session.update turning on transcription by a model th
     assert.equal(error.code, 'ERR_NGROK_27238');
     assert.match(error.message, /input audio transcription by "gpt-4o-transcribe-2025-03-20" for "gpt-realtime" on provider "openai"/);
     assert.equal((error as { event_id?: string }).event_id, 'evt_asr');
+    // Sent as a binary frame, which the provider reads as the same event (as a binary response.create is refused for
+    // credit): refused too, never relayed.
+    const binaryRefusal = told(managed.rt);
+    managed.rt.socket.send(Buffer.from(JSON.stringify({ type: 'session.update', event_id: 'evt_asr_binary', session: { type: 'realtime', audio: { input: { transcription: unpriced } } } })), { binary: true });
+    const binaryError = await within(binaryRefusal, 'error event refusing the transcription model sent as a binary frame');
+    assert.deepEqual([binaryError.code, (binaryError as { event_id?: string }).event_id], ['ERR_NGROK_27238', 'evt_asr_binary']);
+    assert.ok(!fake.received.some((e) => Buffer.isBuffer(e)), 'the binary session.update did not reach the provider');
     // The beta protocol's spelling is refused the same way; a catalogued model and turning transcription off pass.
     (managed.rt as unknown as { send(e: unknown): void }).send({ type: 'session.update', session: { input_audio_transcription: unpriced } });
     const priced = next(managed.rt, 'session.updated');

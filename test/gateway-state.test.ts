@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import pino, { type Logger } from 'pino';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type KyselyPlugin, type LogEvent, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
+import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql, type KyselyPlugin, type LogEvent, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
 import { STORE_KINDS, type StoreKind } from './helpers/stores.ts';
 import { LineCapture } from './helpers/log-capture.ts';
 import { startControl, type TestControl } from './helpers/control.ts';
@@ -604,4 +604,25 @@ test('a lookup of an unknown key that runs out of its 2 s waiting in the queue o
     assert.deepEqual(lines.filter((l) => l.level >= 50 || l.msg.includes('did not answer') || l.msg.includes('from the store again')), [], 'the store answered every read it was sent');
     for (const token of tokens) assert.ok(!capture.lines.some((l) => l.includes(token) || l.includes(sha256Hex(token))), 'no token, nor its hash, is logged');
   }, { readDelayMs: 600, logger: pino({ level: 'info' }, capture) });
+});
+
+test('a lookup that waited its turn in the queue and then had an error from the store is logged as the store failing (an error), not as the queue (sqlite)', async () => {
+  const capture = new LineCapture();
+  await withCountedReads('sqlite', async (c, state, reads) => {
+    // A flood: the first MAX_KEY_LOOKUPS read (and answer 300 ms late), the rest wait their turn; the store breaks
+    // meanwhile, so those it then runs fail at once, well within their 2 s.
+    const tokens = Array.from({ length: 2 * MAX_KEY_LOOKUPS }, () => newAccessKeyToken());
+    const answers = Promise.allSettled(tokens.map((token) => state.authenticate(token)));
+    await within(1000, () => reads.started >= MAX_KEY_LOOKUPS);
+    await sql`ALTER TABLE access_keys RENAME TO access_keys_gone`.execute(c.store.db);
+    try {
+      const settled = await answers;
+      assert.equal(settled.filter((a) => a.status === 'rejected').length, MAX_KEY_LOOKUPS, 'the queued lookups failed');
+    } finally {
+      await sql`ALTER TABLE access_keys_gone RENAME TO access_keys`.execute(c.store.db);
+    }
+    const lines = capture.lines.map((line) => JSON.parse(line) as { level: number; msg: string });
+    assert.deepEqual(lines.filter((l) => l.msg.includes('waiting its turn in the queue')), [], 'not blamed on the queue: none waited long');
+    assert.equal(lines.filter((l) => l.level === 50 && l.msg.startsWith('looking up an access key failed')).length, 1, `the store's failure is logged: ${JSON.stringify(lines)}`);
+  }, { readDelayMs: 300, logger: pino({ level: 'info' }, capture) });
 });

@@ -672,8 +672,8 @@ export class RealtimeGateway {
    */
   #fromClient(s: Session, data: Buffer, isBinary: boolean): void {
     const client = s.client!;
-    if (!isBinary && s.plan?.keySource === 'ngrok' && this.#unpricedTranscription(s, data)) return;
-    // A binary frame too: whether the provider reads one as an event is not the gateway's to guess.
+    // A binary frame too (here and for credit): whether the provider reads one as an event is not the gateway's to guess.
+    if (s.plan?.keySource === 'ngrok' && this.#unpricedTranscription(s, data)) return;
     const billable = billableEvent(data);
     if (billable === undefined) {
       relay(s.upstream!, data, isBinary, client);

@@ -424,16 +424,21 @@ export class GatewayState {
     const queued = this.#lookupsRunning >= MAX_KEY_LOOKUPS;
     const askedAt = Date.now();
     let ranAt: number | undefined;
+    // The store's own answer was an error: a failing store, however long the lookup waited for its turn first.
+    let storeFailed = false;
     try {
       row = await this.#answeredWithin(this.#limited(() => {
         ranAt = Date.now();
-        return find();
+        return find().catch((error: unknown) => {
+          storeFailed = true;
+          throw error;
+        });
       }), 'an access key lookup');
     } catch (error) {
       if (error instanceof KeyLookupsBusy) this.#busy();
       // Its time went in the queue (a flood of unknown keys), not in a store that did not answer: a store failure
       // logged for it would also hide a real one that follows (#failed logs a streak once).
-      else if (queued) this.#busy((ranAt ?? Date.now()) - askedAt);
+      else if (queued && !storeFailed) this.#busy((ranAt ?? Date.now()) - askedAt);
       else this.#failed(error, 'looking up an access key failed; keys not in memory cannot be checked until the store answers');
       throw error;
     }
