@@ -97,13 +97,14 @@ function onStageError(this: RequestContext, error: unknown): void {
   try {
     if (error instanceof TollgateError || isTooDeep(error)) {
       const answer = error instanceof TollgateError ? error : tollgateError('badRequestBody', { reason: 'the body is nested too deeply.' });
-      writeError(this, answer);
+      // Attempts already sent (none before the attempt loop) are counted, as every other answer counts them.
+      writeError(this, answer, this.attemptsMade);
       this.deps.observer?.answered(this);
       return;
     }
     this.deps.logger.error({ requestId: this.requestId, err: error instanceof Error ? error.message : String(error) }, 'gateway request failed');
     const internal = tollgateError('internal');
-    writeError(this, internal);
+    writeError(this, internal, this.attemptsMade);
     // Headers already out (a bug mid-stream): no error answer could be written, but the access line still names the
     // failure the client's cut answer came from.
     const cut = this.res.headersSent && !this.res.writableEnded;
