@@ -64,7 +64,11 @@ function journalFiles(journalPath: string): string[] {
  * `onBootstrap` hears of the first account the moment it is created, before any port is bound: its generated
  * API key is shown only once, so a start that fails afterwards (a port in use) must not take it along.
  */
-export async function startTollgate(config: Config, options: { planes?: readonly Plane[]; logger?: Logger; onBootstrap?: (bootstrap: NonNullable<RunningTollgate['bootstrap']>) => void } = {}): Promise<RunningTollgate> {
+/**
+ * `keyCooldownClock`: the clock rate-limited provider keys cool on (key-cooldown.ts), monotonic milliseconds; a test's
+ * own makes their wait pass without waiting it.
+ */
+export async function startTollgate(config: Config, options: { planes?: readonly Plane[]; logger?: Logger; onBootstrap?: (bootstrap: NonNullable<RunningTollgate['bootstrap']>) => void; keyCooldownClock?: () => number } = {}): Promise<RunningTollgate> {
   const planes = options.planes ?? ['gateway', 'api'];
   if (planes.length === 2 && config.gatewayPort === config.apiPort && config.gatewayPort !== 0) {
     throw new Error(`${config.listenSettingNames.gatewayPort} and ${config.listenSettingNames.apiPort} are both ${config.gatewayPort}: the two planes need a port each`);
@@ -91,7 +95,7 @@ export async function startTollgate(config: Config, options: { planes?: readonly
 
   const closers: (() => Promise<void>)[] = [];
   try {
-    await startPlanes(config, planes, { store, logger, secretBox, changes, running, closers });
+    await startPlanes(config, planes, { store, logger, secretBox, changes, running, closers, keyCooldownClock: options.keyCooldownClock });
   } catch (error) {
     // A start that fails half-way (a port in use) leaves nothing listening or open behind it.
     for (const close of closers.reverse()) await close().catch(() => {});
@@ -119,9 +123,10 @@ export async function startTollgate(config: Config, options: { planes?: readonly
 
 interface PlaneContext {
   store: Store; logger: Logger; secretBox: SecretBox; changes: ChangeBus; running: RunningTollgate; closers: (() => Promise<void>)[];
+  keyCooldownClock: (() => number) | undefined;
 }
 
-async function startPlanes(config: Config, planes: readonly Plane[], { store, logger, secretBox, changes, running, closers }: PlaneContext): Promise<void> {
+async function startPlanes(config: Config, planes: readonly Plane[], { store, logger, secretBox, changes, running, closers, keyCooldownClock }: PlaneContext): Promise<void> {
   // One registry per process: the API port serves it, and so does the gateway port when asked to. Gateway
   // series are registered when the gateway plane starts (below); a scrape reads whatever is registered.
   const registry = new Registry();
@@ -153,10 +158,11 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
   }
 
   if (planes.includes('gateway')) {
-    const [{ startGatewayServer }, { createGatewayObserver }, { Upstreams }, { deploymentLoopId }, { CaptureWriter }, { insertRequestCaptures, deleteExpiredCaptures }] = await Promise.all([
+    const [{ startGatewayServer }, { createGatewayObserver }, { Upstreams }, { deploymentLoopId }, { CaptureWriter }, { insertRequestCaptures, deleteExpiredCaptures }, { KeyCooldowns }] = await Promise.all([
       import('./gateway/server.ts'), import('./gateway/observe/setup.ts'), import('./gateway/upstream.ts'), import('./gateway/routing-loop.ts'),
-      import('./usage/capture-writer.ts'), import('./store/request-captures.ts'),
+      import('./usage/capture-writer.ts'), import('./store/request-captures.ts'), import('./gateway/key-cooldown.ts'),
     ]);
+    const keyCooldowns = new KeyCooldowns(keyCooldownClock);
     // The gauge's figure, billing on or off: the store's less the events journaled and not yet shipped (they were
     // debited already), read after each snapshot reload — a grant, any change, the minute's resync — so an idle
     // account's series follows grants and other nodes' spending too. With billing on, the credit ledger's reads (each
@@ -204,6 +210,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
       usageRefused: () => usage.refused,
       // The snapshots' figures: the store's balance as of the last reload, then debited by each request here.
       balances: () => state.accounts(),
+      keysCooling: () => keyCooldowns.cooling(),
     }, VERSION);
     observerClose = () => observer.close();
     // Request capture: written by the gateway that captured, which also deletes expired captures — the plane that
@@ -222,7 +229,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     });
     state.onReload((before, now) => upstreams.providerKeysReloaded(before.providerKeys, now.providerKeys));
     const gateway = await startGatewayServer({
-      state, usage, logger, observer, captures, ...(ledger ? { ledger } : {}),
+      state, usage, logger, observer, captures, keyCooldowns, ...(ledger ? { ledger } : {}),
       catalog: createCatalog(config.providerBaseUrls),
       upstreams,
       options: {

@@ -3,7 +3,7 @@
 // Converse JSON, InvokeModel's model body with its token-count headers, AWS event-stream frames for both streams,
 // ThrottlingException 429s. Provider keys carry their AWS region (`aws.region`), which picks the endpoint. The
 // Anthropic SDK's `/v1/messages` reaches the same Claude models through InvokeModel (its body, its event stream). SQLite store.
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as connectH2, constants as h2constants, type ClientHttp2Session, type IncomingHttpHeaders as H2Headers } from 'node:http2';
@@ -21,6 +21,7 @@ import { startHarness, type Harness } from './helpers/gateway.ts';
 import { seeingHeaders } from './helpers/bedrock-client.ts';
 import { openStore } from '../src/store/database.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
+import { MAX_COOL_MS } from '../src/gateway/key-cooldown.ts';
 
 const frames = new EventStreamCodec((b) => Buffer.from(b).toString('utf8'), (s) => Buffer.from(s));
 
@@ -326,6 +327,8 @@ describe('Amazon Bedrock through the AWS SDK (sqlite)', () => {
     good = (await h.api<{ id: string }>('POST', '/provider-keys', { providerId: 'bedrock', name: 'good', value: 'bedrock-good', aws: { region: 'eu-west-1' } })).id;
     token = await routedTo(h, good);
   });
+  // Each test starts with the throttled key tried first again, not cooling after an earlier test's 429.
+  beforeEach(() => h.coolingClock.advance(MAX_COOL_MS));
   after(async () => {
     await h?.close();
     await fake?.close();

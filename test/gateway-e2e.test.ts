@@ -8,6 +8,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { startHarness, type Harness } from './helpers/gateway.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
 import { FAKE_USAGE } from './fake-upstream.ts';
+import { MAX_COOL_MS } from '../src/gateway/key-cooldown.ts';
 
 interface UsageApiEvent { requestId: string; provider: string; model: string; attemptNumber: number; isFinalAttempt: boolean; statusCode: number; inputTokens: number; outputTokens: number; isStreaming: boolean; keySource: string; providerKeyId?: string | null; totalCost: string;
   cacheWriteTokens: number; cacheWrite5mTokens: number; cacheWrite1hTokens: number;
@@ -85,6 +86,8 @@ for (const kind of STORE_KINDS) {
       const openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: key.token, maxRetries: 0 });
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) {
+        // The rate-limited key's cooling over: tried first again, so each request makes two attempts.
+        h.coolingClock.advance(MAX_COOL_MS);
         const { response } = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: `n${i}` }] }).withResponse();
         ids.push(response.headers.get('ngrok-aig-request-id')!);
       }

@@ -1,6 +1,6 @@
 // Resolution, scope, routing rules, failover, error mapping when everything fails, timeouts, parameter
 // stripping, token caps and billing — driven through the SDKs where they matter, on SQLite.
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
@@ -13,6 +13,7 @@ import { ChangeBus } from '../src/state/changes.ts';
 import { redactSecret } from '../src/domain/ids.ts';
 import { UsageJournal } from '../src/usage/journal.ts';
 import { providerKeyBinding, SecretBox } from '../src/domain/secret-box.ts';
+import { MAX_COOL_MS } from '../src/gateway/key-cooldown.ts';
 
 const chat = (model: string, extra: Record<string, unknown> = {}, content = 'hello') => ({ model, messages: [{ role: 'user' as const, content }], ...extra });
 const countParams = (model: string) => ({ model, system: 'be brief', messages: [{ role: 'user' as const, content: 'count me' }] });
@@ -37,6 +38,8 @@ describe('gateway routing and failover (sqlite)', () => {
     }
   });
   after(async () => { await h.close(); });
+  // The keys are the harness's, across tests: each test starts with none of them cooling after an earlier one's 429.
+  beforeEach(() => h.coolingClock.advance(MAX_COOL_MS));
 
   test('model resolution errors carry their codes', async () => {
     const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
@@ -629,6 +632,71 @@ describe('gateway routing and failover (sqlite)', () => {
     assert.deepEqual(h.fake.requests.map((x) => x.headers.authorization), ['Bearer sk-good-a']);
   });
 
+  describe('a rate-limited key waits its turn', () => {
+    /** Who the provider was called with, in order, and what the client was told, for one request. */
+    const call = async (t: string, model = 'gpt-4o', models?: string[]) => {
+      h.fake.reset();
+      const { response } = await sdk(t).chat.completions.create({ ...chat(model), ...(models ? { models } : {}) } as OpenAI.ChatCompletionCreateParamsNonStreaming).withResponse();
+      return { keys: h.fake.requests.map((x) => x.headers.authorization), models: h.fake.requests.map((x) => x.body!.model), attempts: response.headers.get('ngrok-aig-attempts'), served: response.headers.get('ngrok-aig-model'), requestId: response.headers.get('ngrok-aig-request-id')! };
+    };
+    const deferredSeries = async () => {
+      const text = await (await fetch(`${h.apiUrl}/metrics`)).text();
+      return Number(/^tollgate_deferred_attempts_total\{provider="openai",model="gpt-4o"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
+
+    test('after a 429 with Retry-After the next request goes to the next key first, until the wait is over', async () => {
+      keys['sk-429-after-60'] ??= await h.providerKey('openai', 'sk-429-after-60', 'retry-after 60');
+      const t = await keyWith([{ provider: 'openai', steps: [user('sk-429-after-60', 'sk-good-a')] }]);
+      const deferredBefore = await deferredSeries();
+      assert.deepEqual(await call(t).then((r) => [r.keys, r.attempts]), [['Bearer sk-429-after-60', 'Bearer sk-good-a'], '2']);
+      // Cooling for the 60 s it asked: the ready key serves with one provider call, and one usage event says so.
+      const next = await call(t);
+      assert.deepEqual([next.keys, next.attempts], [['Bearer sk-good-a'], '1']);
+      const rows = await h.usage(next.requestId, 1);
+      assert.deepEqual(rows.map((r) => [r.providerKeyId, r.statusCode, r.retryAction]), [[keys['sk-good-a'], 200, 'succeeded']]);
+      assert.equal(await deferredSeries() - deferredBefore, 1, 'the deferred attempt is counted');
+      h.coolingClock.advance(59_000);
+      assert.deepEqual((await call(t)).keys, ['Bearer sk-good-a'], 'still cooling a second before its wait is over');
+      // The wait is over: the configured order again.
+      h.coolingClock.advance(1000);
+      assert.deepEqual(await call(t).then((r) => [r.keys, r.attempts]), [['Bearer sk-429-after-60', 'Bearer sk-good-a'], '2']);
+    });
+
+    test('when every key of the model cools, all are still tried, the soonest ready first', async () => {
+      keys['sk-429-after-60'] ??= await h.providerKey('openai', 'sk-429-after-60', 'retry-after 60');
+      const t = await keyWith([{ provider: 'openai', steps: [user('sk-429-after-60', 'sk-429')] }]);
+      await assert.rejects(call(t), OpenAI.RateLimitError);
+      assert.deepEqual(h.fake.requests.map((x) => x.headers.authorization), ['Bearer sk-429-after-60', 'Bearer sk-429']);
+      // sk-429 asked for 1 s, the other for 60 s: both tried, the one ready sooner first; the client's 429 as before.
+      const r = await gw(h, '/v1/chat/completions', { token: t, body: chat('gpt-4o') });
+      assert.deepEqual([r.status, r.headers.get('ngrok-aig-attempts'), r.headers.get('retry-after')], [429, '2', '1']);
+      assert.deepEqual(h.fake.requests.slice(-2).map((x) => x.headers.authorization), ['Bearer sk-429', 'Bearer sk-429-after-60']);
+    });
+
+    test('another model\'s keys keep their order: a key cools for the model it was limited on, and models are never reordered', async () => {
+      keys['sk-429-after-60'] ??= await h.providerKey('openai', 'sk-429-after-60', 'retry-after 60');
+      const t = await keyWith([
+        { model: 'openai:gpt-4o', steps: [user('sk-429-after-60', 'sk-429b')] },
+        { provider: 'openai', steps: [user('sk-good-a')] },
+      ]);
+      const first = await call(t, 'gpt-4o', ['gpt-4o-mini']);
+      assert.deepEqual([first.keys, first.models, first.attempts, first.served], [['Bearer sk-429-after-60', 'Bearer sk-429', 'Bearer sk-good-a'], ['gpt-4o', 'gpt-4o', 'gpt-4o-mini'], '3', 'gpt-4o-mini']);
+      // Both of gpt-4o's keys cool: still tried (the soonest ready first) before the fallback model the client listed.
+      const second = await call(t, 'gpt-4o', ['gpt-4o-mini']);
+      assert.deepEqual([second.keys, second.models, second.attempts, second.served], [['Bearer sk-429', 'Bearer sk-429-after-60', 'Bearer sk-good-a'], ['gpt-4o', 'gpt-4o', 'gpt-4o-mini'], '3', 'gpt-4o-mini']);
+      // The key was limited on gpt-4o only: on gpt-4o-mini it is tried first, as configured.
+      const mini = await call(await keyWith([{ provider: 'openai', steps: [user('sk-429-after-60', 'sk-good-a')] }]), 'gpt-4o-mini');
+      assert.deepEqual([mini.keys, mini.attempts], [['Bearer sk-429-after-60', 'Bearer sk-good-a'], '2']);
+    });
+
+    test('a 500 does not cool a key: the next request tries it first again, while the 429 beside it waits', async () => {
+      keys['sk-429-after-60'] ??= await h.providerKey('openai', 'sk-429-after-60', 'retry-after 60');
+      const t = await keyWith([{ provider: 'openai', steps: [user('sk-500', 'sk-429-after-60', 'sk-good-a')] }]);
+      assert.deepEqual(await call(t).then((r) => [r.keys, r.attempts]), [['Bearer sk-500', 'Bearer sk-429-after-60', 'Bearer sk-good-a'], '3']);
+      assert.deepEqual(await call(t).then((r) => [r.keys, r.attempts]), [['Bearer sk-500', 'Bearer sk-good-a'], '2']);
+    });
+  });
+
   test('failover across keys, steps and models: one usage event per attempt with its retryAction', async () => {
     h.fake.reset();
     const t = await keyWith([
@@ -778,7 +846,8 @@ describe('gateway routing and failover (sqlite)', () => {
     const broke = await gw(h, '/v1/messages', { headers: { 'x-api-key': await keyWith([{ provider: 'anthropic', steps: [user('sk-quota-anth')] }]) }, body: claudeMsg });
     assert.deepEqual([broke.status, broke.json().error.type], [400, 'invalid_request_error']);
     assert.match(broke.json().error.message, /credit balance is too low/);
-    // Among other failures, the attempt list says which key is out of quota.
+    // Among other failures, the attempt list says which key is out of quota (tried first again once its cooling is over).
+    h.coolingClock.advance(MAX_COOL_MS);
     const listed = await gw(h, '/v1/chat/completions', { token: await keyWith([{ provider: 'openai', steps: [user('sk-quota', 'sk-500')] }]), body: chat('gpt-4o') });
     assert.equal(listed.status, 503);
     assert.match(listed.json().error.message, /HTTP 429 insufficient quota \(the provider account's plan and billing\); \[2\] openai:gpt-4o with key aigpk_\w+: HTTP 500/);

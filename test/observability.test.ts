@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { loadObservabilityConfig } from '../src/config/observability.ts';
 import { createGatewayObserver } from '../src/gateway/observe/setup.ts';
+import { MAX_COOL_MS } from '../src/gateway/key-cooldown.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -274,6 +275,22 @@ describe('metrics and access log (sqlite)', () => {
     assert.ok((line.totalMs as number) >= 90, 'the wait is in the duration');
     assert.equal(ttfbCount(parseMetrics(await (await fetch(`${h.apiUrl}/metrics`)).text())), before);
   });
+
+  test('a key cooling after its 429 goes after the ready one: the access line says how many attempts were deferred, the metrics count them and the keys cooling', async () => {
+    // The script's failover left the limited key cooling for the second its Retry-After asked (on the harness's
+    // clock, which only the test moves).
+    const cooling = () => fetch(`${h.apiUrl}/metrics`).then(async (r) => parseMetrics(await r.text()));
+    assert.equal((await cooling()).get('tollgate_provider_keys_cooling{}'), 1);
+    const r = await gw(h, '/v1/chat/completions', { token: failover.token, body: chat('gpt-4o') });
+    assert.deepEqual([r.status, r.headers.get('ngrok-aig-attempts')], [200, '1']);
+    const id = r.headers.get('ngrok-aig-request-id')!;
+    const line = await until('the deferring request\'s access line', () => accessLines().find((l) => l.requestId === id));
+    assert.deepEqual(pick(line, ['attempts', 'retryActions', 'deferredAttempts']), { attempts: 1, retryActions: 'succeeded', deferredAttempts: 1 });
+    assert.equal(accessLines().find((l) => l.requestId === requestIds[2])!.deferredAttempts, undefined, 'nothing deferred, no field');
+    assert.equal((await cooling()).get(series('tollgate_deferred_attempts_total', { provider: 'openai', model: 'gpt-4o' })), 1);
+    h.coolingClock.advance(1000);
+    assert.equal((await cooling()).get('tollgate_provider_keys_cooling{}'), 0);
+  });
 });
 
 function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
@@ -466,7 +483,9 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
       upstreamParents = upstream.map((tp) => tp.split('-')[2]!);
       // Metering (which ends the spans) is done once the usage is in the store; stopping then flushes them.
       await h.usage(requestId, 2);
-      // A 2xx stream that breaks off mid-way, and a model listing, each under a trace of its own.
+      // A 2xx stream that breaks off mid-way, and a model listing, each under a trace of its own. Each request here
+      // starts with the limited key's cooling over, so it is tried first again: two attempts, two spans.
+      h.coolingClock.advance(MAX_COOL_MS);
       const cut = await gw(h, '/v1/chat/completions', { token: key.token, headers: { traceparent: `00-${cutTraceId}-${parentId}-01` }, body: chat('openai:cut-trace', { stream: true }) });
       await h.usage(cut.headers.get('ngrok-aig-request-id')!, 2);
       // Behind a TLS-terminating proxy (the ngrok agent among them), which names the client's scheme.
@@ -476,6 +495,7 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
       for (const [i, [path, method]] of odd.entries()) await gw(h, path, { method, token: key.token, headers: { traceparent: `00-${oddTraceIds[i]}-${parentId}-01` } });
       // Served plainly, over and over: the attempt spans' clock must agree with their request span's every time.
       for (let i = 0; i < 12; i++) {
+        h.coolingClock.advance(MAX_COOL_MS);
         const plain = await gw(h, '/v1/chat/completions', { token: key.token, headers: { traceparent: `00-${nestedTraceIdPrefix}${i.toString(16).padStart(2, '0')}-${parentId}-01` }, body: chat('gpt-4o') });
         await h.usage(plain.headers.get('ngrok-aig-request-id')!, 2);
       }

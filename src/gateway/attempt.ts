@@ -20,6 +20,7 @@ import { editedBodyText } from './body-edit.ts';
 import { begunAttempt, meterAttempts, type AttemptRecord, type FailureKind } from './meter.ts';
 import { newId } from '../domain/ids.ts';
 import { exhaustedError } from './failure.ts';
+import type { KeyCooldowns } from './key-cooldown.ts';
 import { OpeningReader, PREAMBLE_HOLD_MS } from './stream-opening.ts';
 import { writeError } from './respond.ts';
 import { translatorFor } from './translate/index.ts';
@@ -315,8 +316,21 @@ function isEventStream(headers: IncomingHttpHeaders): boolean {
   return typeof type === 'string' && EVENT_STREAM.test(type);
 }
 
-export async function runAttempts(ctx: RequestContext, attempts: readonly AttemptPlan[]): Promise<void> {
+/**
+ * What an attempt taught about its key: rate limited, it cools for the wait its provider gave (key-cooldown.ts); an
+ * answer from it, it is ready again.
+ */
+function noteKey(cooldowns: KeyCooldowns, record: AttemptRecord): void {
+  if (record.failure === 'rate-limited') cooldowns.cool(record.plan, hintMs(record, Date.now()));
+  else if (record.served && record.failure === undefined) cooldowns.served(record.plan);
+}
+
+export async function runAttempts(ctx: RequestContext, planned: readonly AttemptPlan[]): Promise<void> {
   const settings = ctx.account!.settings;
+  const cooldowns = ctx.deps.keyCooldowns;
+  const order = cooldowns?.order(planned);
+  const attempts = order ? order.attempts : planned;
+  if (order && order.deferred.length > 0) ctx.deferredAttempts = order.deferred;
   const isStreaming = streamsAnswer(ctx.body, ctx.route.surface);
   const records: AttemptRecord[] = [];
   armTotalTimer(ctx, settings.totalTimeoutMs);
@@ -355,6 +369,7 @@ export async function runAttempts(ctx: RequestContext, attempts: readonly Attemp
         break;
       }
       verdict = await attemptOnce(ctx, record, records.length, isStreaming, nextModel >= 0, i < attempts.length - 1);
+      if (cooldowns) noteKey(cooldowns, record);
       // Left while this attempt was answered (read on for METER_GRACE_MS): the chain stops here.
       if (ctx.clientGone && verdict !== 'served') verdict = leftByClient(record);
       else if (verdict === 'next-model') {

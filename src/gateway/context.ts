@@ -16,6 +16,8 @@ import type { CompiledPolicy, FirewallFinding } from '../domain/firewall.ts';
 import type { CaptureSink, ExchangeRecording } from './request-capture.ts';
 import type { McpGatewayOptions } from './mcp/handler.ts';
 import type { FirewallDecisionModel } from '../config/config.ts';
+import type { KeyCooldowns } from './key-cooldown.ts';
+import type { AttemptPlan } from '../domain/routing.ts';
 
 /** The part of GatewayState (src/state) the data plane reads; all of it answers from memory. */
 export interface GatewayStateView {
@@ -88,6 +90,8 @@ export interface GatewayDeps {
   observer?: GatewayObserver;
   /** Request capture's writer (usage/capture-writer.ts); absent in bare test setups, which capture nothing. */
   captures?: CaptureSink;
+  /** Rate-limited provider keys waiting their turn (key-cooldown.ts); absent in bare test setups: the planned order. */
+  keyCooldowns?: KeyCooldowns;
 }
 
 /** A gateway route: the API format and surface a path serves. */
@@ -144,6 +148,8 @@ export interface RequestContext {
    * was noted or while Firewall judged the request) has its usage event, yet no provider was called for it.
    */
   attemptsMade: number;
+  /** Attempts placed after their model's ready keys because their key was cooling (key-cooldown.ts); unset: none. */
+  deferredAttempts?: readonly AttemptPlan[];
   clientGone: boolean;
   /**
    * A status the connection's own error handler answered with (408: the body did not arrive in time), 0 if none:

@@ -32,6 +32,11 @@ export interface Harness {
   providerKey(providerId: string, value: string, name?: string): Promise<string>;
   configuration(body: Record<string, unknown>): Promise<string>;
   gatewayConfig(patch: Record<string, unknown>): Promise<void>;
+  /**
+   * The clock rate-limited provider keys cool on (key-cooldown.ts): it moves only when a test advances it, so a key's
+   * wait is over exactly when the test says, never because the machine was slow.
+   */
+  coolingClock: { advance(ms: number): void };
   /** The request's usage events (all attempts) once `count` of them are in the store. */
   usage(requestId: string, count: number): Promise<UsageRow[]>;
   close(): Promise<void>;
@@ -75,7 +80,8 @@ export async function startHarness(kind: StoreKind = 'sqlite', env: Record<strin
     TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
     ...(typeof env === 'function' ? env(fake.url) : env),
   })).catch(refused);
-  const running = await startTollgate(config, { logger: options.logger ?? pino({ level: 'silent' }) }).catch(refused);
+  let coolingNow = 0;
+  const running = await startTollgate(config, { logger: options.logger ?? pino({ level: 'silent' }), keyCooldownClock: () => coolingNow }).catch(refused);
   const apiUrl = running.apiUrl!;
   const gatewayUrl = running.gatewayUrl!;
   const api = async <T,>(method: string, path: string, body?: unknown): Promise<T> => {
@@ -92,6 +98,7 @@ export async function startHarness(kind: StoreKind = 'sqlite', env: Record<strin
     fake, running, database, gatewayUrl, apiUrl,
     accountId: running.bootstrap!.accountId,
     api,
+    coolingClock: { advance(ms) { coolingNow += ms; } },
     async accessKey(configurationId) {
       return api<{ id: string; token: string }>('POST', '/access-keys', { name: 'test key', ...(configurationId ? { accessKeyConfigurationId: configurationId } : {}) });
     },

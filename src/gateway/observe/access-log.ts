@@ -37,6 +37,8 @@ export interface AccessLine {
   keySource: string | null;
   attempts: number;
   retryActions: string;
+  /** Attempts the gateway placed after their model's ready keys because their key was cooling after a rate limit; absent: none. */
+  deferredAttempts?: number;
   completion: string | null;
   status: number;
   errorCode?: string;

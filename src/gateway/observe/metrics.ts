@@ -26,6 +26,8 @@ export interface MetricsSources {
   usageRefused(): number;
   /** Credit balances in pico-USD of the accounts this process serves. */
   balances(): Iterable<{ accountId: string; balancePico: bigint }>;
+  /** (Provider key, model) pairs cooling after a rate limit on this node (key-cooldown.ts). */
+  keysCooling(): number;
 }
 
 export const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -92,6 +94,7 @@ class ModelSeries {
   readonly #model: string;
   readonly #attempts: (CounterChild | undefined)[] = [];
   readonly #failovers: (CounterChild | undefined)[] = [];
+  #deferred: CounterChild | undefined;
   readonly #keyed = new Map<string, KeyedSeries>();
   #upstream: HistogramChild | undefined;
 
@@ -121,6 +124,11 @@ class ModelSeries {
     this.#metrics.brokenAnswers.child(this.#provider, this.#model, completion).inc();
   }
 
+  /** An attempt placed after the model's ready keys because its key was cooling (sent or not). */
+  deferred(): void {
+    (this.#deferred ??= this.#metrics.deferredAttempts.child(this.#provider, this.#model)).inc();
+  }
+
   attempt(retryAction: RetryAction, status: number): void {
     const r = RETRY_INDEX.get(retryAction) ?? 0;
     const s = statusClassIndex(status);
@@ -138,6 +146,7 @@ export class GatewayMetrics {
   readonly requests: FastCounter;
   readonly attempts: FastCounter;
   readonly failovers: FastCounter;
+  readonly deferredAttempts: FastCounter;
   /** Answers that began (2xx) and then failed: the HTTP status says success, the client got an error event. */
   readonly brokenAnswers: FastCounter;
   readonly tokens: FastCounter;
@@ -171,6 +180,7 @@ export class GatewayMetrics {
     this.requests = counter('tollgate_requests_total', 'Gateway requests by surface, served provider and model, status class and key source.', ['surface', 'provider', 'model', 'status_class', 'key_source', ...key]);
     this.attempts = counter('tollgate_upstream_attempts_total', 'Upstream attempts by provider, model, retry action and upstream status class (none: no HTTP answer).', ['provider', 'model', 'retry_action', 'status_class']);
     this.failovers = counter('tollgate_failovers_total', 'Failed attempts that moved on to another attempt, by retry action.', ['provider', 'model', 'retry_action']);
+    this.deferredAttempts = counter('tollgate_deferred_attempts_total', 'Attempts placed after their model\'s ready provider keys because their key was cooling after a rate limit (planned, whether or not they were sent), by provider and model.', ['provider', 'model']);
     this.brokenAnswers = counter('tollgate_broken_answers_total', 'Served answers that began with a 2xx and then failed (a stream cut by the provider or a timeout: the client got an error event, not a complete answer), by completion.', ['provider', 'model', 'completion']);
     this.tokens = counter('tollgate_tokens_total', 'Tokens metered (provider-reported, else estimated), by type: input (all, cached included), output (all, reasoning included), cache_read, cache_write, reasoning.', ['provider', 'model', ...key, 'type']);
     this.cost = counter('tollgate_cost_usd_total', 'Cost charged in USD (model cost on managed keys plus the processing fee), by key source.', ['provider', 'model', ...key, 'key_source']);
@@ -193,6 +203,7 @@ export class GatewayMetrics {
       name: 'tollgate_realtime_sessions_open', help: 'Realtime sessions open now (upgraded, not yet ended), by provider.', labelNames: ['provider'], registers,
       collect() { for (const [provider, open] of realtimeOpen) this.labels(provider).set(open); },
     });
+    new Gauge({ name: 'tollgate_provider_keys_cooling', help: 'Provider keys (each with a model) this process holds back after a rate limit, until the wait their provider gave.', registers, collect() { this.set(sources.keysCooling()); } });
     new Gauge({ name: 'tollgate_usage_backlog_events', help: 'Usage events recorded by this process and not yet written to the store.', registers, collect() { this.set(sources.usageBacklog()); } });
     // A count kept by the journal, read at scrape time: never reset while the process runs, so a counter.
     new Counter({ name: 'tollgate_usage_refused_events_total', help: 'Usage events the store refused (bad data, a constraint) that this process set aside beside its journal instead of storing.', registers, collect() { this.reset(); this.inc(sources.usageRefused()); } });

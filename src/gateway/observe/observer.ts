@@ -180,6 +180,8 @@ export class GatewayObserver {
       estimated ||= e.usageEstimated;
       cost += e.costPico;
     }
+    const deferred = ctx.deferredAttempts;
+    if (deferred) for (const plan of deferred) m.model(plan.candidate.provider.id, modelLabel(plan.candidate)).deferred();
     const surfaceIndex = m.surfaceIndex(surface);
     const requestSeries = last ? m.model(last.plan.candidate.provider.id, modelLabel(last.plan.candidate)) : m.model('none', 'none');
     requestSeries.keyed(keyLabel).request(surfaceIndex, status, last ? last.plan.keySource : 'none').inc();
@@ -211,6 +213,7 @@ export class GatewayObserver {
       totalMs: ms(totalMs), upstreamMs: ms(upstreamMs), ttfbMs: ttfbMs === undefined ? null : ms(ttfbMs),
     };
     if (ctx.errorCode !== undefined) line.errorCode = ctx.errorCode;
+    if (deferred) line.deferredAttempts = deferred.length;
     if (ctx.firewallFindings?.length) line.firewall = firewallReport(ctx.firewallFindings);
     if (this.#accessLine) {
       this.#accessLine(line);

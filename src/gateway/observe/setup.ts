@@ -10,6 +10,8 @@ export interface ObserverSources {
   usageBacklog(): number;
   usageRefused(): number;
   balances(): Iterable<{ accountId: string; balancePico: bigint }>;
+  /** Provider keys cooling after a rate limit (key-cooldown.ts); absent: none. */
+  keysCooling?(): number;
 }
 
 export async function createGatewayObserver(config: ObservabilityConfig, registry: Registry, logger: Logger, sources: ObserverSources, serviceVersion: string): Promise<GatewayObserver> {
@@ -21,6 +23,7 @@ export async function createGatewayObserver(config: ObservabilityConfig, registr
     usageBacklog: sources.usageBacklog,
     usageRefused: sources.usageRefused,
     balances: sources.balances,
+    keysCooling: sources.keysCooling ?? (() => 0),
   };
   const metrics = new GatewayMetrics(registry, { accessKeyLabel: config.metricsAccessKeyLabel, maxBalanceAccounts: config.metricsBalanceAccounts }, metricSources, SURFACE_LABELS);
   let tracer;
