@@ -689,6 +689,32 @@ describe('gateway routing and failover (sqlite)', () => {
       assert.deepEqual([mini.keys, mini.attempts], [['Bearer sk-429-after-60', 'Bearer sk-good-a'], '2']);
     });
 
+    test('a 429 for one request too large for the key\'s tokens-per-minute limit does not hold the key back from smaller ones', async () => {
+      keys['sk-tpm-small'] ??= await h.providerKey('openai', 'sk-tpm-small', 'small TPM limit');
+      const t = await keyWith([{ provider: 'openai', steps: [user('sk-tpm-small', 'sk-good-a')] }]);
+      h.fake.reset();
+      const { response } = await sdk(t).chat.completions.create(chat('gpt-4o', {}, 'x'.repeat(5000))).withResponse();
+      assert.deepEqual([h.fake.requests.map((x) => x.headers.authorization), response.headers.get('ngrok-aig-attempts')], [['Bearer sk-tpm-small', 'Bearer sk-good-a'], '2']);
+      // OpenAI refused that request's size, not the key: a small request is served by the first key, as configured.
+      assert.deepEqual(await call(t).then((r) => [r.keys, r.attempts]), [['Bearer sk-tpm-small'], '1']);
+    });
+
+    test('token counting and messages cool apart: a key limited on counting still generates first, as configured', async () => {
+      keys['sk-429-count'] ??= await h.providerKey('anthropic', 'sk-429-count', 'counting limited');
+      const anthropic = new Anthropic({ baseURL: h.gatewayUrl, apiKey: await keyWith([{ provider: 'anthropic', steps: [user('sk-429-count', 'sk-anth-good')] }]), maxRetries: 0 });
+      h.fake.reset();
+      const counted = await anthropic.messages.countTokens(countParams('claude-sonnet-4-6')).withResponse();
+      assert.deepEqual([h.fake.requests.map((x) => x.headers['x-api-key']), counted.response.headers.get('ngrok-aig-attempts')], [['sk-429-count', 'sk-anth-good'], '2']);
+      // Anthropic limits counting apart from message creation: the key is still tried first for a message.
+      h.fake.reset();
+      const message = await anthropic.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).withResponse();
+      assert.deepEqual([h.fake.requests.map((x) => x.headers['x-api-key']), message.response.headers.get('ngrok-aig-attempts')], [['sk-429-count'], '1']);
+      // And counting itself waits its turn: the other key counts first while the limited one cools.
+      h.fake.reset();
+      await anthropic.messages.countTokens(countParams('claude-sonnet-4-6'));
+      assert.deepEqual(h.fake.requests.map((x) => x.headers['x-api-key']), ['sk-anth-good']);
+    });
+
     test('a 500 does not cool a key: the next request tries it first again, while the 429 beside it waits', async () => {
       keys['sk-429-after-60'] ??= await h.providerKey('openai', 'sk-429-after-60', 'retry-after 60');
       const t = await keyWith([{ provider: 'openai', steps: [user('sk-500', 'sk-429-after-60', 'sk-good-a')] }]);

@@ -120,6 +120,11 @@ function retryInfoDelayMs(text: string): number | undefined {
 
 /** OpenAI's (and the compatible servers') error for an account out of credit: `type` or `code` `insufficient_quota`. */
 const QUOTA_EXHAUSTED = /"(?:type|code)"\s*:\s*"insufficient_quota"/;
+/**
+ * OpenAI's 429 for one request bigger than the key's whole tokens-per-minute limit ("Request too large for gpt-4o in
+ * organization … The input or output tokens must be reduced"): the request's size, not a busy key.
+ */
+const REQUEST_TOO_LARGE = /"message"\s*:\s*"Request too large for /;
 /** Anthropic's answer (a 400) for a key whose account has no credit left. */
 const CREDIT_TOO_LOW = /credit balance is too low/i;
 
@@ -321,8 +326,10 @@ function isEventStream(headers: IncomingHttpHeaders): boolean {
  * answer from it, it is ready again.
  */
 function noteKey(cooldowns: KeyCooldowns, record: AttemptRecord): void {
-  if (record.failure === 'rate-limited') cooldowns.cool(record.plan, hintMs(record, Date.now()));
-  else if (record.served && record.failure === undefined) cooldowns.served(record.plan);
+  if (record.failure === 'rate-limited') {
+    // Too large for the key's limit: smaller requests still pass on it now, so it is not held back from them.
+    if (!record.requestTooLarge) cooldowns.cool(record.plan, hintMs(record, Date.now()));
+  } else if (record.served && record.failure === undefined) cooldowns.served(record.plan);
 }
 
 export async function runAttempts(ctx: RequestContext, planned: readonly AttemptPlan[]): Promise<void> {
@@ -625,7 +632,9 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         // OpenAI answers a key whose account is out of credit with a 429 too, told apart only by its body: read it,
         // so a client whose every key is out of quota is told so (and its SDK stops retrying), not "rate limited".
         const body = await exchange.collect().catch(() => undefined);
-        if (body && QUOTA_EXHAUSTED.test(body.toString('utf8', 0, 4096))) record.quotaExhausted = true;
+        const head = body?.toString('utf8', 0, 4096);
+        if (head !== undefined && QUOTA_EXHAUSTED.test(head)) record.quotaExhausted = true;
+        if (head !== undefined && REQUEST_TOO_LARGE.test(head)) record.requestTooLarge = true;
         // Gemini sends no Retry-After: its wait is in the body only. Without it the SDKs retried the gateway's 429
         // after half a second, running the whole chain again against keys that had said how long they needed.
         if (body && retryAfter === undefined && retryAfterMs === undefined) {

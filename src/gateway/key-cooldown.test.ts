@@ -4,8 +4,8 @@ import type { AttemptPlan } from '../domain/routing.ts';
 import type { Candidate } from '../domain/resolve.ts';
 import { DEFAULT_COOL_MS, KeyCooldowns, MAX_COOL_MS } from './key-cooldown.ts';
 
-/** Only what the cooldown reads of an attempt: its key's id or source, its candidate's provider and model. */
-const candidate = (modelId: string) => ({ provider: { id: 'openai' }, modelId }) as unknown as Candidate;
+/** Only what the cooldown reads of an attempt: its key's id or source, its candidate's provider, model and surface. */
+const candidate = (modelId: string) => ({ provider: { id: 'openai' }, modelId, surface: { surface: 'chat-completions' } }) as unknown as Candidate;
 const attempt = (c: Candidate, keyId: string | undefined): AttemptPlan => ({
   candidate: c, keySource: keyId === undefined ? 'ngrok' : 'user', credential: 'secret', ...(keyId === undefined ? {} : { providerKey: { id: keyId } as AttemptPlan['providerKey'] }),
 });

@@ -17,12 +17,15 @@ const MAX_ENTRIES = 10_000;
 /**
  * The key as the cooldown knows it: its stored id (never its secret), or the operator's managed key of that provider.
  * Per model too: providers limit a key per model (OpenAI, Google) or model class (Anthropic), so a key refused for one
- * model may serve another at once. A custom provider called without any key has nothing to cool.
+ * model may serve another at once. Token counting apart: Anthropic limits it apart from message creation ("usage of one
+ * does not count against the limits of the other"), so a key refused a count may still generate, and the reverse. A
+ * custom provider called without any key has nothing to cool.
  */
 function cooldownKey(plan: AttemptPlan): string | undefined {
   const key = plan.keySource === 'ngrok' ? `ngrok:${plan.candidate.provider.id}` : plan.providerKey?.id;
   if (key === undefined) return undefined;
-  return `${key}\n${plan.candidate.provider.id}:${plan.candidate.upstreamModelId ?? plan.candidate.modelId}`;
+  const counting = plan.candidate.surface.surface === 'count-tokens' ? '\ncount-tokens' : '';
+  return `${key}\n${plan.candidate.provider.id}:${plan.candidate.upstreamModelId ?? plan.candidate.modelId}${counting}`;
 }
 
 export interface CooledOrder {

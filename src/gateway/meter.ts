@@ -45,6 +45,8 @@ export interface AttemptRecord {
   retryAfterMs?: string;
   /** The key's account is out of credit: OpenAI's `insufficient_quota` 429 (not a busy provider), Anthropic's 400. */
   quotaExhausted?: boolean;
+  /** A 429 for this request's size alone (OpenAI's "Request too large for …"): its key is not cooled (key-cooldown.ts). */
+  requestTooLarge?: boolean;
   /** An `auth` failure before any call: the key could not be used (a Bedrock role key's, gateway/bedrock-role.ts). */
   keyError?: TollgateError;
 }

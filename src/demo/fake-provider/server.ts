@@ -7,6 +7,11 @@
 //   credential `sk-429-gemini`                         → 429 as Gemini's OpenAI-compatible API answers: no `retry-after`, the wait
 //                                                         only in the body (`google.rpc.RetryInfo` `retryDelay: "1.2s"`)
 //   credential `sk-429-after-VALUE`                    → 429 with `retry-after: VALUE` (URI-decoded: `-1`, an HTTP-date, garbage)
+//   credential `sk-tpm-small`                          → a key whose tokens-per-minute limit is below a big request's size: a request
+//                                                         body over 4000 bytes gets OpenAI's 429 "Request too large for …" (no
+//                                                         Retry-After); smaller ones are served
+//   credential `sk-429-count`                          → 429 with `retry-after: 60` on token counting only (Anthropic limits counting
+//                                                         apart from Messages); every other request is served
 //   credential `sk-invalid-key`                        → 400 as Gemini's OpenAI-compatible API answers a key that is not valid:
 //                                                         Google's google.rpc.Status (reason API_KEY_INVALID) in a JSON array
 //   credential `sk-quota`                              → 429 `insufficient_quota`, as OpenAI answers for an account out of credit
@@ -377,6 +382,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
     res.writeHead(429, { 'content-type': 'application/json', 'retry-after': decodeURIComponent(credential.slice('sk-429-after-'.length)) }).end(errorBody(format, 429));
     return;
   }
+  if (credential === 'sk-429-count' && surface === 'count-tokens') {
+    res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '60' }).end(errorBody(format, 429));
+    return;
+  }
   if (credential === 'sk-429-reset') {
     // OpenAI's rate limit as it often comes: no Retry-After, the limits' reset times in its own duration format.
     res.writeHead(429, {
@@ -402,6 +411,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (credential === 'sk-quota') {
     // OpenAI's exact answer: no Retry-After, told from a rate limit only by its type and code.
     res.writeHead(429, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } }));
+    return;
+  }
+  if (credential === 'sk-tpm-small' && format === 'openai' && JSON.stringify(body).length > 4000) {
+    // OpenAI's answer to one request bigger than the key's whole TPM limit: a 429, told from a busy key only by its text.
+    const model = typeof body.model === 'string' ? body.model : 'unknown';
+    res.writeHead(429, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `Request too large for ${model} in organization org-fake on tokens per min (TPM): Limit 1000, Requested 1500. The input or output tokens must be reduced in order to run successfully. Visit https://platform.openai.com/account/rate-limits to learn more.`, type: 'tokens', param: null, code: 'rate_limit_exceeded' } }));
     return;
   }
   const keyStatus = /^sk-(\d{3})$/.exec(credential);
