@@ -186,6 +186,33 @@ for (const kind of STORE_KINDS) {
       assert.equal((await control.call('HEAD', '/credits/balance')).statusCode, 405);
     });
 
+    test('every answer is kept by no cache, errors too (a 404 or a 400 names the account\'s ids and resources)', async () => {
+      const answers = {
+        success: await control.call('GET', '/api-keys'),
+        unknownId: await control.call('GET', '/access-keys/aigk_00000000000000000000000000'),
+        unknownRoute: await control.call('GET', '/no-such-thing'),
+        unsupportedMethod: await control.call('PUT', '/access-keys'),
+        malformedJson: await control.call('POST', '/providers', '{"name": '),
+        unknownMember: await control.call('POST', '/virtual-models', { name: 'vm', targets: ['gpt-4o'], color: 'red' }),
+        anonymous: await control.app.inject({ method: 'GET', url: '/api-keys' }),
+      };
+      assert.deepEqual(Object.values(answers).map((res) => res.statusCode), [200, 404, 404, 405, 400, 400, 401]);
+      for (const [name, res] of Object.entries(answers)) assert.equal(res.headers['cache-control'], 'no-store', name);
+    });
+
+    test('a HEAD answer carries its GET\'s Content-Type, Content-Length and Cache-Control, without the body', async () => {
+      // Another key than the caller's: its lastUsed does not move between the two calls.
+      const created = (await control.call('POST', '/api-keys', { description: 'head' })).json() as { id: string };
+      for (const path of [`/api-keys/${created.id}`, '/providers?limit=2']) {
+        const get = await control.call('GET', path);
+        const head = await control.call('HEAD', path);
+        assert.equal(head.statusCode, 200, path);
+        assert.equal(head.body, '', path);
+        assert.match(String(head.headers['content-type']), /^application\/json/, path);
+        assert.deepEqual([head.headers['content-type'], head.headers['content-length'], head.headers['cache-control']], [get.headers['content-type'], get.headers['content-length'], get.headers['cache-control']], path);
+      }
+    });
+
     test('a huge id or unknown member name comes back cut to 256 characters, not whole in msg, details and reason', async () => {
       const key = 'k'.repeat(500_000);
       const id = 'q'.repeat(8_000);
@@ -432,6 +459,7 @@ describe('control plane shutting down (sqlite)', () => {
       assert.equal(answers.length, 2, text);
       assert.match(answers[0]!, /^HTTP\/1\.1 201 /);
       assert.match(answers[1]!, /^HTTP\/1\.1 503 /);
+      assert.match(answers[1]!, /\r\ncache-control: no-store\r\n/i);
       const body = JSON.parse(answers[1]!.slice(answers[1]!.indexOf('\r\n\r\n') + 4)) as unknown;
       const validate = schemaValidator('Error');
       assert.ok(validate(body), `not the contract's Error shape: ${JSON.stringify(body)}`);

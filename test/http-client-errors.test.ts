@@ -47,6 +47,8 @@ describe('unparsable requests', () => {
     assert.deepEqual(Object.keys(JSON.parse(big.body)).sort(), ['details', 'errorCode', 'msg', 'statusCode']);
     assert.equal(JSON.parse(big.body).statusCode, 431);
     assert.equal(JSON.parse(big.body).errorCode, 'ERR_NGROK_27606');
+    // As every control-plane answer: a cache keeps none.
+    assert.equal(big.headers['cache-control'], 'no-store');
     const broken = await rawHttp(h.apiUrl, badChunk('/provider-keys', BOOTSTRAP, '{"providerId":"openai","value":"sk-SECRET-VALUE-1234567890"}'));
     assert.equal(broken.status, 400);
     assert.equal(JSON.parse(broken.body).errorCode, 'ERR_NGROK_27606');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { databaseSilenceMsFrom, KNOWN_VARIABLES, loadConfig } from './config.ts';
+import { databaseSilenceMsFrom, databaseUrlFrom, KNOWN_VARIABLES, loadConfig } from './config.ts';
 
 const base = { TOLLGATE_DATABASE_URL: 'sqlite::memory:', TOLLGATE_SECRET_KEY: 'a'.repeat(64) };
 
@@ -61,7 +61,7 @@ test('managed provider keys are trimmed (a CRLF env file leaves a CR), and one n
   assert.deepEqual(loadConfig({ ...base, TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-managed\r', TOLLGATE_MANAGED_INFERENCE_NET_API_KEY: ' key ' }).managedKeys, { openai: 'sk-managed', 'inference-net': 'key' });
   assert.throws(() => loadConfig({ ...base, TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-a\nb' }), /TOLLGATE_MANAGED_OPENAI_API_KEY holds a line break at position 5/);
   assert.throws(() => loadConfig({ ...base, TOLLGATE_MANAGED_ANTHROPIC_API_KEY: 'sk-ключ' }), /TOLLGATE_MANAGED_ANTHROPIC_API_KEY holds a character outside Latin-1/);
-  assert.throws(() => loadConfig({ ...base, TOLLGATE_MANAGED_ANTHROPIC_API_KEY: '  ' }), /TOLLGATE_MANAGED_ANTHROPIC_API_KEY is empty/);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_MANAGED_ANTHROPIC_API_KEY: '  ' }), /TOLLGATE_MANAGED_ANTHROPIC_API_KEY holds only whitespace/);
 });
 
 test('a provider override or managed key naming no built-in provider, or a base URL that is not one, is refused at start', () => {
@@ -140,6 +140,20 @@ test('an empty TOLLGATE_HOST is loopback, not every interface; ports and duratio
   // Longer than node's timers hold (~24.8 days), the grace would end at once.
   assert.throws(() => loadConfig({ ...base, TOLLGATE_SHUTDOWN_GRACE_MS: '2147483648' }), /TOLLGATE_SHUTDOWN_GRACE_MS must be a whole number from 1 to 2147483647/);
   assert.equal(loadConfig({ ...base, TOLLGATE_SHUTDOWN_GRACE_MS: '2147483647' }).shutdownGraceMs, 2_147_483_647);
+});
+
+test('a whitespace-only value is refused at start naming its variable, for every variable (empty stays unset)', () => {
+  // Read as given, these would be a metrics token of a space, a journal file named " ", a service name of a tab.
+  for (const [name, value] of [['TOLLGATE_METRICS_TOKEN', ' '], ['TOLLGATE_JOURNAL_PATH', ' '], ['OTEL_SERVICE_NAME', '\t'], ['TOLLGATE_HOST', '\r'], ['TOLLGATE_API_PORT', '  '],
+    ['TOLLGATE_LOG_LEVEL', ' '], ['TOLLGATE_PROCESSING_FEE_USD_PER_MTOK', ' '], ['TOLLGATE_STRIPE_SECRET_KEY', ' '], ['TOLLGATE_PROVIDER_OPENAI_BASE_URL', ' ']] as const) {
+    assert.throws(() => loadConfig({ ...base, [name]: value }), { message: `${name} holds only whitespace (${JSON.stringify(value)}); give it a value, or leave it empty or unset for the default` }, name);
+    assert.doesNotThrow(() => loadConfig({ ...base, [name]: '' }), name);
+  }
+  // The commands that open the store without a whole config: " " would be a SQLite file of that name.
+  assert.throws(() => databaseUrlFrom({ TOLLGATE_DATABASE_URL: ' ' }), /^Error: TOLLGATE_DATABASE_URL holds only whitespace/);
+  assert.throws(() => databaseSilenceMsFrom({ TOLLGATE_DATABASE_SILENCE_MS: ' ' }), /^Error: TOLLGATE_DATABASE_SILENCE_MS holds only whitespace/);
+  // A variable Tollgate does not read is only warned about, whatever it holds.
+  assert.match(loadConfig({ ...base, TOLLGATE_BILING: ' ' }).warnings.join('\n'), /TOLLGATE_BILING is not a Tollgate setting/);
 });
 
 test('a refused provider base URL is not repeated with its password', () => {

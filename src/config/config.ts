@@ -128,7 +128,6 @@ function managedKeys(env: Env): Record<string, string> {
     const unsendable = unsendableSecretReason(trimmed);
     const name = `TOLLGATE_MANAGED_${envSuffix(provider)}_API_KEY`;
     refuseUnknownProvider(provider, name);
-    if (trimmed === '') throw new Error(`${name} is empty`);
     if (unsendable) throw new Error(`${name} ${unsendable}`);
     keys[provider] = trimmed;
   }
@@ -263,6 +262,28 @@ export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
   'TOLLGATE_SECRET_KEY_NEW', 'TOLLGATE_TEST_PG_URL', 'TOLLGATE_UPDATE_SCREENSHOTS',
 ]);
 
+/** The OpenTelemetry variables Tollgate reads (observability.ts), the SDK's own names. */
+const OTEL_VARIABLES: ReadonlySet<string> = new Set(['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_SERVICE_NAME']);
+
+/** A TOLLGATE_* name Tollgate reads: a known one, or a per-provider base URL or managed key (their ids checked where read). */
+function isTollgateVariable(name: string): boolean {
+  return KNOWN_VARIABLES.has(name) || /^TOLLGATE_PROVIDER_.+_BASE_URL$/.test(name) || /^TOLLGATE_MANAGED_.+_API_KEY$/.test(name);
+}
+
+/**
+ * One rule for every variable: empty is unset, and a value of spaces, tabs or a lone CR (an empty line of an env file
+ * written on Windows) is refused at start. Read as given it would be a metrics token of " " or a journal path of " ";
+ * trimmed to unset it would quietly drop a setting the operator meant to make.
+ */
+function refuseBlankValues(env: Env, names: Iterable<string>): void {
+  for (const name of names) {
+    const value = env[name];
+    if (value !== undefined && value !== '' && value.trim() === '') {
+      throw new Error(`${name} holds only whitespace (${JSON.stringify(value)}); give it a value, or leave it empty or unset for the default`);
+    }
+  }
+}
+
 /**
  * Variables set that change nothing: a misspelt TOLLGATE_BILING leaves billing off without a word, and a managed key
  * of a provider not served with managed keys is never used. Not refused (a stale name in a shared env file should not
@@ -271,8 +292,7 @@ export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
 function ignoredVariables(env: Env, managed: Record<string, string>): string[] {
   const warnings: string[] = [];
   for (const name of Object.keys(env).sort()) {
-    if (!name.startsWith('TOLLGATE_') || KNOWN_VARIABLES.has(name)) continue;
-    if (/^TOLLGATE_PROVIDER_.+_BASE_URL$/.test(name) || /^TOLLGATE_MANAGED_.+_API_KEY$/.test(name)) continue;
+    if (!name.startsWith('TOLLGATE_') || isTollgateVariable(name)) continue;
     const near = [...KNOWN_VARIABLES].map((known) => ({ known, d: editDistance(name, known, 4) })).sort((x, y) => x.d - y.d)[0];
     const hint = near && near.d <= 3 ? ` (did you mean ${near.known}?)` : '';
     warnings.push(`${name} is not a Tollgate setting and is ignored${hint}; README.md lists the settings`);
@@ -396,6 +416,7 @@ function bootstrapApiKey(env: Env): string | undefined {
  */
 /** TOLLGATE_DATABASE_SILENCE_MS (store/database.ts), for commands that open the store without a whole Config. */
 export function databaseSilenceMsFrom(env: Env = process.env): number {
+  refuseBlankValues(env, ['TOLLGATE_DATABASE_SILENCE_MS']);
   return positiveInteger(env, 'TOLLGATE_DATABASE_SILENCE_MS', 15_000, TIMER_MAX_MS);
 }
 
@@ -418,12 +439,15 @@ function parsedDatabaseUrl(url: string, source: string): ReturnType<typeof parse
 }
 
 export function databaseUrlFrom(env: Env = process.env, override?: string): string {
+  // " " would otherwise be a SQLite file of that name in the working directory.
+  if (override === undefined) refuseBlankValues(env, ['TOLLGATE_DATABASE_URL']);
   const databaseUrl = override ?? env.TOLLGATE_DATABASE_URL ?? DEFAULT_SQLITE_URL;
   const parsed = parsedDatabaseUrl(databaseUrl, override !== undefined ? '--database-url' : 'TOLLGATE_DATABASE_URL');
   return parsed.dialect === 'sqlite' && parsed.path !== ':memory:' && !isAbsolute(parsed.path) ? `sqlite:${parsed.path}` : databaseUrl;
 }
 
 export function loadConfig(env: Env = process.env, overrides: Partial<Record<'databaseUrl' | 'host', string> & Record<'gatewayPort' | 'apiPort', number>> = {}): Config {
+  refuseBlankValues(env, Object.keys(env).filter((name) => isTollgateVariable(name) || OTEL_VARIABLES.has(name)));
   const databaseUrl = databaseUrlFrom(env, overrides.databaseUrl);
   // Empty is unset: `TOLLGATE_HOST=` would otherwise listen on every interface.
   const host = overrides.host ?? (env.TOLLGATE_HOST?.trim() || '127.0.0.1');

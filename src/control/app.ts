@@ -1,6 +1,7 @@
 // The control-plane HTTP app. Routes come from the contract: every operation in
 // spec/control-plane.openapi.yaml is bound to the handler of the same operationId, HEAD operations reuse
-// their GET handler without a body, and the app refuses to start if any operation has no handler.
+// their GET handler (its header fields without the body), and the app refuses to start if any operation has
+// no handler.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -123,6 +124,9 @@ export function bearerToken(header: string | undefined): string | undefined {
 /** RFC 9110 §11.6.1: a 401 names the scheme that would be accepted (the console's cookie is no HTTP scheme). */
 const CHALLENGE = 'Bearer realm="control-plane"';
 
+/** The client-error answer's extra header line (written on the socket, past the onSend hook). */
+const NO_STORE_LINE = 'cache-control: no-store\r\n';
+
 /** Methods whose body an operation reads; any other's is read off the connection and ignored (RFC 9110 §9.3). */
 const BODY_METHODS = new Set(['POST', 'PATCH', 'PUT']);
 /** The largest control-plane body read: the resources are small JSON documents. */
@@ -186,7 +190,15 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
       return sendError(reply, new TollgateError(Errors.validationFailed, { reason: `The request URL is malformed: ${error.message}` }));
     },
     clientErrorHandler: (error, socket) => answerClientError(error, socket, ({ status, reason }) =>
-      JSON.stringify(contractErrorBody(status, Errors.validationFailed.code, reason, { reason }))),
+      JSON.stringify(contractErrorBody(status, Errors.validationFailed.code, reason, { reason })), NO_STORE_LINE),
+  });
+
+  // Answers are per caller, errors included (a 404 or a 400 names ids and resources of the account), and some carry
+  // a secret shown once (a new token): kept by no cache, the browser's back/forward cache included. A route that
+  // sets its own policy keeps it (the console's hashed bundles are immutable).
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    done(null, payload);
   });
 
   // Scripts often omit Content-Type; every body on this API is JSON, so parse whatever arrives as JSON.
@@ -321,10 +333,9 @@ export async function buildControlApp(deps: ControlDeps, factories: readonly Han
         const unchanged = readHandler !== undefined && isEmptyObject(body);
         const result = await (unchanged ? readHandler : handler)({ op: unchanged ? readTwin! : op, principal, params: request.params as Record<string, string>, query, body, base: baseUrlOf(request, deps.config), path, headers: request.headers });
         reply.code(op.successStatus);
-        // Answers are per caller and some carry a secret shown once (a new token): kept by no cache, the
-        // browser's back/forward cache included.
-        reply.header('cache-control', 'no-store');
-        if (op.method === 'HEAD' || op.successStatus === 204 || result === undefined) return reply.send();
+        if (op.successStatus === 204 || result === undefined) return reply.send();
+        // A HEAD is answered with its GET's header fields, Content-Type and Content-Length included (RFC 9110
+        // §9.3.2); node writes no body for it.
         return reply.type('application/json').send(result);
       },
     });
