@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
 import { STORE_KINDS } from './helpers/stores.ts';
 import pino from 'pino';
 import { expectError, expectSchema, startControl, type TestControl } from './helpers/control.ts';
@@ -146,6 +147,19 @@ for (const kind of STORE_KINDS) {
       const theirs = expectSchema<ApiKeyList>(await control.call('GET', '/api-keys', undefined, other), 200, 'AIGatewayAPIKeyList');
       assert.ok(theirs.aiGatewayApiKeys.every((k) => k.id !== mine.id));
       assert.equal(expectSchema<ApiKey>(await control.call('GET', `/api-keys/${mine.id}`), 200, 'AIGatewayAPIKey').name, 'mine');
+    });
+
+    test('a write whose change cannot be recorded is not made: no key stored without its token shown', async () => {
+      const before = (await control.store.db.selectFrom('apiKeys').select('id').execute()).length;
+      await sql`ALTER TABLE state_changes RENAME TO state_changes_gone`.execute(control.store.db);
+      try {
+        const refused = await control.call('POST', '/api-keys', { name: 'unannounced' });
+        assert.ok(refused.statusCode >= 500, `a store failure, not a created key (${refused.statusCode})`);
+        assert.equal((await control.store.db.selectFrom('apiKeys').select('id').execute()).length, before, 'the key was not stored');
+      } finally {
+        await sql`ALTER TABLE state_changes_gone RENAME TO state_changes`.execute(control.store.db);
+      }
+      assert.equal((await control.call('POST', '/api-keys', { name: 'announced' })).statusCode, 201);
     });
   });
 }

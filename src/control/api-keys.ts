@@ -4,6 +4,8 @@ import type { components } from './spec-types.ts';
 import { newApiKeyToken, newId } from '../domain/ids.ts';
 import * as repo from '../store/api-keys.ts';
 import { deleteTokenKey, updateTokenKey } from '../store/token-keys.ts';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { listEnvelope, notFound } from './resource.ts';
 import { newTokenKeyRow, tokenKeyFields, tokenKeyPatch } from './token-keys.ts';
@@ -16,6 +18,15 @@ const view = (base: string, row: repo.ApiKeyRow, token?: string): ApiKey => toke
 
 export function apiKeyHandlers(deps: ControlDeps): HandlerTable {
   const { db } = deps.store;
+  /**
+   * `write` and its change in one transaction, as every other resource's: a write that fails to be announced is
+   * not made (before, the key was stored and the call answered 500, a created key's token never shown).
+   */
+  const announced = async <T>(accountId: string, id: string, write: (trx: Kysely<Database>) => Promise<T>): Promise<T> => {
+    const [result, tell] = await db.transaction().execute(async (trx) => [await write(trx), await deps.changes.recordAll(trx, [{ accountId, kind: 'apiKey', resourceId: id }])] as const);
+    tell();
+    return result;
+  };
   const load = async (call: Call): Promise<repo.ApiKeyRow> => {
     const row = await repo.getApiKey(db, call.principal.accountId, call.params.id!);
     if (!row) throw notFound('API key', call.params.id!);
@@ -29,8 +40,7 @@ export function apiKeyHandlers(deps: ControlDeps): HandlerTable {
     async CreateAIGatewayAPIKey(call: Call) {
       const token = newApiKeyToken();
       const row = newTokenKeyRow(call.principal, newId('apiKey'), token, call.body as ApiKeyCreate);
-      await repo.insertApiKey(db, row);
-      await deps.changes.publish({ accountId: row.accountId, kind: 'apiKey', resourceId: row.id });
+      await announced(row.accountId, row.id, (trx) => repo.insertApiKey(trx, row));
       return view(call.base, row, token);
     },
     async GetAIGatewayAPIKey(call: Call) {
@@ -38,14 +48,15 @@ export function apiKeyHandlers(deps: ControlDeps): HandlerTable {
     },
     async UpdateAIGatewayAPIKey(call: Call) {
       const { id } = await load(call);
-      await updateTokenKey(db, 'apiKeys', call.principal.accountId, id, tokenKeyPatch(call.principal, call.body as ApiKeyUpdate));
-      await deps.changes.publish({ accountId: call.principal.accountId, kind: 'apiKey', resourceId: id });
+      await announced(call.principal.accountId, id, (trx) => updateTokenKey(trx, 'apiKeys', call.principal.accountId, id, tokenKeyPatch(call.principal, call.body as ApiKeyUpdate)));
       return view(call.base, await load(call));
     },
     async DeleteAIGatewayAPIKey(call: Call) {
       const id = call.params.id!;
-      if (!(await deleteTokenKey(db, 'apiKeys', call.principal.accountId, id))) throw notFound('API key', id);
-      await deps.changes.publish({ accountId: call.principal.accountId, kind: 'apiKey', resourceId: id });
+      // A key that was not there is not announced: the transaction rolls back with the 404.
+      await announced(call.principal.accountId, id, async (trx) => {
+        if (!(await deleteTokenKey(trx, 'apiKeys', call.principal.accountId, id))) throw notFound('API key', id);
+      });
       return undefined;
     },
   };
