@@ -1188,6 +1188,66 @@ test('an access key deleted, or whose configuration stops allowing the model, en
   }
 });
 
+test("the account's provider key a session runs on deleted, or rotated, ends the session as a revoked access key does: an error event naming the key and why (never its secret), a 1008 close, the open response cancelled and metered; sessions on another key of the account and on the managed key run on", async () => {
+  const { h, fake, close } = await setup();
+  try {
+    const first = await h.providerKey('openai', 'sk-own-first');
+    const second = await h.providerKey('openai', 'sk-own-second');
+    // No routing rule: the account's keys, oldest first. The second key's session is routed to it by a rule (which
+    // keeps it from being deleted, not from being rotated); the managed key's by a rule naming it.
+    const onFirst = await h.accessKey();
+    const onSecond = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: second }] }] }] } }));
+    const onManaged = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'ngrok' }] }] } }));
+    const { rt, requestId } = await responding(h, onFirst.token, 'hold');
+    const bystander = realtime(h, onSecond.token, 'gpt-realtime');
+    const managed = realtime(h, onManaged.token, 'gpt-realtime');
+    await Promise.all([next(bystander.rt, 'session.created'), next(managed.rt, 'session.created')]);
+    assert.deepEqual(fake.handshakes.map((s) => s.headers.authorization), ['Bearer sk-own-first', 'Bearer sk-own-second', `Bearer ${MANAGED_OPENAI_KEY}`]);
+    const errors: string[] = [];
+    const managedErrors: string[] = [];
+    bystander.rt.on('error', (e) => errors.push((e as unknown as { error: { code: string } }).error.code));
+    managed.rt.on('error', (e) => managedErrors.push((e as unknown as { error: { code: string } }).error.code));
+
+    const error = told(rt);
+    const code = closed(rt);
+    await h.api('DELETE', `/provider-keys/${first}`);
+    const why = await within(error, 'error event after the provider key was deleted');
+    assert.equal(why.code, 'ERR_NGROK_27202');
+    assert.equal(why.message, `Provider key "${first}" for provider "openai", which this realtime session was opened with, was deleted, so the session ended. Open a new session to continue.`);
+    assert.equal(await code, 1008);
+    const [row] = await h.usage(await requestId, 1);
+    assert.equal(row!.stopReason, 'client_cancelled', 'the open response was cancelled and metered with what the provider reported');
+    assert.equal(row!.providerKeyId, first);
+    assert.ok(fake.received.some((e) => (e as { type?: string }).type === 'response.cancel'));
+
+    // The sessions on the other keys were checked against the same reload: a response of each still goes through,
+    // after any error event the check would have sent them.
+    for (const other of [bystander, managed]) {
+      const done = next(other.rt, 'response.done');
+      other.rt.send({ type: 'response.create' });
+      await within(done, 'response.done of a session on another key');
+    }
+    assert.deepEqual([errors, managedErrors], [[], []]);
+
+    // Rotated: the session still speaks with the old secret, which the account replaced.
+    const rotatedError = told(bystander.rt);
+    const rotatedCode = closed(bystander.rt);
+    await h.api('POST', `/provider-keys/${second}/rotate`, { name: 'second, rotated', value: 'sk-own-second-new' });
+    const rotated = await within(rotatedError, 'error event after the provider key was rotated');
+    assert.equal(rotated.code, 'ERR_NGROK_27202');
+    assert.match(rotated.message, new RegExp(`^Provider key "${second}" .* was rotated, so the session ended`));
+    assert.ok(!rotated.message.includes('sk-own'), 'no secret, old or new, in the message');
+    assert.equal(await rotatedCode, 1008);
+    const done = next(managed.rt, 'response.done');
+    managed.rt.send({ type: 'response.create' });
+    await within(done, 'response.done of the managed key\'s session');
+    assert.deepEqual(managedErrors, [], "the managed key's session runs on");
+    managed.rt.close();
+  } finally {
+    await close();
+  }
+});
+
 test("a session opened with a Playground token ends when the token expires, as at the duration limit; an access key's session runs on", async () => {
   const secret = randomBytes(32);
   const { h, close } = await setup({ TOLLGATE_SECRET_KEY: secret.toString('hex') });

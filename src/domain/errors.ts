@@ -191,6 +191,10 @@ export const Errors = {
   realtimeSessionsLimitExceeded: spec(429, 'ERR_NGROK_AI_GATEWAY_REALTIME_SESSIONS_LIMIT_EXCEEDED', 'This account reached its limit of {limit} concurrent realtime sessions. Close an active session, or request a higher limit.', 'rate_limit_error'),
   // RFC 9110 §15.5.22: the path is served, over another protocol (no ngrok code is published for it: its invalid-request one).
   realtimeUpgradeRequired: spec(426, 'ERR_NGROK_27228', 'Invalid request: /v1/realtime is a WebSocket endpoint. Open it with a WebSocket upgrade (GET with "Upgrade: websocket", HTTP/1.1), as the OpenAI SDK\'s realtime clients do.', 'invalid_request_error'),
+  // A session on the account's own provider key, once that key is deleted or its value replaced: the session speaks
+  // with a secret the account retired. No ngrok code is published for it: 27202, the one for a provider without keys
+  // (as configurationGone borrows 27231); the key is named by id, never by anything of its secret.
+  realtimeProviderKeyRetired: spec(403, 'ERR_NGROK_27202', 'Provider key "{id}" for provider "{provider}", which this realtime session was opened with, was {change}, so the session ended. Open a new session to continue.', 'permission_error'),
   realtimeUpstreamFrameTooLong: spec(502, 'ERR_NGROK_AI_GATEWAY_REALTIME_UPSTREAM_FRAME_TOO_LONG', 'The provider sent a realtime message over the {limit} limit.', 'api_error'),
   gatewayStopping: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway is busy. Retry the request.', 'api_error'),
   // ngrok's error-codes page: "Failed to validate API key. Please try again later." (a 500, the SDKs retry it).

@@ -10,7 +10,8 @@
 // billed on an estimate of what the client was sent of it.
 // Input audio transcription, which the provider bills apart at the transcription model's prices, is metered from each
 // `conversation.item.input_audio_transcription.completed`. A session ends when its access key is deleted or no longer
-// allows it, and when the Playground token that opened it expires (docs/decisions/gateway-behaviour.md, "Realtime").
+// allows it, when the account's provider key it runs on is deleted or rotated, and when the Playground token that
+// opened it expires (docs/decisions/gateway-behaviour.md, "Realtime").
 import { randomBytes } from 'node:crypto';
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -435,7 +436,10 @@ class Session implements Admission, RealtimeObservation {
   trace: RequestTrace | undefined;
   /** How long the session may run: the operator's limit, or less when a Playground token that expires sooner opened it. */
   durationLimitMs = 0;
-  /** Why its key no longer allows it (the refusal a new upgrade would get), told when it is ended for that. */
+  /**
+   * Why its access key no longer allows it (the refusal a new upgrade would get), or its provider key is retired;
+   * told when it is ended for that.
+   */
   revokedBy: TollgateError | undefined;
   /** The input audio transcription model the provider last reported for the session (undefined: transcription off). */
   transcriptionModel: string | undefined;
@@ -1137,7 +1141,10 @@ export class RealtimeGateway {
     });
   }
 
-  /** An account's snapshot replaced (a configuration, a Firewall policy changed): its sessions are checked against it. */
+  /**
+   * An account's snapshot replaced (a configuration, a Firewall policy, a provider key changed): its sessions are
+   * checked against it.
+   */
   #accountReloaded(account: AccountSnapshot): void {
     for (const s of this.#sessions) {
       if (s.key?.accountId !== account.accountId || s.ending !== undefined || s.finished || !s.plan) continue;
@@ -1145,6 +1152,8 @@ export class RealtimeGateway {
       try {
         if (configuration === undefined) throw tollgateError('configurationGone', { id: s.key.configurationId! });
         allows(s.plan.candidate, account, configuration);
+        const retired = providerKeyRetired(s.plan, account);
+        if (retired) throw retired;
         s.account = account;
         s.configuration = configuration;
       } catch (error) {
@@ -1168,7 +1177,10 @@ export class RealtimeGateway {
     }
   }
 
-  /** Ends a session its key no longer allows, telling the client why (1008); one still being admitted ends as it starts. */
+  /**
+   * Ends a session its access key no longer allows, or whose provider key is retired, telling the client why (1008);
+   * one still being admitted ends as it starts.
+   */
   #revoke(s: Session, error: unknown): void {
     if (s.ending !== undefined || s.finished) return;
     s.revokedBy = error instanceof TollgateError ? error : tollgateError('internal');
@@ -1244,6 +1256,19 @@ function allows(candidate: Candidate, account: AccountSnapshot, configuration: C
   const access = configuration?.access ?? null;
   const { allowed, rejected } = applyScope([candidate], access);
   if (allowed.length === 0) throw scopeError(rejected, access, configuration?.id);
+}
+
+/**
+ * The refusal for a session on the account's own provider key that `account` no longer holds as the session opened
+ * with it: deleted, or rotated — its value replaced (one this process can no longer decrypt was replaced too: it read
+ * the old one). The session would otherwise speak with the retired secret until its limits. Undefined while the key
+ * stands, and for the managed key (the operator's, not the account's).
+ */
+function providerKeyRetired(plan: AttemptPlan, account: AccountSnapshot): TollgateError | undefined {
+  const key = plan.providerKey;
+  if (key === undefined || account.providerKeys.get(key.id)?.value === key.value) return undefined;
+  const change = account.providerKeys.has(key.id) || account.unreadableProviderKeys.has(key.id) ? 'rotated' : 'deleted';
+  return tollgateError('realtimeProviderKeyRetired', { id: key.id, provider: key.providerId, change });
 }
 
 /** The error a session ended by the gateway tells its client, undefined when the client or the provider ended it. */
