@@ -63,8 +63,6 @@ function journalFiles(journalPath: string): string[] {
 /**
  * `onBootstrap` hears of the first account the moment it is created, before any port is bound: its generated
  * API key is shown only once, so a start that fails afterwards (a port in use) must not take it along.
- */
-/**
  * `keyCooldownClock`: the clock rate-limited provider keys cool on (key-cooldown.ts), monotonic milliseconds; a test's
  * own makes their wait pass without waiting it.
  */

@@ -597,7 +597,7 @@ test('a lookup of an unknown key that runs out of its 2 s waiting in the queue o
     // A poll after the flood: a store failure logged for it would be followed by a "recovered" line.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const lines = capture.lines.map((line) => JSON.parse(line) as { level: number; msg: string; queuedMs?: number });
-    const queued = lines.filter((l) => l.msg.includes('waiting its turn in the queue'));
+    const queued = lines.filter((l) => l.msg.includes('waiting its turn among such lookups'));
     assert.equal(queued.length, 1, `logged once for the flood: ${JSON.stringify(lines)}`);
     assert.equal(queued[0]!.level, 40, 'a warning: the gateway is flooded, the store is fine');
     assert.ok(queued[0]!.queuedMs! >= 1000, `most of its time went in the queue (${queued[0]!.queuedMs} ms)`);
@@ -622,7 +622,7 @@ test('a lookup that waited its turn in the queue and then had an error from the 
       await sql`ALTER TABLE access_keys_gone RENAME TO access_keys`.execute(c.store.db);
     }
     const lines = capture.lines.map((line) => JSON.parse(line) as { level: number; msg: string });
-    assert.deepEqual(lines.filter((l) => l.msg.includes('waiting its turn in the queue')), [], 'not blamed on the queue: none waited long');
+    assert.deepEqual(lines.filter((l) => l.msg.includes('waiting its turn among such lookups')), [], 'not blamed on the queue: none waited long');
     assert.equal(lines.filter((l) => l.level === 50 && l.msg.startsWith('looking up an access key failed')).length, 1, `the store's failure is logged: ${JSON.stringify(lines)}`);
   }, { readDelayMs: 300, logger: pino({ level: 'info' }, capture) });
 });

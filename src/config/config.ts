@@ -410,10 +410,6 @@ function bootstrapApiKey(env: Env): string | undefined {
   return key;
 }
 
-/**
- * The store's URL alone (TOLLGATE_DATABASE_URL, else the embedded default), for commands that touch only the
- * database — migrations, accounts, credits — and so need no TOLLGATE_SECRET_KEY, which decrypts provider keys.
- */
 /** TOLLGATE_DATABASE_SILENCE_MS (store/database.ts), for commands that open the store without a whole Config. */
 export function databaseSilenceMsFrom(env: Env = process.env): number {
   refuseBlankValues(env, ['TOLLGATE_DATABASE_SILENCE_MS']);
@@ -438,6 +434,10 @@ function parsedDatabaseUrl(url: string, source: string): ReturnType<typeof parse
   }
 }
 
+/**
+ * The store's URL alone (TOLLGATE_DATABASE_URL, else the embedded default), for commands that touch only the
+ * database — migrations, accounts, credits — and so need no TOLLGATE_SECRET_KEY, which decrypts provider keys.
+ */
 export function databaseUrlFrom(env: Env = process.env, override?: string): string {
   // " " would otherwise be a SQLite file of that name in the working directory.
   if (override === undefined) refuseBlankValues(env, ['TOLLGATE_DATABASE_URL']);

@@ -245,9 +245,10 @@ export function tollgateError(name: ErrorName, details: Record<string, string> =
 /** Values a client chooses (a model name, a path): echoed into a message, each is kept to this many characters. */
 const ECHO_LIMIT = 256;
 /**
- * `id` (a path's or a body's reference to a resource) and `field` (a member name a body invented) as well: the control
- * plane's request line carries an id of up to 16 KB and its body a key of up to 1 MB, which came back two or three
- * times over (message, details, reason).
+ * The details whose values a client chooses, cut (`echoed`) in a message and in the details alike: a model name, a
+ * path, and so on, `id` (a path's or a body's reference to a resource) and `field` (a member name a body invented)
+ * included — the control plane's request line carries an id of up to 16 KB and its body a key of up to 1 MB, which
+ * would come back two or three times over (message, details, reason).
  */
 const CLIENT_CHOSEN = new Set(['model', 'address', 'provider', 'path', 'method', 'surface', 'id', 'field']);
 

@@ -45,3 +45,8 @@ export function mcpLabelOf(providerId: string): string | undefined {
 
 /** Separates a server's label from its tool's name on the aggregate endpoint. Labels may not contain it. */
 export const MCP_TOOL_SEPARATOR = '__';
+
+/** A server's tool as the aggregate endpoint names it: `<label>__<tool>`. */
+export function aggregateToolName(label: string, tool: string): string {
+  return `${label}${MCP_TOOL_SEPARATOR}${tool}`;
+}

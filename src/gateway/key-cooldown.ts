@@ -111,8 +111,7 @@ export class KeyCooldowns {
 
   /** Keys cooling now (the gauge's figure): the expired entries are dropped on the way. */
   cooling(): number {
-    const now = this.#now();
-    for (const [key, readyAt] of this.#readyAt) if (readyAt <= now) this.#readyAt.delete(key);
+    this.#dropReady(this.#now());
     return this.#readyAt.size;
   }
 
@@ -126,9 +125,14 @@ export class KeyCooldowns {
     return undefined;
   }
 
+  /** Drops the entries of keys ready again by `now`. */
+  #dropReady(now: number): void {
+    for (const [key, readyAt] of this.#readyAt) if (readyAt <= now) this.#readyAt.delete(key);
+  }
+
   /** Room for one more: the expired entries go, then (all still cooling) the one set longest ago. */
   #evict(now: number): void {
-    for (const [key, readyAt] of this.#readyAt) if (readyAt <= now) this.#readyAt.delete(key);
+    this.#dropReady(now);
     if (this.#readyAt.size < MAX_ENTRIES) return;
     const oldest = this.#readyAt.keys().next();
     if (!oldest.done) this.#readyAt.delete(oldest.value);

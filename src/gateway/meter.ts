@@ -40,6 +40,7 @@ export interface AttemptRecord {
   failure?: FailureKind;
   /** For a `too-long` failure: the most bytes of the answer the gateway held. */
   heldLimit?: number;
+  /** The provider's `Retry-After`, kept only when readable: delay-seconds or an HTTP-date (attempt.ts). */
   retryAfter?: string;
   /** The provider's `retry-after-ms` (Azure OpenAI's, which the OpenAI SDKs read first). */
   retryAfterMs?: string;
@@ -233,7 +234,8 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     // OpenAI's answer does not say which search tool ran a search: the tools the request offered price it (cost.ts).
     const searchTools = (priced.webSearchRequests ?? 0) > 0 && ctx.body !== undefined ? webSearchTool(ctx.body) : undefined;
     if (searchTools !== undefined) priced = { ...priced, webSearchTool: searchTools };
-    // Each code interpreter container the answer named is a session OpenAI bills, at the tier the request asked for.
+    // Each container the answer named (code interpreter, hosted shell) is a session OpenAI bills, at the tier the
+    // request asked for.
     const containers = counting ? 0 : r.facts?.containers?.length ?? 0;
     if (containers > 0 && ctx.body !== undefined) priced = { ...priced, containerSessions: containers, containerTier: billedContainerTier(ctx.body) };
     // A body that broke off after a 2xx head (`connection`) failed as surely as a 5xx, and the client got a 502. A 2xx

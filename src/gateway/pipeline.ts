@@ -158,7 +158,7 @@ function reservationBound(ctx: RequestContext, attempts: readonly AttemptPlan[],
     const searches = webSearchLimit(ctx.body!, a, ctx.route.surface);
     // Some web search tool is offered when searches > 0: the preview one, alone or beside `web_search`, or not.
     if (searches > 0) previewSearches ??= webSearchTool(ctx.body!) !== 'standard';
-    // A session for each container its code interpreter tools may create (OpenAI's; one a tool).
+    // A session for each container its code interpreter and hosted shell tools may create (OpenAI's; one a tool).
     let pico = containerHoldPico(containerTiers(ctx.body!, a.candidate.surface.surface, ctx.route.surface), a);
     for (const run of [a, ...fallbackRuns(ctx, a)]) {
       pico += reservationPico(inputTokens, outputLimit(ctx.body!, run, ctx.account!.settings, ctx.route.surface), run, fee, searches, now, last, previewSearches, advisorHold(ctx, run));

@@ -121,7 +121,12 @@ function billableEvent(data: Buffer): { type: string; clientEventId: string | nu
     return undefined;
   }
   if (!isRecord(event) || typeof event.type !== 'string' || !BILLABLE.has(event.type)) return undefined;
-  return { type: event.type, clientEventId: typeof event.event_id === 'string' ? event.event_id : null };
+  return { type: event.type, clientEventId: clientEventIdOf(event) };
+}
+
+/** A client event's own `event_id`, which an `error` event answering it names; null when it gave none. */
+function clientEventIdOf(event: Record<string, unknown>): string | null {
+  return typeof event.event_id === 'string' ? event.event_id : null;
 }
 
 /**
@@ -139,7 +144,7 @@ function transcriptionAsked(data: Buffer): { model: string; clientEventId: strin
   }
   if (!isRecord(event) || event.type !== 'session.update') return undefined;
   const model = transcriptionModelOf(member(event, 'session'));
-  return typeof model === 'string' ? { model, clientEventId: typeof event.event_id === 'string' ? event.event_id : null } : undefined;
+  return typeof model === 'string' ? { model, clientEventId: clientEventIdOf(event) } : undefined;
 }
 
 /** Whether a request's upgrade is one this gateway takes (node:http hands every other one to the request handler). */

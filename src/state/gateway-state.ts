@@ -489,7 +489,7 @@ export class GatewayState {
     if (this.#busyLogged) return;
     this.#busyLogged = true;
     if (queuedMs === undefined) this.#logger.warn({ running: MAX_KEY_LOOKUPS, waiting: MAX_KEY_LOOKUPS_WAITING }, 'too many lookups of access keys not in memory (unknown tokens?); keys not cached are answered "try again later" until they drain');
-    else this.#logger.warn({ queuedMs, limitMs: RELOAD_WAIT_MS, running: MAX_KEY_LOOKUPS, waiting: this.#lookupsWaiting.length }, `a lookup of an access key not in memory was given up at ${RELOAD_WAIT_MS} ms after waiting its turn in the queue of such lookups (${MAX_KEY_LOOKUPS} run at once; unknown tokens?) for queuedMs of them; keys not cached are answered "try again later" until the queue drains`);
+    else this.#logger.warn({ queuedMs, limitMs: RELOAD_WAIT_MS, running: MAX_KEY_LOOKUPS, waiting: this.#lookupsWaiting.length }, `a lookup of an access key not in memory was given up after ${RELOAD_WAIT_MS} ms, queuedMs of them spent waiting its turn among such lookups (${MAX_KEY_LOOKUPS} run at once; a flood of unknown tokens?); keys not cached are answered "try again later" until the queue drains`);
   }
 
   #cacheKey(hash: string, key: AuthenticatedKey): void {

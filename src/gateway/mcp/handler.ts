@@ -11,7 +11,7 @@ import type { Dispatcher } from 'undici';
 import { nowIso } from '../../domain/clock.ts';
 import { TollgateError } from '../../domain/errors.ts';
 import { newId } from '../../domain/ids.ts';
-import { MCP_TOOL_SEPARATOR, mcpSecretProvider, type McpServerState } from '../../domain/mcp-server.ts';
+import { aggregateToolName, MCP_TOOL_SEPARATOR, mcpSecretProvider, type McpServerState } from '../../domain/mcp-server.ts';
 import type { AccessScope, AccountSnapshot, AuthenticatedKey, ProviderKeyState } from '../../state/types.ts';
 import { NO_COST, type BegunAttempt, type Completion, type UsageEvent } from '../../usage/event.ts';
 import { accessToken, authenticateToken } from '../authenticate.ts';
@@ -362,7 +362,7 @@ export class McpGateway {
       }
       // Tool search lists its own two tools whatever the servers offer: nothing to ask them.
       if (call.search) return answer(ctx, 200, rpcResult(id, listed(call, { tools: META_TOOLS })));
-      const tools = (await this.#reachableTools(call, budget)).map(({ label, tool }) => ({ ...tool, name: `${label}${MCP_TOOL_SEPARATOR}${tool.name}` }));
+      const tools = (await this.#reachableTools(call, budget)).map(({ label, tool }) => ({ ...tool, name: aggregateToolName(label, tool.name) }));
       answer(ctx, 200, rpcResult(id, listed(call, { tools })));
     } finally {
       budget.done();

@@ -3,7 +3,7 @@
 // that finds the key's tools by keywords and one that calls a tool found, so an agent reaching many servers does not
 // carry hundreds of definitions in every prompt.
 import { isRecord } from '../../domain/json-value.ts';
-import { MCP_TOOL_SEPARATOR } from '../../domain/mcp-server.ts';
+import { aggregateToolName } from '../../domain/mcp-server.ts';
 import type { McpTool } from './upstream.ts';
 
 /** The query parameter that turns tool search on, and its one value. */
@@ -188,7 +188,7 @@ export function searchTools(tools: readonly Listed[], query: string, limit: numb
     const index = indexOf(tool);
     let score = 0;
     for (const w of asked) score += lower.includes(w) || index.name.includes(w) ? WEIGHT.name : index.title.includes(w) ? WEIGHT.title : index.description.includes(w) ? WEIGHT.description : 0;
-    if (score > 0) scored.push({ name: `${label}${MCP_TOOL_SEPARATOR}${tool.name}`, tool, index, score });
+    if (score > 0) scored.push({ name: aggregateToolName(label, tool.name), tool, index, score });
   }
   scored.sort((a, b) => b.score - a.score || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const found = scored.slice(0, limit).map(({ name, tool, index }): Found => ({
