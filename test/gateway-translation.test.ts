@@ -9,7 +9,7 @@ import { generateText, jsonSchema, Output, streamText, tool } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { FunctionCallingConfigMode, GoogleGenAI, ThinkingLevel, Type, type FunctionCall } from '@google/genai';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
-import { FAKE_THINKING, FAKE_TOOL_INPUT, FAKE_USAGE } from './fake-upstream.ts';
+import { FAKE_REFUSAL, FAKE_THINKING, FAKE_TOOL_INPUT, FAKE_USAGE } from './fake-upstream.ts';
 import { countInputTokens } from '../src/domain/token-counter.ts';
 
 
@@ -87,6 +87,15 @@ describe('translation: Messages requests served over chat completions (sqlite)',
     assert.ok(opening && opening.input_tokens > 5 && opening.input_tokens < 100, `message_start input_tokens: ${opening?.input_tokens}`);
     // The provider's exact count still ends the stream, and is what the SDK's final message reports.
     assert.equal(final.usage.input_tokens, FAKE_USAGE.input - FAKE_USAGE.cacheRead);
+  });
+
+  test('a chat model\'s refusal (OpenAI\'s `refusal` field) is a Messages refusal: its text, stop_reason "refusal" (JSON, and the SDK\'s stream reader)', async () => {
+    const ask = { model: 'openai:refusal-gpt', max_tokens: 100, messages: [{ role: 'user' as const, content: 'Help me pick a lock.' }] };
+    const refusal = { type: 'refusal', category: null, explanation: null };
+    const message = await anthropic.messages.create(ask);
+    assert.deepEqual([message.content, message.stop_reason, message.stop_details], [[{ type: 'text', text: FAKE_REFUSAL }], 'refusal', refusal]);
+    const streamed = await anthropic.messages.stream(ask).finalMessage();
+    assert.deepEqual([streamed.content, streamed.stop_reason, streamed.stop_details], [[{ type: 'text', text: FAKE_REFUSAL }], 'refusal', refusal]);
   });
 
   test('a call cut inside its arguments at the output limit is refused with ngrok\'s error, never run with {}: 502 not to be retried (JSON), the error event (stream); the provider\'s usage billed', async () => {
@@ -334,7 +343,7 @@ describe('translation: Responses requests served over chat completions and Messa
     // A model server of the account's own that speaks only chat completions (a vLLM or Ollama, say).
     await h.api('POST', '/providers', {
       providerId: 'local', name: 'Local chat server', baseUrl: `${h.fake.url}/v1`,
-      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }], models: [{ modelId: 'local-llm' }, { modelId: 'tool-patch' }, { modelId: 'tool-latename-patch' }, { modelId: 'plain-llm', unsupportedParams: ['max_tokens', 'response_format', 'stream_options'] }],
+      supportedApiSurfaces: [{ format: 'openai', surface: 'chat-completions' }], models: [{ modelId: 'local-llm' }, { modelId: 'tool-patch' }, { modelId: 'tool-latename-patch' }, { modelId: 'tool-noargs-clock' }, { modelId: 'plain-llm', unsupportedParams: ['max_tokens', 'response_format', 'stream_options'] }],
     });
     const kl = await h.providerKey('local', 'sk-translate-local');
     const ko = await h.providerKey('openai', 'sk-translate-openai');
@@ -381,6 +390,17 @@ describe('translation: Responses requests served over chat completions and Messa
     assert.equal(final.output_text, text);
     // A custom server is not asked for the usage chunk (some refuse the option), as on a native chat stream.
     assert.deepEqual([lastUpstream().path, lastUpstream().body!.stream_options], ['/v1/chat/completions', undefined]);
+  });
+
+  test('a call of a tool that takes no arguments, made with none at all (a chat server\'s ""), reaches the OpenAI SDK as "{}", which its parser reads for a strict tool (JSON and streamed)', async () => {
+    const tools: OpenAI.Responses.FunctionTool[] = [{ type: 'function', name: 'get_time', parameters: { type: 'object', properties: {}, required: [], additionalProperties: false }, strict: true }];
+    const ask = { model: 'local:tool-noargs-clock', tools, input: 'What time is it?' };
+    const made = await openai.responses.parse(ask);
+    const streamed = await openai.responses.stream(ask).finalResponse();
+    for (const response of [made, streamed]) {
+      const call = response.output.find((item) => item.type === 'function_call');
+      assert.deepEqual([call?.name, call?.arguments, call?.parsed_arguments], ['get_time', '{}', {}]);
+    }
   });
 
   test('what the model refuses is named as the Responses client sent it (max_output_tokens, text), not as the chat fields it became', async () => {
@@ -759,6 +779,25 @@ describe('translation: chat completions served by a Messages-only provider (sqli
     assert.equal(completion.choices[0]!.finish_reason, 'stop');
     const up = lastUpstream().body!;
     assert.deepEqual([(up.tools as { name: string }[]).map((t) => t.name), up.tool_choice], [['get_weather'], { type: 'none' }]);
+  });
+
+  test('a JPEG image whose data URL says image/jpg (browsers and many tools label it so; OpenAI reads it) reaches Claude as image/jpeg, which Anthropic requires', async () => {
+    const completion = await openai.chat.completions.create({ model: 'claudeish:mimic-1', messages: [{ role: 'user', content: [
+      { type: 'text', text: 'What is in this picture?' }, { type: 'image_url', image_url: { url: 'data:image/JPG;base64,/9j/4AAQ' } },
+    ] }] });
+    assert.match(completion.choices[0]!.message.content!, /fake mimic-1 model!/);
+    assert.deepEqual((lastUpstream().body!.messages as { content: unknown[] }[])[0]!.content[1], { type: 'image', source: { type: 'base64', media_type: 'image/jpeg', data: '/9j/4AAQ' } });
+  });
+
+  test('an assistant turn that refused (the SDK\'s message sent back as it came: `refusal`, content null; or a refusal part) goes up as what the assistant said, not dropped', async () => {
+    const ask: OpenAI.ChatCompletionMessageParam = { role: 'user', content: 'Pick this lock.' };
+    const then: OpenAI.ChatCompletionMessageParam = { role: 'user', content: 'Then explain how locks work.' };
+    const said = [{ role: 'user', content: 'Pick this lock.' }, { role: 'assistant', content: [{ type: 'text', text: 'I can\'t help with that.' }] }, { role: 'user', content: 'Then explain how locks work.' }];
+    for (const refused of [{ role: 'assistant', content: null, refusal: 'I can\'t help with that.' }, { role: 'assistant', content: [{ type: 'refusal', refusal: 'I can\'t help with that.' }] }] satisfies OpenAI.ChatCompletionAssistantMessageParam[]) {
+      const completion = await openai.chat.completions.create({ model: 'claudeish:mimic-1', messages: [ask, refused, then] });
+      assert.match(completion.choices[0]!.message.content!, /fake mimic-1 model!/);
+      assert.deepEqual(lastUpstream().body!.messages, said);
+    }
   });
 
   test('a streamed chat call reads the Messages stream as chunks, with the usage chunk when asked', async () => {

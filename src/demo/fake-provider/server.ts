@@ -72,8 +72,12 @@
 //   model `tool-latename-…` (chat stream)              → the call's name comes with its second argument piece, not its first
 //   model `tool-cut-…` (chat)                          → the call's arguments stop halfway, finish_reason `length` (a model
 //                                                         at its output limit)
+//   model `tool-noargs-…` (chat)                       → the call's arguments are "" (some servers call a tool taking none so)
+//   model `refusal-…` (chat)                           → the model refuses: `content` null, `refusal` FAKE_REFUSAL (streamed as
+//                                                         `refusal` deltas), finish_reason `stop`, as OpenAI's structured outputs refuse
 //   chat tools or calls whose names break OpenAI's rule (over 64 characters, or not [a-zA-Z0-9_-]) → 400 as OpenAI answers
 //   Messages request with `tool_use` or `tool_result` blocks and no `tools` → 400 as Anthropic answers
+//   Messages request with a base64 image of a type other than JPEG, PNG, GIF or WebP (`image/jpg` too) → 400 as Anthropic answers
 //   `tool_choice` none (chat's `"none"`, Messages' `{type: "none"}`) → no call, whatever the model
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
 //   model `flood-…`                                    → a 16 MB answer (fills socket buffers)
@@ -95,7 +99,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
 import { geminiCallOf, googleKeyInvalidError, handleGemini, handleInteractions, INVALID_GOOGLE_KEY, isInteractionsCall } from './gemini.ts';
-import { COUNT_TOKENS_REFUSED, FAKE_CONTAINER_ID, FAKE_THINKING, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offeredCodeExecution, offersCodeInterpreter, offersHostedShell, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, unstoredReasoningError, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
+import { COUNT_TOKENS_REFUSED, FAKE_CONTAINER_ID, FAKE_REFUSAL, FAKE_THINKING, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offeredCodeExecution, offersCodeInterpreter, offersHostedShell, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, unstoredReasoningError, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
 
 /** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
 function accountHeaders(format: 'openai' | 'anthropic'): Record<string, string> {
@@ -247,6 +251,21 @@ function invalidMessagesToolName(body: Record<string, unknown>): string | undefi
   return bad ? `${bad[0]}: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'` : undefined;
 }
 
+/** The image types Anthropic takes as base64 data; any other `media_type` is refused, with its message. */
+const ANTHROPIC_IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'];
+
+function invalidMessagesImageType(body: Record<string, unknown>): string | undefined {
+  for (const [m, message] of (Array.isArray(body.messages) ? body.messages : []).entries()) {
+    const content = (message as { content?: unknown }).content;
+    for (const [b, block] of (Array.isArray(content) ? content : []).entries()) {
+      const source = (block as { type?: unknown; source?: { type?: unknown; media_type?: unknown } }).source;
+      if ((block as { type?: unknown }).type !== 'image' || source?.type !== 'base64' || ANTHROPIC_IMAGE_TYPES.includes(String(source.media_type))) continue;
+      return `messages.${m}.content.${b}.image.source.base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'`;
+    }
+  }
+  return undefined;
+}
+
 /** Anthropic's rule: a Messages history with tool calls or results is refused unless the request defines tools. */
 function toolBlocksWithoutTools(body: Record<string, unknown>): boolean {
   if (Array.isArray(body.tools) && body.tools.length > 0) return false;
@@ -359,7 +378,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
     return;
   }
   const badThinking = surface === 'messages' ? thinkingRoundTripError(body) : undefined;
-  const badName = badThinking ?? (surface === 'messages' ? invalidMessagesToolName(body) : undefined);
+  const badName = badThinking ?? (surface === 'messages' ? invalidMessagesToolName(body) ?? invalidMessagesImageType(body) : undefined);
   if (badName) {
     res.writeHead(400, { 'content-type': 'application/json', 'request-id': 'req_fake1' }).end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: badName }, request_id: 'req_fake1' }));
     return;
@@ -457,6 +476,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
   if (model.startsWith('tool-latename-')) answer.lateName = true;
   if ((model.startsWith('think-') || model.startsWith('tool-think-')) && (surface === 'messages' || surface === 'chat-completions')) answer.thinking = true;
   if (call && model.includes('-said-') && surface === 'chat-completions') answer.said = FAKE_SAID;
+  if (call && model.startsWith('tool-noargs-') && surface === 'chat-completions') call.arguments = '';
+  if (model.startsWith('refusal-') && surface === 'chat-completions') answer.refusal = FAKE_REFUSAL;
   if (call && model.startsWith('tool-cut-') && surface === 'chat-completions') {
     call.arguments = call.arguments.slice(0, call.arguments.length >> 1);
     answer.cutArguments = true;

@@ -7,6 +7,9 @@ export const FAKE_USAGE = { input: 17, output: 9, cacheRead: 5, cacheWrite: 3, c
 
 /** What every token count (`/messages/count_tokens`) answers: unlike FAKE_USAGE.input, so tests tell them apart. */
 export const FAKE_TOKEN_COUNT = 42;
+/** What a `refusal-…` chat model says instead of answering (its `refusal` field). */
+export const FAKE_REFUSAL = 'I\'m sorry, I can\'t help with that.';
+
 /** The thinking a `think-…` model answers with first (Messages: with the signature Claude would put on it; chat: as `reasoning_content`). */
 export const FAKE_THINKING = { text: 'Let me think. ', more: 'Paris is sunny.', signature: 'sig-fake-EqQBCgIYAhIM' } as const;
 
@@ -127,13 +130,14 @@ export interface FakeToolCall { id: string; name: string; arguments: string }
 /** `toolCalls`: every call of an answer making several (chat and Messages; `toolCall` is the first). */
 /** `lateName`: a streamed chat call's name comes with its second argument piece, after the first (some compatible servers). */
 /** `cutArguments`: a chat answer's call stops inside its arguments, finishing with `length` (a model at its output limit). */
+/** `refusal`: a chat answer refusing, in its `refusal` field (`content` null), as OpenAI's models refuse. */
 /** `reasoning`: a Responses answer opens with a reasoning item (the request asked for reasoning), its `encrypted_content` included when `encrypted` (the request's `include` asked for it). */
 /** `choices`: how many completions the answer holds (legacy completions' `n`); `generated`: how many the provider generated and bills (`best_of`, at least `choices`). */
 /** `echo`: the prompt a legacy completion repeats before its text (`echo: true`). */
 /** `embedding`: how the embeddings are written (`encoding_format`, `dimensions`), as OpenAI writes them. */
 export interface AnswerSpec {
   /** `said`: text a chat answer gives before its calls. */
-  model: string; text: string; withUsage: boolean; said?: string; toolCall?: FakeToolCall; toolCalls?: FakeToolCall[]; searches?: number; advisor?: string; lateName?: boolean; cutArguments?: boolean; reasoning?: { encrypted: boolean }; container?: string; shell?: string; codeExecution?: { searches: number }; thinking?: boolean;
+  model: string; text: string; withUsage: boolean; said?: string; toolCall?: FakeToolCall; toolCalls?: FakeToolCall[]; searches?: number; advisor?: string; lateName?: boolean; cutArguments?: boolean; refusal?: string; reasoning?: { encrypted: boolean }; container?: string; shell?: string; codeExecution?: { searches: number }; thinking?: boolean;
   choices?: number; generated?: number; echo?: string; embedding?: { base64: boolean; dimensions: number };
 }
 
@@ -181,7 +185,7 @@ export function jsonAnswer(surface: FakeSurface, a: AnswerSpec, input: unknown):
         id: 'chatcmpl-fake1', object: 'chat.completion', created: created(), model: a.model, system_fingerprint: 'fp_fake',
         choices: [a.toolCall
           ? { index: 0, message: { role: 'assistant', content: a.said ?? null, refusal: null, ...chatReasoning(a), tool_calls: callsOf(a).map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }, logprobs: null, finish_reason: a.cutArguments ? 'length' : 'tool_calls' }
-          : { index: 0, message: { role: 'assistant', content: a.text, refusal: null, ...chatReasoning(a) }, logprobs: null, finish_reason: 'stop' }],
+          : { index: 0, message: { role: 'assistant', content: a.refusal === undefined ? a.text : null, refusal: a.refusal ?? null, ...chatReasoning(a) }, logprobs: null, finish_reason: 'stop' }],
         ...(usage ? { usage } : {}),
       };
     case 'completions': {
@@ -445,7 +449,9 @@ export function streamEvents(surface: FakeSurface, a: AnswerSpec, includeUsage: 
     out.push(sse('[DONE]'));
     return out;
   }
-  for (const w of words) out.push(sse(chunk({ delta: { content: w }, finish_reason: null })));
+  // A refusal streams in its own field, as OpenAI streams one.
+  if (surface === 'chat-completions' && a.refusal !== undefined) for (const w of a.refusal.split(/(?<= )/)) out.push(sse(chunk({ delta: { refusal: w }, finish_reason: null })));
+  else for (const w of words) out.push(sse(chunk({ delta: { content: w }, finish_reason: null })));
   out.push(sse(chunk({ delta: {}, finish_reason: 'stop' })));
   if (includeUsage && a.withUsage) out.push(sse(JSON.stringify({ id: 'chatcmpl-fake1', object: 'chat.completion.chunk', created: created(), model: a.model, choices: [], usage: openaiUsage(true) })));
   out.push(sse('[DONE]'));

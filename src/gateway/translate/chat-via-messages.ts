@@ -24,6 +24,16 @@ function textParts(content: unknown): string[] {
 }
 
 /**
+ * What an assistant message said, a part at a time: its text, and what it refused — chat's `refusal` field, or a
+ * `refusal` part — which the OpenAI SDK's answer carries when the model declined, and a client sends back as it came.
+ * Left out, a turn that refused said nothing and was dropped from the conversation.
+ */
+function assistantTexts(m: Json): string[] {
+  const parts = typeof m.content === 'string' ? [m.content] : objects(m.content).map((p) => (p.type === 'refusal' ? p.refusal : p.text)).filter((t): t is string => typeof t === 'string');
+  return typeof m.refusal === 'string' ? [...parts, m.refusal] : parts;
+}
+
+/**
  * Text parts as Messages content: one part as a string, several as text blocks — joined, the end of one part and
  * the start of the next would run together ("…done.Next…").
  */
@@ -55,13 +65,23 @@ export function unreadableFileReason(files: readonly Json[]): string | undefined
   return unreadable ? 'it sends a file Anthropic Messages cannot read (only PDF and text files, given as data or by URL); send its text instead' : undefined;
 }
 
+/**
+ * A data URL's image type as Messages takes it: Anthropic refuses any spelling but `image/jpeg`, `image/png`,
+ * `image/gif` and `image/webp` (400), and a JPEG is often labelled `image/jpg` (browsers, pasteboards, many tools),
+ * which OpenAI reads.
+ */
+function imageType(mediaType: string): string {
+  const type = mediaType.toLowerCase();
+  return type === 'image/jpg' ? 'image/jpeg' : type;
+}
+
 /** A chat content part as a Messages block: text, an image (a data URL or a URL), a PDF or text file. */
 function block(part: Json): Json | undefined {
   if (part.type === 'text' && typeof part.text === 'string') return { type: 'text', text: part.text };
   const url = typeof part.image_url === 'string' ? part.image_url : obj(part.image_url)?.url;
   if (part.type === 'image_url' && typeof url === 'string') {
     const data = /^data:([^;,]+);base64,(.*)$/s.exec(url);
-    return data ? { type: 'image', source: { type: 'base64', media_type: data[1], data: data[2] } } : { type: 'image', source: { type: 'url', url } };
+    return data ? { type: 'image', source: { type: 'base64', media_type: imageType(data[1]!), data: data[2] } } : { type: 'image', source: { type: 'url', url } };
   }
   // A file by URL reaches here only from a Responses request (composed.ts): Messages takes it as a URL document.
   const fileUrl = obj(part.file)?.file_url;
@@ -136,7 +156,7 @@ function turns(messages: unknown): { system: string; turns: Json[] } {
     if (m.role === 'system' || m.role === 'developer') system.push(...textParts(m.content));
     else if (m.role === 'assistant') {
       const blocks: Json[] = [];
-      for (const text of textParts(m.content)) if (hasText(text)) blocks.push({ type: 'text', text });
+      for (const text of assistantTexts(m)) if (hasText(text)) blocks.push({ type: 'text', text });
       for (const call of objects(m.tool_calls)) {
         const fn = obj(call.function);
         blocks.push({ type: 'tool_use', id: toolId(call.id), name: fn?.name, input: toolInput(fn?.arguments) });

@@ -304,6 +304,21 @@ function stopReason(finish: unknown): string {
 }
 
 /**
+ * Messages' refusal (`stop_reason` "refusal") for a chat answer that refused: OpenAI's content filter, or a model
+ * declining in chat's `refusal` field (OpenAI's structured outputs refuse so, `finish_reason` "stop") — Anthropic's
+ * structured outputs tell a refusal the same way, by the stop reason, and a client checks it before parsing the text
+ * as its schema. The output limit cutting the refusal short still says `max_tokens`.
+ */
+function refusalStop(stop: string, refused: boolean): string {
+  return refused && stop !== 'max_tokens' ? 'refusal' : stop;
+}
+
+/** `stop_details` beside a stop reason: a refusal's, in no category Anthropic names (chat says none), else null. */
+function stopDetails(stop: string): Json | null {
+  return stop === 'refusal' ? { type: 'refusal', category: null, explanation: null } : null;
+}
+
+/**
  * An answer that calls tools stops for them (`tool_use`: the SDKs' tool loops run the calls only then), whatever
  * finish reason the provider gave (Google's endpoint says `stop`) — unless the output limit cut it.
  */
@@ -365,11 +380,12 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
     const name = clientToolName(fn?.name, scope.toolNames);
     content.push({ type: 'tool_use', id: toolUseId(obj(call)?.id, base, index, used), name, input: answerToolInput(fn?.arguments, name) });
   }
+  const refused = typeof message.refusal === 'string' && message.refusal !== '';
+  const stop = content.some((b) => b.type === 'tool_use') ? stopWithCalls(stopReason(choice?.finish_reason)) : refusalStop(stopReason(choice?.finish_reason), refused);
   return {
-    id: messageId(chat.id), type: 'message', role: 'assistant', model: modelName(chat.model, scope), content,
-    stop_reason: content.some((b) => b.type === 'tool_use') ? stopWithCalls(stopReason(choice?.finish_reason)) : stopReason(choice?.finish_reason),
+    id: messageId(chat.id), type: 'message', role: 'assistant', model: modelName(chat.model, scope), content, stop_reason: stop,
     // Fields the Anthropic SDK's Message type declares (nullable): strict validators expect them present.
-    stop_sequence: null, stop_details: null, container: null, usage: messagesUsage(chat.usage),
+    stop_sequence: null, stop_details: stopDetails(stop), container: null, usage: messagesUsage(chat.usage),
   };
 }
 
@@ -421,6 +437,8 @@ class ChatToMessages extends FromChatStream {
   /** The other calls, by chat index in arrival order: sent whole (one block each) when the stream ends. */
   #held = new Map<number, { id: string | undefined; name: string; args: string }>();
   #stopReason = 'end_turn';
+  /** The model refused in chat's `refusal` field (refusalStop). */
+  #refused = false;
   #usage: Json | undefined;
   /** Makes the ids of calls the provider left without one, or with one taken (toolUseId). */
   readonly #base = randomBase62(20);
@@ -464,6 +482,11 @@ class ChatToMessages extends FromChatStream {
     }
     if (this.#openKind !== 'thinking') this.#startBlock('thinking', thinkingBlock(''));
     this.out += sse('content_block_delta', { index: this.#open, delta: { type: 'thinking_delta', thinking: piece } });
+  }
+
+  protected override refusal(piece: string): void {
+    this.#refused = true;
+    this.text(piece);
   }
 
   protected text(piece: string): void {
@@ -555,9 +578,9 @@ class ChatToMessages extends FromChatStream {
       this.refused = invalidToolArguments(call.name, problem);
       return;
     }
-    const stop = this.#toolBlocks.size > 0 ? stopWithCalls(this.#stopReason) : this.#stopReason;
+    const stop = this.#toolBlocks.size > 0 ? stopWithCalls(this.#stopReason) : refusalStop(this.#stopReason, this.#refused);
     // Every field of Anthropic's message_delta delta, as the non-streamed answer has them: strict validators expect them.
-    this.out += sse('message_delta', { delta: { stop_reason: stop, stop_sequence: null, stop_details: null, container: null }, usage: this.#usage ?? { output_tokens: 0 } });
+    this.out += sse('message_delta', { delta: { stop_reason: stop, stop_sequence: null, stop_details: stopDetails(stop), container: null }, usage: this.#usage ?? { output_tokens: 0 } });
     this.out += sse('message_stop', {});
   }
 

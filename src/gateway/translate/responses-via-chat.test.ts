@@ -153,6 +153,18 @@ test('a file given by URL goes to Messages as a URL document, and is not sent to
   assert.equal(translationRefusal('responses', { model: 'm', input: [{ role: 'user', content: [{ type: 'input_file', filename: 'a.txt', file_data: 'data:text/plain;base64,aGk=' }] }] }, 'chat-completions'), undefined);
 });
 
+test('a streamed call without arguments (a chat server\'s "" for a tool taking none) is "{}": one delta, then done, as OpenAI streams it', () => {
+  const t = responsesViaChat.stream(scope);
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ id: 'chatcmpl-9', model: 'm', created: 5, choices: [{ index: 0, delta, finish_reason: finish }] });
+  t.event('', chunk({ tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { name: 'now', arguments: '' } }] }));
+  t.event('', chunk({}, 'tool_calls'));
+  const events = (t.take() + t.finish()).split('\n\n').filter(Boolean).map((block) => JSON.parse(block.split('\n')[1]!.slice(6)) as Record<string, unknown>);
+  assert.deepEqual(events.filter((e) => e.type === 'response.function_call_arguments.delta').map((e) => e.delta), ['{}']);
+  assert.equal(events.find((e) => e.type === 'response.function_call_arguments.done')?.arguments, '{}');
+  const done = (events.at(-1)!.response as { output: Record<string, unknown>[] }).output;
+  assert.deepEqual(done.map((item) => [item.name, item.arguments]), [['now', '{}']]);
+});
+
 test('a call named in a later chunk than its first (some chat servers) is added with its name', () => {
   const t = responsesViaChat.stream(scope);
   const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ id: 'chatcmpl-4', model: 'm', created: 5, choices: [{ index: 0, delta, finish_reason: finish }] });

@@ -331,6 +331,14 @@ function callItem(base: string, index: number, call: { id: string; name: string;
   return { type: 'function_call', id: `fc_${base}${index}`, call_id: call.id, name: call.name, arguments: call.arguments, status };
 }
 
+/**
+ * A call's arguments as the client gets them: none at all ('', from a server calling a tool that takes none so) are `{}`, as OpenAI
+ * writes them — the OpenAI SDK parses a strict tool's arguments, and '' is no JSON (it threw).
+ */
+function finishedArguments(args: string): string {
+  return args === '' ? '{}' : args;
+}
+
 /** A call of a custom tool: its input unwrapped from the function call's arguments (customTool). */
 function customCallItem(base: string, index: number, call: { id: string; name: string }, input: string, status: string): Json {
   return { type: 'custom_tool_call', id: `ctc_${base}${index}`, call_id: call.id, name: call.name, input, status };
@@ -391,7 +399,7 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   const ids = new Set<string>();
   objects(message.tool_calls).forEach((call, index) => {
     const fn = obj(call.function);
-    const made = { id: callId(call.id, base, index, ids), name: String(clientToolName(fn?.name, scope.toolNames) ?? ''), arguments: typeof fn?.arguments === 'string' ? fn.arguments : '{}' };
+    const made = { id: callId(call.id, base, index, ids), name: String(clientToolName(fn?.name, scope.toolNames) ?? ''), arguments: finishedArguments(typeof fn?.arguments === 'string' ? fn.arguments : '') };
     output.push(custom.has(made.name) ? customCallItem(base, index, made, customInput(made.arguments), 'completed') : callItem(base, index, made, 'completed'));
   });
   // Cut at the output limit: the last item was being written (a call's arguments may be half a JSON document).
@@ -617,6 +625,8 @@ class ChatToResponses extends FromChatStream {
         this.#emit('response.output_item.done', { output_index: call.outputIndex, item: this.#items[call.outputIndex] });
         continue;
       }
+      // A call streamed without arguments gets its `{}` as a delta, so the deltas add up to what `done` says.
+      if (call.arguments === '') this.#arguments(call, finishedArguments(''));
       this.#emit('response.function_call_arguments.done', { item_id: `fc_${this.#id}${call.index}`, output_index: call.outputIndex, arguments: call.arguments });
       this.#items[call.outputIndex] = callItem(this.#id, call.index, call, status(call.outputIndex));
       this.#emit('response.output_item.done', { output_index: call.outputIndex, item: this.#items[call.outputIndex] });
