@@ -1252,9 +1252,26 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     const origin = new URL(base).origin;
     const asked: string[] = [];
     const record = (r: { url(): string }) => { const u = new URL(r.url()); if (u.origin === origin) asked.push(u.pathname); };
+    // The page before (Credits & settings) reads /api-keys itself: each case starts once the requests of the page
+    // before it have all ended (none open over two looks 100 ms apart), so only the editor's own are counted.
+    const open = new Set<unknown>();
+    const opened = (r: unknown) => { open.add(r); };
+    const ended = (r: unknown) => { open.delete(r); };
+    const quiet = async () => {
+      for (let looks = 0, calm = 0; calm < 2 && looks < 100; looks++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        calm = open.size === 0 ? calm + 1 : 0;
+      }
+    };
+    page.on('request', opened);
+    page.on('requestfinished', ended);
+    page.on('requestfailed', ended);
     page.on('request', record);
     try {
+      // A page that reads nothing, left only once the one before it is quiet.
+      await go(page, '#/credits', 'Page not found');
       for (const [route, heading, askedFor, notAskedFor] of cases) {
+        await quiet();
         asked.length = 0;
         await go(page, route, heading);
         const shown = await page.getByRole('alert').filter({ hasText: 'not found' }).first().waitFor({ timeout: 3_000 }).then(() => true, () => false);
@@ -1265,6 +1282,9 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
       }
     } finally {
       page.off('request', record);
+      page.off('request', opened);
+      page.off('requestfinished', ended);
+      page.off('requestfailed', ended);
     }
   });
 
