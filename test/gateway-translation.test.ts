@@ -403,6 +403,16 @@ describe('translation: Responses requests served over chat completions and Messa
     }
   });
 
+  test('Responses audio (`input_audio`) reaches a chat model as chat\'s audio part; to Claude, which takes none, it is refused with ngrok\'s 400, never dropped', async () => {
+    const input = [{ role: 'user', content: [{ type: 'input_text', text: 'Transcribe this.' }, { type: 'input_audio', input_audio: { data: 'UklGRiQAAABXQVZF', format: 'wav' } }] }] as unknown as OpenAI.Responses.ResponseInput;
+    await openai.responses.create({ model: 'local:local-llm', input });
+    assert.deepEqual((lastUpstream().body!.messages as { content: unknown[] }[]).at(-1)!.content[1], { type: 'input_audio', input_audio: { data: 'UklGRiQAAABXQVZF', format: 'wav' } });
+    const sent = h.fake.requests.length;
+    await assert.rejects(openai.responses.create({ model: 'claude-haiku-4-5', input }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27226.*"input_audio".*cannot carry/.test(e.message));
+    assert.equal(h.fake.requests.length, sent);
+  });
+
   test('what the model refuses is named as the Responses client sent it (max_output_tokens, text), not as the chat fields it became', async () => {
     const { data: response, response: raw } = await openai.responses.create({
       model: 'local:plain-llm', input: 'hello plain', max_output_tokens: 50, text: { format: { type: 'json_object' } }, store: false,
@@ -779,6 +789,28 @@ describe('translation: chat completions served by a Messages-only provider (sqli
     assert.equal(completion.choices[0]!.finish_reason, 'stop');
     const up = lastUpstream().body!;
     assert.deepEqual([(up.tools as { name: string }[]).map((t) => t.name), up.tool_choice], [['get_weather'], { type: 'none' }]);
+  });
+
+  test('audio (an `input_audio` part) is refused with ngrok\'s 400 naming the part, never dropped: Claude takes no audio, and the model would answer without it; a PDF in its place goes', async () => {
+    const sent = h.fake.requests.length;
+    await assert.rejects(openai.chat.completions.create({ model: 'claudeish:mimic-1', messages: [{ role: 'user', content: [
+      { type: 'text', text: 'What is said in this recording?' }, { type: 'input_audio', input_audio: { data: 'UklGRiQAAABXQVZF', format: 'wav' } },
+    ] }] }), (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27226.*"input_audio".*cannot carry/.test(e.message));
+    assert.equal(h.fake.requests.length, sent);
+    await openai.chat.completions.create({ model: 'claudeish:mimic-1', messages: [{ role: 'user', content: [
+      { type: 'text', text: 'What is said in this transcript?' }, { type: 'file', file: { filename: 'a.pdf', file_data: 'data:application/pdf;base64,JVBERi0x' } },
+    ] }] });
+    assert.deepEqual((lastUpstream().body!.messages as { content: unknown[] }[])[0]!.content[1], { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0x' } });
+  });
+
+  test('an image data URL with parameters (a charset, a file name: RFC 2397) reaches Claude as base64 of its media type, not as a URL Anthropic cannot download', async () => {
+    for (const url of ['data:image/png;charset=utf-8;base64,iVBORw0K', 'data:image/png;name=x.png;base64,iVBORw0K']) {
+      const completion = await openai.chat.completions.create({ model: 'claudeish:mimic-1', messages: [{ role: 'user', content: [
+        { type: 'text', text: 'What is in this picture?' }, { type: 'image_url', image_url: { url } },
+      ] }] });
+      assert.match(completion.choices[0]!.message.content!, /fake mimic-1 model!/);
+      assert.deepEqual((lastUpstream().body!.messages as { content: unknown[] }[])[0]!.content[1], { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0K' } });
+    }
   });
 
   test('a JPEG image whose data URL says image/jpg (browsers and many tools label it so; OpenAI reads it) reaches Claude as image/jpeg, which Anthropic requires', async () => {

@@ -78,6 +78,7 @@
 //   chat tools or calls whose names break OpenAI's rule (over 64 characters, or not [a-zA-Z0-9_-]) → 400 as OpenAI answers
 //   Messages request with `tool_use` or `tool_result` blocks and no `tools` → 400 as Anthropic answers
 //   Messages request with a base64 image of a type other than JPEG, PNG, GIF or WebP (`image/jpg` too) → 400 as Anthropic answers
+//   Messages request with an image by URL that is not http(s) (a data URL sent as a URL) → 400, as Anthropic cannot download it
 //   `tool_choice` none (chat's `"none"`, Messages' `{type: "none"}`) → no call, whatever the model
 //   model `chained-…`                                  → answers with a chained gateway's Ngrok-AIG-* headers
 //   model `flood-…`                                    → a 16 MB answer (fills socket buffers)
@@ -258,8 +259,11 @@ function invalidMessagesImageType(body: Record<string, unknown>): string | undef
   for (const [m, message] of (Array.isArray(body.messages) ? body.messages : []).entries()) {
     const content = (message as { content?: unknown }).content;
     for (const [b, block] of (Array.isArray(content) ? content : []).entries()) {
-      const source = (block as { type?: unknown; source?: { type?: unknown; media_type?: unknown } }).source;
-      if ((block as { type?: unknown }).type !== 'image' || source?.type !== 'base64' || ANTHROPIC_IMAGE_TYPES.includes(String(source.media_type))) continue;
+      const source = (block as { type?: unknown; source?: { type?: unknown; media_type?: unknown; url?: unknown } }).source;
+      if ((block as { type?: unknown }).type !== 'image') continue;
+      // Anthropic fetches an image by URL over HTTP(S) only: a data URL sent as a URL is one it cannot download.
+      if (source?.type === 'url' && !/^https?:\/\//i.test(String(source.url))) return 'Unable to download the file. Please verify the URL and try again.';
+      if (source?.type !== 'base64' || ANTHROPIC_IMAGE_TYPES.includes(String(source.media_type))) continue;
       return `messages.${m}.content.${b}.image.source.base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'`;
     }
   }

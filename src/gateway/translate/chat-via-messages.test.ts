@@ -416,3 +416,12 @@ test('a chat client\'s `thinking` (Anthropic\'s compatibility spelling, sent thr
   assert.deepEqual([tooSmall.body.thinking, tooSmall.removed, tooSmall.clientFields?.thinking], [undefined, ['thinking'], 'thinking']);
   assert.deepEqual(chatViaMessages.request({ model: 'claude-sonnet-4-5', thinking: 'yes', messages }, plan('claude-sonnet-4-5')).removed, ['thinking']);
 });
+
+test('a chat part Messages has no block for is refused on every way to Claude (Messages, InvokeModel, Converse), never left out; what it carries passes', () => {
+  const audio = { messages: [{ role: 'user', content: [{ type: 'text', text: 'Listen.' }, { type: 'input_audio', input_audio: { data: 'UklG', format: 'wav' } }] }] };
+  for (const target of ['messages', 'invoke', 'converse'] as const) assert.match(untranslatableReason('chat-completions', audio, target) ?? '', /"input_audio".*cannot carry/, target);
+  // A video part (vLLM's and Qwen's `video_url`) is named as the client sent it.
+  assert.match(untranslatableReason('chat-completions', { messages: [{ role: 'user', content: [{ type: 'video_url', video_url: { url: 'https://x/v.mp4' } }] }] }, 'messages') ?? '', /"video_url".*cannot carry/);
+  const carried = { messages: [{ role: 'user', content: [{ type: 'text', text: 'Read.' }, { type: 'image_url', image_url: { url: 'data:image/png;name=a.png;base64,iVBORw0K' } }, { type: 'file', file: { file_data: 'data:application/pdf;base64,JVBERi0x' } }] }] };
+  assert.equal(untranslatableReason('chat-completions', carried, 'messages'), undefined);
+});

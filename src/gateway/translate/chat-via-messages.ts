@@ -10,6 +10,7 @@ import type { StreamTranslation, TranslatedRequest, Translator } from './types.t
 import { effortFor, fittedOutputLimit } from './output-limit.ts';
 import { isObjectSchema, objects, toolInput, type Json } from './json.ts';
 import { openaiError } from './openai-error.ts';
+import { parseDataUrl } from './data-url.ts';
 
 const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'temperature', 'top_p', 'stream', 'stream_options', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'response_format', 'reasoning_effort', 'thinking']);
 
@@ -44,15 +45,11 @@ function textContent(content: unknown): string | Json[] {
   return kept.length <= 1 ? (kept[0] ?? '') : kept.map((text) => ({ type: 'text', text }));
 }
 
-/** A base64 data URL's media type (parameters such as `;charset=utf-8` aside) and data. */
-const DATA_URL = /^data:([^;,]+)(?:;[^;,]*)*;base64,(.*)$/s;
-
-/** A file Messages can read: a PDF, or text (`text/*`); undefined for anything else, or not a base64 data URL. */
+/** A file Messages can read: a PDF, or text (`text/*`); undefined for anything else, or not a data URL. */
 export function readableFile(fileData: unknown): { mediaType: string; base64: string } | undefined {
-  const m = typeof fileData === 'string' ? DATA_URL.exec(fileData) : null;
-  if (!m) return undefined;
-  const mediaType = m[1]!.toLowerCase();
-  return mediaType === 'application/pdf' || mediaType.startsWith('text/') ? { mediaType, base64: m[2]! } : undefined;
+  const file = typeof fileData === 'string' ? parseDataUrl(fileData) : undefined;
+  if (!file) return undefined;
+  return file.mediaType === 'application/pdf' || file.mediaType.startsWith('text/') ? { mediaType: file.mediaType, base64: file.base64 } : undefined;
 }
 
 /**
@@ -63,6 +60,24 @@ export function readableFile(fileData: unknown): { mediaType: string; base64: st
 export function unreadableFileReason(files: readonly Json[]): string | undefined {
   const unreadable = files.find((f) => typeof f.file_url !== 'string' && readableFile(f.file_data) === undefined);
   return unreadable ? 'it sends a file Anthropic Messages cannot read (only PDF and text files, given as data or by URL); send its text instead' : undefined;
+}
+
+/** Audio (chat's and Responses' `input_audio` parts): Claude takes none, so it has no block in Messages. */
+export const AUDIO_REASON = 'it sends audio (an "input_audio" part), which Anthropic Messages cannot carry (Claude takes no audio); send its transcript as text instead';
+
+/** The user content parts `block` places: any other would be left out. */
+const PLACED_USER_PARTS = new Set(['text', 'image_url', 'file']);
+
+/**
+ * Why a chat request's content cannot go to Messages, if it cannot: a user part Messages has no block for (audio
+ * above all) would be left out, and the model would answer without it, the client never told. Files are
+ * `unreadableFileReason`'s.
+ */
+export function unplacedPartReason(messages: unknown): string | undefined {
+  const parts = objects(messages).flatMap((m) => objects(m.content).map((p) => ({ role: m.role, type: p.type })));
+  if (parts.some((p) => p.type === 'input_audio')) return AUDIO_REASON;
+  const unplaced = parts.find((p) => p.role === 'user' && !PLACED_USER_PARTS.has(String(p.type)));
+  return unplaced ? `it sends a user content part of type ${JSON.stringify(unplaced.type ?? null)}, which Anthropic Messages cannot carry; send it as text instead` : undefined;
 }
 
 /**
@@ -80,8 +95,8 @@ function block(part: Json): Json | undefined {
   if (part.type === 'text' && typeof part.text === 'string') return { type: 'text', text: part.text };
   const url = typeof part.image_url === 'string' ? part.image_url : obj(part.image_url)?.url;
   if (part.type === 'image_url' && typeof url === 'string') {
-    const data = /^data:([^;,]+);base64,(.*)$/s.exec(url);
-    return data ? { type: 'image', source: { type: 'base64', media_type: imageType(data[1]!), data: data[2] } } : { type: 'image', source: { type: 'url', url } };
+    const data = parseDataUrl(url);
+    return data ? { type: 'image', source: { type: 'base64', media_type: imageType(data.mediaType), data: data.base64 } } : { type: 'image', source: { type: 'url', url } };
   }
   // A file by URL reaches here only from a Responses request (composed.ts): Messages takes it as a URL document.
   const fileUrl = obj(part.file)?.file_url;

@@ -2,7 +2,7 @@
 // (domain/resolve.ts picks a translated surface only when the model serves no native one).
 import type { ApiFormat, ApiSurface, CatalogModel, SurfaceSpec } from '../../catalog/types.ts';
 import type { Untranslatable } from '../../domain/resolve.ts';
-import { chatViaMessages, legacyFunctionsReason, unreadableFileReason } from './chat-via-messages.ts';
+import { AUDIO_REASON, chatViaMessages, legacyFunctionsReason, unplacedPartReason, unreadableFileReason } from './chat-via-messages.ts';
 import { FILE_BY_URL_REASON, fileByUrl, storedStateReason } from './stored-items.ts';
 import { objects, type Json } from './json.ts';
 import { num, obj } from '../formats/types.ts';
@@ -175,9 +175,9 @@ export function untranslatableReason(client: ApiSurface, body: Record<string, un
   if (client === 'responses') {
     return storedStateReason(body)
       ?? (target === 'chat-completions' && fileByUrl(body.input) ? FILE_BY_URL_REASON : undefined)
-      ?? (target === 'messages' ? unreadableFileReason(responsesFiles(body.input)) : undefined);
+      ?? (target === 'messages' ? unreadableFileReason(responsesFiles(body.input)) ?? (responsesAudio(body.input) ? AUDIO_REASON : undefined) : undefined);
   }
-  if (client === 'chat-completions') return legacyFunctionsReason(body) ?? (target === 'messages' ? unreadableFileReason(chatFiles(body.messages)) : undefined);
+  if (client === 'chat-completions') return legacyFunctionsReason(body) ?? (target === 'messages' ? unreadableFileReason(chatFiles(body.messages)) ?? unplacedPartReason(body.messages) : undefined);
   if (client === 'messages' && target === 'chat-completions') return unsendableMediaReason(body.messages);
   if (client === 'generate-content' || client === 'stream-generate-content') return geminiUntranslatableReason(body);
   // Gemini's `:countTokens` and Bedrock's CountTokens are translated to a count (Anthropic's count_tokens is served
@@ -214,6 +214,11 @@ export function untranslatable(client: ApiSurface, body: Record<string, unknown>
 /** A Responses request's `input_file` parts (in messages and tool outputs). */
 function responsesFiles(input: unknown): Json[] {
   return objects(input).flatMap((i) => objects(i.content ?? i.output).filter((p) => p.type === 'input_file'));
+}
+
+/** Whether a Responses request's messages hold audio (`input_audio` parts), which chat carries and Messages cannot. */
+function responsesAudio(input: unknown): boolean {
+  return objects(input).some((i) => objects(i.content).some((p) => p.type === 'input_audio'));
 }
 
 const IMAGE_BY_URL_FOR_CONVERSE = 'it sends an image by URL, which Bedrock\'s Converse cannot fetch; send it as a base64 data URL';

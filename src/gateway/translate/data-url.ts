@@ -1,0 +1,59 @@
+// RFC 2397 data URLs, as chat clients send images and files: `data:[<mediatype>][;base64],<data>`, where the media
+// type may carry parameters (`;charset=utf-8`, `;name=photo.png`: browsers' FileReader and several SDKs write them).
+// A pattern taking only `data:<type>;base64,` read those as web addresses, which Anthropic cannot fetch. No package
+// the gateway depends on exports a parser (undici's is internal), and this one never decodes base64 data it is
+// given: an image of megabytes passes through as the client sent it.
+
+/** A data URL's parts: its media type (lowercased; RFC 2397's default when left out), parameters, and data as base64. */
+export interface DataUrl {
+  mediaType: string;
+  /** Attribute names lowercased, values percent-decoded, as RFC 2045 leaves a value's case to its attribute. */
+  parameters: Readonly<Record<string, string>>;
+  base64: string;
+}
+
+/** RFC 2045's token: what a type, subtype or attribute may be made of. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/i;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** The data URL's parts; undefined for anything else, or a malformed one (it is then no data the model could be given). */
+export function parseDataUrl(url: string): DataUrl | undefined {
+  if (url.slice(0, 5).toLowerCase() !== 'data:') return undefined;
+  const comma = url.indexOf(',');
+  if (comma < 0) return undefined;
+  const header = url.slice(5, comma).split(';').map((s) => s.trim());
+  const base64 = header.length > 1 && header.at(-1)!.toLowerCase() === 'base64';
+  if (base64) header.pop();
+  const [type = '', ...params] = header;
+  const slash = type.indexOf('/');
+  if (type !== '' && !(slash > 0 && TOKEN.test(type.slice(0, slash)) && TOKEN.test(type.slice(slash + 1)))) return undefined;
+  const parameters: Record<string, string> = {};
+  for (const param of params) {
+    const eq = param.indexOf('=');
+    const name = param.slice(0, eq).trim();
+    if (eq <= 0 || !TOKEN.test(name)) return undefined;
+    const value = percentDecoded(param.slice(eq + 1).trim().replace(/^"(.*)"$/s, '$1'));
+    if (value === undefined) return undefined;
+    parameters[name.toLowerCase()] = value.toString('utf8');
+  }
+  // RFC 2397: "If <mediatype> is omitted, it defaults to text/plain;charset=US-ASCII."
+  if (type === '' && params.length === 0) parameters.charset = 'US-ASCII';
+  const data = base64 ? base64Data(url.slice(comma + 1)) : percentDecoded(url.slice(comma + 1))?.toString('base64');
+  return data === undefined ? undefined : { mediaType: type === '' ? 'text/plain' : type.toLowerCase(), parameters, base64: data };
+}
+
+/** Base64 data as Anthropic takes it: without the whitespace or percent-escapes (`%2B`, `%3D`) a URL may hold. */
+function base64Data(data: string): string | undefined {
+  const unescaped = data.includes('%') ? percentDecoded(data)?.toString('latin1') : data;
+  const compact = unescaped?.replace(/\s+/g, '');
+  return compact !== undefined && compact.length % 4 !== 1 && BASE64.test(compact) ? compact : undefined;
+}
+
+/** RFC 3986 percent-decoding to bytes (the data of a URL need not be UTF-8); undefined for a broken escape. */
+function percentDecoded(text: string): Buffer | undefined {
+  if (!text.includes('%')) return Buffer.from(text, 'utf8');
+  // Split on the escapes: the odd pieces are escapes, the even ones text, in which a '%' left is a broken escape.
+  const pieces = text.split(/(%[0-9A-Fa-f]{2})/);
+  if (pieces.some((piece, i) => i % 2 === 0 && piece.includes('%'))) return undefined;
+  return Buffer.concat(pieces.map((piece, i) => (i % 2 === 1 ? Buffer.of(parseInt(piece.slice(1), 16)) : Buffer.from(piece, 'utf8'))));
+}
