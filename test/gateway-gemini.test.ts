@@ -1044,6 +1044,28 @@ describe('Gemini\'s API on models that do not serve it: translated to chat compl
     assert.equal(h.fake.requests.length, sent, 'nothing was sent');
   });
 
+  test('inline audio: WAV and MP3 reach a chat model as chat\'s `input_audio`; other audio, and any audio to Claude, is refused naming the target it could not reach, never dropped', async () => {
+    const call = (model: string, mimeType: string) => gw(h, `/v1beta/models/${model}:generateContent`, { headers: { 'x-goog-api-key': token }, body: {
+      contents: [{ role: 'user', parts: [{ text: 'Transcribe this.' }, { inlineData: { mimeType, data: 'UklGRiQAAABXQVZF' } }] }],
+    } });
+    for (const [mimeType, format] of [['audio/wav', 'wav'], ['audio/mpeg', 'mp3'], ['audio/mp3', 'mp3']]) {
+      const res = await call('gpt-4o', mimeType!);
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(lastUpstream().body!.messages, [{ role: 'user', content: [{ type: 'text', text: 'Transcribe this.' }, { type: 'input_audio', input_audio: { data: 'UklGRiQAAABXQVZF', format } }] }]);
+    }
+    const sent = h.fake.requests.length;
+    for (const [model, mimeType, reason] of [
+      ['gpt-4o', 'audio/ogg', /^ERR_NGROK_27226: .*inline data chat completions cannot carry/],
+      ['claude-sonnet-4-6', 'audio/wav', /^ERR_NGROK_27226: .*audio \("inlineData"\), which Anthropic Messages cannot carry/],
+      ['claude-sonnet-4-6', 'audio/ogg', /^ERR_NGROK_27226: .*inline data Anthropic Messages cannot carry/],
+    ] as const) {
+      const res = await call(model, mimeType);
+      assert.equal(res.status, 400, `${model} ${mimeType}: ${res.text}`);
+      assert.match(res.json().error.message, reason, `${model} ${mimeType}`);
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+  });
+
   test('a Gemini model is still served natively, untranslated; what another model cannot read (Google\'s cached content) is refused', async () => {
     const answer = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'native' });
     assert.match(answer.text ?? '', /fake gemini-2\.5-flash model/);

@@ -413,6 +413,17 @@ describe('translation: Responses requests served over chat completions and Messa
     assert.equal(h.fake.requests.length, sent);
   });
 
+  test('a Responses content part of a type the translation has no place for is refused with ngrok\'s 400 naming it and the target, to a chat model and to Claude alike, never dropped', async () => {
+    // A part of a newer or another server's type (here a video), beside text the model would answer alone.
+    const input = [{ role: 'user', content: [{ type: 'input_text', text: 'What happens in this clip?' }, { type: 'input_video', video_url: 'https://example.com/clip.mp4' }] }] as unknown as OpenAI.Responses.ResponseInput;
+    const sent = h.fake.requests.length;
+    for (const [model, target] of [['local:local-llm', 'chat completions'], ['claude-haiku-4-5', 'Anthropic Messages']]) {
+      await assert.rejects(openai.responses.create({ model: model!, input }),
+        (e: unknown) => e instanceof OpenAI.BadRequestError && new RegExp(`ERR_NGROK_27226.*"input_video", which ${target} cannot carry`).test(e.message), model);
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+  });
+
   test('what the model refuses is named as the Responses client sent it (max_output_tokens, text), not as the chat fields it became', async () => {
     const { data: response, response: raw } = await openai.responses.create({
       model: 'local:plain-llm', input: 'hello plain', max_output_tokens: 50, text: { format: { type: 'json_object' } }, store: false,

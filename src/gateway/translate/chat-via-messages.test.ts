@@ -422,6 +422,10 @@ test('a chat part Messages has no block for is refused on every way to Claude (M
   for (const target of ['messages', 'invoke', 'converse'] as const) assert.match(untranslatableReason('chat-completions', audio, target) ?? '', /"input_audio".*cannot carry/, target);
   // A video part (vLLM's and Qwen's `video_url`) is named as the client sent it.
   assert.match(untranslatableReason('chat-completions', { messages: [{ role: 'user', content: [{ type: 'video_url', video_url: { url: 'https://x/v.mp4' } }] }] }, 'messages') ?? '', /"video_url".*cannot carry/);
+  // A type of any size or kind is quoted short: a client's megabyte there is not echoed back.
+  const huge = untranslatableReason('chat-completions', { messages: [{ role: 'user', content: [{ type: 'v'.repeat(100_000) }] }] }, 'messages') ?? '';
+  assert.ok(huge.includes(`"${'v'.repeat(64)}…"`) && huge.length < 300, `quoted cut (${huge.length} characters)`);
+  assert.match(untranslatableReason('chat-completions', { messages: [{ role: 'user', content: [{ type: { big: 'x'.repeat(1000) } }] }] }, 'messages') ?? '', /of type \(a object\), which/);
   const carried = { messages: [{ role: 'user', content: [{ type: 'text', text: 'Read.' }, { type: 'image_url', image_url: { url: 'data:image/png;name=a.png;base64,iVBORw0K' } }, { type: 'file', file: { file_data: 'data:application/pdf;base64,JVBERi0x' } }] }] };
   assert.equal(untranslatableReason('chat-completions', carried, 'messages'), undefined);
 });

@@ -8,7 +8,7 @@ import { num, obj, parseJson } from '../formats/types.ts';
 import { anthropicUsage } from '../formats/anthropic.ts';
 import type { StreamTranslation, TranslatedRequest, Translator } from './types.ts';
 import { effortFor, fittedOutputLimit } from './output-limit.ts';
-import { isObjectSchema, objects, toolInput, type Json } from './json.ts';
+import { isObjectSchema, objects, quotedPartType, toolInput, type Json } from './json.ts';
 import { openaiError } from './openai-error.ts';
 import { parseDataUrl } from './data-url.ts';
 
@@ -77,7 +77,7 @@ export function unplacedPartReason(messages: unknown): string | undefined {
   const parts = objects(messages).flatMap((m) => objects(m.content).map((p) => ({ role: m.role, type: p.type })));
   if (parts.some((p) => p.type === 'input_audio')) return AUDIO_REASON;
   const unplaced = parts.find((p) => p.role === 'user' && !PLACED_USER_PARTS.has(String(p.type)));
-  return unplaced ? `it sends a user content part of type ${JSON.stringify(unplaced.type ?? null)}, which Anthropic Messages cannot carry; send it as text instead` : undefined;
+  return unplaced ? `it sends a user content part of type ${quotedPartType(unplaced.type)}, which Anthropic Messages cannot carry; send it as text instead` : undefined;
 }
 
 /**

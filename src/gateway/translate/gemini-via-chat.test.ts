@@ -203,7 +203,10 @@ test('what another model cannot read is never translated: Google\'s cached conte
   const reason = (body: Record<string, unknown>) => untranslatableReason('generate-content', body, 'chat-completions');
   assert.match(reason({ cachedContent: 'cachedContents/abc', contents: [] }) ?? '', /cachedContent/);
   assert.match(reason({ contents: [{ parts: [{ fileData: { fileUri: 'https://generativelanguage.googleapis.com/v1beta/files/x', mimeType: 'image/png' } }] }] }) ?? '', /fileData/);
-  assert.match(untranslatableReason('stream-generate-content', { contents: [{ parts: [{ inlineData: { mimeType: 'audio/wav', data: 'UklGR' } }] }] }, 'messages') ?? '', /images and PDFs/);
+  // The refusal names the target the request was to reach: Claude's, on the way to Messages.
+  assert.match(untranslatableReason('stream-generate-content', { contents: [{ parts: [{ inlineData: { mimeType: 'audio/wav', data: 'UklGR' } }] }] }, 'messages') ?? '', /audio.*Anthropic Messages cannot carry \(Claude takes no audio\)/);
+  assert.match(untranslatableReason('stream-generate-content', { contents: [{ parts: [{ inlineData: { mimeType: 'video/mp4', data: 'AAAA' } }] }] }, 'messages') ?? '', /inline data Anthropic Messages cannot carry \(only images and PDFs/);
+  assert.match(reason({ contents: [{ parts: [{ inlineData: { mimeType: 'video/mp4', data: 'AAAA' } }] }] }) ?? '', /inline data chat completions cannot carry \(only images, PDFs and WAV or MP3 audio/);
   assert.equal(reason({ contents: [{ parts: [{ text: 'x' }, { inlineData: { mimeType: 'image/jpeg', data: '/9j/' } }] }] }), undefined);
 });
 
@@ -280,7 +283,8 @@ test('a request in Google\'s REST spelling (proto names: system_instruction, inl
 test('what only Google can read is refused under its proto name too (cached_content, file_data, inline audio)', () => {
   assert.match(untranslatableReason('generate-content', { contents: [], cached_content: 'cachedContents/abc' }, 'chat-completions')!, /cachedContent/);
   assert.match(untranslatableReason('generate-content', { contents: [{ parts: [{ file_data: { file_uri: 'gs://b/x.pdf' } }] }] }, 'chat-completions')!, /fileData/);
-  assert.match(untranslatableReason('generate-content', { contents: [{ parts: [{ inline_data: { mime_type: 'audio/wav', data: 'UklGRg==' } }] }] }, 'chat-completions')!, /inline data/);
+  assert.match(untranslatableReason('generate-content', { contents: [{ parts: [{ inline_data: { mime_type: 'audio/ogg', data: 'T2dnUw==' } }] }] }, 'chat-completions')!, /inline data chat completions/);
+  assert.match(untranslatableReason('generate-content', { contents: [{ parts: [{ inline_data: { mime_type: 'audio/wav', data: 'UklGRg==' } }] }] }, 'messages')!, /audio.*Anthropic Messages cannot carry/);
 });
 
 test('function names Gemini allows and chat refuses ("." and ":") go up renamed, the same in tools, the forced choice and past calls; calls come back as the client named them, buffered and streamed', () => {

@@ -41,7 +41,13 @@ export const GEMINI_CHAT_FIELDS: Readonly<Record<string, string>> = {
   reasoning_effort: 'generationConfig.thinkingConfig', tools: 'tools', tool_choice: 'toolConfig',
 };
 
-/** Inline data chat carries: images (as data URLs) and PDFs (as `file` parts). */
+/**
+ * Audio chat's `input_audio` part takes, by its `format`: WAV and MP3 alone (OpenAI's two). Google names them
+ * `audio/wav` and `audio/mp3`; `audio/mpeg` and `audio/x-wav` are the registered and the common labels of the same.
+ */
+const CHAT_AUDIO = new Map([['audio/wav', 'wav'], ['audio/x-wav', 'wav'], ['audio/wave', 'wav'], ['audio/mpeg', 'mp3'], ['audio/mp3', 'mp3']]);
+
+/** Inline data chat carries: images (as data URLs), PDFs (as `file` parts), WAV and MP3 audio (as `input_audio`). */
 function inlinePart(data: Json): Json | undefined {
   const type = geminiMember(data, 'mimeType');
   const mime = typeof type === 'string' ? type.toLowerCase() : '';
@@ -49,7 +55,8 @@ function inlinePart(data: Json): Json | undefined {
   if (bytes === undefined) return undefined;
   if (mime.startsWith('image/')) return { type: 'image_url', image_url: { url: `data:${mime};base64,${bytes}` } };
   if (mime === 'application/pdf') return { type: 'file', file: { filename: 'document.pdf', file_data: `data:application/pdf;base64,${bytes}` } };
-  return undefined;
+  const format = CHAT_AUDIO.get(mime);
+  return format === undefined ? undefined : { type: 'input_audio', input_audio: { data: bytes, format } };
 }
 
 function partsOf(content: unknown): Json[] {
@@ -63,12 +70,13 @@ const callOf = (part: Json): Json | undefined => geminiObject(part, 'functionCal
 const responseOf = (part: Json): Json | undefined => geminiObject(part, 'functionResponse');
 
 /**
- * Why a GenerateContent request cannot go to a chat model, if it cannot. `cachedContent` is a prefix Google holds
- * (system instruction, turns, files): another model would answer without it, as for a continued Messages thread. A
- * file by `fileData` (a Files API or Cloud Storage URI) is Google's to read; inline data chat has no part for (audio,
- * video, a text file) would be left out.
+ * Why a GenerateContent request cannot go to a chat model (`messages` false) or on to Messages (Claude), if it
+ * cannot. `cachedContent` is a prefix Google holds (system instruction, turns, files): another model would answer
+ * without it, as for a continued Messages thread. A file by `fileData` (a Files API or Cloud Storage URI) is
+ * Google's to read; inline data the target has no part for (audio other than WAV or MP3, video, a text file; any
+ * audio for Messages) would be left out. The refusal names the target the request was to reach.
  */
-export function geminiUntranslatableReason(body: Json): string | undefined {
+export function geminiUntranslatableReason(body: Json, messages: boolean): string | undefined {
   if (geminiMember(body, 'cachedContent') !== undefined) {
     return 'it uses "cachedContent", a prompt prefix held by Google that another model cannot read; send the whole conversation instead';
   }
@@ -76,9 +84,13 @@ export function geminiUntranslatableReason(body: Json): string | undefined {
     for (const part of partsOf(content)) {
       const media = [part, ...geminiObjects(responseOf(part)?.parts)];
       if (media.some((p) => geminiMember(p, 'fileData') !== undefined)) return 'it sends a file by "fileData" (a URI only Google reads); send it as "inlineData" instead';
-      if (media.some((p) => inlineDataOf(p) !== undefined && inlinePart(inlineDataOf(p)!) === undefined)) {
-        return 'it sends inline data chat completions cannot carry (only images and PDFs go to this model)';
+      const placed = media.flatMap((p) => { const data = inlineDataOf(p); return data ? [inlinePart(data)] : []; });
+      if (placed.includes(undefined)) {
+        return messages
+          ? 'it sends inline data Anthropic Messages cannot carry (only images and PDFs go to this model)'
+          : 'it sends inline data chat completions cannot carry (only images, PDFs and WAV or MP3 audio go to this model)';
       }
+      if (messages && placed.some((p) => p?.type === 'input_audio')) return 'it sends audio ("inlineData"), which Anthropic Messages cannot carry (Claude takes no audio); send its transcript as text instead';
     }
   }
   return undefined;

@@ -8,7 +8,7 @@ import { objects, type Json } from './json.ts';
 import { num, obj } from '../formats/types.ts';
 import { geminiCountedRequest } from '../../domain/gemini-fields.ts';
 import { continuedThread, messagesViaChat, unsendableMediaReason } from './messages-via-chat.ts';
-import { duplicateToolReason, responsesViaChat } from './responses-via-chat.ts';
+import { duplicateToolReason, responsesViaChat, unplacedInputReason } from './responses-via-chat.ts';
 import { composed } from './composed.ts';
 import { messagesViaInvoke } from './messages-via-invoke.ts';
 import { converseUnsendableReason, messagesViaConverse } from './messages-via-converse.ts';
@@ -175,14 +175,15 @@ export function untranslatableReason(client: ApiSurface, body: Record<string, un
   if (client === 'responses') {
     return storedStateReason(body)
       ?? (target === 'chat-completions' && fileByUrl(body.input) ? FILE_BY_URL_REASON : undefined)
-      ?? (target === 'messages' ? unreadableFileReason(responsesFiles(body.input)) ?? (responsesAudio(body.input) ? AUDIO_REASON : undefined) : undefined);
+      ?? (target === 'messages' ? unreadableFileReason(responsesFiles(body.input)) ?? (responsesAudio(body.input) ? AUDIO_REASON : undefined) : undefined)
+      ?? (target === 'chat-completions' || target === 'messages' ? unplacedInputReason(body.input, target === 'messages' ? 'Anthropic Messages' : 'chat completions') : undefined);
   }
   if (client === 'chat-completions') return legacyFunctionsReason(body) ?? (target === 'messages' ? unreadableFileReason(chatFiles(body.messages)) ?? unplacedPartReason(body.messages) : undefined);
   if (client === 'messages' && target === 'chat-completions') return unsendableMediaReason(body.messages);
-  if (client === 'generate-content' || client === 'stream-generate-content') return geminiUntranslatableReason(body);
+  if (client === 'generate-content' || client === 'stream-generate-content') return geminiUntranslatableReason(body, target !== 'chat-completions');
   // Gemini's `:countTokens` and Bedrock's CountTokens are translated to a count (Anthropic's count_tokens is served
   // where Messages is). Bedrock's body is the one with `input` (Google's counts `contents`).
-  if (client === 'count-tokens') return obj(body.input) ? converseCountUntranslatableReason(body) : geminiUntranslatableReason(geminiCountedRequest(body));
+  if (client === 'count-tokens') return obj(body.input) ? converseCountUntranslatableReason(body) : geminiUntranslatableReason(geminiCountedRequest(body), true);
   if (client === 'converse' || client === 'converse-stream') return converseUntranslatableReason(body, target, model);
   // Only Gemini's embeddings are translated (OpenAI's `/v1/embeddings` never is: no target is listed for it).
   if (client === 'embeddings' || client === 'embed-content') return geminiEmbedUntranslatableReason(body, client === 'embeddings');

@@ -5,6 +5,15 @@ import { tollgateError, type TollgateError } from '../../domain/errors.ts';
 
 export type Json = Record<string, unknown>;
 
+/**
+ * A client's part type as a refusal quotes it: a string cut to 64 characters (a client may send a megabyte there),
+ * anything else by its JSON type alone.
+ */
+export function quotedPartType(type: unknown): string {
+  if (typeof type !== 'string') return type === undefined || type === null ? 'null' : `(a ${Array.isArray(type) ? 'array' : typeof type})`;
+  return JSON.stringify(type.length > 64 ? `${type.slice(0, 64)}…` : type);
+}
+
 /** The objects of an array (anything else in it, and anything not an array, is nothing). */
 export function objects(v: unknown): Json[] {
   return Array.isArray(v) ? v.map(obj).filter((x): x is Json => x !== undefined) : [];

@@ -568,3 +568,14 @@ test('a tool name chat refuses (over 64 characters) goes up shortened in tools, 
   const done = (t.take() + t.finish()).split('\n\n').filter(Boolean).map((block) => JSON.parse(block.split('\n')[1]!.slice(6)) as { type: string; item?: { type: string; name: string } }).filter((e) => e.type === 'response.output_item.done');
   assert.deepEqual(done.map((e) => [e.item!.type, e.item!.name]), [['custom_tool_call', patch]]);
 });
+
+test('a Responses content part of a type the translation has no place for is refused on every way to a chat model or Claude, naming the part and the target; the parts it places pass', () => {
+  const input = [{ role: 'user', content: [{ type: 'input_text', text: 'Watch.' }, { type: 'input_video', video_url: 'https://x/v.mp4' }] }];
+  assert.match(translationRefusal('responses', { input }, 'chat-completions') ?? '', /"input_video", which chat completions cannot carry/);
+  for (const target of ['messages', 'invoke', 'converse'] as const) assert.match(translationRefusal('responses', { input }, target) ?? '', /"input_video", which Anthropic Messages cannot carry/, target);
+  const placed = [
+    { role: 'user', content: [{ type: 'input_text', text: 'Read.' }, { type: 'input_image', image_url: 'data:image/png;base64,iVBORw0K' }, { type: 'input_file', file_data: 'data:application/pdf;base64,JVBERi0x' }] },
+    { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Done.' }, { type: 'refusal', refusal: 'Not that.' }] },
+  ];
+  for (const target of ['chat-completions', 'messages'] as const) assert.equal(translationRefusal('responses', { input: placed }, target), undefined, target);
+});

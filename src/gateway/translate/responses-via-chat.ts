@@ -11,7 +11,7 @@ import { storedItems } from './stored-items.ts';
 import { FromChatStream, UnnamedCalls } from './chat-stream.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
-import { chatReasoning, chatText, objects, sealedReasoning, uniqueCallId, unsealedReasoning, type Json } from './json.ts';
+import { chatReasoning, chatText, objects, quotedPartType, sealedReasoning, uniqueCallId, unsealedReasoning, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, fittedOutputLimit, overMessages } from './output-limit.ts';
 import { openaiError } from './openai-error.ts';
 
@@ -36,6 +36,19 @@ function chatContent(content: unknown): unknown {
     else if (part.type === 'input_file' && typeof part.file_url === 'string') parts.push({ type: 'file', file: { file_url: part.file_url } });
   }
   return parts.length === 1 && parts[0]!.type === 'text' ? parts[0]!.text : parts;
+}
+
+/** The message content parts `chatContent` places: a part of any other type would be left out. */
+const PLACED_PARTS = new Set(['input_text', 'output_text', 'text', 'refusal', 'input_image', 'input_audio', 'input_file']);
+
+/**
+ * Why a Responses request's messages cannot go to `target` (named for the client: chat completions, Anthropic Messages),
+ * if they cannot: a content part of a type the translation has no place for would be left out, and the model would
+ * answer without it, the client never told.
+ */
+export function unplacedInputReason(input: unknown, target: string): string | undefined {
+  const part = objects(input).filter((i) => (i.type ?? 'message') === 'message').flatMap((i) => objects(i.content)).find((p) => !PLACED_PARTS.has(String(p.type)));
+  return part ? `it sends a content part of type ${quotedPartType(part.type)}, which ${target} cannot carry; send it as text instead` : undefined;
 }
 
 function outputTexts(output: unknown): string[] {
