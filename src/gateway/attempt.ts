@@ -404,7 +404,7 @@ export async function runAttempts(ctx: RequestContext, planned: readonly Attempt
     // the chain again against the same keys, which an operator has to fix.
     const headers = error.spec !== Errors.upstreamQuotaExhausted && error.status === 429 ? retryHeaders(records)
       : error.spec === Errors.allProvidersFailed && records.every(refusedKey) ? { 'x-should-retry': 'false' } : undefined;
-    writeError(ctx, error, ctx.attemptsMade, headers);
+    writeError(ctx, error, headers);
   }
   ctx.endedAt = performance.now();
   // After the answer is flushed: estimating tokens must not delay the client's last bytes. The
@@ -593,7 +593,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         // An answer the client's format cannot carry (a tool call's arguments that are no JSON object): served and
         // billed all the same — the provider did the work, and another attempt would be billed for the same cut.
         if (!(error instanceof TollgateError)) throw error;
-        if (!ctx.clientGone) writeError(ctx, error, attemptNumber, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, 'json'));
+        if (!ctx.clientGone) writeError(ctx, error, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, 'json'));
         return 'served';
       }
       // Firewall's response rules on the answer's tool calls, in the client's format (only for a key with a policy).

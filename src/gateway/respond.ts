@@ -21,13 +21,13 @@ export function writeJson(res: ServerResponse, status: number, headers: OutHeade
  */
 const NOT_RETRYABLE = new Set([Errors.upstreamQuotaExhausted, Errors.providerKeyUnreadable, Errors.routingLoop, Errors.toolCallArgumentsInvalid]);
 
-/** The error as the SDKs of the request's format expect it; `attempts` when upstream calls were made. */
-export function writeError(ctx: RequestContext, error: TollgateError, attempts = 0, extra?: OutHeaders): void {
+/** The error as the SDKs of the request's format expect it, counting the upstream attempts made so far (`attemptsMade`). */
+export function writeError(ctx: RequestContext, error: TollgateError, extra?: OutHeaders): void {
   const { res } = ctx;
   if (res.headersSent || res.destroyed) return;
   const headers = baseHeaders(ctx.requestId);
   // On every answer, rejections included (`0`: refused before any upstream call), as ngrok documents it.
-  headers[H_ATTEMPTS] = String(attempts);
+  headers[H_ATTEMPTS] = String(ctx.attemptsMade);
   if (ctx.rejectedModels) headers[H_REJECTED] = ctx.rejectedModels;
   // Where each SDK looks for a request id (OpenAI's `x-request-id`, Anthropic's `request-id`): its error then
   // carries the id of this answer (`err.request_id` / `err.requestID`), as it would from the provider.

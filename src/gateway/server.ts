@@ -97,14 +97,13 @@ function onStageError(this: RequestContext, error: unknown): void {
   try {
     if (error instanceof TollgateError || isTooDeep(error)) {
       const answer = error instanceof TollgateError ? error : tollgateError('badRequestBody', { reason: 'the body is nested too deeply.' });
-      // Attempts already sent (none before the attempt loop) are counted, as every other answer counts them.
-      writeError(this, answer, this.attemptsMade);
+      writeError(this, answer);
       this.deps.observer?.answered(this);
       return;
     }
     this.deps.logger.error({ requestId: this.requestId, err: error instanceof Error ? error.message : String(error) }, 'gateway request failed');
     const internal = tollgateError('internal');
-    writeError(this, internal, this.attemptsMade);
+    writeError(this, internal);
     // Headers already out (a bug mid-stream): no error answer could be written, but the access line still names the
     // failure the client's cut answer came from.
     const cut = this.res.headersSent && !this.res.writableEnded;
@@ -176,7 +175,7 @@ export class RequestsInFlight {
         const error = tollgateError('upstreamStreamBroken', { reason: 'the gateway stopped before the stream finished; retry the request.' });
         endStreamWithError(ctx, error, ctx.nextSequence?.());
       } else {
-        writeError(ctx, tollgateError('gatewayStopping'), ctx.attemptsMade);
+        writeError(ctx, tollgateError('gatewayStopping'));
       }
       ctx.current?.abort('shutdown');
       // A judgement has no deadline of the grace period's: left open, the stop would wait for it up to its own limit.
@@ -274,7 +273,7 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
     if (path === REALTIME_PATH && method === 'GET') {
       // A Connection header of ours replaces node's own, so a client's `close` (or HTTP/1.0's default) is kept in it.
       const connection = res.shouldKeepAlive ? 'upgrade' : 'upgrade, close';
-      writeError(ctx, tollgateError('realtimeUpgradeRequired'), 0, req.httpVersionMajor === 1 ? { upgrade: 'websocket', connection } : undefined);
+      writeError(ctx, tollgateError('realtimeUpgradeRequired'), req.httpVersionMajor === 1 ? { upgrade: 'websocket', connection } : undefined);
       return ctx.deps.observer?.answered(ctx);
     }
     refuse(ctx, tollgateError('unsupportedPath', { method: method ?? '', path, hint: pathHint(method, path) }));
