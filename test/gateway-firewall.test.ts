@@ -841,23 +841,32 @@ describe('Firewall decision rules, judged by the decision model', () => {
     assert.equal(blocked.choices[0]!.message.content, 'Blocked by the gateway\'s Firewall: rule "Rule 33" (hard block) could not check this request, and its policy blocks what it cannot check.');
   });
 
-  test('a client that leaves while its request is judged: the judgement is cut there, and recorded as one whose outcome is unknown', async () => {
-    judged(enforced([WIPE]));
-    const sent = fake.requests.length;
-    const recorded = usage.length;
-    const leaving = new AbortController();
-    const asked = fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', signal: leaving.signal, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'tidy up FAKE-JUDGE-SLOW-1500' }] }) });
-    while (judgements(sent).length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    leaving.abort();
-    await assert.rejects(asked);
-    let judgement: UsageEvent | undefined;
-    for (const started = Date.now(); !judgement && Date.now() - started < 2000; await new Promise((resolve) => setTimeout(resolve, 5))) {
-      judgement = usage.slice(recorded).filter(finishedEvent).find((e) => e.model === 'gpt-4o-mini');
+  test('a client that leaves while its request is judged: the judgement is cut there, and recorded as one whose outcome is unknown; the request is recorded as its first attempt, never sent, its outcome unknown', async () => {
+    for (const onError of ['block', 'log'] as const) {
+      judged(enforced([WIPE], { onError }));
+      const sent = fake.requests.length;
+      const recorded = usage.length;
+      const leaving = new AbortController();
+      const asked = fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', signal: leaving.signal, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'tidy up FAKE-JUDGE-SLOW-1500' }] }) });
+      while (judgements(sent).length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      leaving.abort();
+      await assert.rejects(asked);
+      const finished = () => usage.slice(recorded).filter(finishedEvent);
+      for (const started = Date.now(); finished().length < 2 && Date.now() - started < 2000;) await new Promise((resolve) => setTimeout(resolve, 5));
+      const judgement = finished().find((e) => e.model === 'gpt-4o-mini');
+      // Not left to run to the decision model's time limit (500 ms here) for nobody.
+      assert.deepEqual(judgement && [judgement.completion, judgement.timedOut, judgement.isError, judgement.costPico], ['unknown', false, true, 0n], onError);
+      assert.ok(judgement!.upstreamDurationMs < 400, `cut after ${judgement!.upstreamDurationMs} ms`);
+      assert.equal(fake.requests.slice(sent).filter((r) => r.body!.model === 'gpt-4o').length, 0, 'the request itself never sent');
+      // The request it judged is in usage, as one the stop cut while judged is: its first attempt, begun and never
+      // sent, `unknown` as an attempt its client left while it was being noted, at no cost, with no verdict (the rule
+      // was not "could not check": nobody was left to judge it for). Before, onError block recorded a block the client
+      // never got (`succeeded`, 200, its verdict), and log no event of the request at all.
+      const own = finished().filter((e) => e.model === 'gpt-4o');
+      assert.deepEqual(own.map((e) => [e.attemptNumber, e.isFinalAttempt, e.completion, e.retryAction, e.isError, e.statusCode, e.timedOut, e.costPico, e.firewall]), [[1, true, 'unknown', 'fail_fast', true, 0, false, 0n, null]], onError);
+      // Journaled as any attempt is, under the same id.
+      assert.ok(usage.slice(recorded).some((e) => !finishedEvent(e) && e.id === own[0]!.id && e.gatewayCall === undefined), onError);
     }
-    // Not left to run to the decision model's time limit (500 ms here) for nobody.
-    assert.deepEqual(judgement && [judgement.completion, judgement.timedOut, judgement.isError, judgement.costPico], ['unknown', false, true, 0n]);
-    assert.ok(judgement!.upstreamDurationMs < 400, `cut after ${judgement!.upstreamDurationMs} ms`);
-    assert.equal(fake.requests.slice(sent).filter((r) => r.body!.model === 'gpt-4o').length, 0, 'the request itself never sent');
   });
 
   describe('a judge that never answers', () => {
@@ -995,6 +1004,9 @@ describe('Firewall decision rules, judged by the decision model', () => {
         // Before, `succeeded`: the answer had come, though never to the client.
         const [own] = await eventsOn(recorded, 'tool-each-said-x');
         assert.deepEqual([own!.completion, own!.isError, own!.isFinalAttempt, own!.usageEstimated, own!.inputTokens, own!.outputTokens], ['unknown', false, true, false, FAKE_USAGE.input, FAKE_USAGE.output]);
+        // No verdict for the call its leaving kept from being judged, as none is when the stop cuts it: before, onError's
+        // block, "could not check", for a call nobody was left to judge in an answer nobody got.
+        assert.equal(own!.firewall, null);
       } finally {
         await patient.close(0);
       }
@@ -1046,6 +1058,8 @@ describe('Firewall decision rules, judged by the decision model', () => {
         // Before, `succeeded`: the final event had come, though never to the client.
         const [own] = await eventsOn(recorded, 'tool-x');
         assert.deepEqual([own!.completion, own!.isFinalAttempt, own!.usageEstimated, own!.inputTokens, own!.outputTokens], ['unknown', true, false, FAKE_USAGE.input, FAKE_USAGE.output]);
+        // No verdict for the call its leaving kept from being judged (before, onError's block), as for a JSON answer.
+        assert.equal(own!.firewall, null);
       } finally {
         await patient.close(0);
       }

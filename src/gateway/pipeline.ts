@@ -472,7 +472,12 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
   // Counting tokens is how a client learns whether a prompt fits, and it is never billed (meter.ts): the input
   // cap does not refuse it, and nothing is held (nor tokenised to size a hold) once the balance admitted it.
   const admittedInput = counting ? undefined : admitInput(ctx);
-  if (admittedInput) await admittedInput;
+  if (admittedInput) {
+    await admittedInput;
+    // The cap's count waited on the tokenizer: a client that left meanwhile left a request not yet admitted (no event,
+    // as for one that left while its body was read or decoded), and is not worth judging, holding or sending for.
+    if (ctx.clientGone) throw clientLeft();
+  }
   const attempts = planAll(ctx, allowed);
   // Firewall's request rules, once the request would be served (its refusals come first): a block is answered here,
   // never sent, so nothing is held or billed (a zero-cost usage event records the verdict).
@@ -487,9 +492,10 @@ export async function handleModelRequest(ctx: RequestContext): Promise<void> {
     }
   }
   // The shutdown grace period ran out before any attempt (mostly while the rules were judged: no verdict then,
-  // firewall/index.ts): the client has its 503 ("retry"). Nothing will be sent, so nothing is held; the attempt loop
-  // records the request's first attempt as the stop cut it, never sent, as one the stop cut while it was being noted.
-  const reserved = counting || cutByShutdown(ctx) ? undefined : reserveCredit(ctx, attempts);
+  // firewall/index.ts): the client has its 503 ("retry"). Or the client left while they were judged (no verdict
+  // either). Nothing will be sent, so nothing is held; the attempt loop records the request's first attempt, never
+  // sent, as one the stop cut, or its client left, while it was being noted: the request admitted and judged is in usage.
+  const reserved = counting || cutByShutdown(ctx) || ctx.clientGone ? undefined : reserveCredit(ctx, attempts);
   if (reserved) await reserved;
   try {
     await runAttempts(ctx, attempts);

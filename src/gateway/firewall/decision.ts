@@ -183,19 +183,28 @@ function begunJudgement(ctx: RequestContext, plan: AttemptPlan, id: string): Beg
 }
 
 /**
+ * Nobody waits for a verdict any more: the client left, or the stop answered it (its 503 or error event). No judgement
+ * is asked then, and none given for what was not judged: not the rule's "could not check" (onError's), which would
+ * report a block or an unchecked rule on the request's event for a request or answer nobody received.
+ */
+export function verdictUnawaited(ctx: RequestContext): boolean {
+  return ctx.clientGone || cutByShutdown(ctx);
+}
+
+/**
  * One call to the decision model, journaled before it is sent as an attempt is, and its usage recorded; never throws
  * (a failure is `flagged` undefined). Undefined when it is not asked at all: the client left, the gateway stopped, the
  * request's time or its judgements ran out.
  */
 async function callJudge(ctx: RequestContext, plan: AttemptPlan, phase: FirewallPhase, instructions: string, environment: readonly string[], item: string): Promise<Judgement | undefined> {
   const state = judgementsOf(ctx);
-  if (ctx.clientGone || cutByShutdown(ctx) || state.asked >= JUDGEMENTS_MAX || judgementTimeMs(ctx) <= 0) return undefined;
+  if (verdictUnawaited(ctx) || state.asked >= JUDGEMENTS_MAX || judgementTimeMs(ctx) <= 0) return undefined;
   state.asked++;
   const out: Judgement = { id: newId('usageEvent'), flagged: undefined, statusCode: 0, timedOut: false, cancelled: false, usage: undefined, durationMs: 0 };
   await ctx.deps.usage.begin(begunJudgement(ctx, plan, out.id));
   // Left, stopped, or out of time, while it was being noted: never sent (its begun row still gets its event).
   const timeoutMs = judgementTimeMs(ctx);
-  if (ctx.clientGone || cutByShutdown(ctx) || timeoutMs <= 0) {
+  if (verdictUnawaited(ctx) || timeoutMs <= 0) {
     out.cancelled = ctx.clientGone;
     out.timedOut = !ctx.clientGone && !cutByShutdown(ctx);
     return out;
@@ -342,12 +351,12 @@ class CallJudgements {
   readonly real: CallDecider = (rule, name, args) => this.#answers.get(questionKey(rule, callItem(name, args)));
 
   /**
-   * The shutdown grace period cut the answer (and the judgements): its client has the stop's 503 or error event, never
-   * the answer, so no call is screened for real any more — no verdict (even onError's) is noted for calls nobody
-   * judged in an answer nobody got, as none is for request rules (index.ts `screenRequest`).
+   * The shutdown grace period cut the answer (and the judgements), or its client left: it has the stop's 503 or error
+   * event, or nothing, never the answer, so no call is screened for real any more — no verdict (even onError's) is
+   * noted for calls nobody judged in an answer nobody got, as none is for request rules (index.ts `screenRequest`).
    */
   get cut(): boolean {
-    return cutByShutdown(this.#ctx);
+    return verdictUnawaited(this.#ctx);
   }
 
   /** The questions the last probe asked, settled; undefined when it asked none. */
@@ -375,7 +384,7 @@ export function screenAnswer(ctx: RequestContext, surface: ApiSurface, body: Buf
   if (!judgements) return screenJsonAnswer(surface, body, policies, noted);
   decidingWith(judgements.probe, () => screenJsonAnswer(surface, body, policies, []));
   const wanted = judgements.wanted();
-  // Cut by the stop: never sent (attempt.ts), so left as it came.
+  // Cut by the stop or its client's leaving: never sent (attempt.ts), so left as it came.
   const screen = () => judgements.cut ? body : decidingWith(judgements.real, () => screenJsonAnswer(surface, body, policies, noted));
   return wanted ? wanted.then(screen) : screen();
 }
@@ -423,7 +432,7 @@ class JudgedGuard implements ScreeningGuard {
 
   #step(step: (guard: ToolCallGuard) => Buffer | undefined): GuardOutput {
     const judgements = this.#judgements;
-    // Cut by the stop: nothing more of the stream is asked about, screened or written.
+    // Cut by the stop or the client's leaving: nothing more of the stream is asked about, screened or written.
     if (judgements.cut) return undefined;
     decidingWith(judgements.probe, () => step(this.#probe));
     const wanted = judgements.wanted();

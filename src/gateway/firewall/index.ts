@@ -4,13 +4,13 @@
 // in Ngrok-AIG-Firewall and on the access line.
 import { blockingFinding, compilePolicy, decisionRulesToJudge, hasRules, judgeRequest, keyPolicies, type CompiledPolicy, type Decided, type FirewallFinding, type RequestParts } from '../../domain/firewall.ts';
 import type { ApiSurface } from '../../catalog/types.ts';
-import { cutByShutdown, type RequestContext } from '../context.ts';
+import type { RequestContext } from '../context.ts';
 import type { AccountSnapshot, ConfigurationState } from '../../state/types.ts';
 import { headerText, H_FIREWALL, type OutHeaders } from '../headers.ts';
 import { tollgateError } from '../../domain/errors.ts';
 import { editedBodyText, repeatedKey } from '../body-edit.ts';
 import { requestPolicies } from './plugins.ts';
-import { judgeDecisionRules, judgesDecisions } from './decision.ts';
+import { judgeDecisionRules, judgesDecisions, verdictUnawaited } from './decision.ts';
 import { requestParts, screenedBedrockTurn, screenedOtherTurn, screenedSurface } from './request-view.ts';
 
 /**
@@ -94,9 +94,10 @@ export function screenRequest(ctx: RequestContext, policies: readonly CompiledPo
   if (twice !== undefined) throw tollgateError('invalidRequest', { reason: `the key "${twice.slice(0, 64)}" is given twice in one object: the provider could read the value this access key's Firewall rules did not check. Send it once.` });
   const parts = requestParts(ctx.route.surface, ctx.body!);
   if (!judgesDecisions(ctx.deps) || decisionRulesToJudge(policies, 'request').length === 0) return requestVerdict(ctx, policies, parts);
-  // The shutdown grace period cut the judgements: the client has its 503 ("retry"), and no verdict (even onError's)
-  // is given, reported or recorded for rules nobody judged.
-  return judgeDecisionRules(ctx, policies, parts).then((decisions) => cutByShutdown(ctx) ? undefined : requestVerdict(ctx, policies, parts, (rule) => decisions.get(rule)));
+  // The shutdown grace period cut the judgements (the client has its 503, "retry"), or the client left: no verdict
+  // (even onError's) is given, reported or recorded for rules nobody judged. The request goes on to be recorded as its
+  // first attempt, never sent (pipeline.ts).
+  return judgeDecisionRules(ctx, policies, parts).then((decisions) => verdictUnawaited(ctx) ? undefined : requestVerdict(ctx, policies, parts, (rule) => decisions.get(rule)));
 }
 
 function requestVerdict(ctx: RequestContext, policies: readonly CompiledPolicy[], parts: RequestParts, decided?: Decided): FirewallFinding | undefined {
