@@ -10,6 +10,7 @@ import pg from 'pg';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql, type KyselyPlugin, type LogEvent, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
 import { STORE_KINDS, type StoreKind } from './helpers/stores.ts';
 import { LineCapture } from './helpers/log-capture.ts';
+import { accountAndIdSeal } from './helpers/legacy-seal.ts';
 import { startControl, type TestControl } from './helpers/control.ts';
 import { GatewayState, MAX_KEY_LOOKUPS, MAX_KEY_LOOKUPS_WAITING } from '../src/state/gateway-state.ts';
 import { PlaygroundTokens } from '../src/domain/playground-token.ts';
@@ -518,6 +519,23 @@ for (const kind of STORE_KINDS) {
         await within(2_000, () => state.account(c.accountId).providerKeys.size === 1);
         assert.deepEqual([...state.account(c.accountId).providerKeys.keys()], [victim]);
         assert.equal(state.account(c.accountId).providerKeysByProvider.get('their-proxy'), undefined);
+      } finally {
+        await state.close();
+        await c.close();
+      }
+    });
+
+    test('a provider key sealed before its provider was bound (the builds of 2026-12-03 07:23–08:03) is still used after an upgrade', async () => {
+      const c = await startControl(kind);
+      const state = newState(c);
+      try {
+        const id = ((await c.call('POST', '/provider-keys', { providerId: 'openai', name: 'early', value: 'sk-early-4444444444444444' })).json() as { id: string }).id;
+        await c.store.db.updateTable('providerKeys').set({ sealedValue: accountAndIdSeal(c.config.masterKey, 'sk-early-4444444444444444', { accountId: c.accountId, id }) }).where('id', '=', id).execute();
+        await state.start();
+        const key = await createKey(c);
+        assert.ok(await state.authenticate(key.token));
+        assert.equal(state.account(c.accountId).providerKeys.get(id)?.value, 'sk-early-4444444444444444');
+        assert.equal(state.account(c.accountId).unreadableProviderKeys.size, 0);
       } finally {
         await state.close();
         await c.close();

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { STORE_KINDS } from './helpers/stores.ts';
 import { startControl, type TestControl } from './helpers/control.ts';
 import { Children, type Child } from './helpers/processes.ts';
-import { legacySeal } from './helpers/legacy-seal.ts';
+import { accountAndIdSeal, legacySeal } from './helpers/legacy-seal.ts';
 import { parseDatabaseUrl } from '../src/store/database.ts';
 import { parseMasterKey, providerKeyBinding, SecretBox } from '../src/domain/secret-box.ts';
 import { openCapture, sealCapture, type RequestCapture } from '../src/domain/request-capture.ts';
@@ -69,6 +69,9 @@ for (const kind of STORE_KINDS) {
         // One value as sealed before values were bound to their row: the rotation binds it too.
         const legacy = [...plain.keys()][1]!;
         await c.store.db.updateTable('providerKeys').set({ sealedValue: legacySeal(c.config.masterKey, plain.get(legacy)!) }).where('id', '=', legacy).execute();
+        // One as sealed bound to its account and id but not its provider (2026-12-03 07:23–08:03): bound whole too.
+        const early = await c.store.db.selectFrom('providerKeys').select(['id', 'accountId']).where('id', '=', [...plain.keys()][2]!).executeTakeFirstOrThrow();
+        await c.store.db.updateTable('providerKeys').set({ sealedValue: accountAndIdSeal(c.config.masterKey, plain.get(early.id)!, early) }).where('id', '=', early.id).execute();
         const out = JSON.parse(await children.run('rotate', ['rotate-secret', '--new-key', newHex], env)) as { resealed: number; alreadyNew: number };
         assert.deepEqual(out, { resealed: 3, alreadyNew: 0 });
         const newBox = new SecretBox(Buffer.from(newHex, 'hex'));

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Kysely } from 'kysely';
 import { databaseUrlFrom, loadConfig } from '../config/config.ts';
-import { parseMasterKey, providerKeyBinding, SecretBox } from '../domain/secret-box.ts';
+import { openProviderKey, parseMasterKey, providerKeyBinding, SecretBox } from '../domain/secret-box.ts';
 import { openStore, requireExistingDatabase } from '../store/database.ts';
 import { heldJournalSlots } from '../usage/journal-file.ts';
 import type { Database } from '../store/schema.ts';
@@ -79,11 +79,10 @@ export async function resealProviderKeys(db: Kysely<Database>, dialect: 'sqlite'
     const updates: { id: string; sealedValue: string }[] = [];
     let alreadyNew = 0;
     for (const row of rows) {
-      const binding = providerKeyBinding(row);
-      const plain = tryOpen(oldBox, row.sealedValue, binding);
-      // Re-sealed as v2, so rotating the master key also binds values sealed before the binding existed.
-      if (plain !== undefined) updates.push({ id: row.id, sealedValue: newBox.seal(plain, binding) });
-      else if (tryOpen(newBox, row.sealedValue, binding) !== undefined) alreadyNew++; // a re-run after success
+      const plain = tryOpen(oldBox, row);
+      // Re-sealed bound to the whole row, so rotating the master key also binds values sealed before that binding.
+      if (plain !== undefined) updates.push({ id: row.id, sealedValue: newBox.seal(plain, providerKeyBinding(row)) });
+      else if (tryOpen(newBox, row) !== undefined) alreadyNew++; // a re-run after success
       else unreadable.push(row.id);
     }
     if (unreadable.length > 0) {
@@ -101,16 +100,16 @@ export async function resealProviderKeys(db: Kysely<Database>, dialect: 'sqlite'
  */
 export async function checkProviderKeys(db: Kysely<Database>, box: SecretBox): Promise<RotationResult> {
   const rows = await db.selectFrom('providerKeys').select(['id', 'accountId', 'providerId', 'sealedValue']).where('sealedValue', '!=', '').orderBy('id').execute();
-  const unreadable = rows.filter((row) => tryOpen(box, row.sealedValue, providerKeyBinding(row)) === undefined).map((row) => row.id);
+  const unreadable = rows.filter((row) => tryOpen(box, row) === undefined).map((row) => row.id);
   if (unreadable.length > 0) {
     throw new Error(`the new key is the current key, and ${unreadable.length} provider key(s) do not open under it (${unreadable.slice(0, 5).join(', ')}${unreadable.length > 5 ? ', …' : ''}); nothing was changed`);
   }
   return { resealed: 0, alreadyNew: rows.length };
 }
 
-function tryOpen(box: SecretBox, sealed: string, binding: string): string | undefined {
+function tryOpen(box: SecretBox, row: { accountId: string; providerId: string; id: string; sealedValue: string }): string | undefined {
   try {
-    return box.open(sealed, binding);
+    return openProviderKey(box, row.sealedValue, row);
   } catch {
     return undefined;
   }

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newAccessKeyToken, newId, redactSecret, sha256Hex } from './ids.ts';
-import { SecretBox, parseMasterKey, providerKeyBinding } from './secret-box.ts';
+import { SecretBox, openProviderKey, parseMasterKey, providerKeyBinding } from './secret-box.ts';
 import { randomBytes } from 'node:crypto';
-import { legacySeal } from '../../test/helpers/legacy-seal.ts';
+import { accountAndIdSeal, legacySeal } from '../../test/helpers/legacy-seal.ts';
 
 test('ids carry their prefix and sort by creation, even within one millisecond', () => {
   const ids = Array.from({ length: 500 }, () => newId('accessKey'));
@@ -54,6 +54,23 @@ test('a sealed value opens only for the row (account, provider, key) it was seal
   const legacy = legacySeal(key, 'sk-legacy');
   assert.equal(box.open(legacy, providerKeyBinding({ accountId: 'acct_any', providerId: 'openai', id: 'aigpk_any' })), 'sk-legacy');
   assert.throws(() => box.open(`v9:${legacy.slice(3)}`, 'x'), /unknown sealed secret version/);
+});
+
+test('a provider key sealed before its provider was bound (v2 of 2026-12-03 07:23–08:03) still opens for its row after an upgrade, and for no other', () => {
+  const key = randomBytes(32);
+  const box = new SecretBox(key);
+  const row = { accountId: 'acct_victim', providerId: 'openai', id: 'aigpk_1' };
+  assert.equal(openProviderKey(box, accountAndIdSeal(key, 'sk-early', row), row), 'sk-early');
+  assert.equal(openProviderKey(box, box.seal('sk-now', providerKeyBinding(row)), row), 'sk-now');
+  assert.equal(openProviderKey(box, legacySeal(key, 'sk-v1'), row), 'sk-v1');
+  const early = accountAndIdSeal(key, 'sk-early', row);
+  assert.throws(() => openProviderKey(box, early, { ...row, accountId: 'acct_attacker' }), 'copied into another account');
+  assert.throws(() => openProviderKey(box, early, { ...row, id: 'aigpk_2' }), 'copied into another key of the account');
+  assert.throws(() => openProviderKey(new SecretBox(randomBytes(32)), early, row), 'another master key');
+  // A row whose id spells the provider and id of another row: the early binding must not open that row's value.
+  const victim = box.seal('sk-victim', providerKeyBinding(row));
+  assert.throws(() => openProviderKey(box, victim, { accountId: 'acct_victim', providerId: 'their-proxy', id: 'openai aigpk_1' }));
+  assert.throws(() => openProviderKey(box, victim, { accountId: 'acct_victim openai', providerId: 'their-proxy', id: 'aigpk_1' }));
 });
 
 test('the master key must be 32 bytes as hex or base64', () => {

@@ -3,12 +3,40 @@
 // id, as GCM's additional data): a sealed value copied into another row (another account's key), or its row
 // pointed at another provider (one whose base URL the writer controls), by anyone who can write the table but
 // does not hold the master key, no longer opens. `v1:` values (sealed before the binding) still open, unbound;
-// any write of the value (rotation of the key or of the master key) makes it v2.
+// `v2:` values of the builds that bound them to account and key id only (see openProviderKey) open bound to those;
+// any write of the value (rotation of the key or of the master key) binds it to the whole row.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 /** The row a provider key's sealed value is bound to: whose it is, where it is sent, which key it is. */
 export function providerKeyBinding(row: { accountId: string; providerId: string; id: string }): string {
   return `tollgate provider key ${row.accountId} ${row.providerId} ${row.id}`;
+}
+
+/**
+ * The binding of the `v2:` values sealed by the builds of 2026-12-03 07:23–08:03 UTC (before the provider was
+ * bound too): the same version, so only trying it tells them apart.
+ */
+function accountAndIdBinding(row: { accountId: string; id: string }): string {
+  return `tollgate provider key ${row.accountId} ${row.id}`;
+}
+
+/**
+ * A provider key's value, opened for its row. A value sealed without the provider (accountAndIdBinding) still
+ * opens, as `v1:` values do, rather than leave an upgraded gateway without keys it used the minute before. Only
+ * for ids without a space: `<account> <provider> <id>` could otherwise be spelt by a row whose id is
+ * `<provider> <id>`, and every whole-row value would open pointed at any provider.
+ */
+export function openProviderKey(box: SecretBox, sealed: string, row: { accountId: string; providerId: string; id: string }): string {
+  try {
+    return box.open(sealed, providerKeyBinding(row));
+  } catch (error) {
+    if (!sealed.startsWith('v2:') || row.accountId.includes(' ') || row.id.includes(' ')) throw error;
+    try {
+      return box.open(sealed, accountAndIdBinding(row));
+    } catch {
+      throw error;
+    }
+  }
 }
 
 export class SecretBox {

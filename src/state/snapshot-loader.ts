@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../store/schema.ts';
 import { loadGatewaySettings } from '../store/gateway-config.ts';
 import { inOneSnapshot } from '../store/database.ts';
-import { providerKeyBinding, type SecretBox } from '../domain/secret-box.ts';
+import { openProviderKey, type SecretBox } from '../domain/secret-box.ts';
 import { customProviderState, parseJson } from './custom-provider.ts';
 import type {
   AccessScope, AccountSnapshot, AuthenticatedKey, ConfigurationState, CustomProviderState,
@@ -50,7 +50,7 @@ export async function loadAccountSnapshot(db: Kysely<Database>, secretBox: Secre
     let value = '';
     // A role key holds no secret: nothing to open.
     if (row.awsExternalId === null) try {
-      value = secretBox.open(row.sealedValue, providerKeyBinding({ accountId, providerId: row.providerId, id: row.id }));
+      value = openProviderKey(secretBox, row.sealedValue, { accountId, providerId: row.providerId, id: row.id });
     } catch {
       // A key sealed under another master key, or for another row, is unusable; it is skipped (never logged by value).
       logger.warn({ accountId, providerKeyId: row.id }, 'provider key cannot be decrypted with the current master key for this row; skipped (TOLLGATE_SECRET_KEY changed without `tollgate rotate-secret`, or a rotation was interrupted: re-run it with the same new key)');
