@@ -475,10 +475,9 @@ export class GatewayState {
   #releaseLookup(): void {
     const next = this.#lookupsWaiting.shift();
     if (next) next();
-    else {
-      this.#lookupsRunning--;
-      this.#busyLogged = false;
-    }
+    // The flood is over once no lookup runs: not when a slot first frees with nobody waiting — the lookups given up in
+    // the queue report themselves a few microtasks after freeing theirs, and under load the flood was logged twice.
+    else if (--this.#lookupsRunning === 0) this.#busyLogged = false;
   }
 
   /**
