@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync, zstdCompressSync } from 'node:zlib';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
+import { connect as connectH2 } from 'node:http2';
 import { rawHttp } from './helpers/raw-http.ts';
 import { gw, MANAGED_ANTHROPIC_KEY, MANAGED_OPENAI_KEY, startHarness, type Harness } from './helpers/gateway.ts';
 
@@ -242,6 +243,96 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(big.status, 413);
     assert.equal(big.json().error.code, 'ERR_NGROK_AI_GATEWAY_REQUEST_BODY_TOO_LONG');
     assert.match(big.headers.get('ngrok-aig-request-id')!, RQ);
+  });
+
+  test('a path that is not validly percent-encoded is 400 27228 in its API\'s error shape, over HTTP/1.1 and HTTP/2, not a missing path', async () => {
+    const reason = /^ERR_NGROK_27228: Invalid request: the path is not validly percent-encoded/;
+    for (const path of ['/v1/chat%ZZcompletions', '/v1/chat/completions%', '/v1/chat%FFcompletions']) {
+      const r = await gw(h, path, { token, body: chat() });
+      assert.deepEqual([r.status, r.json().error.code], [400, 'ERR_NGROK_27228'], r.text);
+      assert.match(r.json().error.message, reason);
+      assert.equal(r.headers.get('ngrok-aig-attempts'), '0');
+    }
+    // A Gen AI SDK call whose model is badly escaped: Google's shape, as every refusal on /v1beta/.
+    const gemini = await gw(h, '/v1beta/models/gemini%ZZ:generateContent', { headers: { 'x-goog-api-key': token }, body: {} });
+    assert.deepEqual([gemini.status, gemini.json().error.status], [400, 'INVALID_ARGUMENT']);
+    assert.match(gemini.json().error.message, reason);
+    // A well-formed escape the contract does not serve stays the 404 it was.
+    assert.equal((await gw(h, '/v1/chat%2Fcompletions', { token, body: chat() })).status, 404);
+    const session = connectH2(h.gatewayUrl);
+    try {
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const stream = session.request({ ':method': 'POST', ':path': '/v1/chat%ZZcompletions', authorization: `Bearer ${token}` });
+        let status = 0;
+        let body = '';
+        stream.on('response', (headers) => { status = Number(headers[':status']); });
+        stream.setEncoding('utf8');
+        stream.on('data', (chunk: string) => { body += chunk; });
+        stream.on('end', () => resolve({ status, body }));
+        stream.on('error', reject);
+        stream.end(JSON.stringify(chat()));
+      });
+      assert.equal(answer.status, 400);
+      assert.match((JSON.parse(answer.body) as { error: { message: string } }).error.message, reason);
+    } finally {
+      session.close();
+    }
+  });
+
+  test('every answer says X-Content-Type-Options: nosniff and Ngrok-AIG-Attempts, /healthz and preflights (0) and unparsable requests included', async () => {
+    const answers = [
+      await gw(h, '/v1/chat/completions', { token, body: chat() }),
+      await gw(h, '/v1/chat/completions', { body: chat() }),
+      await gw(h, '/v1/nope', { token, body: {} }),
+      await gw(h, '/v1/models', { token }),
+      await gw(h, '/healthz'),
+      await gw(h, '/v1/chat/completions', { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } }),
+    ];
+    for (const r of answers) assert.equal(r.headers.get('x-content-type-options'), 'nosniff', String(r.status));
+    assert.deepEqual(answers.slice(4).map((r) => [r.status, r.headers.get('ngrok-aig-attempts')]), [[200, '0'], [204, '0']]);
+    // The provider's own header (OpenAI sends it) is not doubled.
+    assert.doesNotMatch(answers[0]!.headers.get('x-content-type-options')!, /,/);
+    const unparsable = await rawHttp(h.gatewayUrl, `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-filler: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assert.deepEqual([unparsable.status, unparsable.headers['x-content-type-options']], [431, 'nosniff']);
+  });
+
+  test('an Expect the gateway cannot meet is 417 in the error shape with a request id (node answered a bare status line)', async () => {
+    const r = await rawHttp(h.gatewayUrl, `POST /v1/messages HTTP/1.1\r\nhost: x\r\nconnection: close\r\nx-api-key: ${token}\r\nexpect: 200-ok\r\ncontent-length: 2\r\n\r\n{}`);
+    assert.equal(r.status, 417);
+    assert.match(r.headers['ngrok-aig-request-id'] ?? '', RQ);
+    assert.equal(r.headers['ngrok-aig-attempts'], '0');
+    const body = JSON.parse(r.body) as { type: string; error: { code: string; message: string } };
+    assert.deepEqual([body.type, body.error.code], ['error', 'ERR_NGROK_27228'], 'Anthropic\'s shape on /v1/messages');
+    assert.match(body.error.message, /the Expect header asks for "200-ok"; only "100-continue" is supported/);
+    // 100-continue itself is served as before.
+    const json = JSON.stringify(chat('continue'));
+    const served = await rawHttp(h.gatewayUrl, `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer ${token}\r\nexpect: 100-continue\r\ncontent-length: ${json.length}\r\n\r\n${json}`);
+    assert.match(served.body, /HTTP\/1\.1 200 OK/);
+  });
+
+  test('two access keys in one request are never served by whichever came first: refused 401, saying which header was read', async () => {
+    h.fake.reset();
+    const json = JSON.stringify(chat('twice'));
+    // node kept the first Authorization and dropped the second unseen: the key served depended on the headers' order.
+    for (const [first, second] of [[token, 'ng-other'], ['ng-other', token]]) {
+      const r = await rawHttp(h.gatewayUrl, `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer ${first}\r\nauthorization: Bearer ${second}\r\ncontent-length: ${json.length}\r\n\r\n${json}`);
+      assert.equal(r.status, 401);
+      assert.match((JSON.parse(r.body) as { error: { message: string } }).error.message, /sends its access key header more than once/);
+    }
+    assert.equal(h.fake.requests.length, 0);
+    // A client sending a stale bearer token beside a valid x-api-key (hand-set default headers, a proxy adding one):
+    // Authorization is the one read, and its refusal says so rather than call the key the user checked invalid.
+    const both = await gw(h, '/v1/messages', { token: 'ng-stale-token', headers: { 'x-api-key': token, 'anthropic-version': '2023-06-01' }, body: { model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] } });
+    assert.deepEqual([both.status, both.json().error.type], [401, 'authentication_error']);
+    assert.match(both.json().error.message, /the access key in the Authorization header is invalid or has been deleted\. The request also has an x-api-key header with another key, which is not read when Authorization holds one/);
+    assert.equal((await gw(h, '/v1/chat/completions', { token, headers: { 'x-api-key': 'ng-other' }, body: chat() })).status, 200, 'Authorization first, as documented');
+  });
+
+  test('a JSON body starting with a byte order mark is refused naming the mark, not as "not valid JSON"', async () => {
+    const r = await fetch(`${h.gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: `\ufeff${JSON.stringify(chat())}` });
+    const body = (await r.json()) as { error: { code: string; message: string } };
+    assert.deepEqual([r.status, body.error.code], [400, 'ERR_NGROK_3801']);
+    assert.match(body.error.message, /starts with a byte order mark \(U\+FEFF\)/);
   });
 
   test("a body over the limit is ngrok's REQUEST_BODY_TOO_LONG with its message, as both SDKs read it; nothing reaches a provider", async () => {

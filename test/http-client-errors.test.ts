@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { connect as connectH2, constants as h2constants } from 'node:http2';
 import pino from 'pino';
 import { BOOTSTRAP, gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { rawHttp } from './helpers/raw-http.ts';
@@ -111,6 +112,33 @@ describe('slow clients', () => {
     const access = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.log === 'access');
     const timedOut = access.at(-1)!;
     assert.deepEqual([timedOut.status, timedOut.errorCode, timedOut.clientGone], [408, 'ERR_NGROK_27228', false]);
+  });
+
+  test('an HTTP/2 client that resets its stream mid-body is logged as a client that left (499, clientGone), as on HTTP/1.1', async () => {
+    const session = connectH2(h.gatewayUrl);
+    try {
+      const seen = capture.lines.length;
+      await new Promise<void>((resolve) => {
+        const stream = session.request({ ':method': 'POST', ':path': '/v1/messages', 'x-api-key': token, 'content-length': '100' });
+        stream.on('error', () => { /* the reset is this test's own */ });
+        stream.on('close', () => resolve());
+        stream.write('{"model"', () => setTimeout(() => stream.close(h2constants.NGHTTP2_CANCEL), 100));
+      });
+      const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        const deadline = Date.now() + 5000;
+        const look = (): void => {
+          const found = capture.lines.slice(seen).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.log === 'access');
+          if (found) return resolve(found);
+          if (Date.now() > deadline) return reject(new Error('no access line'));
+          setTimeout(look, 25);
+        };
+        look();
+      });
+      assert.deepEqual([line.surface, line.status, line.errorCode, line.clientGone], ['messages', 499, 'client-gone', true]);
+      assert.ok(!capture.lines.slice(seen).join('\n').includes('gateway request failed'), 'not the gateway\'s failure');
+    } finally {
+      session.close();
+    }
   });
 
   test('an answer streaming longer than the request timeout is not cut', async () => {

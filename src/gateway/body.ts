@@ -102,7 +102,8 @@ export function parseBody(received: Buffer): { raw: Buffer; body: Record<string,
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw tollgateError('badRequestBody', { reason: 'the body is not valid JSON.' });
+    // Editors on Windows save "UTF-8" with a byte order mark: the JSON looks valid to its author, so it is named.
+    throw tollgateError('badRequestBody', { reason: text.charCodeAt(0) === 0xfeff ? 'the body starts with a byte order mark (U+FEFF), which JSON sent over a network must not carry (RFC 8259 §8.1); send UTF-8 without it.' : 'the body is not valid JSON.' });
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw tollgateError('badRequestBody', { reason: 'the body must be a JSON object.' });

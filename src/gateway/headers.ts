@@ -68,7 +68,10 @@ export function headerText(text: string): string {
   return HEADER_SAFE.test(text) ? text : text.replace(UNSAFE_CHAR, percentEncode);
 }
 
-/** The headers every gateway response carries. */
+/**
+ * The headers every gateway response carries. `nosniff`: a browser must not run an error page that echoes a client's
+ * path or model name as HTML; lower-case, so a provider's own (OpenAI sends it) replaces it rather than doubling it.
+ */
 export function baseHeaders(requestId: string): OutHeaders {
-  return { [H_REQUEST_ID]: requestId, 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSED_HEADERS };
+  return { [H_REQUEST_ID]: requestId, 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSED_HEADERS, 'x-content-type-options': 'nosniff' };
 }

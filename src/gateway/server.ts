@@ -90,6 +90,8 @@ function onStageError(this: RequestContext, error: unknown): void {
     if (this.answeredStatus === 0) {
       // Nobody to answer, and not the gateway's failure: no error line, no `internal` in the metrics.
       this.errorCode = 'client-gone';
+      // An HTTP/2 stream reset mid-body fails the read before its response's 'close' (onResponseClose) would say so.
+      this.clientGone = true;
     }
     this.deps.observer?.answered(this);
     return;
@@ -120,6 +122,8 @@ function onStageError(this: RequestContext, error: unknown): void {
 
 function preflight(req: IncomingMessage, res: ServerResponse): void {
   const headers = baseHeaders(newId('request'));
+  // ngrok: "every response through ngrok.ai includes" it; no provider is called for a preflight.
+  headers[H_ATTEMPTS] = '0';
   headers['Access-Control-Allow-Methods'] = CORS_PREFLIGHT_METHODS;
   const asked = req.headers['access-control-request-headers'];
   headers['Access-Control-Allow-Headers'] = typeof asked === 'string' && asked ? asked : CORS_DEFAULT_ALLOWED_HEADERS;
@@ -263,7 +267,9 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       return;
     }
     if (path === '/healthz' && (method === 'GET' || method === 'HEAD')) {
-      writeJson(res, 200, baseHeaders(ctx.requestId), HEALTH_BODY);
+      const headers = baseHeaders(ctx.requestId);
+      headers[H_ATTEMPTS] = '0';
+      writeJson(res, 200, headers, HEALTH_BODY);
       return;
     }
     // Scrapers that reach only the gateway nodes (TOLLGATE_METRICS_ON_GATEWAY=1); 404 like any path otherwise.
@@ -276,7 +282,32 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       writeError(ctx, tollgateError('realtimeUpgradeRequired'), req.httpVersionMajor === 1 ? { upgrade: 'websocket', connection } : undefined);
       return ctx.deps.observer?.answered(ctx);
     }
+    // A `%` not followed by two hex digits, or escapes that are not UTF-8: no path at all (RFC 3986 §2.1), a 400 as Go's
+    // net/http answers it, not a path this gateway lacks. Looked for only once no route took the path.
+    if (path.includes('%') && !percentDecodable(path)) return refuse(ctx, tollgateError('invalidRequest', { reason: 'the path is not validly percent-encoded: each "%" must start an escape of two hex digits, and the escapes must spell UTF-8.' }));
     refuse(ctx, tollgateError('unsupportedPath', { method: method ?? '', path, hint: pathHint(method, path) }));
+  };
+}
+
+function percentDecodable(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * An `Expect` other than `100-continue` (RFC 9110 §10.1.1): 417 as node would answer, but in the error shape of the
+ * path's API with a request id, as every other refusal. Both protocols: node:http2's compatibility API asks the same.
+ */
+function createExpectationHandler(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return function onExpectation(req, res) {
+    const url = originForm(req.url ?? '/');
+    const q = url.indexOf('?');
+    const ctx = newContext(deps, req, res, errorRouteFor(q < 0 ? url : url.slice(0, q), req.headers));
+    refuse(ctx, new TollgateError(Errors.invalidRequest, { reason: `the Expect header asks for "${String(req.headers.expect).slice(0, 40)}"; only "100-continue" is supported.` }, 417));
   };
 }
 
@@ -302,7 +333,7 @@ function answerUnparsable(error: Error & { code?: string }, socket: Duplex): voi
   }
   const requestId = ctx && ctx.answeredStatus !== 0 ? ctx.requestId : newId('request');
   answerClientError(error, socket, ({ status, reason }) => codecs.openai.errorBody(new TollgateError(Errors.invalidRequest, { reason }, status), requestId),
-    `${H_REQUEST_ID}: ${requestId}\r\n${H_ATTEMPTS}: 0\r\naccess-control-allow-origin: *\r\n`);
+    `${H_REQUEST_ID}: ${requestId}\r\n${H_ATTEMPTS}: 0\r\naccess-control-allow-origin: *\r\nx-content-type-options: nosniff\r\n`);
 }
 
 /**
@@ -329,12 +360,18 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
   // Realtime sessions are in-flight work too: a stopping gateway lets them run for the grace period, then ends them.
   const realtime = new RealtimeGateway(deps);
   // Only GET /v1/realtime's WebSocket upgrade is taken as one; any other request naming an upgrade is an ordinary request.
-  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, ...timeouts, shouldUpgradeCallback: isRealtimeUpgrade }, handler);
+  // joinDuplicateHeaders: node otherwise keeps the first of two Authorization (or Host) headers and drops the other
+  // unseen, so which key a request was served with depended on an order proxies do not keep; joined, two keys are
+  // no key (authenticate.ts), the request is refused and says why.
+  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, ...timeouts, shouldUpgradeCallback: isRealtimeUpgrade, joinDuplicateHeaders: true }, handler);
+  const onExpectation = createExpectationHandler(deps);
+  server.on('checkExpectation', onExpectation);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => realtime.upgrade(req, socket, head));
   // The same port takes HTTP/2 with prior knowledge (the AWS SDK's default for Bedrock Runtime), same handler, same limits.
   const h2c = serveH2c(server, handler, {
     headersTimeoutMs: timeouts.headersTimeout, requestTimeoutMs: timeouts.requestTimeout, keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS, maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
   }, answerH2RequestTimeout);
+  h2c.server.on('checkExpectation', onExpectation);
   // Sockets are tracked (per connection, not per request) so close() can drop connections a client opened
   // but never sent a request on: node counts those as active, not idle, and would wait for them.
   const sockets = new Set<Socket>();
