@@ -8,14 +8,15 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CLI } from './helpers/processes.ts';
+import { fileURLToPath } from 'node:url';
+import { CLI, freePort } from './helpers/processes.ts';
 
-function tollgate(args: string[]): { status: number | null; stderr: string; cwd: string } {
+function tollgate(args: string[], nodeArgs: string[] = []): { status: number | null; stderr: string; cwd: string } {
   // In an empty directory: a command that fell back to the embedded default would leave data/ there.
   const cwd = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
   const env = { ...process.env };
   for (const name of Object.keys(env)) if (name.startsWith('TOLLGATE_')) delete env[name];
-  const run = spawnSync(process.execPath, [CLI, ...args], { cwd, env, encoding: 'utf8', timeout: 20_000 });
+  const run = spawnSync(process.execPath, [...nodeArgs, CLI, ...args], { cwd, env, encoding: 'utf8', timeout: 20_000 });
   return { status: run.status, stderr: run.stderr, cwd };
 }
 
@@ -76,6 +77,34 @@ test('an admin command missing what it needs says what, in one line, before open
     [['usage', 'import', '--file', 'missing.jsonl'], 'cannot read --file "missing.jsonl": no such file'],
     [['usage', 'import', '--file', '.'], 'cannot read --file ".": it is a directory'],
   ]);
+});
+
+test('a negative number is refused in one line by the check of its flag, and an unknown command as any other mistake', () => {
+  refusedBeforeAnythingIsOpened([
+    [['credits', 'grant', '--account', 'acct_x', '--cents', '-5'], '--cents must be a whole number of US cents from 1 to 1000000000000, got "-5"'],
+    [['start', '--api-port', '-1'], '--api-port must be a port number from 0 to 65535 (0: any free port), got "-1"'],
+    [['fake-provider', '--port', '-80'], '--port must be a port number from 0 to 65535 (0: any free port), got "-80"'],
+    [['acounts', 'list'], 'unknown command "acounts" (tollgate --help lists them)'],
+  ]);
+});
+
+test('a database password with an unencoded @ and / is refused masked, not read as a host named by a piece of it', () => {
+  refusedBeforeAnythingIsOpened([
+    [['migrate', '--database-url', 'postgres://tollgate:p@ss/w0rd@127.0.0.1:1/tollgate'], '--database-url: "postgres://tollgate:***@127.0.0.1:1/tollgate" is not a valid postgres:// URL (check the port, and percent-encode special characters in the password)'],
+  ]);
+});
+
+test('a database refusing connections on every address of localhost is said, not an empty "tollgate: "', async () => {
+  const port = await freePort();
+  const preload = fileURLToPath(new URL('./helpers/localhost-both-families.ts', import.meta.url));
+  const run = tollgate(['accounts', 'list', '--database-url', `postgres://tollgate:s3cret-pw@localhost:${port}/tollgate`], ['--import', preload]);
+  try {
+    assert.equal(run.status, 1);
+    // ::1 may be missing here (no IPv6): its reason is then another, but still said.
+    assert.match(run.stderr, new RegExp(`^tollgate: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}; connect [A-Z]+ ::1:${port}\n$`));
+  } finally {
+    rmSync(run.cwd, { recursive: true, force: true });
+  }
 });
 
 test('a server that cannot listen names the flag it was given, as it names the variable otherwise', async () => {

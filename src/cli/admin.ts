@@ -2,6 +2,7 @@
 // change in state_changes, which running gateways poll.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { joinNegativeNumbers } from './args.ts';
 import { databaseSilenceMsFrom, databaseUrlFrom } from '../config/config.ts';
 import { openStore } from '../store/database.ts';
 import { accountExists, createAccount, createApiKey, listAccounts } from '../store/accounts.ts';
@@ -25,7 +26,7 @@ function databaseUrl(value: string | undefined): string {
 export async function accounts(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'list') {
-    const { values } = parseArgs({ args: rest, options: dbOption, strict: true });
+    const { values } = parseArgs({ args: joinNegativeNumbers(rest), options: dbOption, strict: true });
     const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom(), existing: true });
     try {
       process.stdout.write(`${JSON.stringify({ accounts: await listAccounts(store.db) })}\n`);
@@ -35,7 +36,7 @@ export async function accounts(args: string[]): Promise<void> {
     return;
   }
   if (sub !== 'create') throw new Error('usage: tollgate accounts create --name NAME | tollgate accounts list');
-  const { values } = parseArgs({ args: rest, options: { name: { type: 'string' }, ...dbOption }, strict: true });
+  const { values } = parseArgs({ args: joinNegativeNumbers(rest), options: { name: { type: 'string' }, ...dbOption }, strict: true });
   if (!values.name) throw new Error('--name is required');
   const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom(), existing: true });
   try {
@@ -54,7 +55,7 @@ export async function accounts(args: string[]): Promise<void> {
 export async function apiKeysCreate(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub !== 'create') throw new Error('usage: tollgate api-keys create --account ID [--name NAME]');
-  const { values } = parseArgs({ args: rest, options: { account: { type: 'string' }, name: { type: 'string' }, ...dbOption }, strict: true });
+  const { values } = parseArgs({ args: joinNegativeNumbers(rest), options: { account: { type: 'string' }, name: { type: 'string' }, ...dbOption }, strict: true });
   if (!values.account) throw new Error('--account is required (tollgate accounts list shows them; the first is the default account)');
   const name = values.name ?? 'created by tollgate api-keys create';
   // Characters as the contract counts them (code points), as POST /api-keys does.
@@ -74,7 +75,7 @@ export async function apiKeysCreate(args: string[]): Promise<void> {
 export async function creditsGrant(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub !== 'grant') throw new Error('usage: tollgate credits grant --account ID --cents N [--category purchase|promotional]');
-  const { values } = parseArgs({ args: rest, options: { account: { type: 'string' }, cents: { type: 'string' }, category: { type: 'string' }, ...dbOption }, strict: true });
+  const { values } = parseArgs({ args: joinNegativeNumbers(rest), options: { account: { type: 'string' }, cents: { type: 'string' }, category: { type: 'string' }, ...dbOption }, strict: true });
   if (!values.account) throw new Error('--account is required');
   // At most $10 billion at once: beyond 2^53 the number is no longer exact, and a grant that size is a typo.
   if (values.cents === undefined) throw new Error(`--cents is required: the grant in US cents, from 1 to ${MAX_GRANT_CENTS}`);
@@ -116,14 +117,21 @@ function readFile(path: string): string {
 export async function usageImport(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub !== 'import') throw new Error('usage: tollgate usage import --file PATH');
-  const { values } = parseArgs({ args: rest, options: { file: { type: 'string' }, ...dbOption }, strict: true });
+  const { values } = parseArgs({ args: joinNegativeNumbers(rest), options: { file: { type: 'string' }, ...dbOption }, strict: true });
   if (!values.file) throw new Error("--file is required: a gateway's <journal>.refused.jsonl");
   // Every line is read and checked before the store is touched: a damaged or mistyped file imports nothing. An event
   // in the file twice (a journal row shipped again after a restart) counts once.
   const byId = new Map<string, UsageEvent>();
-  readFile(values.file).split('\n').forEach((line, i) => {
+  const file = values.file;
+  readFile(file).split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
-    const event = refusedEventFrom(line, i + 1);
+    let event: UsageEvent;
+    try {
+      event = refusedEventFrom(line, i + 1);
+    } catch (error) {
+      // Said whole: "line 3: not JSON" alone left the operator to guess whether the other lines went in.
+      throw new Error(`--file "${file}" ${error instanceof Error ? error.message : String(error)}; nothing was imported (fix or remove that line, then run it again)`);
+    }
     byId.set(event.id, event);
   });
   const events = [...byId.values()];

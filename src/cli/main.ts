@@ -1,6 +1,7 @@
 // The `tollgate` command line: start | gateway | api | migrate | accounts create|list | api-keys create | credits grant |
 // usage import | rotate-secret | demo | fake-provider.
 import { parseArgs } from 'node:util';
+import { joinNegativeNumbers } from './args.ts';
 import { databaseSilenceMsFrom, databaseUrlFrom, loadConfig, parsePort, type Config } from '../config/config.ts';
 import { openStore } from '../store/database.ts';
 import { startTollgate, type Plane } from '../server.ts';
@@ -35,6 +36,11 @@ Server options of start, gateway and api (each wins over its TOLLGATE_* environm
   --database-url URL   --host HOST   --gateway-port N   --api-port N   (ports 0-65535; 0: any free port)
 migrate, accounts, api-keys, credits, usage and rotate-secret take --database-url URL too.
 Every setting, with its default: README.md.
+
+Results go to stdout (accounts, api-keys, credits, usage and rotate-secret print one JSON line), the rest to
+stderr. Exit status: 0 done; 1 refused or failed (an unknown command or flag, a bad value, the database), said in
+one line on stderr starting "tollgate:"; usage import also exits 1 when the store still refuses some events (its
+JSON line says which).
 `;
 
 const serverOptions = {
@@ -66,7 +72,7 @@ function configFrom(values: { 'database-url'?: string | undefined; host?: string
 }
 
 async function serve(planes: readonly Plane[], args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: serverOptions, strict: true });
+  const { values } = parseArgs({ args: joinNegativeNumbers(args), options: serverOptions, strict: true });
   if (values.help) { process.stdout.write(USAGE); return; }
   const config = configFrom(values);
   const running = await startTollgate(config, {
@@ -120,7 +126,7 @@ async function main(argv: string[]): Promise<void> {
     case 'migrate': {
       // The database alone (no host or ports: `migrate --api-port 9000` is refused, not ignored), and no
       // TOLLGATE_SECRET_KEY: migrating needs none.
-      const { values } = parseArgs({ args: rest, options: { 'database-url': serverOptions['database-url'] }, strict: true });
+      const { values } = parseArgs({ args: joinNegativeNumbers(rest), options: { 'database-url': serverOptions['database-url'] }, strict: true });
       refuseEmpty(values);
       const store = await openStore(databaseUrlFrom(process.env, values['database-url']), { silentConnectionMs: databaseSilenceMsFrom() });
       await store.close();
@@ -138,7 +144,7 @@ async function main(argv: string[]): Promise<void> {
       return runDemo((line) => process.stdout.write(`${line}\n`));
     }
     case 'fake-provider': {
-      const { values } = parseArgs({ args: rest, options: { port: { type: 'string' } }, strict: true });
+      const { values } = parseArgs({ args: joinNegativeNumbers(rest), options: { port: { type: 'string' } }, strict: true });
       // As strict as the servers' own ports (0 too: any free port, the URL printed below names the one bound).
       const port = parsePort(values.port ?? '9000', '--port');
       const { startFakeProvider } = await import('../demo/fake-provider/server.ts');
@@ -153,14 +159,25 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(USAGE);
       return;
     default:
-      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
-      process.exitCode = 2;
+      // Refused as every other mistake is (one line, exit 1): a script tells a typo from a failure by the message.
+      throw new Error(`unknown command "${command}" (tollgate --help lists them)`);
   }
+}
+
+/**
+ * What went wrong, in one line. A connection refused on every address of a name that resolves to several (`localhost`
+ * on most machines: ::1 and 127.0.0.1) is an AggregateError with an empty message: the reasons are its errors'.
+ */
+function reason(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (error.message !== '') return error.message;
+  const inner = error instanceof AggregateError ? [...new Set(error.errors.map(reason))].filter((m) => m !== '') : [];
+  return inner.length > 0 ? inner.join('; ') : (error as NodeJS.ErrnoException).code ?? error.name;
 }
 
 try {
   await main(process.argv.slice(2));
 } catch (e) {
-  process.stderr.write(`tollgate: ${(e as Error).message}\n`);
+  process.stderr.write(`tollgate: ${reason(e)}\n`);
   process.exit(1);
 }

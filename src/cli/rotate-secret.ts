@@ -6,6 +6,7 @@
 import { chmodSync, closeSync, copyFileSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { joinNegativeNumbers } from './args.ts';
 import type { Kysely } from 'kysely';
 import { databaseUrlFrom, loadConfig } from '../config/config.ts';
 import { openProviderKey, parseMasterKey, providerKeyBinding, SecretBox } from '../domain/secret-box.ts';
@@ -155,7 +156,7 @@ function parseNewKey(text: string, source: string): Buffer {
 }
 
 export async function rotateSecret(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { 'new-key': { type: 'string' }, 'database-url': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args: joinNegativeNumbers(args), options: { 'new-key': { type: 'string' }, 'database-url': { type: 'string' } }, strict: true });
   // `--database-url ""` would otherwise re-seal the default database's keys, not the ones meant.
   if (values['database-url'] !== undefined && values['database-url'].trim() === '') throw new Error('--database-url needs a value');
   const newKey = await newKeyFrom(values['new-key'], process.env);

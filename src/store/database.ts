@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { Socket } from 'node:net';
 import BetterSqlite3 from 'better-sqlite3';
 import type pg from 'pg';
-import { CamelCasePlugin, Kysely, PostgresAdapter, PostgresDialect, sql, SqliteDialect, type DialectAdapter } from 'kysely';
+import { CamelCasePlugin, Kysely, PostgresAdapter, PostgresDialect, sql, SqliteAdapter, SqliteDialect, type DialectAdapter } from 'kysely';
 import { Migrator, type MigrationProvider } from 'kysely/migration';
 import type { Database } from './schema.ts';
 import { migrations } from './migrations.ts';
@@ -96,7 +96,13 @@ export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
   if (/^postgres(ql)?:\/\//.test(url)) {
     // A socket URL has no host (`postgres://user:pass@/db?host=/var/run/postgresql`, Cloud SQL's): node-postgres reads
     // it with a stand-in host, and so is it checked here.
-    if (!URL.canParse(url.replace(/@\//, '@localhost/'))) throw new Error(`"${maskedUrl(url)}" is not a valid postgres:// URL (check the port, and percent-encode special characters in the password)`);
+    // An `@` past the host (`user:p@ss/word@db/x`) is a password holding `@` and `/` unencoded: parsed, its first `@`
+    // ends it and a piece of it is the host, which the connection error then prints (`getaddrinfo ENOTFOUND ss`).
+    const afterScheme = url.slice(url.indexOf('://') + 3).split(/[?#]/)[0]!;
+    const hostEnd = afterScheme.search(/\//);
+    if (!URL.canParse(url.replace(/@\//, '@localhost/')) || (hostEnd >= 0 && afterScheme.slice(hostEnd).includes('@'))) {
+      throw new Error(`"${maskedUrl(url)}" is not a valid postgres:// URL (check the port, and percent-encode special characters in the password)`);
+    }
     return { dialect: 'postgres', path: '', url: withLibpqSslModes(url) };
   }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
@@ -158,7 +164,7 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins: [new CamelCasePlugin()] });
+    const db = new Kysely<Database>({ dialect: new SqliteStoreDialect({ database: sqlite }), plugins: [new CamelCasePlugin()] });
     sqliteHandles.set(db, sqlite);
     store = { db, dialect: 'sqlite', url, sqlite, close: () => db.destroy() };
   } else {
@@ -235,6 +241,26 @@ export async function preferResolved(driver: typeof pg, url: string): Promise<st
     return `${url.slice(0, query)}?${params.toString()}`;
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+/**
+ * SQLite's schema changes are transactional, but Kysely's SQLite adapter says they are not, so its migrator ran each
+ * statement of a migration on its own: a process stopped in the middle (Ctrl-C during `tollgate migrate` or a first
+ * start, a crash, a statement that failed) left half a migration behind and unrecorded, and every later start failed
+ * on it ("table accounts already exists", "duplicate column name") until someone repaired the file by hand. Said
+ * here, the migrator runs the pending migrations in one transaction, as on PostgreSQL: all of them, or none.
+ * The migrator is the only reader of this property.
+ */
+class SqliteTransactionalDdlAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+class SqliteStoreDialect extends SqliteDialect {
+  override createAdapter(): DialectAdapter {
+    return new SqliteTransactionalDdlAdapter();
   }
 }
 
