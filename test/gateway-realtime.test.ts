@@ -8,11 +8,12 @@ import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import { once } from 'node:events';
 import { MANAGED_OPENAI_KEY, startHarness, storedUsage, type Harness } from './helpers/gateway.ts';
-import { grantCredits } from '../src/store/credits.ts';
+import { grantCredits, usageCostPico } from '../src/store/credits.ts';
+import { CreditLedger } from '../src/usage/ledger.ts';
 import { ChangeBus } from '../src/state/changes.ts';
 import { FAKE_AUDIO, FAKE_DROPPED_TRANSCRIPT, FAKE_REALTIME_USAGE, FAKE_TRANSCRIPTION_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
-import { countTextTokens } from '../src/domain/token-counter.ts';
-import { outputAudioRate } from '../src/gateway/realtime.ts';
+import { countTextTokens, tokenCountsIdle } from '../src/domain/token-counter.ts';
+import { audioByteRate } from '../src/gateway/realtime.ts';
 import { randomBytes } from 'node:crypto';
 import { queryObjects } from 'node:v8';
 import { PLAYGROUND_TOKEN_TTL_MS, PlaygroundTokens } from '../src/domain/playground-token.ts';
@@ -371,14 +372,16 @@ test('a response the provider starts by itself (server VAD) on audio appended be
     let done = next<{ response: { id: string; status: string } }>(rt, 'response.done');
     fake.speechStopped();
     assert.deepEqual([(await done).response.id, (await done).response.status], ['resp_1', 'completed']);
-    // A response.create the provider refuses (one is in progress) starts nothing: it leaves no ask behind that would
-    // pass a later response the provider starts by itself for the client's.
+    // A response running holds the most it can cost, more than the cent: a second create while it runs is refused by
+    // the gateway, in the words for credit held, and never reaches the provider.
     const created = next(rt, 'response.created');
     rt.send({ type: 'response.create', event_id: 'evt_hold', response: { instructions: 'hold' } });
     await created;
     rt.send({ type: 'response.create', event_id: 'evt_busy' });
     await waitFor(() => errors.length === 1);
-    assert.deepEqual([errors[0]!.code, errors[0]!.event_id], ['conversation_already_has_active_response', 'evt_busy']);
+    assert.deepEqual([errors[0]!.code, errors[0]!.event_id], ['ERR_NGROK_4026', 'evt_busy']);
+    assert.match(errors[0]!.message, /held by requests still in flight/);
+    assert.ok(!fake.received.some((e) => (e as { event_id?: string }).event_id === 'evt_busy'));
     done = next(rt, 'response.done');
     rt.send({ type: 'response.cancel' });
     await done;
@@ -417,26 +420,28 @@ test('a response the provider starts by itself (server VAD) on audio appended be
     const after = next(rt, 'session.updated');
     rt.send({ type: 'session.update', session: { type: 'realtime' } });
     await after;
-    assert.deepEqual(errors.map((e) => e.code), ['conversation_already_has_active_response', 'ERR_NGROK_4026', 'ERR_NGROK_4026']);
+    assert.deepEqual(errors.map((e) => e.code), ['ERR_NGROK_4026', 'ERR_NGROK_4026', 'ERR_NGROK_4026']);
     assert.equal(rt.socket.readyState, WebSocket.OPEN, 'the session stays open');
 
-    // The create the provider refused was noted before it left (usage-durability.md): its event is failed, at no cost.
-    const rows = await h.usage(await requestId, 6);
+    const rows = await h.usage(await requestId, 5);
     assert.deepEqual(rows.map((r) => [r.completion, r.stopReason, Number(r.inputTokens), Number(r.outputTokens), BigInt(r.costPico) > 0n]), [
-      ['succeeded', 'completed', 789, 32, true], ['failed', 'conversation_already_has_active_response', 0, 0, false], ['succeeded', 'client_cancelled', 100, 10, true],
+      ['succeeded', 'completed', 789, 32, true], ['succeeded', 'client_cancelled', 100, 10, true],
       ['succeeded', 'completed', 789, 32, true], ['succeeded', 'client_cancelled', 100, 10, true], ['succeeded', 'completed', 789, 32, true],
     ]);
     const metrics = await (await fetch(`${h.apiUrl}/metrics`)).text();
-    assert.match(metrics, /tollgate_realtime_events_refused_total\{provider="openai",code="ERR_NGROK_4026"\} 2\b/);
+    assert.match(metrics, /tollgate_realtime_events_refused_total\{provider="openai",code="ERR_NGROK_4026"\} 3\b/);
     rt.close();
   } finally {
     await close();
   }
 });
 
-test('a response.create without an event_id that the provider refuses (its error can name no event) leaves no ask behind: a response the provider starts by itself once the credit is gone is still cancelled, and the client reads the refusal as it would from the provider', async () => {
+test('a response.create without an event_id that the provider refuses (its error can name no event) keeps its hold for the response that takes its place: a response the provider starts by itself runs on it, paid, and nothing stays held; the client reads the refusal as it would from the provider', async () => {
+  const ledger = catchLedger();
   const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
   try {
+    // A dollar in all: enough for the second create to be admitted beside the first's hold, and reach the provider.
+    await grantCredits(h.running.store.db, h.accountId, 99, { category: 'promotional' });
     const { rt, errors } = await funded(h);
     rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
     const created = next(rt, 'response.created');
@@ -449,25 +454,18 @@ test('a response.create without an event_id that the provider refuses (its error
     let done = next(rt, 'response.done');
     rt.send({ type: 'response.cancel' });
     await done;
-    // Two paid response.creates take the balance below zero.
-    for (const eventId of ['evt_paid_1', 'evt_paid_2']) {
-      done = next(rt, 'response.done');
-      rt.send({ type: 'response.create', event_id: eventId });
-      await done;
-    }
+    assert.ok(ledger.held(h.accountId) > 0n, 'the refused create holds on: nothing told the gateway which create was refused');
 
-    const updated = next(rt, 'session.updated');
-    rt.send({ type: 'session.update', session: { type: 'realtime', instructions: 'hold' } });
-    await updated;
-    const unpaid = next<{ response: { id: string; status: string } }>(rt, 'response.done');
+    done = next(rt, 'response.done');
     fake.speechStopped();
-    const cancelled = await within(unpaid, 'the unpaid response cancelled');
-    assert.deepEqual([cancelled.response.id, cancelled.response.status], ['resp_4', 'cancelled']);
-    await waitFor(() => errors.length === 2);
-    assert.equal(errors[1]!.code, 'ERR_NGROK_4026');
-    assert.match(errors[1]!.message, /resp_4/);
+    const answered = await within(done as Promise<{ response: { id: string; status: string } }>, 'the provider\'s own response');
+    assert.deepEqual([answered.response.id, answered.response.status], ['resp_2', 'completed']);
+    assert.equal(ledger.held(h.accountId), 0n, 'its hold was settled by the response that took it');
+    assert.deepEqual(fake.received.filter((e) => (e as { type: string }).type === 'response.cancel'), [{ type: 'response.cancel' }], 'the gateway cancelled nothing');
+    assert.equal(errors.length, 1);
     rt.close();
   } finally {
+    ledger.restore();
     await close();
   }
 });
@@ -517,7 +515,7 @@ test('a long session whose unpaid responses the gateway cancels keeps nothing of
   }
 });
 
-test('a response.create without an event_id whose response starts after the credit ran out is cancelled in words that do not call it the provider\'s own; a response the provider starts by itself still is', async () => {
+test('a response.create without an event_id sent while the session\'s response holds the credit is refused at once, naming no event, and never reaches the provider; a response the provider starts by itself once the credit is gone is told as its own', async () => {
   const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
   try {
     const { rt, errors } = await funded(h);
@@ -525,26 +523,17 @@ test('a response.create without an event_id whose response starts after the cred
     let done = next(rt, 'response.done');
     rt.send({ type: 'response.create', event_id: 'evt_paid_1' });
     await done;
-    // Both admitted while the balance is still positive; the first one's usage, reported before the second starts,
-    // takes the balance below zero.
-    const cancelled = new Promise<string>((resolve) => {
-      const onEvent = (event: { type: string }) => {
-        const response = (event as unknown as { response?: { id: string; status: string } }).response;
-        if (event.type !== 'response.done' || response?.status !== 'cancelled') return;
-        rt.off('event', onEvent);
-        resolve(response.id);
-      };
-      rt.on('event', onEvent);
-    });
+    // The second paid create holds more than the half cent left: the create behind it is refused while it runs (before,
+    // both were admitted and the second's response cancelled once the first one's usage took the balance below zero).
+    done = next(rt, 'response.done');
     rt.send({ type: 'response.create', event_id: 'evt_paid_2' });
     rt.send({ type: 'response.create', response: { instructions: 'hold' } });
-    assert.equal(await within(cancelled, 'the client\'s unpaid response cancelled'), 'resp_3');
+    await done;
     await waitFor(() => errors.length === 1);
-    assert.deepEqual(fake.received.filter((e) => (e as { type: string }).type === 'response.cancel').map((e) => (e as { response_id?: string }).response_id), ['resp_3']);
     assert.deepEqual([errors[0]!.code, errors[0]!.event_id], ['ERR_NGROK_4026', null]);
-    assert.match(errors[0]!.message, /run out of credit.*resp_3 is cancelled/);
-    assert.match(errors[0]!.message, /response\.create without an "event_id"/, 'the client\'s own create is named as what may have started it');
-    assert.doesNotMatch(errors[0]!.message, /which the provider started by itself/, 'not called the provider\'s own');
+    assert.match(errors[0]!.message, /held by requests still in flight/);
+    assert.equal(fake.received.filter((e) => (e as { type: string }).type === 'response.create').length, 2, 'only the paid creates reached the provider');
+    assert.ok(!fake.received.some((e) => (e as { type: string }).type === 'response.cancel'));
 
     // With no create of the client's outstanding, a response the provider starts by itself is told as that.
     const updated = next(rt, 'session.updated');
@@ -554,9 +543,172 @@ test('a response.create without an event_id whose response starts after the cred
     fake.speechStopped();
     await within(done, 'the provider\'s own response cancelled');
     await waitFor(() => errors.length === 2);
-    assert.match(errors[1]!.message, /resp_4, which the provider started by itself \(server voice activity detection\), is cancelled/);
+    assert.match(errors[1]!.message, /run out of credit.*resp_3, which the provider started by itself \(server voice activity detection\), is cancelled/);
     rt.close();
   } finally {
+    await close();
+  }
+});
+
+/** Sends `event` and waits for the next `response.done`. */
+function sentUntilDone(rt: OpenAIRealtimeWS, event: Parameters<OpenAIRealtimeWS['send']>[0]): Promise<Record<string, unknown>> {
+  const done = next(rt, 'response.done');
+  rt.send(event);
+  return done;
+}
+
+/**
+ * The gateway's credit ledger (billing on), caught the first time it is asked about an account: how much of the
+ * account's credit realtime responses hold (balance − headroom) is read from it.
+ */
+function catchLedger(): { held(accountId: string): bigint; balance(accountId: string): bigint; restore(): void } {
+  const available = CreditLedger.prototype.available;
+  let caught: CreditLedger | undefined;
+  CreditLedger.prototype.available = function (this: CreditLedger, accountId: string, snapshot: object) {
+    caught ??= this;
+    return available.call(this, accountId, snapshot);
+  };
+  return {
+    held: (accountId) => caught!.balance(accountId) - caught!.headroom(accountId),
+    balance: (accountId) => caught!.balance(accountId),
+    restore: () => { CreditLedger.prototype.available = available; },
+  };
+}
+
+test('two sessions of one account at a small balance: while the first one\'s response holds the credit, the second\'s response.create is refused (credit held by requests in flight) and so is a response its provider starts by itself; once the first is settled the second runs', async () => {
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  try {
+    const first = await funded(h);
+    const { token } = await h.accessKey();
+    const second = realtime(h, token, 'gpt-realtime');
+    const errors: Funded['errors'] = [];
+    second.rt.on('error', (e) => errors.push((e as unknown as { error: Funded['errors'][number] }).error));
+    await next(second.rt, 'session.created');
+    const creates = () => fake.received.filter((e) => (e as { type?: string }).type === 'response.create').length;
+    // Speech in the second session's buffer while the account can pay; its responses would stay open until cancelled.
+    second.rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
+    const updated = next(second.rt, 'session.updated');
+    second.rt.send({ type: 'session.update', session: { type: 'realtime', instructions: 'hold' } });
+    await updated;
+
+    const created = next(first.rt, 'response.created');
+    first.rt.send({ type: 'response.create', event_id: 'evt_first', response: { instructions: 'hold' } });
+    await created;
+    // The cent is left, but the first response may cost far more (its output limit at the audio output price).
+    second.rt.send({ type: 'response.create', event_id: 'evt_second' });
+    await waitFor(() => errors.length === 1);
+    assert.deepEqual([errors[0]!.code, errors[0]!.event_id], ['ERR_NGROK_4026', 'evt_second']);
+    assert.match(errors[0]!.message, /held by requests still in flight/);
+    assert.equal(creates(), 1, 'the refused create never reached the provider');
+
+    const cancelled = next<{ response: { id: string; status: string } }>(second.rt, 'response.done');
+    fake.speechStopped();
+    assert.equal((await within(cancelled, 'the unpaid response cancelled')).response.status, 'cancelled');
+    await waitFor(() => errors.length === 2);
+    assert.equal(errors[1]!.event_id, null);
+    assert.match(errors[1]!.message, /held by requests still in flight.*which the provider started by itself/);
+    assert.equal(second.rt.socket.readyState, WebSocket.OPEN, 'the session stays open');
+
+    // The first response ends: its hold is settled to its cost, and the second session's next response runs.
+    const done = next(first.rt, 'response.done');
+    first.rt.send({ type: 'response.cancel' });
+    await done;
+    const served = next<{ response: { status: string } }>(second.rt, 'response.done');
+    second.rt.send({ type: 'response.create', event_id: 'evt_second_again', response: { instructions: 'answer' } });
+    assert.equal((await within(served, 'the second session\'s response')).response.status, 'completed');
+    assert.equal(errors.length, 2);
+    first.rt.close();
+    second.rt.close();
+  } finally {
+    await close();
+  }
+});
+
+test('a realtime response holds its bound while it runs — the session\'s input so far at the input prices (audio at the audio one) and its output limit at the output price, the audio one when it may speak, with the fee — and gives it back exactly once however it ends: done, cancelled, refused by the provider, the client leaving, the provider gone, the key revoked', async () => {
+  const ledger = catchLedger();
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on', TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '1' });
+  try {
+    await grantCredits(h.running.store.db, h.accountId, 100, { category: 'promotional' });
+    const account = h.accountId;
+    const held = () => ledger.held(account);
+    const key = await h.accessKey();
+    const { rt, requestId } = realtime(h, key.token, 'gpt-realtime');
+    const errors: Funded['errors'] = [];
+    rt.on('error', (e) => errors.push((e as unknown as { error: Funded['errors'][number] }).error));
+    await next(rt, 'session.created');
+    assert.equal(held(), 0n);
+
+    // A fresh conversation: the create's own instructions (a token a byte: held before the tokenizer could count them)
+    // and its 100 output tokens at gpt-realtime's audio output price ($64/M); $1/M of fee on all of it.
+    let created = next(rt, 'response.created');
+    rt.send({ type: 'response.create', event_id: 'evt_1', response: { instructions: 'hold', max_output_tokens: 100 } });
+    await created;
+    const own = BigInt(Buffer.byteLength(JSON.stringify({ instructions: 'hold' })));
+    assert.equal(held(), own * 4_000_000n + 100n * 64_000_000n + (own + 100n) * 1_000_000n);
+    // A second create while it runs: admitted (credit is left), refused by the provider, its hold given back.
+    rt.send({ type: 'response.create', event_id: 'evt_busy', response: { max_output_tokens: 100 } });
+    await waitFor(() => errors.length === 1);
+    assert.equal(errors[0]!.code, 'conversation_already_has_active_response');
+    await waitFor(() => held() === own * 4_000_000n + 100n * 64_000_000n + (own + 100n) * 1_000_000n);
+    await sentUntilDone(rt, { type: 'response.cancel' });
+    assert.equal(held(), 0n, 'the cancelled response\'s hold is settled');
+
+    // The conversation now holds what the cancelled response read and wrote (100 text tokens in; 2 text and 8 audio
+    // out), and the session's instructions; a text-only session with a 50-token limit holds its output at the text price.
+    const updated = next(rt, 'session.updated');
+    rt.send({ type: 'session.update', session: { type: 'realtime', instructions: 'answer', max_output_tokens: 50, output_modalities: ['text'] } });
+    await updated;
+    const instructions = BigInt(await countTextTokens(JSON.stringify({ instructions: 'answer' })));
+    // The gateway's own count of them is back (until then a hold counts their bytes).
+    await tokenCountsIdle();
+    // One second of 24 kHz PCM appended: 10 audio tokens at $32/M.
+    rt.send({ type: 'input_audio_buffer.append', audio: Buffer.alloc(48_000).toString('base64') });
+    await waitFor(() => fake.received.some((e) => (e as { type?: string }).type === 'input_audio_buffer.append'));
+    created = next(rt, 'response.created');
+    rt.send({ type: 'response.create', event_id: 'evt_2', response: { instructions: 'hold' } });
+    await created;
+    const text = 102n + instructions + own;
+    assert.equal(held(), text * 4_000_000n + 18n * 32_000_000n + 50n * 16_000_000n + (text + 18n + 50n) * 1_000_000n);
+    await sentUntilDone(rt, { type: 'response.cancel' });
+    // Done as asked (the session's instructions answer at once).
+    await sentUntilDone(rt, { type: 'response.create', event_id: 'evt_3' });
+    assert.equal(held(), 0n);
+    fake.speechStopped();
+    await h.usage(await requestId, 5);
+    await waitFor(() => held() === 0n);
+
+    // The client leaving mid-response; a response that never reports, the client gone; the provider gone; the key revoked.
+    const leaving = await responding(h, key.token, 'hold');
+    assert.ok(held() > 0n);
+    leaving.rt.close();
+    await h.usage(await leaving.requestId, 1);
+    assert.equal(held(), 0n, 'the hold of the response the client left is settled');
+    const silent = await responding(h, key.token, 'hang');
+    assert.ok(held() > 0n);
+    silent.rt.close();
+    await h.usage(await silent.requestId, 1);
+    assert.equal(held(), 0n, 'the hold of the response that never reported is settled');
+    const dropped = await responding(h, key.token, 'drop');
+    await h.usage(await dropped.requestId, 1);
+    assert.equal(held(), 0n, 'the hold of the response the provider dropped is settled');
+    const doomed = await h.accessKey();
+    const revoked = await responding(h, doomed.token, 'hold');
+    assert.ok(held() > 0n);
+    const why = told(revoked.rt);
+    const ended = closed(revoked.rt);
+    await h.api('DELETE', `/access-keys/${doomed.id}`);
+    assert.equal((await within(why, 'the revoked session told')).code, 'ERR_NGROK_27201');
+    assert.equal(await within(ended, 'the revoked session closed'), 1008);
+    await h.usage(await revoked.requestId, 1);
+    assert.equal(held(), 0n, 'the hold of the revoked session\'s response is settled');
+
+    // Whole: what the ledger has left is the grant less what was billed, nothing held.
+    rt.close();
+    await waitFor(() => held() === 0n);
+    const billed = await usageCostPico(h.running.store.db, account);
+    assert.equal(ledger.balance(account), 100n * 10_000_000_000n - billed);
+  } finally {
+    ledger.restore();
     await close();
   }
 });
@@ -739,7 +891,7 @@ test('the provider closing its socket mid-response (no response.done ever comes)
     assert.equal(BigInt(row!.outputCostPico), BigInt(text) * 16_000_000n + BigInt(audio) * 64_000_000n);
     assert.equal(BigInt(row!.costPico), BigInt(row!.outputCostPico));
     // The output format decides the audio's length per byte: G.711 is a byte a sample at 8 kHz.
-    assert.deepEqual([outputAudioRate({ audio: { output: { format: { type: 'audio/pcmu' } } } }), outputAudioRate({ output_audio_format: 'g711_alaw' }), outputAudioRate({ output_audio_format: 'pcm16' }), outputAudioRate({ audio: { output: { format: { type: 'audio/opus' } } } }), outputAudioRate({})], [8000, 8000, 48_000, null, undefined]);
+    assert.deepEqual([audioByteRate({ audio: { output: { format: { type: 'audio/pcmu' } } } }), audioByteRate({ output_audio_format: 'g711_alaw' }), audioByteRate({ output_audio_format: 'pcm16' }), audioByteRate({ audio: { output: { format: { type: 'audio/opus' } } } }), audioByteRate({})], [8000, 8000, 48_000, null, undefined]);
   } finally {
     await close();
   }

@@ -4,7 +4,9 @@
 // handshake, failing over to the next credential on 401/403/429/5xx — so every refusal is an HTTP error in the
 // gateway's shape. Once upgraded there is no failover: the provider holds the conversation; a client event that
 // starts billable work is relayed only while the account has credit, else refused with an `error` event and the
-// session kept open, and a response the provider starts by itself (server VAD) meanwhile is cancelled. Every
+// session kept open, and a response the provider starts by itself (server VAD) meanwhile is cancelled. A response
+// (the client's or the provider's own) holds the most it can cost from its admission until its usage is recorded, as
+// an HTTP request does, so concurrent responses cannot spend credit the account does not have. Every
 // `response.done` the provider sends is metered as a usage event, priced by kind of token; a response still open when
 // the session ends is cancelled and given a moment to report its usage, and recorded as failed when it does not,
 // billed on an estimate of what the client was sent of it.
@@ -16,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { attemptCost, type AttemptCost, type IterationUsage, type TokenUsage } from '../domain/cost.ts';
+import { attemptCost, reservationPico, type AttemptCost, type IterationUsage, type TokenUsage } from '../domain/cost.ts';
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { nowIso } from '../domain/clock.ts';
@@ -30,7 +32,7 @@ import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from '../s
 import { NO_COST, type BegunAttempt, type Completion, type RetryAction, type UsageEvent } from '../usage/event.ts';
 import type { GatewayDeps, RealtimeLimits } from './context.ts';
 import { accessToken, authenticateToken, unknownKey } from './authenticate.ts';
-import { admitCredit, keyStage, type Admission } from './pipeline.ts';
+import { admitCredit, holdCredit, keyStage, type Admission } from './pipeline.ts';
 import { refuseUnscreenedSession } from './firewall/index.ts';
 import { refuseRoutingLoop, VIA_HEADER, viaValue } from './routing-loop.ts';
 import { baseHeaders, H_MODEL, H_REQUEST_ID, headerText } from './headers.ts';
@@ -38,6 +40,8 @@ import { codecs } from './formats/index.ts';
 import { formatMs } from './failure.ts';
 import { appendText, storedStopReason, type StreamFacts } from './formats/types.ts';
 import { outputEstimate } from './meter.ts';
+import { UNBOUNDED_OUTPUT_TOKENS } from '../domain/params.ts';
+import type { Reservation } from '../usage/ledger.ts';
 import type { RealtimeHandshake, RealtimeObservation, RealtimeOutcome } from './observe/observer.ts';
 import type { RequestTrace } from './observe/tracing.ts';
 
@@ -77,6 +81,9 @@ const CREATE = Buffer.from('"response.create"');
 const APPEND = Buffer.from('"input_audio_buffer.append"');
 const COMMIT = Buffer.from('"input_audio_buffer.commit"');
 const BILLABLE = new Set(['response.create', 'input_audio_buffer.append', 'input_audio_buffer.commit']);
+/** Client events that add to the conversation a response's hold counts (billing on): read only then. */
+const ITEM_CREATE = Buffer.from('"conversation.item.create"');
+const SESSION_UPDATE = Buffer.from('"session.update"');
 const TRANSCRIBED = Buffer.from('"conversation.item.input_audio_transcription.completed"');
 const TRANSCRIPTION_FAILED = Buffer.from('"conversation.item.input_audio_transcription.failed"');
 const COMMITTED = Buffer.from('"input_audio_buffer.committed"');
@@ -97,6 +104,10 @@ const TEXT_DELTAS = new Set(['response.output_text.delta', 'response.output_audi
 const AUDIO_DELTAS = new Set(['response.output_audio.delta', 'response.audio.delta']);
 /** Output audio is billed at one token per 50 ms of it (developers.openai.com/api/docs/guides/realtime-costs). */
 const AUDIO_OUTPUT_TOKENS_PER_SECOND = 20;
+/** The user's audio, one token per 100 ms (the same page). */
+const AUDIO_INPUT_TOKENS_PER_SECOND = 10;
+/** A format whose rate is not known is held as the slowest the gateway knows (G.711): the most tokens per byte. */
+const SLOWEST_AUDIO_BYTES_PER_SECOND = 8000;
 /** A session's output audio until it says otherwise: OpenAI's default, 24 kHz 16-bit mono PCM. */
 const DEFAULT_AUDIO_BYTES_PER_SECOND = 48_000;
 /** The prefix of the `event_id` the gateway gives the `response.cancel` it sends of its own (a session's own follows it). */
@@ -109,19 +120,29 @@ const OWN_EVENT = 'event_tollgate_';
  * configuration)", billed at the transcription model's prices. A commit is refused whether or not transcription is on:
  * the gateway learns that only from the provider's `session.updated`, which a commit sent right after the client's
  * `session.update` can overtake. Not billable: `session.update`, `conversation.item.create`, `response.cancel`, and
- * the rest. Undefined for any other event; else the client's `event_id`, which its refusal names. Only a message
- * holding the event's name, or an escape that could spell it, is parsed.
+ * the rest. Undefined for any other event; else the client's `event_id`, which its refusal names.
  */
-function billableEvent(data: Buffer): { type: string; clientEventId: string | null } | undefined {
-  if (!data.includes(CREATE) && !data.includes(APPEND) && !data.includes(COMMIT) && !data.includes(BACKSLASH)) return undefined;
+function billableEvent(event: Record<string, unknown> | undefined): Billable | undefined {
+  if (event === undefined || typeof event.type !== 'string' || !BILLABLE.has(event.type)) return undefined;
+  return { type: event.type, clientEventId: clientEventIdOf(event), event };
+}
+
+interface Billable { type: string; clientEventId: string | null; event: Record<string, unknown> }
+
+/**
+ * A client event the gateway reads: a billable one (billableEvent), and with `holds` (billing on) one adding to the
+ * conversation (noteInput). Only a message holding such an event's name, or an escape that could spell it, is parsed;
+ * undefined for any other.
+ */
+function clientEvent(data: Buffer, holds: boolean): Record<string, unknown> | undefined {
+  if (!data.includes(CREATE) && !data.includes(APPEND) && !data.includes(COMMIT) && !data.includes(BACKSLASH) && !(holds && (data.includes(ITEM_CREATE) || data.includes(SESSION_UPDATE)))) return undefined;
   let event: unknown;
   try {
     event = JSON.parse(data.toString('utf8'));
   } catch {
     return undefined;
   }
-  if (!isRecord(event) || typeof event.type !== 'string' || !BILLABLE.has(event.type)) return undefined;
-  return { type: event.type, clientEventId: clientEventIdOf(event) };
+  return isRecord(event) ? event : undefined;
 }
 
 /** A client event's own `event_id`, which an `error` event answering it names; null when it gave none. */
@@ -273,8 +294,11 @@ export function realtimeUsage(usage: Record<string, unknown> | undefined, price:
   return { inputTokens: input, outputTokens: output, cacheReadTokens: cached, cacheWriteTokens: 0, reasoningTokens: 0, iterations: [text, audio, image] };
 }
 
-/** A response the provider started (`response.created`) and has not reported done, and what of it was relayed. */
-interface OpenResponse { eventId: string; startedAt: number; relayed?: RelayedOutput }
+/**
+ * A response the provider started (`response.created`) and has not reported done, and what of it was relayed; or a
+ * client's create not yet answered. `hold`: the credit it holds until its usage is recorded (billing on).
+ */
+interface OpenResponse { eventId: string; startedAt: number; relayed?: RelayedOutput; hold?: Reservation }
 
 /**
  * What the client was sent of a response's output, which estimates what the provider bills for a response the session
@@ -315,13 +339,14 @@ export function transcriptionModelOf(session: Record<string, unknown> | undefine
 }
 
 /**
- * Bytes a second of the output audio format a session object names (GA's `audio.output.format`, the beta's
- * `output_audio_format`): PCM 16-bit mono at its rate (24 kHz unless said), G.711 a byte a sample at 8 kHz. Null for
- * a format it does not know (its audio is not estimated); undefined when the object names none (the last one stands).
+ * Bytes a second of the output (or input) audio format a session object names (GA's `audio.output.format`, the beta's
+ * `output_audio_format`; `audio.input.format`, `input_audio_format`): PCM 16-bit mono at its rate (24 kHz unless said),
+ * G.711 a byte a sample at 8 kHz. Null for a format it does not know (its audio is not estimated); undefined when the
+ * object names none (the last one stands).
  */
-export function outputAudioRate(session: Record<string, unknown> | undefined): number | null | undefined {
-  const output = member(member(session, 'audio'), 'output');
-  const format = output !== undefined && 'format' in output ? output.format : session?.output_audio_format;
+export function audioByteRate(session: Record<string, unknown> | undefined, direction: 'input' | 'output' = 'output'): number | null | undefined {
+  const side = member(member(session, 'audio'), direction);
+  const format = side !== undefined && 'format' in side ? side.format : session?.[`${direction}_audio_format`];
   if (format === undefined) return undefined;
   const type = isRecord(format) ? format.type : format;
   if (type === 'audio/pcm' || type === 'pcm16') {
@@ -340,6 +365,134 @@ function relayedUsage(relayed: RelayedOutput | undefined, textTokens: number): R
   const audio = Math.max(0, Math.ceil((relayed?.audioSeconds ?? 0) * AUDIO_OUTPUT_TOKENS_PER_SECOND - 1e-6));
   if (audio + textTokens === 0) return undefined;
   return { output_tokens: textTokens + audio, output_token_details: { text_tokens: textTokens, audio_tokens: audio } };
+}
+
+/**
+ * The session's input as the gateway knows it, which each response's hold counts: the provider sends the whole
+ * conversation with every response and bills it as input, and holds it itself, so the gateway counts what it sees
+ * join it — the client's items and audio, the session's instructions and tools, each response's output — and raises
+ * that to the provider's own count of what a response read, at each `response.done`.
+ */
+interface Conversation {
+  /** Text tokens in it (the tokenizer's count of what the client added; the responses' reported text output). */
+  textTokens: number;
+  /** Audio tokens in it: the client's audio at 10 tokens a second of it, the responses' reported audio output. */
+  audioTokens: number;
+  /** The session's instructions and tools: the largest `session.update` counted (a partial one keeps the rest). */
+  instructionsTokens: number;
+  /** Text handed to the tokenizer whose count has not come back: held as a token a byte meanwhile, never fewer. */
+  countingBytes: number;
+}
+
+/** A client event's content as a hold counts it: its text (as JSON, base64 audio taken out) and its audio's bytes. */
+function contentOf(value: unknown): { text: string; audioBytes: number } {
+  let audioBytes = 0;
+  const text = JSON.stringify(value, (key, v: unknown) => {
+    if (key !== 'audio' || typeof v !== 'string') return v;
+    audioBytes += Buffer.byteLength(v, 'base64');
+    return undefined;
+  }) ?? '';
+  return { text, audioBytes };
+}
+
+/** The members of `parts` that are set; undefined when none is (nothing to count, not even `{}`). */
+function defined(parts: Record<string, unknown>): Record<string, unknown> | undefined {
+  const set = Object.entries(parts).filter(([, v]) => v !== undefined);
+  return set.length > 0 ? Object.fromEntries(set) : undefined;
+}
+
+/** Audio tokens of `bytes` of the session's input audio. */
+function inputAudioTokens(s: Session, bytes: number): number {
+  return (bytes / s.inputAudioBytesPerSecond) * AUDIO_INPUT_TOKENS_PER_SECOND;
+}
+
+/** `text` counted on the tokenizer thread (the first 64 KiB, scaled, as an HTTP stream's text is) into the conversation. */
+function countInto(s: Session, text: string, apply: (tokens: number) => void): void {
+  if (text === '') return;
+  const bytes = Buffer.byteLength(text);
+  const facts = { text: '', textChars: 0 };
+  appendText(facts, text);
+  s.conversation.countingBytes += bytes;
+  void outputEstimate(facts).then((tokens) => {
+    s.conversation.countingBytes -= bytes;
+    apply(tokens);
+  });
+}
+
+/** A client event relayed (billing on): what it adds to the conversation, for later responses' holds. */
+function noteInput(s: Session, event: Record<string, unknown>): void {
+  const c = s.conversation;
+  if (event.type === 'input_audio_buffer.append') {
+    c.audioTokens += inputAudioTokens(s, contentOf({ audio: event.audio }).audioBytes);
+  } else if (event.type === 'conversation.item.create') {
+    const { text, audioBytes } = contentOf(event.item);
+    c.audioTokens += inputAudioTokens(s, audioBytes);
+    countInto(s, text, (tokens) => { c.textTokens += tokens; });
+  } else if (event.type === 'session.update') {
+    const session = member(event, 'session');
+    countInto(s, contentOf(defined({ instructions: session?.instructions, tools: session?.tools })).text, (tokens) => { c.instructionsTokens = Math.max(c.instructionsTokens, tokens); });
+  }
+}
+
+/**
+ * A response's reported usage: its output joins the conversation (later responses read it), and what it read, as the
+ * provider counted it, raises the gateway's figure (the provider holds what the gateway never saw: its own default
+ * instructions, items of an earlier connection's conversation).
+ */
+function noteResponse(s: Session, usage: Record<string, unknown> | undefined): void {
+  const c = s.conversation;
+  const input = count(usage?.input_tokens);
+  const output = count(usage?.output_tokens);
+  const audioIn = Math.min(count(member(usage, 'input_token_details')?.audio_tokens), input);
+  const audioOut = Math.min(count(member(usage, 'output_token_details')?.audio_tokens), output);
+  c.audioTokens = Math.max(c.audioTokens + audioOut, audioIn + audioOut);
+  c.textTokens = Math.max(c.textTokens + output - audioOut, input - audioIn - c.instructionsTokens + output - audioOut);
+}
+
+/** A `max_output_tokens` as OpenAI takes it: a positive integer, or "inf" (Infinity); undefined for anything else. */
+function limitOf(value: unknown): number | undefined {
+  if (value === 'inf') return Infinity;
+  return typeof value === 'number' && Number.isFinite(value) && value >= 1 ? Math.floor(value) : undefined;
+}
+
+/** Whether a session or a response's output may be audio (GA `output_modalities`, beta `modalities`); undefined: unsaid. */
+function speaksIn(config: Record<string, unknown> | undefined): boolean | undefined {
+  const modalities = config?.output_modalities ?? config?.modalities;
+  return Array.isArray(modalities) ? modalities.includes('audio') : undefined;
+}
+
+/**
+ * The most a response can cost, held from its admission until its usage is recorded (docs/decisions/usage-durability.md,
+ * "Overshoot bound"): the session's input as known (Conversation) and `create`'s own (its instructions, tools and input
+ * items, a token a byte: it is held before the tokenizer could count it), no more than the model's context window, at
+ * the input prices (audio at the audio one); and its output limit — the create's, else the session's, within the
+ * model's maximum, else 16,384 as an HTTP request's — at the output price, the audio one when it may speak; and the
+ * processing fee on all of it. Model prices on the managed key only, as an HTTP hold (cost.ts reservationPico).
+ */
+function responseHold(s: Session, create: Record<string, unknown> | undefined): bigint {
+  const plan = s.plan!;
+  const model = plan.candidate.catalogModel;
+  const c = s.conversation;
+  const own = contentOf(create === undefined ? undefined : defined({ instructions: create.instructions, tools: create.tools, input: create.input }));
+  let audio = Math.ceil(c.audioTokens + inputAudioTokens(s, own.audioBytes) - 1e-6);
+  let text = c.textTokens + c.instructionsTokens + c.countingBytes + Buffer.byteLength(own.text);
+  // The provider truncates a conversation past the context window: no response reads more (audio is the dearer).
+  if (model?.contextWindow) {
+    audio = Math.min(audio, model.contextWindow);
+    text = Math.min(text, model.contextWindow - audio);
+  }
+  const asked = create === undefined ? undefined : limitOf(create.max_output_tokens ?? create.max_response_output_tokens);
+  const limit = asked ?? s.outputLimit ?? Infinity;
+  const maximum = model?.maxOutputTokens ? model.maxOutputTokens : Infinity;
+  const most = Math.min(limit, maximum);
+  const output = most === Infinity ? UNBOUNDED_OUTPUT_TOKENS : most;
+  const audioPrice = model?.priceMicro?.audio;
+  const audioPlan = model && audioPrice ? { ...plan, candidate: { ...plan.candidate, catalogModel: { ...model, priceMicro: audioPrice } } } : plan;
+  const speaks = speaksIn(create) ?? s.outputAudio;
+  const outputAsAudio = speaks && (audioPrice?.output ?? 0n) > (model?.priceMicro?.output ?? 0n);
+  const fee = s.deps.options.processingFeeMicroUsdPerMtok;
+  const now = Date.now();
+  return reservationPico(text, outputAsAudio ? 0 : output, plan, fee, 0, now, now) + reservationPico(audio, outputAsAudio ? output : 0, audioPlan, fee, 0, now, now);
 }
 
 /**
@@ -448,8 +601,16 @@ class Session implements Admission, RealtimeObservation {
   revokedBy: TollgateError | undefined;
   /** The input audio transcription model the provider last reported for the session (undefined: transcription off). */
   transcriptionModel: string | undefined;
-  /** Bytes a second of its output audio (outputAudioRate), as the provider last reported; undefined: not known. */
+  /** Bytes a second of its output audio (audioByteRate), as the provider last reported; undefined: not known. */
   outputAudioBytesPerSecond: number | undefined = DEFAULT_AUDIO_BYTES_PER_SECOND;
+  /** Its input audio's, as the provider last reported (a format not known is held as the slowest, responseHold). */
+  inputAudioBytesPerSecond: number = DEFAULT_AUDIO_BYTES_PER_SECOND;
+  /** What a response's hold counts the session's input at (billing on; see Conversation). */
+  readonly conversation: Conversation = { textTokens: 0, audioTokens: 0, instructionsTokens: 0, countingBytes: 0 };
+  /** The provider's `max_output_tokens` for the session (the beta's `max_response_output_tokens`); undefined: none. */
+  outputLimit: number | undefined;
+  /** Whether its responses may speak (`output_modalities`, the beta's `modalities`): audio output is dearer. */
+  outputAudio = true;
 
   constructor(deps: GatewayDeps, req: IncomingMessage) {
     this.deps = deps;
@@ -683,8 +844,10 @@ export class RealtimeGateway {
     const client = s.client!;
     // A binary frame too (here and for credit): whether the provider reads one as an event is not the gateway's to guess.
     if (s.plan?.keySource === 'ngrok' && this.#unpricedTranscription(s, data)) return;
-    const billable = billableEvent(data);
+    const event = clientEvent(data, s.deps.ledger !== undefined);
+    const billable = billableEvent(event);
     if (billable === undefined) {
+      if (event !== undefined && s.deps.ledger) noteInput(s, event);
       relay(s.upstream!, data, isBinary, client);
       return;
     }
@@ -724,19 +887,35 @@ export class RealtimeGateway {
     return true;
   }
 
-  /** A billable client event the account can pay for, relayed; a `response.create` noted as the client's ask. */
-  #admitted(s: Session, event: { type: string; clientEventId: string | null }, data: Buffer, isBinary: boolean): void {
+  /**
+   * A billable client event the account can pay for, relayed; a `response.create` noted as the client's ask, holding
+   * the most its response can cost (responseHold) — refused, as at a zero balance, when other responses' and requests'
+   * holds cover the balance.
+   */
+  #admitted(s: Session, billable: Billable, data: Buffer, isBinary: boolean): void {
+    let hold: Reservation | undefined;
+    if (billable.type === 'response.create' && s.deps.ledger) {
+      try {
+        hold = holdCredit(creditCheck(s), s.deps.ledger, responseHold(s, member(billable.event, 'response')));
+      } catch (error) {
+        this.#refuseEvent(s, error, billable);
+        return;
+      }
+    }
     s.audioRefused = false;
-    if (event.type === 'response.create') this.#ask(s, event.clientEventId, data, isBinary);
-    else relay(s.upstream!, data, isBinary, s.client!);
+    if (billable.type === 'response.create') this.#ask(s, billable.clientEventId, data, isBinary, hold);
+    else {
+      if (s.deps.ledger) noteInput(s, billable.event);
+      relay(s.upstream!, data, isBinary, s.client!);
+    }
   }
 
   /**
    * A `response.create`, relayed once its begun row is in the journal; the client's later messages wait behind it. A
    * session that ends meanwhile never sends it: its row is recorded failed, at no cost.
    */
-  #ask(s: Session, clientEventId: string | null, data: Buffer, isBinary: boolean): void {
-    const ask: Ask = { clientEventId, began: { eventId: newId('usageEvent'), startedAt: performance.now() }, sent: false };
+  #ask(s: Session, clientEventId: string | null, data: Buffer, isBinary: boolean, hold: Reservation | undefined): void {
+    const ask: Ask = { clientEventId, began: { eventId: newId('usageEvent'), startedAt: performance.now(), hold }, sent: false };
     s.asks.push(ask);
     s.held ??= [];
     s.noting = true;
@@ -785,7 +964,7 @@ export class RealtimeGateway {
   }
 
   /** A client event refused for credit: OpenAI's `error` event naming the client's event, the session left open. */
-  #refuseEvent(s: Session, error: unknown, event: { type: string; clientEventId: string | null }): void {
+  #refuseEvent(s: Session, error: unknown, event: Pick<Billable, 'type' | 'clientEventId'>): void {
     if (s.ending !== undefined) return;
     const told = this.#counted(s, error);
     // Audio streams in many small appends: one refusal tells the client, until something billable passes again.
@@ -838,7 +1017,7 @@ export class RealtimeGateway {
       // The client's create, noted before it left, or one the provider started by itself (server VAD): noted now,
       // before its usage is known, so a gateway that dies mid-response still leaves its event.
       const ask = s.asks[0]?.sent ? s.asks.shift() : undefined;
-      const began: OpenResponse = { eventId: ask ? ask.began.eventId : newId('usageEvent'), startedAt: performance.now(), relayed: { text: '', textChars: 0, audioSeconds: 0 } };
+      const began: OpenResponse = { eventId: ask ? ask.began.eventId : newId('usageEvent'), startedAt: performance.now(), relayed: { text: '', textChars: 0, audioSeconds: 0 }, hold: ask?.began.hold };
       s.open.set(id, began);
       if (!ask) s.deps.usage.begin(this.#begun(s, began)).catch(ignore);
       // Asked for before the session began ending, started after its cancels went: stopped now, and waited for.
@@ -866,6 +1045,7 @@ export class RealtimeGateway {
     } else if (event.type === 'response.done') {
       const began = s.open.get(id) ?? { eventId: newId('usageEvent'), startedAt: performance.now() };
       s.open.delete(id);
+      noteResponse(s, member(response, 'usage'));
       this.#recordResponse(s, began, response);
       // A session ending waits for its open responses' and transcriptions' usage: the last one came.
       if (settled(s)) this.#finish(s);
@@ -890,8 +1070,15 @@ export class RealtimeGateway {
     } else if (event.type === 'session.created' || event.type === 'session.updated') {
       const model = transcriptionModelOf(member(event, 'session'));
       if (model !== undefined) s.transcriptionModel = model ?? undefined;
-      const rate = outputAudioRate(member(event, 'session'));
+      const session = member(event, 'session');
+      const rate = audioByteRate(session);
       if (rate !== undefined) s.outputAudioBytesPerSecond = rate ?? undefined;
+      const inputRate = audioByteRate(session, 'input');
+      if (inputRate !== undefined) s.inputAudioBytesPerSecond = inputRate ?? SLOWEST_AUDIO_BYTES_PER_SECOND;
+      const limit = session !== undefined && ('max_output_tokens' in session || 'max_response_output_tokens' in session) ? limitOf(session.max_output_tokens ?? session.max_response_output_tokens) : undefined;
+      if (limit !== undefined) s.outputLimit = limit;
+      const speaks = speaksIn(session);
+      if (speaks !== undefined) s.outputAudio = speaks;
     }
     return undefined;
   }
@@ -903,7 +1090,8 @@ export class RealtimeGateway {
    * provider bills it. The input buffer is left alone: the audio is the client's, only the paid work is stopped.
    */
   #checkUnasked(s: Session, unasked: Unasked): void {
-    if (s.ending !== undefined) return;
+    // One that took the hold of a create of the client's (one without an `event_id`, which it may answer) is paid for.
+    if (s.ending !== undefined || s.open.get(unasked.responseId)?.hold !== undefined) return;
     let admitted: void | Promise<void>;
     try {
       admitted = admitCredit(creditCheck(s));
@@ -912,7 +1100,23 @@ export class RealtimeGateway {
       return;
     }
     // A balance read under way (a grant may be arriving): the response runs meanwhile, and is cancelled if refused.
-    if (admitted) admitted.catch((error: unknown) => this.#cancelUnpaid(s, unasked, error));
+    if (admitted) admitted.then(() => this.#holdUnasked(s, unasked), (error: unknown) => this.#cancelUnpaid(s, unasked, error));
+    else this.#holdUnasked(s, unasked);
+  }
+
+  /**
+   * An admitted response the provider started by itself holds the most it can cost, as a client's create does;
+   * cancelled as unpaid when other holds cover the balance. Nothing is held for one done already (its usage is settled).
+   */
+  #holdUnasked(s: Session, unasked: Unasked): void {
+    const began = s.open.get(unasked.responseId);
+    const ledger = s.deps.ledger;
+    if (!ledger || !began || began.hold !== undefined || s.ending !== undefined || s.finished) return;
+    try {
+      began.hold = holdCredit(creditCheck(s), ledger, responseHold(s, undefined));
+    } catch (error) {
+      this.#cancelUnpaid(s, unasked, error);
+    }
   }
 
   /** A credit check's refusal (an unexpected failure told as internal, and logged), counted as a refused event. */
@@ -1087,7 +1291,7 @@ export class RealtimeGateway {
     s.responses++;
     this.#recordUsage(s, usageEvent(this.#begun(s, began), usage, cost, {
       isError: failed, stopReason: storedStopReason(typeof reason === 'string' ? reason : status), completion, upstreamDurationMs: Math.round(durationMs),
-    }, estimate !== undefined), plan.candidate);
+    }, estimate !== undefined), plan.candidate, began.hold);
   }
 
   /** A transcription's begun row: the session's, named after the transcription model, and that model as a candidate. */
@@ -1115,8 +1319,8 @@ export class RealtimeGateway {
     this.#recordUsage(s, usageEvent(begun, transcribed, cost, end), candidate);
   }
 
-  /** A usage event journalled (UsageSink.record), then counted, settled and debited, as every response's is. */
-  #recordUsage(s: Session, event: UsageEvent, candidate: Candidate): void {
+  /** A usage event journalled (UsageSink.record), then counted, settled (replacing `hold`) and debited, as every response's is. */
+  #recordUsage(s: Session, event: UsageEvent, candidate: Candidate, hold?: Reservation): void {
     const accountId = s.key!.accountId;
     s.deps.usage.record(event);
     s.inputTokens += event.inputTokens;
@@ -1124,7 +1328,7 @@ export class RealtimeGateway {
     s.cacheReadTokens += event.cacheReadTokens;
     s.costPico += event.costPico;
     s.deps.observer?.realtimeResponse(event, candidate);
-    s.deps.ledger?.settle(accountId, undefined, event.costPico);
+    s.deps.ledger?.settle(accountId, hold, event.costPico);
     if (event.costPico > 0n) s.deps.state.debit(accountId, event.costPico);
   }
 

@@ -14,7 +14,8 @@
 // Server VAD, a session's default: each `input_audio_buffer.append` holds one utterance, and `speechStopped()` (the
 // provider's detector, on its own timing) ends the oldest one buffered in each session — `input_audio_buffer.
 // speech_stopped`, the commit as above, and a response started by the provider itself, under the session's
-// `instructions` (set by `session.update`; a `response.create` naming none uses them too). A `response.cancel` with
+// `instructions` (set by `session.update`; a `response.create` naming none uses them too; the `max_output_tokens`
+// and `output_modalities` a `session.update` sets are reported back in the session). A `response.cancel` with
 // no response of its (or the named one) in progress, and a `response.create` while one is held, are answered with
 // OpenAI's `error` naming the client event's event_id. An out-of-band response (`response.conversation` "none") runs
 // beside the conversation's: it is never refused for one in progress, and only a cancel naming it stops it.
@@ -88,9 +89,11 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
       const model = new URL(req.url ?? '/', 'http://fake').searchParams.get('model');
       const beta = req.headers['openai-beta'] === 'realtime=v1';
       let transcription: { model: string } | null = null;
+      // The output limit and modalities a session.update set (GA names), reported back as OpenAI does.
+      let limits: Record<string, unknown> = {};
       const session = () => (beta
         ? { id: 'sess_1', object: 'realtime.session', model, input_audio_transcription: transcription }
-        : { id: 'sess_1', object: 'realtime.session', type: 'realtime', model, audio: { input: { format: { type: 'audio/pcm', rate: 24000 }, transcription }, output: { voice: 'alloy' } } });
+        : { id: 'sess_1', object: 'realtime.session', type: 'realtime', model, ...limits, audio: { input: { format: { type: 'audio/pcm', rate: 24000 }, transcription }, output: { voice: 'alloy' } } });
       ws.send(JSON.stringify({ type: 'session.created', event_id: 'event_s1', session: session() }));
       let held: string | undefined;
       const heldOutOfBand = new Set<string>();
@@ -170,6 +173,9 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           const given = beta ? asked?.input_audio_transcription : asked?.audio?.input?.transcription;
           if (given !== undefined) transcription = given;
           if (asked?.instructions !== undefined) instructions = asked.instructions;
+          const { max_output_tokens: maxOutput, output_modalities: modalities } = asked as { max_output_tokens?: unknown; output_modalities?: unknown };
+          if (maxOutput !== undefined) limits = { ...limits, max_output_tokens: maxOutput };
+          if (modalities !== undefined) limits = { ...limits, output_modalities: modalities };
           ws.send(JSON.stringify({ type: 'session.updated', event_id: `event_u${items}`, session: session() }));
           return;
         }
