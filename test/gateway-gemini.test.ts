@@ -1066,6 +1066,51 @@ describe('Gemini\'s API on models that do not serve it: translated to chat compl
     assert.equal(h.fake.requests.length, sent, 'nothing was sent');
   });
 
+  test('a text file (inlineData text/*) reaches Claude as a text document of its UTF-8 text; to a chat model, and not UTF-8, it is refused, never dropped', async () => {
+    const call = (model: string, mimeType: string, data: string) => gw(h, `/v1beta/models/${model}:generateContent`, { headers: { 'x-goog-api-key': token }, body: {
+      contents: [{ role: 'user', parts: [{ text: 'Summarise these notes.' }, { inlineData: { mimeType, data } }] }],
+    } });
+    for (const mimeType of ['text/plain', 'text/markdown', 'text/csv']) {
+      const res = await call('claude-sonnet-4-6', mimeType, Buffer.from('café, 3 €').toString('base64'));
+      assert.equal(res.status, 200, `${mimeType}: ${res.text}`);
+      assert.deepEqual((lastUpstream().body!.messages as { content: unknown[] }[])[0]!.content[1], { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'café, 3 €' } }, mimeType);
+    }
+    const sent = h.fake.requests.length;
+    for (const [model, data, reason] of [
+      ['claude-sonnet-4-6', Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString('base64'), /^ERR_NGROK_27226: .*inline data Anthropic Messages cannot carry \(only images, PDFs and UTF-8 text files/],
+      ['gpt-4o', Buffer.from('notes').toString('base64'), /^ERR_NGROK_27226: .*inline data chat completions cannot carry/],
+    ] as const) {
+      const res = await call(model, 'text/plain', data);
+      assert.equal(res.status, 400, `${model}: ${res.text}`);
+      assert.match(res.json().error.message, reason, model);
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+  });
+
+  test('media in systemInstruction is refused naming it and the target (a system prompt is text alone there); inlineData without its data or mimeType is the client\'s 400 naming it — never dropped', async () => {
+    const sent = h.fake.requests.length;
+    for (const [model, target] of [['gpt-4o', 'chat completions'], ['claude-sonnet-4-6', 'Anthropic Messages']] as const) {
+      const res = await gw(h, `/v1beta/models/${model}:generateContent`, { headers: { 'x-goog-api-key': token }, body: {
+        systemInstruction: { parts: [{ text: 'Answer from the attached style guide.' }, { inlineData: { mimeType: 'application/pdf', data: 'JVBERi0x' } }] },
+        contents: [{ role: 'user', parts: [{ text: 'Write the intro.' }] }],
+      } });
+      assert.equal(res.status, 400, `${model}: ${res.text}`);
+      assert.match(res.json().error.message, new RegExp(`^ERR_NGROK_27226: .*inline data in "systemInstruction", which ${target} cannot carry`), model);
+    }
+    for (const [model, inlineData, path] of [
+      ['gpt-4o', { mimeType: 'image/png' }, 'contents\\[0\\]\\.parts\\[1\\]\\.inlineData'],
+      ['claude-sonnet-4-6', { data: 'iVBORw0K' }, 'contents\\[0\\]\\.parts\\[1\\]\\.inlineData'],
+    ] as const) {
+      const res = await gw(h, `/v1beta/models/${model}:generateContent`, { headers: { 'x-goog-api-key': token }, body: {
+        contents: [{ role: 'user', parts: [{ text: 'What is in this picture?' }, { inlineData }] }],
+      } });
+      assert.equal(res.status, 400, `${model}: ${res.text}`);
+      assert.equal(res.json().error.status, 'INVALID_ARGUMENT');
+      assert.match(res.json().error.message, new RegExp(`^ERR_NGROK_27228: Invalid request: "${path}" needs "data" \\(base64\\) and "mimeType"`), model);
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+  });
+
   test('a Gemini model is still served natively, untranslated; what another model cannot read (Google\'s cached content) is refused', async () => {
     const answer = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'native' });
     assert.match(answer.text ?? '', /fake gemini-2\.5-flash model/);

@@ -424,6 +424,46 @@ describe('translation: Responses requests served over chat completions and Messa
     assert.equal(h.fake.requests.length, sent, 'nothing was sent');
   });
 
+  test('a tool output part of a type the translation has no place for is refused naming it and the target; an image an output returned reaches the model even when its call is not in the history', async () => {
+    const call = { type: 'function_call', call_id: 'call_s1', name: 'screenshot', arguments: '{}' };
+    const input = [{ role: 'user', content: 'What is on screen?' }, call, { type: 'function_call_output', call_id: 'call_s1', output: [
+      { type: 'input_text', text: 'Recorded.' }, { type: 'input_video', video_url: 'https://example.com/screen.mp4' },
+    ] }] as unknown as OpenAI.Responses.ResponseInput;
+    const sent = h.fake.requests.length;
+    for (const [model, target] of [['local:local-llm', 'chat completions'], ['claude-haiku-4-5', 'Anthropic Messages']]) {
+      await assert.rejects(openai.responses.create({ model: model!, input }),
+        (e: unknown) => e instanceof OpenAI.BadRequestError && new RegExp(`ERR_NGROK_27226.*tool output part of type "input_video", which ${target} cannot carry`).test(e.message), model);
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+    // Codex sends an output whose call the history lacks (its shell's): it goes as the user's text, its image with it.
+    await openai.responses.create({ model: 'local:local-llm', input: [{ role: 'user', content: 'What is on screen?' }, { type: 'function_call_output', call_id: 'call_s2', output: [
+      { type: 'input_text', text: 'Recorded.' }, { type: 'input_image', image_url: 'data:image/png;base64,iVBORw0K', detail: 'auto' },
+    ] }] });
+    assert.deepEqual((lastUpstream().body!.messages as { content: unknown }[]).at(-1)!.content, [
+      { type: 'text', text: 'Output of tool call call_s2:\nRecorded.' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0K', detail: 'auto' } },
+    ]);
+  });
+
+  test('a known part missing what it is read by (an input_image with no image_url nor file_id, an input_file with no data) is the client\'s 400 naming it, to a chat model and to Claude, never dropped', async () => {
+    const sent = h.fake.requests.length;
+    for (const [part, named] of [
+      [{ type: 'input_image', detail: 'auto' }, /"input\[0\]\.content\[1\]" \(an input_image\) needs "image_url" or "file_id"/],
+      [{ type: 'input_file', filename: 'notes.pdf' }, /"input\[0\]\.content\[1\]" \(an input_file\) needs "file_data", "file_url" or "file_id"/],
+      [{ type: 'input_text', text: ['x'] }, /"input\[0\]\.content\[1\]\.text" must be a string/],
+    ] as const) {
+      const input = [{ role: 'user', content: [{ type: 'input_text', text: 'Describe it.' }, part] }] as unknown as OpenAI.Responses.ResponseInput;
+      for (const model of ['local:local-llm', 'claude-haiku-4-5']) {
+        await assert.rejects(openai.responses.create({ model, input }), (e: unknown) => {
+          assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+          assert.match(e.message, /ERR_NGROK_27228: Invalid request: /);
+          assert.match(e.message, named);
+          return true;
+        }, `${model} ${part.type}`);
+      }
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+  });
+
   test('what the model refuses is named as the Responses client sent it (max_output_tokens, text), not as the chat fields it became', async () => {
     const { data: response, response: raw } = await openai.responses.create({
       model: 'local:plain-llm', input: 'hello plain', max_output_tokens: 50, text: { format: { type: 'json_object' } }, store: false,
@@ -812,6 +852,29 @@ describe('translation: chat completions served by a Messages-only provider (sqli
       { type: 'text', text: 'What is said in this transcript?' }, { type: 'file', file: { filename: 'a.pdf', file_data: 'data:application/pdf;base64,JVBERi0x' } },
     ] }] });
     assert.deepEqual((lastUpstream().body!.messages as { content: unknown[] }[])[0]!.content[1], { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0x' } });
+  });
+
+  test('an image_url part without its URL is the client\'s 400 naming it; a system message\'s image is refused (Claude\'s system prompt is text alone); neither is dropped', async () => {
+    const sent = h.fake.requests.length;
+    await assert.rejects(openai.chat.completions.create({ model: 'claudeish:mimic-1', messages: [{ role: 'user', content: [
+      { type: 'text', text: 'What is in this picture?' }, { type: 'image_url', image_url: { detail: 'auto' } } as unknown as OpenAI.Chat.ChatCompletionContentPartImage,
+    ] }] }), (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27228: Invalid request: "messages\[0\]\.content\[1\]\.image_url\.url" must be a string/.test(e.message));
+    await assert.rejects(openai.chat.completions.create({ model: 'claudeish:mimic-1', messages: [
+      { role: 'system', content: [{ type: 'text', text: 'Follow the house style.' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0K' } }] } as unknown as OpenAI.Chat.ChatCompletionSystemMessageParam,
+      { role: 'user', content: 'Write the intro.' },
+    ] }), (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27226.*system message part of type "image_url", which Anthropic Messages cannot carry/.test(e.message));
+    assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+  });
+
+  test('an image a tool returned (in its tool message) reaches Claude inside the tool\'s result, not left out', async () => {
+    await openai.chat.completions.create({ model: 'claudeish:mimic-1', messages: [
+      { role: 'user', content: 'What is on screen?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_s1', type: 'function', function: { name: 'screenshot', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'call_s1', content: [{ type: 'text', text: 'Captured.' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0K' } }] } as unknown as OpenAI.Chat.ChatCompletionToolMessageParam,
+    ], tools: [{ type: 'function', function: { name: 'screenshot', parameters: { type: 'object', properties: {} } } }] });
+    assert.deepEqual((lastUpstream().body!.messages as { content: unknown }[])[2]!.content, [{ type: 'tool_result', tool_use_id: 'call_s1', content: [
+      { type: 'text', text: 'Captured.' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0K' } },
+    ] }]);
   });
 
   test('an image data URL with parameters (a charset, a file name: RFC 2397) reaches Claude as base64 of its media type, not as a URL Anthropic cannot download', async () => {

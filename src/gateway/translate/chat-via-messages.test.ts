@@ -429,3 +429,16 @@ test('a chat part Messages has no block for is refused on every way to Claude (M
   const carried = { messages: [{ role: 'user', content: [{ type: 'text', text: 'Read.' }, { type: 'image_url', image_url: { url: 'data:image/png;name=a.png;base64,iVBORw0K' } }, { type: 'file', file: { file_data: 'data:application/pdf;base64,JVBERi0x' } }] }] };
   assert.equal(untranslatableReason('chat-completions', carried, 'messages'), undefined);
 });
+
+test('a text file that is not UTF-8 is refused for Messages (its text document would hold U+FFFD for its characters); a file a tool returned is refused for Converse, whose tool results take none; a tool message part of no known type is refused', () => {
+  const file = (fileData: string) => ({ messages: [{ role: 'user', content: [{ type: 'text', text: 'read' }, { type: 'file', file: { file_data: fileData } }] }] });
+  assert.match(untranslatableReason('chat-completions', file(`data:text/plain;base64,${Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString('base64')}`), 'messages') ?? '', /only PDF and UTF-8 text files/);
+  const tool = (part: Record<string, unknown>) => ({ messages: [
+    { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+    { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: 'done' }, part] },
+  ] });
+  const pdf = tool({ type: 'file', file: { file_data: 'data:application/pdf;base64,JVBERi0x' } });
+  assert.equal(untranslatableReason('chat-completions', pdf, 'messages'), undefined);
+  assert.match(untranslatableReason('chat-completions', pdf, 'converse') ?? '', /file in a tool message, which Bedrock's Converse cannot take/);
+  assert.match(untranslatableReason('chat-completions', tool({ type: 'video_url', video_url: { url: 'https://x/v.mp4' } }), 'messages') ?? '', /tool message content part of type "video_url", which Anthropic Messages cannot carry/);
+});

@@ -10,7 +10,7 @@ import type { StreamTranslation, TranslatedRequest, Translator } from './types.t
 import { effortFor, fittedOutputLimit } from './output-limit.ts';
 import { isObjectSchema, objects, quotedPartType, toolInput, type Json } from './json.ts';
 import { openaiError } from './openai-error.ts';
-import { parseDataUrl } from './data-url.ts';
+import { parseDataUrl, utf8Text } from './data-url.ts';
 
 const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'temperature', 'top_p', 'stream', 'stream_options', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'response_format', 'reasoning_effort', 'thinking']);
 
@@ -45,11 +45,12 @@ function textContent(content: unknown): string | Json[] {
   return kept.length <= 1 ? (kept[0] ?? '') : kept.map((text) => ({ type: 'text', text }));
 }
 
-/** A file Messages can read: a PDF, or text (`text/*`); undefined for anything else, or not a data URL. */
+/** A file Messages can read: a PDF, or text (`text/*`) in UTF-8; undefined for anything else, or not a data URL. */
 export function readableFile(fileData: unknown): { mediaType: string; base64: string } | undefined {
   const file = typeof fileData === 'string' ? parseDataUrl(fileData) : undefined;
   if (!file) return undefined;
-  return file.mediaType === 'application/pdf' || file.mediaType.startsWith('text/') ? { mediaType: file.mediaType, base64: file.base64 } : undefined;
+  const readable = file.mediaType === 'application/pdf' || (file.mediaType.startsWith('text/') && utf8Text(file.base64) !== undefined);
+  return readable ? { mediaType: file.mediaType, base64: file.base64 } : undefined;
 }
 
 /**
@@ -59,25 +60,49 @@ export function readableFile(fileData: unknown): { mediaType: string; base64: st
  */
 export function unreadableFileReason(files: readonly Json[]): string | undefined {
   const unreadable = files.find((f) => typeof f.file_url !== 'string' && readableFile(f.file_data) === undefined);
-  return unreadable ? 'it sends a file Anthropic Messages cannot read (only PDF and text files, given as data or by URL); send its text instead' : undefined;
+  return unreadable ? 'it sends a file Anthropic Messages cannot read (only PDF and UTF-8 text files, given as data or by URL); send its text instead' : undefined;
 }
 
 /** Audio (chat's and Responses' `input_audio` parts): Claude takes none, so it has no block in Messages. */
 export const AUDIO_REASON = 'it sends audio (an "input_audio" part), which Anthropic Messages cannot carry (Claude takes no audio); send its transcript as text instead';
 
-/** The user content parts `block` places: any other would be left out. */
+/** The user (and tool) content parts `block` places: any other would be left out. */
 const PLACED_USER_PARTS = new Set(['text', 'image_url', 'file']);
 
 /**
- * Why a chat request's content cannot go to Messages, if it cannot: a user part Messages has no block for (audio
- * above all) would be left out, and the model would answer without it, the client never told. Files are
- * `unreadableFileReason`'s.
+ * Why a chat request's content cannot go to Messages, if it cannot: a user or tool part Messages has no block for
+ * (audio above all) would be left out, and the model would answer without it, the client never told; so would any
+ * part of a system message but text, as Messages' system prompt is text alone. Files are `unreadableFileReason`'s.
  */
 export function unplacedPartReason(messages: unknown): string | undefined {
-  const parts = objects(messages).flatMap((m) => objects(m.content).map((p) => ({ role: m.role, type: p.type })));
+  const parts = objects(messages).flatMap((m) => objects(m.content).map((p) => ({ role: m.role, type: p.type, text: p.text })));
   if (parts.some((p) => p.type === 'input_audio')) return AUDIO_REASON;
-  const unplaced = parts.find((p) => p.role === 'user' && !PLACED_USER_PARTS.has(String(p.type)));
-  return unplaced ? `it sends a user content part of type ${quotedPartType(unplaced.type)}, which Anthropic Messages cannot carry; send it as text instead` : undefined;
+  const unplaced = parts.find((p) => (p.role === 'user' || p.role === 'tool') && !PLACED_USER_PARTS.has(String(p.type)));
+  if (unplaced) return `it sends a ${unplaced.role === 'tool' ? 'tool message' : 'user'} content part of type ${quotedPartType(unplaced.type)}, which Anthropic Messages cannot carry; send it as text instead`;
+  const system = parts.find((p) => (p.role === 'system' || p.role === 'developer') && typeof p.text !== 'string');
+  return system ? `it sends a ${String(system.role)} message part of type ${quotedPartType(system.type)}, which Anthropic Messages cannot carry (its system prompt is text alone); send it in a user message instead` : undefined;
+}
+
+/**
+ * Why a chat content part of a known type cannot be read as its type, naming the member at fault, if one cannot
+ * (`block` left such a part out, and Claude answered without it). OpenAI refuses the same request sent as it is, so a
+ * translated one is refused too (index.ts: the client's own 400, not "cannot be translated").
+ */
+export function malformedChatPartReason(messages: unknown): string | undefined {
+  if (!Array.isArray(messages)) return undefined;
+  for (const [i, message] of messages.entries()) {
+    const content = obj(message)?.content;
+    if (!Array.isArray(content)) continue;
+    for (const [j, value] of content.entries()) {
+      const part = obj(value);
+      const at = `messages[${i}].content[${j}]`;
+      if ((part?.type === 'text' && typeof part.text !== 'string') || (part?.type === 'refusal' && typeof part.refusal !== 'string')) return `"${at}.${part.type}" must be a string`;
+      if (part?.type === 'image_url' && typeof part.image_url !== 'string' && typeof obj(part.image_url)?.url !== 'string') return `"${at}.image_url.url" must be a string (the image's URL or data URL)`;
+      const file = part?.type === 'file' ? obj(part.file) : undefined;
+      if (part?.type === 'file' && !['file_data', 'file_id', 'file_url'].some((name) => typeof file?.[name] === 'string')) return `"${at}.file" needs "file_data" or "file_id", a string`;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -105,7 +130,7 @@ function block(part: Json): Json | undefined {
   if (!file) return undefined;
   if (file.mediaType === 'application/pdf') return { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: file.base64 } };
   // Plain-text files (text/plain, text/csv, text/markdown…) as Messages' text documents, which take the text itself.
-  return { type: 'document', source: { type: 'text', media_type: 'text/plain', data: Buffer.from(file.base64, 'base64').toString('utf8') } };
+  return { type: 'document', source: { type: 'text', media_type: 'text/plain', data: utf8Text(file.base64) } };
 }
 
 /** Text with something in it: Messages refuses empty and whitespace-only text, which chat histories often carry. */
@@ -113,10 +138,15 @@ function hasText(text: unknown): text is string {
   return typeof text === 'string' && text.trim() !== '';
 }
 
+/** Parts as Messages blocks, empty text left out (Messages refuses it). */
+function blocksOf(parts: unknown): Json[] {
+  return objects(parts).map(block).filter((b): b is Json => b !== undefined && (b.type !== 'text' || hasText(b.text)));
+}
+
 /** A user turn's content, or undefined when nothing in it has a place in Messages. */
 function content(value: unknown): unknown {
   if (typeof value === 'string') return hasText(value) ? value : undefined;
-  const blocks = objects(value).map(block).filter((b): b is Json => b !== undefined && (b.type !== 'text' || hasText(b.text)));
+  const blocks = blocksOf(value);
   return blocks.length > 0 ? blocks : undefined;
 }
 
@@ -179,7 +209,10 @@ function turns(messages: unknown): { system: string; turns: Json[] } {
       // Claude's thinking goes first in its turn, as Claude wrote it; a turn of thinking alone says nothing.
       if (blocks.length > 0) out.push({ role: 'assistant', content: [...thinkingBlocks(m.reasoning_details), ...blocks] });
     } else if (m.role === 'tool') {
-      const result = { type: 'tool_result', tool_use_id: toolId(m.tool_call_id), content: textContent(m.content) };
+      // Text alone as before; an image or a file a tool returned goes in the result as its block (Messages' tool
+      // results take them), not left out.
+      const media = objects(m.content).some((p) => p.type !== 'text');
+      const result = { type: 'tool_result', tool_use_id: toolId(m.tool_call_id), content: media ? blocksOf(m.content) : textContent(m.content) };
       const last = out.at(-1);
       if (last?.role === 'user' && Array.isArray(last.content) && (last.content as Json[]).every((b) => b.type === 'tool_result')) (last.content as Json[]).push(result);
       else out.push({ role: 'user', content: [result] });

@@ -4,6 +4,8 @@
 // the gateway depends on exports a parser (undici's is internal), and this one never decodes base64 data it is
 // given: an image of megabytes passes through as the client sent it.
 
+import { isUtf8 } from 'node:buffer';
+
 /** A data URL's parts: its media type (lowercased; RFC 2397's default when left out), parameters, and data as base64. */
 export interface DataUrl {
   mediaType: string;
@@ -56,4 +58,13 @@ function percentDecoded(text: string): Buffer | undefined {
   const pieces = text.split(/(%[0-9A-Fa-f]{2})/);
   if (pieces.some((piece, i) => i % 2 === 0 && piece.includes('%'))) return undefined;
   return Buffer.concat(pieces.map((piece, i) => (i % 2 === 1 ? Buffer.of(parseInt(piece.slice(1), 16)) : Buffer.from(piece, 'utf8'))));
+}
+
+/**
+ * Base64 data as UTF-8 text; undefined when its bytes are not UTF-8. A text document carries text, and a lossy
+ * decoding would give the model U+FFFD where the file's characters were.
+ */
+export function utf8Text(base64: string): string | undefined {
+  const bytes = Buffer.from(base64, 'base64');
+  return isUtf8(bytes) ? bytes.toString('utf8') : undefined;
 }

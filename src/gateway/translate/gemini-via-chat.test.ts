@@ -6,7 +6,7 @@ import { resolveCandidates } from '../../domain/resolve.ts';
 import type { AttemptPlan } from '../../domain/routing.ts';
 import { snapshot } from '../../../test/helpers/snapshot.ts';
 import { geminiStreamViaChat, geminiViaChat } from './gemini-via-chat.ts';
-import { translatorFor, untranslatableReason } from './index.ts';
+import { translatorFor, untranslatable, untranslatableReason } from './index.ts';
 import { Errors, TollgateError } from '../../domain/errors.ts';
 
 const catalog = createCatalog({});
@@ -205,7 +205,7 @@ test('what another model cannot read is never translated: Google\'s cached conte
   assert.match(reason({ contents: [{ parts: [{ fileData: { fileUri: 'https://generativelanguage.googleapis.com/v1beta/files/x', mimeType: 'image/png' } }] }] }) ?? '', /fileData/);
   // The refusal names the target the request was to reach: Claude's, on the way to Messages.
   assert.match(untranslatableReason('stream-generate-content', { contents: [{ parts: [{ inlineData: { mimeType: 'audio/wav', data: 'UklGR' } }] }] }, 'messages') ?? '', /audio.*Anthropic Messages cannot carry \(Claude takes no audio\)/);
-  assert.match(untranslatableReason('stream-generate-content', { contents: [{ parts: [{ inlineData: { mimeType: 'video/mp4', data: 'AAAA' } }] }] }, 'messages') ?? '', /inline data Anthropic Messages cannot carry \(only images and PDFs/);
+  assert.match(untranslatableReason('stream-generate-content', { contents: [{ parts: [{ inlineData: { mimeType: 'video/mp4', data: 'AAAA' } }] }] }, 'messages') ?? '', /inline data Anthropic Messages cannot carry \(only images, PDFs and UTF-8 text files/);
   assert.match(reason({ contents: [{ parts: [{ inlineData: { mimeType: 'video/mp4', data: 'AAAA' } }] }] }) ?? '', /inline data chat completions cannot carry \(only images, PDFs and WAV or MP3 audio/);
   assert.equal(reason({ contents: [{ parts: [{ text: 'x' }, { inlineData: { mimeType: 'image/jpeg', data: '/9j/' } }] }] }), undefined);
 });
@@ -388,4 +388,12 @@ test('DeepSeek V4 (thinking unless switched off): a thinking budget of 0 is effo
   assert.deepEqual([high.body.reasoning_effort, high.removed], ['high', []]);
   // DeepSeek's older models name their mode: nothing to set there.
   assert.deepEqual(geminiViaChat.request(config({ thinkingBudget: 0 }), plan('deepseek-chat')).removed, ['generationConfig.thinkingConfig']);
+});
+
+test('a user\'s part with no data (none of text, inlineData, fileData, a function call or response) is the client\'s 400 naming it, not left out; a model turn\'s is the model\'s own', () => {
+  const refusal = (body: Record<string, unknown>) => untranslatable('generate-content', body, 'chat-completions');
+  assert.deepEqual(refusal({ contents: [{ role: 'user', parts: [{ text: 'Describe it.' }, { videoMetadata: { startOffset: '1s' } }] }] }),
+    { error: 'invalidRequest', details: { reason: '"contents[0].parts[1]" holds no data: give one of "text", "inlineData", "fileData", "functionCall" or "functionResponse"' } });
+  assert.match(String((refusal({ system_instruction: { parts: [{ inline_data: { data: 'iVBORw0K' } }] }, contents: [{ parts: [{ text: 'x' }] }] }) as { details?: Record<string, string> } | undefined)?.details?.reason), /^"system_instruction\.parts\[0\]\.inlineData" needs "data" \(base64\) and "mimeType"/);
+  assert.equal(refusal({ contents: [{ role: 'user', parts: [{ text: 'Hi.' }] }, { role: 'model', parts: [{ text: 'Hello.' }, { thoughtSignature: 'c2ln' }] }, { role: 'user', parts: [{ text: 'Go on.' }] }] }), undefined);
 });

@@ -10,6 +10,7 @@ import { openaiUsage } from '../formats/openai.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
 import { obj } from '../formats/types.ts';
 import { FromChatStream } from './chat-stream.ts';
+import { utf8Text } from './data-url.ts';
 import { answerToolInput, chatReasoning, chatText, invalidToolArguments, jsonSchemaFormat, objects, providerMessage, sealedReasoning, toolArgumentsProblem, uniqueCallId, unsealedReasoning, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, chatStops, fittedOutputLimit, overMessages } from './output-limit.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
@@ -47,7 +48,12 @@ export const GEMINI_CHAT_FIELDS: Readonly<Record<string, string>> = {
  */
 const CHAT_AUDIO = new Map([['audio/wav', 'wav'], ['audio/x-wav', 'wav'], ['audio/wave', 'wav'], ['audio/mpeg', 'mp3'], ['audio/mp3', 'mp3']]);
 
-/** Inline data chat carries: images (as data URLs), PDFs (as `file` parts), WAV and MP3 audio (as `input_audio`). */
+/**
+ * Inline data chat carries: images (as data URLs), PDFs (as `file` parts), WAV and MP3 audio (as `input_audio`); and
+ * a text file in UTF-8, as a `file` part chat-via-messages makes a text document of — only on the way to Messages
+ * (Claude, and Converse's models after it): OpenAI's chat takes no text file, so a chat target refuses it
+ * (geminiUntranslatableReason).
+ */
 function inlinePart(data: Json): Json | undefined {
   const type = geminiMember(data, 'mimeType');
   const mime = typeof type === 'string' ? type.toLowerCase() : '';
@@ -55,9 +61,13 @@ function inlinePart(data: Json): Json | undefined {
   if (bytes === undefined) return undefined;
   if (mime.startsWith('image/')) return { type: 'image_url', image_url: { url: `data:${mime};base64,${bytes}` } };
   if (mime === 'application/pdf') return { type: 'file', file: { filename: 'document.pdf', file_data: `data:application/pdf;base64,${bytes}` } };
+  if (mime.startsWith('text/') && utf8Text(bytes) !== undefined) return { type: 'file', file: { filename: 'document.txt', file_data: `data:${mime};base64,${bytes}` } };
   const format = CHAT_AUDIO.get(mime);
   return format === undefined ? undefined : { type: 'input_audio', input_audio: { data: bytes, format } };
 }
+
+/** Whether a part `inlinePart` made is a text file's. */
+const isTextFile = (part: Json | undefined): boolean => String(obj(part?.file)?.file_data).startsWith('data:text/');
 
 function partsOf(content: unknown): Json[] {
   return geminiObjects(obj(content)?.parts);
@@ -80,17 +90,49 @@ export function geminiUntranslatableReason(body: Json, messages: boolean): strin
   if (geminiMember(body, 'cachedContent') !== undefined) {
     return 'it uses "cachedContent", a prompt prefix held by Google that another model cannot read; send the whole conversation instead';
   }
+  // A system prompt is text alone in chat and in Messages: media in it would be left out.
+  const system = partsOf(geminiMember(body, 'systemInstruction')).find((p) => inlineDataOf(p) !== undefined || geminiMember(p, 'fileData') !== undefined);
+  if (system) {
+    return `it sends ${inlineDataOf(system) ? 'inline data' : 'a file by "fileData"'} in "systemInstruction", which ${messages ? 'Anthropic Messages' : 'chat completions'} cannot carry (a system prompt is text alone there); send it in a user turn instead`;
+  }
   for (const content of geminiObjects(body.contents)) {
     for (const part of partsOf(content)) {
       const media = [part, ...geminiObjects(responseOf(part)?.parts)];
       if (media.some((p) => geminiMember(p, 'fileData') !== undefined)) return 'it sends a file by "fileData" (a URI only Google reads); send it as "inlineData" instead';
       const placed = media.flatMap((p) => { const data = inlineDataOf(p); return data ? [inlinePart(data)] : []; });
-      if (placed.includes(undefined)) {
+      if (placed.includes(undefined) || (!messages && placed.some(isTextFile))) {
         return messages
-          ? 'it sends inline data Anthropic Messages cannot carry (only images and PDFs go to this model)'
+          ? 'it sends inline data Anthropic Messages cannot carry (only images, PDFs and UTF-8 text files go to this model)'
           : 'it sends inline data chat completions cannot carry (only images, PDFs and WAV or MP3 audio go to this model)';
       }
       if (messages && placed.some((p) => p?.type === 'input_audio')) return 'it sends audio ("inlineData"), which Anthropic Messages cannot carry (Claude takes no audio); send its transcript as text instead';
+    }
+  }
+  return undefined;
+}
+
+/** A Part's data members (a oneof: Google refuses a part with none). */
+const PART_DATA = ['text', 'inlineData', 'fileData', 'functionCall', 'functionResponse', 'executableCode', 'codeExecutionResult'];
+
+/**
+ * Why a part cannot be read, naming it, if it cannot: inline data without its `data` or `mimeType` (strings), or a
+ * user's part with no data at all, is nothing to send, and Google refuses it sent as it is. The client's own 400
+ * (index.ts), not "cannot be translated". (A model turn's part is the model's own: one with a thought signature
+ * alone is left as it is.)
+ */
+export function geminiMalformedPartReason(body: Json): string | undefined {
+  const system = geminiSpelling(body, 'systemInstruction');
+  const holders: [string, unknown][] = [[system, geminiMember(body, 'systemInstruction')]];
+  for (const [i, content] of geminiList(body.contents).entries()) holders.push([`contents[${i}]`, content]);
+  for (const [where, content] of holders) {
+    for (const [j, part] of geminiList(obj(content)?.parts).entries()) {
+      const at = `${where}.parts[${j}]`;
+      if (obj(content)?.role !== 'model' && !PART_DATA.some((name) => geminiMember(part, name) !== undefined)) return `"${at}" holds no data: give one of "text", "inlineData", "fileData", "functionCall" or "functionResponse"`;
+      const responseParts = geminiList(responseOf(obj(part) ?? {})?.parts).map((p, k) => [`${at}.functionResponse.parts[${k}]`, p] as const);
+      for (const [path, p] of [[at, part] as const, ...responseParts]) {
+        const data = geminiMember(obj(p) ?? {}, 'inlineData');
+        if (data !== undefined && (typeof obj(data)?.data !== 'string' || typeof geminiMember(data, 'mimeType') !== 'string')) return `"${path}.inlineData" needs "data" (base64) and "mimeType", both strings`;
+      }
     }
   }
   return undefined;

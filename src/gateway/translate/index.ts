@@ -2,17 +2,17 @@
 // (domain/resolve.ts picks a translated surface only when the model serves no native one).
 import type { ApiFormat, ApiSurface, CatalogModel, SurfaceSpec } from '../../catalog/types.ts';
 import type { Untranslatable } from '../../domain/resolve.ts';
-import { AUDIO_REASON, chatViaMessages, legacyFunctionsReason, unplacedPartReason, unreadableFileReason } from './chat-via-messages.ts';
+import { AUDIO_REASON, chatViaMessages, legacyFunctionsReason, malformedChatPartReason, unplacedPartReason, unreadableFileReason } from './chat-via-messages.ts';
 import { FILE_BY_URL_REASON, fileByUrl, storedStateReason } from './stored-items.ts';
 import { objects, type Json } from './json.ts';
 import { num, obj } from '../formats/types.ts';
 import { geminiCountedRequest } from '../../domain/gemini-fields.ts';
 import { continuedThread, messagesViaChat, unsendableMediaReason } from './messages-via-chat.ts';
-import { duplicateToolReason, responsesViaChat, unplacedInputReason } from './responses-via-chat.ts';
+import { duplicateToolReason, malformedInputReason, responsesViaChat, unplacedInputReason } from './responses-via-chat.ts';
 import { composed } from './composed.ts';
 import { messagesViaInvoke } from './messages-via-invoke.ts';
 import { converseUnsendableReason, messagesViaConverse } from './messages-via-converse.ts';
-import { GEMINI_CHAT_FIELDS, geminiStreamViaChat, geminiUntranslatableReason, geminiViaChat } from './gemini-via-chat.ts';
+import { GEMINI_CHAT_FIELDS, geminiMalformedPartReason, geminiStreamViaChat, geminiUntranslatableReason, geminiViaChat } from './gemini-via-chat.ts';
 import { geminiBatchEmbedViaOpenai, geminiEmbedModelProblem, geminiEmbedUntranslatableReason, geminiEmbedViaOpenai } from './gemini-embed-via-openai.ts';
 import { CONVERSE_FIELDS, converseCountRequest, converseCountUntranslatableReason, converseStreamViaMessages, converseUntranslatableReason, converseViaMessages } from './converse-via-messages.ts';
 import type { AnyTranslator, Translator } from './types.ts';
@@ -207,9 +207,21 @@ export function untranslatable(client: ApiSurface, body: Record<string, unknown>
   // not "cannot be translated".
   const duplicate = client === 'responses' ? duplicateToolReason(body.tools) : undefined;
   if (duplicate !== undefined) return { error: 'invalidRequest', details: { reason: duplicate } };
+  // So is a content part of a known type missing what it is read by (an image without its URL): the provider
+  // refuses it sent as it is, and translated it was left out, the model answering without it.
+  const malformed = malformedPartReason(client, body);
+  if (malformed !== undefined) return { error: 'invalidRequest', details: { reason: malformed } };
   const otherModel = pathModel !== undefined && (client === 'embeddings' || client === 'embed-content') ? geminiEmbedModelProblem(body, client === 'embeddings', pathModel) : undefined;
   if (otherModel !== undefined) return { error: 'invalidRequest', details: { reason: otherModel } };
   return untranslatableReason(client, body, target, model);
+}
+
+/** `untranslatable`'s malformed parts, by the client's API. */
+function malformedPartReason(client: ApiSurface, body: Json): string | undefined {
+  if (client === 'responses') return malformedInputReason(body.input);
+  if (client === 'chat-completions') return malformedChatPartReason(body.messages);
+  if (client === 'generate-content' || client === 'stream-generate-content') return geminiMalformedPartReason(body);
+  return client === 'count-tokens' && !obj(body.input) ? geminiMalformedPartReason(geminiCountedRequest(body)) : undefined;
 }
 
 /** A Responses request's `input_file` parts (in messages and tool outputs). */
@@ -231,7 +243,10 @@ function chatMediaReason(messages: unknown): string | undefined {
     const url = typeof p.image_url === 'string' ? p.image_url : obj(p.image_url)?.url;
     return p.type === 'image_url' && typeof url === 'string' && !url.startsWith('data:');
   }));
-  return byUrl ? IMAGE_BY_URL_FOR_CONVERSE : chatFiles(messages).some((f) => typeof f.file_url === 'string') ? FILE_BY_URL_FOR_CONVERSE : undefined;
+  if (byUrl) return IMAGE_BY_URL_FOR_CONVERSE;
+  if (chatFiles(messages).some((f) => typeof f.file_url === 'string')) return FILE_BY_URL_FOR_CONVERSE;
+  // Messages takes a file in a tool's result; Converse's tool results take text and images alone.
+  return objects(messages).some((m) => m.role === 'tool' && objects(m.content).some((p) => p.type === 'file')) ? 'it sends a file in a tool message, which Bedrock\'s Converse cannot take in a tool result; send its text instead' : undefined;
 }
 
 /**

@@ -614,3 +614,17 @@ test('Claude\'s effort reaches DeepSeek V4 by its own name (DeepSeek takes Claud
   assert.equal(ask('deepseek-flash', 'xhigh').body.reasoning_effort, 'xhigh');
   assert.equal(ask('gpt-5.4', 'max').body.reasoning_effort, 'high');
 });
+
+test('a user\'s block, or a tool result\'s, of a type chat has no place for (a search result) is refused naming it, never dropped; an assistant\'s server tool blocks are Claude\'s own', () => {
+  const search = { type: 'search_result', source: 'https://docs.example/kb/1', title: 'Refunds', content: [{ type: 'text', text: 'Refunds take 5 days.' }] };
+  assert.match(untranslatableReason('messages', { messages: [{ role: 'user', content: [{ type: 'text', text: 'How long do refunds take?' }, search] }] }, 'chat-completions') ?? '', /block of type "search_result", which chat completions cannot carry/);
+  assert.match(untranslatableReason('messages', { messages: [
+    { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'kb', input: {} }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [search] }] },
+  ] }, 'chat-completions') ?? '', /block of type "search_result" in a tool result, which chat completions cannot carry/);
+  assert.equal(untranslatableReason('messages', { messages: [
+    { role: 'user', content: 'Search the web.' },
+    { role: 'assistant', content: [{ type: 'server_tool_use', id: 's1', name: 'web_search', input: {} }, { type: 'text', text: 'Found it.' }] },
+    { role: 'user', content: 'Thanks.' },
+  ] }, 'chat-completions'), undefined);
+});

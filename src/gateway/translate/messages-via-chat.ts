@@ -11,7 +11,7 @@ import { obj } from '../formats/types.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { FromChatStream, UnnamedCalls } from './chat-stream.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
-import { answerToolInput, chatReasoning, chatText, invalidToolArguments, jsonSchemaFormat, meetsStrictRules, objects, providerMessage, toolArgumentsProblem, uniqueCallId, type Json } from './json.ts';
+import { answerToolInput, chatReasoning, chatText, invalidToolArguments, jsonSchemaFormat, meetsStrictRules, objects, providerMessage, quotedPartType, toolArgumentsProblem, uniqueCallId, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, chatStops, effortFor, fittedOutputLimit } from './output-limit.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
 
@@ -61,6 +61,9 @@ function mediaParts(block: Json): Json[] | undefined {
   return typeof block.title === 'string' && block.title !== '' ? [{ type: 'text', text: `Document: ${block.title}` }, ...parts] : parts;
 }
 
+/** The blocks a user turn, or a tool result, may hold that chat has a place for (a tool result's own aside). */
+const CARRIED_BLOCKS = new Set(['text', 'image', 'document', 'tool_result']);
+
 /** Blocks chat can only carry some of: an image or a document. */
 function isMedia(block: Json): boolean {
   return block.type === 'image' || block.type === 'document';
@@ -75,6 +78,11 @@ export function unsendableMediaReason(messages: unknown): string | undefined {
   for (const m of objects(messages)) {
     for (const block of blocks(m.content)) {
       const inner = block.type === 'tool_result' ? blocks(block.content) : [block];
+      // A user's block (or a tool result's) of another type (a `search_result`, a `container_upload`) has no
+      // place in chat: left out, the model answered without it. An assistant turn's others are Claude's own
+      // server tools' (its web search), as its thinking is.
+      const uncarried = m.role === 'assistant' ? undefined : inner.find((b) => !CARRIED_BLOCKS.has(String(b.type)));
+      if (uncarried) return `it sends a content block of type ${quotedPartType(uncarried.type)}${block.type === 'tool_result' ? ' in a tool result' : ''}, which chat completions cannot carry; send it as text instead`;
       if (inner.some((b) => isMedia(b) && mediaParts(b) === undefined)) {
         return 'it sends an image or document chat completions cannot carry (chat takes images as data or by URL and PDFs and text as data only: not a PDF by URL, nor a file from the Files API); send it as base64 data instead';
       }

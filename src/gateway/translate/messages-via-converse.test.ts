@@ -224,3 +224,17 @@ test('the stream\'s message_start carries the prompt\'s estimated size (Converse
   const final = await MessageStream.fromReadableStream(new Response(whole.map(([, data]) => `${JSON.stringify(data)}\n`).join('')).body!).finalMessage();
   assert.equal(final.usage.input_tokens, 7);
 });
+
+test('a Gemini text file (inlineData text/*, UTF-8) reaches Claude on InvokeModel and Converse\'s models as a text document, as it reaches Claude on Messages', () => {
+  const body = { contents: [{ role: 'user', parts: [{ text: 'Summarise.' }, { inlineData: { mimeType: 'text/markdown', data: Buffer.from('# Notes\ncafé').toString('base64') } }] }] };
+  for (const [model, document] of [
+    ['bedrock:amazon.nova-pro-v1:0', { document: { format: 'txt', name: 'document 1', source: { bytes: Buffer.from('# Notes\ncafé').toString('base64') } } }],
+    ['bedrock:anthropic.claude-sonnet-4-6', { type: 'document', source: { type: 'text', media_type: 'text/plain', data: '# Notes\ncafé' } }],
+  ] as const) {
+    const [candidate] = resolveCandidates({ model, models: undefined, format: 'gemini', surface: 'generate-content', body: {} }, catalog, snapshot());
+    assert.equal(untranslatableReason('generate-content', body, candidate!.surface.surface), undefined, model);
+    const translator = translatorFor({ format: 'gemini', surface: 'generate-content' }, candidate!.surface)!;
+    const sent = translator.request(body, { candidate: candidate!, keySource: 'user', credential: 'k' }).body;
+    assert.deepEqual((sent.messages as { content: unknown[] }[])[0]!.content[1], document, model);
+  }
+});

@@ -579,3 +579,19 @@ test('a Responses content part of a type the translation has no place for is ref
   ];
   for (const target of ['chat-completions', 'messages'] as const) assert.equal(translationRefusal('responses', { input: placed }, target), undefined, target);
 });
+
+test('a local shell\'s output item (`local_shell_call_output`) stays in the conversation as the user\'s text; the output of a tool only OpenAI\'s models take (computer use, shell, apply_patch) is refused, never dropped', () => {
+  const { body } = responsesViaChat.request({ model: 'claude-sonnet-4-5', input: [
+    { type: 'message', role: 'user', content: 'list the files' },
+    { type: 'local_shell_call', call_id: 'call_L1', status: 'completed', action: { type: 'exec', command: ['ls'] } },
+    { type: 'local_shell_call_output', id: 'call_L1', output: 'a.txt' },
+  ] }, plan('claude-sonnet-4-5'));
+  assert.deepEqual((body.messages as unknown[]).slice(1), [
+    { role: 'assistant', content: '[Ran in the local shell (call call_L1):] ["ls"]' },
+    { role: 'user', content: [{ type: 'text', text: 'Output of the local shell (call call_L1):\na.txt' }] },
+  ]);
+  const screenshot = [{ type: 'computer_call_output', call_id: 'call_C1', output: { type: 'computer_screenshot', image_url: 'data:image/png;base64,iVBORw0K' } }];
+  for (const [target, named] of [['chat-completions', 'chat completions'], ['messages', 'Anthropic Messages']] as const) {
+    assert.match(translationRefusal('responses', { input: screenshot }, target) ?? '', new RegExp(`"computer_call_output" item .*, which ${named} cannot carry`), target);
+  }
+});

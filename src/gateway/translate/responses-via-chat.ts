@@ -48,7 +48,61 @@ const PLACED_PARTS = new Set(['input_text', 'output_text', 'text', 'refusal', 'i
  */
 export function unplacedInputReason(input: unknown, target: string): string | undefined {
   const part = objects(input).filter((i) => (i.type ?? 'message') === 'message').flatMap((i) => objects(i.content)).find((p) => !PLACED_PARTS.has(String(p.type)));
-  return part ? `it sends a content part of type ${quotedPartType(part.type)}, which ${target} cannot carry; send it as text instead` : undefined;
+  if (part) return `it sends a content part of type ${quotedPartType(part.type)}, which ${target} cannot carry; send it as text instead`;
+  const item = objects(input).find((i) => UNCARRIED_OUTPUTS.has(String(i.type)));
+  if (item) return `it sends a ${quotedPartType(item.type)} item (the output of a tool only OpenAI's models take), which ${target} cannot carry; send it as a function_call_output instead`;
+  const output = toolOutputs(input).flatMap((i) => objects(i.output)).find((p) => !OUTPUT_PARTS.has(String(p.type)));
+  return output ? `it sends a tool output part of type ${quotedPartType(output.type)}, which ${target} cannot carry in a tool output; send it as text instead` : undefined;
+}
+
+/**
+ * The parts of a tool output `toolOutput` places (Responses' own three: text, image, file; `output_text` and `text`
+ * as a client echoing answer parts writes them): any other would be left out of the call's result.
+ */
+const OUTPUT_PARTS = new Set(['input_text', 'output_text', 'text', 'input_image', 'input_file']);
+
+/**
+ * Outputs of tools the client ran for OpenAI's own tool types (computer use, shell, apply_patch), which the
+ * translation offers no model (they are removed): left out, the model would answer without what the tool returned.
+ * The model's own items (reasoning, its hosted tools' calls: web or file search) are its own, and left out.
+ */
+const UNCARRIED_OUTPUTS = new Set(['computer_call_output', 'shell_call_output', 'apply_patch_call_output']);
+
+const toolOutputs = (input: unknown): Json[] => objects(input).filter((i) => i.type === 'function_call_output' || i.type === 'custom_tool_call_output');
+
+/**
+ * Why a part of a known type cannot be read as its type, naming the member at fault, if one cannot: a part the
+ * translation could not place was dropped, and the model answered without it. Sent as it is, OpenAI refuses the
+ * same request, so a translated one is refused too (index.ts: the client's own 400, not "cannot be translated").
+ */
+function malformedPart(part: Json, at: string): string | undefined {
+  const string = (name: string) => typeof part[name] === 'string';
+  switch (part.type) {
+    case 'input_text': case 'output_text': case 'text': return string('text') ? undefined : `"${at}.text" must be a string`;
+    case 'refusal': return string('refusal') ? undefined : `"${at}.refusal" must be a string`;
+    case 'input_image': return string('image_url') || string('file_id') ? undefined : `"${at}" (an input_image) needs "image_url" or "file_id", a string`;
+    case 'input_file': return string('file_data') || string('file_url') || string('file_id') ? undefined : `"${at}" (an input_file) needs "file_data", "file_url" or "file_id", a string`;
+    case 'input_audio': return obj(part.input_audio) ? undefined : `"${at}.input_audio" must be an object ({"data", "format"})`;
+    default: return undefined;
+  }
+}
+
+/** The first malformed part of a Responses request's messages and tool outputs (`malformedPart`), if any. */
+export function malformedInputReason(input: unknown): string | undefined {
+  if (!Array.isArray(input)) return undefined;
+  for (const [i, item] of input.entries()) {
+    const it = obj(item);
+    if (!it) continue;
+    const type = it.type ?? 'message';
+    const member = type === 'message' ? 'content' : type === 'function_call_output' || type === 'custom_tool_call_output' ? 'output' : undefined;
+    const parts = member === undefined ? undefined : it[member];
+    if (!Array.isArray(parts)) continue;
+    for (const [j, part] of parts.entries()) {
+      const reason = obj(part) ? malformedPart(part as Json, `input[${i}].${member}[${j}]`) : undefined;
+      if (reason !== undefined) return reason;
+    }
+  }
+  return undefined;
 }
 
 function outputTexts(output: unknown): string[] {
@@ -70,8 +124,14 @@ function outputContent(output: unknown): string {
  */
 function toolOutput(item: Json, messages: Json[], media: Json[]): void {
   messages.push({ role: 'tool', tool_call_id: item.call_id, content: outputContent(item.output) });
-  const parts = chatContent(objects(item.output).filter((p) => p.type === 'input_image' || p.type === 'input_file'));
-  if (Array.isArray(parts) && parts.length > 0) media.push({ type: 'text', text: `Output of tool call ${String(item.call_id)}:` }, ...parts);
+  const parts = outputMedia(item.output);
+  if (parts.length > 0) media.push({ type: 'text', text: `Output of tool call ${String(item.call_id)}:` }, ...parts);
+}
+
+/** The images and files of a tool output, as chat parts. */
+function outputMedia(output: unknown): Json[] {
+  const parts = chatContent(objects(output).filter((p) => p.type === 'input_image' || p.type === 'input_file'));
+  return Array.isArray(parts) ? parts as Json[] : [];
 }
 
 /** The media of a run of tool outputs, after the run: chat wants a call's results right after the call. */
@@ -107,7 +167,7 @@ function chatMessages(body: Json, names: ChatToolNames, claude: boolean): Json[]
   for (const item of objects(body.input)) {
     const type = item.type ?? 'message';
     // Outputs wait with their media until the run of tool messages is over: chat wants those right after the call.
-    if (type !== 'function_call_output' && type !== 'custom_tool_call_output') flushMedia(messages, media);
+    if (type !== 'function_call_output' && type !== 'custom_tool_call_output' && type !== 'local_shell_call_output') flushMedia(messages, media);
     if (type === 'message') {
       const role = item.role === 'developer' ? 'system' : item.role;
       const content = chatContent(item.content);
@@ -138,11 +198,16 @@ function chatMessages(body: Json, names: ChatToolNames, claude: boolean): Json[]
       const last = messages.at(-1);
       if (last?.role === 'assistant' && (last.content === null || typeof last.content === 'string')) last.content = last.content ? `${last.content}\n${said}` : said;
       else messages.push({ role: 'assistant', content: said });
+    } else if (type === 'local_shell_call_output') {
+      // What the local shell printed, after the call kept as the assistant's text above: the user's text, as an
+      // output whose call chat never saw.
+      media.push({ type: 'text', text: `Output of the local shell (call ${String(item.call_id ?? item.id)}):\n${typeof item.output === 'string' ? item.output : JSON.stringify(item.output ?? null)}` });
     } else if (type === 'function_call_output' || type === 'custom_tool_call_output') {
       // An output whose call chat never saw (Codex sends its shell's output this way): a tool message would answer
       // no call, which Claude refuses (and OpenAI too); as the user's text it still reaches the model.
       // It waits with the run's media, so no text comes between a call and its tool messages.
-      media.push({ type: 'text', text: `Output of tool call ${String(item.call_id)}:\n${outputTexts(item.output).join('\n')}` });
+      // Images and files it returned follow it, as a paired output's do (toolOutput).
+      media.push({ type: 'text', text: `Output of tool call ${String(item.call_id)}:\n${outputTexts(item.output).join('\n')}` }, ...outputMedia(item.output));
     }
     // Other reasoning items are the model's own, encrypted for OpenAI: another model neither needs nor accepts them.
   }
