@@ -1,7 +1,7 @@
 // The MCP gateway end to end, on both stores: a server registered with POST /mcp-servers, its secret stored with POST
 // /provider-keys as `mcp:<label>`, a configuration's access.mcpTools allow list — all through the control plane — are
 // what the gateway serves to the official MCP SDK's client on the next request, with no restart: a rotated secret is
-// the one sent, a deleted server's tools are gone.
+// the one sent, a deleted server's tools are gone; a deleted key's or server's sessions with the server are ended.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
@@ -129,6 +129,35 @@ for (const kind of STORE_KINDS) {
       await assert.rejects(client.callTool({ name: 'docs__search', arguments: { query: 'gone' } }), refusedWith(-32602));
       assert.equal(sentKeys(seen).length, 0);
       await client.close();
+    });
+
+    test('an access key deleted, then a server deleted, through the control plane: the server is sent DELETE for the sessions the gateway held, at once', async () => {
+      const notes = await startFakeMcp((s) => {
+        s.registerTool('jot', { description: 'Jot a note' }, () => text('jotted'));
+      }, () => true);
+      try {
+        const server = await h.api<{ id: string; url: string }>('POST', '/mcp-servers', { label: 'notes', upstreamUrl: notes.url, auth: { type: 'none' } });
+        /** The session a new client's call went in, the client left open. */
+        const callIn = async (token: string): Promise<string> => {
+          const client = await connect(server.url, token);
+          await eventually(async () => assert.deepEqual((await client.callTool({ name: 'jot', arguments: {} })).content, [{ type: 'text', text: 'jotted' }]));
+          return String(notes.seen.filter((x) => x.body.includes('"tools/call"')).at(-1)!.headers['mcp-session-id']);
+        };
+        const ended = (session: string) => eventually(async () => assert.ok(notes.seen.some((x) => x.method === 'DELETE' && x.headers['mcp-session-id'] === session), `DELETE for ${session}`));
+
+        const first = await h.accessKey();
+        const firstSession = await callIn(first.token);
+        const second = await h.accessKey();
+        const secondSession = await callIn(second.token);
+        await h.api('DELETE', `/access-keys/${first.id}`);
+        await ended(firstSession);
+        assert.ok(!notes.seen.some((x) => x.method === 'DELETE' && x.headers['mcp-session-id'] === secondSession), "the other key's session goes on");
+
+        await h.api('DELETE', `/mcp-servers/${server.id}`);
+        await ended(secondSession);
+      } finally {
+        await notes.close();
+      }
     });
 
     test("another account's Mcp-Session-Id naming this key's id reaches none of its calls or sessions: nothing cancelled, nothing ended", { timeout: 15_000 }, async () => {

@@ -4,8 +4,6 @@
 // address, a redirect, an oversized body, another account making sessions until this account's would be dropped. The servers are scripted plain HTTP, so each can misbehave exactly.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { startGatewayServer, type GatewayServer } from '../src/gateway/server.ts';
 import { Upstreams } from '../src/gateway/upstream.ts';
@@ -17,47 +15,10 @@ import type { AccountSnapshot } from '../src/state/types.ts';
 import type { BegunAttempt, UsageEvent } from '../src/usage/event.ts';
 import { snapshot } from './helpers/snapshot.ts';
 import { collectingSink, stubState } from './helpers/stub-gateway.ts';
+import { json, sse, startScripted, type Message, type Scripted } from './helpers/mcp-scripted.ts';
 
 const TOKEN = 'ng-mcp-hostile-key';
 const NARROW_TOKEN = 'ng-mcp-hostile-narrow-key';
-const TOOLS = [{ name: 'search', inputSchema: { type: 'object' } }, { name: 'admin_delete', inputSchema: { type: 'object' } }];
-
-interface Message { jsonrpc: '2.0'; id?: string | number | null; method?: string; params?: Record<string, unknown> }
-interface Seen { method: string; headers: IncomingHttpHeaders; body: string; message: Message | undefined }
-/** How the scripted server answers a tools/call (or any method but initialize, notifications and tools/list). */
-type OnCall = (message: Message, res: ServerResponse, req: IncomingMessage) => void;
-
-interface Scripted { url: string; seen: Seen[]; onCall: OnCall; close(): Promise<void> }
-
-const json = (res: ServerResponse, body: unknown, headers: Record<string, string> = {}) => res.writeHead(200, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
-const sse = (messages: unknown[]) => messages.map((m) => `event: message\ndata: ${JSON.stringify(m)}\n\n`).join('');
-
-/** An MCP server scripted by hand: initialize issues a fresh session id each time; tools/list lists TOOLS. */
-async function startScripted(): Promise<Scripted> {
-  let sessions = 0;
-  const scripted: Scripted = {
-    url: '', seen: [],
-    onCall: (m, res) => json(res, { jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: 'ok' }] } }),
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => { body += c; });
-    req.on('end', () => {
-      let message: Message | undefined;
-      try { message = body ? JSON.parse(body) as Message : undefined; } catch { message = undefined; }
-      scripted.seen.push({ method: req.method ?? '', headers: req.headers, body, message });
-      if (req.method === 'DELETE' || message?.method?.startsWith('notifications/') || message?.method === undefined) return void res.writeHead(202).end();
-      if (message.method === 'initialize') return json(res, { jsonrpc: '2.0', id: message.id, result: { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'scripted', version: '1' } } }, { 'mcp-session-id': `sess-${++sessions}` });
-      if (message.method === 'tools/list') return json(res, { jsonrpc: '2.0', id: message.id, result: { tools: TOOLS } });
-      scripted.onCall(message, res, req);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  scripted.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
-  return scripted;
-}
 
 async function startGateway(account: () => AccountSnapshot, upstreams: Upstreams, usage: (BegunAttempt | UsageEvent)[] = [], maxBodyBytes = 1 << 20): Promise<GatewayServer> {
   const keys = new Map([[TOKEN, { id: 'aigk_hostile', configurationId: null }], [NARROW_TOKEN, { id: 'aigk_narrow', configurationId: 'aigac_narrow' }]]);

@@ -25,6 +25,8 @@ export const RpcCode = {
    * (implementation-defined range, -32000…-32019).
    */
   unauthorized: -32001,
+  /** A POST whose Content-Type is not application/json (HTTP 415): the official SDK's server's code for it. */
+  unsupportedMediaType: -32000,
   /** ngrok's: "tool not allowed for this key". */
   notAllowed: -32003,
   /** MCP 2026-07-28: a request's headers contradict its body (HTTP 400). */

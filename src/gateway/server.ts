@@ -201,10 +201,13 @@ function originForm(target: string): string {
   return match ? (match[1] === '' ? '/' : match[1]!.startsWith('?') ? `/${match[1]}` : match[1]!) : target;
 }
 
-export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsInFlight()): (req: IncomingMessage, res: ServerResponse) => void {
+/** The gateway's request handler; `closeMcp` ends the MCP gateway's sessions with servers once requests are done. */
+export type GatewayHandler = ((req: IncomingMessage, res: ServerResponse) => void) & { closeMcp(): Promise<void> };
+
+export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsInFlight()): GatewayHandler {
   // Made on the first MCP request: a gateway nobody uses as an MCP gateway keeps no sessions nor timers for it.
   let mcpGateway: McpGateway | undefined;
-  return function onRequest(req, res) {
+  const onRequest = function onRequest(req: IncomingMessage, res: ServerResponse): void {
     let url = req.url ?? '/';
     // Rewritten on the request itself, so every later reader (tracing, logs) sees the path.
     if (url.charCodeAt(0) !== 47 /* / */) req.url = url = originForm(url);
@@ -287,6 +290,7 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
     if (path.includes('%') && !percentDecodable(path)) return refuse(ctx, tollgateError('invalidRequest', { reason: 'the path is not validly percent-encoded: each "%" must start an escape of two hex digits, and the escapes must spell UTF-8.' }));
     refuse(ctx, tollgateError('unsupportedPath', { method: method ?? '', path, hint: pathHint(method, path) }));
   };
+  return Object.assign(onRequest, { closeMcp: async () => mcpGateway?.close() });
 }
 
 function percentDecodable(path: string): boolean {
@@ -414,6 +418,8 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
       await Promise.all([inFlight.idle(), realtime.idle()]);
       clearTimeout(force);
       await stopTokenCounter();
+      // Before the connections they need close: the servers' sessions this gateway held are ended.
+      await handler.closeMcp();
       await deps.upstreams.close();
     },
   };

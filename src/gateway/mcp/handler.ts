@@ -7,6 +7,7 @@
 // server with the server's credential in place of the access key, and relays the answer as it arrives. Every
 // tools/call is recorded in usage, allowed, refused or failed.
 import { createHash, randomBytes } from 'node:crypto';
+import { MIMEType } from 'node:util';
 import type { Dispatcher } from 'undici';
 import { nowIso } from '../../domain/clock.ts';
 import { TollgateError } from '../../domain/errors.ts';
@@ -40,7 +41,7 @@ const SESSION_ID = /^[\x21-\x7e]{1,128}$/;
  * holds, so no id a client presents (another account's, knowing this key's id) names them — such an id had cancelled
  * the key's running calls and ended its servers' sessions.
  */
-const keyOwner = (key: AuthenticatedKey): string => `key ${key.id}`;
+const keyOwner = (accessKeyId: string): string => `key ${accessKeyId}`;
 const EXPOSED = `${EXPOSED_HEADERS}, ${SESSION_HEADER}`;
 /** Largest message relayed from a server (a JSON answer, one event of a stream): each is held whole to be checked. */
 const MAX_RELAYED_MESSAGE_BYTES = 16 << 20;
@@ -65,6 +66,21 @@ interface Outcome {
 
 function headerOf(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Whether a Content-Type is application/json, parameters (a charset) allowed, as the official SDK's server judges it:
+ * by the parsed media type, never a substring (`text/plain; a=application/json` is text); a malformed parameter
+ * section still counts by what precedes it, but not a comma there (joined duplicate headers, ambiguous).
+ */
+function isJsonContentType(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  try {
+    return new MIMEType(header).essence === 'application/json';
+  } catch {
+    const essence = (header.split(';', 1)[0] ?? '').trim().toLowerCase();
+    return essence === 'application/json' && !header.slice(essence.length).includes(',');
+  }
 }
 
 function answer(ctx: RequestContext, status: number, body: string | undefined, extra?: OutHeaders): void {
@@ -115,6 +131,7 @@ export class McpGateway {
   /** Each account's client sessions in #clients. */
   readonly #perAccount = new Map<string, number>();
   readonly #sessionIdleMs: number;
+  readonly #sweeper: NodeJS.Timeout;
 
   constructor(deps: GatewayDeps, options: McpGatewayOptions = {}) {
     this.#deps = deps;
@@ -125,7 +142,57 @@ export class McpGateway {
       maxSessions: this.#maxSessions, maxSessionsPerAccount: this.#maxPerAccount, idleMs: options.upstreamIdleMs ?? 10 * 60_000, ...(options.toolsTtlMs !== undefined ? { toolsTtlMs: options.toolsTtlMs } : {}),
     });
     // Unref'd, as the upstream sessions' sweep: neither keeps a stopping process alive.
-    setInterval(() => this.#sweep(), 60_000).unref();
+    this.#sweeper = setInterval(() => this.#sweep(), 60_000);
+    this.#sweeper.unref();
+    deps.state.onAccessKeyChange?.((accessKeyId) => this.#keyChanged(accessKeyId));
+    deps.state.onReload?.((_before, now) => this.#accountReloaded(now));
+  }
+
+  /**
+   * The gateway stops, its requests answered: its sessions with servers are ended (at most `waitMs` waited for), and
+   * nothing is swept any more.
+   */
+  close(waitMs = 1000): Promise<void> {
+    clearInterval(this.#sweeper);
+    this.#clients.clear();
+    this.#perAccount.clear();
+    return this.sessions.close(waitMs);
+  }
+
+  /**
+   * An access key changed: deleted, its sessions end now, their servers' sessions with them (a best-effort DELETE
+   * each), rather than when idle. Each request is authenticated anew, so this frees what nothing can use again; a key
+   * the store cannot be asked about is left to the idle limits.
+   */
+  #keyChanged(accessKeyId: string): void {
+    const lookup = this.#deps.state.accessKeyById;
+    // Most keys changed have nothing here: the store is not asked about them.
+    if (!lookup || (![...this.#clients.values()].some((s) => s.keyId === accessKeyId) && !this.sessions.holds(keyOwner(accessKeyId)))) return;
+    const gone = (key: AuthenticatedKey | null): void => {
+      if (key !== null) return;
+      for (const [id, s] of this.#clients) if (s.keyId === accessKeyId) this.#endSession(id);
+      this.sessions.forget(keyOwner(accessKeyId));
+    };
+    try {
+      const found = lookup.call(this.#deps.state, accessKeyId);
+      if (found instanceof Promise) found.then(gone, () => {});
+      else gone(found);
+    } catch {
+      // As a rejected lookup: left to the idle limits.
+    }
+  }
+
+  /**
+   * An account's snapshot replaced: sessions with a server it no longer holds, or holds at another URL or with
+   * another credential (its auth changed, its stored secret rotated), end now with a best-effort DELETE. Nothing
+   * would use them again (a session belongs to its URL and credential), and their servers would keep them.
+   */
+  #accountReloaded(now: AccountSnapshot): void {
+    this.sessions.endStale(now.accountId, (target) => {
+      const server = now.mcpServers.get(target.server.id);
+      if (!server || server.upstreamUrl !== target.server.upstreamUrl || JSON.stringify(server.auth) !== JSON.stringify(target.server.auth)) return true;
+      return server.auth.type === 'secret' && target.secret !== now.providerKeysByProvider.get(mcpSecretProvider(server.label))?.[0]?.value;
+    });
   }
 
   /**
@@ -187,6 +254,11 @@ export class McpGateway {
       if (!SESSION_ID.test(presented) || (s && s.keyId !== key.id)) return refuse(ctx, 404, RpcCode.invalidRequest, 'Session not found.');
       this.#endSession(presented);
       return answer(ctx, 200, undefined);
+    }
+    // Streamable HTTP: a POST's body is a JSON-RPC message, sent as application/json. Refused as the official SDK's
+    // server refuses it (415, -32000), before the body is read: a form or text body is no client's MCP message.
+    if (!isJsonContentType(headerOf(req.headers['content-type']))) {
+      return refuse(ctx, 415, RpcCode.unsupportedMediaType, 'Unsupported Media Type: Content-Type must be application/json.');
     }
     if (version !== undefined && !isStatelessVersion(version) && !(MCP_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
       return refuse(ctx, 400, RpcCode.invalidRequest, `Unsupported protocol version: ${version.slice(0, 32)}.`, { supported: [...MCP_PROTOCOL_VERSIONS], requested: version.slice(0, 32) });
@@ -253,7 +325,7 @@ export class McpGateway {
    * not open again. '' when the session is another key's.
    */
   #owner(presented: string | undefined, key: AuthenticatedKey): string {
-    if (presented === undefined) return keyOwner(key);
+    if (presented === undefined) return keyOwner(key.id);
     if (!SESSION_ID.test(presented)) return '';
     const s = this.#clients.get(presented);
     if (s && s.keyId !== key.id) return '';

@@ -79,6 +79,8 @@ interface UpstreamSession {
   capabilities: Record<string, unknown>;
   instructions: string | undefined;
   lastUsed: number;
+  /** Answers of the server's still being read: a session relaying a long tool call is not idle, however long ago it began. */
+  busy: number;
   /** Where to send the DELETE that ends it. */
   target: McpTarget;
 }
@@ -121,29 +123,76 @@ export class McpUpstreamSessions {
   readonly #options: SessionOptions;
   /** Least recently used first (a use moves a session last). */
   readonly #sessions = new Map<string, UpstreamSession | Promise<UpstreamSession>>();
+  /** Where each session still being opened goes, so one whose server changed meanwhile can be let go (endStale). */
+  readonly #opening = new WeakMap<Promise<UpstreamSession>, McpTarget>();
   readonly #tools = new Map<string, { tools: McpTool[]; expires: number; size: number }>();
   #toolBytes = 0;
+  readonly #sweeper: NodeJS.Timeout;
 
   constructor(upstreams: Upstreams, options: Partial<SessionOptions> = {}) {
     this.#upstreams = upstreams;
     this.#options = { ...DEFAULTS, ...options };
-    setInterval(() => this.sweep(), Math.min(60_000, this.#options.idleMs)).unref();
+    this.#sweeper = setInterval(() => this.sweep(), Math.min(60_000, this.#options.idleMs));
+    this.#sweeper.unref();
   }
 
-  /** Ends the sessions idle longer than the idle limit. */
+  /**
+   * The gateway stops: every open session is ended (its DELETE sent), waited for at most `waitMs`, since no one will
+   * use them again — a client's next request, on another node or this one restarted, opens its own.
+   */
+  async close(waitMs: number): Promise<void> {
+    clearInterval(this.#sweeper);
+    const ending: Promise<void>[] = [];
+    for (const s of this.#sessions.values()) if (!(s instanceof Promise)) ending.push(this.#end(s));
+    this.#sessions.clear();
+    this.#tools.clear();
+    this.#toolBytes = 0;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(ending), new Promise<void>((resolve) => { timer = setTimeout(resolve, waitMs); })]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Ends the sessions idle longer than the idle limit, and lets go of expired tool lists. A session whose server is
+   * still answering (a tool call streaming past the limit) is not idle: ended, the server would cut the call short.
+   */
   sweep(now = performance.now()): void {
     for (const [key, s] of this.#sessions) {
-      if (s instanceof Promise || now - s.lastUsed < this.#options.idleMs) continue;
+      if (s instanceof Promise || s.busy > 0 || now - s.lastUsed < this.#options.idleMs) continue;
       this.#sessions.delete(key);
       this.#end(s);
     }
+    for (const [key, kept] of this.#tools) if (kept.expires <= now) this.#dropTools(key);
   }
 
-  /** The client session ended (DELETE): its upstream sessions end too. */
+  /**
+   * The client session (or the key, for its requests without one) ended: its upstream sessions end too. One still
+   * being opened is let go here and ended once open (#session).
+   */
   forget(owner: string): void {
     const prefix = `${owner}\0`;
     for (const [key, s] of this.#sessions) {
       if (!key.startsWith(prefix)) continue;
+      this.#sessions.delete(key);
+      if (!(s instanceof Promise)) this.#end(s);
+    }
+  }
+
+  /** Whether `owner` has a session open or being opened. */
+  holds(owner: string): boolean {
+    const prefix = `${owner}\0`;
+    for (const key of this.#sessions.keys()) if (key.startsWith(prefix)) return true;
+    return false;
+  }
+
+  /**
+   * Ends account `accountId`'s sessions whose destination `stale` says no longer holds (the server deleted, moved,
+   * its credential changed): nothing will use them again, and their servers would keep them until their own expiry.
+   */
+  endStale(accountId: string, stale: (target: McpTarget) => boolean): void {
+    for (const [key, s] of this.#sessions) {
+      const target = s instanceof Promise ? this.#opening.get(s) : s.target;
+      if (!target || target.accountId !== accountId || !stale(target)) continue;
       this.#sessions.delete(key);
       if (!(s instanceof Promise)) this.#end(s);
     }
@@ -169,6 +218,7 @@ export class McpUpstreamSessions {
       session = await this.#session(owner, target, budget);
       response = await this.#post(target, session, body, budget, tool);
     }
+    busyWhileRead(session, response);
     return response;
   }
 
@@ -233,17 +283,25 @@ export class McpUpstreamSessions {
       this.#sessions.delete(key);
       this.#sessions.set(key, found);
       const s = await found;
+      // Waiting on its opening, which was ended meanwhile (below).
+      if (found instanceof Promise && this.#sessions.get(key) !== s) throw endedWhileOpening(target);
       s.lastUsed = performance.now();
       return s;
     }
     const opening = this.#open(target, budget);
     this.#sessions.set(key, opening);
+    this.#opening.set(opening, target);
     try {
       const s = await opening;
-      if (this.#sessions.get(key) === opening) {
-        this.#sessions.set(key, s);
-        this.#makeRoom(key, target.accountId);
+      if (this.#sessions.get(key) !== opening) {
+        // Its owner ended (or its server changed) while it was being opened: no one would use or end it after this
+        // request, so the server would keep it until its own expiry. Ended now, and the request with it, as a
+        // request already sent in a session that ends is.
+        this.#end(s);
+        throw endedWhileOpening(target);
       }
+      this.#sessions.set(key, s);
+      this.#makeRoom(key, target.accountId);
       return s;
     } catch (error) {
       if (this.#sessions.get(key) === opening) this.#sessions.delete(key);
@@ -303,6 +361,7 @@ export class McpUpstreamSessions {
       capabilities: typeof result.capabilities === 'object' && result.capabilities !== null ? result.capabilities as Record<string, unknown> : {},
       instructions: typeof result.instructions === 'string' ? result.instructions : undefined,
       lastUsed: performance.now(),
+      busy: 0,
       target,
     };
     const ack = await this.#post(target, session, { jsonrpc: '2.0', method: 'notifications/initialized' }, budget);
@@ -317,7 +376,7 @@ export class McpUpstreamSessions {
   async #discover(target: McpTarget, budget: Budget, refused: McpUpstreamError): Promise<UpstreamSession> {
     const id = 'tollgate-discover';
     const stateless: UpstreamSession = {
-      id: undefined, stateless: true, protocolVersion: STATELESS_PROTOCOL_VERSION, capabilities: {}, instructions: undefined, lastUsed: performance.now(), target,
+      id: undefined, stateless: true, protocolVersion: STATELESS_PROTOCOL_VERSION, capabilities: {}, instructions: undefined, lastUsed: performance.now(), busy: 0, target,
     };
     let result: Record<string, unknown>;
     try {
@@ -387,12 +446,25 @@ export class McpUpstreamSessions {
   }
 
   /** Best effort: the server may free what it holds for the session. */
-  #end(s: UpstreamSession): void {
-    if (s.id === undefined) return;
+  #end(s: UpstreamSession): Promise<void> {
+    if (s.id === undefined) return Promise.resolve();
     const headers = { ...s.target.headers, 'mcp-session-id': s.id, 'mcp-protocol-version': s.protocolVersion };
-    this.#upstreams.request(s.target.url, { method: 'DELETE', headers, signal: AbortSignal.timeout(5000), headersTimeout: 5000, bodyTimeout: 5000 })
+    return this.#upstreams.request(s.target.url, { method: 'DELETE', headers, signal: AbortSignal.timeout(5000), headersTimeout: 5000, bodyTimeout: 5000 })
       .then((r) => r.body.dump(), () => {});
   }
+}
+
+function endedWhileOpening(target: McpTarget): McpUpstreamError {
+  return new McpUpstreamError(target.server.label, 'had its session ended while the gateway opened it (the client\'s session, its key or the server ended).');
+}
+
+/** The session is in use until the answer is read (or let go): only then does its idle time start. */
+function busyWhileRead(session: UpstreamSession, response: Dispatcher.ResponseData): void {
+  session.busy++;
+  response.body.once('close', () => {
+    session.busy--;
+    session.lastUsed = performance.now();
+  });
 }
 
 /**
