@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
 import { openStore } from '../src/store/database.ts';
 import { bootstrapAccount, createAccount } from '../src/store/accounts.ts';
 import { sha256Hex } from '../src/domain/ids.ts';
@@ -39,6 +40,20 @@ for (const kind of STORE_KINDS) {
       const key = await first.db.selectFrom('apiKeys').selectAll().executeTakeFirstOrThrow();
       assert.equal(key.tokenHash, sha256Hex('tgapi_bootstrap-token'));
       assert.equal(key.accountId, accounts[0]!.id);
+    });
+
+    test('concurrent first starts of an empty database in separate processes all start: the migrations run once, one account is made', async () => {
+      const database = await createTestDatabase(kind);
+      cleanups.push(() => database.drop());
+      const script = fileURLToPath(new URL('./helpers/bootstrap-once.ts', import.meta.url));
+      // Nothing migrated yet: every process finds the database empty and migrates it as its first start does.
+      const outcomes = await Promise.all(Array.from({ length: 8 }, async () => (await run(process.execPath, [script, database.url])).stdout));
+      assert.deepEqual(outcomes.sort(), ['created', ...Array(7).fill('skipped')]);
+      const store = await openStore(database.url);
+      cleanups.push(() => store.close());
+      const { rows } = await sql<{ name: string }>`select name from tollgate_migrations`.execute(store.db);
+      assert.deepEqual(rows.map((r) => r.name).sort(), Object.keys(migrations).sort(), 'each migration recorded once');
+      assert.equal((await store.db.selectFrom('accounts').selectAll().execute()).length, 1);
     });
 
     test('a first key stamped by an older version as made by its account is rewritten as made by itself', async () => {

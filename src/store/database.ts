@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { Socket } from 'node:net';
 import BetterSqlite3 from 'better-sqlite3';
 import type pg from 'pg';
-import { CamelCasePlugin, Kysely, PostgresAdapter, PostgresDialect, sql, SqliteAdapter, SqliteDialect, type DialectAdapter } from 'kysely';
+import { CamelCasePlugin, CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, sql, SqliteAdapter, SqliteDialect, SqliteDriver, type DatabaseConnection, type DialectAdapter, type Driver } from 'kysely';
 import { Migrator, type MigrationProvider } from 'kysely/migration';
 import type { Database } from './schema.ts';
 import { migrations } from './migrations.ts';
@@ -194,7 +194,11 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
     // stopping process alive for as long as TCP takes to give up (minutes). Its work is lost with it either way.
     store = { db, dialect: 'postgres', url: parsed.url, pool, close: async () => { await settledWithin(db.destroy(), POOL_END_WAIT_MS); } };
   }
-  if (options.migrate !== false && !store.pool) await migrate(store);
+  if (options.migrate !== false && store.sqlite) {
+    // An in-memory database is this connection's alone: nobody to wait for, and another connection would not see it.
+    if (parsed.path === ':memory:') await migrate(store);
+    else await migrateSqlite(parsed.path);
+  }
   return store;
 }
 
@@ -261,6 +265,51 @@ class SqliteTransactionalDdlAdapter extends SqliteAdapter {
 class SqliteStoreDialect extends SqliteDialect {
   override createAdapter(): DialectAdapter {
     return new SqliteTransactionalDdlAdapter();
+  }
+}
+
+/**
+ * Its transactions take the write lock as they begin (`begin immediate`), waiting for it as long as the connection's
+ * busy timeout allows. Kysely's `begin` is deferred: two processes first-starting one file each read that nothing was
+ * migrated and then one was refused the write ("database is locked", WAL does not let a stale reader write), so a
+ * concurrent first start failed (before the migrations were one transaction, they half-ran twice instead:
+ * "table accounts already exists").
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class SqliteMigrationDialect extends SqliteStoreDialect {
+  readonly #database: BetterSqlite3.Database;
+
+  constructor(database: BetterSqlite3.Database) {
+    super({ database });
+    this.#database = database;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver({ database: this.#database });
+  }
+}
+
+/** A peer process's migrations are waited for this long (a large table's new index takes a while), then refused. */
+const SQLITE_MIGRATION_WAIT_MS = 60_000;
+
+/**
+ * SQLite migrations on a connection of their own, in one transaction that holds the write lock from its start: the
+ * pending migrations are read and run by one process at a time, and a process that waited finds them done.
+ */
+async function migrateSqlite(path: string): Promise<void> {
+  const sqlite = new BetterSqlite3(path);
+  sqlite.pragma(`busy_timeout = ${SQLITE_MIGRATION_WAIT_MS}`);
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteMigrationDialect(sqlite), plugins: [new CamelCasePlugin()] });
+  try {
+    await db.transaction().execute((trx) => migrateDb(trx));
+  } finally {
+    await db.destroy();
   }
 }
 
