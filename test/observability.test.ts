@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import pino from 'pino';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { LineCapture } from './helpers/log-capture.ts';
-import { FAKE_USAGE } from './fake-upstream.ts';
+import { FAKE_JUDGE_USAGE, FAKE_USAGE } from './fake-upstream.ts';
 import { FAKE_AUDIO, FAKE_REALTIME_USAGE, startFakeRealtime } from './helpers/fake-realtime.ts';
 import { WebSocket } from 'ws';
 import { balancePico, grantCredits } from '../src/store/credits.ts';
@@ -22,6 +22,10 @@ import { Registry } from 'prom-client';
 import { loadObservabilityConfig } from '../src/config/observability.ts';
 import { createGatewayObserver } from '../src/gateway/observe/setup.ts';
 import { MAX_COOL_MS } from '../src/gateway/key-cooldown.ts';
+import { picoToUsd } from '../src/gateway/observe/metrics.ts';
+import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startFakeMcp, text as mcpText } from './helpers/mcp-server.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -195,6 +199,13 @@ describe('metrics and access log (sqlite)', () => {
     assert.deepEqual(unknown, [], 'labels no queried series has');
   });
 
+  test('the dashboard\'s rankings merge the series every gateway process exports: an account or a model is listed once, not once per process', () => {
+    const dashboard = readFileSync(join(REPO, 'docs/grafana-dashboard.json'), 'utf8');
+    const ranked = [...dashboard.matchAll(/"expr":\s*"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1]!}"`) as string).filter((e) => /\b(?:topk|bottomk)\s*\(/.test(e));
+    assert.ok(ranked.length >= 2, 'the top models and lowest balances panels');
+    for (const expr of ranked) assert.match(expr, /\b(?:topk|bottomk)\s*\(\s*\d+\s*,\s*(?:sum|min|max|avg)\s+by\s*\(/, expr);
+  });
+
   test('exactly one access line per request, with its fields', () => {
     const lines = accessLines();
     assert.equal(lines.length, 6);
@@ -296,6 +307,80 @@ describe('metrics and access log (sqlite)', () => {
 function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
   return Object.fromEntries(keys.map((k) => [k, o[k]]));
 }
+
+describe('tokens, cost and fees in the metrics and the access log equal the usage events (sqlite)', () => {
+  test('many requests\' cost sums to the store\'s pico-USD exactly, and an MCP tool call\'s fee is in the cost series and its access line', async () => {
+    const capture = new LineCapture();
+    const kb = await startFakeMcp((s) => s.registerTool('lookup', { description: 'Look something up' }, () => mcpText('found')), () => true, true);
+    const h = await startHarness('sqlite', { TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '1', TOLLGATE_MCP_FEE_USD_PER_CALL: '0.0015' }, { logger: pino({ level: 'info' }, capture) });
+    try {
+      const good = await h.providerKey('openai', 'sk-good-cost-drift', 'good');
+      const { id: keyId, token } = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: good }] }] }] } }));
+      // 26 tokens at 1 USD per million each: 2.6e-5 USD, which a double does not hold; added up as USD floats twenty
+      // of them drift off the ledger's sum.
+      for (let i = 0; i < 20; i++) assert.equal((await gw(h, '/v1/chat/completions', { token, body: chat('gpt-4o') })).status, 200);
+      await h.api('POST', '/mcp-servers', { label: 'kb', upstreamUrl: kb.url, auth: { type: 'none' } });
+      const client = new McpClient({ name: 'observability-mcp', version: '1.0.0' });
+      let toolCallId = '';
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${h.gatewayUrl}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+        fetch: async (url, init) => {
+          const response = await fetch(url, init);
+          if (typeof init?.body === 'string' && init.body.includes('"tools/call"')) toolCallId = response.headers.get('ngrok-aig-request-id')!;
+          return response;
+        },
+      }));
+      await until('the kb tool listed', async () => ((await client.listTools()).tools.length > 0 ? true : undefined));
+      assert.deepEqual((await client.callTool({ name: 'kb__lookup', arguments: {} })).content, [{ type: 'text', text: 'found' }]);
+      await client.close();
+
+      const rows = await until('the usage events stored', async () => {
+        const r = await h.running.store.db.selectFrom('usageEvents').selectAll().where('accessKeyId', '=', keyId).execute();
+        return r.length === 21 ? r : undefined;
+      });
+      const sum = (provider: string) => rows.filter((r) => r.provider === provider).reduce((a, r) => a + BigInt(r.costPico), 0n);
+      assert.equal(sum('mcp:kb'), 1_500_000_000n, 'the call\'s fee');
+      // The access line is written once the call's usage is recorded and counted: the metrics are complete by then.
+      const line = await until('the tool call\'s access line', () => capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.log === 'access' && l.requestId === toolCallId));
+      const text = await (await fetch(`${h.apiUrl}/metrics`)).text();
+      const metrics = parseMetrics(text);
+      // Prometheus has doubles: the ledger's exact sum converted once, not twenty conversions added up.
+      assert.equal(metrics.get(series('tollgate_cost_usd_total', { provider: 'openai', model: 'gpt-4o', key_source: 'user' })), picoToUsd(sum('openai')));
+      assert.equal(metrics.get(series('tollgate_cost_usd_total', { provider: 'mcp', model: 'none', key_source: 'user' })), 0.0015);
+      assert.ok(!text.includes('lookup'), 'a tool\'s name is no label');
+      assert.deepEqual(pick(line, ['surface', 'status', 'costUsd']), { surface: 'mcp', status: 200, costUsd: '0.00150' });
+    } finally {
+      await h.close();
+      await kb.close();
+    }
+  });
+
+  test('a Firewall judgement\'s tokens (the operator\'s call to its decision model) are in the tokens series, as usage records them', async () => {
+    const h = await startHarness('sqlite', { TOLLGATE_FIREWALL_DECISION_MODEL: 'openai:gpt-4o-mini' });
+    try {
+      const policy = await h.api<{ id: string }>('POST', '/firewall-policies', {
+        name: 'judged', rules: [{ name: 'Wipes the disk', tier: 'hardDeny', type: 'decision', phase: 'request', reads: ['messages'], instructions: 'Asks to delete everything, as "rm -rf /".' }],
+      });
+      const configuration = await h.api<{ id: string }>('POST', '/access-key-configurations', { name: 'guarded', firewallPolicyId: policy.id });
+      const { id: keyId, token } = await h.accessKey(configuration.id);
+      const r = await gw(h, '/v1/chat/completions', { token, body: chat('gpt-4o') });
+      assert.equal(r.status, 200, r.text);
+      const rows = await h.usage(r.headers.get('ngrok-aig-request-id')!, 2);
+      const judged = rows.find((row) => row.model === 'gpt-4o-mini')!;
+      assert.deepEqual([judged.keySource, Number(judged.inputTokens), Number(judged.outputTokens)], ['ngrok', FAKE_JUDGE_USAGE.prompt_tokens, FAKE_JUDGE_USAGE.completion_tokens]);
+      assert.ok(rows.every((row) => row.accessKeyId === keyId));
+      const metrics = parseMetrics(await (await fetch(`${h.apiUrl}/metrics`)).text());
+      const tokens = (model: string, type: string) => metrics.get(series('tollgate_tokens_total', { provider: 'openai', model, type }));
+      assert.deepEqual([tokens('gpt-4o-mini', 'input'), tokens('gpt-4o-mini', 'output')], [FAKE_JUDGE_USAGE.prompt_tokens, FAKE_JUDGE_USAGE.completion_tokens]);
+      assert.deepEqual([tokens('gpt-4o', 'input'), tokens('gpt-4o', 'output')], [FAKE_USAGE.input, FAKE_USAGE.output]);
+      // A judgement is no attempt of the request: one request, one attempt.
+      assert.equal(total(metrics, 'tollgate_requests_total'), 1);
+      assert.equal(total(metrics, 'tollgate_upstream_attempts_total'), 1);
+    } finally {
+      await h.close();
+    }
+  });
+});
 
 describe('metrics access (sqlite)', () => {
   test('TOLLGATE_METRICS_TOKEN: both ports answer /metrics only to a scraper sending it', async () => {
@@ -837,6 +922,34 @@ describe('realtime sessions in the metrics, the access log and the traces (sqlit
     const refusedSpan = spans.find((s) => s.kind === 2 && attr(s, 'tollgate.request_id') === refusedId)!;
     assert.deepEqual([refusedSpan.name, attr(refusedSpan, 'http.response.status_code'), attr(refusedSpan, 'tollgate.attempts')], ['GET /v1/realtime', 401, 0]);
     for (const span of spans) assert.ok(!JSON.stringify(span).includes(FAKE_AUDIO), 'no frame content in a span');
+  });
+});
+
+describe('a realtime response the provider never reported (sqlite)', () => {
+  test('its tokens in the metrics and the access line are the estimate it was billed on, as a cut HTTP stream\'s are', async () => {
+    const fake = await startFakeRealtime();
+    const capture = new LineCapture();
+    const h = await startHarness('sqlite', { TOLLGATE_PROVIDER_OPENAI_BASE_URL: fake.baseUrl }, { logger: pino({ level: 'info' }, capture) });
+    try {
+      const { token } = await h.accessKey();
+      const { socket, requestId } = await openRealtime(h, token);
+      const closed = new Promise<number>((resolve) => socket.once('close', resolve));
+      // "drop": a transcript and a second of audio, then the provider closes its socket without response.done.
+      socket.send(JSON.stringify({ type: 'response.create', response: { instructions: 'drop' } }));
+      assert.equal(await closed, 1011);
+      const line = await until('the session\'s access line', () => capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.log === 'access' && l.requestId === requestId));
+      const [row] = await h.usage(requestId, 1);
+      assert.deepEqual([Number(row!.usageEstimated), Number(row!.outputTokens)], [1, 0], 'the estimate is kept apart from provider counts');
+      const billed = Number(row!.outputTokensEstimate);
+      assert.ok(billed > 0 && BigInt(row!.costPico) > 0n, 'billed on the estimate');
+      const metrics = parseMetrics(await (await fetch(`${h.apiUrl}/metrics`)).text());
+      assert.equal(metrics.get(series('tollgate_tokens_total', { provider: 'openai', model: 'gpt-realtime', type: 'output' })), billed);
+      assert.equal(metrics.get(series('tollgate_cost_usd_total', { provider: 'openai', model: 'gpt-realtime', key_source: 'ngrok' })), picoToUsd(BigInt(row!.costPico)));
+      assert.deepEqual(pick(line, ['sessionEnd', 'responses', 'outputTokens']), { sessionEnd: 'provider_closed', responses: 1, outputTokens: billed });
+    } finally {
+      await h.close();
+      await fake.close();
+    }
   });
 });
 

@@ -150,6 +150,8 @@ export interface RequestContext {
   attemptsMade: number;
   /** Attempts placed after their model's ready keys because their key was cooling (key-cooldown.ts); unset: none. */
   deferredAttempts?: readonly AttemptPlan[];
+  /** The fee of the MCP tools/call this request carried (mcp/handler.ts), for its access line; unset: none charged. */
+  mcpCostPico?: bigint;
   clientGone: boolean;
   /**
    * A status the connection's own error handler answered with (408: the body did not arrive in time), 0 if none:

@@ -44,6 +44,7 @@ import { UNBOUNDED_OUTPUT_TOKENS } from '../domain/params.ts';
 import type { Reservation } from '../usage/ledger.ts';
 import type { RealtimeHandshake, RealtimeObservation, RealtimeOutcome } from './observe/observer.ts';
 import type { RequestTrace } from './observe/tracing.ts';
+import { reportedTokens } from './observe/tokens.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 
@@ -1323,11 +1324,13 @@ export class RealtimeGateway {
   #recordUsage(s: Session, event: UsageEvent, candidate: Candidate, hold?: Reservation): void {
     const accountId = s.key!.accountId;
     s.deps.usage.record(event);
-    s.inputTokens += event.inputTokens;
-    s.outputTokens += event.outputTokens;
+    // The counts billed: a response the provider never reported is billed on what the client was sent of it.
+    const billed = reportedTokens(event);
+    s.inputTokens += billed.input;
+    s.outputTokens += billed.output;
     s.cacheReadTokens += event.cacheReadTokens;
     s.costPico += event.costPico;
-    s.deps.observer?.realtimeResponse(event, candidate);
+    s.deps.observer?.meteredApart(event, candidate);
     s.deps.ledger?.settle(accountId, hold, event.costPico);
     if (event.costPico > 0n) s.deps.state.debit(accountId, event.costPico);
   }

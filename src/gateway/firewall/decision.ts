@@ -271,6 +271,7 @@ function recordJudgement(ctx: RequestContext, plan: AttemptPlan, j: Judgement): 
     upstreamDurationMs: Math.round(j.durationMs), eventTime: nowIso(), virtualModel: null, firewall: null,
   };
   ctx.deps.usage.record(event);
+  ctx.deps.observer?.meteredApart(event, candidate);
 }
 
 /** One question to the decision model, its usage recorded: whether the rule flags the item; undefined when it could not say. */

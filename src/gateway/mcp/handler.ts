@@ -893,6 +893,7 @@ export class McpGateway {
       upstreamDurationMs: Math.round(outcome.durationMs), eventTime: nowIso(), virtualModel: null, firewall: null,
     };
     this.#deps.usage.record(event);
+    this.#deps.observer?.mcpCall(call.ctx, event);
     // The fee replaces its hold (a free outcome just gives the hold back).
     this.#deps.ledger?.settle(call.key.accountId, call.hold, fee);
     if (fee > 0n) this.#deps.state.debit(call.key.accountId, fee);

@@ -24,6 +24,38 @@ export class CounterChild {
   inc(by = 1): void { this.value += by; }
 }
 
+/** 2^53: below it an integer pico-USD amount is exact as a double. */
+const EXACT_PICO = 9_007_199_254_740_992n;
+const PICO_PER_USD = 1e12;
+
+/**
+ * A USD counter fed integer pico-USD. Adding each request's USD float drifts (2.5e-3 USD a hundred thousand times is
+ * 249.9999999998): the sum is kept as whole dollars and a pico remainder, both integers, exact as doubles, and turned
+ * into USD only when scraped — the ledger's own sum, rounded once.
+ */
+export class UsdChild {
+  #usd = 0;
+  #pico = 0;
+  readonly labels: Labels;
+  constructor(labels: Labels) { this.labels = labels; }
+
+  add(pico: bigint): void {
+    if (pico >= EXACT_PICO) {
+      const whole = pico / 1_000_000_000_000n;
+      this.#usd += Number(whole);
+      pico -= whole * 1_000_000_000_000n;
+    }
+    this.#pico += Number(pico);
+    if (this.#pico >= PICO_PER_USD) {
+      const whole = Math.floor(this.#pico / PICO_PER_USD);
+      this.#usd += whole;
+      this.#pico -= whole * PICO_PER_USD;
+    }
+  }
+
+  get value(): number { return this.#usd + this.#pico / PICO_PER_USD; }
+}
+
 export class HistogramChild {
   /** Per-bucket (non-cumulative) counts; the last slot is +Inf. */
   readonly counts: Float64Array;
@@ -93,6 +125,20 @@ export class FastCounter extends FastMetric<CounterChild> {
     // Like prom-client: a series appears once it was incremented.
     const values: MetricValue[] = [];
     for (const c of this.children) if (c.value > 0) values.push({ value: c.value, labels: c.labels });
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
+
+export class FastUsdCounter extends FastMetric<UsdChild> {
+  readonly type = 'counter' as const;
+  protected make(labels: Labels): UsdChild { return new UsdChild(labels); }
+
+  async get() {
+    const values: MetricValue[] = [];
+    for (const c of this.children) {
+      const value = c.value;
+      if (value > 0) values.push({ value, labels: c.labels });
+    }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 }

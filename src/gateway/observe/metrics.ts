@@ -6,7 +6,7 @@
 // when the operator asks for them. Gauges that mirror state (balances, usage backlog, in-flight) are read
 // at scrape time, so keeping them current costs the request path nothing.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { FastCounter, FastHistogram, type CounterChild, type HistogramChild } from './fast-series.ts';
+import { FastCounter, FastHistogram, FastUsdCounter, type CounterChild, type HistogramChild, type UsdChild } from './fast-series.ts';
 import type { RetryAction } from '../../usage/event.ts';
 
 export interface MetricsOptions {
@@ -55,7 +55,7 @@ class KeyedSeries {
   readonly tokens: readonly [CounterChild, CounterChild, CounterChild, CounterChild, CounterChild];
   readonly #metrics: GatewayMetrics;
   readonly #labels: readonly string[];
-  readonly #cost: (CounterChild | undefined)[] = [];
+  readonly #cost: (UsdChild | undefined)[] = [];
   /** Indexed by surface × status class × key source; filled on first use. */
   readonly #requests: (CounterChild | undefined)[] = [];
 
@@ -69,7 +69,7 @@ class KeyedSeries {
     ];
   }
 
-  cost(keySource: KeySourceLabel): CounterChild {
+  cost(keySource: KeySourceLabel): UsdChild {
     const i = KEY_INDEX[keySource];
     return (this.#cost[i] ??= this.#metrics.cost.child(...this.#labels, keySource));
   }
@@ -150,7 +150,7 @@ export class GatewayMetrics {
   /** Answers that began (2xx) and then failed: the HTTP status says success, the client got an error event. */
   readonly brokenAnswers: FastCounter;
   readonly tokens: FastCounter;
-  readonly cost: FastCounter;
+  readonly cost: FastUsdCounter;
   readonly upstreamSeconds: FastHistogram;
   readonly overheadSeconds: FastHistogram;
   readonly ttfbSeconds: FastHistogram;
@@ -183,7 +183,7 @@ export class GatewayMetrics {
     this.deferredAttempts = counter('tollgate_deferred_attempts_total', 'Attempts placed after their model\'s ready provider keys because their key was cooling after a rate limit (planned, whether or not they were sent), by provider and model.', ['provider', 'model']);
     this.brokenAnswers = counter('tollgate_broken_answers_total', 'Served answers that began with a 2xx and then failed (a stream cut by the provider or a timeout: the client got an error event, not a complete answer), by completion.', ['provider', 'model', 'completion']);
     this.tokens = counter('tollgate_tokens_total', 'Tokens metered (provider-reported, else estimated), by type: input (all, cached included), output (all, reasoning included), cache_read, cache_write, reasoning.', ['provider', 'model', ...key, 'type']);
-    this.cost = counter('tollgate_cost_usd_total', 'Cost charged in USD (model cost on managed keys plus the processing fee), by key source.', ['provider', 'model', ...key, 'key_source']);
+    this.cost = new FastUsdCounter('tollgate_cost_usd_total', 'Cost charged in USD (model cost on managed keys plus the processing fee; MCP tool calls\' fees under provider mcp), by key source.', ['provider', 'model', ...key, 'key_source'], registry);
     this.upstreamSeconds = new FastHistogram('tollgate_upstream_duration_seconds', 'Upstream attempt duration (request sent to answer complete; streams included).', ['provider', 'model'], UPSTREAM_BUCKETS, registry);
     this.overheadSeconds = new FastHistogram('tollgate_gateway_overhead_seconds', "The gateway's own time per request: total duration minus the upstream attempts' time.", ['surface'], OVERHEAD_BUCKETS, registry);
     this.ttfbSeconds = new FastHistogram('tollgate_time_to_first_byte_seconds', 'Request received to the first body byte sent to the client (streams: first streamed chunk).', ['surface', 'streaming'], TTFB_BUCKETS, registry);

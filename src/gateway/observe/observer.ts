@@ -15,7 +15,7 @@ import type { RequestContext } from '../context.ts';
 import { firewallReport } from '../firewall/index.ts';
 import type { AttemptRecord } from '../meter.ts';
 import { nonModelRoute } from '../routes.ts';
-import { picoToUsd, STATUS_CLASSES, statusClassIndex, type GatewayMetrics } from './metrics.ts';
+import { STATUS_CLASSES, statusClassIndex, type GatewayMetrics } from './metrics.ts';
 import type { RequestTrace, RequestTracer } from './tracing.ts';
 import { reportedTokens } from './tokens.ts';
 import { BODY_CAPTURE_BYTES, fastAccessWriter, ms, safeHeaders, truncate, usd5, type AccessLine } from './access-log.ts';
@@ -163,7 +163,7 @@ export class GatewayObserver {
     const m = this.metrics;
     const keyLabel = m.options.accessKeyLabel ? (ctx.key?.id ?? 'none') : '';
     let input = 0, output = 0, cacheRead = 0, cacheWrite = 0, reasoning = 0, estimated = false;
-    let cost = 0n;
+    let cost = ctx.mcpCostPico ?? 0n;
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
       const series = m.model(r.plan.candidate.provider.id, modelLabel(r.plan.candidate));
@@ -175,7 +175,7 @@ export class GatewayObserver {
       const { input: inTokens, output: outTokens } = reportedTokens(e);
       const keyed = series.keyed(keyLabel);
       m.addTokens(keyed, inTokens, outTokens, e.cacheReadTokens, e.cacheWriteTokens, e.reasoningTokens);
-      if (e.costPico > 0n) keyed.cost(e.keySource).inc(picoToUsd(e.costPico));
+      if (e.costPico > 0n) keyed.cost(e.keySource).add(e.costPico);
       input += inTokens; output += outTokens; cacheRead += e.cacheReadTokens; cacheWrite += e.cacheWriteTokens; reasoning += e.reasoningTokens;
       estimated ||= e.usageEstimated;
       cost += e.costPico;
@@ -237,14 +237,29 @@ export class GatewayObserver {
   }
 
   /**
-   * One realtime response's usage event, counted as it is recorded (a session may run an hour): the tokens and cost
-   * series HTTP attempts feed, which realtime usage reaches by no other way (finished() never sees a session).
+   * A usage event no request's attempts carry, counted as it is recorded: a realtime response's (a session may run an
+   * hour; finished() never sees a session) and a Firewall judgement's (the operator's call to its decision model, at no
+   * cost to the tenant): the tokens and cost series HTTP attempts feed, which such usage reaches by no other way.
    */
-  realtimeResponse(e: UsageEvent, candidate: Candidate): void {
+  meteredApart(e: UsageEvent, candidate: Candidate): void {
     const m = this.metrics;
     const keyed = m.model(e.provider, modelLabel(candidate)).keyed(m.options.accessKeyLabel ? e.accessKeyId : '');
-    m.addTokens(keyed, e.inputTokens, e.outputTokens, e.cacheReadTokens, e.cacheWriteTokens, e.reasoningTokens);
-    if (e.costPico > 0n) keyed.cost(e.keySource).inc(picoToUsd(e.costPico));
+    // As an HTTP attempt's: a response cut before the provider reported it counts the estimate it was billed on.
+    const { input, output } = reportedTokens(e);
+    m.addTokens(keyed, input, output, e.cacheReadTokens, e.cacheWriteTokens, e.reasoningTokens);
+    if (e.costPico > 0n) keyed.cost(e.keySource).add(e.costPico);
+  }
+
+  /**
+   * An MCP tools/call's usage event (mcp/handler.ts), as it is recorded: its fee in the cost series under provider `mcp`
+   * (the tool's name is the server's to choose, never a label) and on its request's access line. No attempt record
+   * carries it, so finished() would never see it.
+   */
+  mcpCall(ctx: RequestContext, e: UsageEvent): void {
+    if (e.costPico === 0n) return;
+    const m = this.metrics;
+    m.model('mcp', 'none').keyed(m.options.accessKeyLabel ? e.accessKeyId : '').cost(e.keySource).add(e.costPico);
+    ctx.mcpCostPico = (ctx.mcpCostPico ?? 0n) + e.costPico;
   }
 
   /** A client event of an open session refused (no credit): the session goes on. */
