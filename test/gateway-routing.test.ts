@@ -963,7 +963,9 @@ describe('gateway routing and failover (sqlite)', () => {
 
   test('timeouts: a slow attempt fails over; all slow → 504; the total budget → 504 3810', async () => {
     const t = await keyWith([{ provider: 'openai', steps: [user('sk-good-a')] }]);
-    await h.gatewayConfig({ perRequestTimeout: '300ms', totalTimeout: '10s' });
+    // 1 s: far below the slow models' 2 s, and far above what an instant answer takes on a loaded machine (a full
+    // suite beside other work once took the instant fallback past 300 ms).
+    await h.gatewayConfig({ perRequestTimeout: '1000ms', totalTimeout: '10s' });
     try {
       await new Promise((r) => setTimeout(r, 100));
       const r = await gw(h, '/v1/chat/completions', { token: t, body: chat('openai:slow-2000-a', { models: ['gpt-4o'] }) });
