@@ -436,7 +436,7 @@ test('a response the provider starts by itself (server VAD) on audio appended be
   }
 });
 
-test('a response.create without an event_id that the provider refuses (its error can name no event) keeps its hold for the response that takes its place: a response the provider starts by itself runs on it, paid, and nothing stays held; the client reads the refusal as it would from the provider', async () => {
+test('a response.create without an event_id that the provider refuses while a response runs (its error can name no event) gives its hold back at once: a response the provider starts by itself later holds its own, paid, and nothing stays held; the client reads the refusal as it would from the provider', async () => {
   const ledger = catchLedger();
   const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
   try {
@@ -454,15 +454,44 @@ test('a response.create without an event_id that the provider refuses (its error
     let done = next(rt, 'response.done');
     rt.send({ type: 'response.cancel' });
     await done;
-    assert.ok(ledger.held(h.accountId) > 0n, 'the refused create holds on: nothing told the gateway which create was refused');
+    assert.equal(ledger.held(h.accountId), 0n, 'the refused create holds nothing: the provider answers in order, so its refusal is the oldest create without an event_id');
 
     done = next(rt, 'response.done');
     fake.speechStopped();
     const answered = await within(done as Promise<{ response: { id: string; status: string } }>, 'the provider\'s own response');
     assert.deepEqual([answered.response.id, answered.response.status], ['resp_2', 'completed']);
-    assert.equal(ledger.held(h.accountId), 0n, 'its hold was settled by the response that took it');
+    assert.equal(ledger.held(h.accountId), 0n, 'its own hold was settled');
     assert.deepEqual(fake.received.filter((e) => (e as { type: string }).type === 'response.cancel'), [{ type: 'response.cancel' }], 'the gateway cancelled nothing');
     assert.equal(errors.length, 1);
+    rt.close();
+  } finally {
+    ledger.restore();
+    await close();
+  }
+});
+
+test('a client that creates its responses itself (no server VAD) at a small balance: a response.create without an event_id the provider refuses while a response runs leaves nothing held, so the next create is served, not refused for credit held until the session ends', async () => {
+  const ledger = catchLedger();
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  try {
+    // Ten cents: room for a create holding gpt-realtime's 4,096 tokens of audio output (about 26 cents) beside a small
+    // one, not for a second such hold once the first is taken.
+    await grantCredits(h.running.store.db, h.accountId, 9, { category: 'promotional' });
+    const { rt, errors } = await funded(h);
+    const created = next(rt, 'response.created');
+    rt.send({ type: 'response.create', event_id: 'evt_running', response: { instructions: 'hold', max_output_tokens: 1 } });
+    await created;
+    rt.send({ type: 'response.create' });
+    await waitFor(() => errors.length === 1);
+    assert.deepEqual([errors[0]!.code, errors[0]!.event_id], ['conversation_already_has_active_response', null]);
+    await sentUntilDone(rt, { type: 'response.cancel' });
+    assert.equal(ledger.held(h.accountId), 0n, 'nothing is held once the running response is settled');
+
+    const served = await within(sentUntilDone(rt, { type: 'response.create', event_id: 'evt_next', response: { instructions: 'answer' } }) as Promise<{ response: { status: string } }>, 'the next response');
+    assert.equal(served.response.status, 'completed');
+    assert.equal(errors.length, 1, 'the next create is not refused');
+    assert.equal(fake.received.filter((e) => (e as { type?: string }).type === 'response.create').length, 3);
+    assert.equal(ledger.held(h.accountId), 0n);
     rt.close();
   } finally {
     ledger.restore();

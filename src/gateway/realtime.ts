@@ -38,7 +38,7 @@ import { refuseRoutingLoop, VIA_HEADER, viaValue } from './routing-loop.ts';
 import { baseHeaders, H_MODEL, H_REQUEST_ID, headerText } from './headers.ts';
 import { codecs } from './formats/index.ts';
 import { formatMs } from './failure.ts';
-import { appendText, storedStopReason, type StreamFacts } from './formats/types.ts';
+import { appendText, storedStopReason, TEXT_ESTIMATE_CAP, type StreamFacts } from './formats/types.ts';
 import { outputEstimate } from './meter.ts';
 import { UNBOUNDED_OUTPUT_TOKENS } from '../domain/params.ts';
 import type { Reservation } from '../usage/ledger.ts';
@@ -85,6 +85,8 @@ const BILLABLE = new Set(['response.create', 'input_audio_buffer.append', 'input
 /** Client events that add to the conversation a response's hold counts (billing on): read only then. */
 const ITEM_CREATE = Buffer.from('"conversation.item.create"');
 const SESSION_UPDATE = Buffer.from('"session.update"');
+/** The provider's refusal of a `response.create` while a response of the conversation runs. */
+const BUSY = 'conversation_already_has_active_response';
 const TRANSCRIBED = Buffer.from('"conversation.item.input_audio_transcription.completed"');
 const TRANSCRIPTION_FAILED = Buffer.from('"conversation.item.input_audio_transcription.failed"');
 const COMMITTED = Buffer.from('"input_audio_buffer.committed"');
@@ -411,8 +413,8 @@ function inputAudioTokens(s: Session, bytes: number): number {
 function countInto(s: Session, text: string, apply: (tokens: number) => void): void {
   if (text === '') return;
   const bytes = Buffer.byteLength(text);
-  const facts = { text: '', textChars: 0 };
-  appendText(facts, text);
+  // One piece is kept whole by appendText: cut here, so a large item costs the shared tokenizer thread 64 KiB, scaled.
+  const facts = { text: text.length > TEXT_ESTIMATE_CAP ? text.slice(0, TEXT_ESTIMATE_CAP) : text, textChars: text.length };
   s.conversation.countingBytes += bytes;
   void outputEstimate(facts).then((tokens) => {
     s.conversation.countingBytes -= bytes;
@@ -936,6 +938,19 @@ export class RealtimeGateway {
     });
   }
 
+  /**
+   * The provider refused a create without an `event_id` because a response runs: its `error` names nothing, but the
+   * provider answers a connection's events in order, so it is the oldest such create relayed and not yet answered.
+   * Left behind, its hold stayed until some later response took its place: a client that creates its responses itself
+   * (no server VAD) had every later create refused for that hold at a small balance, until the session ended.
+   */
+  #busyUnnamed(s: Session): void {
+    const ask = s.asks.find((a) => a.sent && a.clientEventId === null);
+    if (ask === undefined) return;
+    if (s.unnamedAsks > 0) s.unnamedAsks--;
+    this.#answerAsk(s, ask, BUSY);
+  }
+
   /** An ask no response will answer (refused by the provider, or never sent): its begun row recorded failed, at no cost. */
   #answerAsk(s: Session, ask: Ask, reason: string): void {
     const at = s.asks.indexOf(ask);
@@ -1032,7 +1047,10 @@ export class RealtimeGateway {
       }
     } else if (event.type === 'error') {
       const cause = member(event, 'error')?.event_id;
-      if (typeof cause !== 'string') return undefined;
+      if (typeof cause !== 'string') {
+        if (member(event, 'error')?.code === BUSY) this.#busyUnnamed(s);
+        return undefined;
+      }
       // The gateway's own cancel came after its response ended: the client never sent it, and is not told of it.
       if (cause.startsWith(s.ownEvent)) return 'drop';
       // A response.create the provider refused starts no response: the next one created is not its.
