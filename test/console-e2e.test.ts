@@ -16,6 +16,8 @@ import { loadConfig } from '../src/config/config.ts';
 import type { components } from '../src/control/spec-types.ts';
 import { startTollgate, type RunningTollgate } from '../src/server.ts';
 import { grantCredits } from '../src/store/credits.ts';
+import { insertUsageEvents } from '../src/store/usage-events.ts';
+import { usageEvent } from './helpers/usage.ts';
 import { FAKE_THINKING, startFakeProvider, type FakeProvider } from './fake-upstream.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -1053,6 +1055,24 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     } finally {
       await page.unrouteAll();
     }
+  });
+
+  await t.test('Usage: the chart states the window\'s total as the API does (summed exactly, rounded once), not the sum of its rounded bars', async () => {
+    // Ten providers' days of $0.0000049 each: every bucket reads 0.00000, yet together they add $0.000049 to the window,
+    // more than the other buckets' rounding can make up.
+    const { id: accountId } = await running!.store.db.selectFrom('accounts').select('id').executeTakeFirstOrThrow();
+    const at = `${new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10)}T12:00:00.000Z`;
+    await insertUsageEvents(running!.store.db, Array.from({ length: 10 }, (_, i) => usageEvent(accountId, { id: `aigue_tiny${i}`, requestId: `rq_tiny${i}`, provider: `tiny-${i}`, costPico: 4_900_000n, eventTime: at })));
+    const overview = (await api<S['AIGatewayUsageOverview']>('GET', `/usage/overview?startTime=${new Date(Date.now() - 6 * 86_400_000).toISOString().slice(0, 10)}T00:00:00Z`)).body;
+    assert.deepEqual(overview.buckets.filter((b) => b.groupKey.startsWith('tiny-')).map((b) => b.cost), Array(10).fill('0.00000'));
+    const roundedBars = overview.buckets.reduce((sum, b) => sum + BigInt(b.cost.replace('.', '')), 0n);
+    assert.notEqual(BigInt(overview.totals.cost.replace('.', '')), roundedBars, 'the window total is rounded once, from the exact sum');
+    await go(page, '#/keys', 'Access keys');
+    await go(page, '#/usage', 'Usage');
+    await page.getByTestId('total-cost').filter({ hasText: shownUsd(overview.totals.cost) }).waitFor();
+    const costSummary = await page.getByTestId('chart-cost').getAttribute('aria-label') ?? '';
+    assert.ok(costSummary.startsWith(`Cost per day: ${shownUsd(overview.totals.cost)} in total`), costSummary);
+    assert.ok((await page.getByTestId('chart-requests').getAttribute('aria-label') ?? '').startsWith(`Requests per day: ${overview.totals.requests} in total`));
   });
 
   await t.test('Credits & settings: gateway timeouts save; buying credits shows the API message', async () => {

@@ -172,9 +172,8 @@ export const session = {
 
 /**
  * A cost as the API states it (USD, five decimal places), trailing zeros past the cents dropped: $0.015, $12.34567,
- * $0.30. Never rounded to cents: a total must read as the sum of the parts shown beside it (a request's attempts,
- * the usage table's days), and toFixed(2) rounded the binary value (1.005 → $1.00). A sum of such amounts made in
- * floating point (a request's attempts, a chart's total) is brought back to whole 1/100,000 dollars first.
+ * $0.30. Never rounded to cents: $0.052 read $0.05, and toFixed(2) rounded the binary value (1.005 → $1.00). A sum
+ * of such amounts made in floating point (a request's attempts) is brought back to whole 1/100,000 dollars first.
  */
 export function usd(value: string | number): string {
   const n = typeof value === 'string' ? Number(value) : value;

@@ -12,7 +12,11 @@ const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00
 
 export interface Series { label: string; values: number[] }
 
-export function BarChart({ title, labels, series, format, integer = false }: { title: string; labels: string[]; series: Series[]; format: (n: number) => string; integer?: boolean }) {
+/**
+ * `total` is what the summary states: the API's window total, not the bars added up. A cost bar is a bucket the API
+ * rounded to five places, so their sum rounds per bar: three of $0.000004 read "$0.00 in total" beside $0.00001.
+ */
+export function BarChart({ title, labels, series, format, integer = false, total }: { title: string; labels: string[]; series: Series[]; format: (n: number) => string; integer?: boolean; total: number }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     if (!canvas.current) return;
@@ -38,7 +42,6 @@ export function BarChart({ title, labels, series, format, integer = false }: { t
     });
     return () => chart.destroy();
   }, [labels.join(), JSON.stringify(series)]);
-  const total = series.reduce((sum, s) => sum + s.values.reduce((a, b) => a + b, 0), 0);
   const summary = `${title}: ${format(total)} in total over ${labels.length} days${series.length > 0 ? `, split by ${series.map((s) => s.label).join(', ')}` : ''}.`;
   return (
     <figure class="chart card">

@@ -66,9 +66,9 @@ export function UsageScreen() {
             <div><dt>Cost</dt><dd data-testid="total-cost">{usd(overview.totals.cost)}</dd></div>
           </dl>
           <div class="charts">
-            <BarChart title="Requests per day" labels={labels} series={seriesOf(overview, labels, (b) => b.requests, name)} format={count} integer />
-            <BarChart title="Errors per day" labels={labels} series={seriesOf(overview, labels, (b) => b.errors, name)} format={count} integer />
-            <BarChart title="Cost per day" labels={labels} series={seriesOf(overview, labels, (b) => Number(b.cost), name)} format={usd} />
+            <BarChart title="Requests per day" labels={labels} series={seriesOf(overview, labels, (b) => b.requests, name)} format={count} integer total={overview.totals.requests} />
+            <BarChart title="Errors per day" labels={labels} series={seriesOf(overview, labels, (b) => b.errors, name)} format={count} integer total={overview.totals.errors} />
+            <BarChart title="Cost per day" labels={labels} series={seriesOf(overview, labels, (b) => Number(b.cost), name)} format={usd} total={Number(overview.totals.cost)} />
           </div>
           <details class="card">
             <summary>Show the numbers as a table</summary>
