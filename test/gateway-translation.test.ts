@@ -7,7 +7,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { generateText, jsonSchema, Output, streamText, tool } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
-import { FunctionCallingConfigMode, GoogleGenAI, ThinkingLevel, Type, type FunctionCall } from '@google/genai';
+import { FunctionCallingConfigMode, GoogleGenAI, ThinkingLevel, ToolType, Type, type FunctionCall } from '@google/genai';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { FAKE_REFUSAL, FAKE_THINKING, FAKE_TOOL_INPUT, FAKE_USAGE } from './fake-upstream.ts';
 import { countInputTokens } from '../src/domain/token-counter.ts';
@@ -143,6 +143,23 @@ describe('translation: Messages requests served over chat completions (sqlite)',
       { role: 'user', content: 'Weather in Paris?' },
       { role: 'assistant', content: null, tool_calls: [{ id: 'call_fake1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
       { role: 'tool', tool_call_id: 'call_fake1', content: 'Sunny, 21 °C' },
+    ]);
+  });
+
+  test('a RAG tool\'s search results (search_result blocks in its tool_result, as Anthropic\'s docs return them) and a client tool search\'s tool_reference reach a chat model as the tool message\'s text, not refused', async () => {
+    const result: Anthropic.SearchResultBlockParam = { type: 'search_result', source: 'https://docs.example/kb/1', title: 'Refunds', content: [{ type: 'text', text: 'Refunds take 5 days.' }], citations: { enabled: true } };
+    const message = await anthropic.messages.create({ model: 'openai:gpt-4o-mini', max_tokens: 100, tools: [WEATHER_TOOL], messages: [
+      { role: 'user', content: 'How long do refunds take?' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } }, { type: 'tool_use', id: 'toolu_2', name: 'get_weather', input: { city: 'Rome' } }] },
+      { role: 'user', content: [
+        { type: 'tool_result', tool_use_id: 'toolu_1', content: [result] },
+        { type: 'tool_result', tool_use_id: 'toolu_2', content: [{ type: 'tool_reference', tool_name: 'get_weather' }] },
+      ] },
+    ] });
+    assert.equal(message.type, 'message');
+    assert.deepEqual((lastUpstream().body!.messages as unknown[]).slice(2), [
+      { role: 'tool', tool_call_id: 'toolu_1', content: 'Search result: Refunds (https://docs.example/kb/1)\nRefunds take 5 days.' },
+      { role: 'tool', tool_call_id: 'toolu_2', content: 'Tool found: get_weather' },
     ]);
   });
 
@@ -462,6 +479,27 @@ describe('translation: Responses requests served over chat completions and Messa
       }
     }
     assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+  });
+
+  test('a conversation begun on OpenAI with its shell and computer tools goes on to a chat model and to Claude: the calls as the assistant\'s text, the outputs (the screenshot as an image) as the user\'s, not refused', async () => {
+    const png = 'data:image/png;base64,iVBORw0K';
+    const input = [
+      { role: 'user', content: 'Run the tests, then look at the screen.' },
+      { type: 'shell_call', call_id: 'call_sh1', status: 'completed', action: { commands: ['npm test'], timeout_ms: 60000, max_output_length: null } },
+      { type: 'shell_call_output', call_id: 'call_sh1', output: [{ stdout: '3 passing', stderr: '', outcome: { type: 'exit', exit_code: 0 } }] },
+      { type: 'computer_call', id: 'cu_1', call_id: 'call_cu1', status: 'completed', pending_safety_checks: [], action: { type: 'screenshot' } },
+      { type: 'computer_call_output', call_id: 'call_cu1', output: { type: 'computer_screenshot', image_url: png } },
+      { role: 'user', content: 'All good?' },
+    ] as OpenAI.Responses.ResponseInput;
+    await openai.responses.create({ model: 'local:local-llm', input });
+    assert.deepEqual((lastUpstream().body!.messages as { content: unknown }[]).slice(2, 4).map((m) => m.content), [
+      [{ type: 'text', text: 'Output of the shell (call call_sh1):\n3 passing\n[exit code 0]' }],
+      '[Used the computer (call call_cu1):] {"type":"screenshot"}',
+    ]);
+    const response = await openai.responses.create({ model: 'claude-haiku-4-5', input });
+    assert.equal(response.status, 'completed');
+    const screenshot = (lastUpstream().body!.messages as { content: unknown[] }[])[4]!.content;
+    assert.deepEqual(screenshot, [{ type: 'text', text: 'Output of the computer (call call_cu1):' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0K' } }]);
   });
 
   test('what the model refuses is named as the Responses client sent it (max_output_tokens, text), not as the chat fields it became', async () => {
@@ -980,6 +1018,20 @@ describe('translation: Gemini function names chat and Claude refuse (sqlite)', (
       assert.equal(second.functionCalls, undefined, model);
       assert.ok(JSON.stringify(lastUpstream().body!.messages).includes(`"${sent[0]}"`), model);
       assert.ok(!JSON.stringify(lastUpstream().body).includes(current), `${model}: the client's name never goes up`);
+    }
+  });
+
+  test('a built-in tool\'s call and its output (toolCall, toolResponse) passed back as Google asks reach GPT and Claude as the conversation around them, not refused as parts holding no data', async () => {
+    for (const model of ['openai:gpt-4o-mini', 'anthropic:claude-haiku-4-5']) {
+      const response = await ai.models.generateContent({ model, contents: [
+        { role: 'user', parts: [{ text: 'Who won yesterday?' }] },
+        { role: 'model', parts: [{ toolCall: { id: 'tc1', toolType: ToolType.GOOGLE_SEARCH_WEB, args: { queries: ['match result'] } } }] },
+        { role: 'user', parts: [{ toolResponse: { id: 'tc1', toolType: ToolType.GOOGLE_SEARCH_WEB, response: { results: [] } } }] },
+        { role: 'model', parts: [{ text: 'The home side.' }] },
+        { role: 'user', parts: [{ text: 'By how much?' }] },
+      ] });
+      assert.equal(typeof response.text, 'string', model);
+      assert.ok(JSON.stringify(lastUpstream().body!.messages).includes('By how much?'), model);
     }
   });
 

@@ -432,7 +432,7 @@ test('a chat part Messages has no block for is refused on every way to Claude (M
 
 test('a text file that is not UTF-8 is refused for Messages (its text document would hold U+FFFD for its characters); a file a tool returned is refused for Converse, whose tool results take none; a tool message part of no known type is refused', () => {
   const file = (fileData: string) => ({ messages: [{ role: 'user', content: [{ type: 'text', text: 'read' }, { type: 'file', file: { file_data: fileData } }] }] });
-  assert.match(untranslatableReason('chat-completions', file(`data:text/plain;base64,${Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString('base64')}`), 'messages') ?? '', /only PDF and UTF-8 text files/);
+  assert.match(untranslatableReason('chat-completions', file(`data:text/plain;base64,${Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString('base64')}`), 'messages') ?? '', /only PDFs, and text files in UTF-8 or in the charset their data URL names/);
   const tool = (part: Record<string, unknown>) => ({ messages: [
     { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
     { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: 'done' }, part] },
@@ -441,4 +441,16 @@ test('a text file that is not UTF-8 is refused for Messages (its text document w
   assert.equal(untranslatableReason('chat-completions', pdf, 'messages'), undefined);
   assert.match(untranslatableReason('chat-completions', pdf, 'converse') ?? '', /file in a tool message, which Bedrock's Converse cannot take/);
   assert.match(untranslatableReason('chat-completions', tool({ type: 'video_url', video_url: { url: 'https://x/v.mp4' } }), 'messages') ?? '', /tool message content part of type "video_url", which Anthropic Messages cannot carry/);
+});
+
+test('a text file whose data URL names its charset (a spreadsheet\'s Windows-1252 CSV) reaches Claude as its text, read in that charset, not refused as not UTF-8; one naming a charset no decoder knows is refused', () => {
+  const latin = Buffer.from([0x6e, 0x61, 0x6d, 0x65, 0x0a, 0x63, 0x61, 0x66, 0xe9]).toString('base64');
+  const body = (fileData: string) => ({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: [{ type: 'text', text: 'Read.' }, { type: 'file', file: { filename: 'menu.csv', file_data: fileData } }] }] });
+  for (const charset of ['windows-1252', 'ISO-8859-1', '"latin1"']) {
+    const sent = body(`data:text/csv;charset=${charset};base64,${latin}`);
+    assert.equal(untranslatableReason('chat-completions', sent, 'messages'), undefined, charset);
+    const { body: up } = chatViaMessages.request(sent, plan('claude-sonnet-4-5'));
+    assert.deepEqual((up.messages as { content: unknown[] }[])[0]!.content[1], { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'name\ncafé' } }, charset);
+  }
+  assert.match(untranslatableReason('chat-completions', body(`data:text/csv;charset=x-unknown;base64,${latin}`), 'messages') ?? '', /cannot read/);
 });

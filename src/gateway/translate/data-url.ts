@@ -68,3 +68,21 @@ export function utf8Text(base64: string): string | undefined {
   const bytes = Buffer.from(base64, 'base64');
   return isUtf8(bytes) ? bytes.toString('utf8') : undefined;
 }
+
+/** Charsets read as UTF-8: none named, UTF-8's own names, and US-ASCII (RFC 2397's default), which UTF-8 contains. */
+const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
+
+/**
+ * A text file's text, read in the charset its data URL names (`data:text/csv;charset=windows-1252;base64,…`, as a
+ * spreadsheet exports it), else as UTF-8; undefined when its bytes are not text in that charset, or the charset is
+ * one the gateway cannot read. A file that says what it is written in is read so, not refused as not UTF-8.
+ */
+export function fileText(file: DataUrl): string | undefined {
+  const charset = file.parameters.charset?.toLowerCase();
+  if (charset === undefined || UTF8_CHARSETS.has(charset)) return utf8Text(file.base64);
+  try {
+    return new TextDecoder(charset, { fatal: true }).decode(Buffer.from(file.base64, 'base64'));
+  } catch {
+    return undefined;
+  }
+}

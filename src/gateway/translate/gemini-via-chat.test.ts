@@ -397,3 +397,19 @@ test('a user\'s part with no data (none of text, inlineData, fileData, a functio
   assert.match(String((refusal({ system_instruction: { parts: [{ inline_data: { data: 'iVBORw0K' } }] }, contents: [{ parts: [{ text: 'x' }] }] }) as { details?: Record<string, string> } | undefined)?.details?.reason), /^"system_instruction\.parts\[0\]\.inlineData" needs "data" \(base64\) and "mimeType"/);
   assert.equal(refusal({ contents: [{ role: 'user', parts: [{ text: 'Hi.' }] }, { role: 'model', parts: [{ text: 'Hello.' }, { thoughtSignature: 'c2ln' }] }, { role: 'user', parts: [{ text: 'Go on.' }] }] }), undefined);
 });
+
+test('a built-in tool\'s call and output (`toolCall`, `toolResponse`: Google Search beside function calling), passed back as Google asks, are data: not refused as parts holding none, and left out as Google\'s own, as its code execution is', () => {
+  const body = { contents: [
+    { role: 'user', parts: [{ text: 'Who won yesterday?' }] },
+    { role: 'model', parts: [{ toolCall: { id: 'tc1', toolType: 'GOOGLE_SEARCH_WEB', args: { queries: ['match result'] } }, thoughtSignature: 'c2ln' }] },
+    { role: 'user', parts: [{ toolResponse: { id: 'tc1', toolType: 'GOOGLE_SEARCH_WEB', response: { results: [] } } }] },
+    { role: 'model', parts: [{ text: 'The home side.' }] },
+    { role: 'user', parts: [{ text: 'By how much?' }] },
+  ] };
+  for (const target of ['chat-completions', 'messages'] as const) assert.equal(untranslatable('generate-content', body, target), undefined, target);
+  assert.deepEqual(geminiViaChat.request(body, plan('gpt-4o')).body.messages, [
+    { role: 'user', content: 'Who won yesterday?' },
+    { role: 'assistant', content: 'The home side.' },
+    { role: 'user', content: 'By how much?' },
+  ]);
+});

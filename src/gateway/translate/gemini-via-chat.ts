@@ -111,8 +111,12 @@ export function geminiUntranslatableReason(body: Json, messages: boolean): strin
   return undefined;
 }
 
-/** A Part's data members (a oneof: Google refuses a part with none). */
-const PART_DATA = ['text', 'inlineData', 'fileData', 'functionCall', 'functionResponse', 'executableCode', 'codeExecutionResult'];
+/**
+ * A Part's data members (a oneof: Google refuses a part with none). `toolCall` and `toolResponse` are a built-in
+ * tool's call and its output (Google Search beside function calling), which the client sends back as they came:
+ * Google's own, left out as its code execution's are.
+ */
+const PART_DATA = ['text', 'inlineData', 'fileData', 'functionCall', 'functionResponse', 'executableCode', 'codeExecutionResult', 'toolCall', 'toolResponse'];
 
 /**
  * Why a part cannot be read, naming it, if it cannot: inline data without its `data` or `mimeType` (strings), or a

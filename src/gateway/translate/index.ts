@@ -3,7 +3,7 @@
 import type { ApiFormat, ApiSurface, CatalogModel, SurfaceSpec } from '../../catalog/types.ts';
 import type { Untranslatable } from '../../domain/resolve.ts';
 import { AUDIO_REASON, chatViaMessages, legacyFunctionsReason, malformedChatPartReason, unplacedPartReason, unreadableFileReason } from './chat-via-messages.ts';
-import { FILE_BY_URL_REASON, fileByUrl, storedStateReason } from './stored-items.ts';
+import { FILE_BY_URL_REASON, fileByUrl, itemParts, storedStateReason } from './stored-items.ts';
 import { objects, type Json } from './json.ts';
 import { num, obj } from '../formats/types.ts';
 import { geminiCountedRequest } from '../../domain/gemini-fields.ts';
@@ -254,7 +254,7 @@ function chatMediaReason(messages: unknown): string | undefined {
  * nothing refused it on the way, and Converse would be sent the turn without it.
  */
 function responsesMediaReason(input: unknown): string | undefined {
-  const byUrl = objects(input).some((i) => objects(i.content ?? i.output).some((p) => p.type === 'input_image' && typeof p.image_url === 'string' && !p.image_url.startsWith('data:')));
+  const byUrl = objects(input).some((i) => itemParts(i).some((p) => p.type === 'input_image' && typeof p.image_url === 'string' && !p.image_url.startsWith('data:')));
   return byUrl ? IMAGE_BY_URL_FOR_CONVERSE : fileByUrl(input) ? FILE_BY_URL_FOR_CONVERSE : undefined;
 }
 

@@ -615,13 +615,26 @@ test('Claude\'s effort reaches DeepSeek V4 by its own name (DeepSeek takes Claud
   assert.equal(ask('gpt-5.4', 'max').body.reasoning_effort, 'high');
 });
 
-test('a user\'s block, or a tool result\'s, of a type chat has no place for (a search result) is refused naming it, never dropped; an assistant\'s server tool blocks are Claude\'s own', () => {
-  const search = { type: 'search_result', source: 'https://docs.example/kb/1', title: 'Refunds', content: [{ type: 'text', text: 'Refunds take 5 days.' }] };
-  assert.match(untranslatableReason('messages', { messages: [{ role: 'user', content: [{ type: 'text', text: 'How long do refunds take?' }, search] }] }, 'chat-completions') ?? '', /block of type "search_result", which chat completions cannot carry/);
-  assert.match(untranslatableReason('messages', { messages: [
-    { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'kb', input: {} }] },
-    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [search] }] },
-  ] }, 'chat-completions') ?? '', /block of type "search_result" in a tool result, which chat completions cannot carry/);
+test('a search result (a RAG tool\'s result, or the user\'s block) and a tool reference (a client\'s tool search) reach a chat model as text, in the tool message or the user\'s turn; a block chat has no place for (a container upload) is refused naming it; an assistant\'s server tool blocks are Claude\'s own', () => {
+  const search = { type: 'search_result', source: 'https://docs.example/kb/1', title: 'Refunds', content: [{ type: 'text', text: 'Refunds take 5 days.' }], citations: { enabled: true }, cache_control: { type: 'ephemeral' } };
+  const messages = [
+    { role: 'user', content: [{ type: 'text', text: 'How long do refunds take?' }, search] },
+    { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'kb', input: {} }, { type: 'tool_use', id: 't2', name: 'find_tools', input: { query: 'refund' } }] },
+    { role: 'user', content: [
+      { type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: 'Top hit:' }, search] },
+      { type: 'tool_result', tool_use_id: 't2', content: [{ type: 'tool_reference', tool_name: 'issue_refund' }] },
+    ] },
+  ];
+  assert.equal(untranslatableReason('messages', { messages }, 'chat-completions'), undefined);
+  const { body } = messagesViaChat.request({ model: 'gpt-4o', max_tokens: 10, messages }, plan('gpt-4o'));
+  const said = 'Search result: Refunds (https://docs.example/kb/1)\nRefunds take 5 days.';
+  assert.deepEqual(body.messages, [
+    { role: 'user', content: [{ type: 'text', text: 'How long do refunds take?' }, { type: 'text', text: said }] },
+    { role: 'assistant', content: null, tool_calls: [{ id: 't1', type: 'function', function: { name: 'kb', arguments: '{}' } }, { id: 't2', type: 'function', function: { name: 'find_tools', arguments: '{"query":"refund"}' } }] },
+    { role: 'tool', tool_call_id: 't1', content: `Top hit:\n${said}` },
+    { role: 'tool', tool_call_id: 't2', content: 'Tool found: issue_refund' },
+  ]);
+  assert.match(untranslatableReason('messages', { messages: [{ role: 'user', content: [{ type: 'container_upload', file_id: 'file_1' }, { type: 'text', text: 'Plot it.' }] }] }, 'chat-completions') ?? '', /block of type "container_upload", which chat completions cannot carry/);
   assert.equal(untranslatableReason('messages', { messages: [
     { role: 'user', content: 'Search the web.' },
     { role: 'assistant', content: [{ type: 'server_tool_use', id: 's1', name: 'web_search', input: {} }, { type: 'text', text: 'Found it.' }] },

@@ -36,6 +36,20 @@ function textOf(content: unknown): string {
 }
 
 /**
+ * The text chat gets for a block whose content is text under another name: a search result (a RAG tool's result,
+ * which Anthropic's docs return inside a tool result or as the user's block) — its title and source before its
+ * text, as a document's title goes before it —, and a tool reference (a client's tool search naming a deferred
+ * tool: chat is offered every tool at once, so it names one offered). Only the citations Claude would make of a
+ * search result are lost, as a document's are.
+ */
+function textOfBlock(block: Json): string | undefined {
+  if (block.type === 'text') return typeof block.text === 'string' ? block.text : undefined;
+  if (block.type === 'search_result') return [`Search result: ${String(block.title ?? '')} (${String(block.source ?? '')})`, textOf(block.content)].join('\n');
+  if (block.type === 'tool_reference') return `Tool found: ${String(block.tool_name ?? '')}`;
+  return undefined;
+}
+
+/**
  * An image or document block as chat content parts; undefined for one chat cannot carry (then the request is not
  * translated at all: `unsendableMediaReason`). A document's title goes before it, so several stay told apart.
  */
@@ -62,7 +76,7 @@ function mediaParts(block: Json): Json[] | undefined {
 }
 
 /** The blocks a user turn, or a tool result, may hold that chat has a place for (a tool result's own aside). */
-const CARRIED_BLOCKS = new Set(['text', 'image', 'document', 'tool_result']);
+const CARRIED_BLOCKS = new Set(['text', 'image', 'document', 'tool_result', 'search_result', 'tool_reference']);
 
 /** Blocks chat can only carry some of: an image or a document. */
 function isMedia(block: Json): boolean {
@@ -78,8 +92,8 @@ export function unsendableMediaReason(messages: unknown): string | undefined {
   for (const m of objects(messages)) {
     for (const block of blocks(m.content)) {
       const inner = block.type === 'tool_result' ? blocks(block.content) : [block];
-      // A user's block (or a tool result's) of another type (a `search_result`, a `container_upload`) has no
-      // place in chat: left out, the model answered without it. An assistant turn's others are Claude's own
+      // A user's block (or a tool result's) of another type (a `container_upload`, for Claude's code execution)
+      // has no place in chat: left out, the model answered without it. An assistant turn's others are Claude's own
       // server tools' (its web search), as its thinking is.
       const uncarried = m.role === 'assistant' ? undefined : inner.find((b) => !CARRIED_BLOCKS.has(String(b.type)));
       if (uncarried) return `it sends a content block of type ${quotedPartType(uncarried.type)}${block.type === 'tool_result' ? ' in a tool result' : ''}, which chat completions cannot carry; send it as text instead`;
@@ -107,7 +121,7 @@ export function continuedThread(body: Json): string | undefined {
  * the user message that follows, after a line saying which call they came from.
  */
 function toolResult(block: Json, out: Json[], parts: Json[]): void {
-  const text = typeof block.content === 'string' ? block.content : textOf(block.content);
+  const text = typeof block.content === 'string' ? block.content : blocks(block.content).map(textOfBlock).filter((t) => t !== undefined).join('\n');
   out.push({ role: 'tool', tool_call_id: block.tool_use_id, content: block.is_error === true ? `Error: ${text}` : text });
   const media = blocks(block.content).flatMap((b) => (isMedia(b) ? mediaParts(b) ?? [] : []));
   if (media.length > 0) parts.push({ type: 'text', text: `Output of tool call ${String(block.tool_use_id)}:` }, ...media);
@@ -122,9 +136,10 @@ function userMessages(content: unknown, out: Json[]): void {
   for (const block of blocks(content)) {
     if (block.type === 'tool_result') toolResult(block, out, parts);
     else if (block.type === 'text') parts.push({ type: 'text', text: block.text });
+    else if (isMedia(block)) parts.push(...mediaParts(block) ?? []);
     else {
-      const media = isMedia(block) ? mediaParts(block) : undefined;
-      if (media) parts.push(...media);
+      const text = textOfBlock(block);
+      if (text !== undefined) parts.push({ type: 'text', text });
     }
   }
   if (parts.length === 1 && parts[0]!.type === 'text') out.push({ role: 'user', content: parts[0]!.text });

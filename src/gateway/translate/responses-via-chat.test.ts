@@ -580,7 +580,7 @@ test('a Responses content part of a type the translation has no place for is ref
   for (const target of ['chat-completions', 'messages'] as const) assert.equal(translationRefusal('responses', { input: placed }, target), undefined, target);
 });
 
-test('a local shell\'s output item (`local_shell_call_output`) stays in the conversation as the user\'s text; the output of a tool only OpenAI\'s models take (computer use, shell, apply_patch) is refused, never dropped', () => {
+test('a local shell\'s output item (`local_shell_call_output`) stays in the conversation as the user\'s text', () => {
   const { body } = responsesViaChat.request({ model: 'claude-sonnet-4-5', input: [
     { type: 'message', role: 'user', content: 'list the files' },
     { type: 'local_shell_call', call_id: 'call_L1', status: 'completed', action: { type: 'exec', command: ['ls'] } },
@@ -590,8 +590,31 @@ test('a local shell\'s output item (`local_shell_call_output`) stays in the conv
     { role: 'assistant', content: '[Ran in the local shell (call call_L1):] ["ls"]' },
     { role: 'user', content: [{ type: 'text', text: 'Output of the local shell (call call_L1):\na.txt' }] },
   ]);
-  const screenshot = [{ type: 'computer_call_output', call_id: 'call_C1', output: { type: 'computer_screenshot', image_url: 'data:image/png;base64,iVBORw0K' } }];
-  for (const [target, named] of [['chat-completions', 'chat completions'], ['messages', 'Anthropic Messages']] as const) {
-    assert.match(translationRefusal('responses', { input: screenshot }, target) ?? '', new RegExp(`"computer_call_output" item .*, which ${named} cannot carry`), target);
-  }
+});
+
+test('a conversation begun on OpenAI with its shell, apply_patch and computer tools goes on elsewhere: their calls are the assistant\'s text, their outputs (the screenshot as an image) the user\'s, never refused; a screenshot stored at OpenAI is', () => {
+  const png = 'data:image/png;base64,iVBORw0K';
+  const input = [
+    { type: 'message', role: 'user', content: 'fix the test' },
+    { type: 'shell_call', call_id: 'call_S1', status: 'completed', action: { commands: ['npm test'], timeout_ms: 60000, max_output_length: null } },
+    { type: 'shell_call_output', call_id: 'call_S1', output: [{ stdout: '1 failing', stderr: 'warn', outcome: { type: 'exit', exit_code: 1 } }] },
+    { type: 'apply_patch_call', call_id: 'call_P1', status: 'completed', operation: { type: 'update_file', path: 'a.ts', diff: '-a\n+b' } },
+    { type: 'apply_patch_call_output', call_id: 'call_P1', status: 'completed', output: 'Done' },
+    { type: 'computer_call', id: 'cu_1', call_id: 'call_C1', status: 'completed', pending_safety_checks: [], action: { type: 'screenshot' } },
+    { type: 'computer_call_output', call_id: 'call_C1', output: { type: 'computer_screenshot', image_url: png } },
+    { type: 'message', role: 'user', content: 'did it pass?' },
+  ];
+  for (const target of ['chat-completions', 'messages'] as const) assert.equal(translationRefusal('responses', { input }, target), undefined, target);
+  const { body } = responsesViaChat.request({ model: 'claude-sonnet-4-5', input }, plan('claude-sonnet-4-5'));
+  assert.deepEqual((body.messages as unknown[]).slice(1), [
+    { role: 'assistant', content: '[Ran in the shell (call call_S1):] ["npm test"]' },
+    { role: 'user', content: [{ type: 'text', text: 'Output of the shell (call call_S1):\n1 failing\n[stderr]\nwarn\n[exit code 1]' }] },
+    { role: 'assistant', content: '[Applied a patch (call call_P1):] {"type":"update_file","path":"a.ts","diff":"-a\\n+b"}' },
+    { role: 'user', content: [{ type: 'text', text: 'Output of apply_patch (call call_P1): completed\nDone' }] },
+    { role: 'assistant', content: '[Used the computer (call call_C1):] {"type":"screenshot"}' },
+    { role: 'user', content: [{ type: 'text', text: 'Output of the computer (call call_C1):' }, { type: 'image_url', image_url: { url: png } }] },
+    { role: 'user', content: 'did it pass?' },
+  ]);
+  const stored = [{ type: 'computer_call_output', call_id: 'call_C1', output: { type: 'computer_screenshot', file_id: 'file-1' } }];
+  assert.match(translationRefusal('responses', { input: stored }, 'messages') ?? '', /file stored at OpenAI \("file_id"\)/);
 });

@@ -7,7 +7,7 @@ import { obj, parseJson } from '../formats/types.ts';
 import { openaiUsage } from '../formats/openai.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { randomBase62 } from '../../domain/ids.ts';
-import { storedItems } from './stored-items.ts';
+import { itemParts, storedItems } from './stored-items.ts';
 import { FromChatStream, UnnamedCalls } from './chat-stream.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
@@ -49,8 +49,6 @@ const PLACED_PARTS = new Set(['input_text', 'output_text', 'text', 'refusal', 'i
 export function unplacedInputReason(input: unknown, target: string): string | undefined {
   const part = objects(input).filter((i) => (i.type ?? 'message') === 'message').flatMap((i) => objects(i.content)).find((p) => !PLACED_PARTS.has(String(p.type)));
   if (part) return `it sends a content part of type ${quotedPartType(part.type)}, which ${target} cannot carry; send it as text instead`;
-  const item = objects(input).find((i) => UNCARRIED_OUTPUTS.has(String(i.type)));
-  if (item) return `it sends a ${quotedPartType(item.type)} item (the output of a tool only OpenAI's models take), which ${target} cannot carry; send it as a function_call_output instead`;
   const output = toolOutputs(input).flatMap((i) => objects(i.output)).find((p) => !OUTPUT_PARTS.has(String(p.type)));
   return output ? `it sends a tool output part of type ${quotedPartType(output.type)}, which ${target} cannot carry in a tool output; send it as text instead` : undefined;
 }
@@ -62,11 +60,39 @@ export function unplacedInputReason(input: unknown, target: string): string | un
 const OUTPUT_PARTS = new Set(['input_text', 'output_text', 'text', 'input_image', 'input_file']);
 
 /**
- * Outputs of tools the client ran for OpenAI's own tool types (computer use, shell, apply_patch), which the
- * translation offers no model (they are removed): left out, the model would answer without what the tool returned.
- * The model's own items (reasoning, its hosted tools' calls: web or file search) are its own, and left out.
+ * Calls of the tools only OpenAI's models take that the client runs (Codex's local shell, the shell, apply_patch,
+ * computer use), as text: their tools are removed on the way (no chat function is theirs), but a conversation begun
+ * on OpenAI — a fallback's — carries their calls and outputs, and chat has no call for them. What was run is the
+ * assistant's text, in the turn's message beside its calls; what it returned (below) the user's. The model's own
+ * items (reasoning, its hosted tools' calls: web or file search) are its own, and left out.
  */
-const UNCARRIED_OUTPUTS = new Set(['computer_call_output', 'shell_call_output', 'apply_patch_call_output']);
+const RUN_CALLS: Readonly<Record<string, (item: Json) => string>> = {
+  local_shell_call: (item) => `[Ran in the local shell (call ${String(item.call_id)}):] ${JSON.stringify(obj(item.action)?.command ?? item.action ?? null)}`,
+  shell_call: (item) => `[Ran in the shell (call ${String(item.call_id)}):] ${JSON.stringify(obj(item.action)?.commands ?? item.action ?? null)}`,
+  apply_patch_call: (item) => `[Applied a patch (call ${String(item.call_id)}):] ${JSON.stringify(item.operation ?? null)}`,
+  computer_call: (item) => `[Used the computer (call ${String(item.call_id)}):] ${JSON.stringify(item.action ?? item.actions ?? null)}`,
+};
+
+/**
+ * The outputs of RUN_CALLS' calls as the user's parts, after the turn's run of tool messages (as an output whose call
+ * chat never saw): what the shell printed, how the patch went, the computer's screenshot. Refused, they kept a
+ * conversation begun on OpenAI from ever going on elsewhere, though chat and Messages carry text and images.
+ */
+const RUN_OUTPUTS: Readonly<Record<string, (item: Json) => Json[]>> = {
+  local_shell_call_output: (item) => [text(`Output of the local shell (call ${String(item.call_id ?? item.id)}):\n${typeof item.output === 'string' ? item.output : JSON.stringify(item.output ?? null)}`)],
+  shell_call_output: (item) => [text([`Output of the shell (call ${String(item.call_id)}):`, ...objects(item.output).map(shellOutput)].join('\n'))],
+  apply_patch_call_output: (item) => [text(`Output of apply_patch (call ${String(item.call_id)}): ${String(item.status)}${typeof item.output === 'string' && item.output !== '' ? `\n${item.output}` : ''}`)],
+  computer_call_output: (item) => [text(`Output of the computer (call ${String(item.call_id)}):`), ...outputMedia(itemParts(item))],
+};
+
+const text = (value: string): Json => ({ type: 'text', text: value });
+
+/** One run of a shell call's commands: what it printed, and how it ended. */
+function shellOutput(run: Json): string {
+  const outcome = obj(run.outcome);
+  const end = outcome?.type === 'exit' ? `[exit code ${String(outcome.exit_code)}]` : outcome?.type === 'timeout' ? '[timed out]' : '';
+  return [run.stdout, typeof run.stderr === 'string' && run.stderr !== '' ? `[stderr]\n${run.stderr}` : '', end].filter((t) => typeof t === 'string' && t !== '').join('\n');
+}
 
 const toolOutputs = (input: unknown): Json[] => objects(input).filter((i) => i.type === 'function_call_output' || i.type === 'custom_tool_call_output');
 
@@ -167,7 +193,7 @@ function chatMessages(body: Json, names: ChatToolNames, claude: boolean): Json[]
   for (const item of objects(body.input)) {
     const type = item.type ?? 'message';
     // Outputs wait with their media until the run of tool messages is over: chat wants those right after the call.
-    if (type !== 'function_call_output' && type !== 'custom_tool_call_output' && type !== 'local_shell_call_output') flushMedia(messages, media);
+    if (type !== 'function_call_output' && type !== 'custom_tool_call_output' && RUN_OUTPUTS[String(type)] === undefined) flushMedia(messages, media);
     if (type === 'message') {
       const role = item.role === 'developer' ? 'system' : item.role;
       const content = chatContent(item.content);
@@ -191,17 +217,13 @@ function chatMessages(body: Json, names: ChatToolNames, claude: boolean): Json[]
       else reasoning = details;
     } else if ((type === 'function_call_output' || type === 'custom_tool_call_output') && calls.has(item.call_id)) {
       toolOutput(item, messages, media);
-    } else if (type === 'local_shell_call') {
-      // Codex's local shell has no chat counterpart: what was run is kept as the assistant's text, so the
-      // conversation still says it — in the turn's assistant message, beside its calls.
-      const said = `[Ran in the local shell (call ${String(item.call_id)}):] ${JSON.stringify(obj(item.action)?.command ?? item.action ?? null)}`;
+    } else if (RUN_CALLS[String(type)] !== undefined) {
+      const said = RUN_CALLS[String(type)]!(item);
       const last = messages.at(-1);
       if (last?.role === 'assistant' && (last.content === null || typeof last.content === 'string')) last.content = last.content ? `${last.content}\n${said}` : said;
       else messages.push({ role: 'assistant', content: said });
-    } else if (type === 'local_shell_call_output') {
-      // What the local shell printed, after the call kept as the assistant's text above: the user's text, as an
-      // output whose call chat never saw.
-      media.push({ type: 'text', text: `Output of the local shell (call ${String(item.call_id ?? item.id)}):\n${typeof item.output === 'string' ? item.output : JSON.stringify(item.output ?? null)}` });
+    } else if (RUN_OUTPUTS[String(type)] !== undefined) {
+      media.push(...RUN_OUTPUTS[String(type)]!(item));
     } else if (type === 'function_call_output' || type === 'custom_tool_call_output') {
       // An output whose call chat never saw (Codex sends its shell's output this way): a tool message would answer
       // no call, which Claude refuses (and OpenAI too); as the user's text it still reaches the model.

@@ -111,13 +111,23 @@ export function storedStateReason(body: Json): string | undefined {
  */
 export const FILE_BY_URL_REASON = 'it gives a file by URL ("input_file.file_url"), which chat-completions models cannot fetch; send the file\'s data ("file_data") instead';
 
+/**
+ * An input item's content parts: a message's content, a tool output's parts, and a computer call output's screenshot
+ * as the image it is (responses-via-chat carries it as one).
+ */
+export function itemParts(item: Json): Json[] {
+  if (item.type !== 'computer_call_output') return objects(item.content ?? item.output);
+  const screenshot = obj(item.output);
+  return screenshot ? [{ ...screenshot, type: 'input_image' }] : [];
+}
+
 export function fileByUrl(input: unknown): boolean {
   return objects(input).some((i) => objects(i.content ?? i.output).some((p) => p.type === 'input_file' && typeof p.file_url === 'string' && typeof p.file_data !== 'string'));
 }
 
 /** Whether an input message or tool output has an image or file given only by its OpenAI file id. */
 function storedFile(input: unknown): boolean {
-  return objects(input).some((i) => objects(i.content ?? i.output).some((p) =>
+  return objects(input).some((i) => itemParts(i).some((p) =>
     (p.type === 'input_image' || p.type === 'input_file') && typeof p.file_id === 'string' && p.image_url === undefined && p.file_data === undefined));
 }
 
