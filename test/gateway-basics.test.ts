@@ -6,7 +6,7 @@ import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync, zstdCompress
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { connect as connectH2 } from 'node:http2';
-import { rawHttp } from './helpers/raw-http.ts';
+import { rawH2, rawHttp } from './helpers/raw-http.ts';
 import { gw, MANAGED_ANTHROPIC_KEY, MANAGED_OPENAI_KEY, startHarness, type Harness } from './helpers/gateway.ts';
 
 const chat = (content = 'hi', model = 'gpt-4o') => ({ model, messages: [{ role: 'user' as const, content }] });
@@ -326,6 +326,21 @@ describe('gateway front door (sqlite)', () => {
     assert.deepEqual([both.status, both.json().error.type], [401, 'authentication_error']);
     assert.match(both.json().error.message, /the access key in the Authorization header is invalid or has been deleted\. The request also has an x-api-key header with another key, which is not read when Authorization holds one/);
     assert.equal((await gw(h, '/v1/chat/completions', { token, headers: { 'x-api-key': 'ng-other' }, body: chat() })).status, 200, 'Authorization first, as documented');
+  });
+
+  test('over HTTP/2 too, two Authorization headers are refused, never served with the first (node:http2 kept it and dropped the other)', async () => {
+    h.fake.reset();
+    const json = JSON.stringify(chat('twice over h2'));
+    const request = (...authorizations: string[]) => rawH2(h.gatewayUrl, [
+      [':method', 'POST'], [':scheme', 'http'], [':path', '/v1/chat/completions'], [':authority', 'x'],
+      ...authorizations.map((a) => ['authorization', `Bearer ${a}`] as const), ['content-type', 'application/json'],
+    ], json);
+    assert.match(await request(token), /"chat\.completion"/, 'one key is served over HTTP/2');
+    h.fake.reset();
+    for (const pair of [[token, 'ng-other'], ['ng-other', token], [token, token]]) {
+      assert.match(await request(...pair), /sends its access key header more than once/, pair.join(' then '));
+    }
+    assert.equal(h.fake.requests.length, 0);
   });
 
   test('a JSON body starting with a byte order mark is refused naming the mark, not as "not valid JSON"', async () => {

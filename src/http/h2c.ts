@@ -74,6 +74,31 @@ function requestTimedOut(req: Http2ServerRequest, res: Http2ServerResponse, onTi
   if (!req.stream.closed && !res.headersSent) req.stream.close(constants.NGHTTP2_CANCEL);
 }
 
+/**
+ * node:http2 keeps the first of a repeated single-value field (Authorization, Content-Type, Host…) and drops the others
+ * unseen, as node:http does unless `joinDuplicateHeaders`: with that set, two Authorization headers reached the handler
+ * joined over HTTP/1.1 (refused as two keys) but as the first alone over HTTP/2 (served with whichever came first).
+ * Joined here with ", " as node:http joins them; Cookie and Set-Cookie node:http2 already combines as node:http does.
+ */
+function joinRepeatedFields(req: Http2ServerRequest): void {
+  const raw = req.rawHeaders;
+  let names: Set<string> | undefined;
+  let repeated: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) === 58 /* : */ || name === 'cookie' || name === 'set-cookie') continue;
+    if (!(names ??= new Set()).has(name)) names.add(name);
+    else (repeated ??= new Set()).add(name);
+  }
+  if (!repeated) return;
+  const headers = req.headers as Record<string, string | string[] | undefined>;
+  for (const name of repeated) {
+    const values: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) if (raw[i] === name) values.push(raw[i + 1]!);
+    headers[name] = values.join(', ');
+  }
+}
+
 export interface H2c {
   server: Http2Server;
   /** Every open HTTP/2 connection: GOAWAY, its requests still open finish. New ones are closed as they come. */
@@ -91,8 +116,14 @@ export interface H2c {
 export function serveH2c(http1: Server, handler: RequestHandler, limits: H2cLimits, onTimeout: (req: IncomingMessage, res: ServerResponse) => void): H2c {
   // Header lists bounded as node:http bounds an HTTP/1.1 request's headers (16 KB); past it the stream is reset.
   const server = createHttp2Server({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: MAX_HEADER_LIST_BYTES } });
-  // The compatibility API's request and response stand in for node:http's (see the top of this file).
-  server.on('request', handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
+  // The compatibility API's request and response stand in for node:http's (see the top of this file), repeated fields
+  // joined as node:http joins them when told to (node stores its options on the server).
+  if ((http1 as Server & { joinDuplicateHeaders?: boolean }).joinDuplicateHeaders === true) {
+    server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+      joinRepeatedFields(req);
+      handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+    });
+  } else server.on('request', handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
   if (limits.requestTimeoutMs > 0) {
     server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
       if (req.complete) return;
