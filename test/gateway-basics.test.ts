@@ -343,6 +343,15 @@ describe('gateway front door (sqlite)', () => {
     assert.equal(h.fake.requests.length, 0);
   });
 
+  test('over HTTP/2, an answer given before the upload ended (a refused key) ends with END_STREAM before the stream is reset', async () => {
+    // The upload's first piece only: the 401 is answered while the rest would still be coming, then the upload stopped.
+    const answer = await rawH2(h.gatewayUrl, [
+      [':method', 'POST'], [':scheme', 'http'], [':path', '/v1/chat/completions'], [':authority', 'x'],
+      ['authorization', 'Bearer ng-not-a-key'], ['content-type', 'application/json'], ['content-length', '100000'],
+    ], '{"model":"gpt-4o",', { uploadOpen: true });
+    assert.match(answer, /invalid or has been deleted/);
+  });
+
   test('a JSON body starting with a byte order mark is refused naming the mark, not as "not valid JSON"', async () => {
     const r = await fetch(`${h.gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: `\ufeff${JSON.stringify(chat())}` });
     const body = (await r.json()) as { error: { code: string; message: string } };

@@ -36,9 +36,25 @@ export function h2Stream(req: IncomingMessage): ServerHttp2Stream | undefined {
  * waited for: the compatibility response emits `finish` only once the stream is closed.
  */
 export function stopUploadAfterAnswer(stream: ServerHttp2Stream, req: IncomingMessage): void {
-  stream.once('finish', () => {
-    if (!req.complete && !stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
-  });
+  stream.once('finish', () => resetOnceEnded(stream, req, 0));
+}
+
+/** How many loop turns a reset waits for the answer's END_STREAM to go out before it is sent anyway. */
+const END_STREAM_TURNS = 32;
+
+/**
+ * `finish` only marks the stream's writable side done: nghttp2 sets END_STREAM on the next DATA frame it pulls, and a
+ * RST_STREAM submitted before that goes out first (a control frame), so the client saw the answer's bytes without its
+ * end and then the reset, which RFC 9113 §8.1 allows only after a complete answer. Sent once the stream is closed
+ * locally (END_STREAM sent), a few loop turns at most.
+ */
+function resetOnceEnded(stream: ServerHttp2Stream, req: IncomingMessage, turns: number): void {
+  if (req.complete || stream.closed || stream.destroyed) return;
+  if (stream.state.localClose !== 1 && turns < END_STREAM_TURNS) {
+    setImmediate(resetOnceEnded, stream, req, turns + 1);
+    return;
+  }
+  stream.close(constants.NGHTTP2_NO_ERROR);
 }
 
 /** Open streams per session (the idle limit closes only a session with none), and the session's limits. */

@@ -53,7 +53,7 @@ function h2Frame(type: number, flags: number, stream: number, payload: Buffer): 
  * One HTTP/2 request (prior knowledge) whose header list is sent as given, a field repeated included — which node's
  * HTTP/2 client refuses to send for single-value fields such as Authorization. Resolves with the answer's body.
  */
-export function rawH2(url: string, fields: readonly (readonly [string, string])[], body?: string): Promise<string> {
+export function rawH2(url: string, fields: readonly (readonly [string, string])[], body?: string, options: { uploadOpen?: boolean } = {}): Promise<string> {
   const { hostname, port } = new URL(url);
   // Each field a literal without indexing, its name a literal too (RFC 7541 §6.2.2): no table, no Huffman to get right.
   const block = Buffer.concat(fields.map(([name, value]) => Buffer.concat([Buffer.of(0), hpackString(name), hpackString(value)])));
@@ -65,7 +65,8 @@ export function rawH2(url: string, fields: readonly (readonly [string, string])[
         Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'),
         h2Frame(4, 0, 0, Buffer.alloc(0)),
         h2Frame(1, END_HEADERS | (body === undefined ? END_STREAM : 0), 1, block),
-        ...(body === undefined ? [] : [h2Frame(0, END_STREAM, 1, Buffer.from(body))]),
+        // uploadOpen: the body's first piece only, the upload left going, as a large one is when its answer comes.
+        ...(body === undefined ? [] : [h2Frame(0, options.uploadOpen ? 0 : END_STREAM, 1, Buffer.from(body))]),
       ]));
     });
     let buffered = Buffer.alloc(0);
@@ -86,6 +87,8 @@ export function rawH2(url: string, fields: readonly (readonly [string, string])[
         if (stream !== 1) continue;
         if (type === 0) data.push(Buffer.from(payload));
         // NO_ERROR: the answer was sent before the body was read, and the upload stopped (as node's client reads it).
+        // With the upload left open, a server that answered first must end its answer before it resets (RFC 9113 §8.1).
+        if (type === 3 && options.uploadOpen) return reject(new Error(`the server reset the stream (code ${payload.readUInt32BE(0)}) before its answer's END_STREAM`));
         if (type === 3) return payload.readUInt32BE(0) === 0 ? done() : reject(new Error(`the server reset the stream (code ${payload.readUInt32BE(0)})`));
         if ((type === 0 || type === 1) && (flags & END_STREAM) !== 0) return done();
       }
