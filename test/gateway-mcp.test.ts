@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { connect as http2Connect } from 'node:http2';
 import pino from 'pino';
 import { z } from 'zod';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -235,6 +236,25 @@ describe('MCP gateway', () => {
     assert.match(String(listed.headers['ngrok-aig-request-id']), /^rq_/);
     const one = await raw('/s-aigmcp_docs', { jsonrpc: '2.0', id: 2, method: 'tools/list' });
     assert.deepEqual((JSON.parse(one.text) as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name), ['search', 'fetch_page', 'admin_delete']);
+    // Over HTTP/2 (h2c) the host is `:authority`, which node:http2 does not copy into `host`.
+    const session = http2Connect(gateway.url);
+    try {
+      const h2 = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = session.request({ ':method': 'POST', ':path': '/', ':authority': 'mcp.example.com', authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' });
+        let status = 0;
+        let t = '';
+        req.on('response', (headers) => { status = Number(headers[':status']); });
+        req.setEncoding('utf8');
+        req.on('data', (c: string) => { t += c; });
+        req.on('end', () => resolve({ status, text: t }));
+        req.on('error', reject);
+        req.end(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }));
+      });
+      assert.equal(h2.status, 200, h2.text);
+      assert.ok((JSON.parse(h2.text) as { result: { tools: { name: string }[] } }).result.tools.some((t) => t.name === 'docs__search'));
+    } finally {
+      session.close();
+    }
   });
 
   test('a wrong access key gets 401 with a JSON-RPC error and no OAuth challenge; GET has no stream (405)', async () => {

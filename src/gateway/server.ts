@@ -245,7 +245,8 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       return;
     }
     // The MCP gateway, looked for only once the path is no model call's: model requests pay nothing for it.
-    const mcp = mcpPath(path, req.headers.host);
+    // HTTP/2 names the host in `:authority` (node:http2 sets no `host`): an mcp.* host over h2c is one too.
+    const mcp = mcpPath(path, req.headers.host ?? (req.headers[':authority'] as string | undefined));
     if (mcp) {
       const ctx = newContext(deps, req, res, MCP_ROUTE);
       (res as TrackedResponse)[CTX] = ctx;
