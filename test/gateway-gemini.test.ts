@@ -1077,7 +1077,7 @@ describe('Gemini\'s API on models that do not serve it: translated to chat compl
     }
     const sent = h.fake.requests.length;
     for (const [model, data, reason] of [
-      ['claude-sonnet-4-6', Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString('base64'), /^ERR_NGROK_27226: .*inline data Anthropic Messages cannot carry \(only images, PDFs and UTF-8 text files/],
+      ['claude-sonnet-4-6', Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString('base64'), /^ERR_NGROK_27226: .*inline data Anthropic Messages cannot carry \(only images, PDFs and text files in UTF-8 or the charset their mimeType names/],
       ['gpt-4o', Buffer.from('notes').toString('base64'), /^ERR_NGROK_27226: .*inline data chat completions cannot carry/],
     ] as const) {
       const res = await call(model, 'text/plain', data);
@@ -1085,6 +1085,25 @@ describe('Gemini\'s API on models that do not serve it: translated to chat compl
       assert.match(res.json().error.message, reason, model);
     }
     assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+  });
+
+  test('a text file whose mimeType names its charset (a spreadsheet\'s Windows-1252 CSV) reaches Claude read in that charset, and a JSON file as text; to a chat model both are still refused', async () => {
+    const call = (model: string, mimeType: string, data: string) => gw(h, `/v1beta/models/${model}:generateContent`, { headers: { 'x-goog-api-key': token }, body: {
+      contents: [{ role: 'user', parts: [{ text: 'Summarise this file.' }, { inlineData: { mimeType, data } }] }],
+    } });
+    for (const [mimeType, data, text] of [
+      ['text/csv; charset=windows-1252', Buffer.from('name\ncafé', 'latin1').toString('base64'), 'name\ncafé'],
+      ['application/json', Buffer.from('{"dish": "café"}').toString('base64'), '{"dish": "café"}'],
+    ] as const) {
+      const res = await call('claude-sonnet-4-6', mimeType, data);
+      assert.equal(res.status, 200, `${mimeType}: ${res.text}`);
+      assert.deepEqual((lastUpstream().body!.messages as { content: unknown[] }[])[0]!.content[1], { type: 'document', source: { type: 'text', media_type: 'text/plain', data: text } }, mimeType);
+      const sent = h.fake.requests.length;
+      const refused = await call('gpt-4o', mimeType, data);
+      assert.equal(refused.status, 400, `gpt-4o ${mimeType}: ${refused.text}`);
+      assert.match(refused.json().error.message, /^ERR_NGROK_27226: .*inline data chat completions cannot carry/);
+      assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+    }
   });
 
   test('media in systemInstruction is refused naming it and the target (a system prompt is text alone there); inlineData without its data or mimeType is the client\'s 400 naming it — never dropped', async () => {

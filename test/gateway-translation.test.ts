@@ -481,6 +481,35 @@ describe('translation: Responses requests served over chat completions and Messa
     assert.equal(h.fake.requests.length, sent, 'nothing was sent');
   });
 
+  test('an image or file given by its OpenAI file_id beside null fields (image_url: null, file_data: null, as an SDK writes a field left unset) is refused as a stored file, to a chat model and to Claude, never dropped', async () => {
+    const sent = h.fake.requests.length;
+    for (const part of [
+      { type: 'input_image', image_url: null, file_id: 'file-abc123', detail: 'auto' },
+      { type: 'input_file', file_data: null, file_url: null, file_id: 'file-abc123', filename: null },
+    ]) {
+      const input = [{ role: 'user', content: [{ type: 'input_text', text: 'Describe it.' }, part] }] as unknown as OpenAI.Responses.ResponseInput;
+      for (const model of ['local:local-llm', 'claude-haiku-4-5']) {
+        await assert.rejects(openai.responses.create({ model, input }),
+          (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27226.*file stored at OpenAI \("file_id"\)/.test(e.message), `${model} ${part.type}`);
+      }
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+  });
+
+  test('text files typed as application data (JSON, YAML, XML, a shell script, an +json type) reach Claude as text documents of their text, not refused as unreadable', async () => {
+    const files: [string, string][] = [['application/json', '{"port": 8080}'], ['application/x-yaml', 'port: 8080'], ['application/xml;charset=windows-1252', '<a>café</a>'], ['application/x-sh', 'echo hi'], ['application/ld+json', '{"@id": "x"}']];
+    const encoded = (type: string, text: string) => Buffer.from(text, type.includes('1252') ? 'latin1' : 'utf8').toString('base64');
+    const input = [{ role: 'user' as const, content: [
+      { type: 'input_text' as const, text: 'Check these.' },
+      ...files.map(([type, text]) => ({ type: 'input_file' as const, filename: 'f', file_data: `data:${type};base64,${encoded(type, text)}` })),
+    ] }];
+    const response = await openai.responses.create({ model: 'claude-haiku-4-5', input });
+    assert.equal(response.status, 'completed');
+    assert.deepEqual((lastUpstream().body!.messages as { content: unknown[] }[])[0]!.content.slice(1), files.map(([, text]) => ({ type: 'document', source: { type: 'text', media_type: 'text/plain', data: text } })));
+    await assert.rejects(openai.responses.create({ model: 'claude-haiku-4-5', input: [{ role: 'user', content: [{ type: 'input_file', filename: 'a.zip', file_data: 'data:application/zip;base64,UEsDBA==' }] }] }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27226.*file Anthropic Messages cannot read/.test(e.message), 'a zip is still refused');
+  });
+
   test('a conversation begun on OpenAI with its shell and computer tools goes on to a chat model and to Claude: the calls as the assistant\'s text, the outputs (the screenshot as an image) as the user\'s, not refused', async () => {
     const png = 'data:image/png;base64,iVBORw0K';
     const input = [
@@ -890,6 +919,13 @@ describe('translation: chat completions served by a Messages-only provider (sqli
       { type: 'text', text: 'What is said in this transcript?' }, { type: 'file', file: { filename: 'a.pdf', file_data: 'data:application/pdf;base64,JVBERi0x' } },
     ] }] });
     assert.deepEqual((lastUpstream().body!.messages as { content: unknown[] }[])[0]!.content[1], { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0x' } });
+  });
+
+  test('a JSON file (application/json, as a browser labels a .json) reaches a Messages-only model as a text document of its text, not refused as unreadable', async () => {
+    await openai.chat.completions.create({ model: 'claudeish:mimic-1', messages: [{ role: 'user', content: [
+      { type: 'text', text: 'Is this config valid?' }, { type: 'file', file: { filename: 'config.json', file_data: `data:application/json;base64,${Buffer.from('{"port": 8080, "name": "café"}').toString('base64')}` } },
+    ] }] });
+    assert.deepEqual((lastUpstream().body!.messages as { content: unknown[] }[])[0]!.content[1], { type: 'document', source: { type: 'text', media_type: 'text/plain', data: '{"port": 8080, "name": "café"}' } });
   });
 
   test('an image_url part without its URL is the client\'s 400 naming it; a system message\'s image is refused (Claude\'s system prompt is text alone); neither is dropped', async () => {

@@ -10,7 +10,7 @@ import type { StreamTranslation, TranslatedRequest, Translator } from './types.t
 import { effortFor, fittedOutputLimit } from './output-limit.ts';
 import { isObjectSchema, objects, quotedPartType, toolInput, type Json } from './json.ts';
 import { openaiError } from './openai-error.ts';
-import { fileText, parseDataUrl } from './data-url.ts';
+import { fileText, isTextMediaType, parseDataUrl } from './data-url.ts';
 
 const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'temperature', 'top_p', 'stream', 'stream_options', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'response_format', 'reasoning_effort', 'thinking']);
 
@@ -46,14 +46,14 @@ function textContent(content: unknown): string | Json[] {
 }
 
 /**
- * A file Messages can read: a PDF, or text (`text/*`) in UTF-8 or the charset its data URL names (`text`, its
- * text); undefined for anything else, or not a data URL.
+ * A file Messages can read: a PDF, or text (`text/*`, JSON, XML, YAML, scripts…: isTextMediaType) in UTF-8 or the
+ * charset its data URL names (`text`, its text); undefined for anything else, or not a data URL.
  */
 export function readableFile(fileData: unknown): { mediaType: string; base64: string; text?: string } | undefined {
   const file = typeof fileData === 'string' ? parseDataUrl(fileData) : undefined;
   if (!file) return undefined;
   if (file.mediaType === 'application/pdf') return { mediaType: file.mediaType, base64: file.base64 };
-  const text = file.mediaType.startsWith('text/') ? fileText(file) : undefined;
+  const text = isTextMediaType(file.mediaType) ? fileText(file) : undefined;
   return text === undefined ? undefined : { mediaType: file.mediaType, base64: file.base64, text };
 }
 
@@ -64,7 +64,7 @@ export function readableFile(fileData: unknown): { mediaType: string; base64: st
  */
 export function unreadableFileReason(files: readonly Json[]): string | undefined {
   const unreadable = files.find((f) => typeof f.file_url !== 'string' && readableFile(f.file_data) === undefined);
-  return unreadable ? 'it sends a file Anthropic Messages cannot read (only PDFs, and text files in UTF-8 or in the charset their data URL names, given as data or by URL); send its text instead' : undefined;
+  return unreadable ? 'it sends a file Anthropic Messages cannot read (only PDFs, and text files in UTF-8 or in the charset their data URL names, given as data or by URL; text is text/*, JSON, XML, YAML, CSV or source code); send its text instead' : undefined;
 }
 
 /** Audio (chat's and Responses' `input_audio` parts): Claude takes none, so it has no block in Messages. */
@@ -133,7 +133,7 @@ function block(part: Json): Json | undefined {
   const file = part.type === 'file' ? readableFile(obj(part.file)?.file_data) : undefined;
   if (!file) return undefined;
   if (file.mediaType === 'application/pdf') return { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: file.base64 } };
-  // Plain-text files (text/plain, text/csv, text/markdown…) as Messages' text documents, which take the text itself.
+  // Text files (text/plain, text/csv, application/json…) as Messages' text documents, which take the text itself.
   return { type: 'document', source: { type: 'text', media_type: 'text/plain', data: file.text } };
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDataUrl } from './data-url.ts';
+import { isTextMediaType, parseDataUrl } from './data-url.ts';
 
 test('a data URL\'s media type, parameters and base64 data, parameters or not (RFC 2397)', () => {
   assert.deepEqual(parseDataUrl('data:image/png;base64,iVBORw0K'), { mediaType: 'image/png', parameters: {}, base64: 'iVBORw0K' });
@@ -21,4 +21,9 @@ test('what is not a well-formed data URL is none', () => {
   for (const url of ['https://example.com/a.png', 'data:image/png;base64', 'data:image;base64,AAAA', 'data:image/png;charset;base64,AAAA', 'data:image/png;base64,AA*A', 'data:image/png;base64,AAAAA', 'data:text/plain,100%', 'data:text/plain,%G1']) {
     assert.equal(parseDataUrl(url), undefined, url);
   }
+});
+
+test('text media types: text/*, the application types of text files (JSON, XML, YAML, CSV, scripts), and the +json, +xml and +yaml suffixes; not binary ones', () => {
+  for (const type of ['text/plain', 'text/csv', 'application/json', 'application/xml', 'application/x-yaml', 'application/yaml', 'application/javascript', 'application/x-sh', 'application/csv', 'application/toml', 'application/ld+json', 'application/atom+xml', 'application/openapi+yaml']) assert.ok(isTextMediaType(type), type);
+  for (const type of ['application/pdf', 'application/octet-stream', 'application/zip', 'application/msword', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', 'image/png', 'application/jsonx']) assert.ok(!isTextMediaType(type), type);
 });

@@ -86,3 +86,27 @@ export function fileText(file: DataUrl): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * Types that are text though not `text/*`, as editors, browsers and SDKs label source and data files: JSON, XML,
+ * YAML, TOML, CSV, scripts, SQL. Anthropic's text document takes `text/plain` alone, so refusing these kept a
+ * `config.json` or a `deploy.sh` from Claude though it reads them as well as a `.txt`.
+ */
+const TEXT_APPLICATION_TYPES = new Set([
+  'application/json', 'application/x-ndjson', 'application/jsonl', 'application/xml', 'application/yaml', 'application/x-yaml',
+  'application/toml', 'application/csv', 'application/javascript', 'application/x-javascript', 'application/ecmascript',
+  'application/typescript', 'application/x-typescript', 'application/x-sh', 'application/x-shellscript', 'application/x-csh',
+  'application/x-python', 'application/x-httpd-php', 'application/x-php', 'application/sql', 'application/graphql',
+  'application/x-tex', 'application/x-latex',
+]);
+
+/** RFC 6839 and RFC 9512's structured-syntax suffixes of text syntaxes (`application/ld+json`, `application/atom+xml`). */
+const TEXT_SUFFIX = /\+(json|xml|yaml)$/;
+
+/**
+ * Whether a (lowercased) media type is text: `text/*`, TEXT_APPLICATION_TYPES, or a type of a text syntax's suffix.
+ * Its bytes still have to be text (`fileText`): a type says what a file claims to be.
+ */
+export function isTextMediaType(mediaType: string): boolean {
+  return mediaType.startsWith('text/') || TEXT_APPLICATION_TYPES.has(mediaType) || TEXT_SUFFIX.test(mediaType);
+}

@@ -205,7 +205,7 @@ test('what another model cannot read is never translated: Google\'s cached conte
   assert.match(reason({ contents: [{ parts: [{ fileData: { fileUri: 'https://generativelanguage.googleapis.com/v1beta/files/x', mimeType: 'image/png' } }] }] }) ?? '', /fileData/);
   // The refusal names the target the request was to reach: Claude's, on the way to Messages.
   assert.match(untranslatableReason('stream-generate-content', { contents: [{ parts: [{ inlineData: { mimeType: 'audio/wav', data: 'UklGR' } }] }] }, 'messages') ?? '', /audio.*Anthropic Messages cannot carry \(Claude takes no audio\)/);
-  assert.match(untranslatableReason('stream-generate-content', { contents: [{ parts: [{ inlineData: { mimeType: 'video/mp4', data: 'AAAA' } }] }] }, 'messages') ?? '', /inline data Anthropic Messages cannot carry \(only images, PDFs and UTF-8 text files/);
+  assert.match(untranslatableReason('stream-generate-content', { contents: [{ parts: [{ inlineData: { mimeType: 'video/mp4', data: 'AAAA' } }] }] }, 'messages') ?? '', /inline data Anthropic Messages cannot carry \(only images, PDFs and text files in UTF-8 or the charset their mimeType names/);
   assert.match(reason({ contents: [{ parts: [{ inlineData: { mimeType: 'video/mp4', data: 'AAAA' } }] }] }) ?? '', /inline data chat completions cannot carry \(only images, PDFs and WAV or MP3 audio/);
   assert.equal(reason({ contents: [{ parts: [{ text: 'x' }, { inlineData: { mimeType: 'image/jpeg', data: '/9j/' } }] }] }), undefined);
 });

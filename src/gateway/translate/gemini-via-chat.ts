@@ -10,7 +10,7 @@ import { openaiUsage } from '../formats/openai.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
 import { obj } from '../formats/types.ts';
 import { FromChatStream } from './chat-stream.ts';
-import { utf8Text } from './data-url.ts';
+import { fileText, isTextMediaType, parseDataUrl } from './data-url.ts';
 import { answerToolInput, chatReasoning, chatText, invalidToolArguments, jsonSchemaFormat, objects, providerMessage, sealedReasoning, toolArgumentsProblem, uniqueCallId, unsealedReasoning, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, chatStops, fittedOutputLimit, overMessages } from './output-limit.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
@@ -50,8 +50,9 @@ const CHAT_AUDIO = new Map([['audio/wav', 'wav'], ['audio/x-wav', 'wav'], ['audi
 
 /**
  * Inline data chat carries: images (as data URLs), PDFs (as `file` parts), WAV and MP3 audio (as `input_audio`); and
- * a text file in UTF-8, as a `file` part chat-via-messages makes a text document of — only on the way to Messages
- * (Claude, and Converse's models after it): OpenAI's chat takes no text file, so a chat target refuses it
+ * a text file (isTextMediaType: `text/*`, JSON, XML…) in UTF-8 or the charset its `mimeType` names
+ * (`text/csv; charset=windows-1252`), as a `file` part chat-via-messages makes a text document of — only on the way
+ * to Messages (Claude, and Converse's models after it): OpenAI's chat takes no text file, so a chat target refuses it
  * (geminiUntranslatableReason).
  */
 function inlinePart(data: Json): Json | undefined {
@@ -61,13 +62,22 @@ function inlinePart(data: Json): Json | undefined {
   if (bytes === undefined) return undefined;
   if (mime.startsWith('image/')) return { type: 'image_url', image_url: { url: `data:${mime};base64,${bytes}` } };
   if (mime === 'application/pdf') return { type: 'file', file: { filename: 'document.pdf', file_data: `data:application/pdf;base64,${bytes}` } };
-  if (mime.startsWith('text/') && utf8Text(bytes) !== undefined) return { type: 'file', file: { filename: 'document.txt', file_data: `data:${mime};base64,${bytes}` } };
+  // The mimeType's parameters (its charset) go in the data URL, which chat-via-messages reads the text by.
+  const file = textFile(`data:${mime};base64,${bytes}`);
+  if (file !== undefined) return { type: 'file', file: { filename: 'document.txt', file_data: file } };
   const format = CHAT_AUDIO.get(mime);
   return format === undefined ? undefined : { type: 'input_audio', input_audio: { data: bytes, format } };
 }
 
+/** The data URL, when it holds a text file whose bytes are text in its charset. */
+function textFile(url: unknown): string | undefined {
+  // A comma in a parameter (`name="a,b"`) would end the URL's header there, and its data be read from mid-header.
+  const file = typeof url === 'string' && url.indexOf(',') === url.indexOf(';base64,') + ';base64'.length ? parseDataUrl(url) : undefined;
+  return file && isTextMediaType(file.mediaType) && fileText(file) !== undefined ? url as string : undefined;
+}
+
 /** Whether a part `inlinePart` made is a text file's. */
-const isTextFile = (part: Json | undefined): boolean => String(obj(part?.file)?.file_data).startsWith('data:text/');
+const isTextFile = (part: Json | undefined): boolean => textFile(obj(part?.file)?.file_data) !== undefined;
 
 function partsOf(content: unknown): Json[] {
   return geminiObjects(obj(content)?.parts);
@@ -102,7 +112,7 @@ export function geminiUntranslatableReason(body: Json, messages: boolean): strin
       const placed = media.flatMap((p) => { const data = inlineDataOf(p); return data ? [inlinePart(data)] : []; });
       if (placed.includes(undefined) || (!messages && placed.some(isTextFile))) {
         return messages
-          ? 'it sends inline data Anthropic Messages cannot carry (only images, PDFs and UTF-8 text files go to this model)'
+          ? 'it sends inline data Anthropic Messages cannot carry (only images, PDFs and text files in UTF-8 or the charset their mimeType names go to this model)'
           : 'it sends inline data chat completions cannot carry (only images, PDFs and WAV or MP3 audio go to this model)';
       }
       if (messages && placed.some((p) => p?.type === 'input_audio')) return 'it sends audio ("inlineData"), which Anthropic Messages cannot carry (Claude takes no audio); send its transcript as text instead';

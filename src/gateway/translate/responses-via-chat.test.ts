@@ -618,3 +618,17 @@ test('a conversation begun on OpenAI with its shell, apply_patch and computer to
   const stored = [{ type: 'computer_call_output', call_id: 'call_C1', output: { type: 'computer_screenshot', file_id: 'file-1' } }];
   assert.match(translationRefusal('responses', { input: stored }, 'messages') ?? '', /file stored at OpenAI \("file_id"\)/);
 });
+
+test('a part given only by its file_id is a stored file whatever its other sources hold when unset (absent or null, as SDKs write them); a file_url beside the id carries the file', () => {
+  const refused = (part: Record<string, unknown>) => untranslatableReason({ input: [{ role: 'user', content: [{ type: 'input_text', text: 'Look.' }, part] }] });
+  assert.match(refused({ type: 'input_image', image_url: null, file_id: 'file-1', detail: 'auto' }) ?? '', /file stored at OpenAI/);
+  assert.match(refused({ type: 'input_file', file_data: null, file_url: null, file_id: 'file-1' }) ?? '', /file stored at OpenAI/);
+  assert.match(untranslatableReason({ input: [{ type: 'computer_call_output', call_id: 'c', output: { type: 'computer_screenshot', image_url: null, file_id: 'file-1' } }] }) ?? '', /file stored at OpenAI/);
+  const byUrl = { model: 'm', input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file-1', file_data: null, file_url: 'https://example.com/a.pdf' }] }] };
+  assert.equal(refused(byUrl.input[0]!.content[0]!), undefined);
+  assert.equal(translationRefusal('responses', byUrl, 'messages'), undefined);
+  assert.match(translationRefusal('responses', byUrl, 'chat-completions') ?? '', /file by URL/);
+  // An unset detail is not sent as null, which strict chat servers refuse.
+  const { body } = responsesViaChat.request({ model: 'gpt-4o', input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://x/y.png', detail: null }] }] }, plan('gpt-4o'));
+  assert.deepEqual((body.messages as { content: unknown }[])[0]!.content, [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }]);
+});

@@ -27,7 +27,7 @@ function chatContent(content: unknown): unknown {
     // An earlier answer's refusal (an assistant message's part) is what the assistant said: its text. Chat's own
     // refusal part and field are OpenAI's; the servers this translation reaches, and Messages after it, take text.
     else if (part.type === 'refusal' && typeof part.refusal === 'string') parts.push({ type: 'text', text: part.refusal });
-    else if (part.type === 'input_image' && typeof part.image_url === 'string') parts.push({ type: 'image_url', image_url: { url: part.image_url, ...(part.detail !== undefined ? { detail: part.detail } : {}) } });
+    else if (part.type === 'input_image' && typeof part.image_url === 'string') parts.push({ type: 'image_url', image_url: { url: part.image_url, ...(typeof part.detail === 'string' ? { detail: part.detail } : {}) } });
     // Audio goes as chat's own audio part, of the same shape (`{data, format}`); Messages has none (index.ts refuses it).
     else if (part.type === 'input_audio' && obj(part.input_audio)) parts.push({ type: 'input_audio', input_audio: part.input_audio });
     else if (part.type === 'input_file' && typeof part.file_data === 'string') parts.push({ type: 'file', file: { file_data: part.file_data, ...(typeof part.filename === 'string' ? { filename: part.filename } : {}) } });

@@ -125,10 +125,14 @@ export function fileByUrl(input: unknown): boolean {
   return objects(input).some((i) => objects(i.content ?? i.output).some((p) => p.type === 'input_file' && typeof p.file_url === 'string' && typeof p.file_data !== 'string'));
 }
 
-/** Whether an input message or tool output has an image or file given only by its OpenAI file id. */
+/**
+ * Whether an input message or tool output has an image or file given only by its OpenAI file id: beside it, no
+ * image URL, nor file data or URL — absent or `null`, as the SDKs write a field left unset (an item sent back as it
+ * came). A `null` read as given let such an image through, and the translation left it out without a word.
+ */
 function storedFile(input: unknown): boolean {
-  return objects(input).some((i) => itemParts(i).some((p) =>
-    (p.type === 'input_image' || p.type === 'input_file') && typeof p.file_id === 'string' && p.image_url === undefined && p.file_data === undefined));
+  return objects(input).some((i) => itemParts(i).some((p) => typeof p.file_id === 'string'
+    && (p.type === 'input_image' ? typeof p.image_url !== 'string' : p.type === 'input_file' && typeof p.file_data !== 'string' && typeof p.file_url !== 'string')));
 }
 
 /**
