@@ -133,8 +133,6 @@ export const Errors = {
   // A realtime response the provider started by itself (server VAD) with the credit gone: the credit refusal ({reason},
   // either message above), naming the response, which no event of the client's asked for.
   realtimeResponseUnpaid: spec(403, 'ERR_NGROK_4026', '{reason} The response {responseId}, which the provider started by itself (server voice activity detection), is cancelled.', 'insufficient_quota'),
-  // A response.create without an event_id cannot be told from the provider's own response: the refusal names neither.
-  realtimeResponseUnpaidUnnamed: spec(403, 'ERR_NGROK_4026', '{reason} The response {responseId} is cancelled: it started after that, asked for by a response.create without an "event_id" (the gateway cannot tell which response answers one) or started by the provider itself (server voice activity detection).', 'insufficient_quota'),
   unknownModel: spec(400, 'ERR_NGROK_27224', 'Unknown model "{model}".{suggestion}', 'invalid_request_error'),
   unknownProvider: spec(400, 'ERR_NGROK_27225', 'Unknown provider "{provider}".', 'invalid_request_error'),
   providerLacksSurface: spec(400, 'ERR_NGROK_27226', 'Provider "{provider}" does not support API surface "{surface}".', 'invalid_request_error'),

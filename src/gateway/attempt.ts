@@ -344,9 +344,9 @@ export async function runAttempts(ctx: RequestContext, planned: readonly Attempt
   let verdict: Verdict = 'next';
   try {
     for (let i = 0; i < attempts.length && verdict === 'next'; i++) {
-      // Cut by the stop, or left by its client, before its first attempt (its request rules judged, its credit held:
-      // pipeline.ts): that attempt is still begun and recorded, never sent (below), so the request admitted (the one
-      // the client was answered 503 for) is in usage, not only its judgements.
+      // Cut by the stop, or left by its client, before its first attempt (mostly while its request rules were judged,
+      // when pipeline.ts holds nothing for it): that attempt is still begun and recorded, never sent (below), so the
+      // request admitted (the one the stop answered 503) is in usage, not only its judgements.
       if (totalTimedOut(ctx) || ((ctx.clientGone || cutByShutdown(ctx)) && records.length > 0)) break;
       const record: AttemptRecord = { plan: attempts[i]!, eventId: newId('usageEvent'), statusCode: 0, timedOut: false, retryAction: 'succeeded', completion: 'failed', durationMs: 0, startedAt: 0, served: false };
       records.push(record);

@@ -12,8 +12,14 @@ export function accessToken(headers: IncomingHttpHeaders): string | undefined {
     const token = auth.slice(7).trim();
     if (token) return token;
   }
+  const key = apiKeyHeader(headers);
+  return key !== undefined && key !== '' ? key.trim() : undefined;
+}
+
+/** The key of the API-key header (Anthropic's `x-api-key`, else Google's `x-goog-api-key`), as sent. */
+function apiKeyHeader(headers: IncomingHttpHeaders): string | undefined {
   const key = headers['x-api-key'] ?? headers['x-goog-api-key'];
-  return typeof key === 'string' && key !== '' ? key.trim() : undefined;
+  return typeof key === 'string' ? key : undefined;
 }
 
 export const missingKey = (): TollgateError => tollgateError('accessKeyMissing', { reason: 'no access key in the request; send it as "Authorization: Bearer <key>" or "x-api-key: <key>".' });
@@ -29,8 +35,8 @@ const unknownBearerBesideApiKey = (): TollgateError => tollgateError('accessKeyM
 function unknown(token: string, headers: IncomingHttpHeaders | undefined): TollgateError {
   if (token.startsWith('tgapi_')) return controlPlaneKey();
   if (token.includes(',')) return repeatedKeyHeader();
-  const other = headers?.['x-api-key'] ?? headers?.['x-goog-api-key'];
-  if (headers?.authorization !== undefined && typeof other === 'string' && other.trim() !== '' && other.trim() !== token) return unknownBearerBesideApiKey();
+  const other = headers === undefined ? undefined : apiKeyHeader(headers)?.trim();
+  if (headers?.authorization !== undefined && other !== undefined && other !== '' && other !== token) return unknownBearerBesideApiKey();
   return unknownKey();
 }
 /** A key not in memory, and the database that would know it does not answer: ngrok's "Failed to validate API key.

@@ -111,7 +111,7 @@ const AUDIO_OUTPUT_TOKENS_PER_SECOND = 20;
 const AUDIO_INPUT_TOKENS_PER_SECOND = 10;
 /** A format whose rate is not known is held as the slowest the gateway knows (G.711): the most tokens per byte. */
 const SLOWEST_AUDIO_BYTES_PER_SECOND = 8000;
-/** A session's output audio until it says otherwise: OpenAI's default, 24 kHz 16-bit mono PCM. */
+/** A session's output and input audio until it says otherwise: OpenAI's default, 24 kHz 16-bit mono PCM. */
 const DEFAULT_AUDIO_BYTES_PER_SECOND = 48_000;
 /** The prefix of the `event_id` the gateway gives the `response.cancel` it sends of its own (a session's own follows it). */
 const OWN_EVENT = 'event_tollgate_';
@@ -123,7 +123,8 @@ const OWN_EVENT = 'event_tollgate_';
  * configuration)", billed at the transcription model's prices. A commit is refused whether or not transcription is on:
  * the gateway learns that only from the provider's `session.updated`, which a commit sent right after the client's
  * `session.update` can overtake. Not billable: `session.update`, `conversation.item.create`, `response.cancel`, and
- * the rest. Undefined for any other event; else the client's `event_id`, which its refusal names.
+ * the rest. Undefined for any other event; else the event, its type and the client's `event_id`, which its refusal
+ * names.
  */
 function billableEvent(event: Record<string, unknown> | undefined): Billable | undefined {
   if (event === undefined || typeof event.type !== 'string' || !BILLABLE.has(event.type)) return undefined;
@@ -316,10 +317,10 @@ interface Ask { clientEventId: string | null; began: OpenResponse; sent: boolean
 interface Transcribing extends OpenResponse { model: string }
 
 /**
- * A `response.created` no counted `response.create` asked for: the provider's own (server VAD), or — `unnamed` — maybe
- * the answer to a create without an `event_id`.
+ * A `response.created` no counted `response.create` asked for: the provider's own (server VAD), or the answer to a
+ * create without an `event_id`, which took that create's hold (#checkUnasked).
  */
-interface Unasked { responseId: string; unnamed: boolean }
+interface Unasked { responseId: string }
 
 type Ending = 'client-left' | 'upstream-closed' | 'idle' | 'duration' | 'shutdown' | 'frame-too-long' | 'revoked';
 
@@ -452,8 +453,12 @@ function noteResponse(s: Session, usage: Record<string, unknown> | undefined): v
   c.textTokens = Math.max(c.textTokens + output - audioOut, input - audioIn - c.instructionsTokens + output - audioOut);
 }
 
-/** A `max_output_tokens` as OpenAI takes it: a positive integer, or "inf" (Infinity); undefined for anything else. */
-function limitOf(value: unknown): number | undefined {
+/**
+ * A session's or a response's output limit (GA `max_output_tokens`, beta `max_response_output_tokens`) as OpenAI takes
+ * it: a positive integer, or "inf" (Infinity); undefined when unsaid, or anything else.
+ */
+function outputLimitIn(config: Record<string, unknown> | undefined): number | undefined {
+  const value = config?.max_output_tokens ?? config?.max_response_output_tokens;
   if (value === 'inf') return Infinity;
   return typeof value === 'number' && Number.isFinite(value) && value >= 1 ? Math.floor(value) : undefined;
 }
@@ -484,8 +489,7 @@ function responseHold(s: Session, create: Record<string, unknown> | undefined): 
     audio = Math.min(audio, model.contextWindow);
     text = Math.min(text, model.contextWindow - audio);
   }
-  const asked = create === undefined ? undefined : limitOf(create.max_output_tokens ?? create.max_response_output_tokens);
-  const limit = asked ?? s.outputLimit ?? Infinity;
+  const limit = outputLimitIn(create) ?? s.outputLimit ?? Infinity;
   const maximum = model?.maxOutputTokens ? model.maxOutputTokens : Infinity;
   const most = Math.min(limit, maximum);
   const output = most === Infinity ? UNBOUNDED_OUTPUT_TOKENS : most;
@@ -567,16 +571,9 @@ class Session implements Admission, RealtimeObservation {
    * The `event_id`s of the client's `response.create`s relayed whose `response.created` has not come: a
    * `response.created` beyond them is checked as one the provider started by itself (server VAD). A create without an
    * `event_id` is not among them: the provider's refusal of it could name nothing, and its ask, left behind, would pass
-   * a later unpaid response for the client's. Its own response is checked instead, as the create just was.
+   * a later unpaid response for the client's. Its own response takes its hold instead, as the oldest sent ask.
    */
   readonly requested: string[] = [];
-  /**
-   * The `response.create`s without an `event_id` relayed whose response may not have come: a `response.created` beyond
-   * `requested` may be one of theirs, and its refusal does not call it the provider's own. Only the refusal's words
-   * depend on it: the provider's refusal of such a create names nothing, so it may stay counted, and a later response
-   * the provider starts by itself is then refused in the words that name neither.
-   */
-  unnamedAsks = 0;
   /**
    * The client's `response.create`s, oldest first, each with its begun usage row: noted before the create is relayed
    * (`sent` once it is), as an HTTP attempt is before it leaves, and taken by the next `response.created`. A gateway
@@ -606,7 +603,7 @@ class Session implements Admission, RealtimeObservation {
   transcriptionModel: string | undefined;
   /** Bytes a second of its output audio (audioByteRate), as the provider last reported; undefined: not known. */
   outputAudioBytesPerSecond: number | undefined = DEFAULT_AUDIO_BYTES_PER_SECOND;
-  /** Its input audio's, as the provider last reported (a format not known is held as the slowest, responseHold). */
+  /** Its input audio's, as the provider last reported (a format not known is held as the slowest the gateway knows). */
   inputAudioBytesPerSecond: number = DEFAULT_AUDIO_BYTES_PER_SECOND;
   /** What a response's hold counts the session's input at (billing on; see Conversation). */
   readonly conversation: Conversation = { textTokens: 0, audioTokens: 0, instructionsTokens: 0, countingBytes: 0 };
@@ -930,7 +927,6 @@ export class RealtimeGateway {
       }
       ask.sent = true;
       if (clientEventId !== null) s.requested.push(clientEventId);
-      else s.unnamedAsks++;
       relay(s.upstream!, data, isBinary, s.client!);
     }, ignore).finally(() => {
       s.noting = false;
@@ -946,9 +942,7 @@ export class RealtimeGateway {
    */
   #busyUnnamed(s: Session): void {
     const ask = s.asks.find((a) => a.sent && a.clientEventId === null);
-    if (ask === undefined) return;
-    if (s.unnamedAsks > 0) s.unnamedAsks--;
-    this.#answerAsk(s, ask, BUSY);
+    if (ask !== undefined) this.#answerAsk(s, ask, BUSY);
   }
 
   /** An ask no response will answer (refused by the provider, or never sent): its begun row recorded failed, at no cost. */
@@ -1040,11 +1034,7 @@ export class RealtimeGateway {
       if (s.ending !== undefined && s.upstream?.readyState === WebSocket.OPEN) cancelUpstream(s, s.upstream, id);
       // The provider answers the client's events in order: the first response.created after a response.create is its.
       if (s.requested.length > 0) s.requested.shift();
-      else {
-        const unnamed = s.unnamedAsks > 0;
-        if (unnamed) s.unnamedAsks--;
-        return { responseId: id, unnamed };
-      }
+      else return { responseId: id };
     } else if (event.type === 'error') {
       const cause = member(event, 'error')?.event_id;
       if (typeof cause !== 'string') {
@@ -1094,7 +1084,7 @@ export class RealtimeGateway {
       if (rate !== undefined) s.outputAudioBytesPerSecond = rate ?? undefined;
       const inputRate = audioByteRate(session, 'input');
       if (inputRate !== undefined) s.inputAudioBytesPerSecond = inputRate ?? SLOWEST_AUDIO_BYTES_PER_SECOND;
-      const limit = session !== undefined && ('max_output_tokens' in session || 'max_response_output_tokens' in session) ? limitOf(session.max_output_tokens ?? session.max_response_output_tokens) : undefined;
+      const limit = outputLimitIn(session);
       if (limit !== undefined) s.outputLimit = limit;
       const speaks = speaksIn(session);
       if (speaks !== undefined) s.outputAudio = speaks;
@@ -1147,13 +1137,13 @@ export class RealtimeGateway {
   }
 
   /** Cancels a response no counted ask of the client's started that the credit check refused, and tells the client. */
-  #cancelUnpaid(s: Session, { responseId, unnamed }: Unasked, error: unknown): void {
+  #cancelUnpaid(s: Session, { responseId }: Unasked, error: unknown): void {
     const upstream = s.upstream;
     // Done already, or the session ending (which cancels what is open itself): nothing to stop.
     if (s.ending !== undefined || !s.open.has(responseId) || !upstream || upstream.readyState !== WebSocket.OPEN) return;
     cancelUpstream(s, upstream, responseId);
     const refusal = this.#counted(s, error);
-    const told = refusal.code !== Errors.outOfCredit.code ? refusal : tollgateError(unnamed ? 'realtimeResponseUnpaidUnnamed' : 'realtimeResponseUnpaid', { reason: refusal.message, responseId });
+    const told = refusal.code !== Errors.outOfCredit.code ? refusal : tollgateError('realtimeResponseUnpaid', { reason: refusal.message, responseId });
     const client = s.client;
     if (client && client.readyState === WebSocket.OPEN) client.send(JSON.stringify(errorEvent(told)));
   }

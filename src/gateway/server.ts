@@ -9,7 +9,7 @@ import { stopTokenCounter } from '../domain/token-counter.ts';
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
 import { answerClientError, TIMED_OUT } from '../http/client-error.ts';
 import { clientTimeoutOptions } from '../http/client-timeouts.ts';
-import { serveH2c } from '../http/h2c.ts';
+import { requestHost, serveH2c } from '../http/h2c.ts';
 import type { Duplex } from 'node:stream';
 import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_ATTEMPTS, H_REQUEST_ID } from './headers.ts';
@@ -245,8 +245,8 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       return;
     }
     // The MCP gateway, looked for only once the path is no model call's: model requests pay nothing for it.
-    // HTTP/2 names the host in `:authority` (node:http2 sets no `host`): an mcp.* host over h2c is one too.
-    const mcp = mcpPath(path, req.headers.host ?? (req.headers[':authority'] as string | undefined));
+    // An mcp.* host over h2c too: HTTP/2 names it in `:authority`.
+    const mcp = mcpPath(path, requestHost(req));
     if (mcp) {
       const ctx = newContext(deps, req, res, MCP_ROUTE);
       (res as TrackedResponse)[CTX] = ctx;

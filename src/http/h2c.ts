@@ -25,6 +25,16 @@ export interface H2cLimits {
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/**
+ * The host a request names: HTTP/1.1's Host, else HTTP/2's `:authority` (RFC 9113 §8.3.1; node:http2 sets no `host`
+ * from it).
+ */
+export function requestHost(req: IncomingMessage): string | undefined {
+  if (req.headers.host !== undefined) return req.headers.host;
+  const authority = req.headers[':authority'];
+  return typeof authority === 'string' ? authority : undefined;
+}
+
 /** The HTTP/2 stream a request came on; undefined for an HTTP/1.x request. */
 export function h2Stream(req: IncomingMessage): ServerHttp2Stream | undefined {
   return req.httpVersionMajor === 2 ? (req as unknown as Http2ServerRequest).stream : undefined;

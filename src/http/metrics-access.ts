@@ -5,6 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
+import { requestHost } from './h2c.ts';
 
 export type MetricsAccess = 'allowed' | 'unauthorized' | 'forbidden';
 
@@ -33,14 +34,8 @@ function namesThisMachine(host: string | undefined): boolean {
   return name === own || name.split('.')[0] === own.split('.')[0] && (name.endsWith('.local') || name.endsWith('.localdomain'));
 }
 
-/** An HTTP/2 request names its host in `:authority` (RFC 9113 §8.3.1), where HTTP/1.1 has Host. */
-function authority(req: IncomingMessage): string | undefined {
-  const value = req.headers[':authority'];
-  return typeof value === 'string' ? value : undefined;
-}
-
 export function metricsAccess(req: IncomingMessage, token: string | undefined): MetricsAccess {
-  if (token === undefined) return fromThisMachine(req.socket.remoteAddress) && !forwarded(req) && namesThisMachine(req.headers.host ?? authority(req)) ? 'allowed' : 'forbidden';
+  if (token === undefined) return fromThisMachine(req.socket.remoteAddress) && !forwarded(req) && namesThisMachine(requestHost(req)) ? 'allowed' : 'forbidden';
   const header = req.headers.authorization ?? '';
   const sent = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
   const expected = Buffer.from(token);

@@ -167,7 +167,7 @@ export class McpGateway {
   #keyChanged(accessKeyId: string): void {
     const lookup = this.#deps.state.accessKeyById;
     // Most keys changed have nothing here: the store is not asked about them.
-    if (!lookup || (![...this.#clients.values()].some((s) => s.keyId === accessKeyId) && !this.sessions.holds(keyOwner(accessKeyId)))) return;
+    if (!lookup || (![...this.#clients.values()].some((s) => s.keyId === accessKeyId) && !this.sessions.hasSession(keyOwner(accessKeyId)))) return;
     const gone = (key: AuthenticatedKey | null): void => {
       if (key !== null) return;
       for (const [id, s] of this.#clients) if (s.keyId === accessKeyId) this.#endSession(id);

@@ -171,15 +171,17 @@ export class McpUpstreamSessions {
    */
   forget(owner: string): void {
     const prefix = `${owner}\0`;
-    for (const [key, s] of this.#sessions) {
-      if (!key.startsWith(prefix)) continue;
-      this.#sessions.delete(key);
-      if (!(s instanceof Promise)) this.#end(s);
-    }
+    for (const [key, s] of this.#sessions) if (key.startsWith(prefix)) this.#letGo(key, s);
+  }
+
+  /** A session no one will use again: ended now, or, still being opened, once it is open (#session). */
+  #letGo(key: string, s: UpstreamSession | Promise<UpstreamSession>): void {
+    this.#sessions.delete(key);
+    if (!(s instanceof Promise)) this.#end(s);
   }
 
   /** Whether `owner` has a session open or being opened. */
-  holds(owner: string): boolean {
+  hasSession(owner: string): boolean {
     const prefix = `${owner}\0`;
     for (const key of this.#sessions.keys()) if (key.startsWith(prefix)) return true;
     return false;
@@ -192,9 +194,7 @@ export class McpUpstreamSessions {
   endStale(accountId: string, stale: (target: McpTarget) => boolean): void {
     for (const [key, s] of this.#sessions) {
       const target = s instanceof Promise ? this.#opening.get(s) : s.target;
-      if (!target || target.accountId !== accountId || !stale(target)) continue;
-      this.#sessions.delete(key);
-      if (!(s instanceof Promise)) this.#end(s);
+      if (target && target.accountId === accountId && stale(target)) this.#letGo(key, s);
     }
   }
 

@@ -117,21 +117,9 @@ abstract class FastMetric<C> implements Exposed {
   abstract get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: MetricValue[] }>;
 }
 
-export class FastCounter extends FastMetric<CounterChild> {
+/** A counter of either child: a series appears once it counted something, like prom-client's. */
+abstract class FastCounting<C extends { readonly value: number; readonly labels: Labels }> extends FastMetric<C> {
   readonly type = 'counter' as const;
-  protected make(labels: Labels): CounterChild { return new CounterChild(labels); }
-
-  async get() {
-    // Like prom-client: a series appears once it was incremented.
-    const values: MetricValue[] = [];
-    for (const c of this.children) if (c.value > 0) values.push({ value: c.value, labels: c.labels });
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-}
-
-export class FastUsdCounter extends FastMetric<UsdChild> {
-  readonly type = 'counter' as const;
-  protected make(labels: Labels): UsdChild { return new UsdChild(labels); }
 
   async get() {
     const values: MetricValue[] = [];
@@ -141,6 +129,14 @@ export class FastUsdCounter extends FastMetric<UsdChild> {
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
+}
+
+export class FastCounter extends FastCounting<CounterChild> {
+  protected make(labels: Labels): CounterChild { return new CounterChild(labels); }
+}
+
+export class FastUsdCounter extends FastCounting<UsdChild> {
+  protected make(labels: Labels): UsdChild { return new UsdChild(labels); }
 }
 
 export class FastHistogram extends FastMetric<HistogramChild> {

@@ -10,7 +10,7 @@ import type { StreamTranslation, TranslatedRequest, Translator } from './types.t
 import { effortFor, fittedOutputLimit } from './output-limit.ts';
 import { isObjectSchema, objects, quotedPartType, toolInput, type Json } from './json.ts';
 import { openaiError } from './openai-error.ts';
-import { fileText, isTextMediaType, parseDataUrl } from './data-url.ts';
+import { fileText, parseDataUrl } from './data-url.ts';
 
 const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'temperature', 'top_p', 'stream', 'stream_options', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'response_format', 'reasoning_effort', 'thinking']);
 
@@ -53,7 +53,7 @@ export function readableFile(fileData: unknown): { mediaType: string; base64: st
   const file = typeof fileData === 'string' ? parseDataUrl(fileData) : undefined;
   if (!file) return undefined;
   if (file.mediaType === 'application/pdf') return { mediaType: file.mediaType, base64: file.base64 };
-  const text = isTextMediaType(file.mediaType) ? fileText(file) : undefined;
+  const text = fileText(file);
   return text === undefined ? undefined : { mediaType: file.mediaType, base64: file.base64, text };
 }
 
@@ -71,7 +71,7 @@ export function unreadableFileReason(files: readonly Json[]): string | undefined
 export const AUDIO_REASON = 'it sends audio (an "input_audio" part), which Anthropic Messages cannot carry (Claude takes no audio); send its transcript as text instead';
 
 /** The user (and tool) content parts `block` places: any other would be left out. */
-const PLACED_USER_PARTS = new Set(['text', 'image_url', 'file']);
+const PLACED_PARTS = new Set(['text', 'image_url', 'file']);
 
 /**
  * Why a chat request's content cannot go to Messages, if it cannot: a user or tool part Messages has no block for
@@ -81,7 +81,7 @@ const PLACED_USER_PARTS = new Set(['text', 'image_url', 'file']);
 export function unplacedPartReason(messages: unknown): string | undefined {
   const parts = objects(messages).flatMap((m) => objects(m.content).map((p) => ({ role: m.role, type: p.type, text: p.text })));
   if (parts.some((p) => p.type === 'input_audio')) return AUDIO_REASON;
-  const unplaced = parts.find((p) => (p.role === 'user' || p.role === 'tool') && !PLACED_USER_PARTS.has(String(p.type)));
+  const unplaced = parts.find((p) => (p.role === 'user' || p.role === 'tool') && !PLACED_PARTS.has(String(p.type)));
   if (unplaced) return `it sends a ${unplaced.role === 'tool' ? 'tool message' : 'user'} content part of type ${quotedPartType(unplaced.type)}, which Anthropic Messages cannot carry; send it as text instead`;
   const system = parts.find((p) => (p.role === 'system' || p.role === 'developer') && typeof p.text !== 'string');
   return system ? `it sends a ${String(system.role)} message part of type ${quotedPartType(system.type)}, which Anthropic Messages cannot carry (its system prompt is text alone); send it in a user message instead` : undefined;

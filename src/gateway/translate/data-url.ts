@@ -64,7 +64,7 @@ function percentDecoded(text: string): Buffer | undefined {
  * Base64 data as UTF-8 text; undefined when its bytes are not UTF-8. A text document carries text, and a lossy
  * decoding would give the model U+FFFD where the file's characters were.
  */
-export function utf8Text(base64: string): string | undefined {
+function utf8Text(base64: string): string | undefined {
   const bytes = Buffer.from(base64, 'base64');
   return isUtf8(bytes) ? bytes.toString('utf8') : undefined;
 }
@@ -73,11 +73,13 @@ export function utf8Text(base64: string): string | undefined {
 const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
 
 /**
- * A text file's text, read in the charset its data URL names (`data:text/csv;charset=windows-1252;base64,…`, as a
- * spreadsheet exports it), else as UTF-8; undefined when its bytes are not text in that charset, or the charset is
- * one the gateway cannot read. A file that says what it is written in is read so, not refused as not UTF-8.
+ * A text file's text (its type text: isTextMediaType), read in the charset its data URL names
+ * (`data:text/csv;charset=windows-1252;base64,…`, as a spreadsheet exports it), else as UTF-8; undefined for a file
+ * of another type, when its bytes are not text in that charset, or the charset is one the gateway cannot read. A file
+ * that says what it is written in is read so, not refused as not UTF-8.
  */
 export function fileText(file: DataUrl): string | undefined {
+  if (!isTextMediaType(file.mediaType)) return undefined;
   const charset = file.parameters.charset?.toLowerCase();
   if (charset === undefined || UTF8_CHARSETS.has(charset)) return utf8Text(file.base64);
   try {

@@ -10,7 +10,7 @@ import { openaiUsage } from '../formats/openai.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
 import { obj } from '../formats/types.ts';
 import { FromChatStream } from './chat-stream.ts';
-import { fileText, isTextMediaType, parseDataUrl } from './data-url.ts';
+import { fileText, parseDataUrl } from './data-url.ts';
 import { answerToolInput, chatReasoning, chatText, invalidToolArguments, jsonSchemaFormat, objects, providerMessage, sealedReasoning, toolArgumentsProblem, uniqueCallId, unsealedReasoning, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, chatStops, fittedOutputLimit, overMessages } from './output-limit.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
@@ -73,7 +73,7 @@ function inlinePart(data: Json): Json | undefined {
 function textFile(url: unknown): string | undefined {
   // A comma in a parameter (`name="a,b"`) would end the URL's header there, and its data be read from mid-header.
   const file = typeof url === 'string' && url.indexOf(',') === url.indexOf(';base64,') + ';base64'.length ? parseDataUrl(url) : undefined;
-  return file && isTextMediaType(file.mediaType) && fileText(file) !== undefined ? url as string : undefined;
+  return file && fileText(file) !== undefined ? url as string : undefined;
 }
 
 /** Whether a part `inlinePart` made is a text file's. */

@@ -94,7 +94,10 @@ function shellOutput(run: Json): string {
   return [run.stdout, typeof run.stderr === 'string' && run.stderr !== '' ? `[stderr]\n${run.stderr}` : '', end].filter((t) => typeof t === 'string' && t !== '').join('\n');
 }
 
-const toolOutputs = (input: unknown): Json[] => objects(input).filter((i) => i.type === 'function_call_output' || i.type === 'custom_tool_call_output');
+/** Whether an input item is a tool's output (a function's, a custom tool's): its `output` is the call's result. */
+const isToolOutput = (type: unknown): boolean => type === 'function_call_output' || type === 'custom_tool_call_output';
+
+const toolOutputs = (input: unknown): Json[] => objects(input).filter((i) => isToolOutput(i.type));
 
 /**
  * Why a part of a known type cannot be read as its type, naming the member at fault, if one cannot: a part the
@@ -120,11 +123,12 @@ export function malformedInputReason(input: unknown): string | undefined {
     const it = obj(item);
     if (!it) continue;
     const type = it.type ?? 'message';
-    const member = type === 'message' ? 'content' : type === 'function_call_output' || type === 'custom_tool_call_output' ? 'output' : undefined;
+    const member = type === 'message' ? 'content' : isToolOutput(type) ? 'output' : undefined;
     const parts = member === undefined ? undefined : it[member];
     if (!Array.isArray(parts)) continue;
-    for (const [j, part] of parts.entries()) {
-      const reason = obj(part) ? malformedPart(part as Json, `input[${i}].${member}[${j}]`) : undefined;
+    for (const [j, value] of parts.entries()) {
+      const part = obj(value);
+      const reason = part ? malformedPart(part, `input[${i}].${member}[${j}]`) : undefined;
       if (reason !== undefined) return reason;
     }
   }
@@ -193,7 +197,7 @@ function chatMessages(body: Json, names: ChatToolNames, claude: boolean): Json[]
   for (const item of objects(body.input)) {
     const type = item.type ?? 'message';
     // Outputs wait with their media until the run of tool messages is over: chat wants those right after the call.
-    if (type !== 'function_call_output' && type !== 'custom_tool_call_output' && RUN_OUTPUTS[String(type)] === undefined) flushMedia(messages, media);
+    if (!isToolOutput(type) && RUN_OUTPUTS[String(type)] === undefined) flushMedia(messages, media);
     if (type === 'message') {
       const role = item.role === 'developer' ? 'system' : item.role;
       const content = chatContent(item.content);
@@ -215,7 +219,7 @@ function chatMessages(body: Json, names: ChatToolNames, claude: boolean): Json[]
       const last = messages.at(-1);
       if (last?.role === 'assistant' && last.reasoning_details === undefined) last.reasoning_details = details;
       else reasoning = details;
-    } else if ((type === 'function_call_output' || type === 'custom_tool_call_output') && calls.has(item.call_id)) {
+    } else if (isToolOutput(type) && calls.has(item.call_id)) {
       toolOutput(item, messages, media);
     } else if (RUN_CALLS[String(type)] !== undefined) {
       const said = RUN_CALLS[String(type)]!(item);
@@ -224,7 +228,7 @@ function chatMessages(body: Json, names: ChatToolNames, claude: boolean): Json[]
       else messages.push({ role: 'assistant', content: said });
     } else if (RUN_OUTPUTS[String(type)] !== undefined) {
       media.push(...RUN_OUTPUTS[String(type)]!(item));
-    } else if (type === 'function_call_output' || type === 'custom_tool_call_output') {
+    } else if (isToolOutput(type)) {
       // An output whose call chat never saw (Codex sends its shell's output this way): a tool message would answer
       // no call, which Claude refuses (and OpenAI too); as the user's text it still reaches the model.
       // It waits with the run's media, so no text comes between a call and its tool messages.
