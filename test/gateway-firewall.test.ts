@@ -4,6 +4,9 @@
 // the gateway runs on a stub of its state (the store's Firewall tables are another change's), everything else real.
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
@@ -11,6 +14,7 @@ import { GoogleGenAI } from '@google/genai';
 import { startGatewayServer, type GatewayServer } from '../src/gateway/server.ts';
 import type { GatewayDeps, GatewayOptions } from '../src/gateway/context.ts';
 import { Upstreams } from '../src/gateway/upstream.ts';
+import { MAX_HELD_CALL_BYTES } from '../src/gateway/firewall/tool-calls.ts';
 import { createCatalog } from '../src/catalog/index.ts';
 import type { AccountSnapshot } from '../src/state/types.ts';
 import type { BegunAttempt, UsageEvent } from '../src/usage/event.ts';
@@ -1153,5 +1157,52 @@ describe('Firewall decision rules, judged by the decision model', () => {
       assert.deepEqual(data.choices[0]!.message.tool_calls?.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function.name), ['read_file']);
       assert.equal(data.choices[0]!.message.content, BLOCKED_CALL);
     });
+  });
+});
+
+describe('Firewall and a streamed call without end', () => {
+  test('a call growing past what Firewall holds ends the stream with an error event: the call never goes out, and the provider is no longer read', async () => {
+    // A provider (a tenant's custom one can) streaming one call's arguments as fast as the link goes: the guard holds
+    // the call until it ends, the client is sent nothing meanwhile, so nothing held the provider back.
+    const total = MAX_HELD_CALL_BYTES + 32 * 1024 * 1024;
+    const chunk = (delta: unknown, finish: string | null = null) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const piece = chunk({ tool_calls: [{ index: 0, function: { arguments: 'x'.repeat(64 * 1024) } }] });
+    let written = 0;
+    const provider = createServer(async (req, res) => {
+      for await (const _ of req);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk({ role: 'assistant', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'read_file', arguments: '' } }] }));
+      while (written < total && !res.destroyed) {
+        written += piece.length;
+        if (!res.write(piece)) await once(res, 'drain');
+      }
+      res.end(`${chunk({}, 'tool_calls')}data: [DONE]\n\n`);
+    });
+    provider.listen(0, '127.0.0.1');
+    await once(provider, 'listening');
+    const account = snapshot({
+      settings: { firewallPolicyId: 'aigfwp_acct' },
+      providerKeys: [{ id: 'aigpk_openai', providerId: 'openai', value: 'sk-openai' }],
+      firewallPolicies: [policy('aigfwp_acct', [NO_DELETES])],
+    });
+    const gateway = await startGatewayServer({
+      state: stubState(() => account, new Map([[TOKEN, { id: 'aigak_1', configurationId: null }]])), usage: collectingSink([]), logger: pino({ level: 'silent' }),
+      catalog: createCatalog({ openai: `http://127.0.0.1:${(provider.address() as AddressInfo).port}/v1` }),
+      upstreams: new Upstreams({ loopId: 'firewall-test', allowPrivate: true }),
+      options: { maxBodyBytes: 1024 * 1024, managedKeys: {}, processingFeeMicroUsdPerMtok: 0n, loopId: 'firewall-test', clientHeadersTimeoutMs: 10_000, clientRequestTimeoutMs: 30_000, streamIdleTimeoutMs: 30_000, streamTimeoutMs: 60_000 },
+    }, '127.0.0.1', 0);
+    try {
+      const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'openai:gpt-4o', stream: true, messages: [{ role: 'user', content: 'read it' }], tools: CHAT_TOOLS }),
+      });
+      const events = (await response.text()).split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+      assert.equal(events.some((e) => e.includes('tool_calls')), false, 'nothing of the held call reached the client');
+      assert.match(events.at(-1)!, /ERR_NGROK_27235: The upstream stream ended unexpectedly: the provider sent a tool call of more than 64 MiB, more than Firewall holds to screen it\./);
+      assert.ok(written < total, `the provider was let go once the limit was passed (it wrote ${written} of ${total} bytes)`);
+    } finally {
+      await gateway.close(0);
+      provider.close();
+    }
   });
 });

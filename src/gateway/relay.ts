@@ -20,6 +20,7 @@ import type { AnyTranslator, StreamTranslation, TranslationScope, Translator } f
 import type { SurfaceSpec } from '../catalog/types.ts';
 import { screeningGuard, type GuardOutput, type ScreeningGuard } from './firewall/decision.ts';
 import { withFirewallHeader } from './firewall/index.ts';
+import { MAX_HELD_CALL_BYTES } from './firewall/tool-calls.ts';
 
 /** `translated`: the body is the gateway's rewrite in the client's format, buffered (`'json'`) or streamed. */
 export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders, attempts: number, model: string, removed: readonly string[], managedKey: boolean, translated?: 'json' | 'stream'): OutHeaders {
@@ -172,6 +173,7 @@ function paced(ctx: RequestContext, upstream: UpstreamExchange): { quiet: QuietL
 function brokenAnswer(ctx: RequestContext, upstream: UpstreamExchange, err: Error, eventLimit = MAX_HELD_BYTES): { error: TollgateError; timedOut: boolean } {
   if (upstream.cause === 'total-timeout') return { error: tollgateError('totalTimeout', { timeout: formatMs(ctx.timeLimitMs) }), timedOut: true };
   if (upstream.cause === 'oversized-event') return { error: tollgateError('upstreamStreamBroken', { reason: `the provider sent one event of more than ${eventLimit / (1024 * 1024)} MiB.` }), timedOut: false };
+  if (upstream.cause === 'oversized-call') return { error: tollgateError('upstreamStreamBroken', { reason: `the provider sent a tool call of more than ${MAX_HELD_CALL_BYTES / (1024 * 1024)} MiB, more than Firewall holds to screen it.` }), timedOut: false };
   const idle = upstream.cause === 'stream-idle' || err.name === 'BodyTimeoutError';
   return { error: tollgateError('upstreamStreamBroken', { reason: idle ? `no data for ${formatMs(ctx.deps.options.streamIdleTimeoutMs)}.` : 'the provider connection was lost.' }), timedOut: idle };
 }
@@ -251,6 +253,11 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
         }
         const relayed = translation ? bytesOf(translation.take()) : metered;
         const out = guard ? guard.push(relayed) : relayed;
+        // A call Firewall holds that grew past its limit: never let out unjudged, so the stream ends here, as a broken one.
+        if (guard && guard.held > MAX_HELD_CALL_BYTES) {
+          upstream.abort('oversized-call');
+          return true;
+        }
         // The client left: the stream is only read on for its usage (see METER_GRACE_MS), nothing is written.
         if (ctx.clientGone) return true;
         if (meter.facts.terminal) {

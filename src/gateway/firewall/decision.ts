@@ -398,6 +398,8 @@ export interface ScreeningGuard {
   push(bytes: Buffer | undefined): GuardOutput;
   end(): GuardOutput;
   readonly sequenceShift: number;
+  /** What it holds while calls are open (ToolCallGuard.held). */
+  readonly held: number;
 }
 
 /**
@@ -421,6 +423,11 @@ class JudgedGuard implements ScreeningGuard {
 
   get sequenceShift(): number {
     return this.#real.sequenceShift;
+  }
+
+  /** The probe runs ahead of the real guard, which waits for the decision model: each holds the same calls. */
+  get held(): number {
+    return Math.max(this.#probe.held, this.#real.held);
   }
 
   push(bytes: Buffer | undefined): GuardOutput {

@@ -9,7 +9,7 @@ import { eventFrame, eventStreamCodec } from '../formats/bedrock.ts';
 import { MIN_FRAME_BYTES } from '../event-stream-meter.ts';
 import { obj, parseJson } from '../formats/types.ts';
 import type { Json } from '../translate/json.ts';
-import { callBlockedText, judged, streamGuard, type ToolCallGuard } from './tool-calls.ts';
+import { callBlockedText, heldAfter, judged, streamGuard, type ToolCallGuard } from './tool-calls.ts';
 
 /** A decoded event frame: its `:event-type` and its body's text; undefined for an exception frame or a torn one. */
 function eventOf(frame: Buffer): { type: string; body: string } | undefined {
@@ -27,6 +27,7 @@ function eventOf(frame: Buffer): { type: string; body: string } | undefined {
 /** Screens an event stream frame by frame (the stream meter relays whole frames; a partial one waits for its end). */
 abstract class FrameGuard implements ToolCallGuard {
   #pending: Buffer | undefined;
+  #held = 0;
   protected readonly policies: readonly CompiledPolicy[];
   protected readonly noted: FirewallFinding[];
 
@@ -39,8 +40,18 @@ abstract class FrameGuard implements ToolCallGuard {
     return 0;
   }
 
+  get held(): number {
+    return this.#held;
+  }
+
   push(bytes: Buffer | undefined): Buffer | undefined {
     if (!bytes) return undefined;
+    const out = this.#screen(bytes);
+    this.#held = heldAfter(this.#held, this.holding(), bytes.length, out);
+    return out;
+  }
+
+  #screen(bytes: Buffer): Buffer | undefined {
     const data = this.#pending ? Buffer.concat([this.#pending, bytes]) : bytes;
     this.#pending = undefined;
     const out: Buffer[] = [];
@@ -71,6 +82,9 @@ abstract class FrameGuard implements ToolCallGuard {
   /** One whole frame → the frames to send now. */
   protected abstract frame(frame: Buffer): Buffer[];
 
+  /** Whether frames are held now (a call open). */
+  protected abstract holding(): boolean;
+
   /** The stream ended: what is left to send. */
   protected finish(): Buffer[] {
     return [];
@@ -82,6 +96,10 @@ class ConverseStreamGuard extends FrameGuard {
   #held: { index: unknown; name: string; args: string; frames: Buffer[] } | undefined;
   #released = 0;
   #blocked = false;
+
+  protected holding(): boolean {
+    return this.#held !== undefined;
+  }
 
   protected frame(frame: Buffer): Buffer[] {
     const event = eventOf(frame);
@@ -160,6 +178,10 @@ class InvokeStreamGuard extends FrameGuard {
   constructor(policies: readonly CompiledPolicy[], noted: FirewallFinding[]) {
     super(policies, noted);
     this.#messages = streamGuard('messages', policies, noted)!;
+  }
+
+  protected holding(): boolean {
+    return this.#messages.held > 0;
   }
 
   protected frame(frame: Buffer): Buffer[] {

@@ -362,3 +362,34 @@ test('Interactions JSON: a blocked function_call step becomes a model_output ste
   const untouched = answer(['read_file']);
   assert.equal(screenJsonAnswer('interactions', untouched, policies, noted), untouched, 'nothing blocked: the same bytes');
 });
+
+test('what a guard holds is counted while a call is open, and nothing once the call went out (the relay ends a stream holding too much)', () => {
+  const responses = streamGuard('responses', policies, [])!;
+  const sse = (data: Record<string, unknown>) => `event: ${String(data.type)}\ndata: ${JSON.stringify(data)}\n\n`;
+  const item = { id: 'fc_1', type: 'function_call', call_id: 'call_1', name: 'read_file', arguments: '' };
+  assert.ok(responses.push(Buffer.from(sse({ type: 'response.created', sequence_number: 0, response: { id: 'r', output: [] } }))), 'nothing held: passed at once');
+  assert.equal(responses.held, 0);
+  const opened = sse({ type: 'response.output_item.added', sequence_number: 1, output_index: 0, item });
+  assert.equal(responses.push(Buffer.from(opened)), undefined);
+  let taken = opened.length;
+  for (let i = 0; i < 8; i++) {
+    const delta = sse({ type: 'response.function_call_arguments.delta', sequence_number: 2 + i, output_index: 0, item_id: 'fc_1', delta: 'x'.repeat(1000) });
+    taken += delta.length;
+    assert.equal(responses.push(Buffer.from(delta)), undefined);
+  }
+  assert.equal(responses.held, taken);
+  const done = responses.push(Buffer.from(sse({ type: 'response.output_item.done', sequence_number: 10, output_index: 0, item: { ...item, arguments: 'x'.repeat(8000) } })));
+  assert.ok(done && done.length > taken, 'the call went out whole');
+  assert.equal(responses.held, 0);
+
+  // A Messages tool_use block, split anywhere across reads.
+  const messages = streamGuard('messages', policies, [])!;
+  const start = `event: content_block_start\ndata: ${JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'tu_1', name: 'read_file', input: {} } })}\n\n`;
+  const delta = `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: 'y'.repeat(500) } })}\n\n`;
+  messages.push(Buffer.from(start + delta.slice(0, 100)));
+  messages.push(Buffer.from(delta.slice(100) + delta));
+  assert.equal(messages.held, start.length + 2 * delta.length);
+  const stop = `event: content_block_stop\ndata: ${JSON.stringify({ type: 'content_block_stop', index: 0 })}\n\n`;
+  assert.ok(messages.push(Buffer.from(stop)));
+  assert.equal(messages.held, 0);
+});

@@ -292,6 +292,15 @@ export function guardCharsSearched(): number {
   return searchedChars;
 }
 
+/**
+ * The most a stream's guard holds while calls are open (their events, and for Responses what follows them): the relay
+ * ends a stream whose guard holds more. A held call can be neither judged nor let out unjudged before it ends, and the
+ * client, sent nothing meanwhile, holds back nothing: a provider streaming a call without end (a tenant's custom
+ * provider can) filled the gateway's memory at the link's speed. Real calls are far smaller: 128k output tokens of
+ * arguments streamed a token a delta are ~32 MB of chat events.
+ */
+export const MAX_HELD_CALL_BYTES = 64 * 1024 * 1024;
+
 /** What the relay asks of a stream's guard, SSE (below) or AWS event-stream frames (event-stream.ts). */
 export interface ToolCallGuard {
   /** The bytes to send of what was received. */
@@ -300,6 +309,16 @@ export interface ToolCallGuard {
   end(): Buffer | undefined;
   /** How far the client's Responses events are numbered past the provider's. */
   readonly sequenceShift: number;
+  /** Bytes received and not yet given out while calls are held (0 once nothing is held). */
+  readonly held: number;
+}
+
+/**
+ * A guard's held bytes after a push (`taken` in, `given` out). Counted only while something is held, and dropped to 0
+ * once nothing is: a blocked call's text, shorter than the call, cannot add up over a long stream.
+ */
+export function heldAfter(held: number, holding: boolean, taken: number, given: Buffer | undefined): number {
+  return holding ? Math.max(0, held + taken - (given?.length ?? 0)) : 0;
 }
 
 /** Screens a stream in the client's format, event by event. */
@@ -315,15 +334,26 @@ export abstract class StreamGuard implements ToolCallGuard {
   /** Where findings go as calls are judged (the request's, for the access line). */
   protected readonly noted: FirewallFinding[];
   protected readonly policies: readonly CompiledPolicy[];
+  #held = 0;
 
   constructor(policies: readonly CompiledPolicy[], noted: FirewallFinding[]) {
     this.policies = policies;
     this.noted = noted;
   }
 
+  get held(): number {
+    return this.#held;
+  }
+
   /** The bytes to send of what was received: complete events, held calls kept back. */
   push(bytes: Buffer | undefined): Buffer | undefined {
     if (!bytes) return undefined;
+    const out = this.#screen(bytes);
+    this.#held = heldAfter(this.#held, this.holding(), bytes.length, out);
+    return out;
+  }
+
+  #screen(bytes: Buffer): Buffer | undefined {
     const text = this.#decoder.write(bytes);
     EVENT_END.lastIndex = 0;
     searchedChars += this.#tail.length + text.length;
@@ -371,6 +401,10 @@ export abstract class StreamGuard implements ToolCallGuard {
 
   /** One complete event → the text to send now. */
   protected abstract event(e: SseEvent): string;
+  /** Whether events are held now (a call open). */
+  protected holding(): boolean {
+    return false;
+  }
   /** Calls still held when the stream ends. */
   protected flush(): string {
     return '';
@@ -394,6 +428,10 @@ const named = (name: string, data: Json): string => `event: ${name}\ndata: ${JSO
 class ChatGuard extends StreamGuard {
   readonly #held = new Map<number, HeldChatCall>();
   readonly #choices = new Map<number, ChoiceCalls>();
+
+  protected override holding(): boolean {
+    return this.#held.size > 0;
+  }
 
   #calls(choice: number): ChoiceCalls {
     let calls = this.#choices.get(choice);
@@ -508,6 +546,10 @@ class MessagesGuard extends StreamGuard {
   /** `input`: what the block's start gave, the arguments the SDKs keep when no `input_json_delta` follows. */
   #held: { index: number; name: string; input: string; args: string; raws: string[] } | undefined;
   #released = 0;
+
+  protected override holding(): boolean {
+    return this.#held !== undefined;
+  }
   #blocked = false;
 
   protected event(e: SseEvent): string {
@@ -599,6 +641,10 @@ class InteractionsGuard extends StreamGuard {
   /** The text that replaced each blocked call, by index: the final interaction lists it in the call's place. */
   readonly #replaced = new Map<unknown, string>();
   #released = 0;
+
+  protected override holding(): boolean {
+    return this.#held.size > 0;
+  }
 
   protected event(e: SseEvent): string {
     const type = e.name || (e.data.match(/"event_type"\s*:\s*"([a-z_.]+)"/)?.[1] ?? '');
@@ -718,6 +764,10 @@ class ResponsesGuard extends StreamGuard {
 
   override get sequenceShift(): number {
     return this.#shift;
+  }
+
+  protected override holding(): boolean {
+    return this.#queue.length > 0;
   }
 
   protected event(e: SseEvent): string {
