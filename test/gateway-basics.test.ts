@@ -310,6 +310,14 @@ describe('gateway front door (sqlite)', () => {
     assert.match(served.body, /HTTP\/1\.1 200 OK/);
   });
 
+  test('Expect: 100-continue is answered 100 only when the body is read: a refused key or an oversized body is answered before any upload', async () => {
+    // Headers only: a client waiting for 100 Continue sends nothing more (node said 100 at once, and the body came).
+    const refused = await rawHttp(h.gatewayUrl, `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer ng-not-a-key\r\nexpect: 100-continue\r\ncontent-type: application/json\r\ncontent-length: 5000000\r\n\r\n`);
+    assert.equal(refused.status, 401, 'the refusal, not 100 Continue, is the first answer');
+    const oversized = await rawHttp(h.gatewayUrl, `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer ${token}\r\nexpect: 100-continue\r\ncontent-type: application/json\r\ncontent-length: 50000000\r\n\r\n`);
+    assert.equal(oversized.status, 413);
+  });
+
   test('two access keys in one request are never served by whichever came first: refused 401, saying which header was read', async () => {
     h.fake.reset();
     const json = JSON.stringify(chat('twice'));

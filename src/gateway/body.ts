@@ -15,11 +15,29 @@ export function clientLeft(): Error {
   return Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
 }
 
+/** Set on a request that sent `Expect: 100-continue`: sends the `100 Continue` it waits for before uploading. */
+const CONTINUE = Symbol('tollgate.continue');
+type AwaitingContinue = IncomingMessage & { [CONTINUE]?: () => void };
+
+/**
+ * A request that asked whether to send its body (`Expect: 100-continue`, node's 'checkContinue'): told to go on only
+ * when its body is read (readBody), so a request refused first (a wrong key, an unknown path) is answered without the
+ * upload — node's default sent `100 Continue` at once, and a client then uploaded its whole body for a 401.
+ */
+export function awaitContinue(req: IncomingMessage, writeContinue: () => void): void {
+  (req as AwaitingContinue)[CONTINUE] = writeContinue;
+}
+
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) return Promise.reject(tooLarge(limit));
   // Gone while the request waited (a key looked up in a slow database): its stream will never emit again.
   if (req.destroyed) return Promise.reject(clientLeft());
+  const goOn = (req as AwaitingContinue)[CONTINUE];
+  if (goOn) {
+    (req as AwaitingContinue)[CONTINUE] = undefined;
+    goOn();
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

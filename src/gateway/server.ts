@@ -17,6 +17,7 @@ import { codecs } from './formats/index.ts';
 import { bedrockAddress, bedrockRoute, errorRouteFor, geminiRoute, GEMINI_MODELS_ROUTE, GEMINI_STREAM_ROUTE, isGeminiModelsPath, MCP_ROUTE, mcpPath, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, pathNamesAnyModel, SURFACE_ROUTES } from './routes.ts';
 import { endStreamWithError, writeError, writeJson } from './respond.ts';
 import { handleModelRequest } from './pipeline.ts';
+import { awaitContinue } from './body.ts';
 import { modelsStage } from './models-list.ts';
 import { McpGateway } from './mcp/handler.ts';
 import { isRealtimeUpgrade, RealtimeGateway, REALTIME_PATH } from './realtime.ts';
@@ -371,12 +372,19 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
   const server = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, ...timeouts, shouldUpgradeCallback: isRealtimeUpgrade, joinDuplicateHeaders: true }, handler);
   const onExpectation = createExpectationHandler(deps);
   server.on('checkExpectation', onExpectation);
+  // `Expect: 100-continue`: answered `100 Continue` only once the body is read (body.ts awaitContinue).
+  const onContinue = (req: IncomingMessage, res: ServerResponse): void => {
+    awaitContinue(req, () => res.writeContinue());
+    handler(req, res);
+  };
+  server.on('checkContinue', onContinue);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => realtime.upgrade(req, socket, head));
   // The same port takes HTTP/2 with prior knowledge (the AWS SDK's default for Bedrock Runtime), same handler, same limits.
   const h2c = serveH2c(server, handler, {
     headersTimeoutMs: timeouts.headersTimeout, requestTimeoutMs: timeouts.requestTimeout, keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS, maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
   }, answerH2RequestTimeout);
   h2c.server.on('checkExpectation', onExpectation);
+  h2c.server.on('checkContinue', onContinue);
   // Sockets are tracked (per connection, not per request) so close() can drop connections a client opened
   // but never sent a request on: node counts those as active, not idle, and would wait for them.
   const sockets = new Set<Socket>();
