@@ -14,7 +14,7 @@ import { GoogleGenAI } from '@google/genai';
 import { startGatewayServer, type GatewayServer } from '../src/gateway/server.ts';
 import type { GatewayDeps, GatewayOptions } from '../src/gateway/context.ts';
 import { Upstreams } from '../src/gateway/upstream.ts';
-import { MAX_HELD_CALL_BYTES } from '../src/gateway/firewall/tool-calls.ts';
+import { MAX_HELD_STREAM_BYTES } from '../src/gateway/exchange.ts';
 import { createCatalog } from '../src/catalog/index.ts';
 import type { AccountSnapshot } from '../src/state/types.ts';
 import type { BegunAttempt, UsageEvent } from '../src/usage/event.ts';
@@ -1164,7 +1164,7 @@ describe('Firewall and a streamed call without end', () => {
   test('a call growing past what Firewall holds ends the stream with an error event: the call never goes out, and the provider is no longer read', async () => {
     // A provider (a tenant's custom one can) streaming one call's arguments as fast as the link goes: the guard holds
     // the call until it ends, the client is sent nothing meanwhile, so nothing held the provider back.
-    const total = MAX_HELD_CALL_BYTES + 32 * 1024 * 1024;
+    const total = MAX_HELD_STREAM_BYTES + 32 * 1024 * 1024;
     const chunk = (delta: unknown, finish: string | null = null) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
     const piece = chunk({ tool_calls: [{ index: 0, function: { arguments: 'x'.repeat(64 * 1024) } }] });
     let written = 0;

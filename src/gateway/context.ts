@@ -104,7 +104,7 @@ export interface SurfaceRoute { format: ApiFormat; surface: ApiSurface }
 /** `shutdown`: the gateway stopped while the request was still open past the shutdown grace period. */
 /** `stream-idle`: a stream that reached the client went quiet for longer than `streamIdleTimeoutMs`. */
 /** `answered`: the client has the whole stream, and the provider held its connection past FINAL_EVENT_LINGER_MS. */
-export type AbortCause = 'attempt-timeout' | 'total-timeout' | 'stream-idle' | 'oversized-event' | 'oversized-call' | 'client-gone' | 'abandoned' | 'shutdown' | 'answered';
+export type AbortCause = 'attempt-timeout' | 'total-timeout' | 'stream-idle' | 'oversized-event' | 'oversized-call' | 'oversized-answer' | 'client-gone' | 'abandoned' | 'shutdown' | 'answered';
 
 export interface RequestContext {
   readonly deps: GatewayDeps;

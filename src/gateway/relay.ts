@@ -13,14 +13,13 @@ import type { ApiSurface } from '../catalog/types.ts';
 import { baseHeaders, copyUpstreamHeaders, headerText, H_ATTEMPTS, H_MODEL, H_REJECTED, H_REMOVED, type OutHeaders } from './headers.ts';
 import { StreamMeter } from './stream-meter.ts';
 import { EventStreamMeter, MAX_EVENT_STREAM_FRAME_BYTES } from './event-stream-meter.ts';
-import { MAX_HELD_BYTES, type UpstreamExchange } from './exchange.ts';
+import { MAX_HELD_BYTES, MAX_HELD_STREAM_BYTES, type UpstreamExchange } from './exchange.ts';
 import { formatMs } from './failure.ts';
 import { endStreamWithError } from './respond.ts';
 import type { AnyTranslator, StreamTranslation, TranslationScope, Translator } from './translate/index.ts';
 import type { SurfaceSpec } from '../catalog/types.ts';
 import { screeningGuard, type GuardOutput, type ScreeningGuard } from './firewall/decision.ts';
 import { withFirewallHeader } from './firewall/index.ts';
-import { MAX_HELD_CALL_BYTES } from './firewall/tool-calls.ts';
 
 /** `translated`: the body is the gateway's rewrite in the client's format, buffered (`'json'`) or streamed. */
 export function answerHeaders(ctx: RequestContext, upstream: IncomingHttpHeaders, attempts: number, model: string, removed: readonly string[], managedKey: boolean, translated?: 'json' | 'stream'): OutHeaders {
@@ -173,7 +172,8 @@ function paced(ctx: RequestContext, upstream: UpstreamExchange): { quiet: QuietL
 function brokenAnswer(ctx: RequestContext, upstream: UpstreamExchange, err: Error, eventLimit = MAX_HELD_BYTES): { error: TollgateError; timedOut: boolean } {
   if (upstream.cause === 'total-timeout') return { error: tollgateError('totalTimeout', { timeout: formatMs(ctx.timeLimitMs) }), timedOut: true };
   if (upstream.cause === 'oversized-event') return { error: tollgateError('upstreamStreamBroken', { reason: `the provider sent one event of more than ${eventLimit / (1024 * 1024)} MiB.` }), timedOut: false };
-  if (upstream.cause === 'oversized-call') return { error: tollgateError('upstreamStreamBroken', { reason: `the provider sent a tool call of more than ${MAX_HELD_CALL_BYTES / (1024 * 1024)} MiB, more than Firewall holds to screen it.` }), timedOut: false };
+  if (upstream.cause === 'oversized-call') return { error: tollgateError('upstreamStreamBroken', { reason: `the provider sent a tool call of more than ${MAX_HELD_STREAM_BYTES / (1024 * 1024)} MiB, more than Firewall holds to screen it.` }), timedOut: false };
+  if (upstream.cause === 'oversized-answer') return { error: tollgateError('upstreamStreamBroken', { reason: `the provider sent more of one answer than the gateway holds to translate it (${MAX_HELD_STREAM_BYTES / (1024 * 1024)} MiB).` }), timedOut: false };
   const idle = upstream.cause === 'stream-idle' || err.name === 'BodyTimeoutError';
   return { error: tollgateError('upstreamStreamBroken', { reason: idle ? `no data for ${formatMs(ctx.deps.options.streamIdleTimeoutMs)}.` : 'the provider connection was lost.' }), timedOut: idle };
 }
@@ -252,9 +252,15 @@ function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: num
           return true;
         }
         const relayed = translation ? bytesOf(translation.take()) : metered;
+        // A translation keeping more of the answer than Firewall holds of a call (what it keeps goes out at the end,
+        // or again there): the stream ends here, as a broken one, before the gateway's memory or a string's limit does.
+        if (translation && (translation.held ?? 0) > MAX_HELD_STREAM_BYTES) {
+          upstream.abort('oversized-answer');
+          return true;
+        }
         const out = guard ? guard.push(relayed) : relayed;
         // A call Firewall holds that grew past its limit: never let out unjudged, so the stream ends here, as a broken one.
-        if (guard && guard.held > MAX_HELD_CALL_BYTES) {
+        if (guard && guard.held > MAX_HELD_STREAM_BYTES) {
           upstream.abort('oversized-call');
           return true;
         }

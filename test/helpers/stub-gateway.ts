@@ -20,9 +20,12 @@ export function stubState(account: () => AccountSnapshot, keys: ReadonlyMap<stri
   };
 }
 
-/** The final usage event of request `requestId` in what a collecting sink kept, waited for: a call's is recorded as its relay ends. */
-export async function finalEvent(usage: readonly (BegunAttempt | UsageEvent)[], requestId: string): Promise<UsageEvent> {
-  for (let i = 0; i < 100; i++) {
+/**
+ * The final usage event of request `requestId` in what a collecting sink kept, waited for (up to `waitMs`): a call's
+ * is recorded as its relay ends.
+ */
+export async function finalEvent(usage: readonly (BegunAttempt | UsageEvent)[], requestId: string, waitMs = 1000): Promise<UsageEvent> {
+  for (let i = 0; i < waitMs / 10; i++) {
     const e = usage.find((u): u is UsageEvent => 'isFinalAttempt' in u && u.requestId === requestId);
     if (e) return e;
     await new Promise((resolve) => setTimeout(resolve, 10));

@@ -292,15 +292,6 @@ export function guardCharsSearched(): number {
   return searchedChars;
 }
 
-/**
- * The most a stream's guard holds while calls are open (their events, and for Responses what follows them): the relay
- * ends a stream whose guard holds more. A held call can be neither judged nor let out unjudged before it ends, and the
- * client, sent nothing meanwhile, holds back nothing: a provider streaming a call without end (a tenant's custom
- * provider can) filled the gateway's memory at the link's speed. Real calls are far smaller: 128k output tokens of
- * arguments streamed a token a delta are ~32 MB of chat events.
- */
-export const MAX_HELD_CALL_BYTES = 64 * 1024 * 1024;
-
 /** What the relay asks of a stream's guard, SSE (below) or AWS event-stream frames (event-stream.ts). */
 export interface ToolCallGuard {
   /** The bytes to send of what was received. */

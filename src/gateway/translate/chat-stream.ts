@@ -46,6 +46,15 @@ export abstract class FromChatStream implements StreamTranslation {
   #done = false;
   /** Set by close() when the answer cannot be given (StreamTranslation.failure): close() then wrote no final events. */
   protected refused: TollgateError | undefined;
+  /**
+   * Characters of the answer kept until the close (StreamTranslation.held). Every call's arguments are: each
+   * translation checks or sends them whole there. A subclass adds what else it keeps.
+   */
+  protected kept = 0;
+
+  get held(): number {
+    return this.kept;
+  }
 
   /** The first chunk with a choice or usage (or, for a stream with none, an empty one at the close). */
   protected abstract started(chunk: Json): void;
@@ -147,7 +156,10 @@ export abstract class FromChatStream implements StreamTranslation {
     if (Array.isArray(delta?.tool_calls)) {
       for (const call of delta.tool_calls) {
         const c = obj(call);
-        if (c) this.toolCall({ ...c, index: this.#callIndex(c) });
+        if (!c) continue;
+        const args = obj(c.function)?.arguments;
+        if (typeof args === 'string') this.kept += args.length;
+        this.toolCall({ ...c, index: this.#callIndex(c) });
       }
     }
     if (typeof choice.finish_reason === 'string') this.finishReason(choice.finish_reason);

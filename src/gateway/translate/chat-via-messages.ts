@@ -627,6 +627,8 @@ class MessagesToChat implements StreamTranslation {
    * message (it assigns a field it does not know, piece over piece).
    */
   #thinking = new Map<number, Json>();
+  /** Characters of thinking kept in `#thinking` (StreamTranslation.held). */
+  #held = 0;
   /**
    * The role went out (in the first choice chunk, as OpenAI sends it): the OpenAI SDK's stream helper refuses an answer
    * without one ("missing role"), and a server may open its stream without message_start.
@@ -635,6 +637,10 @@ class MessagesToChat implements StreamTranslation {
 
   constructor(includeUsage: boolean) {
     this.#includeUsage = includeUsage;
+  }
+
+  get held(): number {
+    return this.#held;
   }
 
   #chunk(delta: Json, finish: string | null = null, usage?: Json): void {
@@ -667,6 +673,7 @@ class MessagesToChat implements StreamTranslation {
       if (b?.type === 'text' && hasText(b.text)) this.#chunk({ content: b.text });
       else if ((b?.type === 'thinking' || b?.type === 'redacted_thinking') && typeof e.index === 'number') {
         this.#thinking.set(e.index, { ...b });
+        this.#held += String(b.thinking ?? b.data ?? '').length;
         if (b.type === 'thinking' && typeof b.thinking === 'string' && b.thinking !== '') this.#chunk({ reasoning_content: b.thinking });
       } else if (b?.type === 'tool_use' && b.name === STRUCTURED_OUTPUT_TOOL && typeof e.index === 'number') {
         this.#structured = e.index;
@@ -682,6 +689,7 @@ class MessagesToChat implements StreamTranslation {
       const thought = typeof e.index === 'number' ? this.#thinking.get(e.index) : undefined;
       if (delta?.type === 'text_delta' && typeof delta.text === 'string') this.#chunk({ content: delta.text });
       else if (delta?.type === 'thinking_delta' && typeof delta.thinking === 'string' && thought) {
+        this.#held += delta.thinking.length;
         thought.thinking = String(thought.thinking ?? '') + delta.thinking;
         this.#chunk({ reasoning_content: delta.thinking });
       } else if (delta?.type === 'signature_delta' && typeof delta.signature === 'string' && thought) thought.signature = delta.signature;

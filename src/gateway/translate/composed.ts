@@ -94,6 +94,11 @@ class ComposedStream<Out extends string | Uint8Array> implements StreamTranslati
     return this.#outer.nextSequence?.() ?? 0;
   }
 
+  /** What both halves keep: each its own parts of the answer (a Responses client's output, thinking from Claude). */
+  get held(): number {
+    return (this.#inner.held ?? 0) + (this.#outer.held ?? 0);
+  }
+
   failure(): TollgateError | undefined {
     return this.#outer.failure?.() ?? this.#inner.failure?.();
   }

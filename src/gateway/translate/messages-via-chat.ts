@@ -500,6 +500,7 @@ class ChatToMessages extends FromChatStream {
    */
   protected override reasoning(piece: string): void {
     if (this.#openKind === 'tool') {
+      this.kept += piece.length;
       this.#pendingReasoning += piece;
       return;
     }
@@ -515,6 +516,7 @@ class ChatToMessages extends FromChatStream {
   protected text(piece: string): void {
     // A call's block, once open, stays open to the end (later calls are held): its arguments may still come.
     if (this.#openKind === 'tool') {
+      this.kept += piece.length;
       this.#pendingText += piece;
       return;
     }

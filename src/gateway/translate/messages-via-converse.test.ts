@@ -238,3 +238,14 @@ test('a Gemini text file (inlineData text/*, UTF-8) reaches Claude on InvokeMode
     assert.deepEqual((sent.messages as { content: unknown[] }[])[0]!.content[1], document, model);
   }
 });
+
+test('redacted reasoning, sent whole at its block\'s end, is what the stream keeps meanwhile (the relay ends a stream keeping more than 64 MiB); nothing once the block closed', () => {
+  const stream = messagesViaConverse.stream(scope);
+  const feed = (event: string, body: unknown) => stream.event(event, JSON.stringify(body));
+  feed('messageStart', { role: 'assistant' });
+  for (let i = 0; i < 3; i++) feed('contentBlockDelta', { contentBlockIndex: 0, delta: { reasoningContent: { redactedContent: 'x'.repeat(1000) } } });
+  feed('contentBlockDelta', { contentBlockIndex: 1, delta: { text: 'streamed, not kept' } });
+  assert.equal(stream.held, 3000);
+  feed('contentBlockStop', { contentBlockIndex: 0 });
+  assert.equal(stream.held, 0);
+});

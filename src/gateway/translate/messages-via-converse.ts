@@ -232,9 +232,15 @@ class ConverseToMessages implements StreamTranslation {
   readonly #orphanLogged = new Set<number>();
   /** What the answer wrote, for an estimate of its output when the stream ends without Converse's usage. */
   #chars = 0;
+  /** Characters of redacted reasoning kept in `#redacted` until its block closes (StreamTranslation.held). */
+  #held = 0;
 
   constructor(scope: TranslationScope) {
     this.#scope = scope;
+  }
+
+  get held(): number {
+    return this.#held;
   }
 
   #event(type: string, payload: Json): void {
@@ -264,6 +270,7 @@ class ConverseToMessages implements StreamTranslation {
     const data = this.#redacted.get(at);
     if (data !== undefined) {
       this.#redacted.delete(at);
+      this.#held -= data.length;
       this.#block(at, { type: 'redacted_thinking', data });
     }
     const open = this.#open.get(at);
@@ -329,6 +336,7 @@ class ConverseToMessages implements StreamTranslation {
     } else if (typeof reasoning?.signature === 'string' && this.#open.get(at)?.type === 'thinking') {
       this.#event('content_block_delta', { index: this.#open.get(at)!.index, delta: { type: 'signature_delta', signature: reasoning.signature } });
     } else if (typeof reasoning?.redactedContent === 'string') {
+      this.#held += reasoning.redactedContent.length;
       this.#redacted.set(at, (this.#redacted.get(at) ?? '') + reasoning.redactedContent);
     }
   }

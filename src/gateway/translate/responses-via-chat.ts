@@ -582,12 +582,15 @@ class ChatToResponses extends FromChatStream {
     this.#usage = responseUsage(usage);
   }
 
+  // Text, reasoning and refusals are kept whole, as the calls are: the final events repeat the whole output.
   protected text(piece: string): void {
+    this.kept += piece.length;
     this.#piece(piece);
   }
 
   /** Reasoning streams as the reasoning item's summary (as OpenAI's reasoning summaries stream). */
   protected override reasoning(piece: string): void {
+    this.kept += piece.length;
     const open = this.#reasoning ?? this.#openReasoning();
     if (open.text === '') this.#emit('response.reasoning_summary_part.added', { item_id: `rs_${this.#id}`, output_index: open.outputIndex, summary_index: 0, part: { type: 'summary_text', text: '' } });
     open.text += piece;
@@ -628,6 +631,7 @@ class ChatToResponses extends FromChatStream {
    * text or its end says which.
    */
   protected override refusal(piece: string): void {
+    this.kept += piece.length;
     if (this.#text?.kind === 'output_text') this.#piece(piece);
     else {
       this.#open();

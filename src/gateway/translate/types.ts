@@ -43,6 +43,12 @@ export interface StreamTranslation<Out extends string | Uint8Array = string> {
    * what goes before it.
    */
   failure?(): TollgateError | undefined;
+  /**
+   * What it keeps of the answer until the stream ends (characters of the calls' arguments, and of the text and
+   * reasoning its final events repeat or it sends late): the relay ends a stream whose translation keeps more than
+   * MAX_HELD_STREAM_BYTES. Absent when it keeps nothing past the event at hand.
+   */
+  readonly held?: number;
 }
 
 /**
