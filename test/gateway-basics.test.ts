@@ -348,6 +348,12 @@ describe('gateway front door (sqlite)', () => {
     for (const pair of [[token, 'ng-other'], ['ng-other', token], [token, token]]) {
       assert.match(await request(...pair), /sends its access key header more than once/, pair.join(' then '));
     }
+    // Expect: 100-continue (node:http2 emits checkContinue, not request): the same refusal, not the first key served.
+    const expecting = await rawH2(h.gatewayUrl, [
+      [':method', 'POST'], [':scheme', 'http'], [':path', '/v1/chat/completions'], [':authority', 'x'],
+      ['authorization', `Bearer ${token}`], ['authorization', 'Bearer ng-other'], ['expect', '100-continue'], ['content-type', 'application/json'],
+    ], json);
+    assert.match(expecting, /sends its access key header more than once/);
     assert.equal(h.fake.requests.length, 0);
   });
 

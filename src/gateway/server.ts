@@ -3,6 +3,7 @@
 // model pipeline, GET /v1/models and /v1/models/{id}, /healthz and CORS preflights. Every response carries a fresh `rq_…` id
 // in Ngrok-AIG-Request-Id, errors included.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { newId } from '../domain/ids.ts';
 import { stopTokenCounter } from '../domain/token-counter.ts';
@@ -384,7 +385,12 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
     headersTimeoutMs: timeouts.headersTimeout, requestTimeoutMs: timeouts.requestTimeout, keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS, maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
   }, answerH2RequestTimeout);
   h2c.server.on('checkExpectation', onExpectation);
-  h2c.server.on('checkContinue', onContinue);
+  // node:http2 emits 'checkContinue' in place of 'request': re-emitted so every request listener runs (repeated fields
+  // joined, the upload's timeout), not the handler alone — which served two Authorization headers with the first.
+  h2c.server.on('checkContinue', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+    awaitContinue(req as unknown as IncomingMessage, () => res.writeContinue());
+    h2c.server.emit('request', req, res);
+  });
   // Sockets are tracked (per connection, not per request) so close() can drop connections a client opened
   // but never sent a request on: node counts those as active, not idle, and would wait for them.
   const sockets = new Set<Socket>();
