@@ -35,10 +35,10 @@ export const MAX_DECODED_BYTES = 64 * 1024 * 1024;
 export const MAX_HELD_BYTES = 256 * 1024 * 1024;
 
 /**
- * The most of one streamed answer held back: Firewall's guard while calls are open (their events, and for Responses what follows them): the relay
- * ends a stream whose guard holds more. A held call can be neither judged nor let out unjudged before it ends, and the
- * client, sent nothing meanwhile, holds back nothing: a provider streaming a call without end (a tenant's custom
- * provider can) filled the gateway's memory at the link's speed. Real calls are far smaller: 128k output tokens of
+ * The most of one streamed answer held back: by Firewall's guard while calls are open (their events, and for Responses
+ * what follows them) — the relay ends a stream whose guard holds more. A held call can be neither judged nor let out
+ * unjudged before it ends, and the client, sent nothing meanwhile, holds back nothing: a provider streaming a call
+ * without end (a tenant's custom provider can) filled the gateway's memory at the link's speed. Real calls are far smaller: 128k output tokens of
  * arguments streamed a token a delta are ~32 MB of chat events. A translated stream keeps no more of one answer
  * (StreamTranslation.held, counted in characters): docs/decisions/translation.md, "What a translated stream keeps".
  */

@@ -9,7 +9,7 @@ import { eventFrame, eventStreamCodec } from '../formats/bedrock.ts';
 import { MIN_FRAME_BYTES } from '../event-stream-meter.ts';
 import { obj, parseJson } from '../formats/types.ts';
 import type { Json } from '../translate/json.ts';
-import { callBlockedText, heldAfter, judged, streamGuard, type ToolCallGuard } from './tool-calls.ts';
+import { callBlockedText, CountingGuard, judged, streamGuard, type ToolCallGuard } from './tool-calls.ts';
 
 /** A decoded event frame: its `:event-type` and its body's text; undefined for an exception frame or a torn one. */
 function eventOf(frame: Buffer): { type: string; body: string } | undefined {
@@ -25,33 +25,14 @@ function eventOf(frame: Buffer): { type: string; body: string } | undefined {
 }
 
 /** Screens an event stream frame by frame (the stream meter relays whole frames; a partial one waits for its end). */
-abstract class FrameGuard implements ToolCallGuard {
+abstract class FrameGuard extends CountingGuard {
   #pending: Buffer | undefined;
-  #held = 0;
-  protected readonly policies: readonly CompiledPolicy[];
-  protected readonly noted: FirewallFinding[];
-
-  constructor(policies: readonly CompiledPolicy[], noted: FirewallFinding[]) {
-    this.policies = policies;
-    this.noted = noted;
-  }
 
   get sequenceShift(): number {
     return 0;
   }
 
-  get held(): number {
-    return this.#held;
-  }
-
-  push(bytes: Buffer | undefined): Buffer | undefined {
-    if (!bytes) return undefined;
-    const out = this.#screen(bytes);
-    this.#held = heldAfter(this.#held, this.holding(), bytes.length, out);
-    return out;
-  }
-
-  #screen(bytes: Buffer): Buffer | undefined {
+  protected screen(bytes: Buffer): Buffer | undefined {
     const data = this.#pending ? Buffer.concat([this.#pending, bytes]) : bytes;
     this.#pending = undefined;
     const out: Buffer[] = [];
@@ -81,9 +62,6 @@ abstract class FrameGuard implements ToolCallGuard {
 
   /** One whole frame → the frames to send now. */
   protected abstract frame(frame: Buffer): Buffer[];
-
-  /** Whether frames are held now (a call open). */
-  protected abstract holding(): boolean;
 
   /** The stream ended: what is left to send. */
   protected finish(): Buffer[] {

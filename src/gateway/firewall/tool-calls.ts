@@ -305,23 +305,10 @@ export interface ToolCallGuard {
 }
 
 /**
- * A guard's held bytes after a push (`taken` in, `given` out). Counted only while something is held, and dropped to 0
- * once nothing is: a blocked call's text, shorter than the call, cannot add up over a long stream.
+ * What every guard shares, SSE (StreamGuard) or AWS frames (event-stream.ts): its policies, where findings go, and
+ * the count of what it holds, which the relay bounds.
  */
-export function heldAfter(held: number, holding: boolean, taken: number, given: Buffer | undefined): number {
-  return holding ? Math.max(0, held + taken - (given?.length ?? 0)) : 0;
-}
-
-/** Screens a stream in the client's format, event by event. */
-export abstract class StreamGuard implements ToolCallGuard {
-  readonly #decoder = new StringDecoder('utf8');
-  /**
-   * The unfinished event's text, in the pieces it came in: joined only when an end arrives, so an event arriving in
-   * many reads is copied once, not once per read.
-   */
-  #pending: string[] = [];
-  /** Its last three characters, which may begin an end (`\r\n\r\n`) the next read completes. */
-  #tail = '';
+export abstract class CountingGuard implements ToolCallGuard {
   /** Where findings go as calls are judged (the request's, for the access line). */
   protected readonly noted: FirewallFinding[];
   protected readonly policies: readonly CompiledPolicy[];
@@ -336,15 +323,38 @@ export abstract class StreamGuard implements ToolCallGuard {
     return this.#held;
   }
 
-  /** The bytes to send of what was received: complete events, held calls kept back. */
+  /**
+   * The bytes to send of what was received. What it holds is counted only while something is held, and dropped to 0
+   * once nothing is: a blocked call's text, shorter than the call, cannot add up over a long stream.
+   */
   push(bytes: Buffer | undefined): Buffer | undefined {
     if (!bytes) return undefined;
-    const out = this.#screen(bytes);
-    this.#held = heldAfter(this.#held, this.holding(), bytes.length, out);
+    const out = this.screen(bytes);
+    this.#held = this.holding() ? Math.max(0, this.#held + bytes.length - (out?.length ?? 0)) : 0;
     return out;
   }
 
-  #screen(bytes: Buffer): Buffer | undefined {
+  abstract end(): Buffer | undefined;
+  abstract get sequenceShift(): number;
+  /** What was received → the bytes to send now. */
+  protected abstract screen(bytes: Buffer): Buffer | undefined;
+  /** Whether anything is held now (a call open). */
+  protected abstract holding(): boolean;
+}
+
+/** Screens a stream in the client's format, event by event. */
+export abstract class StreamGuard extends CountingGuard {
+  readonly #decoder = new StringDecoder('utf8');
+  /**
+   * The unfinished event's text, in the pieces it came in: joined only when an end arrives, so an event arriving in
+   * many reads is copied once, not once per read.
+   */
+  #pending: string[] = [];
+  /** Its last three characters, which may begin an end (`\r\n\r\n`) the next read completes. */
+  #tail = '';
+
+  /** Complete events, held calls kept back. */
+  protected screen(bytes: Buffer): Buffer | undefined {
     const text = this.#decoder.write(bytes);
     EVENT_END.lastIndex = 0;
     searchedChars += this.#tail.length + text.length;
@@ -392,7 +402,6 @@ export abstract class StreamGuard implements ToolCallGuard {
 
   /** One complete event → the text to send now. */
   protected abstract event(e: SseEvent): string;
-  /** Whether events are held now (a call open). */
   protected holding(): boolean {
     return false;
   }
