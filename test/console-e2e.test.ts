@@ -1015,6 +1015,9 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
         return await poll('its capture', async () => (await api('GET', `/usage/requests/${requestId}/capture`)).status === 200 ? sent : undefined, 3_000).catch(() => undefined);
       });
       const requestId = response.headers.get('ngrok-aig-request-id')!;
+      // Captures and usage events are written apart (each in its own batches): the Logs page lists the request once
+      // its usage is stored, which under load can come after its capture.
+      await poll('its usage', async () => (await api('GET', `/usage/requests/${requestId}`)).status === 200 || undefined);
       await go(page, '#/logs', 'Logs');
       const row = page.locator(`tr[data-request-id="${requestId}"]`);
       await row.waitFor();
