@@ -23,7 +23,7 @@ import { balanceAndLapse, balancePico } from './store/credits.ts';
 import { startStateChangesPruning } from './store/state-changes.ts';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { readFileSync } from 'node:fs';
-import { metricsAccess, METRICS_REFUSALS } from './http/metrics-access.ts';
+import { metricsAccess, METRICS_HEADERS, METRICS_REFUSALS } from './http/metrics-access.ts';
 
 export type Plane = 'gateway' | 'api';
 
@@ -136,9 +136,9 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
       const access = metricsAccess(request.raw, config.observability.metricsToken);
       if (access !== 'allowed') {
         const { status, text, headers } = METRICS_REFUSALS[access];
-        return reply.code(status).headers(headers).type('text/plain').send(text);
+        return reply.code(status).headers({ ...headers, ...METRICS_HEADERS }).type('text/plain').send(text);
       }
-      return reply.type(registry.contentType).send(await registry.metrics());
+      return reply.headers(METRICS_HEADERS).type(registry.contentType).send(await registry.metrics());
     });
   };
   if (planes.includes('api')) {

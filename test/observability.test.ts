@@ -392,6 +392,11 @@ describe('metrics access (sqlite)', () => {
         const ok = await fetch(url, { headers: { authorization: 'Bearer scrape-me' } });
         assert.equal(ok.status, 200, url);
         assert.match(await ok.text(), /tollgate_requests_in_flight/);
+        // Series name tenants' models and balances: never sniffed into a page by a browser, never kept by a cache.
+        for (const r of [ok, await fetch(url)]) {
+          assert.equal(r.headers.get('x-content-type-options'), 'nosniff', url);
+          assert.equal(r.headers.get('cache-control'), 'no-store', url);
+        }
       }
     } finally {
       await h.close();

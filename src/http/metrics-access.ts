@@ -42,6 +42,12 @@ export function metricsAccess(req: IncomingMessage, token: string | undefined): 
   return sent.length === expected.length && timingSafeEqual(sent, expected) ? 'allowed' : 'unauthorized';
 }
 
+/**
+ * On every /metrics answer, as on the gateway's and the console's: text that names tenants' models and keys' labels
+ * must never be sniffed by a browser into a page.
+ */
+export const METRICS_HEADERS: Readonly<Record<string, string>> = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' };
+
 /** `headers`: a 401's challenge (RFC 9110 §11.6.1). */
 export const METRICS_REFUSALS: Record<Exclude<MetricsAccess, 'allowed'>, { status: number; text: string; headers: Record<string, string> }> = {
   unauthorized: { status: 401, text: 'Send TOLLGATE_METRICS_TOKEN as "Authorization: Bearer <token>".\n', headers: { 'www-authenticate': 'Bearer realm="metrics"' } },

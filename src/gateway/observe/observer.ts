@@ -4,7 +4,7 @@
 // attempt). Everything costly — metric updates, span attributes, the access-log line — happens in
 // `finished`, which runs after the answer is complete, off the client's critical path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { metricsAccess, METRICS_REFUSALS } from '../../http/metrics-access.ts';
+import { metricsAccess, METRICS_HEADERS, METRICS_REFUSALS } from '../../http/metrics-access.ts';
 import type { Logger } from 'pino';
 import type { Candidate } from '../../domain/resolve.ts';
 import { streamsAnswer } from '../../domain/request-shape.ts';
@@ -322,16 +322,16 @@ export class GatewayObserver {
     const access = metricsAccess(req, this.#metricsToken);
     if (access !== 'allowed') {
       const { status, text, headers } = METRICS_REFUSALS[access];
-      res.writeHead(status, { ...headers, 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) });
+      res.writeHead(status, { ...headers, ...METRICS_HEADERS, 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) });
       res.end(text);
       return;
     }
     const registry = this.metrics.registry;
     registry.metrics().then((text) => {
-      res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
+      res.writeHead(200, { ...METRICS_HEADERS, 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
       res.end(text);
     }, () => {
-      res.writeHead(500, { 'content-length': 0 });
+      res.writeHead(500, { ...METRICS_HEADERS, 'content-length': 0 });
       res.end();
     });
   }
