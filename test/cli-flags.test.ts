@@ -74,6 +74,9 @@ test('a server flag refused for its value is named as typed, not as the TOLLGATE
 test('an admin command missing what it needs says what, in one line, before opening the database', () => {
   refusedBeforeAnythingIsOpened([
     [['credits', 'grant', '--account', 'acct_x'], '--cents is required: the grant in US cents, from 1 to 1000000000000'],
+    [['accounts', 'create'], '--name is required'],
+    [['accounts', 'create', '--name', '  '], '--name must not be blank'],
+    [['accounts', 'create', '--name', 'é'.repeat(256)], '--name is at most 255 characters'],
     [['usage', 'import', '--file', 'missing.jsonl'], 'cannot read --file "missing.jsonl": no such file'],
     [['usage', 'import', '--file', '.'], 'cannot read --file ".": it is a directory'],
   ]);

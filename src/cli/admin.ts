@@ -37,7 +37,10 @@ export async function accounts(args: string[]): Promise<void> {
   }
   if (sub !== 'create') throw new Error('usage: tollgate accounts create --name NAME | tollgate accounts list');
   const { values } = parseArgs({ args: joinNegativeNumbers(rest), options: { name: { type: 'string' }, ...dbOption }, strict: true });
-  if (!values.name) throw new Error('--name is required');
+  if (values.name === undefined) throw new Error('--name is required');
+  // As the console and the usage API show it: a name a person can read, within what the contract allows for names.
+  if (values.name.trim() === '') throw new Error('--name must not be blank');
+  if ([...values.name].length > 255) throw new Error('--name is at most 255 characters');
   const store = await openStore(databaseUrl(values['database-url']), { silentConnectionMs: databaseSilenceMsFrom(), existing: true });
   try {
     const created = await createAccount(store.db, values.name);
