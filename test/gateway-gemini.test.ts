@@ -1066,6 +1066,24 @@ describe('Gemini\'s API on models that do not serve it: translated to chat compl
     assert.equal(h.fake.requests.length, sent, 'nothing was sent');
   });
 
+  test('an image Claude cannot take (a phone\'s HEIC photo) is refused before any call naming its type; an SVG reaches Claude as its source, a text document; a chat model gets either as an image', async () => {
+    const call = (model: string, mimeType: string, data: string) => gw(h, `/v1beta/models/${model}:generateContent`, { headers: { 'x-goog-api-key': token }, body: {
+      contents: [{ role: 'user', parts: [{ text: 'What is this?' }, { inlineData: { mimeType, data } }] }],
+    } });
+    const sent = h.fake.requests.length;
+    const refused = await call('claude-sonnet-4-6', 'image/heic', 'AAAAGGZ0eXBoZWlj');
+    assert.equal(refused.status, 400, refused.text);
+    assert.match(refused.json().error.message, /^ERR_NGROK_27226: .*an image of type "image\/heic", which Claude and Bedrock's Converse cannot take \(they read JPEG, PNG, GIF and WebP images\)/);
+    assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg"><rect width="4" height="4" fill="blue"/></svg>';
+    const carried = await call('claude-sonnet-4-6', 'image/svg+xml', Buffer.from(svg).toString('base64'));
+    assert.equal(carried.status, 200, carried.text);
+    assert.deepEqual((lastUpstream().body!.messages as { content: unknown[] }[])[0]!.content[1], { type: 'document', source: { type: 'text', media_type: 'text/plain', data: svg } });
+    const chat = await call('gpt-4o', 'image/heic', 'AAAAGGZ0eXBoZWlj');
+    assert.equal(chat.status, 200, chat.text);
+    assert.deepEqual((lastUpstream().body!.messages as { content: unknown[] }[])[0]!.content[1], { type: 'image_url', image_url: { url: 'data:image/heic;base64,AAAAGGZ0eXBoZWlj' } });
+  });
+
   test('a text file (inlineData text/*) reaches Claude as a text document of its UTF-8 text; to a chat model, and not UTF-8, it is refused, never dropped', async () => {
     const call = (model: string, mimeType: string, data: string) => gw(h, `/v1beta/models/${model}:generateContent`, { headers: { 'x-goog-api-key': token }, body: {
       contents: [{ role: 'user', parts: [{ text: 'Summarise these notes.' }, { inlineData: { mimeType, data } }] }],

@@ -510,6 +510,42 @@ describe('translation: Responses requests served over chat completions and Messa
       (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27226.*file Anthropic Messages cannot read/.test(e.message), 'a zip is still refused');
   });
 
+  test('a conversation begun on OpenAI with its hosted tools (web search, image generation, MCP) goes on to Claude as text and the generated image; a compaction item, which only OpenAI reads, is refused naming it, nothing sent', async () => {
+    const input = [
+      { role: 'user', content: 'Search the weather and draw it.' },
+      { type: 'web_search_call', id: 'ws_1', status: 'completed', action: { type: 'search', query: 'paris weather' } },
+      { type: 'image_generation_call', id: 'ig_1', status: 'completed', result: 'iVBORw0KGgo' },
+      { type: 'mcp_call', id: 'mc_1', server_label: 'cal', name: 'add', arguments: '{}', output: 'Added.' },
+      { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Sunny; drawn and noted.' }] },
+      { role: 'user', content: 'Thanks. Brighter?' },
+    ] as unknown as OpenAI.Responses.ResponseInput;
+    const response = await openai.responses.create({ model: 'claude-haiku-4-5', input });
+    assert.equal(response.status, 'completed');
+    // Two assistant turns in a row, as Messages takes them (it joins them).
+    assert.deepEqual((lastUpstream().body!.messages as unknown[]).slice(1, 5), [
+      { role: 'assistant', content: [{ type: 'text', text: '[Searched the web (ws_1):] {"type":"search","query":"paris weather"}\n[Generated an image (ig_1)]' }] },
+      { role: 'user', content: [{ type: 'text', text: 'Image generated (ig_1):' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo' } }] },
+      { role: 'assistant', content: [{ type: 'text', text: '[Called "add" on the MCP server "cal" (mc_1):] {}\n[Output:] Added.' }] },
+      { role: 'assistant', content: [{ type: 'text', text: 'Sunny; drawn and noted.' }] },
+    ]);
+    const sent = h.fake.requests.length;
+    for (const model of ['local:local-llm', 'claude-haiku-4-5']) {
+      await assert.rejects(openai.responses.create({ model, input: [{ type: 'compaction', id: 'cmp_1', encrypted_content: 'gAAAAB' }, { role: 'user', content: 'go on' }] as unknown as OpenAI.Responses.ResponseInput }),
+        (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27226.*"compaction" item, the earlier conversation compacted and encrypted by OpenAI/.test(e.message), model);
+    }
+    assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+  });
+
+  test('a Responses image Claude cannot take (HEIC) is refused before any call naming its type; a chat model gets it', async () => {
+    const input = [{ role: 'user' as const, content: [{ type: 'input_text' as const, text: 'What is this?' }, { type: 'input_image' as const, image_url: 'data:image/heic;base64,AAAAGGZ0eXBoZWlj', detail: 'auto' as const }] }];
+    const sent = h.fake.requests.length;
+    await assert.rejects(openai.responses.create({ model: 'claude-haiku-4-5', input }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && /ERR_NGROK_27226.*an image of type "image\/heic", which Claude and Bedrock's Converse cannot take/.test(e.message));
+    assert.equal(h.fake.requests.length, sent, 'nothing was sent');
+    await openai.responses.create({ model: 'local:local-llm', input });
+    assert.deepEqual((lastUpstream().body!.messages as { content: unknown[] }[])[0]!.content[1], { type: 'image_url', image_url: { url: 'data:image/heic;base64,AAAAGGZ0eXBoZWlj', detail: 'auto' } });
+  });
+
   test('a conversation begun on OpenAI with its shell and computer tools goes on to a chat model and to Claude: the calls as the assistant\'s text, the outputs (the screenshot as an image) as the user\'s, not refused', async () => {
     const png = 'data:image/png;base64,iVBORw0K';
     const input = [

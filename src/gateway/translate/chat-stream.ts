@@ -68,6 +68,8 @@ export abstract class FromChatStream implements StreamTranslation {
   protected reasoning(_piece: string): void {}
   /** The answer's signed reasoning, whole (`reasoning_details`: chat-via-messages.ts writes Claude's in the finish chunk). */
   protected reasoningDetails(_details: Json[]): void {}
+  /** Citations of the text (`delta.annotations`, OpenAI's search models): left out unless the client's format has a place for them. */
+  protected annotations(_annotations: unknown): void {}
   /** One tool-call piece: `index`, and `id`/`function.name` when it opens the call, `function.arguments` pieces. */
   protected abstract toolCall(call: Json): void;
   protected abstract finishReason(reason: string): void;
@@ -153,6 +155,7 @@ export abstract class FromChatStream implements StreamTranslation {
     const text = chatText(delta?.content);
     if (text !== '') this.text(text);
     if (delta && typeof delta.refusal === 'string' && delta.refusal !== '') this.refusal(delta.refusal);
+    if (Array.isArray(delta?.annotations)) this.annotations(delta.annotations);
     if (Array.isArray(delta?.tool_calls)) {
       for (const call of delta.tool_calls) {
         const c = obj(call);

@@ -454,3 +454,41 @@ test('a text file whose data URL names its charset (a spreadsheet\'s Windows-125
   }
   assert.match(untranslatableReason('chat-completions', body(`data:text/csv;charset=x-unknown;base64,${latin}`), 'messages') ?? '', /cannot read/);
 });
+
+test('an image of a type Claude and Converse cannot take (HEIC, BMP, TIFF) is refused before any call on every way to Claude, naming its type; an SVG goes as a text document of its source; the four types pass', () => {
+  const image = (url: string, role = 'user') => ({ model: 'claude-sonnet-4-5', messages: role === 'tool'
+    ? [{ role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'draw', arguments: '{}' } }] }, { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: 'Drawn.' }, { type: 'image_url', image_url: { url } }] }]
+    : [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url } }] }] });
+  for (const type of ['image/heic', 'image/bmp', 'image/tiff', 'image/avif']) {
+    for (const target of ['messages', 'invoke', 'converse'] as const) {
+      for (const role of ['user', 'tool']) {
+        assert.match(untranslatableReason('chat-completions', image(`data:${type};base64,AAAA`, role), target) ?? '', new RegExp(`an image of type "${type}", which Claude and Bedrock's Converse cannot take \\(they read JPEG, PNG, GIF and WebP images\\)`), `${type} ${target} ${role}`);
+      }
+    }
+  }
+  for (const type of ['image/png', 'image/jpeg', 'image/jpg', 'image/gif', 'image/webp', 'IMAGE/PNG']) assert.equal(untranslatableReason('chat-completions', image(`data:${type};base64,AAAA`), 'converse'), undefined, type);
+  // An image by URL: its type is the fetcher's to learn.
+  assert.equal(untranslatableReason('chat-completions', image('https://example.com/photo.heic'), 'messages'), undefined);
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg"><circle r="4" fill="red"/></svg>';
+  const sent = image(`data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`);
+  assert.equal(untranslatableReason('chat-completions', sent, 'messages'), undefined);
+  assert.equal(untranslatableReason('chat-completions', sent, 'converse'), undefined, 'in a user turn Converse takes it as a txt document');
+  const { body } = chatViaMessages.request(sent, plan('claude-sonnet-4-5'));
+  assert.deepEqual((body.messages as { content: unknown[] }[])[0]!.content[1], { type: 'document', source: { type: 'text', media_type: 'text/plain', data: svg } });
+  // In a tool result it is a document, which Converse's tool results take none of; Messages' do.
+  const inTool = image(`data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`, 'tool');
+  assert.equal(untranslatableReason('chat-completions', inTool, 'messages'), undefined);
+  assert.match(untranslatableReason('chat-completions', inTool, 'converse') ?? '', /SVG image in a tool message.*Converse takes no document in a tool result/);
+  // A compressed SVG (.svgz) is no text: refused, named.
+  assert.match(untranslatableReason('chat-completions', image(`data:image/svg+xml;base64,${Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0xff]).toString('base64')}`), 'messages') ?? '', /image of type "image\/svg\+xml".*nor read as its source text/);
+});
+
+test('a chat file given by its file_id alone is refused for Claude saying the id is the client\'s provider\'s, which Claude cannot read, not that the file is unreadable', () => {
+  const body = { messages: [{ role: 'user', content: [{ type: 'text', text: 'Summarise.' }, { type: 'file', file: { file_id: 'file-abc123' } }] }] };
+  for (const target of ['messages', 'invoke', 'converse'] as const) {
+    const reason = untranslatableReason('chat-completions', body, target) ?? '';
+    assert.match(reason, /file by "file_id" \("file-abc123"\): file ids are issued by the client's provider \(OpenAI's Files API\).*which Claude cannot read; send the file's data \("file_data"\) instead/, target);
+  }
+  // Data beside the id carries the file.
+  assert.equal(untranslatableReason('chat-completions', { messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-abc123', file_data: 'data:application/pdf;base64,JVBERi0x' } }] }] }, 'messages'), undefined);
+});

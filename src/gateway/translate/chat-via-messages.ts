@@ -10,7 +10,7 @@ import type { StreamTranslation, TranslatedRequest, Translator } from './types.t
 import { effortFor, fittedOutputLimit } from './output-limit.ts';
 import { isObjectSchema, objects, quotedPartType, toolInput, type Json } from './json.ts';
 import { openaiError } from './openai-error.ts';
-import { fileText, parseDataUrl } from './data-url.ts';
+import { fileText, isTextMediaType, parseDataUrl, type DataUrl } from './data-url.ts';
 
 const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'temperature', 'top_p', 'stream', 'stream_options', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'response_format', 'reasoning_effort', 'thinking']);
 
@@ -60,11 +60,17 @@ export function readableFile(fileData: unknown): { mediaType: string; base64: st
 /**
  * Why a request with files cannot go to Messages, if it cannot: a file Messages cannot read (a Word document, a
  * spreadsheet, one stored at OpenAI) would be left out, and the model would answer without it. `files` are the
- * request's file parts, as `{file_data}` (a URL-given file is carried as a URL document, so it passes).
+ * request's file parts, as `{file_data}` (a URL-given file is carried as a URL document, so it passes). A file given
+ * by its `file_id` alone is named as such: the id is one the client's provider issued (OpenAI's Files API), which no
+ * other provider can read — the generic wording had the client look for a fault in a file it never sent.
  */
 export function unreadableFileReason(files: readonly Json[]): string | undefined {
   const unreadable = files.find((f) => typeof f.file_url !== 'string' && readableFile(f.file_data) === undefined);
-  return unreadable ? 'it sends a file Anthropic Messages cannot read (only PDFs, and text files in UTF-8 or in the charset their data URL names, given as data or by URL; text is text/*, JSON, XML, YAML, CSV or source code); send its text instead' : undefined;
+  if (!unreadable) return undefined;
+  if (typeof unreadable.file_id === 'string' && typeof unreadable.file_data !== 'string') {
+    return `it sends a file by "file_id" ("${unreadable.file_id.slice(0, 64)}"): file ids are issued by the client's provider (OpenAI's Files API) and name files stored there, which Claude cannot read; send the file's data ("file_data") instead`;
+  }
+  return 'it sends a file Anthropic Messages cannot read (only PDFs, and text files in UTF-8 or in the charset their data URL names, given as data or by URL; text is text/*, JSON, XML, YAML, CSV or source code); send its text instead';
 }
 
 /** Audio (chat's and Responses' `input_audio` parts): Claude takes none, so it has no block in Messages. */
@@ -119,13 +125,59 @@ function imageType(mediaType: string): string {
   return type === 'image/jpg' ? 'image/jpeg' : type;
 }
 
+/** The image types Claude reads — and Bedrock's Converse, whose `image.format` is one of the four. */
+const CLAUDE_IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+
+/** An image given as data in a type Claude reads not as an image but as text (SVG): its source, else undefined. */
+function imageSource(image: DataUrl): string | undefined {
+  return CLAUDE_IMAGE_TYPES.has(imageType(image.mediaType)) ? undefined : fileText(image);
+}
+
+/**
+ * Why an image given as data (a data URL: chat's `image_url`, Responses' `input_image`, Gemini's `inlineData` as
+ * translate/gemini-via-chat.ts writes it) cannot reach Claude, nor Converse's models after it, naming its type, if
+ * it cannot: both take JPEG, PNG, GIF and WebP alone, and Anthropic's 400 came only after the attempt (a HEIC photo
+ * from a phone, a BMP, a TIFF). An image in a text format — SVG, XML — goes as a text document of its source
+ * (`block`), which Claude reads as it reads a `.svg` file; one whose bytes are not text (a compressed `.svgz`) is
+ * refused too. An image by URL passes: its type is known only to whoever fetches it.
+ */
+export function unsendableImageReason(url: string): string | undefined {
+  const image = parseDataUrl(url);
+  if (!image) return undefined;
+  const type = imageType(image.mediaType);
+  if (CLAUDE_IMAGE_TYPES.has(type) || imageSource(image) !== undefined) return undefined;
+  const text = isTextMediaType(type) ? ', nor read as its source text (its bytes are not text in UTF-8 or the charset its data URL names)' : '';
+  return `it sends an image of type "${type.slice(0, 100)}", which Claude and Bedrock's Converse cannot take (they read JPEG, PNG, GIF and WebP images)${text}; convert it to one of those`;
+}
+
+/** Whether an image's data URL goes to Claude as its source text (SVG: `block`), not as an image. */
+export function goesAsSource(url: string): boolean {
+  const image = parseDataUrl(url);
+  return image !== undefined && imageSource(image) !== undefined;
+}
+
+/** The first chat image given as data that cannot reach Claude (`unsendableImageReason`), in user and tool messages. */
+export function unsendableChatImageReason(messages: unknown): string | undefined {
+  for (const m of objects(messages)) {
+    for (const p of objects(m.content)) {
+      const url = p.type === 'image_url' ? (typeof p.image_url === 'string' ? p.image_url : obj(p.image_url)?.url) : undefined;
+      const reason = typeof url === 'string' ? unsendableImageReason(url) : undefined;
+      if (reason !== undefined) return reason;
+    }
+  }
+  return undefined;
+}
+
 /** A chat content part as a Messages block: text, an image (a data URL or a URL), a PDF or text file. */
 function block(part: Json): Json | undefined {
   if (part.type === 'text' && typeof part.text === 'string') return { type: 'text', text: part.text };
   const url = typeof part.image_url === 'string' ? part.image_url : obj(part.image_url)?.url;
   if (part.type === 'image_url' && typeof url === 'string') {
     const data = parseDataUrl(url);
-    return data ? { type: 'image', source: { type: 'base64', media_type: imageType(data.mediaType), data: data.base64 } } : { type: 'image', source: { type: 'url', url } };
+    if (!data) return { type: 'image', source: { type: 'url', url } };
+    // SVG is its source to Claude, which takes no such image (unsendableImageReason refused any other type before).
+    const source = imageSource(data);
+    return source !== undefined ? { type: 'document', source: { type: 'text', media_type: 'text/plain', data: source } } : { type: 'image', source: { type: 'base64', media_type: imageType(data.mediaType), data: data.base64 } };
   }
   // A file by URL reaches here only from a Responses request (composed.ts): Messages takes it as a URL document.
   const fileUrl = obj(part.file)?.file_url;

@@ -413,3 +413,19 @@ test('a built-in tool\'s call and output (`toolCall`, `toolResponse`: Google Sea
     { role: 'user', content: 'By how much?' },
   ]);
 });
+
+test('a Gemini image Claude cannot take (HEIC, HEIF: types Gemini reads) is refused on every way to Claude naming its type, in a turn or a function response; a chat model gets it; an SVG reaches Claude as its source', () => {
+  const heic = { inlineData: { mimeType: 'image/heic', data: 'AAAA' } };
+  for (const parts of [[{ text: 'What is it?' }, heic], [{ functionResponse: { name: 'snap', response: {}, parts: [heic] } }]]) {
+    const body = { contents: [{ role: 'user', parts }] };
+    for (const target of ['messages', 'invoke', 'converse'] as const) assert.match(untranslatableReason('generate-content', body, target) ?? '', /image of type "image\/heic", which Claude and Bedrock's Converse cannot take/, target);
+    assert.equal(untranslatableReason('generate-content', body, 'chat-completions'), undefined);
+  }
+  assert.match(untranslatableReason('stream-generate-content', { contents: [{ parts: [{ inline_data: { mime_type: 'image/heif', data: 'AAAA' } }] }] }, 'messages') ?? '', /"image\/heif"/);
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg"/>';
+  const body = { contents: [{ role: 'user', parts: [{ inlineData: { mimeType: 'image/svg+xml', data: Buffer.from(svg).toString('base64') } }] }] };
+  assert.equal(untranslatableReason('generate-content', body, 'messages'), undefined);
+  const claude = resolveCandidates({ model: 'claude-sonnet-4-5', models: undefined, format: 'gemini', surface: 'generate-content' }, catalog, snapshot())[0]!;
+  const { body: sent } = translatorFor({ format: 'gemini', surface: 'generate-content' }, claude.surface)!.request(body, { candidate: claude, keySource: 'user', credential: 'k' });
+  assert.deepEqual((sent.messages as { content: unknown }[])[0]!.content, [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: svg } }]);
+});

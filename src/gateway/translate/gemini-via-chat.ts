@@ -10,6 +10,7 @@ import { openaiUsage } from '../formats/openai.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
 import { obj } from '../formats/types.ts';
 import { FromChatStream } from './chat-stream.ts';
+import { unsendableImageReason } from './chat-via-messages.ts';
 import { fileText, parseDataUrl } from './data-url.ts';
 import { answerToolInput, chatReasoning, chatText, invalidToolArguments, jsonSchemaFormat, objects, providerMessage, sealedReasoning, toolArgumentsProblem, uniqueCallId, unsealedReasoning, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, chatStops, fittedOutputLimit, overMessages } from './output-limit.ts';
@@ -116,6 +117,9 @@ export function geminiUntranslatableReason(body: Json, messages: boolean): strin
           : 'it sends inline data chat completions cannot carry (only images, PDFs and WAV or MP3 audio go to this model)';
       }
       if (messages && placed.some((p) => p?.type === 'input_audio')) return 'it sends audio ("inlineData"), which Anthropic Messages cannot carry (Claude takes no audio); send its transcript as text instead';
+      // An image Claude cannot take (HEIC and HEIF, which Gemini reads; BMP, TIFF) is named by its type.
+      const image = messages ? placed.map((p) => obj(p?.image_url)?.url).map((url) => (typeof url === 'string' ? unsendableImageReason(url) : undefined)).find((reason) => reason !== undefined) : undefined;
+      if (image !== undefined) return image;
     }
   }
   return undefined;

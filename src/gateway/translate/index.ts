@@ -2,7 +2,7 @@
 // (domain/resolve.ts picks a translated surface only when the model serves no native one).
 import type { ApiFormat, ApiSurface, CatalogModel, SurfaceSpec } from '../../catalog/types.ts';
 import type { Untranslatable } from '../../domain/resolve.ts';
-import { AUDIO_REASON, chatViaMessages, legacyFunctionsReason, malformedChatPartReason, unplacedPartReason, unreadableFileReason } from './chat-via-messages.ts';
+import { AUDIO_REASON, chatViaMessages, legacyFunctionsReason, malformedChatPartReason, unplacedPartReason, unreadableFileReason, goesAsSource, unsendableChatImageReason, unsendableImageReason } from './chat-via-messages.ts';
 import { FILE_BY_URL_REASON, fileByUrl, itemParts, storedStateReason } from './stored-items.ts';
 import { objects, type Json } from './json.ts';
 import { num, obj } from '../formats/types.ts';
@@ -175,10 +175,10 @@ export function untranslatableReason(client: ApiSurface, body: Record<string, un
   if (client === 'responses') {
     return storedStateReason(body)
       ?? (target === 'chat-completions' && fileByUrl(body.input) ? FILE_BY_URL_REASON : undefined)
-      ?? (target === 'messages' ? unreadableFileReason(responsesFiles(body.input)) ?? (responsesAudio(body.input) ? AUDIO_REASON : undefined) : undefined)
+      ?? (target === 'messages' ? unreadableFileReason(responsesFiles(body.input)) ?? (responsesAudio(body.input) ? AUDIO_REASON : undefined) ?? responsesImageReason(body.input) : undefined)
       ?? (target === 'chat-completions' || target === 'messages' ? unplacedInputReason(body.input, target === 'messages' ? 'Anthropic Messages' : 'chat completions') : undefined);
   }
-  if (client === 'chat-completions') return legacyFunctionsReason(body) ?? (target === 'messages' ? unreadableFileReason(chatFiles(body.messages)) ?? unplacedPartReason(body.messages) : undefined);
+  if (client === 'chat-completions') return legacyFunctionsReason(body) ?? (target === 'messages' ? unreadableFileReason(chatFiles(body.messages)) ?? unplacedPartReason(body.messages) ?? unsendableChatImageReason(body.messages) : undefined);
   if (client === 'messages' && target === 'chat-completions') return unsendableMediaReason(body.messages);
   if (client === 'generate-content' || client === 'stream-generate-content') return geminiUntranslatableReason(body, target !== 'chat-completions');
   // Gemini's `:countTokens` and Bedrock's CountTokens are translated to a count (Anthropic's count_tokens is served
@@ -229,6 +229,17 @@ function responsesFiles(input: unknown): Json[] {
   return objects(input).flatMap((i) => objects(i.content ?? i.output).filter((p) => p.type === 'input_file'));
 }
 
+/** The first Responses image given as data that Claude cannot take (`unsendableImageReason`): in messages, tool outputs, screenshots. */
+function responsesImageReason(input: unknown): string | undefined {
+  for (const item of objects(input)) {
+    for (const part of itemParts(item)) {
+      const reason = part.type === 'input_image' && typeof part.image_url === 'string' ? unsendableImageReason(part.image_url) : undefined;
+      if (reason !== undefined) return reason;
+    }
+  }
+  return undefined;
+}
+
 /** Whether a Responses request's messages hold audio (`input_audio` parts), which chat carries and Messages cannot. */
 function responsesAudio(input: unknown): boolean {
   return objects(input).some((i) => objects(i.content).some((p) => p.type === 'input_audio'));
@@ -245,8 +256,11 @@ function chatMediaReason(messages: unknown): string | undefined {
   }));
   if (byUrl) return IMAGE_BY_URL_FOR_CONVERSE;
   if (chatFiles(messages).some((f) => typeof f.file_url === 'string')) return FILE_BY_URL_FOR_CONVERSE;
-  // Messages takes a file in a tool's result; Converse's tool results take text and images alone.
-  return objects(messages).some((m) => m.role === 'tool' && objects(m.content).some((p) => p.type === 'file')) ? 'it sends a file in a tool message, which Bedrock\'s Converse cannot take in a tool result; send its text instead' : undefined;
+  // Messages takes a file in a tool's result; Converse's tool results take text and images alone. An SVG image goes
+  // to Messages as a text document of its source (chat-via-messages.ts), so it is such a file there.
+  const toolParts = objects(messages).filter((m) => m.role === 'tool').flatMap((m) => objects(m.content));
+  if (toolParts.some((p) => p.type === 'file')) return 'it sends a file in a tool message, which Bedrock\'s Converse cannot take in a tool result; send its text instead';
+  return toolParts.some(isSourceImage) ? 'it sends an SVG image in a tool message, which goes to Bedrock\'s Converse as its source text, a document, and Converse takes no document in a tool result; send it in a user message instead' : undefined;
 }
 
 /**
@@ -256,6 +270,12 @@ function chatMediaReason(messages: unknown): string | undefined {
 function responsesMediaReason(input: unknown): string | undefined {
   const byUrl = objects(input).some((i) => itemParts(i).some((p) => p.type === 'input_image' && typeof p.image_url === 'string' && !p.image_url.startsWith('data:')));
   return byUrl ? IMAGE_BY_URL_FOR_CONVERSE : fileByUrl(input) ? FILE_BY_URL_FOR_CONVERSE : undefined;
+}
+
+/** Whether a chat part is an image given as data that goes to Claude as its source text (SVG), not as an image. */
+function isSourceImage(part: Json): boolean {
+  const url = typeof part.image_url === 'string' ? part.image_url : obj(part.image_url)?.url;
+  return part.type === 'image_url' && typeof url === 'string' && goesAsSource(url);
 }
 
 /** A chat request's `file` parts, as their `file` objects. */

@@ -81,6 +81,9 @@ test('a Messages request goes up as Converse: system, turns (consecutive ones of
 test('what Converse cannot take (an image by URL, a file id, a server tool\'s result) refuses the request before Bedrock; chat images by URL too', () => {
   assert.equal(converseUnsendableReason({ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'x' } }] }] }), undefined);
   assert.match(converseUnsendableReason({ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'https://x/y.png' } }] }] })!, /Converse cannot take \(image not given as base64 data\)/);
+  // An image of another type is named by it, not said to be missing its data.
+  assert.match(converseUnsendableReason({ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/svg+xml', data: 'PHN2Zz4=' } }] }] })!, /Converse cannot take \(an image of type "image\/svg\+xml"\)/);
+  assert.match(converseUnsendableReason({ messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0x' } }] }] }] })!, /Converse cannot take \(document in a tool result\)/);
   assert.match(converseUnsendableReason({ messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'file', file_id: 'f' } }] }] })!, /document/);
   assert.match(converseUnsendableReason({ messages: [{ role: 'assistant', content: [{ type: 'server_tool_use', id: 's', name: 'web_search', input: {} }] }] })!, /server_tool_use/);
   assert.match(untranslatableReason('chat-completions', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }, 'converse')!, /image by URL/);

@@ -86,11 +86,18 @@ export function converseUnsendableReason(body: Json): string | undefined {
     for (const b of objects(m.content)) {
       const inResult = b.type === 'tool_result' ? objects(b.content).filter((c) => c.type !== 'text' && (c.type !== 'image' || !image(c))) : [];
       if (!SENDABLE.has(String(b.type)) || (b.type === 'image' && !image(b)) || (b.type === 'document' && !document(b, 0)) || inResult.length > 0) {
-        return `it sends content Bedrock's Converse cannot take (${String(inResult[0]?.type ?? b.type)}${b.type === 'image' || b.type === 'document' ? ' not given as base64 data' : ''}); send images as base64 PNG, JPEG, GIF or WebP, documents as base64 PDF or text`;
+        return `it sends content Bedrock's Converse cannot take (${inResult[0] ? `${String(inResult[0].type)} in a tool result` : unsendable(b)}); send images as base64 PNG, JPEG, GIF or WebP, documents as base64 PDF or text`;
       }
     }
   }
   return undefined;
+}
+
+/** What of a block Converse cannot take: an image of another type is named by it (an SVG, a HEIC photo), else how it is given. */
+function unsendable(block: Json): string {
+  const source = obj(block.source);
+  if (block.type === 'image' && source?.type === 'base64') return `an image of type "${String(source.media_type).slice(0, 100)}"`;
+  return `${String(block.type)}${block.type === 'image' || block.type === 'document' ? ' not given as base64 data' : ''}`;
 }
 
 /** Turns alternate on Converse: consecutive turns of one role (a Messages request may have them) are joined. */

@@ -632,3 +632,106 @@ test('a part given only by its file_id is a stored file whatever its other sourc
   const { body } = responsesViaChat.request({ model: 'gpt-4o', input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://x/y.png', detail: null }] }] }, plan('gpt-4o'));
   assert.deepEqual((body.messages as { content: unknown }[])[0]!.content, [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }]);
 });
+
+test('a conversation begun on OpenAI with its hosted tools goes on elsewhere: web and file search, code, image generation, MCP, tool search and programs are the assistant\'s text, the generated image and the client\'s answers the user\'s; tools a search loaded are offered', () => {
+  const png = 'iVBORw0KGgo';
+  const input = [
+    { role: 'user', content: 'Find the weather, chart it, then book.' },
+    { type: 'web_search_call', id: 'ws_1', status: 'completed', action: { type: 'search', query: 'paris weather' } },
+    { type: 'file_search_call', id: 'fs_1', status: 'completed', queries: ['policy'], results: [{ filename: 'policy.md', text: 'Book refundable fares.' }] },
+    { type: 'code_interpreter_call', id: 'ci_1', status: 'completed', container_id: 'cntr', code: 'print(21*2)', outputs: [{ type: 'logs', logs: '42' }] },
+    { type: 'image_generation_call', id: 'ig_1', status: 'completed', revised_prompt: 'a sunny chart', result: png },
+    { type: 'mcp_list_tools', id: 'ml_1', server_label: 'travel', tools: [{ name: 'book', input_schema: {} }] },
+    { type: 'mcp_approval_request', id: 'mr_1', server_label: 'travel', name: 'book', arguments: '{"city":"Paris"}' },
+    { type: 'mcp_approval_response', approval_request_id: 'mr_1', approve: true },
+    { type: 'mcp_call', id: 'mc_1', server_label: 'travel', name: 'book', arguments: '{"city":"Paris"}', output: 'Booked.', approval_request_id: 'mr_1' },
+    { type: 'tool_search_call', id: 'ts_1', call_id: 'call_T1', execution: 'client', arguments: { query: 'calendar' }, status: 'completed' },
+    { type: 'tool_search_output', call_id: 'call_T1', execution: 'client', tools: [{ type: 'function', name: 'add_event', parameters: { type: 'object' } }, { type: 'web_search' }] },
+    { type: 'function_call', call_id: 'call_F1', name: 'add_event', arguments: '{}' },
+    { type: 'function_call_output', call_id: 'call_F1', output: 'Added.' },
+    { type: 'program', id: 'pg_1', call_id: 'call_G1', code: 'await add_event()', fingerprint: 'f' },
+    { type: 'program_output', id: 'po_1', call_id: 'call_G1', result: 'ok', status: 'completed' },
+    { type: 'additional_tools', role: 'developer', tools: [{ type: 'function', name: 'notify', parameters: { type: 'object' } }] },
+    { type: 'configuration_update', reasoning: { effort: 'low' } },
+    { role: 'user', content: 'Done?' },
+  ];
+  for (const target of ['chat-completions', 'messages', 'converse'] as const) assert.equal(translationRefusal('responses', { input }, target), undefined, target);
+  const { body, removed } = responsesViaChat.request({ model: 'claude-sonnet-4-5', input, reasoning: { effort: 'high' } }, plan('claude-sonnet-4-5'));
+  assert.deepEqual((body.messages as unknown[]).slice(1), [
+    { role: 'assistant', content: [
+      '[Searched the web (ws_1):] {"type":"search","query":"paris weather"}',
+      '[Searched the files (fs_1):] ["policy"]\n[Results:] [{"filename":"policy.md","text":"Book refundable fares."}]',
+      '[Ran code (ci_1):]\nprint(21*2)\n[Output:] 42',
+      '[Generated an image (ig_1): a sunny chart]',
+    ].join('\n') },
+    { role: 'user', content: [{ type: 'text', text: 'Image generated (ig_1):' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } }] },
+    { role: 'assistant', content: '[Listed the tools of the MCP server "travel":] book\n[Asked approval to call "book" on the MCP server "travel" (approval request mr_1):] {"city":"Paris"}' },
+    { role: 'user', content: [{ type: 'text', text: '[Approved the MCP call (approval request mr_1)]' }] },
+    { role: 'assistant', content: '[Called "book" on the MCP server "travel" (mc_1):] {"city":"Paris"}\n[Output:] Booked.\n[Searched the tools (call call_T1):] {"query":"calendar"}' },
+    { role: 'user', content: [{ type: 'text', text: 'Output of the tool search (call call_T1): loaded add_event, web_search' }] },
+    { role: 'assistant', content: null, tool_calls: [{ id: 'call_F1', type: 'function', function: { name: 'add_event', arguments: '{}' } }] },
+    { role: 'tool', tool_call_id: 'call_F1', content: 'Added.' },
+    { role: 'assistant', content: '[Ran a program (call call_G1):]\nawait add_event()' },
+    { role: 'user', content: [{ type: 'text', text: 'Output of the program (call call_G1):\nok' }] },
+    { role: 'user', content: 'Done?' },
+  ]);
+  // The tools the search loaded and the item added are offered (the hosted one removed, and named); the last
+  // configuration_update is the answer's effort.
+  assert.deepEqual((body.tools as { function: { name: string } }[]).map((t) => t.function.name), ['add_event', 'notify']);
+  assert.deepEqual([body.reasoning_effort, removed], ['low', ['tools']]);
+  // A model taking no effort: the update is named as not held.
+  assert.deepEqual(responsesViaChat.request({ model: 'gemini-2.5-flash', input: [{ role: 'user', content: 'x' }, { type: 'configuration_update', reasoning: { effort: 'low' } }] }, plan('gemini-2.5-flash')).removed, ['configuration_update']);
+  // A call of a custom tool a search loaded is answered as a custom_tool_call.
+  const request = { input: [{ type: 'tool_search_output', call_id: 'call_T1', tools: [{ type: 'custom', name: 'apply_patch' }] }] };
+  const answered = responsesViaChat.answer({ choices: [{ finish_reason: 'tool_calls', message: { content: null, tool_calls: [{ id: 'c9', type: 'function', function: { name: 'apply_patch', arguments: '{"input":"*** Begin Patch"}' } }] } }] }, { ...scope, keep: false, request }) as { output: Record<string, unknown>[] };
+  assert.deepEqual([answered.output[0]!.type, answered.output[0]!.input], ['custom_tool_call', '*** Begin Patch']);
+});
+
+test('an input item only OpenAI can give meaning to, or of a type the translation does not know, is refused naming it on every way, never left out: a compaction, a compaction trigger, an approved MCP call not made yet', () => {
+  const refusals: [Record<string, unknown>[], RegExp][] = [
+    [[{ type: 'compaction', id: 'cmp_1', encrypted_content: 'gAAAA' }, { role: 'user', content: 'go on' }], /"compaction" item, the earlier conversation compacted and encrypted by OpenAI, which (chat completions|Anthropic Messages) cannot read/],
+    [[{ role: 'user', content: 'hi' }, { type: 'compaction_trigger' }], /\("compaction_trigger"\), which OpenAI's Responses API alone does/],
+    [[{ type: 'mcp_approval_request', id: 'mr_1', server_label: 's', name: 'book', arguments: '{}' }, { type: 'mcp_approval_response', approval_request_id: 'mr_1', approve: true }], /approves an MCP tool call \("mcp_approval_response" to "mr_1"\), which only OpenAI's hosted MCP tool makes/],
+    [[{ role: 'user', content: 'hi' }, { type: 'hologram_call', id: 'h1' }], /input item of type "hologram_call", which (chat completions|Anthropic Messages) cannot carry/],
+    [[{ role: 'user', content: 'hi' }, { type: 'constructor' }], /input item of type "constructor"/],
+  ];
+  for (const [input, reason] of refusals) {
+    for (const target of ['chat-completions', 'messages', 'invoke', 'converse'] as const) assert.match(translationRefusal('responses', { input }, target) ?? '', reason, `${String(input.at(-1)!.type)} ${target}`);
+  }
+  // Declined, the call is not to be made: the model is told, as the client wrote it.
+  const declined = [{ type: 'mcp_approval_request', id: 'mr_1', server_label: 's', name: 'book', arguments: '{}' }, { type: 'mcp_approval_response', approval_request_id: 'mr_1', approve: false, reason: 'too dear' }];
+  assert.equal(translationRefusal('responses', { input: declined }, 'messages'), undefined);
+  const { body } = responsesViaChat.request({ model: 'claude-sonnet-4-5', input: declined }, plan('claude-sonnet-4-5'));
+  assert.deepEqual((body.messages as unknown[]).at(-1), { role: 'user', content: [{ type: 'text', text: '[Declined the MCP call (approval request mr_1): too dear]' }] });
+  // An item reference is stored state (storedStateReason), not an unknown item.
+  assert.match(translationRefusal('responses', { input: [{ id: 'msg_elsewhere' }] }, 'messages') ?? '', /stored item/);
+});
+
+test('a Responses image Claude cannot take (HEIC) is refused for Claude naming its type, in a message, a tool output or a screenshot; a chat model gets it; an SVG reaches Claude as its source', () => {
+  const heic = 'data:image/heic;base64,AAAA';
+  for (const item of [
+    { role: 'user', content: [{ type: 'input_text', text: 'What is it?' }, { type: 'input_image', image_url: heic, detail: 'auto' }] },
+    { type: 'function_call_output', call_id: 'c', output: [{ type: 'input_image', image_url: heic }] },
+    { type: 'computer_call_output', call_id: 'c', output: { type: 'computer_screenshot', image_url: heic } },
+  ]) {
+    for (const target of ['messages', 'invoke', 'converse'] as const) assert.match(translationRefusal('responses', { input: [item] }, target) ?? '', /image of type "image\/heic", which Claude and Bedrock's Converse cannot take/, `${String(item.type)} ${target}`);
+    assert.equal(translationRefusal('responses', { input: [item] }, 'chat-completions'), undefined);
+  }
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg"/>';
+  const input = [{ role: 'user', content: [{ type: 'input_image', image_url: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`, detail: 'auto' }] }];
+  assert.equal(translationRefusal('responses', { input }, 'messages'), undefined);
+  const claude = plan('claude-sonnet-4-5');
+  const { body } = translatorFor({ format: 'openai', surface: 'responses' }, claude.candidate.surface)!.request({ model: 'claude-sonnet-4-5', input }, claude);
+  assert.deepEqual((body.messages as { content: unknown[] }[])[0]!.content, [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: svg } }]);
+});
+
+test('a chat answer\'s citations (url_citation annotations) reach the Responses client as its output text annotations, buffered and streamed (each once)', () => {
+  const cite = { type: 'url_citation', url_citation: { start_index: 0, end_index: 5, title: 'Météo', url: 'https://meteo.example/paris' } };
+  const flat = { type: 'url_citation', start_index: 0, end_index: 5, title: 'Météo', url: 'https://meteo.example/paris' };
+  const answered = responsesViaChat.answer({ choices: [{ finish_reason: 'stop', message: { content: 'Sunny in Paris.', annotations: [cite] } }] }, { ...scope, keep: false }) as { output: { content: unknown[] }[] };
+  assert.deepEqual(answered.output[0]!.content, [{ type: 'output_text', text: 'Sunny in Paris.', annotations: [flat] }]);
+  const events = streamed([{ role: 'assistant', content: 'Sunny' }, { content: ' in Paris.', annotations: [cite] }, { annotations: [cite] }], 'stop');
+  assert.deepEqual(events.filter((e) => e.type === 'response.output_text.annotation.added').map((e) => [(e as Record<string, unknown>).annotation_index, (e as Record<string, unknown>).annotation]), [[0, flat]]);
+  assert.deepEqual(events.find((e) => e.type === 'response.content_part.done')!.part, { type: 'output_text', text: 'Sunny in Paris.', annotations: [flat] });
+  assert.deepEqual(events.at(-1)!.response!.output[0]!.content, [{ type: 'output_text', text: 'Sunny in Paris.', annotations: [flat] }]);
+});

@@ -7,7 +7,8 @@ import { obj, parseJson } from '../formats/types.ts';
 import { openaiUsage } from '../formats/openai.ts';
 import type { TranslatedRequest, TranslationScope, Translator } from './types.ts';
 import { randomBase62 } from '../../domain/ids.ts';
-import { itemParts, storedItems } from './stored-items.ts';
+import { storedItems } from './stored-items.ts';
+import { assistantText, isRunOutput, unplacedItemReason, userParts } from './responses-items.ts';
 import { FromChatStream, UnnamedCalls } from './chat-stream.ts';
 import { ChatToolNames, clientToolName } from './tool-names.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
@@ -42,11 +43,14 @@ function chatContent(content: unknown): unknown {
 const PLACED_PARTS = new Set(['input_text', 'output_text', 'text', 'refusal', 'input_image', 'input_audio', 'input_file']);
 
 /**
- * Why a Responses request's messages cannot go to `target` (named for the client: chat completions, Anthropic Messages),
- * if they cannot: a content part of a type the translation has no place for would be left out, and the model would
+ * Why a Responses request's input cannot go to `target` (named for the client: chat completions, Anthropic Messages),
+ * if it cannot: an item only OpenAI can give meaning to, or of a type the translation does not know
+ * (`unplacedItemReason`), or a content part of a type it has no place for, would be left out, and the model would
  * answer without it, the client never told.
  */
 export function unplacedInputReason(input: unknown, target: string): string | undefined {
+  const item = unplacedItemReason(input, target);
+  if (item !== undefined) return item;
   const part = objects(input).filter((i) => (i.type ?? 'message') === 'message').flatMap((i) => objects(i.content)).find((p) => !PLACED_PARTS.has(String(p.type)));
   if (part) return `it sends a content part of type ${quotedPartType(part.type)}, which ${target} cannot carry; send it as text instead`;
   const output = toolOutputs(input).flatMap((i) => objects(i.output)).find((p) => !OUTPUT_PARTS.has(String(p.type)));
@@ -58,41 +62,6 @@ export function unplacedInputReason(input: unknown, target: string): string | un
  * as a client echoing answer parts writes them): any other would be left out of the call's result.
  */
 const OUTPUT_PARTS = new Set(['input_text', 'output_text', 'text', 'input_image', 'input_file']);
-
-/**
- * Calls of the tools only OpenAI's models take that the client runs (Codex's local shell, the shell, apply_patch,
- * computer use), as text: their tools are removed on the way (no chat function is theirs), but a conversation begun
- * on OpenAI — a fallback's — carries their calls and outputs, and chat has no call for them. What was run is the
- * assistant's text, in the turn's message beside its calls; what it returned (below) the user's. The model's own
- * items (reasoning, its hosted tools' calls: web or file search) are its own, and left out.
- */
-const RUN_CALLS: Readonly<Record<string, (item: Json) => string>> = {
-  local_shell_call: (item) => `[Ran in the local shell (call ${String(item.call_id)}):] ${JSON.stringify(obj(item.action)?.command ?? item.action ?? null)}`,
-  shell_call: (item) => `[Ran in the shell (call ${String(item.call_id)}):] ${JSON.stringify(obj(item.action)?.commands ?? item.action ?? null)}`,
-  apply_patch_call: (item) => `[Applied a patch (call ${String(item.call_id)}):] ${JSON.stringify(item.operation ?? null)}`,
-  computer_call: (item) => `[Used the computer (call ${String(item.call_id)}):] ${JSON.stringify(item.action ?? item.actions ?? null)}`,
-};
-
-/**
- * The outputs of RUN_CALLS' calls as the user's parts, after the turn's run of tool messages (as an output whose call
- * chat never saw): what the shell printed, how the patch went, the computer's screenshot. Refused, they kept a
- * conversation begun on OpenAI from ever going on elsewhere, though chat and Messages carry text and images.
- */
-const RUN_OUTPUTS: Readonly<Record<string, (item: Json) => Json[]>> = {
-  local_shell_call_output: (item) => [text(`Output of the local shell (call ${String(item.call_id ?? item.id)}):\n${typeof item.output === 'string' ? item.output : JSON.stringify(item.output ?? null)}`)],
-  shell_call_output: (item) => [text([`Output of the shell (call ${String(item.call_id)}):`, ...objects(item.output).map(shellOutput)].join('\n'))],
-  apply_patch_call_output: (item) => [text(`Output of apply_patch (call ${String(item.call_id)}): ${String(item.status)}${typeof item.output === 'string' && item.output !== '' ? `\n${item.output}` : ''}`)],
-  computer_call_output: (item) => [text(`Output of the computer (call ${String(item.call_id)}):`), ...outputMedia(itemParts(item))],
-};
-
-const text = (value: string): Json => ({ type: 'text', text: value });
-
-/** One run of a shell call's commands: what it printed, and how it ended. */
-function shellOutput(run: Json): string {
-  const outcome = obj(run.outcome);
-  const end = outcome?.type === 'exit' ? `[exit code ${String(outcome.exit_code)}]` : outcome?.type === 'timeout' ? '[timed out]' : '';
-  return [run.stdout, typeof run.stderr === 'string' && run.stderr !== '' ? `[stderr]\n${run.stderr}` : '', end].filter((t) => typeof t === 'string' && t !== '').join('\n');
-}
 
 /** Whether an input item is a tool's output (a function's, a custom tool's): its `output` is the call's result. */
 const isToolOutput = (type: unknown): boolean => type === 'function_call_output' || type === 'custom_tool_call_output';
@@ -197,7 +166,9 @@ function chatMessages(body: Json, names: ChatToolNames, claude: boolean): Json[]
   for (const item of objects(body.input)) {
     const type = item.type ?? 'message';
     // Outputs wait with their media until the run of tool messages is over: chat wants those right after the call.
-    if (!isToolOutput(type) && RUN_OUTPUTS[String(type)] === undefined) flushMedia(messages, media);
+    if (!isToolOutput(type) && !isRunOutput(type)) flushMedia(messages, media);
+    /** What the assistant did, for a call chat has no call for (a shell's, a hosted tool's). */
+    const said = assistantText(item);
     if (type === 'message') {
       const role = item.role === 'developer' ? 'system' : item.role;
       const content = chatContent(item.content);
@@ -221,13 +192,14 @@ function chatMessages(body: Json, names: ChatToolNames, claude: boolean): Json[]
       else reasoning = details;
     } else if (isToolOutput(type) && calls.has(item.call_id)) {
       toolOutput(item, messages, media);
-    } else if (RUN_CALLS[String(type)] !== undefined) {
-      const said = RUN_CALLS[String(type)]!(item);
+    } else if (said !== undefined) {
       const last = messages.at(-1);
       if (last?.role === 'assistant' && (last.content === null || typeof last.content === 'string')) last.content = last.content ? `${last.content}\n${said}` : said;
       else messages.push({ role: 'assistant', content: said });
-    } else if (RUN_OUTPUTS[String(type)] !== undefined) {
-      media.push(...RUN_OUTPUTS[String(type)]!(item));
+      // What it made (a generated image) follows as the user's, as an output does.
+      media.push(...(userParts(item) ?? []));
+    } else if (isRunOutput(type)) {
+      media.push(...userParts(item)!);
     } else if (isToolOutput(type)) {
       // An output whose call chat never saw (Codex sends its shell's output this way): a tool message would answer
       // no call, which Claude refuses (and OpenAI too); as the user's text it still reaches the model.
@@ -235,7 +207,8 @@ function chatMessages(body: Json, names: ChatToolNames, claude: boolean): Json[]
       // Images and files it returned follow it, as a paired output's do (toolOutput).
       media.push({ type: 'text', text: `Output of tool call ${String(item.call_id)}:\n${outputTexts(item.output).join('\n')}` }, ...outputMedia(item.output));
     }
-    // Other reasoning items are the model's own, encrypted for OpenAI: another model neither needs nor accepts them.
+    // Other reasoning items are the model's own, encrypted for OpenAI: another model can read none of it, and OpenAI's
+    // own models drop earlier turns' reasoning from their context. Declarations (tools, an effort) are read by request().
   }
   flushMedia(messages, media);
   return messages;
@@ -287,7 +260,7 @@ function customTool(tool: Json, names: ChatToolNames): Json {
 
 /** The names of the request's custom tools: a chat call of one of them is answered as a `custom_tool_call`. */
 function customToolNames(request: Json | undefined): Set<string> {
-  return new Set(objects(request?.tools).filter((t) => t.type === 'custom' && typeof t.name === 'string').map((t) => t.name as string));
+  return new Set(requestTools(request).filter((t) => t.type === 'custom' && typeof t.name === 'string').map((t) => t.name as string));
 }
 
 /**
@@ -342,12 +315,12 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   if (body.stream !== undefined) out.stream = body.stream;
   if (typeof body.user === 'string') out.user = body.user;
   // Function tools map one to one, custom ones become functions; hosted tools (web search, file search, code
-  // interpreter…) run only at OpenAI.
-  const tools = objects(body.tools);
+  // interpreter…) run only at OpenAI. Tools a tool search loaded, or an item added, are the request's too.
+  const tools = requestTools(body);
   const openai = plan.candidate.provider.id === 'openai';
   const allowed = openai ? undefined : allowedNames(body.tool_choice);
-  const functionTools = tools.filter(isChatTool);
-  if (functionTools.length < tools.length) removed.push('tools');
+  const functionTools = uniqueTools(tools.filter(isChatTool));
+  if (tools.some((t) => !isChatTool(t))) removed.push('tools');
   const functions = allowed ? functionTools.filter((t) => allowed.has(String(t.name))) : functionTools;
   if (functions.length > 0) {
     out.tools = functions.map((t) => t.type === 'custom' ? customTool(t, names) : { type: 'function', function: { name: names.nameOf(t.name), ...(t.description !== undefined && t.description !== null ? { description: t.description } : {}), parameters: t.parameters ?? { type: 'object' }, ...(typeof t.strict === 'boolean' ? { strict: t.strict } : {}) } });
@@ -366,10 +339,12 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
     const verbosityLost = text?.verbosity !== undefined && text.verbosity !== null;
     if (formatLost || verbosityLost || (body.text !== null && !text)) removed.push('text');
   }
-  const effort = obj(body.reasoning)?.effort;
-  if (body.reasoning !== undefined && body.reasoning !== null) {
+  // A `configuration_update` item sets the effort from where it stands on: the last one is the effort of this answer.
+  const updated = updatedEffort(body.input);
+  const effort = updated ?? obj(body.reasoning)?.effort;
+  if ((body.reasoning !== undefined && body.reasoning !== null) || updated !== undefined) {
     if (typeof effort === 'string' && acceptsReasoningEffort(plan)) out.reasoning_effort = effort;
-    else removed.push('reasoning');
+    else removed.push(updated !== undefined ? 'configuration_update' : 'reasoning');
   }
   return names.back.size > 0 ? { body: out, removed, clientFields: CLIENT_FIELDS, toolNames: names.back } : { body: out, removed, clientFields: CLIENT_FIELDS };
 }
@@ -377,7 +352,28 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
 /** The names of a request's tools and earlier calls (ChatToolNames keeps those that fit for themselves). */
 function requestToolNames(body: Json): unknown[] {
   const called = Array.isArray(body.input) ? objects(body.input).filter((i) => i.type === 'function_call' || i.type === 'custom_tool_call') : [];
-  return [...objects(body.tools), ...called].map((t) => t.name);
+  return [...requestTools(body), ...called].map((t) => t.name);
+}
+
+/**
+ * A request's tools: its `tools`, then those its input made available — a tool search's output (`tool_search_output`:
+ * the deferred tools it loaded, which the history's calls may name) and `additional_tools` items. Chat declares
+ * tools once, for the whole request, so they are offered from the start.
+ */
+function requestTools(body: Json | undefined): Json[] {
+  const loaded = objects(body?.input).filter((i) => i.type === 'tool_search_output' || i.type === 'additional_tools').flatMap((i) => objects(i.tools));
+  return [...objects(body?.tools), ...loaded];
+}
+
+/** Tools by name, the first of each name kept: a tool search may load a tool the request already offers. */
+function uniqueTools(tools: readonly Json[]): Json[] {
+  const seen = new Set<unknown>();
+  return tools.filter((t) => !seen.has(t.name) && seen.add(t.name));
+}
+
+/** The reasoning effort the input's last `configuration_update` item sets, if one does. */
+function updatedEffort(input: unknown): unknown {
+  return objects(input).filter((i) => i.type === 'configuration_update').map((i) => obj(i.reasoning)?.effort).filter((e) => e !== undefined && e !== null).at(-1);
 }
 
 /**
@@ -425,12 +421,27 @@ function newBaseId(): string {
 /** A message's one content part: output text, or a refusal (its own part type, which `output_text` and `parse()` leave out). */
 type PartKind = 'output_text' | 'refusal';
 
-function contentPart(kind: PartKind, text: string): Json {
-  return kind === 'refusal' ? { type: 'refusal', refusal: text } : { type: 'output_text', text, annotations: [] };
+function contentPart(kind: PartKind, text: string, annotations: readonly Json[] = []): Json {
+  return kind === 'refusal' ? { type: 'refusal', refusal: text } : { type: 'output_text', text, annotations };
 }
 
-function messageItem(base: string, text: string, status: string, kind: PartKind = 'output_text'): Json {
-  return { type: 'message', id: `msg_${base}`, status, role: 'assistant', content: text === '' && status !== 'completed' ? [] : [contentPart(kind, text)] };
+function messageItem(base: string, text: string, status: string, kind: PartKind = 'output_text', annotations: readonly Json[] = []): Json {
+  return { type: 'message', id: `msg_${base}`, status, role: 'assistant', content: text === '' && status !== 'completed' ? [] : [contentPart(kind, text, annotations)] };
+}
+
+/**
+ * A chat answer's citations (`annotations`: OpenAI's search models, OpenRouter's web search) as Responses' output text
+ * annotations, of the same fields flattened (`{type: "url_citation", url_citation: {start_index, end_index, title,
+ * url}}` → `{type: "url_citation", start_index, end_index, title, url}`). They were left out, and a client showing
+ * sources showed none.
+ */
+function textAnnotations(annotations: unknown): Json[] {
+  return objects(annotations).flatMap((a) => {
+    const cite = obj(a.url_citation);
+    return a.type === 'url_citation' && cite && typeof cite.url === 'string'
+      ? [{ type: 'url_citation', start_index: cite.start_index ?? 0, end_index: cite.end_index ?? 0, title: cite.title ?? '', url: cite.url }]
+      : [];
+  });
 }
 
 function callItem(base: string, index: number, call: { id: string; name: string; arguments: string }, status: string): Json {
@@ -500,7 +511,7 @@ function answer(upstream: unknown, scope: TranslationScope): unknown {
   const content = chatText(message.content);
   const refusal = typeof message.refusal === 'string' ? message.refusal : '';
   // A refusal alone is a refusal part; beside text (no model sends both) it is text, as it was.
-  if (content + refusal !== '') output.push(messageItem(base, content + refusal, 'completed', content === '' ? 'refusal' : 'output_text'));
+  if (content + refusal !== '') output.push(messageItem(base, content + refusal, 'completed', content === '' ? 'refusal' : 'output_text', textAnnotations(message.annotations)));
   const custom = customToolNames(scope.request);
   const ids = new Set<string>();
   objects(message.tool_calls).forEach((call, index) => {
@@ -547,6 +558,8 @@ class ChatToResponses extends FromChatStream {
   #text: { outputIndex: number; text: string; kind: PartKind } | undefined;
   /** Refusal pieces not yet sent: text may still follow, and a refusal beside text is text. */
   #heldRefusal = '';
+  /** The text's citations (textAnnotations), as they come: announced as they do, and in the text's final events. */
+  #annotations: Json[] = [];
   #calls = new Map<number, OpenCall>();
   /** The reasoning item, once the model reasons: its output index and summary so far. */
   #reasoning: { outputIndex: number; text: string } | undefined;
@@ -667,6 +680,17 @@ class ChatToResponses extends FromChatStream {
     else this.#emit('response.output_text.delta', { ...at, delta: piece, logprobs: [] });
   }
 
+  /** OpenRouter may send a citation again (the whole set with a later chunk): each is announced once. */
+  protected override annotations(annotations: unknown): void {
+    for (const annotation of textAnnotations(annotations)) {
+      if (this.#annotations.some((seen) => JSON.stringify(seen) === JSON.stringify(annotation))) continue;
+      const part = this.#text ?? this.#addPart('output_text');
+      this.#emit('response.output_text.annotation.added', { item_id: `msg_${this.#id}`, output_index: part.outputIndex, content_index: 0, annotation_index: this.#annotations.length, annotation });
+      this.#annotations.push(annotation);
+      this.kept += JSON.stringify(annotation).length;
+    }
+  }
+
   protected toolCall(call: Json): void {
     const at = typeof call.index === 'number' ? call.index : 0;
     const open = this.#calls.get(at);
@@ -720,8 +744,8 @@ class ChatToResponses extends FromChatStream {
       const at = { item_id: `msg_${this.#id}`, output_index: outputIndex, content_index: 0 };
       if (kind === 'refusal') this.#emit('response.refusal.done', { ...at, refusal: text });
       else this.#emit('response.output_text.done', { ...at, text, logprobs: [] });
-      this.#emit('response.content_part.done', { ...at, part: contentPart(kind, text) });
-      this.#items[outputIndex] = messageItem(this.#id, text, status(outputIndex), kind);
+      this.#emit('response.content_part.done', { ...at, part: contentPart(kind, text, this.#annotations) });
+      this.#items[outputIndex] = messageItem(this.#id, text, status(outputIndex), kind, this.#annotations);
       this.#emit('response.output_item.done', { output_index: outputIndex, item: this.#items[outputIndex] });
     }
     for (const call of this.#calls.values()) {
