@@ -195,6 +195,9 @@ export const Errors = {
   realtimeProviderKeyRetired: spec(403, 'ERR_NGROK_27202', 'Provider key "{id}" for provider "{provider}", which this realtime session was opened with, was {change}, so the session ended. Open a new session to continue.', 'permission_error'),
   realtimeUpstreamFrameTooLong: spec(502, 'ERR_NGROK_AI_GATEWAY_REALTIME_UPSTREAM_FRAME_TOO_LONG', 'The provider sent a realtime message over the {limit} limit.', 'api_error'),
   gatewayStopping: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway is busy. Retry the request.', 'api_error'),
+  // Every answer of the request came while the gateway held as much of other answers as it holds at once (exchange.ts,
+  // HeldAnswers): its capacity, not the answer, is short — ngrok's code for a busy gateway, which SDKs retry.
+  gatewayBusy: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway is busy. Retry the request.', 'api_error'),
   // ngrok's error-codes page: "Failed to validate API key. Please try again later." (a 500, the SDKs retry it).
   // A Bedrock key backed by an IAM role (gateway/bedrock-role.ts): ngrok's named codes, messages as its error pages
   // publish them (STS_REGION_NOT_CONFIGURED's page gives none: the operator's setting is named). No status is published:

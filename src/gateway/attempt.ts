@@ -700,6 +700,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     } else if (error instanceof AnswerTooLong) {
       record.failure = 'too-long';
       record.heldLimit = error.limit;
+      if (error.shared) record.heldShared = true;
     } else if (error instanceof RoleKeyError) {
       // The key could not be used (a role key without its role, AWS refusing it): failed as a rejected key is.
       record.failure = 'auth';

@@ -4,12 +4,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { brotliCompressSync, createGzip, deflateSync, gzipSync, zstdCompressSync } from 'node:zlib';
-import { MAX_DECODED_BYTES, UpstreamExchange } from './exchange.ts';
+import { AnswerTooLong, HeldAnswers, MAX_DECODED_BYTES, MAX_HELD_BYTES, UpstreamExchange } from './exchange.ts';
 
-async function withUpstream(handler: Parameters<typeof createServer>[1], run: (pool: Pool) => Promise<void>): Promise<void> {
+async function withUpstream(handler: Parameters<typeof createServer>[1], run: (pool: Pool) => Promise<void>, connections = 1): Promise<void> {
   const server: Server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const pool = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { connections: 1 });
+  const pool = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { connections });
   try {
     await run(pool);
   } finally {
@@ -292,4 +292,53 @@ test('an uncompressed answer bigger than the gateway holds fails instead of fill
     assert.equal((await small.collect()).length, 64 * piece.length);
   });
   assert.equal(closedEarly, 2, 'both oversized answers were cut off, not read to their end');
+});
+
+test('answers collected at the same time are held within what the process holds of all of them: the one that would cross it fails, the others finish, and the room comes back', async () => {
+  // A tenant's provider answering many requests at once with large answers: each within one answer's limit, together
+  // more than the gateway may hold.
+  const tally = new HeldAnswers(1536 * 1024);
+  const piece = Buffer.alloc(64 * 1024, 'x');
+  const finish = new Map<string, () => void>();
+  await withUpstream((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    // 1 MiB at once; the end only when the test says so.
+    for (let i = 0; i < 16; i++) res.write(piece);
+    finish.set(String(req.headers['x-name']), () => res.end());
+  }, async (pool) => {
+    const named = (name: string, exchange: UpstreamExchange) => pool.dispatch({ path: '/', method: 'POST', body: '{}', headers: { 'x-name': name }, bodyTimeout: 5000, headersTimeout: 5000 }, exchange);
+    const first = new UpstreamExchange(MAX_HELD_BYTES, tally);
+    named('first', first);
+    await first.head;
+    const firstBody = first.collect();
+    while (tally.held < 16 * piece.length) await new Promise((r) => setTimeout(r, 5));
+    const second = new UpstreamExchange(MAX_HELD_BYTES, tally);
+    named('second', second);
+    await second.head;
+    const refused = await second.collect().then(() => undefined, (e: unknown) => e);
+    assert.ok(refused instanceof AnswerTooLong && refused.shared, `the second answer fails as one the gateway cannot hold beside the first: ${String(refused)}`);
+    assert.equal(refused.limit, 1536 * 1024);
+    assert.equal(tally.held, 16 * piece.length, 'what the failed answer held is given back at once');
+    finish.get('first')!();
+    assert.equal((await firstBody).length, 16 * piece.length, 'the answer already held finishes whole');
+    assert.equal(tally.held, 0, 'a body handed over leaves the tally');
+    // Room again: the next one is collected; one aborted halfway gives its bytes back too.
+    const third = new UpstreamExchange(MAX_HELD_BYTES, tally);
+    named('third', third);
+    await third.head;
+    const thirdBody = third.collect();
+    while (tally.held < 16 * piece.length) await new Promise((r) => setTimeout(r, 5));
+    third.abort('client-gone');
+    await assert.rejects(thirdBody);
+    assert.equal(tally.held, 0);
+    const fourth = new UpstreamExchange(MAX_HELD_BYTES, tally);
+    named('fourth', fourth);
+    await fourth.head;
+    const fourthBody = fourth.collect();
+    while (!finish.has('fourth')) await new Promise((r) => setTimeout(r, 5));
+    finish.get('fourth')!();
+    assert.equal((await fourthBody).length, 16 * piece.length);
+    assert.equal(tally.held, 0);
+  }, 4);
 });

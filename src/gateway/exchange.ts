@@ -5,6 +5,7 @@
 // re-emit its chunks: this handler does the same job without them.
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
+import { getHeapStatistics } from 'node:v8';
 import type { AbortCause } from './context.ts';
 import { decoderFor } from './content-coding.ts';
 
@@ -44,13 +45,39 @@ export const MAX_HELD_BYTES = 256 * 1024 * 1024;
  */
 export const MAX_HELD_STREAM_BYTES = 64 * 1024 * 1024;
 
+/**
+ * What every exchange of one process holds at once while collecting answers whole. MAX_HELD_BYTES bounds one answer,
+ * not how many arrive together: a tenant's custom provider answering its own concurrent requests with 256 MB each
+ * held gigabytes (16 at once: ~5 GB of RSS), and each is parsed and copied again once whole. Past the tally's limit the
+ * answer that would cross it fails as one too long (an attempt's failure, so the request may fail over), and the
+ * answers already held finish. Bytes count from the moment the collector takes them until it is handed the body.
+ */
+export class HeldAnswers {
+  held = 0;
+  readonly limit: number;
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+}
+
+/**
+ * An eighth of the heap's limit (512 MiB under Node's default 4 GiB; it grows with --max-old-space-size), never less
+ * than one whole answer: a held answer is copied into a string and parsed on the heap once whole.
+ */
+const PROCESS_HELD_ANSWERS = new HeldAnswers(Math.max(MAX_HELD_BYTES, Math.floor(getHeapStatistics().heap_size_limit / 8)));
+
 /** An answer grew past what the gateway holds of it (`limit` bytes, decoded ones for a compressed answer). */
 export class AnswerTooLong extends Error {
   override name = 'AnswerTooLong';
   readonly limit: number;
-  constructor(limit: number, compressed: boolean) {
-    super(compressed ? `the provider's compressed answer decodes to more than ${limit} bytes` : `the provider's answer is more than ${limit} bytes`);
+  /** The limit is what the process holds of all the answers it collects at once, not of this one. */
+  readonly shared: boolean;
+  constructor(limit: number, compressed: boolean, shared = false) {
+    super(shared
+      ? `the provider's answer could not be held: the gateway already holds answers near its limit of ${limit} bytes for all answers at once`
+      : compressed ? `the provider's compressed answer decodes to more than ${limit} bytes` : `the provider's answer is more than ${limit} bytes`);
     this.limit = limit;
+    this.shared = shared;
   }
 }
 
@@ -91,9 +118,13 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   /** Held bytes past which the exchange fails (the decoded limit applies to a compressed answer). */
   readonly #maxHeldBytes: number;
+  /** The process's tally of collected bytes, and how much of it is this exchange's. */
+  readonly #tally: HeldAnswers;
+  #tallied = 0;
 
-  constructor(maxHeldBytes = MAX_HELD_BYTES) {
+  constructor(maxHeldBytes = MAX_HELD_BYTES, tally = PROCESS_HELD_ANSWERS) {
     this.#maxHeldBytes = maxHeldBytes;
+    this.#tally = tally;
     this.head = new Promise((resolve, reject) => {
       this.#resolveHead = resolve;
       this.#rejectHead = reject;
@@ -118,6 +149,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   abort(cause: AbortCause): void {
     if (this.#cause !== undefined) return;
     this.#cause = cause;
+    this.#release();
     this.#decoder?.destroy();
     const error = new ExchangeAborted(cause);
     // Not started yet: onRequestStart aborts at once.
@@ -158,6 +190,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.#mode = 'collect';
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject };
+      if (!this.settled) this.#hold(this.#size);
       this.#settle();
     });
   }
@@ -172,6 +205,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       this.#mode = 'collect';
       this.#within = { limit, larger: () => resolve(undefined) };
       this.#waiter = { resolve, reject };
+      if (!this.settled) this.#hold(this.#size);
       this.#settle();
     });
   }
@@ -180,6 +214,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   discard(): Promise<void> {
     this.#mode = 'discard';
     this.#chunks = [];
+    this.#release();
     if (this.#decoder) {
       // Nothing is read from a discarded body: its raw bytes need no decoding. The decoder may have paused the
       // connection, or already have all the raw bytes (the end then comes from here, not from the decoder).
@@ -269,23 +304,43 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
         // A compressed answer's decoded bytes count against the smaller of the two: a caller holding little (a
         // Firewall judgement's 64 KiB) holds no more of an answer because it came gzipped.
         const limit = this.#decoder ? Math.min(MAX_DECODED_BYTES, this.#maxHeldBytes) : this.#maxHeldBytes;
-        if (this.#size > limit) {
-          const error = new AnswerTooLong(limit, this.#decoder !== undefined);
-          this.#decoder?.destroy();
-          this.#controller?.abort(error);
-          this.refuse(error);
-          return;
-        }
+        if (this.#size > limit) return this.#tooLong(new AnswerTooLong(limit, this.#decoder !== undefined));
+        if (this.#mode === 'collect' && !this.#hold(chunk.length)) return;
         if (this.#within && this.#size > this.#within.limit) {
           // Larger than the caller holds: the bytes wait for pipe(), the waiter is told.
           const { larger } = this.#within;
           this.#within = undefined;
           this.#waiter = undefined;
           this.#mode = 'pending';
+          this.#release();
           larger();
         }
         this.#first();
     }
+  }
+
+  /** Counts `bytes` more of this exchange's in the process's tally; past its limit the exchange fails instead. */
+  #hold(bytes: number): boolean {
+    const tally = this.#tally;
+    if (tally.held + bytes > tally.limit) {
+      this.#tooLong(new AnswerTooLong(tally.limit, this.#decoder !== undefined, true));
+      return false;
+    }
+    tally.held += bytes;
+    this.#tallied += bytes;
+    return true;
+  }
+
+  /** This exchange's bytes leave the tally: handed to the collector, dropped, or waiting for pipe() instead. */
+  #release(): void {
+    this.#tally.held -= this.#tallied;
+    this.#tallied = 0;
+  }
+
+  #tooLong(error: AnswerTooLong): void {
+    this.#decoder?.destroy();
+    this.#controller?.abort(error);
+    this.refuse(error);
   }
 
   onResponseEnd(): void {
@@ -314,6 +369,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   refuse(error: Error): void {
     if (this.#failure) return;
     this.#failure = error;
+    this.#release();
     this.#decoder?.destroy();
     this.#first();
     if (!this.#headSeen) {
@@ -330,6 +386,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (!waiter || (!this.#failure && !this.#ended)) return;
     this.#waiter = undefined;
     this.#within = undefined;
+    this.#release();
     if (this.#failure) {
       waiter.reject(this.#failure);
       return;

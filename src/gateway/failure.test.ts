@@ -14,3 +14,17 @@ test('a request never written (a stored key HTTP cannot carry) is not reported a
   assert.match(error.message, /\[1\] openai:gpt-4o with key aigpk_1: not sent: a header value holds characters HTTP forbids \(rotate the provider key/);
   assert.equal(exhaustedError([record('connection')], false, settings).code, 'ERR_NGROK_3800');
 });
+
+test('answers refused only for the room other answers held are the gateway being busy (503, retried by SDKs); one too long itself is said as such', () => {
+  const shared = (): AttemptRecord => ({ ...record('too-long'), statusCode: 200, heldLimit: 512 * 1024 * 1024, heldShared: true });
+  const own = (): AttemptRecord => ({ ...record('too-long'), statusCode: 200, heldLimit: 256 * 1024 * 1024 });
+  const busy = exhaustedError([shared(), shared()], false, settings);
+  assert.equal(busy.status, 503);
+  assert.equal(busy.code, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE');
+  const tooLong = exhaustedError([own(), shared()], false, settings);
+  assert.equal(tooLong.code, 'ERR_NGROK_AI_GATEWAY_UPSTREAM_RESPONSE_TOO_LONG');
+  assert.match(tooLong.message, /Max 256 MiB\./);
+  // Among other failures, the attempt says what happened to it.
+  const listed = exhaustedError([shared(), record('connection'), record('server')], false, settings);
+  assert.match(listed.message, /\[1\] openai:gpt-4o with key aigpk_1: HTTP 200, then an answer the gateway could not hold beside the others it held \(512 MiB of answers at once\)/);
+});

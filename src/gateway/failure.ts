@@ -41,7 +41,7 @@ function describe(r: AttemptRecord, i: number, perRequestMs: number): string {
       else what = `HTTP ${r.statusCode}`;
       break;
     case 'auth': what = r.keyError ? `${r.keyError.code} ${r.keyError.message}` : r.statusCode === 402 ? 'HTTP 402 credential out of funds' : r.quotaExhausted ? `HTTP ${r.statusCode} credit balance too low (the provider account's plan and billing)` : `HTTP ${r.statusCode} credential rejected`; break;
-    case 'too-long': what = `HTTP ${r.statusCode}, then an answer longer than ${byteSize(r.heldLimit ?? 0)}`; break;
+    case 'too-long': what = r.heldShared ? `HTTP ${r.statusCode}, then an answer the gateway could not hold beside the others it held (${byteSize(r.heldLimit ?? 0)} of answers at once)` : `HTTP ${r.statusCode}, then an answer longer than ${byteSize(r.heldLimit ?? 0)}`; break;
     case 'unsendable': what = 'not sent: a header value holds characters HTTP forbids (rotate the provider key to one without line breaks or control characters)'; break;
     default: what = r.statusCode ? `HTTP ${r.statusCode}` : 'no response';
   }
@@ -65,7 +65,10 @@ export function exhaustedError(records: readonly AttemptRecord[], totalTimedOut:
   // Every answer was longer than the gateway holds: the request's own doing (so much output, unstreamed), which
   // ngrok's page names with its remedy, where a list of attempts would not.
   if (records.length > 0 && records.every((r) => r.failure === 'too-long')) {
-    return tollgateError('upstreamResponseTooLong', { limit: byteSize(Math.max(...records.map((r) => r.heldLimit ?? 0))) });
+    const own = records.filter((r) => !r.heldShared);
+    // Refused only for the room other answers took: the gateway's capacity, which a retry may find again.
+    if (own.length === 0) return tollgateError('gatewayBusy');
+    return tollgateError('upstreamResponseTooLong', { limit: byteSize(Math.max(...own.map((r) => r.heldLimit ?? 0))) });
   }
   if (last && records.every((r) => r.failure === 'connection')) {
     // The provider was reached and answered, but its body broke off: not "unreachable".

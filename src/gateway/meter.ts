@@ -40,6 +40,8 @@ export interface AttemptRecord {
   failure?: FailureKind;
   /** For a `too-long` failure: the most bytes of the answer the gateway held. */
   heldLimit?: number;
+  /** `heldLimit` is what the process holds of all answers at once (it held others), not of one answer. */
+  heldShared?: boolean;
   /** The provider's `Retry-After`, kept only when readable: delay-seconds or an HTTP-date (attempt.ts). */
   retryAfter?: string;
   /** The provider's `retry-after-ms` (Azure OpenAI's, which the OpenAI SDKs read first). */
