@@ -1027,6 +1027,26 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
       assert.match(await capture.getByRole('heading').first().innerText(), /POST \/v1\/chat\/completions → 200/);
       assert.ok(!(await capture.innerText()).includes(accessToken), 'the access key is not shown');
       await assertLabelled(page);
+
+      // Opened the moment it is listed (as the Playground's link opens a request), a request's capture may not be
+      // written yet: its usage is stored ~100 ms after it ends, its capture with the writer's next batch, about a
+      // second later. The first ask is answered "not found", as the API answers it before that batch: the page asks
+      // again, and shows the capture once it is written, rather than saying capture was off.
+      const fresh = (await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'capture me as I end' }] }).withResponse()).response.headers.get('ngrok-aig-request-id')!;
+      let asked = 0;
+      await page.route(`**/usage/requests/${fresh}/capture`, (route) => (asked++ === 0
+        ? route.fulfill({ status: 404, json: { errorCode: 'ERR_NGROK_27611', statusCode: 404, msg: `Request ${fresh} has no capture.`, details: {} } })
+        : route.continue()));
+      try {
+        await poll('its usage', async () => (await api('GET', `/usage/requests/${fresh}`)).status === 200 || undefined);
+        await go(page, `#/logs/${fresh}`, 'Logs');
+        const attempts = page.getByRole('region', { name: `Attempts of request ${fresh}` });
+        await attempts.getByRole('region', { name: 'Captured request and answer' }).getByText('capture me as I end').first().waitFor();
+        assert.ok(asked >= 2, 'asked again after "not found"');
+        assert.equal(await attempts.getByTestId('capture-none').count(), 0);
+      } finally {
+        await page.unrouteAll();
+      }
     } finally {
       assert.equal((await api('PATCH', '/gateway-config', { requestCapture: false })).status, 200);
     }

@@ -447,8 +447,10 @@ describe('control plane shutting down (sqlite)', () => {
       const ended = once(socket, 'close');
       // The first request is in flight (its body not all sent) when close() starts; the second, pipelined on the same
       // connection, arrives while the app is closing.
+      // In flight once the server has read its head (a fixed wait raced the read: a loaded loop fired it first).
+      const received = once(control.app.server, 'request');
       socket.write(`POST /api-keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${control.token}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{`);
-      await new Promise((r) => setTimeout(r, 100));
+      await received;
       const closing = control.app.close();
       await new Promise((r) => setTimeout(r, 50));
       socket.write(`}GET /api-keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${control.token}\r\n\r\n`);

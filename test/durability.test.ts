@@ -312,9 +312,14 @@ describe('usage durability with real processes', () => {
       await rt.call({ type: 'response.create', response: { instructions: 'hold' } }, 'response.created');
       rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
       await rt.call({ type: 'input_audio_buffer.commit' }, 'input_audio_buffer.committed');
-      // Relayed, and the provider takes 200 ms to start it (out of band: beside the held one, never refused).
+      // Relayed, and the provider takes 200 ms to start it (out of band: beside the held one, never refused). Killed once
+      // the provider has it (relayed only after its begun row is journaled), not after a fixed wait: a gateway process
+      // not scheduled within it was killed before reading the create, and its event never existed.
+      const lateAsked = () => rtFake.received.some((e) => (e as { response?: { instructions?: string } }).response?.instructions === 'late hold');
       rt.send({ type: 'response.create', response: { instructions: 'late hold', conversation: 'none' } });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Looked for often: the committed audio's transcription (300 ms) must still be under way at the kill.
+      for (let i = 0; i < 1000 && !lateAsked(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.ok(lateAsked(), 'the late create reached the provider');
       node.child.proc.kill('SIGKILL');
       await node.child.exited;
       await node.start();

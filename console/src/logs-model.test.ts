@@ -2,7 +2,7 @@
 // The console's Logs model: events (one per attempt, newest first, paged) grouped into requests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { capturedSize, groupRequests, mergeEvents, partialRequests, shownTokens } from './logs-model.ts';
+import { CAPTURE_ON_ITS_WAY_MS, captureMayArrive, capturedSize, groupRequests, mergeEvents, partialRequests, shownTokens } from './logs-model.ts';
 import type { UsageEvent } from './api.ts';
 
 function event(id: string, requestId: string, attemptNumber: number, isFinalAttempt: boolean, eventTime: string): UsageEvent {
@@ -37,4 +37,17 @@ test('a cut capture says how many bytes it kept, whether shown as base64 or as U
   assert.equal(capturedSize({ body: binary.subarray(0, 4095).toString('base64'), bodyEncoding: 'base64', bodyBytes: 100_000, bodyTruncated: true }), 'First 4,095 of 100,000 bytes');
   assert.equal(capturedSize({ body: 'é'.repeat(2048), bodyEncoding: 'utf8', bodyBytes: 9_000, bodyTruncated: true }), 'First 4,096 of 9,000 bytes');
   assert.equal(capturedSize({ body: '{}', bodyEncoding: 'utf8', bodyBytes: 2, bodyTruncated: false }), '2 bytes');
+});
+
+test('a capture not found is looked for again only while it may still be written: the account captures and the request just ended', () => {
+  const ended = '2026-12-07T18:00:00.000Z';
+  const at = (ms: number) => Date.parse(ended) + ms;
+  // Its usage is listed ~100 ms after the end, its capture written about a second later.
+  assert.equal(captureMayArrive(ended, at(300), true), true);
+  assert.equal(captureMayArrive(ended, at(CAPTURE_ON_ITS_WAY_MS - 1), true), true);
+  assert.equal(captureMayArrive(ended, at(CAPTURE_ON_ITS_WAY_MS), true), false, 'long enough ago: not captured');
+  assert.equal(captureMayArrive(ended, at(300), false), false, 'an account that does not capture: nothing is on its way');
+  // The browser's clock behind the server's: still just ended (the number of asks bounds it).
+  assert.equal(captureMayArrive(ended, at(-5_000), true), true);
+  assert.equal(captureMayArrive('not a time', at(300), true), false);
 });

@@ -87,3 +87,21 @@ export function capturedSize(part: { body: string; bodyEncoding: 'utf8' | 'base6
     : new TextEncoder().encode(part.body).length;
   return `First ${kept.toLocaleString('en-US')} of ${total}`;
 }
+
+/**
+ * A request's usage is stored about 100 ms after it ends, its capture with the capture writer's next batch, about a
+ * second later (src/usage/capture-writer.ts), and later still when the database is slow: Logs lists a request before
+ * its capture is there. A capture not found for a request that ended within this window, of an account that captures,
+ * may still be on its way and is asked for again, rather than said to be off (credits-usage-settings.md, "Request
+ * capture").
+ */
+export const CAPTURE_ON_ITS_WAY_MS = 15_000;
+/** How often a capture on its way is asked for again, and at most how many times (a browser clock far behind the server's never ends the window). */
+export const CAPTURE_ASK_EVERY_MS = 1_000;
+export const CAPTURE_ASKS = 15;
+
+/** Whether a capture not found yet may still be written: the account captures and the request ended within the window. */
+export function captureMayArrive(endedAt: string, now: number, capturing: boolean): boolean {
+  const ended = Date.parse(endedAt);
+  return capturing && Number.isFinite(ended) && now - ended < CAPTURE_ON_ITS_WAY_MS;
+}

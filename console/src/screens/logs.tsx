@@ -4,8 +4,8 @@
 // until a page's worth of requests match or the range ends.
 import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, listAll, pathOf, usd, when, type AccessKey, type ProviderKey, type Schemas, type UsageEvent } from '../api.ts';
-import { capturedSize, groupRequests, isFiltering, matches, mergeEvents, partialRequests, shownTokens, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
+import { api, ApiError, listAll, pathOf, usd, when, type AccessKey, type GatewayConfig, type ProviderKey, type Schemas, type UsageEvent } from '../api.ts';
+import { CAPTURE_ASK_EVERY_MS, CAPTURE_ASKS, captureMayArrive, capturedSize, groupRequests, isFiltering, matches, mergeEvents, partialRequests, shownTokens, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
 import { routeHash } from '../nav.ts';
 import { Button, Empty, ErrorNote, Field, LoadMore, PageHeading, TableWrap, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
 
@@ -79,25 +79,40 @@ function CapturedBody({ label, part }: { label: string; part: RequestCapture['re
   );
 }
 
-/** What the client sent and got, when request capture kept it (Settings); a request not captured says why it may not be. */
-function Capture({ requestId }: { requestId: string }) {
-  const [capture, setCapture] = useState<RequestCapture | null | undefined>();
+/**
+ * What the client sent and got, when request capture kept it (Settings); a request not captured says why it may not be.
+ * `endedAt`: when the request ended (its final attempt's time). A capture is written about a second after its usage is
+ * listed: one not found yet, for a request that just ended on an account that captures, is asked for again meanwhile.
+ */
+function Capture({ requestId, endedAt }: { requestId: string; endedAt: string }) {
+  const [capture, setCapture] = useState<RequestCapture | null | 'onItsWay' | undefined>();
   const [error, setError] = useState<string | undefined>();
   useEffect(() => {
     setCapture(undefined);
     setError(undefined);
     // Another request opened before this answer came: the answer is not for what is shown now.
     let current = true;
-    api<RequestCapture>('GET', `/usage/requests/${encodeURIComponent(requestId)}/capture`).then((c) => { if (current) setCapture(c); }, (e: unknown) => {
-      if (!current) return;
-      if (e instanceof ApiError && e.status === 404) setCapture(null);
-      else setError(`Could not load the captured bodies: ${e instanceof Error ? e.message : String(e)}`);
-    });
-    return () => { current = false; };
-  }, [requestId]);
+    let again: ReturnType<typeof setTimeout> | undefined;
+    // Read once, and only when a capture is not found: most requests opened are not on their way.
+    let capturing: Promise<boolean> | undefined;
+    const ask = (asks: number): void => {
+      api<RequestCapture>('GET', `/usage/requests/${encodeURIComponent(requestId)}/capture`).then((c) => { if (current) setCapture(c); }, async (e: unknown) => {
+        if (!current) return;
+        if (!(e instanceof ApiError && e.status === 404)) return setError(`Could not load the captured bodies: ${e instanceof Error ? e.message : String(e)}`);
+        capturing ??= api<GatewayConfig>('GET', '/gateway-config').then((c) => c.requestCapture === true, () => false);
+        const mayArrive = asks < CAPTURE_ASKS && captureMayArrive(endedAt, Date.now(), await capturing);
+        if (!current) return;
+        setCapture(mayArrive ? 'onItsWay' : null);
+        if (mayArrive) again = setTimeout(() => ask(asks + 1), CAPTURE_ASK_EVERY_MS);
+      });
+    };
+    ask(1);
+    return () => { current = false; clearTimeout(again); };
+  }, [requestId, endedAt]);
   if (error) return <ErrorNote error={error} />;
   if (capture === undefined) return null;
   if (capture === null) return <p class="muted" data-testid="capture-none">Bodies not captured: request capture was off (Settings), or the capture expired.</p>;
+  if (capture === 'onItsWay') return <p class="muted" role="status" data-testid="capture-on-its-way">The captured bodies are still being written (a second or so after the request ended)…</p>;
   return (
     <section class="card capture" aria-label="Captured request and answer" data-testid="capture">
       <h3>{capture.request.method} <span class="mono">{capture.request.path}</span> → {capture.response.statusCode}{capture.response.complete ? '' : ' (ended early)'}</h3>
@@ -307,7 +322,7 @@ export function LogsScreen({ requestId }: { requestId?: string | undefined }) {
             <Button onClick={() => openRequest(undefined)}>Close</Button>
           </div>
           <div class="attempts">{selected.attempts.map((e) => <Attempt key={e.id} e={e} keys={keysById} />)}</div>
-          <Capture requestId={selected.requestId} />
+          <Capture requestId={selected.requestId} endedAt={selected.final.eventTime} />
         </section>
       ) : null}
     </section>

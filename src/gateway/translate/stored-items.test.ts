@@ -1,8 +1,12 @@
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StoredItems, itemReferences } from './stored-items.ts';
 
-test('kept per account, the oldest evicted past the count or byte bound, the stale ones not served', async () => {
+test('kept per account, the oldest evicted past the count or byte bound, the stale ones not served', (t) => {
+  // The age limit on a clock the test moves: on the real one, a process descheduled for the limit's 50 ms between two
+  // lines (a loaded machine, a GC pause) would see items expire that only the bounds should drop.
+  mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  t.after(() => mock.timers.reset());
   const items = new StoredItems(2, 200, 50, 2);
   items.put('a', { id: 'm1', text: 'one' });
   items.put('a', { id: 'm2', text: 'two' });
@@ -13,7 +17,9 @@ test('kept per account, the oldest evicted past the count or byte bound, the sta
   assert.deepEqual(['m2', 'm3', 'big'].map((id) => items.get('a', id) !== undefined), [false, false, true], 'bytes bound the store too');
   items.put('a', { id: 'huge', text: 'x'.repeat(300) });
   assert.equal(items.get('a', 'huge'), undefined, 'an item over the whole bound is not kept');
-  await new Promise((r) => setTimeout(r, 60));
+  mock.timers.tick(50);
+  assert.ok(items.get('a', 'big'), 'kept to the limit');
+  mock.timers.tick(1);
   assert.equal(items.get('a', 'big'), undefined, 'too old');
   assert.deepEqual(itemReferences([{ type: 'item_reference', id: 'x' }, { role: 'user', content: 'hi' }, { type: 'item_reference' }]), ['x']);
 });
