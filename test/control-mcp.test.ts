@@ -184,6 +184,31 @@ for (const kind of STORE_KINDS) {
       assert.equal(res.headers.get('allow'), 'POST');
     });
 
+    test('holds a POST\'s media types as the gateway\'s MCP endpoint does: a body not application/json is 415, an answer neither JSON nor a stream 406, a stream-only client streamed', async () => {
+      const ping = JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'ping' });
+      const post = (headers: Record<string, string>, token = c.token) => fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, ...headers }, body: ping });
+      const refused = async (res: Response, status: number, message: string) => {
+        assert.deepEqual([res.status, res.headers.get('content-type')?.split(';')[0]], [status, 'application/json']);
+        assert.deepEqual(await res.json(), { jsonrpc: '2.0', id: null, error: { code: -32000, message } });
+      };
+      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'text/plain; a=application/json']) {
+        await refused(await post({ 'content-type': type, accept: 'application/json, text/event-stream' }), 415, 'Unsupported Media Type: Content-Type must be application/json.');
+      }
+      await refused(await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${c.token}`, accept: '*/*' }, body: new Blob([ping]) }), 415, 'Unsupported Media Type: Content-Type must be application/json.');
+      for (const accept of ['text/html', 'application/json;q=0, text/event-stream;q=0']) {
+        await refused(await post({ 'content-type': 'application/json', accept }), 406, 'Not Acceptable: Client must accept application/json or text/event-stream.');
+      }
+      // The caller is checked first: an unknown key is told so, whatever it sends.
+      assert.equal((await post({ 'content-type': 'text/plain', accept: 'text/html' }, 'tgapi_unknown')).status, 401);
+      for (const accept of ['*/*', 'application/json']) {
+        const res = await post({ 'content-type': 'application/json; charset=utf-8', accept });
+        assert.deepEqual([res.status, await res.json()], [200, { jsonrpc: '2.0', id: 7, result: {} }], accept);
+      }
+      const res = await post({ 'content-type': 'application/json', accept: 'text/event-stream' });
+      assert.deepEqual([res.status, res.headers.get('content-type')], [200, 'text/event-stream']);
+      assert.equal(await res.text(), `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: 7, result: {} })}\n\n`);
+    });
+
     test('a client of the stateless revision (2026-07-28): discover, list and call on the same URL, no session; its refusals as that revision has them', async () => {
       const client = new ClientV2({ name: 'agent', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
       let sessions = 0;

@@ -1,97 +1,22 @@
 // The MCP gateway's sessions with its servers, as they end (gateway-behaviour.md "MCP gateway", "Upstream sessions"):
 // whichever way a client's session or key ends, or a server leaves the account, the server is sent the DELETE that
 // ends the session the gateway held with it (Streamable HTTP "Session Management"), now rather than at its own expiry,
-// and so does a stopping gateway; a session relaying a long call is not idle. And a POST's Content-Type is held to application/json, as the official
-// SDK's server holds it. The servers are scripted plain HTTP, so their DELETEs can be watched.
+// and so does a stopping gateway; a session relaying a long call is not idle. And a POST's media types: its
+// Content-Type is held to application/json, as the official SDK's server holds it, and its answer is one its Accept
+// takes (JSON or an event stream, 406 for neither). The servers are scripted plain HTTP, so their DELETEs can be watched.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import pino from 'pino';
-import { startGatewayServer, type GatewayServer } from '../src/gateway/server.ts';
-import { Upstreams } from '../src/gateway/upstream.ts';
-import { createCatalog } from '../src/catalog/index.ts';
-import type { GatewayStateView } from '../src/gateway/context.ts';
 import type { McpGatewayOptions } from '../src/gateway/mcp/handler.ts';
 import type { McpServerState } from '../src/domain/mcp-server.ts';
-import type { AccountSnapshot, AuthenticatedKey } from '../src/state/types.ts';
-import { snapshot } from './helpers/snapshot.ts';
-import { collectingSink } from './helpers/stub-gateway.ts';
-import { sse, startScripted, type Scripted } from './helpers/mcp-scripted.ts';
+import { json, sse, startScripted } from './helpers/mcp-scripted.ts';
+import { callSessions, deleted, deletesOf, initialize, mcpServer as server, post, startMcpGateway, TOKEN } from './helpers/mcp-gateway.ts';
+import type { GatewayServer } from '../src/gateway/server.ts';
 
-const TOKEN = 'ng-mcp-lifecycle-key';
-const KEY: AuthenticatedKey = { id: 'aigk_lifecycle', accountId: 'acct_test', configurationId: null };
-
-/**
- * A gateway over a state whose key can be deleted and whose account replaced, telling the gateway as GatewayState
- * does (onAccessKeyChange, onReload).
- */
-async function startGateway(servers: McpServerState[], secrets: { id: string; providerId: string; value: string }[] = [], mcp: McpGatewayOptions = {}) {
-  let account: AccountSnapshot = snapshot({ mcpServers: servers, providerKeys: secrets });
-  let key: AuthenticatedKey | null = KEY;
-  const keyListeners: ((id: string) => void)[] = [];
-  const reloadListeners: ((before: AccountSnapshot, now: AccountSnapshot) => void)[] = [];
-  const state: GatewayStateView = {
-    authenticate: (token) => (token === TOKEN ? key : null),
-    account: () => account,
-    configuration: () => null,
-    reloadAccount: async () => true,
-    changesArriving: () => undefined,
-    markUsed: () => {},
-    debit: () => {},
-    accessKeyById: async (id) => (id === KEY.id ? key : null),
-    onAccessKeyChange: (listener) => { keyListeners.push(listener); },
-    onReload: (listener) => { reloadListeners.push(listener); },
-  };
-  const gateway: GatewayServer = await startGatewayServer({
-    state, usage: collectingSink([]), logger: pino({ level: 'silent' }), catalog: createCatalog({}), upstreams: new Upstreams({ loopId: 'mcp-lifecycle', allowPrivate: true }),
-    options: {
-      maxBodyBytes: 1 << 20, managedKeys: {}, processingFeeMicroUsdPerMtok: 0n, loopId: 'mcp-lifecycle', mcp,
-      clientHeadersTimeoutMs: 10_000, clientRequestTimeoutMs: 30_000, streamIdleTimeoutMs: 30_000, streamTimeoutMs: 60_000,
-    },
-  }, '127.0.0.1', 0);
-  return {
-    gateway,
-    deleteKey: () => {
-      key = null;
-      for (const l of keyListeners) l(KEY.id);
-    },
-    replaceAccount: (servers: McpServerState[], secrets: { id: string; providerId: string; value: string }[] = []) => {
-      const before = account;
-      account = snapshot({ mcpServers: servers, providerKeys: secrets });
-      for (const l of reloadListeners) l(before, account);
-    },
-  };
-}
-
-const server = (id: string, s: Scripted, auth: McpServerState['auth'] = { type: 'none' }): McpServerState => ({ id, label: id.slice('aigmcp_'.length), upstreamUrl: s.url, auth });
-
-async function post(gateway: GatewayServer, path: string, body: object, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(gateway.url + path, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
-    body: JSON.stringify(body),
-  });
-}
-
-async function initialize(gateway: GatewayServer, path: string): Promise<string> {
-  const res = await post(gateway, path, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'lifecycle', version: '1' } } });
-  await res.text();
-  return res.headers.get('mcp-session-id')!;
-}
+const startGateway = (servers: McpServerState[], secrets: { id: string; providerId: string; value: string }[] = [], mcp: McpGatewayOptions = {}) => startMcpGateway({ servers, secrets }, mcp);
 
 async function callSearch(gateway: GatewayServer, path: string, session?: string): Promise<string> {
   const res = await post(gateway, path, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'search', arguments: {} } }, session ? { 'mcp-session-id': session } : {});
   return res.text();
-}
-
-/** The session ids the server was sent DELETE for, in order. */
-const deleted = (s: Scripted): string[] => s.seen.filter((x) => x.method === 'DELETE').map((x) => String(x.headers['mcp-session-id']));
-/** The upstream session id each tools/call went in. */
-const callSessions = (s: Scripted): string[] => s.seen.filter((x) => x.message?.method === 'tools/call').map((x) => String(x.headers['mcp-session-id']));
-
-/** Waits (up to 2 s) until `s` was sent DELETE for every one of `ids`: the gateway sends them unawaited. */
-async function deletesOf(s: Scripted, ids: string[]): Promise<void> {
-  for (let i = 0; i < 200 && !ids.every((id) => deleted(s).includes(id)); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  assert.deepEqual(deleted(s).filter((id) => ids.includes(id)).sort(), [...ids].sort(), `DELETEs the server saw: ${JSON.stringify(deleted(s))}`);
 }
 
 describe('MCP gateway, upstream sessions as they end', () => {
@@ -242,6 +167,71 @@ describe('MCP gateway, a POST\'s Content-Type', () => {
         assert.deepEqual(await res.json(), { jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Unsupported Media Type: Content-Type must be application/json.' } });
       }
       assert.equal(docs.seen.length, sent, 'nothing reached the server');
+    } finally {
+      await gateway.close(0);
+      await docs.close();
+    }
+  });
+});
+
+describe('MCP gateway, what a POST\'s Accept takes', () => {
+  const ping = JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'ping' });
+  const send = (gateway: GatewayServer, path: string, body: string, accept: string, token = TOKEN) => fetch(gateway.url + path, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept }, body,
+  });
+
+  test('JSON and event streams both, by name or by wildcard, are served; neither is 406 with a JSON-RPC error, nothing sent', async () => {
+    const docs = await startScripted();
+    const { gateway } = await startGateway([server('aigmcp_docs', docs)]);
+    try {
+      for (const accept of ['application/json, text/event-stream', '*/*', 'application/*, text/*', 'text/event-stream;q=0.5, application/json', 'text/html, */*;q=0.8']) {
+        const res = await send(gateway, '/mcp', ping, accept);
+        assert.deepEqual([res.status, res.headers.get('content-type')], [200, 'application/json'], accept);
+        assert.deepEqual(await res.json(), { jsonrpc: '2.0', id: 7, result: {} });
+      }
+      const sent = docs.seen.length;
+      const call = JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'search', arguments: {} } });
+      for (const accept of ['text/html', 'application/json;q=0, text/event-stream;q=0', 'image/*', '*/*;q=0']) {
+        const res = await send(gateway, '/mcp/s-aigmcp_docs', call, accept);
+        assert.deepEqual([res.status, res.headers.get('content-type')], [406, 'application/json'], accept);
+        assert.deepEqual(await res.json(), { jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Not Acceptable: Client must accept application/json or text/event-stream.' } });
+      }
+      assert.equal(docs.seen.length, sent, 'nothing reached the server');
+      // The key is checked first: an unknown one is told so, whatever it takes.
+      assert.equal((await send(gateway, '/mcp', ping, 'text/html', 'ng-unknown')).status, 401);
+    } finally {
+      await gateway.close(0);
+      await docs.close();
+    }
+  });
+
+  test('a client taking only JSON gets a streamed answer as JSON, the answer alone; one taking only event streams gets every answer as one', async () => {
+    const docs = await startScripted();
+    docs.onCall = (m, res) => {
+      if ((m.params?.arguments as { stream?: boolean }).stream) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(sse([{ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'p', progress: 1 } }, { jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: 'streamed' }] } }]));
+      } else {
+        json(res, { jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: 'json' }] } });
+      }
+    };
+    const { gateway } = await startGateway([server('aigmcp_docs', docs)]);
+    try {
+      const call = (id: number, stream: boolean) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'search', arguments: { stream } } });
+      let res = await send(gateway, '/mcp/s-aigmcp_docs', call(1, true), 'application/json');
+      assert.deepEqual([res.status, res.headers.get('content-type')], [200, 'application/json']);
+      assert.deepEqual(await res.json(), { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'streamed' }] } });
+
+      const event = (message: unknown) => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+      res = await send(gateway, '/mcp/s-aigmcp_docs', call(2, false), 'text/event-stream');
+      assert.deepEqual([res.status, res.headers.get('content-type')], [200, 'text/event-stream']);
+      assert.equal(await res.text(), event({ jsonrpc: '2.0', id: 2, result: { content: [{ type: 'text', text: 'json' }] } }));
+      res = await send(gateway, '/mcp', ping, 'text/event-stream');
+      assert.equal(await res.text(), event({ jsonrpc: '2.0', id: 7, result: {} }));
+      res = await send(gateway, '/mcp', JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'sse-only', version: '1' } } }), 'text/event-stream');
+      assert.equal(res.headers.get('content-type'), 'text/event-stream');
+      assert.match(res.headers.get('mcp-session-id') ?? '', /^mcps_/);
+      assert.match(await res.text(), /^event: message\ndata: \{"jsonrpc":"2.0","id":0,"result":\{"protocolVersion":"2025-11-25"/);
     } finally {
       await gateway.close(0);
       await docs.close();

@@ -11,6 +11,8 @@ import { Errors, TollgateError } from '../domain/errors.ts';
 import { apiKeyPrincipal, bearerToken, contractErrorBody, type ControlDeps, type RouteExtension } from './app.ts';
 import { contractDocument, operations, toJsonSchema, type ContractOperation } from './contract.ts';
 import { asMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from '../domain/json-rpc.ts';
+import { asEventStream, isJsonContentType, mcpAccepts, NOT_ACCEPTABLE, UNSUPPORTED_MEDIA_TYPE } from '../domain/mcp-http.ts';
+import { closeAfterAnswer } from '../http/client-timeouts.ts';
 import { discoverResult, eraOf, METHOD_NOT_FOUND_STATUS, removedMethod, statelessResult, type CacheHint } from '../domain/mcp-stateless.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -218,8 +220,14 @@ async function callTool(tool: Tool, args: Record<string, unknown>, request: Fast
   return forward(app, request, op.method, qs ? `${path}?${qs}` : path, payload);
 }
 
+/**
+ * A JSON-RPC answer: over 200 as a one-event stream to a client that takes only streams (as the gateway's MCP
+ * endpoint answers one), any other as JSON.
+ */
 function send(reply: FastifyReply, body: string, status = 200): FastifyReply {
-  return reply.code(status).header('cache-control', 'no-store').type('application/json').send(body);
+  reply.code(status).header('cache-control', 'no-store');
+  if (status === 200 && !mcpAccepts(reply.request.headers.accept).json) return reply.type('text/event-stream').send(asEventStream(body));
+  return reply.type('application/json').send(body);
 }
 
 const INSTRUCTIONS = 'Tools for this Tollgate AI gateway account: models and prices (aigw_list_models, aigw_get_model), usage and cost '
@@ -265,10 +273,36 @@ async function answer(message: JsonRpcMessage, stateless: boolean, request: Fast
  * the stateless one (2026-07-28) beside them on the same URL.
  */
 export const controlMcpServer: RouteExtension = (app: FastifyInstance, deps: ControlDeps) => {
+  /** Why a POST is refused before its body is read: its caller (401), or the media types it sends or takes. */
+  const refusalOf = async (request: FastifyRequest): Promise<TollgateError | { status: number; message: string } | undefined> => {
+    // HTTP-level authentication, so MCP clients see the 401 their OAuth discovery expects: an API key here.
+    const token = bearerToken(request.headers.authorization);
+    if (!token) return new TollgateError(Errors.unauthorized, { reason: 'No API key: send "Authorization: Bearer <API key>".' });
+    try {
+      await apiKeyPrincipal(deps.store, token, request.log);
+    } catch (error) {
+      if (error instanceof TollgateError && error.status === 401) return error;
+      throw error;
+    }
+    const accepts = mcpAccepts(request.headers.accept);
+    if (!accepts.json && !accepts.events) return { status: 406, message: NOT_ACCEPTABLE };
+    if (!isJsonContentType(request.headers['content-type'])) return { status: 415, message: UNSUPPORTED_MEDIA_TYPE };
+    return undefined;
+  };
   const challenge = (reply: FastifyReply, err: TollgateError) => reply.code(err.status)
     .header('www-authenticate', 'Bearer realm="control-plane"').type('application/json')
     .send(contractErrorBody(err.status, err.code, err.message, err.details));
   app.post('/mcp', {
+    // Refused before the body is read, in the order the gateway's MCP endpoint refuses: the caller, then the answer
+    // it takes (JSON or an event stream; 406 for neither), then its body's type (415 for any but application/json:
+    // the rest of the API reads any type as JSON, but an MCP client always sends it, and the SDKs' servers require it).
+    onRequest: async (request, reply) => {
+      const refusal = await refusalOf(request);
+      if (refusal === undefined) return undefined;
+      // The body is not read: the connection closes after the answer rather than read the rest.
+      closeAfterAnswer(request.raw, reply.raw);
+      return refusal instanceof TollgateError ? challenge(reply, refusal) : send(reply, rpcError(null, RpcCode.mediaType, refusal.message), refusal.status);
+    },
     // A body that is not JSON is a JSON-RPC parse error, not the API's 400.
     errorHandler: (error, _request, reply) => {
       // Only the body parser's refusals (not JSON, not UTF-8, compressed); the rest is the API's error handler's.
@@ -276,15 +310,6 @@ export const controlMcpServer: RouteExtension = (app: FastifyInstance, deps: Con
       return send(reply, rpcError(null, RpcCode.parseError, error.message), error.status);
     },
   }, async (request, reply) => {
-    // HTTP-level authentication, so MCP clients see the 401 their OAuth discovery expects: an API key here.
-    const token = bearerToken(request.headers.authorization);
-    if (!token) return challenge(reply, new TollgateError(Errors.unauthorized, { reason: 'No API key: send "Authorization: Bearer <API key>".' }));
-    try {
-      await apiKeyPrincipal(deps.store, token, request.log);
-    } catch (error) {
-      if (error instanceof TollgateError && error.status === 401) return challenge(reply, error);
-      throw error;
-    }
     const message = asMessage(request.body);
     if (!message) return send(reply, rpcError(null, RpcCode.invalidRequest, 'The body must be one JSON-RPC 2.0 message.'), 400);
     // MCP forbids a request a null id; taken for a notification, it would go unanswered and the client wait on it.

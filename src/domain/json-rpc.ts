@@ -25,8 +25,11 @@ export const RpcCode = {
    * (implementation-defined range, -32000…-32019).
    */
   unauthorized: -32001,
-  /** A POST whose Content-Type is not application/json (HTTP 415): the official SDK's server's code for it. */
-  unsupportedMediaType: -32000,
+  /**
+   * A POST whose media types the transport refuses: a Content-Type not application/json (HTTP 415), an Accept taking
+   * no answer it has (HTTP 406). The official SDK's server's code for both.
+   */
+  mediaType: -32000,
   /** ngrok's: "tool not allowed for this key". */
   notAllowed: -32003,
   /** MCP 2026-07-28: a request's headers contradict its body (HTTP 400). */

@@ -4,10 +4,10 @@
 // stateless 2026-07-28 one (domain/mcp-stateless.ts) on the same URLs; `?tools=search` on the aggregate endpoint
 // lists two tools that search and call the others (search.ts). The gateway answers initialize, server/discover,
 // ping and tools/list itself; it forwards tools/call (and, on a server's own endpoint, whatever else the client asks) to the
-// server with the server's credential in place of the access key, and relays the answer as it arrives. Every
+// server with the server's credential in place of the access key, and relays the answer as it arrives, in what the
+// client's Accept takes. A request still running ends when its session, its key or its server does (ending.ts). Every
 // tools/call is recorded in usage, allowed, refused or failed.
 import { createHash, randomBytes } from 'node:crypto';
-import { MIMEType } from 'node:util';
 import type { Dispatcher } from 'undici';
 import { nowIso } from '../../domain/clock.ts';
 import { TollgateError } from '../../domain/errors.ts';
@@ -24,8 +24,10 @@ import { recordExchange } from '../request-capture.ts';
 import { admitCredit, holdCredit } from '../pipeline.ts';
 import type { Reservation } from '../../usage/ledger.ts';
 import { mcpServerAllowed, mcpToolAllowed } from './access.ts';
+import { CallEnded, keyDeleted, notAllowed, serverChange, serverChanged, serverDeleted, sessionEnded } from './ending.ts';
 import { EventData } from './jsonrpc.ts';
 import { parseMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from '../../domain/json-rpc.ts';
+import { asEventStream, isJsonContentType, mcpAccepts, NOT_ACCEPTABLE, UNSUPPORTED_MEDIA_TYPE, type McpAccepts } from '../../domain/mcp-http.ts';
 import { discoverResult, eraOf, isStatelessVersion, METHOD_NOT_FOUND_STATUS, paramMismatch, removedMethod, statelessResult } from '../../domain/mcp-stateless.ts';
 import { CALL_TOOL, callArgs, META_TOOLS, SEARCH_INSTRUCTIONS, SEARCH_TOOLS, searchArgs, searchTools, TOOL_SEARCH_PARAM, TOOL_SEARCH_VALUE, toolSearchOf, type Listed } from './search.ts';
 import { httpFailure, McpUpstreamError, McpUpstreamSessions, upstreamFailure, type Budget, type McpTarget, type McpTool } from './upstream.ts';
@@ -68,21 +70,15 @@ function headerOf(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/**
- * Whether a Content-Type is application/json, parameters (a charset) allowed, as the official SDK's server judges it:
- * by the parsed media type, never a substring (`text/plain; a=application/json` is text); a malformed parameter
- * section still counts by what precedes it, but not a comma there (joined duplicate headers, ambiguous).
- */
-function isJsonContentType(header: string | undefined): boolean {
-  if (header === undefined) return false;
-  try {
-    return new MIMEType(header).essence === 'application/json';
-  } catch {
-    const essence = (header.split(';', 1)[0] ?? '').trim().toLowerCase();
-    return essence === 'application/json' && !header.slice(essence.length).includes(',');
-  }
+/** Whether the client takes a JSON answer, an event stream, or both (what its Accept says). */
+function acceptsOf(ctx: RequestContext): McpAccepts {
+  return mcpAccepts(headerOf(ctx.req.headers.accept));
 }
 
+/**
+ * An answer of the gateway's own: a JSON-RPC message over 200 goes as a one-event stream to a client that takes only
+ * streams; an HTTP-level refusal (4xx) is JSON whatever the client takes, as the SDKs' servers answer it.
+ */
 function answer(ctx: RequestContext, status: number, body: string | undefined, extra?: OutHeaders): void {
   const { res } = ctx;
   if (res.headersSent || res.destroyed) return;
@@ -95,10 +91,13 @@ function answer(ctx: RequestContext, status: number, body: string | undefined, e
     res.end();
     return;
   }
-  headers['content-type'] = 'application/json';
-  headers['content-length'] = Buffer.byteLength(body);
+  const stream = status === 200 && !acceptsOf(ctx).json;
+  const sent = stream ? asEventStream(body) : body;
+  headers['content-type'] = stream ? 'text/event-stream' : 'application/json';
+  if (stream) headers['cache-control'] = 'no-cache';
+  headers['content-length'] = Buffer.byteLength(sent);
   res.writeHead(status, headers);
-  res.end(body);
+  res.end(sent);
 }
 
 /** A refusal at the HTTP level (401, 404, 413…), its body a JSON-RPC error as the transport allows. */
@@ -126,6 +125,11 @@ export class McpGateway {
   readonly #clients = new Map<string, ClientSession>();
   /** Requests forwarded and not yet answered, by their client session (or key) and id: what a cancellation names. */
   readonly #pending = new Map<string, Pending>();
+  /**
+   * Every request forwarded and not yet answered, what ends with its session, key or server: a client reusing an id
+   * replaces the first request in #pending, never here, so no request escapes its end that way.
+   */
+  readonly #running = new Set<Pending>();
   readonly #maxSessions: number;
   readonly #maxPerAccount: number;
   /** Each account's client sessions in #clients. */
@@ -142,7 +146,7 @@ export class McpGateway {
       maxSessions: this.#maxSessions, maxSessionsPerAccount: this.#maxPerAccount, idleMs: options.upstreamIdleMs ?? 10 * 60_000, ...(options.toolsTtlMs !== undefined ? { toolsTtlMs: options.toolsTtlMs } : {}),
     });
     // Unref'd, as the upstream sessions' sweep: neither keeps a stopping process alive.
-    this.#sweeper = setInterval(() => this.#sweep(), 60_000);
+    this.#sweeper = setInterval(() => this.#sweep(), Math.min(60_000, this.#sessionIdleMs));
     this.#sweeper.unref();
     deps.state.onAccessKeyChange?.((accessKeyId) => this.#keyChanged(accessKeyId));
     deps.state.onReload?.((_before, now) => this.#accountReloaded(now));
@@ -160,23 +164,31 @@ export class McpGateway {
   }
 
   /**
-   * An access key changed: deleted, its sessions end now, their servers' sessions with them (a best-effort DELETE
-   * each), rather than when idle. Each request is authenticated anew, so this frees what nothing can use again; a key
-   * the store cannot be asked about is left to the idle limits.
+   * An access key changed: deleted, its calls still running end now, told why, and its sessions with them, their
+   * servers' sessions too (a best-effort DELETE each), rather than when idle; re-linked or its configuration edited,
+   * its calls running that it may no longer make end. Each request is authenticated anew, so this frees what nothing
+   * can use again; a key the store cannot be asked about is left to the idle limits.
    */
   #keyChanged(accessKeyId: string): void {
     const lookup = this.#deps.state.accessKeyById;
+    const ofKey = (p: Pending): boolean => p.call.key.id === accessKeyId;
     // Most keys changed have nothing here: the store is not asked about them.
-    if (!lookup || (![...this.#clients.values()].some((s) => s.keyId === accessKeyId) && !this.sessions.hasSession(keyOwner(accessKeyId)))) return;
-    const gone = (key: AuthenticatedKey | null): void => {
-      if (key !== null) return;
+    if (!lookup || (![...this.#running].some(ofKey) && ![...this.#clients.values()].some((s) => s.keyId === accessKeyId) && !this.sessions.hasSession(keyOwner(accessKeyId)))) return;
+    const found = (key: AuthenticatedKey | null): void => {
+      if (key !== null) {
+        const scope = this.#deps.state.configuration(key)?.access ?? null;
+        this.#endDisallowed((p) => (ofKey(p) ? scope : undefined), (p) => p.server.label);
+        return;
+      }
+      // Its calls end first, so each tells its client the key is gone rather than that its session ended.
+      this.#endCalls((p) => (ofKey(p) ? keyDeleted(p.server) : undefined));
       for (const [id, s] of this.#clients) if (s.keyId === accessKeyId) this.#endSession(id);
       this.sessions.forget(keyOwner(accessKeyId));
     };
     try {
-      const found = lookup.call(this.#deps.state, accessKeyId);
-      if (found instanceof Promise) found.then(gone, () => {});
-      else gone(found);
+      const key = lookup.call(this.#deps.state, accessKeyId);
+      if (key instanceof Promise) key.then(found, () => {});
+      else found(key);
     } catch {
       // As a rejected lookup: left to the idle limits.
     }
@@ -185,13 +197,49 @@ export class McpGateway {
   /**
    * An account's snapshot replaced: sessions with a server it no longer holds, or holds at another URL or with
    * another credential (its auth changed, its stored secret rotated), end now with a best-effort DELETE. Nothing
-   * would use them again (a session belongs to its URL and credential), and their servers would keep them.
+   * would use them again (a session belongs to its URL and credential), and their servers would keep them. Calls
+   * running on such a server end with them, told why, and so do calls the key's configuration no longer allows.
    */
   #accountReloaded(now: AccountSnapshot): void {
-    this.sessions.endStale(now.accountId, (target) => {
-      const server = now.mcpServers.get(target.server.id);
-      if (!server || server.upstreamUrl !== target.server.upstreamUrl || JSON.stringify(server.auth) !== JSON.stringify(target.server.auth)) return true;
-      return server.auth.type === 'secret' && target.secret !== now.providerKeysByProvider.get(mcpSecretProvider(server.label))?.[0]?.value;
+    const ofAccount = (p: Pending): boolean => p.call.key.accountId === now.accountId;
+    this.#endCalls((p) => {
+      if (!ofAccount(p)) return undefined;
+      const change = serverChange(now, p.server, p.target?.secret);
+      return change === undefined ? undefined : change === 'deleted' ? serverDeleted(p.server) : serverChanged(p.server);
+    });
+    this.#endDisallowed((p) => {
+      if (!ofAccount(p)) return undefined;
+      const { configurationId } = p.call.key;
+      return (configurationId === null ? undefined : now.configurations.get(configurationId))?.access ?? null;
+    }, (p) => now.mcpServers.get(p.server.id)?.label ?? p.server.label);
+    this.sessions.endStale(now.accountId, (target) => serverChange(now, target.server, target.secret) !== undefined);
+  }
+
+  /**
+   * Ends the requests still running that `ending` names, each told why. The answer, the usage event and the fee's hold
+   * are the request's own path's, as for any request whose server did not answer: each is written once.
+   */
+  #endCalls(ending: (p: Pending) => CallEnded | undefined): void {
+    for (const p of [...this.#running]) {
+      if (!p.budget.running()) continue;
+      const why = ending(p);
+      if (why) p.budget.end(why);
+    }
+  }
+
+  /**
+   * Ends the requests running that their key's allow lists (`scopeOf` them; undefined: not this change's) no longer
+   * let it make, as they would be refused now.
+   */
+  #endDisallowed(scopeOf: (p: Pending) => AccessScope | null | undefined, labelOf: (p: Pending) => string): void {
+    this.#endCalls((p) => {
+      const scope = scopeOf(p);
+      if (scope === undefined) return undefined;
+      const label = labelOf(p);
+      if (p.tool === undefined ? mcpServerAllowed(scope, label) : mcpToolAllowed(scope, label, p.tool)) return undefined;
+      // Its session stays (the key may still use it): the server is told, as for a client's cancellation.
+      if (p.target) this.sessions.cancel(p.call.owner, p.target, p.id, 'The gateway no longer allows this request.');
+      return notAllowed(p.server, p.tool);
     });
   }
 
@@ -208,10 +256,12 @@ export class McpGateway {
     }).finally(() => this.#deps.observer?.answered(ctx));
   }
 
+  /** Ends the client sessions idle past the limit: one with a request still running is not idle, however long it runs. */
   #sweep(): void {
     const now = performance.now();
+    const running = new Set([...this.#running].map((p) => p.call.owner));
     for (const [id, s] of this.#clients) {
-      if (now - s.lastUsed < this.#sessionIdleMs) continue;
+      if (now - s.lastUsed < this.#sessionIdleMs || running.has(id)) continue;
       this.#endSession(id);
     }
   }
@@ -255,11 +305,13 @@ export class McpGateway {
       this.#endSession(presented);
       return answer(ctx, 200, undefined);
     }
-    // Streamable HTTP: a POST's body is a JSON-RPC message, sent as application/json. Refused as the official SDK's
-    // server refuses it (415, -32000), before the body is read: a form or text body is no client's MCP message.
-    if (!isJsonContentType(headerOf(req.headers['content-type']))) {
-      return refuse(ctx, 415, RpcCode.unsupportedMediaType, 'Unsupported Media Type: Content-Type must be application/json.');
-    }
+    // Streamable HTTP: a POST is answered with JSON or an event stream. A client taking neither is refused (406,
+    // -32000, the official SDK's server's answer), before the body is read; one taking either is served in it.
+    const accepts = acceptsOf(ctx);
+    if (!accepts.json && !accepts.events) return refuse(ctx, 406, RpcCode.mediaType, NOT_ACCEPTABLE);
+    // A POST's body is a JSON-RPC message, sent as application/json. Refused as the official SDK's server refuses it
+    // (415, -32000), before the body is read: a form or text body is no client's MCP message.
+    if (!isJsonContentType(headerOf(req.headers['content-type']))) return refuse(ctx, 415, RpcCode.mediaType, UNSUPPORTED_MEDIA_TYPE);
     if (version !== undefined && !isStatelessVersion(version) && !(MCP_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
       return refuse(ctx, 400, RpcCode.invalidRequest, `Unsupported protocol version: ${version.slice(0, 32)}.`, { supported: [...MCP_PROTOCOL_VERSIONS], requested: version.slice(0, 32) });
     }
@@ -356,8 +408,9 @@ export class McpGateway {
     this.#perAccount.set(key.accountId, (this.#perAccount.get(key.accountId) ?? 0) + 1);
   }
 
-  /** Ends client session `id` (known here or not) and its upstream sessions. */
+  /** Ends client session `id` (known here or not), its requests still running (told why) and its upstream sessions. */
   #endSession(id: string): void {
+    this.#endCalls((p) => (p.call.owner === id ? sessionEnded(p.server) : undefined));
     const s = this.#clients.get(id);
     if (s) {
       this.#clients.delete(id);
@@ -529,7 +582,7 @@ export class McpGateway {
       return refuseCall(call, id, RpcCode.notAllowed, 'tool not allowed for this key');
     }
     const budget = this.#budget(call);
-    const pending = this.#track(call, id, server, budget);
+    const pending = this.#track(call, id, server, budget, tool);
     try {
       await this.#callTool(call, id, server, tool, budget, pending);
     } finally {
@@ -558,7 +611,7 @@ export class McpGateway {
     } catch (error) {
       budget.done();
       const failure = upstreamFailure(error, server.label, budget.budget.signal);
-      this.#record(call, server.label, tool, undefined, isCancelled(budget) ? cancelled(0) : failed(failure, 0));
+      this.#record(call, server.label, tool, undefined, unanswered(budget, failure, 0));
       return this.#failed(call, id, failure, server, budget);
     }
     // The arguments a stateless client repeats in headers must be the body's, as its other headers must (eraOf). Through
@@ -655,7 +708,7 @@ export class McpGateway {
     } catch (error) {
       budget.done();
       const failure = upstreamFailure(error, server.label, budget.budget.signal);
-      if (metered) this.#record(call, server.label, metered.tool, undefined, isCancelled(budget) ? cancelled(performance.now() - startedAt) : failed(failure, performance.now() - startedAt), metered.eventId);
+      if (metered) this.#record(call, server.label, metered.tool, undefined, unanswered(budget, failure, performance.now() - startedAt), metered.eventId);
       return this.#failed(call, id, failure, server, budget);
     }
     const status = response.statusCode;
@@ -676,7 +729,7 @@ export class McpGateway {
       await response.body.dump().catch(() => {});
       budget.done();
       const failure = status >= 200 && status < 300 ? new McpUpstreamError(server.label, 'gave no answer the gateway could read.', status) : httpFailure(server.label, status, response.headers);
-      if (metered) this.#record(call, server.label, metered.tool, undefined, failed(failure, performance.now() - startedAt), metered.eventId);
+      if (metered) this.#record(call, server.label, metered.tool, undefined, unanswered(budget, failure, performance.now() - startedAt), metered.eventId);
       return this.#failed(call, id, failure, server, budget);
     }
     const outcome = await this.#relay(call, id, server, response, streaming, budget);
@@ -693,6 +746,8 @@ export class McpGateway {
   #failed(call: Call, id: JsonRpcId, error: unknown, server: McpServerState, budget: CallBudget): void {
     const { ctx } = call;
     if (isCancelled(budget)) return endEmpty(ctx);
+    const ended = endedOf(budget);
+    if (ended) return answer(ctx, 200, this.#endedError(call, id, ended));
     if (call.server && challenged(error, server)) return answer(ctx, 401, rpcError(id, RpcCode.unauthorized, error.message, { server: server.label, status: 401 }), { 'WWW-Authenticate': error.challenge });
     if (!call.server && error instanceof McpUpstreamError && error.status === 401 && server.auth.type === 'oauthPassthrough') {
       return answer(ctx, 200, rpcError(id, RpcCode.unauthorized, `MCP server "${server.label}" needs authorization: it takes the client's own OAuth token, and answered HTTP 401. Its own endpoint, s-${server.id}, passes its challenge on for the client to sign in.`, { server: server.label, status: 401, endpoint: `s-${server.id}` }));
@@ -700,15 +755,26 @@ export class McpGateway {
     answer(ctx, 200, upstreamError(id, error, server, budget.budget.signal));
   }
 
-  #track(call: Call, id: JsonRpcId, server: McpServerState, budget: CallBudget): Pending {
-    const pending: Pending = { key: pendingKey(call.owner, id), server, target: undefined, budget };
+  #track(call: Call, id: JsonRpcId, server: McpServerState, budget: CallBudget, tool?: string): Pending {
+    const pending: Pending = { key: pendingKey(call.owner, id), id, call, server, tool, target: undefined, budget };
     this.#pending.set(pending.key, pending);
+    this.#running.add(pending);
     return pending;
   }
 
   #untrack(pending: Pending): void {
     // A client reusing an id while the first request runs replaced it: that one is not this one to remove.
     if (this.#pending.get(pending.key) === pending) this.#pending.delete(pending.key);
+    this.#running.delete(pending);
+    // Its session is idle from now, not from when the request came.
+    const session = this.#clients.get(pending.call.owner);
+    if (session) session.lastUsed = performance.now();
+  }
+
+  /** The JSON-RPC error telling the client why the gateway ended its request; the access line gets its catalog code. */
+  #endedError(call: Call, id: JsonRpcId, ended: CallEnded): string {
+    if (ended.errorCode !== undefined) call.ctx.errorCode = ended.errorCode;
+    return rpcError(id, ended.code, ended.message, ended.data);
   }
 
   /**
@@ -724,15 +790,19 @@ export class McpGateway {
   /**
    * Relays the server's answer: an event stream event by event as they arrive, a JSON answer once read whole. Only
    * this request's answer and the server's notifications reach the client (and, on a server's own endpoint, the
-   * server's own requests, whose answers go back to it); the outcome usage records is read on the way.
+   * server's own requests, whose answers go back to it); the outcome usage records is read on the way. A client that
+   * takes no event stream is answered with the stream's answer alone, as JSON.
    */
   async #relay(call: Call, id: JsonRpcId, server: McpServerState, response: Dispatcher.ResponseData, streaming: boolean, budget: CallBudget): Promise<Outcome> {
     const { ctx } = call;
     const { res } = ctx;
     const outcome: Outcome = { status: response.statusCode, completion: 'succeeded', stopReason: 'completed', streaming, durationMs: 0 };
-    // A stateless client takes no server requests either: the revision asks for input within a result instead.
-    const noRequests = call.server === undefined || call.stateless;
+    const relayed = streaming && acceptsOf(ctx).events;
+    // A stateless client takes no server requests either: the revision asks for input within a result instead; nor
+    // does one answered in JSON, which carries the answer alone.
+    const noRequests = call.server === undefined || call.stateless || !relayed;
     let final: JsonRpcMessage | undefined;
+    let finalText = '';
     let out = '';
     const onData = (data: string): void => {
       const m = final ? undefined : parseMessage(data);
@@ -750,15 +820,16 @@ export class McpGateway {
         return;
       }
       const sent = final === m && call.stateless ? restated(call, m) : data;
-      out += `event: message\ndata: ${sent.split('\n').join('\ndata: ')}\n\n`;
+      if (final === m) finalText = sent;
+      if (relayed) out += asEventStream(sent);
     };
-    if (streaming) {
+    // A stream runs under the stream's limit from here (the account's totalTimeout when it set one).
+    if (streaming) budget.streaming();
+    if (relayed) {
       const headers = baseHeaders(ctx.requestId);
       headers['Access-Control-Expose-Headers'] = EXPOSED;
       headers['content-type'] = 'text/event-stream';
       headers['cache-control'] = 'no-cache';
-      // A stream runs under the stream's limit from here (the account's totalTimeout when it set one).
-      budget.streaming();
       res.writeHead(200, headers);
       res.flushHeaders();
     }
@@ -778,7 +849,7 @@ export class McpGateway {
         if (out !== '') {
           const written = out;
           out = '';
-          if (!res.write(written)) await drained(res);
+          if (!res.write(written)) await drained(res, budget.budget.signal);
         }
         // The request is answered: whatever the server sends after is no one's.
         if (final) break;
@@ -799,20 +870,22 @@ export class McpGateway {
         return outcome;
       }
       const failure = upstreamFailure(error, server.label, budget.budget.signal);
+      const ended = endedOf(budget);
       // A client that left is recorded as the model gateway records it: `unknown`, since it never got the answer.
-      outcome.completion = ctx.clientGone || budget.budget.signal.reason === 'client-gone' ? 'unknown' : failure.timedOut ? 'timed_out' : streaming ? 'stream_failed' : 'failed';
-      outcome.stopReason = `jsonrpc_error_${RpcCode.internal}`;
+      outcome.completion = !ended && (ctx.clientGone || budget.budget.signal.reason === 'client-gone') ? 'unknown' : failure.timedOut ? 'timed_out' : streaming ? 'stream_failed' : 'failed';
+      outcome.stopReason = `jsonrpc_error_${ended?.code ?? RpcCode.internal}`;
+      const told = ended ? this.#endedError(call, id, ended) : upstreamError(id, failure, server, budget.budget.signal);
       // An event stream ends with the answer's error in it, so the client's pending request is not left waiting.
-      if (!streaming) answer(ctx, 200, upstreamError(id, failure, server, budget.budget.signal));
-      else if (!res.destroyed) res.end(`event: message\ndata: ${upstreamError(id, failure, server, budget.budget.signal)}\n\n`);
+      if (!relayed) answer(ctx, 200, told);
+      else if (!res.destroyed) res.end(asEventStream(told));
       else res.destroy();
       budget.done();
       return outcome;
     }
     budget.done();
     ctx.endedAt = performance.now();
-    if (streaming) res.end();
-    else answer(ctx, 200, call.stateless ? restated(call, final) : json);
+    if (relayed) res.end();
+    else answer(ctx, 200, streaming ? finalText : call.stateless ? restated(call, final) : json);
     if (final.error) outcome.stopReason = `jsonrpc_error_${final.error.code}`;
     else if (final.result?.isError === true) outcome.stopReason = 'tool_error';
     return outcome;
@@ -905,7 +978,16 @@ export class McpGateway {
  * A request's time limits and its signal, aborted at the limit, when the client leaves or cancels the request, or
  * when the gateway's shutdown grace period is over.
  */
-interface CallBudget { budget: Budget; streaming(): void; cancel(): void; done(): void }
+interface CallBudget {
+  budget: Budget;
+  streaming(): void;
+  cancel(): void;
+  /** The gateway ends the request (its session, key or server ended): the signal's reason says why. */
+  end(why: CallEnded): void;
+  /** Neither ended nor done: what the request will answer is still open. */
+  running(): boolean;
+  done(): void;
+}
 
 /**
  * The account's limits: `perRequestTimeout` to each upstream answer's head, `totalTimeout` in all until an answer
@@ -915,6 +997,7 @@ function callBudget(ctx: RequestContext, account: AccountSnapshot, deps: Gateway
   const { settings } = account;
   const controller = new AbortController();
   const startedAt = performance.now();
+  let finished = false;
   let timer: NodeJS.Timeout | undefined = setTimeout(() => controller.abort('timeout'), settings.totalTimeoutMs);
   // Closed by a stopping gateway after its error answer: not a client that left.
   const onClose = (): void => { if (!ctx.res.writableFinished) controller.abort(ctx.abortCause === 'shutdown' ? 'shutdown' : 'client-gone'); };
@@ -930,7 +1013,10 @@ function callBudget(ctx: RequestContext, account: AccountSnapshot, deps: Gateway
       timer = setTimeout(() => controller.abort('timeout'), Math.max(0, limit - (performance.now() - startedAt)));
     },
     cancel: () => controller.abort('cancelled'),
+    end: (why) => controller.abort(why),
+    running: () => !finished && !controller.signal.aborted,
     done: () => {
+      finished = true;
       clearTimeout(timer);
       timer = undefined;
       ctx.res.off('close', onClose);
@@ -967,10 +1053,15 @@ interface Call {
 /** A tools/call forwarded: its usage event, the tool (as named by its server, and as it listed it) and where it went. */
 interface Metered { eventId: string; tool: string; target: McpTarget; definition: McpTool }
 
-/** A request forwarded and not yet answered, which the client may cancel. */
+/** A request forwarded and not yet answered, which the client may cancel and the gateway end. */
 interface Pending {
   key: string;
+  /** The client's id for it: what a cancellation sent to its server names. */
+  id: JsonRpcId;
+  call: Call;
   server: McpServerState;
+  /** The tool a tools/call runs, as its server names it; undefined for another request. */
+  tool: string | undefined;
   /** Where it was sent (its session and credential); undefined until then. */
   target: McpTarget | undefined;
   budget: CallBudget;
@@ -983,6 +1074,11 @@ function pendingKey(owner: string, id: unknown): string {
 
 function isCancelled(budget: CallBudget): boolean {
   return budget.budget.signal.aborted && budget.budget.signal.reason === 'cancelled';
+}
+
+function endedOf(budget: CallBudget): CallEnded | undefined {
+  const { signal } = budget.budget;
+  return signal.aborted && signal.reason instanceof CallEnded ? signal.reason : undefined;
 }
 
 /** A 401 with a challenge from a server that takes the client's own OAuth token: the client's to answer by signing in. */
@@ -1020,16 +1116,19 @@ function secretOf(account: AccountSnapshot, server: McpServerState): ProviderKey
     : `has no stored secret: add a provider key of provider ${provider}.`);
 }
 
-/** The client took what was written (or left). */
-function drained(res: RequestContext['res']): Promise<void> {
+/** The client took what was written (or left), or the request ended: a client not reading holds nothing up then. */
+function drained(res: RequestContext['res'], signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       res.off('drain', done);
       res.off('close', done);
+      signal.removeEventListener('abort', done);
       resolve();
     };
     res.once('drain', done);
     res.once('close', done);
+    if (signal.aborted) done();
+    else signal.addEventListener('abort', done, { once: true });
   });
 }
 
@@ -1068,6 +1167,13 @@ function cancelled(durationMs: number): Outcome {
 
 function failed(failure: McpUpstreamError, durationMs: number): Outcome {
   return { status: failure.status, completion: failure.timedOut ? 'timed_out' : 'failed', stopReason: `jsonrpc_error_${RpcCode.internal}`, streaming: false, durationMs };
+}
+
+/** A call its server did not answer: cancelled by the client, ended by the gateway (with the code its client is told), or failed. */
+function unanswered(budget: CallBudget, failure: McpUpstreamError, durationMs: number): Outcome {
+  if (isCancelled(budget)) return cancelled(durationMs);
+  const ended = endedOf(budget);
+  return ended ? { status: 0, completion: 'failed', stopReason: `jsonrpc_error_${ended.code}`, streaming: false, durationMs } : failed(failure, durationMs);
 }
 
 /** A server that failed, as a JSON-RPC error naming it by label (never its URL or credential). */

@@ -8,7 +8,7 @@ import type { Dispatcher } from 'undici';
 import type { McpServerState } from '../../domain/mcp-server.ts';
 import type { Upstreams } from '../upstream.ts';
 import { EventData } from './jsonrpc.ts';
-import { parseMessage, RpcCode, type JsonRpcMessage } from '../../domain/json-rpc.ts';
+import { parseMessage, RpcCode, type JsonRpcId, type JsonRpcMessage } from '../../domain/json-rpc.ts';
 import { forEra, paramHeaders, STATELESS_PROTOCOL_VERSION, statelessHeaders } from '../../domain/mcp-stateless.ts';
 
 /** The revision the gateway asks its upstreams for (they answer with the one they speak). */
@@ -233,6 +233,18 @@ export class McpUpstreamSessions {
     await response.body.dump();
   }
 
+  /**
+   * Tells the server request `requestId`, sent in `owner`'s session, is cancelled (MCP `notifications/cancelled`),
+   * unawaited and given 5 seconds. Only in that session while it is open: one opened now would not know the request,
+   * and a stateless server's request is cancelled by closing its stream.
+   */
+  cancel(owner: string, target: McpTarget, requestId: JsonRpcId, reason: string): void {
+    const s = this.#sessions.get(sessionKey(owner, target));
+    if (s === undefined || s instanceof Promise || s.stateless) return;
+    const message: JsonRpcMessage = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason } };
+    this.#post(target, s, message, { headersMs: 5000, idleMs: 5000, signal: AbortSignal.timeout(5000) }).then((r) => r.body.dump(), () => {});
+  }
+
   /** The server's tools (every page), from the list fetched with this credential in the last few seconds when there is one. */
   async tools(owner: string, target: McpTarget, budget: Budget, fresh = false): Promise<McpTool[]> {
     const key = `${target.server.id}\0${target.server.upstreamUrl}\0${target.credential}`;
@@ -282,31 +294,45 @@ export class McpUpstreamSessions {
     if (found !== undefined) {
       this.#sessions.delete(key);
       this.#sessions.set(key, found);
-      const s = await found;
-      // Waiting on its opening, which was ended meanwhile (below).
+      const s = found instanceof Promise ? await waitedFor(found, budget.signal, target) : found;
+      // Waiting on its opening, which was ended meanwhile (#opened).
       if (found instanceof Promise && this.#sessions.get(key) !== s) throw endedWhileOpening(target);
       s.lastUsed = performance.now();
       return s;
     }
-    const opening = this.#open(target, budget);
+    const opening = this.#opened(key, target, budget);
     this.#sessions.set(key, opening);
     this.#opening.set(opening, target);
-    try {
-      const s = await opening;
+    return waitedFor(opening, budget.signal, target);
+  }
+
+  /**
+   * Opens the session kept under `key` on its own time, not its request's: a request that stops waiting (its client
+   * left or cancelled, the gateway ended it) does not cut the server's initialize short, or the server would hold a
+   * session whose id the gateway never read, and could never end. Given twice the per-request limit in all (its
+   * initialize, then notifications/initialized). Its owner ended (or its server changed) while it was being opened:
+   * no one would use or end it, so the server would keep it until its own expiry; it is ended once open, and the
+   * requests waiting on it fail, as a request already sent in a session that ends does.
+   */
+  #opened(key: string, target: McpTarget, budget: Budget): Promise<UpstreamSession> {
+    const limit = new AbortController();
+    const timer = setTimeout(() => limit.abort('timeout'), 2 * budget.headersMs);
+    timer.unref();
+    const opening: Promise<UpstreamSession> = this.#open(target, { headersMs: budget.headersMs, idleMs: budget.idleMs, signal: limit.signal }).then((s) => {
       if (this.#sessions.get(key) !== opening) {
-        // Its owner ended (or its server changed) while it was being opened: no one would use or end it after this
-        // request, so the server would keep it until its own expiry. Ended now, and the request with it, as a
-        // request already sent in a session that ends is.
         this.#end(s);
         throw endedWhileOpening(target);
       }
       this.#sessions.set(key, s);
       this.#makeRoom(key, target.accountId);
       return s;
-    } catch (error) {
+    }, (error: unknown) => {
       if (this.#sessions.get(key) === opening) this.#sessions.delete(key);
       throw error;
-    }
+    }).finally(() => clearTimeout(timer));
+    // Every request waiting on it may have stopped waiting: its failure is theirs, never an unhandled rejection.
+    opening.catch(() => {});
+    return opening;
   }
 
   /**
@@ -452,6 +478,16 @@ export class McpUpstreamSessions {
     return this.#upstreams.request(s.target.url, { method: 'DELETE', headers, signal: AbortSignal.timeout(5000), headersTimeout: 5000, bodyTimeout: 5000 })
       .then((r) => r.body.dump(), () => {});
   }
+}
+
+/** The session being opened, waited for until `signal` aborts: the request gives up, the opening goes on (#opened). */
+function waitedFor(opening: Promise<UpstreamSession>, signal: AbortSignal, target: McpTarget): Promise<UpstreamSession> {
+  if (signal.aborted) return Promise.reject(upstreamFailure(signal.reason, target.server.label, signal));
+  return new Promise((resolve, reject) => {
+    const stop = (): void => reject(upstreamFailure(signal.reason, target.server.label, signal));
+    signal.addEventListener('abort', stop, { once: true });
+    opening.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+  });
 }
 
 function endedWhileOpening(target: McpTarget): McpUpstreamError {
