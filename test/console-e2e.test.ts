@@ -1053,6 +1053,25 @@ test('web console: the guide workflow in a real browser', { skip: existsSync(CHR
     }
   });
 
+  await t.test('Logs: a request linked the moment it ends (as the Playground links it), before its usage is stored, opens once it is', { skip: running.gatewayUrl ? false : 'the gateway plane is not wired into startTollgate yet' }, async () => {
+    const client = new OpenAI({ apiKey: accessToken, baseURL: `${running.gatewayUrl}/v1`, maxRetries: 0 });
+    const fresh = (await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'log me as I end' }] }).withResponse()).response.headers.get('ngrok-aig-request-id')!;
+    // The first ask is answered as the API answers it in the ~100 ms before the journal ships the request's usage.
+    let asked = 0;
+    await page.route(`**/usage/requests/${fresh}`, (route) => (asked++ === 0
+      ? route.fulfill({ status: 404, json: { errorCode: 'ERR_NGROK_27611', statusCode: 404, msg: `Request ${fresh} not found.`, details: {} } })
+      : route.continue()));
+    try {
+      await poll('its usage', async () => (await api('GET', `/usage/requests/${fresh}`)).status === 200 || undefined);
+      await go(page, `#/logs/${fresh}`, 'Logs');
+      await page.getByRole('region', { name: `Attempts of request ${fresh}` }).waitFor();
+      assert.ok(asked >= 2, 'asked again after "not found"');
+      assert.equal(await page.getByText(`No request ${fresh}`).count(), 0);
+    } finally {
+      await page.unrouteAll();
+    }
+  });
+
   await t.test('Usage: an answer to an earlier choice that comes late does not replace the one asked for last', { skip: running.gatewayUrl ? false : 'the gateway plane is not wired into startTollgate yet' }, async () => {
     // The first load (grouped by provider) is held back; meanwhile the user groups by access key.
     let held = false;

@@ -2,8 +2,9 @@
 // The console's Logs model: events (one per attempt, newest first, paged) grouped into requests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CAPTURE_ON_ITS_WAY_MS, captureMayArrive, capturedSize, groupRequests, mergeEvents, partialRequests, shownTokens } from './logs-model.ts';
+import { REQUEST_ON_ITS_WAY_MS, requestMayBeLogged, requestStartedAt, CAPTURE_ON_ITS_WAY_MS, captureMayArrive, capturedSize, groupRequests, mergeEvents, partialRequests, shownTokens } from './logs-model.ts';
 import type { UsageEvent } from './api.ts';
+import { newId } from '../../src/domain/ids.ts';
 
 function event(id: string, requestId: string, attemptNumber: number, isFinalAttempt: boolean, eventTime: string): UsageEvent {
   return { id, requestId, attemptNumber, isFinalAttempt, eventTime, totalCost: '0.00001' } as unknown as UsageEvent;
@@ -50,4 +51,21 @@ test('a capture not found is looked for again only while it may still be written
   // The browser's clock behind the server's: still just ended (the number of asks bounds it).
   assert.equal(captureMayArrive(ended, at(-5_000), true), true);
   assert.equal(captureMayArrive('not a time', at(300), true), false);
+});
+
+test('a linked request not found is looked for again only while it just began: its id says when', () => {
+  // rq_ + a ULID: 01M98V78ZT is 2026-12-07T17:17:59.386Z in milliseconds (Crockford base32).
+  const id = 'rq_01M98V78ZTE7W8D2GB8TV3W4HS';
+  const started = requestStartedAt(id)!;
+  assert.equal(new Date(started).toISOString().slice(0, 10), '2026-12-07');
+  assert.equal(requestMayBeLogged(id, started + 500), true);
+  assert.equal(requestMayBeLogged(id, started + REQUEST_ON_ITS_WAY_MS - 1), true);
+  assert.equal(requestMayBeLogged(id, started + REQUEST_ON_ITS_WAY_MS), false, 'long begun and not logged: not on its way');
+  // As the gateway makes them.
+  const at = Date.parse('2026-12-07T18:00:00.123Z');
+  assert.equal(requestStartedAt(newId('request', at)), at);
+  for (const other of ['rq_short', 'aigk_01M98V78ZTE7W8D2GB8TV3W4HS', 'rq_01M98V78ZTE7W8D2GB8TV3W4Hs', 'rq_81M98V78ZTE7W8D2GB8TV3W4HS']) {
+    assert.equal(requestStartedAt(other), undefined, other);
+    assert.equal(requestMayBeLogged(other, started), false, other);
+  }
 });

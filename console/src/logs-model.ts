@@ -105,3 +105,29 @@ export function captureMayArrive(endedAt: string, now: number, capturing: boolea
   const ended = Date.parse(endedAt);
   return capturing && Number.isFinite(ended) && now - ended < CAPTURE_ON_ITS_WAY_MS;
 }
+
+/**
+ * When a request began, read from its id (a ULID after `rq_`: its first ten digits are the milliseconds, Crockford
+ * base32); undefined for an id of another shape.
+ */
+export function requestStartedAt(requestId: string): number | undefined {
+  const m = /^rq_([0-7][0-9A-HJKMNP-TV-Z]{9})[0-9A-HJKMNP-TV-Z]{16}$/.exec(requestId);
+  if (!m) return undefined;
+  let ms = 0;
+  for (const c of m[1]!) ms = ms * 32 + '0123456789ABCDEFGHJKMNPQRSTVWXYZ'.indexOf(c);
+  return ms;
+}
+
+/**
+ * A request is listed once it ends and its usage is stored (~100 ms later): the Playground links a request the moment
+ * its answer arrives, often before. A linked request not found yet is asked for again while it may still be on its
+ * way — begun within this window — rather than said to be missing at once.
+ */
+export const REQUEST_ON_ITS_WAY_MS = 120_000;
+export const REQUEST_ASK_EVERY_MS = 1_000;
+export const REQUEST_ASKS = 30;
+
+export function requestMayBeLogged(requestId: string, now: number): boolean {
+  const started = requestStartedAt(requestId);
+  return started !== undefined && now - started < REQUEST_ON_ITS_WAY_MS;
+}

@@ -5,7 +5,7 @@
 import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, listAll, pathOf, usd, when, type AccessKey, type GatewayConfig, type ProviderKey, type Schemas, type UsageEvent } from '../api.ts';
-import { CAPTURE_ASK_EVERY_MS, CAPTURE_ASKS, captureMayArrive, capturedSize, groupRequests, isFiltering, matches, mergeEvents, partialRequests, shownTokens, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
+import { REQUEST_ASK_EVERY_MS, REQUEST_ASKS, requestMayBeLogged, CAPTURE_ASK_EVERY_MS, CAPTURE_ASKS, captureMayArrive, capturedSize, groupRequests, isFiltering, matches, mergeEvents, partialRequests, shownTokens, RANGES, startOf, type ClientFilter, type RangeId, type RequestRow } from '../logs-model.ts';
 import { routeHash } from '../nav.ts';
 import { Button, Empty, ErrorNote, Field, LoadMore, PageHeading, TableWrap, useAction, useFocusAfterRender, Loading } from '../ui.tsx';
 
@@ -129,7 +129,7 @@ function Capture({ requestId, endedAt }: { requestId: string; endedAt: string })
 const notLogged = (requestId: string): string => `No request ${requestId} in this account's logs. A request still under way is logged when it ends: reload this page then.`;
 
 /** The request `#/logs/<id>` names, from its own resource: it may be older than the range listed, or not on the page loaded. */
-type Linked = { requestId: string; row?: RequestRow; error?: string };
+type Linked = { requestId: string; row?: RequestRow; error?: string; waiting?: boolean };
 
 export function LogsScreen({ requestId }: { requestId?: string | undefined }) {
   const [range, setRange] = useState<RangeId>('24h');
@@ -229,16 +229,24 @@ export function LogsScreen({ requestId }: { requestId?: string | undefined }) {
     if (!requestId) return;
     // Another id linked before this answer came: the answer is not for what is asked now.
     let current = true;
-    api<RequestAttempts>('GET', `/usage/requests/${encodeURIComponent(requestId)}`).then((request) => {
-      if (!current) return;
-      const row = groupRequests(request.attempts.map((a) => a.event))[0];
-      setLinked(row ? { requestId, row } : { requestId, error: notLogged(requestId) });
-      if (row) openRequest(requestId);
-    }, (e: unknown) => {
-      if (!current) return;
-      setLinked({ requestId, error: e instanceof ApiError && e.status === 404 ? notLogged(requestId) : `Could not load request ${requestId}: ${e instanceof Error ? e.message : String(e)}` });
-    });
-    return () => { current = false; };
+    let again: ReturnType<typeof setTimeout> | undefined;
+    const ask = (asks: number): void => {
+      api<RequestAttempts>('GET', `/usage/requests/${encodeURIComponent(requestId)}`).then((request) => {
+        if (!current) return;
+        const row = groupRequests(request.attempts.map((a) => a.event))[0];
+        setLinked(row ? { requestId, row } : { requestId, error: notLogged(requestId) });
+        if (row) openRequest(requestId);
+      }, (e: unknown) => {
+        if (!current) return;
+        if (!(e instanceof ApiError && e.status === 404)) return setLinked({ requestId, error: `Could not load request ${requestId}: ${e instanceof Error ? e.message : String(e)}` });
+        // Just begun (the Playground links it as its answer arrives): its usage may be a moment from being stored.
+        const mayArrive = asks < REQUEST_ASKS && requestMayBeLogged(requestId, Date.now());
+        setLinked({ requestId, ...(mayArrive ? { waiting: true } : { error: notLogged(requestId) }) });
+        if (mayArrive) again = setTimeout(() => ask(asks + 1), REQUEST_ASK_EVERY_MS);
+      });
+    };
+    ask(1);
+    return () => { current = false; clearTimeout(again); };
   }, [requestId]);
 
   const keysById = new Map(providerKeys.map((k) => [k.id, k]));
@@ -271,6 +279,7 @@ export function LogsScreen({ requestId }: { requestId?: string | undefined }) {
       </form>
       <ErrorNote error={load.error} />
       <ErrorNote error={linked?.error} />
+      {linked?.waiting ? <p class="muted" role="status" data-testid="request-on-its-way">Request <span class="mono">{linked.requestId}</span> is not logged yet: a request is logged a moment after it ends. Looking again…</p> : null}
       <Loading busy={load.busy} />
       {/* A live region, kept on the page while empty (one that appears with its text is not reliably announced):
           screen-reader users hear how a filtered search went without hunting for this line. */}
