@@ -11,7 +11,7 @@ import { MANAGED_OPENAI_KEY, startHarness, storedUsage, type Harness } from './h
 import { grantCredits, usageCostPico } from '../src/store/credits.ts';
 import { CreditLedger } from '../src/usage/ledger.ts';
 import { ChangeBus } from '../src/state/changes.ts';
-import { FAKE_AUDIO, FAKE_DROPPED_TRANSCRIPT, FAKE_REALTIME_USAGE, FAKE_TRANSCRIPTION_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
+import { FAKE_AUDIO, FAKE_DROPPED_TRANSCRIPT, FAKE_REALTIME_USAGE, FAKE_TRANSCRIPTION_SECONDS, FAKE_TRANSCRIPTION_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
 import { countTextTokens, tokenCountsIdle } from '../src/domain/token-counter.ts';
 import { audioByteRate } from '../src/gateway/realtime.ts';
 import { randomBytes } from 'node:crypto';
@@ -493,6 +493,34 @@ test('a client that creates its responses itself (no server VAD) at a small bala
     assert.equal(fake.received.filter((e) => (e as { type?: string }).type === 'response.create').length, 3);
     assert.equal(ledger.held(h.accountId), 0n);
     rt.close();
+  } finally {
+    ledger.restore();
+    await close();
+  }
+});
+
+test('a response.create without an event_id that the provider refuses for a reason of its own (an invalid parameter, no response running) gives its hold back when the refusal comes, not at the next response or the session\'s end: the create reaches the provider named by the gateway, and the client reads the refusal naming no event, as the provider would send it', async () => {
+  const ledger = catchLedger();
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  try {
+    // Ten cents: room for one create's hold (gpt-realtime's 4,096 tokens of audio output, about 26 cents) at a time.
+    await grantCredits(h.running.store.db, h.accountId, 9, { category: 'promotional' });
+    const { rt, requestId, errors } = await funded(h);
+    rt.send({ type: 'response.create', response: { instructions: 'refuse' } });
+    await waitFor(() => errors.length === 1);
+    assert.deepEqual([errors[0]!.code, errors[0]!.event_id], ['invalid_value', null], 'the client gave no event_id: the refusal names none');
+    assert.equal(ledger.held(h.accountId), 0n, 'the refused create holds nothing');
+    const [sent] = fake.received.filter((e) => (e as { type?: string }).type === 'response.create') as { event_id?: unknown; response?: unknown }[];
+    assert.equal(typeof sent!.event_id, 'string', 'the provider was sent the create with an event_id, which its refusal named');
+    assert.deepEqual(sent!.response, { instructions: 'refuse' });
+
+    const served = await within(sentUntilDone(rt, { type: 'response.create', response: { instructions: 'answer' } }) as Promise<{ response: { status: string } }>, 'the next response');
+    assert.equal(served.response.status, 'completed');
+    assert.equal(errors.length, 1, 'the next create is not refused for credit the refused one held');
+    assert.equal(ledger.held(h.accountId), 0n);
+    rt.close();
+    const rows = await events(h, await requestId, 2);
+    assert.deepEqual(rows.map((r) => [r.completion, r.stopReason, BigInt(r.costPico) > 0n]), [['failed', 'invalid_value', false], ['succeeded', 'completed', true]], 'the refused create recorded failed at no cost, as the refusal said');
   } finally {
     ledger.restore();
     await close();
@@ -1198,7 +1226,7 @@ test('input audio transcription is metered from each transcription.completed at 
       return (await completed).usage;
     };
     assert.deepEqual(await transcribe({ model: 'gpt-4o-transcribe' }), FAKE_TRANSCRIPTION_USAGE);
-    assert.deepEqual(await transcribe({ model: 'whisper-1' }), { type: 'duration', seconds: 2.5 });
+    assert.deepEqual(await transcribe({ model: 'whisper-1' }), { type: 'duration', seconds: FAKE_TRANSCRIPTION_SECONDS });
     assert.deepEqual(await transcribe({ model: 'gpt-4o-transcribe-diarize' }), FAKE_TRANSCRIPTION_USAGE);
     const [tokens, duration, diarized] = await events(h, await requestId, 3);
     assert.deepEqual([tokens!.model, tokens!.completion, tokens!.keySource], ['gpt-4o-transcribe', 'succeeded', 'ngrok']);
@@ -1207,11 +1235,12 @@ test('input audio transcription is metered from each transcription.completed at 
     assert.equal(BigInt(tokens!.inputCostPico), 200n * 2_500_000n + 800n * 6_000_000n);
     assert.equal(BigInt(tokens!.outputCostPico), 50n * 10_000_000n);
     assert.equal(BigInt(tokens!.costPico) - BigInt(tokens!.feePico), 5_800_000_000n);
-    // whisper-1: $0.006 a minute, 2.5 s of audio.
+    // whisper-1: $0.006 a minute, 2.5004 s of audio — priced to the microsecond (rounded to the millisecond it was
+    // 2.5 s, 40,000 pico-USD less than reported).
     assert.equal(duration!.model, 'whisper-1');
     assert.deepEqual([Number(duration!.inputTokens), Number(duration!.outputTokens), BigInt(duration!.feePico)], [0, 0, 0n]);
-    assert.equal(BigInt(duration!.costPico), 250_000_000n);
-    assert.equal(BigInt(duration!.inputCostPico), 250_000_000n);
+    assert.equal(BigInt(duration!.costPico), 250_040_000n);
+    assert.equal(BigInt(duration!.inputCostPico), 250_040_000n);
     // gpt-4o-transcribe-diarize: gpt-4o-transcribe's prices.
     assert.deepEqual([diarized!.model, Number(diarized!.inputTokens), Number(diarized!.outputTokens)], ['gpt-4o-transcribe-diarize', 1000, 50]);
     assert.equal(BigInt(diarized!.inputCostPico), 200n * 2_500_000n + 800n * 6_000_000n);
@@ -1231,10 +1260,125 @@ test('input audio transcription is metered from each transcription.completed at 
     await completed;
     const [whisper] = await events(h, await beta.requestId, 1);
     assert.equal(whisper!.model, 'gpt-realtime-whisper');
-    // $0.017 a minute: 2,500 ms × 17,000,000,000 pico-USD / 60,000 ms = 708,333,333⅓.
-    assert.equal(BigInt(whisper!.costPico), 708_333_334n);
+    // $0.017 a minute: 2,500,400 µs × 17,000,000,000 pico-USD / 60,000,000 µs = 708,446,666⅔.
+    assert.equal(BigInt(whisper!.costPico), 708_446_667n);
     beta.rt.close();
   } finally {
+    await close();
+  }
+});
+
+test('input audio transcription holds credit (billing on): the audio buffer holds the most its transcription can cost — its audio at the model\'s audio price, priced on the whole buffer rather than rounded append by append, its prompt and the model\'s output limit; a per-minute model its length — from the first append until the transcription is recorded, so a second session of the account at a small balance is refused its audio and its commit meanwhile; a clear, or the session ending, gives it back', async () => {
+  const ledger = catchLedger();
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  try {
+    const account = h.accountId;
+    const held = () => ledger.held(account);
+    const sent = (type: string) => fake.received.filter((e) => (e as { type?: string }).type === type).length;
+    const transcribe = async (rt: OpenAIRealtimeWS, transcription: { model: string; prompt?: string }) => {
+      const updated = next(rt, 'session.updated');
+      rt.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription } } } });
+      await updated;
+    };
+    // One cent, and two sessions of the account transcribing (opened while it can pay: an upgrade is refused too).
+    const first = await funded(h);
+    await transcribe(first.rt, { model: 'gpt-4o-transcribe', prompt: 'slow' });
+    const { token } = await h.accessKey();
+    const second = realtime(h, token, 'gpt-realtime');
+    const errors: Funded['errors'] = [];
+    second.rt.on('error', (e) => errors.push((e as unknown as { error: Funded['errors'][number] }).error));
+    await next(second.rt, 'session.created');
+    await transcribe(second.rt, { model: 'gpt-4o-transcribe' });
+    // A second of 24 kHz PCM in three appends of a third of a second: 10 audio tokens (3⅓ an append: 12 if each were
+    // rounded up), admitted though the buffer's own hold is past the cent.
+    for (let i = 0; i < 3; i++) first.rt.send({ type: 'input_audio_buffer.append', audio: Buffer.alloc(16_000).toString('base64') });
+    await waitFor(() => sent('input_audio_buffer.append') === 3);
+    // gpt-4o-transcribe: the prompt ("slow", a token a byte) at $2.50, its 2,000 output tokens at $10, the audio at $6 per million.
+    assert.equal(held(), 4n * 2_500_000n + 2000n * 10_000_000n + 10n * 6_000_000n);
+    assert.equal(first.errors.length, 0);
+
+    // The second session: the cent is left, but the first one's buffer may cost two.
+    second.rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
+    second.rt.send({ type: 'input_audio_buffer.commit', event_id: 'evt_second_commit' });
+    await waitFor(() => errors.length === 2);
+    assert.deepEqual(errors.map((e) => [e.code, e.event_id]), [['ERR_NGROK_4026', null], ['ERR_NGROK_4026', 'evt_second_commit']]);
+    assert.match(errors[0]!.message, /held by requests still in flight/);
+    assert.deepEqual([sent('input_audio_buffer.append'), sent('input_audio_buffer.commit')], [3, 0], 'neither reached the provider');
+
+    // The first buffer committed and transcribed: its hold is settled to what the transcription cost.
+    const completed = next(first.rt, 'conversation.item.input_audio_transcription.completed');
+    first.rt.send({ type: 'input_audio_buffer.commit' });
+    await within(completed, 'the transcription');
+    await waitFor(() => held() === 0n);
+
+    // The second session's audio goes through now, holding its own bound (no prompt; 16 bytes, a token); a clear
+    // gives it back.
+    second.rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
+    await waitFor(() => sent('input_audio_buffer.append') === 4);
+    assert.equal(held(), 2000n * 10_000_000n + 6_000_000n);
+    const cleared = next(second.rt, 'input_audio_buffer.cleared');
+    second.rt.send({ type: 'input_audio_buffer.clear' });
+    await within(cleared, 'the clear');
+    assert.equal(held(), 0n);
+
+    // whisper-1, by the minute: two seconds of audio at $0.006 a minute; never committed, given back as the session ends.
+    await transcribe(second.rt, { model: 'whisper-1' });
+    second.rt.send({ type: 'input_audio_buffer.append', audio: Buffer.alloc(96_000).toString('base64') });
+    await waitFor(() => sent('input_audio_buffer.append') === 5);
+    assert.equal(held(), 200_000_000n);
+    second.rt.close();
+    await waitFor(() => held() === 0n);
+    assert.equal(errors.length, 2);
+
+    first.rt.close();
+    await events(h, await first.requestId, 1);
+    assert.equal(ledger.balance(account), 10_000_000_000n - await usageCostPico(h.running.store.db, account), 'the ledger\'s figure is the cent less what was billed');
+  } finally {
+    ledger.restore();
+    await close();
+  }
+});
+
+test('a transcription is held by the model that will run it: audio appended right behind the session.update turning transcription on is held at that model before the provider reports it, and audio appended while it was off is held once the provider commits it for transcription (server VAD)', async () => {
+  const ledger = catchLedger();
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  try {
+    await grantCredits(h.running.store.db, h.accountId, 99, { category: 'promotional' });
+    const { rt, requestId } = await funded(h);
+    const held = () => ledger.held(h.accountId);
+    const appends = () => fake.received.filter((e) => (e as { type?: string }).type === 'input_audio_buffer.append').length;
+    const second = Buffer.alloc(48_000).toString('base64');
+    // gpt-4o-mini-transcribe: its prompt a token a byte at $1.25, 2,000 output tokens at $5, audio at $3 per million.
+    const mini = (prompt: string) => BigInt(prompt.length) * 1_250_000n + 2000n * 5_000_000n + 10n * 3_000_000n;
+    rt.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: { model: 'gpt-4o-mini-transcribe', prompt: 'hang' } } } } });
+    rt.send({ type: 'input_audio_buffer.append', audio: second });
+    await waitFor(() => appends() === 1);
+    assert.equal(held(), mini('hang'));
+    const cleared = next(rt, 'input_audio_buffer.cleared');
+    rt.send({ type: 'input_audio_buffer.clear' });
+    await within(cleared, 'the clear');
+    assert.equal(held(), 0n);
+
+    let updated = next(rt, 'session.updated');
+    rt.socket.send(JSON.stringify({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: null } } } }));
+    await updated;
+    rt.send({ type: 'input_audio_buffer.append', audio: second });
+    await waitFor(() => appends() === 2);
+    assert.equal(held(), 0n, 'no transcription, nothing held');
+    updated = next(rt, 'session.updated');
+    rt.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: { model: 'gpt-4o-mini-transcribe', prompt: 'hang' } } } } });
+    await updated;
+    // The provider's detector commits the speech (and transcribes it, never to report here) and answers it.
+    const done = next(rt, 'response.done');
+    fake.speechStopped();
+    await within(done, 'the provider\'s response');
+    await waitFor(() => held() === mini('hang'));
+    rt.close();
+    await waitFor(() => held() === 0n);
+    const rows = await events(h, await requestId, 2);
+    assert.deepEqual(rows.map((r) => [r.model, r.completion]).sort(), [['gpt-4o-mini-transcribe', 'stream_failed'], ['gpt-realtime', 'succeeded']]);
+  } finally {
+    ledger.restore();
     await close();
   }
 });

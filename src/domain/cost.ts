@@ -30,7 +30,10 @@ export interface TokenUsage {
   containerSessions?: number;
   /** Their memory tier (the request's tool's), which prices a session; 1 GB when absent. */
   containerTier?: ContainerTier;
-  /** Input audio billed by its length, in milliseconds (OpenAI's transcription models reporting `duration` usage). */
+  /**
+   * Input audio billed by its length, in milliseconds, fractions priced to the microsecond (OpenAI's transcription
+   * models reporting `duration` usage, in fractional seconds).
+   */
   audioDurationMs?: number;
   /**
    * The sampling iterations the provider bills one by one (Anthropic's `usage.iterations`: compaction, the advisor
@@ -99,7 +102,7 @@ function pricesAt(price: PriceMicro, at: number): PriceMicro {
 }
 
 const HOUR_MS = 3_600_000;
-const MINUTE_MS = 60_000n;
+const MINUTE_US = 60_000_000n;
 
 /**
  * The dearest prices in force while the request's attempts may be sent (`from`–`to`, epoch ms: an attempt is
@@ -175,10 +178,19 @@ export function attemptCost(usage: TokenUsage, attempt: AttemptPlan, feeMicroUsd
   cost.webSearchPico = min(count(usage.webSearchRequests ?? 0), MAX_BILLED_SEARCHES) * searchPico(price, usage.webSearchTool);
   cost.containerPico = min(count(usage.containerSessions ?? 0), MAX_BILLED_CONTAINERS) * CONTAINER_SESSION_PICO[usage.containerTier ?? '1g'];
   // Audio billed by its length is input: rounded up to the next whole pico-USD (a minute's price need not divide by
-  // the millisecond), once per attempt.
-  if (price.audioMinutePico !== undefined) cost.inputPico += (count(usage.audioDurationMs ?? 0) * price.audioMinutePico + MINUTE_MS - 1n) / MINUTE_MS;
+  // the microsecond), once per attempt.
+  if (price.audioMinutePico !== undefined) cost.inputPico += audioDurationPico(usage.audioDurationMs ?? 0, price.audioMinutePico);
   cost.totalPico = cost.inputPico + cost.outputPico + cost.cacheReadPico + cost.cacheWrite5mPico + cost.cacheWrite1hPico + cost.webSearchPico + cost.containerPico + feePico;
   return cost;
+}
+
+/**
+ * `ms` of audio at a per-minute price (pico-USD): the length to the microsecond (a provider reports it as fractional
+ * seconds), rounded up to the next whole pico-USD once.
+ */
+export function audioDurationPico(ms: number, minutePico: bigint): bigint {
+  const us = Number.isFinite(ms) && ms > 0 ? BigInt(Math.max(0, Math.ceil(Math.min(ms, MAX_PRICED_TOKENS) * 1000 - 1e-6))) : 0n;
+  return (us * minutePico + MINUTE_US - 1n) / MINUTE_US;
 }
 
 /**

@@ -68,18 +68,23 @@ async function configurationOrRefusal(ctx: Admission, key: AuthenticatedKey): Pr
   throw tollgateError('configurationGone', { id: key.configurationId! });
 }
 
-/** Stage 2: credits (billing on; BYOK traffic too) before anything else costs money. */
-export function admitCredit(ctx: Admission): void | Promise<void> {
+/**
+ * Stage 2: credits (billing on; BYOK traffic too) before anything else costs money. `allowance`: what of the open
+ * reservations is the caller's own, already admitted, which its further work is not refused for (a realtime session's
+ * input audio buffer holds its transcription's output limit from its first append: its next appends are checked on the
+ * rest).
+ */
+export function admitCredit(ctx: Admission, allowance = 0n): void | Promise<void> {
   const available = ctx.deps.ledger?.available(ctx.key!.accountId, ctx.account!);
-  if (available instanceof Promise) return available.then((headroom) => admitOrCatchUp(ctx, headroom));
-  if (available !== undefined && available <= 0n) return admitOrCatchUp(ctx, available);
+  if (available instanceof Promise) return available.then((headroom) => admitOrCatchUp(ctx, headroom + allowance, allowance));
+  if (available !== undefined && available + allowance <= 0n) return admitOrCatchUp(ctx, available + allowance, allowance);
 }
 
 /**
  * No credit on this gateway's figure: a grant another process just committed (the CLI) may not have reached it
  * yet. When a change is pending, the refusal waits for it and the balance it brings; otherwise it stands at once.
  */
-function admitOrCatchUp(ctx: Admission, available: bigint): void | Promise<void> {
+function admitOrCatchUp(ctx: Admission, available: bigint, allowance: bigint): void | Promise<void> {
   if (available > 0n) return;
   const accountId = ctx.key!.accountId;
   const arriving = ctx.deps.state.changesArriving(accountId);
@@ -87,8 +92,8 @@ function admitOrCatchUp(ctx: Admission, available: bigint): void | Promise<void>
   return arriving.then(() => {
     // The newer snapshot only tells the ledger to read the balance again; this request keeps the one it was authenticated on.
     const again = ctx.deps.ledger!.available(accountId, ctx.deps.state.account(accountId));
-    if (again instanceof Promise) return again.then((headroom) => refuseUnlessPositive(ctx, headroom));
-    refuseUnlessPositive(ctx, again);
+    if (again instanceof Promise) return again.then((headroom) => refuseUnlessPositive(ctx, headroom + allowance));
+    refuseUnlessPositive(ctx, again + allowance);
   });
 }
 

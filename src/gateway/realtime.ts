@@ -11,14 +11,15 @@
 // the session ends is cancelled and given a moment to report its usage, and recorded as failed when it does not,
 // billed on an estimate of what the client was sent of it.
 // Input audio transcription, which the provider bills apart at the transcription model's prices, is metered from each
-// `conversation.item.input_audio_transcription.completed`. A session ends when its access key is deleted or no longer
+// `conversation.item.input_audio_transcription.completed`, and held for from the first append of the audio it
+// transcribes until then (billing on). A session ends when its access key is deleted or no longer
 // allows it, when the account's provider key it runs on is deleted or rotated, and when the Playground token that
 // opened it expires (docs/decisions/gateway-behaviour.md, "Realtime").
 import { randomBytes } from 'node:crypto';
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { attemptCost, reservationPico, type AttemptCost, type IterationUsage, type TokenUsage } from '../domain/cost.ts';
+import { attemptCost, audioDurationPico, reservationPico, type AttemptCost, type IterationUsage, type TokenUsage } from '../domain/cost.ts';
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { nowIso } from '../domain/clock.ts';
@@ -90,6 +91,7 @@ const BUSY = 'conversation_already_has_active_response';
 const TRANSCRIBED = Buffer.from('"conversation.item.input_audio_transcription.completed"');
 const TRANSCRIPTION_FAILED = Buffer.from('"conversation.item.input_audio_transcription.failed"');
 const COMMITTED = Buffer.from('"input_audio_buffer.committed"');
+const CLEARED = Buffer.from('"input_audio_buffer.cleared"');
 /** A JSON string may spell any character as an escape (`response\u002ecreate`): no byte search can rule such a message out. */
 const BACKSLASH = 0x5c;
 const SESSION_CREATED = Buffer.from('"session.created"');
@@ -115,6 +117,8 @@ const SLOWEST_AUDIO_BYTES_PER_SECOND = 8000;
 const DEFAULT_AUDIO_BYTES_PER_SECOND = 48_000;
 /** The prefix of the `event_id` the gateway gives the `response.cancel` it sends of its own (a session's own follows it). */
 const OWN_EVENT = 'event_tollgate_';
+/** What follows a session's own prefix in the `event_id` given to a client's `response.create` that had none. */
+const OWN_CREATE = 'create_';
 
 /**
  * A client event that starts work the provider bills: `response.create`; audio appended — under server VAD (a
@@ -155,9 +159,9 @@ function clientEventIdOf(event: Record<string, unknown>): string | null {
 }
 
 /**
- * The transcription model a client's `session.update` turns on (GA's `audio.input.transcription`, the beta's
- * `input_audio_transcription`), with the client's `event_id`; undefined for any other event, or one that turns none
- * on. Only a message naming a transcription, or holding an escape that could spell one, is parsed.
+ * The transcription model a client's `session.update` turns on (transcriptionOf), with the client's `event_id`;
+ * undefined for any other event, or one that turns none on. Only a message naming a transcription, or holding an
+ * escape that could spell one, is parsed.
  */
 function transcriptionAsked(data: Buffer): { model: string; clientEventId: string | null } | undefined {
   if (!data.includes(TRANSCRIPTION) && !data.includes(BACKSLASH)) return undefined;
@@ -168,8 +172,8 @@ function transcriptionAsked(data: Buffer): { model: string; clientEventId: strin
     return undefined;
   }
   if (!isRecord(event) || event.type !== 'session.update') return undefined;
-  const model = transcriptionModelOf(member(event, 'session'));
-  return typeof model === 'string' ? { model, clientEventId: clientEventIdOf(event) } : undefined;
+  const model = transcriptionOf(member(event, 'session'))?.model;
+  return model !== undefined ? { model, clientEventId: clientEventIdOf(event) } : undefined;
 }
 
 /** Whether a request's upgrade is one this gateway takes (node:http hands every other one to the request handler). */
@@ -310,11 +314,28 @@ interface OpenResponse { eventId: string; startedAt: number; relayed?: RelayedOu
  */
 interface RelayedOutput extends Pick<StreamFacts, 'text' | 'textChars'> { audioSeconds: number }
 
-/** A client's `response.create` noted in the journal: its event id, for the response it starts or its refusal. */
+/**
+ * A client's `response.create` noted in the journal: the event id the provider sees (the client's, or the one the
+ * gateway gave it, #ask), for the response it starts or its refusal.
+ */
 interface Ask { clientEventId: string | null; began: OpenResponse; sent: boolean }
 
-/** A committed audio item being transcribed: the model in force at the commit, and its begun usage row. */
+/**
+ * A committed audio item being transcribed: the model in force at the commit, its begun usage row, and (billing on)
+ * the hold its buffer took, until its usage is recorded.
+ */
 interface Transcribing extends OpenResponse { model: string }
+
+/**
+ * The audio the client appended since the provider's last commit or clear (billing on), and what its transcription
+ * holds while transcription is on: the most it can cost (transcriptionHold), from the first append on, grown with
+ * each. `fixed`: the part of the hold no append adds to, which the buffer's own appends are not refused for.
+ */
+interface InputBuffer { bytes: number; hold: Reservation | undefined; fixed: bigint }
+
+function emptyBuffer(): InputBuffer {
+  return { bytes: 0, hold: undefined, fixed: 0n };
+}
 
 /**
  * A `response.created` no counted `response.create` asked for: the provider's own (server VAD), or the answer to a
@@ -328,18 +349,23 @@ const OUTCOMES: Readonly<Record<Ending, RealtimeOutcome>> = {
   'client-left': 'client_closed', 'upstream-closed': 'provider_closed', idle: 'idle_limit', duration: 'duration_limit', shutdown: 'shutdown', 'frame-too-long': 'frame_too_long', revoked: 'key_revoked',
 };
 
+/** Input audio transcription as a session turns it on: its model, and its prompt's bytes (a transcription reads it). */
+interface TranscriptionSetting { model: string; promptBytes: number }
+
 /**
- * The transcription model a session's configuration names, as the provider reports it (`session.created`,
- * `session.updated`): GA's `audio.input.transcription`, the beta's `input_audio_transcription`. Null when transcription
- * is off; undefined when the session object says neither (the last one stands).
+ * The input audio transcription a session's configuration turns on, as the provider reports it (`session.created`,
+ * `session.updated`) or a client's `session.update` asks: GA's `audio.input.transcription`, the beta's
+ * `input_audio_transcription`. Null when it turns transcription off; undefined when the session object says neither
+ * (the last one stands).
  */
-export function transcriptionModelOf(session: Record<string, unknown> | undefined): string | null | undefined {
+export function transcriptionOf(session: Record<string, unknown> | undefined): TranscriptionSetting | null | undefined {
   const input = member(member(session, 'audio'), 'input');
   let config: unknown;
   if (input !== undefined && 'transcription' in input) config = input.transcription;
   else if (session !== undefined && 'input_audio_transcription' in session) config = session.input_audio_transcription;
   else return undefined;
-  return isRecord(config) && typeof config.model === 'string' && config.model !== '' ? config.model : null;
+  if (!isRecord(config) || typeof config.model !== 'string' || config.model === '') return null;
+  return { model: config.model, promptBytes: typeof config.prompt === 'string' ? Buffer.byteLength(config.prompt) : 0 };
 }
 
 /**
@@ -435,7 +461,60 @@ function noteInput(s: Session, event: Record<string, unknown>): void {
   } else if (event.type === 'session.update') {
     const session = member(event, 'session');
     countInto(s, contentOf(defined({ instructions: session?.instructions, tools: session?.tools })).text, (tokens) => { c.instructionsTokens = Math.max(c.instructionsTokens, tokens); });
+    const transcription = transcriptionOf(session);
+    if (transcription !== undefined) s.askedTranscription = transcription ?? undefined;
   }
+}
+
+/**
+ * What of the account's holds a billable client event is not refused for: its input audio buffer's own — for an
+ * append, the part no append adds to (its audio is checked on the rest of the balance, so no buffer's audio runs past
+ * it); for a commit, which adds nothing, all of it.
+ */
+function bufferAllowance(s: Session, type: string): bigint {
+  const hold = s.buffer.hold;
+  if (hold === undefined || !hold.open) return 0n;
+  if (type === 'input_audio_buffer.append') return s.buffer.fixed;
+  return type === 'input_audio_buffer.commit' ? hold.pico : 0n;
+}
+
+/**
+ * Audio appended, or a commit, admitted (billing on): while transcription may be on, the buffer holds the most its
+ * transcription can cost (bufferHold) — taken at its first append, or at a commit of a buffer nothing held, as a
+ * `response.create`'s is (refused when other holds cover the balance); grown by each later append to the bound of all
+ * the buffer's audio. Throws the credit refusal.
+ */
+function holdBuffer(s: Session, ledger: NonNullable<GatewayDeps['ledger']>, event: Record<string, unknown>): void {
+  const buffer = s.buffer;
+  const bytes = buffer.bytes + (event.type === 'input_audio_buffer.append' ? contentOf({ audio: event.audio }).audioBytes : 0);
+  const bound = bufferHold(s, bytes);
+  if (bound !== undefined) {
+    if (buffer.hold === undefined) buffer.hold = holdCredit(creditCheck(s), ledger, bound.total);
+    else ledger.enlarge(buffer.hold, bound.total - buffer.hold.pico);
+    if (bound.fixed > buffer.fixed) buffer.fixed = bound.fixed;
+  }
+  buffer.bytes = bytes;
+}
+
+/**
+ * The hold of a transcription the provider started on audio its buffer held nothing for — appended while
+ * transcription was off, or on its way as the provider committed the audio before it: it cannot be refused, so it
+ * holds its bound if credit is left, and nothing when none is.
+ */
+function lateHold(s: Session, setting: TranscriptionSetting, audioBytes: number): Reservation | undefined {
+  return s.deps.ledger?.reserve(s.key!.accountId, transcriptionHold(s, setting, audioBytes).total);
+}
+
+/**
+ * `data` (a JSON object, as parsed) with an `event_id` member first, and that id; undefined when its text does not
+ * open with the object (no JSON text the gateway parsed as one does not).
+ */
+function withEventId(data: Buffer, eventId: string): { data: Buffer; eventId: string } | undefined {
+  let at = 0;
+  while (at < data.length && (data[at] === 0x20 || data[at] === 0x09 || data[at] === 0x0a || data[at] === 0x0d)) at++;
+  if (data[at] !== 0x7b) return undefined;
+  // The object has its `type` at least: a comma after the new member is always followed by another.
+  return { data: Buffer.concat([data.subarray(0, at + 1), Buffer.from(`"event_id":${JSON.stringify(eventId)},`), data.subarray(at + 1)]), eventId };
 }
 
 /**
@@ -494,22 +573,78 @@ function responseHold(s: Session, create: Record<string, unknown> | undefined): 
   const most = Math.min(limit, maximum);
   const output = most === Infinity ? UNBOUNDED_OUTPUT_TOKENS : most;
   const audioPrice = model?.priceMicro?.audio;
-  const audioPlan = model && audioPrice ? { ...plan, candidate: { ...plan.candidate, catalogModel: { ...model, priceMicro: audioPrice } } } : plan;
   const speaks = speaksIn(create) ?? s.outputAudio;
   const outputAsAudio = speaks && (audioPrice?.output ?? 0n) > (model?.priceMicro?.output ?? 0n);
   const fee = s.deps.options.processingFeeMicroUsdPerMtok;
   const now = Date.now();
-  return reservationPico(text, outputAsAudio ? 0 : output, plan, fee, 0, now, now) + reservationPico(audio, outputAsAudio ? output : 0, audioPlan, fee, 0, now, now);
+  return reservationPico(text, outputAsAudio ? 0 : output, plan, fee, 0, now, now) + reservationPico(audio, outputAsAudio ? output : 0, audioPriced(plan), fee, 0, now, now);
+}
+
+/** `plan` priced at its model's audio prices (`CatalogPricing.audio`), as cost.ts prices an audio iteration; else as it is. */
+function audioPriced(plan: AttemptPlan): AttemptPlan {
+  const model = plan.candidate.catalogModel;
+  const audio = model?.priceMicro?.audio;
+  return model && audio ? { ...plan, candidate: { ...plan.candidate, catalogModel: { ...model, priceMicro: audio } } } : plan;
+}
+
+/** The session's credential serving a transcription by `model`, priced as the catalog prices it (unpriced when unknown). */
+function transcriptionPlan(s: Session, model: string): AttemptPlan {
+  const plan = s.plan!;
+  const served = plan.candidate;
+  const catalogModel: CatalogModel | undefined = s.deps.catalog.model(served.provider.id, model);
+  return { ...plan, candidate: { ...served, modelId: model, displayName: catalogModel?.displayName ?? model, catalogModel } };
+}
+
+/**
+ * The most a transcription by `setting` of `audioBytes` of the session's input audio can cost, as the provider bills
+ * it (#recordTranscription): by the audio's length at a per-minute price — no tokens, no fee — or by tokens: the
+ * audio at OpenAI's 10 tokens a second of user audio at the audio input price, the prompt a token a byte at the text
+ * input price, and the model's output limit (else 16,384, as an HTTP request's) at the output price, with the fee on
+ * those tokens. The audio's part is priced on the whole buffer's length, never summed from rounded appends. `fixed`:
+ * the part the audio does not change (the prompt and the output), which a buffer holds from its first append. Model
+ * prices on the managed key only, as every hold (cost.ts reservationPico).
+ */
+function transcriptionHold(s: Session, setting: TranscriptionSetting, audioBytes: number): { fixed: bigint; total: bigint } {
+  const plan = transcriptionPlan(s, setting.model);
+  const model = plan.candidate.catalogModel;
+  const seconds = audioBytes / s.inputAudioBytesPerSecond;
+  const perMinute = model?.priceMicro?.audioMinutePico;
+  if (perMinute !== undefined) {
+    if (plan.keySource !== 'ngrok') return { fixed: 0n, total: 0n };
+    return { fixed: 0n, total: audioDurationPico(seconds * 1000, perMinute) };
+  }
+  const fee = s.deps.options.processingFeeMicroUsdPerMtok;
+  const now = Date.now();
+  const output = model?.maxOutputTokens ? model.maxOutputTokens : UNBOUNDED_OUTPUT_TOKENS;
+  const fixed = reservationPico(setting.promptBytes, output, plan, fee, 0, now, now);
+  const audio = Math.max(0, Math.ceil(seconds * AUDIO_INPUT_TOKENS_PER_SECOND - 1e-6));
+  return { fixed, total: fixed + reservationPico(audio, 0, audioPriced(plan), fee, 0, now, now) };
+}
+
+/**
+ * The hold of a transcription of `audioBytes` of the buffer by whichever model may transcribe it — the one the provider
+ * last reported, or the one the client's `session.update` relayed since asks — the dearer; undefined when
+ * transcription is off.
+ */
+function bufferHold(s: Session, audioBytes: number): { fixed: bigint; total: bigint } | undefined {
+  let most: { fixed: bigint; total: bigint } | undefined;
+  for (const setting of [s.transcription, s.askedTranscription]) {
+    if (setting === undefined) continue;
+    const hold = transcriptionHold(s, setting, audioBytes);
+    if (most === undefined || hold.total > most.total) most = hold;
+  }
+  return most;
 }
 
 /**
  * A transcription's usage as the gateway prices it: `tokens` as a response's (text and audio input apart), `duration`
- * as the audio's length, in milliseconds.
+ * as the audio's length, in milliseconds as reported (not rounded to the millisecond: cost.ts prices it to the
+ * microsecond).
  */
 export function transcriptionUsage(usage: Record<string, unknown> | undefined, price: PriceMicro | undefined): TokenUsage {
   if (usage?.type !== 'duration') return realtimeUsage(usage, price);
   const seconds = typeof usage.seconds === 'number' && Number.isFinite(usage.seconds) && usage.seconds > 0 ? usage.seconds : 0;
-  return { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, audioDurationMs: Math.round(seconds * 1000) };
+  return { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, audioDurationMs: seconds * 1000 };
 }
 
 /** One realtime session, from its upgrade request to its last usage event. */
@@ -570,8 +705,9 @@ class Session implements Admission, RealtimeObservation {
   /**
    * The `event_id`s of the client's `response.create`s relayed whose `response.created` has not come: a
    * `response.created` beyond them is checked as one the provider started by itself (server VAD). A create without an
-   * `event_id` is not among them: the provider's refusal of it could name nothing, and its ask, left behind, would pass
-   * a later unpaid response for the client's. Its own response takes its hold instead, as the oldest sent ask.
+   * `event_id` is among them by the one the gateway gave it (#ask); one whose `event_id` is not a string is not: the
+   * provider's refusal of it could name nothing, and its ask, left behind, would pass a later unpaid response for the
+   * client's. Its own response takes its hold instead, as the oldest sent ask.
    */
   readonly requested: string[] = [];
   /**
@@ -591,6 +727,8 @@ class Session implements Admission, RealtimeObservation {
    */
   readonly ownEvent = `${OWN_EVENT}${randomBytes(12).toString('base64url')}_`;
   ownCancels = 0;
+  /** The `event_id`s given to the client's creates that had none: the session's own prefix, OWN_CREATE, a count. */
+  ownCreates = 0;
   trace: RequestTrace | undefined;
   /** How long the session may run: the operator's limit, or less when a Playground token that expires sooner opened it. */
   durationLimitMs = 0;
@@ -599,8 +737,15 @@ class Session implements Admission, RealtimeObservation {
    * told when it is ended for that.
    */
   revokedBy: TollgateError | undefined;
-  /** The input audio transcription model the provider last reported for the session (undefined: transcription off). */
-  transcriptionModel: string | undefined;
+  /** The input audio transcription the provider last reported for the session (undefined: transcription off). */
+  transcription: TranscriptionSetting | undefined;
+  /**
+   * The transcription the client's last `session.update` relayed turns on (billing on), until the provider reports it:
+   * a commit sent right behind the update is transcribed by it, before its `session.updated` could say so.
+   */
+  askedTranscription: TranscriptionSetting | undefined;
+  /** The provider's input audio buffer as the gateway knows it (billing on): what its transcription holds. */
+  buffer: InputBuffer = emptyBuffer();
   /** Bytes a second of its output audio (audioByteRate), as the provider last reported; undefined: not known. */
   outputAudioBytesPerSecond: number | undefined = DEFAULT_AUDIO_BYTES_PER_SECOND;
   /** Its input audio's, as the provider last reported (a format not known is held as the slowest the gateway knows). */
@@ -853,7 +998,7 @@ export class RealtimeGateway {
     }
     let admitted: void | Promise<void>;
     try {
-      admitted = admitCredit(creditCheck(s));
+      admitted = admitCredit(creditCheck(s), bufferAllowance(s, billable.type));
     } catch (error) {
       this.#refuseEvent(s, error, billable);
       return;
@@ -889,21 +1034,23 @@ export class RealtimeGateway {
 
   /**
    * A billable client event the account can pay for, relayed; a `response.create` noted as the client's ask, holding
-   * the most its response can cost (responseHold) — refused, as at a zero balance, when other responses' and requests'
-   * holds cover the balance.
+   * the most its response can cost (responseHold), and audio appended or committed held for its transcription
+   * (holdBuffer) — refused, as at a zero balance, when other responses' and requests' holds cover the balance.
    */
   #admitted(s: Session, billable: Billable, data: Buffer, isBinary: boolean): void {
     let hold: Reservation | undefined;
-    if (billable.type === 'response.create' && s.deps.ledger) {
+    const ledger = s.deps.ledger;
+    if (ledger) {
       try {
-        hold = holdCredit(creditCheck(s), s.deps.ledger, responseHold(s, member(billable.event, 'response')));
+        if (billable.type === 'response.create') hold = holdCredit(creditCheck(s), ledger, responseHold(s, member(billable.event, 'response')));
+        else holdBuffer(s, ledger, billable.event);
       } catch (error) {
         this.#refuseEvent(s, error, billable);
         return;
       }
     }
     s.audioRefused = false;
-    if (billable.type === 'response.create') this.#ask(s, billable.clientEventId, data, isBinary, hold);
+    if (billable.type === 'response.create') this.#ask(s, billable, data, isBinary, hold);
     else {
       if (s.deps.ledger) noteInput(s, billable.event);
       relay(s.upstream!, data, isBinary, s.client!);
@@ -914,7 +1061,17 @@ export class RealtimeGateway {
    * A `response.create`, relayed once its begun row is in the journal; the client's later messages wait behind it. A
    * session that ends meanwhile never sends it: its row is recorded failed, at no cost.
    */
-  #ask(s: Session, clientEventId: string | null, data: Buffer, isBinary: boolean, hold: Reservation | undefined): void {
+  #ask(s: Session, create: Billable, data: Buffer, isBinary: boolean, hold: Reservation | undefined): void {
+    let clientEventId = create.clientEventId;
+    // Without an `event_id`, the provider's refusal of the create (an error in its parameters as much as another
+    // response running) could name nothing, and the create's hold would stay until a later response took its place
+    // or the session ended: it is given one of the gateway's own, which the refusal names. With billing off nothing is
+    // held and the frame goes as sent. An `event_id` of another type is left as the client sent it (a second member
+    // would leave the provider to pick one).
+    if (hold !== undefined && clientEventId === null && !('event_id' in create.event)) {
+      const named = withEventId(data, `${s.ownEvent}${OWN_CREATE}${++s.ownCreates}`);
+      if (named !== undefined) [data, clientEventId] = [named.data, named.eventId];
+    }
     const ask: Ask = { clientEventId, began: { eventId: newId('usageEvent'), startedAt: performance.now(), hold }, sent: false };
     s.asks.push(ask);
     s.held ??= [];
@@ -997,21 +1154,22 @@ export class RealtimeGateway {
     s.lastFrameAt = performance.now();
     const metered = isBinary ? undefined : this.#meter(s, data);
     if (metered === 'drop') return;
-    if (s.client) relay(s.client, data, isBinary, s.upstream!);
-    else s.early.push([data, isBinary]);
+    const told = metered !== undefined && 'rewritten' in metered ? metered.rewritten : data;
+    if (s.client) relay(s.client, told, isBinary, s.upstream!);
+    else s.early.push([told, isBinary]);
     // Checked once the client has its `response.created`, so that the refusal naming the response comes after it.
-    if (metered !== undefined) this.#checkUnasked(s, metered);
+    if (metered !== undefined && 'responseId' in metered) this.#checkUnasked(s, metered);
   }
 
   /**
    * Reads only the events metering needs (output deltas among them, whose relayed output estimates a response that
    * never reports). Says which response the provider started by itself (no `response.create` of the client's asked
-   * for it), and which message is not the client's to read.
+   * for it), which message is not the client's to read, and which the client reads rewritten.
    */
-  #meter(s: Session, data: Buffer): Unasked | 'drop' | undefined {
+  #meter(s: Session, data: Buffer): Unasked | 'drop' | { rewritten: Buffer } | undefined {
     // Finished: its open responses are recorded already (as failed), a late report would record one twice.
     if (s.finished) return undefined;
-    if (!data.includes(DONE) && !data.includes(CREATED) && !data.includes(DELTA) && !data.includes(TRANSCRIBED) && !data.includes(TRANSCRIPTION_FAILED) && !data.includes(COMMITTED) && !data.includes(SESSION_CREATED) && !data.includes(SESSION_UPDATED) && !data.includes(ERROR)) return undefined;
+    if (!data.includes(DONE) && !data.includes(CREATED) && !data.includes(DELTA) && !data.includes(TRANSCRIBED) && !data.includes(TRANSCRIPTION_FAILED) && !data.includes(COMMITTED) && !data.includes(CLEARED) && !data.includes(SESSION_CREATED) && !data.includes(SESSION_UPDATED) && !data.includes(ERROR)) return undefined;
     let event: unknown;
     try {
       event = JSON.parse(data.toString('utf8'));
@@ -1041,8 +1199,9 @@ export class RealtimeGateway {
         if (member(event, 'error')?.code === BUSY) this.#busyUnnamed(s);
         return undefined;
       }
+      const ownCreate = cause.startsWith(`${s.ownEvent}${OWN_CREATE}`);
       // The gateway's own cancel came after its response ended: the client never sent it, and is not told of it.
-      if (cause.startsWith(s.ownEvent)) return 'drop';
+      if (cause.startsWith(s.ownEvent) && !ownCreate) return 'drop';
       // A response.create the provider refused starts no response: the next one created is not its.
       const refused = s.requested.indexOf(cause);
       if (refused >= 0) {
@@ -1051,6 +1210,8 @@ export class RealtimeGateway {
         const code = member(event, 'error')?.code;
         if (ask) this.#answerAsk(s, ask, typeof code === 'string' ? code : 'refused');
       }
+      // The client sent that create without an `event_id`: it reads the refusal as the provider would have sent it.
+      if (ownCreate) return { rewritten: Buffer.from(JSON.stringify({ ...event, error: { ...member(event, 'error'), event_id: null } })) };
     } else if (event.type === 'response.done') {
       const began = s.open.get(id) ?? { eventId: newId('usageEvent'), startedAt: performance.now() };
       s.open.delete(id);
@@ -1059,27 +1220,37 @@ export class RealtimeGateway {
       // A session ending waits for its open responses' and transcriptions' usage: the last one came.
       if (settled(s)) this.#finish(s);
     } else if (event.type === 'input_audio_buffer.committed') {
+      const buffer = s.buffer;
+      s.buffer = emptyBuffer();
       // With transcription on, the provider transcribes the item (and bills it) whatever happens to the session: noted
       // durably now, as a response is at its start, so a gateway that dies before the transcription reports still
-      // leaves its event.
-      if (s.transcriptionModel !== undefined && typeof event.item_id === 'string') {
-        const began: Transcribing = { eventId: newId('usageEvent'), startedAt: performance.now(), model: s.transcriptionModel };
+      // leaves its event. It takes its buffer's hold.
+      if (s.transcription !== undefined && typeof event.item_id === 'string') {
+        const began: Transcribing = { eventId: newId('usageEvent'), startedAt: performance.now(), model: s.transcription.model, hold: buffer.hold ?? lateHold(s, s.transcription, buffer.bytes) };
         s.transcribing.set(event.item_id, began);
         s.deps.usage.begin(this.#transcriptionBegun(s, began).begun).catch(ignore);
-      }
+      } else s.deps.ledger?.release(buffer.hold);
+    } else if (event.type === 'input_audio_buffer.cleared') {
+      // Nothing of it will be transcribed.
+      s.deps.ledger?.release(s.buffer.hold);
+      s.buffer = emptyBuffer();
     } else if (event.type === 'conversation.item.input_audio_transcription.completed' || event.type === 'conversation.item.input_audio_transcription.failed') {
       const itemId = typeof event.item_id === 'string' ? event.item_id : '';
       // Turning transcription off or switching its model after a commit does not change what transcribes that audio.
       const began = s.transcribing.get(itemId);
       s.transcribing.delete(itemId);
       // A failed transcription is not billed, but its begun row still gets its event.
-      if (event.type === 'conversation.item.input_audio_transcription.completed') this.#recordTranscription(s, began ?? s.transcriptionModel, member(event, 'usage'));
+      if (event.type === 'conversation.item.input_audio_transcription.completed') this.#recordTranscription(s, began ?? s.transcription?.model, member(event, 'usage'));
       else if (began) this.#recordTranscription(s, began, undefined, 'failed');
       if (settled(s)) this.#finish(s);
     } else if (event.type === 'session.created' || event.type === 'session.updated') {
-      const model = transcriptionModelOf(member(event, 'session'));
-      if (model !== undefined) s.transcriptionModel = model ?? undefined;
       const session = member(event, 'session');
+      const transcription = transcriptionOf(session);
+      if (transcription !== undefined) {
+        s.transcription = transcription ?? undefined;
+        // The client's ask is in force: the provider reports it.
+        if (transcription !== null && s.askedTranscription?.model === transcription.model) s.askedTranscription = undefined;
+      }
       const rate = audioByteRate(session);
       if (rate !== undefined) s.outputAudioBytesPerSecond = rate ?? undefined;
       const inputRate = audioByteRate(session, 'input');
@@ -1207,6 +1378,9 @@ export class RealtimeGateway {
     // Transcriptions that never reported (the provider hung up, the grace ran out): recorded as cut, at no cost.
     for (const began of s.transcribing.values()) this.#recordTranscription(s, began, undefined, 'stream_failed');
     s.transcribing.clear();
+    // Audio never committed: nothing of it is transcribed.
+    s.deps.ledger?.release(s.buffer.hold);
+    s.buffer = emptyBuffer();
     if (s.upstream && s.upstream.readyState !== WebSocket.CLOSED) closeSoon(s.upstream, 1000, '');
     if (s.client && s.client.readyState === WebSocket.OPEN) closeSoon(s.client, CLOSE_UPSTREAM, 'session ended');
     if (s.slot !== undefined) {
@@ -1305,16 +1479,15 @@ export class RealtimeGateway {
 
   /** A transcription's begun row: the session's, named after the transcription model, and that model as a candidate. */
   #transcriptionBegun(s: Session, began: Transcribing): { begun: BegunAttempt; candidate: Candidate } {
-    const served = s.plan!.candidate;
-    const catalogModel: CatalogModel | undefined = s.deps.catalog.model(served.provider.id, began.model);
-    const candidate: Candidate = { ...served, modelId: began.model, displayName: catalogModel?.displayName ?? began.model, catalogModel };
+    const { candidate } = transcriptionPlan(s, began.model);
     return { begun: { ...this.#begun(s, began), model: candidate.modelId, modelDisplayName: candidate.displayName }, candidate };
   }
 
   /**
    * An input audio transcription's usage event: billed by the provider apart from the responses, at the transcription
    * model's prices (the catalog's; an uncatalogued model's usage is recorded unpriced), and named after that model.
-   * One begun at its commit keeps that event id; `failed` (reported failed, or never reported) is at no cost.
+   * One begun at its commit keeps that event id, and its hold is settled; `failed` (reported failed, or never
+   * reported) is at no cost.
    */
   #recordTranscription(s: Session, given: Transcribing | string | undefined, usage: Record<string, unknown> | undefined, failed?: 'failed' | 'stream_failed'): void {
     const plan = s.plan!;
@@ -1325,7 +1498,7 @@ export class RealtimeGateway {
     const end = failed === undefined
       ? { isError: false, stopReason: '', completion: 'succeeded' as const, upstreamDurationMs: 0 }
       : { isError: true, stopReason: '', completion: failed, upstreamDurationMs: Math.round(performance.now() - began.startedAt) };
-    this.#recordUsage(s, usageEvent(begun, transcribed, cost, end), candidate);
+    this.#recordUsage(s, usageEvent(begun, transcribed, cost, end), candidate, began.hold);
   }
 
   /** A usage event journalled (UsageSink.record), then counted, settled (replacing `hold`) and debited, as every response's is. */

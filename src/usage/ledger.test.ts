@@ -313,3 +313,19 @@ test("with the periodic slot held by other accounts' reads, a busy account's fig
   assert.ok(seenAt <= 1000 + 4 * 1000, `read back ${seenAt} ms after the last read; the documented bound is 5,000 ms`);
   assert.ok(seenAt > 2000, `read back after ${seenAt} ms: the slot did not hold it back (the test would not show the bound)`);
 });
+
+test('a reservation enlarged holds the more, given back whole once; a released one is enlarged no more', async () => {
+  const ledger = new CreditLedger({ journal, readBalance: async () => 100n });
+  const snapshot = {};
+  await ledger.available('acct', snapshot);
+  const held = ledger.reserve('acct', 30n)!;
+  ledger.enlarge(held, 50n);
+  assert.equal(ledger.headroom('acct'), 20n);
+  ledger.enlarge(held, 40n);
+  assert.equal(ledger.headroom('acct'), -20n, 'unchecked: its holder was admitted already');
+  ledger.settle('acct', held, 25n);
+  assert.equal(ledger.headroom('acct'), 75n);
+  ledger.enlarge(held, 10n);
+  ledger.release(held);
+  assert.equal(ledger.headroom('acct'), 75n);
+});

@@ -48,7 +48,8 @@ export interface LedgerOptions {
 
 export interface Reservation {
   readonly accountId: string;
-  readonly pico: bigint;
+  /** What it holds; grown by enlarge(). */
+  pico: bigint;
   open: boolean;
 }
 
@@ -183,6 +184,17 @@ export class CreditLedger {
     this.release(reservation);
     const account = this.#accounts.get(accountId);
     if (account) account.balance -= costPico;
+  }
+
+  /**
+   * Adds `pico` to an open reservation, with no check: for work admitted already that grows as it goes (a realtime
+   * input audio buffer, one append at a time), whose growth is checked by its holder. A closed one stays closed.
+   */
+  enlarge(reservation: Reservation, pico: bigint): void {
+    if (!reservation.open || pico <= 0n) return;
+    reservation.pico += pico;
+    const account = this.#accounts.get(reservation.accountId);
+    if (account) account.reserved += pico;
   }
 
   release(reservation: Reservation | undefined): void {

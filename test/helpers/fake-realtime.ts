@@ -4,13 +4,15 @@
 // ends `cancelled` with the usage generated so far — or never, when they are "hang"; "drop" sends its transcript
 // (FAKE_DROPPED_TRANSCRIPT) and a second of audio, then closes the socket (1011) without ever reporting the response;
 // "huge" sends a 17 MiB audio delta; "no cache details" reports usage without its cached tokens' breakdown; "late …"
-// starts the response 200 ms after its create, then as the rest of the instructions say. A binary message is echoed.
+// starts the response 200 ms after its create, then as the rest of the instructions say; "refuse" starts none: the create
+// is refused with OpenAI's `error` for an invalid parameter, naming its event_id. A binary message is echoed.
 // Input audio transcription as OpenAI runs it: off until a `session.update` names a model (GA's
 // `session.audio.input.transcription`, or the beta's `session.input_audio_transcription` on an `openai-beta:
 // realtime=v1` session), answered with `session.updated` in the session's own shape; each `input_audio_buffer.commit`
 // is then `input_audio_buffer.committed` and `conversation.item.input_audio_transcription.completed`, whose usage is
 // `tokens` for the gpt-4o transcribe models and `duration` for those billed by the audio's length (300 ms after the
-// commit when the transcription's prompt is "slow").
+// commit when the transcription's prompt is "slow", never when it is "hang"). `input_audio_buffer.clear` empties the buffer, answered with
+// `input_audio_buffer.cleared`.
 // Server VAD, a session's default: each `input_audio_buffer.append` holds one utterance, and `speechStopped()` (the
 // provider's detector, on its own timing) ends the oldest one buffered in each session — `input_audio_buffer.
 // speech_stopped`, the commit as above, and a response started by the provider itself, under the session's
@@ -42,8 +44,8 @@ export const FAKE_AUDIO = Buffer.from('fake pcm16 audio').toString('base64');
 export const FAKE_DROPPED_TRANSCRIPT = 'Sure — the weather in Paris today is sunny, with a high of twenty-one degrees.';
 /** A transcription billed by tokens: 200 text tokens (the prompt) and 800 audio in, 50 out. */
 export const FAKE_TRANSCRIPTION_USAGE = { type: 'tokens', total_tokens: 1050, input_tokens: 1000, input_token_details: { text_tokens: 200, audio_tokens: 800 }, output_tokens: 50 };
-/** A transcription billed by the audio's length. */
-export const FAKE_TRANSCRIPTION_SECONDS = 2.5;
+/** A transcription billed by the audio's length: fractional seconds, as OpenAI reports them, past the millisecond. */
+export const FAKE_TRANSCRIPTION_SECONDS = 2.5004;
 /** The transcription models billed by duration (OpenAI's pricing page), which report `duration` usage. */
 const BY_DURATION = new Set(['whisper-1', 'gpt-transcribe', 'gpt-live-transcribe', 'gpt-realtime-whisper']);
 
@@ -108,6 +110,7 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
         const usage = BY_DURATION.has(transcription.model) ? { type: 'duration', seconds: FAKE_TRANSCRIPTION_SECONDS } : FAKE_TRANSCRIPTION_USAGE;
         const completed = JSON.stringify({ type: 'conversation.item.input_audio_transcription.completed', event_id: `event_t${items}`, item_id: itemId, content_index: 0, transcript: 'Hello there.', usage });
         // A transcription that takes its time, as a long utterance's does: it reports after the commit's answer.
+        if ((transcription as { prompt?: string }).prompt === 'hang') return;
         if ((transcription as { prompt?: string }).prompt === 'slow') setTimeout(() => { if (ws.readyState === 1) ws.send(completed); }, 300);
         else ws.send(completed);
       };
@@ -184,6 +187,11 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           commit();
           return;
         }
+        if (event.type === 'input_audio_buffer.clear') {
+          utterances = 0;
+          ws.send(JSON.stringify({ type: 'input_audio_buffer.cleared', event_id: `event_cl${items}` }));
+          return;
+        }
         if (event.type !== 'response.create') return;
         const outOfBand = event.response?.conversation === 'none';
         if (held && !outOfBand) {
@@ -191,6 +199,10 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           return;
         }
         const told = event.response?.instructions ?? instructions;
+        if (told === 'refuse') {
+          ws.send(JSON.stringify({ type: 'error', event_id: 'event_e', error: { type: 'invalid_request_error', code: 'invalid_value', message: "Invalid value: 'refuse'. Supported values are: …", param: 'response.instructions', event_id: event.event_id ?? null } }));
+          return;
+        }
         // "late …": the response starts 200 ms after its create, as a loaded provider's may; then as the rest says.
         if (told?.startsWith('late ')) setTimeout(() => { if (ws.readyState === 1) respond(told.slice(5), outOfBand); }, 200);
         else respond(told, outOfBand);
