@@ -382,6 +382,32 @@ describe('tokens, cost and fees in the metrics and the access log equal the usag
   });
 });
 
+describe('a request Firewall blocks (sqlite)', () => {
+  test('is counted under the model it would have gone to, as its usage event is, not under "none"', async () => {
+    const h = await startHarness('sqlite');
+    try {
+      const policy = await h.api<{ id: string }>('POST', '/firewall-policies', {
+        name: 'guard', rules: [{ name: 'No rm -rf', tier: 'hardDeny', type: 'regex', phase: 'request', reads: ['messages'], pattern: '(?i)rm -rf' }],
+      });
+      const router = { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: await h.providerKey('openai', 'sk-blocked-metrics') }] }] }] };
+      const { token } = await h.accessKey(await h.configuration({ router, firewallPolicyId: policy.id }));
+      const r = await gw(h, '/v1/chat/completions', { token, body: { model: 'gpt-4o', messages: [{ role: 'user', content: 'please rm -rf /' }] } });
+      assert.equal(r.status, 200, r.text);
+      assert.match(r.headers.get('ngrok-aig-firewall') ?? '', /^blocked/);
+      const [event] = await h.usage(r.headers.get('ngrok-aig-request-id')!, 1);
+      assert.deepEqual([event!.provider, event!.model, event!.keySource], ['openai', 'gpt-4o', 'user']);
+      const metrics = await until('the blocked request counted', async () => {
+        const m = parseMetrics(await (await fetch(`${h.apiUrl}/metrics`)).text());
+        return total(m, 'tollgate_requests_total') === 1 ? m : undefined;
+      });
+      assert.equal(metrics.get(series('tollgate_requests_total', { surface: 'chat-completions', provider: 'openai', model: 'gpt-4o', status_class: '2xx', key_source: 'user' })), 1);
+      assert.equal(total(metrics, 'tollgate_upstream_attempts_total'), 0, 'no attempt was made');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('metrics access (sqlite)', () => {
   test('TOLLGATE_METRICS_TOKEN: both ports answer /metrics only to a scraper sending it', async () => {
     const h = await startHarness('sqlite', { TOLLGATE_METRICS_TOKEN: 'scrape-me', TOLLGATE_METRICS_ON_GATEWAY: '1' });

@@ -150,6 +150,8 @@ export interface RequestContext {
   attemptsMade: number;
   /** Attempts placed after their model's ready keys because their key was cooling (key-cooldown.ts); unset: none. */
   deferredAttempts?: readonly AttemptPlan[];
+  /** A request Firewall's request rules blocked: the attempt it would have made first, which usage records it under. */
+  blockedPlan?: AttemptPlan;
   /** The fee of the MCP tools/call this request carried (mcp/handler.ts), for its access line; unset: none charged. */
   mcpCostPico?: bigint;
   clientGone: boolean;

@@ -145,5 +145,6 @@ export function answerBlockedRequest(ctx: RequestContext, finding: FirewallFindi
   ctx.res.end(out);
   ctx.endedAt = performance.now();
   recordBlockedRequest(ctx, plan, streaming);
+  ctx.blockedPlan = plan;
   ctx.deps.observer?.answered(ctx);
 }

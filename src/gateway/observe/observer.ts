@@ -183,8 +183,10 @@ export class GatewayObserver {
     const deferred = ctx.deferredAttempts;
     if (deferred) for (const plan of deferred) m.model(plan.candidate.provider.id, modelLabel(plan.candidate)).deferred();
     const surfaceIndex = m.surfaceIndex(surface);
-    const requestSeries = last ? m.model(last.plan.candidate.provider.id, modelLabel(last.plan.candidate)) : m.model('none', 'none');
-    requestSeries.keyed(keyLabel).request(surfaceIndex, status, last ? last.plan.keySource : 'none').inc();
+    // A blocked request made no attempt: it is counted under the model usage records it under, as its usage event is.
+    const target = last?.plan ?? ctx.blockedPlan;
+    const requestSeries = target ? m.model(target.candidate.provider.id, modelLabel(target.candidate)) : m.model('none', 'none');
+    requestSeries.keyed(keyLabel).request(surfaceIndex, status, target ? target.keySource : 'none').inc();
     m.timings(surfaceIndex, streaming, totalMs, totalMs - upstreamMs, ttfbMs);
 
     const named = ctx.pathModel ?? ctx.body?.model;
