@@ -107,6 +107,53 @@ for (const kind of STORE_KINDS) {
       expectError(await control.call('PATCH', '/access-keys/aigk_00000000000000000000000000', {}), 404, 'ERR_NGROK_27611');
     });
 
+    test('a required name sent blank (empty, or spaces alone) is refused as missing, with each family\'s code, and nothing is stored', async () => {
+      const key = (await control.call('POST', '/provider-keys', { providerId: 'openai', name: 'kept', value: 'sk-kept-0123456789abcdef' })).json() as { id: string };
+      const named = async (collection: string, body: Record<string, unknown>) => ((await control.call('POST', collection, body)).json() as { id: string }).id;
+      const configuration = await named('/access-key-configurations', { name: 'c' });
+      const provider = await named('/providers', { providerId: 'blank-check', name: 'p', baseUrl: 'https://llm.example.com/v1' });
+      const policy = await named('/firewall-policies', { name: 'f' });
+      const count = async () => Promise.all((['accessKeyConfigurations', 'providerKeys', 'providers', 'firewallPolicies'] as const)
+        .map(async (table) => (await control.store.db.selectFrom(table).select('id').where('accountId', '=', control.accountId).execute()).length));
+      const before = await count();
+      for (const blank of ['', '   ', '\t\n']) {
+        const cases: [string, string, Record<string, unknown>, string][] = [
+          ['POST', '/access-key-configurations', { name: blank }, 'ERR_NGROK_27602'],
+          ['PATCH', `/access-key-configurations/${configuration}`, { name: blank }, 'ERR_NGROK_27602'],
+          ['POST', '/provider-keys', { providerId: 'openai', name: blank, value: 'sk-new-0123456789abcdef' }, 'ERR_NGROK_27510'],
+          ['PATCH', `/provider-keys/${key.id}`, { name: blank }, 'ERR_NGROK_27510'],
+          ['POST', `/provider-keys/${key.id}/rotate`, { name: blank, value: 'sk-rotated-0123456789abcdef' }, 'ERR_NGROK_27510'],
+          // The empty string is these two schemas' own minLength (27701, 27606); spaces alone are missing.
+          ...(blank === '' ? [] : [
+            ['POST', '/providers', { providerId: 'blank-new', name: blank, baseUrl: 'https://llm.example.com/v1' }, 'ERR_NGROK_27704'],
+            ['PATCH', `/providers/${provider}`, { name: blank }, 'ERR_NGROK_27704'],
+            ['POST', '/firewall-policies', { name: blank }, 'ERR_NGROK_27602'],
+            ['PATCH', `/firewall-policies/${policy}`, { name: blank }, 'ERR_NGROK_27602'],
+          ] as [string, string, Record<string, unknown>, string][]),
+        ];
+        for (const [method, path, body, code] of cases) {
+          const refused = expectError(await control.call(method, path, body), 400, code);
+          assert.equal(refused.details.field, 'name', `${method} ${path} ${JSON.stringify(blank)}`);
+        }
+        // A routing rule's inline key becomes a stored provider key, shown and picked by the same name.
+        const inline = expectError(await control.call('POST', '/access-key-configurations', { name: 'inline', router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ name: blank, value: 'sk-inline-0123456789abcdef' }] }] }] } }), 400, 'ERR_NGROK_27605');
+        assert.match(inline.msg, /rules\[0\]\.steps\[0\]\.keys\[0\]: an inline key's "name" must not be blank\./);
+      }
+      assert.deepEqual(await count(), before, 'nothing created');
+      const names = await Promise.all([`/access-key-configurations/${configuration}`, `/provider-keys/${key.id}`, `/providers/${provider}`, `/firewall-policies/${policy}`]
+        .map(async (path) => ((await control.call('GET', path)).json() as { name: string }).name));
+      assert.deepEqual(names, ['c', 'kept', 'p', 'f'], 'nothing renamed');
+      // A name with text in it is kept as written, spaces included.
+      assert.equal(((await control.call('PATCH', `/access-key-configurations/${configuration}`, { name: ' padded ' })).json() as { name: string }).name, ' padded ');
+    });
+
+    test('a refusal says what the value must be: a query enum lists its values, a nullable field says "or null"', async () => {
+      const groupBy = expectError(await control.call('GET', '/usage/overview?startTime=2025-01-01T00:00:00Z&groupBy=model'), 400, 'ERR_NGROK_27606');
+      assert.deepEqual([groupBy.msg, groupBy.details.field], ['The query parameter "groupBy" must be one of: provider, accessKey.', 'groupBy']);
+      const cap = expectError(await control.call('PATCH', '/gateway-config', { maxInputTokens: '128000' }), 400, 'ERR_NGROK_27606');
+      assert.deepEqual([cap.msg, cap.details.field], ['"maxInputTokens" must be of type integer or null.', 'maxInputTokens']);
+    });
+
     test('a NUL character (U+0000) in any text value, key or URL is a 400 on both stores, and nothing is stored', async () => {
       for (const op of operations.filter((o) => o.requestSchema && o.method === 'POST' && !o.path.includes('{'))) {
         const res = await control.call(op.method, op.path, '{"name":"a\\u0000b","metadata":"m"}');

@@ -14,7 +14,7 @@ import { virtualModelNames } from '../store/virtual-models.ts';
 import { deleteOwned, insertOwned, updateOwned } from '../store/owned.ts';
 import { withAccountLock } from '../store/account-lock.ts';
 import type { Call, ControlDeps, HandlerTable, Principal } from './app.ts';
-import { compact, listEnvelope, notFound, patchFields } from './resource.ts';
+import { compact, listEnvelope, notFound, patchFields, requireName } from './resource.ts';
 import { auditedView, createdStamp, updatedStamp } from './audit.ts';
 import { ownedResource } from './owned-resource.ts';
 import { inlineKeys, planRouter, referencedKeyIds, storedRules } from './router-rules.ts';
@@ -112,6 +112,7 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
     },
     async CreateAIGatewayAccessKeyConfiguration(call: Call) {
       const body = call.body as ConfigurationCreate;
+      requireName(body.name, Errors.fieldRequired);
       const { accountId, apiKeyId } = call.principal;
       const id = newId('configuration');
       // Locked against a concurrent delete of a key or custom provider the router names (and past the key limit).
@@ -139,8 +140,7 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
       await configurations.existing(call);
       const { name, access, router, firewallPolicyId, ...text } = patchFields<ConfigurationUpdate>(call.body as Record<string, unknown>,
         ['name', 'description', 'metadata', 'access', 'router', 'firewallPolicyId']);
-      // The contract marks name nullable on update, yet every configuration must have one to show.
-      if (name === null) throw new TollgateError(Errors.fieldRequired, { field: 'name' });
+      requireName(name, Errors.fieldRequired);
       const announce = await withAccountLock(deps.store, accountId, async (trx) => {
         await refuseVirtualModels(trx, accountId, access);
         await requireFirewallPolicy(trx, accountId, firewallPolicyId);

@@ -12,7 +12,7 @@ import type { Database } from '../store/schema.ts';
 import * as repo from '../store/firewall-policies.ts';
 import { countOwned } from '../store/owned.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
-import { compact, listEnvelope, notFound, patchFields } from './resource.ts';
+import { compact, listEnvelope, notFound, patchFields, requireName } from './resource.ts';
 import { auditedView, createdStamp } from './audit.ts';
 import { ownedResource } from './owned-resource.ts';
 import { describeUsers } from './references.ts';
@@ -74,6 +74,7 @@ export function firewallPolicyHandlers(deps: ControlDeps): HandlerTable {
     },
     async CreateAIGatewayFirewallPolicy(call: Call) {
       const body = call.body as FirewallPolicyCreate;
+      requireName(body.name, Errors.fieldRequired);
       const { accountId, apiKeyId } = call.principal;
       const row: repo.FirewallPolicyRow = {
         id: newId('firewallPolicy'), accountId, name: body.name, description: body.description ?? null,
@@ -97,8 +98,7 @@ export function firewallPolicyHandlers(deps: ControlDeps): HandlerTable {
       const id = call.params.id!;
       const { name, description, mode, onError, environment, rules } = patchFields<FirewallPolicyUpdate>(call.body as Record<string, unknown>,
         ['name', 'description', 'mode', 'onError', 'environment', 'rules']);
-      // Nullable in the update schema as ngrok's update schemas are, but a policy must have a name to show.
-      if (name === null) throw new TollgateError(Errors.fieldRequired, { field: 'name' });
+      requireName(name, Errors.fieldRequired);
       // null puts a defaulted field back to its default, and empties a list.
       const row = await policies.update(call, id, {
         ...(name !== undefined ? { name } : {}),

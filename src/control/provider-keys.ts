@@ -5,7 +5,7 @@ import { Errors, TollgateError } from '../domain/errors.ts';
 import * as repo from '../store/provider-keys.ts';
 import { configurationRules } from '../store/configurations.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
-import { compact, listEnvelope, patchFields } from './resource.ts';
+import { compact, listEnvelope, patchFields, requireName } from './resource.ts';
 import { auditedView } from './audit.ts';
 import { ownedResource } from './owned-resource.ts';
 import { awsRegionFor, requireCapacity, requireKnownProvider, requireRoleArn, resealed, sealedProviderKey, type AwsSettings } from './provider-key-values.ts';
@@ -54,6 +54,7 @@ export function providerKeyHandlers(deps: ControlDeps): HandlerTable {
     },
     async CreateAIGatewayProviderAPIKey(call: Call) {
       const body = call.body as ProviderKeyCreate;
+      requireName(body.name, Errors.providerKeyFieldRequired);
       const { accountId, apiKeyId } = call.principal;
       const row = sealedProviderKey(deps.secretBox, { accountId, principalId: apiKeyId, ...body });
       // Locked against a concurrent delete of its custom provider, and against other creates past the limit.
@@ -68,8 +69,7 @@ export function providerKeyHandlers(deps: ControlDeps): HandlerTable {
     },
     async UpdateAIGatewayProviderAPIKey(call: Call) {
       const { name, ...text } = patchFields<ProviderKeyUpdate>(call.body as Record<string, unknown>, ['name', 'description', 'metadata']);
-      // Nullable in the contract's update schema, but a key always needs a name to be shown and picked.
-      if (name === null) throw new TollgateError(Errors.providerKeyFieldRequired, { field: 'name' });
+      requireName(name, Errors.providerKeyFieldRequired);
       // A Bedrock key moves to another region by PATCH (its secret stays), and a role key takes its role once the role
       // exists; AWS settings on another key are refused.
       const { aws } = call.body as ProviderKeyUpdate;
@@ -78,6 +78,7 @@ export function providerKeyHandlers(deps: ControlDeps): HandlerTable {
     },
     async RotateAIGatewayProviderAPIKey(call: Call) {
       const body = call.body as ProviderKeyRotate;
+      requireName(body.name, Errors.providerKeyFieldRequired);
       // The provider is part of what the new value is bound to (a key never changes provider).
       const key = await keys.existing(call);
       if (key.awsExternalId !== null) throw new TollgateError(Errors.providerKeyRoleRotateNotAllowed, { id: key.id });

@@ -7,7 +7,7 @@ import * as repo from '../store/providers.ts';
 import { configurationRules } from '../store/configurations.ts';
 import { providerKeyIdsFor } from '../store/provider-keys.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
-import { compact, listEnvelope, patchFields } from './resource.ts';
+import { compact, listEnvelope, patchFields, requireName } from './resource.ts';
 import { auditedView, createdStamp } from './audit.ts';
 import { ownedResource } from './owned-resource.ts';
 import { checkBaseUrl, checkProviderSlug, checkSurfaces, nextModels } from './provider-rules.ts';
@@ -53,6 +53,7 @@ export function providerHandlers(deps: ControlDeps): HandlerTable {
     },
     async CreateAIGatewayProvider(call: Call) {
       const body = call.body as ProviderCreate;
+      requireName(body.name, Errors.providerFieldRequired);
       const { accountId, apiKeyId } = call.principal;
       checkProviderSlug(body.providerId);
       checkBaseUrl(body.baseUrl, allowPrivate);
@@ -77,8 +78,7 @@ export function providerHandlers(deps: ControlDeps): HandlerTable {
     async UpdateAIGatewayProvider(call: Call) {
       const row = await providers.existing(call);
       const { name, baseUrl, metadata, supportedApiSurfaces, models } = patchFields<ProviderUpdate>(call.body as Record<string, unknown>, ['name', 'baseUrl', 'metadata', 'supportedApiSurfaces', 'models']);
-      // Nullable in the contract's update schema, but a provider always needs a name to be shown.
-      if (name === null) throw new TollgateError(Errors.providerFieldRequired, { field: 'name' });
+      requireName(name, Errors.providerFieldRequired);
       if (baseUrl !== undefined) checkBaseUrl(baseUrl, allowPrivate);
       if (supportedApiSurfaces) checkSurfaces(supportedApiSurfaces, allowPrivate);
       return providerView(call.base, await providers.update(call, row.id, {

@@ -1,6 +1,6 @@
 // Shared pieces of every resource representation: `uri`s, principal refs, list envelopes, and the
 // tri-state PATCH rule (absent = keep, null = clear, value = set).
-import { Errors, TollgateError } from '../domain/errors.ts';
+import { Errors, TollgateError, type ErrorSpec } from '../domain/errors.ts';
 import type { Page } from '../store/paging.ts';
 import type { Call } from './app.ts';
 
@@ -33,6 +33,16 @@ export function patchFields<T extends Record<string, unknown>>(body: Record<stri
   const out: Record<string, unknown> = {};
   for (const f of fields) if (Object.hasOwn(body, f)) out[f] = body[f];
   return out as Partial<T>;
+}
+
+/**
+ * A name every answer carries and every list is read by. The update schemas mark it nullable, and the create schemas
+ * allow an empty string; either, or a name of spaces alone, is refused with the family's "required" code, as a
+ * required field sent empty is missing (ngrok's 27507 says so of a provider key's value). `undefined` is a PATCH
+ * leaving the name as it is.
+ */
+export function requireName(name: string | null | undefined, required: ErrorSpec): asserts name is string | undefined {
+  if (name === null || (name !== undefined && name.trim() === '')) throw new TollgateError(required, { field: 'name' });
 }
 
 export function notFound(resource: string, id: string): TollgateError {

@@ -60,6 +60,8 @@ function plannedKey(key: KeyWrite, where: string, providerId: string, ctx: Route
     return { id: key.id };
   }
   if (key.name === undefined || key.value === undefined) throw invalid(`${where}: an inline key needs both "name" and "value".`);
+  // The stored key it becomes is shown and picked by this name, as one created at /provider-keys (which refuses it blank).
+  if (key.name.trim() === '') throw invalid(`${where}: an inline key's "name" must not be blank.`);
   if (key.value.trim() === '') throw invalid(`${where}: an inline key's "value" must not be empty.`);
   const unsendable = unsendableSecretReason(key.value.trim());
   if (unsendable) throw invalid(`${where}: an inline key's "value" ${unsendable}`);

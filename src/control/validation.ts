@@ -102,6 +102,17 @@ function lastSegment(path: string): string {
   return parts[parts.length - 1] ?? '';
 }
 
+/** A nullable field's types read as words ("integer or null"), not as Ajv's list ("integer,null"). */
+function typeNames(e: ErrorObject): string {
+  const type = (e.params as { type: string | string[] }).type;
+  return Array.isArray(type) ? type.join(' or ') : type.split(',').join(' or ');
+}
+
+/** The values an enum takes, as a client would send them (a nullable enum's null is said by "or null" elsewhere). */
+function allowedValues(e: ErrorObject): string {
+  return (e.params as { allowedValues: unknown[] }).allowedValues.filter((v) => v !== null).join(', ');
+}
+
 export function validationError(tag: string, e: ErrorObject, body: Record<string, unknown> = {}): TollgateError {
   const codes = families[tag] ?? generic;
   const refined = codes.refine?.(e, body);
@@ -133,7 +144,7 @@ export function validationError(tag: string, e: ErrorObject, body: Record<string
       return new TollgateError(Errors.validationFailed, { field: full, reason: `Unknown field "${echoed(full)}".` });
     }
     case 'type':
-      return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} must be of type ${(e.params as { type: string | string[] }).type}.` });
+      return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} must be of type ${typeNames(e)}.` });
     case 'format':
       // int64 values past 2^53 cannot be read exactly from JSON (as in most JSON parsers): say the range, not "format".
       if ((e.params as { format: string }).format === 'int64') {
@@ -141,7 +152,7 @@ export function validationError(tag: string, e: ErrorObject, body: Record<string
       }
       return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} ${e.message ?? 'is invalid'}.` });
     case 'enum':
-      return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} must be one of: ${((e.params as { allowedValues: unknown[] }).allowedValues).filter((v) => v !== null).join(', ')}.` });
+      return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} must be one of: ${allowedValues(e)}.` });
     default:
       return new TollgateError(Errors.validationFailed, { field: path, reason: `${where} ${e.message ?? 'is invalid'}.` });
   }
@@ -194,7 +205,9 @@ export function validateQuery<T>(op: ContractOperation, query: Record<string, un
       ? `The query parameter "${name}" is required.`
       : e.keyword === 'format' && (e.params as { format: string }).format === 'date-time'
         ? dateTimeReason(name, String(copy[name]))
-        : `The query parameter "${name}" ${e.message ?? 'is invalid'}.`;
+        : e.keyword === 'enum'
+          ? `The query parameter "${name}" must be one of: ${allowedValues(e)}.`
+          : `The query parameter "${name}" ${e.message ?? 'is invalid'}.`;
     throw new TollgateError(e.keyword === 'required' ? Errors.fieldRequired : Errors.validationFailed, { field: name, reason });
   }
   return copy as T;
