@@ -236,6 +236,59 @@ describe('MCP gateway, calls running when what they run under ends', () => {
     }
   });
 
+  test('a call ended or cancelled while it is being noted in usage opens no session with its server, and its server is told nothing', async () => {
+    const docs = await startScripted();
+    const usage: (BegunAttempt | UsageEvent)[] = [];
+    const noted: (() => void)[] = [];
+    const sink = {
+      begin: (a: BegunAttempt) => {
+        usage.push(a);
+        return new Promise<void>((resolve) => { noted.push(resolve); });
+      },
+      record: (e: UsageEvent) => { usage.push(e); },
+      flush: async () => {},
+      close: async () => {},
+    };
+    const { gateway } = await startMcpGateway({ servers: [mcpServer('aigmcp_docs', docs)] }, {}, { usage: sink });
+    const initializes = () => docs.seen.filter((x) => x.message?.method === 'initialize').length;
+    try {
+      // The tool list is read (and kept) in the key's own session with the server: the calls below, each in a client
+      // session of its own, have none open when they are noted.
+      const listed = await fetch(`${gateway.url}/mcp`, { method: 'POST', headers: { authorization: 'Bearer ng-mcp-lifecycle-key', 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+      assert.equal(listed.status, 200);
+      await listed.text();
+      assert.equal(initializes(), 1);
+
+      const ended = await initialize(gateway, '/mcp');
+      const endedCall = call(gateway, '/mcp', 5, 'docs__search', { session: ended });
+      await until(() => noted.length === 1);
+      const gone = await fetch(`${gateway.url}/mcp`, { method: 'DELETE', headers: { authorization: 'Bearer ng-mcp-lifecycle-key', 'mcp-session-id': ended } });
+      assert.equal(gone.status, 200);
+
+      const cancelled = await initialize(gateway, '/mcp');
+      // A cancelled request is answered with nothing (MCP: its client ignores any answer).
+      const cancelledAnswer = call(gateway, '/mcp', 6, 'docs__search', { session: cancelled }).answer.then(() => 'answered', () => 'no answer');
+      await until(() => noted.length === 2);
+      const told = await fetch(`${gateway.url}/mcp`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer ng-mcp-lifecycle-key', 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': cancelled },
+        body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 6, reason: 'user' } }),
+      });
+      assert.equal(told.status, 202);
+      for (const resolve of noted) resolve();
+
+      assert.equal((await endedCall.answer).error?.code, -32603);
+      assert.equal(await cancelledAnswer, 'no answer');
+      await settled();
+      assert.equal(initializes(), 1, 'no session was opened for calls that will never be sent');
+      assert.deepEqual(docs.seen.filter((x) => x.message?.method === 'notifications/cancelled' || x.message?.method === 'tools/call'), [], 'the server was never sent them, nor told of them');
+      assert.deepEqual(recorded(usage, 'search').map((e) => [e.completion, e.stopReason]).sort(), [['failed', 'jsonrpc_error_-32603'], ['unknown', 'cancelled']]);
+    } finally {
+      await gateway.close(0);
+      await docs.close();
+    }
+  });
+
   test('a client session with a call running is not idle, however long the call runs; idle after it, it ends', { timeout: 15_000 }, async () => {
     const docs = await startScripted();
     const held = holdCalls(docs);

@@ -779,12 +779,15 @@ export class McpGateway {
 
   /**
    * The client cancelled a request (`notifications/cancelled`): its server is told, in the session the request went
-   * in and under the same id (the gateway sends a client's ids unchanged), and the gateway stops waiting.
+   * in and under the same id (the gateway sends a client's ids unchanged), and the gateway stops waiting. Only in a
+   * session open now: a request cancelled before it was sent (while noted in usage, or its session opened) is never
+   * sent, and a session opened to tell of it would know no such request.
    */
   #cancel(call: Call, pending: Pending): void {
     this.#untrack(pending);
     pending.budget.cancel();
-    if (pending.target) this.#forgetful(call, pending.server, pending.target);
+    const reason = call.message.params?.reason;
+    if (pending.target) this.sessions.cancel(call.owner, pending.target, pending.id, typeof reason === 'string' ? reason : undefined);
   }
 
   /**

@@ -238,10 +238,10 @@ export class McpUpstreamSessions {
    * unawaited and given 5 seconds. Only in that session while it is open: one opened now would not know the request,
    * and a stateless server's request is cancelled by closing its stream.
    */
-  cancel(owner: string, target: McpTarget, requestId: JsonRpcId, reason: string): void {
+  cancel(owner: string, target: McpTarget, requestId: JsonRpcId, reason: string | undefined): void {
     const s = this.#sessions.get(sessionKey(owner, target));
     if (s === undefined || s instanceof Promise || s.stateless) return;
-    const message: JsonRpcMessage = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason } };
+    const message: JsonRpcMessage = { jsonrpc: '2.0', method: 'notifications/cancelled', params: reason === undefined ? { requestId } : { requestId, reason } };
     this.#post(target, s, message, { headersMs: 5000, idleMs: 5000, signal: AbortSignal.timeout(5000) }).then((r) => r.body.dump(), () => {});
   }
 
@@ -289,6 +289,9 @@ export class McpUpstreamSessions {
   }
 
   async #session(owner: string, target: McpTarget, budget: Budget): Promise<UpstreamSession> {
+    // A request that stopped (its client left or cancelled it, the gateway ended it) opens nothing: a session opened
+    // for it would serve no one, and under an owner already ended, would be held by no one until idle.
+    if (budget.signal.aborted) throw upstreamFailure(budget.signal.reason, target.server.label, budget.signal);
     const key = sessionKey(owner, target);
     const found = this.#sessions.get(key);
     if (found !== undefined) {

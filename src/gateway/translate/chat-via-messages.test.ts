@@ -483,6 +483,27 @@ test('an image of a type Claude and Converse cannot take (HEIC, BMP, TIFF) is re
   assert.match(untranslatableReason('chat-completions', image(`data:image/svg+xml;base64,${Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0xff]).toString('base64')}`), 'messages') ?? '', /image of type "image\/svg\+xml".*nor read as its source text/);
 });
 
+test('an image given as data goes to Claude in the type its bytes are (PNG, JPEG, GIF, WebP) when its data URL names none, a generic one or another', () => {
+  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]).toString('base64');
+  const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46]).toString('base64');
+  const gif = Buffer.from('GIF89a\x01\x00\x01\x00', 'latin1').toString('base64');
+  const webp = Buffer.from('RIFF\x24\x00\x00\x00WEBPVP8 ', 'latin1').toString('base64');
+  const cases = [
+    [`data:;base64,${png}`, 'image/png'],
+    [`data:application/octet-stream;base64,${jpeg}`, 'image/jpeg'],
+    [`data:image/png;base64,${jpeg}`, 'image/jpeg'],
+    [`data:image/jpeg; charset=binary;base64,${gif}`, 'image/gif'],
+    [`data:binary/octet-stream;base64,${webp}`, 'image/webp'],
+    [`data:image/PNG;base64,${png}`, 'image/png'],
+  ] as const;
+  for (const [url, type] of cases) {
+    const sent = { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url } }] }] };
+    for (const target of ['messages', 'converse'] as const) assert.equal(untranslatableReason('chat-completions', sent, target), undefined, `${url.slice(0, 40)} ${target}`);
+    const { body } = chatViaMessages.request(sent, plan('claude-sonnet-4-5'));
+    assert.deepEqual((body.messages as { content: { source?: { media_type?: string } }[] }[])[0]!.content[1]!.source?.media_type, type, url.slice(0, 40));
+  }
+});
+
 test('a chat file given by its file_id alone is refused for Claude saying the id is the client\'s provider\'s, which Claude cannot read, not that the file is unreadable', () => {
   const body = { messages: [{ role: 'user', content: [{ type: 'text', text: 'Summarise.' }, { type: 'file', file: { file_id: 'file-abc123' } }] }] };
   for (const target of ['messages', 'invoke', 'converse'] as const) {

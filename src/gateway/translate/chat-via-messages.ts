@@ -128,9 +128,28 @@ function imageType(mediaType: string): string {
 /** The image types Claude reads — and Bedrock's Converse, whose `image.format` is one of the four. */
 const CLAUDE_IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 
+/** The four types' signatures, at the start of the bytes (WebP's after RIFF's size). */
+function signedImageType(head: Buffer): string | undefined {
+  if (head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
+  if (head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'image/jpeg';
+  const ascii = head.toString('latin1');
+  if (ascii.startsWith('GIF87a') || ascii.startsWith('GIF89a')) return 'image/gif';
+  return ascii.startsWith('RIFF') && ascii.slice(8, 12) === 'WEBP' ? 'image/webp' : undefined;
+}
+
+/**
+ * An image's type as Claude is sent it: the one its bytes are, when they are one of the four, else its data URL's.
+ * A data URL often names no type (`data:;base64,`, which RFC 2397 reads as text) or a generic one
+ * (`application/octet-stream`), or the wrong one (a JPEG saved as `.png`): OpenAI reads such images by their bytes,
+ * while Anthropic refuses a type its bytes do not match (400), and the label alone had them refused.
+ */
+function claudeImageType(image: DataUrl): string {
+  return signedImageType(Buffer.from(image.base64.slice(0, 16), 'base64')) ?? imageType(image.mediaType);
+}
+
 /** An image given as data in a type Claude reads not as an image but as text (SVG): its source, else undefined. */
 function imageSource(image: DataUrl): string | undefined {
-  return CLAUDE_IMAGE_TYPES.has(imageType(image.mediaType)) ? undefined : fileText(image);
+  return CLAUDE_IMAGE_TYPES.has(claudeImageType(image)) ? undefined : fileText(image);
 }
 
 /**
@@ -144,7 +163,7 @@ function imageSource(image: DataUrl): string | undefined {
 export function unsendableImageReason(url: string): string | undefined {
   const image = parseDataUrl(url);
   if (!image) return undefined;
-  const type = imageType(image.mediaType);
+  const type = claudeImageType(image);
   if (CLAUDE_IMAGE_TYPES.has(type) || imageSource(image) !== undefined) return undefined;
   const text = isTextMediaType(type) ? ', nor read as its source text (its bytes are not text in UTF-8 or the charset its data URL names)' : '';
   return `it sends an image of type "${type.slice(0, 100)}", which Claude and Bedrock's Converse cannot take (they read JPEG, PNG, GIF and WebP images)${text}; convert it to one of those`;
@@ -177,7 +196,7 @@ function block(part: Json): Json | undefined {
     if (!data) return { type: 'image', source: { type: 'url', url } };
     // SVG is its source to Claude, which takes no such image (unsendableImageReason refused any other type before).
     const source = imageSource(data);
-    return source !== undefined ? { type: 'document', source: { type: 'text', media_type: 'text/plain', data: source } } : { type: 'image', source: { type: 'base64', media_type: imageType(data.mediaType), data: data.base64 } };
+    return source !== undefined ? { type: 'document', source: { type: 'text', media_type: 'text/plain', data: source } } : { type: 'image', source: { type: 'base64', media_type: claudeImageType(data), data: data.base64 } };
   }
   // A file by URL reaches here only from a Responses request (composed.ts): Messages takes it as a URL document.
   const fileUrl = obj(part.file)?.file_url;
