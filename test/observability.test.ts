@@ -976,7 +976,7 @@ describe('a realtime response the provider never reported (sqlite)', () => {
       const metrics = parseMetrics(await (await fetch(`${h.apiUrl}/metrics`)).text());
       assert.equal(metrics.get(series('tollgate_tokens_total', { provider: 'openai', model: 'gpt-realtime', type: 'output' })), billed);
       assert.equal(metrics.get(series('tollgate_cost_usd_total', { provider: 'openai', model: 'gpt-realtime', key_source: 'ngrok' })), picoToUsd(BigInt(row!.costPico)));
-      assert.deepEqual(pick(line, ['sessionEnd', 'responses', 'outputTokens']), { sessionEnd: 'provider_closed', responses: 1, outputTokens: billed });
+      assert.deepEqual(pick(line, ['sessionEnd', 'responses', 'outputTokens', 'usageEstimated']), { sessionEnd: 'provider_closed', responses: 1, outputTokens: billed, usageEstimated: true });
     } finally {
       await h.close();
       await fake.close();

@@ -669,6 +669,8 @@ class Session implements Admission, RealtimeObservation {
   outputTokens = 0;
   cacheReadTokens = 0;
   costPico = 0n;
+  /** Some of them were billed on the gateway's estimate (a response the provider never reported). */
+  usageEstimated = false;
   key?: AuthenticatedKey;
   account?: AccountSnapshot;
   configuration?: ConfigurationState | null;
@@ -1511,6 +1513,7 @@ export class RealtimeGateway {
     s.outputTokens += billed.output;
     s.cacheReadTokens += event.cacheReadTokens;
     s.costPico += event.costPico;
+    s.usageEstimated ||= event.usageEstimated;
     s.deps.observer?.meteredApart(event, candidate);
     s.deps.ledger?.settle(accountId, hold, event.costPico);
     if (event.costPico > 0n) s.deps.state.debit(accountId, event.costPico);

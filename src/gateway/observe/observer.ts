@@ -76,6 +76,7 @@ export interface RealtimeObservation {
   readonly outputTokens: number;
   readonly cacheReadTokens: number;
   readonly costPico: bigint;
+  readonly usageEstimated: boolean;
   /** Its spans while it runs (tracing on): started with its first handshake, ended when it ends. */
   trace: RequestTrace | undefined;
 }
@@ -307,7 +308,7 @@ export class GatewayObserver {
       status,
       clientGone: o.clientGone,
       inputTokens: o.inputTokens, outputTokens: o.outputTokens, cacheReadTokens: o.cacheReadTokens, cacheWriteTokens: 0, reasoningTokens: 0,
-      usageEstimated: false,
+      usageEstimated: o.usageEstimated,
       costUsd: usd5(o.costPico),
       totalMs: ms(totalMs), upstreamMs: ms(upstreamMs), ttfbMs: ttfbMs === undefined ? null : ms(ttfbMs),
       responses: o.responses,
