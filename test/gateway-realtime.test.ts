@@ -527,6 +527,37 @@ test('a response.create without an event_id that the provider refuses for a reas
   }
 });
 
+test('the event_id given to a create without one fits any JSON text the client may send: leading whitespace, a type spelled with escapes, duplicate members; the provider reads one event_id, the client never reads it', async () => {
+  const ledger = catchLedger();
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  try {
+    await grantCredits(h.running.store.db, h.accountId, 9, { category: 'promotional' });
+    const { rt, errors } = await funded(h);
+    const frames = [
+      ' \r\n\t{"type":"response.create","response":{"instructions":"refuse"}}',
+      '{"type":"response\\u002ecreate","response":{"instructions":"refuse"}}',
+      '{"type":"session.update","type":"response.create","response":{"instructions":"x"},"response":{"instructions":"refuse"}}',
+      '{ "type" : "response.create" , "response" : { "instructions" : "refuse" } }\n',
+    ];
+    const seen: string[] = [];
+    rt.socket.on('message', (data) => seen.push(String(data)));
+    for (const [i, frame] of frames.entries()) {
+      rt.socket.send(frame);
+      await waitFor(() => errors.length === i + 1);
+      assert.deepEqual([errors[i]!.code, errors[i]!.event_id], ['invalid_value', null], `frame ${i}: the refusal names no event`);
+      assert.equal(ledger.held(h.accountId), 0n, `frame ${i}: its hold is given back at the refusal`);
+    }
+    const sent = fake.received.filter((e) => (e as { type?: string }).type === 'response.create') as { event_id?: unknown }[];
+    assert.equal(sent.length, frames.length);
+    assert.ok(sent.every((e) => typeof e.event_id === 'string' && e.event_id !== ''), 'each reached the provider as JSON, named');
+    for (const e of sent) assert.ok(!seen.some((text) => text.includes(String(e.event_id))), 'no message to the client carries the id the gateway gave');
+    rt.close();
+  } finally {
+    ledger.restore();
+    await close();
+  }
+});
+
 test('a long session whose unpaid responses the gateway cancels keeps nothing of a cancel once it is settled, and the provider\'s answer to none of them, early or late, reaches the client', async () => {
   const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
   try {

@@ -305,16 +305,16 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
         // Firewall judgement's 64 KiB) holds no more of an answer because it came gzipped.
         const limit = this.#decoder ? Math.min(MAX_DECODED_BYTES, this.#maxHeldBytes) : this.#maxHeldBytes;
         if (this.#size > limit) return this.#tooLong(new AnswerTooLong(limit, this.#decoder !== undefined));
-        if (this.#mode === 'collect' && !this.#hold(chunk.length)) return;
         if (this.#within && this.#size > this.#within.limit) {
-          // Larger than the caller holds: the bytes wait for pipe(), the waiter is told.
+          // Larger than the caller holds: the bytes wait for pipe(), the waiter is told. Relayed as it arrives, the
+          // answer needs none of the room collected answers share.
           const { larger } = this.#within;
           this.#within = undefined;
           this.#waiter = undefined;
           this.#mode = 'pending';
           this.#release();
           larger();
-        }
+        } else if (this.#mode === 'collect' && !this.#hold(chunk.length)) return;
         this.#first();
     }
   }
