@@ -558,6 +558,38 @@ test('the event_id given to a create without one fits any JSON text the client m
   }
 });
 
+test('with billing on, a message naming billable work that is no JSON text (a byte order mark, a trailing comma) is refused, not relayed past the credit check unread', async () => {
+  const ledger = catchLedger();
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  try {
+    const { rt, errors } = await funded(h);
+    // (Bytes that are not UTF-8 close a text frame's socket in ws itself; in a binary frame they read as U+FFFD and the
+    // event is read and checked like any other.)
+    const frames = [
+      '\uFEFF{"type":"response.create"}',
+      '{"type":"response.create",}',
+      '\uFEFF{"type":"input_audio_buffer.append","audio":"AAAA"}',
+    ];
+    for (const [i, frame] of frames.entries()) {
+      rt.socket.send(frame);
+      await waitFor(() => errors.length === i + 1);
+      assert.equal(errors[i]!.code, 'ERR_NGROK_27228', `frame ${i}`);
+      assert.match(String(errors[i]!.message), /not a JSON text/);
+      assert.equal(ledger.held(h.accountId), 0n);
+    }
+    // The session goes on: a readable create is served.
+    const done = next(rt, 'response.done');
+    rt.send({ type: 'response.create' });
+    await done;
+    const billable = fake.received.filter((e) => ['response.create', 'input_audio_buffer.append'].includes(String((e as { type?: unknown }).type)));
+    assert.equal(billable.length, 1, 'only the readable create reached the provider');
+    rt.close();
+  } finally {
+    ledger.restore();
+    await close();
+  }
+});
+
 test('a long session whose unpaid responses the gateway cancels keeps nothing of a cancel once it is settled, and the provider\'s answer to none of them, early or late, reaches the client', async () => {
   const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
   try {

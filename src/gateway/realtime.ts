@@ -142,16 +142,23 @@ interface Billable { type: string; clientEventId: string | null; event: Record<s
  * conversation (noteInput). Only a message holding such an event's name, or an escape that could spell it, is parsed;
  * undefined for any other.
  */
-function clientEvent(data: Buffer, holds: boolean): Record<string, unknown> | undefined {
+function clientEvent(data: Buffer, holds: boolean): Record<string, unknown> | typeof UNREADABLE | undefined {
   if (!data.includes(CREATE) && !data.includes(APPEND) && !data.includes(COMMIT) && !data.includes(BACKSLASH) && !(holds && (data.includes(ITEM_CREATE) || data.includes(SESSION_UPDATE)))) return undefined;
   let event: unknown;
   try {
     event = JSON.parse(data.toString('utf8'));
   } catch {
-    return undefined;
+    return UNREADABLE;
   }
   return isRecord(event) ? event : undefined;
 }
+
+/**
+ * A message that may name billable work (clientEvent's filter) and is no JSON text: a byte order mark before it, a
+ * parser's leniency (a trailing comma, a comment). Relayed, it would pass the credit check unread, and
+ * whether the provider's parser reads it is not the gateway's to guess: with billing on it is refused instead.
+ */
+const UNREADABLE = Symbol('unreadable');
 
 /** A client event's own `event_id`, which an `error` event answering it names; null when it gave none. */
 function clientEventIdOf(event: Record<string, unknown>): string | null {
@@ -991,7 +998,12 @@ export class RealtimeGateway {
     const client = s.client!;
     // A binary frame too (here and for credit): whether the provider reads one as an event is not the gateway's to guess.
     if (s.plan?.keySource === 'ngrok' && this.#unpricedTranscription(s, data)) return;
-    const event = clientEvent(data, s.deps.ledger !== undefined);
+    const read = clientEvent(data, s.deps.ledger !== undefined);
+    if (read === UNREADABLE && s.deps.ledger) {
+      this.#refuseEvent(s, tollgateError('invalidRequest', { reason: 'the message is not a JSON text (UTF-8, without a byte order mark); it was not sent to the provider.' }), { type: 'unreadable', clientEventId: null });
+      return;
+    }
+    const event = read === UNREADABLE ? undefined : read;
     const billable = billableEvent(event);
     if (billable === undefined) {
       if (event !== undefined && s.deps.ledger) noteInput(s, event);
