@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { providerKeyBinding, SecretBox } from '../src/domain/secret-box.ts';
+import { CONFIGURATION_LIMIT } from '../src/control/configurations.ts';
 import { expectError, expectSchema, startControl, type TestControl } from './helpers/control.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
 import { assertHead, assertIsolated, assertPaging, recordChanges, type Collection } from './helpers/crud.ts';
@@ -286,6 +287,22 @@ for (const kind of STORE_KINDS) {
       expectError(await c.call('POST', CONFIGS.path, { name: 'n', router: { rules: [{ provider: 'openai', steps: [] }] } }), 400, 'ERR_NGROK_27606');
       expectError(await c.call('POST', CONFIGS.path, { name: 'n', router: { rules: [{ provider: 'openai', steps: [{ type: 'managed' }] }] } }), 400, 'ERR_NGROK_27606');
       assert.deepEqual(expectSchema<{ aiGatewayAccessKeyConfigurations: unknown[] }>(await c.call('GET', CONFIGS.path), 200, CONFIGS.listSchema).aiGatewayAccessKeyConfigurations, []);
+    });
+
+    it('stops at the account\'s limit: each configuration is held in every gateway\'s memory', async () => {
+      const held = expectSchema<{ aiGatewayAccessKeyConfigurations: { id: string }[] }>(await c.call('GET', `${CONFIGS.path}?limit=100`), 200, CONFIGS.listSchema).aiGatewayAccessKeyConfigurations.length;
+      const ids: string[] = [];
+      for (let i = held; i < CONFIGURATION_LIMIT; i++) ids.push((await create({ name: `fill-${i}` })).id);
+      const before = await providerKeyCount();
+      const e = expectError(await c.call('POST', CONFIGS.path, { name: 'one more', router: { rules: [{ provider: 'openai', steps: [user({ name: 'k', value: 'sk-never-stored-000000' })] }] } }), 409, 'ERR_NGROK_27618');
+      assert.equal(e.msg, `This account can have at most ${CONFIGURATION_LIMIT} access key configurations. Delete one before you create another.`);
+      assert.equal(await providerKeyCount(), before, 'a refused configuration creates none of its inline keys');
+      // The other account's limit is its own; a delete makes room again.
+      const theirs = expectSchema<Configuration>(await c.call('POST', CONFIGS.path, { name: 'theirs' }, c.other.token), 201, CONFIGS.schema);
+      assert.equal((await c.call('DELETE', `${CONFIGS.path}/${theirs.id}`, undefined, c.other.token)).statusCode, 204);
+      await remove(ids.pop()!);
+      ids.push((await create({ name: 'room again' })).id);
+      for (const id of ids) await remove(id);
     });
 
     it('keeps configurations invisible to other accounts', async () => {

@@ -4,6 +4,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { expectError, expectSchema, startControl, type TestControl } from './helpers/control.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
 import { assertHead, assertIsolated, assertPaging, recordChanges, type Collection } from './helpers/crud.ts';
+import { PROVIDER_LIMIT } from '../src/control/providers.ts';
 
 const PROVIDERS: Collection = { path: '/providers', listKey: 'aiGatewayProviders', listSchema: 'AIGatewayProviderList', schema: 'AIGatewayProvider' };
 type Model = { id: string; modelId: string };
@@ -229,6 +230,20 @@ for (const kind of STORE_KINDS) {
         const config = (await c.call('GET', '/gateway-config')).json() as { totalTimeout: string; perRequestTimeout: string };
         assert.ok(!(config.totalTimeout === '10s' && config.perRequestTimeout === '100s'), JSON.stringify(config));
       }
+    });
+
+    it('stops at the account\'s limit: each provider and its models are held in every gateway\'s memory', async () => {
+      const held = expectSchema<{ aiGatewayProviders: Provider[] }>(await c.call('GET', '/providers?limit=100'), 200, PROVIDERS.listSchema).aiGatewayProviders.length;
+      const ids: string[] = [];
+      for (let i = held; i < PROVIDER_LIMIT; i++) ids.push((await create({ providerId: slug() })).id);
+      const e = expectError(await c.call('POST', '/providers', { providerId: 'one-more', name: 'P', baseUrl: 'https://llm.example.com/v1' }), 409, 'ERR_NGROK_27719');
+      assert.equal(e.msg, `This account can have at most ${PROVIDER_LIMIT} custom providers. Delete one before you create another.`);
+      // The other account's limit is its own; a delete makes room again.
+      const theirs = expectSchema<Provider>(await c.call('POST', '/providers', { providerId: 'one-more', name: 'P', baseUrl: 'https://llm.example.com/v1' }, c.other.token), 201, PROVIDERS.schema);
+      assert.equal((await c.call('DELETE', `/providers/${theirs.id}`, undefined, c.other.token)).statusCode, 204);
+      await remove(ids.pop()!);
+      ids.push((await create({ providerId: 'one-more' })).id);
+      for (const id of ids) await remove(id);
     });
 
     it('keeps providers invisible to other accounts', async () => {

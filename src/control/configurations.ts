@@ -11,7 +11,7 @@ import { accessKeyCounts, accessKeysUsingConfiguration } from '../store/access-k
 import { providerKeysByIds } from '../store/provider-keys.ts';
 import { customProviderIds } from '../store/providers.ts';
 import { virtualModelNames } from '../store/virtual-models.ts';
-import { deleteOwned, insertOwned, updateOwned } from '../store/owned.ts';
+import { countOwned, deleteOwned, insertOwned, updateOwned } from '../store/owned.ts';
 import { withAccountLock } from '../store/account-lock.ts';
 import type { Call, ControlDeps, HandlerTable, Principal } from './app.ts';
 import { compact, listEnvelope, notFound, patchFields, requireName } from './resource.ts';
@@ -29,6 +29,12 @@ type RouterWrite = components['schemas']['RouterWrite'];
 type StepKey = components['schemas']['RouterStepKey'];
 
 const COLLECTION = '/access-key-configurations';
+
+/**
+ * Configurations per account: each (its access scope and routing rules, up to a megabyte) is held in every gateway's
+ * memory and read again on each change of the account, as a custom provider is. As many as those.
+ */
+export const CONFIGURATION_LIMIT = 100;
 
 function routerView(router: repo.StoredRouter, keys: ReadonlyMap<string, StepKey>): components['schemas']['Router'] {
   return {
@@ -117,6 +123,9 @@ export function configurationHandlers(deps: ControlDeps): HandlerTable {
       const id = newId('configuration');
       // Locked against a concurrent delete of a key or custom provider the router names (and past the key limit).
       const announce = await withAccountLock(deps.store, accountId, async (trx) => {
+        if (await countOwned(trx, 'accessKeyConfigurations', accountId) >= CONFIGURATION_LIMIT) {
+          throw new TollgateError(Errors.configurationLimitExceeded, { limit: String(CONFIGURATION_LIMIT) });
+        }
         await refuseVirtualModels(trx, accountId, body.access);
         await requireFirewallPolicy(trx, accountId, body.firewallPolicyId);
         const router = body.router === undefined ? undefined : await writeRouter(trx, deps, call.principal, body.router);

@@ -6,6 +6,7 @@ import { newId } from '../domain/ids.ts';
 import * as repo from '../store/providers.ts';
 import { configurationRules } from '../store/configurations.ts';
 import { providerKeyIdsFor } from '../store/provider-keys.ts';
+import { countOwned } from '../store/owned.ts';
 import type { Call, ControlDeps, HandlerTable } from './app.ts';
 import { compact, listEnvelope, patchFields, requireName } from './resource.ts';
 import { auditedView, createdStamp } from './audit.ts';
@@ -18,6 +19,13 @@ type ProviderCreate = components['schemas']['AIGatewayProviderCreate'];
 type ProviderUpdate = components['schemas']['AIGatewayProviderUpdate'];
 type Surface = components['schemas']['SupportedAPISurface'];
 type Model = components['schemas']['AIGatewayProviderModel'];
+
+/**
+ * Custom providers per account. Each, up to a megabyte of models, is held in every gateway's memory and read again on
+ * each change of the account: without a limit one tenant filled the gateways' heap (a megabyte a provider, measured).
+ * As many as virtual models and Firewall policies.
+ */
+export const PROVIDER_LIMIT = 100;
 
 function surfacesOf(row: repo.ProviderRow): Surface[] | undefined {
   return row.supportedApiSurfaces === null ? undefined : JSON.parse(row.supportedApiSurfaces) as Surface[];
@@ -69,6 +77,7 @@ export function providerHandlers(deps: ControlDeps): HandlerTable {
       // Locked: of two creates of one slug the second sees the first (409, not a unique-index 500).
       await providers.insert(call, row, async (trx) => {
         if (await repo.providerSlugTaken(trx, accountId, body.providerId)) throw new TollgateError(Errors.providerIdTaken, { providerId: body.providerId });
+        if (await countOwned(trx, 'providers', accountId) >= PROVIDER_LIMIT) throw new TollgateError(Errors.providerLimitExceeded, { limit: String(PROVIDER_LIMIT) });
       });
       return providerView(call.base, row);
     },

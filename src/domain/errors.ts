@@ -98,6 +98,10 @@ export const Errors = {
   // --- control plane: Firewall policies. Malformed policies answer 27606 naming the field (and the rule); ngrok's own
   // codes for them were not readable. The limit is ours (ngrok publishes none), so it has a code of the general family.
   firewallPolicyLimitExceeded: spec(409, 'ERR_NGROK_27617', 'This account can have at most {limit} Firewall policies. Delete one before you create another.'),
+  // The same for custom providers and access key configurations (security review, stop 43): each is loaded whole into
+  // every gateway's memory and read again on every change of the account, so an account may not hold any number of them.
+  providerLimitExceeded: spec(409, 'ERR_NGROK_27719', 'This account can have at most {limit} custom providers. Delete one before you create another.'),
+  configurationLimitExceeded: spec(409, 'ERR_NGROK_27618', 'This account can have at most {limit} access key configurations. Delete one before you create another.'),
 
   // --- control plane: MCP servers (ngrok's named codes, messages as its error pages publish them, the unmatched quote
   // included). No status is published: 409, as the sibling limits and conflicts answer.

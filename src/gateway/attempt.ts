@@ -477,7 +477,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   }
   // Same bytes as the client sent whenever nothing had to change: no re-serialisation on the hot path.
   const bytes = translated ? Buffer.from(JSON.stringify(body)) : changed ? Buffer.from(editedBodyText(ctx.rawBody!.toString('utf8'), ctx.body!, body)) : ctx.rawBody!;
-  const exchange = new UpstreamExchange();
+  const exchange = new UpstreamExchange({ account: ctx.key!.accountId });
   ctx.current = exchange;
   const started = performance.now();
   record.startedAt = started;
@@ -701,6 +701,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
       record.failure = 'too-long';
       record.heldLimit = error.limit;
       if (error.shared) record.heldShared = true;
+      if (error.accountShare) record.heldByAccount = true;
     } else if (error instanceof RoleKeyError) {
       // The key could not be used (a role key without its role, AWS refusing it): failed as a rejected key is.
       record.failure = 'auth';

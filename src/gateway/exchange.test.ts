@@ -173,7 +173,7 @@ test('an exchange that holds little (a Firewall judgement\'s answer) holds no mo
     res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
     res.end(answer);
   }, async (pool) => {
-    const exchange = new UpstreamExchange(64 * 1024);
+    const exchange = new UpstreamExchange({ maxHeldBytes: 64 * 1024 });
     start(pool, exchange);
     await exchange.head;
     await assert.rejects(exchange.collect(), /decodes to more than 65536 bytes/);
@@ -274,19 +274,19 @@ test('an uncompressed answer bigger than the gateway holds fails instead of fill
     res.on('close', () => { if (left > 0) closedEarly++; });
     more();
   }, async (pool) => {
-    const collected = new UpstreamExchange(limit);
+    const collected = new UpstreamExchange({ maxHeldBytes: limit });
     start(pool, collected);
     assert.equal((await collected.head).statusCode, 200);
     await assert.rejects(collected.collect(), /more than 1048576 bytes/);
     // A stream's opening is held (nothing piped yet) while the gateway decides whether to commit to it.
-    const held = new UpstreamExchange(limit);
+    const held = new UpstreamExchange({ maxHeldBytes: limit });
     pool.dispatch({ path: '/', method: 'POST', body: '{}', headers: { 'x-stream': '1' }, bodyTimeout: 2000, headersTimeout: 2000 }, held);
     await held.head;
     while (!held.settled) await held.dataBeyond(held.received.length);
     assert.equal(held.failed, true, 'the held opening was refused past the limit');
     assert.ok(held.received.reduce((n, c) => n + c.length, 0) <= limit + piece.length);
     // Within the limit, an answer is collected whole.
-    const small = new UpstreamExchange(64 * piece.length);
+    const small = new UpstreamExchange({ maxHeldBytes: 64 * piece.length });
     start(pool, small);
     await small.head;
     assert.equal((await small.collect()).length, 64 * piece.length);
@@ -308,12 +308,12 @@ test('answers collected at the same time are held within what the process holds 
     finish.set(String(req.headers['x-name']), () => res.end());
   }, async (pool) => {
     const named = (name: string, exchange: UpstreamExchange) => pool.dispatch({ path: '/', method: 'POST', body: '{}', headers: { 'x-name': name }, bodyTimeout: 5000, headersTimeout: 5000 }, exchange);
-    const first = new UpstreamExchange(MAX_HELD_BYTES, tally);
+    const first = new UpstreamExchange({ tally });
     named('first', first);
     await first.head;
     const firstBody = first.collect();
     while (tally.held < 16 * piece.length) await new Promise((r) => setTimeout(r, 5));
-    const second = new UpstreamExchange(MAX_HELD_BYTES, tally);
+    const second = new UpstreamExchange({ tally });
     named('second', second);
     await second.head;
     const refused = await second.collect().then(() => undefined, (e: unknown) => e);
@@ -324,7 +324,7 @@ test('answers collected at the same time are held within what the process holds 
     assert.equal((await firstBody).length, 16 * piece.length, 'the answer already held finishes whole');
     assert.equal(tally.held, 0, 'a body handed over leaves the tally');
     // Room again: the next one is collected; one aborted halfway gives its bytes back too.
-    const third = new UpstreamExchange(MAX_HELD_BYTES, tally);
+    const third = new UpstreamExchange({ tally });
     named('third', third);
     await third.head;
     const thirdBody = third.collect();
@@ -332,7 +332,7 @@ test('answers collected at the same time are held within what the process holds 
     third.abort('client-gone');
     await assert.rejects(thirdBody);
     assert.equal(tally.held, 0);
-    const fourth = new UpstreamExchange(MAX_HELD_BYTES, tally);
+    const fourth = new UpstreamExchange({ tally });
     named('fourth', fourth);
     await fourth.head;
     const fourthBody = fourth.collect();
@@ -396,7 +396,7 @@ test('however exchanges end — collected, collected within a bound then piped, 
       const size = Math.floor(random() * 160 * 1024);
       const gzip = random() < 0.3;
       plans.set(name, { size, gzip, breakAt: random() < 0.15 ? Math.floor(random() * size) : undefined, status: pick([200, 200, 200, 429, 400]) });
-      const exchange = new UpstreamExchange(pick([MAX_HELD_BYTES, 96 * 1024]), tally);
+      const exchange = new UpstreamExchange({ maxHeldBytes: pick([MAX_HELD_BYTES, 96 * 1024]), tally, account: pick(["a", "b"]) });
       const when = pick(['never', 'before-head', 'after-head', 'mid-body', 'refuse'] as const);
       if (when === 'refuse') {
         exchange.refuse(new Error('not sent'));
@@ -452,7 +452,7 @@ test('an answer collected within a bound that grows past it is relayed as it arr
     res.write('[');
     more = () => res.end(Buffer.alloc(32 * 1024, 'z'));
   }, async (pool) => {
-    const exchange = new UpstreamExchange(MAX_HELD_BYTES, tally);
+    const exchange = new UpstreamExchange({ tally });
     start(pool, exchange);
     await exchange.head;
     await exchange.firstData();
@@ -467,4 +467,55 @@ test('an answer collected within a bound that grows past it is relayed as it arr
     assert.equal(Buffer.concat(relayed).length, 1 + 32 * 1024);
     assert.equal(tally.held, tally.limit - 1024, 'what the others hold is untouched');
   });
+});
+
+test("one account's answers hold at most its share of what the process holds: its next answer fails, and another account's answers still find room", async () => {
+  // A tenant's custom provider can answer as much as it likes and never finish (its own timeouts decide how long):
+  // with the whole tally to itself, every other account's answer arriving in more than one read was refused as busy.
+  const tally = new HeldAnswers(2048 * 1024, 1024 * 1024);
+  const piece = Buffer.alloc(64 * 1024, 'x');
+  const finish = new Map<string, () => void>();
+  await withUpstream((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    for (let i = 0; i < Number(req.headers['x-pieces']); i++) res.write(piece);
+    finish.set(String(req.headers['x-name']), () => res.end());
+  }, async (pool) => {
+    const send = (name: string, pieces: number, account: string) => {
+      const exchange = new UpstreamExchange({ tally, account });
+      pool.dispatch({ path: '/', method: 'POST', body: '{}', headers: { 'x-name': name, 'x-pieces': String(pieces) }, bodyTimeout: 5000, headersTimeout: 5000 }, exchange);
+      return exchange;
+    };
+    const first = send('first', 16, 'tenant');
+    await first.head;
+    const firstBody = first.collect();
+    while (tally.held < 16 * piece.length) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(tally.heldBy('tenant'), 16 * piece.length);
+    // Within the gateway's limit, past the account's share.
+    const second = send('second', 16, 'tenant');
+    await second.head;
+    const refused = await second.collect().then(() => undefined, (e: unknown) => e);
+    assert.ok(refused instanceof AnswerTooLong && refused.shared && refused.accountShare, `the account's second answer fails as one past its share: ${String(refused)}`);
+    assert.equal(refused.limit, 1024 * 1024);
+    assert.equal(tally.heldBy('tenant'), 16 * piece.length, 'what the refused answer held is given back at once');
+    // Another account's answer, arriving in many reads while the first is held, is collected whole.
+    const other = send('other', 12, 'neighbour');
+    await other.head;
+    const otherBody = other.collect();
+    while (!finish.has('other')) await new Promise((r) => setTimeout(r, 5));
+    finish.get('other')!();
+    assert.equal((await otherBody).length, 12 * piece.length);
+    finish.get('first')!();
+    assert.equal((await firstBody).length, 16 * piece.length);
+    assert.equal(tally.held, 0);
+    assert.equal(tally.heldBy('tenant') + tally.heldBy('neighbour'), 0, 'a body handed over leaves its account\'s share');
+  }, 4);
+});
+
+test("an account's share of the process's tally leaves room for others, and one whole answer", () => {
+  for (const limit of [MAX_HELD_BYTES, 512 * 1024 * 1024, 2048 * 1024 * 1024]) {
+    const { accountLimit } = new HeldAnswers(limit);
+    assert.ok(accountLimit >= Math.min(limit, MAX_HELD_BYTES), `${limit}: one whole answer still fits in an account's share`);
+    if (limit > MAX_HELD_BYTES) assert.ok(accountLimit < limit, `${limit}: one account cannot take the whole tally`);
+  }
 });

@@ -51,12 +51,44 @@ export const MAX_HELD_STREAM_BYTES = 64 * 1024 * 1024;
  * held gigabytes (16 at once: ~5 GB of RSS), and each is parsed and copied again once whole. Past the tally's limit the
  * answer that would cross it fails as one too long (an attempt's failure, so the request may fail over), and the
  * answers already held finish. Bytes count from the moment the collector takes them until it is handed the body.
+ *
+ * One account's answers hold at most `accountLimit` of it: a tenant's provider can send answers as large as it likes
+ * and leave them unfinished for as long as the tenant's own timeouts say, and with the whole tally to itself it had
+ * every other account's answers that arrive in more than one read refused as "busy" meanwhile.
  */
 export class HeldAnswers {
   held = 0;
   readonly limit: number;
-  constructor(limit: number) {
+  readonly accountLimit: number;
+  readonly #byAccount = new Map<string, number>();
+
+  /** `accountLimit`: half the tally by default, and never less than one whole answer the tally can hold. */
+  constructor(limit: number, accountLimit = Math.max(Math.floor(limit / 2), Math.min(limit, MAX_HELD_BYTES))) {
     this.limit = limit;
+    this.accountLimit = accountLimit;
+  }
+
+  /** What `account`'s answers hold now. */
+  heldBy(account: string): number {
+    return this.#byAccount.get(account) ?? 0;
+  }
+
+  /** Counts `bytes` for `account`; nothing is counted when that would cross the tally's limit or the account's share. */
+  take(account: string, bytes: number): 'taken' | 'gateway' | 'account' {
+    const own = this.heldBy(account);
+    if (own + bytes > this.accountLimit) return 'account';
+    if (this.held + bytes > this.limit) return 'gateway';
+    this.held += bytes;
+    this.#byAccount.set(account, own + bytes);
+    return 'taken';
+  }
+
+  give(account: string, bytes: number): void {
+    if (bytes === 0) return;
+    this.held -= bytes;
+    const left = this.heldBy(account) - bytes;
+    if (left > 0) this.#byAccount.set(account, left);
+    else this.#byAccount.delete(account);
   }
 }
 
@@ -66,18 +98,33 @@ export class HeldAnswers {
  */
 const PROCESS_HELD_ANSWERS = new HeldAnswers(Math.max(MAX_HELD_BYTES, Math.floor(getHeapStatistics().heap_size_limit / 8)));
 
+/** Where an exchange's answer may be held: its own limit, the tally it counts in, and the account it counts for. */
+export interface HeldAnswerOptions {
+  /** Held bytes past which the exchange fails (MAX_HELD_BYTES unless the caller holds less). */
+  maxHeldBytes?: number;
+  /** The process's tally unless a test gives its own. */
+  tally?: HeldAnswers;
+  /** The account whose request the answer serves: its share of the tally (HeldAnswers.accountLimit) bounds it. */
+  account?: string;
+}
+
 /** An answer grew past what the gateway holds of it (`limit` bytes, decoded ones for a compressed answer). */
 export class AnswerTooLong extends Error {
   override name = 'AnswerTooLong';
   readonly limit: number;
   /** The limit is what the process holds of all the answers it collects at once, not of this one. */
   readonly shared: boolean;
-  constructor(limit: number, compressed: boolean, shared = false) {
-    super(shared
-      ? `the provider's answer could not be held: the gateway already holds answers near its limit of ${limit} bytes for all answers at once`
-      : compressed ? `the provider's compressed answer decodes to more than ${limit} bytes` : `the provider's answer is more than ${limit} bytes`);
+  /** The shared limit crossed was the account's share of it (HeldAnswers.accountLimit). */
+  readonly accountShare: boolean;
+  constructor(limit: number, compressed: boolean, shared: false | 'gateway' | 'account' = false) {
+    super(shared === 'account'
+      ? `the provider's answer could not be held: this account's answers being collected already hold near its share of ${limit} bytes of what the gateway holds at once`
+      : shared
+        ? `the provider's answer could not be held: the gateway already holds answers near its limit of ${limit} bytes for all answers at once`
+        : compressed ? `the provider's compressed answer decodes to more than ${limit} bytes` : `the provider's answer is more than ${limit} bytes`);
     this.limit = limit;
-    this.shared = shared;
+    this.shared = shared !== false;
+    this.accountShare = shared === 'account';
   }
 }
 
@@ -118,13 +165,15 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   /** Held bytes past which the exchange fails (the decoded limit applies to a compressed answer). */
   readonly #maxHeldBytes: number;
-  /** The process's tally of collected bytes, and how much of it is this exchange's. */
+  /** The process's tally of collected bytes, the account they count for, and how much of it is this exchange's. */
   readonly #tally: HeldAnswers;
+  readonly #account: string;
   #tallied = 0;
 
-  constructor(maxHeldBytes = MAX_HELD_BYTES, tally = PROCESS_HELD_ANSWERS) {
+  constructor({ maxHeldBytes = MAX_HELD_BYTES, tally = PROCESS_HELD_ANSWERS, account = '' }: HeldAnswerOptions = {}) {
     this.#maxHeldBytes = maxHeldBytes;
     this.#tally = tally;
+    this.#account = account;
     this.head = new Promise((resolve, reject) => {
       this.#resolveHead = resolve;
       this.#rejectHead = reject;
@@ -319,21 +368,21 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  /** Counts `bytes` more of this exchange's in the process's tally; past its limit the exchange fails instead. */
+  /** Counts `bytes` more of this exchange's in the process's tally; past its limit or the account's share the exchange fails instead. */
   #hold(bytes: number): boolean {
     const tally = this.#tally;
-    if (tally.held + bytes > tally.limit) {
-      this.#tooLong(new AnswerTooLong(tally.limit, this.#decoder !== undefined, true));
+    const crossed = tally.take(this.#account, bytes);
+    if (crossed !== 'taken') {
+      this.#tooLong(new AnswerTooLong(crossed === 'account' ? tally.accountLimit : tally.limit, this.#decoder !== undefined, crossed));
       return false;
     }
-    tally.held += bytes;
     this.#tallied += bytes;
     return true;
   }
 
   /** This exchange's bytes leave the tally: handed to the collector, dropped, or waiting for pipe() instead. */
   #release(): void {
-    this.#tally.held -= this.#tallied;
+    this.#tally.give(this.#account, this.#tallied);
     this.#tallied = 0;
   }
 

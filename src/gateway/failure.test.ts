@@ -28,3 +28,10 @@ test('answers refused only for the room other answers held are the gateway being
   const listed = exhaustedError([shared(), record('connection'), record('server')], false, settings);
   assert.match(listed.message, /\[1\] openai:gpt-4o with key aigpk_1: HTTP 200, then an answer the gateway could not hold beside the others it held \(512 MiB of answers at once\)/);
 });
+
+test("an answer refused for its account's share of the room is the gateway being busy too, and says whose answers held it", () => {
+  const ownShare = (): AttemptRecord => ({ ...record('too-long'), statusCode: 200, heldLimit: 268 * 1024 * 1024, heldShared: true, heldByAccount: true });
+  assert.equal(exhaustedError([ownShare()], false, settings).code, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE');
+  const listed = exhaustedError([ownShare(), record('connection')], false, settings);
+  assert.match(listed.message, /\[1\] openai:gpt-4o with key aigpk_1: HTTP 200, then an answer the gateway could not hold beside this account's others it held \(268 MiB of one account's answers at once\)/);
+});

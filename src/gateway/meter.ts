@@ -42,6 +42,8 @@ export interface AttemptRecord {
   heldLimit?: number;
   /** `heldLimit` is what the process holds of all answers at once (it held others), not of one answer. */
   heldShared?: boolean;
+  /** `heldLimit` is the account's share of what the process holds (its own answers held the rest of it). */
+  heldByAccount?: boolean;
   /** The provider's `Retry-After`, kept only when readable: delay-seconds or an HTTP-date (attempt.ts). */
   retryAfter?: string;
   /** The provider's `retry-after-ms` (Azure OpenAI's, which the OpenAI SDKs read first). */

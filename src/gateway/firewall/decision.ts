@@ -218,7 +218,7 @@ async function callJudge(ctx: RequestContext, plan: AttemptPlan, phase: Firewall
   // The gateway's own call: none of the client's headers go with it, but its routing-loop mark does.
   const via = ctx.req.headers[VIA_HEADER];
   const headers: IncomingHttpHeaders = via !== undefined ? { [VIA_HEADER]: via } : {};
-  const exchange = new UpstreamExchange(ANSWER_MAX_BYTES);
+  const exchange = new UpstreamExchange({ maxHeldBytes: ANSWER_MAX_BYTES, account: ctx.key!.accountId });
   const started = performance.now();
   // The whole call, error bodies included, within the limit: a provider dripping bytes cannot hold it open. Timers run
   // on the event loop's whole-millisecond clock and may fire up to a millisecond before `performance.now()` says the
