@@ -441,6 +441,25 @@ describe('Gemini native API on a managed Google key (sqlite)', () => {
     assert.equal(BigInt(row!.costPico) - BigInt(row!.feePico), BigInt(row!.inputTokensEstimate) * 150_000n);
   });
 
+  test('OpenAI\'s /v1/embeddings on gemini-embedding-001 (the model /v1/models lists) passes through to Google\'s OpenAI-compatible embeddings, billed on an estimate at $0.15 per million input tokens (Google reports no usage)', async () => {
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'google', steps: [{ type: 'ngrok' }] }] } }))).token;
+    const openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
+    const listed: string[] = [];
+    for await (const m of openai.models.list()) listed.push(m.id);
+    assert.ok(listed.includes('google/gemini-embedding-001'));
+    const { data, response } = await openai.embeddings.create({ model: 'google/gemini-embedding-001', input: ['first text', 'second text'] }).withResponse();
+    assert.deepEqual(data.data.map((d) => [d.index, d.embedding.length]), [[0, 4], [1, 4]]);
+    assert.equal(response.headers.get('ngrok-aig-model'), 'gemini-embedding-001');
+    const up = h.fake.requests.at(-1)!;
+    assert.equal(up.path, '/v1beta/openai/embeddings');
+    assert.equal(up.headers.authorization, `Bearer ${MANAGED_GOOGLE_KEY}`);
+    assert.deepEqual([up.body!.model, up.body!.input], ['gemini-embedding-001', ['first text', 'second text']]);
+    const [row] = await h.usage(response.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.keySource, row!.provider, row!.model, Number(row!.usageEstimated), row!.completion], ['ngrok', 'google', 'gemini-embedding-001', 1, 'succeeded']);
+    assert.ok(Number(row!.inputTokensEstimate) > 0);
+    assert.equal(BigInt(row!.costPico) - BigInt(row!.feePico), BigInt(row!.inputTokensEstimate) * 150_000n);
+  });
+
   test('embedContent translated to text-embedding-3-small on the managed OpenAI key is billed at that model\'s $0.02 per million input tokens, on OpenAI\'s count', async () => {
     const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'ngrok' }] }] } }))).token;
     const answer = await client(h, token).models.embedContent({ model: 'text-embedding-3-small', contents: ['price this text'] });

@@ -357,7 +357,8 @@ const google: readonly CatalogModel[] = [
   gemini('gemini-2.5-flash', 'Gemini 2.5 Flash', price('0.30', '2.50', '0.03')),
   gemini('gemini-2.5-flash-lite', 'Gemini 2.5 Flash-Lite', price('0.10', '0.40', '0.01')),
   gemini('gemini-2.0-flash', 'Gemini 2.0 Flash', price('0.10', '0.40', '0.025'), 8_192),
-  // Served on Gemini's own API only (`:batchEmbedContents`, what the Gen AI SDK's embedContent calls); 2,048 input
+  // Served on Gemini's own API (`:batchEmbedContents`, what the Gen AI SDK's embedContent calls) and on Google's
+  // OpenAI-compatible `/embeddings` (OpenAI's `/v1/embeddings`, passed through); 2,048 input
   // tokens a text, $0.15 per million (Google's announcement of its general availability).
   m('gemini-embedding-001', { displayName: 'Gemini Embedding 001', context: 2_048, maxOut: 0, output: ['embedding'], pricing: price('0.15', '0'), surfaces: ['embeddings'] }),
 ];

@@ -24,6 +24,12 @@ const geminiGenerate: SurfaceSpec = { format: 'gemini', surface: 'generate-conte
  * `:batchEmbedContents` on the Gemini API, never `:embedContent`.
  */
 const geminiEmbed: SurfaceSpec = { format: 'gemini', surface: 'embeddings', path: '/models/{model}:batchEmbedContents', auth: 'x-goog-api-key', besideBase: true };
+/**
+ * Google's OpenAI-compatible embeddings (`…/v1beta/openai/embeddings`, its OpenAI compatibility guide: "gemini-embedding-001
+ * for text-only embeddings"), where OpenAI's `/v1/embeddings` on a Gemini embedding model passes through. Its answer
+ * carries no `usage`: the input is billed on the gateway's estimate, as `:batchEmbedContents` is.
+ */
+const openaiEmbed: SurfaceSpec = { format: 'openai', surface: 'embeddings', path: '/embeddings' };
 
 /**
  * Bedrock Runtime's own API, as the AWS SDK calls it: the model id in the path (percent-encoded: ids hold `:`), the
@@ -52,7 +58,7 @@ export const builtinProviders: readonly CatalogProvider[] = [
     id: 'anthropic', displayName: 'Anthropic', baseUrl: 'https://api.anthropic.com/v1', website: 'https://anthropic.com', managed: true, auth: 'x-api-key',
     surfaces: [{ format: 'anthropic', surface: 'messages', path: '/messages' }, { ...openaiChat, compatibility: true }], pricesAsOf: '2026-11-01',
   }),
-  provider({ id: 'google', displayName: 'Google', baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai', website: 'https://ai.google.dev', managed: true, auth: 'bearer', surfaces: [openaiChat, geminiGenerate, geminiEmbed], pricesAsOf: '2026-11-01' }),
+  provider({ id: 'google', displayName: 'Google', baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai', website: 'https://ai.google.dev', managed: true, auth: 'bearer', surfaces: [openaiChat, geminiGenerate, geminiEmbed, openaiEmbed], pricesAsOf: '2026-11-01' }),
   provider({ id: 'deepseek', displayName: 'DeepSeek', baseUrl: 'https://api.deepseek.com', website: 'https://deepseek.com', managed: true, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
   provider({ id: 'groq', displayName: 'Groq', baseUrl: 'https://api.groq.com/openai/v1', website: 'https://groq.com', managed: false, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),
   provider({ id: 'moonshotai', displayName: 'Moonshot AI', baseUrl: 'https://api.moonshot.ai/v1', website: 'https://moonshot.ai', managed: true, auth: 'bearer', surfaces: [openaiChat], pricesAsOf: '2026-11-01' }),

@@ -1,11 +1,12 @@
-// GET /v1/models and GET /v1/models/{id} on the gateway (and Gemini's GET /v1beta/models, of the models its API reaches): the models this access key may use — the account's virtual
-// models, the catalog and the account's user-defined providers, filtered by the key's access scope — under the control plane's list ids
+// GET /v1/models and GET /v1/models/{id} on the gateway (and Gemini's GET /v1beta/models): the models this access key may use and the
+// client's API reaches — the account's virtual models, the catalog and the account's user-defined providers, filtered by the key's
+// access scope and by what a request of the client's API can call — under the control plane's list ids
 // (full catalog ids `author/name`, `provider:model` for user-defined providers; both are model addresses the gateway
 // accepts), in the shape of the client's SDK (models-wire.ts).
 import type { Catalog } from '../catalog/index.ts';
-import type { CatalogProvider } from '../catalog/types.ts';
+import type { ApiFormat, ApiSurface, CatalogProvider } from '../catalog/types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
-import { customProvider, resolveListedModel, virtualModelNamed, type Candidate, type ResolvedProvider } from '../domain/resolve.ts';
+import { customProvider, resolveListedModel, servesSurface, virtualModelNamed, type Candidate, type ResolvedProvider } from '../domain/resolve.ts';
 import { AUTO_MODEL } from '../domain/auto-select.ts';
 import { applyScope } from '../domain/scope.ts';
 import { suggestName } from '../domain/suggest.ts';
@@ -39,12 +40,11 @@ function candidatesOf(catalog: Catalog): Candidate[] {
   return list;
 }
 
-/** Which models an API's list holds (Gemini's: those its methods reach); every one the key may use by default. */
+/** Which models an API's list holds: those a request of that API reaches (reachedBy). */
 type Reaches = (c: Candidate) => boolean;
-const everyModel: Reaches = () => true;
 
 /** The models the key may use: the account's virtual models, the catalog, then the account's own providers' declared models. */
-export function visibleModels(catalog: Catalog, account: AccountSnapshot, access: AccessScope | null, reaches: Reaches = everyModel): Candidate[] {
+export function visibleModels(catalog: Catalog, account: AccountSnapshot, access: AccessScope | null, reaches: Reaches): Candidate[] {
   return [...visibleVirtualModels(catalog, account, access, reaches), ...visibleRealModels(catalog, account, access).filter(reaches)];
 }
 
@@ -88,7 +88,7 @@ function visibleRealModels(catalog: Catalog, account: AccountSnapshot, access: A
  * answers an alias with the model it stands for. Anything else is not found, whether it does not exist or the
  * key's scope refuses it: the list does not show it either.
  */
-function findModel(requested: string, catalog: Catalog, account: AccountSnapshot, access: AccessScope | null, reaches: Reaches = everyModel): Candidate {
+function findModel(requested: string, catalog: Catalog, account: AccountSnapshot, access: AccessScope | null, reaches: Reaches): Candidate {
   const virtual = virtualModelNamed(account, requested);
   const listed = virtual && virtualEntry(virtual, catalog, account, access, () => visibleRealModels(catalog, account, access).filter(reaches), reaches);
   if (listed) return listed;
@@ -119,6 +119,26 @@ function requestedId(path: string, prefix: string): string {
 const speaksGemini = (c: Candidate): boolean => geminiMethods(c).length > 0;
 
 /**
+ * The surfaces an OpenAI or Anthropic client calls (routes.ts; Anthropic's token counting rides on Messages, OpenAI's
+ * realtime is GET /v1/realtime): a model its list shows is one a request on one of them reaches, natively or by
+ * translation (docs/decisions/gateway-behaviour.md, "Model lists").
+ */
+const CLIENT_SURFACES: Readonly<Record<'openai' | 'anthropic', readonly ApiSurface[]>> = {
+  openai: ['chat-completions', 'responses', 'completions', 'embeddings', 'realtime'],
+  anthropic: ['messages'],
+};
+
+/**
+ * Which models the list of a client of `format` holds: those a request of its API reaches. A speech-to-text model
+ * priced for realtime transcription is reached by none; an embedding or realtime model is no model of Anthropic's.
+ */
+export function reachedBy(format: ApiFormat): Reaches {
+  if (format === 'gemini') return speaksGemini;
+  const surfaces = CLIENT_SURFACES[format === 'anthropic' ? 'anthropic' : 'openai'];
+  return (c) => surfaces.some((surface) => servesSurface(c, format === 'anthropic' ? 'anthropic' : 'openai', surface));
+}
+
+/**
  * GET/HEAD /v1/models (`query`: the Anthropic page parameters) or /v1/models/{id}, in the route's format; Gemini's
  * /v1beta/models (`query`: its pageSize and pageToken) and /v1beta/models/{model}, of the models Gemini's API serves.
  */
@@ -128,18 +148,11 @@ export async function modelsStage(ctx: RequestContext, path: string, query: stri
   const account = ctx.account!;
   const access = ctx.configuration?.access ?? null;
   const answers = MODEL_ANSWERS[ctx.route.format];
-  let body: string;
-  if (ctx.route.format === 'gemini') {
-    if (path.startsWith(GEMINI_MODELS_PREFIX)) {
-      body = answers.one(findModel(requestedId(path, GEMINI_MODELS_PREFIX), catalog, account, access, speaksGemini));
-    } else {
-      body = answers.list(visibleModels(catalog, account, access, speaksGemini), new URLSearchParams(query));
-    }
-  } else {
-    body = path.startsWith(MODEL_PATH_PREFIX)
-      ? answers.one(findModel(requestedId(path, MODEL_PATH_PREFIX), catalog, account, access))
-      : answers.list(visibleModels(catalog, account, access), new URLSearchParams(query));
-  }
+  const reaches = reachedBy(ctx.route.format);
+  const prefix = ctx.route.format === 'gemini' ? GEMINI_MODELS_PREFIX : MODEL_PATH_PREFIX;
+  const body = path.startsWith(prefix)
+    ? answers.one(findModel(requestedId(path, prefix), catalog, account, access, reaches))
+    : answers.list(visibleModels(catalog, account, access, reaches), new URLSearchParams(query));
   const headers = baseHeaders(ctx.requestId);
   // ngrok: "Every response through ngrok.ai includes the Ngrok-AIG-Attempts header"; a list is answered from the
   // catalog, with no upstream attempt.

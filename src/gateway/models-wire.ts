@@ -102,15 +102,17 @@ function anthropicPage(candidates: readonly Candidate[], query: URLSearchParams)
  * stream, `:streamGenerateContent`, beside it: Google names no method for it) and `countTokens` — Google's own
  * models, and every model generateContent reaches by translation (GPT and other chat models, Claude), whose count
  * is Anthropic's count_tokens or the gateway's own (pipeline.ts countedHere) —; an embedding model's `embedContent`
- * (served at `:embedContent`, and at `:batchEmbedContents`, which the SDK's embedContent calls), a catalog model's
- * only. None: a model
+ * (served at `:embedContent`, and at `:batchEmbedContents`, which the SDK's embedContent calls), a catalog model's, or
+ * a model of a user-defined provider serving embeddings alone. None: a model
  * Gemini's API does not reach (a realtime or legacy-completions model), which its list leaves out.
  */
 export function geminiMethods(c: Candidate): string[] {
   const methods: string[] = [];
-  if (servesSurface(c, 'gemini', 'generate-content')) methods.push('generateContent', 'countTokens');
-  // A user-defined provider's models are all reached alike: which of them embed, only the catalog knows.
-  if (c.catalogModel && servesSurface(c, 'gemini', 'embed-content')) methods.push('embedContent');
+  const generates = servesSurface(c, 'gemini', 'generate-content');
+  if (generates) methods.push('generateContent', 'countTokens');
+  // A user-defined provider's models are all reached alike: which of them embed, only the catalog knows — unless the
+  // provider serves embeddings alone, when every one of them does.
+  if ((c.catalogModel || !generates) && servesSurface(c, 'gemini', 'embed-content')) methods.push('embedContent');
   return methods;
 }
 

@@ -86,6 +86,7 @@
 //   legacy completions: `n` choices, `echo` (the prompt before each text), `best_of` candidates billed as output
 //   embeddings: a vector per input (a string or an array of token ids is one), `dimensions` floats each, written as
 //                                                         base64 float32 for `encoding_format: "base64"` (the SDK's default)
+//                                                         at Google's `…/v1beta/openai/embeddings`: no `usage`, as Google answers
 //   model `gzip-…` (also `gzip-fail-NNN-`, `gzip-drip-`) → answer gzip-compressed whatever accept-encoding said
 //                                                         (streams flushed per event)
 //   model `gzip-bomb-…` (JSON)                         → the answer padded with 65 MiB of spaces, gzip-compressed (~65 KB)
@@ -355,6 +356,9 @@ function everyToolCall(surface: string, body: Record<string, unknown>, first: Fa
 interface FakeTool { name?: unknown; parameters?: FakeSchema; input_schema?: FakeSchema; function?: { name?: unknown; parameters?: FakeSchema } }
 interface FakeSchema { properties?: Record<string, unknown> }
 
+/** The path of Google's OpenAI-compatible embeddings, under its `…/v1beta/openai` base URL. */
+const GOOGLE_OPENAI_EMBEDDINGS = '/v1beta/openai/embeddings';
+
 async function handle(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
   const gemini = req.method === 'POST' ? geminiCallOf(record.path) : undefined;
   if (gemini) return handleGemini(req, res, gemini, new URLSearchParams(record.query), record.body);
@@ -473,7 +477,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
     if (lateStatus) return sendError(Number(lateStatus[1]));
   }
 
-  const answer: AnswerSpec = { model, text: answerText(model, body), withUsage: !model.startsWith('nousage-') };
+  // Google's OpenAI-compatible embeddings answer `object`, `data` and `model`, no `usage` (agentgateway#2451).
+  const googleEmbeddings = surface === 'embeddings' && record.path.endsWith(GOOGLE_OPENAI_EMBEDDINGS);
+  const answer: AnswerSpec = { model, text: answerText(model, body), withUsage: !model.startsWith('nousage-') && !googleEmbeddings };
   const call = toolCallFor(surface, model, body);
   if (call) answer.toolCall = call;
   if (call && model.startsWith('tool-each-') && (surface === 'chat-completions' || surface === 'messages')) answer.toolCalls = everyToolCall(surface, body, call);
