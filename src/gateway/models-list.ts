@@ -121,7 +121,7 @@ const speaksGemini = (c: Candidate): boolean => geminiMethods(c).length > 0;
 /**
  * The surfaces an OpenAI or Anthropic client calls (routes.ts; Anthropic's token counting rides on Messages, OpenAI's
  * realtime is GET /v1/realtime): a model its list shows is one a request on one of them reaches, natively or by
- * translation (docs/decisions/gateway-behaviour.md, "Model lists").
+ * translation (docs/decisions/gateway-behaviour.md, "GET /v1/models, /v1/models/{id}").
  */
 const CLIENT_SURFACES: Readonly<Record<'openai' | 'anthropic', readonly ApiSurface[]>> = {
   openai: ['chat-completions', 'responses', 'completions', 'embeddings', 'realtime'],

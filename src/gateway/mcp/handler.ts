@@ -26,6 +26,7 @@ import type { Reservation } from '../../usage/ledger.ts';
 import { mcpServerAllowed, mcpToolAllowed } from './access.ts';
 import { CallEnded, keyDeleted, notAllowed, serverChange, serverChanged, serverDeleted, sessionEnded } from './ending.ts';
 import { EventData } from './jsonrpc.ts';
+import { PROCESS_HELD_ANSWERS, type HeldAnswers } from '../exchange.ts';
 import { parseMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from '../../domain/json-rpc.ts';
 import { asEventStream, isJsonContentType, mcpAccepts, NOT_ACCEPTABLE, UNSUPPORTED_MEDIA_TYPE, type McpAccepts } from '../../domain/mcp-http.ts';
 import { discoverResult, eraOf, isStatelessVersion, METHOD_NOT_FOUND_STATUS, paramMismatch, removedMethod, statelessResult } from '../../domain/mcp-stateless.ts';
@@ -48,13 +49,23 @@ const EXPOSED = `${EXPOSED_HEADERS}, ${SESSION_HEADER}`;
 /** Largest message relayed from a server (a JSON answer, one event of a stream): each is held whole to be checked. */
 const MAX_RELAYED_MESSAGE_BYTES = 16 << 20;
 
+/** Why a JSON answer could not be held (HeldAnswers.take): the room answers share, or the account's share of it, was full. */
+const HELD_ANSWERS_FULL = {
+  gateway: 'answered while the gateway held as much of other answers as it holds at once; retry the call.',
+  account: "answered while this account's other answers held as much as one account's may at once; retry the call.",
+} as const;
+
 interface ClientSession { keyId: string; accountId: string; lastUsed: number }
 
 /**
  * `maxSessions`: client sessions kept, and upstream sessions, on this node; `maxSessionsPerAccount`: of those, one
  * account's (a tenth by default), so one account's sessions past it end its own oldest, never another account's.
  */
-export interface McpGatewayOptions { maxSessions?: number; maxSessionsPerAccount?: number; sessionIdleMs?: number; upstreamIdleMs?: number; toolsTtlMs?: number }
+export interface McpGatewayOptions {
+  maxSessions?: number; maxSessionsPerAccount?: number; sessionIdleMs?: number; upstreamIdleMs?: number; toolsTtlMs?: number;
+  /** What answers held whole count in: the process's tally (exchange.ts) unless a test gives its own. */
+  heldAnswers?: HeldAnswers;
+}
 
 /** What a forwarded call came to, for its usage event. */
 interface Outcome {
@@ -135,6 +146,7 @@ export class McpGateway {
   /** Each account's client sessions in #clients. */
   readonly #perAccount = new Map<string, number>();
   readonly #sessionIdleMs: number;
+  readonly #heldAnswers: HeldAnswers;
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(deps: GatewayDeps, options: McpGatewayOptions = {}) {
@@ -142,6 +154,7 @@ export class McpGateway {
     this.#maxSessions = options.maxSessions ?? 10_000;
     this.#maxPerAccount = options.maxSessionsPerAccount ?? Math.max(1, Math.floor(this.#maxSessions / 10));
     this.#sessionIdleMs = options.sessionIdleMs ?? 30 * 60_000;
+    this.#heldAnswers = options.heldAnswers ?? PROCESS_HELD_ANSWERS;
     this.sessions = new McpUpstreamSessions(deps.upstreams, {
       maxSessions: this.#maxSessions, maxSessionsPerAccount: this.#maxPerAccount, idleMs: options.upstreamIdleMs ?? 10 * 60_000, ...(options.toolsTtlMs !== undefined ? { toolsTtlMs: options.toolsTtlMs } : {}),
     });
@@ -838,6 +851,11 @@ export class McpGateway {
     }
     const events = new EventData(MAX_RELAYED_MESSAGE_BYTES);
     let json = '';
+    // A JSON answer is held whole, as the model gateway's collected answers are: it counts in the same process-wide
+    // tally, within the account's share, or a tenant's server answering its many concurrent calls with 16 MB each
+    // would hold gigabytes past the bound that keeps the model answers' in check.
+    const held = this.#heldAnswers;
+    let holding = 0;
     try {
       response.body.setEncoding('utf8');
       for await (const chunk of response.body as AsyncIterable<string>) {
@@ -845,6 +863,9 @@ export class McpGateway {
         if (!streaming) {
           json += chunk;
           if (json.length > MAX_RELAYED_MESSAGE_BYTES) throw new McpUpstreamError(server.label, 'answered with more than the gateway relays.');
+          const room = held.take(call.key.accountId, chunk.length);
+          if (room !== 'taken') throw new McpUpstreamError(server.label, HELD_ANSWERS_FULL[room]);
+          holding += chunk.length;
           continue;
         }
         events.push(chunk, onData);
@@ -884,6 +905,9 @@ export class McpGateway {
       else res.destroy();
       budget.done();
       return outcome;
+    } finally {
+      // Read whole (or given up): what is left of it is the answer's text alone, no longer growing.
+      held.give(call.key.accountId, holding);
     }
     budget.done();
     ctx.endedAt = performance.now();

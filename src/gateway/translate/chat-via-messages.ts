@@ -10,7 +10,8 @@ import type { StreamTranslation, TranslatedRequest, Translator } from './types.t
 import { effortFor, fittedOutputLimit } from './output-limit.ts';
 import { isObjectSchema, objects, quotedPartType, toolInput, type Json } from './json.ts';
 import { openaiError } from './openai-error.ts';
-import { fileText, isTextMediaType, parseDataUrl, type DataUrl } from './data-url.ts';
+import { fileText, isTextMediaType, parseDataUrl } from './data-url.ts';
+import { claudeImageType, imageSource } from './claude-images.ts';
 
 const MAPPED = new Set(['model', 'models', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'temperature', 'top_p', 'stream', 'stream_options', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'response_format', 'reasoning_effort', 'thinking']);
 
@@ -110,78 +111,6 @@ export function malformedChatPartReason(messages: unknown): string | undefined {
       if (part?.type === 'image_url' && typeof part.image_url !== 'string' && typeof obj(part.image_url)?.url !== 'string') return `"${at}.image_url.url" must be a string (the image's URL or data URL)`;
       const file = part?.type === 'file' ? obj(part.file) : undefined;
       if (part?.type === 'file' && !['file_data', 'file_id', 'file_url'].some((name) => typeof file?.[name] === 'string')) return `"${at}.file" needs "file_data" or "file_id", a string`;
-    }
-  }
-  return undefined;
-}
-
-/**
- * A data URL's image type as Messages takes it: Anthropic refuses any spelling but `image/jpeg`, `image/png`,
- * `image/gif` and `image/webp` (400), and a JPEG is often labelled `image/jpg` (browsers, pasteboards, many tools),
- * which OpenAI reads.
- */
-function imageType(mediaType: string): string {
-  const type = mediaType.toLowerCase();
-  return type === 'image/jpg' ? 'image/jpeg' : type;
-}
-
-/** The image types Claude reads — and Bedrock's Converse, whose `image.format` is one of the four. */
-const CLAUDE_IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
-
-/** The four types' signatures, at the start of the bytes (WebP's after RIFF's size). */
-function signedImageType(head: Buffer): string | undefined {
-  if (head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
-  if (head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'image/jpeg';
-  const ascii = head.toString('latin1');
-  if (ascii.startsWith('GIF87a') || ascii.startsWith('GIF89a')) return 'image/gif';
-  return ascii.startsWith('RIFF') && ascii.slice(8, 12) === 'WEBP' ? 'image/webp' : undefined;
-}
-
-/**
- * An image's type as Claude is sent it: the one its bytes are, when they are one of the four, else its data URL's.
- * A data URL often names no type (`data:;base64,`, which RFC 2397 reads as text) or a generic one
- * (`application/octet-stream`), or the wrong one (a JPEG saved as `.png`): OpenAI reads such images by their bytes,
- * while Anthropic refuses a type its bytes do not match (400), and the label alone had them refused.
- */
-function claudeImageType(image: DataUrl): string {
-  return signedImageType(Buffer.from(image.base64.slice(0, 16), 'base64')) ?? imageType(image.mediaType);
-}
-
-/** An image given as data in a type Claude reads not as an image but as text (SVG): its source, else undefined. */
-function imageSource(image: DataUrl): string | undefined {
-  return CLAUDE_IMAGE_TYPES.has(claudeImageType(image)) ? undefined : fileText(image);
-}
-
-/**
- * Why an image given as data (a data URL: chat's `image_url`, Responses' `input_image`, Gemini's `inlineData` as
- * translate/gemini-via-chat.ts writes it) cannot reach Claude, nor Converse's models after it, naming its type, if
- * it cannot: both take JPEG, PNG, GIF and WebP alone, and Anthropic's 400 came only after the attempt (a HEIC photo
- * from a phone, a BMP, a TIFF). An image in a text format — SVG, XML — goes as a text document of its source
- * (`block`), which Claude reads as it reads a `.svg` file; one whose bytes are not text (a compressed `.svgz`) is
- * refused too. An image by URL passes: its type is known only to whoever fetches it.
- */
-export function unsendableImageReason(url: string): string | undefined {
-  const image = parseDataUrl(url);
-  if (!image) return undefined;
-  const type = claudeImageType(image);
-  if (CLAUDE_IMAGE_TYPES.has(type) || imageSource(image) !== undefined) return undefined;
-  const text = isTextMediaType(type) ? ', nor read as its source text (its bytes are not text in UTF-8 or the charset its data URL names)' : '';
-  return `it sends an image of type "${type.slice(0, 100)}", which Claude and Bedrock's Converse cannot take (they read JPEG, PNG, GIF and WebP images)${text}; convert it to one of those`;
-}
-
-/** Whether an image's data URL goes to Claude as its source text (SVG: `block`), not as an image. */
-export function goesAsSource(url: string): boolean {
-  const image = parseDataUrl(url);
-  return image !== undefined && imageSource(image) !== undefined;
-}
-
-/** The first chat image given as data that cannot reach Claude (`unsendableImageReason`), in user and tool messages. */
-export function unsendableChatImageReason(messages: unknown): string | undefined {
-  for (const m of objects(messages)) {
-    for (const p of objects(m.content)) {
-      const url = p.type === 'image_url' ? (typeof p.image_url === 'string' ? p.image_url : obj(p.image_url)?.url) : undefined;
-      const reason = typeof url === 'string' ? unsendableImageReason(url) : undefined;
-      if (reason !== undefined) return reason;
     }
   }
   return undefined;

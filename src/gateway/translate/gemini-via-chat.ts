@@ -10,7 +10,7 @@ import { openaiUsage } from '../formats/openai.ts';
 import { providerErrorKind } from '../formats/provider-error.ts';
 import { obj } from '../formats/types.ts';
 import { FromChatStream } from './chat-stream.ts';
-import { unsendableImageReason } from './chat-via-messages.ts';
+import { unsendableImageReason } from './claude-images.ts';
 import { fileText, parseDataUrl } from './data-url.ts';
 import { answerToolInput, chatReasoning, chatText, invalidToolArguments, jsonSchemaFormat, objects, providerMessage, sealedReasoning, toolArgumentsProblem, uniqueCallId, unsealedReasoning, type Json } from './json.ts';
 import { acceptsReasoningEffort, asksUsageChunk, chatStops, fittedOutputLimit, overMessages } from './output-limit.ts';

@@ -2,7 +2,8 @@
 // (domain/resolve.ts picks a translated surface only when the model serves no native one).
 import type { ApiFormat, ApiSurface, CatalogModel, SurfaceSpec } from '../../catalog/types.ts';
 import type { Untranslatable } from '../../domain/resolve.ts';
-import { AUDIO_REASON, chatViaMessages, legacyFunctionsReason, malformedChatPartReason, unplacedPartReason, unreadableFileReason, goesAsSource, unsendableChatImageReason, unsendableImageReason } from './chat-via-messages.ts';
+import { AUDIO_REASON, chatViaMessages, legacyFunctionsReason, malformedChatPartReason, unplacedPartReason, unreadableFileReason } from './chat-via-messages.ts';
+import { goesAsSource, unsendableChatImageReason, unsendableImageReason } from './claude-images.ts';
 import { FILE_BY_URL_REASON, fileByUrl, itemParts, storedStateReason } from './stored-items.ts';
 import { objects, type Json } from './json.ts';
 import { num, obj } from '../formats/types.ts';
