@@ -3,8 +3,9 @@
 // our own pipeline stages. Open the .cpuprofile in Chrome DevTools or speedscope.app for the flame graph.
 // Usage: node bench/profile.ts [file.cpuprofile | tollgate | bare] [--top=N]   (default: the newest Tollgate profile)
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { frameSource } from './lib/frames.ts';
 
 interface CallFrame { functionName: string; url: string; lineNumber: number }
 interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
@@ -29,14 +30,7 @@ const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 
-function source(url: string): string {
-  if (!url) return '(native / V8)';
-  if (url.startsWith('node:')) return 'node internals';
-  const path = url.startsWith('file://') ? fileURLToPath(url) : url;
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
-  if (pkg) return `npm ${pkg[1]}`;
-  return path.startsWith(ROOT) ? relative(ROOT, path) : path;
-}
+const source = (url: string): string => frameSource(url, ROOT);
 const label = (f: CallFrame): string => `${f.functionName || '(anonymous)'} ${source(f.url)}:${f.lineNumber + 1}`;
 
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);

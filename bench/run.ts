@@ -10,23 +10,23 @@
 // Options: --targets=bare,tollgate,portkey  --modes=json,stream  --duration=S  --repeats=N  --connections=N  --no-install  --loadgen=wrk|autocannon|undici-loop
 //          --soak-requests=N  --streams=N  --soak-targets=tollgate,bare
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
 import { request } from 'undici';
-import { V8_FLAGS } from '../src/config/runtime-flags.ts';
 import { chooseLoadGenerator, type LoadResult, type LoadTool } from './lib/load.ts';
-import { jsonCall, probe, slowStreams, ttfbMedianMs, type Endpoint, type SlowStreamsResult } from './lib/clients.ts';
+import { probe, slowStreams, ttfbMedianMs, type Endpoint, type SlowStreamsResult } from './lib/clients.ts';
 import {
   allowedCpus, cpuMicros, cpuModel, firstJsonLine, freePort, hasCommand, killAllChildrenNow, loadAverage, median,
-  peakRssMb, pin, resetPeakRss, rssMb, startChild, stopAllChildren, stopChild, waitFor,
+  peakRssMb, pin, resetPeakRss, rssMb, runMain, startChild, stopAllChildren, stopChild, waitFor,
 } from './lib/system.ts';
 import {
   budgetChecks, consoleTable, markdownTable, MODE_LABELS, ratios, svgChart, TARGET_LABELS, type Mode, type Row, type TargetId,
 } from './lib/report.ts';
+import {
+  baselineTree, BODY_JSON, BODY_STREAM, bodyFor, CHAT_PATH, startTollgateTarget, startUpstream, UPSTREAM_KEY, type Running, type Unavailable,
+} from './lib/tollgate.ts';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -79,12 +79,6 @@ const settings = {
   baseline: opt('baseline'),
 };
 
-const BODY_JSON = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello in one short sentence.' }], max_tokens: 32 });
-const BODY_STREAM = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello in one short sentence.' }], max_tokens: 32, stream: true, stream_options: { include_usage: true } });
-const bodyFor = (mode: Mode): string => (mode === 'json' ? BODY_JSON : BODY_STREAM);
-const UPSTREAM_KEY = 'sk-bench-upstream-key';
-const CHAT_PATH = '/v1/chat/completions';
-
 /** --profile: a V8 CPU profile of the target's whole run (written at exit), summarised by bench/profile.ts. */
 const profileArgs = (target: string): string[] => (settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${settings.profile}`, `--cpu-prof-name=${target}-\${pid}.cpuprofile`] : []);
 const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
@@ -109,19 +103,7 @@ if (canPin) pin(process.pid, loadCore);
 else log(`no pinning (${cpus.length} CPU(s) allowed${hasCommand('taskset') ? '' : ', taskset missing'}): figures are less comparable`);
 
 // ----------------------------------------------------------------------------------------- targets
-interface Running { id: TargetId; child: ChildProcess; ep: Endpoint; version: string }
-interface Unavailable { id: TargetId; status: 'skipped' | 'failed'; reason: string }
-
 const node = process.execPath;
-
-async function startUpstream(): Promise<Running> {
-  const child = startChild(node, [join(BENCH, 'upstream.ts')]);
-  const { port } = await firstJsonLine<{ port: number }>(child, 'fake upstream');
-  return {
-    id: 'upstream', child, version: 'bench/upstream.ts',
-    ep: { origin: `http://127.0.0.1:${port}`, path: CHAT_PATH, headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}` } },
-  };
-}
 
 async function startBare(upstream: Endpoint): Promise<Running> {
   const token = 'tg-bench-bare-token';
@@ -139,93 +121,10 @@ async function startFloor(upstream: Endpoint): Promise<Running> {
   return { id: 'floor', child, version: 'bench/floor-proxy.ts', ep: { origin: `http://127.0.0.1:${port}`, path: CHAT_PATH, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } } };
 }
 
-/**
- * --baseline=REF: Tollgate's source as of REF (git archive, so nothing is added to the repository's worktrees),
- * run with this checkout's installed packages: an A/B of two builds in one run, each repeat of one measured seconds
- * from the same repeat of the other, instead of two runs minutes apart on a machine whose speed drifts.
- */
-function baselineTree(ref: string): { root: string; version: string } {
-  const sha = spawnSync('git', ['-C', ROOT, 'rev-parse', '--verify', '--short', `${ref}^{commit}`], { encoding: 'utf8' });
-  if (sha.status !== 0) throw new Error(`--baseline: "${ref}" is not a commit of this repository`);
-  const root = mkdtempSync(join(work, 'baseline-'));
-  const archive = spawnSync('sh', ['-c', 'git -C "$1" archive --format=tar "$2" | tar -x -C "$3"', 'archive', ROOT, sha.stdout.trim(), root], { encoding: 'utf8' });
-  if (archive.status !== 0) throw new Error(`--baseline: could not extract ${ref}: ${archive.stderr.trim()}`);
-  symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
-  return { root, version: `tollgate ${sha.stdout.trim()} (${ref})` };
-}
-
 const startBaseline = (upstream: Endpoint): Promise<Running | Unavailable> => {
-  const tree = baselineTree(settings.baseline!);
-  return startTollgateTarget(upstream, 'baseline', tree.root, tree.version);
+  const tree = baselineTree(settings.baseline!, work);
+  return startTollgateTarget({ upstream, work, id: 'baseline', root: tree.root, version: tree.version, nodeArgs: profileArgs('baseline') });
 };
-
-async function startTollgateTarget(upstream: Endpoint, id: 'tollgate' | 'baseline' = 'tollgate', root = ROOT, version = gitDescribe()): Promise<Running | Unavailable> {
-  // A fresh directory (store, ready file, log) per start: the soak starts a second, fresh instance.
-  const dir = mkdtempSync(join(work, 'tollgate-'));
-  const readyFile = join(dir, 'ready.json');
-  const logFile = join(dir, 'tollgate.log');
-  const apiKey = `tg-bench-api-${randomBytes(12).toString('hex')}`;
-  const [gatewayPort, apiPort] = [await freePort(), await freePort()];
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    TOLLGATE_DATABASE_URL: `sqlite://${join(dir, 'tollgate.db')}`,
-    TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'),
-    TOLLGATE_GATEWAY_PORT: String(gatewayPort),
-    TOLLGATE_API_PORT: String(apiPort),
-    TOLLGATE_HOST: '127.0.0.1',
-    TOLLGATE_BOOTSTRAP_API_KEY: apiKey,
-    TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${upstream.origin}/v1`,
-    TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
-  };
-  // Logs go to a file (cheap, like a production log sink) and are shown when something fails.
-  // With the V8 flags every production launcher passes (src/config/runtime-flags.ts).
-  const child = startChild(node, [...V8_FLAGS, ...profileArgs(id), join(root, 'bench', 'tollgate-server.ts'), `--ready-file=${readyFile}`], { env, stdout: openSync(logFile, 'a') });
-  const tail = (): string => (existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '');
-  let ready: { gatewayUrl?: string; apiUrl?: string; error?: string };
-  try {
-    ready = await waitFor('Tollgate', () => (existsSync(readyFile) ? JSON.parse(readFileSync(readyFile, 'utf8')) as typeof ready : undefined), 30_000, child);
-  } catch (err) {
-    await stopChild(child);
-    return { id, status: 'failed', reason: `${err instanceof Error ? err.message : String(err)} ${tail()}` };
-  }
-  const unavailable = async (reason: string, status: 'skipped' | 'failed' = 'skipped'): Promise<Unavailable> => {
-    await stopChild(child);
-    return { id, status, reason };
-  };
-  if (!ready.gatewayUrl || !ready.apiUrl) return await unavailable(ready.error ?? 'gateway not available', ready.error?.startsWith('gateway not available') ? 'skipped' : 'failed');
-  const gateway = ready.gatewayUrl.replace(/\/$/, '');
-  const api = ready.apiUrl.replace(/\/$/, '');
-  try {
-    await waitFor('Tollgate /healthz', async () => {
-      try {
-        const r = await request(`${gateway}/healthz`);
-        await r.body.dump();
-        return r.statusCode === 200 ? true : undefined;
-      } catch { return undefined; }
-    }, 15_000, child);
-  } catch (err) {
-    return await unavailable(`gateway not healthy: ${err instanceof Error ? err.message : String(err)}`, 'failed');
-  }
-  // Provision like an operator would: a stored provider key, a configuration whose `user` rule uses it, and
-  // an access key bound to that configuration. Missing routes mean the control plane is not there yet.
-  const step = async <T>(path: string, body: unknown): Promise<T> => {
-    const r = await jsonCall<T>(`${api}${path}`, 'POST', apiKey, body);
-    if (r.status === 404 && !r.text.includes('ERR_NGROK')) throw new Error(`control plane has no POST ${path} yet`);
-    if (r.status !== 201 && r.status !== 200) throw new Error(`POST ${path} answered ${r.status}: ${r.text.slice(0, 300)}`);
-    return r.body;
-  };
-  let token: string;
-  try {
-    const key = await step<{ id: string }>('/provider-keys', { providerId: 'openai', name: 'bench upstream', value: UPSTREAM_KEY });
-    const cfg = await step<{ id: string }>('/access-key-configurations', { name: 'bench', router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: key.id }] }] }] } });
-    const access = await step<{ token: string }>('/access-keys', { name: 'bench', accessKeyConfigurationId: cfg.id });
-    token = access.token;
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    return await unavailable(message.includes('has no POST') ? `gateway not available (${message})` : message, message.includes('has no POST') ? 'skipped' : 'failed');
-  }
-  return { id, child, version, ep: { origin: gateway, path: CHAT_PATH, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } } };
-}
 
 function ensurePortkey(): string | undefined {
   if (existsSync(PORTKEY_ENTRY)) return undefined;
@@ -263,11 +162,6 @@ async function startPortkey(upstream: Endpoint): Promise<Running | Unavailable> 
       headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}`, 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstream.origin}/v1` },
     },
   };
-}
-
-function gitDescribe(): string {
-  const r = spawnSync('git', ['-C', ROOT, 'describe', '--always', '--dirty'], { encoding: 'utf8' });
-  return r.status === 0 ? `tollgate ${r.stdout.trim()}` : 'tollgate';
 }
 
 // ------------------------------------------------------------------------------------------ measuring
@@ -413,7 +307,7 @@ async function soakTarget(upstream: Running, id: GatewayId): Promise<SoakResult 
   }
 }
 
-const STARTERS: Record<GatewayId, (u: Endpoint) => Promise<Running | Unavailable>> = { bare: startBare, floor: startFloor, tollgate: (u) => startTollgateTarget(u), baseline: startBaseline, portkey: startPortkey };
+const STARTERS: Record<GatewayId, (u: Endpoint) => Promise<Running | Unavailable>> = { bare: startBare, floor: startFloor, tollgate: (upstream) => startTollgateTarget({ upstream, work, nodeArgs: profileArgs('tollgate') }), baseline: startBaseline, portkey: startPortkey };
 
 /** Starts one target, pins it to the server core and checks it answers correctly in both modes. */
 async function startTarget(id: GatewayId, upstream: Running): Promise<Running | Unavailable> {
@@ -520,12 +414,4 @@ async function main(): Promise<number> {
   return rows.some((r) => r.status === 'failed' && r.target !== 'portkey') ? 1 : 0;
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (err) {
-  log(`failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-} finally {
-  await stopAllChildren();
-}
-process.exit(code);
+await runMain(main, log);

@@ -102,6 +102,19 @@ export async function stopAllChildren(): Promise<void> {
   await Promise.all([...children].map((c) => stopChild(c)));
 }
 
+/** Runs a harness's `main` and exits with its code (1 when it threw, said on stderr), every child stopped first. */
+export async function runMain(main: () => Promise<number>, log: (line: string) => void): Promise<never> {
+  let code = 1;
+  try {
+    code = await main();
+  } catch (err) {
+    log(`failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  } finally {
+    await stopAllChildren();
+  }
+  process.exit(code);
+}
+
 /** Synchronous last resort for `exit` handlers, where no promise can run. */
 export function killAllChildrenNow(): void {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');

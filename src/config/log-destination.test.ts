@@ -23,6 +23,27 @@ test('lines reach a file whole and in order, a batch at a time', () => {
   assert.deepEqual(lines.map((l) => (JSON.parse(l) as { n: number }).n), Array.from({ length: 1000 }, (_, i) => i));
 });
 
+test('lines given whole or in pieces, and lines longer than a batch, reach the file whole and in order', () => {
+  const path = join(dir, 'parts.log');
+  const fd = openSync(path, 'w');
+  const out = new BatchedLogDestination(fd, { batchBytes: 4096 });
+  const parts = ['{"level":30,"n":', '', ',"msg":"', '', '"}\n'];
+  for (let i = 0; i < 1000; i++) {
+    if (i % 3 === 0) out.write(line(i));
+    else {
+      // Lengths vary so lines end at every offset of a batch; every 97th is longer than a batch, and not ASCII.
+      parts[1] = String(i);
+      parts[3] = i % 97 === 0 ? 'é'.repeat(3000) : 'y'.repeat(i % 300);
+      out.writeParts(parts);
+    }
+  }
+  out.close();
+  closeSync(fd);
+  const lines = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { n: number; msg: string });
+  assert.deepEqual(lines.map((l) => l.n), Array.from({ length: 1000 }, (_, i) => i));
+  assert.equal(lines[97]!.msg, 'é'.repeat(3000));
+});
+
 /** A pipe whose reader starts reading after `delayS` seconds, copying to `file`. */
 function slowReader(file: string, delayS: number) {
   const child = spawn('sh', ['-c', `sleep ${delayS}; cat > "${file}"`], { stdio: ['pipe', 'ignore', 'inherit'] });

@@ -50,9 +50,14 @@ export class BatchedLogDestination {
   readonly #batchBytes: number;
   readonly #maxBufferedBytes: number;
   readonly #retryMs: number;
-  /** Lines not yet turned into bytes (at most about one batch). */
-  #parts: string[] = [];
-  #partsLength = 0;
+  /**
+   * Lines gathered since the last write, copied in as they come: joining them into one string first made a second copy
+   * of every line. Its bytes `#used` of it.
+   */
+  #batch: Buffer | undefined;
+  #used = 0;
+  /** The last batch handed to the queue: taken again for the next lines once the queue is written out (no new buffer). */
+  #spare: Buffer | undefined;
   /** Bytes ready to write, oldest first; the head may be the rest of a short write. */
   #queue: Buffer[] = [];
   #queuedBytes = 0;
@@ -84,21 +89,57 @@ export class BatchedLogDestination {
   }
 
   write(line: string): boolean {
-    // String length counts bytes for ASCII and under-counts others by at most 3× for the last batch only: every
-    // full batch is counted in bytes once queued.
-    if (this.#queuedBytes + this.#partsLength >= this.#maxBufferedBytes) {
+    return this.#take(line, Buffer.byteLength(line), undefined);
+  }
+
+  /**
+   * One line given in pieces (`parts` joined), copied into the batch piece by piece: the access log's JSON between its
+   * prefix and suffix is never made into one more string. The array is read before this returns (a caller may reuse it).
+   */
+  writeParts(parts: readonly string[]): boolean {
+    let length = 0;
+    for (const part of parts) length += Buffer.byteLength(part);
+    return this.#take(undefined, length, parts);
+  }
+
+  #take(line: string | undefined, length: number, parts: readonly string[] | undefined): boolean {
+    if (this.#queuedBytes + this.#used >= this.#maxBufferedBytes) {
       this.#dropped++;
       return false;
     }
     // The first line kept after a loss: the notice goes exactly where the lines went missing.
     if (this.#dropped > this.#reportedDrops) this.#noteDrops();
-    this.#parts.push(line);
-    this.#partsLength += line.length;
-    if (this.#partsLength >= this.#batchBytes) {
-      if (this.#retry) this.#enqueueParts();
-      else this.#writeOut();
+    // A batch the line would overflow goes out first, so its buffer is free again to take the line.
+    if (this.#used + length > this.#batchBytes) this.#sendBatch();
+    if (length > this.#batchBytes) {
+      const bytes = Buffer.from(line ?? parts!.join(''));
+      this.#queue.push(bytes);
+      this.#queuedBytes += bytes.length;
+      if (!this.#retry) this.#writeOut();
+      return true;
     }
+    this.#copy(line, parts);
+    if (this.#used >= this.#batchBytes) this.#sendBatch();
     return true;
+  }
+
+  #copy(line: string | undefined, parts: readonly string[] | undefined): void {
+    const batch = this.#batch ??= this.#freshBatch();
+    if (line !== undefined) this.#used += batch.write(line, this.#used);
+    else for (const part of parts!) this.#used += batch.write(part, this.#used);
+  }
+
+  /** The spare batch once every queued byte is written (its bytes are out), else a new one: the sink is behind. */
+  #freshBatch(): Buffer {
+    const spare = this.#queue.length === 0 ? this.#spare : undefined;
+    this.#spare = undefined;
+    return spare ?? Buffer.allocUnsafeSlow(this.#batchBytes);
+  }
+
+  /** A full batch: written now, or queued behind what a refusing sink still holds (the retry timer writes it). */
+  #sendBatch(): void {
+    if (this.#retry) this.#enqueueBatch();
+    else this.#writeOut();
   }
 
   /** Writes what the sink takes now; what it refuses waits for the retry timer. `done`: pino's flush callback. */
@@ -112,7 +153,7 @@ export class BatchedLogDestination {
     const sleeper = new Int32Array(new SharedArrayBuffer(4));
     for (let i = 0; i < 100; i++) {
       this.#writeOut();
-      if (this.#queue.length === 0 && this.#parts.length === 0) return;
+      if (this.#queue.length === 0 && this.#used === 0) return;
       Atomics.wait(sleeper, 0, 0, 10);
     }
   }
@@ -126,21 +167,26 @@ export class BatchedLogDestination {
   }
 
   #noteDrops(): void {
-    this.#parts.push(`{"level":40,"time":${Date.now()},"msg":"log lines dropped: the log sink refused writes","dropped":${this.#dropped - this.#reportedDrops}}\n`);
+    const notice = `{"level":40,"time":${Date.now()},"msg":"log lines dropped: the log sink refused writes","dropped":${this.#dropped - this.#reportedDrops}}\n`;
+    // Queued, not written, when the batch has no room: this runs inside #writeOut too.
+    if (this.#used + Buffer.byteLength(notice) > this.#batchBytes) this.#enqueueBatch();
+    this.#copy(notice, undefined);
     this.#reportedDrops = this.#dropped;
   }
 
-  #enqueueParts(): void {
-    if (this.#parts.length === 0) return;
-    const bytes = Buffer.from(this.#parts.length === 1 ? this.#parts[0]! : this.#parts.join(''));
-    this.#parts = [];
-    this.#partsLength = 0;
+  #enqueueBatch(): void {
+    const batch = this.#batch;
+    if (batch === undefined || this.#used === 0) return;
+    const bytes = batch.subarray(0, this.#used);
+    this.#batch = undefined;
+    this.#used = 0;
+    this.#spare = batch;
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
   }
 
   #writeOut(): void {
-    this.#enqueueParts();
+    this.#enqueueBatch();
     while (this.#queue.length > 0) {
       const head = this.#queue[0]!;
       let written: number;
@@ -164,7 +210,7 @@ export class BatchedLogDestination {
       // Drained after a loss and no line since: say so now rather than with the next line.
       if (this.#queue.length === 0 && this.#dropped > this.#reportedDrops) {
         this.#noteDrops();
-        this.#enqueueParts();
+        this.#enqueueBatch();
       }
     }
   }

@@ -88,9 +88,12 @@ export const CUSTOM_SURFACE_PATHS: Readonly<Record<CustomSurface, string>> = {
 export function resolveCandidates(input: ResolveInput, catalog: Catalog, account: AccountSnapshot, skipped?: string[]): Candidate[] {
   const names = expandVirtual(requestedNames(input.model, input.models, input.format, input.surface), account);
   const candidates: Candidate[] = [];
-  const seen = new Set<string>();
+  // One name (the usual request) cannot repeat itself: no set, no key, for it.
+  const seen = names.length > 1 ? new Set<string>() : undefined;
   let firstProblem: TollgateError | undefined;
-  for (const { name, virtualModel } of names) {
+  for (const entry of names) {
+    const name = typeof entry === 'string' ? entry : entry.name;
+    const virtualModel = typeof entry === 'string' ? undefined : entry.virtualModel;
     let resolved: Resolved;
     try {
       // Automatic selection is a virtual model's only target when it is one (the pipeline takes it as `model`).
@@ -105,9 +108,11 @@ export function resolveCandidates(input: ResolveInput, catalog: Catalog, account
       skipped?.push(name);
       continue;
     }
-    const key = `${resolved.provider.id}\u0000${resolved.modelId.toLowerCase()}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
+    if (seen) {
+      const key = `${resolved.provider.id}\u0000${resolved.modelId.toLowerCase()}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+    }
     const native = surfaceOf(resolved.provider, input.format, input.surface);
     const modelSurfaces = modelSurfacesFor(resolved);
     let servedNatively = nativeSurface(resolved.provider, modelSurfaces, input.format, input.surface);
@@ -317,11 +322,15 @@ export function virtualModelNamed(account: Pick<AccountSnapshot, 'virtualModels'
  * name it came from; other names stay. Targets are never virtual models themselves (the control plane refuses
  * nesting), so one pass expands all.
  */
-function expandVirtual(names: readonly string[], account: AccountSnapshot): { name: string; virtualModel?: string }[] {
-  if (account.virtualModels.size === 0) return names.map((name) => ({ name }));
-  return names.flatMap((name) => {
+/** A virtual model's target, with the virtual model the request named. */
+interface VirtualTarget { name: string; virtualModel: string }
+
+/** The names as requested, each virtual model replaced by its targets; `names` itself for an account with none. */
+function expandVirtual(names: readonly string[], account: AccountSnapshot): readonly (string | VirtualTarget)[] {
+  if (account.virtualModels.size === 0) return names;
+  return names.flatMap((name): (string | VirtualTarget)[] => {
     const virtual = virtualModelNamed(account, name);
-    return virtual ? virtual.targets.map((target) => ({ name: target, virtualModel: virtual.name })) : [{ name }];
+    return virtual ? virtual.targets.map((target) => ({ name: target, virtualModel: virtual.name })) : [name];
   });
 }
 
@@ -354,13 +363,13 @@ function autoTargetRefusal(virtualModel: string, format: ApiFormat, surface: Api
 }
 
 /** `model` first, then `models[]`; validates the JSON types (ERR_NGROK_3801). */
-function requestedNames(model: unknown, models: unknown, format: ApiFormat, surface: ApiSurface): string[] {
+function requestedNames(model: unknown, models: unknown, format: ApiFormat, surface: ApiSurface): readonly string[] {
   if (model !== undefined && model !== null && typeof model !== 'string') {
     throw tollgateError('badRequestBody', { reason: '"model" must be a string.' });
   }
-  const list: string[] = [];
-  if (typeof model === 'string') list.push(model);
-  list.push(...fallbackNames(models));
+  const fallbacks = fallbackNames(models);
+  // Built at its size: an empty array grown by a push reserves room for sixteen.
+  const list = typeof model !== 'string' ? fallbacks : fallbacks.length === 0 ? [model] : [model, ...fallbacks];
   // Automatic selection (auto-select.ts) is the pipeline's, for `model` on the surfaces that have it; what reaches here
   // names no model, or names ngrok/auto where it cannot be.
   if (list.length === 0) {
@@ -378,9 +387,11 @@ function requestedNames(model: unknown, models: unknown, format: ApiFormat, surf
   return list;
 }
 
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
 /** The request's `models` fallbacks, checked (ERR_NGROK_3801): an array of strings, none of them `ngrok/auto`. */
-export function fallbackNames(models: unknown): string[] {
-  if (models === undefined || models === null) return [];
+export function fallbackNames(models: unknown): readonly string[] {
+  if (models === undefined || models === null) return NO_NAMES;
   if (!(Array.isArray(models) && models.every((m) => typeof m === 'string'))) {
     throw tollgateError('badRequestBody', { reason: '"models" must be an array of strings.' });
   }

@@ -303,15 +303,17 @@ export function planAttempts(
     if (candidate.provider.custom && plan.attempts.length === 0) plan.attempts.push({ candidate, keySource: 'user', credential: '' });
   }
   if (plan.attempts.length > 0) return { attempts: plan.attempts };
-  // The rule's configuration is named, as scope refusals name theirs: where a user fixes it.
-  const emptyRule = (): TollgateError => tollgateError('noCredentials', { provider: candidate.provider.id, reason: `the routing rule for it in access key configuration "${configuration!.id}" lists no usable keys (deleted keys are skipped).` });
-  return { attempts: [], problem: plan.problem ?? (rule ? emptyRule() : tollgateError('noProviderKeys', { provider: candidate.provider.id })) };
+  return { attempts: [], problem: plan.problem ?? (rule ? emptyRule(candidate, configuration!) : tollgateError('noProviderKeys', { provider: candidate.provider.id })) };
+}
+
+/** The rule's configuration is named, as scope refusals name theirs: where a user fixes it. */
+function emptyRule(candidate: Candidate, configuration: ConfigurationState): TollgateError {
+  return tollgateError('noCredentials', { provider: candidate.provider.id, reason: `the routing rule for it in access key configuration "${configuration.id}" lists no usable keys (deleted keys are skipped).` });
 }
 
 class Planner {
   readonly attempts: AttemptPlan[] = [];
   problem: TollgateError | undefined;
-  readonly #used = new Set<string>();
   readonly #candidate: Candidate;
   readonly #account: AccountSnapshot;
   readonly #managedKeys: Record<string, string>;
@@ -348,7 +350,7 @@ class Planner {
 
   managed(): void {
     const c = this.#candidate;
-    if (this.#used.has('ngrok')) return;
+    if (this.#planned(undefined)) return;
     // The model as the provider knows it (bare): the messages name the provider apart, as ngrok's do.
     const named = { model: c.modelId, provider: c.provider.id };
     if (c.provider.custom || !c.provider.managed) return this.#note(tollgateError('managedNotConfigured', { provider: c.provider.id, supported: this.#managedProviders() }));
@@ -381,7 +383,6 @@ class Planner {
       const format = interactions ? 'Gemini Interactions' : c.surface.format === 'anthropic' ? 'Anthropic Messages' : 'OpenAI-format';
       return this.#note(tollgateError('managedServiceTier', { tier: typeof tier === 'string' ? tier.slice(0, 64) : JSON.stringify(tier).slice(0, 64), allowed, format }));
     }
-    this.#used.add('ngrok');
     this.attempts.push({ candidate: c, keySource: 'ngrok', credential });
   }
 
@@ -394,9 +395,17 @@ class Planner {
     return ids.length > 0 ? ids.join(', ') : 'none';
   }
 
+  /**
+   * Whether the plan has this provider key already (undefined: the managed key): each is tried once. A look through the
+   * few attempts planned, not a set made for every candidate of every request.
+   */
+  #planned(keyId: string | undefined): boolean {
+    for (const a of this.attempts) if (keyId === undefined ? a.keySource === 'ngrok' : a.providerKey?.id === keyId) return true;
+    return false;
+  }
+
   #user(key: ProviderKeyState): void {
-    if (this.#used.has(key.id)) return;
-    this.#used.add(key.id);
+    if (this.#planned(key.id)) return;
     this.attempts.push({ candidate: this.#candidate, keySource: 'user', credential: key.value, providerKey: key });
   }
 

@@ -3,7 +3,6 @@
 // the provider does not know) moves on to the next model; any other provider 4xx stops the chain and is passed
 // through unchanged. Once bytes reached the client there is no
 // failover. Every attempt becomes one usage event (meter.ts).
-import { setImmediate as afterFlush } from 'node:timers/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AttemptPlan } from '../domain/routing.ts';
 import { prepareUpstreamBody } from '../domain/params.ts';
@@ -23,7 +22,7 @@ import { exhaustedError } from './failure.ts';
 import type { KeyCooldowns } from './key-cooldown.ts';
 import { OpeningReader, PREAMBLE_HOLD_MS } from './stream-opening.ts';
 import { writeError } from './respond.ts';
-import { translatorFor } from './translate/index.ts';
+import { translatorFor, type TranslationScope } from './translate/index.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
 import { streamsAnswer } from '../domain/request-shape.ts';
@@ -140,6 +139,18 @@ function failureOf(status: number): FailureKind | undefined {
   // client must not be sent on with its access key): the attempt failed, like a 5xx.
   if (status >= 300 && status < 400) return 'server';
   return undefined;
+}
+
+/**
+ * Resolves on the loop's next turn, once the answer's last bytes were handed to the socket. A bare promise and
+ * immediate: node:timers/promises' setImmediate builds an abortable promise (and its options) on every call.
+ */
+function afterFlush(): Promise<void> {
+  return new Promise(resolveNextTurn);
+}
+
+function resolveNextTurn(resolve: () => void): void {
+  setImmediate(resolve);
 }
 
 function onAttemptTimeout(exchange: UpstreamExchange): void {
@@ -348,7 +359,8 @@ export async function runAttempts(ctx: RequestContext, planned: readonly Attempt
       // when pipeline.ts holds nothing for it): that attempt is still begun and recorded, never sent (below), so the
       // request admitted (the one the stop answered 503) is in usage, not only its judgements.
       if (totalTimedOut(ctx) || ((ctx.clientGone || cutByShutdown(ctx)) && records.length > 0)) break;
-      const record: AttemptRecord = { plan: attempts[i]!, eventId: newId('usageEvent'), statusCode: 0, timedOut: false, retryAction: 'succeeded', completion: 'failed', durationMs: 0, startedAt: 0, served: false };
+      // `facts` from the start: set on every answered attempt, added later it grew the record's property store.
+      const record: AttemptRecord = { plan: attempts[i]!, eventId: newId('usageEvent'), statusCode: 0, timedOut: false, retryAction: 'succeeded', completion: 'failed', durationMs: 0, startedAt: 0, served: false, facts: undefined };
       records.push(record);
       const nextModel = nextModelAt(attempts, i);
       // Durably noted before the upstream can see it: a crash from here on still yields its usage event.
@@ -454,6 +466,18 @@ function sentField(client: Record<string, unknown>, name: string): boolean {
   return true;
 }
 
+/**
+ * What a translation reads of its request. Made here, not in attemptOnce: the closure `warn` would otherwise have every
+ * attempt, translated or not, allocate a context for `ctx`.
+ */
+function translationScope(ctx: RequestContext, plan: AttemptPlan, translated: TranslatedRequest, isStreaming: boolean): TranslationScope {
+  return {
+    accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true, toolNames: translated.toolNames, request: ctx.body!,
+    inputTokens: isStreaming && ctx.route.surface === 'messages' ? streamInputEstimate(ctx) : undefined, startedAt: performance.now(), model: plan.candidate.upstreamModelId ?? plan.candidate.modelId,
+    warn: (details: Record<string, unknown>, message: string) => ctx.deps.logger.warn({ requestId: ctx.requestId, ...details }, message),
+  };
+}
+
 async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNumber: number, isStreaming: boolean, modelFollows: boolean, attemptFollows: boolean): Promise<Verdict> {
   const { plan } = record;
   const settings = ctx.account!.settings;
@@ -461,11 +485,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   const translator = translatorFor(ctx.route, plan.candidate.surface);
   // A client that asked Responses not to store (`store: false`) will not refer back: nothing is kept for it.
   const translated = translator?.request(ctx.body!, plan, ctx.req.headers);
-  const scope = translator ? {
-    accountId: ctx.key!.accountId, keep: ctx.body!.store !== false, includeUsage: obj(ctx.body!.stream_options)?.include_usage === true, toolNames: translated?.toolNames, request: ctx.body!,
-    inputTokens: isStreaming && ctx.route.surface === 'messages' ? streamInputEstimate(ctx) : undefined, startedAt: performance.now(), model: plan.candidate.upstreamModelId ?? plan.candidate.modelId,
-    warn: (details: Record<string, unknown>, message: string) => ctx.deps.logger.warn({ requestId: ctx.requestId, ...details }, message),
-  } : undefined;
+  const scope = translated ? translationScope(ctx, plan, translated, isStreaming) : undefined;
   const prepared = prepareUpstreamBody(translated?.body ?? ctx.body!, plan, settings, translated?.limitSurface);
   const removed = translated ? clientRemoved(translated, prepared.removed, ctx.body!) : prepared.removed;
   let body = prepared.body;

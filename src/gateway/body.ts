@@ -39,7 +39,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     goOn();
   }
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    // Most bodies come in one chunk: an array only for a second one.
+    let first: Buffer | undefined;
+    let chunks: Buffer[] | undefined;
     let size = 0;
     let ended = false;
     const onData = (chunk: Buffer) => {
@@ -49,15 +51,19 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
         reject(tooLarge(limit));
         return;
       }
-      chunks.push(chunk);
+      if (first === undefined) first = chunk;
+      else if (chunks === undefined) chunks = [first, chunk];
+      else chunks.push(chunk);
     };
     req.on('data', onData);
-    req.once('end', () => {
+    // `on`, not `once`: each of these fires once at most, and `once` wrapped each listener in two objects more (a
+    // settled promise ignores a late 'error').
+    req.on('end', () => {
       ended = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      resolve(chunks !== undefined ? Buffer.concat(chunks, size) : first ?? Buffer.alloc(0));
     });
-    req.once('error', reject);
-    req.once('close', () => { if (!ended) reject(clientLeft()); });
+    req.on('error', reject);
+    req.on('close', () => { if (!ended) reject(clientLeft()); });
   });
 }
 

@@ -173,11 +173,12 @@ export function meterAttempts(ctx: RequestContext, records: readonly AttemptReco
     deps.observer?.finished(ctx, records, NO_EVENTS);
     return;
   }
-  const estimated = isTokenCount(ctx) ? [] : records.filter(needsEstimate);
-  if (estimated.length === 0) {
+  // The provider reported every attempt's usage (the usual case): no list of those to estimate is made.
+  if (isTokenCount(ctx) || !records.some(needsEstimate)) {
     recordEvents(ctx, records, isStreaming, NO_ESTIMATES);
     return;
   }
+  const estimated = records.filter(needsEstimate);
   const input = ctx.inputEstimate !== undefined || !ctx.body || !ctx.rawBody ? Promise.resolve(ctx.inputEstimate ?? 0) : countInputTokens(ctx.rawBody, ctx.route.surface);
   return Promise.all([input, ...estimated.map((r) => outputEstimate(r.facts))]).then(([inputTokens, ...outputs]) => {
     ctx.inputEstimate = inputTokens;

@@ -29,12 +29,19 @@ import { answerBlockedRequest } from './firewall/blocked-request.ts';
 import { recordExchange } from './request-capture.ts';
 import type { Reservation } from '../usage/ledger.ts';
 
-/** Stage 1, shared with GET /v1/models: fills ctx.key/account/configuration or throws 401. */
-export async function authenticateStage(ctx: RequestContext): Promise<void> {
-  let found = authenticate(ctx.deps.state, ctx.req.headers, ctx.queryKey);
-  if (found instanceof Promise) found = await found;
+/**
+ * Stage 1, shared with GET /v1/models: fills ctx.key/account/configuration or throws 401. Synchronous when the key and
+ * its configuration are in memory (the ordinary request): a promise only when the store must be read.
+ */
+export function authenticateStage(ctx: RequestContext): void | Promise<void> {
+  const found = authenticate(ctx.deps.state, ctx.req.headers, ctx.queryKey);
+  if (found instanceof Promise) return found.then((key) => admitKey(ctx, key));
+  return admitKey(ctx, found);
+}
+
+function admitKey(ctx: RequestContext, found: AuthenticatedKey | TollgateError): void | Promise<void> {
   if (found instanceof TollgateError) throw found;
-  await keyStage(ctx, found);
+  return keyStage(ctx, found);
 }
 
 /** What the stages before resolution read and fill: a model request's context, or a realtime session's. */
@@ -45,12 +52,15 @@ export interface Admission {
   configuration?: ConfigurationState | null;
 }
 
-/** The authenticated key's account and configuration, or the refusal of a key whose configuration is gone. */
-export async function keyStage(ctx: Admission, found: AuthenticatedKey): Promise<void> {
+/**
+ * The authenticated key's account and configuration, or the refusal of a key whose configuration is gone; a promise
+ * only when the configuration must be read again.
+ */
+export function keyStage(ctx: Admission, found: AuthenticatedKey): void | Promise<void> {
   ctx.key = found;
   ctx.account = ctx.deps.state.account(found.accountId);
   ctx.configuration = ctx.deps.state.configuration(found);
-  if (found.configurationId !== null && ctx.configuration === null) await configurationOrRefusal(ctx, found);
+  if (found.configurationId !== null && ctx.configuration === null) return configurationOrRefusal(ctx, found);
 }
 
 /**
@@ -335,7 +345,7 @@ function usableAuto(ctx: RequestContext, resolved: readonly Candidate[]): Candid
  * The scoped candidates of `models` fallbacks after automatic selection found some: theirs is not the request's
  * error, but every one that cannot serve is named in Ngrok-AIG-Rejected-Models, as any skipped fallback is.
  */
-function tryScoped(ctx: RequestContext, models: string[]): Candidate[] {
+function tryScoped(ctx: RequestContext, models: readonly string[]): Candidate[] {
   try {
     return scopedCandidates(ctx, null, models);
   } catch (error) {
@@ -404,9 +414,10 @@ function autoVirtualModel(ctx: RequestContext): string | undefined {
 }
 
 /** Stage 5: routing plans → the attempts to make. */
-function planAll(ctx: RequestContext, allowed: readonly Candidate[]): AttemptPlan[] {
+function planAll(ctx: RequestContext, allowed: readonly Candidate[]): readonly AttemptPlan[] {
   const { deps, account, configuration } = ctx;
-  const attempts: AttemptPlan[] = [];
+  // One candidate (the usual request): its plan's own array, not a copy.
+  let attempts: AttemptPlan[] | undefined;
   // Token counting bills nothing (meter.ts): no parameter of it needs the managed key's checks.
   const counting = ctx.route.surface === 'count-tokens';
   let problem: TollgateError | undefined;
@@ -416,11 +427,12 @@ function planAll(ctx: RequestContext, allowed: readonly Candidate[]): AttemptPla
     // translation removes them all.
     const translated = candidate.surface.surface !== ctx.route.surface;
     const plan = planAttempts(candidate, configuration ?? null, account!, deps.options.managedKeys, counting || translated ? undefined : ctx.body!);
-    for (const a of plan.attempts) attempts.push(a);
+    if (allowed.length === 1) attempts = plan.attempts;
+    else for (const a of plan.attempts) (attempts ??= []).push(a);
     if (plan.attempts.length === 0) (unserved ??= []).push(candidate.requested);
     problem ??= plan.problem;
   }
-  if (attempts.length === 0) throw problem ?? tollgateError('noProviderKeys', { provider: allowed[0]!.provider.id });
+  if (attempts === undefined || attempts.length === 0) throw problem ?? tollgateError('noProviderKeys', { provider: allowed[0]!.provider.id });
   // A candidate no credential can serve (no key for its provider, or an uncatalogued model on the managed key)
   // is skipped like one the scope refused: the client learns why its fallback answered instead.
   if (unserved) ctx.rejectedModels = headerText(ctx.rejectedModels ? `${ctx.rejectedModels}, ${unserved.join(', ')}` : unserved.join(', '));
@@ -428,7 +440,8 @@ function planAll(ctx: RequestContext, allowed: readonly Candidate[]): AttemptPla
 }
 
 export async function handleModelRequest(ctx: RequestContext): Promise<void> {
-  await authenticateStage(ctx);
+  const authenticated = authenticateStage(ctx);
+  if (authenticated) await authenticated;
   if (ctx.account!.settings.requestCapture) recordExchange(ctx);
   refuseRoutingLoop(ctx.req.headers, ctx.deps.options.loopId);
   const admitted = admitCredit(ctx);

@@ -13,7 +13,7 @@ import type { ApiSurface } from '../catalog/types.ts';
 import { baseHeaders, copyUpstreamHeaders, headerText, H_ATTEMPTS, H_MODEL, H_REJECTED, H_REMOVED, type OutHeaders } from './headers.ts';
 import { StreamMeter } from './stream-meter.ts';
 import { EventStreamMeter, MAX_EVENT_STREAM_FRAME_BYTES } from './event-stream-meter.ts';
-import { MAX_HELD_BYTES, MAX_HELD_STREAM_BYTES, type UpstreamExchange } from './exchange.ts';
+import { MAX_HELD_BYTES, MAX_HELD_STREAM_BYTES, type BodySink, type UpstreamExchange } from './exchange.ts';
 import { formatMs } from './failure.ts';
 import { endStreamWithError } from './respond.ts';
 import type { AnyTranslator, StreamTranslation, TranslationScope, Translator } from './translate/index.ts';
@@ -96,30 +96,45 @@ function finished(facts: StreamFacts): boolean {
 }
 
 /**
- * Ends a relayed stream whose provider has sent nothing for `limitMs`. A chunk only notes the time; the one timer is
- * re-armed when it fires, for what is left of the limit. While the client holds the stream back (backpressure) the
- * provider is not the one that is quiet, so the limit waits, as undici's body timeout does for a paused body.
+ * Ends a relayed stream whose provider has sent nothing for `limitMs`, and paces it to its client: a chunk only notes
+ * the time; the one timer is re-armed when it fires, for what is left of the limit. While the client holds the stream
+ * back (backpressure) the provider is not the one that is quiet, so the limit waits, as undici's body timeout does for
+ * a paused body; the client's 'drain' reads the provider again. `stop` ends both.
  */
 class QuietLimit {
   readonly #upstream: UpstreamExchange;
+  readonly #res: ServerResponse;
   readonly #limitMs: number;
+  /** Bound once per answer: the 'drain' listener, removed by stop(). */
+  readonly #onDrain: () => void;
   #heardAt = performance.now();
   #timer: ReturnType<typeof setTimeout>;
   /** The client is not reading: the upstream is paused by the gateway. */
   held = false;
 
-  constructor(upstream: UpstreamExchange, limitMs: number) {
+  constructor(upstream: UpstreamExchange, res: ServerResponse, limitMs: number) {
     this.#upstream = upstream;
+    this.#res = res;
     this.#limitMs = limitMs;
     this.#timer = setTimeout(QuietLimit.#check, limitMs, this);
+    this.#onDrain = this.resume.bind(this);
+    res.on('drain', this.#onDrain);
   }
 
   heard(): void {
     this.#heardAt = performance.now();
   }
 
+  /** The client took what it was sent (or the gateway stopped holding the provider back): the provider is read again. */
+  resume(): void {
+    this.held = false;
+    this.heard();
+    this.#upstream.resume();
+  }
+
   stop(): void {
     clearTimeout(this.#timer);
+    this.#res.off('drain', this.#onDrain);
   }
 
   /** Static, with the limit as the timer's argument: no closure per stream. */
@@ -153,21 +168,6 @@ function bytesOf(out: string | Uint8Array): Buffer | undefined {
   return typeof out === 'string' ? Buffer.from(out) : Buffer.isBuffer(out) ? out : Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
-/**
- * An answer relayed as it arrives: the provider's silence bounded (QuietLimit), its reading resumed when the client
- * has drained what it was sent; `release` ends both.
- */
-function paced(ctx: RequestContext, upstream: UpstreamExchange): { quiet: QuietLimit; release: () => void } {
-  const quiet = new QuietLimit(upstream, ctx.deps.options.streamIdleTimeoutMs);
-  const onDrain = () => {
-    quiet.held = false;
-    quiet.heard();
-    upstream.resume();
-  };
-  ctx.res.on('drain', onDrain);
-  return { quiet, release: () => { quiet.stop(); ctx.res.off('drain', onDrain); } };
-}
-
 /** Why an answer that reached the client broke off: the error it is ended with, and whether a time limit cut it. */
 function brokenAnswer(ctx: RequestContext, upstream: UpstreamExchange, err: Error, eventLimit = MAX_HELD_BYTES): { error: TollgateError; timedOut: boolean } {
   if (upstream.cause === 'total-timeout') return { error: tollgateError('totalTimeout', { timeout: formatMs(ctx.timeLimitMs) }), timedOut: true };
@@ -180,170 +180,225 @@ function brokenAnswer(ctx: RequestContext, upstream: UpstreamExchange, err: Erro
 
 function pipeStream(ctx: RequestContext, upstream: UpstreamExchange, status: number, headers: OutHeaders, dropUsageChunk: boolean, translating: Translating | undefined, served: SurfaceSpec): Promise<StreamOutcome> {
   const { res } = ctx;
-  // The client's codec writes its error events; the upstream's meters (they differ only when translating).
-  const codec = codecs[ctx.route.format];
   const translation = translating?.translator.stream(translating.scope);
   // Bedrock's streams are binary event-stream frames, relayed as they come and metered frame by frame.
   const meter = served.format === 'bedrock' ? new EventStreamMeter(served.surface, translation) : new StreamMeter(codecs[served.format], served.surface, dropUsageChunk, translation);
-  // A Responses client's numbering (its events alone are numbered): the translation's own, or the provider's as relayed.
   // Firewall's response rules: the client's events screened after any translation (only for a key with a policy).
   const guard = ctx.firewall ? screeningGuard(ctx, ctx.firewall) : undefined;
-  const nextSequence = ctx.route.surface !== 'responses' ? undefined
-    : (): number => (translation?.nextSequence?.() ?? (meter.facts.sequence === undefined ? 0 : meter.facts.sequence + 1)) + (guard?.sequenceShift ?? 0);
+  const nextSequence = ctx.route.surface === 'responses' ? responsesSequence(meter, translation, guard) : undefined;
   ctx.nextSequence = nextSequence;
   res.writeHead(status, headers);
   // Headers go out with the first event when it is already here (one write instead of two), or on their own one
   // loop turn later: either way clients see the 200 while the model is still thinking.
   setImmediate(flushIfIdle, res);
-  const { quiet, release } = paced(ctx, upstream);
-  return new Promise((resolve) => {
-    // The provider's final event came: nothing it sends after it is written or metered.
-    let final = false;
-    // The client's answer ended with the final event (then its leaving, or the provider's, is a success). Not so for
-    // a final event held behind a judgement when the stop cut the answer or the client left meanwhile.
-    let delivered = false;
-    let lingering: ReturnType<typeof setTimeout> | undefined;
-    const complete = (): StreamOutcome => ({ facts: meter.facts, completion: meter.facts.errored ? 'stream_failed' : 'succeeded', timedOut: false });
-    // The provider's answer was whole, and the client did not get its end: it got the stop's error event (as for a
-    // stream the stop cut mid-way), or it left (as for a stream read on after it left). The usage is the provider's.
-    const whole = (): StreamOutcome => delivered ? complete() : { facts: meter.facts, completion: cutByShutdown(ctx) ? 'stream_failed' : 'unknown', timedOut: false };
-    // Output the guard gives once the decision model has judged a call (firewall/decision.ts): from then on, until
-    // it is all written, every write and the stream's end wait behind it, in order.
-    let lane: Promise<void> | undefined;
-    let waiting = 0;
-    const inOrder = <T>(value: T | Promise<T>, run: (settled: T) => void): void => {
-      if (waiting === 0 && !(value instanceof Promise)) return run(value);
-      waiting++;
-      lane = Promise.all([lane, value]).then(([, settled]) => run(settled as T)).catch((error: unknown) => {
-        // A screening that failed (a bug): the answer cannot go on unscreened, and the provider's connection, paused
-        // for it, is let go.
-        ctx.deps.logger.error({ err: error }, 'screening a stream for Firewall failed');
-        res.destroy();
-        upstream.abort('abandoned');
-        resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
-      }).finally(() => {
-        if (--waiting === 0) lane = undefined;
-      });
-    };
-    const writable = (): boolean => !ctx.clientGone && !res.writableEnded && !res.destroyed;
-    /** Settles the outcome when the client has the whole answer, or has left; false when the stream is still to end. */
-    const concluded = (): boolean => {
-      // The provider held on after the final event (let go, or its connection then dropped).
-      if (final) resolve(whole());
-      // Read to the end after the client left: the usage is the provider's, the client did not get it all.
-      else if (ctx.clientGone) resolve({ facts: meter.facts, completion: 'unknown', timedOut: false });
-      return final || ctx.clientGone;
-    };
-    const resume = (): void => {
-      quiet.held = false;
-      quiet.heard();
-      upstream.resume();
-    };
-    upstream.pipe({
-      data(chunk) {
-        quiet.heard();
-        // Anything a provider sends after its final event is neither written nor metered: the client's answer and
-        // its record are what it received (a stray error event in the linger must not mark it failed).
-        if (final) return true;
-        const metered = meter.push(chunk);
-        // An event past the meter's limit (one that never ends would fill memory): the stream ends here, as a broken one.
-        if (meter.overflowed) {
-          upstream.abort('oversized-event');
-          return true;
-        }
-        const relayed = translation ? bytesOf(translation.take()) : metered;
-        // A translation keeping more of the answer than Firewall holds of a call (what it keeps goes out at the end,
-        // or again there): the stream ends here, as a broken one, before the gateway's memory or a string's limit does.
-        if (translation && (translation.held ?? 0) > MAX_HELD_STREAM_BYTES) {
-          upstream.abort('oversized-answer');
-          return true;
-        }
-        const out = guard ? guard.push(relayed) : relayed;
-        // A call Firewall holds that grew past its limit: never let out unjudged, so the stream ends here, as a broken one.
-        if (guard && guard.held > MAX_HELD_STREAM_BYTES) {
-          upstream.abort('oversized-call');
-          return true;
-        }
-        // The client left: the stream is only read on for its usage (see METER_GRACE_MS), nothing is written.
-        if (ctx.clientGone) return true;
-        if (meter.facts.terminal) {
-          // The SDKs read a stream to the end of its body: it ends with the final event, whether or not the provider
-          // ends its response there. A translation closes the client's stream in its format: the upstream's is complete.
-          final = true;
-          lingering = setTimeout(letGo, FINAL_EVENT_LINGER_MS, upstream);
-          const closing = guarded(guard, translation ? bytesOf(translation.finish()) : undefined);
-          inOrder(both(out, closing), ([last, closed]) => {
-            if (!writable()) return;
-            if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
-            endTranslated(ctx, closed && last ? Buffer.concat([last, closed]) : closed ?? last, translation, nextSequence);
-            delivered = true;
-          });
-          return true;
-        }
-        if (out instanceof Promise || waiting > 0) {
-          // Behind a call the decision model is judging: the provider waits meanwhile (its silence then is not its own).
-          quiet.held = true;
-          inOrder(out, (settled) => {
-            if (settled && writable()) {
-              if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
-              // The client is slow: its drain resumes the provider.
-              if (!res.write(settled)) return;
-            }
-            resume();
-          });
-          return false;
-        }
-        if (!out) return true;
-        // Time to first byte: when the first streamed bytes go to the client (one compare per chunk).
-        if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
-        if (res.write(out)) return true;
-        quiet.held = true;
-        return false;
-      },
-      end() {
-        release();
-        clearTimeout(lingering);
-        const metered = meter.end();
-        const relayed = translation ? bytesOf(translation.take()) : metered;
-        inOrder(guard ? guard.push(relayed) : relayed, (tail) => {
-          if (concluded()) return;
-          if (!finished(meter.facts)) {
-            // The provider closed the stream cleanly but before its end (no `[DONE]`, `message_stop` or finish): as
-            // for a broken connection, the client gets an error event, never what looks like a complete answer.
-            if (tail) res.write(tail);
-            endStreamWithError(ctx, tollgateError('upstreamStreamBroken', { reason: 'the provider ended the stream before its final event.' }), nextSequence?.());
-            resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
-            return;
-          }
-          // A translated stream ends in the client's format (its message_stop) once the upstream's is complete.
-          inOrder(guarded(guard, translation ? bytesOf(translation.finish()) : undefined), (closing) => {
-            if (writable()) {
-              if (closing && tail) res.write(tail);
-              endTranslated(ctx, closing ?? tail, translation, nextSequence);
-              delivered = true;
-            }
-            resolve(whole());
-          });
-        });
-      },
-      error(err) {
-        release();
-        clearTimeout(lingering);
-        // What the guard still owes the client goes first (written only if the answer is still open).
-        inOrder(undefined, () => {
-          // A stopping gateway ended the answer with its own error event and aborted this read.
-          if (cutByShutdown(ctx)) {
-            resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
-            return;
-          }
-          if (concluded()) return;
-          const broken = brokenAnswer(ctx, upstream, err, served.format === 'bedrock' ? MAX_EVENT_STREAM_FRAME_BYTES : MAX_HELD_BYTES);
-          if (writable()) endStreamWithError(ctx, broken.error, nextSequence?.());
-          resolve({ facts: meter.facts, completion: broken.timedOut ? 'timed_out' : 'stream_failed', timedOut: broken.timedOut });
-        });
-      },
+  return new StreamRelay(ctx, upstream, meter, translation, guard, nextSequence, served).outcome;
+}
+
+/** A Responses client's numbering (its events alone are numbered): the translation's own, or the provider's as relayed. */
+function responsesSequence(meter: StreamMeter | EventStreamMeter, translation: StreamTranslation<string | Uint8Array> | undefined, guard: ScreeningGuard | undefined): () => number {
+  return () => (translation?.nextSequence?.() ?? (meter.facts.sequence === undefined ? 0 : meter.facts.sequence + 1)) + (guard?.sequenceShift ?? 0);
+}
+
+/**
+ * One stream on its way to the client, as the exchange's body sink: its state in fields and its steps in methods, so a
+ * stream costs this object rather than a dozen closures and their contexts. `outcome` settles when the client has the
+ * whole answer, the upstream broke, or the client left.
+ */
+class StreamRelay implements BodySink {
+  readonly outcome: Promise<StreamOutcome>;
+  readonly #ctx: RequestContext;
+  readonly #upstream: UpstreamExchange;
+  readonly #meter: StreamMeter | EventStreamMeter;
+  readonly #translation: StreamTranslation<string | Uint8Array> | undefined;
+  readonly #guard: ScreeningGuard | undefined;
+  readonly #nextSequence: (() => number) | undefined;
+  readonly #served: SurfaceSpec;
+  readonly #quiet: QuietLimit;
+  #resolve!: (outcome: StreamOutcome) => void;
+  /** The provider's final event came: nothing it sends after it is written or metered. */
+  #final = false;
+  /**
+   * The client's answer ended with the final event (then its leaving, or the provider's, is a success). Not so for a
+   * final event held behind a judgement when the stop cut the answer or the client left meanwhile.
+   */
+  #delivered = false;
+  #lingering: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Output the guard gives once the decision model has judged a call (firewall/decision.ts): from then on, until it is
+   * all written, every write and the stream's end wait behind it, in order.
+   */
+  #lane: Promise<void> | undefined;
+  #waiting = 0;
+
+  constructor(ctx: RequestContext, upstream: UpstreamExchange, meter: StreamMeter | EventStreamMeter, translation: StreamTranslation<string | Uint8Array> | undefined, guard: ScreeningGuard | undefined, nextSequence: (() => number) | undefined, served: SurfaceSpec) {
+    this.#ctx = ctx;
+    this.#upstream = upstream;
+    this.#meter = meter;
+    this.#translation = translation;
+    this.#guard = guard;
+    this.#nextSequence = nextSequence;
+    this.#served = served;
+    this.#quiet = new QuietLimit(upstream, ctx.res, ctx.deps.options.streamIdleTimeoutMs);
+    this.outcome = new Promise((resolve) => { this.#resolve = resolve; });
+    // Last: bytes already received are handed over at once.
+    upstream.pipe(this);
+  }
+
+  #complete(): StreamOutcome {
+    return { facts: this.#meter.facts, completion: this.#meter.facts.errored ? 'stream_failed' : 'succeeded', timedOut: false };
+  }
+
+  /**
+   * The provider's answer was whole, and the client did not get its end: it got the stop's error event (as for a
+   * stream the stop cut mid-way), or it left (as for a stream read on after it left). The usage is the provider's.
+   */
+  #whole(): StreamOutcome {
+    return this.#delivered ? this.#complete() : { facts: this.#meter.facts, completion: cutByShutdown(this.#ctx) ? 'stream_failed' : 'unknown', timedOut: false };
+  }
+
+  #inOrder<T>(value: T | Promise<T>, run: (settled: T) => void): void {
+    if (this.#waiting === 0 && !(value instanceof Promise)) return run(value);
+    this.#waiting++;
+    this.#lane = Promise.all([this.#lane, value]).then(([, settled]) => run(settled as T)).catch((error: unknown) => {
+      // A screening that failed (a bug): the answer cannot go on unscreened, and the provider's connection, paused
+      // for it, is let go.
+      this.#ctx.deps.logger.error({ err: error }, 'screening a stream for Firewall failed');
+      this.#ctx.res.destroy();
+      this.#upstream.abort('abandoned');
+      this.#resolve({ facts: this.#meter.facts, completion: 'stream_failed', timedOut: false });
+    }).finally(() => {
+      if (--this.#waiting === 0) this.#lane = undefined;
     });
-  });
+  }
+
+  #writable(): boolean {
+    const { res } = this.#ctx;
+    return !this.#ctx.clientGone && !res.writableEnded && !res.destroyed;
+  }
+
+  /** Settles the outcome when the client has the whole answer, or has left; false when the stream is still to end. */
+  #concluded(): boolean {
+    // The provider held on after the final event (let go, or its connection then dropped).
+    if (this.#final) this.#resolve(this.#whole());
+    // Read to the end after the client left: the usage is the provider's, the client did not get it all.
+    else if (this.#ctx.clientGone) this.#resolve({ facts: this.#meter.facts, completion: 'unknown', timedOut: false });
+    return this.#final || this.#ctx.clientGone;
+  }
+
+  data(chunk: Buffer): boolean {
+    const ctx = this.#ctx;
+    const quiet = this.#quiet;
+    const meter = this.#meter;
+    const translation = this.#translation;
+    const guard = this.#guard;
+    quiet.heard();
+    // Anything a provider sends after its final event is neither written nor metered: the client's answer and
+    // its record are what it received (a stray error event in the linger must not mark it failed).
+    if (this.#final) return true;
+    const metered = meter.push(chunk);
+    // An event past the meter's limit (one that never ends would fill memory): the stream ends here, as a broken one.
+    if (meter.overflowed) {
+      this.#upstream.abort('oversized-event');
+      return true;
+    }
+    const relayed = translation ? bytesOf(translation.take()) : metered;
+    // A translation keeping more of the answer than Firewall holds of a call (what it keeps goes out at the end,
+    // or again there): the stream ends here, as a broken one, before the gateway's memory or a string's limit does.
+    if (translation && (translation.held ?? 0) > MAX_HELD_STREAM_BYTES) {
+      this.#upstream.abort('oversized-answer');
+      return true;
+    }
+    const out = guard ? guard.push(relayed) : relayed;
+    // A call Firewall holds that grew past its limit: never let out unjudged, so the stream ends here, as a broken one.
+    if (guard && guard.held > MAX_HELD_STREAM_BYTES) {
+      this.#upstream.abort('oversized-call');
+      return true;
+    }
+    // The client left: the stream is only read on for its usage (see METER_GRACE_MS), nothing is written.
+    if (ctx.clientGone) return true;
+    if (meter.facts.terminal) {
+      // The SDKs read a stream to the end of its body: it ends with the final event, whether or not the provider
+      // ends its response there. A translation closes the client's stream in its format: the upstream's is complete.
+      this.#final = true;
+      this.#lingering = setTimeout(letGo, FINAL_EVENT_LINGER_MS, this.#upstream);
+      const closing = guarded(guard, translation ? bytesOf(translation.finish()) : undefined);
+      this.#inOrder(both(out, closing), ([last, closed]) => {
+        if (!this.#writable()) return;
+        if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
+        endTranslated(ctx, closed && last ? Buffer.concat([last, closed]) : closed ?? last, translation, this.#nextSequence);
+        this.#delivered = true;
+      });
+      return true;
+    }
+    if (out instanceof Promise || this.#waiting > 0) {
+      // Behind a call the decision model is judging: the provider waits meanwhile (its silence then is not its own).
+      quiet.held = true;
+      this.#inOrder(out, (settled) => {
+        if (settled && this.#writable()) {
+          if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
+          // The client is slow: its drain resumes the provider.
+          if (!ctx.res.write(settled)) return;
+        }
+        quiet.resume();
+      });
+      return false;
+    }
+    if (!out) return true;
+    // Time to first byte: when the first streamed bytes go to the client (one compare per chunk).
+    if (ctx.firstByteAt === 0) ctx.firstByteAt = performance.now();
+    if (ctx.res.write(out)) return true;
+    quiet.held = true;
+    return false;
+  }
+
+  end(): void {
+    const ctx = this.#ctx;
+    const meter = this.#meter;
+    const translation = this.#translation;
+    const guard = this.#guard;
+    this.#quiet.stop();
+    clearTimeout(this.#lingering);
+    const metered = meter.end();
+    const relayed = translation ? bytesOf(translation.take()) : metered;
+    this.#inOrder(guard ? guard.push(relayed) : relayed, (tail) => {
+      if (this.#concluded()) return;
+      if (!finished(meter.facts)) {
+        // The provider closed the stream cleanly but before its end (no `[DONE]`, `message_stop` or finish): as
+        // for a broken connection, the client gets an error event, never what looks like a complete answer.
+        if (tail) ctx.res.write(tail);
+        endStreamWithError(ctx, tollgateError('upstreamStreamBroken', { reason: 'the provider ended the stream before its final event.' }), this.#nextSequence?.());
+        this.#resolve({ facts: meter.facts, completion: 'stream_failed', timedOut: false });
+        return;
+      }
+      // A translated stream ends in the client's format (its message_stop) once the upstream's is complete.
+      this.#inOrder(guarded(guard, translation ? bytesOf(translation.finish()) : undefined), (closing) => {
+        if (this.#writable()) {
+          if (closing && tail) ctx.res.write(tail);
+          endTranslated(ctx, closing ?? tail, translation, this.#nextSequence);
+          this.#delivered = true;
+        }
+        this.#resolve(this.#whole());
+      });
+    });
+  }
+
+  error(err: Error): void {
+    const ctx = this.#ctx;
+    this.#quiet.stop();
+    clearTimeout(this.#lingering);
+    // What the guard still owes the client goes first (written only if the answer is still open).
+    this.#inOrder(undefined, () => {
+      // A stopping gateway ended the answer with its own error event and aborted this read.
+      if (cutByShutdown(ctx)) {
+        this.#resolve({ facts: this.#meter.facts, completion: 'stream_failed', timedOut: false });
+        return;
+      }
+      if (this.#concluded()) return;
+      const broken = brokenAnswer(ctx, this.#upstream, err, this.#served.format === 'bedrock' ? MAX_EVENT_STREAM_FRAME_BYTES : MAX_HELD_BYTES);
+      if (this.#writable()) endStreamWithError(ctx, broken.error, this.#nextSequence?.());
+      this.#resolve({ facts: this.#meter.facts, completion: broken.timedOut ? 'timed_out' : 'stream_failed', timedOut: broken.timedOut });
+    });
+  }
 }
 
 /** Two outputs, now if both are here, else once both are. */
@@ -399,10 +454,10 @@ export function relayJson(ctx: RequestContext, upstream: UpstreamExchange, statu
   const { res } = ctx;
   const members = new JsonMembers(['usage', 'id', 'model']);
   res.writeHead(status, headers);
-  const { quiet, release } = paced(ctx, upstream);
+  const quiet = new QuietLimit(upstream, res, ctx.deps.options.streamIdleTimeoutMs);
   return new Promise((resolve) => {
     const done = (completion: Completion, timedOut: boolean) => {
-      release();
+      quiet.stop();
       resolve({ facts: jsonMemberFacts(members, codec, surface), completion, timedOut });
     };
     upstream.pipe({

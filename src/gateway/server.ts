@@ -38,7 +38,9 @@ const HEALTH_BODY = '{"status":"ok"}';
 
 function newContext(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, route: SurfaceRoute): RequestContext {
   return {
-    deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), pathModel: undefined, queryKey: undefined, rejectedModels: '',
+    // Every field the plain path sets is here from the start: added later, each grew the object's property store.
+    deps, req, res, route, requestId: newId('request'), startedAt: performance.now(), key: undefined, account: undefined, configuration: undefined, rawBody: undefined, body: undefined,
+    pathModel: undefined, queryKey: undefined, rejectedModels: '',
     current: undefined, abortCause: undefined, totalTimer: undefined, timeLimitMs: 0, attemptsMade: 0, clientGone: false, answeredStatus: 0, relaying: false, inputEstimate: undefined, nextSequence: undefined, reservation: undefined,
     firstByteAt: 0, endedAt: 0, errorCode: undefined, observed: false, trace: undefined, capture: undefined, recording: undefined, firewall: undefined, requestFirewall: undefined, firewallFindings: undefined,
   };
@@ -238,7 +240,8 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       // known once the account is (pipeline.ts, converseAddress).
       if (bedrock) ctx.pathModel = pathNamesAnyModel(bedrock.route.surface) ? bedrock.model : bedrockAddress(bedrock.model);
       (res as TrackedResponse)[CTX] = ctx;
-      res.once('close', onResponseClose);
+      // `on`: a response emits 'close' once (node marks it closed), and `once` wrapped the listener in two objects more.
+      res.on('close', onResponseClose);
       deps.observer?.started(ctx);
       inFlight.enter(ctx);
       handleModelRequest(ctx).then(() => inFlight.leave(ctx), (error: unknown) => {

@@ -457,13 +457,17 @@ export class JournalFile {
   }
 
   #appendTo(segment: Segment, line: Line): Row {
-    const text = JSON.stringify(line) + '\n';
+    const json = JSON.stringify(line);
     const offset = segment.size;
     if (!this.#lock) {
+      const text = json + '\n';
       segment.size += text.length;
       return { offset, length: text.length, text };
     }
-    const bytes = Buffer.from(text);
+    // The line and its newline written into one buffer: `json + '\n'` was a second string, flattened into a copy of
+    // the whole line for the write, on every commit.
+    const bytes = Buffer.allocUnsafe(Buffer.byteLength(json) + 1);
+    bytes[bytes.write(json)] = 10;
     let written = -1;
     try {
       written = writeSync(segment.fd!, bytes);

@@ -143,7 +143,7 @@ function stringEnd(text: string, open: number): number {
  * never stands in for the answer's own. Cheaper than a full parse of a long answer for its small usage block.
  */
 export function topLevelValueStarts(text: string, keys: readonly string[]): number[] {
-  const found = keys.map(() => -1);
+  const found = new Array<number>(keys.length).fill(-1);
   let depth = 0;
   let missing = keys.length;
   for (let i = 0; i < text.length && missing > 0; i++) {
@@ -151,7 +151,7 @@ export function topLevelValueStarts(text: string, keys: readonly string[]): numb
     if (c === 34) {
       const end = stringEnd(text, i);
       if (depth === 1) {
-        const k = keys.indexOf(text.slice(i + 1, end));
+        const k = keyAt(text, i + 1, end, keys);
         if (k >= 0 && found[k] === -1) {
           const start = valueStart(text, i, keys[k]!);
           if (start >= 0) { found[k] = start; missing--; }
@@ -162,6 +162,12 @@ export function topLevelValueStarts(text: string, keys: readonly string[]): numb
     else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
   }
   return found;
+}
+
+/** Which of `keys` the text from `start` to `end` spells (-1: none), compared in place: no string per member read. */
+function keyAt(text: string, start: number, end: number, keys: readonly string[]): number {
+  for (let k = 0; k < keys.length; k++) if (keys[k]!.length === end - start && text.startsWith(keys[k]!, start)) return k;
+  return -1;
 }
 
 /** The object starting at `start` (a `{`), parsed alone; undefined when there is none or it is cut off. */

@@ -2,7 +2,12 @@
 // pipelines see one format whichever path wrote the line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import pino from 'pino';
+import { BatchedLogDestination } from '../../config/log-destination.ts';
 import { createLogger } from '../../config/logger.ts';
 import { fastAccessWriter, type AccessLine } from './access-log.ts';
 
@@ -24,4 +29,29 @@ test('fastAccessWriter writes the same line as pino (time aside), escaping clien
   const [viaPino, fast] = lines.map((l) => l.replace(/"time":\d+/, '"time":0'));
   assert.equal(fast, viaPino);
   assert.deepEqual(JSON.parse(fast!).modelAsked, line.modelAsked);
+});
+
+test('through the process\'s batched destination, the fast line is still byte for byte pino\'s (time aside)', () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'tollgate-access-')), 'access.log');
+  const fd = openSync(path, 'w');
+  const destination = new BatchedLogDestination(fd);
+  const logger = pino({ level: 'info', base: { service: 'tollgate' } }, destination).child({ log: 'access' });
+  const line: AccessLine = {
+    requestId: 'rq_2', accessKeyId: null, accountId: null, surface: 'messages', streaming: false, modelAsked: 'claude-"é"\u2028',
+    modelServed: null, provider: null, keySource: null, attempts: 0, retryActions: '', completion: null, status: 401, errorCode: 'ERR_NGROK_3802',
+    clientGone: false, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, usageEstimated: false,
+    costUsd: '0.00000', totalMs: 0.5, upstreamMs: 0, ttfbMs: 0.5,
+  };
+  const write = fastAccessWriter(logger);
+  for (let i = 0; i < 3; i++) {
+    logger.info(line, 'request');
+    write(line);
+  }
+  destination.close();
+  closeSync(fd);
+  const lines = readFileSync(path, 'utf8').split('\n').map((l) => l.replace(/"time":\d+/, '"time":0'));
+  assert.equal(lines.pop(), '', 'every line ends with its newline');
+  assert.equal(lines.length, 6);
+  for (let i = 0; i < 6; i += 2) assert.equal(lines[i + 1], lines[i]);
+  assert.deepEqual(JSON.parse(lines[1]!).modelAsked, line.modelAsked);
 });

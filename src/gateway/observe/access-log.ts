@@ -5,6 +5,7 @@
 // debugging), truncated, with credential headers removed.
 import type { IncomingHttpHeaders } from 'node:http';
 import pino, { type Logger } from 'pino';
+import { BatchedLogDestination } from '../../config/log-destination.ts';
 
 /** Longest body kept per side when body capture is on. */
 export const BODY_CAPTURE_BYTES = 4096;
@@ -73,6 +74,18 @@ export function fastAccessWriter(logger: Logger): (line: AccessLine) => void {
   const destination = (logger as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym]!;
   const level = logger.levels.values.info!;
   const bindings = JSON.stringify(logger.bindings()).slice(1, -1);
+  if (destination instanceof BatchedLogDestination) {
+    // The process's own destination copies the pieces straight into its batch: the line's JSON is not copied again
+    // into one joined string. One array for every line (the destination reads it before returning).
+    const parts = [`{"level":${level},"time":`, '', `,${bindings},`, '', ',"msg":"request"}\n'];
+    return (line) => {
+      if (!logger.isLevelEnabled('info')) return;
+      parts[1] = String(Date.now());
+      parts[3] = JSON.stringify(line).slice(1, -1);
+      destination.writeParts(parts);
+      parts[3] = '';
+    };
+  }
   return (line) => {
     if (!logger.isLevelEnabled('info')) return;
     destination.write(`{"level":${level},"time":${Date.now()},${bindings},${JSON.stringify(line).slice(1, -1)},"msg":"request"}\n`);

@@ -205,7 +205,7 @@ export class GatewayObserver {
       provider: last ? last.plan.candidate.provider.id : null,
       keySource: last ? last.plan.keySource : null,
       attempts: records.length,
-      retryActions: records.map((r) => r.retryAction).join(','),
+      retryActions: records.length === 1 ? records[0]!.retryAction : records.map((r) => r.retryAction).join(','),
       // What the served answer came to: a 200 whose stream broke reads `stream_failed` here, not success.
       completion: last ? last.completion : null,
       status,
