@@ -17,7 +17,9 @@ test('scripts/run.sh, npm start and the benchmark start Tollgate with the runtim
   assert.equal(start, `node ${flags} src/cli/main.ts start`);
   // A shebang with arguments needs `env -S`, which BusyBox (Alpine) lacks: the npx entry stays portable.
   assert.equal(read('bin/tollgate.js').split('\n')[0], '#!/usr/bin/env node');
-  assert.match(read('bench/run.ts'), /startChild\(node, \[\.\.\.V8_FLAGS, /);
+  // The benchmark's and the allocation tool's Tollgate is started in one place, with them.
+  assert.match(read('bench/lib/tollgate.ts'), /startChild\(process\.execPath, \[\.\.\.V8_FLAGS, /);
+  for (const tool of ['bench/run.ts', 'bench/alloc.ts']) assert.match(read(tool), /startTollgateTarget\(/, tool);
 });
 
 test('the flags are ones this Node accepts: the CLI runs with them', () => {
