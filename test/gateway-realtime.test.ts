@@ -1331,6 +1331,29 @@ test('input audio transcription is metered from each transcription.completed at 
   }
 });
 
+test('a commit the provider announces twice for one item (billing on): one transcription recorded and billed, and no hold left behind', async () => {
+  const ledger = catchLedger();
+  const { h, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  try {
+    const { rt, requestId } = await funded(h);
+    const updated = next(rt, 'session.updated');
+    rt.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: { model: 'gpt-4o-transcribe', prompt: 'twice' } } } } });
+    await updated;
+    rt.send({ type: 'input_audio_buffer.append', audio: FAKE_AUDIO });
+    const completed = next(rt, 'conversation.item.input_audio_transcription.completed');
+    rt.send({ type: 'input_audio_buffer.commit' });
+    await within(completed, 'the transcription');
+    rt.close();
+    // The second announcement's hold replaced nothing: every hold of the session is given back or settled.
+    await waitFor(() => ledger.held(h.accountId) === 0n);
+    const rows = (await h.usage(await requestId, 1)).filter((r) => r.model === 'gpt-4o-transcribe');
+    assert.equal(rows.filter((r) => r.completion === 'succeeded').length, 1, 'billed once');
+  } finally {
+    ledger.restore();
+    await close();
+  }
+});
+
 test('input audio transcription holds credit (billing on): the audio buffer holds the most its transcription can cost — its audio at the model\'s audio price, priced on the whole buffer rather than rounded append by append, its prompt and the model\'s output limit; a per-minute model its length — from the first append until the transcription is recorded, so a second session of the account at a small balance is refused its audio and its commit meanwhile; a clear, or the session ending, gives it back', async () => {
   const ledger = catchLedger();
   const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });

@@ -1233,6 +1233,9 @@ export class RealtimeGateway {
       this.#recordResponse(s, began, response);
       // A session ending waits for its open responses' and transcriptions' usage: the last one came.
       if (settled(s)) this.#finish(s);
+    } else if (event.type === 'input_audio_buffer.committed' && typeof event.item_id === 'string' && s.transcribing.has(event.item_id)) {
+      // The same item announced again (a provider's retried send) is one transcription: the first keeps its hold and
+      // its begun row, and audio appended since stays the next commit's, with its hold.
     } else if (event.type === 'input_audio_buffer.committed') {
       const buffer = s.buffer;
       s.buffer = emptyBuffer();

@@ -106,6 +106,8 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
       const commit = () => {
         const itemId = `item_audio_${++items}`;
         ws.send(JSON.stringify({ type: 'input_audio_buffer.committed', event_id: `event_ic${items}`, previous_item_id: null, item_id: itemId }));
+        // A provider that announces one commit twice (a retried send): one item, one transcription.
+        if ((transcription as { prompt?: string } | undefined)?.prompt === 'twice') ws.send(JSON.stringify({ type: 'input_audio_buffer.committed', event_id: `event_ic${items}b`, previous_item_id: null, item_id: itemId }));
         if (!transcription) return;
         const usage = BY_DURATION.has(transcription.model) ? { type: 'duration', seconds: FAKE_TRANSCRIPTION_SECONDS } : FAKE_TRANSCRIPTION_USAGE;
         const completed = JSON.stringify({ type: 'conversation.item.input_audio_transcription.completed', event_id: `event_t${items}`, item_id: itemId, content_index: 0, transcript: 'Hello there.', usage });
