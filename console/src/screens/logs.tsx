@@ -80,6 +80,32 @@ function CapturedBody({ label, part }: { label: string; part: RequestCapture['re
 }
 
 /**
+ * Reads `load` for a resource written a moment after it is linked (a request's usage, its capture): a 404 is asked
+ * again every `everyMs`, at most `asks` times, while `mayArrive` says it may still come (`waiting` meanwhile), and is
+ * final otherwise (`missing`). Returns the cancel for an effect: an answer that comes after it is not for what is shown.
+ */
+function askWhileOnItsWay<T>(load: () => Promise<T>, on: {
+  asks: number; everyMs: number; mayArrive: () => boolean | Promise<boolean>;
+  found: (value: T) => void; waiting: () => void; missing: () => void; failed: (error: unknown) => void;
+}): () => void {
+  let current = true;
+  let again: ReturnType<typeof setTimeout> | undefined;
+  const ask = (asks: number): void => {
+    load().then((value) => { if (current) on.found(value); }, async (e: unknown) => {
+      if (!current) return;
+      if (!(e instanceof ApiError && e.status === 404)) return on.failed(e);
+      const mayArrive = asks < on.asks && await on.mayArrive();
+      if (!current) return;
+      if (!mayArrive) return on.missing();
+      on.waiting();
+      again = setTimeout(() => ask(asks + 1), on.everyMs);
+    });
+  };
+  ask(1);
+  return () => { current = false; clearTimeout(again); };
+}
+
+/**
  * What the client sent and got, when request capture kept it (Settings); a request not captured says why it may not be.
  * `endedAt`: when the request ended (its final attempt's time). A capture is written about a second after its usage is
  * listed: one not found yet, for a request that just ended on an account that captures, is asked for again meanwhile.
@@ -90,24 +116,16 @@ function Capture({ requestId, endedAt }: { requestId: string; endedAt: string })
   useEffect(() => {
     setCapture(undefined);
     setError(undefined);
-    // Another request opened before this answer came: the answer is not for what is shown now.
-    let current = true;
-    let again: ReturnType<typeof setTimeout> | undefined;
     // Read once, and only when a capture is not found: most requests opened are not on their way.
     let capturing: Promise<boolean> | undefined;
-    const ask = (asks: number): void => {
-      api<RequestCapture>('GET', `/usage/requests/${encodeURIComponent(requestId)}/capture`).then((c) => { if (current) setCapture(c); }, async (e: unknown) => {
-        if (!current) return;
-        if (!(e instanceof ApiError && e.status === 404)) return setError(`Could not load the captured bodies: ${e instanceof Error ? e.message : String(e)}`);
-        capturing ??= api<GatewayConfig>('GET', '/gateway-config').then((c) => c.requestCapture === true, () => false);
-        const mayArrive = asks < CAPTURE_ASKS && captureMayArrive(endedAt, Date.now(), await capturing);
-        if (!current) return;
-        setCapture(mayArrive ? 'onItsWay' : null);
-        if (mayArrive) again = setTimeout(() => ask(asks + 1), CAPTURE_ASK_EVERY_MS);
-      });
-    };
-    ask(1);
-    return () => { current = false; clearTimeout(again); };
+    return askWhileOnItsWay(() => api<RequestCapture>('GET', `/usage/requests/${encodeURIComponent(requestId)}/capture`), {
+      asks: CAPTURE_ASKS, everyMs: CAPTURE_ASK_EVERY_MS,
+      mayArrive: async () => captureMayArrive(endedAt, Date.now(), await (capturing ??= api<GatewayConfig>('GET', '/gateway-config').then((c) => c.requestCapture === true, () => false))),
+      found: setCapture,
+      waiting: () => setCapture('onItsWay'),
+      missing: () => setCapture(null),
+      failed: (e) => setError(`Could not load the captured bodies: ${e instanceof Error ? e.message : String(e)}`),
+    });
   }, [requestId, endedAt]);
   if (error) return <ErrorNote error={error} />;
   if (capture === undefined) return null;
@@ -227,26 +245,19 @@ export function LogsScreen({ requestId }: { requestId?: string | undefined }) {
   useEffect(() => {
     setLinked(undefined);
     if (!requestId) return;
-    // Another id linked before this answer came: the answer is not for what is asked now.
-    let current = true;
-    let again: ReturnType<typeof setTimeout> | undefined;
-    const ask = (asks: number): void => {
-      api<RequestAttempts>('GET', `/usage/requests/${encodeURIComponent(requestId)}`).then((request) => {
-        if (!current) return;
+    return askWhileOnItsWay(() => api<RequestAttempts>('GET', `/usage/requests/${encodeURIComponent(requestId)}`), {
+      asks: REQUEST_ASKS, everyMs: REQUEST_ASK_EVERY_MS,
+      // Just begun (the Playground links it as its answer arrives): its usage may be a moment from being stored.
+      mayArrive: () => requestMayBeLogged(requestId, Date.now()),
+      found: (request) => {
         const row = groupRequests(request.attempts.map((a) => a.event))[0];
         setLinked(row ? { requestId, row } : { requestId, error: notLogged(requestId) });
         if (row) openRequest(requestId);
-      }, (e: unknown) => {
-        if (!current) return;
-        if (!(e instanceof ApiError && e.status === 404)) return setLinked({ requestId, error: `Could not load request ${requestId}: ${e instanceof Error ? e.message : String(e)}` });
-        // Just begun (the Playground links it as its answer arrives): its usage may be a moment from being stored.
-        const mayArrive = asks < REQUEST_ASKS && requestMayBeLogged(requestId, Date.now());
-        setLinked({ requestId, ...(mayArrive ? { waiting: true } : { error: notLogged(requestId) }) });
-        if (mayArrive) again = setTimeout(() => ask(asks + 1), REQUEST_ASK_EVERY_MS);
-      });
-    };
-    ask(1);
-    return () => { current = false; clearTimeout(again); };
+      },
+      waiting: () => setLinked({ requestId, waiting: true }),
+      missing: () => setLinked({ requestId, error: notLogged(requestId) }),
+      failed: (e) => setLinked({ requestId, error: `Could not load request ${requestId}: ${e instanceof Error ? e.message : String(e)}` }),
+    });
   }, [requestId]);
 
   const keysById = new Map(providerKeys.map((k) => [k.id, k]));
