@@ -720,8 +720,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     } else if (error instanceof AnswerTooLong) {
       record.failure = 'too-long';
       record.heldLimit = error.limit;
-      if (error.shared) record.heldShared = true;
-      if (error.accountShare) record.heldByAccount = true;
+      if (error.shared) record.heldShared = error.shared;
     } else if (error instanceof RoleKeyError) {
       // The key could not be used (a role key without its role, AWS refusing it): failed as a rejected key is.
       record.failure = 'auth';

@@ -495,7 +495,7 @@ test("one account's answers hold at most its share of what the process holds: it
     const second = send('second', 16, 'tenant');
     await second.head;
     const refused = await second.collect().then(() => undefined, (e: unknown) => e);
-    assert.ok(refused instanceof AnswerTooLong && refused.shared && refused.accountShare, `the account's second answer fails as one past its share: ${String(refused)}`);
+    assert.ok(refused instanceof AnswerTooLong && refused.shared === 'account', `the account's second answer fails as one past its share: ${String(refused)}`);
     assert.equal(refused.limit, 1024 * 1024);
     assert.equal(tally.heldBy('tenant'), 16 * piece.length, 'what the refused answer held is given back at once');
     // Another account's answer, arriving in many reads while the first is held, is collected whole.

@@ -74,7 +74,7 @@ export class HeldAnswers {
   }
 
   /** Counts `bytes` for `account`; nothing is counted when that would cross the tally's limit or the account's share. */
-  take(account: string, bytes: number): 'taken' | 'gateway' | 'account' {
+  take(account: string, bytes: number): 'taken' | HeldRoom {
     const own = this.heldBy(account);
     if (own + bytes > this.accountLimit) return 'account';
     if (this.held + bytes > this.limit) return 'gateway';
@@ -109,23 +109,23 @@ export interface HeldAnswerOptions {
   account?: string;
 }
 
+/** Which shared room an answer could not be held in: what the process holds at once, or the account's share of it. */
+export type HeldRoom = 'gateway' | 'account';
+
 /** An answer grew past what the gateway holds of it (`limit` bytes, decoded ones for a compressed answer). */
 export class AnswerTooLong extends Error {
   override name = 'AnswerTooLong';
   readonly limit: number;
-  /** The limit is what the process holds of all the answers it collects at once, not of this one. */
-  readonly shared: boolean;
-  /** The shared limit crossed was the account's share of it (HeldAnswers.accountLimit). */
-  readonly accountShare: boolean;
-  constructor(limit: number, compressed: boolean, shared: false | 'gateway' | 'account' = false) {
+  /** Set when the limit is a room shared with other answers (HeldAnswers), not this answer's own. */
+  readonly shared: HeldRoom | undefined;
+  constructor(limit: number, compressed: boolean, shared?: HeldRoom) {
     super(shared === 'account'
       ? `the provider's answer could not be held: this account's answers being collected already hold near its share of ${limit} bytes of what the gateway holds at once`
-      : shared
+      : shared === 'gateway'
         ? `the provider's answer could not be held: the gateway already holds answers near its limit of ${limit} bytes for all answers at once`
         : compressed ? `the provider's compressed answer decodes to more than ${limit} bytes` : `the provider's answer is more than ${limit} bytes`);
     this.limit = limit;
-    this.shared = shared !== false;
-    this.accountShare = shared === 'account';
+    this.shared = shared;
   }
 }
 

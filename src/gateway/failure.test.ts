@@ -16,7 +16,7 @@ test('a request never written (a stored key HTTP cannot carry) is not reported a
 });
 
 test('answers refused only for the room other answers held are the gateway being busy (503, retried by SDKs); one too long itself is said as such', () => {
-  const shared = (): AttemptRecord => ({ ...record('too-long'), statusCode: 200, heldLimit: 512 * 1024 * 1024, heldShared: true });
+  const shared = (): AttemptRecord => ({ ...record('too-long'), statusCode: 200, heldLimit: 512 * 1024 * 1024, heldShared: 'gateway' });
   const own = (): AttemptRecord => ({ ...record('too-long'), statusCode: 200, heldLimit: 256 * 1024 * 1024 });
   const busy = exhaustedError([shared(), shared()], false, settings);
   assert.equal(busy.status, 503);
@@ -30,7 +30,7 @@ test('answers refused only for the room other answers held are the gateway being
 });
 
 test("an answer refused for its account's share of the room is the gateway being busy too, and says whose answers held it", () => {
-  const ownShare = (): AttemptRecord => ({ ...record('too-long'), statusCode: 200, heldLimit: 268 * 1024 * 1024, heldShared: true, heldByAccount: true });
+  const ownShare = (): AttemptRecord => ({ ...record('too-long'), statusCode: 200, heldLimit: 268 * 1024 * 1024, heldShared: 'account' });
   assert.equal(exhaustedError([ownShare()], false, settings).code, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE');
   const listed = exhaustedError([ownShare(), record('connection')], false, settings);
   assert.match(listed.message, /\[1\] openai:gpt-4o with key aigpk_1: HTTP 200, then an answer the gateway could not hold beside this account's others it held \(268 MiB of one account's answers at once\)/);

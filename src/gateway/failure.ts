@@ -41,7 +41,7 @@ function describe(r: AttemptRecord, i: number, perRequestMs: number): string {
       else what = `HTTP ${r.statusCode}`;
       break;
     case 'auth': what = r.keyError ? `${r.keyError.code} ${r.keyError.message}` : r.statusCode === 402 ? 'HTTP 402 credential out of funds' : r.quotaExhausted ? `HTTP ${r.statusCode} credit balance too low (the provider account's plan and billing)` : `HTTP ${r.statusCode} credential rejected`; break;
-    case 'too-long': what = r.heldByAccount ? `HTTP ${r.statusCode}, then an answer the gateway could not hold beside this account's others it held (${byteSize(r.heldLimit ?? 0)} of one account's answers at once)`
+    case 'too-long': what = r.heldShared === 'account' ? `HTTP ${r.statusCode}, then an answer the gateway could not hold beside this account's others it held (${byteSize(r.heldLimit ?? 0)} of one account's answers at once)`
       : r.heldShared ? `HTTP ${r.statusCode}, then an answer the gateway could not hold beside the others it held (${byteSize(r.heldLimit ?? 0)} of answers at once)` : `HTTP ${r.statusCode}, then an answer longer than ${byteSize(r.heldLimit ?? 0)}`; break;
     case 'unsendable': what = 'not sent: a header value holds characters HTTP forbids (rotate the provider key to one without line breaks or control characters)'; break;
     default: what = r.statusCode ? `HTTP ${r.statusCode}` : 'no response';

@@ -1,6 +1,7 @@
 // Stage 8: one usage event per upstream attempt (and one for a request Firewall blocked), priced, debited and
 // handed to the usage sink. Runs after the answer is complete (for streams, after the last byte), off the client's
 // critical path.
+import type { HeldRoom } from './exchange.ts';
 import type { AttemptPlan } from '../domain/routing.ts';
 import { attemptCost, type TokenUsage } from '../domain/cost.ts';
 import { countInputTokens, countTextTokens } from '../domain/token-counter.ts';
@@ -40,10 +41,11 @@ export interface AttemptRecord {
   failure?: FailureKind;
   /** For a `too-long` failure: the most bytes of the answer the gateway held. */
   heldLimit?: number;
-  /** `heldLimit` is what the process holds of all answers at once (it held others), not of one answer. */
-  heldShared?: boolean;
-  /** `heldLimit` is the account's share of what the process holds (its own answers held the rest of it). */
-  heldByAccount?: boolean;
+  /**
+   * `heldLimit` is a room shared with other answers, not one answer's limit: what the process holds of all answers at
+   * once (`gateway`), or the account's share of it (`account`: its own answers held the rest).
+   */
+  heldShared?: HeldRoom;
   /** The provider's `Retry-After`, kept only when readable: delay-seconds or an HTTP-date (attempt.ts). */
   retryAfter?: string;
   /** The provider's `retry-after-ms` (Azure OpenAI's, which the OpenAI SDKs read first). */
