@@ -513,15 +513,15 @@ function lateHold(s: Session, setting: TranscriptionSetting, audioBytes: number)
 }
 
 /**
- * `data` (a JSON object, as parsed) with an `event_id` member first, and that id; undefined when its text does not
- * open with the object (no JSON text the gateway parsed as one does not).
+ * `data` (a JSON object, as parsed) with an `event_id` member first; undefined when its text does not open with the
+ * object (no JSON text the gateway parsed as one does not).
  */
-function withEventId(data: Buffer, eventId: string): { data: Buffer; eventId: string } | undefined {
+function withEventId(data: Buffer, eventId: string): Buffer | undefined {
   let at = 0;
   while (at < data.length && (data[at] === 0x20 || data[at] === 0x09 || data[at] === 0x0a || data[at] === 0x0d)) at++;
   if (data[at] !== 0x7b) return undefined;
   // The object has its `type` at least: a comma after the new member is always followed by another.
-  return { data: Buffer.concat([data.subarray(0, at + 1), Buffer.from(`"event_id":${JSON.stringify(eventId)},`), data.subarray(at + 1)]), eventId };
+  return Buffer.concat([data.subarray(0, at + 1), Buffer.from(`"event_id":${JSON.stringify(eventId)},`), data.subarray(at + 1)]);
 }
 
 /**
@@ -1083,8 +1083,9 @@ export class RealtimeGateway {
     // held and the frame goes as sent. An `event_id` of another type is left as the client sent it (a second member
     // would leave the provider to pick one).
     if (hold !== undefined && clientEventId === null && !('event_id' in create.event)) {
-      const named = withEventId(data, `${s.ownEvent}${OWN_CREATE}${++s.ownCreates}`);
-      if (named !== undefined) [data, clientEventId] = [named.data, named.eventId];
+      const eventId = `${s.ownEvent}${OWN_CREATE}${++s.ownCreates}`;
+      const named = withEventId(data, eventId);
+      if (named !== undefined) [data, clientEventId] = [named, eventId];
     }
     const ask: Ask = { clientEventId, began: { eventId: newId('usageEvent'), startedAt: performance.now(), hold }, sent: false };
     s.asks.push(ask);
