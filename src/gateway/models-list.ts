@@ -134,8 +134,9 @@ const CLIENT_SURFACES: Readonly<Record<'openai' | 'anthropic', readonly ApiSurfa
  */
 export function reachedBy(format: ApiFormat): Reaches {
   if (format === 'gemini') return speaksGemini;
-  const surfaces = CLIENT_SURFACES[format === 'anthropic' ? 'anthropic' : 'openai'];
-  return (c) => surfaces.some((surface) => servesSurface(c, format === 'anthropic' ? 'anthropic' : 'openai', surface));
+  const client = format === 'anthropic' ? 'anthropic' : 'openai';
+  const surfaces = CLIENT_SURFACES[client];
+  return (c) => surfaces.some((surface) => servesSurface(c, client, surface));
 }
 
 /**
