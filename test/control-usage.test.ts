@@ -132,6 +132,11 @@ for (const kind of STORE_KINDS) {
       // An empty value is no value (a script's unset variable), not a filter that matches nothing.
       assert.deepEqual((await list(`${WINDOW}&includeRetries=true&accessKeyId=&cursor=&limit=`)).aiGatewayUsage.map((u) => u.id), ['ue_c1', 'ue_b1', 'ue_a2', 'ue_a1']);
       expectError(await control.call('GET', '/usage?startTime='), 400, 'ERR_NGROK_27602');
+      // The spellings ngrok's API reads as booleans (Go's strconv.ParseBool), not only "true" / "false".
+      for (const yes of ['1', 'True', 'TRUE', 't']) assert.equal((await list(`${WINDOW}&includeRetries=${yes}`)).aiGatewayUsage.length, 4, yes);
+      for (const no of ['0', 'False', 'f']) assert.equal((await list(`${WINDOW}&includeRetries=${no}`)).aiGatewayUsage.length, 3, no);
+      const notBoolean = expectError(await control.call('GET', `/usage?${WINDOW}&includeRetries=yes`), 400, 'ERR_NGROK_27606');
+      assert.match(notBoolean.msg, /"includeRetries" must be true or false; got "yes"/);
       const since = await list(`startTime=${DAY2}T00:00:00Z`);
       assert.deepEqual(since.aiGatewayUsage.map((u) => u.id), ['ue_c1'], 'endTime defaults to now');
     });

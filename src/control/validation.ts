@@ -170,6 +170,14 @@ export function validateBody<T>(op: ContractOperation, body: unknown): T {
 }
 
 const DECIMAL_INTEGER = /^-?\d+$/;
+/**
+ * The spellings ngrok's API (Go's strconv.ParseBool) reads as a boolean: scripts written against it send
+ * `includeRetries=1` or `=True`, which Ajv's coercion (only "true" / "false") refused.
+ */
+const QUERY_BOOLEANS: ReadonlyMap<string, boolean> = new Map([
+  ...['1', 't', 'T', 'true', 'TRUE', 'True'].map((s) => [s, true] as const),
+  ...['0', 'f', 'F', 'false', 'FALSE', 'False'].map((s) => [s, false] as const),
+]);
 
 /**
  * A script's `startTime=$(date -Iseconds)` sends `…T10:00:00+02:00` unencoded, and a query string reads `+` as a
@@ -194,6 +202,12 @@ export function validateQuery<T>(op: ContractOperation, query: Record<string, un
     // Ajv coerces whatever `+value` reads as a number (`0x10`, `1e1`, ` 5 `): an integer is written in decimal.
     if (p.schema.type === 'integer' && typeof value === 'string' && !DECIMAL_INTEGER.test(value)) {
       throw new TollgateError(Errors.validationFailed, { field: p.name, reason: `The query parameter "${p.name}" must be integer.` });
+    }
+    if (p.schema.type === 'boolean' && typeof value === 'string') {
+      const read = QUERY_BOOLEANS.get(value);
+      if (read === undefined) throw new TollgateError(Errors.validationFailed, { field: p.name, reason: `The query parameter "${p.name}" must be true or false; got "${value.slice(0, 64)}".` });
+      copy[p.name] = read;
+      continue;
     }
     copy[p.name] = value;
   }
