@@ -11,6 +11,8 @@ import { ChangeBus, CHANGES_CHANNEL } from '../src/state/changes.ts';
 import { SecretBox } from '../src/domain/secret-box.ts';
 import { openStore, type Store } from '../src/store/database.ts';
 import { patchGatewaySettings } from '../src/store/gateway-config.ts';
+import { MAX_KEY_LOOKUPS, MAX_KEY_LOOKUPS_WAITING } from '../src/state/gateway-state.ts';
+import { newAccessKeyToken, newId, redactSecret, sha256Hex } from '../src/domain/ids.ts';
 
 const ONLY_PUSH = 60_000;
 
@@ -215,6 +217,44 @@ test('postgres: a change whose transaction is still open when the gateway starts
     await c.close();
   }
 });
+
+/**
+ * What another process does to create a key: the row, then its change — announced (NOTIFY on PostgreSQL), or as
+ * through a pooler in transaction mode, which delivers no notification (`notify` false): only a poll reads it.
+ */
+async function createKeyElsewhere(other: Store, accountId: string, notify: boolean): Promise<{ id: string; token: string }> {
+  const token = newAccessKeyToken();
+  const id = newId('accessKey');
+  const now = new Date().toISOString();
+  await other.db.insertInto('accessKeys').values({
+    id, accountId, name: 'elsewhere', description: null, metadata: null, tokenHash: sha256Hex(token), keyRedacted: redactSecret(token),
+    configurationId: null, lastUsed: null, createdAt: now, updatedAt: now, createdBy: 'test', lastUpdatedBy: 'test',
+  }).execute();
+  const change = { accountId, kind: 'accessKey', resourceId: id } as const;
+  if (notify) await new ChangeBus(other.db).publish(change);
+  else await other.db.insertInto('stateChanges').values({ ...change, createdAt: now }).execute();
+  return { id, token };
+}
+
+for (const kind of ['sqlite', 'postgres'] as const) {
+  test(`${kind}: during a flood of made-up tokens, a key another process just created is served at once (its change announced or not), and the made-up tokens are refused as unknown`, async () => {
+    await withSetup(kind, async (c, state, other) => {
+      const size = 2 * (MAX_KEY_LOOKUPS + MAX_KEY_LOOKUPS_WAITING);
+      const flood: Promise<unknown>[] = [];
+      const made = () => { for (let i = 0; i < size; i++) flood.push(Promise.resolve(state.authenticate(newAccessKeyToken()))); };
+      for (const notify of [true, false]) {
+        made();
+        const key = await createKeyElsewhere(other, c.accountId, notify);
+        made();
+        const served = state.authenticate(key.token);
+        made();
+        assert.equal((await served)?.id, key.id, `served (${notify ? 'announced' : 'no notification'})`);
+      }
+      const answers = await Promise.allSettled(flood);
+      assert.ok(answers.every((a) => a.status === 'fulfilled' && a.value === null), 'each made-up token is unknown (401), none "try again later"');
+    });
+  });
+}
 
 describe('a key and its configuration made by another process', () => {
   test('the gateway reads the account again instead of refusing a configuration it has not seen yet', async () => {

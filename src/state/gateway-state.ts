@@ -10,7 +10,8 @@ import { isAccessKeyToken, sha256Hex } from '../domain/ids.ts';
 import { PLAYGROUND_TOKEN_PREFIX, type PlaygroundTokens } from '../domain/playground-token.ts';
 import type { Change, ChangeBus } from './changes.ts';
 import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from './types.ts';
-import { findAccessKeyByHash, findAccessKeysByIds, loadAccountSnapshot, type AccessKeyRecord } from './snapshot-loader.ts';
+import { accessKeyHashesAfter, countAccessKeys, findAccessKeyByHash, findAccessKeysByIds, loadAccountSnapshot, type AccessKeyRecord } from './snapshot-loader.ts';
+import { KeyIndex } from './key-index.ts';
 import { writeLastUsed } from '../store/last-used.ts';
 import { balancePico } from '../store/credits.ts';
 import { CHANGES_CHANNEL } from './changes.ts';
@@ -60,16 +61,16 @@ const MAX_GAPS = 1_000;
 const MAX_OWN = 10_000;
 const MAX_NEGATIVE = 10_000;
 /**
- * Store reads for keys not in memory under way at once. Each unknown well-shaped token costs one (its answer is then
- * remembered 2 s), so a flood of made-up tokens is one read per request: unbounded, those reads queued in the pool
+ * Store reads for keys not in memory under way at once. A token no key has is refused from the key index without one,
+ * so these are real keys not cached yet (all of them after a restart): unbounded, their reads queued in the pool
  * (10 connections on PostgreSQL) ahead of the poll that applies other nodes' revocations, the reloads and the usage
- * writes, and a read its request had given up on still ran. Bounded, a flood holds at most this many connections.
+ * writes, and a read its request had given up on still ran. Bounded, they hold at most this many connections.
  */
 export const MAX_KEY_LOOKUPS = 4;
 /** Lookups waiting for one of those; a request beyond is answered 27009 ("try again later") at once. */
 export const MAX_KEY_LOOKUPS_WAITING = 1_000;
 
-/** Too many keys not in memory asked for at once (a flood of made-up tokens): nothing is known of this one. */
+/** Too many keys not in memory asked for at once: nothing is known of this one. */
 class KeyLookupsBusy extends Error {
   constructor() { super('too many access-key lookups under way'); }
 }
@@ -83,6 +84,15 @@ interface Reload { again: boolean; urgent: boolean; promise: Promise<void>; erro
 
 /** Longest a request waits for a change's reload before it is served from the last snapshot. */
 const RELOAD_WAIT_MS = 2_000;
+
+/** Rows read at a time when the key index is (re)built: a million keys are not one result held whole. */
+const INDEX_PAGE = 10_000;
+
+/**
+ * A catch-up read of the change log for tokens not in the key index: every request that asked before `take`n shares
+ * it, and `bounded` is its outcome within RELOAD_WAIT_MS (one timer a read, not one a request).
+ */
+interface CatchUp { resolve: (indexed: Promise<void>) => void; reject: (error: unknown) => void; bounded: Promise<void> }
 
 /** Longest close() waits for the database (the last lastUsed stamps, a poll under way). */
 const CLOSE_WAIT_MS = 2_000;
@@ -118,6 +128,18 @@ export class GatewayState {
   readonly #tokenHashes = new Map<string, string>();
   /** key id → its memoised token, so dropping one key forgets only its own token. */
   readonly #tokenById = new Map<string, string>();
+  /** Every live access key's token hash (built by start, kept current by accessKey changes): see #unindexed. */
+  #keyIndex = new KeyIndex();
+  /** Keys whose change is still to be read into the key index (their rows read again by id). */
+  readonly #indexPending = new Set<string>();
+  /** The resync asked for the index's size to be checked against the store's (a key written without its change). */
+  #indexRecount = false;
+  /** The index being brought up to date: resolves once every key pending is read, rejects when a read failed. */
+  #indexing: Promise<void> | undefined;
+  /** The catch-up that the next poll serves (see #caughtUp). */
+  #catchUp: CatchUp | undefined;
+  /** The last poll read the change log through (a failed one may have left a key's creation unread). */
+  #pollOk = true;
   /** Bumped on every access-key change, so a lookup racing with one is not cached. */
   #keyGeneration = 0;
   /** Store reads for unknown keys running (at most MAX_KEY_LOOKUPS), and those waiting to, each handed a slot in turn. */
@@ -187,6 +209,8 @@ export class GatewayState {
       const until = Date.now() + this.#gapTtlMs;
       for (let seq = floor + 1; seq < this.#lastSeq; seq++) if (!seen.has(seq)) this.#gaps.set(seq, until);
     }
+    // After the seq: a key created or deleted while the pages are read is a change the poll reads after it.
+    this.#keyIndex = await this.#readKeyIndex();
     this.#unsubscribe = this.#changes.subscribe((change, seq) => {
       // Re-applying our own change when the poll reads it back (at once, now that NOTIFY wakes the poll)
       // would reload for nothing and keep racing lookups from being cached.
@@ -254,7 +278,90 @@ export class GatewayState {
         return key;
       }
     }
+    if (!this.#keyIndex.has(hash)) return this.#unindexed(hash, unmemoised);
     return this.#lookup(hash, () => findAccessKeyByHash(this.#store.db, hash));
+  }
+
+  /**
+   * A token no key in the index has: refused without a store read — once the changes committed before it came are
+   * applied, for it may be a key another process created a moment ago. On SQLite, `data_version` tells at once
+   * (µs, no table read) whether another connection committed since the last poll; with nothing new and nothing still
+   * being applied, it is refused now. Otherwise it waits for a poll of the change log begun after it came, shared by
+   * every such request (a flood costs one poll at a time, whatever its size), and at most RELOAD_WAIT_MS: a store
+   * that does not answer gets "try again later" (27009), as a lookup of a key not in memory does.
+   */
+  #unindexed(hash: string, unmemoised: string | undefined): null | Promise<AuthenticatedKey | null> {
+    if (this.#watch && this.#indexSettled() && !this.#watch.check()) return null;
+    return this.#caughtUp().then(() => (this.#keyIndex.has(hash) ? this.#byHash(hash, unmemoised) : null));
+  }
+
+  /** Nothing read from the change log is still being applied to the key index, nor was left unread by a failure. */
+  #indexSettled(): boolean {
+    return this.#pollOk && !this.#polling && this.#catchUp === undefined && this.#indexing === undefined && this.#indexPending.size === 0;
+  }
+
+  /** Resolves once a poll begun after this call has been applied to the key index; see #unindexed. */
+  #caughtUp(): Promise<void> {
+    if (!this.#catchUp) {
+      const { promise, resolve, reject } = Promise.withResolvers<void>();
+      const bounded = this.#answeredWithin(promise, 'a read of the change log for a token not in the key index');
+      // Logged once per streak; each request waiting for it is answered 27009 by its own rejection.
+      bounded.catch((error: unknown) => this.#failed(error, 'a token not in the access-key index could not be checked against the change log; such tokens are answered "try again later" until the store answers'));
+      this.#catchUp = { resolve, reject, bounded };
+    }
+    const { bounded } = this.#catchUp;
+    this.#kick();
+    return bounded;
+  }
+
+  /** Every access key's id and token hash, read a page at a time. */
+  async #readKeyIndex(): Promise<KeyIndex> {
+    const index = new KeyIndex();
+    let after = '';
+    for (;;) {
+      const rows = await accessKeyHashesAfter(this.#store.db, after, INDEX_PAGE);
+      for (const row of rows) index.set(row.id, row.tokenHash);
+      if (rows.length < INDEX_PAGE) return index;
+      after = rows[rows.length - 1]!.id;
+    }
+  }
+
+  /**
+   * Reads the keys changed since into the key index, one read at a time, so a key's later state is never overwritten
+   * by an earlier read of it. Resolves once every key pending now is read; rejects when a read failed (the keys stay
+   * pending: the next poll reads them again).
+   */
+  #updateIndex(): Promise<void> {
+    if (this.#indexing) return this.#indexing;
+    if (this.#indexPending.size === 0 && !this.#indexRecount) return Promise.resolve();
+    const indexing = (async () => {
+      try {
+        while (this.#indexPending.size > 0 || this.#indexRecount) {
+          if (this.#indexPending.size === 0) {
+            this.#indexRecount = false;
+            // A rebuild replaces the index whole, read after every change applied before it: exact again.
+            if (await countAccessKeys(this.#store.db) !== this.#keyIndex.size) this.#keyIndex = await this.#readKeyIndex();
+            continue;
+          }
+          const ids = [...this.#indexPending];
+          this.#indexPending.clear();
+          let rows: AccessKeyRecord[];
+          try {
+            rows = await findAccessKeysByIds(this.#store.db, ids);
+          } catch (error) {
+            for (const id of ids) this.#indexPending.add(id);
+            throw error;
+          }
+          const live = new Map(rows.map((row) => [row.id, row.tokenHash]));
+          for (const id of ids) this.#keyIndex.set(id, live.get(id));
+        }
+      } finally {
+        this.#indexing = undefined;
+      }
+    })();
+    this.#indexing = indexing;
+    indexing.catch((error: unknown) => this.#failed(error, 'reading changed access keys failed; a key created elsewhere is answered "try again later" until the store answers'));
+    return indexing;
   }
 
   /** A key not in memory: remembered as unknown a while under `missKey`, one store read shared by concurrent requests. */
@@ -372,7 +479,7 @@ export class GatewayState {
     if (this.#pollTimer) clearTimeout(this.#pollTimer);
     // A database gone silent must not keep a stopping process alive: what is left is a poll, reloads nobody needs any
     // more, and lastUsed stamps (a convenience, not a record).
-    const finishing = Promise.allSettled([this.#listener?.close(), this.#polling, ...[...this.#reloads.values()].map((r) => r.promise)])
+    const finishing = Promise.allSettled([this.#listener?.close(), this.#polling, this.#indexing, ...[...this.#reloads.values()].map((r) => r.promise)])
       .then(() => this.#flushLastUsed());
     if (!(await settledWithin(finishing, CLOSE_WAIT_MS))) this.#logger.warn({ waitedMs: CLOSE_WAIT_MS }, 'the database did not answer while the gateway state closed; stopping without it (lastUsed stamps not yet written are dropped)');
   }
@@ -436,7 +543,7 @@ export class GatewayState {
       }), 'an access key lookup');
     } catch (error) {
       if (error instanceof KeyLookupsBusy) this.#busy();
-      // Its time went in the queue (a flood of unknown keys), not in a store that did not answer: a store failure
+      // Its time went in the queue (a burst of keys not in memory), not in a store that did not answer: a store failure
       // logged for it would also hide a real one that follows (#failed logs a streak once).
       else if (queued && !storeFailed) this.#busy((ranAt ?? Date.now()) - askedAt);
       else this.#failed(error, 'looking up an access key failed; keys not in memory cannot be checked until the store answers');
@@ -475,20 +582,20 @@ export class GatewayState {
   #releaseLookup(): void {
     const next = this.#lookupsWaiting.shift();
     if (next) next();
-    // The flood is over once no lookup runs: not when a slot first frees with nobody waiting — the lookups given up in
-    // the queue report themselves a few microtasks after freeing theirs, and under load the flood was logged twice.
+    // The burst is over once no lookup runs: not when a slot first frees with nobody waiting — the lookups given up in
+    // the queue report themselves a few microtasks after freeing theirs, and under load the burst was logged twice.
     else if (--this.#lookupsRunning === 0) this.#busyLogged = false;
   }
 
   /**
-   * Logged once per flood: requests for keys not in memory were answered 27009, without a store read (the queue was
+   * Logged once per burst: requests for keys not in memory were answered 27009, without a store read (the queue was
    * full) or after waiting their turn in it for `queuedMs` (given up at RELOAD_WAIT_MS).
    */
   #busy(queuedMs?: number): void {
     if (this.#busyLogged) return;
     this.#busyLogged = true;
-    if (queuedMs === undefined) this.#logger.warn({ running: MAX_KEY_LOOKUPS, waiting: MAX_KEY_LOOKUPS_WAITING }, 'too many lookups of access keys not in memory (unknown tokens?); keys not cached are answered "try again later" until they drain');
-    else this.#logger.warn({ queuedMs, limitMs: RELOAD_WAIT_MS, running: MAX_KEY_LOOKUPS, waiting: this.#lookupsWaiting.length }, `a lookup of an access key not in memory was given up after ${RELOAD_WAIT_MS} ms, queuedMs of them spent waiting its turn among such lookups (${MAX_KEY_LOOKUPS} run at once; a flood of unknown tokens?); keys not cached are answered "try again later" until the queue drains`);
+    if (queuedMs === undefined) this.#logger.warn({ running: MAX_KEY_LOOKUPS, waiting: MAX_KEY_LOOKUPS_WAITING }, 'too many lookups of access keys not in memory (many keys not cached yet asked at once, as after a restart?); keys not cached are answered "try again later" until they drain');
+    else this.#logger.warn({ queuedMs, limitMs: RELOAD_WAIT_MS, running: MAX_KEY_LOOKUPS, waiting: this.#lookupsWaiting.length }, `a lookup of an access key not in memory was given up after ${RELOAD_WAIT_MS} ms, queuedMs of them spent waiting its turn among such lookups (${MAX_KEY_LOOKUPS} run at once; many keys not cached yet asked at once, as after a restart?); keys not cached are answered "try again later" until the queue drains`);
   }
 
   #cacheKey(hash: string, key: AuthenticatedKey): void {
@@ -618,6 +725,8 @@ export class GatewayState {
         // load, up to RELOAD_WAIT_MS): the requests that already joined it get its answer, a request arriving from
         // now on looks the token up again — or a revoked key would be served after its revocation was applied.
         this.#keyLoads.clear();
+        this.#indexPending.add(change.resourceId);
+        void this.#updateIndex();
         for (const listener of this.#keyListeners) listener(change.resourceId);
         return;
       case 'apiKey':
@@ -677,12 +786,20 @@ export class GatewayState {
     this.#polling = (async () => {
       do {
         this.#pollAgain = false;
+        // The requests that asked before this poll began are answered by it (see #caughtUp).
+        const catchUp = this.#catchUp;
+        this.#catchUp = undefined;
         try {
           await this.poll();
+          this.#pollOk = true;
+          // Also reads again the keys a failed read left pending.
+          catchUp?.resolve(this.#updateIndex());
           for (const [accountId, urgent] of this.#failedReloads) this.#reload(accountId, false, urgent);
           // Recovered only when nothing is still failing: a streak is logged once, not once per poll.
           if (this.#failedReloads.size === 0) this.#recovered();
         } catch (error) {
+          this.#pollOk = false;
+          catchUp?.reject(error);
           this.#failed(error, 'polling state changes failed');
         }
       } while (this.#pollAgain && !this.#closed);
@@ -700,6 +817,9 @@ export class GatewayState {
   async #resync(): Promise<void> {
     try {
       for (const accountId of this.#accounts.keys()) this.#reload(accountId, false, false);
+      // A key inserted or deleted by hand (no change recorded) would otherwise be missing from the index, or linger.
+      this.#indexRecount = true;
+      void this.#updateIndex();
       const generation = this.#keyGeneration;
       const rows = await findAccessKeysByIds(this.#store.db, [...this.#hashById.keys()]);
       if (generation !== this.#keyGeneration) return;

@@ -93,6 +93,16 @@ export async function findAccessKeyByHash(db: Kysely<Database>, tokenHash: strin
   return db.selectFrom('accessKeys').select(['id', 'accountId', 'configurationId', 'tokenHash']).where('tokenHash', '=', tokenHash).executeTakeFirst();
 }
 
+/** A page of every account's access keys, by id from `afterId` on: the gateway's key index (state/key-index.ts). */
+export function accessKeyHashesAfter(db: Kysely<Database>, afterId: string, limit: number): Promise<{ id: string; tokenHash: string }[]> {
+  return db.selectFrom('accessKeys').select(['id', 'tokenHash']).where('id', '>', afterId).orderBy('id').limit(limit).execute();
+}
+
+export async function countAccessKeys(db: Kysely<Database>): Promise<number> {
+  const row = await db.selectFrom('accessKeys').select((eb) => eb.fn.countAll().as('count')).executeTakeFirst();
+  return Number(row?.count ?? 0);
+}
+
 export async function findAccessKeysByIds(db: Kysely<Database>, ids: readonly string[]): Promise<AccessKeyRecord[]> {
   const out: AccessKeyRecord[] = [];
   for (let i = 0; i < ids.length; i += 500) {
