@@ -18,6 +18,8 @@ import { randomBytes } from 'node:crypto';
 import { queryObjects } from 'node:v8';
 import { PLAYGROUND_TOKEN_TTL_MS, PlaygroundTokens } from '../src/domain/playground-token.ts';
 import { GatewayState } from '../src/state/gateway-state.ts';
+import { PROCESS_HELD_ANSWERS } from '../src/gateway/exchange.ts';
+import { UsageJournal } from '../src/usage/journal.ts';
 
 interface Setup { h: Harness; fake: FakeRealtime; close(): Promise<void> }
 
@@ -527,7 +529,7 @@ test('a response.create without an event_id that the provider refuses for a reas
   }
 });
 
-test('the event_id given to a create without one fits any JSON text the client may send: leading whitespace, a type spelled with escapes, duplicate members; the provider reads one event_id, the client never reads it', async () => {
+test('the event_id given to a create without one fits any JSON text the client may send: leading whitespace, a type spelled with escapes, duplicate members, an event_id null; the provider reads one event_id, the client never reads it', async () => {
   const ledger = catchLedger();
   const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
   try {
@@ -538,6 +540,8 @@ test('the event_id given to a create without one fits any JSON text the client m
       '{"type":"response\\u002ecreate","response":{"instructions":"refuse"}}',
       '{"type":"session.update","type":"response.create","response":{"instructions":"x"},"response":{"instructions":"refuse"}}',
       '{ "type" : "response.create" , "response" : { "instructions" : "refuse" } }\n',
+      // Null is no name either: replaced where it stands (before, sent as it was, and its hold kept past the refusal).
+      '{"type":"response.create","event_id":null,"response":{"instructions":"refuse"}}',
     ];
     const seen: string[] = [];
     rt.socket.on('message', (data) => seen.push(String(data)));
@@ -948,6 +952,115 @@ test('frames keep a session from the idle limit, not from the duration limit; a 
     const [row] = await h.usage(await big.requestId, 1);
     assert.equal(row!.completion, 'stream_failed');
   } finally {
+    await close();
+  }
+});
+
+/** A raw session: its socket, its request id, and the messages it was sent (parsed). */
+async function rawSession(h: Harness, token: string): Promise<{ ws: WebSocket; requestId: string; received: Record<string, unknown>[]; closed: Promise<number> }> {
+  const ws = new WebSocket(`${h.gatewayUrl.replace('http', 'ws')}/v1/realtime?model=gpt-realtime`, { headers: { authorization: `Bearer ${token}` } });
+  const requestId = new Promise<string>((resolve) => ws.once('upgrade', (res) => resolve(String(res.headers['ngrok-aig-request-id']))));
+  const received: Record<string, unknown>[] = [];
+  ws.on('message', (data, isBinary) => { if (!isBinary) received.push(JSON.parse(String(data)) as Record<string, unknown>); });
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  ws.on('error', () => {});
+  await once(ws, 'open');
+  await waitFor(() => received.some((e) => e.type === 'session.created'));
+  return { ws, requestId: await requestId, received, closed };
+}
+
+/** Part of a masked text frame of `length` bytes (mask key 0: the payload as is), written on the raw socket. */
+function partialFrame(ws: WebSocket, length: number, payload: Buffer): void {
+  const header = Buffer.alloc(14);
+  header[0] = 0x81;
+  header[1] = 0x80 | 127;
+  header.writeBigUInt64BE(BigInt(length), 2);
+  (ws as unknown as { _socket: import('node:net').Socket })._socket.write(Buffer.concat([header, payload]));
+}
+
+test('a client message still arriving counts in the process\'s held answers as it is read, and leaves them once whole; one its account\'s share has no room for ends the session — a 503 CAPACITY_UNAVAILABLE error event naming why, a 1013 close — its open response cancelled and metered, and every byte given back', async () => {
+  const { h, fake, close } = await setup();
+  const tally = PROCESS_HELD_ANSWERS;
+  let ownTaken = 0;
+  try {
+    const { token } = await h.accessKey();
+    const s = await rawSession(h, token);
+    const base = tally.heldBy(h.accountId);
+    // 1 MiB of a message of 1 MiB and a bit, the rest later: counted while it arrives, relayed and given back once whole.
+    const item = JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'x'.repeat(1024 * 1024) }] } });
+    const bytes = Buffer.from(item);
+    partialFrame(s.ws, bytes.length, bytes.subarray(0, 1024 * 1024));
+    await waitFor(() => tally.heldBy(h.accountId) - base > 512 * 1024);
+    (s.ws as unknown as { _socket: import('node:net').Socket })._socket.write(bytes.subarray(1024 * 1024));
+    await waitFor(() => fake.received.some((e) => (e as { type?: string }).type === 'conversation.item.create'));
+    assert.equal(tally.heldBy(h.accountId), base, 'a whole message leaves the tally');
+
+    const created = new Promise<void>((resolve) => s.ws.on('message', (d) => { if (String(d).includes('"response.created"')) resolve(); }));
+    s.ws.send(JSON.stringify({ type: 'response.create', response: { instructions: 'hold' } }));
+    await created;
+    // The account's other answers hold all but 1 MiB of its share: 2 MiB of a message still arriving cannot be held.
+    ownTaken = tally.accountLimit - base - 1024 * 1024;
+    assert.equal(tally.take(h.accountId, ownTaken), 'taken');
+    partialFrame(s.ws, 8 * 1024 * 1024, Buffer.alloc(2 * 1024 * 1024, 0x20));
+    assert.equal(await s.closed, 1013);
+    const told = s.received.find((e) => e.type === 'error')?.error as { code: string; message: string; type: string };
+    assert.equal(told.code, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE');
+    assert.match(told.message, /The AI gateway is busy: the rest of a message of this session's client could not be held: this account's messages and answers still arriving already hold as much as one account's may at once\./);
+    // The response was cancelled and reported: metered as the provider billed it.
+    const [row] = await h.usage(s.requestId, 1);
+    assert.deepEqual([row!.completion, row!.stopReason], ['succeeded', 'client_cancelled']);
+    await waitFor(() => tally.heldBy(h.accountId) === base + ownTaken);
+    await waitFor(() => fake.open() === 0);
+  } finally {
+    tally.give(h.accountId, ownTaken);
+    await close();
+  }
+});
+
+test('a provider message still arriving counts in the held answers too: one the gateway has no room for ends the session — the client told 503 CAPACITY_UNAVAILABLE naming the provider\'s message, 1013 — the response under way recorded as it stands, and every byte given back', async () => {
+  const { h, close } = await setup();
+  const tally = PROCESS_HELD_ANSWERS;
+  // Two other accounts hold all of the gateway's room but 1 MiB.
+  const others: [string, number][] = [['acct_other_a', tally.accountLimit], ['acct_other_b', tally.limit - tally.held - tally.accountLimit - 1024 * 1024]];
+  try {
+    const { token } = await h.accessKey();
+    const s = await rawSession(h, token);
+    for (const [account, bytes] of others) assert.equal(tally.take(account, bytes), 'taken');
+    s.ws.send(JSON.stringify({ type: 'response.create', response: { instructions: 'unfinished' } }));
+    assert.equal(await s.closed, 1013);
+    const told = s.received.find((e) => e.type === 'error')?.error as { code: string; message: string };
+    assert.equal(told.code, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE');
+    assert.match(told.message, /the rest of a message the provider is sending could not be held: it already holds as much of messages and answers still arriving as it holds at once\./);
+    // The response never reported (its response.done would come behind the message): billed on what was relayed of it.
+    const [row] = await h.usage(s.requestId, 1);
+    assert.equal(row!.completion, 'stream_failed');
+    await waitFor(() => tally.heldBy(h.accountId) === 0);
+  } finally {
+    for (const [account, bytes] of others) tally.give(account, bytes);
+    await close();
+  }
+});
+
+test('a response.create whose usage row cannot be noted (the journal refuses it) is never sent: the client is told at once naming its event, its row recorded failed at no cost, and its hold given back then, not at the session\'s end', async () => {
+  const ledger = catchLedger();
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  const begin = UsageJournal.prototype.begin;
+  try {
+    await grantCredits(h.running.store.db, h.accountId, 9, { category: 'promotional' });
+    const { rt, requestId, errors } = await funded(h);
+    UsageJournal.prototype.begin = () => Promise.reject(new Error('journal unwritable'));
+    rt.send({ type: 'response.create', event_id: 'evt_unnoted', response: { instructions: 'answer' } });
+    await waitFor(() => errors.length === 1);
+    assert.deepEqual([errors[0]!.code, errors[0]!.event_id], ['ERR_NGROK_27009', 'evt_unnoted']);
+    assert.equal(ledger.held(h.accountId), 0n);
+    assert.equal(fake.received.filter((e) => (e as { type?: string }).type === 'response.create').length, 0);
+    UsageJournal.prototype.begin = begin;
+    const [row] = await h.usage(await requestId, 1);
+    assert.deepEqual([row!.completion, BigInt(row!.costPico)], ['failed', 0n]);
+    rt.close();
+  } finally {
+    UsageJournal.prototype.begin = begin;
+    ledger.restore();
     await close();
   }
 });
@@ -1425,15 +1538,19 @@ test('input audio transcription holds credit (billing on): the audio buffer hold
   }
 });
 
-test('a transcription is held by the model that will run it: audio appended right behind the session.update turning transcription on is held at that model before the provider reports it, and audio appended while it was off is held once the provider commits it for transcription (server VAD)', async () => {
+/** A dollar's session with billing on, the account's holds, the appends the provider received, and a second of audio. */
+async function audioSession(): Promise<Setup & Funded & { ledger: ReturnType<typeof catchLedger>; held(): bigint; appends(): number; second: string }> {
   const ledger = catchLedger();
-  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  const set = await setup({ TOLLGATE_BILLING: 'on' });
+  await grantCredits(set.h.running.store.db, set.h.accountId, 99, { category: 'promotional' });
+  const session = await funded(set.h);
+  const appends = () => set.fake.received.filter((e) => (e as { type?: string }).type === 'input_audio_buffer.append').length;
+  return { ...set, ...session, ledger, held: () => ledger.held(set.h.accountId), appends, second: Buffer.alloc(48_000).toString('base64') };
+}
+
+test('a transcription is held by the model that will run it: audio appended right behind the session.update turning transcription on is held at that model before the provider reports it, and audio appended while it was off is held once the provider commits it for transcription (server VAD)', async () => {
+  const { h, fake, close, rt, requestId, ledger, held, appends, second } = await audioSession();
   try {
-    await grantCredits(h.running.store.db, h.accountId, 99, { category: 'promotional' });
-    const { rt, requestId } = await funded(h);
-    const held = () => ledger.held(h.accountId);
-    const appends = () => fake.received.filter((e) => (e as { type?: string }).type === 'input_audio_buffer.append').length;
-    const second = Buffer.alloc(48_000).toString('base64');
     // gpt-4o-mini-transcribe: its prompt a token a byte at $1.25, 2,000 output tokens at $5, audio at $3 per million.
     const mini = (prompt: string) => BigInt(prompt.length) * 1_250_000n + 2000n * 5_000_000n + 10n * 3_000_000n;
     rt.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: { model: 'gpt-4o-mini-transcribe', prompt: 'hang' } } } } });
@@ -1491,6 +1608,38 @@ async function assertTranscribed(h: Harness, requestId: string): Promise<void> {
   assert.deepEqual([row!.model, row!.completion, Number(row!.inputTokens), Number(row!.outputTokens)], ['gpt-4o-transcribe', 'succeeded', 1000, 50]);
   assert.equal(BigInt(row!.costPico) - BigInt(row!.feePico), 5_800_000_000n);
 }
+
+test('a session.update asking for a transcription that the provider refuses no longer holds the audio buffer at that model: the buffer is held at what the session really has (nothing with transcription off), whether the update named its event_id or gave none (the gateway names it, and the client reads the refusal naming none)', async () => {
+  const { close, rt, errors, ledger, held, appends, second } = await audioSession();
+  try {
+    const asks = [{ event_id: 'evt_upd' }, {}, { event_id: null }];
+    for (const [i, named] of asks.entries()) {
+      // Audio right behind the update is held at the model it asks for, before any answer could say otherwise.
+      rt.socket.send(JSON.stringify({ type: 'session.update', ...named, session: { type: 'realtime', audio: { input: { transcription: { model: 'gpt-4o-mini-transcribe', prompt: 'refuse' } } } } }));
+      rt.send({ type: 'input_audio_buffer.append', audio: second });
+      await waitFor(() => errors.length === i + 1 && appends() === i + 1);
+      assert.deepEqual([errors[i]!.code, errors[i]!.event_id], ['invalid_value', i === 0 ? 'evt_upd' : null]);
+      await waitFor(() => held() === 0n);
+    }
+    // Transcription on for real: the buffer is held at it, and a refused ask for a dearer one falls back to it.
+    const updated = next(rt, 'session.updated');
+    rt.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: { model: 'gpt-4o-mini-transcribe', prompt: 'hang' } } } } });
+    await updated;
+    rt.send({ type: 'input_audio_buffer.append', audio: second });
+    await waitFor(() => appends() === asks.length + 1);
+    const own = held();
+    assert.ok(own > 0n);
+    rt.socket.send(JSON.stringify({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: { model: 'gpt-4o-transcribe', prompt: 'refuse' } } } } }));
+    rt.send({ type: 'input_audio_buffer.append', audio: second });
+    await waitFor(() => errors.length === asks.length + 1 && appends() === asks.length + 2);
+    // Two seconds of audio at the session's own model: the first second's hold and one more second of audio at $3 per million.
+    await waitFor(() => held() === own + 10n * 3_000_000n);
+    rt.close();
+  } finally {
+    ledger.restore();
+    await close();
+  }
+});
 
 test('a transcription still under way when the client leaves is metered: the session waits for it as for an open response', async () => {
   const { h, close } = await setup();

@@ -197,6 +197,9 @@ export const Errors = {
   // with a secret the account retired. No ngrok code is published for it: 27202, the one for a provider without keys
   // (as configurationGone borrows 27231); the key is named by id, never by anything of its secret.
   realtimeProviderKeyRetired: spec(403, 'ERR_NGROK_27202', 'Provider key "{id}" for provider "{provider}", which this realtime session was opened with, was {change}, so the session ended. Open a new session to continue.', 'permission_error'),
+  // A message still arriving (either way) that the gateway could not hold beside the other answers and messages it
+  // holds (exchange.ts HeldAnswers): its capacity is short, as gatewayBusy's — the same code, the session's end told.
+  realtimeMessageUnheld: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway is busy: {reason} The session ended; open a new one to continue.', 'api_error'),
   realtimeUpstreamFrameTooLong: spec(502, 'ERR_NGROK_AI_GATEWAY_REALTIME_UPSTREAM_FRAME_TOO_LONG', 'The provider sent a realtime message over the {limit} limit.', 'api_error'),
   gatewayStopping: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway is busy. Retry the request.', 'api_error'),
   // Every answer of the request came while the gateway held as much of other answers as it holds at once (exchange.ts,

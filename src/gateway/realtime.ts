@@ -46,12 +46,15 @@ import type { Reservation } from '../usage/ledger.ts';
 import type { RealtimeHandshake, RealtimeObservation, RealtimeOutcome } from './observe/observer.ts';
 import type { RequestTrace } from './observe/tracing.ts';
 import { reportedTokens } from './observe/tokens.ts';
+import { PROCESS_HELD_ANSWERS, type HeldRoom } from './exchange.ts';
+import { UnfinishedMessage } from './unfinished-message.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 
 /**
  * The longest message relayed either way. OpenAI's own events are small but for audio appended in one piece (base64,
  * 15 MiB of it is some five minutes of 24 kHz PCM): a single message past this ends the session rather than be held.
+ * What all messages still arriving hold at once counts in the process's held answers (UnfinishedMessage).
  */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
@@ -72,10 +75,14 @@ const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 /** Of a provider's refusal of the handshake, this much of its body is passed to the client. */
 const REFUSAL_BODY_BYTES = 64 * 1024;
 
-/** Close codes (RFC 6455 §7.4): a limit ended the session; the gateway is stopping; the provider failed. */
+/**
+ * Close codes (RFC 6455 §7.4): a limit ended the session; the gateway is stopping; the provider failed; the gateway
+ * could not hold a message beside the others it holds (1013 "Try Again Later", as the 503 it tells).
+ */
 const CLOSE_POLICY = 1008;
 const CLOSE_RESTART = 1012;
 const CLOSE_UPSTREAM = 1011;
+const CLOSE_BUSY = 1013;
 
 const DONE = Buffer.from('"response.done"');
 const CREATED = Buffer.from('"response.created"');
@@ -119,6 +126,8 @@ const DEFAULT_AUDIO_BYTES_PER_SECOND = 48_000;
 const OWN_EVENT = 'event_tollgate_';
 /** What follows a session's own prefix in the `event_id` given to a client's `response.create` that had none. */
 const OWN_CREATE = 'create_';
+/** The same for a client's `session.update` asking for input audio transcription (billing on). */
+const OWN_UPDATE = 'update_';
 
 /**
  * A client event that starts work the provider bills: `response.create`; audio appended — under server VAD (a
@@ -350,14 +359,25 @@ function emptyBuffer(): InputBuffer {
  */
 interface Unasked { responseId: string }
 
-type Ending = 'client-left' | 'upstream-closed' | 'idle' | 'duration' | 'shutdown' | 'frame-too-long' | 'revoked';
+/** `client-unheld`, `provider-unheld`: that side's message still arriving could not be held (UnfinishedMessage). */
+type Ending = 'client-left' | 'upstream-closed' | 'idle' | 'duration' | 'shutdown' | 'frame-too-long' | 'revoked' | 'client-unheld' | 'provider-unheld';
 
 const OUTCOMES: Readonly<Record<Ending, RealtimeOutcome>> = {
   'client-left': 'client_closed', 'upstream-closed': 'provider_closed', idle: 'idle_limit', duration: 'duration_limit', shutdown: 'shutdown', 'frame-too-long': 'frame_too_long', revoked: 'key_revoked',
+  'client-unheld': 'gateway_busy', 'provider-unheld': 'gateway_busy',
+};
+
+/** Why a message could not be held, as the session's end tells it: whose message, and which room was full. */
+const UNHELD: Readonly<Record<HeldRoom, string>> = {
+  gateway: 'it already holds as much of messages and answers still arriving as it holds at once.',
+  account: "this account's messages and answers still arriving already hold as much as one account's may at once.",
 };
 
 /** Input audio transcription as a session turns it on: its model, and its prompt's bytes (a transcription reads it). */
 interface TranscriptionSetting { model: string; promptBytes: number }
+
+/** The one a client's `session.update` asks for, and that update's `event_id`, which the provider's refusal names. */
+interface AskedTranscription extends TranscriptionSetting { eventId: string | null }
 
 /**
  * The input audio transcription a session's configuration turns on, as the provider reports it (`session.created`,
@@ -469,8 +489,27 @@ function noteInput(s: Session, event: Record<string, unknown>): void {
     const session = member(event, 'session');
     countInto(s, contentOf(defined({ instructions: session?.instructions, tools: session?.tools })).text, (tokens) => { c.instructionsTokens = Math.max(c.instructionsTokens, tokens); });
     const transcription = transcriptionOf(session);
-    if (transcription !== undefined) s.askedTranscription = transcription ?? undefined;
+    if (transcription !== undefined) s.askedTranscription = transcription === null ? undefined : { ...transcription, eventId: clientEventIdOf(event) };
   }
+}
+
+/**
+ * The provider refused the `session.update` asking for the transcription the buffer is held at: the session has what
+ * it had, and the buffer's hold is brought back to that (nothing when transcription is off), as if never asked.
+ */
+function askRefused(s: Session): void {
+  s.askedTranscription = undefined;
+  const { buffer } = s;
+  const hold = buffer.hold;
+  if (hold === undefined) return;
+  const bound = bufferHold(s, buffer.bytes);
+  if (bound === undefined) {
+    s.deps.ledger?.release(hold);
+    s.buffer = { bytes: buffer.bytes, hold: undefined, fixed: 0n };
+    return;
+  }
+  s.deps.ledger?.reduce(hold, hold.pico - bound.total);
+  buffer.fixed = bound.fixed;
 }
 
 /**
@@ -510,6 +549,19 @@ function holdBuffer(s: Session, ledger: NonNullable<GatewayDeps['ledger']>, even
  */
 function lateHold(s: Session, setting: TranscriptionSetting, audioBytes: number): Reservation | undefined {
   return s.deps.ledger?.reserve(s.key!.accountId, transcriptionHold(s, setting, audioBytes).total);
+}
+
+/**
+ * `data` given an `event_id` of the session's own (`kind` after its prefix), and that id, when its `event` names none
+ * — absent, or null — for the provider's refusal of it to name; undefined otherwise. A null member is replaced where
+ * it stands, the text written again from the event as parsed: a second member would leave the provider to pick one.
+ * An `event_id` of another type is left as the client sent it, for the same reason.
+ */
+function ownNamed(s: Session, data: Buffer, event: Record<string, unknown>, kind: string): [Buffer, string] | undefined {
+  if ('event_id' in event && event.event_id !== null) return undefined;
+  const eventId = `${s.ownEvent}${kind}${++s.ownNamed}`;
+  const named = 'event_id' in event ? Buffer.from(JSON.stringify({ ...event, event_id: eventId })) : withEventId(data, eventId);
+  return named === undefined ? undefined : [named, eventId];
 }
 
 /**
@@ -736,8 +788,8 @@ class Session implements Admission, RealtimeObservation {
    */
   readonly ownEvent = `${OWN_EVENT}${randomBytes(12).toString('base64url')}_`;
   ownCancels = 0;
-  /** The `event_id`s given to the client's creates that had none: the session's own prefix, OWN_CREATE, a count. */
-  ownCreates = 0;
+  /** The `event_id`s given to the client's events that had none: the session's own prefix, OWN_CREATE or OWN_UPDATE, a count. */
+  ownNamed = 0;
   trace: RequestTrace | undefined;
   /** How long the session may run: the operator's limit, or less when a Playground token that expires sooner opened it. */
   durationLimitMs = 0;
@@ -752,7 +804,7 @@ class Session implements Admission, RealtimeObservation {
    * The transcription the client's last `session.update` relayed turns on (billing on), until the provider reports it:
    * a commit sent right behind the update is transcribed by it, before its `session.updated` could say so.
    */
-  askedTranscription: TranscriptionSetting | undefined;
+  askedTranscription: AskedTranscription | undefined;
   /** The provider's input audio buffer as the gateway knows it (billing on): what its transcription holds. */
   buffer: InputBuffer = emptyBuffer();
   /** Bytes a second of its output audio (audioByteRate), as the provider last reported; undefined: not known. */
@@ -765,6 +817,8 @@ class Session implements Admission, RealtimeObservation {
   outputLimit: number | undefined;
   /** Whether its responses may speak (`output_modalities`, the beta's `modalities`): audio output is dearer. */
   outputAudio = true;
+  /** The room of the process's held answers that had none left for a message still arriving (UnfinishedMessage). */
+  unheldRoom: HeldRoom | undefined;
 
   constructor(deps: GatewayDeps, req: IncomingMessage) {
     this.deps = deps;
@@ -828,7 +882,7 @@ export class RealtimeGateway {
       }
       this.#answering.set(req, session);
       // Synchronous without verifyClient: no client by its return means ws refused the handshake (a 400 of its own).
-      this.#server.handleUpgrade(req, socket, head, (client) => this.#start(session, client));
+      this.#server.handleUpgrade(req, socket, head, (client) => this.#start(session, client, socket));
       if (!session.client) {
         session.status = 400;
         session.refusal = 'handshake_invalid';
@@ -921,7 +975,8 @@ export class RealtimeGateway {
       s.attemptNumber = i + 1;
       // Tracing on: the handshake's span starts here and its traceparent goes upstream, as an HTTP attempt's.
       const traceparent = s.deps.observer?.tracer?.startRealtimeHandshake(s, plan, i + 1, startedAt);
-      const opened = await openUpstream(upstreamUrl(plan.candidate), upstreamHeaders(plan, clientHeaders, s.deps.options.loopId, traceparent), s.account!.settings.perRequestTimeoutMs, (data, isBinary) => this.#fromUpstream(s, data as Buffer, isBinary), (socket) => { s.dialing = socket; });
+      const unfinished = new UnfinishedMessage(PROCESS_HELD_ANSWERS, s.key!.accountId, (room) => this.#unheld(s, 'provider-unheld', room));
+      const opened = await openUpstream(upstreamUrl(plan.candidate), upstreamHeaders(plan, clientHeaders, s.deps.options.loopId, traceparent), s.account!.settings.perRequestTimeoutMs, (data, isBinary) => this.#fromUpstream(s, data as Buffer, isBinary), (socket) => { s.dialing = socket; }, unfinished);
       s.dialing = undefined;
       if ('socket' in opened) {
         s.upstream = opened.socket;
@@ -952,14 +1007,18 @@ export class RealtimeGateway {
     throw tollgateError('allProvidersFailed', { errors: failures.join('; ') });
   }
 
-  #start(s: Session, client: WebSocket): void {
+  #start(s: Session, client: WebSocket, socket: Duplex): void {
     s.client = client;
     s.upgradedAt = performance.now();
     s.status = 101;
     s.deps.observer?.realtimeOpened(s);
     const upstream = s.upstream!;
     s.lastFrameAt = performance.now();
+    // Listening after `ws` (attached as it took the socket, just before this): its message events come first.
+    const unfinished = new UnfinishedMessage(PROCESS_HELD_ANSWERS, s.key!.accountId, (room) => this.#unheld(s, 'client-unheld', room));
+    socket.on('data', (chunk: Buffer) => unfinished.read(chunk.length));
     client.on('message', (data: RawData, isBinary: boolean) => {
+      unfinished.completed();
       // Ended by the gateway (a limit, the shutdown): the client is told and its socket closing, and nothing it still
       // sends goes on — a response it started now would run on past the metering grace, unbilled (#end).
       if (s.ending !== undefined) return;
@@ -972,7 +1031,10 @@ export class RealtimeGateway {
       } else this.#fromClient(s, data as Buffer, isBinary);
     });
     client.on('error', ignore);
-    client.once('close', () => this.#end(s, 'client-left'));
+    client.once('close', () => {
+      unfinished.release();
+      this.#end(s, 'client-left');
+    });
     upstream.once('close', (code: number, reason: Buffer) => this.#upstreamClosed(s, code, reason));
     upstream.on('error', (error: Error & { code?: string }) => this.#upstreamError(s, error));
     for (const [data, isBinary] of s.early) relay(client, data, isBinary, upstream);
@@ -1006,7 +1068,12 @@ export class RealtimeGateway {
     const event = read === UNREADABLE ? undefined : read;
     const billable = billableEvent(event);
     if (billable === undefined) {
-      if (event !== undefined && s.deps.ledger) noteInput(s, event);
+      if (event !== undefined && s.deps.ledger) {
+        // A transcription asked for is held at until the provider reports it or refuses: its refusal must name the update.
+        const asks = event.type === 'session.update' && transcriptionOf(member(event, 'session')) ? ownNamed(s, data, event, OWN_UPDATE) : undefined;
+        if (asks !== undefined) data = asks[0];
+        noteInput(s, asks === undefined ? event : { ...event, event_id: asks[1] });
+      }
       relay(s.upstream!, data, isBinary, client);
       return;
     }
@@ -1079,13 +1146,11 @@ export class RealtimeGateway {
     let clientEventId = create.clientEventId;
     // Without an `event_id`, the provider's refusal of the create (an error in its parameters as much as another
     // response running) could name nothing, and the create's hold would stay until a later response took its place
-    // or the session ended: it is given one of the gateway's own, which the refusal names. With billing off nothing is
-    // held and the frame goes as sent. An `event_id` of another type is left as the client sent it (a second member
-    // would leave the provider to pick one).
-    if (hold !== undefined && clientEventId === null && !('event_id' in create.event)) {
-      const eventId = `${s.ownEvent}${OWN_CREATE}${++s.ownCreates}`;
-      const named = withEventId(data, eventId);
-      if (named !== undefined) [data, clientEventId] = [named, eventId];
+    // or the session ended: it is given one of the gateway's own, which the refusal names (ownNamed). With billing off
+    // nothing is held and the frame goes as sent.
+    if (hold !== undefined) {
+      const named = ownNamed(s, data, create.event, OWN_CREATE);
+      if (named !== undefined) [data, clientEventId] = named;
     }
     const ask: Ask = { clientEventId, began: { eventId: newId('usageEvent'), startedAt: performance.now(), hold }, sent: false };
     s.asks.push(ask);
@@ -1100,7 +1165,12 @@ export class RealtimeGateway {
       ask.sent = true;
       if (clientEventId !== null) s.requested.push(clientEventId);
       relay(s.upstream!, data, isBinary, s.client!);
-    }, ignore).finally(() => {
+    }, (error: unknown) => {
+      // Not noted, so never sent: its row is recorded failed at no cost and its hold given back now, not at the
+      // session's end, and the client told (the gateway's fault, as an HTTP request's 500 would be).
+      this.#answerAsk(s, ask, 'not_sent');
+      this.#refuseEvent(s, error, create);
+    }).finally(() => {
       s.noting = false;
       this.#release(s);
     });
@@ -1214,9 +1284,10 @@ export class RealtimeGateway {
         if (member(event, 'error')?.code === BUSY) this.#busyUnnamed(s);
         return undefined;
       }
-      const ownCreate = cause.startsWith(`${s.ownEvent}${OWN_CREATE}`);
+      const ownNamedEvent = cause.startsWith(`${s.ownEvent}${OWN_CREATE}`) || cause.startsWith(`${s.ownEvent}${OWN_UPDATE}`);
       // The gateway's own cancel came after its response ended: the client never sent it, and is not told of it.
-      if (cause.startsWith(s.ownEvent) && !ownCreate) return 'drop';
+      if (cause.startsWith(s.ownEvent) && !ownNamedEvent) return 'drop';
+      if (s.askedTranscription?.eventId === cause) askRefused(s);
       // A response.create the provider refused starts no response: the next one created is not its.
       const refused = s.requested.indexOf(cause);
       if (refused >= 0) {
@@ -1225,8 +1296,8 @@ export class RealtimeGateway {
         const code = member(event, 'error')?.code;
         if (ask) this.#answerAsk(s, ask, typeof code === 'string' ? code : 'refused');
       }
-      // The client sent that create without an `event_id`: it reads the refusal as the provider would have sent it.
-      if (ownCreate) return { rewritten: Buffer.from(JSON.stringify({ ...event, error: { ...member(event, 'error'), event_id: null } })) };
+      // The client sent that create or update without an `event_id`: it reads the refusal as the provider would have sent it.
+      if (ownNamedEvent) return { rewritten: Buffer.from(JSON.stringify({ ...event, error: { ...member(event, 'error'), event_id: null } })) };
     } else if (event.type === 'response.done') {
       const began = s.open.get(id) ?? { eventId: newId('usageEvent'), startedAt: performance.now() };
       s.open.delete(id);
@@ -1360,10 +1431,11 @@ export class RealtimeGateway {
     const client = s.client;
     if (told && client && client.readyState === WebSocket.OPEN) {
       client.send(JSON.stringify(errorEvent(told)));
-      closeSoon(client, why === 'shutdown' ? CLOSE_RESTART : why === 'frame-too-long' ? CLOSE_UPSTREAM : CLOSE_POLICY, told.code);
+      closeSoon(client, why === 'shutdown' ? CLOSE_RESTART : why === 'frame-too-long' ? CLOSE_UPSTREAM : why === 'client-unheld' || why === 'provider-unheld' ? CLOSE_BUSY : CLOSE_POLICY, told.code);
     }
     const upstream = s.upstream;
-    if (!settled(s) && upstream && upstream.readyState === WebSocket.OPEN && why !== 'frame-too-long') {
+    // The provider's message that ended it stands before any answer to a cancel: none would be read.
+    if (!settled(s) && upstream && upstream.readyState === WebSocket.OPEN && why !== 'frame-too-long' && why !== 'provider-unheld') {
       // The provider bills what it generated: a cancelled response still reports its usage in its response.done, and
       // a transcription under way runs to its end (and its bill) whether or not the client is still there. Each by its
       // id: a bare cancel stops the conversation's response only, and an out-of-band one would run on unmetered. A
@@ -1374,6 +1446,25 @@ export class RealtimeGateway {
       return;
     }
     this.#finish(s);
+  }
+
+  /**
+   * A message still arriving that the process's held answers have no room for: that side's socket is no longer read
+   * (what it sends next would be held too), and the session ends, its client told the gateway is busy. Its responses
+   * are metered as at any end: cancelled and waited for when it is the client's message; recorded as they stand when
+   * it is the provider's (its answers would come behind the message).
+   */
+  #unheld(s: Session, why: 'client-unheld' | 'provider-unheld', room: HeldRoom): void {
+    if (s.finished) return;
+    s.unheldRoom = room;
+    const side = why === 'client-unheld' ? s.client : s.upstream;
+    side?.pause();
+    // Not yet relayed to a client (the provider's first messages, during the upgrade): the session ends as it starts.
+    if (why === 'provider-unheld' && !s.client) {
+      s.upstream?.terminate();
+      return;
+    }
+    this.#end(s, why);
   }
 
   /** The provider's message over MAX_MESSAGE_BYTES (ws refuses it and closes): the client is told why its session ends. */
@@ -1692,6 +1783,8 @@ function toldError(s: Session, why: Ending, limits: RealtimeLimits): TollgateErr
     case 'revoked': return s.revokedBy;
     case 'shutdown': return tollgateError('gatewayStopping');
     case 'frame-too-long': return tollgateError('realtimeUpstreamFrameTooLong', { limit: byteSize(MAX_MESSAGE_BYTES) });
+    case 'client-unheld':
+    case 'provider-unheld': return tollgateError('realtimeMessageUnheld', { reason: `${why === 'client-unheld' ? 'the rest of a message of this session\'s client' : 'the rest of a message the provider is sending'} could not be held: ${UNHELD[s.unheldRoom ?? 'gateway']}` });
     default: return undefined;
   }
 }
@@ -1785,7 +1878,7 @@ function upstreamHeaders(plan: AttemptPlan, clientHeaders: IncomingHttpHeaders, 
 }
 
 /** One handshake with the provider. Its messages go to `onMessage` from the first, so none is lost before the client is attached. */
-function openUpstream(url: string, headers: Record<string, string>, timeoutMs: number, onMessage: (data: RawData, isBinary: boolean) => void, dialing: (socket: WebSocket) => void): Promise<Opened> {
+function openUpstream(url: string, headers: Record<string, string>, timeoutMs: number, onMessage: (data: RawData, isBinary: boolean) => void, dialing: (socket: WebSocket) => void, unfinished: UnfinishedMessage): Promise<Opened> {
   return new Promise((resolve) => {
     let socket: WebSocket;
     try {
@@ -1795,8 +1888,18 @@ function openUpstream(url: string, headers: Record<string, string>, timeoutMs: n
       return;
     }
     dialing(socket);
-    socket.on('message', onMessage);
-    socket.once('open', () => resolve({ socket }));
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      unfinished.completed();
+      onMessage(data, isBinary);
+    });
+    let raw: Duplex | undefined;
+    socket.once('upgrade', (response: IncomingMessage) => { raw = response.socket; });
+    // 'open' comes once `ws` has taken the socket, its own reader first: a read is counted after its messages are out.
+    socket.once('open', () => {
+      raw?.on('data', (chunk: Buffer) => unfinished.read(chunk.length));
+      resolve({ socket });
+    });
+    socket.once('close', () => unfinished.release());
     socket.on('error', (error: Error) => resolve({ error: error.message }));
     socket.once('unexpected-response', (request, response) => {
       const chunks: Buffer[] = [];

@@ -197,6 +197,15 @@ export class CreditLedger {
     if (account) account.reserved += pico;
   }
 
+  /** Gives back `pico` of an open reservation (no more than it holds): work admitted that turned out to need less. */
+  reduce(reservation: Reservation, pico: bigint): void {
+    const less = pico < reservation.pico ? pico : reservation.pico;
+    if (!reservation.open || less <= 0n) return;
+    reservation.pico -= less;
+    const account = this.#accounts.get(reservation.accountId);
+    if (account) account.reserved -= less;
+  }
+
   release(reservation: Reservation | undefined): void {
     if (!reservation?.open) return;
     reservation.open = false;

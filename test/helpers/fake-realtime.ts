@@ -3,16 +3,18 @@
 // `response.done` carrying usage. A response whose instructions are "hold" stays open until `response.cancel`, then
 // ends `cancelled` with the usage generated so far — or never, when they are "hang"; "drop" sends its transcript
 // (FAKE_DROPPED_TRANSCRIPT) and a second of audio, then closes the socket (1011) without ever reporting the response;
-// "huge" sends a 17 MiB audio delta; "no cache details" reports usage without its cached tokens' breakdown; "late …"
-// starts the response 200 ms after its create, then as the rest of the instructions say; "refuse" starts none: the create
-// is refused with OpenAI's `error` for an invalid parameter, naming its event_id. A binary message is echoed.
+// "huge" sends a 17 MiB audio delta; "unfinished" sends 2 MiB of an 8 MiB message and never the rest; "no cache
+// details" reports usage without its cached tokens' breakdown; "late …" starts the response 200 ms after its create,
+// then as the rest of the instructions say; "refuse" starts none: the create is refused with OpenAI's `error` for an
+// invalid parameter, naming its event_id. A binary message is echoed.
 // Input audio transcription as OpenAI runs it: off until a `session.update` names a model (GA's
 // `session.audio.input.transcription`, or the beta's `session.input_audio_transcription` on an `openai-beta:
 // realtime=v1` session), answered with `session.updated` in the session's own shape; each `input_audio_buffer.commit`
 // is then `input_audio_buffer.committed` and `conversation.item.input_audio_transcription.completed`, whose usage is
 // `tokens` for the gpt-4o transcribe models and `duration` for those billed by the audio's length (300 ms after the
 // commit when the transcription's prompt is "slow", never when it is "hang"). `input_audio_buffer.clear` empties the buffer, answered with
-// `input_audio_buffer.cleared`.
+// `input_audio_buffer.cleared`. A `session.update` asking for a transcription whose prompt is "refuse" is refused with
+// OpenAI's `error` for an invalid parameter, naming its event_id, and changes nothing.
 // Server VAD, a session's default: each `input_audio_buffer.append` holds one utterance, and `speechStopped()` (the
 // provider's detector, on its own timing) ends the oldest one buffered in each session — `input_audio_buffer.
 // speech_stopped`, the commit as above, and a response started by the provider itself, under the session's
@@ -135,6 +137,15 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           ws.close(1011, 'server error');
           return;
         }
+        if (told === 'unfinished') {
+          // 2 MiB of an 8 MiB message, the rest never sent: a frame header and part of its payload, on the raw socket.
+          const header = Buffer.alloc(10);
+          header[0] = 0x81;
+          header[1] = 127;
+          header.writeBigUInt64BE(BigInt(8 * 1024 * 1024), 2);
+          (ws as unknown as { _socket: Duplex })._socket.write(Buffer.concat([header, Buffer.alloc(2 * 1024 * 1024, 0x41)]));
+          return;
+        }
         if (told === 'huge') {
           ws.send(JSON.stringify({ type: 'response.output_audio.delta', event_id: 'event_huge', response_id: id, delta: 'A'.repeat(17 * 1024 * 1024) }));
           return;
@@ -176,6 +187,11 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
         if (event.type === 'session.update') {
           const asked = (event as { session?: { instructions?: string; audio?: { input?: { transcription?: { model: string } | null } }; input_audio_transcription?: { model: string } | null } }).session;
           const given = beta ? asked?.input_audio_transcription : asked?.audio?.input?.transcription;
+          // A transcription whose prompt is "refuse" is refused as an invalid parameter, the session left as it was.
+          if ((given as { prompt?: string } | null | undefined)?.prompt === 'refuse') {
+            ws.send(JSON.stringify({ type: 'error', event_id: 'event_e', error: { type: 'invalid_request_error', code: 'invalid_value', message: "Invalid value: 'refuse'.", param: 'session.audio.input.transcription.prompt', event_id: event.event_id ?? null } }));
+            return;
+          }
           if (given !== undefined) transcription = given;
           if (asked?.instructions !== undefined) instructions = asked.instructions;
           const { max_output_tokens: maxOutput, output_modalities: modalities } = asked as { max_output_tokens?: unknown; output_modalities?: unknown };
