@@ -12,7 +12,7 @@ import { STORE_KINDS, type StoreKind } from './helpers/stores.ts';
 import { LineCapture } from './helpers/log-capture.ts';
 import { accountAndIdSeal } from './helpers/legacy-seal.ts';
 import { startControl, type TestControl } from './helpers/control.ts';
-import { GatewayState, MAX_KEY_LOOKUPS, MAX_KEY_LOOKUPS_WAITING } from '../src/state/gateway-state.ts';
+import { GatewayState, INDEX_PAGE, MAX_KEY_LOOKUPS, MAX_KEY_LOOKUPS_WAITING } from '../src/state/gateway-state.ts';
 import { PlaygroundTokens } from '../src/domain/playground-token.ts';
 import { SecretBox } from '../src/domain/secret-box.ts';
 import { newAccessKeyToken, newId, redactSecret, sha256Hex } from '../src/domain/ids.ts';
@@ -67,12 +67,14 @@ class KeyReads implements KyselyPlugin {
 }
 
 /** Runs `check` against a started gateway state whose access-key reads `reads` counts, taking Playground tokens of `grants`. */
-async function withCountedReads(kind: StoreKind, check: (c: TestControl, state: GatewayState, reads: KeyReads, grants: PlaygroundTokens) => Promise<void>, options: { readDelayMs?: number; logger?: Logger; resyncIntervalMs?: number } = {}): Promise<void> {
+async function withCountedReads(kind: StoreKind, check: (c: TestControl, state: GatewayState, reads: KeyReads, grants: PlaygroundTokens) => Promise<void>, options: { readDelayMs?: number; logger?: Logger; resyncIntervalMs?: number; plugins?: KyselyPlugin[] } = {}): Promise<void> {
   const c = await startControl(kind);
   const reads = new KeyReads(options.readDelayMs);
   const grants = new PlaygroundTokens(c.config.masterKey);
+  let db = c.store.db.withPlugin(reads);
+  for (const plugin of options.plugins ?? []) db = db.withPlugin(plugin);
   const state = new GatewayState({
-    store: { ...c.store, db: c.store.db.withPlugin(reads) }, secretBox: new SecretBox(c.config.masterKey), changes: c.changes,
+    store: { ...c.store, db }, secretBox: new SecretBox(c.config.masterKey), changes: c.changes,
     logger: options.logger ?? pino({ level: 'silent' }), pollIntervalMs: 100, flushIntervalMs: 60_000, playgroundTokens: grants,
     ...(options.resyncIntervalMs !== undefined ? { resyncIntervalMs: options.resyncIntervalMs } : {}),
   });
@@ -82,6 +84,29 @@ async function withCountedReads(kind: StoreKind, check: (c: TestControl, state: 
   } finally {
     await state.close();
     await c.close();
+  }
+}
+
+/**
+ * Holds back each page of the key index's read of the whole table (not the reads by id) `delayMs` once `delayMs` is
+ * set, as a million keys' pages take seconds; counts the pages asked.
+ */
+class SlowIndexPages implements KyselyPlugin {
+  delayMs = 0;
+  started = 0;
+  readonly #ours = new WeakSet<object>();
+
+  transformQuery({ node, queryId }: PluginTransformQueryArgs): RootOperationNode {
+    if (node.kind === 'SelectQueryNode' && JSON.stringify(node.from).includes('access_keys') && node.limit !== undefined && node.orderBy !== undefined) {
+      this.#ours.add(queryId);
+      this.started++;
+    }
+    return node;
+  }
+
+  async transformResult({ result, queryId }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    if (this.#ours.delete(queryId) && this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    return result;
   }
 }
 
@@ -113,6 +138,21 @@ async function withLoadedAccount(kind: StoreKind, check: (c: TestControl, state:
     await state.close();
     await c.close();
   }
+}
+
+/** `count` keys inserted by hand (no change recorded), a thousand rows a statement. */
+async function insertKeysDirectly(c: TestControl, count: number): Promise<{ id: string; token: string }[]> {
+  const keys: { id: string; token: string }[] = [];
+  const now = new Date().toISOString();
+  for (let i = 0; i < count; i += 1000) {
+    const batch = Array.from({ length: Math.min(1000, count - i) }, () => ({ id: newId('accessKey'), token: newAccessKeyToken() }));
+    await c.store.db.insertInto('accessKeys').values(batch.map(({ id, token }) => ({
+      id, accountId: c.accountId, name: 'bulk', description: null, metadata: null, tokenHash: sha256Hex(token), keyRedacted: redactSecret(token),
+      configurationId: null, lastUsed: null, createdAt: now, updatedAt: now, createdBy: 'test', lastUpdatedBy: 'test',
+    }))).execute();
+    keys.push(...batch);
+  }
+  return keys;
 }
 
 async function insertKeyDirectly(c: TestControl): Promise<{ id: string; token: string }> {
@@ -235,6 +275,49 @@ for (const kind of STORE_KINDS) {
         assert.equal(await state.authenticate(gone.token), null);
         assert.equal(reads.started, before, 'no lookup for the key deleted by hand');
       }, { resyncIntervalMs: 200 });
+    });
+
+    test('while the resync reads the whole key index again (seconds for a million keys), a key just created here or elsewhere is served and a made-up token is refused as unknown, not "try again later"', async () => {
+      const pages = new SlowIndexPages();
+      await withCountedReads(kind, async (c, state) => {
+        assert.ok(await state.authenticate((await createKey(c)).token));
+        // Three pages' worth, inserted by hand: read again (at once) by the resync, which finds the index's size unlike the table's.
+        const many = await insertKeysDirectly(c, 2 * INDEX_PAGE + 1);
+        await within(5000, async () => (await state.authenticate(many.at(-1)!.token))?.id === many.at(-1)!.id);
+        // One more: read again whole, each of its three pages answered a second late (a million keys' 100 pages take seconds).
+        pages.delayMs = 1000;
+        const before = pages.started;
+        const byHand = await insertKeyDirectly(c);
+        await within(2000, () => pages.started > before);
+        const here = await createKey(c);
+        const elsewhere = await insertKeyDirectly(c);
+        await foreignChange(c, 'accessKey', elsewhere.id);
+        const answers = await Promise.allSettled([state.authenticate(here.token), state.authenticate(elsewhere.token), state.authenticate(newAccessKeyToken())]);
+        assert.deepEqual(answers.map((a) => (a.status === 'fulfilled' ? a.value?.id ?? null : String(a.reason))), [here.id, elsewhere.id, null]);
+        await within(5000, async () => (await state.authenticate(byHand.token))?.id === byHand.id);
+      }, { resyncIntervalMs: 200, plugins: [pages] });
+    });
+
+    test('a key created while the gateway starts (its index being read, before it hears changes) is served once it has started', async () => {
+      const c = await startControl(kind);
+      const pages = new SlowIndexPages();
+      pages.delayMs = 300;
+      // No poll on a timer (production's first is 2 s after the start): the request alone must find the key.
+      const state = new GatewayState({
+        store: { ...c.store, db: c.store.db.withPlugin(pages) }, secretBox: new SecretBox(c.config.masterKey), changes: c.changes,
+        logger: pino({ level: 'silent' }), pollIntervalMs: 60_000, flushIntervalMs: 60_000,
+      });
+      try {
+        const starting = state.start();
+        await within(2000, () => pages.started > 0);
+        const key = await createKey(c);
+        await starting;
+        assert.equal((await state.authenticate(key.token))?.id, key.id);
+        assert.equal(await state.authenticate(newAccessKeyToken()), null);
+      } finally {
+        await state.close();
+        await c.close();
+      }
     });
 
     test('a deleted key is refused on the very next request; a new key works at once', async () => {
@@ -694,4 +777,30 @@ test('a lookup that waited its turn in the queue and then had an error from the 
     assert.deepEqual(lines.filter((l) => l.msg.includes('waiting its turn among such lookups')), [], 'not blamed on the queue: none waited long');
     assert.equal(lines.filter((l) => l.level === 50 && l.msg.startsWith('looking up an access key failed')).length, 1, `the store's failure is logged: ${JSON.stringify(lines)}`);
   }, { readDelayMs: 300, logger: pino({ level: 'info' }, capture) });
+});
+
+test('a token not in the key index asked just as a poll ends (in the microtask after its last step) is answered by a poll at once, not by the next timer, nor "try again later" after 2 s (sqlite)', async () => {
+  const c = await startControl('sqlite');
+  let late: Promise<unknown> | undefined;
+  let madeUp: string | undefined;
+  // The line a poll logs as its last step (a streak of failures ended): a request asking then, as one whose handler
+  // resumes in that microtask would.
+  const destination = { write(line: string) { if (madeUp && line.includes('reloads from the store again')) queueMicrotask(() => { late = Promise.resolve(state.authenticate(madeUp!)); }); } };
+  // No poll on a timer, nor data_version moving (one connection): only a request's catch-up polls.
+  const state = new GatewayState({ store: c.store, secretBox: new SecretBox(c.config.masterKey), changes: c.changes, logger: pino({ level: 'info' }, destination), pollIntervalMs: 60_000, flushIntervalMs: 60_000 });
+  try {
+    await state.start();
+    await sql`ALTER TABLE state_changes RENAME TO state_changes_gone`.execute(c.store.db);
+    // A key's change being applied: a token not in the index waits for a poll, which fails (a streak begins).
+    c.changes.emitLocal({ accountId: c.accountId, kind: 'accessKey', resourceId: newId('accessKey') });
+    await assert.rejects(Promise.resolve(state.authenticate(newAccessKeyToken())), 'the change log cannot be read: "try again later"');
+    await sql`ALTER TABLE state_changes_gone RENAME TO state_changes`.execute(c.store.db);
+    madeUp = newAccessKeyToken();
+    assert.equal(await state.authenticate(newAccessKeyToken()), null);
+    await within(1000, () => late !== undefined);
+    assert.equal(await late, null);
+  } finally {
+    await state.close();
+    await c.close();
+  }
 });

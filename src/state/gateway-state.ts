@@ -86,7 +86,7 @@ interface Reload { again: boolean; urgent: boolean; promise: Promise<void>; erro
 const RELOAD_WAIT_MS = 2_000;
 
 /** Rows read at a time when the key index is (re)built: a million keys are not one result held whole. */
-const INDEX_PAGE = 10_000;
+export const INDEX_PAGE = 10_000;
 
 /**
  * A catch-up read of the change log for tokens not in the key index: every request that asked before `take`n shares
@@ -134,12 +134,23 @@ export class GatewayState {
   readonly #indexPending = new Set<string>();
   /** The resync asked for the index's size to be checked against the store's (a key written without its change). */
   #indexRecount = false;
-  /** The index being brought up to date: resolves once every key pending is read, rejects when a read failed. */
+  /** The index being brought up to date (#indexKeys), while it has anything to read. */
   #indexing: Promise<void> | undefined;
+  /** Those waiting for the keys pending (or being read) to be read into the index: see #updateIndex. */
+  #idsRead: PromiseWithResolvers<void> | undefined;
+  /**
+   * The index being read again whole, a page at a time, and the last id read: the live index serves meanwhile, and
+   * the keys changes name are read in between the pages (into both), so a catch-up never waits for the whole table.
+   */
+  #rebuild: { index: KeyIndex; after: string } | undefined;
   /** The catch-up that the next poll serves (see #caughtUp). */
   #catchUp: CatchUp | undefined;
-  /** The last poll read the change log through (a failed one may have left a key's creation unread). */
-  #pollOk = true;
+  /**
+   * A poll read the change log through since the index was read, and the last one did not fail (one may have left a
+   * key's creation unread). False until the first: a key created while start read the index, before it heard changes
+   * (on SQLite, by this process: data_version unmoved), is in neither.
+   */
+  #pollOk = false;
   /** Bumped on every access-key change, so a lookup racing with one is not cached. */
   #keyGeneration = 0;
   /** Store reads for unknown keys running (at most MAX_KEY_LOOKUPS), and those waiting to, each handed a slot in turn. */
@@ -297,7 +308,7 @@ export class GatewayState {
 
   /** Nothing read from the change log is still being applied to the key index, nor was left unread by a failure. */
   #indexSettled(): boolean {
-    return this.#pollOk && !this.#polling && this.#catchUp === undefined && this.#indexing === undefined && this.#indexPending.size === 0;
+    return this.#pollOk && !this.#polling && this.#catchUp === undefined && this.#idsRead === undefined && this.#indexPending.size === 0;
   }
 
   /** Resolves once a poll begun after this call has been applied to the key index; see #unindexed. */
@@ -327,22 +338,32 @@ export class GatewayState {
   }
 
   /**
-   * Reads the keys changed since into the key index, one read at a time, so a key's later state is never overwritten
-   * by an earlier read of it. Resolves once every key pending now is read; rejects when a read failed (the keys stay
-   * pending: the next poll reads them again).
+   * Reads the keys changed since into the key index. Resolves once every key pending now is read — not after a rebuild
+   * under way, whose pages take seconds for a million keys and the 2 s a catch-up may take; rejects when a read failed
+   * (the keys stay pending: the next change, catch-up or resync reads them again).
    */
   #updateIndex(): Promise<void> {
-    if (this.#indexing) return this.#indexing;
-    if (this.#indexPending.size === 0 && !this.#indexRecount) return Promise.resolve();
-    const indexing = (async () => {
-      try {
-        while (this.#indexPending.size > 0 || this.#indexRecount) {
-          if (this.#indexPending.size === 0) {
-            this.#indexRecount = false;
-            // A rebuild replaces the index whole, read after every change applied before it: exact again.
-            if (await countAccessKeys(this.#store.db) !== this.#keyIndex.size) this.#keyIndex = await this.#readKeyIndex();
-            continue;
-          }
+    let read: Promise<void> = Promise.resolve();
+    if (this.#indexPending.size > 0 || this.#idsRead) {
+      if (!this.#idsRead) {
+        this.#idsRead = Promise.withResolvers<void>();
+        // Logged by #indexKeys; a change applying this read has nobody waiting for it.
+        this.#idsRead.promise.catch(() => {});
+      }
+      read = this.#idsRead.promise;
+    }
+    if (!this.#indexing && !this.#closed && (this.#indexPending.size > 0 || this.#indexRecount || this.#rebuild)) this.#indexing = this.#indexKeys();
+    return read;
+  }
+
+  /**
+   * One read at a time, so a key's later state is never overwritten by an earlier read of it: the keys pending first,
+   * then the resync's count, then a page of a rebuild (the keys changed meanwhile are read between two pages).
+   */
+  async #indexKeys(): Promise<void> {
+    try {
+      while (!this.#closed) {
+        if (this.#indexPending.size > 0) {
           const ids = [...this.#indexPending];
           this.#indexPending.clear();
           let rows: AccessKeyRecord[];
@@ -350,18 +371,48 @@ export class GatewayState {
             rows = await findAccessKeysByIds(this.#store.db, ids);
           } catch (error) {
             for (const id of ids) this.#indexPending.add(id);
-            throw error;
+            const waiting = this.#idsRead;
+            this.#idsRead = undefined;
+            waiting?.reject(error);
+            this.#failed(error, 'reading changed access keys failed; a key created elsewhere is answered "try again later" until the store answers');
+            return;
           }
           const live = new Map(rows.map((row) => [row.id, row.tokenHash]));
-          for (const id of ids) this.#keyIndex.set(id, live.get(id));
+          for (const id of ids) {
+            this.#keyIndex.set(id, live.get(id));
+            this.#rebuild?.index.set(id, live.get(id));
+          }
+          continue;
         }
-      } finally {
-        this.#indexing = undefined;
+        const waiting = this.#idsRead;
+        this.#idsRead = undefined;
+        waiting?.resolve();
+        const rebuild = this.#rebuild;
+        try {
+          if (rebuild) {
+            const rows = await accessKeyHashesAfter(this.#store.db, rebuild.after, INDEX_PAGE);
+            for (const row of rows) rebuild.index.set(row.id, row.tokenHash);
+            if (rows.length === INDEX_PAGE) rebuild.after = rows[rows.length - 1]!.id;
+            else {
+              // Read after every change applied before it, each one since read into it too: exact again.
+              this.#keyIndex = rebuild.index;
+              this.#rebuild = undefined;
+            }
+          } else if (this.#indexRecount) {
+            this.#indexRecount = false;
+            if (await countAccessKeys(this.#store.db) !== this.#keyIndex.size) this.#rebuild = { index: new KeyIndex(), after: '' };
+          } else return;
+        } catch (error) {
+          // The live index stands; the next resync counts again.
+          this.#rebuild = undefined;
+          this.#failed(error, 'reading the access-key index again failed; a key inserted or deleted by hand is not seen until it can be');
+        }
       }
-    })();
-    this.#indexing = indexing;
-    indexing.catch((error: unknown) => this.#failed(error, 'reading changed access keys failed; a key created elsewhere is answered "try again later" until the store answers'));
-    return indexing;
+    } finally {
+      // As it ends, not a microtask later: a key pending meanwhile would wait for a loop no longer running. (Started
+      // only with something to read, it awaits first: #indexing is set before this clears it.)
+      this.#indexing = undefined;
+    }
   }
 
   /** A key not in memory: remembered as unknown a while under `missKey`, one store read shared by concurrent requests. */
@@ -784,26 +835,33 @@ export class GatewayState {
     }
     if (this.#pollTimer) clearTimeout(this.#pollTimer);
     this.#polling = (async () => {
-      do {
-        this.#pollAgain = false;
-        // The requests that asked before this poll began are answered by it (see #caughtUp).
-        const catchUp = this.#catchUp;
-        this.#catchUp = undefined;
-        try {
-          await this.poll();
-          this.#pollOk = true;
-          // Also reads again the keys a failed read left pending.
-          catchUp?.resolve(this.#updateIndex());
-          for (const [accountId, urgent] of this.#failedReloads) this.#reload(accountId, false, urgent);
-          // Recovered only when nothing is still failing: a streak is logged once, not once per poll.
-          if (this.#failedReloads.size === 0) this.#recovered();
-        } catch (error) {
-          this.#pollOk = false;
-          catchUp?.reject(error);
-          this.#failed(error, 'polling state changes failed');
-        }
-      } while (this.#pollAgain && !this.#closed);
-    })().finally(() => { this.#polling = undefined; this.#schedulePoll(); });
+      try {
+        do {
+          this.#pollAgain = false;
+          // The requests that asked before this poll began are answered by it (see #caughtUp).
+          const catchUp = this.#catchUp;
+          this.#catchUp = undefined;
+          try {
+            await this.poll();
+            this.#pollOk = true;
+            // Also reads again the keys a failed read left pending.
+            catchUp?.resolve(this.#updateIndex());
+            for (const [accountId, urgent] of this.#failedReloads) this.#reload(accountId, false, urgent);
+            // Recovered only when nothing is still failing: a streak is logged once, not once per poll.
+            if (this.#failedReloads.size === 0) this.#recovered();
+          } catch (error) {
+            this.#pollOk = false;
+            catchUp?.reject(error);
+            this.#failed(error, 'polling state changes failed');
+          }
+        } while (this.#pollAgain && !this.#closed);
+      } finally {
+        // As the loop ends, not a microtask later: a request asking in between would find a poll under way, leave its
+        // catch-up to it, and wait for the next timer (2 s: "try again later"). (The loop awaits first: #polling is set.)
+        this.#polling = undefined;
+        this.#schedulePoll();
+      }
+    })();
   }
 
   #schedulePoll(): void {
