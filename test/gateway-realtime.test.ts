@@ -20,6 +20,7 @@ import { PLAYGROUND_TOKEN_TTL_MS, PlaygroundTokens } from '../src/domain/playgro
 import { GatewayState } from '../src/state/gateway-state.ts';
 import { PROCESS_HELD_ANSWERS } from '../src/gateway/exchange.ts';
 import { UsageJournal } from '../src/usage/journal.ts';
+import { parseNumbersExact } from '../src/domain/json-exact.ts';
 
 interface Setup { h: Harness; fake: FakeRealtime; close(): Promise<void> }
 
@@ -555,6 +556,40 @@ test('the event_id given to a create without one fits any JSON text the client m
     assert.equal(sent.length, frames.length);
     assert.ok(sent.every((e) => typeof e.event_id === 'string' && e.event_id !== ''), 'each reached the provider as JSON, named');
     for (const e of sent) assert.ok(!seen.some((text) => text.includes(String(e.event_id))), 'no message to the client carries the id the gateway gave');
+    rt.close();
+  } finally {
+    ledger.restore();
+    await close();
+  }
+});
+
+test('an event_id null that the gateway names leaves the rest of the client\'s event as sent — numbers as written, past 2^53 or past a double\'s range; an event_id within a member — for a response.create and a session.update asking for a transcription alike', async () => {
+  const { fake, close, rt, errors, ledger, held } = await audioSession();
+  try {
+    // Each frame, and the provider's text of it with ID for the event_id the gateway gave.
+    const frames: [string, string][] = [
+      ['{"type":"response.create", "event_id" : null,"response":{"instructions":"refuse","metadata":{"order":12345678901234567890,"ratio":1.50,"far":1e400,"name":"caf\\u00e9 \\ud83d\\ude00"},"event_id":null}}',
+        '{"type":"response.create", "event_id" : ID,"response":{"instructions":"refuse","metadata":{"order":12345678901234567890,"ratio":1.50,"far":1e400,"name":"caf\\u00e9 \\ud83d\\ude00"},"event_id":null}}'],
+      ['{"type":"session.update","event_id":null,"session":{"type":"realtime","audio":{"input":{"transcription":{"model":"gpt-4o-mini-transcribe","prompt":"refuse"}}}},"n":-0}',
+        '{"type":"session.update","event_id":ID,"session":{"type":"realtime","audio":{"input":{"transcription":{"model":"gpt-4o-mini-transcribe","prompt":"refuse"}}}},"n":-0}'],
+      // Named twice, null last (as parsed): both named, whichever one the provider reads.
+      ['{"event\\u005fid":"evt_first","type":"response.create","response":{"instructions":"refuse","n":1E2},"event_id":null}',
+        '{"event\\u005fid":ID,"type":"response.create","response":{"instructions":"refuse","n":1E2},"event_id":ID}'],
+    ];
+    for (const [i, [frame, expected]] of frames.entries()) {
+      rt.socket.send(frame);
+      await waitFor(() => errors.length === i + 1);
+      assert.deepEqual([errors[i]!.code, errors[i]!.event_id], ['invalid_value', null], `frame ${i}: the refusal names no event`);
+      assert.equal(held(), 0n, `frame ${i}: nothing held past the refusal`);
+      const text = fake.texts.at(-1)!;
+      const named = (JSON.parse(text) as { event_id: unknown }).event_id;
+      assert.ok(typeof named === 'string' && named.startsWith('event_tollgate_'), `frame ${i}: named by the gateway`);
+      // Before, the frame was written again from the event as parsed: 12345678901234567000, 1.5, null for 1e400. Each
+      // number is compared as written (parseNumbersExact), every other value as parsed.
+      const exact = (json: string) => JSON.stringify(parseNumbersExact(json));
+      assert.equal(exact(text), exact(expected.replaceAll('ID', JSON.stringify(named))), `frame ${i}: only its event_id changed`);
+      for (const number of ['12345678901234567890', '1.50', '1e400', '-0', '1E2'].filter((n) => frame.includes(n))) assert.ok(text.includes(number), `frame ${i}: ${number} as written`);
+    }
     rt.close();
   } finally {
     ledger.restore();

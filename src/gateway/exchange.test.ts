@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { brotliCompressSync, createGzip, deflateSync, gzipSync, zstdCompressSync } from 'node:zlib';
 import { AnswerTooLong, HeldAnswers, MAX_DECODED_BYTES, MAX_HELD_BYTES, UpstreamExchange } from './exchange.ts';
+import { seeded } from '../../test/helpers/seeded.ts';
 
 async function withUpstream(handler: Parameters<typeof createServer>[1], run: (pool: Pool) => Promise<void>, connections = 1): Promise<void> {
   const server: Server = createServer(handler);
@@ -342,18 +343,6 @@ test('answers collected at the same time are held within what the process holds 
     assert.equal(tally.held, 0);
   }, 4);
 });
-
-/** A small seeded generator (mulberry32): a failing run can be replayed from the seed it prints. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('however exchanges end — collected, collected within a bound then piped, discarded, piped, aborted before or after the head or mid-body, refused, broken off by the provider, compressed or not, over their own limit or the shared one — the tally of answers held returns to nothing and never passes its limit', async () => {
   const seed = Number(process.env.TALLY_SEED ?? Math.floor(Math.random() * 2 ** 31));

@@ -59,6 +59,8 @@ export interface FakeRealtime {
   handshakes: Handshake[];
   /** Every message the fake received from the gateway (text as parsed JSON, binary as a Buffer). */
   received: unknown[];
+  /** The text of each text message the fake received, as it came (parsing would round a number past 2^53). */
+  texts: string[];
   /** Sessions open now. */
   open(): number;
   /** Server VAD hears the oldest utterance buffered in each session end: the provider commits it and starts a response. */
@@ -69,6 +71,7 @@ export interface FakeRealtime {
 export async function startFakeRealtime(): Promise<FakeRealtime> {
   const handshakes: Handshake[] = [];
   const received: unknown[] = [];
+  const texts: string[] = [];
   const sockets = new Set<WebSocket>();
   const silent = new Set<Duplex>();
   const detectors = new Map<WebSocket, () => void>();
@@ -168,6 +171,7 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           ws.send(data as Buffer, { binary: true });
           return;
         }
+        texts.push(String(data));
         const event = JSON.parse(String(data)) as { type: string; event_id?: string; response_id?: string; response?: { instructions?: string; conversation?: string } };
         received.push(event);
         if (event.type === 'response.cancel') {
@@ -233,6 +237,7 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     handshakes,
     received,
+    texts,
     open: () => sockets.size,
     speechStopped: () => { for (const detect of detectors.values()) detect(); },
     async close() {
