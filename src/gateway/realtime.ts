@@ -48,7 +48,7 @@ import type { RequestTrace } from './observe/tracing.ts';
 import { reportedTokens } from './observe/tokens.ts';
 import { PROCESS_HELD_ANSWERS, type HeldRoom } from './exchange.ts';
 import { UnfinishedMessage } from './unfinished-message.ts';
-import { parseNumbersExact } from '../domain/json-exact.ts';
+import { editedBodyText } from './body-edit.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 
@@ -561,20 +561,18 @@ function lateHold(s: Session, setting: TranscriptionSetting, audioBytes: number)
 function ownNamed(s: Session, data: Buffer, event: Record<string, unknown>, kind: string): [Buffer, string] | undefined {
   if ('event_id' in event && event.event_id !== null) return undefined;
   const eventId = `${s.ownEvent}${kind}${++s.ownNamed}`;
-  const named = 'event_id' in event ? eventIdReplaced(data, eventId) : withEventId(data, eventId);
+  const named = 'event_id' in event ? eventIdReplaced(data, event, eventId) : withEventId(data, eventId);
   return named === undefined ? undefined : [named, eventId];
 }
 
 /**
- * `data` (a JSON object, as parsed) written again with `eventId` as its `event_id`, each number as the client wrote it
- * (JSON.rawJSON): written from the event as parsed alone, a number past 2^53 (an id in `metadata`) or past a double's
- * range would reach the provider changed. Strings keep their value (an escape may be written as the character). Of
- * duplicate members the parse keeps the last, and one is written: the provider reads the gateway's.
+ * `data` (a JSON object, as parsed) with `eventId` as its `event_id`, every other member as the client wrote it
+ * (body-edit.ts, as an HTTP body's edits): written again from the event as parsed, a number past 2^53 (an id in
+ * `metadata`) or past a double's range would reach the provider changed. Of duplicate members the last is the one
+ * parsed and the only one written: the provider reads the gateway's.
  */
-function eventIdReplaced(data: Buffer, eventId: string): Buffer {
-  const event = parseNumbersExact(data.toString('utf8')) as Record<string, unknown>;
-  event.event_id = eventId;
-  return Buffer.from(JSON.stringify(event));
+function eventIdReplaced(data: Buffer, event: Record<string, unknown>, eventId: string): Buffer {
+  return Buffer.from(editedBodyText(data.toString('utf8'), event, { ...event, event_id: eventId }));
 }
 
 /**
