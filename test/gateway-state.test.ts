@@ -67,7 +67,7 @@ class KeyReads implements KyselyPlugin {
 }
 
 /** Runs `check` against a started gateway state whose access-key reads `reads` counts, taking Playground tokens of `grants`. */
-async function withCountedReads(kind: StoreKind, check: (c: TestControl, state: GatewayState, reads: KeyReads, grants: PlaygroundTokens) => Promise<void>, options: { readDelayMs?: number; logger?: Logger; resyncIntervalMs?: number; plugins?: KyselyPlugin[] } = {}): Promise<void> {
+async function withCountedReads(kind: StoreKind, check: (c: TestControl, state: GatewayState, reads: KeyReads, grants: PlaygroundTokens) => Promise<void>, options: { readDelayMs?: number; logger?: Logger; resyncIntervalMs?: number; pollIntervalMs?: number; dataVersionIntervalMs?: number; plugins?: KyselyPlugin[] } = {}): Promise<void> {
   const c = await startControl(kind);
   const reads = new KeyReads(options.readDelayMs);
   const grants = new PlaygroundTokens(c.config.masterKey);
@@ -75,8 +75,9 @@ async function withCountedReads(kind: StoreKind, check: (c: TestControl, state: 
   for (const plugin of options.plugins ?? []) db = db.withPlugin(plugin);
   const state = new GatewayState({
     store: { ...c.store, db }, secretBox: new SecretBox(c.config.masterKey), changes: c.changes,
-    logger: options.logger ?? pino({ level: 'silent' }), pollIntervalMs: 100, flushIntervalMs: 60_000, playgroundTokens: grants,
+    logger: options.logger ?? pino({ level: 'silent' }), pollIntervalMs: options.pollIntervalMs ?? 100, flushIntervalMs: 60_000, playgroundTokens: grants,
     ...(options.resyncIntervalMs !== undefined ? { resyncIntervalMs: options.resyncIntervalMs } : {}),
+    ...(options.dataVersionIntervalMs !== undefined ? { dataVersionIntervalMs: options.dataVersionIntervalMs } : {}),
   });
   try {
     await state.start();
@@ -89,14 +90,17 @@ async function withCountedReads(kind: StoreKind, check: (c: TestControl, state: 
 
 /**
  * Holds back each page of the key index's read of the whole table (not the reads by id) `delayMs` once `delayMs` is
- * set, as a million keys' pages take seconds; counts the pages asked.
+ * set, as a million keys' pages take seconds; counts the pages asked, and the resync's counts of the table.
  */
 class SlowIndexPages implements KyselyPlugin {
   delayMs = 0;
   started = 0;
+  counts = 0;
   readonly #ours = new WeakSet<object>();
 
   transformQuery({ node, queryId }: PluginTransformQueryArgs): RootOperationNode {
+    const text = JSON.stringify(node);
+    if (node.kind === 'SelectQueryNode' && text.includes('access_keys') && text.includes('"func":"count"')) this.counts++;
     if (node.kind === 'SelectQueryNode' && JSON.stringify(node.from).includes('access_keys') && node.limit !== undefined && node.orderBy !== undefined) {
       this.#ours.add(queryId);
       this.started++;
@@ -296,6 +300,39 @@ for (const kind of STORE_KINDS) {
         assert.deepEqual(answers.map((a) => (a.status === 'fulfilled' ? a.value?.id ?? null : String(a.reason))), [here.id, elsewhere.id, null]);
         await within(10_000, async () => (await state.authenticate(byHand.token))?.id === byHand.id);
       }, { resyncIntervalMs: 200, plugins: [pages] });
+    });
+
+    test('keys created and deleted elsewhere whose changes are not applied here yet do not make the resync read the whole key index again; a key inserted by hand meanwhile is still found', async () => {
+      const pages = new SlowIndexPages();
+      await withCountedReads(kind, async (c, state) => {
+        // Made elsewhere too, and applied by the catch-up of its first request: no poll is left to come (a key made
+        // here would be announced, and on PostgreSQL the poll its NOTIFY wakes could read the changes below).
+        const gone = await insertKeyDirectly(c);
+        await foreignChange(c, 'accessKey', gone.id);
+        assert.equal((await state.authenticate(gone.token))?.id, gone.id);
+        const before = pages.started;
+        // Another process creates two keys and deletes one, each change recorded; this gateway has not polled since
+        // (on a busy deployment, the moment between their commits and its next poll, at every resync).
+        const elsewhere = [await insertKeyDirectly(c), await insertKeyDirectly(c)];
+        for (const key of elsewhere) await foreignChange(c, 'accessKey', key.id);
+        await c.store.db.deleteFrom('accessKeys').where('id', '=', gone.id).execute();
+        await foreignChange(c, 'accessKey', gone.id);
+        // Two counts: one begun after all of them.
+        const counted = pages.counts;
+        await within(3000, () => pages.counts >= counted + 2);
+        assert.equal(pages.started, before, 'no page read again: the count agrees with the index and the changes it has not applied');
+        // Applied by the next poll (on SQLite these writes share the gateway's connection: data_version does not move).
+        await state.poll();
+        for (const key of elsewhere) assert.equal((await state.authenticate(key.token))?.id, key.id);
+        assert.equal(await state.authenticate(gone.token), null);
+        // A key inserted by hand, while another created elsewhere is not applied yet: the index is read again.
+        const more = await insertKeyDirectly(c);
+        await foreignChange(c, 'accessKey', more.id);
+        const byHand = await insertKeyDirectly(c);
+        await within(3000, () => pages.started > before);
+        await within(3000, async () => (await state.authenticate(byHand.token))?.id === byHand.id);
+        assert.equal((await state.authenticate(more.token))?.id, more.id);
+      }, { resyncIntervalMs: 200, pollIntervalMs: 60_000, dataVersionIntervalMs: 60_000, plugins: [pages] });
     });
 
     test('a key created while the gateway starts (its index being read, before it hears changes) is served once it has started', async () => {

@@ -4,7 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../src/store/schema.ts';
 import { startControl, type TestControl } from './helpers/control.ts';
 import { GatewayState } from '../src/state/gateway-state.ts';
 import { ChangeBus, CHANGES_CHANNEL } from '../src/state/changes.ts';
@@ -46,24 +47,31 @@ async function revokeElsewhere(other: Store, accountId: string, keyId: string): 
 }
 
 /**
- * Another process revoking a key in a transaction it holds open: its change has taken a seq (and queued its
- * notification), but nothing is visible until `release()`; `slow` settles at the commit.
+ * Another process writing in a transaction it holds open: what `write` did (a change taking its seq) is not visible
+ * until `release()`; `slow` settles at the commit.
  */
-async function revocationHeldOpen(other: Store, accountId: string, keyId: string): Promise<{ release: () => void; slow: Promise<void> }> {
+async function heldOpen(other: Store, write: (trx: Kysely<Database>) => Promise<void>): Promise<{ release: () => void; slow: Promise<void> }> {
   let release!: () => void;
   const held = new Promise<void>((r) => { release = r; });
-  let inserted!: () => void;
-  const insertedP = new Promise<void>((r) => { inserted = r; });
+  let written!: () => void;
+  const writtenP = new Promise<void>((r) => { written = r; });
   const slow = other.db.transaction().execute(async (trx) => {
+    await write(trx);
+    written();
+    await held;
+  });
+  await writtenP;
+  return { release, slow };
+}
+
+/** Another process revoking a key in a transaction it holds open, its change announced (queued till the commit). */
+function revocationHeldOpen(other: Store, accountId: string, keyId: string): Promise<{ release: () => void; slow: Promise<void> }> {
+  return heldOpen(other, async (trx) => {
     await trx.deleteFrom('accessKeys').where('id', '=', keyId).execute();
     await sql`WITH row AS (INSERT INTO state_changes (account_id, kind, resource_id, created_at)
       VALUES (${accountId}, 'accessKey', ${keyId}, ${new Date().toISOString()}) RETURNING seq)
       SELECT pg_notify(${CHANGES_CHANNEL}, seq::text) FROM row`.execute(trx);
-    inserted();
-    await held;
   });
-  await insertedP;
-  return { release, slow };
 }
 
 async function withSetup(kind: 'sqlite' | 'postgres', body: (c: TestControl, state: GatewayState, other: Store) => Promise<void>, gapTtlMs?: number): Promise<void> {
@@ -156,6 +164,27 @@ describe('cross-process invalidation by push', () => {
     }, 200);
   });
 
+  test('postgres: a key whose creation commits after its gap was given up on, announced to nobody (through a pooler), is served at its first request, and made-up tokens are still refused', async () => {
+    await withSetup('postgres', async (c, state, other) => {
+      assert.ok(await state.authenticate((await createKey(c)).token));
+      // Transaction A creates a key and records its change (as through a pooler: no NOTIFY), and commits last.
+      let key!: { id: string; token: string };
+      const { release, slow } = await heldOpen(other, async (trx) => { key = await createKeyElsewhere(trx, c.accountId, false); });
+      // Later changes commit first: the gateway reads past A's seq, and gives it up after the gap's 200 ms.
+      for (const maxOutputTokens of [5, 6]) {
+        if (maxOutputTokens === 6) await new Promise((r) => setTimeout(r, 400));
+        await patchGatewaySettings(c.store.db, c.accountId, { maxOutputTokens });
+        await new ChangeBus(other.db).publish({ accountId: c.accountId, kind: 'gatewayConfig', resourceId: c.accountId });
+        await within(1000, () => state.account(c.accountId).settings.maxOutputTokens === maxOutputTokens);
+      }
+      release();
+      await slow;
+      // Not in the key index: the catch-up that precedes a refusal looks for the gaps given up on too.
+      assert.equal((await state.authenticate(key.token))?.id, key.id);
+      assert.equal(await state.authenticate(newAccessKeyToken()), null);
+    }, 200);
+  });
+
   test('postgres: a request that comes after a revocation was applied is refused, even while a lookup of the key begun before it is still under way', async () => {
     await withSetup('postgres', async (c, state, other) => {
       const key = await createKey(c);
@@ -222,17 +251,17 @@ test('postgres: a change whose transaction is still open when the gateway starts
  * What another process does to create a key: the row, then its change — announced (NOTIFY on PostgreSQL), or as
  * through a pooler in transaction mode, which delivers no notification (`notify` false): only a poll reads it.
  */
-async function createKeyElsewhere(other: Store, accountId: string, notify: boolean): Promise<{ id: string; token: string }> {
+async function createKeyElsewhere(db: Kysely<Database>, accountId: string, notify: boolean): Promise<{ id: string; token: string }> {
   const token = newAccessKeyToken();
   const id = newId('accessKey');
   const now = new Date().toISOString();
-  await other.db.insertInto('accessKeys').values({
+  await db.insertInto('accessKeys').values({
     id, accountId, name: 'elsewhere', description: null, metadata: null, tokenHash: sha256Hex(token), keyRedacted: redactSecret(token),
     configurationId: null, lastUsed: null, createdAt: now, updatedAt: now, createdBy: 'test', lastUpdatedBy: 'test',
   }).execute();
   const change = { accountId, kind: 'accessKey', resourceId: id } as const;
-  if (notify) await new ChangeBus(other.db).publish(change);
-  else await other.db.insertInto('stateChanges').values({ ...change, createdAt: now }).execute();
+  if (notify) await new ChangeBus(db).publish(change);
+  else await db.insertInto('stateChanges').values({ ...change, createdAt: now }).execute();
   return { id, token };
 }
 
@@ -244,7 +273,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const made = () => { for (let i = 0; i < size; i++) flood.push(Promise.resolve(state.authenticate(newAccessKeyToken()))); };
       for (const notify of [true, false]) {
         made();
-        const key = await createKeyElsewhere(other, c.accountId, notify);
+        const key = await createKeyElsewhere(other.db, c.accountId, notify);
         made();
         const served = state.authenticate(key.token);
         made();

@@ -10,7 +10,7 @@ import { isAccessKeyToken, sha256Hex } from '../domain/ids.ts';
 import { PLAYGROUND_TOKEN_PREFIX, type PlaygroundTokens } from '../domain/playground-token.ts';
 import type { Change, ChangeBus } from './changes.ts';
 import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from './types.ts';
-import { accessKeyHashesAfter, countAccessKeys, findAccessKeyByHash, findAccessKeysByIds, loadAccountSnapshot, type AccessKeyRecord } from './snapshot-loader.ts';
+import { accessKeyHashesAfter, accessKeysAsOfChanges, findAccessKeyByHash, findAccessKeysByIds, loadAccountSnapshot, type AccessKeyRecord } from './snapshot-loader.ts';
 import { KeyIndex } from './key-index.ts';
 import { writeLastUsed } from '../store/last-used.ts';
 import { balancePico } from '../store/credits.ts';
@@ -55,7 +55,10 @@ const POLL_PUSHED_MS = 2_000;
 const POLL_UNPUSHED_MS = 250;
 /** A seq skipped by a poll may belong to a transaction that commits later (PostgreSQL); it is re-read this long. */
 const GAP_TTL_MS = 10_000;
-/** How long a gap given up on is remembered, for its notification to bring it back (beyond: the minute's resync). */
+/**
+ * How long a gap given up on is remembered: its notification brings it back, and a catch-up for a token not in the key
+ * index and the minute's resync look for it once more (a pooler delivers no notification). Beyond: the resync's count.
+ */
 const ABANDONED_GAP_MS = 600_000;
 const MAX_GAPS = 1_000;
 const MAX_OWN = 10_000;
@@ -132,7 +135,10 @@ export class GatewayState {
   #keyIndex = new KeyIndex();
   /** Keys whose change is still to be read into the key index (their rows read again by id). */
   readonly #indexPending = new Set<string>();
-  /** The resync asked for the index's size to be checked against the store's (a key written without its change). */
+  /**
+   * The resync asked for the index's size to be checked against the store's (a key written without its change): see
+   * #indexAgrees.
+   */
   #indexRecount = false;
   /** The index being brought up to date (#indexKeys), while it has anything to read. */
   #indexing: Promise<void> | undefined;
@@ -183,6 +189,8 @@ export class GatewayState {
   readonly #gaps = new Map<number, number>();
   /** Gaps no longer looked for, seq → until when a notification naming one brings it back (#notified). */
   readonly #abandonedGaps = new Map<number, number>();
+  /** The next poll looks for the gaps given up on too (asked by a catch-up or the resync; see ABANDONED_GAP_MS). */
+  #lookAbandoned = false;
   /** Seqs this process published and already applied through the bus; the poll skips them once. */
   readonly #own = new Set<number>();
   #listener: PgChangeListener | undefined;
@@ -400,7 +408,7 @@ export class GatewayState {
             }
           } else if (this.#indexRecount) {
             this.#indexRecount = false;
-            if (await countAccessKeys(this.#store.db) !== this.#keyIndex.size) this.#rebuild = { index: new KeyIndex(), after: '' };
+            if (!(await this.#indexAgrees())) this.#rebuild = { index: new KeyIndex(), after: '' };
           } else return;
         } catch (error) {
           // The live index stands; the next resync counts again.
@@ -413,6 +421,25 @@ export class GatewayState {
       // only with something to read, it awaits first: #indexing is set before this clears it.)
       this.#indexing = undefined;
     }
+  }
+
+  /**
+   * Whether the index holds as many keys as the table, both as of one snapshot of the store. The table's count alone
+   * differed whenever keys were created or deleted elsewhere a moment before and their changes not applied here yet
+   * — on a busy deployment about every minute, and every gateway then read every key again. So the count comes with
+   * the keys named by the changes not applied yet (after the last seq read, or in a gap), as that snapshot has them,
+   * and the index is compared with those put in it as they stand there: what still differs was written without its
+   * change. Run by #indexKeys only, with no key pending: nothing writes the index while this reads, and every change
+   * up to the last seq read (gaps aside) is in it. Never waits for a poll (a catch-up waits for #indexKeys).
+   */
+  async #indexAgrees(): Promise<boolean> {
+    const unapplied = [...this.#gaps.keys(), ...this.#abandonedGaps.keys()];
+    const asOf = await accessKeysAsOfChanges(this.#store.db, this.#lastSeq, unapplied, INDEX_PAGE);
+    // This far behind, the poll has the changes to read first; the next resync counts again.
+    if (!asOf) return true;
+    let size = this.#keyIndex.size;
+    for (const [id, hash] of asOf.named) size += (hash === undefined ? 0 : 1) - (this.#keyIndex.holds(id) ? 1 : 0);
+    return size === asOf.total;
   }
 
   /** A key not in memory: remembered as unknown a while under `missKey`, one store read shared by concurrent requests. */
@@ -551,16 +578,21 @@ export class GatewayState {
       this.#abandonedGaps.set(seq, now + ABANDONED_GAP_MS);
     }
     for (const [seq, until] of this.#abandonedGaps) if (until <= now) this.#abandonedGaps.delete(seq);
+    // Looked for once here, not by every poll: a flood's catch-ups run one at a time, and a pooler's 250 ms polls would
+    // each carry up to MAX_GAPS more seqs (rolled-back ones are never found) for changes that are almost never there.
+    const abandoned = this.#lookAbandoned ? new Set(this.#abandonedGaps.keys()) : undefined;
+    this.#lookAbandoned = false;
     for (;;) {
-      const gaps = [...this.#gaps.keys()];
+      const gaps = [...this.#gaps.keys(), ...(abandoned ?? [])];
       const rows = await this.#store.db.selectFrom('stateChanges').select(['seq', 'accountId', 'kind', 'resourceId'])
         .where((eb) => gaps.length > 0 ? eb.or([eb('seq', '>', this.#lastSeq), eb('seq', 'in', gaps)]) : eb('seq', '>', this.#lastSeq))
         .orderBy('seq').limit(1000).execute();
       for (const row of rows) {
         const seq = Number(row.seq);
         const own = this.#own.delete(seq);
-        if (this.#gaps.delete(seq)) {
+        if (this.#gaps.delete(seq) || abandoned?.delete(seq)) {
           // A late commit: applying a change twice is harmless (drop a key, reload an account).
+          this.#abandonedGaps.delete(seq);
         } else if (seq > this.#lastSeq) {
           // Sequence values are taken at insert and become visible at commit, so on PostgreSQL a lower seq
           // can appear after a higher one was read. Remember what was skipped and look for it again.
@@ -841,6 +873,8 @@ export class GatewayState {
           // The requests that asked before this poll began are answered by it (see #caughtUp).
           const catchUp = this.#catchUp;
           this.#catchUp = undefined;
+          // The token may be a key whose change committed after its gap was given up on, through a pooler (no NOTIFY).
+          if (catchUp) this.#lookAbandoned = true;
           try {
             await this.poll();
             this.#pollOk = true;
@@ -878,6 +912,11 @@ export class GatewayState {
       // A key inserted or deleted by hand (no change recorded) would otherwise be missing from the index, or linger.
       this.#indexRecount = true;
       void this.#updateIndex();
+      // A change whose transaction committed after its gap was given up on, which no notification brought back.
+      if (this.#abandonedGaps.size > 0) {
+        this.#lookAbandoned = true;
+        this.#kick();
+      }
       const generation = this.#keyGeneration;
       const rows = await findAccessKeysByIds(this.#store.db, [...this.#hashById.keys()]);
       if (generation !== this.#keyGeneration) return;

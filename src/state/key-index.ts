@@ -28,6 +28,11 @@ export class KeyIndex {
     return this.#counts.has(hashPrefix(hash));
   }
 
+  /** Whether the key `id` is held. */
+  holds(id: string): boolean {
+    return this.#byId.has(id);
+  }
+
   /** Keys held. */
   get size(): number {
     return this.#byId.size;

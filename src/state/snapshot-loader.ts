@@ -98,9 +98,27 @@ export function accessKeyHashesAfter(db: Kysely<Database>, afterId: string, limi
   return db.selectFrom('accessKeys').select(['id', 'tokenHash']).where('id', '>', afterId).orderBy('id').limit(limit).execute();
 }
 
-export async function countAccessKeys(db: Kysely<Database>): Promise<number> {
-  const row = await db.selectFrom('accessKeys').select((eb) => eb.fn.countAll().as('count')).executeTakeFirst();
-  return Number(row?.count ?? 0);
+/**
+ * The access keys as one snapshot of the store has them: how many there are, and the token hash (undefined: gone) of
+ * each key named by an `accessKey` change after `afterSeq` or at one of `seqs` — the changes a gateway has not applied
+ * yet. One statement, so both are of the same moment (PostgreSQL takes a statement's snapshot once; SQLite reads a
+ * statement in one transaction). Undefined when more than `limit` changes are named: a gateway so far behind counts
+ * another time.
+ */
+export async function accessKeysAsOfChanges(db: Kysely<Database>, afterSeq: number, seqs: readonly number[], limit: number): Promise<{ total: number; named: Map<string, string | undefined> } | undefined> {
+  const named = db.selectFrom('stateChanges as c').leftJoin('accessKeys as k', 'k.id', 'c.resourceId')
+    .select(['c.resourceId as id', 'k.tokenHash as tokenHash'])
+    .where('c.kind', '=', 'accessKey')
+    .where((eb) => seqs.length > 0 ? eb.or([eb('c.seq', '>', afterSeq), eb('c.seq', 'in', [...seqs])]) : eb('c.seq', '>', afterSeq));
+  const rows = await db.selectFrom(db.selectFrom('accessKeys').select((eb) => eb.fn.countAll().as('total')).as('t'))
+    // Joined on true: the count comes once with no change named too.
+    .leftJoin(named.as('n'), (join) => join.onTrue())
+    .select(['t.total', 'n.id', 'n.tokenHash'])
+    .limit(limit + 1).execute();
+  if (rows.length > limit) return undefined;
+  const keys = new Map<string, string | undefined>();
+  for (const row of rows) if (row.id !== null) keys.set(row.id, row.tokenHash ?? undefined);
+  return { total: Number(rows[0]?.total ?? 0), named: keys };
 }
 
 export async function findAccessKeysByIds(db: Kysely<Database>, ids: readonly string[]): Promise<AccessKeyRecord[]> {
