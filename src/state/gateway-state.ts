@@ -11,7 +11,7 @@ import { PLAYGROUND_TOKEN_PREFIX, type PlaygroundTokens } from '../domain/playgr
 import type { Change, ChangeBus } from './changes.ts';
 import type { AccountSnapshot, AuthenticatedKey, ConfigurationState } from './types.ts';
 import { accessKeyHashesAfter, accessKeysAsOfChanges, findAccessKeyByHash, findAccessKeysByIds, loadAccountSnapshot, type AccessKeyRecord } from './snapshot-loader.ts';
-import { KeyIndex } from './key-index.ts';
+import { KeyIndexUpkeep } from './key-index-upkeep.ts';
 import { writeLastUsed } from '../store/last-used.ts';
 import { balancePico } from '../store/credits.ts';
 import { CHANGES_CHANNEL } from './changes.ts';
@@ -88,8 +88,8 @@ interface Reload { again: boolean; urgent: boolean; promise: Promise<void>; erro
 /** Longest a request waits for a change's reload before it is served from the last snapshot. */
 const RELOAD_WAIT_MS = 2_000;
 
-/** Rows read at a time when the key index is (re)built: a million keys are not one result held whole. */
-export const INDEX_PAGE = 10_000;
+/** Re-exported where the tests have always found it (they size a rebuild's pages by it). */
+export { INDEX_PAGE } from './key-index-upkeep.ts';
 
 /**
  * A catch-up read of the change log for tokens not in the key index: every request that asked before `take`n shares
@@ -132,23 +132,7 @@ export class GatewayState {
   /** key id → its memoised token, so dropping one key forgets only its own token. */
   readonly #tokenById = new Map<string, string>();
   /** Every live access key's token hash (built by start, kept current by accessKey changes): see #unindexed. */
-  #keyIndex = new KeyIndex();
-  /** Keys whose change is still to be read into the key index (their rows read again by id). */
-  readonly #indexPending = new Set<string>();
-  /**
-   * The resync asked for the index's size to be checked against the store's (a key written without its change): see
-   * #indexAgrees.
-   */
-  #indexRecount = false;
-  /** The index being brought up to date (#indexKeys), while it has anything to read. */
-  #indexing: Promise<void> | undefined;
-  /** Those waiting for the keys pending (or being read) to be read into the index: see #updateIndex. */
-  #idsRead: PromiseWithResolvers<void> | undefined;
-  /**
-   * The index being read again whole, a page at a time, and the last id read: the live index serves meanwhile, and
-   * the keys changes name are read in between the pages (into both), so a catch-up never waits for the whole table.
-   */
-  #rebuild: { index: KeyIndex; after: string } | undefined;
+  readonly #keyIndex: KeyIndexUpkeep;
   /** The catch-up that the next poll serves (see #caughtUp). */
   #catchUp: CatchUp | undefined;
   /**
@@ -213,6 +197,12 @@ export class GatewayState {
     this.#negativeTtlMs = options.negativeTtlMs ?? 2_000;
     this.#balanceOf = options.readBalance ?? ((accountId) => balancePico(options.store.db, accountId));
     this.#grants = options.playgroundTokens;
+    this.#keyIndex = new KeyIndexUpkeep({
+      page: (afterId, limit) => accessKeyHashesAfter(this.#store.db, afterId, limit),
+      byIds: (ids) => findAccessKeysByIds(this.#store.db, ids),
+      // The changes not applied here yet: after the last seq read, or in a gap.
+      asOfUnapplied: (limit) => accessKeysAsOfChanges(this.#store.db, this.#lastSeq, [...this.#gaps.keys(), ...this.#abandonedGaps.keys()], limit),
+    }, (error, message) => this.#failed(error, message));
   }
 
   async start(): Promise<void> {
@@ -229,7 +219,7 @@ export class GatewayState {
       for (let seq = floor + 1; seq < this.#lastSeq; seq++) if (!seen.has(seq)) this.#gaps.set(seq, until);
     }
     // After the seq: a key created or deleted while the pages are read is a change the poll reads after it.
-    this.#keyIndex = await this.#readKeyIndex();
+    await this.#keyIndex.load();
     this.#unsubscribe = this.#changes.subscribe((change, seq) => {
       // Re-applying our own change when the poll reads it back (at once, now that NOTIFY wakes the poll)
       // would reload for nothing and keep racing lookups from being cached.
@@ -316,7 +306,7 @@ export class GatewayState {
 
   /** Nothing read from the change log is still being applied to the key index, nor was left unread by a failure. */
   #indexSettled(): boolean {
-    return this.#pollOk && !this.#polling && this.#catchUp === undefined && this.#idsRead === undefined && this.#indexPending.size === 0;
+    return this.#pollOk && !this.#polling && this.#catchUp === undefined && this.#keyIndex.settled();
   }
 
   /** Resolves once a poll begun after this call has been applied to the key index; see #unindexed. */
@@ -331,115 +321,6 @@ export class GatewayState {
     const { bounded } = this.#catchUp;
     this.#kick();
     return bounded;
-  }
-
-  /** Every access key's id and token hash, read a page at a time. */
-  async #readKeyIndex(): Promise<KeyIndex> {
-    const index = new KeyIndex();
-    let after = '';
-    for (;;) {
-      const rows = await accessKeyHashesAfter(this.#store.db, after, INDEX_PAGE);
-      for (const row of rows) index.set(row.id, row.tokenHash);
-      if (rows.length < INDEX_PAGE) return index;
-      after = rows[rows.length - 1]!.id;
-    }
-  }
-
-  /**
-   * Reads the keys changed since into the key index. Resolves once every key pending now is read — not after a rebuild
-   * under way, whose pages take seconds for a million keys and the 2 s a catch-up may take; rejects when a read failed
-   * (the keys stay pending: the next change, catch-up or resync reads them again).
-   */
-  #updateIndex(): Promise<void> {
-    let read: Promise<void> = Promise.resolve();
-    if (this.#indexPending.size > 0 || this.#idsRead) {
-      if (!this.#idsRead) {
-        this.#idsRead = Promise.withResolvers<void>();
-        // Logged by #indexKeys; a change applying this read has nobody waiting for it.
-        this.#idsRead.promise.catch(() => {});
-      }
-      read = this.#idsRead.promise;
-    }
-    if (!this.#indexing && !this.#closed && (this.#indexPending.size > 0 || this.#indexRecount || this.#rebuild)) this.#indexing = this.#indexKeys();
-    return read;
-  }
-
-  /**
-   * One read at a time, so a key's later state is never overwritten by an earlier read of it: the keys pending first,
-   * then the resync's count, then a page of a rebuild (the keys changed meanwhile are read between two pages).
-   */
-  async #indexKeys(): Promise<void> {
-    try {
-      while (!this.#closed) {
-        if (this.#indexPending.size > 0) {
-          const ids = [...this.#indexPending];
-          this.#indexPending.clear();
-          let rows: AccessKeyRecord[];
-          try {
-            rows = await findAccessKeysByIds(this.#store.db, ids);
-          } catch (error) {
-            for (const id of ids) this.#indexPending.add(id);
-            const waiting = this.#idsRead;
-            this.#idsRead = undefined;
-            waiting?.reject(error);
-            this.#failed(error, 'reading changed access keys failed; a key created elsewhere is answered "try again later" until the store answers');
-            return;
-          }
-          const live = new Map(rows.map((row) => [row.id, row.tokenHash]));
-          for (const id of ids) {
-            this.#keyIndex.set(id, live.get(id));
-            this.#rebuild?.index.set(id, live.get(id));
-          }
-          continue;
-        }
-        const waiting = this.#idsRead;
-        this.#idsRead = undefined;
-        waiting?.resolve();
-        const rebuild = this.#rebuild;
-        try {
-          if (rebuild) {
-            const rows = await accessKeyHashesAfter(this.#store.db, rebuild.after, INDEX_PAGE);
-            for (const row of rows) rebuild.index.set(row.id, row.tokenHash);
-            if (rows.length === INDEX_PAGE) rebuild.after = rows[rows.length - 1]!.id;
-            else {
-              // Read after every change applied before it, each one since read into it too: exact again.
-              this.#keyIndex = rebuild.index;
-              this.#rebuild = undefined;
-            }
-          } else if (this.#indexRecount) {
-            this.#indexRecount = false;
-            if (!(await this.#indexAgrees())) this.#rebuild = { index: new KeyIndex(), after: '' };
-          } else return;
-        } catch (error) {
-          // The live index stands; the next resync counts again.
-          this.#rebuild = undefined;
-          this.#failed(error, 'reading the access-key index again failed; a key inserted or deleted by hand is not seen until it can be');
-        }
-      }
-    } finally {
-      // As it ends, not a microtask later: a key pending meanwhile would wait for a loop no longer running. (Started
-      // only with something to read, it awaits first: #indexing is set before this clears it.)
-      this.#indexing = undefined;
-    }
-  }
-
-  /**
-   * Whether the index holds as many keys as the table, both as of one snapshot of the store. The table's count alone
-   * differed whenever keys were created or deleted elsewhere a moment before and their changes not applied here yet
-   * — on a busy deployment about every minute, and every gateway then read every key again. So the count comes with
-   * the keys named by the changes not applied yet (after the last seq read, or in a gap), as that snapshot has them,
-   * and the index is compared with those put in it as they stand there: what still differs was written without its
-   * change. Run by #indexKeys only, with no key pending: nothing writes the index while this reads, and every change
-   * up to the last seq read (gaps aside) is in it. Never waits for a poll (a catch-up waits for #indexKeys).
-   */
-  async #indexAgrees(): Promise<boolean> {
-    const unapplied = [...this.#gaps.keys(), ...this.#abandonedGaps.keys()];
-    const asOf = await accessKeysAsOfChanges(this.#store.db, this.#lastSeq, unapplied, INDEX_PAGE);
-    // This far behind, the poll has the changes to read first; the next resync counts again.
-    if (!asOf) return true;
-    let size = this.#keyIndex.size;
-    for (const [id, hash] of asOf.named) size += (hash === undefined ? 0 : 1) - (this.#keyIndex.holds(id) ? 1 : 0);
-    return size === asOf.total;
   }
 
   /** A key not in memory: remembered as unknown a while under `missKey`, one store read shared by concurrent requests. */
@@ -557,7 +438,7 @@ export class GatewayState {
     if (this.#pollTimer) clearTimeout(this.#pollTimer);
     // A database gone silent must not keep a stopping process alive: what is left is a poll, reloads nobody needs any
     // more, and lastUsed stamps (a convenience, not a record).
-    const finishing = Promise.allSettled([this.#listener?.close(), this.#polling, this.#indexing, ...[...this.#reloads.values()].map((r) => r.promise)])
+    const finishing = Promise.allSettled([this.#listener?.close(), this.#polling, this.#keyIndex.close(), ...[...this.#reloads.values()].map((r) => r.promise)])
       .then(() => this.#flushLastUsed());
     if (!(await settledWithin(finishing, CLOSE_WAIT_MS))) this.#logger.warn({ waitedMs: CLOSE_WAIT_MS }, 'the database did not answer while the gateway state closed; stopping without it (lastUsed stamps not yet written are dropped)');
   }
@@ -808,8 +689,7 @@ export class GatewayState {
         // load, up to RELOAD_WAIT_MS): the requests that already joined it get its answer, a request arriving from
         // now on looks the token up again — or a revoked key would be served after its revocation was applied.
         this.#keyLoads.clear();
-        this.#indexPending.add(change.resourceId);
-        void this.#updateIndex();
+        this.#keyIndex.keyChanged(change.resourceId);
         for (const listener of this.#keyListeners) listener(change.resourceId);
         return;
       case 'apiKey':
@@ -879,7 +759,7 @@ export class GatewayState {
             await this.poll();
             this.#pollOk = true;
             // Also reads again the keys a failed read left pending.
-            catchUp?.resolve(this.#updateIndex());
+            catchUp?.resolve(this.#keyIndex.update());
             for (const [accountId, urgent] of this.#failedReloads) this.#reload(accountId, false, urgent);
             // Recovered only when nothing is still failing: a streak is logged once, not once per poll.
             if (this.#failedReloads.size === 0) this.#recovered();
@@ -910,8 +790,7 @@ export class GatewayState {
     try {
       for (const accountId of this.#accounts.keys()) this.#reload(accountId, false, false);
       // A key inserted or deleted by hand (no change recorded) would otherwise be missing from the index, or linger.
-      this.#indexRecount = true;
-      void this.#updateIndex();
+      this.#keyIndex.recount();
       // A change whose transaction committed after its gap was given up on, which no notification brought back.
       if (this.#abandonedGaps.size > 0) {
         this.#lookAbandoned = true;
