@@ -175,7 +175,7 @@ describe('cross-process invalidation by push', () => {
         if (maxOutputTokens === 6) await new Promise((r) => setTimeout(r, 400));
         await patchGatewaySettings(c.store.db, c.accountId, { maxOutputTokens });
         await new ChangeBus(other.db).publish({ accountId: c.accountId, kind: 'gatewayConfig', resourceId: c.accountId });
-        await within(1000, () => state.account(c.accountId).settings.maxOutputTokens === maxOutputTokens);
+        await within(10_000, () => state.account(c.accountId).settings.maxOutputTokens === maxOutputTokens);
       }
       release();
       await slow;

@@ -88,9 +88,6 @@ interface Reload { again: boolean; urgent: boolean; promise: Promise<void>; erro
 /** Longest a request waits for a change's reload before it is served from the last snapshot. */
 const RELOAD_WAIT_MS = 2_000;
 
-/** Re-exported where the tests have always found it (they size a rebuild's pages by it). */
-export { INDEX_PAGE } from './key-index-upkeep.ts';
-
 /**
  * A catch-up read of the change log for tokens not in the key index: every request that asked before `take`n shares
  * it, and `bounded` is its outcome within RELOAD_WAIT_MS (one timer a read, not one a request).

@@ -55,9 +55,4 @@ export class KeyIndex {
     this.#byId.set(id, now);
     this.#counts.set(now, (this.#counts.get(now) ?? 0) + 1);
   }
-
-  clear(): void {
-    this.#counts.clear();
-    this.#byId.clear();
-  }
 }
