@@ -20,12 +20,13 @@ import { PLAYGROUND_TOKEN_TTL_MS, PlaygroundTokens } from '../src/domain/playgro
 import { GatewayState } from '../src/state/gateway-state.ts';
 import { PROCESS_HELD_ANSWERS } from '../src/gateway/exchange.ts';
 import { UsageJournal } from '../src/usage/journal.ts';
+import pino from 'pino';
 
 interface Setup { h: Harness; fake: FakeRealtime; close(): Promise<void> }
 
-async function setup(env: Record<string, string> = {}): Promise<Setup> {
+async function setup(env: Record<string, string> = {}, options: Parameters<typeof startHarness>[2] = {}): Promise<Setup> {
   const fake = await startFakeRealtime();
-  const h = await startHarness('sqlite', { TOLLGATE_PROVIDER_OPENAI_BASE_URL: fake.baseUrl, ...env });
+  const h = await startHarness('sqlite', { TOLLGATE_PROVIDER_OPENAI_BASE_URL: fake.baseUrl, ...env }, options);
   return { h, fake, async close() { await h.close(); await fake.close(); } };
 }
 
@@ -870,9 +871,8 @@ test('a realtime response holds its bound while it runs — the session\'s input
   }
 });
 
-test('while a client event waits for a credit check, the client socket stays paused even when a relay it sent before drains: what the client sends meanwhile waits in the network, not in the gateway, and then goes on in order', async () => {
-  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
-  // The gateway's end of each client socket (its WebSocketServer tracks no clients; the fake's does).
+/** The gateway's end of each client socket from now until `restore()` (its WebSocketServer tracks no clients; the fake's does). */
+function gatewaySides(): { sides: WebSocket[]; restore(): void } {
   const sides: WebSocket[] = [];
   const handleUpgrade = WebSocketServer.prototype.handleUpgrade;
   WebSocketServer.prototype.handleUpgrade = function (this: WebSocketServer, req, socket, head, cb) {
@@ -881,6 +881,12 @@ test('while a client event waits for a credit check, the client socket stays pau
       cb(ws, request);
     });
   };
+  return { sides, restore() { WebSocketServer.prototype.handleUpgrade = handleUpgrade; } };
+}
+
+test('while a client event waits for a credit check, the client socket stays paused even when a relay it sent before drains: what the client sends meanwhile waits in the network, not in the gateway, and then goes on in order', async () => {
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  const { sides, restore } = gatewaySides();
   // A grant arriving while the balance is gone: the credit check waits for it until the test lets it through.
   let gate: Promise<void> | undefined;
   const changesArriving = GatewayState.prototype.changesArriving;
@@ -933,7 +939,7 @@ test('while a client event waits for a credit check, the client socket stays pau
     assert.ok(!fake.received.some((e) => (e as { event_id?: string }).event_id === 'evt_waits'), 'the refused response.create never reached the provider');
     rt.close();
   } finally {
-    WebSocketServer.prototype.handleUpgrade = handleUpgrade;
+    restore();
     GatewayState.prototype.changesArriving = changesArriving;
     await close();
   }
@@ -1074,9 +1080,117 @@ test('a provider message still arriving counts in the held answers too: one the 
   }
 });
 
-test('a response.create whose usage row cannot be noted (the journal refuses it) is never sent: the client is told at once naming its event, its row recorded failed at no cost, and its hold given back then, not at the session\'s end', async () => {
+test('a client message over 16 MiB ends the session telling the client why — a 413 REQUEST_BODY_TOO_LONG error event naming the limit, then ws\'s 1009 close — its open response cancelled and metered, and the outcome client_frame_too_long', async () => {
+  const { h, close } = await setup();
+  try {
+    const { token } = await h.accessKey();
+    const s = await rawSession(h, token);
+    const created = new Promise<void>((resolve) => s.ws.on('message', (d) => { if (String(d).includes('"response.created"')) resolve(); }));
+    s.ws.send(JSON.stringify({ type: 'response.create', response: { instructions: 'hold' } }));
+    await created;
+    // ws refuses it at its header: the payload need not come.
+    partialFrame(s.ws, 16 * 1024 * 1024 + 1, Buffer.alloc(1024, 0x20));
+    assert.equal(await s.closed, 1009);
+    const told = s.received.find((e) => e.type === 'error')?.error as { code: string; message: string; type: string };
+    assert.ok(told, 'an error event before the close');
+    assert.deepEqual([told.code, told.type], ['ERR_NGROK_AI_GATEWAY_REQUEST_BODY_TOO_LONG', 'invalid_request_error']);
+    assert.match(told.message, /over the 16 MiB limit/);
+    const [row] = await h.usage(s.requestId, 1);
+    assert.deepEqual([row!.completion, row!.stopReason], ['succeeded', 'client_cancelled']);
+    await waitFor(() => PROCESS_HELD_ANSWERS.heldBy(h.accountId) === 0);
+    let metrics = '';
+    for (let i = 0; i < 100 && !metrics.includes('client_frame_too_long'); i++) {
+      metrics = await (await fetch(`${h.apiUrl}/metrics`)).text();
+      if (!metrics.includes('client_frame_too_long')) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.match(metrics, /tollgate_realtime_sessions_ended_total\{provider="openai",model="gpt-realtime",outcome="client_frame_too_long"\} 1\b/);
+  } finally {
+    await close();
+  }
+});
+
+test('messages waiting for a client that does not read count in the held answers past 64 KiB while they wait, and leave them once it reads them', async () => {
+  const { h, close } = await setup();
+  const { sides, restore } = gatewaySides();
+  const tally = PROCESS_HELD_ANSWERS;
+  try {
+    const { token } = await h.accessKey();
+    const s = await rawSession(h, token);
+    const side = sides.at(-1)!;
+    const base = tally.heldBy(h.accountId);
+    // The client reads nothing more: of the provider's three 6 MiB messages, what the network does not take waits in
+    // the gateway (the provider paused once 4 MiB wait), counted — all of it but the free 64 KiB.
+    s.ws.pause();
+    s.ws.send(JSON.stringify({ type: 'response.create', response: { instructions: 'flood' } }));
+    await waitFor(() => side.bufferedAmount > 1024 * 1024);
+    const waiting = side.bufferedAmount;
+    // Less the frames' headers (ws counts them; the relay counts what it sends).
+    assert.ok(tally.heldBy(h.accountId) - base >= waiting - 64 * 1024 - 3 * 10, `${waiting} bytes wait for the client, ${tally.heldBy(h.accountId) - base} counted`);
+    s.ws.resume();
+    await waitFor(() => s.received.filter((e) => e.type === 'conversation.item.done').length === 3);
+    await waitFor(() => tally.heldBy(h.accountId) === base);
+  } finally {
+    restore();
+    await close();
+  }
+});
+
+test('a client socket paused because its message could not be held stays paused: neither a relay\'s drain nor a create noted meanwhile resumes it, so ws takes in none of the rest of that message, counted nowhere, while the session closes', async () => {
+  const { h, fake, close } = await setup();
+  const { sides, restore } = gatewaySides();
+  const tally = PROCESS_HELD_ANSWERS;
+  const begin = UsageJournal.prototype.begin;
+  let ownTaken = 0;
+  try {
+    const { token } = await h.accessKey();
+    const s = await rawSession(h, token);
+    const side = sides.at(-1)!;
+    const raw = (s.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    // Over the 4 MiB high-water mark, so relaying it pauses the client socket until the provider has it. Its first
+    // fragment is read whole (the ping's answer says so); its last ends in the same read as the create behind it.
+    const text = JSON.stringify({ type: 'conversation.item.create', event_id: 'evt_big', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'a'.repeat(5 * 1024 * 1024) }] } });
+    s.ws.send(text.slice(0, -10), { fin: false });
+    s.ws.ping();
+    await once(s.ws, 'pong');
+    // The create's usage row is noted when the test says: the client socket is paused meanwhile (#ask).
+    let noted!: () => void;
+    const noting = new Promise<void>((resolve) => { noted = resolve; });
+    UsageJournal.prototype.begin = function (this: UsageJournal, attempt) {
+      return noting.then(() => begin.call(this, attempt));
+    };
+    raw.cork();
+    s.ws.send(text.slice(-10), { fin: true });
+    s.ws.send(JSON.stringify({ type: 'response.create', event_id: 'evt_noted_late', response: { instructions: 'hold' } }));
+    raw.uncork();
+    // The account's share has 1 MiB of room left: 2 MiB of the next message, read once the big one's relay drains
+    // and resumes the socket, cannot be held.
+    await waitFor(() => fake.received.some((e) => (e as { event_id?: string }).event_id === 'evt_big'));
+    ownTaken = tally.accountLimit - tally.heldBy(h.accountId) - 1024 * 1024;
+    assert.equal(tally.take(h.accountId, ownTaken), 'taken');
+    partialFrame(s.ws, 8 * 1024 * 1024, Buffer.alloc(2 * 1024 * 1024, 0x20));
+    await waitFor(() => s.received.some((e) => e.type === 'error'));
+    assert.equal((s.received.find((e) => e.type === 'error')?.error as { code: string }).code, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE');
+    assert.ok(side.isPaused, 'paused when the message could not be held');
+    // The create's row noted now: the session ended meanwhile, so it is recorded not sent, and its wait is over.
+    noted();
+    const [row] = await h.usage(s.requestId, 1);
+    assert.deepEqual([row!.completion, row!.stopReason], ['failed', 'not_sent']);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(side.isPaused, 'still paused once the create behind which it waited is done with');
+    assert.equal(await s.closed, 1013);
+  } finally {
+    UsageJournal.prototype.begin = begin;
+    restore();
+    tally.give(h.accountId, ownTaken);
+    await close();
+  }
+});
+
+test('a response.create whose usage row cannot be noted (the journal refuses it) is never sent: the client is told at once naming its event, its row recorded failed at no cost, and its hold given back then, not at the session\'s end; logged and counted as the journal\'s refusal, not as a credit check\'s', async () => {
   const ledger = catchLedger();
-  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' });
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>); } });
+  const { h, fake, close } = await setup({ TOLLGATE_BILLING: 'on' }, { logger });
   const begin = UsageJournal.prototype.begin;
   try {
     await grantCredits(h.running.store.db, h.accountId, 9, { category: 'promotional' });
@@ -1090,6 +1204,11 @@ test('a response.create whose usage row cannot be noted (the journal refuses it)
     UsageJournal.prototype.begin = begin;
     const [row] = await h.usage(await requestId, 1);
     assert.deepEqual([row!.completion, BigInt(row!.costPico)], ['failed', 0n]);
+    const logged = lines.filter((l) => l.level === 50).map((l) => [l.msg, l.err]);
+    assert.deepEqual(logged, [['realtime response.create not noted in the usage journal', 'journal unwritable']]);
+    const metrics = await (await fetch(`${h.apiUrl}/metrics`)).text();
+    assert.match(metrics, /tollgate_realtime_events_refused_total\{provider="openai",code="ERR_NGROK_27009"\} 1\b/);
+    assert.match(metrics, /# HELP tollgate_realtime_events_refused_total [^\n]*ERR_NGROK_27009 the gateway failed \(a response asked for whose usage row the journal refused/);
     rt.close();
   } finally {
     UsageJournal.prototype.begin = begin;

@@ -200,6 +200,9 @@ export const Errors = {
   // A message still arriving (either way) that the gateway could not hold beside the other answers and messages it
   // holds (exchange.ts HeldAnswers): its capacity is short, as gatewayBusy's — the same code, the session's end told.
   realtimeMessageUnheld: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway is busy: {reason} The session ended; open a new one to continue.', 'api_error'),
+  // The client's message over the same limit: ngrok's code for a request body too long (none is published for a
+  // realtime message of the client's), told before the 1009 close that ends the session.
+  realtimeClientFrameTooLong: spec(413, 'ERR_NGROK_AI_GATEWAY_REQUEST_BODY_TOO_LONG', 'A realtime message the client sent is over the {limit} limit, so the session ended. Open a new session to continue; send audio in smaller appends.', 'invalid_request_error'),
   realtimeUpstreamFrameTooLong: spec(502, 'ERR_NGROK_AI_GATEWAY_REALTIME_UPSTREAM_FRAME_TOO_LONG', 'The provider sent a realtime message over the {limit} limit.', 'api_error'),
   gatewayStopping: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway is busy. Retry the request.', 'api_error'),
   // Every answer of the request came while the gateway held as much of other answers as it holds at once (exchange.ts,

@@ -17,7 +17,7 @@
 // opened it expires (docs/decisions/gateway-behaviour.md, "Realtime").
 import { randomBytes } from 'node:crypto';
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { attemptCost, audioDurationPico, reservationPico, type AttemptCost, type IterationUsage, type TokenUsage } from '../domain/cost.ts';
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
@@ -48,6 +48,7 @@ import type { RequestTrace } from './observe/tracing.ts';
 import { reportedTokens } from './observe/tokens.ts';
 import { PROCESS_HELD_ANSWERS, type HeldRoom } from './exchange.ts';
 import { UnfinishedMessage } from './unfinished-message.ts';
+import { FREE_QUEUED_BYTES, QueuedMessages } from './queued-messages.ts';
 import { editedBodyText } from './body-edit.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
@@ -84,6 +85,10 @@ const CLOSE_POLICY = 1008;
 const CLOSE_RESTART = 1012;
 const CLOSE_UPSTREAM = 1011;
 const CLOSE_BUSY = 1013;
+/** The client's message was over MAX_MESSAGE_BYTES: "Message Too Big", the code `ws` closes with itself. */
+const CLOSE_TOO_BIG = 1009;
+/** `ws`'s error for a message over its `maxPayload`. */
+const MESSAGE_TOO_LONG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
 
 const DONE = Buffer.from('"response.done"');
 const CREATED = Buffer.from('"response.created"');
@@ -360,13 +365,33 @@ function emptyBuffer(): InputBuffer {
  */
 interface Unasked { responseId: string }
 
-/** `client-unheld`, `provider-unheld`: that side's message still arriving could not be held (UnfinishedMessage). */
-type Ending = 'client-left' | 'upstream-closed' | 'idle' | 'duration' | 'shutdown' | 'frame-too-long' | 'revoked' | 'client-unheld' | 'provider-unheld';
+/**
+ * `frame-too-long`: the provider's message was over MAX_MESSAGE_BYTES; `client-frame-too-long`: the client's.
+ * `client-unheld`, `provider-unheld`: that side's message still arriving could not be held (UnfinishedMessage).
+ */
+type Ending = 'client-left' | 'upstream-closed' | 'idle' | 'duration' | 'shutdown' | 'frame-too-long' | 'client-frame-too-long' | 'revoked' | 'client-unheld' | 'provider-unheld';
 
 const OUTCOMES: Readonly<Record<Ending, RealtimeOutcome>> = {
   'client-left': 'client_closed', 'upstream-closed': 'provider_closed', idle: 'idle_limit', duration: 'duration_limit', shutdown: 'shutdown', 'frame-too-long': 'frame_too_long', revoked: 'key_revoked',
-  'client-unheld': 'gateway_busy', 'provider-unheld': 'gateway_busy',
+  'client-frame-too-long': 'client_frame_too_long', 'client-unheld': 'gateway_busy', 'provider-unheld': 'gateway_busy',
 };
+
+/** The close code the client gets when the gateway ends its session (CLOSE_POLICY when not named: a limit, a key). */
+const CLOSES: Readonly<Partial<Record<Ending, number>>> = {
+  shutdown: CLOSE_RESTART, 'frame-too-long': CLOSE_UPSTREAM, 'client-frame-too-long': CLOSE_TOO_BIG, 'client-unheld': CLOSE_BUSY, 'provider-unheld': CLOSE_BUSY,
+};
+
+/**
+ * Sockets a session no longer reads, for good (#unheld): a relay's drain or a credit check's end (#release) resumes
+ * a socket it paused, and `ws` would then take in the rest of the message that could not be held, counted nowhere,
+ * until the closing handshake's limit (CLOSE_WAIT_MS) drops the socket — up to MAX_MESSAGE_BYTES a session.
+ */
+const unread = new WeakSet<WebSocket>();
+
+/** Reading `socket` again, unless its session stopped reading it for good. */
+function resumeReading(socket: WebSocket): void {
+  if (!unread.has(socket)) socket.resume();
+}
 
 /** Why a message could not be held, as the session's end tells it: whose message, and which room was full. */
 const UNHELD: Readonly<Record<HeldRoom, string>> = {
@@ -830,6 +855,11 @@ class Session implements Admission, RealtimeObservation {
   outputAudio = true;
   /** The room of the process's held answers that had none left for a message still arriving (UnfinishedMessage). */
   unheldRoom: HeldRoom | undefined;
+  /** What could not be held in it, as the client is told; a message still arriving of the side whose `Ending` it is when unset. */
+  unheldWhat: string | undefined;
+  /** Messages relayed waiting for the client's reader, and for the provider's, as the held answers count them. */
+  toClient: QueuedMessages | undefined;
+  toProvider: QueuedMessages | undefined;
 
   constructor(deps: GatewayDeps, req: IncomingMessage) {
     this.deps = deps;
@@ -854,7 +884,8 @@ export class RealtimeGateway {
     this.#deps = deps;
     this.#limits = deps.options.realtime ?? DEFAULT_REALTIME_LIMITS;
     // The `realtime` subprotocol is answered when offered (a browser offering its key that way requires it); the
-    // key's own subprotocol never is.
+    // key's own subprotocol never is. No permessage-deflate, here or to the provider: UnfinishedMessage counts a message's
+    // bytes as its socket reads them, which holds only while ws handles each read at once (inflating, it would not).
     this.#server = new WebSocketServer({
       noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false,
       handleProtocols: (protocols) => (protocols.has(REALTIME_PROTOCOL) ? REALTIME_PROTOCOL : false),
@@ -1026,8 +1057,14 @@ export class RealtimeGateway {
     const upstream = s.upstream!;
     s.lastFrameAt = performance.now();
     // Listening after `ws` (attached as it took the socket, just before this): its message events come first.
-    const unfinished = new UnfinishedMessage(PROCESS_HELD_ANSWERS, s.key!.accountId, (room) => this.#unheld(s, 'client-unheld', room));
+    const accountId = s.key!.accountId;
+    const unfinished = new UnfinishedMessage(PROCESS_HELD_ANSWERS, accountId, (room) => this.#unheld(s, 'client-unheld', room));
     socket.on('data', (chunk: Buffer) => unfinished.read(chunk.length));
+    // Messages the client is slow to read are the provider's held: that side is no longer read, as for its message
+    // still arriving; and the other way round.
+    const toClient = s.toClient = new QueuedMessages(PROCESS_HELD_ANSWERS, accountId, (room) => this.#unheld(s, 'provider-unheld', room, 'messages waiting for this session\'s client to read them'));
+    const toProvider = s.toProvider = new QueuedMessages(PROCESS_HELD_ANSWERS, accountId, (room) => this.#unheld(s, 'client-unheld', room, 'messages waiting for the provider to read them'));
+    upstream.once('close', () => toProvider.release());
     client.on('message', (data: RawData, isBinary: boolean) => {
       unfinished.completed();
       // Ended by the gateway (a limit, the shutdown): the client is told and its socket closing, and nothing it still
@@ -1042,13 +1079,23 @@ export class RealtimeGateway {
       } else this.#fromClient(s, data as Buffer, isBinary);
     });
     client.on('error', ignore);
+    // ws closes a message over maxPayload with 1009 and nothing more, its own 'error' coming once the close frame is
+    // sent: its receiver's error comes before that, and the client is told why first, in OpenAI's shape. No public
+    // API gives it; without the receiver (another `ws`) the client gets ws's bare 1009, as before.
+    (client as unknown as { _receiver?: Writable })._receiver?.prependListener('error', (error: Error & { code?: string }) => {
+      if (error.code !== MESSAGE_TOO_LONG) return;
+      // ws reads the rest only to discard it: nothing more is held.
+      unfinished.release();
+      this.#end(s, 'client-frame-too-long');
+    });
     client.once('close', () => {
       unfinished.release();
+      toClient.release();
       this.#end(s, 'client-left');
     });
     upstream.once('close', (code: number, reason: Buffer) => this.#upstreamClosed(s, code, reason));
     upstream.on('error', (error: Error & { code?: string }) => this.#upstreamError(s, error));
-    for (const [data, isBinary] of s.early) relay(client, data, isBinary, upstream);
+    for (const [data, isBinary] of s.early) relay(client, data, isBinary, upstream, toClient);
     s.early = [];
     s.idleTimer = setTimeout(checkIdle, this.#limits.idleTimeoutMs, this, s);
     // A Playground token's session ends with the token (domain/playground-token.ts): it stands for the key no longer.
@@ -1085,7 +1132,7 @@ export class RealtimeGateway {
         if (asks !== undefined) data = asks[0];
         noteInput(s, asks === undefined ? event : { ...event, event_id: asks[1] });
       }
-      relay(s.upstream!, data, isBinary, client);
+      relay(s.upstream!, data, isBinary, client, s.toProvider!);
       return;
     }
     let admitted: void | Promise<void>;
@@ -1145,7 +1192,7 @@ export class RealtimeGateway {
     if (billable.type === 'response.create') this.#ask(s, billable, data, isBinary, hold);
     else {
       if (s.deps.ledger) noteInput(s, billable.event);
-      relay(s.upstream!, data, isBinary, s.client!);
+      relay(s.upstream!, data, isBinary, s.client!, s.toProvider!);
     }
   }
 
@@ -1175,12 +1222,12 @@ export class RealtimeGateway {
       }
       ask.sent = true;
       if (clientEventId !== null) s.requested.push(clientEventId);
-      relay(s.upstream!, data, isBinary, s.client!);
+      relay(s.upstream!, data, isBinary, s.client!, s.toProvider!);
     }, (error: unknown) => {
       // Not noted, so never sent: its row is recorded failed at no cost and its hold given back now, not at the
       // session's end, and the client told (the gateway's fault, as an HTTP request's 500 would be).
       this.#answerAsk(s, ask, 'not_sent');
-      this.#refuseEvent(s, error, create);
+      this.#refuseEvent(s, error, create, 'realtime response.create not noted in the usage journal');
     }).finally(() => {
       s.noting = false;
       this.#release(s);
@@ -1213,7 +1260,7 @@ export class RealtimeGateway {
     if (s.noting) return;
     const held = s.held ?? [];
     s.held = undefined;
-    s.client!.resume();
+    resumeReading(s.client!);
     while (held.length > 0 && s.ending === undefined) {
       const [data, isBinary] = held.shift()!;
       this.#fromClient(s, data, isBinary);
@@ -1226,10 +1273,13 @@ export class RealtimeGateway {
     }
   }
 
-  /** A client event refused for credit: OpenAI's `error` event naming the client's event, the session left open. */
-  #refuseEvent(s: Session, error: unknown, event: Pick<Billable, 'type' | 'clientEventId'>): void {
+  /**
+   * A client event refused (for credit, mostly): OpenAI's `error` event naming the client's event, the session left
+   * open. `failure`: what an unexpected error is logged as.
+   */
+  #refuseEvent(s: Session, error: unknown, event: Pick<Billable, 'type' | 'clientEventId'>, failure?: string): void {
     if (s.ending !== undefined) return;
-    const told = this.#counted(s, error);
+    const told = this.#counted(s, error, failure);
     // Audio streams in many small appends: one refusal tells the client, until something billable passes again.
     if (event.type === 'input_audio_buffer.append') {
       if (s.audioRefused) return;
@@ -1251,7 +1301,7 @@ export class RealtimeGateway {
     const metered = isBinary ? undefined : this.#meter(s, data);
     if (metered === 'drop') return;
     const told = metered !== undefined && 'rewritten' in metered ? metered.rewritten : data;
-    if (s.client) relay(s.client, told, isBinary, s.upstream!);
+    if (s.client) relay(s.client, told, isBinary, s.upstream!, s.toClient!);
     else s.early.push([told, isBinary]);
     // Checked once the client has its `response.created`, so that the refusal naming the response comes after it.
     if (metered !== undefined && 'responseId' in metered) this.#checkUnasked(s, metered);
@@ -1399,10 +1449,13 @@ export class RealtimeGateway {
     }
   }
 
-  /** A credit check's refusal (an unexpected failure told as internal, and logged), counted as a refused event. */
-  #counted(s: Session, error: unknown): TollgateError {
+  /**
+   * A refusal of a client event or of a response (an unexpected failure told as internal, and logged as `failure`:
+   * a credit check's unless named), counted as a refused event under the code told.
+   */
+  #counted(s: Session, error: unknown, failure = 'realtime credit check failed'): TollgateError {
     const refusal = error instanceof TollgateError ? error : tollgateError('internal');
-    if (!(error instanceof TollgateError)) s.deps.logger.error({ requestId: s.requestId, err: error instanceof Error ? error.message : String(error) }, 'realtime credit check failed');
+    if (!(error instanceof TollgateError)) s.deps.logger.error({ requestId: s.requestId, err: error instanceof Error ? error.message : String(error) }, failure);
     s.deps.observer?.realtimeEventRefused(s, refusal.code);
     return refusal;
   }
@@ -1442,7 +1495,7 @@ export class RealtimeGateway {
     const client = s.client;
     if (told && client && client.readyState === WebSocket.OPEN) {
       client.send(JSON.stringify(errorEvent(told)));
-      closeSoon(client, why === 'shutdown' ? CLOSE_RESTART : why === 'frame-too-long' ? CLOSE_UPSTREAM : why === 'client-unheld' || why === 'provider-unheld' ? CLOSE_BUSY : CLOSE_POLICY, told.code);
+      closeSoon(client, CLOSES[why] ?? CLOSE_POLICY, told.code);
     }
     const upstream = s.upstream;
     // The provider's message that ended it stands before any answer to a cancel: none would be read.
@@ -1465,11 +1518,15 @@ export class RealtimeGateway {
    * are metered as at any end: cancelled and waited for when it is the client's message; recorded as they stand when
    * it is the provider's (its answers would come behind the message).
    */
-  #unheld(s: Session, why: 'client-unheld' | 'provider-unheld', room: HeldRoom): void {
+  #unheld(s: Session, why: 'client-unheld' | 'provider-unheld', room: HeldRoom, what?: string): void {
     if (s.finished) return;
     s.unheldRoom = room;
+    s.unheldWhat = what;
     const side = why === 'client-unheld' ? s.client : s.upstream;
-    side?.pause();
+    if (side) {
+      unread.add(side);
+      side.pause();
+    }
     // Not yet relayed to a client (the provider's first messages, during the upgrade): the session ends as it starts.
     if (why === 'provider-unheld' && !s.client) {
       s.upstream?.terminate();
@@ -1794,8 +1851,9 @@ function toldError(s: Session, why: Ending, limits: RealtimeLimits): TollgateErr
     case 'revoked': return s.revokedBy;
     case 'shutdown': return tollgateError('gatewayStopping');
     case 'frame-too-long': return tollgateError('realtimeUpstreamFrameTooLong', { limit: byteSize(MAX_MESSAGE_BYTES) });
+    case 'client-frame-too-long': return tollgateError('realtimeClientFrameTooLong', { limit: byteSize(MAX_MESSAGE_BYTES) });
     case 'client-unheld':
-    case 'provider-unheld': return tollgateError('realtimeMessageUnheld', { reason: `${why === 'client-unheld' ? 'the rest of a message of this session\'s client' : 'the rest of a message the provider is sending'} could not be held: ${UNHELD[s.unheldRoom ?? 'gateway']}` });
+    case 'provider-unheld': return tollgateError('realtimeMessageUnheld', { reason: `${s.unheldWhat ?? (why === 'client-unheld' ? 'the rest of a message of this session\'s client' : 'the rest of a message the provider is sending')} could not be held: ${UNHELD[s.unheldRoom ?? 'gateway']}` });
     default: return undefined;
   }
 }
@@ -1833,16 +1891,24 @@ function creditCheck(s: Session): Admission {
   return { deps: s.deps, key, account };
 }
 
-/** Sends `data` on, pausing `from` while `to`'s reader lags HIGH_WATER_BYTES behind. */
-function relay(to: WebSocket, data: Buffer, isBinary: boolean, from: WebSocket): void {
+/**
+ * Sends `data` on, pausing `from` while `to`'s reader lags HIGH_WATER_BYTES behind; what waits for that reader past
+ * FREE_QUEUED_BYTES counts in `queue` until it is sent. Not sent when it cannot be held: the session is ending.
+ */
+function relay(to: WebSocket, data: Buffer, isBinary: boolean, from: WebSocket, queue: QueuedMessages): void {
   if (to.readyState !== WebSocket.OPEN) return;
-  const full = to.bufferedAmount + data.length > HIGH_WATER_BYTES;
-  if (full && !from.isPaused) {
-    from.pause();
-    to.send(data, { binary: isBinary }, () => from.resume());
+  const queued = to.bufferedAmount + data.length;
+  if (queued <= FREE_QUEUED_BYTES) {
+    to.send(data, { binary: isBinary });
     return;
   }
-  to.send(data, { binary: isBinary });
+  if (!queue.hold(queued)) return;
+  const pause = queued > HIGH_WATER_BYTES && !from.isPaused;
+  if (pause) from.pause();
+  to.send(data, { binary: isBinary }, () => {
+    queue.sent(to.bufferedAmount);
+    if (pause) resumeReading(from);
+  });
 }
 
 /** A closing handshake, bounded: a peer that never answers it is dropped. */

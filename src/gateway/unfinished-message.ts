@@ -11,58 +11,73 @@ import type { HeldAnswers, HeldRoom } from './exchange.ts';
 export const UNCOUNTED_BYTES = 64 * 1024;
 
 /**
- * One socket's reads since its last whole message: `read` after `ws`'s own reader has seen the bytes (its 'data'
- * listener comes first), `completed` at each message it emits. What `ws` holds of the message under way is at most
- * that — the read that finished the last message counted whole, so at most one read over, never under. Control frames
- * (ping, pong) do not reset it: sent between the fragments of a message they would hide its bytes.
+ * Bytes one socket's messages hold in the tally for `account`: counted as they are taken, given back, and all given
+ * back when the socket is gone. `full` is called once when bytes would cross the tally's limit or the account's
+ * share; nothing more is counted after.
  */
-export class UnfinishedMessage {
+export class HeldShare {
   readonly #tally: HeldAnswers;
   readonly #account: string;
   readonly #full: (room: HeldRoom) => void;
-  #pending = 0;
-  #taken = 0;
-  #completed = false;
-  #stopped = false;
+  protected taken = 0;
+  protected stopped = false;
 
-  /** `full`: called once when the message would cross the tally's limit or the account's share; nothing more is counted. */
   constructor(tally: HeldAnswers, account: string, full: (room: HeldRoom) => void) {
     this.#tally = tally;
     this.#account = account;
     this.#full = full;
   }
 
-  read(bytes: number): void {
-    if (this.#stopped) return;
-    this.#pending = this.#completed ? bytes : this.#pending + bytes;
-    this.#completed = false;
-    const over = this.#pending - UNCOUNTED_BYTES - this.#taken;
-    if (over <= 0) return;
+  /** Counts `over` more bytes: false, and `full` called, when they cannot be held. */
+  protected takeMore(over: number): boolean {
     const taken = this.#tally.take(this.#account, over);
     if (taken === 'taken') {
-      this.#taken += over;
-      return;
+      this.taken += over;
+      return true;
     }
-    this.#stopped = true;
+    this.stopped = true;
     this.#full(taken);
+    return false;
   }
 
-  completed(): void {
-    this.#completed = true;
-    if (this.#taken === 0) return;
-    this.#tally.give(this.#account, this.#taken);
-    this.#taken = 0;
+  /** Gives back `bytes` of what is counted. */
+  protected giveBack(bytes: number): void {
+    this.#tally.give(this.#account, bytes);
+    this.taken -= bytes;
   }
 
   /** The socket is gone (or the session over): what it counted leaves the tally, and nothing more is counted. */
   release(): void {
-    this.#stopped = true;
-    this.#tally.give(this.#account, this.#taken);
-    this.#taken = 0;
+    this.stopped = true;
+    this.giveBack(this.taken);
   }
 
   /** Bytes of this socket's in the tally now. */
   get counted(): number {
-    return this.#taken;
+    return this.taken;
+  }
+}
+
+/**
+ * One socket's reads since its last whole message: `read` after `ws`'s own reader has seen the bytes (its 'data'
+ * listener comes first), `completed` at each message it emits. What `ws` holds of the message under way is at most
+ * that — the read that finished the last message counted whole, so at most one read over, never under. Control frames
+ * (ping, pong) do not reset it: sent between the fragments of a message they would hide its bytes.
+ */
+export class UnfinishedMessage extends HeldShare {
+  #pending = 0;
+  #completed = false;
+
+  read(bytes: number): void {
+    if (this.stopped) return;
+    this.#pending = this.#completed ? bytes : this.#pending + bytes;
+    this.#completed = false;
+    const over = this.#pending - UNCOUNTED_BYTES - this.taken;
+    if (over > 0) this.takeMore(over);
+  }
+
+  completed(): void {
+    this.#completed = true;
+    if (this.taken > 0) this.giveBack(this.taken);
   }
 }

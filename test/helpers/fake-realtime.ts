@@ -3,7 +3,7 @@
 // `response.done` carrying usage. A response whose instructions are "hold" stays open until `response.cancel`, then
 // ends `cancelled` with the usage generated so far — or never, when they are "hang"; "drop" sends its transcript
 // (FAKE_DROPPED_TRANSCRIPT) and a second of audio, then closes the socket (1011) without ever reporting the response;
-// "huge" sends a 17 MiB audio delta; "unfinished" sends 2 MiB of an 8 MiB message and never the rest; "no cache
+// "huge" sends a 17 MiB audio delta; "flood" three 6 MiB messages and nothing more; "unfinished" sends 2 MiB of an 8 MiB message and never the rest; "no cache
 // details" reports usage without its cached tokens' breakdown; "late …" starts the response 200 ms after its create,
 // then as the rest of the instructions say; "refuse" starts none: the create is refused with OpenAI's `error` for an
 // invalid parameter, naming its event_id. A binary message is echoed.
@@ -147,6 +147,12 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           header[1] = 127;
           header.writeBigUInt64BE(BigInt(8 * 1024 * 1024), 2);
           (ws as unknown as { _socket: Duplex })._socket.write(Buffer.concat([header, Buffer.alloc(2 * 1024 * 1024, 0x41)]));
+          return;
+        }
+        if (told === 'flood') {
+          // Three 6 MiB messages (an item echoed back, as OpenAI echoes a large one), then nothing more.
+          const text = 'A'.repeat(6 * 1024 * 1024);
+          for (let i = 0; i < 3; i++) ws.send(JSON.stringify({ type: 'conversation.item.done', event_id: `event_flood${i}`, item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] } }));
           return;
         }
         if (told === 'huge') {
