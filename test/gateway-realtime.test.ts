@@ -1135,6 +1135,51 @@ test('messages waiting for a client that does not read count in the held answers
   }
 });
 
+test('after a receiver error of ws (a reserved opcode), what it still reads only to discard is not counted in the held answers, either way: the client\'s and the provider\'s', async () => {
+  const { h, fake, close } = await setup();
+  const { sides, restore } = gatewaySides();
+  // The gateway's end of its provider socket (ws's client side, as the test's own), to see how much of it was read.
+  const proto = WebSocket.prototype as unknown as { setSocket(this: WebSocket, ...args: unknown[]): void };
+  const setSocket = proto.setSocket;
+  const dialed: WebSocket[] = [];
+  proto.setSocket = function (this: WebSocket, ...args: unknown[]) {
+    if (!(this as unknown as { _isServer: boolean })._isServer) dialed.push(this);
+    setSocket.apply(this, args);
+  };
+  const tally = PROCESS_HELD_ANSWERS;
+  const bytesRead = (ws: WebSocket) => (ws as unknown as { _socket: import('node:net').Socket })._socket.bytesRead;
+  try {
+    const { token } = await h.accessKey();
+    const base = tally.heldBy(h.accountId);
+    // The client's: a frame of opcode 3 (masked, empty), then 2 MiB. The client reads nothing more, so it never
+    // answers ws's 1002 close and the socket stays open while the gateway reads the rest.
+    const s = await rawSession(h, token);
+    const side = sides.at(-1)!;
+    const before = bytesRead(side);
+    s.ws.pause();
+    (s.ws as unknown as { _socket: import('node:net').Socket })._socket.write(Buffer.concat([Buffer.from([0x83, 0x80, 0, 0, 0, 0]), Buffer.alloc(2 * 1024 * 1024, 0x20)]));
+    await waitFor(() => bytesRead(side) - before >= 2 * 1024 * 1024 + 6);
+    assert.equal(tally.heldBy(h.accountId), base, 'the client\'s discarded bytes are not counted');
+    s.ws.terminate();
+    await s.closed;
+
+    // The provider's, likewise (the fake reads nothing more once it sent them: the socket stays open).
+    const p = await rawSession(h, token);
+    const upstream = dialed.filter((ws) => ws.url.startsWith(fake.baseUrl.replace('http', 'ws'))).at(-1)!;
+    const start = bytesRead(upstream);
+    p.ws.send(JSON.stringify({ type: 'response.create', response: { instructions: 'garbage' } }));
+    await waitFor(() => bytesRead(upstream) - start >= 2 * 1024 * 1024);
+    assert.equal(tally.heldBy(h.accountId), base, 'the provider\'s discarded bytes are not counted');
+    p.ws.terminate();
+    await p.closed;
+    await waitFor(() => tally.heldBy(h.accountId) === base);
+  } finally {
+    proto.setSocket = setSocket;
+    restore();
+    await close();
+  }
+});
+
 test('a client socket paused because its message could not be held stays paused: neither a relay\'s drain nor a create noted meanwhile resumes it, so ws takes in none of the rest of that message, counted nowhere, while the session closes', async () => {
   const { h, fake, close } = await setup();
   const { sides, restore } = gatewaySides();

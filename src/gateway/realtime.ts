@@ -1078,15 +1078,14 @@ export class RealtimeGateway {
         client.pause();
       } else this.#fromClient(s, data as Buffer, isBinary);
     });
-    client.on('error', ignore);
+    // Any error of ws's receiver (a message too long, invalid UTF-8, a reserved opcode): ws reads the rest only to
+    // discard it, until the socket closes (its close timer: 30 s), so nothing more is held and none of it counts.
+    client.on('error', () => unfinished.release());
     // ws closes a message over maxPayload with 1009 and nothing more, its own 'error' coming once the close frame is
     // sent: its receiver's error comes before that, and the client is told why first, in OpenAI's shape. No public
     // API gives it; without the receiver (another `ws`) the client gets ws's bare 1009, as before.
     (client as unknown as { _receiver?: Writable })._receiver?.prependListener('error', (error: Error & { code?: string }) => {
-      if (error.code !== MESSAGE_TOO_LONG) return;
-      // ws reads the rest only to discard it: nothing more is held.
-      unfinished.release();
-      this.#end(s, 'client-frame-too-long');
+      if (error.code === MESSAGE_TOO_LONG) this.#end(s, 'client-frame-too-long');
     });
     client.once('close', () => {
       unfinished.release();
@@ -1977,7 +1976,11 @@ function openUpstream(url: string, headers: Record<string, string>, timeoutMs: n
       resolve({ socket });
     });
     socket.once('close', () => unfinished.release());
-    socket.on('error', (error: Error) => resolve({ error: error.message }));
+    socket.on('error', (error: Error) => {
+      // After its receiver's error (as the client's, #start) ws only discards what it reads until the socket closes.
+      unfinished.release();
+      resolve({ error: error.message });
+    });
     socket.once('unexpected-response', (request, response) => {
       const chunks: Buffer[] = [];
       let size = 0;

@@ -3,7 +3,8 @@
 // `response.done` carrying usage. A response whose instructions are "hold" stays open until `response.cancel`, then
 // ends `cancelled` with the usage generated so far — or never, when they are "hang"; "drop" sends its transcript
 // (FAKE_DROPPED_TRANSCRIPT) and a second of audio, then closes the socket (1011) without ever reporting the response;
-// "huge" sends a 17 MiB audio delta; "flood" three 6 MiB messages and nothing more; "unfinished" sends 2 MiB of an 8 MiB message and never the rest; "no cache
+// "huge" sends a 17 MiB audio delta; "flood" three 6 MiB messages and nothing more; "garbage" a frame of a reserved
+// opcode and 2 MiB after it; "unfinished" sends 2 MiB of an 8 MiB message and never the rest; "no cache
 // details" reports usage without its cached tokens' breakdown; "late …" starts the response 200 ms after its create,
 // then as the rest of the instructions say; "refuse" starts none: the create is refused with OpenAI's `error` for an
 // invalid parameter, naming its event_id. A binary message is echoed.
@@ -147,6 +148,13 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           header[1] = 127;
           header.writeBigUInt64BE(BigInt(8 * 1024 * 1024), 2);
           (ws as unknown as { _socket: Duplex })._socket.write(Buffer.concat([header, Buffer.alloc(2 * 1024 * 1024, 0x41)]));
+          return;
+        }
+        if (told === 'garbage') {
+          // A frame of a reserved opcode (3), which ws refuses at its header, then 2 MiB more on the raw socket.
+          (ws as unknown as { _socket: Duplex })._socket.write(Buffer.concat([Buffer.from([0x83, 0x00]), Buffer.alloc(2 * 1024 * 1024, 0x41)]));
+          // Nothing more read: the gateway's close goes unanswered, and the socket stays open while it reads the rest.
+          ws.pause();
           return;
         }
         if (told === 'flood') {
