@@ -11,7 +11,7 @@ import { MANAGED_OPENAI_KEY, startHarness, storedUsage, type Harness } from './h
 import { grantCredits, usageCostPico } from '../src/store/credits.ts';
 import { CreditLedger } from '../src/usage/ledger.ts';
 import { ChangeBus } from '../src/state/changes.ts';
-import { FAKE_AUDIO, FAKE_DROPPED_TRANSCRIPT, FAKE_REALTIME_USAGE, FAKE_TRANSCRIPTION_SECONDS, FAKE_TRANSCRIPTION_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
+import { FAKE_AUDIO, FAKE_CANCELLED_USAGE, FAKE_DROPPED_TRANSCRIPT, FAKE_REALTIME_USAGE, FAKE_TRANSCRIPTION_SECONDS, FAKE_TRANSCRIPTION_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
 import { countTextTokens, tokenCountsIdle } from '../src/domain/token-counter.ts';
 import { audioByteRate } from '../src/gateway/realtime.ts';
 import { randomBytes } from 'node:crypto';
@@ -1008,6 +1008,16 @@ async function rawSession(h: Harness, token: string): Promise<{ ws: WebSocket; r
   return { ws, requestId: await requestId, received, closed };
 }
 
+/** The gateway's metrics once they name `text` (a session's end is observed after its last usage event). */
+async function metricsNaming(h: Harness, text: string): Promise<string> {
+  let metrics = '';
+  for (let i = 0; i < 100 && !metrics.includes(text); i++) {
+    metrics = await (await fetch(`${h.apiUrl}/metrics`)).text();
+    if (!metrics.includes(text)) await new Promise((r) => setTimeout(r, 20));
+  }
+  return metrics;
+}
+
 /** Part of a masked text frame of `length` bytes (mask key 0: the payload as is), written on the raw socket. */
 function partialFrame(ws: WebSocket, length: number, payload: Buffer): void {
   const header = Buffer.alloc(14);
@@ -1098,12 +1108,7 @@ test('a client message over 16 MiB ends the session telling the client why — a
     const [row] = await h.usage(s.requestId, 1);
     assert.deepEqual([row!.completion, row!.stopReason], ['succeeded', 'client_cancelled']);
     await waitFor(() => PROCESS_HELD_ANSWERS.heldBy(h.accountId) === 0);
-    let metrics = '';
-    for (let i = 0; i < 100 && !metrics.includes('client_frame_too_long'); i++) {
-      metrics = await (await fetch(`${h.apiUrl}/metrics`)).text();
-      if (!metrics.includes('client_frame_too_long')) await new Promise((r) => setTimeout(r, 20));
-    }
-    assert.match(metrics, /tollgate_realtime_sessions_ended_total\{provider="openai",model="gpt-realtime",outcome="client_frame_too_long"\} 1\b/);
+    assert.match(await metricsNaming(h, 'client_frame_too_long'), /tollgate_realtime_sessions_ended_total\{provider="openai",model="gpt-realtime",outcome="client_frame_too_long"\} 1\b/);
   } finally {
     await close();
   }
@@ -1133,6 +1138,50 @@ test('messages waiting for a client that does not read count in the held answers
     restore();
     await close();
   }
+});
+
+/**
+ * A client that stops reading while a response runs and the provider sends 24 MiB behind it in 4 KiB messages (none
+ * counts as a message still arriving), the account's share having `room` left: what waits for the client soon cannot
+ * be held, and the session must end as a client-side busy end, its response cancelled and billed from its response.done.
+ */
+async function slowClientEnds(room: number, responseId: string): Promise<void> {
+  const tally = PROCESS_HELD_ANSWERS;
+  const { h, fake, close } = await setup();
+  const base = tally.heldBy(h.accountId);
+  let ownTaken = 0;
+  try {
+    ownTaken = tally.accountLimit - base - room;
+    assert.equal(tally.take(h.accountId, ownTaken), 'taken');
+    const s = await rawSession(h, (await h.accessKey()).token);
+    s.ws.pause();
+    s.ws.send(JSON.stringify({ type: 'response.create', response: { instructions: 'trickle' } }));
+    const [row] = await h.usage(s.requestId, 1);
+    assert.ok(fake.received.some((e) => (e as { type?: string }).type === 'response.cancel' && (e as { response_id?: string }).response_id === responseId), 'the open response is cancelled');
+    // Metered from the provider's response.done answering the cancel, not estimated on what was relayed.
+    assert.deepEqual([row!.completion, row!.stopReason, Number(row!.usageEstimated), Number(row!.inputTokens), Number(row!.outputTokens)], ['succeeded', 'client_cancelled', 0, FAKE_CANCELLED_USAGE.input_tokens, FAKE_CANCELLED_USAGE.output_tokens]);
+    s.ws.resume();
+    assert.equal(await s.closed, 1013);
+    const told = s.received.find((e) => e.type === 'error')?.error as { code: string; message: string };
+    assert.equal(told.code, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE');
+    assert.match(told.message, /messages waiting for this session's client to read them could not be held: this account's messages and answers still arriving already hold as much as one account's may at once\./);
+    await waitFor(() => tally.heldBy(h.accountId) === base + ownTaken);
+    assert.match(await metricsNaming(h, 'gateway_busy'), /tollgate_realtime_sessions_ended_total\{provider="openai",model="gpt-realtime",outcome="gateway_busy"\} 1\b/);
+  } finally {
+    tally.give(h.accountId, ownTaken);
+    await close();
+  }
+}
+
+test('messages waiting for a client that does not read that cannot be held end the session as a client-side busy end — 503 CAPACITY_UNAVAILABLE naming them, 1013, outcome gateway_busy — its open response cancelled and billed on the provider\'s response.done', async () => {
+  // 512 KiB of room: full long before 4 MiB wait, the provider never paused by the relay.
+  await slowClientEnds(512 * 1024, 'resp_1');
+});
+
+test('messages waiting for a client that does not read that cannot be held once the relay paused the provider (4 MiB waiting): the provider is read again, for the cancelled response\'s response.done', async () => {
+  // Room for the message that crosses 4 MiB (one 4 KiB message and its frame, at most) and not for the ones after it
+  // in the same socket read, which ws still delivers once the relay has paused the provider for it.
+  await slowClientEnds(4 * 1024 * 1024 + 4 * 1024 + 512 - 64 * 1024, 'resp_1');
 });
 
 test('after a receiver error of ws (a reserved opcode), what it still reads only to discard is not counted in the held answers, either way: the client\'s and the provider\'s', async () => {

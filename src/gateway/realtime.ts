@@ -367,7 +367,8 @@ interface Unasked { responseId: string }
 
 /**
  * `frame-too-long`: the provider's message was over MAX_MESSAGE_BYTES; `client-frame-too-long`: the client's.
- * `client-unheld`, `provider-unheld`: that side's message still arriving could not be held (UnfinishedMessage).
+ * `client-unheld`, `provider-unheld`: that side's message still arriving could not be held (UnfinishedMessage);
+ * `client-unheld` too: messages waiting for either side's reader could not be (QueuedMessages).
  */
 type Ending = 'client-left' | 'upstream-closed' | 'idle' | 'duration' | 'shutdown' | 'frame-too-long' | 'client-frame-too-long' | 'revoked' | 'client-unheld' | 'provider-unheld';
 
@@ -1060,9 +1061,11 @@ export class RealtimeGateway {
     const accountId = s.key!.accountId;
     const unfinished = new UnfinishedMessage(PROCESS_HELD_ANSWERS, accountId, (room) => this.#unheld(s, 'client-unheld', room));
     socket.on('data', (chunk: Buffer) => unfinished.read(chunk.length));
-    // Messages the client is slow to read are the provider's held: that side is no longer read, as for its message
-    // still arriving; and the other way round.
-    const toClient = s.toClient = new QueuedMessages(PROCESS_HELD_ANSWERS, accountId, (room) => this.#unheld(s, 'provider-unheld', room, 'messages waiting for this session\'s client to read them'));
+    // Messages waiting for either reader that cannot be held end the session as the client's message still arriving
+    // does: the client is no longer read and the provider is, for the response.done of each open response cancelled.
+    // Reading the provider on holds nothing more when it is the client that is slow: nothing goes to a client whose
+    // socket is closing (relay()).
+    const toClient = s.toClient = new QueuedMessages(PROCESS_HELD_ANSWERS, accountId, (room) => this.#unheld(s, 'client-unheld', room, 'messages waiting for this session\'s client to read them'));
     const toProvider = s.toProvider = new QueuedMessages(PROCESS_HELD_ANSWERS, accountId, (room) => this.#unheld(s, 'client-unheld', room, 'messages waiting for the provider to read them'));
     upstream.once('close', () => toProvider.release());
     client.on('message', (data: RawData, isBinary: boolean) => {
@@ -1515,7 +1518,8 @@ export class RealtimeGateway {
    * A message still arriving that the process's held answers have no room for: that side's socket is no longer read
    * (what it sends next would be held too), and the session ends, its client told the gateway is busy. Its responses
    * are metered as at any end: cancelled and waited for when it is the client's message; recorded as they stand when
-   * it is the provider's (its answers would come behind the message).
+   * it is the provider's (its answers would come behind the message). `client-unheld` also stands for messages
+   * waiting for either reader (#start).
    */
   #unheld(s: Session, why: 'client-unheld' | 'provider-unheld', room: HeldRoom, what?: string): void {
     if (s.finished) return;
@@ -1532,6 +1536,9 @@ export class RealtimeGateway {
       return;
     }
     this.#end(s, why);
+    // The relay may have paused the provider for a client not reading (HIGH_WATER_BYTES), and that send's drain never
+    // comes: each response.done must still be read within the metering grace.
+    if (why === 'client-unheld' && s.upstream) resumeReading(s.upstream);
   }
 
   /** The provider's message over MAX_MESSAGE_BYTES (ws refuses it and closes): the client is told why its session ends. */

@@ -3,7 +3,8 @@
 // `response.done` carrying usage. A response whose instructions are "hold" stays open until `response.cancel`, then
 // ends `cancelled` with the usage generated so far — or never, when they are "hang"; "drop" sends its transcript
 // (FAKE_DROPPED_TRANSCRIPT) and a second of audio, then closes the socket (1011) without ever reporting the response;
-// "huge" sends a 17 MiB audio delta; "flood" three 6 MiB messages and nothing more; "garbage" a frame of a reserved
+// "huge" sends a 17 MiB audio delta; "flood" three 6 MiB messages and nothing more; "trickle" holds its response as
+// "hold" does, sending 24 MiB behind it in 4 KiB messages; "garbage" a frame of a reserved
 // opcode and 2 MiB after it; "unfinished" sends 2 MiB of an 8 MiB message and never the rest; "no cache
 // details" reports usage without its cached tokens' breakdown; "late …" starts the response 200 ms after its create,
 // then as the rest of the instructions say; "refuse" starts none: the create is refused with OpenAI's `error` for an
@@ -126,9 +127,14 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
         const id = `resp_${++responses}`;
         ws.send(JSON.stringify({ type: 'response.created', event_id: `event_c${responses}`, response: { id, object: 'realtime.response', status: 'in_progress', output: [], usage: null } }));
         ws.send(JSON.stringify({ type: 'response.output_audio.delta', event_id: `event_a${responses}`, response_id: id, item_id: 'item_1', output_index: 0, content_index: 0, delta: FAKE_AUDIO }));
-        if (told === 'hold') {
+        if (told === 'hold' || told === 'trickle') {
           if (outOfBand) heldOutOfBand.add(id);
           else held = id;
+          // Small messages (an item's text in pieces): none counts as a message still arriving, only as one waiting.
+          if (told === 'trickle') {
+            const text = 'A'.repeat(4 * 1024);
+            for (let i = 0; i < 6 * 1024; i++) ws.send(JSON.stringify({ type: 'conversation.item.done', event_id: `event_trickle${i}`, item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] } }));
+          }
           return;
         }
         if (told === 'hang') return;
