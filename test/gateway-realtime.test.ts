@@ -1184,6 +1184,23 @@ test('messages waiting for a client that does not read that cannot be held once 
   await slowClientEnds(4 * 1024 * 1024 + 4 * 1024 + 512 - 64 * 1024, 'resp_1');
 });
 
+test('a session that reaches its duration limit while the relay has paused the provider for a client not reading still bills its open response on the provider\'s response.done', async () => {
+  const { h, fake, close } = await setup({ TOLLGATE_REALTIME_MAX_DURATION_MS: '2500' });
+  try {
+    const s = await rawSession(h, (await h.accessKey()).token);
+    s.ws.pause();
+    // 24 MiB behind the open response: past 4 MiB waiting for the client, the relay stops reading the provider.
+    s.ws.send(JSON.stringify({ type: 'response.create', response: { instructions: 'trickle' } }));
+    const [row] = await h.usage(s.requestId, 1);
+    assert.ok(fake.received.some((e) => (e as { type?: string }).type === 'response.cancel'), 'the open response is cancelled');
+    assert.deepEqual([row!.completion, Number(row!.usageEstimated), Number(row!.inputTokens), Number(row!.outputTokens)], ['succeeded', 0, FAKE_CANCELLED_USAGE.input_tokens, FAKE_CANCELLED_USAGE.output_tokens]);
+    s.ws.resume();
+    await s.closed;
+  } finally {
+    await close();
+  }
+});
+
 test('after a receiver error of ws (a reserved opcode), what it still reads only to discard is not counted in the held answers, either way: the client\'s and the provider\'s', async () => {
   const { h, fake, close } = await setup();
   const { sides, restore } = gatewaySides();

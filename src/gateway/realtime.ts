@@ -1508,6 +1508,10 @@ export class RealtimeGateway {
       // response.create relayed whose response.created has not come (a client that asked and left at once) starts a
       // response all the same: it is cancelled as it is created (#meter) and waited for like the others.
       for (const responseId of s.open.keys()) cancelUpstream(s, upstream, responseId);
+      // The relay may have paused the provider for a client not reading (HIGH_WATER_BYTES), whose drain may never come:
+      // each response.done must still be read within the grace. Nothing more is held: relay() drops what would go to a
+      // client no longer open, and this one is closing or gone.
+      resumeReading(upstream);
       s.graceTimer = setTimeout(() => this.#finish(s), METER_GRACE_MS);
       return;
     }
@@ -1536,9 +1540,6 @@ export class RealtimeGateway {
       return;
     }
     this.#end(s, why);
-    // The relay may have paused the provider for a client not reading (HIGH_WATER_BYTES), and that send's drain never
-    // comes: each response.done must still be read within the metering grace.
-    if (why === 'client-unheld' && s.upstream) resumeReading(s.upstream);
   }
 
   /** The provider's message over MAX_MESSAGE_BYTES (ws refuses it and closes): the client is told why its session ends. */
