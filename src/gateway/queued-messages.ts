@@ -3,7 +3,7 @@
 // HeldAnswers) past a free allowance. The relay pauses the other side once 4 MiB wait, but the message that crosses
 // that still goes, and a message is up to 16 MiB: a client that never reads, asking the provider to echo a large item
 // back, had its session hold some 20 MiB and its account's 100 sessions about 2 GB, counted nowhere.
-import { HeldShare } from './unfinished-message.ts';
+import { HeldShare } from './held-share.ts';
 
 /** Bytes waiting for a reader never counted: a reader keeping up holds less, and its relay never touches the tally. */
 export const FREE_QUEUED_BYTES = 64 * 1024;
