@@ -1114,6 +1114,55 @@ test('a client message over 16 MiB ends the session telling the client why — a
   }
 });
 
+/** A whole frame of under 126 bytes, its first byte `head` (FIN, RSV bits, opcode), masked (key 0) unless told, on the raw socket. */
+function rawFrame(ws: WebSocket, head: number, payload: Buffer, masked = true): void {
+  const header = Buffer.from([head, (masked ? 0x80 : 0) | payload.length]);
+  (ws as unknown as { _socket: import('node:net').Socket })._socket.write(Buffer.concat([header, masked ? Buffer.alloc(4) : Buffer.alloc(0), payload]));
+}
+
+test('a client frame ws refuses (invalid UTF-8, a reserved opcode, RSV1, no mask, a bad close code, a fragmented ping) ends the session telling the client why — a 400 27228 error event naming the fault, then ws\'s own close (1007, 1002) — its open response cancelled and metered, and the outcome client_protocol_error; a frame whose length is past 2^53 is a message too long', async () => {
+  const { h, close } = await setup();
+  try {
+    const { token } = await h.accessKey();
+    const closeCode = (code: number) => { const b = Buffer.alloc(2); b.writeUInt16BE(code); return b; };
+    const cases: [string, (ws: WebSocket) => void, number, RegExp][] = [
+      ['invalid UTF-8', (ws) => rawFrame(ws, 0x81, Buffer.from([0x7b, 0xff, 0xfe, 0x7d])), 1007, /malformed \(invalid UTF-8 sequence\)/],
+      ['a reserved opcode', (ws) => rawFrame(ws, 0x83, Buffer.from('{}')), 1002, /malformed \(invalid opcode 3\)/],
+      ['RSV1 without an extension', (ws) => rawFrame(ws, 0xc1, Buffer.from('{}')), 1002, /malformed \(RSV1 must be clear\)/],
+      ['an unmasked frame', (ws) => rawFrame(ws, 0x81, Buffer.from('{}'), false), 1002, /malformed \(MASK must be set\)/],
+      ['a close code no endpoint may send', (ws) => rawFrame(ws, 0x88, closeCode(1004)), 1002, /malformed \(invalid status code 1004\)/],
+      ['a fragmented ping', (ws) => rawFrame(ws, 0x09, Buffer.alloc(0)), 1002, /malformed \(FIN must be set\)/],
+    ];
+    for (const [what, send, code, reason] of cases) {
+      const s = await rawSession(h, token);
+      const created = new Promise<void>((resolve) => s.ws.on('message', (d) => { if (String(d).includes('"response.created"')) resolve(); }));
+      s.ws.send(JSON.stringify({ type: 'response.create', response: { instructions: 'hold' } }));
+      await created;
+      send(s.ws);
+      assert.equal(await s.closed, code, what);
+      const told = s.received.find((e) => e.type === 'error')?.error as { code: string; message: string; type: string } | undefined;
+      assert.ok(told, `an error event before the close: ${what}`);
+      assert.deepEqual([told.code, told.type], ['ERR_NGROK_27228', 'invalid_request_error'], what);
+      assert.match(told.message, reason, what);
+      assert.match(told.message, /the session ended/, what);
+      const [row] = await h.usage(s.requestId, 1);
+      assert.deepEqual([row!.completion, row!.stopReason], ['succeeded', 'client_cancelled'], what);
+    }
+    assert.match(await metricsNaming(h, `outcome="client_protocol_error"} ${cases.length}`), new RegExp(`tollgate_realtime_sessions_ended_total\\{provider="openai",model="gpt-realtime",outcome="client_protocol_error"\\} ${cases.length}\\b`));
+
+    // ws refuses a frame saying more than 2^53 - 1 bytes before its own limit: a message too long all the same.
+    const s = await rawSession(h, token);
+    partialFrame(s.ws, 2 ** 53, Buffer.alloc(0));
+    assert.equal(await s.closed, 1009);
+    const told = s.received.find((e) => e.type === 'error')?.error as { code: string } | undefined;
+    assert.equal(told?.code, 'ERR_NGROK_AI_GATEWAY_REQUEST_BODY_TOO_LONG');
+    assert.match(await metricsNaming(h, 'client_frame_too_long'), /outcome="client_frame_too_long"\} 1\b/);
+    await waitFor(() => PROCESS_HELD_ANSWERS.heldBy(h.accountId) === 0);
+  } finally {
+    await close();
+  }
+});
+
 test('messages waiting for a client that does not read count in the held answers past 64 KiB while they wait, and leave them once it reads them', async () => {
   const { h, close } = await setup();
   const { sides, restore } = gatewaySides();

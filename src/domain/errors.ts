@@ -203,6 +203,10 @@ export const Errors = {
   // The client's message over the same limit: ngrok's code for a request body too long (none is published for a
   // realtime message of the client's), told before the 1009 close that ends the session.
   realtimeClientFrameTooLong: spec(413, 'ERR_NGROK_AI_GATEWAY_REQUEST_BODY_TOO_LONG', 'A realtime message the client sent is over the {limit} limit, so the session ended. Open a new session to continue; send audio in smaller appends.', 'invalid_request_error'),
+  // Any other frame of the client's that `ws` refuses (invalid UTF-8 in a text message, a reserved opcode, an unmasked
+  // frame, a bad close code): ngrok's code for an invalid request (none is published for it), told before ws's close
+  // (1007, 1002) ends the session.
+  realtimeClientFrameInvalid: spec(400, 'ERR_NGROK_27228', 'Invalid request: a WebSocket frame the client sent is malformed ({reason}), so the session ended. Open a new session to continue.', 'invalid_request_error'),
   realtimeUpstreamFrameTooLong: spec(502, 'ERR_NGROK_AI_GATEWAY_REALTIME_UPSTREAM_FRAME_TOO_LONG', 'The provider sent a realtime message over the {limit} limit.', 'api_error'),
   gatewayStopping: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway is busy. Retry the request.', 'api_error'),
   // Every answer of the request came while the gateway held as much of other answers as it holds at once (exchange.ts,

@@ -87,8 +87,11 @@ const CLOSE_UPSTREAM = 1011;
 const CLOSE_BUSY = 1013;
 /** The client's message was over MAX_MESSAGE_BYTES: "Message Too Big", the code `ws` closes with itself. */
 const CLOSE_TOO_BIG = 1009;
-/** `ws`'s error for a message over its `maxPayload`. */
+/** `ws`'s errors for a message over its `maxPayload`, and for a frame whose header says more than 2^53 - 1 bytes. */
 const MESSAGE_TOO_LONG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+const FRAME_TOO_LONG = 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH';
+/** A frame that breaks the protocol (RFC 6455 §7.4.1), when `ws` does not say its own close code (brokenFrame). */
+const CLOSE_PROTOCOL = 1002;
 
 const DONE = Buffer.from('"response.done"');
 const CREATED = Buffer.from('"response.created"');
@@ -367,17 +370,21 @@ interface Unasked { responseId: string }
 
 /**
  * `frame-too-long`: the provider's message was over MAX_MESSAGE_BYTES; `client-frame-too-long`: the client's.
+ * `client-protocol-error`: `ws` refused any other frame of the client's (invalid UTF-8, a reserved opcode; brokenFrame).
  * `client-unheld`, `provider-unheld`: that side's message still arriving could not be held (UnfinishedMessage);
  * `client-unheld` too: messages waiting for either side's reader could not be (QueuedMessages).
  */
-type Ending = 'client-left' | 'upstream-closed' | 'idle' | 'duration' | 'shutdown' | 'frame-too-long' | 'client-frame-too-long' | 'revoked' | 'client-unheld' | 'provider-unheld';
+type Ending = 'client-left' | 'upstream-closed' | 'idle' | 'duration' | 'shutdown' | 'frame-too-long' | 'client-frame-too-long' | 'client-protocol-error' | 'revoked' | 'client-unheld' | 'provider-unheld';
 
 const OUTCOMES: Readonly<Record<Ending, RealtimeOutcome>> = {
   'client-left': 'client_closed', 'upstream-closed': 'provider_closed', idle: 'idle_limit', duration: 'duration_limit', shutdown: 'shutdown', 'frame-too-long': 'frame_too_long', revoked: 'key_revoked',
-  'client-frame-too-long': 'client_frame_too_long', 'client-unheld': 'gateway_busy', 'provider-unheld': 'gateway_busy',
+  'client-frame-too-long': 'client_frame_too_long', 'client-protocol-error': 'client_protocol_error', 'client-unheld': 'gateway_busy', 'provider-unheld': 'gateway_busy',
 };
 
-/** The close code the client gets when the gateway ends its session (CLOSE_POLICY when not named: a limit, a key). */
+/**
+ * The close code the client gets when the gateway ends its session (CLOSE_POLICY when not named: a limit, a key; the
+ * one `ws` gives a frame that breaks the protocol: brokenFrame).
+ */
 const CLOSES: Readonly<Partial<Record<Ending, number>>> = {
   shutdown: CLOSE_RESTART, 'frame-too-long': CLOSE_UPSTREAM, 'client-frame-too-long': CLOSE_TOO_BIG, 'client-unheld': CLOSE_BUSY, 'provider-unheld': CLOSE_BUSY,
 };
@@ -777,7 +784,12 @@ class Session implements Admission, RealtimeObservation {
   upstream: WebSocket | undefined;
   /** The provider's socket whose handshake is under way, for a shutdown to abort. */
   dialing: WebSocket | undefined;
-  /** The provider's messages that came before the client's socket was ready, relayed once it is. */
+  /**
+   * The provider's messages that came before the client's socket was ready, relayed once it is. Not counted in the
+   * held answers: the client's socket is attached in the same turn of the event loop as the provider's handshake
+   * completes (promise steps and ws's synchronous handleUpgrade, no I/O between), so they are at most what came in the
+   * socket read that carried the provider's 101 — 64 KiB, what a message still arriving never counts either.
+   */
   early: [Buffer, boolean][] = [];
   readonly open = new Map<string, OpenResponse>();
   /**
@@ -858,6 +870,8 @@ class Session implements Admission, RealtimeObservation {
   unheldRoom: HeldRoom | undefined;
   /** What could not be held in it, as the client is told; a message still arriving of the side whose `Ending` it is when unset. */
   unheldWhat: string | undefined;
+  /** The client's frame `ws` refused, which ended the session (`client-protocol-error`): why, and ws's close code for it. */
+  brokenFrame: { reason: string; closeCode: number } | undefined;
   /** Messages relayed waiting for the client's reader, and for the provider's, as the held answers count them. */
   toClient: QueuedMessages | undefined;
   toProvider: QueuedMessages | undefined;
@@ -1084,11 +1098,16 @@ export class RealtimeGateway {
     // Any error of ws's receiver (a message too long, invalid UTF-8, a reserved opcode): ws reads the rest only to
     // discard it, until the socket closes (its close timer: 30 s), so nothing more is held and none of it counts.
     client.on('error', () => unfinished.release());
-    // ws closes a message over maxPayload with 1009 and nothing more, its own 'error' coming once the close frame is
-    // sent: its receiver's error comes before that, and the client is told why first, in OpenAI's shape. No public
-    // API gives it; without the receiver (another `ws`) the client gets ws's bare 1009, as before.
+    // ws closes a frame it refuses (a message over maxPayload: 1009; invalid UTF-8: 1007; a reserved opcode, an unmasked
+    // frame: 1002) and says nothing more, its own 'error' coming once the close frame is sent: its receiver's error
+    // comes before that, and the client is told why first, in OpenAI's shape, with ws's close code. No public API
+    // gives it; without the receiver (another `ws`) the client gets ws's bare close, as before.
     (client as unknown as { _receiver?: Writable })._receiver?.prependListener('error', (error: Error & { code?: string }) => {
-      if (error.code === MESSAGE_TOO_LONG) this.#end(s, 'client-frame-too-long');
+      if (error.code === MESSAGE_TOO_LONG || error.code === FRAME_TOO_LONG) this.#end(s, 'client-frame-too-long');
+      else if (s.ending === undefined) {
+        s.brokenFrame = brokenFrame(error);
+        this.#end(s, 'client-protocol-error');
+      }
     });
     client.once('close', () => {
       unfinished.release();
@@ -1497,7 +1516,7 @@ export class RealtimeGateway {
     const client = s.client;
     if (told && client && client.readyState === WebSocket.OPEN) {
       client.send(JSON.stringify(errorEvent(told)));
-      closeSoon(client, CLOSES[why] ?? CLOSE_POLICY, told.code);
+      closeSoon(client, why === 'client-protocol-error' ? s.brokenFrame!.closeCode : CLOSES[why] ?? CLOSE_POLICY, told.code);
     }
     const upstream = s.upstream;
     // The provider's message that ended it stands before any answer to a cancel: none would be read.
@@ -1859,10 +1878,22 @@ function toldError(s: Session, why: Ending, limits: RealtimeLimits): TollgateErr
     case 'shutdown': return tollgateError('gatewayStopping');
     case 'frame-too-long': return tollgateError('realtimeUpstreamFrameTooLong', { limit: byteSize(MAX_MESSAGE_BYTES) });
     case 'client-frame-too-long': return tollgateError('realtimeClientFrameTooLong', { limit: byteSize(MAX_MESSAGE_BYTES) });
+    case 'client-protocol-error': return tollgateError('realtimeClientFrameInvalid', { reason: s.brokenFrame!.reason });
     case 'client-unheld':
     case 'provider-unheld': return tollgateError('realtimeMessageUnheld', { reason: `${s.unheldWhat ?? (why === 'client-unheld' ? 'the rest of a message of this session\'s client' : 'the rest of a message the provider is sending')} could not be held: ${UNHELD[s.unheldRoom ?? 'gateway']}` });
     default: return undefined;
   }
+}
+
+/**
+ * What `ws`'s receiver says of a frame it refused: its message without ws's prefix ("invalid UTF-8 sequence", "invalid
+ * opcode 3"), and the close code it gives it, which ws keeps under a symbol of its own (`kStatusCode`, exported
+ * nowhere): the session closes with it before ws would.
+ */
+function brokenFrame(error: Error): { reason: string; closeCode: number } {
+  const key = Object.getOwnPropertySymbols(error).find((k) => k.description === 'status-code');
+  const code = key === undefined ? undefined : (error as unknown as Record<symbol, unknown>)[key];
+  return { reason: error.message.replace(/^Invalid WebSocket frame: /, ''), closeCode: typeof code === 'number' ? code : CLOSE_PROTOCOL };
 }
 
 /**
