@@ -4,7 +4,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { gw, startHarness, type Harness } from './helpers/gateway.ts';
+import { grantUntilServed, gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { rawHttp } from './helpers/raw-http.ts';
 import { FAKE_ADVISOR_USAGE, FAKE_TOKEN_COUNT, FAKE_USAGE, FAKE_WEB_SEARCHES } from './fake-upstream.ts';
 import { grantCredits } from '../src/store/credits.ts';
@@ -1391,14 +1391,7 @@ const small = { model: 'openai:gpt-4o-mini', max_tokens: 5, messages: [{ role: '
 async function oneCentOnOwnKey(h: Harness): Promise<string> {
   const keyId = await h.providerKey('openai', 'sk-good-a');
   const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: keyId }] }] }] } }))).token;
-  await grantCredits(h.running.store.db, h.accountId, 1, { category: 'promotional' });
-  await new ChangeBus(h.running.store.db).publish({ accountId: h.accountId, kind: 'credits', resourceId: h.accountId });
-  let first = await gw(h, '/v1/chat/completions', { token, body: small });
-  for (let i = 0; i < 40 && first.status !== 200; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    first = await gw(h, '/v1/chat/completions', { token, body: small });
-  }
-  assert.equal(first.status, 200, first.text);
+  await grantUntilServed(h, h.accountId, 1, token, small);
   return token;
 }
 

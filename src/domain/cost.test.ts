@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createCatalog } from '../catalog/index.ts';
 import { resolveCandidates } from './resolve.ts';
 import type { AttemptPlan } from './routing.ts';
-import { attemptCost, containerHoldPico, reservationPico, type TokenUsage } from './cost.ts';
+import { attemptCost, audioDurationPico, containerHoldPico, reservationPico, type TokenUsage } from './cost.ts';
 import { billedContainerTier, containerTiers } from './hosted-tools.ts';
 import { ADVISOR_CALLS_WITHOUT_LIMIT, advisorLimit, MAX_ADVISOR_CALLS_HELD, MAX_WEB_SEARCHES_HELD, WEB_SEARCHES_WITHOUT_LIMIT, webSearchLimit, webSearchTool } from './params.ts';
 import { snapshot } from '../../test/helpers/snapshot.ts';
@@ -293,4 +293,26 @@ test('OpenAI code interpreter containers: a 20-minute session each at the tier t
   const shells = [{ type: 'shell', environment: { type: 'container_auto', memory_limit: '16g' } }, { type: 'shell', environment: { type: 'local' } }, { type: 'shell' }];
   assert.deepEqual(containerTiers({ tools: shells }, 'responses', 'responses'), ['16g']);
   assert.equal(billedContainerTier({ tools: [...shells, { type: 'code_interpreter', container: { type: 'auto', memory_limit: '4g' } }] }), '16g');
+});
+
+test('money review: counts at 2^31 and 2^53 price as the billion-token cap, exactly; cached and reasoning tokens are never billed twice; a per-minute price bills to the microsecond', () => {
+  // gpt-4o: $2.50 in, $1.25 cached, $10 out per Mtok. Every count past a billion (a provider's lie, or a sum of them)
+  // is priced as a billion: integers end to end, the total in 64 bits.
+  const huge = usage({ inputTokens: 2 ** 53, cacheReadTokens: 2 ** 31, outputTokens: 2 ** 31, reasoningTokens: 2 ** 53 });
+  const cost = attemptCost(huge, attempt('gpt-4o', 'ngrok'), FEE, true, NOON);
+  assert.deepEqual([cost.inputPico, cost.cacheReadPico, cost.outputPico, cost.feePico], [0n, 1_000_000_000n * 1_250_000n, 1_000_000_000n * 10_000_000n, 2_000_000_000n * FEE]);
+  assert.equal(cost.totalPico, 1_250_000_000_000_000n + 10_000_000_000_000_000n + 2_000_000_000n * FEE);
+  assert.equal(formatUsd5(cost.totalPico), '11350.00000');
+  // One token less than the cap, and a fraction: floored, never rounded up, never a float in the product.
+  const odd = attemptCost(usage({ inputTokens: 999_999_999.9, outputTokens: 3 }), attempt('gpt-4o', 'ngrok'), 0n, true, NOON);
+  assert.equal(odd.totalPico, 999_999_999n * 2_500_000n + 3n * 10_000_000n);
+  // Reasoning is part of the output (OpenAI's reasoning_tokens, Gemini's thoughts as output): priced once.
+  assert.equal(attemptCost(usage({ outputTokens: 100, reasoningTokens: 60 }), attempt('gpt-4o', 'ngrok'), 0n, true, NOON).totalPico, 100n * 10_000_000n);
+  // whisper-1 at $0.006 a minute (6e9 pico): 1.1 s is $0.00011 and 10,799.999 s (3 h less a millisecond) $1.0799999,
+  // to the pico, though the seconds come as a float.
+  const whisper = catalog.model('openai', 'whisper-1')!.priceMicro!.audioMinutePico!;
+  assert.equal(whisper, 6_000_000_000n);
+  assert.equal(audioDurationPico(1.1 * 1000, whisper), 110_000_000n);
+  assert.equal(audioDurationPico(10_799.999 * 1000, whisper), 1_079_999_900_000n);
+  assert.equal(audioDurationPico(0.0000001, whisper), 100n, 'a sliver of audio is a microsecond of it (100 pico-USD at this price)');
 });

@@ -136,6 +136,15 @@ test('the billed output limit counts every choice generated (n, best_of)', () =>
   assert.equal(outputLimit({ messages: [] }, a, settings(), 'converse'), 16_384);
 });
 
+test('a native Bedrock request (Converse, InvokeModel) is held for its output, whose fee it is billed: Converse\'s maxTokens, else the model\'s maximum, never the account\'s cap (not written into its body)', () => {
+  const converse = attempt('amazon.nova-pro-v1:0', 'converse', 'bedrock');
+  assert.equal(converse.candidate.surface.format, 'bedrock');
+  assert.equal(outputLimit({ messages: [], inferenceConfig: { maxTokens: 32 } }, converse, settings(), 'converse'), 32);
+  assert.equal(outputLimit({ messages: [] }, converse, settings(10), 'converse-stream'), 5000, 'Nova Pro\'s maximum: Bedrock never sees the cap of 10');
+  const invoke = attempt('anthropic.claude-sonnet-4-6', 'invoke', 'bedrock');
+  assert.equal(outputLimit({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 64, messages: [] }, invoke, settings(10), 'invoke-stream'), 128_000, 'the model\'s own field is not read: its maximum');
+});
+
 test('Claude from Opus 4.1 and the 4.5 generation on takes temperature or top_p, not both: top_p is removed and named', () => {
   const both = { model: 'claude-sonnet-4-6', max_tokens: 10, messages: [], temperature: 0.3, top_p: 0.9 };
   const r = prepareUpstreamBody(both, attempt('claude-sonnet-4-6', 'messages', 'anthropic'), settings());

@@ -70,10 +70,15 @@ export const UNBOUNDED_OUTPUT_TOKENS = 16_384;
  * request names its limit in its own format.
  */
 export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan, settings: AccountSettings, surface: ApiSurface = attempt.candidate.surface.surface): number {
-  // A Converse request translated for another provider's model (its own answer from Bedrock is billed on the
-  // account's key, unheld as before) is held for the limit in its inference settings, which the translation sends.
-  const converse = (surface === 'converse' || surface === 'converse-stream') && attempt.candidate.surface.format !== 'bedrock'
-    ? [(body.inferenceConfig as Record<string, unknown> | null | undefined)?.maxTokens] : undefined;
+  const converseSurface = surface === 'converse' || surface === 'converse-stream';
+  // Bedrock's own operations answered by a Bedrock model: the body goes as the AWS SDK wrote it, never under the
+  // account's cap, and the processing fee is billed on its output (was held as nothing: every such request in flight
+  // could run its output's fee past the balance). An InvokeModel body names its limit in the model's own field, so
+  // only the model's maximum bounds it.
+  const bedrock = attempt.candidate.surface.format === 'bedrock' && (converseSurface || surface === 'invoke' || surface === 'invoke-stream');
+  // Converse's limit is in its inference settings, which Bedrock applies, and a translation for another provider's
+  // model sends.
+  const converse = converseSurface ? [(body.inferenceConfig as Record<string, unknown> | null | undefined)?.maxTokens] : bedrock ? [] : undefined;
   const fields = OUTPUT_LIMIT_FIELDS[surface];
   if (fields.length === 0 && !converse) return 0;
   const config = geminiConfig(body, surface);
@@ -83,7 +88,7 @@ export function outputLimit(body: Record<string, unknown>, attempt: AttemptPlan,
   }
   let limit = requested ?? Infinity;
   const cap = settings.maxOutputTokens;
-  if (cap !== null && cap > 0 && cap < limit) limit = cap;
+  if (!bedrock && cap !== null && cap > 0 && cap < limit) limit = cap;
   const modelMax = attempt.candidate.catalogModel?.maxOutputTokens;
   if (modelMax !== undefined && modelMax > 0 && modelMax < limit) limit = modelMax;
   return (limit === Infinity ? UNBOUNDED_OUTPUT_TOKENS : limit) * choices(config ?? body);

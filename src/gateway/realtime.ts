@@ -39,7 +39,7 @@ import { refuseRoutingLoop, VIA_HEADER, viaValue } from './routing-loop.ts';
 import { baseHeaders, H_MODEL, H_REQUEST_ID, headerText } from './headers.ts';
 import { codecs } from './formats/index.ts';
 import { formatMs } from './failure.ts';
-import { appendText, storedStopReason, TEXT_ESTIMATE_CAP, type StreamFacts } from './formats/types.ts';
+import { appendText, num, storedStopReason, TEXT_ESTIMATE_CAP, type StreamFacts } from './formats/types.ts';
 import { outputEstimate } from './meter.ts';
 import { UNBOUNDED_OUTPUT_TOKENS } from '../domain/params.ts';
 import type { Reservation } from '../usage/ledger.ts';
@@ -286,10 +286,6 @@ function validCloseCode(code: number): boolean {
   return (code >= 3000 && code <= 4999) || (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006);
 }
 
-function count(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
-}
-
 function member(value: unknown, name: string): Record<string, unknown> | undefined {
   const v = isRecord(value) ? value[name] : undefined;
   return isRecord(v) ? v : undefined;
@@ -300,17 +296,17 @@ function member(value: unknown, name: string): Record<string, unknown> | undefin
  * each, cost.ts), whatever the totals hold beyond the parts counted as text.
  */
 export function realtimeUsage(usage: Record<string, unknown> | undefined, price: PriceMicro | undefined): TokenUsage {
-  const input = count(usage?.input_tokens);
-  const output = count(usage?.output_tokens);
+  const input = num(usage?.input_tokens);
+  const output = num(usage?.output_tokens);
   const inDetails = member(usage, 'input_token_details');
   const outDetails = member(usage, 'output_token_details');
   const cachedDetails = member(inDetails, 'cached_tokens_details');
-  const cached = Math.min(count(inDetails?.cached_tokens), input);
-  const audioIn = Math.min(count(inDetails?.audio_tokens), input);
-  const imageIn = Math.min(count(inDetails?.image_tokens), input - audioIn);
-  const audioCached = Math.min(count(cachedDetails?.audio_tokens), audioIn, cached);
-  const imageCached = Math.min(count(cachedDetails?.image_tokens), imageIn, cached - audioCached);
-  const audioOut = Math.min(count(outDetails?.audio_tokens), output);
+  const cached = Math.min(num(inDetails?.cached_tokens), input);
+  const audioIn = Math.min(num(inDetails?.audio_tokens), input);
+  const imageIn = Math.min(num(inDetails?.image_tokens), input - audioIn);
+  const audioCached = Math.min(num(cachedDetails?.audio_tokens), audioIn, cached);
+  const imageCached = Math.min(num(cachedDetails?.image_tokens), imageIn, cached - audioCached);
+  const audioOut = Math.min(num(outDetails?.audio_tokens), output);
   // Cached tokens the breakdown does not place (`cached_tokens_details` is optional) are text's as far as text input
   // goes, then audio's, then image's: every cached token is priced as cached, none past the input it is part of
   // (cost.ts would price a text part's excess as nothing and leave the audio it came from at the uncached price).
@@ -627,10 +623,10 @@ function withEventId(data: Buffer, eventId: string): Buffer | undefined {
  */
 function noteResponse(s: Session, usage: Record<string, unknown> | undefined): void {
   const c = s.conversation;
-  const input = count(usage?.input_tokens);
-  const output = count(usage?.output_tokens);
-  const audioIn = Math.min(count(member(usage, 'input_token_details')?.audio_tokens), input);
-  const audioOut = Math.min(count(member(usage, 'output_token_details')?.audio_tokens), output);
+  const input = num(usage?.input_tokens);
+  const output = num(usage?.output_tokens);
+  const audioIn = Math.min(num(member(usage, 'input_token_details')?.audio_tokens), input);
+  const audioOut = Math.min(num(member(usage, 'output_token_details')?.audio_tokens), output);
   c.audioTokens = Math.max(c.audioTokens + audioOut, audioIn + audioOut);
   c.textTokens = Math.max(c.textTokens + output - audioOut, input - audioIn - c.instructionsTokens + output - audioOut);
 }

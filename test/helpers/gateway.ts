@@ -12,6 +12,9 @@ import type { UsageEventsTable } from '../../src/store/schema.ts';
 import type { Selectable } from 'kysely';
 import { startFakeProvider, type FakeProvider } from '../fake-upstream.ts';
 import { createTestDatabase, type StoreKind, type TestDatabase } from './stores.ts';
+import assert from 'node:assert/strict';
+import { grantCredits } from '../../src/store/credits.ts';
+import { ChangeBus } from '../../src/state/changes.ts';
 
 export const MANAGED_OPENAI_KEY = 'sk-managed-openai-secret';
 export const MANAGED_ANTHROPIC_KEY = 'sk-managed-anthropic-secret';
@@ -152,4 +155,20 @@ export async function storedUsage(h: Harness): Promise<UsageRow[]> {
   } finally {
     await store.close();
   }
+}
+
+/**
+ * Grants `cents` of promotional credit to `accountId`, announced as the CLI announces it, then sends `body` (a chat
+ * completion) with `token` until it is served: a billing gateway admits it once it has read the grant.
+ */
+export async function grantUntilServed(h: Harness, accountId: string, cents: number, token: string, body: unknown): Promise<Awaited<ReturnType<typeof gw>>> {
+  await grantCredits(h.running.store.db, accountId, cents, { category: 'promotional' });
+  await new ChangeBus(h.running.store.db).publish({ accountId, kind: 'credits', resourceId: accountId });
+  let served = await gw(h, '/v1/chat/completions', { token, body });
+  for (let i = 0; i < 40 && served.status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    served = await gw(h, '/v1/chat/completions', { token, body });
+  }
+  assert.equal(served.status, 200, served.text);
+  return served;
 }
