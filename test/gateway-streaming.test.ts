@@ -461,18 +461,18 @@ describe('gateway streaming (sqlite)', () => {
   });
 
   test('a client leaving while a JSON answer is on its way is billed what the provider counted; after a second, the call is aborted', async () => {
-    const eventsOf = async (model: string) => {
+    const eventsOf = async (model: string, statusCode?: number) => {
       const deadline = Date.now() + 5000;
       for (;;) {
-        const rows = await h.running.store.db.selectFrom('usageEvents').selectAll().where('model', '=', model).execute();
+        const rows = (await h.running.store.db.selectFrom('usageEvents').selectAll().where('model', '=', model).execute()).filter((r) => statusCode === undefined || r.statusCode === statusCode);
         if (rows.length > 0 || Date.now() > deadline) return rows;
         await new Promise((r) => setTimeout(r, 25));
       }
     };
-    const leave = async (model: string, fallbacks: string[] = []) => {
+    const leave = async (model: string, fallbacks: string[] = [], extra: Record<string, unknown> = {}) => {
       const controller = new AbortController();
       const reached = new Promise<void>((resolve) => h.fake.events.on('request', (r) => { if (r.body?.model === model) resolve(); }));
-      const call = openai.chat.completions.create({ model: `openai:${model}`, models: fallbacks, messages: [{ role: 'user', content: 'x' }] } as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal: controller.signal });
+      const call = openai.chat.completions.create({ model: `openai:${model}`, models: fallbacks, messages: [{ role: 'user', content: 'x' }], ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal: controller.signal });
       await reached;
       controller.abort();
       await assert.rejects(call);
@@ -486,6 +486,25 @@ describe('gateway streaming (sqlite)', () => {
     assert.equal((await aborted).completed, false);
     const [gone] = await eventsOf('slow-3000-gone');
     assert.deepEqual([Number(gone!.outputTokens), gone!.completion, gone!.statusCode], [0, 'unknown', 0]);
+    // The provider read the prompt all the same (and bills it): its input is billed as estimated, the output it never
+    // showed is not. A priced model, kept in flight by the fake for 3 s; a long prompt, so the estimate is no accident.
+    const prompt = 'The quick brown fox jumps over the lazy dog. '.repeat(200);
+    const reachedPriced = new Promise<void>((resolve) => h.fake.events.on('request', (r) => { if (JSON.stringify(r.body?.messages ?? '').includes('lazy dog')) resolve(); }));
+    const controller = new AbortController();
+    // On the operator's key (an `ngrok` step), whose price is billed to the account's credit.
+    const managedToken = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'ngrok' }] }] } }))).token;
+    const managed = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: managedToken, maxRetries: 0 });
+    const priced = managed.chat.completions.create({ model: 'openai:gpt-4o-mini', metadata: { fake_delay_ms: '3000' }, messages: [{ role: 'user', content: prompt }] }, { signal: controller.signal });
+    await reachedPriced;
+    controller.abort();
+    await assert.rejects(priced);
+    const [unanswered] = await eventsOf('gpt-4o-mini', 0);
+    // As every estimate is stored: the provider's counts (none) apart from the gateway's estimate.
+    assert.deepEqual([unanswered!.keySource, unanswered!.completion, unanswered!.statusCode, Number(unanswered!.usageEstimated), Number(unanswered!.inputTokens), Number(unanswered!.outputTokens), Number(unanswered!.outputTokensEstimate)], ['ngrok', 'unknown', 0, 1, 0, 0, 0]);
+    const input = Number(unanswered!.inputTokensEstimate);
+    assert.ok(input > 1000 && input < 3000, `the prompt's ~1,800 tokens estimated: ${input}`);
+    // gpt-4o-mini's input at $0.15 per million tokens (150,000 pico-USD a token), no processing fee (not a success).
+    assert.deepEqual([BigInt(unanswered!.costPico), BigInt(unanswered!.feePico)], [BigInt(input) * 150_000n, 0n]);
     // A failure arriving within that second stops the chain there: no fallback is recorded, none is made.
     await leave('slow-300-fail-500-left', ['gpt-4o-mini']);
     const [failed] = await eventsOf('slow-300-fail-500-left');

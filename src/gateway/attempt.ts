@@ -710,6 +710,9 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
     if (ctx.clientGone) {
       record.failure = 'cancelled';
       record.completion = 'unknown';
+      // Aborted for the client, a second after it left: the provider had read the prompt (and a JSON answer's
+      // generation goes on after the socket closes), so its input is billed as estimated (meter.ts).
+      if (reason === 'client-gone') record.leftInFlight = true;
       return 'stop';
     }
     const name = error instanceof Error ? error.name : '';

@@ -56,6 +56,11 @@ export interface AttemptRecord {
   requestTooLarge?: boolean;
   /** An `auth` failure before any call: the key could not be used (a Bedrock role key's, gateway/bedrock-role.ts). */
   keyError?: TollgateError;
+  /**
+   * The client left and, a second on (METER_GRACE_MS), the call still in flight was aborted: no count of the
+   * provider's came, but the provider read the prompt, so the input is billed as estimated (needsEstimate).
+   */
+  leftInFlight?: boolean;
 }
 
 const ZERO: ReportedUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
@@ -76,9 +81,14 @@ function servedSuccess(r: AttemptRecord): boolean {
   return r.served && r.statusCode >= 200 && r.statusCode < 300;
 }
 
-/** Attempts whose answer was served without a (final) provider usage report: their output must be estimated. */
+/**
+ * Attempts whose answer was served without a (final) provider usage report: their output must be estimated. And an
+ * attempt whose client left while the provider worked on it (leftInFlight): its input, which the provider bills
+ * whether or not anyone reads the answer — else a client hanging up before the answer's head paid nothing for a
+ * prompt of any size. Its output, never seen, is not estimated (nothing to count it from).
+ */
 function needsEstimate(r: AttemptRecord): boolean {
-  return servedSuccess(r) && (r.facts?.usage === undefined || cutShort(r));
+  return (servedSuccess(r) && (r.facts?.usage === undefined || cutShort(r))) || r.leftInFlight === true;
 }
 
 /**
@@ -223,7 +233,8 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     const { candidate } = r.plan;
     const succeeded = servedSuccess(r);
     const reported = counting ? undefined : r.facts?.usage;
-    // Only an answer that was served can be estimated; failed attempts produced nothing to count.
+    // Only an answer that was served, or a prompt the provider read for a client that left, can be estimated; failed
+    // attempts produced nothing to count.
     const estimated = !counting && needsEstimate(r);
     const inEstimate = estimated ? estimates.input : 0;
     const outEstimate = estimated ? estimates.output.get(r) ?? 0 : 0;
