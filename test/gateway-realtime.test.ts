@@ -1163,6 +1163,71 @@ test('a client frame ws refuses (invalid UTF-8, a reserved opcode, RSV1, no mask
   }
 });
 
+test('a provider frame ws refuses (invalid UTF-8, a reserved opcode, RSV1, a masked frame, a bad close code, a fragmented ping) ends the session telling the client why — a 502 27235 error event naming the fault, then a 1011 close — its open response metered as it stands, and the outcome provider_protocol_error; a frame whose length is past 2^53 is a message too long', async () => {
+  const { h, close } = await setup();
+  try {
+    const { token } = await h.accessKey();
+    // The frames as the provider writes them (unmasked, but the fourth), in hex.
+    const cases: [string, string, RegExp][] = [
+      ['invalid UTF-8', '81047bfffe7d', /malformed WebSocket frame \(invalid UTF-8 sequence\)/],
+      ['a reserved opcode', '83027b7d', /malformed WebSocket frame \(invalid opcode 3\)/],
+      ['RSV1 without an extension', 'c1027b7d', /malformed WebSocket frame \(RSV1 must be clear\)/],
+      ['a masked frame', '8182000000007b7d', /malformed WebSocket frame \(MASK must be clear\)/],
+      ['a close code no endpoint may send', '880203ec', /malformed WebSocket frame \(invalid status code 1004\)/],
+      ['a fragmented ping', '0900', /malformed WebSocket frame \(FIN must be set\)/],
+    ];
+    for (const [what, frame, reason] of cases) {
+      const s = await rawSession(h, token);
+      const created = new Promise<void>((resolve) => s.ws.on('message', (d) => { if (String(d).includes('"response.created"')) resolve(); }));
+      s.ws.send(JSON.stringify({ type: 'response.create', response: { instructions: `frame ${frame}` } }));
+      await created;
+      assert.equal(await s.closed, 1011, what);
+      const told = s.received.find((e) => e.type === 'error')?.error as { code: string; message: string; type: string } | undefined;
+      assert.ok(told, `an error event before the close: ${what}`);
+      assert.deepEqual([told.code, told.type], ['ERR_NGROK_27235', 'api_error'], what);
+      assert.match(told.message, /^The upstream stream ended unexpectedly: /, what);
+      assert.match(told.message, reason, what);
+      assert.match(told.message, /the session ended/, what);
+      // Nothing more is read from the provider: its response is recorded as it stands, on what the client was sent.
+      const [row] = await h.usage(s.requestId, 1);
+      assert.deepEqual([row!.completion, Number(row!.usageEstimated)], ['stream_failed', 1], what);
+    }
+    assert.match(await metricsNaming(h, `outcome="provider_protocol_error"} ${cases.length}`), new RegExp(`tollgate_realtime_sessions_ended_total\\{provider="openai",model="gpt-realtime",outcome="provider_protocol_error"\\} ${cases.length}\\b`));
+    assert.doesNotMatch(await metricsNaming(h, 'provider_protocol_error'), /outcome="provider_closed"/);
+
+    // ws refuses a frame saying more than 2^53 - 1 bytes before its own limit: a message too long all the same.
+    const s = await rawSession(h, token);
+    s.ws.send(JSON.stringify({ type: 'response.create', response: { instructions: 'frame 817f0020000000000000' } }));
+    assert.equal(await s.closed, 1011);
+    const told = s.received.find((e) => e.type === 'error')?.error as { code: string } | undefined;
+    assert.equal(told?.code, 'ERR_NGROK_AI_GATEWAY_REALTIME_UPSTREAM_FRAME_TOO_LONG');
+    assert.match(await metricsNaming(h, 'outcome="frame_too_long"'), /tollgate_realtime_sessions_ended_total\{provider="openai",model="gpt-realtime",outcome="frame_too_long"\} 1\b/);
+  } finally {
+    await close();
+  }
+});
+
+test('a provider frame ws refuses in the read that carries the provider\'s 101, before the client\'s socket is attached, ends the session as it starts, the client told why (502 27235, or UPSTREAM_FRAME_TOO_LONG for a frame over the limit) after the provider\'s first messages, then 1011', async () => {
+  const { h, close } = await setup();
+  try {
+    const cases: [string, string, string, string][] = [
+      ['invalid UTF-8', '81047bfffe7d', 'ERR_NGROK_27235', 'provider_protocol_error'],
+      ['a frame over 16 MiB', '817f0000000001000001', 'ERR_NGROK_AI_GATEWAY_REALTIME_UPSTREAM_FRAME_TOO_LONG', 'frame_too_long'],
+    ];
+    for (const [what, frame, code, outcome] of cases) {
+      const key = await h.providerKey('openai', `sk-frame-${frame}`);
+      const { token } = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: key }] }] }] } }));
+      const s = await rawSession(h, token);
+      assert.equal(await s.closed, 1011, what);
+      assert.deepEqual(s.received.map((e) => e.type), ['session.created', 'error'], what);
+      assert.equal((s.received[1]!.error as { code: string }).code, code, what);
+      assert.match(await metricsNaming(h, `outcome="${outcome}"`), new RegExp(`outcome="${outcome}"\\} 1\\b`), what);
+    }
+  } finally {
+    await close();
+  }
+});
+
 test('messages waiting for a client that does not read count in the held answers past 64 KiB while they wait, and leave them once it reads them', async () => {
   const { h, close } = await setup();
   const { sides, restore } = gatewaySides();

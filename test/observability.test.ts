@@ -11,7 +11,7 @@ import pino from 'pino';
 import { gw, startHarness, type Harness } from './helpers/gateway.ts';
 import { LineCapture } from './helpers/log-capture.ts';
 import { FAKE_JUDGE_USAGE, FAKE_USAGE } from './fake-upstream.ts';
-import { FAKE_AUDIO, FAKE_REALTIME_USAGE, startFakeRealtime } from './helpers/fake-realtime.ts';
+import { FAKE_AUDIO, FAKE_REALTIME_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
 import { WebSocket } from 'ws';
 import { balancePico, grantCredits } from '../src/store/credits.ts';
 import { ChangeBus } from '../src/state/changes.ts';
@@ -548,25 +548,31 @@ function attr(span: OtlpSpan, key: string): unknown {
   return v;
 }
 
+/** An OTLP/HTTP receiver on loopback: the spans posted to it go to `spans`, each post's method, path and type to `posts`. */
+async function startOtlpReceiver(spans: OtlpSpan[], posts: string[] = []): Promise<Server> {
+  const receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      posts.push(`${req.method} ${req.url} ${req.headers['content-type']}`);
+      let body = Buffer.concat(chunks);
+      if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
+      const payload = JSON.parse(body.toString('utf8')) as { resourceSpans?: { scopeSpans?: { spans?: OtlpSpan[] }[] }[] };
+      for (const rs of payload.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans.push(...(ss.spans ?? []));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  return receiver;
+}
+
 describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
   let receiver: Server;
   const spans: OtlpSpan[] = [];
   const posts: string[] = [];
 
   before(async () => {
-    receiver = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        posts.push(`${req.method} ${req.url} ${req.headers['content-type']}`);
-        let body = Buffer.concat(chunks);
-        if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-        const payload = JSON.parse(body.toString('utf8')) as { resourceSpans?: { scopeSpans?: { spans?: OtlpSpan[] }[] }[] };
-        for (const rs of payload.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans.push(...(ss.spans ?? []));
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    receiver = await startOtlpReceiver(spans, posts);
   });
   after(async () => { await new Promise<void>((resolve) => receiver.close(() => resolve())); });
 
@@ -835,27 +841,28 @@ function nextEvent(socket: WebSocket, type: string): Promise<Record<string, unkn
   });
 }
 
+/** A gateway in front of the fake realtime provider, its log captured and its spans sent to an OTLP receiver on loopback. */
+async function tracedRealtime(env: Record<string, string> = {}): Promise<{ h: Harness; fake: FakeRealtime; capture: LineCapture; spans: OtlpSpan[]; close(): Promise<void> }> {
+  const spans: OtlpSpan[] = [];
+  const receiver = await startOtlpReceiver(spans);
+  const fake = await startFakeRealtime();
+  const capture = new LineCapture();
+  const h = await startHarness('sqlite', {
+    TOLLGATE_PROVIDER_OPENAI_BASE_URL: fake.baseUrl, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`, ...env,
+  }, { logger: pino({ level: 'info' }, capture) });
+  return {
+    h, fake, capture, spans,
+    async close() {
+      await h.close();
+      await fake.close();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    },
+  };
+}
+
 describe('realtime sessions in the metrics, the access log and the traces (sqlite)', () => {
   test('open, started, ended by outcome and refused sessions; tokens and cost counted once; one access line and one span per session, no key and no frame in them', async () => {
-    const receiver = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        let body = Buffer.concat(chunks);
-        if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-        const payload = JSON.parse(body.toString('utf8')) as { resourceSpans?: { scopeSpans?: { spans?: OtlpSpan[] }[] }[] };
-        for (const rs of payload.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans.push(...(ss.spans ?? []));
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      });
-    });
-    const spans: OtlpSpan[] = [];
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const fake = await startFakeRealtime();
-    const capture = new LineCapture();
-    const h = await startHarness('sqlite', {
-      TOLLGATE_PROVIDER_OPENAI_BASE_URL: fake.baseUrl, TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '1', TOLLGATE_REALTIME_IDLE_TIMEOUT_MS: '500',
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
-    }, { logger: pino({ level: 'info' }, capture) });
+    const { h, fake, capture, spans, close } = await tracedRealtime({ TOLLGATE_PROCESSING_FEE_USD_PER_MTOK: '1', TOLLGATE_REALTIME_IDLE_TIMEOUT_MS: '500' });
     const traceId = '9bf92f3577b34da6a3ce929d0e0e4736';
     const parentId = '00f067aa0ba902b7';
     const scrape = async () => parseMetrics(await (await fetch(`${h.apiUrl}/metrics`)).text());
@@ -891,9 +898,7 @@ describe('realtime sessions in the metrics, the access log and the traces (sqlit
       await until('three realtime access lines', () => (accessLines().length >= 3 ? true : undefined));
       metricsText = await (await fetch(`${h.apiUrl}/metrics`)).text();
     } finally {
-      await h.close();
-      await fake.close();
-      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+      await close();
     }
     const metrics = parseMetrics(metricsText);
     const m = (name: string, labels: Record<string, string>) => metrics.get(series(name, labels));
@@ -981,6 +986,30 @@ describe('a realtime response the provider never reported (sqlite)', () => {
       await h.close();
       await fake.close();
     }
+  });
+});
+
+describe('a realtime session a provider frame ws refused ended (sqlite)', () => {
+  test('its access line says provider_protocol_error and the code told (27235), and its span is an error of that type, as a provider message too long is', async () => {
+    const { h, capture, spans, close } = await tracedRealtime();
+    let requestId = '';
+    let line: Record<string, unknown>;
+    try {
+      const { token } = await h.accessKey();
+      const opened = await openRealtime(h, token);
+      requestId = opened.requestId;
+      const closed = new Promise<number>((resolve) => opened.socket.once('close', resolve));
+      // "frame …": the provider writes a text frame that is not UTF-8 on its socket.
+      opened.socket.send(JSON.stringify({ type: 'response.create', response: { instructions: 'frame 81047bfffe7d' } }));
+      assert.equal(await closed, 1011);
+      line = await until('the session\'s access line', () => capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.log === 'access' && l.requestId === requestId));
+    } finally {
+      await close();
+    }
+    assert.deepEqual(pick(line, ['status', 'responses', 'sessionEnd', 'errorCode']), { status: 101, responses: 1, sessionEnd: 'provider_protocol_error', errorCode: 'ERR_NGROK_27235' });
+    const span = spans.find((s) => s.kind === 2 && attr(s, 'tollgate.request_id') === requestId)!;
+    assert.ok(span, 'session span');
+    assert.deepEqual([attr(span, 'tollgate.realtime.session_end'), attr(span, 'error.type'), span.status?.code], ['provider_protocol_error', 'provider_protocol_error', 2]);
   });
 });
 

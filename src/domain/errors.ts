@@ -208,6 +208,10 @@ export const Errors = {
   // (1007, 1002) ends the session.
   realtimeClientFrameInvalid: spec(400, 'ERR_NGROK_27228', 'Invalid request: a WebSocket frame the client sent is malformed ({reason}), so the session ended. Open a new session to continue.', 'invalid_request_error'),
   realtimeUpstreamFrameTooLong: spec(502, 'ERR_NGROK_AI_GATEWAY_REALTIME_UPSTREAM_FRAME_TOO_LONG', 'The provider sent a realtime message over the {limit} limit.', 'api_error'),
+  // A frame of the provider's that `ws` refuses (invalid UTF-8, a reserved opcode, a masked frame, a bad close code):
+  // the provider broke the stream it serves the session on, as an HTTP stream that breaks off does — ngrok's code and
+  // words for that (27235; none is published for a realtime frame), told before the 1011 close that ends the session.
+  realtimeUpstreamFrameInvalid: spec(502, 'ERR_NGROK_27235', 'The upstream stream ended unexpectedly: the provider sent a malformed WebSocket frame ({reason}), so the session ended. Open a new session to continue.', 'api_error'),
   gatewayStopping: spec(503, 'ERR_NGROK_AI_GATEWAY_REQUEST_CAPACITY_UNAVAILABLE', 'The AI gateway is busy. Retry the request.', 'api_error'),
   // Every answer of the request came while the gateway held as much of other answers as it holds at once (exchange.ts,
   // HeldAnswers): its capacity, not the answer, is short — ngrok's code for a busy gateway, which SDKs retry.

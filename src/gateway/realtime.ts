@@ -366,23 +366,25 @@ interface Unasked { responseId: string }
 
 /**
  * `frame-too-long`: the provider's message was over MAX_MESSAGE_BYTES; `client-frame-too-long`: the client's.
- * `client-protocol-error`: `ws` refused any other frame of the client's (invalid UTF-8, a reserved opcode; brokenFrame).
+ * `client-protocol-error`: `ws` refused any other frame of the client's (invalid UTF-8, a reserved opcode; brokenFrame);
+ * `provider-protocol-error`: of the provider's (upstreamFault).
  * `client-unheld`, `provider-unheld`: that side's message still arriving could not be held (UnfinishedMessage);
  * `client-unheld` too: messages waiting for either side's reader could not be (QueuedMessages).
  */
-type Ending = 'client-left' | 'upstream-closed' | 'idle' | 'duration' | 'shutdown' | 'frame-too-long' | 'client-frame-too-long' | 'client-protocol-error' | 'revoked' | 'client-unheld' | 'provider-unheld';
+type Ending = 'client-left' | 'upstream-closed' | 'idle' | 'duration' | 'shutdown' | 'frame-too-long' | 'client-frame-too-long' | 'client-protocol-error' | 'provider-protocol-error' | 'revoked' | 'client-unheld' | 'provider-unheld';
 
 const OUTCOMES: Readonly<Record<Ending, RealtimeOutcome>> = {
   'client-left': 'client_closed', 'upstream-closed': 'provider_closed', idle: 'idle_limit', duration: 'duration_limit', shutdown: 'shutdown', 'frame-too-long': 'frame_too_long', revoked: 'key_revoked',
-  'client-frame-too-long': 'client_frame_too_long', 'client-protocol-error': 'client_protocol_error', 'client-unheld': 'gateway_busy', 'provider-unheld': 'gateway_busy',
+  'client-frame-too-long': 'client_frame_too_long', 'client-protocol-error': 'client_protocol_error', 'provider-protocol-error': 'provider_protocol_error',
+  'client-unheld': 'gateway_busy', 'provider-unheld': 'gateway_busy',
 };
 
 /**
  * The close code the client gets when the gateway ends its session (CLOSE_POLICY when not named: a limit, a key; the
- * one `ws` gives a frame that breaks the protocol: brokenFrame).
+ * one `ws` gives a client frame that breaks the protocol: brokenFrame).
  */
 const CLOSES: Readonly<Partial<Record<Ending, number>>> = {
-  shutdown: CLOSE_RESTART, 'frame-too-long': CLOSE_UPSTREAM, 'client-frame-too-long': CLOSE_TOO_BIG, 'client-unheld': CLOSE_BUSY, 'provider-unheld': CLOSE_BUSY,
+  shutdown: CLOSE_RESTART, 'frame-too-long': CLOSE_UPSTREAM, 'provider-protocol-error': CLOSE_UPSTREAM, 'client-frame-too-long': CLOSE_TOO_BIG, 'client-unheld': CLOSE_BUSY, 'provider-unheld': CLOSE_BUSY,
 };
 
 /**
@@ -866,8 +868,16 @@ class Session implements Admission, RealtimeObservation {
   unheldRoom: HeldRoom | undefined;
   /** What could not be held in it, as the client is told; a message still arriving of the side whose `Ending` it is when unset. */
   unheldWhat: string | undefined;
-  /** The client's frame `ws` refused, which ended the session (`client-protocol-error`): why, and ws's close code for it. */
+  /**
+   * The frame `ws` refused that ended the session (`client-protocol-error`, `provider-protocol-error`): why, and ws's
+   * close code for it (the client's is closed with it).
+   */
   brokenFrame: { reason: string; closeCode: number } | undefined;
+  /**
+   * The provider's frame `ws` refused (upstreamFault): what it ends the session as. Kept for a frame that came with the
+   * provider's 101, before the client's socket was attached: the session ends for it as it starts (#start).
+   */
+  upstreamFault: UpstreamFault | undefined;
   /** Messages relayed waiting for the client's reader, and for the provider's, as the held answers count them. */
   toClient: QueuedMessages | undefined;
   toProvider: QueuedMessages | undefined;
@@ -1029,7 +1039,10 @@ export class RealtimeGateway {
       // Tracing on: the handshake's span starts here and its traceparent goes upstream, as an HTTP attempt's.
       const traceparent = s.deps.observer?.tracer?.startRealtimeHandshake(s, plan, i + 1, startedAt);
       const unfinished = new UnfinishedMessage(PROCESS_HELD_ANSWERS, s.key!.accountId, (room) => this.#unheld(s, 'provider-unheld', room));
-      const opened = await openUpstream(upstreamUrl(plan.candidate), upstreamHeaders(plan, clientHeaders, s.deps.options.loopId, traceparent), s.account!.settings.perRequestTimeoutMs, (data, isBinary) => this.#fromUpstream(s, data as Buffer, isBinary), (socket) => { s.dialing = socket; }, unfinished);
+      const opened = await openUpstream(upstreamUrl(plan.candidate), upstreamHeaders(plan, clientHeaders, s.deps.options.loopId, traceparent), s.account!.settings.perRequestTimeoutMs, {
+        onMessage: (data, isBinary) => this.#fromUpstream(s, data as Buffer, isBinary), onError: (error) => this.#upstreamError(s, error),
+        dialing: (socket) => { s.dialing = socket; },
+      }, unfinished);
       s.dialing = undefined;
       if ('socket' in opened) {
         s.upstream = opened.socket;
@@ -1111,7 +1124,6 @@ export class RealtimeGateway {
       this.#end(s, 'client-left');
     });
     upstream.once('close', (code: number, reason: Buffer) => this.#upstreamClosed(s, code, reason));
-    upstream.on('error', (error: Error & { code?: string }) => this.#upstreamError(s, error));
     for (const [data, isBinary] of s.early) relay(client, data, isBinary, upstream, toClient);
     s.early = [];
     s.idleTimer = setTimeout(checkIdle, this.#limits.idleTimeoutMs, this, s);
@@ -1119,8 +1131,12 @@ export class RealtimeGateway {
     const expiresAt = s.key!.expiresAt;
     s.durationLimitMs = expiresAt === undefined ? this.#limits.maxDurationMs : Math.max(0, Math.min(this.#limits.maxDurationMs, expiresAt - Date.now()));
     s.durationTimer = setTimeout(() => this.#end(s, 'duration'), s.durationLimitMs);
-    // Closed before its client was attached (the provider hung up at once): the session ends now.
-    if (upstream.readyState !== WebSocket.OPEN) this.#upstreamClosed(s, 1011, Buffer.alloc(0));
+    // Closed before its client was attached (the provider hung up at once, or sent a frame ws refused, upstreamFault):
+    // the session ends now.
+    if (upstream.readyState !== WebSocket.OPEN) {
+      if (s.upstreamFault) this.#end(s, s.upstreamFault);
+      else this.#upstreamClosed(s, 1011, Buffer.alloc(0));
+    }
     else if (this.#cut) this.#end(s, 'shutdown');
     // Its key was found revoked while the upgrade completed.
     else if (s.revokedBy) this.#end(s, 'revoked');
@@ -1516,7 +1532,7 @@ export class RealtimeGateway {
     }
     const upstream = s.upstream;
     // The provider's message that ended it stands before any answer to a cancel: none would be read.
-    if (!settled(s) && upstream && upstream.readyState === WebSocket.OPEN && why !== 'frame-too-long' && why !== 'provider-unheld') {
+    if (!settled(s) && upstream && upstream.readyState === WebSocket.OPEN && why !== 'frame-too-long' && why !== 'provider-protocol-error' && why !== 'provider-unheld') {
       // The provider bills what it generated: a cancelled response still reports its usage in its response.done, and
       // a transcription under way runs to its end (and its bill) whether or not the client is still there. Each by its
       // id: a bare cancel stops the conversation's response only, and an out-of-band one would run on unmetered. A
@@ -1557,9 +1573,18 @@ export class RealtimeGateway {
     this.#end(s, why);
   }
 
-  /** The provider's message over MAX_MESSAGE_BYTES (ws refuses it and closes): the client is told why its session ends. */
+  /**
+   * A frame of the provider's that ws refused, and closed its socket for (a message over MAX_MESSAGE_BYTES, or one
+   * that breaks the protocol): the client is told why its session ends, rather than read a bare close as if the
+   * provider had ended it. One refused before the client's socket is attached ends the session as it starts (#start).
+   */
   #upstreamError(s: Session, error: Error & { code?: string }): void {
-    if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.#end(s, 'frame-too-long');
+    if (s.ending !== undefined || s.finished || s.upstreamFault !== undefined) return;
+    const fault = upstreamFault(error);
+    if (fault === undefined) return;
+    s.upstreamFault = fault;
+    if (fault === 'provider-protocol-error') s.brokenFrame = brokenFrame(error);
+    if (s.client) this.#end(s, fault);
   }
 
   #finish(s: Session): void {
@@ -1875,10 +1900,24 @@ function toldError(s: Session, why: Ending, limits: RealtimeLimits): TollgateErr
     case 'frame-too-long': return tollgateError('realtimeUpstreamFrameTooLong', { limit: byteSize(MAX_MESSAGE_BYTES) });
     case 'client-frame-too-long': return tollgateError('realtimeClientFrameTooLong', { limit: byteSize(MAX_MESSAGE_BYTES) });
     case 'client-protocol-error': return tollgateError('realtimeClientFrameInvalid', { reason: s.brokenFrame!.reason });
+    case 'provider-protocol-error': return tollgateError('realtimeUpstreamFrameInvalid', { reason: s.brokenFrame!.reason });
     case 'client-unheld':
     case 'provider-unheld': return tollgateError('realtimeMessageUnheld', { reason: `${s.unheldWhat ?? (why === 'client-unheld' ? 'the rest of a message of this session\'s client' : 'the rest of a message the provider is sending')} could not be held: ${UNHELD[s.unheldRoom ?? 'gateway']}` });
     default: return undefined;
   }
+}
+
+type UpstreamFault = 'frame-too-long' | 'provider-protocol-error';
+
+/**
+ * How a provider's frame `ws`'s receiver refused ends the session: over the limit (a message over MAX_MESSAGE_BYTES,
+ * or a frame saying more than 2^53 - 1 bytes, as the client's is), or breaking the protocol (any other `WS_ERR_` code:
+ * invalid UTF-8, a reserved opcode, a masked frame, an RSV bit, a bad close code). Undefined for any other error: after
+ * the handshake, only the receiver's carry those codes.
+ */
+function upstreamFault(error: Error & { code?: string }): UpstreamFault | undefined {
+  if (error.code === MESSAGE_TOO_LONG || error.code === FRAME_TOO_LONG) return 'frame-too-long';
+  return error.code?.startsWith('WS_ERR_') ? 'provider-protocol-error' : undefined;
 }
 
 /**
@@ -1988,8 +2027,19 @@ function upstreamHeaders(plan: AttemptPlan, clientHeaders: IncomingHttpHeaders, 
   return headers;
 }
 
-/** One handshake with the provider. Its messages go to `onMessage` from the first, so none is lost before the client is attached. */
-function openUpstream(url: string, headers: Record<string, string>, timeoutMs: number, onMessage: (data: RawData, isBinary: boolean) => void, dialing: (socket: WebSocket) => void, unfinished: UnfinishedMessage): Promise<Opened> {
+/** What an open provider socket says, from its first frame on, and the socket being dialled (for a shutdown to abort). */
+interface UpstreamListeners {
+  onMessage(data: RawData, isBinary: boolean): void;
+  /** An error of the open socket's: a frame ws refused. */
+  onError(error: Error & { code?: string }): void;
+  dialing(socket: WebSocket): void;
+}
+
+/**
+ * One handshake with the provider. Its messages and its frames ws refuses go to `on` from the first (they may come in
+ * the read that carries the 101), so none is lost before the client is attached.
+ */
+function openUpstream(url: string, headers: Record<string, string>, timeoutMs: number, on: UpstreamListeners, unfinished: UnfinishedMessage): Promise<Opened> {
   return new Promise((resolve) => {
     let socket: WebSocket;
     try {
@@ -1998,16 +2048,18 @@ function openUpstream(url: string, headers: Record<string, string>, timeoutMs: n
       resolve({ error: error instanceof Error ? error.message : String(error) });
       return;
     }
-    dialing(socket);
+    on.dialing(socket);
     socket.on('message', (data: RawData, isBinary: boolean) => {
       unfinished.completed();
-      onMessage(data, isBinary);
+      on.onMessage(data, isBinary);
     });
     let raw: Duplex | undefined;
     socket.once('upgrade', (response: IncomingMessage) => { raw = response.socket; });
     // 'open' comes once `ws` has taken the socket, its own reader first: a read is counted after its messages are out.
     socket.once('open', () => {
       raw?.on('data', (chunk: Buffer) => unfinished.read(chunk.length));
+      // ws emits 'open' before it reads what came with the 101: listening now, no frame of it is missed.
+      socket.on('error', on.onError);
       resolve({ socket });
     });
     socket.once('close', () => unfinished.release());

@@ -5,10 +5,11 @@
 // (FAKE_DROPPED_TRANSCRIPT) and a second of audio, then closes the socket (1011) without ever reporting the response;
 // "huge" sends a 17 MiB audio delta; "flood" three 6 MiB messages and nothing more; "trickle" holds its response as
 // "hold" does, sending 24 MiB behind it in 4 KiB messages; "garbage" a frame of a reserved
-// opcode and 2 MiB after it; "unfinished" sends 2 MiB of an 8 MiB message and never the rest; "no cache
-// details" reports usage without its cached tokens' breakdown; "late …" starts the response 200 ms after its create,
-// then as the rest of the instructions say; "refuse" starts none: the create is refused with OpenAI's `error` for an
-// invalid parameter, naming its event_id. A binary message is echoed.
+// opcode and 2 MiB after it; "frame <hex>" holds its response as "hold" does, then writes those bytes (a frame ws may
+// refuse: invalid UTF-8, a masked one) on the raw socket; "unfinished" sends 2 MiB of an 8 MiB message and never the
+// rest; "no cache details" reports usage without its cached tokens' breakdown; "late …" starts the response 200 ms
+// after its create, then as the rest of the instructions say; "refuse" starts none: the create is refused with
+// OpenAI's `error` for an invalid parameter, naming its event_id. A binary message is echoed.
 // Input audio transcription as OpenAI runs it: off until a `session.update` names a model (GA's
 // `session.audio.input.transcription`, or the beta's `session.input_audio_transcription` on an `openai-beta:
 // realtime=v1` session), answered with `session.updated` in the session's own shape; each `input_audio_buffer.commit`
@@ -25,7 +26,9 @@
 // no response of its (or the named one) in progress, and a `response.create` while one is held, are answered with
 // OpenAI's `error` naming the client event's event_id. An out-of-band response (`response.conversation` "none") runs
 // beside the conversation's: it is never refused for one in progress, and only a cancel naming it stops it.
-// Credentials starting `sk-rejected` get a 401 at the handshake; those starting `sk-silent` no answer at all.
+// Credentials starting `sk-rejected` get a 401 at the handshake; those starting `sk-silent` no answer at all; a
+// credential `sk-frame-<hex>` gets the 101, `session.created` and those bytes in one write, and nothing more.
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -85,6 +88,24 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
     if ((req.headers.authorization ?? '').startsWith('Bearer sk-silent')) {
       silent.add(socket);
       socket.once('close', () => silent.delete(socket));
+      return;
+    }
+    const frame = /^Bearer sk-frame-([0-9a-f]+)$/.exec(req.headers.authorization ?? '');
+    if (frame) {
+      // The 101 written here, not by ws: what follows it is then in the same read of the gateway's, before it could
+      // attach its client's socket to the session.
+      const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      const created = Buffer.from(JSON.stringify({ type: 'session.created', event_id: 'event_s1', session: { id: 'sess_1', object: 'realtime.session', type: 'realtime' } }));
+      silent.add(socket);
+      socket.once('close', () => silent.delete(socket));
+      socket.on('error', () => {});
+      // The gateway's close frame is not answered: the socket is ended as it comes.
+      socket.once('data', () => socket.end());
+      socket.write(Buffer.concat([
+        Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`),
+        // session.created is under 126 bytes: its length in the header's second byte.
+        Buffer.from([0x81, created.length]), created, Buffer.from(frame[1]!, 'hex'),
+      ]));
       return;
     }
     if ((req.headers.authorization ?? '').startsWith('Bearer sk-rejected')) {
@@ -154,6 +175,11 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           header[1] = 127;
           header.writeBigUInt64BE(BigInt(8 * 1024 * 1024), 2);
           (ws as unknown as { _socket: Duplex })._socket.write(Buffer.concat([header, Buffer.alloc(2 * 1024 * 1024, 0x41)]));
+          return;
+        }
+        if (told?.startsWith('frame ')) {
+          held = id;
+          (ws as unknown as { _socket: Duplex })._socket.write(Buffer.from(told.slice(6), 'hex'));
           return;
         }
         if (told === 'garbage') {

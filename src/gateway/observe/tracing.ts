@@ -325,9 +325,9 @@ export class RequestTracer {
       attributes[GEN_AI_USAGE_CACHE_READ] = o.cacheReadTokens;
     }
     if (o.outcome !== undefined) attributes['tollgate.realtime.session_end'] = o.outcome;
-    // A provider message too long ends the session as the gateway's failure to relay it (the client is told a 502), and
-    // so does a message it had no room to hold (a 503).
-    const error = status >= 500 ? String(status) : o.outcome === 'frame_too_long' || o.outcome === 'gateway_busy' ? o.outcome : undefined;
+    // A provider message too long, or a provider frame that breaks the protocol, ends the session as the gateway's
+    // failure to relay it (the client is told a 502), and so does a message it had no room to hold (a 503).
+    const error = status >= 500 ? String(status) : o.outcome === 'frame_too_long' || o.outcome === 'provider_protocol_error' || o.outcome === 'gateway_busy' ? o.outcome : undefined;
     if (error !== undefined) attributes[ATTR_ERROR_TYPE] = error;
     session.setAttributes(attributes);
     if (error !== undefined) session.setStatus({ code: SpanStatusCode.ERROR });
