@@ -96,6 +96,9 @@ for (const kind of STORE_KINDS) {
       e = await refusedRules([PAYMENTS, { ...FORCE_PUSH, name: 'r'.repeat(256) }]);
       assert.equal(e.details.field, 'rules.1.name');
       assert.match(e.msg, /^rules\[1\] \("r{64}…"\): /);
+      // A name cut inside an emoji is cut before it: half of one would be an unpaired surrogate in the answer.
+      e = await refusedRules([{ ...FORCE_PUSH, name: `r${'\u{1F600}'.repeat(100)}`, pattern: '(' }]);
+      assert.ok(e.msg.startsWith(`rules[0] ("r${'\u{1F600}'.repeat(31)}…"): `) && e.msg.isWellFormed(), JSON.stringify(e.msg));
       e = await refusedRules([{ ...FORCE_PUSH, phase: 'after' }]);
       assert.equal(e.details.field, 'rules.0.phase');
       // reads: request rules only, known parts, each once.

@@ -1,14 +1,14 @@
 // The checks of a Firewall policy's rules the schema cannot state (domain/firewall-policy.ts `ruleProblem`, which a
 // request's own rules in `plugins` are held to as well). Each refusal is a 400 naming the rule, by its index in
 // `rules` and its name, and the field.
-import { Errors, TollgateError } from '../domain/errors.ts';
+import { Errors, TollgateError, textPrefix } from '../domain/errors.ts';
 import { ruleProblem, type FirewallRule } from '../domain/firewall-policy.ts';
 
 /** `rules[3] ("Force push")`: the index the field path uses and the name the user chose, kept short. */
 export function ruleLabel(index: number | string, rule: unknown): string {
   const name = typeof rule === 'object' && rule !== null ? (rule as { name?: unknown }).name : undefined;
   if (typeof name !== 'string' || name === '') return `rules[${index}]`;
-  return `rules[${index}] ("${name.length > 64 ? `${name.slice(0, 64)}…` : name}")`;
+  return `rules[${index}] ("${name.length > 64 ? `${textPrefix(name, 64)}…` : name}")`;
 }
 
 function refuse(index: number, rule: FirewallRule, field: string, reason: string): TollgateError {

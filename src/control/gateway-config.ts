@@ -1,7 +1,7 @@
 // /gateway-config: account-wide timeouts, token caps, metadata, the all-keys Firewall policy and request capture. PATCH is tri-state per field; the
 // merged result is validated as a whole, so a per-request timeout can never exceed the total one.
 import type { components } from './spec-types.ts';
-import { Errors, TollgateError } from '../domain/errors.ts';
+import { Errors, TollgateError, echoed } from '../domain/errors.ts';
 import { parseGoDuration } from '../domain/duration.ts';
 import { getGatewaySettings, writeGatewaySettings, type GatewaySettings } from '../store/gateway-config.ts';
 import { withAccountLock } from '../store/account-lock.ts';
@@ -18,14 +18,14 @@ function invalid(field: string, reason: string): TollgateError {
 
 function durationMs(field: string, value: string): number {
   const ms = parseGoDuration(value);
-  if (ms === undefined || ms <= 0) throw invalid(field, `"${field}" must be a positive Go duration such as "30s" or "2m", got "${value}".`);
+  if (ms === undefined || ms <= 0) throw invalid(field, `"${field}" must be a positive Go duration such as "30s" or "2m", got "${echoed(value)}".`);
   return ms;
 }
 
 function validate(next: GatewaySettings): void {
   const total = durationMs('totalTimeout', next.totalTimeout);
   const perRequest = durationMs('perRequestTimeout', next.perRequestTimeout);
-  if (perRequest > total) throw invalid('perRequestTimeout', `"perRequestTimeout" (${next.perRequestTimeout}) must not exceed "totalTimeout" (${next.totalTimeout}).`);
+  if (perRequest > total) throw invalid('perRequestTimeout', `"perRequestTimeout" (${echoed(next.perRequestTimeout)}) must not exceed "totalTimeout" (${echoed(next.totalTimeout)}).`);
   for (const field of ['maxInputTokens', 'maxOutputTokens'] as const) {
     const cap = next[field];
     if (cap !== null && cap < 1) throw invalid(field, `"${field}" must be at least 1, or null for no cap.`);

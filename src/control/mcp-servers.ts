@@ -5,7 +5,7 @@
 // a provider key's create does, so a key and a rename cannot pass each other.
 import type { Kysely } from 'kysely';
 import type { components } from './spec-types.ts';
-import { Errors, TollgateError } from '../domain/errors.ts';
+import { Errors, TollgateError, echoed } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { isNonPublicHost } from '../domain/public-address.ts';
 import type { McpServerAuth } from '../domain/mcp-server.ts';
@@ -57,7 +57,7 @@ function checkUpstreamUrl(value: string, allowPrivate: boolean): void {
   checkBaseUrl(value, allowPrivate, 'upstreamUrl', refused);
   const url = new URL(value);
   if (url.protocol === 'http:' && !isNonPublicHost(url.hostname) && url.hostname.includes('.')) {
-    throw refused(`http is allowed only to a loopback or private host, and "${url.hostname}" may be public: use https.`);
+    throw refused(`http is allowed only to a loopback or private host, and "${echoed(url.hostname)}" may be public: use https.`);
   }
 }
 

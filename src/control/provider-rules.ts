@@ -2,7 +2,7 @@
 // guard), the declared API surfaces and the model list.
 import { isNonPublicHost } from '../domain/public-address.ts';
 import type { components } from './spec-types.ts';
-import { Errors, TollgateError } from '../domain/errors.ts';
+import { Errors, TollgateError, echoed } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { isBuiltinProviderId } from '../catalog/providers.ts';
 import type { ApiFormat, ApiSurface } from '../catalog/types.ts';
@@ -59,7 +59,7 @@ export function checkBaseUrl(baseUrl: string, allowPrivate: boolean, field = 'ba
     url = new URL(baseUrl);
   } catch {
     // Echoed to help find the typo, unless it may hold a password (`https://user:secret@` with no host).
-    const shown = baseUrl.includes('@') ? field : `${field} "${baseUrl}"`;
+    const shown = baseUrl.includes('@') ? field : `${field} "${echoed(baseUrl)}"`;
     throw new TollgateError(Errors.validationFailed, { field, reason: `${shown} is not an absolute URL.` });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
@@ -79,7 +79,7 @@ export function checkBaseUrl(baseUrl: string, allowPrivate: boolean, field = 'ba
   }
   if (allowPrivate) return;
   if (url.protocol !== 'https:') throw hostRefused('https is required.');
-  if (isNonPublicHost(url.hostname)) throw hostRefused(`"${url.hostname}" is not a public address (loopback, private, link-local, reserved or an IPv6 form of one).`);
+  if (isNonPublicHost(url.hostname)) throw hostRefused(`"${echoed(url.hostname)}" is not a public address (loopback, private, link-local, reserved or an IPv6 form of one).`);
 }
 
 /**

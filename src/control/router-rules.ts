@@ -1,7 +1,7 @@
 // Routing rules as written by clients → the stored form. Pure: the caller supplies what the account has
 // (its custom providers and provider keys) and turns inline keys into stored ones afterwards.
 import type { components } from './spec-types.ts';
-import { Errors, TollgateError } from '../domain/errors.ts';
+import { Errors, TollgateError, echoed } from '../domain/errors.ts';
 import { builtinProvider } from '../catalog/providers.ts';
 import type { StoredRouterRule, StoredRouterStep } from '../state/types.ts';
 import { unsendableSecretReason } from '../domain/header-value.ts';
@@ -42,12 +42,12 @@ export function splitModelAddress(model: string): { provider: string; model: str
 function ruleProvider(rule: RuleWrite, where: string, ctx: RouterContext): string {
   const known = (id: string) => builtinProvider(id) !== undefined || ctx.customProviders.has(id);
   if (rule.provider === undefined && rule.model === undefined) throw invalid(`${where} needs a provider or a model.`);
-  if (rule.provider !== undefined && !known(rule.provider)) throw invalid(`${where}: provider "${rule.provider}" is neither a built-in provider nor one of this account's providers.`);
+  if (rule.provider !== undefined && !known(rule.provider)) throw invalid(`${where}: provider "${echoed(rule.provider)}" is neither a built-in provider nor one of this account's providers.`);
   if (rule.model === undefined) return rule.provider!;
   const address = splitModelAddress(rule.model);
-  if (!address) throw invalid(`${where}: model "${rule.model}" must be provider-qualified, as in "openai:gpt-4o".`);
-  if (!known(address.provider)) throw invalid(`${where}: model "${rule.model}" names unknown provider "${address.provider}".`);
-  if (rule.provider !== undefined && rule.provider !== address.provider) throw invalid(`${where}: model "${rule.model}" does not belong to provider "${rule.provider}".`);
+  if (!address) throw invalid(`${where}: model "${echoed(rule.model)}" must be provider-qualified, as in "openai:gpt-4o".`);
+  if (!known(address.provider)) throw invalid(`${where}: model "${echoed(rule.model)}" names unknown provider "${echoed(address.provider)}".`);
+  if (rule.provider !== undefined && rule.provider !== address.provider) throw invalid(`${where}: model "${echoed(rule.model)}" does not belong to provider "${rule.provider}".`);
   return address.provider;
 }
 
@@ -55,7 +55,7 @@ function plannedKey(key: KeyWrite, where: string, providerId: string, ctx: Route
   if (key.id !== undefined) {
     if (key.name !== undefined || key.value !== undefined) throw invalid(`${where}: give either "id" or "name" with "value", not both.`);
     const owner = ctx.keyProviders.get(key.id);
-    if (owner === undefined) throw invalid(`${where}: provider key "${key.id}" does not exist.`);
+    if (owner === undefined) throw invalid(`${where}: provider key "${echoed(key.id)}" does not exist.`);
     if (owner !== providerId) throw invalid(`${where}: provider key "${key.id}" belongs to provider "${owner}", not "${providerId}".`);
     return { id: key.id };
   }
@@ -102,7 +102,7 @@ export function planRouter(router: RouterWrite, ctx: RouterContext): PlannedRout
     } else {
       // Model names are case-insensitive at the gateway, so `openai:GPT-4o` and `openai:gpt-4o` collide.
       const key = `${providerId}:${splitModelAddress(rule.model)!.model.toLowerCase()}`;
-      if (modelRules.has(key)) throw invalid(`${where}: model "${rule.model}" already has a rule.`);
+      if (modelRules.has(key)) throw invalid(`${where}: model "${echoed(rule.model)}" already has a rule.`);
       modelRules.add(key);
     }
     const steps = rule.steps.map((s, j) => plannedStep(s, `${where}.steps[${j}]`, providerId, ctx));

@@ -1,7 +1,7 @@
 // /usage and /usage/overview: the account's usage events (one per upstream attempt) and per-day figures; a request's
 // attempts and its capture (request capture).
 import type { components } from './spec-types.ts';
-import { Errors, TollgateError } from '../domain/errors.ts';
+import { Errors, TollgateError, echoed } from '../domain/errors.ts';
 import { formatUsd5 } from '../domain/money.ts';
 import { bigint, flag, int } from '../store/schema.ts';
 import { dailyUsage, listUsageEvents, requestAttempts, type UsageEventRow, type UsagePosition } from '../store/usage-events.ts';
@@ -43,7 +43,7 @@ function instant(field: string, value: string | undefined, fallback: Date, bound
   const seconds = SECONDS.exec(value);
   const leap = seconds?.[1] === '60';
   let t = Date.parse(leap ? value.replace(SECONDS, ':59') : value);
-  if (Number.isNaN(t)) throw invalid(field, `"${field}" must be an RFC 3339 date-time, got "${value}".`);
+  if (Number.isNaN(t)) throw invalid(field, `"${field}" must be an RFC 3339 date-time, got "${echoed(value)}".`);
   if (leap) t += bound === 'start' ? 1000 : 999;
   else if (bound === 'start' && /[1-9]/.test(seconds?.[2]?.slice(3) ?? '')) t += 1;
   return new Date(Math.min(LATEST, Math.max(EARLIEST, t))).toISOString();

@@ -1,7 +1,7 @@
 // Turns a contract validation failure into the documented ERR_NGROK_* code. Each resource family has its
 // own codes for the same rule (a too-long name is 27501 for provider keys, 27701 for providers, 27603
 // elsewhere); this table is the only place that knows which.
-import { Errors, TollgateError, echoed, type ErrorSpec } from '../domain/errors.ts';
+import { Errors, TollgateError, echoed, textPrefix, type ErrorSpec } from '../domain/errors.ts';
 import { queryValidator, schemaValidator, type ContractOperation, type ErrorObject } from './contract.ts';
 import { FIREWALL_MAX_ENVIRONMENT, FIREWALL_MAX_RULES } from '../domain/firewall-policy.ts';
 import { ruleLabel } from './firewall-rules.ts';
@@ -79,16 +79,19 @@ function firewallPolicyError(e: ErrorObject, body: Record<string, unknown>): Tol
   return new TollgateError(Errors.validationFailed, { field: inner.details.field ?? path, reason: `${ruleLabel(index, (body.rules as unknown[])[index])}: ${inner.message}` });
 }
 
-/** ngrok's named virtual-model codes for the name's and the target list's limits, with the figures they state. */
+/**
+ * ngrok's named virtual-model codes for the name's and the target list's limits, with the figures they state; `field`
+ * names the member, as every other refusal's does (ngrok's messages say "names" and "models", not the member).
+ */
 function virtualModelError(e: ErrorObject, body: Record<string, unknown>): TollgateError | undefined {
   const path = fieldPath(e);
   if (path === 'name' || (path === '' && e.keyword === 'required' && (e.params as { missingProperty: string }).missingProperty === 'name')) {
-    if (e.keyword === 'maxLength') return new TollgateError(Errors.virtualModelNameTooLong, { limit: String((e.params as { limit: number }).limit), length: String([...String(body.name)].length) });
-    if (e.keyword === 'pattern') return new TollgateError(Errors.virtualModelNameIllegalCharacter, {});
-    if (e.keyword === 'minLength' || e.keyword === 'required') return new TollgateError(Errors.virtualModelNameRequired, {});
+    if (e.keyword === 'maxLength') return new TollgateError(Errors.virtualModelNameTooLong, { field: 'name', limit: String((e.params as { limit: number }).limit), length: String([...String(body.name)].length) });
+    if (e.keyword === 'pattern') return new TollgateError(Errors.virtualModelNameIllegalCharacter, { field: 'name' });
+    if (e.keyword === 'minLength' || e.keyword === 'required') return new TollgateError(Errors.virtualModelNameRequired, { field: 'name' });
   }
   if (path === 'targets' && (e.keyword === 'minItems' || e.keyword === 'maxItems')) {
-    return new TollgateError(Errors.virtualModelTargetsOutOfRange, { min: '1', max: '10', count: String((body.targets as unknown[]).length) });
+    return new TollgateError(Errors.virtualModelTargetsOutOfRange, { field: 'targets', min: '1', max: '10', count: String((body.targets as unknown[]).length) });
   }
   return undefined;
 }
@@ -184,7 +187,7 @@ const QUERY_BOOLEANS: ReadonlyMap<string, boolean> = new Map([
  * space: the value that arrived is not the one the user wrote, so "must match format" alone would mislead.
  */
 function dateTimeReason(name: string, value: string): string {
-  const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
+  const shown = value.length > 64 ? `${textPrefix(value, 64)}…` : value;
   const reason = `The query parameter "${name}" must be an RFC 3339 date-time such as 2025-01-01T00:00:00Z; got "${shown}".`;
   return value.includes(' ') ? `${reason} A "+" in a query string reads as a space: write a "+02:00" offset as "%2B02:00", or give the time in UTC with "Z".` : reason;
 }
@@ -205,7 +208,7 @@ export function validateQuery<T>(op: ContractOperation, query: Record<string, un
     }
     if (p.schema.type === 'boolean' && typeof value === 'string') {
       const read = QUERY_BOOLEANS.get(value);
-      if (read === undefined) throw new TollgateError(Errors.validationFailed, { field: p.name, reason: `The query parameter "${p.name}" must be true or false; got "${value.slice(0, 64)}".` });
+      if (read === undefined) throw new TollgateError(Errors.validationFailed, { field: p.name, reason: `The query parameter "${p.name}" must be true or false; got "${textPrefix(value, 64)}".` });
       copy[p.name] = read;
       continue;
     }

@@ -106,8 +106,8 @@ export function virtualModelHandlers(deps: ControlDeps): HandlerTable {
       const id = call.params.id!;
       const { name, description, targets } = patchFields<VirtualModelUpdate>(call.body as Record<string, unknown>, ['name', 'description', 'targets']);
       // Nullable in the update schema as ngrok's other resources are, but a virtual model is its name and its list.
-      if (name === null) throw new TollgateError(Errors.virtualModelNameRequired, {});
-      if (targets === null) throw new TollgateError(Errors.virtualModelTargetsOutOfRange, { min: '1', max: '10', count: '0' });
+      if (name === null) throw new TollgateError(Errors.virtualModelNameRequired, { field: 'name' });
+      if (targets === null) throw new TollgateError(Errors.virtualModelTargetsOutOfRange, { field: 'targets', min: '1', max: '10', count: '0' });
       const row = await virtualModels.update(call, id, {
         ...(name !== undefined ? { name, nameKey: repo.nameKey(name) } : {}),
         ...(description !== undefined ? { description } : {}),

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { byteSize } from './byte-size.ts';
-import { TollgateError, tollgateError } from './errors.ts';
+import { TollgateError, echoed, tollgateError } from './errors.ts';
 
 test('a TollgateError carries its code, status and filled message, and leaves other errors their stacks', () => {
   const error = tollgateError('unsupportedPath', { method: 'GET', path: '/v2/nothing' });
@@ -23,6 +23,16 @@ test('a value the client chose is repeated in a message at most 256 characters l
   // The gateway's own text (a provider's error list) is never cut.
   const errors = 'e'.repeat(1_000);
   assert.ok(tollgateError('allProvidersFailed', { errors }).message.includes(errors));
+});
+
+test('a value is never cut between the two halves of an emoji: the message stays well-formed text', () => {
+  // 255 units of ASCII and emoji, then an emoji whose first half is the 256th unit.
+  const model = `m${'\u{1F600}'.repeat(3_000)}`;
+  const message = tollgateError('managedUncataloged', { model, provider: 'openai' }).message;
+  assert.ok(message.isWellFormed(), JSON.stringify(message.slice(0, 300)));
+  assert.ok(message.includes(`Model "m${'\u{1F600}'.repeat(127)}…[${model.length - 255} more]"`), message.slice(0, 300));
+  // Even cuts are as before.
+  assert.equal(echoed(`${'\u{1F600}'.repeat(200)}`), `${'\u{1F600}'.repeat(128)}…[144 more]`);
 });
 
 test('a byte limit reads in the largest unit it is a whole number of, as ngrok writes "Max 32 MiB."', () => {

@@ -265,15 +265,28 @@ export function tollgateError(name: ErrorName, details: Record<string, string> =
 const ECHO_LIMIT = 256;
 /**
  * The details whose values a client chooses, cut (`echoed`) in a message and in the details alike: a model name, a
- * path, and so on, `id` (a path's or a body's reference to a resource) and `field` (a member name a body invented)
- * included — the control plane's request line carries an id of up to 16 KB and its body a key of up to 1 MB, which
- * would come back two or three times over (message, details, reason).
+ * path, and so on, `id` (a path's or a body's reference to a resource), `field` (a member name a body invented),
+ * `providerId` and `format` (a provider key's provider and a surface's format, which no schema bounds) included —
+ * the control plane's request line carries an id of up to 16 KB and its body a key of up to 1 MB, which would come
+ * back two or three times over (message, details, reason).
  */
-const CLIENT_CHOSEN = new Set(['model', 'address', 'provider', 'path', 'method', 'surface', 'id', 'field']);
+const CLIENT_CHOSEN = new Set(['model', 'address', 'provider', 'providerId', 'format', 'path', 'method', 'surface', 'id', 'field']);
 
 /** A client's value as a message repeats it: a 5,000-character model name does not come back whole. */
 export function echoed(value: string): string {
-  return value.length <= ECHO_LIMIT ? value : `${value.slice(0, ECHO_LIMIT)}…[${value.length - ECHO_LIMIT} more]`;
+  if (value.length <= ECHO_LIMIT) return value;
+  const kept = textPrefix(value, ECHO_LIMIT);
+  return `${kept}…[${value.length - kept.length} more]`;
+}
+
+/**
+ * The first `limit` UTF-16 units of `value`, one fewer where the last would be the first half of a character outside
+ * the BMP (an emoji): half of one is an unpaired surrogate, which JSON carries as `\ud83d` and strict decoders refuse.
+ */
+export function textPrefix(value: string, limit: number): string {
+  if (value.length <= limit) return value;
+  const last = value.charCodeAt(limit - 1);
+  return value.slice(0, last >= 0xd800 && last <= 0xdbff ? limit - 1 : limit);
 }
 
 /** The details an error body carries (the control plane's `details`), client-chosen values kept as a message keeps them. */
