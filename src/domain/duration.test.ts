@@ -24,3 +24,14 @@ test('what Go refuses is refused', () => {
   for (const bad of ['', '30', 's', '10 s', '1d', 'abc', '5s ', '.s', '.', '-', '+', '1.2.3s', '5 ', ' 5s', '3000000h', '9223372036855ms'])
     assert.equal(parseGoDuration(bad), undefined, bad);
 });
+
+test('a megabyte of digits is read as Go reads it, without a megabyte-long number: leading zeros count for nothing, more than 19 digits overflow, a fraction past 19 digits adds no nanosecond', () => {
+  const mega = 1_000_000;
+  assert.equal(parseGoDuration(`${'0'.repeat(mega)}1s`), 1000);
+  assert.equal(parseGoDuration(`${'1'.repeat(mega)}s`), undefined);
+  assert.equal(parseGoDuration(`${'1'.repeat(20)}ns`), undefined);
+  assert.equal(parseGoDuration(`${'9'.repeat(18)}ns`), 1_000_000_000_000, 'just under 10^18 ns, rounded up to whole ms');
+  assert.equal(parseGoDuration(`1.${'9'.repeat(mega)}s`), 2000);
+  assert.equal(parseGoDuration(`0.${'0'.repeat(mega)}1h`), 0);
+  assert.equal(parseGoDuration(`.${'0'.repeat(12)}36h`), 1, '0.00000000000036 h is 1.296 ns: a positive duration, 1 ms');
+});

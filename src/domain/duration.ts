@@ -28,9 +28,15 @@ export function parseGoDuration(text: string): number | undefined {
     if (int === '' && fraction === '') return undefined;
     const unit = UNIT_NS.get(unitName);
     if (unit === undefined) return undefined;
-    total += BigInt(int || '0') * unit;
-    // Like Go, the fraction's digits beyond the unit's resolution are dropped.
-    if (fraction !== '') total += (BigInt(fraction) * unit) / 10n ** BigInt(fraction.length);
+    // More than 19 digits, leading zeros aside, is past 2^63 ns in any unit (Go's leadingInt overflows): refused
+    // before a megabyte of digits becomes a BigInt (~200 ms of CPU).
+    const digits = int.replace(/^0+/, '');
+    if (digits.length > 19) return undefined;
+    total += BigInt(digits || '0') * unit;
+    // Like Go, the fraction's digits beyond the unit's resolution are dropped; Go's leadingFraction reads no more
+    // than ~19 of them either (past those, a digit is worth under 10^-19 of an hour: no nanosecond).
+    const kept = fraction.slice(0, 19);
+    if (kept !== '') total += (BigInt(kept) * unit) / 10n ** BigInt(kept.length);
     if (total > MAX_NS) return undefined;
     at += whole.length;
   }
