@@ -14,7 +14,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Errors, TollgateError } from '../domain/errors.ts';
+import { Errors, TollgateError, textPrefix } from '../domain/errors.ts';
 import { sha256Hex } from '../domain/ids.ts';
 import { PlaygroundTokens } from '../domain/playground-token.ts';
 import { baseUrlOf, type ControlDeps, type Principal, type RouteExtension, type SessionAuthenticator } from './app.ts';
@@ -206,7 +206,7 @@ export const consoleExtension: RouteExtension = (app, deps) => {
     if (accessKeyId === '') throw new TollgateError(Errors.validationFailed, { reason: 'Choose the access key the Playground sends its requests with: {"accessKeyId": "..."}.' });
     const row = await deps.store.db.selectFrom('accessKeys').select('id').where('id', '=', accessKeyId).where('accountId', '=', principal.accountId).executeTakeFirst();
     // Ids are short: one that is not is named by its start only (the body may hold a megabyte of it).
-    if (!row) throw notFound('Access key', accessKeyId.length > 64 ? `${accessKeyId.slice(0, 64)}…` : accessKeyId);
+    if (!row) throw notFound('Access key', accessKeyId.length > 64 ? `${textPrefix(accessKeyId, 64)}…` : accessKeyId);
     const gatewayUrl = gatewayBaseUrl(request, deps);
     if (gatewayUrl === undefined) throw new TollgateError(Errors.validationFailed, { reason: 'The Host header must be a host name or address with an optional port.' });
     const { token, expiresAt } = playgroundTokens.mint(principal.accountId, row.id);

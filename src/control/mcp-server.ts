@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isRecord } from '../domain/json-value.ts';
-import { Errors, TollgateError } from '../domain/errors.ts';
+import { Errors, TollgateError, textPrefix } from '../domain/errors.ts';
 import { apiKeyPrincipal, bearerToken, contractErrorBody, type ControlDeps, type RouteExtension } from './app.ts';
 import { contractDocument, operations, toJsonSchema, type ContractOperation } from './contract.ts';
 import { asMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from '../domain/json-rpc.ts';
@@ -242,7 +242,7 @@ async function answer(message: JsonRpcMessage, stateless: boolean, request: Fast
   const capabilities = { tools: { listChanged: false } };
   // The stateless revision's results say they are complete (and, for a list, how long they may be kept).
   const result = (r: Record<string, unknown>, hint?: CacheHint) => rpcResult(id, stateless ? statelessResult(method, r, hint) : r);
-  const notFound = () => send(reply, rpcError(id, RpcCode.methodNotFound, `Method not found: ${String(method).slice(0, 100)}.`), stateless ? METHOD_NOT_FOUND_STATUS : 200);
+  const notFound = () => send(reply, rpcError(id, RpcCode.methodNotFound, `Method not found: ${textPrefix(String(method), 100)}.`), stateless ? METHOD_NOT_FOUND_STATUS : 200);
   if (stateless && removedMethod(String(method))) return notFound();
   switch (method) {
     case 'initialize': {
@@ -258,7 +258,7 @@ async function answer(message: JsonRpcMessage, stateless: boolean, request: Fast
       return send(reply, result({ tools: toolList }, TOOLS_CACHE));
     case 'tools/call': {
       const tool = typeof params.name === 'string' ? toolsByName.get(params.name) : undefined;
-      if (!tool) return send(reply, rpcError(id, RpcCode.invalidParams, `Unknown tool: ${typeof params.name === 'string' ? params.name.slice(0, 100) : '(no name)'}.`));
+      if (!tool) return send(reply, rpcError(id, RpcCode.invalidParams, `Unknown tool: ${typeof params.name === 'string' ? textPrefix(params.name, 100) : '(no name)'}.`));
       const args = params.arguments ?? {};
       if (!isRecord(args)) return send(reply, rpcError(id, RpcCode.invalidParams, '"arguments" must be an object.'));
       return send(reply, result({ ...(await callTool(tool, args, request, app)) }));

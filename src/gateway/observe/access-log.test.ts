@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { BatchedLogDestination } from '../../config/log-destination.ts';
 import { createLogger } from '../../config/logger.ts';
-import { fastAccessWriter, type AccessLine } from './access-log.ts';
+import { fastAccessWriter, truncate, type AccessLine } from './access-log.ts';
 
 test('fastAccessWriter writes the same line as pino (time aside), escaping client-supplied text', async () => {
   const lines: string[] = [];
@@ -54,4 +54,12 @@ test('through the process\'s batched destination, the fast line is still byte fo
   assert.equal(lines.length, 6);
   for (let i = 0; i < 6; i += 2) assert.equal(lines[i + 1], lines[i]);
   assert.deepEqual(JSON.parse(lines[1]!).modelAsked, line.modelAsked);
+});
+
+test('a truncated value never ends in half an emoji: the cut stops a unit short, and the count says what was left out', () => {
+  const text = `${'a'.repeat(9)}😀${'b'.repeat(10)}`;
+  assert.equal(truncate(text, 10), `${'a'.repeat(9)}…[12 more]`);
+  assert.equal(truncate(text, 11), `${'a'.repeat(9)}😀…[10 more]`);
+  assert.equal(truncate('short', 10), 'short');
+  assert.doesNotMatch(JSON.stringify(truncate(text, 10)), /\\ud83d/);
 });
