@@ -327,6 +327,11 @@ export class JournalFile {
   #syncTimer: NodeJS.Timeout | undefined;
   /** Lines that did not parse when the log was read (a damaged disk): skipped, reported by `skippedLines`. */
   #skipped = 0;
+  /**
+   * Ids of every finished event in the lines read at open, shipped ones too (only until recovery is done): an attempt
+   * whose final event is on disk did not die with the process, whether or not that event is still waiting.
+   */
+  #finishedIds = new Set<string>();
 
   /** Takes the first free slot at `base`, converts its orphans, and adopts every other unheld slot's rows. */
   static open(base: string, options: JournalFileOptions = {}): JournalFile {
@@ -621,9 +626,10 @@ export class JournalFile {
         try { line = JSON.parse(bytes.toString('utf8', offset, end)); } catch { line = undefined; }
         if (!isLine(line)) { this.#skipped++; continue; }
         const row = { offset, length: end + 1 - offset };
-        const [begunSeq, , finishedSeq, , released, shipped] = line;
+        const [begunSeq, , finishedSeq, finished, released, shipped] = line;
         if (begunSeq > 0) segment.begun.set(begunSeq, row);
         if (finishedSeq > 0) segment.finished.set(finishedSeq, row);
+        if (finished) for (const values of finished) this.#finishedIds.add(values[0] as string);
         if (released) for (const seq of released) this.#forget(seq, 'begun');
         if (shipped) for (const seq of shipped) this.#forget(seq, 'finished');
         this.#nextSeq = Math.max(this.#nextSeq, begunSeq + 1, finishedSeq + 1);
@@ -651,10 +657,14 @@ export class JournalFile {
         }
       }
     }
-    const logged = new Set(this.unshipped().map((e) => e.id));
+    const finishedIds = this.#finishedIds;
+    this.#finishedIds = new Set();
     // A run that died converting the older format left its events in both places: the log's copy is the one.
-    const converted = legacy.finished.filter((e) => !logged.has(e.id));
-    const finishedIds = new Set([...logged, ...converted.map((e) => e.id)]);
+    const converted = legacy.finished.filter((e) => !finishedIds.has(e.id));
+    for (const e of converted) finishedIds.add(e.id);
+    // An attempt whose final event is in the log, shipped or not, is no orphan, even in a begun row another attempt
+    // kept open. Re-created, it was an unknown event at no cost under the real one's id: for an event the store had
+    // refused (set aside, not stored), the store took that copy, and importing the real one found it "already stored".
     const open = [...attempts.values()].filter((b) => !finishedIds.has(b.id));
     return { events: converted.concat(orphanEvents(open)), released: [...released] };
   }

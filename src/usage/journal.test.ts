@@ -534,6 +534,28 @@ describe('usage journal', () => {
     await journal.close();
   }));
 
+  it('an event set aside while another attempt of its begun row was open does not come back as an unknown, zero-cost event after a crash', withDir(async (dir) => {
+    const path = join(dir, 'j.db');
+    const { journal, stored } = refusingJournal(dir, (e) => e.costPico === 666n);
+    // Begun in one turn: one begun row, released only once both have their final events.
+    const [refused, open] = [begun('e1', 'rq_1', 1), begun('e2', 'rq_2', 1)];
+    await Promise.all([journal.begin(refused), journal.begin(open)]);
+    journal.record(finished(refused, 666n));
+    journal.record(finished(begun('e3', 'rq_3', 1), 1n));
+    await eventually(() => journal.refused === 1 && stored.has('e3'), () => 'e1 set aside, e3 stored');
+    // The process dies with e2 still open (a stop does not wait for open attempts: this leaves the file as a crash would).
+    await journal.close();
+    const restarted = refusingJournal(dir, (e) => e.costPico === 666n);
+    await restarted.journal.close();
+    // The open attempt comes back, as every attempt a dead process left open does.
+    assert.equal(restarted.stored.get('e2')?.completion, 'unknown');
+    // Re-created, e1 was an unknown event at no cost under its id: the store took it, and `tollgate usage import` then
+    // found the real one "already stored" — its cost never reached a balance.
+    assert.equal(restarted.stored.get('e1'), undefined, 'the set-aside event is not stored under its id as unknown');
+    const aside = readFileSync(`${path}.refused.jsonl`, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string; costPico: string });
+    assert.deepEqual(aside.map((e) => [e.id, e.costPico]), [['e1', '666']], 'set aside once, with its cost');
+  }));
+
   it('most of a shipment refused (one tenant\'s events) still ships the rest and sets those aside: no arrangement stalls it', withDir(async (dir) => {
     const { journal, stored } = refusingJournal(dir, (e) => e.accountId === 'acct_bad');
     // 36 refused and 4 taken, the taken ones all at the start: samples at fixed places would find none.
@@ -644,9 +666,8 @@ describe('usage journal', () => {
     first.remove([finishedSeq!]); // a and b shipped
     first.close(); // the process dies with c open
     const again = JournalFile.open(path);
-    const left = again.unshipped();
-    // a and b were shipped; re-created as unknown they would be ignored by the store (same ids), but c must be there.
-    assert.ok(left.some((e) => e.id === 'e3' && e.completion === 'unknown'));
+    // a and b were shipped: only c comes back (their begun row still names them, but their final events are in the log).
+    assert.deepEqual(again.unshipped().map((e) => [e.id, e.completion]), [['e3', 'unknown']]);
     again.close();
   }));
 
@@ -736,6 +757,72 @@ describe('usage journal', () => {
     assert.deepEqual(stored.map((e) => [e.id, e.costPico]).sort(), [['e1', 3n], ['e2', 4n]]);
     assert.equal(journal.pending, 0);
     assert.equal(journal.unshippedPico('acct_1'), 0n);
+  }));
+
+  it('while the journal cannot write (disk full), finished events go to the store as they come, not at a stop a crash may never reach; their begun rows are released once it writes again', { timeout: 10_000 }, withDir(async (dir) => {
+    const path = join(dir, 'j.db');
+    const stored = new Map<string, UsageEvent>();
+    const lines: string[] = [];
+    const logger = createLogger('info', new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } }));
+    const journal = new UsageJournal({ path, intervalMs: 2, maxBackoffMs: 5, logger, write: async (events) => { for (const e of events) stored.set(e.id, e); } });
+    const [a, b] = [begun('e1', 'rq_1', 1), begun('e2', 'rq_2', 1)];
+    // Journaled while the disk takes writes: one begun row for both.
+    await Promise.all([journal.begin(a), journal.begin(b)]);
+    const write = JournalFile.prototype.write;
+    JournalFile.prototype.write = () => { throw fsError('ENOSPC', 'write'); };
+    try {
+      journal.record(finished(a, 3n));
+      const c = begun('e3', 'rq_3', 1);
+      await journal.begin(c); // refused: the begin waits in memory
+      journal.record(finished(c, 4n));
+      const d = begun('e4', 'rq_4', 1);
+      await journal.begin(d);
+      journal.record(finished(d, 5n));
+      // Held in memory until a stop, they were lost to a kill -9 or an OOM meanwhile, however long the disk stayed full.
+      await eventually(() => ['e1', 'e3', 'e4'].every((id) => stored.has(id)), () => `in the store: ${[...stored.keys()].join(', ')}`);
+      assert.equal(journal.pending, 0);
+      assert.equal(journal.unshippedPico('acct_1'), 0n);
+    } finally {
+      JournalFile.prototype.write = write;
+    }
+    assert.equal(lines.filter((l) => l.includes('events written straight to the store')).length, 1, 'said once, not for every event');
+    // The disk takes writes again: b finishes, and the row it shared with a is released.
+    journal.record(finished(b, 6n));
+    await journal.close();
+    assert.deepEqual([...stored.keys()].sort(), ['e1', 'e2', 'e3', 'e4']);
+    const reopened = JournalFile.open(path);
+    assert.deepEqual(reopened.unshipped(), [], 'no begun row left to come back as an unknown attempt');
+    reopened.close();
+  }));
+
+  it('stopping with the journal disk full once nothing is held only in memory gives up on a journaled event the store will not take, as with a sound disk', { timeout: 10_000 }, withDir(async (dir) => {
+    const path = join(dir, 'j.db');
+    const stored = new Map<string, UsageEvent>();
+    const journal = new UsageJournal({
+      path, intervalMs: 2, maxBackoffMs: 5, closeShippingMs: 100,
+      isRefusal: (error) => (error as { code?: string }).code === '23514',
+      write: async (events) => {
+        if (events.some((e) => e.costPico === 666n)) throw Object.assign(new Error('new row violates check constraint'), { code: '23514' });
+        for (const e of events) stored.set(e.id, e);
+      },
+    });
+    // Journaled, and refused alone by the store: it waits for company, in the file.
+    journal.record(finished(begun('e1', 'rq_1', 1), 666n));
+    await eventually(() => journal.pending === 1 && segmentsIn(dir).length > 0, () => 'e1 journaled');
+    const write = JournalFile.prototype.write;
+    JournalFile.prototype.write = () => { throw fsError('ENOSPC', 'write'); };
+    try {
+      journal.record(finished(begun('e2', 'rq_2', 1), 2n));
+      // Stopping: e2, held only in memory, goes to the store; e1 is on disk for the next start. The stop waited on e1
+      // for good (the disk never took another write), though nothing it waited for was only in memory.
+      await journal.close();
+    } finally {
+      JournalFile.prototype.write = write;
+    }
+    assert.deepEqual([...stored.keys()], ['e2']);
+    const reopened = JournalFile.open(path);
+    assert.deepEqual(reopened.unshipped().map((e) => e.id), ['e1'], 'left in the journal for the next start');
+    reopened.close();
   }));
 
   it('stopping while the store never answers leaves the journaled events for the next start, which ships each once', { timeout: 10_000 }, withDir(async (dir) => {

@@ -80,6 +80,12 @@ export class UsageJournal implements UsageSink {
   /** Begun row of each attempt not yet finished, and how many of each row's attempts are still open. */
   readonly #begunRowOf = new Map<string, number>();
   readonly #openInRow = new Map<number, number>();
+  /** Begun rows whose last open attempts' events went straight to the store (#storeUnjournaled): the next commit releases them. */
+  #releasable: number[] = [];
+  /** #storeUnjournaled said so since the journal last took a write (said once per streak, not per shipment). */
+  #straightSaid = false;
+  /** Events #storeUnjournaled took out of #finished and is writing: held only in memory until the store has them. */
+  #straightInFlight = 0;
 
   /** Committed finished rows not yet shipped, oldest first, while they fit in memory. */
   #queue: FinishedBatch[] = [];
@@ -244,6 +250,9 @@ export class UsageJournal implements UsageSink {
       if (this.#unshippedCount === 0) {
         // Rows shipped while the disk refused their deletion: a last try, so a restart does not count them again.
         if (this.#shippedRows.size > 0) this.#removeRows([...this.#shippedRows]);
+        // Begun rows settled in the store alone: released if the disk takes it now; else the next start makes copies of
+        // their events, which the store ignores (same ids).
+        if (this.#releasable.length > 0) this.#commit();
         return;
       }
       const shipped = await this.#ship();
@@ -275,7 +284,9 @@ export class UsageJournal implements UsageSink {
     const giveUp = new Promise<boolean>((resolve) => {
       const check = (): void => {
         const idle = performance.now() - Math.max(since, this.#shippedAt);
-        if (idle >= ms && this.#begun.length === 0 && this.#finished.length === 0 && this.#tickFailures === 0) resolve(false);
+        // Whether the disk takes writes does not matter once nothing is held only in memory: with a full disk and a
+        // journaled event the store does not take (silent, or refusing it alone), the stop waited for good.
+        if (idle >= ms && this.#begun.length === 0 && this.#finished.length === 0 && this.#straightInFlight === 0) resolve(false);
         else timer = setTimeout(check, Math.max(100, ms - idle));
       };
       timer = setTimeout(check, ms);
@@ -284,9 +295,9 @@ export class UsageJournal implements UsageSink {
   }
 
   /**
-   * Writes the finished events the journal could not take directly to the store; true once they are there. A begun
-   * row committed for one of them earlier stays in the journal: the next start recovers it as an `unknown` event
-   * with the same id, which the store ignores.
+   * Writes the finished events the journal could not take directly to the store; true once they are there. Their
+   * begun rows are released by the next commit the disk takes; until then (or if the process dies first) such a row
+   * comes back at the next start as an `unknown` event with the same id, which the store ignores.
    */
   #storeUnjournaled(): Promise<boolean> {
     return this.exclusive(async () => {
@@ -294,6 +305,7 @@ export class UsageJournal implements UsageSink {
       const events = this.#finished;
       this.#finished = [];
       if (events.length === 0) return true;
+      this.#straightInFlight += events.length;
       const written = await this.#storeWrite(events, async () => {
         try {
           await this.#write(events);
@@ -301,20 +313,38 @@ export class UsageJournal implements UsageSink {
           this.#finished = events.concat(this.#finished);
           // Counted as a failed shipment: the retries back off (#backoff) and the error is logged once per streak.
           if (this.#shipFailures++ === 0) {
-            this.#logger?.error({ err: error instanceof Error ? error.message : String(error), events: events.length }, 'usage journal unwritable while stopping, and the store refused its events too; retrying');
+            this.#logger?.error({ err: error instanceof Error ? error.message : String(error), events: events.length }, 'usage journal unwritable, and the store refused its events too; retrying');
           }
           return false;
         }
         for (const e of events) this.#uncount(e.accountId, e.costPico);
         return true;
-      });
+      }).finally(() => { this.#straightInFlight -= events.length; });
       if (!written) return false;
       const stored = new Set(events.map((e) => e.id));
       this.#begun = this.#begun.filter((b) => !stored.has(b.id));
+      for (const e of events) this.#settledInStore(e.id);
       this.#shipFailures = 0;
-      this.#logger?.warn({ events: events.length }, 'usage journal unwritable while stopping: events written straight to the store');
+      if (!this.#straightSaid) {
+        this.#straightSaid = true;
+        this.#logger?.warn({ events: events.length }, 'usage journal unwritable: events written straight to the store until it takes writes again');
+      }
       return true;
     });
+  }
+
+  /** An attempt whose final event is in the store but not in the journal: its begun row no longer waits for it. */
+  #settledInStore(attemptId: string): void {
+    const seq = this.#begunRowOf.get(attemptId);
+    if (seq === undefined) return;
+    this.#begunRowOf.delete(attemptId);
+    const open = this.#openInRow.get(seq)! - 1;
+    if (open > 0) {
+      this.#openInRow.set(seq, open);
+      return;
+    }
+    this.#openInRow.delete(seq);
+    this.#releasable.push(seq);
   }
 
   #count(accountId: string, pico: bigint): void {
@@ -335,11 +365,11 @@ export class UsageJournal implements UsageSink {
     if (this.#finishTimer) { clearTimeout(this.#finishTimer); this.#finishTimer = undefined; }
     let begun = this.#begun;
     const finished = this.#finished;
-    if (begun.length === 0 && finished.length === 0) return;
+    if (begun.length === 0 && finished.length === 0 && this.#releasable.length === 0) return;
     this.#begun = [];
     this.#finished = [];
     // Begun rows whose last open attempt finishes in this commit go in the same transaction.
-    let released: number[] | undefined;
+    let released: number[] | undefined = this.#releasable.length > 0 ? [...this.#releasable] : undefined;
     let closing: Map<number, number> | undefined;
     let unbegun: Set<string> | undefined;
     for (const e of finished) {
@@ -360,6 +390,8 @@ export class UsageJournal implements UsageSink {
     try {
       const written = this.#file.write(begun, finished, released);
       this.#tickFailures = 0;
+      this.#straightSaid = false;
+      if (released !== undefined && this.#releasable.length > 0) this.#releasable = [];
       if (written.begunSeq !== undefined) {
         this.#openInRow.set(written.begunSeq, begun.length);
         for (const b of begun) this.#begunRowOf.set(b.id, written.begunSeq);
@@ -382,6 +414,9 @@ export class UsageJournal implements UsageSink {
       if (this.#tickFailures++ === 0) this.#logger?.error({ err: error instanceof Error ? error.message : String(error) }, 'usage journal write failed; retrying');
       this.#retryTimer ??= setTimeout(() => { this.#retryTimer = undefined; this.#commit(); }, Math.min(this.#maxBackoffMs, 10 * 2 ** Math.min(this.#tickFailures, 10)));
       this.#retryTimer.unref();
+      // Held in memory until the disk is back, finished events would be lost to any crash meanwhile (a kill -9, the OOM
+      // killer): the shipper writes them straight to the store (#ship).
+      if (this.#finished.length > 0) this.#scheduleShip(this.#intervalMs);
     }
   }
 
@@ -480,7 +515,6 @@ export class UsageJournal implements UsageSink {
     this.#shipTimer.unref();
   }
 
-  /** Ships one batch to the store; resolves to the events shipped, −1 on failure. Never rejects. */
   /**
    * After the store refused `events` (`refusal`): ships them in halves, down to single events, and sets aside those the
    * store refuses alone — but only when it takes others: a store that refuses every row (a partition not made yet, a
@@ -547,9 +581,22 @@ export class UsageJournal implements UsageSink {
     for (const listener of this.#leftoverListeners) listener(accounts);
   }
 
+  /** Ships one batch to the store; resolves to the events shipped (1 for events held only in memory), −1 on failure. Never rejects. */
   #ship(): Promise<number> {
     if (this.#shipping) return this.#shipping;
-    const shipping = this.exclusive(async () => {
+    // The journal refuses writes: events held only in memory go first, straight to the store.
+    const shipping = this.#tickFailures > 0 && this.#finished.length > 0 ? this.#storeUnjournaled().then((stored) => (stored ? 1 : -1)) : this.#shipJournaled();
+    this.#shipping = shipping.then((shipped) => {
+      this.#shipping = undefined;
+      if (this.#unshippedCount > 0) this.#scheduleShip(shipped < 0 ? this.#backoff() : this.#unshippedCount >= this.#maxBatch ? 0 : this.#intervalMs);
+      return shipped;
+    });
+    return this.#shipping;
+  }
+
+  /** The next shipment of journaled rows: the events shipped, -1 on failure. Never rejects. */
+  #shipJournaled(): Promise<number> {
+    return this.exclusive(async () => {
       const fromFile = this.#spilled;
       const batches = this.#nextBatches();
       if (batches.length === 0) return 0;
@@ -583,11 +630,5 @@ export class UsageJournal implements UsageSink {
       this.#logger?.error({ err: error instanceof Error ? error.message : String(error) }, 'usage journal read failed');
       return -1;
     });
-    this.#shipping = shipping.then((shipped) => {
-      this.#shipping = undefined;
-      if (this.#unshippedCount > 0) this.#scheduleShip(shipped < 0 ? this.#backoff() : this.#unshippedCount >= this.#maxBatch ? 0 : this.#intervalMs);
-      return shipped;
-    });
-    return this.#shipping;
   }
 }
