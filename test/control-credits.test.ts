@@ -11,6 +11,8 @@ import { insertUsageEvents } from '../src/store/usage-events.ts';
 import { balancePico, grantCredits } from '../src/store/credits.ts';
 import { createAccount } from '../src/store/accounts.ts';
 import type { Change } from '../src/state/changes.ts';
+import { openStore } from '../src/store/database.ts';
+import type { KyselyPlugin } from 'kysely';
 
 const WEBHOOK_SECRET = 'whsec_test_secret';
 const CENT = 10_000_000_000n;
@@ -121,6 +123,36 @@ for (const kind of STORE_KINDS) {
       assert.equal(await balancePico(control.store.db, id), (600n - 70n - 50n) * CENT);
       // Before the expiry instant the grant still counts in full.
       assert.equal(await balancePico(control.store.db, id, new Date('2025-01-09T00:00:00Z')), (600n - 50n) * CENT);
+    });
+
+    test('a balance with an expired grant is read in one snapshot: an event another connection commits mid-read is in all its sums or none', async () => {
+      const { account } = await createAccount(control.store.db, 'expiry-snapshot');
+      const id = account.id;
+      await grantCredits(control.store.db, id, 100, { category: 'promotional', expiresAt: '2025-01-10T00:00:00.000Z', grantedAt: '2025-01-01T00:00:00.000Z' });
+      await grantCredits(control.store.db, id, 500, { category: 'purchase', grantedAt: '2025-01-01T00:00:00.000Z' });
+      await insertUsageEvents(control.store.db, [usageEvent(id, { costPico: 30n * CENT, eventTime: '2025-01-05T00:00:00.000Z' })]);
+      // Another gateway ships 20 cents spent before the expiry right after the read's first usage sum (its total).
+      const other = await openStore(control.database.url, { migrate: false });
+      let shipped = false;
+      const shipAfterTotal: KyselyPlugin = {
+        transformQuery: (args) => args.node,
+        async transformResult(args) {
+          if (!shipped && args.result.rows[0] !== undefined && 'billions' in args.result.rows[0]) {
+            shipped = true;
+            await insertUsageEvents(other.db, [usageEvent(id, { costPico: 20n * CENT, eventTime: '2025-01-06T00:00:00.000Z' })]);
+          }
+          return args.result;
+        },
+      };
+      try {
+        // Before or after the 20 cents, the balance is 500: the promo forfeits what 30 (then 50) cents left of it. Read
+        // as separate statements, the total missed them and the forfeiture counted them (520).
+        assert.equal(await balancePico(control.store.db.withPlugin(shipAfterTotal), id), 500n * CENT);
+        assert.ok(shipped, 'the other connection shipped mid-read');
+        assert.equal(await balancePico(control.store.db, id), 500n * CENT);
+      } finally {
+        await other.close();
+      }
     });
 
     test('usage made before a grant existed never consumes it: an unused grant expires whole', async () => {

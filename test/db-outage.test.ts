@@ -24,6 +24,7 @@ import { newAccessKeyToken } from '../src/domain/ids.ts';
 import { creditsGrant } from '../src/cli/admin.ts';
 import { startHarness } from './helpers/gateway.ts';
 import { connect } from 'node:net';
+import { createAccount } from '../src/store/accounts.ts';
 
 const BOOTSTRAP = 'tgapi_dboutagetestkey0000000000000000000000000';
 /** The advisory lock Kysely's migrator takes on PostgreSQL (its MIGRATION_LOCK_ID). */
@@ -34,13 +35,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * An api process on the database and a gateway process that reaches it through `proxy` (its network path), with
  * a provider key and an access key made; `chat()` sends one request through the gateway and resolves to its status (or why none came).
  */
-async function apiAndGateway(children: Children, databaseUrl: string, proxy: PgProxy, journals: string, fakeUrl: string) {
+async function apiAndGateway(children: Children, databaseUrl: string, proxy: PgProxy, journals: string, fakeUrl: string, gatewayExtraEnv: Record<string, string> = {}) {
   const [apiPort, gwPort] = [await freePort(), await freePort()];
   const common = { TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'), TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fakeUrl}/v1`, TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1', TOLLGATE_HOST: '127.0.0.1' };
   const api = children.spawn('api', ['api'], { ...common, TOLLGATE_DATABASE_URL: databaseUrl, TOLLGATE_API_PORT: String(apiPort), TOLLGATE_BOOTSTRAP_API_KEY: BOOTSTRAP });
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   await waitHealthy(api, apiUrl);
-  const gatewayEnv = { ...common, TOLLGATE_DATABASE_URL: proxy.url, TOLLGATE_GATEWAY_PORT: String(gwPort), TOLLGATE_JOURNAL_PATH: join(journals, 'j.db') };
+  const gatewayEnv = { ...common, TOLLGATE_DATABASE_URL: proxy.url, TOLLGATE_GATEWAY_PORT: String(gwPort), TOLLGATE_JOURNAL_PATH: join(journals, 'j.db'), ...gatewayExtraEnv };
   const gatewayUrl = `http://127.0.0.1:${gwPort}`;
   const gateway = children.spawn('gateway', ['gateway'], gatewayEnv);
   await waitHealthy(gateway, gatewayUrl);
@@ -51,7 +52,22 @@ async function apiAndGateway(children: Children, databaseUrl: string, proxy: PgP
     method: 'POST', headers: { authorization: `Bearer ${key.token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
   }).then((r) => r.status, (e: Error) => `no answer: ${String(e.cause ?? e)}`);
-  return { gateway, gatewayEnv, gatewayUrl, key, chat };
+  return { gateway, gatewayEnv, gatewayUrl, apiUrl, key, chat };
+}
+
+/** A test's own database behind a proxy, a directory for its journals and a set of processes; `end()` removes them. */
+async function outageSetting() {
+  const children = new Children();
+  const database = await createTestDatabase('postgres');
+  const proxy = await startPgProxy(database.url);
+  const journals = mkdtempSync(join(tmpdir(), 'tollgate-outage-'));
+  const end = async (): Promise<void> => {
+    await children.killAll();
+    await proxy.close().catch(() => {});
+    await database.drop();
+    rmSync(journals, { recursive: true, force: true });
+  };
+  return { children, database, proxy, journals, end };
 }
 
 describe('database outages (postgres)', () => {
@@ -169,6 +185,44 @@ describe('database outages (postgres)', () => {
       await proxy.close().catch(() => {});
       await database.drop();
       rmSync(journals, { recursive: true, force: true });
+    }
+  });
+
+  test('billing on, an account whose balance was never read while the database is silent or down: ngrok\'s 27009 "try again later", not an internal error', async () => {
+    const { children, database, proxy, journals, end } = await outageSetting();
+    const store = await openStore(database.url, { migrate: false });
+    try {
+      const { gateway: gw, gatewayUrl, apiUrl, key } = await apiAndGateway(children, database.url, proxy, journals, fake.url, { TOLLGATE_BILLING: 'on' });
+      // A second account, whose balance is read apart from the first's.
+      const other = await createAccount(store.db, 'other');
+      const otherKey = await (await fetch(`${apiUrl}/access-keys`, { method: 'POST', headers: { authorization: `Bearer ${other.apiKey.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'app' }) })).json() as { token: string };
+      // Both keys in memory, no balance read: listing models authenticates without asking for credit. Once every
+      // change is in (the 2 s safety-net poll at the latest), the keys are cached for good.
+      const models = async (token: string) => (await fetch(`${gatewayUrl}/v1/models`, { headers: { authorization: `Bearer ${token}` } })).status;
+      assert.deepEqual([await models(key.token), await models(otherKey.token)], [200, 200]);
+      await sleep(2500);
+      assert.deepEqual([await models(key.token), await models(otherKey.token)], [200, 200]);
+      const ask = async (token: string) => {
+        const r = await fetch(`${gatewayUrl}/v1/chat/completions`, {
+          method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+        });
+        const body = await r.json() as { error: { code: string; message: string } };
+        return [r.status, body.error.code, body.error.message];
+      };
+      const unavailable = [500, 'ERR_NGROK_27009', 'ERR_NGROK_27009: Failed to read your account\'s credit balance. Please try again later.'];
+      // Silent (a partition): the read is given up after 2 s, as a key's lookup is.
+      proxy.blackhole();
+      assert.deepEqual(await ask(key.token), unavailable);
+      // Down (connections refused), another account's first read: the same (behind the silent read, which holds the
+      // journal's fence until its connection is dropped, or failed at once).
+      proxy.heal();
+      await proxy.close();
+      assert.deepEqual(await ask(otherKey.token), unavailable);
+      assert.doesNotMatch(gw.output(), /gateway request failed/, 'not logged as a gateway failure per request');
+    } finally {
+      await store.close();
+      await end();
     }
   });
 

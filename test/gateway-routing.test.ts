@@ -1545,8 +1545,9 @@ describe('providers ngrok serves on credits beyond OpenAI, Anthropic, Google and
   });
 });
 
-// Billing on: media in a request are held at their documented bounds (domain/media-tokens.ts), not at their bytes.
-describe('billing: media in the credit hold (sqlite)', () => {
+// Billing on: media in a request are held at their documented bounds (domain/media-tokens.ts), not at their bytes; a
+// compaction Anthropic may run is held.
+describe('billing: media and compaction in the credit hold (sqlite)', () => {
   let h: Harness;
   before(async () => { h = await startHarness('sqlite', BILLING); });
   after(async () => { await h.close(); });
@@ -1563,6 +1564,22 @@ describe('billing: media in the credit hold (sqlite)', () => {
     // 50 images of unknown size at 5,000 tokens each (the most any family counts for one): 250,000 tokens at the fee,
     // 1.25 cents held, more than the cent granted. Their ~2 KB of addresses held 0.01 cents before.
     const held = await whileInFlight(50);
+    assert.equal(held.status, 403, held.text);
+    assert.equal(held.json().error.code, 'ERR_NGROK_4026');
+    assert.match(held.json().error.message, /held by requests still in flight/);
+  });
+
+  test('a Messages request that may compact its context holds the compaction: in flight on a balance of a cent or two, the next request is refused 4026', async () => {
+    const token = await oneCentOnOwnKey(h);
+    const keyId = await h.providerKey('anthropic', 'sk-good-claude');
+    const claude = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'anthropic', steps: [{ type: 'user', keys: [{ id: keyId }] }] }] } }))).token;
+    // Claude Opus 4.6 on the account's own key: the fee alone (0.05 USD/Mtok), on about two cents (the test above left
+    // most of its cent). 120,000 output tokens hold 0.6 cents; with compaction past 50,000 input tokens, which the
+    // transcript may reach, the summary (up to Opus's 128,000 output tokens) and the executor reading it again hold
+    // ~2.5 cents more.
+    const send = (extra: Record<string, unknown>) => () => gw(h, '/v1/messages', { headers: { 'x-api-key': claude }, body: { model: 'claude-opus-4-6', max_tokens: 120_000, messages: [{ role: 'user', content: 'x' }], metadata: { fake_delay_ms: '1500' }, ...extra } });
+    assert.equal((await nextWhileInFlight(h, token, send({}))).status, 200, 'its tokens alone leave credit for the next request');
+    const held = await nextWhileInFlight(h, token, send({ context_management: { edits: [{ type: 'compact_20260112', trigger: { type: 'input_tokens', value: 50_000 } }] } }));
     assert.equal(held.status, 403, held.text);
     assert.equal(held.json().error.code, 'ERR_NGROK_4026');
     assert.match(held.json().error.message, /held by requests still in flight/);

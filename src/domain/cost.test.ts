@@ -5,7 +5,7 @@ import { resolveCandidates } from './resolve.ts';
 import type { AttemptPlan } from './routing.ts';
 import { attemptCost, audioDurationPico, containerHoldPico, reservationPico, type TokenUsage } from './cost.ts';
 import { billedContainerTier, containerTiers } from './hosted-tools.ts';
-import { ADVISOR_CALLS_WITHOUT_LIMIT, advisorLimit, MAX_ADVISOR_CALLS_HELD, MAX_WEB_SEARCHES_HELD, WEB_SEARCHES_WITHOUT_LIMIT, webSearchLimit, webSearchTool } from './params.ts';
+import { ADVISOR_CALLS_WITHOUT_LIMIT, advisorLimit, COMPACTION_TRIGGER_DEFAULT, compactionTrigger, MAX_ADVISOR_CALLS_HELD, MAX_WEB_SEARCHES_HELD, WEB_SEARCHES_WITHOUT_LIMIT, webSearchLimit, webSearchTool } from './params.ts';
 import { snapshot } from '../../test/helpers/snapshot.ts';
 import { formatUsd5, PICO_PER_USD } from './money.ts';
 
@@ -203,6 +203,57 @@ test('a reservation with Anthropic\'s advisor tool covers the most its answer is
   // On the account's own key only the fee is held, on every token the consultations add.
   const own = attempt('claude-sonnet-4-6', 'user', 'messages');
   assert.ok(reservationPico(input, output, own, FEE, 0, NOON, NOON, false, { calls, outputTokens: advice, price: undefined }) >= (BigInt(sum((it) => it.inputTokens + it.outputTokens))) * FEE);
+});
+
+test('a reservation with Anthropic\'s compaction covers the most its answer is billed: the transcript summarized at the model\'s maximum output, then read again with the summary', () => {
+  // The worst answer: the compaction reads the whole transcript (the input and the executor's output so far, in a
+  // server-tool loop) written to the hour-long cache, writes the model's maximum, and the executor reads the summary
+  // and all it kept — at most the context window each time.
+  const read = (tokens: number) => ({ inputTokens: tokens, cacheReadTokens: 0, cacheWriteTokens: tokens, cacheWrite1hTokens: tokens });
+  const worst = (model: string, key: 'ngrok' | 'user', input: number, output: number) => {
+    const a = attempt(model, key, 'messages');
+    const { contextWindow, maxOutputTokens } = a.candidate.catalogModel!;
+    const transcript = Math.min(input + output, contextWindow);
+    const iterations = [{ ...read(transcript), outputTokens: maxOutputTokens }, { ...read(Math.min(transcript + maxOutputTokens, contextWindow)), outputTokens: output }];
+    const sum = (f: (it: typeof iterations[number]) => number) => iterations.reduce((n, it) => n + f(it), 0);
+    const billed = attemptCost(usage({
+      inputTokens: sum((it) => it.inputTokens), outputTokens: sum((it) => it.outputTokens), cacheWriteTokens: sum((it) => it.inputTokens),
+      cacheWrite1hTokens: sum((it) => it.inputTokens), iterations,
+    }), a, FEE, true, NOON).totalPico;
+    const compaction = { trigger: COMPACTION_TRIGGER_DEFAULT, outputTokens: maxOutputTokens, contextWindow };
+    return { billed, held: reservationPico(input, output, a, FEE, 0, NOON, NOON, false, undefined, compaction), unheld: reservationPico(input, output, a, FEE, 0, NOON, NOON) };
+  };
+  // Opus 4.6 ($5 in, $10 hour-long writes, $25 out; 1M window, 128K out): 160K of input and 8K out past the default
+  // trigger. Held without it: $1.81; billed: $8.07 — the summary's 128K of output alone is $3.20. The hold is that
+  // worst answer, exactly.
+  const opus = worst('claude-opus-4-6', 'ngrok', 160_000, 8_000);
+  assert.equal(formatUsd5(opus.held), '8.07000');
+  assert.equal(opus.held, opus.billed);
+  assert.ok(opus.unheld < opus.billed, `without it, held ${formatUsd5(opus.unheld)} for ${formatUsd5(opus.billed)}`);
+  // Sonnet 4.5 (200K window, long-context prices past 200K of input): the transcript and the re-read both capped at
+  // the window.
+  const sonnet = worst('claude-sonnet-4-5', 'ngrok', 190_000, 20_000);
+  assert.ok(sonnet.held >= sonnet.billed, `held ${formatUsd5(sonnet.held)} for ${formatUsd5(sonnet.billed)}`);
+  // On the account's own key, the fee on every token the compaction adds.
+  const own = worst('claude-opus-4-6', 'user', 160_000, 8_000);
+  assert.ok(own.held >= own.billed && own.unheld < own.billed, `held ${formatUsd5(own.held)} (${formatUsd5(own.unheld)} without it) for ${formatUsd5(own.billed)}`);
+  // Below the trigger, with the executor's whole output, nothing is compacted: nothing more is held.
+  const small = attempt('claude-opus-4-6', 'ngrok', 'messages');
+  const compaction = { trigger: COMPACTION_TRIGGER_DEFAULT, outputTokens: 128_000, contextWindow: 1_000_000 };
+  assert.equal(reservationPico(140_000, 10_000, small, FEE, 0, NOON, NOON, false, undefined, compaction), reservationPico(140_000, 10_000, small, FEE, 0, NOON, NOON));
+  assert.ok(reservationPico(140_000, 10_001, small, FEE, 0, NOON, NOON, false, undefined, compaction) > reservationPico(140_000, 10_001, small, FEE, 0, NOON, NOON));
+});
+
+test('a Messages request compacts past its compact edit\'s trigger (150,000 input tokens unless it says), or always when it asks for a summary', () => {
+  const managed = attempt('claude-opus-4-6', 'ngrok', 'messages');
+  const edit = (extra: Record<string, unknown>) => ({ model: 'claude-opus-4-6', max_tokens: 10, messages: [], context_management: { edits: [{ type: 'clear_tool_uses_20250919' }, { type: 'compact_20260112', ...extra }] } });
+  assert.equal(compactionTrigger(edit({}), managed), COMPACTION_TRIGGER_DEFAULT);
+  assert.equal(compactionTrigger(edit({ trigger: { type: 'input_tokens', value: 60_000 } }), managed), 60_000);
+  assert.equal(compactionTrigger({ messages: [], compaction: { type: 'summarize' } }, managed), 0);
+  assert.equal(compactionTrigger({ messages: [], context_management: { edits: [{ type: 'clear_thinking_20251015' }] } }, managed), undefined);
+  assert.equal(compactionTrigger({ messages: [] }, managed), undefined);
+  // A chat request Claude serves by translation sends neither.
+  assert.equal(compactionTrigger(edit({}), managed, 'chat-completions'), undefined);
 });
 
 test('the advisor consultations a Messages request allows: max_uses (else a few), each up to the tool\'s max_tokens', () => {

@@ -212,6 +212,14 @@ export function containerHoldPico(tiers: readonly ContainerTier[], attempt: Atte
 export interface AdvisorHold { calls: number; outputTokens: number; price: PriceMicro | undefined }
 
 /**
+ * What Anthropic's compaction (params.ts `compactionTrigger`) may add to an attempt, once the transcript passes
+ * `trigger` input tokens: an iteration at the request's model reading the transcript (at most the model's
+ * `contextWindow`) and writing a summary of up to `outputTokens` (its maximum output: Anthropic bounds the summary by
+ * nothing else), which the executor then reads with what it kept of the transcript, again at most the window.
+ */
+export interface CompactionHold { trigger: number; outputTokens: number; contextWindow: number | undefined }
+
+/**
  * One search's price under the tools a request offered: `web_search_preview`'s alone (its own price where the catalog
  * has one), the dearer of the two when both were (the answer cannot tell which ran a search: over-billing the
  * difference is the side an operator paying OpenAI can take, under-billing is not), else `web_search`'s.
@@ -236,9 +244,10 @@ function dearestInput(price: PriceMicro | undefined): bigint {
  * per-search price (the dearer one when `previewSearches` may run on the `web_search_preview` tool), the fee on
  * the tokens — at the dearest prices of the hours it may be sent in (`sentFrom`–`sentTo`). With `advisor`, its
  * consultations too, as Anthropic bills them (`usage.iterations`): each reads the whole transcript so far at the
- * advisor model's prices and writes its advice, and the executor reads the transcript again after each.
+ * advisor model's prices and writes its advice, and the executor reads the transcript again after each. With
+ * `compaction`, one compaction of that transcript (CompactionHold) when it may pass the trigger.
  */
-export function reservationPico(inputTokens: number, outputTokens: number, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, webSearches: number, sentFrom: number, sentTo: number, previewSearches = false, advisor?: AdvisorHold): bigint {
+export function reservationPico(inputTokens: number, outputTokens: number, attempt: AttemptPlan, feeMicroUsdPerMtok: bigint, webSearches: number, sentFrom: number, sentTo: number, previewSearches = false, advisor?: AdvisorHold, compaction?: CompactionHold): bigint {
   const input = count(inputTokens);
   const output = count(outputTokens);
   const priced = attempt.keySource === 'ngrok' ? attempt.candidate.catalogModel?.priceMicro : undefined;
@@ -248,14 +257,29 @@ export function reservationPico(inputTokens: number, outputTokens: number, attem
   // A search that may run on either tool is held at the dearer price, as it would be billed.
   let held = input * dearestInput(price) + output * (price?.output ?? 0n) + count(webSearches) * searchPico(price, previewSearches ? 'both' : 'standard')
     + (input + output) * feeMicroUsdPerMtok;
-  if (advisor === undefined || advisor.calls <= 0) return held;
-  const calls = BigInt(Math.floor(advisor.calls));
-  const advice = count(advisor.outputTokens);
   // The longest transcript an iteration can read: the request, all the executor's output and every advice.
-  const transcript = input + output + calls * advice;
-  const again = base ? pricesFor(base, transcript) : undefined;
-  const advisorBase = priced && advisor.price ? heldPrices(advisor.price, sentFrom, sentTo) : undefined;
-  const advisorPrice = advisorBase ? pricesFor(advisorBase, transcript) : undefined;
-  held += calls * (transcript * dearestInput(again) + transcript * dearestInput(advisorPrice) + advice * (advisorPrice?.output ?? 0n));
-  return held + calls * (2n * transcript + advice) * feeMicroUsdPerMtok;
+  let transcript = input + output;
+  if (advisor !== undefined && advisor.calls > 0) {
+    const calls = BigInt(Math.floor(advisor.calls));
+    const advice = count(advisor.outputTokens);
+    transcript += calls * advice;
+    const again = base ? pricesFor(base, transcript) : undefined;
+    const advisorBase = priced && advisor.price ? heldPrices(advisor.price, sentFrom, sentTo) : undefined;
+    const advisorPrice = advisorBase ? pricesFor(advisorBase, transcript) : undefined;
+    held += calls * (transcript * dearestInput(again) + transcript * dearestInput(advisorPrice) + advice * (advisorPrice?.output ?? 0n));
+    held += calls * (2n * transcript + advice) * feeMicroUsdPerMtok;
+  }
+  if (compaction === undefined || transcript <= BigInt(Math.max(0, Math.floor(compaction.trigger)))) return held;
+  const window = compaction.contextWindow !== undefined && compaction.contextWindow > 0 ? BigInt(compaction.contextWindow) : undefined;
+  const within = (tokens: bigint): bigint => (window !== undefined && window < tokens ? window : tokens);
+  const read = within(transcript);
+  const summary = count(compaction.outputTokens);
+  const summarizing = base ? pricesFor(base, read) : undefined;
+  // The executor then reads the summary and what it kept of the transcript instead of the input held above (the
+  // more, at a long-context line's prices when past it), and the fee on both.
+  const after = within(read + summary);
+  const afterPrice = base ? pricesFor(base, after) : undefined;
+  const reread = after * dearestInput(afterPrice) - input * dearestInput(price);
+  held += read * dearestInput(summarizing) + summary * (summarizing?.output ?? 0n) + (reread > 0n ? reread : 0n);
+  return held + (read + summary + (after > input ? after - input : 0n)) * feeMicroUsdPerMtok;
 }

@@ -227,6 +227,10 @@ export const Errors = {
   providerKeyAwsStsRegionNotConfigured: spec(502, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_STS_REGION_NOT_CONFIGURED', "AWS STS isn't active in region {region} for the AWS account of the role. Activate the region, or set 'aws.region' to another region.", 'api_error'),
   bedrockKeyStsRegionNotConfigured: spec(500, 'ERR_NGROK_AI_GATEWAY_BEDROCK_KEY_STS_REGION_NOT_CONFIGURED', 'No AWS STS region is configured for Bedrock key {keyId}: the key names no region and the operator set no TOLLGATE_AWS_STS_REGION.', 'api_error'),
   accessKeysUnavailable: spec(500, 'ERR_NGROK_27009', 'Failed to validate API key. Please try again later.', 'api_error'),
+  // Billing on, an account's first balance read failed or went unanswered (the database down or silent): nothing of it
+  // can be admitted without a figure. As a key that cannot be looked up: the store's outage, told "try again later"
+  // with ngrok's code for it (a 500, which the OpenAI and Anthropic SDKs retry as they retry a 503).
+  creditBalanceUnavailable: spec(500, 'ERR_NGROK_27009', 'Failed to read your account\'s credit balance. Please try again later.', 'api_error'),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof Errors;

@@ -139,6 +139,30 @@ export function advisorLimit(body: Record<string, unknown>, attempt: AttemptPlan
 }
 
 /**
+ * Anthropic's compaction, as a Messages request asks for it: a `compact_…` edit in `context_management` (the context
+ * summarized once the input passes its `trigger`, `{ type: 'input_tokens', value }`, else COMPACTION_TRIGGER_DEFAULT)
+ * or `compaction` (the request is a summary of its conversation: 0, always). The input tokens past which a compaction
+ * iteration runs (billed in `usage.iterations`, cost.ts); undefined without one, or when the attempt's provider
+ * serves another surface (translate/ sends neither).
+ */
+export function compactionTrigger(body: Record<string, unknown>, attempt: AttemptPlan, clientSurface: ApiSurface = attempt.candidate.surface.surface): number | undefined {
+  const surface = attempt.candidate.surface.surface;
+  if (surface !== clientSurface || surface !== 'messages') return undefined;
+  if (isRecord(body.compaction)) return 0;
+  const edits = isRecord(body.context_management) ? body.context_management.edits : undefined;
+  if (!Array.isArray(edits)) return undefined;
+  for (const edit of edits) {
+    if (!isRecord(edit) || typeof edit.type !== 'string' || !edit.type.startsWith('compact_')) continue;
+    const value = isRecord(edit.trigger) ? edit.trigger.value : undefined;
+    return typeof value === 'number' && value >= 0 ? value : COMPACTION_TRIGGER_DEFAULT;
+  }
+  return undefined;
+}
+
+/** Anthropic's default trigger of `compact_20260112`: 150,000 input tokens. */
+export const COMPACTION_TRIGGER_DEFAULT = 150_000;
+
+/**
  * Advisor consultations held for a tool without `max_uses`: Anthropic sets no limit, so, as for web searches, no
  * bound is exact; an agentic turn consults it a few times, not at every step.
  */

@@ -9,9 +9,9 @@ import { applyScope, scopeError } from '../domain/scope.ts';
 import { planAttempts, type AttemptPlan } from '../domain/routing.ts';
 import { inputTokenBounds } from '../domain/token-bounds.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
-import { containerHoldPico, reservationPico, type AdvisorHold } from '../domain/cost.ts';
+import { containerHoldPico, reservationPico, type AdvisorHold, type CompactionHold } from '../domain/cost.ts';
 import { containerTiers } from '../domain/hosted-tools.ts';
-import { advisorLimit, outputLimit, outputLimitProblem, UNBOUNDED_OUTPUT_TOKENS, webSearchLimit, webSearchTool } from '../domain/params.ts';
+import { advisorLimit, compactionTrigger, outputLimit, outputLimitProblem, UNBOUNDED_OUTPUT_TOKENS, webSearchLimit, webSearchTool } from '../domain/params.ts';
 import { interactionsProblem, requestShapeProblem } from '../domain/request-shape.ts';
 import { geminiCountedRequest } from '../domain/gemini-fields.ts';
 import { cutByShutdown, type GatewayDeps, type RequestContext } from './context.ts';
@@ -119,8 +119,8 @@ function creditRefusal(ctx: Admission): TollgateError {
 
 /**
  * Stage 5b (billing on): hold the most this request can cost — the dearest planned attempt at the input
- * estimate and its output limit, with the web searches, advisor consultations and code interpreter containers it
- * allows — while balance − open
+ * estimate and its output limit, with the web searches, advisor consultations, compaction and code interpreter
+ * containers it allows — while balance − open
  * reservations is still positive; metering settles it.
  */
 function reserveCredit(ctx: RequestContext, attempts: readonly AttemptPlan[]): void | Promise<void> {
@@ -176,7 +176,7 @@ function reservationBound(ctx: RequestContext, attempts: readonly AttemptPlan[],
     // A session for each container its code interpreter and hosted shell tools may create (OpenAI's; one a tool).
     let pico = containerHoldPico(containerTiers(ctx.body!, a.candidate.surface.surface, ctx.route.surface), a);
     for (const run of [a, ...fallbackRuns(ctx, a)]) {
-      pico += reservationPico(inputTokens, outputLimit(ctx.body!, run, ctx.account!.settings, ctx.route.surface), run, fee, searches, now, last, previewSearches, advisorHold(ctx, run));
+      pico += reservationPico(inputTokens, outputLimit(ctx.body!, run, ctx.account!.settings, ctx.route.surface), run, fee, searches, now, last, previewSearches, advisorHold(ctx, run), compactionHold(ctx, run));
     }
     if (pico > bound) bound = pico;
   }
@@ -210,6 +210,18 @@ function advisorHold(ctx: RequestContext, a: AttemptPlan): AdvisorHold | undefin
   if (!limit) return undefined;
   const model = ctx.deps.catalog.model(a.candidate.provider.id, limit.model);
   return { calls: limit.calls, outputTokens: limit.outputTokens ?? model?.maxOutputTokens ?? UNBOUNDED_OUTPUT_TOKENS, price: model?.priceMicro };
+}
+
+/**
+ * The compaction an attempt may run (Anthropic's; billed as an iteration at the request's model, cost.ts): a summary
+ * up to the model's maximum output, of a transcript up to its context window (a model the catalog does not know: a
+ * summary of 16,384 tokens, no window).
+ */
+function compactionHold(ctx: RequestContext, a: AttemptPlan): CompactionHold | undefined {
+  const trigger = compactionTrigger(ctx.body!, a, ctx.route.surface);
+  if (trigger === undefined) return undefined;
+  const model = a.candidate.catalogModel;
+  return { trigger, outputTokens: model?.maxOutputTokens ?? UNBOUNDED_OUTPUT_TOKENS, contextWindow: model?.contextWindow };
 }
 
 /** Stage 2b: account token cap on the estimated input, before any upstream call. */

@@ -8,6 +8,7 @@ import type { CreditTransactionsTable, Database } from './schema.ts';
 import { bigint, COST_BILLIONS, COST_REMAINDERS, picoSum } from './schema.ts';
 import { newId } from '../domain/ids.ts';
 import { centsToPico } from '../domain/money.ts';
+import { inOneSnapshot } from './database.ts';
 
 export type CreditRow = Selectable<CreditTransactionsTable>;
 
@@ -107,7 +108,14 @@ export async function balancePico(db: Kysely<Database>, accountId: string, now: 
  * The balance as balancePico reads it, and when it next changes by itself: the soonest expiry of a grant still
  * valid at `now` (null when none expires), after which the figure must be read again.
  */
-export async function balanceAndLapse(db: Kysely<Database>, accountId: string, now: Date = new Date()): Promise<{ pico: bigint; nextExpiry: string | null }> {
+export function balanceAndLapse(db: Kysely<Database>, accountId: string, now: Date = new Date()): Promise<{ pico: bigint; nextExpiry: string | null }> {
+  // One snapshot: with a grant expired, the figure takes a usage sum per grant moment besides the total, and an event
+  // committed between two of them (another gateway's shipment on PostgreSQL, any while the control plane reads) would
+  // be in one sum and not the other — the forfeiture, and so the balance, off by its cost.
+  return inOneSnapshot(db, (trx) => balanceIn(trx, accountId, now));
+}
+
+async function balanceIn(db: Kysely<Database>, accountId: string, now: Date): Promise<{ pico: bigint; nextExpiry: string | null }> {
   const nowIso = now.toISOString();
   const rows = await db.selectFrom('creditTransactions').select(['amountCents', 'expiresAt', 'createdAt'])
     .where('accountId', '=', accountId).where('type', '=', 'credits').execute();

@@ -934,4 +934,32 @@ describe('usage journal', () => {
       await journal.close();
     }
   }));
+
+  it('says when the events an account recorded so far are in the store', withDir(async (dir) => {
+    let open = false;
+    let refusals = 0;
+    const stored: string[] = [];
+    const journal = new UsageJournal({ path: join(dir, 'j.db'), intervalMs: 2, maxBackoffMs: 5, write: async (events) => {
+      if (!open) { refusals++; throw new Error('connection refused'); }
+      stored.push(...events.map((e) => e.id));
+    } });
+    try {
+      assert.equal(journal.whenShipped('acct_1'), undefined, 'nothing unshipped');
+      journal.record(finished(begun('ev_1', 'rq_1', 1), 5n));
+      let told = false;
+      const shipped = journal.whenShipped('acct_1')!.then(() => { told = true; });
+      journal.record(finished(begun('ev_2', 'rq_2', 1), 0n));
+      journal.record({ ...finished(begun('ev_3', 'rq_3', 1), 7n), accountId: 'acct_2' });
+      for (let i = 0; i < 500 && refusals < 2; i++) await new Promise((resolve) => setTimeout(resolve, 2));
+      assert.equal(told, false, 'the store is down: not shipped');
+      open = true;
+      await shipped;
+      assert.ok(stored.includes('ev_1'));
+      await journal.flush();
+      assert.equal(journal.whenShipped('acct_1'), undefined);
+      assert.equal(journal.whenShipped('acct_2'), undefined);
+    } finally {
+      await journal.close();
+    }
+  }));
 });

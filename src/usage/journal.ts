@@ -98,6 +98,11 @@ export class UsageJournal implements UsageSink {
   /** Finished events not yet confirmed in the store: count, and cost per account (for the credit ledger). */
   #unshippedCount = 0;
   readonly #unshippedPico = new Map<string, bigint>();
+  /**
+   * Per account: how many of its events were counted and uncounted (shipped, or set aside) so far, and who waits for
+   * the first `target` to be uncounted (whenShipped). Entries stay, as #accountWrites' do (no allocation per shipment).
+   */
+  readonly #shipmentsOf = new Map<string, { counted: number; uncounted: number; waiting: { target: number; resolve: () => void }[] }>();
 
   /**
    * Per account, store writes carrying its events begun plus ended: odd while one runs (balanceBetweenShipments).
@@ -183,6 +188,16 @@ export class UsageJournal implements UsageSink {
   /** Cost of this account's events recorded here but not yet in the store. */
   unshippedPico(accountId: string): bigint {
     return this.#unshippedPico.get(accountId) ?? 0n;
+  }
+
+  /**
+   * Resolves once every event of the account recorded so far is in the store (or set aside), later ones aside;
+   * undefined when none is unshipped. Events ship in the order they were recorded.
+   */
+  whenShipped(accountId: string): Promise<void> | undefined {
+    const shipments = this.#shipmentsOf.get(accountId);
+    if (!shipments || shipments.uncounted >= shipments.counted) return undefined;
+    return new Promise<void>((resolve) => shipments.waiting.push({ target: shipments.counted, resolve }));
   }
 
   /**
@@ -349,11 +364,20 @@ export class UsageJournal implements UsageSink {
 
   #count(accountId: string, pico: bigint): void {
     this.#unshippedCount++;
+    let shipments = this.#shipmentsOf.get(accountId);
+    if (!shipments) this.#shipmentsOf.set(accountId, shipments = { counted: 0, uncounted: 0, waiting: [] });
+    shipments.counted++;
     if (pico !== 0n) this.#unshippedPico.set(accountId, (this.#unshippedPico.get(accountId) ?? 0n) + pico);
   }
 
   #uncount(accountId: string, pico: bigint): void {
     this.#unshippedCount--;
+    const shipments = this.#shipmentsOf.get(accountId);
+    if (shipments) {
+      shipments.uncounted++;
+      // Targets only grow (counts do): the waiters are in target order.
+      while (shipments.waiting.length > 0 && shipments.waiting[0]!.target <= shipments.uncounted) shipments.waiting.shift()!.resolve();
+    }
     if (pico === 0n) return;
     const left = (this.#unshippedPico.get(accountId) ?? 0n) - pico;
     if (left === 0n) this.#unshippedPico.delete(accountId);

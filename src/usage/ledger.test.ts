@@ -329,3 +329,86 @@ test('a reservation enlarged holds the more, given back whole once; a released o
   ledger.release(held);
   assert.equal(ledger.headroom('acct'), 75n);
 });
+
+test('a grant lapsing while an event spent before its expiry is unshipped: the figure is read again once it ships, not counted twice until the next reload', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { UsageJournal } = await import('./journal.ts');
+  const { openStore } = await import('../store/database.ts');
+  const { createAccount } = await import('../store/accounts.ts');
+  const { balanceAndLapse, grantCredits } = await import('../store/credits.ts');
+  const { insertUsageEvents } = await import('../store/usage-events.ts');
+  const { usageEvent } = await import('../../test/helpers/usage.ts');
+  const CENT = 10_000_000_000n;
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-ledger-lapse-'));
+  const store = await openStore(`sqlite:${join(dir, 'store.db')}`);
+  let storeDown = false;
+  const journal = new UsageJournal({
+    path: join(dir, 'j.db'), intervalMs: 5, maxBackoffMs: 20,
+    write: async (events) => { if (storeDown) throw new Error('connection refused'); await insertUsageEvents(store.db, events); },
+  });
+  try {
+    const { account } = await createAccount(store.db, 'lapse');
+    const id = account.id;
+    const start = Date.parse('2026-01-01T00:00:00.000Z');
+    const expiry = start + 10_000;
+    await grantCredits(store.db, id, 100, { category: 'promotional', grantedAt: '2025-12-01T00:00:00.000Z', expiresAt: new Date(expiry).toISOString() });
+    await grantCredits(store.db, id, 500, { category: 'purchase', grantedAt: '2025-12-01T00:00:00.000Z' });
+    // A single gateway (no refresh period), on a clock set by hand; the store's figure as the server reads it.
+    let clock = start;
+    const ledger = new CreditLedger({
+      journal, now: () => clock,
+      readBalance: async (accountId) => {
+        const read = await balanceAndLapse(store.db, accountId, new Date(clock));
+        return { balance: read.pico, lapsesAt: read.nextExpiry === null ? undefined : Date.parse(read.nextExpiry) };
+      },
+    });
+    const snapshot = {};
+    assert.equal(await ledger.available(id, snapshot), 600n * CENT);
+    // 30 cents spent 5 s before the promo expires, left unshipped by a store that is down.
+    storeDown = true;
+    journal.record(usageEvent(id, { costPico: 30n * CENT, eventTime: new Date(start + 5_000).toISOString() }));
+    ledger.settle(id, undefined, 30n * CENT);
+    clock = expiry + 1_000;
+    // The lapse read: the store forfeits the promo's 100 cents (it has not seen the 30 spent of it), and the 30 are
+    // subtracted again as unshipped.
+    assert.equal(await ledger.available(id, snapshot), 470n * CENT);
+    storeDown = false;
+    for (let i = 0; i < 1000 && journal.pending > 0; i++) await new Promise((resolve) => setTimeout(resolve, 2));
+    assert.equal(journal.pending, 0, 'the event shipped');
+    // The promo forfeits the 70 cents the 30 left of it: 600 − 70 − 30.
+    for (let i = 0; i < 500 && ledger.headroom(id) !== 500n * CENT; i++) await new Promise((resolve) => setTimeout(resolve, 2));
+    assert.equal(ledger.headroom(id), 500n * CENT, 'read again once the event shipped, with no snapshot change');
+    assert.equal(ledger.available(id, snapshot), 500n * CENT);
+  } finally {
+    await journal.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("an account's first balance read failing or unanswered is refused as 27009 \"try again later\" (logged once), and read again by the next request", async () => {
+  const { TollgateError } = await import('../domain/errors.ts');
+  const said: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => { const { level, msg } = JSON.parse(line) as { level: number; msg: string }; said.push(`${pino.levels.labels[level]}: ${msg}`); } });
+  let store: 'down' | 'silent' | 'up' = 'down';
+  const ledger = new CreditLedger({
+    journal, logger, readWaitMs: 20,
+    readBalance: (accountId) => (store === 'down' ? Promise.reject(new Error('connection refused')) : store === 'silent' ? new Promise<bigint>(() => {}) : Promise.resolve(accountId === 'a' ? 100n : 200n)),
+  });
+  const refusal = async (figure: bigint | Promise<bigint>) => {
+    const error = await Promise.resolve(figure).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof TollgateError, `refused with the catalog's error, not ${String(error)}`);
+    return [error.status, error.code, error.message];
+  };
+  const unavailable = [500, 'ERR_NGROK_27009', "Failed to read your account's credit balance. Please try again later."];
+  assert.deepEqual(await refusal(ledger.available('a', {})), unavailable);
+  assert.deepEqual(await refusal(ledger.available('a', {})), unavailable, 'asked again, and refused again');
+  store = 'silent';
+  assert.deepEqual(await refusal(ledger.available('b', {})), unavailable, 'given up after readWaitMs');
+  assert.deepEqual(said, ['warn: credit balance read failed; keeping the in-memory balances until the store answers']);
+  store = 'up';
+  assert.equal(await ledger.available('a', {}), 100n);
+  assert.deepEqual(said.slice(1), ['info: credit balances are read from the store again']);
+});

@@ -11,12 +11,15 @@
 // stale (other gateways may have spent meanwhile). See docs/decisions/usage-durability.md.
 import type { Logger } from 'pino';
 import { settledWithin } from '../domain/settled.ts';
+import { tollgateError } from '../domain/errors.ts';
 
 export interface LedgerJournal {
   unshippedPico(accountId: string): bigint;
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
   /** Events a previous run left have shipped again: a read before it may have counted them twice. */
   onLeftoversShipped?(listener: (accounts: ReadonlySet<string>) => void): () => void;
+  /** Resolves once the account's events recorded so far are in the store; undefined when none is unshipped. */
+  whenShipped?(accountId: string): Promise<void> | undefined;
 }
 
 /** A balance read, with when it changes by itself: a grant counted in it lapses then (ms since the epoch). */
@@ -121,11 +124,12 @@ export class CreditLedger {
   /**
    * Balance − open reservations. `snapshot` is the account's current state object: when it changed since
    * the last read, the balance is read again in the background. A Promise only the first time an account
-   * is seen (its balance must be read before anything is admitted).
+   * is seen (its balance must be read before anything is admitted): rejected with 27009 "try again later" when that
+   * read fails or is not answered within readWaitMs.
    */
   available(accountId: string, snapshot: object): bigint | Promise<bigint> {
     const account = this.#accounts.get(accountId);
-    if (!account) return this.#firstLoad(accountId, snapshot).then(() => this.available(accountId, snapshot));
+    if (!account) return this.#firstLoaded(accountId, snapshot).then(() => this.available(accountId, snapshot));
     const now = this.#now();
     // Back from idle with a figure due: other nodes may have spent meanwhile, and a burst admitted on the old
     // figure could overshoot by all of it (a node idle 1.5–3.5 s admitted a burst 4.7 cents past a 20-cent grant).
@@ -213,27 +217,55 @@ export class CreditLedger {
     if (account) account.reserved -= reservation.pico;
   }
 
+  /**
+   * The account's first read, which nothing of it is admitted without: a store that is down or silent is the store's
+   * outage, not the gateway's fault (it was an unexpected error, 500 "Internal error" logged per request, and a silent
+   * store held the request until its connection was dropped, 15 s). Given up after readWaitMs, as a key's lookup is;
+   * a read answering later still loads the account for the requests after.
+   */
+  async #firstLoaded(accountId: string, snapshot: object): Promise<void> {
+    let loaded = false;
+    const load = this.#firstLoad(accountId, snapshot).then(() => { loaded = true; });
+    if (!(await settledWithin(load, this.#readWaitMs)) || !loaded) throw tollgateError('creditBalanceUnavailable');
+  }
+
   #firstLoad(accountId: string, snapshot: object): Promise<void> {
     let load = this.#loads.get(accountId);
     if (!load) {
       load = this.#fencedRead(accountId, (balance, lapsesAt) => {
         this.#accounts.set(accountId, { balance, reserved: 0n, seen: snapshot, dueAt: this.#now() + this.#refreshMs, readAgain: false, inflight: undefined, lastAskedAt: this.#now(), idleRead: undefined, lapsesAt });
+      }).then(() => this.#readSucceeded(accountId), (error: unknown) => {
+        this.#readFailed(accountId, error);
+        throw error;
       }).finally(() => this.#loads.delete(accountId));
       this.#loads.set(accountId, load);
     }
     return load;
   }
 
+  /** Said once an outage (#failingReads), whether of a first read or a later one. */
+  #readFailed(accountId: string, error: unknown): void {
+    if (this.#failingReads.size === 0) {
+      this.#logger?.warn({ accountId, err: error instanceof Error ? error.message : String(error) }, 'credit balance read failed; keeping the in-memory balances until the store answers');
+    }
+    this.#failingReads.add(accountId);
+  }
+
+  #readSucceeded(accountId: string): void {
+    if (this.#failingReads.delete(accountId) && this.#failingReads.size === 0) this.#logger?.info('credit balances are read from the store again');
+  }
+
   /**
    * Store balance − unshipped local cost, applied in the very turn the read returns: nothing ships while the
    * fence is held, and a cost settled after the store's answer is still unshipped, so it is counted once.
    */
-  #fencedRead(accountId: string, apply: (balance: bigint, lapsesAt: number) => void): Promise<void> {
+  #fencedRead(accountId: string, apply: (balance: bigint, lapsesAt: number, unshipped: bigint) => void): Promise<void> {
     return this.#journal.exclusive(async () => {
       const read = await this.#readBalance(accountId);
       const stored = typeof read === 'bigint' ? read : read.balance;
-      const balance = stored - this.#journal.unshippedPico(accountId);
-      apply(balance, typeof read === 'bigint' ? Infinity : read.lapsesAt ?? Infinity);
+      const unshipped = this.#journal.unshippedPico(accountId);
+      const balance = stored - unshipped;
+      apply(balance, typeof read === 'bigint' ? Infinity : read.lapsesAt ?? Infinity, unshipped);
       this.#onBalance?.(accountId, balance);
     });
   }
@@ -250,19 +282,27 @@ export class CreditLedger {
 
   async #read(accountId: string, account: Account): Promise<void> {
     const started = this.#now();
+    // A grant in the figure has lapsed: the store forfeits what it had left at its expiry, less what the events in the
+    // store by then spent of it. One recorded here before the expiry and still unshipped is left out of that, so its
+    // cost is forfeited as well as subtracted as unshipped: the figure is short of it until read again once it has
+    // shipped — at once, not at the next snapshot reload (up to a minute on a single gateway).
+    const lapsed = account.lapsesAt <= started;
+    let readOnceShipped = false;
     let failed = false;
     try {
       do {
         account.readAgain = false;
-        await this.#fencedRead(accountId, (balance, lapsesAt) => { account.balance = balance; account.lapsesAt = lapsesAt; });
+        await this.#fencedRead(accountId, (balance, lapsesAt, unshipped) => {
+          account.balance = balance;
+          account.lapsesAt = lapsesAt;
+          readOnceShipped = lapsed && unshipped !== 0n;
+        });
       } while (account.readAgain);
-      if (this.#failingReads.delete(accountId) && this.#failingReads.size === 0) this.#logger?.info('credit balances are read from the store again');
+      if (readOnceShipped) void this.#journal.whenShipped?.(accountId)?.then(() => this.#refresh(accountId, account));
+      this.#readSucceeded(accountId);
     } catch (error) {
       // Keep the current figure; the next snapshot change or period reads again.
-      if (this.#failingReads.size === 0) {
-        this.#logger?.warn({ accountId, err: error instanceof Error ? error.message : String(error) }, 'credit balance read failed; keeping the in-memory balances until the store answers');
-      }
-      this.#failingReads.add(accountId);
+      this.#readFailed(accountId, error);
       failed = true;
     } finally {
       // A slow read (a large account) is repeated less often: periodic reads hold the fence at most ~5 % of the
