@@ -291,6 +291,24 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
     await h.api('DELETE', `/virtual-models/${virtual.id}`);
   });
 
+  test('the Gen AI SDK on API version v1 (its default in 3.x) gets a 404 in Google\'s shape saying to give it apiVersion v1beta', async () => {
+    const v1 = new GoogleGenAI({ apiKey: token, apiVersion: 'v1', httpOptions: { baseUrl: h.gatewayUrl } });
+    const sent = h.fake.requests.length;
+    const refused = (method: string) => (e: unknown) => {
+      assert.ok(e instanceof ApiError && e.status === 404, String(e));
+      const error = JSON.parse(e.message).error;
+      assert.equal(error.status, 'NOT_FOUND', 'Google\'s shape, which the SDK reads');
+      assert.equal(error.message, `ERR_NGROK_27204: Unsupported API surface "/v1/models/gemini-2.5-flash:${method}" (POST). Did you mean /v1beta/models/gemini-2.5-flash:${method}? Gemini's API is served as version v1beta: give Google's Gen AI SDK apiVersion: 'v1beta' (its default is v1).`);
+      return true;
+    };
+    await assert.rejects(v1.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' }), refused('generateContent'));
+    await assert.rejects(v1.models.countTokens({ model: 'gemini-2.5-flash', contents: 'hi' }), refused('countTokens'));
+    // Any other POST under /v1/models/ names no v1beta path: no hint.
+    const other = await gw(h, '/v1/models/gpt-4o', { token, body: {} });
+    assert.deepEqual([other.status, other.json().error.message], [404, 'ERR_NGROK_27204: Unsupported API surface "/v1/models/gpt-4o" (POST).']);
+    assert.equal(h.fake.requests.length, sent, 'nothing went upstream');
+  });
+
   test('models.list and models.get: the Google models the access key may use and the models Gemini\'s methods reach by translation (chat models and Claude for generateContent, OpenAI embedding models for embedContent), in Google\'s shape and pages, from the catalog with no upstream call', async () => {
     const sent = h.fake.requests.length;
     const pager = await ai.models.list({ config: { pageSize: 3 } });

@@ -38,9 +38,9 @@ migrate, accounts, api-keys, credits, usage and rotate-secret take --database-ur
 Every setting, with its default: README.md.
 
 Results go to stdout (accounts, api-keys, credits, usage and rotate-secret print one JSON line), the rest to
-stderr. Exit status: 0 done; 1 refused or failed (an unknown command or flag, a bad value, the database), said in
-one line on stderr starting "tollgate:"; usage import also exits 1 when the store still refuses some events (its
-JSON line says which).
+stderr, except a server's JSON log (stdout). Exit status: 0 done; 1 refused or failed (an unknown command or flag,
+a bad value, the database), said in one line on stderr starting "tollgate:"; usage import also exits 1 when the
+store still refuses some events (its JSON line says which).
 `;
 
 const serverOptions = {

@@ -65,9 +65,10 @@ const INTERACTIONS_PREFIX = '/v1beta/interactions/';
 const GEMINI_UNSERVED = /^\/v1beta\/(agents|environments|webhooks|triggers)(\/|:|$)/;
 
 /**
- * What a 404's path most likely meant: a served path with a trailing slash, or one of the two base-URL mistakes SDK
- * users make: an OpenAI SDK's base URL without `/v1` (`POST /chat/completions`, or `GET /models`, the first call of a
- * model picker), an Anthropic SDK's with it (`POST /v1/v1/messages`, `GET /v1/v1/models`). Empty when none.
+ * What a 404's path most likely meant: a served path with a trailing slash, or one of the mistakes SDK users make: an
+ * OpenAI SDK's base URL without `/v1` (`POST /chat/completions`, or `GET /models`, the first call of a model picker),
+ * an Anthropic SDK's with it (`POST /v1/v1/messages`, `GET /v1/v1/models`), a Gen AI SDK left on API version v1
+ * (`POST /v1/models/{model}:generateContent`). Empty when none.
  */
 export function pathHint(method: string | undefined, path: string): string {
   // Paths are served only as the contract names them (a hand-written URL that worked here might work nowhere else):
@@ -78,6 +79,8 @@ export function pathHint(method: string | undefined, path: string): string {
   if (GEMINI_UNSERVED.test(path)) return ' Gemini agents, environments, webhooks and triggers are not served through ngrok\'s AI Gateway.';
   if (served(method, `/v1${path}`)) return ` Did you mean /v1${path}? An OpenAI SDK's base URL ends with /v1.`;
   if (path.startsWith('/v1/v1/') && served(method, path.slice(3))) return ` Did you mean ${path.slice(3)}? The base URL has /v1 once too often: the Anthropic SDK adds /v1 itself, so its base URL ends without it.`;
+  // The Gen AI SDK's default API version in 3.x; Gemini's API is served at v1beta, as ngrok's guide sets the SDK up.
+  if (method === 'POST' && path.startsWith(MODEL_PATH_PREFIX) && geminiRoute(`/v1beta${path.slice(3)}`)) return ` Did you mean /v1beta${path.slice(3)}? Gemini's API is served as version v1beta: give Google's Gen AI SDK apiVersion: 'v1beta' (its default is v1).`;
   return '';
 }
 

@@ -264,11 +264,13 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
       void (mcpGateway ??= new McpGateway(deps, deps.options.mcp)).handle(ctx, mcp.serverId, stopping.signal).finally(() => inFlight.leave(ctx));
       return;
     }
-    // Only a read is a model page: under /v1beta/models/ any other method is a call to a method not served.
-    const geminiModels = (method === 'GET' || method === 'HEAD') && isGeminiModelsPath(path);
-    const models = geminiModels || path === MODELS_PATH || path.startsWith(MODEL_PATH_PREFIX);
+    // Only a read is a model page: under /v1beta/models/ and /v1/models/ any other method is a call to a method not
+    // served, refused in its client's shape (a Gen AI SDK's `POST /v1/models/{model}:generateContent` in Google's).
+    const read = method === 'GET' || method === 'HEAD';
+    const geminiModels = read && isGeminiModelsPath(path);
+    const models = read && (path === MODELS_PATH || path.startsWith(MODEL_PATH_PREFIX));
     const ctx = newContext(deps, req, res, geminiModels ? GEMINI_MODELS_ROUTE : models ? modelsRouteFor(req.headers) : errorRouteFor(path, req.headers));
-    if (models && (method === 'GET' || method === 'HEAD')) {
+    if (geminiModels || models) {
       const query = q < 0 ? '' : url.slice(q + 1);
       // Google's API takes its key in `?key=` too, on its model pages as on its calls.
       if (geminiModels) ctx.queryKey = queryOf(url, q)?.get('key') ?? undefined;
