@@ -231,7 +231,7 @@ test('TOLLGATE_FIREWALL_DECISION_MODEL: a cataloged model of a provider served w
   assert.equal(loadConfig(base).firewallDecision, undefined);
   assert.deepEqual(loadConfig({ ...base, ...key, TOLLGATE_FIREWALL_DECISION_MODEL: 'openai:gpt-4o-mini' }).firewallDecision, { provider: 'openai', model: 'gpt-4o-mini', timeoutMs: 5000 });
   assert.equal(loadConfig({ ...base, ...key, TOLLGATE_FIREWALL_DECISION_MODEL: 'openai:gpt-4o-mini', TOLLGATE_FIREWALL_DECISION_TIMEOUT_MS: '2000' }).firewallDecision?.timeoutMs, 2000);
-  assert.throws(() => loadConfig({ ...base, TOLLGATE_FIREWALL_DECISION_MODEL: 'openai:gpt-4o-mini' }), /TOLLGATE_FIREWALL_DECISION_MODEL names a OpenAI model, and TOLLGATE_MANAGED_OPENAI_API_KEY is not set/);
+  assert.throws(() => loadConfig({ ...base, TOLLGATE_FIREWALL_DECISION_MODEL: 'openai:gpt-4o-mini' }), /TOLLGATE_FIREWALL_DECISION_MODEL names the OpenAI model "gpt-4o-mini", and TOLLGATE_MANAGED_OPENAI_API_KEY is not set/);
   assert.throws(() => loadConfig({ ...base, ...key, TOLLGATE_FIREWALL_DECISION_MODEL: 'gpt-4o-mini' }), /must be <provider>:<model> \(as openai:gpt-4o-mini\), got "gpt-4o-mini"/);
   assert.throws(() => loadConfig({ ...base, ...key, TOLLGATE_FIREWALL_DECISION_MODEL: 'openia:gpt-4o-mini' }), /names no built-in provider \("openia"\); the decision model is called with the operator's managed key, so its provider is one of openai, /);
   assert.throws(() => loadConfig({ ...base, ...key, TOLLGATE_FIREWALL_DECISION_MODEL: 'groq:llama-3.1-8b-instant' }), /names Groq, which is not served with managed keys/);

@@ -158,7 +158,7 @@ function firewallDecision(env: Env, managed: Record<string, string>): FirewallDe
   }
   const model = createCatalog().model(providerId, modelId);
   if (!model) throw new Error(`${name} names ${JSON.stringify(modelId.slice(0, 80))}, a model ${provider.displayName}'s catalog does not list (GET /v1/models on the gateway lists them)`);
-  if (!managed[providerId]) throw new Error(`${name} names a ${provider.displayName} model, and TOLLGATE_MANAGED_${envSuffix(providerId)}_API_KEY is not set: the decision model is called with the operator's managed key, never a tenant's`);
+  if (!managed[providerId]) throw new Error(`${name} names the ${provider.displayName} model ${JSON.stringify(modelId)}, and TOLLGATE_MANAGED_${envSuffix(providerId)}_API_KEY is not set: the decision model is called with the operator's managed key, never a tenant's`);
   return { provider: providerId, model: model.id, timeoutMs };
 }
 
