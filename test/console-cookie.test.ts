@@ -35,6 +35,15 @@ describe('console session cookie', () => {
     assert.equal((await session(c, `tollgate_session=${id}`)).statusCode, 200);
   });
 
+  test('a blank API key is refused naming the member, and sets no cookie', async () => {
+    const c = await startControl('sqlite');
+    controls.push(c);
+    const res = await c.app.inject({ method: 'POST', url: '/console/session', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ apiKey: '  ' }) });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.deepEqual([res.json().msg, res.json().details.field], ['Enter an API key to sign in.', 'apiKey']);
+    assert.equal(res.headers['set-cookie'], undefined);
+  });
+
   test('the session says whether buying credits can work here (Stripe set up), so the page offers it only then', async () => {
     for (const [env, configured] of [[{}, false], [{ TOLLGATE_STRIPE_SECRET_KEY: 'sk_test_x' }, true]] as const) {
       const c = await startControl('sqlite', env);

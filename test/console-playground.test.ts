@@ -105,9 +105,10 @@ for (const kind of STORE_KINDS) describe(`console Playground tokens (${kind})`, 
     for (const id of [theirs.id, 'aigak_doesnotexist']) {
       const res = await mint(id);
       assert.equal(res.status, 404);
-      const body = await res.json() as { errorCode: string; msg: string };
+      const body = await res.json() as { errorCode: string; msg: string; details: Record<string, string> };
       assert.equal(body.errorCode, 'ERR_NGROK_27611');
       assert.equal(body.msg, `Access key "${id}" not found.`);
+      assert.equal(body.details.field, 'accessKeyId', 'the body\'s member is named');
     }
     // A huge id (the body may be a megabyte) is named by its start only.
     const huge = await mint(`aigak_${'x'.repeat(200_000)}`);
@@ -121,6 +122,8 @@ for (const kind of STORE_KINDS) describe(`console Playground tokens (${kind})`, 
     // An API key is no session: the route is the console's only.
     assert.equal((await mint(mine.id, { authorization: `Bearer ${BOOTSTRAP}` })).status, 401);
     assert.equal((await mint(42)).status, 400);
+    const none = await mint('');
+    assert.deepEqual([none.status, ((await none.json()) as { details: Record<string, string> }).details.field], [400, 'accessKeyId']);
   });
 
   test('tampered, expired, foreign-deployment and deleted-key tokens get the gateway\'s 401 for a bad key', async () => {

@@ -3,8 +3,9 @@
 // pattern, without a required member, with an unknown one; query values repeated, empty and mistyped; ids of odd
 // shapes. What the contract refuses must be a 4xx in its Error shape with a catalog code naming the field, and writes
 // nothing. What it allows is stored as sent (the answer and a GET show it), or refused by the handler in the same
-// shape (in the domain's words: a 404 for an id that names nothing, a routing rule by its index) with nothing
-// written; never a 5xx. The values are drawn by a seeded generator: TOLLGATE_BAD_INPUT_SEED replays (or varies) a run.
+// shape (in the domain's words: a 404 for an id that names nothing, a routing rule by its index), its member's path in
+// `details.field`, with nothing written; never a 5xx. The values are drawn by a seeded generator:
+// TOLLGATE_BAD_INPUT_SEED replays (or varies) a run.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
@@ -253,6 +254,22 @@ function namesField(body: ErrorBody, path: readonly Segment[], context: string):
   const name = String([...path].reverse().find((s) => typeof s === 'string') ?? '');
   const named = body.details.field === field || body.msg.includes(field) || (name !== '' && (body.msg.includes(name) || body.details.field?.endsWith(name) === true));
   assert.ok(named, `${context}: the refusal does not name "${field}": ${JSON.stringify(body)}`);
+}
+
+/**
+ * A handler's refusal of a body the contract allows names the member it is about in `details.field`, as validation's
+ * do: the member changed, one inside it (`targets` sent twice: `targets.1`), the object holding it when that object is
+ * what is wrong (a routing key left with no id, name or value), or, inside an object, the member beside it that no
+ * longer fits (`auth.type` made `oauthPassthrough`: remove `auth.in`). The message naming it is not enough: a user
+ * fixing a long body needs its path (`router.rules.0.steps.0.keys.0.id`), which "provider key "x" does not exist" lacks.
+ */
+function namesMember(body: ErrorBody, path: readonly Segment[], context: string): void {
+  const within = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}.`);
+  const member = dotted(path);
+  const parent = dotted(path.slice(0, -1));
+  const field = body.details.field;
+  const named = field !== undefined && field !== '' && (within(field, member) || within(member, field) || (parent !== '' && within(field, parent)));
+  assert.ok(named, `${context}: the refusal does not give "${member}" as details.field: ${JSON.stringify(body)}`);
 }
 
 /** Every case is sent and checked before the test fails, so one run lists all that is wrong. */
@@ -554,7 +571,7 @@ for (const kind of STORE_KINDS) {
         let current = await snapshot();
         await failures.check(() => assert.equal(current, before, `seed ${SEED}, ${c.operationId}: a body the contract refuses changed what the account holds`));
 
-        // What it allows reaches the handler: stored as sent, or refused with nothing written.
+        // What it allows reaches the handler: stored as sent, or refused naming the member with nothing written.
         for (const { m, payload, body } of allowedBySchema) {
           const res = await control.call(op.method, c.url, payload);
           sent++;
@@ -576,7 +593,7 @@ for (const kind of STORE_KINDS) {
           } else if (documented && res.statusCode === documented.status) {
             await failures.check(() => assert.equal(errorShape(res, context(m)).errorCode, documented.code, context(m)));
           } else {
-            await failures.check(() => refusal(res, context(m)));
+            await failures.check(() => namesMember(refusal(res, context(m)), m.path, context(m)));
             const now = await snapshot();
             await failures.check(() => assert.equal(now, current, `${context(m)}: refused with ${res.statusCode} but changed what the account holds: ${res.body.slice(0, 300)}`));
             current = now;

@@ -189,43 +189,46 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(expectSchema<{ aiGatewayAccessKeyConfigurations: unknown[] }>(await c.call('GET', CONFIGS.path), 200, CONFIGS.listSchema).aiGatewayAccessKeyConfigurations, []);
     });
 
-    it('refuses every invalid router with ERR_NGROK_27605 and a reason', async () => {
-      const cases: [string, unknown[], RegExp][] = [
-        ['neither provider nor model', [{ steps: [{ type: 'ngrok' }] }], /provider or a model/],
-        ['user step without keys', [{ provider: 'openai', steps: [{ type: 'user' }] }], /at least one key/],
-        ['user step with empty keys', [{ provider: 'openai', steps: [{ type: 'user', keys: [] }] }], /at least one key/],
-        ['ngrok step with keys', [{ provider: 'openai', steps: [{ type: 'ngrok', keys: [{ id: keys.openai }] }] }], /takes no keys/],
-        ['ngrok step for a non-managed built-in', [{ provider: 'groq', steps: [{ type: 'ngrok' }] }], /cannot use an "ngrok" step/],
-        ['ngrok step for a custom provider', [{ provider: 'my-ollama', steps: [{ type: 'ngrok' }] }], /cannot use an "ngrok" step/],
-        ['ngrok step for a custom provider model', [{ model: 'my-ollama:llama3.2', steps: [{ type: 'ngrok' }] }], /cannot use an "ngrok" step/],
-        ['unknown key id', [{ provider: 'openai', steps: [user({ id: 'aigpk_doesnotexist' })] }], /does not exist/],
-        ['another account\'s key', [{ provider: 'openai', steps: [user({ id: keys.foreign })] }], /does not exist/],
-        ['key of another provider', [{ provider: 'openai', steps: [user({ id: keys.anthropic })] }], /belongs to provider "anthropic"/],
-        ['key of another provider (model rule)', [{ model: 'openai:gpt-4o', steps: [user({ id: keys.ollama })] }], /belongs to provider "my-ollama"/],
-        ['key listed twice', [{ provider: 'openai', steps: [user({ id: keys.openai }, { id: keys.openai })] }], /listed twice/],
-        ['two rules for one provider', [{ provider: 'openai', steps: [{ type: 'ngrok' }] }, { provider: 'openai', steps: [user({ id: keys.openai })] }], /already has a rule/],
-        ['two rules for one model', [{ model: 'openai:gpt-4o', steps: [{ type: 'ngrok' }] }, { model: 'openai:GPT-4o', steps: [{ type: 'ngrok' }] }], /already has a rule/],
-        ['unqualified model', [{ model: 'gpt-4o', steps: [{ type: 'ngrok' }] }], /provider-qualified/],
-        ['model with empty provider part', [{ model: ':gpt-4o', steps: [{ type: 'ngrok' }] }], /provider-qualified/],
-        ['model of an unknown provider', [{ model: 'nope:gpt-4o', steps: [{ type: 'ngrok' }] }], /unknown provider "nope"/],
-        ['model of another provider than the rule', [{ provider: 'anthropic', model: 'openai:gpt-4o', steps: [{ type: 'ngrok' }] }], /does not belong/],
-        ['unknown rule provider', [{ provider: 'nope', steps: [{ type: 'ngrok' }] }], /neither a built-in provider nor one of this account's/],
-        ['another account\'s custom provider', [{ provider: 'their-llm', steps: [user({ name: 'k', value: 'v-0000000000' })] }], /neither a built-in provider/],
-        ['inline key without value', [{ provider: 'openai', steps: [user({ name: 'k' })] }], /needs both "name" and "value"/],
-        ['inline key without name', [{ provider: 'openai', steps: [user({ value: 'sk-x-0000000000' })] }], /needs both "name" and "value"/],
-        ['inline key with empty value', [{ provider: 'openai', steps: [user({ name: 'k', value: '  ' })] }], /must not be empty/],
-        ['inline key no header can carry', [{ provider: 'openai', steps: [user({ name: 'k', value: 'sk-a\nb-000000' })] }], /"value" holds a line break at position 5/],
-        ['inline key name over 255 characters', [{ provider: 'openai', steps: [user({ name: 'k'.repeat(256), value: 'sk-x-0000000000' })] }], /"router\.rules\.0\.steps\.0\.keys\.0\.name" must be at most 255 characters/],
-        ['id together with an inline key', [{ provider: 'openai', steps: [user({ id: keys.openai, name: 'k', value: 'sk-x-0000000000' })] }], /either "id" or "name" with "value"/],
-        ['id together with a name', [{ provider: 'openai', steps: [user({ id: keys.openai, name: 'k' })] }], /either "id"/],
+    it('refuses every invalid router with ERR_NGROK_27605, a reason and the member\'s path', async () => {
+      // The path as validation.ts writes one (`details.field`), where the message says `rules[0].steps[0]`.
+      const cases: [string, unknown[], RegExp, string][] = [
+        ['neither provider nor model', [{ steps: [{ type: 'ngrok' }] }], /provider or a model/, 'router.rules.0.provider'],
+        ['user step without keys', [{ provider: 'openai', steps: [{ type: 'user' }] }], /at least one key/, 'router.rules.0.steps.0.keys'],
+        ['user step with empty keys', [{ provider: 'openai', steps: [{ type: 'user', keys: [] }] }], /at least one key/, 'router.rules.0.steps.0.keys'],
+        ['ngrok step with keys', [{ provider: 'openai', steps: [{ type: 'ngrok', keys: [{ id: keys.openai }] }] }], /takes no keys/, 'router.rules.0.steps.0.keys'],
+        ['ngrok step for a non-managed built-in', [{ provider: 'groq', steps: [{ type: 'ngrok' }] }], /cannot use an "ngrok" step/, 'router.rules.0.steps.0.type'],
+        ['ngrok step for a custom provider', [{ provider: 'my-ollama', steps: [{ type: 'ngrok' }] }], /cannot use an "ngrok" step/, 'router.rules.0.steps.0.type'],
+        ['ngrok step for a custom provider model', [{ model: 'my-ollama:llama3.2', steps: [{ type: 'ngrok' }] }], /cannot use an "ngrok" step/, 'router.rules.0.steps.0.type'],
+        ['unknown key id', [{ provider: 'openai', steps: [user({ id: 'aigpk_doesnotexist' })] }], /does not exist/, 'router.rules.0.steps.0.keys.0.id'],
+        ['another account\'s key', [{ provider: 'openai', steps: [user({ id: keys.foreign })] }], /does not exist/, 'router.rules.0.steps.0.keys.0.id'],
+        ['key of another provider', [{ provider: 'openai', steps: [user({ id: keys.anthropic })] }], /belongs to provider "anthropic"/, 'router.rules.0.steps.0.keys.0.id'],
+        ['key of another provider (model rule)', [{ model: 'openai:gpt-4o', steps: [user({ id: keys.ollama })] }], /belongs to provider "my-ollama"/, 'router.rules.0.steps.0.keys.0.id'],
+        ['key listed twice', [{ provider: 'openai', steps: [user({ id: keys.openai }, { id: keys.openai })] }], /listed twice/, 'router.rules.0.steps.0.keys.1.id'],
+        ['two rules for one provider', [{ provider: 'openai', steps: [{ type: 'ngrok' }] }, { provider: 'openai', steps: [user({ id: keys.openai })] }], /already has a rule/, 'router.rules.1.provider'],
+        ['two rules for one model', [{ model: 'openai:gpt-4o', steps: [{ type: 'ngrok' }] }, { model: 'openai:GPT-4o', steps: [{ type: 'ngrok' }] }], /already has a rule/, 'router.rules.1.model'],
+        ['unqualified model', [{ model: 'gpt-4o', steps: [{ type: 'ngrok' }] }], /provider-qualified/, 'router.rules.0.model'],
+        ['model with empty provider part', [{ model: ':gpt-4o', steps: [{ type: 'ngrok' }] }], /provider-qualified/, 'router.rules.0.model'],
+        ['model of an unknown provider', [{ model: 'nope:gpt-4o', steps: [{ type: 'ngrok' }] }], /unknown provider "nope"/, 'router.rules.0.model'],
+        ['model of another provider than the rule', [{ provider: 'anthropic', model: 'openai:gpt-4o', steps: [{ type: 'ngrok' }] }], /does not belong/, 'router.rules.0.model'],
+        ['unknown rule provider', [{ provider: 'nope', steps: [{ type: 'ngrok' }] }], /neither a built-in provider nor one of this account's/, 'router.rules.0.provider'],
+        ['another account\'s custom provider', [{ provider: 'their-llm', steps: [user({ name: 'k', value: 'v-0000000000' })] }], /neither a built-in provider/, 'router.rules.0.provider'],
+        ['inline key without value', [{ provider: 'openai', steps: [user({ name: 'k' })] }], /needs both "name" and "value"/, 'router.rules.0.steps.0.keys.0.value'],
+        ['inline key without name', [{ provider: 'openai', steps: [user({ value: 'sk-x-0000000000' })] }], /needs both "name" and "value"/, 'router.rules.0.steps.0.keys.0.name'],
+        ['key with neither id nor name and value', [{ provider: 'openai', steps: [user({})] }], /needs both "name" and "value"/, 'router.rules.0.steps.0.keys.0'],
+        ['inline key with empty value', [{ provider: 'openai', steps: [user({ name: 'k', value: '  ' })] }], /must not be empty/, 'router.rules.0.steps.0.keys.0.value'],
+        ['inline key no header can carry', [{ provider: 'openai', steps: [user({ name: 'k', value: 'sk-a\nb-000000' })] }], /"value" holds a line break at position 5/, 'router.rules.0.steps.0.keys.0.value'],
+        ['inline key name over 255 characters', [{ provider: 'openai', steps: [user({ name: 'k'.repeat(256), value: 'sk-x-0000000000' })] }], /"router\.rules\.0\.steps\.0\.keys\.0\.name" must be at most 255 characters/, 'router.rules.0.steps.0.keys.0.name'],
+        ['id together with an inline key', [{ provider: 'openai', steps: [user({ id: keys.openai, name: 'k', value: 'sk-x-0000000000' })] }], /either "id" or "name" with "value"/, 'router.rules.0.steps.0.keys.0'],
+        ['id together with a name', [{ provider: 'openai', steps: [user({ id: keys.openai, name: 'k' })] }], /either "id"/, 'router.rules.0.steps.0.keys.0'],
         // More ids than one SQL statement may bind (SQLite 32,766, PostgreSQL 65,535): still a plain 400.
-        ['66,000 unknown key ids', [{ provider: 'openai', steps: [user(...Array.from({ length: 66_000 }, (_, i) => ({ id: i.toString(36) })))] }], /does not exist/],
+        ['66,000 unknown key ids', [{ provider: 'openai', steps: [user(...Array.from({ length: 66_000 }, (_, i) => ({ id: i.toString(36) })))] }], /does not exist/, 'router.rules.0.steps.0.keys.0.id'],
       ];
       const before = await providerKeyCount();
-      for (const [label, rules, reason] of cases) {
+      for (const [label, rules, reason, field] of cases) {
         const err = expectError(await c.call('POST', CONFIGS.path, { name: label, router: { rules } }), 400, 'ERR_NGROK_27605');
         assert.match(err.msg, /^Invalid router configuration: /, label);
         assert.match(err.msg, reason, `${label}: ${err.msg}`);
+        assert.equal(err.details.field, field, label);
       }
       assert.equal(await providerKeyCount(), before);
       assert.deepEqual(expectSchema<{ aiGatewayAccessKeyConfigurations: unknown[] }>(await c.call('GET', CONFIGS.path), 200, CONFIGS.listSchema).aiGatewayAccessKeyConfigurations, []);
@@ -309,7 +312,8 @@ for (const kind of STORE_KINDS) {
       const cfg = await create({ name: 'mine', router: { rules: [{ provider: 'openai', steps: [user({ id: keys.openai })] }] } });
       await assertIsolated(c, CONFIGS, cfg.id, { name: 'stolen' });
       const theirKey = expectSchema<{ id: string }>(await c.call('POST', '/access-keys', {}, c.other.token), 201, 'AIGatewayAccessKey');
-      expectError(await c.call('PATCH', `/access-keys/${theirKey.id}`, { accessKeyConfigurationId: cfg.id }, c.other.token), 404, 'ERR_NGROK_27611');
+      const e = expectError(await c.call('PATCH', `/access-keys/${theirKey.id}`, { accessKeyConfigurationId: cfg.id }, c.other.token), 404, 'ERR_NGROK_27611');
+      assert.deepEqual(e.details, { resource: 'Access key configuration', id: cfg.id, field: 'accessKeyConfigurationId' }, 'the id in the body is named by its member');
       assert.equal(expectSchema<Configuration>(await c.call('GET', `${CONFIGS.path}/${cfg.id}`), 200, CONFIGS.schema).name, 'mine');
       await remove(cfg.id);
     });

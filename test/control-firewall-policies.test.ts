@@ -179,7 +179,7 @@ for (const kind of STORE_KINDS) {
 
       for (const id of ['aigfwp_00000000000000000000000000', other.id]) {
         const e = expectError(await c.call('PATCH', '/gateway-config', { firewallPolicyId: id }), 404, 'ERR_NGROK_27611');
-        assert.equal(e.msg, `Firewall policy "${id}" not found.`);
+        assert.deepEqual([e.msg, e.details], [`Firewall policy "${id}" not found.`, { resource: 'Firewall policy', id, field: 'firewallPolicyId' }]);
       }
       expectError(await c.call('PATCH', '/gateway-config', { firewallPolicyId: policy.id }, c.other.token), 404, 'ERR_NGROK_27611');
       assert.equal(expectSchema<{ firewallPolicyId: string | null }>(await c.call('GET', '/gateway-config'), 200, 'AIGatewayConfig').firewallPolicyId, policy.id);
@@ -209,8 +209,9 @@ for (const kind of STORE_KINDS) {
 
       for (const id of ['aigfwp_00000000000000000000000000', other.id]) {
         let e = expectError(await c.call('POST', '/access-key-configurations', { name: 'x', firewallPolicyId: id }), 404, 'ERR_NGROK_27611');
-        assert.equal(e.msg, `Firewall policy "${id}" not found.`);
+        assert.deepEqual([e.msg, e.details.field], [`Firewall policy "${id}" not found.`, 'firewallPolicyId']);
         e = expectError(await c.call('PATCH', `/access-key-configurations/${plain.id}`, { firewallPolicyId: id }), 404, 'ERR_NGROK_27611');
+        assert.equal(e.details.field, 'firewallPolicyId');
       }
       expectError(await c.call('POST', '/access-key-configurations', { name: 'x', firewallPolicyId: policy.id }, c.other.token), 404, 'ERR_NGROK_27611');
       assert.equal((await c.call('GET', `/access-key-configurations/${plain.id}`)).json().firewallPolicyId, undefined);

@@ -4,6 +4,7 @@
 // added later is swept too (or fails here until the sweep knows which id it takes).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { LightMyRequestResponse } from 'fastify';
 import { operations } from '../src/control/contract.ts';
 import { insertPurchase } from '../src/store/credit-purchases.ts';
 import { insertUsageEvents } from '../src/store/usage-events.ts';
@@ -87,25 +88,27 @@ describe('cross-account isolation over every contract route (sqlite)', () => {
 
   test("ids of this account's resources in the other account's bodies and filters reach nothing", async () => {
     const other = c.other.token;
+    /** Refused as an id that names nothing there, the member holding it named (`details.field`). */
+    const refusedAt = (res: LightMyRequestResponse, status: number, code: string, field: string) => assert.equal(expectError(res, status, code).details.field, field, res.body);
     // A routing rule naming this account's provider key: refused as a key that does not exist.
-    expectError(await c.call('POST', '/access-key-configurations', {
+    refusedAt(await c.call('POST', '/access-key-configurations', {
       name: 'theirs', router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: ids['/provider-keys/{id}'] }] }] }] },
-    }, other), 400, 'ERR_NGROK_27605');
+    }, other), 400, 'ERR_NGROK_27605', 'router.rules.0.steps.0.keys.0.id');
     // This account's custom provider is not the other's: no key for it, no rule for it.
-    assert.equal((await c.call('POST', '/provider-keys', { providerId: 'my-llm', name: 'theirs', value: 'sk-theirs-000000' }, other)).statusCode, 400);
-    assert.equal((await c.call('POST', '/access-key-configurations', { name: 'theirs', router: { rules: [{ provider: 'my-llm', steps: [{ type: 'user', keys: [{ name: 'k', value: 'v-0000000000' }] }] }] } }, other)).statusCode, 400);
+    refusedAt(await c.call('POST', '/provider-keys', { providerId: 'my-llm', name: 'theirs', value: 'sk-theirs-000000' }, other), 400, 'ERR_NGROK_27508', 'providerId');
+    refusedAt(await c.call('POST', '/access-key-configurations', { name: 'theirs', router: { rules: [{ provider: 'my-llm', steps: [{ type: 'user', keys: [{ name: 'k', value: 'v-0000000000' }] }] }] } }, other), 400, 'ERR_NGROK_27605', 'router.rules.0.provider');
     // An access key linked to this account's configuration, at creation or later.
-    expectError(await c.call('POST', '/access-keys', { name: 'theirs', accessKeyConfigurationId: ids['/access-key-configurations/{id}'] }, other), 404, 'ERR_NGROK_27611');
+    refusedAt(await c.call('POST', '/access-keys', { name: 'theirs', accessKeyConfigurationId: ids['/access-key-configurations/{id}'] }, other), 404, 'ERR_NGROK_27611', 'accessKeyConfigurationId');
     const theirs = expectSchema<{ id: string }>(await c.call('POST', '/access-keys', { name: 'theirs' }, other), 201, 'AIGatewayAccessKey');
-    expectError(await c.call('PATCH', `/access-keys/${theirs.id}`, { accessKeyConfigurationId: ids['/access-key-configurations/{id}'] }, other), 404, 'ERR_NGROK_27611');
+    refusedAt(await c.call('PATCH', `/access-keys/${theirs.id}`, { accessKeyConfigurationId: ids['/access-key-configurations/{id}'] }, other), 404, 'ERR_NGROK_27611', 'accessKeyConfigurationId');
     // This account's Firewall policy, as the other's all-keys policy or a configuration's: unknown there.
     const policy = ids['/firewall-policies/{id}'];
-    expectError(await c.call('PATCH', '/gateway-config', { firewallPolicyId: policy }, other), 404, 'ERR_NGROK_27611');
-    expectError(await c.call('POST', '/access-key-configurations', { name: 'theirs', firewallPolicyId: policy }, other), 404, 'ERR_NGROK_27611');
+    refusedAt(await c.call('PATCH', '/gateway-config', { firewallPolicyId: policy }, other), 404, 'ERR_NGROK_27611', 'firewallPolicyId');
+    refusedAt(await c.call('POST', '/access-key-configurations', { name: 'theirs', firewallPolicyId: policy }, other), 404, 'ERR_NGROK_27611', 'firewallPolicyId');
     const theirConfiguration = expectSchema<{ id: string }>(await c.call('POST', '/access-key-configurations', { name: 'theirs' }, other), 201, 'AIGatewayAccessKeyConfiguration');
-    expectError(await c.call('PATCH', `/access-key-configurations/${theirConfiguration.id}`, { firewallPolicyId: policy }, other), 404, 'ERR_NGROK_27611');
+    refusedAt(await c.call('PATCH', `/access-key-configurations/${theirConfiguration.id}`, { firewallPolicyId: policy }, other), 404, 'ERR_NGROK_27611', 'firewallPolicyId');
     // This account's MCP server label is not the other's: no secret for it there, and its keys block no label there.
-    expectError(await c.call('POST', '/provider-keys', { providerId: 'mcp:mine', name: 'theirs', value: 'mcp-theirs-000000' }, other), 400, 'ERR_NGROK_27508');
+    refusedAt(await c.call('POST', '/provider-keys', { providerId: 'mcp:mine', name: 'theirs', value: 'mcp-theirs-000000' }, other), 400, 'ERR_NGROK_27508', 'providerId');
     const theirServer = expectSchema<{ id: string; hasSecret: boolean }>(await c.call('POST', '/mcp-servers', { label: 'mine', upstreamUrl: 'https://theirs.example.com/mcp' }, other), 201, 'AIGatewayMcpServer');
     assert.equal(theirServer.hasSecret, false);
     assert.deepEqual((await c.call('GET', '/mcp-servers', undefined, other)).json().aiGatewayMcpServers.map((s: { id: string }) => s.id), [theirServer.id]);

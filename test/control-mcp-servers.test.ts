@@ -81,8 +81,9 @@ for (const kind of STORE_KINDS) {
 
       const docs = await create({ label: 'docs', upstreamUrl: UPSTREAM });
       let e = expectError(await c.call('POST', MCP.path, { label: 'docs', upstreamUrl: 'https://other.example.com/mcp' }), 409, 'ERR_NGROK_27607');
-      assert.equal(e.msg, 'An MCP server labelled "docs" already exists.');
+      assert.deepEqual([e.msg, e.details.field], ['An MCP server labelled "docs" already exists.', 'label']);
       e = expectError(await c.call('PATCH', `${MCP.path}/${odd.id}`, { label: 'docs' }), 409, 'ERR_NGROK_27607');
+      assert.equal(e.details.field, 'label');
       e = expectError(await c.call('PATCH', `${MCP.path}/${odd.id}`, { label: 'Docs' }), 400, 'ERR_NGROK_27606');
       assert.equal(e.details.field, 'label');
       assert.equal((await get(odd.id)).label, '_a-b_c-9');
@@ -206,7 +207,7 @@ for (const kind of STORE_KINDS) {
     it("keeps the secret as an mcp:<label> provider key: written once the server exists, sealed, redacted, rotated, shown as hasSecret", async () => {
       // No server holds the label yet: a key for it would block the label, so it is refused.
       let e = expectError(await c.call('POST', '/provider-keys', { providerId: 'mcp:docs', name: 'docs token', value: 'sk-docs-secret-value' }), 400, 'ERR_NGROK_27508');
-      assert.equal(e.msg, 'Provider "mcp:docs" is not a supported provider.');
+      assert.deepEqual([e.msg, e.details.field], ['Provider "mcp:docs" is not a supported provider.', 'providerId']);
       const docs = await create({ label: 'docs', upstreamUrl: UPSTREAM, auth: BEARER });
       const changes = recordChanges(c);
       const key = await addKey('docs');
@@ -239,7 +240,7 @@ for (const kind of STORE_KINDS) {
       const key = await addKey('docs');
       // Renamed away, its keys would stay behind (a key's seal binds its provider): refused, nothing changes.
       let e = expectError(await c.call('PATCH', `${MCP.path}/${docs.id}`, { label: 'wiki' }), 409, 'ERR_NGROK_AI_GATEWAY_MCP_SERVER_PROVIDER_KEYS_CONFLICT');
-      assert.equal(e.msg, conflict('docs'));
+      assert.deepEqual([e.msg, e.details.field], [conflict('docs'), 'label']);
       assert.equal((await get(docs.id)).label, 'docs');
       // Other changes, and its own label written again, are no rename.
       assert.equal((await patch(docs.id, { label: 'docs', upstreamUrl: 'https://docs.example.com/v2' })).hasSecret, true);
@@ -249,7 +250,7 @@ for (const kind of STORE_KINDS) {
       const left = expectSchema<{ aiGatewayProviderKeys: Key[] }>(await c.call('GET', '/provider-keys?provider=mcp:docs'), 200, 'AIGatewayProviderAPIKeyList').aiGatewayProviderKeys;
       assert.deepEqual(left.map((k) => k.id), [key.id]);
       e = expectError(await c.call('POST', MCP.path, { label: 'docs', upstreamUrl: 'https://elsewhere.example.com/mcp' }), 409, 'ERR_NGROK_AI_GATEWAY_MCP_SERVER_PROVIDER_KEYS_CONFLICT');
-      assert.equal(e.msg, conflict('docs'));
+      assert.deepEqual([e.msg, e.details.field], [conflict('docs'), 'label']);
       const wiki = await create({ label: 'wiki', upstreamUrl: UPSTREAM });
       e = expectError(await c.call('PATCH', `${MCP.path}/${wiki.id}`, { label: 'docs' }), 409, 'ERR_NGROK_AI_GATEWAY_MCP_SERVER_PROVIDER_KEYS_CONFLICT');
       assert.equal(e.msg, conflict('docs'));

@@ -80,7 +80,7 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(changes.map((x) => x.kind), ['providerKey']);
       expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n', value: '   ' }), 400, 'ERR_NGROK_27507');
       expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n' }), 400, 'ERR_NGROK_27507');
-      expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n', value: 'sk-new\r\n22222' }), 400, 'ERR_NGROK_27606');
+      assert.equal(expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n', value: 'sk-new\r\n22222' }), 400, 'ERR_NGROK_27606').details.field, 'value');
       expectError(await c.call('POST', '/provider-keys/aigpk_missing/rotate', { name: 'n', value: 'v' }), 404, 'ERR_NGROK_27611');
       expectError(await c.call('POST', `/provider-keys/${key.id}/rotate`, { name: 'n', value: 'v' }, c.other.token), 404, 'ERR_NGROK_27611');
       assert.equal(box.open(await sealedOf(key.id), providerKeyBinding({ accountId: c.accountId, providerId: 'openai', id: key.id })), 'sk-new-22222222222222222222', 'failed rotations change nothing');
@@ -119,18 +119,20 @@ for (const kind of STORE_KINDS) {
       for (const [value, what] of [['sk-a\nb-0000000', 'a line break at position 5'], ['sk-a\u0001b-000000', 'a control character'], ['sk-ключ-000000', 'a character outside Latin-1']]) {
         const refused = expectError(await c.call('POST', '/provider-keys', { ...ok, value }), 400, 'ERR_NGROK_27606');
         assert.match(refused.msg, new RegExp(`value holds ${what}`));
+        assert.equal(refused.details.field, 'value');
         assert.ok(!refused.msg.includes(value.slice(5)), 'the value is not repeated');
       }
       expectError(await c.call('POST', '/provider-keys', { name: 'n', value: 'v' }), 400, 'ERR_NGROK_27510');
       const unknown = expectError(await c.call('POST', '/provider-keys', { ...ok, providerId: 'not-a-provider' }), 400, 'ERR_NGROK_27508');
       assert.match(unknown.msg, /not-a-provider/);
+      assert.equal(unknown.details.field, 'providerId');
       assert.deepEqual(expectSchema<{ aiGatewayProviderKeys: unknown[] }>(await c.call('GET', '/provider-keys'), 200, KEYS.listSchema).aiGatewayProviderKeys, []);
     });
 
     it('accepts the account\'s own custom providers only', async () => {
       const theirs = await c.call('POST', '/providers', { providerId: 'their-llm', name: 'T', baseUrl: 'https://llm.example.com/v1' }, c.other.token);
       assert.equal(theirs.statusCode, 201);
-      expectError(await c.call('POST', '/provider-keys', { providerId: 'their-llm', name: 'n', value: 'sk-x-555555555555' }), 400, 'ERR_NGROK_27508');
+      assert.equal(expectError(await c.call('POST', '/provider-keys', { providerId: 'their-llm', name: 'n', value: 'sk-x-555555555555' }), 400, 'ERR_NGROK_27508').details.field, 'providerId');
       const provider = expectSchema<{ id: string }>(await c.call('POST', '/providers', { providerId: 'my-llm', name: 'M', baseUrl: 'https://llm.example.com/v1' }), 201, 'AIGatewayProvider');
       const key = await create({ providerId: 'my-llm', name: 'n', value: 'sk-x-555555555555' });
       assert.equal(key.providerId, 'my-llm');
@@ -195,15 +197,17 @@ for (const kind of STORE_KINDS) {
     it('refuses a role with a value, on an API key, or not an IAM role ARN, with ngrok\'s codes', async () => {
       const roleArn = 'arn:aws:iam::123456789012:role/ngrok-ai-gateway-bedrock';
       const both = expectError(await c.call('POST', '/provider-keys', { providerId: 'bedrock', name: 'b', value: 'ABSK-x', aws: { region: 'us-east-1', roleArn } }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_VALUE_AND_ROLE_CONFLICT');
-      assert.equal(both.msg, "A Bedrock key takes a value or 'aws.roleArn', not both. Send 'value' for an API key, or 'aws' without 'value' for a role.");
+      assert.deepEqual([both.msg, both.details.field], ["A Bedrock key takes a value or 'aws.roleArn', not both. Send 'value' for an API key, or 'aws' without 'value' for a role.", 'aws.roleArn']);
       // Without a value the region is still required, and another provider's key still needs its value.
       assert.match(expectError(await c.call('POST', '/provider-keys', { providerId: 'bedrock', name: 'b' }), 400, 'ERR_NGROK_27510').msg, /aws\.region/);
       assert.match(expectError(await c.call('POST', '/provider-keys', { providerId: 'bedrock', name: 'b', aws: { roleArn } }), 400, 'ERR_NGROK_27510').msg, /aws\.region/);
       expectError(await c.call('POST', '/provider-keys', { providerId: 'openai', name: 'o' }), 400, 'ERR_NGROK_27507');
-      expectError(await c.call('POST', '/provider-keys', { providerId: 'openai', name: 'o', aws: { roleArn } }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_NOT_ALLOWED');
+      assert.equal(expectError(await c.call('POST', '/provider-keys', { providerId: 'openai', name: 'o', aws: { roleArn } }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_NOT_ALLOWED').details.field, 'aws');
+      assert.equal(expectError(await c.call('POST', '/provider-keys', { providerId: 'bedrock', name: 'b', aws: { region: 'mars-1', roleArn } }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_REGION_NOT_ALLOWED').details.field, 'aws.region');
       const apiKey = await create({ providerId: 'bedrock', name: 'api key', value: 'ABSK-api-key-value', aws: { region: 'us-east-1' } });
       const notAllowed = expectError(await c.call('PATCH', `/provider-keys/${apiKey.id}`, { aws: { roleArn } }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_ROLE_ARN_NOT_ALLOWED');
       assert.equal(notAllowed.msg, `Provider key ${apiKey.id} holds an API key, so it can't take 'aws.roleArn'. Create a Bedrock key without 'value' to use an IAM role.`);
+      assert.deepEqual(notAllowed.details, { id: apiKey.id, field: 'aws.roleArn' });
       const invalid: [string, string][] = [
         ['arn:aws:s3:::bucket/role', 'it must start with arn:aws:iam:: and have 6 parts'],
         ['arn:aws-cn:iam::123456789012:role/ngrok-ai-gateway-x', 'it must start with arn:aws:iam:: and have 6 parts'],
@@ -214,9 +218,10 @@ for (const kind of STORE_KINDS) {
       for (const [arn, reason] of invalid) {
         const refused = expectError(await c.call('POST', '/provider-keys', { providerId: 'bedrock', name: 'b', aws: { region: 'us-east-1', roleArn: arn } }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_ROLE_ARN_INVALID');
         assert.equal(refused.msg, `'aws.roleArn' isn't the ARN of an IAM role: ${reason}. Use the form arn:aws:iam::123456789012:role/ngrok-ai-gateway-bedrock.`);
+        assert.equal(refused.details.field, 'aws.roleArn');
       }
       for (const arn of ['arn:aws:iam::123456789012:role/bedrock-access', 'arn:aws:iam::123456789012:role/team/ngrok-ai-gateway-x']) {
-        expectError(await c.call('POST', '/provider-keys', { providerId: 'bedrock', name: 'b', aws: { region: 'us-east-1', roleArn: arn } }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_ROLE_NAME_NOT_ALLOWED');
+        assert.equal(expectError(await c.call('POST', '/provider-keys', { providerId: 'bedrock', name: 'b', aws: { region: 'us-east-1', roleArn: arn } }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_ROLE_NAME_NOT_ALLOWED').details.field, 'aws.roleArn');
       }
       const role = await create({ providerId: 'bedrock', name: 'role', aws: { region: 'us-east-1' } });
       expectError(await c.call('PATCH', `/provider-keys/${role.id}`, { aws: { roleArn: 'arn:aws:iam::123456789012:role/other' } }), 400, 'ERR_NGROK_AI_GATEWAY_PROVIDER_KEY_AWS_ROLE_NAME_NOT_ALLOWED');

@@ -48,13 +48,13 @@ for (const kind of STORE_KINDS) {
     });
 
     it('guards the providerId slug', async () => {
-      expectError(await c.call('POST', '/providers', { providerId: 'openai', name: 'x', baseUrl: 'https://a.example.com' }), 400, 'ERR_NGROK_27705');
+      assert.equal(expectError(await c.call('POST', '/providers', { providerId: 'openai', name: 'x', baseUrl: 'https://a.example.com' }), 400, 'ERR_NGROK_27705').details.field, 'providerId');
       expectError(await c.call('POST', '/providers', { providerId: 'inference-net', name: 'x', baseUrl: 'https://a.example.com' }), 400, 'ERR_NGROK_27705');
       for (const bad of ['my:llm', 'my/llm', 'my llm', ' lead', '-dash-first']) {
         expectError(await c.call('POST', '/providers', { providerId: bad, name: 'x', baseUrl: 'https://a.example.com' }), 400, 'ERR_NGROK_27606');
       }
       const p = await create({ providerId: 'taken' });
-      expectError(await c.call('POST', '/providers', { providerId: 'taken', name: 'x', baseUrl: 'https://a.example.com' }), 409, 'ERR_NGROK_27712');
+      assert.equal(expectError(await c.call('POST', '/providers', { providerId: 'taken', name: 'x', baseUrl: 'https://a.example.com' }), 409, 'ERR_NGROK_27712').details.field, 'providerId');
       const theirs = expectSchema<Provider>(await c.call('POST', '/providers', { providerId: 'taken', name: 'x', baseUrl: 'https://a.example.com' }, c.other.token), 201, PROVIDERS.schema);
       assert.equal(theirs.providerId, 'taken', 'slugs are unique per account only');
       assert.equal((await c.call('DELETE', `/providers/${theirs.id}`, undefined, c.other.token)).statusCode, 204);
@@ -64,17 +64,22 @@ for (const kind of STORE_KINDS) {
 
     it('checks API formats, surfaces and duplicate models', async () => {
       const base = { providerId: 'surf', name: 'x', baseUrl: 'https://a.example.com' };
-      expectError(await c.call('POST', '/providers', { ...base, supportedApiSurfaces: [{ format: 'gemini' }] }), 400, 'ERR_NGROK_27707');
-      expectError(await c.call('POST', '/providers', { ...base, supportedApiSurfaces: [{ format: 'openai', surface: 'messages' }] }), 400, 'ERR_NGROK_27708');
+      // Each names the member's path: which surface, which model (where it is repeated).
+      const field = (res: LightMyRequestResponse, status: number, code: string) => expectError(res, status, code).details.field;
+      assert.equal(field(await c.call('POST', '/providers', { ...base, supportedApiSurfaces: [{ format: 'gemini' }] }), 400, 'ERR_NGROK_27707'), 'supportedApiSurfaces.0.format');
+      assert.equal(field(await c.call('POST', '/providers', { ...base, supportedApiSurfaces: [{ format: 'openai' }, { format: 'openai', surface: 'messages' }] }), 400, 'ERR_NGROK_27708'), 'supportedApiSurfaces.1.surface');
       expectError(await c.call('POST', '/providers', { ...base, supportedApiSurfaces: [{ format: 'anthropic', surface: 'chat-completions' }] }), 400, 'ERR_NGROK_27708');
-      expectError(await c.call('POST', '/providers', { ...base, models: [{ modelId: 'Llama3.2' }, { modelId: 'llama3.2' }] }), 400, 'ERR_NGROK_27711');
+      assert.equal(field(await c.call('POST', '/providers', { ...base, models: [{ modelId: 'Llama3.2' }, { modelId: 'llama3.2' }] }), 400, 'ERR_NGROK_27711'), 'models.1.modelId');
+      // A surface's own baseUrl is held to the provider's rules, and named as the surface's (the message says "baseUrl").
+      assert.equal(field(await c.call('POST', '/providers', { ...base, supportedApiSurfaces: [{ format: 'openai', baseUrl: 'ftp://a.example.com' }] }), 400, 'ERR_NGROK_27606'), 'supportedApiSurfaces.0.baseUrl');
+      assert.equal(field(await c.call('POST', '/providers', { ...base, supportedApiSurfaces: [{ format: 'openai' }, { format: 'anthropic', baseUrl: 'https://u:p@a.example.com' }] }), 400, 'ERR_NGROK_27606'), 'supportedApiSurfaces.1.baseUrl');
       for (const surface of ['chat-completions', 'responses', 'completions', 'embeddings']) {
         const p = await create({ providerId: slug(), supportedApiSurfaces: [{ format: 'openai', surface }] });
         await remove(p.id);
       }
       const p = await create({ ...base, models: [{ modelId: 'a' }] });
-      expectError(await c.call('PATCH', `/providers/${p.id}`, { models: [{ modelId: 'b' }, { modelId: 'B' }] }), 400, 'ERR_NGROK_27711');
-      expectError(await c.call('PATCH', `/providers/${p.id}`, { supportedApiSurfaces: [{ format: 'grpc' }] }), 400, 'ERR_NGROK_27707');
+      assert.equal(field(await c.call('PATCH', `/providers/${p.id}`, { models: [{ modelId: 'b' }, { modelId: 'B' }] }), 400, 'ERR_NGROK_27711'), 'models.1.modelId');
+      assert.equal(field(await c.call('PATCH', `/providers/${p.id}`, { supportedApiSurfaces: [{ format: 'grpc' }] }), 400, 'ERR_NGROK_27707'), 'supportedApiSurfaces.0.format');
       assert.deepEqual(expectSchema<Provider>(await c.call('GET', `/providers/${p.id}`), 200, PROVIDERS.schema).models?.map((m) => m.modelId), ['a']);
       await remove(p.id);
     });
@@ -267,8 +272,10 @@ for (const kind of STORE_KINDS) {
         'https://255.255.255.255', 'https://[fec0::1]',
       ];
       for (const baseUrl of refused) {
-        expectError(await c.call('POST', '/providers', { providerId: 'ssrf', name: 'x', baseUrl }), 400, 'ERR_NGROK_27718');
+        assert.equal(expectError(await c.call('POST', '/providers', { providerId: 'ssrf', name: 'x', baseUrl }), 400, 'ERR_NGROK_27718').details.field, 'baseUrl', baseUrl);
       }
+      const surface = expectError(await c.call('POST', '/providers', { providerId: 'ssrf', name: 'x', baseUrl: 'https://a.example.com', supportedApiSurfaces: [{ format: 'openai', baseUrl: 'https://10.0.0.1/v1' }] }), 400, 'ERR_NGROK_27718');
+      assert.equal(surface.details.field, 'supportedApiSurfaces.0.baseUrl');
       const p = expectSchema<Provider>(await c.call('POST', '/providers', { providerId: 'azure', name: 'Azure', baseUrl: 'https://my.openai.azure.com/openai/deployments/gpt?api-version=2024-06-01' }), 201, PROVIDERS.schema);
       assert.equal(p.baseUrl, 'https://my.openai.azure.com/openai/deployments/gpt?api-version=2024-06-01');
       expectSchema(await c.call('POST', '/providers', { providerId: 'public-ip', name: 'x', baseUrl: 'https://8.8.8.8/v1' }), 201, PROVIDERS.schema);

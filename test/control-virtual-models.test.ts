@@ -64,13 +64,13 @@ for (const kind of STORE_KINDS) {
       // A model's name, the catalog's (any case) or the account's own provider's.
       for (const name of ['gpt-4o', 'GPT-4o', 'claude-sonnet-4-6', 'llama3.2']) {
         e = expectError(await c.call('POST', VIRTUAL.path, { name, targets: ['gpt-4o'] }), 409, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_NAME_CONFLICT');
-        assert.equal(e.msg, `${name} is already a model name.`);
+        assert.deepEqual([e.msg, e.details.field], [`${name} is already a model name.`, 'name']);
       }
       const first = await create({ name: 'fast', targets: ['gpt-4o-mini'] });
       e = expectError(await c.call('POST', VIRTUAL.path, { name: 'FAST', targets: ['gpt-4o'] }), 409, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_NAME_ALREADY_EXISTS');
-      assert.equal(e.msg, 'A virtual model named FAST already exists.');
+      assert.deepEqual([e.msg, e.details.field], ['A virtual model named FAST already exists.', 'name']);
       const second = await create({ name: 'slow', targets: ['gpt-4o'] });
-      expectError(await c.call('PATCH', `${VIRTUAL.path}/${second.id}`, { name: 'fast' }), 409, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_NAME_ALREADY_EXISTS');
+      assert.equal(expectError(await c.call('PATCH', `${VIRTUAL.path}/${second.id}`, { name: 'fast' }), 409, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_NAME_ALREADY_EXISTS').details.field, 'name');
       assert.equal(expectError(await c.call('PATCH', `${VIRTUAL.path}/${second.id}`, { name: null }), 400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_NAME_REQUIRED').details.field, 'name');
       // Renaming to its own name (another case) is no conflict.
       assert.equal(expectSchema<Virtual>(await c.call('PATCH', `${VIRTUAL.path}/${first.id}`, { name: 'Fast' }), 200, VIRTUAL.schema).name, 'Fast');
@@ -86,17 +86,18 @@ for (const kind of STORE_KINDS) {
         assert.deepEqual([e.msg, e.details.field], [`A virtual model needs 1 to 10 models. Got ${targets.length}.`, 'targets']);
       }
       let e = expectError(await c.call('POST', VIRTUAL.path, { name: 'v', targets: ['gpt-4o', 'claude-sonnet-4-6', 'GPT-4o'] }), 400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_TARGET_DUPLICATED');
-      assert.equal(e.msg, 'GPT-4o is in this virtual model more than once.');
+      // Named where it is repeated: the list's third entry.
+      assert.deepEqual([e.msg, e.details.field], ['GPT-4o is in this virtual model more than once.', 'targets.2']);
       for (const target of ['gpt-4oo', 'nope:gpt-4o', 'my-ollama:llama9', 'openai/']) {
         e = expectError(await c.call('POST', VIRTUAL.path, { name: 'v', targets: ['gpt-4o', target] }), 400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_TARGET_NOT_FOUND');
-        assert.equal(e.msg, `${target} isn't a valid model.`);
+        assert.deepEqual([e.msg, e.details.field], [`${target} isn't a valid model.`, 'targets.1']);
       }
       e = expectError(await c.call('POST', VIRTUAL.path, { name: 'v', targets: ['ngrok/auto', 'gpt-4o'] }), 400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_TARGET_AUTO_MIXED_NOT_ALLOWED');
-      assert.equal(e.msg, '\'ngrok/auto\' must be the only model in a virtual model.');
+      assert.deepEqual([e.msg, e.details.field], ['\'ngrok/auto\' must be the only model in a virtual model.', 'targets']);
       const inner = await create({ name: 'inner', targets: ['gpt-4o'] });
       e = expectError(await c.call('POST', VIRTUAL.path, { name: 'outer', targets: ['claude-sonnet-4-6', 'Inner'] }), 400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_TARGET_NESTING_NOT_ALLOWED');
-      assert.equal(e.msg, 'Inner is a virtual model. Virtual models can\'t point to other virtual models.');
-      expectError(await c.call('PATCH', `${VIRTUAL.path}/${inner.id}`, { targets: ['inner'] }), 400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_TARGET_NESTING_NOT_ALLOWED');
+      assert.deepEqual([e.msg, e.details.field], ['Inner is a virtual model. Virtual models can\'t point to other virtual models.', 'targets.1']);
+      assert.equal(expectError(await c.call('PATCH', `${VIRTUAL.path}/${inner.id}`, { targets: ['inner'] }), 400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_TARGET_NESTING_NOT_ALLOWED').details.field, 'targets.0');
       assert.equal(expectError(await c.call('PATCH', `${VIRTUAL.path}/${inner.id}`, { targets: null }), 400, 'ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_TARGETS_OUT_OF_RANGE').details.field, 'targets');
       // A pass-through model of a built-in provider is a model requests may use (with one's own provider key).
       assert.deepEqual(expectSchema<Virtual>(await c.call('PATCH', `${VIRTUAL.path}/${inner.id}`, { targets: ['openai:gpt-5-preview'] }), 200, VIRTUAL.schema).targets, ['openai:gpt-5-preview']);
@@ -107,7 +108,7 @@ for (const kind of STORE_KINDS) {
       const v = await create({ name: 'chat-default', targets: ['gpt-4o'] });
       const access = { models: { allow: ['openai/gpt-4o', 'Chat-Default'] } };
       const e = expectError(await c.call('POST', '/access-key-configurations', { name: 'x', access }), 400, 'ERR_NGROK_AI_GATEWAY_ACCESS_CONFIG_VIRTUAL_MODEL_NOT_ALLOWED');
-      assert.equal(e.msg, 'Chat-Default is a virtual model. Add its models to the key instead.');
+      assert.deepEqual([e.msg, e.details.field], ['Chat-Default is a virtual model. Add its models to the key instead.', 'access.models.allow.1']);
       const cfg = expectSchema<{ id: string }>(await c.call('POST', '/access-key-configurations', { name: 'x', access: { models: { allow: ['openai/gpt-4o'] } } }), 201, 'AIGatewayAccessKeyConfiguration');
       expectError(await c.call('PATCH', `/access-key-configurations/${cfg.id}`, { access }), 400, 'ERR_NGROK_AI_GATEWAY_ACCESS_CONFIG_VIRTUAL_MODEL_NOT_ALLOWED');
       assert.equal((await c.call('DELETE', `/access-key-configurations/${cfg.id}`)).statusCode, 204);

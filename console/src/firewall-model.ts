@@ -107,7 +107,7 @@ export function policyName(policies: readonly Named[] | undefined, id: string | 
 
 /**
  * Whether a save's refusal is about the policy it attaches: the API's "not found" naming a Firewall policy (deleted
- * in another tab since the picker was filled). It names no field, yet belongs at the picker.
+ * in another tab since the picker was filled), shown at the picker in words naming the policy.
  */
 export function refusesPolicy(status: number, details: Readonly<Record<string, string>>): boolean {
   return status === 404 && details.resource === 'Firewall policy';

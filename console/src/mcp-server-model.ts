@@ -95,9 +95,9 @@ export type ServerField = 'label' | 'description' | 'upstreamUrl' | 'auth.type' 
 const SECRET_FIELDS = ['value', 'name', 'providerId'];
 
 /**
- * Where a refusal goes. The API names most fields (`auth.headers.2` is the headers field); the label's two conflicts name
- * none (a label another server holds, a label a deleted server's keys still hold), yet are the label's. The account's
- * limit and anything else (the server deleted meanwhile, the server not reached): undefined, by Save.
+ * Where a refusal goes. The API names the field (`auth.headers.2` is the headers field); the label's two conflicts (a
+ * label another server holds, a label a deleted server's keys still hold) are the label's by their code as well. The
+ * account's limit and anything else (the server deleted meanwhile, the server not reached): undefined, by Save.
  */
 export function blameOf(code: string | undefined, details: Readonly<Record<string, string>>, fromSecret = false): ServerField | undefined {
   if (fromSecret) return details.field === undefined || SECRET_FIELDS.includes(details.field) ? 'secret' : undefined;

@@ -75,8 +75,9 @@ export type Blame = 'name' | 'description' | 'targets' | number;
 const NAME_CODES = ['NAME_REQUIRED', 'NAME_TOO_LONG', 'NAME_ILLEGAL_CHARACTER', 'NAME_CONFLICT', 'NAME_ALREADY_EXISTS'];
 
 /**
- * The control plane's virtual-model errors name no field, only their code and the target they are about: the place
- * to show one. A duplicated target is blamed where it is repeated, not where it is first. Undefined: about the save.
+ * Where a control-plane virtual-model error is shown, from its code and the target it names (its `details.field`,
+ * `targets.2`, says the same). A duplicated target is blamed where it is repeated, not where it is first. Undefined:
+ * about the save.
  */
 export function blameOf(code: string | undefined, details: Readonly<Record<string, string>>, targets: readonly string[]): Blame | undefined {
   const kind = code?.replace(/^ERR_NGROK_AI_GATEWAY_VIRTUAL_MODEL_/, '');

@@ -29,7 +29,7 @@ export function accessKeyView(base: string, row: repo.AccessKeyRow, token?: stri
  */
 async function announcedWrite(deps: ControlDeps, accountId: string, keyId: string, configurationId: string | null | undefined, write: (trx: Kysely<Database>) => Promise<void>): Promise<void> {
   const announce = await deps.store.db.transaction().execute(async (trx) => {
-    if (typeof configurationId === 'string' && !(await lockConfiguration(trx, deps.store.dialect, accountId, configurationId, 'share'))) throw notFound('Access key configuration', configurationId);
+    if (typeof configurationId === 'string' && !(await lockConfiguration(trx, deps.store.dialect, accountId, configurationId, 'share'))) throw notFound('Access key configuration', configurationId, 'accessKeyConfigurationId');
     await write(trx);
     return deps.changes.recordAll(trx, [{ accountId, kind: 'accessKey', resourceId: keyId }]);
   });

@@ -89,8 +89,8 @@ async function refuseVirtualModels(trx: Kysely<Database>, accountId: string, acc
   const allow = access?.models?.allow;
   if (!allow || allow.length === 0) return;
   const names = new Set((await virtualModelNames(trx, accountId)).map((v) => v.nameKey));
-  const entry = allow.find((e) => names.has(e.toLowerCase()));
-  if (entry !== undefined) throw new TollgateError(Errors.accessConfigVirtualModelNotAllowed, { name: entry });
+  const at = allow.findIndex((e) => names.has(e.toLowerCase()));
+  if (at >= 0) throw new TollgateError(Errors.accessConfigVirtualModelNotAllowed, { name: allow[at]!, field: `access.models.allow.${at}` });
 }
 
 export function configurationHandlers(deps: ControlDeps): HandlerTable {

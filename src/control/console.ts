@@ -165,7 +165,7 @@ export const consoleExtension: RouteExtension = (app, deps) => {
     if (!isJson(request)) throw new TollgateError(Errors.validationFailed, { reason: 'Send the API key as JSON: {"apiKey": "..."}.' }, 415);
     const body = request.body as { apiKey?: unknown } | undefined;
     const apiKey = typeof body?.apiKey === 'string' ? body.apiKey.trim() : '';
-    if (apiKey === '') throw new TollgateError(Errors.validationFailed, { reason: 'Enter an API key to sign in.' });
+    if (apiKey === '') throw new TollgateError(Errors.validationFailed, { field: 'apiKey', reason: 'Enter an API key to sign in.' });
     const row = await deps.store.db.selectFrom('apiKeys').select(['id', 'accountId']).where('tokenHash', '=', sha256Hex(apiKey)).executeTakeFirst();
     if (!row) throw new TollgateError(Errors.unauthorized, { reason: 'That API key is not known to this server. Check that you copied the whole key.' });
     const { id, session } = sessions.create(row.id, row.accountId);
@@ -203,10 +203,10 @@ export const consoleExtension: RouteExtension = (app, deps) => {
     if (!isJson(request)) throw new TollgateError(Errors.validationFailed, { reason: 'Send the access key as JSON: {"accessKeyId": "..."}.' }, 415);
     const body = request.body as { accessKeyId?: unknown } | undefined;
     const accessKeyId = typeof body?.accessKeyId === 'string' ? body.accessKeyId : '';
-    if (accessKeyId === '') throw new TollgateError(Errors.validationFailed, { reason: 'Choose the access key the Playground sends its requests with: {"accessKeyId": "..."}.' });
+    if (accessKeyId === '') throw new TollgateError(Errors.validationFailed, { field: 'accessKeyId', reason: 'Choose the access key the Playground sends its requests with: {"accessKeyId": "..."}.' });
     const row = await deps.store.db.selectFrom('accessKeys').select('id').where('id', '=', accessKeyId).where('accountId', '=', principal.accountId).executeTakeFirst();
     // Ids are short: one that is not is named by its start only (the body may hold a megabyte of it).
-    if (!row) throw notFound('Access key', accessKeyId.length > 64 ? `${textPrefix(accessKeyId, 64)}…` : accessKeyId);
+    if (!row) throw notFound('Access key', accessKeyId.length > 64 ? `${textPrefix(accessKeyId, 64)}…` : accessKeyId, 'accessKeyId');
     const gatewayUrl = gatewayBaseUrl(request, deps);
     if (gatewayUrl === undefined) throw new TollgateError(Errors.validationFailed, { reason: 'The Host header must be a host name or address with an optional port.' });
     const { token, expiresAt } = playgroundTokens.mint(principal.accountId, row.id);

@@ -54,7 +54,7 @@ function rulesColumn(rules: readonly FirewallRule[], decisionModel: boolean): st
  * account's lock, which a policy's delete also holds.
  */
 export async function requireFirewallPolicy(trx: Kysely<Database>, accountId: string, id: string | null | undefined): Promise<void> {
-  if (typeof id === 'string' && !(await repo.firewallPolicyExists(trx, accountId, id))) throw notFound(LABEL, id);
+  if (typeof id === 'string' && !(await repo.firewallPolicyExists(trx, accountId, id))) throw notFound(LABEL, id, 'firewallPolicyId');
 }
 
 export function firewallPolicyHandlers(deps: ControlDeps): HandlerTable {

@@ -54,7 +54,7 @@ function view(base: string, row: repo.McpServerRow, hasSecret: boolean): McpServ
  */
 function checkUpstreamUrl(value: string, allowPrivate: boolean): void {
   const refused = (reason: string) => new TollgateError(Errors.validationFailed, { field: 'upstreamUrl', reason: `The upstreamUrl host is not permitted: ${reason}` });
-  checkBaseUrl(value, allowPrivate, 'upstreamUrl', refused);
+  checkBaseUrl(value, allowPrivate, 'upstreamUrl', 'upstreamUrl', refused);
   const url = new URL(value);
   if (url.protocol === 'http:' && !isNonPublicHost(url.hostname) && url.hostname.includes('.')) {
     throw refused(`http is allowed only to a loopback or private host, and "${echoed(url.hostname)}" may be public: use https.`);
@@ -114,11 +114,11 @@ function checkedAuth(auth: Auth | null | undefined): McpServerAuth {
  */
 async function checkLabel(trx: Kysely<Database>, accountId: string, label: string, self?: repo.McpServerRow): Promise<void> {
   const holder = await repo.mcpServerByLabel(trx, accountId, label);
-  if (holder && holder.id !== self?.id) throw new TollgateError(Errors.alreadyExists, { resource: `An MCP server labelled "${label}"` });
+  if (holder && holder.id !== self?.id) throw new TollgateError(Errors.alreadyExists, { resource: `An MCP server labelled "${label}"`, field: 'label' });
   if (self?.label === label) return;
   const keyed = await repo.labelsWithKeys(trx, accountId, self ? [self.label, label] : [label]);
   for (const held of self ? [self.label, label] : [label]) {
-    if (keyed.has(held)) throw new TollgateError(Errors.mcpServerProviderKeysConflict, { label: held });
+    if (keyed.has(held)) throw new TollgateError(Errors.mcpServerProviderKeysConflict, { label: held, field: 'label' });
   }
 }
 

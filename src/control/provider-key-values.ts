@@ -26,7 +26,7 @@ export function requireSecret(value: string | undefined): string {
   const trimmed = (value ?? '').trim();
   if (trimmed === '') throw new TollgateError(Errors.providerKeyValueRequired, { field: 'value' });
   const unsendable = unsendableSecretReason(trimmed);
-  if (unsendable) throw new TollgateError(Errors.validationFailed, { reason: `The provider key value ${unsendable}` });
+  if (unsendable) throw new TollgateError(Errors.validationFailed, { field: 'value', reason: `The provider key value ${unsendable}` });
   return trimmed;
 }
 
@@ -38,10 +38,10 @@ export async function requireKnownProvider(db: Kysely<Database>, accountId: stri
   if (isBuiltinProviderId(providerId)) return;
   const label = mcpLabelOf(providerId);
   if (label !== undefined) {
-    if (!(await mcpServerByLabel(db, accountId, label))) throw new TollgateError(Errors.providerKeyUnknownProvider, { providerId });
+    if (!(await mcpServerByLabel(db, accountId, label))) throw new TollgateError(Errors.providerKeyUnknownProvider, { providerId, field: 'providerId' });
     return;
   }
-  if (!(await customProviderIds(db, accountId)).has(providerId)) throw new TollgateError(Errors.providerKeyUnknownProvider, { providerId });
+  if (!(await customProviderIds(db, accountId)).has(providerId)) throw new TollgateError(Errors.providerKeyUnknownProvider, { providerId, field: 'providerId' });
 }
 
 /** Refuses when `adding` more keys would take the provider over the limit. */
@@ -83,7 +83,7 @@ const BEDROCK_REGIONS: ReadonlySet<string> = new Set([
  */
 export function awsRegionFor(providerId: string, aws: AwsSettings | undefined, required = true): string | null | undefined {
   if (providerId !== BEDROCK_PROVIDER_ID) {
-    if (aws !== undefined) throw new TollgateError(Errors.providerKeyAwsNotAllowed, { provider: providerId });
+    if (aws !== undefined) throw new TollgateError(Errors.providerKeyAwsNotAllowed, { provider: providerId, field: 'aws' });
     return null;
   }
   const region = aws?.region;
@@ -91,7 +91,7 @@ export function awsRegionFor(providerId: string, aws: AwsSettings | undefined, r
     if (required) throw new TollgateError(Errors.providerKeyFieldRequired, { field: 'aws.region' });
     return undefined;
   }
-  if (!BEDROCK_REGIONS.has(region)) throw new TollgateError(Errors.providerKeyAwsRegionNotAllowed, { region: region.slice(0, 32) });
+  if (!BEDROCK_REGIONS.has(region)) throw new TollgateError(Errors.providerKeyAwsRegionNotAllowed, { region: region.slice(0, 32), field: 'aws.region' });
   return region;
 }
 
@@ -104,7 +104,7 @@ const ROLE_NAME_PREFIX = 'ngrok-ai-gateway-';
 
 /** A role ARN as IAM writes it (`arn:aws:iam::<12 digits>:role/<name>`), or refused with what is wrong with it. */
 export function requireRoleArn(arn: string): string {
-  const invalid = (reason: string): never => { throw new TollgateError(Errors.providerKeyAwsRoleArnInvalid, { reason }); };
+  const invalid = (reason: string): never => { throw new TollgateError(Errors.providerKeyAwsRoleArnInvalid, { reason, field: 'aws.roleArn' }); };
   const parts = arn.split(':');
   // The commercial partition only: Bedrock keys take commercial regions (BEDROCK_REGIONS), whose STS is aws's.
   if (parts.length !== 6 || parts[0] !== 'arn' || parts[1] !== 'aws' || parts[2] !== 'iam' || parts[3] !== '') invalid('it must start with arn:aws:iam:: and have 6 parts');
@@ -115,7 +115,7 @@ export function requireRoleArn(arn: string): string {
   const name = path.slice(path.lastIndexOf('/') + 1);
   // IAM's own rule for a role name: 1 to 64 of letters, digits and + = , . @ _ -.
   if (!/^[\w+=,.@-]{1,64}$/.test(name)) invalid('the role name must be 1 to 64 letters, digits or +=,.@_-');
-  if (path !== name || !name.startsWith(ROLE_NAME_PREFIX)) throw new TollgateError(Errors.providerKeyAwsRoleNameNotAllowed);
+  if (path !== name || !name.startsWith(ROLE_NAME_PREFIX)) throw new TollgateError(Errors.providerKeyAwsRoleNameNotAllowed, { field: 'aws.roleArn' });
   return arn;
 }
 
@@ -134,7 +134,7 @@ export function sealedProviderKey(box: SecretBox, key: NewProviderKey): Provider
   // which take no AWS settings) is refused for what it lacks.
   const awsRegion = awsRegionFor(key.providerId, key.aws) ?? null;
   const roleArn = key.aws?.roleArn;
-  if (key.value !== undefined && roleArn !== undefined) throw new TollgateError(Errors.providerKeyValueAndRoleConflict);
+  if (key.value !== undefined && roleArn !== undefined) throw new TollgateError(Errors.providerKeyValueAndRoleConflict, { field: 'aws.roleArn' });
   // A Bedrock key without a value is backed by an IAM role: its external ID is made now, for the user to put in the
   // role's trust policy; the role itself may follow by PATCH once it exists.
   const role = key.providerId === BEDROCK_PROVIDER_ID && key.value === undefined;

@@ -36,7 +36,7 @@ function awsUpdate(key: repo.ProviderKeyRow, aws: AwsSettings): Partial<Pick<rep
   const region = awsRegionFor(key.providerId, aws, false);
   const fields: Partial<Pick<repo.ProviderKeyRow, 'awsRegion' | 'awsRoleArn'>> = region === undefined ? {} : { awsRegion: region };
   if (aws.roleArn !== undefined) {
-    if (key.awsExternalId === null) throw new TollgateError(Errors.providerKeyAwsRoleArnNotAllowed, { id: key.id });
+    if (key.awsExternalId === null) throw new TollgateError(Errors.providerKeyAwsRoleArnNotAllowed, { id: key.id, field: 'aws.roleArn' });
     fields.awsRoleArn = requireRoleArn(aws.roleArn);
   }
   return fields;

@@ -76,7 +76,7 @@ export function providerHandlers(deps: ControlDeps): HandlerTable {
       };
       // Locked: of two creates of one slug the second sees the first (409, not a unique-index 500).
       await providers.insert(call, row, async (trx) => {
-        if (await repo.providerSlugTaken(trx, accountId, body.providerId)) throw new TollgateError(Errors.providerIdTaken, { providerId: body.providerId });
+        if (await repo.providerSlugTaken(trx, accountId, body.providerId)) throw new TollgateError(Errors.providerIdTaken, { providerId: body.providerId, field: 'providerId' });
         if (await countOwned(trx, 'providers', accountId) >= PROVIDER_LIMIT) throw new TollgateError(Errors.providerLimitExceeded, { limit: String(PROVIDER_LIMIT) });
       });
       return providerView(call.base, row);

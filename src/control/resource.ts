@@ -45,8 +45,9 @@ export function requireName(name: string | null | undefined, required: ErrorSpec
   if (name === null || (name !== undefined && name.trim() === '')) throw new TollgateError(required, { field: 'name' });
 }
 
-export function notFound(resource: string, id: string): TollgateError {
-  return new TollgateError(Errors.notFound, { resource, id });
+/** `field`: where a body names the id (`firewallPolicyId`); an id in the URL is the path's, and names no member. */
+export function notFound(resource: string, id: string, field?: string): TollgateError {
+  return new TollgateError(Errors.notFound, field === undefined ? { resource, id } : { resource, id, field });
 }
 
 /** Drops undefined and null optional fields so responses carry only what is set. */

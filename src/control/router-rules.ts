@@ -23,8 +23,13 @@ export interface PlannedRule { provider?: string; model?: string; steps: Planned
 /** A validated router: rules in the client's order, plus the provider each rule's keys must belong to. */
 export interface PlannedRouter { rules: { rule: PlannedRule; providerId: string }[] }
 
-function invalid(reason: string): TollgateError {
-  return new TollgateError(Errors.invalidRouter, { reason });
+/**
+ * A refusal of the member `member` of what `where` (`rules[0].steps[1]`, as the message says it) names; `field` is its
+ * path in the body as validation.ts writes one (`router.rules.0.steps.1.type`).
+ */
+function invalid(where: string, member: string | undefined, reason: string): TollgateError {
+  const field = `router.${where.replace(/\[(\d+)\]/g, '.$1')}${member === undefined ? '' : `.${member}`}`;
+  return new TollgateError(Errors.invalidRouter, { reason, field });
 }
 
 /** Every key id a client names anywhere in the router (to load them in one query). */
@@ -41,30 +46,34 @@ export function splitModelAddress(model: string): { provider: string; model: str
 
 function ruleProvider(rule: RuleWrite, where: string, ctx: RouterContext): string {
   const known = (id: string) => builtinProvider(id) !== undefined || ctx.customProviders.has(id);
-  if (rule.provider === undefined && rule.model === undefined) throw invalid(`${where} needs a provider or a model.`);
-  if (rule.provider !== undefined && !known(rule.provider)) throw invalid(`${where}: provider "${echoed(rule.provider)}" is neither a built-in provider nor one of this account's providers.`);
+  if (rule.provider === undefined && rule.model === undefined) throw invalid(where, 'provider', `${where} needs a provider or a model.`);
+  if (rule.provider !== undefined && !known(rule.provider)) throw invalid(where, 'provider', `${where}: provider "${echoed(rule.provider)}" is neither a built-in provider nor one of this account's providers.`);
   if (rule.model === undefined) return rule.provider!;
   const address = splitModelAddress(rule.model);
-  if (!address) throw invalid(`${where}: model "${echoed(rule.model)}" must be provider-qualified, as in "openai:gpt-4o".`);
-  if (!known(address.provider)) throw invalid(`${where}: model "${echoed(rule.model)}" names unknown provider "${echoed(address.provider)}".`);
-  if (rule.provider !== undefined && rule.provider !== address.provider) throw invalid(`${where}: model "${echoed(rule.model)}" does not belong to provider "${rule.provider}".`);
+  if (!address) throw invalid(where, 'model', `${where}: model "${echoed(rule.model)}" must be provider-qualified, as in "openai:gpt-4o".`);
+  if (!known(address.provider)) throw invalid(where, 'model', `${where}: model "${echoed(rule.model)}" names unknown provider "${echoed(address.provider)}".`);
+  if (rule.provider !== undefined && rule.provider !== address.provider) throw invalid(where, 'model', `${where}: model "${echoed(rule.model)}" does not belong to provider "${rule.provider}".`);
   return address.provider;
 }
 
 function plannedKey(key: KeyWrite, where: string, providerId: string, ctx: RouterContext): PlannedKey {
   if (key.id !== undefined) {
-    if (key.name !== undefined || key.value !== undefined) throw invalid(`${where}: give either "id" or "name" with "value", not both.`);
+    if (key.name !== undefined || key.value !== undefined) throw invalid(where, undefined, `${where}: give either "id" or "name" with "value", not both.`);
     const owner = ctx.keyProviders.get(key.id);
-    if (owner === undefined) throw invalid(`${where}: provider key "${echoed(key.id)}" does not exist.`);
-    if (owner !== providerId) throw invalid(`${where}: provider key "${key.id}" belongs to provider "${owner}", not "${providerId}".`);
+    if (owner === undefined) throw invalid(where, 'id', `${where}: provider key "${echoed(key.id)}" does not exist.`);
+    if (owner !== providerId) throw invalid(where, 'id', `${where}: provider key "${key.id}" belongs to provider "${owner}", not "${providerId}".`);
     return { id: key.id };
   }
-  if (key.name === undefined || key.value === undefined) throw invalid(`${where}: an inline key needs both "name" and "value".`);
+  if (key.name === undefined || key.value === undefined) {
+    // One given: the other is missing. Neither (nor an id): the key itself names nothing.
+    const missing = key.name !== undefined ? 'value' : key.value !== undefined ? 'name' : undefined;
+    throw invalid(where, missing, `${where}: an inline key needs both "name" and "value".`);
+  }
   // The stored key it becomes is shown and picked by this name, as one created at /provider-keys (which refuses it blank).
-  if (key.name.trim() === '') throw invalid(`${where}: an inline key's "name" must not be blank.`);
-  if (key.value.trim() === '') throw invalid(`${where}: an inline key's "value" must not be empty.`);
+  if (key.name.trim() === '') throw invalid(where, 'name', `${where}: an inline key's "name" must not be blank.`);
+  if (key.value.trim() === '') throw invalid(where, 'value', `${where}: an inline key's "value" must not be empty.`);
   const unsendable = unsendableSecretReason(key.value.trim());
-  if (unsendable) throw invalid(`${where}: an inline key's "value" ${unsendable}`);
+  if (unsendable) throw invalid(where, 'value', `${where}: an inline key's "value" ${unsendable}`);
   return { name: key.name, value: key.value };
 }
 
@@ -72,16 +81,17 @@ function plannedStep(step: components['schemas']['RouterStepWrite'], where: stri
   const keys = step.keys ?? [];
   const base: PlannedStep = { type: step.type, ...(step.keySelectionStrategy ? { keySelectionStrategy: step.keySelectionStrategy } : {}) };
   if (step.type === 'ngrok') {
-    if (keys.length > 0) throw invalid(`${where}: an "ngrok" step takes no keys.`);
-    if (builtinProvider(providerId)?.managed !== true) throw invalid(`${where}: provider "${providerId}" cannot use an "ngrok" step; only built-in managed providers can.`);
+    if (keys.length > 0) throw invalid(where, 'keys', `${where}: an "ngrok" step takes no keys.`);
+    if (builtinProvider(providerId)?.managed !== true) throw invalid(where, 'type', `${where}: provider "${providerId}" cannot use an "ngrok" step; only built-in managed providers can.`);
     return base;
   }
-  if (keys.length === 0) throw invalid(`${where}: a "user" step needs at least one key.`);
+  if (keys.length === 0) throw invalid(where, 'keys', `${where}: a "user" step needs at least one key.`);
   const seen = new Set<string>();
   const planned = keys.map((k, i) => {
-    const p = plannedKey(k, `${where}.keys[${i}]`, providerId, ctx);
+    const at = `${where}.keys[${i}]`;
+    const p = plannedKey(k, at, providerId, ctx);
     if ('id' in p) {
-      if (seen.has(p.id)) throw invalid(`${where}: provider key "${p.id}" is listed twice.`);
+      if (seen.has(p.id)) throw invalid(at, 'id', `${where}: provider key "${p.id}" is listed twice.`);
       seen.add(p.id);
     }
     return p;
@@ -97,12 +107,12 @@ export function planRouter(router: RouterWrite, ctx: RouterContext): PlannedRout
     const where = `rules[${i}]`;
     const providerId = ruleProvider(rule, where, ctx);
     if (rule.model === undefined) {
-      if (providerRules.has(providerId)) throw invalid(`${where}: provider "${providerId}" already has a rule.`);
+      if (providerRules.has(providerId)) throw invalid(where, 'provider', `${where}: provider "${providerId}" already has a rule.`);
       providerRules.add(providerId);
     } else {
       // Model names are case-insensitive at the gateway, so `openai:GPT-4o` and `openai:gpt-4o` collide.
       const key = `${providerId}:${splitModelAddress(rule.model)!.model.toLowerCase()}`;
-      if (modelRules.has(key)) throw invalid(`${where}: model "${echoed(rule.model)}" already has a rule.`);
+      if (modelRules.has(key)) throw invalid(where, 'model', `${where}: model "${echoed(rule.model)}" already has a rule.`);
       modelRules.add(key);
     }
     const steps = rule.steps.map((s, j) => plannedStep(s, `${where}.steps[${j}]`, providerId, ctx));

@@ -56,23 +56,23 @@ async function checkWrite(trx: Kysely<Database>, catalog: Catalog, accountId: st
   const others = all.filter((v) => v.id !== self);
   const customProviders = await ownProviders(trx, accountId);
   if (write.name !== undefined) {
-    if (isModelName(write.name, catalog, customProviders)) throw new TollgateError(Errors.virtualModelNameConflict, { name: write.name });
-    if (others.some((v) => v.nameKey === repo.nameKey(write.name!))) throw new TollgateError(Errors.virtualModelNameExists, { name: write.name });
+    if (isModelName(write.name, catalog, customProviders)) throw new TollgateError(Errors.virtualModelNameConflict, { name: write.name, field: 'name' });
+    if (others.some((v) => v.nameKey === repo.nameKey(write.name!))) throw new TollgateError(Errors.virtualModelNameExists, { name: write.name, field: 'name' });
   }
   if (write.targets === undefined) return;
   const seen = new Set<string>();
-  for (const target of write.targets) {
+  write.targets.forEach((target, i) => {
     const key = target.toLowerCase();
-    if (seen.has(key)) throw new TollgateError(Errors.virtualModelTargetDuplicated, { target });
+    if (seen.has(key)) throw new TollgateError(Errors.virtualModelTargetDuplicated, { target, field: `targets.${i}` });
     seen.add(key);
-  }
-  if (write.targets.length > 1 && seen.has(AUTO_MODEL)) throw new TollgateError(Errors.virtualModelTargetAutoMixed, {});
+  });
+  if (write.targets.length > 1 && seen.has(AUTO_MODEL)) throw new TollgateError(Errors.virtualModelTargetAutoMixed, { field: 'targets' });
   // Its own names too, the stored one and one being written: it would point at itself.
   const virtualKeys = new Set([...all.map((v) => v.nameKey), ...(write.name !== undefined ? [repo.nameKey(write.name)] : [])]);
-  for (const target of write.targets) {
-    if (virtualKeys.has(target.toLowerCase())) throw new TollgateError(Errors.virtualModelTargetNesting, { target });
-    if (target.toLowerCase() !== AUTO_MODEL && !isModelAddress(target, catalog, { customProviders })) throw new TollgateError(Errors.virtualModelTargetNotFound, { target });
-  }
+  write.targets.forEach((target, i) => {
+    if (virtualKeys.has(target.toLowerCase())) throw new TollgateError(Errors.virtualModelTargetNesting, { target, field: `targets.${i}` });
+    if (target.toLowerCase() !== AUTO_MODEL && !isModelAddress(target, catalog, { customProviders })) throw new TollgateError(Errors.virtualModelTargetNotFound, { target, field: `targets.${i}` });
+  });
 }
 
 export function virtualModelHandlers(deps: ControlDeps): HandlerTable {

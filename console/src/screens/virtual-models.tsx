@@ -1,6 +1,6 @@
 // Virtual models (ngrok's Virtual Models): a name clients send as `model` for an ordered list of models, tried in
 // order until one answers. The list, and an editor: name and description → models (add, reorder, remove) → save.
-// The API's refusals name no field, only a code and the target: virtual-model-model.ts says where each is shown.
+// The API's refusals are placed by their code and target: virtual-model-model.ts says where each is shown.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, when, type VirtualModel } from '../api.ts';
 import { loadCatalog } from '../catalog.ts';
