@@ -212,6 +212,7 @@ for (const kind of STORE_KINDS) {
         ['model of another provider than the rule', [{ provider: 'anthropic', model: 'openai:gpt-4o', steps: [{ type: 'ngrok' }] }], /does not belong/, 'router.rules.0.model'],
         ['unknown rule provider', [{ provider: 'nope', steps: [{ type: 'ngrok' }] }], /neither a built-in provider nor one of this account's/, 'router.rules.0.provider'],
         ['another account\'s custom provider', [{ provider: 'their-llm', steps: [user({ name: 'k', value: 'v-0000000000' })] }], /neither a built-in provider/, 'router.rules.0.provider'],
+        ['inline Bedrock key', [{ provider: 'bedrock', steps: [user({ name: 'k', value: 'ABSK-0000000000' })] }], /a Bedrock key needs its AWS region, which an inline key cannot carry/, 'router.rules.0.steps.0.keys.0'],
         ['inline key without value', [{ provider: 'openai', steps: [user({ name: 'k' })] }], /needs both "name" and "value"/, 'router.rules.0.steps.0.keys.0.value'],
         ['inline key without name', [{ provider: 'openai', steps: [user({ value: 'sk-x-0000000000' })] }], /needs both "name" and "value"/, 'router.rules.0.steps.0.keys.0.name'],
         ['key with neither id nor name and value', [{ provider: 'openai', steps: [user({})] }], /needs both "name" and "value"/, 'router.rules.0.steps.0.keys.0'],

@@ -5,6 +5,7 @@ import { Errors, TollgateError, echoed } from '../domain/errors.ts';
 import { builtinProvider } from '../catalog/providers.ts';
 import type { StoredRouterRule, StoredRouterStep } from '../state/types.ts';
 import { unsendableSecretReason } from '../domain/header-value.ts';
+import { BEDROCK_PROVIDER_ID } from './provider-key-values.ts';
 
 type RouterWrite = components['schemas']['RouterWrite'];
 type RuleWrite = components['schemas']['RouterRuleWrite'];
@@ -64,6 +65,9 @@ function plannedKey(key: KeyWrite, where: string, providerId: string, ctx: Route
     if (owner !== providerId) throw invalid(where, 'id', `${where}: provider key "${key.id}" belongs to provider "${owner}", not "${providerId}".`);
     return { id: key.id };
   }
+  // A Bedrock key is used in one AWS region (and may be an IAM role's, with no value): settings an inline key has no
+  // member for. Refused for what it is, not as a missing `aws.region` the body cannot hold.
+  if (providerId === BEDROCK_PROVIDER_ID) throw invalid(where, undefined, `${where}: a Bedrock key needs its AWS region, which an inline key cannot carry: create it at /provider-keys (with "aws": {"region": …}) and name it here by "id".`);
   if (key.name === undefined || key.value === undefined) {
     // One given: the other is missing. Neither (nor an id): the key itself names nothing.
     const missing = key.name !== undefined ? 'value' : key.value !== undefined ? 'name' : undefined;
