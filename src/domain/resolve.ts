@@ -7,6 +7,7 @@ import { TollgateError, tollgateError, type ErrorName } from './errors.ts';
 import { suggestName } from './suggest.ts';
 import { AUTO_MODEL } from './auto-select.ts';
 import { BEDROCK_RUNTIME_SURFACES } from '../catalog/models.ts';
+import { streamsAnswer } from './request-shape.ts';
 
 export interface ResolvedProvider {
   id: string;
@@ -187,11 +188,13 @@ function translationTargets(format: ApiFormat, surface: ApiSurface): readonly { 
 }
 
 /**
- * Bedrock streams by operation, not by a body field: a translated request asking for a stream (in its body, or by
- * Gemini's streaming path) goes to InvokeModel's twin, `/invoke-with-response-stream`.
+ * Bedrock streams by operation, not by a body field: a translated request whose answer streams (`stream: true` where
+ * the body says it, Gemini's streaming path) goes to InvokeModel's twin, `/invoke-with-response-stream`. A Gemini
+ * generateContent body's `stream` says nothing (its path does): taken for a stream, the answer came as event-stream
+ * frames where JSON was awaited, a 503.
  */
 function streamingTwin(spec: SurfaceSpec | undefined, provider: ResolvedProvider, body: Record<string, unknown> | undefined, surface: ApiSurface): SurfaceSpec | undefined {
-  if ((spec?.surface !== 'invoke' && spec?.surface !== 'converse') || spec.format !== 'bedrock' || (body?.stream !== true && surface !== 'stream-generate-content')) return spec;
+  if ((spec?.surface !== 'invoke' && spec?.surface !== 'converse') || spec.format !== 'bedrock' || !streamsAnswer(body, surface)) return spec;
   return surfaceOf(provider, 'bedrock', spec.surface === 'invoke' ? 'invoke-stream' : 'converse-stream') ?? spec;
 }
 

@@ -23,7 +23,7 @@ import type { KeyCooldowns } from './key-cooldown.ts';
 import { OpeningReader, PREAMBLE_HOLD_MS } from './stream-opening.ts';
 import { writeError } from './respond.ts';
 import { translatorFor, type TranslationScope } from './translate/index.ts';
-import { Errors, TollgateError } from '../domain/errors.ts';
+import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
 import { countInputTokens } from '../domain/token-counter.ts';
 import { streamsAnswer } from '../domain/request-shape.ts';
 import type { TranslatedRequest } from './translate/types.ts';
@@ -612,9 +612,11 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         sent = translator ? Buffer.from(JSON.stringify(translator.answer(upstreamAnswer, scope!))) : answer;
       } catch (error) {
         // An answer the client's format cannot carry (a tool call's arguments that are no JSON object): served and
-        // billed all the same — the provider did the work, and another attempt would be billed for the same cut.
-        if (!(error instanceof TollgateError)) throw error;
-        if (!ctx.clientGone) writeError(ctx, error, answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, 'json'));
+        // billed all the same — the provider did the work, and another attempt would be billed for the same cut. A
+        // translation that threw otherwise (a bug) is the gateway's failure, said as one: taken for a broken
+        // connection, it had the next attempt bill the same answer again and the client read a 502 blaming the provider.
+        if (!(error instanceof TollgateError)) ctx.deps.logger.error({ requestId: ctx.requestId, err: error instanceof Error ? error.message : String(error) }, 'translating an answer failed');
+        if (!ctx.clientGone) writeError(ctx, error instanceof TollgateError ? error : tollgateError('internal'), answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, 'json'));
         return 'served';
       }
       // Firewall's response rules on the answer's tool calls, in the client's format (only for a key with a policy).

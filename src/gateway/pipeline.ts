@@ -392,7 +392,10 @@ async function countedHere(ctx: RequestContext): Promise<boolean> {
       : format === 'bedrock' ? { model: ctx.pathModel, models: undefined, format, surface: 'converse' } as const
         : { model: body!.model, models: body!.models, format: 'anthropic', surface: 'messages' } as const;
     candidates = resolveCandidates({ ...generation, untranslatable: thread === undefined ? untranslatable : undefined, body: counted }, deps.catalog, account!);
-  } catch {
+  } catch (error) {
+    // A body no model could take (nested too deeply, a member of the wrong type: translate/client-types.ts) is
+    // refused for what it is, not as a surface the model lacks.
+    if (error instanceof TollgateError && (error.spec === Errors.badRequestBody || error.spec === Errors.invalidRequest)) throw error;
     return false;
   }
   // Claude on Bedrock too, for a Messages or Gemini client: Bedrock's CountTokens is its AWS SDK clients' (gateway-behaviour.md).

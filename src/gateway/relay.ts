@@ -222,6 +222,8 @@ class StreamRelay implements BodySink {
    * final event held behind a judgement when the stop cut the answer or the client left meanwhile.
    */
   #delivered = false;
+  /** Relaying threw (`#fail`): the stream was ended then, and nothing more of it is read. */
+  #broken = false;
   #lingering: ReturnType<typeof setTimeout> | undefined;
   /**
    * Output the guard gives once the decision model has judged a call (firewall/decision.ts): from then on, until it is
@@ -286,6 +288,41 @@ class StreamRelay implements BodySink {
   }
 
   data(chunk: Buffer): boolean {
+    if (this.#broken) return true;
+    try {
+      return this.#relay(chunk);
+    } catch (error) {
+      this.#fail(error);
+      return true;
+    }
+  }
+
+  end(): void {
+    if (this.#broken) return;
+    try {
+      this.#finish();
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /**
+   * Metering, translating or screening the answer threw (a bug): the client's stream ends with the gateway's error event
+   * rather than staying open with nothing left to end it, the provider is let go, and the attempt is the failed
+   * stream it is, metered as far as it was read.
+   */
+  #fail(error: unknown): void {
+    this.#broken = true;
+    this.#quiet.stop();
+    clearTimeout(this.#lingering);
+    const ctx = this.#ctx;
+    ctx.deps.logger.error({ requestId: ctx.requestId, err: error instanceof Error ? error.message : String(error) }, 'relaying a stream failed');
+    if (this.#writable()) endStreamWithError(ctx, tollgateError('internal'), this.#nextSequence?.());
+    this.#upstream.abort('abandoned');
+    this.#resolve({ facts: this.#meter.facts, completion: 'stream_failed', timedOut: false });
+  }
+
+  #relay(chunk: Buffer): boolean {
     const ctx = this.#ctx;
     const quiet = this.#quiet;
     const meter = this.#meter;
@@ -351,7 +388,7 @@ class StreamRelay implements BodySink {
     return false;
   }
 
-  end(): void {
+  #finish(): void {
     const ctx = this.#ctx;
     const meter = this.#meter;
     const translation = this.#translation;
@@ -383,6 +420,7 @@ class StreamRelay implements BodySink {
   }
 
   error(err: Error): void {
+    if (this.#broken) return;
     const ctx = this.#ctx;
     this.#quiet.stop();
     clearTimeout(this.#lingering);

@@ -23,6 +23,7 @@
 // `function_call` step to the first tool (`tool-each-…`: to each, in order) with `{"city": "Paris"}`, status
 // `requires_action`; streamed, each call's `step.start` names it and its arguments follow in two `arguments_delta`s.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { embeddingDimensions } from './wire.ts';
 
 /**
  * What every fake Gemini answer reports. Billed as the gateway reads it: input = prompt + tool-use prompt (17),
@@ -152,7 +153,8 @@ function batchEmbedAnswer(model: string, body: Record<string, unknown>): string 
     const request = item as { model?: unknown; content?: { parts?: unknown }; outputDimensionality?: unknown };
     if (request.model !== `models/${model}` || !Array.isArray(request.content?.parts)) return undefined;
     const text = (request.content.parts as { text?: unknown }[]).map((p) => (typeof p.text === 'string' ? p.text : '')).join(' ');
-    const dimensions = typeof request.outputDimensionality === 'number' ? request.outputDimensionality : 8;
+    const dimensions = embeddingDimensions(request.outputDimensionality, 8);
+    if (dimensions === undefined) return undefined;
     embeddings.push({ values: fakeVector(text, dimensions) });
   }
   return JSON.stringify({ embeddings }, null, 2);
@@ -167,8 +169,8 @@ function embedAnswer(model: string, body: Record<string, unknown>): string | und
   if (typeof content !== 'object' || content === null || !Array.isArray(content.parts)) return undefined;
   if (body.model !== undefined && body.model !== `models/${model}`) return undefined;
   const text = (content.parts as { text?: unknown }[]).map((p) => (typeof p.text === 'string' ? p.text : '')).join(' ');
-  const asked = body.outputDimensionality ?? body.output_dimensionality;
-  return JSON.stringify({ embedding: { values: fakeVector(text, typeof asked === 'number' ? asked : 8) } }, null, 2);
+  const dimensions = embeddingDimensions(body.outputDimensionality ?? body.output_dimensionality, 8);
+  return dimensions === undefined ? undefined : JSON.stringify({ embedding: { values: fakeVector(text, dimensions) } }, null, 2);
 }
 
 /** Google's error answer with a status. */

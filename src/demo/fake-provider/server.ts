@@ -101,7 +101,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
 import { geminiCallOf, googleKeyInvalidError, handleGemini, handleInteractions, INVALID_GOOGLE_KEY, isInteractionsCall } from './gemini.ts';
-import { COUNT_TOKENS_REFUSED, FAKE_CONTAINER_ID, FAKE_REFUSAL, FAKE_THINKING, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, errorBody, offeredCodeExecution, offersCodeInterpreter, offersHostedShell, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, unstoredReasoningError, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
+import { COUNT_TOKENS_REFUSED, FAKE_CONTAINER_ID, FAKE_REFUSAL, FAKE_THINKING, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, embeddingDimensions, errorBody, offeredCodeExecution, offersCodeInterpreter, offersHostedShell, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, unstoredReasoningError, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
 
 /** What real providers say about the account behind the key (organization, project, rate limits) on every answer. */
 function accountHeaders(format: 'openai' | 'anthropic'): Record<string, string> {
@@ -131,6 +131,8 @@ export interface RecordedRequest {
   /** The client (the gateway) closed the connection before the answer was complete. */
   aborted: boolean;
   completed: boolean;
+  /** The status the fake answered with; 0 while it has not, or when it dropped the connection instead. */
+  readonly status: number;
 }
 
 export interface FakeProvider {
@@ -497,7 +499,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
     if (typeof body.best_of === 'number' && body.best_of > 1) answer.generated = body.best_of;
     if (body.echo === true && typeof body.prompt === 'string') answer.echo = body.prompt;
   }
-  if (surface === 'embeddings') answer.embedding = { base64: body.encoding_format === 'base64', dimensions: typeof body.dimensions === 'number' ? body.dimensions : 4 };
+  if (surface === 'embeddings') {
+    const dimensions = embeddingDimensions(body.dimensions, 4);
+    if (dimensions === undefined) return sendError(400);
+    answer.embedding = { base64: body.encoding_format === 'base64', dimensions };
+  }
   if (surface === 'responses' && offersWebSearch(body)) answer.searches = FAKE_WEB_SEARCHES;
   if (surface === 'responses' && offersCodeInterpreter(body)) answer.container = FAKE_CONTAINER_ID;
   if (surface === 'responses' && offersHostedShell(body)) answer.shell = FAKE_CONTAINER_ID;
@@ -651,7 +657,10 @@ export async function startFakeProvider(port = 0, options: { record?: boolean; l
         if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
       } catch { /* recorded as raw text */ }
       const [path = '', query = ''] = (req.url ?? '').split('?');
-      const seen: RecordedRequest = { method: req.method ?? '', path, query, headers: req.headers, rawBody, body, aborted: false, completed: false };
+      const seen: RecordedRequest = {
+        method: req.method ?? '', path, query, headers: req.headers, rawBody, body, aborted: false, completed: false,
+        get status() { return res.headersSent ? res.statusCode : 0; },
+      };
       if (record) {
         requests.push(seen);
         events.emit('request', seen);

@@ -147,6 +147,18 @@ export function embeddingInputs(input: unknown): unknown[] {
   return input.length > 0 && input.every((i) => typeof i === 'number') ? [input] : input;
 }
 
+/** The most dimensions an embedding model writes (OpenAI's text-embedding-3-large, Google's gemini-embedding-001). */
+const MOST_DIMENSIONS = 3072;
+
+/**
+ * The dimensions a request asks for (`fallback` when it asks none), or undefined for a number the providers refuse
+ * with a 400 (not a whole number from 1 to 3072): the fake must not build a vector of 1e400 floats.
+ */
+export function embeddingDimensions(asked: unknown, fallback: number): number | undefined {
+  if (asked === undefined || asked === null) return fallback;
+  return Number.isInteger(asked) && (asked as number) >= 1 && (asked as number) <= MOST_DIMENSIONS ? asked as number : undefined;
+}
+
 /** One fake embedding vector: `dimensions` floats, as a float array or base64 of little-endian float32 (OpenAI's `encoding_format: "base64"`). */
 function embeddingVector(index: number, spec: { base64: boolean; dimensions: number }): number[] | string {
   const values = Array.from({ length: spec.dimensions }, (_, i) => Math.fround(((index + 1) * (i + 1)) / 1024 - 0.5));

@@ -391,7 +391,8 @@ function request(body: Json, plan: AttemptPlan): TranslatedRequest {
   // Messages takes a temperature up to 1 (chat: 2).
   if (typeof body.temperature === 'number') out.temperature = Math.min(body.temperature, 1);
   if (body.top_p !== undefined && body.top_p !== null) out.top_p = body.top_p;
-  if (body.stream !== undefined) out.stream = body.stream;
+  // null is chat's "not given"; Messages takes that by leaving the field out.
+  if (body.stream !== undefined && body.stream !== null) out.stream = body.stream;
   if (typeof body.user === 'string') out.metadata = { user_id: body.user };
   const functionTools = objects(body.tools).filter((t) => t.type === 'function');
   if (functionTools.length < objects(body.tools).length) removed.push('tools');

@@ -289,8 +289,9 @@ function request(body: Json, plan: AttemptPlan, stream: boolean): TranslatedRequ
   const config = obj(body.inferenceConfig) ?? {};
   // Messages requires a limit; a Converse client may leave it to the model: the catalog's, else a common default.
   out.max_tokens = typeof config.maxTokens === 'number' ? fittedOutputLimit(config.maxTokens, plan) : plan.candidate.catalogModel?.maxOutputTokens || DEFAULT_MAX_TOKENS;
-  if (config.temperature !== undefined) out.temperature = config.temperature;
-  if (config.topP !== undefined) out.top_p = config.topP;
+  // null is "not given" (a Bedrock SDK's unset member), which Messages takes by leaving the field out.
+  if (config.temperature !== undefined && config.temperature !== null) out.temperature = config.temperature;
+  if (config.topP !== undefined && config.topP !== null) out.top_p = config.topP;
   if (Array.isArray(config.stopSequences) && config.stopSequences.length > 0) out.stop_sequences = config.stopSequences;
   const toolConfig = obj(body.toolConfig);
   const tools: Json[] = [];

@@ -17,6 +17,7 @@ import { GEMINI_CHAT_FIELDS, geminiMalformedPartReason, geminiStreamViaChat, gem
 import { geminiBatchEmbedViaOpenai, geminiEmbedModelProblem, geminiEmbedUntranslatableReason, geminiEmbedViaOpenai } from './gemini-embed-via-openai.ts';
 import { CONVERSE_FIELDS, converseCountRequest, converseCountUntranslatableReason, converseStreamViaMessages, converseUntranslatableReason, converseViaMessages } from './converse-via-messages.ts';
 import type { AnyTranslator, Translator } from './types.ts';
+import { wrongTypeReason, writeProblem } from './client-types.ts';
 
 export type { AnyTranslator, StreamTranslation, TranslationScope, Translator } from './types.ts';
 export { withStoredItemsInline } from './stored-items.ts';
@@ -208,6 +209,10 @@ export function untranslatable(client: ApiSurface, body: Record<string, unknown>
   // not "cannot be translated".
   const duplicate = client === 'responses' ? duplicateToolReason(body.tools) : undefined;
   if (duplicate !== undefined) return { error: 'invalidRequest', details: { reason: duplicate } };
+  // So is a body a translation cannot write out, or one whose members it reads are of the wrong type
+  // (client-types.ts): translated, they went as something else, where the provider would have refused them.
+  const unwritten = clientProblem(client, body);
+  if (unwritten !== undefined) return unwritten;
   // So is a content part of a known type missing what it is read by (an image without its URL): the provider
   // refuses it sent as it is, and translated it was left out, the model answering without it.
   const malformed = malformedPartReason(client, body);
@@ -215,6 +220,21 @@ export function untranslatable(client: ApiSurface, body: Record<string, unknown>
   const otherModel = pathModel !== undefined && (client === 'embeddings' || client === 'embed-content') ? geminiEmbedModelProblem(body, client === 'embeddings', pathModel) : undefined;
   if (otherModel !== undefined) return { error: 'invalidRequest', details: { reason: otherModel } };
   return untranslatableReason(client, body, target, model);
+}
+
+/** What clientProblem found for a body, `null` for nothing: each candidate a request would be translated for asks. */
+const clientProblems = new WeakMap<Json, Untranslatable | null>();
+
+/** A body no translation can write (400 ERR_NGROK_3801), or one typed as its API does not type it (ERR_NGROK_27228). */
+function clientProblem(client: ApiSurface, body: Json): Untranslatable | undefined {
+  let found = clientProblems.get(body);
+  if (found === undefined) {
+    const unwritable = writeProblem(body);
+    const mistyped = unwritable === undefined ? wrongTypeReason(client, body) : undefined;
+    found = unwritable !== undefined ? { error: 'badRequestBody', details: { reason: unwritable } } : mistyped !== undefined ? { error: 'invalidRequest', details: { reason: mistyped } } : null;
+    clientProblems.set(body, found);
+  }
+  return found ?? undefined;
 }
 
 /** `untranslatable`'s malformed parts, by the client's API. */
