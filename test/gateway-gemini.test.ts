@@ -306,6 +306,19 @@ describe('Gemini native API through the Gen AI SDK (sqlite)', () => {
     // Any other POST under /v1/models/ names no v1beta path: no hint.
     const other = await gw(h, '/v1/models/gpt-4o', { token, body: {} });
     assert.deepEqual([other.status, other.json().error.message], [404, 'ERR_NGROK_27204: Unsupported API surface "/v1/models/gpt-4o" (POST).']);
+    // Its model pages too: served OpenAI's listing at /v1/models, its pager read no model at all.
+    const listRefused = (e: unknown) => {
+      assert.ok(e instanceof ApiError && e.status === 404, String(e));
+      assert.equal(JSON.parse(e.message).error.status, 'NOT_FOUND');
+      assert.equal(JSON.parse(e.message).error.message, 'ERR_NGROK_27204: Unsupported API surface "/v1/models" (GET). Did you mean /v1beta/models? Gemini\'s API is served as version v1beta: give Google\'s Gen AI SDK apiVersion: \'v1beta\' (its default is v1).');
+      return true;
+    };
+    await assert.rejects(v1.models.list(), listRefused);
+    const one = await gw(h, '/v1/models/gemini-2.5-flash', { method: 'GET', token, headers: { 'x-goog-api-key': token } });
+    assert.equal(one.status, 404);
+    assert.match(one.json().error.message, /Did you mean \/v1beta\/models\/gemini-2\.5-flash\?/);
+    // An OpenAI client's listing is as it was.
+    assert.equal((await gw(h, '/v1/models', { method: 'GET', token })).status, 200);
     assert.equal(h.fake.requests.length, sent, 'nothing went upstream');
   });
 

@@ -80,8 +80,13 @@ export function pathHint(method: string | undefined, path: string): string {
   if (served(method, `/v1${path}`)) return ` Did you mean /v1${path}? An OpenAI SDK's base URL ends with /v1.`;
   if (path.startsWith('/v1/v1/') && served(method, path.slice(3))) return ` Did you mean ${path.slice(3)}? The base URL has /v1 once too often: the Anthropic SDK adds /v1 itself, so its base URL ends without it.`;
   // The Gen AI SDK's default API version in 3.x; Gemini's API is served at v1beta, as ngrok's guide sets the SDK up.
-  if (method === 'POST' && path.startsWith(MODEL_PATH_PREFIX) && geminiRoute(`/v1beta${path.slice(3)}`)) return ` Did you mean /v1beta${path.slice(3)}? Gemini's API is served as version v1beta: give Google's Gen AI SDK apiVersion: 'v1beta' (its default is v1).`;
+  if (method === 'POST' && path.startsWith(MODEL_PATH_PREFIX) && geminiRoute(`/v1beta${path.slice(3)}`)) return geminiVersionHint(path);
   return '';
+}
+
+/** For a Gen AI SDK call on API version v1 (`/v1/…`): the same path at v1beta, where Gemini's API is served. */
+export function geminiVersionHint(path: string): string {
+  return ` Did you mean /v1beta${path.slice(3)}? Gemini's API is served as version v1beta: give Google's Gen AI SDK apiVersion: 'v1beta' (its default is v1).`;
 }
 
 /** Gemini's native calls, as Google's Gen AI SDK makes them (API version v1beta): the model is in the path. */

@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { GatewayDeps, RequestContext, SurfaceRoute } from './context.ts';
 import { baseHeaders, CORS_DEFAULT_ALLOWED_HEADERS, CORS_PREFLIGHT_METHODS, H_ATTEMPTS, H_REQUEST_ID } from './headers.ts';
 import { codecs } from './formats/index.ts';
-import { bedrockAddress, bedrockRoute, errorRouteFor, geminiRoute, GEMINI_MODELS_ROUTE, GEMINI_STREAM_ROUTE, isGeminiModelsPath, MCP_ROUTE, mcpPath, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, pathNamesAnyModel, SURFACE_ROUTES } from './routes.ts';
+import { bedrockAddress, bedrockRoute, errorRouteFor, geminiRoute, geminiVersionHint, GEMINI_MODELS_ROUTE, GEMINI_STREAM_ROUTE, isGeminiModelsPath, MCP_ROUTE, mcpPath, MODEL_PATH_PREFIX, MODELS_PATH, modelsRouteFor, pathHint, pathNamesAnyModel, SURFACE_ROUTES } from './routes.ts';
 import { endStreamWithError, writeError, writeJson } from './respond.ts';
 import { handleModelRequest } from './pipeline.ts';
 import { awaitContinue } from './body.ts';
@@ -268,7 +268,14 @@ export function createGatewayHandler(deps: GatewayDeps, inFlight = new RequestsI
     // served, refused in its client's shape (a Gen AI SDK's `POST /v1/models/{model}:generateContent` in Google's).
     const read = method === 'GET' || method === 'HEAD';
     const geminiModels = read && isGeminiModelsPath(path);
-    const models = read && (path === MODELS_PATH || path.startsWith(MODEL_PATH_PREFIX));
+    // Google's Gen AI SDK left on API version v1 (its key in x-goog-api-key) reads `/v1/models` too: served OpenAI's
+    // listing, its pager found no models at all. It gets the v1beta hint in Google's shape, as its calls do.
+    const modelsPath = path === MODELS_PATH || path.startsWith(MODEL_PATH_PREFIX);
+    if (read && modelsPath && req.headers['x-goog-api-key'] !== undefined) {
+      const ctx = newContext(deps, req, res, errorRouteFor(path, req.headers));
+      return refuse(ctx, tollgateError('unsupportedPath', { method: method ?? '', path, hint: geminiVersionHint(path) }));
+    }
+    const models = read && modelsPath;
     const ctx = newContext(deps, req, res, geminiModels ? GEMINI_MODELS_ROUTE : models ? modelsRouteFor(req.headers) : errorRouteFor(path, req.headers));
     if (geminiModels || models) {
       const query = q < 0 ? '' : url.slice(q + 1);
