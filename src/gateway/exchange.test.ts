@@ -380,8 +380,7 @@ test('however exchanges end — collected, collected within a bound then piped, 
     };
     more();
   }, async (pool) => {
-    const one = async (n: number): Promise<void> => {
-      const name = `x${n}`;
+    const one = async (name: string): Promise<void> => {
       const size = Math.floor(random() * 160 * 1024);
       const gzip = random() < 0.3;
       plans.set(name, { size, gzip, breakAt: random() < 0.15 ? Math.floor(random() * size) : undefined, status: pick([200, 200, 200, 429, 400]) });
@@ -419,13 +418,17 @@ test('however exchanges end — collected, collected within a bound then piped, 
       }
       if (!exchange.settled) exchange.abort('abandoned');
     };
-    const running = new Set<Promise<void>>();
-    for (let n = 0; n < 300; n++) {
-      const p = one(n).finally(() => running.delete(p));
-      running.add(p);
-      if (running.size >= 8) await Promise.race(running);
+    // Whether large answers overlap enough to fill the shared room depends on timing as well as the seed (a loaded
+    // machine ran 300 without): rounds run until one was refused for it, five at most.
+    for (let round = 0; round < 5 && (round === 0 || refusedShared === 0); round++) {
+      const running = new Set<Promise<void>>();
+      for (let n = 0; n < 300; n++) {
+        const p = one(`x${round}-${n}`).finally(() => running.delete(p));
+        running.add(p);
+        if (running.size >= 8) await Promise.race(running);
+      }
+      await Promise.all(running);
     }
-    await Promise.all(running);
   }, 8);
   assert.ok(peak <= tally.limit, `seed ${seed}: the tally passed its limit (${peak})`);
   assert.ok(refusedShared > 0, `seed ${seed}: some answers were refused for the room others held`);
