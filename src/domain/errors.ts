@@ -278,8 +278,13 @@ const CLIENT_CHOSEN = new Set(['model', 'address', 'provider', 'providerId', 'fo
 
 /** A client's value as a message repeats it: a 5,000-character model name does not come back whole. */
 export function echoed(value: string): string {
-  if (value.length <= ECHO_LIMIT) return value;
-  const kept = textPrefix(value, ECHO_LIMIT);
+  return cutText(value, ECHO_LIMIT);
+}
+
+/** `value` kept to `limit` units (never half an emoji: textPrefix), saying how many more there were. */
+export function cutText(value: string, limit: number): string {
+  if (value.length <= limit) return value;
+  const kept = textPrefix(value, limit);
   return `${kept}…[${value.length - kept.length} more]`;
 }
 

@@ -1112,7 +1112,7 @@ export class RealtimeGateway {
     // comes before that, and the client is told why first, in OpenAI's shape, with ws's close code. No public API
     // gives it; without the receiver (another `ws`) the client gets ws's bare close, as before.
     (client as unknown as { _receiver?: Writable })._receiver?.prependListener('error', (error: Error & { code?: string }) => {
-      if (error.code === MESSAGE_TOO_LONG || error.code === FRAME_TOO_LONG) this.#end(s, 'client-frame-too-long');
+      if (tooLong(error)) this.#end(s, 'client-frame-too-long');
       else if (s.ending === undefined) {
         s.brokenFrame = brokenFrame(error);
         this.#end(s, 'client-protocol-error');
@@ -1909,6 +1909,11 @@ function toldError(s: Session, why: Ending, limits: RealtimeLimits): TollgateErr
 
 type UpstreamFault = 'frame-too-long' | 'provider-protocol-error';
 
+/** A frame `ws` refused for its length: a message over MAX_MESSAGE_BYTES, or a header saying more than 2^53 - 1 bytes. */
+function tooLong(error: Error & { code?: string }): boolean {
+  return error.code === MESSAGE_TOO_LONG || error.code === FRAME_TOO_LONG;
+}
+
 /**
  * How a provider's frame `ws`'s receiver refused ends the session: over the limit (a message over MAX_MESSAGE_BYTES,
  * or a frame saying more than 2^53 - 1 bytes, as the client's is), or breaking the protocol (any other `WS_ERR_` code:
@@ -1916,7 +1921,7 @@ type UpstreamFault = 'frame-too-long' | 'provider-protocol-error';
  * the handshake, only the receiver's carry those codes.
  */
 function upstreamFault(error: Error & { code?: string }): UpstreamFault | undefined {
-  if (error.code === MESSAGE_TOO_LONG || error.code === FRAME_TOO_LONG) return 'frame-too-long';
+  if (tooLong(error)) return 'frame-too-long';
   return error.code?.startsWith('WS_ERR_') ? 'provider-protocol-error' : undefined;
 }
 

@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import pino, { type Logger } from 'pino';
 import { BatchedLogDestination } from '../../config/log-destination.ts';
-import { textPrefix } from '../../domain/errors.ts';
+import { cutText } from '../../domain/errors.ts';
 
 /** Longest body kept per side when body capture is on. */
 export const BODY_CAPTURE_BYTES = 4096;
@@ -104,11 +104,9 @@ export function ms(value: number): number {
   return Math.round(value * 100) / 100;
 }
 
-/** Never half an emoji at the cut (textPrefix): a lone surrogate in a log line is refused by strict JSON readers. */
+/** Never half an emoji at the cut: a lone surrogate in a log line is refused by strict JSON readers. */
 export function truncate(text: string, max = BODY_CAPTURE_BYTES): string {
-  if (text.length <= max) return text;
-  const kept = textPrefix(text, max);
-  return `${kept}…[${text.length - kept.length} more]`;
+  return cutText(text, max);
 }
 
 export function safeHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
