@@ -10,6 +10,7 @@ import type { Database } from './schema.ts';
 import { migrations } from './migrations.ts';
 import { settledWithin } from '../domain/settled.ts';
 import { ensurePrivateFile } from './private-file.ts';
+import { withKeptStatements } from './statement-cache.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -164,7 +165,7 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    const db = new Kysely<Database>({ dialect: new SqliteStoreDialect({ database: sqlite }), plugins: [new CamelCasePlugin()] });
+    const db = new Kysely<Database>({ dialect: new SqliteStoreDialect({ database: withKeptStatements(sqlite) }), plugins: [new CamelCasePlugin()] });
     sqliteHandles.set(db, sqlite);
     store = { db, dialect: 'sqlite', url, sqlite, close: () => db.destroy() };
   } else {
