@@ -566,6 +566,9 @@ async function startOtlpReceiver(spans: OtlpSpan[], posts: string[] = []): Promi
   return receiver;
 }
 
+/** A caller's `tracestate`: two vendors' entries. */
+const CALLER_TRACESTATE = 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7';
+
 describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
   let receiver: Server;
   const spans: OtlpSpan[] = [];
@@ -594,7 +597,7 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
       const good = await h.providerKey('openai', 'sk-good-trace', 'good');
       const key = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: limited }, { id: good }] }] }] } }));
       h.fake.reset();
-      const r = await gw(h, '/v1/chat/completions', { token: key.token, headers: { traceparent: `00-${traceId}-${parentId}-01` }, body: chat('gpt-4o') });
+      const r = await gw(h, '/v1/chat/completions', { token: key.token, headers: { traceparent: `00-${traceId}-${parentId}-01`, tracestate: CALLER_TRACESTATE }, body: chat('gpt-4o') });
       assert.equal(r.status, 200);
       requestId = r.headers.get('ngrok-aig-request-id')!;
       // Each upstream attempt got the same trace id, with a parent span of its own.
@@ -602,6 +605,8 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
       assert.equal(upstream.length, 2);
       for (const tp of upstream) assert.match(tp, new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
       assert.notEqual(upstream[0], upstream[1]);
+      // The caller's vendors' entries go on with its trace (W3C Trace Context §3.3), to every attempt.
+      assert.deepEqual(h.fake.requests.map((x) => x.headers.tracestate), [CALLER_TRACESTATE, CALLER_TRACESTATE]);
       upstreamParents = upstream.map((tp) => tp.split('-')[2]!);
       // Metering (which ends the spans) is done once the usage is in the store; stopping then flushes them.
       await h.usage(requestId, 2);
@@ -707,6 +712,69 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
     }
   });
 
+  test('a malformed traceparent starts a trace of the gateway\'s own and its tracestate is dropped, as W3C Trace Context asks; no key of any kind in a span or a log line', async () => {
+    const { port } = receiver.address() as AddressInfo;
+    const capture = new LineCapture();
+    const h = await startHarness('sqlite', { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }, { logger: pino({ level: 'info' }, capture) });
+    const traceId = 'abf92f3577b34da6a3ce929d0e0e4736';
+    const parentId = 'a0f067aa0ba902b7';
+    // Each refused by the spec's grammar: uppercase hex, an all-zero trace or parent id, version ff, version 00 with more.
+    const malformed = [
+      `00-${traceId.toUpperCase()}-${parentId}-01`, `00-${'0'.repeat(32)}-${parentId}-01`, `00-${traceId}-${'0'.repeat(16)}-01`,
+      `ff-${traceId}-${parentId}-01`, `00-${traceId}-${parentId}-01-extra`,
+    ];
+    const secrets = ['sk-openai-span-secret-5c2e', 'AIza-google-span-secret-7d1a', 'sk-ant-span-secret-9b3f'];
+    const sent: { requestId: string; traceparent: string | undefined }[] = [];
+    let future: { requestId: string; upstream: Record<string, unknown> } | undefined;
+    let token = '';
+    try {
+      await h.providerKey('openai', secrets[0]!);
+      await h.providerKey('google', secrets[1]!);
+      await h.providerKey('anthropic', secrets[2]!);
+      ({ token } = await h.accessKey());
+      secrets.push(token);
+      for (const traceparent of malformed) {
+        h.fake.reset();
+        const r = await gw(h, '/v1/chat/completions', { token, headers: { traceparent, tracestate: CALLER_TRACESTATE }, body: chat('gpt-4o') });
+        assert.equal(r.status, 200, r.text);
+        const upstream = h.fake.requests[0]!.headers;
+        assert.equal(upstream.tracestate, undefined, `${traceparent}: a tracestate without a valid traceparent is discarded`);
+        sent.push({ requestId: r.headers.get('ngrok-aig-request-id')!, traceparent: upstream.traceparent as string | undefined });
+      }
+      // A later version's traceparent with more fields is read for its first four (W3C Trace Context §4.3).
+      h.fake.reset();
+      const later = await gw(h, '/v1/chat/completions', { token, headers: { traceparent: `cc-${traceId}-${parentId}-01-what-comes-later`, tracestate: CALLER_TRACESTATE }, body: chat('gpt-4o') });
+      future = { requestId: later.headers.get('ngrok-aig-request-id')!, upstream: h.fake.requests[0]!.headers };
+      // The access key in each place a client may put it: Gemini's ?key=, Anthropic's x-api-key, Authorization.
+      const gemini = await gw(h, `/v1beta/models/gemini-2.5-flash:generateContent?key=${token}`, { body: { contents: [{ parts: [{ text: 'hi' }] }] } });
+      assert.equal(gemini.status, 200, gemini.text);
+      const messages = await gw(h, '/v1/messages', { headers: { 'x-api-key': token, 'anthropic-version': '2023-06-01' }, body: { model: 'claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user', content: 'hey' }] } });
+      assert.equal(messages.status, 200, messages.text);
+      for (const r of [gemini, messages]) await h.usage(r.headers.get('ngrok-aig-request-id')!, 1);
+      await h.usage(future.requestId, 1);
+      for (const { requestId } of sent) await h.usage(requestId, 1);
+    } finally {
+      await h.close();
+    }
+    for (const [i, { requestId, traceparent }] of sent.entries()) {
+      const request = spans.find((s) => s.kind === 2 && attr(s, 'tollgate.request_id') === requestId)!;
+      assert.ok(request, `${malformed[i]}: request span`);
+      assert.ok(!request.parentSpanId, `${malformed[i]}: no parent`);
+      assert.notEqual(request.traceId, traceId, `${malformed[i]}: a trace of the gateway's own`);
+      assert.match(traceparent!, new RegExp(`^00-${request.traceId}-[0-9a-f]{16}-01$`), `${malformed[i]}: its own trace upstream`);
+    }
+    const later = spans.find((s) => s.kind === 2 && attr(s, 'tollgate.request_id') === future!.requestId)!;
+    assert.deepEqual([later.traceId, later.parentSpanId], [traceId, parentId]);
+    assert.match(future!.upstream.traceparent as string, new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    assert.equal(future!.upstream.tracestate, CALLER_TRACESTATE);
+    // The exported spans, and every log line, name no access-key token and no provider key.
+    const exported = JSON.stringify(spans);
+    for (const secret of secrets) {
+      assert.ok(!exported.includes(secret), `a span carries ${secret}`);
+      for (const line of capture.lines) assert.ok(!line.includes(secret), `a log line carries ${secret}: ${line}`);
+    }
+  });
+
   test('a stream the provider cuts after its opening usage: metrics, access line and spans count the input tokens it was billed on', async () => {
     // Anthropic reports the input and cache counts in message_start; the stream then breaks before message_delta.
     // The usage event keeps the provider's input count (billed) and an estimate of the output; an o200k estimate of
@@ -776,6 +844,41 @@ describe('OpenTelemetry traces over OTLP/HTTP (sqlite)', () => {
       const sent = span.kind === 2 ? `openai:${model}` : model;
       assert.equal(asked, `${sent.slice(0, 256)}…[${sent.length - 256} more]`, `gen_ai.request.model of ${(asked as string).length} characters on the ${span.kind === 2 ? 'request' : 'attempt'} span`);
     }
+  });
+
+  test('a model name whose cut would split an emoji, or whose JSON escapes hold half of one, reaches spans and the access line as well-formed text', async () => {
+    const { port } = receiver.address() as AddressInfo;
+    const capture = new LineCapture();
+    const h = await startHarness('sqlite', { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }, { logger: pino({ level: 'info' }, capture) });
+    const traceIds = ['cbf92f3577b34da6a3ce929d0e0e4736', 'cbf92f3577b34da6a3ce929d0e0e4737'];
+    // The 256th character of the span name's model is the first half of 😀; the other name holds a lone half, escaped.
+    const bodies = [JSON.stringify(chat(`openai:${'x'.repeat(255)}😀${'y'.repeat(10)}`)), JSON.stringify(chat('openai:half-REPLACE-emoji')).replace('REPLACE', '\\ud83d')];
+    const ids: string[] = [];
+    try {
+      await h.providerKey('openai', 'sk-surrogate-trace');
+      const { token } = await h.accessKey();
+      for (const [i, body] of bodies.entries()) {
+        const r = await gw(h, '/v1/chat/completions', { token, headers: { traceparent: `00-${traceIds[i]}-00f067aa0ba902b7-01` }, body });
+        assert.equal(r.status, 200, r.text);
+        ids.push(r.headers.get('ngrok-aig-request-id')!);
+        await h.usage(ids[i]!, 1);
+      }
+    } finally {
+      await h.close();
+    }
+    // The receiver's JSON.parse keeps a lone surrogate as one: what a strict reader (serde_json) would refuse.
+    for (const traceId of traceIds) {
+      const mine = spans.filter((s) => s.traceId === traceId);
+      assert.equal(mine.length, 2);
+      for (const span of mine) {
+        assert.ok(span.name.isWellFormed(), `span name ${JSON.stringify(span.name.slice(-8))}`);
+        for (const a of span.attributes) if (typeof a.value.stringValue === 'string') assert.ok(a.value.stringValue.isWellFormed(), `${a.key} on ${span.name.slice(0, 40)}`);
+      }
+    }
+    const lines = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.log === 'access' && ids.includes(l.requestId as string));
+    assert.equal(lines.length, 2);
+    for (const line of lines) for (const field of ['modelAsked', 'modelServed']) assert.ok((line[field] as string).isWellFormed(), `${field}: ${JSON.stringify(line[field])}`);
+    assert.equal(lines.find((l) => l.requestId === ids[1])!.modelAsked, 'openai:half-\ufffd-emoji');
   });
 
   test('gen_ai.response.model is the model the answer names (JSON and streams, both formats), not the model asked', async () => {
@@ -876,7 +979,7 @@ describe('realtime sessions in the metrics, the access log and the traces (sqlit
       const rejected = await h.providerKey('openai', 'sk-rejected-obs');
       const { token } = await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: rejected }] }, { type: 'ngrok' }] }] } }));
       // A session that fails over from a refused credential to the managed key, has one response and is closed by its client.
-      const { socket, requestId } = await openRealtime(h, token, { traceparent: `00-${traceId}-${parentId}-01` });
+      const { socket, requestId } = await openRealtime(h, token, { traceparent: `00-${traceId}-${parentId}-01`, tracestate: CALLER_TRACESTATE });
       session = requestId;
       const open = await scrape();
       assert.equal(open.get(series('tollgate_realtime_sessions_open', { provider: 'openai' })), 1);
@@ -955,6 +1058,8 @@ describe('realtime sessions in the metrics, the access log and the traces (sqlit
     // Each handshake carried its own span as the provider's parent, as an HTTP attempt's request does.
     assert.deepEqual(fake.handshakes.slice(0, 2).map((x) => x.headers.traceparent), handshakes.map((a) => `00-${traceId}-${a.spanId}-01`));
     assert.equal(fake.handshakes[2]!.headers.traceparent?.slice(0, 3), '00-', 'a session without a caller\'s trace starts one');
+    // The caller's tracestate goes on with its trace, in every handshake; a session without one sends none.
+    assert.deepEqual(fake.handshakes.slice(0, 3).map((x) => x.headers.tracestate), [CALLER_TRACESTATE, CALLER_TRACESTATE, undefined]);
     const refusedSpan = spans.find((s) => s.kind === 2 && attr(s, 'tollgate.request_id') === refusedId)!;
     assert.deepEqual([refusedSpan.name, attr(refusedSpan, 'http.response.status_code'), attr(refusedSpan, 'tollgate.attempts')], ['GET /v1/realtime', 401, 0]);
     for (const span of spans) assert.ok(!JSON.stringify(span).includes(FAKE_AUDIO), 'no frame content in a span');

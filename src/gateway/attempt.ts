@@ -504,10 +504,10 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   ctx.attemptsMade++;
   const timer = setTimeout(onAttemptTimeout, settings.perRequestTimeoutMs, exchange);
   try {
-    // Tracing on: the attempt's span starts here and its traceparent goes upstream; off: one undefined check.
-    const traceparent = ctx.deps.observer?.tracer?.startAttempt(ctx, plan, attemptNumber, started);
+    // Tracing on: the attempt's span starts here and its trace headers go upstream; off: one undefined check.
+    const trace = ctx.deps.observer?.tracer?.startAttempt(ctx, plan, attemptNumber, started);
     const idleTimeoutMs = Math.max(settings.perRequestTimeoutMs, ctx.deps.options.streamIdleTimeoutMs);
-    ctx.deps.upstreams.dispatch({ plan, body: bytes, clientHeaders: ctx.req.headers, idleTimeoutMs, traceparent }, exchange);
+    ctx.deps.upstreams.dispatch({ plan, body: bytes, clientHeaders: ctx.req.headers, idleTimeoutMs, trace }, exchange);
     const response = await exchange.head;
     const status = response.statusCode;
     record.statusCode = status;

@@ -15,6 +15,20 @@ export const CORS_PREFLIGHT_METHODS = 'GET, POST, DELETE, OPTIONS';
 /** Echoed when a preflight does not name its headers. */
 export const CORS_DEFAULT_ALLOWED_HEADERS = 'authorization, x-api-key, x-goog-api-key, content-type, anthropic-version, anthropic-beta, anthropic-dangerous-direct-browser-access, openai-beta';
 
+/**
+ * The W3C Trace Context headers an upstream request carries (tracing on): `traceparent` naming its attempt span, and
+ * the caller's `tracestate` (its vendors' entries), which W3C Trace Context §3.3 has every participant pass on.
+ */
+export interface TraceHeaders {
+  traceparent: string;
+  tracestate?: string;
+}
+
+export function addTraceHeaders(headers: Record<string, string>, trace: TraceHeaders): void {
+  headers.traceparent = trace.traceparent;
+  if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
+}
+
 /** Client headers forwarded to the provider (everything else, credentials first of all, stays here). */
 export const FORWARDED_REQUEST_HEADERS = ['anthropic-version', 'anthropic-beta', 'openai-beta', 'accept'] as const;
 

@@ -36,7 +36,7 @@ import { accessToken, authenticateToken, unknownKey } from './authenticate.ts';
 import { admitCredit, holdCredit, keyStage, type Admission } from './pipeline.ts';
 import { refuseUnscreenedSession } from './firewall/index.ts';
 import { refuseRoutingLoop, VIA_HEADER, viaValue } from './routing-loop.ts';
-import { baseHeaders, H_MODEL, H_REQUEST_ID, headerText } from './headers.ts';
+import { addTraceHeaders, baseHeaders, H_MODEL, H_REQUEST_ID, headerText, type TraceHeaders } from './headers.ts';
 import { codecs } from './formats/index.ts';
 import { formatMs } from './failure.ts';
 import { appendText, num, storedStopReason, TEXT_ESTIMATE_CAP, type StreamFacts } from './formats/types.ts';
@@ -1036,10 +1036,10 @@ export class RealtimeGateway {
       // Set before the handshake: the provider's first messages may come in the chunk that opens it, and are metered.
       s.plan = plan;
       s.attemptNumber = i + 1;
-      // Tracing on: the handshake's span starts here and its traceparent goes upstream, as an HTTP attempt's.
-      const traceparent = s.deps.observer?.tracer?.startRealtimeHandshake(s, plan, i + 1, startedAt);
+      // Tracing on: the handshake's span starts here and its trace headers go upstream, as an HTTP attempt's.
+      const trace = s.deps.observer?.tracer?.startRealtimeHandshake(s, plan, i + 1, startedAt);
       const unfinished = new UnfinishedMessage(PROCESS_HELD_ANSWERS, s.key!.accountId, (room) => this.#unheld(s, 'provider-unheld', room));
-      const opened = await openUpstream(upstreamUrl(plan.candidate), upstreamHeaders(plan, clientHeaders, s.deps.options.loopId, traceparent), s.account!.settings.perRequestTimeoutMs, {
+      const opened = await openUpstream(upstreamUrl(plan.candidate), upstreamHeaders(plan, clientHeaders, s.deps.options.loopId, trace), s.account!.settings.perRequestTimeoutMs, {
         onMessage: (data, isBinary) => this.#fromUpstream(s, data as Buffer, isBinary), onError: (error) => this.#upstreamError(s, error),
         dialing: (socket) => { s.dialing = socket; },
       }, unfinished);
@@ -2022,9 +2022,9 @@ function upstreamUrl(candidate: Candidate): string {
  * from the header or from the browser's `openai-beta.realtime-v1` subprotocol (a browser cannot set headers, and the
  * subprotocol is never passed on: the gateway answers the client's handshake itself).
  */
-function upstreamHeaders(plan: AttemptPlan, clientHeaders: IncomingHttpHeaders, loopId: string, traceparent: string | undefined): Record<string, string> {
+function upstreamHeaders(plan: AttemptPlan, clientHeaders: IncomingHttpHeaders, loopId: string, trace: TraceHeaders | undefined): Record<string, string> {
   const headers: Record<string, string> = { [VIA_HEADER]: viaValue(clientHeaders, loopId) };
-  if (traceparent !== undefined) headers.traceparent = traceparent;
+  if (trace !== undefined) addTraceHeaders(headers, trace);
   const beta = clientHeaders['openai-beta'];
   if (typeof beta === 'string') headers['openai-beta'] = beta;
   else if (offeredProtocols(clientHeaders).includes(BETA_PROTOCOL)) headers['openai-beta'] = 'realtime=v1';

@@ -3,7 +3,7 @@
 // Targets (origin + path + query) are parsed once per base URL and surface path and cached.
 import { Pool, type Dispatcher } from 'undici';
 import type { AttemptPlan } from '../domain/routing.ts';
-import { FORWARDED_REQUEST_HEADERS } from './headers.ts';
+import { addTraceHeaders, FORWARDED_REQUEST_HEADERS, type TraceHeaders } from './headers.ts';
 import { VIA_HEADER, viaValue } from './routing-loop.ts';
 import { isNonPublicHost, NonPublicAddressError, publicOnlyLookup, type Lookup } from '../domain/public-address.ts';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -32,7 +32,7 @@ export interface UpstreamCall {
    */
   idleTimeoutMs: number;
   /** W3C trace context of the attempt's span (tracing on only). */
-  traceparent?: string | undefined;
+  trace?: TraceHeaders | undefined;
 }
 
 const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
@@ -163,7 +163,7 @@ export class Upstreams {
     }
     // Bedrock's request settings ride in headers of its own (X-Amzn-Bedrock-Trace, -GuardrailIdentifier, -Accept…).
     if (format === 'bedrock') copyBedrockHeaders(call.clientHeaders, headers);
-    if (call.traceparent !== undefined) headers.traceparent = call.traceparent;
+    if (call.trace !== undefined) addTraceHeaders(headers, call.trace);
     if (format === 'anthropic' && !headers['anthropic-version']) headers['anthropic-version'] = DEFAULT_ANTHROPIC_VERSION;
     // The provider credential replaces the client's access key, in the provider's own header.
     if (call.plan.credential) {

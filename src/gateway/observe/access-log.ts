@@ -104,9 +104,17 @@ export function ms(value: number): number {
   return Math.round(value * 100) / 100;
 }
 
-/** Never half an emoji at the cut: a lone surrogate in a log line is refused by strict JSON readers. */
+/**
+ * Client text as a log line or a span carries it: cut, never half an emoji at the cut, and well-formed. A lone surrogate
+ * goes out as `\ud83d`, which strict JSON readers refuse (serde_json, and the log shippers built on it): a JSON body's
+ * escapes may hold one whole, so it is replaced (U+FFFD) as well. Checked after the cut, on at most `max` characters.
+ */
 export function truncate(text: string, max = BODY_CAPTURE_BYTES): string {
-  return cutText(text, max);
+  return wellFormed(cutText(text, max));
+}
+
+export function wellFormed(text: string): string {
+  return text.isWellFormed() ? text : text.toWellFormed();
 }
 
 export function safeHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {

@@ -22,7 +22,9 @@ import { GEMINI_MODELS_PATH, GEMINI_MODELS_PREFIX, geminiMethodOf, MODEL_PATH_PR
 import type { AttemptRecord } from '../meter.ts';
 import type { RealtimeObservation } from './observer.ts';
 import { reportedTokens } from './tokens.ts';
-import { truncate } from './access-log.ts';
+import type { TraceHeaders } from '../headers.ts';
+import { truncate, wellFormed } from './access-log.ts';
+import { textPrefix } from '../../domain/errors.ts';
 
 // GenAI attribute names (incubating in @opentelemetry/semantic-conventions; copied, as its docs advise,
 // rather than loading the whole incubating entry point).
@@ -113,7 +115,7 @@ function brokenAnswer(r: AttemptRecord): string | undefined {
  * model's own upstream id), which is what the conventions' gen_ai.response.model is; the model asked when it names none.
  */
 function responseModelOf(r: AttemptRecord): string {
-  return r.facts?.responseModel ?? r.plan.candidate.modelId;
+  return truncate(r.facts?.responseModel ?? r.plan.candidate.modelId, MAX_NAME);
 }
 
 function errorTypeOf(r: AttemptRecord): string | undefined {
@@ -191,14 +193,14 @@ export class RequestTracer {
 
   /**
    * Starts the attempt's span at `startedAt` (performance.now(), the attempt record's: its duration is measured from
-   * there); returns the `traceparent` to send upstream (the attempt span as parent).
+   * there); returns the trace headers to send upstream (the attempt span as parent).
    */
-  startAttempt(ctx: RequestContext, plan: AttemptPlan, attemptNumber: number, startedAt: number): string | undefined {
+  startAttempt(ctx: RequestContext, plan: AttemptPlan, attemptNumber: number, startedAt: number): TraceHeaders | undefined {
     return this.#startClientSpan(this.#trace(ctx), plan, attemptNumber, startedAt, OPERATION[ctx.route.surface]);
   }
 
-  /** An attempt's CLIENT span, a child of `t`'s, and the `traceparent` naming it. */
-  #startClientSpan(t: RequestTrace, plan: AttemptPlan, attemptNumber: number, startedAt: number, operation: string): string | undefined {
+  /** An attempt's CLIENT span, a child of `t`'s, and the trace headers naming it. */
+  #startClientSpan(t: RequestTrace, plan: AttemptPlan, attemptNumber: number, startedAt: number, operation: string): TraceHeaders | undefined {
     const { candidate } = plan;
     const provider = PROVIDER_NAMES[candidate.provider.id] ?? candidate.provider.id;
     const attributes: Attributes = {
@@ -210,13 +212,16 @@ export class RequestTracer {
       attributes[ATTR_SERVER_ADDRESS] = server.address;
       attributes[ATTR_SERVER_PORT] = server.port;
     }
-    const span = this.#tracer.startSpan(`${operation} ${candidate.modelId.slice(0, MAX_NAME)}`, {
+    const span = this.#tracer.startSpan(`${operation} ${wellFormed(textPrefix(candidate.modelId, MAX_NAME))}`, {
       kind: SpanKind.CLIENT, startTime: at(t, startedAt), attributes,
     }, trace.setSpan(ROOT_CONTEXT, t.span));
     t.attempts.push(span);
-    const carrier: Record<string, string> = {};
+    const carrier: Partial<TraceHeaders> = {};
     propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
-    return carrier.traceparent;
+    if (carrier.traceparent === undefined) return undefined;
+    // A caller's tracestate of no valid entry serialises empty: no header rather than an empty one.
+    if (carrier.tracestate === '') delete carrier.tracestate;
+    return carrier as TraceHeaders;
   }
 
   /** Ends the request's spans once its answer is complete, with what the attempts and the meter learnt. */
@@ -355,9 +360,9 @@ export class RequestTracer {
 
   /**
    * A provider handshake of a realtime session begins: its CLIENT span starts (the session's SERVER span with it, the
-   * first time), and the `traceparent` naming it goes in the handshake, as an HTTP attempt's goes in its request.
+   * first time), and the trace headers naming it go in the handshake, as an HTTP attempt's go in its request.
    */
-  startRealtimeHandshake(o: RealtimeObservation, plan: AttemptPlan, attemptNumber: number, startedAt: number): string | undefined {
+  startRealtimeHandshake(o: RealtimeObservation, plan: AttemptPlan, attemptNumber: number, startedAt: number): TraceHeaders | undefined {
     return this.#startClientSpan(this.#realtimeTrace(o), plan, attemptNumber, startedAt, OPERATION.realtime);
   }
 
