@@ -2,6 +2,7 @@
 // stripping, token caps and billing — driven through the SDKs where they matter, on SQLite.
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { grantUntilServed, gw, startHarness, type Harness } from './helpers/gateway.ts';
@@ -1586,3 +1587,77 @@ describe('billing: media and compaction in the credit hold (sqlite)', () => {
   });
 });
 
+
+describe('an attempt cut by a timeout (sqlite)', () => {
+  // The operator's OpenAI key reads every request and never answers; the operator's Anthropic base URL is a TLS
+  // server that accepts the connection and never says a word, so no call to it gets past its handshake.
+  let h: Harness;
+  let silentTls: ReturnType<typeof createServer>;
+  const held: Socket[] = [];
+  before(async () => {
+    silentTls = createServer((socket) => { held.push(socket); });
+    await new Promise<void>((resolve) => silentTls.listen(0, '127.0.0.1', resolve));
+    const { port } = silentTls.address() as { port: number };
+    h = await startHarness('sqlite', { TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-hang-managed', TOLLGATE_PROVIDER_ANTHROPIC_BASE_URL: `https://127.0.0.1:${port}/v1` });
+  });
+  /** Claude on the operator's key, whose calls never get past their TLS handshake. */
+  const silentClaude = async () => h.accessKey(await h.configuration({ router: { rules: [{ provider: 'anthropic', steps: [{ type: 'ngrok' }] }] } }));
+  const claudeBody = JSON.stringify({ model: 'anthropic:claude-sonnet-4-6', max_tokens: 5, messages: [{ role: 'user', content: 'The quick brown fox jumps over the lazy dog. '.repeat(200) }] });
+  const until = async (done: () => boolean) => { while (!done()) await new Promise((r) => setTimeout(r, 10)); };
+
+  // First, with the default 60 s per-request timeout: the gateway aborts the call for the client, a second after it left.
+  test('a client leaving while its call is still connecting: nothing billed, nothing estimated', async () => {
+    const { id, token } = await silentClaude();
+    const connections = held.length;
+    const controller = new AbortController();
+    const call = fetch(`${h.gatewayUrl}/v1/messages`, { method: 'POST', signal: controller.signal, headers: { 'x-api-key': token, 'content-type': 'application/json' }, body: claudeBody }).catch(() => undefined);
+    await until(() => held.length > connections);
+    controller.abort();
+    await call;
+    // Long enough for a call cut only by undici's connect timeout (10 s), as it was.
+    const deadline = Date.now() + 15_000;
+    let rows: Awaited<ReturnType<Harness['usage']>> = [];
+    while (rows.length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+      rows = await h.running.store.db.selectFrom('usageEvents').selectAll().where('accessKeyId', '=', id).execute();
+    }
+    const [row] = rows;
+    assert.deepEqual([row!.keySource, row!.statusCode, row!.completion, Number(row!.usageEstimated), Number(row!.inputTokensEstimate), BigInt(row!.costPico)], ['ngrok', 0, 'unknown', 0, 0, 0n]);
+  });
+  after(async () => {
+    await h.close();
+    for (const socket of held) socket.destroy();
+    await new Promise((resolve) => silentTls.close(resolve));
+  });
+
+  test('after the provider had the whole request: its input billed as estimated, no fee; the next key serves the client', async () => {
+    // Written before the keys: the gateway reads the changes in order, so the keys serve with this timeout.
+    await h.gatewayConfig({ perRequestTimeout: '300ms' });
+    const good = await h.providerKey('openai', 'sk-good-a');
+    const token = (await h.accessKey(await h.configuration({ router: { rules: [{ provider: 'openai', steps: [{ type: 'ngrok' }, { type: 'user', keys: [{ id: good }] }] }] } }))).token;
+    const prompt = 'The quick brown fox jumps over the lazy dog. '.repeat(200);
+    const r = await gw(h, '/v1/chat/completions', { token, body: chat('openai:gpt-4o-mini', {}, prompt) });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual([r.headers.get('ngrok-aig-attempts'), r.json().usage.prompt_tokens], ['2', FAKE_USAGE.input]);
+    // The provider had it: it read the whole request, and the gateway left it when the timeout ran out.
+    const cut = await h.fake.waitForAbort((x) => x.headers.authorization === 'Bearer sk-hang-managed');
+    assert.ok(cut.rawBody.includes('lazy dog'));
+    const [timedOut, served] = await h.usage(r.headers.get('ngrok-aig-request-id')!, 2);
+    assert.deepEqual([timedOut!.keySource, timedOut!.statusCode, Number(timedOut!.timedOut), timedOut!.completion, Number(timedOut!.usageEstimated), Number(timedOut!.inputTokens), Number(timedOut!.outputTokens), Number(timedOut!.outputTokensEstimate)],
+      ['ngrok', 0, 1, 'timed_out', 1, 0, 0, 0]);
+    const input = Number(timedOut!.inputTokensEstimate);
+    assert.ok(input > 1000 && input < 3000, `the prompt's ~1,800 tokens estimated: ${input}`);
+    // gpt-4o-mini's input at $0.15 per million tokens (150,000 pico-USD a token), no processing fee (not a success).
+    assert.deepEqual([BigInt(timedOut!.costPico), BigInt(timedOut!.inputCostPico), BigInt(timedOut!.feePico)], [BigInt(input) * 150_000n, BigInt(input) * 150_000n, 0n]);
+    // The key that answered: the provider's counts, nothing estimated.
+    assert.deepEqual([served!.keySource, served!.statusCode, served!.completion, Number(served!.usageEstimated), Number(served!.inputTokens), Number(served!.inputTokensEstimate)], ['user', 200, 'succeeded', 0, FAKE_USAGE.input, 0]);
+  });
+
+  test('before the request was written (still connecting): nothing billed, nothing estimated', async () => {
+    const { token } = await silentClaude();
+    const r = await gw(h, '/v1/messages', { headers: { 'x-api-key': token }, body: JSON.parse(claudeBody) });
+    assert.equal(r.status, 504, r.text);
+    const [row] = await h.usage(r.headers.get('ngrok-aig-request-id')!, 1);
+    assert.deepEqual([row!.keySource, row!.statusCode, Number(row!.timedOut), row!.completion, Number(row!.usageEstimated), Number(row!.inputTokensEstimate), BigInt(row!.costPico)], ['ngrok', 0, 1, 'timed_out', 0, 0, 0n]);
+  });
+});

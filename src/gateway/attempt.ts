@@ -709,16 +709,20 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
   } catch (error) {
     record.durationMs = performance.now() - started;
     const reason = exchange.cause;
+    const name = error instanceof Error ? error.name : '';
+    const timedOut = reason === 'attempt-timeout' || reason === 'total-timeout' || name === 'HeadersTimeoutError' || name === 'BodyTimeoutError';
+    // Cut for the client (a second after it left) or by a timeout once the provider had the whole request, before an
+    // answer that would carry its count: the provider read the prompt and bills it (a JSON answer's generation goes
+    // on after the socket closes), so its input is billed as estimated (meter.ts) — else a tenant with a short
+    // perRequestTimeout, or one hanging up, had large prompts run on the operator's key for nothing. A call cut while
+    // still connecting never reached the provider; a refusal's head (4xx, 5xx) is not billed by it.
+    if ((timedOut || reason === 'client-gone') && exchange.sent && (record.statusCode === 0 || (record.statusCode >= 200 && record.statusCode < 300))) record.abandonedInFlight = true;
     if (ctx.clientGone) {
       record.failure = 'cancelled';
       record.completion = 'unknown';
-      // Aborted for the client, a second after it left: the provider had read the prompt (and a JSON answer's
-      // generation goes on after the socket closes), so its input is billed as estimated (meter.ts).
-      if (reason === 'client-gone') record.leftInFlight = true;
       return 'stop';
     }
-    const name = error instanceof Error ? error.name : '';
-    if (reason === 'attempt-timeout' || reason === 'total-timeout' || name === 'HeadersTimeoutError' || name === 'BodyTimeoutError') {
+    if (timedOut) {
       record.failure = 'timeout';
       record.timedOut = true;
       record.completion = 'timed_out';

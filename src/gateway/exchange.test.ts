@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { Pool } from 'undici';
 import { brotliCompressSync, createGzip, deflateSync, gzipSync, zstdCompressSync } from 'node:zlib';
 import { AnswerTooLong, HeldAnswers, MAX_DECODED_BYTES, MAX_HELD_BYTES, UpstreamExchange } from './exchange.ts';
@@ -85,6 +85,40 @@ test('an exchange aborted before its request starts fails its head and never rea
     assert.equal((await next.head).statusCode, 200);
     await next.collect();
     assert.equal(requests, 1);
+  });
+});
+
+test('an exchange aborted while its connection is being made fails its head at once; the request was never sent', async () => {
+  // A TLS origin whose server accepts the connection and never answers the handshake: undici is still connecting.
+  const held: Socket[] = [];
+  const silent = createTcpServer((socket) => { held.push(socket); });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const pool = new Pool(`https://127.0.0.1:${(silent.address() as AddressInfo).port}`);
+  try {
+    const exchange = new UpstreamExchange();
+    start(pool, exchange);
+    while (held.length === 0) await new Promise((r) => setTimeout(r, 5));
+    exchange.abort('attempt-timeout');
+    // Not undici's ConnectTimeoutError, 10 s on: the gateway's timeout bounds the connecting too.
+    await assert.rejects(exchange.head, { name: 'AbortError' });
+    assert.equal(exchange.sent, false);
+  } finally {
+    await pool.destroy();
+    for (const socket of held) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+  }
+});
+
+test('an exchange whose whole request the upstream read is sent, answered or not', async () => {
+  let read!: () => void;
+  const whole = new Promise<void>((resolve) => { read = resolve; });
+  await withUpstream((req) => { req.resume(); req.on('end', read); }, async (pool) => {
+    const exchange = new UpstreamExchange();
+    start(pool, exchange);
+    await whole;
+    exchange.abort('attempt-timeout');
+    await assert.rejects(exchange.head, { name: 'AbortError' });
+    assert.equal(exchange.sent, true);
   });
 });
 

@@ -145,6 +145,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   #controller: Dispatcher.DispatchController | undefined;
   #cause: AbortCause | undefined;
+  #sent = false;
 
   #mode: BodyMode = 'pending';
   /** Body bytes received before a mode was chosen (they can arrive with the head) or while collecting. */
@@ -196,14 +197,26 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     return this.#cause;
   }
 
+  /**
+   * The whole request was written to the connection (undici's onRequestSent): from here the provider can have read
+   * the prompt. False for a call cut while connecting (TCP, TLS) or before it was dispatched. Written means handed to
+   * the socket, not read: a body larger than the socket's buffers, still going out when the call is cut, counts too.
+   */
+  get sent(): boolean {
+    return this.#sent;
+  }
+
   abort(cause: AbortCause): void {
     if (this.#cause !== undefined) return;
     this.#cause = cause;
     this.#release();
     this.#decoder?.destroy();
     const error = new ExchangeAborted(cause);
-    // Not started yet: onRequestStart aborts at once.
-    this.#controller?.abort(error);
+    const controller = this.#controller;
+    // Not started yet (queued, connecting, a role key's call being signed): onRequestStart aborts at once, and the head
+    // fails now — undici would only start it once connected, so a timeout ran on to its connect timeout (10 s) first.
+    if (controller === undefined) this.refuse(error);
+    else controller.abort(error);
     // undici ignores an abort once the raw body is all in, and the destroyed decoder will never end the body: the
     // exchange fails itself, or its reader would wait for an end that never comes.
     if (this.#rawEnded && !this.settled) this.refuse(error);
@@ -308,6 +321,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
     if (this.#cause !== undefined) controller.abort(new ExchangeAborted(this.#cause));
+  }
+
+  onRequestSent(): void {
+    this.#sent = true;
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {

@@ -57,10 +57,12 @@ export interface AttemptRecord {
   /** An `auth` failure before any call: the key could not be used (a Bedrock role key's, gateway/bedrock-role.ts). */
   keyError?: TollgateError;
   /**
-   * The client left and, a second on (METER_GRACE_MS), the call still in flight was aborted: no count of the
-   * provider's came, but the provider read the prompt, so the input is billed as estimated (needsEstimate).
+   * The call was cut after the whole request went to the provider and before an answer with its count: the client
+   * left and, a second on (METER_GRACE_MS), it was still in flight, or a timeout (the attempt's, the request's) ran
+   * out. The provider read the prompt and bills it, so the input is billed as estimated (needsEstimate). Not set for
+   * a call cut while connecting (the provider never had it) nor after a refusal's head.
    */
-  leftInFlight?: boolean;
+  abandonedInFlight?: boolean;
 }
 
 const ZERO: ReportedUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
@@ -83,12 +85,13 @@ function servedSuccess(r: AttemptRecord): boolean {
 
 /**
  * Attempts whose answer was served without a (final) provider usage report: their output must be estimated. And an
- * attempt whose client left while the provider worked on it (leftInFlight): its input, which the provider bills
- * whether or not anyone reads the answer — else a client hanging up before the answer's head paid nothing for a
- * prompt of any size. Its output, never seen, is not estimated (nothing to count it from).
+ * attempt cut while the provider worked on it (abandonedInFlight: its client left, or a timeout ran out): its input,
+ * which the provider bills whether or not anyone reads the answer — else a client hanging up before the answer's
+ * head, or a tenant whose perRequestTimeout cut every attempt, paid nothing for a prompt of any size. Its output,
+ * never seen, is not estimated (nothing to count it from).
  */
 function needsEstimate(r: AttemptRecord): boolean {
-  return (servedSuccess(r) && (r.facts?.usage === undefined || cutShort(r))) || r.leftInFlight === true;
+  return (servedSuccess(r) && (r.facts?.usage === undefined || cutShort(r))) || r.abandonedInFlight === true;
 }
 
 /**
@@ -233,7 +236,7 @@ function recordEvents(ctx: RequestContext, records: readonly AttemptRecord[], is
     const { candidate } = r.plan;
     const succeeded = servedSuccess(r);
     const reported = counting ? undefined : r.facts?.usage;
-    // Only an answer that was served, or a prompt the provider read for a client that left, can be estimated; failed
+    // Only an answer that was served, or a prompt the provider read for a call cut in flight, can be estimated; failed
     // attempts produced nothing to count.
     const estimated = !counting && needsEstimate(r);
     const inEstimate = estimated ? estimates.input : 0;

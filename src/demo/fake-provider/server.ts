@@ -2,6 +2,7 @@
 // (no provider account needed) and the gateway tests, which script it per request:
 //   credential `sk-NNN` (e.g. sk-429, sk-401, sk-500) → that HTTP status with the provider's error body
 //   credential `sk-reset`                              → socket destroyed before any response
+//   credential `sk-hang…`                              → the request read whole, then no answer at all (until the caller leaves)
 //   credential `sk-429-ms`                             → 429 with Azure's `retry-after-ms: 2500` and no `retry-after`
 //   credential `sk-429-reset`                          → 429 without `retry-after`, with OpenAI's `x-ratelimit-*` headers (requests reset in 6m0s)
 //   credential `sk-429-gemini`                         → 429 as Gemini's OpenAI-compatible API answers: no `retry-after`, the wait
@@ -406,6 +407,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, record: Recorde
 
   const credential = credentialOf(req);
   if (credential === 'sk-reset') { req.socket.destroy(); return; }
+  if (credential.startsWith('sk-hang')) return;
   if (credential === 'sk-429-ms') return sendError(429, false, true);
   if (credential.startsWith('sk-429-after-')) {
     res.writeHead(429, { 'content-type': 'application/json', 'retry-after': decodeURIComponent(credential.slice('sk-429-after-'.length)) }).end(errorBody(format, 429));
