@@ -23,6 +23,7 @@ import { loadAccountSnapshot } from '../src/state/snapshot-loader.ts';
 import { mcpSecretProvider } from '../src/domain/mcp-server.ts';
 import { parseDatabaseUrl } from '../src/store/database.ts';
 import type { Database } from '../src/store/schema.ts';
+import { pruneStateChanges, STATE_CHANGES_RETENTION_MS } from '../src/store/state-changes.ts';
 
 function newState(c: TestControl, pollIntervalMs = 100): GatewayState {
   return new GatewayState({ store: c.store, secretBox: new SecretBox(c.config.masterKey), changes: c.changes, logger: pino({ level: 'silent' }), pollIntervalMs, flushIntervalMs: 60_000 });
@@ -415,6 +416,47 @@ for (const kind of STORE_KINDS) {
         assert.deepEqual(state.account(c.accountId).virtualModels.get('chat-main')?.targets, ['claude-sonnet-4-6', 'gpt-4o']);
         assert.equal(state.account(c.accountId).virtualModels.has('chat-default'), false);
       });
+    });
+
+    test('changes pruned from the log before this gateway read them (cut off from the store for over an hour) are applied as it reads the log again, not by the next minute\'s resync: a key deleted meanwhile is refused, one created meanwhile served', async () => {
+      const c = await startControl(kind);
+      const pages = new SlowIndexPages();
+      // Only the polls this test runs read the log: no timer fires within it, no push arrives (SQLite's data_version is
+      // not read, the PostgreSQL listener's server does not exist), and changes made here (the bus) apply at once.
+      const state = new GatewayState({
+        store: { ...c.store, db: c.store.db.withPlugin(pages) }, secretBox: new SecretBox(c.config.masterKey), changes: c.changes, logger: pino({ level: 'silent' }),
+        pollIntervalMs: 60_000, resyncIntervalMs: 60_000, dataVersionIntervalMs: 60_000, flushIntervalMs: 60_000,
+        ...(kind === 'postgres' ? { listenUrl: 'postgres://tollgate@127.0.0.1:1/nowhere' } : {}),
+      });
+      try {
+        await state.start();
+        const revoked = await createKey(c);
+        assert.equal((await state.authenticate(revoked.token))?.id, revoked.id);
+        await state.poll();
+        // A seq skipped with the log intact (a rolled-back change, here a row deleted) is only a gap: the key index,
+        // a million keys' pages, is not read again.
+        await foreignChange(c, 'gatewayConfig', c.accountId);
+        const newest = await c.store.db.selectFrom('stateChanges').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirstOrThrow();
+        await c.store.db.deleteFrom('stateChanges').where('seq', '=', newest.seq!).execute();
+        await foreignChange(c, 'gatewayConfig', c.accountId);
+        const pagesRead = pages.started;
+        await state.poll();
+        assert.equal(pages.started, pagesRead);
+        // Meanwhile, elsewhere: a key deleted and another created, each with its change; a later change; then an hour
+        // passes, and the pruning leaves only the newest row.
+        await c.store.db.deleteFrom('accessKeys').where('id', '=', revoked.id).execute();
+        await foreignChange(c, 'accessKey', revoked.id);
+        const created = await insertKeyDirectly(c);
+        await foreignChange(c, 'accessKey', created.id);
+        await foreignChange(c, 'gatewayConfig', c.accountId);
+        assert.ok(await pruneStateChanges(c.store.db, STATE_CHANGES_RETENTION_MS, Date.now() + STATE_CHANGES_RETENTION_MS + 60_000) >= 2);
+        await state.poll();
+        await within(10_000, async () => (await state.authenticate(revoked.token)) === null);
+        await within(10_000, async () => (await state.authenticate(created.token))?.id === created.id);
+      } finally {
+        await state.close();
+        await c.close();
+      }
     });
 
     test('a Firewall policy reaches the snapshot as it is created, attached, changed (here or by another process), detached and deleted', async () => {
@@ -838,6 +880,54 @@ test('a token not in the key index asked just as a poll ends (in the microtask a
     await within(10_000, () => late !== undefined);
     assert.equal(await late, null);
   } finally {
+    await state.close();
+    await c.close();
+  }
+});
+
+/** Holds back each read of access keys by id (the resync's check of the cached keys, the key index's) `delayMs`. */
+class SlowReadsById implements KyselyPlugin {
+  delayMs = 0;
+  readonly #ours = new WeakSet<object>();
+
+  transformQuery({ node, queryId }: PluginTransformQueryArgs): RootOperationNode {
+    if (node.kind === 'SelectQueryNode' && JSON.stringify(node.from).includes('access_keys') && JSON.stringify(node.where ?? null).includes('"operator":"in"')) this.#ours.add(queryId);
+    return node;
+  }
+
+  async transformResult({ result, queryId }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    if (this.#ours.delete(queryId) && this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    return result;
+  }
+}
+
+test('the resync checks every cached key while other keys keep changing (a busy deployment): a key deleted without its change reaching this gateway is refused (sqlite)', async () => {
+  const c = await startControl('sqlite');
+  const slow = new SlowReadsById();
+  // The resync every 300 ms here; no poll on a timer, nor data_version read, so only the resync can find the deletion.
+  const state = new GatewayState({
+    store: { ...c.store, db: c.store.db.withPlugin(slow) }, secretBox: new SecretBox(c.config.masterKey), changes: c.changes, logger: pino({ level: 'silent' }),
+    pollIntervalMs: 60_000, resyncIntervalMs: 300, dataVersionIntervalMs: 60_000, flushIntervalMs: 60_000,
+  });
+  let churning = true;
+  let churn: Promise<void> = Promise.resolve();
+  try {
+    await state.start();
+    const gone = await createKey(c);
+    assert.equal((await state.authenticate(gone.token))?.id, gone.id);
+    await c.store.db.deleteFrom('accessKeys').where('id', '=', gone.id).execute();
+    // Each of the resync's reads takes 400 ms, and keys are created here all along, each change applied during one.
+    slow.delayMs = 400;
+    churn = (async () => {
+      while (churning) {
+        await createKey(c);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    await within(10_000, async () => (await state.authenticate(gone.token)) === null);
+  } finally {
+    churning = false;
+    await churn;
     await state.close();
     await c.close();
   }

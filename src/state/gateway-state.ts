@@ -460,6 +460,8 @@ export class GatewayState {
     // each carry up to MAX_GAPS more seqs (rolled-back ones are never found) for changes that are almost never there.
     const abandoned = this.#lookAbandoned ? new Set(this.#abandonedGaps.keys()) : undefined;
     this.#lookAbandoned = false;
+    /** The last seq read before the first run of seqs this poll skipped (see #prunedAfter). */
+    let skippedAfter: number | undefined;
     for (;;) {
       const gaps = [...this.#gaps.keys(), ...(abandoned ?? [])];
       const rows = await this.#store.db.selectFrom('stateChanges').select(['seq', 'accountId', 'kind', 'resourceId'])
@@ -472,6 +474,7 @@ export class GatewayState {
           // A late commit: applying a change twice is harmless (drop a key, reload an account).
           this.#abandonedGaps.delete(seq);
         } else if (seq > this.#lastSeq) {
+          if (seq > this.#lastSeq + 1) skippedAfter ??= this.#lastSeq;
           // Sequence values are taken at insert and become visible at commit, so on PostgreSQL a lower seq
           // can appear after a higher one was read. Remember what was skipped and look for it again.
           for (let missing = Math.max(this.#lastSeq + 1, seq - MAX_GAPS); missing < seq && this.#gaps.size < MAX_GAPS; missing++) {
@@ -481,8 +484,25 @@ export class GatewayState {
         }
         if (!own) this.#apply({ accountId: row.accountId, kind: row.kind as Change['kind'], resourceId: row.resourceId });
       }
-      if (rows.length < 1000) return;
+      if (rows.length < 1000) break;
     }
+    if (skippedAfter !== undefined && await this.#prunedAfter(skippedAfter)) {
+      this.#logger.warn({ lastSeq: skippedAfter }, 'state changes this gateway had not read yet were pruned (it could not read them for over an hour); reading its accounts, cached access keys and access-key index again now');
+      this.#keyIndex.reread();
+      void this.#resync();
+    }
+  }
+
+  /**
+   * Whether changes after `seq` may have been pruned unread (store/state-changes.ts keeps an hour): a gateway cut off
+   * from the store longer would otherwise go on serving a key revoked meanwhile until the minute's resync after the
+   * store answers again. The oldest row left is then above `seq`; when only rolled-back or still-open seqs were
+   * skipped, rows up to `seq` are still there (an hour of them, or the newest). Unanswered: said pruned, as the
+   * skipped seqs are not looked for again by this check.
+   */
+  async #prunedAfter(seq: number): Promise<boolean> {
+    const row = await this.#store.db.selectFrom('stateChanges').select((eb) => eb.fn.min('seq').as('oldest')).executeTakeFirst().catch(() => undefined);
+    return row === undefined || (row.oldest !== null && Number(row.oldest) > seq);
   }
 
   async #loadKey(missKey: string, find: () => Promise<AccessKeyRecord | undefined>): Promise<AuthenticatedKey | null> {
@@ -793,17 +813,22 @@ export class GatewayState {
         this.#lookAbandoned = true;
         this.#kick();
       }
-      const generation = this.#keyGeneration;
-      const rows = await findAccessKeysByIds(this.#store.db, [...this.#hashById.keys()]);
-      if (generation !== this.#keyGeneration) return;
+      // Each cached key as held when the read begins. One changed meanwhile was dropped (and is another object if cached
+      // again), one first cached meanwhile was not read: both are left as they are. Not the whole check set aside for
+      // any access-key change during the read: where keys change more often than it takes (100,000 cached keys are 200
+      // reads), a key deleted without its change reaching this gateway was served for as long as they did.
+      const held = new Map<string, AuthenticatedKey>();
+      for (const [id, hash] of this.#hashById) held.set(id, this.#keys.get(hash)!);
+      const rows = await findAccessKeysByIds(this.#store.db, [...held.keys()]);
       const live = new Map(rows.map((r) => [r.id, r]));
-      for (const [id, hash] of [...this.#hashById]) {
+      for (const [id, was] of held) {
+        const hash = this.#hashById.get(id);
+        if (hash === undefined || this.#keys.get(hash) !== was) continue;
         const row = live.get(id);
-        const was = this.#keys.get(hash);
         if (!row || row.tokenHash !== hash) this.#dropKey(id);
         else this.#keys.set(hash, toKey(row));
         // A change missed (its notice lost): told as if it had come.
-        if (!row || row.tokenHash !== hash || was?.configurationId !== row.configurationId) for (const listener of this.#keyListeners) listener(id);
+        if (!row || row.tokenHash !== hash || was.configurationId !== row.configurationId) for (const listener of this.#keyListeners) listener(id);
       }
     } catch (error) {
       this.#failed(error, 'full resync failed');

@@ -77,6 +77,15 @@ export class KeyIndexUpkeep {
     void this.update();
   }
 
+  /**
+   * The index is read again whole: changes to it went unread (the change log was pruned past them), and as many keys
+   * created as deleted meanwhile leave a recount's sizes equal. The live index serves while it is read, as in a recount's.
+   */
+  reread(): void {
+    this.#rebuild ??= { index: new KeyIndex(), after: '' };
+    void this.update();
+  }
+
   /** No key named by a change is still to be read into the index, nor being read. */
   settled(): boolean {
     return this.#idsRead === undefined && this.#pending.size === 0;

@@ -1,6 +1,7 @@
 // Pruning of state_changes, the log other processes replay control-plane changes from. A gateway reads
 // rows newer than the last seq it saw and also resyncs fully every 60 s, so a row older than the retention
-// window (an hour by default) is never needed again. The newest row always stays: a process that starts
+// window (an hour by default) is never needed again; a gateway cut off longer finds rows it had not read gone, and
+// resyncs at once (gateway-state.ts #prunedAfter). The newest row always stays: a process that starts
 // reads max(seq) as its starting point. Idempotent, so any number of processes may run it.
 import { PostgresAdapter, sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Logger } from 'pino';
