@@ -70,6 +70,8 @@
 //   model `tool-…-said-…` (chat)                      → a line of text before its calls ("Let me do that."), streamed first
 //   model `tool-…-drip-N-…` (stream)                   → as `drip-N-`: each event its own write, N ms apart
 //   a chat request asking for the `firewall_decision` structured output → the fake Firewall decision model (firewallJudgement)
+//   any other request asking for JSON under a schema (`response_format`, `text.format`, `output_config.format`, `output_format`)
+//                                                      → its text is JSON fitting the schema, each string the usual answer (structured-output.ts)
 //   model `tool-latename-…` (chat stream)              → the call's name comes with its second argument piece, not its first
 //   model `tool-cut-…` (chat)                          → the call's arguments stop halfway, finish_reason `length` (a model
 //                                                         at its output limit)
@@ -101,6 +103,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
+import { askedSchema, sampleOf } from './structured-output.ts';
 import { geminiCallOf, googleKeyInvalidError, handleGemini, handleInteractions, INVALID_GOOGLE_KEY, isInteractionsCall } from './gemini.ts';
 import { COUNT_TOKENS_REFUSED, FAKE_CONTAINER_ID, FAKE_REFUSAL, FAKE_THINKING, FAKE_TOOL_INPUT, FAKE_WEB_SEARCHES, embeddingDimensions, errorBody, offeredCodeExecution, offersCodeInterpreter, offersHostedShell, offeredAdvisor, offersWebSearch, formatOf, jsonAnswer, streamEvents, surfaceOfPath, unstoredReasoningError, type AnswerSpec, type FakeSurface, type FakeToolCall } from './wire.ts';
 
@@ -225,7 +228,9 @@ function answerText(model: string, body: Record<string, unknown>): string {
   // flood-…: 16 MB in 256 words of 64 KB (one event each), more than socket buffers hold, so a client that
   // stops reading pushes back.
   const flood = model.startsWith('flood-') ? ` ${`${'z'.repeat(64 * 1024 - 1)} `.repeat(256)}` : '';
-  return `Hello from the fake ${model} model! You said: "${asked}".${flood}`;
+  const text = `Hello from the fake ${model} model! You said: "${asked}".${flood}`;
+  const schema = askedSchema(body);
+  return schema ? JSON.stringify(sampleOf(schema, text)) : text;
 }
 
 /** OpenAI's rule for function names (tools and earlier calls), with its message; undefined when every name keeps it. */
