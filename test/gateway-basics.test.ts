@@ -193,6 +193,13 @@ describe('gateway front door (sqlite)', () => {
     const slashed = await new OpenAI({ baseURL: h.gatewayUrl, apiKey: token, maxRetries: 0 }).post('/v1/chat/completions/', { body: { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] } }).catch((e: unknown) => e);
     assert.ok(slashed instanceof OpenAI.NotFoundError);
     assert.match(slashed.message, /Did you mean \/v1\/chat\/completions\? The path ends with a slash\./);
+    // A stored response's calls (the OpenAI SDK's responses.retrieve, delete, cancel, inputItems.list): the gateway keeps none.
+    const openai = new OpenAI({ baseURL: `${h.gatewayUrl}/v1`, apiKey: token, maxRetries: 0 });
+    for (const call of [() => openai.responses.retrieve('resp_abc'), () => openai.responses.delete('resp_abc'), () => openai.responses.cancel('resp_abc'), () => openai.responses.inputItems.list('resp_abc')]) {
+      const stored = await call().catch((e: unknown) => e);
+      assert.ok(stored instanceof OpenAI.NotFoundError);
+      assert.match(stored.message, /^404 ERR_NGROK_27204: Unsupported API surface "\/v1\/responses\/resp_abc(\/cancel|\/input_items)?" \((GET|POST|DELETE)\)\. Only POST \/v1\/responses is served: the gateway keeps no responses/);
+    }
     // A hint names only what is served: GET /v1/chat/completions would be another 404.
     assert.doesNotMatch((await gw(h, '/chat/completions', { token })).json().error.message, /Did you mean/);
     // An Anthropic SDK call this gateway does not serve (Files, Skills): Anthropic's error shape, so `err.type`

@@ -61,6 +61,11 @@ function served(method: string | undefined, path: string): boolean {
  * `last_event_id`): what the Gen AI SDK's interactions.get, delete and cancel call. Nothing is stored to answer them.
  */
 const INTERACTIONS_PREFIX = '/v1beta/interactions/';
+/**
+ * A stored response's own paths (`GET`/`DELETE /v1/responses/{id}`, its `/cancel` and `/input_items`): what the OpenAI
+ * SDK's responses.retrieve, delete, cancel and inputItems.list call. The gateway serves POST /v1/responses only.
+ */
+const RESPONSE_PATH = /^\/v1\/responses\/[^/]+(\/(cancel|input_items))?$/;
 /** The rest of Google's Interactions platform, which ngrok does not serve (gateway.md §3). */
 const GEMINI_UNSERVED = /^\/v1beta\/(agents|environments|webhooks|triggers)(\/|:|$)/;
 
@@ -76,6 +81,7 @@ export function pathHint(method: string | undefined, path: string): string {
   const trimmed = path.replace(/\/+$/, '');
   if (trimmed !== path && served(method, trimmed)) return ` Did you mean ${trimmed}? The path ends with a slash.`;
   if (path.startsWith(INTERACTIONS_PREFIX)) return ' Gemini Interactions are served statelessly: each goes to Google with "store": false, so none can be retrieved, deleted, cancelled or resumed here; only POST /v1beta/interactions is served.';
+  if (RESPONSE_PATH.test(path)) return ' Only POST /v1/responses is served: the gateway keeps no responses, so none can be retrieved, deleted, cancelled or listed here. Continue one with "previous_response_id" in POST /v1/responses (answered by OpenAI, which stores it), or read it at OpenAI with your own key.';
   if (GEMINI_UNSERVED.test(path)) return ' Gemini agents, environments, webhooks and triggers are not served through ngrok\'s AI Gateway.';
   if (served(method, `/v1${path}`)) return ` Did you mean /v1${path}? An OpenAI SDK's base URL ends with /v1.`;
   if (path.startsWith('/v1/v1/') && served(method, path.slice(3))) return ` Did you mean ${path.slice(3)}? The base URL has /v1 once too often: the Anthropic SDK adds /v1 itself, so its base URL ends without it.`;
