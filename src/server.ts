@@ -209,6 +209,7 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
       // The snapshots' figures: the store's balance as of the last reload, then debited by each request here.
       balances: () => state.accounts(),
       keysCooling: () => keyCooldowns.cooling(),
+      listenDeaf: () => (state.listenDeaf ? 1 : 0),
     }, VERSION);
     observerClose = () => observer.close();
     // Request capture: written by the gateway that captured, which also deletes expired captures — the plane that
@@ -225,7 +226,10 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
       connectionsPerOrigin: config.upstreamConnections, loopId, allowPrivate: config.allowPrivateUpstreams,
       bedrockRoles: { stsEndpoint: config.awsStsEndpoint, stsRegion: config.awsStsRegion, logger },
     });
-    state.onReload((before, now) => upstreams.providerKeysReloaded(before.providerKeys, now.providerKeys));
+    state.onReload((before, now) => {
+      upstreams.providerKeysReloaded(before.providerKeys, now.providerKeys);
+      keyCooldowns.providerKeysReloaded(before.providerKeys, now.providerKeys);
+    });
     const gateway = await startGatewayServer({
       state, usage, logger, observer, captures, keyCooldowns, ...(ledger ? { ledger } : {}),
       catalog: createCatalog(config.providerBaseUrls),

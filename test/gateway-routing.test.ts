@@ -663,6 +663,16 @@ describe('gateway routing and failover (sqlite)', () => {
       assert.deepEqual(await call(t).then((r) => [r.keys, r.attempts]), [['Bearer sk-429-after-60', 'Bearer sk-good-a'], '2']);
     });
 
+    test('a cooling key rotated through the control plane is tried first again at once: its new secret is not the one that was limited', async () => {
+      // A key of its own: rotating the shared one would change it for the other tests.
+      const id = await h.providerKey('openai', 'sk-429-after-60', 'rotated after its 429');
+      const t = await keyWith([{ provider: 'openai', steps: [{ type: 'user', keys: [{ id }, { id: keys['sk-good-a'] }] }] }]);
+      assert.deepEqual(await call(t).then((r) => [r.keys, r.attempts]), [['Bearer sk-429-after-60', 'Bearer sk-good-a'], '2']);
+      assert.deepEqual((await call(t)).keys, ['Bearer sk-good-a'], 'cooling');
+      await h.api('POST', `/provider-keys/${id}/rotate`, { name: 'rotated after its 429', value: 'sk-rotated' });
+      assert.deepEqual(await call(t).then((r) => [r.keys, r.attempts]), [['Bearer sk-rotated'], '1']);
+    });
+
     test('when every key of the model cools, all are still tried, the soonest ready first', async () => {
       keys['sk-429-after-60'] ??= await h.providerKey('openai', 'sk-429-after-60', 'retry-after 60');
       const t = await keyWith([{ provider: 'openai', steps: [user('sk-429-after-60', 'sk-429')] }]);

@@ -27,6 +27,10 @@ async function within(ms: number, what: string, check: () => Promise<boolean>): 
 
 interface Pooled {
   database: TestDatabase;
+  /** The gateway process's log lines (JSON, debug level up). */
+  gatewayLog: Record<string, unknown>[];
+  /** The gateway's `tollgate_state_listen_deaf` as scraped now. */
+  listenDeaf(): Promise<number | undefined>;
   api: RunningTollgate;
   gateway: RunningTollgate;
   /** A control-plane call with the bootstrap API key. */
@@ -47,13 +51,21 @@ async function withPooledTollgate(gatewayEnv: (databaseUrl: string) => Record<st
     TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fake.url}/v1`, TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-managed', TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
   };
   const started: RunningTollgate[] = [];
+  const gatewayLog: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => { gatewayLog.push(JSON.parse(line) as Record<string, unknown>); } });
   try {
     const api = await startTollgate(loadConfig({ ...base, TOLLGATE_JOURNAL_PATH: join(dir, 'api.db') }), { planes: ['api'], logger: pino({ level: 'silent' }) });
     started.push(api);
-    const gateway = await startTollgate(loadConfig({ ...base, TOLLGATE_JOURNAL_PATH: join(dir, 'gateway.db'), ...gatewayEnv(database.url) }), { planes: ['gateway'], logger: pino({ level: 'silent' }) });
+    const gateway = await startTollgate(loadConfig({ ...base, TOLLGATE_JOURNAL_PATH: join(dir, 'gateway.db'), ...gatewayEnv(database.url) }), { planes: ['gateway'], logger });
     started.push(gateway);
     await use({
-      database, api, gateway,
+      database, api, gateway, gatewayLog,
+      // A gateway-only process serves /metrics on its gateway port (loopback: no token needed).
+      listenDeaf: async () => {
+        const text = await (await fetch(`${gateway.gatewayUrl}/metrics`)).text();
+        const value = /^tollgate_state_listen_deaf (\d+)$/m.exec(text)?.[1];
+        return value === undefined ? undefined : Number(value);
+      },
       call: (method, path, body) => fetch(`${api.apiUrl}${path}`, { method, headers: { authorization: `Bearer ${bootstrap}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) }),
       chat: (token) => fetch(`${gateway.gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }) }),
     });
@@ -66,7 +78,15 @@ async function withPooledTollgate(gatewayEnv: (databaseUrl: string) => Record<st
   }
 }
 
-test('through PgBouncer in transaction mode: both planes start, usage is shipped, a revocation reaches the gateway by its poll', () => withPooledTollgate(() => ({}), async ({ database, call, chat }) => {
+/** The deaf listener's warnings in a gateway's log. */
+const deafWarnings = (log: Record<string, unknown>[]) => log.filter((line) => line.level === 40 && /hears no notifications/.test(String(line.msg)));
+
+test('through PgBouncer in transaction mode: both planes start, usage is shipped, a revocation reaches the gateway by its poll, and the gateway says once that its LISTEN hears nothing', () => withPooledTollgate(() => ({}), async ({ database, call, chat, gatewayLog, listenDeaf }) => {
+  // LISTEN "succeeds" through the pooler: only the probe the listener sends itself shows it hears nothing.
+  await within(20_000, 'the deaf listener reported in tollgate_state_listen_deaf', async () => (await listenDeaf()) === 1);
+  const warnings = deafWarnings(gatewayLog);
+  assert.equal(warnings.length, 1, 'one warning');
+  assert.match(String(warnings[0]!.msg), /TOLLGATE_DATABASE_LISTEN_URL/);
   const created = await call('POST', '/access-keys', { name: 'pooled' });
   assert.equal(created.status, 201, await created.clone().text());
   const key = await created.json() as { id: string; token: string };
@@ -87,7 +107,11 @@ test('through PgBouncer in transaction mode: both planes start, usage is shipped
   await within(5_000, 'the revoked key refused by the gateway', async () => (await chat(key.token)).status === 401);
 }));
 
-test('TOLLGATE_DATABASE_LISTEN_URL at the database itself: through the pooler, revocations reach the gateway within a second again', () => withPooledTollgate((databaseUrl) => ({ TOLLGATE_DATABASE_LISTEN_URL: databaseUrl }), async ({ call, chat }) => {
+test('TOLLGATE_DATABASE_LISTEN_URL at the database itself: through the pooler, revocations reach the gateway within a second again, and no warning', () => withPooledTollgate((databaseUrl) => ({ TOLLGATE_DATABASE_LISTEN_URL: databaseUrl }), async ({ call, chat, gatewayLog, listenDeaf }) => {
+  // The probe goes through the pooler, the LISTEN session to the database itself: heard.
+  await within(20_000, 'the listener\'s probe heard', async () => gatewayLog.some((line) => line.msg === 'state-change listener hears notifications'));
+  assert.deepEqual(deafWarnings(gatewayLog), []);
+  assert.equal(await listenDeaf(), 0);
   // Five in a row, each within 700 ms: the 2-second poll alone would meet that for all five about once in 200 runs.
   for (let i = 0; i < 5; i++) {
     const created = await call('POST', '/access-keys', { name: `listened ${i}` });

@@ -14,6 +14,13 @@ import { openStore, type Store } from '../src/store/database.ts';
 import { patchGatewaySettings } from '../src/store/gateway-config.ts';
 import { MAX_KEY_LOOKUPS, MAX_KEY_LOOKUPS_WAITING } from '../src/state/gateway-state.ts';
 import { newAccessKeyToken, newId, redactSecret, sha256Hex } from '../src/domain/ids.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { startTollgate } from '../src/server.ts';
+import { loadConfig } from '../src/config/config.ts';
+import { startFakeProvider, type FakeProvider } from './fake-upstream.ts';
 
 const ONLY_PUSH = 60_000;
 
@@ -285,48 +292,78 @@ for (const kind of ['sqlite', 'postgres'] as const) {
   });
 }
 
-describe('a key and its configuration made by another process', () => {
-  test('the gateway reads the account again instead of refusing a configuration it has not seen yet', async () => {
-    const { startTollgate } = await import('../src/server.ts');
-    const { loadConfig } = await import('../src/config/config.ts');
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const { randomBytes } = await import('node:crypto');
-    const { startFakeProvider } = await import('./fake-upstream.ts');
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-split-'));
-    const fake = await startFakeProvider();
-    const bootstrap = 'tgapi_splitplanestestkey000000000000000000000000';
-    const env = (journal: string) => ({
-      TOLLGATE_DATABASE_URL: `sqlite:${join(dir, 't.db')}`, TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'),
-      TOLLGATE_BOOTSTRAP_API_KEY: bootstrap, TOLLGATE_GATEWAY_PORT: '0', TOLLGATE_API_PORT: '0', TOLLGATE_JOURNAL_PATH: join(dir, journal),
-      TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fake.url}/v1`, TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-managed', TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
-    });
-    const shared = env('api.db');
-    const api = await startTollgate(loadConfig(shared), { planes: ['api'], logger: pino({ level: 'silent' }) });
-    const gateway = await startTollgate(loadConfig({ ...env('gateway.db'), TOLLGATE_SECRET_KEY: shared.TOLLGATE_SECRET_KEY }), { planes: ['gateway'], logger: pino({ level: 'silent' }) });
-    const call = async <T,>(path: string, body: unknown): Promise<T> => {
-      const res = await fetch(api.apiUrl + path, { method: 'POST', headers: { authorization: `Bearer ${bootstrap}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      assert.equal(res.status, 201, await res.clone().text());
-      return res.json() as Promise<T>;
-    };
-    try {
-      // The gateway serves the account already (its snapshot is loaded), then each round makes a configuration
-      // and a key in the other process and uses the key at once, before any change could reach the gateway.
-      const first = await call<{ token: string }>('/access-keys', { name: 'warm' });
-      const chat = (token: string) => fetch(`${gateway.gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [] }) });
-      assert.equal((await chat(first.token)).status, 200);
-      for (let i = 0; i < 10; i++) {
-        const cfg = await call<{ id: string }>('/access-key-configurations', { name: `open ${i}`, access: { providers: { allow: ['openai'] } } });
-        const key = await call<{ token: string }>('/access-keys', { name: `new ${i}`, accessKeyConfigurationId: cfg.id });
-        const res = await chat(key.token);
-        assert.equal(res.status, 200, await res.text());
-      }
-    } finally {
-      await gateway.stop();
-      await api.stop();
-      await fake.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+/** An api process and a gateway process on one SQLite database: changes reach the gateway only through the store. */
+async function withSplitPlanes(use: (planes: {
+  fake: FakeProvider;
+  /** A control-plane POST answered 2xx, with the bootstrap API key. */
+  call: <T>(path: string, body: unknown) => Promise<T>;
+  chat: (token: string) => Promise<Response>;
+}) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-split-'));
+  const fake = await startFakeProvider();
+  const bootstrap = 'tgapi_splitplanestestkey000000000000000000000000';
+  const env = (journal: string) => ({
+    TOLLGATE_DATABASE_URL: `sqlite:${join(dir, 't.db')}`, TOLLGATE_SECRET_KEY: randomBytes(32).toString('hex'),
+    TOLLGATE_BOOTSTRAP_API_KEY: bootstrap, TOLLGATE_GATEWAY_PORT: '0', TOLLGATE_API_PORT: '0', TOLLGATE_JOURNAL_PATH: join(dir, journal),
+    TOLLGATE_PROVIDER_OPENAI_BASE_URL: `${fake.url}/v1`, TOLLGATE_MANAGED_OPENAI_API_KEY: 'sk-managed', TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: '1',
   });
+  const shared = env('api.db');
+  const api = await startTollgate(loadConfig(shared), { planes: ['api'], logger: pino({ level: 'silent' }) });
+  const gateway = await startTollgate(loadConfig({ ...env('gateway.db'), TOLLGATE_SECRET_KEY: shared.TOLLGATE_SECRET_KEY }), { planes: ['gateway'], logger: pino({ level: 'silent' }) });
+  try {
+    await use({
+      fake,
+      call: async <T,>(path: string, body: unknown): Promise<T> => {
+        const res = await fetch(api.apiUrl + path, { method: 'POST', headers: { authorization: `Bearer ${bootstrap}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        assert.ok(res.ok, `${res.status} ${await res.clone().text()}`);
+        return res.json() as Promise<T>;
+      },
+      chat: (token) => fetch(`${gateway.gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [] }) }),
+    });
+  } finally {
+    await gateway.stop();
+    await api.stop();
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('a key and its configuration made by another process', () => {
+  test('the gateway reads the account again instead of refusing a configuration it has not seen yet', () => withSplitPlanes(async ({ call, chat }) => {
+    // The gateway serves the account already (its snapshot is loaded), then each round makes a configuration
+    // and a key in the other process and uses the key at once, before any change could reach the gateway.
+    const first = await call<{ token: string }>('/access-keys', { name: 'warm' });
+    assert.equal((await chat(first.token)).status, 200);
+    for (let i = 0; i < 10; i++) {
+      const cfg = await call<{ id: string }>('/access-key-configurations', { name: `open ${i}`, access: { providers: { allow: ['openai'] } } });
+      const key = await call<{ token: string }>('/access-keys', { name: `new ${i}`, accessKeyConfigurationId: cfg.id });
+      const res = await chat(key.token);
+      assert.equal(res.status, 200, await res.text());
+    }
+  }));
 });
+
+test('a provider key cooling on a gateway after its 429 is tried first again once another process rotates it', () => withSplitPlanes(async ({ fake, call, chat }) => {
+  const limited = await call<{ id: string }>('/provider-keys', { providerId: 'openai', value: 'sk-429-after-60', name: 'limited' });
+  const good = await call<{ id: string }>('/provider-keys', { providerId: 'openai', value: 'sk-good', name: 'good' });
+  const cfg = await call<{ id: string }>('/access-key-configurations', { name: 'two keys', router: { rules: [{ provider: 'openai', steps: [{ type: 'user', keys: [{ id: limited.id }, { id: good.id }] }] }] } });
+  const key = await call<{ token: string }>('/access-keys', { name: 'app', accessKeyConfigurationId: cfg.id });
+  const firstTried = async () => {
+    fake.reset();
+    const res = await chat(key.token);
+    assert.equal(res.status, 200, await res.text());
+    return fake.requests[0]!.headers.authorization;
+  };
+  assert.equal(await firstTried(), 'Bearer sk-429-after-60');
+  assert.equal(await firstTried(), 'Bearer sk-good', 'cooling for the 60 s it asked');
+  await call(`/provider-keys/${limited.id}/rotate`, { name: 'limited', value: 'sk-rotated' });
+  // The gateway applies the rotation when it reads the change (within a second: data_version); until then the old
+  // secret cools, then the new one is tried first.
+  const until = Date.now() + 5000;
+  let tried: string | undefined;
+  while ((tried = await firstTried()) !== 'Bearer sk-rotated') {
+    assert.equal(tried, 'Bearer sk-good', 'before the rotation is applied');
+    if (Date.now() > until) assert.fail('the rotated key tried first within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}));

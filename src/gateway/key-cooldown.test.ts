@@ -55,3 +55,17 @@ test('memory is bounded: past 10,000 keys cooling at once, the one cooling longe
   assert.equal(cooldowns.order([first, attempt(gpt, 'other')]).deferred.length, 0, 'the oldest entry was dropped');
   assert.equal(cooldowns.order([attempt(gpt, 'key-10000'), attempt(gpt, 'other')]).deferred.length, 1);
 });
+
+test('a key whose secret changed (rotated) is ready at once, for every model it cooled on; a key read again unchanged keeps cooling', () => {
+  const cooldowns = new KeyCooldowns(() => 0);
+  const [gpt, mini] = [candidate('gpt-4o'), candidate('gpt-4o-mini')];
+  for (const plan of [attempt(gpt, 'a'), attempt(mini, 'a'), attempt(gpt, 'b'), attempt(gpt, undefined)]) cooldowns.cool(plan, 60_000);
+  const key = (id: string, value: string) => [id, { id, providerId: 'openai', name: id, keyRedacted: 'sk-…', value }] as const;
+  const before = new Map([key('a', 'sk-old'), key('b', 'sk-b')]);
+  cooldowns.providerKeysReloaded(before, new Map([key('a', 'sk-old'), key('b', 'sk-b')]));
+  assert.equal(cooldowns.cooling(), 4, 'read again, nothing changed');
+  cooldowns.providerKeysReloaded(before, new Map([key('a', 'sk-new'), key('b', 'sk-b')]));
+  assert.equal(cooldowns.cooling(), 2);
+  assert.deepEqual(ids(cooldowns.order([attempt(gpt, 'b'), attempt(gpt, 'a')]).attempts), ['gpt-4o/a', 'gpt-4o/b']);
+  assert.deepEqual(ids(cooldowns.order([attempt(mini, 'a'), attempt(mini, 'c')]).deferred), []);
+});

@@ -3,6 +3,7 @@
 // model's ready keys, so each request no longer pays a round trip to a key that said it needs time. Per node and in
 // memory: no store is read or written, and a node that never saw the 429 tries the key in the configured order.
 import type { AttemptPlan } from '../domain/routing.ts';
+import type { ProviderKeyState } from '../state/types.ts';
 
 /** The longest a key is held back, whatever its provider said (OpenAI's limits may reset in an hour). */
 export const MAX_COOL_MS = 5 * 60_000;
@@ -61,6 +62,22 @@ export class KeyCooldowns {
     if (this.#readyAt.size === 0) return;
     const key = cooldownKey(plan);
     if (key !== undefined) this.#readyAt.delete(key);
+  }
+
+  /**
+   * An account's provider keys were read again (GatewayState.onReload: on the node that changed them at once, on the
+   * others when their poll reads the change). A key whose secret changed — rotated, usually because it was exhausted
+   * or limited — is another key to its provider: its old secret's limits say nothing of it, so it is ready at once.
+   */
+  providerKeysReloaded(before: ReadonlyMap<string, ProviderKeyState>, now: ReadonlyMap<string, ProviderKeyState>): void {
+    if (this.#readyAt.size === 0) return;
+    let rotated: Set<string> | undefined;
+    for (const [id, key] of now) {
+      const was = before.get(id);
+      if (was !== undefined && was.value !== key.value) (rotated ??= new Set()).add(id);
+    }
+    if (!rotated) return;
+    for (const entry of this.#readyAt.keys()) if (rotated.has(entry.slice(0, entry.indexOf('\n')))) this.#readyAt.delete(entry);
   }
 
   /**

@@ -4,6 +4,7 @@
 // read from `state_changes` as soon as we hear of them — PostgreSQL NOTIFY on a dedicated LISTEN connection,
 // or SQLite's `PRAGMA data_version` moving — with a slower poll and a full resync every minute as safety nets.
 import type { Logger } from 'pino';
+import { sql } from 'kysely';
 import { parseDatabaseUrl, preferResolved, type Store } from '../store/database.ts';
 import type { SecretBox } from '../domain/secret-box.ts';
 import { isAccessKeyToken, sha256Hex } from '../domain/ids.ts';
@@ -731,6 +732,8 @@ export class GatewayState {
         onConnect: () => this.#kick(),
         // Back to the fast poll at once, not after the slow period already scheduled.
         onDisconnect: () => { if (!this.#polling) this.#schedulePoll(); },
+        // Over the pool the changes' own NOTIFYs take: what the listener hears of it is what it hears of them.
+        probe: async (channel, payload) => { await sql`SELECT pg_notify(${channel}, ${payload})`.execute(this.#store.db); },
       });
       await this.#listener.start();
     } else if (this.#store.sqlite) {
@@ -748,6 +751,11 @@ export class GatewayState {
     const seq = payload === undefined ? NaN : Number(payload);
     if (Number.isSafeInteger(seq) && (this.#gaps.has(seq) || (this.#abandonedGaps.delete(seq) && this.#gaps.size < MAX_GAPS))) this.#gaps.set(seq, Date.now() + this.#gapTtlMs);
     this.#kick();
+  }
+
+  /** PostgreSQL: LISTEN is in place but hears nothing (a transaction pooler; see PgChangeListener.deaf). */
+  get listenDeaf(): boolean {
+    return this.#listener?.deaf ?? false;
   }
 
   #pushHealthy(): boolean {

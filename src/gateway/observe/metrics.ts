@@ -28,6 +28,8 @@ export interface MetricsSources {
   balances(): Iterable<{ accountId: string; balancePico: bigint }>;
   /** (Provider key, model) pairs cooling after a rate limit on this node (key-cooldown.ts). */
   keysCooling(): number;
+  /** 1 while this gateway's LISTEN session hears no notifications (a transaction pooler), else 0. */
+  listenDeaf(): number;
 }
 
 export const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -204,6 +206,7 @@ export class GatewayMetrics {
       collect() { for (const [provider, open] of realtimeOpen) this.labels(provider).set(open); },
     });
     new Gauge({ name: 'tollgate_provider_keys_cooling', help: 'Provider keys (each with a model) this process holds back after a rate limit, until the wait their provider gave.', registers, collect() { this.set(sources.keysCooling()); } });
+    new Gauge({ name: 'tollgate_state_listen_deaf', help: 'PostgreSQL: 1 while this gateway\'s LISTEN session hears no notifications (through a transaction pooler; set TOLLGATE_DATABASE_LISTEN_URL), so it sees other processes\' changes only by its poll.', registers, collect() { this.set(sources.listenDeaf()); } });
     new Gauge({ name: 'tollgate_usage_backlog_events', help: 'Usage events recorded by this process and not yet written to the store.', registers, collect() { this.set(sources.usageBacklog()); } });
     // A count kept by the journal, read at scrape time: never reset while the process runs, so a counter.
     new Counter({ name: 'tollgate_usage_refused_events_total', help: 'Usage events the store refused (bad data, a constraint) that this process set aside beside its journal instead of storing.', registers, collect() { this.reset(); this.inc(sources.usageRefused()); } });

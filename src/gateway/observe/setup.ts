@@ -12,6 +12,8 @@ export interface ObserverSources {
   balances(): Iterable<{ accountId: string; balancePico: bigint }>;
   /** Provider keys cooling after a rate limit (key-cooldown.ts); absent: none. */
   keysCooling?(): number;
+  /** 1 while the gateway's LISTEN session hears nothing (GatewayState.listenDeaf); absent: 0. */
+  listenDeaf?(): number;
 }
 
 export async function createGatewayObserver(config: ObservabilityConfig, registry: Registry, logger: Logger, sources: ObserverSources, serviceVersion: string): Promise<GatewayObserver> {
@@ -24,6 +26,7 @@ export async function createGatewayObserver(config: ObservabilityConfig, registr
     usageRefused: sources.usageRefused,
     balances: sources.balances,
     keysCooling: sources.keysCooling ?? (() => 0),
+    listenDeaf: sources.listenDeaf ?? (() => 0),
   };
   const metrics = new GatewayMetrics(registry, { accessKeyLabel: config.metricsAccessKeyLabel, maxBalanceAccounts: config.metricsBalanceAccounts }, metricSources, SURFACE_LABELS);
   let tracer;
