@@ -4,8 +4,9 @@
 // its lock until it exits, and the OS drops the lock when the process dies (kill -9 included). Whoever holds a
 // slot's lock may treat every begun attempt in that slot's log without a finished event as an attempt of a dead
 // process. A second process pointed at the same path takes the next free sibling (`path.1`, `path.2`, …) and
-// adopts the rows of any sibling nobody holds, so N gateways on one host need no configuration and no journal is
-// ever orphaned.
+// adopts the rows of any sibling nobody holds — at open, and every minute while it runs (adoptSiblings), so a gateway
+// that dies beside it and is never started again does not keep its events from the store — and N gateways on one
+// host need no configuration and no journal is ever orphaned.
 //
 // The log: segment files `<slot>.log.<n>` holding one line per commit — the attempts begun in an event-loop turn
 // (a begun row), the events finished since the last commit (a finished row), the begun rows released and the
@@ -24,6 +25,8 @@ const MAX_SLOTS = 32;
 const SEGMENT_BYTES = 8 * 1024 * 1024;
 /** Commits reach the disk at least this often (a process crash loses nothing either way; see the doc). */
 const SYNC_INTERVAL_MS = 1000;
+/** How long a start waits for a slot while every one is held (one may be held for a moment: see open). */
+const OPEN_WAIT_MS = 5000;
 
 // Rows hold events as arrays of values in these fixed orders (no repeated keys): half the bytes of objects. A new
 // field goes at the end of both the list and its encoder, and decode must give it a default: a row written before
@@ -145,7 +148,15 @@ export interface JournalFileOptions {
    * neither taken nor adopted. Unset: every slot is this process's to take.
    */
   owner?: string;
+  /** How long open() keeps trying while every slot is held (default 5 s). */
+  openWaitMs?: number;
 }
+
+/**
+ * What adopting a sibling slot brought into this journal: one finished row (its events, the sibling's unshipped ones
+ * then its orphans) and how many of them are orphans (attempts its process died in, as `unknown` events).
+ */
+export interface Adopted { slot: string; batch: FinishedBatch; orphans: number }
 
 /** What one commit wrote: the row numbers a later commit or a shipment refers to. */
 export interface Written { begunSeq: number | undefined; finishedSeq: number | undefined }
@@ -195,7 +206,9 @@ const OWNER_SCHEMA = 'CREATE TABLE IF NOT EXISTS journal_owner (owner TEXT NOT N
 
 /** Opens `path` and takes its lock; undefined when another live process holds it. */
 function tryLock(path: string): BetterSqlite3.Database | undefined {
-  ensurePrivateFile(path);
+  // Only a missing file is made: closing any descriptor of a file drops every POSIX lock the process holds on it,
+  // SQLite's included, and one process may try a slot it holds (several journals in one test process).
+  if (!existsSync(path)) ensurePrivateFile(path);
   // timeout 0: a held lock answers SQLITE_BUSY at once instead of waiting for a process that will not let go.
   const db = new BetterSqlite3(path, { timeout: 0 });
   try {
@@ -332,33 +345,48 @@ export class JournalFile {
    * whose final event is on disk did not die with the process, whether or not that event is still waiting.
    */
   #finishedIds = new Set<string>();
+  /** The journal path, the slot taken there and the deployment: where adoptSiblings looks, and what it may adopt. */
+  #base = '';
+  #slot = 0;
+  #owner: string | undefined;
 
   /** Takes the first free slot at `base`, converts its orphans, and adopts every other unheld slot's rows. */
   static open(base: string, options: JournalFileOptions = {}): JournalFile {
     if (base === ':memory:') return new JournalFile(base, undefined, options);
     makePrivateDir(dirname(base));
-    for (let slot = 0; slot < MAX_SLOTS; slot++) {
-      const path = slotPath(base, slot);
-      const lock = tryLock(path);
-      if (!lock) continue;
-      const file = new JournalFile(path, lock, options);
-      try {
-        if (!claimSlot(path, lock, options.owner)) {
+    // A lock held for a moment — a running gateway adopting a dead one's slot (adoptSiblings), `tollgate rotate-secret`
+    // checking it — does not make a full house: with every slot busy, the start tries again for a while.
+    const until = performance.now() + (options.openWaitMs ?? OPEN_WAIT_MS);
+    for (;;) {
+      for (let slot = 0; slot < MAX_SLOTS; slot++) {
+        const path = slotPath(base, slot);
+        const lock = tryLock(path);
+        if (!lock) continue;
+        const file = new JournalFile(path, lock, options);
+        try {
+          if (!claimSlot(path, lock, options.owner)) {
+            file.close();
+            continue;
+          }
+          file.#replay();
+          const legacy = readLegacy(lock);
+          const { converted, orphans, released } = file.#recovered(legacy);
+          const events = converted.concat(orphans);
+          if (events.length > 0 || released.length > 0) file.write([], events, released);
+          clearLegacy(lock, legacy);
+          file.#base = base;
+          file.#slot = slot;
+          file.#owner = options.owner;
+          for (let sibling = 0; sibling < MAX_SLOTS; sibling++) if (sibling !== slot) file.#adopt(slotPath(base, sibling));
+          file.#isOpen = options.isOpen;
+        } catch (error) {
           file.close();
-          continue;
+          throw error;
         }
-        file.#replay();
-        const legacy = readLegacy(lock);
-        const { events, released } = file.#recovered(legacy);
-        if (events.length > 0 || released.length > 0) file.write([], events, released);
-        clearLegacy(lock, legacy);
-        file.#adoptSiblings(base, slot, options.owner);
-        file.#isOpen = options.isOpen;
-      } catch (error) {
-        file.close();
-        throw error;
+        return file;
       }
-      return file;
+      if (performance.now() >= until) break;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
     throw new Error(`every usage journal slot at ${base} (.1 … .${MAX_SLOTS - 1}) is held by a running process or holds another database's events`);
   }
@@ -644,7 +672,7 @@ export class JournalFile {
    * We hold the lock, so every begun attempt without a finished event belongs to a process that died mid-attempt:
    * the final events to write for them (and the older formats' rows), and the begun rows they release.
    */
-  #recovered(legacy: Legacy): { events: UsageEvent[]; released: number[] } {
+  #recovered(legacy: Legacy): { converted: UsageEvent[]; orphans: UsageEvent[]; released: number[] } {
     const attempts = new Map<string, BegunAttempt>();
     for (const b of legacy.begun) attempts.set(b.id, b);
     const released = new Set<number>();
@@ -666,35 +694,72 @@ export class JournalFile {
     // kept open. Re-created, it was an unknown event at no cost under the real one's id: for an event the store had
     // refused (set aside, not stored), the store took that copy, and importing the real one found it "already stored".
     const open = [...attempts.values()].filter((b) => !finishedIds.has(b.id));
-    return { events: converted.concat(orphanEvents(open)), released: [...released] };
+    return { converted, orphans: orphanEvents(open), released: [...released] };
   }
 
-  /** Moves the rows of every sibling slot no live process holds (and no other deployment's) into this journal. */
-  #adoptSiblings(base: string, own: number, owner: string | undefined): void {
+  /**
+   * Adopts the sibling slots no live process holds now: a gateway that died beside this one (kill -9, the OOM killer)
+   * and is not started again would otherwise keep its events out of the store, and its tenants' spending out of their
+   * balances, until some process opens this path. Cheap when there is nothing to adopt: a lock attempt per existing
+   * sibling. A slot that cannot be adopted (its segments unreadable, our log not writable) is reported and left as it
+   * was, for the next call.
+   */
+  adoptSiblings(): Adopted[] {
+    if (!this.#lock || this.#closed) return [];
+    const adopted: Adopted[] = [];
     for (let slot = 0; slot < MAX_SLOTS; slot++) {
-      const path = slotPath(base, slot);
-      if (slot === own || !existsSync(path)) continue;
-      const lock = tryLock(path);
-      if (!lock) continue;
-      const sibling = new JournalFile(path, lock, {});
+      if (slot === this.#slot) continue;
+      const path = slotPath(this.#base, slot);
       try {
-        if (!claimSlot(path, lock, owner)) continue;
-        sibling.#replay();
-        this.#skipped += sibling.#skipped;
-        const legacy = readLegacy(lock);
-        // Ours first, then theirs goes. A run that died in between left a copy in both: what we hold already is
-        // not taken twice (it would count twice against balances until shipped).
-        const ours = new Set(this.unshipped().map((e) => e.id));
-        const events = sibling.unshipped().concat(sibling.#recovered(legacy).events).filter((e) => !ours.has(e.id));
-        if (events.length > 0) this.write([], events);
-        // Oldest first: its settled segments (doomed at replay) before the ones whose markers settle them.
-        this.#unlink(sibling.#doomed.concat(sibling.#segments.map((segment) => segment.path)));
-        sibling.#doomed = [];
-        sibling.#segments.length = 0;
-        clearLegacy(lock, legacy);
-      } finally {
-        sibling.close();
+        const one = this.#adopt(path);
+        if (one) adopted.push(one);
+      } catch (error) {
+        this.#report?.("usage journal: a stopped gateway's journal slot could not be adopted; trying again later", { slot: path, err: error instanceof Error ? error.message : String(error) });
       }
+    }
+    return adopted;
+  }
+
+  /**
+   * Moves the rows of the sibling slot at `path` into this journal when no live process holds it (and it is not
+   * another deployment's): what it brought, undefined when nothing.
+   */
+  #adopt(path: string): Adopted | undefined {
+    if (!existsSync(path)) return undefined;
+    // Held for the moment this takes: a process starting meanwhile takes another slot, or waits (open).
+    const lock = tryLock(path);
+    if (!lock) return undefined;
+    const sibling = new JournalFile(path, lock, {});
+    try {
+      if (!claimSlot(path, lock, this.#owner)) return undefined;
+      sibling.#replay();
+      this.#skipped += sibling.#skipped;
+      const legacy = readLegacy(lock);
+      const { converted, orphans } = sibling.#recovered(legacy);
+      const theirs = sibling.unshipped().concat(converted);
+      let adopted: Adopted | undefined;
+      if (theirs.length > 0 || orphans.length > 0) {
+        // Ours first, then theirs goes. A run that died in between left a copy in both: what we hold already is
+        // not taken twice (it would count twice against balances until shipped). Read only when there is something
+        // to adopt: during a store outage our log may be large.
+        const ours = new Set(this.unshipped().map((e) => e.id));
+        const notOurs = (e: UsageEvent): boolean => !ours.has(e.id);
+        const events = theirs.filter(notOurs);
+        const orphaned = orphans.filter(notOurs);
+        events.push(...orphaned);
+        if (events.length > 0) {
+          const { finishedSeq } = this.write([], events);
+          adopted = { slot: path, batch: { seq: finishedSeq!, events }, orphans: orphaned.length };
+        }
+      }
+      // Oldest first: its settled segments (doomed at replay) before the ones whose markers settle them.
+      this.#unlink(sibling.#doomed.concat(sibling.#segments.map((segment) => segment.path)));
+      sibling.#doomed = [];
+      sibling.#segments.length = 0;
+      clearLegacy(lock, legacy);
+      return adopted;
+    } finally {
+      sibling.close();
     }
   }
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs, { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { Writable } from 'node:stream';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import BetterSqlite3 from 'better-sqlite3';
 import { join } from 'node:path';
@@ -442,6 +443,89 @@ describe('usage journal', () => {
     assert.equal(x2.path, path);
     await x2.close();
     assert.deepEqual(toX, ['e1'], "X's next start ships it");
+  }));
+
+  it("a running journal adopts the slot of a journal that stopped beside it, counting its spend at once; another deployment's slot is left alone", { timeout: 10_000 }, withDir(async (dir) => {
+    const path = join(dir, 'j.db');
+    const silent = () => new Promise<void>(() => {});
+    // A: a gateway of deployment X, alive; its store does not answer.
+    const a = new UsageJournal({ path, owner: 'X', intervalMs: 2, closeShippingMs: 50, write: silent });
+    // A gateway of deployment Y stopped on the same path with an event its store never took.
+    const y = new UsageJournal({ path, owner: 'Y', intervalMs: 2, closeShippingMs: 50, write: silent });
+    y.record(finished(begun('y1', 'rq_y', 1), 9n));
+    await y.close();
+    // B: another gateway of X, started while A runs: A's slot is held, Y's is not X's.
+    let open!: () => void;
+    const storeAnswers = new Promise<void>((resolve) => { open = resolve; });
+    const stored = new Map<string, UsageEvent>();
+    const b = new UsageJournal({
+      path, owner: 'X', intervalMs: 2, adoptIntervalMs: 5,
+      write: async (events) => { await storeAnswers; for (const e of events) stored.set(e.id, e); },
+    });
+    assert.equal(b.path, `${path}.2`);
+    const e1 = begun('e1', 'rq_1', 1);
+    await a.begin(e1);
+    await a.begin(begun('e2', 'rq_2', 1));
+    a.record(finished(e1, 5n));
+    assert.equal(b.adoptSiblings(), 0, 'nothing is adopted while its journal is open');
+    // A stops without shipping (as a kill would leave it): its finished event and its open attempt stay in its slot.
+    await a.close();
+    await eventually(() => b.unshippedPico('acct_1') === 5n, () => `B counts ${b.unshippedPico('acct_1')} pico unshipped`);
+    assert.equal(b.pending, 2, "A's event and its orphan");
+    open();
+    await b.flush();
+    assert.deepEqual([...stored.values()].map((e) => [e.id, e.completion, e.costPico]).sort(), [['e1', 'succeeded', 5n], ['e2', 'unknown', 0n]]);
+    assert.equal(b.adoptSiblings(), 0, 'an adopted slot is not adopted again');
+    await b.close();
+    assert.deepEqual(segmentsIn(dir, 'j.db'), [], "A's slot was emptied");
+    assert.equal(segmentsIn(dir, 'j.db.1').length, 1, "Y's slot keeps its event");
+    const toY: string[] = [];
+    const y2 = new UsageJournal({ path, owner: 'Y', intervalMs: 2, write: async (events) => { toY.push(...events.map((e) => e.id)); } });
+    await y2.close();
+    assert.deepEqual(toY, ['y1']);
+  }));
+
+  it('adopting later takes no event this journal already holds (a copy left by an adopting run that died)', withDir((dir) => {
+    const path = join(dir, 'j.db');
+    const ours = JournalFile.open(path);
+    const theirs = JournalFile.open(path);
+    const copy = finished(begun('e1', 'rq_1', 1), 5n);
+    ours.write([], [copy]);
+    theirs.write([begun('e3', 'rq_3', 1)], [copy, finished(begun('e2', 'rq_2', 1), 2n)]);
+    theirs.close();
+    const adopted = ours.adoptSiblings();
+    assert.deepEqual(adopted.map(({ slot, batch, orphans }) => ({ slot, ids: batch.events.map((e) => e.id), orphans })), [{ slot: `${path}.1`, ids: ['e2', 'e3'], orphans: 1 }]);
+    assert.deepEqual(ours.unshipped().map((e) => e.id), ['e1', 'e2', 'e3']);
+    assert.deepEqual(ours.adoptSiblings(), []);
+    ours.close();
+  }));
+
+  it('a start finding every slot held waits for one let go of moments later (a running gateway adopting it) rather than failing', { timeout: 60_000 }, withDir(async (dir) => {
+    const path = join(dir, 'j.db');
+    const held = Array.from({ length: 31 }, () => JournalFile.open(path));
+    const marker = join(dir, 'go');
+    // The last slot is held by another process until this one starts opening, and for a moment after.
+    const code = `import { JournalFile } from ${JSON.stringify(join(import.meta.dirname, 'journal-file.ts'))};
+      import { existsSync } from 'node:fs';
+      const file = JournalFile.open(process.argv[1]);
+      process.stdout.write(file.path + '\\n');
+      const poll = setInterval(() => { if (existsSync(process.argv[2])) { clearInterval(poll); setTimeout(() => process.exit(0), 100); } }, 5);`;
+    const holder = spawn(process.execPath, ['--input-type=module', '-e', code, path, marker], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const slot = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        holder.stdout.on('data', (chunk: Buffer) => { out += String(chunk); if (out.endsWith('\n')) resolve(out.trim()); });
+        holder.once('exit', (code) => reject(new Error(`the holding process exited (${code})`)));
+      });
+      assert.equal(slot, `${path}.31`);
+      writeFileSync(marker, '');
+      const started = JournalFile.open(path, { openWaitMs: 30_000 });
+      assert.equal(started.path, `${path}.31`);
+      started.close();
+    } finally {
+      holder.kill('SIGKILL');
+      for (const file of held) file.close();
+    }
   }));
 
   it('keeps events while the store fails, ships each once when it returns, and tracks unshipped cost', withDir(async (dir) => {

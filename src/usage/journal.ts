@@ -41,6 +41,11 @@ export interface UsageJournalOptions {
    * hold back every event after it. Default: no failure is a refusal (every shipment is retried as it is).
    */
   isRefusal?: (error: unknown) => boolean;
+  /**
+   * How often the journal looks for sibling slots no live process holds — a gateway beside it that died and was not
+   * started again — and adopts their events and orphans (default 60 s; see adoptSiblings).
+   */
+  adoptIntervalMs?: number;
 }
 
 /** `count` distinct indexes below `n` (all of them when fewer), in random order. */
@@ -129,6 +134,7 @@ export class UsageJournal implements UsageSink {
    */
   readonly #leftoverRows = new Set<number>();
   readonly #leftoverListeners = new Set<(accounts: ReadonlySet<string>) => void>();
+  #adoptTimer: NodeJS.Timeout | undefined;
 
   constructor(options: UsageJournalOptions) {
     // Before the file opens: what it meets while recovering and adopting (an undeletable file) is reported too.
@@ -160,6 +166,10 @@ export class UsageJournal implements UsageSink {
       this.#logger?.info({ events: this.#unshippedCount, journal: this.#file.path }, 'usage journal: shipping events left by a previous run');
       this.#scheduleShip(0);
     }
+    if (this.#file.path !== ':memory:') {
+      this.#adoptTimer = setInterval(() => this.adoptSiblings(), options.adoptIntervalMs ?? 60_000);
+      this.#adoptTimer.unref();
+    }
   }
 
   get path(): string {
@@ -183,6 +193,29 @@ export class UsageJournal implements UsageSink {
   onLeftoversShipped(listener: (accounts: ReadonlySet<string>) => void): () => void {
     this.#leftoverListeners.add(listener);
     return () => this.#leftoverListeners.delete(listener);
+  }
+
+  /**
+   * Adopts the slots of gateways that died beside this one since it opened (run every adoptIntervalMs): their events
+   * count against balances from now on and ship as this journal's own. The number of events adopted.
+   */
+  adoptSiblings(): number {
+    if (this.#closed) return 0;
+    const skipped = this.#file.skippedLines;
+    let adopted = 0;
+    for (const { slot, batch, orphans } of this.#file.adoptSiblings()) {
+      // The dead process may have stored them and died before marking them shipped, as with a previous run's.
+      this.#leftoverRows.add(batch.seq);
+      for (const event of batch.events) this.#count(event.accountId, event.costPico);
+      this.#enqueue(batch);
+      adopted += batch.events.length;
+      this.#logger?.info({ events: batch.events.length - orphans, orphans, slot, journal: this.#file.path }, "usage journal: adopted a stopped gateway's journal slot; shipping its events");
+    }
+    if (this.#file.skippedLines > skipped) {
+      this.#logger?.error({ lines: this.#file.skippedLines - skipped, journal: this.#file.path }, 'usage journal: lines that could not be read were skipped (damaged disk?)');
+    }
+    if (adopted > 0) this.#scheduleShip(0);
+    return adopted;
   }
 
   /** Cost of this account's events recorded here but not yet in the store. */
@@ -278,6 +311,7 @@ export class UsageJournal implements UsageSink {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#adoptTimer);
     // Metering runs on setImmediate after an answer completes: let the last ones record first.
     await new Promise((resolve) => setImmediate(resolve));
     if (!(await this.#flushWithin(this.#closeShippingMs))) {
