@@ -9,7 +9,7 @@ import { createLogger } from './config/logger.ts';
 import { SecretBox } from './domain/secret-box.ts';
 import { PlaygroundTokens } from './domain/playground-token.ts';
 import { databaseIdentity, openStore, parseDatabaseUrl, type Store } from './store/database.ts';
-import { readableByOthers } from './store/private-file.ts';
+import { readableByOthers, unusableFileError } from './store/private-file.ts';
 import { bootstrapAccount, isApiKeyToken } from './store/accounts.ts';
 import { ChangeBus } from './state/changes.ts';
 import type { RouteExtension } from './control/app.ts';
@@ -40,13 +40,20 @@ export interface RunningTollgate {
   stop(): Promise<void>;
 }
 
-/** The SQLite database and (for a gateway) the usage journal with its logs, when other local users can read them. */
+/**
+ * The SQLite database, the embedded default's key file and (for a gateway) the usage journal with its logs, when other
+ * local users can read them.
+ */
 function warnIfReadableByOthers(config: Config, planes: readonly Plane[], logger: Logger): void {
   const database = parseDatabaseUrl(config.databaseUrl);
   const paths = database.dialect === 'sqlite' && database.path !== ':memory:' ? [database.path] : [];
   if (planes.includes('gateway')) paths.push(...journalFiles(config.journalPath));
   const files = readableByOthers(paths);
   if (files.length > 0) logger.warn({ files }, 'data files other users on this machine can read or change (accounts, key hashes, usage): make them owner-only, e.g. chmod 600');
+  // The embedded default's master key (and the old one a rotation keeps): with a copy of the database, it opens every
+  // provider key. Made 0600, but a restore or a copy under the default umask leaves it open to all.
+  const keys = config.masterKeyFile === undefined ? [] : readableByOthers([config.masterKeyFile, `${config.masterKeyFile}.previous`]);
+  if (keys.length > 0) logger.warn({ files: keys }, 'master key files other users on this machine can read or change (with a copy of the database they open every provider key): make them owner-only, e.g. chmod 600');
 }
 
 /** The journal's files: its lock file, other processes' slots (`.1`…), their log segments, the refused events. */
@@ -189,7 +196,13 @@ async function startPlanes(config: Config, planes: readonly Plane[], { store, lo
     // rejection) must not keep usage from being shipped.
     let observerClose: (() => Promise<void>) | undefined;
     closers.push(async () => { await observerClose?.(); });
-    const usage = new UsageJournal({ path: config.journalPath, owner: await databaseIdentity(store.db), write: (events) => insertUsageEvents(store.db, events), isRefusal: isRowRefusal, logger });
+    const owner = await databaseIdentity(store.db);
+    let usage: UsageJournal;
+    try {
+      usage = new UsageJournal({ path: config.journalPath, owner, write: (events) => insertUsageEvents(store.db, events), isRefusal: isRowRefusal, logger });
+    } catch (error) {
+      throw unusableFileError(error, 'the usage journal', config.journalPath, 'set TOLLGATE_JOURNAL_PATH to a file in a directory this user can write, on a persistent disk');
+    }
     journal = usage;
     closers.push(() => usage.close());
     // On PostgreSQL other gateway processes may spend the same credit: their shipped spending is read back

@@ -12,7 +12,7 @@ import { migrations } from '../src/store/migrations.ts';
 import { STORE_KINDS, createTestDatabase } from './helpers/stores.ts';
 import { Children, freePort, waitHealthy } from './helpers/processes.ts';
 import { createServer } from 'node:net';
-import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -218,6 +218,27 @@ test('data files other users can read (an install from before files were made ow
     // A start that lets custom providers reach private addresses says so (since `on`/`yes` turn it on, not only `1`).
     const ssrf = (lines: { msg: string }[]) => lines.some((l) => l.msg.startsWith('TOLLGATE_ALLOW_PRIVATE_UPSTREAMS is on'));
     assert.deepEqual([ssrf(await start({ TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: 'yes' })), ssrf(await start())], [true, false]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a master key file other users can read (the embedded default\'s secret.key, a rotation\'s .previous) is named in a warning at start', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-key-mode-'));
+  const start = async (): Promise<string[] | undefined> => {
+    const capture = new LineCapture();
+    // No TOLLGATE_SECRET_KEY: the key is the file beside the database, generated at the first start.
+    const running = await startTollgate(loadConfig({ TOLLGATE_DATABASE_URL: `sqlite:${join(dir, 'tollgate.db')}`, TOLLGATE_GATEWAY_PORT: '0', TOLLGATE_API_PORT: '0' }), { logger: pino({ level: 'info' }, capture) });
+    await running.stop();
+    return capture.lines.map((line) => JSON.parse(line) as { msg: string; files?: string[] })
+      .find((l) => l.msg.startsWith('master key files other users on this machine can read or change'))?.files;
+  };
+  try {
+    chmodSync(dir, 0o755);
+    assert.equal(await start(), undefined, 'the key it generated is owner-only');
+    chmodSync(join(dir, 'secret.key'), 0o644);
+    writeFileSync(join(dir, 'secret.key.previous'), 'old\n', { mode: 0o640 });
+    assert.deepEqual(await start(), [join(dir, 'secret.key'), join(dir, 'secret.key.previous')]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

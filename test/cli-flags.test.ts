@@ -3,7 +3,7 @@
 // in place of the one asked for.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,11 +11,13 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CLI, freePort } from './helpers/processes.ts';
 
-function tollgate(args: string[], nodeArgs: string[] = []): { status: number | null; stderr: string; cwd: string } {
+function tollgate(args: string[], nodeArgs: string[] = [], settings: Record<string, string> = {}, setup?: (cwd: string) => void): { status: number | null; stderr: string; cwd: string } {
   // In an empty directory: a command that fell back to the embedded default would leave data/ there.
   const cwd = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
+  setup?.(cwd);
   const env = { ...process.env };
   for (const name of Object.keys(env)) if (name.startsWith('TOLLGATE_')) delete env[name];
+  Object.assign(env, settings);
   const run = spawnSync(process.execPath, [...nodeArgs, CLI, ...args], { cwd, env, encoding: 'utf8', timeout: 20_000 });
   return { status: run.status, stderr: run.stderr, cwd };
 }
@@ -97,16 +99,42 @@ test('a database password with an unencoded @ and / is refused masked, not read 
   ]);
 });
 
-test('a database refusing connections on every address of localhost is said, not an empty "tollgate: "', async () => {
+test('a database refusing connections on every address of localhost is said, as the database\'s (its URL masked), not an empty "tollgate: "', async () => {
   const port = await freePort();
   const preload = fileURLToPath(new URL('./helpers/localhost-both-families.ts', import.meta.url));
   const run = tollgate(['accounts', 'list', '--database-url', `postgres://tollgate:s3cret-pw@localhost:${port}/tollgate`], ['--import', preload]);
   try {
     assert.equal(run.status, 1);
     // ::1 may be missing here (no IPv6): its reason is then another, but still said.
-    assert.match(run.stderr, new RegExp(`^tollgate: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}; connect [A-Z]+ ::1:${port}\n$`));
+    assert.match(run.stderr, new RegExp(`^tollgate: cannot connect to the database postgres://tollgate:\\*\\*\\*@localhost:${port}/tollgate \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${port}; connect [A-Z]+ ::1:${port}\\): check TOLLGATE_DATABASE_URL \\(or --database-url\\)\n$`));
   } finally {
     rmSync(run.cwd, { recursive: true, force: true });
+  }
+});
+
+test('a file Tollgate cannot make is refused naming the file, where it is, and the setting that chose it', () => {
+  // A path through a regular file: refused to root too, which a read-only directory is not.
+  const blocked = (cwd: string) => writeFileSync(join(cwd, 'taken'), '');
+  const key = { TOLLGATE_SECRET_KEY: 'a'.repeat(64) };
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [['start', '--database-url', 'sqlite:taken/tollgate.db'], {},
+      /^tollgate: cannot open the master key file \(TOLLGATE_SECRET_KEY unset\) at \/\S+\/taken\/secret\.key \(EEXIST: [^)]*\): set TOLLGATE_SECRET_KEY, or check TOLLGATE_DATABASE_URL \(or --database-url\)/],
+    [['start', '--database-url', 'sqlite:taken/tollgate.db'], key,
+      /^tollgate: cannot open the SQLite database at \/\S+\/taken\/tollgate\.db \(EEXIST: [^)]*\): check TOLLGATE_DATABASE_URL \(or --database-url\)/],
+    [['start', '--gateway-port', '0', '--api-port', '0'], { ...key, TOLLGATE_JOURNAL_PATH: 'taken/usage-journal.db' },
+      /^tollgate: cannot open the usage journal at \/\S+\/taken\/usage-journal\.db \(EEXIST: [^)]*\): set TOLLGATE_JOURNAL_PATH to a file in a directory this user can write/],
+  ];
+  for (const [args, settings, message] of cases) {
+    const run = tollgate(args, [], settings, blocked);
+    try {
+      assert.equal(run.status, 1, args.join(' '));
+      // One line (after a first start's bootstrap key, shown as soon as the account exists).
+      const lines = run.stderr.split('\n').filter((l) => l.startsWith('tollgate: '));
+      assert.equal(lines.length, 1, run.stderr);
+      assert.match(lines[0]!, message);
+    } finally {
+      rmSync(run.cwd, { recursive: true, force: true });
+    }
   }
 });
 

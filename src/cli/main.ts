@@ -5,6 +5,7 @@ import { joinNegativeNumbers } from './args.ts';
 import { databaseSilenceMsFrom, databaseUrlFrom, loadConfig, parsePort, type Config } from '../config/config.ts';
 import { openStore } from '../store/database.ts';
 import { startTollgate, type Plane } from '../server.ts';
+import { errorReason } from '../domain/error-reason.ts';
 
 const USAGE = `Usage: tollgate <command> [options]
 
@@ -164,20 +165,9 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-/**
- * What went wrong, in one line. A connection refused on every address of a name that resolves to several (`localhost`
- * on most machines: ::1 and 127.0.0.1) is an AggregateError with an empty message: the reasons are its errors'.
- */
-function reason(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  if (error.message !== '') return error.message;
-  const inner = error instanceof AggregateError ? [...new Set(error.errors.map(reason))].filter((m) => m !== '') : [];
-  return inner.length > 0 ? inner.join('; ') : (error as NodeJS.ErrnoException).code ?? error.name;
-}
-
 try {
   await main(process.argv.slice(2));
 } catch (e) {
-  process.stderr.write(`tollgate: ${reason(e)}\n`);
+  process.stderr.write(`tollgate: ${errorReason(e)}\n`);
   process.exit(1);
 }

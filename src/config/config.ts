@@ -7,6 +7,7 @@ import { TIMER_MAX_MS } from '../domain/duration.ts';
 import { DEFAULT_CAPTURE_MAX_BYTES, DEFAULT_CAPTURE_RETENTION_MS } from '../domain/request-capture.ts';
 import { unsendableSecretReason } from '../domain/header-value.ts';
 import { parseDatabaseUrl } from '../store/database.ts';
+import { unusableFileError } from '../store/private-file.ts';
 import { editDistance } from '../domain/suggest.ts';
 import { builtinProviders, isBuiltinProviderId } from '../catalog/providers.ts';
 import { createCatalog, ownChatSurface } from '../catalog/index.ts';
@@ -368,11 +369,15 @@ function loadMasterKey(env: Env, databaseUrl: string): Pick<Config, 'masterKey' 
   }
   // Embedded default: one key generated beside the database file, readable by its owner only.
   const file = join(dirname(resolve(parsed.path)), 'secret.key');
-  if (existsSync(file)) return { masterKey: parseMasterKey(readFileSync(file, 'utf8')), masterKeySource: 'file', masterKeyFile: file };
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
-  chmodSync(file, 0o600);
-  return { masterKey: parseMasterKey(readFileSync(file, 'utf8')), masterKeySource: 'generated', masterKeyFile: file };
+  try {
+    if (existsSync(file)) return { masterKey: parseMasterKey(readFileSync(file, 'utf8')), masterKeySource: 'file', masterKeyFile: file };
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+    chmodSync(file, 0o600);
+    return { masterKey: parseMasterKey(readFileSync(file, 'utf8')), masterKeySource: 'generated', masterKeyFile: file };
+  } catch (error) {
+    throw unusableFileError(error, 'the master key file (TOLLGATE_SECRET_KEY unset)', file, 'set TOLLGATE_SECRET_KEY, or check TOLLGATE_DATABASE_URL (or --database-url): the key is kept beside the database, in a directory this user can write');
+  }
 }
 
 /** TOLLGATE_JOURNAL_PATH, else beside the SQLite database, else ./data/usage-journal.db (PostgreSQL). */

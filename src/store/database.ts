@@ -9,7 +9,8 @@ import { Migrator, type MigrationProvider } from 'kysely/migration';
 import type { Database } from './schema.ts';
 import { migrations } from './migrations.ts';
 import { settledWithin } from '../domain/settled.ts';
-import { ensurePrivateFile } from './private-file.ts';
+import { ensurePrivateFile, unusableFileError } from './private-file.ts';
+import { errorReason } from '../domain/error-reason.ts';
 import { withKeptStatements } from './statement-cache.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -159,12 +160,7 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
   let store: Store;
   if (parsed.dialect === 'sqlite') {
     if (options.existing) requireExistingDatabase(url);
-    if (parsed.path !== ':memory:') ensurePrivateFile(parsed.path);
-    const sqlite = new BetterSqlite3(parsed.path);
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = NORMAL');
-    sqlite.pragma('busy_timeout = 5000');
-    sqlite.pragma('foreign_keys = ON');
+    const sqlite = openSqliteFile(parsed.path);
     const db = new Kysely<Database>({ dialect: new SqliteStoreDialect({ database: withKeptStatements(sqlite) }), plugins: [new CamelCasePlugin()] });
     sqliteHandles.set(db, sqlite);
     store = { db, dialect: 'sqlite', url, sqlite, close: () => db.destroy() };
@@ -175,7 +171,7 @@ export async function openStore(url: string, options: { migrate?: boolean; poolS
     // keepAlive: a connection whose peer vanished without a reset (a partition) is found dead by TCP, not never.
     const silence = options.silentConnectionMs ?? SILENT_CONNECTION_MS;
     // Migrated first: the check below needs a database that answers, and a start against one that does not fails here.
-    if (options.migrate !== false) await migrateOverUnlimitedConnection(parsed.url);
+    if (options.migrate !== false) await migrateOverUnlimitedConnection(parsed.url, url);
     // The server ends a statement a second before the socket would be dropped: a statement waiting on a lock (a
     // migration building an index) is cancelled there and answers with an error, instead of living on in a
     // backend nobody reads — retries would otherwise pile such backends up to max_connections.
@@ -295,6 +291,23 @@ class SqliteMigrationDialect extends SqliteStoreDialect {
   }
 }
 
+/** The database file, made owner-only when new; one it cannot make or open is refused naming the setting to check. */
+function openSqliteFile(path: string): BetterSqlite3.Database {
+  let sqlite: BetterSqlite3.Database | undefined;
+  try {
+    if (path !== ':memory:') ensurePrivateFile(path);
+    sqlite = new BetterSqlite3(path);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
+    return sqlite;
+  } catch (error) {
+    sqlite?.close();
+    throw unusableFileError(error, 'the SQLite database', path, 'check TOLLGATE_DATABASE_URL (or --database-url), and that its directory is writable by this user');
+  }
+}
+
 /** A peer process's migrations are waited for this long (a large table's new index takes a while), then refused. */
 const SQLITE_MIGRATION_WAIT_MS = 60_000;
 
@@ -338,13 +351,21 @@ class PostgresMigrationDialect extends PostgresDialect {
  * Migrations run on a connection of their own, without the pool's silence limit: an index built over a large table
  * sends nothing until it is done, and a process waiting for a peer's migration lock waits silently too. They run in
  * one transaction holding the lock, which a pooler keeps on one server connection and the server releases at its end.
+ * `givenUrl`: the URL as the operator wrote it, for a failure to connect.
  */
-async function migrateOverUnlimitedConnection(url: string): Promise<void> {
+async function migrateOverUnlimitedConnection(url: string, givenUrl: string): Promise<void> {
   const { default: driver } = await import('pg');
   const pool = new driver.Pool({ connectionString: url, max: 1, keepAlive: true, connectionTimeoutMillis: 15_000 });
   pool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresMigrationDialect({ pool }), plugins: [new CamelCasePlugin()] });
   try {
+    // The first connection of every start and command: its failure (refused, unknown host, role or database, password,
+    // TLS) is said to be the database's, with the URL it came from. The transaction below takes the same connection.
+    try {
+      (await pool.connect()).release();
+    } catch (error) {
+      throw new Error(`cannot connect to the database ${maskedUrl(givenUrl)} (${errorReason(error)}): check TOLLGATE_DATABASE_URL (or --database-url)`, { cause: error });
+    }
     await db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(${sql.raw(MIGRATION_LOCK_KEY)})`.execute(trx);
       // Throws on a failed migration: the transaction rolls back whole, as Kysely's own would.

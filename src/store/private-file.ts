@@ -2,7 +2,7 @@
 // readable by their owner only, as secret.key is: under a default umask of 022 they would be world-readable, and
 // any local user could copy every account's usage and the hashes of its keys.
 import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 
 export const PRIVATE_FILE_MODE = 0o600;
 
@@ -39,4 +39,19 @@ export function readableByOthers(paths: readonly string[]): string[] {
     }
   }
   return [...new Set(found)];
+}
+
+/** An errno of the filesystem, or SQLite failing on the file itself (not on a lock another connection holds). */
+const FILE_CODES = /^(E[A-Z]+|SQLITE_(CANTOPEN|READONLY|PERM|NOTADB|IOERR|FULL)(_[A-Z]+)*)$/;
+
+/**
+ * A file Tollgate keeps that it cannot make or open (a read-only or unwritable directory, a path through a file), as
+ * an error naming the file and the setting that chose it. Node's own message names neither (`EACCES: permission
+ * denied, mkdir 'data'`), and the default paths are relative to the working directory, which a service manager sets
+ * (systemd: `/`). Other errors (a journal's slots all held, a lock another process holds) are left as they are.
+ */
+export function unusableFileError(error: unknown, what: string, path: string, fix: string): unknown {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (!(error instanceof Error) || typeof code !== 'string' || !FILE_CODES.test(code)) return error;
+  return new Error(`cannot open ${what} at ${resolve(path)} (${error.message}): ${fix}`, { cause: error });
 }
