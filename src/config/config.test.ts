@@ -77,6 +77,7 @@ test('a provider override or managed key naming no built-in provider, or a base 
 test('TOLLGATE_LOG_LEVEL is one of pino\'s levels, named when it is not', () => {
   assert.equal(loadConfig(base).logLevel, 'info');
   assert.equal(loadConfig({ ...base, TOLLGATE_LOG_LEVEL: 'debug' }).logLevel, 'debug');
+  assert.equal(loadConfig({ ...base, TOLLGATE_LOG_LEVEL: 'WARN' }).logLevel, 'warn', 'in any case, as the on/off settings');
   assert.throws(() => loadConfig({ ...base, TOLLGATE_LOG_LEVEL: 'verbose' }), /TOLLGATE_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"/);
 });
 

@@ -308,10 +308,12 @@ function ignoredVariables(env: Env, managed: Record<string, string>): string[] {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** In any case (`WARN`, `Debug`), as the on/off settings are read: the level names are pino's, in lower case. */
 function logLevel(env: Env): string {
-  const level = env.TOLLGATE_LOG_LEVEL;
-  if (level === undefined || level === '') return 'info';
-  if (!LOG_LEVELS.includes(level)) throw new Error(`TOLLGATE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+  const given = env.TOLLGATE_LOG_LEVEL;
+  if (given === undefined || given === '') return 'info';
+  const level = given.toLowerCase();
+  if (!LOG_LEVELS.includes(level)) throw new Error(`TOLLGATE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${given}"`);
   return level;
 }
 
