@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pairedRatio, ratios, svgChart, TARGET_LABELS, type Row } from '../bench/lib/report.ts';
+import { historyTable } from '../bench/history.ts';
 
 const row = (target: Row['target'], rpsByRepeat: number[], cpuUsByRepeat: number[]): Row => ({
   target, mode: 'json', status: 'ok', rpsByRepeat, cpuUsByRepeat,
@@ -73,4 +74,15 @@ test('the chart shows every measured target in its legend, inside the picture', 
       assert.ok(Number(entry[2]) + TARGET_LABELS[t].length * 8 <= width, `${TARGET_LABELS[t]}'s legend entry ends inside ${width} px`);
     }
   }
+});
+
+test('the runs\' history lists each full run with its ratios and the machine\'s speed, leaving smoke runs out', () => {
+  const full = {
+    startedAt: '2026-12-08T01:12:41.035Z', versions: { tollgate: 'tollgate 87de923' },
+    rows: [{ ...row('bare', [1], [100]), cpuUsPerRequest: 100 }, { ...row('tollgate', [1], [205]), cpuUsPerRequest: 205, addedP50Ms: 0.319 }],
+    ratios: ratios([row('bare', [10_000, 10_000, 10_000], [100, 100, 100]), row('floor', [7_000, 7_000, 7_000], [140, 140, 140]), row('tollgate', [4_900, 4_900, 4_900], [205, 205, 205]), row('portkey', [1_000, 1_000, 1_000], [900, 900, 900])]),
+  };
+  const table = historyTable([{ file: 'a.json', result: { ...full, smoke: true } }, { file: '2026-12-08.json', result: full }]).split('\n');
+  assert.equal(table.length, 3, 'header, separator and the one full run');
+  assert.equal(table[2], '| 2026-12-08 01:12 | `87de923` | 100 / – | 0.49 / – | 0.70 / – | 0.70 / – | 4.90 / – | 205 / – | 0.319 / – | `2026-12-08.json` |');
 });
