@@ -11,7 +11,7 @@ import { MANAGED_OPENAI_KEY, startHarness, storedUsage, type Harness } from './h
 import { grantCredits, usageCostPico } from '../src/store/credits.ts';
 import { CreditLedger } from '../src/usage/ledger.ts';
 import { ChangeBus } from '../src/state/changes.ts';
-import { FAKE_AUDIO, FAKE_CANCELLED_USAGE, FAKE_DROPPED_TRANSCRIPT, FAKE_REALTIME_USAGE, FAKE_TRANSCRIPTION_SECONDS, FAKE_TRANSCRIPTION_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
+import { FAKE_AUDIO, FAKE_CANCELLED_USAGE, FAKE_DROPPED_TRANSCRIPT, FAKE_REALTIME_USAGE, FAKE_REQUESTS_PER_MINUTE, FAKE_TRANSCRIPTION_SECONDS, FAKE_TRANSCRIPTION_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
 import { countTextTokens, tokenCountsIdle } from '../src/domain/token-counter.ts';
 import { audioByteRate } from '../src/gateway/realtime.ts';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +20,7 @@ import { PLAYGROUND_TOKEN_TTL_MS, PlaygroundTokens } from '../src/domain/playgro
 import { GatewayState } from '../src/state/gateway-state.ts';
 import { PROCESS_HELD_ANSWERS } from '../src/gateway/exchange.ts';
 import { UsageJournal } from '../src/usage/journal.ts';
+import { createAccount } from '../src/store/accounts.ts';
 import pino from 'pino';
 
 interface Setup { h: Harness; fake: FakeRealtime; close(): Promise<void> }
@@ -2256,6 +2257,51 @@ test('on the managed key a session.update turning on transcription by a model th
     own.rt.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: unpriced } } } });
     await updated;
     own.rt.close();
+  } finally {
+    await close();
+  }
+});
+
+test("the managed key's rate_limits.updated never reaches a tenant: they are the operator's limits and every account's use of them (another account's responses showed in its remaining); an account's own key's reach it", async () => {
+  const { h, close } = await setup();
+  try {
+    const limitsOf = (rt: OpenAIRealtimeWS): { name: string; remaining: number }[][] => {
+      const seen: { name: string; remaining: number }[][] = [];
+      rt.on('event', (event) => { if ((event as { type: string }).type === 'rate_limits.updated') seen.push((event as unknown as { rate_limits: { name: string; remaining: number }[] }).rate_limits); });
+      return seen;
+    };
+    const respond = async (rt: OpenAIRealtimeWS): Promise<void> => {
+      const done = next(rt, 'response.done');
+      rt.send({ type: 'response.create' });
+      await within(done, 'response.done');
+    };
+    // Account A, on the managed key: three responses.
+    const mine = realtime(h, (await h.accessKey()).token, 'gpt-realtime');
+    const mineLimits = limitsOf(mine.rt);
+    await next(mine.rt, 'session.created');
+    for (let i = 0; i < 3; i++) await respond(mine.rt);
+    mine.rt.close();
+    // Account B, on the managed key too: told nothing of A's responses, nor of the operator's limits.
+    const other = await createAccount(h.running.store.db, 'other-realtime');
+    const asOther = async <T,>(path: string, body: unknown): Promise<T> => (await fetch(`${h.apiUrl}${path}`, {
+      method: 'POST', headers: { authorization: `Bearer ${other.apiKey.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    })).json() as Promise<T>;
+    const theirToken = (await asOther<{ token: string }>('/access-keys', { name: 'theirs' })).token;
+    const theirs = realtime(h, theirToken, 'gpt-realtime');
+    const theirLimits = limitsOf(theirs.rt);
+    await next(theirs.rt, 'session.created');
+    await respond(theirs.rt);
+    theirs.rt.close();
+    assert.deepEqual([mineLimits, theirLimits], [[], []], "no rate_limits.updated of the managed key's reached either account");
+
+    // B's own key: its limits are B's business, passed on as the provider sent them.
+    await asOther('/provider-keys', { providerId: 'openai', value: 'sk-own-other', name: 'own' });
+    const own = realtime(h, theirToken, 'gpt-realtime');
+    const ownLimits = limitsOf(own.rt);
+    await next(own.rt, 'session.created');
+    await respond(own.rt);
+    own.rt.close();
+    assert.deepEqual(ownLimits.map((l) => l.find((x) => x.name === 'requests')?.remaining), [FAKE_REQUESTS_PER_MINUTE - 1]);
   } finally {
     await close();
   }

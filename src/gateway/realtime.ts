@@ -114,6 +114,11 @@ const SESSION_CREATED = Buffer.from('"session.created"');
 const TRANSCRIPTION = Buffer.from('transcription"');
 const SESSION_UPDATED = Buffer.from('"session.updated"');
 const ERROR = Buffer.from('"error"');
+/**
+ * OpenAI's event at each response's start with the credential's limits and what is left of them: on the managed key,
+ * the operator's, and every tenant's use of them.
+ */
+const RATE_LIMITS = Buffer.from('"rate_limits.updated"');
 /** What ends the type of each output delta, whose relayed output estimates a response that never reports (#finish). */
 const DELTA = Buffer.from('.delta"');
 /**
@@ -199,6 +204,20 @@ function transcriptionAsked(data: Buffer): { model: string; clientEventId: strin
   if (!isRecord(event) || event.type !== 'session.update') return undefined;
   const model = transcriptionOf(member(event, 'session'))?.model;
   return model !== undefined ? { model, clientEventId: clientEventIdOf(event) } : undefined;
+}
+
+/**
+ * Whether a provider message is a `rate_limits.updated` event. Only a message holding the name as a JSON string of its
+ * own is parsed: text quoting it (a transcript's delta) has its quotes escaped, and OpenAI writes its event types plain.
+ */
+function isRateLimitsEvent(data: Buffer): boolean {
+  if (!data.includes(RATE_LIMITS)) return false;
+  try {
+    const event: unknown = JSON.parse(data.toString('utf8'));
+    return isRecord(event) && event.type === 'rate_limits.updated';
+  } catch {
+    return false;
+  }
 }
 
 /** Whether a request's upgrade is one this gateway takes (node:http hands every other one to the request handler). */
@@ -1331,6 +1350,9 @@ export class RealtimeGateway {
 
   #fromUpstream(s: Session, data: Buffer, isBinary: boolean): void {
     s.lastFrameAt = performance.now();
+    // Not the client's to see, as the managed key's rate-limit headers are not (headers.ts): another account's
+    // sessions showed in what it had left.
+    if (!isBinary && s.plan?.keySource === 'ngrok' && isRateLimitsEvent(data)) return;
     const metered = isBinary ? undefined : this.#meter(s, data);
     if (metered === 'drop') return;
     const told = metered !== undefined && 'rewritten' in metered ? metered.rewritten : data;

@@ -1,7 +1,8 @@
 // A fake OpenAI Realtime server on loopback, speaking the real event shapes: `session.created` on connect, and for
-// each `response.create` a `response.created`, an audio delta (base64 in JSON, as OpenAI sends audio) and a
-// `response.done` carrying usage. A response whose instructions are "hold" stays open until `response.cancel`, then
-// ends `cancelled` with the usage generated so far — or never, when they are "hang"; "drop" sends its transcript
+// each `response.create` a `response.created`, a `rate_limits.updated` (the credential's, counting its responses in
+// every session), an audio delta (base64 in JSON, as OpenAI sends audio) and a `response.done` carrying usage. A
+// response whose instructions are "hold" stays open until `response.cancel`, then ends `cancelled` with the usage
+// generated so far — or never, when they are "hang"; "drop" sends its transcript
 // (FAKE_DROPPED_TRANSCRIPT) and a second of audio, then closes the socket (1011) without ever reporting the response;
 // "huge" sends a 17 MiB audio delta; "flood" three 6 MiB messages and nothing more; "trickle" holds its response as
 // "hold" does, sending 24 MiB behind it in 4 KiB messages; "garbage" a frame of a reserved
@@ -46,6 +47,9 @@ export const FAKE_CANCELLED_USAGE = {
   input_token_details: { text_tokens: 100, audio_tokens: 0, image_tokens: 0, cached_tokens: 0, cached_tokens_details: { text_tokens: 0, audio_tokens: 0, image_tokens: 0 } },
   output_token_details: { text_tokens: 2, audio_tokens: 8 },
 };
+/** The requests-per-minute limit each `rate_limits.updated` reports; `remaining` is it less the credential's responses. */
+export const FAKE_REQUESTS_PER_MINUTE = 5000;
+
 export const FAKE_AUDIO = Buffer.from('fake pcm16 audio').toString('base64');
 /** What a "drop" response streams as its audio's transcript before the provider goes away. */
 export const FAKE_DROPPED_TRANSCRIPT = 'Sure — the weather in Paris today is sunny, with a high of twenty-one degrees.';
@@ -83,7 +87,10 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
   const wss = new WebSocketServer({ noServer: true });
   const server: Server = createServer((_req, res) => { res.writeHead(404).end(); });
   let responses = 0;
+  /** Responses started on each credential (its Authorization), in every session: what its rate limits count. */
+  const perCredential = new Map<string, number>();
   server.on('upgrade', (req, socket, head) => {
+    const credential = req.headers.authorization ?? '';
     handshakes.push({ url: req.url ?? '', headers: req.headers });
     if ((req.headers.authorization ?? '').startsWith('Bearer sk-silent')) {
       silent.add(socket);
@@ -147,6 +154,13 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
       const respond = (told: string | undefined, outOfBand = false) => {
         const id = `resp_${++responses}`;
         ws.send(JSON.stringify({ type: 'response.created', event_id: `event_c${responses}`, response: { id, object: 'realtime.response', status: 'in_progress', output: [], usage: null } }));
+        // As OpenAI does at each response's start: the credential's limits and what every session on it left of them.
+        const started = (perCredential.get(credential) ?? 0) + 1;
+        perCredential.set(credential, started);
+        ws.send(JSON.stringify({ type: 'rate_limits.updated', event_id: `event_rl${responses}`, rate_limits: [
+          { name: 'requests', limit: FAKE_REQUESTS_PER_MINUTE, remaining: FAKE_REQUESTS_PER_MINUTE - started, reset_seconds: 0.012 },
+          { name: 'tokens', limit: 40_000, remaining: 40_000 - 2048 * started, reset_seconds: 1.5 },
+        ] }));
         ws.send(JSON.stringify({ type: 'response.output_audio.delta', event_id: `event_a${responses}`, response_id: id, item_id: 'item_1', output_index: 0, content_index: 0, delta: FAKE_AUDIO }));
         if (told === 'hold' || told === 'trickle') {
           if (outOfBand) heldOutOfBand.add(id);
