@@ -25,7 +25,8 @@ import { MAX_COOL_MS } from '../src/gateway/key-cooldown.ts';
 import { picoToUsd } from '../src/gateway/observe/metrics.ts';
 import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { startFakeMcp, text as mcpText } from './helpers/mcp-server.ts';
+import { startFakeMcp, text as mcpText, type Seen } from './helpers/mcp-server.ts';
+import { z } from 'zod';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -1115,6 +1116,135 @@ describe('a realtime session a provider frame ws refused ended (sqlite)', () => 
     const span = spans.find((s) => s.kind === 2 && attr(s, 'tollgate.request_id') === requestId)!;
     assert.ok(span, 'session span');
     assert.deepEqual([attr(span, 'tollgate.realtime.session_end'), attr(span, 'error.type'), span.status?.code], ['provider_protocol_error', 'provider_protocol_error', 2]);
+  });
+});
+
+describe('an MCP request\'s calls to its servers traced (sqlite)', () => {
+  const SECRET = 'kb-secret-never-in-a-span-7c1d';
+  const ARGUMENT = 'argument-never-in-a-span';
+  const RESULT = 'result-never-in-a-span';
+  const register = (s: Parameters<Parameters<typeof startFakeMcp>[0]>[0]) => {
+    s.registerTool('lookup', { description: 'Look something up', inputSchema: { q: z.string() } }, ({ q }) => mcpText(`${RESULT} ${q.length}`));
+    s.registerTool('broken', { description: 'Always fails' }, () => ({ ...mcpText('it broke'), isError: true }));
+  };
+  const MCP_HEADERS = { accept: 'application/json, text/event-stream' };
+  const call = (id: number, name: string, args: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+
+  /** A harness with the kb server (its secret in a header) registered and known to the gateway, no call made to it yet. */
+  async function withKb(h: Harness, kbUrl: string): Promise<{ token: string; serverId: string }> {
+    const server = await h.api<{ id: string }>('POST', '/mcp-servers', { label: 'kb', upstreamUrl: kbUrl, auth: { type: 'secret', in: 'header', name: 'X-Kb-Key', prefix: 'Token ' } });
+    await h.providerKey('mcp:kb', SECRET, 'kb token');
+    const { token } = await h.accessKey();
+    // A ping on the server's own endpoint is the gateway's to answer: known once it is 200, and the server not called.
+    await until('the server known to the gateway', async () => ((await gw(h, `/mcp/s-${server.id}`, { token, headers: MCP_HEADERS, body: { jsonrpc: '2.0', id: 0, method: 'ping' } })).status === 200 ? true : undefined));
+    return { token, serverId: server.id };
+  }
+
+  test('each HTTP call to the server is a CLIENT span under the request\'s, and the server gets its traceparent and the caller\'s tracestate; no secret, argument, result or session id in a span', async () => {
+    const spans: OtlpSpan[] = [];
+    const receiver = await startOtlpReceiver(spans);
+    const { port } = receiver.address() as AddressInfo;
+    const kb = await startFakeMcp(register, (headers) => headers['x-kb-key'] === `Token ${SECRET}`);
+    const h = await startHarness('sqlite', { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
+    const [callTrace, brokenTrace, openTrace, deleteTrace] = ['9af92f3577b34da6a3ce929d0e0e4701', '9af92f3577b34da6a3ce929d0e0e4702', '9af92f3577b34da6a3ce929d0e0e4703', '9af92f3577b34da6a3ce929d0e0e4704'];
+    const parentId = '00f067aa0ba902b7';
+    const traced = (traceId: string) => ({ ...MCP_HEADERS, traceparent: `00-${traceId}-${parentId}-01`, tracestate: CALLER_TRACESTATE });
+    let token = '';
+    let seen: Seen[] = [];
+    try {
+      const kbServer = await withKb(h, kb.url);
+      token = kbServer.token;
+      assert.equal(kb.seen.length, 0);
+      // A call without a session on the aggregate endpoint: the gateway opens its session with the server, lists its
+      // tools, then calls the tool, all for this request.
+      const r = await gw(h, '/mcp', { token, headers: traced(callTrace), body: call(7, 'kb__lookup', { q: ARGUMENT }) });
+      assert.equal(r.status, 200, r.text);
+      assert.match(r.text, new RegExp(RESULT));
+      // A tool's own failure (isError): its list kept, its session open, one call.
+      const broken = await gw(h, '/mcp', { token, headers: traced(brokenTrace), body: call(8, 'kb__broken') });
+      assert.match(broken.text, /it broke/);
+      // A client session on the server's own endpoint: its initialize opens one with the server, its DELETE ends it.
+      const opened = await gw(h, `/mcp/s-${kbServer.serverId}`, { token, headers: traced(openTrace), body: { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'trace-test', version: '1' } } } });
+      assert.equal(opened.status, 200, opened.text);
+      const sessionId = opened.headers.get('mcp-session-id')!;
+      const ended = await gw(h, `/mcp/s-${kbServer.serverId}`, { method: 'DELETE', token, headers: { ...traced(deleteTrace), 'mcp-session-id': sessionId } });
+      assert.equal(ended.status, 200);
+      // The server's session ends unawaited, after the client's DELETE is answered.
+      await until('the server\'s session ended', () => (kb.seen.some((x) => x.method === 'DELETE') ? true : undefined));
+      seen = [...kb.seen];
+    } finally {
+      await h.close();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+      await kb.close();
+    }
+    const traceOf = (x: Seen) => (x.headers.traceparent as string | undefined)?.split('-')[1];
+    // The session the key's calls used, ended as the gateway stopped, on no request's behalf: no span, no trace headers.
+    const atStop = kb.seen.slice(seen.length);
+    assert.deepEqual(atStop.map((x) => [x.method, x.headers.traceparent, x.headers.tracestate]), [['DELETE', undefined, undefined]]);
+    // Every call the server got for a request carried a traceparent of its request's trace, and the caller's tracestate.
+    assert.ok(seen.length >= 7, `${seen.length} calls`);
+    for (const x of seen) {
+      assert.match(x.headers.traceparent as string, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/, `${x.method} ${x.body}`);
+      assert.ok([callTrace, brokenTrace, openTrace, deleteTrace].includes(traceOf(x)!), x.headers.traceparent as string);
+      assert.equal(x.headers.tracestate, CALLER_TRACESTATE);
+    }
+    const what = (x: Seen) => (x.method === 'DELETE' ? 'DELETE' : (JSON.parse(x.body) as { method: string }).method);
+    const seenIn = (traceId: string) => seen.filter((x) => traceOf(x) === traceId);
+    assert.deepEqual(seenIn(callTrace).map(what), ['initialize', 'notifications/initialized', 'tools/list', 'tools/call']);
+    assert.deepEqual(seenIn(brokenTrace).map(what), ['tools/call']);
+    assert.deepEqual(seenIn(openTrace).map(what), ['initialize', 'notifications/initialized']);
+    assert.deepEqual(seenIn(deleteTrace).map(what), ['DELETE']);
+
+    const kbUrl = new URL(kb.url);
+    for (const traceId of [callTrace, brokenTrace, openTrace, deleteTrace]) {
+      const mine = spans.filter((s) => s.traceId === traceId);
+      const request = mine.find((s) => s.kind === 2)!;
+      assert.ok(request, `${traceId}: request span`);
+      assert.equal(request.parentSpanId, parentId);
+      const calls = mine.filter((s) => s.kind === 3);
+      // One span per call, the one its traceparent named, beneath the request's span.
+      assert.deepEqual(calls.map((c) => c.spanId).sort(), seenIn(traceId).map((x) => (x.headers.traceparent as string).split('-')[2]).sort(), traceId);
+      for (const c of calls) {
+        assert.equal(c.parentSpanId, request.spanId, `${c.name} is a child of ${request.name}`);
+        assert.deepEqual([attr(c, 'server.address'), attr(c, 'server.port'), attr(c, 'tollgate.mcp_server'), attr(c, 'network.protocol.name')], [kbUrl.hostname, Number(kbUrl.port), 'kb', 'http'], c.name);
+      }
+    }
+    const named = (traceId: string, name: string) => spans.find((s) => s.traceId === traceId && s.kind === 3 && s.name === name)!;
+    const toolCall = named(callTrace, 'tools/call lookup');
+    assert.ok(toolCall, spans.filter((s) => s.traceId === callTrace).map((s) => s.name).join(', '));
+    assert.deepEqual(['mcp.method.name', 'gen_ai.tool.name', 'gen_ai.operation.name', 'jsonrpc.request.id', 'http.response.status_code', 'error.type'].map((k) => attr(toolCall, k)),
+      ['tools/call', 'lookup', 'execute_tool', '7', 200, undefined]);
+    assert.notEqual(toolCall.status?.code, 2);
+    assert.match(attr(toolCall, 'mcp.protocol.version') as string, /^\d{4}-\d{2}-\d{2}$/, 'the revision the session speaks');
+    const initialize = named(callTrace, 'initialize');
+    assert.deepEqual(['mcp.method.name', 'jsonrpc.request.id', 'http.response.status_code', 'gen_ai.tool.name'].map((k) => attr(initialize, k)), ['initialize', 'tollgate-initialize', 200, undefined]);
+    assert.deepEqual(['mcp.method.name', 'jsonrpc.request.id', 'http.response.status_code'].map((k) => attr(named(callTrace, 'notifications/initialized'), k)), ['notifications/initialized', undefined, 202]);
+    assert.equal(attr(named(callTrace, 'tools/list'), 'mcp.method.name'), 'tools/list');
+    // A tool's own failure is the call's error, as the MCP conventions have it.
+    const brokenCall = named(brokenTrace, 'tools/call broken');
+    assert.deepEqual([attr(brokenCall, 'error.type'), brokenCall.status?.code, attr(brokenCall, 'http.response.status_code')], ['tool_error', 2, 200]);
+    const deleted = named(deleteTrace, 'DELETE');
+    assert.deepEqual([attr(deleted, 'http.request.method'), attr(deleted, 'http.response.status_code'), attr(deleted, 'error.type')], ['DELETE', 200, undefined]);
+
+    const exported = JSON.stringify(spans);
+    const sessionIds = new Set(kb.seen.map((x) => x.headers['mcp-session-id']).filter((id) => typeof id === 'string'));
+    assert.ok(sessionIds.size >= 2, 'sessions were used');
+    for (const secret of [SECRET, ARGUMENT, RESULT, token, ...sessionIds]) assert.ok(!exported.includes(secret as string), `a span carries ${secret}`);
+  });
+
+  test('tracing off: the server gets no traceparent or tracestate, whatever the caller sent', async () => {
+    const kb = await startFakeMcp(register, () => true);
+    const h = await startHarness('sqlite');
+    try {
+      const { token } = await withKb(h, kb.url);
+      const r = await gw(h, '/mcp', { token, headers: { ...MCP_HEADERS, traceparent: `00-9af92f3577b34da6a3ce929d0e0e4705-00f067aa0ba902b7-01`, tracestate: CALLER_TRACESTATE }, body: call(1, 'kb__lookup', { q: 'x' }) });
+      assert.equal(r.status, 200, r.text);
+      assert.ok(kb.seen.length >= 4);
+      for (const x of kb.seen) assert.deepEqual([x.headers.traceparent, x.headers.tracestate], [undefined, undefined], x.body);
+    } finally {
+      await h.close();
+      await kb.close();
+    }
   });
 });
 

@@ -31,7 +31,7 @@ import { parseMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRp
 import { asEventStream, isJsonContentType, mcpAccepts, NOT_ACCEPTABLE, UNSUPPORTED_MEDIA_TYPE, type McpAccepts } from '../../domain/mcp-http.ts';
 import { discoverResult, eraOf, isStatelessVersion, METHOD_NOT_FOUND_STATUS, paramMismatch, removedMethod, statelessResult } from '../../domain/mcp-stateless.ts';
 import { CALL_TOOL, callArgs, META_TOOLS, SEARCH_INSTRUCTIONS, SEARCH_TOOLS, searchArgs, searchTools, TOOL_SEARCH_PARAM, TOOL_SEARCH_VALUE, toolSearchOf, type Listed } from './search.ts';
-import { httpFailure, McpUpstreamError, McpUpstreamSessions, upstreamFailure, type Budget, type McpTarget, type McpTool } from './upstream.ts';
+import { answered, callErrorType, httpFailure, McpUpstreamError, McpUpstreamSessions, upstreamFailure, type Budget, type McpTarget, type McpTool, type McpTracing } from './upstream.ts';
 
 /** Streamable HTTP revisions the gateway speaks to its clients, newest first. */
 export const MCP_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'] as const;
@@ -315,7 +315,8 @@ export class McpGateway {
       if (presented === undefined) return refuse(ctx, 400, RpcCode.invalidRequest, 'DELETE ends a session: send its Mcp-Session-Id.');
       const s = this.#clients.get(presented);
       if (!SESSION_ID.test(presented) || (s && s.keyId !== key.id)) return refuse(ctx, 404, RpcCode.invalidRequest, 'Session not found.');
-      this.#endSession(presented);
+      // Its servers' sessions end on this request's behalf: their DELETEs are spans under its own.
+      this.#endSession(presented, deps.observer?.tracer?.mcpCalls(ctx));
       return answer(ctx, 200, undefined);
     }
     // Streamable HTTP: a POST is answered with JSON or an event stream. A client taking neither is refused (406,
@@ -421,8 +422,11 @@ export class McpGateway {
     this.#perAccount.set(key.accountId, (this.#perAccount.get(key.accountId) ?? 0) + 1);
   }
 
-  /** Ends client session `id` (known here or not), its requests still running (told why) and its upstream sessions. */
-  #endSession(id: string): void {
+  /**
+   * Ends client session `id` (known here or not), its requests still running (told why) and its upstream sessions;
+   * `trace`: the client's DELETE ending it, whose spans the upstream sessions' DELETEs are.
+   */
+  #endSession(id: string, trace?: McpTracing): void {
     this.#endCalls((p) => (p.call.owner === id ? sessionEnded(p.server) : undefined));
     const s = this.#clients.get(id);
     if (s) {
@@ -431,7 +435,7 @@ export class McpGateway {
       if (left > 0) this.#perAccount.set(s.accountId, left);
       else this.#perAccount.delete(s.accountId);
     }
-    this.sessions.forget(id);
+    this.sessions.forget(id, trace);
   }
 
   async #initialize(call: Call, id: JsonRpcId): Promise<void> {
@@ -732,6 +736,7 @@ export class McpGateway {
       // the client is told what the server said, as it would be told a 2xx answer's error.
       const error = status >= 400 && status < 500 && status !== 401 && type.includes('application/json') ? await refusalOf(response, id) : undefined;
       if (error) {
+        answered(response, error.code);
         budget.done();
         if (metered) this.#record(call, server.label, metered.tool, metered.target, { status, completion: 'failed', stopReason: `jsonrpc_error_${error.code}`, streaming: false, durationMs: performance.now() - startedAt }, metered.eventId);
         // A stateless client is given the status the revision's binding gives the refusal; a 2025 one, as a 2025 server answers an error.
@@ -740,6 +745,7 @@ export class McpGateway {
         return answer(call.ctx, call.stateless && (status === 400 || status === 404) ? status : 200, target.secret ? relayed.split(target.secret).join('[secret]') : relayed);
       }
       await response.body.dump().catch(() => {});
+      answered(response, status >= 200 && status < 300 ? 'unreadable' : String(status));
       budget.done();
       const failure = status >= 200 && status < 300 ? new McpUpstreamError(server.label, 'gave no answer the gateway could read.', status) : httpFailure(server.label, status, response.headers);
       if (metered) this.#record(call, server.label, metered.tool, undefined, unanswered(budget, failure, performance.now() - startedAt), metered.eventId);
@@ -800,7 +806,7 @@ export class McpGateway {
     this.#untrack(pending);
     pending.budget.cancel();
     const reason = call.message.params?.reason;
-    if (pending.target) this.sessions.cancel(call.owner, pending.target, pending.id, typeof reason === 'string' ? reason : undefined);
+    if (pending.target) this.sessions.cancel(call.owner, pending.target, pending.id, typeof reason === 'string' ? reason : undefined, this.#deps.observer?.tracer?.mcpCalls(call.ctx));
   }
 
   /**
@@ -830,6 +836,7 @@ export class McpGateway {
         // to another server) with this server's words.
         if (m.id !== id || (m.result === undefined && m.error === undefined)) return;
         final = m;
+        answered(response, outcomeOf(m));
       } else if (noRequests && m.id !== undefined && m.id !== null) {
         // A server's request (sampling, elicitation): the aggregate endpoint cannot take its answer back, and its id
         // is in the server's numbering, which the client would take for the gateway's.
@@ -882,9 +889,11 @@ export class McpGateway {
         const m = parseMessage(json);
         if (m && m.method === undefined && m.id === id && (m.result !== undefined || m.error !== undefined)) final = m;
         else throw new McpUpstreamError(server.label, 'gave no answer the gateway could read.');
+        answered(response, outcomeOf(final));
       }
       if (!final) throw new McpUpstreamError(server.label, 'ended its stream before its answer.');
     } catch (error) {
+      answered(response, callErrorType(error, budget.budget.signal));
       if (isCancelled(budget)) {
         // The client cancelled it: it ignores any answer (MCP), so the stream just ends.
         outcome.completion = 'unknown';
@@ -1033,7 +1042,7 @@ function callBudget(ctx: RequestContext, account: AccountSnapshot, deps: Gateway
   if (stopping?.aborted) controller.abort('shutdown');
   else stopping?.addEventListener('abort', onStop, { once: true });
   return {
-    budget: { headersMs: settings.perRequestTimeoutMs, idleMs: deps.options.streamIdleTimeoutMs, signal: controller.signal },
+    budget: { headersMs: settings.perRequestTimeoutMs, idleMs: deps.options.streamIdleTimeoutMs, signal: controller.signal, trace: deps.observer?.tracer?.mcpCalls(ctx) },
     streaming: () => {
       clearTimeout(timer);
       const limit = settings.totalTimeoutSet ? settings.totalTimeoutMs : deps.options.streamTimeoutMs;
@@ -1240,6 +1249,11 @@ function toolError(call: Call, id: JsonRpcId, text: string): void {
 function refuseCall(call: Call, id: JsonRpcId, code: number, message: string, data?: Record<string, unknown>): void {
   if (call.viaCallTool) toolError(call, id, message);
   else answer(call.ctx, 200, rpcError(id, code, message, data));
+}
+
+/** How a server's answer ended its call, for the call's span: its JSON-RPC error code, `tool_error` (isError), or nothing. */
+function outcomeOf(m: JsonRpcMessage): number | 'tool_error' | undefined {
+  return m.error ? m.error.code : m.result?.isError === true ? 'tool_error' : undefined;
 }
 
 /** A server's answer relayed to a stateless client: a 2025 server's result given what the revision requires of one. */

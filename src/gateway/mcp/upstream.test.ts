@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Upstreams } from '../upstream.ts';
-import { McpUpstreamSessions, type McpTarget } from './upstream.ts';
+import { McpUpstreamSessions, type McpTarget, type McpTracing } from './upstream.ts';
 
 /** An MCP server whose every tools/list page is 20 tools (under 3 KB), with a next cursor when `endless`; it counts the pages asked. */
 async function startLister(endless: boolean) {
@@ -140,5 +140,74 @@ test("sessions another account is still opening end none of this account's: only
     await upstreams.close();
     http.closeAllConnections();
     http.close();
+  }
+});
+
+/** A request's tracing as the tracer gives it (observe/tracing.ts), recording each call's span: what it was, how it ended. */
+function recordingTracing() {
+  const calls: { method: string | undefined; id: unknown; ended: (string | number | undefined)[]; status: number | undefined }[] = [];
+  const trace: McpTracing = {
+    start: (call) => {
+      const n = calls.length;
+      const record = { method: call.method, id: call.id, ended: [] as (string | number | undefined)[], status: undefined as number | undefined };
+      calls.push(record);
+      return {
+        headers: { traceparent: `00-0af7651916cd43dd8448eb211c80319c-${String(n).padStart(16, '0')}-01`, tracestate: 'congo=t61rcWkgMzE' },
+        responded: (status) => { record.status = status; },
+        // Once, as McpCallSpan.end is: an answer read and then closed ends its span when read.
+        end: (error) => { if (record.ended.length === 0) record.ended.push(error); },
+      };
+    },
+  };
+  return { calls, trace };
+}
+
+test('traced calls: each sends its span\'s trace headers and ends its span with the JSON-RPC code, the HTTP status or the failure', async () => {
+  const heard: Record<string, string | string[] | undefined>[] = [];
+  const http = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => { body += c; });
+    req.on('end', () => {
+      heard.push(req.headers);
+      const m = JSON.parse(body) as { id?: string; method: string };
+      if (m.id === undefined) return void res.writeHead(202).end();
+      const answer = m.method === 'initialize'
+        ? { result: { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'failing', version: '1' } } }
+        : { error: { code: -32603, message: 'the list broke' } };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: m.id, ...answer }));
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const server = { id: 'aigmcp_failing', label: 'failing', upstreamUrl: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`, auth: { type: 'none' as const } };
+  const target: McpTarget = { server, accountId: 'acct_test', url: new URL(server.upstreamUrl), headers: {}, credential: '', secret: undefined };
+  const upstreams = new Upstreams({ loopId: 'mcp-traced', allowPrivate: true });
+  try {
+    const sessions = new McpUpstreamSessions(upstreams);
+    const { calls, trace } = recordingTracing();
+    await assert.rejects(sessions.tools('owner', target, { ...budget(), trace }), /answered error -32603/);
+    // The initialized notification's 202 ends its span once its body is let go, a turn later.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(calls.map((c) => [c.method, c.id, c.status, c.ended]), [
+      ['initialize', 'tollgate-initialize', 200, [undefined]],
+      ['notifications/initialized', undefined, 202, [undefined]],
+      ['tools/list', 'tollgate-tools/list', 200, [-32603]],
+    ]);
+    assert.deepEqual(heard.map((h) => [h.traceparent, h.tracestate]), [0, 1, 2].map((n) => [`00-0af7651916cd43dd8448eb211c80319c-${String(n).padStart(16, '0')}-01`, 'congo=t61rcWkgMzE']));
+    // Untraced: nothing added to what the server is sent.
+    await assert.rejects(sessions.tools('other owner', target, budget()));
+    assert.deepEqual(heard.slice(3).map((h) => [h.traceparent, h.tracestate]), [[undefined, undefined], [undefined, undefined], [undefined, undefined]]);
+  } finally {
+    http.closeAllConnections();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+  }
+  try {
+    // Its server gone: the call's span ends as a connection failure.
+    const { calls, trace } = recordingTracing();
+    await assert.rejects(new McpUpstreamSessions(upstreams).tools('owner', target, { ...budget(), trace }), /could not be reached/);
+    assert.deepEqual(calls.map((c) => [c.method, c.status, c.ended]), [['initialize', undefined, ['connection']]]);
+  } finally {
+    await upstreams.close();
   }
 });

@@ -7,6 +7,7 @@
 import type { Dispatcher } from 'undici';
 import type { McpServerState } from '../../domain/mcp-server.ts';
 import type { Upstreams } from '../upstream.ts';
+import { addTraceHeaders, type TraceHeaders } from '../headers.ts';
 import { EventData } from './jsonrpc.ts';
 import { parseMessage, RpcCode, type JsonRpcId, type JsonRpcMessage } from '../../domain/json-rpc.ts';
 import { forEra, paramHeaders, STATELESS_PROTOCOL_VERSION, statelessHeaders } from '../../domain/mcp-stateless.ts';
@@ -35,8 +36,83 @@ export interface McpTarget {
   secret: string | undefined;
 }
 
-/** How long a call may take: `headersMs` to the head of each upstream answer, `idleMs` between its body's chunks; `signal` ends it. */
-export interface Budget { headersMs: number; idleMs: number; signal: AbortSignal }
+/**
+ * How long a call may take: `headersMs` to the head of each upstream answer, `idleMs` between its body's chunks; `signal`
+ * ends it. `trace`: the client request's tracing (tracing on), under whose span each HTTP call to a server is one.
+ */
+export interface Budget { headersMs: number; idleMs: number; signal: AbortSignal; trace?: McpTracing | undefined }
+
+/**
+ * Traces the calls made for one client request (observe/tracing.ts): each HTTP call to a server a CLIENT span under
+ * the request's span, its trace headers sent with it. Absent with tracing off: no call then builds anything for it.
+ */
+export interface McpTracing {
+  start(call: McpCall): McpCallSpan;
+}
+
+/**
+ * What a call's span may say of it. Never its URL (a query-parameter secret is in it), a header, the session id (a
+ * server may take it for a credential) or the message's arguments and result.
+ */
+export interface McpCall {
+  server: McpServerState;
+  url: URL;
+  /** The JSON-RPC method; undefined for the DELETE that ends a session. */
+  method: string | undefined;
+  /** A request's id; undefined for a notification. */
+  id: JsonRpcId | undefined;
+  /** The tool a `tools/call` runs, as its server names it. */
+  tool: string | undefined;
+  protocolVersion: string | undefined;
+}
+
+export interface McpCallSpan {
+  /** The trace headers naming the span, sent with the call. */
+  readonly headers: TraceHeaders | undefined;
+  /** The head of the server's answer came. */
+  responded(status: number): void;
+  /**
+   * The call is over (once; later calls do nothing): `error` how it failed — a JSON-RPC error code, `tool_error`, an
+   * HTTP status, `timeout`, `connection`, `unreadable`, `cancelled`. `endedAt`: performance.now() of the end, now if not given.
+   */
+  end(error?: string | number, endedAt?: number): void;
+}
+
+/** The span of each traced call whose answer is being read: whoever reads the answer ends it with what it said. */
+const spans = new WeakMap<Dispatcher.ResponseData, McpCallSpan>();
+
+/** The answer to a call was read (tracing on, its span ends): `error` as McpCallSpan.end takes it. */
+export function answered(response: Dispatcher.ResponseData, error?: string | number): void {
+  spans.get(response)?.end(error);
+}
+
+/**
+ * How a call that got no usable answer failed, for its span: the server's JSON-RPC code or HTTP status, `timeout`,
+ * `cancelled` (the client left or cancelled it, the gateway ended or stopped it), `unreadable` (an answer the gateway
+ * could not read or hold) or `connection`. `error` as thrown, before upstreamFailure names it.
+ */
+export function callErrorType(error: unknown, signal: AbortSignal): string | number {
+  // A call's own limit (AbortSignal.timeout's reason is a TimeoutError) or its request's.
+  if (signal.aborted) return signal.reason === 'timeout' || (signal.reason as Error | undefined)?.name === 'TimeoutError' ? 'timeout' : 'cancelled';
+  if (error instanceof McpUpstreamError) return error.rpcCode ?? (error.status > 0 ? String(error.status) : error.timedOut ? 'timeout' : 'unreadable');
+  const code = (error as { code?: string } | null)?.code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : 'connection';
+}
+
+/**
+ * An answer came to a traced call: its span ends when its reader says what it said (answered), or, for an answer only
+ * let go (a notification's 202, a 404 sent again), when its body closes, as its status says. That end waits a turn,
+ * so a reader that finishes on the same close (a JSON body read to its end) has its say first.
+ */
+function traced(response: Dispatcher.ResponseData, span: McpCallSpan): void {
+  const status = response.statusCode;
+  span.responded(status);
+  spans.set(response, span);
+  response.body.once('close', () => {
+    const closedAt = performance.now();
+    setImmediate(() => span.end(status >= 400 ? String(status) : undefined, closedAt));
+  });
+}
 
 /** A server that could not be used: unreachable, timed out, an HTTP error, or an unreadable answer. */
 export class McpUpstreamError extends Error {
@@ -169,15 +245,15 @@ export class McpUpstreamSessions {
    * The client session (or the key, for its requests without one) ended: its upstream sessions end too. One still
    * being opened is let go here and ended once open (#session).
    */
-  forget(owner: string): void {
+  forget(owner: string, trace?: McpTracing): void {
     const prefix = `${owner}\0`;
-    for (const [key, s] of this.#sessions) if (key.startsWith(prefix)) this.#letGo(key, s);
+    for (const [key, s] of this.#sessions) if (key.startsWith(prefix)) this.#letGo(key, s, trace);
   }
 
   /** A session no one will use again: ended now, or, still being opened, once it is open (#session). */
-  #letGo(key: string, s: UpstreamSession | Promise<UpstreamSession>): void {
+  #letGo(key: string, s: UpstreamSession | Promise<UpstreamSession>, trace?: McpTracing): void {
     this.#sessions.delete(key);
-    if (!(s instanceof Promise)) this.#end(s);
+    if (!(s instanceof Promise)) this.#end(s, trace);
   }
 
   /** Whether `owner` has a session open or being opened. */
@@ -238,11 +314,11 @@ export class McpUpstreamSessions {
    * unawaited and given 5 seconds. Only in that session while it is open: one opened now would not know the request,
    * and a stateless server's request is cancelled by closing its stream.
    */
-  cancel(owner: string, target: McpTarget, requestId: JsonRpcId, reason: string | undefined): void {
+  cancel(owner: string, target: McpTarget, requestId: JsonRpcId, reason: string | undefined, trace?: McpTracing): void {
     const s = this.#sessions.get(sessionKey(owner, target));
     if (s === undefined || s instanceof Promise || s.stateless) return;
     const message: JsonRpcMessage = { jsonrpc: '2.0', method: 'notifications/cancelled', params: reason === undefined ? { requestId } : { requestId, reason } };
-    this.#post(target, s, message, { headersMs: 5000, idleMs: 5000, signal: AbortSignal.timeout(5000) }).then((r) => r.body.dump(), () => {});
+    this.#post(target, s, message, { headersMs: 5000, idleMs: 5000, signal: AbortSignal.timeout(5000), trace }).then((r) => r.body.dump(), () => {});
   }
 
   /** The server's tools (every page), from the list fetched with this credential in the last few seconds when there is one. */
@@ -321,7 +397,8 @@ export class McpUpstreamSessions {
     const limit = new AbortController();
     const timer = setTimeout(() => limit.abort('timeout'), 2 * budget.headersMs);
     timer.unref();
-    const opening: Promise<UpstreamSession> = this.#open(target, { headersMs: budget.headersMs, idleMs: budget.idleMs, signal: limit.signal }).then((s) => {
+    // Its calls are spans of the request that asked for it, even those ending after it (the request stopped waiting).
+    const opening: Promise<UpstreamSession> = this.#open(target, { headersMs: budget.headersMs, idleMs: budget.idleMs, signal: limit.signal, trace: budget.trace }).then((s) => {
       if (this.#sessions.get(key) !== opening) {
         this.#end(s);
         throw endedWhileOpening(target);
@@ -378,7 +455,7 @@ export class McpUpstreamSessions {
     const sessionId = header(response.headers['mcp-session-id']);
     let result: Record<string, unknown>;
     try {
-      ({ result } = await this.#answer(target, response, id));
+      ({ result } = await this.#answer(target, response, id, budget.signal));
     } catch (error) {
       if (!refusedInitialize(error)) throw error;
       return this.#discover(target, budget, error);
@@ -410,7 +487,7 @@ export class McpUpstreamSessions {
     let result: Record<string, unknown>;
     try {
       const response = await this.#post(target, stateless, { jsonrpc: '2.0', id, method: 'server/discover', params: {} }, budget);
-      ({ result } = await this.#answer(target, response, id));
+      ({ result } = await this.#answer(target, response, id, budget.signal));
     } catch {
       throw refused;
     }
@@ -424,7 +501,7 @@ export class McpUpstreamSessions {
   async #rpc(owner: string, target: McpTarget, method: string, params: Record<string, unknown>, budget: Budget, limit: number): Promise<Answer> {
     const id = `tollgate-${method}`;
     const response = await this.send(owner, target, { jsonrpc: '2.0', id, method, params }, budget);
-    return this.#answer(target, response, id, limit);
+    return this.#answer(target, response, id, budget.signal, limit);
   }
 
   /** One message to the server, in its session's era (a client's message is of either, whichever the server's is). */
@@ -437,49 +514,80 @@ export class McpUpstreamSessions {
       if (session.id !== undefined) headers['mcp-session-id'] = session.id;
     }
     const body = JSON.stringify(sent);
-    return this.#upstreams.request(target.url, { method: 'POST', headers, body, signal: budget.signal, headersTimeout: budget.headersMs, bodyTimeout: budget.idleMs })
-      .catch((error: unknown) => { throw upstreamFailure(error, target.server.label, budget.signal); });
+    const span = budget.trace?.start({
+      server: target.server, url: target.url, method: message.method, id: message.id ?? undefined, tool: message.method === 'tools/call' && typeof message.params?.name === 'string' ? message.params.name : undefined,
+      protocolVersion: session?.protocolVersion,
+    });
+    if (span?.headers) addTraceHeaders(headers, span.headers);
+    const sending = this.#upstreams.request(target.url, { method: 'POST', headers, body, signal: budget.signal, headersTimeout: budget.headersMs, bodyTimeout: budget.idleMs });
+    if (!span) return sending.catch((error: unknown) => { throw upstreamFailure(error, target.server.label, budget.signal); });
+    return sending.then((response) => {
+      traced(response, span);
+      return response;
+    }, (error: unknown) => {
+      span.end(callErrorType(error, budget.signal));
+      throw upstreamFailure(error, target.server.label, budget.signal);
+    });
   }
 
-  /** The result of request `id` in the answer (JSON, or the event stream carrying it), read up to `limit` characters. */
-  async #answer(target: McpTarget, response: Dispatcher.ResponseData, id: string, limit = MAX_OWN_ANSWER_BYTES): Promise<Answer> {
-    const label = target.server.label;
-    if (response.statusCode < 200 || response.statusCode >= 300) {
-      await response.body.dump();
-      throw httpFailure(label, response.statusCode, response.headers);
-    }
-    const stream = (header(response.headers['content-type']) ?? '').includes('text/event-stream');
-    let found: JsonRpcMessage | undefined;
-    let size = 0;
-    let text = '';
-    const events = new EventData(MAX_OWN_ANSWER_BYTES);
-    const onData = (data: string): void => {
-      const m = parseMessage(data);
-      if (m && m.id === id && (m.result !== undefined || m.error !== undefined)) found ??= m;
-    };
-    response.body.setEncoding('utf8');
-    for await (const chunk of response.body as AsyncIterable<string>) {
-      size += chunk.length;
-      if (size > limit) throw new McpUpstreamError(label, 'answered with more than the gateway reads.');
-      if (stream) {
-        events.push(chunk, onData);
-        if (found) break;
-      } else {
-        text += chunk;
+  /**
+   * The result of request `id` in the answer (JSON, or the event stream carrying it), read up to `limit` characters.
+   * The call's span (tracing on) ends with what it said.
+   */
+  async #answer(target: McpTarget, response: Dispatcher.ResponseData, id: string, signal: AbortSignal, limit = MAX_OWN_ANSWER_BYTES): Promise<Answer> {
+    try {
+      const label = target.server.label;
+      if (response.statusCode < 200 || response.statusCode >= 300) {
+        await response.body.dump();
+        throw httpFailure(label, response.statusCode, response.headers);
       }
+      const stream = (header(response.headers['content-type']) ?? '').includes('text/event-stream');
+      let found: JsonRpcMessage | undefined;
+      let size = 0;
+      let text = '';
+      const events = new EventData(MAX_OWN_ANSWER_BYTES);
+      const onData = (data: string): void => {
+        const m = parseMessage(data);
+        if (m && m.id === id && (m.result !== undefined || m.error !== undefined)) found ??= m;
+      };
+      response.body.setEncoding('utf8');
+      for await (const chunk of response.body as AsyncIterable<string>) {
+        size += chunk.length;
+        if (size > limit) throw new McpUpstreamError(label, 'answered with more than the gateway reads.');
+        if (stream) {
+          events.push(chunk, onData);
+          if (found) break;
+        } else {
+          text += chunk;
+        }
+      }
+      if (!stream) found = parseMessage(text);
+      if (!found) throw new McpUpstreamError(label, 'gave no answer the gateway could read.');
+      if (found.error) throw new McpUpstreamError(label, `answered error ${found.error.code}: ${scrub(String(found.error.message), target.secret)}`, 0, false, undefined, found.error.code);
+      answered(response);
+      return { result: found.result ?? {}, size };
+    } catch (error) {
+      answered(response, callErrorType(error, signal));
+      throw error;
     }
-    if (!stream) found = parseMessage(text);
-    if (!found) throw new McpUpstreamError(label, 'gave no answer the gateway could read.');
-    if (found.error) throw new McpUpstreamError(label, `answered error ${found.error.code}: ${scrub(String(found.error.message), target.secret)}`, 0, false, undefined, found.error.code);
-    return { result: found.result ?? {}, size };
   }
 
-  /** Best effort: the server may free what it holds for the session. */
-  #end(s: UpstreamSession): Promise<void> {
+  /**
+   * Best effort: the server may free what it holds for the session. `trace`: the client request that ended it (its
+   * DELETE), under whose span this one is; a session ended on no request's behalf (idle, evicted, its server or key
+   * changed, the gateway stopping) is no span, and its server gets no trace headers.
+   */
+  #end(s: UpstreamSession, trace?: McpTracing): Promise<void> {
     if (s.id === undefined) return Promise.resolve();
-    const headers = { ...s.target.headers, 'mcp-session-id': s.id, 'mcp-protocol-version': s.protocolVersion };
-    return this.#upstreams.request(s.target.url, { method: 'DELETE', headers, signal: AbortSignal.timeout(5000), headersTimeout: 5000, bodyTimeout: 5000 })
-      .then((r) => r.body.dump(), () => {});
+    const headers: Record<string, string> = { ...s.target.headers, 'mcp-session-id': s.id, 'mcp-protocol-version': s.protocolVersion };
+    const span = trace?.start({ server: s.target.server, url: s.target.url, method: undefined, id: undefined, tool: undefined, protocolVersion: s.protocolVersion });
+    if (span?.headers) addTraceHeaders(headers, span.headers);
+    const signal = AbortSignal.timeout(5000);
+    return this.#upstreams.request(s.target.url, { method: 'DELETE', headers, signal, headersTimeout: 5000, bodyTimeout: 5000 })
+      .then((r) => {
+        if (span) traced(r, span);
+        return r.body.dump();
+      }, (error: unknown) => span?.end(callErrorType(error, signal)));
   }
 }
 

@@ -1,8 +1,9 @@
 // The gateway's one observation point. The request path calls it at four places only: a model request
-// arrives (server.ts), its response closes (server.ts), an attempt is about to be sent (attempt.ts, tracing
-// only) and the request is over (meter.ts after metering; server.ts for requests refused before any
-// attempt). Everything costly — metric updates, span attributes, the access-log line — happens in
-// `finished`, which runs after the answer is complete, off the client's critical path.
+// arrives (server.ts), its response closes (server.ts), an attempt or a call to an MCP server is about to be
+// sent (attempt.ts, mcp/upstream.ts; tracing only) and the request is over (meter.ts after metering; server.ts
+// for requests refused before any attempt). Everything costly — metric updates, span attributes, the
+// access-log line — happens in `finished`, which runs after the answer is complete, off the client's
+// critical path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { metricsAccess, METRICS_HEADERS, METRICS_REFUSALS } from '../../http/metrics-access.ts';
 import type { Logger } from 'pino';

@@ -1,6 +1,7 @@
 // OpenTelemetry traces following the GenAI semantic conventions: one SERVER span per gateway request and one
-// CLIENT span per upstream attempt, exported over OTLP/HTTP (JSON). Loaded by the composition root only when
-// OTEL_EXPORTER_OTLP_ENDPOINT is set (dynamic import), so without it no OTel code runs or is even loaded.
+// CLIENT span per upstream attempt, or per HTTP call to an MCP server (their MCP conventions), exported over
+// OTLP/HTTP (JSON). Loaded by the composition root only when OTEL_EXPORTER_OTLP_ENDPOINT is set (dynamic
+// import), so without it no OTel code runs or is even loaded.
 // No global provider, context manager or propagator is registered: parents are passed explicitly, which is
 // all a request/attempt tree needs and leaves the host process's own OTel setup (if any) alone.
 // The request span starts lazily (at the first attempt, or when the request ends) with the request's own
@@ -23,6 +24,7 @@ import type { AttemptRecord } from '../meter.ts';
 import type { RealtimeObservation } from './observer.ts';
 import { reportedTokens } from './tokens.ts';
 import type { TraceHeaders } from '../headers.ts';
+import type { McpCall, McpCallSpan, McpTracing } from '../mcp/upstream.ts';
 import { truncate, wellFormed } from './access-log.ts';
 import { textPrefix } from '../../domain/errors.ts';
 
@@ -41,6 +43,12 @@ const GEN_AI_RESPONSE_ID = 'gen_ai.response.id';
 const GEN_AI_USAGE_CACHE_READ = 'gen_ai.usage.cache_read.input_tokens';
 const GEN_AI_USAGE_CACHE_CREATION = 'gen_ai.usage.cache_creation.input_tokens';
 const GEN_AI_USAGE_REASONING = 'gen_ai.usage.reasoning.output_tokens';
+// The MCP conventions' (GenAI semantic conventions, "Model Context Protocol"), for a call to an MCP server.
+const GEN_AI_TOOL_NAME = 'gen_ai.tool.name';
+const MCP_METHOD_NAME = 'mcp.method.name';
+const MCP_PROTOCOL_VERSION = 'mcp.protocol.version';
+const JSONRPC_REQUEST_ID = 'jsonrpc.request.id';
+const RPC_RESPONSE_STATUS_CODE = 'rpc.response.status_code';
 
 const OPERATION: Readonly<Record<ApiSurface, string>> = {
   'chat-completions': 'chat', messages: 'chat', responses: 'chat', completions: 'text_completion', embeddings: 'embeddings', 'embed-content': 'embeddings',
@@ -89,10 +97,7 @@ function serverOf(baseUrl: string): { address: string; port: number } | undefine
   if (servers.has(baseUrl)) return servers.get(baseUrl);
   let server: { address: string; port: number } | undefined;
   try {
-    const url = new URL(baseUrl);
-    const port = url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
-    // An IPv6 literal without its brackets, as the conventions write addresses.
-    server = { address: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+    server = addressOf(new URL(baseUrl));
   } catch {
     server = undefined;
   }
@@ -101,6 +106,13 @@ function serverOf(baseUrl: string): { address: string; port: number } | undefine
   if (servers.size >= 1000) servers.clear();
   servers.set(baseUrl, server);
   return server;
+}
+
+/** The host and port `url` names, as `server.address` and `server.port` write them. */
+function addressOf(url: URL): { address: string; port: number } {
+  const port = url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
+  // An IPv6 literal without its brackets, as the conventions write addresses.
+  return { address: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 /** `timeout` or `stream_failed` for an answer that went out as a 2xx and then broke off; undefined otherwise. */
@@ -155,6 +167,47 @@ function schemeOf(req: RequestContext['req']): string {
   const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]!.trim().toLowerCase();
   if (first === 'https' || first === 'http') return first;
   return 'encrypted' in req.socket && req.socket.encrypted === true ? 'https' : 'http';
+}
+
+/** The trace headers naming `span` (the caller's tracestate carried on with it); none for a span not sampled in. */
+function traceHeadersOf(span: Span): TraceHeaders | undefined {
+  const carrier: Partial<TraceHeaders> = {};
+  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
+  if (carrier.traceparent === undefined) return undefined;
+  // A caller's tracestate of no valid entry serialises empty: no header rather than an empty one.
+  if (carrier.tracestate === '') delete carrier.tracestate;
+  return carrier as TraceHeaders;
+}
+
+/** A call to an MCP server's span: its status code when the server answers, its outcome when the call is over. */
+class McpCallTrace implements McpCallSpan {
+  readonly headers: TraceHeaders | undefined;
+  readonly #t: RequestTrace;
+  readonly #span: Span;
+  #ended = false;
+
+  constructor(t: RequestTrace, span: Span, headers: TraceHeaders | undefined) {
+    this.#t = t;
+    this.#span = span;
+    this.headers = headers;
+  }
+
+  responded(status: number): void {
+    if (!this.#ended) this.#span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  }
+
+  end(error?: string | number, endedAt = performance.now()): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (error !== undefined) {
+      const type = String(error);
+      this.#span.setAttribute(ATTR_ERROR_TYPE, type);
+      // A JSON-RPC error's code, which the MCP conventions put in both.
+      if (typeof error === 'number') this.#span.setAttribute(RPC_RESPONSE_STATUS_CODE, type);
+      this.#span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    this.#span.end(at(this.#t, endedAt));
+  }
 }
 
 export class RequestTracer {
@@ -216,12 +269,44 @@ export class RequestTracer {
       kind: SpanKind.CLIENT, startTime: at(t, startedAt), attributes,
     }, trace.setSpan(ROOT_CONTEXT, t.span));
     t.attempts.push(span);
-    const carrier: Partial<TraceHeaders> = {};
-    propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
-    if (carrier.traceparent === undefined) return undefined;
-    // A caller's tracestate of no valid entry serialises empty: no header rather than an empty one.
-    if (carrier.tracestate === '') delete carrier.tracestate;
-    return carrier as TraceHeaders;
+    return traceHeadersOf(span);
+  }
+
+  /**
+   * The tracing of a request's calls to MCP servers (mcp/upstream.ts): each HTTP call a CLIENT span under the request's
+   * span, named and attributed as the MCP conventions have a client's call. Its end is the caller's (McpCallSpan.end),
+   * which may come after the request's own: a session opened for a request that stopped waiting, a notification passed on.
+   */
+  mcpCalls(ctx: RequestContext): McpTracing {
+    return { start: (call) => this.#startMcpCall(this.#trace(ctx), call) };
+  }
+
+  #startMcpCall(t: RequestTrace, call: McpCall): McpCallSpan {
+    // No URL (a query-parameter secret sits in it), header or session id; the server's label is the account's name for it.
+    const attributes: Attributes = { 'network.protocol.name': 'http', 'network.transport': 'tcp', 'tollgate.mcp_server': call.server.label };
+    let name: string;
+    if (call.method === undefined) {
+      // The DELETE ending a session is no MCP message: an HTTP client span, as the HTTP conventions name one.
+      name = 'DELETE';
+      attributes[ATTR_HTTP_REQUEST_METHOD] = 'DELETE';
+    } else {
+      // A client's own method, passed through on a server's own endpoint, is its text: cut as a model's name is.
+      attributes[MCP_METHOD_NAME] = truncate(call.method, MAX_NAME);
+      name = wellFormed(textPrefix(call.method, MAX_NAME));
+      if (call.tool !== undefined) {
+        attributes[GEN_AI_TOOL_NAME] = truncate(call.tool, MAX_NAME);
+        attributes[GEN_AI_OPERATION_NAME] = 'execute_tool';
+        name = `${name} ${wellFormed(textPrefix(call.tool, MAX_NAME))}`;
+      }
+      if (call.id !== undefined && call.id !== null) attributes[JSONRPC_REQUEST_ID] = truncate(String(call.id), MAX_NAME);
+    }
+    if (call.protocolVersion !== undefined) attributes[MCP_PROTOCOL_VERSION] = call.protocolVersion;
+    // From the URL each time, not serverOf's map: a server's URL may hold its secret, never to be kept apart from it.
+    const server = addressOf(call.url);
+    attributes[ATTR_SERVER_ADDRESS] = server.address;
+    attributes[ATTR_SERVER_PORT] = server.port;
+    const span = this.#tracer.startSpan(name, { kind: SpanKind.CLIENT, startTime: at(t, performance.now()), attributes }, trace.setSpan(ROOT_CONTEXT, t.span));
+    return new McpCallTrace(t, span, traceHeadersOf(span));
   }
 
   /** Ends the request's spans once its answer is complete, with what the attempts and the meter learnt. */
