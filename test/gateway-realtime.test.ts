@@ -11,7 +11,7 @@ import { MANAGED_OPENAI_KEY, startHarness, storedUsage, type Harness } from './h
 import { grantCredits, usageCostPico } from '../src/store/credits.ts';
 import { CreditLedger } from '../src/usage/ledger.ts';
 import { ChangeBus } from '../src/state/changes.ts';
-import { FAKE_AUDIO, FAKE_CANCELLED_USAGE, FAKE_DROPPED_TRANSCRIPT, FAKE_REALTIME_USAGE, FAKE_REQUESTS_PER_MINUTE, FAKE_TRANSCRIPTION_SECONDS, FAKE_TRANSCRIPTION_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
+import { FAKE_AUDIO, FAKE_CANCELLED_USAGE, FAKE_DROPPED_TRANSCRIPT, FAKE_REALTIME_USAGE, FAKE_REQUESTS_PER_MINUTE, FAKE_ORGANIZATION, FAKE_TRANSCRIPTION_SECONDS, FAKE_TRANSCRIPTION_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
 import { countTextTokens, tokenCountsIdle } from '../src/domain/token-counter.ts';
 import { audioByteRate } from '../src/gateway/realtime.ts';
 import { randomBytes } from 'node:crypto';
@@ -2302,6 +2302,21 @@ test("the managed key's rate_limits.updated never reaches a tenant: they are the
     await respond(own.rt);
     own.rt.close();
     assert.deepEqual(ownLimits.map((l) => l.find((x) => x.name === 'requests')?.remaining), [FAKE_REQUESTS_PER_MINUTE - 1]);
+
+    // An in-session limit refusal names the credential's organization and its use: not the operator's to a tenant.
+    const refusal = async (token: string): Promise<string> => {
+      const session = realtime(h, token, 'gpt-realtime');
+      await next(session.rt, 'session.created');
+      const error = told(session.rt);
+      session.rt.send({ type: 'response.create', response: { instructions: 'rate-limited' } });
+      const { message } = await within(error, 'error');
+      session.rt.close();
+      return message;
+    };
+    const managed = await refusal((await h.accessKey()).token);
+    assert.equal(managed, "Rate limit reached for gpt-4o-mini-realtime on the gateway's managed key on requests per day (RPD): Please try again in 1m26.4s. Visit https://platform.openai.com/account/rate-limits to learn more.");
+    assert.ok(!managed.includes(FAKE_ORGANIZATION));
+    assert.match(await refusal(theirToken), new RegExp(`in organization ${FAKE_ORGANIZATION} on requests per day \\(RPD\\): Limit 1000, Used 1000, Requested 1\\.`), 'its own key: as OpenAI sent it');
   } finally {
     await close();
   }

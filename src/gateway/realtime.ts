@@ -119,6 +119,8 @@ const ERROR = Buffer.from('"error"');
  * the operator's, and every tenant's use of them.
  */
 const RATE_LIMITS = Buffer.from('"rate_limits.updated"');
+/** What OpenAI's limit refusals name the credential's organization with ("… in organization org-…: Limit 1000, Used 1000"). */
+const ORGANIZATION = Buffer.from(' organization org-');
 /** What ends the type of each output delta, whose relayed output estimates a response that never reports (#finish). */
 const DELTA = Buffer.from('.delta"');
 /**
@@ -218,6 +220,26 @@ function isRateLimitsEvent(data: Buffer): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * An `error` event of the managed key's with the operator's organization id and its use of a limit taken out of its
+ * message ("Rate limit reached for … in organization org-…: Limit 1000, Used 1000, Requested 1. Please try again in
+ * 1m26.4s."): the limit named and the wait stay. Undefined when there is nothing to take out.
+ */
+function withoutOperatorAccount(data: Buffer): Buffer | undefined {
+  if (!data.includes(ORGANIZATION)) return undefined;
+  let event: unknown;
+  try {
+    event = JSON.parse(data.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(event) || event.type !== 'error') return undefined;
+  const error = member(event, 'error');
+  if (typeof error?.message !== 'string') return undefined;
+  const message = error.message.replace(/ in organization org-[\w-]+/g, ' on the gateway\'s managed key').replace(/Limit [\d,.]+, Used [\d,.]+(, Requested [\d,.]+)?\. */g, '');
+  return Buffer.from(JSON.stringify({ ...event, error: { ...error, message } }));
 }
 
 /** Whether a request's upgrade is one this gateway takes (node:http hands every other one to the request handler). */
@@ -1352,7 +1374,11 @@ export class RealtimeGateway {
     s.lastFrameAt = performance.now();
     // Not the client's to see, as the managed key's rate-limit headers are not (headers.ts): another account's
     // sessions showed in what it had left.
-    if (!isBinary && s.plan?.keySource === 'ngrok' && isRateLimitsEvent(data)) return;
+    if (!isBinary && s.plan?.keySource === 'ngrok') {
+      if (isRateLimitsEvent(data)) return;
+      // Nor its organization's id and use, in the refusals that name them.
+      data = withoutOperatorAccount(data) ?? data;
+    }
     const metered = isBinary ? undefined : this.#meter(s, data);
     if (metered === 'drop') return;
     const told = metered !== undefined && 'rewritten' in metered ? metered.rewritten : data;

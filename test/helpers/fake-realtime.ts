@@ -49,6 +49,8 @@ export const FAKE_CANCELLED_USAGE = {
 };
 /** The requests-per-minute limit each `rate_limits.updated` reports; `remaining` is it less the credential's responses. */
 export const FAKE_REQUESTS_PER_MINUTE = 5000;
+/** The organization the fake's in-session rate-limit refusal names (OpenAI names the credential's). */
+export const FAKE_ORGANIZATION = 'org-FakeOperator123';
 
 export const FAKE_AUDIO = Buffer.from('fake pcm16 audio').toString('base64');
 /** What a "drop" response streams as its audio's transcript before the provider goes away. */
@@ -281,6 +283,11 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           return;
         }
         const told = event.response?.instructions ?? instructions;
+        // "rate-limited": OpenAI's in-session refusal of a credential at its limit, naming its organization and use.
+        if (told === 'rate-limited') {
+          ws.send(JSON.stringify({ type: 'error', event_id: 'event_e', error: { type: 'invalid_request_error', code: 'rate_limit_exceeded', message: `Rate limit reached for gpt-4o-mini-realtime in organization ${FAKE_ORGANIZATION} on requests per day (RPD): Limit 1000, Used 1000, Requested 1. Please try again in 1m26.4s. Visit https://platform.openai.com/account/rate-limits to learn more.`, param: null, event_id: event.event_id ?? null } }));
+          return;
+        }
         if (told === 'refuse') {
           ws.send(JSON.stringify({ type: 'error', event_id: 'event_e', error: { type: 'invalid_request_error', code: 'invalid_value', message: "Invalid value: 'refuse'. Supported values are: …", param: 'response.instructions', event_id: event.event_id ?? null } }));
           return;
