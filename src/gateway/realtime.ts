@@ -197,13 +197,8 @@ function clientEventIdOf(event: Record<string, unknown>): string | null {
  */
 function transcriptionAsked(data: Buffer): { model: string; clientEventId: string | null } | undefined {
   if (!data.includes(TRANSCRIPTION) && !data.includes(BACKSLASH)) return undefined;
-  let event: unknown;
-  try {
-    event = JSON.parse(data.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!isRecord(event) || event.type !== 'session.update') return undefined;
+  const event = eventOf(data, 'session.update');
+  if (!event) return undefined;
   const model = transcriptionOf(member(event, 'session'))?.model;
   return model !== undefined ? { model, clientEventId: clientEventIdOf(event) } : undefined;
 }
@@ -213,13 +208,18 @@ function transcriptionAsked(data: Buffer): { model: string; clientEventId: strin
  * own is parsed: text quoting it (a transcript's delta) has its quotes escaped, and OpenAI writes its event types plain.
  */
 function isRateLimitsEvent(data: Buffer): boolean {
-  if (!data.includes(RATE_LIMITS)) return false;
+  return data.includes(RATE_LIMITS) && eventOf(data, 'rate_limits.updated') !== undefined;
+}
+
+/** A message as the event of `type` it is; undefined when it is not JSON or another event. */
+function eventOf(data: Buffer, type: string): Record<string, unknown> | undefined {
+  let event: unknown;
   try {
-    const event: unknown = JSON.parse(data.toString('utf8'));
-    return isRecord(event) && event.type === 'rate_limits.updated';
+    event = JSON.parse(data.toString('utf8'));
   } catch {
-    return false;
+    return undefined;
   }
+  return isRecord(event) && event.type === type ? event : undefined;
 }
 
 /**
@@ -229,13 +229,7 @@ function isRateLimitsEvent(data: Buffer): boolean {
  */
 function withoutOperatorAccount(data: Buffer): Buffer | undefined {
   if (!data.includes(ORGANIZATION)) return undefined;
-  let event: unknown;
-  try {
-    event = JSON.parse(data.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!isRecord(event) || event.type !== 'error') return undefined;
+  const event = eventOf(data, 'error');
   const error = member(event, 'error');
   if (typeof error?.message !== 'string') return undefined;
   const message = error.message.replace(/ in organization org-[\w-]+/g, ' on the gateway\'s managed key').replace(/Limit [\d,.]+, Used [\d,.]+(, Requested [\d,.]+)?\. */g, '');
