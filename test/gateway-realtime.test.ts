@@ -13,7 +13,7 @@ import { CreditLedger } from '../src/usage/ledger.ts';
 import { ChangeBus } from '../src/state/changes.ts';
 import { FAKE_AUDIO, FAKE_CANCELLED_USAGE, FAKE_DROPPED_TRANSCRIPT, FAKE_REALTIME_USAGE, FAKE_REQUESTS_PER_MINUTE, FAKE_ORGANIZATION, FAKE_TRANSCRIPTION_SECONDS, FAKE_TRANSCRIPTION_USAGE, startFakeRealtime, type FakeRealtime } from './helpers/fake-realtime.ts';
 import { countTextTokens, tokenCountsIdle } from '../src/domain/token-counter.ts';
-import { audioByteRate } from '../src/gateway/realtime.ts';
+import { audioByteRate } from '../src/gateway/realtime/index.ts';
 import { randomBytes } from 'node:crypto';
 import { queryObjects } from 'node:v8';
 import { PLAYGROUND_TOKEN_TTL_MS, PlaygroundTokens } from '../src/domain/playground-token.ts';

@@ -114,7 +114,7 @@ function openaiChat(id: string, displayName: string, context: number, maxOut: nu
 }
 
 /**
- * OpenAI's realtime models (speech in, speech out over WebSocket, gateway/realtime.ts): served on `realtime` alone, never
+ * OpenAI's realtime models (speech in, speech out over WebSocket, gateway/realtime/): served on `realtime` alone, never
  * as chat. Text, audio and image tokens each have their price (the model pages; cached audio costs what cached text
  * does on the newer ones).
  */

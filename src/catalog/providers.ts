@@ -10,7 +10,7 @@ const OPENAI_SURFACES: readonly SurfaceSpec[] = [
   { format: 'openai', surface: 'responses', path: '/responses' },
   { format: 'openai', surface: 'completions', path: '/completions' },
   { format: 'openai', surface: 'embeddings', path: '/embeddings' },
-  // A WebSocket at the base URL's `/realtime` (wss:// for https://), reached through GET /v1/realtime (gateway/realtime.ts).
+  // A WebSocket at the base URL's `/realtime` (wss:// for https://), reached through GET /v1/realtime (gateway/realtime/).
   { format: 'openai', surface: 'realtime', path: '/realtime' },
 ];
 

@@ -14,7 +14,7 @@ export type DeclaredSurface = 'chat-completions' | 'responses' | 'completions' |
  * served wherever `generate-content` is, `embed-content` (Gemini's single `:embedContent`), served wherever its
  * `embeddings` (`:batchEmbedContents`) is, and the four Bedrock Runtime operations (`/model/{modelId}/converse`,
  * `/converse-stream`, `/invoke`, `/invoke-with-response-stream`), Amazon Bedrock's alone, passed through as sent, and
- * `realtime` (OpenAI's Realtime API over WebSocket, gateway/realtime.ts), built-in providers' alone: no custom
+ * `realtime` (OpenAI's Realtime API over WebSocket, gateway/realtime/), built-in providers' alone: no custom
  * provider declares it.
  */
 export type ApiSurface = DeclaredSurface | 'count-tokens' | 'stream-generate-content' | 'interactions' | 'embed-content' | BedrockSurface | 'realtime';
@@ -67,7 +67,7 @@ export interface CatalogPricing {
   webSearchPreviewPerThousand?: string;
   /**
    * Audio and image tokens where they cost more than text (OpenAI's realtime models: `input`/`output`/`cacheRead` above
-   * are the text prices). Usage reporting them apart is priced by kind (gateway/realtime.ts).
+   * are the text prices). Usage reporting them apart is priced by kind (gateway/realtime/metering.ts).
    */
   audio?: { input: string; output: string; cacheRead: string };
   image?: { input: string; cacheRead: string };

@@ -59,7 +59,7 @@ export interface Config {
   streamIdleTimeoutMs: number;
   /** How long a streamed answer may run in all when the account set no totalTimeout of its own (ngrok: 15 min). */
   streamTimeoutMs: number;
-  /** Realtime sessions (gateway/realtime.ts): open at once per account, and how long one may go without a data frame / last in all (ms). */
+  /** Realtime sessions (gateway/realtime/): open at once per account, and how long one may go without a data frame / last in all (ms). */
   realtimeMaxSessions: number;
   realtimeIdleTimeoutMs: number;
   realtimeMaxDurationMs: number;

@@ -60,7 +60,7 @@ export interface GatewayOptions {
    */
   streamIdleTimeoutMs: number;
   streamTimeoutMs: number;
-  /** Realtime sessions' limits (realtime.ts); absent: its defaults (bare test setups). */
+  /** Realtime sessions' limits (realtime/); absent: its defaults (bare test setups). */
   realtime?: RealtimeLimits;
   /** The MCP gateway's session limits (mcp/handler.ts); absent: its defaults. */
   mcp?: McpGatewayOptions;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { realtimeUsage } from './realtime.ts';
+import { realtimeUsage } from './realtime/index.ts';
 import { MAX_REPORTED_TOKENS } from './formats/types.ts';
 
 test('a realtime response.done reporting counts past a billion is held to the bound every HTTP answer\'s counts are (no token column past 64 bits)', () => {

@@ -21,7 +21,7 @@ import { handleModelRequest } from './pipeline.ts';
 import { awaitContinue } from './body.ts';
 import { modelsStage } from './models-list.ts';
 import { McpGateway } from './mcp/handler.ts';
-import { isRealtimeUpgrade, RealtimeGateway, REALTIME_PATH } from './realtime.ts';
+import { isRealtimeUpgrade, RealtimeGateway, REALTIME_PATH } from './realtime/index.ts';
 
 export interface GatewayServer {
   server: Server;

@@ -37,7 +37,7 @@ test('a message still arriving is never counted under what ws holds of it past t
   server.on('upgrade', (req, socket, head) => {
     wss.handleUpgrade(req, socket, head, (ws) => {
       const unfinished = new UnfinishedMessage(tally, 'acct', () => failures.push('full'));
-      // As realtime.ts listens: after ws's own reader.
+      // As realtime/gateway.ts listens: after ws's own reader.
       socket.on('data', (chunk: Buffer) => {
         unfinished.read(chunk.length);
         checks.reads++;

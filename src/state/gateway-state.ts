@@ -160,7 +160,7 @@ export class GatewayState {
   #lastSeq = 0;
   /** Told each account snapshot replacing one (what was held for the old one may have to go: gateway/bedrock-role.ts). */
   readonly #reloadListeners: ((before: AccountSnapshot, now: AccountSnapshot) => void)[] = [];
-  /** Told each access key dropped by a change (what was opened with it may have to end: gateway/realtime.ts). */
+  /** Told each access key dropped by a change (what was opened with it may have to end: gateway/realtime/gateway.ts). */
   readonly #keyListeners: ((accessKeyId: string) => void)[] = [];
   #unsubscribe: (() => void) | undefined;
   #timers: NodeJS.Timeout[] = [];

@@ -51,7 +51,7 @@ export interface RealtimeHandshake {
 /** What ended a realtime session (the `outcome` label, the access line's `sessionEnd`). */
 export type RealtimeOutcome = 'client_closed' | 'provider_closed' | 'idle_limit' | 'duration_limit' | 'frame_too_long' | 'client_frame_too_long' | 'client_protocol_error' | 'provider_protocol_error' | 'shutdown' | 'key_revoked' | 'gateway_busy';
 
-/** What observation reads of a realtime session (realtime.ts): never a frame's content. */
+/** What observation reads of a realtime session (realtime/session.ts): never a frame's content. */
 export interface RealtimeObservation {
   readonly req: IncomingMessage;
   readonly requestId: string;
