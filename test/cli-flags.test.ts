@@ -63,6 +63,17 @@ test('migrate takes --database-url only: a server flag given to it is refused, n
   }
 });
 
+test('gateway refuses --api-port (it serves no control plane) rather than ignoring it', () => {
+  const run = tollgate(['gateway', '--api-port', '9000']);
+  try {
+    assert.equal(run.status, 1);
+    assert.equal(run.stderr, 'tollgate: --api-port is for start and api: a gateway serves no control plane (its port is --gateway-port)\n');
+    assert.equal(existsSync(join(run.cwd, 'data')), false);
+  } finally {
+    rmSync(run.cwd, { recursive: true, force: true });
+  }
+});
+
 test('a server flag refused for its value is named as typed, not as the TOLLGATE_* variable it stands in for', () => {
   const cases: [string[], string][] = [
     [['start', '--api-port', '1e3'], '--api-port must be a port number from 0 to 65535 (0: any free port), got "1e3"'],

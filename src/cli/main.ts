@@ -34,7 +34,8 @@ Commands:
                              src/demo/fake-provider/server.ts describes (sk-429, fail-500-…, slow-…)
 
 Server options of start, gateway and api (each wins over its TOLLGATE_* environment variable):
-  --database-url URL   --host HOST   --gateway-port N   --api-port N   (ports 0-65535; 0: any free port)
+  --database-url URL   --host HOST   --gateway-port N   --api-port N   (ports 0-65535; 0: any free port;
+  gateway takes no --api-port)
 migrate, accounts, api-keys, credits, usage and rotate-secret take --database-url URL too.
 Every setting, with its default: README.md.
 
@@ -75,6 +76,9 @@ function configFrom(values: { 'database-url'?: string | undefined; host?: string
 async function serve(planes: readonly Plane[], args: string[]): Promise<void> {
   const { values } = parseArgs({ args: joinNegativeNumbers(args), options: serverOptions, strict: true });
   if (values.help) { process.stdout.write(USAGE); return; }
+  // A gateway serves no control plane: its --api-port would be taken and ignored, the operator believing it applied.
+  // (api keeps --gateway-port: the Playground's default gateway URL is read from it.)
+  if (!planes.includes('api') && values['api-port'] !== undefined) throw new Error('--api-port is for start and api: a gateway serves no control plane (its port is --gateway-port)');
   const config = configFrom(values);
   const running = await startTollgate(config, {
     planes,
